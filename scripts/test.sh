@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The one command that runs the whole suite on a fresh machine:
+# a throwaway PostgreSQL (scripts/pg.sh), then fmt, clippy and every test.
+# Extra arguments are passed to `cargo test` (e.g. `scripts/test.sh --test it selftest`).
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+# shellcheck source=scripts/pg.sh
+source "$root/scripts/pg.sh"
+trap pg_stop EXIT
+pg_start
+
+# Lint failures fail the run, but the tests still run so their output is seen.
+lint=0
+echo "==> cargo fmt --check"
+cargo fmt --all --check || lint=$?
+
+echo "==> cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets -- -D warnings || lint=$?
+
+echo "==> cargo test --all-targets $*"
+status=0
+cargo test --all-targets "$@" || status=$?
+
+if [[ $status -ne 0 ]]; then
+  exit "$status"
+fi
+if [[ $lint -ne 0 ]]; then
+  echo "==> tests passed, but cargo fmt --check or cargo clippy failed (see above)" >&2
+  exit "$lint"
+fi

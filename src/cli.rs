@@ -1,0 +1,337 @@
+//! Command-line parsing and dispatch. Turns arguments into option structs,
+//! calls one function in `ops` (or `sim`), prints, and maps the outcome to a
+//! documented exit code. No decision is made here.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use regex::Regex;
+
+use crate::ops::{self, CommonOptions, Completion, Output};
+use crate::report::Verbosity;
+
+/// Exit codes (stable; documented in the README).
+pub mod exit {
+    /// Success.
+    pub const OK: u8 = 0;
+    /// Error: the command could not do its job (connection, missing tables,
+    /// bad flag value). Nothing after the failure point was done.
+    pub const ERROR: u8 = 1;
+    /// Completed, but some clusters were skipped for invalid configuration,
+    /// or some actions failed (see the audit trail).
+    pub const PROBLEMS: u8 = 3;
+    /// The command line itself is wrong.
+    pub const USAGE: u8 = 64;
+}
+
+const AFTER_HELP: &str = "\
+Exit codes: 0 success; 1 error; 3 completed with problems (invalid strategy rows
+skipped, or actions failed); 64 bad command line.
+
+Connection: --postgres-url, else DATABASE_URL, else DATABASE_URL in ./.env.
+TLS follows libpq's sslmode (disable, prefer, require, verify-ca, verify-full)
+and sslrootcert, given as URL parameters.";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "clusterctl",
+    version,
+    about = "Keeps Materialize clusters at the right size",
+    long_about = "Keeps Materialize clusters at the right size.\n\n\
+        Strategies are rows in the mz_cluster_strategies table. Each run reads them \
+        and the catalog's signals (activity, hydration, crashes, sizes), plans the \
+        replica set every cluster should have, and prints the plan (dry-run) or \
+        executes it (apply) with an audit trail.",
+    after_help = AFTER_HELP
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the plan without changing anything (works with a read-only role)
+    #[command(after_help = "Example:\n  clusterctl dry-run --cluster '^analytics' -v")]
+    DryRun(DbArgs),
+    /// Execute the plan: DDL one statement at a time, audited, then persist state
+    #[command(
+        after_help = "Example:\n  DATABASE_URL=postgres://user:pw@host:6875/materialize?sslmode=require clusterctl apply"
+    )]
+    Apply(DbArgs),
+    /// Clear persisted strategy state (all clusters, or those matching --cluster)
+    #[command(after_help = "Example:\n  clusterctl wipe-state --cluster '^staging_'")]
+    WipeState(DbArgs),
+    /// Backtest strategies on a simulated Materialize (no database needed)
+    #[command(
+        after_help = "Example:\n  clusterctl simulate examples/scenarios/nightly.toml --plot nightly.svg"
+    )]
+    Simulate(SimulateArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct DbArgs {
+    /// Connection URL (postgres://user:password@host:6875/materialize?sslmode=require)
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_name = "URL")]
+    pub postgres_url: Option<String>,
+
+    /// Only clusters whose name matches this regular expression
+    #[arg(long, value_name = "REGEX")]
+    pub cluster: Option<String>,
+
+    /// Use these replica sizes, smallest first, instead of the catalog's (local testing)
+    #[arg(long, value_name = "A,B,C", value_delimiter = ',')]
+    pub replica_sizes: Option<Vec<String>>,
+
+    /// Schema holding clusterctl's tables (default: the connection's current schema)
+    #[arg(long, value_name = "NAME")]
+    pub schema: Option<String>,
+
+    /// Run our session on this cluster (SET cluster); it is never suspended or shrunk
+    #[arg(long, value_name = "NAME")]
+    pub exec_cluster: Option<String>,
+
+    /// Output format
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+
+    /// Seconds to wait for a connection
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    pub connect_timeout: u64,
+
+    #[command(flatten)]
+    pub verbosity: VerbosityArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct VerbosityArgs {
+    /// More output: -v adds notes and info logs, -vv debug logs
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors
+    #[arg(short, long, conflicts_with = "verbose")]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// Scenario file (TOML); see examples/scenarios/README.md
+    pub scenario: PathBuf,
+    /// Seed for the scenario's random choices (default: the scenario's)
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+    /// Write a per-tick timeline as CSV
+    #[arg(long, value_name = "FILE")]
+    pub timeline: Option<PathBuf>,
+    /// Draw the timeline of each cluster as an SVG picture
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
+    #[command(flatten)]
+    pub verbosity: VerbosityArgs,
+}
+
+impl VerbosityArgs {
+    fn level(&self) -> Verbosity {
+        if self.quiet {
+            Verbosity::Quiet
+        } else if self.verbose > 0 {
+            Verbosity::Verbose
+        } else {
+            Verbosity::Normal
+        }
+    }
+
+    fn filter(&self) -> &'static str {
+        match (self.quiet, self.verbose) {
+            (true, _) => "error",
+            (_, 0) => "warn",
+            (_, 1) => "info",
+            _ => "debug",
+        }
+    }
+}
+
+/// Parses, runs, prints; returns the process exit code.
+pub fn main() -> ExitCode {
+    let dotenv = load_dotenv();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let verbosity = match &cli.command {
+        Command::DryRun(a) | Command::Apply(a) | Command::WipeState(a) => &a.verbosity,
+        Command::Simulate(a) => &a.verbosity,
+    };
+    init_logging(verbosity.filter(), verbosity.verbose);
+    for w in dotenv {
+        tracing::warn!("{w}");
+    }
+    ExitCode::from(run(cli))
+}
+
+fn run(cli: Cli) -> u8 {
+    match cli.command {
+        Command::Simulate(a) => simulate(a),
+        Command::DryRun(a) => run_db(a, Op::DryRun),
+        Command::Apply(a) => run_db(a, Op::Apply),
+        Command::WipeState(a) => run_db(a, Op::WipeState),
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Op {
+    DryRun,
+    Apply,
+    WipeState,
+}
+
+fn run_db(a: DbArgs, op: Op) -> u8 {
+    let common = match common_options(&a) {
+        Ok(c) => c,
+        Err(msg) => return fail(&msg, exit::USAGE),
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(&format!("cannot start the async runtime: {e}"), exit::ERROR),
+    };
+    let result = runtime.block_on(async {
+        let ctx = ops::Context::new(common)?;
+        match op {
+            Op::DryRun => ops::dry_run(&ctx).await,
+            Op::Apply => ops::apply(&ctx).await,
+            Op::WipeState => ops::wipe_state(&ctx).await,
+        }
+    });
+    match result {
+        Ok((out, completion)) => {
+            print_output(&out);
+            match completion {
+                Completion::Clean => exit::OK,
+                Completion::WithProblems => exit::PROBLEMS,
+            }
+        }
+        Err(e) => fail(&e.to_string(), exit::ERROR),
+    }
+}
+
+fn common_options(a: &DbArgs) -> Result<CommonOptions, String> {
+    let cluster_filter = match &a.cluster {
+        None => None,
+        Some(re) => Some(Regex::new(re).map_err(|e| {
+            format!(
+                "--cluster: invalid regular expression '{re}': {}",
+                one_line(&e.to_string())
+            )
+        })?),
+    };
+    if let Some(sizes) = &a.replica_sizes {
+        if sizes.iter().any(|s| s.trim().is_empty()) {
+            return Err("--replica-sizes: empty size name in the list".into());
+        }
+    }
+    Ok(CommonOptions {
+        url: a.postgres_url.clone().filter(|u| !u.trim().is_empty()),
+        cluster_filter,
+        replica_sizes: a
+            .replica_sizes
+            .as_ref()
+            .map(|v| v.iter().map(|s| s.trim().to_string()).collect()),
+        schema: a.schema.clone(),
+        exec_cluster: a.exec_cluster.clone(),
+        json: a.output == OutputFormat::Json,
+        verbosity: a.verbosity.level(),
+        connect_timeout: Duration::from_secs(a.connect_timeout.max(1)),
+    })
+}
+
+fn simulate(a: SimulateArgs) -> u8 {
+    let args = crate::sim::SimArgs {
+        scenario: a.scenario,
+        seed: a.seed,
+        json: a.output == OutputFormat::Json,
+        timeline: a.timeline,
+        plot: a.plot,
+    };
+    match crate::sim::run_cli(&args) {
+        Ok(text) => {
+            print!("{text}");
+            exit::OK
+        }
+        Err(e) => fail(&e.to_string(), exit::ERROR),
+    }
+}
+
+fn print_output(out: &Output) {
+    for line in &out.stderr {
+        eprintln!("{line}");
+    }
+    print!("{}", out.stdout);
+}
+
+fn fail(msg: &str, code: u8) -> u8 {
+    eprintln!("error: {msg}");
+    code
+}
+
+/// Regex errors span several lines; keep one.
+fn one_line(s: &str) -> String {
+    s.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Loads `./.env` (never overriding the environment); returns warnings.
+fn load_dotenv() -> Vec<String> {
+    let path = std::path::Path::new(".env");
+    if !path.exists() {
+        return Vec::new();
+    }
+    let mut warnings = Vec::new();
+    if let Some(w) = crate::config::check_dotenv_permissions(path) {
+        warnings.push(w);
+    }
+    if let Err(e) = dotenvy::from_path(path) {
+        warnings.push(format!(
+            ".env: could not be read: {}",
+            one_line(&e.to_string())
+        ));
+    }
+    warnings
+}
+
+fn init_logging(default: &str, verbose: u8) {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("CLUSTERCTL_LOG").unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new(format!("clusterctl={default},warn"))
+        });
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(verbose > 1)
+        .without_time()
+        .try_init();
+}

@@ -1,0 +1,93 @@
+//! Turning names and sizes into SQL text. Every identifier is quoted with
+//! embedded quotes doubled and every size is a string literal with embedded
+//! quotes doubled, so nothing user-provided is ever spliced raw into SQL.
+
+use crate::model::Size;
+
+/// `"name"`, with `"` doubled. Always quoted: Materialize folds unquoted
+/// identifiers to lowercase, and we must address the exact name.
+pub fn ident(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 2);
+    out.push('"');
+    for ch in name.chars() {
+        if ch == '"' {
+            out.push('"');
+        }
+        out.push(ch);
+    }
+    out.push('"');
+    out
+}
+
+/// `'text'`, with `'` doubled. Materialize and PostgreSQL (with
+/// standard_conforming_strings) treat backslashes literally here.
+pub fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// A table name, schema-qualified when a schema is given.
+pub fn table(schema: Option<&str>, name: &str) -> String {
+    match schema {
+        Some(s) => format!("{}.{}", ident(s), ident(name)),
+        None => ident(name),
+    }
+}
+
+pub fn create_replica(cluster: &str, replica: &str, size: &Size) -> String {
+    format!(
+        "CREATE CLUSTER REPLICA {}.{} (SIZE = {})",
+        ident(cluster),
+        ident(replica),
+        literal(&size.0)
+    )
+}
+
+pub fn drop_replica(cluster: &str, replica: &str) -> String {
+    format!("DROP CLUSTER REPLICA {}.{}", ident(cluster), ident(replica))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn hostile_names_stay_one_identifier() {
+        assert_eq!(
+            drop_replica("c", "a\"; DROP TABLE x; --"),
+            r#"DROP CLUSTER REPLICA "c"."a""; DROP TABLE x; --""#
+        );
+        assert_eq!(literal("25cc'; DROP"), "'25cc''; DROP'");
+        assert_eq!(table(Some("my schema"), "t"), r#""my schema"."t""#);
+    }
+
+    /// Undo `ident`, the way a SQL lexer reads a quoted identifier; `None`
+    /// if the text is not exactly one quoted identifier.
+    fn unquote(q: &str) -> Option<String> {
+        let inner = q.strip_prefix('"')?.strip_suffix('"')?;
+        let mut out = String::new();
+        let mut chars = inner.chars();
+        while let Some(c) = chars.next() {
+            if c == '"' && chars.next() != Some('"') {
+                return None;
+            }
+            out.push(c);
+        }
+        Some(out)
+    }
+
+    proptest! {
+        #[test]
+        fn ident_round_trips(name in "\\PC{0,64}") {
+            prop_assert_eq!(unquote(&ident(&name)), Some(name));
+        }
+
+        #[test]
+        fn literal_has_no_lone_quote(text in "\\PC{0,64}") {
+            let lit = literal(&text);
+            let inner = &lit[1..lit.len() - 1];
+            prop_assert!(!inner.replace("''", "").contains('\''));
+            prop_assert_eq!(inner.replace("''", "'"), text);
+        }
+    }
+}

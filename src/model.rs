@@ -1,0 +1,281 @@
+//! The vocabulary every stage shares: clusters, replicas, sizes and signals as
+//! read from Materialize's catalog. Plain data, no I/O; the `snapshot` module
+//! fills it from a database, the `sim` module from its simulated environment.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// A cluster id as Materialize prints it (`u7`, `s2`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ClusterId(pub String);
+
+impl fmt::Display for ClusterId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A replica size name (`25cc`, `M.1-large`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Size(pub String);
+
+impl fmt::Display for Size {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<&str> for Size {
+    fn from(s: &str) -> Self {
+        Size(s.to_string())
+    }
+}
+
+/// One offered replica size with what it costs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplicaSize {
+    pub name: Size,
+    pub credits_per_hour: f64,
+    /// Total memory of the replica (processes × memory per process), bytes.
+    pub memory_bytes: f64,
+    /// Total CPU of the replica (processes × cpu per process), cores.
+    pub cpu_cores: f64,
+}
+
+/// Offered sizes, smallest to largest (credits, then CPU, then memory), as the
+/// catalog reference §5 prescribes: names are never parsed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SizeCatalog {
+    sizes: Vec<ReplicaSize>,
+}
+
+impl SizeCatalog {
+    pub fn new(mut sizes: Vec<ReplicaSize>) -> Self {
+        sizes.sort_by(|a, b| {
+            a.credits_per_hour
+                .total_cmp(&b.credits_per_hour)
+                .then(a.cpu_cores.total_cmp(&b.cpu_cores))
+                .then(a.memory_bytes.total_cmp(&b.memory_bytes))
+                .then(a.name.cmp(&b.name))
+        });
+        sizes.dedup_by(|a, b| a.name == b.name);
+        SizeCatalog { sizes }
+    }
+
+    /// Sizes given by name only (`--replica-sizes a,b,c`): kept in the given
+    /// order, credits growing with the position so ordering stays stable.
+    pub fn from_names(names: &[String]) -> Self {
+        let sizes = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| ReplicaSize {
+                name: Size(n.clone()),
+                credits_per_hour: (i + 1) as f64,
+                memory_bytes: 0.0,
+                cpu_cores: 0.0,
+            })
+            .collect();
+        SizeCatalog { sizes }
+    }
+
+    /// Materialize Cloud's cc sizes (catalog reference §5), for the simulator.
+    pub fn cloud_defaults() -> Self {
+        const CC: &[(&str, f64)] = &[
+            ("25cc", 0.25),
+            ("50cc", 0.5),
+            ("100cc", 1.0),
+            ("200cc", 2.0),
+            ("300cc", 3.0),
+            ("400cc", 4.0),
+            ("600cc", 6.0),
+            ("800cc", 8.0),
+            ("1200cc", 12.0),
+            ("1600cc", 16.0),
+            ("3200cc", 32.0),
+            ("6400cc", 64.0),
+            ("128C", 128.0),
+            ("256C", 256.0),
+            ("512C", 512.0),
+        ];
+        let gib = 1024.0 * 1024.0 * 1024.0;
+        SizeCatalog::new(
+            CC.iter()
+                .map(|(n, c)| ReplicaSize {
+                    name: Size(n.to_string()),
+                    credits_per_hour: *c,
+                    // cc sizes scale linearly: 1 credit ≈ 1 core, ≈ 8 GiB.
+                    memory_bytes: c * 8.0 * gib,
+                    cpu_cores: *c,
+                })
+                .collect(),
+        )
+    }
+
+    pub fn all(&self) -> &[ReplicaSize] {
+        &self.sizes
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sizes.is_empty()
+    }
+
+    /// Position in the smallest-to-largest order.
+    pub fn rank(&self, size: &Size) -> Option<usize> {
+        self.sizes.iter().position(|s| &s.name == size)
+    }
+
+    pub fn get(&self, size: &Size) -> Option<&ReplicaSize> {
+        self.sizes.iter().find(|s| &s.name == size)
+    }
+
+    pub fn contains(&self, size: &Size) -> bool {
+        self.get(size).is_some()
+    }
+
+    /// Credits per hour of a size; unknown sizes cost nothing we can know.
+    pub fn credits(&self, size: &Size) -> f64 {
+        self.get(size).map(|s| s.credits_per_hour).unwrap_or(0.0)
+    }
+
+    /// All sizes up to and including `max`, smallest first.
+    pub fn up_to(&self, max: &Size) -> Vec<Size> {
+        match self.rank(max) {
+            Some(i) => self.sizes[..=i].iter().map(|s| s.name.clone()).collect(),
+            None => Vec::new(),
+        }
+    }
+
+    /// The names, comma separated, for error messages.
+    pub fn names(&self) -> String {
+        self.sizes
+            .iter()
+            .map(|s| s.name.0.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Crash and OOM counts of a replica over the lookback window.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CrashInfo {
+    pub crashes: u32,
+    pub ooms: u32,
+    pub last_crash: Option<DateTime<Utc>>,
+}
+
+/// A replica as it exists in the catalog, with its signals.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Replica {
+    pub id: String,
+    pub name: String,
+    /// `None` for unorchestrated replicas: such a cluster is left alone.
+    pub size: Option<Size>,
+    pub hydrated: bool,
+    #[serde(default)]
+    pub crash: CrashInfo,
+}
+
+impl Replica {
+    /// Creation order: replica ids are `u<N>` from one counter.
+    pub fn creation_order(&self) -> u64 {
+        self.id
+            .get(1..)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(u64::MAX)
+    }
+}
+
+/// Recent query activity of one cluster.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Activity {
+    /// Latest statement begin within the lookback, if any was logged.
+    pub last_begin: Option<DateTime<Utc>>,
+    /// Statements that began and have not finished (waiting counts as demand).
+    pub in_flight: u32,
+}
+
+/// How a cluster is scheduled by Materialize itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Schedule {
+    Manual,
+    OnRefresh,
+    Other(String),
+}
+
+/// A cluster with its replicas and signals.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cluster {
+    pub id: ClusterId,
+    pub name: String,
+    pub managed: bool,
+    /// Managed clusters only: the configured size and replication factor.
+    pub size: Option<Size>,
+    pub replication_factor: Option<i64>,
+    pub schedule: Schedule,
+    /// Has a PostgreSQL/MySQL/SQL Server source: its oldest replica runs it.
+    pub has_singleton_source: bool,
+    pub replicas: Vec<Replica>,
+    pub activity: Activity,
+}
+
+impl Cluster {
+    pub fn is_system(&self) -> bool {
+        self.id.0.starts_with('s')
+    }
+
+    pub fn replica(&self, name: &str) -> Option<&Replica> {
+        self.replicas.iter().find(|r| r.name == name)
+    }
+
+    pub fn any_hydrated(&self) -> bool {
+        self.replicas.iter().any(|r| r.hydrated)
+    }
+
+    /// The replica running the cluster's singleton sources, if any.
+    pub fn source_replica(&self) -> Option<&Replica> {
+        if !self.has_singleton_source {
+            return None;
+        }
+        self.replicas.iter().min_by_key(|r| r.creation_order())
+    }
+}
+
+/// One row of `mz_cluster_strategies`, as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StrategyRow {
+    pub cluster_id: ClusterId,
+    pub strategy_type: String,
+    pub config: serde_json::Value,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// Current version of the state payload we write.
+pub const STATE_VERSION: i32 = 2;
+
+/// Everything one reconcile round decides on. Read once, never refreshed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// The database's clock when the snapshot was taken.
+    pub now: DateTime<Utc>,
+    pub sizes: SizeCatalog,
+    pub clusters: Vec<Cluster>,
+    pub strategies: Vec<StrategyRow>,
+    /// Newest state payload per cluster (unknown versions already dropped).
+    pub states: BTreeMap<ClusterId, serde_json::Value>,
+    /// Whether the statement log had any row at all in the lookback window.
+    pub activity_log_has_rows: bool,
+    /// The cluster our own session runs on; never suspended or shrunk.
+    pub session_cluster: Option<String>,
+}
+
+impl Snapshot {
+    pub fn cluster(&self, id: &ClusterId) -> Option<&Cluster> {
+        self.clusters.iter().find(|c| &c.id == id)
+    }
+}

@@ -1,0 +1,484 @@
+//! Coordinator tests: row handling, manageability, invariants, ordering,
+//! state; plus property tests for the invariants over random clusters.
+
+use chrono::{DateTime, Duration, Utc};
+use proptest::prelude::*;
+use serde_json::json;
+
+use super::*;
+use crate::model::{Activity, CrashInfo, Replica, SizeCatalog};
+
+fn now() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-21T12:00:00Z")
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_default()
+}
+
+fn replica(id: u64, name: &str, size: &str, hydrated: bool) -> Replica {
+    Replica {
+        id: format!("u{id}"),
+        name: name.into(),
+        size: Some(Size(size.into())),
+        hydrated,
+        crash: CrashInfo::default(),
+    }
+}
+
+fn cluster(id: &str, name: &str, replicas: Vec<Replica>) -> Cluster {
+    Cluster {
+        id: ClusterId(id.into()),
+        name: name.into(),
+        managed: false,
+        size: None,
+        replication_factor: None,
+        schedule: Schedule::Manual,
+        has_singleton_source: false,
+        replicas,
+        activity: Activity::default(),
+    }
+}
+
+fn row(cluster: &str, ty: &str, config: serde_json::Value) -> StrategyRow {
+    StrategyRow {
+        cluster_id: ClusterId(cluster.into()),
+        strategy_type: ty.into(),
+        config,
+        updated_at: Some(now() - Duration::hours(1)),
+    }
+}
+
+fn snap(clusters: Vec<Cluster>, strategies: Vec<StrategyRow>) -> Snapshot {
+    Snapshot {
+        now: now(),
+        sizes: SizeCatalog::cloud_defaults(),
+        clusters,
+        strategies,
+        states: Default::default(),
+        activity_log_has_rows: true,
+        session_cluster: Some("quickstart".into()),
+    }
+}
+
+fn only(plan: &Plan) -> &ClusterPlan {
+    assert_eq!(plan.clusters.len(), 1, "{plan:#?}");
+    &plan.clusters[0]
+}
+
+#[test]
+fn creates_come_before_drops_and_carry_reasons() {
+    let s = snap(
+        vec![cluster(
+            "u2",
+            "c",
+            vec![
+                replica(1, "r_25cc", "25cc", true),
+                replica(2, "c-burst", "800cc", true),
+            ],
+        )],
+        vec![
+            row("u2", "target_size", json!({"target_size": "50cc"})),
+            row("u2", "burst", json!({"burst_replica_size": "800cc"})),
+        ],
+    );
+    let p = plan(&s, &PlanOptions::default());
+    let cp = only(&p);
+    let kinds: Vec<ActionKind> = cp.actions.iter().map(|a| a.kind).collect();
+    assert_eq!(
+        kinds,
+        vec![ActionKind::CreateReplica, ActionKind::DropReplica]
+    );
+    assert_eq!(cp.actions[0].replica, "r_50cc");
+    assert_eq!(
+        cp.actions[0].sql,
+        r#"CREATE CLUSTER REPLICA "c"."r_50cc" (SIZE = '50cc')"#
+    );
+    assert_eq!(cp.actions[1].replica, "c-burst");
+    assert_eq!(cp.actions[1].strategy, StrategyKind::Burst);
+    assert!(cp.actions.iter().all(|a| !a.reasons.is_empty()));
+}
+
+#[test]
+fn duplicate_rows_newest_wins_with_a_warning() {
+    let mut old = row("u2", "target_size", json!({"target_size": "25cc"}));
+    old.updated_at = Some(now() - Duration::days(2));
+    let new = row("u2", "target_size", json!({"target_size": "100cc"}));
+    let s = snap(vec![cluster("u2", "c", vec![])], vec![old, new]);
+    let p = plan(&s, &PlanOptions::default());
+    assert_eq!(only(&p).actions[0].size, Some(Size("100cc".into())));
+    assert!(
+        p.warnings
+            .iter()
+            .any(|w| w.contains("2 rows for strategy 'target_size'")),
+        "{:?}",
+        p.warnings
+    );
+}
+
+#[test]
+fn invalid_rows_skip_only_their_cluster() {
+    let s = snap(
+        vec![
+            cluster("u2", "good", vec![]),
+            cluster("u3", "bad", vec![]),
+            cluster("u4", "typo", vec![]),
+        ],
+        vec![
+            row("u2", "target_size", json!({"target_size": "25cc"})),
+            row("u3", "idle_suspend", json!({"idle_after_s": "ten"})),
+            row("u4", "idle_supsend", json!({"idle_after_s": 10})),
+        ],
+    );
+    let p = plan(&s, &PlanOptions::default());
+    assert_eq!(p.invalid_count(), 2);
+    let by_name = |n: &str| p.clusters.iter().find(|c| c.cluster == n).unwrap();
+    assert_eq!(by_name("good").actions.len(), 1);
+    match &by_name("bad").outcome {
+        Outcome::Invalid { errors } => {
+            assert!(errors[0].contains("idle_after_s"), "{errors:?}");
+            assert!(errors[0].contains("whole number >= 1"), "{errors:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+    match &by_name("typo").outcome {
+        Outcome::Invalid { errors } => assert!(
+            errors[0].contains("known types are: target_size"),
+            "{errors:?}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert!(by_name("bad").actions.is_empty());
+}
+
+#[test]
+fn clusters_we_must_not_touch_are_reported_not_changed() {
+    let mut managed = cluster("u2", "managed", vec![replica(1, "r1", "25cc", true)]);
+    managed.managed = true;
+    let mut refresh = cluster("u3", "refresh", vec![]);
+    refresh.schedule = Schedule::OnRefresh;
+    let session = cluster("u4", "quickstart", vec![]);
+    let system = cluster("s1", "mz_system", vec![]);
+    let mut sizeless = cluster("u5", "sizeless", vec![replica(2, "r1", "25cc", true)]);
+    sizeless.replicas[0].size = None;
+    let clusters = vec![managed, refresh, session, system, sizeless];
+    let rows = clusters
+        .iter()
+        .map(|c| row(&c.id.0, "target_size", json!({"target_size": "50cc"})))
+        .collect();
+    let p = plan(&snap(clusters, rows), &PlanOptions::default());
+    assert_eq!(p.clusters.len(), 5);
+    for cp in &p.clusters {
+        assert!(cp.actions.is_empty(), "{}", cp.cluster);
+        assert!(
+            matches!(cp.outcome, Outcome::Unmanageable { .. }),
+            "{}",
+            cp.cluster
+        );
+        assert!(cp.new_state.is_none());
+    }
+}
+
+#[test]
+fn cluster_filter_limits_the_plan() {
+    let s = snap(
+        vec![
+            cluster("u2", "prod_a", vec![]),
+            cluster("u3", "dev_b", vec![]),
+        ],
+        vec![
+            row("u2", "target_size", json!({"target_size": "25cc"})),
+            row("u3", "target_size", json!({"target_size": "25cc"})),
+        ],
+    );
+    let opts = PlanOptions {
+        cluster_filter: Regex::new("^prod_").ok(),
+    };
+    let p = plan(&s, &opts);
+    assert_eq!(only(&p).cluster, "prod_a");
+}
+
+#[test]
+fn last_hydrated_replica_is_kept_unless_suspending() {
+    // The only hydrated replica OOM-loops: shrink_to_fit wants it gone, but
+    // nothing else is hydrated yet.
+    let mut r = replica(1, "c_25cc", "25cc", true);
+    r.crash = CrashInfo {
+        crashes: 3,
+        ooms: 3,
+        last_crash: None,
+    };
+    let s = snap(
+        vec![cluster("u2", "c", vec![r])],
+        vec![row(
+            "u2",
+            "shrink_to_fit",
+            json!({"max_replica_size": "100cc"}),
+        )],
+    );
+    let p = plan(&s, &PlanOptions::default());
+    let cp = only(&p);
+    assert!(
+        cp.actions
+            .iter()
+            .all(|a| a.kind == ActionKind::CreateReplica),
+        "{:?}",
+        cp.actions
+    );
+    assert!(
+        cp.notes.iter().any(|n| n.contains("last hydrated replica")),
+        "{:?}",
+        cp.notes
+    );
+}
+
+#[test]
+fn source_replica_is_kept() {
+    let mut c = cluster(
+        "u2",
+        "src",
+        vec![
+            replica(1, "old", "25cc", true),
+            replica(2, "r_50cc", "50cc", true),
+        ],
+    );
+    c.has_singleton_source = true;
+    let s = snap(
+        vec![c],
+        vec![row("u2", "target_size", json!({"target_size": "50cc"}))],
+    );
+    let p = plan(&s, &PlanOptions::default());
+    let cp = only(&p);
+    assert!(cp.actions.is_empty(), "{:?}", cp.actions);
+    assert!(cp
+        .notes
+        .iter()
+        .any(|n| n.contains("runs the cluster's sources")));
+}
+
+#[test]
+fn idle_signal_cases() {
+    let c = |activity: Activity| {
+        let mut c = cluster("u2", "c", vec![replica(1, "r1", "25cc", true)]);
+        c.activity = activity;
+        c
+    };
+    let rows = || vec![row("u2", "idle_suspend", json!({"idle_after_s": 600}))];
+    // Idle long enough → suspended.
+    let s = snap(
+        vec![c(Activity {
+            last_begin: Some(now() - Duration::hours(1)),
+            in_flight: 0,
+        })],
+        rows(),
+    );
+    assert_eq!(only(&plan(&s, &PlanOptions::default())).actions.len(), 1);
+    // In flight → busy.
+    let s = snap(
+        vec![c(Activity {
+            last_begin: Some(now() - Duration::hours(1)),
+            in_flight: 1,
+        })],
+        rows(),
+    );
+    assert!(only(&plan(&s, &PlanOptions::default())).actions.is_empty());
+    // Log empty → unknown → not suspended.
+    let mut s = snap(vec![c(Activity::default())], rows());
+    s.activity_log_has_rows = false;
+    let p = plan(&s, &PlanOptions::default());
+    assert_eq!(only(&p).signals.idle, Idle::Unknown);
+    assert!(only(&p).actions.is_empty());
+    // Log has rows but none for this cluster: grace from first sighting.
+    let s = snap(vec![c(Activity::default())], rows());
+    let p = plan(&s, &PlanOptions::default());
+    assert!(
+        only(&p).actions.is_empty(),
+        "first sighting gives a full grace period"
+    );
+    let mut s = snap(vec![c(Activity::default())], rows());
+    s.states.insert(
+        ClusterId("u2".into()),
+        json!({"_controller": {"first_seen": (now() - Duration::hours(2)).to_rfc3339()}}),
+    );
+    assert_eq!(only(&plan(&s, &PlanOptions::default())).actions.len(), 1);
+}
+
+#[test]
+fn state_is_written_only_when_it_changes() {
+    let s = snap(
+        vec![cluster("u2", "c", vec![replica(1, "r_25cc", "25cc", true)])],
+        vec![row("u2", "target_size", json!({"target_size": "25cc"}))],
+    );
+    let p = plan(&s, &PlanOptions::default());
+    let state = only(&p)
+        .new_state
+        .clone()
+        .expect("first run records first_seen");
+    assert!(state.get("_controller").is_some());
+    let mut s2 = s.clone();
+    s2.states.insert(ClusterId("u2".into()), state);
+    assert!(only(&plan(&s2, &PlanOptions::default()))
+        .new_state
+        .is_none());
+}
+
+#[test]
+fn hostile_names_are_quoted_in_sql() {
+    let evil = "a\"; DROP TABLE x; --";
+    let s = snap(
+        vec![cluster(
+            "u2",
+            "we\"ird",
+            vec![
+                replica(1, evil, "25cc", true),
+                replica(2, "r_50cc", "50cc", true),
+            ],
+        )],
+        vec![row("u2", "target_size", json!({"target_size": "50cc"}))],
+    );
+    let p = plan(&s, &PlanOptions::default());
+    assert_eq!(
+        only(&p).actions[0].sql,
+        r#"DROP CLUSTER REPLICA "we""ird"."a""; DROP TABLE x; --""#
+    );
+}
+
+// ---- property tests ----
+
+const SIZES: [&str; 4] = ["25cc", "50cc", "100cc", "200cc"];
+
+fn arb_replica() -> impl Strategy<Value = (usize, bool, u32)> {
+    (
+        0..SIZES.len(),
+        any::<bool>(),
+        prop_oneof![Just(0u32), 0u32..4],
+    )
+}
+
+fn arb_rows() -> impl Strategy<Value = Vec<StrategyRow>> {
+    let size = || (0..SIZES.len()).prop_map(|i| SIZES[i]);
+    (
+        proptest::option::of(size()),
+        proptest::option::of(size()),
+        proptest::option::of(size()),
+        proptest::option::of(prop_oneof![Just(60u64), Just(3600u64)]),
+    )
+        .prop_map(|(target, shrink, burst, idle)| {
+            let mut rows = Vec::new();
+            if let Some(t) = target {
+                rows.push(row("u2", "target_size", json!({"target_size": t})));
+            }
+            if let Some(m) = shrink {
+                rows.push(row("u2", "shrink_to_fit", json!({"max_replica_size": m})));
+            }
+            if let Some(b) = burst {
+                rows.push(row("u2", "burst", json!({"burst_replica_size": b})));
+            }
+            if let Some(i) = idle {
+                rows.push(row("u2", "idle_suspend", json!({"idle_after_s": i})));
+            }
+            rows
+        })
+}
+
+fn arb_activity() -> impl Strategy<Value = Activity> {
+    (proptest::option::of(0i64..7200), 0u32..2).prop_map(|(ago, in_flight)| Activity {
+        last_begin: ago.map(|s| now() - Duration::seconds(s)),
+        in_flight,
+    })
+}
+
+fn build(reps: &[(usize, bool, u32)], activity: Activity, source: bool) -> Cluster {
+    let replicas = reps
+        .iter()
+        .enumerate()
+        .map(|(i, (s, h, crashes))| Replica {
+            id: format!("u{}", i + 1),
+            name: format!("r{i}"),
+            size: Some(Size(SIZES[*s].into())),
+            hydrated: *h,
+            crash: CrashInfo {
+                crashes: *crashes,
+                ooms: *crashes,
+                last_crash: None,
+            },
+        })
+        .collect();
+    let mut c = cluster("u2", "c", replicas);
+    c.activity = activity;
+    c.has_singleton_source = source;
+    c
+}
+
+/// The catalog after `cp`'s actions took effect; new replicas are not
+/// hydrated and have no crashes; nothing else changes.
+fn after(c: &Cluster, cp: &ClusterPlan) -> Cluster {
+    let mut next = c.clone();
+    let mut id = 100;
+    for a in &cp.actions {
+        match a.kind {
+            ActionKind::CreateReplica => {
+                id += 1;
+                next.replicas.push(Replica {
+                    id: format!("u{id}"),
+                    name: a.replica.clone(),
+                    size: a.size.clone(),
+                    hydrated: false,
+                    crash: CrashInfo::default(),
+                });
+            }
+            ActionKind::DropReplica => next.replicas.retain(|r| r.name != a.replica),
+        }
+    }
+    next
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn never_drops_the_last_hydrated_replica_unless_suspending(
+        reps in proptest::collection::vec(arb_replica(), 0..5),
+        rows in arb_rows(),
+        activity in arb_activity(),
+        source in any::<bool>(),
+    ) {
+        let c = build(&reps, activity, source);
+        let had_hydrated = c.replicas.iter().any(|r| r.hydrated);
+        let s = snap(vec![c.clone()], rows);
+        let p = plan(&s, &PlanOptions::default());
+        for cp in &p.clusters {
+            let next = after(&c, cp);
+            let keeps_hydrated = next.replicas.iter().any(|r| r.hydrated);
+            if had_hydrated && !keeps_hydrated {
+                // Only a deliberate suspension may do this, and it empties the cluster.
+                prop_assert!(next.replicas.is_empty(), "{cp:#?}");
+                prop_assert!(cp.suspending, "{cp:#?}");
+            }
+            if let Some(src) = c.source_replica() {
+                if !next.replicas.is_empty() {
+                    prop_assert!(next.replica(&src.name).is_some(), "source replica dropped: {cp:#?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn replanning_after_apply_with_unchanged_signals_is_a_no_op(
+        reps in proptest::collection::vec(arb_replica(), 0..5),
+        rows in arb_rows(),
+        activity in arb_activity(),
+        source in any::<bool>(),
+    ) {
+        let c = build(&reps, activity, source);
+        let s = snap(vec![c.clone()], rows);
+        let p = plan(&s, &PlanOptions::default());
+        let Some(cp) = p.clusters.first() else { return Ok(()); };
+        let mut s2 = s.clone();
+        s2.clusters = vec![after(&c, cp)];
+        if let Some(state) = &cp.new_state {
+            s2.states.insert(cp.cluster_id.clone(), state.clone());
+        }
+        let p2 = plan(&s2, &PlanOptions::default());
+        let again: Vec<&Action> = p2.actions().collect();
+        prop_assert!(again.is_empty(), "first: {:#?}\nsecond: {:#?}", cp.actions, again);
+    }
+}

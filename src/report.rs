@@ -1,0 +1,221 @@
+//! Two views of the same values: human text and versioned JSON. Plans and
+//! apply reports are data (`Serialize`); this module only renders them.
+
+use std::fmt::Write;
+
+use serde::Serialize;
+
+use crate::exec::{count_kinds, ActionStatus, ApplyReport};
+use crate::plan::{ActionKind, ClusterPlan, Outcome, Plan, FORMAT_VERSION};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verbosity {
+    Quiet,
+    Normal,
+    Verbose,
+}
+
+/// `dry-run --output json`.
+#[derive(Serialize)]
+pub struct DryRunJson<'a> {
+    pub format_version: u32,
+    pub command: &'static str,
+    pub plan: &'a Plan,
+}
+
+/// `apply --output json`.
+#[derive(Serialize)]
+pub struct ApplyJson<'a> {
+    pub format_version: u32,
+    pub command: &'static str,
+    pub plan: &'a Plan,
+    pub apply: &'a ApplyReport,
+}
+
+pub fn dry_run_json(plan: &Plan) -> String {
+    to_json(&DryRunJson {
+        format_version: FORMAT_VERSION,
+        command: "dry-run",
+        plan,
+    })
+}
+
+pub fn apply_json(plan: &Plan, report: &ApplyReport) -> String {
+    to_json(&ApplyJson {
+        format_version: FORMAT_VERSION,
+        command: "apply",
+        plan,
+        apply: report,
+    })
+}
+
+fn to_json<T: Serialize>(v: &T) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+fn header(cp: &ClusterPlan) -> String {
+    format!("cluster {} ({})", cp.cluster, cp.cluster_id)
+}
+
+/// Problems that are not actions: invalid rows, clusters we must not touch,
+/// global warnings. Printed on stderr in text mode.
+pub fn problems(plan: &Plan) -> Vec<String> {
+    let mut out: Vec<String> = plan
+        .warnings
+        .iter()
+        .map(|w| format!("warning: {w}"))
+        .collect();
+    for cp in &plan.clusters {
+        match &cp.outcome {
+            Outcome::Invalid { errors } => {
+                for e in errors {
+                    out.push(format!("error: {}: {e}; cluster skipped", header(cp)));
+                }
+            }
+            Outcome::Unmanageable { reason } => {
+                out.push(format!(
+                    "warning: {}: has strategies but is left alone: {reason}",
+                    header(cp)
+                ));
+            }
+            Outcome::Planned => {}
+        }
+    }
+    out
+}
+
+/// The plan, grouped by cluster, each action with its reasons.
+pub fn plan_text(plan: &Plan, verbosity: Verbosity) -> String {
+    let mut s = String::new();
+    for cp in &plan.clusters {
+        let show_notes = verbosity == Verbosity::Verbose && !cp.notes.is_empty();
+        if cp.actions.is_empty() && !show_notes {
+            continue;
+        }
+        let strategies: Vec<&str> = cp.strategies.iter().map(|k| k.as_str()).collect();
+        let _ = writeln!(s, "{} [{}]", header(cp), strategies.join(", "));
+        for a in &cp.actions {
+            let (sign, verb) = match a.kind {
+                ActionKind::CreateReplica => ('+', "create"),
+                ActionKind::DropReplica => ('-', "drop"),
+            };
+            let size = a.size.as_ref().map(|s| s.0.as_str()).unwrap_or("?");
+            let _ = writeln!(s, "  {sign} {verb} replica {} ({size})", a.replica);
+            for r in &a.reasons {
+                let _ = writeln!(s, "      why: {}: {r}", a.strategy);
+            }
+            let _ = writeln!(s, "      sql: {}", a.sql);
+        }
+        if show_notes {
+            for n in &cp.notes {
+                let _ = writeln!(s, "  note: {n}");
+            }
+        }
+    }
+    if verbosity != Verbosity::Quiet {
+        s.push_str(&plan_summary(plan));
+        s.push('\n');
+    }
+    s
+}
+
+pub fn plan_summary(plan: &Plan) -> String {
+    let (creates, drops) = count_kinds(plan.actions());
+    let changing = plan
+        .clusters
+        .iter()
+        .filter(|c| !c.actions.is_empty())
+        .count();
+    let converged = plan
+        .clusters
+        .iter()
+        .filter(|c| c.actions.is_empty() && c.outcome == Outcome::Planned)
+        .count();
+    let mut s = if creates + drops == 0 {
+        "No changes.".to_string()
+    } else {
+        format!(
+            "Plan: {creates} to create, {drops} to drop, on {changing} cluster{}.",
+            plural(changing)
+        )
+    };
+    let _ = write!(s, " {converged} cluster{} converged", plural(converged));
+    let invalid = plan.invalid_count();
+    if invalid > 0 {
+        let _ = write!(s, ", {invalid} skipped (invalid configuration)");
+    }
+    let unmanageable = plan
+        .clusters
+        .iter()
+        .filter(|c| matches!(c.outcome, Outcome::Unmanageable { .. }))
+        .count();
+    if unmanageable > 0 {
+        let _ = write!(s, ", {unmanageable} not manageable");
+    }
+    s.push('.');
+    s
+}
+
+pub fn apply_text(plan: &Plan, report: &ApplyReport, verbosity: Verbosity) -> String {
+    let mut s = String::new();
+    let mut current = None;
+    for r in &report.results {
+        if current.as_ref() != Some(&r.action.cluster_id) {
+            let _ = writeln!(s, "cluster {} ({})", r.action.cluster, r.action.cluster_id);
+            current = Some(r.action.cluster_id.clone());
+        }
+        let mark = match &r.status {
+            ActionStatus::Executed => "done   ".to_string(),
+            ActionStatus::Failed { .. } => "FAILED ".to_string(),
+            ActionStatus::Skipped { .. } => "skipped".to_string(),
+        };
+        let _ = writeln!(s, "  {mark} {}", r.action.sql);
+        for reason in &r.action.reasons {
+            let _ = writeln!(s, "          why: {}: {reason}", r.action.strategy);
+        }
+        match &r.status {
+            ActionStatus::Failed { error } => {
+                let _ = writeln!(s, "          error: {error}");
+            }
+            ActionStatus::Skipped { reason } => {
+                let _ = writeln!(s, "          {reason}");
+            }
+            ActionStatus::Executed => {}
+        }
+    }
+    if verbosity == Verbosity::Verbose {
+        for cp in &plan.clusters {
+            for n in &cp.notes {
+                let _ = writeln!(s, "note: {}: {n}", header(cp));
+            }
+        }
+    }
+    if verbosity != Verbosity::Quiet {
+        let total = report.results.len();
+        let failed = report.failed();
+        if total == 0 {
+            let _ = write!(s, "No changes.");
+        } else {
+            let _ = write!(
+                s,
+                "Applied {} of {total} action{}",
+                report.executed(),
+                plural(total)
+            );
+            if failed > 0 {
+                let _ = write!(s, " ({failed} failed)");
+            }
+            s.push('.');
+        }
+        let _ = writeln!(s, " Run {}.", report.run_id);
+    }
+    s
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}

@@ -1,0 +1,294 @@
+//! Reading everything one round decides on, for all clusters at once, in a
+//! constant number of statements: two pipelined rounds (catalog, sizes,
+//! strategies, state; then activity, whose lookback depends on the
+//! strategies). Materialize-only types are cast in SQL so the same queries
+//! run on Materialize and on the PostgreSQL emulation.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use thiserror::Error;
+
+use crate::db::{describe, Client, DbError};
+use crate::model::{
+    Activity, Cluster, ClusterId, CrashInfo, Replica, ReplicaSize, Schedule, Size, SizeCatalog,
+    Snapshot,
+};
+use crate::store::Store;
+
+/// Needs: mz_catalog.mz_cluster_replica_sizes.
+const SIZES_SQL: &str = "SELECT size, credits_per_hour::float8, \
+    (processes::numeric * cpu_nano_cores::numeric / 1000000000)::float8, \
+    (processes::numeric * memory_bytes::numeric)::float8 \
+    FROM mz_catalog.mz_cluster_replica_sizes";
+
+/// Needs: mz_catalog.mz_clusters, mz_catalog.mz_sources, mz_internal.mz_cluster_schedules.
+const CLUSTERS_SQL: &str =
+    "SELECT c.id, c.name, c.managed, c.size, c.replication_factor::int8, s.type, \
+    EXISTS (SELECT 1 FROM mz_catalog.mz_sources src WHERE src.cluster_id = c.id \
+            AND src.type IN ('postgres', 'mysql', 'sql-server')) \
+    FROM mz_catalog.mz_clusters c \
+    LEFT JOIN mz_internal.mz_cluster_schedules s ON s.cluster_id = c.id \
+    ORDER BY c.id";
+
+/// Needs: mz_catalog.mz_cluster_replicas, mz_indexes, mz_materialized_views,
+/// mz_sources, mz_internal.mz_hydration_statuses, mz_cluster_replica_statuses,
+/// mz_cluster_replica_status_history. A replica is hydrated when every user
+/// index, materialized view and source of its cluster reports hydrated on it
+/// and none of its processes is offline. `{crash_window}` is whole seconds.
+const REPLICAS_SQL: &str = "SELECT r.id, r.name, r.cluster_id, r.size, \
+    COALESCE(h.objects, 0)::int8, COALESCE(h.hydrated, 0)::int8, COALESCE(st.offline, false), \
+    COALESCE(cr.crashes, 0)::int8, COALESCE(cr.ooms, 0)::int8, cr.last_crash \
+    FROM mz_catalog.mz_cluster_replicas r \
+    LEFT JOIN ( \
+        SELECT r2.id AS replica_id, count(*) AS objects, \
+               sum(CASE WHEN hs.hydrated THEN 1 ELSE 0 END) AS hydrated \
+        FROM mz_catalog.mz_cluster_replicas r2 \
+        JOIN ( \
+            SELECT id, cluster_id FROM mz_catalog.mz_indexes WHERE id LIKE 'u%' \
+            UNION ALL SELECT id, cluster_id FROM mz_catalog.mz_materialized_views WHERE id LIKE 'u%' \
+            UNION ALL SELECT id, cluster_id FROM mz_catalog.mz_sources \
+                WHERE id LIKE 'u%' AND cluster_id IS NOT NULL \
+                AND type NOT IN ('webhook', 'progress', 'subsource') \
+        ) o ON o.cluster_id = r2.cluster_id \
+        LEFT JOIN mz_internal.mz_hydration_statuses hs \
+            ON hs.object_id = o.id AND hs.replica_id = r2.id \
+        GROUP BY r2.id \
+    ) h ON h.replica_id = r.id \
+    LEFT JOIN ( \
+        SELECT replica_id, bool_or(status = 'offline') AS offline \
+        FROM mz_internal.mz_cluster_replica_statuses GROUP BY replica_id \
+    ) st ON st.replica_id = r.id \
+    LEFT JOIN ( \
+        SELECT replica_id, count(*) AS crashes, \
+               sum(CASE WHEN reason = 'oom-killed' THEN 1 ELSE 0 END) AS ooms, \
+               max(occurred_at) AS last_crash \
+        FROM mz_internal.mz_cluster_replica_status_history \
+        WHERE status = 'offline' AND (reason IS NULL OR reason <> 'initializing') \
+          AND occurred_at > now() - INTERVAL '{crash_window} seconds' \
+        GROUP BY replica_id \
+    ) cr ON cr.replica_id = r.id \
+    ORDER BY r.cluster_id, r.id";
+
+/// Needs: mz_internal.mz_statement_execution_history_redacted. Statement
+/// *begins* count, and so do statements still running or waiting
+/// (`finished_at IS NULL`): a query blocked on a suspended cluster is demand.
+/// The NULL-cluster group tells whether the log has any rows at all.
+const ACTIVITY_SQL: &str = "SELECT cluster_id, max(began_at), \
+    sum(CASE WHEN finished_at IS NULL THEN 1 ELSE 0 END)::int8 \
+    FROM mz_internal.mz_statement_execution_history_redacted \
+    WHERE began_at > now() - INTERVAL '{lookback} seconds' \
+    GROUP BY cluster_id";
+
+const NOW_SQL: &str = "SELECT now()";
+const SHOW_CLUSTER_SQL: &str = "SHOW cluster";
+
+#[derive(Debug, Error)]
+pub enum SnapshotError {
+    #[error("clusterctl's tables are missing in {where_}: run `clusterctl apply` once (it creates them), or create them by hand (see the README, \"Creating the tables by hand\")")]
+    TablesMissing { where_: String },
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+#[derive(Debug, Clone)]
+pub struct SnapshotOptions {
+    /// Crash/OOM lookback.
+    pub crash_window: Duration,
+    /// Minimum activity lookback; the largest `idle_after_s` extends it.
+    pub min_activity_lookback: Duration,
+    /// Sizes to use instead of the catalog's (`--replica-sizes`).
+    pub replica_sizes: Option<Vec<String>>,
+    /// The cluster our session runs on, when set explicitly.
+    pub exec_cluster: Option<String>,
+}
+
+impl Default for SnapshotOptions {
+    fn default() -> Self {
+        SnapshotOptions {
+            crash_window: Duration::from_secs(3600),
+            min_activity_lookback: Duration::from_secs(24 * 3600),
+            replica_sizes: None,
+            exec_cluster: None,
+        }
+    }
+}
+
+fn q(context: &'static str) -> impl Fn(tokio_postgres::Error) -> DbError {
+    move |e| DbError::Query {
+        context: format!("reading {context}"),
+        reason: describe(&e),
+    }
+}
+
+pub async fn load(
+    c: &Client,
+    store: &Store,
+    opts: &SnapshotOptions,
+) -> Result<Snapshot, SnapshotError> {
+    let replicas_sql =
+        REPLICAS_SQL.replace("{crash_window}", &opts.crash_window.as_secs().to_string());
+    // Round one, pipelined on one connection.
+    let (now, session, sizes, clusters, replicas, strategies, states) = tokio::join!(
+        c.query_typed(NOW_SQL, &[]),
+        async {
+            match &opts.exec_cluster {
+                Some(name) => Ok(Some(name.clone())),
+                None => c
+                    .query_typed(SHOW_CLUSTER_SQL, &[])
+                    .await
+                    .map(|rows| rows.first().and_then(|r| r.try_get(0).ok())),
+            }
+        },
+        c.query_typed(SIZES_SQL, &[]),
+        c.query_typed(CLUSTERS_SQL, &[]),
+        c.query_typed(&replicas_sql, &[]),
+        store.strategies(c),
+        store.states(c),
+    );
+    let strategies = strategies.map_err(|e| missing_or(e, store, "strategies"))?;
+    let states = states.map_err(|e| missing_or(e, store, "strategy state"))?;
+    let now: DateTime<Utc> = now
+        .map_err(q("the clock"))?
+        .first()
+        .and_then(|r| r.try_get(0).ok())
+        .unwrap_or_else(Utc::now);
+    let session_cluster = session.map_err(q("the session cluster"))?;
+    let sizes = match &opts.replica_sizes {
+        Some(names) => SizeCatalog::from_names(names),
+        None => parse_sizes(&sizes.map_err(q("replica sizes"))?),
+    };
+    let mut clusters = parse_clusters(&clusters.map_err(q("clusters"))?);
+    attach_replicas(&mut clusters, &replicas.map_err(q("replicas"))?);
+
+    // Round two: activity over max(24 h, the largest idle_after_s).
+    let lookback = opts
+        .min_activity_lookback
+        .as_secs()
+        .max(crate::plan::max_idle_after_s(&strategies));
+    let activity_sql = ACTIVITY_SQL.replace("{lookback}", &lookback.to_string());
+    let activity = c
+        .query_typed(&activity_sql, &[])
+        .await
+        .map_err(q("statement activity"))?;
+    let activity_log_has_rows = !activity.is_empty();
+    attach_activity(&mut clusters, &activity);
+
+    Ok(Snapshot {
+        now,
+        sizes,
+        clusters,
+        strategies,
+        states,
+        activity_log_has_rows,
+        session_cluster,
+    })
+}
+
+fn missing_or(e: tokio_postgres::Error, store: &Store, what: &'static str) -> SnapshotError {
+    if DbError::is_missing_table(&e) {
+        SnapshotError::TablesMissing {
+            where_: store.table(crate::store::STRATEGIES),
+        }
+    } else {
+        SnapshotError::Db(q(what)(e))
+    }
+}
+
+fn parse_sizes(rows: &[tokio_postgres::Row]) -> SizeCatalog {
+    SizeCatalog::new(
+        rows.iter()
+            .filter_map(|r| {
+                Some(ReplicaSize {
+                    name: Size(r.try_get(0).ok()?),
+                    credits_per_hour: r.try_get::<_, Option<f64>>(1).ok()?.unwrap_or(0.0),
+                    cpu_cores: r.try_get::<_, Option<f64>>(2).ok()?.unwrap_or(0.0),
+                    memory_bytes: r.try_get::<_, Option<f64>>(3).ok()?.unwrap_or(0.0),
+                })
+            })
+            .collect(),
+    )
+}
+
+fn parse_clusters(rows: &[tokio_postgres::Row]) -> Vec<Cluster> {
+    rows.iter()
+        .filter_map(|r| {
+            let schedule = match r.try_get::<_, Option<String>>(5).ok()? {
+                None => Schedule::Manual,
+                Some(s) if s == "manual" => Schedule::Manual,
+                Some(s) if s == "on-refresh" => Schedule::OnRefresh,
+                Some(other) => Schedule::Other(other),
+            };
+            Some(Cluster {
+                id: ClusterId(r.try_get(0).ok()?),
+                name: r.try_get(1).ok()?,
+                managed: r.try_get::<_, Option<bool>>(2).ok()?.unwrap_or(false),
+                size: r.try_get::<_, Option<String>>(3).ok()?.map(Size),
+                replication_factor: r.try_get(4).ok()?,
+                schedule,
+                has_singleton_source: r.try_get::<_, Option<bool>>(6).ok()?.unwrap_or(false),
+                replicas: Vec::new(),
+                activity: Activity::default(),
+            })
+        })
+        .collect()
+}
+
+fn attach_replicas(clusters: &mut [Cluster], rows: &[tokio_postgres::Row]) {
+    let index: HashMap<String, usize> = clusters
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.id.0.clone(), i))
+        .collect();
+    for r in rows {
+        let parsed = (|| {
+            let cluster_id: String = r.try_get(2).ok()?;
+            let objects: i64 = r.try_get(4).ok()?;
+            let hydrated_objects: i64 = r.try_get(5).ok()?;
+            let offline: bool = r.try_get(6).ok()?;
+            let replica = Replica {
+                id: r.try_get(0).ok()?,
+                name: r.try_get(1).ok()?,
+                size: r.try_get::<_, Option<String>>(3).ok()?.map(Size),
+                hydrated: hydrated_objects >= objects && !offline,
+                crash: CrashInfo {
+                    crashes: u32::try_from(r.try_get::<_, i64>(7).ok()?).unwrap_or(u32::MAX),
+                    ooms: u32::try_from(r.try_get::<_, i64>(8).ok()?).unwrap_or(u32::MAX),
+                    last_crash: r.try_get(9).ok()?,
+                },
+            };
+            Some((cluster_id, replica))
+        })();
+        if let Some((cluster_id, replica)) = parsed {
+            if let Some(&i) = index.get(&cluster_id) {
+                clusters[i].replicas.push(replica);
+            }
+        }
+    }
+}
+
+fn attach_activity(clusters: &mut [Cluster], rows: &[tokio_postgres::Row]) {
+    let index: HashMap<String, usize> = clusters
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.id.0.clone(), i))
+        .collect();
+    for r in rows {
+        let Ok(Some(cluster_id)) = r.try_get::<_, Option<String>>(0) else {
+            continue;
+        };
+        let Some(&i) = index.get(&cluster_id) else {
+            continue;
+        };
+        clusters[i].activity = Activity {
+            last_begin: r.try_get(1).ok().flatten(),
+            in_flight: r
+                .try_get::<_, Option<i64>>(2)
+                .ok()
+                .flatten()
+                .and_then(|n| u32::try_from(n).ok())
+                .unwrap_or(0),
+        };
+    }
+}

@@ -1,0 +1,215 @@
+//! Reading strategy configs out of JSON with errors an operator can act on:
+//! every error names the key, what was found and what is allowed.
+
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+
+use thiserror::Error;
+
+use crate::model::{Size, SizeCatalog};
+
+/// A config key that is missing, mistyped or out of range.
+#[derive(Debug, Clone, PartialEq, Error)]
+#[error("key '{key}': {message}")]
+pub struct ConfigError {
+    pub key: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    pub fn new(key: &str, message: impl Into<String>) -> Self {
+        ConfigError {
+            key: key.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+/// A config object that remembers which keys were read, so the rest can be
+/// reported as unknown.
+pub(crate) struct Obj<'a> {
+    map: &'a serde_json::Map<String, serde_json::Value>,
+    read: RefCell<BTreeSet<&'static str>>,
+}
+
+impl<'a> Obj<'a> {
+    pub fn new(raw: &'a serde_json::Value) -> Result<Self, ConfigError> {
+        match raw {
+            serde_json::Value::Object(map) => Ok(Obj {
+                map,
+                read: RefCell::new(BTreeSet::new()),
+            }),
+            other => Err(ConfigError::new(
+                "(config)",
+                format!("must be a JSON object, got {}", kind_of(other)),
+            )),
+        }
+    }
+
+    fn get(&self, key: &'static str) -> Option<&'a serde_json::Value> {
+        self.read.borrow_mut().insert(key);
+        self.map.get(key).filter(|v| !v.is_null())
+    }
+
+    pub fn unknown_keys(&self) -> Vec<String> {
+        let read = self.read.borrow();
+        self.map
+            .keys()
+            .filter(|k| !read.contains(k.as_str()))
+            .cloned()
+            .collect()
+    }
+
+    pub fn opt_string(&self, key: &'static str) -> Result<Option<String>, ConfigError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(serde_json::Value::String(s)) if !s.is_empty() => Ok(Some(s.clone())),
+            Some(serde_json::Value::String(_)) => {
+                Err(ConfigError::new(key, "must be a non-empty string"))
+            }
+            Some(other) => Err(ConfigError::new(
+                key,
+                format!("must be a string, got {}", kind_of(other)),
+            )),
+        }
+    }
+
+    /// A replica name: non-empty, at most 255 bytes (Materialize's limit).
+    pub fn opt_name(&self, key: &'static str) -> Result<Option<String>, ConfigError> {
+        let name = self.opt_string(key)?;
+        if let Some(n) = &name {
+            if n.len() > 255 {
+                return Err(ConfigError::new(
+                    key,
+                    format!("must be at most 255 bytes, got {}", n.len()),
+                ));
+            }
+        }
+        Ok(name)
+    }
+
+    /// A size that the environment offers.
+    pub fn size(&self, key: &'static str, sizes: &SizeCatalog) -> Result<Size, ConfigError> {
+        let s = self.opt_string(key)?.ok_or_else(|| {
+            ConfigError::new(key, format!("is required (one of: {})", sizes.names()))
+        })?;
+        let size = Size(s);
+        if !sizes.contains(&size) {
+            return Err(ConfigError::new(
+                key,
+                format!("unknown size '{}'; sizes are: {}", size, sizes.names()),
+            ));
+        }
+        Ok(size)
+    }
+
+    /// A whole number of seconds or a count, with a lower bound.
+    pub fn opt_u64(&self, key: &'static str, min: u64) -> Result<Option<u64>, ConfigError> {
+        let Some(v) = self.get(key) else {
+            return Ok(None);
+        };
+        let n = match v {
+            serde_json::Value::Number(n) => {
+                if let Some(u) = n.as_u64() {
+                    Some(u)
+                } else if let Some(f) = n.as_f64() {
+                    // 3600.0 is fine; 3600.5 and negatives are not.
+                    (f >= 0.0 && f.fract() == 0.0 && f <= u64::MAX as f64).then_some(f as u64)
+                } else {
+                    None
+                }
+            }
+            other => {
+                return Err(ConfigError::new(
+                    key,
+                    format!("must be a whole number >= {min}, got {}", kind_of(other)),
+                ))
+            }
+        };
+        match n {
+            Some(n) if n >= min => Ok(Some(n)),
+            _ => Err(ConfigError::new(
+                key,
+                format!("must be a whole number >= {min}, got {v}"),
+            )),
+        }
+    }
+
+    pub fn required_u64(&self, key: &'static str, min: u64) -> Result<u64, ConfigError> {
+        self.opt_u64(key, min)?
+            .ok_or_else(|| ConfigError::new(key, format!("is required (a whole number >= {min})")))
+    }
+
+    pub fn opt_bool(&self, key: &'static str) -> Result<Option<bool>, ConfigError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(serde_json::Value::Bool(b)) => Ok(Some(*b)),
+            Some(other) => Err(ConfigError::new(
+                key,
+                format!("must be true or false, got {}", kind_of(other)),
+            )),
+        }
+    }
+}
+
+fn kind_of(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Null => "null".into(),
+        serde_json::Value::Bool(b) => format!("boolean {b}"),
+        serde_json::Value::Number(n) => format!("number {n}"),
+        serde_json::Value::String(s) => format!("string \"{s}\""),
+        serde_json::Value::Array(_) => "an array".into(),
+        serde_json::Value::Object(_) => "an object".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn numbers_and_their_errors() {
+        let raw = json!({"a": 10, "b": -1, "c": "ten", "d": 2.5, "e": 60.0});
+        let o = Obj::new(&raw).unwrap();
+        assert_eq!(o.opt_u64("a", 1).unwrap(), Some(10));
+        assert!(o
+            .opt_u64("b", 0)
+            .unwrap_err()
+            .to_string()
+            .contains("key 'b'"));
+        assert!(o
+            .opt_u64("c", 0)
+            .unwrap_err()
+            .to_string()
+            .contains("string \"ten\""));
+        assert!(o.opt_u64("d", 0).is_err());
+        assert_eq!(o.opt_u64("e", 0).unwrap(), Some(60));
+        assert_eq!(o.opt_u64("missing", 0).unwrap(), None);
+        assert!(o.required_u64("missing", 1).is_err());
+        assert_eq!(o.opt_u64("a", 11).unwrap_err().key, "a");
+    }
+
+    #[test]
+    fn unknown_keys_are_those_never_read() {
+        let raw = json!({"target_size": "25cc", "typo": 1});
+        let o = Obj::new(&raw).unwrap();
+        let _ = o.opt_string("target_size");
+        assert_eq!(o.unknown_keys(), vec!["typo".to_string()]);
+    }
+
+    #[test]
+    fn sizes_must_be_offered() {
+        let sizes = SizeCatalog::cloud_defaults();
+        let raw = json!({"s": "80cc"});
+        let err = Obj::new(&raw).unwrap().size("s", &sizes).unwrap_err();
+        assert!(err.message.contains("unknown size '80cc'"), "{err}");
+        assert!(err.message.contains("25cc, 50cc"), "{err}");
+    }
+
+    #[test]
+    fn non_objects_are_refused() {
+        assert!(Obj::new(&json!([1, 2])).is_err());
+        assert!(Obj::new(&json!("x")).is_err());
+    }
+}

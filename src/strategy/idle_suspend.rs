@@ -1,0 +1,278 @@
+//! `idle_suspend`: no replicas after `idle_after_s` without queries; demand
+//! (a recent or in-flight statement) brings them back. When the statement log
+//! has no data at all the cluster is never suspended for idleness unless the
+//! operator opts in with `suspend_when_unknown`.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::config::{ConfigError, Obj};
+use super::{cooldown_left, Ctx, Desired, Idle, StrategyKind};
+use crate::model::Size;
+
+const KIND: StrategyKind = StrategyKind::IdleSuspend;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IdleSuspendConfig {
+    pub idle_after_s: u64,
+    /// Minimum time between a resume and the next suspension.
+    pub cooldown_s: u64,
+    pub suspend_when_unknown: bool,
+}
+
+impl IdleSuspendConfig {
+    pub(crate) fn parse(o: &Obj) -> Result<Self, ConfigError> {
+        Ok(IdleSuspendConfig {
+            idle_after_s: o.required_u64("idle_after_s", 1)?,
+            cooldown_s: o.opt_u64("cooldown_s", 0)?.unwrap_or(0),
+            suspend_when_unknown: o.opt_bool("suspend_when_unknown")?.unwrap_or(false),
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SuspendedReplica {
+    pub name: String,
+    pub size: Size,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct IdleSuspendState {
+    /// What was running when the cluster was suspended, to bring it back.
+    #[serde(default)]
+    pub suspended: Vec<SuspendedReplica>,
+    pub suspended_at: Option<DateTime<Utc>>,
+    pub resumed_at: Option<DateTime<Utc>>,
+}
+
+pub(super) fn decide(c: &IdleSuspendConfig, ctx: &Ctx, d: &mut Desired, st: &mut IdleSuspendState) {
+    let idle_for = match ctx.idle {
+        Idle::Busy => Some(0.0),
+        Idle::For(s) => Some(s),
+        Idle::Unknown if c.suspend_when_unknown => None,
+        Idle::Unknown => {
+            if !d.replicas.is_empty() {
+                d.note(
+                    KIND,
+                    "no activity data (statement log empty): not suspending",
+                );
+            }
+            return;
+        }
+    };
+    let idle = match idle_for {
+        Some(s) => s >= c.idle_after_s as f64,
+        None => true,
+    };
+    if idle {
+        suspend(c, ctx, d, st, idle_for);
+    } else {
+        resume(ctx, d, st, idle_for.unwrap_or(0.0));
+    }
+}
+
+fn suspend(
+    c: &IdleSuspendConfig,
+    ctx: &Ctx,
+    d: &mut Desired,
+    st: &mut IdleSuspendState,
+    idle_for: Option<f64>,
+) {
+    if d.replicas.is_empty() {
+        return;
+    }
+    if let Some(left) = cooldown_left(st.resumed_at, c.cooldown_s, ctx.now) {
+        d.note(
+            KIND,
+            format!("idle, but resumed recently: cooldown {left}s left"),
+        );
+        return;
+    }
+    let reason = match idle_for {
+        Some(s) => format!("idle for {:.0}s (threshold {}s)", s, c.idle_after_s),
+        None => "no activity data and suspend_when_unknown is set".to_string(),
+    };
+    // Remember what ran, so demand brings back the same shape. Replicas a
+    // previous strategy only just added are remembered too: they are what the
+    // cluster should run when it wakes.
+    let before: Vec<SuspendedReplica> = d
+        .replicas
+        .iter()
+        .map(|(n, r)| SuspendedReplica {
+            name: n.clone(),
+            size: r.size.clone(),
+        })
+        .collect();
+    let live_removed = before
+        .iter()
+        .any(|r| ctx.cluster.replica(&r.name).is_some());
+    for r in &before {
+        d.remove(&r.name, KIND, reason.clone());
+    }
+    d.suspending = Some(super::Change {
+        strategy: KIND,
+        reason,
+    });
+    if live_removed || st.suspended.is_empty() {
+        st.suspended = before;
+    }
+    if live_removed {
+        st.suspended_at = Some(ctx.now);
+    }
+}
+
+fn resume(ctx: &Ctx, d: &mut Desired, st: &mut IdleSuspendState, idle_for: f64) {
+    if st.suspended_at.is_none() {
+        return;
+    }
+    let why = if ctx.cluster.activity.in_flight > 0 {
+        format!(
+            "demand: {} statement(s) waiting",
+            ctx.cluster.activity.in_flight
+        )
+    } else {
+        format!("activity {:.0}s ago", idle_for)
+    };
+    if d.replicas.is_empty() {
+        for r in &st.suspended {
+            d.add(
+                &r.name,
+                &r.size,
+                KIND,
+                format!("resume after suspension ({why})"),
+            );
+        }
+    }
+    st.suspended_at = None;
+    st.resumed_at = Some(ctx.now);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::strategy::testutil::*;
+
+    fn cfg(v: serde_json::Value) -> IdleSuspendConfig {
+        IdleSuspendConfig::parse(&Obj::new(&v).unwrap()).unwrap()
+    }
+
+    fn step(
+        cl: &crate::model::Cluster,
+        c: &IdleSuspendConfig,
+        idle: Idle,
+        st: &mut IdleSuspendState,
+    ) -> Desired {
+        let sizes = sizes();
+        let ctx = Ctx {
+            cluster: cl,
+            sizes: &sizes,
+            now: now(),
+            idle,
+        };
+        let mut d = Desired::from_cluster(cl);
+        decide(c, &ctx, &mut d, st);
+        d
+    }
+
+    #[test]
+    fn table() {
+        let c = cfg(serde_json::json!({"idle_after_s": 600}));
+        let unknown_ok =
+            cfg(serde_json::json!({"idle_after_s": 600, "suspend_when_unknown": true}));
+        let cl = cluster(
+            "c",
+            vec![replica("r1", "25cc", true), replica("r2", "50cc", true)],
+        );
+        let cases: Vec<(&str, &IdleSuspendConfig, Idle, Vec<&str>, bool)> = vec![
+            (
+                "busy keeps replicas",
+                &c,
+                Idle::Busy,
+                vec!["r1", "r2"],
+                false,
+            ),
+            (
+                "short idle keeps replicas",
+                &c,
+                Idle::For(599.0),
+                vec!["r1", "r2"],
+                false,
+            ),
+            (
+                "idle past threshold suspends",
+                &c,
+                Idle::For(600.0),
+                vec![],
+                true,
+            ),
+            (
+                "unknown activity never suspends",
+                &c,
+                Idle::Unknown,
+                vec!["r1", "r2"],
+                false,
+            ),
+            (
+                "unknown suspends when opted in",
+                &unknown_ok,
+                Idle::Unknown,
+                vec![],
+                true,
+            ),
+        ];
+        for (name, c, idle, want, suspending) in cases {
+            let d = step(&cl, c, idle, &mut IdleSuspendState::default());
+            assert_eq!(d.names(), want, "{name}");
+            assert_eq!(d.suspending.is_some(), suspending, "{name}");
+        }
+    }
+
+    #[test]
+    fn suspend_then_demand_resumes_the_same_replicas() {
+        let c = cfg(serde_json::json!({"idle_after_s": 60}));
+        let mut st = IdleSuspendState::default();
+        let live = cluster("c", vec![replica("r1", "25cc", true)]);
+        let d = step(&live, &c, Idle::For(120.0), &mut st);
+        assert!(d.names().is_empty());
+        assert_eq!(st.suspended.len(), 1);
+
+        let empty = cluster("c", vec![]);
+        let d = step(&empty, &c, Idle::For(180.0), &mut st);
+        assert!(d.names().is_empty(), "stays suspended while idle");
+
+        let d = step(&empty, &c, Idle::Busy, &mut st);
+        assert_eq!(d.names(), vec!["r1"]);
+        assert_eq!(d.replicas["r1"].size, Size::from("25cc"));
+        assert!(st.suspended_at.is_none());
+    }
+
+    #[test]
+    fn cooldown_delays_the_next_suspension_only() {
+        let c = cfg(serde_json::json!({"idle_after_s": 60, "cooldown_s": 3600}));
+        let mut st = IdleSuspendState {
+            resumed_at: Some(now() - chrono::Duration::seconds(100)),
+            ..Default::default()
+        };
+        let live = cluster("c", vec![replica("r1", "25cc", true)]);
+        let d = step(&live, &c, Idle::For(120.0), &mut st);
+        assert_eq!(d.names(), vec!["r1"]);
+        assert!(d.notes.iter().any(|n| n.contains("cooldown")));
+    }
+
+    #[test]
+    fn bad_configs() {
+        for v in [
+            serde_json::json!({}),
+            serde_json::json!({"idle_after_s": 0}),
+            serde_json::json!({"idle_after_s": -5}),
+            serde_json::json!({"idle_after_s": "10"}),
+            serde_json::json!({"idle_after_s": 10, "cooldown_s": -1}),
+            serde_json::json!({"idle_after_s": 10, "suspend_when_unknown": "yes"}),
+        ] {
+            assert!(
+                IdleSuspendConfig::parse(&Obj::new(&v).unwrap()).is_err(),
+                "{v}"
+            );
+        }
+    }
+}

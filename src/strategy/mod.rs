@@ -1,0 +1,344 @@
+//! Strategies: each turns signals into changes of a cluster's desired replica
+//! set. They run in priority order, each sees what the previous ones decided,
+//! and each keeps its own slot of the cluster's state. Strategies never touch
+//! a database and never read the clock: `now` comes in through `Ctx`.
+//! Rules that hold across strategies (last hydrated replica, source replica)
+//! are enforced by the coordinator in `plan`, not here.
+
+mod burst;
+mod config;
+mod idle_suspend;
+mod shrink_to_fit;
+mod target_size;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Cluster, Size, SizeCatalog};
+
+pub use burst::BurstConfig;
+pub use config::ConfigError;
+pub use idle_suspend::IdleSuspendConfig;
+pub use shrink_to_fit::ShrinkToFitConfig;
+pub use target_size::TargetSizeConfig;
+
+/// The strategy types, in priority order (lowest runs first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StrategyKind {
+    TargetSize,
+    ShrinkToFit,
+    Burst,
+    IdleSuspend,
+}
+
+impl StrategyKind {
+    pub const ALL: [StrategyKind; 4] = [
+        StrategyKind::TargetSize,
+        StrategyKind::ShrinkToFit,
+        StrategyKind::Burst,
+        StrategyKind::IdleSuspend,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StrategyKind::TargetSize => "target_size",
+            StrategyKind::ShrinkToFit => "shrink_to_fit",
+            StrategyKind::Burst => "burst",
+            StrategyKind::IdleSuspend => "idle_suspend",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<StrategyKind> {
+        StrategyKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// Same priorities as the reference implementation.
+    pub fn priority(self) -> u8 {
+        self as u8
+    }
+
+    pub fn names() -> String {
+        StrategyKind::ALL
+            .iter()
+            .map(|k| k.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+impl fmt::Display for StrategyKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A validated strategy configuration.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "strategy_type", rename_all = "snake_case")]
+pub enum StrategyConfig {
+    TargetSize(TargetSizeConfig),
+    ShrinkToFit(ShrinkToFitConfig),
+    Burst(BurstConfig),
+    IdleSuspend(IdleSuspendConfig),
+}
+
+impl StrategyConfig {
+    /// Validates a stored config against the offered sizes. Unknown keys are
+    /// returned as warnings: the reference ignores them, so we do too.
+    pub fn parse(
+        kind: StrategyKind,
+        raw: &serde_json::Value,
+        sizes: &SizeCatalog,
+    ) -> Result<(StrategyConfig, Vec<String>), ConfigError> {
+        let obj = config::Obj::new(raw)?;
+        let cfg = match kind {
+            StrategyKind::TargetSize => {
+                StrategyConfig::TargetSize(TargetSizeConfig::parse(&obj, sizes)?)
+            }
+            StrategyKind::ShrinkToFit => {
+                StrategyConfig::ShrinkToFit(ShrinkToFitConfig::parse(&obj, sizes)?)
+            }
+            StrategyKind::Burst => StrategyConfig::Burst(BurstConfig::parse(&obj, sizes)?),
+            StrategyKind::IdleSuspend => {
+                StrategyConfig::IdleSuspend(IdleSuspendConfig::parse(&obj)?)
+            }
+        };
+        Ok((cfg, obj.unknown_keys()))
+    }
+
+    pub fn kind(&self) -> StrategyKind {
+        match self {
+            StrategyConfig::TargetSize(_) => StrategyKind::TargetSize,
+            StrategyConfig::ShrinkToFit(_) => StrategyKind::ShrinkToFit,
+            StrategyConfig::Burst(_) => StrategyKind::Burst,
+            StrategyConfig::IdleSuspend(_) => StrategyKind::IdleSuspend,
+        }
+    }
+
+    /// The largest idle threshold this config waits for (sizes the activity lookback).
+    pub fn idle_after_s(&self) -> Option<u64> {
+        match self {
+            StrategyConfig::IdleSuspend(c) => Some(c.idle_after_s),
+            _ => None,
+        }
+    }
+
+    /// Runs the strategy: edits `desired`, updates its own state slot.
+    pub fn decide(&self, ctx: &Ctx, desired: &mut Desired, state: &mut serde_json::Value) {
+        match self {
+            StrategyConfig::TargetSize(c) => {
+                with_state(state, |s| target_size::decide(c, ctx, desired, s))
+            }
+            StrategyConfig::ShrinkToFit(c) => {
+                with_state(state, |s| shrink_to_fit::decide(c, ctx, desired, s))
+            }
+            StrategyConfig::Burst(c) => with_state(state, |s| burst::decide(c, ctx, desired, s)),
+            StrategyConfig::IdleSuspend(c) => {
+                with_state(state, |s| idle_suspend::decide(c, ctx, desired, s))
+            }
+        }
+    }
+}
+
+/// Typed access to a strategy's state slot. A slot that does not parse (an
+/// older or foreign layout) starts fresh rather than failing the cluster.
+fn with_state<S, F>(slot: &mut serde_json::Value, f: F)
+where
+    S: Serialize + for<'de> Deserialize<'de> + Default,
+    F: FnOnce(&mut S),
+{
+    let mut state: S = serde_json::from_value(slot.clone()).unwrap_or_default();
+    f(&mut state);
+    if let Ok(v) = serde_json::to_value(&state) {
+        *slot = v;
+    }
+}
+
+/// How long a cluster has gone without queries, as far as we can tell.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(tag = "kind", content = "seconds", rename_all = "snake_case")]
+pub enum Idle {
+    /// Statements are running or waiting right now.
+    Busy,
+    /// Idle for this many seconds (measured from the last statement begin, or
+    /// from when the controller first saw the cluster).
+    For(f64),
+    /// The statement log has no data at all: idleness cannot be judged.
+    Unknown,
+}
+
+/// What a strategy may look at.
+#[derive(Debug, Clone)]
+pub struct Ctx<'a> {
+    pub cluster: &'a Cluster,
+    pub sizes: &'a SizeCatalog,
+    pub now: DateTime<Utc>,
+    pub idle: Idle,
+}
+
+impl Ctx<'_> {
+    pub fn hydrated(&self, replica: &str) -> bool {
+        self.cluster.replica(replica).is_some_and(|r| r.hydrated)
+    }
+
+    pub fn seconds_since(&self, t: Option<DateTime<Utc>>) -> Option<f64> {
+        t.map(|t| (self.now - t).num_milliseconds() as f64 / 1000.0)
+    }
+}
+
+/// Who changed a replica, and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Change {
+    pub strategy: StrategyKind,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DesiredReplica {
+    pub size: Size,
+    /// Set when a strategy added (or re-added) it in this round.
+    pub added_by: Option<Change>,
+}
+
+/// The replica set the strategies want, by name. Starts as the live set.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Desired {
+    pub replicas: BTreeMap<String, DesiredReplica>,
+    /// Live replicas a strategy removed, with the reason.
+    pub removed: BTreeMap<String, Change>,
+    /// Set by a strategy that empties the cluster on purpose.
+    pub suspending: Option<Change>,
+    /// Decisions that changed nothing but an operator should see.
+    pub notes: Vec<String>,
+}
+
+impl Desired {
+    pub fn from_cluster(cluster: &Cluster) -> Desired {
+        let replicas = cluster
+            .replicas
+            .iter()
+            .filter_map(|r| {
+                let size = r.size.clone()?;
+                Some((
+                    r.name.clone(),
+                    DesiredReplica {
+                        size,
+                        added_by: None,
+                    },
+                ))
+            })
+            .collect();
+        Desired {
+            replicas,
+            ..Desired::default()
+        }
+    }
+
+    pub fn add(&mut self, name: &str, size: &Size, strategy: StrategyKind, reason: String) {
+        self.removed.remove(name);
+        let change = Change { strategy, reason };
+        self.replicas.insert(
+            name.to_string(),
+            DesiredReplica {
+                size: size.clone(),
+                added_by: Some(change),
+            },
+        );
+    }
+
+    pub fn remove(&mut self, name: &str, strategy: StrategyKind, reason: String) {
+        if self.replicas.remove(name).is_some() {
+            self.removed
+                .insert(name.to_string(), Change { strategy, reason });
+        }
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.replicas.contains_key(name)
+    }
+
+    pub fn has_size(&self, size: &Size) -> bool {
+        self.replicas.values().any(|r| &r.size == size)
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        self.replicas.keys().cloned().collect()
+    }
+
+    pub fn note(&mut self, strategy: StrategyKind, text: impl Into<String>) {
+        self.notes.push(format!("{strategy}: {}", text.into()));
+    }
+}
+
+/// Seconds elapsed since a stored timestamp, for cooldowns.
+pub(crate) fn cooldown_left(
+    last: Option<DateTime<Utc>>,
+    cooldown_s: u64,
+    now: DateTime<Utc>,
+) -> Option<i64> {
+    let last = last?;
+    let left = cooldown_s as i64 - (now - last).num_seconds();
+    (left > 0).then_some(left)
+}
+
+#[cfg(test)]
+pub(crate) mod testutil {
+    //! Builders for strategy unit tests.
+    use super::*;
+    use crate::model::{Activity, ClusterId, CrashInfo, Replica, Schedule};
+
+    pub fn sizes() -> SizeCatalog {
+        SizeCatalog::cloud_defaults()
+    }
+
+    pub fn replica(name: &str, size: &str, hydrated: bool) -> Replica {
+        Replica {
+            id: format!("u{}", 100 + name.len()),
+            name: name.to_string(),
+            size: Some(Size(size.to_string())),
+            hydrated,
+            crash: CrashInfo::default(),
+        }
+    }
+
+    pub fn ooming(mut r: Replica, ooms: u32) -> Replica {
+        r.crash = CrashInfo {
+            crashes: ooms,
+            ooms,
+            last_crash: None,
+        };
+        r
+    }
+
+    pub fn cluster(name: &str, replicas: Vec<Replica>) -> Cluster {
+        let replicas = replicas
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut r)| {
+                r.id = format!("u{}", 10 + i);
+                r
+            })
+            .collect();
+        Cluster {
+            id: ClusterId("u9".into()),
+            name: name.to_string(),
+            managed: false,
+            size: None,
+            replication_factor: None,
+            schedule: Schedule::Manual,
+            has_singleton_source: false,
+            replicas,
+            activity: Activity::default(),
+        }
+    }
+
+    pub fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-11-21T12:00:00Z")
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default()
+    }
+}

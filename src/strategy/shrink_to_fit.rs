@@ -1,0 +1,255 @@
+//! `shrink_to_fit`: find the smallest size that holds the workload. Starts one
+//! replica of every size up to `max_replica_size`, drops the ones that
+//! crash-loop or OOM (they are too small), then drops every replica larger
+//! than the smallest hydrated, healthy one.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::config::{ConfigError, Obj};
+use super::{cooldown_left, Ctx, Desired, StrategyKind};
+use crate::model::{Replica, Size, SizeCatalog};
+
+const KIND: StrategyKind = StrategyKind::ShrinkToFit;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ShrinkToFitConfig {
+    pub max_replica_size: Size,
+    pub cooldown_s: u64,
+    pub min_oom_count: u32,
+    pub min_crash_count: u32,
+}
+
+impl ShrinkToFitConfig {
+    pub(crate) fn parse(o: &Obj, sizes: &SizeCatalog) -> Result<Self, ConfigError> {
+        let count = |key| -> Result<u32, ConfigError> {
+            let n = o.opt_u64(key, 1)?.unwrap_or(1);
+            u32::try_from(n).map_err(|_| ConfigError::new(key, format!("is too large: {n}")))
+        };
+        Ok(ShrinkToFitConfig {
+            max_replica_size: o.size("max_replica_size", sizes)?,
+            cooldown_s: o.opt_u64("cooldown_s", 0)?.unwrap_or(0),
+            min_oom_count: count("min_oom_count")?,
+            min_crash_count: count("min_crash_count")?,
+        })
+    }
+
+    fn looping(&self, r: &Replica) -> Option<String> {
+        if r.crash.ooms >= self.min_oom_count {
+            Some(format!("{} OOM(s)", r.crash.ooms))
+        } else if r.crash.crashes >= self.min_crash_count {
+            Some(format!("{} crash(es)", r.crash.crashes))
+        } else {
+            None
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ShrinkToFitState {
+    /// Largest size seen crash-looping: never tried again.
+    pub too_small: Option<Size>,
+    pub last_decision_ts: Option<DateTime<Utc>>,
+}
+
+pub fn replica_name(cluster: &str, size: &Size) -> String {
+    format!("{cluster}_{size}")
+}
+
+pub(super) fn decide(c: &ShrinkToFitConfig, ctx: &Ctx, d: &mut Desired, st: &mut ShrinkToFitState) {
+    if let Some(left) = cooldown_left(st.last_decision_ts, c.cooldown_s, ctx.now) {
+        d.note(KIND, format!("cooldown: {left}s left"));
+        return;
+    }
+    let before = d.names();
+    drop_looping(c, ctx, d, st);
+    start_candidates(c, ctx, d, st);
+    drop_larger(c, ctx, d);
+    if d.names() != before {
+        st.last_decision_ts = Some(ctx.now);
+    }
+}
+
+fn drop_looping(c: &ShrinkToFitConfig, ctx: &Ctx, d: &mut Desired, st: &mut ShrinkToFitState) {
+    let looping: Vec<(String, Size, String)> = d
+        .replicas
+        .iter()
+        .filter_map(|(n, r)| {
+            let live = ctx.cluster.replica(n)?;
+            c.looping(live).map(|why| (n.clone(), r.size.clone(), why))
+        })
+        .collect();
+    for (name, size, why) in looping {
+        d.remove(&name, KIND, format!("{size} is too small: {why}"));
+        let bigger = match &st.too_small {
+            Some(prev) => ctx.sizes.rank(&size) > ctx.sizes.rank(prev),
+            None => true,
+        };
+        if bigger {
+            st.too_small = Some(size);
+        }
+    }
+}
+
+/// With no usable candidate left, start one replica of each size that is
+/// larger than any known-too-small size and at most the maximum.
+fn start_candidates(c: &ShrinkToFitConfig, ctx: &Ctx, d: &mut Desired, st: &ShrinkToFitState) {
+    let max_rank = ctx.sizes.rank(&c.max_replica_size);
+    let within = |s: &Size| ctx.sizes.rank(s) <= max_rank;
+    if d.replicas.values().any(|r| within(&r.size)) {
+        return;
+    }
+    let floor = st.too_small.as_ref().and_then(|s| ctx.sizes.rank(s));
+    let candidates: Vec<Size> = ctx
+        .sizes
+        .up_to(&c.max_replica_size)
+        .into_iter()
+        .filter(|s| floor.is_none_or(|f| ctx.sizes.rank(s).is_some_and(|r| r > f)))
+        .collect();
+    if candidates.is_empty() {
+        d.note(
+            KIND,
+            format!(
+                "every size up to {} crash-loops; raise max_replica_size",
+                c.max_replica_size
+            ),
+        );
+        return;
+    }
+    for size in candidates {
+        let name = replica_name(&ctx.cluster.name, &size);
+        d.add(
+            &name,
+            &size,
+            KIND,
+            format!("try size {size} (up to {})", c.max_replica_size),
+        );
+    }
+}
+
+fn drop_larger(c: &ShrinkToFitConfig, ctx: &Ctx, d: &mut Desired) {
+    let smallest = d
+        .replicas
+        .iter()
+        .filter(|(n, _)| {
+            ctx.cluster
+                .replica(n)
+                .is_some_and(|r| r.hydrated && c.looping(r).is_none())
+        })
+        .min_by_key(|(_, r)| ctx.sizes.rank(&r.size))
+        .map(|(n, r)| (n.clone(), r.size.clone()));
+    let Some((best, best_size)) = smallest else {
+        return;
+    };
+    let best_rank = ctx.sizes.rank(&best_size);
+    let larger: Vec<(String, Size)> = d
+        .replicas
+        .iter()
+        .filter(|(_, r)| ctx.sizes.rank(&r.size) > best_rank)
+        .map(|(n, r)| (n.clone(), r.size.clone()))
+        .collect();
+    for (name, size) in larger {
+        d.remove(
+            &name,
+            KIND,
+            format!("{best} ({best_size}) is hydrated and healthy; {size} is larger than needed"),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::strategy::testutil::*;
+    use crate::strategy::Idle;
+
+    fn run(
+        cl: &crate::model::Cluster,
+        cfg: serde_json::Value,
+        st: &mut ShrinkToFitState,
+    ) -> Desired {
+        let sizes = sizes();
+        let c = ShrinkToFitConfig::parse(&Obj::new(&cfg).unwrap(), &sizes).unwrap();
+        let ctx = Ctx {
+            cluster: cl,
+            sizes: &sizes,
+            now: now(),
+            idle: Idle::Busy,
+        };
+        let mut d = Desired::from_cluster(cl);
+        decide(&c, &ctx, &mut d, st);
+        d
+    }
+
+    #[test]
+    fn table() {
+        let cfg = serde_json::json!({"max_replica_size": "100cc"});
+        let cases = vec![
+            (
+                "empty cluster starts every size up to max",
+                vec![],
+                vec!["c_100cc", "c_25cc", "c_50cc"],
+            ),
+            (
+                "smallest healthy wins",
+                vec![
+                    replica("c_25cc", "25cc", true),
+                    replica("c_50cc", "50cc", true),
+                    replica("c_100cc", "100cc", false),
+                ],
+                vec!["c_25cc"],
+            ),
+            (
+                "OOM-looping smallest is dropped, next smallest wins",
+                vec![
+                    ooming(replica("c_25cc", "25cc", false), 2),
+                    replica("c_50cc", "50cc", true),
+                    replica("c_100cc", "100cc", true),
+                ],
+                vec!["c_50cc"],
+            ),
+            (
+                "nothing hydrated: keep trying",
+                vec![
+                    replica("c_25cc", "25cc", false),
+                    replica("c_50cc", "50cc", false),
+                ],
+                vec!["c_25cc", "c_50cc"],
+            ),
+            (
+                "only a replica above max: candidates start",
+                vec![replica("big", "800cc", true)],
+                vec!["big", "c_100cc", "c_25cc", "c_50cc"],
+            ),
+        ];
+        for (name, replicas, want) in cases {
+            let cl = cluster("c", replicas);
+            let d = run(&cl, cfg.clone(), &mut ShrinkToFitState::default());
+            assert_eq!(d.names(), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn too_small_sizes_are_not_retried() {
+        let mut st = ShrinkToFitState::default();
+        let cl = cluster("c", vec![ooming(replica("c_25cc", "25cc", true), 1)]);
+        let d = run(
+            &cl,
+            serde_json::json!({"max_replica_size": "100cc"}),
+            &mut st,
+        );
+        assert_eq!(d.names(), vec!["c_100cc", "c_50cc"]);
+        assert_eq!(st.too_small, Some(Size::from("25cc")));
+    }
+
+    #[test]
+    fn thresholds_are_respected() {
+        let cl = cluster("c", vec![ooming(replica("c_25cc", "25cc", true), 1)]);
+        let d = run(
+            &cl,
+            serde_json::json!({"max_replica_size": "25cc", "min_oom_count": 3, "min_crash_count": 3}),
+            &mut ShrinkToFitState::default(),
+        );
+        assert_eq!(d.names(), vec!["c_25cc"]);
+    }
+}

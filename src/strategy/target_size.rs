@@ -1,0 +1,206 @@
+//! `target_size`: keep one replica of a given size. A resize is zero-downtime:
+//! the new replica is created first, the others are retired only once it is
+//! hydrated.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::config::{ConfigError, Obj};
+use super::{Ctx, Desired, StrategyKind};
+use crate::model::{Size, SizeCatalog};
+
+const KIND: StrategyKind = StrategyKind::TargetSize;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TargetSizeConfig {
+    pub target_size: Size,
+    /// Defaults to `r_<target_size>`, as in the reference.
+    pub replica_name: String,
+}
+
+impl TargetSizeConfig {
+    pub(crate) fn parse(o: &Obj, sizes: &SizeCatalog) -> Result<Self, ConfigError> {
+        let target_size = o.size("target_size", sizes)?;
+        let replica_name = o
+            .opt_name("replica_name")?
+            .unwrap_or_else(|| format!("r_{target_size}"));
+        Ok(TargetSizeConfig {
+            target_size,
+            replica_name,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct TargetSizeState {
+    /// When a replica of the target size was requested and not yet hydrated.
+    pub pending_since: Option<DateTime<Utc>>,
+    pub last_decision_ts: Option<DateTime<Utc>>,
+}
+
+pub(super) fn decide(c: &TargetSizeConfig, ctx: &Ctx, d: &mut Desired, st: &mut TargetSizeState) {
+    let size = &c.target_size;
+    if !d.has_size(size) {
+        let name = free_name(d, &c.replica_name, size);
+        d.add(
+            &name,
+            size,
+            KIND,
+            format!("ensure one replica of target size {size}"),
+        );
+        st.pending_since.get_or_insert(ctx.now);
+        st.last_decision_ts = Some(ctx.now);
+        return;
+    }
+    let hydrated_target = d
+        .replicas
+        .iter()
+        .find(|(n, r)| &r.size == size && ctx.hydrated(n))
+        .map(|(n, _)| n.clone());
+    let Some(ready) = hydrated_target else {
+        d.note(KIND, format!("waiting for the {size} replica to hydrate"));
+        st.pending_since.get_or_insert(ctx.now);
+        return;
+    };
+    st.pending_since = None;
+    let others: Vec<(String, Size)> = d
+        .replicas
+        .iter()
+        .filter(|(_, r)| &r.size != size)
+        .map(|(n, r)| (n.clone(), r.size.clone()))
+        .collect();
+    for (name, other) in &others {
+        d.remove(
+            name,
+            KIND,
+            format!("{ready} ({size}) is hydrated; retiring {other} replica"),
+        );
+    }
+    if !others.is_empty() {
+        st.last_decision_ts = Some(ctx.now);
+    }
+}
+
+/// The configured name, unless a replica of another size holds it (a resize
+/// with a fixed `replica_name`): then `<name>_<size>`.
+fn free_name(d: &Desired, wanted: &str, size: &Size) -> String {
+    if !d.contains(wanted) {
+        return wanted.to_string();
+    }
+    let alt = format!("{wanted}_{size}");
+    if !d.contains(&alt) {
+        return alt;
+    }
+    (2..)
+        .map(|i| format!("{alt}_{i}"))
+        .find(|n| !d.contains(n))
+        .unwrap_or(alt)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::strategy::testutil::*;
+    use crate::strategy::Idle;
+
+    fn run(cluster: &crate::model::Cluster, cfg: serde_json::Value) -> Desired {
+        let sizes = sizes();
+        let o = Obj::new(&cfg).unwrap();
+        let c = TargetSizeConfig::parse(&o, &sizes).unwrap();
+        let ctx = Ctx {
+            cluster,
+            sizes: &sizes,
+            now: now(),
+            idle: Idle::Busy,
+        };
+        let mut d = Desired::from_cluster(cluster);
+        decide(&c, &ctx, &mut d, &mut TargetSizeState::default());
+        d
+    }
+
+    #[test]
+    fn table() {
+        struct Case {
+            name: &'static str,
+            replicas: Vec<crate::model::Replica>,
+            cfg: serde_json::Value,
+            want: Vec<&'static str>,
+            removed: Vec<&'static str>,
+        }
+        let cases = vec![
+            Case {
+                name: "empty cluster gets the target replica",
+                replicas: vec![],
+                cfg: serde_json::json!({"target_size": "50cc"}),
+                want: vec!["r_50cc"],
+                removed: vec![],
+            },
+            Case {
+                name: "resize adds the new size and keeps the old while it hydrates",
+                replicas: vec![replica("r_25cc", "25cc", true)],
+                cfg: serde_json::json!({"target_size": "50cc"}),
+                want: vec!["r_25cc", "r_50cc"],
+                removed: vec![],
+            },
+            Case {
+                name: "old replica retired once the target is hydrated",
+                replicas: vec![
+                    replica("r_25cc", "25cc", true),
+                    replica("r_50cc", "50cc", true),
+                ],
+                cfg: serde_json::json!({"target_size": "50cc"}),
+                want: vec!["r_50cc"],
+                removed: vec!["r_25cc"],
+            },
+            Case {
+                name: "not hydrated yet: keep both",
+                replicas: vec![
+                    replica("r_25cc", "25cc", true),
+                    replica("r_50cc", "50cc", false),
+                ],
+                cfg: serde_json::json!({"target_size": "50cc"}),
+                want: vec!["r_25cc", "r_50cc"],
+                removed: vec![],
+            },
+            Case {
+                name: "custom name held by another size gets a suffixed name",
+                replicas: vec![replica("main", "25cc", true)],
+                cfg: serde_json::json!({"target_size": "50cc", "replica_name": "main"}),
+                want: vec!["main", "main_50cc"],
+                removed: vec![],
+            },
+            Case {
+                name: "converged: nothing to do",
+                replicas: vec![replica("main", "50cc", false)],
+                cfg: serde_json::json!({"target_size": "50cc", "replica_name": "main"}),
+                want: vec!["main"],
+                removed: vec![],
+            },
+        ];
+        for case in cases {
+            let cl = cluster("c", case.replicas);
+            let d = run(&cl, case.cfg);
+            assert_eq!(d.names(), case.want, "{}", case.name);
+            let removed: Vec<&str> = d.removed.keys().map(String::as_str).collect();
+            assert_eq!(removed, case.removed, "{}", case.name);
+        }
+    }
+
+    #[test]
+    fn bad_configs() {
+        let sizes = sizes();
+        for (cfg, key) in [
+            (serde_json::json!({}), "target_size"),
+            (serde_json::json!({"target_size": 5}), "target_size"),
+            (serde_json::json!({"target_size": "7cc"}), "target_size"),
+            (
+                serde_json::json!({"target_size": "25cc", "replica_name": ""}),
+                "replica_name",
+            ),
+        ] {
+            let o = Obj::new(&cfg).unwrap();
+            let err = TargetSizeConfig::parse(&o, &sizes).unwrap_err();
+            assert_eq!(err.key, key, "{cfg}");
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! Running the real `clusterctl` binary the way an operator does, against an
+//! emulator, and arranging strategy rows.
+
+use std::process::Command;
+
+use crate::support::Emulator;
+
+/// What one run printed and returned.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn all(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+
+    #[track_caller]
+    pub fn ok(self) -> Run {
+        assert_eq!(self.code, 0, "expected success:\n{}", self.all());
+        self
+    }
+}
+
+/// A clean working directory, so no stray `.env` is picked up.
+fn workdir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("clusterctl-it-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    dir
+}
+
+pub fn command() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_clusterctl"));
+    cmd.current_dir(workdir())
+        .env_remove("DATABASE_URL")
+        .env_remove("CLUSTERCTL_LOG")
+        .env("NO_COLOR", "1");
+    cmd
+}
+
+pub fn run_cmd(mut cmd: Command) -> Run {
+    let out = cmd.output().expect("the clusterctl binary runs");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// `clusterctl ARGS` with `DATABASE_URL` pointing at the emulator.
+pub fn clusterctl(emu: &Emulator, args: &[&str]) -> Run {
+    let mut cmd = command();
+    cmd.args(args).env("DATABASE_URL", emu.url());
+    run_cmd(cmd)
+}
+
+/// Creates our tables (as `apply` does) so strategy rows can be inserted.
+pub fn init_tables(emu: &Emulator) {
+    clusterctl(emu, &["apply", "--cluster", "^$"]).ok();
+}
+
+/// Inserts a strategy row for the cluster named `cluster`.
+pub fn strategy(emu: &Emulator, cluster: &str, ty: &str, config: serde_json::Value) {
+    let id = emu.cluster_id(cluster);
+    let sql = format!(
+        "INSERT INTO mz_cluster_strategies (cluster_id, strategy_type, config, updated_at) \
+         VALUES ({}, {}, {}::jsonb, now())",
+        lit(&id),
+        lit(ty),
+        lit(&config.to_string())
+    );
+    emu.sql(&sql);
+}
+
+pub fn lit(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// Audit rows of a cluster, oldest first: (action_sql, executed, error).
+pub fn audit(emu: &Emulator, cluster: &str) -> Vec<(String, bool, Option<String>)> {
+    let id = emu.cluster_id(cluster);
+    emu.query_strings(&format!(
+        "SELECT action_sql, executed::text, error_message FROM mz_cluster_strategy_actions \
+         WHERE cluster_id = {} ORDER BY created_at, action_id",
+        lit(&id)
+    ))
+    .into_iter()
+    .map(|r| {
+        (
+            r[0].clone().unwrap_or_default(),
+            r[1].as_deref() == Some("true"),
+            r[2].clone(),
+        )
+    })
+    .collect()
+}

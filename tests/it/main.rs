@@ -1,0 +1,4 @@
+mod cli;
+mod emulator_selftest;
+mod reconcile;
+mod support;
