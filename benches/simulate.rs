@@ -1,69 +1,60 @@
-use clusterctl::model::*;
-use clusterctl::plan::*;
-use std::time::Instant;
+//! Benchmark: the 100-cluster fleet, 30 simulated days at a 1-minute interval.
+//! `cargo bench --bench simulate` prints the wall time of several runs.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
 fn main() {
-    let sizes = SizeCatalog::cloud_defaults();
-    let now = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
-        .unwrap()
-        .with_timezone(&chrono::Utc);
-    let mut clusters = vec![];
-    let mut strategies = vec![];
-    for i in 0..100 {
-        let id = ClusterId(format!("u{i}"));
-        clusters.push(Cluster {
-            id: id.clone(),
-            name: format!("c{i}"),
-            managed: false,
-            size: None,
-            replication_factor: None,
-            schedule: Schedule::Manual,
-            has_singleton_source: false,
-            replicas: vec![Replica {
-                id: format!("u{}", 1000 + i),
-                name: "r_100cc".into(),
-                size: Some(Size::from("100cc")),
-                hydrated: true,
-                crash: CrashInfo::default(),
-            }],
-            activity: Activity {
-                last_begin: Some(now - chrono::Duration::seconds(30)),
-                in_flight: 0,
-            },
-        });
-        strategies.push(StrategyRow {
-            cluster_id: id.clone(),
-            strategy_type: "target_size".into(),
-            config: serde_json::json!({"target_size": "100cc"}),
-            updated_at: None,
-        });
-        strategies.push(StrategyRow {
-            cluster_id: id.clone(),
-            strategy_type: "idle_suspend".into(),
-            config: serde_json::json!({"idle_after_s": 600}),
-            updated_at: None,
-        });
-    }
-    let mut snap = Snapshot {
-        now,
-        sizes,
-        clusters,
-        strategies,
-        states: Default::default(),
-        activity_log_has_rows: true,
-        session_cluster: None,
-    };
-    let opts = PlanOptions::default();
-    let p = plan(&snap, &opts);
-    for c in &p.clusters {
-        if let Some(s) = &c.new_state {
-            snap.states.insert(c.cluster_id.clone(), s.clone());
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/scenarios/fleet-100.toml");
+    let runs: usize = std::env::var("SIM_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    let sc = match clusterctl::sim::scenario::load(&path, None) {
+        Ok(sc) => sc,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(1);
         }
+    };
+    let mut times: Vec<Duration> = Vec::new();
+    let mut last = None;
+    for _ in 0..runs {
+        let t = Instant::now();
+        let report = match clusterctl::sim::simulate(&sc, false) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("{e}");
+                std::process::exit(1);
+            }
+        };
+        times.push(t.elapsed());
+        last = Some(report);
     }
-    let t = Instant::now();
-    let n = 1000;
-    for _ in 0..n {
-        let p = plan(&snap, &opts);
-        std::hint::black_box(p);
+    times.sort();
+    if let Some(r) = last {
+        println!(
+            "simulate {}: {} clusters x {} ticks ({} days at {}s)",
+            r.scenario.name,
+            r.scenario.clusters,
+            r.scenario.ticks,
+            r.scenario.days,
+            r.scenario.interval_s
+        );
+        println!(
+            "credits {:.1} (always-on {:.1}, oracle {:.1}), availability {:.2}%",
+            r.total.credits,
+            r.total.always_on_credits,
+            r.total.oracle_credits,
+            r.total.availability_pct
+        );
     }
-    println!("per plan of 100 clusters: {:?}", t.elapsed() / n);
+    let ms = |d: &Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "wall time over {} runs: min {:.0} ms, median {:.0} ms, max {:.0} ms",
+        times.len(),
+        times.first().map(ms).unwrap_or(0.0),
+        times.get(times.len() / 2).map(ms).unwrap_or(0.0),
+        times.last().map(ms).unwrap_or(0.0)
+    );
 }

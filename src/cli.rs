@@ -19,16 +19,20 @@ pub mod exit {
     /// Error: the command could not do its job (connection, missing tables,
     /// bad flag value). Nothing after the failure point was done.
     pub const ERROR: u8 = 1;
+    /// `dry-run --detailed-exitcode` only: success, and changes are pending
+    /// (Terraform's convention).
+    pub const CHANGES: u8 = 2;
     /// Completed, but some clusters were skipped for invalid configuration,
-    /// or some actions failed (see the audit trail).
+    /// or some actions failed (see the audit trail); `check` found problems.
     pub const PROBLEMS: u8 = 3;
     /// The command line itself is wrong.
     pub const USAGE: u8 = 64;
 }
 
 const AFTER_HELP: &str = "\
-Exit codes: 0 success; 1 error; 3 completed with problems (invalid strategy rows
-skipped, or actions failed); 64 bad command line.
+Exit codes: 0 success; 1 error; 2 changes pending (dry-run --detailed-exitcode
+only); 3 completed with problems (invalid strategy rows skipped, actions failed,
+or `check` found problems); 64 bad command line.
 
 Connection: --postgres-url, else DATABASE_URL, else DATABASE_URL in ./.env.
 TLS follows libpq's sslmode (disable, prefer, require, verify-ca, verify-full)
@@ -54,21 +58,40 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Print the plan without changing anything (works with a read-only role)
-    #[command(after_help = "Example:\n  clusterctl dry-run --cluster '^analytics' -v")]
-    DryRun(DbArgs),
+    #[command(
+        after_help = "Exit codes with --detailed-exitcode: 0 no changes; 2 changes pending;\n3 problems (invalid rows); 1 error.\n\nExample:\n  clusterctl dry-run --cluster '^analytics' -v"
+    )]
+    DryRun(DryRunArgs),
     /// Execute the plan: DDL one statement at a time, audited, then persist state
     #[command(
-        after_help = "Example:\n  DATABASE_URL=postgres://user:pw@host:6875/materialize?sslmode=require clusterctl apply"
+        after_help = "Example:\n  DATABASE_URL=postgres://user:pw@host:6875/materialize?sslmode=require clusterctl apply --wait 30s"
     )]
-    Apply(DbArgs),
+    Apply(ApplyArgs),
     /// Clear persisted strategy state (all clusters, or those matching --cluster)
     #[command(after_help = "Example:\n  clusterctl wipe-state --cluster '^staging_'")]
-    WipeState(DbArgs),
+    WipeState(WriteArgs),
+    /// Break the controller lease, whoever holds it (audited)
+    #[command(
+        after_help = "Only when a controller died holding the lease and you cannot wait for it\nto expire. Example:\n  clusterctl unlock --force"
+    )]
+    Unlock(UnlockArgs),
     /// Backtest strategies on a simulated Materialize (no database needed)
     #[command(
         after_help = "Example:\n  clusterctl simulate examples/scenarios/nightly.toml --plot nightly.svg"
     )]
     Simulate(SimulateArgs),
+    #[command(flatten)]
+    Ops(crate::cli_ops::OpsCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct DryRunArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+
+    /// Exit 0 when there are no changes, 2 when changes are pending (1 error, 3 problems)
+    #[arg(long)]
+    pub detailed_exitcode: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -107,8 +130,61 @@ pub struct DbArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 10)]
     pub connect_timeout: u64,
 
+    /// Client-side deadline of every statement (e.g. 60s, 2m); a hung server never hangs cron
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub statement_timeout: Duration,
+
+    /// Retries of a transient failure (connection reset, timeout, "try again"), with backoff
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub max_retries: usize,
+
     #[command(flatten)]
     pub verbosity: VerbosityArgs,
+}
+
+/// Commands that write take the controller lease first.
+#[derive(Debug, Args)]
+pub struct WriteArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+
+    /// If another controller holds the lease, wait up to this long (e.g. 30s) instead of exiting
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub wait: Option<Duration>,
+
+    /// How long the lease lasts unless renewed (renewed while acting)
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub lease_ttl: Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub write: WriteArgs,
+
+    /// Execute at most N DDL statements in this run; the rest waits for the next run
+    #[arg(long, value_name = "N")]
+    pub max_actions: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct UnlockArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+
+    /// Required: breaking a lease another controller may still be using is deliberate
+    #[arg(long, required = true)]
+    pub force: bool,
+}
+
+/// `30s`, `5m`, `1h30m`, or plain seconds.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    if let Ok(secs) = s.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    humantime::parse_duration(s)
+        .map_err(|e| format!("'{s}' is not a duration like 30s, 5m or 1h ({e})"))
 }
 
 #[derive(Debug, Args)]
@@ -178,7 +254,12 @@ pub fn main() -> ExitCode {
         }
     };
     let verbosity = match &cli.command {
-        Command::DryRun(a) | Command::Apply(a) | Command::WipeState(a) => &a.verbosity,
+        Command::DryRun(DryRunArgs { db: a, .. }) | Command::Unlock(UnlockArgs { db: a, .. }) => {
+            &a.verbosity
+        }
+        Command::Ops(c) => c.verbosity(),
+        Command::Apply(a) => &a.write.db.verbosity,
+        Command::WipeState(a) => &a.db.verbosity,
         Command::Simulate(a) => &a.verbosity,
     };
     init_logging(verbosity.filter(), verbosity.verbose);
@@ -191,9 +272,23 @@ pub fn main() -> ExitCode {
 fn run(cli: Cli) -> u8 {
     match cli.command {
         Command::Simulate(a) => simulate(a),
-        Command::DryRun(a) => run_db(a, Op::DryRun),
-        Command::Apply(a) => run_db(a, Op::Apply),
-        Command::WipeState(a) => run_db(a, Op::WipeState),
+        Command::DryRun(a) => {
+            let common = common_options(&a.db).map(|mut c| {
+                c.detailed_exitcode = a.detailed_exitcode;
+                c
+            });
+            run_db(common, Op::DryRun)
+        }
+        Command::Ops(c) => crate::cli_ops::run(c),
+        Command::Apply(a) => {
+            let common = write_options(&a.write).map(|mut c| {
+                c.max_actions = a.max_actions;
+                c
+            });
+            run_db(common, Op::Apply)
+        }
+        Command::WipeState(a) => run_db(write_options(&a), Op::WipeState),
+        Command::Unlock(a) => run_db(common_options(&a.db), Op::Unlock),
     }
 }
 
@@ -202,13 +297,22 @@ enum Op {
     DryRun,
     Apply,
     WipeState,
+    Unlock,
 }
 
-fn run_db(a: DbArgs, op: Op) -> u8 {
-    let common = match common_options(&a) {
+fn write_options(a: &WriteArgs) -> Result<CommonOptions, String> {
+    let mut c = common_options(&a.db)?;
+    c.lease_wait = a.wait;
+    c.lease_ttl = a.lease_ttl.max(Duration::from_secs(10));
+    Ok(c)
+}
+
+fn run_db(common: Result<CommonOptions, String>, op: Op) -> u8 {
+    let common = match common {
         Ok(c) => c,
         Err(msg) => return fail(&msg, exit::USAGE),
     };
+    let detailed = common.detailed_exitcode;
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -222,6 +326,7 @@ fn run_db(a: DbArgs, op: Op) -> u8 {
             Op::DryRun => ops::dry_run(&ctx).await,
             Op::Apply => ops::apply(&ctx).await,
             Op::WipeState => ops::wipe_state(&ctx).await,
+            Op::Unlock => ops::unlock(&ctx).await,
         }
     });
     match result {
@@ -230,13 +335,15 @@ fn run_db(a: DbArgs, op: Op) -> u8 {
             match completion {
                 Completion::Clean => exit::OK,
                 Completion::WithProblems => exit::PROBLEMS,
+                Completion::ChangesPending if detailed => exit::CHANGES,
+                Completion::ChangesPending => exit::OK,
             }
         }
         Err(e) => fail(&e.to_string(), exit::ERROR),
     }
 }
 
-fn common_options(a: &DbArgs) -> Result<CommonOptions, String> {
+pub(crate) fn common_options(a: &DbArgs) -> Result<CommonOptions, String> {
     let cluster_filter = match &a.cluster {
         None => None,
         Some(re) => Some(Regex::new(re).map_err(|e| {
@@ -263,6 +370,12 @@ fn common_options(a: &DbArgs) -> Result<CommonOptions, String> {
         json: a.output == OutputFormat::Json,
         verbosity: a.verbosity.level(),
         connect_timeout: Duration::from_secs(a.connect_timeout.max(1)),
+        statement_timeout: a.statement_timeout.max(Duration::from_secs(1)),
+        retry: crate::pg::RetryPolicy {
+            max_retries: a.max_retries,
+            ..Default::default()
+        },
+        ..CommonOptions::default()
     })
 }
 

@@ -22,7 +22,13 @@ pub enum DbError {
     #[error("TLS set-up failed: {0}")]
     Tls(String),
     #[error("{context}: {reason}")]
-    Query { context: String, reason: String },
+    Query {
+        context: String,
+        reason: String,
+        transient: bool,
+    },
+    #[error("{context}: no answer within {}s", .after.as_secs())]
+    Timeout { context: String, after: Duration },
 }
 
 impl DbError {
@@ -30,6 +36,16 @@ impl DbError {
         DbError::Query {
             context: context.into(),
             reason: describe(e),
+            transient: is_transient(e),
+        }
+    }
+
+    /// Worth retrying: the connection broke or the server asked us to retry.
+    pub fn transient(&self) -> bool {
+        match self {
+            DbError::Connect { .. } | DbError::Timeout { .. } => true,
+            DbError::Query { transient, .. } => *transient,
+            DbError::Tls(_) => false,
         }
     }
 
@@ -41,6 +57,37 @@ impl DbError {
                 || d.message().contains("does not exist")
         })
     }
+}
+
+/// Transient: connection refused/reset/closed, I/O errors, and server
+/// errors that mean "try again" (connection exceptions, serialization
+/// failures, shutdowns, too many connections, another operation in
+/// progress). Everything else (unknown size, permission denied, syntax) is
+/// permanent and never retried.
+pub fn is_transient(e: &tokio_postgres::Error) -> bool {
+    if let Some(db) = e.as_db_error() {
+        let code = db.code().code();
+        let msg = db.message().to_ascii_lowercase();
+        return code.starts_with("08")
+            || matches!(
+                code,
+                "40001" | "57P01" | "57P02" | "57P03" | "53300" | "55006"
+            )
+            || msg.contains("another operation is in progress")
+            || msg.contains("another operation in progress")
+            || msg.contains("please try again");
+    }
+    if e.is_closed() {
+        return true;
+    }
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        if cause.downcast_ref::<std::io::Error>().is_some() {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
 }
 
 /// One line: the server's message (and hint) or the client-side cause.

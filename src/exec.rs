@@ -1,7 +1,10 @@
-//! Carrying out a plan: one DDL statement at a time, an audit row for every
-//! action attempted, the first failure stops that cluster's remaining
-//! actions (others go on), then the new state of every cluster that had no
-//! failure is persisted. Written once against the `Backend` trait so the
+//! Carrying out a plan: one DDL statement at a time. Before each statement an
+//! audit row records the intent; after it, the same row records the outcome,
+//! so a run killed mid-DDL still leaves a trace. Just before a cluster's
+//! actions its live replicas are re-read and compared with the snapshot (the
+//! plan guard); the first failure stops that cluster's remaining actions
+//! while other clusters go on; then the new state of every cluster that
+//! completed is persisted. Written once against the `Backend` trait so the
 //! real database and the simulator run the same engine.
 
 use chrono::{DateTime, Utc};
@@ -9,11 +12,11 @@ use serde::Serialize;
 use thiserror::Error;
 use uuid::Uuid;
 
-use crate::db::{describe, Client, DbError};
-use crate::model::{ClusterId, Snapshot};
+use crate::db::DbError;
+use crate::model::{ClusterId, Size, Snapshot};
 use crate::plan::{Action, ActionKind, ClusterPlan, Plan};
-use crate::snapshot::{SnapshotError, SnapshotOptions};
-use crate::store::{AuditRow, Store};
+use crate::snapshot::SnapshotError;
+use crate::store::AuditRow;
 
 #[derive(Debug, Error)]
 pub enum ExecError {
@@ -21,6 +24,8 @@ pub enum ExecError {
     Snapshot(#[from] SnapshotError),
     #[error(transparent)]
     Db(#[from] DbError),
+    #[error("the lease was lost (another controller took it after it expired); stopped before the next cluster")]
+    LeaseLost,
     #[error("{0}")]
     Other(String),
 }
@@ -28,17 +33,39 @@ pub enum ExecError {
 /// Where plans come from and go to.
 #[allow(async_fn_in_trait)]
 pub trait Backend {
-    /// The backend's clock (the database's, or the simulator's).
+    /// The backend's clock (wall clock, or the simulator's).
     fn now(&self) -> DateTime<Utc>;
     async fn snapshot(&mut self) -> Result<Snapshot, ExecError>;
     /// Runs one DDL statement; the error is the server's message.
     async fn execute_ddl(&mut self, action: &Action) -> Result<(), String>;
+    /// Records an action about to be attempted.
     async fn audit(&mut self, row: &AuditRow) -> Result<(), ExecError>;
+    /// Records how an attempted action ended.
+    async fn audit_outcome(
+        &mut self,
+        _action_id: &str,
+        _executed: bool,
+        _error: Option<&str>,
+    ) -> Result<(), ExecError> {
+        Ok(())
+    }
     async fn persist_states(
         &mut self,
         states: &[(ClusterId, serde_json::Value)],
         at: DateTime<Utc>,
     ) -> Result<(), ExecError>;
+    /// The cluster's replicas right now, `(name, size)`, for the plan guard;
+    /// `None` when the backend cannot change behind our back.
+    async fn replicas_now(
+        &mut self,
+        _cluster: &ClusterId,
+    ) -> Result<Option<Vec<(String, Option<Size>)>>, ExecError> {
+        Ok(None)
+    }
+    /// Called before each cluster: renews the lease, fails if it was lost.
+    async fn keep_alive(&mut self) -> Result<(), ExecError> {
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -48,7 +75,8 @@ pub enum ActionStatus {
     Failed {
         error: String,
     },
-    /// Not attempted: an earlier action of the same cluster failed.
+    /// Not attempted: an earlier action of the same cluster failed, or the
+    /// cluster changed since the snapshot, or `--max-actions` was reached.
     Skipped {
         reason: String,
     },
@@ -67,6 +95,8 @@ pub struct ActionResult {
 pub struct ApplyReport {
     pub run_id: Uuid,
     pub results: Vec<ActionResult>,
+    /// Clusters skipped by the plan guard (changed since the snapshot).
+    pub changed_clusters: Vec<String>,
     /// Clusters whose state was persisted.
     pub states_written: usize,
 }
@@ -87,17 +117,33 @@ impl ApplyReport {
     }
 }
 
+#[derive(Debug, Clone, Default)]
+pub struct ApplyOptions {
+    /// At most this many DDL statements in this run (`--max-actions`).
+    pub max_actions: Option<usize>,
+}
+
 /// Executes `plan` against `backend`.
 pub async fn apply<B: Backend>(
     backend: &mut B,
     plan: &Plan,
     run_id: Uuid,
+    opts: &ApplyOptions,
 ) -> Result<ApplyReport, ExecError> {
-    let mut results = Vec::new();
+    let mut report = ApplyReport {
+        run_id,
+        results: Vec::new(),
+        changed_clusters: Vec::new(),
+        states_written: 0,
+    };
+    let mut budget = opts.max_actions.unwrap_or(usize::MAX);
     let mut states = Vec::new();
     for cp in &plan.clusters {
-        let failed = apply_cluster(backend, cp, run_id, &mut results).await?;
-        if !failed {
+        if !cp.actions.is_empty() {
+            backend.keep_alive().await?;
+        }
+        let completed = apply_cluster(backend, cp, run_id, &mut budget, &mut report).await?;
+        if completed {
             if let Some(state) = &cp.new_state {
                 states.push((cp.cluster_id.clone(), state.clone()));
             }
@@ -107,61 +153,110 @@ pub async fn apply<B: Backend>(
         let at = backend.now();
         backend.persist_states(&states, at).await?;
     }
-    Ok(ApplyReport {
-        run_id,
-        results,
-        states_written: states.len(),
-    })
+    report.states_written = states.len();
+    Ok(report)
 }
 
-/// Returns whether an action of the cluster failed.
+/// Runs one cluster's actions; returns whether all of them were executed.
 async fn apply_cluster<B: Backend>(
     backend: &mut B,
     cp: &ClusterPlan,
     run_id: Uuid,
-    results: &mut Vec<ActionResult>,
+    budget: &mut usize,
+    report: &mut ApplyReport,
 ) -> Result<bool, ExecError> {
-    let mut failure: Option<String> = None;
+    if cp.actions.is_empty() {
+        return Ok(true);
+    }
+    if let Some(now) = backend.replicas_now(&cp.cluster_id).await? {
+        if !same_replicas(&now, &cp.observed) {
+            tracing::warn!(cluster = %cp.cluster, "replicas changed since the snapshot; skipping this round");
+            report.changed_clusters.push(cp.cluster.clone());
+            skip_all(cp, report, "the cluster's replicas changed since the plan was made (someone ran DDL?); skipped this round, the next run re-plans");
+            return Ok(false);
+        }
+    }
+    let mut stop: Option<String> = None;
     for action in &cp.actions {
-        let action_id = Uuid::new_v4().to_string();
-        if let Some(first) = &failure {
-            results.push(ActionResult {
-                action_id,
-                action: action.clone(),
-                status: ActionStatus::Skipped {
-                    reason: format!("an earlier action on {} failed: {first}", cp.cluster),
-                },
-            });
+        if stop.is_none() && *budget == 0 {
+            stop = Some("--max-actions reached; the next run continues".into());
+        }
+        if let Some(reason) = &stop {
+            report.results.push(skipped(action, reason.clone()));
             continue;
         }
-        tracing::info!(cluster = %cp.cluster, strategy = %action.strategy, sql = %action.sql, "executing");
-        let outcome = backend.execute_ddl(action).await;
-        let row = AuditRow {
-            action_id: action_id.clone(),
-            cluster_id: cp.cluster_id.clone(),
-            action_sql: action.sql.clone(),
-            decision_ctx: decision_ctx(run_id, cp, action),
-            executed: outcome.is_ok(),
-            error_message: outcome.as_ref().err().cloned(),
-            created_at: backend.now(),
-        };
-        // An action we cannot audit stops the run: the trail must be complete.
-        backend.audit(&row).await?;
-        let status = match outcome {
-            Ok(()) => ActionStatus::Executed,
-            Err(error) => {
-                tracing::warn!(cluster = %cp.cluster, sql = %action.sql, %error, "action failed");
-                failure = Some(error.clone());
-                ActionStatus::Failed { error }
-            }
-        };
-        results.push(ActionResult {
+        *budget -= 1;
+        let (action_id, status) = run_action(backend, cp, action, run_id).await?;
+        if let ActionStatus::Failed { error } = &status {
+            stop = Some(format!(
+                "an earlier action on {} failed: {error}",
+                cp.cluster
+            ));
+        }
+        report.results.push(ActionResult {
             action_id,
             action: action.clone(),
             status,
         });
     }
-    Ok(failure.is_some())
+    Ok(stop.is_none())
+}
+
+async fn run_action<B: Backend>(
+    backend: &mut B,
+    cp: &ClusterPlan,
+    action: &Action,
+    run_id: Uuid,
+) -> Result<(String, ActionStatus), ExecError> {
+    let action_id = Uuid::new_v4().to_string();
+    let row = AuditRow {
+        action_id: action_id.clone(),
+        cluster_id: cp.cluster_id.clone(),
+        action_sql: action.sql.clone(),
+        decision_ctx: decision_ctx(run_id, cp, action),
+        created_at: backend.now(),
+    };
+    // No DDL without its audit row: if the intent cannot be written, stop.
+    backend.audit(&row).await?;
+    tracing::info!(cluster = %cp.cluster, strategy = %action.strategy, sql = %action.sql, "executing");
+    let outcome = backend.execute_ddl(action).await;
+    backend
+        .audit_outcome(
+            &action_id,
+            outcome.is_ok(),
+            outcome.as_ref().err().map(String::as_str),
+        )
+        .await?;
+    let status = match outcome {
+        Ok(()) => ActionStatus::Executed,
+        Err(error) => {
+            tracing::warn!(cluster = %cp.cluster, sql = %action.sql, %error, "action failed");
+            ActionStatus::Failed { error }
+        }
+    };
+    Ok((action_id, status))
+}
+
+fn skipped(action: &Action, reason: String) -> ActionResult {
+    ActionResult {
+        action_id: String::new(),
+        action: action.clone(),
+        status: ActionStatus::Skipped { reason },
+    }
+}
+
+fn skip_all(cp: &ClusterPlan, report: &mut ApplyReport, reason: &str) {
+    for action in &cp.actions {
+        report.results.push(skipped(action, reason.to_string()));
+    }
+}
+
+fn same_replicas(now: &[(String, Option<Size>)], observed: &[(String, Option<Size>)]) -> bool {
+    let mut a = now.to_vec();
+    let mut b = observed.to_vec();
+    a.sort();
+    b.sort();
+    a == b
 }
 
 /// Why an action was taken, for the audit row: enough to answer "why did
@@ -179,43 +274,6 @@ fn decision_ctx(run_id: Uuid, cp: &ClusterPlan, action: &Action) -> serde_json::
         "strategies": cp.strategies,
         "signals": cp.signals,
     })
-}
-
-/// The real thing: Materialize (or the emulator) over the wire.
-pub struct PgBackend<'a> {
-    pub client: &'a Client,
-    pub store: &'a Store,
-    pub options: &'a SnapshotOptions,
-}
-
-impl Backend for PgBackend<'_> {
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now()
-    }
-
-    async fn snapshot(&mut self) -> Result<Snapshot, ExecError> {
-        Ok(crate::snapshot::load(self.client, self.store, self.options).await?)
-    }
-
-    async fn execute_ddl(&mut self, action: &Action) -> Result<(), String> {
-        // Simple-query protocol, one statement, autocommit.
-        self.client
-            .batch_execute(&action.sql)
-            .await
-            .map_err(|e| describe(&e))
-    }
-
-    async fn audit(&mut self, row: &AuditRow) -> Result<(), ExecError> {
-        Ok(self.store.audit(self.client, row).await?)
-    }
-
-    async fn persist_states(
-        &mut self,
-        states: &[(ClusterId, serde_json::Value)],
-        at: DateTime<Utc>,
-    ) -> Result<(), ExecError> {
-        Ok(self.store.write_states(self.client, states, at).await?)
-    }
 }
 
 /// Counts of what a plan would do, for summaries.

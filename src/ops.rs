@@ -9,7 +9,9 @@ use uuid::Uuid;
 
 use crate::config::Connection;
 use crate::db::{Db, DbError};
-use crate::exec::{Backend, ExecError, PgBackend};
+use crate::exec::{ApplyOptions, Backend, ExecError};
+use crate::lease::{self, Holder};
+use crate::pg::{PgBackend, RetryPolicy};
 use crate::plan::{plan, Plan, PlanOptions};
 use crate::report::{self, Verbosity};
 use crate::snapshot::SnapshotOptions;
@@ -26,6 +28,38 @@ pub struct CommonOptions {
     pub json: bool,
     pub verbosity: Verbosity,
     pub connect_timeout: Duration,
+    /// Client-side deadline of every statement.
+    pub statement_timeout: Duration,
+    pub retry: RetryPolicy,
+    /// How long a taken lease lasts unless renewed.
+    pub lease_ttl: Duration,
+    /// Wait this long for a held lease instead of exiting at once.
+    pub lease_wait: Option<Duration>,
+    /// At most this many DDL statements per run.
+    pub max_actions: Option<usize>,
+    /// `dry-run --detailed-exitcode`: pending changes exit 2 (Terraform's convention).
+    pub detailed_exitcode: bool,
+}
+
+impl Default for CommonOptions {
+    fn default() -> Self {
+        CommonOptions {
+            url: None,
+            cluster_filter: None,
+            replica_sizes: None,
+            schema: None,
+            exec_cluster: None,
+            json: false,
+            verbosity: Verbosity::Normal,
+            connect_timeout: crate::db::DEFAULT_CONNECT_TIMEOUT,
+            statement_timeout: Duration::from_secs(60),
+            retry: RetryPolicy::default(),
+            lease_ttl: Duration::from_secs(300),
+            lease_wait: None,
+            max_actions: None,
+            detailed_exitcode: false,
+        }
+    }
 }
 
 /// How a command ended, for the exit code.
@@ -36,6 +70,8 @@ pub enum Completion {
     /// Done, but some clusters were skipped (invalid configuration) or some
     /// actions failed.
     WithProblems,
+    /// `dry-run` only: done, no problems, and the plan has actions.
+    ChangesPending,
 }
 
 /// What a command prints: stdout text and stderr lines.
@@ -79,6 +115,72 @@ impl Context {
             cluster_filter: self.common.cluster_filter.clone(),
         }
     }
+
+    pub fn backend(&self) -> PgBackend<'_> {
+        PgBackend::new(
+            &self.db,
+            &self.store,
+            &self.snapshot,
+            self.common.retry.clone(),
+            self.common.statement_timeout,
+        )
+    }
+}
+
+/// The one line printed when another controller holds the lease.
+fn lease_busy(
+    ctx: &Context,
+    holder: &str,
+    until: chrono::DateTime<chrono::Utc>,
+) -> (Output, Completion) {
+    let line = format!(
+        "Another controller holds the lease ({holder}) until {}; not acting this time.",
+        until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    );
+    let stdout = if ctx.common.json {
+        serde_json::json!({
+            "format_version": crate::plan::FORMAT_VERSION,
+            "command": "lease",
+            "lease": {"held_by": holder, "until": until},
+        })
+        .to_string()
+            + "\n"
+    } else {
+        line + "\n"
+    };
+    (
+        Output {
+            stdout,
+            stderr: Vec::new(),
+        },
+        Completion::Clean,
+    )
+}
+
+/// Runs `body` holding the lease; someone else's lease ends the command
+/// cleanly with one line saying who holds it.
+async fn with_lease<'c, F>(
+    ctx: &'c Context,
+    backend: &mut PgBackend<'c>,
+    run_id: Uuid,
+    body: F,
+) -> Result<(Output, Completion), ExecError>
+where
+    F: AsyncFnOnce(&mut PgBackend<'c>) -> Result<(Output, Completion), ExecError>,
+{
+    let me = Holder::me(&run_id);
+    match backend
+        .acquire_lease(&me, ctx.common.lease_ttl, ctx.common.lease_wait)
+        .await?
+    {
+        lease::Acquired::HeldBy { holder, until } => return Ok(lease_busy(ctx, &holder, until)),
+        lease::Acquired::Yes { .. } => backend.hold_lease(me, ctx.common.lease_ttl),
+    }
+    let result = body(backend).await;
+    if let Err(e) = backend.release_lease().await {
+        tracing::warn!("could not release the lease (it expires by itself): {e}");
+    }
+    result
 }
 
 fn completion(plan: &Plan, failed_actions: usize) -> Completion {
@@ -91,12 +193,7 @@ fn completion(plan: &Plan, failed_actions: usize) -> Completion {
 
 /// `dry-run`: read-only; never writes, works for a SELECT-only role.
 pub async fn dry_run(ctx: &Context) -> Result<(Output, Completion), ExecError> {
-    let client = ctx.db.client().await?;
-    let mut backend = PgBackend {
-        client: &client,
-        store: &ctx.store,
-        options: &ctx.snapshot,
-    };
+    let mut backend = ctx.backend();
     let snap = backend.snapshot().await?;
     let plan = plan(&snap, &ctx.plan_options());
     let mut out = Output::default();
@@ -107,40 +204,98 @@ pub async fn dry_run(ctx: &Context) -> Result<(Output, Completion), ExecError> {
         out.stderr = report::problems(&plan);
         out.stdout = report::plan_text(&plan, ctx.common.verbosity);
     }
-    Ok((out, completion(&plan, 0)))
+    let completion = match completion(&plan, 0) {
+        Completion::Clean if plan.action_count() > 0 => Completion::ChangesPending,
+        other => other,
+    };
+    Ok((out, completion))
 }
 
-/// `apply`: migrate, plan, execute, audit, persist state.
+/// `apply`: migrate, take the lease, plan, execute, audit, persist state.
 pub async fn apply(ctx: &Context) -> Result<(Output, Completion), ExecError> {
-    let client = ctx.db.client().await?;
-    let applied = ctx.store.migrate(&client).await?;
+    let mut backend = ctx.backend();
+    let applied = backend.migrate().await?;
     if !applied.is_empty() {
         tracing::info!(?applied, "migrations applied");
     }
-    let mut backend = PgBackend {
-        client: &client,
-        store: &ctx.store,
-        options: &ctx.snapshot,
-    };
-    let snap = backend.snapshot().await?;
-    let plan = plan(&snap, &ctx.plan_options());
     let run_id = Uuid::new_v4();
-    let report = crate::exec::apply(&mut backend, &plan, run_id).await?;
-    let mut out = Output::default();
-    if ctx.common.json {
-        out.stdout = report::apply_json(&plan, &report);
-        out.stdout.push('\n');
-    } else {
-        out.stderr = report::problems(&plan);
-        out.stdout = report::apply_text(&plan, &report, ctx.common.verbosity);
-    }
-    Ok((out, completion(&plan, report.failed())))
+    with_lease(ctx, &mut backend, run_id, async |backend| {
+        // The snapshot is read under the lease: what another controller did
+        // before us is already in it.
+        let snap = backend.snapshot().await?;
+        let settled = backend.settle_unfinished(&snap, &run_id).await?;
+        if settled > 0 {
+            tracing::warn!("{settled} action(s) of an interrupted run had no recorded outcome; settled from the catalog");
+        }
+        let plan = plan(&snap, &ctx.plan_options());
+        let opts = ApplyOptions {
+            max_actions: ctx.common.max_actions,
+        };
+        let report = crate::exec::apply(backend, &plan, run_id, &opts).await?;
+        let mut out = Output::default();
+        if ctx.common.json {
+            out.stdout = report::apply_json(&plan, &report);
+            out.stdout.push('\n');
+        } else {
+            out.stderr = report::problems(&plan);
+            out.stdout = report::apply_text(&plan, &report, ctx.common.verbosity);
+        }
+        Ok((out, completion(&plan, report.failed())))
+    })
+    .await
+}
+
+/// `unlock --force`: break the lease whoever holds it; audited.
+pub async fn unlock(ctx: &Context) -> Result<(Output, Completion), ExecError> {
+    let mut backend = ctx.backend();
+    backend.migrate().await?;
+    let store = backend.store();
+    let (holder, until) = backend
+        .retrying("breaking the lease", async |c| {
+            lease::force_release(c, store).await
+        })
+        .await?;
+    let row = crate::store::AuditRow {
+        action_id: Uuid::new_v4().to_string(),
+        cluster_id: crate::model::ClusterId(String::new()),
+        action_sql: "-- clusterctl unlock --force".into(),
+        decision_ctx: serde_json::json!({
+            "kind": "unlock",
+            "previous_holder": holder,
+            "previous_until": until,
+            "by": Holder::me(&Uuid::new_v4()).0,
+        }),
+        created_at: chrono::Utc::now(),
+    };
+    backend.audit(&row).await?;
+    backend.audit_outcome(&row.action_id, true, None).await?;
+    let out = Output {
+        stdout: if holder.is_empty() {
+            "The lease was free; nothing to break.\n".into()
+        } else {
+            format!(
+                "Broke the lease held by {holder} (until {}).\n",
+                until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            )
+        },
+        stderr: Vec::new(),
+    };
+    Ok((out, Completion::Clean))
 }
 
 /// `wipe-state`: all state, or that of the clusters matching `--cluster`.
 pub async fn wipe_state(ctx: &Context) -> Result<(Output, Completion), ExecError> {
+    let mut backend = ctx.backend();
+    backend.migrate().await?;
+    let run_id = Uuid::new_v4();
+    with_lease(ctx, &mut backend, run_id, async |_| {
+        wipe_state_locked(ctx).await
+    })
+    .await
+}
+
+async fn wipe_state_locked(ctx: &Context) -> Result<(Output, Completion), ExecError> {
     let client = ctx.db.client().await?;
-    ctx.store.migrate(&client).await?;
     let ids = match &ctx.common.cluster_filter {
         None => None,
         Some(re) => {

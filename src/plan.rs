@@ -17,6 +17,10 @@ use crate::strategy::{Ctx, Desired, Idle, StrategyConfig, StrategyKind};
 /// Version of the JSON documents we print; bumped on incompatible changes.
 pub const FORMAT_VERSION: u32 = 1;
 
+/// Strategy type of the row that pauses the controller for a cluster
+/// (`clusterctl strategy pause`); not a strategy, never "unknown".
+pub const PAUSE: &str = "pause";
+
 /// State slot the coordinator keeps for itself (not a strategy).
 const CONTROLLER_SLOT: &str = "_controller";
 
@@ -56,6 +60,9 @@ pub enum Outcome {
     Unmanageable { reason: String },
     /// A strategy row is invalid: the cluster is skipped this round.
     Invalid { errors: Vec<String> },
+    /// An operator paused the controller for this cluster (a `pause` row):
+    /// no actions, no state written.
+    Paused { reason: Option<String> },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -211,6 +218,13 @@ fn plan_cluster(snap: &Snapshot, cluster: &Cluster, rows: &[&StrategyRow]) -> Cl
             .collect(),
         new_state: None,
     };
+    if let Some(pause) = rows.iter().find(|r| r.strategy_type == PAUSE) {
+        cp.strategies = known_kinds(rows);
+        cp.outcome = Outcome::Paused {
+            reason: pause_reason(&pause.config),
+        };
+        return cp;
+    }
     let configs = match parse_rows(snap, rows) {
         Ok((configs, notes)) => {
             cp.notes.extend(notes);
@@ -304,8 +318,17 @@ fn known_kinds(rows: &[&StrategyRow]) -> Vec<StrategyKind> {
     kinds
 }
 
+/// The reason given with a `pause` row (`{"reason": "..."}`), if any.
+pub fn pause_reason(config: &serde_json::Value) -> Option<String> {
+    config
+        .get("reason")
+        .and_then(|r| r.as_str())
+        .filter(|r| !r.trim().is_empty())
+        .map(str::to_string)
+}
+
 /// Why the controller must leave this cluster alone, if it must.
-fn unmanageable(snap: &Snapshot, cluster: &Cluster) -> Option<String> {
+pub fn unmanageable(snap: &Snapshot, cluster: &Cluster) -> Option<String> {
     if cluster.is_system() {
         return Some("system cluster".into());
     }

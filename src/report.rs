@@ -78,6 +78,17 @@ pub fn problems(plan: &Plan) -> Vec<String> {
                     header(cp)
                 ));
             }
+            Outcome::Paused { reason } => {
+                let why = reason
+                    .as_deref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default();
+                out.push(format!(
+                    "note: {}: paused{why}; left alone until `clusterctl strategy resume {}`",
+                    header(cp),
+                    cp.cluster
+                ));
+            }
             Outcome::Planned => {}
         }
     }
@@ -152,6 +163,14 @@ pub fn plan_summary(plan: &Plan) -> String {
     if unmanageable > 0 {
         let _ = write!(s, ", {unmanageable} not manageable");
     }
+    let paused = plan
+        .clusters
+        .iter()
+        .filter(|c| matches!(c.outcome, Outcome::Paused { .. }))
+        .count();
+    if paused > 0 {
+        let _ = write!(s, ", {paused} paused");
+    }
     s.push('.');
     s
 }
@@ -206,6 +225,10 @@ pub fn apply_text(plan: &Plan, report: &ApplyReport, verbosity: Verbosity) -> St
                 let _ = write!(s, " ({failed} failed)");
             }
             s.push('.');
+        }
+        let invalid = plan.invalid_count();
+        if invalid > 0 {
+            let _ = write!(s, " {invalid} skipped (invalid configuration).");
         }
         let _ = writeln!(s, " Run {}.", report.run_id);
     }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use thiserror::Error;
 
-use crate::db::{describe, Client, DbError};
+use crate::db::{Client, DbError};
 use crate::model::{
     Activity, Cluster, ClusterId, CrashInfo, Replica, ReplicaSize, Schedule, Size, SizeCatalog,
     Snapshot,
@@ -84,6 +84,12 @@ const ACTIVITY_SQL: &str = "SELECT cluster_id, max(began_at), \
 const NOW_SQL: &str = "SELECT now()";
 const SHOW_CLUSTER_SQL: &str = "SHOW cluster";
 
+impl SnapshotError {
+    pub fn transient(&self) -> bool {
+        matches!(self, SnapshotError::Db(e) if e.transient())
+    }
+}
+
 #[derive(Debug, Error)]
 pub enum SnapshotError {
     #[error("clusterctl's tables are missing in {where_}: run `clusterctl apply` once (it creates them), or create them by hand (see the README, \"Creating the tables by hand\")")]
@@ -116,10 +122,7 @@ impl Default for SnapshotOptions {
 }
 
 fn q(context: &'static str) -> impl Fn(tokio_postgres::Error) -> DbError {
-    move |e| DbError::Query {
-        context: format!("reading {context}"),
-        reason: describe(&e),
-    }
+    move |e| DbError::query(format!("reading {context}"), &e)
 }
 
 pub async fn load(

@@ -18,13 +18,17 @@ pub const STRATEGIES: &str = "mz_cluster_strategies";
 pub const STATE: &str = "mz_cluster_strategy_state";
 pub const ACTIONS: &str = "mz_cluster_strategy_actions";
 pub const MIGRATIONS: &str = "clusterctl_schema_migrations";
+pub const LEASE: &str = "clusterctl_lease";
 
 /// Versioned migrations, applied in order, each recorded once applied.
-pub const MIGRATION_FILES: &[(i32, &str, &str)] = &[(
-    1,
-    "create_tables",
-    include_str!("../migrations/0001_create_tables.sql"),
-)];
+pub const MIGRATION_FILES: &[(i32, &str, &str)] = &[
+    (
+        1,
+        "create_tables",
+        include_str!("../migrations/0001_create_tables.sql"),
+    ),
+    (2, "lease", include_str!("../migrations/0002_lease.sql")),
+];
 
 /// Rows per multi-row INSERT, to stay far below the parameter limit.
 const CHUNK: usize = 500;
@@ -34,15 +38,14 @@ pub struct Store {
     schema: Option<String>,
 }
 
-/// One audit row: an action attempted, and how it went.
+/// One audit row: an action about to be attempted. Its outcome is recorded
+/// on the same row afterwards (`audit_outcome`).
 #[derive(Debug, Clone, Serialize)]
 pub struct AuditRow {
     pub action_id: String,
     pub cluster_id: ClusterId,
     pub action_sql: String,
     pub decision_ctx: serde_json::Value,
-    pub executed: bool,
-    pub error_message: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -77,6 +80,15 @@ impl Store {
             .collect()
     }
 
+    /// The statement creating the table that records applied migrations
+    /// (also printed by `init --print`).
+    pub fn migrations_table_statement(&self) -> String {
+        format!(
+            "CREATE TABLE IF NOT EXISTS {} (version INT NOT NULL, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL)",
+            self.table(MIGRATIONS)
+        )
+    }
+
     /// Creates or upgrades our tables; returns the versions applied now.
     pub async fn migrate(&self, c: &Client) -> Result<Vec<i32>, DbError> {
         if let Some(schema) = &self.schema {
@@ -86,9 +98,7 @@ impl Store {
                 .map_err(|e| DbError::query(format!("creating schema {schema}"), &e))?;
         }
         let table = self.table(MIGRATIONS);
-        let create = format!(
-            "CREATE TABLE IF NOT EXISTS {table} (version INT NOT NULL, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"
-        );
+        let create = self.migrations_table_statement();
         c.batch_execute(&create)
             .await
             .map_err(|e| DbError::query("creating the migrations table", &e))?;
@@ -216,27 +226,79 @@ impl Store {
         Ok(())
     }
 
-    pub async fn audit(&self, c: &Client, row: &AuditRow) -> Result<(), DbError> {
+    /// Records an action before it is attempted (`executed` NULL = outcome
+    /// not known yet), so a crash mid-DDL still leaves a trace.
+    pub async fn audit_intent(&self, c: &Client, row: &AuditRow) -> Result<(), DbError> {
         let sql = format!(
             "INSERT INTO {} (action_id, cluster_id, action_sql, decision_ctx, executed, error_message, created_at) \
-             VALUES ($1, $2, $3, $4::text::jsonb, $5, $6, $7::text::timestamptz)",
+             VALUES ($1, $2, $3, $4::text::jsonb, NULL, NULL, $5::text::timestamptz)",
             self.table(ACTIONS)
         );
-        let ctx = row.decision_ctx.to_string();
-        let created = row.created_at.to_rfc3339();
-        let params: [(&(dyn ToSql + Sync), Type); 7] = [
-            (&row.action_id, Type::TEXT),
-            (&row.cluster_id.0, Type::TEXT),
-            (&row.action_sql, Type::TEXT),
-            (&ctx, Type::TEXT),
-            (&row.executed, Type::BOOL),
-            (&row.error_message, Type::TEXT),
-            (&created, Type::TEXT),
+        let params = [
+            row.action_id.clone(),
+            row.cluster_id.0.clone(),
+            row.action_sql.clone(),
+            row.decision_ctx.to_string(),
+            row.created_at.to_rfc3339(),
         ];
-        c.query_typed(&sql, &params)
+        execute_text(c, &sql, &params)
             .await
             .map_err(|e| DbError::query("writing the audit row", &e))?;
         Ok(())
+    }
+
+    /// Records how an attempted action ended.
+    pub async fn audit_outcome(
+        &self,
+        c: &Client,
+        action_id: &str,
+        executed: bool,
+        error: Option<&str>,
+    ) -> Result<(), DbError> {
+        let sql = format!(
+            "UPDATE {} SET executed = $2, error_message = $3 WHERE action_id = $1",
+            self.table(ACTIONS)
+        );
+        let id = action_id.to_string();
+        let err = error.map(str::to_string);
+        let params: Vec<(&(dyn ToSql + Sync), Type)> = vec![
+            (&id, Type::TEXT),
+            (&executed, Type::BOOL),
+            (&err, Type::TEXT),
+        ];
+        execute_typed(c, &sql, params)
+            .await
+            .map_err(|e| DbError::query("recording the action's outcome", &e))?;
+        Ok(())
+    }
+
+    /// Audit rows whose outcome was never recorded (the run was killed
+    /// mid-action): (action_id, cluster_id, kind, replica).
+    pub async fn unresolved_actions(
+        &self,
+        c: &Client,
+    ) -> Result<Vec<(String, String, String, String)>, DbError> {
+        let sql = format!(
+            "SELECT action_id, cluster_id, decision_ctx->>'kind', decision_ctx->>'replica' FROM {} \
+             WHERE executed IS NULL AND error_message IS NULL",
+            self.table(ACTIONS)
+        );
+        let rows = c
+            .query_typed(&sql, &[])
+            .await
+            .map_err(|e| DbError::query("reading unfinished actions", &e))?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let get = |i| {
+                    r.try_get::<_, Option<String>>(i)
+                        .ok()
+                        .flatten()
+                        .unwrap_or_default()
+                };
+                (get(0), get(1), get(2), get(3))
+            })
+            .collect())
     }
 
     /// Deletes state rows: all of them, or those of the given clusters.
@@ -282,7 +344,17 @@ async fn execute_text(
         .iter()
         .map(|p| (p as &(dyn ToSql + Sync), Type::TEXT))
         .collect();
-    let stream = c.query_typed_raw(sql, typed).await?;
+    execute_typed(c, sql, typed).await
+}
+
+/// Runs a statement in one round trip (no separate prepare); returns the
+/// number of rows it affected.
+pub async fn execute_typed(
+    c: &Client,
+    sql: &str,
+    params: Vec<(&(dyn ToSql + Sync), Type)>,
+) -> Result<u64, tokio_postgres::Error> {
+    let stream = c.query_typed_raw(sql, params).await?;
     let mut stream = std::pin::pin!(stream);
     while stream.try_next().await?.is_some() {}
     Ok(stream.rows_affected().unwrap_or(0))

@@ -360,8 +360,9 @@ fn arb_rows() -> impl Strategy<Value = Vec<StrategyRow>> {
         proptest::option::of(size()),
         proptest::option::of(size()),
         proptest::option::of(prop_oneof![Just(60u64), Just(3600u64)]),
+        proptest::option::of(1u64..4),
     )
-        .prop_map(|(target, shrink, burst, idle)| {
+        .prop_map(|(target, shrink, burst, idle, limit)| {
             let mut rows = Vec::new();
             if let Some(t) = target {
                 rows.push(row("u2", "target_size", json!({"target_size": t})));
@@ -374,6 +375,9 @@ fn arb_rows() -> impl Strategy<Value = Vec<StrategyRow>> {
             }
             if let Some(i) = idle {
                 rows.push(row("u2", "idle_suspend", json!({"idle_after_s": i})));
+            }
+            if let Some(m) = limit {
+                rows.push(row("u2", "limits", json!({"max_replicas": m})));
             }
             rows
         })

@@ -140,6 +140,24 @@ impl<'a> Obj<'a> {
             .ok_or_else(|| ConfigError::new(key, format!("is required (a whole number >= {min})")))
     }
 
+    /// A number > 0 (fractions allowed).
+    pub fn opt_positive_f64(&self, key: &'static str) -> Result<Option<f64>, ConfigError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(serde_json::Value::Number(n)) => match n.as_f64() {
+                Some(f) if f > 0.0 && f.is_finite() => Ok(Some(f)),
+                _ => Err(ConfigError::new(
+                    key,
+                    format!("must be a number > 0, got {n}"),
+                )),
+            },
+            Some(other) => Err(ConfigError::new(
+                key,
+                format!("must be a number > 0, got {}", kind_of(other)),
+            )),
+        }
+    }
+
     pub fn opt_bool(&self, key: &'static str) -> Result<Option<bool>, ConfigError> {
         match self.get(key) {
             None => Ok(None),

@@ -8,6 +8,7 @@
 mod burst;
 mod config;
 mod idle_suspend;
+mod limits;
 mod shrink_to_fit;
 mod target_size;
 
@@ -22,6 +23,7 @@ use crate::model::{Cluster, Size, SizeCatalog};
 pub use burst::BurstConfig;
 pub use config::ConfigError;
 pub use idle_suspend::IdleSuspendConfig;
+pub use limits::LimitsConfig;
 pub use shrink_to_fit::ShrinkToFitConfig;
 pub use target_size::TargetSizeConfig;
 
@@ -33,14 +35,17 @@ pub enum StrategyKind {
     ShrinkToFit,
     Burst,
     IdleSuspend,
+    /// Guard rails, applied after every strategy.
+    Limits,
 }
 
 impl StrategyKind {
-    pub const ALL: [StrategyKind; 4] = [
+    pub const ALL: [StrategyKind; 5] = [
         StrategyKind::TargetSize,
         StrategyKind::ShrinkToFit,
         StrategyKind::Burst,
         StrategyKind::IdleSuspend,
+        StrategyKind::Limits,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -49,6 +54,7 @@ impl StrategyKind {
             StrategyKind::ShrinkToFit => "shrink_to_fit",
             StrategyKind::Burst => "burst",
             StrategyKind::IdleSuspend => "idle_suspend",
+            StrategyKind::Limits => "limits",
         }
     }
 
@@ -84,6 +90,7 @@ pub enum StrategyConfig {
     ShrinkToFit(ShrinkToFitConfig),
     Burst(BurstConfig),
     IdleSuspend(IdleSuspendConfig),
+    Limits(LimitsConfig),
 }
 
 impl StrategyConfig {
@@ -106,6 +113,7 @@ impl StrategyConfig {
             StrategyKind::IdleSuspend => {
                 StrategyConfig::IdleSuspend(IdleSuspendConfig::parse(&obj)?)
             }
+            StrategyKind::Limits => StrategyConfig::Limits(LimitsConfig::parse(&obj)?),
         };
         Ok((cfg, obj.unknown_keys()))
     }
@@ -116,6 +124,7 @@ impl StrategyConfig {
             StrategyConfig::ShrinkToFit(_) => StrategyKind::ShrinkToFit,
             StrategyConfig::Burst(_) => StrategyKind::Burst,
             StrategyConfig::IdleSuspend(_) => StrategyKind::IdleSuspend,
+            StrategyConfig::Limits(_) => StrategyKind::Limits,
         }
     }
 
@@ -140,6 +149,7 @@ impl StrategyConfig {
             StrategyConfig::IdleSuspend(c) => {
                 with_state(state, |s| idle_suspend::decide(c, ctx, desired, s))
             }
+            StrategyConfig::Limits(c) => with_state(state, |s| limits::decide(c, ctx, desired, s)),
         }
     }
 }
@@ -340,5 +350,59 @@ pub(crate) mod testutil {
         DateTime::parse_from_rfc3339("2026-11-21T12:00:00Z")
             .map(|t| t.with_timezone(&Utc))
             .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod fuzz {
+    //! The config parser takes whatever is in the table: any JSON must give
+    //! a config or an error naming a key, never a panic.
+    use super::*;
+    use proptest::prelude::*;
+
+    fn arb_json() -> impl Strategy<Value = serde_json::Value> {
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::Bool),
+            any::<i64>().prop_map(|n| serde_json::json!(n)),
+            any::<f64>().prop_map(|f| serde_json::json!(f)),
+            "\\PC{0,12}".prop_map(serde_json::Value::String),
+            prop_oneof![Just("25cc"), Just("50cc"), Just("7cc"), Just("")]
+                .prop_map(|s| serde_json::json!(s)),
+        ];
+        leaf.prop_recursive(3, 24, 6, |inner| {
+            let keys = prop_oneof![
+                Just("target_size".to_string()),
+                Just("replica_name".to_string()),
+                Just("max_replica_size".to_string()),
+                Just("burst_replica_size".to_string()),
+                Just("idle_after_s".to_string()),
+                Just("cooldown_s".to_string()),
+                Just("min_oom_count".to_string()),
+                Just("max_replicas".to_string()),
+                Just("max_credits_per_hour".to_string()),
+                "\\PC{0,8}",
+            ];
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::Array),
+                proptest::collection::btree_map(keys, inner, 0..6)
+                    .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn any_json_parses_or_names_a_key(raw in arb_json(), kind in 0usize..StrategyKind::ALL.len()) {
+            let kind = StrategyKind::ALL[kind];
+            match StrategyConfig::parse(kind, &raw, &SizeCatalog::cloud_defaults()) {
+                Ok((cfg, _unknown)) => prop_assert_eq!(cfg.kind(), kind),
+                Err(e) => {
+                    prop_assert!(!e.key.is_empty());
+                    prop_assert!(!e.message.is_empty());
+                }
+            }
+        }
     }
 }

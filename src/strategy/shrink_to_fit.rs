@@ -91,12 +91,20 @@ fn drop_looping(c: &ShrinkToFitConfig, ctx: &Ctx, d: &mut Desired, st: &mut Shri
     }
 }
 
-/// With no usable candidate left, start one replica of each size that is
-/// larger than any known-too-small size and at most the maximum.
+/// Until a replica within the maximum is hydrated and healthy, keep one
+/// replica of every candidate size: larger than any known-too-small size, at
+/// most the maximum. Sizes already present are not added again, so a run
+/// that created only some of them (a failed DDL) is completed by the next.
 fn start_candidates(c: &ShrinkToFitConfig, ctx: &Ctx, d: &mut Desired, st: &ShrinkToFitState) {
     let max_rank = ctx.sizes.rank(&c.max_replica_size);
-    let within = |s: &Size| ctx.sizes.rank(s) <= max_rank;
-    if d.replicas.values().any(|r| within(&r.size)) {
+    let healthy_within = d.replicas.iter().any(|(n, r)| {
+        ctx.sizes.rank(&r.size) <= max_rank
+            && ctx
+                .cluster
+                .replica(n)
+                .is_some_and(|live| live.hydrated && c.looping(live).is_none())
+    });
+    if healthy_within {
         return;
     }
     let floor = st.too_small.as_ref().and_then(|s| ctx.sizes.rank(s));
@@ -116,7 +124,8 @@ fn start_candidates(c: &ShrinkToFitConfig, ctx: &Ctx, d: &mut Desired, st: &Shri
         );
         return;
     }
-    for size in candidates {
+    let missing: Vec<Size> = candidates.into_iter().filter(|s| !d.has_size(s)).collect();
+    for size in missing {
         let name = replica_name(&ctx.cluster.name, &size);
         d.add(
             &name,
@@ -209,12 +218,17 @@ mod tests {
                 vec!["c_50cc"],
             ),
             (
-                "nothing hydrated: keep trying",
+                "nothing hydrated: every candidate size runs",
                 vec![
                     replica("c_25cc", "25cc", false),
                     replica("c_50cc", "50cc", false),
                 ],
-                vec!["c_25cc", "c_50cc"],
+                vec!["c_100cc", "c_25cc", "c_50cc"],
+            ),
+            (
+                "a run that created only some candidates is completed",
+                vec![replica("c_25cc", "25cc", false)],
+                vec!["c_100cc", "c_25cc", "c_50cc"],
             ),
             (
                 "only a replica above max: candidates start",

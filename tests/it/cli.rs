@@ -97,3 +97,99 @@ pub fn audit(emu: &Emulator, cluster: &str) -> Vec<(String, bool, Option<String>
     })
     .collect()
 }
+
+impl Run {
+    /// Asserts the exit code, showing everything printed when it differs.
+    #[track_caller]
+    pub fn code(self, code: i32) -> Run {
+        assert_eq!(self.code, code, "unexpected exit code:\n{}", self.all());
+        self
+    }
+
+    /// Stdout parsed as one JSON document (nothing else may be printed there).
+    #[track_caller]
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{}", self.all()))
+    }
+}
+
+/// Inserts a strategy row whose `updated_at` is `secs_ago` seconds before now.
+pub fn strategy_at(
+    emu: &Emulator,
+    cluster: &str,
+    ty: &str,
+    config: serde_json::Value,
+    secs_ago: i64,
+) {
+    let id = emu.cluster_id(cluster);
+    emu.sql(&format!(
+        "INSERT INTO mz_cluster_strategies (cluster_id, strategy_type, config, updated_at) \
+         VALUES ({}, {}, {}::jsonb, now() - make_interval(secs => {secs_ago}))",
+        lit(&id),
+        lit(ty),
+        lit(&config.to_string())
+    ));
+}
+
+/// Replaces every row of (cluster, type) by one row with `config`.
+pub fn set_strategy(emu: &Emulator, cluster: &str, ty: &str, config: serde_json::Value) {
+    let id = emu.cluster_id(cluster);
+    emu.sql(&format!(
+        "DELETE FROM mz_cluster_strategies WHERE cluster_id = {} AND strategy_type = {}",
+        lit(&id),
+        lit(ty)
+    ));
+    strategy(emu, cluster, ty, config);
+}
+
+/// Names of the cluster's replicas, sorted.
+pub fn replica_names(emu: &Emulator, cluster: &str) -> Vec<String> {
+    emu.replicas(cluster).into_iter().map(|(n, _)| n).collect()
+}
+
+/// Every state row, oldest first per cluster: (cluster_id, state_version, payload).
+pub fn states(emu: &Emulator) -> Vec<(String, i32, serde_json::Value)> {
+    emu.query_strings(
+        "SELECT cluster_id, state_version::text, payload::text FROM mz_cluster_strategy_state \
+         ORDER BY cluster_id, updated_at",
+    )
+    .into_iter()
+    .map(|r| {
+        (
+            r[0].clone().unwrap_or_default(),
+            r[1].as_deref().and_then(|v| v.parse().ok()).unwrap_or(-1),
+            r[2].as_deref()
+                .and_then(|p| serde_json::from_str(p).ok())
+                .unwrap_or(serde_json::Value::Null),
+        )
+    })
+    .collect()
+}
+
+/// The newest state payload of the cluster named `cluster`, if any.
+pub fn state_of(emu: &Emulator, cluster: &str) -> Option<serde_json::Value> {
+    let id = emu.cluster_id(cluster);
+    states(emu)
+        .into_iter()
+        .filter(|(c, _, _)| *c == id)
+        .map(|(_, _, p)| p)
+        .next_back()
+}
+
+/// Audit rows of a cluster with their decision context, oldest first.
+pub fn audit_ctx(emu: &Emulator, cluster: &str) -> Vec<serde_json::Value> {
+    let id = emu.cluster_id(cluster);
+    emu.query_strings(&format!(
+        "SELECT decision_ctx::text FROM mz_cluster_strategy_actions \
+         WHERE cluster_id = {} ORDER BY created_at, action_id",
+        lit(&id)
+    ))
+    .into_iter()
+    .map(|r| {
+        r[0].as_deref()
+            .and_then(|p| serde_json::from_str(p).ok())
+            .unwrap_or(serde_json::Value::Null)
+    })
+    .collect()
+}

@@ -1,4 +1,10 @@
 mod cli;
+mod cli_surface;
+mod connection;
 mod emulator_selftest;
+mod ops_commands;
 mod reconcile;
+mod safety;
+mod scale;
+mod strategy_rows;
 mod support;

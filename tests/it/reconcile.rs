@@ -2,8 +2,26 @@
 
 use serde_json::json;
 
-use crate::cli::{audit, clusterctl, init_tables, strategy};
+use crate::cli::{
+    audit, audit_ctx, clusterctl, init_tables, replica_names, set_strategy, state_of, strategy,
+};
 use crate::support::Emulator;
+
+fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
+    v.iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+/// Moves the controller's "first seen" mark of the cluster `secs_ago` back.
+fn backdate_first_seen(emu: &Emulator, cluster: &str, secs_ago: i64) {
+    let id = emu.cluster_id(cluster);
+    emu.sql(&format!(
+        "UPDATE mz_cluster_strategy_state SET payload = jsonb_set(payload, '{{_controller,first_seen}}', \
+         to_jsonb(to_char((now() - make_interval(secs => {secs_ago})) AT TIME ZONE 'UTC', \
+         'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'))) WHERE cluster_id = '{id}'"
+    ));
+}
 
 #[test]
 fn target_size_resize_is_zero_downtime() {
@@ -64,4 +82,489 @@ fn target_size_resize_is_zero_downtime() {
     assert!(trail
         .iter()
         .all(|(_, executed, err)| *executed && err.is_none()));
+}
+
+#[test]
+fn burst_covers_a_cold_replica_and_leaves_once_it_hydrates() {
+    let emu = Emulator::start();
+    emu.create_cluster("c");
+    emu.add_index("c");
+    emu.add_replica("c", "r1", "25cc");
+    init_tables(&emu);
+    strategy(&emu, "c", "burst", json!({"burst_replica_size": "800cc"}));
+
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(
+        run.stdout
+            .contains(r#"CREATE CLUSTER REPLICA "c"."c-burst" (SIZE = '800cc')"#),
+        "{}",
+        run.all()
+    );
+    assert_eq!(
+        emu.replicas("c"),
+        pairs(&[("c-burst", "800cc"), ("r1", "25cc")])
+    );
+
+    // Still nothing else hydrated (even if the burst is): the burst stays.
+    emu.set_hydrated("c", "c-burst", true);
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(run.stdout.contains("No changes"), "{}", run.all());
+
+    emu.set_hydrated("c", "r1", true);
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(
+        run.stdout.contains(r#"DROP CLUSTER REPLICA "c"."c-burst""#),
+        "{}",
+        run.all()
+    );
+    assert_eq!(emu.replicas("c"), pairs(&[("r1", "25cc")]));
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(run.stdout.contains("No changes"), "{}", run.all());
+
+    let trail = audit(&emu, "c");
+    let sqls: Vec<&str> = trail.iter().map(|(s, _, _)| s.as_str()).collect();
+    assert_eq!(
+        sqls,
+        vec![
+            r#"CREATE CLUSTER REPLICA "c"."c-burst" (SIZE = '800cc')"#,
+            r#"DROP CLUSTER REPLICA "c"."c-burst""#,
+        ]
+    );
+    assert!(trail.iter().all(|(_, ok, err)| *ok && err.is_none()));
+    let ctx = audit_ctx(&emu, "c");
+    assert!(ctx.iter().all(|c| c["strategy"] == "burst"), "{ctx:?}");
+    assert!(
+        ctx[0]["reasons"][0]
+            .as_str()
+            .is_some_and(|r| r.contains("no replica is hydrated")),
+        "{ctx:?}"
+    );
+    assert!(
+        ctx[1]["reasons"][0]
+            .as_str()
+            .is_some_and(|r| r.contains("r1 is hydrated")),
+        "{ctx:?}"
+    );
+}
+
+#[test]
+fn idle_suspend_suspends_and_in_flight_demand_wakes_the_cluster() {
+    let emu = Emulator::start();
+    emu.create_cluster("c");
+    emu.add_index("c");
+    emu.add_replica("c", "r1", "25cc");
+    emu.set_hydrated("c", "r1", true);
+    emu.add_activity("c", 2 * 3600, true);
+    init_tables(&emu);
+    strategy(&emu, "c", "idle_suspend", json!({"idle_after_s": 3600}));
+
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(
+        run.stdout.contains(r#"DROP CLUSTER REPLICA "c"."r1""#),
+        "{}",
+        run.all()
+    );
+    assert!(
+        run.stdout.contains("idle for 7200s (threshold 3600s)"),
+        "{}",
+        run.all()
+    );
+    assert!(emu.replicas("c").is_empty(), "suspended");
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(
+        run.stdout.contains("No changes"),
+        "stays suspended: {}",
+        run.all()
+    );
+
+    // A query waits on the suspended cluster, and the operator has since
+    // configured a size: the cluster comes back at that size.
+    emu.add_activity("c", 5, false);
+    strategy(&emu, "c", "target_size", json!({"target_size": "50cc"}));
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(
+        run.stdout
+            .contains(r#"CREATE CLUSTER REPLICA "c"."r_50cc" (SIZE = '50cc')"#),
+        "{}",
+        run.all()
+    );
+    assert_eq!(emu.replicas("c"), pairs(&[("r_50cc", "50cc")]));
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(run.stdout.contains("No changes"), "{}", run.all());
+}
+
+#[test]
+fn idle_suspend_demand_brings_back_the_suspended_replicas() {
+    let emu = Emulator::start();
+    emu.create_cluster("c");
+    emu.add_index("c");
+    emu.add_replica("c", "r1", "25cc");
+    emu.add_replica("c", "big", "200cc");
+    emu.add_activity("c", 2 * 3600, true);
+    init_tables(&emu);
+    strategy(&emu, "c", "idle_suspend", json!({"idle_after_s": 3600}));
+
+    clusterctl(&emu, &["apply"]).ok();
+    assert!(emu.replicas("c").is_empty());
+
+    emu.add_activity("c", 1, false);
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(run.stdout.contains("statement(s) waiting"), "{}", run.all());
+    assert_eq!(
+        emu.replicas("c"),
+        pairs(&[("big", "200cc"), ("r1", "25cc")])
+    );
+}
+
+#[test]
+fn idle_suspend_without_activity_data_does_not_suspend_unless_opted_in() {
+    // A fresh emulator: the statement log has no rows at all.
+    let emu = Emulator::start();
+    emu.create_cluster("c");
+    emu.add_index("c");
+    emu.add_replica("c", "r1", "25cc");
+    emu.set_hydrated("c", "r1", true);
+    init_tables(&emu);
+    strategy(&emu, "c", "idle_suspend", json!({"idle_after_s": 60}));
+
+    let dry = clusterctl(&emu, &["dry-run", "-v"]).ok();
+    assert!(dry.stdout.contains("No changes"), "{}", dry.all());
+    assert!(
+        dry.stdout.contains("no activity data"),
+        "the note explains why: {}",
+        dry.all()
+    );
+    let run = clusterctl(&emu, &["apply", "-v"]).ok();
+    assert!(run.stdout.contains("No changes"), "{}", run.all());
+    assert!(run.stdout.contains("no activity data"), "{}", run.all());
+    assert_eq!(replica_names(&emu, "c"), vec!["r1"]);
+
+    set_strategy(
+        &emu,
+        "c",
+        "idle_suspend",
+        json!({"idle_after_s": 60, "suspend_when_unknown": true}),
+    );
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(
+        run.stdout.contains("suspend_when_unknown"),
+        "the reason names the opt-in: {}",
+        run.all()
+    );
+    assert!(emu.replicas("c").is_empty());
+}
+
+#[test]
+fn idle_suspend_gives_a_never_queried_cluster_a_grace_period() {
+    let emu = Emulator::start();
+    emu.create_cluster("c");
+    emu.add_replica("c", "r1", "25cc");
+    emu.create_cluster("busy");
+    // Logging works (another cluster has rows), this one was never queried.
+    emu.add_activity("busy", 10, true);
+    init_tables(&emu);
+    strategy(&emu, "c", "idle_suspend", json!({"idle_after_s": 3600}));
+
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(run.stdout.contains("No changes"), "{}", run.all());
+    assert_eq!(replica_names(&emu, "c"), vec!["r1"]);
+    let state = state_of(&emu, "c").expect("state written");
+    assert!(state["_controller"]["first_seen"].is_string(), "{state}");
+
+    // An hour and more later (first seen moved back): suspended.
+    backdate_first_seen(&emu, "c", 2 * 3600);
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(
+        run.stdout.contains(r#"DROP CLUSTER REPLICA "c"."r1""#),
+        "{}",
+        run.all()
+    );
+    assert!(emu.replicas("c").is_empty());
+}
+
+#[test]
+fn idle_suspend_treats_a_log_silent_for_the_whole_lookback_as_unknown() {
+    // The only statement in the log is two days old, older than the
+    // lookback (max(24 h, idle_after_s)). Old rows say nothing about whether
+    // logging still works (it may have been turned off since), so activity is
+    // unknown and nothing is suspended; `suspend_when_unknown` opts in.
+    let emu = Emulator::start();
+    emu.create_cluster("c");
+    emu.add_replica("c", "r1", "25cc");
+    emu.create_cluster("d");
+    emu.add_replica("d", "r1", "25cc");
+    emu.add_activity("c", 2 * 24 * 3600, true);
+    init_tables(&emu);
+    strategy(&emu, "c", "idle_suspend", json!({"idle_after_s": 3600}));
+    strategy(
+        &emu,
+        "d",
+        "idle_suspend",
+        json!({"idle_after_s": 3600, "suspend_when_unknown": true}),
+    );
+
+    let run = clusterctl(&emu, &["apply", "-v"]).ok();
+    assert_eq!(replica_names(&emu, "c"), vec!["r1"], "{}", run.all());
+    assert!(run.stdout.contains("no activity data"), "{}", run.all());
+    assert!(emu.replicas("d").is_empty(), "opted in: {}", run.all());
+}
+
+#[test]
+fn shrink_to_fit_tries_every_size_and_keeps_the_smallest_healthy_one() {
+    let emu = Emulator::start();
+    emu.create_cluster("c");
+    emu.add_index("c");
+    init_tables(&emu);
+    strategy(
+        &emu,
+        "c",
+        "shrink_to_fit",
+        json!({"max_replica_size": "100cc"}),
+    );
+
+    clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(
+        emu.replicas("c"),
+        pairs(&[("c_100cc", "100cc"), ("c_25cc", "25cc"), ("c_50cc", "50cc")])
+    );
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(
+        run.stdout.contains("No changes"),
+        "nothing hydrated yet: {}",
+        run.all()
+    );
+
+    emu.add_crash("c", "c_25cc", true, 60);
+    emu.add_crash("c", "c_25cc", true, 30);
+    emu.set_hydrated("c", "c_50cc", true);
+    emu.set_hydrated("c", "c_100cc", true);
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(
+        run.stdout.contains(r#"DROP CLUSTER REPLICA "c"."c_25cc""#) && run.stdout.contains("OOM"),
+        "{}",
+        run.all()
+    );
+    assert!(
+        run.stdout.contains(r#"DROP CLUSTER REPLICA "c"."c_100cc""#)
+            && run.stdout.contains("larger than needed"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(emu.replicas("c"), pairs(&[("c_50cc", "50cc")]));
+
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(run.stdout.contains("No changes"), "{}", run.all());
+    assert_eq!(emu.replicas("c"), pairs(&[("c_50cc", "50cc")]));
+    assert_eq!(audit(&emu, "c").len(), 5);
+}
+
+#[test]
+fn target_size_burst_and_idle_suspend_work_together() {
+    let emu = Emulator::start();
+    emu.create_cluster("c");
+    emu.add_index("c");
+    emu.add_replica("c", "r_25cc", "25cc");
+    emu.add_activity("c", 10, true);
+    init_tables(&emu);
+    strategy(&emu, "c", "target_size", json!({"target_size": "50cc"}));
+    strategy(&emu, "c", "burst", json!({"burst_replica_size": "800cc"}));
+    strategy(&emu, "c", "idle_suspend", json!({"idle_after_s": 3600}));
+
+    // Nothing hydrated and a resize wanted: the new size and a burst.
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(
+        run.stdout.contains("Applied 2 of 2 actions"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(
+        emu.replicas("c"),
+        pairs(&[("c-burst", "800cc"), ("r_25cc", "25cc"), ("r_50cc", "50cc")])
+    );
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(run.stdout.contains("No changes"), "{}", run.all());
+
+    // The target hydrates: the old size and the burst both go.
+    emu.set_hydrated("c", "r_50cc", true);
+    clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(emu.replicas("c"), pairs(&[("r_50cc", "50cc")]));
+
+    // Idle for two hours: suspended, even though target_size wants a replica.
+    emu.sql("DELETE FROM mz_internal.mz_statement_execution_history");
+    emu.add_activity("c", 2 * 3600, true);
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(run.stdout.contains("idle for"), "{}", run.all());
+    assert!(emu.replicas("c").is_empty());
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(
+        run.stdout.contains("No changes"),
+        "stays suspended: {}",
+        run.all()
+    );
+
+    // Demand: back at the target size, with a burst while it hydrates.
+    emu.add_activity("c", 1, false);
+    clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(
+        emu.replicas("c"),
+        pairs(&[("c-burst", "800cc"), ("r_50cc", "50cc")])
+    );
+    emu.set_hydrated("c", "r_50cc", true);
+    clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(emu.replicas("c"), pairs(&[("r_50cc", "50cc")]));
+}
+
+#[test]
+fn a_failed_ddl_stops_its_cluster_only_and_the_next_run_converges() {
+    let emu = Emulator::start();
+    emu.create_cluster("a");
+    emu.add_index("a");
+    emu.create_cluster("b");
+    emu.add_index("b");
+    init_tables(&emu);
+    // a: three creates (c_100cc, c_25cc, c_50cc by name); b: one create.
+    strategy(
+        &emu,
+        "a",
+        "shrink_to_fit",
+        json!({"max_replica_size": "100cc"}),
+    );
+    strategy(&emu, "b", "target_size", json!({"target_size": "25cc"}));
+    clusterctl(&emu, &["dry-run"]).ok();
+
+    emu.fail_ddl(2, "XX000", "simulated failure");
+    let run = clusterctl(&emu, &["apply"]).code(3);
+    assert!(run.stdout.contains("FAILED"), "{}", run.all());
+    assert!(run.stdout.contains("simulated failure"), "{}", run.all());
+    assert!(run.stdout.contains("skipped"), "{}", run.all());
+    assert!(
+        run.stdout.contains("Applied 2 of 4 actions (1 failed)"),
+        "{}",
+        run.all()
+    );
+    // a: the first create ran, the second failed, the third was never sent.
+    assert_eq!(emu.replicas("a"), pairs(&[("a_100cc", "100cc")]));
+    assert!(
+        !emu.sql_log().iter().any(|q| q.contains(r#""a"."a_50cc""#)),
+        "the skipped action was not attempted"
+    );
+    // b went on.
+    assert_eq!(emu.replicas("b"), pairs(&[("r_25cc", "25cc")]));
+
+    let trail = audit(&emu, "a");
+    assert_eq!(trail.len(), 2, "{trail:?}");
+    assert!(trail[0].1 && trail[0].2.is_none(), "{trail:?}");
+    assert_eq!(
+        trail[1],
+        (
+            r#"CREATE CLUSTER REPLICA "a"."a_25cc" (SIZE = '25cc')"#.to_string(),
+            false,
+            Some("simulated failure".to_string())
+        )
+    );
+    assert_eq!(audit(&emu, "b").len(), 1);
+    assert!(
+        state_of(&emu, "a").is_none(),
+        "no state for a failed cluster"
+    );
+    assert!(state_of(&emu, "b").is_some());
+
+    // No fault: the next run completes cleanly and the one after has nothing
+    // left to do. (Which replicas `a` ends with: see
+    // shrink_to_fit_retries_the_sizes_a_failed_run_did_not_create.)
+    clusterctl(&emu, &["apply"]).ok();
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(run.stdout.contains("No changes"), "{}", run.all());
+    assert!(audit(&emu, "a").iter().skip(2).all(|(_, ok, _)| *ok));
+    assert_eq!(emu.replicas("b"), pairs(&[("r_25cc", "25cc")]));
+    assert!(state_of(&emu, "a").is_some());
+}
+
+#[test]
+fn shrink_to_fit_retries_the_sizes_a_failed_run_did_not_create() {
+    let emu = Emulator::start();
+    emu.create_cluster("a");
+    emu.add_index("a");
+    init_tables(&emu);
+    strategy(
+        &emu,
+        "a",
+        "shrink_to_fit",
+        json!({"max_replica_size": "100cc"}),
+    );
+    // a_100cc is created, a_25cc fails, a_50cc is skipped.
+    emu.fail_ddl(2, "XX000", "simulated failure");
+    clusterctl(&emu, &["apply"]).code(3);
+    assert_eq!(emu.replicas("a"), pairs(&[("a_100cc", "100cc")]));
+
+    // Nothing is hydrated yet, so the search is still on: the next run must
+    // start the sizes the failed run left out, as a clean run would have.
+    clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(
+        emu.replicas("a"),
+        pairs(&[("a_100cc", "100cc"), ("a_25cc", "25cc"), ("a_50cc", "50cc")]),
+        "the sizes that failed or were skipped are tried too"
+    );
+}
+
+#[test]
+fn hostile_names_are_addressed_exactly_end_to_end() {
+    let emu = Emulator::start();
+    let hostile = r#"a"; DROP TABLE x; --"#;
+    let new_name = "b'; DROP TABLE x; --";
+    emu.sql("CREATE TABLE x (a int)");
+    emu.create_cluster(hostile);
+    emu.add_index(hostile);
+    emu.add_replica(hostile, hostile, "25cc");
+    emu.set_hydrated(hostile, hostile, true);
+    init_tables(&emu);
+    strategy(
+        &emu,
+        hostile,
+        "target_size",
+        json!({"target_size": "50cc", "replica_name": new_name}),
+    );
+
+    let run = clusterctl(&emu, &["apply"]).ok();
+    let create =
+        r#"CREATE CLUSTER REPLICA "a""; DROP TABLE x; --"."b'; DROP TABLE x; --" (SIZE = '50cc')"#;
+    assert!(run.stdout.contains(create), "{}", run.all());
+    assert_eq!(
+        emu.replicas(hostile),
+        pairs(&[(hostile, "25cc"), (new_name, "50cc")])
+    );
+
+    emu.set_hydrated(hostile, new_name, true);
+    let run = clusterctl(&emu, &["apply"]).ok();
+    let drop = r#"DROP CLUSTER REPLICA "a""; DROP TABLE x; --"."a""; DROP TABLE x; --""#;
+    assert!(run.stdout.contains(drop), "{}", run.all());
+    assert_eq!(emu.replicas(hostile), pairs(&[(new_name, "50cc")]));
+
+    // Nothing else happened.
+    assert_eq!(
+        emu.query_one("SELECT count(*)::text FROM x").as_deref(),
+        Some("0")
+    );
+    assert_eq!(emu.replicas("quickstart"), pairs(&[("r1", "25cc")]));
+    let trail = audit(&emu, hostile);
+    assert_eq!(
+        trail,
+        vec![
+            (create.to_string(), true, None),
+            (drop.to_string(), true, None)
+        ]
+    );
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(run.stdout.contains("No changes"), "{}", run.all());
+
+    // The session can run on it too (SET cluster quotes the name).
+    emu.add_activity(hostile, 2 * 3600, true);
+    strategy(&emu, hostile, "idle_suspend", json!({"idle_after_s": 60}));
+    let run = clusterctl(&emu, &["apply", "--exec-cluster", hostile]).ok();
+    assert!(run.stderr.contains("left alone"), "{}", run.all());
+    assert_eq!(emu.replicas(hostile), pairs(&[(new_name, "50cc")]));
+    assert_eq!(
+        emu.query_one("SELECT count(*)::text FROM x").as_deref(),
+        Some("0")
+    );
 }

@@ -33,6 +33,15 @@ pub fn pg_url() -> String {
         .expect("run tests via scripts/test.sh (CLUSTERCTL_TEST_PG_URL is not set)")
 }
 
+/// A fresh superuser connection to database `db` of the server at `url`
+/// (for hooks, which run on their own threads).
+pub fn admin_client(url: &str, db: &str) -> postgres::Client {
+    ServerUrl::parse(url)
+        .config(db)
+        .connect(postgres::NoTls)
+        .expect("admin connection to the test server")
+}
+
 /// CA that signed the test server's certificate (CN/SAN localhost, 127.0.0.1).
 pub fn ca_path() -> Option<PathBuf> {
     std::env::var_os("CLUSTERCTL_TEST_CA").map(PathBuf::from)
@@ -531,6 +540,14 @@ impl Emulator {
 
     /// Runs `hook` (given the original statement) just before the `nth` DDL
     /// from now is forwarded.
+    /// Runs `hook` before the `nth` statement (from now) containing `pattern`
+    /// is forwarded (any statement, not only DDL).
+    pub fn on_statement(&self, pattern: &str, nth: u32, hook: impl FnOnce(&str) + Send + 'static) {
+        self.proxy()
+            .shared
+            .on_statement(pattern, nth, Box::new(hook));
+    }
+
     pub fn on_ddl(&self, nth: u32, hook: impl FnOnce(&str) + Send + 'static) {
         self.proxy().shared.on_ddl(nth, Box::new(hook));
     }

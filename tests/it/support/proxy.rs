@@ -63,6 +63,9 @@ pub struct Shared {
     ddl_seq: AtomicU64,
     log: Mutex<Vec<String>>,
     faults: Mutex<Vec<Fault>>,
+    /// Hooks on any statement whose text contains a pattern: (pattern,
+    /// matches still to skip, hook).
+    statement_hooks: Mutex<Vec<(String, u32, Hook)>>,
     delay: Mutex<Duration>,
 }
 
@@ -121,6 +124,33 @@ impl Shared {
 
     pub fn on_ddl(&self, nth: u32, hook: Hook) {
         self.arm(nth, FaultKind::Hook(hook));
+    }
+
+    /// Runs `hook` before forwarding the `nth` statement (from now) whose
+    /// text contains `pattern`.
+    pub fn on_statement(&self, pattern: &str, nth: u32, hook: Hook) {
+        assert!(nth >= 1, "statement hooks count from 1");
+        self.statement_hooks
+            .lock()
+            .unwrap()
+            .push((pattern.to_string(), nth - 1, hook));
+    }
+
+    fn statement_hooks_for(&self, sql: &str) -> Vec<Hook> {
+        let mut hooks = self.statement_hooks.lock().unwrap();
+        let mut fired = Vec::new();
+        let mut keep = Vec::new();
+        for (pattern, skip, hook) in hooks.drain(..) {
+            if !sql.contains(&pattern) {
+                keep.push((pattern, skip, hook));
+            } else if skip == 0 {
+                fired.push(hook);
+            } else {
+                keep.push((pattern, skip - 1, hook));
+            }
+        }
+        *hooks = keep;
+        fired
     }
 
     /// Counts one DDL statement and takes the faults armed for it.
@@ -300,6 +330,9 @@ struct Plan {
 
 fn plan_query(sql: &str, shared: &Shared) -> Plan {
     let mut plan = Plan::default();
+    for hook in shared.statement_hooks_for(sql) {
+        plan.hooks.push((hook, sql.trim().to_string()));
+    }
     let mut pieces: Vec<String> = Vec::new();
     let mut changed = false;
     for piece in ddl::split_statements(sql) {

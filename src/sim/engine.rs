@@ -1,0 +1,485 @@
+//! The tick loop: at every controller interval the environment advances to
+//! the tick, the catalog's view of each cluster becomes a `Snapshot`, the
+//! product's `plan::plan` decides and `exec::apply` carries the plan out
+//! against `SimBackend`, whose DDL takes effect at the next tick.
+//!
+//! Speed: a cluster whose inputs cannot change before its next event (next
+//! arrival, hydration, OOM, …) is not re-planned at every tick. After a plan
+//! with nothing to do, the same snapshot is planned at the last tick before
+//! that event; if that is still a no-op the ticks in between are skipped,
+//! otherwise a binary search finds the first tick that acts. This relies on
+//! decisions with frozen inputs being monotone in time (thresholds such as
+//! `idle_after_s` and cooldowns, once crossed, stay crossed); `exact` mode
+//! plans every tick and the tests check both give the same report.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::env::{at, Pending, SimCluster};
+use super::scenario::Scenario;
+use super::SimError;
+use crate::exec::{self, ActionStatus, Backend, ExecError};
+use crate::model::{ClusterId, Snapshot, StrategyRow};
+use crate::plan::{self, ActionKind, ClusterPlan, Plan, PlanOptions};
+use crate::snapshot::SnapshotOptions;
+use crate::store::AuditRow;
+use crate::strategy::StrategyKind;
+
+/// An action as it happened, for the report and the plot.
+#[derive(Debug, Clone)]
+pub struct ActionMark {
+    pub t: i64,
+    pub kind: ActionKind,
+    pub replica: String,
+    pub size: Option<String>,
+    pub strategy: StrategyKind,
+    pub ok: bool,
+}
+
+/// A replica set change that replaced running replicas by another size.
+#[derive(Debug, Clone)]
+struct OpenResize {
+    at: i64,
+    old: Vec<String>,
+}
+
+/// One cluster: the simulated environment plus the controller's view of it.
+pub struct Slot {
+    pub sim: SimCluster,
+    snap: Snapshot,
+    next_check: i64,
+    open_resizes: Vec<OpenResize>,
+    pub resize_ms: Vec<i64>,
+    pub actions: Vec<ActionMark>,
+    /// Actions of the current tick, for the timeline.
+    tick_actions: Vec<String>,
+}
+
+/// Everything a run produced.
+pub struct Run {
+    pub slots: Vec<Slot>,
+    pub plan_calls: u64,
+}
+
+/// The simulated database behind `exec::apply`.
+pub struct SimBackend<'a> {
+    now_ms: i64,
+    start: DateTime<Utc>,
+    slots: &'a mut [Slot],
+    index: &'a BTreeMap<ClusterId, usize>,
+    sc: &'a Scenario,
+    lookback: i64,
+}
+
+impl SimBackend<'_> {
+    fn slot(&mut self, id: &ClusterId) -> Option<&mut Slot> {
+        let i = *self.index.get(id)?;
+        self.slots.get_mut(i)
+    }
+}
+
+impl Backend for SimBackend<'_> {
+    fn now(&self) -> DateTime<Utc> {
+        at(self.start, self.now_ms)
+    }
+
+    async fn snapshot(&mut self) -> Result<Snapshot, ExecError> {
+        let mut snap = Snapshot {
+            now: self.now(),
+            sizes: self.sc.sizes.clone(),
+            activity_log_has_rows: self.sc.statement_logging,
+            ..Snapshot::default()
+        };
+        for s in self.slots.iter() {
+            let mut c = s.sim.empty_cluster();
+            s.sim.observe(self.sc, self.now_ms, self.lookback, &mut c);
+            snap.clusters.push(c);
+            snap.strategies.extend(s.snap.strategies.iter().cloned());
+            snap.states.extend(s.snap.states.clone());
+        }
+        Ok(snap)
+    }
+
+    async fn execute_ddl(&mut self, action: &crate::plan::Action) -> Result<(), String> {
+        let sizes = self.sc.sizes.clone();
+        let Some(slot) = self.slot(&action.cluster_id) else {
+            return Err(format!("unknown cluster '{}'", action.cluster));
+        };
+        let p = match action.kind {
+            ActionKind::CreateReplica => {
+                let Some(size) = action.size.clone().filter(|s| sizes.contains(s)) else {
+                    return Err(format!("unknown cluster replica size {:?}", action.size));
+                };
+                Pending::Create {
+                    name: action.replica.clone(),
+                    size,
+                }
+            }
+            ActionKind::DropReplica => Pending::Drop {
+                name: action.replica.clone(),
+            },
+        };
+        slot.sim.submit(p)
+    }
+
+    async fn audit(&mut self, _row: &AuditRow) -> Result<(), ExecError> {
+        Ok(())
+    }
+
+    async fn persist_states(
+        &mut self,
+        states: &[(ClusterId, serde_json::Value)],
+        _at: DateTime<Utc>,
+    ) -> Result<(), ExecError> {
+        for (id, state) in states {
+            if let Some(slot) = self.slot(id) {
+                slot.snap.states.insert(id.clone(), state.clone());
+            }
+        }
+        Ok(())
+    }
+}
+
+fn rows_of(sim: &SimCluster, phase: usize, sc: &Scenario) -> Vec<StrategyRow> {
+    let Some(p) = sim.spec.phases.get(phase) else {
+        return Vec::new();
+    };
+    p.rows
+        .iter()
+        .map(|(ty, cfg)| StrategyRow {
+            cluster_id: sim.spec.id.clone(),
+            strategy_type: ty.clone(),
+            config: cfg.clone(),
+            updated_at: Some(at(sc.start, p.at_ms)),
+        })
+        .collect()
+}
+
+/// The activity lookback the real snapshot uses: max(24 h, largest idle_after_s).
+pub fn lookback_ms(sc: &Scenario) -> i64 {
+    let rows: Vec<StrategyRow> = sc
+        .clusters
+        .iter()
+        .flat_map(|c| c.phases.iter())
+        .flat_map(|p| p.rows.iter())
+        .map(|(ty, cfg)| StrategyRow {
+            cluster_id: ClusterId(String::new()),
+            strategy_type: ty.clone(),
+            config: cfg.clone(),
+            updated_at: None,
+        })
+        .collect();
+    let min = SnapshotOptions::default().min_activity_lookback.as_millis() as i64;
+    min.max(plan::max_idle_after_s(&rows) as i64 * 1000)
+}
+
+fn quiescent(p: &Plan) -> bool {
+    p.clusters
+        .iter()
+        .all(|c| c.actions.is_empty() && c.new_state.is_none())
+}
+
+/// Runs the scenario. `timeline`, when given, receives one CSV row per tick
+/// per cluster. `exact` plans every cluster at every tick.
+pub fn run(sc: &Scenario, exact: bool, timeline: Option<&mut dyn Write>) -> Result<Run, SimError> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .map_err(|e| SimError::Io(format!("cannot start the runtime: {e}")))?;
+    rt.block_on(run_async(sc, exact, timeline))
+}
+
+async fn run_async(
+    sc: &Scenario,
+    exact: bool,
+    mut timeline: Option<&mut dyn Write>,
+) -> Result<Run, SimError> {
+    let lookback = lookback_ms(sc);
+    let mut next_id = 1000u64;
+    let mut slots: Vec<Slot> = Vec::new();
+    let mut index = BTreeMap::new();
+    for (i, spec) in sc.clusters.iter().enumerate() {
+        let sim = SimCluster::new(spec, sc, i as u64, &mut next_id);
+        let snap = Snapshot {
+            now: sc.start,
+            sizes: sc.sizes.clone(),
+            clusters: vec![sim.empty_cluster()],
+            strategies: rows_of(&sim, 0, sc),
+            states: BTreeMap::new(),
+            activity_log_has_rows: sc.statement_logging,
+            session_cluster: None,
+        };
+        index.insert(spec.id.clone(), i);
+        slots.push(Slot {
+            sim,
+            snap,
+            next_check: 0,
+            open_resizes: Vec::new(),
+            resize_ms: Vec::new(),
+            actions: Vec::new(),
+            tick_actions: Vec::new(),
+        });
+    }
+    if let Some(w) = timeline.as_mut() {
+        writeln!(
+            w,
+            "time,cluster,replicas,credits_per_hour,waiting_queries,actions"
+        )
+        .map_err(io_err)?;
+    }
+    let opts = PlanOptions::default();
+    let ticks = sc.ticks();
+    let mut plan_calls = 0u64;
+    for k in 0..ticks {
+        let t = k * sc.interval_ms;
+        let mut todo: Vec<ClusterPlan> = Vec::new();
+        for slot in slots.iter_mut() {
+            let changed = step_env(slot, sc, t, &mut next_id);
+            if !(changed || exact || k >= slot.next_check) {
+                continue;
+            }
+            slot.sim
+                .observe(sc, t, lookback, &mut slot.snap.clusters[0]);
+            slot.snap.now = at(sc.start, t);
+            let p = plan::plan(&slot.snap, &opts);
+            plan_calls += 1;
+            if quiescent(&p) {
+                slot.next_check = if exact {
+                    k + 1
+                } else {
+                    let e = slot.sim.next_change(t, sc.crash_window_ms, lookback);
+                    let (next, calls) = skip_until(slot, sc, k, e, &opts);
+                    plan_calls += calls;
+                    next
+                };
+            } else {
+                slot.next_check = k + 1;
+                todo.extend(p.clusters);
+            }
+        }
+        if !todo.is_empty() {
+            apply_tick(&mut slots, &index, sc, lookback, t, k, todo).await?;
+        }
+        if let Some(w) = timeline.as_mut() {
+            write_rows(*w, &mut slots, sc, t)?;
+        }
+    }
+    for slot in slots.iter_mut() {
+        slot.sim.advance(sc.horizon_ms);
+        slot.sim.finish(sc.horizon_ms);
+    }
+    Ok(Run { slots, plan_calls })
+}
+
+/// Advances one cluster's environment to `t`; whether its inputs changed in
+/// a way the tick loop cannot predict (DDL in effect, new strategy rows).
+fn step_env(slot: &mut Slot, sc: &Scenario, t: i64, next_id: &mut u64) -> bool {
+    slot.sim.advance(t);
+    let mut changed = slot.sim.apply_pending(t, &sc.sizes, next_id);
+    if changed && !slot.open_resizes.is_empty() {
+        let live: Vec<String> = slot.sim.replicas.iter().map(|r| r.name.clone()).collect();
+        let mut done = Vec::new();
+        slot.open_resizes.retain_mut(|o| {
+            o.old.retain(|n| live.contains(n));
+            if o.old.is_empty() {
+                done.push(t - o.at);
+            }
+            !o.old.is_empty()
+        });
+        slot.resize_ms.extend(done);
+    }
+    let phase = slot.sim.phase;
+    if slot
+        .sim
+        .spec
+        .phases
+        .get(phase + 1)
+        .is_some_and(|p| p.at_ms <= t)
+    {
+        slot.sim.phase += 1;
+        slot.snap.strategies = rows_of(&slot.sim, slot.sim.phase, sc);
+        changed = true;
+    }
+    changed
+}
+
+/// After a no-op plan at tick `k`, the first tick that may act before the
+/// inputs change at `event_ms`; plus the number of plans it took.
+fn skip_until(
+    slot: &mut Slot,
+    sc: &Scenario,
+    k: i64,
+    event_ms: i64,
+    opts: &PlanOptions,
+) -> (i64, u64) {
+    let event_tick = if event_ms == i64::MAX {
+        sc.ticks()
+    } else {
+        (event_ms + sc.interval_ms - 1) / sc.interval_ms
+    };
+    let mut hi = event_tick.min(sc.ticks()) - 1;
+    if hi <= k {
+        return (k + 1, 0);
+    }
+    let mut calls = 0;
+    let mut acts = |tick: i64, slot: &mut Slot| {
+        calls += 1;
+        slot.snap.now = at(sc.start, tick * sc.interval_ms);
+        !quiescent(&plan::plan(&slot.snap, opts))
+    };
+    if !acts(hi, slot) {
+        return (hi + 1, calls);
+    }
+    let mut lo = k;
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if acts(mid, slot) {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    (hi, calls)
+}
+
+async fn apply_tick(
+    slots: &mut [Slot],
+    index: &BTreeMap<ClusterId, usize>,
+    sc: &Scenario,
+    lookback: i64,
+    t: i64,
+    k: i64,
+    clusters: Vec<ClusterPlan>,
+) -> Result<(), SimError> {
+    let plan = Plan {
+        format_version: plan::FORMAT_VERSION,
+        now: at(sc.start, t),
+        clusters,
+        warnings: Vec::new(),
+    };
+    // Replica sets before the DDL, to recognise resizes.
+    let before: BTreeMap<ClusterId, Vec<(String, String)>> = plan
+        .clusters
+        .iter()
+        .filter_map(|cp| {
+            let slot = slots.get(*index.get(&cp.cluster_id)?)?;
+            let live = slot
+                .sim
+                .replicas
+                .iter()
+                .filter(|r| {
+                    !slot
+                        .sim
+                        .pending
+                        .iter()
+                        .any(|p| matches!(p, Pending::Drop { name } if *name == r.name))
+                })
+                .map(|r| (r.name.clone(), r.size.0.clone()))
+                .collect();
+            Some((cp.cluster_id.clone(), live))
+        })
+        .collect();
+    let mut backend = SimBackend {
+        now_ms: t,
+        start: sc.start,
+        slots,
+        index,
+        sc,
+        lookback,
+    };
+    let report = exec::apply(
+        &mut backend,
+        &plan,
+        Uuid::from_u128(k as u128),
+        &exec::ApplyOptions::default(),
+    )
+    .await
+    .map_err(|e| SimError::Engine(e.to_string()))?;
+    for r in &report.results {
+        let Some(slot) = index
+            .get(&r.action.cluster_id)
+            .and_then(|i| slots.get_mut(*i))
+        else {
+            continue;
+        };
+        let ok = r.status == ActionStatus::Executed;
+        let size = r.action.size.as_ref().map(|s| s.0.clone());
+        if ok
+            && r.action.kind == ActionKind::CreateReplica
+            && r.action.strategy != StrategyKind::Burst
+        {
+            let old: Vec<String> = before
+                .get(&r.action.cluster_id)
+                .map(|live| {
+                    live.iter()
+                        .filter(|(_, s)| Some(s) != size.as_ref())
+                        .map(|(n, _)| n.clone())
+                        .collect()
+                })
+                .unwrap_or_default();
+            if !old.is_empty() {
+                slot.open_resizes.push(OpenResize { at: t, old });
+            }
+        }
+        let verb = match (r.action.kind, ok) {
+            (ActionKind::CreateReplica, true) => "create",
+            (ActionKind::DropReplica, true) => "drop",
+            (ActionKind::CreateReplica, false) => "create(failed)",
+            (ActionKind::DropReplica, false) => "drop(failed)",
+        };
+        slot.tick_actions
+            .push(format!("{verb} {}", r.action.replica));
+        slot.actions.push(ActionMark {
+            t,
+            kind: r.action.kind,
+            replica: r.action.replica.clone(),
+            size,
+            strategy: r.action.strategy,
+            ok,
+        });
+    }
+    Ok(())
+}
+
+fn write_rows(
+    w: &mut dyn Write,
+    slots: &mut [Slot],
+    sc: &Scenario,
+    t: i64,
+) -> Result<(), SimError> {
+    let time = at(sc.start, t).format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    for slot in slots.iter_mut() {
+        let replicas: Vec<String> = slot
+            .sim
+            .replicas
+            .iter()
+            .map(|r| format!("{}:{}:{}", r.name, r.size, r.hydrated_at(t)))
+            .collect();
+        writeln!(
+            w,
+            "{time},{},{},{},{},{}",
+            csv_field(&slot.sim.spec.name),
+            csv_field(&replicas.join(";")),
+            slot.sim.burn_rate(),
+            slot.sim.waiting.len(),
+            csv_field(&slot.tick_actions.join(";"))
+        )
+        .map_err(io_err)?;
+        slot.tick_actions.clear();
+    }
+    Ok(())
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn io_err(e: std::io::Error) -> SimError {
+    SimError::Io(format!("writing the timeline: {e}"))
+}

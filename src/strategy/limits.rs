@@ -1,0 +1,159 @@
+//! `limits`: guard rails, not a strategy. Runs last and cuts back what the
+//! strategies want to create so a cluster never goes above `max_replicas`
+//! replicas or `max_credits_per_hour`. It never drops a live replica: a
+//! cluster already above a limit is reported and only kept from growing.
+
+use serde::{Deserialize, Serialize};
+
+use super::config::{ConfigError, Obj};
+use super::{Ctx, Desired, StrategyKind};
+use crate::model::Size;
+
+const KIND: StrategyKind = StrategyKind::Limits;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LimitsConfig {
+    pub max_replicas: Option<u64>,
+    pub max_credits_per_hour: Option<f64>,
+}
+
+impl LimitsConfig {
+    pub(crate) fn parse(o: &Obj) -> Result<Self, ConfigError> {
+        let cfg = LimitsConfig {
+            max_replicas: o.opt_u64("max_replicas", 1)?,
+            max_credits_per_hour: o.opt_positive_f64("max_credits_per_hour")?,
+        };
+        if cfg.max_replicas.is_none() && cfg.max_credits_per_hour.is_none() {
+            return Err(ConfigError::new(
+                "max_replicas",
+                "a limits row needs max_replicas and/or max_credits_per_hour",
+            ));
+        }
+        Ok(cfg)
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct LimitsState {}
+
+pub(super) fn decide(c: &LimitsConfig, ctx: &Ctx, d: &mut Desired, _st: &mut LimitsState) {
+    // Newly added replicas, most expensive first: those are cut first.
+    let mut added: Vec<(String, Size, f64)> = d
+        .replicas
+        .iter()
+        .filter(|(n, r)| r.added_by.is_some() && ctx.cluster.replica(n).is_none())
+        .map(|(n, r)| (n.clone(), r.size.clone(), ctx.sizes.credits(&r.size)))
+        .collect();
+    added.sort_by(|a, b| b.2.total_cmp(&a.2).then(a.0.cmp(&b.0)));
+    for (name, size, _) in added {
+        let Some(why) = exceeded(c, ctx, d) else {
+            break;
+        };
+        d.replicas.remove(&name);
+        d.note(KIND, format!("not creating {name} ({size}): {why}"));
+    }
+    if let Some(why) = exceeded(c, ctx, d) {
+        d.note(
+            KIND,
+            format!("already {why}; not adding replicas (live ones are never dropped for a limit)"),
+        );
+    }
+}
+
+fn exceeded(c: &LimitsConfig, ctx: &Ctx, d: &Desired) -> Option<String> {
+    let count = d.replicas.len() as u64;
+    if let Some(max) = c.max_replicas {
+        if count > max {
+            return Some(format!("{count} replicas would exceed max_replicas {max}"));
+        }
+    }
+    if let Some(max) = c.max_credits_per_hour {
+        let credits: f64 = d
+            .replicas
+            .values()
+            .map(|r| ctx.sizes.credits(&r.size))
+            .sum();
+        if credits > max + 1e-9 {
+            return Some(format!(
+                "{credits} credits/h would exceed max_credits_per_hour {max}"
+            ));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::strategy::testutil::*;
+    use crate::strategy::Idle;
+
+    fn run(cl: &crate::model::Cluster, add: &[(&str, &str)], cfg: serde_json::Value) -> Desired {
+        let sizes = sizes();
+        let c = LimitsConfig::parse(&Obj::new(&cfg).unwrap()).unwrap();
+        let ctx = Ctx {
+            cluster: cl,
+            sizes: &sizes,
+            now: now(),
+            idle: Idle::Busy,
+        };
+        let mut d = Desired::from_cluster(cl);
+        for (n, s) in add {
+            d.add(n, &Size::from(*s), StrategyKind::ShrinkToFit, "try".into());
+        }
+        decide(&c, &ctx, &mut d, &mut LimitsState::default());
+        d
+    }
+
+    #[test]
+    fn table() {
+        let live = cluster("c", vec![replica("r1", "100cc", true)]);
+        type Case = (
+            &'static str,
+            Vec<(&'static str, &'static str)>,
+            serde_json::Value,
+            Vec<&'static str>,
+        );
+        let cases: Vec<Case> = vec![
+            (
+                "within limits",
+                vec![("a", "25cc")],
+                serde_json::json!({"max_replicas": 2}),
+                vec!["a", "r1"],
+            ),
+            (
+                "max_replicas cuts the most expensive additions first",
+                vec![("a", "25cc"), ("b", "800cc")],
+                serde_json::json!({"max_replicas": 2}),
+                vec!["a", "r1"],
+            ),
+            (
+                "credits cap",
+                vec![("a", "25cc"), ("b", "200cc")],
+                serde_json::json!({"max_credits_per_hour": 1.5}),
+                vec!["a", "r1"],
+            ),
+            (
+                "live replicas are never dropped",
+                vec![],
+                serde_json::json!({"max_credits_per_hour": 0.5}),
+                vec!["r1"],
+            ),
+        ];
+        for (name, add, cfg, want) in cases {
+            assert_eq!(run(&live, &add, cfg).names(), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn bad_configs() {
+        for v in [
+            serde_json::json!({}),
+            serde_json::json!({"max_replicas": 0}),
+            serde_json::json!({"max_credits_per_hour": -1}),
+            serde_json::json!({"max_credits_per_hour": "lots"}),
+        ] {
+            assert!(LimitsConfig::parse(&Obj::new(&v).unwrap()).is_err(), "{v}");
+        }
+    }
+}

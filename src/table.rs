@@ -1,0 +1,172 @@
+//! Aligned tables for the operator commands (`status`, `strategy ls`,
+//! `history`): boxed and coloured with comfy-table on a terminal, plain
+//! space-aligned columns (no colour, no trailing blanks) when piped. Knows
+//! nothing of what the cells mean beyond a tone for colour.
+
+use std::io::IsTerminal;
+
+use comfy_table::{presets, Attribute, Cell as CtCell, Color, ContentArrangement, Table};
+
+/// How a cell should stand out when colour is allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Tone {
+    #[default]
+    Plain,
+    Good,
+    Warn,
+    Bad,
+    Dim,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cell {
+    pub text: String,
+    pub tone: Tone,
+}
+
+impl Cell {
+    pub fn new(text: impl Into<String>) -> Cell {
+        Cell {
+            text: text.into(),
+            tone: Tone::Plain,
+        }
+    }
+
+    pub fn tone(text: impl Into<String>, tone: Tone) -> Cell {
+        Cell {
+            text: text.into(),
+            tone,
+        }
+    }
+}
+
+/// Where the table goes: a terminal gets borders (and colour unless
+/// `NO_COLOR` is set), anything else plain aligned text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Style {
+    pub tty: bool,
+    pub color: bool,
+}
+
+impl Style {
+    /// Decided from stdout and `NO_COLOR` (<https://no-color.org>).
+    pub fn detect() -> Style {
+        let tty = std::io::stdout().is_terminal();
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        Style {
+            tty,
+            color: tty && !no_color,
+        }
+    }
+
+    pub fn plain() -> Style {
+        Style {
+            tty: false,
+            color: false,
+        }
+    }
+}
+
+pub fn render(headers: &[&str], rows: &[Vec<Cell>], style: Style) -> String {
+    if style.tty {
+        boxed(headers, rows, style.color)
+    } else {
+        plain(headers, rows)
+    }
+}
+
+fn boxed(headers: &[&str], rows: &[Vec<Cell>], color: bool) -> String {
+    let mut t = Table::new();
+    t.load_preset(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic);
+    if !color {
+        t.force_no_tty();
+    }
+    t.set_header(headers.iter().map(|h| {
+        let c = CtCell::new(h);
+        if color {
+            c.add_attribute(Attribute::Bold)
+        } else {
+            c
+        }
+    }));
+    for row in rows {
+        t.add_row(row.iter().map(|cell| {
+            let c = CtCell::new(&cell.text);
+            match (color, cell.tone) {
+                (false, _) | (_, Tone::Plain) => c,
+                (true, Tone::Good) => c.fg(Color::Green),
+                (true, Tone::Warn) => c.fg(Color::Yellow),
+                (true, Tone::Bad) => c.fg(Color::Red),
+                (true, Tone::Dim) => c.fg(Color::DarkGrey),
+            }
+        }));
+    }
+    format!("{t}\n")
+}
+
+/// Columns separated by two spaces, padded to the widest cell, trailing
+/// blanks trimmed: stable for `grep`, `awk` and tests.
+fn plain(headers: &[&str], rows: &[Vec<Cell>]) -> String {
+    let lines: Vec<Vec<&str>> = std::iter::once(headers.to_vec())
+        .chain(
+            rows.iter()
+                .map(|r| r.iter().map(|c| c.text.as_str()).collect()),
+        )
+        .collect();
+    let cols = headers.len();
+    let width = |i: usize| {
+        lines
+            .iter()
+            .filter_map(|l| l.get(i))
+            .map(|s| s.chars().count())
+            .max()
+            .unwrap_or(0)
+    };
+    let widths: Vec<usize> = (0..cols).map(width).collect();
+    let mut out = String::new();
+    for line in &lines {
+        let mut s = String::new();
+        for (i, cell) in line.iter().enumerate() {
+            if i > 0 {
+                s.push_str("  ");
+            }
+            s.push_str(cell);
+            let pad = widths.get(i).copied().unwrap_or(0) - cell.chars().count();
+            s.extend(std::iter::repeat_n(' ', pad));
+        }
+        out.push_str(s.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_tables_align_and_trim() {
+        let rows = vec![
+            vec![Cell::new("analytics"), Cell::tone("Converged", Tone::Good)],
+            vec![Cell::new("x"), Cell::new("")],
+        ];
+        let s = render(&["NAME", "CONDITION"], &rows, Style::plain());
+        assert_eq!(s, "NAME       CONDITION\nanalytics  Converged\nx\n", "{s}");
+    }
+
+    #[test]
+    fn boxed_tables_without_colour_have_no_escape_codes() {
+        let rows = vec![vec![Cell::tone("Invalid", Tone::Bad)]];
+        let s = render(
+            &["CONDITION"],
+            &rows,
+            Style {
+                tty: true,
+                color: false,
+            },
+        );
+        assert!(s.contains("Invalid"), "{s}");
+        assert!(!s.contains('\u{1b}'), "{s:?}");
+    }
+}

@@ -1,0 +1,387 @@
+//! The command-line surface as an operator uses it: filters, wipe-state,
+//! read-only dry-runs, JSON output, the session's own cluster.
+
+use serde_json::json;
+
+use crate::cli::{
+    audit, clusterctl, command, init_tables, replica_names, run_cmd, states, strategy, Run,
+};
+use crate::support::Emulator;
+
+/// Statements that change something, by their leading keyword.
+fn writes(log: &[String]) -> Vec<String> {
+    const WRITE: [&str; 9] = [
+        "INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "ALTER", "TRUNCATE", "GRANT", "COPY",
+    ];
+    log.iter()
+        .filter(|q| {
+            let up = q.trim_start().to_uppercase();
+            WRITE.iter().any(|w| up.starts_with(w))
+                || up.contains("INSERT INTO")
+                || up.contains("DELETE FROM")
+        })
+        .cloned()
+        .collect()
+}
+
+fn no_backtrace(run: &Run) {
+    for needle in ["panicked", "backtrace", "RUST_BACKTRACE", "internal error"] {
+        assert!(!run.all().contains(needle), "{needle}: {}", run.all());
+    }
+}
+
+#[test]
+fn cluster_filter_limits_the_plan_and_bad_regexes_are_usage_errors() {
+    let emu = Emulator::start();
+    for name in ["prod_a", "prod_b", "dev_a", "dev_bad"] {
+        emu.create_cluster(name);
+    }
+    init_tables(&emu);
+    for name in ["prod_a", "prod_b", "dev_a"] {
+        strategy(&emu, name, "target_size", json!({"target_size": "25cc"}));
+    }
+    strategy(
+        &emu,
+        "dev_bad",
+        "target_size",
+        json!({"target_size": "7cc"}),
+    );
+
+    let dry = clusterctl(&emu, &["dry-run", "--cluster", "^prod_"]).ok();
+    assert!(dry.stdout.contains("cluster prod_a"), "{}", dry.all());
+    assert!(dry.stdout.contains("cluster prod_b"), "{}", dry.all());
+    assert!(!dry.all().contains("dev_"), "{}", dry.all());
+    assert!(dry.stdout.contains("Plan: 2 to create"), "{}", dry.all());
+
+    // The invalid dev_bad row is outside the filter: a clean exit.
+    clusterctl(&emu, &["apply", "--cluster", "^prod_"]).ok();
+    assert_eq!(replica_names(&emu, "prod_a"), vec!["r_25cc"]);
+    assert_eq!(replica_names(&emu, "prod_b"), vec!["r_25cc"]);
+    assert!(emu.replicas("dev_a").is_empty());
+    assert!(audit(&emu, "dev_a").is_empty());
+
+    // Unanchored, like grep.
+    let run = clusterctl(&emu, &["apply", "--cluster", "ev_a"]).ok();
+    assert_eq!(
+        replica_names(&emu, "dev_a"),
+        vec!["r_25cc"],
+        "{}",
+        run.all()
+    );
+    assert!(emu.replicas("dev_bad").is_empty());
+
+    for cmd in ["dry-run", "apply", "wipe-state"] {
+        emu.reset_stats();
+        let bad = clusterctl(&emu, &[cmd, "--cluster", "("]).code(64);
+        no_backtrace(&bad);
+        assert!(bad.stdout.is_empty(), "{}", bad.all());
+        let lines: Vec<&str> = bad.stderr.lines().filter(|l| !l.is_empty()).collect();
+        assert_eq!(lines.len(), 1, "one line: {}", bad.all());
+        assert!(lines[0].starts_with("error: --cluster"), "{}", lines[0]);
+        assert!(lines[0].contains("'('"), "{}", lines[0]);
+        assert_eq!(emu.stats().statements, 0, "{cmd}: never connected");
+    }
+}
+
+#[test]
+fn wipe_state_all_or_matching_clusters() {
+    let emu = Emulator::start();
+    for name in ["keep_me", "wipe_a", "wipe_b"] {
+        emu.create_cluster(name);
+    }
+    init_tables(&emu);
+    for name in ["keep_me", "wipe_a", "wipe_b"] {
+        strategy(&emu, name, "target_size", json!({"target_size": "25cc"}));
+    }
+    clusterctl(&emu, &["apply"]).ok();
+    let ids = |emu: &Emulator| -> Vec<String> {
+        let mut v: Vec<String> = states(emu).into_iter().map(|(c, _, _)| c).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(ids(&emu).len(), 3);
+
+    let run = clusterctl(&emu, &["wipe-state", "--cluster", "^wipe_"]).ok();
+    assert!(
+        run.stdout.contains("2 matching clusters (2 rows deleted)"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(ids(&emu), vec![emu.cluster_id("keep_me")]);
+
+    let run = clusterctl(&emu, &["wipe-state", "--cluster", "^nothing$"]).ok();
+    assert!(run.stdout.contains("0 rows deleted"), "{}", run.all());
+    assert_eq!(ids(&emu).len(), 1);
+
+    let doc = clusterctl(
+        &emu,
+        &["wipe-state", "--cluster", "keep", "--output", "json"],
+    )
+    .ok()
+    .json();
+    assert_eq!(doc["format_version"], 1);
+    assert_eq!(doc["rows_deleted"], 1);
+    assert!(ids(&emu).is_empty());
+
+    clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(ids(&emu).len(), 3, "state comes back on the next apply");
+    let run = clusterctl(&emu, &["wipe-state"]).ok();
+    assert!(
+        run.stdout.contains("all clusters (3 rows deleted)"),
+        "{}",
+        run.all()
+    );
+    assert!(ids(&emu).is_empty());
+    // Replicas are not touched by wiping state.
+    assert_eq!(replica_names(&emu, "wipe_a"), vec!["r_25cc"]);
+}
+
+#[test]
+fn dry_run_without_tables_says_how_to_create_them() {
+    let emu = Emulator::start();
+    emu.reset_stats();
+    let run = clusterctl(&emu, &["dry-run"]).code(1);
+    no_backtrace(&run);
+    assert!(run.stderr.contains("tables are missing"), "{}", run.all());
+    assert!(
+        run.stderr.contains("clusterctl apply"),
+        "says how: {}",
+        run.all()
+    );
+    assert!(writes(&emu.sql_log()).is_empty(), "{:?}", emu.sql_log());
+    assert_eq!(
+        emu.query_one("SELECT (to_regclass('mz_cluster_strategies') IS NULL)::text")
+            .as_deref(),
+        Some("true"),
+        "dry-run created nothing"
+    );
+}
+
+#[test]
+fn dry_run_never_writes() {
+    let emu = Emulator::start();
+    emu.create_cluster("resize");
+    emu.add_index("resize");
+    emu.add_replica("resize", "r_25cc", "25cc");
+    emu.add_replica("resize", "r_50cc", "50cc");
+    emu.set_hydrated("resize", "r_50cc", true);
+    emu.create_cluster("sleepy");
+    emu.add_replica("sleepy", "r1", "25cc");
+    emu.add_activity("sleepy", 2 * 3600, true);
+    emu.create_cluster("fresh");
+    init_tables(&emu);
+    strategy(
+        &emu,
+        "resize",
+        "target_size",
+        json!({"target_size": "50cc"}),
+    );
+    strategy(&emu, "sleepy", "idle_suspend", json!({"idle_after_s": 60}));
+    strategy(
+        &emu,
+        "fresh",
+        "shrink_to_fit",
+        json!({"max_replica_size": "50cc"}),
+    );
+    let catalog = |emu: &Emulator| ["resize", "sleepy", "fresh"].map(|c| emu.replicas(c));
+    let before = catalog(&emu);
+
+    emu.reset_stats();
+    let text = clusterctl(&emu, &["dry-run", "-v"]).ok();
+    assert!(
+        text.stdout
+            .contains("Plan: 2 to create, 2 to drop, on 3 clusters"),
+        "{}",
+        text.all()
+    );
+    clusterctl(&emu, &["dry-run", "--output", "json"]).ok();
+    clusterctl(&emu, &["dry-run", "--exec-cluster", "sleepy"]).ok();
+    let log = emu.sql_log();
+    assert!(!log.is_empty());
+    assert!(writes(&log).is_empty(), "writes: {:?}", writes(&log));
+    assert_eq!(emu.stats().ddl, 0);
+    assert_eq!(catalog(&emu), before);
+    assert!(states(&emu).is_empty());
+    assert_eq!(
+        emu.query_one("SELECT count(*)::text FROM mz_cluster_strategy_actions")
+            .as_deref(),
+        Some("0")
+    );
+
+    // A role that can only read works too (the plan is the same).
+    let url = emu.readonly_url("public");
+    let mut cmd = command();
+    cmd.arg("dry-run").env("DATABASE_URL", url);
+    let ro = run_cmd(cmd).ok();
+    assert!(
+        ro.stdout.contains("Plan: 2 to create, 2 to drop"),
+        "{}",
+        ro.all()
+    );
+}
+
+#[test]
+fn json_output_of_dry_run_and_apply() {
+    let emu = Emulator::start();
+    emu.create_cluster("c");
+    emu.add_index("c");
+    emu.add_replica("c", "r_25cc", "25cc");
+    emu.set_hydrated("c", "r_25cc", true);
+    init_tables(&emu);
+    strategy(&emu, "c", "target_size", json!({"target_size": "50cc"}));
+
+    let check_action = |a: &serde_json::Value| {
+        assert_eq!(a["kind"], "create_replica", "{a}");
+        assert_eq!(a["cluster"], "c", "{a}");
+        assert_eq!(a["replica"], "r_50cc", "{a}");
+        assert_eq!(a["size"], "50cc", "{a}");
+        assert_eq!(
+            a["sql"], r#"CREATE CLUSTER REPLICA "c"."r_50cc" (SIZE = '50cc')"#,
+            "{a}"
+        );
+        assert_eq!(a["strategy"], "target_size", "{a}");
+        let reasons = a["reasons"].as_array().expect("reasons");
+        assert!(
+            !reasons.is_empty() && reasons.iter().all(|r| r.is_string()),
+            "{a}"
+        );
+    };
+
+    let dry = clusterctl(&emu, &["dry-run", "--output", "json"]).ok();
+    let doc = dry.json();
+    assert_eq!(doc["format_version"], 1, "{doc}");
+    assert_eq!(doc["command"], "dry-run", "{doc}");
+    let clusters = doc["plan"]["clusters"].as_array().expect("clusters");
+    assert_eq!(clusters.len(), 1, "{doc}");
+    assert_eq!(clusters[0]["cluster"], "c");
+    assert_eq!(clusters[0]["status"], "planned");
+    let actions = clusters[0]["actions"].as_array().expect("actions");
+    assert_eq!(actions.len(), 1, "{doc}");
+    check_action(&actions[0]);
+    assert_eq!(emu.replicas("c").len(), 1, "dry-run changed nothing");
+
+    let applied = clusterctl(&emu, &["apply", "--output", "json"]).ok();
+    let doc = applied.json();
+    assert_eq!(doc["format_version"], 1, "{doc}");
+    assert_eq!(doc["command"], "apply", "{doc}");
+    check_action(&doc["plan"]["clusters"][0]["actions"][0]);
+    let results = doc["apply"]["results"].as_array().expect("results");
+    assert_eq!(results.len(), 1, "{doc}");
+    check_action(&results[0]);
+    assert_eq!(results[0]["status"], "executed", "{doc}");
+    assert!(results[0]["action_id"].is_string(), "{doc}");
+    assert!(doc["apply"]["run_id"].is_string(), "{doc}");
+
+    // A converged run is still one JSON document.
+    let doc = clusterctl(&emu, &["apply", "--output", "json"]).ok().json();
+    assert_eq!(doc["apply"]["results"].as_array().map(Vec::len), Some(0));
+}
+
+#[test]
+fn the_exec_cluster_is_reported_and_never_changed() {
+    let emu = Emulator::start();
+    for name in ["ops", "idle"] {
+        emu.create_cluster(name);
+        emu.add_replica(name, "r1", "25cc");
+        emu.add_activity(name, 2 * 3600, true);
+    }
+    init_tables(&emu);
+    for name in ["ops", "idle"] {
+        strategy(&emu, name, "idle_suspend", json!({"idle_after_s": 3600}));
+    }
+
+    let dry = clusterctl(
+        &emu,
+        &["dry-run", "--exec-cluster", "ops", "--output", "json"],
+    )
+    .ok();
+    let doc = dry.json();
+    let ops = doc["plan"]["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["cluster"] == "ops")
+        .expect("ops is reported")
+        .clone();
+    assert_eq!(ops["status"], "unmanageable", "{ops}");
+    assert!(
+        ops["actions"].as_array().is_some_and(Vec::is_empty),
+        "{ops}"
+    );
+
+    emu.reset_stats();
+    for _ in 0..2 {
+        let run = clusterctl(&emu, &["apply", "--exec-cluster", "ops"]).ok();
+        assert!(
+            run.stderr.contains("cluster ops")
+                && run.stderr.contains("left alone")
+                && run.stderr.contains("session runs on this cluster"),
+            "{}",
+            run.all()
+        );
+        assert!(!run.stdout.contains(r#""ops"."r1""#), "{}", run.all());
+    }
+    assert!(
+        emu.sql_log()
+            .iter()
+            .any(|q| q.contains(r#"SET cluster = "ops""#)),
+        "the session runs on ops: {:?}",
+        emu.sql_log()
+    );
+    assert_eq!(replica_names(&emu, "ops"), vec!["r1"]);
+    assert!(audit(&emu, "ops").is_empty());
+    assert!(
+        emu.replicas("idle").is_empty(),
+        "the other idle cluster is suspended"
+    );
+}
+
+#[test]
+fn clusters_the_controller_must_not_touch_are_reported_not_changed() {
+    let emu = Emulator::start();
+    emu.create_managed_cluster("managed", "25cc", 1);
+    emu.create_cluster("refreshed");
+    emu.add_replica("refreshed", "r1", "25cc");
+    emu.set_schedule("refreshed", "on-refresh");
+    for name in ["managed", "refreshed", "quickstart", "mz_system"] {
+        emu.add_activity(name, 2 * 3600, true);
+    }
+    init_tables(&emu);
+    for name in ["managed", "refreshed", "quickstart", "mz_system"] {
+        strategy(&emu, name, "idle_suspend", json!({"idle_after_s": 60}));
+    }
+    // A row for a cluster that has since been dropped.
+    emu.sql(
+        r#"INSERT INTO mz_cluster_strategies (cluster_id, strategy_type, config)
+           VALUES ('u999', 'idle_suspend', '{"idle_after_s": 60}')"#,
+    );
+
+    let run = clusterctl(&emu, &["apply"]).ok();
+    for (name, why) in [
+        ("managed", "managed cluster"),
+        ("refreshed", "SCHEDULE = ON REFRESH"),
+        ("quickstart", "session runs on this cluster"),
+        ("mz_system", "system cluster"),
+    ] {
+        let line = run
+            .stderr
+            .lines()
+            .find(|l| l.contains(&format!("cluster {name} (")))
+            .unwrap_or_else(|| panic!("{name} not reported:\n{}", run.all()));
+        assert!(line.starts_with("warning:") && line.contains(why), "{line}");
+    }
+    assert!(
+        run.stderr.contains("u999") && run.stderr.contains("does not exist"),
+        "{}",
+        run.all()
+    );
+    assert!(run.stdout.contains("No changes"), "{}", run.all());
+    for name in ["managed", "refreshed", "quickstart", "mz_system"] {
+        assert_eq!(replica_names(&emu, name), vec!["r1"], "{name}");
+    }
+    assert_eq!(
+        emu.query_one("SELECT count(*)::text FROM mz_cluster_strategy_actions")
+            .as_deref(),
+        Some("0")
+    );
+}

@@ -1,0 +1,508 @@
+//! Safety under concurrency and faults, each hazard injected through the
+//! emulator: the lease, the plan guard, retries, deadlines, kill -9 at every
+//! point of an apply, guard rails.
+
+use std::collections::BTreeSet;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::cli::{audit, clusterctl, command, init_tables, lit, run_cmd, strategy, Run};
+use crate::support::Emulator;
+
+fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
+    v.iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+/// `run_id`s of every audited action.
+fn actors(emu: &Emulator) -> BTreeSet<String> {
+    emu.query_strings("SELECT DISTINCT decision_ctx->>'run_id' FROM mz_cluster_strategy_actions")
+        .into_iter()
+        .filter_map(|r| r[0].clone())
+        .collect()
+}
+
+fn hold_lease(emu: &Emulator, holder: &str, secs: i64) {
+    emu.sql(&format!(
+        "UPDATE clusterctl_lease SET holder = {}, expires_at = now() + INTERVAL '{secs} seconds'",
+        lit(holder)
+    ));
+}
+
+#[test]
+fn a_held_lease_means_one_line_and_exit_zero_and_unlock_breaks_it() {
+    let emu = Emulator::start();
+    emu.create_cluster("c");
+    init_tables(&emu);
+    strategy(&emu, "c", "target_size", json!({"target_size": "25cc"}));
+    hold_lease(&emu, "other-host:4242:run-x", 600);
+
+    let run = clusterctl(&emu, &["apply"]).ok();
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "{}", run.all());
+    assert!(lines[0].contains("other-host:4242:run-x"), "{}", lines[0]);
+    assert!(lines[0].contains("until"), "{}", lines[0]);
+    assert!(
+        emu.replicas("c").is_empty(),
+        "nothing done without the lease"
+    );
+
+    let started = Instant::now();
+    clusterctl(&emu, &["apply", "--wait", "1s"]).ok();
+    assert!(started.elapsed() >= Duration::from_secs(1), "--wait waits");
+    assert!(emu.replicas("c").is_empty());
+
+    let run = clusterctl(&emu, &["unlock", "--force"]).ok();
+    assert!(
+        run.stdout
+            .contains("Broke the lease held by other-host:4242:run-x"),
+        "{}",
+        run.all()
+    );
+    let unlocks = emu.query_strings(
+        "SELECT decision_ctx->>'previous_holder' FROM mz_cluster_strategy_actions WHERE decision_ctx->>'kind' = 'unlock'",
+    );
+    assert_eq!(
+        unlocks,
+        vec![vec![Some("other-host:4242:run-x".to_string())]],
+        "unlock is audited"
+    );
+
+    clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(emu.replicas("c"), pairs(&[("r_25cc", "25cc")]));
+    // unlock without --force is refused.
+    assert_eq!(clusterctl(&emu, &["unlock"]).code, 64);
+}
+
+#[test]
+fn concurrent_applies_one_actor_per_round_no_duplicates() {
+    let emu = Emulator::start();
+    for name in ["a", "b", "c"] {
+        emu.create_cluster(name);
+        emu.add_index(name);
+        emu.add_replica(name, "r_25cc", "25cc");
+        emu.set_hydrated(name, "r_25cc", true);
+    }
+    init_tables(&emu);
+    for name in ["a", "b", "c"] {
+        strategy(&emu, name, "target_size", json!({"target_size": "50cc"}));
+    }
+    let round = |emu: &Emulator| -> Vec<Run> {
+        let children: Vec<_> = (0..6)
+            .map(|_| {
+                let mut cmd = command();
+                cmd.arg("apply")
+                    .env("DATABASE_URL", emu.url())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped());
+                cmd.spawn().expect("spawn clusterctl")
+            })
+            .collect();
+        children
+            .into_iter()
+            .map(|c| {
+                let out = c.wait_with_output().expect("wait");
+                Run {
+                    code: out.status.code().unwrap_or(-1),
+                    stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+                    stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+                }
+            })
+            .collect()
+    };
+
+    // Round 1: every cluster gets its 50cc replica, exactly once.
+    let runs = round(&emu);
+    for r in &runs {
+        assert_eq!(r.code, 0, "{}", r.all());
+    }
+    let acted: Vec<&Run> = runs.iter().filter(|r| r.stdout.contains("done ")).collect();
+    assert_eq!(
+        acted.len(),
+        1,
+        "one actor:\n{}",
+        runs.iter()
+            .map(Run::all)
+            .collect::<Vec<_>>()
+            .join("\n---\n")
+    );
+    assert_eq!(actors(&emu).len(), 1);
+    for name in ["a", "b", "c"] {
+        assert_eq!(
+            emu.replicas(name),
+            pairs(&[("r_25cc", "25cc"), ("r_50cc", "50cc")])
+        );
+    }
+
+    // Round 2: hydrated → the old replicas go, exactly once.
+    for name in ["a", "b", "c"] {
+        emu.set_hydrated(name, "r_50cc", true);
+    }
+    let runs = round(&emu);
+    assert!(runs.iter().all(|r| r.code == 0));
+    assert_eq!(
+        runs.iter().filter(|r| r.stdout.contains("done ")).count(),
+        1
+    );
+    assert_eq!(actors(&emu).len(), 2, "one new actor in round 2");
+    for name in ["a", "b", "c"] {
+        assert_eq!(emu.replicas(name), pairs(&[("r_50cc", "50cc")]));
+        assert_eq!(
+            audit(&emu, name).len(),
+            2,
+            "one create and one drop, never repeated"
+        );
+    }
+}
+
+#[test]
+fn plan_guard_skips_a_cluster_changed_since_the_snapshot() {
+    let emu = Emulator::start();
+    emu.create_cluster("c");
+    emu.add_replica("c", "r_25cc", "25cc");
+    init_tables(&emu);
+    strategy(&emu, "c", "target_size", json!({"target_size": "50cc"}));
+    // Someone adds a replica by hand between our snapshot and our DDL.
+    let url = crate::support::pg_url();
+    let db = emu.database().to_string();
+    emu.on_statement("FROM mz_catalog.mz_cluster_replicas WHERE cluster_id = $1", 1, move |_| {
+        let mut c = crate::support::admin_client(&url, &db);
+        let _ = c.batch_execute(
+            "INSERT INTO mz_catalog.mz_cluster_replicas \
+             SELECT 'u999', 'by_hand', id, '100cc', NULL, 'u1', false FROM mz_catalog.mz_clusters WHERE name = 'c'",
+        );
+    });
+    emu.reset_stats();
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(
+        run.stdout.contains("changed since the plan was made"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(emu.stats().ddl, 0, "no DDL on stale data");
+    assert!(audit(&emu, "c").is_empty());
+    // The next run re-plans with the new replica in view.
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(run.stdout.contains("r_50cc"), "{}", run.all());
+    assert_eq!(
+        emu.replicas("c"),
+        pairs(&[("by_hand", "100cc"), ("r_25cc", "25cc"), ("r_50cc", "50cc")])
+    );
+}
+
+fn one_create_setup() -> Emulator {
+    let emu = Emulator::start();
+    emu.create_cluster("c");
+    init_tables(&emu);
+    strategy(&emu, "c", "target_size", json!({"target_size": "25cc"}));
+    emu
+}
+
+#[test]
+fn transient_failures_are_retried_and_never_repeat_work() {
+    // Connection dropped before the DDL reached the server.
+    let emu = one_create_setup();
+    emu.drop_connection_before_ddl(1);
+    let run = clusterctl(&emu, &["apply", "-v"]).ok();
+    assert!(
+        run.stderr.contains("retrying"),
+        "each retry is logged: {}",
+        run.all()
+    );
+    assert_eq!(emu.replicas("c"), pairs(&[("r_25cc", "25cc")]));
+    assert_eq!(
+        audit(&emu, "c"),
+        vec![(
+            r#"CREATE CLUSTER REPLICA "c"."r_25cc" (SIZE = '25cc')"#.to_string(),
+            true,
+            None
+        )]
+    );
+
+    // Connection dropped after the DDL took effect: the retry finds the
+    // replica there and counts it as done, once.
+    let emu = one_create_setup();
+    emu.drop_connection_after_ddl(1);
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(
+        run.stdout.contains("Applied 1 of 1 action"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(emu.replicas("c"), pairs(&[("r_25cc", "25cc")]));
+    let trail = audit(&emu, "c");
+    assert_eq!(trail.len(), 1, "{trail:?}");
+    assert!(trail[0].1, "{trail:?}");
+
+    // "Try again" errors from the server are transient too.
+    let emu = one_create_setup();
+    emu.fail_ddl(
+        1,
+        "40001",
+        "another operation is in progress, please try again",
+    );
+    clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(emu.replicas("c"), pairs(&[("r_25cc", "25cc")]));
+}
+
+#[test]
+fn permanent_errors_are_not_retried() {
+    let emu = one_create_setup();
+    emu.fail_ddl(1, "XX000", "unknown cluster replica size 25cc");
+    emu.reset_stats();
+    let run = clusterctl(&emu, &["apply"]);
+    assert_eq!(run.code, 3, "{}", run.all());
+    assert_eq!(emu.stats().ddl, 1, "sent once, not retried");
+    assert!(!run.stderr.contains("retrying"), "{}", run.all());
+}
+
+#[test]
+fn a_hung_server_never_hangs_the_run() {
+    let emu = one_create_setup();
+    emu.set_delay(Duration::from_secs(3));
+    let started = Instant::now();
+    let run = clusterctl(
+        &emu,
+        &["dry-run", "--statement-timeout", "1s", "--max-retries", "1"],
+    );
+    let took = started.elapsed();
+    emu.set_delay(Duration::ZERO);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(run.stderr.contains("no answer within 1s"), "{}", run.stderr);
+    assert!(took < Duration::from_secs(15), "bounded: took {took:?}");
+}
+
+/// A scenario with several DDL statements and state writes in one run.
+fn crash_setup() -> Emulator {
+    let emu = Emulator::start();
+    emu.create_cluster("s");
+    emu.add_index("s");
+    emu.create_cluster("t");
+    emu.add_index("t");
+    emu.add_replica("t", "r_25cc", "25cc");
+    emu.add_replica("t", "r_50cc", "50cc");
+    emu.set_hydrated("t", "r_25cc", true);
+    emu.set_hydrated("t", "r_50cc", true);
+    init_tables(&emu);
+    strategy(
+        &emu,
+        "s",
+        "shrink_to_fit",
+        json!({"max_replica_size": "100cc"}),
+    );
+    strategy(&emu, "t", "target_size", json!({"target_size": "50cc"}));
+    emu
+}
+
+fn end_state(emu: &Emulator) -> Vec<Vec<(String, String)>> {
+    vec![emu.replicas("s"), emu.replicas("t")]
+}
+
+/// Applies until nothing is left to do (at most `n` runs).
+fn converge(emu: &Emulator, n: usize) {
+    for _ in 0..n {
+        let run = clusterctl(emu, &["apply"]);
+        assert!(run.code == 0 || run.code == 3, "{}", run.all());
+        if run.stdout.contains("No changes") {
+            return;
+        }
+    }
+    panic!("did not converge in {n} runs");
+}
+
+/// Starts `apply` and kills it with SIGKILL when the proxy sees the `nth`
+/// statement containing `pattern` (the statement is still forwarded).
+fn apply_killed_at(emu: &Emulator, pattern: &str, nth: u32) {
+    let mut cmd = command();
+    cmd.arg("apply")
+        .env("DATABASE_URL", emu.url())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child = cmd.spawn().expect("spawn clusterctl");
+    let pid = child.id();
+    emu.on_statement(pattern, nth, move |_| {
+        let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+        std::thread::sleep(Duration::from_millis(50));
+    });
+    let status = child.wait().expect("wait");
+    assert!(
+        status.code().is_none(),
+        "the run was killed at {pattern} #{nth} (status {status})"
+    );
+}
+
+#[test]
+fn kill_9_at_any_point_converges_without_duplicates() {
+    let reference = crash_setup();
+    converge(&reference, 4);
+    let want = end_state(&reference);
+    let ddl_count = audit(&reference, "s").len() + audit(&reference, "t").len();
+    assert!(
+        ddl_count >= 4,
+        "the scenario exercises several DDL statements"
+    );
+
+    // Before each intent row, at each DDL (sent, outcome unknown), at each
+    // outcome update, and between the two state writes.
+    let mut points: Vec<(&str, u32)> = Vec::new();
+    for k in 1..=ddl_count as u32 {
+        points.push(("INSERT INTO \"mz_cluster_strategy_actions\"", k));
+        points.push(("CLUSTER REPLICA", k));
+        points.push(("UPDATE \"mz_cluster_strategy_actions\"", k));
+    }
+    points.push(("INSERT INTO \"mz_cluster_strategy_state\"", 1));
+    points.push(("DELETE FROM \"mz_cluster_strategy_state\"", 1));
+
+    for (pattern, nth) in points {
+        let emu = crash_setup();
+        apply_killed_at(&emu, pattern, nth);
+        converge(&emu, 4);
+        assert_eq!(end_state(&emu), want, "killed at {pattern} #{nth}");
+        let unsettled = emu.query_one(
+            "SELECT count(*) FROM mz_cluster_strategy_actions WHERE executed IS NULL AND error_message IS NULL",
+        );
+        assert_eq!(
+            unsettled.as_deref(),
+            Some("0"),
+            "killed at {pattern} #{nth}: every attempt settled"
+        );
+        let states = emu.query_one(
+            "SELECT count(*) - count(DISTINCT cluster_id) FROM mz_cluster_strategy_state",
+        );
+        assert_eq!(
+            states.as_deref(),
+            Some("0"),
+            "one state row per cluster after convergence"
+        );
+    }
+}
+
+#[test]
+fn limits_cut_back_creates_with_a_reason() {
+    let emu = Emulator::start();
+    emu.create_cluster("c");
+    init_tables(&emu);
+    strategy(
+        &emu,
+        "c",
+        "shrink_to_fit",
+        json!({"max_replica_size": "200cc"}),
+    );
+    strategy(
+        &emu,
+        "c",
+        "limits",
+        json!({"max_replicas": 2, "max_credits_per_hour": 1.5}),
+    );
+    let run = clusterctl(&emu, &["apply", "-v"]).ok();
+    assert_eq!(
+        emu.replicas("c"),
+        pairs(&[("c_25cc", "25cc"), ("c_50cc", "50cc")])
+    );
+    assert!(
+        run.stdout.contains("limits: not creating c_200cc (200cc)"),
+        "{}",
+        run.all()
+    );
+}
+
+#[test]
+fn max_actions_bounds_a_run() {
+    let emu = Emulator::start();
+    emu.create_cluster("c");
+    emu.add_index("c");
+    init_tables(&emu);
+    strategy(
+        &emu,
+        "c",
+        "shrink_to_fit",
+        json!({"max_replica_size": "100cc"}),
+    );
+    let run = clusterctl(&emu, &["apply", "--max-actions", "2"]).ok();
+    assert!(
+        run.stdout.contains("--max-actions reached"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(emu.replicas("c").len(), 2);
+    clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(emu.replicas("c").len(), 3, "the next run continues");
+}
+
+#[test]
+fn bad_input_changes_nothing() {
+    let emu = Emulator::start();
+    emu.create_cluster("c");
+    emu.add_replica("c", "r1", "25cc");
+    init_tables(&emu);
+    let id = emu.cluster_id("c");
+    for config in [
+        "[1, 2]",
+        "\"idle\"",
+        "{\"idle_after_s\": 0}",
+        "{\"idle_after_s\": -60}",
+        "{\"idle_after_s\": 1e400}",
+        "{\"idle_after_s\": 60, \"cooldown_s\": \"soon\"}",
+    ] {
+        emu.sql("DELETE FROM mz_cluster_strategies");
+        emu.sql(&format!(
+            "INSERT INTO mz_cluster_strategies VALUES ({}, 'idle_suspend', {}::jsonb, now())",
+            lit(&id),
+            lit(config)
+        ));
+        emu.add_activity("c", 7200, true);
+        let run = clusterctl(&emu, &["apply"]);
+        assert_eq!(run.code, 3, "{config}: {}", run.all());
+        assert!(
+            run.stderr.contains("cluster c ("),
+            "{config}: {}",
+            run.stderr
+        );
+        assert!(!run.all().contains("panicked"), "{}", run.all());
+        assert_eq!(
+            emu.replicas("c"),
+            pairs(&[("r1", "25cc")]),
+            "{config}: nothing changed"
+        );
+    }
+    // Hostile and long names: unicode, quotes, semicolons, 255 bytes.
+    let long = "é".repeat(127);
+    for name in ["名前; DROP", "it's \"quoted\"", long.as_str()] {
+        emu.create_cluster(name);
+        strategy(
+            &emu,
+            name,
+            "target_size",
+            json!({"target_size": "25cc", "replica_name": name}),
+        );
+    }
+    let run = clusterctl(&emu, &["apply", "--cluster", "名前|quoted|é"]).ok();
+    assert!(run.stdout.contains("Applied 3 of 3"), "{}", run.all());
+    assert_eq!(
+        emu.replicas(&long),
+        vec![(long.clone(), "25cc".to_string())]
+    );
+    // Malformed URLs and unreachable hosts: one clear line, exit 1.
+    for url in [
+        "postgres://u:pw@[::1:6875/db",
+        "not a url at all",
+        "postgres://u:pw@127.0.0.1:1/db?connect_timeout=1",
+    ] {
+        let mut cmd = command();
+        cmd.args(["dry-run", "--postgres-url", url]);
+        let run = run_cmd(cmd);
+        assert_eq!(run.code, 1, "{url}: {}", run.all());
+        assert_eq!(
+            run.stderr
+                .lines()
+                .filter(|l| l.starts_with("error:"))
+                .count(),
+            1,
+            "{}",
+            run.stderr
+        );
+    }
+}

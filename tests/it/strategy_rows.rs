@@ -1,0 +1,232 @@
+//! Strategy rows and state rows as an operator (or the Python reference)
+//! leaves them: duplicates, invalid configs, foreign state versions.
+
+use serde_json::json;
+
+use crate::cli::{
+    audit, clusterctl, init_tables, lit, replica_names, state_of, states, strategy, strategy_at,
+};
+use crate::support::Emulator;
+
+#[test]
+fn duplicate_rows_newest_updated_at_wins_with_a_warning() {
+    let emu = Emulator::start();
+    emu.create_cluster("c");
+    init_tables(&emu);
+    // Inserted newest first, so insertion order cannot be what decides.
+    strategy_at(&emu, "c", "target_size", json!({"target_size": "50cc"}), 10);
+    strategy_at(
+        &emu,
+        "c",
+        "target_size",
+        json!({"target_size": "25cc"}),
+        3600,
+    );
+    strategy_at(
+        &emu,
+        "c",
+        "target_size",
+        json!({"target_size": "100cc"}),
+        7200,
+    );
+
+    let dry = clusterctl(&emu, &["dry-run"]).ok();
+    let warning = dry
+        .stderr
+        .lines()
+        .find(|l| l.contains("3 rows for strategy 'target_size'"))
+        .unwrap_or_else(|| panic!("no duplicate warning:\n{}", dry.all()));
+    assert!(warning.starts_with("warning:"), "{warning}");
+    assert!(warning.contains(&emu.cluster_id("c")), "{warning}");
+    assert!(warning.contains("newest"), "{warning}");
+
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(run.stderr.contains("3 rows for strategy"), "{}", run.all());
+    assert_eq!(replica_names(&emu, "c"), vec!["r_50cc"]);
+
+    // A newer row takes over.
+    strategy_at(&emu, "c", "target_size", json!({"target_size": "25cc"}), 0);
+    emu.set_hydrated("c", "r_50cc", true);
+    clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(replica_names(&emu, "c"), vec!["r_25cc", "r_50cc"]);
+
+    // The JSON plan carries the warning too.
+    let doc = clusterctl(&emu, &["dry-run", "--output", "json"])
+        .ok()
+        .json();
+    let warnings = doc["plan"]["warnings"].as_array().expect("warnings");
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.as_str().is_some_and(|w| w.contains("4 rows"))),
+        "{doc}"
+    );
+}
+
+#[test]
+fn an_invalid_row_skips_its_cluster_and_the_others_go_on() {
+    let emu = Emulator::start();
+    for name in ["good", "bad", "odd", "mixed"] {
+        emu.create_cluster(name);
+        emu.add_replica(name, "r1", "25cc");
+    }
+    init_tables(&emu);
+    strategy(&emu, "good", "target_size", json!({"target_size": "50cc"}));
+    strategy(&emu, "bad", "idle_suspend", json!({"idle_after_s": "ten"}));
+    strategy(&emu, "odd", "autoscale", json!({"max": 3}));
+    // One valid and one invalid row: the whole cluster is skipped.
+    strategy(&emu, "mixed", "target_size", json!({"target_size": "50cc"}));
+    strategy(
+        &emu,
+        "mixed",
+        "burst",
+        json!({"burst_replica_size": "80cc"}),
+    );
+
+    let dry = clusterctl(&emu, &["dry-run"]).code(3);
+    assert!(dry.stdout.contains("r_50cc"), "{}", dry.all());
+
+    let run = clusterctl(&emu, &["apply"]).code(3);
+    assert_eq!(replica_names(&emu, "good"), vec!["r1", "r_50cc"]);
+    for name in ["bad", "odd", "mixed"] {
+        assert_eq!(replica_names(&emu, name), vec!["r1"], "{name} untouched");
+        assert!(audit(&emu, name).is_empty(), "{name}");
+        assert!(state_of(&emu, name).is_none(), "{name}: no state");
+    }
+    let line = |needle: &str| -> String {
+        run.stderr
+            .lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no line with {needle:?}:\n{}", run.all()))
+            .to_string()
+    };
+    // Names the cluster, the key, what was found and what is allowed.
+    let bad = line("cluster bad ");
+    assert!(bad.starts_with("error:"), "{bad}");
+    assert!(bad.contains("idle_after_s"), "{bad}");
+    assert!(bad.contains("\"ten\""), "{bad}");
+    assert!(bad.contains("whole number >= 1"), "{bad}");
+    assert!(bad.contains("skipped"), "{bad}");
+    let odd = line("cluster odd ");
+    assert!(odd.contains("unknown strategy type 'autoscale'"), "{odd}");
+    assert!(
+        odd.contains("target_size, shrink_to_fit, burst, idle_suspend"),
+        "{odd}"
+    );
+    let mixed = line("cluster mixed ");
+    assert!(mixed.contains("burst_replica_size"), "{mixed}");
+    assert!(mixed.contains("unknown size '80cc'"), "{mixed}");
+    assert!(mixed.contains("25cc, 50cc"), "lists the sizes: {mixed}");
+    assert!(
+        dry.stdout.contains("3 skipped (invalid configuration)"),
+        "{}",
+        dry.all()
+    );
+
+    // JSON reports the same, still exit 3.
+    let json = clusterctl(&emu, &["dry-run", "--output", "json"]).code(3);
+    let doc = json.json();
+    let bad = doc["plan"]["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["cluster"] == "bad")
+        .expect("bad is in the plan")
+        .clone();
+    assert_eq!(bad["status"], "invalid", "{bad}");
+    assert!(bad["errors"][0]
+        .as_str()
+        .is_some_and(|e| e.contains("idle_after_s")));
+}
+
+#[test]
+fn state_is_one_row_per_cluster_and_foreign_versions_are_ignored() {
+    let emu = Emulator::start();
+    for name in ["a", "b"] {
+        emu.create_cluster(name);
+        emu.add_index(name);
+        emu.add_replica(name, "r_25cc", "25cc");
+        emu.set_hydrated(name, "r_25cc", true);
+    }
+    init_tables(&emu);
+    strategy(&emu, "a", "target_size", json!({"target_size": "50cc"}));
+    strategy(&emu, "b", "burst", json!({"burst_replica_size": "800cc"}));
+    let (a, b) = (emu.cluster_id("a"), emu.cluster_id("b"));
+    let one_row_each = |when: &str| {
+        let rows = states(&emu);
+        let mut ids: Vec<&str> = rows.iter().map(|(c, _, _)| c.as_str()).collect();
+        ids.sort();
+        let mut want = vec![a.as_str(), b.as_str()];
+        want.sort();
+        assert_eq!(ids, want, "{when}: {rows:?}");
+        assert!(rows.iter().all(|(_, v, _)| *v == 2), "{when}: {rows:?}");
+    };
+
+    clusterctl(&emu, &["apply"]).ok();
+    one_row_each("first apply");
+    let payload = state_of(&emu, "a").unwrap();
+    assert!(
+        payload["target_size"].is_object(),
+        "keyed by strategy: {payload}"
+    );
+    assert!(payload.get("burst").is_none(), "{payload}");
+    assert!(state_of(&emu, "b").unwrap()["burst"].is_object());
+
+    // Several rounds with state changes (the resize completes) and without.
+    emu.set_hydrated("a", "r_50cc", true);
+    for round in 0..3 {
+        clusterctl(&emu, &["apply"]).ok();
+        one_row_each(&format!("apply {round}"));
+    }
+    assert_eq!(replica_names(&emu, "a"), vec!["r_50cc"]);
+
+    // A state row of an unknown version (a future one, or the Python
+    // reference's 1) is ignored, not an error. If it were read, this payload
+    // would resume the replica "ghost" on the empty, busy cluster c.
+    emu.create_cluster("c");
+    emu.add_activity("c", 5, true);
+    strategy(&emu, "c", "idle_suspend", json!({"idle_after_s": 3600}));
+    let c = emu.cluster_id("c");
+    let ghost = json!({
+        "idle_suspend": {
+            "suspended": [{"name": "ghost", "size": "25cc"}],
+            "suspended_at": "2020-01-01T00:00:00Z"
+        }
+    });
+    let put = |id: &str, version: i32, payload: &serde_json::Value| {
+        emu.sql(&format!(
+            "INSERT INTO mz_cluster_strategy_state (cluster_id, state_version, payload, updated_at) \
+             VALUES ({}, {version}, {}::jsonb, now())",
+            lit(id),
+            lit(&payload.to_string())
+        ));
+    };
+    for version in [99, 1] {
+        put(&c, version, &ghost);
+        // The reference's layout, on a cluster with state of its own.
+        put(
+            &a,
+            version,
+            &json!({"last_action": "resize", "pending": true}),
+        );
+        let run = clusterctl(&emu, &["apply"]).ok();
+        assert!(!run.stderr.contains("error"), "{}", run.all());
+        assert!(!run.stdout.contains("ghost"), "{}", run.all());
+        assert!(emu.replicas("c").is_empty(), "v{version} ignored");
+        assert_eq!(replica_names(&emu, "a"), vec!["r_50cc"]);
+    }
+
+    // The same payload as version 2 is read: the control for the above.
+    put(&c, 2, &ghost);
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(run.stdout.contains("ghost"), "{}", run.all());
+    assert_eq!(replica_names(&emu, "c"), vec!["ghost"]);
+    let rows = states(&emu);
+    for id in [&a, &b, &c] {
+        assert_eq!(
+            rows.iter().filter(|(c, _, _)| c == id).count(),
+            1,
+            "{id}: {rows:?}"
+        );
+    }
+}
