@@ -431,14 +431,17 @@ pub fn list_strategies(snap: &Snapshot, filter: Option<&regex::Regex>) -> Vec<Li
         }
     }
     let rank = |t: &str| StrategyKind::parse(t).map_or(u8::MAX, |k| k.priority());
+    // Rows of clusters that no longer exist come last.
     out.sort_by(|a, b| {
         (
+            a.cluster.is_none(),
             &a.cluster,
             &a.cluster_id,
             rank(&a.strategy_type),
             &a.strategy_type,
         )
             .cmp(&(
+                b.cluster.is_none(),
                 &b.cluster,
                 &b.cluster_id,
                 rank(&b.strategy_type),

@@ -55,6 +55,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once per process: the size difference of the variants is irrelevant.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Print the plan without changing anything (works with a read-only role)
@@ -138,6 +140,10 @@ pub struct DbArgs {
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub max_retries: usize,
 
+    /// Managed clusters: how long a graceful resize waits for the new replicas before rolling back
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+    pub resize_timeout: Duration,
+
     #[command(flatten)]
     pub verbosity: VerbosityArgs,
 }
@@ -165,6 +171,22 @@ pub struct ApplyArgs {
     /// Execute at most N DDL statements in this run; the rest waits for the next run
     #[arg(long, value_name = "N")]
     pub max_actions: Option<usize>,
+
+    /// Keep running: one apply per --interval until SIGTERM/SIGINT (finishes the action under way, then exits 0)
+    #[arg(long)]
+    pub watch: bool,
+
+    /// With --watch: time between runs (±10% jitter), e.g. 60s, 5m
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration, requires = "watch")]
+    pub interval: Duration,
+
+    /// With --watch: serve /metrics, /healthz and /readyz on this address (e.g. 127.0.0.1:9187)
+    #[arg(long, value_name = "ADDR", requires = "watch")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
+
+    /// Write metrics to this file after each run, atomically (node-exporter textfile collector)
+    #[arg(long, value_name = "PATH")]
+    pub metrics_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -195,6 +217,15 @@ pub struct VerbosityArgs {
     /// Only errors
     #[arg(short, long, conflicts_with = "verbose")]
     pub quiet: bool,
+    /// Log format on stderr: text for people, json (one object per line) for log pipelines
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, value_name = "FORMAT")]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Args)]
@@ -262,7 +293,13 @@ pub fn main() -> ExitCode {
         Command::WipeState(a) => &a.db.verbosity,
         Command::Simulate(a) => &a.verbosity,
     };
-    init_logging(verbosity.filter(), verbosity.verbose);
+    // A service (`apply --watch`) logs each run: info unless told otherwise.
+    let service = matches!(&cli.command, Command::Apply(a) if a.watch);
+    let filter = match verbosity.filter() {
+        "warn" if service => "info",
+        f => f,
+    };
+    init_logging(filter, verbosity.verbose, verbosity.log_format, service);
     for w in dotenv {
         tracing::warn!("{w}");
     }
@@ -285,17 +322,22 @@ fn run(cli: Cli) -> u8 {
                 c.max_actions = a.max_actions;
                 c
             });
-            run_db(common, Op::Apply)
+            let run = crate::watch::RunOptions {
+                watch: a.watch,
+                interval: a.interval.max(Duration::from_secs(1)),
+                metrics_addr: a.metrics_addr,
+                metrics_file: a.metrics_file,
+            };
+            run_db(common, Op::Apply(run))
         }
         Command::WipeState(a) => run_db(write_options(&a), Op::WipeState),
         Command::Unlock(a) => run_db(common_options(&a.db), Op::Unlock),
     }
 }
 
-#[derive(Clone, Copy)]
 enum Op {
     DryRun,
-    Apply,
+    Apply(crate::watch::RunOptions),
     WipeState,
     Unlock,
 }
@@ -324,7 +366,7 @@ fn run_db(common: Result<CommonOptions, String>, op: Op) -> u8 {
         let ctx = ops::Context::new(common)?;
         match op {
             Op::DryRun => ops::dry_run(&ctx).await,
-            Op::Apply => ops::apply(&ctx).await,
+            Op::Apply(run) => crate::watch::apply(&ctx, &run).await,
             Op::WipeState => ops::wipe_state(&ctx).await,
             Op::Unlock => ops::unlock(&ctx).await,
         }
@@ -375,6 +417,7 @@ pub(crate) fn common_options(a: &DbArgs) -> Result<CommonOptions, String> {
             max_retries: a.max_retries,
             ..Default::default()
         },
+        resize_timeout: a.resize_timeout.max(Duration::from_secs(1)),
         ..CommonOptions::default()
     })
 }
@@ -436,15 +479,26 @@ fn load_dotenv() -> Vec<String> {
     warnings
 }
 
-fn init_logging(default: &str, verbose: u8) {
+fn init_logging(default: &str, verbose: u8, format: LogFormat, service: bool) {
     let filter =
         tracing_subscriber::EnvFilter::try_from_env("CLUSTERCTL_LOG").unwrap_or_else(|_| {
             tracing_subscriber::EnvFilter::new(format!("clusterctl={default},warn"))
         });
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_target(verbose > 1)
-        .without_time()
-        .try_init();
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(verbose > 1);
+    let _ = match (format, service) {
+        // One JSON object per line, fields at the top level, for log pipelines.
+        (LogFormat::Json, _) => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .try_init(),
+        // A service's lines need their time; a one-shot run's do not.
+        (LogFormat::Text, true) => builder.try_init(),
+        (LogFormat::Text, false) => builder.without_time().try_init(),
+    };
 }

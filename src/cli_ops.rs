@@ -48,7 +48,7 @@ pub enum OpsCommand {
     Completions(CompletionsArgs),
     /// Print the manual page (roff)
     #[command(after_help = "Example:\n  clusterctl man > clusterctl.1 && man ./clusterctl.1")]
-    Man,
+    Man(ManArgs),
 }
 
 #[allow(clippy::large_enum_variant)]
@@ -248,37 +248,33 @@ pub struct CompletionsArgs {
     /// The shell
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+    #[command(flatten)]
+    pub verbosity: VerbosityArgs,
 }
 
-/// Commands without logging flags log at the default level.
-static DEFAULT_VERBOSITY: VerbosityArgs = VerbosityArgs {
-    verbose: 0,
-    quiet: false,
-};
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    #[command(flatten)]
+    pub verbosity: VerbosityArgs,
+}
 
 impl OpsCommand {
     pub fn verbosity(&self) -> &VerbosityArgs {
-        match self.db() {
-            Some(db) => &db.verbosity,
-            None => &DEFAULT_VERBOSITY,
-        }
-    }
-
-    fn db(&self) -> Option<&DbArgs> {
-        Some(match self {
+        match self {
+            OpsCommand::Completions(a) => &a.verbosity,
+            OpsCommand::Man(a) => &a.verbosity,
             OpsCommand::Strategy(s) => match s {
-                StrategyCommand::Set(a) => &a.db,
-                StrategyCommand::Rm(a) => &a.db,
-                StrategyCommand::Ls(a) => a,
-                StrategyCommand::Pause(a) => &a.db,
-                StrategyCommand::Resume(a) => &a.db,
+                StrategyCommand::Set(a) => &a.db.verbosity,
+                StrategyCommand::Rm(a) => &a.db.verbosity,
+                StrategyCommand::Ls(a) => &a.verbosity,
+                StrategyCommand::Pause(a) => &a.db.verbosity,
+                StrategyCommand::Resume(a) => &a.db.verbosity,
             },
-            OpsCommand::Status(a) => &a.db,
-            OpsCommand::Check(a) => &a.db,
-            OpsCommand::History(a) => &a.db,
-            OpsCommand::Init(a) => &a.db,
-            OpsCommand::Completions(_) | OpsCommand::Man => return None,
-        })
+            OpsCommand::Status(a) => &a.db.verbosity,
+            OpsCommand::Check(a) => &a.db.verbosity,
+            OpsCommand::History(a) => &a.db.verbosity,
+            OpsCommand::Init(a) => &a.db.verbosity,
+        }
     }
 }
 
@@ -290,7 +286,7 @@ pub fn run(cmd: OpsCommand) -> u8 {
             clap_complete::generate(a.shell, &mut c, "clusterctl", &mut std::io::stdout());
             exit::OK
         }
-        OpsCommand::Man => man(),
+        OpsCommand::Man(_) => man(),
         OpsCommand::Init(a) if a.print => {
             let store = crate::store::Store::new(a.db.schema.clone());
             print!(

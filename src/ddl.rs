@@ -46,6 +46,24 @@ pub fn drop_replica(cluster: &str, replica: &str) -> String {
     format!("DROP CLUSTER REPLICA {}.{}", ident(cluster), ident(replica))
 }
 
+pub fn set_replication_factor(cluster: &str, n: i64) -> String {
+    format!(
+        "ALTER CLUSTER {} SET (REPLICATION FACTOR = {n})",
+        ident(cluster)
+    )
+}
+
+/// A graceful resize: new replicas are created and the old ones serve until
+/// the new ones are hydrated; after `timeout` Materialize rolls back.
+pub fn set_size_graceful(cluster: &str, size: &Size, timeout: std::time::Duration) -> String {
+    format!(
+        "ALTER CLUSTER {} SET (SIZE = {}) WITH (WAIT UNTIL READY (TIMEOUT = {}, ON TIMEOUT = 'ROLLBACK'))",
+        ident(cluster),
+        literal(&size.0),
+        literal(&format!("{}s", timeout.as_secs()))
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

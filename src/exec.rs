@@ -66,6 +66,11 @@ pub trait Backend {
     async fn keep_alive(&mut self) -> Result<(), ExecError> {
         Ok(())
     }
+    /// A shutdown was requested (SIGTERM/SIGINT): finish the action under
+    /// way, attempt no other.
+    fn stop_requested(&self) -> bool {
+        false
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -150,8 +155,9 @@ pub async fn apply<B: Backend>(
         }
     }
     if !states.is_empty() {
-        let at = backend.now();
-        backend.persist_states(&states, at).await?;
+        // Stamped with the database's clock (the snapshot's), so versions
+        // order correctly even when controllers' clocks disagree.
+        backend.persist_states(&states, plan.now).await?;
     }
     report.states_written = states.len();
     Ok(report)
@@ -180,6 +186,9 @@ async fn apply_cluster<B: Backend>(
     for action in &cp.actions {
         if stop.is_none() && *budget == 0 {
             stop = Some("--max-actions reached; the next run continues".into());
+        }
+        if stop.is_none() && backend.stop_requested() {
+            stop = Some("shutting down (signal received); the next run continues".into());
         }
         if let Some(reason) = &stop {
             report.results.push(skipped(action, reason.clone()));
@@ -276,10 +285,12 @@ fn decision_ctx(run_id: Uuid, cp: &ClusterPlan, action: &Action) -> serde_json::
     })
 }
 
-/// Counts of what a plan would do, for summaries.
-pub fn count_kinds<'a>(actions: impl Iterator<Item = &'a Action>) -> (usize, usize) {
-    actions.fold((0, 0), |(c, d), a| match a.kind {
-        ActionKind::CreateReplica => (c + 1, d),
-        ActionKind::DropReplica => (c, d + 1),
+/// Counts of what a plan would do, for summaries: (creates, drops,
+/// cluster-level changes of managed clusters).
+pub fn count_kinds<'a>(actions: impl Iterator<Item = &'a Action>) -> (usize, usize, usize) {
+    actions.fold((0, 0, 0), |(c, d, m), a| match a.kind {
+        ActionKind::CreateReplica => (c + 1, d, m),
+        ActionKind::DropReplica => (c, d + 1, m),
+        ActionKind::SetReplicationFactor | ActionKind::SetSize => (c, d, m + 1),
     })
 }

@@ -28,15 +28,22 @@ use crate::table::{self, Cell, Tone};
 pub fn known_keys(ty: &str) -> &'static [&'static str] {
     match ty {
         "target_size" => &["target_size", "replica_name"],
+        "schedule" => &["timezone", "prewarm_s", "windows", "default"],
         "shrink_to_fit" => &[
             "max_replica_size",
             "cooldown_s",
             "min_oom_count",
             "min_crash_count",
         ],
-        "burst" => &["burst_replica_size", "cooldown_s"],
+        "burst" => &[
+            "burst_replica_size",
+            "cooldown_s",
+            "linger_s",
+            "max_burst_s",
+        ],
         "idle_suspend" => &["idle_after_s", "cooldown_s", "suspend_when_unknown"],
         "limits" => &["max_replicas", "max_credits_per_hour"],
+        "stabilization" => &["scale_down_after_s", "scale_up_after_s"],
         PAUSE => &["reason"],
         _ => &[],
     }
@@ -59,9 +66,10 @@ pub fn suggest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
         .map(|(_, c)| c)
 }
 
+/// " (did you mean 'x'?)" when a candidate is close, else nothing.
 fn did_you_mean(word: &str, candidates: &[&str]) -> String {
     match suggest(word, candidates) {
-        Some(s) => format!("; did you mean '{s}'?"),
+        Some(s) => format!(" (did you mean '{s}'?)"),
         None => String::new(),
     }
 }
@@ -102,7 +110,7 @@ pub fn validate_config(
                 out.push((
                     "unknown_key",
                     format!(
-                        "unknown config key '{key}' (ignored){}; keys of {ty} are: {}",
+                        "unknown config key '{key}'{}, ignored; keys of {ty} are: {}",
                         did_you_mean(key, known),
                         known.join(", ")
                     ),
@@ -480,6 +488,7 @@ pub fn status_of(
         snap,
         &PlanOptions {
             cluster_filter: filter.cloned(),
+            ..PlanOptions::default()
         },
     );
     let mut types: BTreeMap<&ClusterId, Vec<String>> = BTreeMap::new();
@@ -524,6 +533,7 @@ pub fn status_of(
             last_action: last.get(&cluster.id).cloned(),
         });
     }
+    clusters.sort_by(|a, b| a.cluster.cmp(&b.cluster));
     StatusReport {
         format_version: FORMAT_VERSION,
         command: "status",
@@ -545,6 +555,17 @@ fn desired_of(cluster: &Cluster, cp: Option<&ClusterPlan>) -> Vec<WantedReplica>
             }
             ActionKind::DropReplica => {
                 want.remove(&a.replica);
+            }
+            ActionKind::SetSize => {
+                let size = a.size.as_ref().map(|s| s.0.clone());
+                for v in want.values_mut() {
+                    *v = size.clone();
+                }
+            }
+            ActionKind::SetReplicationFactor => {
+                let n = a.replication_factor.unwrap_or_default().max(0) as usize;
+                let size = cluster.size.as_ref().map(|s| s.0.clone());
+                want = (1..=n).map(|i| (format!("r{i}"), size.clone())).collect();
             }
         }
     }
@@ -608,10 +629,7 @@ fn condition(snap: &Snapshot, cluster: &Cluster, cp: Option<&ClusterPlan>) -> (C
         );
     }
     let why = |a: &plan::Action| {
-        let verb = match a.kind {
-            ActionKind::CreateReplica => "create",
-            ActionKind::DropReplica => "drop",
-        };
+        let verb = a.kind.verb();
         format!(
             "{verb} {}: {}: {}",
             a.replica,
@@ -817,12 +835,17 @@ mod tests {
                 json!({"target_size": "25cc", "replica_name": "r"}),
             ),
             (
+                StrategyKind::Schedule,
+                json!({"timezone": "UTC", "prewarm_s": 60, "default": {"replicas": 0},
+                       "windows": [{"cron": "0 0 8 * * *", "duration_s": 60, "size": "25cc"}]}),
+            ),
+            (
                 StrategyKind::ShrinkToFit,
                 json!({"max_replica_size": "50cc", "cooldown_s": 1, "min_oom_count": 1, "min_crash_count": 1}),
             ),
             (
                 StrategyKind::Burst,
-                json!({"burst_replica_size": "50cc", "cooldown_s": 1}),
+                json!({"burst_replica_size": "50cc", "cooldown_s": 1, "linger_s": 60, "max_burst_s": 600}),
             ),
             (
                 StrategyKind::IdleSuspend,
@@ -831,6 +854,10 @@ mod tests {
             (
                 StrategyKind::Limits,
                 json!({"max_replicas": 2, "max_credits_per_hour": 1.5}),
+            ),
+            (
+                StrategyKind::Stabilization,
+                json!({"scale_down_after_s": 300, "scale_up_after_s": 0}),
             ),
         ];
         for kind in StrategyKind::ALL {

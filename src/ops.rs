@@ -37,6 +37,8 @@ pub struct CommonOptions {
     pub lease_wait: Option<Duration>,
     /// At most this many DDL statements per run.
     pub max_actions: Option<usize>,
+    /// `WAIT UNTIL READY` timeout of managed clusters' graceful resizes.
+    pub resize_timeout: Duration,
     /// `dry-run --detailed-exitcode`: pending changes exit 2 (Terraform's convention).
     pub detailed_exitcode: bool,
 }
@@ -57,6 +59,7 @@ impl Default for CommonOptions {
             lease_ttl: Duration::from_secs(300),
             lease_wait: None,
             max_actions: None,
+            resize_timeout: Duration::from_secs(600),
             detailed_exitcode: false,
         }
     }
@@ -113,17 +116,20 @@ impl Context {
     fn plan_options(&self) -> PlanOptions {
         PlanOptions {
             cluster_filter: self.common.cluster_filter.clone(),
+            resize_timeout: self.common.resize_timeout,
         }
     }
 
     pub fn backend(&self) -> PgBackend<'_> {
-        PgBackend::new(
+        let mut b = PgBackend::new(
             &self.db,
             &self.store,
             &self.snapshot,
             self.common.retry.clone(),
             self.common.statement_timeout,
-        )
+        );
+        b.set_resize_timeout(self.common.resize_timeout);
+        b
     }
 }
 
@@ -157,30 +163,41 @@ fn lease_busy(
     )
 }
 
+/// What a command run under the lease came to.
+#[derive(Debug)]
+pub enum Leased<T> {
+    Ran(T),
+    /// Another controller holds the lease: nothing was done.
+    Busy {
+        holder: String,
+        until: chrono::DateTime<chrono::Utc>,
+    },
+}
+
 /// Runs `body` holding the lease; someone else's lease ends the command
-/// cleanly with one line saying who holds it.
-async fn with_lease<'c, F>(
+/// cleanly (`Leased::Busy`), having done nothing.
+async fn with_lease<'c, T, F>(
     ctx: &'c Context,
     backend: &mut PgBackend<'c>,
     run_id: Uuid,
     body: F,
-) -> Result<(Output, Completion), ExecError>
+) -> Result<Leased<T>, ExecError>
 where
-    F: AsyncFnOnce(&mut PgBackend<'c>) -> Result<(Output, Completion), ExecError>,
+    F: AsyncFnOnce(&mut PgBackend<'c>) -> Result<T, ExecError>,
 {
     let me = Holder::me(&run_id);
     match backend
         .acquire_lease(&me, ctx.common.lease_ttl, ctx.common.lease_wait)
         .await?
     {
-        lease::Acquired::HeldBy { holder, until } => return Ok(lease_busy(ctx, &holder, until)),
+        lease::Acquired::HeldBy { holder, until } => return Ok(Leased::Busy { holder, until }),
         lease::Acquired::Yes { .. } => backend.hold_lease(me, ctx.common.lease_ttl),
     }
     let result = body(backend).await;
     if let Err(e) = backend.release_lease().await {
         tracing::warn!("could not release the lease (it expires by itself): {e}");
     }
-    result
+    result.map(Leased::Ran)
 }
 
 fn completion(plan: &Plan, failed_actions: usize) -> Completion {
@@ -196,6 +213,7 @@ pub async fn dry_run(ctx: &Context) -> Result<(Output, Completion), ExecError> {
     let mut backend = ctx.backend();
     let snap = backend.snapshot().await?;
     let plan = plan(&snap, &ctx.plan_options());
+    report::log_decisions(&plan);
     let mut out = Output::default();
     if ctx.common.json {
         out.stdout = report::dry_run_json(&plan);
@@ -211,9 +229,30 @@ pub async fn dry_run(ctx: &Context) -> Result<(Output, Completion), ExecError> {
     Ok((out, completion))
 }
 
+/// What one `apply` run saw and did: for rendering, metrics and watch mode.
+#[derive(Debug)]
+pub struct Applied {
+    pub snapshot: crate::model::Snapshot,
+    pub plan: Plan,
+    pub report: crate::exec::ApplyReport,
+}
+
 /// `apply`: migrate, take the lease, plan, execute, audit, persist state.
 pub async fn apply(ctx: &Context) -> Result<(Output, Completion), ExecError> {
+    let run = apply_run(ctx, None).await?;
+    Ok(render_apply(ctx, &run))
+}
+
+/// One `apply` run; with `stop`, a set flag ends it between two actions
+/// (the remaining ones are reported as skipped).
+pub async fn apply_run(
+    ctx: &Context,
+    stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+) -> Result<Leased<Applied>, ExecError> {
     let mut backend = ctx.backend();
+    if let Some(flag) = stop {
+        backend.stop_on(flag);
+    }
     let applied = backend.migrate().await?;
     if !applied.is_empty() {
         tracing::info!(?applied, "migrations applied");
@@ -228,21 +267,35 @@ pub async fn apply(ctx: &Context) -> Result<(Output, Completion), ExecError> {
             tracing::warn!("{settled} action(s) of an interrupted run had no recorded outcome; settled from the catalog");
         }
         let plan = plan(&snap, &ctx.plan_options());
+        report::log_decisions(&plan);
         let opts = ApplyOptions {
             max_actions: ctx.common.max_actions,
         };
         let report = crate::exec::apply(backend, &plan, run_id, &opts).await?;
-        let mut out = Output::default();
-        if ctx.common.json {
-            out.stdout = report::apply_json(&plan, &report);
-            out.stdout.push('\n');
-        } else {
-            out.stderr = report::problems(&plan);
-            out.stdout = report::apply_text(&plan, &report, ctx.common.verbosity);
-        }
-        Ok((out, completion(&plan, report.failed())))
+        Ok(Applied {
+            snapshot: snap,
+            plan,
+            report,
+        })
     })
     .await
+}
+
+/// The text or JSON of an `apply` run, and how it ended.
+pub fn render_apply(ctx: &Context, run: &Leased<Applied>) -> (Output, Completion) {
+    let Applied { plan, report, .. } = match run {
+        Leased::Ran(a) => a,
+        Leased::Busy { holder, until } => return lease_busy(ctx, holder, *until),
+    };
+    let mut out = Output::default();
+    if ctx.common.json {
+        out.stdout = report::apply_json(plan, report);
+        out.stdout.push('\n');
+    } else {
+        out.stderr = report::problems(plan);
+        out.stdout = report::apply_text(plan, report, ctx.common.verbosity);
+    }
+    (out, completion(plan, report.failed()))
 }
 
 /// `unlock --force`: break the lease whoever holds it; audited.
@@ -288,10 +341,14 @@ pub async fn wipe_state(ctx: &Context) -> Result<(Output, Completion), ExecError
     let mut backend = ctx.backend();
     backend.migrate().await?;
     let run_id = Uuid::new_v4();
-    with_lease(ctx, &mut backend, run_id, async |_| {
+    match with_lease(ctx, &mut backend, run_id, async |_| {
         wipe_state_locked(ctx).await
     })
-    .await
+    .await?
+    {
+        Leased::Ran(done) => Ok(done),
+        Leased::Busy { holder, until } => Ok(lease_busy(ctx, &holder, until)),
+    }
 }
 
 async fn wipe_state_locked(ctx: &Context) -> Result<(Output, Completion), ExecError> {

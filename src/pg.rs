@@ -84,7 +84,12 @@ pub struct PgBackend<'a> {
     options: &'a SnapshotOptions,
     policy: RetryPolicy,
     statement_timeout: Duration,
+    /// A graceful resize blocks until the new replicas are ready (or the
+    /// resize timeout rolls it back): its deadline is that timeout plus a minute.
+    resize_timeout: Duration,
     lease: Option<LeaseKeeper>,
+    /// Set by the signal handler in watch mode.
+    stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl<'a> PgBackend<'a> {
@@ -102,8 +107,19 @@ impl<'a> PgBackend<'a> {
             options,
             policy,
             statement_timeout,
+            resize_timeout: Duration::from_secs(600),
             lease: None,
+            stop: None,
         }
+    }
+
+    pub fn set_resize_timeout(&mut self, d: Duration) {
+        self.resize_timeout = d;
+    }
+
+    /// Stop between actions once `flag` is set (graceful shutdown).
+    pub fn stop_on(&mut self, flag: std::sync::Arc<std::sync::atomic::AtomicBool>) {
+        self.stop = Some(flag);
     }
 
     pub fn store(&self) -> &'a Store {
@@ -248,37 +264,10 @@ impl<'a> PgBackend<'a> {
         }
         Ok(rows.len())
     }
-}
-
-/// A retried DDL whose first attempt took effect before the connection
-/// broke: its second attempt finds the work done.
-fn already_done(kind: ActionKind, e: &tokio_postgres::Error) -> bool {
-    let Some(db) = e.as_db_error() else {
-        return false;
-    };
-    let msg = db.message();
-    match kind {
-        ActionKind::CreateReplica => msg.contains("cannot create multiple replicas named"),
-        ActionKind::DropReplica => msg.contains("has no CLUSTER REPLICA named"),
-    }
-}
-
-impl Backend for PgBackend<'_> {
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now()
-    }
-
-    async fn snapshot(&mut self) -> Result<Snapshot, ExecError> {
-        let (store, options) = (self.store, self.options);
-        Ok(self
-            .retrying("reading the catalog", async |c| {
-                crate::snapshot::load(c, store, options).await
-            })
-            .await?)
-    }
-
-    async fn execute_ddl(&mut self, action: &Action) -> Result<(), String> {
+    /// One DDL statement, retried on transient errors.
+    async fn execute_ddl_once(&mut self, action: &Action) -> Result<(), String> {
         let mut attempt = 0;
+
         let result = self
             .retrying("running DDL", async |c| {
                 attempt += 1;
@@ -297,6 +286,46 @@ impl Backend for PgBackend<'_> {
             DbError::Query { reason, .. } => reason,
             other => other.to_string(),
         })
+    }
+}
+
+/// A retried DDL whose first attempt took effect before the connection
+/// broke: its second attempt finds the work done.
+fn already_done(kind: ActionKind, e: &tokio_postgres::Error) -> bool {
+    let Some(db) = e.as_db_error() else {
+        return false;
+    };
+    let msg = db.message();
+    match kind {
+        ActionKind::CreateReplica => msg.contains("cannot create multiple replicas named"),
+        ActionKind::DropReplica => msg.contains("has no CLUSTER REPLICA named"),
+        // Setting a size or replication factor again is a no-op, not an error.
+        ActionKind::SetReplicationFactor | ActionKind::SetSize => false,
+    }
+}
+
+impl Backend for PgBackend<'_> {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+
+    async fn snapshot(&mut self) -> Result<Snapshot, ExecError> {
+        let (store, options) = (self.store, self.options);
+        Ok(self
+            .retrying("reading the catalog", async |c| {
+                crate::snapshot::load(c, store, options).await
+            })
+            .await?)
+    }
+
+    async fn execute_ddl(&mut self, action: &Action) -> Result<(), String> {
+        let normal = self.statement_timeout;
+        if action.kind == ActionKind::SetSize {
+            self.statement_timeout = normal.max(self.resize_timeout + Duration::from_secs(60));
+        }
+        let result = self.execute_ddl_once(action).await;
+        self.statement_timeout = normal;
+        result
     }
 
     async fn audit(&mut self, row: &AuditRow) -> Result<(), ExecError> {
@@ -357,6 +386,12 @@ impl Backend for PgBackend<'_> {
                 })
                 .collect(),
         ))
+    }
+
+    fn stop_requested(&self) -> bool {
+        self.stop
+            .as_ref()
+            .is_some_and(|f| f.load(std::sync::atomic::Ordering::SeqCst))
     }
 
     async fn keep_alive(&mut self) -> Result<(), ExecError> {

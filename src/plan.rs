@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::ddl;
 use crate::model::{Cluster, ClusterId, Schedule, Size, Snapshot, StrategyRow};
-use crate::strategy::{Ctx, Desired, Idle, StrategyConfig, StrategyKind};
+use crate::strategy::{Change, Ctx, Desired, Idle, StrategyConfig, StrategyKind};
 
 /// Version of the JSON documents we print; bumped on incompatible changes.
 pub const FORMAT_VERSION: u32 = 1;
@@ -24,10 +24,22 @@ pub const PAUSE: &str = "pause";
 /// State slot the coordinator keeps for itself (not a strategy).
 const CONTROLLER_SLOT: &str = "_controller";
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct PlanOptions {
     /// Only clusters whose name matches.
     pub cluster_filter: Option<Regex>,
+    /// `WAIT UNTIL READY` timeout of a managed cluster's graceful resize;
+    /// on timeout Materialize rolls back.
+    pub resize_timeout: std::time::Duration,
+}
+
+impl Default for PlanOptions {
+    fn default() -> Self {
+        PlanOptions {
+            cluster_filter: None,
+            resize_timeout: std::time::Duration::from_secs(600),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -35,6 +47,30 @@ pub struct PlanOptions {
 pub enum ActionKind {
     CreateReplica,
     DropReplica,
+    /// Managed clusters: `ALTER CLUSTER … SET (REPLICATION FACTOR = n)`
+    /// (0 suspends).
+    SetReplicationFactor,
+    /// Managed clusters: `ALTER CLUSTER … SET (SIZE = …)`, graceful (the
+    /// old replicas serve until the new ones are hydrated).
+    SetSize,
+}
+
+impl ActionKind {
+    /// Whether the action is cluster-wide (managed clusters) rather than
+    /// about one replica.
+    pub fn is_cluster_level(self) -> bool {
+        matches!(self, ActionKind::SetReplicationFactor | ActionKind::SetSize)
+    }
+
+    /// A short verb for summaries and tables.
+    pub fn verb(self) -> &'static str {
+        match self {
+            ActionKind::CreateReplica => "create",
+            ActionKind::DropReplica => "drop",
+            ActionKind::SetReplicationFactor => "set replication factor",
+            ActionKind::SetSize => "resize",
+        }
+    }
 }
 
 /// One DDL statement and why it is wanted.
@@ -43,8 +79,12 @@ pub struct Action {
     pub kind: ActionKind,
     pub cluster_id: ClusterId,
     pub cluster: String,
+    /// The replica (empty for cluster-level actions on managed clusters).
     pub replica: String,
     pub size: Option<Size>,
+    /// The new replication factor (`SetReplicationFactor`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replication_factor: Option<i64>,
     pub sql: String,
     pub strategy: StrategyKind,
     pub reasons: Vec<String>,
@@ -94,6 +134,8 @@ pub struct ClusterPlan {
     /// A strategy empties the cluster on purpose this round.
     pub suspending: bool,
     pub notes: Vec<String>,
+    /// Conditions an operator must act on (e.g. a burst that gave up).
+    pub alerts: Vec<String>,
     pub signals: Signals,
     /// The live replica set the plan was computed from, `(name, size)`.
     #[serde(skip)]
@@ -140,7 +182,7 @@ pub fn max_idle_after_s(rows: &[StrategyRow]) -> u64 {
 
 pub fn plan(snap: &Snapshot, opts: &PlanOptions) -> Plan {
     let mut warnings = Vec::new();
-    let rows = newest_rows(snap, &mut warnings);
+    let rows = newest_rows(snap, opts, &mut warnings);
     let mut clusters = Vec::new();
     for cluster in &snap.clusters {
         if let Some(re) = &opts.cluster_filter {
@@ -151,7 +193,7 @@ pub fn plan(snap: &Snapshot, opts: &PlanOptions) -> Plan {
         let Some(cluster_rows) = rows.get(&cluster.id) else {
             continue;
         };
-        clusters.push(plan_cluster(snap, cluster, cluster_rows));
+        clusters.push(plan_cluster(snap, opts, cluster, cluster_rows));
     }
     Plan {
         format_version: FORMAT_VERSION,
@@ -165,8 +207,17 @@ pub fn plan(snap: &Snapshot, opts: &PlanOptions) -> Plan {
 /// duplicates and rows for clusters that do not exist.
 fn newest_rows<'a>(
     snap: &'a Snapshot,
+    opts: &PlanOptions,
     warnings: &mut Vec<String>,
 ) -> BTreeMap<ClusterId, Vec<&'a StrategyRow>> {
+    let selected = |id: &ClusterId| match (&opts.cluster_filter, snap.cluster(id)) {
+        (Some(re), Some(c)) => re.is_match(&c.name),
+        _ => true,
+    };
+    let label = |id: &ClusterId| match snap.cluster(id) {
+        Some(c) => format!("cluster {} ({id})", c.name),
+        None => format!("cluster id {id}"),
+    };
     let mut by_key: BTreeMap<(ClusterId, &str), Vec<&StrategyRow>> = BTreeMap::new();
     for row in &snap.strategies {
         by_key
@@ -177,9 +228,10 @@ fn newest_rows<'a>(
     let mut out: BTreeMap<ClusterId, Vec<&StrategyRow>> = BTreeMap::new();
     for ((id, ty), mut group) in by_key {
         group.sort_by_key(|r| std::cmp::Reverse(r.updated_at));
-        if group.len() > 1 {
+        if group.len() > 1 && selected(&id) {
             warnings.push(format!(
-                "cluster {id}: {} rows for strategy '{ty}'; using the newest (updated_at {})",
+                "{}: {} rows for strategy '{ty}'; using the newest (updated_at {})",
+                label(&id),
                 group.len(),
                 group[0]
                     .updated_at
@@ -199,7 +251,12 @@ fn newest_rows<'a>(
     out
 }
 
-fn plan_cluster(snap: &Snapshot, cluster: &Cluster, rows: &[&StrategyRow]) -> ClusterPlan {
+fn plan_cluster(
+    snap: &Snapshot,
+    opts: &PlanOptions,
+    cluster: &Cluster,
+    rows: &[&StrategyRow],
+) -> ClusterPlan {
     let state = snap.states.get(&cluster.id).cloned().unwrap_or_default();
     let idle = idle_of(snap, cluster, &state);
     let mut cp = ClusterPlan {
@@ -210,6 +267,7 @@ fn plan_cluster(snap: &Snapshot, cluster: &Cluster, rows: &[&StrategyRow]) -> Cl
         actions: Vec::new(),
         suspending: false,
         notes: Vec::new(),
+        alerts: Vec::new(),
         signals: signals_of(cluster, idle),
         observed: cluster
             .replicas
@@ -225,7 +283,7 @@ fn plan_cluster(snap: &Snapshot, cluster: &Cluster, rows: &[&StrategyRow]) -> Cl
         };
         return cp;
     }
-    let configs = match parse_rows(snap, rows) {
+    let configs = match parse_rows(snap, cluster, rows) {
         Ok((configs, notes)) => {
             cp.notes.extend(notes);
             configs
@@ -259,7 +317,12 @@ fn plan_cluster(snap: &Snapshot, cluster: &Cluster, rows: &[&StrategyRow]) -> Cl
     enforce_invariants(cluster, &snap.sizes, &mut desired);
     cp.suspending = desired.suspending.is_some();
     cp.notes.append(&mut desired.notes);
-    cp.actions = diff(cluster, &desired, &mut cp.notes);
+    cp.alerts.append(&mut desired.alerts);
+    cp.actions = if cluster.managed {
+        diff_managed(cluster, &desired, opts, &mut cp.notes)
+    } else {
+        diff(cluster, &desired, &mut cp.notes)
+    };
     let new_state = serde_json::Value::Object(new_state);
     if new_state != state {
         cp.new_state = Some(new_state);
@@ -270,6 +333,7 @@ fn plan_cluster(snap: &Snapshot, cluster: &Cluster, rows: &[&StrategyRow]) -> Cl
 /// Valid configs in priority order, plus notes (unknown keys); or every error.
 fn parse_rows(
     snap: &Snapshot,
+    cluster: &Cluster,
     rows: &[&StrategyRow],
 ) -> Result<(Vec<StrategyConfig>, Vec<String>), Vec<String>> {
     let mut configs = Vec::new();
@@ -295,12 +359,30 @@ fn parse_rows(
         }
     }
     let has = |k: StrategyKind| configs.iter().any(|c: &StrategyConfig| c.kind() == k);
-    if has(StrategyKind::TargetSize) && has(StrategyKind::ShrinkToFit) {
-        // Both pick the size: one creates what the other drops, every run.
-        errors.push(
-            "target_size and shrink_to_fit both choose the replica size and would undo each other; keep one"
-                .into(),
-        );
+    if cluster.managed {
+        for kind in [StrategyKind::Burst, StrategyKind::ShrinkToFit] {
+            if has(kind) {
+                errors.push(format!(
+                    "{kind} is not supported on managed clusters (all their replicas have one size); \
+                     use target_size/idle_suspend, or convert with ALTER CLUSTER … SET (MANAGED = false)"
+                ));
+            }
+        }
+    }
+    // Each of these picks the size: one creates what the other drops, every run.
+    let sizers = [
+        StrategyKind::TargetSize,
+        StrategyKind::Schedule,
+        StrategyKind::ShrinkToFit,
+    ];
+    for (i, a) in sizers.iter().enumerate() {
+        for b in &sizers[i + 1..] {
+            if has(*a) && has(*b) {
+                errors.push(format!(
+                    "{a} and {b} both choose the replica size and would undo each other; keep one"
+                ));
+            }
+        }
     }
     if !errors.is_empty() {
         return Err(errors);
@@ -340,12 +422,6 @@ pub fn unmanageable(snap: &Snapshot, cluster: &Cluster) -> Option<String> {
     }
     if cluster.schedule == Schedule::OnRefresh {
         return Some("Materialize schedules this cluster itself (SCHEDULE = ON REFRESH)".into());
-    }
-    if cluster.managed {
-        return Some(
-            "managed cluster: not supported yet (convert with ALTER CLUSTER … SET (MANAGED = false))"
-                .into(),
-        );
     }
     if let Some(r) = cluster.replicas.iter().find(|r| r.size.is_none()) {
         return Some(format!(
@@ -485,6 +561,7 @@ fn diff(cluster: &Cluster, d: &Desired, notes: &mut Vec<String>) -> Vec<Action> 
                     cluster: cluster.name.clone(),
                     replica: name.clone(),
                     size: Some(want.size.clone()),
+                    replication_factor: None,
                     sql: ddl::create_replica(&cluster.name, name, &want.size),
                     strategy,
                     reasons: vec![reason],
@@ -511,10 +588,104 @@ fn diff(cluster: &Cluster, d: &Desired, notes: &mut Vec<String>) -> Vec<Action> 
             cluster: cluster.name.clone(),
             replica: live.name.clone(),
             size: live.size.clone(),
+            replication_factor: None,
             sql: ddl::drop_replica(&cluster.name, &live.name),
             strategy: change.strategy,
             reasons: vec![change.reason.clone()],
         });
+    }
+    actions
+}
+
+/// Managed clusters: the desired replica set becomes a (size, replication
+/// factor) pair. New replicas of one size mean a graceful resize to it;
+/// otherwise the count of desired replicas is the replication factor.
+fn diff_managed(
+    cluster: &Cluster,
+    d: &Desired,
+    opts: &PlanOptions,
+    notes: &mut Vec<String>,
+) -> Vec<Action> {
+    let rf_now = cluster
+        .replication_factor
+        .unwrap_or(cluster.replicas.len() as i64);
+    let action = |kind, size: Option<Size>, rf: Option<i64>, sql: String, change: &Change| Action {
+        kind,
+        cluster_id: cluster.id.clone(),
+        cluster: cluster.name.clone(),
+        replica: String::new(),
+        size,
+        replication_factor: rf,
+        sql,
+        strategy: change.strategy,
+        reasons: vec![change.reason.clone()],
+    };
+    if d.replicas.is_empty() {
+        let Some(change) = d.removed.values().next() else {
+            return Vec::new();
+        };
+        if rf_now == 0 {
+            return Vec::new();
+        }
+        let sql = ddl::set_replication_factor(&cluster.name, 0);
+        return vec![action(
+            ActionKind::SetReplicationFactor,
+            None,
+            Some(0),
+            sql,
+            change,
+        )];
+    }
+    let added: Vec<(&Size, &Change)> = d
+        .replicas
+        .iter()
+        .filter(|(n, _)| cluster.replica(n).is_none())
+        .filter_map(|(_, r)| r.added_by.as_ref().map(|c| (&r.size, c)))
+        .collect();
+    let new_sizes: std::collections::BTreeSet<&Size> = added.iter().map(|(s, _)| *s).collect();
+    if new_sizes.len() > 1 {
+        notes.push(format!(
+            "managed cluster: strategies want replicas of several sizes ({}); a managed cluster has one size, so nothing is changed",
+            new_sizes.iter().map(|s| s.0.as_str()).collect::<Vec<_>>().join(", ")
+        ));
+        return Vec::new();
+    }
+    let current = cluster.size.as_ref();
+    let target = new_sizes.first().copied().or(current);
+    let Some(target) = target else {
+        notes.push("managed cluster without a size in the catalog: nothing is changed".into());
+        return Vec::new();
+    };
+    let count = d.replicas.values().filter(|r| &r.size == target).count() as i64;
+    let mut actions = Vec::new();
+    if Some(target) != current {
+        let change = added.iter().find(|(s, _)| *s == target).map(|(_, c)| *c);
+        if let Some(change) = change {
+            let sql = ddl::set_size_graceful(&cluster.name, target, opts.resize_timeout);
+            actions.push(action(
+                ActionKind::SetSize,
+                Some(target.clone()),
+                None,
+                sql,
+                change,
+            ));
+        }
+    }
+    let rf_change = added
+        .first()
+        .map(|(_, c)| *c)
+        .or_else(|| d.removed.values().next());
+    if count != rf_now {
+        if let Some(change) = rf_change {
+            let sql = ddl::set_replication_factor(&cluster.name, count);
+            actions.push(action(
+                ActionKind::SetReplicationFactor,
+                None,
+                Some(count),
+                sql,
+                change,
+            ));
+        }
     }
     actions
 }

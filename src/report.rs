@@ -91,6 +91,9 @@ pub fn problems(plan: &Plan) -> Vec<String> {
             }
             Outcome::Planned => {}
         }
+        for a in &cp.alerts {
+            out.push(format!("warning: {}: {a}", header(cp)));
+        }
     }
     out
 }
@@ -106,12 +109,19 @@ pub fn plan_text(plan: &Plan, verbosity: Verbosity) -> String {
         let strategies: Vec<&str> = cp.strategies.iter().map(|k| k.as_str()).collect();
         let _ = writeln!(s, "{} [{}]", header(cp), strategies.join(", "));
         for a in &cp.actions {
-            let (sign, verb) = match a.kind {
-                ActionKind::CreateReplica => ('+', "create"),
-                ActionKind::DropReplica => ('-', "drop"),
-            };
             let size = a.size.as_ref().map(|s| s.0.as_str()).unwrap_or("?");
-            let _ = writeln!(s, "  {sign} {verb} replica {} ({size})", a.replica);
+            let _ = match a.kind {
+                ActionKind::CreateReplica => {
+                    writeln!(s, "  + create replica {} ({size})", a.replica)
+                }
+                ActionKind::DropReplica => writeln!(s, "  - drop replica {} ({size})", a.replica),
+                ActionKind::SetSize => writeln!(s, "  ~ resize (managed) to {size}, gracefully"),
+                ActionKind::SetReplicationFactor => writeln!(
+                    s,
+                    "  ~ set replication factor (managed) to {}",
+                    a.replication_factor.unwrap_or_default()
+                ),
+            };
             for r in &a.reasons {
                 let _ = writeln!(s, "      why: {}: {r}", a.strategy);
             }
@@ -131,7 +141,7 @@ pub fn plan_text(plan: &Plan, verbosity: Verbosity) -> String {
 }
 
 pub fn plan_summary(plan: &Plan) -> String {
-    let (creates, drops) = count_kinds(plan.actions());
+    let (creates, drops, alters) = count_kinds(plan.actions());
     let changing = plan
         .clusters
         .iter()
@@ -142,11 +152,16 @@ pub fn plan_summary(plan: &Plan) -> String {
         .iter()
         .filter(|c| c.actions.is_empty() && c.outcome == Outcome::Planned)
         .count();
-    let mut s = if creates + drops == 0 {
+    let mut s = if creates + drops + alters == 0 {
         "No changes.".to_string()
-    } else {
+    } else if alters == 0 {
         format!(
             "Plan: {creates} to create, {drops} to drop, on {changing} cluster{}.",
+            plural(changing)
+        )
+    } else {
+        format!(
+            "Plan: {creates} to create, {drops} to drop, {alters} to alter, on {changing} cluster{}.",
             plural(changing)
         )
     };
@@ -240,5 +255,44 @@ fn plural(n: usize) -> &'static str {
         ""
     } else {
         "s"
+    }
+}
+
+/// A third view, for log pipelines: one `info` event per decision (planned
+/// action), with the cluster, the strategy and the reason as fields, and one
+/// `warn` event per cluster skipped for invalid configuration.
+pub fn log_decisions(plan: &Plan) {
+    for cp in &plan.clusters {
+        if let Outcome::Invalid { errors } = &cp.outcome {
+            tracing::warn!(
+                cluster = %cp.cluster,
+                cluster_id = %cp.cluster_id,
+                reason = %errors.join("; "),
+                "cluster skipped: invalid configuration"
+            );
+        }
+        for a in &cp.actions {
+            tracing::info!(
+                cluster = %cp.cluster,
+                cluster_id = %cp.cluster_id,
+                strategy = %a.strategy,
+                reason = %a.reasons.join("; "),
+                kind = action_kind_name(a.kind),
+                replica = %a.replica,
+                size = a.size.as_ref().map(|s| s.0.as_str()).unwrap_or(""),
+                sql = %a.sql,
+                "decision"
+            );
+        }
+    }
+}
+
+/// `create_replica` / `drop_replica` / …, as in the JSON output.
+pub fn action_kind_name(kind: ActionKind) -> &'static str {
+    match kind {
+        ActionKind::CreateReplica => "create_replica",
+        ActionKind::DropReplica => "drop_replica",
+        ActionKind::SetReplicationFactor => "set_replication_factor",
+        ActionKind::SetSize => "set_size",
     }
 }

@@ -92,7 +92,7 @@ impl SnapshotError {
 
 #[derive(Debug, Error)]
 pub enum SnapshotError {
-    #[error("clusterctl's tables are missing in {where_}: run `clusterctl apply` once (it creates them), or create them by hand (see the README, \"Creating the tables by hand\")")]
+    #[error("clusterctl's tables are missing in {where_}: run `clusterctl init` (or `clusterctl apply` once; both create them), or have an admin run the SQL of `clusterctl init --print`")]
     TablesMissing { where_: String },
     #[error(transparent)]
     Db(#[from] DbError),

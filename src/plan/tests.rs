@@ -151,21 +151,19 @@ fn invalid_rows_skip_only_their_cluster() {
 
 #[test]
 fn clusters_we_must_not_touch_are_reported_not_changed() {
-    let mut managed = cluster("u2", "managed", vec![replica(1, "r1", "25cc", true)]);
-    managed.managed = true;
     let mut refresh = cluster("u3", "refresh", vec![]);
     refresh.schedule = Schedule::OnRefresh;
     let session = cluster("u4", "quickstart", vec![]);
     let system = cluster("s1", "mz_system", vec![]);
     let mut sizeless = cluster("u5", "sizeless", vec![replica(2, "r1", "25cc", true)]);
     sizeless.replicas[0].size = None;
-    let clusters = vec![managed, refresh, session, system, sizeless];
+    let clusters = vec![refresh, session, system, sizeless];
     let rows = clusters
         .iter()
         .map(|c| row(&c.id.0, "target_size", json!({"target_size": "50cc"})))
         .collect();
     let p = plan(&snap(clusters, rows), &PlanOptions::default());
-    assert_eq!(p.clusters.len(), 5);
+    assert_eq!(p.clusters.len(), 4);
     for cp in &p.clusters {
         assert!(cp.actions.is_empty(), "{}", cp.cluster);
         assert!(
@@ -174,6 +172,99 @@ fn clusters_we_must_not_touch_are_reported_not_changed() {
             cp.cluster
         );
         assert!(cp.new_state.is_none());
+    }
+}
+
+fn managed(rf: i64, size: &str, hydrated: bool) -> Cluster {
+    let replicas = (1..=rf)
+        .map(|i| replica(i as u64, &format!("r{i}"), size, hydrated))
+        .collect();
+    let mut c = cluster("u2", "m", replicas);
+    c.managed = true;
+    c.size = Some(Size(size.into()));
+    c.replication_factor = Some(rf);
+    c
+}
+
+#[test]
+fn managed_clusters_get_alter_cluster_ddl() {
+    let kinds = |p: &Plan| -> Vec<(ActionKind, String)> {
+        only(p)
+            .actions
+            .iter()
+            .map(|a| (a.kind, a.sql.clone()))
+            .collect()
+    };
+    // Resize: one graceful ALTER, no replica DDL.
+    let s = snap(
+        vec![managed(1, "25cc", true)],
+        vec![row("u2", "target_size", json!({"target_size": "100cc"}))],
+    );
+    let p = plan(&s, &PlanOptions::default());
+    assert_eq!(
+        kinds(&p),
+        vec![(
+            ActionKind::SetSize,
+            r#"ALTER CLUSTER "m" SET (SIZE = '100cc') WITH (WAIT UNTIL READY (TIMEOUT = '600s', ON TIMEOUT = 'ROLLBACK'))"#.to_string()
+        )]
+    );
+    // Converged after the resize (the new replica hydrating): nothing.
+    let s = snap(
+        vec![managed(1, "100cc", false)],
+        vec![row("u2", "target_size", json!({"target_size": "100cc"}))],
+    );
+    assert!(only(&plan(&s, &PlanOptions::default())).actions.is_empty());
+    // Idle: suspend with replication factor 0.
+    let mut idle = managed(2, "25cc", true);
+    idle.activity.last_begin = Some(now() - Duration::hours(3));
+    let s = snap(
+        vec![idle],
+        vec![row("u2", "idle_suspend", json!({"idle_after_s": 600}))],
+    );
+    let p = plan(&s, &PlanOptions::default());
+    assert_eq!(
+        kinds(&p),
+        vec![(
+            ActionKind::SetReplicationFactor,
+            r#"ALTER CLUSTER "m" SET (REPLICATION FACTOR = 0)"#.to_string()
+        )]
+    );
+    // Demand on the suspended cluster: back to its replication factor.
+    let mut suspended = managed(0, "25cc", false);
+    suspended.activity = Activity {
+        last_begin: Some(now()),
+        in_flight: 1,
+    };
+    let mut s = snap(
+        vec![suspended],
+        vec![row("u2", "target_size", json!({"target_size": "25cc"}))],
+    );
+    s.states.clear();
+    let p = plan(&s, &PlanOptions::default());
+    assert_eq!(
+        kinds(&p),
+        vec![(
+            ActionKind::SetReplicationFactor,
+            r#"ALTER CLUSTER "m" SET (REPLICATION FACTOR = 1)"#.to_string()
+        )]
+    );
+}
+
+#[test]
+fn burst_and_shrink_to_fit_are_refused_on_managed_clusters() {
+    for (ty, cfg) in [
+        ("burst", json!({"burst_replica_size": "800cc"})),
+        ("shrink_to_fit", json!({"max_replica_size": "100cc"})),
+    ] {
+        let s = snap(vec![managed(1, "25cc", true)], vec![row("u2", ty, cfg)]);
+        let p = plan(&s, &PlanOptions::default());
+        match &only(&p).outcome {
+            Outcome::Invalid { errors } => assert!(
+                errors[0].contains("not supported on managed clusters"),
+                "{errors:?}"
+            ),
+            other => panic!("{ty}: {other:?}"),
+        }
     }
 }
 
@@ -191,6 +282,7 @@ fn cluster_filter_limits_the_plan() {
     );
     let opts = PlanOptions {
         cluster_filter: Regex::new("^prod_").ok(),
+        ..PlanOptions::default()
     };
     let p = plan(&s, &opts);
     assert_eq!(only(&p).cluster, "prod_a");
@@ -430,6 +522,10 @@ fn after(c: &Cluster, cp: &ClusterPlan) -> Cluster {
                 });
             }
             ActionKind::DropReplica => next.replicas.retain(|r| r.name != a.replica),
+            // The property tests generate unmanaged clusters only.
+            ActionKind::SetReplicationFactor | ActionKind::SetSize => {
+                unreachable!("managed actions on an unmanaged cluster: {a:?}")
+            }
         }
     }
     next
@@ -485,4 +581,56 @@ proptest! {
         let again: Vec<&Action> = p2.actions().collect();
         prop_assert!(again.is_empty(), "first: {:#?}\nsecond: {:#?}", cp.actions, again);
     }
+}
+
+/// Runs `runs` rounds a minute apart with r1's hydration flipping every
+/// round (a flapping signal); returns how many replicas were created.
+fn burst_creations_under_flapping(rows: Vec<StrategyRow>, runs: i64) -> usize {
+    let mut c = cluster("u2", "c", vec![replica(1, "r1", "25cc", true)]);
+    let mut state: Option<serde_json::Value> = None;
+    let mut created = 0;
+    for i in 0..runs {
+        for r in &mut c.replicas {
+            r.hydrated = if r.name == "r1" { i % 2 == 0 } else { true };
+        }
+        let mut s = snap(vec![c.clone()], rows.clone());
+        s.now = now() + Duration::seconds(60 * i);
+        if let Some(st) = &state {
+            s.states.insert(ClusterId("u2".into()), st.clone());
+        }
+        let p = plan(&s, &PlanOptions::default());
+        let cp = only(&p);
+        created += cp
+            .actions
+            .iter()
+            .filter(|a| a.kind == ActionKind::CreateReplica)
+            .count();
+        c = after(&c, cp);
+        if let Some(st) = &cp.new_state {
+            state = Some(st.clone());
+        }
+    }
+    created
+}
+
+#[test]
+fn stabilization_stops_churn_from_a_flapping_signal() {
+    let burst = row("u2", "burst", json!({"burst_replica_size": "800cc"}));
+    let without = burst_creations_under_flapping(vec![burst.clone()], 30);
+    let with = burst_creations_under_flapping(
+        vec![
+            burst,
+            row("u2", "stabilization", json!({"scale_down_after_s": 300})),
+        ],
+        30,
+    );
+    eprintln!("burst replicas created over 30 flapping runs: {without} without stabilization, {with} with");
+    assert!(
+        without >= 10,
+        "the flapping signal churns without stabilization: {without}"
+    );
+    assert_eq!(
+        with, 1,
+        "with stabilization the burst is created once and kept"
+    );
 }

@@ -255,6 +255,8 @@ fn actions_of(slot: &Slot) -> Actions {
                 a.drop += 1;
                 "drop"
             }
+            // The simulator runs unmanaged clusters only.
+            ActionKind::SetReplicationFactor | ActionKind::SetSize => m.kind.verb(),
         };
         *a.by_strategy
             .entry(format!("{} {verb}", m.strategy))

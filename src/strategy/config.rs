@@ -23,6 +23,16 @@ impl ConfigError {
             message: message.into(),
         }
     }
+
+    /// The same error for a key nested under `prefix` (`windows[1].cron`).
+    pub fn within(self, prefix: &str) -> Self {
+        let key = if self.key == "(config)" {
+            prefix.to_string()
+        } else {
+            format!("{prefix}.{}", self.key)
+        };
+        ConfigError { key, ..self }
+    }
 }
 
 /// A config object that remembers which keys were read, so the rest can be
@@ -58,6 +68,11 @@ impl<'a> Obj<'a> {
             .filter(|k| !read.contains(k.as_str()))
             .cloned()
             .collect()
+    }
+
+    /// The keys a parser asked for, sorted (the allowed keys, for errors).
+    pub fn read_keys(&self) -> Vec<&'static str> {
+        self.read.borrow().iter().copied().collect()
     }
 
     pub fn opt_string(&self, key: &'static str) -> Result<Option<String>, ConfigError> {
@@ -154,6 +169,51 @@ impl<'a> Obj<'a> {
             Some(other) => Err(ConfigError::new(
                 key,
                 format!("must be a number > 0, got {}", kind_of(other)),
+            )),
+        }
+    }
+
+    /// A whole number within `min..=max`.
+    pub fn opt_u64_in(
+        &self,
+        key: &'static str,
+        min: u64,
+        max: u64,
+    ) -> Result<Option<u64>, ConfigError> {
+        match self.opt_u64(key, min)? {
+            Some(n) if n > max => Err(ConfigError::new(
+                key,
+                format!("must be a whole number in {min}..={max}, got {n}"),
+            )),
+            n => Ok(n),
+        }
+    }
+
+    /// A JSON object, to be read with its own `Obj` (nested config).
+    pub fn opt_object(
+        &self,
+        key: &'static str,
+    ) -> Result<Option<&'a serde_json::Value>, ConfigError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v @ serde_json::Value::Object(_)) => Ok(Some(v)),
+            Some(other) => Err(ConfigError::new(
+                key,
+                format!("must be an object, got {}", kind_of(other)),
+            )),
+        }
+    }
+
+    pub fn opt_array(
+        &self,
+        key: &'static str,
+    ) -> Result<Option<&'a [serde_json::Value]>, ConfigError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(serde_json::Value::Array(a)) => Ok(Some(a.as_slice())),
+            Some(other) => Err(ConfigError::new(
+                key,
+                format!("must be an array, got {}", kind_of(other)),
             )),
         }
     }

@@ -9,7 +9,9 @@ mod burst;
 mod config;
 mod idle_suspend;
 mod limits;
+mod schedule;
 mod shrink_to_fit;
+mod stabilization;
 mod target_size;
 
 use std::collections::BTreeMap;
@@ -24,7 +26,9 @@ pub use burst::BurstConfig;
 pub use config::ConfigError;
 pub use idle_suspend::IdleSuspendConfig;
 pub use limits::LimitsConfig;
+pub use schedule::ScheduleConfig;
 pub use shrink_to_fit::ShrinkToFitConfig;
+pub use stabilization::StabilizationConfig;
 pub use target_size::TargetSizeConfig;
 
 /// The strategy types, in priority order (lowest runs first).
@@ -32,29 +36,37 @@ pub use target_size::TargetSizeConfig;
 #[serde(rename_all = "snake_case")]
 pub enum StrategyKind {
     TargetSize,
+    /// Replicas by the clock: cron windows in a timezone.
+    Schedule,
     ShrinkToFit,
     Burst,
     IdleSuspend,
     /// Guard rails, applied after every strategy.
     Limits,
+    /// Delays drops (and optionally creates) until wanted long enough.
+    Stabilization,
 }
 
 impl StrategyKind {
-    pub const ALL: [StrategyKind; 5] = [
+    pub const ALL: [StrategyKind; 7] = [
         StrategyKind::TargetSize,
+        StrategyKind::Schedule,
         StrategyKind::ShrinkToFit,
         StrategyKind::Burst,
         StrategyKind::IdleSuspend,
         StrategyKind::Limits,
+        StrategyKind::Stabilization,
     ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             StrategyKind::TargetSize => "target_size",
+            StrategyKind::Schedule => "schedule",
             StrategyKind::ShrinkToFit => "shrink_to_fit",
             StrategyKind::Burst => "burst",
             StrategyKind::IdleSuspend => "idle_suspend",
             StrategyKind::Limits => "limits",
+            StrategyKind::Stabilization => "stabilization",
         }
     }
 
@@ -87,10 +99,12 @@ impl fmt::Display for StrategyKind {
 #[serde(tag = "strategy_type", rename_all = "snake_case")]
 pub enum StrategyConfig {
     TargetSize(TargetSizeConfig),
+    Schedule(ScheduleConfig),
     ShrinkToFit(ShrinkToFitConfig),
     Burst(BurstConfig),
     IdleSuspend(IdleSuspendConfig),
     Limits(LimitsConfig),
+    Stabilization(StabilizationConfig),
 }
 
 impl StrategyConfig {
@@ -106,6 +120,7 @@ impl StrategyConfig {
             StrategyKind::TargetSize => {
                 StrategyConfig::TargetSize(TargetSizeConfig::parse(&obj, sizes)?)
             }
+            StrategyKind::Schedule => StrategyConfig::Schedule(ScheduleConfig::parse(&obj, sizes)?),
             StrategyKind::ShrinkToFit => {
                 StrategyConfig::ShrinkToFit(ShrinkToFitConfig::parse(&obj, sizes)?)
             }
@@ -114,6 +129,9 @@ impl StrategyConfig {
                 StrategyConfig::IdleSuspend(IdleSuspendConfig::parse(&obj)?)
             }
             StrategyKind::Limits => StrategyConfig::Limits(LimitsConfig::parse(&obj)?),
+            StrategyKind::Stabilization => {
+                StrategyConfig::Stabilization(StabilizationConfig::parse(&obj)?)
+            }
         };
         Ok((cfg, obj.unknown_keys()))
     }
@@ -121,10 +139,12 @@ impl StrategyConfig {
     pub fn kind(&self) -> StrategyKind {
         match self {
             StrategyConfig::TargetSize(_) => StrategyKind::TargetSize,
+            StrategyConfig::Schedule(_) => StrategyKind::Schedule,
             StrategyConfig::ShrinkToFit(_) => StrategyKind::ShrinkToFit,
             StrategyConfig::Burst(_) => StrategyKind::Burst,
             StrategyConfig::IdleSuspend(_) => StrategyKind::IdleSuspend,
             StrategyConfig::Limits(_) => StrategyKind::Limits,
+            StrategyConfig::Stabilization(_) => StrategyKind::Stabilization,
         }
     }
 
@@ -142,6 +162,9 @@ impl StrategyConfig {
             StrategyConfig::TargetSize(c) => {
                 with_state(state, |s| target_size::decide(c, ctx, desired, s))
             }
+            StrategyConfig::Schedule(c) => {
+                with_state(state, |s| schedule::decide(c, ctx, desired, s))
+            }
             StrategyConfig::ShrinkToFit(c) => {
                 with_state(state, |s| shrink_to_fit::decide(c, ctx, desired, s))
             }
@@ -150,6 +173,9 @@ impl StrategyConfig {
                 with_state(state, |s| idle_suspend::decide(c, ctx, desired, s))
             }
             StrategyConfig::Limits(c) => with_state(state, |s| limits::decide(c, ctx, desired, s)),
+            StrategyConfig::Stabilization(c) => {
+                with_state(state, |s| stabilization::decide(c, ctx, desired, s))
+            }
         }
     }
 }
@@ -195,6 +221,12 @@ impl Ctx<'_> {
         self.cluster.replica(replica).is_some_and(|r| r.hydrated)
     }
 
+    /// Statements are waiting and no replica can serve them: waking the
+    /// cluster bypasses every cooldown.
+    pub fn demand_waiting(&self) -> bool {
+        self.cluster.activity.in_flight > 0 && !self.cluster.any_hydrated()
+    }
+
     pub fn seconds_since(&self, t: Option<DateTime<Utc>>) -> Option<f64> {
         t.map(|t| (self.now - t).num_milliseconds() as f64 / 1000.0)
     }
@@ -224,6 +256,8 @@ pub struct Desired {
     pub suspending: Option<Change>,
     /// Decisions that changed nothing but an operator should see.
     pub notes: Vec<String>,
+    /// Conditions an operator must act on (shown without -v, counted in metrics).
+    pub alerts: Vec<String>,
 }
 
 impl Desired {
@@ -281,6 +315,10 @@ impl Desired {
 
     pub fn note(&mut self, strategy: StrategyKind, text: impl Into<String>) {
         self.notes.push(format!("{strategy}: {}", text.into()));
+    }
+
+    pub fn alert(&mut self, strategy: StrategyKind, text: impl Into<String>) {
+        self.alerts.push(format!("{strategy}: {}", text.into()));
     }
 }
 
@@ -381,6 +419,9 @@ mod fuzz {
                 Just("min_oom_count".to_string()),
                 Just("max_replicas".to_string()),
                 Just("max_credits_per_hour".to_string()),
+                Just("timezone".to_string()),
+                Just("windows".to_string()),
+                Just("default".to_string()),
                 "\\PC{0,8}",
             ];
             prop_oneof![

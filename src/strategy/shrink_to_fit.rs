@@ -57,7 +57,8 @@ pub fn replica_name(cluster: &str, size: &Size) -> String {
 }
 
 pub(super) fn decide(c: &ShrinkToFitConfig, ctx: &Ctx, d: &mut Desired, st: &mut ShrinkToFitState) {
-    if let Some(left) = cooldown_left(st.last_decision_ts, c.cooldown_s, ctx.now) {
+    let left = cooldown_left(st.last_decision_ts, c.cooldown_s, ctx.now);
+    if let (Some(left), false) = (left, ctx.demand_waiting()) {
         d.note(KIND, format!("cooldown: {left}s left"));
         return;
     }

@@ -339,15 +339,14 @@ fn the_exec_cluster_is_reported_and_never_changed() {
 #[test]
 fn clusters_the_controller_must_not_touch_are_reported_not_changed() {
     let emu = Emulator::start();
-    emu.create_managed_cluster("managed", "25cc", 1);
     emu.create_cluster("refreshed");
     emu.add_replica("refreshed", "r1", "25cc");
     emu.set_schedule("refreshed", "on-refresh");
-    for name in ["managed", "refreshed", "quickstart", "mz_system"] {
+    for name in ["refreshed", "quickstart", "mz_system"] {
         emu.add_activity(name, 2 * 3600, true);
     }
     init_tables(&emu);
-    for name in ["managed", "refreshed", "quickstart", "mz_system"] {
+    for name in ["refreshed", "quickstart", "mz_system"] {
         strategy(&emu, name, "idle_suspend", json!({"idle_after_s": 60}));
     }
     // A row for a cluster that has since been dropped.
@@ -358,7 +357,6 @@ fn clusters_the_controller_must_not_touch_are_reported_not_changed() {
 
     let run = clusterctl(&emu, &["apply"]).ok();
     for (name, why) in [
-        ("managed", "managed cluster"),
         ("refreshed", "SCHEDULE = ON REFRESH"),
         ("quickstart", "session runs on this cluster"),
         ("mz_system", "system cluster"),
@@ -376,7 +374,7 @@ fn clusters_the_controller_must_not_touch_are_reported_not_changed() {
         run.all()
     );
     assert!(run.stdout.contains("No changes"), "{}", run.all());
-    for name in ["managed", "refreshed", "quickstart", "mz_system"] {
+    for name in ["refreshed", "quickstart", "mz_system"] {
         assert_eq!(replica_names(&emu, name), vec!["r1"], "{name}");
     }
     assert_eq!(

@@ -557,10 +557,11 @@ fn status_gives_each_cluster_a_condition_and_a_reason() {
     // Invalid, NotManageable, Paused.
     emu.create_cluster("bad");
     strategy(&emu, "bad", "target_size", json!({"target_size": "80cc"}));
-    emu.create_managed_cluster("managed", "25cc", 1);
+    emu.create_cluster("refresh");
+    emu.set_schedule("refresh", "on-refresh");
     strategy(
         &emu,
-        "managed",
+        "refresh",
         "target_size",
         json!({"target_size": "25cc"}),
     );
@@ -594,7 +595,7 @@ fn status_gives_each_cluster_a_condition_and_a_reason() {
         ("asleep", "Suspended"),
         ("unknown", "SignalUnknown"),
         ("bad", "Invalid"),
-        ("managed", "NotManageable"),
+        ("refresh", "NotManageable"),
         ("held", "Paused"),
         ("plain", "Unconfigured"),
     ];
@@ -634,7 +635,7 @@ fn status_gives_each_cluster_a_condition_and_a_reason() {
 
     // Last action, after an apply; activity once the log has rows.
     clusterctl(&emu, &["apply", "--cluster", "^grow$"]).ok();
-    emu.add_activity("grow", 90, true);
+    emu.add_activity("grow", 90, false);
     let json = clusterctl(&emu, &["status", "--cluster", "^grow$", "--output", "json"])
         .ok()
         .json();
@@ -689,13 +690,6 @@ fn check_reports_every_kind_of_problem() {
         "shrink_to_fit",
         json!({"max_replica_size": "50cc"}),
     );
-    emu.create_managed_cluster("managed", "25cc", 1);
-    strategy(
-        &emu,
-        "managed",
-        "target_size",
-        json!({"target_size": "25cc"}),
-    );
     emu.create_cluster("refresh");
     emu.set_schedule("refresh", "on-refresh");
     strategy(
@@ -714,12 +708,11 @@ fn check_reports_every_kind_of_problem() {
     let r = clusterctl(&emu, &["check"]).code(3);
     println!("{}", r.stdout);
     for needle in [
-        "unknown strategy type 'idle_suspnd'; did you mean 'idle_suspend'?",
-        "unknown config key 'cooldown' (ignored); did you mean 'cooldown_s'?",
+        "unknown strategy type 'idle_suspnd' (did you mean 'idle_suspend'?)",
+        "unknown config key 'cooldown' (did you mean 'cooldown_s'?), ignored",
         "key 'idle_after_s': must be a whole number",
         "unknown size '80cc'",
         "target_size and shrink_to_fit both choose the replica size",
-        "managed cluster",
         "SCHEDULE = ON REFRESH",
         "system cluster",
         "no cluster has id u999",
@@ -868,4 +861,105 @@ fn every_command_has_help_with_an_example() {
     cmd.arg("--help");
     let r = run_cmd(cmd).ok();
     assert!(r.stdout.contains("2 changes pending"), "{}", r.stdout);
+}
+
+/// Prints a transcript of the operator commands for the README:
+/// `cargo test --test it readme_transcript -- --ignored --nocapture`.
+#[test]
+#[ignore = "prints the README's examples; run by hand"]
+fn readme_transcript() {
+    let emu = Emulator::start();
+    emu.create_cluster("analytics");
+    emu.add_index("analytics");
+    emu.add_replica("analytics", "r1", "25cc");
+    emu.set_hydrated("analytics", "r1", true);
+    emu.create_cluster("batch");
+    emu.add_index("batch");
+    emu.add_replica("batch", "r1", "100cc");
+    emu.create_cluster("etl");
+    emu.add_replica("etl", "r1", "50cc");
+    emu.add_crash("etl", "r1", true, 600);
+    emu.add_crash("etl", "r1", false, 300);
+    emu.add_activity("analytics", 40, true);
+    let show = |args: &[&str]| {
+        let r = clusterctl(&emu, args);
+        let shown: Vec<String> = args
+            .iter()
+            .map(|a| {
+                if a.contains(' ') || a.contains('{') || a.contains('^') {
+                    format!("'{a}'")
+                } else {
+                    a.to_string()
+                }
+            })
+            .collect();
+        println!("$ clusterctl {}", shown.join(" "));
+        print!("{}", r.stdout);
+        eprint!("{}", r.stderr);
+        if r.code != 0 {
+            println!("(exit code {})", r.code);
+        }
+        println!();
+    };
+    show(&["init"]);
+    show(&[
+        "strategy",
+        "set",
+        "analytics",
+        "target_size",
+        "--target-size",
+        "50cc",
+    ]);
+    show(&[
+        "strategy",
+        "set",
+        "analytics",
+        "burst",
+        "--burst-replica-size",
+        "80cc",
+    ]);
+    show(&[
+        "strategy",
+        "set",
+        "batch",
+        "idle_suspend",
+        "--config",
+        r#"{"idle_after_s": 1800}"#,
+    ]);
+    show(&[
+        "strategy",
+        "set",
+        "batch",
+        "burst",
+        "--burst-replica-size",
+        "200cc",
+    ]);
+    show(&[
+        "strategy",
+        "set",
+        "etl",
+        "shrink_to_fit",
+        "--max-replica-size",
+        "100cc",
+    ]);
+    show(&[
+        "strategy",
+        "pause",
+        "etl",
+        "--reason",
+        "OOM investigation, ticket 4711",
+    ]);
+    show(&["strategy", "ls"]);
+    show(&["dry-run", "--detailed-exitcode"]);
+    show(&["apply"]);
+    show(&["status"]);
+    show(&["history", "--since", "1h"]);
+    emu.sql(
+        "INSERT INTO mz_cluster_strategies (cluster_id, strategy_type, config) \
+         SELECT id, 'idle_suspnd', '{\"idle_after\": 600}' FROM mz_catalog.mz_clusters WHERE name = 'analytics'",
+    );
+    show(&["check"]);
+    show(&["strategy", "rm", "analytics", "idle_suspnd"]);
+    show(&["strategy", "resume", "etl"]);
+    show(&["check"]);
 }

@@ -1,0 +1,527 @@
+//! Prometheus metrics of `apply` runs: what ran, how it ended, what it did,
+//! and what the fleet looks like (replicas, credits, conditions). Fed from
+//! the values a run already produced (snapshot, plan, apply report); it reads
+//! no database and decides nothing. Rendered as OpenMetrics text for
+//! `/metrics` (watch mode) or as Prometheus text for node-exporter's textfile
+//! collector (`--metrics-file`, cron), written atomically.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::path::Path;
+use std::sync::atomic::AtomicU64;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+use crate::exec::ActionStatus;
+use crate::ops::{Applied, Leased};
+use crate::plan::Outcome;
+
+/// How a run ended (`clusterctl_runs_total{outcome}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunOutcome {
+    /// Everything planned was done (or nothing was needed).
+    Success,
+    /// Completed, but clusters were skipped or actions failed.
+    Problems,
+    /// Another controller held the lease: a normal, idle run.
+    LeaseBusy,
+    /// The run could not do its job (connection, permissions, ...).
+    Error,
+}
+
+impl RunOutcome {
+    pub const ALL: [RunOutcome; 4] = [
+        RunOutcome::Success,
+        RunOutcome::Problems,
+        RunOutcome::LeaseBusy,
+        RunOutcome::Error,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunOutcome::Success => "success",
+            RunOutcome::Problems => "problems",
+            RunOutcome::LeaseBusy => "lease_busy",
+            RunOutcome::Error => "error",
+        }
+    }
+}
+
+/// Conditions a managed cluster can be in after planning.
+const CONDITIONS: [&str; 5] = ["converged", "planned", "unmanageable", "invalid", "paused"];
+const ACTION_KINDS: [&str; 2] = ["create_replica", "drop_replica"];
+const ACTION_OUTCOMES: [&str; 3] = ["executed", "failed", "skipped"];
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ActionLabels {
+    kind: String,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ClusterLabels {
+    cluster: String,
+    cluster_id: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ConditionLabels {
+    condition: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VersionLabels {
+    version: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct NoLabels {}
+
+type FloatGauge = Gauge<f64, AtomicU64>;
+
+/// Every metric the binary exports, in one registry.
+pub struct Metrics {
+    registry: Registry,
+    runs: Family<OutcomeLabels, Counter>,
+    run_duration: Histogram,
+    actions: Family<ActionLabels, Counter>,
+    replicas: Family<ClusterLabels, Gauge>,
+    credits: Family<ClusterLabels, FloatGauge>,
+    clusters: Family<ConditionLabels, Gauge>,
+    lease_held: Gauge,
+    last_success: FloatGauge,
+    /// Absent while no activity at all is in the lookback (unknown age).
+    signal_age: Family<NoLabels, FloatGauge>,
+    /// Updates and encodings do not interleave: a scrape never sees half a run.
+    lock: Mutex<()>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::default();
+        let runs = Family::<OutcomeLabels, Counter>::default();
+        let run_duration = Histogram::new(exponential_buckets(0.05, 2.0, 12));
+        let actions = Family::<ActionLabels, Counter>::default();
+        let replicas = Family::<ClusterLabels, Gauge>::default();
+        let credits = Family::<ClusterLabels, FloatGauge>::default();
+        let clusters = Family::<ConditionLabels, Gauge>::default();
+        let lease_held = Gauge::default();
+        let last_success = FloatGauge::default();
+        let signal_age = Family::<NoLabels, FloatGauge>::default();
+        let build_info = Family::<VersionLabels, Gauge>::default();
+        build_info
+            .get_or_create(&VersionLabels {
+                version: env!("CARGO_PKG_VERSION"),
+            })
+            .set(1);
+        for o in RunOutcome::ALL {
+            let _ = runs.get_or_create(&OutcomeLabels {
+                outcome: o.as_str(),
+            });
+        }
+        for kind in ACTION_KINDS {
+            for outcome in ACTION_OUTCOMES {
+                let _ = actions.get_or_create(&ActionLabels {
+                    kind: kind.to_string(),
+                    outcome,
+                });
+            }
+        }
+        let r = &mut registry;
+        r.register(
+            "clusterctl_runs",
+            "apply runs, by outcome (success, problems, lease_busy, error)",
+            runs.clone(),
+        );
+        r.register(
+            "clusterctl_run_duration_seconds",
+            "wall time of apply runs",
+            run_duration.clone(),
+        );
+        r.register(
+            "clusterctl_actions",
+            "replica DDL actions, by kind and outcome (executed, failed, skipped)",
+            actions.clone(),
+        );
+        r.register(
+            "clusterctl_cluster_replicas",
+            "replicas of each cluster with strategies, as of the last run's snapshot",
+            replicas.clone(),
+        );
+        r.register(
+            "clusterctl_cluster_credits_per_hour",
+            "credits per hour of each cluster's replicas, as of the last run's snapshot",
+            credits.clone(),
+        );
+        r.register(
+            "clusterctl_clusters",
+            "clusters with strategies, by condition of the last plan (converged, planned, unmanageable, invalid, paused)",
+            clusters.clone(),
+        );
+        r.register(
+            "clusterctl_lease_held",
+            "1 when the last run held the controller lease (this process acted), 0 otherwise",
+            lease_held.clone(),
+        );
+        r.register(
+            "clusterctl_last_success_timestamp_seconds",
+            "Unix time of the end of the last run that completed without error",
+            last_success.clone(),
+        );
+        r.register(
+            "clusterctl_signal_age_seconds",
+            "seconds between the last snapshot and the latest statement seen on any cluster (absent when the statement log had none)",
+            signal_age.clone(),
+        );
+        r.register(
+            "clusterctl_build_info",
+            "always 1; the version label says which clusterctl runs",
+            build_info,
+        );
+        Metrics {
+            registry,
+            runs,
+            run_duration,
+            actions,
+            replicas,
+            credits,
+            clusters,
+            lease_held,
+            last_success,
+            signal_age,
+            lock: Mutex::new(()),
+        }
+    }
+
+    fn guard(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.lock.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records one run: its outcome and duration, and, when it ran under the
+    /// lease, what it did and what the fleet looked like.
+    pub fn observe_run(
+        &self,
+        outcome: RunOutcome,
+        elapsed: Duration,
+        run: Option<&Leased<Applied>>,
+        finished_at: DateTime<Utc>,
+    ) {
+        let _g = self.guard();
+        self.runs
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.as_str(),
+            })
+            .inc();
+        self.run_duration.observe(elapsed.as_secs_f64());
+        if outcome != RunOutcome::Error {
+            self.last_success
+                .set(finished_at.timestamp_millis() as f64 / 1000.0);
+        }
+        match run {
+            Some(Leased::Ran(applied)) => {
+                self.lease_held.set(1);
+                self.observe_applied(applied);
+            }
+            Some(Leased::Busy { .. }) | None => {
+                self.lease_held.set(0);
+            }
+        }
+    }
+
+    fn observe_applied(&self, a: &Applied) {
+        for r in &a.report.results {
+            let outcome = match r.status {
+                ActionStatus::Executed => "executed",
+                ActionStatus::Failed { .. } => "failed",
+                ActionStatus::Skipped { .. } => "skipped",
+            };
+            let kind = crate::report::action_kind_name(r.action.kind).to_string();
+            self.actions
+                .get_or_create(&ActionLabels { kind, outcome })
+                .inc();
+        }
+        // Clusters come and go: start from nothing every run.
+        self.replicas.clear();
+        self.credits.clear();
+        let mut by_condition = [0i64; CONDITIONS.len()];
+        for cp in &a.plan.clusters {
+            let condition = match &cp.outcome {
+                Outcome::Planned if cp.actions.is_empty() => 0,
+                Outcome::Planned => 1,
+                Outcome::Unmanageable { .. } => 2,
+                Outcome::Invalid { .. } => 3,
+                Outcome::Paused { .. } => 4,
+            };
+            by_condition[condition] += 1;
+            let Some(cluster) = a.snapshot.cluster(&cp.cluster_id) else {
+                continue;
+            };
+            let labels = ClusterLabels {
+                cluster: cluster.name.clone(),
+                cluster_id: cluster.id.0.clone(),
+            };
+            let credits: f64 = cluster
+                .replicas
+                .iter()
+                .filter_map(|r| r.size.as_ref())
+                .map(|s| a.snapshot.sizes.credits(s))
+                .fold(0.0, |acc, c| acc + c);
+            self.replicas
+                .get_or_create(&labels)
+                .set(cluster.replicas.len() as i64);
+            self.credits.get_or_create(&labels).set(credits);
+        }
+        for (i, condition) in CONDITIONS.iter().enumerate() {
+            self.clusters
+                .get_or_create(&ConditionLabels { condition })
+                .set(by_condition[i]);
+        }
+        let latest = a
+            .snapshot
+            .clusters
+            .iter()
+            .filter_map(|c| c.activity.last_begin)
+            .max();
+        self.signal_age.clear();
+        if let Some(t) = latest {
+            let age = (a.snapshot.now - t).num_milliseconds().max(0) as f64 / 1000.0;
+            self.signal_age.get_or_create(&NoLabels {}).set(age);
+        }
+    }
+
+    /// OpenMetrics text (`/metrics`).
+    pub fn openmetrics(&self) -> String {
+        let _g = self.guard();
+        let mut s = String::new();
+        if prometheus_client::encoding::text::encode(&mut s, &self.registry).is_err() {
+            s = "# EOF\n".into();
+        }
+        s
+    }
+
+    /// Prometheus text format 0.0.4, what node-exporter's textfile
+    /// collector parses: counters are typed by their `_total` sample name,
+    /// and there is no `# EOF` or `# UNIT`.
+    pub fn prometheus_text(&self) -> String {
+        let om = self.openmetrics();
+        let counters: BTreeSet<&str> = om
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .filter_map(|l| l.strip_suffix(" counter"))
+            .collect();
+        let mut out = String::with_capacity(om.len());
+        for line in om.lines() {
+            if line == "# EOF" || line.starts_with("# UNIT ") {
+                continue;
+            }
+            let renamed = ["# TYPE ", "# HELP "].iter().find_map(|p| {
+                let rest = line.strip_prefix(p)?;
+                let (name, tail) = rest.split_once(' ')?;
+                counters
+                    .contains(name)
+                    .then(|| format!("{p}{name}_total {tail}"))
+            });
+            let _ = writeln!(out, "{}", renamed.as_deref().unwrap_or(line));
+        }
+        out
+    }
+
+    /// Every sample name the binary exports (counters with `_total`,
+    /// histograms with `_bucket`, `_sum`, `_count`), for checking that
+    /// dashboards and alert rules refer to real metrics.
+    pub fn sample_names(&self) -> BTreeSet<String> {
+        let mut names = BTreeSet::new();
+        for line in self.openmetrics().lines() {
+            let Some((name, ty)) = line.strip_prefix("# TYPE ").and_then(|l| l.split_once(' '))
+            else {
+                continue;
+            };
+            match ty {
+                "counter" => {
+                    names.insert(format!("{name}_total"));
+                }
+                "histogram" => {
+                    for suffix in ["_bucket", "_sum", "_count"] {
+                        names.insert(format!("{name}{suffix}"));
+                    }
+                }
+                _ => {
+                    names.insert(name.to_string());
+                }
+            }
+        }
+        names
+    }
+
+    /// Carries the cumulative values of a previous textfile over (a cron
+    /// job is a new process each run): run and action counters, and the
+    /// last success time. Unknown or malformed lines are ignored.
+    pub fn carry_over(&self, previous: &str) {
+        let _g = self.guard();
+        for line in previous.lines().filter(|l| !l.starts_with('#')) {
+            let Some((series, value)) = line.rsplit_once(' ') else {
+                continue;
+            };
+            let Ok(value) = value.trim().parse::<f64>() else {
+                continue;
+            };
+            if !value.is_finite() || value < 0.0 {
+                continue;
+            }
+            let (name, labels) = match series.split_once('{') {
+                Some((n, l)) => (n, l.trim_end_matches('}')),
+                None => (series, ""),
+            };
+            let label = |key: &str| {
+                labels.split(',').find_map(|kv| {
+                    let (k, v) = kv.split_once('=')?;
+                    (k.trim() == key).then(|| v.trim().trim_matches('"').to_string())
+                })
+            };
+            match name {
+                "clusterctl_runs_total" => {
+                    let known = label("outcome")
+                        .and_then(|o| RunOutcome::ALL.into_iter().find(|r| r.as_str() == o));
+                    if let Some(o) = known {
+                        self.runs
+                            .get_or_create(&OutcomeLabels {
+                                outcome: o.as_str(),
+                            })
+                            .inc_by(value as u64);
+                    }
+                }
+                "clusterctl_actions_total" => {
+                    // Any kind the binary may name: snake_case words.
+                    let kind = label("kind").filter(|k| {
+                        !k.is_empty() && k.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                    });
+                    let outcome = label("outcome")
+                        .and_then(|o| ACTION_OUTCOMES.into_iter().find(|x| *x == o));
+                    if let (Some(kind), Some(outcome)) = (kind, outcome) {
+                        self.actions
+                            .get_or_create(&ActionLabels { kind, outcome })
+                            .inc_by(value as u64);
+                    }
+                }
+                "clusterctl_last_success_timestamp_seconds" => {
+                    self.last_success.set(value);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Writes the textfile atomically: a temporary file in the same
+    /// directory, then a rename, so the collector never reads half a file.
+    pub fn write_textfile(&self, path: &Path) -> Result<(), String> {
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .ok_or_else(|| format!("--metrics-file {}: not a file path", path.display()))?;
+        let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
+        let text = self.prometheus_text();
+        let result = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path));
+        if let Err(e) = result {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(format!("writing metrics to {}: {e}", path.display()));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn textfile_types_counters_by_their_sample_name() {
+        let m = Metrics::new();
+        m.observe_run(
+            RunOutcome::Success,
+            Duration::from_millis(120),
+            None,
+            Utc::now(),
+        );
+        let text = m.prometheus_text();
+        assert!(
+            text.contains("# TYPE clusterctl_runs_total counter"),
+            "{text}"
+        );
+        assert!(
+            text.contains("clusterctl_runs_total{outcome=\"success\"} 1"),
+            "{text}"
+        );
+        assert!(!text.contains("# EOF"), "{text}");
+        assert!(m.openmetrics().ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn carry_over_accumulates_counters_and_keeps_last_success() {
+        let first = Metrics::new();
+        first.observe_run(
+            RunOutcome::Success,
+            Duration::from_secs(1),
+            None,
+            Utc::now(),
+        );
+        first.observe_run(RunOutcome::Error, Duration::from_secs(1), None, Utc::now());
+        let second = Metrics::new();
+        second.carry_over(&first.prometheus_text());
+        second.observe_run(RunOutcome::Error, Duration::from_secs(1), None, Utc::now());
+        let text = second.prometheus_text();
+        assert!(
+            text.contains("clusterctl_runs_total{outcome=\"success\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("clusterctl_runs_total{outcome=\"error\"} 2"),
+            "{text}"
+        );
+        let last = |t: &str| {
+            t.lines()
+                .find(|l| l.starts_with("clusterctl_last_success_timestamp_seconds "))
+                .map(str::to_string)
+        };
+        assert_eq!(last(&text), last(&first.prometheus_text()));
+        // Garbage is ignored, not an error.
+        second.carry_over("clusterctl_runs_total{outcome=\"bogus\"} 7\nnot a metric\nx{ NaN");
+    }
+
+    #[test]
+    fn sample_names_include_counter_and_histogram_suffixes() {
+        let names = Metrics::new().sample_names();
+        for n in [
+            "clusterctl_runs_total",
+            "clusterctl_actions_total",
+            "clusterctl_run_duration_seconds_bucket",
+            "clusterctl_lease_held",
+            "clusterctl_last_success_timestamp_seconds",
+            "clusterctl_cluster_credits_per_hour",
+        ] {
+            assert!(names.contains(n), "{n} missing from {names:?}");
+        }
+    }
+}

@@ -1,0 +1,1323 @@
+//! `schedule`: replicas by the clock. Windows are cron expressions read in an
+//! IANA timezone, each with a size and a replica count (0 = suspended); the
+//! largest active window wins, and outside every window `default` applies.
+//! Replicas are started `prewarm_s` early (or earlier, when past runs show
+//! that hydration takes longer), so they are hydrated when the window opens.
+//! A change of size is zero-downtime, as with `target_size`: the new replicas
+//! are created first, the others retired once every new one is hydrated.
+//!
+//! Config (stored in `mz_cluster_strategies.config`):
+//!
+//! ```json
+//! {"timezone": "Europe/Berlin", "prewarm_s": 600,
+//!  "windows": [{"cron": "0 0 8 * * Mon-Fri", "duration_s": 36000, "size": "200cc", "replicas": 1},
+//!              {"cron": "0 0 1 * * *", "duration_s": 7200, "size": "800cc", "replicas": 2}],
+//!  "default": {"size": "25cc", "replicas": 0}}
+//! ```
+//!
+//! - `timezone` (required): an IANA name; cron fields are wall-clock times there.
+//! - `prewarm_s` (default 0, at most 86400): start replicas this long before a
+//!   window opens. The effective prewarm is the larger of this and 1.2 × the
+//!   learned hydration time (an exponentially weighted average over the
+//!   replicas this strategy created, kept in its state slot).
+//! - `windows` (1 to 64): `cron` (`sec min hour day-of-month month day-of-week
+//!   [year]`; a 5-field expression gets second 0; days of the week by name,
+//!   `Mon-Fri`, because dialects disagree whether 0 or 1 is Sunday),
+//!   `duration_s` (60 s to 7 days), `size` (an offered size; may be left out
+//!   when `replicas` is 0), `replicas` (0..=16, default 1).
+//! - `default` (optional, same `size`/`replicas` keys): the shape outside
+//!   every window. Without it the strategy leaves the cluster as the previous
+//!   strategies decided.
+//!
+//! A window occurrence starting at `start` is active from `start - prewarm`
+//! until `start + duration_s` (the end is exclusive; replicas are kept for the
+//! whole window, not retired `prewarm` early). Overlapping active windows
+//! resolve to the largest (credits per hour × replicas; ties go to the larger
+//! size, then to the window listed first).
+//!
+//! Daylight saving time (the rules of RFC 5545 and of ISC cron):
+//! - a wall time that happens twice (the fall-back hour) starts a window once,
+//!   on its first pass; the repeated hour starts nothing;
+//! - a wall time that does not exist (the spring-forward gap) starts the
+//!   window at the moment the clock jumps (e.g. 03:00 CEST for 02:30 on
+//!   Europe/Berlin's spring-forward day);
+//! - `duration_s` is real elapsed time, so a window spanning a transition
+//!   covers one hour more or less of wall-clock time.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use chrono::{DateTime, Duration, LocalResult, NaiveDateTime, TimeZone, Timelike, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+use super::config::{ConfigError, Obj};
+use super::{Change, Ctx, Desired, StrategyKind};
+use crate::model::{Size, SizeCatalog};
+
+const KIND: StrategyKind = StrategyKind::Schedule;
+
+const MIN_DURATION_S: u64 = 60;
+const MAX_DURATION_S: u64 = 7 * 86_400;
+const MAX_REPLICAS: u64 = 16;
+const MAX_PREWARM_S: u64 = 86_400;
+const MAX_WINDOWS: usize = 64;
+/// Learned hydration times are padded by this much: starting a little early
+/// costs a few minutes of credits, starting late costs a cold window.
+const PREWARM_MARGIN: f64 = 1.2;
+/// Weight of the newest hydration in the learned average.
+const EWMA_ALPHA: f64 = 0.3;
+/// A replica that took longer than this to hydrate was most likely
+/// crash-looping; it must not teach us to start windows half a day early.
+const MAX_SAMPLE_S: f64 = 6.0 * 3600.0;
+/// Completed hydrations kept in state for operators to read.
+const RUNS_KEPT: usize = 8;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScheduleConfig {
+    pub timezone: String,
+    #[serde(skip)]
+    tz: Tz,
+    pub prewarm_s: u64,
+    pub windows: Vec<Window>,
+    pub default: Option<Shape>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Window {
+    /// As configured (shown in reasons).
+    pub cron: String,
+    #[serde(skip)]
+    schedule: cron::Schedule,
+    pub duration_s: u64,
+    #[serde(flatten)]
+    pub shape: Shape,
+}
+
+/// What a cluster should run: `replicas` replicas of `size`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Shape {
+    /// `None` only when `replicas` is 0.
+    pub size: Option<Size>,
+    pub replicas: u32,
+}
+
+impl ScheduleConfig {
+    pub(crate) fn parse(o: &Obj, sizes: &SizeCatalog) -> Result<Self, ConfigError> {
+        let timezone = o.opt_string("timezone")?.ok_or_else(|| {
+            ConfigError::new(
+                "timezone",
+                "is required (an IANA name such as Europe/Berlin or UTC)",
+            )
+        })?;
+        let tz = parse_tz(&timezone)?;
+        let prewarm_s = o.opt_u64_in("prewarm_s", 0, MAX_PREWARM_S)?.unwrap_or(0);
+        let raw_windows = o.opt_array("windows")?.ok_or_else(|| {
+            ConfigError::new(
+                "windows",
+                "is required (a list of {cron, duration_s, size, replicas})",
+            )
+        })?;
+        if raw_windows.is_empty() || raw_windows.len() > MAX_WINDOWS {
+            return Err(ConfigError::new(
+                "windows",
+                format!(
+                    "must list 1..={MAX_WINDOWS} windows, got {}",
+                    raw_windows.len()
+                ),
+            ));
+        }
+        let windows = raw_windows
+            .iter()
+            .enumerate()
+            .map(|(i, w)| Window::parse(w, sizes).map_err(|e| e.within(&format!("windows[{i}]"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        let default = match o.opt_object("default")? {
+            Some(raw) => {
+                Some(nested(raw, |n| Shape::parse(n, sizes)).map_err(|e| e.within("default"))?)
+            }
+            None => None,
+        };
+        Ok(ScheduleConfig {
+            timezone,
+            tz,
+            prewarm_s,
+            windows,
+            default,
+        })
+    }
+}
+
+impl Window {
+    fn parse(raw: &serde_json::Value, sizes: &SizeCatalog) -> Result<Self, ConfigError> {
+        nested(raw, |o| {
+            let cron = o.opt_string("cron")?.ok_or_else(|| {
+                ConfigError::new("cron", "is required (e.g. \"0 0 8 * * Mon-Fri\")")
+            })?;
+            let schedule = parse_cron(&cron)?;
+            let duration_s = o
+                .opt_u64_in("duration_s", MIN_DURATION_S, MAX_DURATION_S)?
+                .ok_or_else(|| {
+                    ConfigError::new(
+                        "duration_s",
+                        format!("is required (seconds, {MIN_DURATION_S}..={MAX_DURATION_S})"),
+                    )
+                })?;
+            Ok(Window {
+                cron,
+                schedule,
+                duration_s,
+                shape: Shape::parse(o, sizes)?,
+            })
+        })
+    }
+}
+
+impl Shape {
+    fn parse(o: &Obj, sizes: &SizeCatalog) -> Result<Self, ConfigError> {
+        let replicas = o.opt_u64_in("replicas", 0, MAX_REPLICAS)?.unwrap_or(1) as u32;
+        let size = if replicas == 0 {
+            // Optional, but checked when given: a typo should not hide.
+            match o.opt_string("size")? {
+                Some(_) => Some(o.size("size", sizes)?),
+                None => None,
+            }
+        } else {
+            Some(o.size("size", sizes)?)
+        };
+        Ok(Shape { size, replicas })
+    }
+
+    fn credits(&self, sizes: &SizeCatalog) -> f64 {
+        self.size
+            .as_ref()
+            .map_or(0.0, |s| sizes.credits(s) * f64::from(self.replicas))
+    }
+
+    fn describe(&self) -> String {
+        match (&self.size, self.replicas) {
+            (Some(size), n) if n > 0 => format!("{n}×{size}"),
+            _ => "the cluster suspended".into(),
+        }
+    }
+}
+
+/// Parses a nested object, refusing keys its parser did not read: inside a
+/// window a typo would silently change the schedule.
+fn nested<T>(
+    raw: &serde_json::Value,
+    f: impl FnOnce(&Obj) -> Result<T, ConfigError>,
+) -> Result<T, ConfigError> {
+    let o = Obj::new(raw)?;
+    let out = f(&o)?;
+    if let Some(key) = o.unknown_keys().first() {
+        return Err(ConfigError::new(
+            key,
+            format!("unknown key; allowed here: {}", o.read_keys().join(", ")),
+        ));
+    }
+    Ok(out)
+}
+
+fn parse_tz(name: &str) -> Result<Tz, ConfigError> {
+    if let Ok(tz) = Tz::from_str(name) {
+        return Ok(tz);
+    }
+    let lower = name.to_ascii_lowercase();
+    let closest = chrono_tz::TZ_VARIANTS
+        .iter()
+        .map(|tz| {
+            (
+                strsim::levenshtein(&lower, &tz.name().to_ascii_lowercase()),
+                tz.name(),
+            )
+        })
+        .min();
+    let hint = match closest {
+        Some((d, n)) if d <= 3 => format!("; did you mean '{n}'?"),
+        _ => String::new(),
+    };
+    Err(ConfigError::new(
+        "timezone",
+        format!("unknown IANA timezone '{name}' (e.g. Europe/Berlin, America/New_York, UTC){hint}"),
+    ))
+}
+
+fn parse_cron(src: &str) -> Result<cron::Schedule, ConfigError> {
+    let fields: Vec<&str> = src.split_whitespace().collect();
+    let normalized = match fields.len() {
+        1 if src.trim_start().starts_with('@') => src.trim().to_string(),
+        5 => format!("0 {}", fields.join(" ")),
+        6 | 7 => fields.join(" "),
+        n => {
+            return Err(ConfigError::new(
+                "cron",
+                format!(
+                    "'{src}' has {n} fields; expected 'sec min hour day-of-month month day-of-week [year]' \
+                     (or 5 fields without seconds), e.g. '0 0 8 * * Mon-Fri'"
+                ),
+            ))
+        }
+    };
+    let dow = normalized.split_whitespace().nth(5).unwrap_or("*");
+    if dow.chars().any(|ch| ch.is_ascii_digit()) {
+        return Err(ConfigError::new(
+            "cron",
+            format!(
+                "'{src}': name the days of the week (Mon-Fri, Sat,Sun) instead of '{dow}': \
+                 cron dialects disagree whether 0 or 1 is Sunday"
+            ),
+        ));
+    }
+    cron::Schedule::from_str(&normalized).map_err(|e| {
+        ConfigError::new(
+            "cron",
+            format!(
+                "'{src}' does not parse ({e}); expected 'sec min hour day-of-month month day-of-week [year]', \
+                 e.g. '0 0 8 * * Mon-Fri'"
+            ),
+        )
+    })
+}
+
+/// A replica this strategy asked for and has not yet seen hydrated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pending {
+    pub size: Size,
+    pub requested_at: DateTime<Utc>,
+}
+
+/// One observed hydration: from the plan that requested the replica to the
+/// first plan that saw it hydrated (so at most one interval too long).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HydrationRun {
+    pub replica: String,
+    pub size: Size,
+    pub requested_at: DateTime<Utc>,
+    pub hydrated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ScheduleState {
+    #[serde(default)]
+    pub pending: BTreeMap<String, Pending>,
+    /// The most recent hydrations, oldest first.
+    #[serde(default)]
+    pub runs: Vec<HydrationRun>,
+    /// Exponentially weighted average of the hydration times, seconds.
+    #[serde(default)]
+    pub hydration_s: Option<f64>,
+}
+
+impl ScheduleState {
+    /// Folds the replicas seen hydrated since the last plan into the
+    /// average. A pending replica that does not exist at the next plan was
+    /// never created (or was dropped): it gives no sample.
+    fn learn(&mut self, ctx: &Ctx) {
+        let mut done = Vec::new();
+        self.pending
+            .retain(|name, p| match ctx.cluster.replica(name) {
+                None => false,
+                Some(r) if r.hydrated => {
+                    done.push(HydrationRun {
+                        replica: name.clone(),
+                        size: p.size.clone(),
+                        requested_at: p.requested_at,
+                        hydrated_at: ctx.now,
+                    });
+                    false
+                }
+                Some(_) => true,
+            });
+        for run in done {
+            let secs = ((run.hydrated_at - run.requested_at).num_milliseconds() as f64 / 1000.0)
+                .clamp(0.0, MAX_SAMPLE_S);
+            self.hydration_s = Some(match self.hydration_s {
+                Some(avg) => EWMA_ALPHA * secs + (1.0 - EWMA_ALPHA) * avg,
+                None => secs,
+            });
+            self.runs.push(run);
+        }
+        let excess = self.runs.len().saturating_sub(RUNS_KEPT);
+        self.runs.drain(..excess);
+    }
+
+    /// The configured prewarm, or the learned hydration time with a margin
+    /// when that is longer.
+    pub fn prewarm_s(&self, configured: u64) -> u64 {
+        let learned = self.hydration_s.filter(|h| h.is_finite()).map_or(0, |h| {
+            (h.clamp(0.0, MAX_SAMPLE_S) * PREWARM_MARGIN).ceil() as u64
+        });
+        configured.max(learned)
+    }
+}
+
+/// The window chosen for `now`, with the occurrence that makes it active.
+#[derive(Debug, Clone, PartialEq)]
+struct Active<'a> {
+    window: &'a Window,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+}
+
+pub(super) fn decide(c: &ScheduleConfig, ctx: &Ctx, d: &mut Desired, st: &mut ScheduleState) {
+    st.learn(ctx);
+    let prewarm_s = st.prewarm_s(c.prewarm_s);
+    let (shape, why) = match choose(c, ctx.sizes, ctx.now, prewarm_s) {
+        Some(a) => (&a.window.shape, window_reason(c, &a, ctx.now, prewarm_s)),
+        None => match &c.default {
+            Some(shape) => (
+                shape,
+                format!("no window active: default wants {}", shape.describe()),
+            ),
+            None => {
+                d.note(
+                    KIND,
+                    "no window active and no default: leaving the replicas as they are",
+                );
+                return;
+            }
+        },
+    };
+    match &shape.size {
+        Some(size) if shape.replicas > 0 => {
+            ensure(ctx, d, st, size, shape.replicas as usize, &why);
+        }
+        _ => suspend(d, &why),
+    }
+    // Replicas we no longer want will give no sample.
+    st.pending.retain(|name, _| d.contains(name));
+}
+
+/// The largest active window at `now`, if any.
+fn choose<'a>(
+    c: &'a ScheduleConfig,
+    sizes: &SizeCatalog,
+    now: DateTime<Utc>,
+    prewarm_s: u64,
+) -> Option<Active<'a>> {
+    let rank = |a: &Active| {
+        a.window
+            .shape
+            .size
+            .as_ref()
+            .and_then(|s| sizes.rank(s))
+            .unwrap_or(0)
+    };
+    c.windows
+        .iter()
+        .filter_map(|w| active(w, c.tz, now, prewarm_s))
+        // `max_by` keeps the last of equals: walk backwards so the first
+        // listed window wins a tie.
+        .rev()
+        .max_by(|a, b| {
+            let credits = |x: &Active| x.window.shape.credits(sizes);
+            credits(a)
+                .total_cmp(&credits(b))
+                .then(rank(a).cmp(&rank(b)))
+        })
+}
+
+/// The occurrence of `w` that makes it active at `now`: one that starts in
+/// `(now - duration, now + prewarm]`. One cron lookup (two when `now -
+/// duration` falls in a repeated fall-back hour).
+fn active(w: &Window, tz: Tz, now: DateTime<Utc>, prewarm_s: u64) -> Option<Active<'_>> {
+    let duration = Duration::seconds(w.duration_s as i64);
+    let start = next_start(&w.schedule, tz, now.checked_sub_signed(duration)?)?;
+    let opens = start.checked_sub_signed(Duration::seconds(prewarm_s as i64))?;
+    (opens <= now).then(|| Active {
+        window: w,
+        start,
+        end: start + duration,
+    })
+}
+
+/// The first window start strictly after `after`, with the DST rules of the
+/// module doc: starts are wall times mapped to instants by `resolve`, which
+/// is monotonic, so "the first wall time after `after`'s wall time" is the
+/// answer, except inside the second pass of a fall-back hour, whose wall
+/// times all map to the first pass, before `after`.
+fn next_start(schedule: &cron::Schedule, tz: Tz, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let wall = after.with_timezone(&tz).naive_local();
+    let first = next_wall(schedule, wall).and_then(|n| resolve(tz, n))?;
+    if first > after {
+        return Some(first);
+    }
+    let fold_end = first_second_where(wall, 86_400, |m| {
+        !matches!(tz.from_local_datetime(m), LocalResult::Ambiguous(..))
+    })?;
+    let from = fold_end.checked_sub_signed(Duration::seconds(1))?;
+    next_wall(schedule, from)
+        .and_then(|n| resolve(tz, n))
+        .filter(|s| *s > after)
+}
+
+/// The first wall-clock time strictly after `wall` that the cron matches.
+/// The cron crate works on a `TimeZone`; UTC carries naive wall times
+/// unchanged.
+fn next_wall(schedule: &cron::Schedule, wall: NaiveDateTime) -> Option<NaiveDateTime> {
+    schedule
+        .after(&Utc.from_utc_datetime(&wall))
+        .next()
+        .map(|t| t.naive_utc())
+}
+
+/// The instant a window starting at wall time `wall` opens: a repeated wall
+/// time on its first pass, a skipped one at the moment the clock jumps.
+fn resolve(tz: Tz, wall: NaiveDateTime) -> Option<DateTime<Utc>> {
+    match tz.from_local_datetime(&wall) {
+        LocalResult::Single(t) => Some(t.with_timezone(&Utc)),
+        LocalResult::Ambiguous(first, _) => Some(first.with_timezone(&Utc)),
+        LocalResult::None => {
+            // Gaps are an hour in most zones, a day at most (Samoa, 2011).
+            let after_gap = first_second_where(wall, 2 * 86_400, |m| {
+                !matches!(tz.from_local_datetime(m), LocalResult::None)
+            })?;
+            tz.from_local_datetime(&after_gap)
+                .earliest()
+                .map(|t| t.with_timezone(&Utc))
+        }
+    }
+}
+
+/// The first whole second in `(from, from + span_s]` where `pred` holds,
+/// given that it does not hold at `from` and, once true, stays true in the
+/// range (the end of a DST gap or fold). Binary search: bounded work.
+fn first_second_where(
+    from: NaiveDateTime,
+    span_s: i64,
+    pred: impl Fn(&NaiveDateTime) -> bool,
+) -> Option<NaiveDateTime> {
+    let from = from.with_nanosecond(0)?;
+    let at = |s: i64| from.checked_add_signed(Duration::seconds(s));
+    if !pred(&at(span_s)?) {
+        return None;
+    }
+    let (mut lo, mut hi) = (0, span_s);
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if pred(&at(mid)?) {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    at(hi)
+}
+
+fn window_reason(c: &ScheduleConfig, a: &Active, now: DateTime<Utc>, prewarm_s: u64) -> String {
+    let local = |t: DateTime<Utc>| {
+        let t = t.with_timezone(&c.tz);
+        if t.date_naive() == now.with_timezone(&c.tz).date_naive() {
+            t.format("%H:%M %Z").to_string()
+        } else {
+            t.format("%a %Y-%m-%d %H:%M %Z").to_string()
+        }
+    };
+    let opens = if a.start > now {
+        format!(" (opens {}, prewarm {prewarm_s}s)", local(a.start))
+    } else {
+        String::new()
+    };
+    format!(
+        "window '{}' ({}) wants {} until {}{opens}",
+        a.window.cron,
+        c.timezone,
+        a.window.shape.describe(),
+        local(a.end)
+    )
+}
+
+/// `r_<size>`, `r_<size>_2`, …
+pub fn replica_name(size: &Size, i: usize) -> String {
+    if i <= 1 {
+        format!("r_{size}")
+    } else {
+        format!("r_{size}_{i}")
+    }
+}
+
+/// Exactly `n` replicas of `size`; other sizes retired once all are hydrated.
+fn ensure(ctx: &Ctx, d: &mut Desired, st: &mut ScheduleState, size: &Size, n: usize, why: &str) {
+    let canonical = |name: &str| (1..=n).position(|i| replica_name(size, i) == name);
+    let mut have: Vec<String> = d
+        .replicas
+        .iter()
+        .filter(|(_, r)| &r.size == size)
+        .map(|(name, _)| name.clone())
+        .collect();
+    // Keep hydrated ones first, then our own names in order.
+    have.sort_by_key(|name| {
+        (
+            !ctx.hydrated(name),
+            canonical(name).unwrap_or(usize::MAX),
+            name.clone(),
+        )
+    });
+    for extra in have.split_off(n.min(have.len())) {
+        d.remove(&extra, KIND, format!("{why}: one {size} replica too many"));
+    }
+    let mut free = (1..).map(|i| replica_name(size, i));
+    while have.len() < n {
+        let Some(name) = free.by_ref().find(|name| !d.contains(name)) else {
+            break;
+        };
+        d.add(&name, size, KIND, why.to_string());
+        if ctx.cluster.replica(&name).is_none() {
+            st.pending.entry(name.clone()).or_insert(Pending {
+                size: size.clone(),
+                requested_at: ctx.now,
+            });
+        }
+        have.push(name);
+    }
+    let others: Vec<(String, Size)> = d
+        .replicas
+        .iter()
+        .filter(|(_, r)| &r.size != size)
+        .map(|(name, r)| (name.clone(), r.size.clone()))
+        .collect();
+    if others.is_empty() {
+        return;
+    }
+    let waiting = have.iter().filter(|name| !ctx.hydrated(name)).count();
+    if waiting > 0 {
+        d.note(
+            KIND,
+            format!(
+                "waiting for {waiting} of {n} {size} replica(s) to hydrate before retiring {}",
+                others
+                    .iter()
+                    .map(|(name, _)| name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        );
+        return;
+    }
+    for (name, other) in others {
+        d.remove(
+            &name,
+            KIND,
+            format!("{why}; {n}×{size} hydrated: retiring {other} replica"),
+        );
+    }
+}
+
+/// No replicas, on purpose (so the coordinator lets the last hydrated go).
+fn suspend(d: &mut Desired, why: &str) {
+    if d.replicas.is_empty() {
+        return;
+    }
+    for name in d.names() {
+        d.remove(&name, KIND, why.to_string());
+    }
+    d.suspending = Some(Change {
+        strategy: KIND,
+        reason: why.to_string(),
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Cluster, Replica};
+    use crate::strategy::testutil::*;
+    use crate::strategy::Idle;
+    use serde_json::json;
+
+    /// The config of the issue: business hours, a nightly batch, suspended otherwise.
+    fn berlin() -> serde_json::Value {
+        json!({"timezone": "Europe/Berlin", "prewarm_s": 600,
+               "windows": [{"cron": "0 0 8 * * Mon-Fri", "duration_s": 36000, "size": "200cc", "replicas": 1},
+                           {"cron": "0 0 1 * * *", "duration_s": 7200, "size": "800cc", "replicas": 2}],
+               "default": {"size": "25cc", "replicas": 0}})
+    }
+
+    fn parse(v: &serde_json::Value) -> ScheduleConfig {
+        ScheduleConfig::parse(&Obj::new(v).unwrap(), &sizes()).unwrap()
+    }
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn step(
+        c: &ScheduleConfig,
+        cl: &Cluster,
+        now: DateTime<Utc>,
+        st: &mut ScheduleState,
+    ) -> Desired {
+        let sizes = sizes();
+        let ctx = Ctx {
+            cluster: cl,
+            sizes: &sizes,
+            now,
+            idle: Idle::Busy,
+        };
+        let mut d = Desired::from_cluster(cl);
+        decide(c, &ctx, &mut d, st);
+        d
+    }
+
+    #[test]
+    fn table() {
+        struct Case {
+            name: &'static str,
+            cfg: serde_json::Value,
+            /// 2026-11-23 is a Monday; Berlin is on CET (UTC+1).
+            now: &'static str,
+            replicas: Vec<Replica>,
+            want: Vec<&'static str>,
+            removed: Vec<&'static str>,
+            suspending: bool,
+        }
+        let mut no_default = berlin();
+        no_default.as_object_mut().unwrap().remove("default");
+        let overlap = json!({"timezone": "Europe/Berlin",
+            "windows": [{"cron": "0 0 8 * * Mon-Fri", "duration_s": 36000, "size": "200cc"},
+                        {"cron": "0 0 9 * * *", "duration_s": 3600, "size": "800cc", "replicas": 2},
+                        {"cron": "0 0 9 * * *", "duration_s": 3600, "size": "1600cc", "replicas": 0}]});
+        let h = |n, s| replica(n, s, true);
+        let cold = |n, s| replica(n, s, false);
+        let cases = vec![
+            Case {
+                name: "inside the business window: one 200cc",
+                cfg: berlin(),
+                now: "2026-11-23T10:00:00+01:00",
+                replicas: vec![],
+                want: vec!["r_200cc"],
+                removed: vec![],
+                suspending: false,
+            },
+            Case {
+                name: "prewarm starts it 10 minutes early",
+                cfg: berlin(),
+                now: "2026-11-23T07:50:00+01:00",
+                replicas: vec![],
+                want: vec!["r_200cc"],
+                removed: vec![],
+                suspending: false,
+            },
+            Case {
+                name: "before the prewarm: default (suspended), an empty cluster stays empty",
+                cfg: berlin(),
+                now: "2026-11-23T07:49:59+01:00",
+                replicas: vec![],
+                want: vec![],
+                removed: vec![],
+                suspending: false,
+            },
+            Case {
+                name: "last second of the window",
+                cfg: berlin(),
+                now: "2026-11-23T17:59:59+01:00",
+                replicas: vec![h("r_200cc", "200cc")],
+                want: vec!["r_200cc"],
+                removed: vec![],
+                suspending: false,
+            },
+            Case {
+                name: "window closed: default suspends",
+                cfg: berlin(),
+                now: "2026-11-23T18:00:00+01:00",
+                replicas: vec![h("r_200cc", "200cc")],
+                want: vec![],
+                removed: vec!["r_200cc"],
+                suspending: true,
+            },
+            Case {
+                name: "weekend: no business window",
+                cfg: berlin(),
+                now: "2026-11-21T10:00:00+01:00",
+                replicas: vec![h("r_200cc", "200cc")],
+                want: vec![],
+                removed: vec!["r_200cc"],
+                suspending: true,
+            },
+            Case {
+                name: "nightly window: two 800cc, named r_800cc, r_800cc_2",
+                cfg: berlin(),
+                now: "2026-11-22T01:30:00+01:00",
+                replicas: vec![],
+                want: vec!["r_800cc", "r_800cc_2"],
+                removed: vec![],
+                suspending: false,
+            },
+            Case {
+                name: "no default: outside every window the cluster is left alone",
+                cfg: no_default,
+                now: "2026-11-23T20:00:00+01:00",
+                replicas: vec![h("r_200cc", "200cc")],
+                want: vec!["r_200cc"],
+                removed: vec![],
+                suspending: false,
+            },
+            Case {
+                name: "overlap: the largest active window wins",
+                cfg: overlap.clone(),
+                now: "2026-11-23T09:30:00+01:00",
+                replicas: vec![],
+                want: vec!["r_800cc", "r_800cc_2"],
+                removed: vec![],
+                suspending: false,
+            },
+            Case {
+                name: "overlap over: back to the business window",
+                cfg: overlap,
+                now: "2026-11-23T10:00:00+01:00",
+                replicas: vec![h("r_800cc", "800cc"), h("r_800cc_2", "800cc")],
+                want: vec!["r_200cc", "r_800cc", "r_800cc_2"],
+                removed: vec![],
+                suspending: false,
+            },
+            Case {
+                name: "switch: the new size is created, the old one kept",
+                cfg: berlin(),
+                now: "2026-11-23T10:00:00+01:00",
+                replicas: vec![h("r_25cc", "25cc")],
+                want: vec!["r_200cc", "r_25cc"],
+                removed: vec![],
+                suspending: false,
+            },
+            Case {
+                name: "switch: old kept while the new one hydrates",
+                cfg: berlin(),
+                now: "2026-11-23T10:00:00+01:00",
+                replicas: vec![h("r_25cc", "25cc"), cold("r_200cc", "200cc")],
+                want: vec!["r_200cc", "r_25cc"],
+                removed: vec![],
+                suspending: false,
+            },
+            Case {
+                name: "switch: old retired once the new one is hydrated",
+                cfg: berlin(),
+                now: "2026-11-23T10:00:00+01:00",
+                replicas: vec![h("r_25cc", "25cc"), h("r_200cc", "200cc")],
+                want: vec!["r_200cc"],
+                removed: vec!["r_25cc"],
+                suspending: false,
+            },
+            Case {
+                name: "switch: one of two new replicas still cold: keep the old",
+                cfg: berlin(),
+                now: "2026-11-23T01:30:00+01:00",
+                replicas: vec![
+                    h("r_200cc", "200cc"),
+                    h("r_800cc", "800cc"),
+                    cold("r_800cc_2", "800cc"),
+                ],
+                want: vec!["r_200cc", "r_800cc", "r_800cc_2"],
+                removed: vec![],
+                suspending: false,
+            },
+            Case {
+                name: "fewer replicas wanted: the extra one goes at once",
+                cfg: berlin(),
+                now: "2026-11-23T10:00:00+01:00",
+                replicas: vec![h("r_200cc", "200cc"), h("r_200cc_2", "200cc")],
+                want: vec!["r_200cc"],
+                removed: vec!["r_200cc_2"],
+                suspending: false,
+            },
+            Case {
+                name: "fewer replicas wanted: a hydrated one is kept over a cold one",
+                cfg: berlin(),
+                now: "2026-11-23T10:00:00+01:00",
+                replicas: vec![cold("r_200cc", "200cc"), h("r_200cc_2", "200cc")],
+                want: vec!["r_200cc_2"],
+                removed: vec!["r_200cc"],
+                suspending: false,
+            },
+        ];
+        for case in cases {
+            let c = parse(&case.cfg);
+            let cl = cluster("c", case.replicas);
+            let d = step(&c, &cl, at(case.now), &mut ScheduleState::default());
+            assert_eq!(d.names(), case.want, "{}", case.name);
+            let removed: Vec<&str> = d.removed.keys().map(String::as_str).collect();
+            assert_eq!(removed, case.removed, "{}", case.name);
+            assert_eq!(d.suspending.is_some(), case.suspending, "{}", case.name);
+        }
+    }
+
+    #[test]
+    fn reasons_name_the_window() {
+        let c = parse(&berlin());
+        let empty = cluster("c", vec![]);
+        let reason = |now: &str| {
+            let d = step(&c, &empty, at(now), &mut ScheduleState::default());
+            d.replicas["r_200cc"].added_by.clone().unwrap().reason
+        };
+        assert_eq!(
+            reason("2026-11-23T10:00:00+01:00"),
+            "window '0 0 8 * * Mon-Fri' (Europe/Berlin) wants 1×200cc until 18:00 CET"
+        );
+        assert_eq!(
+            reason("2026-11-23T07:55:00+01:00"),
+            "window '0 0 8 * * Mon-Fri' (Europe/Berlin) wants 1×200cc until 18:00 CET \
+             (opens 08:00 CET, prewarm 600s)"
+        );
+        let live = cluster("c", vec![replica("r_200cc", "200cc", true)]);
+        let d = step(
+            &c,
+            &live,
+            at("2026-11-23T19:00:00+01:00"),
+            &mut ScheduleState::default(),
+        );
+        assert_eq!(
+            d.suspending.unwrap().reason,
+            "no window active: default wants the cluster suspended"
+        );
+    }
+
+    #[test]
+    fn learned_hydration_time_widens_the_prewarm() {
+        let c = parse(&json!({"timezone": "Europe/Berlin", "prewarm_s": 60,
+            "windows": [{"cron": "0 0 8 * * Mon-Fri", "duration_s": 36000, "size": "200cc"}],
+            "default": {"replicas": 0}}));
+        let mut st = ScheduleState::default();
+        // Monday 07:59: the window is a minute away, the replica is requested.
+        let d = step(
+            &c,
+            &cluster("c", vec![]),
+            at("2026-11-23T07:59:00+01:00"),
+            &mut st,
+        );
+        assert_eq!(d.names(), vec!["r_200cc"]);
+        assert_eq!(
+            st.pending["r_200cc"].requested_at,
+            at("2026-11-23T07:59:00+01:00")
+        );
+        // Created, hydrating.
+        let cold = cluster("c", vec![replica("r_200cc", "200cc", false)]);
+        step(&c, &cold, at("2026-11-23T08:05:00+01:00"), &mut st);
+        assert!(st.hydration_s.is_none());
+        // First seen hydrated 15 minutes after the request.
+        let warm = cluster("c", vec![replica("r_200cc", "200cc", true)]);
+        step(&c, &warm, at("2026-11-23T08:14:00+01:00"), &mut st);
+        assert_eq!(st.hydration_s, Some(900.0));
+        assert!(st.pending.is_empty());
+        assert_eq!(st.runs.len(), 1);
+        assert_eq!(st.prewarm_s(60), 1080, "900 s × 1.2");
+
+        // Tuesday 07:43: 17 minutes before the window. The configured 60 s
+        // would wait; the learned 1080 s starts the replica now.
+        let tuesday = at("2026-11-24T07:43:00+01:00");
+        let d = step(&c, &cluster("c", vec![]), tuesday, &mut st.clone());
+        assert_eq!(d.names(), vec!["r_200cc"]);
+        let d = step(
+            &c,
+            &cluster("c", vec![]),
+            tuesday,
+            &mut ScheduleState::default(),
+        );
+        assert!(
+            d.names().is_empty(),
+            "without history the window is not open yet"
+        );
+
+        // A faster hydration moves the average: 0.3 × 300 + 0.7 × 900.
+        st.pending.insert(
+            "r_200cc".into(),
+            Pending {
+                size: Size::from("200cc"),
+                requested_at: at("2026-11-24T07:43:00+01:00"),
+            },
+        );
+        step(&c, &warm, at("2026-11-24T07:48:00+01:00"), &mut st);
+        assert_eq!(st.hydration_s, Some(720.0));
+    }
+
+    #[test]
+    fn prewarm_from_state() {
+        let st = |h: Option<f64>| ScheduleState {
+            hydration_s: h,
+            ..ScheduleState::default()
+        };
+        assert_eq!(st(None).prewarm_s(600), 600);
+        assert_eq!(
+            st(Some(100.0)).prewarm_s(600),
+            600,
+            "config wins when longer"
+        );
+        assert_eq!(st(Some(1000.0)).prewarm_s(600), 1200);
+        assert_eq!(st(Some(1e12)).prewarm_s(0), 25_920, "capped at 6 h × 1.2");
+        assert_eq!(st(Some(f64::NAN)).prewarm_s(5), 5);
+    }
+
+    #[test]
+    fn replicas_that_never_appear_teach_nothing() {
+        let c = parse(&berlin());
+        let mut st = ScheduleState::default();
+        let empty = cluster("c", vec![]);
+        step(&c, &empty, at("2026-11-23T10:00:00+01:00"), &mut st);
+        assert!(st.pending.contains_key("r_200cc"));
+        // Not created (another strategy removed it, or the DDL failed): the
+        // request starts over rather than counting the wait as hydration.
+        step(&c, &empty, at("2026-11-23T11:00:00+01:00"), &mut st);
+        assert_eq!(
+            st.pending["r_200cc"].requested_at,
+            at("2026-11-23T11:00:00+01:00")
+        );
+        // Window closed before it hydrated: forgotten, no sample.
+        let cold = cluster("c", vec![replica("r_200cc", "200cc", false)]);
+        step(&c, &cold, at("2026-11-23T19:00:00+01:00"), &mut st);
+        assert!(st.pending.is_empty());
+        assert!(st.hydration_s.is_none());
+    }
+
+    #[test]
+    fn bad_configs_name_the_key() {
+        let w = |extra: serde_json::Value| {
+            let mut base =
+                json!({"cron": "0 0 8 * * Mon-Fri", "duration_s": 3600, "size": "200cc"});
+            for (k, v) in extra.as_object().unwrap() {
+                if v.is_null() {
+                    base.as_object_mut().unwrap().remove(k);
+                } else {
+                    base[k] = v.clone();
+                }
+            }
+            json!({"timezone": "UTC", "windows": [base]})
+        };
+        let cases: Vec<(serde_json::Value, &str, &str)> = vec![
+            (json!({"windows": []}), "timezone", "is required"),
+            (
+                json!({"timezone": "Europe/Berln", "windows": []}),
+                "timezone",
+                "did you mean 'Europe/Berlin'",
+            ),
+            (json!({"timezone": 1}), "timezone", "must be a string"),
+            (json!({"timezone": "UTC"}), "windows", "is required"),
+            (
+                json!({"timezone": "UTC", "windows": []}),
+                "windows",
+                "1..=64",
+            ),
+            (
+                json!({"timezone": "UTC", "windows": {}}),
+                "windows",
+                "must be an array",
+            ),
+            (
+                json!({"timezone": "UTC", "windows": [5]}),
+                "windows[0]",
+                "must be a JSON object",
+            ),
+            (w(json!({"cron": null})), "windows[0].cron", "is required"),
+            (
+                w(json!({"cron": "every day"})),
+                "windows[0].cron",
+                "has 2 fields",
+            ),
+            (
+                w(json!({"cron": "0 0 25 * * *"})),
+                "windows[0].cron",
+                "does not parse",
+            ),
+            (
+                w(json!({"cron": "0 0 8 * * 1-5"})),
+                "windows[0].cron",
+                "name the days",
+            ),
+            (
+                w(json!({"duration_s": null})),
+                "windows[0].duration_s",
+                "is required",
+            ),
+            (
+                w(json!({"duration_s": 59})),
+                "windows[0].duration_s",
+                ">= 60",
+            ),
+            (
+                w(json!({"duration_s": 604_801})),
+                "windows[0].duration_s",
+                "60..=604800",
+            ),
+            (w(json!({"size": null})), "windows[0].size", "is required"),
+            (
+                w(json!({"size": "7cc"})),
+                "windows[0].size",
+                "unknown size '7cc'",
+            ),
+            (
+                w(json!({"size": "7cc", "replicas": 0})),
+                "windows[0].size",
+                "unknown size",
+            ),
+            (w(json!({"replicas": 17})), "windows[0].replicas", "0..=16"),
+            (w(json!({"replicas": -1})), "windows[0].replicas", ">= 0"),
+            (
+                w(json!({"sise": "25cc"})),
+                "windows[0].sise",
+                "allowed here: cron, duration_s, replicas, size",
+            ),
+            (
+                json!({"timezone": "UTC", "prewarm_s": 86_401, "windows": []}),
+                "prewarm_s",
+                "0..=86400",
+            ),
+            (
+                json!({"timezone": "UTC", "prewarm_s": "600", "windows": []}),
+                "prewarm_s",
+                "whole number",
+            ),
+            (
+                json!({"timezone": "UTC", "default": "off",
+                       "windows": [{"cron": "@daily", "duration_s": 60, "size": "25cc"}]}),
+                "default",
+                "must be an object",
+            ),
+            (
+                json!({"timezone": "UTC", "default": {"replicas": 1},
+                       "windows": [{"cron": "@daily", "duration_s": 60, "size": "25cc"}]}),
+                "default.size",
+                "is required",
+            ),
+            (
+                json!({"timezone": "UTC", "windows": [
+                    {"cron": "@daily", "duration_s": 60, "size": "25cc"},
+                    {"cron": "0 0 8 * *", "duration_s": 60, "size": "25cc", "replicas": 2.5}]}),
+                "windows[1].replicas",
+                "whole number",
+            ),
+        ];
+        for (cfg, key, msg) in cases {
+            let err = ScheduleConfig::parse(&Obj::new(&cfg).unwrap(), &sizes()).unwrap_err();
+            assert_eq!(err.key, key, "{cfg}: {err}");
+            assert!(err.message.contains(msg), "{cfg}: {err}");
+        }
+    }
+
+    #[test]
+    fn accepted_forms() {
+        let c = parse(&json!({"timezone": "America/New_York",
+            "windows": [{"cron": "0 8 * * Mon-Fri", "duration_s": 60, "size": "25cc"},
+                        {"cron": "@daily", "duration_s": 60, "replicas": 0}],
+            "default": {"replicas": 0}}));
+        assert_eq!(c.windows[0].shape.replicas, 1, "replicas default to 1");
+        assert_eq!(c.windows[1].shape.size, None);
+        assert_eq!(c.prewarm_s, 0);
+        // A 5-field expression gets second 0.
+        let start = next_start(&c.windows[0].schedule, c.tz, at("2026-11-23T00:00:00Z"));
+        assert_eq!(start, Some(at("2026-11-23T08:00:00-05:00")));
+    }
+
+    /// The intervals during which `cron` (lasting `duration_s`) is active,
+    /// sampled every minute over `[from, to)`.
+    fn active_intervals(
+        tz: &str,
+        cron: &str,
+        duration_s: u64,
+        from: &str,
+        to: &str,
+    ) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+        let c = parse(&json!({"timezone": tz,
+            "windows": [{"cron": cron, "duration_s": duration_s, "size": "25cc"}]}));
+        let (mut t, to) = (at(from), at(to));
+        let mut out: Vec<(DateTime<Utc>, DateTime<Utc>)> = Vec::new();
+        let mut open: Option<DateTime<Utc>> = None;
+        while t < to {
+            let on = choose(&c, &sizes(), t, 0).is_some();
+            match (on, open) {
+                (true, None) => open = Some(t),
+                (false, Some(s)) => {
+                    out.push((s, t));
+                    open = None;
+                }
+                _ => {}
+            }
+            t += Duration::minutes(1);
+        }
+        if let Some(s) = open {
+            out.push((s, to));
+        }
+        out
+    }
+
+    #[test]
+    fn dst_spring_forward_window_in_the_gap_opens_when_the_clock_jumps() {
+        // Europe/Berlin, 2026-03-29: 02:00 CET (01:00Z) jumps to 03:00 CEST.
+        // 02:30 does not exist that day: the window opens at 03:00 CEST and
+        // lasts its full hour. The days around it are ordinary.
+        let got = active_intervals(
+            "Europe/Berlin",
+            "0 30 2 * * *",
+            3600,
+            "2026-03-28T00:00:00Z",
+            "2026-03-31T00:00:00Z",
+        );
+        assert_eq!(
+            got,
+            vec![
+                (
+                    at("2026-03-28T02:30:00+01:00"),
+                    at("2026-03-28T03:30:00+01:00")
+                ),
+                (
+                    at("2026-03-29T03:00:00+02:00"),
+                    at("2026-03-29T04:00:00+02:00")
+                ),
+                (
+                    at("2026-03-30T02:30:00+02:00"),
+                    at("2026-03-30T03:30:00+02:00")
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn dst_spring_forward_window_across_the_gap_lasts_its_real_duration() {
+        // 01:00 CET + 3 h of real time ends at 05:00 CEST (04:00 on the wall
+        // clock of an ordinary day): 180 minutes, once, without flapping.
+        let got = active_intervals(
+            "Europe/Berlin",
+            "0 0 1 * * *",
+            3 * 3600,
+            "2026-03-28T22:00:00Z",
+            "2026-03-29T22:00:00Z",
+        );
+        assert_eq!(
+            got,
+            vec![(
+                at("2026-03-29T01:00:00+01:00"),
+                at("2026-03-29T05:00:00+02:00")
+            )]
+        );
+        assert_eq!((got[0].1 - got[0].0).num_minutes(), 180);
+        let c = parse(&json!({"timezone": "Europe/Berlin",
+            "windows": [{"cron": "0 0 1 * * *", "duration_s": 10_800, "size": "25cc"}]}));
+        let d = step(
+            &c,
+            &cluster("c", vec![]),
+            at("2026-03-29T03:30:00+02:00"),
+            &mut ScheduleState::default(),
+        );
+        assert!(
+            d.replicas["r_25cc"]
+                .added_by
+                .as_ref()
+                .unwrap()
+                .reason
+                .ends_with("until 05:00 CEST"),
+            "{:?}",
+            d.replicas["r_25cc"].added_by
+        );
+    }
+
+    #[test]
+    fn dst_fall_back_window_in_the_repeated_hour_opens_once() {
+        // Europe/Berlin, 2026-10-25: 03:00 CEST (01:00Z) falls back to 02:00
+        // CET, so 02:30 happens twice. The window opens on the first pass
+        // (02:30 CEST) and lasts one real hour, i.e. until 02:30 CET; the
+        // second 02:30 does not open it again.
+        let got = active_intervals(
+            "Europe/Berlin",
+            "0 30 2 * * *",
+            3600,
+            "2026-10-24T20:00:00Z",
+            "2026-10-25T20:00:00Z",
+        );
+        assert_eq!(
+            got,
+            vec![(
+                at("2026-10-25T02:30:00+02:00"),
+                at("2026-10-25T02:30:00+01:00")
+            )]
+        );
+    }
+
+    /// The documented rules, computed the slow way: walk the wall clock
+    /// minute by minute, map each match to an instant.
+    fn reference_starts(
+        tz: Tz,
+        schedule: &cron::Schedule,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Vec<DateTime<Utc>> {
+        let mut out = Vec::new();
+        let mut wall = from
+            .with_timezone(&tz)
+            .naive_local()
+            .with_second(0)
+            .unwrap();
+        let end = to.with_timezone(&tz).naive_local();
+        while wall < end {
+            if schedule.includes(Utc.from_utc_datetime(&wall)) {
+                let instant = match tz.from_local_datetime(&wall) {
+                    LocalResult::Single(t) => t,
+                    LocalResult::Ambiguous(first, _) => first,
+                    LocalResult::None => {
+                        let mut later = wall;
+                        loop {
+                            later += Duration::minutes(1);
+                            if let Some(t) = tz.from_local_datetime(&later).earliest() {
+                                break t;
+                            }
+                        }
+                    }
+                };
+                out.push(instant.with_timezone(&Utc));
+            }
+            wall += Duration::minutes(1);
+        }
+        out
+    }
+
+    #[test]
+    fn dst_fast_lookup_matches_the_reference_around_transitions() {
+        let transitions = [
+            ("Europe/Berlin", "2026-03-29T01:00:00Z"),
+            ("Europe/Berlin", "2026-10-25T01:00:00Z"),
+            ("America/New_York", "2026-03-08T07:00:00Z"),
+            ("America/New_York", "2026-11-01T06:00:00Z"),
+            // Half-hour shifts.
+            ("Australia/Lord_Howe", "2026-04-04T15:00:00Z"),
+            ("Australia/Lord_Howe", "2026-10-03T15:30:00Z"),
+            // Samoa skipped 2011-12-30 entirely.
+            ("Pacific/Apia", "2011-12-30T10:00:00Z"),
+        ];
+        let crons = [
+            ("0 */15 * * * *", 600),
+            ("0 */15 * * * *", 3600),
+            ("0 0 * * * *", 300),
+            ("0 30 2 * * *", 3600),
+            ("0 0 2 * * *", 60),
+            ("0 59 1 * * *", 120),
+            ("0 0 3 * * *", 7200),
+            ("0 0 12 * * *", 86_400),
+        ];
+        for (zone, transition) in transitions {
+            let tz: Tz = zone.parse().unwrap();
+            let mid = at(transition);
+            for (cron, duration_s) in crons {
+                let c = parse(&json!({"timezone": zone,
+                    "windows": [{"cron": cron, "duration_s": duration_s, "size": "25cc"}]}));
+                let w = &c.windows[0];
+                let starts = reference_starts(
+                    tz,
+                    &w.schedule,
+                    mid - Duration::days(3),
+                    mid + Duration::days(2),
+                );
+                for prewarm_s in [0, 900] {
+                    let mut t = mid - Duration::hours(6) + Duration::seconds(17);
+                    while t < mid + Duration::hours(6) {
+                        let lo = t - Duration::seconds(duration_s as i64);
+                        let hi = t + Duration::seconds(prewarm_s as i64);
+                        let want = starts.iter().find(|s| lo < **s && **s <= hi);
+                        let got = active(w, tz, t, prewarm_s).map(|a| a.start);
+                        assert_eq!(
+                            got,
+                            want.copied(),
+                            "{zone} '{cron}' {duration_s}s prewarm {prewarm_s}s at {t}"
+                        );
+                        t += Duration::seconds(60);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,485 @@
+//! `apply --watch` as an operator runs it: a child process against the
+//! emulator, changed while it runs, scraped over HTTP, stopped with SIGTERM.
+//! Also the metrics textfile of one-shot runs and JSON logs.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::cli::{audit, clusterctl, command, init_tables, replica_names, strategy};
+use crate::support::Emulator;
+
+/// A `clusterctl` child process, killed (SIGKILL) if a test fails before
+/// stopping it.
+struct Daemon {
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+}
+
+impl Daemon {
+    fn start(url: &str, args: &[&str]) -> Daemon {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let out = std::fs::File::create(dir.path().join("stdout")).expect("stdout file");
+        let err = std::fs::File::create(dir.path().join("stderr")).expect("stderr file");
+        let mut cmd = command();
+        cmd.args(args)
+            .env("DATABASE_URL", url)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err);
+        Daemon {
+            child: Some(cmd.spawn().expect("start clusterctl")),
+            dir,
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    fn output(&self) -> String {
+        let read = |f: &str| std::fs::read_to_string(self.dir.path().join(f)).unwrap_or_default();
+        format!(
+            "--- stdout ---\n{}\n--- stderr ---\n{}",
+            read("stdout"),
+            read("stderr")
+        )
+    }
+
+    fn still_running(&mut self) -> bool {
+        matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
+    }
+
+    /// Sends SIGTERM and waits up to `within` for the exit code.
+    fn terminate(&mut self, within: Duration) -> (i32, Duration) {
+        signal_term(self.pid());
+        self.wait_exit(within)
+    }
+
+    /// Waits up to `within` for the child to exit: (code, time waited).
+    fn wait_exit(&mut self, within: Duration) -> (i32, Duration) {
+        let started = Instant::now();
+        let child = self.child.as_mut().expect("running");
+        while started.elapsed() < within {
+            if let Ok(Some(status)) = child.try_wait() {
+                self.child = None;
+                return (status.code().unwrap_or(-1), started.elapsed());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!(
+            "clusterctl did not exit within {within:?}\n{}",
+            self.output()
+        );
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn signal_term(pid: u32) {
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -TERM {pid} failed");
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// A plain HTTP/1.1 GET on loopback: (status, body).
+fn get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/openmetrics-text; version=1.0.0\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).ok()?;
+    let status = raw.split_whitespace().nth(1)?.parse().ok()?;
+    let body = raw.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
+    Some((status, body))
+}
+
+/// Polls `check` every 50 ms for up to `within`.
+fn eventually(within: Duration, what: &str, daemon: &Daemon, mut check: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while started.elapsed() < within {
+        if check() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!(
+        "timed out after {within:?} waiting for {what}\n{}",
+        daemon.output()
+    );
+}
+
+fn lease_holder(emu: &Emulator) -> Option<String> {
+    emu.query_one("SELECT holder FROM clusterctl_lease WHERE name = 'controller'")
+}
+
+/// The value of the first sample line starting with `series`.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.starts_with(series))
+        .and_then(|l| l.rsplit_once(' '))
+        .and_then(|(_, v)| v.parse().ok())
+}
+
+#[test]
+fn watch_acts_on_a_later_run_serves_metrics_and_stops_on_sigterm() {
+    let emu = Emulator::start();
+    emu.create_cluster("watched");
+    init_tables(&emu);
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let textfile = scratch.path().join("clusterctl.prom");
+    let textfile_arg = textfile.to_string_lossy().into_owned();
+    let mut d = Daemon::start(
+        &emu.url(),
+        &[
+            "apply",
+            "--watch",
+            "--interval",
+            "1s",
+            "--metrics-addr",
+            &addr,
+            "--metrics-file",
+            &textfile_arg,
+        ],
+    );
+    eventually(Duration::from_secs(15), "/readyz 200", &d, || {
+        get(port, "/readyz").is_some_and(|(s, _)| s == 200)
+    });
+    assert!(replica_names(&emu, "watched").is_empty());
+
+    // The catalog changes while it runs: a later run acts on it.
+    strategy(
+        &emu,
+        "watched",
+        "target_size",
+        json!({"target_size": "25cc"}),
+    );
+    eventually(Duration::from_secs(10), "the replica", &d, || {
+        replica_names(&emu, "watched") == ["r_25cc"]
+    });
+    let (status, health) = get(port, "/healthz").expect("/healthz answers");
+    assert_eq!((status, health.as_str()), (200, "ok\n"));
+    let mut metrics = String::new();
+    eventually(
+        Duration::from_secs(10),
+        "metrics of the acting run",
+        &d,
+        || {
+            metrics = get(port, "/metrics").map(|(_, b)| b).unwrap_or_default();
+            sample(
+                &metrics,
+                "clusterctl_actions_total{kind=\"create_replica\",outcome=\"executed\"}",
+            ) == Some(1.0)
+                // From the snapshot: a run after the one that acted.
+                && sample(
+                    &metrics,
+                    "clusterctl_cluster_credits_per_hour{cluster=\"watched\"",
+                ) == Some(0.25)
+        },
+    );
+    assert!(metrics.ends_with("# EOF\n"), "not OpenMetrics:\n{metrics}");
+    assert_eq!(sample(&metrics, "clusterctl_lease_held"), Some(1.0));
+    assert!(sample(&metrics, "clusterctl_runs_total{outcome=\"success\"}").unwrap_or(0.0) >= 2.0);
+    assert!(sample(&metrics, "clusterctl_last_success_timestamp_seconds").unwrap_or(0.0) > 1.6e9);
+    assert_eq!(
+        sample(&metrics, "clusterctl_cluster_replicas{cluster=\"watched\""),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&metrics, "clusterctl_clusters{condition=\"converged\"}"),
+        Some(1.0)
+    );
+    let text = std::fs::read_to_string(&textfile).expect("the metrics textfile");
+    assert!(
+        text.contains("# TYPE clusterctl_runs_total counter"),
+        "{text}"
+    );
+    assert!(!text.contains("# EOF"), "{text}");
+
+    let (code, took) = d.terminate(Duration::from_secs(5));
+    assert_eq!(code, 0, "exit code after SIGTERM\n{}", d.output());
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    assert_eq!(lease_holder(&emu).as_deref(), Some(""), "{}", d.output());
+    assert!(
+        get(port, "/healthz").is_none(),
+        "the metrics server outlived the process"
+    );
+    // No temporary file left next to the textfile.
+    let leftovers: Vec<PathBuf> = std::fs::read_dir(scratch.path())
+        .expect("read dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p != &textfile)
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn sigterm_during_an_action_finishes_it_audits_it_and_skips_the_rest() {
+    let emu = Emulator::start();
+    emu.create_cluster("a_first");
+    emu.create_cluster("b_second");
+    init_tables(&emu);
+    let pid = Arc::new(AtomicU32::new(0));
+    let hook_pid = pid.clone();
+    // SIGTERM arrives while the first DDL is on its way to the server.
+    emu.on_ddl(1, move |_| signal_term(hook_pid.load(Ordering::SeqCst)));
+    let mut d = Daemon::start(&emu.url(), &["apply", "--watch", "--interval", "1s"]);
+    pid.store(d.pid(), Ordering::SeqCst);
+    strategy(
+        &emu,
+        "a_first",
+        "target_size",
+        json!({"target_size": "25cc"}),
+    );
+    strategy(
+        &emu,
+        "b_second",
+        "target_size",
+        json!({"target_size": "25cc"}),
+    );
+    let (code, _) = d.wait_exit(Duration::from_secs(15));
+    assert_eq!(code, 0, "{}", d.output());
+    // The action under way completed and has its audit row; the other was
+    // never attempted; the lease is free for the next controller.
+    assert_eq!(replica_names(&emu, "a_first"), ["r_25cc"], "{}", d.output());
+    let rows = audit(&emu, "a_first");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(rows[0].1, "executed: {rows:?}");
+    assert!(replica_names(&emu, "b_second").is_empty());
+    assert!(audit(&emu, "b_second").is_empty());
+    assert_eq!(lease_holder(&emu).as_deref(), Some(""));
+    assert!(
+        d.output().contains("shutting down"),
+        "the skipped action is reported:\n{}",
+        d.output()
+    );
+}
+
+#[test]
+fn a_failing_run_is_logged_and_the_next_one_recovers() {
+    let emu = Emulator::start();
+    emu.create_cluster("flaky");
+    init_tables(&emu);
+    strategy(&emu, "flaky", "target_size", json!({"target_size": "25cc"}));
+    // Runs fail (permanently, not retried) while the lease table is away.
+    emu.sql("ALTER TABLE clusterctl_lease RENAME TO clusterctl_lease_away");
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut d = Daemon::start(
+        &emu.url(),
+        &[
+            "apply",
+            "--watch",
+            "--interval",
+            "1s",
+            "--metrics-addr",
+            &addr,
+        ],
+    );
+    eventually(Duration::from_secs(15), "a failed run", &d, || {
+        get(port, "/metrics")
+            .and_then(|(_, m)| sample(&m, "clusterctl_runs_total{outcome=\"error\"}"))
+            .is_some_and(|n| n >= 1.0)
+    });
+    assert_eq!(get(port, "/readyz").map(|(s, _)| s), Some(503));
+    assert!(d.still_running(), "died on a failing run\n{}", d.output());
+    assert!(replica_names(&emu, "flaky").is_empty());
+
+    emu.sql("ALTER TABLE clusterctl_lease_away RENAME TO clusterctl_lease");
+    eventually(Duration::from_secs(10), "recovery", &d, || {
+        replica_names(&emu, "flaky") == ["r_25cc"]
+    });
+    eventually(Duration::from_secs(5), "/readyz 200", &d, || {
+        get(port, "/readyz").is_some_and(|(s, _)| s == 200)
+    });
+    let (code, _) = d.terminate(Duration::from_secs(5));
+    assert_eq!(code, 0, "{}", d.output());
+    assert!(d.output().contains("run failed"), "{}", d.output());
+}
+
+#[test]
+fn watch_without_a_database_stays_up_unready_and_stops_on_sigterm() {
+    // Nothing listens on this port: every run fails to connect.
+    let dead = free_port();
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let url = format!("postgres://u:secret-pw@127.0.0.1:{dead}/db?sslmode=disable");
+    let mut d = Daemon::start(
+        &url,
+        &[
+            "apply",
+            "--watch",
+            "--interval",
+            "1s",
+            "--max-retries",
+            "0",
+            "--connect-timeout",
+            "1",
+            "--metrics-addr",
+            &addr,
+        ],
+    );
+    eventually(Duration::from_secs(10), "two failed runs", &d, || {
+        get(port, "/metrics")
+            .and_then(|(_, m)| sample(&m, "clusterctl_runs_total{outcome=\"error\"}"))
+            .is_some_and(|n| n >= 2.0)
+    });
+    assert_eq!(get(port, "/healthz").map(|(s, _)| s), Some(200));
+    assert_eq!(get(port, "/readyz").map(|(s, _)| s), Some(503));
+    assert_eq!(get(port, "/nope").map(|(s, _)| s), Some(404));
+    let (code, _) = d.terminate(Duration::from_secs(5));
+    assert_eq!(code, 0, "{}", d.output());
+    assert!(!d.output().contains("secret-pw"), "{}", d.output());
+}
+
+#[test]
+fn watch_flags_are_checked() {
+    let emu = Emulator::start();
+    // --interval and --metrics-addr only mean something with --watch.
+    clusterctl(&emu, &["apply", "--interval", "5s"]).code(64);
+    clusterctl(&emu, &["apply", "--metrics-addr", "127.0.0.1:1"]).code(64);
+    let run = clusterctl(&emu, &["apply", "--watch", "--interval", "soon"]).code(64);
+    assert!(run.stderr.contains("not a duration"), "{}", run.all());
+    // A port already taken is one error line, exit 1.
+    let taken = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("addr").to_string();
+    let run = clusterctl(&emu, &["apply", "--watch", "--metrics-addr", &addr]).code(1);
+    assert!(run.stderr.contains("cannot listen"), "{}", run.all());
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn one_shot_apply_writes_a_cumulative_textfile() {
+    let emu = Emulator::start();
+    emu.create_cluster("cron");
+    init_tables(&emu);
+    strategy(&emu, "cron", "target_size", json!({"target_size": "25cc"}));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("clusterctl.prom");
+    let file_arg = file.to_string_lossy().into_owned();
+    clusterctl(&emu, &["apply", "--metrics-file", &file_arg]).ok();
+    let first = read(&file);
+    assert_eq!(
+        sample(
+            &first,
+            "clusterctl_actions_total{kind=\"create_replica\",outcome=\"executed\"}"
+        ),
+        Some(1.0),
+        "{first}"
+    );
+    assert_eq!(
+        sample(&first, "clusterctl_clusters{condition=\"planned\"}"),
+        Some(1.0)
+    );
+    // The next cron run adds to the counters (the textfile is the memory).
+    clusterctl(&emu, &["apply", "--metrics-file", &file_arg]).ok();
+    let second = read(&file);
+    assert_eq!(
+        sample(&second, "clusterctl_runs_total{outcome=\"success\"}"),
+        Some(2.0)
+    );
+    assert_eq!(
+        sample(
+            &second,
+            "clusterctl_actions_total{kind=\"create_replica\",outcome=\"executed\"}"
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&second, "clusterctl_clusters{condition=\"converged\"}"),
+        Some(1.0)
+    );
+    // A failed run is counted too, and the last success time is kept.
+    let bad = format!(
+        "postgres://u:pw@127.0.0.1:{}/db?sslmode=disable",
+        free_port()
+    );
+    let mut cmd = command();
+    cmd.args(["apply", "--metrics-file", &file_arg, "--max-retries", "0"])
+        .env("DATABASE_URL", bad);
+    let run = crate::cli::run_cmd(cmd);
+    assert_eq!(run.code, 1, "{}", run.all());
+    let third = read(&file);
+    assert_eq!(
+        sample(&third, "clusterctl_runs_total{outcome=\"error\"}"),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&third, "clusterctl_last_success_timestamp_seconds"),
+        sample(&second, "clusterctl_last_success_timestamp_seconds")
+    );
+}
+
+#[test]
+fn json_logs_have_one_event_per_decision() {
+    let emu = Emulator::start();
+    emu.create_cluster("logged");
+    init_tables(&emu);
+    strategy(
+        &emu,
+        "logged",
+        "target_size",
+        json!({"target_size": "25cc"}),
+    );
+    let run = clusterctl(&emu, &["dry-run", "-v", "--log-format", "json"]).ok();
+    let events: Vec<serde_json::Value> = run
+        .stderr
+        .lines()
+        .map(|l| {
+            serde_json::from_str(l)
+                .unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}\n{}", run.all()))
+        })
+        .collect();
+    let decisions: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| e["message"] == "decision")
+        .collect();
+    assert_eq!(decisions.len(), 1, "{events:?}");
+    let d = decisions[0];
+    assert_eq!(d["cluster"], "logged");
+    assert_eq!(d["strategy"], "target_size");
+    assert_eq!(d["kind"], "create_replica");
+    assert!(
+        d["reason"].as_str().is_some_and(|r| r.contains("25cc")),
+        "{d}"
+    );
+    assert_eq!(d["level"], "INFO");
+    assert!(d["timestamp"].is_string(), "{d}");
+    // The plan itself still goes to stdout, untouched.
+    assert!(
+        run.stdout.contains("+ create replica r_25cc"),
+        "{}",
+        run.all()
+    );
+}
