@@ -23,31 +23,7 @@ use crate::table::{self, Cell, Tone};
 // ---------------------------------------------------------------------------
 // Row validation (check, strategy set)
 
-/// Config keys each strategy type reads (kept in step with the parsers by a
-/// unit test), for "unknown key" findings with a suggestion.
-pub fn known_keys(ty: &str) -> &'static [&'static str] {
-    match ty {
-        "target_size" => &["target_size", "replica_name"],
-        "schedule" => &["timezone", "prewarm_s", "windows", "default"],
-        "shrink_to_fit" => &[
-            "max_replica_size",
-            "cooldown_s",
-            "min_oom_count",
-            "min_crash_count",
-        ],
-        "burst" => &[
-            "burst_replica_size",
-            "cooldown_s",
-            "linger_s",
-            "max_burst_s",
-        ],
-        "idle_suspend" => &["idle_after_s", "cooldown_s", "suspend_when_unknown"],
-        "limits" => &["max_replicas", "max_credits_per_hour"],
-        "stabilization" => &["scale_down_after_s", "scale_up_after_s"],
-        PAUSE => &["reason"],
-        _ => &[],
-    }
-}
+pub use crate::strategy::known_keys;
 
 /// Every strategy type a row may have: the strategies, and `pause`.
 pub fn known_types() -> Vec<&'static str> {
@@ -56,15 +32,7 @@ pub fn known_types() -> Vec<&'static str> {
     v
 }
 
-/// The closest candidate to a misspelt word, if one is close enough.
-pub fn suggest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    candidates
-        .iter()
-        .map(|c| (strsim::levenshtein(word, c), *c))
-        .filter(|(d, c)| *d <= (c.len() / 3).max(2))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
-}
+pub use crate::strategy::suggest;
 
 /// " (did you mean 'x'?)" when a candidate is close, else nothing.
 fn did_you_mean(word: &str, candidates: &[&str]) -> String {

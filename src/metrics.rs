@@ -105,8 +105,23 @@ pub struct Metrics {
     last_success: FloatGauge,
     /// Absent while no activity at all is in the lookback (unknown age).
     signal_age: Family<NoLabels, FloatGauge>,
+    /// (name, type) of every registered metric.
+    registered: Vec<(&'static str, &'static str)>,
     /// Updates and encodings do not interleave: a scrape never sees half a run.
     lock: Mutex<()>,
+}
+
+/// Registers `metric` and remembers its name and type (a family without
+/// samples is not encoded at all, so the registry cannot be asked).
+fn register(
+    r: &mut Registry,
+    names: &mut Vec<(&'static str, &'static str)>,
+    (name, ty): (&'static str, &'static str),
+    help: &str,
+    metric: impl prometheus_client::registry::Metric,
+) {
+    names.push((name, ty));
+    r.register(name, help, metric);
 }
 
 impl Default for Metrics {
@@ -147,53 +162,74 @@ impl Metrics {
             }
         }
         let r = &mut registry;
-        r.register(
-            "clusterctl_runs",
+        let mut names = Vec::new();
+        register(
+            r,
+            &mut names,
+            ("clusterctl_runs", "counter"),
             "apply runs, by outcome (success, problems, lease_busy, error)",
             runs.clone(),
         );
-        r.register(
-            "clusterctl_run_duration_seconds",
+        register(
+            r,
+            &mut names,
+            ("clusterctl_run_duration_seconds", "histogram"),
             "wall time of apply runs",
             run_duration.clone(),
         );
-        r.register(
-            "clusterctl_actions",
+        register(
+            r,
+            &mut names,
+            ("clusterctl_actions", "counter"),
             "replica DDL actions, by kind and outcome (executed, failed, skipped)",
             actions.clone(),
         );
-        r.register(
-            "clusterctl_cluster_replicas",
+        register(
+            r,
+            &mut names,
+            ("clusterctl_cluster_replicas", "gauge"),
             "replicas of each cluster with strategies, as of the last run's snapshot",
             replicas.clone(),
         );
-        r.register(
-            "clusterctl_cluster_credits_per_hour",
+        register(
+            r,
+            &mut names,
+            ("clusterctl_cluster_credits_per_hour", "gauge"),
             "credits per hour of each cluster's replicas, as of the last run's snapshot",
             credits.clone(),
         );
-        r.register(
-            "clusterctl_clusters",
+        register(
+            r,
+            &mut names,
+            ("clusterctl_clusters", "gauge"),
             "clusters with strategies, by condition of the last plan (converged, planned, unmanageable, invalid, paused)",
             clusters.clone(),
         );
-        r.register(
-            "clusterctl_lease_held",
+        register(
+            r,
+            &mut names,
+            ("clusterctl_lease_held", "gauge"),
             "1 when the last run held the controller lease (this process acted), 0 otherwise",
             lease_held.clone(),
         );
-        r.register(
-            "clusterctl_last_success_timestamp_seconds",
+        register(
+            r,
+            &mut names,
+            ("clusterctl_last_success_timestamp_seconds", "gauge"),
             "Unix time of the end of the last run that completed without error",
             last_success.clone(),
         );
-        r.register(
-            "clusterctl_signal_age_seconds",
+        register(
+            r,
+            &mut names,
+            ("clusterctl_signal_age_seconds", "gauge"),
             "seconds between the last snapshot and the latest statement seen on any cluster (absent when the statement log had none)",
             signal_age.clone(),
         );
-        r.register(
-            "clusterctl_build_info",
+        register(
+            r,
+            &mut names,
+            ("clusterctl_build_info", "gauge"),
             "always 1; the version label says which clusterctl runs",
             build_info,
         );
@@ -208,6 +244,7 @@ impl Metrics {
             lease_held,
             last_success,
             signal_age,
+            registered: names,
             lock: Mutex::new(()),
         }
     }
@@ -350,12 +387,8 @@ impl Metrics {
     /// dashboards and alert rules refer to real metrics.
     pub fn sample_names(&self) -> BTreeSet<String> {
         let mut names = BTreeSet::new();
-        for line in self.openmetrics().lines() {
-            let Some((name, ty)) = line.strip_prefix("# TYPE ").and_then(|l| l.split_once(' '))
-            else {
-                continue;
-            };
-            match ty {
+        for (name, ty) in &self.registered {
+            match *ty {
                 "counter" => {
                     names.insert(format!("{name}_total"));
                 }
@@ -508,6 +541,19 @@ mod tests {
         assert_eq!(last(&text), last(&first.prometheus_text()));
         // Garbage is ignored, not an error.
         second.carry_over("clusterctl_runs_total{outcome=\"bogus\"} 7\nnot a metric\nx{ NaN");
+    }
+
+    #[test]
+    fn registered_types_match_the_encoding() {
+        let m = Metrics::new();
+        let text = m.openmetrics();
+        for (name, ty) in &m.registered {
+            let line = format!("# TYPE {name} {ty}");
+            // Families without samples yet are not encoded at all.
+            if text.contains(&format!("# TYPE {name} ")) {
+                assert!(text.contains(&line), "{line} not in\n{text}");
+            }
+        }
     }
 
     #[test]

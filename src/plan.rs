@@ -183,7 +183,7 @@ pub fn max_idle_after_s(rows: &[StrategyRow]) -> u64 {
 pub fn plan(snap: &Snapshot, opts: &PlanOptions) -> Plan {
     let mut warnings = Vec::new();
     let rows = newest_rows(snap, opts, &mut warnings);
-    let mut clusters = Vec::new();
+    let mut clusters = Vec::with_capacity(rows.len());
     for cluster in &snap.clusters {
         if let Some(re) = &opts.cluster_filter {
             if !re.is_match(&cluster.name) {
@@ -210,11 +210,14 @@ fn newest_rows<'a>(
     opts: &PlanOptions,
     warnings: &mut Vec<String>,
 ) -> BTreeMap<ClusterId, Vec<&'a StrategyRow>> {
-    let selected = |id: &ClusterId| match (&opts.cluster_filter, snap.cluster(id)) {
+    // One index instead of a linear search per row (10 000 clusters).
+    let by_id: std::collections::HashMap<&ClusterId, &Cluster> =
+        snap.clusters.iter().map(|c| (&c.id, c)).collect();
+    let selected = |id: &ClusterId| match (&opts.cluster_filter, by_id.get(id)) {
         (Some(re), Some(c)) => re.is_match(&c.name),
         _ => true,
     };
-    let label = |id: &ClusterId| match snap.cluster(id) {
+    let label = |id: &ClusterId| match by_id.get(id) {
         Some(c) => format!("cluster {} ({id})", c.name),
         None => format!("cluster id {id}"),
     };
@@ -242,7 +245,7 @@ fn newest_rows<'a>(
         out.entry(id).or_default().push(group[0]);
     }
     for id in out.keys() {
-        if snap.cluster(id).is_none() {
+        if !by_id.contains_key(id) {
             warnings.push(format!(
                 "strategy rows for cluster id {id}, which does not exist (dropped cluster?)"
             ));
@@ -314,6 +317,7 @@ fn plan_cluster(
             .or_insert(serde_json::Value::Null);
         cfg.decide(&ctx, &mut desired, slot);
     }
+    discard_moot_decisions(cluster, &desired, &state, &mut new_state);
     enforce_invariants(cluster, &snap.sizes, &mut desired);
     cp.suspending = desired.suspending.is_some();
     cp.notes.append(&mut desired.notes);
@@ -328,6 +332,30 @@ fn plan_cluster(
         cp.new_state = Some(new_state);
     }
     cp
+}
+
+/// While a cluster is suspended and stays suspended, the other strategies'
+/// decisions (re-adding replicas the suspension removes again) never reach
+/// the catalog: keep their previous state, so nothing is rewritten every
+/// round and no cooldown starts from a decision that never happened.
+fn discard_moot_decisions(
+    cluster: &Cluster,
+    desired: &Desired,
+    old: &serde_json::Value,
+    new_state: &mut serde_json::Map<String, serde_json::Value>,
+) {
+    let Some(suspender) = &desired.suspending else {
+        return;
+    };
+    if !cluster.replicas.is_empty() {
+        return;
+    }
+    for (key, slot) in new_state.iter_mut() {
+        if key == CONTROLLER_SLOT || key == suspender.strategy.as_str() {
+            continue;
+        }
+        *slot = old.get(key).cloned().unwrap_or(serde_json::Value::Null);
+    }
 }
 
 /// Valid configs in priority order, plus notes (unknown keys); or every error.
@@ -355,7 +383,10 @@ fn parse_rows(
                 }
                 configs.push(cfg);
             }
-            Err(e) => errors.push(format!("strategy {kind}: {e}")),
+            Err(e) => errors.push(format!(
+                "strategy {kind}: {e}{}",
+                typo_hint(kind, &row.config)
+            )),
         }
     }
     let has = |k: StrategyKind| configs.iter().any(|c: &StrategyConfig| c.kind() == k);
@@ -391,6 +422,22 @@ fn parse_rows(
     Ok((configs, notes))
 }
 
+/// "; unknown key 'target_sise' (did you mean 'target_size'?)" for keys the
+/// strategy does not read: a typo is often why a required key is missing.
+fn typo_hint(kind: StrategyKind, raw: &serde_json::Value) -> String {
+    let Some(obj) = raw.as_object() else {
+        return String::new();
+    };
+    let known = crate::strategy::known_keys(kind.as_str());
+    obj.keys()
+        .filter(|k| !known.contains(&k.as_str()))
+        .map(|k| match crate::strategy::suggest(k, known) {
+            Some(s) => format!("; unknown key '{k}' (did you mean '{s}'?)"),
+            None => format!("; unknown key '{k}'"),
+        })
+        .collect()
+}
+
 fn known_kinds(rows: &[&StrategyRow]) -> Vec<StrategyKind> {
     let mut kinds: Vec<StrategyKind> = rows
         .iter()
@@ -420,8 +467,18 @@ pub fn unmanageable(snap: &Snapshot, cluster: &Cluster) -> Option<String> {
                 .into(),
         );
     }
-    if cluster.schedule == Schedule::OnRefresh {
-        return Some("Materialize schedules this cluster itself (SCHEDULE = ON REFRESH)".into());
+    match &cluster.schedule {
+        Schedule::Manual => {}
+        Schedule::OnRefresh => {
+            return Some("Materialize schedules this cluster itself (SCHEDULE = ON REFRESH)".into())
+        }
+        // Any other native automation (newer releases add schedule and
+        // auto-scaling types): Materialize owns the replicas, so do we not.
+        Schedule::Other(kind) => {
+            return Some(format!(
+                "Materialize automates this cluster itself (schedule type '{kind}')"
+            ))
+        }
     }
     if let Some(r) = cluster.replicas.iter().find(|r| r.size.is_none()) {
         return Some(format!(

@@ -268,6 +268,9 @@ fn attach_replicas(clusters: &mut [Cluster], rows: &[tokio_postgres::Row]) {
                 clusters[i].replicas.push(replica);
             }
         }
+    } // Growth by doubling leaves spare room in 10 000 small vectors.
+    for c in clusters.iter_mut() {
+        c.replicas.shrink_to_fit();
     }
 }
 

@@ -6,8 +6,9 @@
 //! its current action (audited), skips the rest, releases the lease, and the
 //! process exits 0; a run that does not finish within [`SHUTDOWN_GRACE`] is
 //! abandoned (the lease then expires by itself and the next run settles the
-//! interrupted action). Metrics are served over HTTP (`--metrics-addr`) and/or
-//! written to a textfile (`--metrics-file`, also for one-shot runs from cron).
+//! interrupted action). A one-shot `apply` handles signals the same way.
+//! Metrics are served over HTTP (`--metrics-addr`) and/or written to a
+//! textfile (`--metrics-file`, also for one-shot runs from cron).
 //! Decides nothing: every run is `ops::apply_run`.
 
 use std::net::SocketAddr;
@@ -39,22 +40,35 @@ pub struct RunOptions {
 }
 
 /// `apply`: once (with a metrics textfile when asked for), or `--watch`.
+/// Either way SIGTERM/SIGINT end the run gracefully.
 pub async fn apply(ctx: &Context, opts: &RunOptions) -> Result<(Output, Completion), ExecError> {
     if opts.watch {
         return watch(ctx, opts).await;
     }
-    let Some(path) = &opts.metrics_file else {
-        return ops::apply(ctx).await;
-    };
-    let metrics = Metrics::new();
-    if let Ok(previous) = std::fs::read_to_string(path) {
-        metrics.carry_over(&previous);
-    }
+    let shutdown = Shutdown::install()?;
+    let metrics = opts.metrics_file.as_ref().map(|path| {
+        let m = Metrics::new();
+        if let Ok(previous) = std::fs::read_to_string(path) {
+            m.carry_over(&previous);
+        }
+        (m, path)
+    });
     let started = Instant::now();
-    let result = ops::apply_run(ctx, None).await;
-    record(&metrics, &result, started.elapsed());
-    if let Err(e) = metrics.write_textfile(path) {
-        tracing::warn!("{e}");
+    let result = shutdown
+        .bounded(ops::apply_run(ctx, Some(shutdown.flag.clone())))
+        .await
+        .unwrap_or_else(|| {
+            Err(ExecError::Other(format!(
+                "interrupted by a signal: the run did not finish within {}s \
+                 (the lease expires by itself; the next run settles an interrupted action)",
+                SHUTDOWN_GRACE.as_secs()
+            )))
+        });
+    if let Some((m, path)) = &metrics {
+        record(m, &result, started.elapsed());
+        if let Err(e) = m.write_textfile(path) {
+            tracing::warn!("{e}");
+        }
     }
     Ok(ops::render_apply(ctx, &result?))
 }

@@ -634,3 +634,77 @@ fn stabilization_stops_churn_from_a_flapping_signal() {
         "with stabilization the burst is created once and kept"
     );
 }
+
+#[test]
+fn a_typo_in_a_key_is_named_with_a_suggestion() {
+    let s = snap(
+        vec![cluster("u2", "c", vec![])],
+        vec![row("u2", "target_size", json!({"target_sise": "50cc"}))],
+    );
+    let p = plan(&s, &PlanOptions::default());
+    match &only(&p).outcome {
+        Outcome::Invalid { errors } => {
+            assert!(errors[0].contains("key 'target_size'"), "{errors:?}");
+            assert!(
+                errors[0].contains("unknown key 'target_sise' (did you mean 'target_size'?)"),
+                "{errors:?}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn size_choosing_strategies_are_refused_together() {
+    let sched = json!({"timezone": "UTC",
+        "windows": [{"cron": "0 0 8 * * *", "duration_s": 3600, "size": "50cc"}]});
+    for (other, cfg) in [
+        ("target_size", json!({"target_size": "25cc"})),
+        ("shrink_to_fit", json!({"max_replica_size": "50cc"})),
+    ] {
+        let s = snap(
+            vec![cluster("u2", "c", vec![replica(1, "r1", "25cc", true)])],
+            vec![row("u2", "schedule", sched.clone()), row("u2", other, cfg)],
+        );
+        let p = plan(&s, &PlanOptions::default());
+        match &p.clusters[0].outcome {
+            Outcome::Invalid { errors } => assert!(
+                errors.iter().any(|e| e.contains("schedule")
+                    && e.contains(other)
+                    && e.contains("would undo each other")),
+                "{errors:?}"
+            ),
+            o => panic!("{other}: {o:?}"),
+        }
+        assert!(p.clusters[0].actions.is_empty());
+    }
+}
+
+#[test]
+fn a_suspended_cluster_does_not_rewrite_state_every_round() {
+    let mut c = cluster("u2", "c", vec![]);
+    c.activity.last_begin = Some(now() - Duration::hours(5));
+    let rows = vec![
+        row("u2", "target_size", json!({"target_size": "50cc"})),
+        row(
+            "u2",
+            "burst",
+            json!({"burst_replica_size": "800cc", "cooldown_s": 3600}),
+        ),
+        row("u2", "idle_suspend", json!({"idle_after_s": 600})),
+    ];
+    let mut s = snap(vec![c], rows);
+    let first = plan(&s, &PlanOptions::default());
+    assert!(only(&first).actions.is_empty(), "stays suspended");
+    if let Some(st) = &only(&first).new_state {
+        s.states.insert(ClusterId("u2".into()), st.clone());
+    }
+    s.now += Duration::minutes(1);
+    let second = plan(&s, &PlanOptions::default());
+    assert!(only(&second).actions.is_empty());
+    assert!(
+        only(&second).new_state.is_none(),
+        "{:?}",
+        only(&second).new_state
+    );
+}

@@ -9,7 +9,9 @@
 //! that event; if that is still a no-op the ticks in between are skipped,
 //! otherwise a binary search finds the first tick that acts. This relies on
 //! decisions with frozen inputs being monotone in time (thresholds such as
-//! `idle_after_s` and cooldowns, once crossed, stay crossed); `exact` mode
+//! `idle_after_s` and cooldowns, once crossed, stay crossed). Clock-driven
+//! strategies (`schedule`) are not monotone: their next window boundary
+//! counts as an event (`clock_change`). `exact` mode
 //! plans every tick and the tests check both give the same report.
 
 use std::collections::BTreeMap;
@@ -26,7 +28,7 @@ use crate::model::{ClusterId, Snapshot, StrategyRow};
 use crate::plan::{self, ActionKind, ClusterPlan, Plan, PlanOptions};
 use crate::snapshot::SnapshotOptions;
 use crate::store::AuditRow;
-use crate::strategy::StrategyKind;
+use crate::strategy::{StrategyConfig, StrategyKind};
 
 /// An action as it happened, for the report and the plot.
 #[derive(Debug, Clone)]
@@ -50,6 +52,7 @@ struct OpenResize {
 pub struct Slot {
     pub sim: SimCluster,
     snap: Snapshot,
+    next_id: u64,
     next_check: i64,
     open_resizes: Vec<OpenResize>,
     pub resize_ms: Vec<i64>,
@@ -179,25 +182,81 @@ pub fn lookback_ms(sc: &Scenario) -> i64 {
     min.max(plan::max_idle_after_s(&rows) as i64 * 1000)
 }
 
+/// A shard's clusters (with their positions) and its plan count.
+type ShardResult = Result<(Vec<(usize, Slot)>, u64), SimError>;
+
 /// Runs the scenario. `timeline`, when given, receives one CSV row per tick
 /// per cluster. `exact` plans every cluster at every tick.
+///
+/// Clusters share nothing in the simulated environment (each has its own
+/// random stream and replica ids), so without a timeline they are split into
+/// shards run on their own threads, each inside one current-thread runtime;
+/// the result does not depend on the split.
 pub fn run(sc: &Scenario, exact: bool, timeline: Option<&mut dyn Write>) -> Result<Run, SimError> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .map_err(|e| SimError::Io(format!("cannot start the runtime: {e}")))?;
-    rt.block_on(run_async(sc, exact, timeline))
+    let lookback = lookback_ms(sc);
+    let slots = build_slots(sc);
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(4);
+    let shards = if timeline.is_some() || slots.len() < 8 {
+        1
+    } else {
+        threads
+    };
+    let (mut slots, plan_calls) = if shards <= 1 {
+        let mut slots = slots;
+        let calls = run_shard(sc, exact, lookback, &mut slots, timeline)?;
+        (slots, calls)
+    } else {
+        let n = slots.len();
+        let mut parts: Vec<Vec<(usize, Slot)>> = (0..shards).map(|_| Vec::new()).collect();
+        for (i, slot) in slots.into_iter().enumerate() {
+            parts[i % shards].push((i, slot));
+        }
+        let results: Vec<ShardResult> = std::thread::scope(|s| {
+            let handles: Vec<_> = parts
+                .into_iter()
+                .map(|part| {
+                    s.spawn(move || {
+                        let (idx, mut slots): (Vec<usize>, Vec<Slot>) = part.into_iter().unzip();
+                        let calls = run_shard(sc, exact, lookback, &mut slots, None)?;
+                        Ok((idx.into_iter().zip(slots).collect(), calls))
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(SimError::Engine("a simulation thread panicked".into()))
+                    })
+                })
+                .collect()
+        });
+        let mut all: Vec<Option<Slot>> = (0..n).map(|_| None).collect();
+        let mut calls = 0;
+        for r in results {
+            let (part, c) = r?;
+            calls += c;
+            for (i, slot) in part {
+                all[i] = Some(slot);
+            }
+        }
+        (all.into_iter().flatten().collect(), calls)
+    };
+    for slot in slots.iter_mut() {
+        slot.sim.advance(sc.horizon_ms);
+        slot.sim.finish(sc.horizon_ms);
+    }
+    Ok(Run { slots, plan_calls })
 }
 
-async fn run_async(
-    sc: &Scenario,
-    exact: bool,
-    mut timeline: Option<&mut dyn Write>,
-) -> Result<Run, SimError> {
-    let lookback = lookback_ms(sc);
-    let mut next_id = 1000u64;
-    let mut slots: Vec<Slot> = Vec::new();
-    let mut index = BTreeMap::new();
+fn build_slots(sc: &Scenario) -> Vec<Slot> {
+    let mut slots = Vec::new();
     for (i, spec) in sc.clusters.iter().enumerate() {
+        // Replica ids per cluster, so that ids do not depend on other clusters.
+        let mut next_id = (i as u64 + 1) * 1_000_000;
         let sim = SimCluster::new(spec, sc, i as u64, &mut next_id);
         let snap = Snapshot {
             now: sc.start,
@@ -208,10 +267,10 @@ async fn run_async(
             activity_log_has_rows: sc.statement_logging,
             session_cluster: None,
         };
-        index.insert(spec.id.clone(), i);
         slots.push(Slot {
             sim,
             snap,
+            next_id,
             next_check: 0,
             open_resizes: Vec::new(),
             resize_ms: Vec::new(),
@@ -219,6 +278,34 @@ async fn run_async(
             tick_actions: Vec::new(),
         });
     }
+    slots
+}
+
+fn run_shard(
+    sc: &Scenario,
+    exact: bool,
+    lookback: i64,
+    slots: &mut [Slot],
+    timeline: Option<&mut dyn Write>,
+) -> Result<u64, SimError> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .map_err(|e| SimError::Io(format!("cannot start the runtime: {e}")))?;
+    rt.block_on(shard_loop(sc, exact, lookback, slots, timeline))
+}
+
+async fn shard_loop(
+    sc: &Scenario,
+    exact: bool,
+    lookback: i64,
+    slots: &mut [Slot],
+    mut timeline: Option<&mut dyn Write>,
+) -> Result<u64, SimError> {
+    let index: BTreeMap<ClusterId, usize> = slots
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.sim.spec.id.clone(), i))
+        .collect();
     if let Some(w) = timeline.as_mut() {
         writeln!(
             w,
@@ -233,7 +320,7 @@ async fn run_async(
         let t = k * sc.interval_ms;
         let mut todo: Vec<ClusterPlan> = Vec::new();
         for slot in slots.iter_mut() {
-            let changed = step_env(slot, sc, t, &mut next_id);
+            let changed = step_env(slot, sc, t);
             if !(changed || exact || k >= slot.next_check) {
                 continue;
             }
@@ -256,31 +343,30 @@ async fn run_async(
             slot.next_check = if exact {
                 k + 1
             } else {
-                let e = slot.sim.next_change(t, sc.crash_window_ms, lookback);
+                let e = slot
+                    .sim
+                    .next_change(t, sc.crash_window_ms, lookback)
+                    .min(clock_change(slot, sc, t));
                 let (next, calls) = skip_until(slot, sc, k, e, &opts);
                 plan_calls += calls;
                 next
             };
         }
         if !todo.is_empty() {
-            apply_tick(&mut slots, &index, sc, lookback, t, k, todo).await?;
+            apply_tick(slots, &index, sc, lookback, t, k, todo).await?;
         }
         if let Some(w) = timeline.as_mut() {
-            write_rows(*w, &mut slots, sc, t)?;
+            write_rows(*w, slots, sc, t)?;
         }
     }
-    for slot in slots.iter_mut() {
-        slot.sim.advance(sc.horizon_ms);
-        slot.sim.finish(sc.horizon_ms);
-    }
-    Ok(Run { slots, plan_calls })
+    Ok(plan_calls)
 }
 
 /// Advances one cluster's environment to `t`; whether its inputs changed in
 /// a way the tick loop cannot predict (DDL in effect, new strategy rows).
-fn step_env(slot: &mut Slot, sc: &Scenario, t: i64, next_id: &mut u64) -> bool {
+fn step_env(slot: &mut Slot, sc: &Scenario, t: i64) -> bool {
     slot.sim.advance(t);
-    let mut changed = slot.sim.apply_pending(t, &sc.sizes, next_id);
+    let mut changed = slot.sim.apply_pending(t, &sc.sizes, &mut slot.next_id);
     if changed && !slot.open_resizes.is_empty() {
         let live: Vec<String> = slot.sim.replicas.iter().map(|r| r.name.clone()).collect();
         let mut done = Vec::new();
@@ -306,6 +392,30 @@ fn step_env(slot: &mut Slot, sc: &Scenario, t: i64, next_id: &mut u64) -> bool {
         changed = true;
     }
     changed
+}
+
+/// When a clock-driven strategy (`schedule`) of the cluster may decide
+/// differently with its inputs frozen: its decisions are not monotone in
+/// time, so ticks are never skipped past that instant.
+fn clock_change(slot: &Slot, sc: &Scenario, t: i64) -> i64 {
+    let now = at(sc.start, t);
+    slot.snap
+        .strategies
+        .iter()
+        .filter_map(|row| {
+            let kind = StrategyKind::parse(&row.strategy_type)?;
+            let (cfg, _) = StrategyConfig::parse(kind, &row.config, &slot.snap.sizes).ok()?;
+            let state = slot
+                .snap
+                .states
+                .get(&row.cluster_id)
+                .and_then(|s| s.get(kind.as_str()))
+                .unwrap_or(&serde_json::Value::Null);
+            cfg.next_clock_change(now, state)
+        })
+        .map(|when| (when - sc.start).num_milliseconds())
+        .min()
+        .unwrap_or(i64::MAX)
 }
 
 /// After a plan without DDL at tick `k`, the first tick that may act before

@@ -64,7 +64,12 @@ pub struct ClusterReport {
     pub name: String,
     pub credits: f64,
     pub always_on: Baseline,
+    /// The lower bound for the service this run gave: the smallest adequate
+    /// size running exactly while demand was served, plus hydration lead.
     pub oracle: Baseline,
+    /// The same oracle serving all demand (can exceed a strategy that left
+    /// demand waiting).
+    pub oracle_all_demand_credits: f64,
     /// Saving against always-on, percent.
     pub savings_pct: f64,
     pub demand_s: f64,
@@ -110,20 +115,42 @@ fn length(v: &[(i64, i64)]) -> i64 {
     v.iter().map(|(a, b)| b - a).sum()
 }
 
-/// Length of the intersection of two merged interval lists.
-fn overlap(a: &[(i64, i64)], b: &[(i64, i64)]) -> i64 {
-    let (mut i, mut j, mut total) = (0, 0, 0);
+/// The intersection of two merged interval lists.
+fn intersect(a: &[(i64, i64)], b: &[(i64, i64)]) -> Vec<(i64, i64)> {
+    let (mut i, mut j, mut out) = (0, 0, Vec::new());
     while i < a.len() && j < b.len() {
         let lo = a[i].0.max(b[j].0);
         let hi = a[i].1.min(b[j].1);
-        total += (hi - lo).max(0);
+        if hi > lo {
+            out.push((lo, hi));
+        }
         if a[i].1 < b[j].1 {
             i += 1;
         } else {
             j += 1;
         }
     }
-    total
+    out
+}
+
+/// Parts of `a` not covered by `b` (both merged).
+pub fn subtract(a: &[(i64, i64)], b: &[(i64, i64)]) -> Vec<(i64, i64)> {
+    let mut out = Vec::new();
+    for &(mut lo, hi) in a {
+        for &(c0, c1) in b {
+            if c1 <= lo || c0 >= hi {
+                continue;
+            }
+            if c0 > lo {
+                out.push((lo, c0));
+            }
+            lo = lo.max(c1);
+        }
+        if lo < hi {
+            out.push((lo, hi));
+        }
+    }
+    out
 }
 
 /// When the cluster has demand: its query windows, or each traced statement
@@ -166,9 +193,19 @@ fn largest_named(spec: &ClusterSpec, sc: &Scenario) -> Option<Size> {
         .iter()
         .flat_map(|p| p.rows.iter())
         .flat_map(|(_, cfg)| {
+            // `schedule` names its sizes per window and in `default`.
+            let nested = cfg
+                .get("windows")
+                .and_then(|w| w.as_array())
+                .into_iter()
+                .flatten()
+                .chain(cfg.get("default"));
             ["target_size", "max_replica_size", "burst_replica_size"]
                 .into_iter()
-                .filter_map(|k| cfg.get(k).and_then(|v| v.as_str()).map(Size::from))
+                .filter_map(|k| cfg.get(k))
+                .chain(nested.filter_map(|o| o.get("size")))
+                .filter_map(|v| v.as_str().map(Size::from))
+                .collect::<Vec<_>>()
         })
         .chain(spec.initial_replicas.iter().map(|r| r.size.clone()));
     named.max_by_key(|s| sc.sizes.rank(s))
@@ -270,14 +307,16 @@ fn cluster_report(slot: &Slot, sc: &Scenario) -> ClusterReport {
     let dem = demand(spec, sc);
     let cov = coverage(slot, sc.horizon_ms);
     let demand_ms = length(&dem);
-    let served_ms = overlap(&dem, &cov);
+    let served = intersect(&dem, &cov);
+    let served_ms = length(&served);
     let big = largest_named(spec, sc);
     let always_on = Baseline {
         credits: big.as_ref().map(|s| sc.sizes.credits(s)).unwrap_or(0.0) * sc.horizon_ms as f64
             / HOUR as f64,
         size: big.map(|s| s.0),
     };
-    let oracle = oracle(spec, sc, &dem);
+    let oracle_all = oracle(spec, sc, &dem);
+    let oracle = oracle(spec, sc, &served);
     let credits = slot.sim.credits;
     ClusterReport {
         name: spec.name.clone(),
@@ -291,6 +330,7 @@ fn cluster_report(slot: &Slot, sc: &Scenario) -> ClusterReport {
             credits: round(oracle.credits),
             ..oracle
         },
+        oracle_all_demand_credits: round(oracle_all.credits),
         demand_s: demand_ms as f64 / SECOND as f64,
         served_s: served_ms as f64 / SECOND as f64,
         availability_pct: round(pct(served_ms as f64, demand_ms as f64)),
@@ -398,7 +438,7 @@ fn interpret(t: &Totals) -> String {
 pub fn num(x: f64) -> String {
     if x == 0.0 {
         "0".into()
-    } else if x.abs() >= 100.0 {
+    } else if x.abs() >= 100.0 || x.fract() == 0.0 {
         format!("{x:.0}")
     } else if x.abs() >= 1.0 {
         format!("{x:.1}")
@@ -412,6 +452,10 @@ pub fn secs(s: f64) -> String {
     let s = s.round() as i64;
     if s < 60 {
         format!("{s}s")
+    } else if s % 3600 == 0 {
+        format!("{}h", s / 3600)
+    } else if s % 60 == 0 && s < 3600 {
+        format!("{}m", s / 60)
     } else if s < 3600 {
         format!("{}m{:02}s", s / 60, s % 60)
     } else {
@@ -566,7 +610,8 @@ pub fn text(r: &Report) -> String {
     let _ = writeln!(
         out,
         "always-on = the largest size the strategies name, running all the time; oracle = the smallest \
-         adequate size, running exactly while there is demand plus its hydration lead (lower bound)."
+         adequate size, running exactly while this run served demand, plus its hydration lead (the \
+         lower bound for the same service)."
     );
     let _ = writeln!(out, "\n{}", r.summary);
     out

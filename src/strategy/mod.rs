@@ -156,6 +156,23 @@ impl StrategyConfig {
         }
     }
 
+    /// When a clock-driven strategy may next decide differently with every
+    /// other input (and its state slot) held still; `None` for strategies
+    /// that only react to signals. The simulator plans again by then.
+    pub fn next_clock_change(
+        &self,
+        now: DateTime<Utc>,
+        state: &serde_json::Value,
+    ) -> Option<DateTime<Utc>> {
+        match self {
+            StrategyConfig::Schedule(c) => {
+                let st = serde_json::from_value(state.clone()).unwrap_or_default();
+                schedule::next_change(c, now, &st)
+            }
+            _ => None,
+        }
+    }
+
     /// Runs the strategy: edits `desired`, updates its own state slot.
     pub fn decide(&self, ctx: &Ctx, desired: &mut Desired, state: &mut serde_json::Value) {
         match self {
@@ -178,6 +195,42 @@ impl StrategyConfig {
             }
         }
     }
+}
+
+/// Config keys each strategy type reads (kept in step with the parsers by a
+/// unit test), for "unknown key" findings with a suggestion.
+pub fn known_keys(ty: &str) -> &'static [&'static str] {
+    match ty {
+        "target_size" => &["target_size", "replica_name"],
+        "schedule" => &["timezone", "prewarm_s", "windows", "default"],
+        "shrink_to_fit" => &[
+            "max_replica_size",
+            "cooldown_s",
+            "min_oom_count",
+            "min_crash_count",
+        ],
+        "burst" => &[
+            "burst_replica_size",
+            "cooldown_s",
+            "linger_s",
+            "max_burst_s",
+        ],
+        "idle_suspend" => &["idle_after_s", "cooldown_s", "suspend_when_unknown"],
+        "limits" => &["max_replicas", "max_credits_per_hour"],
+        "stabilization" => &["scale_down_after_s", "scale_up_after_s"],
+        crate::plan::PAUSE => &["reason"],
+        _ => &[],
+    }
+}
+
+/// The closest candidate to a misspelt word, if one is close enough.
+pub fn suggest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|c| (strsim::levenshtein(word, c), *c))
+        .filter(|(d, c)| *d <= (c.len() / 3).max(2))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
 }
 
 /// Typed access to a strategy's state slot. A slot that does not parse (an

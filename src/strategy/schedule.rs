@@ -17,7 +17,7 @@
 //!
 //! - `timezone` (required): an IANA name; cron fields are wall-clock times there.
 //! - `prewarm_s` (default 0, at most 86400): start replicas this long before a
-//!   window opens. The effective prewarm is the larger of this and 1.2 × the
+//!   window opens (windows with `replicas` 0 open on time). The effective prewarm is the larger of this and 1.2 × the
 //!   learned hydration time (an exponentially weighted average over the
 //!   replicas this strategy created, kept in its state slot).
 //! - `windows` (1 to 64): `cron` (`sec min hour day-of-month month day-of-week
@@ -171,6 +171,16 @@ impl Window {
             })
         })
     }
+
+    /// Only a window that needs replicas is worth starting early; one that
+    /// suspends the cluster opens on time.
+    fn prewarm(&self, prewarm_s: u64) -> Duration {
+        if self.shape.replicas == 0 {
+            Duration::zero()
+        } else {
+            Duration::seconds(prewarm_s as i64)
+        }
+    }
 }
 
 impl Shape {
@@ -270,10 +280,24 @@ fn parse_cron(src: &str) -> Result<cron::Schedule, ConfigError> {
         ));
     }
     cron::Schedule::from_str(&normalized).map_err(|e| {
+        // The crate draws the expression and a caret on lines of their own;
+        // keep only the explanation.
+        let why: Vec<String> = e
+            .to_string()
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && *l != "^" && *l != normalized)
+            .map(str::to_string)
+            .collect();
+        let why = if why.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", why.join("; "))
+        };
         ConfigError::new(
             "cron",
             format!(
-                "'{src}' does not parse ({e}); expected 'sec min hour day-of-month month day-of-week [year]', \
+                "'{src}' does not parse{why}; expected 'sec min hour day-of-month month day-of-week [year]', \
                  e.g. '0 0 8 * * Mon-Fri'"
             ),
         )
@@ -424,12 +448,42 @@ fn choose<'a>(
 fn active(w: &Window, tz: Tz, now: DateTime<Utc>, prewarm_s: u64) -> Option<Active<'_>> {
     let duration = Duration::seconds(w.duration_s as i64);
     let start = next_start(&w.schedule, tz, now.checked_sub_signed(duration)?)?;
-    let opens = start.checked_sub_signed(Duration::seconds(prewarm_s as i64))?;
+    let opens = start.checked_sub_signed(w.prewarm(prewarm_s))?;
     (opens <= now).then(|| Active {
         window: w,
         start,
         end: start + duration,
     })
+}
+
+/// The next instant after `now` at which the chosen window may change (a
+/// window opening, prewarm included, or closing), the state held still. The
+/// decision is not monotone in time, so the simulator, which skips ticks
+/// where nothing changes, must plan again by then.
+pub(super) fn next_change(
+    c: &ScheduleConfig,
+    now: DateTime<Utc>,
+    st: &ScheduleState,
+) -> Option<DateTime<Utc>> {
+    let prewarm_s = st.prewarm_s(c.prewarm_s);
+    c.windows
+        .iter()
+        .flat_map(|w| {
+            let prewarm = w.prewarm(prewarm_s);
+            let duration = Duration::seconds(w.duration_s as i64);
+            let closes = now
+                .checked_sub_signed(duration)
+                .and_then(|from| next_start(&w.schedule, c.tz, from))
+                .and_then(|s| s.checked_add_signed(duration));
+            let opens = now
+                .checked_add_signed(prewarm)
+                .and_then(|from| next_start(&w.schedule, c.tz, from))
+                .and_then(|s| s.checked_sub_signed(prewarm));
+            [closes, opens]
+        })
+        .flatten()
+        .filter(|t| *t > now)
+        .min()
 }
 
 /// The first window start strictly after `after`, with the DST rules of the
@@ -745,6 +799,28 @@ mod tests {
                 suspending: false,
             },
             Case {
+                name: "a suspending window is not prewarmed",
+                cfg: json!({"timezone": "Europe/Berlin", "prewarm_s": 600,
+                    "windows": [{"cron": "0 0 12 * * *", "duration_s": 3600, "replicas": 0}],
+                    "default": {"size": "25cc", "replicas": 1}}),
+                now: "2026-11-23T11:55:00+01:00",
+                replicas: vec![h("r_25cc", "25cc")],
+                want: vec!["r_25cc"],
+                removed: vec![],
+                suspending: false,
+            },
+            Case {
+                name: "a suspending window, open",
+                cfg: json!({"timezone": "Europe/Berlin", "prewarm_s": 600,
+                    "windows": [{"cron": "0 0 12 * * *", "duration_s": 3600, "replicas": 0}],
+                    "default": {"size": "25cc", "replicas": 1}}),
+                now: "2026-11-23T12:00:00+01:00",
+                replicas: vec![h("r_25cc", "25cc")],
+                want: vec![],
+                removed: vec!["r_25cc"],
+                suspending: true,
+            },
+            Case {
                 name: "no default: outside every window the cluster is left alone",
                 cfg: no_default,
                 now: "2026-11-23T20:00:00+01:00",
@@ -1014,7 +1090,7 @@ mod tests {
             (
                 w(json!({"cron": "0 0 25 * * *"})),
                 "windows[0].cron",
-                "does not parse",
+                "does not parse: Hours must be less than 23. ('25' specified.); expected",
             ),
             (
                 w(json!({"cron": "0 0 8 * * 1-5"})),
@@ -1103,6 +1179,70 @@ mod tests {
         // A 5-field expression gets second 0.
         let start = next_start(&c.windows[0].schedule, c.tz, at("2026-11-23T00:00:00Z"));
         assert_eq!(start, Some(at("2026-11-23T08:00:00-05:00")));
+    }
+
+    #[test]
+    fn next_change_is_the_next_window_boundary() {
+        let c = parse(&berlin());
+        let st = ScheduleState::default();
+        let next = |now: &str| next_change(&c, at(now), &st);
+        // In business hours: when the window closes.
+        assert_eq!(
+            next("2026-11-23T10:00:00+01:00"),
+            Some(at("2026-11-23T18:00:00+01:00"))
+        );
+        // After it: when the nightly window's prewarm starts.
+        assert_eq!(
+            next("2026-11-23T18:00:00+01:00"),
+            Some(at("2026-11-24T00:50:00+01:00"))
+        );
+        // A learned, longer prewarm moves it earlier.
+        let slow = ScheduleState {
+            hydration_s: Some(1500.0),
+            ..ScheduleState::default()
+        };
+        assert_eq!(
+            next_change(&c, at("2026-11-23T18:00:00+01:00"), &slow),
+            Some(at("2026-11-24T00:30:00+01:00"))
+        );
+    }
+
+    #[test]
+    fn simulator_replans_at_window_boundaries() {
+        // The simulator skips ticks while nothing changes; a schedule changes
+        // with the clock alone (here: Saturday's 01:00 window closes while the
+        // workload is quiet until the next night). Fast and exact runs agree.
+        let text = r#"
+            name = "t"
+            days = 3
+            interval = "5m"
+            start = "2026-01-09T00:00:00Z"
+            [[clusters]]
+            name = "c"
+            strategies = [{ type = "schedule", config = { timezone = "Europe/London", windows = [
+                { cron = "0 0 9 * * Mon-Fri", duration_s = 28800, size = "200cc" },
+                { cron = "0 0 1 * * *", duration_s = 3600, size = "400cc" },
+              ], prewarm_s = 600, default = { replicas = 0 } } }]
+            [clusters.workload]
+            memory_gib = 10
+            hydration_work = "10m"
+            windows = [{ start = "01:00", duration = "30m", every = "1d", qps = 0.1 }]
+        "#;
+        let sc = crate::sim::scenario::parse(text, false, std::path::Path::new("."), None).unwrap();
+        let fast = crate::sim::simulate(&sc, false).unwrap();
+        let exact = crate::sim::simulate(&sc, true).unwrap();
+        let (f, e) = (&fast.clusters[0], &exact.clusters[0]);
+        assert_eq!(f.actions.by_strategy, e.actions.by_strategy);
+        assert!(
+            (f.credits - e.credits).abs() < 1e-9,
+            "{} vs {}",
+            f.credits,
+            e.credits
+        );
+        // Fri 01:00 + 09:00, Sat 01:00, Sun 01:00: created and retired each time.
+        assert_eq!(f.actions.create, 4);
+        assert_eq!(f.actions.drop, 4);
+        assert_eq!(f.always_on.size.as_deref(), Some("400cc"));
     }
 
     /// The intervals during which `cron` (lasting `duration_s`) is active,

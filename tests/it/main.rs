@@ -1,6 +1,7 @@
 mod cli;
 mod cli_surface;
 mod connection;
+mod deploy;
 mod emulator_selftest;
 mod json_schema;
 mod managed;
@@ -9,6 +10,7 @@ mod reconcile;
 mod safety;
 mod scale;
 mod schedule;
+mod stabilize;
 mod strategy_rows;
 mod support;
 mod watch;

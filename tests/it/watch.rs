@@ -241,8 +241,8 @@ fn watch_acts_on_a_later_run_serves_metrics_and_stops_on_sigterm() {
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
-#[test]
-fn sigterm_during_an_action_finishes_it_audits_it_and_skips_the_rest() {
+/// SIGTERM arrives while the first of two DDL statements is on its way.
+fn sigterm_during_an_action(args: &[&str]) {
     let emu = Emulator::start();
     emu.create_cluster("a_first");
     emu.create_cluster("b_second");
@@ -250,9 +250,16 @@ fn sigterm_during_an_action_finishes_it_audits_it_and_skips_the_rest() {
     let pid = Arc::new(AtomicU32::new(0));
     let hook_pid = pid.clone();
     // SIGTERM arrives while the first DDL is on its way to the server.
-    emu.on_ddl(1, move |_| signal_term(hook_pid.load(Ordering::SeqCst)));
-    let mut d = Daemon::start(&emu.url(), &["apply", "--watch", "--interval", "1s"]);
-    pid.store(d.pid(), Ordering::SeqCst);
+    emu.on_ddl(1, move |_| {
+        // Never `kill 0` (the whole process group): wait for the pid.
+        let pid = loop {
+            match hook_pid.load(Ordering::SeqCst) {
+                0 => std::thread::sleep(Duration::from_millis(1)),
+                pid => break pid,
+            }
+        };
+        signal_term(pid);
+    });
     strategy(
         &emu,
         "a_first",
@@ -265,6 +272,8 @@ fn sigterm_during_an_action_finishes_it_audits_it_and_skips_the_rest() {
         "target_size",
         json!({"target_size": "25cc"}),
     );
+    let mut d = Daemon::start(&emu.url(), args);
+    pid.store(d.pid(), Ordering::SeqCst);
     let (code, _) = d.wait_exit(Duration::from_secs(15));
     assert_eq!(code, 0, "{}", d.output());
     // The action under way completed and has its audit row; the other was
@@ -281,6 +290,16 @@ fn sigterm_during_an_action_finishes_it_audits_it_and_skips_the_rest() {
         "the skipped action is reported:\n{}",
         d.output()
     );
+}
+
+#[test]
+fn sigterm_during_an_action_finishes_it_audits_it_and_skips_the_rest() {
+    sigterm_during_an_action(&["apply", "--watch", "--interval", "1s"]);
+}
+
+#[test]
+fn sigterm_during_a_one_shot_apply_is_graceful_too() {
+    sigterm_during_an_action(&["apply"]);
 }
 
 #[test]

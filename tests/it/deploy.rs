@@ -1,0 +1,376 @@
+//! The deployment recipes in examples/deploy/, checked as far as this
+//! machine allows: every YAML file parses and has the fields that make it
+//! safe (Forbid, Secret, non-root), alert rules name metrics the binary
+//! really exports, every flag a recipe passes exists, systemd units pass
+//! `systemd-analyze verify`, and the Dockerfile builds the way CI does.
+//! Tools that may be missing (systemd-analyze, promtool) are skipped with a
+//! printed note.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_yaml_ng::Value;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn recipe(name: &str) -> PathBuf {
+    root().join("examples/deploy").join(name)
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn yaml(name: &str) -> Value {
+    let text = read(&recipe(name));
+    serde_yaml_ng::from_str(&text).unwrap_or_else(|e| panic!("{name} is not valid YAML: {e}"))
+}
+
+/// `v.a.b.0.c` by a path of keys and indexes.
+fn at<'a>(v: &'a Value, path: &str) -> &'a Value {
+    path.split('.').fold(v, |v, key| {
+        match key.parse::<usize>() {
+            Ok(i) => v.get(i),
+            Err(_) => v.get(key),
+        }
+        .unwrap_or_else(|| panic!("missing {path} (at {key})"))
+    })
+}
+
+fn str_at<'a>(v: &'a Value, path: &str) -> &'a str {
+    at(v, path)
+        .as_str()
+        .unwrap_or_else(|| panic!("{path} is not a string"))
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_sequence()
+        .expect("a list")
+        .iter()
+        .map(|s| s.as_str().expect("a string").to_string())
+        .collect()
+}
+
+/// The pod spec's single container runs clusterctl as a non-root user with
+/// DATABASE_URL from a Secret; returns its args.
+fn check_pod(name: &str, pod: &Value) -> Vec<String> {
+    assert_eq!(
+        at(pod, "securityContext.runAsNonRoot").as_bool(),
+        Some(true),
+        "{name}: runAsNonRoot"
+    );
+    assert_ne!(at(pod, "securityContext.runAsUser").as_u64(), Some(0));
+    let c = at(pod, "containers.0");
+    let env = at(c, "env").as_sequence().expect("env list");
+    let db = env
+        .iter()
+        .find(|e| e.get("name").and_then(Value::as_str) == Some("DATABASE_URL"))
+        .unwrap_or_else(|| panic!("{name}: no DATABASE_URL"));
+    assert!(db.get("value").is_none(), "{name}: DATABASE_URL in clear");
+    assert!(!str_at(db, "valueFrom.secretKeyRef.name").is_empty());
+    assert!(!str_at(db, "valueFrom.secretKeyRef.key").is_empty());
+    assert_eq!(
+        at(c, "securityContext.allowPrivilegeEscalation").as_bool(),
+        Some(false)
+    );
+    strings(at(c, "args"))
+}
+
+#[test]
+fn cronjob_forbids_overlap_and_takes_the_url_from_a_secret() {
+    let doc = yaml("cronjob.yaml");
+    assert_eq!(str_at(&doc, "kind"), "CronJob");
+    assert_eq!(str_at(&doc, "spec.concurrencyPolicy"), "Forbid");
+    let pod = at(&doc, "spec.jobTemplate.spec.template.spec");
+    assert_eq!(str_at(pod, "restartPolicy"), "Never");
+    let args = check_pod("cronjob.yaml", pod);
+    assert_eq!(args[0], "apply");
+    assert!(!args.iter().any(|a| a.starts_with("--watch")));
+    check_flags("cronjob.yaml", &args);
+}
+
+#[test]
+fn deployment_runs_two_watching_replicas_with_probes() {
+    let doc = yaml("deployment.yaml");
+    assert_eq!(str_at(&doc, "kind"), "Deployment");
+    assert_eq!(at(&doc, "spec.replicas").as_u64(), Some(2));
+    let pod = at(&doc, "spec.template.spec");
+    let args = check_pod("deployment.yaml", pod);
+    assert_eq!(args[0], "apply");
+    assert!(args.contains(&"--watch".to_string()), "{args:?}");
+    check_flags("deployment.yaml", &args);
+    let port = at(pod, "containers.0.ports.0.containerPort")
+        .as_u64()
+        .expect("port");
+    assert!(
+        args.contains(&format!("--metrics-addr=0.0.0.0:{port}")),
+        "{args:?}"
+    );
+    let c = at(pod, "containers.0");
+    assert_eq!(str_at(c, "livenessProbe.httpGet.path"), "/healthz");
+    assert_eq!(str_at(c, "readinessProbe.httpGet.path"), "/readyz");
+    // The pod must be given longer than clusterctl waits for the run under way.
+    let grace = at(pod, "terminationGracePeriodSeconds")
+        .as_u64()
+        .expect("grace");
+    assert!(grace > clusterctl::watch::SHUTDOWN_GRACE.as_secs());
+}
+
+#[test]
+fn github_workflow_builds_like_the_dockerfile_and_uses_a_secret() {
+    let doc = yaml("github-actions.yml");
+    assert!(!str_at(&doc, "concurrency.group").is_empty());
+    assert_eq!(
+        at(&doc, "concurrency.cancel-in-progress").as_bool(),
+        Some(false)
+    );
+    let text = read(&recipe("github-actions.yml"));
+    assert!(text.contains("DATABASE_URL: ${{ secrets.DATABASE_URL }}"));
+    assert_eq!(
+        cargo_build_lines(&text),
+        cargo_build_lines(&read(&recipe("Dockerfile")))
+    );
+    let run = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("run: ./target/release/clusterctl "))
+        .expect("the clusterctl step");
+    assert!(run.starts_with("\"$COMMAND\" "), "{run}");
+    for command in ["apply", "dry-run"] {
+        let args: Vec<String> = run
+            .replace("\"$COMMAND\"", command)
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
+        check_flags("github-actions.yml", &args);
+    }
+}
+
+#[test]
+fn alert_rules_use_only_metrics_the_binary_exports() {
+    let exported = clusterctl::metrics::Metrics::new().sample_names();
+    let doc = yaml("alerts.yaml");
+    let rules = at(&doc, "groups.0.rules").as_sequence().expect("rules");
+    let mut alerts = BTreeSet::new();
+    for rule in rules {
+        let name = str_at(rule, "alert");
+        alerts.insert(name.to_string());
+        assert!(!str_at(rule, "labels.severity").is_empty(), "{name}");
+        assert!(!str_at(rule, "annotations.summary").is_empty(), "{name}");
+        let expr = str_at(rule, "expr");
+        let used = metric_names(expr);
+        assert!(!used.is_empty(), "{name}: no clusterctl metric in {expr}");
+        for m in used {
+            assert!(
+                exported.contains(&m),
+                "{name}: {m} is not exported; the binary exports {exported:?}"
+            );
+        }
+    }
+    for required in [
+        "ClusterctlNotRunning",
+        "ClusterctlActionsFailing",
+        "ClusterctlBudgetExceeded",
+        "ClusterctlLeaseStuck",
+    ] {
+        assert!(alerts.contains(required), "{required} missing: {alerts:?}");
+    }
+    let path = recipe("alerts.yaml");
+    if let Some(out) = tool("promtool", &["check", "rules", &path.to_string_lossy()]) {
+        assert!(out.status.success(), "promtool: {}", output(&out));
+    }
+}
+
+#[test]
+fn exported_metrics_pass_promtool_lint() {
+    let m = clusterctl::metrics::Metrics::new();
+    m.observe_run(
+        clusterctl::metrics::RunOutcome::Success,
+        std::time::Duration::from_millis(300),
+        None,
+        chrono::Utc::now(),
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("clusterctl.prom");
+    m.write_textfile(&file).expect("write the textfile");
+    let Some(mut child) = spawn_tool("promtool", &["check", "metrics"]) else {
+        return;
+    };
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin
+            .write_all(read(&file).as_bytes())
+            .expect("feed promtool");
+    }
+    let out = child.wait_with_output().expect("promtool runs");
+    assert!(out.status.success(), "promtool: {}", output(&out));
+}
+
+/// Names like `clusterctl_runs_total` in a PromQL expression.
+fn metric_names(expr: &str) -> BTreeSet<String> {
+    let re = regex::Regex::new(r"\bclusterctl_[a-z_]+").expect("regex");
+    re.find_iter(expr).map(|m| m.as_str().to_string()).collect()
+}
+
+#[test]
+fn systemd_units_verify() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let env = dir.path().join("env");
+    std::fs::write(&env, "DATABASE_URL=postgres://u@127.0.0.1:1/db\n").expect("env file");
+    let service = read(&recipe("clusterctl.service"));
+    let timer = read(&recipe("clusterctl.timer"));
+    let exec = service
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart=/usr/local/bin/clusterctl "))
+        .expect("ExecStart runs /usr/local/bin/clusterctl");
+    let args: Vec<String> = exec.split_whitespace().map(str::to_string).collect();
+    assert_eq!(args[0], "apply");
+    check_flags("clusterctl.service", &args);
+    assert!(timer.contains("Unit=clusterctl.service"));
+    // Verify against this build of the binary (ExecStart must exist).
+    let local = service
+        .replace(
+            "/usr/local/bin/clusterctl",
+            env!("CARGO_BIN_EXE_clusterctl"),
+        )
+        .replace("/etc/clusterctl/env", &env.to_string_lossy());
+    std::fs::write(dir.path().join("clusterctl.service"), local).expect("write unit");
+    std::fs::write(dir.path().join("clusterctl.timer"), timer).expect("write timer");
+    let unit = |n: &str| dir.path().join(n).to_string_lossy().into_owned();
+    let Some(out) = tool(
+        "systemd-analyze",
+        &[
+            "verify",
+            "--man=no",
+            &unit("clusterctl.service"),
+            &unit("clusterctl.timer"),
+        ],
+    ) else {
+        return;
+    };
+    assert!(
+        out.status.success(),
+        "systemd-analyze verify: {}",
+        output(&out)
+    );
+}
+
+#[test]
+fn dockerfile_is_multi_stage_non_root_and_builds_like_ci() {
+    let text = read(&recipe("Dockerfile"));
+    let froms: Vec<&str> = text.lines().filter(|l| l.starts_with("FROM ")).collect();
+    assert!(froms.len() >= 2, "multi-stage: {froms:?}");
+    // The last stage (the image) runs as a non-root user.
+    let last_stage = text.rsplit("\nFROM ").next().expect("a stage");
+    let user = last_stage
+        .lines()
+        .find_map(|l| l.strip_prefix("USER "))
+        .expect("USER in the final stage");
+    let uid = user.split(':').next().unwrap_or_default();
+    assert!(uid != "0" && uid != "root", "USER {user}");
+    // What the build copies exists in the repository.
+    for line in text.lines().filter_map(|l| l.strip_prefix("COPY ")) {
+        if line.starts_with("--from") {
+            continue;
+        }
+        let parts: Vec<&str> = line.split_whitespace().collect();
+        for src in &parts[..parts.len() - 1] {
+            assert!(
+                root().join(src).exists(),
+                "COPY {src}: not in the repository"
+            );
+        }
+    }
+    // The image is built with the same command as CI's release build: the
+    // workflow recipe, and any `cargo build` in the CI scripts.
+    let docker = cargo_build_lines(&text);
+    assert_eq!(docker.len(), 1, "{docker:?}");
+    assert!(docker[0].contains("--release") && docker[0].contains("--locked"));
+    for ci in [".ci/run", "scripts/test.sh"] {
+        let ci_builds = cargo_build_lines(&read(&root().join(ci)));
+        if !ci_builds.is_empty() {
+            assert!(
+                ci_builds.contains(&docker[0]),
+                "{ci}: {ci_builds:?} vs {docker:?}"
+            );
+        }
+    }
+    let entry = last_stage
+        .lines()
+        .find_map(|l| l.strip_prefix("ENTRYPOINT "))
+        .expect("ENTRYPOINT");
+    assert!(entry.contains("/usr/local/bin/clusterctl"), "{entry}");
+    let cmd = last_stage
+        .lines()
+        .find_map(|l| l.strip_prefix("CMD "))
+        .expect("CMD");
+    let args: Vec<String> = serde_json::from_str(cmd).expect("CMD is a JSON list");
+    check_flags("Dockerfile", &args);
+}
+
+/// `cargo build …` commands in a file, normalised (trailing `\` and `&&` removed).
+fn cargo_build_lines(text: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|l| {
+            let i = l.find("cargo build")?;
+            let cmd = l[i..].split("&&").next()?.trim_end_matches('\\').trim();
+            Some(cmd.split_whitespace().collect::<Vec<_>>().join(" "))
+        })
+        .collect()
+}
+
+/// Every `--flag` of a recipe's command line exists in `clusterctl CMD --help`.
+fn check_flags(recipe: &str, args: &[String]) {
+    let sub = &args[0];
+    let help = Command::new(env!("CARGO_BIN_EXE_clusterctl"))
+        .args([sub.as_str(), "--help"])
+        .output()
+        .expect("clusterctl --help");
+    assert!(help.status.success(), "{recipe}: unknown command {sub}");
+    let help = String::from_utf8_lossy(&help.stdout);
+    for a in args.iter().filter(|a| a.starts_with("--")) {
+        let flag = a.split('=').next().unwrap_or(a);
+        assert!(
+            help.contains(&format!("{flag} ")) || help.contains(&format!("{flag}\n")),
+            "{recipe}: `{sub} {flag}` is not a clusterctl flag"
+        );
+    }
+}
+
+fn output(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Runs an optional tool; `None` (with a note) when it is not installed.
+fn tool(name: &str, args: &[&str]) -> Option<std::process::Output> {
+    match Command::new(name).args(args).output() {
+        Ok(out) => Some(out),
+        Err(e) => {
+            eprintln!("note: {name} not available ({e}); skipping that check");
+            None
+        }
+    }
+}
+
+fn spawn_tool(name: &str, args: &[&str]) -> Option<std::process::Child> {
+    match Command::new(name)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+    {
+        Ok(c) => Some(c),
+        Err(e) => {
+            eprintln!("note: {name} not available ({e}); skipping that check");
+            None
+        }
+    }
+}
