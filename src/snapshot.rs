@@ -163,7 +163,8 @@ pub async fn load(
         None => parse_sizes(&sizes.map_err(q("replica sizes"))?),
     };
     let mut clusters = parse_clusters(&clusters.map_err(q("clusters"))?);
-    attach_replicas(&mut clusters, &replicas.map_err(q("replicas"))?);
+    let index = index_by_id(&clusters);
+    attach_replicas(&mut clusters, &index, &replicas.map_err(q("replicas"))?);
 
     // Round two: activity over max(24 h, the largest idle_after_s).
     let lookback = opts
@@ -176,7 +177,7 @@ pub async fn load(
         .await
         .map_err(q("statement activity"))?;
     let activity_log_has_rows = !activity.is_empty();
-    attach_activity(&mut clusters, &activity);
+    attach_activity(&mut clusters, &index, &activity);
 
     Ok(Snapshot {
         now,
@@ -238,12 +239,20 @@ fn parse_clusters(rows: &[tokio_postgres::Row]) -> Vec<Cluster> {
         .collect()
 }
 
-fn attach_replicas(clusters: &mut [Cluster], rows: &[tokio_postgres::Row]) {
-    let index: HashMap<String, usize> = clusters
+/// Position of each cluster by id, for attaching per-cluster rows.
+fn index_by_id(clusters: &[Cluster]) -> HashMap<String, usize> {
+    clusters
         .iter()
         .enumerate()
         .map(|(i, c)| (c.id.0.clone(), i))
-        .collect();
+        .collect()
+}
+
+fn attach_replicas(
+    clusters: &mut [Cluster],
+    index: &HashMap<String, usize>,
+    rows: &[tokio_postgres::Row],
+) {
     for r in rows {
         let parsed = (|| {
             let cluster_id: String = r.try_get(2).ok()?;
@@ -274,12 +283,11 @@ fn attach_replicas(clusters: &mut [Cluster], rows: &[tokio_postgres::Row]) {
     }
 }
 
-fn attach_activity(clusters: &mut [Cluster], rows: &[tokio_postgres::Row]) {
-    let index: HashMap<String, usize> = clusters
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.id.0.clone(), i))
-        .collect();
+fn attach_activity(
+    clusters: &mut [Cluster],
+    index: &HashMap<String, usize>,
+    rows: &[tokio_postgres::Row],
+) {
     for r in rows {
         let Ok(Some(cluster_id)) = r.try_get::<_, Option<String>>(0) else {
             continue;

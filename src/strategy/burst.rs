@@ -179,17 +179,10 @@ mod tests {
     use crate::strategy::Idle;
 
     fn run(cl: &crate::model::Cluster, cfg: serde_json::Value, st: &mut BurstState) -> Desired {
-        let sizes = sizes();
-        let c = BurstConfig::parse(&Obj::new(&cfg).unwrap(), &sizes).unwrap();
-        let ctx = Ctx {
-            cluster: cl,
-            sizes: &sizes,
-            now: now(),
-            idle: Idle::Busy,
-        };
-        let mut d = Desired::from_cluster(cl);
-        decide(&c, &ctx, &mut d, st);
-        d
+        decide_in(cl, Idle::Busy, now(), |ctx, d| {
+            let c = BurstConfig::parse(&Obj::new(&cfg).unwrap(), ctx.sizes).unwrap();
+            decide(&c, ctx, d, st)
+        })
     }
 
     #[test]

@@ -162,16 +162,7 @@ mod tests {
         idle: Idle,
         st: &mut IdleSuspendState,
     ) -> Desired {
-        let sizes = sizes();
-        let ctx = Ctx {
-            cluster: cl,
-            sizes: &sizes,
-            now: now(),
-            idle,
-        };
-        let mut d = Desired::from_cluster(cl);
-        decide(c, &ctx, &mut d, st);
-        d
+        decide_in(cl, idle, now(), |ctx, d| decide(c, ctx, d, st))
     }
 
     #[test]

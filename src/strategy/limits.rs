@@ -89,20 +89,13 @@ mod tests {
     use crate::strategy::Idle;
 
     fn run(cl: &crate::model::Cluster, add: &[(&str, &str)], cfg: serde_json::Value) -> Desired {
-        let sizes = sizes();
         let c = LimitsConfig::parse(&Obj::new(&cfg).unwrap()).unwrap();
-        let ctx = Ctx {
-            cluster: cl,
-            sizes: &sizes,
-            now: now(),
-            idle: Idle::Busy,
-        };
-        let mut d = Desired::from_cluster(cl);
-        for (n, s) in add {
-            d.add(n, &Size::from(*s), StrategyKind::ShrinkToFit, "try".into());
-        }
-        decide(&c, &ctx, &mut d, &mut LimitsState::default());
-        d
+        decide_in(cl, Idle::Busy, now(), |ctx, d| {
+            for (n, s) in add {
+                d.add(n, &Size::from(*s), StrategyKind::ShrinkToFit, "try".into());
+            }
+            decide(&c, ctx, d, &mut LimitsState::default())
+        })
     }
 
     #[test]

@@ -437,6 +437,26 @@ pub(crate) mod testutil {
         }
     }
 
+    /// Runs `f` (typically one strategy's `decide`) on `cl` as of `at`,
+    /// starting from the live replica set; returns the desired set.
+    pub fn decide_in(
+        cl: &Cluster,
+        idle: Idle,
+        at: DateTime<Utc>,
+        f: impl FnOnce(&Ctx, &mut Desired),
+    ) -> Desired {
+        let sizes = sizes();
+        let ctx = Ctx {
+            cluster: cl,
+            sizes: &sizes,
+            now: at,
+            idle,
+        };
+        let mut d = Desired::from_cluster(cl);
+        f(&ctx, &mut d);
+        d
+    }
+
     pub fn now() -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2026-11-21T12:00:00Z")
             .map(|t| t.with_timezone(&Utc))

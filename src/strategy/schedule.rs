@@ -702,16 +702,7 @@ mod tests {
         now: DateTime<Utc>,
         st: &mut ScheduleState,
     ) -> Desired {
-        let sizes = sizes();
-        let ctx = Ctx {
-            cluster: cl,
-            sizes: &sizes,
-            now,
-            idle: Idle::Busy,
-        };
-        let mut d = Desired::from_cluster(cl);
-        decide(c, &ctx, &mut d, st);
-        d
+        decide_in(cl, Idle::Busy, now, |ctx, d| decide(c, ctx, d, st))
     }
 
     #[test]

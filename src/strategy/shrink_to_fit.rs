@@ -178,17 +178,10 @@ mod tests {
         cfg: serde_json::Value,
         st: &mut ShrinkToFitState,
     ) -> Desired {
-        let sizes = sizes();
-        let c = ShrinkToFitConfig::parse(&Obj::new(&cfg).unwrap(), &sizes).unwrap();
-        let ctx = Ctx {
-            cluster: cl,
-            sizes: &sizes,
-            now: now(),
-            idle: Idle::Busy,
-        };
-        let mut d = Desired::from_cluster(cl);
-        decide(&c, &ctx, &mut d, st);
-        d
+        decide_in(cl, Idle::Busy, now(), |ctx, d| {
+            let c = ShrinkToFitConfig::parse(&Obj::new(&cfg).unwrap(), ctx.sizes).unwrap();
+            decide(&c, ctx, d, st)
+        })
     }
 
     #[test]

@@ -130,17 +130,10 @@ mod tests {
         at: DateTime<Utc>,
         edit: impl Fn(&mut Desired),
     ) -> Desired {
-        let sizes = sizes();
-        let ctx = Ctx {
-            cluster: cl,
-            sizes: &sizes,
-            now: at,
-            idle: Idle::Busy,
-        };
-        let mut d = Desired::from_cluster(cl);
-        edit(&mut d);
-        decide(c, &ctx, &mut d, st);
-        d
+        decide_in(cl, Idle::Busy, at, |ctx, d| {
+            edit(d);
+            decide(c, ctx, d, st)
+        })
     }
 
     #[test]

@@ -104,18 +104,10 @@ mod tests {
     use crate::strategy::Idle;
 
     fn run(cluster: &crate::model::Cluster, cfg: serde_json::Value) -> Desired {
-        let sizes = sizes();
-        let o = Obj::new(&cfg).unwrap();
-        let c = TargetSizeConfig::parse(&o, &sizes).unwrap();
-        let ctx = Ctx {
-            cluster,
-            sizes: &sizes,
-            now: now(),
-            idle: Idle::Busy,
-        };
-        let mut d = Desired::from_cluster(cluster);
-        decide(&c, &ctx, &mut d, &mut TargetSizeState::default());
-        d
+        decide_in(cluster, Idle::Busy, now(), |ctx, d| {
+            let c = TargetSizeConfig::parse(&Obj::new(&cfg).unwrap(), ctx.sizes).unwrap();
+            decide(&c, ctx, d, &mut TargetSizeState::default())
+        })
     }
 
     #[test]
