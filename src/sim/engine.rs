@@ -39,6 +39,8 @@ pub struct ActionMark {
     pub size: Option<String>,
     pub strategy: StrategyKind,
     pub ok: bool,
+    /// `SetReplicationFactor` on a managed cluster: the new factor.
+    pub replication_factor: Option<i64>,
 }
 
 /// A replica set change that replaced running replicas by another size.
@@ -75,6 +77,8 @@ pub struct SimBackend<'a> {
     index: &'a BTreeMap<ClusterId, usize>,
     sc: &'a Scenario,
     lookback: i64,
+    /// `WAIT UNTIL READY` timeout of managed clusters' graceful resizes.
+    resize_timeout_ms: i64,
 }
 
 impl SimBackend<'_> {
@@ -107,10 +111,7 @@ impl Backend for SimBackend<'_> {
     }
 
     async fn execute_ddl(&mut self, action: &crate::plan::Action) -> Result<(), String> {
-        let sizes = self.sc.sizes.clone();
-        let Some(slot) = self.slot(&action.cluster_id) else {
-            return Err(format!("unknown cluster '{}'", action.cluster));
-        };
+        let sizes = &self.sc.sizes;
         let p = match action.kind {
             ActionKind::CreateReplica => {
                 let Some(size) = action.size.clone().filter(|s| sizes.contains(s)) else {
@@ -124,9 +125,26 @@ impl Backend for SimBackend<'_> {
             ActionKind::DropReplica => Pending::Drop {
                 name: action.replica.clone(),
             },
-            ActionKind::SetReplicationFactor | ActionKind::SetSize => {
-                return Err("managed clusters are not simulated".into());
+            ActionKind::SetSize => {
+                let Some(size) = action.size.clone().filter(|s| sizes.contains(s)) else {
+                    return Err(format!("unknown cluster replica size {:?}", action.size));
+                };
+                Pending::SetSize {
+                    size,
+                    timeout_ms: self.resize_timeout_ms,
+                    requested_ms: self.now_ms,
+                }
             }
+            ActionKind::SetReplicationFactor => {
+                let n = action.replication_factor.unwrap_or(-1);
+                let Ok(n) = u32::try_from(n) else {
+                    return Err(format!("invalid REPLICATION FACTOR {n}"));
+                };
+                Pending::SetReplicationFactor { n }
+            }
+        };
+        let Some(slot) = self.slot(&action.cluster_id) else {
+            return Err(format!("unknown cluster '{}'", action.cluster));
         };
         slot.sim.submit(p)
     }
@@ -367,6 +385,7 @@ async fn shard_loop(
 fn step_env(slot: &mut Slot, sc: &Scenario, t: i64) -> bool {
     slot.sim.advance(t);
     let mut changed = slot.sim.apply_pending(t, &sc.sizes, &mut slot.next_id);
+    slot.resize_ms.append(&mut slot.sim.resize_done_ms);
     if changed && !slot.open_resizes.is_empty() {
         let live: Vec<String> = slot.sim.replicas.iter().map(|r| r.name.clone()).collect();
         let mut done = Vec::new();
@@ -504,6 +523,7 @@ async fn apply_tick(
         index,
         sc,
         lookback,
+        resize_timeout_ms: PlanOptions::default().resize_timeout.as_millis() as i64,
     };
     let report = exec::apply(
         &mut backend,
@@ -543,8 +563,16 @@ async fn apply_tick(
             true => r.action.kind.verb().to_string(),
             false => format!("{}(failed)", r.action.kind.verb()),
         };
-        slot.tick_actions
-            .push(format!("{verb} {}", r.action.replica));
+        let object = match (r.action.kind, &size) {
+            (ActionKind::SetReplicationFactor, _) => r
+                .action
+                .replication_factor
+                .map(|n| n.to_string())
+                .unwrap_or_default(),
+            (ActionKind::SetSize, Some(size)) => size.clone(),
+            _ => r.action.replica.clone(),
+        };
+        slot.tick_actions.push(format!("{verb} {object}"));
         slot.actions.push(ActionMark {
             t,
             kind: r.action.kind,
@@ -552,6 +580,7 @@ async fn apply_tick(
             size,
             strategy: r.action.strategy,
             ok,
+            replication_factor: r.action.replication_factor,
         });
     }
     Ok(())
@@ -596,4 +625,41 @@ fn csv_field(s: &str) -> String {
 
 fn io_err(e: std::io::Error) -> SimError {
     SimError::Io(format!("writing the timeline: {e}"))
+}
+
+/// Test hooks for the behaviour scenarios (`sim::behaviour_tests`), which
+/// run one controller round at a time instead of the tick loop.
+#[cfg(test)]
+impl Slot {
+    /// The clusters of `sc` as `run` starts them.
+    pub(crate) fn all_for_test(sc: &Scenario) -> Vec<Slot> {
+        build_slots(sc)
+    }
+
+    /// The environment reaches `t`: pending DDL takes effect.
+    pub(crate) fn step_to_for_test(&mut self, sc: &Scenario, t: i64) {
+        step_env(self, sc, t);
+    }
+}
+
+#[cfg(test)]
+impl<'a> SimBackend<'a> {
+    /// The simulated database at `now_ms` over `slots` (`index`: cluster id
+    /// → position in `slots`).
+    pub(crate) fn for_test(
+        sc: &'a Scenario,
+        slots: &'a mut [Slot],
+        index: &'a BTreeMap<ClusterId, usize>,
+        now_ms: i64,
+    ) -> Self {
+        SimBackend {
+            now_ms,
+            start: sc.start,
+            slots,
+            index,
+            sc,
+            lookback: lookback_ms(sc),
+            resize_timeout_ms: PlanOptions::default().resize_timeout.as_millis() as i64,
+        }
+    }
 }

@@ -28,13 +28,47 @@ pub struct SimReplica {
     pub ooms: Vec<i64>,
     next_oom_ms: Option<i64>,
     oom_every_ms: i64,
+    /// `crash_every`: hydrated for this long, then killed and hydrating
+    /// again for `rehydrate_ms` (the kills are in `ooms`).
+    crash_every_ms: Option<i64>,
+    rehydrate_ms: i64,
     /// When its drop took effect.
     pub gone_ms: Option<i64>,
 }
 
 impl SimReplica {
     pub fn hydrated_at(&self, t: i64) -> bool {
-        self.hydrated_ms.is_some_and(|h| h <= t)
+        self.serving_from(t) == Some(t)
+    }
+
+    /// The first instant at or after `t` at which it is hydrated.
+    pub fn serving_from(&self, t: i64) -> Option<i64> {
+        let h = self.hydrated_ms?;
+        if t <= h {
+            return Some(h);
+        }
+        let Some(up) = self.crash_every_ms else {
+            return Some(t);
+        };
+        let period = up + self.rehydrate_ms;
+        let x = (t - h) % period;
+        Some(if x < up { t } else { t + period - x })
+    }
+
+    /// When it was hydrated, up to `end`.
+    pub fn hydrated_intervals(&self, end: i64) -> Vec<(i64, i64)> {
+        let Some(h) = self.hydrated_ms else {
+            return Vec::new();
+        };
+        let Some(up) = self.crash_every_ms else {
+            return vec![(h, end)];
+        };
+        let period = up + self.rehydrate_ms;
+        (0..)
+            .map(|k| h + k * period)
+            .take_while(|s| *s < end)
+            .map(|s| (s, (s + up).min(end)))
+            .collect()
     }
 
     fn crash_info(&self, t: i64, window: i64, start: chrono::DateTime<chrono::Utc>) -> CrashInfo {
@@ -61,9 +95,48 @@ pub fn at(start: chrono::DateTime<chrono::Utc>, ms: i64) -> chrono::DateTime<chr
 /// DDL accepted but not yet in effect.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Pending {
-    Create { name: String, size: Size },
-    Drop { name: String },
+    Create {
+        name: String,
+        size: Size,
+    },
+    Drop {
+        name: String,
+    },
+    /// Managed clusters: `ALTER CLUSTER … SET (SIZE = …) WITH (WAIT UNTIL
+    /// READY (TIMEOUT = …, ON TIMEOUT = 'ROLLBACK'))`, requested at `requested_ms`.
+    SetSize {
+        size: Size,
+        timeout_ms: i64,
+        requested_ms: i64,
+    },
+    /// Managed clusters: `ALTER CLUSTER … SET (REPLICATION FACTOR = n)`.
+    SetReplicationFactor {
+        n: u32,
+    },
 }
+
+/// A managed cluster's configuration as `mz_clusters` shows it. Its
+/// replicas are `r1`..`rN` of `size`; during a graceful resize the new ones
+/// are `r1-pending`..`rN-pending` and the old ones serve until all of those
+/// are hydrated, then the old ones are dropped and the new ones renamed.
+#[derive(Debug, Clone)]
+pub struct Managed {
+    pub size: Size,
+    pub replication_factor: u32,
+    pub resize: Option<Resize>,
+}
+
+/// A graceful resize in progress.
+#[derive(Debug, Clone)]
+pub struct Resize {
+    pub requested_ms: i64,
+    /// `ON TIMEOUT = 'ROLLBACK'`: the new replicas go, the old size stays.
+    pub deadline_ms: i64,
+    /// The size of the replicas still serving.
+    pub old_size: Size,
+}
+
+const PENDING_SUFFIX: &str = "-pending";
 
 /// Poisson arrivals over the occurrences of one window.
 #[derive(Debug, Clone)]
@@ -188,6 +261,11 @@ pub struct SimCluster {
     pub stats: QueryStats,
     pub credits: f64,
     pub phase: usize,
+    /// Managed clusters: the configuration Materialize maintains.
+    pub managed: Option<Managed>,
+    /// Finished graceful resizes: request to retirement of the old replicas
+    /// (ms), for the engine to collect.
+    pub resize_done_ms: Vec<i64>,
 }
 
 impl SimCluster {
@@ -204,6 +282,12 @@ impl SimCluster {
             stats: QueryStats::default(),
             credits: 0.0,
             phase: 0,
+            managed: spec.managed.as_ref().map(|m| Managed {
+                size: m.size.clone(),
+                replication_factor: m.replication_factor,
+                resize: None,
+            }),
+            resize_done_ms: Vec::new(),
         };
         for r in &spec.initial_replicas {
             let Some(size) = sc.sizes.get(&r.size) else {
@@ -213,6 +297,7 @@ impl SimCluster {
             *next_id += 1;
             if r.hydrated && rep.hydrated_ms.is_some() {
                 rep.hydrated_ms = Some(0);
+                rep.next_oom_ms = rep.crash_every_ms;
             }
             c.replicas.push(rep);
         }
@@ -230,15 +315,25 @@ impl SimCluster {
             created_ms: t,
             hydrated_ms: hyd,
             ooms: Vec::new(),
-            next_oom_ms: hyd.is_none().then_some(t + w.oom_every_ms),
-            oom_every_ms: w.oom_every_ms,
+            next_oom_ms: match (hyd, w.crash_every_ms) {
+                (None, _) => Some(t + w.oom_every_ms),
+                (Some(h), Some(up)) => Some(h + up),
+                (Some(_), None) => None,
+            },
+            oom_every_ms: match (hyd, w.crash_every_ms) {
+                (Some(h), Some(up)) => up + (h - t),
+                _ => w.oom_every_ms,
+            },
+            crash_every_ms: hyd.and(w.crash_every_ms),
+            rehydrate_ms: hyd.map(|h| h - t).unwrap_or(0),
             gone_ms: None,
         }
     }
 
-    /// The earliest time a live replica is hydrated, if any ever will be.
-    fn first_hydrated(&self) -> Option<i64> {
-        self.replicas.iter().filter_map(|r| r.hydrated_ms).min()
+    /// The earliest time at or after `t` a live replica is hydrated, if any
+    /// ever will be.
+    fn first_hydrated(&self, t: i64) -> Option<i64> {
+        self.replicas.iter().filter_map(|r| r.serving_from(t)).min()
     }
 
     /// Runs everything in `(from, to]` with the replica set fixed: OOM kills,
@@ -251,19 +346,22 @@ impl SimCluster {
                 r.next_oom_ms = Some(o + r.oom_every_ms);
             }
         }
-        let h = self.first_hydrated();
         let svc = self.spec.workload.service_ms;
-        if let Some(h) = h.filter(|h| *h <= to) {
-            while let Some(a) = self.waiting.pop_front() {
-                self.stats.waits.push(h - a);
-                self.running.push_back(h + svc);
+        while let Some(&a) = self.waiting.front() {
+            match self.first_hydrated(a).filter(|h| *h <= to) {
+                Some(h) => {
+                    self.waiting.pop_front();
+                    self.stats.waits.push(h - a);
+                    self.running.push_back(h + svc);
+                }
+                None => break,
             }
         }
         while let Some(a) = self.arrivals.peek().filter(|a| *a <= to) {
             self.arrivals.pop();
             self.stats.queries += 1;
             self.last_begin = Some(a);
-            match h {
+            match self.first_hydrated(a) {
                 Some(h) if h <= a => self.running.push_back(a + svc),
                 Some(h) if h <= to => {
                     self.stats.waits.push(h - a);
@@ -279,8 +377,9 @@ impl SimCluster {
 
     /// Pending DDL takes effect at `t`. Returns whether anything changed.
     pub fn apply_pending(&mut self, t: i64, sizes: &SizeCatalog, next_id: &mut u64) -> bool {
+        let resized = self.settle_resize(t);
         if self.pending.is_empty() {
-            return false;
+            return resized;
         }
         for p in std::mem::take(&mut self.pending) {
             match p {
@@ -291,15 +390,158 @@ impl SimCluster {
                         self.replicas.push(rep);
                     }
                 }
-                Pending::Drop { name } => {
-                    if let Some(i) = self.replicas.iter().position(|r| r.name == name) {
-                        let mut r = self.replicas.remove(i);
-                        r.gone_ms = Some(t);
-                        self.credits += cost(&r, t);
-                        self.history.push(r);
-                    }
+                Pending::Drop { name } => self.retire(t, |r| r.name == name),
+                Pending::SetSize {
+                    size,
+                    timeout_ms,
+                    requested_ms,
+                } => self.set_size(t, sizes, next_id, size, t + timeout_ms, requested_ms),
+                Pending::SetReplicationFactor { n } => {
+                    self.set_replication_factor(t, sizes, next_id, n)
                 }
             }
+        }
+        true
+    }
+
+    /// Drops the live replicas that match at `t`.
+    fn retire(&mut self, t: i64, which: impl Fn(&SimReplica) -> bool) {
+        let mut i = 0;
+        while i < self.replicas.len() {
+            if which(&self.replicas[i]) {
+                let mut r = self.replicas.remove(i);
+                r.gone_ms = Some(t);
+                self.credits += cost(&r, t);
+                self.history.push(r);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// Creates replica `name` of `size` at `t`.
+    fn spawn(&mut self, t: i64, sizes: &SizeCatalog, next_id: &mut u64, name: &str, size: &Size) {
+        if let Some(sz) = sizes.get(size) {
+            let rep = self.make_replica(*next_id, name, sz, t);
+            *next_id += 1;
+            self.replicas.push(rep);
+        }
+    }
+
+    /// Managed: `r1`..`rn` (or `r1-pending`.. during a resize) exist, no more.
+    fn converge(&mut self, t: i64, sizes: &SizeCatalog, next_id: &mut u64, suffix: &str) {
+        let Some(m) = &self.managed else {
+            return;
+        };
+        let (n, size) = (m.replication_factor as usize, m.size.clone());
+        let names: Vec<String> = (1..=n).map(|i| format!("r{i}{suffix}")).collect();
+        let pending = suffix == PENDING_SUFFIX;
+        self.retire(t, |r| {
+            r.name.ends_with(PENDING_SUFFIX) == pending && !names.contains(&r.name)
+        });
+        for name in &names {
+            if !self.replicas.iter().any(|r| &r.name == name) {
+                self.spawn(t, sizes, next_id, name, &size);
+            }
+        }
+    }
+
+    /// `ALTER CLUSTER … SET (SIZE)` in effect at `t`: graceful when replicas
+    /// run (new ones are created, the old ones serve until they hydrate).
+    fn set_size(
+        &mut self,
+        t: i64,
+        sizes: &SizeCatalog,
+        next_id: &mut u64,
+        size: Size,
+        deadline_ms: i64,
+        requested_ms: i64,
+    ) {
+        let Some(m) = &mut self.managed else {
+            return;
+        };
+        if m.size == size {
+            return;
+        }
+        let serving = m
+            .resize
+            .take()
+            .map(|r| r.old_size)
+            .unwrap_or(m.size.clone());
+        m.size = size.clone();
+        // A resize in progress is superseded: its new replicas go.
+        self.retire(t, |r| r.name.ends_with(PENDING_SUFFIX));
+        if size == serving || self.replicas.is_empty() {
+            return;
+        }
+        if let Some(m) = &mut self.managed {
+            m.resize = Some(Resize {
+                requested_ms,
+                deadline_ms,
+                old_size: serving,
+            });
+        }
+        self.converge(t, sizes, next_id, PENDING_SUFFIX);
+    }
+
+    /// `ALTER CLUSTER … SET (REPLICATION FACTOR = n)` in effect at `t`
+    /// (0 suspends, and ends a resize in progress).
+    fn set_replication_factor(&mut self, t: i64, sizes: &SizeCatalog, next_id: &mut u64, n: u32) {
+        let Some(m) = &mut self.managed else {
+            return;
+        };
+        m.replication_factor = n;
+        if n == 0 {
+            m.resize = None;
+            self.retire(t, |_| true);
+            return;
+        }
+        let suffix = if m.resize.is_some() {
+            PENDING_SUFFIX
+        } else {
+            ""
+        };
+        self.converge(t, sizes, next_id, suffix);
+    }
+
+    /// Managed: finishes a graceful resize at `t` once every new replica is
+    /// hydrated (the old ones are dropped, the new ones take their names), or
+    /// rolls it back at its deadline. Returns whether anything changed.
+    fn settle_resize(&mut self, t: i64) -> bool {
+        let Some(rz) = self.managed.as_ref().and_then(|m| m.resize.clone()) else {
+            return false;
+        };
+        let new: Vec<usize> = (0..self.replicas.len())
+            .filter(|i| self.replicas[*i].name.ends_with(PENDING_SUFFIX))
+            .collect();
+        let ready = !new.is_empty() && new.iter().all(|i| self.replicas[*i].hydrated_at(t));
+        if ready {
+            self.retire(t, |r| !r.name.ends_with(PENDING_SUFFIX));
+            // The renamed replica continues as a new record, so that each
+            // name's lane in the plot has one replica at a time.
+            for r in &mut self.replicas {
+                let mut before = r.clone();
+                before.gone_ms = Some(t);
+                self.credits += cost(&before, t);
+                self.history.push(before);
+                r.name = r.name.trim_end_matches(PENDING_SUFFIX).to_string();
+                r.created_ms = t;
+                if r.crash_every_ms.is_none() {
+                    // (With `crash_every` its crash cycle goes on unchanged.)
+                    r.hydrated_ms = Some(t);
+                }
+            }
+            self.resize_done_ms.push(t - rz.requested_ms);
+        } else if t >= rz.deadline_ms {
+            self.retire(t, |r| r.name.ends_with(PENDING_SUFFIX));
+            if let Some(m) = &mut self.managed {
+                m.size = rz.old_size.clone();
+            }
+        } else {
+            return false;
+        }
+        if let Some(m) = &mut self.managed {
+            m.resize = None;
         }
         true
     }
@@ -319,6 +561,19 @@ impl SimCluster {
                 .iter()
                 .any(|p| matches!(p, Pending::Drop { name } if name == n))
         };
+        let cluster_level = matches!(
+            p,
+            Pending::SetSize { .. } | Pending::SetReplicationFactor { .. }
+        );
+        if cluster_level != self.managed.is_some() {
+            return Err(if cluster_level {
+                format!(
+                    "cluster '{cluster}' is unmanaged: SIZE and REPLICATION FACTOR cannot be set"
+                )
+            } else {
+                format!("cannot create or drop replicas of managed cluster '{cluster}'")
+            });
+        }
         match &p {
             Pending::Create { name, .. } if (exists(name) && !dropping(name)) || creating(name) => {
                 return Err(format!("cluster replica '{cluster}.{name}' already exists"));
@@ -346,6 +601,10 @@ impl SimCluster {
         for r in &self.replicas {
             consider(r.hydrated_ms);
             consider(r.next_oom_ms);
+            // Hydrated again after a crash (`crash_every`).
+            if r.crash_every_ms.is_some() {
+                consider(r.ooms.last().map(|o| o + r.rehydrate_ms));
+            }
             // An OOM leaving the crash window changes the counts too.
             consider(
                 r.ooms
@@ -355,6 +614,12 @@ impl SimCluster {
             );
         }
         consider(self.spec.phases.get(self.phase + 1).map(|p| p.at_ms));
+        consider(
+            self.managed
+                .as_ref()
+                .and_then(|m| m.resize.as_ref())
+                .map(|r| r.deadline_ms),
+        );
         next
     }
 
@@ -370,7 +635,7 @@ impl SimCluster {
                 .replicas
                 .iter()
                 .zip(&self.replicas)
-                .all(|(o, r)| o.name == r.name);
+                .all(|(o, r)| o.name == r.name && o.size.as_ref() == Some(&r.size));
         if !same_set {
             out.replicas = self
                 .replicas
@@ -389,6 +654,13 @@ impl SimCluster {
             if !r.ooms.is_empty() || o.crash.crashes > 0 {
                 o.crash = r.crash_info(t, sc.crash_window_ms, sc.start);
             }
+        }
+        if let Some(m) = &self.managed {
+            out.managed = true;
+            if out.size.as_ref() != Some(&m.size) {
+                out.size = Some(m.size.clone());
+            }
+            out.replication_factor = Some(i64::from(m.replication_factor));
         }
         out.activity = if sc.statement_logging {
             Activity {
@@ -419,7 +691,12 @@ impl SimCluster {
 
     /// Credits per hour of the live replicas.
     pub fn burn_rate(&self) -> f64 {
-        self.replicas.iter().map(|r| r.credits_per_hour).sum()
+        // `+ 0.0`: an empty sum is -0.0, which would print as "-0".
+        self.replicas
+            .iter()
+            .map(|r| r.credits_per_hour)
+            .sum::<f64>()
+            + 0.0
     }
 
     /// Closes the books at the end of the run.

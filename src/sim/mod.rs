@@ -20,6 +20,8 @@ pub mod report;
 pub mod scenario;
 
 #[cfg(test)]
+mod behaviour_tests;
+#[cfg(test)]
 mod tests;
 
 #[derive(Debug, Error)]

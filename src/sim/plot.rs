@@ -300,6 +300,7 @@ fn panel(
     for a in slot.actions.iter().filter(|a| a.ok) {
         let (glyph, style) = match a.kind {
             ActionKind::DropReplica => ("▼", &down),
+            ActionKind::SetReplicationFactor if a.replication_factor == Some(0) => ("▼", &down),
             _ => ("▲", &up),
         };
         let centred = style.pos(Pos::new(HPos::Center, VPos::Top));

@@ -55,7 +55,9 @@ pub struct Actions {
     pub create: u64,
     pub drop: u64,
     pub failed: u64,
-    /// `"<strategy> <create|drop>"` → count.
+    /// Managed clusters: `ALTER CLUSTER … SET (SIZE | REPLICATION FACTOR)`.
+    pub alter: u64,
+    /// `"<strategy> <create|drop|resize|set replication factor>"` → count.
     pub by_strategy: BTreeMap<String, u64>,
 }
 
@@ -181,7 +183,7 @@ pub fn coverage(slot: &Slot, horizon: i64) -> Vec<(i64, i64)> {
             .history
             .iter()
             .chain(slot.sim.replicas.iter())
-            .filter_map(|r| Some((r.hydrated_ms?, r.gone_ms.unwrap_or(horizon))))
+            .flat_map(|r| r.hydrated_intervals(r.gone_ms.unwrap_or(horizon)))
             .collect(),
     )
 }
@@ -207,7 +209,8 @@ fn largest_named(spec: &ClusterSpec, sc: &Scenario) -> Option<Size> {
                 .filter_map(|v| v.as_str().map(Size::from))
                 .collect::<Vec<_>>()
         })
-        .chain(spec.initial_replicas.iter().map(|r| r.size.clone()));
+        .chain(spec.initial_replicas.iter().map(|r| r.size.clone()))
+        .chain(spec.managed.as_ref().map(|m| m.size.clone()));
     named.max_by_key(|s| sc.sizes.rank(s))
 }
 
@@ -292,8 +295,10 @@ fn actions_of(slot: &Slot) -> Actions {
                 a.drop += 1;
                 "drop"
             }
-            // The simulator runs unmanaged clusters only.
-            ActionKind::SetReplicationFactor | ActionKind::SetSize => m.kind.verb(),
+            ActionKind::SetReplicationFactor | ActionKind::SetSize => {
+                a.alter += 1;
+                m.kind.verb()
+            }
         };
         *a.by_strategy
             .entry(format!("{} {verb}", m.strategy))
@@ -375,6 +380,7 @@ pub fn build(sc: &Scenario, run: &Run) -> Report {
         actions.create += c.actions.create;
         actions.drop += c.actions.drop;
         actions.failed += c.actions.failed;
+        actions.alter += c.actions.alter;
         for (k, v) in &c.actions.by_strategy {
             *actions.by_strategy.entry(k.clone()).or_default() += v;
         }
@@ -485,6 +491,15 @@ fn table(rows: &[Vec<String>]) -> String {
     out
 }
 
+/// ` +3 alter` for managed clusters' cluster-level changes.
+fn alter_cell(n: u64) -> String {
+    if n > 0 {
+        format!(" +{n} alter")
+    } else {
+        String::new()
+    }
+}
+
 fn resize_cell(v: &[f64]) -> String {
     match v.iter().copied().reduce(f64::max) {
         None => "-".into(),
@@ -539,9 +554,10 @@ pub fn text(r: &Report) -> String {
             secs(c.waits.p95_s),
             secs(c.waits.worst_s),
             format!(
-                "{}/{}{}",
+                "{}/{}{}{}",
                 c.actions.create,
                 c.actions.drop,
+                alter_cell(c.actions.alter),
                 if c.actions.failed > 0 {
                     format!(" ({} failed)", c.actions.failed)
                 } else {
@@ -562,7 +578,12 @@ pub fn text(r: &Report) -> String {
         format!("{:.1}%", t.availability_pct),
         secs(t.waits.p95_s),
         secs(t.waits.worst_s),
-        format!("{}/{}", t.actions.create, t.actions.drop),
+        format!(
+            "{}/{}{}",
+            t.actions.create,
+            t.actions.drop,
+            alter_cell(t.actions.alter)
+        ),
         t.ooms.to_string(),
         t.max_resize_to_retire_s
             .map(secs)

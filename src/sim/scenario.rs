@@ -48,6 +48,16 @@ pub struct ClusterSpec {
     /// Strategy rows over time, sorted by `at_ms`; the first is at 0.
     pub phases: Vec<Phase>,
     pub initial_replicas: Vec<InitialReplica>,
+    /// A managed cluster (`managed = true`): its size and replication
+    /// factor; its replicas are `r1`..`rN` (`initial_replicas`).
+    pub managed: Option<ManagedSpec>,
+}
+
+/// The configuration of a managed cluster at the start.
+#[derive(Debug, Clone)]
+pub struct ManagedSpec {
+    pub size: Size,
+    pub replication_factor: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -71,6 +81,9 @@ pub struct Workload {
     /// in `work / c`.
     pub hydration_core_ms: f64,
     pub oom_every_ms: i64,
+    /// A replica that hydrates crashes this long after each hydration and
+    /// hydrates again from scratch (a replica that keeps crashing).
+    pub crash_every_ms: Option<i64>,
     pub service_ms: i64,
     pub trace: Trace,
 }
@@ -187,6 +200,12 @@ struct RawCluster {
     initial_replicas: Vec<RawReplica>,
     #[serde(default)]
     reconfigure: Vec<RawReconfigure>,
+    /// A managed cluster: Materialize keeps `replication_factor` replicas
+    /// `r1`..`rN` of `size`.
+    #[serde(default)]
+    managed: bool,
+    size: Option<String>,
+    replication_factor: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -232,6 +251,7 @@ struct RawWorkload {
     memory_gib: f64,
     hydration_work: Dur,
     oom_every: Option<Dur>,
+    crash_every: Option<Dur>,
     service_time: Option<Dur>,
     #[serde(default)]
     windows: Vec<RawWindow>,
@@ -641,6 +661,7 @@ fn expand(
             hydrated: r.hydrated,
         });
     }
+    let managed = managed_of(rc, sizes, &resolved_phases, &mut initial)?;
     let trace = trace_of(&rc.workload, base, horizon_ms)?;
     let width = rc.count.to_string().len();
     let mut out = Vec::new();
@@ -659,9 +680,77 @@ fn expand(
             workload,
             phases: resolved_phases.clone(),
             initial_replicas: initial.clone(),
+            managed: managed.clone(),
         });
     }
     Ok(out)
+}
+
+/// A managed cluster's size and replication factor: the explicit keys, or
+/// the size and count of `initial_replicas` (which become `r1`..`rN`).
+fn managed_of(
+    rc: &RawCluster,
+    sizes: &SizeCatalog,
+    phases: &[Phase],
+    initial: &mut Vec<InitialReplica>,
+) -> Result<Option<ManagedSpec>, ScenarioError> {
+    let err = |m: String| Err(ScenarioError(m));
+    if !rc.managed {
+        if rc.size.is_some() || rc.replication_factor.is_some() {
+            return err("keys 'size' and 'replication_factor' need 'managed = true'".into());
+        }
+        return Ok(None);
+    }
+    for (ty, _) in phases.iter().flat_map(|p| p.rows.iter()) {
+        if ty == "burst" || ty == "shrink_to_fit" {
+            return err(format!(
+                "strategy {ty} is not supported on managed clusters (all their replicas have one size)"
+            ));
+        }
+    }
+    let size = match (&rc.size, initial.first()) {
+        (Some(s), _) => {
+            let size = Size(s.clone());
+            if !sizes.contains(&size) {
+                return err(format!(
+                    "key 'size': unknown size '{s}'; sizes are: {}",
+                    sizes.names()
+                ));
+            }
+            size
+        }
+        (None, Some(r)) => r.size.clone(),
+        (None, None) => return err("a managed cluster needs 'size' (or 'initial_replicas')".into()),
+    };
+    if initial.iter().any(|r| r.size != size) {
+        return err(format!(
+            "key 'initial_replicas': a managed cluster's replicas all have its size '{size}'"
+        ));
+    }
+    let rf = match rc.replication_factor {
+        Some(n) if !initial.is_empty() && n as usize != initial.len() => {
+            return err(format!(
+                "key 'replication_factor': {n}, but {} initial_replicas",
+                initial.len()
+            ))
+        }
+        Some(n) if n > 32 => return err("key 'replication_factor': at most 32".into()),
+        Some(n) => n,
+        None if initial.is_empty() => 1,
+        None => initial.len() as u32,
+    };
+    let hydrated: Vec<bool> = initial.iter().map(|r| r.hydrated).collect();
+    *initial = (0..rf as usize)
+        .map(|i| InitialReplica {
+            name: format!("r{}", i + 1),
+            size: size.clone(),
+            hydrated: hydrated.get(i).copied().unwrap_or(true),
+        })
+        .collect();
+    Ok(Some(ManagedSpec {
+        size,
+        replication_factor: rf,
+    }))
 }
 
 fn trace_of(w: &RawWorkload, base: &Path, horizon_ms: i64) -> Result<Trace, ScenarioError> {
@@ -801,6 +890,7 @@ fn jittered(
         memory_bytes,
         hydration_core_ms,
         oom_every_ms: w.oom_every.map(|d| d.0).unwrap_or(5 * MINUTE).max(SECOND),
+        crash_every_ms: w.crash_every.map(|d| d.0.max(SECOND)),
         service_ms: w.service_time.map(|d| d.0).unwrap_or(SECOND).max(1),
         trace,
     })

@@ -281,3 +281,180 @@ proptest! {
         prop_assert_eq!(c.actions.create + c.actions.drop, 0);
     }
 }
+
+const MANAGED: &str = r#"
+name = "managed"
+duration = "DURATION"
+interval = "1m"
+
+[[clusters]]
+name = "c"
+managed = true
+size = "100cc"
+strategies = [{ type = "target_size", config = { target_size = "100cc" } }]
+
+[[clusters.reconfigure]]
+at = "1h"
+strategies = [{ type = "target_size", config = { target_size = "400cc" } }]
+
+[clusters.workload]
+memory_gib = 6
+hydration_work = "20m"
+windows = [{ start = "00:00", duration = "1d", qps = 0.5 }]
+"#;
+
+#[test]
+fn managed_resize_is_graceful() {
+    // Mid-resize: the catalog shows the new configuration, the old replica
+    // serving and the new one hydrating under a `-pending` name.
+    let sc = parse(&MANAGED.replace("DURATION", "63m")).unwrap();
+    let run = engine::run(&sc, false, None).unwrap();
+    let mid = &run.slots[0].sim;
+    let mut c = mid.empty_cluster();
+    mid.observe(&sc, sc.horizon_ms, engine::lookback_ms(&sc), &mut c);
+    assert!(c.managed);
+    assert_eq!(c.size.as_ref().map(|s| s.0.as_str()), Some("400cc"));
+    assert_eq!(c.replication_factor, Some(1));
+    let reps: Vec<(&str, &str, bool)> = c
+        .replicas
+        .iter()
+        .map(|r| {
+            (
+                r.name.as_str(),
+                r.size.as_ref().unwrap().0.as_str(),
+                r.hydrated,
+            )
+        })
+        .collect();
+    assert_eq!(
+        reps,
+        vec![("r1", "100cc", true), ("r1-pending", "400cc", false)]
+    );
+
+    let (_, run, rep) = sim(&MANAGED.replace("DURATION", "1d"));
+    let slot = &run.slots[0];
+    // `ALTER CLUSTER … SET (SIZE)` at 1h, in effect at 1h01; 20 core-minutes
+    // on 4 cores hydrate at 1h06, when the old replica is dropped and the
+    // new one becomes r1.
+    let old = slot
+        .sim
+        .history
+        .iter()
+        .find(|r| r.size.0 == "100cc")
+        .unwrap();
+    assert_eq!((old.name.as_str(), old.gone_ms), ("r1", Some(66 * MINUTE)));
+    let pending = slot
+        .sim
+        .history
+        .iter()
+        .find(|r| r.name == "r1-pending")
+        .unwrap();
+    assert_eq!(pending.created_ms, 61 * MINUTE);
+    assert_eq!(pending.hydrated_ms, Some(66 * MINUTE));
+    assert_eq!(pending.gone_ms, Some(66 * MINUTE));
+    let live: Vec<(&str, &str)> = slot
+        .sim
+        .replicas
+        .iter()
+        .map(|r| (r.name.as_str(), r.size.0.as_str()))
+        .collect();
+    assert_eq!(live, vec![("r1", "400cc")]);
+    let c = &rep.clusters[0];
+    assert_eq!(c.waits.waited, 0, "{:?}", c.waits);
+    assert_eq!(c.availability_pct, 100.0);
+    assert_eq!(
+        (c.actions.create, c.actions.drop, c.actions.alter),
+        (0, 0, 1)
+    );
+    assert_eq!(c.actions.by_strategy.get("target_size resize"), Some(&1));
+    assert_eq!(c.resize_to_retire_s, vec![360.0]);
+    // Both sizes are paid while both exist: 100cc until 1h06, 400cc from 1h01.
+    let want = 66.0 / 60.0 + 4.0 * (24.0 * 60.0 - 61.0) / 60.0;
+    assert!((c.credits - want).abs() < 0.01, "{} vs {want}", c.credits);
+}
+
+#[test]
+fn managed_resize_rolls_back_after_the_timeout_and_suspends_to_zero() {
+    // 60 core-minutes on 400cc take 15 min: longer than WAIT UNTIL READY's
+    // 10 minutes, so Materialize rolls back and the old size keeps serving.
+    let text = MANAGED
+        .replace("DURATION", "3h")
+        .replace("\"20m\"", "\"1h\"");
+    let (_, run, rep) = sim(&text);
+    let slot = &run.slots[0];
+    assert!(slot.resize_ms.is_empty());
+    let c = &rep.clusters[0];
+    assert!(c.actions.alter >= 2, "{:?}", c.actions);
+    assert_eq!(c.waits.waited, 0);
+    let rolled_back = slot
+        .sim
+        .history
+        .iter()
+        .find(|r| r.name == "r1-pending")
+        .unwrap();
+    assert_eq!(rolled_back.created_ms, 61 * MINUTE);
+    assert_eq!(rolled_back.gone_ms, Some(71 * MINUTE));
+    assert!(slot
+        .sim
+        .replicas
+        .iter()
+        .any(|r| r.name == "r1" && r.size.0 == "100cc"));
+
+    // Replication factor 0 suspends; demand brings r1 back.
+    let reconfigure = "[[clusters.reconfigure]]\nat = \"1h\"\nstrategies = [{ type = \"target_size\", config = { target_size = \"400cc\" } }]\n";
+    assert!(MANAGED.contains(reconfigure));
+    let text = MANAGED.replace(reconfigure, "").replace("DURATION", "1d").replace(
+        "strategies = [{ type = \"target_size\", config = { target_size = \"100cc\" } }]",
+        "strategies = [\n  { type = \"target_size\", config = { target_size = \"100cc\" } },\n  { type = \"idle_suspend\", config = { idle_after_s = 600 } },\n]",
+    ).replace("windows = [{ start = \"00:00\", duration = \"1d\", qps = 0.5 }]", "windows = [{ start = \"02:00\", duration = \"1h\", qps = 0.5 }]");
+    let (_, run, rep) = sim(&text);
+    let c = &rep.clusters[0];
+    assert_eq!(
+        c.actions
+            .by_strategy
+            .get("idle_suspend set replication factor"),
+        Some(&2),
+        "{:?}",
+        c.actions
+    );
+    // The wake is attributed to target_size, which asks for r_100cc first.
+    assert_eq!(
+        c.actions
+            .by_strategy
+            .get("target_size set replication factor"),
+        Some(&1)
+    );
+    assert!(run.slots[0].sim.replicas.is_empty());
+    assert!(c.waits.waited > 0);
+}
+
+#[test]
+fn crash_every_makes_hydration_flap() {
+    // 40 core-minutes on 400cc: 10 min to hydrate; up 50 min, down 10 min.
+    let text = ONE
+        .replace(
+            "strategies = [{ type = \"target_size\", config = { target_size = \"400cc\" } }]",
+            "initial_replicas = [{ name = \"r_400cc\", size = \"400cc\" }]",
+        )
+        .replace("memory_gib = 20", "memory_gib = 20\ncrash_every = \"50m\"")
+        .replace(
+            "start = \"02:00\", duration = \"1h\"",
+            "start = \"00:00\", duration = \"6h\"",
+        );
+    let (_, run, rep) = sim(&text);
+    let r = &run.slots[0].sim.replicas[0];
+    assert_eq!(r.ooms.first(), Some(&(50 * MINUTE)));
+    assert_eq!(r.ooms.len(), 24);
+    assert!(r.hydrated_at(49 * MINUTE) && !r.hydrated_at(55 * MINUTE));
+    assert_eq!(r.serving_from(55 * MINUTE), Some(60 * MINUTE));
+    let c = &rep.clusters[0];
+    assert!(
+        (c.availability_pct - 100.0 * 50.0 / 60.0).abs() < 0.01,
+        "{c:?}"
+    );
+    assert!(
+        c.waits.waited > 0 && c.waits.worst_s <= 600.0,
+        "{:?}",
+        c.waits
+    );
+}

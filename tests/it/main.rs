@@ -1,3 +1,4 @@
+mod behaviour;
 mod cli;
 mod cli_surface;
 mod connection;

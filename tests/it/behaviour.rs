@@ -1,0 +1,137 @@
+//! Runner A of the behaviour scenarios (`tests/behaviour/*.toml`, format in
+//! `tests/behaviour/README.md`): each scenario is built on a fresh emulator
+//! and every step runs the real binary (`clusterctl apply --output json`).
+//! Runner B (`src/sim/behaviour_tests.rs`) runs the same files on the
+//! simulator; both must agree with the expectations.
+//!
+//! Time: the emulator gets a virtual clock. `public.now()` (which comes
+//! before `pg_catalog` on the database's search path) is the server's clock
+//! plus an offset, and a step's `advance_s` moves the offset forward, so
+//! the product's snapshot (`SELECT now()`), the catalog queries' windows and
+//! the test helpers all see time pass as the simulator's clock does.
+
+use crate::cli::{clusterctl, init_tables, strategy};
+use crate::support::Emulator;
+
+#[path = "../behaviour/format.rs"]
+mod format;
+
+use format::{Outcome, Scenario, Step};
+
+const SEARCH_PATH: &str = "public, mz_catalog, pg_catalog";
+
+/// Installs the virtual clock: `now()` = the server's clock + offset.
+fn install_clock(emu: &Emulator) {
+    emu.sql(&format!(
+        "CREATE TABLE mz_emulator.clock (offset_s bigint NOT NULL);
+         INSERT INTO mz_emulator.clock VALUES (0);
+         CREATE FUNCTION public.now() RETURNS timestamptz LANGUAGE sql STABLE AS
+           $$ SELECT pg_catalog.now() + make_interval(secs => (SELECT offset_s FROM mz_emulator.clock)) $$;
+         ALTER DATABASE {db} SET search_path = {SEARCH_PATH};
+         SET search_path = {SEARCH_PATH};",
+        db = emu.database()
+    ));
+}
+
+fn advance_clock(emu: &Emulator, secs: u64) {
+    emu.sql(&format!(
+        "UPDATE mz_emulator.clock SET offset_s = offset_s + {secs}"
+    ));
+}
+
+/// Builds the scenario's clusters, replicas and strategy rows.
+fn build(emu: &Emulator, sc: &Scenario) {
+    install_clock(emu);
+    for c in &sc.clusters {
+        emu.create_cluster(&c.name);
+        if c.index {
+            emu.add_index(&c.name);
+        }
+        for (name, size) in &c.replicas {
+            emu.add_replica(&c.name, name, size);
+        }
+    }
+    init_tables(emu);
+    for c in &sc.clusters {
+        for (ty, config) in &c.strategies {
+            strategy(emu, &c.name, ty, config.clone());
+        }
+    }
+}
+
+/// Applies the step's signals, runs one `clusterctl apply`, reads the result.
+fn round(emu: &Emulator, sc: &Scenario, step: &Step) -> Outcome {
+    advance_clock(emu, step.advance_s);
+    // In-flight statements of the previous step have finished.
+    emu.sql(
+        "UPDATE mz_internal.mz_statement_execution_history
+         SET finished_at = now(), finished_status = 'success', result_size = 8, rows_returned = 1,
+             execution_strategy = 'standard'
+         WHERE finished_at IS NULL",
+    );
+    for (c, replica) in &step.hydrate {
+        emu.set_hydrated(&sc.clusters[*c].name, replica, true);
+    }
+    for (c, replica, n) in &step.ooms {
+        for secs_ago in 1..=i64::from(*n) {
+            emu.add_crash(&sc.clusters[*c].name, replica, true, secs_ago);
+        }
+    }
+    for a in &step.activity {
+        let secs = i64::try_from(a.began_secs_ago).expect("began_secs_ago");
+        emu.add_activity(&sc.clusters[a.cluster].name, secs, !a.in_flight);
+    }
+    let run = clusterctl(emu, &["apply", "--output", "json"]);
+    assert_eq!(
+        run.code,
+        0,
+        "tests/behaviour/{}.toml step {}: apply failed:\n{}",
+        sc.name,
+        step.number,
+        run.all()
+    );
+    let doc = run.json();
+    let mut actions = vec![Vec::new(); sc.clusters.len()];
+    for r in doc["apply"]["results"].as_array().into_iter().flatten() {
+        let cluster = r["cluster"].as_str().unwrap_or_default();
+        let Some(c) = sc.clusters.iter().position(|x| x.name == cluster) else {
+            panic!("an action on a cluster the scenario does not have: {r}");
+        };
+        let verb = match r["kind"].as_str().unwrap_or_default() {
+            "create_replica" => "create".to_string(),
+            "drop_replica" => "drop".to_string(),
+            other => other.to_string(),
+        };
+        let status = match r["status"].as_str().unwrap_or_default() {
+            "executed" => "executed".to_string(),
+            other => format!("{other}: {}", r["error"].as_str().unwrap_or_default()),
+        };
+        actions[c].push(format::action_text(
+            &verb,
+            r["replica"].as_str().unwrap_or_default(),
+            &status,
+        ));
+    }
+    let replicas = sc.clusters.iter().map(|c| emu.replicas(&c.name)).collect();
+    Outcome { replicas, actions }
+}
+
+#[test]
+fn behaviour_scenarios_on_the_real_backend() {
+    let mut failures = Vec::new();
+    let scenarios = format::load_all();
+    for sc in &scenarios {
+        let emu = Emulator::start();
+        build(&emu, sc);
+        if let Err(e) = format::run_steps("real", sc, |step| round(&emu, sc, step)) {
+            failures.push(e);
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} scenario(s) failed on the real backend:\n{}",
+        failures.len(),
+        scenarios.len(),
+        failures.join("\n")
+    );
+}
