@@ -309,13 +309,44 @@ fn plan_cluster(
         now: snap.now,
         idle,
     };
+    let burst_replica = configs
+        .iter()
+        .any(|c| c.kind() == StrategyKind::Burst)
+        .then(|| crate::strategy::burst_name(&cluster.name));
     let mut desired = Desired::from_cluster(cluster);
     let mut new_state = fresh_state(&state, &configs, snap.now);
     for cfg in &configs {
         let slot = new_state
             .entry(cfg.kind().as_str().to_string())
             .or_insert(serde_json::Value::Null);
+        cfg.prepare(&ctx, &mut desired, slot);
+    }
+    for cfg in &configs {
+        let slot = new_state
+            .entry(cfg.kind().as_str().to_string())
+            .or_insert(serde_json::Value::Null);
+        // The burst replica is the burst strategy's: the strategies that pick
+        // the size would otherwise retire it as "another size" before its
+        // linger ends. Suspension and limits still see it.
+        let hidden = match (&burst_replica, cfg.kind()) {
+            (
+                Some(name),
+                StrategyKind::TargetSize | StrategyKind::Schedule | StrategyKind::ShrinkToFit,
+            ) => desired.replicas.remove_entry(name),
+            _ => None,
+        };
         cfg.decide(&ctx, &mut desired, slot);
+        if let Some((name, replica)) = hidden {
+            match &desired.suspending {
+                // A suspension empties the cluster, burst replica included.
+                Some(change) => {
+                    desired.removed.insert(name, change.clone());
+                }
+                None => {
+                    desired.replicas.entry(name).or_insert(replica);
+                }
+            }
+        }
     }
     discard_moot_decisions(cluster, &desired, &state, &mut new_state);
     enforce_invariants(cluster, &snap.sizes, &mut desired);
@@ -569,7 +600,7 @@ fn enforce_invariants(cluster: &Cluster, sizes: &crate::model::SizeCatalog, d: &
         let last = cluster
             .replicas
             .iter()
-            .filter(|r| r.hydrated)
+            .filter(|r| r.hydrated && !d.given_up.contains(&r.name))
             .min_by_key(|r| r.size.as_ref().and_then(|s| sizes.rank(s)));
         if let Some(r) = last {
             keep(d, r, "it is the last hydrated replica");

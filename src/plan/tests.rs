@@ -708,3 +708,127 @@ fn a_suspended_cluster_does_not_rewrite_state_every_round() {
         only(&second).new_state
     );
 }
+
+#[test]
+fn a_burst_that_gives_up_is_dropped_even_as_the_last_hydrated_replica() {
+    let c = cluster(
+        "u2",
+        "c",
+        vec![
+            replica(1, "r1", "25cc", false),
+            replica(2, "c-burst", "800cc", true),
+        ],
+    );
+    let mut s = snap(
+        vec![c],
+        vec![row(
+            "u2",
+            "burst",
+            json!({"burst_replica_size": "800cc", "max_burst_s": 600}),
+        )],
+    );
+    s.states.insert(
+        ClusterId("u2".into()),
+        json!({"burst": {"burst_since": (now() - Duration::seconds(601)).to_rfc3339()}}),
+    );
+    let p = plan(&s, &PlanOptions::default());
+    let cp = only(&p);
+    assert_eq!(cp.actions.len(), 1, "{:?}", cp.actions);
+    assert_eq!(cp.actions[0].replica, "c-burst");
+    assert_eq!(cp.actions[0].kind, ActionKind::DropReplica);
+    assert_eq!(cp.alerts.len(), 1, "{:?}", cp.alerts);
+}
+
+#[test]
+fn the_burst_replica_lingers_even_with_a_target_size() {
+    let c = cluster(
+        "u2",
+        "c",
+        vec![
+            replica(1, "r_50cc", "50cc", true),
+            replica(2, "c-burst", "800cc", true),
+        ],
+    );
+    let s = snap(
+        vec![c],
+        vec![
+            row("u2", "target_size", json!({"target_size": "50cc"})),
+            row(
+                "u2",
+                "burst",
+                json!({"burst_replica_size": "800cc", "linger_s": 120}),
+            ),
+        ],
+    );
+    let p = plan(&s, &PlanOptions::default());
+    assert!(
+        only(&p).actions.is_empty(),
+        "target_size leaves the burst replica to burst: {:?}",
+        only(&p).actions
+    );
+    assert!(
+        only(&p).notes.iter().any(|n| n.contains("lingers")),
+        "{:?}",
+        only(&p).notes
+    );
+}
+
+#[test]
+fn waking_on_demand_bursts_in_the_same_round() {
+    let mut c = cluster("u2", "c", vec![]);
+    c.activity = Activity {
+        last_begin: Some(now()),
+        in_flight: 2,
+    };
+    let mut s = snap(
+        vec![c],
+        vec![
+            row("u2", "burst", json!({"burst_replica_size": "800cc"})),
+            row("u2", "idle_suspend", json!({"idle_after_s": 600})),
+        ],
+    );
+    s.states.insert(
+        ClusterId("u2".into()),
+        json!({"idle_suspend": {
+            "suspended": [{"name": "r1", "size": "25cc"}],
+            "suspended_at": (now() - Duration::hours(3)).to_rfc3339()
+        }}),
+    );
+    let p = plan(&s, &PlanOptions::default());
+    let created: Vec<&str> = only(&p)
+        .actions
+        .iter()
+        .map(|a| a.replica.as_str())
+        .collect();
+    assert_eq!(created, vec!["c-burst", "r1"]);
+}
+
+#[test]
+fn a_wake_with_a_new_target_size_creates_only_the_new_size() {
+    let mut c = cluster("u2", "c", vec![]);
+    c.activity = Activity {
+        last_begin: Some(now()),
+        in_flight: 1,
+    };
+    let mut s = snap(
+        vec![c],
+        vec![
+            row("u2", "target_size", json!({"target_size": "50cc"})),
+            row("u2", "idle_suspend", json!({"idle_after_s": 600})),
+        ],
+    );
+    s.states.insert(
+        ClusterId("u2".into()),
+        json!({"idle_suspend": {
+            "suspended": [{"name": "r_25cc", "size": "25cc"}],
+            "suspended_at": (now() - Duration::hours(3)).to_rfc3339()
+        }}),
+    );
+    let p = plan(&s, &PlanOptions::default());
+    let created: Vec<&str> = only(&p)
+        .actions
+        .iter()
+        .map(|a| a.replica.as_str())
+        .collect();
+    assert_eq!(created, vec!["r_50cc"]);
+}

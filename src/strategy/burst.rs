@@ -165,7 +165,7 @@ fn give_up_if_too_long(
     let why = format!(
         "burst ran {ran}s (max_burst_s {max}) and no other replica hydrated: the cluster's normal size is probably too small"
     );
-    d.remove(name, KIND, format!("giving up: {why}"));
+    d.give_up(name, KIND, format!("giving up: {why}"));
     d.alert(KIND, why);
     st.gave_up_at = Some(ctx.now);
     st.burst_since = None;

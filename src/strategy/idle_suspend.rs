@@ -45,6 +45,32 @@ pub struct IdleSuspendState {
     pub resumed_at: Option<DateTime<Utc>>,
 }
 
+/// Before every other strategy: a cluster with demand gets back what was
+/// suspended, so the strategies that follow (e.g. `burst`) see the replicas
+/// the cluster is waking with in this same round.
+pub(super) fn prepare(
+    c: &IdleSuspendConfig,
+    ctx: &Ctx,
+    d: &mut Desired,
+    st: &mut IdleSuspendState,
+) {
+    if let Some(idle_for) = idle_for(c, ctx) {
+        if idle_for < c.idle_after_s as f64 {
+            resume(ctx, d, st, idle_for);
+        }
+    }
+}
+
+/// Seconds idle; `None` when unknown (no activity data).
+fn idle_for(_c: &IdleSuspendConfig, ctx: &Ctx) -> Option<f64> {
+    match ctx.idle {
+        Idle::Busy => Some(0.0),
+        Idle::For(s) => Some(s),
+        Idle::Unknown => None,
+    }
+}
+
+/// After every other strategy: suspend an idle cluster.
 pub(super) fn decide(c: &IdleSuspendConfig, ctx: &Ctx, d: &mut Desired, st: &mut IdleSuspendState) {
     let idle_for = match ctx.idle {
         Idle::Busy => Some(0.0),
@@ -66,8 +92,6 @@ pub(super) fn decide(c: &IdleSuspendConfig, ctx: &Ctx, d: &mut Desired, st: &mut
     };
     if idle {
         suspend(c, ctx, d, st, idle_for);
-    } else {
-        resume(ctx, d, st, idle_for.unwrap_or(0.0));
     }
 }
 
@@ -162,7 +186,10 @@ mod tests {
         idle: Idle,
         st: &mut IdleSuspendState,
     ) -> Desired {
-        decide_in(cl, idle, now(), |ctx, d| decide(c, ctx, d, st))
+        decide_in(cl, idle, now(), |ctx, d| {
+            prepare(c, ctx, d, st);
+            decide(c, ctx, d, st)
+        })
     }
 
     #[test]

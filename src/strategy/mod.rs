@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{Cluster, Size, SizeCatalog};
 
-pub use burst::BurstConfig;
+pub use burst::{burst_name, BurstConfig};
 pub use config::ConfigError;
 pub use idle_suspend::IdleSuspendConfig;
 pub use limits::LimitsConfig;
@@ -173,6 +173,14 @@ impl StrategyConfig {
         }
     }
 
+    /// Runs before every strategy's `decide` (in priority order): the place
+    /// for decisions later strategies must see (idle_suspend's wake).
+    pub fn prepare(&self, ctx: &Ctx, desired: &mut Desired, state: &mut serde_json::Value) {
+        if let StrategyConfig::IdleSuspend(c) = self {
+            with_state(state, |s| idle_suspend::prepare(c, ctx, desired, s));
+        }
+    }
+
     /// Runs the strategy: edits `desired`, updates its own state slot.
     pub fn decide(&self, ctx: &Ctx, desired: &mut Desired, state: &mut serde_json::Value) {
         match self {
@@ -311,6 +319,9 @@ pub struct Desired {
     pub notes: Vec<String>,
     /// Conditions an operator must act on (shown without -v, counted in metrics).
     pub alerts: Vec<String>,
+    /// Live replicas removed deliberately even if one is the last hydrated
+    /// replica (a burst that gave up): the coordinator does not keep them.
+    pub given_up: std::collections::BTreeSet<String>,
 }
 
 impl Desired {
@@ -368,6 +379,38 @@ impl Desired {
 
     pub fn note(&mut self, strategy: StrategyKind, text: impl Into<String>) {
         self.notes.push(format!("{strategy}: {}", text.into()));
+    }
+
+    /// Drops replicas of other sizes that an earlier phase of this round
+    /// wanted to create (e.g. idle_suspend waking the cluster with what it
+    /// ran before): creating them only to retire them later is waste.
+    pub fn drop_unborn_other_sizes(
+        &mut self,
+        cluster: &Cluster,
+        size: &Size,
+        strategy: StrategyKind,
+    ) {
+        let unborn: Vec<(String, Size)> = self
+            .replicas
+            .iter()
+            .filter(|(n, r)| {
+                &r.size != size && r.added_by.is_some() && cluster.replica(n).is_none()
+            })
+            .map(|(n, r)| (n.clone(), r.size.clone()))
+            .collect();
+        for (name, other) in unborn {
+            self.remove(
+                &name,
+                strategy,
+                format!("not creating {name} ({other}): the size wanted is {size}"),
+            );
+        }
+    }
+
+    /// Removes a live replica on purpose, exempt from the last-hydrated rule.
+    pub fn give_up(&mut self, name: &str, strategy: StrategyKind, reason: String) {
+        self.remove(name, strategy, reason);
+        self.given_up.insert(name.to_string());
     }
 
     pub fn alert(&mut self, strategy: StrategyKind, text: impl Into<String>) {

@@ -40,6 +40,7 @@ pub struct TargetSizeState {
 
 pub(super) fn decide(c: &TargetSizeConfig, ctx: &Ctx, d: &mut Desired, st: &mut TargetSizeState) {
     let size = &c.target_size;
+    d.drop_unborn_other_sizes(ctx.cluster, size, KIND);
     if !d.has_size(size) {
         let name = free_name(d, &c.replica_name, size);
         d.add(
