@@ -209,13 +209,12 @@ pub fn check_snapshot(snap: &Snapshot, filter: Option<&Regex>) -> CheckReport {
             ));
             continue;
         };
-        let has = |t: &str| types.iter().any(|x| x == t);
-        if has("target_size") && has("shrink_to_fit") {
-            findings.push(finding(
-                Severity::Error,
-                "conflicting_strategies",
-                "target_size and shrink_to_fit both choose the replica size and would undo each other; keep one".into(),
-            ));
+        let kinds: Vec<StrategyKind> = types
+            .iter()
+            .filter_map(|t| StrategyKind::parse(t))
+            .collect();
+        for message in plan::combination_errors(cluster, &kinds) {
+            findings.push(finding(Severity::Error, "conflicting_strategies", message));
         }
         if let Some(reason) = plan::unmanageable(snap, cluster) {
             findings.push(finding(

@@ -389,6 +389,40 @@ fn discard_moot_decisions(
     }
 }
 
+/// Strategy combinations that cannot work on this cluster (also used by
+/// `check`): two strategies that both choose the size, and strategies that
+/// need replicas of several sizes on a managed cluster.
+pub fn combination_errors(cluster: &Cluster, kinds: &[StrategyKind]) -> Vec<String> {
+    let has = |k: StrategyKind| kinds.contains(&k);
+    let mut errors = Vec::new();
+    if cluster.managed {
+        for kind in [StrategyKind::Burst, StrategyKind::ShrinkToFit] {
+            if has(kind) {
+                errors.push(format!(
+                    "{kind} is not supported on managed clusters (all their replicas have one size); \
+                     use target_size/idle_suspend, or convert with ALTER CLUSTER … SET (MANAGED = false)"
+                ));
+            }
+        }
+    }
+    // Each of these picks the size: one creates what the other drops, every run.
+    let sizers = [
+        StrategyKind::TargetSize,
+        StrategyKind::Schedule,
+        StrategyKind::ShrinkToFit,
+    ];
+    for (i, a) in sizers.iter().enumerate() {
+        for b in &sizers[i + 1..] {
+            if has(*a) && has(*b) {
+                errors.push(format!(
+                    "{a} and {b} both choose the replica size and would undo each other; keep one"
+                ));
+            }
+        }
+    }
+    errors
+}
+
 /// Valid configs in priority order, plus notes (unknown keys); or every error.
 fn parse_rows(
     snap: &Snapshot,
@@ -420,32 +454,8 @@ fn parse_rows(
             )),
         }
     }
-    let has = |k: StrategyKind| configs.iter().any(|c: &StrategyConfig| c.kind() == k);
-    if cluster.managed {
-        for kind in [StrategyKind::Burst, StrategyKind::ShrinkToFit] {
-            if has(kind) {
-                errors.push(format!(
-                    "{kind} is not supported on managed clusters (all their replicas have one size); \
-                     use target_size/idle_suspend, or convert with ALTER CLUSTER … SET (MANAGED = false)"
-                ));
-            }
-        }
-    }
-    // Each of these picks the size: one creates what the other drops, every run.
-    let sizers = [
-        StrategyKind::TargetSize,
-        StrategyKind::Schedule,
-        StrategyKind::ShrinkToFit,
-    ];
-    for (i, a) in sizers.iter().enumerate() {
-        for b in &sizers[i + 1..] {
-            if has(*a) && has(*b) {
-                errors.push(format!(
-                    "{a} and {b} both choose the replica size and would undo each other; keep one"
-                ));
-            }
-        }
-    }
+    let kinds: Vec<StrategyKind> = configs.iter().map(StrategyConfig::kind).collect();
+    errors.extend(combination_errors(cluster, &kinds));
     if !errors.is_empty() {
         return Err(errors);
     }
