@@ -773,62 +773,41 @@ fn the_burst_replica_lingers_even_with_a_target_size() {
     );
 }
 
-#[test]
-fn waking_on_demand_bursts_in_the_same_round() {
+/// Plans the wake of a cluster suspended 3 h ago while running
+/// `suspended` (name, size), with statements waiting; returns the replicas
+/// the plan creates.
+fn created_on_wake(rows: Vec<StrategyRow>, suspended: (&str, &str)) -> Vec<String> {
     let mut c = cluster("u2", "c", vec![]);
     c.activity = Activity {
         last_begin: Some(now()),
         in_flight: 2,
     };
-    let mut s = snap(
-        vec![c],
-        vec![
-            row("u2", "burst", json!({"burst_replica_size": "800cc"})),
-            row("u2", "idle_suspend", json!({"idle_after_s": 600})),
-        ],
-    );
+    let mut s = snap(vec![c], rows);
     s.states.insert(
         ClusterId("u2".into()),
         json!({"idle_suspend": {
-            "suspended": [{"name": "r1", "size": "25cc"}],
+            "suspended": [{"name": suspended.0, "size": suspended.1}],
             "suspended_at": (now() - Duration::hours(3)).to_rfc3339()
         }}),
     );
     let p = plan(&s, &PlanOptions::default());
-    let created: Vec<&str> = only(&p)
-        .actions
-        .iter()
-        .map(|a| a.replica.as_str())
-        .collect();
-    assert_eq!(created, vec!["c-burst", "r1"]);
+    only(&p).actions.iter().map(|a| a.replica.clone()).collect()
+}
+
+#[test]
+fn waking_on_demand_bursts_in_the_same_round() {
+    let rows = vec![
+        row("u2", "burst", json!({"burst_replica_size": "800cc"})),
+        row("u2", "idle_suspend", json!({"idle_after_s": 600})),
+    ];
+    assert_eq!(created_on_wake(rows, ("r1", "25cc")), vec!["c-burst", "r1"]);
 }
 
 #[test]
 fn a_wake_with_a_new_target_size_creates_only_the_new_size() {
-    let mut c = cluster("u2", "c", vec![]);
-    c.activity = Activity {
-        last_begin: Some(now()),
-        in_flight: 1,
-    };
-    let mut s = snap(
-        vec![c],
-        vec![
-            row("u2", "target_size", json!({"target_size": "50cc"})),
-            row("u2", "idle_suspend", json!({"idle_after_s": 600})),
-        ],
-    );
-    s.states.insert(
-        ClusterId("u2".into()),
-        json!({"idle_suspend": {
-            "suspended": [{"name": "r_25cc", "size": "25cc"}],
-            "suspended_at": (now() - Duration::hours(3)).to_rfc3339()
-        }}),
-    );
-    let p = plan(&s, &PlanOptions::default());
-    let created: Vec<&str> = only(&p)
-        .actions
-        .iter()
-        .map(|a| a.replica.as_str())
-        .collect();
-    assert_eq!(created, vec!["r_50cc"]);
+    let rows = vec![
+        row("u2", "target_size", json!({"target_size": "50cc"})),
+        row("u2", "idle_suspend", json!({"idle_after_s": 600})),
+    ];
+    assert_eq!(created_on_wake(rows, ("r_25cc", "25cc")), vec!["r_50cc"]);
 }

@@ -52,73 +52,42 @@ fn strategy_set_validates_before_writing_and_replaces() {
     assert!(r.stderr.contains("unknown size '80cc'"), "{}", r.all());
     assert!(r.stderr.contains("nothing was written"), "{}", r.all());
     assert_eq!(r.stderr.trim().lines().count(), 1, "one line:\n{}", r.all());
-    // A misspelt key and a misspelt type get a suggestion.
-    let r = clusterctl(
-        &emu,
-        &[
-            "strategy",
-            "set",
-            "analytics",
-            "idle_suspend",
-            "--config",
-            r#"{"idle_after": 60}"#,
-        ],
-    )
-    .code(1);
-    assert!(
-        r.stderr.contains("did you mean 'idle_after_s'?"),
-        "{}",
-        r.all()
-    );
-    let r = clusterctl(
-        &emu,
-        &[
-            "strategy",
-            "set",
-            "analytics",
-            "idle_suspnd",
-            "--config",
-            "{}",
-        ],
-    )
-    .code(1);
-    assert!(
-        r.stderr.contains("did you mean 'idle_suspend'?"),
-        "{}",
-        r.all()
-    );
-    // Wrong type of value.
-    let r = clusterctl(
-        &emu,
-        &[
-            "strategy",
-            "set",
-            "analytics",
-            "idle_suspend",
-            "--config",
-            r#"{"idle_after_s": "1h"}"#,
-        ],
-    )
-    .code(1);
-    assert!(r.stderr.contains("key 'idle_after_s'"), "{}", r.all());
-    // Unknown cluster; not JSON; no config at all.
-    let r = clusterctl(
-        &emu,
-        &[
-            "strategy",
-            "set",
-            "analytic",
-            "target_size",
-            "--target-size",
-            "50cc",
-        ],
-    )
-    .code(1);
-    assert!(
-        r.stderr.contains("did you mean 'analytics'?"),
-        "{}",
-        r.all()
-    );
+    // Misspelt key, type and cluster get a suggestion; a wrong type of value
+    // names the key. Each is refused (exit 1) with nothing written.
+    for (args, expected) in [
+        (
+            [
+                "analytics",
+                "idle_suspend",
+                "--config",
+                r#"{"idle_after": 60}"#,
+            ],
+            "did you mean 'idle_after_s'?",
+        ),
+        (
+            ["analytics", "idle_suspnd", "--config", "{}"],
+            "did you mean 'idle_suspend'?",
+        ),
+        (
+            [
+                "analytics",
+                "idle_suspend",
+                "--config",
+                r#"{"idle_after_s": "1h"}"#,
+            ],
+            "key 'idle_after_s'",
+        ),
+        (
+            ["analytic", "target_size", "--target-size", "50cc"],
+            "did you mean 'analytics'?",
+        ),
+    ] {
+        let mut argv = vec!["strategy", "set"];
+        argv.extend(args);
+        let r = clusterctl(&emu, &argv).code(1);
+        assert!(r.stderr.contains(expected), "{argv:?}: {}", r.all());
+    }
+    // Not JSON; no config at all: usage errors.
     clusterctl(
         &emu,
         &[
