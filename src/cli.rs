@@ -106,7 +106,7 @@ pub enum OutputFormat {
 pub struct DbArgs {
     /// Connection URL (postgres://user:password@host:6875/materialize?sslmode=require)
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_name = "URL")]
-    pub postgres_url: Option<String>,
+    pub postgres_url: Option<crate::config::DatabaseUrl>,
 
     /// Only clusters whose name matches this regular expression
     #[arg(long, value_name = "REGEX")]
@@ -401,7 +401,10 @@ pub(crate) fn common_options(a: &DbArgs) -> Result<CommonOptions, String> {
         }
     }
     Ok(CommonOptions {
-        url: a.postgres_url.clone().filter(|u| !u.trim().is_empty()),
+        url: a
+            .postgres_url
+            .clone()
+            .filter(|u| !u.expose().trim().is_empty()),
         cluster_filter,
         replica_sizes: a
             .replica_sizes

@@ -18,6 +18,31 @@ pub enum ConfigError {
     BadUrl { url: String, reason: String },
 }
 
+/// A connection string whose `Debug` never shows the password, so no
+/// options struct holding one can leak it into a log line.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    /// The real string, for connecting only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", redact(&self.0))
+    }
+}
+
+impl FromStr for DatabaseUrl {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(DatabaseUrl(s.to_string()))
+    }
+}
+
 /// libpq's sslmode values; tokio-postgres knows only the first three.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SslMode {
@@ -275,6 +300,13 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(!err.contains("topsecret"), "{err}");
+    }
+
+    #[test]
+    fn debug_of_a_url_is_redacted() {
+        let url: DatabaseUrl = "postgres://u:hunter2@h/db".parse().unwrap();
+        assert_eq!(format!("{url:?}"), "\"postgres://u:****@h/db\"");
+        assert_eq!(url.expose(), "postgres://u:hunter2@h/db");
     }
 
     #[test]

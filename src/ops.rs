@@ -20,7 +20,7 @@ use crate::store::Store;
 /// Options every database command shares.
 #[derive(Debug, Clone)]
 pub struct CommonOptions {
-    pub url: Option<String>,
+    pub url: Option<crate::config::DatabaseUrl>,
     pub cluster_filter: Option<Regex>,
     pub replica_sizes: Option<Vec<String>>,
     pub schema: Option<String>,
@@ -97,7 +97,7 @@ impl Context {
             .url
             .clone()
             .ok_or_else(|| ExecError::Other(crate::config::ConfigError::MissingUrl.to_string()))?;
-        let conn = Connection::parse(&url, common.connect_timeout)
+        let conn = Connection::parse(url.expose(), common.connect_timeout)
             .map_err(|e| ExecError::Other(e.to_string()))?;
         tracing::info!(database = %conn.display, "connecting");
         let db = Db::new(&conn, common.exec_cluster.clone())?;
