@@ -89,24 +89,42 @@ impl Store {
         )
     }
 
-    /// Creates or upgrades our tables; returns the versions applied now.
-    pub async fn migrate(&self, c: &Client) -> Result<Vec<i32>, DbError> {
-        if let Some(schema) = &self.schema {
-            let sql = format!("CREATE SCHEMA IF NOT EXISTS {}", ddl::ident(schema));
-            c.batch_execute(&sql)
-                .await
-                .map_err(|e| DbError::query(format!("creating schema {schema}"), &e))?;
+    /// Versions recorded as applied; `None` when the migrations table does
+    /// not exist yet.
+    async fn applied_versions(&self, c: &Client) -> Result<Option<Vec<i32>>, DbError> {
+        let sql = format!("SELECT version FROM {}", self.table(MIGRATIONS));
+        match c.query_typed(&sql, &[]).await {
+            Ok(rows) => Ok(Some(
+                rows.iter().filter_map(|r| r.try_get(0).ok()).collect(),
+            )),
+            Err(e) if DbError::is_missing_table(&e) => Ok(None),
+            Err(e) => Err(DbError::query("reading applied migrations", &e)),
         }
+    }
+
+    /// Creates or upgrades our tables; returns the versions applied now.
+    /// When every migration is recorded it issues no DDL at all, so a role
+    /// without `CREATE` works once the tables exist (`init --print`).
+    pub async fn migrate(&self, c: &Client) -> Result<Vec<i32>, DbError> {
+        let done = match self.applied_versions(c).await? {
+            Some(done) if MIGRATION_FILES.iter().all(|(v, _, _)| done.contains(v)) => {
+                return Ok(Vec::new())
+            }
+            Some(done) => done,
+            None => {
+                if let Some(schema) = &self.schema {
+                    let sql = format!("CREATE SCHEMA IF NOT EXISTS {}", ddl::ident(schema));
+                    c.batch_execute(&sql)
+                        .await
+                        .map_err(|e| DbError::query(format!("creating schema {schema}"), &e))?;
+                }
+                c.batch_execute(&self.migrations_table_statement())
+                    .await
+                    .map_err(|e| DbError::query("creating the migrations table", &e))?;
+                Vec::new()
+            }
+        };
         let table = self.table(MIGRATIONS);
-        let create = self.migrations_table_statement();
-        c.batch_execute(&create)
-            .await
-            .map_err(|e| DbError::query("creating the migrations table", &e))?;
-        let rows = c
-            .query_typed(&format!("SELECT version FROM {table}"), &[])
-            .await
-            .map_err(|e| DbError::query("reading applied migrations", &e))?;
-        let done: Vec<i32> = rows.iter().filter_map(|r| r.try_get(0).ok()).collect();
         let mut applied = Vec::new();
         for (version, name, sql) in MIGRATION_FILES {
             if done.contains(version) {

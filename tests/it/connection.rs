@@ -176,3 +176,32 @@ fn dry_run_works_for_a_select_only_role() {
     assert!(emu.replicas("c").is_empty());
     let _ = clusterctl(&emu, &["dry-run"]).ok();
 }
+
+#[test]
+fn apply_works_for_a_role_without_create_once_the_tables_exist() {
+    let emu = Emulator::start();
+    emu.create_cluster("c");
+    emu.add_replica("c", "r_25cc", "25cc");
+    init_tables(&emu);
+    strategy(&emu, "c", "target_size", json!({"target_size": "25cc"}));
+    // SELECT everywhere (readonly_url), plus the DML apply needs on our own
+    // tables; no CREATE on the schema (PostgreSQL 15 grants none on public).
+    let url = emu.readonly_url("public");
+    let role = url
+        .strip_prefix("postgres://")
+        .and_then(|r| r.split(':').next())
+        .expect("role in the URL")
+        .to_string();
+    emu.sql(&format!(
+        "GRANT INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}"
+    ));
+    let run = with_url(&url, &["apply"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(run.stdout.contains("No changes"), "{}", run.all());
+    let states = emu.query_one("SELECT count(*) FROM mz_cluster_strategy_state");
+    assert_eq!(
+        states.as_deref(),
+        Some("1"),
+        "state written by the restricted role"
+    );
+}
