@@ -352,8 +352,9 @@ pub struct WantedReplica {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ActivityStatus {
-    /// busy (statements running or waiting), idle, or unknown (the
-    /// statement log has no data).
+    /// busy (statements running or waiting), idle, new (never queried and
+    /// never seen by the controller: its grace period starts with the next
+    /// apply), or unknown (the statement log has no data).
     pub state: &'static str,
     /// Seconds since the last statement began (or since the controller first
     /// saw the cluster); null when busy or unknown.
@@ -555,6 +556,13 @@ fn activity_of(snap: &Snapshot, cluster: &Cluster, cp: Option<&ClusterPlan>) -> 
             state: "busy",
             idle_seconds: None,
         },
+        // Never queried and never seen before: the grace period starts now.
+        Idle::For(_) if cluster.activity.last_begin.is_none() && !seen_before(snap, cluster) => {
+            ActivityStatus {
+                state: "new",
+                idle_seconds: None,
+            }
+        }
         Idle::For(s) => ActivityStatus {
             state: "idle",
             idle_seconds: Some(s.max(0.0) as u64),
@@ -564,6 +572,15 @@ fn activity_of(snap: &Snapshot, cluster: &Cluster, cp: Option<&ClusterPlan>) -> 
             idle_seconds: None,
         },
     }
+}
+
+/// Whether the controller has recorded this cluster before (its
+/// `first_seen`, the start of a never-queried cluster's grace period).
+fn seen_before(snap: &Snapshot, cluster: &Cluster) -> bool {
+    snap.states
+        .get(&cluster.id)
+        .and_then(|s| s.get("_controller"))
+        .is_some()
 }
 
 /// The condition and its reason; see `Condition` for the precedence.
@@ -895,5 +912,44 @@ mod tests {
         assert_eq!(short_duration(3600 * 3 + 300), "3h5m");
         assert_eq!(short_duration(86400 * 2 + 3600 * 3), "2d3h");
         assert_eq!(short_duration(86400), "1d");
+    }
+
+    #[test]
+    fn a_cluster_never_seen_nor_queried_is_new_not_idle() {
+        use crate::model::{Activity, Cluster, Schedule, Snapshot, StrategyRow};
+        let cluster = Cluster {
+            id: ClusterId("u2".into()),
+            name: "c".into(),
+            managed: false,
+            size: None,
+            replication_factor: None,
+            schedule: Schedule::Manual,
+            has_singleton_source: false,
+            replicas: vec![],
+            activity: Activity::default(),
+        };
+        let mut snap = Snapshot {
+            sizes: SizeCatalog::cloud_defaults(),
+            clusters: vec![cluster],
+            strategies: vec![StrategyRow {
+                cluster_id: ClusterId("u2".into()),
+                strategy_type: "idle_suspend".into(),
+                config: json!({"idle_after_s": 600}),
+                updated_at: None,
+            }],
+            activity_log_has_rows: true,
+            ..Snapshot::default()
+        };
+        let state = |snap: &Snapshot| {
+            status_of(snap, None, false, &BTreeMap::new()).clusters[0]
+                .activity
+                .state
+        };
+        assert_eq!(state(&snap), "new");
+        snap.states.insert(
+            ClusterId("u2".into()),
+            json!({"_controller": {"first_seen": snap.now.to_rfc3339()}}),
+        );
+        assert_eq!(state(&snap), "idle");
     }
 }
