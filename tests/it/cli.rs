@@ -3,6 +3,8 @@
 
 use std::process::Command;
 
+use serde_json::json;
+
 use crate::support::Emulator;
 
 /// What one run printed and returned.
@@ -192,4 +194,31 @@ pub fn audit_ctx(emu: &Emulator, cluster: &str) -> Vec<serde_json::Value> {
             .unwrap_or(serde_json::Value::Null)
     })
     .collect()
+}
+
+/// Moves a timestamp inside the cluster's newest state row back by `secs`.
+pub fn backdate(emu: &Emulator, cluster: &str, path: &[&str], secs: i64) {
+    let mut state = state_of(emu, cluster).expect("state written");
+    let mut slot = &mut state;
+    for p in path {
+        slot = &mut slot[*p];
+    }
+    let t: chrono::DateTime<chrono::Utc> = slot
+        .as_str()
+        .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .unwrap_or_else(|| panic!("no timestamp at {path:?}"));
+    *slot = json!((t - chrono::Duration::seconds(secs)).to_rfc3339());
+    emu.sql(&format!(
+        "UPDATE mz_cluster_strategy_state SET payload = {}::jsonb WHERE cluster_id = {}",
+        lit(&state.to_string()),
+        lit(&emu.cluster_id(cluster))
+    ));
+}
+
+/// `[("name", "size")]` as owned pairs, to compare with `Emulator::replicas`.
+pub fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
+    v.iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
 }

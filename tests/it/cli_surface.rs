@@ -223,10 +223,7 @@ fn dry_run_never_writes() {
 #[test]
 fn json_output_of_dry_run_and_apply() {
     let emu = Emulator::start();
-    emu.create_cluster("c");
-    emu.add_index("c");
-    emu.add_replica("c", "r_25cc", "25cc");
-    emu.set_hydrated("c", "r_25cc", true);
+    emu.create_hydrated_cluster("c", "r_25cc", "25cc");
     init_tables(&emu);
     strategy(&emu, "c", "target_size", json!({"target_size": "50cc"}));
 

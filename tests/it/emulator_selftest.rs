@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use postgres::{Client, NoTls};
 
+use crate::cli::pairs;
 use crate::support::{describe, Emulator, Stats};
 
 fn connect(url: &str) -> Client {
@@ -29,12 +30,6 @@ fn error_of(client: &mut Client, sql: &str) -> (String, Option<String>, String) 
 
 fn message_of(client: &mut Client, sql: &str) -> String {
     error_of(client, sql).0
-}
-
-fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
-    v.iter()
-        .map(|(a, b)| (a.to_string(), b.to_string()))
-        .collect()
 }
 
 #[test]

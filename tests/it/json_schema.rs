@@ -59,10 +59,7 @@ fn document(emu: &Emulator, args: &[&str], code: i32) -> Value {
 fn json_documents_follow_the_versioned_schema() {
     let emu = Emulator::start();
     clusterctl(&emu, &["init"]).ok();
-    emu.create_cluster("analytics");
-    emu.add_index("analytics");
-    emu.add_replica("analytics", "r1", "25cc");
-    emu.set_hydrated("analytics", "r1", true);
+    emu.create_hydrated_cluster("analytics", "r1", "25cc");
     strategy(
         &emu,
         "analytics",

@@ -484,20 +484,14 @@ fn history_shows_the_audit_trail_newest_first() {
 fn status_gives_each_cluster_a_condition_and_a_reason() {
     let emu = emulator();
     // Converged: the target replica exists and is hydrated.
-    emu.create_cluster("conv");
-    emu.add_index("conv");
-    emu.add_replica("conv", "r_25cc", "25cc");
-    emu.set_hydrated("conv", "r_25cc", true);
+    emu.create_hydrated_cluster("conv", "r_25cc", "25cc");
     strategy(&emu, "conv", "target_size", json!({"target_size": "25cc"}));
     // Resizing: a 50cc replica is wanted.
     emu.create_cluster("grow");
     emu.add_replica("grow", "r1", "25cc");
     strategy(&emu, "grow", "target_size", json!({"target_size": "50cc"}));
     // Hydrating: the new replica exists, the old one waits for it.
-    emu.create_cluster("hyd");
-    emu.add_index("hyd");
-    emu.add_replica("hyd", "r1", "25cc");
-    emu.set_hydrated("hyd", "r1", true);
+    emu.create_hydrated_cluster("hyd", "r1", "25cc");
     emu.add_replica("hyd", "r_50cc", "50cc");
     strategy(&emu, "hyd", "target_size", json!({"target_size": "50cc"}));
     // CrashLooping.
@@ -843,10 +837,7 @@ fn every_command_has_help_with_an_example() {
 #[ignore = "prints the README's examples; run by hand"]
 fn readme_transcript() {
     let emu = Emulator::start();
-    emu.create_cluster("analytics");
-    emu.add_index("analytics");
-    emu.add_replica("analytics", "r1", "25cc");
-    emu.set_hydrated("analytics", "r1", true);
+    emu.create_hydrated_cluster("analytics", "r1", "25cc");
     emu.create_cluster("batch");
     emu.add_index("batch");
     emu.add_replica("batch", "r1", "100cc");

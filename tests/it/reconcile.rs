@@ -2,34 +2,17 @@
 
 use serde_json::json;
 
+use crate::cli::pairs;
 use crate::cli::{
-    audit, audit_ctx, clusterctl, init_tables, replica_names, set_strategy, state_of, strategy,
+    audit, audit_ctx, backdate, clusterctl, init_tables, replica_names, set_strategy, state_of,
+    strategy,
 };
 use crate::support::Emulator;
-
-fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
-    v.iter()
-        .map(|(a, b)| (a.to_string(), b.to_string()))
-        .collect()
-}
-
-/// Moves the controller's "first seen" mark of the cluster `secs_ago` back.
-fn backdate_first_seen(emu: &Emulator, cluster: &str, secs_ago: i64) {
-    let id = emu.cluster_id(cluster);
-    emu.sql(&format!(
-        "UPDATE mz_cluster_strategy_state SET payload = jsonb_set(payload, '{{_controller,first_seen}}', \
-         to_jsonb(to_char((now() - make_interval(secs => {secs_ago})) AT TIME ZONE 'UTC', \
-         'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'))) WHERE cluster_id = '{id}'"
-    ));
-}
 
 #[test]
 fn target_size_resize_is_zero_downtime() {
     let emu = Emulator::start();
-    emu.create_cluster("analytics");
-    emu.add_index("analytics");
-    emu.add_replica("analytics", "r_25cc", "25cc");
-    emu.set_hydrated("analytics", "r_25cc", true);
+    emu.create_hydrated_cluster("analytics", "r_25cc", "25cc");
     init_tables(&emu);
     strategy(
         &emu,
@@ -150,10 +133,7 @@ fn burst_covers_a_cold_replica_and_leaves_once_it_hydrates() {
 #[test]
 fn idle_suspend_suspends_and_in_flight_demand_wakes_the_cluster() {
     let emu = Emulator::start();
-    emu.create_cluster("c");
-    emu.add_index("c");
-    emu.add_replica("c", "r1", "25cc");
-    emu.set_hydrated("c", "r1", true);
+    emu.create_hydrated_cluster("c", "r1", "25cc");
     emu.add_activity("c", 2 * 3600, true);
     init_tables(&emu);
     strategy(&emu, "c", "idle_suspend", json!({"idle_after_s": 3600}));
@@ -220,10 +200,7 @@ fn idle_suspend_demand_brings_back_the_suspended_replicas() {
 fn idle_suspend_without_activity_data_does_not_suspend_unless_opted_in() {
     // A fresh emulator: the statement log has no rows at all.
     let emu = Emulator::start();
-    emu.create_cluster("c");
-    emu.add_index("c");
-    emu.add_replica("c", "r1", "25cc");
-    emu.set_hydrated("c", "r1", true);
+    emu.create_hydrated_cluster("c", "r1", "25cc");
     init_tables(&emu);
     strategy(&emu, "c", "idle_suspend", json!({"idle_after_s": 60}));
 
@@ -272,7 +249,7 @@ fn idle_suspend_gives_a_never_queried_cluster_a_grace_period() {
     assert!(state["_controller"]["first_seen"].is_string(), "{state}");
 
     // An hour and more later (first seen moved back): suspended.
-    backdate_first_seen(&emu, "c", 2 * 3600);
+    backdate(&emu, "c", &["_controller", "first_seen"], 2 * 3600);
     let run = clusterctl(&emu, &["apply"]).ok();
     assert!(
         run.stdout.contains(r#"DROP CLUSTER REPLICA "c"."r1""#),
@@ -513,10 +490,7 @@ fn hostile_names_are_addressed_exactly_end_to_end() {
     let hostile = r#"a"; DROP TABLE x; --"#;
     let new_name = "b'; DROP TABLE x; --";
     emu.sql("CREATE TABLE x (a int)");
-    emu.create_cluster(hostile);
-    emu.add_index(hostile);
-    emu.add_replica(hostile, hostile, "25cc");
-    emu.set_hydrated(hostile, hostile, true);
+    emu.create_hydrated_cluster(hostile, hostile, "25cc");
     init_tables(&emu);
     strategy(
         &emu,

@@ -8,14 +8,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
+use crate::cli::pairs;
 use crate::cli::{audit, clusterctl, command, init_tables, lit, run_cmd, strategy, Run};
 use crate::support::Emulator;
-
-fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
-    v.iter()
-        .map(|(a, b)| (a.to_string(), b.to_string()))
-        .collect()
-}
 
 /// `run_id`s of every audited action.
 fn actors(emu: &Emulator) -> BTreeSet<String> {
@@ -81,10 +76,7 @@ fn a_held_lease_means_one_line_and_exit_zero_and_unlock_breaks_it() {
 fn concurrent_applies_one_actor_per_round_no_duplicates() {
     let emu = Emulator::start();
     for name in ["a", "b", "c"] {
-        emu.create_cluster(name);
-        emu.add_index(name);
-        emu.add_replica(name, "r_25cc", "25cc");
-        emu.set_hydrated(name, "r_25cc", true);
+        emu.create_hydrated_cluster(name, "r_25cc", "25cc");
     }
     init_tables(&emu);
     for name in ["a", "b", "c"] {

@@ -4,22 +4,14 @@
 
 use serde_json::json;
 
+use crate::cli::pairs;
 use crate::cli::{audit_ctx, clusterctl, init_tables, set_strategy, state_of};
 use crate::support::Emulator;
-
-fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
-    v.iter()
-        .map(|(a, b)| (a.to_string(), b.to_string()))
-        .collect()
-}
 
 #[test]
 fn schedule_switches_size_without_downtime_then_suspends_outside_windows() {
     let emu = Emulator::start();
-    emu.create_cluster("c");
-    emu.add_index("c");
-    emu.add_replica("c", "r_25cc", "25cc");
-    emu.set_hydrated("c", "r_25cc", true);
+    emu.create_hydrated_cluster("c", "r_25cc", "25cc");
     init_tables(&emu);
     set_strategy(
         &emu,
@@ -109,10 +101,7 @@ fn schedule_switches_size_without_downtime_then_suspends_outside_windows() {
 #[test]
 fn schedule_without_default_leaves_the_cluster_alone_and_bad_rows_are_reported() {
     let emu = Emulator::start();
-    emu.create_cluster("c");
-    emu.add_index("c");
-    emu.add_replica("c", "r1", "25cc");
-    emu.set_hydrated("c", "r1", true);
+    emu.create_hydrated_cluster("c", "r1", "25cc");
     init_tables(&emu);
     set_strategy(
         &emu,

@@ -3,28 +3,8 @@
 
 use serde_json::json;
 
-use crate::cli::{clusterctl, init_tables, lit, replica_names, state_of, strategy};
+use crate::cli::{backdate, clusterctl, init_tables, replica_names, strategy};
 use crate::support::Emulator;
-
-/// Moves a timestamp inside the cluster's newest state row back by `secs`.
-fn backdate(emu: &Emulator, cluster: &str, path: &[&str], secs: i64) {
-    let mut state = state_of(emu, cluster).expect("state written");
-    let mut slot = &mut state;
-    for p in path {
-        slot = &mut slot[*p];
-    }
-    let t: chrono::DateTime<chrono::Utc> = slot
-        .as_str()
-        .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
-        .map(|t| t.with_timezone(&chrono::Utc))
-        .unwrap_or_else(|| panic!("no timestamp at {path:?}"));
-    *slot = json!((t - chrono::Duration::seconds(secs)).to_rfc3339());
-    emu.sql(&format!(
-        "UPDATE mz_cluster_strategy_state SET payload = {}::jsonb WHERE cluster_id = {}",
-        lit(&state.to_string()),
-        lit(&emu.cluster_id(cluster))
-    ));
-}
 
 #[test]
 fn stabilization_delays_a_drop_until_it_has_been_wanted_long_enough() {

@@ -145,10 +145,7 @@ fn an_invalid_row_skips_its_cluster_and_the_others_go_on() {
 fn state_is_one_row_per_cluster_and_foreign_versions_are_ignored() {
     let emu = Emulator::start();
     for name in ["a", "b"] {
-        emu.create_cluster(name);
-        emu.add_index(name);
-        emu.add_replica(name, "r_25cc", "25cc");
-        emu.set_hydrated(name, "r_25cc", true);
+        emu.create_hydrated_cluster(name, "r_25cc", "25cc");
     }
     init_tables(&emu);
     strategy(&emu, "a", "target_size", json!({"target_size": "50cc"}));

@@ -391,6 +391,16 @@ impl Emulator {
         self.add_item("source", cluster, Some(source_type))
     }
 
+    /// A cluster with one user index and one replica hydrated on it, the
+    /// usual starting point of a scenario; returns the cluster id.
+    pub fn create_hydrated_cluster(&self, cluster: &str, replica: &str, size: &str) -> String {
+        let id = self.create_cluster(cluster);
+        self.add_index(cluster);
+        self.add_replica(cluster, replica, size);
+        self.set_hydrated(cluster, replica, true);
+        id
+    }
+
     /// Marks every object of the cluster (not) hydrated on that replica.
     pub fn set_hydrated(&self, cluster: &str, replica: &str, hydrated: bool) {
         let rid = self.replica_id(cluster, replica);
