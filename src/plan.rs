@@ -56,12 +56,6 @@ pub enum ActionKind {
 }
 
 impl ActionKind {
-    /// Whether the action is cluster-wide (managed clusters) rather than
-    /// about one replica.
-    pub fn is_cluster_level(self) -> bool {
-        matches!(self, ActionKind::SetReplicationFactor | ActionKind::SetSize)
-    }
-
     /// A short verb for summaries and tables.
     pub fn verb(self) -> &'static str {
         match self {
@@ -172,10 +166,15 @@ impl Plan {
 }
 
 /// The largest `idle_after_s` in any valid row, to size the activity lookback.
+/// Read with the strategy's own parser (which needs no sizes for
+/// idle_suspend), so `3600.0` counts like `3600`; invalid rows are skipped
+/// here and reported by the planner.
 pub fn max_idle_after_s(rows: &[StrategyRow]) -> u64 {
+    let no_sizes = crate::model::SizeCatalog::default();
     rows.iter()
         .filter(|r| StrategyKind::parse(&r.strategy_type) == Some(StrategyKind::IdleSuspend))
-        .filter_map(|r| r.config.get("idle_after_s").and_then(|v| v.as_u64()))
+        .filter_map(|r| StrategyConfig::parse(StrategyKind::IdleSuspend, &r.config, &no_sizes).ok())
+        .filter_map(|(cfg, _)| cfg.idle_after_s())
         .max()
         .unwrap_or(0)
 }

@@ -811,3 +811,18 @@ fn a_wake_with_a_new_target_size_creates_only_the_new_size() {
     ];
     assert_eq!(created_on_wake(rows, ("r_25cc", "25cc")), vec!["r_50cc"]);
 }
+
+#[test]
+fn the_activity_lookback_reads_idle_after_s_like_the_strategy_does() {
+    let rows = vec![
+        row("u2", "idle_suspend", json!({"idle_after_s": 172800.0})),
+        row("u3", "idle_suspend", json!({"idle_after_s": 3600})),
+        row("u4", "idle_suspend", json!({"idle_after_s": "ten"})),
+        row(
+            "u5",
+            "target_size",
+            json!({"target_size": "25cc", "idle_after_s": 999999}),
+        ),
+    ];
+    assert_eq!(max_idle_after_s(&rows), 172800);
+}

@@ -287,10 +287,6 @@ impl Ctx<'_> {
     pub fn demand_waiting(&self) -> bool {
         self.cluster.activity.in_flight > 0 && !self.cluster.any_hydrated()
     }
-
-    pub fn seconds_since(&self, t: Option<DateTime<Utc>>) -> Option<f64> {
-        t.map(|t| (self.now - t).num_milliseconds() as f64 / 1000.0)
-    }
 }
 
 /// Who changed a replica, and why.
