@@ -11,6 +11,10 @@
 //! change the defaults. `BENCH_WRAP="valgrind --tool=massif"` runs every
 //! measured command under a profiler (the numbers are then the profiler's).
 
+// Test harnesses read files, the environment and the clock: the ban of
+// clippy.toml is for the library's decision core.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
 // Its unit tests' `use super::*` is unused when built as part of a bench.
 #[path = "../tests/it/support/mod.rs"]
 #[allow(unused_imports)]

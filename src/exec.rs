@@ -9,61 +9,58 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use thiserror::Error;
 use uuid::Uuid;
 
-use crate::db::DbError;
 use crate::model::{ClusterId, Size, Snapshot};
 use crate::plan::{Action, ActionKind, ClusterPlan, Plan};
-use crate::snapshot::SnapshotError;
-use crate::store::AuditRow;
 
-#[derive(Debug, Error)]
-pub enum ExecError {
-    #[error(transparent)]
-    Snapshot(#[from] SnapshotError),
-    #[error(transparent)]
-    Db(#[from] DbError),
-    #[error("the lease was lost (another controller took it after it expired); stopped before the next cluster")]
-    LeaseLost,
-    #[error("{0}")]
-    Other(String),
+/// One audit row: an action about to be attempted. Its outcome is recorded
+/// on the same row afterwards (`Backend::audit_outcome`).
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditRow {
+    pub action_id: String,
+    pub cluster_id: ClusterId,
+    pub action_sql: String,
+    pub decision_ctx: serde_json::Value,
+    pub created_at: DateTime<Utc>,
 }
 
 /// Where plans come from and go to.
 #[allow(async_fn_in_trait)]
 pub trait Backend {
+    /// What goes wrong on this backend (a lost connection, a lost lease).
+    type Error;
     /// The backend's clock (wall clock, or the simulator's).
     fn now(&self) -> DateTime<Utc>;
-    async fn snapshot(&mut self) -> Result<Snapshot, ExecError>;
+    async fn snapshot(&mut self) -> Result<Snapshot, Self::Error>;
     /// Runs one DDL statement; the error is the server's message.
     async fn execute_ddl(&mut self, action: &Action) -> Result<(), String>;
     /// Records an action about to be attempted.
-    async fn audit(&mut self, row: &AuditRow) -> Result<(), ExecError>;
+    async fn audit(&mut self, row: &AuditRow) -> Result<(), Self::Error>;
     /// Records how an attempted action ended.
     async fn audit_outcome(
         &mut self,
         _action_id: &str,
         _executed: bool,
         _error: Option<&str>,
-    ) -> Result<(), ExecError> {
+    ) -> Result<(), Self::Error> {
         Ok(())
     }
     async fn persist_states(
         &mut self,
         states: &[(ClusterId, serde_json::Value)],
         at: DateTime<Utc>,
-    ) -> Result<(), ExecError>;
+    ) -> Result<(), Self::Error>;
     /// The cluster's replicas right now, `(name, size)`, for the plan guard;
     /// `None` when the backend cannot change behind our back.
     async fn replicas_now(
         &mut self,
         _cluster: &ClusterId,
-    ) -> Result<Option<Vec<(String, Option<Size>)>>, ExecError> {
+    ) -> Result<Option<Vec<(String, Option<Size>)>>, Self::Error> {
         Ok(None)
     }
     /// Called before each cluster: renews the lease, fails if it was lost.
-    async fn keep_alive(&mut self) -> Result<(), ExecError> {
+    async fn keep_alive(&mut self) -> Result<(), Self::Error> {
         Ok(())
     }
     /// A shutdown was requested (SIGTERM/SIGINT): finish the action under
@@ -134,7 +131,7 @@ pub async fn apply<B: Backend>(
     plan: &Plan,
     run_id: Uuid,
     opts: &ApplyOptions,
-) -> Result<ApplyReport, ExecError> {
+) -> Result<ApplyReport, B::Error> {
     let mut report = ApplyReport {
         run_id,
         results: Vec::new(),
@@ -170,7 +167,7 @@ async fn apply_cluster<B: Backend>(
     run_id: Uuid,
     budget: &mut usize,
     report: &mut ApplyReport,
-) -> Result<bool, ExecError> {
+) -> Result<bool, B::Error> {
     if cp.actions.is_empty() {
         return Ok(true);
     }
@@ -216,8 +213,8 @@ async fn run_action<B: Backend>(
     cp: &ClusterPlan,
     action: &Action,
     run_id: Uuid,
-) -> Result<(String, ActionStatus), ExecError> {
-    let action_id = Uuid::new_v4().to_string();
+) -> Result<(String, ActionStatus), B::Error> {
+    let action_id = action_id(run_id, cp, action);
     let row = AuditRow {
         action_id: action_id.clone(),
         cluster_id: cp.cluster_id.clone(),
@@ -244,6 +241,13 @@ async fn run_action<B: Backend>(
         }
     };
     Ok((action_id, status))
+}
+
+/// A deterministic id per (run, cluster, action): a retried audit write
+/// finds its own row instead of adding a second one.
+fn action_id(run_id: Uuid, cp: &ClusterPlan, action: &Action) -> String {
+    let name = format!("{}\u{0}{}", cp.cluster_id, action.sql);
+    Uuid::new_v5(&run_id, name.as_bytes()).to_string()
 }
 
 fn skipped(action: &Action, reason: String) -> ActionResult {

@@ -1,29 +1,31 @@
 //! clusterctl: keeps Materialize clusters at the right size.
 //!
-//! The data flow, one module per stage:
-//! `cli` → `ops` → `config` → `db` → `store` (our tables) / `snapshot`
-//! (catalog) → `plan` (pure decision, using `strategy`) → `exec` (DDL,
-//! audit, state) → `report` (text or JSON). `sim` drives the same `plan` and
+//! The data flow, one folder per stage:
+//! `cli` (one clap tree, one dispatcher) → `commands` (one file per command
+//! family, returning values) → `config` (the connection) → `db` (every SQL
+//! statement: the catalog snapshot, our tables, migrations, the lease, the
+//! live backend) → `plan` (the pure decision: the one row validator, the
+//! rules, the coordinator running `strategy`s, the diff into DDL text from
+//! `ddl`) → `exec` (carrying a plan out through a backend: DDL, audit,
+//! state) → `render` (text and JSON views of what a command returned).
+//! `metrics` exports runs to Prometheus; `sim` drives the same `plan` and
 //! `exec` against an in-memory Materialize for `clusterctl simulate`.
+//!
+//! The decision core (`model`, `ddl`, `strategy`, `plan`) cannot read the
+//! clock, the environment or the database: clippy's `disallowed-methods`
+//! and `disallowed-types` (clippy.toml) forbid it crate-wide, and only the
+//! shell modules lift the ban (`tests/purity.rs` checks that the core never
+//! does).
 
-pub mod admin;
 pub mod cli;
-pub mod cli_ops;
+pub mod commands;
 pub mod config;
 pub mod db;
 pub mod ddl;
 pub mod exec;
-pub mod inspect;
-pub mod lease;
 pub mod metrics;
 pub mod model;
-pub mod ops;
-pub mod pg;
 pub mod plan;
-pub mod report;
+pub mod render;
 pub mod sim;
-pub mod snapshot;
-pub mod store;
 pub mod strategy;
-pub mod table;
-pub mod watch;

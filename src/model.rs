@@ -255,6 +255,17 @@ pub struct StrategyRow {
     pub updated_at: Option<DateTime<Utc>>,
 }
 
+/// How far back crashes and OOMs count (DESIGN §3).
+pub const CRASH_WINDOW: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// The shortest statement history read for activity; the largest
+/// `idle_after_s` configured extends it (DESIGN §3).
+pub const MIN_ACTIVITY_LOOKBACK: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// Strategy type of the row that pauses the controller for a cluster
+/// (`clusterctl strategy pause`): not a strategy, never "unknown".
+pub const PAUSE: &str = "pause";
+
 /// Current version of the state payload we write.
 pub const STATE_VERSION: i32 = 2;
 
@@ -277,5 +288,15 @@ pub struct Snapshot {
 impl Snapshot {
     pub fn cluster(&self, id: &ClusterId) -> Option<&Cluster> {
         self.clusters.iter().find(|c| &c.id == id)
+    }
+
+    /// Position of each cluster by id: one index instead of a linear search
+    /// per lookup (10 000 clusters).
+    pub fn cluster_index(&self) -> std::collections::HashMap<&ClusterId, usize> {
+        self.clusters
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (&c.id, i))
+            .collect()
     }
 }

@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use serde_json::json;
 
 use super::*;
-use crate::model::{Activity, CrashInfo, Replica, SizeCatalog};
+use crate::model::{Activity, CrashInfo, Replica, Schedule, SizeCatalog, StrategyRow};
 
 fn now() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-11-21T12:00:00Z")
@@ -824,5 +824,5 @@ fn the_activity_lookback_reads_idle_after_s_like_the_strategy_does() {
             json!({"target_size": "25cc", "idle_after_s": 999999}),
         ),
     ];
-    assert_eq!(max_idle_after_s(&rows), 172800);
+    assert_eq!(crate::strategy::longest_idle_after_s(&rows), 172800);
 }

@@ -23,11 +23,9 @@ use uuid::Uuid;
 use super::env::{at, Pending, SimCluster};
 use super::scenario::Scenario;
 use super::SimError;
-use crate::exec::{self, ActionStatus, Backend, ExecError};
+use crate::exec::{self, ActionStatus, AuditRow, Backend};
 use crate::model::{ClusterId, Snapshot, StrategyRow};
 use crate::plan::{self, ActionKind, ClusterPlan, Plan, PlanOptions};
-use crate::snapshot::SnapshotOptions;
-use crate::store::AuditRow;
 use crate::strategy::{StrategyConfig, StrategyKind};
 
 /// An action as it happened, for the report and the plot.
@@ -89,11 +87,13 @@ impl SimBackend<'_> {
 }
 
 impl Backend for SimBackend<'_> {
+    type Error = SimError;
+
     fn now(&self) -> DateTime<Utc> {
         at(self.start, self.now_ms)
     }
 
-    async fn snapshot(&mut self) -> Result<Snapshot, ExecError> {
+    async fn snapshot(&mut self) -> Result<Snapshot, SimError> {
         let mut snap = Snapshot {
             now: self.now(),
             sizes: self.sc.sizes.clone(),
@@ -149,7 +149,7 @@ impl Backend for SimBackend<'_> {
         slot.sim.submit(p)
     }
 
-    async fn audit(&mut self, _row: &AuditRow) -> Result<(), ExecError> {
+    async fn audit(&mut self, _row: &AuditRow) -> Result<(), SimError> {
         Ok(())
     }
 
@@ -157,7 +157,7 @@ impl Backend for SimBackend<'_> {
         &mut self,
         states: &[(ClusterId, serde_json::Value)],
         _at: DateTime<Utc>,
-    ) -> Result<(), ExecError> {
+    ) -> Result<(), SimError> {
         for (id, state) in states {
             if let Some(slot) = self.slot(id) {
                 slot.snap.states.insert(id.clone(), state.clone());
@@ -196,8 +196,8 @@ pub fn lookback_ms(sc: &Scenario) -> i64 {
             updated_at: None,
         })
         .collect();
-    let min = SnapshotOptions::default().min_activity_lookback.as_millis() as i64;
-    min.max(plan::max_idle_after_s(&rows) as i64 * 1000)
+    let min = crate::model::MIN_ACTIVITY_LOOKBACK.as_millis() as i64;
+    min.max(crate::strategy::longest_idle_after_s(&rows) as i64 * 1000)
 }
 
 /// A shard's clusters (with their positions) and its plan count.
@@ -531,8 +531,7 @@ async fn apply_tick(
         Uuid::from_u128(k as u128),
         &exec::ApplyOptions::default(),
     )
-    .await
-    .map_err(|e| SimError::Engine(e.to_string()))?;
+    .await?;
     for r in &report.results {
         let Some(slot) = index
             .get(&r.action.cluster_id)

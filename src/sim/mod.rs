@@ -20,8 +20,10 @@ pub mod report;
 pub mod scenario;
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // test fixtures and ids
 mod behaviour_tests;
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // test fixtures
 mod tests;
 
 #[derive(Debug, Error)]
@@ -45,6 +47,7 @@ pub struct SimArgs {
 }
 
 /// Runs a scenario; returns the report to print on stdout.
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)] // the files the user names
 pub fn run_cli(args: &SimArgs) -> Result<String, SimError> {
     let sc = scenario::load(&args.scenario, args.seed).map_err(|e| SimError::Scenario(e.0))?;
     let (run, rep) = match &args.timeline {

@@ -15,7 +15,6 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Deserializer};
 
 use crate::model::{ClusterId, ReplicaSize, Size, SizeCatalog};
-use crate::snapshot::SnapshotOptions;
 use crate::strategy::{StrategyConfig, StrategyKind};
 
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
@@ -442,6 +441,7 @@ impl Locator {
 // ------------------------------------------------------------------ loading
 
 /// Reads a scenario file (`.json` is JSON, anything else TOML).
+#[allow(clippy::disallowed_methods)] // the scenario's file, named by the user
 pub fn load(path: &Path, seed_override: Option<u64>) -> Result<Scenario, ScenarioError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ScenarioError(format!("{}: cannot read: {e}", path.display())))?;
@@ -526,7 +526,6 @@ fn resolve(
         return err("key 'clusters': at least one cluster is needed".into());
     }
     let seed = seed_override.or(raw.seed).unwrap_or(1);
-    let defaults = SnapshotOptions::default();
     let mut jitter_rng = ChaCha8Rng::seed_from_u64(seed);
     jitter_rng.set_stream(u64::MAX);
     let mut clusters = Vec::new();
@@ -552,7 +551,7 @@ fn resolve(
         seed,
         sizes,
         statement_logging: raw.statement_logging,
-        crash_window_ms: defaults.crash_window.as_millis() as i64,
+        crash_window_ms: crate::model::CRASH_WINDOW.as_millis() as i64,
         clusters,
     })
 }
@@ -753,6 +752,7 @@ fn managed_of(
     }))
 }
 
+#[allow(clippy::disallowed_methods)] // the trace file the scenario names
 fn trace_of(w: &RawWorkload, base: &Path, horizon_ms: i64) -> Result<Trace, ScenarioError> {
     match (&w.trace_csv, w.windows.is_empty()) {
         (Some(_), false) => Err(ScenarioError(

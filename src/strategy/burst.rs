@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::config::{ConfigError, Obj};
+use super::keys;
 use super::{cooldown_left, Ctx, Desired, StrategyKind};
 use crate::model::{Size, SizeCatalog};
 
@@ -27,10 +28,10 @@ pub struct BurstConfig {
 impl BurstConfig {
     pub(crate) fn parse(o: &Obj, sizes: &SizeCatalog) -> Result<Self, ConfigError> {
         Ok(BurstConfig {
-            burst_replica_size: o.size("burst_replica_size", sizes)?,
-            cooldown_s: o.opt_u64("cooldown_s", 0)?.unwrap_or(0),
-            linger_s: o.opt_u64("linger_s", 0)?.unwrap_or(0),
-            max_burst_s: o.opt_u64("max_burst_s", 60)?,
+            burst_replica_size: o.size(keys::BURST_REPLICA_SIZE.name, sizes)?,
+            cooldown_s: o.opt_seconds(keys::COOLDOWN_S.name, 0)?.unwrap_or(0),
+            linger_s: o.opt_seconds(keys::LINGER_S.name, 0)?.unwrap_or(0),
+            max_burst_s: o.opt_seconds(keys::MAX_BURST_S.name, 60)?,
         })
     }
 }

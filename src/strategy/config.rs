@@ -150,9 +150,25 @@ impl<'a> Obj<'a> {
         }
     }
 
-    pub fn required_u64(&self, key: &'static str, min: u64) -> Result<u64, ConfigError> {
-        self.opt_u64(key, min)?
-            .ok_or_else(|| ConfigError::new(key, format!("is required (a whole number >= {min})")))
+    /// A duration in whole seconds, at least `min` and at most a year
+    /// ([`super::keys::MAX_SECONDS`]): longer values are mistakes, and they
+    /// would overflow the interval arithmetic of the signal queries.
+    pub fn opt_seconds(&self, key: &'static str, min: u64) -> Result<Option<u64>, ConfigError> {
+        match self.opt_u64(key, min)? {
+            Some(n) if n > super::keys::MAX_SECONDS => Err(ConfigError::new(
+                key,
+                format!(
+                    "must be at most {} seconds (366 days), got {n}",
+                    super::keys::MAX_SECONDS
+                ),
+            )),
+            n => Ok(n),
+        }
+    }
+
+    pub fn required_seconds(&self, key: &'static str, min: u64) -> Result<u64, ConfigError> {
+        self.opt_seconds(key, min)?
+            .ok_or_else(|| ConfigError::new(key, format!("is required (whole seconds >= {min})")))
     }
 
     /// A number > 0 (fractions allowed).
@@ -264,7 +280,11 @@ mod tests {
         assert!(o.opt_u64("d", 0).is_err());
         assert_eq!(o.opt_u64("e", 0).unwrap(), Some(60));
         assert_eq!(o.opt_u64("missing", 0).unwrap(), None);
-        assert!(o.required_u64("missing", 1).is_err());
+        assert!(o.required_seconds("missing", 1).is_err());
+        assert!(o.opt_seconds("a", 0).is_ok());
+        let big = json!({"x": 10_000_000_000u64});
+        let err = Obj::new(&big).unwrap().opt_seconds("x", 0).unwrap_err();
+        assert!(err.message.contains("at most"), "{err}");
         assert_eq!(o.opt_u64("a", 11).unwrap_err().key, "a");
     }
 

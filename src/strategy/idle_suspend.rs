@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::config::{ConfigError, Obj};
+use super::keys;
 use super::{cooldown_left, Ctx, Desired, Idle, StrategyKind};
 use crate::model::Size;
 
@@ -23,9 +24,11 @@ pub struct IdleSuspendConfig {
 impl IdleSuspendConfig {
     pub(crate) fn parse(o: &Obj) -> Result<Self, ConfigError> {
         Ok(IdleSuspendConfig {
-            idle_after_s: o.required_u64("idle_after_s", 1)?,
-            cooldown_s: o.opt_u64("cooldown_s", 0)?.unwrap_or(0),
-            suspend_when_unknown: o.opt_bool("suspend_when_unknown")?.unwrap_or(false),
+            idle_after_s: o.required_seconds(keys::IDLE_AFTER_S.name, 1)?,
+            cooldown_s: o.opt_seconds(keys::COOLDOWN_S.name, 0)?.unwrap_or(0),
+            suspend_when_unknown: o
+                .opt_bool(keys::SUSPEND_WHEN_UNKNOWN.name)?
+                .unwrap_or(false),
         })
     }
 }

@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::config::{ConfigError, Obj};
+use super::keys;
 use super::{Ctx, Desired, StrategyKind};
 use crate::model::Size;
 
@@ -20,12 +21,12 @@ pub struct LimitsConfig {
 impl LimitsConfig {
     pub(crate) fn parse(o: &Obj) -> Result<Self, ConfigError> {
         let cfg = LimitsConfig {
-            max_replicas: o.opt_u64("max_replicas", 1)?,
-            max_credits_per_hour: o.opt_positive_f64("max_credits_per_hour")?,
+            max_replicas: o.opt_u64(keys::MAX_REPLICAS.name, 1)?,
+            max_credits_per_hour: o.opt_positive_f64(keys::MAX_CREDITS_PER_HOUR.name)?,
         };
         if cfg.max_replicas.is_none() && cfg.max_credits_per_hour.is_none() {
             return Err(ConfigError::new(
-                "max_replicas",
+                keys::MAX_REPLICAS.name,
                 "a limits row needs max_replicas and/or max_credits_per_hour",
             ));
         }

@@ -8,6 +8,7 @@
 mod burst;
 mod config;
 mod idle_suspend;
+pub mod keys;
 mod limits;
 mod schedule;
 mod shrink_to_fit;
@@ -86,6 +87,22 @@ impl StrategyKind {
             .collect::<Vec<_>>()
             .join(", ")
     }
+
+    /// Strategies that choose the replica size: two of them on one cluster
+    /// undo each other, and neither sees replicas another strategy owns
+    /// (the burst replica) when choosing.
+    pub fn chooses_size(self) -> bool {
+        matches!(
+            self,
+            StrategyKind::TargetSize | StrategyKind::Schedule | StrategyKind::ShrinkToFit
+        )
+    }
+
+    /// Strategies that need replicas of several sizes at once, which a
+    /// managed cluster (one size for all its replicas) cannot have.
+    pub fn needs_mixed_sizes(self) -> bool {
+        matches!(self, StrategyKind::Burst | StrategyKind::ShrinkToFit)
+    }
 }
 
 impl fmt::Display for StrategyKind {
@@ -156,6 +173,16 @@ impl StrategyConfig {
         }
     }
 
+    /// A replica this strategy owns on `cluster` (the burst replica): the
+    /// strategies that choose the size do not see it, so they never retire
+    /// it as "another size" while its owner still wants it.
+    pub fn owned_replica(&self, cluster: &str) -> Option<String> {
+        match self {
+            StrategyConfig::Burst(_) => Some(burst_name(cluster)),
+            _ => None,
+        }
+    }
+
     /// When a clock-driven strategy may next decide differently with every
     /// other input (and its state slot) held still; `None` for strategies
     /// that only react to signals. The simulator plans again by then.
@@ -205,40 +232,18 @@ impl StrategyConfig {
     }
 }
 
-/// Config keys each strategy type reads (kept in step with the parsers by a
-/// unit test), for "unknown key" findings with a suggestion.
-pub fn known_keys(ty: &str) -> &'static [&'static str] {
-    match ty {
-        "target_size" => &["target_size", "replica_name"],
-        "schedule" => &["timezone", "prewarm_s", "windows", "default"],
-        "shrink_to_fit" => &[
-            "max_replica_size",
-            "cooldown_s",
-            "min_oom_count",
-            "min_crash_count",
-        ],
-        "burst" => &[
-            "burst_replica_size",
-            "cooldown_s",
-            "linger_s",
-            "max_burst_s",
-        ],
-        "idle_suspend" => &["idle_after_s", "cooldown_s", "suspend_when_unknown"],
-        "limits" => &["max_replicas", "max_credits_per_hour"],
-        "stabilization" => &["scale_down_after_s", "scale_up_after_s"],
-        crate::plan::PAUSE => &["reason"],
-        _ => &[],
-    }
-}
-
-/// The closest candidate to a misspelt word, if one is close enough.
-pub fn suggest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    candidates
-        .iter()
-        .map(|c| (strsim::levenshtein(word, c), *c))
-        .filter(|(d, c)| *d <= (c.len() / 3).max(2))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
+/// The longest statement history any valid row waits for (the largest
+/// `idle_after_s`), read with the strategy's own parser so `3600.0` counts
+/// like `3600`; invalid rows are skipped here and reported by the planner.
+/// Bounded by [`keys::MAX_SECONDS`], whatever the table holds.
+pub fn longest_idle_after_s(rows: &[crate::model::StrategyRow]) -> u64 {
+    let no_sizes = SizeCatalog::default();
+    rows.iter()
+        .filter(|r| StrategyKind::parse(&r.strategy_type) == Some(StrategyKind::IdleSuspend))
+        .filter_map(|r| StrategyConfig::parse(StrategyKind::IdleSuspend, &r.config, &no_sizes).ok())
+        .filter_map(|(cfg, _)| cfg.idle_after_s())
+        .max()
+        .unwrap_or(0)
 }
 
 /// Typed access to a strategy's state slot. A slot that does not parse (an

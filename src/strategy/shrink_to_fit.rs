@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::config::{ConfigError, Obj};
+use super::keys;
 use super::{cooldown_left, Ctx, Desired, StrategyKind};
 use crate::model::{Replica, Size, SizeCatalog};
 
@@ -27,10 +28,10 @@ impl ShrinkToFitConfig {
             u32::try_from(n).map_err(|_| ConfigError::new(key, format!("is too large: {n}")))
         };
         Ok(ShrinkToFitConfig {
-            max_replica_size: o.size("max_replica_size", sizes)?,
-            cooldown_s: o.opt_u64("cooldown_s", 0)?.unwrap_or(0),
-            min_oom_count: count("min_oom_count")?,
-            min_crash_count: count("min_crash_count")?,
+            max_replica_size: o.size(keys::MAX_REPLICA_SIZE.name, sizes)?,
+            cooldown_s: o.opt_seconds(keys::COOLDOWN_S.name, 0)?.unwrap_or(0),
+            min_oom_count: count(keys::MIN_OOM_COUNT.name)?,
+            min_crash_count: count(keys::MIN_CRASH_COUNT.name)?,
         })
     }
 

@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::config::{ConfigError, Obj};
+use super::keys;
 use super::{Ctx, Desired, DesiredReplica, StrategyKind};
 
 const KIND: StrategyKind = StrategyKind::Stabilization;
@@ -25,8 +26,10 @@ pub struct StabilizationConfig {
 impl StabilizationConfig {
     pub(crate) fn parse(o: &Obj) -> Result<Self, ConfigError> {
         Ok(StabilizationConfig {
-            scale_down_after_s: o.opt_u64("scale_down_after_s", 0)?.unwrap_or(300),
-            scale_up_after_s: o.opt_u64("scale_up_after_s", 0)?.unwrap_or(0),
+            scale_down_after_s: o
+                .opt_seconds(keys::SCALE_DOWN_AFTER_S.name, 0)?
+                .unwrap_or(300),
+            scale_up_after_s: o.opt_seconds(keys::SCALE_UP_AFTER_S.name, 0)?.unwrap_or(0),
         })
     }
 }

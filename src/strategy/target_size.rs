@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::config::{ConfigError, Obj};
+use super::keys;
 use super::{Ctx, Desired, StrategyKind};
 use crate::model::{Size, SizeCatalog};
 
@@ -20,9 +21,9 @@ pub struct TargetSizeConfig {
 
 impl TargetSizeConfig {
     pub(crate) fn parse(o: &Obj, sizes: &SizeCatalog) -> Result<Self, ConfigError> {
-        let target_size = o.size("target_size", sizes)?;
+        let target_size = o.size(keys::TARGET_SIZE.name, sizes)?;
         let replica_name = o
-            .opt_name("replica_name")?
+            .opt_name(keys::REPLICA_NAME.name)?
             .unwrap_or_else(|| format!("r_{target_size}"));
         Ok(TargetSizeConfig {
             target_size,

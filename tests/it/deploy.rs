@@ -116,7 +116,7 @@ fn deployment_runs_two_watching_replicas_with_probes() {
     let grace = at(pod, "terminationGracePeriodSeconds")
         .as_u64()
         .expect("grace");
-    assert!(grace > clusterctl::watch::SHUTDOWN_GRACE.as_secs());
+    assert!(grace > clusterctl::commands::reconcile::SHUTDOWN_GRACE.as_secs());
 }
 
 #[test]

@@ -1,3 +1,6 @@
+// Test harnesses read files, the environment and the clock: the ban of
+// clippy.toml is for the library's decision core.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 mod behaviour;
 mod cli;
 mod cli_surface;
@@ -7,6 +10,7 @@ mod emulator_selftest;
 mod json_schema;
 mod managed;
 mod ops_commands;
+mod purity;
 mod reconcile;
 mod safety;
 mod scale;

@@ -10,12 +10,12 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use thiserror::Error;
 
-use crate::db::{Client, DbError};
+use super::store::{Store, STRATEGIES};
+use super::{Client, DbError};
 use crate::model::{
     Activity, Cluster, ClusterId, CrashInfo, Replica, ReplicaSize, Schedule, Size, SizeCatalog,
-    Snapshot,
+    Snapshot, CRASH_WINDOW, MIN_ACTIVITY_LOOKBACK,
 };
-use crate::store::Store;
 
 /// Needs: mz_catalog.mz_cluster_replica_sizes.
 const SIZES_SQL: &str = "SELECT size, credits_per_hour::float8, \
@@ -113,8 +113,8 @@ pub struct SnapshotOptions {
 impl Default for SnapshotOptions {
     fn default() -> Self {
         SnapshotOptions {
-            crash_window: Duration::from_secs(3600),
-            min_activity_lookback: Duration::from_secs(24 * 3600),
+            crash_window: CRASH_WINDOW,
+            min_activity_lookback: MIN_ACTIVITY_LOOKBACK,
             replica_sizes: None,
             exec_cluster: None,
         }
@@ -170,7 +170,7 @@ pub async fn load(
     let lookback = opts
         .min_activity_lookback
         .as_secs()
-        .max(crate::plan::max_idle_after_s(&strategies));
+        .max(crate::strategy::longest_idle_after_s(&strategies));
     let activity_sql = ACTIVITY_SQL.replace("{lookback}", &lookback.to_string());
     let activity = c
         .query_typed(&activity_sql, &[])
@@ -193,7 +193,7 @@ pub async fn load(
 fn missing_or(e: tokio_postgres::Error, store: &Store, what: &'static str) -> SnapshotError {
     if DbError::is_missing_table(&e) {
         SnapshotError::TablesMissing {
-            where_: store.table(crate::store::STRATEGIES),
+            where_: store.table(STRATEGIES),
         }
     } else {
         SnapshotError::Db(q(what)(e))
@@ -305,4 +305,47 @@ fn attach_activity(
                 .unwrap_or(0),
         };
     }
+}
+
+/// Needs: mz_catalog.mz_clusters. Names by id, for commands that show or
+/// select clusters without a whole snapshot.
+const CLUSTER_NAMES_SQL: &str = "SELECT id, name FROM mz_catalog.mz_clusters";
+
+/// Every cluster's (id, name).
+pub async fn cluster_names(c: &Client) -> Result<Vec<(ClusterId, String)>, DbError> {
+    let rows = c
+        .query_typed(CLUSTER_NAMES_SQL, &[])
+        .await
+        .map_err(q("clusters"))?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| Some((ClusterId(r.try_get(0).ok()?), r.try_get(1).ok()?)))
+        .collect())
+}
+
+/// Needs: mz_catalog.mz_cluster_replicas. One cluster's replicas right now,
+/// for the plan guard.
+const CLUSTER_REPLICAS_SQL: &str =
+    "SELECT name, size FROM mz_catalog.mz_cluster_replicas WHERE cluster_id = $1";
+
+/// One cluster's replicas right now, `(name, size)`.
+pub async fn replicas_of(
+    c: &Client,
+    cluster: &ClusterId,
+) -> Result<Vec<(String, Option<Size>)>, DbError> {
+    let rows = c
+        .query_typed(
+            CLUSTER_REPLICAS_SQL,
+            &[(&cluster.0, tokio_postgres::types::Type::TEXT)],
+        )
+        .await
+        .map_err(|e| DbError::query("re-reading the cluster's replicas", &e))?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| {
+            let name: String = r.try_get(0).ok()?;
+            let size: Option<String> = r.try_get(1).ok()?;
+            Some((name, size.map(Size)))
+        })
+        .collect())
 }

@@ -1,57 +1,14 @@
-//! Two views of the same values: human text and versioned JSON. Plans and
-//! apply reports are data (`Serialize`); this module only renders them.
+//! `dry-run` and `apply`: the plan grouped by cluster, each action with its
+//! reasons and SQL, a Terraform-like summary, the problems on stderr; and
+//! the JSON documents of both.
 
 use std::fmt::Write;
 
-use serde::Serialize;
-
+use super::{body_of, plural, TextStyle, Verbosity, View};
+use crate::commands::reconcile::{Applied, DryRun};
+use crate::commands::Completion;
 use crate::exec::{count_kinds, ActionStatus, ApplyReport};
-use crate::plan::{ActionKind, ClusterPlan, Outcome, Plan, FORMAT_VERSION};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verbosity {
-    Quiet,
-    Normal,
-    Verbose,
-}
-
-/// `dry-run --output json`.
-#[derive(Serialize)]
-pub struct DryRunJson<'a> {
-    pub format_version: u32,
-    pub command: &'static str,
-    pub plan: &'a Plan,
-}
-
-/// `apply --output json`.
-#[derive(Serialize)]
-pub struct ApplyJson<'a> {
-    pub format_version: u32,
-    pub command: &'static str,
-    pub plan: &'a Plan,
-    pub apply: &'a ApplyReport,
-}
-
-pub fn dry_run_json(plan: &Plan) -> String {
-    to_json(&DryRunJson {
-        format_version: FORMAT_VERSION,
-        command: "dry-run",
-        plan,
-    })
-}
-
-pub fn apply_json(plan: &Plan, report: &ApplyReport) -> String {
-    to_json(&ApplyJson {
-        format_version: FORMAT_VERSION,
-        command: "apply",
-        plan,
-        apply: report,
-    })
-}
-
-fn to_json<T: Serialize>(v: &T) -> String {
-    serde_json::to_string_pretty(v).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
-}
+use crate::plan::{ActionKind, ClusterPlan, Outcome, Plan};
 
 fn header(cp: &ClusterPlan) -> String {
     format!("cluster {} ({})", cp.cluster, cp.cluster_id)
@@ -250,49 +207,57 @@ pub fn apply_text(plan: &Plan, report: &ApplyReport, verbosity: Verbosity) -> St
     s
 }
 
-fn plural(n: usize) -> &'static str {
-    if n == 1 {
-        ""
+fn completion(plan: &Plan, failed_actions: usize) -> Completion {
+    if plan.invalid_count() > 0 || failed_actions > 0 {
+        Completion::WithProblems
     } else {
-        "s"
+        Completion::Clean
     }
 }
 
-/// A third view, for log pipelines: one `info` event per decision (planned
-/// action), with the cluster, the strategy and the reason as fields, and one
-/// `warn` event per cluster skipped for invalid configuration.
-pub fn log_decisions(plan: &Plan) {
-    for cp in &plan.clusters {
-        if let Outcome::Invalid { errors } = &cp.outcome {
-            tracing::warn!(
-                cluster = %cp.cluster,
-                cluster_id = %cp.cluster_id,
-                reason = %errors.join("; "),
-                "cluster skipped: invalid configuration"
-            );
-        }
-        for a in &cp.actions {
-            tracing::info!(
-                cluster = %cp.cluster,
-                cluster_id = %cp.cluster_id,
-                strategy = %a.strategy,
-                reason = %a.reasons.join("; "),
-                kind = action_kind_name(a.kind),
-                replica = %a.replica,
-                size = a.size.as_ref().map(|s| s.0.as_str()).unwrap_or(""),
-                sql = %a.sql,
-                "decision"
-            );
+impl View for DryRun {
+    fn command(&self) -> &'static str {
+        "dry-run"
+    }
+
+    fn text(&self, style: &TextStyle) -> String {
+        plan_text(&self.plan, style.verbosity)
+    }
+
+    fn messages(&self) -> Vec<String> {
+        problems(&self.plan)
+    }
+
+    fn body(&self) -> serde_json::Value {
+        serde_json::json!({ "plan": body_of(&self.plan) })
+    }
+
+    fn completion(&self) -> Completion {
+        match completion(&self.plan, 0) {
+            Completion::Clean if self.plan.action_count() > 0 => Completion::ChangesPending,
+            other => other,
         }
     }
 }
 
-/// `create_replica` / `drop_replica` / …, as in the JSON output.
-pub fn action_kind_name(kind: ActionKind) -> &'static str {
-    match kind {
-        ActionKind::CreateReplica => "create_replica",
-        ActionKind::DropReplica => "drop_replica",
-        ActionKind::SetReplicationFactor => "set_replication_factor",
-        ActionKind::SetSize => "set_size",
+impl View for Applied {
+    fn command(&self) -> &'static str {
+        "apply"
+    }
+
+    fn text(&self, style: &TextStyle) -> String {
+        apply_text(&self.plan, &self.report, style.verbosity)
+    }
+
+    fn messages(&self) -> Vec<String> {
+        problems(&self.plan)
+    }
+
+    fn body(&self) -> serde_json::Value {
+        serde_json::json!({ "plan": body_of(&self.plan), "apply": body_of(&self.report) })
+    }
+
+    fn completion(&self) -> Completion {
+        completion(&self.plan, self.report.failed())
     }
 }

@@ -3,8 +3,6 @@
 //! space-aligned columns (no colour, no trailing blanks) when piped. Knows
 //! nothing of what the cells mean beyond a tone for colour.
 
-use std::io::IsTerminal;
-
 use comfy_table::{presets, Attribute, Cell as CtCell, Color, ContentArrangement, Table};
 
 /// How a cell should stand out when colour is allowed.
@@ -46,25 +44,6 @@ impl Cell {
 pub struct Style {
     pub tty: bool,
     pub color: bool,
-}
-
-impl Style {
-    /// Decided from stdout and `NO_COLOR` (<https://no-color.org>).
-    pub fn detect() -> Style {
-        let tty = std::io::stdout().is_terminal();
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        Style {
-            tty,
-            color: tty && !no_color,
-        }
-    }
-
-    pub fn plain() -> Style {
-        Style {
-            tty: false,
-            color: false,
-        }
-    }
 }
 
 pub fn render(headers: &[&str], rows: &[Vec<Cell>], style: Style) -> String {
@@ -151,7 +130,14 @@ mod tests {
             vec![Cell::new("analytics"), Cell::tone("Converged", Tone::Good)],
             vec![Cell::new("x"), Cell::new("")],
         ];
-        let s = render(&["NAME", "CONDITION"], &rows, Style::plain());
+        let s = render(
+            &["NAME", "CONDITION"],
+            &rows,
+            Style {
+                tty: false,
+                color: false,
+            },
+        );
         assert_eq!(s, "NAME       CONDITION\nanalytics  Converged\nx\n", "{s}");
     }
 

@@ -4,14 +4,15 @@
 //! multi-statement transactions, because Materialize offers neither.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
-use serde::Serialize;
 use tokio_postgres::types::{ToSql, Type};
 
 use crate::db::{Client, DbError};
 use crate::ddl;
+use crate::exec::AuditRow;
 use crate::model::{ClusterId, StrategyRow, STATE_VERSION};
 
 pub const STRATEGIES: &str = "mz_cluster_strategies";
@@ -20,33 +21,12 @@ pub const ACTIONS: &str = "mz_cluster_strategy_actions";
 pub const MIGRATIONS: &str = "clusterctl_schema_migrations";
 pub const LEASE: &str = "clusterctl_lease";
 
-/// Versioned migrations, applied in order, each recorded once applied.
-pub const MIGRATION_FILES: &[(i32, &str, &str)] = &[
-    (
-        1,
-        "create_tables",
-        include_str!("../migrations/0001_create_tables.sql"),
-    ),
-    (2, "lease", include_str!("../migrations/0002_lease.sql")),
-];
-
 /// Rows per multi-row INSERT, to stay far below the parameter limit.
 const CHUNK: usize = 500;
 
 #[derive(Debug, Clone, Default)]
 pub struct Store {
     schema: Option<String>,
-}
-
-/// One audit row: an action about to be attempted. Its outcome is recorded
-/// on the same row afterwards (`audit_outcome`).
-#[derive(Debug, Clone, Serialize)]
-pub struct AuditRow {
-    pub action_id: String,
-    pub cluster_id: ClusterId,
-    pub action_sql: String,
-    pub decision_ctx: serde_json::Value,
-    pub created_at: DateTime<Utc>,
 }
 
 impl Store {
@@ -58,91 +38,15 @@ impl Store {
         ddl::table(self.schema.as_deref(), name)
     }
 
-    fn prefix(&self) -> String {
+    pub fn schema(&self) -> Option<&str> {
+        self.schema.as_deref()
+    }
+
+    pub(super) fn prefix(&self) -> String {
         match &self.schema {
             Some(s) => format!("{}.", ddl::ident(s)),
             None => String::new(),
         }
-    }
-
-    /// The SQL that creates everything, statement by statement (for `init
-    /// --print`, the README, and `migrate`).
-    pub fn migration_statements(&self, sql: &str) -> Vec<String> {
-        let prefix = self.prefix();
-        let body: String = sql
-            .lines()
-            .filter(|l| !l.trim_start().starts_with("--"))
-            .collect::<Vec<_>>()
-            .join("\n");
-        body.split(';')
-            .map(|s| s.trim().replace("__SCHEMA__.", &prefix))
-            .filter(|s| !s.is_empty())
-            .collect()
-    }
-
-    /// The statement creating the table that records applied migrations
-    /// (also printed by `init --print`).
-    pub fn migrations_table_statement(&self) -> String {
-        format!(
-            "CREATE TABLE IF NOT EXISTS {} (version INT NOT NULL, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL)",
-            self.table(MIGRATIONS)
-        )
-    }
-
-    /// Versions recorded as applied; `None` when the migrations table does
-    /// not exist yet.
-    async fn applied_versions(&self, c: &Client) -> Result<Option<Vec<i32>>, DbError> {
-        let sql = format!("SELECT version FROM {}", self.table(MIGRATIONS));
-        match c.query_typed(&sql, &[]).await {
-            Ok(rows) => Ok(Some(
-                rows.iter().filter_map(|r| r.try_get(0).ok()).collect(),
-            )),
-            Err(e) if DbError::is_missing_table(&e) => Ok(None),
-            Err(e) => Err(DbError::query("reading applied migrations", &e)),
-        }
-    }
-
-    /// Creates or upgrades our tables; returns the versions applied now.
-    /// When every migration is recorded it issues no DDL at all, so a role
-    /// without `CREATE` works once the tables exist (`init --print`).
-    pub async fn migrate(&self, c: &Client) -> Result<Vec<i32>, DbError> {
-        let done = match self.applied_versions(c).await? {
-            Some(done) if MIGRATION_FILES.iter().all(|(v, _, _)| done.contains(v)) => {
-                return Ok(Vec::new())
-            }
-            Some(done) => done,
-            None => {
-                if let Some(schema) = &self.schema {
-                    let sql = format!("CREATE SCHEMA IF NOT EXISTS {}", ddl::ident(schema));
-                    c.batch_execute(&sql)
-                        .await
-                        .map_err(|e| DbError::query(format!("creating schema {schema}"), &e))?;
-                }
-                c.batch_execute(&self.migrations_table_statement())
-                    .await
-                    .map_err(|e| DbError::query("creating the migrations table", &e))?;
-                Vec::new()
-            }
-        };
-        let table = self.table(MIGRATIONS);
-        let mut applied = Vec::new();
-        for (version, name, sql) in MIGRATION_FILES {
-            if done.contains(version) {
-                continue;
-            }
-            for stmt in self.migration_statements(sql) {
-                c.batch_execute(&stmt).await.map_err(|e| {
-                    DbError::query(format!("applying migration {version} ({name})"), &e)
-                })?;
-            }
-            let record =
-                format!("INSERT INTO {table} (version, name, applied_at) VALUES ($1, $2, now())");
-            c.execute(&record, &[version, name])
-                .await
-                .map_err(|e| DbError::query(format!("recording migration {version}"), &e))?;
-            applied.push(*version);
-        }
-        Ok(applied)
     }
 
     pub async fn strategies(&self, c: &Client) -> Result<Vec<StrategyRow>, tokio_postgres::Error> {
@@ -350,10 +254,196 @@ impl Store {
         };
         Ok(n)
     }
+    /// Replaces the config of one (cluster, type): inserts the new row with
+    /// an explicit `updated_at`, then deletes the older rows of that
+    /// (cluster, type). Two statements, since Materialize has neither upsert
+    /// nor multi-statement write transactions; readers take the newest row,
+    /// so a crash between the two is harmless. Returns the rows replaced.
+    pub async fn replace_strategy(
+        &self,
+        c: &Client,
+        id: &ClusterId,
+        ty: &str,
+        config: &serde_json::Value,
+        at: DateTime<Utc>,
+    ) -> Result<u64, DbError> {
+        let table = self.table(STRATEGIES);
+        let at_text = at.to_rfc3339();
+        let insert = format!(
+            "INSERT INTO {table} (cluster_id, strategy_type, config, updated_at) \
+             VALUES ($1, $2, $3::text::jsonb, $4::text::timestamptz)"
+        );
+        let params = [
+            id.0.clone(),
+            ty.to_string(),
+            config.to_string(),
+            at_text.clone(),
+        ];
+        execute_text(c, &insert, &params)
+            .await
+            .map_err(|e| DbError::query("writing the strategy row", &e))?;
+        let delete = format!(
+            "DELETE FROM {table} WHERE cluster_id = $1 AND strategy_type = $2 \
+             AND (updated_at < $3::text::timestamptz OR updated_at IS NULL)"
+        );
+        execute_text(c, &delete, &[id.0.clone(), ty.to_string(), at_text])
+            .await
+            .map_err(|e| DbError::query("removing the replaced strategy rows", &e))
+    }
+
+    /// Deletes a cluster's strategy rows: all of them, or those of one type.
+    pub async fn delete_strategies(
+        &self,
+        c: &Client,
+        id: &ClusterId,
+        ty: Option<&str>,
+    ) -> Result<u64, DbError> {
+        let table = self.table(STRATEGIES);
+        let result = match ty {
+            Some(ty) => {
+                let sql =
+                    format!("DELETE FROM {table} WHERE cluster_id = $1 AND strategy_type = $2");
+                execute_text(c, &sql, &[id.0.clone(), ty.to_string()]).await
+            }
+            None => {
+                let sql = format!("DELETE FROM {table} WHERE cluster_id = $1");
+                execute_text(c, &sql, std::slice::from_ref(&id.0)).await
+            }
+        };
+        result.map_err(|e| DbError::query("removing strategy rows", &e))
+    }
+
+    /// The audit trail, newest first, filtered and limited in SQL (one
+    /// statement). `since_s`: only rows newer than that many seconds ago
+    /// (the database's clock); `clusters`: only these cluster ids.
+    pub async fn actions(
+        &self,
+        c: &Client,
+        filter: &ActionFilter<'_>,
+    ) -> Result<Vec<ActionRecord>, DbError> {
+        let mut params: Vec<String> = Vec::new();
+        let mut sql = format!("{ACTION_COLUMNS} FROM {} WHERE true", self.table(ACTIONS));
+        if let Some(since) = filter.since_s {
+            params.push(format!("{since} seconds"));
+            let _ = write!(
+                sql,
+                " AND created_at > now() - ${}::text::interval",
+                params.len()
+            );
+        }
+        if filter.failed_only {
+            sql.push_str(" AND (executed = false OR executed IS NULL)");
+        }
+        if let Some(ids) = filter.clusters {
+            let first = params.len() + 1;
+            params.extend(ids.iter().map(|id| id.0.clone()));
+            let ph: Vec<String> = (first..first + ids.len())
+                .map(|i| format!("${i}"))
+                .collect();
+            let _ = write!(sql, " AND cluster_id IN ({})", ph.join(", "));
+        }
+        let _ = write!(
+            sql,
+            " ORDER BY created_at DESC, action_id DESC LIMIT {}",
+            filter.limit.max(1)
+        );
+        let typed: Vec<(&(dyn ToSql + Sync), Type)> = params
+            .iter()
+            .map(|p| (p as &(dyn ToSql + Sync), Type::TEXT))
+            .collect();
+        let rows = c
+            .query_typed(&sql, &typed)
+            .await
+            .map_err(|e| self.missing_or(e, "reading the audit trail"))?;
+        Ok(rows.iter().filter_map(ActionRecord::from_row).collect())
+    }
+
+    /// The newest action of every cluster, in one statement.
+    pub async fn last_actions(&self, c: &Client) -> Result<Vec<ActionRecord>, DbError> {
+        let sql = format!(
+            "SELECT DISTINCT ON (cluster_id) {} FROM {} WHERE cluster_id IS NOT NULL \
+             ORDER BY cluster_id, created_at DESC",
+            ACTION_COLUMNS.trim_start_matches("SELECT "),
+            self.table(ACTIONS)
+        );
+        let rows = c
+            .query_typed(&sql, &[])
+            .await
+            .map_err(|e| self.missing_or(e, "reading the last actions"))?;
+        Ok(rows.iter().filter_map(ActionRecord::from_row).collect())
+    }
+
+    fn missing_or(&self, e: tokio_postgres::Error, context: &str) -> DbError {
+        if DbError::is_missing_table(&e) {
+            DbError::Query {
+                context: context.to_string(),
+                reason: format!(
+                    "the audit table {} does not exist: run `clusterctl init` (or `clusterctl init --print` for an admin)",
+                    self.table(ACTIONS)
+                ),
+                transient: false,
+            }
+        } else {
+            DbError::query(context, &e)
+        }
+    }
+}
+
+/// Which audit rows to read.
+#[derive(Debug, Clone, Default)]
+pub struct ActionFilter<'a> {
+    pub since_s: Option<u64>,
+    pub failed_only: bool,
+    pub clusters: Option<&'a [ClusterId]>,
+    pub limit: u32,
+}
+
+const ACTION_COLUMNS: &str = "SELECT action_id, cluster_id, action_sql, decision_ctx::text, \
+    executed, error_message, created_at";
+
+/// One row of the audit table, as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActionRecord {
+    pub action_id: String,
+    pub cluster_id: Option<ClusterId>,
+    pub action_sql: String,
+    /// `Null` when the row has none or it is not JSON.
+    pub decision_ctx: serde_json::Value,
+    /// `None`: the outcome was never recorded (the run was interrupted).
+    pub executed: Option<bool>,
+    pub error: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl ActionRecord {
+    fn from_row(r: &tokio_postgres::Row) -> Option<ActionRecord> {
+        let ctx = r
+            .try_get::<_, Option<String>>(3)
+            .ok()?
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or(serde_json::Value::Null);
+        Some(ActionRecord {
+            action_id: r.try_get::<_, Option<String>>(0).ok()?.unwrap_or_default(),
+            cluster_id: r.try_get::<_, Option<String>>(1).ok()?.map(ClusterId),
+            action_sql: r.try_get::<_, Option<String>>(2).ok()?.unwrap_or_default(),
+            decision_ctx: ctx,
+            executed: r.try_get(4).ok()?,
+            error: r.try_get(5).ok()?,
+            created_at: r.try_get(6).ok()?,
+        })
+    }
+
+    /// A text field of `decision_ctx` (`kind`, `replica`, `strategy`, …).
+    pub fn ctx_text(&self, key: &str) -> Option<String> {
+        self.decision_ctx
+            .get(key)
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    }
 }
 
 /// Runs a statement whose parameters are all text, in one round trip.
-async fn execute_text(
+pub(super) async fn execute_text(
     c: &Client,
     sql: &str,
     params: &[String],

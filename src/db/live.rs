@@ -12,13 +12,26 @@ use std::time::{Duration, Instant};
 use backon::BackoffBuilder;
 use chrono::{DateTime, Utc};
 
-use crate::db::{Client, Db, DbError};
-use crate::exec::{Backend, ExecError};
-use crate::lease::{self, Holder};
+use thiserror::Error;
+
+use super::catalog::{self, SnapshotError, SnapshotOptions};
+use super::lease::{self, Holder};
+use super::store::Store;
+use super::{Client, Db, DbError};
+use crate::exec::{AuditRow, Backend};
 use crate::model::{ClusterId, Size, Snapshot};
 use crate::plan::{Action, ActionKind};
-use crate::snapshot::{SnapshotError, SnapshotOptions};
-use crate::store::{AuditRow, Store};
+
+/// What goes wrong on the live backend.
+#[derive(Debug, Error)]
+pub enum LiveError {
+    #[error(transparent)]
+    Snapshot(#[from] SnapshotError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("the lease was lost (another controller took it after it expired); stopped before the next cluster")]
+    LeaseLost,
+}
 
 /// How hard to try before giving up on a transient failure.
 #[derive(Debug, Clone)]
@@ -77,7 +90,7 @@ struct LeaseKeeper {
     renewed: Instant,
 }
 
-pub struct PgBackend<'a> {
+pub struct LiveBackend<'a> {
     db: &'a Db,
     client: Option<Client>,
     store: &'a Store,
@@ -92,7 +105,7 @@ pub struct PgBackend<'a> {
     stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
-impl<'a> PgBackend<'a> {
+impl<'a> LiveBackend<'a> {
     pub fn new(
         db: &'a Db,
         store: &'a Store,
@@ -100,7 +113,7 @@ impl<'a> PgBackend<'a> {
         policy: RetryPolicy,
         statement_timeout: Duration,
     ) -> Self {
-        PgBackend {
+        LiveBackend {
             db,
             client: None,
             store,
@@ -186,7 +199,7 @@ impl<'a> PgBackend<'a> {
     pub async fn migrate(&mut self) -> Result<Vec<i32>, DbError> {
         let store = self.store;
         self.retrying("creating clusterctl's tables", async |c| {
-            store.migrate(c).await
+            super::migrate::migrate(store, c).await
         })
         .await
     }
@@ -304,16 +317,18 @@ fn already_done(kind: ActionKind, e: &tokio_postgres::Error) -> bool {
     }
 }
 
-impl Backend for PgBackend<'_> {
+impl Backend for LiveBackend<'_> {
+    type Error = LiveError;
+
     fn now(&self) -> DateTime<Utc> {
         Utc::now()
     }
 
-    async fn snapshot(&mut self) -> Result<Snapshot, ExecError> {
+    async fn snapshot(&mut self) -> Result<Snapshot, LiveError> {
         let (store, options) = (self.store, self.options);
         Ok(self
             .retrying("reading the catalog", async |c| {
-                crate::snapshot::load(c, store, options).await
+                catalog::load(c, store, options).await
             })
             .await?)
     }
@@ -328,7 +343,7 @@ impl Backend for PgBackend<'_> {
         result
     }
 
-    async fn audit(&mut self, row: &AuditRow) -> Result<(), ExecError> {
+    async fn audit(&mut self, row: &AuditRow) -> Result<(), LiveError> {
         let store = self.store;
         Ok(self
             .retrying("writing the audit row", async |c| {
@@ -342,7 +357,7 @@ impl Backend for PgBackend<'_> {
         action_id: &str,
         executed: bool,
         error: Option<&str>,
-    ) -> Result<(), ExecError> {
+    ) -> Result<(), LiveError> {
         let store = self.store;
         Ok(self
             .retrying("recording the outcome", async |c| {
@@ -355,7 +370,7 @@ impl Backend for PgBackend<'_> {
         &mut self,
         states: &[(ClusterId, serde_json::Value)],
         at: DateTime<Utc>,
-    ) -> Result<(), ExecError> {
+    ) -> Result<(), LiveError> {
         let store = self.store;
         Ok(self
             .retrying("writing state", async |c| {
@@ -367,25 +382,13 @@ impl Backend for PgBackend<'_> {
     async fn replicas_now(
         &mut self,
         cluster: &ClusterId,
-    ) -> Result<Option<Vec<(String, Option<Size>)>>, ExecError> {
-        const SQL: &str =
-            "SELECT name, size FROM mz_catalog.mz_cluster_replicas WHERE cluster_id = $1";
+    ) -> Result<Option<Vec<(String, Option<Size>)>>, LiveError> {
         let rows = self
             .retrying("re-reading the cluster's replicas", async |c| {
-                c.query_typed(SQL, &[(&cluster.0, tokio_postgres::types::Type::TEXT)])
-                    .await
-                    .map_err(|e| DbError::query("re-reading the cluster's replicas", &e))
+                catalog::replicas_of(c, cluster).await
             })
             .await?;
-        Ok(Some(
-            rows.iter()
-                .filter_map(|r| {
-                    let name: String = r.try_get(0).ok()?;
-                    let size: Option<String> = r.try_get(1).ok()?;
-                    Some((name, size.map(Size)))
-                })
-                .collect(),
-        ))
+        Ok(Some(rows))
     }
 
     fn stop_requested(&self) -> bool {
@@ -394,7 +397,7 @@ impl Backend for PgBackend<'_> {
             .is_some_and(|f| f.load(std::sync::atomic::Ordering::SeqCst))
     }
 
-    async fn keep_alive(&mut self) -> Result<(), ExecError> {
+    async fn keep_alive(&mut self) -> Result<(), LiveError> {
         let Some(keeper) = &self.lease else {
             return Ok(());
         };
@@ -408,7 +411,7 @@ impl Backend for PgBackend<'_> {
             })
             .await?;
         if !ours {
-            return Err(ExecError::LeaseLost);
+            return Err(LiveError::LeaseLost);
         }
         if let Some(k) = &mut self.lease {
             k.renewed = Instant::now();

@@ -5,6 +5,10 @@
 //! `/metrics` (watch mode) or as Prometheus text for node-exporter's textfile
 //! collector (`--metrics-file`, cron), written atomically.
 
+// The shell: this module reads the clock, the environment, files and the
+// database on purpose (clippy.toml bans that in the decision core).
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -20,9 +24,11 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
-use crate::exec::ActionStatus;
-use crate::ops::{Applied, Leased};
-use crate::plan::Outcome;
+pub mod http;
+
+use crate::exec::{ActionStatus, ApplyReport};
+use crate::model::Snapshot;
+use crate::plan::{Outcome, Plan};
 
 /// How a run ended (`clusterctl_runs_total{outcome}`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -259,7 +265,7 @@ impl Metrics {
         &self,
         outcome: RunOutcome,
         elapsed: Duration,
-        run: Option<&Leased<Applied>>,
+        run: Option<(&Snapshot, &Plan, &ApplyReport)>,
         finished_at: DateTime<Utc>,
     ) {
         let _g = self.guard();
@@ -274,24 +280,24 @@ impl Metrics {
                 .set(finished_at.timestamp_millis() as f64 / 1000.0);
         }
         match run {
-            Some(Leased::Ran(applied)) => {
+            Some((snapshot, plan, report)) => {
                 self.lease_held.set(1);
-                self.observe_applied(applied);
+                self.observe_applied(snapshot, plan, report);
             }
-            Some(Leased::Busy { .. }) | None => {
+            None => {
                 self.lease_held.set(0);
             }
         }
     }
 
-    fn observe_applied(&self, a: &Applied) {
-        for r in &a.report.results {
+    fn observe_applied(&self, snapshot: &Snapshot, plan: &Plan, report: &ApplyReport) {
+        for r in &report.results {
             let outcome = match r.status {
                 ActionStatus::Executed => "executed",
                 ActionStatus::Failed { .. } => "failed",
                 ActionStatus::Skipped { .. } => "skipped",
             };
-            let kind = crate::report::action_kind_name(r.action.kind).to_string();
+            let kind = r.action.kind.name().to_string();
             self.actions
                 .get_or_create(&ActionLabels { kind, outcome })
                 .inc();
@@ -300,7 +306,7 @@ impl Metrics {
         self.replicas.clear();
         self.credits.clear();
         let mut by_condition = [0i64; CONDITIONS.len()];
-        for cp in &a.plan.clusters {
+        for cp in &plan.clusters {
             let condition = match &cp.outcome {
                 Outcome::Planned if cp.actions.is_empty() => 0,
                 Outcome::Planned => 1,
@@ -309,7 +315,7 @@ impl Metrics {
                 Outcome::Paused { .. } => 4,
             };
             by_condition[condition] += 1;
-            let Some(cluster) = a.snapshot.cluster(&cp.cluster_id) else {
+            let Some(cluster) = snapshot.cluster(&cp.cluster_id) else {
                 continue;
             };
             let labels = ClusterLabels {
@@ -320,7 +326,7 @@ impl Metrics {
                 .replicas
                 .iter()
                 .filter_map(|r| r.size.as_ref())
-                .map(|s| a.snapshot.sizes.credits(s))
+                .map(|s| snapshot.sizes.credits(s))
                 .fold(0.0, |acc, c| acc + c);
             self.replicas
                 .get_or_create(&labels)
@@ -332,15 +338,14 @@ impl Metrics {
                 .get_or_create(&ConditionLabels { condition })
                 .set(by_condition[i]);
         }
-        let latest = a
-            .snapshot
+        let latest = snapshot
             .clusters
             .iter()
             .filter_map(|c| c.activity.last_begin)
             .max();
         self.signal_age.clear();
         if let Some(t) = latest {
-            let age = (a.snapshot.now - t).num_milliseconds().max(0) as f64 / 1000.0;
+            let age = (snapshot.now - t).num_milliseconds().max(0) as f64 / 1000.0;
             self.signal_age.get_or_create(&NoLabels {}).set(age);
         }
     }

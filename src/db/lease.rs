@@ -12,8 +12,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio_postgres::types::{ToSql, Type};
 
-use crate::db::{Client, DbError};
-use crate::store::{Store, LEASE};
+use super::store::{execute_typed, Store, LEASE};
+use super::{Client, DbError};
 
 /// The lease every writing command shares.
 pub const NAME: &str = "controller";
@@ -52,7 +52,7 @@ async fn exec(c: &Client, sql: &str, params: &[&String]) -> Result<u64, tokio_po
         .iter()
         .map(|p| (*p as &(dyn ToSql + Sync), Type::TEXT))
         .collect();
-    crate::store::execute_typed(c, sql, typed).await
+    execute_typed(c, sql, typed).await
 }
 
 /// Takes the lease if it is free or expired (or already ours).

@@ -1,0 +1,654 @@
+//! The one clap tree: every command and its flags, grouped so each command
+//! shows only the flags it uses. `strategy set`'s key flags are generated
+//! from the strategies' key table (`strategy::keys`), never written twice.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Arg, ArgAction, ArgMatches, Args, FromArgMatches, Parser, Subcommand, ValueEnum};
+
+use crate::strategy::keys::{self, KeyKind};
+
+pub const AFTER_HELP: &str = "\
+Exit codes: 0 success; 1 error; 2 changes pending (dry-run --detailed-exitcode
+only); 3 completed with problems (invalid strategy rows skipped, actions failed,
+or `check` found problems); 64 bad command line.
+
+Connection: --postgres-url, else DATABASE_URL, else DATABASE_URL in ./.env.
+TLS follows libpq's sslmode (disable, prefer, require, verify-ca, verify-full)
+and sslrootcert, given as URL parameters.";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "clusterctl",
+    version,
+    about = "Keeps Materialize clusters at the right size",
+    long_about = "Keeps Materialize clusters at the right size.\n\n\
+        Strategies are rows in the mz_cluster_strategies table. Each run reads them \
+        and the catalog's signals (activity, hydration, crashes, sizes), plans the \
+        replica set every cluster should have, and prints the plan (dry-run) or \
+        executes it (apply) with an audit trail.",
+    after_help = AFTER_HELP
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+// Parsed once per process: the size difference of the variants is irrelevant.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the plan without changing anything (works with a read-only role)
+    #[command(
+        after_help = "Exit codes with --detailed-exitcode: 0 no changes; 2 changes pending;\n3 problems (invalid rows); 1 error.\n\nExample:\n  clusterctl dry-run --cluster '^analytics' -v"
+    )]
+    DryRun(DryRunArgs),
+    /// Execute the plan: DDL one statement at a time, audited, then persist state
+    #[command(
+        after_help = "Example:\n  DATABASE_URL=postgres://user:pw@host:6875/materialize?sslmode=require clusterctl apply --wait 30s"
+    )]
+    Apply(ApplyArgs),
+    /// Clear persisted strategy state (all clusters, or those matching --cluster)
+    #[command(after_help = "Example:\n  clusterctl wipe-state --cluster '^staging_'")]
+    WipeState(WipeStateArgs),
+    /// Break the controller lease, whoever holds it (audited)
+    #[command(
+        after_help = "Only when a controller died holding the lease and you cannot wait for it\nto expire. Example:\n  clusterctl unlock --force"
+    )]
+    Unlock(UnlockArgs),
+    /// Backtest strategies on a simulated Materialize (no database needed)
+    #[command(
+        after_help = "Example:\n  clusterctl simulate examples/scenarios/nightly-batch.toml --plot nightly.svg"
+    )]
+    Simulate(SimulateArgs),
+    /// Configure strategies: set, rm, ls, pause, resume
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  clusterctl strategy set analytics target_size --target-size 100cc\n  clusterctl strategy ls\n  clusterctl strategy pause analytics --reason 'incident 42'"
+    )]
+    Strategy(StrategyCommand),
+    /// One row per cluster: replicas, what the controller wants, activity, last action, condition
+    #[command(
+        after_help = "Conditions: Paused, Invalid, NotManageable, CrashLooping, Bursting, Resizing,\nSuspended, Hydrating, SignalUnknown, Converged (Unconfigured with --all).\n\nExample:\n  clusterctl status --cluster '^analytics' --output json"
+    )]
+    Status(StatusArgs),
+    /// Validate every strategy row against the live environment (changes nothing)
+    #[command(
+        after_help = "Exit codes: 0 every row is valid; 3 problems found; 1 error.\n\nExample:\n  clusterctl check && clusterctl apply"
+    )]
+    Check(CheckArgs),
+    /// The audit trail of actions, newest first, with their reasons
+    #[command(
+        after_help = "Example:\n  clusterctl history --cluster analytics --since 2h --failed"
+    )]
+    History(HistoryArgs),
+    /// Create clusterctl's tables, or print the SQL and GRANTs for an admin
+    #[command(
+        after_help = "Examples:\n  clusterctl init\n  clusterctl init --print --schema ops --role clusterctl > clusterctl.sql"
+    )]
+    Init(InitArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    #[command(
+        after_help = "Examples:\n  clusterctl completions bash > /etc/bash_completion.d/clusterctl\n  clusterctl completions zsh > \"${fpath[1]}/_clusterctl\"\n  clusterctl completions fish > ~/.config/fish/completions/clusterctl.fish"
+    )]
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff)
+    #[command(after_help = "Example:\n  clusterctl man > clusterctl.1 && man ./clusterctl.1")]
+    Man(OutputArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Where the output goes and how much of it: every command has these.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Output")]
+pub struct OutputArgs {
+    /// Output format
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+    /// More output: -v adds notes and info logs, -vv debug logs
+    #[arg(short, long, action = ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors
+    #[arg(short, long, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Log format on stderr: text for people, json (one object per line) for log pipelines
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, value_name = "FORMAT")]
+    pub log_format: LogFormat,
+}
+
+/// How to reach the database: every command that connects has these.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Connection")]
+pub struct ConnArgs {
+    /// Connection URL (postgres://user:password@host:6875/materialize?sslmode=require)
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_name = "URL")]
+    pub postgres_url: Option<crate::config::DatabaseUrl>,
+
+    /// Schema holding clusterctl's tables (default: the connection's current schema)
+    #[arg(long, value_name = "NAME")]
+    pub schema: Option<String>,
+
+    /// Run our session on this cluster (SET cluster); it is never suspended or shrunk
+    #[arg(long, value_name = "NAME")]
+    pub exec_cluster: Option<String>,
+
+    /// Seconds to wait for a connection
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    pub connect_timeout: u64,
+
+    /// Client-side deadline of every statement (e.g. 60s, 2m); a hung server never hangs cron
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub statement_timeout: Duration,
+
+    /// Retries of a transient failure (connection reset, timeout, "try again"), with backoff
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub max_retries: usize,
+}
+
+/// Commands that read the catalog's replica sizes.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Connection")]
+pub struct SizesArgs {
+    /// Use these replica sizes, smallest first, instead of the catalog's (local testing)
+    #[arg(long, value_name = "A,B,C", value_delimiter = ',')]
+    pub replica_sizes: Option<Vec<String>>,
+}
+
+/// Commands that work on a selection of clusters.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Selection")]
+pub struct SelectArgs {
+    /// Only clusters whose name matches this regular expression
+    #[arg(long, value_name = "REGEX")]
+    pub cluster: Option<String>,
+}
+
+/// Commands that plan.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Planning")]
+pub struct PlanArgs {
+    /// Managed clusters: how long a graceful resize waits for the new replicas before rolling back
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+    pub resize_timeout: Duration,
+}
+
+/// Commands that write take the controller lease first.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Lease")]
+pub struct LeaseArgs {
+    /// If another controller holds the lease, wait up to this long (e.g. 30s) instead of exiting
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub wait: Option<Duration>,
+
+    /// How long the lease lasts unless renewed (renewed while acting)
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub lease_ttl: Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct DryRunArgs {
+    /// Exit 0 when there are no changes, 2 when changes are pending (1 error, 3 problems)
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    #[command(flatten)]
+    pub plan: PlanArgs,
+    #[command(flatten)]
+    pub conn: ConnArgs,
+    #[command(flatten)]
+    pub sizes: SizesArgs,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// Execute at most N DDL statements in this run; the rest waits for the next run
+    #[arg(long, value_name = "N")]
+    pub max_actions: Option<usize>,
+
+    /// Keep running: one apply per --interval until SIGTERM/SIGINT (finishes the action under way, then exits 0)
+    #[arg(long)]
+    pub watch: bool,
+
+    /// With --watch: time between runs (±10% jitter), e.g. 60s, 5m
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration, requires = "watch")]
+    pub interval: Duration,
+
+    /// With --watch: serve /metrics, /healthz and /readyz on this address (e.g. 127.0.0.1:9187)
+    #[arg(long, value_name = "ADDR", requires = "watch")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
+
+    /// Write metrics to this file after each run, atomically (node-exporter textfile collector)
+    #[arg(long, value_name = "PATH")]
+    pub metrics_file: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub select: SelectArgs,
+    #[command(flatten)]
+    pub plan: PlanArgs,
+    #[command(flatten)]
+    pub lease: LeaseArgs,
+    #[command(flatten)]
+    pub conn: ConnArgs,
+    #[command(flatten)]
+    pub sizes: SizesArgs,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct WipeStateArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+    #[command(flatten)]
+    pub lease: LeaseArgs,
+    #[command(flatten)]
+    pub conn: ConnArgs,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct UnlockArgs {
+    /// Required: breaking a lease another controller may still be using is deliberate
+    #[arg(long, required = true)]
+    pub force: bool,
+    #[command(flatten)]
+    pub conn: ConnArgs,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// Scenario file (TOML); see examples/scenarios/README.md
+    pub scenario: PathBuf,
+    /// Seed for the scenario's random choices (default: the scenario's)
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Write a per-tick timeline as CSV
+    #[arg(long, value_name = "FILE")]
+    pub timeline: Option<PathBuf>,
+    /// Draw the timeline of each cluster as an SVG picture
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Subcommand)]
+pub enum StrategyCommand {
+    /// Set a cluster's strategy of one type, replacing any previous config of that type
+    #[command(
+        after_help = "The config is validated against the live replica sizes before anything is\nwritten; a bad one is refused with the reason.\n\nExamples:\n  clusterctl strategy set analytics target_size --target-size 100cc\n  clusterctl strategy set u7 idle_suspend --idle-after-s 30m\n  clusterctl strategy set u7 idle_suspend --config '{\"idle_after_s\": 1800}'"
+    )]
+    Set(StrategySetArgs),
+    /// Remove a cluster's strategies (all of them, or one type)
+    #[command(
+        after_help = "Examples:\n  clusterctl strategy rm analytics burst\n  clusterctl strategy rm u42"
+    )]
+    Rm(StrategyRmArgs),
+    /// List the strategies in effect (the newest row per cluster and type)
+    #[command(after_help = "Example:\n  clusterctl strategy ls --cluster '^analytics'")]
+    Ls(StrategyLsArgs),
+    /// Make the controller leave a cluster alone (said so in every plan)
+    #[command(
+        after_help = "Example:\n  clusterctl strategy pause analytics --reason 'incident 42'"
+    )]
+    Pause(StrategyPauseArgs),
+    /// Undo `strategy pause`
+    #[command(after_help = "Example:\n  clusterctl strategy resume analytics")]
+    Resume(StrategyTargetArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StrategySetArgs {
+    /// Cluster name or id (u7)
+    pub cluster_name: String,
+    /// Strategy type: target_size, schedule, shrink_to_fit, burst, idle_suspend, limits, stabilization
+    pub strategy_type: String,
+    /// The whole config as a JSON object (instead of the key flags)
+    #[arg(long, value_name = "JSON", conflicts_with = "keys")]
+    pub config: Option<String>,
+    #[command(flatten)]
+    pub keys: ConfigKeys,
+    #[command(flatten)]
+    pub conn: ConnArgs,
+    #[command(flatten)]
+    pub sizes: SizesArgs,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct StrategyRmArgs {
+    /// Cluster name or id (an id only strategy rows mention is accepted too)
+    pub cluster_name: String,
+    /// Only this strategy type
+    pub strategy_type: Option<String>,
+    #[command(flatten)]
+    pub conn: ConnArgs,
+    #[command(flatten)]
+    pub sizes: SizesArgs,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct StrategyLsArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+    #[command(flatten)]
+    pub conn: ConnArgs,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct StrategyPauseArgs {
+    /// Cluster name or id
+    pub cluster_name: String,
+    /// Why, for whoever reads the plan next
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+    #[command(flatten)]
+    pub conn: ConnArgs,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct StrategyTargetArgs {
+    /// Cluster name or id
+    pub cluster_name: String,
+    #[command(flatten)]
+    pub conn: ConnArgs,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Every user cluster, not only those with strategies
+    #[arg(long)]
+    pub all: bool,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    #[command(flatten)]
+    pub conn: ConnArgs,
+    #[command(flatten)]
+    pub sizes: SizesArgs,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+    #[command(flatten)]
+    pub conn: ConnArgs,
+    #[command(flatten)]
+    pub sizes: SizesArgs,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Only actions newer than this (30s, 15m, 2h, 1d)
+    #[arg(long, value_name = "DURATION", value_parser = parse_since)]
+    pub since: Option<Duration>,
+    /// Only actions that failed (or whose outcome was never recorded)
+    #[arg(long)]
+    pub failed: bool,
+    /// At most this many actions
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    pub limit: u32,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    #[command(flatten)]
+    pub conn: ConnArgs,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Print the SQL (tables, then GRANTs) instead of running it; needs no connection
+    #[arg(long)]
+    pub print: bool,
+    /// With --print: the role the GRANTs are for
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "clusterctl",
+        requires = "print"
+    )]
+    pub role: String,
+    #[command(flatten)]
+    pub conn: ConnArgs,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+impl Command {
+    /// The output flags every command has.
+    pub fn output(&self) -> &OutputArgs {
+        match self {
+            Command::DryRun(a) => &a.out,
+            Command::Apply(a) => &a.out,
+            Command::WipeState(a) => &a.out,
+            Command::Unlock(a) => &a.out,
+            Command::Simulate(a) => &a.out,
+            Command::Strategy(s) => match s {
+                StrategyCommand::Set(a) => &a.out,
+                StrategyCommand::Rm(a) => &a.out,
+                StrategyCommand::Ls(a) => &a.out,
+                StrategyCommand::Pause(a) => &a.out,
+                StrategyCommand::Resume(a) => &a.out,
+            },
+            Command::Status(a) => &a.out,
+            Command::Check(a) => &a.out,
+            Command::History(a) => &a.out,
+            Command::Init(a) => &a.out,
+            Command::Completions(a) => &a.out,
+            Command::Man(a) => a,
+        }
+    }
+}
+
+/// The longest duration any flag takes: a year. Longer values are mistakes
+/// and overflow time arithmetic.
+const MAX_FLAG_DURATION: Duration = Duration::from_secs(keys::MAX_SECONDS);
+
+/// `30s`, `5m`, `1h30m`, or plain seconds; at most a year.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let d = match s.parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => humantime::parse_duration(s)
+            .map_err(|e| format!("'{s}' is not a duration like 30s, 5m or 1h ({e})"))?,
+    };
+    if d > MAX_FLAG_DURATION {
+        return Err(format!("'{s}' is longer than a year (366 days)"));
+    }
+    Ok(d)
+}
+
+/// Parses `--since`: 30s, 15m, 2h, 1d, or combinations (`1h30m`).
+pub fn parse_since(s: &str) -> Result<Duration, String> {
+    parse_duration(s).map_err(|e| format!("{e}; use e.g. 30s, 15m, 2h, 1d"))
+}
+
+/// `strategy set`'s key flags, one per key of the key table, collected into
+/// the JSON config they stand for.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigKeys(pub serde_json::Map<String, serde_json::Value>);
+
+fn key_value_parser(kind: KeyKind) -> clap::builder::ValueParser {
+    use clap::builder::ValueParser;
+    fn json(s: &str) -> Result<serde_json::Value, String> {
+        serde_json::from_str(s).map_err(|e| format!("not valid JSON ({e})"))
+    }
+    fn seconds(s: &str) -> Result<u64, String> {
+        parse_duration(s).map(|d| d.as_secs())
+    }
+    match kind {
+        KeyKind::Size | KeyKind::Name | KeyKind::Text => ValueParser::string(),
+        KeyKind::Seconds => ValueParser::new(seconds),
+        KeyKind::Count => clap::value_parser!(u64).into(),
+        KeyKind::Bool => ValueParser::bool(),
+        KeyKind::Credits => clap::value_parser!(f64).into(),
+        KeyKind::Json => ValueParser::new(json),
+    }
+}
+
+fn value_name(kind: KeyKind) -> &'static str {
+    match kind {
+        KeyKind::Size => "SIZE",
+        KeyKind::Name => "NAME",
+        KeyKind::Seconds => "DURATION",
+        KeyKind::Count => "N",
+        KeyKind::Bool => "BOOL",
+        KeyKind::Credits => "CREDITS",
+        KeyKind::Text => "TEXT",
+        KeyKind::Json => "JSON",
+    }
+}
+
+impl Args for ConfigKeys {
+    fn augment_args(mut cmd: clap::Command) -> clap::Command {
+        let mut ids = Vec::new();
+        for (key, kinds) in keys::all_keys() {
+            let owners: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
+            let arg = Arg::new(key.name)
+                .long(key.flag())
+                .alias(key.name)
+                .value_name(value_name(key.kind))
+                .value_parser(key_value_parser(key.kind))
+                .action(ArgAction::Set)
+                .help(format!("{}: {}", owners.join(", "), key.help))
+                .help_heading("Config keys (instead of --config)");
+            ids.push(key.name);
+            cmd = cmd.arg(arg);
+        }
+        cmd.group(clap::ArgGroup::new("keys").args(ids).multiple(true))
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
+}
+
+impl FromArgMatches for ConfigKeys {
+    fn from_arg_matches(m: &ArgMatches) -> Result<Self, clap::Error> {
+        let mut map = serde_json::Map::new();
+        for (key, _) in keys::all_keys() {
+            let v = match key.kind {
+                KeyKind::Size | KeyKind::Name | KeyKind::Text => {
+                    m.get_one::<String>(key.name).cloned().map(Into::into)
+                }
+                KeyKind::Seconds | KeyKind::Count => {
+                    m.get_one::<u64>(key.name).map(|n| (*n).into())
+                }
+                KeyKind::Bool => m.get_one::<bool>(key.name).map(|b| (*b).into()),
+                KeyKind::Credits => m.get_one::<f64>(key.name).map(|f| (*f).into()),
+                KeyKind::Json => m.get_one::<serde_json::Value>(key.name).cloned(),
+            };
+            if let Some(v) = v {
+                map.insert(key.name.to_string(), v);
+            }
+        }
+        Ok(ConfigKeys(map))
+    }
+
+    fn update_from_arg_matches(&mut self, m: &ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(m)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_tree_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_config_key_has_a_flag_and_durations_take_units() {
+        let cli = Cli::try_parse_from([
+            "clusterctl",
+            "strategy",
+            "set",
+            "c",
+            "burst",
+            "--burst-replica-size",
+            "50cc",
+            "--linger-s",
+            "30m",
+            "--max-burst-s",
+            "3600",
+        ])
+        .unwrap();
+        let Command::Strategy(StrategyCommand::Set(a)) = cli.command else {
+            panic!("not strategy set");
+        };
+        assert_eq!(
+            serde_json::Value::Object(a.keys.0),
+            serde_json::json!({"burst_replica_size": "50cc", "linger_s": 1800, "max_burst_s": 3600})
+        );
+        let set = Cli::command();
+        let set = set
+            .find_subcommand("strategy")
+            .and_then(|s| s.find_subcommand("set"))
+            .unwrap();
+        for (key, _) in keys::all_keys() {
+            assert!(
+                set.get_arguments()
+                    .any(|a| a.get_long() == Some(key.flag().as_str())),
+                "no flag for {}",
+                key.name
+            );
+        }
+    }
+
+    #[test]
+    fn durations_are_bounded() {
+        assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert!(parse_duration("300000y")
+            .unwrap_err()
+            .contains("longer than a year"));
+        assert!(parse_duration("soon").is_err());
+        assert_eq!(parse_since("1d").unwrap(), Duration::from_secs(86400));
+    }
+}

@@ -1,0 +1,110 @@
+//! The command line: one clap tree (`args`), one dispatcher (`dispatch`)
+//! that turns arguments into the commands' option structs, runs the command,
+//! renders what it returns as text or JSON and maps the outcome to a
+//! documented exit code. Also the process set-up: `.env`, logging. No
+//! decision is made here.
+
+// The shell: this module reads the clock, the environment, files and the
+// database on purpose (clippy.toml bans that in the decision core).
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
+mod args;
+mod dispatch;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+pub use args::{parse_duration, Cli, Command, LogFormat, OutputFormat};
+
+/// Exit codes (stable; documented in the README and in `--help`).
+pub mod exit {
+    /// Success.
+    pub const OK: u8 = 0;
+    /// Error: the command could not do its job (connection, missing tables,
+    /// bad flag value). Nothing after the failure point was done.
+    pub const ERROR: u8 = 1;
+    /// `dry-run --detailed-exitcode` only: success, and changes are pending
+    /// (Terraform's convention).
+    pub const CHANGES: u8 = 2;
+    /// Completed, but some clusters were skipped for invalid configuration,
+    /// or some actions failed (see the audit trail); `check` found problems.
+    pub const PROBLEMS: u8 = 3;
+    /// The command line itself is wrong.
+    pub const USAGE: u8 = 64;
+}
+
+/// Parses, runs, prints; returns the process exit code.
+pub fn main() -> ExitCode {
+    let dotenv = load_dotenv();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let out = cli.command.output();
+    // A service (`apply --watch`) logs each run: info unless told otherwise.
+    let service = matches!(&cli.command, Command::Apply(a) if a.watch);
+    let filter = match (out.quiet, out.verbose) {
+        (true, _) => "error",
+        (_, 0) if service => "info",
+        (_, 0) => "warn",
+        (_, 1) => "info",
+        _ => "debug",
+    };
+    init_logging(filter, out.verbose, out.log_format, service);
+    for w in dotenv {
+        tracing::warn!("{w}");
+    }
+    ExitCode::from(dispatch::run(cli))
+}
+
+/// Loads `./.env` (never overriding the environment); returns warnings.
+fn load_dotenv() -> Vec<String> {
+    let path = std::path::Path::new(".env");
+    if !path.exists() {
+        return Vec::new();
+    }
+    let mut warnings = Vec::new();
+    if let Some(w) = crate::config::check_dotenv_permissions(path) {
+        warnings.push(w);
+    }
+    if let Err(e) = dotenvy::from_path(path) {
+        warnings.push(format!(
+            ".env: could not be read: {}",
+            dispatch::one_line(&e.to_string())
+        ));
+    }
+    warnings
+}
+
+fn init_logging(default: &str, verbose: u8, format: LogFormat, service: bool) {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("CLUSTERCTL_LOG").unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new(format!("clusterctl={default},warn"))
+        });
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(verbose > 1);
+    let _ = match (format, service) {
+        // One JSON object per line, fields at the top level, for log pipelines.
+        (LogFormat::Json, _) => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .try_init(),
+        // A service's lines need their time; a one-shot run's do not.
+        (LogFormat::Text, true) => builder.try_init(),
+        (LogFormat::Text, false) => builder.without_time().try_init(),
+    };
+}

@@ -1,0 +1,104 @@
+//! Troubleshooting: `unlock --force` (break the controller lease, audited)
+//! and `wipe-state` (forget strategy state, under the lease).
+
+use chrono::{DateTime, Utc};
+use regex::Regex;
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::{with_lease, CommandError, Context, LeaseOptions, Leased};
+use crate::db::catalog;
+use crate::db::lease::{self, Holder};
+use crate::exec::{AuditRow, Backend};
+use crate::model::ClusterId;
+
+/// Whose lease `unlock --force` broke.
+#[derive(Debug, Clone, Serialize)]
+pub struct Unlocked {
+    /// Empty when the lease was free.
+    pub previous_holder: String,
+    pub previous_until: DateTime<Utc>,
+}
+
+/// `unlock --force`: break the lease whoever holds it; audited.
+pub async fn unlock(ctx: &Context) -> Result<Unlocked, CommandError> {
+    let mut backend = ctx.backend();
+    backend.migrate().await?;
+    let store = &ctx.store;
+    let (holder, until) = backend
+        .retrying("breaking the lease", async |c| {
+            lease::force_release(c, store).await
+        })
+        .await?;
+    let row = AuditRow {
+        action_id: Uuid::new_v4().to_string(),
+        cluster_id: ClusterId(String::new()),
+        action_sql: "-- clusterctl unlock --force".into(),
+        decision_ctx: serde_json::json!({
+            "kind": "unlock",
+            "previous_holder": holder,
+            "previous_until": until,
+            "by": Holder::me(&Uuid::new_v4()).0,
+        }),
+        created_at: Utc::now(),
+    };
+    backend.audit(&row).await?;
+    backend.audit_outcome(&row.action_id, true, None).await?;
+    Ok(Unlocked {
+        previous_holder: holder,
+        previous_until: until,
+    })
+}
+
+/// What `wipe-state` deleted.
+#[derive(Debug, Clone, Serialize)]
+pub struct Wiped {
+    /// The clusters selected by the filter; `None` = all clusters.
+    pub clusters: Option<Vec<ClusterId>>,
+    pub rows_deleted: u64,
+}
+
+/// `wipe-state`: all state, or that of the clusters whose name matches.
+pub async fn wipe_state(
+    ctx: &Context,
+    filter: Option<&Regex>,
+    lease: &LeaseOptions,
+) -> Result<Leased<Wiped>, CommandError> {
+    let mut backend = ctx.backend();
+    backend.migrate().await?;
+    let store = &ctx.store;
+    with_lease(&mut backend, lease, Uuid::new_v4(), async |backend| {
+        let ids = match filter {
+            None => None,
+            Some(re) => {
+                let names = backend
+                    .retrying("reading clusters", async |c| {
+                        catalog::cluster_names(c).await
+                    })
+                    .await?;
+                Some(
+                    names
+                        .into_iter()
+                        .filter(|(_, name)| re.is_match(name))
+                        .map(|(id, _)| id)
+                        .collect::<Vec<_>>(),
+                )
+            }
+        };
+        let rows_deleted = match &ids {
+            Some(ids) if ids.is_empty() => 0,
+            _ => {
+                backend
+                    .retrying("wiping state", async |c| {
+                        store.wipe_states(c, ids.as_deref()).await
+                    })
+                    .await?
+            }
+        };
+        Ok(Wiped {
+            clusters: ids,
+            rows_deleted,
+        })
+    })
+    .await
+}

@@ -1,0 +1,91 @@
+//! `check`: every strategy row validated against the live environment by
+//! the planner's own validator (`plan::rows`), plus the clusters the
+//! controller would leave alone. Reads one snapshot; writes nothing.
+
+use regex::Regex;
+use serde::Serialize;
+
+use super::{CommandError, Context};
+use crate::model::{ClusterId, Snapshot};
+use crate::plan::rows::{self, Code, Severity};
+use crate::plan::rules;
+
+/// One problem, with the cluster it belongs to.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    pub severity: Severity,
+    pub code: Code,
+    pub cluster_id: ClusterId,
+    /// `None` when the cluster does not exist.
+    pub cluster: Option<String>,
+    pub strategy_type: Option<String>,
+    pub message: String,
+}
+
+/// The result of `check`.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckReport {
+    pub rows_checked: usize,
+    pub clusters_checked: usize,
+    pub errors: usize,
+    pub warnings: usize,
+    pub findings: Vec<Finding>,
+}
+
+/// Validates every row in effect (and counts the ignored older ones).
+/// Pure: the snapshot only.
+pub fn check_snapshot(snap: &Snapshot, filter: Option<&Regex>) -> CheckReport {
+    let by_id = snap.cluster_index();
+    let mut findings = Vec::new();
+    let mut rows_checked = 0;
+    let mut clusters_checked = 0;
+    for (id, in_effect) in rows::in_effect(&snap.strategies) {
+        let cluster = by_id.get(&id).map(|&i| &snap.clusters[i]);
+        let shown = cluster.map_or(id.0.as_str(), |c| c.name.as_str());
+        if filter.is_some_and(|re| !re.is_match(shown)) {
+            continue;
+        }
+        clusters_checked += 1;
+        rows_checked += in_effect.iter().map(|r| 1 + r.older).sum::<usize>();
+        let name = cluster.map(|c| c.name.clone());
+        let finding = |severity, code, strategy_type, message| Finding {
+            severity,
+            code,
+            cluster_id: id.clone(),
+            cluster: name.clone(),
+            strategy_type,
+            message,
+        };
+        for f in rows::validate(cluster, &in_effect, &snap.sizes).findings {
+            findings.push(finding(f.severity, f.code, f.strategy_type, f.message));
+        }
+        if let Some(reason) = cluster.and_then(|c| rules::unmanageable(snap, c)) {
+            findings.push(finding(
+                Severity::Warning,
+                Code::Unmanageable,
+                None,
+                format!("has strategies but the controller leaves it alone: {reason}"),
+            ));
+        }
+    }
+    findings.sort_by(|a, b| {
+        (&a.cluster, &a.cluster_id, a.severity).cmp(&(&b.cluster, &b.cluster_id, b.severity))
+    });
+    let errors = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .count();
+    CheckReport {
+        rows_checked,
+        clusters_checked,
+        errors,
+        warnings: findings.len() - errors,
+        findings,
+    }
+}
+
+/// `check`: read-only.
+pub async fn check(ctx: &Context, filter: Option<&Regex>) -> Result<CheckReport, CommandError> {
+    let snap = crate::exec::Backend::snapshot(&mut ctx.backend()).await?;
+    Ok(check_snapshot(&snap, filter))
+}

@@ -1,0 +1,40 @@
+//! `init`: create or upgrade clusterctl's tables (the migrations `apply`
+//! runs); `init --print` returns their SQL and the GRANTs instead, without
+//! connecting.
+
+use serde::Serialize;
+
+use super::{CommandError, Context};
+use crate::db::migrate;
+use crate::db::store::Store;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Initialized {
+    pub migrations_applied: Vec<i32>,
+    #[serde(skip)]
+    pub schema: Option<String>,
+}
+
+/// `init`: create or upgrade the tables.
+pub async fn init(ctx: &Context) -> Result<Initialized, CommandError> {
+    let migrations_applied = ctx.backend().migrate().await?;
+    Ok(Initialized {
+        migrations_applied,
+        schema: ctx.opts.schema.clone(),
+    })
+}
+
+/// The SQL of `init --print`.
+#[derive(Debug, Clone, Serialize)]
+pub struct InitSql {
+    pub sql: String,
+}
+
+/// `init --print`: the tables, the migration bookkeeping, then the GRANTs a
+/// restricted role needs. Connects to nothing.
+pub fn print(schema: Option<&str>, role: &str) -> InitSql {
+    let store = Store::new(schema.map(str::to_string));
+    InitSql {
+        sql: migrate::init_sql(&store, schema, role),
+    }
+}

@@ -1,0 +1,260 @@
+//! The commands, one file per family, each a function of plain option
+//! structs (no clap types) that returns a value: `reconcile` (dry-run,
+//! apply, apply --watch), `strategy` (set, rm, ls, pause, resume), `status`,
+//! `check`, `history`, `init`, `admin` (unlock, wipe-state). They never
+//! print and never exit: `cli` renders what they return (`render`) and
+//! maps it to an exit code. Errors are typed ([`CommandError`]).
+
+// The shell: this module reads the clock, the environment, files and the
+// database on purpose (clippy.toml bans that in the decision core).
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
+pub mod admin;
+pub mod check;
+pub mod history;
+pub mod init;
+pub mod reconcile;
+pub mod status;
+pub mod strategy;
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use thiserror::Error;
+use uuid::Uuid;
+
+use crate::config::{ConfigError, Connection, DatabaseUrl};
+use crate::db::catalog::{SnapshotError, SnapshotOptions};
+use crate::db::lease::{self, Holder};
+use crate::db::live::{LiveBackend, LiveError, RetryPolicy};
+use crate::db::store::Store;
+use crate::db::{Db, DbError};
+
+/// How a command failed: each kind has its own exit code in `cli`.
+#[derive(Debug, Error)]
+pub enum CommandError {
+    /// The command line asks for something impossible.
+    #[error("{0}")]
+    Usage(String),
+    /// The connection settings are missing or wrong.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A cluster named on the command line does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// A write that would leave an invalid configuration: nothing written.
+    #[error("{0}")]
+    Refused(String),
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Live(#[from] LiveError),
+    /// A signal ended the command before it finished.
+    #[error("{0}")]
+    Interrupted(String),
+    /// Local files or the process environment (signals, sockets).
+    #[error("{0}")]
+    Io(String),
+}
+
+impl From<SnapshotError> for CommandError {
+    fn from(e: SnapshotError) -> Self {
+        CommandError::Live(LiveError::Snapshot(e))
+    }
+}
+
+/// How a command ended, for the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Completion {
+    /// Everything asked for was done.
+    Clean,
+    /// Done, but some clusters were skipped (invalid configuration), some
+    /// actions failed, or `check` found problems.
+    WithProblems,
+    /// `dry-run` only: done, no problems, and the plan has actions.
+    ChangesPending,
+}
+
+/// What every database command needs to connect.
+#[derive(Debug, Clone)]
+pub struct DbOptions {
+    pub url: Option<DatabaseUrl>,
+    pub replica_sizes: Option<Vec<String>>,
+    pub schema: Option<String>,
+    pub exec_cluster: Option<String>,
+    pub connect_timeout: Duration,
+    /// Client-side deadline of every statement.
+    pub statement_timeout: Duration,
+    pub retry: RetryPolicy,
+}
+
+impl Default for DbOptions {
+    fn default() -> Self {
+        DbOptions {
+            url: None,
+            replica_sizes: None,
+            schema: None,
+            exec_cluster: None,
+            connect_timeout: crate::db::DEFAULT_CONNECT_TIMEOUT,
+            statement_timeout: Duration::from_secs(60),
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// The controller lease of a writing command.
+#[derive(Debug, Clone)]
+pub struct LeaseOptions {
+    /// How long a taken lease lasts unless renewed.
+    pub ttl: Duration,
+    /// Wait this long for a held lease instead of giving up at once.
+    pub wait: Option<Duration>,
+}
+
+impl Default for LeaseOptions {
+    fn default() -> Self {
+        LeaseOptions {
+            ttl: Duration::from_secs(300),
+            wait: None,
+        }
+    }
+}
+
+/// A connected command: the pool, our tables, the snapshot settings.
+pub struct Context {
+    pub db: Db,
+    pub store: Store,
+    pub snapshot: SnapshotOptions,
+    pub opts: DbOptions,
+}
+
+impl Context {
+    pub fn new(opts: DbOptions) -> Result<Context, CommandError> {
+        let url = opts.url.clone().ok_or(ConfigError::MissingUrl)?;
+        let conn = Connection::parse(url.expose(), opts.connect_timeout)?;
+        tracing::info!(database = %conn.display, "connecting");
+        let db = Db::new(&conn, opts.exec_cluster.clone())?;
+        Ok(Context {
+            db,
+            store: Store::new(opts.schema.clone()),
+            snapshot: SnapshotOptions {
+                replica_sizes: opts.replica_sizes.clone(),
+                exec_cluster: opts.exec_cluster.clone(),
+                ..SnapshotOptions::default()
+            },
+            opts,
+        })
+    }
+
+    /// The executor's backend on this database.
+    pub fn backend(&self) -> LiveBackend<'_> {
+        LiveBackend::new(
+            &self.db,
+            &self.store,
+            &self.snapshot,
+            self.opts.retry.clone(),
+            self.opts.statement_timeout,
+        )
+    }
+}
+
+/// What a command run under the lease came to.
+#[derive(Debug)]
+pub enum Leased<T> {
+    Ran(T),
+    /// Another controller holds the lease: nothing was done.
+    Busy {
+        holder: String,
+        until: DateTime<Utc>,
+    },
+}
+
+/// Runs `body` holding the lease; someone else's lease ends the command
+/// having done nothing (`Leased::Busy`).
+pub(crate) async fn with_lease<'c, T, F>(
+    backend: &mut LiveBackend<'c>,
+    lease: &LeaseOptions,
+    run_id: Uuid,
+    body: F,
+) -> Result<Leased<T>, CommandError>
+where
+    F: AsyncFnOnce(&mut LiveBackend<'c>) -> Result<T, CommandError>,
+{
+    let me = Holder::me(&run_id);
+    match backend.acquire_lease(&me, lease.ttl, lease.wait).await? {
+        lease::Acquired::HeldBy { holder, until } => return Ok(Leased::Busy { holder, until }),
+        lease::Acquired::Yes { .. } => backend.hold_lease(me, lease.ttl),
+    }
+    let result = body(backend).await;
+    if let Err(e) = backend.release_lease().await {
+        tracing::warn!("could not release the lease (it expires by itself): {e}");
+    }
+    result.map(Leased::Ran)
+}
+
+/// A cluster named on the command line, by name or id.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Target {
+    pub id: crate::model::ClusterId,
+    /// `None` for an id that only strategy rows mention (dropped cluster).
+    pub name: Option<String>,
+}
+
+impl Target {
+    /// `cluster analytics (u2)`, or `cluster id u9 (no such cluster)`.
+    pub fn display(&self) -> String {
+        match &self.name {
+            Some(n) => format!("cluster {n} ({})", self.id),
+            None => format!("cluster id {} (no such cluster)", self.id),
+        }
+    }
+
+    /// How to name it in a suggested command.
+    pub fn arg(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.id.0)
+    }
+}
+
+/// Resolves a name (preferred) or an id against the snapshot; with
+/// `allow_dangling`, also an id that only strategy rows mention.
+pub fn resolve(
+    snap: &crate::model::Snapshot,
+    arg: &str,
+    allow_dangling: bool,
+) -> Result<Target, CommandError> {
+    let found = snap
+        .clusters
+        .iter()
+        .find(|c| c.name == arg)
+        .or_else(|| snap.clusters.iter().find(|c| c.id.0 == arg));
+    if let Some(c) = found {
+        return Ok(Target {
+            id: c.id.clone(),
+            name: Some(c.name.clone()),
+        });
+    }
+    if allow_dangling && snap.strategies.iter().any(|r| r.cluster_id.0 == arg) {
+        return Ok(Target {
+            id: crate::model::ClusterId(arg.to_string()),
+            name: None,
+        });
+    }
+    let names: Vec<&str> = snap
+        .clusters
+        .iter()
+        .filter(|c| !c.is_system())
+        .map(|c| c.name.as_str())
+        .collect();
+    let hint = match crate::strategy::keys::suggest(arg, &names) {
+        Some(s) => format!("; did you mean '{s}'?"),
+        None => String::new(),
+    };
+    Err(CommandError::NotFound(format!(
+        "no cluster named or with id '{arg}'{hint} (user clusters: {})",
+        if names.is_empty() {
+            "none".to_string()
+        } else {
+            names.join(", ")
+        }
+    )))
+}

@@ -1,0 +1,400 @@
+//! `dry-run`, `apply` and `apply --watch`: connect → (migrate → lease) →
+//! snapshot → plan → (execute, audit, persist). `--watch` runs one apply per
+//! interval (±10 % jitter, so replicas of a deployment do not pile onto the
+//! database at the same instant) on one connection pool, until SIGTERM or
+//! SIGINT; a failing run is logged and the next one tries again; a lease
+//! held by another controller is a normal, idle run. On a signal the run
+//! under way finishes its current action (audited), skips the rest,
+//! releases the lease; a run that does not finish within
+//! [`SHUTDOWN_GRACE`] is abandoned (the lease then expires by itself and the
+//! next run settles the interrupted action). Decides nothing: `plan` does.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rand::{Rng, SeedableRng};
+use uuid::Uuid;
+
+use super::{with_lease, CommandError, Context, LeaseOptions, Leased};
+use crate::exec::{ApplyOptions as ExecOptions, ApplyReport};
+use crate::metrics::{http::Health, Metrics, RunOutcome};
+use crate::model::Snapshot;
+use crate::plan::{plan, Plan, PlanOptions};
+
+/// How long a shutdown waits for the run under way (below Kubernetes'
+/// default 30 s termination grace period).
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(25);
+
+/// What `dry-run` computed.
+#[derive(Debug)]
+pub struct DryRun {
+    pub plan: Plan,
+}
+
+/// What one `apply` run saw and did: for rendering, metrics and watch mode.
+#[derive(Debug)]
+pub struct Applied {
+    pub snapshot: Snapshot,
+    pub plan: Plan,
+    pub report: ApplyReport,
+}
+
+/// How `apply` acts.
+#[derive(Debug, Clone, Default)]
+pub struct ApplyOptions {
+    pub plan: PlanOptions,
+    pub lease: LeaseOptions,
+    /// At most this many DDL statements in this run.
+    pub max_actions: Option<usize>,
+}
+
+/// How `apply --watch` loops, and where metrics go.
+#[derive(Debug, Clone, Default)]
+pub struct WatchOptions {
+    pub interval: Duration,
+    pub metrics_addr: Option<SocketAddr>,
+    pub metrics_file: Option<PathBuf>,
+}
+
+/// `dry-run`: read-only; never writes, works for a SELECT-only role.
+pub async fn dry_run(ctx: &Context, opts: &PlanOptions) -> Result<DryRun, CommandError> {
+    let mut backend = ctx.backend();
+    let snap = crate::exec::Backend::snapshot(&mut backend).await?;
+    let plan = plan(&snap, opts);
+    log_decisions(&plan);
+    Ok(DryRun { plan })
+}
+
+/// One `apply` run: migrate, take the lease, snapshot, settle what an
+/// interrupted run left, plan, execute, audit, persist. With `stop`, a set
+/// flag ends it between two actions (the rest is reported as skipped).
+pub async fn apply_once(
+    ctx: &Context,
+    opts: &ApplyOptions,
+    stop: Option<Arc<AtomicBool>>,
+) -> Result<Leased<Applied>, CommandError> {
+    let mut backend = ctx.backend();
+    backend.set_resize_timeout(opts.plan.resize_timeout);
+    if let Some(flag) = stop {
+        backend.stop_on(flag);
+    }
+    let applied = backend.migrate().await?;
+    if !applied.is_empty() {
+        tracing::info!(?applied, "migrations applied");
+    }
+    let run_id = Uuid::new_v4();
+    with_lease(&mut backend, &opts.lease, run_id, async |backend| {
+        // The snapshot is read under the lease: what another controller did
+        // before us is already in it.
+        let snap = crate::exec::Backend::snapshot(backend).await?;
+        let settled = backend.settle_unfinished(&snap, &run_id).await?;
+        if settled > 0 {
+            tracing::warn!("{settled} action(s) of an interrupted run had no recorded outcome; settled from the catalog");
+        }
+        let plan = plan(&snap, &opts.plan);
+        log_decisions(&plan);
+        let exec = ExecOptions {
+            max_actions: opts.max_actions,
+        };
+        let report = crate::exec::apply(backend, &plan, run_id, &exec).await?;
+        Ok(Applied {
+            snapshot: snap,
+            plan,
+            report,
+        })
+    })
+    .await
+}
+
+/// `apply` once, ended gracefully by SIGTERM/SIGINT, recording metrics in
+/// `metrics_file` when given (cron's textfile collector).
+pub async fn apply(
+    ctx: &Context,
+    opts: &ApplyOptions,
+    metrics_file: Option<&std::path::Path>,
+    shutdown: &Shutdown,
+) -> Result<Leased<Applied>, CommandError> {
+    let metrics = metrics_file.map(|path| {
+        let m = Metrics::new();
+        if let Ok(previous) = std::fs::read_to_string(path) {
+            m.carry_over(&previous);
+        }
+        (m, path)
+    });
+    let started = Instant::now();
+    let result = shutdown
+        .bounded(apply_once(ctx, opts, Some(shutdown.flag())))
+        .await
+        .unwrap_or_else(|| Err(abandoned()));
+    if let Some((m, path)) = &metrics {
+        record(m, &result, started.elapsed());
+        if let Err(e) = m.write_textfile(path) {
+            tracing::warn!("{e}");
+        }
+    }
+    result
+}
+
+fn abandoned() -> CommandError {
+    CommandError::Interrupted(format!(
+        "interrupted by a signal: the run did not finish within {}s \
+         (the lease expires by itself; the next run settles an interrupted action)",
+        SHUTDOWN_GRACE.as_secs()
+    ))
+}
+
+/// One run of `apply --watch`, for the caller to show.
+pub struct WatchRun<'a> {
+    pub result: &'a Result<Leased<Applied>, CommandError>,
+    pub elapsed: Duration,
+    /// Until the next run.
+    pub next_in: Duration,
+}
+
+/// `apply --watch`: one apply per interval until a signal. `on_run` sees
+/// every run (to print what it did); the loop never ends on a failed run.
+pub async fn watch(
+    ctx: &Context,
+    opts: &ApplyOptions,
+    wopts: &WatchOptions,
+    shutdown: &Shutdown,
+    mut on_run: impl FnMut(WatchRun<'_>),
+) -> Result<(), CommandError> {
+    let metrics = Arc::new(Metrics::new());
+    if let Some(previous) = wopts
+        .metrics_file
+        .as_ref()
+        .and_then(|p| std::fs::read_to_string(p).ok())
+    {
+        metrics.carry_over(&previous);
+    }
+    let health = Arc::new(Health::new(wopts.interval));
+    let _server = match wopts.metrics_addr {
+        Some(addr) => Some(
+            crate::metrics::http::MetricsServer::start(addr, metrics.clone(), health.clone())
+                .map_err(CommandError::Io)?,
+        ),
+        None => None,
+    };
+    tracing::info!(
+        interval = %humantime::format_duration(wopts.interval),
+        "watching: one apply per interval until SIGTERM or SIGINT"
+    );
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or_default();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(u64::from(std::process::id()) ^ seed);
+    loop {
+        let started = Instant::now();
+        let Some(result) = shutdown
+            .bounded(apply_once(ctx, opts, Some(shutdown.flag())))
+            .await
+        else {
+            tracing::warn!(
+                "the run under way did not finish within {}s of the signal; exiting without it \
+                 (the lease expires by itself; the next run settles an interrupted action)",
+                SHUTDOWN_GRACE.as_secs()
+            );
+            break;
+        };
+        let elapsed = started.elapsed();
+        record(&metrics, &result, elapsed);
+        if result.is_ok() {
+            health.ok();
+        }
+        if let Some(path) = &wopts.metrics_file {
+            if let Err(e) = metrics.write_textfile(path) {
+                tracing::warn!("{e}");
+            }
+        }
+        let next_in = jittered(wopts.interval, &mut rng).saturating_sub(elapsed);
+        log_run(&result, elapsed, next_in);
+        on_run(WatchRun {
+            result: &result,
+            elapsed,
+            next_in,
+        });
+        if shutdown.requested() || shutdown.sleep(next_in).await {
+            break;
+        }
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// `interval` ±10 %.
+fn jittered(interval: Duration, rng: &mut impl Rng) -> Duration {
+    interval.mul_f64(rng.random_range(0.9..=1.1))
+}
+
+fn outcome_of(result: &Result<Leased<Applied>, CommandError>) -> RunOutcome {
+    match result {
+        Err(_) => RunOutcome::Error,
+        Ok(Leased::Busy { .. }) => RunOutcome::LeaseBusy,
+        Ok(Leased::Ran(a)) if a.plan.invalid_count() > 0 || a.report.failed() > 0 => {
+            RunOutcome::Problems
+        }
+        Ok(Leased::Ran(_)) => RunOutcome::Success,
+    }
+}
+
+fn record(metrics: &Metrics, result: &Result<Leased<Applied>, CommandError>, elapsed: Duration) {
+    let ran = match result {
+        Ok(Leased::Ran(a)) => Some((&a.snapshot, &a.plan, &a.report)),
+        _ => None,
+    };
+    metrics.observe_run(outcome_of(result), elapsed, ran, chrono::Utc::now());
+}
+
+/// One log line per run of `--watch`.
+fn log_run(result: &Result<Leased<Applied>, CommandError>, elapsed: Duration, next_in: Duration) {
+    let next_in_ms = next_in.as_millis() as u64;
+    match result {
+        Err(e) => {
+            tracing::error!(error = %e, next_in_ms, "run failed; trying again next interval")
+        }
+        Ok(Leased::Busy { holder, until }) => {
+            tracing::info!(%holder, %until, next_in_ms, "another controller holds the lease; not acting this time")
+        }
+        Ok(Leased::Ran(a)) => tracing::info!(
+            run_id = %a.report.run_id,
+            clusters = a.plan.clusters.len(),
+            actions = a.report.results.len(),
+            executed = a.report.executed(),
+            failed = a.report.failed(),
+            duration_ms = elapsed.as_millis() as u64,
+            next_in_ms,
+            "run finished"
+        ),
+    }
+}
+
+/// For log pipelines: one `info` event per decision (planned action), with
+/// the cluster, the strategy and the reason as fields, and one `warn` event
+/// per cluster skipped for invalid configuration.
+fn log_decisions(plan: &Plan) {
+    for cp in &plan.clusters {
+        if let crate::plan::Outcome::Invalid { errors } = &cp.outcome {
+            tracing::warn!(
+                cluster = %cp.cluster,
+                cluster_id = %cp.cluster_id,
+                reason = %errors.join("; "),
+                "cluster skipped: invalid configuration"
+            );
+        }
+        for a in &cp.actions {
+            tracing::info!(
+                cluster = %cp.cluster,
+                cluster_id = %cp.cluster_id,
+                strategy = %a.strategy,
+                reason = %a.reasons.join("; "),
+                kind = a.kind.name(),
+                replica = %a.replica,
+                size = a.size.as_ref().map(|s| s.0.as_str()).unwrap_or(""),
+                sql = %a.sql,
+                "decision"
+            );
+        }
+    }
+}
+
+/// SIGTERM/SIGINT: the first asks the run under way to stop between two
+/// actions and the loop to end; a second one is [`Shutdown::forced`], for
+/// the caller to exit at once.
+pub struct Shutdown {
+    flag: Arc<AtomicBool>,
+    rx: tokio::sync::watch::Receiver<u8>,
+}
+
+impl Shutdown {
+    /// Listens for signals (inside a tokio runtime).
+    pub fn install() -> Result<Shutdown, CommandError> {
+        use tokio::signal::unix::{signal, SignalKind};
+        let listen = |kind: SignalKind, name: &str| {
+            signal(kind).map_err(|e| CommandError::Io(format!("cannot listen for {name}: {e}")))
+        };
+        let mut term = listen(SignalKind::terminate(), "SIGTERM")?;
+        let mut int = listen(SignalKind::interrupt(), "SIGINT")?;
+        let flag = Arc::new(AtomicBool::new(false));
+        let (tx, rx) = tokio::sync::watch::channel(0u8);
+        let task_flag = flag.clone();
+        tokio::spawn(async move {
+            let name = tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+            };
+            tracing::info!("{name} received: finishing the action under way, then exiting");
+            task_flag.store(true, Ordering::SeqCst);
+            let _ = tx.send(1);
+            tokio::select! {
+                _ = term.recv() => {},
+                _ = int.recv() => {},
+            }
+            let _ = tx.send(2);
+        });
+        Ok(Shutdown { flag, rx })
+    }
+
+    fn flag(&self) -> Arc<AtomicBool> {
+        self.flag.clone()
+    }
+
+    fn requested(&self) -> bool {
+        self.flag.load(Ordering::SeqCst)
+    }
+
+    async fn signals(&self, n: u8) {
+        let mut rx = self.rx.clone();
+        if rx.wait_for(|got| *got >= n).await.is_err() {
+            // The signal task is gone: no signal can come any more.
+            std::future::pending::<()>().await;
+        }
+    }
+
+    /// Completes when a second signal arrived: the caller exits at once.
+    pub async fn forced(&self) {
+        self.signals(2).await
+    }
+
+    /// Sleeps `d`; `true` when a signal cut the sleep short.
+    async fn sleep(&self, d: Duration) -> bool {
+        tokio::select! {
+            _ = tokio::time::sleep(d) => false,
+            _ = self.signals(1) => true,
+        }
+    }
+
+    /// Runs `fut` to completion, unless a signal came and [`SHUTDOWN_GRACE`]
+    /// passed since.
+    async fn bounded<T>(&self, fut: impl std::future::Future<Output = T>) -> Option<T> {
+        tokio::select! {
+            v = fut => Some(v),
+            _ = async {
+                self.signals(1).await;
+                tokio::time::sleep(SHUTDOWN_GRACE).await;
+            } => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_stays_within_ten_percent() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let base = Duration::from_secs(60);
+        let waits: Vec<Duration> = (0..1000).map(|_| jittered(base, &mut rng)).collect();
+        assert!(waits
+            .iter()
+            .all(|w| *w >= Duration::from_secs(54) && *w <= Duration::from_secs(66)));
+        // Not a constant: replicas of a deployment drift apart.
+        assert!(waits.iter().any(|w| *w < Duration::from_secs(58)));
+        assert!(waits.iter().any(|w| *w > Duration::from_secs(62)));
+    }
+}

@@ -1,0 +1,410 @@
+//! `status`: one row per cluster, with its replicas, what the controller
+//! wants, its activity, the last action and a condition with a reason. Read
+//! from one snapshot and the audit trail, computed by the pure planner;
+//! writes nothing. Rendering is `render::status`.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use regex::Regex;
+use serde::Serialize;
+
+use super::{CommandError, Context};
+use crate::model::{Cluster, ClusterId, Snapshot};
+use crate::plan::rows;
+use crate::plan::rules;
+use crate::plan::{self, ActionKind, ClusterPlan, Outcome, PlanOptions, CONTROLLER_SLOT};
+use crate::strategy::{Idle, StrategyKind};
+
+/// A cluster's condition, most urgent first when several apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Condition {
+    Paused,
+    Invalid,
+    NotManageable,
+    CrashLooping,
+    Bursting,
+    Resizing,
+    Suspended,
+    Hydrating,
+    SignalUnknown,
+    Converged,
+    /// `--all` only: a cluster without strategy rows.
+    Unconfigured,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReplicaStatus {
+    pub name: String,
+    pub size: Option<String>,
+    pub hydrated: bool,
+    pub crashes: u32,
+    pub ooms: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WantedReplica {
+    pub name: String,
+    pub size: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ActivityStatus {
+    /// busy (statements running or waiting), idle, new (never queried and
+    /// never seen by the controller: its grace period starts with the next
+    /// apply), or unknown (the statement log has no data).
+    pub state: &'static str,
+    /// Seconds since the last statement began (or since the controller first
+    /// saw the cluster); null when busy or unknown.
+    pub idle_seconds: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LastAction {
+    pub at: DateTime<Utc>,
+    pub seconds_ago: u64,
+    pub kind: Option<String>,
+    pub replica: Option<String>,
+    pub sql: String,
+    /// null: the outcome was never recorded (the run was interrupted).
+    pub executed: Option<bool>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClusterStatus {
+    pub cluster_id: ClusterId,
+    pub cluster: String,
+    pub condition: Condition,
+    pub reason: String,
+    pub strategies: Vec<String>,
+    pub replicas: Vec<ReplicaStatus>,
+    /// What the controller wants: live + creates − drops.
+    pub desired: Vec<WantedReplica>,
+    pub pending_actions: usize,
+    pub activity: ActivityStatus,
+    pub last_action: Option<LastAction>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusReport {
+    pub now: DateTime<Utc>,
+    pub clusters: Vec<ClusterStatus>,
+}
+
+/// One row per cluster that has strategies (every user cluster with `all`).
+/// Pure: the snapshot, its plan, and the last actions.
+pub fn status_of(
+    snap: &Snapshot,
+    filter: Option<&Regex>,
+    all: bool,
+    last: &BTreeMap<ClusterId, LastAction>,
+) -> StatusReport {
+    let plan = plan::plan(
+        snap,
+        &PlanOptions {
+            cluster_filter: filter.cloned(),
+            ..PlanOptions::default()
+        },
+    );
+    let in_effect = rows::in_effect(&snap.strategies);
+    let mut clusters = Vec::new();
+    for cluster in &snap.clusters {
+        if filter.is_some_and(|re| !re.is_match(&cluster.name)) {
+            continue;
+        }
+        let cp = plan.clusters.iter().find(|p| p.cluster_id == cluster.id);
+        if cp.is_none() && (!all || cluster.is_system()) {
+            continue;
+        }
+        let mut strategies: Vec<String> = in_effect
+            .get(&cluster.id)
+            .map(|rows| rows.iter().map(|r| r.row.strategy_type.clone()).collect())
+            .unwrap_or_default();
+        strategies.sort_by_key(|t| StrategyKind::parse(t).map_or(u8::MAX, |k| k.priority()));
+        let (condition, reason) = condition(snap, cluster, cp);
+        clusters.push(ClusterStatus {
+            cluster_id: cluster.id.clone(),
+            cluster: cluster.name.clone(),
+            condition,
+            reason,
+            strategies,
+            replicas: cluster
+                .replicas
+                .iter()
+                .map(|r| ReplicaStatus {
+                    name: r.name.clone(),
+                    size: r.size.as_ref().map(|s| s.0.clone()),
+                    hydrated: r.hydrated,
+                    crashes: r.crash.crashes,
+                    ooms: r.crash.ooms,
+                })
+                .collect(),
+            desired: desired_of(cluster, cp),
+            pending_actions: cp.map_or(0, |p| p.actions.len()),
+            activity: activity_of(snap, cluster, cp),
+            last_action: last.get(&cluster.id).cloned(),
+        });
+    }
+    clusters.sort_by(|a, b| a.cluster.cmp(&b.cluster));
+    StatusReport {
+        now: snap.now,
+        clusters,
+    }
+}
+
+fn desired_of(cluster: &Cluster, cp: Option<&ClusterPlan>) -> Vec<WantedReplica> {
+    let mut want: BTreeMap<String, Option<String>> = cluster
+        .replicas
+        .iter()
+        .map(|r| (r.name.clone(), r.size.as_ref().map(|s| s.0.clone())))
+        .collect();
+    for a in cp.map(|p| p.actions.as_slice()).unwrap_or_default() {
+        match a.kind {
+            ActionKind::CreateReplica => {
+                want.insert(a.replica.clone(), a.size.as_ref().map(|s| s.0.clone()));
+            }
+            ActionKind::DropReplica => {
+                want.remove(&a.replica);
+            }
+            ActionKind::SetSize => {
+                let size = a.size.as_ref().map(|s| s.0.clone());
+                for v in want.values_mut() {
+                    *v = size.clone();
+                }
+            }
+            ActionKind::SetReplicationFactor => {
+                let n = a.replication_factor.unwrap_or_default().max(0) as usize;
+                let size = cluster.size.as_ref().map(|s| s.0.clone());
+                want = (1..=n).map(|i| (format!("r{i}"), size.clone())).collect();
+            }
+        }
+    }
+    want.into_iter()
+        .map(|(name, size)| WantedReplica { name, size })
+        .collect()
+}
+
+fn activity_of(snap: &Snapshot, cluster: &Cluster, cp: Option<&ClusterPlan>) -> ActivityStatus {
+    let idle = match cp {
+        Some(p) => p.signals.idle,
+        None if cluster.activity.in_flight > 0 => Idle::Busy,
+        None => match cluster.activity.last_begin {
+            Some(t) => Idle::For(((snap.now - t).num_milliseconds() as f64 / 1000.0).max(0.0)),
+            None => Idle::Unknown,
+        },
+    };
+    match idle {
+        Idle::Busy => ActivityStatus {
+            state: "busy",
+            idle_seconds: None,
+        },
+        // Never queried and never seen before: the grace period starts now.
+        Idle::For(_) if cluster.activity.last_begin.is_none() && !seen_before(snap, cluster) => {
+            ActivityStatus {
+                state: "new",
+                idle_seconds: None,
+            }
+        }
+        Idle::For(s) => ActivityStatus {
+            state: "idle",
+            idle_seconds: Some(s.max(0.0) as u64),
+        },
+        Idle::Unknown => ActivityStatus {
+            state: "unknown",
+            idle_seconds: None,
+        },
+    }
+}
+
+/// Whether the controller has recorded this cluster before (its
+/// `first_seen`, the start of a never-queried cluster's grace period).
+fn seen_before(snap: &Snapshot, cluster: &Cluster) -> bool {
+    snap.states
+        .get(&cluster.id)
+        .and_then(|s| s.get(CONTROLLER_SLOT))
+        .is_some()
+}
+
+/// The condition and its reason; see `Condition` for the precedence.
+fn condition(snap: &Snapshot, cluster: &Cluster, cp: Option<&ClusterPlan>) -> (Condition, String) {
+    let Some(cp) = cp else {
+        return match rules::unmanageable(snap, cluster) {
+            Some(r) => (Condition::NotManageable, r),
+            None => (Condition::Unconfigured, "no strategies configured".into()),
+        };
+    };
+    match &cp.outcome {
+        Outcome::Paused { reason } => {
+            let r = match reason {
+                Some(r) => format!("paused by an operator: {r}"),
+                None => "paused by an operator".into(),
+            };
+            return (Condition::Paused, r);
+        }
+        Outcome::Invalid { errors } => return (Condition::Invalid, errors.join("; ")),
+        Outcome::Unmanageable { reason } => return (Condition::NotManageable, reason.clone()),
+        _ => {}
+    }
+    if let Some(r) = cluster.replicas.iter().find(|r| r.crash.crashes >= 2) {
+        return (
+            Condition::CrashLooping,
+            format!(
+                "replica {} went offline {} times ({} OOM) in the crash window",
+                r.name, r.crash.crashes, r.crash.ooms
+            ),
+        );
+    }
+    let why = |a: &plan::Action| {
+        let verb = a.kind.verb();
+        format!(
+            "{verb} {}: {}: {}",
+            a.replica,
+            a.strategy,
+            a.reasons.join("; ")
+        )
+    };
+    if let Some(a) = cp
+        .actions
+        .iter()
+        .find(|a| a.strategy == StrategyKind::Burst && a.kind == ActionKind::CreateReplica)
+    {
+        return (Condition::Bursting, why(a));
+    }
+    if !cp.actions.is_empty() {
+        let reasons: Vec<String> = cp.actions.iter().map(why).collect();
+        return (Condition::Resizing, reasons.join("; "));
+    }
+    let has = |k: StrategyKind| cp.strategies.contains(&k);
+    let burst_name = format!("{}-burst", cluster.name);
+    if has(StrategyKind::Burst) && cluster.replica(&burst_name).is_some() {
+        return (
+            Condition::Bursting,
+            format!("{burst_name} runs until another replica is hydrated"),
+        );
+    }
+    if cluster.replicas.is_empty() {
+        let r = if has(StrategyKind::IdleSuspend) {
+            "no replicas (idle_suspend); a new statement brings them back on the next run"
+        } else {
+            "no replicas"
+        };
+        return (Condition::Suspended, r.into());
+    }
+    let waiting: Vec<&str> = cluster
+        .replicas
+        .iter()
+        .filter(|r| !r.hydrated)
+        .map(|r| r.name.as_str())
+        .collect();
+    if !waiting.is_empty() {
+        return (
+            Condition::Hydrating,
+            format!("waiting for {} to hydrate", waiting.join(", ")),
+        );
+    }
+    if has(StrategyKind::IdleSuspend) && cp.signals.idle == Idle::Unknown {
+        return (
+            Condition::SignalUnknown,
+            "the statement log has no data: idle_suspend cannot tell whether the cluster is idle"
+                .into(),
+        );
+    }
+    (
+        Condition::Converged,
+        "the replicas are what the strategies want".into(),
+    )
+}
+
+/// The newest action of each cluster, from the audit trail.
+fn last_actions(
+    records: Vec<crate::db::store::ActionRecord>,
+    now: DateTime<Utc>,
+) -> BTreeMap<ClusterId, LastAction> {
+    records
+        .into_iter()
+        .filter_map(|r| {
+            let id = r.cluster_id.clone()?;
+            Some((
+                id,
+                LastAction {
+                    at: r.created_at,
+                    seconds_ago: (now - r.created_at).num_seconds().max(0) as u64,
+                    kind: r.ctx_text("kind"),
+                    replica: r.ctx_text("replica"),
+                    sql: r.action_sql,
+                    executed: r.executed,
+                    error: r.error,
+                },
+            ))
+        })
+        .collect()
+}
+
+/// `status [--all]`: read-only.
+pub async fn status(
+    ctx: &Context,
+    filter: Option<&Regex>,
+    all: bool,
+) -> Result<StatusReport, CommandError> {
+    let mut backend = ctx.backend();
+    let snap = crate::exec::Backend::snapshot(&mut backend).await?;
+    let store = &ctx.store;
+    let records = backend
+        .retrying("reading the last actions", async |c| {
+            store.last_actions(c).await
+        })
+        .await?;
+    Ok(status_of(
+        &snap,
+        filter,
+        all,
+        &last_actions(records, snap.now),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::SizeCatalog;
+    use serde_json::json;
+
+    #[test]
+    fn a_cluster_never_seen_nor_queried_is_new_not_idle() {
+        use crate::model::{Activity, Cluster, Schedule, Snapshot, StrategyRow};
+        let cluster = Cluster {
+            id: ClusterId("u2".into()),
+            name: "c".into(),
+            managed: false,
+            size: None,
+            replication_factor: None,
+            schedule: Schedule::Manual,
+            has_singleton_source: false,
+            replicas: vec![],
+            activity: Activity::default(),
+        };
+        let mut snap = Snapshot {
+            sizes: SizeCatalog::cloud_defaults(),
+            clusters: vec![cluster],
+            strategies: vec![StrategyRow {
+                cluster_id: ClusterId("u2".into()),
+                strategy_type: "idle_suspend".into(),
+                config: json!({"idle_after_s": 600}),
+                updated_at: None,
+            }],
+            activity_log_has_rows: true,
+            ..Snapshot::default()
+        };
+        let state = |snap: &Snapshot| {
+            status_of(snap, None, false, &BTreeMap::new()).clusters[0]
+                .activity
+                .state
+        };
+        assert_eq!(state(&snap), "new");
+        snap.states.insert(
+            ClusterId("u2".into()),
+            json!({"_controller": {"first_seen": snap.now.to_rfc3339()}}),
+        );
+        assert_eq!(state(&snap), "idle");
+    }
+}

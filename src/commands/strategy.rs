@@ -1,0 +1,347 @@
+//! `strategy set|rm|ls|pause|resume`: configure strategies without SQL.
+//! A write is validated first by the planner's own validator
+//! (`plan::rows`) on the set of rows it would leave, so `strategy set`
+//! refuses exactly what every later plan would refuse, in the same words.
+//! The SQL is `db::store`'s.
+
+use chrono::{DateTime, Utc};
+use regex::Regex;
+use serde::Serialize;
+
+use super::{resolve, CommandError, Context, Target};
+use crate::model::{ClusterId, Snapshot, StrategyRow, PAUSE};
+use crate::plan::rows::{self, Code, InEffect};
+use crate::plan::rules;
+use crate::strategy::StrategyKind;
+
+/// A row written by `strategy set` or `strategy pause`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Written {
+    #[serde(skip)]
+    pub command: &'static str,
+    pub cluster_id: ClusterId,
+    pub cluster: Option<String>,
+    pub strategy_type: String,
+    pub config: serde_json::Value,
+    pub updated_at: DateTime<Utc>,
+    pub rows_replaced: u64,
+    /// Why the row will not take effect right away, if it will not.
+    pub notes: Vec<String>,
+    #[serde(skip)]
+    pub target: Target,
+}
+
+/// Rows removed by `strategy rm` or `strategy resume`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Removed {
+    #[serde(skip)]
+    pub command: &'static str,
+    pub cluster_id: ClusterId,
+    pub cluster: Option<String>,
+    pub strategy_type: Option<String>,
+    pub rows_deleted: u64,
+    /// The types of the rows removed.
+    #[serde(skip)]
+    pub types: Vec<String>,
+    #[serde(skip)]
+    pub target: Target,
+    /// Problems the remaining rows still have (the planner skips the
+    /// cluster until they are fixed).
+    pub notes: Vec<String>,
+}
+
+/// One row in effect, for `strategy ls`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Listed {
+    pub cluster_id: ClusterId,
+    pub cluster: Option<String>,
+    pub strategy_type: String,
+    pub config: serde_json::Value,
+    pub updated_at: Option<DateTime<Utc>>,
+    /// Older rows of the same (cluster, type), ignored by the controller.
+    pub older_rows: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Listing {
+    pub strategies: Vec<Listed>,
+}
+
+async fn snapshot(ctx: &Context) -> Result<Snapshot, CommandError> {
+    Ok(crate::exec::Backend::snapshot(&mut ctx.backend()).await?)
+}
+
+/// The rows in effect for one cluster.
+fn rows_of<'a>(snap: &'a Snapshot, id: &ClusterId) -> Vec<InEffect<'a>> {
+    rows::in_effect(&snap.strategies)
+        .remove(id)
+        .unwrap_or_default()
+}
+
+/// The validator's errors for the rows `id` would have, as one message.
+fn problems_of(snap: &Snapshot, id: &ClusterId, rows: &[InEffect]) -> Option<String> {
+    let v = rows::validate(snap.cluster(id), rows, &snap.sizes);
+    let errors: Vec<String> = v.errors().map(|f| f.describe()).collect();
+    (!errors.is_empty()).then(|| errors.join("; "))
+}
+
+/// The types among `rows` that the rule of combinations forbids next to `ty`.
+fn conflicting_types(snap: &Snapshot, id: &ClusterId, ty: &str, rows: &[InEffect]) -> Vec<String> {
+    let (Some(cluster), Some(new)) = (snap.cluster(id), StrategyKind::parse(ty)) else {
+        return Vec::new();
+    };
+    rows.iter()
+        .map(|r| r.row.strategy_type.as_str())
+        .filter(|t| *t != ty)
+        .filter(|t| {
+            StrategyKind::parse(t).is_some_and(|other| {
+                !rules::combination_errors(cluster, &[other, new]).is_empty()
+                    && rules::combination_errors(cluster, &[other]).is_empty()
+            })
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+/// The `updated_at` of a replacing row: the database's now, or just after
+/// the newest existing row should that be ahead (clock skew, hand-written
+/// rows), so the new row is the newest.
+fn write_time(snap: &Snapshot, id: &ClusterId, ty: &str) -> DateTime<Utc> {
+    let newest = rows_of(snap, id)
+        .iter()
+        .find(|r| r.row.strategy_type == ty)
+        .and_then(|r| r.row.updated_at);
+    match newest {
+        Some(t) if t >= snap.now => t + chrono::Duration::milliseconds(1),
+        _ => snap.now,
+    }
+}
+
+async fn write(
+    ctx: &Context,
+    snap: &Snapshot,
+    target: &Target,
+    ty: &str,
+    config: &serde_json::Value,
+) -> Result<(DateTime<Utc>, u64), CommandError> {
+    let at = write_time(snap, &target.id, ty);
+    let store = &ctx.store;
+    let replaced = ctx
+        .backend()
+        .retrying("writing the strategy row", async |c| {
+            store.replace_strategy(c, &target.id, ty, config, at).await
+        })
+        .await?;
+    Ok((at, replaced))
+}
+
+/// `strategy set CLUSTER TYPE CONFIG`: validate the rows it would leave,
+/// then replace.
+pub async fn set(
+    ctx: &Context,
+    cluster: &str,
+    ty: &str,
+    config: &serde_json::Value,
+) -> Result<Written, CommandError> {
+    let snap = snapshot(ctx).await?;
+    let target = resolve(&snap, cluster, false)?;
+    if ty == PAUSE {
+        return Err(CommandError::Refused(format!(
+            "use `clusterctl strategy pause {}` to pause a cluster",
+            target.arg()
+        )));
+    }
+    let new_row = StrategyRow {
+        cluster_id: target.id.clone(),
+        strategy_type: ty.to_string(),
+        config: config.clone(),
+        updated_at: Some(snap.now),
+    };
+    let mut after: Vec<InEffect> = rows_of(&snap, &target.id)
+        .into_iter()
+        .filter(|r| r.row.strategy_type != ty)
+        .collect();
+    after.push(InEffect {
+        row: &new_row,
+        older: 0,
+    });
+    after.sort_by(|a, b| a.row.strategy_type.cmp(&b.row.strategy_type));
+    // The planner ignores unknown keys (as the reference does); a row being
+    // written with one is a typo worth refusing.
+    let v = rows::validate(snap.cluster(&target.id), &after, &snap.sizes);
+    let problems: Vec<String> = v
+        .findings
+        .iter()
+        .filter(|f| {
+            f.is_error() || (f.code == Code::UnknownKey && f.strategy_type.as_deref() == Some(ty))
+        })
+        .map(|f| f.describe())
+        .collect();
+    if !problems.is_empty() {
+        let mut problems = problems.join("; ");
+        // The row that conflicts with the new one, by the same rule.
+        let rivals = conflicting_types(&snap, &target.id, ty, &after);
+        if !rivals.is_empty() {
+            let rm: Vec<String> = rivals
+                .iter()
+                .map(|t| format!("`clusterctl strategy rm {} {t}`", target.arg()))
+                .collect();
+            problems.push_str(&format!(" (remove it first: {})", rm.join(", ")));
+        }
+        return Err(CommandError::Refused(format!(
+            "refusing to write strategy {ty} for {}: {problems}; nothing was written",
+            target.display()
+        )));
+    }
+    let (at, replaced) = write(ctx, &snap, &target, ty, config).await?;
+    let mut notes = Vec::new();
+    if let Some(reason) = snap
+        .cluster(&target.id)
+        .and_then(|c| rules::unmanageable(&snap, c))
+    {
+        notes.push(format!(
+            "the controller leaves this cluster alone: {reason}"
+        ));
+    }
+    if after.iter().any(|r| r.row.strategy_type == PAUSE) {
+        notes.push(format!(
+            "the cluster is paused: nothing changes until `clusterctl strategy resume {}`",
+            target.arg()
+        ));
+    }
+    Ok(Written {
+        command: "strategy set",
+        cluster_id: target.id.clone(),
+        cluster: target.name.clone(),
+        strategy_type: ty.to_string(),
+        config: config.clone(),
+        updated_at: at,
+        rows_replaced: replaced,
+        notes,
+        target,
+    })
+}
+
+/// `strategy pause CLUSTER [--reason TEXT]`: a `pause` row.
+pub async fn pause(
+    ctx: &Context,
+    cluster: &str,
+    reason: Option<&str>,
+) -> Result<Written, CommandError> {
+    let snap = snapshot(ctx).await?;
+    let target = resolve(&snap, cluster, false)?;
+    let config = match reason.map(str::trim).filter(|r| !r.is_empty()) {
+        Some(r) => serde_json::json!({ "reason": r }),
+        None => serde_json::json!({}),
+    };
+    let (at, replaced) = write(ctx, &snap, &target, PAUSE, &config).await?;
+    Ok(Written {
+        command: "strategy pause",
+        cluster_id: target.id.clone(),
+        cluster: target.name.clone(),
+        strategy_type: PAUSE.to_string(),
+        config,
+        updated_at: at,
+        rows_replaced: replaced,
+        notes: Vec::new(),
+        target,
+    })
+}
+
+/// `strategy rm CLUSTER [TYPE]`; `strategy resume CLUSTER` is the removal
+/// of the pause row. Removing nothing is not an error; an id that only
+/// strategy rows mention (a dropped cluster) is accepted.
+pub async fn remove(
+    ctx: &Context,
+    cluster: &str,
+    ty: Option<&str>,
+    command: &'static str,
+) -> Result<Removed, CommandError> {
+    let snap = snapshot(ctx).await?;
+    let target = resolve(&snap, cluster, true)?;
+    let existing = rows_of(&snap, &target.id);
+    let removed: Vec<String> = existing
+        .iter()
+        .filter(|r| ty.is_none_or(|t| r.row.strategy_type == t))
+        .map(|r| r.row.strategy_type.clone())
+        .collect();
+    let deleted = if removed.is_empty() {
+        0
+    } else {
+        let store = &ctx.store;
+        ctx.backend()
+            .retrying("removing strategy rows", async |c| {
+                store.delete_strategies(c, &target.id, ty).await
+            })
+            .await?
+    };
+    let left: Vec<InEffect> = existing
+        .into_iter()
+        .filter(|r| !removed.contains(&r.row.strategy_type))
+        .collect();
+    let notes = match (&target.name, left.is_empty()) {
+        (Some(_), false) => problems_of(&snap, &target.id, &left)
+            .map(|p| {
+                format!("the remaining rows are still invalid, so the cluster stays skipped: {p}")
+            })
+            .into_iter()
+            .collect(),
+        _ => Vec::new(),
+    };
+    Ok(Removed {
+        command,
+        cluster_id: target.id.clone(),
+        cluster: target.name.clone(),
+        strategy_type: ty.map(str::to_string),
+        rows_deleted: deleted,
+        types: removed,
+        target,
+        notes,
+    })
+}
+
+/// The rows in effect (newest per cluster and type), by cluster name then
+/// priority; rows of clusters that no longer exist come last. Pure.
+pub fn list(snap: &Snapshot, filter: Option<&Regex>) -> Listing {
+    let mut out = Vec::new();
+    for (id, rows) in rows::in_effect(&snap.strategies) {
+        let name = snap.cluster(&id).map(|c| c.name.clone());
+        let shown = name.as_deref().unwrap_or(&id.0);
+        if filter.is_some_and(|re| !re.is_match(shown)) {
+            continue;
+        }
+        for r in rows {
+            out.push(Listed {
+                cluster_id: id.clone(),
+                cluster: name.clone(),
+                strategy_type: r.row.strategy_type.clone(),
+                config: r.row.config.clone(),
+                updated_at: r.row.updated_at,
+                older_rows: r.older,
+            });
+        }
+    }
+    let rank = |t: &str| StrategyKind::parse(t).map_or(u8::MAX, |k| k.priority());
+    out.sort_by(|a, b| {
+        (
+            a.cluster.is_none(),
+            &a.cluster,
+            &a.cluster_id,
+            rank(&a.strategy_type),
+            &a.strategy_type,
+        )
+            .cmp(&(
+                b.cluster.is_none(),
+                &b.cluster,
+                &b.cluster_id,
+                rank(&b.strategy_type),
+                &b.strategy_type,
+            ))
+    });
+    Listing { strategies: out }
+}
+
+/// `strategy ls`: read-only.
+pub async fn ls(ctx: &Context, filter: Option<&Regex>) -> Result<Listing, CommandError> {
+    Ok(list(&snapshot(ctx).await?, filter))
+}

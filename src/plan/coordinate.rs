@@ -1,0 +1,226 @@
+//! One cluster's round: its validated strategies run in priority order,
+//! each seeing what the previous ones decided and keeping its own state
+//! slot; then the rules are enforced and the result diffed into actions.
+//! Strategies declare what they own and whether they choose the size; the
+//! coordinator never names a strategy.
+
+use chrono::{DateTime, Utc};
+
+use super::rows::{Finding, Validated};
+use super::{diff, rules, ClusterPlan, Outcome, PlanOptions, ReplicaSignal, Signals};
+use crate::model::{Cluster, Snapshot};
+use crate::strategy::{Ctx, Desired, Idle, StrategyConfig};
+
+/// State slot the coordinator keeps for itself (not a strategy).
+pub const CONTROLLER_SLOT: &str = "_controller";
+
+pub(super) fn plan_cluster(
+    snap: &Snapshot,
+    opts: &PlanOptions,
+    cluster: &Cluster,
+    rows: Validated,
+) -> ClusterPlan {
+    let state = snap.states.get(&cluster.id).cloned().unwrap_or_default();
+    let idle = idle_of(snap, cluster, &state);
+    let mut cp = ClusterPlan {
+        cluster_id: cluster.id.clone(),
+        cluster: cluster.name.clone(),
+        strategies: rows.kinds.clone(),
+        outcome: Outcome::Planned,
+        actions: Vec::new(),
+        suspending: false,
+        notes: Vec::new(),
+        alerts: Vec::new(),
+        signals: signals_of(cluster, idle),
+        observed: cluster
+            .replicas
+            .iter()
+            .map(|r| (r.name.clone(), r.size.clone()))
+            .collect(),
+        new_state: None,
+    };
+    if let Some(reason) = rows.paused.clone() {
+        cp.outcome = Outcome::Paused { reason };
+        return cp;
+    }
+    if !rows.is_valid() {
+        cp.outcome = Outcome::Invalid {
+            errors: rows.errors().map(Finding::describe).collect(),
+        };
+        return cp;
+    }
+    cp.notes.extend(
+        rows.findings
+            .iter()
+            .filter(|f| !f.is_error())
+            .map(Finding::describe),
+    );
+    let configs = rows.configs;
+    if let Some(reason) = rules::unmanageable(snap, cluster) {
+        cp.outcome = Outcome::Unmanageable { reason };
+        return cp;
+    }
+
+    let ctx = Ctx {
+        cluster,
+        sizes: &snap.sizes,
+        now: snap.now,
+        idle,
+    };
+    let mut desired = Desired::from_cluster(cluster);
+    let mut new_state = fresh_state(&state, &configs, snap.now);
+    for cfg in &configs {
+        cfg.prepare(&ctx, &mut desired, slot(&mut new_state, cfg));
+    }
+    for cfg in &configs {
+        let hidden = hide_owned_replicas(&configs, cfg, cluster, &mut desired);
+        cfg.decide(&ctx, &mut desired, slot(&mut new_state, cfg));
+        for (name, replica) in hidden {
+            match &desired.suspending {
+                // A suspension empties the cluster, owned replicas included.
+                Some(change) => {
+                    desired.removed.insert(name, change.clone());
+                }
+                None => {
+                    desired.replicas.entry(name).or_insert(replica);
+                }
+            }
+        }
+    }
+    discard_moot_decisions(cluster, &desired, &state, &mut new_state);
+    rules::enforce_invariants(cluster, &snap.sizes, &mut desired);
+    cp.suspending = desired.suspending.is_some();
+    cp.notes.append(&mut desired.notes);
+    cp.alerts.append(&mut desired.alerts);
+    cp.actions = if cluster.managed {
+        diff::diff_managed(cluster, &desired, opts, &mut cp.notes)
+    } else {
+        diff::diff(cluster, &desired, &mut cp.notes)
+    };
+    let new_state = serde_json::Value::Object(new_state);
+    if new_state != state {
+        cp.new_state = Some(new_state);
+    }
+    cp
+}
+
+fn slot<'a>(
+    state: &'a mut serde_json::Map<String, serde_json::Value>,
+    cfg: &StrategyConfig,
+) -> &'a mut serde_json::Value {
+    state
+        .entry(cfg.kind().as_str().to_string())
+        .or_insert(serde_json::Value::Null)
+}
+
+/// A strategy that chooses the size does not see the replicas other
+/// strategies own (the burst replica): it would otherwise retire them as
+/// "another size" before their owner is done. They are taken out of the
+/// desired set for its turn and returned.
+fn hide_owned_replicas(
+    configs: &[StrategyConfig],
+    cfg: &StrategyConfig,
+    cluster: &Cluster,
+    desired: &mut Desired,
+) -> Vec<(String, crate::strategy::DesiredReplica)> {
+    if !cfg.kind().chooses_size() {
+        return Vec::new();
+    }
+    configs
+        .iter()
+        .filter(|other| other.kind() != cfg.kind())
+        .filter_map(|other| other.owned_replica(&cluster.name))
+        .filter_map(|name| desired.replicas.remove_entry(&name))
+        .collect()
+}
+
+/// While a cluster is suspended and stays suspended, the other strategies'
+/// decisions (re-adding replicas the suspension removes again) never reach
+/// the catalog: keep their previous state, so nothing is rewritten every
+/// round and no cooldown starts from a decision that never happened.
+fn discard_moot_decisions(
+    cluster: &Cluster,
+    desired: &Desired,
+    old: &serde_json::Value,
+    new_state: &mut serde_json::Map<String, serde_json::Value>,
+) {
+    let Some(suspender) = &desired.suspending else {
+        return;
+    };
+    if !cluster.replicas.is_empty() {
+        return;
+    }
+    for (key, slot) in new_state.iter_mut() {
+        if key == CONTROLLER_SLOT || key == suspender.strategy.as_str() {
+            continue;
+        }
+        *slot = old.get(key).cloned().unwrap_or(serde_json::Value::Null);
+    }
+}
+
+/// How long the cluster has been idle: from the last statement begin; when
+/// logging works but never saw this cluster, from when the controller first
+/// saw it (a full grace period); unknown when the log has no data at all.
+pub(super) fn idle_of(snap: &Snapshot, cluster: &Cluster, state: &serde_json::Value) -> Idle {
+    if cluster.activity.in_flight > 0 {
+        return Idle::Busy;
+    }
+    let secs = |t: DateTime<Utc>| ((snap.now - t).num_milliseconds() as f64 / 1000.0).max(0.0);
+    if let Some(t) = cluster.activity.last_begin {
+        return Idle::For(secs(t));
+    }
+    if !snap.activity_log_has_rows {
+        return Idle::Unknown;
+    }
+    let first_seen = first_seen(state).unwrap_or(snap.now);
+    Idle::For(secs(first_seen))
+}
+
+/// When the controller first saw the cluster, from its own state slot.
+pub fn first_seen(state: &serde_json::Value) -> Option<DateTime<Utc>> {
+    let s = state.get(CONTROLLER_SLOT)?.get("first_seen")?.as_str()?;
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// The next state: the controller slot plus the slots of configured
+/// strategies (slots of strategies no longer configured are dropped).
+fn fresh_state(
+    old: &serde_json::Value,
+    configs: &[StrategyConfig],
+    now: DateTime<Utc>,
+) -> serde_json::Map<String, serde_json::Value> {
+    let mut out = serde_json::Map::new();
+    let first = first_seen(old).unwrap_or(now);
+    out.insert(
+        CONTROLLER_SLOT.into(),
+        serde_json::json!({ "first_seen": first.to_rfc3339() }),
+    );
+    for cfg in configs {
+        let key = cfg.kind().as_str();
+        if let Some(v) = old.get(key) {
+            out.insert(key.to_string(), v.clone());
+        }
+    }
+    out
+}
+
+fn signals_of(cluster: &Cluster, idle: Idle) -> Signals {
+    Signals {
+        idle,
+        last_activity: cluster.activity.last_begin,
+        in_flight: cluster.activity.in_flight,
+        replicas: cluster
+            .replicas
+            .iter()
+            .map(|r| ReplicaSignal {
+                name: r.name.clone(),
+                size: r.size.clone(),
+                hydrated: r.hydrated,
+                crashes: r.crash.crashes,
+                ooms: r.crash.ooms,
+            })
+            .collect(),
+    }
+}

@@ -1,0 +1,219 @@
+//! The decision: `plan(snapshot, options) -> Plan`, a pure function. It picks
+//! the clusters to manage, validates their rows (`rows`, the one validator),
+//! runs the strategies in priority order (`coordinate`), enforces the rules
+//! every strategy obeys (`rules`), and diffs the desired replica set against
+//! the live one into ordered actions (`diff`). No I/O and no clock: `now` is
+//! the snapshot's (the database's clock).
+
+mod coordinate;
+mod diff;
+pub mod rows;
+pub mod rules;
+
+use chrono::{DateTime, Utc};
+use regex::Regex;
+use serde::Serialize;
+
+use crate::model::{Cluster, ClusterId, Size, Snapshot};
+use crate::strategy::{Idle, StrategyKind};
+
+pub use coordinate::{first_seen, CONTROLLER_SLOT};
+pub use rules::unmanageable;
+
+/// Version of the JSON documents we print; bumped on incompatible changes.
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone)]
+pub struct PlanOptions {
+    /// Only clusters whose name matches.
+    pub cluster_filter: Option<Regex>,
+    /// `WAIT UNTIL READY` timeout of a managed cluster's graceful resize;
+    /// on timeout Materialize rolls back.
+    pub resize_timeout: std::time::Duration,
+}
+
+impl Default for PlanOptions {
+    fn default() -> Self {
+        PlanOptions {
+            cluster_filter: None,
+            resize_timeout: std::time::Duration::from_secs(600),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionKind {
+    CreateReplica,
+    DropReplica,
+    /// Managed clusters: `ALTER CLUSTER … SET (REPLICATION FACTOR = n)`
+    /// (0 suspends).
+    SetReplicationFactor,
+    /// Managed clusters: `ALTER CLUSTER … SET (SIZE = …)`, graceful (the
+    /// old replicas serve until the new ones are hydrated).
+    SetSize,
+}
+
+impl ActionKind {
+    /// `create_replica`, `drop_replica`, …, as in the JSON output.
+    pub fn name(self) -> &'static str {
+        match self {
+            ActionKind::CreateReplica => "create_replica",
+            ActionKind::DropReplica => "drop_replica",
+            ActionKind::SetReplicationFactor => "set_replication_factor",
+            ActionKind::SetSize => "set_size",
+        }
+    }
+
+    /// A short verb for summaries and tables.
+    pub fn verb(self) -> &'static str {
+        match self {
+            ActionKind::CreateReplica => "create",
+            ActionKind::DropReplica => "drop",
+            ActionKind::SetReplicationFactor => "set replication factor",
+            ActionKind::SetSize => "resize",
+        }
+    }
+}
+
+/// One DDL statement and why it is wanted.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Action {
+    pub kind: ActionKind,
+    pub cluster_id: ClusterId,
+    pub cluster: String,
+    /// The replica (empty for cluster-level actions on managed clusters).
+    pub replica: String,
+    pub size: Option<Size>,
+    /// The new replication factor (`SetReplicationFactor`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replication_factor: Option<i64>,
+    pub sql: String,
+    pub strategy: StrategyKind,
+    pub reasons: Vec<String>,
+}
+
+/// What the planner decided for one cluster as a whole.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Strategies ran; `actions` may be empty (converged).
+    Planned,
+    /// The controller must not touch this cluster.
+    Unmanageable { reason: String },
+    /// A strategy row is invalid: the cluster is skipped this round.
+    Invalid { errors: Vec<String> },
+    /// An operator paused the controller for this cluster (a `pause` row):
+    /// no actions, no state written.
+    Paused { reason: Option<String> },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReplicaSignal {
+    pub name: String,
+    pub size: Option<Size>,
+    pub hydrated: bool,
+    pub crashes: u32,
+    pub ooms: u32,
+}
+
+/// The signals a decision was based on (goes into the audit trail).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Signals {
+    pub idle: Idle,
+    pub last_activity: Option<DateTime<Utc>>,
+    pub in_flight: u32,
+    pub replicas: Vec<ReplicaSignal>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClusterPlan {
+    pub cluster_id: ClusterId,
+    pub cluster: String,
+    pub strategies: Vec<StrategyKind>,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    pub actions: Vec<Action>,
+    /// A strategy empties the cluster on purpose this round.
+    pub suspending: bool,
+    pub notes: Vec<String>,
+    /// Conditions an operator must act on (e.g. a burst that gave up).
+    pub alerts: Vec<String>,
+    pub signals: Signals,
+    /// The live replica set the plan was computed from, `(name, size)`.
+    #[serde(skip)]
+    pub observed: Vec<(String, Option<Size>)>,
+    /// New state payload to persist, when it changed.
+    #[serde(skip)]
+    pub new_state: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Plan {
+    pub format_version: u32,
+    pub now: DateTime<Utc>,
+    pub clusters: Vec<ClusterPlan>,
+    pub warnings: Vec<String>,
+}
+
+impl Plan {
+    pub fn actions(&self) -> impl Iterator<Item = &Action> {
+        self.clusters.iter().flat_map(|c| c.actions.iter())
+    }
+
+    pub fn action_count(&self) -> usize {
+        self.actions().count()
+    }
+
+    /// Clusters skipped because of invalid configuration.
+    pub fn invalid_count(&self) -> usize {
+        self.clusters
+            .iter()
+            .filter(|c| matches!(c.outcome, Outcome::Invalid { .. }))
+            .count()
+    }
+}
+
+pub fn plan(snap: &Snapshot, opts: &PlanOptions) -> Plan {
+    let mut warnings = Vec::new();
+    let in_effect = rows::in_effect(&snap.strategies);
+    let by_id = snap.cluster_index();
+    let selected = |c: &Cluster| {
+        opts.cluster_filter
+            .as_ref()
+            .is_none_or(|re| re.is_match(&c.name))
+    };
+    let mut clusters = Vec::with_capacity(in_effect.len());
+    for (id, rows) in &in_effect {
+        let cluster = by_id.get(id).map(|&i| &snap.clusters[i]);
+        let validated = rows::validate(cluster, rows, &snap.sizes);
+        let Some(cluster) = cluster else {
+            warnings.push(format!(
+                "strategy rows for cluster id {id}, which does not exist (dropped cluster?)"
+            ));
+            continue;
+        };
+        if !selected(cluster) {
+            continue;
+        }
+        for f in validated
+            .findings
+            .iter()
+            .filter(|f| f.code == rows::Code::DuplicateRows)
+        {
+            warnings.push(format!("cluster {} ({id}): {}", cluster.name, f.message));
+        }
+        clusters.push(coordinate::plan_cluster(snap, opts, cluster, validated));
+    }
+    // Catalog order (by id), as the clusters were read.
+    clusters.sort_by_key(|cp| by_id.get(&cp.cluster_id).copied());
+    Plan {
+        format_version: FORMAT_VERSION,
+        now: snap.now,
+        clusters,
+        warnings,
+    }
+}
+
+#[cfg(test)]
+mod tests;

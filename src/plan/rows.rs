@@ -1,0 +1,378 @@
+//! The one validator of strategy rows. Which row of a (cluster, type) is in
+//! effect, whether each row parses against the live sizes, and whether a
+//! cluster's set of rows can work together: decided here, once, and used by
+//! the planner, `check`, `status`, `strategy set` and `strategy rm` alike,
+//! so a row one command accepts is never refused by another.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::rules;
+use crate::model::{Cluster, ClusterId, SizeCatalog, StrategyRow, PAUSE};
+use crate::strategy::keys::did_you_mean;
+use crate::strategy::{StrategyConfig, StrategyKind};
+
+/// How bad a finding is: errors skip the cluster, warnings do not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// Stable, machine-readable kinds of findings (`check --output json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Code {
+    DanglingCluster,
+    UnknownType,
+    UnknownKey,
+    InvalidConfig,
+    ConflictingStrategies,
+    Unmanageable,
+    DuplicateRows,
+}
+
+/// One problem of a row, or of a cluster's set of rows.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    pub severity: Severity,
+    pub code: Code,
+    /// The row's type; `None` for problems of the set.
+    pub strategy_type: Option<String>,
+    pub message: String,
+}
+
+impl Finding {
+    fn new(severity: Severity, code: Code, ty: Option<&str>, message: String) -> Finding {
+        Finding {
+            severity,
+            code,
+            strategy_type: ty.map(str::to_string),
+            message,
+        }
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+
+    /// `strategy burst: key 'x': …`, or the message alone for the set.
+    pub fn describe(&self) -> String {
+        match &self.strategy_type {
+            Some(ty) => format!("strategy {ty}: {}", self.message),
+            None => self.message.clone(),
+        }
+    }
+}
+
+/// The rows of one cluster that are in effect: the newest per type, with
+/// how many older rows of that type are ignored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InEffect<'a> {
+    pub row: &'a StrategyRow,
+    /// Older rows of the same (cluster, type), ignored.
+    pub older: usize,
+}
+
+/// The rows in effect, by cluster: for duplicate (cluster, type) rows the
+/// newest `updated_at` wins (as in the reference implementation). Types
+/// come in name order.
+pub fn in_effect(strategies: &[StrategyRow]) -> BTreeMap<ClusterId, Vec<InEffect<'_>>> {
+    let mut by_key: BTreeMap<(&ClusterId, &str), Vec<&StrategyRow>> = BTreeMap::new();
+    for row in strategies {
+        by_key
+            .entry((&row.cluster_id, row.strategy_type.as_str()))
+            .or_default()
+            .push(row);
+    }
+    let mut out: BTreeMap<ClusterId, Vec<InEffect>> = BTreeMap::new();
+    for ((id, _), group) in by_key {
+        let older = group.len() - 1;
+        let newest = group
+            .into_iter()
+            .max_by_key(|r| r.updated_at)
+            .expect("a group has at least one row");
+        out.entry(id.clone())
+            .or_default()
+            .push(InEffect { row: newest, older });
+    }
+    out
+}
+
+/// Every type a row may have: the strategies, and `pause`.
+pub fn known_types() -> Vec<&'static str> {
+    let mut v: Vec<&'static str> = StrategyKind::ALL.iter().map(|k| k.as_str()).collect();
+    v.push(PAUSE);
+    v
+}
+
+/// What a cluster's rows amount to.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Validated {
+    /// The valid strategies, in priority order.
+    pub configs: Vec<StrategyConfig>,
+    /// The known strategy types of the rows, valid or not, in priority order.
+    pub kinds: Vec<StrategyKind>,
+    /// `Some` when a `pause` row is in effect, with its reason.
+    pub paused: Option<Option<String>>,
+    pub findings: Vec<Finding>,
+}
+
+impl Validated {
+    pub fn errors(&self) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(|f| f.is_error())
+    }
+
+    pub fn is_valid(&self) -> bool {
+        self.errors().next().is_none()
+    }
+}
+
+/// Validates one cluster's rows in effect. `cluster` is `None` for rows of a
+/// cluster that does not exist (dropped). Pure.
+pub fn validate(cluster: Option<&Cluster>, rows: &[InEffect], sizes: &SizeCatalog) -> Validated {
+    let mut v = Validated::default();
+    for InEffect { row, older } in rows {
+        let ty = row.strategy_type.as_str();
+        if *older > 0 {
+            v.findings.push(Finding::new(
+                Severity::Warning,
+                Code::DuplicateRows,
+                Some(ty),
+                format!(
+                    "{} rows for strategy '{ty}'; using the newest (updated_at {}); \
+                     `clusterctl strategy set` replaces them with one",
+                    older + 1,
+                    row.updated_at
+                        .map(|t| t.to_rfc3339())
+                        .unwrap_or_else(|| "unknown".into())
+                ),
+            ));
+        }
+        validate_row(ty, &row.config, sizes, &mut v);
+    }
+    v.configs.sort_by_key(|c| c.kind().priority());
+    v.kinds.sort();
+    match cluster {
+        None => {
+            let id = rows
+                .first()
+                .map(|r| r.row.cluster_id.0.as_str())
+                .unwrap_or("?");
+            v.findings.push(Finding::new(
+                Severity::Error,
+                Code::DanglingCluster,
+                None,
+                format!(
+                    "no cluster has id {id} (dropped?); remove its rows with `clusterctl strategy rm {id}`"
+                ),
+            ));
+        }
+        Some(cluster) => {
+            for message in rules::combination_errors(cluster, &v.kinds) {
+                v.findings.push(Finding::new(
+                    Severity::Error,
+                    Code::ConflictingStrategies,
+                    None,
+                    message,
+                ));
+            }
+        }
+    }
+    v
+}
+
+/// One row: its type, its config against the sizes, its unknown keys.
+fn validate_row(ty: &str, config: &serde_json::Value, sizes: &SizeCatalog, v: &mut Validated) {
+    if ty == PAUSE {
+        match config {
+            serde_json::Value::Object(o) => {
+                if o.get("reason")
+                    .is_some_and(|r| !r.is_string() && !r.is_null())
+                {
+                    v.findings.push(Finding::new(
+                        Severity::Error,
+                        Code::InvalidConfig,
+                        Some(ty),
+                        "key 'reason': must be a string".into(),
+                    ));
+                }
+                unknown_keys(ty, config, &["reason"], v);
+            }
+            _ => v.findings.push(Finding::new(
+                Severity::Error,
+                Code::InvalidConfig,
+                Some(ty),
+                "config of a pause row must be a JSON object ({} or {\"reason\": \"...\"})".into(),
+            )),
+        }
+        v.paused = Some(pause_reason(config));
+        return;
+    }
+    let Some(kind) = StrategyKind::parse(ty) else {
+        let types = known_types();
+        v.findings.push(Finding::new(
+            Severity::Error,
+            Code::UnknownType,
+            Some(ty),
+            format!(
+                "unknown strategy type '{ty}'{}; known types are: {}",
+                did_you_mean(ty, &types),
+                types.join(", ")
+            ),
+        ));
+        return;
+    };
+    v.kinds.push(kind);
+    let known = kind.key_names();
+    match StrategyConfig::parse(kind, config, sizes) {
+        Ok((cfg, _)) => v.configs.push(cfg),
+        Err(e) => {
+            // A misspelt key is often why a required one is missing.
+            let hints: String = config
+                .as_object()
+                .map(|o| {
+                    o.keys()
+                        .filter(|k| !known.contains(&k.as_str()))
+                        .map(|k| format!("; unknown key '{k}'{}", did_you_mean(k, &known)))
+                        .collect()
+                })
+                .unwrap_or_default();
+            v.findings.push(Finding::new(
+                Severity::Error,
+                Code::InvalidConfig,
+                Some(ty),
+                format!("{e}{hints}"),
+            ));
+        }
+    }
+    unknown_keys(ty, config, &known, v);
+}
+
+fn unknown_keys(ty: &str, config: &serde_json::Value, known: &[&str], v: &mut Validated) {
+    let Some(obj) = config.as_object() else {
+        return;
+    };
+    for key in obj.keys().filter(|k| !known.contains(&k.as_str())) {
+        v.findings.push(Finding::new(
+            Severity::Warning,
+            Code::UnknownKey,
+            Some(ty),
+            format!(
+                "unknown config key '{key}'{}, ignored; keys of {ty} are: {}",
+                did_you_mean(key, known),
+                known.join(", ")
+            ),
+        ));
+    }
+}
+
+/// The reason given with a `pause` row (`{"reason": "..."}`), if any.
+pub fn pause_reason(config: &serde_json::Value) -> Option<String> {
+    config
+        .get("reason")
+        .and_then(|r| r.as_str())
+        .filter(|r| !r.trim().is_empty())
+        .map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn row(ty: &str, config: serde_json::Value) -> StrategyRow {
+        StrategyRow {
+            cluster_id: ClusterId("u2".into()),
+            strategy_type: ty.into(),
+            config,
+            updated_at: None,
+        }
+    }
+
+    fn codes(ty: &str, cfg: serde_json::Value) -> Vec<Code> {
+        let rows = [row(ty, cfg)];
+        let effect = in_effect(&rows);
+        let cluster = crate::strategy::testutil::cluster("c", vec![]);
+        validate(
+            Some(&cluster),
+            &effect[&ClusterId("u2".into())],
+            &SizeCatalog::cloud_defaults(),
+        )
+        .findings
+        .into_iter()
+        .map(|f| f.code)
+        .collect()
+    }
+
+    #[test]
+    fn validation_cases() {
+        assert!(codes("target_size", json!({"target_size": "25cc"})).is_empty());
+        assert_eq!(
+            codes("target_size", json!({"target_size": "80cc"})),
+            [Code::InvalidConfig]
+        );
+        assert_eq!(
+            codes("idle_suspend", json!({"idle_after_s": "1h"})),
+            [Code::InvalidConfig]
+        );
+        assert_eq!(
+            codes("target_size", json!({"target_sise": "25cc"})),
+            [Code::InvalidConfig, Code::UnknownKey]
+        );
+        assert_eq!(codes("idle_suspnd", json!({})), [Code::UnknownType]);
+        assert!(codes("pause", json!({})).is_empty());
+        assert!(codes("pause", json!({"reason": "incident 42"})).is_empty());
+        assert_eq!(codes("pause", json!({"reason": 1})), [Code::InvalidConfig]);
+        assert_eq!(codes("pause", json!([])), [Code::InvalidConfig]);
+        assert_eq!(
+            codes(
+                "idle_suspend",
+                json!({"idle_after_s": 10_000_000_000_000_000u64})
+            ),
+            [Code::InvalidConfig]
+        );
+    }
+
+    #[test]
+    fn the_newest_row_of_a_type_is_in_effect() {
+        let at = |h| {
+            chrono::DateTime::parse_from_rfc3339(&format!("2026-11-21T{h:02}:00:00Z"))
+                .map(|t| t.with_timezone(&chrono::Utc))
+                .ok()
+        };
+        let mut a = row("target_size", json!({"target_size": "25cc"}));
+        a.updated_at = at(10);
+        let mut b = row("target_size", json!({"target_size": "50cc"}));
+        b.updated_at = at(11);
+        let rows = [a, b.clone()];
+        let effect = in_effect(&rows);
+        let got = &effect[&ClusterId("u2".into())];
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].row, &b);
+        assert_eq!(got[0].older, 1);
+    }
+
+    #[test]
+    fn typo_hints_name_the_likely_key() {
+        let rows = [row("target_size", json!({"target_sise": "25cc"}))];
+        let effect = in_effect(&rows);
+        let v = validate(
+            None,
+            &effect[&ClusterId("u2".into())],
+            &SizeCatalog::cloud_defaults(),
+        );
+        let msg = v
+            .errors()
+            .next()
+            .map(|f| f.message.clone())
+            .unwrap_or_default();
+        assert!(
+            msg.contains("unknown key 'target_sise' (did you mean 'target_size'?)"),
+            "{msg}"
+        );
+        assert!(v.findings.iter().any(|f| f.code == Code::DanglingCluster));
+    }
+}

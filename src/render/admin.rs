@@ -1,0 +1,95 @@
+//! `init`, `init --print`, `unlock` and `wipe-state`: one line each; and
+//! their JSON documents.
+
+use super::{body_of, plural, TextStyle, View};
+use crate::commands::admin::{Unlocked, Wiped};
+use crate::commands::init::{InitSql, Initialized};
+
+impl View for Initialized {
+    fn command(&self) -> &'static str {
+        "init"
+    }
+
+    fn text(&self, _style: &TextStyle) -> String {
+        if self.migrations_applied.is_empty() {
+            return "The tables are up to date (nothing to do).\n".to_string();
+        }
+        let v: Vec<String> = self
+            .migrations_applied
+            .iter()
+            .map(|v| v.to_string())
+            .collect();
+        format!(
+            "Created clusterctl's tables (migration{} {} applied) in {}.\n",
+            plural(v.len()),
+            v.join(", "),
+            match &self.schema {
+                Some(s) => format!("schema {s}"),
+                None => "the connection's current schema".into(),
+            }
+        )
+    }
+
+    fn body(&self) -> serde_json::Value {
+        body_of(self)
+    }
+}
+
+impl View for InitSql {
+    fn command(&self) -> &'static str {
+        "init"
+    }
+
+    fn text(&self, _style: &TextStyle) -> String {
+        self.sql.clone()
+    }
+
+    fn body(&self) -> serde_json::Value {
+        body_of(self)
+    }
+}
+
+impl View for Unlocked {
+    fn command(&self) -> &'static str {
+        "unlock"
+    }
+
+    fn text(&self, _style: &TextStyle) -> String {
+        if self.previous_holder.is_empty() {
+            "The lease was free; nothing to break.\n".into()
+        } else {
+            format!(
+                "Broke the lease held by {} (until {}).\n",
+                self.previous_holder,
+                self.previous_until
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            )
+        }
+    }
+
+    fn body(&self) -> serde_json::Value {
+        body_of(self)
+    }
+}
+
+impl View for Wiped {
+    fn command(&self) -> &'static str {
+        "wipe-state"
+    }
+
+    fn text(&self, _style: &TextStyle) -> String {
+        let scope = match &self.clusters {
+            None => "all clusters".to_string(),
+            Some(ids) => format!("{} matching cluster{}", ids.len(), plural(ids.len())),
+        };
+        format!(
+            "Wiped strategy state of {scope} ({} row{} deleted).\n",
+            self.rows_deleted,
+            plural(self.rows_deleted as usize)
+        )
+    }
+
+    fn body(&self) -> serde_json::Value {
+        body_of(self)
+    }
+}

@@ -1,0 +1,71 @@
+//! `check`: one line per finding, then a count; and its JSON document.
+
+use std::fmt::Write;
+
+use super::{body_of, plural, TextStyle, View};
+use crate::commands::check::CheckReport;
+use crate::commands::Completion;
+use crate::plan::rows::Severity;
+
+fn check_text(r: &CheckReport) -> String {
+    let mut s = String::new();
+    for f in &r.findings {
+        let who = match &f.cluster {
+            Some(name) => format!("cluster {name} ({})", f.cluster_id),
+            None => format!("cluster id {}", f.cluster_id),
+        };
+        let ty = f
+            .strategy_type
+            .as_ref()
+            .map(|t| format!(": {t}"))
+            .unwrap_or_default();
+        let sev = match f.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        let _ = writeln!(s, "{sev}: {who}{ty}: {}", f.message);
+    }
+    let _ = write!(
+        s,
+        "Checked {} strategy row{} on {} cluster{}: ",
+        r.rows_checked,
+        plural(r.rows_checked),
+        r.clusters_checked,
+        plural(r.clusters_checked)
+    );
+    if r.findings.is_empty() {
+        s.push_str("no problems.\n");
+    } else {
+        let _ = writeln!(
+            s,
+            "{} error{}, {} warning{}.",
+            r.errors,
+            plural(r.errors),
+            r.warnings,
+            plural(r.warnings)
+        );
+    }
+    s
+}
+
+impl View for CheckReport {
+    fn command(&self) -> &'static str {
+        "check"
+    }
+
+    fn text(&self, _style: &TextStyle) -> String {
+        check_text(self)
+    }
+
+    fn body(&self) -> serde_json::Value {
+        body_of(self)
+    }
+
+    fn completion(&self) -> Completion {
+        if self.findings.is_empty() {
+            Completion::Clean
+        } else {
+            Completion::WithProblems
+        }
+    }
+}

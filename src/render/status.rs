@@ -1,0 +1,143 @@
+//! `status`: a table of clusters (condition, replicas, what the controller
+//! wants, idle time, last action, reason), boxed and coloured on a
+//! terminal, plain when piped; and its JSON document.
+
+use super::table::{self, Cell, Tone};
+use super::{body_of, TextStyle, View};
+use crate::commands::status::{Condition, ReplicaStatus, StatusReport};
+
+fn tone(c: Condition) -> Tone {
+    match c {
+        Condition::Converged => Tone::Good,
+        Condition::Invalid | Condition::CrashLooping => Tone::Bad,
+        Condition::Unconfigured | Condition::Suspended => Tone::Dim,
+        _ => Tone::Warn,
+    }
+}
+
+/// A short age: 45s, 12m, 3h5m, 2d3h.
+pub fn short_duration(secs: u64) -> String {
+    let (d, h, m, s) = (secs / 86400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    match () {
+        _ if d > 0 && h > 0 => format!("{d}d{h}h"),
+        _ if d > 0 => format!("{d}d"),
+        _ if h > 0 && m > 0 => format!("{h}h{m}m"),
+        _ if h > 0 => format!("{h}h"),
+        _ if m > 0 => format!("{m}m"),
+        _ => format!("{s}s"),
+    }
+}
+
+fn replica_text(r: &ReplicaStatus) -> String {
+    let mut parts = vec![r.size.clone().unwrap_or_else(|| "?".into())];
+    parts.push(if r.hydrated { "hydrated" } else { "hydrating" }.into());
+    if r.crashes > 0 {
+        parts.push(format!(
+            "{} crash{}",
+            r.crashes,
+            if r.crashes == 1 { "" } else { "es" }
+        ));
+    }
+    if r.ooms > 0 {
+        parts.push(format!("{} OOM", r.ooms));
+    }
+    format!("{} ({})", r.name, parts.join(", "))
+}
+
+fn list_or_none(items: Vec<String>) -> String {
+    if items.is_empty() {
+        "none".into()
+    } else {
+        items.join(", ")
+    }
+}
+
+fn status_text(r: &StatusReport, style: table::Style) -> String {
+    if r.clusters.is_empty() {
+        return "No clusters with strategies (use --all to list every user cluster).\n".into();
+    }
+    let rows: Vec<Vec<Cell>> = r
+        .clusters
+        .iter()
+        .map(|c| {
+            let idle = match (c.activity.state, c.activity.idle_seconds) {
+                (_, Some(s)) => short_duration(s),
+                (state, None) => state.to_string(),
+            };
+            let last = match &c.last_action {
+                None => "-".to_string(),
+                Some(a) => {
+                    let what = match (&a.kind, &a.replica) {
+                        (Some(k), Some(r)) => {
+                            format!("{} {r}", k.strip_suffix("_replica").unwrap_or(k))
+                        }
+                        _ => a.sql.clone(),
+                    };
+                    let result = match a.executed {
+                        Some(true) => "",
+                        Some(false) => " (failed)",
+                        None => " (outcome unknown)",
+                    };
+                    format!("{what}{result} {} ago", short_duration(a.seconds_ago))
+                }
+            };
+            vec![
+                Cell::new(format!("{} ({})", c.cluster, c.cluster_id)),
+                Cell::tone(format!("{:?}", c.condition), tone(c.condition)),
+                Cell::new(list_or_none(c.replicas.iter().map(replica_text).collect())),
+                Cell::new(list_or_none(
+                    c.desired
+                        .iter()
+                        .map(|w| format!("{} ({})", w.name, w.size.as_deref().unwrap_or("?")))
+                        .collect(),
+                )),
+                Cell::new(list_or_none(c.strategies.clone())),
+                Cell::new(idle),
+                Cell::new(last),
+                Cell::new(c.reason.clone()),
+            ]
+        })
+        .collect();
+    table::render(
+        &[
+            "CLUSTER",
+            "CONDITION",
+            "REPLICAS",
+            "WANT",
+            "STRATEGIES",
+            "IDLE",
+            "LAST ACTION",
+            "REASON",
+        ],
+        &rows,
+        style,
+    )
+}
+
+impl View for StatusReport {
+    fn command(&self) -> &'static str {
+        "status"
+    }
+
+    fn text(&self, style: &TextStyle) -> String {
+        status_text(self, style.table)
+    }
+
+    fn body(&self) -> serde_json::Value {
+        body_of(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_durations() {
+        assert_eq!(short_duration(45), "45s");
+        assert_eq!(short_duration(720), "12m");
+        assert_eq!(short_duration(3600 * 3 + 300), "3h5m");
+        assert_eq!(short_duration(86400 * 2 + 3600 * 3), "2d3h");
+        assert_eq!(short_duration(86400), "1d");
+    }
+}

@@ -1,0 +1,133 @@
+//! `strategy set|rm|ls|pause|resume`: one line saying what was written or
+//! removed (notes on stderr), the table of rows in effect; and their JSON
+//! documents.
+
+use std::fmt::Write;
+
+use super::table::{self, Cell, Tone};
+use super::{body_of, plural, TextStyle, View};
+use crate::commands::strategy::{Listing, Removed, Written};
+use crate::model::PAUSE;
+
+impl View for Written {
+    fn command(&self) -> &'static str {
+        self.command
+    }
+
+    fn text(&self, _style: &TextStyle) -> String {
+        if self.strategy_type == PAUSE {
+            return format!(
+                "Paused {}: the controller leaves it alone until `clusterctl strategy resume {}`.\n",
+                self.target.display(),
+                self.target.arg()
+            );
+        }
+        let verb = if self.rows_replaced > 0 {
+            "Replaced"
+        } else {
+            "Set"
+        };
+        format!(
+            "{verb} strategy {} of {}: {}\n",
+            self.strategy_type,
+            self.target.display(),
+            self.config
+        )
+    }
+
+    fn messages(&self) -> Vec<String> {
+        self.notes.iter().map(|n| format!("note: {n}")).collect()
+    }
+
+    fn body(&self) -> serde_json::Value {
+        body_of(self)
+    }
+}
+
+impl View for Removed {
+    fn command(&self) -> &'static str {
+        self.command
+    }
+
+    fn text(&self, _style: &TextStyle) -> String {
+        let who = self.target.display();
+        let n = self.rows_deleted;
+        match (self.command, n) {
+            ("strategy resume", 0) => format!("{who} is not paused.\n"),
+            ("strategy resume", _) => {
+                format!("Resumed {who}: the controller manages it again.\n")
+            }
+            (_, 0) => {
+                let of = self
+                    .strategy_type
+                    .as_ref()
+                    .map(|t| format!(" of type {t}"))
+                    .unwrap_or_default();
+                format!("{who} has no strategy rows{of}; nothing removed.\n")
+            }
+            _ => format!(
+                "Removed {n} strategy row{} ({}) of {who}.\n",
+                plural(n as usize),
+                self.types.join(", ")
+            ),
+        }
+    }
+
+    fn messages(&self) -> Vec<String> {
+        self.notes.iter().map(|n| format!("note: {n}")).collect()
+    }
+
+    fn body(&self) -> serde_json::Value {
+        body_of(self)
+    }
+}
+
+impl View for Listing {
+    fn command(&self) -> &'static str {
+        "strategy ls"
+    }
+
+    fn text(&self, style: &TextStyle) -> String {
+        if self.strategies.is_empty() {
+            return "No strategies (add one with `clusterctl strategy set CLUSTER TYPE --config JSON`).\n"
+                .into();
+        }
+        let rows: Vec<Vec<Cell>> = self
+            .strategies
+            .iter()
+            .map(|l| {
+                let cluster = match &l.cluster {
+                    Some(n) => Cell::new(format!("{n} ({})", l.cluster_id)),
+                    None => Cell::tone(format!("{} (no such cluster)", l.cluster_id), Tone::Bad),
+                };
+                let mut updated = l
+                    .updated_at
+                    .map(|t| t.format("%Y-%m-%d %H:%M:%SZ").to_string())
+                    .unwrap_or_else(|| "unknown".into());
+                if l.older_rows > 0 {
+                    let _ = write!(updated, " (+{} older ignored)", l.older_rows);
+                }
+                let ty = if l.strategy_type == PAUSE {
+                    Cell::tone(&l.strategy_type, Tone::Warn)
+                } else {
+                    Cell::new(&l.strategy_type)
+                };
+                vec![
+                    cluster,
+                    ty,
+                    Cell::new(l.config.to_string()),
+                    Cell::new(updated),
+                ]
+            })
+            .collect();
+        table::render(
+            &["CLUSTER", "TYPE", "CONFIG", "UPDATED"],
+            &rows,
+            style.table,
+        )
+    }
+
+    fn body(&self) -> serde_json::Value {
+        body_of(self)
+    }
+}

@@ -1,0 +1,259 @@
+//! The config keys of every strategy, in one table: the parsers read their
+//! keys through these constants, `check` and the planner name unknown keys
+//! from it, and the command line generates one `strategy set` flag per key
+//! from it. A unit test pins the table to what the parsers actually read.
+
+use super::StrategyKind;
+
+/// What a key holds, which decides how a command-line flag is parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    /// A replica size offered by the environment.
+    Size,
+    /// A replica name.
+    Name,
+    /// A duration in whole seconds (flags also take `30m`, `2h`).
+    Seconds,
+    /// A whole number.
+    Count,
+    Bool,
+    /// A positive number of credits per hour.
+    Credits,
+    /// Free text (an IANA time zone).
+    Text,
+    /// A JSON value (schedule windows).
+    Json,
+}
+
+/// One config key.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Key {
+    /// The key in the JSON config (`idle_after_s`).
+    pub name: &'static str,
+    pub kind: KeyKind,
+    /// One line for `--help`.
+    pub help: &'static str,
+}
+
+impl Key {
+    /// The command-line flag, without dashes: `idle-after-s`.
+    pub fn flag(&self) -> String {
+        self.name.replace('_', "-")
+    }
+}
+
+macro_rules! key {
+    ($id:ident, $name:literal, $kind:ident, $help:literal) => {
+        pub const $id: Key = Key {
+            name: $name,
+            kind: KeyKind::$kind,
+            help: $help,
+        };
+    };
+}
+
+key!(TARGET_SIZE, "target_size", Size, "the size to keep");
+key!(
+    REPLICA_NAME,
+    "replica_name",
+    Name,
+    "the replica's name (default r_<size>)"
+);
+key!(
+    MAX_REPLICA_SIZE,
+    "max_replica_size",
+    Size,
+    "the largest size to try"
+);
+key!(
+    MIN_OOM_COUNT,
+    "min_oom_count",
+    Count,
+    "OOMs before a size is given up (default 1)"
+);
+key!(
+    MIN_CRASH_COUNT,
+    "min_crash_count",
+    Count,
+    "crashes before a size is given up (default 1)"
+);
+key!(
+    BURST_REPLICA_SIZE,
+    "burst_replica_size",
+    Size,
+    "the size of the burst replica"
+);
+key!(
+    LINGER_S,
+    "linger_s",
+    Seconds,
+    "keep the burst replica this long after another one hydrated (default 0)"
+);
+key!(
+    MAX_BURST_S,
+    "max_burst_s",
+    Seconds,
+    "give up a burst that lasts longer than this (at least 60 s; default never)"
+);
+key!(
+    IDLE_AFTER_S,
+    "idle_after_s",
+    Seconds,
+    "suspend after this long without a statement"
+);
+key!(
+    SUSPEND_WHEN_UNKNOWN,
+    "suspend_when_unknown",
+    Bool,
+    "suspend even when the statement log has no data (default false)"
+);
+key!(
+    COOLDOWN_S,
+    "cooldown_s",
+    Seconds,
+    "minimum time between two changes (default 0)"
+);
+key!(
+    MAX_REPLICAS,
+    "max_replicas",
+    Count,
+    "at most this many replicas"
+);
+key!(
+    MAX_CREDITS_PER_HOUR,
+    "max_credits_per_hour",
+    Credits,
+    "at most this many credits per hour across the cluster's replicas"
+);
+key!(
+    SCALE_DOWN_AFTER_S,
+    "scale_down_after_s",
+    Seconds,
+    "drop a live replica only once wanted gone this long (default 300)"
+);
+key!(
+    SCALE_UP_AFTER_S,
+    "scale_up_after_s",
+    Seconds,
+    "create a replica only once wanted this long (default 0)"
+);
+key!(
+    TIMEZONE,
+    "timezone",
+    Text,
+    "IANA time zone of the windows (Europe/Berlin)"
+);
+key!(
+    PREWARM_S,
+    "prewarm_s",
+    Seconds,
+    "start replicas this long before a window (default 0)"
+);
+key!(
+    WINDOWS,
+    "windows",
+    Json,
+    "JSON array of windows: [{\"cron\": …, \"duration_s\": …, \"size\": …, \"replicas\": 1}]"
+);
+key!(
+    DEFAULT,
+    "default",
+    Json,
+    "JSON object: replicas outside every window ({\"size\": …, \"replicas\": 0})"
+);
+
+/// The longest duration any key accepts: a year. Longer values are typos
+/// (or units mistaken), and they overflow the interval arithmetic of the
+/// signal queries.
+pub const MAX_SECONDS: u64 = 366 * 24 * 3600;
+
+impl StrategyKind {
+    /// The keys this strategy's config may have.
+    pub fn keys(self) -> &'static [&'static Key] {
+        match self {
+            StrategyKind::TargetSize => &[&TARGET_SIZE, &REPLICA_NAME],
+            StrategyKind::Schedule => &[&TIMEZONE, &PREWARM_S, &WINDOWS, &DEFAULT],
+            StrategyKind::ShrinkToFit => &[
+                &MAX_REPLICA_SIZE,
+                &COOLDOWN_S,
+                &MIN_OOM_COUNT,
+                &MIN_CRASH_COUNT,
+            ],
+            StrategyKind::Burst => &[&BURST_REPLICA_SIZE, &COOLDOWN_S, &LINGER_S, &MAX_BURST_S],
+            StrategyKind::IdleSuspend => &[&IDLE_AFTER_S, &COOLDOWN_S, &SUSPEND_WHEN_UNKNOWN],
+            StrategyKind::Limits => &[&MAX_REPLICAS, &MAX_CREDITS_PER_HOUR],
+            StrategyKind::Stabilization => &[&SCALE_DOWN_AFTER_S, &SCALE_UP_AFTER_S],
+        }
+    }
+
+    pub fn key_names(self) -> Vec<&'static str> {
+        self.keys().iter().map(|k| k.name).collect()
+    }
+}
+
+/// Every key of every strategy once, in table order, with the strategies
+/// that read it (for `strategy set`'s flags).
+pub fn all_keys() -> Vec<(&'static Key, Vec<StrategyKind>)> {
+    let mut out: Vec<(&'static Key, Vec<StrategyKind>)> = Vec::new();
+    for kind in StrategyKind::ALL {
+        for key in kind.keys() {
+            match out.iter_mut().find(|(k, _)| k.name == key.name) {
+                Some((_, kinds)) => kinds.push(kind),
+                None => out.push((key, vec![kind])),
+            }
+        }
+    }
+    out
+}
+
+/// The closest candidate to a misspelt word, if one is close enough.
+pub fn suggest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|c| (strsim::levenshtein(word, c), *c))
+        .filter(|(d, c)| *d <= (c.len() / 3).max(2))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// " (did you mean 'x'?)" when a candidate is close, else nothing.
+pub fn did_you_mean(word: &str, candidates: &[&str]) -> String {
+    match suggest(word, candidates) {
+        Some(s) => format!(" (did you mean '{s}'?)"),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_once_with_its_strategies() {
+        let all = all_keys();
+        let cooldown = all.iter().find(|(k, _)| k.name == "cooldown_s").unwrap();
+        assert_eq!(
+            cooldown.1,
+            [
+                StrategyKind::ShrinkToFit,
+                StrategyKind::Burst,
+                StrategyKind::IdleSuspend
+            ]
+        );
+        let mut names: Vec<&str> = all.iter().map(|(k, _)| k.name).collect();
+        let n = names.len();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), n);
+        assert_eq!(IDLE_AFTER_S.flag(), "idle-after-s");
+    }
+
+    #[test]
+    fn suggestions_for_typos() {
+        assert_eq!(
+            suggest("idle_after", &StrategyKind::IdleSuspend.key_names()),
+            Some("idle_after_s")
+        );
+        assert_eq!(suggest("autoscale", &["target_size", "burst"]), None);
+    }
+}
