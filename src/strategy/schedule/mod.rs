@@ -6,7 +6,7 @@
 //! A change of size is zero-downtime, as with `target_size`: the new replicas
 //! are created first, the others retired once every new one is hydrated.
 //!
-//! Config (stored in `mz_cluster_strategies.config`):
+//! Config (stored in `mz_cluster_strategies.config`; keys in `config`):
 //!
 //! ```json
 //! {"timezone": "Europe/Berlin", "prewarm_s": 600,
@@ -15,53 +15,35 @@
 //!  "default": {"size": "25cc", "replicas": 0}}
 //! ```
 //!
-//! - `timezone` (required): an IANA name; cron fields are wall-clock times there.
-//! - `prewarm_s` (default 0, at most 86400): start replicas this long before a
-//!   window opens (windows with `replicas` 0 open on time). The effective prewarm is the larger of this and 1.2 × the
-//!   learned hydration time (an exponentially weighted average over the
-//!   replicas this strategy created, kept in its state slot).
-//! - `windows` (1 to 64): `cron` (`sec min hour day-of-month month day-of-week
-//!   [year]`; a 5-field expression gets second 0; days of the week by name,
-//!   `Mon-Fri`, because dialects disagree whether 0 or 1 is Sunday),
-//!   `duration_s` (60 s to 7 days), `size` (an offered size; may be left out
-//!   when `replicas` is 0), `replicas` (0..=16, default 1).
-//! - `default` (optional, same `size`/`replicas` keys): the shape outside
-//!   every window. Without it the strategy leaves the cluster as the previous
-//!   strategies decided.
-//!
 //! A window occurrence starting at `start` is active from `start - prewarm`
 //! until `start + duration_s` (the end is exclusive; replicas are kept for the
 //! whole window, not retired `prewarm` early). Overlapping active windows
 //! resolve to the largest (credits per hour × replicas; ties go to the larger
-//! size, then to the window listed first).
+//! size, then to the window listed first). When an occurrence starts, daylight
+//! saving time included, is `calendar`'s answer.
 //!
-//! Daylight saving time (the rules of RFC 5545 and of ISC cron):
-//! - a wall time that happens twice (the fall-back hour) starts a window once,
-//!   on its first pass; the repeated hour starts nothing;
-//! - a wall time that does not exist (the spring-forward gap) starts the
-//!   window at the moment the clock jumps (e.g. 03:00 CEST for 02:30 on
-//!   Europe/Berlin's spring-forward day);
-//! - `duration_s` is real elapsed time, so a window spanning a transition
-//!   covers one hour more or less of wall-clock time.
+//! This file is the decision: which window is active, the replicas it wants,
+//! what the strategy learns about hydration, and when the decision may next
+//! change. It must not parse config (`config`), compute cron occurrences
+//! (`calendar`), touch a database or read the clock: `now` comes in through
+//! `Ctx` or as an argument.
+
+mod calendar;
+mod config;
 
 use std::collections::BTreeMap;
-use std::str::FromStr;
 
-use chrono::{DateTime, Duration, LocalResult, NaiveDateTime, TimeZone, Timelike, Utc};
+use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use super::config::{ConfigError, Obj};
 use super::{Change, Ctx, Desired, StrategyKind};
 use crate::model::{Size, SizeCatalog};
 
+pub use config::{ScheduleConfig, Shape, Window};
+
 const KIND: StrategyKind = StrategyKind::Schedule;
 
-const MIN_DURATION_S: u64 = 60;
-const MAX_DURATION_S: u64 = 7 * 86_400;
-const MAX_REPLICAS: u64 = 16;
-const MAX_PREWARM_S: u64 = 86_400;
-const MAX_WINDOWS: usize = 64;
 /// Learned hydration times are padded by this much: starting a little early
 /// costs a few minutes of credits, starting late costs a cold window.
 const PREWARM_MARGIN: f64 = 1.2;
@@ -73,105 +55,7 @@ const MAX_SAMPLE_S: f64 = 6.0 * 3600.0;
 /// Completed hydrations kept in state for operators to read.
 const RUNS_KEPT: usize = 8;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ScheduleConfig {
-    pub timezone: String,
-    #[serde(skip)]
-    tz: Tz,
-    pub prewarm_s: u64,
-    pub windows: Vec<Window>,
-    pub default: Option<Shape>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Window {
-    /// As configured (shown in reasons).
-    pub cron: String,
-    #[serde(skip)]
-    schedule: cron::Schedule,
-    pub duration_s: u64,
-    #[serde(flatten)]
-    pub shape: Shape,
-}
-
-/// What a cluster should run: `replicas` replicas of `size`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Shape {
-    /// `None` only when `replicas` is 0.
-    pub size: Option<Size>,
-    pub replicas: u32,
-}
-
-impl ScheduleConfig {
-    pub(crate) fn parse(o: &Obj, sizes: &SizeCatalog) -> Result<Self, ConfigError> {
-        let timezone = o.opt_string("timezone")?.ok_or_else(|| {
-            ConfigError::new(
-                "timezone",
-                "is required (an IANA name such as Europe/Berlin or UTC)",
-            )
-        })?;
-        let tz = parse_tz(&timezone)?;
-        let prewarm_s = o.opt_u64_in("prewarm_s", 0, MAX_PREWARM_S)?.unwrap_or(0);
-        let raw_windows = o.opt_array("windows")?.ok_or_else(|| {
-            ConfigError::new(
-                "windows",
-                "is required (a list of {cron, duration_s, size, replicas})",
-            )
-        })?;
-        if raw_windows.is_empty() || raw_windows.len() > MAX_WINDOWS {
-            return Err(ConfigError::new(
-                "windows",
-                format!(
-                    "must list 1..={MAX_WINDOWS} windows, got {}",
-                    raw_windows.len()
-                ),
-            ));
-        }
-        let windows = raw_windows
-            .iter()
-            .enumerate()
-            .map(|(i, w)| Window::parse(w, sizes).map_err(|e| e.within(&format!("windows[{i}]"))))
-            .collect::<Result<Vec<_>, _>>()?;
-        let default = match o.opt_object("default")? {
-            Some(raw) => {
-                Some(nested(raw, |n| Shape::parse(n, sizes)).map_err(|e| e.within("default"))?)
-            }
-            None => None,
-        };
-        Ok(ScheduleConfig {
-            timezone,
-            tz,
-            prewarm_s,
-            windows,
-            default,
-        })
-    }
-}
-
 impl Window {
-    fn parse(raw: &serde_json::Value, sizes: &SizeCatalog) -> Result<Self, ConfigError> {
-        nested(raw, |o| {
-            let cron = o.opt_string("cron")?.ok_or_else(|| {
-                ConfigError::new("cron", "is required (e.g. \"0 0 8 * * Mon-Fri\")")
-            })?;
-            let schedule = parse_cron(&cron)?;
-            let duration_s = o
-                .opt_u64_in("duration_s", MIN_DURATION_S, MAX_DURATION_S)?
-                .ok_or_else(|| {
-                    ConfigError::new(
-                        "duration_s",
-                        format!("is required (seconds, {MIN_DURATION_S}..={MAX_DURATION_S})"),
-                    )
-                })?;
-            Ok(Window {
-                cron,
-                schedule,
-                duration_s,
-                shape: Shape::parse(o, sizes)?,
-            })
-        })
-    }
-
     /// Only a window that needs replicas is worth starting early; one that
     /// suspends the cluster opens on time.
     fn prewarm(&self, prewarm_s: u64) -> Duration {
@@ -184,20 +68,6 @@ impl Window {
 }
 
 impl Shape {
-    fn parse(o: &Obj, sizes: &SizeCatalog) -> Result<Self, ConfigError> {
-        let replicas = o.opt_u64_in("replicas", 0, MAX_REPLICAS)?.unwrap_or(1) as u32;
-        let size = if replicas == 0 {
-            // Optional, but checked when given: a typo should not hide.
-            match o.opt_string("size")? {
-                Some(_) => Some(o.size("size", sizes)?),
-                None => None,
-            }
-        } else {
-            Some(o.size("size", sizes)?)
-        };
-        Ok(Shape { size, replicas })
-    }
-
     fn credits(&self, sizes: &SizeCatalog) -> f64 {
         self.size
             .as_ref()
@@ -210,98 +80,6 @@ impl Shape {
             _ => "the cluster suspended".into(),
         }
     }
-}
-
-/// Parses a nested object, refusing keys its parser did not read: inside a
-/// window a typo would silently change the schedule.
-fn nested<T>(
-    raw: &serde_json::Value,
-    f: impl FnOnce(&Obj) -> Result<T, ConfigError>,
-) -> Result<T, ConfigError> {
-    let o = Obj::new(raw)?;
-    let out = f(&o)?;
-    if let Some(key) = o.unknown_keys().first() {
-        return Err(ConfigError::new(
-            key,
-            format!("unknown key; allowed here: {}", o.read_keys().join(", ")),
-        ));
-    }
-    Ok(out)
-}
-
-fn parse_tz(name: &str) -> Result<Tz, ConfigError> {
-    if let Ok(tz) = Tz::from_str(name) {
-        return Ok(tz);
-    }
-    let lower = name.to_ascii_lowercase();
-    let closest = chrono_tz::TZ_VARIANTS
-        .iter()
-        .map(|tz| {
-            (
-                strsim::levenshtein(&lower, &tz.name().to_ascii_lowercase()),
-                tz.name(),
-            )
-        })
-        .min();
-    let hint = match closest {
-        Some((d, n)) if d <= 3 => format!("; did you mean '{n}'?"),
-        _ => String::new(),
-    };
-    Err(ConfigError::new(
-        "timezone",
-        format!("unknown IANA timezone '{name}' (e.g. Europe/Berlin, America/New_York, UTC){hint}"),
-    ))
-}
-
-fn parse_cron(src: &str) -> Result<cron::Schedule, ConfigError> {
-    let fields: Vec<&str> = src.split_whitespace().collect();
-    let normalized = match fields.len() {
-        1 if src.trim_start().starts_with('@') => src.trim().to_string(),
-        5 => format!("0 {}", fields.join(" ")),
-        6 | 7 => fields.join(" "),
-        n => {
-            return Err(ConfigError::new(
-                "cron",
-                format!(
-                    "'{src}' has {n} fields; expected 'sec min hour day-of-month month day-of-week [year]' \
-                     (or 5 fields without seconds), e.g. '0 0 8 * * Mon-Fri'"
-                ),
-            ))
-        }
-    };
-    let dow = normalized.split_whitespace().nth(5).unwrap_or("*");
-    if dow.chars().any(|ch| ch.is_ascii_digit()) {
-        return Err(ConfigError::new(
-            "cron",
-            format!(
-                "'{src}': name the days of the week (Mon-Fri, Sat,Sun) instead of '{dow}': \
-                 cron dialects disagree whether 0 or 1 is Sunday"
-            ),
-        ));
-    }
-    cron::Schedule::from_str(&normalized).map_err(|e| {
-        // The crate draws the expression and a caret on lines of their own;
-        // keep only the explanation.
-        let why: Vec<String> = e
-            .to_string()
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && *l != "^" && *l != normalized)
-            .map(str::to_string)
-            .collect();
-        let why = if why.is_empty() {
-            String::new()
-        } else {
-            format!(": {}", why.join("; "))
-        };
-        ConfigError::new(
-            "cron",
-            format!(
-                "'{src}' does not parse{why}; expected 'sec min hour day-of-month month day-of-week [year]', \
-                 e.g. '0 0 8 * * Mon-Fri'"
-            ),
-        )
-    })
 }
 
 /// A replica this strategy asked for and has not yet seen hydrated.
@@ -447,7 +225,9 @@ fn choose<'a>(
 /// duration` falls in a repeated fall-back hour).
 fn active(w: &Window, tz: Tz, now: DateTime<Utc>, prewarm_s: u64) -> Option<Active<'_>> {
     let duration = Duration::seconds(w.duration_s as i64);
-    let start = next_start(&w.schedule, tz, now.checked_sub_signed(duration)?)?;
+    let start = w
+        .schedule
+        .next_start(tz, now.checked_sub_signed(duration)?)?;
     let opens = start.checked_sub_signed(w.prewarm(prewarm_s))?;
     (opens <= now).then(|| Active {
         window: w,
@@ -473,90 +253,17 @@ pub(super) fn next_change(
             let duration = Duration::seconds(w.duration_s as i64);
             let closes = now
                 .checked_sub_signed(duration)
-                .and_then(|from| next_start(&w.schedule, c.tz, from))
+                .and_then(|from| w.schedule.next_start(c.tz, from))
                 .and_then(|s| s.checked_add_signed(duration));
             let opens = now
                 .checked_add_signed(prewarm)
-                .and_then(|from| next_start(&w.schedule, c.tz, from))
+                .and_then(|from| w.schedule.next_start(c.tz, from))
                 .and_then(|s| s.checked_sub_signed(prewarm));
             [closes, opens]
         })
         .flatten()
         .filter(|t| *t > now)
         .min()
-}
-
-/// The first window start strictly after `after`, with the DST rules of the
-/// module doc: starts are wall times mapped to instants by `resolve`, which
-/// is monotonic, so "the first wall time after `after`'s wall time" is the
-/// answer, except inside the second pass of a fall-back hour, whose wall
-/// times all map to the first pass, before `after`.
-fn next_start(schedule: &cron::Schedule, tz: Tz, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    let wall = after.with_timezone(&tz).naive_local();
-    let first = next_wall(schedule, wall).and_then(|n| resolve(tz, n))?;
-    if first > after {
-        return Some(first);
-    }
-    let fold_end = first_second_where(wall, 86_400, |m| {
-        !matches!(tz.from_local_datetime(m), LocalResult::Ambiguous(..))
-    })?;
-    let from = fold_end.checked_sub_signed(Duration::seconds(1))?;
-    next_wall(schedule, from)
-        .and_then(|n| resolve(tz, n))
-        .filter(|s| *s > after)
-}
-
-/// The first wall-clock time strictly after `wall` that the cron matches.
-/// The cron crate works on a `TimeZone`; UTC carries naive wall times
-/// unchanged.
-fn next_wall(schedule: &cron::Schedule, wall: NaiveDateTime) -> Option<NaiveDateTime> {
-    schedule
-        .after(&Utc.from_utc_datetime(&wall))
-        .next()
-        .map(|t| t.naive_utc())
-}
-
-/// The instant a window starting at wall time `wall` opens: a repeated wall
-/// time on its first pass, a skipped one at the moment the clock jumps.
-fn resolve(tz: Tz, wall: NaiveDateTime) -> Option<DateTime<Utc>> {
-    match tz.from_local_datetime(&wall) {
-        LocalResult::Single(t) => Some(t.with_timezone(&Utc)),
-        LocalResult::Ambiguous(first, _) => Some(first.with_timezone(&Utc)),
-        LocalResult::None => {
-            // Gaps are an hour in most zones, a day at most (Samoa, 2011).
-            let after_gap = first_second_where(wall, 2 * 86_400, |m| {
-                !matches!(tz.from_local_datetime(m), LocalResult::None)
-            })?;
-            tz.from_local_datetime(&after_gap)
-                .earliest()
-                .map(|t| t.with_timezone(&Utc))
-        }
-    }
-}
-
-/// The first whole second in `(from, from + span_s]` where `pred` holds,
-/// given that it does not hold at `from` and, once true, stays true in the
-/// range (the end of a DST gap or fold). Binary search: bounded work.
-fn first_second_where(
-    from: NaiveDateTime,
-    span_s: i64,
-    pred: impl Fn(&NaiveDateTime) -> bool,
-) -> Option<NaiveDateTime> {
-    let from = from.with_nanosecond(0)?;
-    let at = |s: i64| from.checked_add_signed(Duration::seconds(s));
-    if !pred(&at(span_s)?) {
-        return None;
-    }
-    let (mut lo, mut hi) = (0, span_s);
-    while hi - lo > 1 {
-        let mid = lo + (hi - lo) / 2;
-        if pred(&at(mid)?) {
-            hi = mid;
-        } else {
-            lo = mid;
-        }
-    }
-    at(hi)
 }
 
 fn window_reason(c: &ScheduleConfig, a: &Active, now: DateTime<Utc>, prewarm_s: u64) -> String {
@@ -677,6 +384,7 @@ fn suspend(d: &mut Desired, why: &str) {
 mod tests {
     use super::*;
     use crate::model::{Cluster, Replica};
+    use crate::strategy::config::Obj;
     use crate::strategy::testutil::*;
     use crate::strategy::Idle;
     use serde_json::json;
@@ -689,15 +397,15 @@ mod tests {
                "default": {"size": "25cc", "replicas": 0}})
     }
 
-    fn parse(v: &serde_json::Value) -> ScheduleConfig {
+    pub(super) fn parse(v: &serde_json::Value) -> ScheduleConfig {
         ScheduleConfig::parse(&Obj::new(v).unwrap(), &sizes()).unwrap()
     }
 
-    fn at(s: &str) -> DateTime<Utc> {
+    pub(super) fn at(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
     }
 
-    fn step(
+    pub(super) fn step(
         c: &ScheduleConfig,
         cl: &Cluster,
         now: DateTime<Utc>,
@@ -1036,144 +744,6 @@ mod tests {
     }
 
     #[test]
-    fn bad_configs_name_the_key() {
-        let w = |extra: serde_json::Value| {
-            let mut base =
-                json!({"cron": "0 0 8 * * Mon-Fri", "duration_s": 3600, "size": "200cc"});
-            for (k, v) in extra.as_object().unwrap() {
-                if v.is_null() {
-                    base.as_object_mut().unwrap().remove(k);
-                } else {
-                    base[k] = v.clone();
-                }
-            }
-            json!({"timezone": "UTC", "windows": [base]})
-        };
-        let cases: Vec<(serde_json::Value, &str, &str)> = vec![
-            (json!({"windows": []}), "timezone", "is required"),
-            (
-                json!({"timezone": "Europe/Berln", "windows": []}),
-                "timezone",
-                "did you mean 'Europe/Berlin'",
-            ),
-            (json!({"timezone": 1}), "timezone", "must be a string"),
-            (json!({"timezone": "UTC"}), "windows", "is required"),
-            (
-                json!({"timezone": "UTC", "windows": []}),
-                "windows",
-                "1..=64",
-            ),
-            (
-                json!({"timezone": "UTC", "windows": {}}),
-                "windows",
-                "must be an array",
-            ),
-            (
-                json!({"timezone": "UTC", "windows": [5]}),
-                "windows[0]",
-                "must be a JSON object",
-            ),
-            (w(json!({"cron": null})), "windows[0].cron", "is required"),
-            (
-                w(json!({"cron": "every day"})),
-                "windows[0].cron",
-                "has 2 fields",
-            ),
-            (
-                w(json!({"cron": "0 0 25 * * *"})),
-                "windows[0].cron",
-                "does not parse: Hours must be less than 23. ('25' specified.); expected",
-            ),
-            (
-                w(json!({"cron": "0 0 8 * * 1-5"})),
-                "windows[0].cron",
-                "name the days",
-            ),
-            (
-                w(json!({"duration_s": null})),
-                "windows[0].duration_s",
-                "is required",
-            ),
-            (
-                w(json!({"duration_s": 59})),
-                "windows[0].duration_s",
-                ">= 60",
-            ),
-            (
-                w(json!({"duration_s": 604_801})),
-                "windows[0].duration_s",
-                "60..=604800",
-            ),
-            (w(json!({"size": null})), "windows[0].size", "is required"),
-            (
-                w(json!({"size": "7cc"})),
-                "windows[0].size",
-                "unknown size '7cc'",
-            ),
-            (
-                w(json!({"size": "7cc", "replicas": 0})),
-                "windows[0].size",
-                "unknown size",
-            ),
-            (w(json!({"replicas": 17})), "windows[0].replicas", "0..=16"),
-            (w(json!({"replicas": -1})), "windows[0].replicas", ">= 0"),
-            (
-                w(json!({"sise": "25cc"})),
-                "windows[0].sise",
-                "allowed here: cron, duration_s, replicas, size",
-            ),
-            (
-                json!({"timezone": "UTC", "prewarm_s": 86_401, "windows": []}),
-                "prewarm_s",
-                "0..=86400",
-            ),
-            (
-                json!({"timezone": "UTC", "prewarm_s": "600", "windows": []}),
-                "prewarm_s",
-                "whole number",
-            ),
-            (
-                json!({"timezone": "UTC", "default": "off",
-                       "windows": [{"cron": "@daily", "duration_s": 60, "size": "25cc"}]}),
-                "default",
-                "must be an object",
-            ),
-            (
-                json!({"timezone": "UTC", "default": {"replicas": 1},
-                       "windows": [{"cron": "@daily", "duration_s": 60, "size": "25cc"}]}),
-                "default.size",
-                "is required",
-            ),
-            (
-                json!({"timezone": "UTC", "windows": [
-                    {"cron": "@daily", "duration_s": 60, "size": "25cc"},
-                    {"cron": "0 0 8 * *", "duration_s": 60, "size": "25cc", "replicas": 2.5}]}),
-                "windows[1].replicas",
-                "whole number",
-            ),
-        ];
-        for (cfg, key, msg) in cases {
-            let err = ScheduleConfig::parse(&Obj::new(&cfg).unwrap(), &sizes()).unwrap_err();
-            assert_eq!(err.key, key, "{cfg}: {err}");
-            assert!(err.message.contains(msg), "{cfg}: {err}");
-        }
-    }
-
-    #[test]
-    fn accepted_forms() {
-        let c = parse(&json!({"timezone": "America/New_York",
-            "windows": [{"cron": "0 8 * * Mon-Fri", "duration_s": 60, "size": "25cc"},
-                        {"cron": "@daily", "duration_s": 60, "replicas": 0}],
-            "default": {"replicas": 0}}));
-        assert_eq!(c.windows[0].shape.replicas, 1, "replicas default to 1");
-        assert_eq!(c.windows[1].shape.size, None);
-        assert_eq!(c.prewarm_s, 0);
-        // A 5-field expression gets second 0.
-        let start = next_start(&c.windows[0].schedule, c.tz, at("2026-11-23T00:00:00Z"));
-        assert_eq!(start, Some(at("2026-11-23T08:00:00-05:00")));
-    }
-
-    #[test]
     fn next_change_is_the_next_window_boundary() {
         let c = parse(&berlin());
         let st = ScheduleState::default();
@@ -1235,221 +805,5 @@ mod tests {
         assert_eq!(f.actions.create, 4);
         assert_eq!(f.actions.drop, 4);
         assert_eq!(f.always_on.size.as_deref(), Some("400cc"));
-    }
-
-    /// The intervals during which `cron` (lasting `duration_s`) is active,
-    /// sampled every minute over `[from, to)`.
-    fn active_intervals(
-        tz: &str,
-        cron: &str,
-        duration_s: u64,
-        from: &str,
-        to: &str,
-    ) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
-        let c = parse(&json!({"timezone": tz,
-            "windows": [{"cron": cron, "duration_s": duration_s, "size": "25cc"}]}));
-        let (mut t, to) = (at(from), at(to));
-        let mut out: Vec<(DateTime<Utc>, DateTime<Utc>)> = Vec::new();
-        let mut open: Option<DateTime<Utc>> = None;
-        while t < to {
-            let on = choose(&c, &sizes(), t, 0).is_some();
-            match (on, open) {
-                (true, None) => open = Some(t),
-                (false, Some(s)) => {
-                    out.push((s, t));
-                    open = None;
-                }
-                _ => {}
-            }
-            t += Duration::minutes(1);
-        }
-        if let Some(s) = open {
-            out.push((s, to));
-        }
-        out
-    }
-
-    #[test]
-    fn dst_spring_forward_window_in_the_gap_opens_when_the_clock_jumps() {
-        // Europe/Berlin, 2026-03-29: 02:00 CET (01:00Z) jumps to 03:00 CEST.
-        // 02:30 does not exist that day: the window opens at 03:00 CEST and
-        // lasts its full hour. The days around it are ordinary.
-        let got = active_intervals(
-            "Europe/Berlin",
-            "0 30 2 * * *",
-            3600,
-            "2026-03-28T00:00:00Z",
-            "2026-03-31T00:00:00Z",
-        );
-        assert_eq!(
-            got,
-            vec![
-                (
-                    at("2026-03-28T02:30:00+01:00"),
-                    at("2026-03-28T03:30:00+01:00")
-                ),
-                (
-                    at("2026-03-29T03:00:00+02:00"),
-                    at("2026-03-29T04:00:00+02:00")
-                ),
-                (
-                    at("2026-03-30T02:30:00+02:00"),
-                    at("2026-03-30T03:30:00+02:00")
-                ),
-            ]
-        );
-    }
-
-    #[test]
-    fn dst_spring_forward_window_across_the_gap_lasts_its_real_duration() {
-        // 01:00 CET + 3 h of real time ends at 05:00 CEST (04:00 on the wall
-        // clock of an ordinary day): 180 minutes, once, without flapping.
-        let got = active_intervals(
-            "Europe/Berlin",
-            "0 0 1 * * *",
-            3 * 3600,
-            "2026-03-28T22:00:00Z",
-            "2026-03-29T22:00:00Z",
-        );
-        assert_eq!(
-            got,
-            vec![(
-                at("2026-03-29T01:00:00+01:00"),
-                at("2026-03-29T05:00:00+02:00")
-            )]
-        );
-        assert_eq!((got[0].1 - got[0].0).num_minutes(), 180);
-        let c = parse(&json!({"timezone": "Europe/Berlin",
-            "windows": [{"cron": "0 0 1 * * *", "duration_s": 10_800, "size": "25cc"}]}));
-        let d = step(
-            &c,
-            &cluster("c", vec![]),
-            at("2026-03-29T03:30:00+02:00"),
-            &mut ScheduleState::default(),
-        );
-        assert!(
-            d.replicas["r_25cc"]
-                .added_by
-                .as_ref()
-                .unwrap()
-                .reason
-                .ends_with("until 05:00 CEST"),
-            "{:?}",
-            d.replicas["r_25cc"].added_by
-        );
-    }
-
-    #[test]
-    fn dst_fall_back_window_in_the_repeated_hour_opens_once() {
-        // Europe/Berlin, 2026-10-25: 03:00 CEST (01:00Z) falls back to 02:00
-        // CET, so 02:30 happens twice. The window opens on the first pass
-        // (02:30 CEST) and lasts one real hour, i.e. until 02:30 CET; the
-        // second 02:30 does not open it again.
-        let got = active_intervals(
-            "Europe/Berlin",
-            "0 30 2 * * *",
-            3600,
-            "2026-10-24T20:00:00Z",
-            "2026-10-25T20:00:00Z",
-        );
-        assert_eq!(
-            got,
-            vec![(
-                at("2026-10-25T02:30:00+02:00"),
-                at("2026-10-25T02:30:00+01:00")
-            )]
-        );
-    }
-
-    /// The documented rules, computed the slow way: walk the wall clock
-    /// minute by minute, map each match to an instant.
-    fn reference_starts(
-        tz: Tz,
-        schedule: &cron::Schedule,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> Vec<DateTime<Utc>> {
-        let mut out = Vec::new();
-        let mut wall = from
-            .with_timezone(&tz)
-            .naive_local()
-            .with_second(0)
-            .unwrap();
-        let end = to.with_timezone(&tz).naive_local();
-        while wall < end {
-            if schedule.includes(Utc.from_utc_datetime(&wall)) {
-                let instant = match tz.from_local_datetime(&wall) {
-                    LocalResult::Single(t) => t,
-                    LocalResult::Ambiguous(first, _) => first,
-                    LocalResult::None => {
-                        let mut later = wall;
-                        loop {
-                            later += Duration::minutes(1);
-                            if let Some(t) = tz.from_local_datetime(&later).earliest() {
-                                break t;
-                            }
-                        }
-                    }
-                };
-                out.push(instant.with_timezone(&Utc));
-            }
-            wall += Duration::minutes(1);
-        }
-        out
-    }
-
-    #[test]
-    fn dst_fast_lookup_matches_the_reference_around_transitions() {
-        let transitions = [
-            ("Europe/Berlin", "2026-03-29T01:00:00Z"),
-            ("Europe/Berlin", "2026-10-25T01:00:00Z"),
-            ("America/New_York", "2026-03-08T07:00:00Z"),
-            ("America/New_York", "2026-11-01T06:00:00Z"),
-            // Half-hour shifts.
-            ("Australia/Lord_Howe", "2026-04-04T15:00:00Z"),
-            ("Australia/Lord_Howe", "2026-10-03T15:30:00Z"),
-            // Samoa skipped 2011-12-30 entirely.
-            ("Pacific/Apia", "2011-12-30T10:00:00Z"),
-        ];
-        let crons = [
-            ("0 */15 * * * *", 600),
-            ("0 */15 * * * *", 3600),
-            ("0 0 * * * *", 300),
-            ("0 30 2 * * *", 3600),
-            ("0 0 2 * * *", 60),
-            ("0 59 1 * * *", 120),
-            ("0 0 3 * * *", 7200),
-            ("0 0 12 * * *", 86_400),
-        ];
-        for (zone, transition) in transitions {
-            let tz: Tz = zone.parse().unwrap();
-            let mid = at(transition);
-            for (cron, duration_s) in crons {
-                let c = parse(&json!({"timezone": zone,
-                    "windows": [{"cron": cron, "duration_s": duration_s, "size": "25cc"}]}));
-                let w = &c.windows[0];
-                let starts = reference_starts(
-                    tz,
-                    &w.schedule,
-                    mid - Duration::days(3),
-                    mid + Duration::days(2),
-                );
-                for prewarm_s in [0, 900] {
-                    let mut t = mid - Duration::hours(6) + Duration::seconds(17);
-                    while t < mid + Duration::hours(6) {
-                        let lo = t - Duration::seconds(duration_s as i64);
-                        let hi = t + Duration::seconds(prewarm_s as i64);
-                        let want = starts.iter().find(|s| lo < **s && **s <= hi);
-                        let got = active(w, tz, t, prewarm_s).map(|a| a.start);
-                        assert_eq!(
-                            got,
-                            want.copied(),
-                            "{zone} '{cron}' {duration_s}s prewarm {prewarm_s}s at {t}"
-                        );
-                        t += Duration::seconds(60);
-                    }
-                }
-            }
-        }
     }
 }
