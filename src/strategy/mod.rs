@@ -133,24 +133,32 @@ impl StrategyConfig {
         sizes: &SizeCatalog,
     ) -> Result<(StrategyConfig, Vec<String>), ConfigError> {
         let obj = config::Obj::new(raw)?;
-        let cfg = match kind {
-            StrategyKind::TargetSize => {
-                StrategyConfig::TargetSize(TargetSizeConfig::parse(&obj, sizes)?)
-            }
-            StrategyKind::Schedule => StrategyConfig::Schedule(ScheduleConfig::parse(&obj, sizes)?),
-            StrategyKind::ShrinkToFit => {
-                StrategyConfig::ShrinkToFit(ShrinkToFitConfig::parse(&obj, sizes)?)
-            }
-            StrategyKind::Burst => StrategyConfig::Burst(BurstConfig::parse(&obj, sizes)?),
-            StrategyKind::IdleSuspend => {
-                StrategyConfig::IdleSuspend(IdleSuspendConfig::parse(&obj)?)
-            }
-            StrategyKind::Limits => StrategyConfig::Limits(LimitsConfig::parse(&obj)?),
-            StrategyKind::Stabilization => {
-                StrategyConfig::Stabilization(StabilizationConfig::parse(&obj)?)
-            }
-        };
+        let cfg = StrategyConfig::parse_obj(kind, &obj, sizes)?;
         Ok((cfg, obj.unknown_keys()))
+    }
+
+    fn parse_obj(
+        kind: StrategyKind,
+        obj: &config::Obj,
+        sizes: &SizeCatalog,
+    ) -> Result<StrategyConfig, ConfigError> {
+        Ok(match kind {
+            StrategyKind::TargetSize => {
+                StrategyConfig::TargetSize(TargetSizeConfig::parse(obj, sizes)?)
+            }
+            StrategyKind::Schedule => StrategyConfig::Schedule(ScheduleConfig::parse(obj, sizes)?),
+            StrategyKind::ShrinkToFit => {
+                StrategyConfig::ShrinkToFit(ShrinkToFitConfig::parse(obj, sizes)?)
+            }
+            StrategyKind::Burst => StrategyConfig::Burst(BurstConfig::parse(obj, sizes)?),
+            StrategyKind::IdleSuspend => {
+                StrategyConfig::IdleSuspend(IdleSuspendConfig::parse(obj)?)
+            }
+            StrategyKind::Limits => StrategyConfig::Limits(LimitsConfig::parse(obj)?),
+            StrategyKind::Stabilization => {
+                StrategyConfig::Stabilization(StabilizationConfig::parse(obj)?)
+            }
+        })
     }
 
     pub fn kind(&self) -> StrategyKind {
@@ -505,6 +513,52 @@ pub(crate) mod testutil {
         DateTime::parse_from_rfc3339("2026-11-21T12:00:00Z")
             .map(|t| t.with_timezone(&Utc))
             .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod key_table {
+    //! The key table is the parsers' key list: a config with every key of
+    //! the table parses with no key left unread, and the parser reads no key
+    //! the table lacks.
+    use super::*;
+    use serde_json::json;
+
+    fn full(kind: StrategyKind) -> serde_json::Value {
+        match kind {
+            StrategyKind::TargetSize => json!({"target_size": "25cc", "replica_name": "r"}),
+            StrategyKind::Schedule => {
+                json!({"timezone": "UTC", "prewarm_s": 60, "default": {"replicas": 0},
+                       "windows": [{"cron": "0 0 8 * * *", "duration_s": 60, "size": "25cc"}]})
+            }
+            StrategyKind::ShrinkToFit => json!({"max_replica_size": "50cc", "cooldown_s": 1,
+                                                 "min_oom_count": 1, "min_crash_count": 1}),
+            StrategyKind::Burst => json!({"burst_replica_size": "50cc", "cooldown_s": 1,
+                                          "linger_s": 60, "max_burst_s": 600}),
+            StrategyKind::IdleSuspend => {
+                json!({"idle_after_s": 60, "cooldown_s": 1, "suspend_when_unknown": true})
+            }
+            StrategyKind::Limits => json!({"max_replicas": 2, "max_credits_per_hour": 1.5}),
+            StrategyKind::Stabilization => {
+                json!({"scale_down_after_s": 300, "scale_up_after_s": 0})
+            }
+        }
+    }
+
+    #[test]
+    fn the_table_is_what_the_parsers_read() {
+        let sizes = SizeCatalog::cloud_defaults();
+        for kind in StrategyKind::ALL {
+            let cfg = full(kind);
+            let obj = config::Obj::new(&cfg).unwrap();
+            StrategyConfig::parse_obj(kind, &obj, &sizes).unwrap();
+            let mut read = obj.read_keys();
+            read.sort();
+            let mut table = kind.key_names();
+            table.sort();
+            assert_eq!(read, table, "{kind}");
+            assert!(obj.unknown_keys().is_empty(), "{kind}");
+        }
     }
 }
 

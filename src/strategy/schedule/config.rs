@@ -28,6 +28,7 @@ use serde::Serialize;
 use super::calendar::Recurrence;
 use crate::model::{Size, SizeCatalog};
 use crate::strategy::config::{ConfigError, Obj};
+use crate::strategy::keys;
 
 const MIN_DURATION_S: u64 = 60;
 const MAX_DURATION_S: u64 = 7 * 86_400;
@@ -66,23 +67,25 @@ pub struct Shape {
 
 impl ScheduleConfig {
     pub(crate) fn parse(o: &Obj, sizes: &SizeCatalog) -> Result<Self, ConfigError> {
-        let timezone = o.opt_string("timezone")?.ok_or_else(|| {
+        let timezone = o.opt_string(keys::TIMEZONE.name)?.ok_or_else(|| {
             ConfigError::new(
-                "timezone",
+                keys::TIMEZONE.name,
                 "is required (an IANA name such as Europe/Berlin or UTC)",
             )
         })?;
         let tz = parse_tz(&timezone)?;
-        let prewarm_s = o.opt_u64_in("prewarm_s", 0, MAX_PREWARM_S)?.unwrap_or(0);
-        let raw_windows = o.opt_array("windows")?.ok_or_else(|| {
+        let prewarm_s = o
+            .opt_u64_in(keys::PREWARM_S.name, 0, MAX_PREWARM_S)?
+            .unwrap_or(0);
+        let raw_windows = o.opt_array(keys::WINDOWS.name)?.ok_or_else(|| {
             ConfigError::new(
-                "windows",
+                keys::WINDOWS.name,
                 "is required (a list of {cron, duration_s, size, replicas})",
             )
         })?;
         if raw_windows.is_empty() || raw_windows.len() > MAX_WINDOWS {
             return Err(ConfigError::new(
-                "windows",
+                keys::WINDOWS.name,
                 format!(
                     "must list 1..={MAX_WINDOWS} windows, got {}",
                     raw_windows.len()
@@ -94,10 +97,11 @@ impl ScheduleConfig {
             .enumerate()
             .map(|(i, w)| Window::parse(w, sizes).map_err(|e| e.within(&format!("windows[{i}]"))))
             .collect::<Result<Vec<_>, _>>()?;
-        let default = match o.opt_object("default")? {
-            Some(raw) => {
-                Some(nested(raw, |n| Shape::parse(n, sizes)).map_err(|e| e.within("default"))?)
-            }
+        let default = match o.opt_object(keys::DEFAULT.name)? {
+            Some(raw) => Some(
+                nested(raw, |n| Shape::parse(n, sizes))
+                    .map_err(|e| e.within(keys::DEFAULT.name))?,
+            ),
             None => None,
         };
         Ok(ScheduleConfig {
@@ -187,7 +191,7 @@ fn parse_tz(name: &str) -> Result<Tz, ConfigError> {
         _ => String::new(),
     };
     Err(ConfigError::new(
-        "timezone",
+        keys::TIMEZONE.name,
         format!("unknown IANA timezone '{name}' (e.g. Europe/Berlin, America/New_York, UTC){hint}"),
     ))
 }
