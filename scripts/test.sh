@@ -9,8 +9,11 @@ cd "$root"
 
 # shellcheck source=scripts/pg.sh
 source "$root/scripts/pg.sh"
+# shellcheck source=scripts/tools.sh
+source "$root/scripts/tools.sh"
 trap pg_stop EXIT
 pg_start
+tools_ensure
 
 # Lint failures fail the run, but the tests still run so their output is seen.
 lint=0

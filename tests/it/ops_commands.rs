@@ -170,6 +170,117 @@ fn strategy_set_validates_before_writing_and_replaces() {
     assert_eq!(strategy_rows(&emu).len(), 1);
 }
 
+/// Regression (issue 10): `strategy set` kept its own copy of the conflict
+/// rules and accepted rows every later plan refused, so the cluster's
+/// existing strategy silently stopped working. Now it asks the planner's
+/// validator and refuses with the planner's words.
+#[test]
+fn strategy_set_refuses_what_the_planner_would_refuse() {
+    let emu = emulator();
+    emu.create_hydrated_cluster("analytics", "r1", "25cc");
+    emu.create_managed_cluster("managed", "25cc", 1);
+    let set = |args: &[&str]| {
+        let mut argv = vec!["strategy", "set"];
+        argv.extend_from_slice(args);
+        clusterctl(&emu, &argv)
+    };
+    set(&["analytics", "target_size", "--target-size", "50cc"]).ok();
+
+    let schedule = r#"[{"cron": "0 0 8 * * *", "duration_s": 3600, "size": "50cc"}]"#;
+    let r = set(&[
+        "analytics",
+        "schedule",
+        "--timezone",
+        "UTC",
+        "--windows",
+        schedule,
+    ])
+    .code(1);
+    assert!(
+        r.stderr
+            .contains("target_size and schedule both choose the replica size"),
+        "{}",
+        r.all()
+    );
+    assert!(r.stderr.contains("nothing was written"), "{}", r.all());
+    let r = set(&["managed", "burst", "--burst-replica-size", "50cc"]).code(1);
+    assert!(
+        r.stderr
+            .contains("burst is not supported on managed clusters"),
+        "{}",
+        r.all()
+    );
+    assert_eq!(strategy_rows(&emu).len(), 1, "nothing but target_size");
+
+    // The plan still carries out the existing strategy: nothing was broken.
+    let plan = clusterctl(&emu, &["dry-run", "--output", "json"]).json();
+    let cluster = &plan["plan"]["clusters"][0];
+    assert_eq!(cluster["status"], "planned", "{plan:#}");
+    assert_eq!(cluster["actions"][0]["replica"], "r_50cc", "{plan:#}");
+}
+
+/// Regression (issue 10): the usage hint offered `--linger-s` and
+/// `--max-burst-s`, which the parser then rejected. Every flag the hint
+/// names is accepted, and durations take units.
+#[test]
+fn every_key_flag_the_usage_hint_names_exists() {
+    let emu = emulator();
+    emu.create_hydrated_cluster("batch", "r1", "25cc");
+    let r = clusterctl(&emu, &["strategy", "set", "batch", "burst"]).code(64);
+    let hint = r.stderr.clone();
+    let flags: Vec<&str> = hint
+        .split(|c: char| c.is_whitespace() || c == ',' || c == ')' || c == '(')
+        .filter(|w| w.starts_with("--") && *w != "--config")
+        .collect();
+    assert_eq!(
+        flags,
+        [
+            "--burst-replica-size",
+            "--cooldown-s",
+            "--linger-s",
+            "--max-burst-s"
+        ],
+        "{hint}"
+    );
+    clusterctl(
+        &emu,
+        &[
+            "strategy",
+            "set",
+            "batch",
+            "burst",
+            "--burst-replica-size",
+            "50cc",
+            "--cooldown-s",
+            "2m",
+            "--linger-s",
+            "30m",
+            "--max-burst-s",
+            "1h",
+        ],
+    )
+    .ok();
+    let rows = strategy_rows(&emu);
+    let config: serde_json::Value = serde_json::from_str(&rows[0].2).expect("json");
+    assert_eq!(
+        config,
+        json!({"burst_replica_size": "50cc", "cooldown_s": 120, "linger_s": 1800, "max_burst_s": 3600})
+    );
+    let r = clusterctl(
+        &emu,
+        &[
+            "strategy",
+            "set",
+            "batch",
+            "idle_suspend",
+            "--idle-after-s",
+            "10000000000000000",
+        ],
+    )
+    .code(64);
+    assert!(r.stderr.contains("longer than a year"), "{}", r.all());
+}
+
 #[test]
 fn strategy_set_wins_over_rows_dated_in_the_future() {
     let emu = emulator();
