@@ -25,20 +25,23 @@ pub(super) fn make_tls(conn: &Connection) -> Result<MakeRustlsConnect, DbError> 
     let config = match conn.ssl_mode {
         SslMode::VerifyFull => builder.with_root_certificates(roots).with_no_client_auth(),
         // libpq: require with a root certificate behaves like verify-ca.
-        _ if verify_chain => {
-            let inner =
-                rustls::client::WebPkiServerVerifier::builder_with_provider(roots, provider)
+        _ => {
+            let chain = match verify_chain {
+                true => Some(
+                    rustls::client::WebPkiServerVerifier::builder_with_provider(
+                        roots,
+                        provider.clone(),
+                    )
                     .build()
-                    .map_err(|e| DbError::Tls(e.to_string()))?;
+                    .map_err(|e| DbError::Tls(e.to_string()))?,
+                ),
+                false => None,
+            };
             builder
                 .dangerous()
-                .with_custom_certificate_verifier(Arc::new(ChainOnly(inner)))
+                .with_custom_certificate_verifier(Arc::new(LibpqVerifier { chain, provider }))
                 .with_no_client_auth()
         }
-        _ => builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(EncryptOnly(provider)))
-            .with_no_client_auth(),
     };
     Ok(MakeRustlsConnect::new(config))
 }
@@ -69,48 +72,17 @@ fn root_store(conn: &Connection) -> Result<RootCertStore, DbError> {
     Ok(store)
 }
 
-/// `sslmode=require`: encrypt, but do not authenticate the server (libpq's meaning).
+/// libpq's weaker modes. `require`: encrypt, but do not authenticate the
+/// server (`chain` is `None`). `verify-ca`: the chain must lead to a trusted
+/// root, the host name is not checked. Signatures are always verified with
+/// the provider's algorithms, so the handshake itself is sound.
 #[derive(Debug)]
-struct EncryptOnly(Arc<rustls::crypto::CryptoProvider>);
-
-impl ServerCertVerifier for EncryptOnly {
-    fn verify_server_cert(
-        &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-    fn verify_tls12_signature(
-        &self,
-        m: &[u8],
-        c: &CertificateDer<'_>,
-        d: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(m, c, d, &self.0.signature_verification_algorithms)
-    }
-    fn verify_tls13_signature(
-        &self,
-        m: &[u8],
-        c: &CertificateDer<'_>,
-        d: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(m, c, d, &self.0.signature_verification_algorithms)
-    }
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
+struct LibpqVerifier {
+    chain: Option<Arc<rustls::client::WebPkiServerVerifier>>,
+    provider: Arc<rustls::crypto::CryptoProvider>,
 }
 
-/// `sslmode=verify-ca`: the chain must lead to a trusted root; the host name
-/// is not checked.
-#[derive(Debug)]
-struct ChainOnly(Arc<rustls::client::WebPkiServerVerifier>);
-
-impl ServerCertVerifier for ChainOnly {
+impl ServerCertVerifier for LibpqVerifier {
     fn verify_server_cert(
         &self,
         end: &CertificateDer<'_>,
@@ -119,7 +91,10 @@ impl ServerCertVerifier for ChainOnly {
         ocsp: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        match self.0.verify_server_cert(end, inter, name, ocsp, now) {
+        let Some(chain) = &self.chain else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        match chain.verify_server_cert(end, inter, name, ocsp, now) {
             Err(rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForName))
             | Err(rustls::Error::InvalidCertificate(
                 rustls::CertificateError::NotValidForNameContext { .. },
@@ -127,23 +102,30 @@ impl ServerCertVerifier for ChainOnly {
             other => other,
         }
     }
+
     fn verify_tls12_signature(
         &self,
         m: &[u8],
         c: &CertificateDer<'_>,
         d: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(m, c, d)
+        let algs = &self.provider.signature_verification_algorithms;
+        rustls::crypto::verify_tls12_signature(m, c, d, algs)
     }
+
     fn verify_tls13_signature(
         &self,
         m: &[u8],
         c: &CertificateDer<'_>,
         d: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(m, c, d)
+        let algs = &self.provider.signature_verification_algorithms;
+        rustls::crypto::verify_tls13_signature(m, c, d, algs)
     }
+
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
