@@ -225,6 +225,21 @@ pub struct Cluster {
 }
 
 impl Cluster {
+    /// An unmanaged cluster without replicas, schedule or signals.
+    pub fn empty(id: ClusterId, name: &str) -> Cluster {
+        Cluster {
+            id,
+            name: name.to_string(),
+            managed: false,
+            size: None,
+            replication_factor: None,
+            schedule: Schedule::Manual,
+            has_singleton_source: false,
+            replicas: Vec::new(),
+            activity: Activity::default(),
+        }
+    }
+
     pub fn is_system(&self) -> bool {
         self.id.0.starts_with('s')
     }

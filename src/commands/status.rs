@@ -371,18 +371,8 @@ mod tests {
 
     #[test]
     fn a_cluster_never_seen_nor_queried_is_new_not_idle() {
-        use crate::model::{Activity, Cluster, Schedule, Snapshot, StrategyRow};
-        let cluster = Cluster {
-            id: ClusterId("u2".into()),
-            name: "c".into(),
-            managed: false,
-            size: None,
-            replication_factor: None,
-            schedule: Schedule::Manual,
-            has_singleton_source: false,
-            replicas: vec![],
-            activity: Activity::default(),
-        };
+        use crate::model::{Cluster, Snapshot, StrategyRow};
+        let cluster = Cluster::empty(ClusterId("u2".into()), "c");
         let mut snap = Snapshot {
             sizes: SizeCatalog::cloud_defaults(),
             clusters: vec![cluster],

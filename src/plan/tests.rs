@@ -26,15 +26,8 @@ fn replica(id: u64, name: &str, size: &str, hydrated: bool) -> Replica {
 
 fn cluster(id: &str, name: &str, replicas: Vec<Replica>) -> Cluster {
     Cluster {
-        id: ClusterId(id.into()),
-        name: name.into(),
-        managed: false,
-        size: None,
-        replication_factor: None,
-        schedule: Schedule::Manual,
-        has_singleton_source: false,
         replicas,
-        activity: Activity::default(),
+        ..Cluster::empty(ClusterId(id.into()), name)
     }
 }
 

@@ -442,7 +442,7 @@ pub(crate) fn cooldown_left(
 pub(crate) mod testutil {
     //! Builders for strategy unit tests.
     use super::*;
-    use crate::model::{Activity, ClusterId, CrashInfo, Replica, Schedule};
+    use crate::model::{ClusterId, CrashInfo, Replica};
 
     pub fn sizes() -> SizeCatalog {
         SizeCatalog::cloud_defaults()
@@ -477,15 +477,8 @@ pub(crate) mod testutil {
             })
             .collect();
         Cluster {
-            id: ClusterId("u9".into()),
-            name: name.to_string(),
-            managed: false,
-            size: None,
-            replication_factor: None,
-            schedule: Schedule::Manual,
-            has_singleton_source: false,
             replicas,
-            activity: Activity::default(),
+            ..Cluster::empty(ClusterId("u9".into()), name)
         }
     }
 
