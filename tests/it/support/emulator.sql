@@ -377,6 +377,12 @@ END $$;
 -- Statement log (§1.11, §1.12, §8.6)
 -- ---------------------------------------------------------------------------
 
+-- The database's clock as a session sees it: now() resolved through the
+-- search path when called, so a test that puts its own now() first (a
+-- virtual clock) moves the log's visibility with it.
+CREATE FUNCTION mz_emulator.clock() RETURNS timestamptz
+LANGUAGE sql STABLE AS $$ SELECT now() $$;
+
 -- Rows of mz_statement_execution_history, plus when each becomes visible:
 -- Materialize flushes the log every few seconds, so a row appears after its
 -- event (NULL = at once). Test helpers insert here through the sampler in
@@ -413,7 +419,7 @@ SELECT id, prepared_statement_id, sample_rate, cluster_id, application_name, clu
        transient_index_id, params, mz_version, began_at, finished_at, finished_status,
        error_message, result_size, rows_returned, execution_strategy
 FROM mz_emulator.statement_log
-WHERE (visible_at IS NULL OR visible_at <= now())
+WHERE (visible_at IS NULL OR visible_at <= mz_emulator.clock())
   AND mz_emulator.require_monitor('mz_statement_execution_history', false);
 
 CREATE VIEW mz_internal.mz_statement_execution_history_redacted AS
@@ -423,7 +429,7 @@ SELECT id, prepared_statement_id, sample_rate, cluster_id, application_name,
        began_at, finished_at, finished_status, result_size, rows_returned,
        execution_strategy
 FROM mz_emulator.statement_log
-WHERE (visible_at IS NULL OR visible_at <= now())
+WHERE (visible_at IS NULL OR visible_at <= mz_emulator.clock())
   AND mz_emulator.require_monitor('mz_statement_execution_history_redacted', true);
 
 -- §1.12: the statement history of the last day. Session and prepared-statement
@@ -441,7 +447,7 @@ SELECT id AS execution_id, sample_rate, cluster_id, application_name, cluster_na
        'materialize'::text AS authenticated_user, 'SELECT 1'::text AS sql
 FROM mz_emulator.statement_log
 WHERE began_at + INTERVAL '1 day' > now()
-  AND (visible_at IS NULL OR visible_at <= now());
+  AND (visible_at IS NULL OR visible_at <= mz_emulator.clock());
 
 CREATE VIEW mz_internal.mz_recent_activity_log AS
 SELECT * FROM mz_emulator.recent_activity
