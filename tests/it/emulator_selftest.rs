@@ -1267,6 +1267,14 @@ fn own_tables_run_on_the_session_cluster() {
     );
     c.batch_execute("SELECT count(*) FROM mz_catalog.mz_cluster_replicas")
         .unwrap();
+    // Materialize's connection option sets the session cluster too.
+    let mut o = connect(&format!("{}&options=--cluster%3Dx", emu.url()));
+    assert_eq!(show(&mut o, "cluster").unwrap(), "x");
+    expect_materialize_error(
+        &mut o,
+        "SELECT * FROM t",
+        r#"CLUSTER "x" has no replicas available to service request"#,
+    );
     // SET cluster is refused inside a transaction.
     c.batch_execute("BEGIN").unwrap();
     expect_materialize_error(

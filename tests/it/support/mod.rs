@@ -36,6 +36,31 @@
 //!   (issue 13), [`HangingListener`];
 //! - [`clock`]: clock skew for the product process (libfaketime).
 //!
+//! Controls on [`Emulator`], by concern:
+//! - catalog: `create_cluster`, `create_managed_cluster`, `add_replica`,
+//!   `add_index`/`add_materialized_view`/`add_source`, `set_hydrated`,
+//!   `set_schedule`, `seed_clusters`, `cluster_size`, `replicas`;
+//! - resize (§8.1): `tick_reconfigurations`, `expire_reconfiguration`,
+//!   `reconfiguration_status` (hydrating a target with `set_hydrated` or
+//!   `set_replica_online` ticks by itself; after direct SQL, tick);
+//! - settings (§8.1, §8.5, §8.6, §8.9): `set_setting`, `setting`,
+//!   `set_session_cluster_rule`;
+//! - roles (§8.4): `create_role` -> [`Role`] (`name`, `id`, `url()`),
+//!   `grant_role`, `grant_create_cluster`, `set_cluster_owner`,
+//!   `set_replica_owner`, `readonly_url`;
+//! - statement log (§8.6): `add_activity` (sampled), `activity_sampled_out`,
+//!   `flush_statement_log`;
+//! - replica status (§8.7): `set_replica_online`, `replica_offline`, `add_crash`;
+//! - newer automation (§8.8): `set_auto_scaling_strategy`;
+//! - counting: `stats`, `reset_stats`, `sql_log`;
+//! - faults: on DDL by sequence (`fail_ddl`, `drop_connection_before_ddl`,
+//!   `drop_connection_after_ddl`, `on_ddl`), on any statement by pattern
+//!   (`stall_statement`, `cut_before_statement`, `cut_after_statement`,
+//!   `cut_after_response`, `fail_statement`, `delay_statements`, `fault`,
+//!   `clear_faults`, `on_statement`), per round trip (`set_delay`), at
+//!   connection start-up (`stall_startups`, [`HangingListener`]);
+//! - clock skew: [`with_clock_offset`], [`product_command_with_clock_offset`].
+//!
 //! The PostgreSQL server comes from `scripts/pg.sh` (run the suite with
 //! `scripts/test.sh`), which exports `CLUSTERCTL_TEST_PG_URL`,
 //! `CLUSTERCTL_TEST_CA` and `CLUSTERCTL_TEST_WRONG_CA`.

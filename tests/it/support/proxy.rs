@@ -554,8 +554,9 @@ async fn handle(client: TcpStream, upstream: SocketAddr, shared: Arc<Shared>) ->
     let mut sw = BufWriter::new(sw);
 
     // Startup: untyped messages (length + code). TLS/GSS requests are refused
-    // by the proxy; the StartupMessage goes through as is.
-    let user;
+    // by the proxy; the StartupMessage goes through, with Materialize's
+    // `options=--cluster=x` turned into the emulator's setting.
+    let (user, cluster);
     loop {
         let len = cr.read_i32().await?;
         if !(8..=1 << 20).contains(&len) {
@@ -572,14 +573,20 @@ async fn handle(client: TcpStream, upstream: SocketAddr, shared: Arc<Shared>) ->
                 cw.write_all(b"N").await?;
                 cw.flush().await?;
             }
-            _ => {
+            CANCEL_REQUEST => {
                 sw.write_i32(len).await?;
                 sw.write_all(&body).await?;
                 sw.flush().await?;
-                if code == CANCEL_REQUEST {
-                    return Ok(());
-                }
-                user = startup_param(&body[4..], "user").unwrap_or_default();
+                return Ok(());
+            }
+            _ => {
+                let startup = Startup::parse(&body);
+                let body = startup.encode();
+                sw.write_i32(body.len() as i32 + 4).await?;
+                sw.write_all(&body).await?;
+                sw.flush().await?;
+                user = startup.param("user").unwrap_or_default().to_string();
+                cluster = startup.cluster.unwrap_or_else(|| "quickstart".to_string());
                 break;
             }
         }
@@ -588,7 +595,7 @@ async fn handle(client: TcpStream, upstream: SocketAddr, shared: Arc<Shared>) ->
     let conn = Arc::new(Conn::default());
     let session = Session {
         user,
-        cluster: "quickstart".to_string(),
+        cluster,
         statements: HashMap::new(),
         portals: HashMap::new(),
     };
@@ -599,17 +606,90 @@ async fn handle(client: TcpStream, upstream: SocketAddr, shared: Arc<Shared>) ->
     }
 }
 
-/// A parameter of a StartupMessage body (after the protocol version).
-fn startup_param(mut b: &[u8], key: &str) -> Option<String> {
-    while !b.is_empty() && b[0] != 0 {
-        let (k, n1) = cstr(b);
-        let (v, n2) = cstr(&b[n1.min(b.len())..]);
-        if k == key {
-            return Some(v);
+/// A StartupMessage: protocol version and parameters.
+struct Startup {
+    version: [u8; 4],
+    params: Vec<(String, String)>,
+    /// The session cluster given as `options=--cluster=x` (or `-c cluster=x`).
+    cluster: Option<String>,
+}
+
+impl Startup {
+    fn parse(body: &[u8]) -> Startup {
+        let mut version = [0u8; 4];
+        version.copy_from_slice(&body[..4]);
+        let mut params = Vec::new();
+        let mut b = &body[4..];
+        while !b.is_empty() && b[0] != 0 {
+            let (k, n1) = cstr(b);
+            let (v, n2) = cstr(&b[n1.min(b.len())..]);
+            params.push((k, v));
+            b = &b[(n1 + n2).min(b.len())..];
         }
-        b = &b[(n1 + n2).min(b.len())..];
+        let mut startup = Startup {
+            version,
+            params,
+            cluster: None,
+        };
+        startup.take_cluster_option();
+        startup
     }
-    None
+
+    fn param(&self, key: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Materialize reads `--cluster=x` / `-c cluster=x` from `options`;
+    /// PostgreSQL would refuse it, so it becomes `-c mz_emulator.cluster=x`.
+    fn take_cluster_option(&mut self) {
+        let Some((_, options)) = self.params.iter_mut().find(|(k, _)| k == "options") else {
+            return;
+        };
+        let mut words: Vec<String> = options.split_whitespace().map(str::to_string).collect();
+        let mut i = 0;
+        while i < words.len() {
+            let w = words[i].clone();
+            let value = if let Some(v) = w.strip_prefix("--cluster=") {
+                Some((v.to_string(), 1))
+            } else if let Some(v) = w.strip_prefix("-ccluster=") {
+                Some((v.to_string(), 1))
+            } else if w == "-c" {
+                words
+                    .get(i + 1)
+                    .and_then(|n| n.strip_prefix("cluster="))
+                    .map(|v| (v.to_string(), 2))
+            } else {
+                None
+            };
+            match value {
+                Some((v, n)) => {
+                    words.splice(
+                        i..i + n,
+                        ["-c".to_string(), format!("mz_emulator.cluster={v}")],
+                    );
+                    self.cluster = Some(v);
+                    i += 2;
+                }
+                None => i += 1,
+            }
+        }
+        *options = words.join(" ");
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        let mut b = self.version.to_vec();
+        for (k, v) in &self.params {
+            b.extend_from_slice(k.as_bytes());
+            b.push(0);
+            b.extend_from_slice(v.as_bytes());
+            b.push(0);
+        }
+        b.push(0);
+        b
+    }
 }
 
 /// Never answers: reads (and drops) whatever the client sends until it goes.
