@@ -1091,4 +1091,45 @@ mod tests {
         assert!(rewrite_statement("SELECT 1").is_none());
         assert!(rewrite_statement("CREATE TABLE cluster (a int)").is_none());
     }
+
+    #[test]
+    fn rewrites_wait_options_owners_and_settings() {
+        let r = rewrite_statement(
+            "ALTER CLUSTER m SET (SIZE = '50cc') WITH (WAIT UNTIL READY (TIMEOUT = '10m', ON TIMEOUT = 'ROLLBACK'))",
+        )
+        .unwrap();
+        assert_eq!(
+            r.sql,
+            r#"CALL mz_emulator.alter_cluster_set('m', '{"size":"50cc","wait":{"kind":"until_ready","timeout":"10m","on_timeout":"rollback"}}'::jsonb, current_user::text)"#
+        );
+        let r =
+            rewrite_statement("ALTER CLUSTER m SET (SIZE '50cc') WITH (WAIT FOR '5m')").unwrap();
+        assert!(
+            r.sql.contains(r#""wait":{"kind":"for","timeout":"5m"}"#),
+            "{}",
+            r.sql
+        );
+        let r = rewrite_statement("ALTER CLUSTER REPLICA c.r1 OWNER TO app").unwrap();
+        assert_eq!(
+            r.sql,
+            "CALL mz_emulator.alter_owner('c', 'r1', 'app', current_user::text)"
+        );
+        let r = rewrite_statement("SHOW max_replicas_per_cluster").unwrap();
+        assert!(!r.ddl);
+        assert_eq!(
+            r.sql,
+            "SELECT mz_emulator.show_setting('max_replicas_per_cluster') AS max_replicas_per_cluster"
+        );
+        assert!(rewrite_statement("SHOW statement_timeout").is_none());
+        assert_eq!(
+            session_cluster_change("SET cluster = \"My C\""),
+            Some(Some("My C".into()))
+        );
+        assert_eq!(
+            session_cluster_change("SET CLUSTER TO 'x'"),
+            Some(Some("x".into()))
+        );
+        assert_eq!(session_cluster_change("RESET cluster"), Some(None));
+        assert_eq!(session_cluster_change("SET cluster_replica = r1"), None);
+    }
 }
