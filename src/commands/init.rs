@@ -17,7 +17,15 @@ pub struct Initialized {
 
 /// `init`: create or upgrade the tables.
 pub async fn init(ctx: &Context) -> Result<Initialized, CommandError> {
-    let migrations_applied = ctx.backend().migrate().await?;
+    // Only `init` creates a missing --schema; every other command refuses it.
+    let mut backend = ctx.backend();
+    let store = &ctx.store;
+    backend
+        .retrying("creating the schema", async |c| {
+            migrate::create_schema(store, c).await
+        })
+        .await?;
+    let migrations_applied = backend.migrate().await?;
     Ok(Initialized {
         migrations_applied,
         schema: ctx.opts.schema.clone(),
