@@ -500,13 +500,17 @@ pub fn scrub(message: &str, url: &str) -> String {
 /// from the string except key names and `=`: the driver quotes the
 /// character it choked on, which may belong to a password.
 fn driver_reason(e: &tokio_postgres::Error, url: &str) -> String {
-    let mut text = e.to_string();
+    let mut causes = vec![e.to_string()];
     let mut source = std::error::Error::source(e);
     while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
+        causes.push(cause.to_string());
         source = cause.source();
     }
+    // The driver's own "invalid connection string" repeats ours.
+    if causes.len() > 1 && causes[0] == "invalid connection string" {
+        causes.remove(0);
+    }
+    let text = causes.join(": ");
     // Quoted parts survive only if each is a key name or `=`; otherwise
     // everything from the first backtick on goes (a password may hold one).
     let parts: Vec<&str> = text.split('`').collect();
@@ -586,7 +590,17 @@ pub fn dotenv_error(path: &std::path::Path, e: &dotenvy::Error) -> String {
 /// a host or user name.
 fn check_url_shape(url: &str) -> Result<(), String> {
     let Some(start) = url_start(url) else {
-        return Ok(());
+        return match key_values(url) {
+            (pairs, true) if !pairs.is_empty() => Ok(()),
+            (pairs, _) if pairs.is_empty() => Err("neither a postgres:// URL nor key=value \
+                 settings (host=… port=… user=… password=… dbname=…)"
+                .into()),
+            _ => Err(
+                "a key=value setting is cut short (an unterminated quote, or a key \
+                 without '=' or value)"
+                    .into(),
+            ),
+        };
     };
     let scheme = &url[..start - 3];
     if scheme != "postgres" && scheme != "postgresql" {

@@ -18,14 +18,13 @@ pub struct Initialized {
 /// `init`: create or upgrade the tables.
 pub async fn init(ctx: &Context) -> Result<Initialized, CommandError> {
     // Only `init` creates a missing --schema; every other command refuses it.
-    let mut backend = ctx.backend();
     let store = &ctx.store;
-    backend
-        .retrying("creating the schema", async |c| {
-            migrate::create_schema(store, c).await
+    let migrations_applied = ctx
+        .backend()
+        .retrying("creating clusterctl's tables", async |c| {
+            migrate::init(store, c).await
         })
         .await?;
-    let migrations_applied = backend.migrate().await?;
     Ok(Initialized {
         migrations_applied,
         schema: ctx.opts.schema.clone(),

@@ -48,17 +48,35 @@ pub fn migrations_table_statement(store: &Store) -> String {
     )
 }
 
-/// Versions recorded as applied; `None` when the migrations table does
-/// not exist yet.
-async fn applied_versions(store: &Store, c: &Client) -> Result<Option<Vec<i32>>, DbError> {
+/// What the migrations table says.
+enum Recorded {
+    Versions(Vec<i32>),
+    /// No migrations table (PostgreSQL says the same when the schema is
+    /// missing).
+    NoTable,
+    /// The schema itself is missing (Materialize says so on SELECT).
+    NoSchema,
+}
+
+async fn recorded(store: &Store, c: &Client) -> Result<Recorded, DbError> {
     let sql = format!("SELECT version FROM {}", store.table(MIGRATIONS));
     match c.query_typed(&sql, &[]).await {
-        Ok(rows) => Ok(Some(
+        Ok(rows) => Ok(Recorded::Versions(
             rows.iter().filter_map(|r| r.try_get(0).ok()).collect(),
         )),
-        Err(e) if is_missing_schema(&e) => Err(missing_schema(store)),
-        Err(e) if DbError::is_missing_table(&e) => Ok(None),
+        Err(e) if is_missing_schema(&e) => Ok(Recorded::NoSchema),
+        Err(e) if DbError::is_missing_table(&e) => Ok(Recorded::NoTable),
         Err(e) => Err(DbError::query("reading applied migrations", &e)),
+    }
+}
+
+/// Versions recorded as applied; `None` when the migrations table does
+/// not exist yet; an error naming the schema when that does not exist.
+async fn applied_versions(store: &Store, c: &Client) -> Result<Option<Vec<i32>>, DbError> {
+    match recorded(store, c).await? {
+        Recorded::Versions(v) => Ok(Some(v)),
+        Recorded::NoTable => Ok(None),
+        Recorded::NoSchema => Err(missing_schema(store)),
     }
 }
 
@@ -123,15 +141,20 @@ async fn run_idempotent(
     }
 }
 
-/// `init` only: creates the `--schema` if it is missing. Every other command
-/// refuses a schema that does not exist, so a typo never silently starts an
-/// empty set of tables with a lease of its own.
-pub async fn create_schema(store: &Store, c: &Client) -> Result<(), DbError> {
+/// `init`: [`migrate`], creating the `--schema` first when our tables are
+/// not there. Only `init` creates a schema: every other command refuses one
+/// that does not exist, so a typo never silently starts an empty set of
+/// tables with a lease of its own. (`CREATE SCHEMA IF NOT EXISTS` needs
+/// `CREATE` on the database even when the schema exists, hence only when
+/// the tables are missing.)
+pub async fn init(store: &Store, c: &Client) -> Result<Vec<i32>, DbError> {
     if let Some(schema) = store.schema() {
-        let sql = format!("CREATE SCHEMA IF NOT EXISTS {}", ddl::ident(schema));
-        run_idempotent(store, c, &sql, &format!("creating schema {schema}")).await?;
+        if !matches!(recorded(store, c).await?, Recorded::Versions(_)) {
+            let sql = format!("CREATE SCHEMA IF NOT EXISTS {}", ddl::ident(schema));
+            run_idempotent(store, c, &sql, &format!("creating schema {schema}")).await?;
+        }
     }
-    Ok(())
+    migrate(store, c).await
 }
 
 // Concurrent first runs (a fleet of cron jobs on a fresh database) must all
@@ -145,10 +168,11 @@ pub async fn create_schema(store: &Store, c: &Client) -> Result<(), DbError> {
 // read-then-write), which is how the controller lease works. So:
 //
 // 1. Every statement before the lock is idempotent and tolerates losing a
-//    creation race: the migrations table, then the lease table (migration
-//    2's statements, `IF NOT EXISTS` / `WHERE NOT EXISTS`), then a lease row
-//    named `migrations`. Racing seeds may leave two such rows; every UPDATE
-//    addresses all rows of the name at once, so that is harmless.
+//    creation race: the migrations table, the lease table (migration 2's
+//    `CREATE TABLE IF NOT EXISTS`), then a lease row named `migrations`
+//    (`INSERT … WHERE NOT EXISTS`). Racing seeds may leave two such rows;
+//    every UPDATE addresses all rows of the name at once, so that is
+//    harmless.
 // 2. One run takes that row with a compare-and-set (holder = host:pid, a
 //    short TTL so a killed run blocks nobody for long); the others poll
 //    until the migrations are recorded (or the lock expires) and go on.
@@ -167,7 +191,7 @@ const LOCK_POLL: Duration = Duration::from_millis(200);
 /// Creates or upgrades our tables; returns the versions applied now.
 /// When every migration is recorded it issues no DDL at all, so a role
 /// without `CREATE` works once the tables exist (`init --print`). It never
-/// creates the schema (see [`create_schema`]).
+/// creates the schema (see [`init`]).
 pub async fn migrate(store: &Store, c: &Client) -> Result<Vec<i32>, DbError> {
     if applied_versions(store, c)
         .await?
@@ -217,9 +241,13 @@ async fn bootstrap_lock(store: &Store, c: &Client) -> Result<(), DbError> {
         .iter()
         .find(|(v, _, _)| *v == LOCK_MIGRATION);
     if let Some((version, name, sql)) = lock_migration {
+        // Only its table: the rest of that migration (seeding the
+        // controller's row) runs under the lock, so it happens once.
         let context = format!("applying migration {version} ({name})");
         for stmt in migration_statements(store, sql) {
-            run_idempotent(store, c, &stmt, &context).await?;
+            if stmt.starts_with("CREATE TABLE IF NOT EXISTS ") {
+                run_idempotent(store, c, &stmt, &context).await?;
+            }
         }
     }
     let sql = format!(

@@ -342,7 +342,7 @@ fn password() -> impl Strategy<Value = String> {
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: 4,
+        cases: 8,
         failure_persistence: None,
         ..ProptestConfig::default()
     })]
