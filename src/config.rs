@@ -93,9 +93,11 @@ impl Connection {
             url: display.clone(),
             reason,
         };
-        let (rest, ssl_mode, root) = split_tls_params(url).map_err(bad)?;
+        check_url_shape(url).map_err(bad)?;
+        let (rest, ssl_mode, root) =
+            split_tls_params(url).map_err(|reason| bad(scrub(&reason, url)))?;
         let mut pg =
-            tokio_postgres::Config::from_str(&rest).map_err(|e| bad(scrub(&e.to_string(), url)))?;
+            tokio_postgres::Config::from_str(&rest).map_err(|e| bad(driver_reason(&e, url)))?;
         if pg.get_hosts().is_empty() {
             return Err(bad("no host given".into()));
         }
@@ -138,13 +140,18 @@ fn split_tls_params(url: &str) -> Result<(String, SslMode, Option<String>), Stri
         }
     };
     let rest = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        match url.split_once('?') {
+        // The parameters start at the first `?` after the host, which starts
+        // after the first `@` (the driver's reading: a password may hold `?`).
+        let start = url_start(url).unwrap_or(0);
+        let host_start = url[start..].find('@').map_or(start, |at| start + at + 1);
+        match url[host_start..].find('?').map(|q| host_start + q) {
             None => url.to_string(),
-            Some((base, query)) => {
+            Some(q) => {
+                let (base, query) = (&url[..q], &url[q + 1..]);
                 let mut kept = Vec::new();
                 for pair in query.split('&').filter(|p| !p.is_empty()) {
                     let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-                    if !take(k, &percent_decode(v))? {
+                    if !take(&percent_decode(k), &percent_decode(v))? {
                         kept.push(pair);
                     }
                 }
@@ -156,14 +163,19 @@ fn split_tls_params(url: &str) -> Result<(String, SslMode, Option<String>), Stri
             }
         }
     } else {
-        let mut kept = Vec::new();
-        for word in url.split_whitespace() {
-            let (k, v) = word.split_once('=').unwrap_or((word, ""));
-            if !take(k, v.trim_matches('\''))? {
-                kept.push(word);
+        match key_values(url) {
+            (pairs, true) => {
+                let mut kept = Vec::new();
+                for kv in pairs {
+                    if !take(kv.key, &kv.value)? {
+                        kept.push(format!("{}={}", kv.key, kv.raw));
+                    }
+                }
+                kept.join(" ")
             }
+            // The driver reports what is wrong with it.
+            (_, false) => url.to_string(),
         }
-        kept.join(" ")
     };
     Ok((rest, mode.unwrap_or(SslMode::Prefer), root))
 }
@@ -187,52 +199,442 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// The connection string with any password replaced by `****`, in both the
-/// URL form (`user:pw@host`, `?password=`) and the key=value form.
+// ------------------------------------------------------------ redaction
+//
+// A connection string is shown to humans only through [`redact`], which
+// follows tokio-postgres' parser (`tokio_postgres::Config::from_str`):
+//
+// - URL form (`postgres://` / `postgresql://`): the driver takes everything
+//   up to the FIRST `@` as `user[:password]` (the password may hold `/`,
+//   `?`, `#`, `:` unencoded), the host up to the next `/` or `?`, then the
+//   database and `key=value&…` parameters (percent-decoded keys). Redaction
+//   masks everything between the scheme and the LAST `@` except a plain user
+//   name, so whatever the string contains, no reading of it (the driver's,
+//   or a human's who forgot to encode an `@`) puts a password on screen.
+// - key=value form: keywords up to whitespace or `=`, values unquoted (up to
+//   whitespace, `\` escapes) or single-quoted (`\` escapes). Values of keys
+//   not known to be harmless are masked; anything that does not tokenize is
+//   masked to the end.
+//
+// [`Connection::parse`] refuses the strings where the driver and a human
+// would disagree (an unencoded `@` in the password), so the host and user
+// it reports never hold part of a password.
+
+/// Keys whose values are never secret and help to read a message.
+const SHOWN_KEYS: &[&str] = &[
+    "host",
+    "hostaddr",
+    "port",
+    "user",
+    "dbname",
+    "application_name",
+    "options",
+    "sslmode",
+    "sslrootcert",
+    "sslcert",
+    "sslkey",
+    "sslnegotiation",
+    "channel_binding",
+    "connect_timeout",
+    "keepalives",
+    "keepalives_idle",
+    "keepalives_interval",
+    "keepalives_retries",
+    "tcp_user_timeout",
+    "target_session_attrs",
+    "load_balance_hosts",
+    "replication",
+];
+
+const MASK: &str = "****";
+
+/// `scheme://` at the start of `s`: the index just after `://`.
+fn url_start(s: &str) -> Option<usize> {
+    let i = s.find("://")?;
+    let scheme = &s[..i];
+    let is_scheme = !scheme.is_empty()
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    is_scheme.then_some(i + 3)
+}
+
+/// A user name that cannot be part of a password or of a mis-split URL.
+fn plain_user(user: &str) -> bool {
+    !user.chars().any(|c| {
+        c.is_whitespace() || c.is_control() || matches!(c, '@' | '/' | '?' | '#' | '&' | '=')
+    })
+}
+
+/// A keyword shown as written: an identifier.
+fn plain_keyword(k: &str) -> bool {
+    let mut chars = k.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// The connection string with every password (and anything that may hold
+/// one) replaced by `****`, in the URL form (`user:****@host`,
+/// `?password=****`) and the key=value form (`password=****`).
 pub fn redact(url: &str) -> String {
-    let mut out = url.to_string();
-    if let Some(scheme_end) = out.find("://") {
-        let after = scheme_end + 3;
-        let authority_end = out[after..]
-            .find(['/', '?'])
-            .map(|i| after + i)
-            .unwrap_or(out.len());
-        if let Some(at) = out[after..authority_end].rfind('@') {
-            let userinfo = &out[after..after + at];
-            if let Some(colon) = userinfo.find(':') {
-                out.replace_range(after + colon + 1..after + at, "****");
-            }
-        }
-    }
-    let re = regex::Regex::new(r"(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&]*)");
-    match re {
-        Ok(re) => re.replace_all(&out, "${1}****").into_owned(),
-        Err(_) => out,
+    match url_start(url) {
+        Some(start) => redact_url(url, start),
+        None => redact_key_values(url),
     }
 }
 
-/// Removes the password of `url` from a message that might echo it.
+fn redact_url(url: &str, start: usize) -> String {
+    let rest = &url[start..];
+    let mut out = url[..start].to_string();
+    // When the last `@` may sit in the parameters (a `?` before it that is
+    // not in the password), everything after it is parameters too.
+    let mut in_query = false;
+    let tail = match (rest.find('@'), rest.rfind('@')) {
+        (Some(first), Some(at)) => {
+            let userinfo = &rest[..at];
+            let (user, has_password) = match userinfo.split_once(':') {
+                Some((u, _)) => (u, true),
+                None => (userinfo, false),
+            };
+            in_query = rest[first..at].contains('?') || (!plain_user(user) && user.contains('?'));
+            if plain_user(user) {
+                out.push_str(user);
+                if has_password {
+                    out.push(':');
+                    out.push_str(MASK);
+                }
+            } else {
+                out.push_str(MASK);
+            }
+            out.push('@');
+            &rest[at + 1..]
+        }
+        _ => rest,
+    };
+    let split = if in_query {
+        Some(("", tail))
+    } else {
+        tail.split_once('?')
+    };
+    match split {
+        None => out.push_str(tail),
+        Some((base, query)) => {
+            out.push_str(base);
+            if !in_query {
+                out.push('?');
+            }
+            let pairs: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    _ if pair.is_empty() => String::new(),
+                    Some((k, v)) if SHOWN_KEYS.contains(&percent_decode(k).as_str()) => {
+                        format!("{k}={v}")
+                    }
+                    Some((k, _)) if plain_keyword(k) => format!("{k}={MASK}"),
+                    _ => MASK.to_string(),
+                })
+                .collect();
+            out.push_str(&pairs.join("&"));
+        }
+    }
+    out
+}
+
+/// One `key=value` of the key=value form, as the driver tokenizes it.
+struct KeyValue<'a> {
+    key: &'a str,
+    /// The value as written (quotes and escapes included).
+    raw: &'a str,
+    /// The value as the driver reads it.
+    value: String,
+}
+
+/// Tokenizes the key=value form like tokio-postgres does; the second item
+/// is `false` when the string stops making sense (the rest is unknown).
+fn key_values(s: &str) -> (Vec<KeyValue<'_>>, bool) {
+    let bytes = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    let skip_ws = |mut i: usize| {
+        while i < s.len() {
+            let c = s[i..].chars().next().unwrap_or(' ');
+            if !c.is_whitespace() {
+                break;
+            }
+            i += c.len_utf8();
+        }
+        i
+    };
+    loop {
+        i = skip_ws(i);
+        if i >= s.len() {
+            return (out, true);
+        }
+        let key_start = i;
+        while i < s.len() {
+            let c = s[i..].chars().next().unwrap_or(' ');
+            if c.is_whitespace() || c == '=' {
+                break;
+            }
+            i += c.len_utf8();
+        }
+        let key = &s[key_start..i];
+        i = skip_ws(i);
+        if bytes.get(i) != Some(&b'=') {
+            return (out, false);
+        }
+        i = skip_ws(i + 1);
+        let value_start = i;
+        let mut value = String::new();
+        let quoted = bytes.get(i) == Some(&b'\'');
+        if quoted {
+            i += 1;
+        }
+        let mut closed = !quoted;
+        while i < s.len() {
+            let c = s[i..].chars().next().unwrap_or(' ');
+            if quoted && c == '\'' {
+                i += 1;
+                closed = true;
+                break;
+            }
+            if !quoted && c.is_whitespace() {
+                break;
+            }
+            i += c.len_utf8();
+            if c == '\\' {
+                if let Some(next) = s[i..].chars().next() {
+                    value.push(next);
+                    i += next.len_utf8();
+                }
+            } else {
+                value.push(c);
+            }
+        }
+        if !closed || (!quoted && value.is_empty()) {
+            return (out, false);
+        }
+        out.push(KeyValue {
+            key,
+            raw: &s[value_start..i],
+            value,
+        });
+    }
+}
+
+fn redact_key_values(s: &str) -> String {
+    let (pairs, complete) = key_values(s);
+    let mut words: Vec<String> = pairs
+        .iter()
+        .map(|kv| {
+            if SHOWN_KEYS.contains(&kv.key) {
+                format!("{}={}", kv.key, kv.raw)
+            } else if plain_keyword(kv.key) {
+                format!("{}={MASK}", kv.key)
+            } else {
+                format!("{MASK}={MASK}")
+            }
+        })
+        .collect();
+    if !complete {
+        words.push(MASK.to_string());
+    }
+    words.join(" ")
+}
+
+/// Everything in `url` that may be a password, as written and as the
+/// driver decodes it (for scrubbing messages that might echo one).
+fn secrets_of(url: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    match url_start(url) {
+        Some(start) => {
+            let rest = &url[start..];
+            // The driver's reading (first `@`) and a human's (last `@`).
+            for at in [rest.find('@'), rest.rfind('@')].into_iter().flatten() {
+                if let Some((_, pw)) = rest[..at].split_once(':') {
+                    out.push(pw.to_string());
+                    out.push(percent_decode(pw));
+                }
+            }
+            if let Some((_, query)) = rest.split_once('?') {
+                for pair in query.split('&') {
+                    match pair.split_once('=') {
+                        Some((k, _)) if SHOWN_KEYS.contains(&percent_decode(k).as_str()) => {}
+                        Some((_, v)) => {
+                            out.push(v.to_string());
+                            out.push(percent_decode(v));
+                        }
+                        None => out.push(pair.to_string()),
+                    }
+                }
+            }
+        }
+        None => {
+            for kv in key_values(url).0 {
+                if !SHOWN_KEYS.contains(&kv.key) {
+                    out.push(kv.raw.to_string());
+                    out.push(kv.value);
+                }
+            }
+        }
+    }
+    out.retain(|s| !s.is_empty());
+    // Longest first, so a secret is never half-replaced by a shorter one.
+    out.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    out.dedup();
+    out
+}
+
+/// Removes every secret of `url` from a message that might echo it.
 pub fn scrub(message: &str, url: &str) -> String {
-    match password_of(url) {
-        Some(pw) if !pw.is_empty() => message.replace(&pw, "****"),
-        _ => message.to_string(),
+    let mut out = message.to_string();
+    for secret in secrets_of(url) {
+        out = out.replace(&secret, MASK);
+    }
+    out
+}
+
+/// A driver error about the connection string, without anything it quotes
+/// from the string except key names and `=`: the driver quotes the
+/// character it choked on, which may belong to a password.
+fn driver_reason(e: &tokio_postgres::Error, url: &str) -> String {
+    let mut causes = vec![e.to_string()];
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        causes.push(cause.to_string());
+        source = cause.source();
+    }
+    // The driver's own "invalid connection string" repeats ours.
+    if causes.len() > 1 && causes[0] == "invalid connection string" {
+        causes.remove(0);
+    }
+    let text = causes.join(": ");
+    // Quoted parts survive only if each is a key name or `=`; otherwise
+    // everything from the first backtick on goes (a password may hold one).
+    let parts: Vec<&str> = text.split('`').collect();
+    let harmless = parts.len() % 2 == 1
+        && parts
+            .iter()
+            .skip(1)
+            .step_by(2)
+            .all(|q| *q == "=" || plain_keyword(q));
+    let text = match (harmless, text.find('`')) {
+        (false, Some(first)) => format!("{}`…`", &text[..first]),
+        _ => text,
+    };
+    scrub(&text, url)
+}
+
+/// The argument-parser's error text with every command-line argument that
+/// may hold a connection string redacted (a URL given as a stray
+/// positional argument, `--postgres-ur=postgres://…`).
+pub fn redact_args<I, S>(text: &str, args: I) -> String
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let mut out = text.to_string();
+    let mut args: Vec<String> = args
+        .into_iter()
+        .map(|a| a.as_ref().to_string_lossy().into_owned())
+        .filter(|a| may_hold_secret(a))
+        .collect();
+    args.sort_by_key(|a| std::cmp::Reverse(a.len()));
+    for arg in args {
+        let shown = match arg.split_once('=') {
+            Some((flag, value)) if flag.starts_with('-') && !flag.contains(' ') => {
+                format!("{flag}={}", redact(value))
+            }
+            _ => redact(&arg),
+        };
+        out = out.replace(&arg, &shown);
+    }
+    out
+}
+
+/// Could this text be (or contain) a connection string with a password?
+fn may_hold_secret(s: &str) -> bool {
+    s.contains("://") || s.contains('@') || s.to_ascii_lowercase().contains("password")
+}
+
+/// What to say about a `.env` that could not be loaded: never its content,
+/// which may hold a password (dotenvy's own message quotes the line).
+pub fn dotenv_error(path: &std::path::Path, e: &dotenvy::Error) -> String {
+    match e {
+        dotenvy::Error::LineParse(line, _) => {
+            let first = line.lines().next().unwrap_or_default();
+            let number = std::fs::read_to_string(path).ok().and_then(|text| {
+                let at = text.find(first)?;
+                Some(text[..at].matches('\n').count() + 1)
+            });
+            format!(
+                "{}: cannot parse {} (e.g. an unterminated quote); it and the lines after it were \
+                 not loaded (the line is not shown: it may hold a password)",
+                path.display(),
+                number.map_or("a line".to_string(), |n| format!("line {n}"))
+            )
+        }
+        dotenvy::Error::EnvVar(_) => format!(
+            "{}: a variable it refers to is not valid unicode; not loaded",
+            path.display()
+        ),
+        dotenvy::Error::Io(io) => format!("{}: cannot be read: {io}", path.display()),
+        _ => format!("{}: could not be loaded", path.display()),
     }
 }
 
-fn password_of(url: &str) -> Option<String> {
-    if let Some(scheme_end) = url.find("://") {
-        let after = &url[scheme_end + 3..];
-        let authority = &after[..after.find(['/', '?']).unwrap_or(after.len())];
-        if let Some(at) = authority.rfind('@') {
-            if let Some((_, pw)) = authority[..at].split_once(':') {
-                return Some(percent_decode(pw));
-            }
-        }
+/// Where the driver and a human would read a URL differently, refuse it
+/// rather than connect somewhere unintended or print part of a password as
+/// a host or user name.
+fn check_url_shape(url: &str) -> Result<(), String> {
+    let Some(start) = url_start(url) else {
+        return match key_values(url) {
+            (pairs, true) if !pairs.is_empty() => Ok(()),
+            (pairs, _) if pairs.is_empty() => Err("neither a postgres:// URL nor key=value \
+                 settings (host=… port=… user=… password=… dbname=…)"
+                .into()),
+            _ => Err(
+                "a key=value setting is cut short (an unterminated quote, or a key \
+                 without '=' or value)"
+                    .into(),
+            ),
+        };
+    };
+    let scheme = &url[..start - 3];
+    if scheme != "postgres" && scheme != "postgresql" {
+        return Err(format!(
+            "unknown scheme '{}' (use postgres:// or postgresql://)",
+            if plain_keyword(scheme) { scheme } else { "…" }
+        ));
     }
-    let re = regex::Regex::new(r"(?i)password\s*=\s*('(?:[^'\\]|\\.)*'|[^\s&]*)").ok()?;
-    re.captures(url)
-        .and_then(|c| c.get(1))
-        .map(|m| m.as_str().trim_matches('\'').to_string())
+    let rest = &url[start..];
+    let Some(at) = rest.find('@') else {
+        return Ok(());
+    };
+    if rest.matches('@').count() > 1 {
+        return Err(
+            "more than one '@': an '@' in the user name, the password or a \
+             parameter must be percent-encoded as %40"
+                .into(),
+        );
+    }
+    let user = rest[..at].split(':').next().unwrap_or_default();
+    if user.contains(['/', '?']) {
+        return Err(
+            "an '@' after the host (in the database name or a parameter) must be \
+             percent-encoded as %40"
+                .into(),
+        );
+    }
+    let host = rest[at + 1..].split(['/', '?']).next().unwrap_or_default();
+    if host.contains('@') {
+        return Err("the user name or password contains an unencoded '@': \
+             percent-encode it as %40"
+            .into());
+    }
+    Ok(())
 }
 
 /// Warns when a `.env` holding a password can be read by others.
@@ -276,6 +678,118 @@ mod tests {
     }
 
     #[test]
+    fn redaction_follows_the_driver_whatever_the_password_holds() {
+        for (url, pw) in [
+            ("postgres://u:Ab3/Xy+9Qw==@h:6875/db", "Ab3/Xy+9Qw=="),
+            ("postgres://u:a?b#c@h/db?sslmode=disable", "a?b#c"),
+            ("postgres://u:p@ss@h/db", "ss"),
+            ("postgres://u:a:b%zz@h/db", "a:b%zz"),
+            ("postgres://u:caf\u{e9}\u{1f600}@h/db", "caf\u{e9}"),
+            ("postgres://h/db?password=a@b", "password=a"),
+            ("postgres://h/db?password=a@secret&x=y", "secret"),
+            ("postgres://u@h/db?application_name=x@y&password=zz", "zz"),
+            ("postgres://h/db?pass%77ord=hunter2", "hunter2"),
+            ("postgres://h/db?pasword=hunter2", "hunter2"),
+            ("postgress://u:hunter2@h/db", "hunter2"),
+            ("host=h password='a b\\' c' user=u", "a b"),
+            ("host=h password=a\\ b user=u", "b user"),
+            ("host=h password='unterminated user=u", "unterminated"),
+            ("host=h hunter2", "hunter2"),
+            ("u:hunter2@h=1", "hunter2"),
+        ] {
+            let shown = redact(url);
+            assert!(!shown.contains(pw), "{url} -> {shown}");
+            assert!(shown.contains(MASK), "{url} -> {shown}");
+        }
+        assert_eq!(
+            redact("postgres://u:a/b?c@h:6875/db?sslmode=require&application_name=x"),
+            "postgres://u:****@h:6875/db?sslmode=require&application_name=x"
+        );
+        assert_eq!(
+            redact("host=h port=6875 user=u password='a b'"),
+            "host=h port=6875 user=u password=****"
+        );
+    }
+
+    #[test]
+    fn urls_the_driver_would_misread_are_refused_without_echo() {
+        for url in [
+            "postgres://u:p@ss@127.0.0.1/db",
+            "postgres://u:a/b@c@127.0.0.1/db",
+            "postgres://127.0.0.1/db?password=se@cret",
+            "postgress://u:secret@127.0.0.1/db",
+        ] {
+            let err = Connection::parse(url, Duration::from_secs(1))
+                .unwrap_err()
+                .to_string();
+            for part in ["ss@", "secret", "se@", "a/b"] {
+                assert!(!err.contains(part), "{url}: {err}");
+            }
+        }
+        // Unencoded `/`, `?`, `#` and `:` are read as the driver reads them.
+        let c = Connection::parse(
+            "postgres://u:a/b?c#d:e@127.0.0.1:6875/db?sslmode=verify-full",
+            Duration::from_secs(1),
+        )
+        .unwrap();
+        assert_eq!(c.pg.get_password(), Some("a/b?c#d:e".as_bytes()));
+        assert_eq!(c.ssl_mode, SslMode::VerifyFull);
+        assert_eq!(
+            c.display,
+            "postgres://u:****@127.0.0.1:6875/db?sslmode=verify-full"
+        );
+        let c = Connection::parse(
+            "host=127.0.0.1 password = 'a  b' sslmode=disable",
+            Duration::from_secs(1),
+        )
+        .unwrap();
+        assert_eq!(c.pg.get_password(), Some("a  b".as_bytes()));
+        assert_eq!(c.ssl_mode, SslMode::Disable);
+    }
+
+    #[test]
+    fn driver_errors_quote_nothing_of_the_string() {
+        let err = Connection::parse(
+            "host=h password=x9secret9 port=nope",
+            Duration::from_secs(1),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(!err.contains("x9secret9"), "{err}");
+        let err = Connection::parse("hunter2", Duration::from_secs(1))
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn clap_errors_and_dotenv_errors_are_redacted() {
+        let text = "error: unexpected argument 'postgres://u:hunter2@h/db' found";
+        let out = redact_args(text, ["clusterctl", "dry-run", "postgres://u:hunter2@h/db"]);
+        assert_eq!(
+            out,
+            "error: unexpected argument 'postgres://u:****@h/db' found"
+        );
+        let out = redact_args(
+            "unexpected argument '--postgres-ur=postgres://u:hunter2@h/db'",
+            ["--postgres-ur=postgres://u:hunter2@h/db"],
+        );
+        assert!(!out.contains("hunter2"), "{out}");
+        let dir = std::env::temp_dir().join(format!("clusterctl-dotenv-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(".env");
+        std::fs::write(&path, "A=1\nDATABASE_URL='postgres://u:hunter2@h/db\n").unwrap();
+        let e = dotenvy::from_path_iter(&path)
+            .unwrap()
+            .find_map(Result::err)
+            .unwrap();
+        let msg = dotenv_error(&path, &e);
+        assert!(msg.contains("line 2"), "{msg}");
+        assert!(!msg.contains("hunter2"), "{msg}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn parses_tls_modes_tokio_postgres_lacks() {
         let c = Connection::parse(
             "postgres://u:pw@localhost:6875/materialize?sslmode=verify-full&sslrootcert=/ca.pem",
@@ -304,6 +818,35 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(!err.contains("topsecret"), "{err}");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(500))]
+        /// Whatever a password holds, no form of connection string shows it.
+        #[test]
+        fn no_password_survives_redaction(
+            pw in "[ -~\u{e9}\u{540d}\u{1f600}]{6,80}",
+            user in "[a-z][a-z0-9_]{0,8}",
+        ) {
+            let quoted = pw.replace('\\', "\\\\").replace('\'', "\\'");
+            // No six consecutive characters of the password, anywhere.
+            let chars: Vec<char> = pw.chars().collect();
+            let pieces: Vec<String> = chars.windows(6).map(|w| w.iter().collect()).collect();
+            for url in [
+                format!("postgres://{user}:{pw}@127.0.0.1:6875/db?sslmode=require"),
+                format!("postgresql://{user}:{pw}@127.0.0.1/db"),
+                format!("postgres://{user}@127.0.0.1/db?password={}", pw.replace('&', "%26")),
+                format!("host=127.0.0.1 user={user} password='{quoted}' sslmode=disable"),
+            ] {
+                let shown = redact(&url);
+                let err = Connection::parse(&url, Duration::from_secs(1)).err();
+                let msg = err.map(|e| e.to_string()).unwrap_or_default();
+                for piece in &pieces {
+                    proptest::prop_assert!(!shown.contains(piece), "{} -> {}", url, shown);
+                    proptest::prop_assert!(!msg.contains(piece), "{} -> {}", url, msg);
+                }
+            }
+        }
     }
 
     #[test]

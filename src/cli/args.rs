@@ -144,8 +144,9 @@ pub struct ConnArgs {
     #[arg(long, value_name = "NAME")]
     pub exec_cluster: Option<String>,
 
-    /// Seconds to wait for a connection
-    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    /// Seconds to wait for a connection (at most a year, like every duration)
+    #[arg(long, value_name = "SECONDS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(0..=keys::MAX_SECONDS))]
     pub connect_timeout: u64,
 
     /// Client-side deadline of every statement (e.g. 60s, 2m); a hung server never hangs cron
@@ -518,12 +519,19 @@ fn key_value_parser(kind: KeyKind) -> clap::builder::ValueParser {
     fn seconds(s: &str) -> Result<u64, String> {
         parse_duration(s).map(|d| d.as_secs())
     }
+    // `1e400` parses as infinity, which JSON cannot hold.
+    fn credits(s: &str) -> Result<f64, String> {
+        match s.trim().parse::<f64>() {
+            Ok(f) if f.is_finite() && f > 0.0 => Ok(f),
+            _ => Err(format!("'{s}' is not a number of credits > 0")),
+        }
+    }
     match kind {
         KeyKind::Size | KeyKind::Name | KeyKind::Text => ValueParser::string(),
         KeyKind::Seconds => ValueParser::new(seconds),
         KeyKind::Count => clap::value_parser!(u64).into(),
         KeyKind::Bool => ValueParser::bool(),
-        KeyKind::Credits => clap::value_parser!(f64).into(),
+        KeyKind::Credits => ValueParser::new(credits),
         KeyKind::Json => ValueParser::new(json),
     }
 }

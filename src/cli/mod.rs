@@ -45,7 +45,7 @@ pub fn main() -> ExitCode {
             } else {
                 exit::OK
             };
-            let _ = e.print();
+            print_parse_error(&e);
             return ExitCode::from(code);
         }
     };
@@ -77,12 +77,33 @@ fn load_dotenv() -> Vec<String> {
         warnings.push(w);
     }
     if let Err(e) = dotenvy::from_path(path) {
-        warnings.push(format!(
-            ".env: could not be read: {}",
-            dispatch::one_line(&e.to_string())
-        ));
+        warnings.push(crate::config::dotenv_error(path, &e));
     }
     warnings
+}
+
+/// Prints clap's error (or help) like `Error::print`, but with every
+/// argument that may hold a connection string redacted: clap quotes a stray
+/// positional argument as given, password included.
+fn print_parse_error(e: &clap::Error) {
+    use std::io::Write as _;
+    let rendered = e.render();
+    let tty = if e.use_stderr() {
+        std::io::IsTerminal::is_terminal(&std::io::stderr())
+    } else {
+        std::io::IsTerminal::is_terminal(&std::io::stdout())
+    };
+    let text = if tty {
+        rendered.ansi().to_string()
+    } else {
+        rendered.to_string()
+    };
+    let text = crate::config::redact_args(&text, std::env::args_os());
+    let _ = if e.use_stderr() {
+        std::io::stderr().write_all(text.as_bytes())
+    } else {
+        std::io::stdout().write_all(text.as_bytes())
+    };
 }
 
 fn init_logging(default: &str, verbose: u8, format: LogFormat, service: bool) {

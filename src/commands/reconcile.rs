@@ -117,13 +117,8 @@ pub async fn apply(
     metrics_file: Option<&std::path::Path>,
     shutdown: &Shutdown,
 ) -> Result<Leased<Applied>, CommandError> {
-    let metrics = metrics_file.map(|path| {
-        let m = Metrics::new();
-        if let Ok(previous) = std::fs::read_to_string(path) {
-            m.carry_over(&previous);
-        }
-        (m, path)
-    });
+    // This run's counts only: they are added to the file's under its lock.
+    let metrics = metrics_file.map(|path| (Metrics::new(), path));
     let started = Instant::now();
     let result = shutdown
         .bounded(apply_once(ctx, opts, Some(shutdown.flag())))
@@ -131,7 +126,7 @@ pub async fn apply(
         .unwrap_or_else(|| Err(abandoned()));
     if let Some((m, path)) = &metrics {
         record(m, &result, started.elapsed());
-        if let Err(e) = m.write_textfile(path) {
+        if let Err(e) = m.add_to_textfile(path) {
             tracing::warn!("{e}");
         }
     }
@@ -167,7 +162,7 @@ pub async fn watch(
     if let Some(previous) = wopts
         .metrics_file
         .as_ref()
-        .and_then(|p| std::fs::read_to_string(p).ok())
+        .and_then(|p| crate::metrics::read_previous(p))
     {
         metrics.carry_over(&previous);
     }

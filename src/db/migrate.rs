@@ -5,7 +5,12 @@
 
 use std::fmt::Write;
 
-use super::store::{Store, ACTIONS, MIGRATIONS, STATE, STRATEGIES};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+
+use super::lease;
+use super::store::{execute_text, Store, ACTIONS, LEASE, MIGRATIONS, STATE, STRATEGIES};
 use super::{Client, DbError};
 use crate::ddl;
 
@@ -43,55 +48,276 @@ pub fn migrations_table_statement(store: &Store) -> String {
     )
 }
 
-/// Versions recorded as applied; `None` when the migrations table does
-/// not exist yet.
-async fn applied_versions(store: &Store, c: &Client) -> Result<Option<Vec<i32>>, DbError> {
+/// What the migrations table says.
+enum Recorded {
+    Versions(Vec<i32>),
+    /// No migrations table (PostgreSQL says the same when the schema is
+    /// missing).
+    NoTable,
+    /// The schema itself is missing (Materialize says so on SELECT).
+    NoSchema,
+}
+
+async fn recorded(store: &Store, c: &Client) -> Result<Recorded, DbError> {
     let sql = format!("SELECT version FROM {}", store.table(MIGRATIONS));
     match c.query_typed(&sql, &[]).await {
-        Ok(rows) => Ok(Some(
+        Ok(rows) => Ok(Recorded::Versions(
             rows.iter().filter_map(|r| r.try_get(0).ok()).collect(),
         )),
-        Err(e) if DbError::is_missing_table(&e) => Ok(None),
+        Err(e) if is_missing_schema(&e) => Ok(Recorded::NoSchema),
+        Err(e) if DbError::is_missing_table(&e) => Ok(Recorded::NoTable),
         Err(e) => Err(DbError::query("reading applied migrations", &e)),
     }
 }
 
+/// Versions recorded as applied; `None` when the migrations table does
+/// not exist yet; an error naming the schema when that does not exist.
+async fn applied_versions(store: &Store, c: &Client) -> Result<Option<Vec<i32>>, DbError> {
+    match recorded(store, c).await? {
+        Recorded::Versions(v) => Ok(Some(v)),
+        Recorded::NoTable => Ok(None),
+        Recorded::NoSchema => Err(missing_schema(store)),
+    }
+}
+
+fn complete(done: &[i32]) -> bool {
+    MIGRATION_FILES.iter().all(|(v, _, _)| done.contains(v))
+}
+
+/// The schema named by `--schema` does not exist (PostgreSQL: 3F000
+/// `schema "x" does not exist`; Materialize: `unknown schema 'x'`).
+fn is_missing_schema(e: &tokio_postgres::Error) -> bool {
+    e.as_db_error().is_some_and(|d| {
+        d.code() == &tokio_postgres::error::SqlState::INVALID_SCHEMA_NAME
+            || d.message().starts_with("unknown schema")
+    })
+}
+
+fn missing_schema(store: &Store) -> DbError {
+    let name = store.schema().unwrap_or_default();
+    DbError::Query {
+        context: format!("--schema {name}"),
+        reason: format!(
+            "schema {} does not exist; only `clusterctl init --schema {name}` creates a schema \
+             (or check the name)",
+            ddl::ident(name)
+        ),
+        transient: false,
+    }
+}
+
+/// A concurrent creator of the same object won the race (PostgreSQL's
+/// `CREATE … IF NOT EXISTS` is not atomic: the loser fails on the catalog's
+/// unique index, 23505 on `pg_type_typname_nsp_index`, or with 42P07). The
+/// object exists then, as the winner created it.
+fn lost_create_race(stmt: &str, e: &tokio_postgres::Error) -> bool {
+    use tokio_postgres::error::SqlState;
+    stmt.trim_start().starts_with("CREATE ")
+        && e.as_db_error().is_some_and(|d| {
+            [
+                SqlState::UNIQUE_VIOLATION,
+                SqlState::DUPLICATE_TABLE,
+                SqlState::DUPLICATE_SCHEMA,
+                SqlState::DUPLICATE_OBJECT,
+            ]
+            .contains(d.code())
+                || d.message().contains("already exists")
+        })
+}
+
+/// Runs one idempotent migration statement; losing a creation race to a
+/// concurrent run counts as done.
+async fn run_idempotent(
+    store: &Store,
+    c: &Client,
+    stmt: &str,
+    context: &str,
+) -> Result<(), DbError> {
+    match c.batch_execute(stmt).await {
+        Ok(()) => Ok(()),
+        Err(e) if lost_create_race(stmt, &e) => Ok(()),
+        Err(e) if is_missing_schema(&e) => Err(missing_schema(store)),
+        Err(e) => Err(DbError::query(context, &e)),
+    }
+}
+
+/// `init`: [`migrate`], creating the `--schema` first when our tables are
+/// not there. Only `init` creates a schema: every other command refuses one
+/// that does not exist, so a typo never silently starts an empty set of
+/// tables with a lease of its own. (`CREATE SCHEMA IF NOT EXISTS` needs
+/// `CREATE` on the database even when the schema exists, hence only when
+/// the tables are missing.)
+pub async fn init(store: &Store, c: &Client) -> Result<Vec<i32>, DbError> {
+    if let Some(schema) = store.schema() {
+        if !matches!(recorded(store, c).await?, Recorded::Versions(_)) {
+            let sql = format!("CREATE SCHEMA IF NOT EXISTS {}", ddl::ident(schema));
+            run_idempotent(store, c, &sql, &format!("creating schema {schema}")).await?;
+        }
+    }
+    migrate(store, c).await
+}
+
+// Concurrent first runs (a fleet of cron jobs on a fresh database) must all
+// succeed and record each migration once. Neither database offers a lock
+// both understand: Materialize has no advisory locks, no unique constraints
+// and no multi-statement read-write transactions; PostgreSQL's
+// `CREATE TABLE IF NOT EXISTS` races and its `INSERT … WHERE NOT EXISTS`
+// is not exclusive under READ COMMITTED. What both do serialize is a
+// conditional UPDATE of an existing row (PostgreSQL locks the row and
+// re-checks the condition; Materialize takes the table's write lock for a
+// read-then-write), which is how the controller lease works. So:
+//
+// 1. Every statement before the lock is idempotent and tolerates losing a
+//    creation race: the migrations table, the lease table (migration 2's
+//    `CREATE TABLE IF NOT EXISTS`), then a lease row named `migrations`
+//    (`INSERT … WHERE NOT EXISTS`). Racing seeds may leave two such rows;
+//    every UPDATE addresses all rows of the name at once, so that is
+//    harmless.
+// 2. One run takes that row with a compare-and-set (holder = host:pid, a
+//    short TTL so a killed run blocks nobody for long); the others poll
+//    until the migrations are recorded (or the lock expires) and go on.
+// 3. The holder re-reads what is applied, runs the missing migrations (all
+//    idempotent) and records each with `INSERT … WHERE NOT EXISTS`, which
+//    under the lock cannot duplicate; then it frees the row.
+
+/// The migration whose table holds the migration lock (the lease table).
+const LOCK_MIGRATION: i32 = 2;
+/// The lease row that serializes migrating runs.
+const LOCK_NAME: &str = "migrations";
+/// How long a migrating run holds the lock unless it finishes first.
+const LOCK_TTL: Duration = Duration::from_secs(30);
+const LOCK_POLL: Duration = Duration::from_millis(200);
+
 /// Creates or upgrades our tables; returns the versions applied now.
 /// When every migration is recorded it issues no DDL at all, so a role
-/// without `CREATE` works once the tables exist (`init --print`).
+/// without `CREATE` works once the tables exist (`init --print`). It never
+/// creates the schema (see [`init`]).
 pub async fn migrate(store: &Store, c: &Client) -> Result<Vec<i32>, DbError> {
-    let done = match applied_versions(store, c).await? {
-        Some(done) if MIGRATION_FILES.iter().all(|(v, _, _)| done.contains(v)) => {
-            return Ok(Vec::new())
+    if applied_versions(store, c)
+        .await?
+        .is_some_and(|d| complete(&d))
+    {
+        return Ok(Vec::new());
+    }
+    run_idempotent(
+        store,
+        c,
+        &migrations_table_statement(store),
+        "creating the migrations table",
+    )
+    .await?;
+    bootstrap_lock(store, c).await?;
+    let me = lease::Holder::me(&uuid::Uuid::nil()).0;
+    let started = Instant::now();
+    loop {
+        if take_lock(store, c, &me).await? {
+            break;
         }
-        Some(done) => done,
-        None => {
-            if let Some(schema) = store.schema() {
-                let sql = format!("CREATE SCHEMA IF NOT EXISTS {}", ddl::ident(schema));
-                c.batch_execute(&sql)
-                    .await
-                    .map_err(|e| DbError::query(format!("creating schema {schema}"), &e))?;
+        if applied_versions(store, c)
+            .await?
+            .is_some_and(|d| complete(&d))
+        {
+            return Ok(Vec::new());
+        }
+        if started.elapsed() > LOCK_TTL * 2 {
+            return Err(DbError::Query {
+                context: "creating clusterctl's tables".into(),
+                reason: "another run has been migrating for too long; try again".into(),
+                transient: true,
+            });
+        }
+        tokio::time::sleep(LOCK_POLL).await;
+    }
+    let result = apply_missing(store, c).await;
+    let released = release_lock(store, c, &me).await;
+    let applied = result?;
+    released?;
+    Ok(applied)
+}
+
+/// Step 1: the lease table and the lock row, idempotently.
+async fn bootstrap_lock(store: &Store, c: &Client) -> Result<(), DbError> {
+    let lock_migration = MIGRATION_FILES
+        .iter()
+        .find(|(v, _, _)| *v == LOCK_MIGRATION);
+    if let Some((version, name, sql)) = lock_migration {
+        // Only its table: the rest of that migration (seeding the
+        // controller's row) runs under the lock, so it happens once.
+        let context = format!("applying migration {version} ({name})");
+        for stmt in migration_statements(store, sql) {
+            if stmt.starts_with("CREATE TABLE IF NOT EXISTS ") {
+                run_idempotent(store, c, &stmt, &context).await?;
             }
-            c.batch_execute(&migrations_table_statement(store))
-                .await
-                .map_err(|e| DbError::query("creating the migrations table", &e))?;
-            Vec::new()
         }
-    };
-    let table = store.table(MIGRATIONS);
+    }
+    let sql = format!(
+        "INSERT INTO {t} (name, holder, expires_at) \
+         SELECT $1::text, '', TIMESTAMPTZ '1970-01-01 00:00:00+00' \
+         WHERE NOT EXISTS (SELECT 1 FROM {t} WHERE name = $1::text)",
+        t = store.table(LEASE)
+    );
+    execute_text(c, &sql, &[LOCK_NAME.to_string()])
+        .await
+        .map_err(|e| DbError::query("seeding the migration lock", &e))?;
+    Ok(())
+}
+
+/// Step 2: compare-and-set on the lock row; `true` when it is ours.
+async fn take_lock(store: &Store, c: &Client, me: &str) -> Result<bool, DbError> {
+    let now = Utc::now();
+    let until = now + chrono::Duration::from_std(LOCK_TTL).unwrap_or(chrono::Duration::zero());
+    let sql = format!(
+        "UPDATE {} SET holder = $1, expires_at = $2::text::timestamptz, acquired_at = $3::text::timestamptz \
+         WHERE name = $4 AND (expires_at < $3::text::timestamptz OR holder = $1)",
+        store.table(LEASE)
+    );
+    let params = [
+        me.to_string(),
+        until.to_rfc3339(),
+        now.to_rfc3339(),
+        LOCK_NAME.to_string(),
+    ];
+    let n = execute_text(c, &sql, &params)
+        .await
+        .map_err(|e| DbError::query("taking the migration lock", &e))?;
+    Ok(n > 0)
+}
+
+async fn release_lock(store: &Store, c: &Client, me: &str) -> Result<(), DbError> {
+    let sql = format!(
+        "UPDATE {} SET holder = '', expires_at = TIMESTAMPTZ '1970-01-01 00:00:00+00' \
+         WHERE name = $1 AND holder = $2",
+        store.table(LEASE)
+    );
+    execute_text(c, &sql, &[LOCK_NAME.to_string(), me.to_string()])
+        .await
+        .map_err(|e| DbError::query("releasing the migration lock", &e))?;
+    Ok(())
+}
+
+/// The statement recording a migration, harmless when run twice.
+fn record_statement(store: &Store, version: i32, name: &str) -> String {
+    format!(
+        "INSERT INTO {t} (version, name, applied_at) SELECT {version}, {}, now() \
+         WHERE NOT EXISTS (SELECT 1 FROM {t} WHERE version = {version})",
+        ddl::literal(name),
+        t = store.table(MIGRATIONS)
+    )
+}
+
+/// Step 3, under the lock: the migrations not recorded yet.
+async fn apply_missing(store: &Store, c: &Client) -> Result<Vec<i32>, DbError> {
+    let done = applied_versions(store, c).await?.unwrap_or_default();
     let mut applied = Vec::new();
     for (version, name, sql) in MIGRATION_FILES {
         if done.contains(version) {
             continue;
         }
+        let context = format!("applying migration {version} ({name})");
         for stmt in migration_statements(store, sql) {
-            c.batch_execute(&stmt).await.map_err(|e| {
-                DbError::query(format!("applying migration {version} ({name})"), &e)
-            })?;
+            run_idempotent(store, c, &stmt, &context).await?;
         }
-        let record =
-            format!("INSERT INTO {table} (version, name, applied_at) VALUES ($1, $2, now())");
-        c.execute(&record, &[version, name])
+        c.batch_execute(&record_statement(store, *version, name))
             .await
             .map_err(|e| DbError::query(format!("recording migration {version}"), &e))?;
         applied.push(*version);
@@ -115,12 +341,7 @@ pub fn init_sql(store: &Store, schema: Option<&str>, role: &str) -> String {
         for stmt in migration_statements(store, sql) {
             let _ = writeln!(s, "{stmt};");
         }
-        let _ = writeln!(
-            s,
-            "INSERT INTO {} (version, name, applied_at) VALUES ({version}, {}, now());",
-            store.table(MIGRATIONS),
-            ddl::literal(name)
-        );
+        let _ = writeln!(s, "{};", record_statement(store, *version, name));
     }
     let schema_q = schema.map(ddl::ident).unwrap_or_else(|| "public".into());
     let _ = writeln!(
@@ -201,7 +422,7 @@ mod tests {
         );
         assert!(sql.contains("GRANT USAGE ON SCHEMA \"ops\""), "{sql}");
         for (v, _, _) in MIGRATION_FILES {
-            assert!(sql.contains(&format!("VALUES ({v}, ")), "{sql}");
+            assert!(sql.contains(&format!("SELECT {v}, ")), "{sql}");
         }
     }
 }

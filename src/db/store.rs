@@ -67,7 +67,11 @@ impl Store {
                 cluster_id: ClusterId(r.try_get::<_, Option<String>>(0)?.unwrap_or_default()),
                 strategy_type: r.try_get::<_, Option<String>>(1)?.unwrap_or_default(),
                 config,
-                updated_at: r.try_get(3)?,
+                // A timestamp the client cannot represent (PostgreSQL's
+                // 'infinity', years past 262143) counts as unknown: the row
+                // is then the oldest of its (cluster, type), never an error
+                // that stops every cluster.
+                updated_at: r.try_get(3).ok().flatten(),
             });
         }
         Ok(out)

@@ -460,7 +460,9 @@ impl Metrics {
                             .inc_by(value as u64);
                     }
                 }
-                "clusterctl_last_success_timestamp_seconds" => {
+                // The later of the file's and ours (a run that already
+                // succeeded adds itself to the file under the lock).
+                "clusterctl_last_success_timestamp_seconds" if value > self.last_success.get() => {
                     self.last_success.set(value);
                 }
                 _ => {}
@@ -468,17 +470,36 @@ impl Metrics {
         }
     }
 
+    /// Adds this process's counters to those of the textfile, for one-shot
+    /// runs (cron), which may overlap: each holds an exclusive lock on a
+    /// sidecar file (`.NAME.lock`, beside it; the collector reads only
+    /// `*.prom`) from reading the previous counts until its rename, so no
+    /// run writes over counts it has not read. Gauges are this run's.
+    /// A `--watch` process keeps its own totals and writes them whole: give
+    /// it a file of its own.
+    pub fn add_to_textfile(&self, path: &Path) -> Result<(), String> {
+        let (dir, file_name) = textfile_parts(path)?;
+        let lock_path = dir.join(format!(".{file_name}.lock"));
+        let lock_file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| format!("locking {}: {e}", lock_path.display()))?;
+        let mut lock = fd_lock::RwLock::new(lock_file);
+        let _held = lock
+            .write()
+            .map_err(|e| format!("locking {}: {e}", lock_path.display()))?;
+        if let Some(previous) = read_previous(path) {
+            self.carry_over(&previous);
+        }
+        self.write_textfile(path)
+    }
+
     /// Writes the textfile atomically: a temporary file in the same
     /// directory, then a rename, so the collector never reads half a file.
     pub fn write_textfile(&self, path: &Path) -> Result<(), String> {
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
-        let file_name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .ok_or_else(|| format!("--metrics-file {}: not a file path", path.display()))?;
+        let (dir, file_name) = textfile_parts(path)?;
         let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
         let text = self.prometheus_text();
         let result = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path));
@@ -488,6 +509,42 @@ impl Metrics {
         }
         Ok(())
     }
+}
+
+/// The directory and file name of a `--metrics-file`.
+fn textfile_parts(path: &Path) -> Result<(&Path, String), String> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .ok_or_else(|| format!("--metrics-file {}: not a file path", path.display()))?;
+    Ok((dir, file_name))
+}
+
+/// A textfile is a few kilobytes; anything past this is not ours.
+const MAX_TEXTFILE_BYTES: u64 = 16 << 20;
+
+/// The previous textfile, if there is one to carry over (at most
+/// [`MAX_TEXTFILE_BYTES`], so `--metrics-file /dev/zero` cannot hang a run).
+pub fn read_previous(path: &Path) -> Option<String> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path).ok()?;
+    let mut bytes = Vec::new();
+    file.take(MAX_TEXTFILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .ok()?;
+    if bytes.len() as u64 > MAX_TEXTFILE_BYTES {
+        tracing::warn!(
+            "{}: larger than {} MiB, not a metrics textfile; its counts are not carried over",
+            path.display(),
+            MAX_TEXTFILE_BYTES >> 20
+        );
+        return None;
+    }
+    String::from_utf8(bytes).ok()
 }
 
 #[cfg(test)]

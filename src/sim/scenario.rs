@@ -443,14 +443,37 @@ impl Locator {
 /// Reads a scenario file (`.json` is JSON, anything else TOML).
 #[allow(clippy::disallowed_methods)] // the scenario's file, named by the user
 pub fn load(path: &Path, seed_override: Option<u64>) -> Result<Scenario, ScenarioError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ScenarioError(format!("{}: cannot read: {e}", path.display())))?;
+    let text = read_bounded(path, MAX_SCENARIO_BYTES)
+        .map_err(|e| ScenarioError(format!("{}: {e}", path.display())))?;
     let is_json = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("json"));
     let base = path.parent().unwrap_or(Path::new("."));
     parse(&text, is_json, base, seed_override)
         .map_err(|e| ScenarioError(format!("{}: {}", path.display(), e.0)))
+}
+
+/// Scenarios are a few kilobytes, traces a few megabytes: a bound keeps
+/// `simulate /dev/zero` (or a mistaken path) from reading for ever.
+const MAX_SCENARIO_BYTES: u64 = 4 << 20;
+const MAX_TRACE_BYTES: u64 = 256 << 20;
+
+/// A text file of at most `max` bytes.
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)] // files named by the user
+fn read_bounded(path: &Path, max: u64) -> Result<String, String> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
+    let mut bytes = Vec::new();
+    file.take(max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read: {e}"))?;
+    if bytes.len() as u64 > max {
+        return Err(format!(
+            "larger than {} MiB; refusing to read it",
+            max >> 20
+        ));
+    }
+    String::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_string())
 }
 
 /// Parses scenario text; `base` resolves relative `trace_csv` paths.
@@ -760,11 +783,8 @@ fn trace_of(w: &RawWorkload, base: &Path, horizon_ms: i64) -> Result<Trace, Scen
         )),
         (Some(file), true) => {
             let path = base.join(file);
-            let text = std::fs::read_to_string(&path).map_err(|e| {
-                ScenarioError(format!(
-                    "workload key 'trace_csv': cannot read {}: {e}",
-                    path.display()
-                ))
+            let text = read_bounded(&path, MAX_TRACE_BYTES).map_err(|e| {
+                ScenarioError(format!("workload key 'trace_csv': {}: {e}", path.display()))
             })?;
             let begins = parse_csv(&text, horizon_ms)
                 .map_err(|e| ScenarioError(format!("{}: {}", path.display(), e.0)))?;

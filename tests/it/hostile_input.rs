@@ -1,0 +1,603 @@
+//! Bad input never takes the fleet down (issue 14): a hostile strategy row
+//! only ever skips its own cluster, every duration and count on the command
+//! line is bounded, a mistyped `--schema` is refused instead of starting an
+//! empty set of tables, concurrent first runs converge, concurrent one-shot
+//! runs never lose metrics, and a scenario of unbounded size fails fast.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use proptest::prelude::*;
+use serde_json::json;
+
+use crate::cli::{clusterctl, command, init_tables, lit, run_cmd, strategy, Run};
+use crate::support::Emulator;
+
+/// Exactly one `error:` line, and no panic.
+#[track_caller]
+fn one_error_line(run: &Run) -> String {
+    assert!(!run.all().contains("panicked"), "{}", run.all());
+    let errors: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("error:"))
+        .collect();
+    assert_eq!(errors.len(), 1, "one error line expected:\n{}", run.all());
+    errors[0].to_string()
+}
+
+/// The read commands, which must answer whatever the strategy table holds.
+const READ_COMMANDS: &[&[&str]] = &[
+    &["dry-run", "--output", "json"],
+    &["status", "--output", "json"],
+    &["check", "--output", "json"],
+    &["strategy", "ls", "--output", "json"],
+    &["history", "--output", "json"],
+];
+
+/// The plan entry of cluster `name` in a dry-run/apply JSON document.
+fn planned<'a>(doc: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    doc["plan"]["clusters"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["cluster"] == name))
+        .unwrap_or_else(|| panic!("cluster {name} not in the plan: {doc}"))
+}
+
+/// `good` is planned (one create) and every read command answers, exit 0
+/// (clean) or 3 (problems found), never 1.
+#[track_caller]
+fn fleet_still_answers(emu: &Emulator, context: &str) {
+    for args in READ_COMMANDS {
+        let run = clusterctl(emu, args);
+        assert!(
+            run.code == 0 || run.code == 3,
+            "{context}: `{}` failed:\n{}",
+            args.join(" "),
+            run.all()
+        );
+        assert!(!run.all().contains("panicked"), "{}", run.all());
+        let doc = run.json();
+        if args[0] == "dry-run" {
+            let good = planned(&doc, "good");
+            assert_eq!(good["status"], "planned", "{context}: {good}");
+            assert_eq!(
+                good["actions"][0]["replica"], "r_50cc",
+                "{context}: the good cluster is planned: {good}"
+            );
+        }
+    }
+}
+
+/// Two clusters: `good` (a valid row: create r_50cc) and `bad`.
+fn two_clusters() -> Emulator {
+    let emu = Emulator::start();
+    emu.create_hydrated_cluster("good", "r1", "25cc");
+    emu.create_hydrated_cluster("bad", "r1", "25cc");
+    init_tables(&emu);
+    strategy(&emu, "good", "target_size", json!({"target_size": "50cc"}));
+    emu.add_activity("good", 10, true);
+    emu.add_activity("bad", 10, true);
+    emu
+}
+
+/// Inserts a raw strategy row: cluster id, type, config (JSON text, as
+/// PostgreSQL reads it) and `updated_at` (SQL expression).
+fn raw_row(emu: &Emulator, cluster_id: &str, ty: &str, config: &str, updated_at: &str) {
+    emu.sql(&format!(
+        "INSERT INTO mz_cluster_strategies (cluster_id, strategy_type, config, updated_at) \
+         VALUES ({}, {}, {}::jsonb, {updated_at})",
+        lit(cluster_id),
+        lit(ty),
+        lit(config)
+    ));
+}
+
+#[test]
+fn an_idle_after_s_out_of_range_skips_only_its_cluster() {
+    let emu = two_clusters();
+    // Refused at parse time, with the reason, by both ways of `strategy set`.
+    let run = clusterctl(
+        &emu,
+        &[
+            "strategy",
+            "set",
+            "bad",
+            "idle_suspend",
+            "--idle-after-s",
+            "10000000000000000",
+        ],
+    );
+    assert_eq!(run.code, 64, "{}", run.all());
+    assert!(run.stderr.contains("longer than a year"), "{}", run.stderr);
+    let run = clusterctl(
+        &emu,
+        &[
+            "strategy",
+            "set",
+            "bad",
+            "idle_suspend",
+            "--config",
+            r#"{"idle_after_s": 10000000000000000}"#,
+        ],
+    );
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(run.stderr.contains("at most 31622400"), "{}", run.stderr);
+    assert!(run.stderr.contains("nothing was written"), "{}", run.stderr);
+
+    // Written behind our back, it skips its own cluster only.
+    let bad = emu.cluster_id("bad");
+    for idle in ["10000000000000000", "1e300", "31622401", "-1"] {
+        emu.sql("DELETE FROM mz_cluster_strategies WHERE strategy_type = 'idle_suspend'");
+        raw_row(
+            &emu,
+            &bad,
+            "idle_suspend",
+            &format!(r#"{{"idle_after_s": {idle}}}"#),
+            "now()",
+        );
+        fleet_still_answers(&emu, idle);
+        let run = clusterctl(&emu, &["apply"]);
+        assert_eq!(run.code, 3, "{idle}: {}", run.all());
+        assert!(
+            run.stderr.contains("cluster bad (") && run.stderr.contains("idle_after_s"),
+            "{idle}: {}",
+            run.stderr
+        );
+        assert!(run.stdout.contains("r_50cc"), "{idle}: {}", run.all());
+        // Back to the start: the good cluster has a create to plan again.
+        emu.sql(
+            "DELETE FROM mz_catalog.mz_cluster_replicas WHERE name = 'r_50cc'; \
+             DELETE FROM mz_cluster_strategy_state",
+        );
+    }
+    // Even once the cluster is gone, `strategy rm` removes the row.
+    emu.sql(&format!(
+        "DELETE FROM mz_catalog.mz_clusters WHERE id = {}",
+        lit(&bad)
+    ));
+    clusterctl(&emu, &["strategy", "rm", &bad]).ok();
+    clusterctl(&emu, &["check"]).ok();
+}
+
+/// `updated_at` is any timestamp the database holds, including some the
+/// client cannot represent; such a row was once an error for every command.
+#[test]
+fn an_unrepresentable_updated_at_skips_nothing_else() {
+    let emu = two_clusters();
+    let bad = emu.cluster_id("bad");
+    for at in [
+        "'infinity'",
+        "'-infinity'",
+        "'294276-12-31 23:59:59+00'",
+        "'4713-01-01 00:00:00+00 BC'",
+    ] {
+        emu.sql(&format!(
+            "DELETE FROM mz_cluster_strategies WHERE cluster_id = {}",
+            lit(&bad)
+        ));
+        raw_row(&emu, &bad, "target_size", r#"{"target_size": "25cc"}"#, at);
+        raw_row(&emu, &bad, "burst", r#"{"burst_replica_size": "nope"}"#, at);
+        fleet_still_answers(&emu, at);
+        let run = clusterctl(&emu, &["check"]);
+        assert_eq!(run.code, 3, "{at}: {}", run.all());
+        assert!(
+            run.stdout.contains("unknown size 'nope'"),
+            "{at}: {}",
+            run.all()
+        );
+    }
+}
+
+/// Every duration flag and every count flag: a value past its bound is one
+/// clear line and exit 64, never a panic; the largest accepted value runs.
+#[test]
+fn every_duration_and_count_flag_is_bounded() {
+    let emu = Emulator::start();
+    init_tables(&emu);
+    let huge = "18446744073709551616"; // u64::MAX + 1
+    let cases: &[(&[&str], &str)] = &[
+        (&["apply", "--lease-ttl"], "300000y"),
+        (&["apply", "--wait"], "300000y"),
+        (&["apply", "--statement-timeout"], "300000y"),
+        (&["apply", "--resize-timeout"], "300000y"),
+        (&["apply", "--watch", "--interval"], "300000y"),
+        (&["wipe-state", "--lease-ttl"], "300000y"),
+        (&["history", "--since"], "300000y"),
+        (&["dry-run", "--connect-timeout"], huge),
+        (&["dry-run", "--connect-timeout"], "31622401"),
+        (&["dry-run", "--max-retries"], huge),
+        (&["apply", "--max-actions"], huge),
+        (&["history", "--limit"], "4294967296"),
+        (&["simulate", "x.toml", "--seed"], huge),
+        (
+            &["strategy", "set", "c", "idle_suspend", "--idle-after-s"],
+            "300000y",
+        ),
+        (
+            &["strategy", "set", "c", "shrink_to_fit", "--min-oom-count"],
+            huge,
+        ),
+        (&["strategy", "set", "c", "limits", "--max-replicas"], huge),
+        (
+            &["strategy", "set", "c", "limits", "--max-credits-per-hour"],
+            "1e400",
+        ),
+    ];
+    for (args, value) in cases {
+        let run = clusterctl(&emu, &[args, &[*value][..]].concat());
+        assert_eq!(run.code, 64, "{args:?} {value}: {}", run.all());
+        let line = one_error_line(&run);
+        assert!(line.contains(value), "{args:?}: the value is named: {line}");
+    }
+    // The largest accepted values work (a year; the count limits).
+    for args in [
+        &["apply", "--lease-ttl", "366d", "--wait", "1s"][..],
+        &[
+            "dry-run",
+            "--statement-timeout",
+            "366d",
+            "--resize-timeout",
+            "366d",
+        ],
+        &[
+            "dry-run",
+            "--connect-timeout",
+            "31622400",
+            "--max-retries",
+            "100000",
+        ],
+        &["history", "--since", "366d", "--limit", "4294967295"],
+        &["apply", "--max-actions", "18446744073709551615"],
+    ] {
+        clusterctl(&emu, args).ok();
+    }
+}
+
+#[test]
+fn a_schema_that_does_not_exist_is_created_only_by_init() {
+    let emu = Emulator::start();
+    emu.create_cluster("c");
+    init_tables(&emu);
+    let schema_exists = |name: &str| {
+        emu.query_one(&format!(
+            "SELECT count(*)::text FROM pg_namespace WHERE nspname = {}",
+            lit(name)
+        ))
+        .as_deref()
+            == Some("1")
+    };
+    for args in [
+        &["apply"][..],
+        &["wipe-state"],
+        &["unlock", "--force"],
+        &["dry-run"],
+        &["status"],
+        &["check"],
+        &["history"],
+        &["strategy", "ls"],
+        &[
+            "strategy",
+            "set",
+            "c",
+            "target_size",
+            "--target-size",
+            "25cc",
+        ],
+        &["strategy", "rm", "c"],
+        &["strategy", "pause", "c"],
+        &["strategy", "resume", "c"],
+    ] {
+        let run = clusterctl(&emu, &[args, &["--schema", "typo"][..]].concat());
+        assert_eq!(run.code, 1, "{args:?}: {}", run.all());
+        let line = one_error_line(&run);
+        assert!(line.contains("typo"), "{args:?}: names the schema: {line}");
+        assert!(!schema_exists("typo"), "{args:?} created the schema");
+    }
+    // The writers say exactly what is wrong.
+    let line = one_error_line(&clusterctl(&emu, &["apply", "--schema", "typo"]));
+    assert!(line.contains("schema \"typo\" does not exist"), "{line}");
+    assert!(line.contains("clusterctl init --schema typo"), "{line}");
+
+    // init creates it; then every command works in it.
+    clusterctl(&emu, &["init", "--schema", "typo"]).ok();
+    assert!(schema_exists("typo"));
+    clusterctl(&emu, &["apply", "--schema", "typo"]).ok();
+    clusterctl(&emu, &["wipe-state", "--schema", "typo"]).ok();
+    // An existing schema without our tables: apply creates the tables.
+    emu.sql("CREATE SCHEMA empty_but_there");
+    clusterctl(&emu, &["apply", "--schema", "empty_but_there"]).ok();
+    clusterctl(&emu, &["dry-run", "--schema", "empty_but_there"]).ok();
+}
+
+fn spawn(emu: &Emulator, args: &[&str]) -> Child {
+    let mut cmd: Command = command();
+    cmd.args(args)
+        .env("DATABASE_URL", emu.url())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd.spawn().expect("spawn clusterctl")
+}
+
+fn finish(child: Child) -> Run {
+    let out = child.wait_with_output().expect("clusterctl ends");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// (version, rows recording it), by version.
+fn migration_rows(emu: &Emulator, schema: &str) -> Vec<(String, String)> {
+    emu.query_strings(&format!(
+        "SELECT version::text, count(*)::text FROM {schema}.clusterctl_schema_migrations \
+         GROUP BY version ORDER BY version"
+    ))
+    .into_iter()
+    .map(|r| {
+        (
+            r[0].clone().unwrap_or_default(),
+            r[1].clone().unwrap_or_default(),
+        )
+    })
+    .collect()
+}
+
+#[test]
+fn twelve_concurrent_first_runs_all_succeed_and_record_each_migration_once() {
+    for round in 0..3 {
+        let emu = Emulator::start();
+        emu.create_hydrated_cluster("c", "r1", "25cc");
+        let children: Vec<Child> = (0..12)
+            .map(|i| match i % 3 {
+                0 => spawn(&emu, &["init"]),
+                1 => spawn(&emu, &["wipe-state"]),
+                _ => spawn(&emu, &["apply"]),
+            })
+            .collect();
+        for child in children {
+            let run = finish(child);
+            assert_eq!(run.code, 0, "round {round}: {}", run.all());
+        }
+        let rows = migration_rows(&emu, "public");
+        assert!(!rows.is_empty());
+        for (version, count) in &rows {
+            assert_eq!(count, "1", "round {round}: migration {version}: {rows:?}");
+        }
+        let controller =
+            emu.query_one("SELECT count(*)::text FROM clusterctl_lease WHERE name = 'controller'");
+        assert_eq!(controller.as_deref(), Some("1"), "round {round}");
+        // Every table is there and the lease works.
+        clusterctl(&emu, &["apply"]).ok();
+        clusterctl(&emu, &["init"]).ok();
+    }
+}
+
+#[test]
+fn the_sql_of_init_print_run_twice_is_harmless() {
+    let emu = Emulator::start();
+    let mut cmd = command();
+    cmd.args(["init", "--print", "--schema", "ops"]);
+    let printed = run_cmd(cmd).ok().stdout;
+    let tables = printed.split("\n-- Privileges").next().unwrap_or_default();
+    emu.sql(tables);
+    emu.sql(tables);
+    for (version, count) in migration_rows(&emu, "ops") {
+        assert_eq!(count, "1", "migration {version} recorded twice");
+    }
+    let leases = emu.query_one("SELECT count(*)::text FROM ops.clusterctl_lease");
+    assert_eq!(leases.as_deref(), Some("1"));
+    let run = clusterctl(&emu, &["init", "--schema", "ops"]).ok();
+    assert_eq!(run.stdout, "The tables are up to date (nothing to do).\n");
+    clusterctl(&emu, &["apply", "--schema", "ops"]).ok();
+}
+
+/// Sum of `clusterctl_runs_total` over its outcomes.
+fn runs_total(text: &str) -> u64 {
+    text.lines()
+        .filter(|l| l.starts_with("clusterctl_runs_total{"))
+        .filter_map(|l| l.rsplit_once(' '))
+        .filter_map(|(_, v)| v.trim().parse::<f64>().ok())
+        .map(|v| v as u64)
+        .sum()
+}
+
+#[test]
+fn thirty_overlapping_one_shot_runs_lose_no_count() {
+    let emu = Emulator::start();
+    emu.create_hydrated_cluster("c", "r1", "25cc");
+    init_tables(&emu);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("clusterctl.prom");
+    let path = file.to_str().expect("utf-8 path");
+    let children: Vec<Child> = (0..30)
+        .map(|_| spawn(&emu, &["apply", "--metrics-file", path]))
+        .collect();
+    for child in children {
+        finish(child).ok();
+    }
+    let text = std::fs::read_to_string(&file).expect("metrics file written");
+    assert_eq!(runs_total(&text), 30, "{text}");
+    // And the next run adds to them.
+    clusterctl(&emu, &["apply", "--metrics-file", path]).ok();
+    let text = std::fs::read_to_string(&file).expect("metrics file");
+    assert_eq!(runs_total(&text), 31, "{text}");
+}
+
+#[test]
+fn a_metrics_file_that_never_ends_is_not_read_for_ever() {
+    let emu = Emulator::start();
+    init_tables(&emu);
+    // The previous "textfile" is /dev/zero's content: an endless read.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let link = dir.path().join("zero.prom");
+    std::os::unix::fs::symlink("/dev/zero", &link).expect("symlink");
+    let mut child = spawn(&emu, &["apply", "--metrics-file", link.to_str().unwrap()]);
+    assert!(
+        wait_or_kill(&mut child, Duration::from_secs(20)),
+        "apply --metrics-file /dev/zero hangs"
+    );
+    let run = finish(child);
+    assert!(!run.all().contains("panicked"), "{}", run.all());
+    assert!(run.stderr.contains("larger than"), "{}", run.all());
+}
+
+/// Waits for the child; `None` (after killing it) when it is still running
+/// after `limit` — a hang guard, not a timing assertion.
+fn wait_or_kill(child: &mut Child, limit: Duration) -> bool {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if let Ok(Some(_)) = child.try_wait() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    false
+}
+
+#[test]
+fn simulate_dev_zero_fails_with_a_clear_message() {
+    let mut cmd = command();
+    cmd.args(["simulate", "/dev/zero"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn");
+    let guarded = wait_or_kill(&mut child, Duration::from_secs(20));
+    assert!(guarded, "simulate /dev/zero hangs");
+    let run = finish(child);
+    assert_eq!(run.code, 1, "{}", run.all());
+    let line = one_error_line(&run);
+    assert!(line.contains("/dev/zero"), "{line}");
+    assert!(line.contains("larger than 4 MiB"), "{line}");
+}
+
+// ------------------------------------------------------------- the fuzzer
+
+/// Any JSON value, nested up to a few levels, with hostile leaves.
+fn json_value() -> impl Strategy<Value = String> {
+    let leaf = prop_oneof![
+        Just("null".to_string()),
+        any::<bool>().prop_map(|b| b.to_string()),
+        any::<i64>().prop_map(|n| n.to_string()),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(|f| format!("{f:e}")),
+        extreme_number(),
+        "[^\\x00]{0,40}".prop_map(|s| json!(s).to_string()),
+        (1usize..200_000).prop_map(|n| json!("x".repeat(n)).to_string()),
+    ];
+    leaf.prop_recursive(4, 32, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(|v| format!("[{}]", v.join(","))),
+            prop::collection::vec((key(), inner), 0..6).prop_map(|kv| {
+                let body: Vec<String> = kv
+                    .into_iter()
+                    .map(|(k, v)| format!("{}:{v}", json!(k)))
+                    .collect();
+                format!("{{{}}}", body.join(","))
+            }),
+        ]
+    })
+}
+
+/// Numbers no Rust integer or float type holds.
+fn extreme_number() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("1e400".to_string()),
+        Just("-1e400".to_string()),
+        Just("1e-400".to_string()),
+        Just("-0".to_string()),
+        Just("18446744073709551616".to_string()),
+        Just("-9223372036854775809".to_string()),
+        Just("10000000000000000".to_string()),
+        Just("1.7976931348623157e308".to_string()),
+        Just(format!("1{}", "0".repeat(500))),
+        Just("0.0000000000000000000000001".to_string()),
+    ]
+}
+
+/// Config keys: every real one, and others.
+fn key() -> impl Strategy<Value = String> {
+    let mut real: Vec<String> = clusterctl::strategy::keys::all_keys()
+        .into_iter()
+        .map(|(k, _)| k.name.to_string())
+        .collect();
+    real.extend(["reason", "cron", "duration_s", "size", "replicas"].map(String::from));
+    prop_oneof![prop::sample::select(real), "[^\\x00]{0,20}"]
+}
+
+/// A config: an object of real keys with hostile values, any JSON at all,
+/// or a value nested far deeper than any parser's recursion limit.
+fn config() -> impl Strategy<Value = String> {
+    prop_oneof![
+        3 => prop::collection::vec((key(), json_value()), 0..5).prop_map(|kv| {
+            let body: Vec<String> =
+                kv.into_iter().map(|(k, v)| format!("{}:{v}", json!(k))).collect();
+            format!("{{{}}}", body.join(","))
+        }),
+        1 => json_value(),
+        1 => (100usize..2000, key()).prop_map(|(depth, k)| {
+            format!("{{{}:{}1{}}}", json!(k), "[".repeat(depth), "]".repeat(depth))
+        }),
+    ]
+}
+
+fn strategy_type() -> impl Strategy<Value = String> {
+    prop_oneof![
+        4 => prop::sample::select(vec![
+            "target_size", "schedule", "shrink_to_fit", "burst", "idle_suspend", "limits",
+            "stabilization", "pause",
+        ])
+        .prop_map(String::from),
+        1 => "[^\\x00]{0,30}",
+        1 => (1usize..100_000).prop_map(|n| "t".repeat(n)),
+    ]
+}
+
+fn updated_at() -> impl Strategy<Value = String> {
+    prop::sample::select(vec![
+        "now()",
+        "NULL",
+        "'infinity'",
+        "'-infinity'",
+        "'294276-12-31 23:59:59+00'",
+        "'4713-01-01 00:00:00+00 BC'",
+        "now() + INTERVAL '1000 years'",
+    ])
+    .prop_map(String::from)
+}
+
+/// Rows for the bad cluster (by id, by a dangling id, or by an id that is
+/// not one at all).
+fn bad_rows() -> impl Strategy<Value = Vec<(u8, String, String, String)>> {
+    prop::collection::vec((0u8..3, strategy_type(), config(), updated_at()), 1..5)
+}
+
+#[test]
+fn fuzzed_strategy_rows_only_ever_skip_their_own_cluster() {
+    let emu = two_clusters();
+    let bad = emu.cluster_id("bad");
+    let config = ProptestConfig {
+        cases: 24,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    };
+    let mut runner = proptest::test_runner::TestRunner::new(config);
+    let result = runner.run(&bad_rows(), |rows| {
+        emu.sql("DELETE FROM mz_cluster_strategies WHERE cluster_id <> (SELECT id FROM mz_catalog.mz_clusters WHERE name = 'good')");
+        for (target, ty, cfg, at) in &rows {
+            let id = match target {
+                0 => bad.clone(),
+                1 => "u999999".to_string(),
+                _ => "'; DROP TABLE mz_cluster_strategies; --".to_string(),
+            };
+            raw_row(&emu, &id, ty, cfg, at);
+        }
+        fleet_still_answers(&emu, &format!("{rows:?}"));
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+}
