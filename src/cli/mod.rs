@@ -40,28 +40,53 @@ pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() {
-                exit::USAGE
-            } else {
-                exit::OK
+            if !e.use_stderr() {
+                let _ = e.print();
+                return ExitCode::from(exit::OK);
+            }
+            // A bad command line in a JSON pipeline is a JSON document too.
+            let argv: Vec<String> = std::env::args().collect();
+            let wants = |flag: &str, value: &str| {
+                argv.windows(2)
+                    .any(|w| (w[0] == flag || w[0] == "-o" && flag == "--output") && w[1] == value)
+                    || argv.iter().any(|a| *a == format!("{flag}={value}"))
             };
-            let _ = e.print();
-            return ExitCode::from(code);
+            if wants("--output", "json") || wants("--log-format", "json") {
+                let command = argv.get(1).map(String::as_str).unwrap_or("clusterctl");
+                let message = e.kind().to_string();
+                let detail = dispatch::one_line(&e.to_string());
+                dispatch::report_error(
+                    command,
+                    "usage",
+                    &format!("{message}: {detail}"),
+                    wants("--output", "json"),
+                    wants("--log-format", "json"),
+                );
+            } else {
+                let _ = e.print();
+            }
+            return ExitCode::from(exit::USAGE);
         }
     };
     let out = cli.command.output();
     // A service (`apply --watch`) logs each run: info unless told otherwise.
+    // A one-shot command prints its problems itself, once: its log shows
+    // only errors unless -v asks for more.
     let service = matches!(&cli.command, Command::Apply(a) if a.watch);
     let filter = match (out.quiet, out.verbose) {
         (true, _) => "error",
         (_, 0) if service => "info",
-        (_, 0) => "warn",
+        (_, 0) => "error",
         (_, 1) => "info",
         _ => "debug",
     };
     init_logging(filter, out.verbose, out.log_format, service);
     for w in dotenv {
-        tracing::warn!("{w}");
+        if out.log_format == LogFormat::Json {
+            tracing::error!("{w}");
+        } else {
+            eprintln!("warning: {w}");
+        }
     }
     ExitCode::from(dispatch::run(cli))
 }
