@@ -99,6 +99,14 @@ pub async fn history(ctx: &Context, opts: &HistoryOptions) -> Result<HistoryRepo
         .find(|n| !names.iter().any(|(id, name)| id.0 == **n || name == *n))
         .cloned();
     let limit = (opts.limit > 0).then_some(opts.limit);
+    if ids.as_ref().is_some_and(Vec::is_empty) {
+        return Ok(HistoryReport {
+            entries: Vec::new(),
+            more: false,
+            limit,
+            unknown_cluster,
+        });
+    }
     let filter = ActionFilter {
         since: opts.since.as_ref().map(bound),
         until: opts.until.as_ref().map(bound),

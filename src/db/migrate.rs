@@ -115,11 +115,13 @@ pub fn init_sql(store: &Store, schema: Option<&str>, role: &str) -> String {
         for stmt in migration_statements(store, sql) {
             let _ = writeln!(s, "{stmt};");
         }
+        // Idempotent like the rest: running the script twice records once.
         let _ = writeln!(
             s,
-            "INSERT INTO {} (version, name, applied_at) VALUES ({version}, {}, now());",
-            store.table(MIGRATIONS),
-            ddl::literal(name)
+            "INSERT INTO {t} (version, name, applied_at) SELECT {version}, {}, now() \
+             WHERE NOT EXISTS (SELECT 1 FROM {t} WHERE version = {version});",
+            ddl::literal(name),
+            t = store.table(MIGRATIONS),
         );
     }
     let schema_q = schema.map(ddl::ident).unwrap_or_else(|| "public".into());

@@ -74,7 +74,7 @@ pub enum Outcome<'a> {
 /// The JSON document of a command run, pretty-printed, one per run:
 /// `{"format_version", "command", "ok": true, "result": …}` or
 /// `{"format_version", "command", "ok": false, "error": {"code", "message"}}`.
-/// The schema is `docs/clusterctl.schema.json`.
+/// The schema is `src/render/clusterctl.schema.json`.
 pub fn json_document(command: &str, outcome: Outcome<'_>) -> String {
     let doc = match outcome {
         Outcome::Ok(view) => serde_json::json!({

@@ -59,13 +59,13 @@ pub fn problems(plan: &Plan) -> Vec<String> {
                 let till = until
                     .map(|t| {
                         format!(
-                            " until {}",
+                            " until {} (the pause expires) or",
                             t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
                         )
                     })
                     .unwrap_or_default();
                 out.push(format!(
-                    "note: {}: paused{why}; left alone{till} or until `clusterctl strategy resume {}`",
+                    "note: {}: paused{why}; left alone{till} until `clusterctl strategy resume {}`",
                     header(cp),
                     cp.cluster
                 ));
@@ -251,18 +251,23 @@ pub fn progress_line(
     }
 }
 
-/// `Apply complete: 1 executed, 0 failed, 0 skipped. Run …`
+/// `Applied 1 of 2 actions (1 failed). 1 waiting. Run …`
 pub fn apply_summary(plan: &Plan, report: &ApplyReport) -> String {
     let total = report.results.len();
     let failed = report.failed();
     let mut s = if total == 0 {
         "No changes.".to_string()
     } else {
-        let skipped = total - failed - report.executed();
-        format!(
-            "Apply complete: {} executed, {failed} failed, {skipped} skipped.",
-            report.executed()
-        )
+        let mut s = format!(
+            "Applied {} of {total} action{}",
+            report.executed(),
+            plural(total)
+        );
+        if failed > 0 {
+            let _ = write!(s, " ({failed} failed)");
+        }
+        s.push('.');
+        s
     };
     let invalid = plan.invalid_count();
     if invalid > 0 {

@@ -101,7 +101,7 @@ fn narrow(r: &StatusReport, style: table::Style, width: usize) -> String {
                 + 2
         })
         .sum();
-    let room = width.saturating_sub(used).max(20);
+    let room = width.saturating_sub(used).max(8);
     let rows: Vec<Vec<Cell>> = rows
         .into_iter()
         .map(|mut row| {

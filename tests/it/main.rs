@@ -9,6 +9,7 @@ mod deploy;
 mod emulator_selftest;
 mod json_schema;
 mod managed;
+mod migration;
 mod ops_commands;
 mod purity;
 mod reconcile;
