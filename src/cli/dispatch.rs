@@ -173,11 +173,16 @@ fn dry_run(a: DryRunArgs, ui: &Ui) -> u8 {
         Ok(o) => o,
         Err(e) => return fail(&e, ui),
     };
+    let started = Instant::now();
     connected(&a.conn, Some(&a.sizes), ui, async |ctx| {
         let run = reconcile::dry_run(ctx, &opts).await;
         if let Ok(d) = &run {
             debug_signals(&d.plan);
         }
+        tracing::debug!(
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "round finished"
+        );
         run
     })
 }

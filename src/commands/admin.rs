@@ -102,4 +102,11 @@ pub async fn wipe_state(
         })
     })
     .await
+    .map_err(|e| match e.to_string() {
+        m if m.contains("does not exist") => CommandError::NotFound(format!(
+            "clusterctl's tables are missing ({m}): there is no state to wipe; \
+             `clusterctl init` creates them"
+        )),
+        _ => e,
+    })
 }

@@ -614,10 +614,23 @@ mod tests {
                 cluster_id: ClusterId("u2".into()).0,
             })
             .set(2);
-        assert!(m
-            .prometheus_text()
-            .contains("clusterctl_activity_signal_known 0"));
-        assert!(m.prometheus_text().contains("clusterctl_cluster_replicas{"));
+        let samples = |text: &str, name: &str| -> Vec<String> {
+            text.lines()
+                .filter(|l| l.starts_with(name))
+                .map(str::to_string)
+                .collect()
+        };
+        let text = m.prometheus_text();
+        let known = samples(&text, "clusterctl_activity_signal_known");
+        assert!(
+            known.len() == 1 && known[0].ends_with(" 0"),
+            "{known:?}\n{text}"
+        );
+        assert_eq!(
+            samples(&text, "clusterctl_cluster_replicas{").len(),
+            1,
+            "{text}"
+        );
         m.observe_run(
             RunOutcome::LeaseBusy,
             Duration::from_secs(1),
@@ -625,9 +638,12 @@ mod tests {
             Utc::now(),
         );
         let text = m.prometheus_text();
-        assert!(!text.contains("clusterctl_cluster_replicas{"), "{text}");
         assert!(
-            !text.contains("clusterctl_activity_signal_known 0"),
+            samples(&text, "clusterctl_cluster_replicas{").is_empty(),
+            "{text}"
+        );
+        assert!(
+            samples(&text, "clusterctl_activity_signal_known").is_empty(),
             "{text}"
         );
         assert!(text.contains("clusterctl_lease_held 0"), "{text}");

@@ -129,17 +129,24 @@ fn waiting_of(cluster: &Cluster, desired: &Desired) -> Vec<crate::strategy::Defe
             continue;
         }
         let size = r.size.as_ref().map(|s| s.0.as_str()).unwrap_or("?");
-        let others = cluster.replicas.iter().any(|o| o.name != r.name);
+        let serving: Vec<&str> = cluster
+            .replicas
+            .iter()
+            .filter(|o| o.hydrated && o.name != r.name)
+            .map(|o| o.name.as_str())
+            .collect();
         out.push(crate::strategy::Deferred {
             strategy: None,
             action: format!("hydrate {}", r.name),
-            reason: if others {
-                format!(
-                    "{} ({size}) is hydrating; the replicas it replaces stay until it is hydrated",
-                    r.name
-                )
-            } else {
+            reason: if serving.is_empty() {
                 format!("{} ({size}) is hydrating", r.name)
+            } else {
+                format!(
+                    "{} ({size}) is hydrating; {} keep{} serving until it is",
+                    r.name,
+                    serving.join(", "),
+                    if serving.len() == 1 { "s" } else { "" }
+                )
             },
             in_seconds: None,
         });

@@ -24,9 +24,9 @@ pub fn action_of(e: &HistoryEntry) -> String {
             .as_deref()
             .unwrap_or("strategy_change")
             .replace('_', " ");
-        return match &c.strategy_type {
-            Some(t) => format!("{verb} {t}"),
-            None => verb,
+        return match c.strategy_type.as_deref() {
+            Some(t) if t != crate::model::PAUSE => format!("{verb} {t}"),
+            _ => verb,
         };
     }
     match (e.kind.as_deref(), &e.replica) {
