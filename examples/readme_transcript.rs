@@ -13,9 +13,23 @@ use support::Emulator;
 fn main() {
     let bin = std::env::var("CLUSTERCTL_BIN").unwrap_or_else(|_| "target/debug/clusterctl".into());
     let emu = Emulator::start();
+    // The operator recorded in audit rows is USER@host: shown as alice@host,
+    // not this machine's name.
+    let host = hostname::get()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_default();
+    let neutral = |s: String| {
+        if host.is_empty() {
+            s
+        } else {
+            s.replace(&format!("alice@{host}"), "alice@host")
+        }
+    };
     let show = |args: &[&str]| {
         let out = std::process::Command::new(&bin)
             .args(args)
+            .env("USER", "alice")
             .env("DATABASE_URL", emu.url())
             .env("NO_COLOR", "1")
             .env_remove("CLUSTERCTL_LOG")
@@ -32,8 +46,14 @@ fn main() {
             })
             .collect();
         println!("$ clusterctl {}", shown.join(" "));
-        print!("{}", String::from_utf8_lossy(&out.stdout));
-        print!("{}", String::from_utf8_lossy(&out.stderr));
+        print!(
+            "{}",
+            neutral(String::from_utf8_lossy(&out.stdout).into_owned())
+        );
+        print!(
+            "{}",
+            neutral(String::from_utf8_lossy(&out.stderr).into_owned())
+        );
         let code = out.status.code().unwrap_or(-1);
         if code != 0 {
             println!("(exit code {code})");
