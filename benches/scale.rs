@@ -128,7 +128,7 @@ fn measure(emu: &Emulator, args: &[&str], n: usize, runs: usize, dir: &Path) -> 
 fn fleet(n: usize, dir: &Path) -> Emulator {
     let emu = Emulator::start();
     emu.seed_clusters(n, "fleet_");
-    run(&emu, &["apply", "--cluster", "^$"], dir);
+    run(&emu, &["init"], dir);
     emu.sql(
         "INSERT INTO mz_cluster_strategies (cluster_id, strategy_type, config, updated_at) \
          SELECT id, 'target_size', '{\"target_size\": \"25cc\", \"replica_name\": \"r1\"}', now() \

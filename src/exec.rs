@@ -123,6 +123,35 @@ impl ApplyReport {
 pub struct ApplyOptions {
     /// At most this many DDL statements in this run (`--max-actions`).
     pub max_actions: Option<usize>,
+    /// Told what happens as it happens (`apply` streams it).
+    pub observer: Option<Observer>,
+}
+
+/// What the executor is doing, for a caller that shows progress.
+#[derive(Debug)]
+pub enum Progress<'a> {
+    /// Before the first action: the plan about to be carried out.
+    Plan(&'a Plan),
+    /// An action is about to be sent.
+    Started(&'a Action),
+    /// An action ended (executed, failed or skipped).
+    Finished(&'a ActionResult),
+}
+
+/// A progress callback (the caller measures time: the engine reads no clock).
+#[derive(Clone)]
+pub struct Observer(pub std::sync::Arc<dyn Fn(Progress<'_>) + Send + Sync>);
+
+impl std::fmt::Debug for Observer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Observer")
+    }
+}
+
+fn tell(opts: &ApplyOptions, p: Progress<'_>) {
+    if let Some(o) = &opts.observer {
+        (o.0)(p);
+    }
 }
 
 /// Executes `plan` against `backend`.
@@ -140,11 +169,19 @@ pub async fn apply<B: Backend>(
     };
     let mut budget = opts.max_actions.unwrap_or(usize::MAX);
     let mut states = Vec::new();
+    tell(opts, Progress::Plan(plan));
     for cp in &plan.clusters {
         if !cp.actions.is_empty() {
             backend.keep_alive().await?;
         }
-        let completed = apply_cluster(backend, cp, run_id, &mut budget, &mut report).await?;
+        let seen = report.results.len();
+        let completed = apply_cluster(backend, cp, run_id, &mut budget, &mut report, opts).await?;
+        // Skipped actions were never started: report them as they are known.
+        for r in &report.results[seen..] {
+            if matches!(r.status, ActionStatus::Skipped { .. }) {
+                tell(opts, Progress::Finished(r));
+            }
+        }
         if completed {
             if let Some(state) = &cp.new_state {
                 states.push((cp.cluster_id.clone(), state.clone()));
@@ -167,13 +204,15 @@ async fn apply_cluster<B: Backend>(
     run_id: Uuid,
     budget: &mut usize,
     report: &mut ApplyReport,
+    opts: &ApplyOptions,
 ) -> Result<bool, B::Error> {
     if cp.actions.is_empty() {
         return Ok(true);
     }
     if let Some(now) = backend.replicas_now(&cp.cluster_id).await? {
         if !same_replicas(&now, &cp.observed) {
-            tracing::warn!(cluster = %cp.cluster, "replicas changed since the snapshot; skipping this round");
+            // Reported with the skipped actions; logged for pipelines.
+            tracing::info!(cluster = %cp.cluster, "replicas changed since the snapshot; skipping this round");
             report.changed_clusters.push(cp.cluster.clone());
             skip_all(cp, report, "the cluster's replicas changed since the plan was made (someone ran DDL?); skipped this round, the next run re-plans");
             return Ok(false);
@@ -192,6 +231,7 @@ async fn apply_cluster<B: Backend>(
             continue;
         }
         *budget -= 1;
+        tell(opts, Progress::Started(action));
         let (action_id, status) = run_action(backend, cp, action, run_id).await?;
         if let ActionStatus::Failed { error } = &status {
             stop = Some(format!(
@@ -199,11 +239,13 @@ async fn apply_cluster<B: Backend>(
                 cp.cluster
             ));
         }
-        report.results.push(ActionResult {
+        let result = ActionResult {
             action_id,
             action: action.clone(),
             status,
-        });
+        };
+        tell(opts, Progress::Finished(&result));
+        report.results.push(result);
     }
     Ok(stop.is_none())
 }
@@ -236,7 +278,8 @@ async fn run_action<B: Backend>(
     let status = match outcome {
         Ok(()) => ActionStatus::Executed,
         Err(error) => {
-            tracing::warn!(cluster = %cp.cluster, sql = %action.sql, %error, "action failed");
+            // Reported with the action's result; logged for pipelines.
+            tracing::info!(cluster = %cp.cluster, sql = %action.sql, %error, "action failed");
             ActionStatus::Failed { error }
         }
     };

@@ -270,6 +270,22 @@ pub struct StrategyRow {
     pub updated_at: Option<DateTime<Utc>>,
 }
 
+/// A duration for people: `45s`, `12m05s`, `2h01m`, `3d04h`.
+pub fn human_duration(secs: u64) -> String {
+    let (d, h, m, s) = (secs / 86400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    if d > 0 {
+        format!("{d}d{h:02}h")
+    } else if h > 0 {
+        format!("{h}h{m:02}m")
+    } else if m > 0 && s > 0 {
+        format!("{m}m{s:02}s")
+    } else if m > 0 {
+        format!("{m}m")
+    } else {
+        format!("{s}s")
+    }
+}
+
 /// How far back crashes and OOMs count (DESIGN §3).
 pub const CRASH_WINDOW: std::time::Duration = std::time::Duration::from_secs(3600);
 
@@ -313,5 +329,19 @@ impl Snapshot {
             .enumerate()
             .map(|(i, c)| (&c.id, i))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn human_durations() {
+        use super::human_duration as h;
+        assert_eq!(h(45), "45s");
+        assert_eq!(h(720), "12m");
+        assert_eq!(h(725), "12m05s");
+        assert_eq!(h(7249), "2h00m");
+        assert_eq!(h(7260), "2h01m");
+        assert_eq!(h(86400 * 3 + 3600 * 4 + 5), "3d04h");
     }
 }

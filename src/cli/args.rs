@@ -49,8 +49,10 @@ pub enum Command {
         after_help = "Example:\n  DATABASE_URL=postgres://user:pw@host:6875/materialize?sslmode=require clusterctl apply --wait 30s"
     )]
     Apply(ApplyArgs),
-    /// Clear persisted strategy state (all clusters, or those matching --cluster)
-    #[command(after_help = "Example:\n  clusterctl wipe-state --cluster '^staging_'")]
+    /// Clear persisted strategy state (all clusters, or those selected)
+    #[command(
+        after_help = "Asks for confirmation on a terminal (--yes skips it). Never creates tables.\n\nExample:\n  clusterctl wipe-state --filter-clusters '^staging_' --yes"
+    )]
     WipeState(WipeStateArgs),
     /// Break the controller lease, whoever holds it (audited)
     #[command(
@@ -59,7 +61,7 @@ pub enum Command {
     Unlock(UnlockArgs),
     /// Backtest strategies on a simulated Materialize (no database needed)
     #[command(
-        after_help = "Example:\n  clusterctl simulate examples/scenarios/nightly-batch.toml --plot nightly.svg"
+        after_help = "Scenarios ship in the repository's examples/scenarios/ (nightly-batch.toml,\nburst-cold-start.toml, schedule.toml, …; every key is documented in its README.md).\n\nExample, from a checkout of the repository:\n  clusterctl simulate examples/scenarios/nightly-batch.toml --plot nightly.svg"
     )]
     Simulate(SimulateArgs),
     /// Configure strategies: set, rm, ls, pause, resume
@@ -68,19 +70,24 @@ pub enum Command {
         after_help = "Examples:\n  clusterctl strategy set analytics target_size --target-size 100cc\n  clusterctl strategy ls\n  clusterctl strategy pause analytics --reason 'incident 42'"
     )]
     Strategy(StrategyCommand),
-    /// One row per cluster: replicas, what the controller wants, activity, last action, condition
+    /// One row per cluster: condition, replicas, age of the last change, reason (-o wide for more)
     #[command(
-        after_help = "Conditions: Paused, Invalid, NotManageable, CrashLooping, Bursting, Resizing,\nSuspended, Hydrating, SignalUnknown, Converged (Unconfigured with --all).\n\nExample:\n  clusterctl status --cluster '^analytics' --output json"
+        after_help = "Conditions, most urgent first: Paused, Invalid, NotManageable, CrashLooping,\nBursting, Suspending, Resuming, Resizing, Stabilizing, Hydrating, Suspended,\nSignalUnknown, Converged (Unconfigured with --all).\n\nExamples:\n  clusterctl status\n  clusterctl status -o wide --filter-clusters '^analytics'\n  clusterctl status --watch --interval 10s"
     )]
     Status(StatusArgs),
+    /// Everything about one cluster: strategies, replicas, signals, pending work, history
+    #[command(
+        after_help = "Like kubectl describe. Example:\n  clusterctl describe analytics\n  clusterctl describe u7 --output json"
+    )]
+    Describe(DescribeArgs),
     /// Validate every strategy row against the live environment (changes nothing)
     #[command(
         after_help = "Exit codes: 0 every row is valid; 3 problems found; 1 error.\n\nExample:\n  clusterctl check && clusterctl apply"
     )]
     Check(CheckArgs),
-    /// The audit trail of actions, newest first, with their reasons
+    /// The audit trail of actions and strategy changes, newest first, with their reasons
     #[command(
-        after_help = "Example:\n  clusterctl history --cluster analytics --since 2h --failed"
+        after_help = "--since and --until take a duration ago (30s, 15m, 2h, 1d) or a time\n(2026-11-22, 2026-11-22 10:00, 2026-11-22T10:00:00Z; UTC unless an offset is given).\n\nExamples:\n  clusterctl history --cluster analytics --since 2h --failed\n  clusterctl history --cluster u3 --replica r1 --since 2026-11-20 --until 2026-11-21\n  clusterctl history --limit 0"
     )]
     History(HistoryArgs),
     /// Create clusterctl's tables, or print the SQL and GRANTs for an admin
@@ -93,15 +100,21 @@ pub enum Command {
         after_help = "Examples:\n  clusterctl completions bash > /etc/bash_completion.d/clusterctl\n  clusterctl completions zsh > \"${fpath[1]}/_clusterctl\"\n  clusterctl completions fish > ~/.config/fish/completions/clusterctl.fish"
     )]
     Completions(CompletionsArgs),
-    /// Print the manual page (roff)
-    #[command(after_help = "Example:\n  clusterctl man > clusterctl.1 && man ./clusterctl.1")]
-    Man(OutputArgs),
+    /// Print the manual page (roff), or write one page per command into a directory
+    #[command(
+        after_help = "Examples:\n  clusterctl man > clusterctl.1 && man ./clusterctl.1\n  clusterctl man --out-dir /usr/local/share/man/man1"
+    )]
+    Man(ManArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
+    /// For people
     Text,
+    /// One JSON document (see README, "JSON output")
     Json,
+    /// Text with every column (status, strategy ls, history)
+    Wide,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -115,7 +128,7 @@ pub enum LogFormat {
 #[command(next_help_heading = "Output")]
 pub struct OutputArgs {
     /// Output format
-    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
     /// More output: -v adds notes and info logs, -vv debug logs
     #[arg(short, long, action = ArgAction::Count)]
@@ -171,9 +184,26 @@ pub struct SizesArgs {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Selection")]
 pub struct SelectArgs {
-    /// Only clusters whose name matches this regular expression
-    #[arg(long, value_name = "REGEX")]
-    pub cluster: Option<String>,
+    /// Only these clusters, by exact name or id (repeat, or separate with commas)
+    #[arg(long, value_name = "NAME|ID", value_delimiter = ',')]
+    pub cluster: Vec<String>,
+    /// Only clusters whose name matches this regular expression (unanchored, as in mz-clusterctl)
+    #[arg(
+        long,
+        visible_alias = "cluster-regex",
+        value_name = "REGEX",
+        conflicts_with = "cluster"
+    )]
+    pub filter_clusters: Option<String>,
+}
+
+/// Flags of the Python mz-clusterctl that keep their meaning here.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Compatibility")]
+pub struct CompatArgs {
+    /// Accepted from mz-clusterctl command lines; shrink_to_fit is not experimental here, so it is always enabled
+    #[arg(long)]
+    pub enable_experimental_strategies: bool,
 }
 
 /// Commands that plan.
@@ -205,6 +235,8 @@ pub struct DryRunArgs {
     pub detailed_exitcode: bool,
     #[command(flatten)]
     pub select: SelectArgs,
+    #[command(flatten)]
+    pub compat: CompatArgs,
     #[command(flatten)]
     pub plan: PlanArgs,
     #[command(flatten)]
@@ -240,6 +272,8 @@ pub struct ApplyArgs {
     #[command(flatten)]
     pub select: SelectArgs,
     #[command(flatten)]
+    pub compat: CompatArgs,
+    #[command(flatten)]
     pub plan: PlanArgs,
     #[command(flatten)]
     pub lease: LeaseArgs,
@@ -253,8 +287,13 @@ pub struct ApplyArgs {
 
 #[derive(Debug, Args)]
 pub struct WipeStateArgs {
+    /// Do not ask for confirmation on a terminal
+    #[arg(short = 'y', long)]
+    pub yes: bool,
     #[command(flatten)]
     pub select: SelectArgs,
+    #[command(flatten)]
+    pub compat: CompatArgs,
     #[command(flatten)]
     pub lease: LeaseArgs,
     #[command(flatten)]
@@ -276,7 +315,7 @@ pub struct UnlockArgs {
 
 #[derive(Debug, Args)]
 pub struct SimulateArgs {
-    /// Scenario file (TOML); see examples/scenarios/README.md
+    /// Scenario file (TOML), e.g. examples/scenarios/nightly-batch.toml in the repository
     pub scenario: PathBuf,
     /// Seed for the scenario's random choices (default: the scenario's)
     #[arg(long)]
@@ -364,9 +403,12 @@ pub struct StrategyLsArgs {
 pub struct StrategyPauseArgs {
     /// Cluster name or id
     pub cluster_name: String,
-    /// Why, for whoever reads the plan next
+    /// Why, for whoever reads the plan next (pausing again keeps the old reason unless given)
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
+    /// The pause expires after this long (2h) or at this time (2026-11-22T18:00:00Z)
+    #[arg(long, value_name = "DURATION|TIME", value_parser = parse_time_bound)]
+    pub until: Option<crate::commands::TimeBound>,
     #[command(flatten)]
     pub conn: ConnArgs,
     #[command(flatten)]
@@ -388,6 +430,12 @@ pub struct StatusArgs {
     /// Every user cluster, not only those with strategies
     #[arg(long)]
     pub all: bool,
+    /// Refresh every --interval until interrupted
+    #[arg(short = 'w', long)]
+    pub watch: bool,
+    /// With --watch: time between refreshes
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration, requires = "watch")]
+    pub interval: Duration,
     #[command(flatten)]
     pub select: SelectArgs,
     #[command(flatten)]
@@ -412,13 +460,19 @@ pub struct CheckArgs {
 
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
-    /// Only actions newer than this (30s, 15m, 2h, 1d)
-    #[arg(long, value_name = "DURATION", value_parser = parse_since)]
-    pub since: Option<Duration>,
+    /// Only entries newer than this: a duration ago (30s, 15m, 2h, 1d) or a time (2026-11-22, 2026-11-22T10:00:00Z)
+    #[arg(long, value_name = "DURATION|TIME", value_parser = parse_since)]
+    pub since: Option<crate::commands::TimeBound>,
+    /// Only entries up to this: a duration ago or a time
+    #[arg(long, value_name = "DURATION|TIME", value_parser = parse_since)]
+    pub until: Option<crate::commands::TimeBound>,
+    /// Only actions on this replica
+    #[arg(long, value_name = "NAME")]
+    pub replica: Option<String>,
     /// Only actions that failed (or whose outcome was never recorded)
     #[arg(long)]
     pub failed: bool,
-    /// At most this many actions
+    /// At most this many entries, newest first; 0 for all of them
     #[arg(long, value_name = "N", default_value_t = 50)]
     pub limit: u32,
     #[command(flatten)]
@@ -449,6 +503,30 @@ pub struct InitArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct DescribeArgs {
+    /// Cluster name or id
+    pub cluster_name: String,
+    /// How many recent history entries to show
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub history: u32,
+    #[command(flatten)]
+    pub conn: ConnArgs,
+    #[command(flatten)]
+    pub sizes: SizesArgs,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write clusterctl.1 and one page per command (clusterctl-dry-run.1, …) into this directory
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct CompletionsArgs {
     /// The shell
     #[arg(value_enum)]
@@ -474,11 +552,37 @@ impl Command {
                 StrategyCommand::Resume(a) => &a.out,
             },
             Command::Status(a) => &a.out,
+            Command::Describe(a) => &a.out,
             Command::Check(a) => &a.out,
             Command::History(a) => &a.out,
             Command::Init(a) => &a.out,
             Command::Completions(a) => &a.out,
-            Command::Man(a) => a,
+            Command::Man(a) => &a.out,
+        }
+    }
+
+    /// The command's name, as in the JSON envelope (`"strategy set"`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::DryRun(_) => "dry-run",
+            Command::Apply(_) => "apply",
+            Command::WipeState(_) => "wipe-state",
+            Command::Unlock(_) => "unlock",
+            Command::Simulate(_) => "simulate",
+            Command::Strategy(s) => match s {
+                StrategyCommand::Set(_) => "strategy set",
+                StrategyCommand::Rm(_) => "strategy rm",
+                StrategyCommand::Ls(_) => "strategy ls",
+                StrategyCommand::Pause(_) => "strategy pause",
+                StrategyCommand::Resume(_) => "strategy resume",
+            },
+            Command::Status(_) => "status",
+            Command::Describe(_) => "describe",
+            Command::Check(_) => "check",
+            Command::History(_) => "history",
+            Command::Init(_) => "init",
+            Command::Completions(_) => "completions",
+            Command::Man(_) => "man",
         }
     }
 }
@@ -501,9 +605,42 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
-/// Parses `--since`: 30s, 15m, 2h, 1d, or combinations (`1h30m`).
-pub fn parse_since(s: &str) -> Result<Duration, String> {
-    parse_duration(s).map_err(|e| format!("{e}; use e.g. 30s, 15m, 2h, 1d"))
+/// Parses `--since`/`--until`: a duration ago (30s, 15m, 2h, 1d, `1h30m`) or a time.
+pub fn parse_since(s: &str) -> Result<crate::commands::TimeBound, String> {
+    parse_time_bound(s)
+        .map_err(|e| format!("{e}; use e.g. 30s, 15m, 2h, 1d or 2026-11-22T10:00:00Z"))
+}
+
+/// A duration (from now) or a time: RFC 3339, `YYYY-MM-DD HH:MM[:SS]` or
+/// `YYYY-MM-DD` (UTC).
+pub fn parse_time_bound(s: &str) -> Result<crate::commands::TimeBound, String> {
+    use crate::commands::TimeBound;
+    use chrono::{NaiveDate, NaiveDateTime, TimeZone, Utc};
+    let t = s.trim();
+    if let Ok(d) = parse_duration(t) {
+        return Ok(TimeBound::Ago(d));
+    }
+    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(t) {
+        return Ok(TimeBound::At(at.with_timezone(&Utc)));
+    }
+    for fmt in [
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+    ] {
+        if let Ok(n) = NaiveDateTime::parse_from_str(t, fmt) {
+            return Ok(TimeBound::At(Utc.from_utc_datetime(&n)));
+        }
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
+        if let Some(n) = d.and_hms_opt(0, 0, 0) {
+            return Ok(TimeBound::At(Utc.from_utc_datetime(&n)));
+        }
+    }
+    Err(format!(
+        "'{t}' is neither a duration like 30s, 5m or 1h nor a time like 2026-11-22T10:00:00Z"
+    ))
 }
 
 /// `strategy set`'s key flags, one per key of the key table, collected into
@@ -657,6 +794,18 @@ mod tests {
             .unwrap_err()
             .contains("longer than a year"));
         assert!(parse_duration("soon").is_err());
-        assert_eq!(parse_since("1d").unwrap(), Duration::from_secs(86400));
+        use crate::commands::TimeBound;
+        assert_eq!(
+            parse_since("1d").unwrap(),
+            TimeBound::Ago(Duration::from_secs(86400))
+        );
+        let at = |s: &str| match parse_since(s).unwrap() {
+            TimeBound::At(t) => t.to_rfc3339(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(at("2026-11-22"), "2026-11-22T00:00:00+00:00");
+        assert_eq!(at("2026-11-22 10:30"), "2026-11-22T10:30:00+00:00");
+        assert_eq!(at("2026-11-22T10:30:00+02:00"), "2026-11-22T08:30:00+00:00");
+        assert!(parse_since("yesterday").is_err());
     }
 }

@@ -1,39 +1,49 @@
 //! The one dispatcher: arguments → option structs → command → view →
-//! stdout/stderr and an exit code. Every command goes through [`show`] (the
-//! result) or [`fail`] (the error), so printing and exit codes are decided
-//! in one place.
+//! stdout/stderr and an exit code. Every command goes through [`finish`]
+//! (the result) or [`fail`] (the error), so printing, the JSON envelope and
+//! exit codes are decided in one place. `apply` streams its progress from
+//! here (the executor only reports events).
 
-use std::io::Write as _;
-use std::time::Duration;
+use std::io::{BufRead as _, IsTerminal as _, Write as _};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use clap::CommandFactory;
 use regex::Regex;
 
 use super::args::{
-    ApplyArgs, Cli, Command, ConnArgs, DryRunArgs, LeaseArgs, OutputFormat, SelectArgs, SizesArgs,
-    StrategyCommand, StrategySetArgs,
+    ApplyArgs, Cli, Command, ConnArgs, DryRunArgs, LeaseArgs, LogFormat, OutputFormat, SelectArgs,
+    SizesArgs, StatusArgs, StrategyCommand, StrategySetArgs, WipeStateArgs,
 };
 use super::exit;
 use crate::commands::reconcile::{self, ApplyOptions, Shutdown, WatchOptions};
 use crate::commands::{
-    admin, check, history, init, status, strategy, CommandError, Completion, Context, DbOptions,
-    LeaseOptions, Leased,
+    admin, check, describe, history, init, status, strategy, CommandError, Completion, Context,
+    DbOptions, LeaseOptions, Leased,
 };
 use crate::db::live::RetryPolicy;
-use crate::plan::PlanOptions;
+use crate::exec::{Observer, Progress};
+use crate::plan::{PlanOptions, Selection};
 use crate::render::{self, table, TextStyle, Verbosity, View};
 
 /// How to print.
+#[derive(Clone, Copy)]
 struct Ui {
+    /// The command's name in the JSON envelope.
+    command: &'static str,
     json: bool,
     style: TextStyle,
     /// `dry-run --detailed-exitcode`.
     detailed: bool,
+    /// `--log-format json`: the final error line on stderr is JSON too.
+    log_json: bool,
 }
 
 pub fn run(cli: Cli) -> u8 {
     let out = cli.command.output();
+    let table = table_style();
     let ui = Ui {
+        command: cli.command.name(),
         json: out.output == OutputFormat::Json,
         style: TextStyle {
             verbosity: match (out.quiet, out.verbose) {
@@ -41,9 +51,12 @@ pub fn run(cli: Cli) -> u8 {
                 (_, 0) => Verbosity::Normal,
                 _ => Verbosity::Verbose,
             },
-            table: table_style(),
+            table,
+            wide: out.output == OutputFormat::Wide,
+            streamed: false,
         },
         detailed: matches!(&cli.command, Command::DryRun(a) if a.detailed_exitcode),
+        log_json: out.log_format == LogFormat::Json,
     };
     match cli.command {
         Command::Completions(a) => {
@@ -51,7 +64,7 @@ pub fn run(cli: Cli) -> u8 {
             clap_complete::generate(a.shell, &mut c, "clusterctl", &mut std::io::stdout());
             exit::OK
         }
-        Command::Man(_) => man(),
+        Command::Man(a) => man(a.out_dir.as_deref(), &ui),
         Command::Simulate(a) => {
             let args = crate::sim::SimArgs {
                 scenario: a.scenario,
@@ -61,50 +74,45 @@ pub fn run(cli: Cli) -> u8 {
                 plot: a.plot,
             };
             match crate::sim::run_cli(&args) {
-                Ok(text) => {
-                    print!("{text}");
-                    exit::OK
+                Ok(text) if ui.json => {
+                    let mut v: serde_json::Value =
+                        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+                    // The envelope says the version once.
+                    if let Some(o) = v.as_object_mut() {
+                        o.remove("format_version");
+                    }
+                    finish(&render::Raw(v, String::new()), &ui)
                 }
-                Err(e) => fail_with(&e.to_string(), exit::ERROR),
+                Ok(text) => finish(&render::Raw(serde_json::Value::Null, text), &ui),
+                Err(e) => fail(&CommandError::Io(e.to_string()), &ui),
             }
         }
         Command::Init(a) if a.print => finish(&init::print(a.conn.schema.as_deref(), &a.role), &ui),
         Command::Init(a) => connected(&a.conn, None, &ui, async |ctx| init::init(ctx).await),
         Command::DryRun(a) => dry_run(a, &ui),
         Command::Apply(a) => apply(a, &ui),
-        Command::WipeState(a) => {
-            let (filter, lease) = match (filter(&a.select), lease(&a.lease)) {
-                (Ok(f), l) => (f, l),
-                (Err(e), _) => return fail(&e, &ui),
-            };
-            connected(&a.conn, None, &ui, async |ctx| {
-                admin::wipe_state(ctx, filter.as_ref(), &lease).await
-            })
-        }
+        Command::WipeState(a) => wipe_state(a, &ui),
         Command::Unlock(a) => connected(&a.conn, None, &ui, async |ctx| admin::unlock(ctx).await),
-        Command::Status(a) => {
-            let filter = match filter(&a.select) {
-                Ok(f) => f,
-                Err(e) => return fail(&e, &ui),
-            };
-            connected(&a.conn, Some(&a.sizes), &ui, async |ctx| {
-                status::status(ctx, filter.as_ref(), a.all).await
-            })
-        }
+        Command::Status(a) => status_command(a, &ui),
+        Command::Describe(a) => connected(&a.conn, Some(&a.sizes), &ui, async |ctx| {
+            describe::describe(ctx, &a.cluster_name, a.history).await
+        }),
         Command::Check(a) => {
-            let filter = match filter(&a.select) {
-                Ok(f) => f,
+            let sel = match selection(&a.select) {
+                Ok(s) => s,
                 Err(e) => return fail(&e, &ui),
             };
             connected(&a.conn, Some(&a.sizes), &ui, async |ctx| {
-                check::check(ctx, filter.as_ref()).await
+                check::check(ctx, &sel).await
             })
         }
         Command::History(a) => {
-            let opts = match filter(&a.select) {
-                Ok(filter) => history::HistoryOptions {
-                    filter,
+            let opts = match selection(&a.select) {
+                Ok(selection) => history::HistoryOptions {
+                    selection,
                     since: a.since,
+                    until: a.until,
+                    replica: a.replica,
                     failed: a.failed,
                     limit: a.limit,
                 },
@@ -139,16 +147,14 @@ fn strategy_command(cmd: StrategyCommand, ui: &Ui) -> u8 {
             .await
         }),
         StrategyCommand::Ls(a) => {
-            let filter = match filter(&a.select) {
-                Ok(f) => f,
+            let sel = match selection(&a.select) {
+                Ok(s) => s,
                 Err(e) => return fail(&e, ui),
             };
-            connected(&a.conn, None, ui, async |ctx| {
-                strategy::ls(ctx, filter.as_ref()).await
-            })
+            connected(&a.conn, None, ui, async |ctx| strategy::ls(ctx, &sel).await)
         }
         StrategyCommand::Pause(a) => connected(&a.conn, None, ui, async |ctx| {
-            strategy::pause(ctx, &a.cluster_name, a.reason.as_deref()).await
+            strategy::pause(ctx, &a.cluster_name, a.reason.as_deref(), a.until).await
         }),
         StrategyCommand::Resume(a) => connected(&a.conn, None, ui, async |ctx| {
             strategy::remove(
@@ -167,14 +173,38 @@ fn dry_run(a: DryRunArgs, ui: &Ui) -> u8 {
         Ok(o) => o,
         Err(e) => return fail(&e, ui),
     };
+    let started = Instant::now();
     connected(&a.conn, Some(&a.sizes), ui, async |ctx| {
-        reconcile::dry_run(ctx, &opts).await
+        let run = reconcile::dry_run(ctx, &opts).await;
+        if let Ok(d) = &run {
+            debug_signals(&d.plan);
+        }
+        tracing::debug!(
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "round finished"
+        );
+        run
     })
 }
 
+/// `-vv`: the signals each cluster's decision was based on.
+fn debug_signals(plan: &crate::plan::Plan) {
+    for cp in &plan.clusters {
+        tracing::debug!(
+            cluster = %cp.cluster,
+            cluster_id = %cp.cluster_id,
+            signals = %serde_json::to_string(&cp.signals).unwrap_or_default(),
+            state = cp.state().as_str(),
+            "signals"
+        );
+    }
+}
+
 fn apply(a: ApplyArgs, ui: &Ui) -> u8 {
+    let streaming = !ui.json && !a.watch && ui.style.verbosity != Verbosity::Quiet;
     let opts = match plan_options(&a.select, a.plan.resize_timeout) {
         Ok(plan) => ApplyOptions {
+            progress: streaming.then(|| streamer(&plan.selection, ui.style)),
             plan,
             lease: lease(&a.lease),
             max_actions: a.max_actions,
@@ -194,6 +224,7 @@ fn apply(a: ApplyArgs, ui: &Ui) -> u8 {
         Ok(rt) => rt,
         Err(e) => return fail(&e, ui),
     };
+    let started = Instant::now();
     let result: Result<Option<u8>, CommandError> = rt.block_on(async {
         let ctx = Context::new(db)?;
         let shutdown = Shutdown::install()?;
@@ -201,6 +232,9 @@ fn apply(a: ApplyArgs, ui: &Ui) -> u8 {
             if a.watch {
                 let mut last_problems = Vec::new();
                 reconcile::watch(&ctx, &opts, &watch, &shutdown, |run| {
+                    if let Ok(Leased::Ran(applied)) = run.result {
+                        debug_signals(&applied.plan);
+                    }
                     show_watch_run(run.result, ui, &mut last_problems)
                 })
                 .await
@@ -209,7 +243,23 @@ fn apply(a: ApplyArgs, ui: &Ui) -> u8 {
                 let metrics_file = watch.metrics_file.as_deref();
                 reconcile::apply(&ctx, &opts, metrics_file, &shutdown)
                     .await
-                    .map(|run| finish(&run, ui))
+                    .map(|run| {
+                        if let Leased::Ran(applied) = &run {
+                            debug_signals(&applied.plan);
+                        }
+                        tracing::debug!(
+                            elapsed_ms = started.elapsed().as_millis() as u64,
+                            "round finished"
+                        );
+                        let ui = Ui {
+                            style: TextStyle {
+                                streamed: streaming,
+                                ..ui.style
+                            },
+                            ..*ui
+                        };
+                        finish(&run, &ui)
+                    })
             }
         };
         tokio::select! {
@@ -219,12 +269,93 @@ fn apply(a: ApplyArgs, ui: &Ui) -> u8 {
     });
     match result {
         Ok(Some(code)) => code,
-        Ok(None) => fail_with(
-            "second signal: exiting now (the lease expires by itself; the next run settles an interrupted action)",
-            exit::ERROR,
+        Ok(None) => fail(
+            &CommandError::Interrupted(
+                "second signal: exiting now (the lease expires by itself; the next run settles an interrupted action)".into(),
+            ),
+            ui,
         ),
         Err(e) => fail(&e, ui),
     }
+}
+
+/// The action under way: when it started, and how to stop its ticker.
+type Running = (Instant, mpsc::Sender<()>);
+
+/// What `apply` prints while it acts: which clusters the selection chose,
+/// the plan, then each action as it starts and ends with its elapsed time,
+/// and "Still creating… [10s elapsed]" every 10 s of a long statement.
+fn streamer(selection: &Selection, style: TextStyle) -> Observer {
+    let describe = (!selection.is_all()).then(|| selection.describe());
+    let running: Arc<Mutex<Option<Running>>> = Arc::new(Mutex::new(None));
+    let color = style.table.color;
+    Observer(Arc::new(move |p| {
+        let mut out = std::io::stdout().lock();
+        match p {
+            Progress::Plan(plan) => {
+                if let Some(d) = &describe {
+                    let names: Vec<String> = plan
+                        .clusters
+                        .iter()
+                        .map(|c| format!("{} ({})", c.cluster, c.cluster_id))
+                        .collect();
+                    let _ = writeln!(
+                        out,
+                        "Selected by {d}: {}",
+                        if names.is_empty() {
+                            "no cluster with strategies".to_string()
+                        } else {
+                            names.join(", ")
+                        }
+                    );
+                }
+                if plan.action_count() > 0 {
+                    let _ = write!(out, "{}", render::plan_text(plan, &style));
+                    let _ = writeln!(out);
+                }
+            }
+            Progress::Started(action) => {
+                let _ = writeln!(
+                    out,
+                    "{}",
+                    render::progress_line(Some(action), None, Duration::ZERO, color)
+                );
+                let _ = out.flush();
+                let (tx, rx) = mpsc::channel::<()>();
+                let t0 = Instant::now();
+                let action = action.clone();
+                std::thread::spawn(move || {
+                    while let Err(mpsc::RecvTimeoutError::Timeout) =
+                        rx.recv_timeout(Duration::from_secs(10))
+                    {
+                        let line = render::progress_line(Some(&action), None, t0.elapsed(), color);
+                        let mut o = std::io::stdout().lock();
+                        let _ = writeln!(o, "{line}");
+                        let _ = o.flush();
+                    }
+                });
+                if let Ok(mut r) = running.lock() {
+                    *r = Some((t0, tx));
+                }
+            }
+            Progress::Finished(result) => {
+                let started = running.lock().ok().and_then(|mut r| r.take());
+                let elapsed = match started {
+                    Some((t0, tx)) => {
+                        let _ = tx.send(());
+                        t0.elapsed()
+                    }
+                    None => Duration::ZERO,
+                };
+                let _ = writeln!(
+                    out,
+                    "{}",
+                    render::progress_line(None, Some(result), elapsed, color)
+                );
+            }
+        }
+        let _ = out.flush();
+    }))
 }
 
 /// What a run of `--watch` shows: its output only when it did something (an
@@ -249,6 +380,90 @@ fn show_watch_run(
     }
 }
 
+fn wipe_state(a: WipeStateArgs, ui: &Ui) -> u8 {
+    let sel = match selection(&a.select) {
+        Ok(s) => s,
+        Err(e) => return fail(&e, ui),
+    };
+    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    if interactive && !a.yes {
+        let scope = if sel.is_all() {
+            "every cluster".to_string()
+        } else {
+            format!("the clusters selected by {}", sel.describe())
+        };
+        eprint!(
+            "Wipe the strategy state of {scope}? Strategies start fresh (cooldowns, what \
+             idle_suspend suspended, learned hydration times). [y/N] "
+        );
+        let _ = std::io::stderr().flush();
+        let mut answer = String::new();
+        let _ = std::io::stdin().lock().read_line(&mut answer);
+        if !matches!(answer.trim().to_lowercase().as_str(), "y" | "yes") {
+            return fail(
+                &CommandError::Usage(
+                    "not confirmed; nothing was wiped (--yes skips the question)".into(),
+                ),
+                ui,
+            );
+        }
+    }
+    let lease = lease(&a.lease);
+    connected(&a.conn, None, ui, async |ctx| {
+        admin::wipe_state(ctx, &sel, &lease).await
+    })
+}
+
+fn status_command(a: StatusArgs, ui: &Ui) -> u8 {
+    let sel = match selection(&a.select) {
+        Ok(s) => s,
+        Err(e) => return fail(&e, ui),
+    };
+    if !a.watch {
+        return connected(&a.conn, Some(&a.sizes), ui, async |ctx| {
+            status::status(ctx, &sel, a.all).await
+        });
+    }
+    let result = db_options(&a.conn, Some(&a.sizes)).and_then(|db| {
+        let rt = runtime()?;
+        rt.block_on(async {
+            let ctx = Context::new(db)?;
+            let interval = a.interval.max(Duration::from_secs(1));
+            loop {
+                let report = status::status(&ctx, &sel, a.all).await;
+                if ui.style.table.tty && !ui.json {
+                    // Clear the screen and go home, like watch(1).
+                    print!("\x1b[H\x1b[2J");
+                }
+                match &report {
+                    Ok(r) => {
+                        if !ui.json {
+                            println!(
+                                "Every {}: clusterctl status    {}\n",
+                                crate::model::human_duration(interval.as_secs()),
+                                r.now.format("%Y-%m-%d %H:%M:%SZ")
+                            );
+                        }
+                        print_view(r, ui);
+                    }
+                    Err(e) => {
+                        fail(e, ui);
+                    }
+                }
+                let _ = std::io::stdout().flush();
+                tokio::select! {
+                    _ = tokio::time::sleep(interval) => {}
+                    _ = tokio::signal::ctrl_c() => return Ok(exit::OK),
+                }
+            }
+        })
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => fail(&e, ui),
+    }
+}
+
 /// Connects, runs `op`, renders what it returns; the exit code.
 fn connected<V, F>(conn: &ConnArgs, sizes: Option<&SizesArgs>, ui: &Ui, op: F) -> u8
 where
@@ -268,10 +483,10 @@ where
     }
 }
 
-/// A terminal gets boxed tables, and colour unless `NO_COLOR` is set
-/// (<https://no-color.org>); anything else plain aligned text.
+/// A terminal gets colour unless `NO_COLOR` is set (<https://no-color.org>);
+/// anything else plain aligned text.
 fn table_style() -> table::Style {
-    let tty = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let tty = std::io::stdout().is_terminal();
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     table::Style {
         tty,
@@ -288,7 +503,10 @@ fn runtime() -> Result<tokio::runtime::Runtime, CommandError> {
 
 fn print_view(view: &dyn View, ui: &Ui) {
     if ui.json {
-        print!("{}", render::json_document(view));
+        print!(
+            "{}",
+            render::json_document(ui.command, render::Outcome::Ok(view))
+        );
     } else {
         print!("{}", view.text(&ui.style));
     }
@@ -310,27 +528,64 @@ fn finish(view: &dyn View, ui: &Ui) -> u8 {
     }
 }
 
-/// Prints a command's error; its exit code.
-fn fail(e: &CommandError, _ui: &Ui) -> u8 {
+/// Prints a command's error once: the JSON document on stdout with
+/// `--output json`, one line on stderr (JSON with `--log-format json`);
+/// its exit code.
+fn fail(e: &CommandError, ui: &Ui) -> u8 {
     let code = match e {
         CommandError::Usage(_) => exit::USAGE,
         _ => exit::ERROR,
     };
-    fail_with(&e.to_string(), code)
-}
-
-fn fail_with(msg: &str, code: u8) -> u8 {
-    eprintln!("error: {msg}");
+    report_error(ui.command, e.code(), &e.to_string(), ui.json, ui.log_json);
     code
 }
 
-fn man() -> u8 {
+/// The error line and, in JSON mode, the error document.
+pub(super) fn report_error(command: &str, code: &str, message: &str, json: bool, log_json: bool) {
+    if json {
+        print!(
+            "{}",
+            render::json_document(command, render::Outcome::Err { code, message })
+        );
+    }
+    if log_json {
+        let line = serde_json::json!({
+            "timestamp": chrono::Utc::now().to_rfc3339(),
+            "level": "ERROR",
+            "command": command,
+            "code": code,
+            "message": message,
+        });
+        eprintln!("{line}");
+    } else {
+        eprintln!("error: {message}");
+    }
+}
+
+fn man(out_dir: Option<&std::path::Path>, ui: &Ui) -> u8 {
+    if let Some(dir) = out_dir {
+        if let Err(e) = std::fs::create_dir_all(dir)
+            .and_then(|()| clap_mangen::generate_to(Cli::command(), dir))
+        {
+            return fail(
+                &CommandError::Io(format!("writing manual pages to {}: {e}", dir.display())),
+                ui,
+            );
+        }
+        return exit::OK;
+    }
     let mut buf = Vec::new();
     if let Err(e) = clap_mangen::Man::new(Cli::command()).render(&mut buf) {
-        return fail_with(&format!("rendering the manual page: {e}"), exit::ERROR);
+        return fail(
+            &CommandError::Io(format!("rendering the manual page: {e}")),
+            ui,
+        );
     }
     if let Err(e) = std::io::stdout().write_all(&buf) {
-        return fail_with(&format!("writing the manual page: {e}"), exit::ERROR);
+        return fail(
+            &CommandError::Io(format!("writing the manual page: {e}")),
+            ui,
+        );
     }
     exit::OK
 }
@@ -344,18 +599,27 @@ pub(super) fn one_line(s: &str) -> String {
         .join(" ")
 }
 
-fn filter(a: &SelectArgs) -> Result<Option<Regex>, CommandError> {
-    a.cluster
+/// `--cluster NAME|ID,…` or `--filter-clusters REGEX`.
+fn selection(a: &SelectArgs) -> Result<Selection, CommandError> {
+    let pattern = a
+        .filter_clusters
         .as_ref()
         .map(|re| {
             Regex::new(re).map_err(|e| {
                 CommandError::Usage(format!(
-                    "--cluster: invalid regular expression '{re}': {}",
+                    "--filter-clusters: invalid regular expression '{re}': {}",
                     one_line(&e.to_string())
                 ))
             })
         })
-        .transpose()
+        .transpose()?;
+    let names: Vec<String> = a
+        .cluster
+        .iter()
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty())
+        .collect();
+    Ok(Selection { names, pattern })
 }
 
 fn plan_options(
@@ -363,7 +627,7 @@ fn plan_options(
     resize_timeout: Duration,
 ) -> Result<PlanOptions, CommandError> {
     Ok(PlanOptions {
-        cluster_filter: filter(select)?,
+        selection: selection(select)?,
         resize_timeout: resize_timeout.max(Duration::from_secs(1)),
     })
 }

@@ -40,17 +40,46 @@ pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() {
-                exit::USAGE
-            } else {
-                exit::OK
+            if !e.use_stderr() {
+                print_parse_error(&e);
+                return ExitCode::from(exit::OK);
+            }
+            // A bad command line in a JSON pipeline is a JSON document too.
+            let argv: Vec<String> = std::env::args().collect();
+            let wants = |flag: &str, value: &str| {
+                argv.windows(2)
+                    .any(|w| (w[0] == flag || w[0] == "-o" && flag == "--output") && w[1] == value)
+                    || argv.iter().any(|a| *a == format!("{flag}={value}"))
             };
-            print_parse_error(&e);
-            return ExitCode::from(code);
+            if wants("--output", "json") || wants("--log-format", "json") {
+                let command = crate::config::redact_args(
+                    argv.get(1).map(String::as_str).unwrap_or("clusterctl"),
+                    std::env::args_os(),
+                );
+                let message = e.kind().to_string();
+                // clap echoes the offending argument: it may be a URL.
+                let detail = crate::config::redact_args(
+                    &dispatch::one_line(&e.to_string()),
+                    std::env::args_os(),
+                );
+                dispatch::report_error(
+                    &command,
+                    "usage",
+                    &format!("{message}: {detail}"),
+                    wants("--output", "json"),
+                    wants("--log-format", "json"),
+                );
+            } else {
+                print_parse_error(&e);
+            }
+            return ExitCode::from(exit::USAGE);
         }
     };
     let out = cli.command.output();
     // A service (`apply --watch`) logs each run: info unless told otherwise.
+    // A one-shot command prints its problems itself, once (events that
+    // repeat what its output says are logged at info); its log shows the
+    // warnings nothing else says (retries, a lease it could not release).
     let service = matches!(&cli.command, Command::Apply(a) if a.watch);
     let filter = match (out.quiet, out.verbose) {
         (true, _) => "error",
@@ -61,7 +90,11 @@ pub fn main() -> ExitCode {
     };
     init_logging(filter, out.verbose, out.log_format, service);
     for w in dotenv {
-        tracing::warn!("{w}");
+        if out.log_format == LogFormat::Json {
+            tracing::error!("{w}");
+        } else {
+            eprintln!("warning: {w}");
+        }
     }
     ExitCode::from(dispatch::run(cli))
 }

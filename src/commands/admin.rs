@@ -2,7 +2,6 @@
 //! and `wipe-state` (forget strategy state, under the lease).
 
 use chrono::{DateTime, Utc};
-use regex::Regex;
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -11,6 +10,7 @@ use crate::db::catalog;
 use crate::db::lease::{self, Holder};
 use crate::exec::{AuditRow, Backend};
 use crate::model::ClusterId;
+use crate::plan::Selection;
 
 /// Whose lease `unlock --force` broke.
 #[derive(Debug, Clone, Serialize)]
@@ -58,19 +58,20 @@ pub struct Wiped {
     pub rows_deleted: u64,
 }
 
-/// `wipe-state`: all state, or that of the clusters whose name matches.
+/// `wipe-state`: all state, or that of the selected clusters. Never
+/// creates tables: with none, there is no state to wipe (the lease read
+/// fails and says so).
 pub async fn wipe_state(
     ctx: &Context,
-    filter: Option<&Regex>,
+    selection: &Selection,
     lease: &LeaseOptions,
 ) -> Result<Leased<Wiped>, CommandError> {
     let mut backend = ctx.backend();
-    backend.migrate().await?;
     let store = &ctx.store;
     with_lease(&mut backend, lease, Uuid::new_v4(), async |backend| {
-        let ids = match filter {
-            None => None,
-            Some(re) => {
+        let ids = match selection.is_all() {
+            true => None,
+            false => {
                 let names = backend
                     .retrying("reading clusters", async |c| {
                         catalog::cluster_names(c).await
@@ -79,7 +80,7 @@ pub async fn wipe_state(
                 Some(
                     names
                         .into_iter()
-                        .filter(|(_, name)| re.is_match(name))
+                        .filter(|(id, name)| selection.matches_id(id, Some(name)))
                         .map(|(id, _)| id)
                         .collect::<Vec<_>>(),
                 )
@@ -101,4 +102,11 @@ pub async fn wipe_state(
         })
     })
     .await
+    .map_err(|e| match e.to_string() {
+        m if m.contains("does not exist") => CommandError::NotFound(format!(
+            "clusterctl's tables are missing ({m}): there is no state to wipe; \
+             `clusterctl init` creates them"
+        )),
+        _ => e,
+    })
 }

@@ -2,13 +2,12 @@
 //! the planner's own validator (`plan::rows`), plus the clusters the
 //! controller would leave alone. Reads one snapshot; writes nothing.
 
-use regex::Regex;
 use serde::Serialize;
 
 use super::{CommandError, Context};
 use crate::model::{ClusterId, Snapshot};
 use crate::plan::rows::{self, Code, Severity};
-use crate::plan::rules;
+use crate::plan::{rules, Selection};
 
 /// One problem, with the cluster it belongs to.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -34,15 +33,14 @@ pub struct CheckReport {
 
 /// Validates every row in effect (and counts the ignored older ones).
 /// Pure: the snapshot only.
-pub fn check_snapshot(snap: &Snapshot, filter: Option<&Regex>) -> CheckReport {
+pub fn check_snapshot(snap: &Snapshot, selection: &Selection) -> CheckReport {
     let by_id = snap.cluster_index();
     let mut findings = Vec::new();
     let mut rows_checked = 0;
     let mut clusters_checked = 0;
     for (id, in_effect) in rows::in_effect(&snap.strategies) {
         let cluster = by_id.get(&id).map(|&i| &snap.clusters[i]);
-        let shown = cluster.map_or(id.0.as_str(), |c| c.name.as_str());
-        if filter.is_some_and(|re| !re.is_match(shown)) {
+        if !selection.matches_id(&id, cluster.map(|c| c.name.as_str())) {
             continue;
         }
         clusters_checked += 1;
@@ -85,7 +83,10 @@ pub fn check_snapshot(snap: &Snapshot, filter: Option<&Regex>) -> CheckReport {
 }
 
 /// `check`: read-only.
-pub async fn check(ctx: &Context, filter: Option<&Regex>) -> Result<CheckReport, CommandError> {
+pub async fn check(ctx: &Context, selection: &Selection) -> Result<CheckReport, CommandError> {
     let snap = crate::exec::Backend::snapshot(&mut ctx.backend()).await?;
-    Ok(check_snapshot(&snap, filter))
+    selection
+        .check(&snap, true)
+        .map_err(|e| CommandError::Usage(e.to_string()))?;
+    Ok(check_snapshot(&snap, selection))
 }

@@ -1,27 +1,41 @@
-//! `history`: the audit trail (`mz_cluster_strategy_actions`), newest first,
-//! with the strategy and reasons each action carried in `decision_ctx`.
-//! One statement for the rows, one for the cluster names; writes nothing.
-
-use std::time::Duration;
+//! `history`: the audit trail (`mz_cluster_strategy_actions`), newest first:
+//! the actions the controller took with the strategy and reasons each
+//! carried in `decision_ctx`, the strategy changes operators made
+//! (`strategy set|rm|pause|resume`, who, before → after), and broken leases
+//! (`unlock --force`, whose lease). One statement for the rows, one for the
+//! cluster names; writes nothing.
 
 use chrono::{DateTime, Utc};
-use regex::Regex;
 use serde::Serialize;
 
-use super::{CommandError, Context};
+use super::{CommandError, Context, TimeBound};
 use crate::db::catalog;
-use crate::db::store::{ActionFilter, ActionRecord};
+use crate::db::store::{ActionFilter, ActionRecord, Bound};
 use crate::model::ClusterId;
+use crate::plan::Selection;
 
 #[derive(Debug, Clone, Default)]
 pub struct HistoryOptions {
-    /// Only clusters whose name matches.
-    pub filter: Option<Regex>,
-    /// Only actions newer than this.
-    pub since: Option<Duration>,
+    pub selection: Selection,
+    /// Only entries newer than this.
+    pub since: Option<TimeBound>,
+    /// Only entries up to this.
+    pub until: Option<TimeBound>,
+    /// Only actions on this replica.
+    pub replica: Option<String>,
     /// Only actions that failed (or whose outcome was never recorded).
     pub failed: bool,
+    /// At most this many entries; 0 for all.
     pub limit: u32,
+}
+
+/// A strategy row changed by an operator: what it was and what it became.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StrategyChange {
+    pub strategy_type: Option<String>,
+    pub before: serde_json::Value,
+    pub after: serde_json::Value,
+    pub by: serde_json::Value,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -33,6 +47,8 @@ pub struct HistoryEntry {
     pub cluster: Option<String>,
     /// executed, failed, or unknown (the run stopped before recording it).
     pub result: &'static str,
+    /// `create_replica`, `drop_replica`, …, `strategy_set`, `strategy_rm`,
+    /// `strategy_pause`, `strategy_resume`, `unlock`.
     pub kind: Option<String>,
     pub replica: Option<String>,
     pub size: Option<String>,
@@ -40,11 +56,31 @@ pub struct HistoryEntry {
     pub reasons: Vec<String>,
     pub sql: String,
     pub error: Option<String>,
+    /// Strategy changes only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub change: Option<StrategyChange>,
+    /// `unlock` only: whose lease was broken, until when, by whom.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_holder: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct HistoryReport {
     pub entries: Vec<HistoryEntry>,
+    /// More entries match than `--limit` showed.
+    pub more: bool,
+    pub limit: Option<u32>,
+    /// Set when `--cluster` named something that is no cluster now: said in
+    /// the text rather than an empty table.
+    #[serde(skip)]
+    pub unknown_cluster: Option<String>,
+}
+
+fn bound(b: &TimeBound) -> Bound {
+    match b {
+        TimeBound::Ago(d) => Bound::SecondsAgo(d.as_secs()),
+        TimeBound::At(t) => Bound::At(*t),
+    }
 }
 
 /// `history`: read-only.
@@ -55,38 +91,106 @@ pub async fn history(ctx: &Context, opts: &HistoryOptions) -> Result<HistoryRepo
             catalog::cluster_names(c).await
         })
         .await?;
-    let ids: Option<Vec<ClusterId>> = opts.filter.as_ref().map(|re| {
-        names
-            .iter()
-            .filter(|(_, n)| re.is_match(n))
-            .map(|(id, _)| id.clone())
-            .collect()
-    });
-    if ids.as_ref().is_some_and(|ids| ids.is_empty()) {
-        return Ok(HistoryReport { entries: vec![] });
+    let ids = selected_ids(&opts.selection, &names);
+    let unknown_cluster = opts
+        .selection
+        .names
+        .iter()
+        .find(|n| !names.iter().any(|(id, name)| id.0 == **n || name == *n))
+        .cloned();
+    let limit = (opts.limit > 0).then_some(opts.limit);
+    if ids.as_ref().is_some_and(Vec::is_empty) {
+        return Ok(HistoryReport {
+            entries: Vec::new(),
+            more: false,
+            limit,
+            unknown_cluster,
+        });
     }
     let filter = ActionFilter {
-        since_s: opts.since.map(|d| d.as_secs()),
+        since: opts.since.as_ref().map(bound),
+        until: opts.until.as_ref().map(bound),
         failed_only: opts.failed,
         clusters: ids.as_deref(),
-        limit: opts.limit,
+        replica: opts.replica.as_deref(),
+        // One more than shown tells whether more exist.
+        limit: limit.map(|l| l.saturating_add(1)),
     };
     let store = &ctx.store;
-    let records = backend
+    let mut records = backend
         .retrying("reading the audit trail", async |c| {
             store.actions(c, &filter).await
         })
         .await?;
+    let more = limit.is_some_and(|l| records.len() > l as usize);
+    if let Some(l) = limit {
+        records.truncate(l as usize);
+    }
     let entries = records.into_iter().map(|r| entry_of(r, &names)).collect();
-    Ok(HistoryReport { entries })
+    Ok(HistoryReport {
+        entries,
+        more,
+        limit,
+        unknown_cluster,
+    })
 }
 
-fn entry_of(r: ActionRecord, names: &[(ClusterId, String)]) -> HistoryEntry {
+/// The ids a selection stands for: names and ids of clusters that exist,
+/// plus exact ids of clusters that no longer exist (their audit rows stay).
+pub fn selected_ids(sel: &Selection, names: &[(ClusterId, String)]) -> Option<Vec<ClusterId>> {
+    if sel.is_all() {
+        return None;
+    }
+    let mut ids: Vec<ClusterId> = names
+        .iter()
+        .filter(|(id, name)| sel.matches_id(id, Some(name)))
+        .map(|(id, _)| id.clone())
+        .collect();
+    for n in &sel.names {
+        if !names.iter().any(|(id, name)| id.0 == *n || name == n) {
+            ids.push(ClusterId(n.clone()));
+        }
+    }
+    Some(ids)
+}
+
+/// One audit row as an entry, whatever wrote it.
+pub fn entry_of(r: ActionRecord, names: &[(ClusterId, String)]) -> HistoryEntry {
     let cluster = r
         .cluster_id
         .as_ref()
         .and_then(|id| names.iter().find(|(i, _)| i == id).map(|(_, n)| n.clone()))
         .or_else(|| r.ctx_text("cluster"));
+    let kind = r.ctx_text("kind");
+    let change = kind
+        .as_deref()
+        .is_some_and(|k| k.starts_with("strategy_"))
+        .then(|| StrategyChange {
+            strategy_type: r.ctx_text("strategy_type"),
+            before: r
+                .decision_ctx
+                .get("before")
+                .cloned()
+                .unwrap_or(serde_json::Value::Null),
+            after: r
+                .decision_ctx
+                .get("after")
+                .cloned()
+                .unwrap_or(serde_json::Value::Null),
+            by: r
+                .decision_ctx
+                .get("by")
+                .cloned()
+                .unwrap_or(serde_json::Value::Null),
+        });
+    let previous_holder = (kind.as_deref() == Some("unlock")).then(|| {
+        let holder = r.ctx_text("previous_holder").unwrap_or_default();
+        if holder.is_empty() {
+            "nobody (the lease was free)".to_string()
+        } else {
+            holder
+        }
+    });
     HistoryEntry {
         created_at: r.created_at,
         run_id: r.ctx_text("run_id"),
@@ -96,8 +200,8 @@ fn entry_of(r: ActionRecord, names: &[(ClusterId, String)]) -> HistoryEntry {
             Some(false) => "failed",
             None => "unknown",
         },
-        kind: r.ctx_text("kind"),
-        replica: r.ctx_text("replica"),
+        kind,
+        replica: r.ctx_text("replica").filter(|s| !s.is_empty()),
         size: r.ctx_text("size"),
         strategy: r.ctx_text("strategy"),
         reasons: r
@@ -111,8 +215,10 @@ fn entry_of(r: ActionRecord, names: &[(ClusterId, String)]) -> HistoryEntry {
             })
             .unwrap_or_default(),
         action_id: r.action_id,
-        cluster_id: r.cluster_id,
+        cluster_id: r.cluster_id.filter(|id| !id.0.is_empty()),
         sql: r.action_sql,
         error: r.error,
+        change,
+        previous_holder,
     }
 }

@@ -11,6 +11,7 @@
 
 pub mod admin;
 pub mod check;
+pub mod describe;
 pub mod history;
 pub mod init;
 pub mod reconcile;
@@ -55,6 +56,70 @@ pub enum CommandError {
     /// Local files or the process environment (signals, sockets).
     #[error("{0}")]
     Io(String),
+}
+
+impl CommandError {
+    /// A stable, machine-readable name for the JSON `error.code`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CommandError::Usage(_) => "usage",
+            CommandError::Config(_) => "config",
+            CommandError::NotFound(_) => "not_found",
+            CommandError::Refused(_) => "refused",
+            CommandError::Db(_) => "database",
+            CommandError::Live(_) => "database",
+            CommandError::Interrupted(_) => "interrupted",
+            CommandError::Io(_) => "io",
+        }
+    }
+}
+
+/// A bound of a time range given on the command line: a duration before
+/// now (`2h`) or a time (`2026-11-22T10:00:00Z`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum TimeBound {
+    Ago(Duration),
+    At(DateTime<Utc>),
+}
+
+impl TimeBound {
+    /// The time it stands for, `now` being the database's clock.
+    pub fn resolve(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        match self {
+            TimeBound::Ago(d) => {
+                now - chrono::Duration::from_std(*d).unwrap_or(chrono::Duration::zero())
+            }
+            TimeBound::At(t) => *t,
+        }
+    }
+
+    /// For a pause: a duration counts from now.
+    pub fn from_now(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        match self {
+            TimeBound::Ago(d) => {
+                now + chrono::Duration::from_std(*d).unwrap_or(chrono::Duration::zero())
+            }
+            TimeBound::At(t) => *t,
+        }
+    }
+}
+
+/// Who runs this command, for audit rows of strategy changes: the OS user
+/// and host, and the database role of the connection.
+pub fn operator(opts: &DbOptions) -> serde_json::Value {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    let host = hostname::get()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "unknown-host".into());
+    let role = opts
+        .url
+        .as_ref()
+        .and_then(|u| Connection::parse(u.expose(), opts.connect_timeout).ok())
+        .and_then(|c| c.pg.get_user().map(str::to_string));
+    serde_json::json!({ "user": format!("{user}@{host}"), "role": role })
 }
 
 impl From<SnapshotError> for CommandError {

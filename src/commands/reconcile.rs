@@ -49,6 +49,8 @@ pub struct ApplyOptions {
     pub lease: LeaseOptions,
     /// At most this many DDL statements in this run.
     pub max_actions: Option<usize>,
+    /// Told the plan before acting and each action as it starts and ends.
+    pub progress: Option<crate::exec::Observer>,
 }
 
 /// How `apply --watch` loops, and where metrics go.
@@ -63,6 +65,7 @@ pub struct WatchOptions {
 pub async fn dry_run(ctx: &Context, opts: &PlanOptions) -> Result<DryRun, CommandError> {
     let mut backend = ctx.backend();
     let snap = crate::exec::Backend::snapshot(&mut backend).await?;
+    check_selection(&snap, opts)?;
     let plan = plan(&snap, opts);
     log_decisions(&plan);
     Ok(DryRun { plan })
@@ -90,6 +93,7 @@ pub async fn apply_once(
         // The snapshot is read under the lease: what another controller did
         // before us is already in it.
         let snap = crate::exec::Backend::snapshot(backend).await?;
+        check_selection(&snap, &opts.plan)?;
         let settled = backend.settle_unfinished(&snap, &run_id).await?;
         if settled > 0 {
             tracing::warn!("{settled} action(s) of an interrupted run had no recorded outcome; settled from the catalog");
@@ -98,6 +102,7 @@ pub async fn apply_once(
         log_decisions(&plan);
         let exec = ExecOptions {
             max_actions: opts.max_actions,
+            observer: opts.progress.clone(),
         };
         let report = crate::exec::apply(backend, &plan, run_id, &exec).await?;
         Ok(Applied {
@@ -131,6 +136,14 @@ pub async fn apply(
         }
     }
     result
+}
+
+/// `--cluster NAME` that names no cluster, or one without strategies, is
+/// an error, never an empty plan (see `plan::select`).
+fn check_selection(snap: &Snapshot, opts: &PlanOptions) -> Result<(), CommandError> {
+    opts.selection
+        .check(snap, true)
+        .map_err(|e| CommandError::Usage(e.to_string()))
 }
 
 fn abandoned() -> CommandError {
@@ -269,12 +282,13 @@ fn log_run(result: &Result<Leased<Applied>, CommandError>, elapsed: Duration, ne
 }
 
 /// For log pipelines: one `info` event per decision (planned action), with
-/// the cluster, the strategy and the reason as fields, and one `warn` event
-/// per cluster skipped for invalid configuration.
+/// the cluster, the strategy and the reason as fields, and one per cluster
+/// skipped for invalid configuration (`info` too: the output says it).
 fn log_decisions(plan: &Plan) {
     for cp in &plan.clusters {
         if let crate::plan::Outcome::Invalid { errors } = &cp.outcome {
-            tracing::warn!(
+            // The command's output says so (stderr, once): info here.
+            tracing::info!(
                 cluster = %cp.cluster,
                 cluster_id = %cp.cluster_id,
                 reason = %errors.join("; "),

@@ -1,19 +1,22 @@
 //! `status`: one row per cluster, with its replicas, what the controller
 //! wants, its activity, the last action and a condition with a reason. Read
 //! from one snapshot and the audit trail, computed by the pure planner;
-//! writes nothing. Rendering is `render::status`.
+//! writes nothing. Rendering is `render::status`. The condition is decided
+//! here once; `describe` shows the same one.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use regex::Regex;
 use serde::Serialize;
 
 use super::{CommandError, Context};
-use crate::model::{Cluster, ClusterId, Snapshot};
+use crate::model::{human_duration, Cluster, ClusterId, Snapshot};
 use crate::plan::rows;
 use crate::plan::rules;
-use crate::plan::{self, ActionKind, ClusterPlan, Outcome, PlanOptions, CONTROLLER_SLOT};
+use crate::plan::{
+    self, ActionKind, ClusterPlan, Deferred, Outcome, PlanOptions, PlanState, Selection,
+    CONTROLLER_SLOT,
+};
 use crate::strategy::{Idle, StrategyKind};
 
 /// A cluster's condition, most urgent first when several apply.
@@ -23,13 +26,22 @@ pub enum Condition {
     Invalid,
     NotManageable,
     CrashLooping,
+    /// A burst replica is being created, or runs until another hydrates.
     Bursting,
+    /// The plan drops every replica (idle).
+    Suspending,
+    /// The plan brings replicas back to a suspended cluster.
+    Resuming,
+    /// Other changes are planned.
     Resizing,
-    Suspended,
+    /// A change is held back by `stabilization`, with the time left.
+    Stabilizing,
+    /// A replica is hydrating; what it replaces waits for it.
     Hydrating,
+    Suspended,
     SignalUnknown,
     Converged,
-    /// `--all` only: a cluster without strategy rows.
+    /// A cluster without strategy rows (`--all`, or named with `--cluster`).
     Unconfigured,
 }
 
@@ -84,6 +96,13 @@ pub struct ClusterStatus {
     pub pending_actions: usize,
     pub activity: ActivityStatus,
     pub last_action: Option<LastAction>,
+    /// Seconds since the controller last changed the cluster (its last
+    /// action), null when it never did.
+    pub age_seconds: Option<u64>,
+    /// The plan's word for the cluster: converged, waiting, changes, …
+    pub plan: Option<PlanState>,
+    /// Pending work not due this round, with when it is due.
+    pub waiting: Vec<Deferred>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -96,25 +115,27 @@ pub struct StatusReport {
 /// Pure: the snapshot, its plan, and the last actions.
 pub fn status_of(
     snap: &Snapshot,
-    filter: Option<&Regex>,
+    selection: &Selection,
     all: bool,
     last: &BTreeMap<ClusterId, LastAction>,
 ) -> StatusReport {
     let plan = plan::plan(
         snap,
         &PlanOptions {
-            cluster_filter: filter.cloned(),
+            selection: selection.clone(),
             ..PlanOptions::default()
         },
     );
     let in_effect = rows::in_effect(&snap.strategies);
     let mut clusters = Vec::new();
     for cluster in &snap.clusters {
-        if filter.is_some_and(|re| !re.is_match(&cluster.name)) {
+        if !selection.matches(cluster) {
             continue;
         }
         let cp = plan.clusters.iter().find(|p| p.cluster_id == cluster.id);
-        if cp.is_none() && (!all || cluster.is_system()) {
+        // A cluster named on the command line is shown even without rows.
+        let named = !selection.names.is_empty();
+        if cp.is_none() && (!(all || named) || cluster.is_system()) {
             continue;
         }
         let mut strategies: Vec<String> = in_effect
@@ -144,6 +165,9 @@ pub fn status_of(
             pending_actions: cp.map_or(0, |p| p.actions.len()),
             activity: activity_of(snap, cluster, cp),
             last_action: last.get(&cluster.id).cloned(),
+            age_seconds: last.get(&cluster.id).map(|a| a.seconds_ago),
+            plan: cp.map(ClusterPlan::state),
+            waiting: cp.map(|p| p.waiting.clone()).unwrap_or_default(),
         });
     }
     clusters.sort_by(|a, b| a.cluster.cmp(&b.cluster));
@@ -153,7 +177,7 @@ pub fn status_of(
     }
 }
 
-fn desired_of(cluster: &Cluster, cp: Option<&ClusterPlan>) -> Vec<WantedReplica> {
+pub fn desired_of(cluster: &Cluster, cp: Option<&ClusterPlan>) -> Vec<WantedReplica> {
     let mut want: BTreeMap<String, Option<String>> = cluster
         .replicas
         .iter()
@@ -185,7 +209,7 @@ fn desired_of(cluster: &Cluster, cp: Option<&ClusterPlan>) -> Vec<WantedReplica>
         .collect()
 }
 
-fn activity_of(snap: &Snapshot, cluster: &Cluster, cp: Option<&ClusterPlan>) -> ActivityStatus {
+pub fn activity_of(snap: &Snapshot, cluster: &Cluster, cp: Option<&ClusterPlan>) -> ActivityStatus {
     let idle = match cp {
         Some(p) => p.signals.idle,
         None if cluster.activity.in_flight > 0 => Idle::Busy,
@@ -226,8 +250,29 @@ fn seen_before(snap: &Snapshot, cluster: &Cluster) -> bool {
         .is_some()
 }
 
+/// When a deferred change is due, for a reason: `in 4m`, or nothing.
+pub fn due(d: &Deferred) -> String {
+    match d.in_seconds {
+        Some(0) => " (due now)".into(),
+        Some(s) => format!(" in {}", human_duration(s)),
+        None => String::new(),
+    }
+}
+
+/// `drop r1 in 4m (stabilization: burst: r2 is hydrated)`.
+pub fn deferred_text(d: &Deferred) -> String {
+    match d.strategy {
+        Some(k) => format!("{}{} ({k}: {})", d.action, due(d), d.reason),
+        None => format!("{}{}: {}", d.action, due(d), d.reason),
+    }
+}
+
 /// The condition and its reason; see `Condition` for the precedence.
-fn condition(snap: &Snapshot, cluster: &Cluster, cp: Option<&ClusterPlan>) -> (Condition, String) {
+pub fn condition(
+    snap: &Snapshot,
+    cluster: &Cluster,
+    cp: Option<&ClusterPlan>,
+) -> (Condition, String) {
     let Some(cp) = cp else {
         return match rules::unmanageable(snap, cluster) {
             Some(r) => (Condition::NotManageable, r),
@@ -235,16 +280,20 @@ fn condition(snap: &Snapshot, cluster: &Cluster, cp: Option<&ClusterPlan>) -> (C
         };
     };
     match &cp.outcome {
-        Outcome::Paused { reason } => {
-            let r = match reason {
+        Outcome::Paused { reason, until } => {
+            let mut r = match reason {
                 Some(r) => format!("paused by an operator: {r}"),
                 None => "paused by an operator".into(),
             };
+            if let Some(t) = until {
+                let left = (*t - snap.now).num_seconds().max(0) as u64;
+                r.push_str(&format!(" (expires in {})", human_duration(left)));
+            }
             return (Condition::Paused, r);
         }
         Outcome::Invalid { errors } => return (Condition::Invalid, errors.join("; ")),
         Outcome::Unmanageable { reason } => return (Condition::NotManageable, reason.clone()),
-        _ => {}
+        Outcome::Planned => {}
     }
     if let Some(r) = cluster.replicas.iter().find(|r| r.crash.crashes >= 2) {
         return (
@@ -257,23 +306,51 @@ fn condition(snap: &Snapshot, cluster: &Cluster, cp: Option<&ClusterPlan>) -> (C
     }
     let why = |a: &plan::Action| {
         let verb = a.kind.verb();
-        format!(
-            "{verb} {}: {}: {}",
-            a.replica,
-            a.strategy,
-            a.reasons.join("; ")
-        )
+        let what = if a.replica.is_empty() {
+            verb.to_string()
+        } else {
+            format!("{verb} {}", a.replica)
+        };
+        format!("{what}: {}: {}", a.strategy, a.reasons.join("; "))
     };
-    if let Some(a) = cp
-        .actions
-        .iter()
-        .find(|a| a.strategy == StrategyKind::Burst && a.kind == ActionKind::CreateReplica)
-    {
-        return (Condition::Bursting, why(a));
-    }
     if !cp.actions.is_empty() {
         let reasons: Vec<String> = cp.actions.iter().map(why).collect();
-        return (Condition::Resizing, reasons.join("; "));
+        let burst = cp
+            .actions
+            .iter()
+            .any(|a| a.strategy == StrategyKind::Burst && a.kind == ActionKind::CreateReplica);
+        let creates = cp.actions.iter().any(|a| {
+            a.kind == ActionKind::CreateReplica
+                || (a.kind == ActionKind::SetReplicationFactor
+                    && a.replication_factor.unwrap_or_default() > 0)
+        });
+        let condition = if burst {
+            Condition::Bursting
+        } else if cp.suspending {
+            Condition::Suspending
+        } else if cluster.replicas.is_empty() && creates {
+            Condition::Resuming
+        } else {
+            Condition::Resizing
+        };
+        return (condition, reasons.join("; "));
+    }
+    if let Some(d) = cp
+        .waiting
+        .iter()
+        .find(|d| d.strategy == Some(StrategyKind::Stabilization))
+    {
+        return (Condition::Stabilizing, deferred_text(d));
+    }
+    if let Some(d) = cp.waiting.iter().find(|d| d.strategy.is_none()) {
+        return (Condition::Hydrating, deferred_text(d));
+    }
+    if let Some(d) = cp
+        .waiting
+        .iter()
+        .find(|d| d.strategy == Some(StrategyKind::Burst))
+    {
+        return (Condition::Bursting, deferred_text(d));
     }
     let has = |k: StrategyKind| cp.strategies.contains(&k);
     let burst_name = format!("{}-burst", cluster.name);
@@ -291,18 +368,6 @@ fn condition(snap: &Snapshot, cluster: &Cluster, cp: Option<&ClusterPlan>) -> (C
         };
         return (Condition::Suspended, r.into());
     }
-    let waiting: Vec<&str> = cluster
-        .replicas
-        .iter()
-        .filter(|r| !r.hydrated)
-        .map(|r| r.name.as_str())
-        .collect();
-    if !waiting.is_empty() {
-        return (
-            Condition::Hydrating,
-            format!("waiting for {} to hydrate", waiting.join(", ")),
-        );
-    }
     if has(StrategyKind::IdleSuspend) && cp.signals.idle == Idle::Unknown {
         return (
             Condition::SignalUnknown,
@@ -317,7 +382,7 @@ fn condition(snap: &Snapshot, cluster: &Cluster, cp: Option<&ClusterPlan>) -> (C
 }
 
 /// The newest action of each cluster, from the audit trail.
-fn last_actions(
+pub fn last_actions(
     records: Vec<crate::db::store::ActionRecord>,
     now: DateTime<Utc>,
 ) -> BTreeMap<ClusterId, LastAction> {
@@ -344,11 +409,14 @@ fn last_actions(
 /// `status [--all]`: read-only.
 pub async fn status(
     ctx: &Context,
-    filter: Option<&Regex>,
+    selection: &Selection,
     all: bool,
 ) -> Result<StatusReport, CommandError> {
     let mut backend = ctx.backend();
     let snap = crate::exec::Backend::snapshot(&mut backend).await?;
+    selection
+        .check(&snap, false)
+        .map_err(|e| CommandError::Usage(e.to_string()))?;
     let store = &ctx.store;
     let records = backend
         .retrying("reading the last actions", async |c| {
@@ -357,7 +425,7 @@ pub async fn status(
         .await?;
     Ok(status_of(
         &snap,
-        filter,
+        selection,
         all,
         &last_actions(records, snap.now),
     ))
@@ -386,7 +454,7 @@ mod tests {
             ..Snapshot::default()
         };
         let state = |snap: &Snapshot| {
-            status_of(snap, None, false, &BTreeMap::new()).clusters[0]
+            status_of(snap, &Selection::all(), false, &BTreeMap::new()).clusters[0]
                 .activity
                 .state
         };

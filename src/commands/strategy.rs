@@ -2,16 +2,18 @@
 //! A write is validated first by the planner's own validator
 //! (`plan::rows`) on the set of rows it would leave, so `strategy set`
 //! refuses exactly what every later plan would refuse, in the same words.
-//! The SQL is `db::store`'s.
+//! Every write also leaves an audit row (who, what, before → after) that
+//! `history` shows. The SQL is `db::store`'s.
 
 use chrono::{DateTime, Utc};
-use regex::Regex;
 use serde::Serialize;
+use uuid::Uuid;
 
-use super::{resolve, CommandError, Context, Target};
+use super::{resolve, CommandError, Context, Target, TimeBound};
+use crate::exec::AuditRow;
 use crate::model::{ClusterId, Snapshot, StrategyRow, PAUSE};
 use crate::plan::rows::{self, Code, InEffect};
-use crate::plan::rules;
+use crate::plan::{rules, Selection};
 use crate::strategy::StrategyKind;
 
 /// A row written by `strategy set` or `strategy pause`.
@@ -25,6 +27,8 @@ pub struct Written {
     pub config: serde_json::Value,
     pub updated_at: DateTime<Utc>,
     pub rows_replaced: u64,
+    /// The config of the row it replaced, if any.
+    pub previous: Option<serde_json::Value>,
     /// Why the row will not take effect right away, if it will not.
     pub notes: Vec<String>,
     #[serde(skip)]
@@ -117,14 +121,24 @@ fn write_time(snap: &Snapshot, id: &ClusterId, ty: &str) -> DateTime<Utc> {
     }
 }
 
+/// The config in effect of one (cluster, type), if any.
+fn current(snap: &Snapshot, id: &ClusterId, ty: &str) -> Option<serde_json::Value> {
+    rows_of(snap, id)
+        .iter()
+        .find(|r| r.row.strategy_type == ty)
+        .map(|r| r.row.config.clone())
+}
+
 async fn write(
     ctx: &Context,
     snap: &Snapshot,
     target: &Target,
     ty: &str,
     config: &serde_json::Value,
+    command: &str,
 ) -> Result<(DateTime<Utc>, u64), CommandError> {
     let at = write_time(snap, &target.id, ty);
+    let before = current(snap, &target.id, ty);
     let store = &ctx.store;
     let replaced = ctx
         .backend()
@@ -132,7 +146,58 @@ async fn write(
             store.replace_strategy(c, &target.id, ty, config, at).await
         })
         .await?;
+    audit(
+        ctx,
+        target,
+        command,
+        Some(ty),
+        before.unwrap_or(serde_json::Value::Null),
+        config.clone(),
+        at,
+    )
+    .await?;
     Ok((at, replaced))
+}
+
+/// The audit row of a strategy change: who, what, before → after. Written
+/// after the change (it is done by then); a failure to write it is an error,
+/// so an unaudited change never looks like a clean success.
+async fn audit(
+    ctx: &Context,
+    target: &Target,
+    command: &str,
+    ty: Option<&str>,
+    before: serde_json::Value,
+    after: serde_json::Value,
+    at: DateTime<Utc>,
+) -> Result<(), CommandError> {
+    let kind = command.replace(' ', "_");
+    let row = AuditRow {
+        action_id: Uuid::new_v4().to_string(),
+        cluster_id: target.id.clone(),
+        action_sql: format!(
+            "-- clusterctl {command} {}{}",
+            target.arg(),
+            ty.map(|t| format!(" {t}")).unwrap_or_default()
+        ),
+        decision_ctx: serde_json::json!({
+            "kind": kind,
+            "controller": concat!("clusterctl ", env!("CARGO_PKG_VERSION")),
+            "cluster": target.name,
+            "strategy_type": ty,
+            "before": before,
+            "after": after,
+            "by": super::operator(&ctx.opts),
+        }),
+        created_at: at,
+    };
+    let store = &ctx.store;
+    ctx.backend()
+        .retrying("writing the audit row", async |c| {
+            store.audit_done(c, &row).await
+        })
+        .await?;
+    Ok(())
 }
 
 /// `strategy set CLUSTER TYPE CONFIG`: validate the rows it would leave,
@@ -193,7 +258,8 @@ pub async fn set(
             target.display()
         )));
     }
-    let (at, replaced) = write(ctx, &snap, &target, ty, config).await?;
+    let previous = current(&snap, &target.id, ty);
+    let (at, replaced) = write(ctx, &snap, &target, ty, config, "strategy set").await?;
     let mut notes = Vec::new();
     if let Some(reason) = snap
         .cluster(&target.id)
@@ -217,24 +283,68 @@ pub async fn set(
         config: config.clone(),
         updated_at: at,
         rows_replaced: replaced,
+        previous,
         notes,
         target,
     })
 }
 
-/// `strategy pause CLUSTER [--reason TEXT]`: a `pause` row.
+/// `strategy pause CLUSTER [--reason TEXT] [--until 2h|TIME]`: a `pause`
+/// row. Pausing a paused cluster keeps its reason and expiry unless new
+/// ones are given, and says so.
 pub async fn pause(
     ctx: &Context,
     cluster: &str,
     reason: Option<&str>,
+    until: Option<TimeBound>,
 ) -> Result<Written, CommandError> {
     let snap = snapshot(ctx).await?;
     let target = resolve(&snap, cluster, false)?;
-    let config = match reason.map(str::trim).filter(|r| !r.is_empty()) {
-        Some(r) => serde_json::json!({ "reason": r }),
-        None => serde_json::json!({}),
+    let previous = current(&snap, &target.id, PAUSE);
+    let old = previous
+        .as_ref()
+        .map(|c| rows::Pause {
+            reason: rows::pause_reason(c),
+            until: rows::pause_until(c),
+        })
+        .filter(|p| p.in_force(snap.now));
+    let reason = reason
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(str::to_string)
+        .or_else(|| old.as_ref().and_then(|p| p.reason.clone()));
+    let until = match until {
+        Some(b) => {
+            let t = b.from_now(snap.now);
+            if t <= snap.now {
+                return Err(CommandError::Usage(format!(
+                    "--until {}: that is not in the future",
+                    t.to_rfc3339()
+                )));
+            }
+            Some(t)
+        }
+        None => old.as_ref().and_then(|p| p.until),
     };
-    let (at, replaced) = write(ctx, &snap, &target, PAUSE, &config).await?;
+    let mut config = serde_json::Map::new();
+    if let Some(r) = &reason {
+        config.insert("reason".into(), r.clone().into());
+    }
+    if let Some(t) = until {
+        config.insert(
+            "until".into(),
+            t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true).into(),
+        );
+    }
+    let config = serde_json::Value::Object(config);
+    let mut notes = Vec::new();
+    if old.is_some() {
+        notes.push(match &reason {
+            Some(r) => format!("{} was already paused; reason: {r}", target.display()),
+            None => format!("{} was already paused", target.display()),
+        });
+    }
+    let (at, replaced) = write(ctx, &snap, &target, PAUSE, &config, "strategy pause").await?;
     Ok(Written {
         command: "strategy pause",
         cluster_id: target.id.clone(),
@@ -243,7 +353,8 @@ pub async fn pause(
         config,
         updated_at: at,
         rows_replaced: replaced,
-        notes: Vec::new(),
+        previous,
+        notes,
         target,
     })
 }
@@ -265,15 +376,36 @@ pub async fn remove(
         .filter(|r| ty.is_none_or(|t| r.row.strategy_type == t))
         .map(|r| r.row.strategy_type.clone())
         .collect();
+    let before: serde_json::Map<String, serde_json::Value> = existing
+        .iter()
+        .filter(|r| removed.contains(&r.row.strategy_type))
+        .map(|r| (r.row.strategy_type.clone(), r.row.config.clone()))
+        .collect();
     let deleted = if removed.is_empty() {
         0
     } else {
         let store = &ctx.store;
-        ctx.backend()
+        let n = ctx
+            .backend()
             .retrying("removing strategy rows", async |c| {
                 store.delete_strategies(c, &target.id, ty).await
             })
-            .await?
+            .await?;
+        let before = match (ty, before.values().next()) {
+            (Some(_), Some(v)) => v.clone(),
+            _ => serde_json::Value::Object(before.clone()),
+        };
+        audit(
+            ctx,
+            &target,
+            command,
+            ty,
+            before,
+            serde_json::Value::Null,
+            snap.now,
+        )
+        .await?;
+        n
     };
     let left: Vec<InEffect> = existing
         .into_iter()
@@ -302,12 +434,11 @@ pub async fn remove(
 
 /// The rows in effect (newest per cluster and type), by cluster name then
 /// priority; rows of clusters that no longer exist come last. Pure.
-pub fn list(snap: &Snapshot, filter: Option<&Regex>) -> Listing {
+pub fn list(snap: &Snapshot, selection: &Selection) -> Listing {
     let mut out = Vec::new();
     for (id, rows) in rows::in_effect(&snap.strategies) {
         let name = snap.cluster(&id).map(|c| c.name.clone());
-        let shown = name.as_deref().unwrap_or(&id.0);
-        if filter.is_some_and(|re| !re.is_match(shown)) {
+        if !selection.matches_id(&id, name.as_deref()) {
             continue;
         }
         for r in rows {
@@ -342,6 +473,10 @@ pub fn list(snap: &Snapshot, filter: Option<&Regex>) -> Listing {
 }
 
 /// `strategy ls`: read-only.
-pub async fn ls(ctx: &Context, filter: Option<&Regex>) -> Result<Listing, CommandError> {
-    Ok(list(&snapshot(ctx).await?, filter))
+pub async fn ls(ctx: &Context, selection: &Selection) -> Result<Listing, CommandError> {
+    let snap = snapshot(ctx).await?;
+    selection
+        .check(&snap, false)
+        .map_err(|e| CommandError::Usage(e.to_string()))?;
+    Ok(list(&snap, selection))
 }

@@ -349,3 +349,30 @@ pub async fn replicas_of(
         })
         .collect())
 }
+
+/// Needs: mz_internal.mz_cluster_replica_status_history (public),
+/// mz_catalog.mz_cluster_replicas. When each replica of one cluster was
+/// first seen (its oldest status event; history is kept 30 days by
+/// default, so older replicas look 30 days old), for `describe`.
+const REPLICA_FIRST_SEEN_SQL: &str = "SELECT h.replica_id, min(h.occurred_at) \
+     FROM mz_internal.mz_cluster_replica_status_history h \
+     JOIN mz_catalog.mz_cluster_replicas r ON r.id = h.replica_id \
+     WHERE r.cluster_id = $1 GROUP BY h.replica_id";
+
+/// `(replica id, first status event)` of one cluster's replicas.
+pub async fn replica_first_seen(
+    c: &Client,
+    cluster: &ClusterId,
+) -> Result<Vec<(String, DateTime<Utc>)>, DbError> {
+    let rows = c
+        .query_typed(
+            REPLICA_FIRST_SEEN_SQL,
+            &[(&cluster.0, tokio_postgres::types::Type::TEXT)],
+        )
+        .await
+        .map_err(q("replica status history"))?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| Some((r.try_get(0).ok()?, r.try_get(1).ok()?)))
+        .collect())
+}

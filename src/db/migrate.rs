@@ -422,7 +422,12 @@ mod tests {
         );
         assert!(sql.contains("GRANT USAGE ON SCHEMA \"ops\""), "{sql}");
         for (v, _, _) in MIGRATION_FILES {
+            // Recorded once however often the script runs.
             assert!(sql.contains(&format!("SELECT {v}, ")), "{sql}");
+            assert!(
+                sql.contains(&format!("WHERE NOT EXISTS (SELECT 1 FROM \"ops\".\"clusterctl_schema_migrations\" WHERE version = {v})")),
+                "{sql}"
+            );
         }
     }
 }

@@ -173,6 +173,27 @@ impl Store {
         Ok(())
     }
 
+    /// Records a change that is already done (a strategy row written or
+    /// removed, by `strategy set|rm|pause|resume`): one row, `executed` true.
+    pub async fn audit_done(&self, c: &Client, row: &AuditRow) -> Result<(), DbError> {
+        let sql = format!(
+            "INSERT INTO {} (action_id, cluster_id, action_sql, decision_ctx, executed, error_message, created_at) \
+             VALUES ($1, $2, $3, $4::text::jsonb, true, NULL, $5::text::timestamptz)",
+            self.table(ACTIONS)
+        );
+        let params = [
+            row.action_id.clone(),
+            row.cluster_id.0.clone(),
+            row.action_sql.clone(),
+            row.decision_ctx.to_string(),
+            row.created_at.to_rfc3339(),
+        ];
+        execute_text(c, &sql, &params)
+            .await
+            .map_err(|e| self.missing_or(e, "writing the audit row"))?;
+        Ok(())
+    }
+
     /// Records how an attempted action ended.
     pub async fn audit_outcome(
         &self,
@@ -327,13 +348,30 @@ impl Store {
     ) -> Result<Vec<ActionRecord>, DbError> {
         let mut params: Vec<String> = Vec::new();
         let mut sql = format!("{ACTION_COLUMNS} FROM {} WHERE true", self.table(ACTIONS));
-        if let Some(since) = filter.since_s {
-            params.push(format!("{since} seconds"));
-            let _ = write!(
-                sql,
-                " AND created_at > now() - ${}::text::interval",
-                params.len()
-            );
+        for (bound, op) in [(&filter.since, ">"), (&filter.until, "<=")] {
+            match bound {
+                Some(Bound::SecondsAgo(s)) => {
+                    params.push(format!("{s} seconds"));
+                    let _ = write!(
+                        sql,
+                        " AND created_at {op} now() - ${}::text::interval",
+                        params.len()
+                    );
+                }
+                Some(Bound::At(t)) => {
+                    params.push(t.to_rfc3339());
+                    let _ = write!(
+                        sql,
+                        " AND created_at {op} ${}::text::timestamptz",
+                        params.len()
+                    );
+                }
+                None => {}
+            }
+        }
+        if let Some(replica) = filter.replica {
+            params.push(replica.to_string());
+            let _ = write!(sql, " AND decision_ctx->>'replica' = ${}", params.len());
         }
         if filter.failed_only {
             sql.push_str(" AND (executed = false OR executed IS NULL)");
@@ -346,11 +384,10 @@ impl Store {
                 .collect();
             let _ = write!(sql, " AND cluster_id IN ({})", ph.join(", "));
         }
-        let _ = write!(
-            sql,
-            " ORDER BY created_at DESC, action_id DESC LIMIT {}",
-            filter.limit.max(1)
-        );
+        sql.push_str(" ORDER BY created_at DESC, action_id DESC");
+        if let Some(limit) = filter.limit {
+            let _ = write!(sql, " LIMIT {limit}");
+        }
         let typed: Vec<(&(dyn ToSql + Sync), Type)> = params
             .iter()
             .map(|p| (p as &(dyn ToSql + Sync), Type::TEXT))
@@ -393,13 +430,26 @@ impl Store {
     }
 }
 
+/// A bound of a time range: seconds before the database's now, or a time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Bound {
+    SecondsAgo(u64),
+    At(DateTime<Utc>),
+}
+
 /// Which audit rows to read.
 #[derive(Debug, Clone, Default)]
 pub struct ActionFilter<'a> {
-    pub since_s: Option<u64>,
+    /// Newer than this.
+    pub since: Option<Bound>,
+    /// Not newer than this.
+    pub until: Option<Bound>,
     pub failed_only: bool,
     pub clusters: Option<&'a [ClusterId]>,
-    pub limit: u32,
+    /// Only actions on this replica (`decision_ctx->>'replica'`).
+    pub replica: Option<&'a str>,
+    /// At most this many rows; `None` for all.
+    pub limit: Option<u32>,
 }
 
 const ACTION_COLUMNS: &str = "SELECT action_id, cluster_id, action_sql, decision_ctx::text, \

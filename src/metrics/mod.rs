@@ -28,7 +28,7 @@ pub mod http;
 
 use crate::exec::{ActionStatus, ApplyReport};
 use crate::model::Snapshot;
-use crate::plan::{Outcome, Plan};
+use crate::plan::{Plan, PlanState};
 
 /// How a run ended (`clusterctl_runs_total{outcome}`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,8 +61,16 @@ impl RunOutcome {
     }
 }
 
-/// Conditions a managed cluster can be in after planning.
-const CONDITIONS: [&str; 5] = ["converged", "planned", "unmanageable", "invalid", "paused"];
+/// Conditions a managed cluster can be in after planning: the plan's
+/// states, named as `dry-run --output json` names them.
+const CONDITIONS: [PlanState; 6] = [
+    PlanState::Converged,
+    PlanState::Waiting,
+    PlanState::Changes,
+    PlanState::Unmanageable,
+    PlanState::Invalid,
+    PlanState::Paused,
+];
 const ACTION_KINDS: [&str; 2] = ["create_replica", "drop_replica"];
 const ACTION_OUTCOMES: [&str; 3] = ["executed", "failed", "skipped"];
 
@@ -107,6 +115,8 @@ pub struct Metrics {
     replicas: Family<ClusterLabels, Gauge>,
     credits: Family<ClusterLabels, FloatGauge>,
     clusters: Family<ConditionLabels, Gauge>,
+    crash_looping: Family<ClusterLabels, Gauge>,
+    signal_known: Family<NoLabels, Gauge>,
     lease_held: Gauge,
     last_success: FloatGauge,
     /// Absent while no activity at all is in the lookback (unknown age).
@@ -145,6 +155,8 @@ impl Metrics {
         let replicas = Family::<ClusterLabels, Gauge>::default();
         let credits = Family::<ClusterLabels, FloatGauge>::default();
         let clusters = Family::<ConditionLabels, Gauge>::default();
+        let crash_looping = Family::<ClusterLabels, Gauge>::default();
+        let signal_known = Family::<NoLabels, Gauge>::default();
         let lease_held = Gauge::default();
         let last_success = FloatGauge::default();
         let signal_age = Family::<NoLabels, FloatGauge>::default();
@@ -208,8 +220,22 @@ impl Metrics {
             r,
             &mut names,
             ("clusterctl_clusters", "gauge"),
-            "clusters with strategies, by condition of the last plan (converged, planned, unmanageable, invalid, paused)",
+            "clusters with strategies, by state of the last plan (converged, waiting, changes, unmanageable, invalid, paused)",
             clusters.clone(),
+        );
+        register(
+            r,
+            &mut names,
+            ("clusterctl_cluster_crash_looping", "gauge"),
+            "1 when a replica of the cluster went offline twice or more in the crash window (last run's snapshot)",
+            crash_looping.clone(),
+        );
+        register(
+            r,
+            &mut names,
+            ("clusterctl_activity_signal_known", "gauge"),
+            "1 when the statement log had rows in the lookback (activity is known), 0 when idle_suspend cannot tell",
+            signal_known.clone(),
         );
         register(
             r,
@@ -247,6 +273,8 @@ impl Metrics {
             replicas,
             credits,
             clusters,
+            crash_looping,
+            signal_known,
             lease_held,
             last_success,
             signal_age,
@@ -285,9 +313,21 @@ impl Metrics {
                 self.observe_applied(snapshot, plan, report);
             }
             None => {
+                // Only the lease holder describes the fleet: a standby (or
+                // a failed run) exports no per-cluster gauges, not stale ones.
                 self.lease_held.set(0);
+                self.clear_fleet();
             }
         }
+    }
+
+    fn clear_fleet(&self) {
+        self.replicas.clear();
+        self.credits.clear();
+        self.clusters.clear();
+        self.crash_looping.clear();
+        self.signal_age.clear();
+        self.signal_known.clear();
     }
 
     fn observe_applied(&self, snapshot: &Snapshot, plan: &Plan, report: &ApplyReport) {
@@ -303,18 +343,12 @@ impl Metrics {
                 .inc();
         }
         // Clusters come and go: start from nothing every run.
-        self.replicas.clear();
-        self.credits.clear();
+        self.clear_fleet();
         let mut by_condition = [0i64; CONDITIONS.len()];
         for cp in &plan.clusters {
-            let condition = match &cp.outcome {
-                Outcome::Planned if cp.actions.is_empty() => 0,
-                Outcome::Planned => 1,
-                Outcome::Unmanageable { .. } => 2,
-                Outcome::Invalid { .. } => 3,
-                Outcome::Paused { .. } => 4,
-            };
-            by_condition[condition] += 1;
+            if let Some(i) = CONDITIONS.iter().position(|c| *c == cp.state()) {
+                by_condition[i] += 1;
+            }
             let Some(cluster) = snapshot.cluster(&cp.cluster_id) else {
                 continue;
             };
@@ -332,18 +366,26 @@ impl Metrics {
                 .get_or_create(&labels)
                 .set(cluster.replicas.len() as i64);
             self.credits.get_or_create(&labels).set(credits);
+            let looping = cluster.replicas.iter().any(|r| r.crash.crashes >= 2);
+            self.crash_looping
+                .get_or_create(&labels)
+                .set(i64::from(looping));
         }
         for (i, condition) in CONDITIONS.iter().enumerate() {
             self.clusters
-                .get_or_create(&ConditionLabels { condition })
+                .get_or_create(&ConditionLabels {
+                    condition: condition.as_str(),
+                })
                 .set(by_condition[i]);
         }
+        self.signal_known
+            .get_or_create(&NoLabels {})
+            .set(i64::from(snapshot.activity_log_has_rows));
         let latest = snapshot
             .clusters
             .iter()
             .filter_map(|c| c.activity.last_begin)
             .max();
-        self.signal_age.clear();
         if let Some(t) = latest {
             let age = (snapshot.now - t).num_milliseconds().max(0) as f64 / 1000.0;
             self.signal_age.get_or_create(&NoLabels {}).set(age);
@@ -603,6 +645,65 @@ mod tests {
         assert_eq!(last(&text), last(&first.prometheus_text()));
         // Garbage is ignored, not an error.
         second.carry_over("clusterctl_runs_total{outcome=\"bogus\"} 7\nnot a metric\nx{ NaN");
+    }
+
+    #[test]
+    fn only_the_lease_holder_exports_per_cluster_gauges() {
+        use crate::model::{ClusterId, Snapshot};
+        let m = Metrics::new();
+        let snap = Snapshot::default();
+        let plan = crate::plan::plan(&snap, &crate::plan::PlanOptions::default());
+        let report = ApplyReport {
+            run_id: uuid::Uuid::nil(),
+            results: vec![],
+            changed_clusters: vec![],
+            states_written: 0,
+        };
+        m.observe_run(
+            RunOutcome::Success,
+            Duration::from_secs(1),
+            Some((&snap, &plan, &report)),
+            Utc::now(),
+        );
+        m.replicas
+            .get_or_create(&ClusterLabels {
+                cluster: "c".into(),
+                cluster_id: ClusterId("u2".into()).0,
+            })
+            .set(2);
+        let samples = |text: &str, name: &str| -> Vec<String> {
+            text.lines()
+                .filter(|l| l.starts_with(name))
+                .map(str::to_string)
+                .collect()
+        };
+        let text = m.prometheus_text();
+        let known = samples(&text, "clusterctl_activity_signal_known");
+        assert!(
+            known.len() == 1 && known[0].ends_with(" 0"),
+            "{known:?}\n{text}"
+        );
+        assert_eq!(
+            samples(&text, "clusterctl_cluster_replicas{").len(),
+            1,
+            "{text}"
+        );
+        m.observe_run(
+            RunOutcome::LeaseBusy,
+            Duration::from_secs(1),
+            None,
+            Utc::now(),
+        );
+        let text = m.prometheus_text();
+        assert!(
+            samples(&text, "clusterctl_cluster_replicas{").is_empty(),
+            "{text}"
+        );
+        assert!(
+            samples(&text, "clusterctl_activity_signal_known").is_empty(),
+            "{text}"
+        );
+        assert!(text.contains("clusterctl_lease_held 0"), "{text}");
     }
 
     #[test]

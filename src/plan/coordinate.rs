@@ -38,10 +38,22 @@ pub(super) fn plan_cluster(
             .map(|r| (r.name.clone(), r.size.clone()))
             .collect(),
         new_state: None,
+        waiting: Vec::new(),
     };
-    if let Some(reason) = rows.paused.clone() {
-        cp.outcome = Outcome::Paused { reason };
-        return cp;
+    match &rows.paused {
+        Some(p) if p.in_force(snap.now) => {
+            cp.outcome = Outcome::Paused {
+                reason: p.reason.clone(),
+                until: p.until,
+            };
+            return cp;
+        }
+        Some(p) => cp.notes.push(format!(
+            "the pause expired at {}; `clusterctl strategy resume {}` removes its row",
+            p.until.map(|t| t.to_rfc3339()).unwrap_or_default(),
+            cluster.name
+        )),
+        None => {}
     }
     if !rows.is_valid() {
         cp.outcome = Outcome::Invalid {
@@ -91,6 +103,7 @@ pub(super) fn plan_cluster(
     rules::enforce_invariants(cluster, &snap.sizes, &mut desired);
     cp.suspending = desired.suspending.is_some();
     cp.notes.append(&mut desired.notes);
+    cp.waiting = waiting_of(cluster, &desired);
     cp.alerts.append(&mut desired.alerts);
     cp.actions = if cluster.managed {
         diff::diff_managed(cluster, &desired, opts, &mut cp.notes)
@@ -102,6 +115,43 @@ pub(super) fn plan_cluster(
         cp.new_state = Some(new_state);
     }
     cp
+}
+
+/// Pending work: what strategies held back, then every replica the
+/// cluster keeps that is still hydrating (a resize waits for it).
+fn waiting_of(cluster: &Cluster, desired: &Desired) -> Vec<crate::strategy::Deferred> {
+    let mut out = desired.deferred.clone();
+    if desired.suspending.is_some() {
+        return out;
+    }
+    for r in cluster.replicas.iter().filter(|r| !r.hydrated) {
+        if !desired.replicas.contains_key(&r.name) {
+            continue;
+        }
+        let size = r.size.as_ref().map(|s| s.0.as_str()).unwrap_or("?");
+        let serving: Vec<&str> = cluster
+            .replicas
+            .iter()
+            .filter(|o| o.hydrated && o.name != r.name)
+            .map(|o| o.name.as_str())
+            .collect();
+        out.push(crate::strategy::Deferred {
+            strategy: None,
+            action: format!("hydrate {}", r.name),
+            reason: if serving.is_empty() {
+                format!("{} ({size}) is hydrating", r.name)
+            } else {
+                format!(
+                    "{} ({size}) is hydrating; {} keep{} serving until it is",
+                    r.name,
+                    serving.join(", "),
+                    if serving.len() == 1 { "s" } else { "" }
+                )
+            },
+            in_seconds: None,
+        });
+    }
+    out
 }
 
 fn slot<'a>(

@@ -9,24 +9,26 @@ mod coordinate;
 mod diff;
 pub mod rows;
 pub mod rules;
+pub mod select;
 
 use chrono::{DateTime, Utc};
-use regex::Regex;
 use serde::Serialize;
 
 use crate::model::{Cluster, ClusterId, Size, Snapshot};
 use crate::strategy::{Idle, StrategyKind};
 
+pub use crate::strategy::Deferred;
 pub use coordinate::{first_seen, CONTROLLER_SLOT};
 pub use rules::unmanageable;
+pub use select::{Selection, SelectionError};
 
 /// Version of the JSON documents we print; bumped on incompatible changes.
 pub const FORMAT_VERSION: u32 = 1;
 
 #[derive(Debug, Clone)]
 pub struct PlanOptions {
-    /// Only clusters whose name matches.
-    pub cluster_filter: Option<Regex>,
+    /// The clusters to plan (`--cluster`, `--filter-clusters`).
+    pub selection: Selection,
     /// `WAIT UNTIL READY` timeout of a managed cluster's graceful resize;
     /// on timeout Materialize rolls back.
     pub resize_timeout: std::time::Duration,
@@ -35,7 +37,7 @@ pub struct PlanOptions {
 impl Default for PlanOptions {
     fn default() -> Self {
         PlanOptions {
-            cluster_filter: None,
+            selection: Selection::all(),
             resize_timeout: std::time::Duration::from_secs(600),
         }
     }
@@ -104,8 +106,41 @@ pub enum Outcome {
     /// A strategy row is invalid: the cluster is skipped this round.
     Invalid { errors: Vec<String> },
     /// An operator paused the controller for this cluster (a `pause` row):
-    /// no actions, no state written.
-    Paused { reason: Option<String> },
+    /// no actions, no state written; until `until` when the pause expires.
+    Paused {
+        reason: Option<String>,
+        until: Option<DateTime<Utc>>,
+    },
+}
+
+/// Where a cluster stands after planning, in one word: what `dry-run`,
+/// `apply`, `status` and the metrics call it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlanState {
+    /// Nothing to do and nothing pending.
+    Converged,
+    /// Nothing to do this round, but work is pending (a replica hydrating,
+    /// a deferred drop).
+    Waiting,
+    /// Actions are planned.
+    Changes,
+    Invalid,
+    Unmanageable,
+    Paused,
+}
+
+impl PlanState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlanState::Converged => "converged",
+            PlanState::Waiting => "waiting",
+            PlanState::Changes => "changes",
+            PlanState::Invalid => "invalid",
+            PlanState::Unmanageable => "unmanageable",
+            PlanState::Paused => "paused",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -137,6 +172,9 @@ pub struct ClusterPlan {
     /// A strategy empties the cluster on purpose this round.
     pub suspending: bool,
     pub notes: Vec<String>,
+    /// Work that is pending but not due this round: a replica still
+    /// hydrating, a drop deferred by stabilization or a lingering burst.
+    pub waiting: Vec<Deferred>,
     /// Conditions an operator must act on (e.g. a burst that gave up).
     pub alerts: Vec<String>,
     pub signals: Signals,
@@ -150,10 +188,25 @@ pub struct ClusterPlan {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Plan {
+    /// Carried for the simulator; the JSON envelope says it once.
+    #[serde(skip)]
     pub format_version: u32,
     pub now: DateTime<Utc>,
     pub clusters: Vec<ClusterPlan>,
     pub warnings: Vec<String>,
+}
+
+impl ClusterPlan {
+    pub fn state(&self) -> PlanState {
+        match &self.outcome {
+            Outcome::Invalid { .. } => PlanState::Invalid,
+            Outcome::Unmanageable { .. } => PlanState::Unmanageable,
+            Outcome::Paused { .. } => PlanState::Paused,
+            Outcome::Planned if !self.actions.is_empty() => PlanState::Changes,
+            Outcome::Planned if !self.waiting.is_empty() => PlanState::Waiting,
+            Outcome::Planned => PlanState::Converged,
+        }
+    }
 }
 
 impl Plan {
@@ -178,11 +231,7 @@ pub fn plan(snap: &Snapshot, opts: &PlanOptions) -> Plan {
     let mut warnings = Vec::new();
     let in_effect = rows::in_effect(&snap.strategies);
     let by_id = snap.cluster_index();
-    let selected = |c: &Cluster| {
-        opts.cluster_filter
-            .as_ref()
-            .is_none_or(|re| re.is_match(&c.name))
-    };
+    let selected = |c: &Cluster| opts.selection.matches(c);
     let mut clusters = Vec::with_capacity(in_effect.len());
     for (id, rows) in &in_effect {
         let cluster = by_id.get(id).map(|&i| &snap.clusters[i]);

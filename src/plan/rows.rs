@@ -108,6 +108,20 @@ pub fn known_types() -> Vec<&'static str> {
     v
 }
 
+/// A `pause` row: `{"reason": "…", "until": "2026-11-22T10:00:00Z"}`, both
+/// optional. A pause with an `until` in the past is no longer in force.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Pause {
+    pub reason: Option<String>,
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl Pause {
+    pub fn in_force(&self, now: chrono::DateTime<chrono::Utc>) -> bool {
+        self.until.is_none_or(|t| t > now)
+    }
+}
+
 /// What a cluster's rows amount to.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Validated {
@@ -115,8 +129,8 @@ pub struct Validated {
     pub configs: Vec<StrategyConfig>,
     /// The known strategy types of the rows, valid or not, in priority order.
     pub kinds: Vec<StrategyKind>,
-    /// `Some` when a `pause` row is in effect, with its reason.
-    pub paused: Option<Option<String>>,
+    /// `Some` when a `pause` row is in effect.
+    pub paused: Option<Pause>,
     pub findings: Vec<Finding>,
 }
 
@@ -199,7 +213,18 @@ fn validate_row(ty: &str, config: &serde_json::Value, sizes: &SizeCatalog, v: &m
                         "key 'reason': must be a string".into(),
                     ));
                 }
-                unknown_keys(ty, config, &["reason"], v);
+                if o.get("until")
+                    .is_some_and(|u| !u.is_null() && pause_until(config).is_none())
+                {
+                    v.findings.push(Finding::new(
+                        Severity::Error,
+                        Code::InvalidConfig,
+                        Some(ty),
+                        "key 'until': must be an RFC 3339 time like \"2026-11-22T10:00:00Z\""
+                            .into(),
+                    ));
+                }
+                unknown_keys(ty, config, &["reason", "until"], v);
             }
             _ => v.findings.push(Finding::new(
                 Severity::Error,
@@ -208,7 +233,10 @@ fn validate_row(ty: &str, config: &serde_json::Value, sizes: &SizeCatalog, v: &m
                 "config of a pause row must be a JSON object ({} or {\"reason\": \"...\"})".into(),
             )),
         }
-        v.paused = Some(pause_reason(config));
+        v.paused = Some(Pause {
+            reason: pause_reason(config),
+            until: pause_until(config),
+        });
         return;
     }
     let Some(kind) = StrategyKind::parse(ty) else {
@@ -276,6 +304,14 @@ pub fn pause_reason(config: &serde_json::Value) -> Option<String> {
         .and_then(|r| r.as_str())
         .filter(|r| !r.trim().is_empty())
         .map(str::to_string)
+}
+
+/// When a `pause` row expires (`{"until": "…"}`), if it says.
+pub fn pause_until(config: &serde_json::Value) -> Option<chrono::DateTime<chrono::Utc>> {
+    let s = config.get("until")?.as_str()?;
+    chrono::DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&chrono::Utc))
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use proptest::prelude::*;
+use regex::Regex;
 use serde_json::json;
 
 use super::*;
@@ -274,7 +275,7 @@ fn cluster_filter_limits_the_plan() {
         ],
     );
     let opts = PlanOptions {
-        cluster_filter: Regex::new("^prod_").ok(),
+        selection: Selection::pattern(Regex::new("^prod_").expect("regex")),
         ..PlanOptions::default()
     };
     let p = plan(&s, &opts);

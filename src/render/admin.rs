@@ -6,10 +6,6 @@ use crate::commands::admin::{Unlocked, Wiped};
 use crate::commands::init::{InitSql, Initialized};
 
 impl View for Initialized {
-    fn command(&self) -> &'static str {
-        "init"
-    }
-
     fn text(&self, _style: &TextStyle) -> String {
         if self.migrations_applied.is_empty() {
             return "The tables are up to date (nothing to do).\n".to_string();
@@ -36,10 +32,6 @@ impl View for Initialized {
 }
 
 impl View for InitSql {
-    fn command(&self) -> &'static str {
-        "init"
-    }
-
     fn text(&self, _style: &TextStyle) -> String {
         self.sql.clone()
     }
@@ -50,10 +42,6 @@ impl View for InitSql {
 }
 
 impl View for Unlocked {
-    fn command(&self) -> &'static str {
-        "unlock"
-    }
-
     fn text(&self, _style: &TextStyle) -> String {
         if self.previous_holder.is_empty() {
             "The lease was free; nothing to break.\n".into()
@@ -73,10 +61,6 @@ impl View for Unlocked {
 }
 
 impl View for Wiped {
-    fn command(&self) -> &'static str {
-        "wipe-state"
-    }
-
     fn text(&self, _style: &TextStyle) -> String {
         let scope = match &self.clusters {
             None => "all clusters".to_string(),

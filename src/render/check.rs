@@ -49,10 +49,6 @@ fn check_text(r: &CheckReport) -> String {
 }
 
 impl View for CheckReport {
-    fn command(&self) -> &'static str {
-        "check"
-    }
-
     fn text(&self, _style: &TextStyle) -> String {
         check_text(self)
     }

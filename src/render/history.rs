@@ -1,5 +1,7 @@
 //! `history`: the audit trail as a table (time, cluster, result, action,
-//! why); and its JSON document.
+//! why): actions with their strategy and reasons, strategy changes with
+//! who and before → after, broken leases with whose lease; a hint when more
+//! entries exist than shown; and its JSON document.
 
 use std::fmt::Write;
 
@@ -7,64 +9,118 @@ use super::table::{self, Cell, Tone};
 use super::{body_of, TextStyle, View};
 use crate::commands::history::{HistoryEntry, HistoryReport};
 
-fn history_text(entries: &[HistoryEntry], style: table::Style) -> String {
-    if entries.is_empty() {
-        return "No actions recorded (for these filters).\n".into();
+fn compact(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Null => "none".into(),
+        other => other.to_string(),
     }
-    let rows: Vec<Vec<Cell>> = entries
+}
+
+/// What the entry did, in a few words.
+pub fn action_of(e: &HistoryEntry) -> String {
+    if let Some(c) = &e.change {
+        let verb = e
+            .kind
+            .as_deref()
+            .unwrap_or("strategy_change")
+            .replace('_', " ");
+        return match c.strategy_type.as_deref() {
+            Some(t) if t != crate::model::PAUSE => format!("{verb} {t}"),
+            _ => verb,
+        };
+    }
+    match (e.kind.as_deref(), &e.replica) {
+        (Some("unlock"), _) => "unlock --force".into(),
+        (Some(k), Some(r)) => {
+            let verb = k.strip_suffix("_replica").unwrap_or(k);
+            match &e.size {
+                Some(s) => format!("{verb} {r} ({s})"),
+                None => format!("{verb} {r}"),
+            }
+        }
+        (Some(k), None) => k.replace('_', " "),
+        _ => e.sql.clone(),
+    }
+}
+
+/// Why (or, for an operator's change, who and before → after).
+pub fn why_of(e: &HistoryEntry) -> String {
+    if let Some(c) = &e.change {
+        let by =
+            c.by.get("user")
+                .and_then(|u| u.as_str())
+                .unwrap_or("unknown");
+        return format!("{} → {} (by {by})", compact(&c.before), compact(&c.after));
+    }
+    if let Some(holder) = &e.previous_holder {
+        return format!("broke the lease held by {holder}");
+    }
+    let mut why = match &e.strategy {
+        Some(s) => format!("{s}: {}", e.reasons.join("; ")),
+        None => e.reasons.join("; "),
+    };
+    if let Some(err) = &e.error {
+        let _ = write!(why, "; error: {err}");
+    }
+    why
+}
+
+/// `executed` in green, `FAILED` in red, `unknown` in yellow.
+pub fn result_cell(result: &str) -> Cell {
+    match result {
+        "executed" => Cell::tone("executed", Tone::Good),
+        "failed" => Cell::tone("FAILED", Tone::Bad),
+        other => Cell::tone(other, Tone::Warn),
+    }
+}
+
+fn history_text(r: &HistoryReport, style: &TextStyle) -> String {
+    if r.entries.is_empty() {
+        return match &r.unknown_cluster {
+            Some(c) => {
+                format!("No actions recorded for '{c}' (no cluster has that name or id now).\n")
+            }
+            None => "No actions recorded (for these filters).\n".into(),
+        };
+    }
+    let rows: Vec<Vec<Cell>> = r
+        .entries
         .iter()
         .map(|e| {
             let cluster = match (&e.cluster, &e.cluster_id) {
-                (Some(n), Some(id)) => format!("{n} ({id})"),
+                (Some(n), Some(id)) if style.wide => format!("{n} ({id})"),
+                (Some(n), _) => n.clone(),
                 (None, Some(id)) => id.0.clone(),
-                (Some(n), None) => n.clone(),
-                (None, None) => "?".into(),
+                (None, None) => "-".into(),
             };
-            let result = match e.result {
-                "executed" => Cell::tone("done", Tone::Good),
-                "failed" => Cell::tone("FAILED", Tone::Bad),
-                other => Cell::tone(other, Tone::Warn),
-            };
-            let action = match (&e.kind, &e.replica) {
-                (Some(k), Some(r)) => {
-                    let verb = k.strip_suffix("_replica").unwrap_or(k);
-                    match &e.size {
-                        Some(s) => format!("{verb} {r} ({s})"),
-                        None => format!("{verb} {r}"),
-                    }
-                }
-                _ => e.sql.clone(),
-            };
-            let mut why = match &e.strategy {
-                Some(s) => format!("{s}: {}", e.reasons.join("; ")),
-                None => e.reasons.join("; "),
-            };
-            if let Some(err) = &e.error {
-                let _ = write!(why, "; error: {err}");
-            }
             vec![
                 Cell::new(e.created_at.format("%Y-%m-%d %H:%M:%SZ").to_string()),
                 Cell::new(cluster),
-                result,
-                Cell::new(action),
-                Cell::new(why),
+                result_cell(e.result),
+                Cell::new(action_of(e)),
+                Cell::new(why_of(e)),
             ]
         })
         .collect();
-    table::render(
+    table::render_plain(
         &["TIME", "CLUSTER", "RESULT", "ACTION", "WHY"],
         &rows,
-        style,
+        style.table.color,
     )
 }
 
 impl View for HistoryReport {
-    fn command(&self) -> &'static str {
-        "history"
+    fn text(&self, style: &TextStyle) -> String {
+        history_text(self, style)
     }
 
-    fn text(&self, style: &TextStyle) -> String {
-        history_text(&self.entries, style.table)
+    fn messages(&self) -> Vec<String> {
+        match (self.more, self.limit) {
+            (true, Some(l)) => vec![format!(
+                "note: showing the newest {l}; more entries match (--limit 0 shows all, --since/--until narrow)"
+            )],
+            _ => Vec::new(),
+        }
     }
 
     fn body(&self) -> serde_json::Value {

@@ -1,11 +1,13 @@
 //! Two views of every value a command returns: human text and a versioned
 //! JSON document. Each report type implements [`View`] in the file named
-//! after its command family; the JSON envelope (`format_version`, `command`,
-//! then the body) is defined once, in [`json_document`]. Nothing here
-//! computes or decides: it only renders.
+//! after its command family; the JSON envelope (`format_version`,
+//! `command`, `ok`, then `result` or `error`) is defined once, in
+//! [`json_document`], for results and errors alike. Nothing here computes
+//! or decides: it only renders.
 
 mod admin;
 mod check;
+mod describe;
 mod history;
 mod plan;
 mod status;
@@ -14,11 +16,15 @@ pub mod table;
 
 use crate::commands::{Completion, Leased};
 
-pub use plan::{apply_text, plan_summary, plan_text, problems};
+pub use plan::{
+    apply_summary, apply_text, plan_json, plan_summary, plan_text, problems, progress_line,
+};
 pub use status::short_duration;
 
-/// Version of the JSON documents; bumped on incompatible changes.
-pub const FORMAT_VERSION: u32 = crate::plan::FORMAT_VERSION;
+/// Version of the JSON documents; bumped on incompatible changes. 2: one
+/// envelope for every command and error (`ok`, `result` | `error`), plan
+/// clusters say `converged`/`waiting`/`changes` instead of `planned`.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// How much text to show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,19 +39,21 @@ pub enum Verbosity {
 pub struct TextStyle {
     pub verbosity: Verbosity,
     pub table: table::Style,
+    /// `-o wide`: every column.
+    pub wide: bool,
+    /// `apply` already showed the plan and each action as it ran.
+    pub streamed: bool,
 }
 
 /// A command's result as text and as JSON.
 pub trait View {
-    /// The command's name in the JSON envelope (`"strategy set"`).
-    fn command(&self) -> &'static str;
     /// What goes to stdout in text mode.
     fn text(&self, style: &TextStyle) -> String;
     /// Lines for stderr in text mode: problems and notes, not the result.
     fn messages(&self) -> Vec<String> {
         Vec::new()
     }
-    /// The document's body (an object): its fields follow the envelope's.
+    /// The document's `result`.
     fn body(&self) -> serde_json::Value;
     /// How the command ended, for the exit code.
     fn completion(&self) -> Completion {
@@ -53,23 +61,53 @@ pub trait View {
     }
 }
 
-/// The JSON document of a view: `{"format_version", "command", …body}`,
-/// pretty-printed, one per command run.
-pub fn json_document(view: &dyn View) -> String {
-    let mut doc = serde_json::Map::new();
-    doc.insert("format_version".into(), FORMAT_VERSION.into());
-    doc.insert("command".into(), view.command().into());
-    match view.body() {
-        serde_json::Value::Object(body) => doc.extend(body),
-        serde_json::Value::Null => {}
-        other => {
-            doc.insert("result".into(), other);
-        }
-    }
-    let mut s = serde_json::to_string_pretty(&serde_json::Value::Object(doc))
-        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+/// What a command came to, for its JSON document.
+pub enum Outcome<'a> {
+    Ok(&'a dyn View),
+    /// The command failed: a stable code and the message.
+    Err {
+        code: &'a str,
+        message: &'a str,
+    },
+}
+
+/// The JSON document of a command run, pretty-printed, one per run:
+/// `{"format_version", "command", "ok": true, "result": …}` or
+/// `{"format_version", "command", "ok": false, "error": {"code", "message"}}`.
+/// The schema is `src/render/clusterctl.schema.json`.
+pub fn json_document(command: &str, outcome: Outcome<'_>) -> String {
+    let doc = match outcome {
+        Outcome::Ok(view) => serde_json::json!({
+            "format_version": FORMAT_VERSION,
+            "command": command,
+            "ok": true,
+            "result": view.body(),
+        }),
+        Outcome::Err { code, message } => serde_json::json!({
+            "format_version": FORMAT_VERSION,
+            "command": command,
+            "ok": false,
+            "error": { "code": code, "message": message },
+        }),
+    };
+    let mut s = serde_json::to_string_pretty(&doc).unwrap_or_else(|e| {
+        format!("{{\"ok\": false, \"error\": {{\"code\": \"bug\", \"message\": \"{e}\"}}}}")
+    });
     s.push('\n');
     s
+}
+
+/// A JSON value already made (the simulator's report), as a view.
+pub struct Raw(pub serde_json::Value, pub String);
+
+impl View for Raw {
+    fn text(&self, _style: &TextStyle) -> String {
+        self.1.clone()
+    }
+
+    fn body(&self) -> serde_json::Value {
+        self.0.clone()
+    }
 }
 
 /// `serde_json::to_value`, with a serialisation failure (a bug) shown in
@@ -95,18 +133,11 @@ fn lease_busy_text(holder: &str, until: chrono::DateTime<chrono::Utc>) -> String
 }
 
 fn lease_busy_body(holder: &str, until: chrono::DateTime<chrono::Utc>) -> serde_json::Value {
-    serde_json::json!({ "lease": { "held_by": holder, "until": until } })
+    serde_json::json!({ "lease_busy": { "held_by": holder, "until": until } })
 }
 
 /// A command run under the lease: its own view, or the busy lease.
 impl<T: View> View for Leased<T> {
-    fn command(&self) -> &'static str {
-        match self {
-            Leased::Ran(v) => v.command(),
-            Leased::Busy { .. } => "lease",
-        }
-    }
-
     fn text(&self, style: &TextStyle) -> String {
         match self {
             Leased::Ran(v) => v.text(style),

@@ -1,17 +1,33 @@
 //! `dry-run` and `apply`: the plan grouped by cluster, each action with its
-//! reasons and SQL, a Terraform-like summary, the problems on stderr; and
-//! the JSON documents of both.
+//! reasons and SQL (`+` green, `-` red, `~` yellow on a terminal), clusters
+//! with pending work as waiting with the reason, a Terraform-like summary,
+//! the problems on stderr; the lines `apply` streams while it acts; and the
+//! JSON documents of both.
 
 use std::fmt::Write;
+use std::time::Duration;
 
 use super::{body_of, plural, TextStyle, Verbosity, View};
 use crate::commands::reconcile::{Applied, DryRun};
+use crate::commands::status::deferred_text;
 use crate::commands::Completion;
-use crate::exec::{count_kinds, ActionStatus, ApplyReport};
-use crate::plan::{ActionKind, ClusterPlan, Outcome, Plan};
+use crate::exec::{count_kinds, ActionResult, ActionStatus, ApplyReport};
+use crate::model::human_duration;
+use crate::plan::{Action, ActionKind, ClusterPlan, Outcome, Plan, PlanState};
 
 fn header(cp: &ClusterPlan) -> String {
     format!("cluster {} ({})", cp.cluster, cp.cluster_id)
+}
+
+/// ANSI colour of a plan line's marker, on a terminal only.
+fn paint(text: &str, color: Option<anstyle::AnsiColor>, enabled: bool) -> String {
+    match (color, enabled) {
+        (Some(c), true) => {
+            let style = anstyle::Style::new().fg_color(Some(c.into()));
+            format!("{}{text}{}", style.render(), style.render_reset())
+        }
+        _ => text.to_string(),
+    }
 }
 
 /// Problems that are not actions: invalid rows, clusters we must not touch,
@@ -35,13 +51,21 @@ pub fn problems(plan: &Plan) -> Vec<String> {
                     header(cp)
                 ));
             }
-            Outcome::Paused { reason } => {
+            Outcome::Paused { reason, until } => {
                 let why = reason
                     .as_deref()
                     .map(|r| format!(" ({r})"))
                     .unwrap_or_default();
+                let till = until
+                    .map(|t| {
+                        format!(
+                            " until {} (the pause expires) or",
+                            t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                        )
+                    })
+                    .unwrap_or_default();
                 out.push(format!(
-                    "note: {}: paused{why}; left alone until `clusterctl strategy resume {}`",
+                    "note: {}: paused{why}; left alone{till} until `clusterctl strategy resume {}`",
                     header(cp),
                     cp.cluster
                 ));
@@ -55,34 +79,62 @@ pub fn problems(plan: &Plan) -> Vec<String> {
     out
 }
 
-/// The plan, grouped by cluster, each action with its reasons.
-pub fn plan_text(plan: &Plan, verbosity: Verbosity) -> String {
+/// One planned action: `+ create replica r_50cc (50cc)`.
+fn action_line(a: &Action, color: bool) -> String {
+    let size = a.size.as_ref().map(|s| s.0.as_str()).unwrap_or("?");
+    let (mark, tone, what) = match a.kind {
+        ActionKind::CreateReplica => (
+            "+",
+            anstyle::AnsiColor::Green,
+            format!("create replica {} ({size})", a.replica),
+        ),
+        ActionKind::DropReplica => (
+            "-",
+            anstyle::AnsiColor::Red,
+            format!("drop replica {} ({size})", a.replica),
+        ),
+        ActionKind::SetSize => (
+            "~",
+            anstyle::AnsiColor::Yellow,
+            format!("resize (managed) to {size}, gracefully"),
+        ),
+        ActionKind::SetReplicationFactor => (
+            "~",
+            anstyle::AnsiColor::Yellow,
+            format!(
+                "set replication factor (managed) to {}",
+                a.replication_factor.unwrap_or_default()
+            ),
+        ),
+    };
+    paint(&format!("{mark} {what}"), Some(tone), color)
+}
+
+/// The plan, grouped by cluster, each action with its reasons; clusters
+/// with pending work say what they wait for.
+pub fn plan_text(plan: &Plan, style: &TextStyle) -> String {
+    let verbosity = style.verbosity;
+    let color = style.table.color;
     let mut s = String::new();
     for cp in &plan.clusters {
         let show_notes = verbosity == Verbosity::Verbose && !cp.notes.is_empty();
-        if cp.actions.is_empty() && !show_notes {
+        let waiting = cp.state() == PlanState::Waiting;
+        if cp.actions.is_empty() && !show_notes && !waiting {
             continue;
         }
         let strategies: Vec<&str> = cp.strategies.iter().map(|k| k.as_str()).collect();
         let _ = writeln!(s, "{} [{}]", header(cp), strategies.join(", "));
         for a in &cp.actions {
-            let size = a.size.as_ref().map(|s| s.0.as_str()).unwrap_or("?");
-            let _ = match a.kind {
-                ActionKind::CreateReplica => {
-                    writeln!(s, "  + create replica {} ({size})", a.replica)
-                }
-                ActionKind::DropReplica => writeln!(s, "  - drop replica {} ({size})", a.replica),
-                ActionKind::SetSize => writeln!(s, "  ~ resize (managed) to {size}, gracefully"),
-                ActionKind::SetReplicationFactor => writeln!(
-                    s,
-                    "  ~ set replication factor (managed) to {}",
-                    a.replication_factor.unwrap_or_default()
-                ),
-            };
+            let _ = writeln!(s, "  {}", action_line(a, color));
             for r in &a.reasons {
                 let _ = writeln!(s, "      why: {}: {r}", a.strategy);
             }
             let _ = writeln!(s, "      sql: {}", a.sql);
+        }
+        if verbosity != Verbosity::Quiet {
+            for d in &cp.waiting {
+                let _ = writeln!(s, "  waiting: {}", deferred_text(d));
+            }
         }
         if show_notes {
             for n in &cp.notes {
@@ -97,18 +149,13 @@ pub fn plan_text(plan: &Plan, verbosity: Verbosity) -> String {
     s
 }
 
+fn count(plan: &Plan, state: PlanState) -> usize {
+    plan.clusters.iter().filter(|c| c.state() == state).count()
+}
+
 pub fn plan_summary(plan: &Plan) -> String {
     let (creates, drops, alters) = count_kinds(plan.actions());
-    let changing = plan
-        .clusters
-        .iter()
-        .filter(|c| !c.actions.is_empty())
-        .count();
-    let converged = plan
-        .clusters
-        .iter()
-        .filter(|c| c.actions.is_empty() && c.outcome == Outcome::Planned)
-        .count();
+    let changing = count(plan, PlanState::Changes);
     let mut s = if creates + drops + alters == 0 {
         "No changes.".to_string()
     } else if alters == 0 {
@@ -122,56 +169,157 @@ pub fn plan_summary(plan: &Plan) -> String {
             plural(changing)
         )
     };
+    let converged = count(plan, PlanState::Converged);
     let _ = write!(s, " {converged} cluster{} converged", plural(converged));
-    let invalid = plan.invalid_count();
-    if invalid > 0 {
-        let _ = write!(s, ", {invalid} skipped (invalid configuration)");
-    }
-    let unmanageable = plan
-        .clusters
-        .iter()
-        .filter(|c| matches!(c.outcome, Outcome::Unmanageable { .. }))
-        .count();
-    if unmanageable > 0 {
-        let _ = write!(s, ", {unmanageable} not manageable");
-    }
-    let paused = plan
-        .clusters
-        .iter()
-        .filter(|c| matches!(c.outcome, Outcome::Paused { .. }))
-        .count();
-    if paused > 0 {
-        let _ = write!(s, ", {paused} paused");
+    for (state, what) in [
+        (PlanState::Waiting, "waiting"),
+        (PlanState::Invalid, "skipped (invalid configuration)"),
+        (PlanState::Unmanageable, "not manageable"),
+        (PlanState::Paused, "paused"),
+    ] {
+        let n = count(plan, state);
+        if n > 0 {
+            let _ = write!(s, ", {n} {what}");
+        }
     }
     s.push('.');
     s
 }
 
-pub fn apply_text(plan: &Plan, report: &ApplyReport, verbosity: Verbosity) -> String {
+/// The verb of an action in progress lines: `creating`, `dropping`, …
+fn doing(kind: ActionKind) -> (&'static str, &'static str) {
+    match kind {
+        ActionKind::CreateReplica => ("Creating", "Creation"),
+        ActionKind::DropReplica => ("Dropping", "Drop"),
+        ActionKind::SetSize => ("Resizing", "Resize"),
+        ActionKind::SetReplicationFactor => ("Setting replication factor", "Change"),
+    }
+}
+
+fn subject(a: &Action) -> String {
+    if a.replica.is_empty() {
+        a.cluster.clone()
+    } else {
+        format!("{}.{}", a.cluster, a.replica)
+    }
+}
+
+/// A line `apply` streams: an action starting, still running after
+/// `elapsed`, or finished after `elapsed` (Terraform's wording).
+pub fn progress_line(
+    started: Option<&Action>,
+    finished: Option<&ActionResult>,
+    elapsed: Duration,
+    color: bool,
+) -> String {
+    let secs = human_duration(elapsed.as_secs());
+    match (started, finished) {
+        (Some(a), None) if elapsed.is_zero() => {
+            let (verb, _) = doing(a.kind);
+            format!("{}: {verb}... [{}]", subject(a), a.sql)
+        }
+        (Some(a), None) => {
+            let (verb, _) = doing(a.kind);
+            format!(
+                "{}: Still {}... [{secs} elapsed]",
+                subject(a),
+                verb.to_lowercase()
+            )
+        }
+        (_, Some(r)) => {
+            let (_, noun) = doing(r.action.kind);
+            match &r.status {
+                ActionStatus::Executed => paint(
+                    &format!("{}: {noun} complete after {secs}", subject(&r.action)),
+                    Some(anstyle::AnsiColor::Green),
+                    color,
+                ),
+                ActionStatus::Failed { error } => paint(
+                    &format!(
+                        "{}: {noun} FAILED after {secs}: {error}",
+                        subject(&r.action)
+                    ),
+                    Some(anstyle::AnsiColor::Red),
+                    color,
+                ),
+                ActionStatus::Skipped { reason } => {
+                    format!("{}: skipped: {reason}", subject(&r.action))
+                }
+            }
+        }
+        (None, None) => String::new(),
+    }
+}
+
+/// `Applied 1 of 2 actions (1 failed). 1 waiting. Run …`
+pub fn apply_summary(plan: &Plan, report: &ApplyReport) -> String {
+    let total = report.results.len();
+    let failed = report.failed();
+    let mut s = if total == 0 {
+        "No changes.".to_string()
+    } else {
+        let mut s = format!(
+            "Applied {} of {total} action{}",
+            report.executed(),
+            plural(total)
+        );
+        if failed > 0 {
+            let _ = write!(s, " ({failed} failed)");
+        }
+        s.push('.');
+        s
+    };
+    let invalid = plan.invalid_count();
+    if invalid > 0 {
+        let _ = write!(s, " {invalid} skipped (invalid configuration).");
+    }
+    let waiting = count(plan, PlanState::Waiting);
+    if waiting > 0 {
+        let _ = write!(s, " {waiting} waiting.");
+    }
+    let _ = write!(s, " Run {}.", report.run_id);
+    s
+}
+
+pub fn apply_text(plan: &Plan, report: &ApplyReport, style: &TextStyle) -> String {
+    let verbosity = style.verbosity;
     let mut s = String::new();
-    let mut current = None;
-    for r in &report.results {
-        if current.as_ref() != Some(&r.action.cluster_id) {
-            let _ = writeln!(s, "cluster {} ({})", r.action.cluster, r.action.cluster_id);
-            current = Some(r.action.cluster_id.clone());
-        }
-        let mark = match &r.status {
-            ActionStatus::Executed => "done   ".to_string(),
-            ActionStatus::Failed { .. } => "FAILED ".to_string(),
-            ActionStatus::Skipped { .. } => "skipped".to_string(),
-        };
-        let _ = writeln!(s, "  {mark} {}", r.action.sql);
-        for reason in &r.action.reasons {
-            let _ = writeln!(s, "          why: {}: {reason}", r.action.strategy);
-        }
-        match &r.status {
-            ActionStatus::Failed { error } => {
-                let _ = writeln!(s, "          error: {error}");
+    if !style.streamed {
+        let mut current = None;
+        for r in &report.results {
+            if current.as_ref() != Some(&r.action.cluster_id) {
+                let _ = writeln!(s, "cluster {} ({})", r.action.cluster, r.action.cluster_id);
+                current = Some(r.action.cluster_id.clone());
             }
-            ActionStatus::Skipped { reason } => {
-                let _ = writeln!(s, "          {reason}");
+            let mark = match &r.status {
+                ActionStatus::Executed => "executed",
+                ActionStatus::Failed { .. } => "FAILED  ",
+                ActionStatus::Skipped { .. } => "skipped ",
+            };
+            let _ = writeln!(s, "  {mark} {}", r.action.sql);
+            for reason in &r.action.reasons {
+                let _ = writeln!(s, "           why: {}: {reason}", r.action.strategy);
             }
-            ActionStatus::Executed => {}
+            match &r.status {
+                ActionStatus::Failed { error } => {
+                    let _ = writeln!(s, "           error: {error}");
+                }
+                ActionStatus::Skipped { reason } => {
+                    let _ = writeln!(s, "           {reason}");
+                }
+                ActionStatus::Executed => {}
+            }
+        }
+    }
+    if verbosity != Verbosity::Quiet {
+        for cp in plan
+            .clusters
+            .iter()
+            .filter(|c| c.state() == PlanState::Waiting)
+        {
+            for d in &cp.waiting {
+                let _ = writeln!(s, "{}: waiting: {}", header(cp), deferred_text(d));
+            }
         }
     }
     if verbosity == Verbosity::Verbose {
@@ -182,29 +330,23 @@ pub fn apply_text(plan: &Plan, report: &ApplyReport, verbosity: Verbosity) -> St
         }
     }
     if verbosity != Verbosity::Quiet {
-        let total = report.results.len();
-        let failed = report.failed();
-        if total == 0 {
-            let _ = write!(s, "No changes.");
-        } else {
-            let _ = write!(
-                s,
-                "Applied {} of {total} action{}",
-                report.executed(),
-                plural(total)
-            );
-            if failed > 0 {
-                let _ = write!(s, " ({failed} failed)");
-            }
-            s.push('.');
-        }
-        let invalid = plan.invalid_count();
-        if invalid > 0 {
-            let _ = write!(s, " {invalid} skipped (invalid configuration).");
-        }
-        let _ = writeln!(s, " Run {}.", report.run_id);
+        let _ = writeln!(s, "{}", apply_summary(plan, report));
     }
     s
+}
+
+/// The plan as JSON: each cluster's `status` is its plan state
+/// (`converged`, `waiting`, `changes`, `invalid`, `unmanageable`, `paused`).
+pub fn plan_json(plan: &Plan) -> serde_json::Value {
+    let mut v = body_of(plan);
+    if let Some(clusters) = v.get_mut("clusters").and_then(|c| c.as_array_mut()) {
+        for (json, cp) in clusters.iter_mut().zip(&plan.clusters) {
+            if let Some(o) = json.as_object_mut() {
+                o.insert("status".into(), cp.state().as_str().into());
+            }
+        }
+    }
+    v
 }
 
 fn completion(plan: &Plan, failed_actions: usize) -> Completion {
@@ -216,12 +358,8 @@ fn completion(plan: &Plan, failed_actions: usize) -> Completion {
 }
 
 impl View for DryRun {
-    fn command(&self) -> &'static str {
-        "dry-run"
-    }
-
     fn text(&self, style: &TextStyle) -> String {
-        plan_text(&self.plan, style.verbosity)
+        plan_text(&self.plan, style)
     }
 
     fn messages(&self) -> Vec<String> {
@@ -229,7 +367,7 @@ impl View for DryRun {
     }
 
     fn body(&self) -> serde_json::Value {
-        serde_json::json!({ "plan": body_of(&self.plan) })
+        serde_json::json!({ "plan": plan_json(&self.plan) })
     }
 
     fn completion(&self) -> Completion {
@@ -241,12 +379,8 @@ impl View for DryRun {
 }
 
 impl View for Applied {
-    fn command(&self) -> &'static str {
-        "apply"
-    }
-
     fn text(&self, style: &TextStyle) -> String {
-        apply_text(&self.plan, &self.report, style.verbosity)
+        apply_text(&self.plan, &self.report, style)
     }
 
     fn messages(&self) -> Vec<String> {
@@ -254,7 +388,7 @@ impl View for Applied {
     }
 
     fn body(&self) -> serde_json::Value {
-        serde_json::json!({ "plan": body_of(&self.plan), "apply": body_of(&self.report) })
+        serde_json::json!({ "plan": plan_json(&self.plan), "apply": body_of(&self.report) })
     }
 
     fn completion(&self) -> Completion {

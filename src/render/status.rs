@@ -11,6 +11,7 @@ fn tone(c: Condition) -> Tone {
         Condition::Converged => Tone::Good,
         Condition::Invalid | Condition::CrashLooping => Tone::Bad,
         Condition::Unconfigured | Condition::Suspended => Tone::Dim,
+        Condition::NotManageable => Tone::Dim,
         _ => Tone::Warn,
     }
 }
@@ -52,10 +53,66 @@ fn list_or_none(items: Vec<String>) -> String {
     }
 }
 
-fn status_text(r: &StatusReport, style: table::Style) -> String {
-    if r.clusters.is_empty() {
-        return "No clusters with strategies (use --all to list every user cluster).\n".into();
+/// `1/2`: hydrated replicas of all replicas (kubectl's READY).
+fn ready(c: &crate::commands::status::ClusterStatus) -> String {
+    let hydrated = c.replicas.iter().filter(|r| r.hydrated).count();
+    format!("{hydrated}/{}", c.replicas.len())
+}
+
+/// Cuts `s` to `width` characters, ending with `…` when cut.
+fn fit(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        return s.to_string();
     }
+    let mut out: String = s.chars().take(width.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// The narrow table: CLUSTER, CONDITION, REPLICAS, AGE, REASON, within
+/// `width` columns (the reason is cut to fit; `-o wide` shows it whole).
+fn narrow(r: &StatusReport, style: table::Style, width: usize) -> String {
+    let rows: Vec<Vec<Cell>> = r
+        .clusters
+        .iter()
+        .map(|c| {
+            vec![
+                Cell::new(c.cluster.clone()),
+                Cell::tone(format!("{:?}", c.condition), tone(c.condition)),
+                Cell::new(ready(c)),
+                Cell::new(
+                    c.age_seconds
+                        .map(short_duration)
+                        .unwrap_or_else(|| "-".into()),
+                ),
+                Cell::new(c.reason.clone()),
+            ]
+        })
+        .collect();
+    let headers = ["CLUSTER", "CONDITION", "REPLICAS", "AGE", "REASON"];
+    // Room left for the reason after the other columns and their gaps.
+    let used: usize = (0..4)
+        .map(|i| {
+            rows.iter()
+                .map(|row| row[i].text.chars().count())
+                .chain(std::iter::once(headers[i].len()))
+                .max()
+                .unwrap_or(0)
+                + 2
+        })
+        .sum();
+    let room = width.saturating_sub(used).max(8);
+    let rows: Vec<Vec<Cell>> = rows
+        .into_iter()
+        .map(|mut row| {
+            row[4].text = fit(&row[4].text, room);
+            row
+        })
+        .collect();
+    table::render_plain(&headers, &rows, style.color)
+}
+
+fn wide(r: &StatusReport, style: table::Style) -> String {
     let rows: Vec<Vec<Cell>> = r
         .clusters
         .iter()
@@ -68,9 +125,10 @@ fn status_text(r: &StatusReport, style: table::Style) -> String {
                 None => "-".to_string(),
                 Some(a) => {
                     let what = match (&a.kind, &a.replica) {
-                        (Some(k), Some(r)) => {
+                        (Some(k), Some(r)) if !r.is_empty() => {
                             format!("{} {r}", k.strip_suffix("_replica").unwrap_or(k))
                         }
+                        (Some(k), _) => k.replace('_', " "),
                         _ => a.sql.clone(),
                     };
                     let result = match a.executed {
@@ -82,7 +140,8 @@ fn status_text(r: &StatusReport, style: table::Style) -> String {
                 }
             };
             vec![
-                Cell::new(format!("{} ({})", c.cluster, c.cluster_id)),
+                Cell::new(c.cluster.clone()),
+                Cell::new(c.cluster_id.0.clone()),
                 Cell::tone(format!("{:?}", c.condition), tone(c.condition)),
                 Cell::new(list_or_none(c.replicas.iter().map(replica_text).collect())),
                 Cell::new(list_or_none(
@@ -98,9 +157,10 @@ fn status_text(r: &StatusReport, style: table::Style) -> String {
             ]
         })
         .collect();
-    table::render(
+    table::render_plain(
         &[
             "CLUSTER",
+            "ID",
             "CONDITION",
             "REPLICAS",
             "WANT",
@@ -110,17 +170,30 @@ fn status_text(r: &StatusReport, style: table::Style) -> String {
             "REASON",
         ],
         &rows,
-        style,
+        style.color,
     )
 }
 
-impl View for StatusReport {
-    fn command(&self) -> &'static str {
-        "status"
+fn status_text(r: &StatusReport, style: &TextStyle) -> String {
+    if r.clusters.is_empty() {
+        return "No clusters with strategies (use --all to list every user cluster).\n".into();
     }
+    if style.wide {
+        return wide(r, style.table);
+    }
+    let width = if style.table.tty {
+        terminal_size::terminal_size()
+            .map(|(w, _)| usize::from(w.0))
+            .unwrap_or(80)
+    } else {
+        80
+    };
+    narrow(r, style.table, width)
+}
 
+impl View for StatusReport {
     fn text(&self, style: &TextStyle) -> String {
-        status_text(self, style.table)
+        status_text(self, style)
     }
 
     fn body(&self) -> serde_json::Value {

@@ -10,14 +10,18 @@ use crate::commands::strategy::{Listing, Removed, Written};
 use crate::model::PAUSE;
 
 impl View for Written {
-    fn command(&self) -> &'static str {
-        self.command
-    }
-
     fn text(&self, _style: &TextStyle) -> String {
         if self.strategy_type == PAUSE {
+            let until = crate::plan::rows::pause_until(&self.config)
+                .map(|t| {
+                    format!(
+                        " until {} or",
+                        t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                    )
+                })
+                .unwrap_or_default();
             return format!(
-                "Paused {}: the controller leaves it alone until `clusterctl strategy resume {}`.\n",
+                "Paused {}: the controller leaves it alone{until} until `clusterctl strategy resume {}`.\n",
                 self.target.display(),
                 self.target.arg()
             );
@@ -45,10 +49,6 @@ impl View for Written {
 }
 
 impl View for Removed {
-    fn command(&self) -> &'static str {
-        self.command
-    }
-
     fn text(&self, _style: &TextStyle) -> String {
         let who = self.target.display();
         let n = self.rows_deleted;
@@ -83,10 +83,6 @@ impl View for Removed {
 }
 
 impl View for Listing {
-    fn command(&self) -> &'static str {
-        "strategy ls"
-    }
-
     fn text(&self, style: &TextStyle) -> String {
         if self.strategies.is_empty() {
             return "No strategies (add one with `clusterctl strategy set CLUSTER TYPE --config JSON`).\n"
@@ -120,10 +116,10 @@ impl View for Listing {
                 ]
             })
             .collect();
-        table::render(
+        table::render_plain(
             &["CLUSTER", "TYPE", "CONFIG", "UPDATED"],
             &rows,
-            style.table,
+            style.table.color,
         )
     }
 

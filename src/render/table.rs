@@ -84,6 +84,48 @@ fn boxed(headers: &[&str], rows: &[Vec<Cell>], color: bool) -> String {
     format!("{t}\n")
 }
 
+/// Plain aligned columns (kubectl's style) on a terminal too, with the
+/// tones as colours when `color`: for tables that must stay narrow.
+pub fn render_plain(headers: &[&str], rows: &[Vec<Cell>], color: bool) -> String {
+    if !color {
+        return plain(headers, rows);
+    }
+    let text = plain(headers, rows);
+    let mut out = String::with_capacity(text.len());
+    for (i, line) in text.lines().enumerate() {
+        let painted = match i.checked_sub(1).and_then(|r| rows.get(r)) {
+            None => {
+                let bold = anstyle::Style::new().bold();
+                format!("{}{line}{}", bold.render(), bold.render_reset())
+            }
+            Some(row) => {
+                let mut l = line.to_string();
+                for cell in row
+                    .iter()
+                    .filter(|c| c.tone != Tone::Plain && !c.text.is_empty())
+                {
+                    let c = match cell.tone {
+                        Tone::Good => anstyle::AnsiColor::Green,
+                        Tone::Warn => anstyle::AnsiColor::Yellow,
+                        Tone::Bad => anstyle::AnsiColor::Red,
+                        Tone::Dim | Tone::Plain => anstyle::AnsiColor::BrightBlack,
+                    };
+                    let st = anstyle::Style::new().fg_color(Some(c.into()));
+                    l = l.replacen(
+                        &cell.text,
+                        &format!("{}{}{}", st.render(), cell.text, st.render_reset()),
+                        1,
+                    );
+                }
+                l
+            }
+        };
+        out.push_str(&painted);
+        out.push('\n');
+    }
+    out
+}
+
 /// Columns separated by two spaces, padded to the widest cell, trailing
 /// blanks trimmed: stable for `grep`, `awk` and tests.
 fn plain(headers: &[&str], rows: &[Vec<Cell>]) -> String {

@@ -127,6 +127,12 @@ fn retire(
     let since = *st.others_hydrated_since.get_or_insert(ctx.now);
     let lingered = (ctx.now - since).num_seconds().max(0) as u64;
     if lingered < c.linger_s {
+        d.defer(
+            KIND,
+            format!("drop {name}"),
+            format!("{ready} is hydrated; the burst replica lingers"),
+            Some(c.linger_s - lingered),
+        );
         d.note(
             KIND,
             format!(

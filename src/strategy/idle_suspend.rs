@@ -116,7 +116,11 @@ fn suspend(
         return;
     }
     let reason = match idle_for {
-        Some(s) => format!("idle for {:.0}s (threshold {}s)", s, c.idle_after_s),
+        Some(s) => format!(
+            "idle for {} (threshold {})",
+            crate::model::human_duration(s.max(0.0) as u64),
+            crate::model::human_duration(c.idle_after_s)
+        ),
         None => "no activity data and suspend_when_unknown is set".to_string(),
     };
     // Remember what ran, so demand brings back the same shape. Replicas a

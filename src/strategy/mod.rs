@@ -316,6 +316,19 @@ pub struct DesiredReplica {
     pub added_by: Option<Change>,
 }
 
+/// A change a strategy wants but holds back this round, and when it will
+/// happen (`dry-run` reports such a cluster as waiting, `describe` lists it).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Deferred {
+    /// The strategy holding it back; `None` for a fact (a replica hydrating).
+    pub strategy: Option<StrategyKind>,
+    /// What will happen: `drop r1`, `create r_50cc`.
+    pub action: String,
+    pub reason: String,
+    /// Seconds until it is due, when known.
+    pub in_seconds: Option<u64>,
+}
+
 /// The replica set the strategies want, by name. Starts as the live set.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Desired {
@@ -326,6 +339,8 @@ pub struct Desired {
     pub suspending: Option<Change>,
     /// Decisions that changed nothing but an operator should see.
     pub notes: Vec<String>,
+    /// Changes held back this round, with when they are due.
+    pub deferred: Vec<Deferred>,
     /// Conditions an operator must act on (shown without -v, counted in metrics).
     pub alerts: Vec<String>,
     /// Live replicas removed deliberately even if one is the last hydrated
@@ -388,6 +403,22 @@ impl Desired {
 
     pub fn note(&mut self, strategy: StrategyKind, text: impl Into<String>) {
         self.notes.push(format!("{strategy}: {}", text.into()));
+    }
+
+    /// Records a change held back this round and when it is due.
+    pub fn defer(
+        &mut self,
+        strategy: StrategyKind,
+        action: String,
+        reason: String,
+        in_seconds: Option<u64>,
+    ) {
+        self.deferred.push(Deferred {
+            strategy: Some(strategy),
+            action,
+            reason,
+            in_seconds,
+        });
     }
 
     /// Drops replicas of other sizes that an earlier phase of this round

@@ -83,8 +83,17 @@ pub(super) fn decide(
             },
         );
         let why = change
+            .as_ref()
             .map(|c| format!(" ({}: {})", c.strategy, c.reason))
             .unwrap_or_default();
+        d.defer(
+            KIND,
+            format!("drop {name}"),
+            change
+                .map(|c| format!("{}: {}", c.strategy, c.reason))
+                .unwrap_or_else(|| "wanted by the strategies".into()),
+            Some(c.scale_down_after_s - held),
+        );
         d.note(
             KIND,
             format!("keeping {name}: its drop{why} has been wanted for {held}s of scale_down_after_s {}", c.scale_down_after_s),
@@ -108,7 +117,18 @@ pub(super) fn decide(
             st.create_wanted_since.remove(&name);
             continue;
         }
-        d.replicas.remove(&name);
+        let reason = d
+            .replicas
+            .remove(&name)
+            .and_then(|r| r.added_by)
+            .map(|c| format!("{}: {}", c.strategy, c.reason))
+            .unwrap_or_else(|| "wanted by the strategies".into());
+        d.defer(
+            KIND,
+            format!("create {name}"),
+            reason,
+            Some(c.scale_up_after_s - held),
+        );
         d.note(
             KIND,
             format!(

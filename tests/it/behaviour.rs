@@ -92,7 +92,11 @@ fn round(emu: &Emulator, sc: &Scenario, step: &Step) -> Outcome {
     );
     let doc = run.json();
     let mut actions = vec![Vec::new(); sc.clusters.len()];
-    for r in doc["apply"]["results"].as_array().into_iter().flatten() {
+    for r in doc["result"]["apply"]["results"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
         let cluster = r["cluster"].as_str().unwrap_or_default();
         let Some(c) = sc.clusters.iter().position(|x| x.name == cluster) else {
             panic!("an action on a cluster the scenario does not have: {r}");

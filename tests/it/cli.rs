@@ -61,7 +61,7 @@ pub fn clusterctl(emu: &Emulator, args: &[&str]) -> Run {
 
 /// Creates our tables (as `apply` does) so strategy rows can be inserted.
 pub fn init_tables(emu: &Emulator) {
-    clusterctl(emu, &["apply", "--cluster", "^$"]).ok();
+    clusterctl(emu, &["init"]).ok();
 }
 
 /// Inserts a strategy row for the cluster named `cluster`.

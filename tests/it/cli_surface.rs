@@ -47,21 +47,21 @@ fn cluster_filter_limits_the_plan_and_bad_regexes_are_usage_errors() {
         json!({"target_size": "7cc"}),
     );
 
-    let dry = clusterctl(&emu, &["dry-run", "--cluster", "^prod_"]).ok();
+    let dry = clusterctl(&emu, &["dry-run", "--filter-clusters", "^prod_"]).ok();
     assert!(dry.stdout.contains("cluster prod_a"), "{}", dry.all());
     assert!(dry.stdout.contains("cluster prod_b"), "{}", dry.all());
     assert!(!dry.all().contains("dev_"), "{}", dry.all());
     assert!(dry.stdout.contains("Plan: 2 to create"), "{}", dry.all());
 
     // The invalid dev_bad row is outside the filter: a clean exit.
-    clusterctl(&emu, &["apply", "--cluster", "^prod_"]).ok();
+    clusterctl(&emu, &["apply", "--filter-clusters", "^prod_"]).ok();
     assert_eq!(replica_names(&emu, "prod_a"), vec!["r_25cc"]);
     assert_eq!(replica_names(&emu, "prod_b"), vec!["r_25cc"]);
     assert!(emu.replicas("dev_a").is_empty());
     assert!(audit(&emu, "dev_a").is_empty());
 
     // Unanchored, like grep.
-    let run = clusterctl(&emu, &["apply", "--cluster", "ev_a"]).ok();
+    let run = clusterctl(&emu, &["apply", "--filter-clusters", "ev_a"]).ok();
     assert_eq!(
         replica_names(&emu, "dev_a"),
         vec!["r_25cc"],
@@ -72,12 +72,16 @@ fn cluster_filter_limits_the_plan_and_bad_regexes_are_usage_errors() {
 
     for cmd in ["dry-run", "apply", "wipe-state"] {
         emu.reset_stats();
-        let bad = clusterctl(&emu, &[cmd, "--cluster", "("]).code(64);
+        let bad = clusterctl(&emu, &[cmd, "--filter-clusters", "("]).code(64);
         no_backtrace(&bad);
         assert!(bad.stdout.is_empty(), "{}", bad.all());
         let lines: Vec<&str> = bad.stderr.lines().filter(|l| !l.is_empty()).collect();
         assert_eq!(lines.len(), 1, "one line: {}", bad.all());
-        assert!(lines[0].starts_with("error: --cluster"), "{}", lines[0]);
+        assert!(
+            lines[0].starts_with("error: --filter-clusters"),
+            "{}",
+            lines[0]
+        );
         assert!(lines[0].contains("'('"), "{}", lines[0]);
         assert_eq!(emu.stats().statements, 0, "{cmd}: never connected");
     }
@@ -101,7 +105,7 @@ fn wipe_state_all_or_matching_clusters() {
     };
     assert_eq!(ids(&emu).len(), 3);
 
-    let run = clusterctl(&emu, &["wipe-state", "--cluster", "^wipe_"]).ok();
+    let run = clusterctl(&emu, &["wipe-state", "--filter-clusters", "^wipe_"]).ok();
     assert!(
         run.stdout.contains("2 matching clusters (2 rows deleted)"),
         "{}",
@@ -109,18 +113,18 @@ fn wipe_state_all_or_matching_clusters() {
     );
     assert_eq!(ids(&emu), vec![emu.cluster_id("keep_me")]);
 
-    let run = clusterctl(&emu, &["wipe-state", "--cluster", "^nothing$"]).ok();
+    let run = clusterctl(&emu, &["wipe-state", "--filter-clusters", "^nothing$"]).ok();
     assert!(run.stdout.contains("0 rows deleted"), "{}", run.all());
     assert_eq!(ids(&emu).len(), 1);
 
     let doc = clusterctl(
         &emu,
-        &["wipe-state", "--cluster", "keep", "--output", "json"],
+        &["wipe-state", "--cluster", "keep_me", "--output", "json"],
     )
     .ok()
     .json();
-    assert_eq!(doc["format_version"], 1);
-    assert_eq!(doc["rows_deleted"], 1);
+    assert_eq!(doc["format_version"], 2);
+    assert_eq!(doc["result"]["rows_deleted"], 1);
     assert!(ids(&emu).is_empty());
 
     clusterctl(&emu, &["apply"]).ok();
@@ -246,12 +250,15 @@ fn json_output_of_dry_run_and_apply() {
 
     let dry = clusterctl(&emu, &["dry-run", "--output", "json"]).ok();
     let doc = dry.json();
-    assert_eq!(doc["format_version"], 1, "{doc}");
+    assert_eq!(doc["format_version"], 2, "{doc}");
     assert_eq!(doc["command"], "dry-run", "{doc}");
-    let clusters = doc["plan"]["clusters"].as_array().expect("clusters");
+    assert_eq!(doc["ok"], true, "{doc}");
+    let clusters = doc["result"]["plan"]["clusters"]
+        .as_array()
+        .expect("clusters");
     assert_eq!(clusters.len(), 1, "{doc}");
     assert_eq!(clusters[0]["cluster"], "c");
-    assert_eq!(clusters[0]["status"], "planned");
+    assert_eq!(clusters[0]["status"], "changes");
     let actions = clusters[0]["actions"].as_array().expect("actions");
     assert_eq!(actions.len(), 1, "{doc}");
     check_action(&actions[0]);
@@ -259,19 +266,26 @@ fn json_output_of_dry_run_and_apply() {
 
     let applied = clusterctl(&emu, &["apply", "--output", "json"]).ok();
     let doc = applied.json();
-    assert_eq!(doc["format_version"], 1, "{doc}");
+    assert_eq!(doc["format_version"], 2, "{doc}");
     assert_eq!(doc["command"], "apply", "{doc}");
-    check_action(&doc["plan"]["clusters"][0]["actions"][0]);
-    let results = doc["apply"]["results"].as_array().expect("results");
+    check_action(&doc["result"]["plan"]["clusters"][0]["actions"][0]);
+    let results = doc["result"]["apply"]["results"]
+        .as_array()
+        .expect("results");
     assert_eq!(results.len(), 1, "{doc}");
     check_action(&results[0]);
     assert_eq!(results[0]["status"], "executed", "{doc}");
     assert!(results[0]["action_id"].is_string(), "{doc}");
-    assert!(doc["apply"]["run_id"].is_string(), "{doc}");
+    assert!(doc["result"]["apply"]["run_id"].is_string(), "{doc}");
 
     // A converged run is still one JSON document.
     let doc = clusterctl(&emu, &["apply", "--output", "json"]).ok().json();
-    assert_eq!(doc["apply"]["results"].as_array().map(Vec::len), Some(0));
+    assert_eq!(
+        doc["result"]["apply"]["results"].as_array().map(Vec::len),
+        Some(0)
+    );
+    // r_50cc exists but is not hydrated yet: the retirement of r_25cc waits.
+    assert_eq!(doc["result"]["plan"]["clusters"][0]["status"], "waiting");
 }
 
 #[test]
@@ -293,7 +307,7 @@ fn the_exec_cluster_is_reported_and_never_changed() {
     )
     .ok();
     let doc = dry.json();
-    let ops = doc["plan"]["clusters"]
+    let ops = doc["result"]["plan"]["clusters"]
         .as_array()
         .unwrap()
         .iter()

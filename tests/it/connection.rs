@@ -21,15 +21,15 @@ fn path(p: Option<std::path::PathBuf>) -> String {
 #[test]
 fn tls_require_and_verify_full_connect() {
     let emu = Emulator::start();
-    // wipe-state needs only our own tables, so it runs on plain PostgreSQL.
+    // init needs only our own tables, so it runs on plain PostgreSQL.
     let require = format!("{}?sslmode=require", emu.direct_url());
-    with_url(&require, &["wipe-state"]).ok();
+    with_url(&require, &["init"]).ok();
     let full = format!(
         "{}?sslmode=verify-full&sslrootcert={}",
         emu.direct_url(),
         path(ca_path())
     );
-    with_url(&full, &["wipe-state"]).ok();
+    with_url(&full, &["init"]).ok();
 }
 
 #[test]
@@ -122,7 +122,7 @@ fn url_precedence_flag_over_env_over_dotenv() {
     )
     .expect(".env");
     let mut cmd = command();
-    cmd.current_dir(dir.path()).arg("wipe-state");
+    cmd.current_dir(dir.path()).arg("init");
     let run = run_cmd(cmd);
     assert_eq!(run.code, 0, "{}", run.all());
     assert!(
@@ -134,13 +134,13 @@ fn url_precedence_flag_over_env_over_dotenv() {
     let mut cmd = command();
     cmd.current_dir(dir.path())
         .env("DATABASE_URL", unreachable)
-        .arg("wipe-state");
+        .arg("init");
     assert_eq!(run_cmd(cmd).code, 1);
     // The flag beats the environment.
     let mut cmd = command();
     cmd.current_dir(dir.path())
         .env("DATABASE_URL", unreachable)
-        .args(["wipe-state", "--postgres-url", &emu.url()]);
+        .args(["init", "--postgres-url", &emu.url()]);
     assert_eq!(run_cmd(cmd).code, 0);
 }
 

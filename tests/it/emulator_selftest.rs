@@ -1060,7 +1060,9 @@ fn blocking_release_timeouts_and_cancellation() {
     let err = alter.join().unwrap().unwrap_err();
     assert_eq!(err.as_db_error().unwrap().code().code(), "57014");
     // The server backend cleans up after the client saw the error.
-    wait_until("pending replicas dropped", || pending_replicas(&emu).is_empty());
+    wait_until("pending replicas dropped", || {
+        pending_replicas(&emu).is_empty()
+    });
     assert_eq!(emu.replicas("m"), pairs(&[("r1", "50cc")]));
 }
 

@@ -1,13 +1,14 @@
-//! The JSON documents of dry-run, apply, status, check and history follow one
-//! versioned schema (`format_version`, `command`): pinned by insta snapshots
-//! of real runs against the emulator, with volatile values (times, run and
-//! action ids, idle seconds) replaced by "[redacted]". A change to these
+//! One JSON contract: every command's `--output json` document, results and
+//! errors alike, is checked against the published JSON Schema
+//! (`src/render/clusterctl.schema.json`) and pinned by insta snapshots of
+//! real runs against the emulator, with volatile values (times, run and
+//! action ids, hosts, ages) replaced by "[redacted]". A change to these
 //! snapshots is a change to a public interface: bump `FORMAT_VERSION` when
 //! it is incompatible, and document it in the README ("JSON output").
 
 use serde_json::{json, Value};
 
-use crate::cli::{clusterctl, strategy};
+use crate::cli::{clusterctl, command, run_cmd, strategy};
 use crate::support::Emulator;
 
 /// Keys whose values change from run to run.
@@ -20,6 +21,7 @@ const VOLATILE: &[&str] = &[
     "action_id",
     "seconds_ago",
     "idle_seconds",
+    "age_seconds",
     "last_activity",
     "seconds",
     "until",
@@ -27,6 +29,12 @@ const VOLATILE: &[&str] = &[
     "finished_at",
     "duration_ms",
     "elapsed_ms",
+    "previous_holder",
+    "previous_until",
+    "held_by",
+    "by",
+    "id",
+    "last_crash",
 ];
 
 fn normalise(v: &mut Value) {
@@ -41,24 +49,59 @@ fn normalise(v: &mut Value) {
             }
         }
         Value::Array(items) => items.iter_mut().for_each(normalise),
+        // Timestamps anywhere (state slots keep their own).
+        Value::String(s) if chrono::DateTime::parse_from_rfc3339(s).is_ok() => {
+            *v = json!("[redacted]");
+        }
         _ => {}
     }
 }
 
-fn document(emu: &Emulator, args: &[&str], code: i32) -> Value {
+fn schema() -> jsonschema::Validator {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/src/render/clusterctl.schema.json"
+    );
+    let text = std::fs::read_to_string(path).expect("the schema file");
+    let schema: Value = serde_json::from_str(&text).expect("the schema is JSON");
+    jsonschema::validator_for(&schema).expect("the schema is a valid JSON Schema")
+}
+
+/// Checks a document against the schema; panics with every violation.
+fn conforms(validator: &jsonschema::Validator, doc: &Value) {
+    let errors: Vec<String> = validator
+        .iter_errors(doc)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}\n{doc:#}");
+}
+
+/// `clusterctl ARGS --output json`: exit code, envelope, schema; normalised.
+fn document(
+    v: &jsonschema::Validator,
+    emu: &Emulator,
+    args: &[&str],
+    code: i32,
+    name: &str,
+) -> Value {
     let mut all = args.to_vec();
     all.extend_from_slice(&["--output", "json"]);
-    let mut v = clusterctl(emu, &all).code(code).json();
-    assert_eq!(v["format_version"], 1, "{v:#}");
-    assert_eq!(v["command"], args[0], "{v:#}");
-    normalise(&mut v);
-    v
+    let run = clusterctl(emu, &all).code(code);
+    let mut doc = run.json();
+    assert_eq!(doc["format_version"], 2, "{doc:#}");
+    assert_eq!(doc["command"], name, "{doc:#}");
+    assert_eq!(doc["ok"], code != 1 && code != 64, "{doc:#}");
+    conforms(v, &doc);
+    normalise(&mut doc);
+    doc
 }
 
 #[test]
-fn json_documents_follow_the_versioned_schema() {
+fn every_command_prints_one_envelope_that_follows_the_schema() {
+    let v = schema();
     let emu = Emulator::start();
-    clusterctl(&emu, &["init"]).ok();
+    let doc = document(&v, &emu, &["init"], 0, "init");
+    insta::assert_json_snapshot!("init", doc);
     emu.create_hydrated_cluster("analytics", "r1", "25cc");
     strategy(
         &emu,
@@ -69,9 +112,172 @@ fn json_documents_follow_the_versioned_schema() {
     emu.create_cluster("batch");
     strategy(&emu, "batch", "target_size", json!({"target_size": "80cc"}));
 
-    insta::assert_json_snapshot!("dry_run", document(&emu, &["dry-run"], 3));
-    insta::assert_json_snapshot!("apply", document(&emu, &["apply"], 3));
-    insta::assert_json_snapshot!("status", document(&emu, &["status"], 0));
-    insta::assert_json_snapshot!("check", document(&emu, &["check"], 3));
-    insta::assert_json_snapshot!("history", document(&emu, &["history"], 0));
+    insta::assert_json_snapshot!("dry_run", document(&v, &emu, &["dry-run"], 3, "dry-run"));
+    insta::assert_json_snapshot!("apply", document(&v, &emu, &["apply"], 3, "apply"));
+    // The new replica hydrates: the next plan waits, then retires r1.
+    insta::assert_json_snapshot!(
+        "dry_run_waiting",
+        document(
+            &v,
+            &emu,
+            &["dry-run", "--cluster", "analytics"],
+            0,
+            "dry-run"
+        )
+    );
+    insta::assert_json_snapshot!("status", document(&v, &emu, &["status"], 0, "status"));
+    insta::assert_json_snapshot!(
+        "describe",
+        document(&v, &emu, &["describe", "analytics"], 0, "describe")
+    );
+    insta::assert_json_snapshot!("check", document(&v, &emu, &["check"], 3, "check"));
+    insta::assert_json_snapshot!("history", document(&v, &emu, &["history"], 0, "history"));
+    insta::assert_json_snapshot!(
+        "strategy_set",
+        document(
+            &v,
+            &emu,
+            &[
+                "strategy",
+                "set",
+                "batch",
+                "target_size",
+                "--target-size",
+                "25cc"
+            ],
+            0,
+            "strategy set"
+        )
+    );
+    insta::assert_json_snapshot!(
+        "strategy_pause",
+        document(
+            &v,
+            &emu,
+            &["strategy", "pause", "batch", "--reason", "ticket 7", "--until", "2h"],
+            0,
+            "strategy pause"
+        )
+    );
+    insta::assert_json_snapshot!(
+        "strategy_ls",
+        document(&v, &emu, &["strategy", "ls"], 0, "strategy ls")
+    );
+    insta::assert_json_snapshot!(
+        "strategy_resume",
+        document(
+            &v,
+            &emu,
+            &["strategy", "resume", "batch"],
+            0,
+            "strategy resume"
+        )
+    );
+    insta::assert_json_snapshot!(
+        "strategy_rm",
+        document(&v, &emu, &["strategy", "rm", "batch"], 0, "strategy rm")
+    );
+    insta::assert_json_snapshot!(
+        "wipe_state",
+        document(
+            &v,
+            &emu,
+            &["wipe-state", "--cluster", "analytics"],
+            0,
+            "wipe-state"
+        )
+    );
+    insta::assert_json_snapshot!(
+        "unlock",
+        document(&v, &emu, &["unlock", "--force"], 0, "unlock")
+    );
+
+    // Errors are documents too: a bad name, a refused write, no database.
+    insta::assert_json_snapshot!(
+        "error_not_found",
+        document(&v, &emu, &["describe", "analytic"], 1, "describe")
+    );
+    insta::assert_json_snapshot!(
+        "error_usage",
+        document(&v, &emu, &["dry-run", "--cluster", "nope"], 64, "dry-run")
+    );
+    document(
+        &v,
+        &emu,
+        &[
+            "strategy",
+            "set",
+            "batch",
+            "target_size",
+            "--target-size",
+            "80cc",
+        ],
+        1,
+        "strategy set",
+    );
+    let mut cmd = command();
+    cmd.args([
+        "history",
+        "--output",
+        "json",
+        "--postgres-url",
+        "postgres://u:secret@127.0.0.1:1/x?sslmode=disable",
+        "--connect-timeout",
+        "1",
+        "--max-retries",
+        "0",
+    ]);
+    let run = run_cmd(cmd).code(1);
+    let doc = run.json();
+    conforms(&v, &doc);
+    assert_eq!(doc["error"]["code"], "database", "{doc:#}");
+    assert!(!run.all().contains("secret"), "{}", run.all());
+    // A bad command line in a JSON pipeline.
+    let mut cmd = command();
+    cmd.args(["dry-run", "--output", "json", "--no-such-flag"]);
+    let run = run_cmd(cmd).code(64);
+    let doc = run.json();
+    conforms(&v, &doc);
+    assert_eq!(doc["error"]["code"], "usage", "{doc:#}");
+}
+
+#[test]
+fn commands_without_a_database_honour_output_json() {
+    let v = schema();
+    let mut cmd = command();
+    cmd.args(["init", "--print", "--output", "json"]);
+    let doc = run_cmd(cmd).ok().json();
+    conforms(&v, &doc);
+    assert_eq!(doc["command"], "init");
+    assert!(doc["result"]["sql"]
+        .as_str()
+        .is_some_and(|s| s.contains("CREATE TABLE IF NOT EXISTS")));
+    let scenario = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/scenarios/wake-5s.toml"
+    );
+    let mut cmd = command();
+    cmd.args(["simulate", scenario, "--output", "json"]);
+    let doc = run_cmd(cmd).ok().json();
+    conforms(&v, &doc);
+    assert_eq!(doc["command"], "simulate");
+    assert!(doc["result"]["total"].is_object(), "{doc:#}");
+}
+
+#[test]
+fn a_busy_lease_is_a_normal_apply_document() {
+    let v = schema();
+    let emu = Emulator::start();
+    clusterctl(&emu, &["init"]).ok();
+    emu.sql(
+        "UPDATE clusterctl_lease SET holder = 'elsewhere:1:run', \
+         expires_at = now() + INTERVAL '10 minutes' WHERE name = 'controller'",
+    );
+    let doc = clusterctl(&emu, &["apply", "--output", "json"]).ok().json();
+    conforms(&v, &doc);
+    assert_eq!(doc["command"], "apply", "{doc:#}");
+    assert_eq!(
+        doc["result"]["lease_busy"]["held_by"], "elsewhere:1:run",
+        "{doc:#}"
+    );
 }

@@ -10,6 +10,7 @@ mod emulator_selftest;
 mod hostile_input;
 mod json_schema;
 mod managed;
+mod migration;
 mod ops_commands;
 mod purity;
 mod reconcile;

@@ -214,8 +214,8 @@ fn strategy_set_refuses_what_the_planner_would_refuse() {
 
     // The plan still carries out the existing strategy: nothing was broken.
     let plan = clusterctl(&emu, &["dry-run", "--output", "json"]).json();
-    let cluster = &plan["plan"]["clusters"][0];
-    assert_eq!(cluster["status"], "planned", "{plan:#}");
+    let cluster = &plan["result"]["plan"]["clusters"][0];
+    assert_eq!(cluster["status"], "changes", "{plan:#}");
     assert_eq!(cluster["actions"][0]["replica"], "r_50cc", "{plan:#}");
 }
 
@@ -323,7 +323,10 @@ fn strategy_set_wins_over_rows_dated_in_the_future() {
     let plan = clusterctl(&emu, &["dry-run", "--output", "json"])
         .ok()
         .json();
-    assert_eq!(plan["plan"]["clusters"][0]["actions"][0]["size"], "100cc");
+    assert_eq!(
+        plan["result"]["plan"]["clusters"][0]["actions"][0]["size"],
+        "100cc"
+    );
 }
 
 #[test]
@@ -365,12 +368,22 @@ fn strategy_ls_and_rm() {
 
     let json = clusterctl(
         &emu,
-        &["strategy", "ls", "--cluster", "^bat", "--output", "json"],
+        &[
+            "strategy",
+            "ls",
+            "--filter-clusters",
+            "^bat",
+            "--output",
+            "json",
+        ],
     )
     .ok()
     .json();
     assert_eq!(json["command"], "strategy ls");
-    assert_eq!(json["strategies"].as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        json["result"]["strategies"].as_array().map(Vec::len),
+        Some(2)
+    );
 
     let r = clusterctl(&emu, &["strategy", "rm", "batch", "burst"]).ok();
     assert_eq!(
@@ -431,7 +444,7 @@ fn pause_leaves_the_cluster_alone_and_every_plan_says_so() {
     let json = clusterctl(&emu, &["dry-run", "--output", "json"])
         .ok()
         .json();
-    let cp = &json["plan"]["clusters"][0];
+    let cp = &json["result"]["plan"]["clusters"][0];
     assert_eq!(cp["status"], "paused");
     assert_eq!(cp["reason"], "incident 42");
     assert_eq!(cp["actions"], json!([]));
@@ -451,7 +464,7 @@ fn pause_leaves_the_cluster_alone_and_every_plan_says_so() {
     let status = clusterctl(&emu, &["status", "--output", "json"])
         .ok()
         .json();
-    assert_eq!(status["clusters"][0]["condition"], "Paused");
+    assert_eq!(status["result"]["clusters"][0]["condition"], "Paused");
 
     let r = clusterctl(&emu, &["strategy", "resume", "analytics"]).ok();
     assert!(
@@ -543,7 +556,7 @@ fn history_shows_the_audit_trail_newest_first() {
     assert!(lines[0].starts_with("TIME "), "{}", r.stdout);
     assert_eq!(lines.len(), 3, "{}", r.stdout);
     assert!(
-        lines[1].contains("batch (") && lines[1].contains("FAILED"),
+        lines[1].contains("batch ") && lines[1].contains("FAILED"),
         "{}",
         r.stdout
     );
@@ -553,7 +566,7 @@ fn history_shows_the_audit_trail_newest_first() {
         r.stdout
     );
     assert!(
-        lines[2].contains("analytics (") && lines[2].contains("done"),
+        lines[2].contains("analytics ") && lines[2].contains("executed"),
         "{}",
         r.stdout
     );
@@ -568,9 +581,9 @@ fn history_shows_the_audit_trail_newest_first() {
         let mut all = vec!["history", "--output", "json"];
         all.extend_from_slice(args);
         let j = clusterctl(&emu, &all).ok().json();
-        assert_eq!(j["format_version"], 1);
+        assert_eq!(j["format_version"], 2);
         assert_eq!(j["command"], "history");
-        j["entries"]
+        j["result"]["entries"]
             .as_array()
             .map(|a| {
                 a.iter()
@@ -582,11 +595,11 @@ fn history_shows_the_audit_trail_newest_first() {
     assert_eq!(only(&["--failed"]), ["batch \"failed\""]);
     assert_eq!(only(&["--since", "2h"]), ["batch \"failed\""]);
     assert_eq!(
-        only(&["--since", "1d", "--cluster", "^ana"]),
+        only(&["--since", "1d", "--filter-clusters", "^ana"]),
         ["analytics \"executed\""]
     );
     assert_eq!(only(&["--limit", "1"]), ["batch \"failed\""]);
-    assert!(only(&["--cluster", "^nothing$"]).is_empty());
+    assert!(only(&["--filter-clusters", "^nothing$"]).is_empty());
     let r = clusterctl(&emu, &["history", "--since", "soon"]).code(64);
     assert!(r.stderr.contains("30s, 15m, 2h, 1d"), "{}", r.all());
 }
@@ -657,10 +670,10 @@ fn status_gives_each_cluster_a_condition_and_a_reason() {
     let json = clusterctl(&emu, &["status", "--all", "--output", "json"])
         .ok()
         .json();
-    assert_eq!(json["format_version"], 1);
+    assert_eq!(json["format_version"], 2);
     assert_eq!(json["command"], "status");
     let by_name = |name: &str| -> serde_json::Value {
-        json["clusters"]
+        json["result"]["clusters"]
             .as_array()
             .and_then(|a| a.iter().find(|c| c["cluster"] == name).cloned())
             .unwrap_or_else(|| panic!("{name} missing: {json:#}"))
@@ -706,24 +719,24 @@ fn status_gives_each_cluster_a_condition_and_a_reason() {
         .unwrap_or_default()
         .contains("80cc"));
     // The system clusters are never listed, even with --all.
-    assert!(json["clusters"]
-        .as_array()
-        .is_some_and(|a| a.iter().all(|c| c["cluster_id"]
+    assert!(json["result"]["clusters"].as_array().is_some_and(|a| a
+        .iter()
+        .all(|c| c["cluster_id"]
             .as_str()
             .is_some_and(|id| id.starts_with('u')))));
 
     // Last action, after an apply; activity once the log has rows.
-    clusterctl(&emu, &["apply", "--cluster", "^grow$"]).ok();
+    clusterctl(&emu, &["apply", "--cluster", "grow"]).ok();
     emu.add_activity("grow", 90, false);
-    let json = clusterctl(&emu, &["status", "--cluster", "^grow$", "--output", "json"])
+    let json = clusterctl(&emu, &["status", "--cluster", "grow", "--output", "json"])
         .ok()
         .json();
-    let grow = &json["clusters"][0];
+    let grow = &json["result"]["clusters"][0];
     assert_eq!(grow["last_action"]["kind"], "create_replica");
     assert_eq!(grow["last_action"]["replica"], "r_50cc");
     assert_eq!(grow["last_action"]["executed"], true);
     assert_eq!(grow["activity"]["state"], "busy");
-    let text = clusterctl(&emu, &["status", "--cluster", "^grow$"])
+    let text = clusterctl(&emu, &["status", "--cluster", "grow", "-o", "wide"])
         .ok()
         .stdout;
     assert!(
@@ -806,7 +819,7 @@ fn check_reports_every_kind_of_problem() {
         .code(3)
         .json();
     assert_eq!(j["command"], "check");
-    let codes: Vec<String> = j["findings"]
+    let codes: Vec<String> = j["result"]["findings"]
         .as_array()
         .map(|a| {
             a.iter()
@@ -828,7 +841,7 @@ fn check_reports_every_kind_of_problem() {
         );
     }
     // Only clusters matching --cluster; and check never writes.
-    clusterctl(&emu, &["check", "--cluster", "^good$"]).ok();
+    clusterctl(&emu, &["check", "--cluster", "good"]).ok();
     assert_eq!(strategy_rows(&emu), before);
 }
 
@@ -920,6 +933,7 @@ fn every_command_has_help_with_an_example() {
         &["strategy", "pause"],
         &["strategy", "resume"],
         &["status"],
+        &["describe"],
         &["check"],
         &["history"],
         &["init"],
@@ -942,100 +956,655 @@ fn every_command_has_help_with_an_example() {
     assert!(r.stdout.contains("2 changes pending"), "{}", r.stdout);
 }
 
-/// Prints a transcript of the operator commands for the README:
-/// `cargo test --test it readme_transcript -- --ignored --nocapture`.
+/// Runs `clusterctl ARGS` on a pseudo-terminal (`script(1)`), with `input`
+/// typed on it; returns what the terminal showed and the exit code.
+fn on_terminal(emu: &Emulator, args: &[&str], input: &str, env: &[(&str, &str)]) -> (String, i32) {
+    let bin = env!("CARGO_BIN_EXE_clusterctl");
+    let line = std::iter::once(bin.to_string())
+        .chain(
+            args.iter()
+                .map(|a| format!("'{}'", a.replace('\'', "'\\''"))),
+        )
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut cmd = std::process::Command::new("script");
+    cmd.args(["-qec", &line, "/dev/null"])
+        .env("DATABASE_URL", emu.url())
+        .env_remove("NO_COLOR")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("script(1) runs");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        let _ = stdin.write_all(input.as_bytes());
+    }
+    let out = child.wait_with_output().expect("script finishes");
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        out.status.code().unwrap_or(-1),
+    )
+}
+
+fn pause_config(emu: &Emulator) -> serde_json::Value {
+    let rows: Vec<_> = strategy_rows(emu)
+        .into_iter()
+        .filter(|r| r.1 == "pause")
+        .collect();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    serde_json::from_str(&rows[0].2).expect("json")
+}
+
 #[test]
-#[ignore = "prints the README's examples; run by hand"]
-fn readme_transcript() {
-    let emu = Emulator::start();
-    emu.create_hydrated_cluster("analytics", "r1", "25cc");
-    emu.create_cluster("batch");
-    emu.add_index("batch");
-    emu.add_replica("batch", "r1", "100cc");
-    emu.create_cluster("etl");
-    emu.add_replica("etl", "r1", "50cc");
-    emu.add_crash("etl", "r1", true, 600);
-    emu.add_crash("etl", "r1", false, 300);
-    emu.add_activity("analytics", 40, true);
-    let show = |args: &[&str]| {
-        let r = clusterctl(&emu, args);
-        let shown: Vec<String> = args
-            .iter()
-            .map(|a| {
-                if a.contains(' ') || a.contains('{') || a.contains('^') {
-                    format!("'{a}'")
-                } else {
-                    a.to_string()
-                }
-            })
-            .collect();
-        println!("$ clusterctl {}", shown.join(" "));
-        print!("{}", r.stdout);
-        eprint!("{}", r.stderr);
-        if r.code != 0 {
-            println!("(exit code {})", r.code);
-        }
-        println!();
-    };
-    show(&["init"]);
-    show(&[
-        "strategy",
-        "set",
+fn pausing_twice_keeps_the_reason_and_until_expires_the_pause() {
+    let emu = emulator();
+    emu.create_cluster("analytics");
+    emu.add_replica("analytics", "r1", "25cc");
+    strategy(
+        &emu,
         "analytics",
         "target_size",
-        "--target-size",
-        "50cc",
-    ]);
-    show(&[
-        "strategy",
-        "set",
-        "analytics",
-        "burst",
-        "--burst-replica-size",
-        "80cc",
-    ]);
-    show(&[
-        "strategy",
-        "set",
-        "batch",
-        "idle_suspend",
-        "--config",
-        r#"{"idle_after_s": 1800}"#,
-    ]);
-    show(&[
-        "strategy",
-        "set",
-        "batch",
-        "burst",
-        "--burst-replica-size",
-        "200cc",
-    ]);
-    show(&[
-        "strategy",
-        "set",
-        "etl",
-        "shrink_to_fit",
-        "--max-replica-size",
-        "100cc",
-    ]);
-    show(&[
-        "strategy",
-        "pause",
-        "etl",
-        "--reason",
-        "OOM investigation, ticket 4711",
-    ]);
-    show(&["strategy", "ls"]);
-    show(&["dry-run", "--detailed-exitcode"]);
-    show(&["apply"]);
-    show(&["status"]);
-    show(&["history", "--since", "1h"]);
-    emu.sql(
-        "INSERT INTO mz_cluster_strategies (cluster_id, strategy_type, config) \
-         SELECT id, 'idle_suspnd', '{\"idle_after\": 600}' FROM mz_catalog.mz_clusters WHERE name = 'analytics'",
+        json!({"target_size": "50cc"}),
     );
-    show(&["check"]);
-    show(&["strategy", "rm", "analytics", "idle_suspnd"]);
-    show(&["strategy", "resume", "etl"]);
-    show(&["check"]);
+    clusterctl(
+        &emu,
+        &["strategy", "pause", "analytics", "--reason", "incident 42"],
+    )
+    .ok();
+    let again = clusterctl(&emu, &["strategy", "pause", "analytics"]).ok();
+    assert!(
+        again
+            .stderr
+            .contains("was already paused; reason: incident 42"),
+        "{}",
+        again.all()
+    );
+    assert_eq!(pause_config(&emu), json!({"reason": "incident 42"}));
+    clusterctl(
+        &emu,
+        &["strategy", "pause", "analytics", "--reason", "incident 43"],
+    )
+    .ok();
+    assert_eq!(pause_config(&emu), json!({"reason": "incident 43"}));
+
+    // --until: the pause carries its expiry; status says when.
+    let r = clusterctl(&emu, &["strategy", "pause", "analytics", "--until", "2h"]).ok();
+    assert!(r.stdout.contains(" until 20"), "{}", r.all());
+    let cfg = pause_config(&emu);
+    assert_eq!(cfg["reason"], "incident 43", "the reason is kept: {cfg}");
+    assert!(cfg["until"].is_string(), "{cfg}");
+    let status = clusterctl(&emu, &["status", "-o", "json"]).ok().json();
+    let reason = status["result"]["clusters"][0]["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        reason.contains("expires in 1h59m") || reason.contains("expires in 2h00m"),
+        "{reason}"
+    );
+    let dry = clusterctl(&emu, &["dry-run"]).ok();
+    assert!(!dry.stdout.contains("create replica"), "{}", dry.all());
+    clusterctl(
+        &emu,
+        &["strategy", "pause", "analytics", "--until", "2020-01-01"],
+    )
+    .code(64);
+
+    // Once the time has passed, the planner no longer honours the pause.
+    emu.sql(
+        "UPDATE mz_cluster_strategies SET config = jsonb_set(config, '{until}', \
+         to_jsonb(to_char(now() at time zone 'utc' - interval '1 minute', \
+         'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'))) WHERE strategy_type = 'pause'",
+    );
+    let dry = clusterctl(&emu, &["dry-run", "-v"]).ok();
+    assert!(
+        dry.stdout.contains("+ create replica r_50cc (50cc)"),
+        "{}",
+        dry.all()
+    );
+    assert!(dry.stdout.contains("the pause expired at"), "{}", dry.all());
+}
+
+#[test]
+fn strategy_changes_are_audited_and_history_shows_them() {
+    let emu = emulator();
+    let id = emu.create_cluster("analytics");
+    let set = |size: &str| {
+        clusterctl(
+            &emu,
+            &[
+                "strategy",
+                "set",
+                "analytics",
+                "target_size",
+                "--target-size",
+                size,
+            ],
+        )
+        .ok();
+    };
+    set("25cc");
+    set("50cc");
+    clusterctl(&emu, &["strategy", "pause", "analytics", "--reason", "x"]).ok();
+    clusterctl(&emu, &["strategy", "resume", "analytics"]).ok();
+    clusterctl(&emu, &["strategy", "rm", "analytics", "target_size"]).ok();
+    let h = clusterctl(&emu, &["history", "--cluster", &id, "-o", "json"])
+        .ok()
+        .json();
+    let entries = h["result"]["entries"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let kinds: Vec<&str> = entries.iter().filter_map(|e| e["kind"].as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "strategy_rm",
+            "strategy_resume",
+            "strategy_pause",
+            "strategy_set",
+            "strategy_set"
+        ],
+        "{h:#}"
+    );
+    let second_set = &entries[3]["change"];
+    assert_eq!(second_set["before"], json!({"target_size": "25cc"}));
+    assert_eq!(second_set["after"], json!({"target_size": "50cc"}));
+    assert!(second_set["by"]["user"]
+        .as_str()
+        .is_some_and(|u| u.contains('@')));
+    assert_eq!(
+        entries[0]["change"]["before"],
+        json!({"target_size": "50cc"})
+    );
+    assert_eq!(entries[0]["change"]["after"], json!(null));
+    let text = clusterctl(&emu, &["history"]).ok().stdout;
+    assert!(
+        text.contains(
+            r#"strategy set target_size  {"target_size":"25cc"} → {"target_size":"50cc"} (by "#
+        ),
+        "{text}"
+    );
+    // Each change is shown by describe too.
+    let d = clusterctl(&emu, &["describe", "analytics"]).ok().stdout;
+    assert!(d.contains("strategy rm target_size"), "{d}");
+}
+
+#[test]
+fn history_limits_hints_dates_replicas_and_unlocks() {
+    let emu = emulator();
+    let id = emu.create_cluster("c");
+    // 60 old actions, one per minute, alternating replicas.
+    emu.sql(&format!(
+        "INSERT INTO mz_cluster_strategy_actions \
+         SELECT 'a' || g, '{id}', 'DROP CLUSTER REPLICA x', \
+                jsonb_build_object('kind', 'drop_replica', 'replica', 'r' || (g % 2), \
+                                   'strategy', 'target_size', 'reasons', jsonb_build_array('why')), \
+                true, NULL, TIMESTAMPTZ '2026-01-01 00:00:00+00' + g * INTERVAL '1 minute' \
+         FROM generate_series(1, 60) g"
+    ));
+    let count = |args: &[&str]| -> (usize, bool) {
+        let mut all = vec!["history", "-o", "json"];
+        all.extend_from_slice(args);
+        let j = clusterctl(&emu, &all).ok().json();
+        (
+            j["result"]["entries"].as_array().map_or(0, Vec::len),
+            j["result"]["more"] == true,
+        )
+    };
+    assert_eq!(count(&[]), (50, true));
+    let r = clusterctl(&emu, &["history"]).ok();
+    assert!(r.stderr.contains("more entries match"), "{}", r.all());
+    assert_eq!(count(&["--limit", "0"]), (60, false));
+    assert_eq!(count(&["--limit", "60"]), (60, false));
+    assert_eq!(count(&["--limit", "1"]), (1, true));
+    assert_eq!(
+        count(&[
+            "--since",
+            "2026-01-01 00:30",
+            "--until",
+            "2026-01-01T00:40:00Z"
+        ]),
+        (10, false)
+    );
+    assert_eq!(
+        count(&["--until", "2026-01-01 00:10", "--limit", "0"]),
+        (10, false)
+    );
+    assert_eq!(count(&["--replica", "r1", "--limit", "0"]), (30, false));
+
+    // An unlock row names whose lease was broken.
+    emu.sql(
+        "UPDATE clusterctl_lease SET holder = 'other-host:4242:run', \
+         expires_at = now() + INTERVAL '10 minutes' WHERE name = 'controller'",
+    );
+    clusterctl(&emu, &["unlock", "--force"]).ok();
+    let r = clusterctl(&emu, &["history", "--limit", "1"]).ok();
+    assert!(
+        r.stdout.contains("unlock --force")
+            && r.stdout
+                .contains("broke the lease held by other-host:4242:run"),
+        "{}",
+        r.all()
+    );
+    let j = clusterctl(&emu, &["unlock", "--force", "-o", "json"])
+        .ok()
+        .json();
+    assert_eq!(j["command"], "unlock");
+    assert_eq!(j["result"]["previous_holder"], "");
+}
+
+#[test]
+fn status_is_narrow_by_default_and_says_what_holds_a_cluster() {
+    let emu = emulator();
+    // A stabilization hold on a cluster that also has a live burst replica:
+    // the condition is the hold, not "Bursting".
+    emu.create_hydrated_cluster("hold", "r1", "25cc");
+    emu.add_replica("hold", "r_50cc", "50cc");
+    emu.set_hydrated("hold", "r_50cc", true);
+    emu.add_replica("hold", "hold-burst", "100cc");
+    strategy(&emu, "hold", "target_size", json!({"target_size": "50cc"}));
+    strategy(
+        &emu,
+        "hold",
+        "burst",
+        json!({"burst_replica_size": "100cc"}),
+    );
+    strategy(
+        &emu,
+        "hold",
+        "stabilization",
+        json!({"scale_down_after_s": 600}),
+    );
+    // A resize waiting for its new replica to hydrate.
+    emu.create_hydrated_cluster("grow", "r1", "25cc");
+    emu.add_replica("grow", "r_50cc", "50cc");
+    strategy(&emu, "grow", "target_size", json!({"target_size": "50cc"}));
+    emu.create_cluster("a_cluster_with_a_rather_long_name");
+    strategy(
+        &emu,
+        "a_cluster_with_a_rather_long_name",
+        "target_size",
+        json!({"target_size": "80cc"}),
+    );
+
+    let r = clusterctl(&emu, &["status"]).ok();
+    println!("{}", r.stdout);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("CLUSTER") && lines[0].ends_with("REPLICAS  AGE  REASON"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        lines.iter().all(|l| l.chars().count() <= 80),
+        "{}",
+        r.stdout
+    );
+    let json = clusterctl(&emu, &["status", "-o", "json"]).ok().json();
+    let find = |name: &str| {
+        json["result"]["clusters"]
+            .as_array()
+            .and_then(|a| a.iter().find(|c| c["cluster"] == name).cloned())
+            .unwrap_or_default()
+    };
+    assert_eq!(find("hold")["condition"], "Stabilizing", "{json:#}");
+    let reason = find("hold")["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        reason.starts_with("drop hold-burst in 10m (stabilization: burst: "),
+        "{reason}"
+    );
+    assert_eq!(find("grow")["condition"], "Hydrating", "{json:#}");
+    assert_eq!(find("grow")["plan"], "waiting");
+    let wide = clusterctl(&emu, &["status", "-o", "wide"]).ok().stdout;
+    assert!(
+        wide.lines()
+            .next()
+            .is_some_and(|h| h.contains("LAST ACTION") && h.contains("WANT")),
+        "{wide}"
+    );
+    assert!(
+        wide.contains("target_size: key 'target_size': unknown size '80cc'"),
+        "{wide}"
+    );
+
+    // dry-run reports both as waiting, with the reason, without -v.
+    let dry = clusterctl(&emu, &["dry-run"]).code(3);
+    assert!(
+        dry.stdout.contains("  waiting: drop r1 in 10m (stabilization: target_size: r_50cc (50cc) is hydrated; retiring 25cc replica)"),
+        "{}",
+        dry.all()
+    );
+    assert!(
+        dry.stdout
+            .contains("  waiting: hydrate r_50cc: r_50cc (50cc) is hydrating"),
+        "{}",
+        dry.all()
+    );
+    assert!(dry.stdout.contains("2 waiting"), "{}", dry.all());
+}
+
+#[test]
+fn describe_shows_everything_about_one_cluster() {
+    let emu = emulator();
+    emu.create_hydrated_cluster("analytics", "r1", "25cc");
+    emu.add_replica("analytics", "r_50cc", "50cc");
+    emu.set_hydrated("analytics", "r_50cc", true);
+    emu.add_crash("analytics", "r1", true, 60);
+    emu.add_activity("analytics", 7260, true);
+    clusterctl(
+        &emu,
+        &[
+            "strategy",
+            "set",
+            "analytics",
+            "target_size",
+            "--target-size",
+            "50cc",
+        ],
+    )
+    .ok();
+    clusterctl(
+        &emu,
+        &[
+            "strategy",
+            "set",
+            "analytics",
+            "stabilization",
+            "--scale-down-after-s",
+            "6m",
+        ],
+    )
+    .ok();
+    let d = clusterctl(&emu, &["describe", "analytics"]).ok().stdout;
+    println!("{d}");
+    for needle in [
+        "Name:        analytics",
+        "Condition:   Stabilizing",
+        "Plan:        waiting",
+        r#"target_size: {"target_size":"50cc"}"#,
+        r#"stabilization: {"scale_down_after_s":360}"#,
+        "NAME    SIZE  HYDRATED  AGE  CRASHES  OOMS",
+        "Activity:  idle for 2h01m",
+        "Waiting:\n  drop r1 in 6m (stabilization: target_size: r_50cc (50cc) is hydrated; retiring 25cc replica)",
+        "strategy set stabilization",
+    ] {
+        assert!(d.contains(needle), "missing {needle:?}:\n{d}");
+    }
+    let r1 = d
+        .lines()
+        .find(|l| l.trim_start().starts_with("r1 "))
+        .unwrap_or_default();
+    let cols: Vec<&str> = r1.split_whitespace().collect();
+    assert_eq!(cols.len(), 6, "{r1}");
+    assert_eq!(
+        (cols[1], cols[2], cols[4], cols[5]),
+        ("25cc", "yes", "1", "1"),
+        "{r1}"
+    );
+    let j = clusterctl(&emu, &["describe", "analytics", "-o", "json"])
+        .ok()
+        .json();
+    let res = &j["result"];
+    assert_eq!(res["waiting"][0]["in_seconds"], 360, "{j:#}");
+    assert_eq!(res["replicas"][0]["ooms"], 1, "{j:#}");
+    assert!(res["replicas"][0]["age_seconds"].is_u64(), "{j:#}");
+    assert_eq!(res["history"].as_array().map(Vec::len), Some(2), "{j:#}");
+    let r = clusterctl(&emu, &["describe", "analytic"]).code(1);
+    assert!(
+        r.stderr.contains("did you mean 'analytics'?"),
+        "{}",
+        r.all()
+    );
+}
+
+#[test]
+fn apply_streams_each_action_with_its_elapsed_time() {
+    let emu = emulator();
+    emu.create_hydrated_cluster("analytics", "r1", "25cc");
+    strategy(
+        &emu,
+        "analytics",
+        "target_size",
+        json!({"target_size": "50cc"}),
+    );
+    // A DDL that takes 11 s, like a graceful resize.
+    emu.on_ddl(1, |_| {
+        std::thread::sleep(std::time::Duration::from_secs(11))
+    });
+    let r = clusterctl(&emu, &["apply"]).ok();
+    println!("{}", r.stdout);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    let pos = |prefix: &str| {
+        lines
+            .iter()
+            .position(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no line {prefix:?}:\n{}", r.stdout))
+    };
+    let plan = pos("  + create replica r_50cc (50cc)");
+    let start = pos("analytics.r_50cc: Creating... [CREATE CLUSTER REPLICA");
+    let still = pos("analytics.r_50cc: Still creating... [10s elapsed]");
+    let done = pos("analytics.r_50cc: Creation complete after 1");
+    let summary = pos("Applied 1 of 1 action.");
+    assert!(plan < start && start < still && still < done && done < summary);
+    assert!(!r.stdout.contains('\u{1b}'), "no colour when piped");
+    // JSON: one document, no progress lines.
+    clusterctl(&emu, &["apply", "-o", "json"]).ok().json();
+}
+
+#[test]
+fn colour_only_on_a_terminal_and_never_with_no_color() {
+    let emu = emulator();
+    emu.create_hydrated_cluster("analytics", "r1", "25cc");
+    strategy(
+        &emu,
+        "analytics",
+        "target_size",
+        json!({"target_size": "50cc"}),
+    );
+    let (tty, code) = on_terminal(&emu, &["dry-run"], "", &[]);
+    assert_eq!(code, 0, "{tty}");
+    assert!(tty.contains("\u{1b}[32m+ create replica r_50cc"), "{tty:?}");
+    let (plain, _) = on_terminal(&emu, &["dry-run"], "", &[("NO_COLOR", "1")]);
+    assert!(plain.contains("+ create replica r_50cc"), "{plain:?}");
+    assert!(!plain.contains('\u{1b}'), "{plain:?}");
+}
+
+#[test]
+fn wipe_state_asks_on_a_terminal_and_never_creates_tables() {
+    let emu = emulator();
+    emu.create_cluster("c");
+    strategy(&emu, "c", "target_size", json!({"target_size": "25cc"}));
+    clusterctl(&emu, &["apply"]).ok();
+    let states = |emu: &Emulator| crate::cli::states(emu).len();
+    assert_eq!(states(&emu), 1);
+    let (out, code) = on_terminal(&emu, &["wipe-state"], "n\n", &[]);
+    assert_eq!(code, 64, "{out}");
+    assert!(
+        out.contains("[y/N]") && out.contains("nothing was wiped"),
+        "{out}"
+    );
+    assert_eq!(states(&emu), 1);
+    let (out, code) = on_terminal(&emu, &["wipe-state"], "y\n", &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(states(&emu), 0);
+    let (out, code) = on_terminal(&emu, &["wipe-state", "--yes"], "", &[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(!out.contains("[y/N]"), "{out}");
+
+    // Without tables: an error, and still no tables.
+    let fresh = Emulator::start();
+    let r = clusterctl(&fresh, &["wipe-state"]).code(1);
+    assert!(r.stderr.starts_with("error: "), "{}", r.all());
+    assert_eq!(
+        fresh
+            .query_one("SELECT (to_regclass('mz_cluster_strategy_state') IS NULL)::text")
+            .as_deref(),
+        Some("true")
+    );
+}
+
+#[test]
+fn problems_are_printed_once_and_logs_say_more_with_vv() {
+    let emu = emulator();
+    emu.create_cluster("bad");
+    strategy(&emu, "bad", "target_size", json!({"target_size": "80cc"}));
+    emu.create_cluster("good");
+    strategy(&emu, "good", "target_size", json!({"target_size": "25cc"}));
+    let r = clusterctl(&emu, &["dry-run"]).code(3);
+    assert_eq!(
+        r.stderr.matches("80cc").count(),
+        1,
+        "the problem once:\n{}",
+        r.stderr
+    );
+    let r = clusterctl(&emu, &["dry-run", "-vv"]).code(3);
+    assert!(
+        r.stderr.contains("signals") && r.stderr.contains("cluster=good"),
+        "{}",
+        r.stderr
+    );
+    // With --log-format json the final error line is JSON too.
+    let mut cmd = command();
+    cmd.args([
+        "dry-run",
+        "--log-format",
+        "json",
+        "--postgres-url",
+        "postgres://u:pw@127.0.0.1:1/x?sslmode=disable",
+        "--connect-timeout",
+        "1",
+        "--max-retries",
+        "0",
+    ]);
+    let r = run_cmd(cmd).code(1);
+    let last = r.stderr.lines().last().unwrap_or_default();
+    let v: serde_json::Value = serde_json::from_str(last).unwrap_or_else(|e| panic!("{e}: {last}"));
+    assert_eq!(v["level"], "ERROR");
+    assert_eq!(v["code"], "database");
+}
+
+#[test]
+fn init_print_sql_runs_twice_and_man_pages_cover_every_command() {
+    let fresh = Emulator::start();
+    let mut cmd = command();
+    cmd.args(["init", "--print"]);
+    let printed = run_cmd(cmd).ok().stdout;
+    let tables = printed.split("\n-- Privileges").next().unwrap_or_default();
+    fresh.sql(tables);
+    fresh.sql(tables);
+    assert_eq!(
+        fresh
+            .query_one("SELECT count(*)::text FROM clusterctl_schema_migrations")
+            .as_deref(),
+        Some("2")
+    );
+    clusterctl(&fresh, &["dry-run"]).ok();
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut cmd = command();
+    cmd.args(["man", "--out-dir"]).arg(dir.path());
+    run_cmd(cmd).ok();
+    let main = std::fs::read_to_string(dir.path().join("clusterctl.1")).expect("main page");
+    for sub in [
+        "dry-run",
+        "apply",
+        "wipe-state",
+        "unlock",
+        "simulate",
+        "strategy",
+        "status",
+        "describe",
+        "check",
+        "history",
+        "init",
+        "completions",
+        "man",
+    ] {
+        let page = dir.path().join(format!("clusterctl-{sub}.1"));
+        assert!(page.exists(), "{} missing", page.display());
+        let cited = format!("clusterctl\\-{}(1)", sub.replace('-', "\\-"));
+        assert!(main.contains(&cited), "{sub} not cited as {cited}");
+    }
+    assert!(dir.path().join("clusterctl-strategy-set.1").exists());
+    // The scenario simulate's help cites exists.
+    let mut cmd = command();
+    cmd.args(["simulate", "--help"]);
+    let help = run_cmd(cmd).ok().stdout;
+    let cited = help
+        .split_whitespace()
+        .find(|w| w.starts_with("examples/scenarios/") && w.ends_with(".toml"))
+        .expect("a scenario is cited");
+    assert!(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(cited)
+            .exists(),
+        "{cited}"
+    );
+}
+
+#[test]
+fn status_watch_refreshes() {
+    let emu = emulator();
+    emu.create_cluster("c");
+    strategy(&emu, "c", "target_size", json!({"target_size": "25cc"}));
+    let mut cmd = command();
+    cmd.args(["status", "--watch", "--interval", "1s"])
+        .env("DATABASE_URL", emu.url())
+        .stdout(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("clusterctl runs");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut refreshes = 0;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while refreshes < 3 && std::time::Instant::now() < deadline {
+        if let Ok(line) = rx.recv_timeout(std::time::Duration::from_secs(1)) {
+            if line.starts_with("Every 1s: clusterctl status") {
+                refreshes += 1;
+            }
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(refreshes, 3, "three refreshes of the table");
+}
+
+#[test]
+fn each_command_shows_only_its_own_flags() {
+    let help = |args: &[&str]| {
+        let mut cmd = command();
+        cmd.args(args).arg("--help");
+        run_cmd(cmd).ok().stdout
+    };
+    for (args, absent) in [
+        (&["unlock"][..], "--cluster "),
+        (&["history"][..], "--resize-timeout"),
+        (&["init"][..], "--replica-sizes"),
+        (&["strategy", "set"][..], "--cluster "),
+        (&["describe"][..], "--filter-clusters"),
+        (&["status"][..], "--lease-ttl"),
+    ] {
+        let text = help(args);
+        assert!(!text.contains(absent), "{args:?} lists {absent}:\n{text}");
+    }
+    assert!(help(&["history"]).contains("--replica <NAME>"));
+    assert!(help(&["apply"]).contains("--enable-experimental-strategies"));
 }

@@ -145,7 +145,7 @@ fn idle_suspend_suspends_and_in_flight_demand_wakes_the_cluster() {
         run.all()
     );
     assert!(
-        run.stdout.contains("idle for 7200s (threshold 3600s)"),
+        run.stdout.contains("idle for 2h00m (threshold 1h00m)"),
         "{}",
         run.all()
     );

@@ -111,7 +111,10 @@ fn concurrent_applies_one_actor_per_round_no_duplicates() {
     for r in &runs {
         assert_eq!(r.code, 0, "{}", r.all());
     }
-    let acted: Vec<&Run> = runs.iter().filter(|r| r.stdout.contains("done ")).collect();
+    let acted: Vec<&Run> = runs
+        .iter()
+        .filter(|r| r.stdout.contains("Applied "))
+        .collect();
     assert_eq!(
         acted.len(),
         1,
@@ -136,7 +139,9 @@ fn concurrent_applies_one_actor_per_round_no_duplicates() {
     let runs = round(&emu);
     assert!(runs.iter().all(|r| r.code == 0));
     assert_eq!(
-        runs.iter().filter(|r| r.stdout.contains("done ")).count(),
+        runs.iter()
+            .filter(|r| r.stdout.contains("Applied "))
+            .count(),
         1
     );
     assert_eq!(actors(&emu).len(), 2, "one new actor in round 2");
@@ -488,7 +493,7 @@ fn bad_input_changes_nothing() {
             json!({"target_size": "25cc", "replica_name": name}),
         );
     }
-    let run = clusterctl(&emu, &["apply", "--cluster", "名前|quoted|é"]).ok();
+    let run = clusterctl(&emu, &["apply", "--filter-clusters", "名前|quoted|é"]).ok();
     assert!(run.stdout.contains("Applied 3 of 3"), "{}", run.all());
     assert_eq!(
         emu.replicas(&long),

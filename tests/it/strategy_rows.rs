@@ -54,7 +54,9 @@ fn duplicate_rows_newest_updated_at_wins_with_a_warning() {
     let doc = clusterctl(&emu, &["dry-run", "--output", "json"])
         .ok()
         .json();
-    let warnings = doc["plan"]["warnings"].as_array().expect("warnings");
+    let warnings = doc["result"]["plan"]["warnings"]
+        .as_array()
+        .expect("warnings");
     assert!(
         warnings
             .iter()
@@ -128,7 +130,7 @@ fn an_invalid_row_skips_its_cluster_and_the_others_go_on() {
     // JSON reports the same, still exit 3.
     let json = clusterctl(&emu, &["dry-run", "--output", "json"]).code(3);
     let doc = json.json();
-    let bad = doc["plan"]["clusters"]
+    let bad = doc["result"]["plan"]["clusters"]
         .as_array()
         .unwrap()
         .iter()

@@ -418,7 +418,7 @@ fn one_shot_apply_writes_a_cumulative_textfile() {
         "{first}"
     );
     assert_eq!(
-        sample(&first, "clusterctl_clusters{condition=\"planned\"}"),
+        sample(&first, "clusterctl_clusters{condition=\"changes\"}"),
         Some(1.0)
     );
     // The next cron run adds to the counters (the textfile is the memory).

@@ -37,7 +37,10 @@ pub fn with_clock_offset(cmd: &mut Command, offset_secs: i64) -> &mut Command {
 
 /// The product binary, with its wall clock `offset_secs` seconds away.
 pub fn product_command_with_clock_offset(offset_secs: i64) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_clusterctl"));
+    // Integration tests know the binary; the README transcript (an example
+    // that includes this module) runs the debug build.
+    let bin = option_env!("CARGO_BIN_EXE_clusterctl").unwrap_or("target/debug/clusterctl");
+    let mut cmd = Command::new(bin);
     with_clock_offset(&mut cmd, offset_secs);
     cmd
 }

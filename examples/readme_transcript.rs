@@ -1,0 +1,157 @@
+//! Prints the README's example sessions from real runs of the binary
+//! against the Materialize emulator (the one the tests use), so the
+//! README shows what clusterctl really prints. Run it with
+//! `scripts/readme-transcript.sh` (it starts the throwaway PostgreSQL the
+//! emulator needs and builds the binary); paste the output into README.md.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
+// The tests' emulator; the transcript uses only part of it.
+#[path = "../tests/it/support/mod.rs"]
+#[allow(unused_imports)]
+mod support;
+
+use support::Emulator;
+
+fn main() {
+    let bin = std::env::var("CLUSTERCTL_BIN").unwrap_or_else(|_| "target/debug/clusterctl".into());
+    let emu = Emulator::start();
+    // The operator recorded in audit rows is USER@host: shown as alice@host,
+    // not this machine's name.
+    let host = hostname::get()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_default();
+    let neutral = |s: String| {
+        if host.is_empty() {
+            s
+        } else {
+            s.replace(&format!("alice@{host}"), "alice@host")
+        }
+    };
+    let show = |args: &[&str]| {
+        let out = std::process::Command::new(&bin)
+            .args(args)
+            .env("USER", "alice")
+            .env("DATABASE_URL", emu.url())
+            .env("NO_COLOR", "1")
+            .env_remove("CLUSTERCTL_LOG")
+            .output()
+            .expect("the clusterctl binary runs");
+        let shown: Vec<String> = args
+            .iter()
+            .map(|a| {
+                if a.contains([' ', '{', '^', '\'', '"']) {
+                    format!("'{a}'")
+                } else {
+                    a.to_string()
+                }
+            })
+            .collect();
+        println!("$ clusterctl {}", shown.join(" "));
+        print!(
+            "{}",
+            neutral(String::from_utf8_lossy(&out.stdout).into_owned())
+        );
+        print!(
+            "{}",
+            neutral(String::from_utf8_lossy(&out.stderr).into_owned())
+        );
+        let code = out.status.code().unwrap_or(-1);
+        if code != 0 {
+            println!("(exit code {code})");
+        }
+        println!();
+    };
+    emu.create_hydrated_cluster("analytics", "r1", "25cc");
+    emu.create_cluster("batch");
+    emu.add_index("batch");
+    emu.add_replica("batch", "r1", "100cc");
+    emu.create_cluster("etl");
+    emu.add_replica("etl", "r1", "50cc");
+    emu.add_crash("etl", "r1", true, 600);
+    emu.add_crash("etl", "r1", false, 300);
+    emu.create_cluster("ops");
+    emu.add_replica("ops", "r1", "25cc");
+    emu.add_activity("analytics", 40, true);
+
+    println!("## First run");
+    show(&["check"]);
+    show(&["init"]);
+    show(&[
+        "strategy",
+        "set",
+        "analytics",
+        "target_size",
+        "--target-size",
+        "50cc",
+    ]);
+    show(&[
+        "strategy",
+        "set",
+        "analytics",
+        "stabilization",
+        "--scale-down-after-s",
+        "10m",
+    ]);
+    show(&[
+        "strategy",
+        "set",
+        "analytics",
+        "burst",
+        "--burst-replica-size",
+        "80cc",
+    ]);
+    show(&[
+        "strategy",
+        "set",
+        "batch",
+        "idle_suspend",
+        "--idle-after-s",
+        "30m",
+    ]);
+    show(&[
+        "strategy",
+        "set",
+        "batch",
+        "burst",
+        "--burst-replica-size",
+        "200cc",
+    ]);
+    show(&[
+        "strategy",
+        "set",
+        "etl",
+        "shrink_to_fit",
+        "--max-replica-size",
+        "100cc",
+    ]);
+    show(&[
+        "strategy",
+        "pause",
+        "etl",
+        "--reason",
+        "OOM investigation, ticket 4711",
+        "--until",
+        "1d",
+    ]);
+    show(&["strategy", "pause", "etl"]);
+    show(&["strategy", "ls"]);
+    show(&["dry-run", "--detailed-exitcode"]);
+    show(&["dry-run", "--cluster", "ops"]);
+    show(&["apply", "--exec-cluster", "ops"]);
+    emu.set_hydrated("analytics", "r_50cc", true);
+    show(&["dry-run"]);
+    show(&["status"]);
+    show(&["status", "-o", "wide"]);
+    show(&["describe", "analytics"]);
+    show(&["history", "--since", "1h"]);
+    emu.sql(
+        "INSERT INTO mz_cluster_strategies (cluster_id, strategy_type, config) \
+         SELECT id, 'idle_suspnd', '{\"idle_after\": 600}' FROM mz_catalog.mz_clusters WHERE name = 'analytics'",
+    );
+    show(&["check"]);
+    show(&["strategy", "rm", "analytics", "idle_suspnd"]);
+    show(&["strategy", "resume", "etl"]);
+    show(&["check"]);
+    show(&["status", "--cluster", "analytics", "--output", "json"]);
+}

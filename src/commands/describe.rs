@@ -1,0 +1,201 @@
+//! `describe CLUSTER` (like `kubectl describe`): everything about one
+//! cluster in one place: its strategies with their config, validation and
+//! state; its replicas with size, hydration, age and crashes; the signals;
+//! what the planner would do now and what is pending with when it is due;
+//! and the recent history including strategy changes. Read-only: one
+//! snapshot, one statement for replica ages, one for the history. The
+//! condition is `status`'s, decided there.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::history::{entry_of, HistoryEntry};
+use super::status::{self, ActivityStatus, Condition};
+use super::{resolve, CommandError, Context};
+use crate::db::catalog;
+use crate::db::store::ActionFilter;
+use crate::model::{ClusterId, PAUSE};
+use crate::plan::rows::{self, Finding};
+use crate::plan::{self, Action, Deferred, PlanOptions, PlanState, Selection};
+use crate::strategy::StrategyKind;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DescribedStrategy {
+    pub strategy_type: String,
+    pub config: serde_json::Value,
+    pub updated_at: Option<DateTime<Utc>>,
+    /// Older rows of the same type, ignored.
+    pub older_rows: usize,
+    /// What the strategy keeps between runs (its state slot), if anything.
+    pub state: serde_json::Value,
+    /// The validator's findings on this row.
+    pub findings: Vec<Finding>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DescribedReplica {
+    pub id: String,
+    pub name: String,
+    pub size: Option<String>,
+    pub hydrated: bool,
+    /// Seconds since its first status event (null when unknown).
+    pub age_seconds: Option<u64>,
+    pub crashes: u32,
+    pub ooms: u32,
+    pub last_crash: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DescribedSignals {
+    pub activity: ActivityStatus,
+    pub last_activity: Option<DateTime<Utc>>,
+    pub in_flight: u32,
+    /// Whether the statement log had any row at all (else activity is unknown).
+    pub statement_log_has_rows: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Description {
+    pub now: DateTime<Utc>,
+    pub cluster_id: ClusterId,
+    pub cluster: String,
+    pub managed: bool,
+    pub size: Option<String>,
+    pub replication_factor: Option<i64>,
+    pub condition: Condition,
+    pub reason: String,
+    /// The plan's word: converged, waiting, changes, …; null without strategies.
+    pub plan: Option<PlanState>,
+    pub strategies: Vec<DescribedStrategy>,
+    /// Problems of the set of rows (conflicts), not of one row.
+    pub findings: Vec<Finding>,
+    pub replicas: Vec<DescribedReplica>,
+    pub signals: DescribedSignals,
+    /// What the next `apply` would do.
+    pub actions: Vec<Action>,
+    /// Pending work not due yet, with when it is due.
+    pub waiting: Vec<Deferred>,
+    pub notes: Vec<String>,
+    pub alerts: Vec<String>,
+    /// The newest audit rows of the cluster: actions and strategy changes.
+    pub history: Vec<HistoryEntry>,
+}
+
+/// `describe CLUSTER`: read-only.
+pub async fn describe(
+    ctx: &Context,
+    cluster: &str,
+    history_limit: u32,
+) -> Result<Description, CommandError> {
+    let mut backend = ctx.backend();
+    let snap = crate::exec::Backend::snapshot(&mut backend).await?;
+    let target = resolve(&snap, cluster, false)?;
+    let Some(c) = snap.cluster(&target.id) else {
+        return Err(CommandError::NotFound(format!("no cluster {cluster}")));
+    };
+    let plan = plan::plan(
+        &snap,
+        &PlanOptions {
+            selection: Selection::names(&[&c.id.0]),
+            ..PlanOptions::default()
+        },
+    );
+    let cp = plan.clusters.iter().find(|p| p.cluster_id == c.id);
+    let (condition, reason) = status::condition(&snap, c, cp);
+    let id = c.id.clone();
+    let first_seen = backend
+        .retrying("reading replica ages", async |conn| {
+            catalog::replica_first_seen(conn, &id).await
+        })
+        .await?;
+    let names = vec![(c.id.clone(), c.name.clone())];
+    let ids = [c.id.clone()];
+    let filter = ActionFilter {
+        clusters: Some(&ids),
+        limit: Some(history_limit.max(1)),
+        ..ActionFilter::default()
+    };
+    let store = &ctx.store;
+    let records = backend
+        .retrying("reading the audit trail", async |conn| {
+            store.actions(conn, &filter).await
+        })
+        .await?;
+
+    let in_effect = rows::in_effect(&snap.strategies)
+        .remove(&c.id)
+        .unwrap_or_default();
+    let validated = rows::validate(Some(c), &in_effect, &snap.sizes);
+    let state = snap.states.get(&c.id);
+    let rank = |t: &str| StrategyKind::parse(t).map_or(u8::MAX, |k| k.priority());
+    let mut strategies: Vec<DescribedStrategy> = in_effect
+        .iter()
+        .map(|r| {
+            let ty = r.row.strategy_type.clone();
+            DescribedStrategy {
+                findings: validated
+                    .findings
+                    .iter()
+                    .filter(|f| f.strategy_type.as_deref() == Some(ty.as_str()))
+                    .cloned()
+                    .collect(),
+                state: state
+                    .and_then(|s| s.get(&ty))
+                    .cloned()
+                    .unwrap_or(serde_json::Value::Null),
+                config: r.row.config.clone(),
+                updated_at: r.row.updated_at,
+                older_rows: r.older,
+                strategy_type: ty,
+            }
+        })
+        .collect();
+    strategies.sort_by_key(|s| (s.strategy_type == PAUSE, rank(&s.strategy_type)));
+    let replicas = c
+        .replicas
+        .iter()
+        .map(|r| DescribedReplica {
+            id: r.id.clone(),
+            name: r.name.clone(),
+            size: r.size.as_ref().map(|s| s.0.clone()),
+            hydrated: r.hydrated,
+            age_seconds: first_seen
+                .iter()
+                .find(|(rid, _)| *rid == r.id)
+                .map(|(_, t)| (snap.now - *t).num_seconds().max(0) as u64),
+            crashes: r.crash.crashes,
+            ooms: r.crash.ooms,
+            last_crash: r.crash.last_crash,
+        })
+        .collect();
+    Ok(Description {
+        now: snap.now,
+        cluster_id: c.id.clone(),
+        cluster: c.name.clone(),
+        managed: c.managed,
+        size: c.size.as_ref().map(|s| s.0.clone()),
+        replication_factor: c.replication_factor,
+        condition,
+        reason,
+        plan: cp.map(plan::ClusterPlan::state),
+        strategies,
+        findings: validated
+            .findings
+            .iter()
+            .filter(|f| f.strategy_type.is_none())
+            .cloned()
+            .collect(),
+        replicas,
+        signals: DescribedSignals {
+            activity: status::activity_of(&snap, c, cp),
+            last_activity: c.activity.last_begin,
+            in_flight: c.activity.in_flight,
+            statement_log_has_rows: snap.activity_log_has_rows,
+        },
+        actions: cp.map(|p| p.actions.clone()).unwrap_or_default(),
+        waiting: cp.map(|p| p.waiting.clone()).unwrap_or_default(),
+        notes: cp.map(|p| p.notes.clone()).unwrap_or_default(),
+        alerts: cp.map(|p| p.alerts.clone()).unwrap_or_default(),
+        history: records.into_iter().map(|r| entry_of(r, &names)).collect(),
+    })
+}

@@ -1,0 +1,167 @@
+//! Which clusters a command works on. Exact names or ids by default
+//! (`--cluster analytics`, `--cluster u3`): `analytics` never also means
+//! `analytics_dev`. A pattern only when asked (`--filter-clusters REGEX`,
+//! the Python mz-clusterctl's flag, unanchored like its `re.search`).
+//! Decided here once, so the plan, `status`, `check`, `history`, `describe`
+//! and `wipe-state` select alike. Pure.
+
+use regex::Regex;
+
+use crate::model::{Cluster, ClusterId, Snapshot};
+
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    /// Exact cluster names or ids (`--cluster`, repeatable).
+    pub names: Vec<String>,
+    /// A regular expression over cluster names (`--filter-clusters`).
+    pub pattern: Option<Regex>,
+}
+
+/// Why a selection selects nothing useful: said, never silently ignored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SelectionError {
+    /// `--cluster X`: no cluster has that name or id.
+    NoSuchCluster { arg: String, hint: String },
+    /// `--cluster X`: the cluster exists but has no strategy rows (the
+    /// Python tool's `--cluster` named the session's cluster).
+    NoStrategies { arg: String, cluster: String },
+}
+
+impl std::fmt::Display for SelectionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SelectionError::NoSuchCluster { arg, hint } => write!(
+                f,
+                "--cluster {arg}: no cluster has that name or id{hint}; \
+                 --cluster takes exact names or ids, --filter-clusters REGEX a pattern"
+            ),
+            SelectionError::NoStrategies { arg, cluster } => write!(
+                f,
+                "--cluster {arg}: cluster {cluster} has no strategies, so nothing is selected. \
+                 --cluster selects the clusters to manage; in mz-clusterctl it named the cluster \
+                 to run queries on, which is --exec-cluster {arg} here (see README, \
+                 \"Migrating from mz-clusterctl\")"
+            ),
+        }
+    }
+}
+
+impl Selection {
+    pub fn all() -> Selection {
+        Selection::default()
+    }
+
+    pub fn names(names: &[&str]) -> Selection {
+        Selection {
+            names: names.iter().map(|s| s.to_string()).collect(),
+            pattern: None,
+        }
+    }
+
+    pub fn pattern(re: Regex) -> Selection {
+        Selection {
+            names: Vec::new(),
+            pattern: Some(re),
+        }
+    }
+
+    /// No `--cluster` and no `--filter-clusters`.
+    pub fn is_all(&self) -> bool {
+        self.names.is_empty() && self.pattern.is_none()
+    }
+
+    /// Whether the cluster with this id and (if it exists) name is selected.
+    pub fn matches_id(&self, id: &ClusterId, name: Option<&str>) -> bool {
+        if self.is_all() {
+            return true;
+        }
+        if self
+            .names
+            .iter()
+            .any(|n| *n == id.0 || Some(n.as_str()) == name)
+        {
+            return true;
+        }
+        match &self.pattern {
+            Some(re) => re.is_match(name.unwrap_or(&id.0)),
+            None => false,
+        }
+    }
+
+    pub fn matches(&self, c: &Cluster) -> bool {
+        self.matches_id(&c.id, Some(&c.name))
+    }
+
+    /// Checks every exact name against the snapshot: each must be a
+    /// cluster (or an id that strategy rows mention), and with
+    /// `need_strategies` one that has strategy rows. Patterns may select
+    /// nothing (as in mz-clusterctl); the caller says so.
+    pub fn check(&self, snap: &Snapshot, need_strategies: bool) -> Result<(), SelectionError> {
+        for arg in &self.names {
+            let cluster = snap
+                .clusters
+                .iter()
+                .find(|c| c.name == *arg)
+                .or_else(|| snap.clusters.iter().find(|c| c.id.0 == *arg));
+            let has_rows = |id: &ClusterId| snap.strategies.iter().any(|r| &r.cluster_id == id);
+            match cluster {
+                Some(c) if need_strategies && !has_rows(&c.id) => {
+                    return Err(SelectionError::NoStrategies {
+                        arg: arg.clone(),
+                        cluster: format!("{} ({})", c.name, c.id),
+                    })
+                }
+                Some(_) => {}
+                None if has_rows(&ClusterId(arg.clone())) => {}
+                None => {
+                    let names: Vec<&str> = snap
+                        .clusters
+                        .iter()
+                        .filter(|c| !c.is_system())
+                        .map(|c| c.name.as_str())
+                        .collect();
+                    let hint = crate::strategy::keys::suggest(arg, &names)
+                        .map(|s| format!(" (did you mean '{s}'?)"))
+                        .unwrap_or_default();
+                    return Err(SelectionError::NoSuchCluster {
+                        arg: arg.clone(),
+                        hint,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// How to show the selection to a person: `--cluster a,b` or
+    /// `--filter-clusters 'RE'`.
+    pub fn describe(&self) -> String {
+        match (&self.pattern, self.names.is_empty()) {
+            (Some(re), _) => format!("--filter-clusters '{}'", re.as_str()),
+            (None, false) => format!("--cluster {}", self.names.join(",")),
+            (None, true) => "all clusters".into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::strategy::testutil::cluster;
+
+    #[test]
+    fn exact_names_do_not_match_prefixes() {
+        let mut a = cluster("analytics", vec![]);
+        a.id = ClusterId("u2".into());
+        let mut dev = cluster("analytics_dev", vec![]);
+        dev.id = ClusterId("u9".into());
+        let s = Selection::names(&["analytics"]);
+        assert!(s.matches(&a));
+        assert!(!s.matches(&dev));
+        let by_id = Selection::names(&["u9"]);
+        assert!(by_id.matches(&dev) && !by_id.matches(&a));
+        let re = Selection::pattern(Regex::new("^analytics").unwrap());
+        assert!(re.matches(&a) && re.matches(&dev));
+        assert!(Selection::all().matches(&dev));
+    }
+}

@@ -1,0 +1,176 @@
+//! `describe CLUSTER`: labelled sections like `kubectl describe`
+//! (strategies, replicas, signals, planned actions, pending work, history);
+//! and its JSON document.
+
+use std::fmt::Write;
+
+use super::history::{action_of, result_cell, why_of};
+use super::table::{self, Cell};
+use super::{body_of, short_duration, TextStyle, View};
+use crate::commands::describe::Description;
+use crate::commands::status::deferred_text;
+use crate::model::human_duration;
+
+fn yes_no(b: bool) -> &'static str {
+    if b {
+        "yes"
+    } else {
+        "no"
+    }
+}
+
+/// Indents every line of a table by two spaces.
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("  {l}\n")).collect()
+}
+
+fn describe_text(d: &Description, style: &TextStyle) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "Name:        {}", d.cluster);
+    let _ = writeln!(s, "ID:          {}", d.cluster_id);
+    match (&d.size, d.replication_factor) {
+        (Some(size), Some(rf)) if d.managed => {
+            let _ = writeln!(s, "Managed:     yes (SIZE {size}, REPLICATION FACTOR {rf})");
+        }
+        _ => {
+            let _ = writeln!(s, "Managed:     {}", yes_no(d.managed));
+        }
+    }
+    let _ = writeln!(s, "Condition:   {:?}", d.condition);
+    let _ = writeln!(s, "Reason:      {}", d.reason);
+    if let Some(p) = d.plan {
+        let _ = writeln!(s, "Plan:        {}", p.as_str());
+    }
+
+    let _ = writeln!(s, "Strategies:");
+    if d.strategies.is_empty() {
+        let _ = writeln!(s, "  none");
+    }
+    for st in &d.strategies {
+        let updated = st
+            .updated_at
+            .map(|t| format!("  (updated {})", t.format("%Y-%m-%d %H:%M:%SZ")))
+            .unwrap_or_default();
+        let _ = writeln!(s, "  {}: {}{updated}", st.strategy_type, st.config);
+        if !st.state.is_null() {
+            let _ = writeln!(s, "    state: {}", st.state);
+        }
+        for f in &st.findings {
+            let _ = writeln!(s, "    {:?}: {}", f.severity, f.message);
+        }
+        if st.older_rows > 0 {
+            let _ = writeln!(s, "    ({} older rows ignored)", st.older_rows);
+        }
+    }
+    for f in &d.findings {
+        let _ = writeln!(s, "  {:?}: {}", f.severity, f.message);
+    }
+
+    let _ = writeln!(s, "Replicas:");
+    if d.replicas.is_empty() {
+        let _ = writeln!(s, "  none");
+    } else {
+        let rows: Vec<Vec<Cell>> = d
+            .replicas
+            .iter()
+            .map(|r| {
+                vec![
+                    Cell::new(r.name.clone()),
+                    Cell::new(r.size.clone().unwrap_or_else(|| "?".into())),
+                    Cell::new(yes_no(r.hydrated)),
+                    Cell::new(
+                        r.age_seconds
+                            .map(short_duration)
+                            .unwrap_or_else(|| "-".into()),
+                    ),
+                    Cell::new(r.crashes.to_string()),
+                    Cell::new(r.ooms.to_string()),
+                ]
+            })
+            .collect();
+        s.push_str(&indent(&table::render_plain(
+            &["NAME", "SIZE", "HYDRATED", "AGE", "CRASHES", "OOMS"],
+            &rows,
+            style.table.color,
+        )));
+    }
+
+    let _ = writeln!(s, "Signals:");
+    let activity = match (d.signals.activity.state, d.signals.activity.idle_seconds) {
+        (_, Some(secs)) => format!("idle for {}", human_duration(secs)),
+        ("busy", None) => format!("busy ({} statements in flight)", d.signals.in_flight),
+        ("unknown", None) => "unknown (the statement log has no rows)".into(),
+        (state, None) => state.to_string(),
+    };
+    let _ = writeln!(s, "  Activity:  {activity}");
+    if let Some(t) = d.signals.last_activity {
+        let _ = writeln!(
+            s,
+            "  Last statement began: {}",
+            t.format("%Y-%m-%d %H:%M:%SZ")
+        );
+    }
+
+    let _ = writeln!(s, "Planned now:");
+    if d.actions.is_empty() {
+        let _ = writeln!(s, "  nothing");
+    }
+    for a in &d.actions {
+        let _ = writeln!(s, "  {}", a.sql);
+        for r in &a.reasons {
+            let _ = writeln!(s, "    why: {}: {r}", a.strategy);
+        }
+    }
+    if !d.waiting.is_empty() {
+        let _ = writeln!(s, "Waiting:");
+        for w in &d.waiting {
+            let _ = writeln!(s, "  {}", deferred_text(w));
+        }
+    }
+    if !d.alerts.is_empty() {
+        let _ = writeln!(s, "Alerts:");
+        for a in &d.alerts {
+            let _ = writeln!(s, "  {a}");
+        }
+    }
+    if !d.notes.is_empty() {
+        let _ = writeln!(s, "Notes:");
+        for n in &d.notes {
+            let _ = writeln!(s, "  {n}");
+        }
+    }
+
+    let _ = writeln!(s, "History (newest first):");
+    if d.history.is_empty() {
+        let _ = writeln!(s, "  none");
+    } else {
+        let rows: Vec<Vec<Cell>> = d
+            .history
+            .iter()
+            .map(|e| {
+                vec![
+                    Cell::new(e.created_at.format("%Y-%m-%d %H:%M:%SZ").to_string()),
+                    result_cell(e.result),
+                    Cell::new(action_of(e)),
+                    Cell::new(why_of(e)),
+                ]
+            })
+            .collect();
+        s.push_str(&indent(&table::render_plain(
+            &["TIME", "RESULT", "ACTION", "WHY"],
+            &rows,
+            style.table.color,
+        )));
+    }
+    s
+}
+
+impl View for Description {
+    fn text(&self, style: &TextStyle) -> String {
+        describe_text(self, style)
+    }
+
+    fn body(&self) -> serde_json::Value {
+        body_of(self)
+    }
+}

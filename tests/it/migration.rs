@@ -1,0 +1,207 @@
+//! Drop-in for the Python mz-clusterctl: its command lines keep working
+//! (one test per old command line), or fail loudly saying what to write
+//! instead; never an empty plan and exit 0. Also the selection rules that
+//! replace its regex `--cluster`: exact names or ids by default, patterns
+//! only with `--filter-clusters`, and `apply` saying what it selected
+//! before it acts.
+
+use serde_json::json;
+
+use crate::cli::{audit, clusterctl, replica_names, strategy};
+use crate::support::Emulator;
+
+fn emulator() -> Emulator {
+    let emu = Emulator::start();
+    clusterctl(&emu, &["init"]).ok();
+    emu
+}
+
+/// `mz-clusterctl apply --filter-clusters '^prod'`: a regex over names,
+/// unanchored like its `re.search`.
+#[test]
+fn old_filter_clusters_keeps_its_meaning() {
+    let emu = emulator();
+    for name in ["prod_a", "prod_b", "dev_prod"] {
+        emu.create_cluster(name);
+        strategy(&emu, name, "target_size", json!({"target_size": "25cc"}));
+    }
+    let run = clusterctl(&emu, &["apply", "--filter-clusters", "^prod"]).ok();
+    assert_eq!(replica_names(&emu, "prod_a"), ["r_25cc"], "{}", run.all());
+    assert_eq!(replica_names(&emu, "prod_b"), ["r_25cc"]);
+    assert!(emu.replicas("dev_prod").is_empty());
+    clusterctl(&emu, &["apply", "--filter-clusters", "prod"]).ok();
+    assert_eq!(replica_names(&emu, "dev_prod"), ["r_25cc"], "unanchored");
+    // The same flag works on dry-run and wipe-state, as in the reference.
+    clusterctl(&emu, &["dry-run", "--filter-clusters", "^prod"]).ok();
+    let wiped = clusterctl(&emu, &["wipe-state", "--filter-clusters", "^prod_"]).ok();
+    assert!(
+        wiped.stdout.contains("2 matching clusters"),
+        "{}",
+        wiped.all()
+    );
+}
+
+/// `mz-clusterctl dry-run --cluster ops` (ops: the cluster its queries ran
+/// on) used to print "No changes" here and exit 0. Now it fails and points
+/// at `--exec-cluster`.
+#[test]
+fn old_cluster_flag_naming_the_session_cluster_fails_loudly() {
+    let emu = emulator();
+    emu.create_cluster("ops");
+    emu.add_replica("ops", "r1", "25cc");
+    emu.create_cluster("analytics");
+    strategy(
+        &emu,
+        "analytics",
+        "target_size",
+        json!({"target_size": "25cc"}),
+    );
+    for cmd in ["dry-run", "apply"] {
+        let run = clusterctl(&emu, &[cmd, "--cluster", "ops"]).code(64);
+        assert!(run.stdout.is_empty(), "{}", run.all());
+        assert!(
+            run.stderr.contains("cluster ops (")
+                && run.stderr.contains("has no strategies")
+                && run.stderr.contains("--exec-cluster ops"),
+            "{}",
+            run.all()
+        );
+        assert_eq!(run.stderr.lines().count(), 1, "once: {}", run.all());
+    }
+    assert!(emu.replicas("analytics").is_empty(), "nothing acted");
+    // What the old line meant, written the new way.
+    let run = clusterctl(&emu, &["apply", "--exec-cluster", "ops"]).ok();
+    assert_eq!(
+        replica_names(&emu, "analytics"),
+        ["r_25cc"],
+        "{}",
+        run.all()
+    );
+    assert_eq!(replica_names(&emu, "ops"), ["r1"]);
+}
+
+/// `mz-clusterctl apply --enable-experimental-strategies`: shrink_to_fit
+/// runs (it is not experimental here, so it runs without the flag too).
+#[test]
+fn old_enable_experimental_strategies_runs_shrink_to_fit() {
+    let emu = emulator();
+    emu.create_cluster("fit");
+    strategy(
+        &emu,
+        "fit",
+        "shrink_to_fit",
+        json!({"max_replica_size": "50cc"}),
+    );
+    let run = clusterctl(&emu, &["apply", "--enable-experimental-strategies"]).ok();
+    assert_eq!(
+        replica_names(&emu, "fit"),
+        ["fit_25cc", "fit_50cc"],
+        "{}",
+        run.all()
+    );
+    clusterctl(&emu, &["dry-run", "--enable-experimental-strategies"]).ok();
+    clusterctl(&emu, &["wipe-state", "--enable-experimental-strategies"]).ok();
+}
+
+/// `mz-clusterctl dry-run -v --postgres-url URL --replica-sizes 25cc,50cc`.
+#[test]
+fn old_connection_verbosity_and_sizes_flags_work() {
+    let emu = emulator();
+    emu.create_cluster("c");
+    strategy(&emu, "c", "target_size", json!({"target_size": "50cc"}));
+    let mut cmd = crate::cli::command();
+    cmd.args([
+        "dry-run",
+        "-v",
+        "--postgres-url",
+        &emu.url(),
+        "--replica-sizes",
+        "25cc,50cc",
+    ]);
+    let run = crate::cli::run_cmd(cmd).ok();
+    assert!(
+        run.stdout.contains("+ create replica r_50cc (50cc)"),
+        "{}",
+        run.all()
+    );
+    let mut cmd = crate::cli::command();
+    cmd.args([
+        "apply",
+        "-vv",
+        "--postgres-url",
+        &emu.url(),
+        "--replica-sizes",
+        "25cc,50cc",
+    ]);
+    crate::cli::run_cmd(cmd).ok();
+    assert_eq!(replica_names(&emu, "c"), ["r_50cc"]);
+}
+
+/// `--cluster analytics` no longer also means `analytics_dev`; ids work
+/// wherever names do; apply says what it selected before it acts.
+#[test]
+fn cluster_selection_is_exact_takes_ids_and_is_announced() {
+    let emu = emulator();
+    let a = emu.create_cluster("analytics");
+    let dev = emu.create_cluster("analytics_dev");
+    for name in ["analytics", "analytics_dev"] {
+        strategy(&emu, name, "target_size", json!({"target_size": "25cc"}));
+    }
+    let run = clusterctl(&emu, &["apply", "--cluster", "analytics"]).ok();
+    assert_eq!(replica_names(&emu, "analytics"), ["r_25cc"]);
+    assert!(emu.replicas("analytics_dev").is_empty(), "{}", run.all());
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    let selected = lines
+        .iter()
+        .position(|l| *l == format!("Selected by --cluster analytics: analytics ({a})"))
+        .unwrap_or_else(|| panic!("no selection line:\n{}", run.stdout));
+    let acting = lines
+        .iter()
+        .position(|l| l.starts_with("analytics.r_25cc: Creating..."))
+        .unwrap_or_else(|| panic!("no progress line:\n{}", run.stdout));
+    assert!(selected < acting, "{}", run.stdout);
+
+    // By id, everywhere: apply, status, describe, history.
+    clusterctl(&emu, &["apply", "--cluster", &dev]).ok();
+    assert_eq!(replica_names(&emu, "analytics_dev"), ["r_25cc"]);
+    let status = clusterctl(&emu, &["status", "--cluster", &dev, "-o", "json"])
+        .ok()
+        .json();
+    assert_eq!(status["result"]["clusters"][0]["cluster"], "analytics_dev");
+    let d = clusterctl(&emu, &["describe", &dev, "-o", "json"])
+        .ok()
+        .json();
+    assert_eq!(d["result"]["cluster"], "analytics_dev");
+    let h = clusterctl(&emu, &["history", "--cluster", &dev, "-o", "json"])
+        .ok()
+        .json();
+    let entries = h["result"]["entries"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(entries.len(), 1, "{h:#}");
+    assert_eq!(entries[0]["cluster"], "analytics_dev");
+    assert_eq!(audit(&emu, "analytics_dev").len(), 1);
+
+    // A typo is an error with a suggestion, not an empty plan.
+    let run = clusterctl(&emu, &["apply", "--cluster", "analytic"]).code(64);
+    assert!(
+        run.stderr.contains("did you mean 'analytics'?"),
+        "{}",
+        run.all()
+    );
+    // Patterns only when asked.
+    let run = clusterctl(&emu, &["dry-run", "--filter-clusters", "^analytics"]).ok();
+    assert!(run.stdout.contains("2 clusters converged"), "{}", run.all());
+    clusterctl(
+        &emu,
+        &[
+            "dry-run",
+            "--cluster",
+            "analytics",
+            "--filter-clusters",
+            "x",
+        ],
+    )
+    .code(64);
+}
