@@ -103,14 +103,14 @@ impl<T: View> View for Leased<T> {
     fn command(&self) -> &'static str {
         match self {
             Leased::Ran(v) => v.command(),
-            Leased::Busy { .. } => "lease",
+            Leased::Busy { command, .. } => command,
         }
     }
 
     fn text(&self, style: &TextStyle) -> String {
         match self {
             Leased::Ran(v) => v.text(style),
-            Leased::Busy { holder, until } => lease_busy_text(holder, *until),
+            Leased::Busy { holder, until, .. } => lease_busy_text(holder, *until),
         }
     }
 
@@ -124,7 +124,7 @@ impl<T: View> View for Leased<T> {
     fn body(&self) -> serde_json::Value {
         match self {
             Leased::Ran(v) => v.body(),
-            Leased::Busy { holder, until } => lease_busy_body(holder, *until),
+            Leased::Busy { holder, until, .. } => lease_busy_body(holder, *until),
         }
     }
 
