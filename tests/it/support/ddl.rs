@@ -1,10 +1,14 @@
 //! Materialize cluster DDL -> calls of the emulator's PL/pgSQL procedures.
 //!
 //! The proxy hands every statement it sees to [`rewrite_statement`]; anything
-//! that is not cluster DDL (or `SET`/`SHOW cluster`) comes back as `None` and is
-//! forwarded untouched. Cluster DDL that cannot be parsed becomes a statement
-//! that raises a syntax error: it is never forwarded raw, because PostgreSQL
-//! would answer with a misleading error of its own.
+//! that is not cluster DDL (or `SET`/`SHOW cluster`, or `SHOW` of a setting the
+//! emulator models) comes back as `None` and is forwarded untouched. Cluster
+//! DDL that cannot be parsed becomes a statement that raises a syntax error:
+//! it is never forwarded raw, because PostgreSQL would answer with a
+//! misleading error of its own.
+//!
+//! Every rewritten DDL call passes `current_user` last: the procedures check
+//! the acting role's ownership and privileges (reference §8.4).
 
 use std::fmt;
 
@@ -40,15 +44,52 @@ pub fn rewrite_statement(stmt: &str) -> Option<Rewrite> {
 
 /// A statement that fails with `sqlstate` and `message` when executed.
 pub fn raise_sql(sqlstate: &str, message: &str) -> String {
+    raise_sql_with_hint(sqlstate, message, None)
+}
+
+/// [`raise_sql`] with a HINT.
+pub fn raise_sql_with_hint(sqlstate: &str, message: &str, hint: Option<&str>) -> String {
+    let hint_clause = hint.map_or_else(String::new, |h| format!(", HINT = {}", lit(h)));
     let mut tag = String::from("emu");
-    while message.contains(&format!("${tag}$")) || sqlstate.contains(&format!("${tag}$")) {
+    while [message, sqlstate, &hint_clause]
+        .iter()
+        .any(|s| s.contains(&format!("${tag}$")))
+    {
         tag.push('x');
     }
     format!(
-        "DO ${tag}$BEGIN RAISE EXCEPTION USING MESSAGE = {}, ERRCODE = {}; END${tag}$",
+        "DO ${tag}$BEGIN RAISE EXCEPTION USING MESSAGE = {}, ERRCODE = {}{hint_clause}; END${tag}$",
         lit(message),
         lit(sqlstate)
     )
+}
+
+/// The acting role, passed last to every DDL procedure.
+const ACTOR: &str = "current_user::text";
+
+/// `SET cluster = x` -> `Some(Some("x"))`, `RESET cluster` / `SET cluster TO
+/// DEFAULT` -> `Some(None)`, anything else -> `None` (the proxy tracks each
+/// session's cluster with it, reference §8.2).
+pub fn session_cluster_change(stmt: &str) -> Option<Option<String>> {
+    let toks = tokenize(stmt).ok()?;
+    let mut p = Parser { toks, pos: 0 };
+    match p.classify()? {
+        Kind::SetVar => {
+            if !p.kw("local") {
+                p.kw("session");
+            }
+            if p.ident().ok()? != "cluster" || !(p.punct('=') || p.kw("to")) {
+                return None;
+            }
+            match p.peek().cloned()? {
+                Tok::Word(w) if w == "default" => Some(None),
+                Tok::Word(w) | Tok::Quoted(w) | Tok::Str(w) => Some(Some(w)),
+                _ => None,
+            }
+        }
+        Kind::ResetVar => (p.ident().ok()? == "cluster").then_some(None),
+        _ => None,
+    }
 }
 
 /// A SQL string literal (standard_conforming_strings is on).
@@ -175,7 +216,7 @@ fn skip_dollar_quoted(sql: &str, open: usize) -> usize {
 // ---------------------------------------------------------------------------
 
 #[derive(Debug, Clone, PartialEq)]
-enum Tok {
+pub(super) enum Tok {
     /// Unquoted word, folded to lowercase.
     Word(String),
     /// Double-quoted identifier, exact.
@@ -237,6 +278,7 @@ const KEYWORDS: &[&str] = &[
     "size",
     "swap",
     "time",
+    "timeout",
     "to",
     "until",
     "wait",
@@ -247,7 +289,7 @@ const KEYWORDS: &[&str] = &[
     "zones",
 ];
 
-fn tokenize(sql: &str) -> Result<Vec<Tok>, String> {
+pub(super) fn tokenize(sql: &str) -> Result<Vec<Tok>, String> {
     let chars: Vec<char> = sql.chars().collect();
     let mut toks = Vec::new();
     let mut i = 0;
@@ -345,11 +387,15 @@ enum Kind {
     SetVar,
     ResetVar,
     ShowVar,
+    ShowSetting,
 }
 
 impl Kind {
     fn is_ddl(self) -> bool {
-        !matches!(self, Kind::SetVar | Kind::ResetVar | Kind::ShowVar)
+        !matches!(
+            self,
+            Kind::SetVar | Kind::ResetVar | Kind::ShowVar | Kind::ShowSetting
+        )
     }
 }
 
@@ -376,6 +422,18 @@ fn unsupported<T>(what: &str) -> PResult<T> {
 
 /// Session variables Materialize has and PostgreSQL does not.
 const SESSION_VARS: &[&str] = &["cluster", "cluster_replica"];
+
+/// Settings whose `SHOW` the emulator answers from `mz_emulator.settings`
+/// (a release without the setting refuses it, like Materialize).
+const EMULATED_SETTINGS: &[&str] = &[
+    "enable_zero_downtime_cluster_reconfiguration",
+    "enable_background_alter_cluster",
+    "default_cluster_reconfiguration_timeout",
+    "max_replicas_per_cluster",
+    "statement_logging_default_sample_rate",
+    "statement_logging_max_sample_rate",
+    "statement_logging_sample_rate",
+];
 
 /// Option names, longest first within a shared first word.
 const OPTIONS: &[&str] = &[
@@ -542,8 +600,14 @@ impl Parser {
             SESSION_VARS.contains(&self.peek_word(0)?).then_some(())?;
             Kind::ResetVar
         } else if self.kw("show") {
-            SESSION_VARS.contains(&self.peek_word(0)?).then_some(())?;
-            Kind::ShowVar
+            let var = self.peek_word(0)?;
+            if SESSION_VARS.contains(&var) {
+                Kind::ShowVar
+            } else if EMULATED_SETTINGS.contains(&var) {
+                Kind::ShowSetting
+            } else {
+                return None;
+            }
         } else {
             return None;
         };
@@ -556,7 +620,7 @@ impl Parser {
             Kind::DropReplica => self.drop_replica(),
             Kind::CreateCluster => self.create_cluster(),
             Kind::AlterCluster => self.alter_cluster(),
-            Kind::AlterReplica => unsupported("ALTER CLUSTER REPLICA"),
+            Kind::AlterReplica => self.alter_replica(),
             Kind::DropCluster => self.drop_cluster(),
             Kind::SetVar => self.set_var(),
             Kind::ResetVar => {
@@ -569,6 +633,14 @@ impl Parser {
                 self.expect_end()?;
                 Ok(format!(
                     "SELECT coalesce(current_setting('mz_emulator.{var}', true), '') AS {var}"
+                ))
+            }
+            Kind::ShowSetting => {
+                let var = self.ident()?;
+                self.expect_end()?;
+                Ok(format!(
+                    "SELECT mz_emulator.show_setting({}) AS {var}",
+                    lit(&var)
                 ))
             }
         }
@@ -631,7 +703,7 @@ impl Parser {
             return syntax("SIZE option must be specified");
         };
         Ok(format!(
-            "CALL mz_emulator.create_cluster_replica({}, {}, {}, {if_not_exists})",
+            "CALL mz_emulator.create_cluster_replica({}, {}, {}, {if_not_exists}, {ACTOR})",
             lit(&cluster),
             lit(&replica),
             lit(&size)
@@ -650,7 +722,7 @@ impl Parser {
         self.expect_end()?;
         if let [(c, r)] = names.as_slice() {
             return Ok(format!(
-                "CALL mz_emulator.drop_cluster_replica({}, {}, {if_exists})",
+                "CALL mz_emulator.drop_cluster_replica({}, {}, {if_exists}, {ACTOR})",
                 lit(c),
                 lit(r)
             ));
@@ -658,7 +730,7 @@ impl Parser {
         let clusters: Vec<String> = names.iter().map(|(c, _)| lit(c)).collect();
         let replicas: Vec<String> = names.iter().map(|(_, r)| lit(r)).collect();
         Ok(format!(
-            "CALL mz_emulator.drop_cluster_replicas(ARRAY[{}]::text[], ARRAY[{}]::text[], {if_exists})",
+            "CALL mz_emulator.drop_cluster_replicas(ARRAY[{}]::text[], ARRAY[{}]::text[], {if_exists}, {ACTOR})",
             clusters.join(", "),
             replicas.join(", ")
         ))
@@ -681,7 +753,7 @@ impl Parser {
             }
         }
         Ok(format!(
-            "CALL mz_emulator.create_cluster({}, {}::boolean, {}, {}::bigint, {}::jsonb, {if_not_exists}, {})",
+            "CALL mz_emulator.create_cluster({}, {}::boolean, {}, {}::bigint, {}::jsonb, {if_not_exists}, {}, {ACTOR})",
             lit(&name),
             managed.map_or("NULL".into(), |m: bool| m.to_string()),
             opt_lit(&size),
@@ -721,9 +793,9 @@ impl Parser {
                 };
             }
             if self.kw("with") {
-                // WITH (WAIT UNTIL READY (...)) / WITH (WAIT FOR '5m'): carried out at once.
                 self.expect_lparen()?;
-                self.skip_balanced_until_rparen()?;
+                o.insert("wait".into(), self.wait_option()?);
+                self.expect_rparen()?;
             }
         } else if self.kw("reset") {
             self.expect_lparen()?;
@@ -737,17 +809,93 @@ impl Parser {
             }
             self.expect_rparen()?;
             o.insert("reset".into(), names.into());
-        } else if matches!(self.peek_word(0), Some("rename" | "owner" | "swap")) {
+        } else if self.kws(&["owner", "to"]) {
+            let owner = self.ident()?;
+            self.expect_end()?;
+            return Ok(format!(
+                "CALL mz_emulator.alter_owner({}, NULL, {}, {ACTOR})",
+                lit(&name),
+                lit(&owner)
+            ));
+        } else if matches!(self.peek_word(0), Some("rename" | "swap")) {
             return unsupported(&format!("ALTER CLUSTER ... {}", self.found()));
         } else {
             return syntax(format!("Expected left parenthesis, found {}", self.found()));
         }
         self.expect_end()?;
         Ok(format!(
-            "CALL mz_emulator.alter_cluster_set({}, {}::jsonb)",
+            "CALL mz_emulator.alter_cluster_set({}, {}::jsonb, {ACTOR})",
             lit(&name),
             lit(&serde_json::Value::Object(o).to_string())
         ))
+    }
+
+    /// `ALTER CLUSTER REPLICA c.r OWNER TO role` (other forms unsupported).
+    fn alter_replica(&mut self) -> PResult<String> {
+        let (cluster, replica) = self.qualified_replica()?;
+        if !self.kws(&["owner", "to"]) {
+            return unsupported(&format!("ALTER CLUSTER REPLICA ... {}", self.found()));
+        }
+        let owner = self.ident()?;
+        self.expect_end()?;
+        Ok(format!(
+            "CALL mz_emulator.alter_owner({}, {}, {}, {ACTOR})",
+            lit(&cluster),
+            lit(&replica),
+            lit(&owner)
+        ))
+    }
+
+    /// After `WITH (`: `WAIT UNTIL READY [(TIMEOUT [=] t, ON TIMEOUT [=] COMMIT|ROLLBACK)]`
+    /// or `WAIT FOR t` -> `{"kind", "timeout", "on_timeout"}`.
+    fn wait_option(&mut self) -> PResult<serde_json::Value> {
+        self.expect_kw("wait")?;
+        let mut w = serde_json::Map::new();
+        if self.kw("for") {
+            self.punct('=');
+            w.insert("kind".into(), "for".into());
+            w.insert("timeout".into(), self.text_value("WAIT FOR")?.into());
+            return Ok(w.into());
+        }
+        self.expect_kw("until")?;
+        self.expect_kw("ready")?;
+        w.insert("kind".into(), "until_ready".into());
+        if self.punct('(') {
+            loop {
+                if self.kws(&["on", "timeout"]) {
+                    self.punct('=');
+                    let action = self.text_value("ON TIMEOUT")?.to_ascii_lowercase();
+                    if !matches!(action.as_str(), "commit" | "rollback") {
+                        return syntax(format!("invalid ON TIMEOUT: {action}"));
+                    }
+                    w.insert("on_timeout".into(), action.into());
+                } else if self.kw("timeout") {
+                    self.punct('=');
+                    w.insert("timeout".into(), self.text_value("TIMEOUT")?.into());
+                } else {
+                    return syntax(format!("Expected TIMEOUT or ON, found {}", self.found()));
+                }
+                if !self.punct(',') {
+                    break;
+                }
+            }
+            self.expect_rparen()?;
+        }
+        Ok(w.into())
+    }
+
+    /// A string literal or a bare word.
+    fn text_value(&mut self, what: &str) -> PResult<String> {
+        match self.peek().cloned() {
+            Some(Tok::Str(s) | Tok::Word(s)) => {
+                self.pos += 1;
+                Ok(s)
+            }
+            _ => syntax(format!(
+                "invalid {what}: expected a string, found {}",
+                self.found()
+            )),
+        }
     }
 
     fn drop_cluster(&mut self) -> PResult<String> {
@@ -759,7 +907,7 @@ impl Parser {
         }
         self.expect_end()?;
         Ok(format!(
-            "CALL mz_emulator.drop_cluster({}, {if_exists}, {cascade})",
+            "CALL mz_emulator.drop_cluster({}, {if_exists}, {cascade}, {ACTOR})",
             lit(&name)
         ))
     }
@@ -842,25 +990,6 @@ impl Parser {
             name,
             value: self.toks[start..self.pos].to_vec(),
         })
-    }
-
-    /// After a consumed `(`: skips to the matching `)`.
-    fn skip_balanced_until_rparen(&mut self) -> PResult<()> {
-        let mut depth = 1usize;
-        while let Some(t) = self.peek().cloned() {
-            self.pos += 1;
-            match t {
-                Tok::Punct('(') => depth += 1,
-                Tok::Punct(')') => {
-                    depth -= 1;
-                    if depth == 0 {
-                        return Ok(());
-                    }
-                }
-                _ => {}
-            }
-        }
-        syntax("Expected right parenthesis, found EOF")
     }
 }
 
@@ -956,7 +1085,7 @@ mod tests {
         let r = rewrite_statement(r#"create cluster replica "My"."a""b" (SIZE = 'x''y')"#).unwrap();
         assert_eq!(
             r.sql,
-            r#"CALL mz_emulator.create_cluster_replica('My', 'a"b', 'x''y', false)"#
+            r#"CALL mz_emulator.create_cluster_replica('My', 'a"b', 'x''y', false, current_user::text)"#
         );
         assert!(r.ddl);
         assert!(rewrite_statement("SELECT 1").is_none());

@@ -7,8 +7,18 @@
 -- tables, MVs or sources depending on the release) except the views that
 -- Materialize defines over other relations.
 --
+-- Files, loaded in this order by mod.rs:
+--   emulator.sql         relations (§1), settings and versions (§8.9), roles and
+--                        privileges (§8.4), statement log (§1.11, §8.6), replica
+--                        status (§8.7), the session-cluster rule (§8.2), helpers
+--   emulator_ddl.sql     cluster DDL (§2) with ownership checks (§8.4) and
+--                        max_replicas_per_cluster (§8.5)
+--   emulator_resize.sql  managed-cluster resizes in each release (§2.4, §8.1)
+--
 -- Cluster DDL is carried out by the procedures in schema mz_emulator, which
 -- the wire proxy (proxy.rs) calls in place of Materialize's DDL statements.
+-- Behaviour that differs between releases, or that Materialize has and the
+-- lenient default leaves out, is read from mz_emulator.settings.
 
 CREATE SCHEMA mz_catalog;
 CREATE SCHEMA mz_internal;
@@ -18,7 +28,78 @@ CREATE SCHEMA mz_emulator;
 CREATE SEQUENCE mz_emulator.cluster_ids START 2;
 CREATE SEQUENCE mz_emulator.replica_ids START 2;
 CREATE SEQUENCE mz_emulator.item_ids START 1;
+CREATE SEQUENCE mz_emulator.role_ids START 2;
 CREATE SEQUENCE mz_emulator.oids START 20000;
+
+-- ---------------------------------------------------------------------------
+-- Settings (§8.1, §8.5, §8.6, §8.9)
+-- ---------------------------------------------------------------------------
+
+-- Every knob of the emulator. `visible` rows are Materialize settings that
+-- `SHOW name` returns; the others exist only for the emulator (or only in
+-- another release, where they are visible) and `SHOW` refuses them like
+-- Materialize refuses a setting it does not have. mod.rs writes the options
+-- of each Emulator here; tests change them with Emulator::set_setting.
+CREATE TABLE mz_emulator.settings (
+    name text PRIMARY KEY,
+    value text NOT NULL,
+    visible boolean NOT NULL
+);
+
+INSERT INTO mz_emulator.settings VALUES
+    -- 'instant' | 'gated' | 'blocking' | 'background' (see emulator_resize.sql)
+    ('release', 'instant', false),
+    ('mz_version', 'v26.34.0 (e0e0e0e0e)', false),
+    ('enable_zero_downtime_cluster_reconfiguration', 'on', true),
+    ('enable_background_alter_cluster', 'off', false),
+    ('default_cluster_reconfiguration_timeout', '1d', false),
+    ('max_replicas_per_cluster', '1000', true),
+    ('statement_logging_default_sample_rate', '1', true),
+    ('statement_logging_max_sample_rate', '1', true),
+    ('statement_logging_sample_rate', '1', true),
+    -- emulator-only
+    ('statement_log_flush_delay_s', '0', false),
+    ('initializing_status', 'off', false),
+    ('monitor_role_required', 'off', false);
+
+CREATE FUNCTION mz_emulator.setting(p_name text) RETURNS text
+LANGUAGE sql STABLE AS $$ SELECT value FROM mz_emulator.settings WHERE name = p_name $$;
+
+CREATE FUNCTION mz_emulator.setting_on(p_name text) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce(lower(value) IN ('on', 'true', '1', 'yes'), false)
+    FROM mz_emulator.settings WHERE name = p_name
+$$;
+
+-- SHOW name, as the proxy rewrites it. Unknown settings fail like Materialize
+-- (AdapterError::UnrecognizedConfigurationParam, src/adapter/src/error.rs).
+CREATE FUNCTION mz_emulator.show_setting(p_name text) RETURNS text
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v text;
+BEGIN
+    SELECT value INTO v FROM mz_emulator.settings WHERE name = p_name AND visible;
+    IF v IS NULL THEN
+        RAISE EXCEPTION USING MESSAGE = format('unrecognized configuration parameter "%s"', p_name),
+                              ERRCODE = '42704';
+    END IF;
+    RETURN v;
+END $$;
+
+-- §8.9: `SELECT mz_version()` -> 'v26.35.0 (abcdef123)'; mz_version_num() is
+-- XXYYYZZ (major, minor, patch; docs of mz_version_num).
+CREATE FUNCTION mz_catalog.mz_version() RETURNS text
+LANGUAGE sql STABLE AS $$ SELECT mz_emulator.setting('mz_version') $$;
+
+CREATE FUNCTION mz_catalog.mz_version_num() RETURNS integer
+LANGUAGE sql STABLE AS $$
+    SELECT (m[1]::int * 100000 + m[2]::int * 100 + m[3]::int)
+    FROM regexp_match(mz_emulator.setting('mz_version'), '^v(\d+)\.(\d+)\.(\d+)') m
+$$;
+
+-- ---------------------------------------------------------------------------
+-- Relations (§1)
+-- ---------------------------------------------------------------------------
 
 -- §1.1
 CREATE TABLE mz_catalog.mz_clusters (
@@ -102,6 +183,34 @@ CREATE TABLE mz_catalog.mz_sources (
     redacted_create_sql text
 );
 
+-- §8.4: roles (mz_catalog.rs MZ_ROLES on main: id, oid, name, inherit,
+-- rolcanlogin, rolsuper) and memberships (MZ_ROLE_MEMBERS). A role's name is
+-- the PostgreSQL role the session logs in as, so `current_role` finds it.
+CREATE TABLE mz_catalog.mz_roles (
+    id text NOT NULL,
+    oid oid NOT NULL,
+    name text NOT NULL,
+    inherit boolean NOT NULL,
+    rolcanlogin boolean,
+    rolsuper boolean
+);
+
+CREATE TABLE mz_catalog.mz_role_members (
+    role_id text NOT NULL,
+    member text NOT NULL,
+    grantor text NOT NULL
+);
+
+-- Schemas, so mz_objects.schema_id resolves.
+CREATE TABLE mz_catalog.mz_schemas (
+    id text NOT NULL,
+    oid oid NOT NULL,
+    database_id text,
+    name text NOT NULL,
+    owner_id text NOT NULL,
+    privileges text[] NOT NULL
+);
+
 -- §1.1 (schedules)
 CREATE TABLE mz_internal.mz_cluster_schedules (
     cluster_id text NOT NULL,
@@ -150,8 +259,135 @@ FROM mz_internal.mz_cluster_replica_status_history h
 JOIN mz_catalog.mz_cluster_replicas r ON r.id = h.replica_id
 ORDER BY h.replica_id, h.process_id, h.occurred_at DESC;
 
--- §1.11
-CREATE TABLE mz_internal.mz_statement_execution_history (
+-- ---------------------------------------------------------------------------
+-- Access (§8.4): who the acting role is, ownership, privileges
+-- ---------------------------------------------------------------------------
+
+-- Errors Materialize raises as structured errors.
+CREATE FUNCTION mz_emulator.fail(message text, hint text DEFAULT NULL,
+                                 code text DEFAULT 'XX000', detail text DEFAULT NULL) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF hint IS NULL AND detail IS NULL THEN
+        RAISE EXCEPTION USING MESSAGE = message, ERRCODE = code;
+    ELSIF detail IS NULL THEN
+        RAISE EXCEPTION USING MESSAGE = message, ERRCODE = code, HINT = hint;
+    ELSIF hint IS NULL THEN
+        RAISE EXCEPTION USING MESSAGE = message, ERRCODE = code, DETAIL = detail;
+    ELSE
+        RAISE EXCEPTION USING MESSAGE = message, ERRCODE = code, HINT = hint, DETAIL = detail;
+    END IF;
+END $$;
+
+-- The mz_roles id of a PostgreSQL role, registering it on first sight.
+-- NULL (the emulator's own helpers) is the superuser u1.
+CREATE FUNCTION mz_emulator.role_id(p_role text) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    rid text;
+BEGIN
+    IF p_role IS NULL THEN
+        RETURN 'u1';
+    END IF;
+    SELECT id INTO rid FROM mz_catalog.mz_roles WHERE name = p_role;
+    IF rid IS NULL THEN
+        rid := 'u' || nextval('mz_emulator.role_ids');
+        INSERT INTO mz_catalog.mz_roles
+        SELECT rid, coalesce((SELECT oid FROM pg_roles WHERE rolname = p_role), 0), p_role, true,
+               (SELECT rolcanlogin FROM pg_roles WHERE rolname = p_role),
+               (SELECT rolsuper FROM pg_roles WHERE rolname = p_role);
+    END IF;
+    RETURN rid;
+END $$;
+
+-- Superusers skip every privilege check (rbac.rs rbac_preamble).
+CREATE FUNCTION mz_emulator.is_superuser(p_role text) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT p_role IS NULL OR coalesce((SELECT rolsuper FROM pg_roles WHERE rolname = p_role), false)
+$$;
+
+-- Whether the acting role is, or is a member of, the role with mz_roles id
+-- p_role_id (rbac.rs check_owner_roles over collect_role_membership).
+CREATE FUNCTION mz_emulator.holds_role(p_role text, p_role_id text) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT mz_emulator.is_superuser(p_role)
+        OR EXISTS (SELECT 1 FROM mz_catalog.mz_roles r
+                   WHERE r.id = p_role_id
+                     AND (r.name = p_role
+                          OR (EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r.name)
+                              AND pg_has_role(p_role, r.name, 'MEMBER'))))
+$$;
+
+-- Whether p_role holds privilege p_mode ('U' usage, 'C' create) in an
+-- mz_aclitem-like list ('u1=UC/u1', '=U/u1' for PUBLIC).
+CREATE FUNCTION mz_emulator.has_privilege(p_role text, p_owner_id text, p_privileges text[],
+                                          p_mode text) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT mz_emulator.holds_role(p_role, p_owner_id)
+        OR EXISTS (SELECT 1 FROM unnest(p_privileges) item
+                   WHERE split_part(split_part(item, '/', 1), '=', 2) LIKE '%' || p_mode || '%'
+                     AND (split_part(item, '=', 1) = ''
+                          OR mz_emulator.holds_role(p_role, split_part(item, '=', 1))))
+$$;
+
+-- `must be owner of CLUSTER c` / `must be owner of CLUSTER REPLICA c.r`
+-- (UnauthorizedError::Ownership in src/sql/src/rbac.rs; 42501 per
+-- src/adapter/src/error.rs). A cluster is printed as is, a replica as a
+-- QualifiedReplica (each part quoted when needed).
+CREATE FUNCTION mz_emulator.require_owner(p_role text, p_owner_id text, p_object text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NOT mz_emulator.holds_role(p_role, p_owner_id) THEN
+        PERFORM mz_emulator.fail('must be owner of ' || p_object, NULL, '42501');
+    END IF;
+END $$;
+
+-- `permission denied for CLUSTER "c"` (UnauthorizedError::Privilege with an
+-- ErrorMessageObjectDescription, src/sql/src/rbac.rs and catalog.rs).
+CREATE FUNCTION mz_emulator.require_cluster_privilege(p_role text, p_cluster_id text, p_mode text)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    c mz_catalog.mz_clusters;
+BEGIN
+    SELECT * INTO c FROM mz_catalog.mz_clusters WHERE id = p_cluster_id;
+    IF NOT mz_emulator.has_privilege(p_role, c.owner_id, c.privileges, p_mode) THEN
+        PERFORM mz_emulator.fail(format('permission denied for CLUSTER "%s"', c.name), NULL, '42501');
+    END IF;
+END $$;
+
+-- Reading the statement log needs mz_monitor (or mz_monitor_redacted for the
+-- redacted relations): `permission denied for VIEW "mz_internal.<view>"`
+-- (builtin access lists in src/catalog/src/builtin/mz_internal.rs; message
+-- format from rbac.rs). Used as a one-time filter in the views below, so it
+-- runs once per query even on an empty log, as the current user.
+CREATE FUNCTION mz_emulator.require_monitor(p_view text, p_redacted_ok boolean) RETURNS boolean
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    IF mz_emulator.setting_on('monitor_role_required')
+       AND NOT mz_emulator.is_superuser(current_user::text)
+       AND NOT pg_has_role(current_user, 'mz_monitor', 'MEMBER')
+       AND NOT (p_redacted_ok AND pg_has_role(current_user, 'mz_monitor_redacted', 'MEMBER')) THEN
+        RAISE EXCEPTION USING MESSAGE = format('permission denied for VIEW "mz_internal.%s"', p_view),
+                              ERRCODE = '42501';
+    END IF;
+    RETURN true;
+END $$;
+
+-- ---------------------------------------------------------------------------
+-- Statement log (§1.11, §1.12, §8.6)
+-- ---------------------------------------------------------------------------
+
+-- The database's clock as a session sees it: now() resolved through the
+-- search path when called, so a test that puts its own now() first (a
+-- virtual clock) moves the log's visibility with it.
+CREATE FUNCTION mz_emulator.clock() RETURNS timestamptz
+LANGUAGE sql STABLE AS $$ SELECT now() $$;
+
+-- Rows of mz_statement_execution_history, plus when each becomes visible:
+-- Materialize flushes the log every few seconds, so a row appears after its
+-- event (NULL = at once). Test helpers insert here through the sampler in
+-- mod.rs (Emulator::add_activity), which fills sample_rate.
+CREATE TABLE mz_emulator.statement_log (
     id uuid NOT NULL,
     prepared_statement_id uuid NOT NULL,
     sample_rate double precision NOT NULL,
@@ -172,8 +408,19 @@ CREATE TABLE mz_internal.mz_statement_execution_history (
     error_message text,
     result_size bigint,
     rows_returned bigint,
-    execution_strategy text
+    execution_strategy text,
+    visible_at timestamptz
 );
+
+-- §1.11. Simple views, so tests may still INSERT/UPDATE/DELETE through them.
+CREATE VIEW mz_internal.mz_statement_execution_history AS
+SELECT id, prepared_statement_id, sample_rate, cluster_id, application_name, cluster_name,
+       database_name, search_path, transaction_isolation, execution_timestamp, transaction_id,
+       transient_index_id, params, mz_version, began_at, finished_at, finished_status,
+       error_message, result_size, rows_returned, execution_strategy
+FROM mz_emulator.statement_log
+WHERE (visible_at IS NULL OR visible_at <= mz_emulator.clock())
+  AND mz_emulator.require_monitor('mz_statement_execution_history', false);
 
 CREATE VIEW mz_internal.mz_statement_execution_history_redacted AS
 SELECT id, prepared_statement_id, sample_rate, cluster_id, application_name,
@@ -181,11 +428,13 @@ SELECT id, prepared_statement_id, sample_rate, cluster_id, application_name,
        execution_timestamp, transaction_id, transient_index_id, mz_version,
        began_at, finished_at, finished_status, result_size, rows_returned,
        execution_strategy
-FROM mz_internal.mz_statement_execution_history;
+FROM mz_emulator.statement_log
+WHERE (visible_at IS NULL OR visible_at <= mz_emulator.clock())
+  AND mz_emulator.require_monitor('mz_statement_execution_history_redacted', true);
 
 -- §1.12: the statement history of the last day. Session and prepared-statement
 -- columns the emulator does not model are typed NULLs (or derived values).
-CREATE VIEW mz_internal.mz_recent_activity_log AS
+CREATE VIEW mz_emulator.recent_activity AS
 SELECT id AS execution_id, sample_rate, cluster_id, application_name, cluster_name,
        database_name, search_path, transaction_isolation, execution_timestamp,
        transient_index_id, params, mz_version, began_at, finished_at, finished_status,
@@ -196,8 +445,13 @@ SELECT id AS execution_id, sample_rate, cluster_id, application_name, cluster_na
        0::numeric(20,0) AS throttled_count, began_at AS connected_at,
        application_name AS initial_application_name,
        'materialize'::text AS authenticated_user, 'SELECT 1'::text AS sql
-FROM mz_internal.mz_statement_execution_history
-WHERE began_at + INTERVAL '1 day' > now();
+FROM mz_emulator.statement_log
+WHERE began_at + INTERVAL '1 day' > now()
+  AND (visible_at IS NULL OR visible_at <= mz_emulator.clock());
+
+CREATE VIEW mz_internal.mz_recent_activity_log AS
+SELECT * FROM mz_emulator.recent_activity
+WHERE mz_emulator.require_monitor('mz_recent_activity_log', false);
 
 CREATE VIEW mz_internal.mz_recent_activity_log_redacted AS
 SELECT execution_id, sample_rate, cluster_id, application_name, cluster_name,
@@ -207,7 +461,19 @@ SELECT execution_id, sample_rate, cluster_id, application_name, cluster_name,
        prepared_statement_id, sql_hash, prepared_statement_name, session_id,
        prepared_at, statement_type, throttled_count, initial_application_name,
        authenticated_user, sql AS redacted_sql
-FROM mz_internal.mz_recent_activity_log;
+FROM mz_emulator.recent_activity
+WHERE mz_emulator.require_monitor('mz_recent_activity_log_redacted', true);
+
+-- The rate a new session logs with: min(default, max) (statement_logging.rs).
+CREATE FUNCTION mz_emulator.effective_sample_rate() RETURNS double precision
+LANGUAGE sql STABLE AS $$
+    SELECT least(mz_emulator.setting('statement_logging_default_sample_rate')::double precision,
+                 mz_emulator.setting('statement_logging_max_sample_rate')::double precision)
+$$;
+
+-- ---------------------------------------------------------------------------
+-- Seed data: sizes, roles, builtin clusters
+-- ---------------------------------------------------------------------------
 
 -- §5: Materialize Cloud cc sizes. Resources grow with the size; the three
 -- largest run on several processes.
@@ -224,6 +490,23 @@ FROM (VALUES ('25cc', 1, 0.25), ('50cc', 1, 0.5), ('100cc', 1, 1), ('200cc', 1, 
              ('1200cc', 1, 12), ('1600cc', 1, 16), ('3200cc', 1, 32), ('6400cc', 1, 64),
              ('128C', 2, 128), ('256C', 4, 256), ('512C', 8, 512))
      AS s(size, processes, credits);
+
+-- Builtin roles (s = system, g = predefined) and u1, the superuser that loads
+-- this file and owns the default cluster, as the account owner does.
+INSERT INTO mz_catalog.mz_roles VALUES
+    ('s1', 16661, 'mz_system', true, true, true),
+    ('s2', 16662, 'mz_support', true, false, false),
+    ('s3', 16663, 'mz_analytics', true, false, false),
+    ('g1', 16664, 'mz_monitor', true, false, false),
+    ('g2', 16665, 'mz_monitor_redacted', true, false, false),
+    ('u1', (SELECT oid FROM pg_roles WHERE rolname = current_user), current_user::text, true, true, true);
+
+INSERT INTO mz_catalog.mz_schemas VALUES
+    ('s1', 16401, NULL, 'mz_catalog', 's1', ARRAY['=U/s1']),
+    ('s2', 16402, NULL, 'pg_catalog', 's1', ARRAY['=U/s1']),
+    ('s3', 16403, NULL, 'mz_internal', 's1', ARRAY['=U/s1']),
+    ('s4', 16404, NULL, 'information_schema', 's1', ARRAY['=U/s1']),
+    ('u3', 20001, 'u1', 'public', 'u1', ARRAY['u1=UC/u1', '=U/u1']);
 
 -- Builtin clusters and the default user cluster, as in a real environment.
 INSERT INTO mz_catalog.mz_clusters
@@ -247,6 +530,71 @@ INSERT INTO mz_internal.mz_cluster_replica_status_history
 SELECT id, 0, 'online', NULL, now() - INTERVAL '1 day' FROM mz_catalog.mz_cluster_replicas;
 
 -- ---------------------------------------------------------------------------
+-- Objects (§8.8): mz_objects, and the newer automation relations
+-- ---------------------------------------------------------------------------
+
+-- mz_catalog.mz_objects (columns of main's RELATION_SPEC): the user items of
+-- the emulator, every catalog relation, and the user's own tables.
+CREATE VIEW mz_catalog.mz_objects AS
+SELECT i.id, i.oid, 'u3'::text AS schema_id, i.name, 'index'::text AS type, i.owner_id,
+       i.cluster_id, ARRAY[]::text[] AS privileges
+FROM mz_catalog.mz_indexes i
+UNION ALL
+SELECT id, oid, schema_id, name, 'materialized-view', owner_id, cluster_id, privileges
+FROM mz_catalog.mz_materialized_views
+UNION ALL
+SELECT id, oid, schema_id, name, 'source', owner_id, cluster_id, privileges
+FROM mz_catalog.mz_sources
+UNION ALL
+SELECT 's' || c.oid, c.oid, s.id, c.relname::text,
+       CASE WHEN c.relkind = 'v' THEN 'view' ELSE 'table' END, 's1', NULL, ARRAY['=r/s1']
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN mz_catalog.mz_schemas s ON s.name = n.nspname
+WHERE n.nspname IN ('mz_catalog', 'mz_internal') AND c.relkind IN ('r', 'v')
+UNION ALL
+SELECT 'u' || c.oid, c.oid, coalesce(s.id, 'u3'), c.relname::text, 'table', 'u1', NULL,
+       ARRAY['u1=arwd/u1']
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN mz_catalog.mz_schemas s ON s.name = n.nspname
+WHERE n.nspname NOT IN ('mz_catalog', 'mz_internal', 'mz_emulator', 'pg_catalog',
+                        'information_schema', 'pg_toast')
+  AND c.relkind IN ('r', 'p');
+
+-- §8.8: relations only some releases have, created or dropped as the options
+-- say. mz_cluster_auto_scaling_strategies: columns as used by Materialize's
+-- docs and mz-deploy (cluster_id, strategy jsonb, state jsonb).
+-- mz_cluster_reconfigurations (background-resize releases): the columns the
+-- controller showcase prints; Materialize has more.
+CREATE FUNCTION mz_emulator.configure_optional_relations(p_auto_scaling boolean,
+                                                         p_reconfigurations boolean)
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    DROP TABLE IF EXISTS mz_internal.mz_cluster_auto_scaling_strategies;
+    DROP VIEW IF EXISTS mz_internal.mz_cluster_reconfigurations;
+    IF p_auto_scaling THEN
+        CREATE TABLE mz_internal.mz_cluster_auto_scaling_strategies (
+            cluster_id text NOT NULL,
+            strategy jsonb,
+            state jsonb
+        );
+        GRANT SELECT ON mz_internal.mz_cluster_auto_scaling_strategies TO PUBLIC;
+    END IF;
+    IF p_reconfigurations THEN
+        CREATE VIEW mz_internal.mz_cluster_reconfigurations AS
+        SELECT c.id AS cluster_id, c.size AS current_size,
+               coalesce(r.target_size, c.size) AS target_size,
+               r.id IS NOT NULL AS reconfiguration_in_flight,
+               (extract(epoch FROM r.deadline) * 1000)::numeric(20,0) AS reconfiguration_deadline
+        FROM mz_catalog.mz_clusters c
+        LEFT JOIN mz_emulator.reconfigurations r ON r.cluster_id = c.id AND r.status = 'pending'
+        WHERE c.managed;
+        GRANT SELECT ON mz_internal.mz_cluster_reconfigurations TO PUBLIC;
+    END IF;
+END $$;
+
+-- ---------------------------------------------------------------------------
 -- Helpers
 -- ---------------------------------------------------------------------------
 
@@ -258,17 +606,6 @@ SELECT id, cluster_id, true FROM mz_catalog.mz_materialized_views
 UNION ALL
 SELECT id, cluster_id, false FROM mz_catalog.mz_sources
 WHERE cluster_id IS NOT NULL AND type NOT IN ('webhook', 'progress');
-
-CREATE FUNCTION mz_emulator.fail(message text, hint text DEFAULT NULL,
-                                 code text DEFAULT 'XX000') RETURNS void
-LANGUAGE plpgsql AS $$
-BEGIN
-    IF hint IS NULL THEN
-        RAISE EXCEPTION USING MESSAGE = message, ERRCODE = code;
-    ELSE
-        RAISE EXCEPTION USING MESSAGE = message, ERRCODE = code, HINT = hint;
-    END IF;
-END $$;
 
 -- Materialize's identifier checks (§3).
 CREATE FUNCTION mz_emulator.check_ident(ident text) RETURNS void
@@ -307,19 +644,35 @@ END $$;
 CREATE FUNCTION mz_emulator.ddl_lock() RETURNS void
 LANGUAGE sql AS $$ SELECT pg_advisory_xact_lock(7463524, 1) $$;
 
--- Inserts a replica with its bookkeeping: an online status event per process
--- and not-yet-hydrated rows for every object of the cluster. Returns its id.
-CREATE FUNCTION mz_emulator.insert_replica(p_cluster_id text, p_name text, p_size text)
+-- §8.7: one status event per process of the replica.
+CREATE FUNCTION mz_emulator.add_status_event(p_replica_id text, p_status text, p_reason text)
+RETURNS void LANGUAGE sql AS $$
+    INSERT INTO mz_internal.mz_cluster_replica_status_history
+    SELECT p_replica_id, p, p_status, p_reason, now()
+    FROM generate_series(0, coalesce((SELECT s.processes::int FROM mz_catalog.mz_cluster_replicas r
+                                      JOIN mz_catalog.mz_cluster_replica_sizes s ON s.size = r.size
+                                      WHERE r.id = p_replica_id), 1) - 1) p
+$$;
+
+-- Inserts a replica with its bookkeeping: a status event per process (online,
+-- or offline/initializing as Materialize does when the `initializing_status`
+-- setting is on, §8.7) and not-yet-hydrated rows for every object of the
+-- cluster. The owner defaults to the cluster's. Returns its id.
+CREATE FUNCTION mz_emulator.insert_replica(p_cluster_id text, p_name text, p_size text,
+                                           p_owner_id text DEFAULT NULL)
 RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
     rid text := 'u' || nextval('mz_emulator.replica_ids');
 BEGIN
     INSERT INTO mz_catalog.mz_cluster_replicas (id, name, cluster_id, size, availability_zone, owner_id, disk)
-    VALUES (rid, p_name, p_cluster_id, p_size, NULL, 'u1', false);
-    INSERT INTO mz_internal.mz_cluster_replica_status_history
-    SELECT rid, p, 'online', NULL, now()
-    FROM generate_series(0, coalesce((SELECT processes::int FROM mz_catalog.mz_cluster_replica_sizes
-                                      WHERE size = p_size), 1) - 1) p;
+    VALUES (rid, p_name, p_cluster_id, p_size, NULL,
+            coalesce(p_owner_id, (SELECT owner_id FROM mz_catalog.mz_clusters WHERE id = p_cluster_id), 'u1'),
+            false);
+    IF mz_emulator.setting_on('initializing_status') THEN
+        PERFORM mz_emulator.add_status_event(rid, 'offline', 'initializing');
+    ELSE
+        PERFORM mz_emulator.add_status_event(rid, 'online', NULL);
+    END IF;
     INSERT INTO mz_internal.mz_hydration_statuses
     SELECT object_id, rid, false FROM mz_emulator.cluster_objects WHERE cluster_id = p_cluster_id;
     INSERT INTO mz_internal.mz_compute_hydration_statuses
@@ -338,13 +691,14 @@ BEGIN
     DELETE FROM mz_internal.mz_pending_cluster_replicas WHERE id = p_replica_id;
 END $$;
 
-CREATE FUNCTION mz_emulator.insert_cluster(p_name text, p_managed boolean, p_size text, p_rf bigint)
+CREATE FUNCTION mz_emulator.insert_cluster(p_name text, p_managed boolean, p_size text, p_rf bigint,
+                                           p_owner_id text DEFAULT 'u1')
 RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
     cid text := 'u' || nextval('mz_emulator.cluster_ids');
 BEGIN
     INSERT INTO mz_catalog.mz_clusters
-    VALUES (cid, p_name, 'u1', ARRAY['u1=UC/u1'], p_managed,
+    VALUES (cid, p_name, p_owner_id, ARRAY[format('%s=UC/%s', p_owner_id, p_owner_id)], p_managed,
             CASE WHEN p_managed THEN p_size END, CASE WHEN p_managed THEN p_rf END,
             CASE WHEN p_managed THEN false END, NULL, false, INTERVAL '1 second');
     IF p_managed THEN
@@ -376,310 +730,65 @@ BEGIN
 END $$;
 
 -- ---------------------------------------------------------------------------
--- DDL (§2)
+-- The session cluster (§8.2, §4)
 -- ---------------------------------------------------------------------------
 
-CREATE PROCEDURE mz_emulator.create_cluster_replica(
-    p_cluster text, p_replica text, p_size text, p_if_not_exists boolean DEFAULT false)
-LANGUAGE plpgsql AS $$
+-- Asked by the proxy before it forwards a statement that names relations in
+-- FROM/JOIN/INTO/UPDATE positions (p_refs: 'schema.name' or '.name') and that
+-- is not a constant INSERT. Returns the error Materialize would raise (no row
+-- = fine). Catalog-only statements are routed to mz_catalog_server
+-- (auto_route_catalog_queries) and never fail here; a statement that touches
+-- a user relation runs on the session cluster, which must exist
+-- (`unknown cluster 'x'`), be usable by the role (rbac.rs: USAGE for a
+-- non-constant read) and have a replica (AdapterError::NoClusterReplicasAvailable,
+-- 0A000, with its hint; src/adapter/src/error.rs).
+CREATE FUNCTION mz_emulator.session_cluster_error(p_cluster text, p_role text, p_refs text[])
+RETURNS TABLE (code text, message text, hint text)
+LANGUAGE plpgsql STABLE AS $$
 DECLARE
     c mz_catalog.mz_clusters;
 BEGIN
-    PERFORM mz_emulator.check_ident(p_cluster);
-    PERFORM mz_emulator.check_ident(p_replica);
-    PERFORM mz_emulator.ddl_lock();
-    c := mz_emulator.resolve_cluster(p_cluster, false,
-                                     format('system cluster ''%s'' cannot be modified', p_cluster));
-    IF c.managed THEN
-        PERFORM mz_emulator.fail('cannot modify managed cluster ' || mz_emulator.ident(p_cluster));
-    END IF;
-    PERFORM mz_emulator.check_size(p_size);
-    IF EXISTS (SELECT 1 FROM mz_catalog.mz_cluster_replicas WHERE cluster_id = c.id AND name = p_replica) THEN
-        IF p_if_not_exists THEN
-            RAISE NOTICE 'cluster replica ''%.%'' already exists, skipping', p_cluster, p_replica;
-            RETURN;
-        END IF;
-        PERFORM mz_emulator.fail(format(
-            'cannot create multiple replicas named ''%s'' on cluster ''%s''', p_replica, p_cluster));
-    END IF;
-    PERFORM mz_emulator.insert_replica(c.id, p_replica, p_size);
-END $$;
-
-CREATE PROCEDURE mz_emulator.drop_cluster_replica(
-    p_cluster text, p_replica text, p_if_exists boolean DEFAULT false)
-LANGUAGE plpgsql AS $$
-DECLARE
-    c mz_catalog.mz_clusters;
-    rid text;
-BEGIN
-    PERFORM mz_emulator.check_ident(p_cluster);
-    PERFORM mz_emulator.check_ident(p_replica);
-    PERFORM mz_emulator.ddl_lock();
-    c := mz_emulator.resolve_cluster(p_cluster, p_if_exists);
-    IF c.id IS NULL THEN
-        RAISE NOTICE 'cluster ''%'' does not exist, skipping', p_cluster;
+    IF NOT EXISTS (
+        SELECT 1
+        FROM unnest(p_refs) ref
+        JOIN pg_class k ON k.relname = split_part(ref, '.', 2)
+        JOIN pg_namespace n ON n.oid = k.relnamespace
+        WHERE k.relkind IN ('r', 'v', 'm', 'p', 'f')
+          AND n.nspname NOT IN ('mz_catalog', 'mz_internal', 'mz_emulator', 'mz_introspection',
+                                'pg_catalog', 'information_schema', 'pg_toast')
+          AND (split_part(ref, '.', 1) = '' OR split_part(ref, '.', 1) = n.nspname)) THEN
         RETURN;
     END IF;
-    SELECT id INTO rid FROM mz_catalog.mz_cluster_replicas WHERE cluster_id = c.id AND name = p_replica;
-    IF rid IS NULL THEN
-        IF p_if_exists THEN
-            RAISE NOTICE 'cluster replica ''%.%'' does not exist, skipping', p_cluster, p_replica;
-            RETURN;
-        END IF;
-        PERFORM mz_emulator.fail(format('CLUSTER %s has no CLUSTER REPLICA named "%s"',
-                                        mz_emulator.ident(p_cluster), replace(p_replica, '"', '""')));
-    END IF;
-    IF c.id LIKE 's%' THEN
-        PERFORM mz_emulator.fail(format('system cluster replica ''%s'' cannot be modified', p_replica));
-    END IF;
-    IF c.managed THEN
-        PERFORM mz_emulator.fail('cannot drop replica of managed cluster');
-    END IF;
-    PERFORM mz_emulator.delete_replica(rid);
-END $$;
-
--- DROP CLUSTER REPLICA c1.r1, c2.r2: all or nothing.
-CREATE PROCEDURE mz_emulator.drop_cluster_replicas(
-    p_clusters text[], p_replicas text[], p_if_exists boolean DEFAULT false)
-LANGUAGE plpgsql AS $$
-BEGIN
-    FOR i IN 1 .. coalesce(array_length(p_clusters, 1), 0) LOOP
-        CALL mz_emulator.drop_cluster_replica(p_clusters[i], p_replicas[i], p_if_exists);
-    END LOOP;
-END $$;
-
--- p_managed NULL means "default": unmanaged when REPLICAS is given, else managed.
--- p_replicas: [{"name": "r1", "size": "25cc"}, ...] or NULL.
--- p_schedule: 'manual' | 'on-refresh' | NULL.
-CREATE PROCEDURE mz_emulator.create_cluster(
-    p_name text, p_managed boolean, p_size text, p_replication_factor bigint,
-    p_replicas jsonb, p_if_not_exists boolean DEFAULT false, p_schedule text DEFAULT NULL)
-LANGUAGE plpgsql AS $$
-DECLARE
-    managed boolean := coalesce(p_managed, p_replicas IS NULL);
-    rf bigint := p_replication_factor;
-    cid text;
-    r jsonb;
-BEGIN
-    PERFORM mz_emulator.check_ident(p_name);
-    PERFORM mz_emulator.ddl_lock();
-    IF managed THEN
-        IF p_replicas IS NOT NULL THEN
-            PERFORM mz_emulator.fail('REPLICAS not supported for managed clusters');
-        END IF;
-        IF rf IS NOT NULL AND coalesce(p_schedule, 'manual') <> 'manual' THEN
-            PERFORM mz_emulator.fail(
-                'REPLICATION FACTOR cannot be given together with any SCHEDULE other than MANUAL');
-        END IF;
-        IF rf IS NULL THEN
-            rf := CASE WHEN coalesce(p_schedule, 'manual') = 'manual' THEN 1 ELSE 0 END;
-        END IF;
-        IF rf < 0 THEN
-            PERFORM mz_emulator.fail('invalid REPLICATION FACTOR: must be non-negative');
-        END IF;
-        PERFORM mz_emulator.check_size(coalesce(p_size, '25cc'));
-    ELSE
-        IF p_size IS NOT NULL THEN
-            PERFORM mz_emulator.fail('SIZE not supported for unmanaged clusters');
-        END IF;
-        IF rf IS NOT NULL THEN
-            PERFORM mz_emulator.fail('REPLICATION FACTOR not supported for unmanaged clusters');
-        END IF;
-        IF p_schedule IS NOT NULL AND p_schedule <> 'manual' THEN
-            PERFORM mz_emulator.fail('SCHEDULE not supported for unmanaged clusters');
-        END IF;
-    END IF;
-    IF EXISTS (SELECT 1 FROM mz_catalog.mz_clusters WHERE name = p_name) THEN
-        IF p_if_not_exists THEN
-            RAISE NOTICE 'cluster ''%'' already exists, skipping', p_name;
-            RETURN;
-        END IF;
-        PERFORM mz_emulator.fail(format('cluster ''%s'' already exists', p_name));
-    END IF;
-    FOR r IN SELECT * FROM jsonb_array_elements(coalesce(p_replicas, '[]'::jsonb)) LOOP
-        PERFORM mz_emulator.check_ident(r->>'name');
-        PERFORM mz_emulator.check_size(r->>'size');
-    END LOOP;
-    IF (SELECT count(DISTINCT e->>'name') <> count(*) FROM jsonb_array_elements(coalesce(p_replicas, '[]'::jsonb)) e) THEN
-        PERFORM mz_emulator.fail(format('cannot create multiple replicas named ''%s'' on cluster ''%s''',
-            (SELECT e->>'name' FROM jsonb_array_elements(p_replicas) e GROUP BY 1 HAVING count(*) > 1 LIMIT 1),
-            p_name));
-    END IF;
-    cid := mz_emulator.insert_cluster(p_name, managed, coalesce(p_size, '25cc'), rf);
-    IF managed AND p_schedule = 'on-refresh' THEN
-        UPDATE mz_internal.mz_cluster_schedules SET type = 'on-refresh' WHERE cluster_id = cid;
-    END IF;
-    FOR r IN SELECT * FROM jsonb_array_elements(coalesce(p_replicas, '[]'::jsonb)) LOOP
-        PERFORM mz_emulator.insert_replica(cid, r->>'name', r->>'size');
-    END LOOP;
-END $$;
-
--- Makes a managed cluster's replicas r1..rN of its size: drops the others,
--- creates the missing ones.
-CREATE FUNCTION mz_emulator.reconcile_managed(p_cluster_id text) RETURNS void
-LANGUAGE plpgsql AS $$
-DECLARE
-    c mz_catalog.mz_clusters;
-BEGIN
-    SELECT * INTO c FROM mz_catalog.mz_clusters WHERE id = p_cluster_id;
-    PERFORM mz_emulator.delete_replica(r.id)
-    FROM mz_catalog.mz_cluster_replicas r
-    WHERE r.cluster_id = c.id
-      AND (r.size IS DISTINCT FROM c.size
-           OR r.name NOT IN (SELECT 'r' || i FROM generate_series(1, c.replication_factor) i));
-    PERFORM mz_emulator.insert_replica(c.id, 'r' || i, c.size)
-    FROM generate_series(1, c.replication_factor) i
-    WHERE NOT EXISTS (SELECT 1 FROM mz_catalog.mz_cluster_replicas r
-                      WHERE r.cluster_id = c.id AND r.name = 'r' || i);
-END $$;
-
--- ALTER CLUSTER c SET (...). p_options keys (all optional):
---   "managed": bool, "size": text, "replication_factor": int,
---   "schedule": "manual" | "on-refresh", "hydration_time_estimate": text (interval),
---   "reset": [option names] for ALTER CLUSTER c RESET (...), "if_exists": bool.
--- Graceful resizes (WITH (WAIT ...)) are carried out at once.
-CREATE PROCEDURE mz_emulator.alter_cluster_set(p_name text, p_options jsonb)
-LANGUAGE plpgsql AS $$
-DECLARE
-    c mz_catalog.mz_clusters;
-    o jsonb := coalesce(p_options, '{}'::jsonb);
-    to_managed boolean;
-    new_size text;
-    new_rf bigint;
-    n bigint;
-    sizes text[];
-    bad text;
-BEGIN
-    PERFORM mz_emulator.ddl_lock();
-    c := mz_emulator.resolve_cluster(p_name, coalesce((o->>'if_exists')::boolean, false),
-                                     format('system cluster ''%s'' cannot be modified', p_name));
-    IF c.id IS NULL THEN
-        RAISE NOTICE 'cluster ''%'' does not exist, skipping', p_name;
+    SELECT * INTO c FROM mz_catalog.mz_clusters WHERE name = p_cluster;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT 'XX000', format('unknown cluster ''%s''', p_cluster), NULL::text;
         RETURN;
     END IF;
-    IF o ? 'reset' THEN
-        IF o->'reset' ? 'size' THEN
-            PERFORM mz_emulator.fail('SIZE has no default value');
-        END IF;
-        IF o->'reset' ? 'replication_factor' THEN
-            IF NOT c.managed THEN
-                PERFORM mz_emulator.fail('Cannot change REPLICATION FACTOR of unmanaged clusters');
-            END IF;
-            o := o || '{"replication_factor": 1}';
-        END IF;
-        IF o->'reset' ? 'schedule' THEN
-            o := o || '{"schedule": "manual"}';
-        END IF;
-        IF o->'reset' ? 'managed' THEN
-            o := o || '{"managed": true}';
-        END IF;
-    END IF;
-    IF o ? 'size' THEN
-        PERFORM mz_emulator.check_size(o->>'size');
-    END IF;
-    to_managed := coalesce((o->>'managed')::boolean, c.managed);
-
-    IF NOT to_managed THEN
-        IF o ? 'size' THEN
-            PERFORM mz_emulator.fail('SIZE not supported for unmanaged clusters');
-        END IF;
-        IF o ? 'replication_factor' THEN
-            PERFORM mz_emulator.fail('REPLICATION FACTOR not supported for unmanaged clusters');
-        END IF;
-        IF c.managed THEN
-            UPDATE mz_catalog.mz_clusters
-            SET managed = false, size = NULL, replication_factor = NULL, disk = NULL
-            WHERE id = c.id;
-            DELETE FROM mz_internal.mz_cluster_schedules WHERE cluster_id = c.id;
-        END IF;
+    IF NOT mz_emulator.has_privilege(p_role, c.owner_id, c.privileges, 'U') THEN
+        RETURN QUERY SELECT '42501', format('permission denied for CLUSTER "%s"', c.name), NULL::text;
         RETURN;
     END IF;
-
-    IF NOT c.managed THEN
-        -- Unmanaged -> managed: the existing replicas must already look managed.
-        SELECT count(*), array_agg(DISTINCT size ORDER BY size) INTO n, sizes
-        FROM mz_catalog.mz_cluster_replicas WHERE cluster_id = c.id;
-        SELECT string_agg(name, ', ' ORDER BY name) INTO bad
-        FROM mz_catalog.mz_cluster_replicas
-        WHERE cluster_id = c.id AND name NOT IN (SELECT 'r' || i FROM generate_series(1, n) i);
-        IF bad IS NOT NULL THEN
-            PERFORM mz_emulator.fail(
-                'Cannot convert unmanaged cluster to managed, invalid replica names: ' || bad);
-        END IF;
-        IF array_length(sizes, 1) > 1 THEN
-            PERFORM mz_emulator.fail('Cannot convert unmanaged cluster to managed, non-unique replica sizes: '
-                                     || array_to_string(sizes, ', '));
-        END IF;
-        IF n = 0 AND NOT o ? 'size' THEN
-            PERFORM mz_emulator.fail('Missing SIZE for empty cluster');
-        END IF;
-        IF n > 0 AND o ? 'size' AND sizes[1] <> o->>'size' THEN
-            PERFORM mz_emulator.fail(format('Cluster replicas of size %s do not match expected SIZE %s',
-                                            sizes[1], o->>'size'));
-        END IF;
-        IF o ? 'replication_factor' AND (o->>'replication_factor')::bigint <> n THEN
-            PERFORM mz_emulator.fail(format('REPLICATION FACTOR %s does not match number of replicas (%s)',
-                                            o->>'replication_factor', n));
-        END IF;
-        UPDATE mz_catalog.mz_clusters
-        SET managed = true, size = coalesce(sizes[1], o->>'size'), replication_factor = n, disk = false
-        WHERE id = c.id;
-        INSERT INTO mz_internal.mz_cluster_schedules VALUES (c.id, 'manual', NULL);
-        SELECT * INTO c FROM mz_catalog.mz_clusters WHERE id = c.id;
+    IF NOT EXISTS (SELECT 1 FROM mz_catalog.mz_cluster_replicas WHERE cluster_id = c.id) THEN
+        RETURN QUERY SELECT '0A000',
+            format('CLUSTER "%s" has no replicas available to service request', c.name),
+            CASE WHEN c.managed
+                 THEN 'Use ALTER CLUSTER to adjust the replication factor of the cluster. '
+                      'Example:`ALTER CLUSTER <cluster-name> SET (REPLICATION FACTOR 1)`'
+                 ELSE 'Use CREATE CLUSTER REPLICA to attach cluster replicas to the cluster' END;
     END IF;
-
-    new_size := coalesce(o->>'size', c.size);
-    new_rf := coalesce((o->>'replication_factor')::bigint, c.replication_factor);
-    IF new_rf < 0 THEN
-        PERFORM mz_emulator.fail('invalid REPLICATION FACTOR: must be non-negative');
-    END IF;
-    IF o ? 'schedule' THEN
-        IF o->>'schedule' <> 'manual' AND o ? 'replication_factor' THEN
-            PERFORM mz_emulator.fail(
-                'REPLICATION FACTOR cannot be given together with any SCHEDULE other than MANUAL');
-        END IF;
-        UPDATE mz_internal.mz_cluster_schedules
-        SET type = o->>'schedule',
-            refresh_hydration_time_estimate = CASE WHEN o->>'schedule' = 'on-refresh'
-                                                   THEN (o->>'hydration_time_estimate')::interval END
-        WHERE cluster_id = c.id;
-    END IF;
-    UPDATE mz_catalog.mz_clusters SET size = new_size, replication_factor = new_rf WHERE id = c.id;
-    PERFORM mz_emulator.reconcile_managed(c.id);
-END $$;
-
-CREATE PROCEDURE mz_emulator.drop_cluster(p_name text, p_if_exists boolean DEFAULT false,
-                                          p_cascade boolean DEFAULT false)
-LANGUAGE plpgsql AS $$
-DECLARE
-    c mz_catalog.mz_clusters;
-    dependent text;
-BEGIN
-    PERFORM mz_emulator.ddl_lock();
-    c := mz_emulator.resolve_cluster(p_name, p_if_exists,
-                                     format('system cluster ''%s'' cannot be modified', p_name));
-    IF c.id IS NULL THEN
-        RAISE NOTICE 'cluster ''%'' does not exist, skipping', p_name;
-        RETURN;
-    END IF;
-    SELECT object_id INTO dependent FROM mz_emulator.cluster_objects WHERE cluster_id = c.id LIMIT 1;
-    IF dependent IS NOT NULL AND NOT p_cascade THEN
-        PERFORM mz_emulator.fail(
-            format('cannot drop cluster %s: still depended upon by catalog item ''%s''',
-                   mz_emulator.ident(p_name), dependent),
-            NULL, '2BP01');
-    END IF;
-    PERFORM mz_emulator.delete_replica(id) FROM mz_catalog.mz_cluster_replicas WHERE cluster_id = c.id;
-    DELETE FROM mz_catalog.mz_indexes WHERE cluster_id = c.id;
-    DELETE FROM mz_catalog.mz_materialized_views WHERE cluster_id = c.id;
-    DELETE FROM mz_catalog.mz_sources WHERE cluster_id = c.id;
-    DELETE FROM mz_internal.mz_cluster_schedules WHERE cluster_id = c.id;
-    DELETE FROM mz_catalog.mz_clusters WHERE id = c.id;
 END $$;
 
 -- ---------------------------------------------------------------------------
 -- Test controls (called by tests/it/support/mod.rs, never through the proxy)
 -- ---------------------------------------------------------------------------
+
+CREATE FUNCTION mz_emulator.set_setting(p_name text, p_value text, p_visible boolean DEFAULT NULL)
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO mz_emulator.settings VALUES (p_name, p_value, coalesce(p_visible, true))
+    ON CONFLICT (name) DO UPDATE
+    SET value = excluded.value, visible = coalesce(p_visible, mz_emulator.settings.visible);
+END $$;
 
 -- A user catalog item on a cluster: p_kind 'index' | 'materialized-view' | 'source'.
 -- It starts not hydrated on every existing replica. Returns its id.
@@ -721,6 +830,9 @@ BEGIN
 END $$;
 
 -- Marks every object of the replica's cluster (not) hydrated on that replica.
+-- A hydrated replica is running: when its latest status is not online (a new
+-- replica under `initializing_status`), it goes online (§8.7). Then the
+-- resize machinery gets a chance to cut over (emulator_resize.sql).
 CREATE FUNCTION mz_emulator.set_hydrated(p_replica_id text, p_hydrated boolean) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -734,4 +846,33 @@ BEGIN
     SELECT object_id, p_replica_id, p_hydrated,
            CASE WHEN p_hydrated THEN INTERVAL '2 seconds' END
     FROM mz_emulator.cluster_objects WHERE cluster_id = cid AND compute;
+    IF p_hydrated AND NOT mz_emulator.replica_online(p_replica_id) THEN
+        PERFORM mz_emulator.add_status_event(p_replica_id, 'online', NULL);
+    END IF;
+    PERFORM mz_emulator.tick_reconfigurations();
 END $$;
+
+-- Whether every process of the replica reports online (a replica without
+-- any status event counts as online).
+CREATE FUNCTION mz_emulator.replica_online(p_replica_id text) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce(bool_and(status = 'online'), true)
+    FROM (SELECT DISTINCT ON (process_id) status
+          FROM mz_internal.mz_cluster_replica_status_history
+          WHERE replica_id = p_replica_id
+          ORDER BY process_id, occurred_at DESC) latest
+$$;
+
+-- Ready to take over (the signal Materialize cuts over on): online, and every
+-- object of its cluster hydrated on it (vacuously true without objects).
+CREATE FUNCTION mz_emulator.replica_ready(p_replica_id text) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT mz_emulator.replica_online(p_replica_id)
+       AND coalesce((SELECT bool_and(hydrated) FROM mz_internal.mz_hydration_statuses
+                     WHERE replica_id = p_replica_id), true)
+$$;
+
+-- Everyone may call the emulator's functions (they check privileges the way
+-- Materialize does) and read its settings (mz_version() does).
+GRANT USAGE ON SCHEMA mz_catalog, mz_internal, mz_emulator TO PUBLIC;
+GRANT SELECT ON mz_emulator.settings TO PUBLIC;

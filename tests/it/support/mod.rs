@@ -1,19 +1,76 @@
 //! Test support: a Materialize emulator on top of a real PostgreSQL.
 //!
 //! [`Emulator::start`] creates a fresh database holding Materialize's catalog
-//! relations (`emulator.sql`) and a wire proxy in front of it (`proxy.rs`)
-//! that carries out cluster DDL with Materialize's semantics and error
-//! texts. The product binary connects to [`Emulator::url`] as it would to
-//! Materialize; tests arrange the catalog with the helpers below, which go
-//! straight to PostgreSQL (not through the proxy, so they are not counted).
+//! relations (`emulator.sql`, `emulator_ddl.sql`, `emulator_resize.sql`) and a
+//! wire proxy in front of it (`proxy.rs`) that carries out cluster DDL with
+//! Materialize's semantics and error texts. The product binary connects to
+//! [`Emulator::url`] as it would to Materialize; tests arrange the catalog
+//! with the helpers below, which go straight to PostgreSQL (not through the
+//! proxy, so they are not counted).
+//!
+//! What the emulator models is chosen per test ([`options`]): the lenient
+//! default, or Materialize as it behaves in production (reference §8), knob
+//! by knob:
+//!
+//! ```ignore
+//! let emu = Emulator::builder()
+//!     .materialize_release(Release::Blocking) // §8.1: how ALTER CLUSTER … SIZE behaves
+//!     .strict_session_cluster(true)           // §8.2: own tables need a replica
+//!     .max_replicas_per_cluster(5)            // §8.5
+//!     .start();
+//! let emu = Emulator::builder().strict().start(); // everything at once
+//! ```
+//!
+//! Parts, and the reference sections they follow:
+//! - [`options`]: the knobs and presets;
+//! - `emulator.sql`: relations (§1), settings and `mz_version()` (§8.9), roles
+//!   and privileges (§8.4), the statement log (§1.11, §8.6), replica status
+//!   (§8.7), the session-cluster check (§8.2), `mz_objects` and optional
+//!   relations (§8.8);
+//! - `emulator_ddl.sql`: cluster DDL (§2) with ownership (§8.4) and
+//!   `max_replicas_per_cluster` (§8.5); `emulator_resize.sql`: managed resizes
+//!   per release (§2.4, §8.1);
+//! - [`ddl`]: Materialize statements -> calls of those procedures; `route.rs`:
+//!   which statements run on the session cluster;
+//! - `proxy.rs`: the wire proxy, statement counting and fault injection
+//!   (issue 13), [`HangingListener`];
+//! - [`clock`]: clock skew for the product process (libfaketime).
+//!
+//! Controls on [`Emulator`], by concern:
+//! - catalog: `create_cluster`, `create_managed_cluster`, `add_replica`,
+//!   `add_index`/`add_materialized_view`/`add_source`, `set_hydrated`,
+//!   `set_schedule`, `seed_clusters`, `cluster_size`, `replicas`;
+//! - resize (§8.1): `tick_reconfigurations`, `expire_reconfiguration`,
+//!   `reconfiguration_status` (hydrating a target with `set_hydrated` or
+//!   `set_replica_online` ticks by itself; after direct SQL, tick);
+//! - settings (§8.1, §8.5, §8.6, §8.9): `set_setting`, `setting`,
+//!   `set_session_cluster_rule`;
+//! - roles (§8.4): `create_role` -> [`Role`] (`name`, `id`, `url()`),
+//!   `grant_role`, `grant_create_cluster`, `set_cluster_owner`,
+//!   `set_replica_owner`, `readonly_url`;
+//! - statement log (§8.6): `add_activity` (sampled), `activity_sampled_out`,
+//!   `flush_statement_log`;
+//! - replica status (§8.7): `set_replica_online`, `replica_offline`, `add_crash`;
+//! - newer automation (§8.8): `set_auto_scaling_strategy`;
+//! - counting: `stats`, `reset_stats`, `sql_log`;
+//! - faults: on DDL by sequence (`fail_ddl`, `drop_connection_before_ddl`,
+//!   `drop_connection_after_ddl`, `on_ddl`), on any statement by pattern
+//!   (`stall_statement`, `cut_before_statement`, `cut_after_statement`,
+//!   `cut_after_response`, `fail_statement`, `delay_statements`, `fault`,
+//!   `clear_faults`, `on_statement`), per round trip (`set_delay`), at
+//!   connection start-up (`stall_startups`, [`HangingListener`]);
+//! - clock skew: [`with_clock_offset`], [`product_command_with_clock_offset`].
 //!
 //! The PostgreSQL server comes from `scripts/pg.sh` (run the suite with
 //! `scripts/test.sh`), which exports `CLUSTERCTL_TEST_PG_URL`,
 //! `CLUSTERCTL_TEST_CA` and `CLUSTERCTL_TEST_WRONG_CA`.
 #![allow(dead_code)]
 
+pub mod clock;
 pub mod ddl;
+pub mod options;
 mod proxy;
+mod route;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
@@ -21,9 +78,22 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-pub use proxy::Stats;
+use rand::{Rng, SeedableRng};
 
-const SCHEMA_SQL: &str = include_str!("emulator.sql");
+pub use clock::{libfaketime, product_command_with_clock_offset, with_clock_offset};
+pub use options::{EmulatorBuilder, Options, Release};
+pub use proxy::{Action, HangingListener, Pattern, Stats};
+
+/// Loaded in this order into every emulator database.
+const SCHEMA_SQL: [&str; 3] = [
+    include_str!("emulator.sql"),
+    include_str!("emulator_ddl.sql"),
+    include_str!("emulator_resize.sql"),
+];
+
+/// PostgreSQL roles standing for Materialize's predefined monitor roles
+/// (roles are per server, so they are shared by every emulator).
+const MONITOR_ROLES: [&str; 2] = ["mz_monitor", "mz_monitor_redacted"];
 
 /// The raw server URL exported by scripts/pg.sh (database `postgres`).
 pub fn pg_url() -> String {
@@ -80,6 +150,19 @@ impl ServerUrl {
             host: host.trim_matches(['[', ']']).to_string(),
             port: port.parse().unwrap_or_else(|_| bad::<u16>()),
         }
+    }
+
+    /// The side connection of the proxy (async, same credentials).
+    fn async_config(&self, db: &str) -> tokio_postgres::Config {
+        let mut c = tokio_postgres::Config::new();
+        c.host(&self.host)
+            .port(self.port)
+            .user(&self.user)
+            .password(&self.password)
+            .dbname(db)
+            .application_name("clusterctl-emulator-proxy")
+            .connect_timeout(Duration::from_secs(10));
+        c
     }
 
     fn config(&self, db: &str) -> postgres::Config {
@@ -160,13 +243,53 @@ static EMULATORS: AtomicU64 = AtomicU64::new(0);
 pub struct Emulator {
     server: ServerUrl,
     db: String,
+    opts: Options,
     admin: Mutex<postgres::Client>,
     proxy: Option<proxy::Proxy>,
     roles: Mutex<Vec<String>>,
+    /// §8.6: decides which statements the test helpers log.
+    sampler: Mutex<rand_chacha::ChaCha8Rng>,
+    sampled_out: AtomicU64,
+}
+
+/// A login role made by [`Emulator::create_role`].
+#[derive(Debug, Clone)]
+pub struct Role {
+    /// The PostgreSQL role, which is also its `mz_roles.name` and what
+    /// `current_role` returns in its sessions.
+    pub name: String,
+    /// Its `mz_roles.id` (owners are recorded by id).
+    pub id: String,
+    url: String,
+}
+
+impl Role {
+    /// URL through the proxy, logged in as this role.
+    pub fn url(&self) -> String {
+        self.url.clone()
+    }
 }
 
 impl Emulator {
+    /// An emulator with the options of [`Emulator::builder`] (lenient unless
+    /// `CLUSTERCTL_EMULATOR_STRICT=1`).
     pub fn start() -> Emulator {
+        Emulator::builder().start()
+    }
+
+    /// Options to start an emulator with; see [`options`].
+    pub fn builder() -> EmulatorBuilder {
+        EmulatorBuilder {
+            opts: Options::from_env(),
+        }
+    }
+
+    /// What this emulator was started with.
+    pub fn options(&self) -> &Options {
+        &self.opts
+    }
+
+    fn with_options(opts: Options) -> Emulator {
         let server = ServerUrl::parse(&pg_url());
         let n = EMULATORS.fetch_add(1, Ordering::SeqCst);
         let db = format!("emu_{}_{}_{}", std::process::id(), n, random_hex(4));
@@ -174,6 +297,17 @@ impl Emulator {
             .config("postgres")
             .connect(postgres::NoTls)
             .unwrap_or_else(|e| panic!("cannot connect to the test PostgreSQL: {}", describe(&e)));
+        for role in MONITOR_ROLES {
+            // Concurrent emulators may race to create it: either wins.
+            let _ = maint.batch_execute(&format!(
+                "DO $$BEGIN
+                   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{role}') THEN
+                     CREATE ROLE {role} NOLOGIN;
+                   END IF;
+                 EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+                 END$$"
+            ));
+        }
         for stmt in [
             format!("CREATE DATABASE {db}"),
             format!("ALTER DATABASE {db} SET mz_emulator.cluster = 'quickstart'"),
@@ -189,19 +323,45 @@ impl Emulator {
             .config(&db)
             .connect(postgres::NoTls)
             .unwrap_or_else(|e| panic!("cannot connect to {db}: {}", describe(&e)));
+        for sql in SCHEMA_SQL {
+            admin
+                .batch_execute(sql)
+                .unwrap_or_else(|e| panic!("loading the emulator's SQL failed: {}", describe(&e)));
+        }
+        for (name, value, visible) in opts.setting_rows() {
+            admin
+                .execute(
+                    "SELECT mz_emulator.set_setting($1, $2, $3)",
+                    &[&name, &value, &visible],
+                )
+                .unwrap_or_else(|e| panic!("emulator setting {name}: {}", describe(&e)));
+        }
         admin
-            .batch_execute(SCHEMA_SQL)
-            .unwrap_or_else(|e| panic!("loading emulator.sql failed: {}", describe(&e)));
+            .execute(
+                "SELECT mz_emulator.configure_optional_relations($1, $2)",
+                &[
+                    &opts.auto_scaling_relation,
+                    &(opts.release == Release::Background),
+                ],
+            )
+            .unwrap_or_else(|e| panic!("emulator relations: {}", describe(&e)));
         let upstream: SocketAddr = (server.host.as_str(), server.port)
             .to_socket_addrs()
             .ok()
             .and_then(|mut a| a.next())
             .expect("resolve the test PostgreSQL address");
+        let proxy = proxy::Proxy::start(upstream, server.async_config(&db));
+        proxy
+            .shared
+            .set_session_cluster_rule(opts.session_cluster_rule);
         Emulator {
             server,
             db,
+            sampler: Mutex::new(rand_chacha::ChaCha8Rng::seed_from_u64(opts.sample_seed)),
+            sampled_out: AtomicU64::new(0),
+            opts,
             admin: Mutex::new(admin),
-            proxy: Some(proxy::Proxy::start(upstream)),
+            proxy: Some(proxy),
             roles: Mutex::new(Vec::new()),
         }
     }
@@ -401,7 +561,9 @@ impl Emulator {
         id
     }
 
-    /// Marks every object of the cluster (not) hydrated on that replica.
+    /// Marks every object of the cluster (not) hydrated on that replica. A
+    /// hydrated replica also goes online if it was not (§8.7), and a
+    /// reconfiguration waiting for it may cut over.
     pub fn set_hydrated(&self, cluster: &str, replica: &str, hydrated: bool) {
         let rid = self.replica_id(cluster, replica);
         self.exec(
@@ -412,20 +574,53 @@ impl Emulator {
 
     /// A statement on the cluster that began `began_secs_ago` seconds before
     /// the database's now(); `finished = false` leaves it in flight.
+    ///
+    /// Like Materialize's statement log (§8.6, §1.11) it goes through a
+    /// sampler: the row is kept with probability min(default, max sample
+    /// rate) — deterministic for a given seed — and records that rate in
+    /// `sample_rate`; it becomes visible `statement_log_flush_delay` after it
+    /// began. [`Emulator::activity_sampled_out`] counts the dropped ones.
     pub fn add_activity(&self, cluster: &str, began_secs_ago: i64, finished: bool) {
         let cid = self.cluster_id(cluster);
+        let (rate, delay) = {
+            let row = self
+                .admin()
+                .query_one(
+                    "SELECT mz_emulator.effective_sample_rate(),
+                            mz_emulator.setting('statement_log_flush_delay_s')::float8",
+                    &[],
+                )
+                .expect("statement log settings");
+            (row.get::<_, f64>(0), row.get::<_, f64>(1))
+        };
+        let keep = rate >= 1.0 || self.sampler.lock().unwrap().random::<f64>() < rate;
+        if !keep {
+            self.sampled_out.fetch_add(1, Ordering::SeqCst);
+            return;
+        }
         self.exec(
-            "INSERT INTO mz_internal.mz_statement_execution_history
-             SELECT gen_random_uuid(), gen_random_uuid(), 1.0, $1, 'emulator', $2,
+            "INSERT INTO mz_emulator.statement_log
+             SELECT gen_random_uuid(), gen_random_uuid(), $5::float8, $1, 'emulator', $2,
                     'materialize', ARRAY['public'], 'strict serializable', NULL, 1, NULL,
-                    ARRAY[]::text[], 'v0.0.0-emulator', b.began,
+                    ARRAY[]::text[], mz_catalog.mz_version(), b.began,
                     CASE WHEN $4 THEN least(b.began + INTERVAL '10 milliseconds', now()) END,
                     CASE WHEN $4 THEN 'success' END, NULL,
                     CASE WHEN $4 THEN 8 END, CASE WHEN $4 THEN 1 END,
-                    CASE WHEN $4 THEN 'standard' END
+                    CASE WHEN $4 THEN 'standard' END,
+                    CASE WHEN $6::float8 > 0 THEN b.began + make_interval(secs => $6::float8) END
              FROM (SELECT now() - make_interval(secs => $3::bigint) AS began) b",
-            &[&cid, &cluster, &began_secs_ago, &finished],
+            &[&cid, &cluster, &began_secs_ago, &finished, &rate, &delay],
         );
+    }
+
+    /// How many [`Emulator::add_activity`] rows the sampler dropped.
+    pub fn activity_sampled_out(&self) -> u64 {
+        self.sampled_out.load(Ordering::SeqCst)
+    }
+
+    /// Every logged statement becomes visible now (a flush of the log).
+    pub fn flush_statement_log(&self) {
+        self.sql("UPDATE mz_emulator.statement_log SET visible_at = NULL");
     }
 
     /// An offline event of the replica's process 0, `secs_ago` seconds ago
@@ -485,6 +680,178 @@ impl Emulator {
              INSERT INTO mz_internal.mz_cluster_replica_status_history
              SELECT r.id, 0, 'online', NULL, now() - INTERVAL '1 hour' FROM r",
             &[&prefix, &n],
+        );
+    }
+
+    /// An offline event of every process of the replica, now: reason NULL
+    /// (a restart or maintenance) or e.g. `Some("oom-killed")` (§8.7).
+    pub fn replica_offline(&self, cluster: &str, replica: &str, reason: Option<&str>) {
+        let rid = self.replica_id(cluster, replica);
+        self.exec(
+            "SELECT mz_emulator.add_status_event($1, 'offline', $2)",
+            &[&rid, &reason],
+        );
+    }
+
+    /// An online event of every process of the replica, now; then the
+    /// reconfiguration machinery gets a chance to cut over.
+    pub fn set_replica_online(&self, cluster: &str, replica: &str) {
+        let rid = self.replica_id(cluster, replica);
+        self.exec(
+            "SELECT mz_emulator.add_status_event($1, 'online', NULL)",
+            &[&rid],
+        );
+        self.tick_reconfigurations();
+    }
+
+    // -- settings and releases (§8.1, §8.5, §8.6, §8.9) ----------------------
+
+    /// Changes a setting (`SHOW name` shows it when Materialize has it), e.g.
+    /// `enable_zero_downtime_cluster_reconfiguration`,
+    /// `enable_background_alter_cluster`, `max_replicas_per_cluster`,
+    /// `statement_logging_default_sample_rate`, `statement_logging_max_sample_rate`,
+    /// `default_cluster_reconfiguration_timeout`, or the emulator's own
+    /// `initializing_status`, `monitor_role_required`, `statement_log_flush_delay_s`,
+    /// `mz_version`.
+    pub fn set_setting(&self, name: &str, value: &str) {
+        self.exec("SELECT mz_emulator.set_setting($1, $2)", &[&name, &value]);
+    }
+
+    pub fn setting(&self, name: &str) -> Option<String> {
+        self.admin()
+            .query_opt(
+                "SELECT value FROM mz_emulator.settings WHERE name = $1",
+                &[&name],
+            )
+            .expect("read setting")
+            .map(|r| r.get(0))
+    }
+
+    /// Turns the session-cluster rule (§8.2) on or off for new statements.
+    pub fn set_session_cluster_rule(&self, on: bool) {
+        self.proxy().shared.set_session_cluster_rule(on);
+    }
+
+    /// `mz_clusters.size` of the cluster (NULL for unmanaged clusters).
+    pub fn cluster_size(&self, cluster: &str) -> Option<String> {
+        self.admin()
+            .query_one(
+                "SELECT size FROM mz_catalog.mz_clusters WHERE name = $1",
+                &[&cluster],
+            )
+            .expect("cluster size")
+            .get(0)
+    }
+
+    /// One pass of the controller loop: every reconfiguration in flight cuts
+    /// over when its replicas are ready, or acts at its deadline.
+    pub fn tick_reconfigurations(&self) {
+        self.sql("SELECT mz_emulator.tick_reconfigurations()");
+    }
+
+    /// The cluster's reconfiguration reaches its deadline now (ON TIMEOUT
+    /// decides), then a tick; a blocked session sees it on its next check.
+    pub fn expire_reconfiguration(&self, cluster: &str) {
+        let cid = self.cluster_id(cluster);
+        self.exec("SELECT mz_emulator.expire_reconfiguration($1)", &[&cid]);
+        self.tick_reconfigurations();
+    }
+
+    /// The status of the cluster's latest reconfiguration: "pending", "done",
+    /// "timed-out", "cancelled"; None when there never was one.
+    pub fn reconfiguration_status(&self, cluster: &str) -> Option<String> {
+        let cid = self.cluster_id(cluster);
+        self.admin()
+            .query_opt(
+                "SELECT status FROM mz_emulator.reconfigurations WHERE cluster_id = $1
+                 ORDER BY id DESC LIMIT 1",
+                &[&cid],
+            )
+            .expect("reconfiguration status")
+            .map(|r| r.get(0))
+    }
+
+    // -- roles and owners (§8.4) ---------------------------------------------
+
+    /// A login role (not a superuser) that may read the catalog, use the
+    /// emulator's DDL (which then checks its ownership like Materialize), and
+    /// create and use tables in `public` and new schemas. `name` must be a
+    /// plain lowercase word; the PostgreSQL role gets a per-emulator prefix.
+    pub fn create_role(&self, name: &str) -> Role {
+        let role = format!("{}_{name}", self.db);
+        let password = random_hex(16);
+        self.sql(&format!(
+            "CREATE ROLE {role} LOGIN PASSWORD '{password}';
+             GRANT CONNECT, CREATE ON DATABASE {db} TO {role};
+             GRANT USAGE ON SCHEMA mz_catalog, mz_internal, mz_emulator TO {role};
+             GRANT SELECT ON ALL TABLES IN SCHEMA mz_catalog, mz_internal TO {role};
+             GRANT USAGE, CREATE ON SCHEMA public TO {role};",
+            db = self.db
+        ));
+        self.roles.lock().unwrap().push(role.clone());
+        let id = self.text("SELECT mz_emulator.role_id($1)", &[&role]);
+        let url = format!(
+            "postgres://{role}:{password}@127.0.0.1:{}/{}?sslmode=disable",
+            self.proxy().addr.port(),
+            self.db
+        );
+        Role {
+            name: role,
+            id,
+            url,
+        }
+    }
+
+    /// Makes `role` a member of `of`, a PostgreSQL role: e.g. "mz_monitor",
+    /// "mz_monitor_redacted", or another [`Role::name`].
+    pub fn grant_role(&self, role: &Role, of: &str) {
+        self.sql(&format!("GRANT {of} TO {}", role.name));
+        self.exec(
+            "INSERT INTO mz_catalog.mz_role_members
+             SELECT mz_emulator.role_id($1), mz_emulator.role_id($2), 'u1'",
+            &[&of, &role.name],
+        );
+    }
+
+    /// The CREATECLUSTER system privilege (CREATE CLUSTER).
+    pub fn grant_create_cluster(&self, role: &Role) {
+        self.exec(
+            "INSERT INTO mz_emulator.system_privileges VALUES ($1, 'CREATECLUSTER')",
+            &[&role.id],
+        );
+    }
+
+    /// Sets the cluster's owner (an mz_roles name: a [`Role::name`], or
+    /// e.g. "mz_system").
+    pub fn set_cluster_owner(&self, cluster: &str, owner: &str) {
+        let cid = self.cluster_id(cluster);
+        self.exec(
+            "UPDATE mz_catalog.mz_clusters SET owner_id = mz_emulator.role_id($2) WHERE id = $1",
+            &[&cid, &owner],
+        );
+    }
+
+    /// Sets the replica's owner (replicas have their own, §8.4).
+    pub fn set_replica_owner(&self, cluster: &str, replica: &str, owner: &str) {
+        let rid = self.replica_id(cluster, replica);
+        self.exec(
+            "UPDATE mz_catalog.mz_cluster_replicas SET owner_id = mz_emulator.role_id($2) WHERE id = $1",
+            &[&rid, &owner],
+        );
+    }
+
+    // -- newer automation (§8.8) ---------------------------------------------
+
+    /// A row of `mz_internal.mz_cluster_auto_scaling_strategies` (the
+    /// relation must exist: [`EmulatorBuilder::auto_scaling_relation`]).
+    pub fn set_auto_scaling_strategy(&self, cluster: &str, hydration_size: &str) {
+        let cid = self.cluster_id(cluster);
+        self.exec(
+            "INSERT INTO mz_internal.mz_cluster_auto_scaling_strategies
+             VALUES ($1, jsonb_build_object('on_hydration',
+                         jsonb_build_object('hydration_size', $2::text, 'linger_duration', NULL)),
+                     jsonb_build_object('burst', NULL))",
+            &[&cid, &hydration_size],
         );
     }
 
@@ -566,6 +933,80 @@ impl Emulator {
     /// query and each Sync).
     pub fn set_delay(&self, d: Duration) {
         self.proxy().shared.set_delay(d);
+    }
+
+    // -- faults on any statement (issue 13) ----------------------------------
+    //
+    // `pattern` is a substring of the statement text (`&str`) or a regular
+    // expression (`Pattern::regex`); `nth` counts matching statements from
+    // now (1 = the next), on every connection, when they are executed (a 'Q'
+    // message, or the Execute of a parsed statement).
+
+    /// Arms `action` for the `nth` matching statement only.
+    pub fn fault(&self, pattern: impl Into<Pattern>, nth: u32, action: Action) {
+        self.proxy()
+            .shared
+            .add_rule(pattern.into(), nth, Some(1), action);
+    }
+
+    /// The `nth` matching statement is never answered: not forwarded, the
+    /// socket stays open (a hung server).
+    pub fn stall_statement(&self, pattern: impl Into<Pattern>, nth: u32) {
+        self.fault(pattern, nth, Action::Stall);
+    }
+
+    /// The connection is closed instead of forwarding the `nth` match.
+    pub fn cut_before_statement(&self, pattern: impl Into<Pattern>, nth: u32) {
+        self.fault(pattern, nth, Action::CutBefore);
+    }
+
+    /// The `nth` match runs (and commits); its connection is closed before
+    /// the client sees the response.
+    pub fn cut_after_statement(&self, pattern: impl Into<Pattern>, nth: u32) {
+        self.fault(pattern, nth, Action::CutAfterExecution);
+    }
+
+    /// The `nth` match runs and the client gets its response; then the
+    /// connection is closed.
+    pub fn cut_after_response(&self, pattern: impl Into<Pattern>, nth: u32) {
+        self.fault(pattern, nth, Action::CutAfterResponse);
+    }
+
+    /// The `nth` match fails with this error instead of running.
+    pub fn fail_statement(
+        &self,
+        pattern: impl Into<Pattern>,
+        nth: u32,
+        sqlstate: &str,
+        message: &str,
+    ) {
+        self.fault(
+            pattern,
+            nth,
+            Action::Fail {
+                sqlstate: sqlstate.to_string(),
+                message: message.to_string(),
+            },
+        );
+    }
+
+    /// Every matching statement from now waits `delay` before it is
+    /// forwarded (others go at full speed), until [`Emulator::clear_faults`].
+    pub fn delay_statements(&self, pattern: impl Into<Pattern>, delay: Duration) {
+        self.proxy()
+            .shared
+            .add_rule(pattern.into(), 1, None, Action::Delay(delay));
+    }
+
+    /// Disarms every statement fault armed with the methods above.
+    pub fn clear_faults(&self) {
+        self.proxy().shared.clear_rules();
+    }
+
+    /// The next `n` connections to the proxy hang in their start-up: accepted,
+    /// never answered (see also [`HangingListener`]).
+    pub fn stall_startups(&self, n: u32) {
+        self.proxy().shared.stall_startups(n);
     }
 }
 

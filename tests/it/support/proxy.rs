@@ -1,15 +1,33 @@
 //! PostgreSQL wire-protocol proxy that makes PostgreSQL look like Materialize.
 //!
-//! Every message is passed through unchanged, except the query text of
-//! simple queries ('Q') and Parse messages ('P'): Materialize cluster DDL and
-//! `SET`/`SHOW cluster` are rewritten by [`super::ddl`] into calls of the
-//! emulator's procedures. The proxy also counts statements, logs query texts
-//! and injects the faults a test arms. It runs on its own tokio runtime on a
-//! background thread, so tests stay synchronous.
+//! Every message is passed through unchanged, except:
+//! - the query text of simple queries ('Q') and Parse messages ('P'):
+//!   Materialize cluster DDL, `SET`/`SHOW cluster` and `SHOW` of the modelled
+//!   settings are rewritten by [`super::ddl`] into calls of the emulator's
+//!   procedures;
+//! - statements that read or write a user relation while the session-cluster
+//!   rule is on (reference §8.2): the proxy tracks each session's `cluster`,
+//!   asks `mz_emulator.session_cluster_error` on a side connection, and turns
+//!   the statement into Materialize's error when the cluster cannot serve it.
+//!
+//! It also counts statements, logs query texts and injects the faults a test
+//! arms (issue 13): fail, stall (keep the socket open and never answer), cut
+//! the connection before a statement, after it ran but before the client
+//! hears of it, or right after its response, delay only matching statements,
+//! stall new connections at start-up. A statement is matched when it is
+//! executed: at its 'Q' message, or at the 'E' (Execute) of a portal bound to
+//! a parsed statement. Errors injected into the extended protocol replace the
+//! Execute with one of a portal that does not exist and rewrite the server's
+//! error on the way back, so PostgreSQL's own protocol state (skip to Sync,
+//! aborted transaction) stays right.
+//!
+//! It runs on its own tokio runtime on a background thread, so tests stay
+//! synchronous.
 
+use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -17,11 +35,14 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 
-use super::ddl;
+use super::{ddl, route};
 
 const SSL_REQUEST: i32 = 80_877_103;
 const GSSENC_REQUEST: i32 = 80_877_104;
 const CANCEL_REQUEST: i32 = 80_877_102;
+
+/// Prefix of the portals that carry injected errors.
+const ERROR_PORTAL: &str = "__mz_emulator_error_";
 
 /// Statement counters since the last reset.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -36,6 +57,69 @@ pub struct Stats {
     pub ddl: u64,
     /// queries + executes: statements the server ran.
     pub statements: u64,
+}
+
+/// Which statements a fault applies to: the statement text contains a
+/// string (`"INSERT INTO"` converts to this), or matches a regular
+/// expression ([`Pattern::regex`]).
+#[derive(Debug, Clone)]
+pub enum Pattern {
+    Contains(String),
+    Regex(regex::Regex),
+}
+
+impl Pattern {
+    /// A regular expression (`regex` crate syntax; `(?i)` for any case).
+    pub fn regex(re: &str) -> Pattern {
+        Pattern::Regex(regex::Regex::new(re).expect("a valid regular expression"))
+    }
+
+    fn matches(&self, sql: &str) -> bool {
+        match self {
+            Pattern::Contains(s) => sql.contains(s.as_str()),
+            Pattern::Regex(re) => re.is_match(sql),
+        }
+    }
+}
+
+impl From<&str> for Pattern {
+    fn from(s: &str) -> Pattern {
+        Pattern::Contains(s.to_string())
+    }
+}
+
+impl From<String> for Pattern {
+    fn from(s: String) -> Pattern {
+        Pattern::Contains(s)
+    }
+}
+
+/// What a fault rule does to a matching statement.
+#[derive(Debug, Clone)]
+pub enum Action {
+    /// Never answer: the statement is not forwarded, the socket stays open.
+    Stall,
+    /// Close the connection instead of forwarding the statement.
+    CutBefore,
+    /// Forward it; close the connection once it has run, before the client
+    /// sees its response (the outcome is unknown to the client).
+    CutAfterExecution,
+    /// Forward it and its response; then close the connection (when the
+    /// client next sends anything, so it reads the whole response first).
+    CutAfterResponse,
+    /// Wait this long before forwarding it.
+    Delay(Duration),
+    /// Answer with this error instead of running it.
+    Fail { sqlstate: String, message: String },
+}
+
+struct Rule {
+    pattern: Pattern,
+    /// Matches still to let through before the rule fires.
+    skip: u32,
+    /// Firings left (None: every match).
+    remaining: Option<u32>,
+    action: Action,
 }
 
 pub type Hook = Box<dyn FnOnce(&str) + Send>;
@@ -53,23 +137,53 @@ struct Fault {
     kind: FaultKind,
 }
 
-#[derive(Default)]
+/// An error to answer with: (SQLSTATE, message, hint).
+type ErrorReply = (String, String, Option<String>);
+
 pub struct Shared {
     queries: AtomicU64,
     parses: AtomicU64,
     executes: AtomicU64,
     ddl: AtomicU64,
-    /// Every DDL statement ever seen; faults are armed relative to it.
+    /// Every DDL statement ever seen; DDL faults are armed relative to it.
     ddl_seq: AtomicU64,
     log: Mutex<Vec<String>>,
     faults: Mutex<Vec<Fault>>,
     /// Hooks on any statement whose text contains a pattern: (pattern,
     /// matches still to skip, hook).
     statement_hooks: Mutex<Vec<(String, u32, Hook)>>,
+    rules: Mutex<Vec<Rule>>,
     delay: Mutex<Duration>,
+    /// New connections still to stall at start-up.
+    startup_stalls: AtomicU32,
+    /// Reference §8.2: statements on user relations need a usable session cluster.
+    session_cluster_rule: AtomicBool,
+    markers: AtomicU64,
+    side_config: tokio_postgres::Config,
+    side: tokio::sync::OnceCell<tokio_postgres::Client>,
 }
 
 impl Shared {
+    fn new(side_config: tokio_postgres::Config) -> Shared {
+        Shared {
+            queries: AtomicU64::new(0),
+            parses: AtomicU64::new(0),
+            executes: AtomicU64::new(0),
+            ddl: AtomicU64::new(0),
+            ddl_seq: AtomicU64::new(0),
+            log: Mutex::default(),
+            faults: Mutex::default(),
+            statement_hooks: Mutex::default(),
+            rules: Mutex::default(),
+            delay: Mutex::default(),
+            startup_stalls: AtomicU32::new(0),
+            session_cluster_rule: AtomicBool::new(false),
+            markers: AtomicU64::new(0),
+            side_config,
+            side: tokio::sync::OnceCell::new(),
+        }
+    }
+
     pub fn stats(&self) -> Stats {
         let queries = self.queries.load(Ordering::SeqCst);
         let executes = self.executes.load(Ordering::SeqCst);
@@ -100,6 +214,65 @@ impl Shared {
 
     pub fn set_delay(&self, d: Duration) {
         *self.delay.lock().unwrap() = d;
+    }
+
+    pub fn set_session_cluster_rule(&self, on: bool) {
+        self.session_cluster_rule.store(on, Ordering::SeqCst);
+    }
+
+    pub fn session_cluster_rule(&self) -> bool {
+        self.session_cluster_rule.load(Ordering::SeqCst)
+    }
+
+    pub fn stall_startups(&self, n: u32) {
+        self.startup_stalls.fetch_add(n, Ordering::SeqCst);
+    }
+
+    fn take_startup_stall(&self) -> bool {
+        self.startup_stalls
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+    }
+
+    /// Arms `action` for the `nth` statement from now matching `pattern`,
+    /// then `times - 1` further matches (`times` None: every match from the
+    /// `nth` on).
+    pub fn add_rule(&self, pattern: Pattern, nth: u32, times: Option<u32>, action: Action) {
+        assert!(nth >= 1, "statements are counted from 1");
+        self.rules.lock().unwrap().push(Rule {
+            pattern,
+            skip: nth - 1,
+            remaining: times,
+            action,
+        });
+    }
+
+    pub fn clear_rules(&self) {
+        self.rules.lock().unwrap().clear();
+    }
+
+    /// The actions of the rules a statement fires (counting it for the others).
+    fn take_actions(&self, sql: &str) -> Vec<Action> {
+        let mut rules = self.rules.lock().unwrap();
+        let mut fired = Vec::new();
+        rules.retain_mut(|rule| {
+            if !rule.pattern.matches(sql) {
+                return true;
+            }
+            if rule.skip > 0 {
+                rule.skip -= 1;
+                return true;
+            }
+            fired.push(rule.action.clone());
+            match &mut rule.remaining {
+                None => true,
+                Some(n) => {
+                    *n -= 1;
+                    *n > 0
+                }
+            }
+        });
+        fired
     }
 
     fn arm(&self, nth: u32, kind: FaultKind) {
@@ -162,6 +335,37 @@ impl Shared {
         *faults = keep;
         hit.into_iter().map(|f| f.kind).collect()
     }
+
+    /// The side connection (superuser, the emulator's database).
+    async fn side(&self) -> Option<&tokio_postgres::Client> {
+        self.side
+            .get_or_try_init(|| async {
+                let (client, connection) = self.side_config.connect(tokio_postgres::NoTls).await?;
+                tokio::spawn(connection);
+                Ok::<_, tokio_postgres::Error>(client)
+            })
+            .await
+            .ok()
+    }
+
+    /// Materialize's error for a statement naming `refs` on a session whose
+    /// cluster is `cluster` (None: it may run).
+    async fn session_cluster_error(
+        &self,
+        cluster: &str,
+        role: &str,
+        refs: &[String],
+    ) -> Option<ErrorReply> {
+        let side = self.side().await?;
+        let rows = side
+            .query(
+                "SELECT code, message, hint FROM mz_emulator.session_cluster_error($1, $2, $3)",
+                &[&cluster, &role, &refs],
+            )
+            .await
+            .ok()?;
+        rows.first().map(|r| (r.get(0), r.get(1), r.get(2)))
+    }
 }
 
 /// A running proxy; stops (closing all its connections) when dropped.
@@ -173,8 +377,10 @@ pub struct Proxy {
 }
 
 impl Proxy {
-    pub fn start(upstream: SocketAddr) -> Proxy {
-        let shared = Arc::new(Shared::default());
+    /// A proxy in front of `upstream`; `side` reaches the emulator's database
+    /// as a superuser (for the session-cluster check).
+    pub fn start(upstream: SocketAddr, side: tokio_postgres::Config) -> Proxy {
+        let shared = Arc::new(Shared::new(side));
         let std_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind proxy port");
         std_listener.set_nonblocking(true).unwrap();
         let addr = std_listener.local_addr().unwrap();
@@ -218,6 +424,62 @@ impl Drop for Proxy {
     }
 }
 
+/// A TCP listener that accepts connections and never says a word: a server
+/// that hangs in the connection's start-up (issue 13 §2). Dropping it closes
+/// every connection it accepted.
+pub struct HangingListener {
+    pub addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl HangingListener {
+    pub fn start() -> HangingListener {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind hanging listener");
+        let addr = listener.local_addr().expect("listener address");
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread_stop = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("hanging-listener-{}", addr.port()))
+            .spawn(move || {
+                let mut held = Vec::new();
+                for conn in listener.incoming() {
+                    if thread_stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    if let Ok(conn) = conn {
+                        held.push(conn);
+                    }
+                }
+            })
+            .expect("spawn hanging listener");
+        HangingListener {
+            addr,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// `postgres://u:p@127.0.0.1:port/db` for this listener.
+    pub fn url(&self) -> String {
+        format!(
+            "postgres://user:password@127.0.0.1:{}/db?sslmode=disable",
+            self.addr.port()
+        )
+    }
+}
+
+impl Drop for HangingListener {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the accept loop so it sees the flag.
+        let _ = std::net::TcpStream::connect(self.addr);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 async fn accept_loop(listener: TcpListener, upstream: SocketAddr, shared: Arc<Shared>) {
     loop {
         let Ok((client, _)) = listener.accept().await else {
@@ -233,16 +495,56 @@ async fn accept_loop(listener: TcpListener, upstream: SocketAddr, shared: Arc<Sh
 }
 
 /// Per-connection state shared by the two relay directions.
-#[derive(Default)]
 struct Conn {
     /// Discard server messages until ReadyForQuery, then close the connection.
     swallow: AtomicBool,
     /// Set `swallow` at the next Execute (a fault armed on a Parse).
     swallow_at_execute: AtomicBool,
+    /// Forward server messages through the next ReadyForQuery, then close
+    /// the connection when the client sends its next message.
+    close_after_ready: AtomicBool,
+    /// The response was delivered: close at the client's next message.
+    cut_at_next_message: AtomicBool,
+    /// Transaction status of the last ReadyForQuery (b'I', b'T', b'E').
+    txn_status: AtomicU8,
+    /// Injected errors: (marker in the server's error, reply).
+    error_rewrites: Mutex<Vec<(String, ErrorReply)>>,
+    /// The server side told the client side to cut the connection.
+    sever: tokio::sync::Notify,
+}
+
+impl Default for Conn {
+    fn default() -> Conn {
+        Conn {
+            swallow: AtomicBool::new(false),
+            swallow_at_execute: AtomicBool::new(false),
+            close_after_ready: AtomicBool::new(false),
+            cut_at_next_message: AtomicBool::new(false),
+            txn_status: AtomicU8::new(b'I'),
+            error_rewrites: Mutex::default(),
+            sever: tokio::sync::Notify::new(),
+        }
+    }
+}
+
+/// What the client side of a connection knows about its session.
+struct Session {
+    /// The startup user (the role privileges are checked for).
+    user: String,
+    /// The session's cluster (`SET cluster`), reference §8.2.
+    cluster: String,
+    /// Prepared statements: name -> (text, rewritten by the emulator).
+    statements: HashMap<String, (String, bool)>,
+    /// Portals: name -> statement name.
+    portals: HashMap<String, String>,
 }
 
 async fn handle(client: TcpStream, upstream: SocketAddr, shared: Arc<Shared>) -> io::Result<()> {
     client.set_nodelay(true)?;
+    if shared.take_startup_stall() {
+        let (cr, _cw) = client.into_split();
+        return drain(&mut BufReader::new(cr)).await;
+    }
     let server = TcpStream::connect(upstream).await?;
     server.set_nodelay(true)?;
     let (cr, cw) = client.into_split();
@@ -252,7 +554,9 @@ async fn handle(client: TcpStream, upstream: SocketAddr, shared: Arc<Shared>) ->
     let mut sw = BufWriter::new(sw);
 
     // Startup: untyped messages (length + code). TLS/GSS requests are refused
-    // by the proxy; the StartupMessage goes through as is.
+    // by the proxy; the StartupMessage goes through, with Materialize's
+    // `options=--cluster=x` turned into the emulator's setting.
+    let (user, cluster);
     loop {
         let len = cr.read_i32().await?;
         if !(8..=1 << 20).contains(&len) {
@@ -269,24 +573,130 @@ async fn handle(client: TcpStream, upstream: SocketAddr, shared: Arc<Shared>) ->
                 cw.write_all(b"N").await?;
                 cw.flush().await?;
             }
-            _ => {
+            CANCEL_REQUEST => {
                 sw.write_i32(len).await?;
                 sw.write_all(&body).await?;
                 sw.flush().await?;
-                if code == CANCEL_REQUEST {
-                    return Ok(());
-                }
+                return Ok(());
+            }
+            _ => {
+                let startup = Startup::parse(&body);
+                let body = startup.encode();
+                sw.write_i32(body.len() as i32 + 4).await?;
+                sw.write_all(&body).await?;
+                sw.flush().await?;
+                user = startup.param("user").unwrap_or_default().to_string();
+                cluster = startup.cluster.unwrap_or_else(|| "quickstart".to_string());
                 break;
             }
         }
     }
 
     let conn = Arc::new(Conn::default());
+    let session = Session {
+        user,
+        cluster,
+        statements: HashMap::new(),
+        portals: HashMap::new(),
+    };
     let sr = BufReader::with_capacity(64 * 1024, sr);
     tokio::select! {
-        r = client_to_server(cr, sw, &shared, &conn) => r,
+        r = client_to_server(cr, sw, &shared, &conn, session) => r,
         r = server_to_client(sr, cw, &conn) => r,
     }
+}
+
+/// A StartupMessage: protocol version and parameters.
+struct Startup {
+    version: [u8; 4],
+    params: Vec<(String, String)>,
+    /// The session cluster given as `options=--cluster=x` (or `-c cluster=x`).
+    cluster: Option<String>,
+}
+
+impl Startup {
+    fn parse(body: &[u8]) -> Startup {
+        let mut version = [0u8; 4];
+        version.copy_from_slice(&body[..4]);
+        let mut params = Vec::new();
+        let mut b = &body[4..];
+        while !b.is_empty() && b[0] != 0 {
+            let (k, n1) = cstr(b);
+            let (v, n2) = cstr(&b[n1.min(b.len())..]);
+            params.push((k, v));
+            b = &b[(n1 + n2).min(b.len())..];
+        }
+        let mut startup = Startup {
+            version,
+            params,
+            cluster: None,
+        };
+        startup.take_cluster_option();
+        startup
+    }
+
+    fn param(&self, key: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Materialize reads `--cluster=x` / `-c cluster=x` from `options`;
+    /// PostgreSQL would refuse it, so it becomes `-c mz_emulator.cluster=x`.
+    fn take_cluster_option(&mut self) {
+        let Some((_, options)) = self.params.iter_mut().find(|(k, _)| k == "options") else {
+            return;
+        };
+        let mut words: Vec<String> = options.split_whitespace().map(str::to_string).collect();
+        let mut i = 0;
+        while i < words.len() {
+            let w = words[i].clone();
+            let value = if let Some(v) = w.strip_prefix("--cluster=") {
+                Some((v.to_string(), 1))
+            } else if let Some(v) = w.strip_prefix("-ccluster=") {
+                Some((v.to_string(), 1))
+            } else if w == "-c" {
+                words
+                    .get(i + 1)
+                    .and_then(|n| n.strip_prefix("cluster="))
+                    .map(|v| (v.to_string(), 2))
+            } else {
+                None
+            };
+            match value {
+                Some((v, n)) => {
+                    words.splice(
+                        i..i + n,
+                        ["-c".to_string(), format!("mz_emulator.cluster={v}")],
+                    );
+                    self.cluster = Some(v);
+                    i += 2;
+                }
+                None => i += 1,
+            }
+        }
+        *options = words.join(" ");
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        let mut b = self.version.to_vec();
+        for (k, v) in &self.params {
+            b.extend_from_slice(k.as_bytes());
+            b.push(0);
+            b.extend_from_slice(v.as_bytes());
+            b.push(0);
+        }
+        b.push(0);
+        b
+    }
+}
+
+/// Never answers: reads (and drops) whatever the client sends until it goes.
+async fn drain(cr: &mut BufReader<OwnedReadHalf>) -> io::Result<()> {
+    let mut buf = [0u8; 4096];
+    while cr.read(&mut buf).await? > 0 {}
+    Ok(())
 }
 
 async fn read_msg<R: AsyncReadExt + Unpin>(r: &mut R) -> io::Result<Option<(u8, Vec<u8>)>> {
@@ -321,11 +731,23 @@ fn cstr(b: &[u8]) -> (String, usize) {
 /// What to do with one Q or P message.
 #[derive(Default)]
 struct Plan {
-    /// New query text (None: forward the message unchanged).
-    sql: Option<String>,
+    /// Statement pieces as sent to the server, and whether the emulator
+    /// rewrote each (a rewritten piece is cluster DDL or a session command).
+    pieces: Vec<(String, bool)>,
     hooks: Vec<(Hook, String)>,
     drop_before: bool,
     drop_after: bool,
+}
+
+impl Plan {
+    fn rewritten(&self) -> bool {
+        self.pieces.iter().any(|(_, r)| *r)
+    }
+
+    fn sql(&self) -> String {
+        let pieces: Vec<&str> = self.pieces.iter().map(|(p, _)| p.as_str()).collect();
+        pieces.join(";")
+    }
 }
 
 fn plan_query(sql: &str, shared: &Shared) -> Plan {
@@ -333,14 +755,11 @@ fn plan_query(sql: &str, shared: &Shared) -> Plan {
     for hook in shared.statement_hooks_for(sql) {
         plan.hooks.push((hook, sql.trim().to_string()));
     }
-    let mut pieces: Vec<String> = Vec::new();
-    let mut changed = false;
     for piece in ddl::split_statements(sql) {
         let Some(rewrite) = ddl::rewrite_statement(piece) else {
-            pieces.push(piece.to_string());
+            plan.pieces.push((piece.to_string(), false));
             continue;
         };
-        changed = true;
         let mut new = rewrite.sql;
         if rewrite.ddl {
             for fault in shared.next_ddl() {
@@ -354,10 +773,7 @@ fn plan_query(sql: &str, shared: &Shared) -> Plan {
                 }
             }
         }
-        pieces.push(new);
-    }
-    if changed {
-        plan.sql = Some(pieces.join(";"));
+        plan.pieces.push((new, true));
     }
     plan
 }
@@ -371,13 +787,93 @@ async fn run_hooks(plan: &mut Plan) -> bool {
     !plan.drop_before
 }
 
+/// The error the session-cluster rule raises for `sql` on this session.
+async fn session_cluster_check(
+    shared: &Shared,
+    session: &Session,
+    sql: &str,
+) -> Option<ErrorReply> {
+    if !shared.session_cluster_rule() {
+        return None;
+    }
+    let refs = route::relation_refs(sql)?;
+    shared
+        .session_cluster_error(&session.cluster, &session.user, &refs)
+        .await
+}
+
+/// Follows `SET cluster` / `RESET cluster` in the pieces of a simple query;
+/// with the session-cluster rule, refuses them inside a transaction
+/// (AdapterError::InvalidSetCluster, 25001, src/adapter/src/error.rs).
+fn track_session_cluster(
+    plan: &mut Plan,
+    original: &str,
+    session: &mut Session,
+    shared: &Shared,
+    conn: &Conn,
+) {
+    for ((piece, _), original) in plan.pieces.iter_mut().zip(ddl::split_statements(original)) {
+        let Some(change) = ddl::session_cluster_change(original) else {
+            continue;
+        };
+        if shared.session_cluster_rule() && conn.txn_status.load(Ordering::SeqCst) != b'I' {
+            *piece = ddl::raise_sql(
+                "25001",
+                "SET cluster cannot be called in an active transaction",
+            );
+            continue;
+        }
+        session.cluster = change.unwrap_or_else(|| "quickstart".to_string());
+    }
+}
+
+/// What the fired rules ask for, applied around forwarding one statement.
+#[derive(Default)]
+struct Effects {
+    stall: bool,
+    cut_before: bool,
+    cut_after_execution: bool,
+    cut_after_response: bool,
+    fail: Option<ErrorReply>,
+}
+
+async fn apply_actions(actions: Vec<Action>) -> Effects {
+    let mut fx = Effects::default();
+    for action in actions {
+        match action {
+            Action::Stall => fx.stall = true,
+            Action::CutBefore => fx.cut_before = true,
+            Action::CutAfterExecution => fx.cut_after_execution = true,
+            Action::CutAfterResponse => fx.cut_after_response = true,
+            Action::Delay(d) => tokio::time::sleep(d).await,
+            Action::Fail { sqlstate, message } => fx.fail = Some((sqlstate, message, None)),
+        }
+    }
+    fx
+}
+
 async fn client_to_server(
     mut cr: BufReader<OwnedReadHalf>,
     mut sw: BufWriter<OwnedWriteHalf>,
     shared: &Shared,
     conn: &Conn,
+    mut session: Session,
 ) -> io::Result<()> {
-    while let Some((ty, body)) = read_msg(&mut cr).await? {
+    loop {
+        let msg = tokio::select! {
+            msg = read_msg(&mut cr) => msg?,
+            () = conn.sever.notified() => {
+                // End the server session; read (and drop) what the client
+                // still sends until it closes, so the close is a clean FIN.
+                sw.shutdown().await?;
+                return drain(&mut cr).await;
+            }
+        };
+        let Some((ty, body)) = msg else { break };
+        if conn.cut_at_next_message.load(Ordering::SeqCst) {
+            sw.shutdown().await?;
+            return Ok(());
+        }
         // One delay per round trip: before each simple query and each Sync.
         if matches!(ty, b'Q' | b'S') {
             let delay = *shared.delay.lock().unwrap();
@@ -390,21 +886,43 @@ async fn client_to_server(
                 shared.queries.fetch_add(1, Ordering::SeqCst);
                 let (sql, _) = cstr(&body);
                 shared.log.lock().unwrap().push(sql.clone());
+                let fx = apply_actions(shared.take_actions(&sql)).await;
+                if fx.stall {
+                    return drain(&mut cr).await;
+                }
+                if fx.cut_before {
+                    return Ok(());
+                }
                 let mut plan = plan_query(&sql, shared);
                 if !run_hooks(&mut plan).await {
                     return Ok(());
                 }
-                if plan.drop_after {
+                track_session_cluster(&mut plan, &sql, &mut session, shared, conn);
+                for (piece, rewritten) in plan.pieces.iter_mut() {
+                    if *rewritten {
+                        continue;
+                    }
+                    if let Some((code, message, hint)) =
+                        session_cluster_check(shared, &session, piece).await
+                    {
+                        *piece = ddl::raise_sql_with_hint(&code, &message, hint.as_deref());
+                        *rewritten = true;
+                    }
+                }
+                if plan.drop_after || fx.cut_after_execution {
                     conn.swallow.store(true, Ordering::SeqCst);
                 }
-                match plan.sql {
-                    Some(new) => {
-                        let mut b = new.into_bytes();
-                        b.push(0);
-                        write_msg(&mut sw, b'Q', &b).await?;
-                    }
-                    None => write_msg(&mut sw, ty, &body).await?,
+                if fx.cut_after_response {
+                    conn.close_after_ready.store(true, Ordering::SeqCst);
                 }
+                let out = match fx.fail {
+                    Some((code, message, _)) => ddl::raise_sql(&code, &message),
+                    None if plan.rewritten() => plan.sql(),
+                    None => sql,
+                };
+                let mut b = out.into_bytes();
+                b.push(0);
+                write_msg(&mut sw, b'Q', &b).await?;
             }
             b'P' => {
                 shared.parses.fetch_add(1, Ordering::SeqCst);
@@ -416,26 +934,82 @@ async fn client_to_server(
                 if !run_hooks(&mut plan).await {
                     return Ok(());
                 }
+                track_session_cluster(&mut plan, &sql, &mut session, shared, conn);
                 if plan.drop_after {
                     conn.swallow_at_execute.store(true, Ordering::SeqCst);
                 }
-                match plan.sql {
-                    Some(new) => {
-                        let mut b = Vec::with_capacity(body.len() + new.len());
-                        b.extend_from_slice(name.as_bytes());
-                        b.push(0);
-                        b.extend_from_slice(new.as_bytes());
-                        b.push(0);
-                        b.extend_from_slice(rest);
-                        write_msg(&mut sw, b'P', &b).await?;
-                    }
-                    None => write_msg(&mut sw, ty, &body).await?,
+                session
+                    .statements
+                    .insert(name.clone(), (sql.clone(), plan.rewritten()));
+                if plan.rewritten() {
+                    let new = plan.sql();
+                    let mut b = Vec::with_capacity(body.len() + new.len());
+                    b.extend_from_slice(name.as_bytes());
+                    b.push(0);
+                    b.extend_from_slice(new.as_bytes());
+                    b.push(0);
+                    b.extend_from_slice(rest);
+                    write_msg(&mut sw, b'P', &b).await?;
+                } else {
+                    write_msg(&mut sw, ty, &body).await?;
                 }
+            }
+            b'B' => {
+                let (portal, n1) = cstr(&body);
+                let (statement, _) = cstr(&body[n1.min(body.len())..]);
+                session.portals.insert(portal, statement);
+                write_msg(&mut sw, ty, &body).await?;
             }
             b'E' => {
                 shared.executes.fetch_add(1, Ordering::SeqCst);
                 if conn.swallow_at_execute.swap(false, Ordering::SeqCst) {
                     conn.swallow.store(true, Ordering::SeqCst);
+                }
+                let (portal, _) = cstr(&body);
+                let statement = session
+                    .portals
+                    .get(&portal)
+                    .and_then(|s| session.statements.get(s))
+                    .cloned();
+                let mut fx = Effects::default();
+                if let Some((sql, rewritten)) = &statement {
+                    fx = apply_actions(shared.take_actions(sql)).await;
+                    if fx.stall {
+                        return drain(&mut cr).await;
+                    }
+                    if fx.cut_before {
+                        return Ok(());
+                    }
+                    if fx.fail.is_none() && !rewritten {
+                        fx.fail = session_cluster_check(shared, &session, sql).await;
+                    }
+                }
+                if fx.cut_after_execution {
+                    conn.swallow.store(true, Ordering::SeqCst);
+                }
+                if fx.cut_after_response {
+                    conn.close_after_ready.store(true, Ordering::SeqCst);
+                }
+                match fx.fail {
+                    Some(reply) => {
+                        let marker = format!(
+                            "{ERROR_PORTAL}{}",
+                            shared.markers.fetch_add(1, Ordering::SeqCst)
+                        );
+                        let mut b = marker.clone().into_bytes();
+                        b.extend_from_slice(&[0, 0, 0, 0, 0]);
+                        conn.error_rewrites.lock().unwrap().push((marker, reply));
+                        write_msg(&mut sw, ty, &b).await?;
+                    }
+                    None => write_msg(&mut sw, ty, &body).await?,
+                }
+            }
+            b'C' => {
+                let (name, _) = cstr(body.get(1..).unwrap_or_default());
+                if body.first() == Some(&b'S') {
+                    session.statements.remove(&name);
+                } else {
+                    session.portals.remove(&name);
                 }
                 write_msg(&mut sw, ty, &body).await?;
             }
@@ -451,20 +1025,79 @@ async fn client_to_server(
     Ok(())
 }
 
+/// The ErrorResponse body for an injected error.
+fn error_body((code, message, hint): &ErrorReply) -> Vec<u8> {
+    let mut b = Vec::new();
+    let mut field = |t: u8, v: &str| {
+        b.push(t);
+        b.extend_from_slice(v.as_bytes());
+        b.push(0);
+    };
+    field(b'S', "ERROR");
+    field(b'V', "ERROR");
+    field(b'C', code);
+    field(b'M', message);
+    if let Some(h) = hint {
+        field(b'H', h);
+    }
+    b.push(0);
+    b
+}
+
+/// The injected error a server ErrorResponse stands for, if any.
+fn injected_error(conn: &Conn, body: &[u8]) -> Option<ErrorReply> {
+    let text = String::from_utf8_lossy(body);
+    if !text.contains(ERROR_PORTAL) {
+        return None;
+    }
+    let mut rewrites = conn.error_rewrites.lock().unwrap();
+    let i = rewrites
+        .iter()
+        .position(|(marker, _)| text.contains(&format!("\"{marker}\"")))?;
+    Some(rewrites.remove(i).1)
+}
+
+/// Closes the client's side of the connection after what was written so far
+/// (it reads all of it, then end of file) and has the other direction end
+/// the server session.
+async fn sever(mut cw: BufWriter<OwnedWriteHalf>, conn: &Conn) -> io::Result<()> {
+    cw.flush().await?;
+    cw.shutdown().await?;
+    conn.sever.notify_one();
+    std::future::pending::<()>().await;
+    Ok(())
+}
+
 async fn server_to_client(
     mut sr: BufReader<OwnedReadHalf>,
     mut cw: BufWriter<OwnedWriteHalf>,
     conn: &Conn,
 ) -> io::Result<()> {
     while let Some((ty, body)) = read_msg(&mut sr).await? {
+        if ty == b'Z' {
+            if let Some(&status) = body.first() {
+                conn.txn_status.store(status, Ordering::SeqCst);
+            }
+        }
         if conn.swallow.load(Ordering::SeqCst) {
             if ty == b'Z' {
                 // The statement took effect; the client never learns.
-                return Ok(());
+                return sever(cw, conn).await;
             }
             continue;
         }
-        write_msg(&mut cw, ty, &body).await?;
+        match ty {
+            b'E' => match injected_error(conn, &body) {
+                Some(reply) => write_msg(&mut cw, ty, &error_body(&reply)).await?,
+                None => write_msg(&mut cw, ty, &body).await?,
+            },
+            _ => write_msg(&mut cw, ty, &body).await?,
+        }
+        if ty == b'Z' && conn.close_after_ready.swap(false, Ordering::SeqCst) {
+            // Cut once the client has read all of it: some clients drop a
+            // response that arrives together with the end of the connection.
+            conn.cut_at_next_message.store(true, Ordering::SeqCst);
+        }
         if sr.buffer().is_empty() {
             cw.flush().await?;
         }

@@ -1,0 +1,271 @@
+-- Cluster DDL (reference §2), as the proxy calls it in place of Materialize's
+-- statements. Every procedure takes the acting role last (`current_user` of
+-- the session, passed by the rewritten statement; NULL = the emulator itself,
+-- a superuser) and checks it the way src/sql/src/rbac.rs does (§8.4):
+--   CREATE CLUSTER             CREATECLUSTER system privilege
+--   CREATE CLUSTER REPLICA     ownership of the cluster
+--   ALTER CLUSTER / DROP CLUSTER  ownership of the cluster
+--   DROP CLUSTER REPLICA       ownership of the replica, USAGE on the cluster
+--   ALTER ... OWNER TO         ownership, membership in the new owner
+-- Planning errors (unknown or managed cluster, bad options) come first, as in
+-- Materialize, where the plan is made before privileges are checked; catalog
+-- errors (size, duplicates, limits) come after.
+--
+-- The procedures run as the emulator's superuser (SECURITY DEFINER) so a
+-- restricted role can change the catalog only through them.
+
+-- §8.5: `creating cluster replica would violate max_replicas_per_cluster limit
+-- (desired: N, limit: L, current: M)` (AdapterError::ResourceExhaustion,
+-- 53000, with its hint; src/adapter/src/error.rs).
+CREATE FUNCTION mz_emulator.check_replica_limit(p_current bigint, p_desired bigint) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    lim bigint := mz_emulator.setting('max_replicas_per_cluster')::bigint;
+BEGIN
+    IF p_desired > lim AND p_desired > p_current THEN
+        PERFORM mz_emulator.fail(
+            format('creating cluster replica would violate max_replicas_per_cluster limit '
+                   '(desired: %s, limit: %s, current: %s)', p_desired, lim, p_current),
+            'Drop an existing cluster replica or contact support to request a limit increase.',
+            '53000');
+    END IF;
+END $$;
+
+CREATE TABLE mz_emulator.system_privileges (
+    role_id text NOT NULL,
+    privilege text NOT NULL
+);
+
+CREATE PROCEDURE mz_emulator.create_cluster_replica(
+    p_cluster text, p_replica text, p_size text, p_if_not_exists boolean DEFAULT false,
+    p_actor text DEFAULT NULL)
+LANGUAGE plpgsql SECURITY DEFINER AS $$
+DECLARE
+    c mz_catalog.mz_clusters;
+BEGIN
+    PERFORM mz_emulator.check_ident(p_cluster);
+    PERFORM mz_emulator.check_ident(p_replica);
+    PERFORM mz_emulator.ddl_lock();
+    c := mz_emulator.resolve_cluster(p_cluster, false,
+                                     format('system cluster ''%s'' cannot be modified', p_cluster));
+    IF c.managed THEN
+        PERFORM mz_emulator.fail('cannot modify managed cluster ' || mz_emulator.ident(p_cluster));
+    END IF;
+    PERFORM mz_emulator.require_owner(p_actor, c.owner_id, 'CLUSTER ' || c.name);
+    PERFORM mz_emulator.check_size(p_size);
+    IF EXISTS (SELECT 1 FROM mz_catalog.mz_cluster_replicas WHERE cluster_id = c.id AND name = p_replica) THEN
+        IF p_if_not_exists THEN
+            RAISE NOTICE 'cluster replica ''%.%'' already exists, skipping', p_cluster, p_replica;
+            RETURN;
+        END IF;
+        PERFORM mz_emulator.fail(format(
+            'cannot create multiple replicas named ''%s'' on cluster ''%s''', p_replica, p_cluster));
+    END IF;
+    PERFORM mz_emulator.check_replica_limit(
+        (SELECT count(*) FROM mz_catalog.mz_cluster_replicas WHERE cluster_id = c.id),
+        (SELECT count(*) + 1 FROM mz_catalog.mz_cluster_replicas WHERE cluster_id = c.id));
+    -- The new replica belongs to the role that created it.
+    PERFORM mz_emulator.insert_replica(c.id, p_replica, p_size, mz_emulator.role_id(p_actor));
+END $$;
+
+CREATE PROCEDURE mz_emulator.drop_cluster_replica(
+    p_cluster text, p_replica text, p_if_exists boolean DEFAULT false, p_actor text DEFAULT NULL)
+LANGUAGE plpgsql SECURITY DEFINER AS $$
+DECLARE
+    c mz_catalog.mz_clusters;
+    r mz_catalog.mz_cluster_replicas;
+BEGIN
+    PERFORM mz_emulator.check_ident(p_cluster);
+    PERFORM mz_emulator.check_ident(p_replica);
+    PERFORM mz_emulator.ddl_lock();
+    c := mz_emulator.resolve_cluster(p_cluster, p_if_exists);
+    IF c.id IS NULL THEN
+        RAISE NOTICE 'cluster ''%'' does not exist, skipping', p_cluster;
+        RETURN;
+    END IF;
+    SELECT * INTO r FROM mz_catalog.mz_cluster_replicas WHERE cluster_id = c.id AND name = p_replica;
+    IF r.id IS NULL THEN
+        IF p_if_exists THEN
+            RAISE NOTICE 'cluster replica ''%.%'' does not exist, skipping', p_cluster, p_replica;
+            RETURN;
+        END IF;
+        PERFORM mz_emulator.fail(format('CLUSTER %s has no CLUSTER REPLICA named "%s"',
+                                        mz_emulator.ident(p_cluster), replace(p_replica, '"', '""')));
+    END IF;
+    IF c.id LIKE 's%' THEN
+        PERFORM mz_emulator.fail(format('system cluster replica ''%s'' cannot be modified', p_replica));
+    END IF;
+    IF c.managed THEN
+        PERFORM mz_emulator.fail('cannot drop replica of managed cluster');
+    END IF;
+    PERFORM mz_emulator.require_owner(
+        p_actor, r.owner_id,
+        'CLUSTER REPLICA ' || mz_emulator.ident(c.name) || '.' || mz_emulator.ident(r.name));
+    PERFORM mz_emulator.require_cluster_privilege(p_actor, c.id, 'U');
+    PERFORM mz_emulator.delete_replica(r.id);
+END $$;
+
+-- DROP CLUSTER REPLICA c1.r1, c2.r2: all or nothing.
+CREATE PROCEDURE mz_emulator.drop_cluster_replicas(
+    p_clusters text[], p_replicas text[], p_if_exists boolean DEFAULT false, p_actor text DEFAULT NULL)
+LANGUAGE plpgsql SECURITY DEFINER AS $$
+BEGIN
+    FOR i IN 1 .. coalesce(array_length(p_clusters, 1), 0) LOOP
+        CALL mz_emulator.drop_cluster_replica(p_clusters[i], p_replicas[i], p_if_exists, p_actor);
+    END LOOP;
+END $$;
+
+-- p_managed NULL means "default": unmanaged when REPLICAS is given, else managed.
+-- p_replicas: [{"name": "r1", "size": "25cc"}, ...] or NULL.
+-- p_schedule: 'manual' | 'on-refresh' | NULL.
+CREATE PROCEDURE mz_emulator.create_cluster(
+    p_name text, p_managed boolean, p_size text, p_replication_factor bigint,
+    p_replicas jsonb, p_if_not_exists boolean DEFAULT false, p_schedule text DEFAULT NULL,
+    p_actor text DEFAULT NULL)
+LANGUAGE plpgsql SECURITY DEFINER AS $$
+DECLARE
+    managed boolean := coalesce(p_managed, p_replicas IS NULL);
+    rf bigint := p_replication_factor;
+    cid text;
+    owner text;
+    r jsonb;
+BEGIN
+    PERFORM mz_emulator.check_ident(p_name);
+    PERFORM mz_emulator.ddl_lock();
+    IF managed THEN
+        IF p_replicas IS NOT NULL THEN
+            PERFORM mz_emulator.fail('REPLICAS not supported for managed clusters');
+        END IF;
+        IF rf IS NOT NULL AND coalesce(p_schedule, 'manual') <> 'manual' THEN
+            PERFORM mz_emulator.fail(
+                'REPLICATION FACTOR cannot be given together with any SCHEDULE other than MANUAL');
+        END IF;
+        IF rf IS NULL THEN
+            rf := CASE WHEN coalesce(p_schedule, 'manual') = 'manual' THEN 1 ELSE 0 END;
+        END IF;
+        IF rf < 0 THEN
+            PERFORM mz_emulator.fail('invalid REPLICATION FACTOR: must be non-negative');
+        END IF;
+    ELSE
+        IF p_size IS NOT NULL THEN
+            PERFORM mz_emulator.fail('SIZE not supported for unmanaged clusters');
+        END IF;
+        IF rf IS NOT NULL THEN
+            PERFORM mz_emulator.fail('REPLICATION FACTOR not supported for unmanaged clusters');
+        END IF;
+        IF p_schedule IS NOT NULL AND p_schedule <> 'manual' THEN
+            PERFORM mz_emulator.fail('SCHEDULE not supported for unmanaged clusters');
+        END IF;
+    END IF;
+    IF NOT mz_emulator.is_superuser(p_actor) AND NOT EXISTS (
+            SELECT 1 FROM mz_emulator.system_privileges
+            WHERE privilege = 'CREATECLUSTER' AND mz_emulator.holds_role(p_actor, role_id)) THEN
+        PERFORM mz_emulator.fail('permission denied for SYSTEM', NULL, '42501');
+    END IF;
+    IF managed THEN
+        PERFORM mz_emulator.check_size(coalesce(p_size, '25cc'));
+    END IF;
+    IF EXISTS (SELECT 1 FROM mz_catalog.mz_clusters WHERE name = p_name) THEN
+        IF p_if_not_exists THEN
+            RAISE NOTICE 'cluster ''%'' already exists, skipping', p_name;
+            RETURN;
+        END IF;
+        PERFORM mz_emulator.fail(format('cluster ''%s'' already exists', p_name));
+    END IF;
+    FOR r IN SELECT * FROM jsonb_array_elements(coalesce(p_replicas, '[]'::jsonb)) LOOP
+        PERFORM mz_emulator.check_ident(r->>'name');
+        PERFORM mz_emulator.check_size(r->>'size');
+    END LOOP;
+    IF (SELECT count(DISTINCT e->>'name') <> count(*) FROM jsonb_array_elements(coalesce(p_replicas, '[]'::jsonb)) e) THEN
+        PERFORM mz_emulator.fail(format('cannot create multiple replicas named ''%s'' on cluster ''%s''',
+            (SELECT e->>'name' FROM jsonb_array_elements(p_replicas) e GROUP BY 1 HAVING count(*) > 1 LIMIT 1),
+            p_name));
+    END IF;
+    PERFORM mz_emulator.check_replica_limit(
+        0, CASE WHEN managed THEN rf ELSE jsonb_array_length(coalesce(p_replicas, '[]'::jsonb)) END);
+    owner := mz_emulator.role_id(p_actor);
+    cid := mz_emulator.insert_cluster(p_name, managed, coalesce(p_size, '25cc'), rf, owner);
+    IF managed AND p_schedule = 'on-refresh' THEN
+        UPDATE mz_internal.mz_cluster_schedules SET type = 'on-refresh' WHERE cluster_id = cid;
+    END IF;
+    FOR r IN SELECT * FROM jsonb_array_elements(coalesce(p_replicas, '[]'::jsonb)) LOOP
+        PERFORM mz_emulator.insert_replica(cid, r->>'name', r->>'size', owner);
+    END LOOP;
+END $$;
+
+CREATE PROCEDURE mz_emulator.drop_cluster(p_name text, p_if_exists boolean DEFAULT false,
+                                          p_cascade boolean DEFAULT false, p_actor text DEFAULT NULL)
+LANGUAGE plpgsql SECURITY DEFINER AS $$
+DECLARE
+    c mz_catalog.mz_clusters;
+    dependent text;
+BEGIN
+    PERFORM mz_emulator.ddl_lock();
+    c := mz_emulator.resolve_cluster(p_name, p_if_exists,
+                                     format('system cluster ''%s'' cannot be modified', p_name));
+    IF c.id IS NULL THEN
+        RAISE NOTICE 'cluster ''%'' does not exist, skipping', p_name;
+        RETURN;
+    END IF;
+    PERFORM mz_emulator.require_owner(p_actor, c.owner_id, 'CLUSTER ' || c.name);
+    SELECT object_id INTO dependent FROM mz_emulator.cluster_objects WHERE cluster_id = c.id LIMIT 1;
+    IF dependent IS NOT NULL AND NOT p_cascade THEN
+        PERFORM mz_emulator.fail(
+            format('cannot drop cluster %s: still depended upon by catalog item ''%s''',
+                   mz_emulator.ident(p_name), dependent),
+            NULL, '2BP01');
+    END IF;
+    PERFORM mz_emulator.delete_replica(id) FROM mz_catalog.mz_cluster_replicas WHERE cluster_id = c.id;
+    DELETE FROM mz_catalog.mz_indexes WHERE cluster_id = c.id;
+    DELETE FROM mz_catalog.mz_materialized_views WHERE cluster_id = c.id;
+    DELETE FROM mz_catalog.mz_sources WHERE cluster_id = c.id;
+    DELETE FROM mz_internal.mz_cluster_schedules WHERE cluster_id = c.id;
+    UPDATE mz_emulator.reconfigurations SET status = 'cancelled'
+    WHERE cluster_id = c.id AND status = 'pending';
+    DELETE FROM mz_catalog.mz_clusters WHERE id = c.id;
+END $$;
+
+-- ALTER CLUSTER c OWNER TO r (p_replica NULL) / ALTER CLUSTER REPLICA c.x OWNER TO r.
+-- Needs ownership of the object and membership in the new owner
+-- (`must be a member of "r"`, UnauthorizedError::RoleMembership), and for a
+-- replica CREATE on its cluster (rbac.rs, Plan::AlterOwner).
+CREATE PROCEDURE mz_emulator.alter_owner(p_cluster text, p_replica text, p_new_owner text,
+                                         p_actor text DEFAULT NULL)
+LANGUAGE plpgsql SECURITY DEFINER AS $$
+DECLARE
+    c mz_catalog.mz_clusters;
+    r mz_catalog.mz_cluster_replicas;
+    new_id text;
+BEGIN
+    PERFORM mz_emulator.ddl_lock();
+    c := mz_emulator.resolve_cluster(p_cluster, false,
+                                     format('system cluster ''%s'' cannot be modified', p_cluster));
+    SELECT id INTO new_id FROM mz_catalog.mz_roles WHERE name = p_new_owner;
+    IF new_id IS NULL AND EXISTS (SELECT 1 FROM pg_roles WHERE rolname = p_new_owner) THEN
+        new_id := mz_emulator.role_id(p_new_owner);
+    END IF;
+    IF new_id IS NULL THEN
+        PERFORM mz_emulator.fail(format('unknown role ''%s''', p_new_owner));
+    END IF;
+    IF p_replica IS NULL THEN
+        PERFORM mz_emulator.require_owner(p_actor, c.owner_id, 'CLUSTER ' || c.name);
+    ELSE
+        SELECT * INTO r FROM mz_catalog.mz_cluster_replicas WHERE cluster_id = c.id AND name = p_replica;
+        IF r.id IS NULL THEN
+            PERFORM mz_emulator.fail(format('CLUSTER %s has no CLUSTER REPLICA named "%s"',
+                                            mz_emulator.ident(p_cluster), replace(p_replica, '"', '""')));
+        END IF;
+        PERFORM mz_emulator.require_owner(
+            p_actor, r.owner_id,
+            'CLUSTER REPLICA ' || mz_emulator.ident(c.name) || '.' || mz_emulator.ident(r.name));
+    END IF;
+    IF NOT mz_emulator.holds_role(p_actor, new_id) THEN
+        PERFORM mz_emulator.fail(format('must be a member of "%s"', p_new_owner), NULL, '42501');
+    END IF;
+    IF p_replica IS NULL THEN
+        UPDATE mz_catalog.mz_clusters SET owner_id = new_id WHERE id = c.id;
+    ELSE
+        PERFORM mz_emulator.require_cluster_privilege(p_actor, c.id, 'C');
+        UPDATE mz_catalog.mz_cluster_replicas SET owner_id = new_id WHERE id = r.id;
+    END IF;
+END $$;
