@@ -6,6 +6,14 @@
 //! from /proc while it runs); then the same with 20 ms added to every round
 //! trip. Prints a markdown table.
 //!
+//! Then round trips of `apply` at work: 1000 clusters that each need one
+//! CREATE, so one run executes 1000 actions: statements per action (above
+//! those of an apply with nothing to do) and wall time, on loopback and with
+//! 20 ms per round trip. That delay is a latency relay in front of the
+//! emulator (10 ms each way, pipelined messages travel together), so it
+//! rewards pipelining as a real network does. `BENCH_BIN=path` measures
+//! another build of the binary (e.g. an older commit, for comparison).
+//!
 //! Needs the throwaway PostgreSQL of scripts/pg.sh: run `scripts/bench.sh`.
 //! `BENCH_SIZES=10,100` and `BENCH_RUNS=3` (median wall time, max RSS)
 //! change the defaults. `BENCH_WRAP="valgrind --tool=massif"` runs every
@@ -54,6 +62,19 @@ fn peak_rss_kib(pid: u32) -> u64 {
 
 /// Runs `clusterctl ARGS` against the emulator; wall time and peak RSS.
 fn run(emu: &Emulator, args: &[&str], dir: &Path) -> (Duration, u64, String) {
+    run_at(&emu.url(), args, dir)
+}
+
+/// The binary measured: this build, or `BENCH_BIN`.
+fn binary() -> String {
+    std::env::var("BENCH_BIN")
+        .ok()
+        .filter(|b| !b.is_empty())
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_clusterctl").to_string())
+}
+
+/// Runs `clusterctl ARGS` against the database at `url`.
+fn run_at(url: &str, args: &[&str], dir: &Path) -> (Duration, u64, String) {
     let out_path = dir.join("stdout");
     let err_path = dir.join("stderr");
     let out = std::fs::File::create(&out_path).expect("stdout file");
@@ -64,15 +85,15 @@ fn run(emu: &Emulator, args: &[&str], dir: &Path) -> (Duration, u64, String) {
     let mut cmd = match words.next() {
         Some(program) => {
             let mut c = Command::new(program);
-            c.args(words).arg(env!("CARGO_BIN_EXE_clusterctl"));
+            c.args(words).arg(binary());
             c
         }
-        None => Command::new(env!("CARGO_BIN_EXE_clusterctl")),
+        None => Command::new(binary()),
     };
     let mut child = cmd
         .args(args)
         .current_dir(dir)
-        .env("DATABASE_URL", emu.url())
+        .env("DATABASE_URL", url)
         .env_remove("CLUSTERCTL_LOG")
         .stdin(Stdio::null())
         .stdout(out)
@@ -138,6 +159,138 @@ fn fleet(n: usize, dir: &Path) -> Emulator {
     emu
 }
 
+/// A TCP relay that delays every chunk by `one_way` in each direction;
+/// chunks sent together (a pipeline) arrive together. Runs until the
+/// process ends.
+fn latency_relay(upstream: std::net::SocketAddr, one_way: Duration) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind relay");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let port = listener.local_addr().expect("relay address").port();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("relay runtime");
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("relay listener");
+            loop {
+                let Ok((client, _)) = listener.accept().await else {
+                    continue;
+                };
+                tokio::spawn(async move {
+                    let Ok(server) = tokio::net::TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    let _ = client.set_nodelay(true);
+                    let _ = server.set_nodelay(true);
+                    let (cr, cw) = client.into_split();
+                    let (sr, sw) = server.into_split();
+                    async fn pipe(
+                        mut r: tokio::net::tcp::OwnedReadHalf,
+                        mut w: tokio::net::tcp::OwnedWriteHalf,
+                        one_way: Duration,
+                    ) {
+                        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(
+                            tokio::time::Instant,
+                            Vec<u8>,
+                        )>();
+                        let writer = tokio::spawn(async move {
+                            while let Some((due, data)) = rx.recv().await {
+                                tokio::time::sleep_until(due).await;
+                                if w.write_all(&data).await.is_err() {
+                                    break;
+                                }
+                            }
+                            let _ = w.shutdown().await;
+                        });
+                        let mut buf = vec![0u8; 64 * 1024];
+                        while let Ok(n) = r.read(&mut buf).await {
+                            if n == 0 {
+                                break;
+                            }
+                            let due = tokio::time::Instant::now() + one_way;
+                            if tx.send((due, buf[..n].to_vec())).is_err() {
+                                break;
+                            }
+                        }
+                        drop(tx);
+                        let _ = writer.await;
+                    }
+                    tokio::join!(pipe(cr, sw, one_way), pipe(sr, cw, one_way));
+                });
+            }
+        });
+    });
+    port
+}
+
+/// `n` clusters that each need one CREATE (r1 25cc, target 50cc).
+fn to_do(emu: &Emulator, n: usize, dir: &Path) {
+    emu.seed_clusters(n, "todo_");
+    run(emu, &["apply", "--cluster", "^$"], dir);
+    emu.sql(
+        "INSERT INTO mz_cluster_strategies (cluster_id, strategy_type, config, updated_at) \
+         SELECT id, 'target_size', '{\"target_size\": \"50cc\"}', now() \
+         FROM mz_catalog.mz_clusters WHERE name LIKE 'todo_%'",
+    );
+}
+
+/// 1000 actions in one apply: statements per action and wall time.
+fn actions(n: usize, runs: usize, dir: &Path) {
+    println!(
+        "\napply with {n} actions (one CREATE per cluster); binary {}\n",
+        binary()
+    );
+    println!("| round trip | statements | per action | wall time | per action |");
+    println!("|---:|---:|---:|---:|---:|");
+    for rtt_ms in [0u64, 20] {
+        let mut walls = Vec::new();
+        let mut per_action = 0.0;
+        let mut total = 0;
+        for _ in 0..runs {
+            let emu = Emulator::start();
+            to_do(&emu, n, dir);
+            let url = if rtt_ms == 0 {
+                emu.url()
+            } else {
+                let relay = latency_relay(emu.proxy_addr(), Duration::from_millis(rtt_ms / 2));
+                emu.url().replace(
+                    &format!(":{}/", emu.proxy_addr().port()),
+                    &format!(":{relay}/"),
+                )
+            };
+            emu.reset_stats();
+            let (wall, _, stdout) = run_at(&url, &["apply"], dir);
+            assert!(
+                stdout.contains(&format!("Applied {n} of {n} action")),
+                "expected {n} actions:\n{stdout}"
+            );
+            let busy = emu.stats().statements;
+            emu.reset_stats();
+            let (_, _, idle) = run_at(&url, &["apply"], dir);
+            assert!(idle.contains("No changes"), "{idle}");
+            let baseline = emu.stats().statements;
+            total = busy;
+            per_action = busy.saturating_sub(baseline) as f64 / n as f64;
+            walls.push(wall);
+        }
+        walls.sort();
+        let wall = walls[walls.len() / 2];
+        println!(
+            "| {} | {total} | {per_action:.2} | {:.1} s | {:.1} ms |",
+            if rtt_ms == 0 {
+                "loopback".to_string()
+            } else {
+                format!("{rtt_ms} ms")
+            },
+            wall.as_secs_f64(),
+            wall.as_secs_f64() * 1000.0 / n as f64
+        );
+    }
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; `cargo test --all-targets` runs bench
     // targets too, and a benchmark is not a test: skip there.
@@ -150,6 +303,19 @@ fn main() {
     let runs = env_list("BENCH_RUNS", &[3])[0].max(1);
     let dir = std::env::temp_dir().join(format!("clusterctl-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("work dir");
+    let part = std::env::var("BENCH_PART").unwrap_or_default();
+    if part != "scale" {
+        let n = env_list("BENCH_ACTIONS", &[1_000])[0].max(1);
+        actions(
+            n,
+            runs.min(env_list("BENCH_ACTION_RUNS", &[1])[0].max(1)),
+            &dir,
+        );
+    }
+    if part == "actions" {
+        let _ = std::fs::remove_dir_all(&dir);
+        return;
+    }
     println!("clusterctl scale benchmark: median of {runs} runs, peak RSS is the max (VmHWM)\n");
     println!("| clusters | round trip | command | statements | wall time | peak RSS |");
     println!("|---:|---:|---|---:|---:|---:|");

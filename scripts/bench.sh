@@ -3,8 +3,14 @@
 # with the Materialize emulator, N = 10 … 10 000 clusters, dry-run and apply
 # with no changes, on loopback and with 20 ms per round trip. Prints a
 # markdown table. Release build (`cargo bench`).
+# First, round trips of apply at work: 1000 actions in one run, statements
+# per action and wall time, on loopback and with 20 ms round trips (a
+# latency relay, so pipelining counts as on a real network).
 #   scripts/bench.sh                      # everything
 #   BENCH_SIZES=10,1000 BENCH_RUNS=1 scripts/bench.sh
+#   BENCH_PART=actions scripts/bench.sh   # only the 1000 actions (BENCH_ACTIONS=N)
+#   BENCH_PART=actions BENCH_BIN=/path/to/older/clusterctl scripts/bench.sh
+#                                         # the same figures for another build
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -4,8 +4,18 @@
 //! actions its live replicas are re-read and compared with the snapshot (the
 //! plan guard); the first failure stops that cluster's remaining actions
 //! while other clusters go on; then the new state of every cluster that
-//! completed is persisted. Written once against the `Backend` trait so the
-//! real database and the simulator run the same engine.
+//! completed is persisted. No DDL starts unless the backend says the
+//! controller lease is ours for long enough; a lost lease stops the run.
+//!
+//! Round trips: the bookkeeping around a DDL goes to the backend as one
+//! [`Bookkeeping`] step (the previous action's outcome, the plan guard's
+//! read, the next intent), which the live backend pipelines into one round
+//! trip, so an action costs two round trips (bookkeeping, DDL) instead of
+//! four. The intent is still written (and confirmed) before its DDL is
+//! sent. Written once against the `Backend` trait so the real database and
+//! the simulator run the same engine.
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -15,7 +25,7 @@ use crate::model::{ClusterId, Size, Snapshot};
 use crate::plan::{Action, ActionKind, ClusterPlan, Plan};
 
 /// One audit row: an action about to be attempted. Its outcome is recorded
-/// on the same row afterwards (`Backend::audit_outcome`).
+/// on the same row afterwards.
 #[derive(Debug, Clone, Serialize)]
 pub struct AuditRow {
     pub action_id: String,
@@ -25,25 +35,53 @@ pub struct AuditRow {
     pub created_at: DateTime<Utc>,
 }
 
+/// How an attempted action ended, for its audit row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub action_id: String,
+    pub executed: bool,
+    pub error: Option<String>,
+}
+
+/// A cluster's replicas as `(name, size)`: what the plan saw, what the
+/// plan guard reads.
+pub type ReplicaSet = [(String, Option<Size>)];
+
+/// A cluster and the replicas the plan saw, for the plan guard.
+pub type Guard<'a> = (&'a ClusterId, &'a ReplicaSet);
+
+/// New states of clusters, and their version's timestamp.
+pub type States<'a> = (&'a [(ClusterId, serde_json::Value)], DateTime<Utc>);
+
+/// Bookkeeping that goes together, in this order: the outcome of the
+/// previous action, the plan guard's read, the next intent, the states.
+#[derive(Debug, Default)]
+pub struct Bookkeeping<'a> {
+    pub outcome: Option<&'a Outcome>,
+    /// Re-read this cluster's replicas and compare them with what the plan
+    /// saw; when they differ, `intent` must not stay recorded.
+    pub guard: Option<Guard<'a>>,
+    pub intent: Option<&'a AuditRow>,
+    pub states: Option<States<'a>>,
+}
+
 /// Where plans come from and go to.
 #[allow(async_fn_in_trait)]
 pub trait Backend {
     /// What goes wrong on this backend (a lost connection, a lost lease).
     type Error;
-    /// The backend's clock (wall clock, or the simulator's).
+    /// The backend's clock (the database's, or the simulator's).
     fn now(&self) -> DateTime<Utc>;
     async fn snapshot(&mut self) -> Result<Snapshot, Self::Error>;
-    /// Runs one DDL statement; the error is the server's message.
-    async fn execute_ddl(&mut self, action: &Action) -> Result<(), String>;
+    /// Runs one DDL statement: `Ok(Ok)` it took effect, `Ok(Err)` it
+    /// failed with the server's message, `Err` the run must stop with its
+    /// outcome unknown (the lease ran out while it ran): the next run
+    /// settles it from the catalog.
+    async fn execute_ddl(&mut self, action: &Action) -> Result<Result<(), String>, Self::Error>;
     /// Records an action about to be attempted.
     async fn audit(&mut self, row: &AuditRow) -> Result<(), Self::Error>;
     /// Records how an attempted action ended.
-    async fn audit_outcome(
-        &mut self,
-        _action_id: &str,
-        _executed: bool,
-        _error: Option<&str>,
-    ) -> Result<(), Self::Error> {
+    async fn audit_outcome(&mut self, _outcome: &Outcome) -> Result<(), Self::Error> {
         Ok(())
     }
     async fn persist_states(
@@ -59,8 +97,32 @@ pub trait Backend {
     ) -> Result<Option<Vec<(String, Option<Size>)>>, Self::Error> {
         Ok(None)
     }
-    /// Called before each cluster: renews the lease, fails if it was lost.
-    async fn keep_alive(&mut self) -> Result<(), Self::Error> {
+    /// One bookkeeping step; `false` when the plan guard found the cluster
+    /// changed (and the intent is not recorded). The live backend
+    /// pipelines it; this default runs the parts one after the other.
+    async fn bookkeeping(&mut self, step: Bookkeeping<'_>) -> Result<bool, Self::Error> {
+        if let Some(outcome) = step.outcome {
+            self.audit_outcome(outcome).await?;
+        }
+        if let Some((cluster, observed)) = step.guard {
+            if let Some(now) = self.replicas_now(cluster).await? {
+                if !same_replicas(&now, observed) {
+                    return Ok(false);
+                }
+            }
+        }
+        if let Some(row) = step.intent {
+            self.audit(row).await?;
+        }
+        if let Some((states, at)) = step.states {
+            self.persist_states(states, at).await?;
+        }
+        Ok(true)
+    }
+    /// Whether the controller lease allows what comes next: `Some(action)`
+    /// is about to start (its deadline must fit in the lease), `None` the
+    /// final state write. An error stops the run.
+    async fn lease_allows(&mut self, _next: Option<&Action>) -> Result<(), Self::Error> {
         Ok(())
     }
     /// A shutdown was requested (SIGTERM/SIGINT): finish the action under
@@ -123,6 +185,9 @@ impl ApplyReport {
 pub struct ApplyOptions {
     /// At most this many DDL statements in this run (`--max-actions`).
     pub max_actions: Option<usize>,
+    /// Clusters left alone this run, with the reason (an interrupted
+    /// action on them may still be running on the server).
+    pub hold: BTreeMap<ClusterId, String>,
     /// Told what happens as it happens (`apply` streams it).
     pub observer: Option<Observer>,
 }
@@ -154,6 +219,16 @@ fn tell(opts: &ApplyOptions, p: Progress<'_>) {
     }
 }
 
+/// The run under way: the backend, what is still to be recorded, the report.
+struct Run<'b, B> {
+    backend: &'b mut B,
+    run_id: Uuid,
+    budget: usize,
+    /// The outcome of the last DDL, recorded with the next bookkeeping step.
+    pending: Option<Outcome>,
+    report: ApplyReport,
+}
+
 /// Executes `plan` against `backend`.
 pub async fn apply<B: Backend>(
     backend: &mut B,
@@ -161,23 +236,32 @@ pub async fn apply<B: Backend>(
     run_id: Uuid,
     opts: &ApplyOptions,
 ) -> Result<ApplyReport, B::Error> {
-    let mut report = ApplyReport {
+    let mut run = Run {
+        backend,
         run_id,
-        results: Vec::new(),
-        changed_clusters: Vec::new(),
-        states_written: 0,
+        budget: opts.max_actions.unwrap_or(usize::MAX),
+        pending: None,
+        report: ApplyReport {
+            run_id,
+            results: Vec::new(),
+            changed_clusters: Vec::new(),
+            states_written: 0,
+        },
     };
-    let mut budget = opts.max_actions.unwrap_or(usize::MAX);
     let mut states = Vec::new();
     tell(opts, Progress::Plan(plan));
     for cp in &plan.clusters {
-        if !cp.actions.is_empty() {
-            backend.keep_alive().await?;
-        }
-        let seen = report.results.len();
-        let completed = apply_cluster(backend, cp, run_id, &mut budget, &mut report, opts).await?;
+        let seen = run.report.results.len();
+        let completed = match opts.hold.get(&cp.cluster_id) {
+            Some(reason) if !cp.actions.is_empty() => {
+                skip_all(cp, &mut run.report, reason);
+                false
+            }
+            Some(_) => false,
+            None => run.cluster(cp, opts).await?,
+        };
         // Skipped actions were never started: report them as they are known.
-        for r in &report.results[seen..] {
+        for r in &run.report.results[seen..] {
             if matches!(r.status, ActionStatus::Skipped { .. }) {
                 tell(opts, Progress::Finished(r));
             }
@@ -188,107 +272,140 @@ pub async fn apply<B: Backend>(
             }
         }
     }
-    if !states.is_empty() {
+    if let Err(e) = run.backend.lease_allows(None).await {
+        run.flush().await;
+        return Err(e);
+    }
+    let outcome = run.pending.take();
+    if outcome.is_some() || !states.is_empty() {
         // Stamped with the database's clock (the snapshot's), so versions
         // order correctly even when controllers' clocks disagree.
-        backend.persist_states(&states, plan.now).await?;
-    }
-    report.states_written = states.len();
-    Ok(report)
-}
-
-/// Runs one cluster's actions; returns whether all of them were executed.
-async fn apply_cluster<B: Backend>(
-    backend: &mut B,
-    cp: &ClusterPlan,
-    run_id: Uuid,
-    budget: &mut usize,
-    report: &mut ApplyReport,
-    opts: &ApplyOptions,
-) -> Result<bool, B::Error> {
-    if cp.actions.is_empty() {
-        return Ok(true);
-    }
-    if let Some(now) = backend.replicas_now(&cp.cluster_id).await? {
-        if !same_replicas(&now, &cp.observed) {
-            // Reported with the skipped actions; logged for pipelines.
-            tracing::info!(cluster = %cp.cluster, "replicas changed since the snapshot; skipping this round");
-            report.changed_clusters.push(cp.cluster.clone());
-            skip_all(cp, report, "the cluster's replicas changed since the plan was made (someone ran DDL?); skipped this round, the next run re-plans");
-            return Ok(false);
-        }
-    }
-    let mut stop: Option<String> = None;
-    for action in &cp.actions {
-        if stop.is_none() && *budget == 0 {
-            stop = Some("--max-actions reached; the next run continues".into());
-        }
-        if stop.is_none() && backend.stop_requested() {
-            stop = Some("shutting down (signal received); the next run continues".into());
-        }
-        if let Some(reason) = &stop {
-            report.results.push(skipped(action, reason.clone()));
-            continue;
-        }
-        *budget -= 1;
-        tell(opts, Progress::Started(action));
-        let (action_id, status) = run_action(backend, cp, action, run_id).await?;
-        if let ActionStatus::Failed { error } = &status {
-            stop = Some(format!(
-                "an earlier action on {} failed: {error}",
-                cp.cluster
-            ));
-        }
-        let result = ActionResult {
-            action_id,
-            action: action.clone(),
-            status,
+        let step = Bookkeeping {
+            outcome: outcome.as_ref(),
+            states: (!states.is_empty()).then_some((states.as_slice(), plan.now)),
+            ..Bookkeeping::default()
         };
-        tell(opts, Progress::Finished(&result));
-        report.results.push(result);
+        run.backend.bookkeeping(step).await?;
     }
-    Ok(stop.is_none())
+    run.report.states_written = states.len();
+    Ok(run.report)
 }
 
-async fn run_action<B: Backend>(
-    backend: &mut B,
-    cp: &ClusterPlan,
-    action: &Action,
-    run_id: Uuid,
-) -> Result<(String, ActionStatus), B::Error> {
-    let action_id = action_id(run_id, cp, action);
-    let row = AuditRow {
-        action_id: action_id.clone(),
-        cluster_id: cp.cluster_id.clone(),
-        action_sql: action.sql.clone(),
-        decision_ctx: decision_ctx(run_id, cp, action),
-        created_at: backend.now(),
-    };
-    // No DDL without its audit row: if the intent cannot be written, stop.
-    backend.audit(&row).await?;
-    tracing::info!(cluster = %cp.cluster, strategy = %action.strategy, sql = %action.sql, "executing");
-    let outcome = backend.execute_ddl(action).await;
-    backend
-        .audit_outcome(
-            &action_id,
-            outcome.is_ok(),
-            outcome.as_ref().err().map(String::as_str),
-        )
-        .await?;
-    let status = match outcome {
-        Ok(()) => ActionStatus::Executed,
-        Err(error) => {
-            // Reported with the action's result; logged for pipelines.
-            tracing::info!(cluster = %cp.cluster, sql = %action.sql, %error, "action failed");
-            ActionStatus::Failed { error }
+impl<B: Backend> Run<'_, B> {
+    /// Runs one cluster's actions; returns whether all of them were executed.
+    async fn cluster(&mut self, cp: &ClusterPlan, opts: &ApplyOptions) -> Result<bool, B::Error> {
+        if cp.actions.is_empty() {
+            return Ok(true);
         }
-    };
-    Ok((action_id, status))
+        let mut stop: Option<String> = None;
+        for (i, action) in cp.actions.iter().enumerate() {
+            if stop.is_none() && self.budget == 0 {
+                stop = Some("--max-actions reached; the next run continues".into());
+            }
+            if stop.is_none() && self.backend.stop_requested() {
+                stop = Some("shutting down (signal received); the next run continues".into());
+            }
+            if let Some(reason) = &stop {
+                self.report.results.push(skipped(action, reason.clone()));
+                continue;
+            }
+            let guard = (i == 0).then_some((&cp.cluster_id, cp.observed.as_slice()));
+            tell(opts, Progress::Started(action));
+            let Some(status) = self.action(cp, action, guard).await? else {
+                // Reported with the skipped actions; logged for pipelines.
+                tracing::info!(cluster = %cp.cluster, "replicas changed since the snapshot; skipping this round");
+                self.report.changed_clusters.push(cp.cluster.clone());
+                skip_all(cp, &mut self.report, "the cluster's replicas changed since the plan was made (someone ran DDL?); skipped this round, the next run re-plans");
+                return Ok(false);
+            };
+            self.budget -= 1;
+            if let ActionStatus::Failed { error } = &status {
+                stop = Some(format!(
+                    "an earlier action on {} failed: {error}",
+                    cp.cluster
+                ));
+            }
+            let result = ActionResult {
+                action_id: action_id(self.run_id, cp, action),
+                action: action.clone(),
+                status,
+            };
+            tell(opts, Progress::Finished(&result));
+            self.report.results.push(result);
+        }
+        Ok(stop.is_none())
+    }
+
+    /// Intent (with the previous outcome and the guard), then the DDL;
+    /// `None` when the plan guard found the cluster changed.
+    async fn action(
+        &mut self,
+        cp: &ClusterPlan,
+        action: &Action,
+        guard: Option<Guard<'_>>,
+    ) -> Result<Option<ActionStatus>, B::Error> {
+        if let Err(e) = self.backend.lease_allows(Some(action)).await {
+            self.flush().await;
+            return Err(e);
+        }
+        let row = AuditRow {
+            action_id: action_id(self.run_id, cp, action),
+            cluster_id: cp.cluster_id.clone(),
+            action_sql: action.sql.clone(),
+            decision_ctx: decision_ctx(self.run_id, cp, action),
+            created_at: self.backend.now(),
+        };
+        let outcome = self.pending.take();
+        // No DDL without its audit row: if the intent cannot be written, stop.
+        let unchanged = self
+            .backend
+            .bookkeeping(Bookkeeping {
+                outcome: outcome.as_ref(),
+                guard,
+                intent: Some(&row),
+                states: None,
+            })
+            .await?;
+        if !unchanged {
+            return Ok(None);
+        }
+        tracing::info!(cluster = %cp.cluster, strategy = %action.strategy, sql = %action.sql, "executing");
+        let result = self.backend.execute_ddl(action).await?;
+        self.pending = Some(Outcome {
+            action_id: row.action_id.clone(),
+            executed: result.is_ok(),
+            error: result.as_ref().err().cloned(),
+        });
+        Ok(Some(match result {
+            Ok(()) => ActionStatus::Executed,
+            Err(error) => {
+                // Reported with the action's result; logged for pipelines.
+                tracing::info!(cluster = %cp.cluster, sql = %action.sql, %error, "action failed");
+                ActionStatus::Failed { error }
+            }
+        }))
+    }
+
+    /// Records the last outcome before the run stops (best effort: the next
+    /// run settles it from the catalog otherwise).
+    async fn flush(&mut self) {
+        if let Some(outcome) = self.pending.take() {
+            let step = Bookkeeping {
+                outcome: Some(&outcome),
+                ..Bookkeeping::default()
+            };
+            if self.backend.bookkeeping(step).await.is_err() {
+                tracing::warn!(
+                    "could not record the last action's outcome; the next run settles it"
+                );
+            }
+        }
+    }
 }
 
 /// A deterministic id per (run, cluster, action): a retried audit write
 /// finds its own row instead of adding a second one.
-fn action_id(run_id: Uuid, cp: &ClusterPlan, action: &Action) -> String {
+pub fn action_id(run_id: Uuid, cp: &ClusterPlan, action: &Action) -> String {
     let name = format!("{}\u{0}{}", cp.cluster_id, action.sql);
     Uuid::new_v5(&run_id, name.as_bytes()).to_string()
 }
@@ -307,7 +424,8 @@ fn skip_all(cp: &ClusterPlan, report: &mut ApplyReport, reason: &str) {
     }
 }
 
-fn same_replicas(now: &[(String, Option<Size>)], observed: &[(String, Option<Size>)]) -> bool {
+/// Whether the plan guard's read matches what the plan saw.
+pub fn same_replicas(now: &[(String, Option<Size>)], observed: &[(String, Option<Size>)]) -> bool {
     let mut a = now.to_vec();
     let mut b = observed.to_vec();
     a.sort();
@@ -326,6 +444,7 @@ fn decision_ctx(run_id: Uuid, cp: &ClusterPlan, action: &Action) -> serde_json::
         "kind": action.kind,
         "replica": action.replica,
         "size": action.size,
+        "replication_factor": action.replication_factor,
         "reasons": action.reasons,
         "strategies": cp.strategies,
         "signals": cp.signals,

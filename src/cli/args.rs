@@ -162,8 +162,8 @@ pub struct ConnArgs {
           value_parser = clap::value_parser!(u64).range(0..=keys::MAX_SECONDS))]
     pub connect_timeout: u64,
 
-    /// Client-side deadline of every statement (e.g. 60s, 2m); a hung server never hangs cron
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    /// Client-side deadline of every statement (e.g. 30s, 2m); a hung server never hangs cron
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
     pub statement_timeout: Duration,
 
     /// Retries of a transient failure (connection reset, timeout, "try again"), with backoff
@@ -223,8 +223,8 @@ pub struct LeaseArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub wait: Option<Duration>,
 
-    /// How long the lease lasts unless renewed (renewed while acting)
-    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    /// How long the lease lasts unless renewed (a heartbeat renews it every quarter of this while acting)
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     pub lease_ttl: Duration,
 }
 

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::{with_lease, CommandError, Context, LeaseOptions, Leased};
 use crate::db::catalog;
 use crate::db::lease::{self, Holder};
-use crate::exec::{AuditRow, Backend};
+use crate::exec::{AuditRow, Backend, Outcome};
 use crate::model::ClusterId;
 use crate::plan::Selection;
 
@@ -43,7 +43,13 @@ pub async fn unlock(ctx: &Context) -> Result<Unlocked, CommandError> {
         created_at: Utc::now(),
     };
     backend.audit(&row).await?;
-    backend.audit_outcome(&row.action_id, true, None).await?;
+    backend
+        .audit_outcome(&Outcome {
+            action_id: row.action_id.clone(),
+            executed: true,
+            error: None,
+        })
+        .await?;
     Ok(Unlocked {
         previous_holder: holder,
         previous_until: until,
@@ -60,47 +66,54 @@ pub struct Wiped {
 
 /// `wipe-state`: all state, or that of the selected clusters. Never
 /// creates tables: with none, there is no state to wipe (the lease read
-/// fails and says so).
+/// fails and says so). A lease held by another controller is an error:
+/// nothing was wiped.
 pub async fn wipe_state(
     ctx: &Context,
     selection: &Selection,
     lease: &LeaseOptions,
-) -> Result<Leased<Wiped>, CommandError> {
+) -> Result<Wiped, CommandError> {
     let mut backend = ctx.backend();
     let store = &ctx.store;
-    with_lease(&mut backend, lease, Uuid::new_v4(), async |backend| {
-        let ids = match selection.is_all() {
-            true => None,
-            false => {
-                let names = backend
-                    .retrying("reading clusters", async |c| {
-                        catalog::cluster_names(c).await
-                    })
-                    .await?;
-                Some(
-                    names
-                        .into_iter()
-                        .filter(|(id, name)| selection.matches_id(id, Some(name)))
-                        .map(|(id, _)| id)
-                        .collect::<Vec<_>>(),
-                )
-            }
-        };
-        let rows_deleted = match &ids {
-            Some(ids) if ids.is_empty() => 0,
-            _ => {
-                backend
-                    .retrying("wiping state", async |c| {
-                        store.wipe_states(c, ids.as_deref()).await
-                    })
-                    .await?
-            }
-        };
-        Ok(Wiped {
-            clusters: ids,
-            rows_deleted,
-        })
-    })
+    let wiped = with_lease(
+        &mut backend,
+        lease,
+        Uuid::new_v4(),
+        "wipe-state",
+        async |backend| {
+            let ids = match selection.is_all() {
+                true => None,
+                false => {
+                    let names = backend
+                        .retrying("reading clusters", async |c| {
+                            catalog::cluster_names(c).await
+                        })
+                        .await?;
+                    Some(
+                        names
+                            .into_iter()
+                            .filter(|(id, name)| selection.matches_id(id, Some(name)))
+                            .map(|(id, _)| id)
+                            .collect::<Vec<_>>(),
+                    )
+                }
+            };
+            let rows_deleted = match &ids {
+                Some(ids) if ids.is_empty() => 0,
+                _ => {
+                    backend
+                        .retrying("wiping state", async |c| {
+                            store.wipe_states(c, ids.as_deref()).await
+                        })
+                        .await?
+                }
+            };
+            Ok(Wiped {
+                clusters: ids,
+                rows_deleted,
+            })
+        },
+    )
     .await
     .map_err(|e| match e.to_string() {
         m if m.contains("does not exist") => CommandError::NotFound(format!(
@@ -108,5 +121,9 @@ pub async fn wipe_state(
              `clusterctl init` creates them"
         )),
         _ => e,
-    })
+    })?;
+    match wiped {
+        Leased::Ran(w) => Ok(w),
+        Leased::Busy { holder, until, .. } => Err(CommandError::LeaseBusy { holder, until }),
+    }
 }

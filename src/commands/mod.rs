@@ -56,6 +56,12 @@ pub enum CommandError {
     /// Local files or the process environment (signals, sockets).
     #[error("{0}")]
     Io(String),
+    /// A writing command found the lease held by a live controller.
+    #[error("another controller holds the lease ({holder}) until {}; nothing was done (try again later, or wait for it with --wait 30s)", .until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))]
+    LeaseBusy {
+        holder: String,
+        until: DateTime<Utc>,
+    },
 }
 
 impl CommandError {
@@ -70,6 +76,7 @@ impl CommandError {
             CommandError::Live(_) => "database",
             CommandError::Interrupted(_) => "interrupted",
             CommandError::Io(_) => "io",
+            CommandError::LeaseBusy { .. } => "lease_busy",
         }
     }
 }
@@ -161,11 +168,16 @@ impl Default for DbOptions {
             schema: None,
             exec_cluster: None,
             connect_timeout: crate::db::DEFAULT_CONNECT_TIMEOUT,
-            statement_timeout: Duration::from_secs(60),
+            statement_timeout: DEFAULT_STATEMENT_TIMEOUT,
             retry: RetryPolicy::default(),
         }
     }
 }
+
+/// Client-side deadline of a statement unless `--statement-timeout` says
+/// otherwise; at most half the default lease TTL, so a DDL never starts
+/// unless the lease is ours for longer than its deadline.
+pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The controller lease of a writing command.
 #[derive(Debug, Clone)]
@@ -179,7 +191,7 @@ pub struct LeaseOptions {
 impl Default for LeaseOptions {
     fn default() -> Self {
         LeaseOptions {
-            ttl: Duration::from_secs(300),
+            ttl: lease::DEFAULT_TTL,
             wait: None,
         }
     }
@@ -227,28 +239,40 @@ impl Context {
 #[derive(Debug)]
 pub enum Leased<T> {
     Ran(T),
-    /// Another controller holds the lease: nothing was done.
+    /// Another controller holds the lease and is live as far as we can
+    /// tell (its lease is unexpired by the database's clock, and it is not
+    /// a process that provably died on this host): nothing was done.
     Busy {
+        /// The command that found it busy (`apply`).
+        command: &'static str,
         holder: String,
         until: DateTime<Utc>,
     },
 }
 
-/// Runs `body` holding the lease; someone else's lease ends the command
-/// having done nothing (`Leased::Busy`).
+/// Runs `body` holding the lease, renewed by a heartbeat for as long as
+/// `body` runs; someone else's lease ends the command having done nothing
+/// (`Leased::Busy`: for `apply`, a normal idle run; other commands turn it
+/// into [`CommandError::LeaseBusy`]).
 pub(crate) async fn with_lease<'c, T, F>(
     backend: &mut LiveBackend<'c>,
     lease: &LeaseOptions,
     run_id: Uuid,
+    command: &'static str,
     body: F,
 ) -> Result<Leased<T>, CommandError>
 where
     F: AsyncFnOnce(&mut LiveBackend<'c>) -> Result<T, CommandError>,
 {
     let me = Holder::me(&run_id);
-    match backend.acquire_lease(&me, lease.ttl, lease.wait).await? {
-        lease::Acquired::HeldBy { holder, until } => return Ok(Leased::Busy { holder, until }),
-        lease::Acquired::Yes { .. } => backend.hold_lease(me, lease.ttl),
+    if let lease::Acquired::HeldBy { holder, until } =
+        backend.acquire_lease(&me, lease.ttl, lease.wait).await?
+    {
+        return Ok(Leased::Busy {
+            command,
+            holder,
+            until,
+        });
     }
     let result = body(backend).await;
     if let Err(e) = backend.release_lease().await {

@@ -89,20 +89,27 @@ pub async fn apply_once(
         tracing::info!(?applied, "migrations applied");
     }
     let run_id = Uuid::new_v4();
-    with_lease(&mut backend, &opts.lease, run_id, async |backend| {
+    with_lease(&mut backend, &opts.lease, run_id, "apply", async |backend| {
         // The snapshot is read under the lease: what another controller did
         // before us is already in it.
         let snap = crate::exec::Backend::snapshot(backend).await?;
         check_selection(&snap, &opts.plan)?;
         let settled = backend.settle_unfinished(&snap, &run_id).await?;
-        if settled > 0 {
-            tracing::warn!("{settled} action(s) of an interrupted run had no recorded outcome; settled from the catalog");
+        if settled.count > 0 {
+            tracing::warn!(
+                "{} action(s) of an interrupted run had no recorded outcome; settled from the catalog",
+                settled.count
+            );
+        }
+        for reason in settled.in_doubt.values() {
+            tracing::warn!("{reason}");
         }
         let plan = plan(&snap, &opts.plan);
         log_decisions(&plan);
         let exec = ExecOptions {
             max_actions: opts.max_actions,
             observer: opts.progress.clone(),
+            hold: settled.in_doubt,
         };
         let report = crate::exec::apply(backend, &plan, run_id, &exec).await?;
         Ok(Applied {
@@ -265,7 +272,7 @@ fn log_run(result: &Result<Leased<Applied>, CommandError>, elapsed: Duration, ne
         Err(e) => {
             tracing::error!(error = %e, next_in_ms, "run failed; trying again next interval")
         }
-        Ok(Leased::Busy { holder, until }) => {
+        Ok(Leased::Busy { holder, until, .. }) => {
             tracing::info!(%holder, %until, next_in_ms, "another controller holds the lease; not acting this time")
         }
         Ok(Leased::Ran(a)) => tracing::info!(

@@ -3,39 +3,159 @@
 //! UPDATE: it succeeds only when the lease has expired or is already ours.
 //! Writes to a table are serialized (Materialize) or row-locked and
 //! re-checked (PostgreSQL), so two contenders never both see "1 row".
-//! Expiry uses the controllers' clocks: keep them within seconds of each
-//! other (NTP); the TTL is minutes.
+//!
+//! Expiry is judged by the **database's** clock: every statement computes
+//! `now()` on the server, so a controller whose clock is off by minutes or
+//! days can neither steal a live lease nor block the others for longer than
+//! the TTL. While a run acts, a [`Heartbeat`] renews the lease on its own
+//! connection every quarter of the TTL, independent of what the run is
+//! doing (a graceful resize may block for ten minutes); the run asks it,
+//! before and during every DDL, whether the lease is still provably ours.
+//!
+//! A holder that provably died on this host may be taken over at once: the
+//! holder text records the host, the PID, the PID namespace and the
+//! process's start time, so a PID reused by another process, a zombie, or a
+//! process in another container with the same host name are told apart.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use tokio::sync::{watch, Notify};
+use tokio::time::Instant;
 use tokio_postgres::types::{ToSql, Type};
 
 use super::store::{execute_typed, Store, LEASE};
-use super::{Client, DbError};
+use super::{Client, Db, DbError};
 
 /// The lease every writing command shares.
 pub const NAME: &str = "controller";
 
-/// Who we are, as written into the lease row: `host:pid:run`.
+/// How the default lease behaves: a crashed holder on another host (every
+/// CronJob pod has a new host name) blocks the others for at most a minute.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(60);
+
+/// Who we are, as written into the lease row:
+/// `host:pid:run:pid-namespace:start-time` (the last two empty where
+/// /proc does not tell).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Holder(pub String);
 
 impl Holder {
     pub fn me(run_id: &uuid::Uuid) -> Holder {
+        let me = Identity::current();
+        let opt = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
+        Holder(format!(
+            "{}:{}:{run_id}:{}:{}",
+            me.host,
+            me.pid,
+            opt(me.pid_ns),
+            opt(me.start)
+        ))
+    }
+}
+
+/// What identifies a process beyond its host name and PID.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Identity {
+    host: String,
+    pid: u32,
+    /// Inode of /proc/PID/ns/pid: two containers with the same host name
+    /// have different ones.
+    pid_ns: Option<u64>,
+    /// Field 22 of /proc/PID/stat (clock ticks since boot): a reused PID
+    /// has another.
+    start: Option<u64>,
+}
+
+impl Identity {
+    fn current() -> Identity {
         let host = hostname::get()
             .ok()
             .and_then(|h| h.into_string().ok())
             .unwrap_or_else(|| "unknown-host".into());
-        Holder(format!("{host}:{}:{run_id}", std::process::id()))
+        let pid = std::process::id();
+        Identity {
+            host,
+            pid,
+            pid_ns: own_pid_namespace(),
+            start: proc_stat(pid).map(|s| s.start),
+        }
+    }
+
+    /// Parses `host:pid:run:ns:start`; holders written by older versions
+    /// (`host:pid:run`) have no namespace or start time.
+    fn parse(holder: &str) -> Option<Identity> {
+        let parts: Vec<&str> = holder.rsplitn(5, ':').collect();
+        let [start, ns, _run, pid, host] = parts.as_slice() else {
+            return None;
+        };
+        Some(Identity {
+            host: host.to_string(),
+            pid: pid.parse().ok()?,
+            pid_ns: ns.parse().ok(),
+            start: start.parse().ok(),
+        })
+    }
+}
+
+fn own_pid_namespace() -> Option<u64> {
+    let link = std::fs::read_link("/proc/self/ns/pid").ok()?;
+    let text = link.to_string_lossy();
+    text.strip_prefix("pid:[")?.strip_suffix(']')?.parse().ok()
+}
+
+struct ProcStat {
+    pid: u32,
+    state: char,
+    start: u64,
+}
+
+/// Reads /proc/PID/stat; `None` when there is no such process here.
+fn proc_stat(pid: u32) -> Option<ProcStat> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may hold anything.
+    let (head, rest) = text.rsplit_once(')')?;
+    let own_pid = head.split_whitespace().next()?.parse().ok()?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    Some(ProcStat {
+        pid: own_pid,
+        state: fields.first()?.chars().next()?,
+        // Field 3 is fields[0], so field 22 is fields[19].
+        start: fields.get(19)?.parse().ok()?,
+    })
+}
+
+/// Why the holder is provably dead, or `None` when it may be alive (another
+/// host, another PID namespace, a holder without identity, /proc unusable).
+fn holder_is_dead(holder: &str) -> Option<&'static str> {
+    let them = Identity::parse(holder)?;
+    let me = Identity::current();
+    if them.host != me.host || them.pid_ns.is_none() || them.pid_ns != me.pid_ns {
+        return None;
+    }
+    // /proc must be this namespace's, or its PIDs mean nothing to us.
+    if proc_stat(me.pid).map(|s| s.pid) != Some(me.pid) {
+        return None;
+    }
+    if them.pid == me.pid && them.start == me.start {
+        return None;
+    }
+    match proc_stat(them.pid) {
+        None => Some("that process no longer exists"),
+        Some(s) if matches!(s.state, 'Z' | 'X' | 'x') => Some("that process is a zombie"),
+        Some(s) if them.start.is_some_and(|t| t != s.start) => {
+            Some("its PID now belongs to another process")
+        }
+        Some(_) => None,
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum Acquired {
-    /// Ours until `until`.
-    Yes { until: DateTime<Utc> },
+    /// Ours for `ttl` from when we asked.
+    Yes,
     /// Someone else's.
     HeldBy {
         holder: String,
@@ -43,8 +163,9 @@ pub enum Acquired {
     },
 }
 
-fn ts(t: DateTime<Utc>) -> String {
-    t.to_rfc3339()
+/// `ttl` as an interval literal both Materialize and PostgreSQL parse.
+fn interval(ttl: Duration) -> String {
+    format!("{} milliseconds", ttl.as_millis())
 }
 
 async fn exec(c: &Client, sql: &str, params: &[&String]) -> Result<u64, tokio_postgres::Error> {
@@ -55,65 +176,45 @@ async fn exec(c: &Client, sql: &str, params: &[&String]) -> Result<u64, tokio_po
     execute_typed(c, sql, typed).await
 }
 
-/// Takes the lease if it is free or expired (or already ours).
+/// Takes the lease if it is free or expired by the database's clock (or
+/// already ours), or if its holder provably died on this host.
 pub async fn acquire(
     c: &Client,
     store: &Store,
     me: &Holder,
     ttl: Duration,
 ) -> Result<Acquired, DbError> {
-    let now = Utc::now();
-    let new_until = now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::minutes(5));
     let sql = format!(
-        "UPDATE {} SET holder = $1, expires_at = $2::text::timestamptz, acquired_at = $3::text::timestamptz \
-         WHERE name = $4 AND (expires_at < $3::text::timestamptz OR holder = $1)",
+        "UPDATE {} SET holder = $1, expires_at = now() + $2::text::interval, acquired_at = now() \
+         WHERE name = $3 AND (expires_at < now() OR holder = $1)",
         store.table(LEASE)
     );
-    let name = NAME.to_string();
-    let n = exec(c, &sql, &[&me.0, &ts(new_until), &ts(now), &name])
+    let (name, ttl_text) = (NAME.to_string(), interval(ttl));
+    let n = exec(c, &sql, &[&me.0, &ttl_text, &name])
         .await
         .map_err(|e| DbError::query("taking the lease", &e))?;
     if n > 0 {
-        return Ok(Acquired::Yes { until: new_until });
+        return Ok(Acquired::Yes);
     }
     let (holder, until) = current(c, store).await?;
-    if holder_is_dead(&holder) {
-        // A run on this host was killed holding the lease: take it over at
-        // once instead of waiting for the TTL. Compare-and-set on the dead
-        // holder, so two contenders cannot both win.
+    if let Some(why) = holder_is_dead(&holder) {
+        // Compare-and-set on the dead holder, so two contenders cannot both win.
         let sql = format!(
-            "UPDATE {} SET holder = $1, expires_at = $2::text::timestamptz, acquired_at = $3::text::timestamptz \
-             WHERE name = $4 AND holder = $5",
+            "UPDATE {} SET holder = $1, expires_at = now() + $2::text::interval, acquired_at = now() \
+             WHERE name = $3 AND holder = $4",
             store.table(LEASE)
         );
-        let n = exec(c, &sql, &[&me.0, &ts(new_until), &ts(now), &name, &holder])
+        let n = exec(c, &sql, &[&me.0, &ttl_text, &name, &holder])
             .await
             .map_err(|e| DbError::query("taking over the lease", &e))?;
         if n > 0 {
-            tracing::warn!(
-                "took over the lease of {holder}: that process no longer runs on this host"
-            );
-            return Ok(Acquired::Yes { until: new_until });
+            tracing::warn!("took over the lease of {holder}: {why}");
+            return Ok(Acquired::Yes);
         }
+        let (holder, until) = current(c, store).await?;
+        return Ok(Acquired::HeldBy { holder, until });
     }
     Ok(Acquired::HeldBy { holder, until })
-}
-
-/// A holder from this host whose process is gone (Linux: no /proc/PID).
-fn holder_is_dead(holder: &str) -> bool {
-    let mut parts = holder.split(':');
-    let (Some(host), Some(pid)) = (parts.next(), parts.next()) else {
-        return false;
-    };
-    let me = Holder::me(&uuid::Uuid::nil());
-    let my_host = me.0.split(':').next().unwrap_or_default();
-    let Ok(pid) = pid.parse::<u32>() else {
-        return false;
-    };
-    host == my_host
-        && pid != std::process::id()
-        && std::path::Path::new("/proc/self").exists()
-        && !std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
 /// Who holds the lease now, and until when.
@@ -137,16 +238,16 @@ pub async fn current(c: &Client, store: &Store) -> Result<(String, DateTime<Utc>
     Ok((holder, until))
 }
 
-/// Extends our lease; `false` when it is no longer ours (expired and taken).
+/// Extends our lease by `ttl` from the database's now; `false` when it is
+/// no longer ours (released, broken by `unlock --force`, or taken after it
+/// expired: holder = us means nobody held it in between).
 pub async fn renew(c: &Client, store: &Store, me: &Holder, ttl: Duration) -> Result<bool, DbError> {
-    let until =
-        Utc::now() + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::minutes(5));
     let sql = format!(
-        "UPDATE {} SET expires_at = $1::text::timestamptz WHERE name = $2 AND holder = $3",
+        "UPDATE {} SET expires_at = now() + $1::text::interval WHERE name = $2 AND holder = $3",
         store.table(LEASE)
     );
-    let name = NAME.to_string();
-    let n = exec(c, &sql, &[&ts(until), &name, &me.0])
+    let (name, ttl_text) = (NAME.to_string(), interval(ttl));
+    let n = exec(c, &sql, &[&ttl_text, &name, &me.0])
         .await
         .map_err(|e| DbError::query("renewing the lease", &e))?;
     Ok(n > 0)
@@ -178,4 +279,281 @@ pub async fn force_release(c: &Client, store: &Store) -> Result<(String, DateTim
         .await
         .map_err(|e| DbError::query("breaking the lease", &e))?;
     Ok(previous)
+}
+
+/// What the heartbeat knows about our lease.
+#[derive(Debug, Clone)]
+struct State {
+    /// A lower bound of the lease's end in local monotonic time: the
+    /// renewal was sent at `t`, so the server's `now()` was later and its
+    /// `expires_at` is at least `t + ttl`.
+    valid_until: Instant,
+    /// Why the lease is no longer ours.
+    lost: Option<String>,
+}
+
+/// Renews the lease every quarter of the TTL on a connection of its own,
+/// for as long as it lives (it stops when dropped). A renewal that fails is
+/// retried on a fresh connection while the lease still runs; when the
+/// lease could expire before a renewal succeeds, or a renewal finds it
+/// taken, the lease counts as lost and stays so.
+pub struct Heartbeat {
+    state: watch::Receiver<State>,
+    wake: Arc<Notify>,
+    task: tokio::task::JoinHandle<()>,
+    ttl: Duration,
+}
+
+impl Drop for Heartbeat {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Heartbeat {
+    /// Starts renewing a lease taken at `taken` (when the acquiring
+    /// statement was sent).
+    pub fn start(
+        db: Db,
+        store: Store,
+        me: Holder,
+        ttl: Duration,
+        statement_timeout: Duration,
+        taken: Instant,
+    ) -> Heartbeat {
+        let (tx, rx) = watch::channel(State {
+            valid_until: taken + ttl,
+            lost: None,
+        });
+        let wake = Arc::new(Notify::new());
+        let beat = Beat {
+            db,
+            store,
+            me,
+            ttl,
+            statement_timeout,
+            tx,
+            wake: wake.clone(),
+            client: None,
+        };
+        Heartbeat {
+            state: rx,
+            wake,
+            task: tokio::spawn(beat.run()),
+            ttl,
+        }
+    }
+
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    /// How long before the lease's end we stop trusting it: enough for a
+    /// cancel request to reach the server.
+    pub fn margin(&self) -> Duration {
+        margin(self.ttl)
+    }
+
+    /// Why the lease is lost, if it is.
+    pub fn lost(&self) -> Option<String> {
+        let s = self.state.borrow();
+        if let Some(why) = &s.lost {
+            return Some(why.clone());
+        }
+        (Instant::now() + self.margin() >= s.valid_until)
+            .then(|| "it could not be renewed before it would expire".to_string())
+    }
+
+    /// How long the lease is ours for certain (less the margin).
+    pub fn remaining(&self) -> Duration {
+        let until = self.state.borrow().valid_until;
+        until.saturating_duration_since(Instant::now() + self.margin())
+    }
+
+    /// Waits until the lease is ours for longer than `need` (asking the
+    /// heartbeat to renew at once if it is not); an error when it is lost.
+    pub async fn ensure(&mut self, need: Duration) -> Result<(), String> {
+        loop {
+            if let Some(why) = self.lost() {
+                return Err(why);
+            }
+            if self.remaining() > need {
+                return Ok(());
+            }
+            self.wake.notify_one();
+            let until = self.state.borrow().valid_until;
+            let expiry = until.checked_sub(self.margin()).unwrap_or(until);
+            tokio::select! {
+                changed = self.state.changed() => {
+                    if changed.is_err() {
+                        return Err("the heartbeat stopped".into());
+                    }
+                }
+                _ = tokio::time::sleep_until(expiry) => {}
+            }
+        }
+    }
+
+    /// Completes when the lease is lost or could expire before the next
+    /// renewal lands: a DDL still running then is cancelled.
+    pub async fn expired(&self) -> String {
+        let mut state = self.state.clone();
+        loop {
+            if let Some(why) = self.lost() {
+                return why;
+            }
+            let until = state.borrow().valid_until;
+            let expiry = until.checked_sub(self.margin()).unwrap_or(until);
+            tokio::select! {
+                changed = state.changed() => {
+                    if changed.is_err() {
+                        // No more renewals: the lease ends at `until`.
+                        tokio::time::sleep_until(expiry).await;
+                        return "the heartbeat stopped".into();
+                    }
+                }
+                _ = tokio::time::sleep_until(expiry) => {}
+            }
+        }
+    }
+}
+
+fn margin(ttl: Duration) -> Duration {
+    (ttl / 10).min(Duration::from_secs(2))
+}
+
+/// The heartbeat task.
+struct Beat {
+    db: Db,
+    store: Store,
+    me: Holder,
+    ttl: Duration,
+    statement_timeout: Duration,
+    tx: watch::Sender<State>,
+    wake: Arc<Notify>,
+    client: Option<Client>,
+}
+
+impl Beat {
+    async fn run(mut self) {
+        let period = self.ttl / 4;
+        let mut next = Instant::now() + period;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep_until(next) => {}
+                _ = self.wake.notified() => {}
+            }
+            let valid_until = self.tx.borrow().valid_until;
+            let budget = valid_until.saturating_duration_since(Instant::now() + margin(self.ttl));
+            if budget.is_zero() {
+                self.lose("it could not be renewed before it would expire".into());
+                return;
+            }
+            let sent = Instant::now();
+            match self.renew_once(budget.min(self.statement_timeout)).await {
+                Ok(true) => {
+                    self.tx.send_modify(|s| s.valid_until = sent + self.ttl);
+                    next = sent + period;
+                }
+                Ok(false) => {
+                    let by = match &self.client {
+                        Some(c) => current(c, &self.store).await.map(|(h, _)| h).ok(),
+                        None => None,
+                    };
+                    self.lose(match by {
+                        Some(h) if !h.is_empty() => {
+                            format!("another controller ({h}) holds it now")
+                        }
+                        _ => "it was released or broken (`unlock --force`)".into(),
+                    });
+                    return;
+                }
+                Err(e) if !e.transient() => {
+                    self.lose(format!("renewing it failed: {e}"));
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!("renewing the lease: {e}; trying again on a fresh connection");
+                    if let Some(c) = self.client.take() {
+                        self.db.abandon(c);
+                    }
+                    let left = valid_until.saturating_duration_since(Instant::now());
+                    next = Instant::now()
+                        + (left / 8).clamp(Duration::from_millis(100), Duration::from_secs(1));
+                }
+            }
+        }
+    }
+
+    async fn renew_once(&mut self, deadline: Duration) -> Result<bool, DbError> {
+        let timed_out = || DbError::Timeout {
+            context: "renewing the lease".into(),
+            after: deadline,
+        };
+        let work = async {
+            if self.client.is_none() {
+                self.client = Some(self.db.client().await?);
+            }
+            match &self.client {
+                Some(c) => renew(c, &self.store, &self.me, self.ttl).await,
+                None => Err(timed_out()),
+            }
+        };
+        tokio::time::timeout(deadline, work)
+            .await
+            .unwrap_or_else(|_| Err(timed_out()))
+    }
+
+    fn lose(&mut self, why: String) {
+        tracing::error!("the lease was lost: {why}");
+        self.tx.send_modify(|s| s.lost = Some(why));
+        if let Some(c) = self.client.take() {
+            super::discard(c);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn holder_text_round_trips_and_old_holders_have_no_identity() {
+        let me = Holder::me(&uuid::Uuid::nil());
+        let id = Identity::parse(&me.0).expect("parses");
+        assert_eq!(id, Identity::current());
+        let old = Identity::parse("other-host:4242:run-x");
+        assert!(old.is_none(), "{old:?}");
+        assert_eq!(holder_is_dead("other-host:4242:run-x"), None);
+    }
+
+    #[test]
+    fn this_process_is_alive_and_a_reused_pid_is_not_the_holder() {
+        let me = Identity::current();
+        assert!(me.pid_ns.is_some() && me.start.is_some(), "{me:?}");
+        let holder = Holder::me(&uuid::Uuid::new_v4()).0;
+        assert_eq!(holder_is_dead(&holder), None, "we are alive");
+        let start = me.start.unwrap_or_default();
+        let reused = holder.replace(&format!(":{start}"), &format!(":{}", start + 1));
+        assert_eq!(
+            holder_is_dead(&reused),
+            Some("its PID now belongs to another process")
+        );
+        let other_ns = format!(
+            "{}:{}:run:{}:{}",
+            me.host,
+            me.pid + 1_000_000,
+            me.pid_ns.unwrap_or_default() + 1,
+            start
+        );
+        assert_eq!(holder_is_dead(&other_ns), None, "another PID namespace");
+        let gone = format!(
+            "{}:{}:run:{}:{}",
+            me.host,
+            4_000_000,
+            me.pid_ns.unwrap_or_default(),
+            start
+        );
+        assert_eq!(holder_is_dead(&gone), Some("that process no longer exists"));
+    }
 }

@@ -15,10 +15,10 @@ use chrono::{DateTime, Utc};
 use thiserror::Error;
 
 use super::catalog::{self, SnapshotError, SnapshotOptions};
-use super::lease::{self, Holder};
-use super::store::Store;
+use super::lease::{self, Heartbeat, Holder};
+use super::store::{Store, Unresolved};
 use super::{Client, Db, DbError};
-use crate::exec::{AuditRow, Backend};
+use crate::exec::{AuditRow, Backend, Bookkeeping, Outcome};
 use crate::model::{ClusterId, Size, Snapshot};
 use crate::plan::{Action, ActionKind};
 
@@ -29,8 +29,6 @@ pub enum LiveError {
     Snapshot(#[from] SnapshotError),
     #[error(transparent)]
     Db(#[from] DbError),
-    #[error("the lease was lost (another controller took it after it expired); stopped before the next cluster")]
-    LeaseLost,
 }
 
 /// How hard to try before giving up on a transient failure.
@@ -84,10 +82,10 @@ impl Retry for SnapshotError {
     }
 }
 
-struct LeaseKeeper {
+/// The lease this run holds, and the heartbeat that keeps it.
+struct HeldLease {
     me: Holder,
-    ttl: Duration,
-    renewed: Instant,
+    heartbeat: Heartbeat,
 }
 
 pub struct LiveBackend<'a> {
@@ -100,10 +98,17 @@ pub struct LiveBackend<'a> {
     /// A graceful resize blocks until the new replicas are ready (or the
     /// resize timeout rolls it back): its deadline is that timeout plus a minute.
     resize_timeout: Duration,
-    lease: Option<LeaseKeeper>,
+    lease: Option<HeldLease>,
     /// Set by the signal handler in watch mode.
     stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// The database's time at the last snapshot, and when it was read: our
+    /// timestamps follow the database's clock, not this host's.
+    clock: Option<(DateTime<Utc>, Instant)>,
 }
+
+/// How long an interrupted action of another run is given to land before
+/// it is settled as not applied: its DDL deadline plus this.
+const IN_DOUBT_MARGIN: Duration = Duration::from_secs(1);
 
 impl<'a> LiveBackend<'a> {
     pub fn new(
@@ -123,6 +128,7 @@ impl<'a> LiveBackend<'a> {
             resize_timeout: Duration::from_secs(600),
             lease: None,
             stop: None,
+            clock: None,
         }
     }
 
@@ -139,23 +145,34 @@ impl<'a> LiveBackend<'a> {
         self.store
     }
 
-    /// From now on, renew this lease before each cluster's actions.
-    pub fn hold_lease(&mut self, me: Holder, ttl: Duration) {
-        self.lease = Some(LeaseKeeper {
-            me,
-            ttl,
-            renewed: Instant::now(),
-        });
+    /// The client-side deadline of one attempt of this DDL.
+    fn ddl_deadline(&self, kind: ActionKind) -> Duration {
+        match kind {
+            ActionKind::SetSize => self
+                .statement_timeout
+                .max(self.resize_timeout + Duration::from_secs(60)),
+            _ => self.statement_timeout,
+        }
     }
 
-    async fn client(&mut self) -> Result<&Client, DbError> {
+    async fn connect(&mut self) -> Result<(), DbError> {
         if self.client.is_none() {
             self.client = Some(self.db.client().await?);
         }
-        self.client.as_ref().ok_or_else(|| DbError::Connect {
-            target: self.db.display().to_string(),
-            reason: "no connection".into(),
-        })
+        Ok(())
+    }
+
+    /// Closes the current connection (never handing it back to the pool):
+    /// it failed, or a statement on it is still running (then the server is
+    /// asked to cancel it).
+    fn drop_connection(&mut self, busy: bool) {
+        if let Some(c) = self.client.take() {
+            if busy {
+                self.db.abandon(c);
+            } else {
+                super::discard(c);
+            }
+        }
     }
 
     /// Runs `op` under the statement deadline, retrying transient failures
@@ -165,24 +182,66 @@ impl<'a> LiveBackend<'a> {
         what: &str,
         mut op: impl AsyncFnMut(&Client) -> Result<T, E>,
     ) -> Result<T, E> {
-        let mut delays = self.policy.delays();
         let deadline = self.statement_timeout;
+        self.attempts(what, deadline, None, async |c, _| op(c).await)
+            .await
+    }
+
+    /// The retry loop: each attempt has `deadline`; with `lease_need`, an
+    /// attempt starts only when the lease is ours for longer than that, and
+    /// is cancelled if the lease could expire while it runs. `op` gets the
+    /// attempt number (1 = first).
+    async fn attempts<T, E: Retry>(
+        &mut self,
+        what: &str,
+        deadline: Duration,
+        lease_need: Option<Duration>,
+        mut op: impl AsyncFnMut(&Client, u32) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let mut delays = self.policy.delays();
+        let mut attempt = 0;
         loop {
-            let result = match self.client().await {
-                Ok(c) => match tokio::time::timeout(deadline, op(c)).await {
-                    Ok(r) => r,
-                    Err(_) => Err(E::from(DbError::Timeout {
-                        context: what.to_string(),
-                        after: deadline,
-                    })),
-                },
+            attempt += 1;
+            if let (Some(need), Some(held)) = (lease_need, self.lease.as_mut()) {
+                held.heartbeat
+                    .ensure(need)
+                    .await
+                    .map_err(|why| E::from(DbError::LeaseLost(why)))?;
+            }
+            let result = match self.connect().await {
                 Err(e) => Err(E::from(e)),
+                Ok(()) => {
+                    let (Some(c), lease) = (self.client.as_ref(), self.lease.as_ref()) else {
+                        continue;
+                    };
+                    let expired = async {
+                        match (lease_need, lease) {
+                            (Some(_), Some(held)) => held.heartbeat.expired().await,
+                            _ => std::future::pending().await,
+                        }
+                    };
+                    tokio::select! {
+                        r = tokio::time::timeout(deadline, op(c, attempt)) => match r {
+                            Ok(r) => r,
+                            Err(_) => Err(E::from(DbError::Timeout {
+                                context: what.to_string(),
+                                after: deadline,
+                            })),
+                        },
+                        why = expired => {
+                            // The statement may still run: cancel it.
+                            self.drop_connection(true);
+                            return Err(E::from(DbError::LeaseLost(why)));
+                        }
+                    }
+                }
             };
             match result {
                 Ok(v) => return Ok(v),
                 Err(e) if e.transient() => {
-                    // The connection may be broken or stuck: never reuse it.
-                    self.client = None;
+                    // Broken, or still busy with the statement that timed
+                    // out: never reuse it.
+                    self.drop_connection(true);
                     match delays.next() {
                         Some(delay) => {
                             tracing::warn!("{what}: {e}; retrying in {} ms", delay.as_millis());
@@ -204,7 +263,8 @@ impl<'a> LiveBackend<'a> {
         .await
     }
 
-    /// Takes the lease (waiting up to `wait` for it).
+    /// Takes the lease (waiting up to `wait` for it) and, once taken, keeps
+    /// it alive with a heartbeat until [`LiveBackend::release_lease`].
     pub async fn acquire_lease(
         &mut self,
         me: &Holder,
@@ -214,91 +274,244 @@ impl<'a> LiveBackend<'a> {
         let store = self.store;
         let started = Instant::now();
         loop {
+            let sent = tokio::time::Instant::now();
             let got = self
                 .retrying("taking the lease", async |c| {
                     lease::acquire(c, store, me, ttl).await
                 })
                 .await?;
-            let waited_enough = wait.is_none_or(|w| started.elapsed() >= w);
-            if matches!(got, lease::Acquired::Yes { .. }) || waited_enough {
+            if got == lease::Acquired::Yes {
+                // A retried acquire may have taken it on an earlier attempt:
+                // the first attempt's send time is the safe start.
+                let heartbeat = Heartbeat::start(
+                    self.db.clone(),
+                    store.clone(),
+                    me.clone(),
+                    ttl,
+                    self.statement_timeout,
+                    sent,
+                );
+                self.lease = Some(HeldLease {
+                    me: me.clone(),
+                    heartbeat,
+                });
+                return Ok(got);
+            }
+            if wait.is_none_or(|w| started.elapsed() >= w) {
                 return Ok(got);
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
     }
 
+    /// Why the lease is no longer ours, if it is not.
+    pub fn lease_lost(&self) -> Option<String> {
+        self.lease.as_ref().and_then(|h| h.heartbeat.lost())
+    }
+
+    /// Stops the heartbeat and gives the lease back (if still ours).
     pub async fn release_lease(&mut self) -> Result<(), DbError> {
-        let Some(keeper) = self.lease.take() else {
+        let Some(held) = self.lease.take() else {
             return Ok(());
         };
+        drop(held.heartbeat);
         let store = self.store;
         self.retrying("releasing the lease", async |c| {
-            lease::release(c, store, &keeper.me).await
+            lease::release(c, store, &held.me).await
         })
         .await
     }
 
-    /// Settles audit rows a killed run left without an outcome, by looking
-    /// at what the catalog shows now.
+    /// Settles audit rows a killed run left without an outcome, from what
+    /// the catalog shows now: a replica created or dropped, a managed
+    /// cluster's size or replication factor set. An action whose effect is
+    /// not visible yet while its statement may still be running on the
+    /// server (younger than its deadline) is left open: its cluster is
+    /// returned, to be left alone this run.
     pub async fn settle_unfinished(
         &mut self,
         snap: &Snapshot,
         run_id: &uuid::Uuid,
-    ) -> Result<usize, DbError> {
+    ) -> Result<Settled, DbError> {
         let store = self.store;
         let rows = self
             .retrying("reading unfinished actions", async |c| {
                 store.unresolved_actions(c).await
             })
             .await?;
-        for (action_id, cluster_id, kind, replica) in &rows {
-            let exists = snap
-                .cluster(&ClusterId(cluster_id.clone()))
-                .is_some_and(|c| c.replica(replica).is_some());
-            let took_effect = match kind.as_str() {
-                "create_replica" => exists,
-                "drop_replica" => !exists,
-                _ => false,
-            };
-            let note = format!(
-                "interrupted before its outcome was recorded; run {run_id} found it {}",
-                if took_effect {
-                    "applied"
-                } else {
-                    "not applied"
+        let mut settled = Settled::default();
+        for row in &rows {
+            let took_effect = took_effect(snap, row);
+            if !took_effect {
+                let deadline = row
+                    .deadline_s
+                    .filter(|s| s.is_finite() && *s >= 0.0)
+                    .map(Duration::from_secs_f64)
+                    .unwrap_or_else(|| self.ddl_deadline(kind_of(&row.kind)));
+                let may_run_until = row.created_at.map(|t| {
+                    t + chrono::Duration::from_std(deadline + IN_DOUBT_MARGIN)
+                        .unwrap_or(chrono::Duration::zero())
+                });
+                if may_run_until.is_some_and(|t| t > snap.now) {
+                    settled.in_doubt.insert(
+                        row.cluster_id.clone(),
+                        format!(
+                            "an interrupted run's action on this cluster may still be running on the server \
+                             (its deadline ends {}); left alone this run, the next run settles it",
+                            may_run_until
+                                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                                .unwrap_or_default()
+                        ),
+                    );
+                    continue;
                 }
-            );
+            }
+            let outcome = Outcome {
+                action_id: row.action_id.clone(),
+                executed: took_effect,
+                error: Some(format!(
+                    "interrupted before its outcome was recorded; run {run_id} found it {}",
+                    if took_effect {
+                        "applied"
+                    } else {
+                        "not applied"
+                    }
+                )),
+            };
             self.retrying("settling an unfinished action", async |c| {
-                store
-                    .audit_outcome(c, action_id, took_effect, Some(&note))
-                    .await
+                store.audit_outcome(c, &outcome).await
             })
             .await?;
+            settled.count += 1;
         }
-        Ok(rows.len())
+        Ok(settled)
     }
-    /// One DDL statement, retried on transient errors.
-    async fn execute_ddl_once(&mut self, action: &Action) -> Result<(), String> {
-        let mut attempt = 0;
 
-        let result = self
-            .retrying("running DDL", async |c| {
-                attempt += 1;
-                // Simple-query protocol: one statement, autocommit.
-                match c.batch_execute(&action.sql).await {
-                    Ok(()) => Ok(()),
-                    Err(e) if attempt > 1 && already_done(action.kind, &e) => {
-                        tracing::info!(sql = %action.sql, "retry found the work already done");
-                        Ok(())
+    /// The pipelined bookkeeping step (see [`Bookkeeping`]): every part in
+    /// one round trip, retried as a whole (each part is idempotent).
+    async fn pipelined(&mut self, step: &Bookkeeping<'_>) -> Result<bool, DbError> {
+        let store = self.store;
+        let intent = step.intent.map(|row| self.with_deadline(row));
+        let unchanged = self
+            .attempts(
+                "recording actions",
+                self.statement_timeout,
+                None,
+                async |c, attempt| {
+                    let retry = attempt > 1;
+                    let outcome = async {
+                        match step.outcome {
+                            Some(o) => store.audit_outcome(c, o).await,
+                            None => Ok(()),
+                        }
+                    };
+                    let guard = async {
+                        match step.guard {
+                            Some((cluster, _)) => catalog::replicas_of(c, cluster).await.map(Some),
+                            None => Ok(None),
+                        }
+                    };
+                    let write_intent = async {
+                        match &intent {
+                            Some(row) => store.audit_intent(c, row, retry).await,
+                            None => Ok(()),
+                        }
+                    };
+                    let states = async {
+                        match step.states {
+                            Some((states, at)) => store.write_states(c, states, at, retry).await,
+                            None => Ok(()),
+                        }
+                    };
+                    let (o, g, i, s) =
+                        futures_util::future::join4(outcome, guard, write_intent, states).await;
+                    o?;
+                    i?;
+                    s?;
+                    let unchanged = match (g?, step.guard) {
+                        (Some(now), Some((_, observed))) => {
+                            crate::exec::same_replicas(&now, observed)
+                        }
+                        _ => true,
+                    };
+                    if !unchanged {
+                        if let Some(row) = &intent {
+                            store.withdraw_intent(c, &row.action_id).await?;
+                        }
                     }
-                    Err(e) => Err(DbError::query("running DDL", &e)),
-                }
-            })
-            .await;
-        result.map_err(|e| match e {
-            DbError::Query { reason, .. } => reason,
-            other => other.to_string(),
-        })
+                    Ok::<bool, DbError>(unchanged)
+                },
+            )
+            .await?;
+        Ok(unchanged)
+    }
+
+    /// The intent row with the DDL's deadline, so that a later run knows
+    /// how long the statement may still have been running if we die.
+    fn with_deadline(&self, row: &AuditRow) -> AuditRow {
+        let mut row = row.clone();
+        let kind = row
+            .decision_ctx
+            .get("kind")
+            .and_then(|k| k.as_str())
+            .map(kind_of)
+            .unwrap_or(ActionKind::CreateReplica);
+        if let Some(ctx) = row.decision_ctx.as_object_mut() {
+            ctx.insert(
+                "deadline_s".into(),
+                self.ddl_deadline(kind).as_secs_f64().into(),
+            );
+        }
+        row
+    }
+
+    /// How much of the lease `action` needs before it may start: its
+    /// deadline, or for a statement that may block longer than half the
+    /// TTL (a graceful resize) half the TTL, the heartbeat covering the rest.
+    fn lease_need(&self, deadline: Duration) -> Option<Duration> {
+        self.lease
+            .as_ref()
+            .map(|h| deadline.min(h.heartbeat.ttl() / 2))
+    }
+}
+
+/// What settling found.
+#[derive(Debug, Default)]
+pub struct Settled {
+    /// Rows settled now.
+    pub count: usize,
+    /// Clusters with an action whose outcome cannot be known yet.
+    pub in_doubt: std::collections::BTreeMap<ClusterId, String>,
+}
+
+fn kind_of(kind: &str) -> ActionKind {
+    match kind {
+        "drop_replica" => ActionKind::DropReplica,
+        "set_size" => ActionKind::SetSize,
+        "set_replication_factor" => ActionKind::SetReplicationFactor,
+        _ => ActionKind::CreateReplica,
+    }
+}
+
+/// Whether the catalog shows the effect of an interrupted action.
+fn took_effect(snap: &Snapshot, row: &Unresolved) -> bool {
+    let cluster = snap.cluster(&row.cluster_id);
+    match row.kind.as_str() {
+        "create_replica" => cluster
+            .and_then(|c| c.replica(&row.replica))
+            .is_some_and(|r| {
+                row.size
+                    .as_deref()
+                    .is_none_or(|s| r.size.as_ref().is_none_or(|have| have.0 == s))
+            }),
+        "drop_replica" => cluster.is_none_or(|c| c.replica(&row.replica).is_none()),
+        "set_size" => cluster.is_some_and(|c| {
+            row.size.is_some() && c.size.as_ref().map(|s| s.0.as_str()) == row.size.as_deref()
+        }),
+        "set_replication_factor" => cluster.is_some_and(|c| {
+            row.replication_factor.is_some() && c.replication_factor == row.replication_factor
+        }),
+        _ => false,
     }
 }
 
@@ -320,48 +533,70 @@ fn already_done(kind: ActionKind, e: &tokio_postgres::Error) -> bool {
 impl Backend for LiveBackend<'_> {
     type Error = LiveError;
 
+    /// The database's clock: the last snapshot's `now()` plus the time
+    /// elapsed here since (this host's clock may be off by any amount).
     fn now(&self) -> DateTime<Utc> {
-        Utc::now()
+        match self.clock {
+            Some((at, read)) => {
+                at + chrono::Duration::from_std(read.elapsed()).unwrap_or(chrono::Duration::zero())
+            }
+            None => Utc::now(),
+        }
     }
 
     async fn snapshot(&mut self) -> Result<Snapshot, LiveError> {
         let (store, options) = (self.store, self.options);
-        Ok(self
+        let snap = self
             .retrying("reading the catalog", async |c| {
                 catalog::load(c, store, options).await
             })
-            .await?)
+            .await?;
+        self.clock = Some((snap.now, Instant::now()));
+        Ok(snap)
     }
 
-    async fn execute_ddl(&mut self, action: &Action) -> Result<(), String> {
-        let normal = self.statement_timeout;
-        if action.kind == ActionKind::SetSize {
-            self.statement_timeout = normal.max(self.resize_timeout + Duration::from_secs(60));
+    async fn execute_ddl(&mut self, action: &Action) -> Result<Result<(), String>, LiveError> {
+        let deadline = self.ddl_deadline(action.kind);
+        let need = self.lease_need(deadline);
+        let result = self
+            .attempts("running DDL", deadline, need, async |c, attempt| {
+                // Simple-query protocol: one statement, autocommit.
+                match c.batch_execute(&action.sql).await {
+                    Ok(()) => Ok(()),
+                    Err(e) if attempt > 1 && already_done(action.kind, &e) => {
+                        tracing::info!(sql = %action.sql, "retry found the work already done");
+                        Ok(())
+                    }
+                    Err(e) => Err(DbError::query("running DDL", &e)),
+                }
+            })
+            .await;
+        match result {
+            Ok(()) => Ok(Ok(())),
+            Err(e @ DbError::LeaseLost(_)) => Err(LiveError::Db(e)),
+            Err(DbError::Query { reason, .. }) => Ok(Err(reason)),
+            Err(other) => Ok(Err(other.to_string())),
         }
-        let result = self.execute_ddl_once(action).await;
-        self.statement_timeout = normal;
-        result
     }
 
     async fn audit(&mut self, row: &AuditRow) -> Result<(), LiveError> {
         let store = self.store;
+        let row = self.with_deadline(row);
         Ok(self
-            .retrying("writing the audit row", async |c| {
-                store.audit_intent(c, row).await
-            })
+            .attempts(
+                "writing the audit row",
+                self.statement_timeout,
+                None,
+                async |c, attempt| store.audit_intent(c, &row, attempt > 1).await,
+            )
             .await?)
     }
 
-    async fn audit_outcome(
-        &mut self,
-        action_id: &str,
-        executed: bool,
-        error: Option<&str>,
-    ) -> Result<(), LiveError> {
+    async fn audit_outcome(&mut self, outcome: &Outcome) -> Result<(), LiveError> {
         let store = self.store;
         Ok(self
             .retrying("recording the outcome", async |c| {
-                store.audit_outcome(c, action_id, executed, error).await
+                store.audit_outcome(c, outcome).await
             })
             .await?)
     }
@@ -373,9 +608,12 @@ impl Backend for LiveBackend<'_> {
     ) -> Result<(), LiveError> {
         let store = self.store;
         Ok(self
-            .retrying("writing state", async |c| {
-                store.write_states(c, states, at).await
-            })
+            .attempts(
+                "writing state",
+                self.statement_timeout,
+                None,
+                async |c, attempt| store.write_states(c, states, at, attempt > 1).await,
+            )
             .await?)
     }
 
@@ -391,31 +629,27 @@ impl Backend for LiveBackend<'_> {
         Ok(Some(rows))
     }
 
+    async fn bookkeeping(&mut self, step: Bookkeeping<'_>) -> Result<bool, LiveError> {
+        Ok(self.pipelined(&step).await?)
+    }
+
+    async fn lease_allows(&mut self, next: Option<&Action>) -> Result<(), LiveError> {
+        let need = match next {
+            Some(action) => self.lease_need(self.ddl_deadline(action.kind)),
+            None => self.lease.as_ref().map(|_| Duration::ZERO),
+        };
+        if let (Some(need), Some(held)) = (need, self.lease.as_mut()) {
+            held.heartbeat
+                .ensure(need)
+                .await
+                .map_err(|why| LiveError::Db(DbError::LeaseLost(why)))?;
+        }
+        Ok(())
+    }
+
     fn stop_requested(&self) -> bool {
         self.stop
             .as_ref()
             .is_some_and(|f| f.load(std::sync::atomic::Ordering::SeqCst))
-    }
-
-    async fn keep_alive(&mut self) -> Result<(), LiveError> {
-        let Some(keeper) = &self.lease else {
-            return Ok(());
-        };
-        if keeper.renewed.elapsed() < keeper.ttl / 3 {
-            return Ok(());
-        }
-        let (me, ttl, store) = (keeper.me.clone(), keeper.ttl, self.store);
-        let ours = self
-            .retrying("renewing the lease", async |c| {
-                lease::renew(c, store, &me, ttl).await
-            })
-            .await?;
-        if !ours {
-            return Err(LiveError::LeaseLost);
-        }
-        if let Some(k) = &mut self.lease {
-            k.renewed = Instant::now();
-        }
-        Ok(())
     }
 }

@@ -26,8 +26,15 @@ mod tls;
 
 #[derive(Debug, Error)]
 pub enum DbError {
+    /// `transient`: worth another attempt (refused, reset, timed out);
+    /// otherwise it cannot succeed by retrying (unknown host, missing
+    /// database, authentication, TLS).
     #[error("cannot connect to {target}: {reason}")]
-    Connect { target: String, reason: String },
+    Connect {
+        target: String,
+        reason: String,
+        transient: bool,
+    },
     #[error("TLS set-up failed: {0}")]
     Tls(String),
     #[error("{context}: {reason}")]
@@ -38,6 +45,9 @@ pub enum DbError {
     },
     #[error("{context}: no answer within {}s", .after.as_secs())]
     Timeout { context: String, after: Duration },
+    /// Our controller lease is gone or could expire: no further DDL.
+    #[error("the lease was lost: {0}; stopped before sending any further DDL")]
+    LeaseLost(String),
 }
 
 impl DbError {
@@ -52,9 +62,9 @@ impl DbError {
     /// Worth retrying: the connection broke or the server asked us to retry.
     pub fn transient(&self) -> bool {
         match self {
-            DbError::Connect { .. } | DbError::Timeout { .. } => true,
-            DbError::Query { transient, .. } => *transient,
-            DbError::Tls(_) => false,
+            DbError::Timeout { .. } => true,
+            DbError::Connect { transient, .. } | DbError::Query { transient, .. } => *transient,
+            DbError::Tls(_) | DbError::LeaseLost(_) => false,
         }
     }
 
@@ -89,14 +99,52 @@ pub fn is_transient(e: &tokio_postgres::Error) -> bool {
     if e.is_closed() {
         return true;
     }
+    io_cause(e).is_some_and(transient_io)
+}
+
+/// The I/O error behind a driver error, if any.
+fn io_cause(e: &tokio_postgres::Error) -> Option<&std::io::Error> {
     let mut source = std::error::Error::source(e);
     while let Some(cause) = source {
-        if cause.downcast_ref::<std::io::Error>().is_some() {
-            return true;
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            return Some(io);
         }
         source = cause.source();
     }
-    false
+    None
+}
+
+/// A broken or refused connection can work on the next attempt; a name that
+/// does not resolve or a malformed answer (TLS) cannot.
+fn transient_io(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(
+        e.kind(),
+        ConnectionRefused
+            | ConnectionReset
+            | ConnectionAborted
+            | NotConnected
+            | BrokenPipe
+            | TimedOut
+            | UnexpectedEof
+            | Interrupted
+            | WouldBlock
+            | AddrNotAvailable
+            | HostUnreachable
+            | NetworkUnreachable
+            | NetworkDown
+    )
+}
+
+/// Whether a failed connection attempt is worth repeating. Missing
+/// database, authentication and authorization failures, `server does not
+/// support TLS`, certificate problems and unknown hosts are permanent.
+pub fn connect_transient(e: &tokio_postgres::Error) -> bool {
+    if let Some(db) = e.as_db_error() {
+        let code = db.code().code();
+        return !(code == "3D000" || code.starts_with("28") || code == "42501") && is_transient(e);
+    }
+    io_cause(e).is_some_and(transient_io)
 }
 
 /// One line: the server's message (and hint) or the client-side cause.
@@ -128,6 +176,10 @@ pub struct Db {
     target: String,
     display: String,
     exec_cluster: Option<String>,
+    /// Start-up deadline of a new connection: TCP, TLS and authentication.
+    connect_timeout: Duration,
+    /// For cancel requests.
+    tls: tokio_postgres_rustls::MakeRustlsConnect,
 }
 
 pub type Client = deadpool_postgres::Object;
@@ -138,7 +190,9 @@ impl Db {
         let manager_cfg = ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         };
-        let manager = Manager::from_config(conn.pg.clone(), tls, manager_cfg);
+        let manager = Manager::from_config(conn.pg.clone(), tls.clone(), manager_cfg);
+        // The main connection, the lease heartbeat's, and room for one
+        // replacing a discarded connection.
         let pool = Pool::builder(manager)
             .max_size(4)
             .build()
@@ -148,24 +202,59 @@ impl Db {
             target: target_of(conn),
             display: conn.display.clone(),
             exec_cluster,
+            connect_timeout: conn
+                .pg
+                .get_connect_timeout()
+                .copied()
+                .unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+            tls,
         })
     }
 
     /// A ready connection. With an exec cluster, the session runs on it, so
     /// our own reads and writes never land on a cluster we may suspend.
+    /// The whole start-up (TCP, TLS, authentication, `SET cluster`) has the
+    /// connect deadline: a server that accepts and never answers cannot
+    /// hang us. A connection whose set-up failed is never pooled.
     pub async fn client(&self) -> Result<Client, DbError> {
-        let client = self.pool.get().await.map_err(|e| DbError::Connect {
-            target: self.target.clone(),
-            reason: pool_reason(&e),
-        })?;
+        let deadline = self.connect_timeout;
+        let timed_out = || DbError::Timeout {
+            context: format!("connecting to {}", self.target),
+            after: deadline,
+        };
+        let client = match tokio::time::timeout(deadline, self.pool.get()).await {
+            Err(_) => return Err(timed_out()),
+            Ok(r) => r.map_err(|e| DbError::Connect {
+                target: self.target.clone(),
+                reason: pool_reason(&e),
+                transient: pool_transient(&e),
+            })?,
+        };
         if let Some(cluster) = &self.exec_cluster {
             let set = format!("SET cluster = {}", crate::ddl::ident(cluster));
-            client
-                .batch_execute(&set)
-                .await
-                .map_err(|e| DbError::query(format!("setting cluster {cluster}"), &e))?;
+            let result = match tokio::time::timeout(deadline, client.batch_execute(&set)).await {
+                Err(_) => Err(timed_out()),
+                Ok(r) => r.map_err(|e| DbError::query(format!("setting cluster {cluster}"), &e)),
+            };
+            if let Err(e) = result {
+                discard(client);
+                return Err(e);
+            }
         }
         Ok(client)
+    }
+
+    /// Asks the server to cancel what `client` is running (best effort,
+    /// bounded by the connect deadline, in the background) and closes the
+    /// connection: used when a statement timed out or the lease ran out.
+    pub fn abandon(&self, client: Client) {
+        let token = client.cancel_token();
+        let tls = self.tls.clone();
+        let deadline = self.connect_timeout;
+        discard(client);
+        tokio::spawn(async move {
+            let _ = tokio::time::timeout(deadline, token.cancel_query(tls)).await;
+        });
     }
 
     /// The redacted connection string.
@@ -187,6 +276,20 @@ fn target_of(conn: &Connection) -> String {
         .unwrap_or_default();
     let port = conn.pg.get_ports().first().copied().unwrap_or(5432);
     format!("{host}:{port}")
+}
+
+/// Closes a connection instead of handing it back to the pool: after a
+/// failure or a timeout it may be broken or still busy.
+pub fn discard(client: Client) {
+    drop(deadpool_postgres::Object::take(client));
+}
+
+fn pool_transient(e: &deadpool_postgres::PoolError) -> bool {
+    match e {
+        deadpool_postgres::PoolError::Backend(pg) => connect_transient(pg),
+        deadpool_postgres::PoolError::Timeout(_) => true,
+        _ => false,
+    }
 }
 
 fn pool_reason(e: &deadpool_postgres::PoolError) -> String {

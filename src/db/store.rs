@@ -12,7 +12,7 @@ use tokio_postgres::types::{ToSql, Type};
 
 use crate::db::{Client, DbError};
 use crate::ddl;
-use crate::exec::AuditRow;
+use crate::exec::{AuditRow, Outcome};
 use crate::model::{ClusterId, StrategyRow, STATE_VERSION};
 
 pub const STRATEGIES: &str = "mz_cluster_strategies";
@@ -104,14 +104,20 @@ impl Store {
         Ok(out)
     }
 
-    /// Writes new state versions: insert the new rows, then delete older
-    /// versions of the same clusters. Readers take the newest row, so a crash
-    /// between the two statements is harmless.
+    /// Writes new state versions: insert the new rows, then delete the older
+    /// versions of the clusters whose new row is there. Readers take the
+    /// newest row, so a crash between the two statements is harmless, and
+    /// the delete never removes the only version (so both statements go in
+    /// one round trip). A retry (`retry`: an earlier attempt may have
+    /// committed before the connection broke) inserts only the rows that
+    /// are missing, so the table converges to one row per cluster in the
+    /// same run.
     pub async fn write_states(
         &self,
         c: &Client,
         states: &[(ClusterId, serde_json::Value)],
         at: DateTime<Utc>,
+        retry: bool,
     ) -> Result<(), DbError> {
         let at_text = at.to_rfc3339();
         let table = self.table(STATE);
@@ -121,7 +127,7 @@ impl Store {
             for (id, payload) in chunk {
                 let n = params.len();
                 values.push(format!(
-                    "(${}, {STATE_VERSION}, ${}::text::jsonb, ${}::text::timestamptz)",
+                    "(${}::text, {STATE_VERSION}, ${}::text::jsonb, ${}::text::timestamptz)",
                     n + 1,
                     n + 2,
                     n + 3
@@ -130,36 +136,65 @@ impl Store {
                 params.push(payload.to_string());
                 params.push(at_text.clone());
             }
-            let sql = format!(
-                "INSERT INTO {table} (cluster_id, state_version, payload, updated_at) VALUES {}",
-                values.join(", ")
-            );
-            execute_text(c, &sql, &params)
-                .await
-                .map_err(|e| DbError::query("writing state", &e))?;
+            let insert = if retry {
+                format!(
+                    "INSERT INTO {table} (cluster_id, state_version, payload, updated_at) \
+                     SELECT v.cluster_id, v.state_version, v.payload, v.updated_at \
+                     FROM (VALUES {}) AS v (cluster_id, state_version, payload, updated_at) \
+                     WHERE NOT EXISTS (SELECT 1 FROM {table} s \
+                     WHERE s.cluster_id = v.cluster_id AND s.updated_at = v.updated_at)",
+                    values.join(", ")
+                )
+            } else {
+                format!(
+                    "INSERT INTO {table} (cluster_id, state_version, payload, updated_at) VALUES {}",
+                    values.join(", ")
+                )
+            };
             let ids: Vec<String> = chunk.iter().map(|(id, _)| id.0.clone()).collect();
             let placeholders: Vec<String> = (2..ids.len() + 2).map(|i| format!("${i}")).collect();
-            let sql = format!(
-                "DELETE FROM {table} WHERE updated_at < $1::text::timestamptz AND cluster_id IN ({})",
+            let delete = format!(
+                "DELETE FROM {table} WHERE updated_at < $1::text::timestamptz AND cluster_id IN ({}) \
+                 AND cluster_id IN (SELECT cluster_id FROM {table} WHERE updated_at = $1::text::timestamptz)",
                 placeholders.join(", ")
             );
-            let mut params = vec![at_text.clone()];
-            params.extend(ids);
-            execute_text(c, &sql, &params)
-                .await
-                .map_err(|e| DbError::query("removing old state versions", &e))?;
+            let mut delete_params = vec![at_text.clone()];
+            delete_params.extend(ids);
+            let (inserted, deleted) = futures_util::future::join(
+                execute_text(c, &insert, &params),
+                execute_text(c, &delete, &delete_params),
+            )
+            .await;
+            inserted.map_err(|e| DbError::query("writing state", &e))?;
+            deleted.map_err(|e| DbError::query("removing old state versions", &e))?;
         }
         Ok(())
     }
 
     /// Records an action before it is attempted (`executed` NULL = outcome
-    /// not known yet), so a crash mid-DDL still leaves a trace.
-    pub async fn audit_intent(&self, c: &Client, row: &AuditRow) -> Result<(), DbError> {
-        let sql = format!(
-            "INSERT INTO {} (action_id, cluster_id, action_sql, decision_ctx, executed, error_message, created_at) \
-             VALUES ($1, $2, $3, $4::text::jsonb, NULL, NULL, $5::text::timestamptz)",
-            self.table(ACTIONS)
-        );
+    /// not known yet), so a crash mid-DDL still leaves a trace. A retry
+    /// (`retry`: the first attempt may have committed before its connection
+    /// broke) inserts only if the row is not there yet: Materialize has no
+    /// `ON CONFLICT`, and action ids are deterministic per run.
+    pub async fn audit_intent(
+        &self,
+        c: &Client,
+        row: &AuditRow,
+        retry: bool,
+    ) -> Result<(), DbError> {
+        let table = self.table(ACTIONS);
+        let sql = if retry {
+            format!(
+                "INSERT INTO {table} (action_id, cluster_id, action_sql, decision_ctx, executed, error_message, created_at) \
+                 SELECT $1::text, $2::text, $3::text, $4::text::jsonb, NULL::bool, NULL::text, $5::text::timestamptz \
+                 WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE action_id = $1::text)"
+            )
+        } else {
+            format!(
+                "INSERT INTO {table} (action_id, cluster_id, action_sql, decision_ctx, executed, error_message, created_at) \
+                 VALUES ($1, $2, $3, $4::text::jsonb, NULL, NULL, $5::text::timestamptz)"
+            )
+        };
         let params = [
             row.action_id.clone(),
             row.cluster_id.0.clone(),
@@ -194,24 +229,29 @@ impl Store {
         Ok(())
     }
 
-    /// Records how an attempted action ended.
-    pub async fn audit_outcome(
-        &self,
-        c: &Client,
-        action_id: &str,
-        executed: bool,
-        error: Option<&str>,
-    ) -> Result<(), DbError> {
+    /// Removes the intent of an action that was never attempted (the plan
+    /// guard found the cluster changed in the same round trip).
+    pub async fn withdraw_intent(&self, c: &Client, action_id: &str) -> Result<(), DbError> {
+        let sql = format!(
+            "DELETE FROM {} WHERE action_id = $1 AND executed IS NULL",
+            self.table(ACTIONS)
+        );
+        execute_text(c, &sql, &[action_id.to_string()])
+            .await
+            .map_err(|e| DbError::query("withdrawing an audit row", &e))?;
+        Ok(())
+    }
+
+    /// Records how an attempted action ended (idempotent).
+    pub async fn audit_outcome(&self, c: &Client, outcome: &Outcome) -> Result<(), DbError> {
         let sql = format!(
             "UPDATE {} SET executed = $2, error_message = $3 WHERE action_id = $1",
             self.table(ACTIONS)
         );
-        let id = action_id.to_string();
-        let err = error.map(str::to_string);
         let params: Vec<(&(dyn ToSql + Sync), Type)> = vec![
-            (&id, Type::TEXT),
-            (&executed, Type::BOOL),
-            (&err, Type::TEXT),
+            (&outcome.action_id, Type::TEXT),
+            (&outcome.executed, Type::BOOL),
+            (&outcome.error, Type::TEXT),
         ];
         execute_typed(c, &sql, params)
             .await
@@ -220,14 +260,12 @@ impl Store {
     }
 
     /// Audit rows whose outcome was never recorded (the run was killed
-    /// mid-action): (action_id, cluster_id, kind, replica).
-    pub async fn unresolved_actions(
-        &self,
-        c: &Client,
-    ) -> Result<Vec<(String, String, String, String)>, DbError> {
+    /// mid-action).
+    pub async fn unresolved_actions(&self, c: &Client) -> Result<Vec<Unresolved>, DbError> {
         let sql = format!(
-            "SELECT action_id, cluster_id, decision_ctx->>'kind', decision_ctx->>'replica' FROM {} \
-             WHERE executed IS NULL AND error_message IS NULL",
+            "SELECT action_id, cluster_id, decision_ctx->>'kind', decision_ctx->>'replica', \
+             decision_ctx->>'size', decision_ctx->>'replication_factor', decision_ctx->>'deadline_s', \
+             created_at FROM {} WHERE executed IS NULL AND error_message IS NULL",
             self.table(ACTIONS)
         );
         let rows = c
@@ -237,13 +275,17 @@ impl Store {
         Ok(rows
             .iter()
             .map(|r| {
-                let get = |i| {
-                    r.try_get::<_, Option<String>>(i)
-                        .ok()
-                        .flatten()
-                        .unwrap_or_default()
-                };
-                (get(0), get(1), get(2), get(3))
+                let get = |i| r.try_get::<_, Option<String>>(i).ok().flatten();
+                Unresolved {
+                    action_id: get(0).unwrap_or_default(),
+                    cluster_id: ClusterId(get(1).unwrap_or_default()),
+                    kind: get(2).unwrap_or_default(),
+                    replica: get(3).unwrap_or_default(),
+                    size: get(4),
+                    replication_factor: get(5).and_then(|v| v.parse().ok()),
+                    deadline_s: get(6).and_then(|v| v.parse().ok()),
+                    created_at: r.try_get(7).ok().flatten(),
+                }
             })
             .collect())
     }
@@ -435,6 +477,22 @@ impl Store {
 pub enum Bound {
     SecondsAgo(u64),
     At(DateTime<Utc>),
+}
+
+/// An audit row without an outcome, as the settling of a killed run needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unresolved {
+    pub action_id: String,
+    pub cluster_id: ClusterId,
+    /// `create_replica`, `drop_replica`, `set_size`, `set_replication_factor`.
+    pub kind: String,
+    pub replica: String,
+    pub size: Option<String>,
+    pub replication_factor: Option<i64>,
+    /// The DDL deadline of the run that wrote it (older rows: unknown).
+    pub deadline_s: Option<f64>,
+    /// The database's time when the intent was written.
+    pub created_at: Option<DateTime<Utc>>,
 }
 
 /// Which audit rows to read.

@@ -1,15 +1,37 @@
 //! `/metrics`, `/healthz` and `/readyz` over HTTP for `apply --watch
-//! --metrics-addr`, on a thread of its own so a slow database never delays
-//! a scrape. Serves what `Metrics` holds; decides nothing.
+//! --metrics-addr`. Serves what `Metrics` holds; decides nothing.
+//!
+//! Health must answer whatever another client does (a kubelet that gets no
+//! answer restarts the pod), so every connection is served by a task of its
+//! own (hyper's HTTP/1 server) on a thread and runtime of its own, away
+//! from the apply loop: a client that pipelines requests without reading
+//! the answers stalls only its own connection. Each connection has a
+//! header-read deadline, a cap on requests and on lifetime, and the number
+//! of open connections is capped.
 
+use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
 
 use super::Metrics;
 
 /// Readiness: a successful run within this many intervals.
 const READY_INTERVALS: u32 = 3;
+/// A connection must send a request's headers within this.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+/// After this many requests a connection is closed (`Connection: close`).
+const REQUESTS_PER_CONNECTION: u32 = 100;
+/// No connection lives longer than this.
+const CONNECTION_LIFETIME: Duration = Duration::from_secs(60);
+/// Connections served at once; more are closed at once.
+const MAX_CONNECTIONS: usize = 256;
 
 /// Readiness: a run completed (acting or finding the lease held) recently.
 pub struct Health {
@@ -41,7 +63,7 @@ impl Health {
 
 /// `/metrics`, `/healthz`, `/readyz` on their own thread; stopped on drop.
 pub struct MetricsServer {
-    server: Arc<tiny_http::Server>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -55,25 +77,35 @@ impl MetricsServer {
         metrics: Arc<Metrics>,
         health: Arc<Health>,
     ) -> Result<MetricsServer, String> {
-        let server = tiny_http::Server::http(addr)
+        let listener = std::net::TcpListener::bind(addr)
+            .and_then(|l| l.set_nonblocking(true).map(|()| l))
             .map_err(|e| format!("--metrics-addr {addr}: cannot listen: {e}"))?;
-        let server = Arc::new(server);
-        let bound = server
-            .server_addr()
-            .to_ip()
-            .map_or_else(|| addr.to_string(), |a| a.to_string());
+        let bound = listener
+            .local_addr()
+            .map_or_else(|_| addr.to_string(), |a| a.to_string());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the metrics server: {e}"))?;
         tracing::info!(addr = %bound, "serving /metrics, /healthz and /readyz");
-        let worker = server.clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel();
         let thread = std::thread::Builder::new()
             .name("metrics-http".into())
             .spawn(move || {
-                for request in worker.incoming_requests() {
-                    respond(request, &metrics, &health);
-                }
+                runtime.block_on(async move {
+                    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+                        tracing::error!("the metrics server cannot use its socket");
+                        return;
+                    };
+                    tokio::select! {
+                        _ = stopped => {}
+                        _ = serve(listener, metrics, health) => {}
+                    }
+                });
             })
             .map_err(|e| format!("cannot start the metrics server: {e}"))?;
         Ok(MetricsServer {
-            server,
+            stop: Some(stop),
             thread: Some(thread),
         })
     }
@@ -81,20 +113,57 @@ impl MetricsServer {
 
 impl Drop for MetricsServer {
     fn drop(&mut self) {
-        self.server.unblock();
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
     }
 }
 
-fn respond(request: tiny_http::Request, metrics: &Metrics, health: &Health) {
-    use tiny_http::Method;
-    let path = request.url().split('?').next().unwrap_or_default();
-    let readable = matches!(request.method(), Method::Get | Method::Head);
-    let (status, content_type, body) = match path {
+async fn serve(listener: tokio::net::TcpListener, metrics: Arc<Metrics>, health: Arc<Health>) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            // Out of file descriptors and the like: try again shortly.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            drop(stream);
+            continue;
+        };
+        let (metrics, health) = (metrics.clone(), health.clone());
+        tokio::spawn(async move {
+            let served = Arc::new(AtomicU32::new(0));
+            let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                let n = served.fetch_add(1, Ordering::Relaxed) + 1;
+                let mut response = respond(&req, &metrics, &health);
+                if n >= REQUESTS_PER_CONNECTION {
+                    response.headers_mut().insert(
+                        hyper::header::CONNECTION,
+                        hyper::header::HeaderValue::from_static("close"),
+                    );
+                }
+                async move { Ok::<_, Infallible>(response) }
+            });
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(stream), service);
+            let _ = tokio::time::timeout(CONNECTION_LIFETIME, connection).await;
+            drop(slot);
+        });
+    }
+}
+
+fn respond(req: &Request<Incoming>, metrics: &Metrics, health: &Health) -> Response<Full<Bytes>> {
+    let readable = matches!(*req.method(), Method::GET | Method::HEAD);
+    let (status, content_type, body) = match req.uri().path() {
         _ if !readable => (405, PLAIN, "only GET and HEAD\n".to_string()),
-        "/metrics" if wants_openmetrics(&request) => (200, OPENMETRICS, metrics.openmetrics()),
+        "/metrics" if wants_openmetrics(req) => (200, OPENMETRICS, metrics.openmetrics()),
         "/metrics" => (200, PROMETHEUS_TEXT, metrics.prometheus_text()),
         "/healthz" => (200, PLAIN, "ok\n".into()),
         "/readyz" if health.ready() => (200, PLAIN, "ready\n".into()),
@@ -109,17 +178,23 @@ fn respond(request: tiny_http::Request, metrics: &Metrics, health: &Health) {
             "not found: try /metrics, /healthz or /readyz\n".into(),
         ),
     };
-    let mut response = tiny_http::Response::from_string(body).with_status_code(status);
-    if let Ok(h) = tiny_http::Header::from_bytes("Content-Type", content_type) {
-        response = response.with_header(h);
-    }
-    let _ = request.respond(response);
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static(content_type),
+    );
+    response
 }
 
-fn wants_openmetrics(request: &tiny_http::Request) -> bool {
-    request.headers().iter().any(|h| {
-        h.field.equiv("Accept") && h.value.as_str().contains("application/openmetrics-text")
-    })
+fn wants_openmetrics(req: &Request<Incoming>) -> bool {
+    req.headers()
+        .get_all(hyper::header::ACCEPT)
+        .iter()
+        .any(|v| {
+            v.to_str()
+                .is_ok_and(|v| v.contains("application/openmetrics-text"))
+        })
 }
 
 #[cfg(test)]

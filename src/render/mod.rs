@@ -141,7 +141,7 @@ impl<T: View> View for Leased<T> {
     fn text(&self, style: &TextStyle) -> String {
         match self {
             Leased::Ran(v) => v.text(style),
-            Leased::Busy { holder, until } => lease_busy_text(holder, *until),
+            Leased::Busy { holder, until, .. } => lease_busy_text(holder, *until),
         }
     }
 
@@ -155,7 +155,7 @@ impl<T: View> View for Leased<T> {
     fn body(&self) -> serde_json::Value {
         match self {
             Leased::Ran(v) => v.body(),
-            Leased::Busy { holder, until } => lease_busy_body(holder, *until),
+            Leased::Busy { holder, until, .. } => lease_busy_body(holder, *until),
         }
     }
 

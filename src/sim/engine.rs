@@ -110,7 +110,34 @@ impl Backend for SimBackend<'_> {
         Ok(snap)
     }
 
-    async fn execute_ddl(&mut self, action: &crate::plan::Action) -> Result<(), String> {
+    async fn execute_ddl(
+        &mut self,
+        action: &crate::plan::Action,
+    ) -> Result<Result<(), String>, SimError> {
+        Ok(self.submit(action))
+    }
+
+    async fn audit(&mut self, _row: &AuditRow) -> Result<(), SimError> {
+        Ok(())
+    }
+
+    async fn persist_states(
+        &mut self,
+        states: &[(ClusterId, serde_json::Value)],
+        _at: DateTime<Utc>,
+    ) -> Result<(), SimError> {
+        for (id, state) in states {
+            if let Some(slot) = self.slot(id) {
+                slot.snap.states.insert(id.clone(), state.clone());
+            }
+        }
+        Ok(())
+    }
+}
+
+impl SimBackend<'_> {
+    /// Hands one DDL statement to the simulated cluster.
+    fn submit(&mut self, action: &crate::plan::Action) -> Result<(), String> {
         let sizes = &self.sc.sizes;
         let p = match action.kind {
             ActionKind::CreateReplica => {
@@ -147,23 +174,6 @@ impl Backend for SimBackend<'_> {
             return Err(format!("unknown cluster '{}'", action.cluster));
         };
         slot.sim.submit(p)
-    }
-
-    async fn audit(&mut self, _row: &AuditRow) -> Result<(), SimError> {
-        Ok(())
-    }
-
-    async fn persist_states(
-        &mut self,
-        states: &[(ClusterId, serde_json::Value)],
-        _at: DateTime<Utc>,
-    ) -> Result<(), SimError> {
-        for (id, state) in states {
-            if let Some(slot) = self.slot(id) {
-                slot.snap.states.insert(id.clone(), state.clone());
-            }
-        }
-        Ok(())
     }
 }
 

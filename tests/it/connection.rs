@@ -205,3 +205,194 @@ fn apply_works_for_a_role_without_create_once_the_tables_exist() {
         "state written by the restricted role"
     );
 }
+
+// ---- Issue 13 §2: hangs and retries -------------------------------------
+
+/// `clusterctl ARGS` that must end by itself: killed (and reported as
+/// hung, exit -1) after `limit`.
+fn bounded(mut cmd: std::process::Command, limit: std::time::Duration) -> Run {
+    use std::process::Stdio;
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn clusterctl");
+    let started = std::time::Instant::now();
+    while child.try_wait().expect("try_wait").is_none() {
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("wait");
+            return Run {
+                code: -1,
+                stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+                stderr: format!("HUNG: {}", String::from_utf8_lossy(&out.stderr)),
+            };
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().expect("wait");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn a_server_that_accepts_and_never_answers_cannot_hang_a_command() {
+    let silent = crate::support::HangingListener::start();
+    for args in [&["dry-run"][..], &["apply"][..], &["strategy", "ls"][..]] {
+        let mut cmd = command();
+        cmd.args(args).args([
+            "--connect-timeout",
+            "2",
+            "--statement-timeout",
+            "2s",
+            "--max-retries",
+            "1",
+            "--postgres-url",
+            &silent.url(),
+        ]);
+        let run = bounded(cmd, std::time::Duration::from_secs(60));
+        assert_eq!(run.code, 1, "{args:?}: {}", run.all());
+        assert!(
+            run.stderr.contains("no answer within 2s"),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn a_connection_whose_statement_timed_out_is_never_reused() {
+    let emu = Emulator::start();
+    emu.create_cluster("c");
+    init_tables(&emu);
+    strategy(&emu, "c", "target_size", json!({"target_size": "25cc"}));
+    // The plan guard's read hangs on its connection for good.
+    emu.stall_statement("FROM mz_catalog.mz_cluster_replicas WHERE cluster_id", 1);
+    let mut cmd = command();
+    cmd.args(["apply", "--statement-timeout", "2s", "-v"])
+        .env("DATABASE_URL", emu.url());
+    let run = bounded(cmd, std::time::Duration::from_secs(90));
+    assert_eq!(
+        run.code,
+        0,
+        "the retry ran on a fresh connection: {}",
+        run.all()
+    );
+    assert!(run.stderr.contains("retrying"), "{}", run.all());
+    assert_eq!(
+        emu.replicas("c"),
+        vec![("r_25cc".to_string(), "25cc".to_string())]
+    );
+    // The lease was released at the end.
+    let holder = emu.query_one("SELECT holder FROM clusterctl_lease WHERE name = 'controller'");
+    assert_eq!(holder.as_deref(), Some(""));
+}
+
+#[test]
+fn permanent_connection_errors_are_never_retried_by_any_command() {
+    let emu = Emulator::start();
+    init_tables(&emu);
+    let pw = emu.password();
+    let missing_db = emu.url().replace(emu.database(), "no_such_database");
+    let wrong_pw = emu.url().replace(&format!(":{pw}@"), ":not-the-password@");
+    // The proxy refuses TLS, like a server without it.
+    let no_tls = emu.url().replace("sslmode=disable", "sslmode=require");
+    for (url, says) in [
+        (missing_db.as_str(), "does not exist"),
+        (wrong_pw.as_str(), "password authentication failed"),
+        (no_tls.as_str(), "server does not support TLS"),
+    ] {
+        for args in [
+            &["dry-run", "-v"][..],
+            &["strategy", "ls", "-v"][..],
+            &["wipe-state", "-v"][..],
+        ] {
+            let run = with_url(url, args);
+            assert_eq!(run.code, 1, "{args:?}: {}", run.all());
+            assert!(run.stderr.contains(says), "{args:?}: {}", run.stderr);
+            assert!(
+                !run.stderr.contains("retrying"),
+                "{args:?}: a permanent error was retried: {}",
+                run.stderr
+            );
+        }
+    }
+    // A refused connection is transient, for every command alike.
+    let refused = "postgres://u:pw@127.0.0.1:1/db?connect_timeout=2";
+    for args in [
+        &["dry-run", "-v", "--max-retries", "1"][..],
+        &["strategy", "ls", "-v", "--max-retries", "1"][..],
+    ] {
+        let run = with_url(refused, args);
+        assert_eq!(run.code, 1, "{args:?}: {}", run.all());
+        assert!(run.stderr.contains("retrying"), "{args:?}: {}", run.stderr);
+    }
+}
+
+#[test]
+fn health_answers_while_another_client_pipelines_without_reading() {
+    use std::io::{Read, Write};
+    let emu = Emulator::start();
+    init_tables(&emu);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut cmd = command();
+    cmd.args([
+        "apply",
+        "--watch",
+        "--interval",
+        "1s",
+        "--metrics-addr",
+        &addr,
+    ])
+    .env("DATABASE_URL", emu.url())
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null());
+    let mut watch = cmd.spawn().expect("spawn");
+    let get = |path: &str| -> Option<u16> {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+        s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .ok()?;
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .ok()?;
+        let mut raw = String::new();
+        s.read_to_string(&mut raw).ok()?;
+        raw.split_whitespace().nth(1)?.parse().ok()
+    };
+    let started = std::time::Instant::now();
+    while get("/healthz").is_none() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "server never came up"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // A client that pipelines 3000 requests and never reads an answer.
+    let mut greedy = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let writer = std::thread::spawn(move || {
+        let request = b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+        for _ in 0..3000 {
+            if greedy.write_all(request).is_err() {
+                break;
+            }
+        }
+        greedy
+    });
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let health = get("/healthz");
+    let ready = get("/readyz");
+    let _ = watch.kill();
+    let _ = watch.wait();
+    drop(writer.join());
+    assert_eq!(health, Some(200), "/healthz answers");
+    assert!(
+        matches!(ready, Some(200 | 503)),
+        "/readyz answers: {ready:?}"
+    );
+}

@@ -2,6 +2,7 @@
 // clippy.toml is for the library's decision core.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 mod behaviour;
+mod chaos;
 mod cli;
 mod cli_surface;
 mod connection;

@@ -22,7 +22,8 @@ fn actors(emu: &Emulator) -> BTreeSet<String> {
 
 fn hold_lease(emu: &Emulator, holder: &str, secs: i64) {
     emu.sql(&format!(
-        "UPDATE clusterctl_lease SET holder = {}, expires_at = now() + INTERVAL '{secs} seconds'",
+        "UPDATE clusterctl_lease SET holder = {}, expires_at = now() + INTERVAL '{secs} seconds' \
+         WHERE name = 'controller'",
         lit(holder)
     ));
 }
@@ -326,8 +327,10 @@ fn apply_killed_at(emu: &Emulator, pattern: &str, nth: u32) {
         }
         let _ = Command::new("kill").args(["-9", &p.to_string()]).status();
     });
+    // A short statement deadline: an intent whose DDL never came is left
+    // alone by the next runs until that deadline (plus a second) is over.
     let mut cmd = command();
-    cmd.arg("apply")
+    cmd.args(["apply", "--statement-timeout", "1s"])
         .env("DATABASE_URL", emu.url())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
@@ -339,9 +342,10 @@ fn apply_killed_at(emu: &Emulator, pattern: &str, nth: u32) {
         "the run was killed at {pattern} #{nth} (status {status})"
     );
     // The statement the dead process had already sent still reaches the
-    // server (the proxy forwards it after the hook), long before the next
-    // cron run in real life; give it that moment here.
-    std::thread::sleep(Duration::from_millis(300));
+    // server (the proxy forwards it after the hook), and an intent written
+    // just before the kill may still have had its DDL under way: long
+    // before the next cron run in real life; give it that moment here.
+    std::thread::sleep(Duration::from_millis(2200));
 }
 
 #[test]
@@ -519,4 +523,448 @@ fn bad_input_changes_nothing() {
             run.stderr
         );
     }
+}
+
+// ---- Issue 13: one actor at a time under real faults -------------------
+
+/// This machine's host name, as the product reads it.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .expect("/proc/sys/kernel/hostname")
+        .trim()
+        .to_string()
+}
+
+/// (PID namespace inode, start time) of a process, as the product reads them.
+fn process_identity(pid: u32) -> (u64, u64) {
+    let link = std::fs::read_link(format!("/proc/{pid}/ns/pid")).expect("ns link");
+    let ns = link
+        .to_string_lossy()
+        .trim_start_matches("pid:[")
+        .trim_end_matches(']')
+        .parse()
+        .expect("ns inode");
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+    let (_, rest) = stat.rsplit_once(')').expect("stat format");
+    let start = rest.split_whitespace().nth(19).expect("field 22");
+    (ns, start.parse().expect("start time"))
+}
+
+fn lease_row(emu: &Emulator) -> (String, f64) {
+    let row = emu.query_strings(
+        "SELECT holder, extract(epoch FROM expires_at - now())::float8::text FROM clusterctl_lease \
+         WHERE name = 'controller'",
+    );
+    (
+        row[0][0].clone().unwrap_or_default(),
+        row[0][1].as_deref().unwrap_or("0").parse().unwrap_or(0.0),
+    )
+}
+
+/// Spawns `clusterctl ARGS` against the emulator, output captured.
+fn spawn(emu: &Emulator, args: &[&str]) -> std::process::Child {
+    let mut cmd = command();
+    cmd.args(args)
+        .env("DATABASE_URL", emu.url())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd.spawn().expect("spawn clusterctl")
+}
+
+fn finish(child: std::process::Child) -> Run {
+    let out = child.wait_with_output().expect("wait");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Waits until someone holds the lease (a run under way).
+fn wait_for_holder(emu: &Emulator) -> String {
+    let started = Instant::now();
+    loop {
+        let (holder, left) = lease_row(emu);
+        if !holder.is_empty() && left > 0.0 {
+            return holder;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "nobody took the lease"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_ddl_slower_than_the_lease_ttl_is_covered_by_the_heartbeat() {
+    // A resize in progress: the new replica is hydrated, the old one goes.
+    let emu = Emulator::start();
+    emu.create_hydrated_cluster("c", "r_25cc", "25cc");
+    emu.add_replica("c", "r_50cc", "50cc");
+    emu.set_hydrated("c", "r_50cc", true);
+    init_tables(&emu);
+    strategy(&emu, "c", "target_size", json!({"target_size": "50cc"}));
+    // A's DROP takes 14 s, longer than its 10 s lease.
+    emu.delay_statements("DROP CLUSTER REPLICA", Duration::from_secs(14));
+    let a = spawn(&emu, &["apply", "--lease-ttl", "10s"]);
+    wait_for_holder(&emu);
+    std::thread::sleep(Duration::from_secs(11));
+    // Meanwhile someone changes the target back; B runs after A's TTL.
+    emu.sql("DELETE FROM mz_cluster_strategies");
+    strategy(&emu, "c", "target_size", json!({"target_size": "25cc"}));
+    let b = clusterctl(&emu, &["apply"]);
+    let a = finish(a);
+    emu.clear_faults();
+    assert_eq!(a.code, 0, "{}", a.all());
+    assert_eq!(b.code, 0, "{}", b.all());
+    assert!(
+        b.stdout.contains("Another controller holds the lease"),
+        "A's heartbeat kept its lease through the slow DDL: {}",
+        b.all()
+    );
+    assert!(
+        !emu.replicas("c").is_empty(),
+        "the cluster kept a replica: {:?}",
+        audit(&emu, "c")
+    );
+}
+
+#[test]
+fn lease_expiry_follows_the_database_clock_not_the_controllers() {
+    let emu = Emulator::start();
+    emu.create_cluster("c");
+    init_tables(&emu);
+    strategy(&emu, "c", "target_size", json!({"target_size": "25cc"}));
+    // A live lease (5 minutes by the database's clock) on another host.
+    hold_lease(&emu, "other-host:4242:run-x", 300);
+    // A host whose clock is 6 minutes ahead does not take it.
+    let mut cmd = crate::support::product_command_with_clock_offset(360);
+    cmd.current_dir(std::env::temp_dir())
+        .arg("apply")
+        .env("DATABASE_URL", emu.url())
+        .env("NO_COLOR", "1");
+    let run = run_cmd(cmd).ok();
+    assert!(
+        run.stdout.contains("Another controller holds the lease"),
+        "{}",
+        run.all()
+    );
+    assert!(emu.replicas("c").is_empty(), "nothing done");
+
+    // A host a day ahead that dies holding the lease blocks the others for
+    // its TTL by the database's clock, not for a day.
+    emu.sql(
+        "UPDATE clusterctl_lease SET holder = '', expires_at = '1970-01-01' WHERE name = 'controller'",
+    );
+    let pid = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let target = pid.clone();
+    emu.on_statement("CREATE CLUSTER REPLICA", 1, move |_| {
+        kill_when_known(&target);
+    });
+    let mut cmd = crate::support::product_command_with_clock_offset(86_400);
+    cmd.current_dir(std::env::temp_dir())
+        .args(["apply", "--lease-ttl", "10s"])
+        .env("DATABASE_URL", emu.url())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child = cmd.spawn().expect("spawn");
+    pid.store(child.id(), std::sync::atomic::Ordering::SeqCst);
+    assert!(child.wait().expect("wait").code().is_none(), "killed");
+    let (holder, left) = lease_row(&emu);
+    assert!(!holder.is_empty());
+    assert!(
+        left <= 10.5,
+        "the lease ends within its TTL by the database's clock: {left}s left"
+    );
+    // Seen from another host (no takeover of a dead local process): busy
+    // until the TTL, then free.
+    emu.sql(
+        "UPDATE clusterctl_lease SET holder = 'elsewhere' || substr(holder, strpos(holder, ':')) \
+         WHERE name = 'controller'",
+    );
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(
+        run.stdout.contains("Another controller holds the lease"),
+        "{}",
+        run.all()
+    );
+    std::thread::sleep(Duration::from_secs_f64(left.max(0.0) + 1.0));
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(
+        !run.stdout.contains("Another controller"),
+        "expired by the database's clock: {}",
+        run.all()
+    );
+}
+
+/// Kills the process whose PID `pid` will hold (SIGKILL).
+fn kill_when_known(pid: &std::sync::atomic::AtomicU32) {
+    let mut p = pid.load(std::sync::atomic::Ordering::SeqCst);
+    while p == 0 {
+        std::thread::sleep(Duration::from_millis(1));
+        p = pid.load(std::sync::atomic::Ordering::SeqCst);
+    }
+    let _ = Command::new("kill").args(["-9", &p.to_string()]).status();
+}
+
+#[test]
+fn a_live_holder_in_another_pid_namespace_is_not_taken_over() {
+    if Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", "true"])
+        .status()
+        .map(|s| !s.success())
+        .unwrap_or(true)
+    {
+        panic!("this test needs `unshare --pid --fork --mount-proc` (root, util-linux)");
+    }
+    let emu = Emulator::start();
+    emu.create_cluster("c");
+    init_tables(&emu);
+    strategy(&emu, "c", "target_size", json!({"target_size": "25cc"}));
+    emu.delay_statements("CREATE CLUSTER REPLICA", Duration::from_secs(4));
+    let bin = env!("CARGO_BIN_EXE_clusterctl");
+    // The holder is PID 3 of its namespace, the contender PID 2 of its own,
+    // on the same host name: PID 3 does not exist where the contender looks.
+    let holder = Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", "sh", "-c"])
+        .arg(format!("sh -c '{bin} apply; true'; true"))
+        .env("DATABASE_URL", emu.url())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("unshare");
+    wait_for_holder(&emu);
+    let contender = Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", "sh", "-c"])
+        .arg(format!("{bin} apply; true"))
+        .env("DATABASE_URL", emu.url())
+        .output()
+        .expect("unshare");
+    let holder = finish(holder);
+    emu.clear_faults();
+    let stdout = String::from_utf8_lossy(&contender.stdout);
+    assert!(
+        stdout.contains("Another controller holds the lease"),
+        "{stdout}{}\n--- holder ---\n{}",
+        String::from_utf8_lossy(&contender.stderr),
+        holder.all()
+    );
+    assert_eq!(actors(&emu).len(), 1, "one actor");
+    assert_eq!(emu.replicas("c"), pairs(&[("r_25cc", "25cc")]));
+}
+
+#[test]
+fn a_zombie_holder_or_a_reused_pid_is_taken_over_at_once() {
+    let emu = Emulator::start();
+    emu.create_cluster("c");
+    emu.create_cluster("d");
+    init_tables(&emu);
+    strategy(&emu, "c", "target_size", json!({"target_size": "25cc"}));
+    // Killed while holding the lease, and never reaped: a zombie.
+    let pid = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let target = pid.clone();
+    emu.on_statement("CREATE CLUSTER REPLICA", 1, move |_| {
+        kill_when_known(&target)
+    });
+    let mut zombie = spawn(&emu, &["apply"]);
+    pid.store(zombie.id(), std::sync::atomic::Ordering::SeqCst);
+    let stat_path = format!("/proc/{}/stat", zombie.id());
+    let started = Instant::now();
+    while !std::fs::read_to_string(&stat_path)
+        .map(|s| {
+            s.rsplit_once(')')
+                .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(false)
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the run was not killed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let run = clusterctl(&emu, &["apply", "-v"]).ok();
+    assert!(
+        run.stderr.contains("took over the lease") && run.stderr.contains("zombie"),
+        "{}",
+        run.all()
+    );
+    let _ = zombie.wait();
+    assert_eq!(emu.replicas("c"), pairs(&[("r_25cc", "25cc")]));
+
+    // A PID that now belongs to another process (start time differs).
+    strategy(&emu, "d", "target_size", json!({"target_size": "25cc"}));
+    let mut sleeper = Command::new("sleep").arg("60").spawn().expect("sleep");
+    let (ns, start) = process_identity(sleeper.id());
+    hold_lease(
+        &emu,
+        &format!("{}:{}:run-y:{ns}:{}", host_name(), sleeper.id(), start + 1),
+        600,
+    );
+    let run = clusterctl(&emu, &["apply", "-v"]).ok();
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+    assert!(
+        run.stderr.contains("PID now belongs to another process"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(emu.replicas("d"), pairs(&[("r_25cc", "25cc")]));
+}
+
+#[test]
+fn a_lost_lease_stops_the_run_before_its_next_ddl() {
+    let emu = Emulator::start();
+    emu.create_cluster("s");
+    emu.add_index("s");
+    init_tables(&emu);
+    // Three creates on one cluster.
+    strategy(
+        &emu,
+        "s",
+        "shrink_to_fit",
+        json!({"max_replica_size": "100cc"}),
+    );
+    // During the first DDL another controller takes the lease (as if ours
+    // had expired), and the DDL takes longer than a heartbeat period.
+    let url = crate::support::pg_url();
+    let db = emu.database().to_string();
+    emu.on_statement("CREATE CLUSTER REPLICA", 1, move |_| {
+        let mut c = crate::support::admin_client(&url, &db);
+        let _ = c.batch_execute(
+            "UPDATE clusterctl_lease SET holder = 'thief:1:run', expires_at = now() + INTERVAL '10 minutes' \
+             WHERE name = 'controller'",
+        );
+        std::thread::sleep(Duration::from_secs(4));
+    });
+    emu.reset_stats();
+    let run = clusterctl(&emu, &["apply", "--lease-ttl", "10s"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(run.stderr.contains("the lease was lost"), "{}", run.all());
+    assert!(run.stderr.contains("thief"), "{}", run.all());
+    assert_eq!(emu.stats().ddl, 1, "no DDL after the lease was lost");
+    // The DDL under way was cancelled (or landed): at most one replica.
+    assert!(emu.replicas("s").len() <= 1, "{:?}", emu.replicas("s"));
+}
+
+#[test]
+fn a_busy_lease_is_an_error_for_wipe_state_and_an_idle_apply() {
+    let emu = Emulator::start();
+    emu.create_cluster("c");
+    init_tables(&emu);
+    strategy(&emu, "c", "target_size", json!({"target_size": "25cc"}));
+    clusterctl(&emu, &["apply"]).ok();
+    let states = || emu.query_one("SELECT count(*) FROM mz_cluster_strategy_state");
+    let before = states();
+    hold_lease(&emu, "other-host:4242:run-x", 600);
+    let run = clusterctl(&emu, &["wipe-state"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert_eq!(run.stdout, "", "{}", run.all());
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{}", run.stderr);
+    assert!(
+        lines[0].starts_with("error: another controller holds the lease (other-host:4242:run-x)"),
+        "{}",
+        lines[0]
+    );
+    assert_eq!(states(), before, "nothing wiped");
+    // apply: a normal idle run (the holder is live), its own command name.
+    let run = clusterctl(&emu, &["apply", "--output", "json"]).ok();
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).expect("json");
+    assert_eq!(doc["command"], "apply", "{doc}");
+    assert_eq!(
+        doc["result"]["lease_busy"]["held_by"], "other-host:4242:run-x",
+        "{doc}"
+    );
+}
+
+#[test]
+fn a_run_killed_while_its_ddl_runs_on_the_server_is_settled_once() {
+    let emu = one_create_setup();
+    // The run dies right after sending its CREATE; the server takes 3 s more.
+    let pid = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let target = pid.clone();
+    emu.on_statement("CREATE CLUSTER REPLICA", 1, move |_| {
+        kill_when_known(&target);
+        std::thread::sleep(Duration::from_secs(3));
+    });
+    let mut child = spawn(&emu, &["apply"]);
+    pid.store(child.id(), std::sync::atomic::Ordering::SeqCst);
+    assert!(child.wait().expect("wait").code().is_none(), "killed");
+    // The next run starts at once (the dead holder is taken over).
+    emu.reset_stats();
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(
+        emu.stats().ddl,
+        0,
+        "the same CREATE is not sent again: {}",
+        run.all()
+    );
+    assert!(run.stdout.contains("may still be running"), "{}", run.all());
+    std::thread::sleep(Duration::from_secs(4));
+    clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(emu.replicas("c"), pairs(&[("r_25cc", "25cc")]));
+    let trail = audit(&emu, "c");
+    assert_eq!(trail.len(), 1, "{trail:?}");
+    assert!(trail[0].1, "settled as executed: {trail:?}");
+}
+
+#[test]
+fn an_interrupted_managed_alter_is_settled_from_the_catalog() {
+    let emu = Emulator::start();
+    emu.create_managed_cluster("m", "25cc", 1);
+    emu.add_index("m");
+    init_tables(&emu);
+    strategy(&emu, "m", "idle_suspend", json!({"idle_after_s": 60}));
+    emu.add_activity("m", 7200, true);
+    apply_killed_at(&emu, "ALTER CLUSTER", 1);
+    clusterctl(&emu, &["apply"]).ok();
+    let id = emu.cluster_id("m");
+    let rows = emu.query_strings(&format!(
+        "SELECT executed::text, error_message FROM mz_cluster_strategy_actions WHERE cluster_id = {}",
+        lit(&id)
+    ));
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0][0].as_deref(), Some("true"), "{rows:?}");
+    assert!(
+        rows[0][1]
+            .as_deref()
+            .unwrap_or_default()
+            .contains("found it applied"),
+        "{rows:?}"
+    );
+}
+
+#[test]
+fn writes_cut_after_they_committed_are_not_duplicated() {
+    // The intent INSERT commits, the connection breaks before the answer.
+    let emu = one_create_setup();
+    emu.cut_after_statement("INSERT INTO \"mz_cluster_strategy_actions\"", 1);
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(
+        run.stdout.contains("Applied 1 of 1 action"),
+        "{}",
+        run.all()
+    );
+    let history = clusterctl(&emu, &["history", "--output", "json"]).ok();
+    let doc: serde_json::Value = serde_json::from_str(&history.stdout).expect("json");
+    let entries = doc["result"]["entries"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(entries.len(), 1, "history lists the action once: {doc}");
+    assert_eq!(entries[0]["result"], "executed", "{doc}");
+
+    // The state INSERT commits, the connection breaks: one row per cluster
+    // by the end of the same run.
+    let emu = crash_setup();
+    clusterctl(&emu, &["apply"]);
+    emu.cut_after_statement("INSERT INTO \"mz_cluster_strategy_state\"", 1);
+    let run = clusterctl(&emu, &["apply"]);
+    assert!(run.code == 0 || run.code == 3, "{}", run.all());
+    let extra = emu
+        .query_one("SELECT count(*) - count(DISTINCT cluster_id) FROM mz_cluster_strategy_state");
+    assert_eq!(extra.as_deref(), Some("0"), "one state row per cluster");
 }
