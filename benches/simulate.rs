@@ -39,11 +39,18 @@ fn main() {
         engine_times.push(t.elapsed());
         let card = clusterctl::sim::scorecard::build(&sc, &run);
         times.push(t.elapsed());
-        last = Some((card, run.plan_calls));
+        let mut busiest: Vec<(u64, String)> = run
+            .slots
+            .iter()
+            .map(|s| (s.plans, s.sim.spec.name.clone()))
+            .collect();
+        busiest.sort_by(|a, b| b.cmp(a));
+        busiest.truncate(3);
+        last = Some((card, run.plan_calls, busiest));
     }
     times.sort();
     engine_times.sort();
-    if let Some((r, calls)) = last {
+    if let Some((r, calls, busiest)) = last {
         println!(
             "simulate {}: {} clusters x {} ticks ({} days at {}s), {} plan calls",
             r.scenario.name,
@@ -53,6 +60,7 @@ fn main() {
             r.scenario.interval_s,
             calls
         );
+        println!("most planned: {busiest:?}");
         let t = &r.total;
         println!(
             "credits {:.1} ({:.2}x the oracle {:.1}; always-on {:.1}); {:.2}% of {} queries served within {}s, time coverage {:.2}%",

@@ -68,6 +68,8 @@ pub struct Slot {
     pub alerts: BTreeMap<String, (i64, String)>,
     /// Failed query attempts counted in the timeline so far.
     timeline_errors: u64,
+    /// Plans computed for this cluster (rounds and skip searches).
+    pub plans: u64,
 }
 
 /// Everything a run produced.
@@ -375,6 +377,7 @@ fn build_slots(sc: &Scenario) -> Vec<Slot> {
             tick_actions: Vec::new(),
             alerts: BTreeMap::new(),
             timeline_errors: 0,
+            plans: 0,
         });
     }
     slots
@@ -442,6 +445,7 @@ async fn shard_loop(
                 slot.snap.now = at(sc.start, t);
                 let p = plan::plan(&slot.snap, &opts);
                 plan_calls += 1;
+                slot.plans += 1;
                 note_alerts(slot, &p, t);
                 if p.action_count() > 0 {
                     slot.next_check = k + 1;
@@ -457,12 +461,20 @@ async fn shard_loop(
                 slot.next_check = if exact {
                     k + 1
                 } else {
+                    let matters = activity_matters(slot);
+                    if !matters {
+                        // Statements running now end; new ones only add
+                        // busyness: search as if idle since the last begin.
+                        slot.snap.clusters[0].activity.in_flight = 0;
+                    }
                     let e = slot
                         .sim
-                        .next_change(t, sc.crash_window_ms, lookback)
-                        .min(clock_change(slot, sc, t));
+                        .next_change(t, sc.crash_window_ms, lookback, matters)
+                        .min(clock_change(slot, sc, t))
+                        .min(idle_deadline(slot, sc, t));
                     let (next, calls) = skip_until(slot, sc, k, e, &opts);
                     plan_calls += calls;
+                    slot.plans += calls;
                     next
                 };
             }
@@ -528,6 +540,39 @@ fn step_env(slot: &mut Slot, sc: &Scenario, t: i64) -> bool {
         changed = true;
     }
     changed
+}
+
+/// Whether new statements can change what the planner decides for the
+/// cluster, after a round that decided nothing. Only idle_suspend (idleness)
+/// and burst and shrink_to_fit (statements waiting with nothing hydrated
+/// bypass their cooldowns) read activity; and while a replica is hydrated,
+/// more activity only makes the cluster busier: idle_suspend keeps it (it
+/// suspends on *lack* of activity, which the skip search sees as time
+/// passing), and nothing waits with nothing hydrated. The skip search then
+/// runs on the snapshot with no statement in flight (the ones running will
+/// end; later ones only make it busier): it can only find a round too
+/// early, and the round that acts re-reads the activity first.
+fn activity_matters(slot: &Slot) -> bool {
+    let reads = slot.snap.strategies.iter().any(|r| {
+        matches!(
+            StrategyKind::parse(&r.strategy_type),
+            Some(StrategyKind::IdleSuspend | StrategyKind::Burst | StrategyKind::ShrinkToFit)
+        )
+    });
+    reads && !slot.sim.any_hydrated()
+}
+
+/// When the cluster's last statement is `idle_after_s` old (its first round
+/// that may suspend): not needed for correctness, but it spares the skip
+/// search a binary search each time activity pushed the deadline back.
+fn idle_deadline(slot: &Slot, sc: &Scenario, t: i64) -> i64 {
+    let idle_after = plan::max_idle_after_s(&slot.snap.strategies) as i64 * 1000;
+    slot.snap.clusters[0]
+        .activity
+        .last_begin
+        .map(|b| (b - sc.start).num_milliseconds() + idle_after)
+        .filter(|d| idle_after > 0 && *d > t)
+        .unwrap_or(i64::MAX)
 }
 
 /// When a clock-driven strategy (`schedule`) of the cluster may decide

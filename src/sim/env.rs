@@ -110,6 +110,8 @@ pub struct QueryStats {
     pub unfinished: u64,
     /// Attempts written to the statement log (the sampled ones).
     pub logged: u64,
+    /// Every query's first attempt, in order (the oracle's demand).
+    pub first_attempts: Vec<i64>,
     /// Per day since the start: the first query's first attempt, and the
     /// first time a query of that day was served (`i64::MAX`: none).
     pub day_first: Vec<i64>,
@@ -247,7 +249,7 @@ impl SimCluster {
         }
     }
 
-    fn any_hydrated(&self) -> bool {
+    pub fn any_hydrated(&self) -> bool {
         self.replicas.iter().any(|r| r.is_hydrated())
     }
 
@@ -316,6 +318,7 @@ impl SimCluster {
     fn attempt(&mut self, first: i64, n: u32, t: i64) {
         if n == 1 {
             self.stats.requests += 1;
+            self.stats.first_attempts.push(first);
             if let Some(d) = self.stats.day_first.get_mut(Self::day(first)) {
                 *d = (*d).min(first);
             }
@@ -607,18 +610,28 @@ impl SimCluster {
     }
 
     /// The next time after `t` at which something a decision reads may
-    /// change (a conservative bound: every attempt counts).
-    pub fn next_change(&self, t: i64, crash_window: i64, lookback: i64) -> i64 {
+    /// change (a conservative bound: every attempt counts). With
+    /// `activity_matters` false, new statements are not counted: the
+    /// caller knows they cannot change a decision (see the engine).
+    pub fn next_change(
+        &self,
+        t: i64,
+        crash_window: i64,
+        lookback: i64,
+        activity_matters: bool,
+    ) -> i64 {
         let mut next = i64::MAX;
         let mut consider = |x: Option<i64>| {
             if let Some(x) = x.filter(|x| *x > t) {
                 next = next.min(x);
             }
         };
-        consider(self.arrivals.peek());
-        consider(self.retries.peek().map(|r| r.0 .0));
-        consider(self.log_pending.front().map(|l| l.0));
-        consider(self.running.front().map(|r| self.flush(r.end)));
+        if activity_matters {
+            consider(self.arrivals.peek());
+            consider(self.retries.peek().map(|r| r.0 .0));
+            consider(self.log_pending.front().map(|l| l.0));
+            consider(self.running.front().map(|r| self.flush(r.end)));
+        }
         consider(self.last_begin.map(|b| b + lookback));
         for r in &self.replicas {
             consider(Some(r.next_event()).filter(|e| *e < i64::MAX));

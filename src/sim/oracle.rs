@@ -28,9 +28,11 @@
 //! stay would cost a full cold start, the one after it, or the query just
 //! before — any choice gives a valid bound, these give a tight one: a
 //! dense stream loses only `T` of stay per cold-start length). A replica
-//! hydrated at the start stands for a query served at −T; the first query
-//! of a subset has nothing charged before it, so its cold start includes the
-//! full provisioning (none for a replica there from the start). Queries no size can serve
+//! hydrated at the start stands for a query served at −T (it paid its lead
+//! before the run, so every subset starts from it); otherwise the first
+//! query of a subset has nothing charged before it, so its cold start
+//! includes the full provisioning (none for a replica there from the start,
+//! still hydrating). Queries no size can serve
 //! are left out, and counted. Read as a schedule it is a clairvoyant
 //! controller that starts the cheapest adequate replica one fastest
 //! hydration before it is needed, keeps it across gaps shorter than a cold
@@ -202,6 +204,9 @@ impl RateFn {
     }
 }
 
+/// The cheapest cold start and its size (`None`: no size can serve).
+type ColdStart = Option<(f64, usize)>;
+
 /// How a query entered the bound: first of the subset, or after a
 /// predecessor (`usize::MAX`: the replica hydrated at the start) by a stay
 /// or a cold start.
@@ -233,10 +238,9 @@ pub fn oracle(spec: &ClusterSpec, sc: &Scenario, arrivals: &[i64]) -> Oracle {
         .iter()
         .map(|s| w.fastest_hydration_ms(s).max(0) as f64)
         .collect();
-    // The cheapest cold start for a query at `a`, with `start` ms of
-    // starting before hydration, and its size.
-    let kappa = |a: i64, start: i64| -> Option<(f64, usize)> {
-        let need = w.need.min_over(a, a + t_ok);
+    // The cheapest cold start for a need, with `start` ms of starting
+    // before hydration, and its size.
+    let kappa_for = |need: f64, start: i64| -> Option<(f64, usize)> {
         (0..sizes.len())
             .filter(|i| sizes[*i].memory_bytes >= need)
             .map(|i| {
@@ -245,13 +249,31 @@ pub fn oracle(spec: &ClusterSpec, sc: &Scenario, arrivals: &[i64]) -> Oracle {
             })
             .min_by(|a, b| a.0.total_cmp(&b.0))
     };
+    // Most of the time the need is the same as the last query's.
+    let mut memo: Option<(f64, [ColdStart; 2])> = None;
+    let constant = w.need.is_constant();
+    let mut kappa = |t: i64| {
+        let need = if constant {
+            w.need.at(0)
+        } else {
+            w.need.min_over(t, t + t_ok)
+        };
+        match memo {
+            Some((n, k)) if n == need => k,
+            _ => {
+                let k = [kappa_for(need, start0), kappa_for(need, first_start)];
+                memo = Some((need, k));
+                k
+            }
+        }
+    };
     let mut a = Vec::with_capacity(arrivals.len());
     let mut kap = Vec::with_capacity(arrivals.len());
     let mut kap_first = Vec::with_capacity(arrivals.len());
     let mut unservable = 0;
     for &t in arrivals {
-        match (kappa(t, start0), kappa(t, first_start)) {
-            (Some(k), Some(k0)) => {
+        match kappa(t) {
+            [Some(k), Some(k0)] => {
                 a.push(t);
                 kap.push(k);
                 kap_first.push(k0.0);
@@ -277,13 +299,22 @@ pub fn oracle(spec: &ClusterSpec, sc: &Scenario, arrivals: &[i64]) -> Oracle {
     // The latest predecessor whose stay costs a full cold start.
     let mut p: Option<usize> = None;
     for j in 0..n {
-        let mut cands: Vec<(f64, Step)> = vec![(kap_first[j], Step::First)];
-        if hydrated_at_start {
-            let term = match stay(zero.credits[0], zero.bad[0], j) {
-                Some(s) if s < kap[j].0 => (s, true),
-                _ => (kap[j].0, false),
-            };
-            cands.push((term.0, Step::After(usize::MAX, term.1)));
+        // A replica hydrated at the start paid its lead before the run: the
+        // first query is then always charged from it (a stay from 0, or a
+        // later cold start), never a free-standing first cold start.
+        let mut top = (f64::MIN, Step::First);
+        let mut offer = |v: f64, step: Step| {
+            if v > top.0 {
+                top = (v, step);
+            }
+        };
+        if !hydrated_at_start {
+            offer(kap_first[j], Step::First);
+        } else {
+            match stay(zero.credits[0], zero.bad[0], j) {
+                Some(s) if s < kap[j].0 => offer(s, Step::After(usize::MAX, true)),
+                _ => offer(kap[j].0, Step::After(usize::MAX, false)),
+            }
         }
         loop {
             let next = p.map_or(0, |p| p + 1);
@@ -297,21 +328,17 @@ pub fn oracle(spec: &ClusterSpec, sc: &Scenario, arrivals: &[i64]) -> Oracle {
             p = q.checked_sub(1);
         }
         if let Some(q) = p {
-            cands.push((best[q] + kap[j].0, Step::After(q, false)));
+            offer(best[q] + kap[j].0, Step::After(q, false));
         }
         for i in [p.map_or(0, |q| q + 1), j.wrapping_sub(1)] {
             if i < j {
                 if let Some(s) = stay_from(i, j) {
                     let term = s.min(kap[j].0);
-                    cands.push((best[i] + term, Step::After(i, s < kap[j].0)));
+                    offer(best[i] + term, Step::After(i, s < kap[j].0));
                 }
             }
         }
-        let (v, step) =
-            cands.into_iter().fold(
-                (f64::MIN, Step::First),
-                |acc, c| if c.0 > acc.0 { c } else { acc },
-            );
+        let (v, step) = top;
         best[j] = v;
         how[j] = step;
     }

@@ -5,7 +5,7 @@
 //! panel each: a demand lane (orange where a replica was hydrated, dark red
 //! where queries waited), a lane of failed queries (red ticks), a lane per
 //! replica (coloured by size, no colour near red; pale while not hydrated,
-//! solid while hydrated, the size written on it; black ticks for OOM kills,
+//! solid while hydrated, the size written on it; black triangles for OOM kills,
 //! counted at the lane's end), ▲/▼ for creates and drops, hour ticks under
 //! day labels, and the run's cumulative credits against the oracle's and
 //! always-on's. A fleet starts with a summary panel (the fleet's
@@ -122,8 +122,15 @@ impl Colours {
     }
 }
 
+/// A fleet cluster's family: its name without the index (`bi_07` → `bi`).
+fn family(name: &str) -> &str {
+    name.trim_end_matches(|c: char| c.is_ascii_digit())
+        .trim_end_matches(['_', '-'])
+}
+
 /// Which clusters get a panel: all of a small run; of a fleet, those that
-/// cost most above their oracle.
+/// cost most above their oracle, at most two of a family so that one kind
+/// of cluster does not hide the others.
 fn chosen(card: &Scorecard) -> Vec<usize> {
     let n = card.clusters.len();
     if n <= MAX_PANELS {
@@ -132,8 +139,53 @@ fn chosen(card: &Scorecard) -> Vec<usize> {
     let excess = |i: usize| card.clusters[i].credits - card.clusters[i].oracle.credits;
     let mut idx: Vec<usize> = (0..n).collect();
     idx.sort_by(|a, b| excess(*b).total_cmp(&excess(*a)).then(a.cmp(b)));
-    idx.truncate(MAX_PANELS);
-    idx
+    let mut out: Vec<usize> = Vec::new();
+    for i in idx {
+        let fam = family(&card.clusters[i].name);
+        let same = out
+            .iter()
+            .filter(|j| family(&card.clusters[**j].name) == fam)
+            .count();
+        if same < 2 {
+            out.push(i);
+        }
+        if out.len() == MAX_PANELS {
+            break;
+        }
+    }
+    out
+}
+
+/// Per family of a fleet: clusters, credits, oracle, and the share of
+/// queries served within the threshold.
+fn families(card: &Scorecard) -> Vec<(String, usize, f64, f64, f64)> {
+    let mut out: Vec<(String, usize, f64, f64, u64, u64)> = Vec::new();
+    for c in &card.clusters {
+        let fam = family(&c.name).to_string();
+        let i = match out.iter().position(|f| f.0 == fam) {
+            Some(i) => i,
+            None => {
+                out.push((fam, 0, 0.0, 0.0, 0, 0));
+                out.len() - 1
+            }
+        };
+        let f = &mut out[i];
+        f.1 += 1;
+        f.2 += c.credits;
+        f.3 += c.oracle.credits;
+        f.4 += c.service.served_within;
+        f.5 += c.service.queries;
+    }
+    out.into_iter()
+        .map(|(name, n, credits, oracle, within, queries)| {
+            let pct = if queries > 0 {
+                100.0 * within as f64 / queries as f64
+            } else {
+                100.0
+            };
+            (name, n, credits, oracle, pct)
+        })
+        .collect()
 }
 
 pub fn render(
@@ -146,7 +198,7 @@ pub fn render(
     let fleet = card.clusters.len() > MAX_PANELS;
     let slots: Vec<&Slot> = shown.iter().map(|i| &run.slots[*i]).collect();
     let colours = Colours::new(sc, &slots);
-    let summary_h = if fleet { 250 } else { 0 };
+    let summary_h = if fleet { 270 } else { 0 };
     let height = HEADER + summary_h + slots.iter().map(|s| panel_height(s)).sum::<i32>() + 10;
     let mut svg = String::new();
     {
@@ -268,10 +320,11 @@ fn header(root: &Area, sc: &Scenario, card: &Scorecard, colours: &Colours) -> Re
         .map_err(err)?;
     x += 120;
     root.draw(&Rectangle::new(
-        [(x + 12, y), (x + 14, y + 8)],
-        OOM.filled(),
+        [(x + 4, y + 2), (x + 22, y + 14)],
+        RGBColor(31, 119, 180).mix(0.3).filled(),
     ))
     .map_err(err)?;
+    root.draw(&oom_mark(x + 13, y + 2)).map_err(err)?;
     root.draw_text("OOM kill", &small, (x + 32, y + 1))
         .map_err(err)?;
     x += 100;
@@ -387,7 +440,7 @@ fn panel(
             sv.queries,
             sv.failed,
             cc.time_coverage_pct,
-            secs(cc.worst_daily_cold_start.worst_s),
+            scorecard::cold_cell(&cc.worst_daily_cold_start),
             num(cc.credits),
             cc.vs_oracle.map(|r| format!("{r:.2}x")).unwrap_or_else(|| "-".into()),
             num(cc.oracle.credits),
@@ -545,17 +598,24 @@ fn bar(
         root.draw_text(&r.size.0, &font(12, BLACK), (x0 + 4, y_a + 2))
             .map_err(err)?;
     }
-    // OOM kills: a black tick per pixel column, across the bar's top edge.
+    // OOM kills: a small black triangle on the bar's top edge, at most one
+    // per few pixels, so a crash loop reads as a row of marks, not a band.
     let mut last = i32::MIN;
     for o in &r.ooms {
         let x = ax.x(*o);
-        if x != last {
-            root.draw(&Rectangle::new([(x, y0), (x + 1, y0 + 8)], OOM.filled()))
-                .map_err(err)?;
+        if x >= last + OOM_SPACING {
+            root.draw(&oom_mark(x, y0)).map_err(err)?;
             last = x;
         }
     }
     Ok(())
+}
+
+/// Pixels between two OOM marks at least.
+const OOM_SPACING: i32 = 7;
+
+fn oom_mark(x: i32, y: i32) -> Polygon<(i32, i32)> {
+    Polygon::new(vec![(x - 3, y), (x + 3, y), (x, y + 6)], OOM.filled())
 }
 
 /// Samples of a run's cumulative credits.
@@ -635,6 +695,28 @@ fn fleet_summary(
         )
         .map_err(err)?;
     }
+    // By family, in one line.
+    let by: Vec<String> = families(card)
+        .into_iter()
+        .take(8)
+        .map(|(name, n, credits, oracle, pct)| {
+            let ratio = if oracle > 0.0 {
+                format!("{:.2}x", credits / oracle)
+            } else {
+                "-".into()
+            };
+            format!(
+                "{name} ×{n}: {} credits, {ratio} the oracle, {pct:.1}% served",
+                num(credits)
+            )
+        })
+        .collect();
+    root.draw_text(
+        &format!("by kind: {}", by.join("   |   ")),
+        &font(13, RGBColor(50, 50, 50)),
+        (12, top + 26 + 18 * 3),
+    )
+    .map_err(err)?;
     // The fleet's curves: the sum of the clusters'.
     let mut run_curve = vec![(0, 0.0); SAMPLES as usize + 1];
     for slot in &run.slots {
@@ -647,8 +729,8 @@ fn fleet_summary(
         .iter()
         .map(|(t, _)| (*t, oracles.iter().map(|o| spent_by(&o.spend, *t)).sum()))
         .collect();
-    let lanes_top = top + 26 + 18 * 3 + 10;
-    let h = 250 - (lanes_top - top) - AXIS - 10;
+    let lanes_top = top + 26 + 18 * 4 + 10;
+    let h = 270 - (lanes_top - top) - AXIS - 10;
     time_axis(root, sc, &ax, lanes_top, lanes_top + h - 16)?;
     cost_box(
         root,

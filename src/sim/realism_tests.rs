@@ -435,3 +435,18 @@ initial_replicas = [{ name = "r_200cc", size = "200cc" }]"#,
         "sized for the peak"
     );
 }
+
+#[test]
+fn the_demand_does_not_depend_on_the_run() {
+    // The oracle reads the first attempts the run recorded; drawn again
+    // from the seed they are the same, whatever the strategies did.
+    let text = calm(&base(FEW_QUERIES, SUSPENDED, 3));
+    let (sc, run, _) = sim(&text);
+    let slot = &run.slots[0];
+    let again = super::scorecard::arrivals(0, slot, &sc);
+    assert!(!again.is_empty());
+    assert_eq!(slot.sim.stats.first_attempts, again);
+    let other = text.replace("idle_after_s = 600", "idle_after_s = 60000");
+    let (_, run2, _) = sim(&other);
+    assert_eq!(run2.slots[0].sim.stats.first_attempts, again);
+}

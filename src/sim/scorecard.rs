@@ -96,6 +96,9 @@ pub struct ColdStart {
     pub worst_s: f64,
     /// The day it happened (`YYYY-MM-DD`), if any query arrived at all.
     pub day: Option<String>,
+    /// Days with queries none of which was ever served (their cold start
+    /// counts to the end of the run).
+    pub days_never_served: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -136,6 +139,8 @@ pub struct Totals {
     pub demand_s: f64,
     pub covered_s: f64,
     pub worst_daily_cold_start_s: f64,
+    /// Cluster-days with queries none of which was ever served.
+    pub days_never_served: u64,
     pub actions: Actions,
     pub ooms: u64,
     pub max_resize_to_retire_s: Option<f64>,
@@ -160,9 +165,10 @@ pub fn arrivals(slot_index: usize, slot: &Slot, sc: &Scenario) -> Vec<i64> {
     Arrivals::new(sc.seed, slot_index as u64, &w.occurrences, &w.begins).all()
 }
 
-/// The oracle of one cluster of the run.
-pub fn oracle_of(slot_index: usize, slot: &Slot, sc: &Scenario) -> Oracle {
-    oracle::oracle(&slot.sim.spec, sc, &arrivals(slot_index, slot, sc))
+/// The oracle of one cluster of the run, from the first attempts the run
+/// recorded (the same as `arrivals`: the demand does not depend on the run).
+pub fn oracle_of(_slot_index: usize, slot: &Slot, sc: &Scenario) -> Oracle {
+    oracle::oracle(&slot.sim.spec, sc, &slot.sim.stats.first_attempts)
 }
 
 fn service_of(slot: &Slot, sc: &Scenario, unservable: u64) -> Service {
@@ -221,7 +227,14 @@ fn cold_start_of(slot: &Slot, sc: &Scenario) -> ColdStart {
         .filter(|(_, (f, _))| **f < i64::MAX)
         .map(|(d, (f, s))| ((*s).min(sc.horizon_ms) - f, d))
         .max();
+    let days_never_served = st
+        .day_first
+        .iter()
+        .zip(&st.day_served)
+        .filter(|(f, s)| **f < i64::MAX && **s == i64::MAX)
+        .count() as u64;
     ColdStart {
+        days_never_served,
         worst_s: worst
             .map(|(w, _)| w.max(0) as f64 / SECOND as f64)
             .unwrap_or(0.0),
@@ -434,6 +447,10 @@ pub fn build_with(sc: &Scenario, run: &Run, oracles: &[Oracle]) -> Scorecard {
             .iter()
             .map(|c| c.worst_daily_cold_start.worst_s)
             .fold(0.0, f64::max),
+        days_never_served: clusters
+            .iter()
+            .map(|c| c.worst_daily_cold_start.days_never_served)
+            .sum(),
         actions,
         ooms: clusters.iter().map(|c| c.ooms).sum(),
         max_resize_to_retire_s: clusters
@@ -482,7 +499,7 @@ fn interpret(t: &Totals, sc: &Scenario) -> String {
     format!(
         "The strategies spent {} credits: {vs_oracle}, {:.1}% {} than always-on at the needed size ({}). \
          {:.1}% of {} queries were served within {} ({} failed, {} never served); a hydrated replica \
-         covered {:.1}% of the demand time; the worst daily cold start was {}.",
+         covered {:.1}% of the demand time; the worst daily cold start was {}{}.",
         num(t.credits),
         t.savings_pct.abs(),
         if t.savings_pct >= 0.0 { "less" } else { "more" },
@@ -494,6 +511,10 @@ fn interpret(t: &Totals, sc: &Scenario) -> String {
         s.unfinished,
         t.time_coverage_pct,
         secs(t.worst_daily_cold_start_s),
+        match t.days_never_served {
+            0 => String::new(),
+            n => format!(" ({n} cluster-day(s) with queries never served)"),
+        },
     )
 }
 
@@ -562,6 +583,13 @@ fn resize_cell(v: &[f64]) -> String {
         None => "-".into(),
         Some(max) if v.len() == 1 => secs(max),
         Some(max) => format!("{}x, max {}", v.len(), secs(max)),
+    }
+}
+
+pub fn cold_cell(c: &ColdStart) -> String {
+    match c.days_never_served {
+        0 => secs(c.worst_s),
+        n => format!("never ({n}d)"),
     }
 }
 
@@ -634,7 +662,7 @@ pub fn text(r: &Scorecard) -> String {
             format!("{:.1}%", sv.served_within_pct),
             sv.failed.to_string(),
             format!("{:.1}%", c.time_coverage_pct),
-            secs(c.worst_daily_cold_start.worst_s),
+            cold_cell(&c.worst_daily_cold_start),
             secs(sv.p95_wait_s),
             actions_cell(&c.actions),
             c.ooms.to_string(),
@@ -655,7 +683,11 @@ pub fn text(r: &Scorecard) -> String {
         format!("{:.1}%", t.service.served_within_pct),
         t.service.failed.to_string(),
         format!("{:.1}%", t.time_coverage_pct),
-        secs(t.worst_daily_cold_start_s),
+        cold_cell(&ColdStart {
+            worst_s: t.worst_daily_cold_start_s,
+            day: None,
+            days_never_served: t.days_never_served,
+        }),
         secs(t.service.p95_wait_s),
         actions_cell(&t.actions),
         t.ooms.to_string(),
