@@ -430,6 +430,17 @@ mod tests {
             .count() as f64;
         assert!((spike - 7_200.0).abs() < 400.0, "{spike}");
         assert_eq!(all, Arrivals::new(3, 0, &occ, &[]).all(), "deterministic");
+        // Poisson: gaps are exponential, their spread as large as their mean.
+        let gaps: Vec<f64> = all
+            .windows(2)
+            .filter(|w| w[1] < 1_800_000)
+            .map(|w| (w[1] - w[0]) as f64)
+            .collect();
+        let mean = gaps.iter().sum::<f64>() / gaps.len() as f64;
+        let var = gaps.iter().map(|g| (g - mean).powi(2)).sum::<f64>() / gaps.len() as f64;
+        let cv = var.sqrt() / mean;
+        assert!((mean - 500.0).abs() < 25.0, "{mean}");
+        assert!((cv - 1.0).abs() < 0.06, "{cv}");
     }
 
     #[test]

@@ -730,7 +730,7 @@ pub fn text(r: &Scorecard) -> String {
     let sv = &t.service;
     let _ = writeln!(
         out,
-        "\nqueries: {} ({} served within {}, {} waited, {} failed after {} failed attempts, {} never served, {} unservable)",
+        "\nqueries: {} ({} served within {}, {} waited, {} failed for good; {} attempts failed, retries included; {} never served, {} unservable)",
         sv.queries,
         sv.served_within,
         secs(s.served_within_s),
