@@ -216,21 +216,27 @@ enum Step {
     After(usize, bool),
 }
 
-/// The oracle for one cluster whose queries first arrived at `arrivals`
-/// (sorted).
-pub fn oracle(spec: &ClusterSpec, sc: &Scenario, arrivals: &[i64]) -> Oracle {
+/// The servable queries with their cheapest cold starts.
+struct Queries {
+    /// First attempts (ms), sorted.
+    a: Vec<i64>,
+    /// The cheapest cold start after an earlier query of the subset (credits, size).
+    kap: Vec<(f64, usize)>,
+    /// The cheapest cold start of a subset's first query.
+    kap_first: Vec<f64>,
+    unservable: u64,
+}
+
+fn servable(spec: &ClusterSpec, sc: &Scenario, arrivals: &[i64]) -> Queries {
     let w = &spec.workload;
     let t_ok = sc.clients.served_within_ms;
     let sizes = sc.sizes.all();
-    let rate_fn = RateFn::build(spec, sc, sc.horizon_ms + t_ok + 1);
-    let start0 = sc
-        .materialize
-        .provisioning_ms
-        .min(sc.materialize.restart_ms);
+    let m = &sc.materialize;
+    let start0 = m.provisioning_ms.min(m.restart_ms);
     // The first query of a subset has nothing charged before it: its
     // server was created (provisioning) or existed from the start.
     let first_start = if spec.initial_replicas.is_empty() {
-        sc.materialize.provisioning_ms
+        m.provisioning_ms
     } else {
         0
     };
@@ -240,7 +246,7 @@ pub fn oracle(spec: &ClusterSpec, sc: &Scenario, arrivals: &[i64]) -> Oracle {
         .collect();
     // The cheapest cold start for a need, with `start` ms of starting
     // before hydration, and its size.
-    let kappa_for = |need: f64, start: i64| -> Option<(f64, usize)> {
+    let kappa_for = |need: f64, start: i64| -> ColdStart {
         (0..sizes.len())
             .filter(|i| sizes[*i].memory_bytes >= need)
             .map(|i| {
@@ -252,37 +258,49 @@ pub fn oracle(spec: &ClusterSpec, sc: &Scenario, arrivals: &[i64]) -> Oracle {
     // Most of the time the need is the same as the last query's.
     let mut memo: Option<(f64, [ColdStart; 2])> = None;
     let constant = w.need.is_constant();
-    let mut kappa = |t: i64| {
+    let mut q = Queries {
+        a: Vec::with_capacity(arrivals.len()),
+        kap: Vec::with_capacity(arrivals.len()),
+        kap_first: Vec::with_capacity(arrivals.len()),
+        unservable: 0,
+    };
+    for &t in arrivals {
         let need = if constant {
             w.need.at(0)
         } else {
             w.need.min_over(t, t + t_ok)
         };
-        match memo {
+        let k = match memo {
             Some((n, k)) if n == need => k,
             _ => {
                 let k = [kappa_for(need, start0), kappa_for(need, first_start)];
                 memo = Some((need, k));
                 k
             }
-        }
-    };
-    let mut a = Vec::with_capacity(arrivals.len());
-    let mut kap = Vec::with_capacity(arrivals.len());
-    let mut kap_first = Vec::with_capacity(arrivals.len());
-    let mut unservable = 0;
-    for &t in arrivals {
-        match kappa(t) {
+        };
+        match k {
             [Some(k), Some(k0)] => {
-                a.push(t);
-                kap.push(k);
-                kap_first.push(k0.0);
+                q.a.push(t);
+                q.kap.push(k);
+                q.kap_first.push(k0.0);
             }
-            _ => unservable += 1,
+            _ => q.unservable += 1,
         }
     }
-    let n = a.len();
-    let at = rate_fn.prefix(&a);
+    q
+}
+
+/// The dynamic programme: for each query, the best bound of a subset ending
+/// with it, and how it got there.
+fn best_subsets(
+    q: &Queries,
+    rate_fn: &RateFn,
+    t_ok: i64,
+    hydrated_at_start: bool,
+) -> (Vec<f64>, Vec<Step>) {
+    let n = q.a.len();
+    let (a, kap) = (&q.a, &q.kap);
+    let at = rate_fn.prefix(a);
     let after_t: Vec<i64> = a.iter().map(|t| t + t_ok).collect();
     let at_t = rate_fn.prefix(&after_t);
     let zero = rate_fn.prefix(&[0]);
@@ -293,23 +311,22 @@ pub fn oracle(spec: &ClusterSpec, sc: &Scenario, arrivals: &[i64]) -> Oracle {
     };
     let stay_from = |i: usize, j: usize| stay(at_t.credits[i], at_t.bad[i], j);
     let capped = |i: usize, j: usize| stay_from(i, j).is_none_or(|s| s >= kap[j].0);
-    let hydrated_at_start = spec.initial_replicas.iter().any(|r| r.hydrated);
     let mut best = vec![0.0; n];
     let mut how = vec![Step::First; n];
     // The latest predecessor whose stay costs a full cold start.
     let mut p: Option<usize> = None;
     for j in 0..n {
-        // A replica hydrated at the start paid its lead before the run: the
-        // first query is then always charged from it (a stay from 0, or a
-        // later cold start), never a free-standing first cold start.
         let mut top = (f64::MIN, Step::First);
         let mut offer = |v: f64, step: Step| {
             if v > top.0 {
                 top = (v, step);
             }
         };
+        // A replica hydrated at the start paid its lead before the run: the
+        // first query is then always charged from it (a stay from 0, or a
+        // later cold start), never a free-standing first cold start.
         if !hydrated_at_start {
-            offer(kap_first[j], Step::First);
+            offer(q.kap_first[j], Step::First);
         } else {
             match stay(zero.credits[0], zero.bad[0], j) {
                 Some(s) if s < kap[j].0 => offer(s, Step::After(usize::MAX, true)),
@@ -338,13 +355,24 @@ pub fn oracle(spec: &ClusterSpec, sc: &Scenario, arrivals: &[i64]) -> Oracle {
                 }
             }
         }
-        let (v, step) = top;
-        best[j] = v;
-        how[j] = step;
+        (best[j], how[j]) = top;
     }
-    // The chosen subset, for the spend curve and the size.
+    (best, how)
+}
+
+/// The oracle for one cluster whose queries first arrived at `arrivals`
+/// (sorted).
+pub fn oracle(spec: &ClusterSpec, sc: &Scenario, arrivals: &[i64]) -> Oracle {
+    let t_ok = sc.clients.served_within_ms;
+    let sizes = sc.sizes.all();
+    let rate_fn = RateFn::build(spec, sc, sc.horizon_ms + t_ok + 1);
+    let q = servable(spec, sc, arrivals);
+    let hydrated_at_start = spec.initial_replicas.iter().any(|r| r.hydrated);
+    let (best, how) = best_subsets(&q, &rate_fn, t_ok, hydrated_at_start);
+    let (a, kap) = (&q.a, &q.kap);
+    // The chosen subset, for the spend curve and the sizes.
     let mut chain = Vec::new();
-    let mut j = n.checked_sub(1);
+    let mut j = a.len().checked_sub(1);
     while let Some(k) = j {
         chain.push(k);
         j = match how[k] {
@@ -381,7 +409,7 @@ pub fn oracle(spec: &ClusterSpec, sc: &Scenario, arrivals: &[i64]) -> Oracle {
             spend.push((a[k], best[k]));
         }
     }
-    let total = n.checked_sub(1).map(|l| best[l]).unwrap_or(0.0);
+    let total = best.last().copied().unwrap_or(0.0);
     spend.push((sc.horizon_ms, total));
     let dominant = |by: &[f64]| {
         (0..sizes.len())
@@ -393,7 +421,7 @@ pub fn oracle(spec: &ClusterSpec, sc: &Scenario, arrivals: &[i64]) -> Oracle {
         credits: total,
         size: dominant(&by_size),
         cold_size: dominant(&cold_by_size),
-        unservable,
+        unservable: q.unservable,
         spend,
     }
 }

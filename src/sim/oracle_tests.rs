@@ -43,7 +43,7 @@ restart_delay = "10s"
     assert!(o.credits <= schedule + 1e-9, "{}", o.credits);
     // The bound gives up at most T (10 s) per cold-start length of stay.
     assert!(o.credits > schedule - 2.0 * 0.07, "{}", o.credits);
-    let orc = super::scorecard::oracle_of(0, &run.slots[0], &sc);
+    let orc = super::scorecard::oracle_of(&run.slots[0], &sc);
     assert_eq!(orc.unservable, 0);
     let last = orc.spend.last().unwrap();
     assert_eq!(last.0, sc.horizon_ms);
@@ -127,7 +127,7 @@ fn the_oracle_prices_hydration_and_is_not_beaten_with_custom_sizes() {
     let c = &card.clusters[0];
     // Cold starts on the faster size, serving priced at the cheapest
     // adequate rate (the bound changes size for free).
-    let orc = super::scorecard::oracle_of(0, &run.slots[0], &sc);
+    let orc = super::scorecard::oracle_of(&run.slots[0], &sc);
     assert_eq!(
         orc.cold_size.as_ref().map(|s| s.0.as_str()),
         Some("fast"),

@@ -167,7 +167,7 @@ pub fn arrivals(slot_index: usize, slot: &Slot, sc: &Scenario) -> Vec<i64> {
 
 /// The oracle of one cluster of the run, from the first attempts the run
 /// recorded (the same as `arrivals`: the demand does not depend on the run).
-pub fn oracle_of(_slot_index: usize, slot: &Slot, sc: &Scenario) -> Oracle {
+pub fn oracle_of(slot: &Slot, sc: &Scenario) -> Oracle {
     oracle::oracle(&slot.sim.spec, sc, &slot.sim.stats.first_attempts)
 }
 
@@ -353,12 +353,7 @@ pub fn oracles(sc: &Scenario, run: &Run) -> Vec<Oracle> {
         .min(4)
         .min(n.max(1));
     if threads <= 1 {
-        return run
-            .slots
-            .iter()
-            .enumerate()
-            .map(|(i, s)| oracle_of(i, s, sc))
-            .collect();
+        return run.slots.iter().map(|s| oracle_of(s, sc)).collect();
     }
     let mut out: Vec<Option<Oracle>> = vec![None; n];
     std::thread::scope(|scope| {
@@ -367,7 +362,7 @@ pub fn oracles(sc: &Scenario, run: &Run) -> Vec<Oracle> {
                 scope.spawn(move || {
                     (t..n)
                         .step_by(threads)
-                        .map(|i| (i, oracle_of(i, &run.slots[i], sc)))
+                        .map(|i| (i, oracle_of(&run.slots[i], sc)))
                         .collect::<Vec<_>>()
                 })
             })
@@ -382,7 +377,7 @@ pub fn oracles(sc: &Scenario, run: &Run) -> Vec<Oracle> {
     });
     out.into_iter()
         .enumerate()
-        .map(|(i, o)| o.unwrap_or_else(|| oracle_of(i, &run.slots[i], sc)))
+        .map(|(i, o)| o.unwrap_or_else(|| oracle_of(&run.slots[i], sc)))
         .collect()
 }
 
