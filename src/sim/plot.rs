@@ -47,7 +47,7 @@ const PALETTE: [(u8, u8, u8); 10] = [
     (148, 103, 189),
     (140, 86, 75),
     (23, 190, 207),
-    (188, 189, 34),
+    (0, 100, 0),
     (127, 127, 127),
     (227, 119, 194),
     (0, 0, 139),
@@ -263,7 +263,7 @@ fn header(root: &Area, sc: &Scenario, card: &Scorecard, colours: &Colours) -> Re
             t.service.queries,
             t.service.failed,
             t.time_coverage_pct,
-            secs(t.worst_daily_cold_start_s),
+            total_cold(t),
             num(t.credits),
             t.vs_oracle.map(|r| format!("{r:.2}x")).unwrap_or_else(|| "-".into()),
             num(t.oracle_credits),
@@ -346,6 +346,15 @@ fn header(root: &Area, sc: &Scenario, card: &Scorecard, colours: &Colours) -> Re
         x += w;
     }
     Ok(())
+}
+
+/// The worst daily cold start of a run, or how many cluster-days had
+/// queries never served.
+fn total_cold(t: &scorecard::Totals) -> String {
+    match t.days_never_served {
+        0 => secs(t.worst_daily_cold_start_s),
+        n => format!("never on {n} cluster-day(s)"),
+    }
 }
 
 /// The time axis of a panel: ms → x.
@@ -670,7 +679,7 @@ fn fleet_summary(
             secs(sc.clients.served_within_ms as f64 / 1000.0),
             t.service.failed,
             t.time_coverage_pct,
-            secs(t.worst_daily_cold_start_s),
+            total_cold(t),
             t.ooms,
             t.alerts
         ),
@@ -810,4 +819,117 @@ fn cost_box(
             .map_err(err)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Colour distance, squared.
+    fn dist(a: (u8, u8, u8), b: RGBColor) -> i32 {
+        let d = |x: u8, y: u8| (x as i32 - y as i32).pow(2);
+        d(a.0, b.0) + d(a.1, b.1) + d(a.2, b.2)
+    }
+
+    #[test]
+    fn size_colours_stay_clear_of_the_reds_and_of_each_other() {
+        for c in PALETTE {
+            for special in [WAITING, FAILED, SERVED] {
+                assert!(dist(c, special) > 100 * 100, "{c:?} vs {special:?}");
+            }
+        }
+        for (i, a) in PALETTE.iter().enumerate() {
+            for b in &PALETTE[i + 1..] {
+                assert!(
+                    dist(*a, RGBColor(b.0, b.1, b.2)) > 60 * 60,
+                    "{a:?} vs {b:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_plot_marks_ooms_failures_and_names_sizes_in_the_legend() {
+        let text = r#"
+name = "t"
+days = 2
+interval = "1m"
+
+[[clusters]]
+name = "loop"
+strategies = [
+  { type = "target_size", config = { target_size = "100cc" } },
+  { type = "burst", config = { burst_replica_size = "1600cc" } },
+  { type = "idle_suspend", config = { idle_after_s = 900 } },
+]
+
+[clusters.workload]
+memory_gib = 12
+hydration_work = "20m"
+windows = [{ start = "01:00", duration = "1h", every = "1d", qps = 0.2 }]
+"#;
+        let (sc, run, card) = super::super::tests::sim(text);
+        let oracles = scorecard::oracles(&sc, &run);
+        let svg = render(&sc, &run, &card, &oracles).unwrap();
+        // The legend names every size drawn, beside its swatch.
+        assert!(
+            svg.contains(">\n100cc\n<") && svg.contains(">\n1600cc\n<"),
+            "{svg}"
+        );
+        // OOM kills are triangles, counted; failed queries are red ticks.
+        let ooms = card.clusters[0].ooms;
+        assert!(ooms > 0);
+        assert!(svg.contains(&format!("{ooms} OOMs")));
+        assert!(svg.matches("<polygon").count() >= 2);
+        assert!(card.clusters[0].service.failed_attempts > 0);
+        assert!(svg.contains("#E60000"), "failed queries in red");
+        // Hour ticks on a two-day run: more tick marks than hours.
+        assert!(svg.matches("<polyline").count() > 48);
+    }
+
+    #[test]
+    fn a_fleet_draws_the_costliest_clusters_of_each_kind() {
+        let text = r#"
+name = "fleet"
+days = 1
+interval = "1m"
+
+[[clusters]]
+name = "big_{i}"
+count = 6
+strategies = [{ type = "target_size", config = { target_size = "800cc" } }]
+initial_replicas = [{ name = "r_800cc", size = "800cc" }]
+
+[clusters.workload]
+memory_gib = 4
+hydration_work = "5m"
+windows = [{ start = "10:00", duration = "1h", qps = 0.1 }]
+
+[[clusters]]
+name = "small_{i}"
+count = 6
+strategies = [{ type = "target_size", config = { target_size = "100cc" } }]
+initial_replicas = [{ name = "r_100cc", size = "100cc" }]
+
+[clusters.workload]
+memory_gib = 4
+hydration_work = "5m"
+windows = [{ start = "10:00", duration = "1h", qps = 0.1 }]
+"#;
+        let (sc, run, card) = super::super::tests::sim(text);
+        let picked = chosen(&card);
+        let names: Vec<&str> = picked
+            .iter()
+            .map(|i| card.clusters[*i].name.as_str())
+            .collect();
+        assert_eq!(names.len(), 4, "{names:?}");
+        assert_eq!(names.iter().filter(|n| n.starts_with("big")).count(), 2);
+        assert_eq!(names.iter().filter(|n| n.starts_with("small")).count(), 2);
+        let oracles = scorecard::oracles(&sc, &run);
+        let svg = render(&sc, &run, &card, &oracles).unwrap();
+        assert!(
+            svg.contains("the fleet") && svg.contains("by kind: big ×6"),
+            "{svg}"
+        );
+    }
 }
