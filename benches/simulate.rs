@@ -1,5 +1,6 @@
 //! Benchmark: the 100-cluster fleet, 30 simulated days at a 1-minute interval.
-//! `cargo bench --bench simulate` prints the wall time of several runs.
+//! `cargo bench --bench simulate` prints the wall time of several runs, the
+//! simulation alone and with the scorecard (the oracles included).
 
 // Test harnesses read files, the environment and the clock: the ban of
 // clippy.toml is for the library's decision core.
@@ -28,43 +29,65 @@ fn main() {
         }
     };
     let mut times: Vec<Duration> = Vec::new();
+    let mut engine_times: Vec<Duration> = Vec::new();
     let mut last = None;
     for _ in 0..runs {
         let t = Instant::now();
-        let report = match clusterctl::sim::simulate(&sc, false) {
+        let run = match clusterctl::sim::engine::run(&sc, false, None) {
             Ok(r) => r,
             Err(e) => {
                 eprintln!("{e}");
                 std::process::exit(1);
             }
         };
+        engine_times.push(t.elapsed());
+        let card = clusterctl::sim::scorecard::build(&sc, &run);
         times.push(t.elapsed());
-        last = Some(report);
+        let mut busiest: Vec<(u64, String)> = run
+            .slots
+            .iter()
+            .map(|s| (s.plans, s.sim.spec.name.clone()))
+            .collect();
+        busiest.sort_by(|a, b| b.cmp(a));
+        busiest.truncate(3);
+        last = Some((card, run.plan_calls, busiest));
     }
     times.sort();
-    if let Some(r) = last {
+    engine_times.sort();
+    if let Some((r, calls, busiest)) = last {
         println!(
-            "simulate {}: {} clusters x {} ticks ({} days at {}s)",
+            "simulate {}: {} clusters x {} ticks ({} days at {}s), {} plan calls",
             r.scenario.name,
             r.scenario.clusters,
             r.scenario.ticks,
             r.scenario.days,
-            r.scenario.interval_s
+            r.scenario.interval_s,
+            calls
         );
+        println!("most planned: {busiest:?}");
+        let t = &r.total;
         println!(
-            "credits {:.1} (always-on {:.1}, oracle {:.1}), availability {:.2}%",
-            r.total.credits,
-            r.total.always_on_credits,
-            r.total.oracle_credits,
-            r.total.availability_pct
+            "credits {:.1} ({:.2}x the oracle {:.1}; always-on {:.1}); {:.2}% of {} queries served within {}s, time coverage {:.2}%",
+            t.credits,
+            t.vs_oracle.unwrap_or(0.0),
+            t.oracle_credits,
+            t.always_on_credits,
+            t.service.served_within_pct,
+            t.service.queries,
+            r.scenario.served_within_s,
+            t.time_coverage_pct
         );
     }
     let ms = |d: &Duration| d.as_secs_f64() * 1000.0;
-    println!(
-        "wall time over {} runs: min {:.0} ms, median {:.0} ms, max {:.0} ms",
-        times.len(),
-        times.first().map(ms).unwrap_or(0.0),
-        times.get(times.len() / 2).map(ms).unwrap_or(0.0),
-        times.last().map(ms).unwrap_or(0.0)
-    );
+    let line = |what: &str, v: &[Duration]| {
+        println!(
+            "{what} over {} runs: min {:.0} ms, median {:.0} ms, max {:.0} ms",
+            v.len(),
+            v.first().map(ms).unwrap_or(0.0),
+            v.get(v.len() / 2).map(ms).unwrap_or(0.0),
+            v.last().map(ms).unwrap_or(0.0)
+        )
+    };
+    line("wall time, simulation + scorecard,", &times);
+    line("wall time, simulation alone,", &engine_times);
 }

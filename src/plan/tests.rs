@@ -820,3 +820,156 @@ fn the_activity_lookback_reads_idle_after_s_like_the_strategy_does() {
     ];
     assert_eq!(crate::strategy::longest_idle_after_s(&rows), 172800);
 }
+
+// Bugs found by simulation (issue 15); each is replayed as a simulated
+// scenario in `sim::regression_tests` too.
+
+/// A cluster waking with statements behind it, from `state`.
+fn waking(replicas: Vec<Replica>, rows: Vec<StrategyRow>, state: serde_json::Value) -> Plan {
+    let mut c = cluster("u2", "c", replicas);
+    c.activity = Activity {
+        last_begin: Some(now() - Duration::seconds(20)),
+        in_flight: 0,
+    };
+    let mut s = snap(vec![c], rows);
+    s.states.insert(ClusterId("u2".into()), state);
+    plan(&s, &PlanOptions::default())
+}
+
+#[test]
+fn a_burst_dropped_by_a_suspension_is_not_given_up_on_the_next_wake() {
+    // Suspended yesterday with the burst running since the morning before;
+    // the state of older versions also remembers the burst replica.
+    let rows = vec![
+        row("u2", "target_size", json!({"target_size": "25cc"})),
+        row(
+            "u2",
+            "burst",
+            json!({"burst_replica_size": "800cc", "max_burst_s": 3600}),
+        ),
+        row("u2", "idle_suspend", json!({"idle_after_s": 600})),
+    ];
+    let state = json!({
+        "burst": {"burst_since": (now() - Duration::hours(30)).to_rfc3339()},
+        "idle_suspend": {
+            "suspended": [{"name": "r_25cc", "size": "25cc"}, {"name": "c-burst", "size": "800cc"}],
+            "suspended_at": (now() - Duration::hours(24)).to_rfc3339()
+        }
+    });
+    let p = waking(vec![], rows, state);
+    let cp = only(&p);
+    assert!(cp.alerts.is_empty(), "{:?}", cp.alerts);
+    let created: Vec<(&str, StrategyKind)> = cp
+        .actions
+        .iter()
+        .map(|a| (a.replica.as_str(), a.strategy))
+        .collect();
+    assert_eq!(
+        created,
+        vec![
+            ("c-burst", StrategyKind::Burst),
+            ("r_25cc", StrategyKind::IdleSuspend)
+        ]
+    );
+    let burst = &cp.new_state.as_ref().unwrap()["burst"];
+    let since = burst["burst_since"].as_str().unwrap();
+    assert_eq!(DateTime::parse_from_rfc3339(since).unwrap(), now());
+    assert!(burst["gave_up_at"].is_null());
+}
+
+#[test]
+fn a_wake_leaves_the_burst_replica_to_the_burst_strategy() {
+    // The burst started 10 minutes ago (cooldown 1 h): the wake brings back
+    // the normal replica only; idle_suspend does not resurrect the burst.
+    let rows = vec![
+        row("u2", "target_size", json!({"target_size": "25cc"})),
+        row(
+            "u2",
+            "burst",
+            json!({"burst_replica_size": "800cc", "cooldown_s": 3600}),
+        ),
+        row("u2", "idle_suspend", json!({"idle_after_s": 600})),
+    ];
+    let state = json!({
+        "burst": {"last_decision_ts": (now() - Duration::minutes(10)).to_rfc3339()},
+        "idle_suspend": {
+            "suspended": [{"name": "r_25cc", "size": "25cc"}, {"name": "c-burst", "size": "800cc"}],
+            "suspended_at": (now() - Duration::minutes(5)).to_rfc3339()
+        }
+    });
+    let p = waking(vec![], rows, state);
+    let names: Vec<&str> = only(&p)
+        .actions
+        .iter()
+        .map(|a| a.replica.as_str())
+        .collect();
+    assert_eq!(names, vec!["r_25cc"]);
+    // Without a burst strategy a replica named like one is not brought back either.
+    let p = waking(
+        vec![],
+        vec![row("u2", "idle_suspend", json!({"idle_after_s": 600}))],
+        json!({"idle_suspend": {
+            "suspended": [{"name": "r_25cc", "size": "25cc"}, {"name": "c-burst", "size": "800cc"}],
+            "suspended_at": (now() - Duration::minutes(5)).to_rfc3339()
+        }}),
+    );
+    let names: Vec<&str> = only(&p)
+        .actions
+        .iter()
+        .map(|a| a.replica.as_str())
+        .collect();
+    assert_eq!(names, vec!["r_25cc"]);
+}
+
+#[test]
+fn a_burst_serving_beside_an_oom_looping_replica_raises_an_alert() {
+    let mut normal = replica(1, "r_25cc", "25cc", false);
+    normal.crash = CrashInfo {
+        crashes: 9,
+        ooms: 9,
+        last_crash: Some(now() - Duration::minutes(2)),
+    };
+    let c = cluster(
+        "u2",
+        "c",
+        vec![normal, replica(2, "c-burst", "800cc", true)],
+    );
+    let s = snap(
+        vec![c],
+        vec![
+            row("u2", "target_size", json!({"target_size": "25cc"})),
+            row("u2", "burst", json!({"burst_replica_size": "800cc"})),
+        ],
+    );
+    let p = plan(&s, &PlanOptions::default());
+    let cp = only(&p);
+    assert!(cp.actions.is_empty(), "{:?}", cp.actions);
+    assert_eq!(cp.alerts.len(), 1, "{:?}", cp.alerts);
+    assert!(cp.alerts[0].starts_with("burst: ") && cp.alerts[0].contains("r_25cc (9 OOM kills"));
+}
+
+#[test]
+fn shrink_to_fit_wakes_with_the_size_that_fit() {
+    let rows = vec![
+        row("u2", "shrink_to_fit", json!({"max_replica_size": "800cc"})),
+        row("u2", "idle_suspend", json!({"idle_after_s": 900})),
+    ];
+    let state = json!({
+        "shrink_to_fit": {"too_small": "200cc", "fits": "300cc"},
+        "idle_suspend": {
+            "suspended": [{"name": "c_300cc", "size": "300cc"}],
+            "suspended_at": (now() - Duration::hours(20)).to_rfc3339()
+        }
+    });
+    let p = waking(vec![], rows.clone(), state);
+    let names: Vec<&str> = only(&p)
+        .actions
+        .iter()
+        .map(|a| a.replica.as_str())
+        .collect();
+    assert_eq!(names, vec!["c_300cc"], "not 400cc..800cc again");
+    // The next round: 300cc is still hydrating; nothing else is tried.
+    let state = only(&p).new_state.clone().unwrap();
+    let p = waking(vec![replica(1, "c_300cc", "300cc", false)], rows, state);
+    assert!(only(&p).actions.is_empty(), "{:?}", only(&p).actions);
+}

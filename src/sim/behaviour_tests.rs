@@ -34,7 +34,9 @@ const NEVER_S: i64 = 100_000_000_000;
 
 /// The simulator's scenario for `sc` (statement logging starts off: the
 /// statement log is empty until a step records activity, as on a fresh
-/// emulator).
+/// emulator). Steps set every signal themselves, so nothing else moves:
+/// no provisioning, no flush delay, no sampling, no jitter, no failed
+/// rounds, and queries wait rather than fail.
 fn sim_scenario(sc: &Scenario) -> SimScenario {
     let total_s: u64 = sc.steps.iter().map(|s| s.advance_s).sum();
     let clusters: Vec<serde_json::Value> = sc
@@ -47,6 +49,7 @@ fn sim_scenario(sc: &Scenario) -> SimScenario {
                     "memory_gib": 0,
                     "hydration_work": if c.index { NEVER_S } else { 0 },
                     "service_time": "1ms",
+                    "hydration_variance": 0.0,
                 },
                 "strategies": c.strategies.iter()
                     .map(|(ty, cfg)| serde_json::json!({"type": ty, "config": cfg}))
@@ -63,6 +66,9 @@ fn sim_scenario(sc: &Scenario) -> SimScenario {
         "duration": total_s + 60,
         "interval": 60,
         "statement_logging": false,
+        "statement_log": { "sample_rate": 1.0, "flush_interval": 0 },
+        "materialize": { "provisioning": 0, "restart_delay": 0, "on_no_replica": "wait" },
+        "controller": { "run_time": 0, "tick_jitter": 0, "failure_rate": 0.0 },
         "clusters": clusters,
     });
     scenario::parse(&doc.to_string(), true, Path::new("."), None)
@@ -105,7 +111,7 @@ impl Sim {
         step: &Step,
         c: usize,
         name: &str,
-    ) -> &mut super::env::SimReplica {
+    ) -> &mut super::replica::SimReplica {
         self.slots[c]
             .sim
             .replicas
@@ -125,32 +131,27 @@ impl Sim {
         self.t = t;
         for slot in self.slots.iter_mut() {
             // In-flight statements of the previous step have finished.
-            slot.sim.waiting.clear();
+            slot.sim.clear_in_flight_for_test();
             slot.step_to_for_test(&self.sc, t);
         }
         for (c, name) in &step.hydrate {
             let r = self.replica(sc, step, *c, name);
             if !r.hydrated_at(t) {
-                r.hydrated_ms = Some(t);
+                r.force_hydrated(t);
             }
         }
         for (c, name, n) in &step.ooms {
             let r = self.replica(sc, step, *c, name);
             // Kills 1..=n seconds ago, oldest first; a crash-looping replica
             // is not hydrated (on the emulator: its process is offline).
-            for k in (1..=i64::from(*n)).rev() {
-                r.ooms.push(t - k * 1000);
-            }
-            r.hydrated_ms = None;
+            r.force_ooms(t, *n);
         }
         for a in &step.activity {
             let began = t - i64::try_from(a.began_secs_ago).expect("began_secs_ago") * 1000;
-            let sim = &mut self.slots[a.cluster].sim;
-            sim.last_begin = Some(sim.last_begin.map_or(began, |b| b.max(began)));
-            if a.in_flight {
-                sim.waiting.push_back(began);
-            }
-            self.sc.statement_logging = true;
+            self.slots[a.cluster]
+                .sim
+                .record_statement_for_test(began, a.in_flight);
+            self.sc.statement_log.enabled = true;
         }
         let (sc_ref, slots, index) = (&self.sc, &mut self.slots, &self.index);
         let report = self.rt.block_on(async {

@@ -1,7 +1,10 @@
-//! The tick loop: at every controller interval the environment advances to
-//! the tick, the catalog's view of each cluster becomes a `Snapshot`, the
-//! product's `plan::plan` decides and `exec::apply` carries the plan out
-//! against `SimBackend`, whose DDL takes effect at the next tick.
+//! The tick loop: at every controller interval (plus a jitter drawn per
+//! round) the environment advances to the round's start, the catalog's view
+//! of each cluster becomes a `Snapshot`, the product's `plan::plan` decides
+//! and `exec::apply` carries the plan out against `SimBackend`, whose DDL
+//! takes effect `run_time` later. A round fails now and then before acting
+//! (`failure_rate`); a blocking managed resize holds the controller until it
+//! settles, and the rounds due meanwhile do not happen.
 //!
 //! Speed: a cluster whose inputs cannot change before its next event (next
 //! arrival, hydration, OOM, …) is not re-planned at every tick. After a plan
@@ -21,7 +24,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::env::{at, Pending, SimCluster};
-use super::scenario::Scenario;
+use super::scenario::{ResizeMode, Scenario};
 use super::SimError;
 use crate::exec::{self, ActionStatus, AuditRow, Backend};
 use crate::model::{ClusterId, Snapshot, StrategyRow};
@@ -59,12 +62,64 @@ pub struct Slot {
     pub actions: Vec<ActionMark>,
     /// Actions of the current tick, for the timeline.
     tick_actions: Vec<String>,
+    /// Alerts the planner raised (numbers elided) → (first seen, text).
+    pub alerts: BTreeMap<String, (i64, String)>,
+    /// Failed query attempts counted in the timeline so far.
+    timeline_errors: u64,
+    /// Plans computed for this cluster (rounds and skip searches).
+    pub plans: u64,
 }
 
 /// Everything a run produced.
 pub struct Run {
     pub slots: Vec<Slot>,
     pub plan_calls: u64,
+    pub rounds: Rounds,
+}
+
+/// The controller's rounds: scheduled, failed, skipped while blocked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Rounds {
+    pub scheduled: u64,
+    pub failed: u64,
+    pub blocked: u64,
+}
+
+/// A pseudo-random number in [0, 1) for round `k` and purpose `salt`: the
+/// same in every shard and mode, with no state to carry.
+fn round_draw(seed: u64, k: i64, salt: u64) -> f64 {
+    let mut z = seed ^ (k as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ salt;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    (z >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// When round `k` starts: its scheduled time plus its jitter.
+pub fn round_at(sc: &Scenario, k: i64) -> i64 {
+    let j = sc.controller.tick_jitter_ms;
+    let jitter = if j > 0 {
+        (round_draw(sc.seed, k, 1) * j as f64) as i64
+    } else {
+        0
+    };
+    k * sc.interval_ms + jitter
+}
+
+/// Whether round `k` fails before acting.
+pub fn round_fails(sc: &Scenario, k: i64) -> bool {
+    let p = sc.controller.failure_rate;
+    p > 0.0 && round_draw(sc.seed, k, 2) < p
+}
+
+/// The first round that starts at or after `t`.
+fn first_round_from(sc: &Scenario, t: i64) -> i64 {
+    let k = t.div_euclid(sc.interval_ms).max(0);
+    if round_at(sc, k) >= t {
+        k
+    } else {
+        k + 1
+    }
 }
 
 /// The simulated database behind `exec::apply`.
@@ -77,6 +132,8 @@ pub struct SimBackend<'a> {
     lookback: i64,
     /// `WAIT UNTIL READY` timeout of managed clusters' graceful resizes.
     resize_timeout_ms: i64,
+    /// When this round's DDL takes effect.
+    effect_ms: i64,
 }
 
 impl SimBackend<'_> {
@@ -97,7 +154,7 @@ impl Backend for SimBackend<'_> {
         let mut snap = Snapshot {
             now: self.now(),
             sizes: self.sc.sizes.clone(),
-            activity_log_has_rows: self.sc.statement_logging,
+            activity_log_has_rows: log_has_rows(self.sc),
             ..Snapshot::default()
         };
         for s in self.slots.iter() {
@@ -170,10 +227,13 @@ impl SimBackend<'_> {
                 Pending::SetReplicationFactor { n }
             }
         };
+        let effect = self.effect_ms;
         let Some(slot) = self.slot(&action.cluster_id) else {
             return Err(format!("unknown cluster '{}'", action.cluster));
         };
-        slot.sim.submit(p)
+        slot.sim.submit(p)?;
+        slot.sim.pending_at = effect;
+        Ok(())
     }
 }
 
@@ -190,6 +250,12 @@ fn rows_of(sim: &SimCluster, phase: usize, sc: &Scenario) -> Vec<StrategyRow> {
             updated_at: Some(at(sc.start, p.at_ms)),
         })
         .collect()
+}
+
+/// Whether the statement log has rows at all (the controller's own
+/// statements are logged too, when anything is).
+fn log_has_rows(sc: &Scenario) -> bool {
+    sc.statement_log.enabled && sc.statement_log.sample_rate > 0.0
 }
 
 /// The activity lookback the real snapshot uses: max(24 h, largest idle_after_s).
@@ -210,16 +276,24 @@ pub fn lookback_ms(sc: &Scenario) -> i64 {
     min.max(crate::strategy::longest_idle_after_s(&rows) as i64 * 1000)
 }
 
-/// A shard's clusters (with their positions) and its plan count.
-type ShardResult = Result<(Vec<(usize, Slot)>, u64), SimError>;
+/// A shard's clusters (with their positions), its plan count and rounds.
+type ShardResult = Result<(Vec<(usize, Slot)>, u64, Rounds), SimError>;
+
+/// Whether a round can be held up by a blocking managed resize: then all
+/// clusters share one controller clock and run in one shard.
+fn can_block(sc: &Scenario) -> bool {
+    sc.materialize.managed_resize == ResizeMode::Blocking
+        && sc.clusters.iter().any(|c| c.managed.is_some())
+}
 
 /// Runs the scenario. `timeline`, when given, receives one CSV row per tick
 /// per cluster. `exact` plans every cluster at every tick.
 ///
 /// Clusters share nothing in the simulated environment (each has its own
-/// random stream and replica ids), so without a timeline they are split into
-/// shards run on their own threads, each inside one current-thread runtime;
-/// the result does not depend on the split.
+/// random streams and replica ids; rounds' jitter and failures are drawn per
+/// round, not per shard), so without a timeline or a blocking resize they are
+/// split into shards run on their own threads, each inside one
+/// current-thread runtime; the result does not depend on the split.
 pub fn run(sc: &Scenario, exact: bool, timeline: Option<&mut dyn Write>) -> Result<Run, SimError> {
     let lookback = lookback_ms(sc);
     let slots = build_slots(sc);
@@ -227,15 +301,15 @@ pub fn run(sc: &Scenario, exact: bool, timeline: Option<&mut dyn Write>) -> Resu
         .map(|n| n.get())
         .unwrap_or(1)
         .min(4);
-    let shards = if timeline.is_some() || slots.len() < 8 {
+    let shards = if timeline.is_some() || slots.len() < 8 || can_block(sc) {
         1
     } else {
         threads
     };
-    let (mut slots, plan_calls) = if shards <= 1 {
+    let (mut slots, plan_calls, rounds) = if shards <= 1 {
         let mut slots = slots;
-        let calls = run_shard(sc, exact, lookback, &mut slots, timeline)?;
-        (slots, calls)
+        let (calls, rounds) = run_shard(sc, exact, lookback, &mut slots, timeline)?;
+        (slots, calls, rounds)
     } else {
         let n = slots.len();
         let mut parts: Vec<Vec<(usize, Slot)>> = (0..shards).map(|_| Vec::new()).collect();
@@ -248,8 +322,8 @@ pub fn run(sc: &Scenario, exact: bool, timeline: Option<&mut dyn Write>) -> Resu
                 .map(|part| {
                     s.spawn(move || {
                         let (idx, mut slots): (Vec<usize>, Vec<Slot>) = part.into_iter().unzip();
-                        let calls = run_shard(sc, exact, lookback, &mut slots, None)?;
-                        Ok((idx.into_iter().zip(slots).collect(), calls))
+                        let (calls, rounds) = run_shard(sc, exact, lookback, &mut slots, None)?;
+                        Ok((idx.into_iter().zip(slots).collect(), calls, rounds))
                     })
                 })
                 .collect();
@@ -264,20 +338,27 @@ pub fn run(sc: &Scenario, exact: bool, timeline: Option<&mut dyn Write>) -> Resu
         });
         let mut all: Vec<Option<Slot>> = (0..n).map(|_| None).collect();
         let mut calls = 0;
+        let mut rounds = Rounds::default();
         for r in results {
-            let (part, c) = r?;
+            let (part, c, r) = r?;
             calls += c;
+            // Every shard runs the same rounds.
+            rounds = r;
             for (i, slot) in part {
                 all[i] = Some(slot);
             }
         }
-        (all.into_iter().flatten().collect(), calls)
+        (all.into_iter().flatten().collect(), calls, rounds)
     };
     for slot in slots.iter_mut() {
-        slot.sim.advance(sc.horizon_ms);
+        step_env(slot, sc, sc.horizon_ms);
         slot.sim.finish(sc.horizon_ms);
     }
-    Ok(Run { slots, plan_calls })
+    Ok(Run {
+        slots,
+        plan_calls,
+        rounds,
+    })
 }
 
 fn build_slots(sc: &Scenario) -> Vec<Slot> {
@@ -292,7 +373,7 @@ fn build_slots(sc: &Scenario) -> Vec<Slot> {
             clusters: vec![sim.empty_cluster()],
             strategies: rows_of(&sim, 0, sc),
             states: BTreeMap::new(),
-            activity_log_has_rows: sc.statement_logging,
+            activity_log_has_rows: log_has_rows(sc),
             session_cluster: None,
         };
         slots.push(Slot {
@@ -304,6 +385,9 @@ fn build_slots(sc: &Scenario) -> Vec<Slot> {
             resize_ms: Vec::new(),
             actions: Vec::new(),
             tick_actions: Vec::new(),
+            alerts: BTreeMap::new(),
+            timeline_errors: 0,
+            plans: 0,
         });
     }
     slots
@@ -315,7 +399,7 @@ fn run_shard(
     lookback: i64,
     slots: &mut [Slot],
     timeline: Option<&mut dyn Write>,
-) -> Result<u64, SimError> {
+) -> Result<(u64, Rounds), SimError> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .map_err(|e| SimError::Io(format!("cannot start the runtime: {e}")))?;
@@ -328,7 +412,7 @@ async fn shard_loop(
     lookback: i64,
     slots: &mut [Slot],
     mut timeline: Option<&mut dyn Write>,
-) -> Result<u64, SimError> {
+) -> Result<(u64, Rounds), SimError> {
     let index: BTreeMap<ClusterId, usize> = slots
         .iter()
         .enumerate()
@@ -337,64 +421,109 @@ async fn shard_loop(
     if let Some(w) = timeline.as_mut() {
         writeln!(
             w,
-            "time,cluster,replicas,credits_per_hour,waiting_queries,actions"
+            "time,cluster,replicas,credits_per_hour,waiting_queries,failed_queries,actions"
         )
         .map_err(io_err)?;
     }
     let opts = PlanOptions::default();
     let ticks = sc.ticks();
     let mut plan_calls = 0u64;
+    let mut rounds = Rounds::default();
+    // A blocking managed resize in progress on this cluster.
+    let mut blocked_by: Option<usize> = None;
     for k in 0..ticks {
-        let t = k * sc.interval_ms;
+        let t = round_at(sc, k);
+        rounds.scheduled += 1;
         let mut todo: Vec<ClusterPlan> = Vec::new();
+        let mut changed_any = Vec::with_capacity(slots.len());
         for slot in slots.iter_mut() {
-            let changed = step_env(slot, sc, t);
-            if !(changed || exact || k >= slot.next_check) {
-                continue;
-            }
-            slot.sim
-                .observe(sc, t, lookback, &mut slot.snap.clusters[0]);
-            slot.snap.now = at(sc.start, t);
-            let p = plan::plan(&slot.snap, &opts);
-            plan_calls += 1;
-            if p.action_count() > 0 {
-                slot.next_check = k + 1;
-                todo.extend(p.clusters);
-                continue;
-            }
-            // No DDL: persist the new state as `exec::apply` would.
-            for cp in p.clusters {
-                if let Some(state) = cp.new_state {
-                    slot.snap.states.insert(cp.cluster_id, state);
-                }
-            }
-            slot.next_check = if exact {
-                k + 1
-            } else {
-                let e = slot
-                    .sim
-                    .next_change(t, sc.crash_window_ms, lookback)
-                    .min(clock_change(slot, sc, t));
-                let (next, calls) = skip_until(slot, sc, k, e, &opts);
-                plan_calls += calls;
-                next
-            };
+            changed_any.push(step_env(slot, sc, t));
         }
-        if !todo.is_empty() {
-            apply_tick(slots, &index, sc, lookback, t, k, todo).await?;
+        if blocked_by.is_some_and(|i| slots[i].sim.resizing()) {
+            rounds.blocked += 1;
+        } else if round_fails(sc, k) {
+            blocked_by = None;
+            rounds.failed += 1;
+        } else {
+            blocked_by = None;
+            for (slot, changed) in slots.iter_mut().zip(changed_any) {
+                if !(changed || exact || k >= slot.next_check) {
+                    continue;
+                }
+                slot.sim
+                    .observe(sc, t, lookback, &mut slot.snap.clusters[0]);
+                slot.snap.now = at(sc.start, t);
+                let p = plan::plan(&slot.snap, &opts);
+                plan_calls += 1;
+                slot.plans += 1;
+                note_alerts(slot, &p, t);
+                if p.action_count() > 0 {
+                    slot.next_check = k + 1;
+                    todo.extend(p.clusters);
+                    continue;
+                }
+                // No DDL: persist the new state as `exec::apply` would.
+                for cp in p.clusters {
+                    if let Some(state) = cp.new_state {
+                        slot.snap.states.insert(cp.cluster_id, state);
+                    }
+                }
+                slot.next_check = if exact {
+                    k + 1
+                } else {
+                    let matters = activity_matters(slot);
+                    if !matters {
+                        // Statements running now end; new ones only add
+                        // busyness: search as if idle since the last begin.
+                        slot.snap.clusters[0].activity.in_flight = 0;
+                    }
+                    let e = slot
+                        .sim
+                        .next_change(t, sc.crash_window_ms, lookback, matters)
+                        .min(clock_change(slot, sc, t))
+                        .min(idle_deadline(slot, sc, t));
+                    let (next, calls) = skip_until(slot, sc, k, e, &opts);
+                    plan_calls += calls;
+                    slot.plans += calls;
+                    next
+                };
+            }
+            if !todo.is_empty() {
+                blocked_by = apply_tick(slots, &index, sc, lookback, t, k, todo).await?;
+            }
         }
         if let Some(w) = timeline.as_mut() {
             write_rows(*w, slots, sc, t)?;
         }
     }
-    Ok(plan_calls)
+    Ok((plan_calls, rounds))
+}
+
+/// Alerts the planner raised for the cluster, by text with numbers elided
+/// (the same condition, counted once), with the first time seen.
+fn note_alerts(slot: &mut Slot, p: &Plan, t: i64) {
+    for alert in p.clusters.iter().flat_map(|c| c.alerts.iter()) {
+        let key: String = alert
+            .split(|c: char| c.is_ascii_digit())
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join("N");
+        slot.alerts.entry(key).or_insert((t, alert.clone()));
+    }
 }
 
 /// Advances one cluster's environment to `t`; whether its inputs changed in
 /// a way the tick loop cannot predict (DDL in effect, new strategy rows).
 fn step_env(slot: &mut Slot, sc: &Scenario, t: i64) -> bool {
+    let mut changed = false;
+    if !slot.sim.pending.is_empty() {
+        // The round's statements ran before `t`: their effect first.
+        let at = slot.sim.pending_at.min(t);
+        slot.sim.advance(at);
+        changed = slot.sim.apply_pending(at, &sc.sizes, &mut slot.next_id);
+    }
     slot.sim.advance(t);
-    let mut changed = slot.sim.apply_pending(t, &sc.sizes, &mut slot.next_id);
+    changed |= slot.sim.apply_pending(t, &sc.sizes, &mut slot.next_id);
     slot.resize_ms.append(&mut slot.sim.resize_done_ms);
     if changed && !slot.open_resizes.is_empty() {
         let live: Vec<String> = slot.sim.replicas.iter().map(|r| r.name.clone()).collect();
@@ -421,6 +550,39 @@ fn step_env(slot: &mut Slot, sc: &Scenario, t: i64) -> bool {
         changed = true;
     }
     changed
+}
+
+/// Whether new statements can change what the planner decides for the
+/// cluster, after a round that decided nothing. Only idle_suspend (idleness)
+/// and burst and shrink_to_fit (statements waiting with nothing hydrated
+/// bypass their cooldowns) read activity; and while a replica is hydrated,
+/// more activity only makes the cluster busier: idle_suspend keeps it (it
+/// suspends on *lack* of activity, which the skip search sees as time
+/// passing), and nothing waits with nothing hydrated. The skip search then
+/// runs on the snapshot with no statement in flight (the ones running will
+/// end; later ones only make it busier): it can only find a round too
+/// early, and the round that acts re-reads the activity first.
+fn activity_matters(slot: &Slot) -> bool {
+    let reads = slot.snap.strategies.iter().any(|r| {
+        matches!(
+            StrategyKind::parse(&r.strategy_type),
+            Some(StrategyKind::IdleSuspend | StrategyKind::Burst | StrategyKind::ShrinkToFit)
+        )
+    });
+    reads && !slot.sim.any_hydrated()
+}
+
+/// When the cluster's last statement is `idle_after_s` old (its first round
+/// that may suspend): not needed for correctness, but it spares the skip
+/// search a binary search each time activity pushed the deadline back.
+fn idle_deadline(slot: &Slot, sc: &Scenario, t: i64) -> i64 {
+    let idle_after = crate::strategy::longest_idle_after_s(&slot.snap.strategies) as i64 * 1000;
+    slot.snap.clusters[0]
+        .activity
+        .last_begin
+        .map(|b| (b - sc.start).num_milliseconds() + idle_after)
+        .filter(|d| idle_after > 0 && *d > t)
+        .unwrap_or(i64::MAX)
 }
 
 /// When a clock-driven strategy (`schedule`) of the cluster may decide
@@ -462,7 +624,7 @@ fn skip_until(
     let event_tick = if event_ms == i64::MAX {
         sc.ticks()
     } else {
-        (event_ms + sc.interval_ms - 1) / sc.interval_ms
+        first_round_from(sc, event_ms)
     };
     let mut hi = event_tick.min(sc.ticks()) - 1;
     if hi <= k {
@@ -471,7 +633,7 @@ fn skip_until(
     let mut calls = 0;
     let mut acts = |tick: i64, slot: &mut Slot| {
         calls += 1;
-        slot.snap.now = at(sc.start, tick * sc.interval_ms);
+        slot.snap.now = at(sc.start, round_at(sc, tick));
         plan::plan(&slot.snap, opts).action_count() > 0
     };
     if !acts(hi, slot) {
@@ -497,7 +659,7 @@ async fn apply_tick(
     t: i64,
     k: i64,
     clusters: Vec<ClusterPlan>,
-) -> Result<(), SimError> {
+) -> Result<Option<usize>, SimError> {
     let plan = Plan {
         format_version: plan::FORMAT_VERSION,
         now: at(sc.start, t),
@@ -534,6 +696,7 @@ async fn apply_tick(
         sc,
         lookback,
         resize_timeout_ms: PlanOptions::default().resize_timeout.as_millis() as i64,
+        effect_ms: t + sc.controller.run_time_ms,
     };
     let report = exec::apply(
         &mut backend,
@@ -542,14 +705,21 @@ async fn apply_tick(
         &exec::ApplyOptions::default(),
     )
     .await?;
+    let mut blocked_by = None;
     for r in &report.results {
-        let Some(slot) = index
+        let Some((i, slot)) = index
             .get(&r.action.cluster_id)
-            .and_then(|i| slots.get_mut(*i))
+            .and_then(|i| Some((*i, slots.get_mut(*i)?)))
         else {
             continue;
         };
         let ok = r.status == ActionStatus::Executed;
+        if ok
+            && r.action.kind == ActionKind::SetSize
+            && sc.materialize.managed_resize == ResizeMode::Blocking
+        {
+            blocked_by = Some(i);
+        }
         let size = r.action.size.as_ref().map(|s| s.0.clone());
         if ok
             && r.action.kind == ActionKind::CreateReplica
@@ -592,7 +762,7 @@ async fn apply_tick(
             replication_factor: r.action.replication_factor,
         });
     }
-    Ok(())
+    Ok(blocked_by)
 }
 
 fn write_rows(
@@ -609,13 +779,15 @@ fn write_rows(
             .iter()
             .map(|r| format!("{}:{}:{}", r.name, r.size, r.hydrated_at(t)))
             .collect();
+        let errors = slot.sim.stats.failed_attempts - slot.timeline_errors;
+        slot.timeline_errors = slot.sim.stats.failed_attempts;
         writeln!(
             w,
-            "{time},{},{},{},{},{}",
+            "{time},{},{},{},{},{errors},{}",
             csv_field(&slot.sim.spec.name),
             csv_field(&replicas.join(";")),
             slot.sim.burn_rate(),
-            slot.sim.waiting.len(),
+            slot.sim.waiting_count(),
             csv_field(&slot.tick_actions.join(";"))
         )
         .map_err(io_err)?;
@@ -669,6 +841,7 @@ impl<'a> SimBackend<'a> {
             sc,
             lookback: lookback_ms(sc),
             resize_timeout_ms: PlanOptions::default().resize_timeout.as_millis() as i64,
+            effect_ms: now_ms + sc.controller.run_time_ms,
         }
     }
 }

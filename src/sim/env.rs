@@ -1,92 +1,26 @@
-//! The simulated Materialize: per cluster, its replicas (hydrating, hydrated
-//! or crash-looping with OOMs), pending DDL (takes effect at the next tick),
-//! and the queries of its workload (arriving, waiting for a hydrated replica,
-//! running). Everything a decision reads comes from here, and everything a
-//! report counts is recorded here. Times are milliseconds since the start.
+//! The simulated Materialize: per cluster, its replicas (`replica`: each
+//! provisioned, hydrating, hydrated or OOM-killed), DDL accepted and taking
+//! effect when the controller's statement runs, and the queries of its
+//! workload. A query runs at once on a hydrated replica, waits while the
+//! cluster's replicas hydrate, and on a cluster with no replica at all fails
+//! at once (`on_no_replica = "error"`, as Materialize) or waits (`"wait"`);
+//! a failed query is retried by its client after a backoff, and counts as
+//! failed once its attempts run out. Every attempt goes to the statement
+//! log with the sample rate and becomes visible at the next flush: the
+//! controller reads only that. Everything a report counts is recorded here.
 
-use std::collections::VecDeque;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::scenario::{ClusterSpec, Scenario, Trace, Workload, HOUR};
+use super::demand::Arrivals;
+use super::replica::{Physics, SimReplica};
+use super::scenario::{Clients, ClusterSpec, OnNoReplica, Scenario, StatementLog, DAY};
 use crate::model::{
     Activity, Cluster, CrashInfo, Replica, ReplicaSize, Schedule, Size, SizeCatalog,
 };
-
-/// A replica that exists (or existed) in the simulated environment.
-#[derive(Debug, Clone)]
-pub struct SimReplica {
-    pub id: u64,
-    pub name: String,
-    pub size: Size,
-    pub credits_per_hour: f64,
-    pub created_ms: i64,
-    /// When it is (or will be) hydrated; `None`: too small, it never is.
-    pub hydrated_ms: Option<i64>,
-    /// OOM kill times (all of them, for the report and the crash window).
-    pub ooms: Vec<i64>,
-    next_oom_ms: Option<i64>,
-    oom_every_ms: i64,
-    /// `crash_every`: hydrated for this long, then killed and hydrating
-    /// again for `rehydrate_ms` (the kills are in `ooms`).
-    crash_every_ms: Option<i64>,
-    rehydrate_ms: i64,
-    /// When its drop took effect.
-    pub gone_ms: Option<i64>,
-}
-
-impl SimReplica {
-    pub fn hydrated_at(&self, t: i64) -> bool {
-        self.serving_from(t) == Some(t)
-    }
-
-    /// The first instant at or after `t` at which it is hydrated.
-    pub fn serving_from(&self, t: i64) -> Option<i64> {
-        let h = self.hydrated_ms?;
-        if t <= h {
-            return Some(h);
-        }
-        let Some(up) = self.crash_every_ms else {
-            return Some(t);
-        };
-        let period = up + self.rehydrate_ms;
-        let x = (t - h) % period;
-        Some(if x < up { t } else { t + period - x })
-    }
-
-    /// When it was hydrated, up to `end`.
-    pub fn hydrated_intervals(&self, end: i64) -> Vec<(i64, i64)> {
-        let Some(h) = self.hydrated_ms else {
-            return Vec::new();
-        };
-        let Some(up) = self.crash_every_ms else {
-            return vec![(h, end)];
-        };
-        let period = up + self.rehydrate_ms;
-        (0..)
-            .map(|k| h + k * period)
-            .take_while(|s| *s < end)
-            .map(|s| (s, (s + up).min(end)))
-            .collect()
-    }
-
-    fn crash_info(&self, t: i64, window: i64, start: chrono::DateTime<chrono::Utc>) -> CrashInfo {
-        let recent: Vec<i64> = self
-            .ooms
-            .iter()
-            .rev()
-            .take_while(|o| **o > t - window)
-            .copied()
-            .collect();
-        let n = recent.len() as u32;
-        CrashInfo {
-            crashes: n,
-            ooms: n,
-            last_crash: recent.first().map(|o| at(start, *o)),
-        }
-    }
-}
 
 pub fn at(start: chrono::DateTime<chrono::Utc>, ms: i64) -> chrono::DateTime<chrono::Utc> {
     start + chrono::Duration::milliseconds(ms)
@@ -115,10 +49,11 @@ pub enum Pending {
     },
 }
 
-/// A managed cluster's configuration as `mz_clusters` shows it. Its
-/// replicas are `r1`..`rN` of `size`; during a graceful resize the new ones
-/// are `r1-pending`..`rN-pending` and the old ones serve until all of those
-/// are hydrated, then the old ones are dropped and the new ones renamed.
+/// A managed cluster's configuration. Its replicas are `r1`..`rN` of
+/// `size`; during a graceful resize the new ones are `r1-pending`.. and the
+/// old ones serve until all of those are hydrated, then the old ones are
+/// dropped and the new ones renamed. Until that cut-over `mz_clusters`
+/// shows the size still serving (catalog reference §8.1).
 #[derive(Debug, Clone)]
 pub struct Managed {
     pub size: Size,
@@ -138,125 +73,83 @@ pub struct Resize {
 
 const PENDING_SUFFIX: &str = "-pending";
 
-/// Poisson arrivals over the occurrences of one window.
-#[derive(Debug, Clone)]
-struct WindowGen {
-    occurrences: Vec<(i64, i64)>,
-    idx: usize,
-    qps: f64,
-    next: Option<i64>,
-    cursor: f64,
+/// One attempt of a query: waiting, or due (a retry).
+#[derive(Debug, Clone, Copy)]
+struct Attempt {
+    /// The query's first attempt (what its wait counts from).
+    first: i64,
+    at: i64,
+    /// 1 for the first attempt.
+    n: u32,
+    logged: bool,
 }
 
-impl WindowGen {
-    fn advance(&mut self, rng: &mut ChaCha8Rng) {
-        self.next = None;
-        if self.qps <= 0.0 {
-            return;
-        }
-        while let Some(&(s, e)) = self.occurrences.get(self.idx) {
-            let from = self.cursor.max(s as f64);
-            let u: f64 = rng.random();
-            let next = from + -(1.0 - u).ln() / self.qps * 1000.0;
-            if next < e as f64 {
-                self.cursor = next;
-                self.next = Some(next.floor() as i64);
-                return;
-            }
-            self.idx += 1;
-        }
-    }
+#[derive(Debug, Clone, Copy)]
+struct Running {
+    end: i64,
+    begin: i64,
+    logged: bool,
 }
 
-/// Query arrivals of one cluster: Poisson windows or a recorded trace.
-#[derive(Debug, Clone)]
-pub struct Arrivals {
-    rng: ChaCha8Rng,
-    gens: Vec<WindowGen>,
-    begins: Vec<i64>,
-    begin_idx: usize,
-}
-
-impl Arrivals {
-    fn new(w: &Workload, sc: &Scenario, stream: u64) -> Arrivals {
-        let mut rng = ChaCha8Rng::seed_from_u64(sc.seed);
-        rng.set_stream(stream);
-        let mut gens = Vec::new();
-        let mut begins = Vec::new();
-        match &w.trace {
-            Trace::Windows(ws) => {
-                for win in ws {
-                    let mut g = WindowGen {
-                        occurrences: win.occurrences(sc.horizon_ms, sc.start),
-                        idx: 0,
-                        qps: win.qps,
-                        next: None,
-                        cursor: 0.0,
-                    };
-                    g.advance(&mut rng);
-                    gens.push(g);
-                }
-            }
-            Trace::Begins(b) => begins = b.clone(),
-        }
-        Arrivals {
-            rng,
-            gens,
-            begins,
-            begin_idx: 0,
-        }
-    }
-
-    pub fn peek(&self) -> Option<i64> {
-        let g = self.gens.iter().filter_map(|g| g.next).min();
-        let b = self.begins.get(self.begin_idx).copied();
-        match (g, b) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
-    }
-
-    fn pop(&mut self) {
-        let b = self.begins.get(self.begin_idx).copied();
-        let best = self
-            .gens
-            .iter()
-            .enumerate()
-            .filter_map(|(i, g)| g.next.map(|n| (n, i)))
-            .min();
-        match (best, b) {
-            (Some((n, i)), b) if b.is_none_or(|b| n < b) => {
-                let Self { rng, gens, .. } = self;
-                gens[i].advance(rng);
-            }
-            (_, Some(_)) => self.begin_idx += 1,
-            _ => {}
-        }
-    }
-}
-
-/// Query and wait statistics of one cluster.
+/// What happened to the queries of one cluster.
 #[derive(Debug, Clone, Default)]
 pub struct QueryStats {
-    pub queries: u64,
-    /// Waits of the queries that waited (ms); the others waited 0.
+    /// Queries (first attempts).
+    pub requests: u64,
+    pub served: u64,
+    /// Waits (first attempt to execution) of the served queries that
+    /// waited, and of the queries still unserved at the end (to the end).
     pub waits: Vec<i64>,
+    /// Queries whose attempts all failed.
+    pub failed: u64,
+    /// Attempts that failed (a query on a cluster without replicas).
+    pub failed_attempts: u64,
+    /// When attempts failed (the first 100 000, for the plot).
+    pub error_times: Vec<i64>,
+    /// Queries still waiting or between retries at the end.
+    pub unfinished: u64,
+    /// Attempts written to the statement log (the sampled ones).
+    pub logged: u64,
+    /// Every query's first attempt, in order (the oracle's demand).
+    pub first_attempts: Vec<i64>,
+    /// Per day since the start: the first query's first attempt, and the
+    /// first time a query of that day was served (`i64::MAX`: none).
+    pub day_first: Vec<i64>,
+    pub day_served: Vec<i64>,
+}
+
+const MAX_ERROR_TIMES: usize = 100_000;
+
+/// The scenario settings a cluster's environment follows.
+#[derive(Debug, Clone)]
+struct Settings {
+    log: StatementLog,
+    clients: Clients,
+    provisioning_ms: i64,
+    restart_ms: i64,
+    on_no_replica: OnNoReplica,
 }
 
 /// One simulated cluster with its workload.
 #[derive(Debug, Clone)]
 pub struct SimCluster {
     pub spec: ClusterSpec,
+    settings: Settings,
     /// Live replicas (creation order).
     pub replicas: Vec<SimReplica>,
     /// Replicas that are gone, for the report and the plot.
     pub history: Vec<SimReplica>,
     pub pending: Vec<Pending>,
+    /// When the pending DDL takes effect (the controller's statement runs).
+    pub pending_at: i64,
     pub arrivals: Arrivals,
-    /// Arrival times of queries waiting for a hydrated replica.
-    pub waiting: VecDeque<i64>,
-    /// End times of queries running now (non-decreasing).
-    running: VecDeque<i64>,
+    retries: BinaryHeap<Reverse<(i64, i64, u32)>>,
+    waiting: VecDeque<Attempt>,
+    waiting_logged: usize,
+    running: VecDeque<Running>,
+    /// Logged statement begins not yet flushed: (visible at, began).
+    log_pending: VecDeque<(i64, i64)>,
+    /// The latest logged, flushed statement begin.
     pub last_begin: Option<i64>,
     pub stats: QueryStats,
     pub credits: f64,
@@ -266,20 +159,45 @@ pub struct SimCluster {
     /// Finished graceful resizes: request to retirement of the old replicas
     /// (ms), for the engine to collect.
     pub resize_done_ms: Vec<i64>,
+    rng: ChaCha8Rng,
+    log_rng: ChaCha8Rng,
+}
+
+fn stream_rng(seed: u64, stream: u64) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(stream);
+    rng
 }
 
 impl SimCluster {
     pub fn new(spec: &ClusterSpec, sc: &Scenario, stream: u64, next_id: &mut u64) -> SimCluster {
+        let w = &spec.workload;
+        let days = (sc.horizon_ms / DAY + 1) as usize;
         let mut c = SimCluster {
             spec: spec.clone(),
+            settings: Settings {
+                log: sc.statement_log.clone(),
+                clients: sc.clients.clone(),
+                provisioning_ms: sc.materialize.provisioning_ms,
+                restart_ms: sc.materialize.restart_ms,
+                on_no_replica: w.on_no_replica,
+            },
             replicas: Vec::new(),
             history: Vec::new(),
             pending: Vec::new(),
-            arrivals: Arrivals::new(&spec.workload, sc, stream),
+            pending_at: 0,
+            arrivals: Arrivals::new(sc.seed, stream, &w.occurrences, &w.begins),
+            retries: BinaryHeap::new(),
             waiting: VecDeque::new(),
+            waiting_logged: 0,
             running: VecDeque::new(),
+            log_pending: VecDeque::new(),
             last_begin: None,
-            stats: QueryStats::default(),
+            stats: QueryStats {
+                day_first: vec![i64::MAX; days],
+                day_served: vec![i64::MAX; days],
+                ..QueryStats::default()
+            },
             credits: 0.0,
             phase: 0,
             managed: spec.managed.as_ref().map(|m| Managed {
@@ -288,116 +206,218 @@ impl SimCluster {
                 resize: None,
             }),
             resize_done_ms: Vec::new(),
+            rng: stream_rng(sc.seed, (1 << 32) + stream),
+            log_rng: stream_rng(sc.seed, (2 << 32) + stream),
         };
         for r in &spec.initial_replicas {
             let Some(size) = sc.sizes.get(&r.size) else {
                 continue;
             };
-            let mut rep = c.make_replica(*next_id, &r.name, size, 0);
+            // Existing replicas need no provisioning.
+            let mut rep = SimReplica::new(*next_id, &r.name, size, 0, 0);
             *next_id += 1;
-            if r.hydrated && rep.hydrated_ms.is_some() {
-                rep.hydrated_ms = Some(0);
-                rep.next_oom_ms = rep.crash_every_ms;
+            let fits = w.need.at(0) <= size.memory_bytes;
+            let mut p = c.physics();
+            if r.hydrated && fits {
+                rep.start_hydrated(0, &mut p);
+            } else {
+                rep.step(0, &mut p);
             }
             c.replicas.push(rep);
         }
         c
     }
 
+    fn physics(&mut self) -> Physics<'_> {
+        Physics {
+            workload: &self.spec.workload,
+            restart_ms: self.settings.restart_ms,
+            rng: &mut self.rng,
+        }
+    }
+
     fn make_replica(&self, id: u64, name: &str, size: &ReplicaSize, t: i64) -> SimReplica {
-        let w = &self.spec.workload;
-        let hyd = w.hydration_ms(size).map(|d| t + d);
-        SimReplica {
-            id,
-            name: name.to_string(),
-            size: size.name.clone(),
-            credits_per_hour: size.credits_per_hour,
-            created_ms: t,
-            hydrated_ms: hyd,
-            ooms: Vec::new(),
-            next_oom_ms: match (hyd, w.crash_every_ms) {
-                (None, _) => Some(t + w.oom_every_ms),
-                (Some(h), Some(up)) => Some(h + up),
-                (Some(_), None) => None,
-            },
-            oom_every_ms: match (hyd, w.crash_every_ms) {
-                (Some(h), Some(up)) => up + (h - t),
-                _ => w.oom_every_ms,
-            },
-            crash_every_ms: hyd.and(w.crash_every_ms),
-            rehydrate_ms: hyd.map(|h| h - t).unwrap_or(0),
-            gone_ms: None,
+        SimReplica::new(id, name, size, t, t + self.settings.provisioning_ms)
+    }
+
+    fn flush(&self, t: i64) -> i64 {
+        let f = self.settings.log.flush_ms;
+        if f <= 0 {
+            t
+        } else {
+            (t.div_euclid(f) + 1) * f
         }
     }
 
-    /// The earliest time at or after `t` a live replica is hydrated, if any
-    /// ever will be.
-    fn first_hydrated(&self, t: i64) -> Option<i64> {
-        self.replicas.iter().filter_map(|r| r.serving_from(t)).min()
+    pub fn any_hydrated(&self) -> bool {
+        self.replicas.iter().any(|r| r.is_hydrated())
     }
 
-    /// Runs everything in `(from, to]` with the replica set fixed: OOM kills,
-    /// arrivals (served at once, or waiting until a replica hydrates),
-    /// queries finishing.
+    /// Runs everything in `(from, to]` with the replica set fixed: replica
+    /// transitions, query attempts (served, waiting or failing), queries
+    /// finishing, the statement log flushing.
     pub fn advance(&mut self, to: i64) {
-        for r in &mut self.replicas {
-            while let Some(o) = r.next_oom_ms.filter(|o| *o <= to) {
-                r.ooms.push(o);
-                r.next_oom_ms = Some(o + r.oom_every_ms);
-            }
-        }
-        let svc = self.spec.workload.service_ms;
-        while let Some(&a) = self.waiting.front() {
-            match self.first_hydrated(a).filter(|h| *h <= to) {
-                Some(h) => {
-                    self.waiting.pop_front();
-                    self.stats.waits.push(h - a);
-                    self.running.push_back(h + svc);
+        loop {
+            let next_replica = self
+                .replicas
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (r.next_event(), i))
+                .min();
+            let arrival = self.arrivals.peek();
+            let retry = self.retries.peek().map(|r| r.0 .0);
+            let attempt = match (arrival, retry) {
+                (Some(a), Some(r)) => Some(a.min(r)),
+                (a, r) => a.or(r),
+            };
+            match (next_replica, attempt) {
+                (Some((t, i)), a) if t <= to && a.is_none_or(|a| t <= a) => {
+                    let mut p = Physics {
+                        workload: &self.spec.workload,
+                        restart_ms: self.settings.restart_ms,
+                        rng: &mut self.rng,
+                    };
+                    if self.replicas[i].step(t, &mut p) {
+                        self.serve_waiting(t);
+                    }
                 }
-                None => break,
-            }
-        }
-        while let Some(a) = self.arrivals.peek().filter(|a| *a <= to) {
-            self.arrivals.pop();
-            self.stats.queries += 1;
-            self.last_begin = Some(a);
-            match self.first_hydrated(a) {
-                Some(h) if h <= a => self.running.push_back(a + svc),
-                Some(h) if h <= to => {
-                    self.stats.waits.push(h - a);
-                    self.running.push_back(h + svc);
+                (_, Some(a)) if a <= to => {
+                    if retry == Some(a) {
+                        if let Some(Reverse((_, first, n))) = self.retries.pop() {
+                            self.attempt(first, n, a);
+                        }
+                    } else {
+                        self.arrivals.pop();
+                        self.attempt(a, 1, a);
+                    }
                 }
-                _ => self.waiting.push_back(a),
+                _ => break,
             }
         }
-        while self.running.front().is_some_and(|e| *e <= to) {
+        while self
+            .running
+            .front()
+            .is_some_and(|r| self.flush(r.end) <= to)
+        {
             self.running.pop_front();
         }
+        while let Some(&(visible, began)) = self.log_pending.front() {
+            if visible > to {
+                break;
+            }
+            self.log_pending.pop_front();
+            self.last_begin = Some(self.last_begin.map_or(began, |b| b.max(began)));
+        }
     }
 
-    /// Pending DDL takes effect at `t`. Returns whether anything changed.
+    fn day(t: i64) -> usize {
+        (t.max(0) / DAY) as usize
+    }
+
+    /// Attempt `n` of the query first tried at `first`, at `t`.
+    fn attempt(&mut self, first: i64, n: u32, t: i64) {
+        if n == 1 {
+            self.stats.requests += 1;
+            self.stats.first_attempts.push(first);
+            if let Some(d) = self.stats.day_first.get_mut(Self::day(first)) {
+                *d = (*d).min(first);
+            }
+        }
+        let log = &self.settings.log;
+        let logged = log.enabled
+            && match log.sample_rate {
+                r if r >= 1.0 => true,
+                r if r <= 0.0 => false,
+                r => self.log_rng.random::<f64>() < r,
+            };
+        if logged {
+            self.stats.logged += 1;
+            self.log_pending.push_back((self.flush(t), t));
+        }
+        let a = Attempt {
+            first,
+            at: t,
+            n,
+            logged,
+        };
+        if self.any_hydrated() {
+            self.run(a, t);
+        } else if self.replicas.is_empty() && self.settings.on_no_replica == OnNoReplica::Error {
+            self.fail(a, t);
+        } else {
+            self.waiting_logged += usize::from(logged);
+            self.waiting.push_back(a);
+        }
+    }
+
+    fn run(&mut self, a: Attempt, t: i64) {
+        self.stats.served += 1;
+        if t > a.first {
+            self.stats.waits.push(t - a.first);
+        }
+        if let Some(d) = self.stats.day_served.get_mut(Self::day(a.first)) {
+            *d = (*d).min(t);
+        }
+        self.running.push_back(Running {
+            end: t + self.spec.workload.service_ms,
+            begin: a.at,
+            logged: a.logged,
+        });
+    }
+
+    /// The attempt fails at `t` ("no replicas available to service
+    /// request"); the client retries after its backoff, or gives up.
+    fn fail(&mut self, a: Attempt, t: i64) {
+        self.stats.failed_attempts += 1;
+        if self.stats.error_times.len() < MAX_ERROR_TIMES {
+            self.stats.error_times.push(t);
+        }
+        if a.n < self.settings.clients.attempts {
+            let due = t + self.settings.clients.backoff(a.n);
+            self.retries.push(Reverse((due, a.first, a.n + 1)));
+        } else {
+            self.stats.failed += 1;
+        }
+    }
+
+    fn serve_waiting(&mut self, t: i64) {
+        self.waiting_logged = 0;
+        while let Some(a) = self.waiting.pop_front() {
+            self.run(a, t);
+        }
+    }
+
+    /// The last replica went away at `t`: queries waiting for it fail (with
+    /// `on_no_replica = "error"`).
+    fn fail_waiting(&mut self, t: i64) {
+        if self.settings.on_no_replica != OnNoReplica::Error {
+            return;
+        }
+        self.waiting_logged = 0;
+        while let Some(a) = self.waiting.pop_front() {
+            self.fail(a, t);
+        }
+    }
+
+    /// Pending DDL takes effect (at `pending_at`, or `t` for a resize that
+    /// settles). Returns whether anything changed.
     pub fn apply_pending(&mut self, t: i64, sizes: &SizeCatalog, next_id: &mut u64) -> bool {
         let resized = self.settle_resize(t);
         if self.pending.is_empty() {
             return resized;
         }
+        let at = self.pending_at.min(t);
         for p in std::mem::take(&mut self.pending) {
             match p {
-                Pending::Create { name, size } => {
-                    if let Some(sz) = sizes.get(&size) {
-                        let rep = self.make_replica(*next_id, &name, sz, t);
-                        *next_id += 1;
-                        self.replicas.push(rep);
-                    }
-                }
-                Pending::Drop { name } => self.retire(t, |r| r.name == name),
+                Pending::Create { name, size } => self.spawn(at, sizes, next_id, &name, &size),
+                Pending::Drop { name } => self.retire(at, |r| r.name == name),
                 Pending::SetSize {
                     size,
                     timeout_ms,
                     requested_ms,
-                } => self.set_size(t, sizes, next_id, size, t + timeout_ms, requested_ms),
+                } => self.set_size(at, sizes, next_id, size, at + timeout_ms, requested_ms),
                 Pending::SetReplicationFactor { n } => {
-                    self.set_replication_factor(t, sizes, next_id, n)
+                    self.set_replication_factor(at, sizes, next_id, n)
                 }
             }
         }
@@ -410,12 +430,15 @@ impl SimCluster {
         while i < self.replicas.len() {
             if which(&self.replicas[i]) {
                 let mut r = self.replicas.remove(i);
-                r.gone_ms = Some(t);
-                self.credits += cost(&r, t);
+                r.retire(t);
+                self.credits += r.cost(t);
                 self.history.push(r);
             } else {
                 i += 1;
             }
+        }
+        if self.replicas.is_empty() {
+            self.fail_waiting(t);
         }
     }
 
@@ -516,24 +539,23 @@ impl SimCluster {
             .collect();
         let ready = !new.is_empty() && new.iter().all(|i| self.replicas[*i].hydrated_at(t));
         if ready {
-            self.retire(t, |r| !r.name.ends_with(PENDING_SUFFIX));
-            // The renamed replica continues as a new record, so that each
-            // name's lane in the plot has one replica at a time.
+            // Cut over when the last new replica hydrated.
+            let at = new
+                .iter()
+                .filter_map(|i| self.replicas[*i].hydrated_since())
+                .max()
+                .unwrap_or(t)
+                .min(t);
+            self.retire(at, |r| !r.name.ends_with(PENDING_SUFFIX));
             for r in &mut self.replicas {
-                let mut before = r.clone();
-                before.gone_ms = Some(t);
-                self.credits += cost(&before, t);
+                let before = r.split(at);
+                self.credits += before.cost(at);
                 self.history.push(before);
                 r.name = r.name.trim_end_matches(PENDING_SUFFIX).to_string();
-                r.created_ms = t;
-                if r.crash_every_ms.is_none() {
-                    // (With `crash_every` its crash cycle goes on unchanged.)
-                    r.hydrated_ms = Some(t);
-                }
             }
-            self.resize_done_ms.push(t - rz.requested_ms);
+            self.resize_done_ms.push(at - rz.requested_ms);
         } else if t >= rz.deadline_ms {
-            self.retire(t, |r| r.name.ends_with(PENDING_SUFFIX));
+            self.retire(rz.deadline_ms, |r| r.name.ends_with(PENDING_SUFFIX));
             if let Some(m) = &mut self.managed {
                 m.size = rz.old_size.clone();
             }
@@ -587,24 +609,32 @@ impl SimCluster {
         Ok(())
     }
 
-    /// The next time after `t` at which something a decision reads changes.
-    pub fn next_change(&self, t: i64, crash_window: i64, lookback: i64) -> i64 {
+    /// The next time after `t` at which something a decision reads may
+    /// change (a conservative bound: every attempt counts). With
+    /// `activity_matters` false, new statements are not counted: the
+    /// caller knows they cannot change a decision (see the engine).
+    pub fn next_change(
+        &self,
+        t: i64,
+        crash_window: i64,
+        lookback: i64,
+        activity_matters: bool,
+    ) -> i64 {
         let mut next = i64::MAX;
         let mut consider = |x: Option<i64>| {
             if let Some(x) = x.filter(|x| *x > t) {
                 next = next.min(x);
             }
         };
-        consider(self.arrivals.peek());
-        consider(self.running.front().copied());
+        if activity_matters {
+            consider(self.arrivals.peek());
+            consider(self.retries.peek().map(|r| r.0 .0));
+            consider(self.log_pending.front().map(|l| l.0));
+            consider(self.running.front().map(|r| self.flush(r.end)));
+        }
         consider(self.last_begin.map(|b| b + lookback));
         for r in &self.replicas {
-            consider(r.hydrated_ms);
-            consider(r.next_oom_ms);
-            // Hydrated again after a crash (`crash_every`).
-            if r.crash_every_ms.is_some() {
-                consider(r.ooms.last().map(|o| o + r.rehydrate_ms));
-            }
+            consider(Some(r.next_event()).filter(|e| *e < i64::MAX));
             // An OOM leaving the crash window changes the counts too.
             consider(
                 r.ooms
@@ -623,9 +653,37 @@ impl SimCluster {
         next
     }
 
-    /// Statements waiting or running.
-    pub fn in_flight(&self) -> u32 {
-        (self.waiting.len() + self.running.len()) as u32
+    /// Logged statements that began and have not finished, as the log shows
+    /// them at `t` (the env advanced to `t`).
+    pub fn in_flight(&self, t: i64) -> u32 {
+        let unflushed = self
+            .waiting
+            .iter()
+            .rev()
+            .take_while(|a| self.flush(a.at) > t)
+            .filter(|a| a.logged)
+            .count();
+        let waiting = self.waiting_logged.saturating_sub(unflushed);
+        let running = self
+            .running
+            .iter()
+            .filter(|r| r.logged && self.flush(r.begin) <= t)
+            .count();
+        (waiting + running) as u32
+    }
+
+    /// A managed resize is requested or in progress.
+    pub fn resizing(&self) -> bool {
+        self.managed.as_ref().is_some_and(|m| m.resize.is_some())
+            || self
+                .pending
+                .iter()
+                .any(|p| matches!(p, Pending::SetSize { .. }))
+    }
+
+    /// Queries waiting for a replica right now.
+    pub fn waiting_count(&self) -> usize {
+        self.waiting.len()
     }
 
     /// Writes the catalog's view of this cluster at `t` into `out`.
@@ -657,18 +715,19 @@ impl SimCluster {
         }
         if let Some(m) = &self.managed {
             out.managed = true;
-            if out.size.as_ref() != Some(&m.size) {
-                out.size = Some(m.size.clone());
+            let shown = m.resize.as_ref().map(|r| &r.old_size).unwrap_or(&m.size);
+            if out.size.as_ref() != Some(shown) {
+                out.size = Some(shown.clone());
             }
             out.replication_factor = Some(i64::from(m.replication_factor));
         }
-        out.activity = if sc.statement_logging {
+        out.activity = if sc.statement_log.enabled {
             Activity {
                 last_begin: self
                     .last_begin
                     .filter(|b| *b > t - lookback)
                     .map(|b| at(sc.start, b)),
-                in_flight: self.in_flight(),
+                in_flight: self.in_flight(t),
             }
         } else {
             Activity::default()
@@ -702,14 +761,40 @@ impl SimCluster {
     /// Closes the books at the end of the run.
     pub fn finish(&mut self, end: i64) {
         for r in &self.replicas {
-            self.credits += cost(r, end);
+            self.credits += r.cost(end);
         }
-        for a in &self.waiting {
-            self.stats.waits.push(end - a);
-        }
+        let open: Vec<i64> = self
+            .waiting
+            .iter()
+            .map(|a| a.first)
+            .chain(self.retries.iter().map(|r| r.0 .1))
+            .collect();
+        self.stats.unfinished = open.len() as u64;
+        self.stats.waits.extend(open.iter().map(|f| end - f));
     }
 }
 
-fn cost(r: &SimReplica, until: i64) -> f64 {
-    r.credits_per_hour * (until - r.created_ms).max(0) as f64 / HOUR as f64
+/// Test hooks for the behaviour scenarios, which set signals directly.
+#[cfg(test)]
+impl SimCluster {
+    /// Statements of an earlier step have finished.
+    pub(crate) fn clear_in_flight_for_test(&mut self) {
+        self.waiting.clear();
+        self.waiting_logged = 0;
+        self.running.clear();
+    }
+
+    /// A logged statement that began at `began`, still running if `in_flight`.
+    pub(crate) fn record_statement_for_test(&mut self, began: i64, in_flight: bool) {
+        self.last_begin = Some(self.last_begin.map_or(began, |b| b.max(began)));
+        if in_flight {
+            self.waiting_logged += 1;
+            self.waiting.push_back(Attempt {
+                first: began,
+                at: began,
+                n: 1,
+                logged: true,
+            });
+        }
+    }
 }

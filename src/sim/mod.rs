@@ -1,27 +1,42 @@
 //! `clusterctl simulate`: the same `plan` and `exec::apply` the real
 //! controller runs, against an in-memory Materialize with a virtual clock.
 //!
-//! The data flow mirrors the product's: `scenario` (the file: sizes, clusters,
-//! workloads, strategy rows) → `env` (the simulated Materialize: replicas
-//! hydrating or crash-looping, queries arriving and waiting) → `engine` (the
-//! tick loop: snapshot, `plan::plan`, `exec::apply` on `SimBackend`) →
-//! `report` (credits, baselines, availability, waits; text or JSON) and
-//! `plot` (an SVG timeline per cluster). Nothing here decides what a
-//! strategy would do: that is always the product's own code.
+//! The data flow mirrors the product's: `scenario` (the file: sizes,
+//! clusters, how Materialize, the controller and the clients behave, strategy
+//! rows) with `workload` and `demand` (noisy demand and memory needs, drawn
+//! from the seed before the run) → `env` and `replica` (the simulated
+//! Materialize: replicas provisioned, hydrating, OOM-killed; queries served,
+//! waiting or failing; a sampled, delayed statement log) → `engine` (the
+//! controller's rounds: snapshot, `plan::plan`, `exec::apply` on
+//! `SimBackend`) → `oracle` (the lower bound no run can beat, and always-on
+//! at the size needed) → `scorecard` (per-query service, time coverage, cold
+//! starts, credits against both; text or JSON) and `plot` (an SVG timeline).
+//! Nothing here decides what a strategy would do: that is always the
+//! product's own code.
 
 use std::path::PathBuf;
 
 use thiserror::Error;
 
+pub mod demand;
 pub mod engine;
 pub mod env;
+pub mod oracle;
 pub mod plot;
-pub mod report;
+pub mod replica;
 pub mod scenario;
+pub mod scorecard;
+pub mod workload;
 
 #[cfg(test)]
 #[allow(clippy::disallowed_methods)] // test fixtures and ids
 mod behaviour_tests;
+#[cfg(test)]
+mod oracle_tests;
+#[cfg(test)]
+mod realism_tests;
+#[cfg(test)]
+mod regression_tests;
 #[cfg(test)]
 #[allow(clippy::disallowed_methods)] // test fixtures
 mod tests;
@@ -50,7 +65,7 @@ pub struct SimArgs {
 #[allow(clippy::disallowed_methods, clippy::disallowed_types)] // the files the user names
 pub fn run_cli(args: &SimArgs) -> Result<String, SimError> {
     let sc = scenario::load(&args.scenario, args.seed).map_err(|e| SimError::Scenario(e.0))?;
-    let (run, rep) = match &args.timeline {
+    let run = match &args.timeline {
         Some(path) => {
             let file = std::fs::File::create(path)
                 .map_err(|e| SimError::Io(format!("{}: cannot create: {e}", path.display())))?;
@@ -58,32 +73,29 @@ pub fn run_cli(args: &SimArgs) -> Result<String, SimError> {
             let run = engine::run(&sc, false, Some(&mut w))?;
             std::io::Write::flush(&mut w)
                 .map_err(|e| SimError::Io(format!("{}: {e}", path.display())))?;
-            let rep = report::build(&sc, &run);
-            (run, rep)
+            run
         }
-        None => {
-            let run = engine::run(&sc, false, None)?;
-            let rep = report::build(&sc, &run);
-            (run, rep)
-        }
+        None => engine::run(&sc, false, None)?,
     };
+    let oracles = scorecard::oracles(&sc, &run);
+    let card = scorecard::build_with(&sc, &run, &oracles);
     if let Some(path) = &args.plot {
-        let svg = plot::render(&sc, &run, &rep)?;
+        let svg = plot::render(&sc, &run, &card, &oracles)?;
         std::fs::write(path, svg)
             .map_err(|e| SimError::Io(format!("{}: cannot write: {e}", path.display())))?;
     }
     if args.json {
-        let mut s = serde_json::to_string_pretty(&rep)
+        let mut s = serde_json::to_string_pretty(&card)
             .map_err(|e| SimError::Engine(format!("cannot render JSON: {e}")))?;
         s.push('\n');
         Ok(s)
     } else {
-        Ok(report::text(&rep))
+        Ok(scorecard::text(&card))
     }
 }
 
-/// Runs a scenario file and returns the report (for tests and the benchmark).
-pub fn simulate(sc: &scenario::Scenario, exact: bool) -> Result<report::Report, SimError> {
+/// Runs a scenario and returns its scorecard (for tests and the benchmark).
+pub fn simulate(sc: &scenario::Scenario, exact: bool) -> Result<scorecard::Scorecard, SimError> {
     let run = engine::run(sc, exact, None)?;
-    Ok(report::build(sc, &run))
+    Ok(scorecard::build(sc, &run))
 }

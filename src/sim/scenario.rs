@@ -1,23 +1,27 @@
-//! Scenario files: what the simulated environment looks like (sizes, clusters,
-//! workloads) and which strategies run on it. Parsed from TOML or JSON with
-//! unknown keys refused; every error names the key and, where the format
-//! allows, the line. The result is fully resolved: fleets expanded, jitter
-//! drawn from the seed, durations in milliseconds, strategy configs validated
+//! Scenario files: what the simulated environment looks like (sizes,
+//! clusters, how Materialize, the controller and the clients behave) and
+//! which strategies run on it. Parsed from TOML or JSON with unknown keys
+//! refused; every error names the key and, where the format allows, the
+//! line. The result is fully resolved: fleets expanded, demand drawn from the
+//! seed (`workload`), durations in milliseconds, strategy configs validated
 //! with the product's own parser.
 
 use std::collections::BTreeSet;
 use std::fmt;
 use std::path::Path;
 
-use chrono::{DateTime, Datelike, Utc, Weekday};
-use rand::{Rng, SeedableRng};
+use chrono::{DateTime, NaiveDate, Utc};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Deserializer};
 
+use super::workload::{self, RawJitter, RawWorkload};
 use crate::model::{ClusterId, ReplicaSize, Size, SizeCatalog};
 use crate::strategy::{StrategyConfig, StrategyKind};
 
-const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+pub use super::workload::Workload;
+
+pub const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 pub const SECOND: i64 = 1000;
 pub const MINUTE: i64 = 60 * SECOND;
 pub const HOUR: i64 = 60 * MINUTE;
@@ -33,10 +37,88 @@ pub struct Scenario {
     pub interval_ms: i64,
     pub seed: u64,
     pub sizes: SizeCatalog,
-    pub statement_logging: bool,
+    pub statement_log: StatementLog,
+    pub materialize: Materialize,
+    pub controller: Controller,
+    pub clients: Clients,
     /// How far back the crash counts look (the real snapshot's window).
     pub crash_window_ms: i64,
     pub clusters: Vec<ClusterSpec>,
+}
+
+/// `mz_statement_execution_history` as the controller reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatementLog {
+    /// `false`: the log is empty (activity unknown).
+    pub enabled: bool,
+    /// Each statement is logged with this probability.
+    pub sample_rate: f64,
+    /// Logged begins and ends become visible at the next multiple of this.
+    pub flush_ms: i64,
+}
+
+/// What a query on a cluster without replicas does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnNoReplica {
+    /// Fails at once, as a SELECT does on Materialize (the client retries).
+    Error,
+    /// Waits for a replica, as a SUBSCRIBE does.
+    Wait,
+}
+
+/// How `ALTER CLUSTER … SET (SIZE) WITH (WAIT UNTIL READY …)` behaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResizeMode {
+    /// Up to v26.34: the statement, and so the controller's round, waits
+    /// until the new replicas are hydrated or the timeout rolls back.
+    Blocking,
+    /// From v26.35: returns at once, the resize goes on in the background.
+    Background,
+}
+
+/// The simulated Materialize.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Materialize {
+    /// From a replica's creation until it starts hydrating.
+    pub provisioning_ms: i64,
+    /// From an OOM kill until the replica starts hydrating again.
+    pub restart_ms: i64,
+    pub on_no_replica: OnNoReplica,
+    pub managed_resize: ResizeMode,
+}
+
+/// The controller's rounds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Controller {
+    /// From the round's start (its snapshot) to its DDL taking effect.
+    pub run_time_ms: i64,
+    /// Each round starts up to this long after its scheduled time.
+    pub tick_jitter_ms: i64,
+    /// Probability that a round fails before acting (connection lost, …).
+    pub failure_rate: f64,
+}
+
+/// The users' clients.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Clients {
+    /// After a failed query, the first retry waits this long ...
+    pub backoff_ms: i64,
+    /// ... and each further one this many times longer.
+    pub backoff_multiplier: f64,
+    /// Attempts per query, the first included; then it counts as failed.
+    pub attempts: u32,
+    /// A query served within this of its first attempt is served well.
+    pub served_within_ms: i64,
+}
+
+impl Clients {
+    /// The wait before retry number `n` (1-based).
+    pub fn backoff(&self, n: u32) -> i64 {
+        let f = self.backoff_multiplier.powi(n.saturating_sub(1) as i32);
+        (self.backoff_ms as f64 * f).round() as i64
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -73,37 +155,6 @@ pub struct InitialReplica {
     pub hydrated: bool,
 }
 
-#[derive(Debug, Clone)]
-pub struct Workload {
-    pub memory_bytes: f64,
-    /// Hydration work in core-milliseconds: a replica of `c` cores hydrates
-    /// in `work / c`.
-    pub hydration_core_ms: f64,
-    pub oom_every_ms: i64,
-    /// A replica that hydrates crashes this long after each hydration and
-    /// hydrates again from scratch (a replica that keeps crashing).
-    pub crash_every_ms: Option<i64>,
-    pub service_ms: i64,
-    pub trace: Trace,
-}
-
-#[derive(Debug, Clone)]
-pub enum Trace {
-    /// Recurring windows of Poisson arrivals.
-    Windows(Vec<Window>),
-    /// Statement begin times (ms since start), sorted.
-    Begins(Vec<i64>),
-}
-
-#[derive(Debug, Clone)]
-pub struct Window {
-    pub start_ms: i64,
-    pub duration_ms: i64,
-    pub every_ms: Option<i64>,
-    pub weekdays_only: bool,
-    pub qps: f64,
-}
-
 impl Scenario {
     pub fn days(&self) -> f64 {
         self.horizon_ms as f64 / DAY as f64
@@ -111,38 +162,6 @@ impl Scenario {
 
     pub fn ticks(&self) -> i64 {
         self.horizon_ms / self.interval_ms
-    }
-}
-
-impl Workload {
-    /// Hydration time on a size, or `None` when the size is too small and
-    /// crash-loops instead.
-    pub fn hydration_ms(&self, size: &ReplicaSize) -> Option<i64> {
-        if size.memory_bytes < self.memory_bytes {
-            return None;
-        }
-        let cores = size.cpu_cores.max(1e-3);
-        Some((self.hydration_core_ms / cores).ceil() as i64)
-    }
-}
-
-impl Window {
-    /// Occurrences `[start, end)` that begin before `horizon`.
-    pub fn occurrences(&self, horizon: i64, start: DateTime<Utc>) -> Vec<(i64, i64)> {
-        let mut out = Vec::new();
-        let mut s = self.start_ms;
-        while s < horizon {
-            let weekday = (start + chrono::Duration::milliseconds(s)).weekday();
-            let weekend = matches!(weekday, Weekday::Sat | Weekday::Sun);
-            if !(self.weekdays_only && weekend) {
-                out.push((s, s + self.duration_ms));
-            }
-            match self.every_ms {
-                Some(e) => s += e,
-                None => break,
-            }
-        }
-        out
     }
 }
 
@@ -171,8 +190,52 @@ struct RawScenario {
     start: Option<String>,
     #[serde(default = "yes")]
     statement_logging: bool,
+    #[serde(default)]
+    statement_log: RawStatementLog,
+    #[serde(default)]
+    materialize: RawMaterialize,
+    #[serde(default)]
+    controller: RawController,
+    #[serde(default)]
+    clients: RawClients,
+    #[serde(default)]
+    holidays: Vec<String>,
     sizes: Option<Vec<RawSize>>,
     clusters: Vec<RawCluster>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStatementLog {
+    enabled: Option<bool>,
+    sample_rate: Option<f64>,
+    flush_interval: Option<Dur>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMaterialize {
+    provisioning: Option<Dur>,
+    restart_delay: Option<Dur>,
+    on_no_replica: Option<OnNoReplica>,
+    managed_resize: Option<ResizeMode>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawController {
+    run_time: Option<Dur>,
+    tick_jitter: Option<Dur>,
+    failure_rate: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawClients {
+    retry_backoff: Option<Dur>,
+    backoff_multiplier: Option<f64>,
+    attempts: Option<u32>,
+    served_within: Option<Dur>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -207,18 +270,6 @@ struct RawCluster {
     replication_factor: Option<u32>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawJitter {
-    start: Option<Dur>,
-    #[serde(default)]
-    memory: f64,
-    #[serde(default)]
-    hydration: f64,
-    #[serde(default)]
-    qps: f64,
-}
-
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawStrategy {
@@ -244,30 +295,6 @@ struct RawReconfigure {
     strategies: Vec<RawStrategy>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawWorkload {
-    memory_gib: f64,
-    hydration_work: Dur,
-    oom_every: Option<Dur>,
-    crash_every: Option<Dur>,
-    service_time: Option<Dur>,
-    #[serde(default)]
-    windows: Vec<RawWindow>,
-    trace_csv: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawWindow {
-    start: Start,
-    duration: Dur,
-    every: Option<Dur>,
-    #[serde(default)]
-    weekdays_only: bool,
-    qps: f64,
-}
-
 fn yes() -> bool {
     true
 }
@@ -282,7 +309,7 @@ fn empty_object() -> serde_json::Value {
 
 /// A duration: `"90s"`, `"5m"`, `"1h30m"`, `"2d"`, `"250ms"`, or a number of seconds.
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct Dur(i64);
+pub(super) struct Dur(pub i64);
 
 impl<'de> Deserialize<'de> for Dur {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -343,7 +370,7 @@ pub fn parse_duration(text: &str) -> Option<i64> {
 /// A window start: a time of day on the first day (`"22:00"`) or an offset
 /// from the start of the simulation (`"36h"`).
 #[derive(Debug, Clone, Copy)]
-struct Start(i64);
+pub(super) struct Start(pub i64);
 
 impl<'de> Deserialize<'de> for Start {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -456,11 +483,11 @@ pub fn load(path: &Path, seed_override: Option<u64>) -> Result<Scenario, Scenari
 /// Scenarios are a few kilobytes, traces a few megabytes: a bound keeps
 /// `simulate /dev/zero` (or a mistaken path) from reading for ever.
 const MAX_SCENARIO_BYTES: u64 = 4 << 20;
-const MAX_TRACE_BYTES: u64 = 256 << 20;
+pub(super) const MAX_TRACE_BYTES: u64 = 256 << 20;
 
 /// A text file of at most `max` bytes.
 #[allow(clippy::disallowed_methods, clippy::disallowed_types)] // files named by the user
-fn read_bounded(path: &Path, max: u64) -> Result<String, String> {
+pub(super) fn read_bounded(path: &Path, max: u64) -> Result<String, String> {
     use std::io::Read as _;
     let file = std::fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
     let mut bytes = Vec::new();
@@ -548,14 +575,26 @@ fn resolve(
     if raw.clusters.is_empty() {
         return err("key 'clusters': at least one cluster is needed".into());
     }
+    let statement_log = statement_log_of(&raw)?;
+    let materialize = materialize_of(&raw.materialize)?;
+    let controller = controller_of(&raw.controller, interval_ms)?;
+    let clients = clients_of(&raw.clients)?;
+    let holidays = holidays_of(&raw.holidays, start)?;
     let seed = seed_override.or(raw.seed).unwrap_or(1);
-    let mut jitter_rng = ChaCha8Rng::seed_from_u64(seed);
-    jitter_rng.set_stream(u64::MAX);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(u64::MAX);
+    let cx = workload::Context {
+        base,
+        horizon_ms,
+        start,
+        holidays: &holidays,
+        on_no_replica: materialize.on_no_replica,
+    };
     let mut clusters = Vec::new();
     let mut names = BTreeSet::new();
     for (ci, rc) in raw.clusters.iter().enumerate() {
         let here = format!("clusters[{ci}] '{}'{}", rc.name, loc.cluster(ci));
-        let expanded = expand(rc, ci, loc, &sizes, base, horizon_ms, &mut jitter_rng)
+        let expanded = expand(rc, ci, loc, &sizes, &cx, &mut rng)
             .map_err(|e| ScenarioError(format!("{here}: {}", e.0)))?;
         for mut spec in expanded {
             if !names.insert(spec.name.clone()) {
@@ -573,10 +612,98 @@ fn resolve(
         interval_ms,
         seed,
         sizes,
-        statement_logging: raw.statement_logging,
+        statement_log,
+        materialize,
+        controller,
+        clients,
         crash_window_ms: crate::model::CRASH_WINDOW.as_millis() as i64,
         clusters,
     })
+}
+
+fn statement_log_of(raw: &RawScenario) -> Result<StatementLog, ScenarioError> {
+    let s = &raw.statement_log;
+    let sample_rate = s.sample_rate.unwrap_or(0.99);
+    if !(0.0..=1.0).contains(&sample_rate) {
+        return Err(ScenarioError(format!(
+            "key 'statement_log.sample_rate': a fraction in 0..=1, got {sample_rate}"
+        )));
+    }
+    Ok(StatementLog {
+        enabled: raw.statement_logging && s.enabled.unwrap_or(true),
+        sample_rate,
+        flush_ms: s.flush_interval.map(|d| d.0).unwrap_or(5 * SECOND),
+    })
+}
+
+fn materialize_of(m: &RawMaterialize) -> Result<Materialize, ScenarioError> {
+    Ok(Materialize {
+        provisioning_ms: m.provisioning.map(|d| d.0).unwrap_or(MINUTE),
+        restart_ms: m.restart_delay.map(|d| d.0).unwrap_or(10 * SECOND),
+        on_no_replica: m.on_no_replica.unwrap_or(OnNoReplica::Error),
+        managed_resize: m.managed_resize.unwrap_or(ResizeMode::Blocking),
+    })
+}
+
+fn controller_of(c: &RawController, interval_ms: i64) -> Result<Controller, ScenarioError> {
+    let run_time_ms = c
+        .run_time
+        .map(|d| d.0)
+        .unwrap_or((2 * SECOND).min(interval_ms / 4));
+    let tick_jitter_ms = c
+        .tick_jitter
+        .map(|d| d.0)
+        .unwrap_or((5 * SECOND).min(interval_ms / 4));
+    if run_time_ms + tick_jitter_ms >= interval_ms {
+        return Err(ScenarioError(format!(
+            "keys 'controller.run_time' + 'controller.tick_jitter' ({}) must be shorter than 'interval' ({})",
+            crate::sim::scorecard::secs((run_time_ms + tick_jitter_ms) as f64 / 1000.0),
+            crate::sim::scorecard::secs(interval_ms as f64 / 1000.0),
+        )));
+    }
+    let failure_rate = c.failure_rate.unwrap_or(0.005);
+    if !(0.0..1.0).contains(&failure_rate) {
+        return Err(ScenarioError(format!(
+            "key 'controller.failure_rate': a fraction in 0..1, got {failure_rate}"
+        )));
+    }
+    Ok(Controller {
+        run_time_ms,
+        tick_jitter_ms,
+        failure_rate,
+    })
+}
+
+fn clients_of(c: &RawClients) -> Result<Clients, ScenarioError> {
+    let backoff_multiplier = c.backoff_multiplier.unwrap_or(2.0);
+    if !(1.0..=10.0).contains(&backoff_multiplier) {
+        return Err(ScenarioError(format!(
+            "key 'clients.backoff_multiplier': within 1..=10, got {backoff_multiplier}"
+        )));
+    }
+    let attempts = c.attempts.unwrap_or(5);
+    if !(1..=100).contains(&attempts) {
+        return Err(ScenarioError(format!(
+            "key 'clients.attempts': within 1..=100, got {attempts}"
+        )));
+    }
+    Ok(Clients {
+        backoff_ms: c.retry_backoff.map(|d| d.0).unwrap_or(30 * SECOND).max(1),
+        backoff_multiplier,
+        attempts,
+        served_within_ms: c.served_within.map(|d| d.0).unwrap_or(10 * SECOND),
+    })
+}
+
+/// Holiday dates → days since the start's date.
+fn holidays_of(list: &[String], start: DateTime<Utc>) -> Result<BTreeSet<i64>, ScenarioError> {
+    list.iter()
+        .map(|d| {
+            NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                .map(|date| (date - start.date_naive()).num_days())
+                .map_err(|e| ScenarioError(format!("key 'holidays': '{d}' is not YYYY-MM-DD: {e}")))
+        })
+        .collect()
 }
 
 fn sizes_of(list: &[RawSize]) -> Result<SizeCatalog, ScenarioError> {
@@ -602,28 +729,19 @@ fn sizes_of(list: &[RawSize]) -> Result<SizeCatalog, ScenarioError> {
     Ok(SizeCatalog::new(out))
 }
 
-/// One `[[clusters]]` entry → `count` clusters, jitter drawn per cluster.
-fn expand(
+/// A `[[clusters]]` entry's strategy rows over time, validated.
+fn phases_of(
     rc: &RawCluster,
     ci: usize,
     loc: &Locator,
     sizes: &SizeCatalog,
-    base: &Path,
-    horizon_ms: i64,
-    rng: &mut ChaCha8Rng,
-) -> Result<Vec<ClusterSpec>, ScenarioError> {
-    if rc.count == 0 || rc.count > 10_000 {
-        return Err(ScenarioError(format!(
-            "key 'count': must be 1..=10000, got {}",
-            rc.count
-        )));
-    }
+) -> Result<Vec<Phase>, ScenarioError> {
     let mut phases = vec![(0, rc.strategies.clone(), None)];
     for (pi, r) in rc.reconfigure.iter().enumerate() {
         phases.push((r.at.0, r.strategies.clone(), Some(pi)));
     }
     phases.sort_by_key(|p| p.0);
-    let mut resolved_phases = Vec::new();
+    let mut resolved = Vec::new();
     for (at_ms, rows, pi) in phases {
         let mut out = Vec::new();
         for (si, s) in rows.iter().enumerate() {
@@ -648,10 +766,10 @@ fn expand(
             }
             out.push((s.kind.clone(), s.config.clone()));
         }
-        resolved_phases.push(Phase { at_ms, rows: out });
+        resolved.push(Phase { at_ms, rows: out });
     }
-    if resolved_phases.first().map(|p| p.at_ms) != Some(0) {
-        resolved_phases.insert(
+    if resolved.first().map(|p| p.at_ms) != Some(0) {
+        resolved.insert(
             0,
             Phase {
                 at_ms: 0,
@@ -659,6 +777,15 @@ fn expand(
             },
         );
     }
+    Ok(resolved)
+}
+
+fn initial_of(
+    rc: &RawCluster,
+    ci: usize,
+    loc: &Locator,
+    sizes: &SizeCatalog,
+) -> Result<Vec<InitialReplica>, ScenarioError> {
     let mut initial = Vec::new();
     for (ri, r) in rc.initial_replicas.iter().enumerate() {
         let size = Size(r.size.clone());
@@ -683,8 +810,28 @@ fn expand(
             hydrated: r.hydrated,
         });
     }
-    let managed = managed_of(rc, sizes, &resolved_phases, &mut initial)?;
-    let trace = trace_of(&rc.workload, base, horizon_ms)?;
+    Ok(initial)
+}
+
+/// One `[[clusters]]` entry → `count` clusters, each with its own workload.
+fn expand(
+    rc: &RawCluster,
+    ci: usize,
+    loc: &Locator,
+    sizes: &SizeCatalog,
+    cx: &workload::Context,
+    rng: &mut ChaCha8Rng,
+) -> Result<Vec<ClusterSpec>, ScenarioError> {
+    if rc.count == 0 || rc.count > 10_000 {
+        return Err(ScenarioError(format!(
+            "key 'count': must be 1..=10000, got {}",
+            rc.count
+        )));
+    }
+    let phases = phases_of(rc, ci, loc, sizes)?;
+    let mut initial = initial_of(rc, ci, loc, sizes)?;
+    let managed = managed_of(rc, sizes, &phases, &mut initial)?;
+    let shared = workload::shared(&rc.workload, cx)?;
     let width = rc.count.to_string().len();
     let mut out = Vec::new();
     for i in 1..=rc.count {
@@ -695,12 +842,12 @@ fn expand(
         } else {
             format!("{}_{i:0width$}", rc.name)
         };
-        let workload = jittered(&rc.workload, &rc.jitter, &trace, rng, rc.count > 1)?;
+        let workload = workload::resolve(&rc.workload, &rc.jitter, &shared, cx, rng, rc.count > 1)?;
         out.push(ClusterSpec {
             id: ClusterId(String::new()),
             name,
             workload,
-            phases: resolved_phases.clone(),
+            phases: phases.clone(),
             initial_replicas: initial.clone(),
             managed: managed.clone(),
         });
@@ -775,47 +922,6 @@ fn managed_of(
     }))
 }
 
-#[allow(clippy::disallowed_methods)] // the trace file the scenario names
-fn trace_of(w: &RawWorkload, base: &Path, horizon_ms: i64) -> Result<Trace, ScenarioError> {
-    match (&w.trace_csv, w.windows.is_empty()) {
-        (Some(_), false) => Err(ScenarioError(
-            "workload: give either 'windows' or 'trace_csv', not both".into(),
-        )),
-        (Some(file), true) => {
-            let path = base.join(file);
-            let text = read_bounded(&path, MAX_TRACE_BYTES).map_err(|e| {
-                ScenarioError(format!("workload key 'trace_csv': {}: {e}", path.display()))
-            })?;
-            let begins = parse_csv(&text, horizon_ms)
-                .map_err(|e| ScenarioError(format!("{}: {}", path.display(), e.0)))?;
-            Ok(Trace::Begins(begins))
-        }
-        (None, _) => {
-            let mut out = Vec::new();
-            for (i, rw) in w.windows.iter().enumerate() {
-                if rw.duration.0 <= 0 || !(rw.qps >= 0.0 && rw.qps <= 1000.0) {
-                    return Err(ScenarioError(format!(
-                        "workload windows[{i}]: 'duration' must be positive and 'qps' within 0..=1000"
-                    )));
-                }
-                if rw.every.is_some_and(|e| e.0 < rw.duration.0.max(MINUTE)) {
-                    return Err(ScenarioError(format!(
-                        "workload windows[{i}]: key 'every' must be at least the duration and 1m"
-                    )));
-                }
-                out.push(Window {
-                    start_ms: rw.start.0,
-                    duration_ms: rw.duration.0,
-                    every_ms: rw.every.map(|d| d.0),
-                    weekdays_only: rw.weekdays_only,
-                    qps: rw.qps,
-                });
-            }
-            Ok(Trace::Windows(out))
-        }
-    }
-}
-
 /// Statement begin times: the first column of each line, as seconds since
 /// the start of the simulation or an RFC 3339 time relative to the first
 /// one. A header line and `#` comments are skipped.
@@ -855,63 +961,4 @@ pub fn parse_csv(text: &str, horizon_ms: i64) -> Result<Vec<i64>, ScenarioError>
     }
     out.sort_unstable();
     Ok(out)
-}
-
-fn jittered(
-    w: &RawWorkload,
-    j: &RawJitter,
-    trace: &Trace,
-    rng: &mut ChaCha8Rng,
-    apply: bool,
-) -> Result<Workload, ScenarioError> {
-    for (key, v) in [
-        ("memory", j.memory),
-        ("hydration", j.hydration),
-        ("qps", j.qps),
-    ] {
-        if !(0.0..1.0).contains(&v) {
-            return Err(ScenarioError(format!(
-                "jitter key '{key}': a fraction in 0..1, got {v}"
-            )));
-        }
-    }
-    let mut factor = |f: f64| {
-        if apply && f > 0.0 {
-            1.0 + rng.random_range(-f..=f)
-        } else {
-            1.0
-        }
-    };
-    if w.memory_gib.is_nan() || w.memory_gib < 0.0 {
-        return Err(ScenarioError(
-            "workload key 'memory_gib': must be >= 0".into(),
-        ));
-    }
-    let memory_bytes = w.memory_gib * GIB * factor(j.memory);
-    let hydration_core_ms = w.hydration_work.0 as f64 * factor(j.hydration);
-    let qps_factor = factor(j.qps);
-    let shift = match j.start {
-        Some(Dur(s)) if apply && s > 0 => rng.random_range(-s..=s),
-        _ => 0,
-    };
-    let trace = match trace {
-        Trace::Begins(b) => Trace::Begins(b.clone()),
-        Trace::Windows(ws) => Trace::Windows(
-            ws.iter()
-                .map(|w| Window {
-                    start_ms: (w.start_ms + shift).max(0),
-                    qps: w.qps * qps_factor,
-                    ..w.clone()
-                })
-                .collect(),
-        ),
-    };
-    Ok(Workload {
-        memory_bytes,
-        hydration_core_ms,
-        oom_every_ms: w.oom_every.map(|d| d.0).unwrap_or(5 * MINUTE).max(SECOND),
-        crash_every_ms: w.crash_every.map(|d| d.0.max(SECOND)),
-        service_ms: w.service_time.map(|d| d.0).unwrap_or(SECOND).max(1),
-        trace,
-    })
 }

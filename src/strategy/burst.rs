@@ -4,6 +4,10 @@
 //! on for ever: after `max_burst_s` without any other replica hydrating it is
 //! dropped, an alert is raised, and it is not tried again until another
 //! replica hydrates (the cluster's normal size is probably too small).
+//! `max_burst_s` counts from when the burst replica last started: a burst
+//! that a suspension dropped starts afresh on the next wake. A burst that
+//! serves while the other replicas OOM-loop raises an alert too (the normal
+//! size is too small, and the burst is quietly paying for it).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -57,6 +61,12 @@ pub(super) fn decide(c: &BurstConfig, ctx: &Ctx, d: &mut Desired, st: &mut Burst
     let others: Vec<String> = d.replicas.keys().filter(|n| **n != name).cloned().collect();
     let other_hydrated = others.iter().find(|n| ctx.hydrated(n)).cloned();
     let has_burst = d.contains(&name);
+    if ctx.cluster.replica(&name).is_none() {
+        // Not running (dropped by a suspension or by hand, or created this
+        // round): an earlier burst's time does not count against this one.
+        st.burst_since = has_burst.then_some(ctx.now);
+        st.others_hydrated_since = None;
+    }
     if other_hydrated.is_some() {
         st.gave_up_at = None;
     } else {
@@ -64,7 +74,10 @@ pub(super) fn decide(c: &BurstConfig, ctx: &Ctx, d: &mut Desired, st: &mut Burst
     }
     match (other_hydrated, has_burst) {
         (Some(ready), true) => retire(c, ctx, d, st, &name, &ready),
-        (None, true) => give_up_if_too_long(c, ctx, d, st, &name),
+        (None, true) => {
+            alert_if_others_oom_loop(ctx, d, &name, &others);
+            give_up_if_too_long(c, ctx, d, st, &name)
+        }
         (None, false) if !others.is_empty() => start(c, ctx, d, st, &name, others.len()),
         _ => {}
     }
@@ -155,6 +168,34 @@ fn retire(
     st.last_decision_ts = Some(ctx.now);
 }
 
+/// OOM kills within the crash window that make a replica "OOM-looping".
+const OOM_LOOP: u32 = 2;
+
+/// The burst serves while the replicas it stands in for are OOM-killed
+/// again and again: nothing else will ever hydrate, and the burst's size is
+/// paid every time the cluster runs.
+fn alert_if_others_oom_loop(ctx: &Ctx, d: &mut Desired, name: &str, others: &[String]) {
+    if !ctx.hydrated(name) {
+        return;
+    }
+    let looping: Vec<String> = others
+        .iter()
+        .filter_map(|n| ctx.cluster.replica(n))
+        .filter(|r| !r.hydrated && r.crash.ooms >= OOM_LOOP)
+        .map(|r| format!("{} ({} OOM kills recently)", r.name, r.crash.ooms))
+        .collect();
+    if looping.is_empty() {
+        return;
+    }
+    d.alert(
+        KIND,
+        format!(
+            "the burst replica {name} is serving while {} OOM-loop: the cluster's normal size is too small for its workload; raise it (the burst is paying for the difference)",
+            looping.join(", ")
+        ),
+    );
+}
+
 fn give_up_if_too_long(
     c: &BurstConfig,
     ctx: &Ctx,
@@ -162,6 +203,10 @@ fn give_up_if_too_long(
     st: &mut BurstState,
     name: &str,
 ) {
+    // Only a burst that is running has run for any time.
+    if ctx.cluster.replica(name).is_none() {
+        return;
+    }
     let (Some(max), Some(since)) = (c.max_burst_s, st.burst_since) else {
         return;
     };
@@ -301,6 +346,96 @@ mod tests {
             st.gave_up_at.is_none(),
             "cleared once another replica hydrates"
         );
+    }
+
+    #[test]
+    fn a_burst_dropped_by_a_suspension_starts_afresh_on_the_next_wake() {
+        let cfg = serde_json::json!({"burst_replica_size": "800cc", "max_burst_s": 600});
+        // The last burst started two days ago and was dropped by a suspension
+        // (the state still says so).
+        let mut st = BurstState {
+            burst_since: Some(now() - chrono::Duration::days(2)),
+            ..Default::default()
+        };
+        // The wake: the normal replica is back, hydrating; no burst yet.
+        let waking = cluster("c", vec![replica("r1", "25cc", false)]);
+        let d = run(&waking, cfg.clone(), &mut st);
+        assert_eq!(d.names(), vec!["c-burst", "r1"], "a new burst");
+        assert_eq!(st.burst_since, Some(now()));
+        // One round later the burst runs: it has not run for too long.
+        let running = cluster(
+            "c",
+            vec![
+                replica("r1", "25cc", false),
+                replica("c-burst", "800cc", true),
+            ],
+        );
+        let d = run(&running, cfg.clone(), &mut st);
+        assert_eq!(d.names(), vec!["c-burst", "r1"]);
+        assert!(d.alerts.is_empty(), "{:?}", d.alerts);
+        assert!(st.gave_up_at.is_none());
+        // State written by an older version, where the wake itself brought
+        // the burst back (the desired set has it, the cluster not yet).
+        let mut old = BurstState {
+            burst_since: Some(now() - chrono::Duration::days(2)),
+            ..Default::default()
+        };
+        let d = decide_in(&waking, Idle::Busy, now(), |ctx, d| {
+            d.add(
+                "c-burst",
+                &Size::from("800cc"),
+                StrategyKind::IdleSuspend,
+                "resume".into(),
+            );
+            let c = BurstConfig::parse(&Obj::new(&cfg).unwrap(), ctx.sizes).unwrap();
+            decide(&c, ctx, d, &mut old)
+        });
+        assert_eq!(d.names(), vec!["c-burst", "r1"], "not given up");
+        assert!(d.alerts.is_empty() && old.gave_up_at.is_none());
+        assert_eq!(old.burst_since, Some(now()));
+    }
+
+    #[test]
+    fn a_burst_serving_beside_an_oom_loop_raises_an_alert() {
+        let cfg = serde_json::json!({"burst_replica_size": "800cc"});
+        let cases = vec![
+            (
+                "looping",
+                ooming(replica("r1", "25cc", false), 6),
+                true,
+                true,
+            ),
+            (
+                "one OOM is not a loop",
+                ooming(replica("r1", "25cc", false), 1),
+                true,
+                false,
+            ),
+            (
+                "burst not hydrated yet",
+                ooming(replica("r1", "25cc", false), 6),
+                false,
+                false,
+            ),
+            (
+                "merely hydrating",
+                replica("r1", "25cc", false),
+                true,
+                false,
+            ),
+        ];
+        for (name, normal, burst_hydrated, alert) in cases {
+            let cl = cluster(
+                "c",
+                vec![normal, replica("c-burst", "800cc", burst_hydrated)],
+            );
+            let d = run(&cl, cfg.clone(), &mut BurstState::default());
+            assert_eq!(d.names(), vec!["c-burst", "r1"], "{name}");
+            assert_eq!(d.alerts.len(), usize::from(alert), "{name}: {:?}", d.alerts);
+            if alert {
+                assert!(d.alerts[0].contains("r1") && d.alerts[0].contains("too small"));
+            }
+        }
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! `idle_suspend`: no replicas after `idle_after_s` without queries; demand
 //! (a recent or in-flight statement) brings them back. When the statement log
 //! has no data at all the cluster is never suspended for idleness unless the
-//! operator opts in with `suspend_when_unknown`.
+//! operator opts in with `suspend_when_unknown`. The burst replica is not
+//! remembered: on a wake `burst` decides afresh whether one is needed.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -125,7 +126,10 @@ fn suspend(
     };
     // Remember what ran, so demand brings back the same shape. Replicas a
     // previous strategy only just added are remembered too: they are what the
-    // cluster should run when it wakes.
+    // cluster should run when it wakes. Not the burst replica: brought back
+    // beside a cold normal replica it would be dropped with it before
+    // either served, and `burst` starts a fresh one when one is needed.
+    let burst = super::burst_name(&ctx.cluster.name);
     let before: Vec<SuspendedReplica> = d
         .replicas
         .iter()
@@ -145,7 +149,7 @@ fn suspend(
         reason,
     });
     if live_removed || st.suspended.is_empty() {
-        st.suspended = before;
+        st.suspended = before.into_iter().filter(|r| r.name != burst).collect();
     }
     if live_removed {
         st.suspended_at = Some(ctx.now);
@@ -164,8 +168,10 @@ fn resume(ctx: &Ctx, d: &mut Desired, st: &mut IdleSuspendState, idle_for: f64) 
     } else {
         format!("activity {:.0}s ago", idle_for)
     };
+    // (State written by older versions may still list the burst replica.)
+    let burst = super::burst_name(&ctx.cluster.name);
     if d.replicas.is_empty() {
-        for r in &st.suspended {
+        for r in st.suspended.iter().filter(|r| r.name != burst) {
             d.add(
                 &r.name,
                 &r.size,
@@ -269,6 +275,43 @@ mod tests {
         assert_eq!(d.names(), vec!["r1"]);
         assert_eq!(d.replicas["r1"].size, Size::from("25cc"));
         assert!(st.suspended_at.is_none());
+    }
+
+    #[test]
+    fn the_burst_replica_is_not_brought_back_on_a_wake() {
+        let c = cfg(serde_json::json!({"idle_after_s": 60}));
+        let mut st = IdleSuspendState::default();
+        let live = cluster(
+            "c",
+            vec![
+                replica("r1", "25cc", false),
+                replica("c-burst", "800cc", true),
+            ],
+        );
+        let d = step(&live, &c, Idle::For(120.0), &mut st);
+        assert!(d.names().is_empty(), "both go");
+        let names: Vec<&str> = st.suspended.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, vec!["r1"], "only the normal replica is remembered");
+        let empty = cluster("c", vec![]);
+        let d = step(&empty, &c, Idle::Busy, &mut st);
+        assert_eq!(d.names(), vec!["r1"]);
+        // State from an older version that remembered the burst.
+        let mut old = IdleSuspendState {
+            suspended: vec![
+                SuspendedReplica {
+                    name: "c-burst".into(),
+                    size: Size::from("800cc"),
+                },
+                SuspendedReplica {
+                    name: "r1".into(),
+                    size: Size::from("25cc"),
+                },
+            ],
+            suspended_at: Some(now() - chrono::Duration::hours(5)),
+            resumed_at: None,
+        };
+        let d = step(&empty, &c, Idle::Busy, &mut old);
+        assert_eq!(d.names(), vec!["r1"]);
     }
 
     #[test]

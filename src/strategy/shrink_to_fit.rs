@@ -1,7 +1,9 @@
 //! `shrink_to_fit`: find the smallest size that holds the workload. Starts one
 //! replica of every size up to `max_replica_size`, drops the ones that
 //! crash-loop or OOM (they are too small), then drops every replica larger
-//! than the smallest hydrated, healthy one.
+//! than the smallest hydrated, healthy one. The size found is remembered:
+//! when the cluster runs again (a wake, a crash) only that size is started,
+//! until it stops fitting.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -50,6 +52,9 @@ impl ShrinkToFitConfig {
 pub struct ShrinkToFitState {
     /// Largest size seen crash-looping: never tried again.
     pub too_small: Option<Size>,
+    /// The smallest size seen hydrated and healthy: the one to start.
+    #[serde(default)]
+    pub fits: Option<Size>,
     pub last_decision_ts: Option<DateTime<Utc>>,
 }
 
@@ -66,7 +71,7 @@ pub(super) fn decide(c: &ShrinkToFitConfig, ctx: &Ctx, d: &mut Desired, st: &mut
     let before = d.names();
     drop_looping(c, ctx, d, st);
     start_candidates(c, ctx, d, st);
-    drop_larger(c, ctx, d);
+    drop_larger(c, ctx, d, st);
     if d.names() != before {
         st.last_decision_ts = Some(ctx.now);
     }
@@ -83,6 +88,9 @@ fn drop_looping(c: &ShrinkToFitConfig, ctx: &Ctx, d: &mut Desired, st: &mut Shri
         .collect();
     for (name, size, why) in looping {
         d.remove(&name, KIND, format!("{size} is too small: {why}"));
+        if st.fits.as_ref() == Some(&size) {
+            st.fits = None;
+        }
         let bigger = match &st.too_small {
             Some(prev) => ctx.sizes.rank(&size) > ctx.sizes.rank(prev),
             None => true,
@@ -110,6 +118,27 @@ fn start_candidates(c: &ShrinkToFitConfig, ctx: &Ctx, d: &mut Desired, st: &Shri
         return;
     }
     let floor = st.too_small.as_ref().and_then(|s| ctx.sizes.rank(s));
+    let known_fit = st.fits.as_ref().filter(|f| {
+        let rank = ctx.sizes.rank(f);
+        rank.is_some() && rank <= max_rank && floor.is_none_or(|fl| rank > Some(fl))
+    });
+    if let Some(fit) = known_fit {
+        if d.has_size(fit) {
+            d.note(
+                KIND,
+                format!("waiting for the {fit} replica (it fit before)"),
+            );
+        } else {
+            let name = replica_name(&ctx.cluster.name, fit);
+            d.add(
+                &name,
+                fit,
+                KIND,
+                format!("start {fit}, the size that fit before"),
+            );
+        }
+        return;
+    }
     let candidates: Vec<Size> = ctx
         .sizes
         .up_to(&c.max_replica_size)
@@ -138,7 +167,7 @@ fn start_candidates(c: &ShrinkToFitConfig, ctx: &Ctx, d: &mut Desired, st: &Shri
     }
 }
 
-fn drop_larger(c: &ShrinkToFitConfig, ctx: &Ctx, d: &mut Desired) {
+fn drop_larger(c: &ShrinkToFitConfig, ctx: &Ctx, d: &mut Desired, st: &mut ShrinkToFitState) {
     let smallest = d
         .replicas
         .iter()
@@ -152,6 +181,7 @@ fn drop_larger(c: &ShrinkToFitConfig, ctx: &Ctx, d: &mut Desired) {
     let Some((best, best_size)) = smallest else {
         return;
     };
+    st.fits = Some(best_size.clone());
     let best_rank = ctx.sizes.rank(&best_size);
     let larger: Vec<(String, Size)> = d
         .replicas
@@ -249,6 +279,39 @@ mod tests {
         );
         assert_eq!(d.names(), vec!["c_100cc", "c_50cc"]);
         assert_eq!(st.too_small, Some(Size::from("25cc")));
+    }
+
+    #[test]
+    fn the_size_that_fit_is_the_only_one_started_again() {
+        let cfg = serde_json::json!({"max_replica_size": "200cc"});
+        let mut st = ShrinkToFitState::default();
+        // 100cc is found to fit (50cc OOMs).
+        let found = cluster(
+            "c",
+            vec![
+                ooming(replica("c_50cc", "50cc", false), 2),
+                replica("c_100cc", "100cc", true),
+                replica("c_200cc", "200cc", true),
+            ],
+        );
+        let d = run(&found, cfg.clone(), &mut st);
+        assert_eq!(d.names(), vec!["c_100cc"]);
+        assert_eq!(st.fits, Some(Size::from("100cc")));
+        // The cluster wakes with its 100cc replica back, still hydrating:
+        // no other size is tried.
+        let waking = cluster("c", vec![replica("c_100cc", "100cc", false)]);
+        let d = run(&waking, cfg.clone(), &mut st);
+        assert_eq!(d.names(), vec!["c_100cc"]);
+        // Empty (suspended by hand): only 100cc starts.
+        let d = run(&cluster("c", vec![]), cfg.clone(), &mut st);
+        assert_eq!(d.names(), vec!["c_100cc"]);
+        // 100cc stops fitting (the workload grew): the search starts again
+        // above it.
+        let grown = cluster("c", vec![ooming(replica("c_100cc", "100cc", false), 3)]);
+        let d = run(&grown, cfg, &mut st);
+        assert_eq!(d.names(), vec!["c_200cc"]);
+        assert_eq!(st.fits, None);
+        assert_eq!(st.too_small, Some(Size::from("100cc")));
     }
 
     #[test]

@@ -804,6 +804,7 @@ mod tests {
         // Fri 01:00 + 09:00, Sat 01:00, Sun 01:00: created and retired each time.
         assert_eq!(f.actions.create, 4);
         assert_eq!(f.actions.drop, 4);
-        assert_eq!(f.always_on.size.as_deref(), Some("400cc"));
+        // Always-on at the size the workload needs (10 GiB: 200cc).
+        assert_eq!(f.always_on.size.as_deref(), Some("200cc"));
     }
 }

@@ -1,0 +1,768 @@
+//! The scorecard of a run: per cluster and in total, how well the users were
+//! served — the share of queries served within `served_within` of their
+//! first attempt (failed and unfinished queries count as not served), with
+//! the time a hydrated replica covered the demand beside it and the worst
+//! daily cold start — and what it cost, against the oracle (a lower bound no
+//! run serving every query can beat, `oracle`) and always-on at the size the
+//! cluster needs. Rendered as text or JSON; both are views of `Scorecard`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use super::demand::{self, intersect, length, Arrivals};
+use super::engine::{Run, Slot};
+use super::oracle::{self, Baseline, Oracle};
+use super::scenario::{OnNoReplica, Scenario, DAY, SECOND};
+use crate::plan::ActionKind;
+
+/// Version of the JSON document (2: per-query service, the true oracle).
+pub const FORMAT_VERSION: u32 = 2;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Scorecard {
+    pub format_version: u32,
+    pub scenario: ScenarioInfo,
+    pub clusters: Vec<ClusterCard>,
+    pub total: Totals,
+    pub summary: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ScenarioInfo {
+    pub name: String,
+    pub description: String,
+    pub days: f64,
+    pub interval_s: f64,
+    pub seed: u64,
+    pub ticks: i64,
+    pub clusters: usize,
+    /// A query served within this of its first attempt is served well.
+    pub served_within_s: f64,
+    pub on_no_replica: String,
+    pub rounds: Rounds,
+}
+
+/// The controller's rounds.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Rounds {
+    pub scheduled: u64,
+    /// Failed before acting (`controller.failure_rate`).
+    pub failed: u64,
+    /// Not started: a blocking managed resize held the controller.
+    pub blocked: u64,
+}
+
+/// How the queries fared.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Service {
+    pub queries: u64,
+    /// Served within `served_within_s` of the first attempt: the headline.
+    pub served_within: u64,
+    pub served_within_pct: f64,
+    /// Served at all (however late).
+    pub served: u64,
+    /// Served after waiting.
+    pub waited: u64,
+    /// Every attempt failed (the cluster had no replica each time).
+    pub failed: u64,
+    /// Attempts that failed, retries included.
+    pub failed_attempts: u64,
+    /// Still waiting or between retries at the end.
+    pub unfinished: u64,
+    /// Queries no size could have served (the need exceeds every size).
+    pub unservable: u64,
+    /// Waits of the served and unfinished queries.
+    pub p95_wait_s: f64,
+    pub worst_wait_s: f64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Actions {
+    pub create: u64,
+    pub drop: u64,
+    pub failed: u64,
+    /// Managed clusters: `ALTER CLUSTER … SET (SIZE | REPLICATION FACTOR)`.
+    pub alter: u64,
+    /// `"<strategy> <create|drop|resize|set replication factor>"` → count.
+    pub by_strategy: BTreeMap<String, u64>,
+}
+
+/// The worst wait from a day's first query to the first query of that day
+/// served.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ColdStart {
+    pub worst_s: f64,
+    /// The day it happened (`YYYY-MM-DD`), if any query arrived at all.
+    pub day: Option<String>,
+    /// Days with queries none of which was ever served (their cold start
+    /// counts to the end of the run).
+    pub days_never_served: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ClusterCard {
+    pub name: String,
+    pub credits: f64,
+    /// The lower bound for serving every query within `served_within_s`.
+    pub oracle: Baseline,
+    /// `credits / oracle.credits` (absent when the oracle spends nothing).
+    pub vs_oracle: Option<f64>,
+    /// Always-on at the size the cluster needs.
+    pub always_on: Baseline,
+    /// Saving against always-on, percent.
+    pub savings_pct: f64,
+    pub service: Service,
+    /// Demand time with a hydrated replica / all demand time, percent.
+    pub time_coverage_pct: f64,
+    pub demand_s: f64,
+    pub covered_s: f64,
+    pub worst_daily_cold_start: ColdStart,
+    pub actions: Actions,
+    pub ooms: u64,
+    /// Time from each resize request to the old replica's retirement.
+    pub resize_to_retire_s: Vec<f64>,
+    /// Alerts the planner raised (each condition once, the first text seen).
+    pub alerts: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Totals {
+    pub credits: f64,
+    pub oracle_credits: f64,
+    pub vs_oracle: Option<f64>,
+    pub always_on_credits: f64,
+    pub savings_pct: f64,
+    pub service: Service,
+    pub time_coverage_pct: f64,
+    pub demand_s: f64,
+    pub covered_s: f64,
+    pub worst_daily_cold_start_s: f64,
+    /// Cluster-days with queries none of which was ever served.
+    pub days_never_served: u64,
+    pub actions: Actions,
+    pub ooms: u64,
+    pub max_resize_to_retire_s: Option<f64>,
+    pub alerts: u64,
+}
+
+/// When a hydrated replica existed.
+pub fn coverage(slot: &Slot, horizon: i64) -> Vec<(i64, i64)> {
+    demand::merge(
+        slot.sim
+            .history
+            .iter()
+            .chain(slot.sim.replicas.iter())
+            .flat_map(|r| r.hydrated_intervals(r.gone_ms.unwrap_or(horizon)))
+            .collect(),
+    )
+}
+
+/// The first attempts of the cluster's queries (the same stream the run drew).
+pub fn arrivals(slot_index: usize, slot: &Slot, sc: &Scenario) -> Vec<i64> {
+    let w = &slot.sim.spec.workload;
+    Arrivals::new(sc.seed, slot_index as u64, &w.occurrences, &w.begins).all()
+}
+
+/// The oracle of one cluster of the run, from the first attempts the run
+/// recorded (the same as `arrivals`: the demand does not depend on the run).
+pub fn oracle_of(slot: &Slot, sc: &Scenario) -> Oracle {
+    oracle::oracle(&slot.sim.spec, sc, &slot.sim.stats.first_attempts)
+}
+
+fn service_of(slot: &Slot, sc: &Scenario, unservable: u64) -> Service {
+    let st = &slot.sim.stats;
+    let unfinished = st.unfinished as usize;
+    let served_waits = &st.waits[..st.waits.len().saturating_sub(unfinished)];
+    let late = served_waits
+        .iter()
+        .filter(|w| **w > sc.clients.served_within_ms)
+        .count() as u64;
+    let within = st.served - late;
+    let (p95, worst) = p95_and_worst(st.served + st.unfinished, &st.waits);
+    Service {
+        queries: st.requests,
+        served_within: within,
+        served_within_pct: round(pct(within as f64, st.requests as f64)),
+        served: st.served,
+        waited: served_waits.len() as u64,
+        failed: st.failed,
+        failed_attempts: st.failed_attempts,
+        unfinished: st.unfinished,
+        unservable,
+        p95_wait_s: p95,
+        worst_wait_s: worst,
+    }
+}
+
+/// Nearest-rank p95 over `n` waits of which `waits` are the non-zero ones.
+fn p95_and_worst(n: u64, waits: &[i64]) -> (f64, f64) {
+    let mut w: Vec<i64> = waits.iter().copied().filter(|w| *w > 0).collect();
+    w.sort_unstable();
+    let zeros = n.saturating_sub(w.len() as u64);
+    let p95 = if n == 0 {
+        0
+    } else {
+        let rank = ((n as f64) * 0.95).ceil() as u64;
+        if rank <= zeros {
+            0
+        } else {
+            w.get((rank - zeros - 1) as usize).copied().unwrap_or(0)
+        }
+    };
+    (
+        p95 as f64 / SECOND as f64,
+        w.last().copied().unwrap_or(0) as f64 / SECOND as f64,
+    )
+}
+
+fn cold_start_of(slot: &Slot, sc: &Scenario) -> ColdStart {
+    let st = &slot.sim.stats;
+    let worst = st
+        .day_first
+        .iter()
+        .zip(&st.day_served)
+        .enumerate()
+        .filter(|(_, (f, _))| **f < i64::MAX)
+        .map(|(d, (f, s))| ((*s).min(sc.horizon_ms) - f, d))
+        .max();
+    let days_never_served = st
+        .day_first
+        .iter()
+        .zip(&st.day_served)
+        .filter(|(f, s)| **f < i64::MAX && **s == i64::MAX)
+        .count() as u64;
+    ColdStart {
+        days_never_served,
+        worst_s: worst
+            .map(|(w, _)| w.max(0) as f64 / SECOND as f64)
+            .unwrap_or(0.0),
+        day: worst.map(|(_, d)| {
+            (sc.start + chrono::Duration::milliseconds(d as i64 * DAY))
+                .format("%Y-%m-%d")
+                .to_string()
+        }),
+    }
+}
+
+fn pct(part: f64, whole: f64) -> f64 {
+    if whole > 0.0 {
+        100.0 * part / whole
+    } else {
+        100.0
+    }
+}
+
+fn saving(cost: f64, base: f64) -> f64 {
+    if base > 0.0 {
+        100.0 * (1.0 - cost / base)
+    } else {
+        0.0
+    }
+}
+
+fn ratio(cost: f64, oracle: f64) -> Option<f64> {
+    (oracle > 0.0).then(|| round(cost / oracle))
+}
+
+fn actions_of(slot: &Slot) -> Actions {
+    let mut a = Actions::default();
+    for m in &slot.actions {
+        if !m.ok {
+            a.failed += 1;
+            continue;
+        }
+        let verb = match m.kind {
+            ActionKind::CreateReplica => {
+                a.create += 1;
+                "create"
+            }
+            ActionKind::DropReplica => {
+                a.drop += 1;
+                "drop"
+            }
+            ActionKind::SetReplicationFactor | ActionKind::SetSize => {
+                a.alter += 1;
+                m.kind.verb()
+            }
+        };
+        *a.by_strategy
+            .entry(format!("{} {verb}", m.strategy))
+            .or_default() += 1;
+    }
+    a
+}
+
+fn cluster_card(slot: &Slot, orc: &Oracle, sc: &Scenario) -> ClusterCard {
+    let spec = &slot.sim.spec;
+    let dem = spec.workload.demand_intervals(sc.horizon_ms);
+    let cov = coverage(slot, sc.horizon_ms);
+    let demand_ms = length(&dem);
+    let covered_ms = length(&intersect(&dem, &cov));
+    let always_on = oracle::always_on(spec, sc);
+    let credits = slot.sim.credits;
+    let mut alerts: Vec<(i64, String)> = slot.alerts.values().cloned().collect();
+    alerts.sort();
+    ClusterCard {
+        name: spec.name.clone(),
+        credits: round(credits),
+        oracle: Baseline {
+            size: orc.size.as_ref().map(|s| s.0.clone()),
+            credits: round(orc.credits),
+        },
+        vs_oracle: ratio(credits, orc.credits),
+        savings_pct: round(saving(credits, always_on.credits)),
+        always_on: Baseline {
+            credits: round(always_on.credits),
+            ..always_on
+        },
+        service: service_of(slot, sc, orc.unservable),
+        time_coverage_pct: round(pct(covered_ms as f64, demand_ms as f64)),
+        demand_s: demand_ms as f64 / SECOND as f64,
+        covered_s: covered_ms as f64 / SECOND as f64,
+        worst_daily_cold_start: cold_start_of(slot, sc),
+        actions: actions_of(slot),
+        ooms: slot
+            .sim
+            .history
+            .iter()
+            .chain(slot.sim.replicas.iter())
+            .map(|r| r.ooms.len() as u64)
+            .sum(),
+        resize_to_retire_s: slot
+            .resize_ms
+            .iter()
+            .map(|m| *m as f64 / SECOND as f64)
+            .collect(),
+        alerts: alerts.into_iter().map(|(_, text)| text).collect(),
+    }
+}
+
+/// Rounds to 1/1000 so that reports stay byte-stable and readable.
+fn round(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+/// The oracles of every cluster (in order), computed on the cores there are.
+pub fn oracles(sc: &Scenario, run: &Run) -> Vec<Oracle> {
+    let n = run.slots.len();
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(4)
+        .min(n.max(1));
+    if threads <= 1 {
+        return run.slots.iter().map(|s| oracle_of(s, sc)).collect();
+    }
+    let mut out: Vec<Option<Oracle>> = vec![None; n];
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                scope.spawn(move || {
+                    (t..n)
+                        .step_by(threads)
+                        .map(|i| (i, oracle_of(&run.slots[i], sc)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for h in handles {
+            if let Ok(part) = h.join() {
+                for (i, o) in part {
+                    out[i] = Some(o);
+                }
+            }
+        }
+    });
+    out.into_iter()
+        .enumerate()
+        .map(|(i, o)| o.unwrap_or_else(|| oracle_of(&run.slots[i], sc)))
+        .collect()
+}
+
+pub fn build(sc: &Scenario, run: &Run) -> Scorecard {
+    build_with(sc, run, &oracles(sc, run))
+}
+
+pub fn build_with(sc: &Scenario, run: &Run, oracles: &[Oracle]) -> Scorecard {
+    let clusters: Vec<ClusterCard> = run
+        .slots
+        .iter()
+        .zip(oracles)
+        .map(|(s, o)| cluster_card(s, o, sc))
+        .collect();
+    let sum = |f: &dyn Fn(&ClusterCard) -> f64| round(clusters.iter().map(f).sum::<f64>());
+    let credits = sum(&|c| c.credits);
+    let always_on_credits = sum(&|c| c.always_on.credits);
+    let oracle_credits = round(oracles.iter().map(|o| o.credits).sum());
+    let demand_s = sum(&|c| c.demand_s);
+    let covered_s = sum(&|c| c.covered_s);
+    let all_waits: Vec<i64> = run
+        .slots
+        .iter()
+        .flat_map(|s| s.sim.stats.waits.iter().copied())
+        .collect();
+    let mut service = Service::default();
+    for c in &clusters {
+        let s = &c.service;
+        service.queries += s.queries;
+        service.served_within += s.served_within;
+        service.served += s.served;
+        service.waited += s.waited;
+        service.failed += s.failed;
+        service.failed_attempts += s.failed_attempts;
+        service.unfinished += s.unfinished;
+        service.unservable += s.unservable;
+    }
+    service.served_within_pct = round(pct(service.served_within as f64, service.queries as f64));
+    (service.p95_wait_s, service.worst_wait_s) =
+        p95_and_worst(service.served + service.unfinished, &all_waits);
+    let mut actions = Actions::default();
+    for c in &clusters {
+        actions.create += c.actions.create;
+        actions.drop += c.actions.drop;
+        actions.failed += c.actions.failed;
+        actions.alter += c.actions.alter;
+        for (k, v) in &c.actions.by_strategy {
+            *actions.by_strategy.entry(k.clone()).or_default() += v;
+        }
+    }
+    let total = Totals {
+        credits,
+        oracle_credits,
+        vs_oracle: ratio(credits, oracle_credits),
+        always_on_credits,
+        savings_pct: round(saving(credits, always_on_credits)),
+        service,
+        time_coverage_pct: round(pct(covered_s, demand_s)),
+        demand_s,
+        covered_s,
+        worst_daily_cold_start_s: clusters
+            .iter()
+            .map(|c| c.worst_daily_cold_start.worst_s)
+            .fold(0.0, f64::max),
+        days_never_served: clusters
+            .iter()
+            .map(|c| c.worst_daily_cold_start.days_never_served)
+            .sum(),
+        actions,
+        ooms: clusters.iter().map(|c| c.ooms).sum(),
+        max_resize_to_retire_s: clusters
+            .iter()
+            .flat_map(|c| c.resize_to_retire_s.iter().copied())
+            .reduce(f64::max),
+        alerts: clusters.iter().map(|c| c.alerts.len() as u64).sum(),
+    };
+    let summary = interpret(&total, sc);
+    Scorecard {
+        format_version: FORMAT_VERSION,
+        scenario: ScenarioInfo {
+            name: sc.name.clone(),
+            description: sc.description.clone(),
+            days: round(sc.days()),
+            interval_s: sc.interval_ms as f64 / SECOND as f64,
+            seed: sc.seed,
+            ticks: sc.ticks(),
+            clusters: clusters.len(),
+            served_within_s: sc.clients.served_within_ms as f64 / SECOND as f64,
+            on_no_replica: match sc.materialize.on_no_replica {
+                OnNoReplica::Error => "error".into(),
+                OnNoReplica::Wait => "wait".into(),
+            },
+            rounds: Rounds {
+                scheduled: run.rounds.scheduled,
+                failed: run.rounds.failed,
+                blocked: run.rounds.blocked,
+            },
+        },
+        clusters,
+        total,
+        summary,
+    }
+}
+
+fn interpret(t: &Totals, sc: &Scenario) -> String {
+    let vs_oracle = match t.vs_oracle {
+        Some(r) => format!(
+            "{r:.2}x the oracle's lower bound ({})",
+            num(t.oracle_credits)
+        ),
+        None => "the oracle spends nothing (no servable demand)".to_string(),
+    };
+    let s = &t.service;
+    format!(
+        "The strategies spent {} credits: {vs_oracle}, {:.1}% {} than always-on at the needed size ({}). \
+         {:.1}% of {} queries were served within {} ({} failed, {} never served); a hydrated replica \
+         covered {:.1}% of the demand time; the worst daily cold start was {}{}.",
+        num(t.credits),
+        t.savings_pct.abs(),
+        if t.savings_pct >= 0.0 { "less" } else { "more" },
+        num(t.always_on_credits),
+        s.served_within_pct,
+        s.queries,
+        secs(sc.clients.served_within_ms as f64 / SECOND as f64),
+        s.failed,
+        s.unfinished,
+        t.time_coverage_pct,
+        secs(t.worst_daily_cold_start_s),
+        match t.days_never_served {
+            0 => String::new(),
+            n => format!(" ({n} cluster-day(s) with queries never served)"),
+        },
+    )
+}
+
+/// `12.5`, `1234`, `0.031`: enough digits to compare, no more.
+pub fn num(x: f64) -> String {
+    if x == 0.0 {
+        "0".into()
+    } else if x.abs() >= 100.0 || x.fract() == 0.0 {
+        format!("{x:.0}")
+    } else if x.abs() >= 1.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x:.3}")
+    }
+}
+
+/// `0s`, `45s`, `12m05s`, `3h02m`.
+pub fn secs(s: f64) -> String {
+    let s = s.round() as i64;
+    if s < 60 {
+        format!("{s}s")
+    } else if s % 3600 == 0 {
+        format!("{}h", s / 3600)
+    } else if s % 60 == 0 && s < 3600 {
+        format!("{}m", s / 60)
+    } else if s < 3600 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
+    }
+}
+
+/// Columns sized to their content; the first is left-aligned.
+fn table(rows: &[Vec<String>]) -> String {
+    let cols = rows.first().map(Vec::len).unwrap_or(0);
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for r in rows {
+        let mut line = String::new();
+        for (c, cell) in r.iter().enumerate() {
+            if c == 0 {
+                let _ = write!(line, "{cell:<w$}", w = widths[c]);
+            } else {
+                let _ = write!(line, "  {cell:>w$}", w = widths[c]);
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// ` +3 alter` for managed clusters' cluster-level changes.
+fn alter_cell(n: u64) -> String {
+    if n > 0 {
+        format!(" +{n} alter")
+    } else {
+        String::new()
+    }
+}
+
+fn resize_cell(v: &[f64]) -> String {
+    match v.iter().copied().reduce(f64::max) {
+        None => "-".into(),
+        Some(max) if v.len() == 1 => secs(max),
+        Some(max) => format!("{}x, max {}", v.len(), secs(max)),
+    }
+}
+
+pub fn cold_cell(c: &ColdStart) -> String {
+    match c.days_never_served {
+        0 => secs(c.worst_s),
+        n => format!("never ({n}d)"),
+    }
+}
+
+fn ratio_cell(r: Option<f64>) -> String {
+    r.map(|r| format!("{r:.2}x")).unwrap_or_else(|| "-".into())
+}
+
+fn baseline_cell(b: &Baseline) -> String {
+    format!("{} ({})", num(b.credits), b.size.as_deref().unwrap_or("-"))
+}
+
+fn actions_cell(a: &Actions) -> String {
+    format!(
+        "{}/{}{}{}",
+        a.create,
+        a.drop,
+        alter_cell(a.alter),
+        if a.failed > 0 {
+            format!(" ({} failed)", a.failed)
+        } else {
+            String::new()
+        }
+    )
+}
+
+pub fn text(r: &Scorecard) -> String {
+    let s = &r.scenario;
+    let mut out = format!(
+        "scenario {}: {} days at a {} interval, seed {}, {} cluster(s)\n",
+        s.name,
+        num(s.days),
+        secs(s.interval_s),
+        s.seed,
+        s.clusters
+    );
+    if let Some(first) = s.description.lines().next() {
+        let _ = writeln!(out, "{first}");
+    }
+    out.push('\n');
+    let within = format!("served<={}", secs(s.served_within_s));
+    let resizes = r.clusters.iter().any(|c| !c.resize_to_retire_s.is_empty());
+    let mut head = vec![
+        "cluster".to_string(),
+        "credits".into(),
+        "vs oracle".into(),
+        "oracle".into(),
+        "always-on".into(),
+        "saved".into(),
+        within,
+        "failed".into(),
+        "coverage".into(),
+        "cold start".into(),
+        "p95 wait".into(),
+        "create/drop".into(),
+        "OOMs".into(),
+    ];
+    if resizes {
+        head.push("resize->retired".into());
+    }
+    let mut rows = vec![head];
+    for c in &r.clusters {
+        let sv = &c.service;
+        let mut row = vec![
+            c.name.clone(),
+            num(c.credits),
+            ratio_cell(c.vs_oracle),
+            baseline_cell(&c.oracle),
+            baseline_cell(&c.always_on),
+            format!("{:.1}%", c.savings_pct),
+            format!("{:.1}%", sv.served_within_pct),
+            sv.failed.to_string(),
+            format!("{:.1}%", c.time_coverage_pct),
+            cold_cell(&c.worst_daily_cold_start),
+            secs(sv.p95_wait_s),
+            actions_cell(&c.actions),
+            c.ooms.to_string(),
+        ];
+        if resizes {
+            row.push(resize_cell(&c.resize_to_retire_s));
+        }
+        rows.push(row);
+    }
+    let t = &r.total;
+    let mut total = vec![
+        "TOTAL".into(),
+        num(t.credits),
+        ratio_cell(t.vs_oracle),
+        num(t.oracle_credits),
+        num(t.always_on_credits),
+        format!("{:.1}%", t.savings_pct),
+        format!("{:.1}%", t.service.served_within_pct),
+        t.service.failed.to_string(),
+        format!("{:.1}%", t.time_coverage_pct),
+        cold_cell(&ColdStart {
+            worst_s: t.worst_daily_cold_start_s,
+            day: None,
+            days_never_served: t.days_never_served,
+        }),
+        secs(t.service.p95_wait_s),
+        actions_cell(&t.actions),
+        t.ooms.to_string(),
+    ];
+    if resizes {
+        total.push(
+            t.max_resize_to_retire_s
+                .map(secs)
+                .unwrap_or_else(|| "-".into()),
+        );
+    }
+    if r.clusters.len() > 40 {
+        // A fleet: the clusters that cost most above their oracle, then the total.
+        let mut idx: Vec<usize> = (0..r.clusters.len()).collect();
+        let excess = |i: usize| r.clusters[i].credits - r.clusters[i].oracle.credits;
+        idx.sort_by(|a, b| excess(*b).total_cmp(&excess(*a)).then(a.cmp(b)));
+        let mut picked: Vec<Vec<String>> = vec![rows[0].clone()];
+        picked.extend(idx.iter().take(15).map(|i| rows[i + 1].clone()));
+        picked.push(
+            std::iter::once(format!(
+                "… {} more (see --output json)",
+                r.clusters.len() - 15
+            ))
+            .chain(std::iter::repeat_n(String::new(), rows[0].len() - 1))
+            .collect(),
+        );
+        rows = picked;
+    }
+    rows.push(total);
+    out.push_str(&table(&rows));
+    let mut kinds: Vec<String> = t
+        .actions
+        .by_strategy
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
+    if kinds.is_empty() {
+        kinds.push("none".into());
+    }
+    let sv = &t.service;
+    let _ = writeln!(
+        out,
+        "\nqueries: {} ({} served within {}, {} waited, {} failed for good; {} attempts failed, retries included; {} never served, {} unservable)",
+        sv.queries,
+        sv.served_within,
+        secs(s.served_within_s),
+        sv.waited,
+        sv.failed,
+        sv.failed_attempts,
+        sv.unfinished,
+        sv.unservable
+    );
+    let _ = writeln!(out, "actions: {}", kinds.join(", "));
+    let _ = writeln!(
+        out,
+        "controller rounds: {} ({} failed, {} held by a blocking resize)",
+        s.rounds.scheduled, s.rounds.failed, s.rounds.blocked
+    );
+    let alerts: Vec<String> = r
+        .clusters
+        .iter()
+        .flat_map(|c| c.alerts.iter().map(move |a| format!("  {}: {a}", c.name)))
+        .collect();
+    if !alerts.is_empty() {
+        let _ = writeln!(out, "alerts raised by the planner:");
+        for a in alerts.iter().take(20) {
+            let _ = writeln!(out, "{a}");
+        }
+        if alerts.len() > 20 {
+            let _ = writeln!(out, "  … {} more (see --output json)", alerts.len() - 20);
+        }
+    }
+    let _ = writeln!(
+        out,
+        "served<={w} = queries served within {w} of their first attempt (failed and unfinished count as not served); \
+         coverage = demand time with a hydrated replica; cold start = the worst wait, over the days, from a day's \
+         first query to its first query served; oracle = a lower bound on any run that serves every query within {w}; \
+         always-on = the cheapest size that holds the workload's peak memory, all the time.",
+        w = secs(s.served_within_s)
+    );
+    let _ = writeln!(out, "\n{}", r.summary);
+    out
+}

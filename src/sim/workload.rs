@@ -1,0 +1,495 @@
+//! A cluster's `[clusters.workload]` table: its raw keys, and their
+//! resolution into a `Workload` — the memory it needs over time, how long
+//! it takes to hydrate, how its replicas crash, and the realised occurrences
+//! of its demand (per-occurrence noise, weekly seasonality, holidays, spikes).
+//! Everything random is drawn here from the scenario's seed, once, before the
+//! run.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use chrono::{DateTime, Datelike, Utc, Weekday};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use serde::Deserialize;
+
+use super::demand::{NeedFn, NeedSpec, Occurrence};
+use super::scenario::{
+    parse_csv, Dur, OnNoReplica, ScenarioError, Start, DAY, GIB, MINUTE, SECOND,
+};
+use crate::model::ReplicaSize;
+
+/// What a cluster's users do and what its dataflows need.
+#[derive(Debug, Clone)]
+pub struct Workload {
+    /// Memory the dataflows need at the start (bytes), before growth, spikes and load.
+    pub memory_bytes: f64,
+    /// Memory needed over time: a replica with less is OOM-killed.
+    pub need: NeedFn,
+    /// Hydration work in core-milliseconds: a replica of `c` cores hydrates
+    /// in `work / c`, times a factor drawn in `1 ± hydration_variance`.
+    pub hydration_core_ms: f64,
+    pub hydration_variance: f64,
+    /// A replica too small when it starts is OOM-killed this long after.
+    pub oom_every_ms: i64,
+    /// A replica that hydrates crashes this long after each hydration.
+    pub crash_every_ms: Option<i64>,
+    pub service_ms: i64,
+    pub on_no_replica: OnNoReplica,
+    /// Demand: Poisson arrivals over these (sorted by start) ...
+    pub occurrences: Vec<Occurrence>,
+    /// ... or statement begin times from a trace (sorted).
+    pub begins: Vec<i64>,
+}
+
+impl Workload {
+    /// Nominal hydration time on a size, or `None` when the size is too
+    /// small for the starting memory and crash-loops instead.
+    pub fn hydration_ms(&self, size: &ReplicaSize) -> Option<i64> {
+        if size.memory_bytes < self.memory_bytes {
+            return None;
+        }
+        Some(self.nominal_hydration_ms(size))
+    }
+
+    pub fn nominal_hydration_ms(&self, size: &ReplicaSize) -> i64 {
+        let cores = size.cpu_cores.max(1e-3);
+        (self.hydration_core_ms / cores).ceil() as i64
+    }
+
+    /// The shortest hydration the variance allows (the oracle's).
+    pub fn fastest_hydration_ms(&self, size: &ReplicaSize) -> i64 {
+        (self.nominal_hydration_ms(size) as f64 * (1.0 - self.hydration_variance)).floor() as i64
+    }
+
+    /// When the cluster has demand: its occurrences, or each traced
+    /// statement for its service time; clipped to `[0, horizon)`.
+    pub fn demand_intervals(&self, horizon: i64) -> Vec<(i64, i64)> {
+        let v: Vec<(i64, i64)> = if self.begins.is_empty() {
+            self.occurrences
+                .iter()
+                .filter(|o| o.qps > 0.0)
+                .map(|o| (o.start, o.end))
+                .collect()
+        } else {
+            self.begins
+                .iter()
+                .map(|b| (*b, b + self.service_ms))
+                .collect()
+        };
+        super::demand::merge(
+            v.into_iter()
+                .map(|(a, b)| (a.max(0), b.min(horizon)))
+                .collect(),
+        )
+    }
+}
+
+// ---------------------------------------------------------------- raw format
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawWorkload {
+    memory_gib: f64,
+    hydration_work: Dur,
+    hydration_variance: Option<f64>,
+    oom_every: Option<Dur>,
+    crash_every: Option<Dur>,
+    service_time: Option<Dur>,
+    memory_growth: Option<RawGrowth>,
+    #[serde(default)]
+    memory_per_qps_gib: f64,
+    on_no_replica: Option<OnNoReplica>,
+    weekly: Option<Vec<f64>>,
+    #[serde(default)]
+    windows: Vec<RawWindow>,
+    #[serde(default)]
+    spikes: Vec<RawSpike>,
+    random_spikes: Option<RawRandomSpikes>,
+    trace_csv: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGrowth {
+    per_day_gib: f64,
+    reset_every: Option<Dur>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWindow {
+    start: Start,
+    duration: Dur,
+    every: Option<Dur>,
+    #[serde(default)]
+    weekdays_only: bool,
+    qps: f64,
+    #[serde(default)]
+    noise: RawNoise,
+}
+
+/// Drawn anew for every occurrence of a window.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNoise {
+    start: Option<Dur>,
+    duration: Option<Dur>,
+    #[serde(default)]
+    qps: f64,
+    #[serde(default)]
+    skip: f64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSpike {
+    at: Start,
+    duration: Dur,
+    #[serde(default)]
+    qps: f64,
+    #[serde(default)]
+    memory_gib: f64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRandomSpikes {
+    per_week: f64,
+    duration: Dur,
+    #[serde(default)]
+    qps: f64,
+    #[serde(default)]
+    memory_gib: f64,
+}
+
+/// Per-cluster variation of a fleet (`jitter` on a `[[clusters]]` entry),
+/// drawn once per cluster.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawJitter {
+    start: Option<Dur>,
+    #[serde(default)]
+    memory: f64,
+    #[serde(default)]
+    hydration: f64,
+    #[serde(default)]
+    qps: f64,
+}
+
+/// What the workload's resolution needs from the scenario.
+pub(super) struct Context<'a> {
+    pub base: &'a Path,
+    pub horizon_ms: i64,
+    pub start: DateTime<Utc>,
+    /// Days (since the start's date) that are holidays.
+    pub holidays: &'a BTreeSet<i64>,
+    pub on_no_replica: OnNoReplica,
+}
+
+/// The parts of a workload shared by every cluster of a fleet entry.
+pub(super) struct Shared {
+    begins: Vec<i64>,
+}
+
+/// Checks the workload's keys and reads its trace, once per entry.
+pub(super) fn shared(w: &RawWorkload, cx: &Context) -> Result<Shared, ScenarioError> {
+    let err = |m: &str| Err(ScenarioError(format!("workload {m}")));
+    if w.memory_gib.is_nan() || w.memory_gib < 0.0 {
+        return err("key 'memory_gib': must be >= 0");
+    }
+    if !(0.0..1.0).contains(&w.hydration_variance.unwrap_or(0.0)) {
+        return err("key 'hydration_variance': a fraction in 0..1");
+    }
+    if w.memory_per_qps_gib.is_nan() || w.memory_per_qps_gib < 0.0 {
+        return err("key 'memory_per_qps_gib': must be >= 0");
+    }
+    if let Some(g) = &w.memory_growth {
+        if g.per_day_gib.is_nan()
+            || g.per_day_gib < 0.0
+            || g.reset_every.is_some_and(|r| r.0 < MINUTE)
+        {
+            return err("key 'memory_growth': per_day_gib >= 0, reset_every at least 1m");
+        }
+    }
+    if let Some(week) = &w.weekly {
+        if week.len() != 7 || week.iter().any(|f| !(*f >= 0.0 && *f <= 100.0)) {
+            return err("key 'weekly': seven factors (Monday first), each within 0..=100");
+        }
+    }
+    for (i, s) in w.spikes.iter().enumerate() {
+        if s.duration.0 <= 0
+            || !(0.0..=1000.0).contains(&s.qps)
+            || s.memory_gib.is_nan()
+            || s.memory_gib < 0.0
+        {
+            return err(&format!(
+                "spikes[{i}]: 'duration' must be positive, 'qps' within 0..=1000, 'memory_gib' >= 0"
+            ));
+        }
+    }
+    if let Some(r) = &w.random_spikes {
+        let ok = (0.0..=1000.0).contains(&r.per_week)
+            && r.duration.0 > 0
+            && (0.0..=1000.0).contains(&r.qps)
+            && r.memory_gib >= 0.0;
+        if !ok {
+            return err("key 'random_spikes': per_week and qps within 0..=1000, duration > 0, memory_gib >= 0");
+        }
+    }
+    for (i, rw) in w.windows.iter().enumerate() {
+        if rw.duration.0 <= 0 || !(rw.qps >= 0.0 && rw.qps <= 1000.0) {
+            return err(&format!(
+                "windows[{i}]: 'duration' must be positive and 'qps' within 0..=1000"
+            ));
+        }
+        if rw.every.is_some_and(|e| e.0 < rw.duration.0.max(MINUTE)) {
+            return err(&format!(
+                "windows[{i}]: key 'every' must be at least the duration and 1m"
+            ));
+        }
+        let n = &rw.noise;
+        if !(0.0..1.0).contains(&n.qps) || !(0.0..1.0).contains(&n.skip) {
+            return err(&format!(
+                "windows[{i}]: noise keys 'qps' and 'skip' are fractions in 0..1"
+            ));
+        }
+    }
+    let begins = match (&w.trace_csv, w.windows.is_empty()) {
+        (Some(_), false) => return err("give either 'windows' or 'trace_csv', not both"),
+        (Some(file), true) => {
+            let path = cx.base.join(file);
+            let text = super::scenario::read_bounded(&path, super::scenario::MAX_TRACE_BYTES)
+                .map_err(|e| {
+                    ScenarioError(format!("workload key 'trace_csv': {}: {e}", path.display()))
+                })?;
+            parse_csv(&text, cx.horizon_ms)
+                .map_err(|e| ScenarioError(format!("{}: {}", path.display(), e.0)))?
+        }
+        (None, _) => Vec::new(),
+    };
+    Ok(Shared { begins })
+}
+
+/// One cluster's workload. `fleet`: whether `jitter` applies (a `count > 1`
+/// entry); `rng` is the scenario's resolution stream.
+pub(super) fn resolve(
+    w: &RawWorkload,
+    j: &RawJitter,
+    shared: &Shared,
+    cx: &Context,
+    rng: &mut ChaCha8Rng,
+    fleet: bool,
+) -> Result<Workload, ScenarioError> {
+    for (key, v) in [
+        ("memory", j.memory),
+        ("hydration", j.hydration),
+        ("qps", j.qps),
+    ] {
+        if !(0.0..1.0).contains(&v) {
+            return Err(ScenarioError(format!(
+                "jitter key '{key}': a fraction in 0..1, got {v}"
+            )));
+        }
+    }
+    let mut factor = |f: f64| {
+        if fleet && f > 0.0 {
+            1.0 + rng.random_range(-f..=f)
+        } else {
+            1.0
+        }
+    };
+    let memory_bytes = w.memory_gib * GIB * factor(j.memory);
+    let hydration_core_ms = w.hydration_work.0 as f64 * factor(j.hydration);
+    let qps_factor = factor(j.qps);
+    let shift = match j.start {
+        Some(Dur(s)) if fleet && s > 0 => rng.random_range(-s..=s),
+        _ => 0,
+    };
+    // Each cluster's demand draws from its own generator, seeded from the
+    // scenario's stream, so adding a window elsewhere does not move it.
+    let mut demand_rng: ChaCha8Rng = rand::SeedableRng::seed_from_u64(rng.random::<u64>());
+    let mut occurrences = Vec::new();
+    if shared.begins.is_empty() {
+        for rw in &w.windows {
+            occurrences.extend(window_occurrences(
+                rw,
+                shift,
+                qps_factor,
+                w.weekly.as_deref(),
+                cx,
+                &mut demand_rng,
+            ));
+        }
+        occurrences.extend(spikes(w, cx, &occurrences, &mut demand_rng));
+    }
+    occurrences.sort_by(|a, b| a.start.cmp(&b.start).then(a.end.cmp(&b.end)));
+    let growth = w.memory_growth.as_ref();
+    let spec = NeedSpec {
+        base: memory_bytes,
+        growth: growth
+            .map(|g| g.per_day_gib * GIB / DAY as f64)
+            .unwrap_or(0.0),
+        reset_every_ms: growth.and_then(|g| g.reset_every.map(|d| d.0)),
+        per_qps: w.memory_per_qps_gib * GIB,
+    };
+    Ok(Workload {
+        memory_bytes,
+        need: NeedFn::build(&spec, &occurrences, cx.horizon_ms),
+        hydration_core_ms,
+        hydration_variance: w.hydration_variance.unwrap_or(0.2),
+        oom_every_ms: w.oom_every.map(|d| d.0).unwrap_or(5 * MINUTE).max(SECOND),
+        crash_every_ms: w.crash_every.map(|d| d.0.max(SECOND)),
+        service_ms: w.service_time.map(|d| d.0).unwrap_or(SECOND).max(1),
+        on_no_replica: w.on_no_replica.unwrap_or(cx.on_no_replica),
+        occurrences,
+        begins: shared.begins.clone(),
+    })
+}
+
+/// The occurrences of one window that overlap the run. A start shifted
+/// before the window's first day keeps the window's rhythm (a 01:00 window
+/// shifted by −2 h happens at 23:00 every day); an occurrence that began
+/// before the run is cut at 0, like demand already under way.
+fn window_occurrences(
+    rw: &RawWindow,
+    shift: i64,
+    qps_factor: f64,
+    weekly: Option<&[f64]>,
+    cx: &Context,
+    rng: &mut ChaCha8Rng,
+) -> Vec<Occurrence> {
+    let n = &rw.noise;
+    let start_noise = n.start.map(|d| d.0).unwrap_or(0);
+    let dur_noise = n.duration.map(|d| d.0).unwrap_or(0);
+    let first = rw.start.0 + shift;
+    let mut nominal = match rw.every {
+        // The earliest occurrence that can still reach into the run.
+        Some(Dur(e)) => {
+            let reach = rw.duration.0 + dur_noise + start_noise;
+            first + ((-first - reach).div_euclid(e) + 1) * e
+        }
+        None => first,
+    };
+    let mut out = Vec::new();
+    while nominal < cx.horizon_ms + start_noise {
+        let when = cx.start + chrono::Duration::milliseconds(nominal);
+        let day = (when.date_naive() - cx.start.date_naive()).num_days();
+        let holiday = cx.holidays.contains(&day);
+        let weekday = if holiday {
+            Weekday::Sun
+        } else {
+            when.weekday()
+        };
+        let weekend = matches!(weekday, Weekday::Sat | Weekday::Sun);
+        let week = weekly
+            .map(|w| w[weekday.num_days_from_monday() as usize])
+            .unwrap_or(1.0);
+        // Draw every noise term for every occurrence, used or not, so one
+        // skipped day does not shift the draws of the next.
+        let ds = draw_sym(rng, start_noise);
+        let dd = draw_sym(rng, dur_noise);
+        let dq = if n.qps > 0.0 {
+            1.0 + rng.random_range(-n.qps..=n.qps)
+        } else {
+            1.0
+        };
+        let skipped = n.skip > 0.0 && rng.random::<f64>() < n.skip;
+        let start = nominal + ds;
+        let end = start + (rw.duration.0 + dd).max(MINUTE);
+        let qps = rw.qps * qps_factor * week * dq;
+        let off = skipped || (rw.weekdays_only && weekend);
+        if !off && qps > 0.0 && end > 0 && start < cx.horizon_ms {
+            out.push(Occurrence {
+                start: start.max(0),
+                end: end.min(cx.horizon_ms),
+                qps,
+                extra_memory: 0.0,
+            });
+        }
+        match rw.every {
+            Some(Dur(e)) => nominal += e,
+            None => break,
+        }
+    }
+    out
+}
+
+fn draw_sym(rng: &mut ChaCha8Rng, max: i64) -> i64 {
+    if max > 0 {
+        rng.random_range(-max..=max)
+    } else {
+        0
+    }
+}
+
+/// The workload's one-off spikes, and its random ones: a Poisson number of
+/// them, each starting at a uniformly drawn instant of the demand (of the
+/// whole run when there is none).
+fn spikes(
+    w: &RawWorkload,
+    cx: &Context,
+    demand: &[Occurrence],
+    rng: &mut ChaCha8Rng,
+) -> Vec<Occurrence> {
+    let mut out: Vec<Occurrence> = w
+        .spikes
+        .iter()
+        .map(|s| Occurrence {
+            start: s.at.0,
+            end: (s.at.0 + s.duration.0).min(cx.horizon_ms),
+            qps: s.qps,
+            extra_memory: s.memory_gib * GIB,
+        })
+        .filter(|o| o.start < cx.horizon_ms)
+        .collect();
+    let Some(r) = &w.random_spikes else {
+        return out;
+    };
+    let weeks = cx.horizon_ms as f64 / (7 * DAY) as f64;
+    let n = poisson(rng, r.per_week * weeks);
+    let spans: Vec<(i64, i64)> = if demand.is_empty() {
+        vec![(0, cx.horizon_ms)]
+    } else {
+        super::demand::merge(demand.iter().map(|o| (o.start, o.end)).collect())
+    };
+    let total: i64 = spans.iter().map(|(a, b)| b - a).sum();
+    for _ in 0..n {
+        let mut x = rng.random_range(0..total.max(1));
+        let mut at = 0;
+        for (a, b) in &spans {
+            if x < b - a {
+                at = a + x;
+                break;
+            }
+            x -= b - a;
+        }
+        out.push(Occurrence {
+            start: at,
+            end: (at + r.duration.0).min(cx.horizon_ms),
+            qps: r.qps,
+            extra_memory: r.memory_gib * GIB,
+        });
+    }
+    out
+}
+
+/// A Poisson draw (Knuth's method; means here are small).
+fn poisson(rng: &mut ChaCha8Rng, mean: f64) -> u64 {
+    if mean <= 0.0 {
+        return 0;
+    }
+    if mean > 500.0 {
+        return mean.round() as u64;
+    }
+    let limit = (-mean).exp();
+    let mut k = 0;
+    let mut p = 1.0;
+    loop {
+        p *= rng.random::<f64>();
+        if p <= limit {
+            return k;
+        }
+        k += 1;
+    }
+}
