@@ -321,6 +321,28 @@ impl Snapshot {
         self.clusters.iter().find(|c| &c.id == id)
     }
 
+    /// A cluster named on a command line: by exact name, else by id.
+    pub fn find_cluster(&self, arg: &str) -> Option<&Cluster> {
+        self.clusters
+            .iter()
+            .find(|c| c.name == arg)
+            .or_else(|| self.clusters.iter().find(|c| c.id.0 == arg))
+    }
+
+    /// Whether strategy rows mention this cluster id (it may be gone).
+    pub fn has_rows(&self, id: &ClusterId) -> bool {
+        self.strategies.iter().any(|r| &r.cluster_id == id)
+    }
+
+    /// The user clusters' names, for "did you mean" hints.
+    pub fn user_cluster_names(&self) -> Vec<&str> {
+        self.clusters
+            .iter()
+            .filter(|c| !c.is_system())
+            .map(|c| c.name.as_str())
+            .collect()
+    }
+
     /// Position of each cluster by id: one index instead of a linear search
     /// per lookup (10 000 clusters).
     pub fn cluster_index(&self) -> std::collections::HashMap<&ClusterId, usize> {

@@ -311,33 +311,22 @@ pub fn resolve(
     arg: &str,
     allow_dangling: bool,
 ) -> Result<Target, CommandError> {
-    let found = snap
-        .clusters
-        .iter()
-        .find(|c| c.name == arg)
-        .or_else(|| snap.clusters.iter().find(|c| c.id.0 == arg));
-    if let Some(c) = found {
+    if let Some(c) = snap.find_cluster(arg) {
         return Ok(Target {
             id: c.id.clone(),
             name: Some(c.name.clone()),
         });
     }
-    if allow_dangling && snap.strategies.iter().any(|r| r.cluster_id.0 == arg) {
+    if allow_dangling && snap.has_rows(&crate::model::ClusterId(arg.to_string())) {
         return Ok(Target {
             id: crate::model::ClusterId(arg.to_string()),
             name: None,
         });
     }
-    let names: Vec<&str> = snap
-        .clusters
-        .iter()
-        .filter(|c| !c.is_system())
-        .map(|c| c.name.as_str())
-        .collect();
-    let hint = match crate::strategy::keys::suggest(arg, &names) {
-        Some(s) => format!("; did you mean '{s}'?"),
-        None => String::new(),
-    };
+    let names = snap.user_cluster_names();
+    let hint = crate::strategy::keys::suggest(arg, &names)
+        .map(|s| format!("; did you mean '{s}'?"))
+        .unwrap_or_default();
     Err(CommandError::NotFound(format!(
         "no cluster named or with id '{arg}'{hint} (user clusters: {})",
         if names.is_empty() {

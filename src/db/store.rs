@@ -182,40 +182,42 @@ impl Store {
         row: &AuditRow,
         retry: bool,
     ) -> Result<(), DbError> {
-        let table = self.table(ACTIONS);
-        let sql = if retry {
-            format!(
-                "INSERT INTO {table} (action_id, cluster_id, action_sql, decision_ctx, executed, error_message, created_at) \
-                 SELECT $1::text, $2::text, $3::text, $4::text::jsonb, NULL::bool, NULL::text, $5::text::timestamptz \
-                 WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE action_id = $1::text)"
-            )
-        } else {
-            format!(
-                "INSERT INTO {table} (action_id, cluster_id, action_sql, decision_ctx, executed, error_message, created_at) \
-                 VALUES ($1, $2, $3, $4::text::jsonb, NULL, NULL, $5::text::timestamptz)"
-            )
-        };
-        let params = [
-            row.action_id.clone(),
-            row.cluster_id.0.clone(),
-            row.action_sql.clone(),
-            row.decision_ctx.to_string(),
-            row.created_at.to_rfc3339(),
-        ];
-        execute_text(c, &sql, &params)
-            .await
-            .map_err(|e| DbError::query("writing the audit row", &e))?;
-        Ok(())
+        self.insert_audit(c, row, None, retry).await
     }
 
     /// Records a change that is already done (a strategy row written or
     /// removed, by `strategy set|rm|pause|resume`): one row, `executed` true.
     pub async fn audit_done(&self, c: &Client, row: &AuditRow) -> Result<(), DbError> {
-        let sql = format!(
-            "INSERT INTO {} (action_id, cluster_id, action_sql, decision_ctx, executed, error_message, created_at) \
-             VALUES ($1, $2, $3, $4::text::jsonb, true, NULL, $5::text::timestamptz)",
-            self.table(ACTIONS)
+        self.insert_audit(c, row, Some(true), true).await
+    }
+
+    /// One audit row; with `if_absent`, only when no row has its id.
+    async fn insert_audit(
+        &self,
+        c: &Client,
+        row: &AuditRow,
+        executed: Option<bool>,
+        if_absent: bool,
+    ) -> Result<(), DbError> {
+        let table = self.table(ACTIONS);
+        let executed = match executed {
+            None => "NULL::bool",
+            Some(true) => "true",
+            Some(false) => "false",
+        };
+        let columns =
+            "action_id, cluster_id, action_sql, decision_ctx, executed, error_message, created_at";
+        let values = format!(
+            "$1::text, $2::text, $3::text, $4::text::jsonb, {executed}, NULL::text, $5::text::timestamptz"
         );
+        let sql = if if_absent {
+            format!(
+                "INSERT INTO {table} ({columns}) SELECT {values} \
+                 WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE action_id = $1::text)"
+            )
+        } else {
+            format!("INSERT INTO {table} ({columns}) VALUES ({values})")
+        };
         let params = [
             row.action_id.clone(),
             row.cluster_id.0.clone(),

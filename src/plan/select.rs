@@ -98,34 +98,19 @@ impl Selection {
     /// nothing (as in mz-clusterctl); the caller says so.
     pub fn check(&self, snap: &Snapshot, need_strategies: bool) -> Result<(), SelectionError> {
         for arg in &self.names {
-            let cluster = snap
-                .clusters
-                .iter()
-                .find(|c| c.name == *arg)
-                .or_else(|| snap.clusters.iter().find(|c| c.id.0 == *arg));
-            let has_rows = |id: &ClusterId| snap.strategies.iter().any(|r| &r.cluster_id == id);
-            match cluster {
-                Some(c) if need_strategies && !has_rows(&c.id) => {
+            match snap.find_cluster(arg) {
+                Some(c) if need_strategies && !snap.has_rows(&c.id) => {
                     return Err(SelectionError::NoStrategies {
                         arg: arg.clone(),
                         cluster: format!("{} ({})", c.name, c.id),
                     })
                 }
                 Some(_) => {}
-                None if has_rows(&ClusterId(arg.clone())) => {}
+                None if snap.has_rows(&ClusterId(arg.clone())) => {}
                 None => {
-                    let names: Vec<&str> = snap
-                        .clusters
-                        .iter()
-                        .filter(|c| !c.is_system())
-                        .map(|c| c.name.as_str())
-                        .collect();
-                    let hint = crate::strategy::keys::suggest(arg, &names)
-                        .map(|s| format!(" (did you mean '{s}'?)"))
-                        .unwrap_or_default();
                     return Err(SelectionError::NoSuchCluster {
                         arg: arg.clone(),
-                        hint,
+                        hint: crate::strategy::keys::did_you_mean(arg, &snap.user_cluster_names()),
                     });
                 }
             }

@@ -18,9 +18,7 @@ use rand_chacha::ChaCha8Rng;
 use super::demand::Arrivals;
 use super::replica::{Physics, SimReplica};
 use super::scenario::{Clients, ClusterSpec, OnNoReplica, Scenario, StatementLog, DAY};
-use crate::model::{
-    Activity, Cluster, CrashInfo, Replica, ReplicaSize, Schedule, Size, SizeCatalog,
-};
+use crate::model::{Activity, Cluster, CrashInfo, Replica, ReplicaSize, Size, SizeCatalog};
 
 pub fn at(start: chrono::DateTime<chrono::Utc>, ms: i64) -> chrono::DateTime<chrono::Utc> {
     start + chrono::Duration::milliseconds(ms)
@@ -735,17 +733,7 @@ impl SimCluster {
     }
 
     pub fn empty_cluster(&self) -> Cluster {
-        Cluster {
-            id: self.spec.id.clone(),
-            name: self.spec.name.clone(),
-            managed: false,
-            size: None,
-            replication_factor: None,
-            schedule: Schedule::Manual,
-            has_singleton_source: false,
-            replicas: Vec::new(),
-            activity: Activity::default(),
-        }
+        Cluster::empty(self.spec.id.clone(), &self.spec.name)
     }
 
     /// Credits per hour of the live replicas.
