@@ -314,6 +314,122 @@ mod tests {
         assert_eq!(d.names(), vec!["r1"]);
     }
 
+    /// Mutation testing found these decisions unpinned: the resume boundary,
+    /// what a re-suspension remembers, the reason a wake gives, and when the
+    /// "no activity data" note is due.
+    #[test]
+    fn resume_only_below_the_threshold() {
+        let c = cfg(serde_json::json!({"idle_after_s": 600}));
+        let empty = cluster("c", vec![]);
+        let suspended = || IdleSuspendState {
+            suspended: vec![SuspendedReplica {
+                name: "r1".into(),
+                size: Size::from("25cc"),
+            }],
+            suspended_at: Some(now() - chrono::Duration::hours(1)),
+            resumed_at: None,
+        };
+        // Exactly at the threshold the cluster is still idle: no wake.
+        let mut st = suspended();
+        let d = step(&empty, &c, Idle::For(600.0), &mut st);
+        assert!(d.names().is_empty());
+        assert!(st.suspended_at.is_some(), "still suspended");
+        assert!(st.resumed_at.is_none(), "no resume was recorded");
+        // Just below it: demand, the replicas come back.
+        let mut st = suspended();
+        let d = step(&empty, &c, Idle::For(599.0), &mut st);
+        assert_eq!(d.names(), vec!["r1"]);
+        assert_eq!(st.resumed_at, Some(now()));
+    }
+
+    #[test]
+    fn a_new_suspension_remembers_what_runs_now() {
+        let c = cfg(serde_json::json!({"idle_after_s": 60}));
+        // Woken before with r0; since then a strategy replaced it with r1.
+        let mut st = IdleSuspendState {
+            suspended: vec![SuspendedReplica {
+                name: "r0".into(),
+                size: Size::from("25cc"),
+            }],
+            suspended_at: None,
+            resumed_at: Some(now() - chrono::Duration::hours(2)),
+        };
+        let live = cluster("c", vec![replica("r1", "50cc", true)]);
+        let d = step(&live, &c, Idle::For(120.0), &mut st);
+        assert!(d.names().is_empty());
+        assert_eq!(
+            st.suspended,
+            vec![SuspendedReplica {
+                name: "r1".into(),
+                size: Size::from("50cc"),
+            }]
+        );
+        // Already suspended with nothing remembered: what the strategies
+        // want now (not yet created) is remembered for the wake.
+        let mut st = IdleSuspendState {
+            suspended_at: Some(now() - chrono::Duration::hours(1)),
+            ..IdleSuspendState::default()
+        };
+        let empty = cluster("c", vec![]);
+        decide_in(&empty, Idle::For(7200.0), now(), |ctx, d| {
+            d.add(
+                "r_50cc",
+                &Size::from("50cc"),
+                StrategyKind::TargetSize,
+                "t".into(),
+            );
+            prepare(&c, ctx, d, &mut st);
+            decide(&c, ctx, d, &mut st);
+        });
+        assert_eq!(st.suspended.len(), 1);
+        assert_eq!(st.suspended[0].name, "r_50cc");
+    }
+
+    #[test]
+    fn a_wake_says_why() {
+        let c = cfg(serde_json::json!({"idle_after_s": 600}));
+        let suspended = || IdleSuspendState {
+            suspended: vec![SuspendedReplica {
+                name: "r1".into(),
+                size: Size::from("25cc"),
+            }],
+            suspended_at: Some(now() - chrono::Duration::hours(1)),
+            resumed_at: None,
+        };
+        let reason = |d: &Desired| {
+            d.replicas["r1"]
+                .added_by
+                .as_ref()
+                .map(|a| a.reason.clone())
+                .unwrap_or_default()
+        };
+        let mut waiting = cluster("c", vec![]);
+        waiting.activity.in_flight = 2;
+        let d = step(&waiting, &c, Idle::Busy, &mut suspended());
+        assert!(
+            reason(&d).contains("demand: 2 statement(s) waiting"),
+            "{}",
+            reason(&d)
+        );
+        let d = step(&cluster("c", vec![]), &c, Idle::For(30.0), &mut suspended());
+        assert!(reason(&d).contains("activity 30s ago"), "{}", reason(&d));
+    }
+
+    #[test]
+    fn unknown_activity_is_noted_only_where_there_is_something_to_suspend() {
+        let c = cfg(serde_json::json!({"idle_after_s": 600}));
+        let live = cluster("c", vec![replica("r1", "25cc", true)]);
+        let d = step(&live, &c, Idle::Unknown, &mut IdleSuspendState::default());
+        assert!(d.notes.iter().any(|n| n.contains("no activity data")));
+        let d = step(
+            &cluster("c", vec![]),
+            &c,
+            Idle::Unknown,
+            &mut IdleSuspendState::default(),
+        );
+        assert!(d.notes.is_empty(), "{:?}", d.notes);
+    }
+
     #[test]
     fn cooldown_delays_the_next_suspension_only() {
         let c = cfg(serde_json::json!({"idle_after_s": 60, "cooldown_s": 3600}));
