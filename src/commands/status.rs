@@ -90,6 +90,8 @@ pub struct ClusterStatus {
 pub struct StatusReport {
     pub now: DateTime<Utc>,
     pub clusters: Vec<ClusterStatus>,
+    /// The activity signal: readable, sample rate, what it means.
+    pub statement_log: rules::StatementLog,
 }
 
 /// One row per cluster that has strategies (every user cluster with `all`).
@@ -150,6 +152,7 @@ pub fn status_of(
     StatusReport {
         now: snap.now,
         clusters,
+        statement_log: rules::statement_log(snap),
     }
 }
 
@@ -303,11 +306,14 @@ fn condition(snap: &Snapshot, cluster: &Cluster, cp: Option<&ClusterPlan>) -> (C
             format!("waiting for {} to hydrate", waiting.join(", ")),
         );
     }
-    if has(StrategyKind::IdleSuspend) && cp.signals.idle == Idle::Unknown {
+    if has(StrategyKind::IdleSuspend)
+        && (cp.signals.idle == Idle::Unknown || rules::activity_problem(snap).is_some())
+    {
+        let why = rules::activity_unknown(snap)
+            .unwrap_or_else(|| "the statement log has no data for it".into());
         return (
             Condition::SignalUnknown,
-            "the statement log has no data: idle_suspend cannot tell whether the cluster is idle"
-                .into(),
+            format!("idle_suspend cannot tell whether the cluster is idle: {why}"),
         );
     }
     (

@@ -21,6 +21,16 @@ pub const ACTIONS: &str = "mz_cluster_strategy_actions";
 pub const MIGRATIONS: &str = "clusterctl_schema_migrations";
 pub const LEASE: &str = "clusterctl_lease";
 
+/// What `apply` does to each of our tables (README, "Required Materialize
+/// privileges"), for `doctor`.
+pub const APPLY_PRIVILEGES: &[(&str, &[&str])] = &[
+    (STRATEGIES, &["SELECT"]),
+    (STATE, &["SELECT", "INSERT", "DELETE"]),
+    (ACTIONS, &["SELECT", "INSERT", "UPDATE"]),
+    (MIGRATIONS, &["SELECT"]),
+    (LEASE, &["SELECT", "UPDATE"]),
+];
+
 /// Rows per multi-row INSERT, to stay far below the parameter limit.
 const CHUNK: usize = 500;
 
@@ -164,6 +174,76 @@ impl Store {
             row.created_at.to_rfc3339(),
         ];
         execute_text(c, &sql, &params)
+            .await
+            .map_err(|e| DbError::query("writing the audit row", &e))?;
+        Ok(())
+    }
+
+    /// Whether our role holds each privilege of [`APPLY_PRIVILEGES`], in
+    /// one statement (`has_table_privilege`): `(table, privilege, held)`.
+    /// Fails when a table is missing.
+    pub async fn apply_privileges(
+        &self,
+        c: &Client,
+    ) -> Result<Vec<(String, &'static str, bool)>, tokio_postgres::Error> {
+        let wanted: Vec<(String, &'static str)> = APPLY_PRIVILEGES
+            .iter()
+            .flat_map(|(t, ps)| ps.iter().map(move |p| (self.table(t), *p)))
+            .collect();
+        let calls: Vec<String> = wanted
+            .iter()
+            .map(|(t, p)| {
+                format!(
+                    "has_table_privilege({}, {})",
+                    ddl::literal(t),
+                    ddl::literal(p)
+                )
+            })
+            .collect();
+        let rows = c
+            .query_typed(&format!("SELECT {}", calls.join(", ")), &[])
+            .await?;
+        let row = rows.first();
+        Ok(wanted
+            .into_iter()
+            .enumerate()
+            .map(|(i, (t, p))| {
+                let held = row
+                    .and_then(|r| r.try_get::<_, bool>(i).ok())
+                    .unwrap_or(false);
+                (t, p, held)
+            })
+            .collect())
+    }
+
+    /// Records an action that already ended, in one constant INSERT: it
+    /// needs no replica on the session cluster (reference §8.2), so it also
+    /// works right after the session cluster's temporary replica is gone.
+    pub async fn audit_done(
+        &self,
+        c: &Client,
+        row: &AuditRow,
+        executed: bool,
+        error: Option<&str>,
+    ) -> Result<(), DbError> {
+        let sql = format!(
+            "INSERT INTO {} (action_id, cluster_id, action_sql, decision_ctx, executed, error_message, created_at) \
+             VALUES ($1, $2, $3, $4::text::jsonb, $5, $6, $7::text::timestamptz)",
+            self.table(ACTIONS)
+        );
+        let ctx = row.decision_ctx.to_string();
+        let at = row.created_at.to_rfc3339();
+        let err = error.map(str::to_string);
+        let params: Vec<(&(dyn ToSql + Sync), Type)> = vec![
+            (&row.action_id, Type::TEXT),
+            (&row.cluster_id.0, Type::TEXT),
+            (&row.action_sql, Type::TEXT),
+            (&ctx, Type::TEXT),
+            (&executed, Type::BOOL),
+            (&err, Type::TEXT),
+            (&at, Type::TEXT),
+        ];
+        execute_typed(c, &sql, params)
             .await
             .map_err(|e| DbError::query("writing the audit row", &e))?;
         Ok(())

@@ -21,6 +21,7 @@ fn replica(id: u64, name: &str, size: &str, hydrated: bool) -> Replica {
         size: Some(Size(size.into())),
         hydrated,
         crash: CrashInfo::default(),
+        owner_id: None,
     }
 }
 
@@ -49,6 +50,7 @@ fn snap(clusters: Vec<Cluster>, strategies: Vec<StrategyRow>) -> Snapshot {
         states: Default::default(),
         activity_log_has_rows: true,
         session_cluster: Some("quickstart".into()),
+        env: Default::default(),
     }
 }
 
@@ -489,6 +491,7 @@ fn build(reps: &[(usize, bool, u32)], activity: Activity, source: bool) -> Clust
                 ooms: *crashes,
                 last_crash: None,
             },
+            owner_id: None,
         })
         .collect();
     let mut c = cluster("u2", "c", replicas);
@@ -512,6 +515,7 @@ fn after(c: &Cluster, cp: &ClusterPlan) -> Cluster {
                     size: a.size.clone(),
                     hydrated: false,
                     crash: CrashInfo::default(),
+                    owner_id: None,
                 });
             }
             ActionKind::DropReplica => next.replicas.retain(|r| r.name != a.replica),

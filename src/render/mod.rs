@@ -6,6 +6,7 @@
 
 mod admin;
 mod check;
+mod doctor;
 mod history;
 mod plan;
 mod status;

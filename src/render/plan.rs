@@ -8,7 +8,7 @@ use super::{body_of, plural, TextStyle, Verbosity, View};
 use crate::commands::reconcile::{Applied, DryRun};
 use crate::commands::Completion;
 use crate::exec::{count_kinds, ActionStatus, ApplyReport};
-use crate::plan::{ActionKind, ClusterPlan, Outcome, Plan};
+use crate::plan::{ActionKind, ClusterPlan, Outcome, Plan, ResizeForm};
 
 fn header(cp: &ClusterPlan) -> String {
     format!("cluster {} ({})", cp.cluster, cp.cluster_id)
@@ -72,7 +72,15 @@ pub fn plan_text(plan: &Plan, verbosity: Verbosity) -> String {
                     writeln!(s, "  + create replica {} ({size})", a.replica)
                 }
                 ActionKind::DropReplica => writeln!(s, "  - drop replica {} ({size})", a.replica),
-                ActionKind::SetSize => writeln!(s, "  ~ resize (managed) to {size}, gracefully"),
+                ActionKind::SetSize => writeln!(
+                    s,
+                    "  ~ resize (managed) to {size}, {}",
+                    match a.resize {
+                        Some(ResizeForm::Background) => "gracefully, in the background",
+                        Some(ResizeForm::Restart) => "with a restart (downtime)",
+                        Some(ResizeForm::WaitUntilReady) | None => "gracefully",
+                    }
+                ),
                 ActionKind::SetReplicationFactor => writeln!(
                     s,
                     "  ~ set replication factor (managed) to {}",

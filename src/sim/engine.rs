@@ -284,6 +284,7 @@ fn build_slots(sc: &Scenario) -> Vec<Slot> {
             states: BTreeMap::new(),
             activity_log_has_rows: sc.statement_logging,
             session_cluster: None,
+            env: Default::default(),
         };
         slots.push(Slot {
             sim,

@@ -646,6 +646,7 @@ impl SimCluster {
                     size: Some(r.size.clone()),
                     hydrated: false,
                     crash: CrashInfo::default(),
+                    owner_id: None,
                 })
                 .collect();
         }
@@ -686,6 +687,8 @@ impl SimCluster {
             has_singleton_source: false,
             replicas: Vec::new(),
             activity: Activity::default(),
+            owner_id: None,
+            auto_scaling: false,
         }
     }
 

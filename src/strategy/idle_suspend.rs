@@ -1,7 +1,11 @@
 //! `idle_suspend`: no replicas after `idle_after_s` without queries; demand
 //! (a recent or in-flight statement) brings them back. When the statement log
 //! has no data at all the cluster is never suspended for idleness unless the
-//! operator opts in with `suspend_when_unknown`.
+//! operator opts in with `suspend_when_unknown`. The log is sampled
+//! (reference §8.6): below [`MIN_SAMPLE_RATE`] a silence proves nothing and
+//! counts as unknown; between it and 1 the silence needed grows as
+//! `idle_after_s / rate` ([`idle_evidence_s`]). A logged statement is always
+//! evidence of activity, whatever the rate.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -12,6 +16,35 @@ use super::{cooldown_left, Ctx, Desired, Idle, StrategyKind};
 use crate::model::Size;
 
 const KIND: StrategyKind = StrategyKind::IdleSuspend;
+
+/// Below this statement-log sample rate a silent log proves nothing:
+/// idleness counts as unknown for suspending (README, "Signals").
+pub const MIN_SAMPLE_RATE: f64 = 0.1;
+
+/// How long a silence of the statement log proves `idle_after_s` of
+/// idleness when the log keeps only a fraction `rate` of the statements:
+/// `idle_after_s / rate`. With queries arriving at random, the chance that
+/// every one of them was dropped is then what it is for a complete log
+/// over `idle_after_s`. Unknown or complete logs (and rates too thin to
+/// count, which suspend nothing) need `idle_after_s`.
+pub fn idle_evidence_s(idle_after_s: u64, rate: Option<f64>) -> u64 {
+    match rate {
+        Some(r) if (MIN_SAMPLE_RATE..1.0).contains(&r) => {
+            let scaled = (idle_after_s as f64 / r).ceil();
+            if scaled >= keys::MAX_SECONDS as f64 {
+                keys::MAX_SECONDS
+            } else {
+                scaled as u64
+            }
+        }
+        _ => idle_after_s,
+    }
+}
+
+/// The log keeps too few statements for a silence to mean anything.
+fn too_thin(ctx: &Ctx) -> bool {
+    ctx.sample_rate.is_some_and(|r| r < MIN_SAMPLE_RATE)
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct IdleSuspendConfig {
@@ -77,24 +110,48 @@ fn idle_for(_c: &IdleSuspendConfig, ctx: &Ctx) -> Option<f64> {
 pub(super) fn decide(c: &IdleSuspendConfig, ctx: &Ctx, d: &mut Desired, st: &mut IdleSuspendState) {
     let idle_for = match ctx.idle {
         Idle::Busy => Some(0.0),
-        Idle::For(s) => Some(s),
-        Idle::Unknown if c.suspend_when_unknown => None,
+        Idle::For(s) if !too_thin(ctx) => Some(s),
+        Idle::For(_) | Idle::Unknown if c.suspend_when_unknown => None,
+        Idle::For(_) => {
+            if !d.replicas.is_empty() {
+                d.note(
+                    KIND,
+                    format!(
+                        "the statement log keeps under {:.0}% of statements: a silence proves nothing, not suspending",
+                        MIN_SAMPLE_RATE * 100.0
+                    ),
+                );
+            }
+            return;
+        }
         Idle::Unknown => {
             if !d.replicas.is_empty() {
                 d.note(
                     KIND,
-                    "no activity data (statement log empty): not suspending",
+                    "no activity data (statement log empty or unreadable): not suspending",
                 );
             }
             return;
         }
     };
+    let needed = idle_evidence_s(c.idle_after_s, ctx.sample_rate);
     let idle = match idle_for {
-        Some(s) => s >= c.idle_after_s as f64,
+        Some(s) => s >= needed as f64,
         None => true,
     };
     if idle {
-        suspend(c, ctx, d, st, idle_for);
+        suspend(c, ctx, d, st, idle_for, needed);
+    } else if needed > c.idle_after_s
+        && idle_for.is_some_and(|s| s >= c.idle_after_s as f64)
+        && !d.replicas.is_empty()
+    {
+        d.note(
+            KIND,
+            format!(
+                "idle for {:.0}s, but the statement log is sampled: waiting for {needed}s of silence",
+                idle_for.unwrap_or_default()
+            ),
+        );
     }
 }
 
@@ -104,6 +161,7 @@ fn suspend(
     d: &mut Desired,
     st: &mut IdleSuspendState,
     idle_for: Option<f64>,
+    needed: u64,
 ) {
     if d.replicas.is_empty() {
         return;
@@ -116,6 +174,10 @@ fn suspend(
         return;
     }
     let reason = match idle_for {
+        Some(s) if needed > c.idle_after_s => format!(
+            "idle for {:.0}s (threshold {}s, {needed}s with the sampled statement log)",
+            s, c.idle_after_s
+        ),
         Some(s) => format!("idle for {:.0}s (threshold {}s)", s, c.idle_after_s),
         None => "no activity data and suspend_when_unknown is set".to_string(),
     };

@@ -7,6 +7,7 @@ mod cli_surface;
 mod connection;
 mod deploy;
 mod emulator_selftest;
+mod fidelity;
 mod json_schema;
 mod managed;
 mod ops_commands;
