@@ -181,7 +181,7 @@ pub struct Replica {
     /// `mz_cluster_replicas.owner_id`: dropping the replica needs it (§8.4).
     /// `None` when not read (the simulator).
     #[serde(default)]
-    pub owner_id: Option<String>,
+    pub owner_id: Option<RoleId>,
 }
 
 impl Replica {
@@ -229,7 +229,7 @@ pub struct Cluster {
     /// `mz_clusters.owner_id`: creating replicas and `ALTER CLUSTER` need
     /// it (§8.4). `None` when not read (the simulator).
     #[serde(default)]
-    pub owner_id: Option<String>,
+    pub owner_id: Option<RoleId>,
     /// Materialize's own auto-scaling drives this cluster (a row in the
     /// auto-scaling relation of newer releases, §8.8).
     #[serde(default)]
@@ -317,10 +317,52 @@ pub struct Snapshot {
     pub env: Environment,
 }
 
+/// A role id as Materialize prints it (`u7`, `s1`, `g2`): a kind letter
+/// and a number. Copy-sized, so the owner of each of 10 000 clusters and
+/// replicas costs no allocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RoleId {
+    kind: u8,
+    n: u32,
+}
+
+impl RoleId {
+    /// `None` for text that is not an ASCII letter and a number.
+    pub fn parse(s: &str) -> Option<RoleId> {
+        let kind = *s.as_bytes().first()?;
+        if !kind.is_ascii_alphabetic() {
+            return None;
+        }
+        Some(RoleId {
+            kind,
+            n: s.get(1..)?.parse().ok()?,
+        })
+    }
+}
+
+impl fmt::Display for RoleId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}", self.kind as char, self.n)
+    }
+}
+
+impl Serialize for RoleId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for RoleId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        RoleId::parse(&s).ok_or_else(|| serde::de::Error::custom(format!("not a role id: {s}")))
+    }
+}
+
 /// A role as the catalog names it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Role {
-    pub id: String,
+    pub id: RoleId,
     pub name: String,
 }
 
@@ -334,15 +376,15 @@ pub struct Identity {
     pub superuser: Option<bool>,
     /// Ids of the roles our role acts as: itself and every role it is a
     /// member of, directly or through other roles (`mz_role_members`).
-    pub holds: std::collections::BTreeSet<String>,
+    pub holds: std::collections::BTreeSet<RoleId>,
     /// Every role's name by id, for messages.
-    pub role_names: BTreeMap<String, String>,
+    pub role_names: BTreeMap<RoleId, String>,
 }
 
 impl Identity {
     /// Whether our role may act as the owner `owner_id`: `None` when we do
     /// not know who we are.
-    pub fn acts_as(&self, owner_id: &str) -> Option<bool> {
+    pub fn acts_as(&self, owner_id: &RoleId) -> Option<bool> {
         self.role.as_ref()?;
         if self.superuser == Some(true) {
             return Some(true);
@@ -364,7 +406,7 @@ impl Identity {
     }
 
     /// A role's name (its id when the catalog did not say).
-    pub fn name_of(&self, id: &str) -> String {
+    pub fn name_of(&self, id: &RoleId) -> String {
         self.role_names
             .get(id)
             .cloned()
@@ -445,5 +487,25 @@ impl Snapshot {
             .enumerate()
             .map(|(i, c)| (&c.id, i))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod role_id_tests {
+    use super::*;
+
+    #[test]
+    fn role_ids_round_trip_and_refuse_other_text() {
+        for id in ["u1", "s2", "g1", "u4294967295"] {
+            let parsed = RoleId::parse(id).unwrap_or_else(|| panic!("{id}"));
+            assert_eq!(parsed.to_string(), id);
+            let json = serde_json::to_string(&parsed).unwrap_or_default();
+            assert_eq!(json, format!("\"{id}\""));
+            assert_eq!(serde_json::from_str::<RoleId>(&json).ok(), Some(parsed));
+        }
+        for bad in ["", "u", "1", "ux", "u-1", "u4294967296"] {
+            assert_eq!(RoleId::parse(bad), None, "{bad}");
+        }
+        assert_ne!(RoleId::parse("u1"), RoleId::parse("s1"));
     }
 }

@@ -146,7 +146,6 @@ pub async fn doctor(ctx: &Context) -> Result<DoctorReport, CommandError> {
     if let Some(s) = &snap {
         findings.extend(cluster_findings(s));
     }
-    findings.sort_by_key(|f| std::cmp::Reverse(f.level));
     let blockers = findings
         .iter()
         .filter(|f| f.level == Level::Blocker)
@@ -178,12 +177,7 @@ pub async fn doctor(ctx: &Context) -> Result<DoctorReport, CommandError> {
 
 fn session_finding(sc: &SessionCluster, problem: Option<&str>) -> Finding {
     if let Some(p) = problem {
-        return finding(
-            Level::Blocker,
-            "session_cluster",
-            p.to_string(),
-            Some("--exec-cluster NAME".into()),
-        );
+        return finding(Level::Blocker, "session_cluster", p.to_string(), None);
     }
     let names: Vec<&str> = sc.replicas.iter().map(|r| r.name.as_str()).collect();
     let usage = match sc.usage {
@@ -344,15 +338,11 @@ fn statement_log_findings(snap: &Snapshot, env: &Environment) -> Vec<Finding> {
             None,
         )];
     }
-    let note = rules::sampling_note(env)
-        .map(|n| format!("; {n}"))
-        .unwrap_or_default();
-    vec![finding(
-        Level::Ok,
-        "statement_log",
-        format!("statement log readable, sample rate {rate_text}{note}"),
-        None,
-    )]
+    let text = match rules::sampling_note(env) {
+        Some(note) => format!("statement log readable; {note}"),
+        None => format!("statement log readable, sample rate {rate_text}"),
+    };
+    vec![finding(Level::Ok, "statement_log", text, None)]
 }
 
 fn limit_finding(env: &Environment) -> Finding {
@@ -372,11 +362,14 @@ fn cluster_findings(snap: &Snapshot) -> Vec<Finding> {
     for cp in &plan.clusters {
         let who = format!("cluster {} ({})", cp.cluster, cp.cluster_id);
         if let Outcome::Unmanageable { reason } = &cp.outcome {
-            let fix = reason.split_once("fix: ").map(|(_, f)| f.to_string());
+            let (why, fix) = match reason.split_once("; fix: ") {
+                Some((why, fix)) => (why, Some(fix.to_string())),
+                None => (reason.as_str(), None),
+            };
             out.push(finding(
                 Level::Warning,
                 "cluster",
-                format!("{who}: not manageable: {reason}"),
+                format!("{who}: not manageable: {why}"),
                 fix,
             ));
             continue;

@@ -21,7 +21,7 @@ use super::store::{Store, STRATEGIES};
 use super::{Client, DbError};
 use crate::model::{
     Activity, Cluster, ClusterId, CrashInfo, Environment, Identity, Replica, ReplicaSize, Role,
-    Schedule, Settings, Size, SizeCatalog, Snapshot, CRASH_WINDOW, MIN_ACTIVITY_LOOKBACK,
+    RoleId, Schedule, Settings, Size, SizeCatalog, Snapshot, CRASH_WINDOW, MIN_ACTIVITY_LOOKBACK,
 };
 
 /// Needs: mz_catalog.mz_cluster_replica_sizes.
@@ -197,8 +197,8 @@ pub async fn load(
             }
         },
         c.query_typed(SIZES_SQL, &[]),
-        c.query_typed(CLUSTERS_SQL, &[]),
-        c.query_typed(&replicas_sql, &[]),
+        parsed_rows(c, CLUSTERS_SQL, parse_cluster),
+        parsed_rows(c, &replicas_sql, parse_replica),
         store.strategies(c),
         store.states(c),
     );
@@ -210,9 +210,9 @@ pub async fn load(
         Some(names) => SizeCatalog::from_names(names),
         None => parse_sizes(&sizes.map_err(q("replica sizes"))?),
     };
-    let mut clusters = parse_clusters(&clusters.map_err(q("clusters"))?);
+    let mut clusters = clusters.map_err(q("clusters"))?;
     let index = index_by_id(&clusters);
-    attach_replicas(&mut clusters, &index, &replicas.map_err(q("replicas"))?);
+    attach_replicas(&mut clusters, &index, replicas.map_err(q("replicas"))?);
 
     // Round two: activity over max(24 h, the largest idle_after_s scaled by
     // the sample rate), and the auto-scaling relation where it exists.
@@ -334,11 +334,14 @@ impl RoleRows {
             superuser: self.superuser,
             ..Identity::default()
         };
-        let mut member_of: HashMap<&str, Vec<&str>> = HashMap::new();
+        let mut member_of: HashMap<RoleId, Vec<RoleId>> = HashMap::new();
         for (id, name, of) in &self.rows {
-            identity.role_names.insert(id.clone(), name.clone());
-            if let Some(of) = of {
-                member_of.entry(id.as_str()).or_default().push(of.as_str());
+            let Some(id) = RoleId::parse(id) else {
+                continue;
+            };
+            identity.role_names.insert(id, name.clone());
+            if let Some(of) = of.as_deref().and_then(RoleId::parse) {
+                member_of.entry(id).or_default().push(of);
             }
         }
         let Some(current) = current else {
@@ -348,16 +351,14 @@ impl RoleRows {
             .role_names
             .iter()
             .find(|(_, n)| **n == current)
-            .map(|(i, n)| (i.clone(), n.clone()))
+            .map(|(i, n)| (*i, n.clone()))
         else {
             return identity;
         };
-        let mut todo = vec![id.clone()];
+        let mut todo = vec![id];
         while let Some(r) = todo.pop() {
-            if identity.holds.insert(r.clone()) {
-                for of in member_of.get(r.as_str()).into_iter().flatten() {
-                    todo.push((*of).to_string());
-                }
+            if identity.holds.insert(r) {
+                todo.extend(member_of.get(&r).into_iter().flatten().copied());
             }
         }
         identity.role = Some(Role { id, name });
@@ -447,30 +448,78 @@ fn parse_sizes(rows: &[tokio_postgres::Row]) -> SizeCatalog {
     )
 }
 
-fn parse_clusters(rows: &[tokio_postgres::Row]) -> Vec<Cluster> {
-    rows.iter()
-        .filter_map(|r| {
-            let schedule = match r.try_get::<_, Option<String>>(5).ok()? {
-                None => Schedule::Manual,
-                Some(s) if s == "manual" => Schedule::Manual,
-                Some(s) if s == "on-refresh" => Schedule::OnRefresh,
-                Some(other) => Schedule::Other(other),
-            };
-            Some(Cluster {
-                id: ClusterId(r.try_get(0).ok()?),
-                name: r.try_get(1).ok()?,
-                managed: r.try_get::<_, Option<bool>>(2).ok()?.unwrap_or(false),
-                size: r.try_get::<_, Option<String>>(3).ok()?.map(Size),
-                replication_factor: r.try_get(4).ok()?,
-                schedule,
-                has_singleton_source: r.try_get::<_, Option<bool>>(6).ok()?.unwrap_or(false),
-                replicas: Vec::new(),
-                activity: Activity::default(),
-                owner_id: r.try_get(7).ok()?,
-                auto_scaling: false,
-            })
-        })
-        .collect()
+/// The rows of `sql`, each parsed as it arrives: at 10 000 clusters the
+/// raw rows of the large queries would otherwise all be held at once, next
+/// to what is parsed from them (peak RSS, README "Scale"). Rows that do not
+/// parse are skipped.
+async fn parsed_rows<T>(
+    c: &Client,
+    sql: &str,
+    parse: fn(&tokio_postgres::Row) -> Option<T>,
+) -> Result<Vec<T>, tokio_postgres::Error> {
+    use futures_util::TryStreamExt;
+    let no_params: Vec<(
+        &(dyn tokio_postgres::types::ToSql + Sync),
+        tokio_postgres::types::Type,
+    )> = Vec::new();
+    let stream = c.query_typed_raw(sql, no_params).await?;
+    let mut stream = std::pin::pin!(stream);
+    let mut out = Vec::new();
+    while let Some(row) = stream.try_next().await? {
+        out.extend(parse(&row));
+    }
+    // Growth by doubling leaves up to half the room unused.
+    out.shrink_to_fit();
+    Ok(out)
+}
+
+fn parse_cluster(r: &tokio_postgres::Row) -> Option<Cluster> {
+    let schedule = match r.try_get::<_, Option<String>>(5).ok()? {
+        None => Schedule::Manual,
+        Some(s) if s == "manual" => Schedule::Manual,
+        Some(s) if s == "on-refresh" => Schedule::OnRefresh,
+        Some(other) => Schedule::Other(other),
+    };
+    Some(Cluster {
+        id: ClusterId(r.try_get(0).ok()?),
+        name: r.try_get(1).ok()?,
+        managed: r.try_get::<_, Option<bool>>(2).ok()?.unwrap_or(false),
+        size: r.try_get::<_, Option<String>>(3).ok()?.map(Size),
+        replication_factor: r.try_get(4).ok()?,
+        schedule,
+        has_singleton_source: r.try_get::<_, Option<bool>>(6).ok()?.unwrap_or(false),
+        replicas: Vec::new(),
+        activity: Activity::default(),
+        owner_id: r
+            .try_get::<_, Option<String>>(7)
+            .ok()?
+            .and_then(|o| RoleId::parse(&o)),
+        auto_scaling: false,
+    })
+}
+
+/// A replica and the id of its cluster.
+fn parse_replica(r: &tokio_postgres::Row) -> Option<(String, Replica)> {
+    let cluster_id: String = r.try_get(2).ok()?;
+    let objects: i64 = r.try_get(4).ok()?;
+    let hydrated_objects: i64 = r.try_get(5).ok()?;
+    let offline: bool = r.try_get(6).ok()?;
+    let replica = Replica {
+        id: r.try_get(0).ok()?,
+        name: r.try_get(1).ok()?,
+        size: r.try_get::<_, Option<String>>(3).ok()?.map(Size),
+        hydrated: hydrated_objects >= objects && !offline,
+        crash: CrashInfo {
+            crashes: u32::try_from(r.try_get::<_, i64>(7).ok()?).unwrap_or(u32::MAX),
+            ooms: u32::try_from(r.try_get::<_, i64>(8).ok()?).unwrap_or(u32::MAX),
+            last_crash: r.try_get(9).ok()?,
+        },
+        owner_id: r
+            .try_get::<_, Option<String>>(10)
+            .ok()?
+            .and_then(|o| RoleId::parse(&o)),
+    };
+    Some((cluster_id, replica))
 }
 
 /// Position of each cluster by id, for attaching per-cluster rows.
@@ -485,34 +534,14 @@ fn index_by_id(clusters: &[Cluster]) -> HashMap<String, usize> {
 fn attach_replicas(
     clusters: &mut [Cluster],
     index: &HashMap<String, usize>,
-    rows: &[tokio_postgres::Row],
+    replicas: Vec<(String, Replica)>,
 ) {
-    for r in rows {
-        let parsed = (|| {
-            let cluster_id: String = r.try_get(2).ok()?;
-            let objects: i64 = r.try_get(4).ok()?;
-            let hydrated_objects: i64 = r.try_get(5).ok()?;
-            let offline: bool = r.try_get(6).ok()?;
-            let replica = Replica {
-                id: r.try_get(0).ok()?,
-                name: r.try_get(1).ok()?,
-                size: r.try_get::<_, Option<String>>(3).ok()?.map(Size),
-                hydrated: hydrated_objects >= objects && !offline,
-                crash: CrashInfo {
-                    crashes: u32::try_from(r.try_get::<_, i64>(7).ok()?).unwrap_or(u32::MAX),
-                    ooms: u32::try_from(r.try_get::<_, i64>(8).ok()?).unwrap_or(u32::MAX),
-                    last_crash: r.try_get(9).ok()?,
-                },
-                owner_id: r.try_get(10).ok()?,
-            };
-            Some((cluster_id, replica))
-        })();
-        if let Some((cluster_id, replica)) = parsed {
-            if let Some(&i) = index.get(&cluster_id) {
-                clusters[i].replicas.push(replica);
-            }
+    for (cluster_id, replica) in replicas {
+        if let Some(&i) = index.get(&cluster_id) {
+            clusters[i].replicas.push(replica);
         }
-    } // Growth by doubling leaves spare room in 10 000 small vectors.
+    }
+    // Growth by doubling leaves spare room in 10 000 small vectors.
     for c in clusters.iter_mut() {
         c.replicas.shrink_to_fit();
     }

@@ -433,3 +433,235 @@ fn keep(d: &mut Desired, r: &Replica, why: &str) {
         },
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ClusterId, Identity, Replica, Role, RoleId, Settings, Size};
+    use crate::strategy::StrategyKind;
+
+    fn env(
+        version: Option<&str>,
+        zero_downtime: Option<bool>,
+        background: Option<bool>,
+    ) -> Environment {
+        Environment {
+            version: version.map(str::to_string),
+            settings: Settings {
+                enable_zero_downtime_cluster_reconfiguration: zero_downtime,
+                enable_background_alter_cluster: background,
+                ..Settings::default()
+            },
+            ..Environment::default()
+        }
+    }
+
+    #[test]
+    fn the_resize_form_follows_the_release_then_its_settings() {
+        use ResizeForm::*;
+        let cases = [
+            (
+                "newest",
+                env(Some("v26.35.0 (abc)"), None, Some(true)),
+                Background,
+            ),
+            (
+                "newer, flag gone",
+                env(Some("v26.40.2 (abc)"), None, None),
+                Background,
+            ),
+            (
+                "background switched off",
+                env(Some("v26.35.0"), None, Some(false)),
+                WaitUntilReady,
+            ),
+            (
+                "blocking release",
+                env(Some("v26.34.0 (abc)"), Some(true), None),
+                WaitUntilReady,
+            ),
+            (
+                "gated off",
+                env(Some("v25.2.0 (abc)"), Some(false), None),
+                Restart,
+            ),
+            (
+                "older than the flag",
+                env(Some("v0.99.0"), None, None),
+                Restart,
+            ),
+            (
+                "no evidence (simulator)",
+                env(None, None, None),
+                WaitUntilReady,
+            ),
+            (
+                "unknown version, gated off",
+                env(None, Some(false), None),
+                Restart,
+            ),
+        ];
+        for (name, e, want) in cases {
+            assert_eq!(resize_form(&e), want, "{name}");
+        }
+    }
+
+    fn replica(name: &str, size: &str, owner: &str) -> Replica {
+        Replica {
+            id: format!("u{}", name.len()),
+            name: name.into(),
+            size: Some(Size(size.into())),
+            hydrated: true,
+            crash: Default::default(),
+            owner_id: RoleId::parse(owner),
+        }
+    }
+
+    fn managed(size: &str, replicas: Vec<Replica>) -> Cluster {
+        Cluster {
+            managed: true,
+            size: Some(Size(size.into())),
+            replication_factor: Some(1),
+            replicas,
+            ..Cluster::empty(ClusterId("u7".into()), "m")
+        }
+    }
+
+    #[test]
+    fn a_reconfiguration_is_in_flight_while_replicas_of_another_size_exist() {
+        let settled = managed("25cc", vec![replica("r1", "25cc", "u1")]);
+        assert_eq!(reconfiguration_in_flight(&settled), None);
+        let background = managed(
+            "25cc",
+            vec![replica("r1", "25cc", "u1"), replica("r2", "100cc", "u1")],
+        );
+        let why = reconfiguration_in_flight(&background).unwrap_or_default();
+        assert!(
+            why.contains("waiting for the resize to finish") && why.contains("r2 (100cc)"),
+            "{why}"
+        );
+        let blocking = managed(
+            "25cc",
+            vec![
+                replica("r1", "25cc", "u1"),
+                replica("r1-pending", "25cc", "u1"),
+            ],
+        );
+        assert!(reconfiguration_in_flight(&blocking).is_some());
+        let mut unmanaged = background.clone();
+        unmanaged.managed = false;
+        assert_eq!(reconfiguration_in_flight(&unmanaged), None);
+    }
+
+    fn snap_as(role: &str, holds: &[&str], superuser: bool, clusters: Vec<Cluster>) -> Snapshot {
+        let mut identity = Identity {
+            role: RoleId::parse(role).map(|id| Role {
+                id,
+                name: "ctl".into(),
+            }),
+            superuser: Some(superuser),
+            ..Identity::default()
+        };
+        identity.holds = holds.iter().filter_map(|s| RoleId::parse(s)).collect();
+        identity
+            .role_names
+            .extend(RoleId::parse("u1").map(|id| (id, "admin".to_string())));
+        Snapshot {
+            clusters,
+            env: Environment {
+                identity,
+                ..Environment::default()
+            },
+            ..Snapshot::default()
+        }
+    }
+
+    #[test]
+    fn ownership_our_role_lacks_is_reported_with_the_fix() {
+        let mut c = Cluster {
+            owner_id: RoleId::parse("u1"),
+            replicas: vec![replica("r1", "25cc", "u5"), replica("r2", "25cc", "u1")],
+            ..Cluster::empty(ClusterId("u7".into()), "c")
+        };
+        let s = snap_as("u5", &["u5"], false, vec![c.clone()]);
+        let why = unmanageable(&s, &c).unwrap_or_default();
+        assert!(why.contains(r#"ALTER CLUSTER "c" OWNER TO "ctl""#), "{why}");
+        assert!(
+            why.contains(r#"ALTER CLUSTER REPLICA "c"."r2" OWNER TO "ctl""#),
+            "{why}"
+        );
+        assert!(!why.contains(r#""c"."r1""#), "{why}");
+        // Through membership of the owning role, as a superuser, without RBAC,
+        // or when our role is unknown: nothing to report.
+        assert_eq!(
+            unmanageable(&snap_as("u5", &["u5", "u1"], false, vec![]), &c),
+            None
+        );
+        assert_eq!(
+            unmanageable(&snap_as("u5", &["u5"], true, vec![]), &c),
+            None
+        );
+        let mut no_rbac = snap_as("u5", &["u5"], false, vec![]);
+        no_rbac.env.settings.enable_rbac_checks = Some(false);
+        assert_eq!(unmanageable(&no_rbac, &c), None);
+        assert_eq!(unmanageable(&Snapshot::default(), &c), None);
+        // A managed cluster's replicas are Materialize's: only the cluster counts.
+        c.managed = true;
+        c.owner_id = RoleId::parse("u5");
+        assert_eq!(
+            unmanageable(&snap_as("u5", &["u5"], false, vec![]), &c),
+            None
+        );
+    }
+
+    #[test]
+    fn the_replica_limit_cuts_the_most_expensive_additions_and_counts_live_ones() {
+        let sizes = SizeCatalog::cloud_defaults();
+        let c = Cluster {
+            replicas: vec![replica("a", "25cc", "u1"), replica("b", "50cc", "u1")],
+            ..Cluster::empty(ClusterId("u7".into()), "c")
+        };
+        let mut d = Desired::from_cluster(&c);
+        for (n, s) in [("x", "100cc"), ("y", "800cc"), ("z", "200cc")] {
+            d.add(n, &Size(s.into()), StrategyKind::ShrinkToFit, "try".into());
+        }
+        // `b` goes in this round, but creates run first: it still counts.
+        d.remove("b", StrategyKind::ShrinkToFit, "bigger".into());
+        enforce_replica_limit(&c, &sizes, Some(4), &mut d);
+        assert_eq!(d.names(), ["a", "x", "z"]);
+        assert!(
+            d.notes.iter().any(|n| n.contains("not creating y (800cc)")
+                && n.contains("max_replicas_per_cluster (4)")),
+            "{:?}",
+            d.notes
+        );
+        let mut unlimited = Desired::from_cluster(&c);
+        unlimited.add(
+            "x",
+            &Size("100cc".into()),
+            StrategyKind::ShrinkToFit,
+            "try".into(),
+        );
+        enforce_replica_limit(&c, &sizes, None, &mut unlimited);
+        assert_eq!(unlimited.names(), ["a", "b", "x"]);
+    }
+
+    #[test]
+    fn a_thin_or_unreadable_log_is_a_problem_an_empty_one_only_unknown() {
+        let mut s = Snapshot {
+            activity_log_has_rows: true,
+            ..Snapshot::default()
+        };
+        assert_eq!(activity_unknown(&s), None);
+        s.env.settings.statement_logging_default_sample_rate = Some(0.05);
+        assert!(activity_problem(&s).is_some_and(|p| p.contains("keeps 5% of statements")));
+        s.env.settings.statement_logging_default_sample_rate = Some(0.5);
+        assert_eq!(activity_problem(&s), None);
+        s.env.activity_error = Some("permission denied".into());
+        assert!(activity_problem(&s).is_some_and(|p| p.contains("mz_monitor_redacted")));
+        s.env.activity_error = None;
+        s.activity_log_has_rows = false;
+        assert_eq!(activity_problem(&s), None);
+        assert!(activity_unknown(&s).is_some());
+    }
+}

@@ -343,6 +343,43 @@ mod tests {
     }
 
     #[test]
+    fn a_sampled_log_needs_a_longer_silence_and_a_thin_one_none_counts() {
+        let c = cfg(serde_json::json!({"idle_after_s": 600}));
+        let cl = cluster("c", vec![replica("r1", "25cc", true)]);
+        let at_rate = |rate: Option<f64>, idle: Idle| {
+            decide_in(&cl, idle, now(), |ctx, d| {
+                let ctx = Ctx {
+                    sample_rate: rate,
+                    ..ctx.clone()
+                };
+                decide(&c, &ctx, d, &mut IdleSuspendState::default())
+            })
+        };
+        // Half the statements logged: 1200 s of silence are needed.
+        let d = at_rate(Some(0.5), Idle::For(900.0));
+        assert_eq!(d.names(), ["r1"]);
+        assert!(
+            d.notes.iter().any(|n| n.contains("waiting for 1200s")),
+            "{:?}",
+            d.notes
+        );
+        assert!(at_rate(Some(0.5), Idle::For(1200.0)).suspending.is_some());
+        // A complete log, or an unknown rate: the threshold as configured.
+        assert!(at_rate(Some(1.0), Idle::For(600.0)).suspending.is_some());
+        assert!(at_rate(None, Idle::For(600.0)).suspending.is_some());
+        // Below 10 %: a silence proves nothing, however long.
+        let d = at_rate(Some(0.05), Idle::For(1e9));
+        assert!(d.suspending.is_none() && d.notes.iter().any(|n| n.contains("proves nothing")));
+        assert_eq!(idle_evidence_s(600, Some(0.5)), 1200);
+        assert_eq!(idle_evidence_s(600, Some(0.05)), 600);
+        assert_eq!(idle_evidence_s(600, None), 600);
+        assert_eq!(
+            idle_evidence_s(keys::MAX_SECONDS, Some(0.5)),
+            keys::MAX_SECONDS
+        );
+    }
+
+    #[test]
     fn bad_configs() {
         for v in [
             serde_json::json!({}),

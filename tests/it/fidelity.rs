@@ -551,7 +551,7 @@ fn doctor_says_whether_apply_will_work() {
         "v26.35.0",
         "in the background",
         r#"session cluster "ops" (--exec-cluster): replicas r1"#,
-        "sample rate 99%",
+        "keeps 99% of statements",
         "max_replicas_per_cluster is 5",
         "apply will work here",
     ] {
@@ -569,7 +569,7 @@ fn doctor_says_whether_apply_will_work() {
     emu.create_cluster("empty");
     let run = clusterctl(&emu, &["doctor", "--exec-cluster", "empty"]).code(3);
     assert!(
-        run.stdout.contains("BLOCKER") && run.stdout.contains("fix: --exec-cluster NAME"),
+        run.stdout.contains("BLOCKER") && run.stdout.contains("--exec-cluster NAME"),
         "{}",
         run.all()
     );
@@ -592,5 +592,46 @@ fn doctor_says_whether_apply_will_work() {
         "block",
     ] {
         assert!(run.stdout.contains(needle), "{needle}: {}", run.all());
+    }
+}
+
+/// Prints `doctor`'s output for the README:
+/// `cargo test --test it readme_doctor_transcript -- --ignored --nocapture`.
+#[test]
+#[ignore = "prints the README's example; run by hand"]
+fn readme_doctor_transcript() {
+    let emu = Emulator::start();
+    emu.create_cluster("ops");
+    emu.add_replica("ops", "r1", "25cc");
+    let role = emu.create_role("ctl");
+    emu.grant_role(&role, "mz_monitor_redacted");
+    emu.sql(&format!(
+        "UPDATE mz_catalog.mz_clusters SET privileges = privileges || '{}=U/u1'::text WHERE name = 'ops'",
+        role.id
+    ));
+    as_role(&role, &["init"]).ok();
+    emu.create_hydrated_cluster("analytics", "r1", "25cc");
+    emu.set_cluster_owner("analytics", &role.name);
+    emu.set_replica_owner("analytics", "r1", &role.name);
+    emu.create_managed_cluster("batch", "100cc", 1);
+    strategy(
+        &emu,
+        "analytics",
+        "target_size",
+        json!({"target_size": "50cc"}),
+    );
+    strategy(&emu, "batch", "idle_suspend", json!({"idle_after_s": 1800}));
+    for args in [&["doctor", "--exec-cluster", "ops"][..], &["doctor"]] {
+        if args.len() == 1 {
+            // quickstart suspended
+            emu.sql("DELETE FROM mz_catalog.mz_cluster_replicas WHERE cluster_id = 'u1'");
+        }
+        let r = as_role(&role, args);
+        println!("$ clusterctl {}", args.join(" "));
+        print!("{}", r.stdout.replace(&role.name, "clusterctl"));
+        if r.code != 0 {
+            println!("(exit code {})", r.code);
+        }
+        println!();
     }
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::cli::{audit, clusterctl, command, init_tables, pairs, set_strategy, strategy};
+use crate::cli::{audit, clusterctl, command, init_tables, pairs, run_cmd, set_strategy, strategy};
 use crate::support::{Emulator, Release};
 
 fn rf(emu: &Emulator, cluster: &str) -> Option<String> {
@@ -38,12 +38,27 @@ fn sent(emu: &Emulator, needle: &str) -> usize {
 #[test]
 fn managed_cluster_resize_suspend_and_wake() {
     // The newest release: the ALTER returns at once, Materialize cuts over
-    // in the background once the new replica is ready.
+    // in the background once the new replica is ready. Run as production
+    // does: a role that is no superuser, owns the cluster and its tables,
+    // and may read the statement log.
     let emu = Emulator::start();
-    managed_25cc(&emu);
+    let role = emu.create_role("ctl");
+    emu.grant_role(&role, "mz_monitor_redacted");
+    let run_as = |args: &[&str]| {
+        let mut cmd = command();
+        cmd.args(args).env("DATABASE_URL", role.url());
+        run_cmd(cmd)
+    };
+    run_as(&["init"]).ok();
+    emu.create_managed_cluster("m", "25cc", 1);
+    emu.set_cluster_owner("m", &role.name);
+    emu.add_index("m");
+    emu.set_hydrated("m", "r1", true);
+    emu.add_activity("m", 60, true);
+    strategy(&emu, "m", "target_size", json!({"target_size": "100cc"}));
     strategy(&emu, "m", "idle_suspend", json!({"idle_after_s": 3600}));
 
-    let run = clusterctl(&emu, &["apply"]).ok();
+    let run = run_as(&["apply"]).ok();
     assert!(
         run.stdout
             .contains(r#"ALTER CLUSTER "m" SET (SIZE = '100cc')"#)
@@ -61,10 +76,10 @@ fn managed_cluster_resize_suspend_and_wake() {
     emu.sql("DELETE FROM mz_internal.mz_statement_execution_history");
     emu.add_activity("m", 2 * 3600, true);
     emu.clear_sql_log();
-    let run = clusterctl(&emu, &["apply", "-v"]).ok();
+    let run = run_as(&["apply"]).ok();
     assert!(run.stdout.contains("No changes"), "{}", run.all());
     assert_eq!(sent(&emu, "ALTER CLUSTER"), 0, "{:?}", emu.sql_log());
-    let plan = clusterctl(&emu, &["dry-run", "-v"]).ok();
+    let plan = run_as(&["dry-run", "-v"]).ok();
     assert!(
         plan.stdout.contains("waiting for the resize to finish"),
         "{}",
@@ -76,7 +91,7 @@ fn managed_cluster_resize_suspend_and_wake() {
     emu.set_hydrated("m", "r2", true);
     assert_eq!(emu.cluster_size("m").as_deref(), Some("100cc"));
     assert_eq!(emu.replicas("m"), pairs(&[("r2", "100cc")]));
-    let run = clusterctl(&emu, &["apply"]).ok();
+    let run = run_as(&["apply"]).ok();
     assert!(
         run.stdout.contains("SET (REPLICATION FACTOR = 0)"),
         "{}",
@@ -88,7 +103,7 @@ fn managed_cluster_resize_suspend_and_wake() {
     // A query waits on the suspended cluster: back to one replica of 100cc.
     emu.add_activity("m", 5, false);
     emu.flush_statement_log();
-    let run = clusterctl(&emu, &["apply"]).ok();
+    let run = run_as(&["apply"]).ok();
     assert!(
         run.stdout.contains("SET (REPLICATION FACTOR = 1)"),
         "{}",
