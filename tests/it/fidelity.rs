@@ -543,6 +543,10 @@ fn doctor_says_whether_apply_will_work() {
     let emu = Emulator::start();
     emu.create_cluster("ops");
     emu.add_replica("ops", "r1", "25cc");
+    // Before the first apply: apply would create the tables.
+    let run = clusterctl(&emu, &["doctor"]).ok();
+    assert!(run.stdout.contains("tables are missing"), "{}", run.all());
+    assert!(!tables_exist(&emu), "doctor writes nothing");
     init_tables(&emu);
 
     // Healthy: exit 0, and every topic answered.
