@@ -46,10 +46,44 @@ pub fn drop_replica(cluster: &str, replica: &str) -> String {
     format!("DROP CLUSTER REPLICA {}.{}", ident(cluster), ident(replica))
 }
 
+/// `DROP CLUSTER REPLICA IF EXISTS`: for cleanups that may race another run.
+pub fn drop_replica_if_exists(cluster: &str, replica: &str) -> String {
+    format!(
+        "DROP CLUSTER REPLICA IF EXISTS {}.{}",
+        ident(cluster),
+        ident(replica)
+    )
+}
+
 pub fn set_replication_factor(cluster: &str, n: i64) -> String {
     format!(
         "ALTER CLUSTER {} SET (REPLICATION FACTOR = {n})",
         ident(cluster)
+    )
+}
+
+/// A plain resize: graceful and in the background from v26.35; on older
+/// releases a restart of the cluster (downtime).
+pub fn set_size(cluster: &str, size: &Size) -> String {
+    format!(
+        "ALTER CLUSTER {} SET (SIZE = {})",
+        ident(cluster),
+        literal(&size.0)
+    )
+}
+
+/// Makes `role` the owner of a cluster (what `CREATE`/`ALTER` need).
+pub fn alter_cluster_owner(cluster: &str, role: &str) -> String {
+    format!("ALTER CLUSTER {} OWNER TO {}", ident(cluster), ident(role))
+}
+
+/// Makes `role` the owner of a replica (what `DROP CLUSTER REPLICA` needs).
+pub fn alter_replica_owner(cluster: &str, replica: &str, role: &str) -> String {
+    format!(
+        "ALTER CLUSTER REPLICA {}.{} OWNER TO {}",
+        ident(cluster),
+        ident(replica),
+        ident(role)
     )
 }
 

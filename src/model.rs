@@ -178,6 +178,10 @@ pub struct Replica {
     pub hydrated: bool,
     #[serde(default)]
     pub crash: CrashInfo,
+    /// `mz_cluster_replicas.owner_id`: dropping the replica needs it (§8.4).
+    /// `None` when not read (the simulator).
+    #[serde(default)]
+    pub owner_id: Option<RoleId>,
 }
 
 impl Replica {
@@ -222,6 +226,14 @@ pub struct Cluster {
     pub has_singleton_source: bool,
     pub replicas: Vec<Replica>,
     pub activity: Activity,
+    /// `mz_clusters.owner_id`: creating replicas and `ALTER CLUSTER` need
+    /// it (§8.4). `None` when not read (the simulator).
+    #[serde(default)]
+    pub owner_id: Option<RoleId>,
+    /// Materialize's own auto-scaling drives this cluster (a row in the
+    /// auto-scaling relation of newer releases, §8.8).
+    #[serde(default)]
+    pub auto_scaling: bool,
 }
 
 impl Cluster {
@@ -237,6 +249,8 @@ impl Cluster {
             has_singleton_source: false,
             replicas: Vec::new(),
             activity: Activity::default(),
+            owner_id: None,
+            auto_scaling: false,
         }
     }
 
@@ -314,6 +328,166 @@ pub struct Snapshot {
     pub activity_log_has_rows: bool,
     /// The cluster our own session runs on; never suspended or shrunk.
     pub session_cluster: Option<String>,
+    /// What the server is and allows (release, settings, our role).
+    #[serde(default)]
+    pub env: Environment,
+}
+
+/// A role id as Materialize prints it (`u7`, `s1`, `g2`): a kind letter
+/// and a number. Copy-sized, so the owner of each of 10 000 clusters and
+/// replicas costs no allocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RoleId {
+    kind: u8,
+    n: u32,
+}
+
+impl RoleId {
+    /// `None` for text that is not an ASCII letter and a number.
+    pub fn parse(s: &str) -> Option<RoleId> {
+        let kind = *s.as_bytes().first()?;
+        if !kind.is_ascii_alphabetic() {
+            return None;
+        }
+        Some(RoleId {
+            kind,
+            n: s.get(1..)?.parse().ok()?,
+        })
+    }
+}
+
+impl fmt::Display for RoleId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}", self.kind as char, self.n)
+    }
+}
+
+impl Serialize for RoleId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for RoleId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        RoleId::parse(&s).ok_or_else(|| serde::de::Error::custom(format!("not a role id: {s}")))
+    }
+}
+
+/// A role as the catalog names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Role {
+    pub id: RoleId,
+    pub name: String,
+}
+
+/// Who our session acts as (§8.4). Everything is `None`/empty when it could
+/// not be read: ownership is then not judged.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Identity {
+    /// `current_role` and its `mz_roles` id.
+    pub role: Option<Role>,
+    /// `mz_is_superuser()`.
+    pub superuser: Option<bool>,
+    /// Ids of the roles our role acts as: itself and every role it is a
+    /// member of, directly or through other roles (`mz_role_members`).
+    pub holds: std::collections::BTreeSet<RoleId>,
+    /// Every role's name by id, for messages.
+    pub role_names: BTreeMap<RoleId, String>,
+}
+
+impl Identity {
+    /// Whether our role may act as the owner `owner_id`: `None` when we do
+    /// not know who we are.
+    pub fn acts_as(&self, owner_id: &RoleId) -> Option<bool> {
+        self.role.as_ref()?;
+        if self.superuser == Some(true) {
+            return Some(true);
+        }
+        Some(self.holds.contains(owner_id))
+    }
+
+    /// Whether our role is (a member of) the role named `name`.
+    pub fn member_of(&self, name: &str) -> Option<bool> {
+        self.role.as_ref()?;
+        if self.superuser == Some(true) {
+            return Some(true);
+        }
+        Some(
+            self.holds
+                .iter()
+                .any(|id| self.role_names.get(id).is_some_and(|n| n == name)),
+        )
+    }
+
+    /// A role's name (its id when the catalog did not say).
+    pub fn name_of(&self, id: &RoleId) -> String {
+        self.role_names
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| id.to_string())
+    }
+}
+
+/// Server settings read with `SHOW` (§8.1, §8.5, §8.6): `None` when the
+/// release does not have the setting or it could not be read.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Settings {
+    pub max_replicas_per_cluster: Option<u32>,
+    pub statement_logging_default_sample_rate: Option<f64>,
+    pub statement_logging_max_sample_rate: Option<f64>,
+    pub enable_zero_downtime_cluster_reconfiguration: Option<bool>,
+    pub enable_background_alter_cluster: Option<bool>,
+    /// Self-managed installs may run without RBAC: everyone is then a superuser.
+    pub enable_rbac_checks: Option<bool>,
+}
+
+impl Settings {
+    /// The sample rate of a new session's statements: min(default, max);
+    /// `None` when neither setting could be read.
+    pub fn sample_rate(&self) -> Option<f64> {
+        match (
+            self.statement_logging_default_sample_rate,
+            self.statement_logging_max_sample_rate,
+        ) {
+            (Some(d), Some(m)) => Some(d.min(m)),
+            (Some(r), None) | (None, Some(r)) => Some(r),
+            (None, None) => None,
+        }
+        .map(|r| r.clamp(0.0, 1.0))
+    }
+}
+
+/// What the server is and allows, read once per run with the snapshot.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Environment {
+    /// `mz_version()`, e.g. `v26.35.0 (0123abcde)`.
+    pub version: Option<String>,
+    pub settings: Settings,
+    pub identity: Identity,
+    /// Why the statement log could not be read; activity is then unknown.
+    pub activity_error: Option<String>,
+    /// The auto-scaling relation exists on this release (§8.8).
+    pub auto_scaling_relation: bool,
+    /// Why that relation could not be read (which clusters it drives is
+    /// then unknown).
+    pub auto_scaling_error: Option<String>,
+}
+
+impl Environment {
+    /// `(major, minor, patch)` of [`Environment::version`].
+    pub fn version_number(&self) -> Option<(u32, u32, u32)> {
+        let v = self.version.as_deref()?.trim();
+        let v = v.strip_prefix('v').unwrap_or(v);
+        let core = v.split([' ', '-', '+']).next()?;
+        let mut parts = core.split('.').map(|p| p.parse::<u32>().ok());
+        Some((
+            parts.next()??,
+            parts.next()??,
+            parts.next().flatten().unwrap_or(0),
+        ))
+    }
 }
 
 impl Snapshot {
@@ -365,5 +539,25 @@ mod tests {
         assert_eq!(h(7249), "2h00m");
         assert_eq!(h(7260), "2h01m");
         assert_eq!(h(86400 * 3 + 3600 * 4 + 5), "3d04h");
+    }
+}
+
+#[cfg(test)]
+mod role_id_tests {
+    use super::*;
+
+    #[test]
+    fn role_ids_round_trip_and_refuse_other_text() {
+        for id in ["u1", "s2", "g1", "u4294967295"] {
+            let parsed = RoleId::parse(id).unwrap_or_else(|| panic!("{id}"));
+            assert_eq!(parsed.to_string(), id);
+            let json = serde_json::to_string(&parsed).unwrap_or_default();
+            assert_eq!(json, format!("\"{id}\""));
+            assert_eq!(serde_json::from_str::<RoleId>(&json).ok(), Some(parsed));
+        }
+        for bad in ["", "u", "1", "ux", "u-1", "u4294967296"] {
+            assert_eq!(RoleId::parse(bad), None, "{bad}");
+        }
+        assert_ne!(RoleId::parse("u1"), RoleId::parse("s1"));
     }
 }

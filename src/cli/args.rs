@@ -90,6 +90,11 @@ pub enum Command {
         after_help = "--since and --until take a duration ago (30s, 15m, 2h, 1d) or a time\n(2026-11-22, 2026-11-22 10:00, 2026-11-22T10:00:00Z; UTC unless an offset is given).\n\nExamples:\n  clusterctl history --cluster analytics --since 2h --failed\n  clusterctl history --cluster u3 --replica r1 --since 2026-11-20 --until 2026-11-21\n  clusterctl history --limit 0"
     )]
     History(HistoryArgs),
+    /// Will clusterctl work here? Release, session cluster, role and privileges, limits, signals
+    #[command(
+        after_help = "Exit codes: 0 apply will work (warnings may remain); 3 something blocks apply;\n1 error.\n\nExample:\n  clusterctl doctor --exec-cluster ops"
+    )]
+    Doctor(DoctorArgs),
     /// Create clusterctl's tables, or print the SQL and GRANTs for an admin
     #[command(
         after_help = "Examples:\n  clusterctl init\n  clusterctl init --print --schema ops --role clusterctl > clusterctl.sql"
@@ -156,6 +161,16 @@ pub struct ConnArgs {
     /// Run our session on this cluster (SET cluster); it is never suspended or shrunk
     #[arg(long, value_name = "NAME")]
     pub exec_cluster: Option<String>,
+
+    /// Give the --exec-cluster a temporary replica of SIZE (default 25cc) for the run, dropped after
+    #[arg(
+        long,
+        value_name = "SIZE",
+        num_args = 0..=1,
+        default_missing_value = crate::commands::session::DEFAULT_TEMP_SIZE,
+        requires = "exec_cluster"
+    )]
+    pub create_replica: Option<String>,
 
     /// Seconds to wait for a connection (at most a year, like every duration)
     #[arg(long, value_name = "SECONDS", default_value_t = 10,
@@ -484,6 +499,16 @@ pub struct HistoryArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub conn: ConnArgs,
+    #[command(flatten)]
+    pub sizes: SizesArgs,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct InitArgs {
     /// Print the SQL (tables, then GRANTs) instead of running it; needs no connection
     #[arg(long)]
@@ -555,6 +580,7 @@ impl Command {
             Command::Describe(a) => &a.out,
             Command::Check(a) => &a.out,
             Command::History(a) => &a.out,
+            Command::Doctor(a) => &a.out,
             Command::Init(a) => &a.out,
             Command::Completions(a) => &a.out,
             Command::Man(a) => &a.out,
@@ -578,6 +604,7 @@ impl Command {
             },
             Command::Status(_) => "status",
             Command::Describe(_) => "describe",
+            Command::Doctor(_) => "doctor",
             Command::Check(_) => "check",
             Command::History(_) => "history",
             Command::Init(_) => "init",

@@ -18,8 +18,8 @@ use super::args::{
 use super::exit;
 use crate::commands::reconcile::{self, ApplyOptions, Shutdown, WatchOptions};
 use crate::commands::{
-    admin, check, describe, history, init, status, strategy, CommandError, Completion, Context,
-    DbOptions, LeaseOptions, Leased,
+    admin, check, describe, history, init, session, status, strategy, CommandError, Completion,
+    Context, DbOptions, LeaseOptions, Leased,
 };
 use crate::db::live::RetryPolicy;
 use crate::exec::{Observer, Progress};
@@ -123,6 +123,23 @@ pub fn run(cli: Cli) -> u8 {
             })
         }
         Command::Strategy(s) => strategy_command(s, &ui),
+        Command::Doctor(a) => doctor(a, &ui),
+    }
+}
+
+/// `doctor` reports a session cluster that cannot serve instead of failing
+/// on it, so it connects without the session check.
+fn doctor(a: super::args::DoctorArgs, ui: &Ui) -> u8 {
+    let result = db_options(&a.conn, Some(&a.sizes)).and_then(|db| {
+        let rt = runtime()?;
+        rt.block_on(async {
+            let ctx = Context::new(db)?;
+            crate::commands::doctor::doctor(&ctx).await
+        })
+    });
+    match result {
+        Ok(view) => finish(&view, ui),
+        Err(e) => fail(&e, ui),
     }
 }
 
@@ -226,8 +243,20 @@ fn apply(a: ApplyArgs, ui: &Ui) -> u8 {
     };
     let started = Instant::now();
     let result: Result<Option<u8>, CommandError> = rt.block_on(async {
-        let ctx = Context::new(db)?;
+        let mut ctx = Context::new(db)?;
         let shutdown = Shutdown::install()?;
+        // Before anything else: can the session cluster serve our tables? A
+        // database that cannot be reached is the run's failure to report
+        // (metrics, `--watch` retrying), not a configuration error.
+        let session = match session::prepare(&mut ctx).await {
+            Ok(s) => s,
+            Err(e @ CommandError::SessionCluster(_)) => return Err(e),
+            Err(e) => {
+                tracing::debug!("session cluster not checked: {e}");
+                None
+            }
+        };
+        let ctx = ctx;
         let run = async {
             if a.watch {
                 let mut last_problems = Vec::new();
@@ -262,10 +291,15 @@ fn apply(a: ApplyArgs, ui: &Ui) -> u8 {
                     })
             }
         };
-        tokio::select! {
+        let code = tokio::select! {
             code = run => code.map(Some),
-            _ = shutdown.forced() => Ok(None),
+            // The temporary replica stays: the next apply drops it.
+            _ = shutdown.forced() => return Ok(None),
+        };
+        for w in session::finish(&ctx, session, true).await {
+            tracing::warn!("{w}");
         }
+        code
     });
     match result {
         Ok(Some(code)) => code,
@@ -473,8 +507,14 @@ where
     let result = db_options(conn, sizes).and_then(|db| {
         let rt = runtime()?;
         rt.block_on(async {
-            let ctx = Context::new(db)?;
-            op(&ctx).await
+            let mut ctx = Context::new(db)?;
+            // Before anything else: can the session cluster serve our tables?
+            let session = session::prepare(&mut ctx).await?;
+            let result = op(&ctx).await;
+            for w in session::finish(&ctx, session, false).await {
+                tracing::warn!("{w}");
+            }
+            result
         })
     });
     match result {
@@ -654,6 +694,10 @@ fn db_options(a: &ConnArgs, sizes: Option<&SizesArgs>) -> Result<DbOptions, Comm
         replica_sizes: replica_sizes.map(|v| v.iter().map(|s| s.trim().to_string()).collect()),
         schema: a.schema.clone(),
         exec_cluster: a.exec_cluster.clone(),
+        create_replica: a
+            .create_replica
+            .as_deref()
+            .map(|s| crate::model::Size(s.trim().to_string())),
         connect_timeout: Duration::from_secs(a.connect_timeout.max(1)),
         statement_timeout: a.statement_timeout.max(Duration::from_secs(1)),
         retry: RetryPolicy {

@@ -29,6 +29,8 @@ pub struct CheckReport {
     pub errors: usize,
     pub warnings: usize,
     pub findings: Vec<Finding>,
+    /// The activity signal: readable, sample rate, what it means.
+    pub statement_log: rules::StatementLog,
 }
 
 /// Validates every row in effect (and counts the ignored older ones).
@@ -54,7 +56,13 @@ pub fn check_snapshot(snap: &Snapshot, selection: &Selection) -> CheckReport {
             strategy_type,
             message,
         };
-        for f in rows::validate(cluster, &in_effect, &snap.sizes).findings {
+        let validated = rows::validate(cluster, &in_effect, &snap.sizes);
+        if let Some(c) = cluster {
+            for (code, message) in rules::environment_findings(snap, c, &validated.configs) {
+                findings.push(finding(Severity::Warning, code, None, message));
+            }
+        }
+        for f in validated.findings {
             findings.push(finding(f.severity, f.code, f.strategy_type, f.message));
         }
         if let Some(reason) = cluster.and_then(|c| rules::unmanageable(snap, c)) {
@@ -79,6 +87,7 @@ pub fn check_snapshot(snap: &Snapshot, selection: &Selection) -> CheckReport {
         errors,
         warnings: findings.len() - errors,
         findings,
+        statement_log: rules::statement_log(snap),
     }
 }
 

@@ -1,7 +1,9 @@
 //! The commands, one file per family, each a function of plain option
 //! structs (no clap types) that returns a value: `reconcile` (dry-run,
 //! apply, apply --watch), `strategy` (set, rm, ls, pause, resume), `status`,
-//! `check`, `history`, `init`, `admin` (unlock, wipe-state). They never
+//! `check`, `history`, `init`, `admin` (unlock, wipe-state), `doctor`
+//! (will it work here?), and `session` (the session-cluster check every
+//! connected command passes first, and `--create-replica`). They never
 //! print and never exit: `cli` renders what they return (`render`) and
 //! maps it to an exit code. Errors are typed ([`CommandError`]).
 
@@ -12,9 +14,11 @@
 pub mod admin;
 pub mod check;
 pub mod describe;
+pub mod doctor;
 pub mod history;
 pub mod init;
 pub mod reconcile;
+pub mod session;
 pub mod status;
 pub mod strategy;
 
@@ -50,6 +54,10 @@ pub enum CommandError {
     Db(#[from] DbError),
     #[error(transparent)]
     Live(#[from] LiveError),
+    /// The session cluster cannot serve our tables (reference §8.2):
+    /// nothing was done. A configuration error, like a wrong URL.
+    #[error("{0}")]
+    SessionCluster(String),
     /// A signal ended the command before it finished.
     #[error("{0}")]
     Interrupted(String),
@@ -77,6 +85,7 @@ impl CommandError {
             CommandError::Interrupted(_) => "interrupted",
             CommandError::Io(_) => "io",
             CommandError::LeaseBusy { .. } => "lease_busy",
+            CommandError::SessionCluster(_) => "session_cluster",
         }
     }
 }
@@ -154,6 +163,9 @@ pub struct DbOptions {
     pub replica_sizes: Option<Vec<String>>,
     pub schema: Option<String>,
     pub exec_cluster: Option<String>,
+    /// `--create-replica`: a temporary replica of this size on the session
+    /// cluster for the run.
+    pub create_replica: Option<crate::model::Size>,
     pub connect_timeout: Duration,
     /// Client-side deadline of every statement.
     pub statement_timeout: Duration,
@@ -167,6 +179,7 @@ impl Default for DbOptions {
             replica_sizes: None,
             schema: None,
             exec_cluster: None,
+            create_replica: None,
             connect_timeout: crate::db::DEFAULT_CONNECT_TIMEOUT,
             statement_timeout: DEFAULT_STATEMENT_TIMEOUT,
             retry: RetryPolicy::default(),

@@ -109,6 +109,8 @@ pub struct ClusterStatus {
 pub struct StatusReport {
     pub now: DateTime<Utc>,
     pub clusters: Vec<ClusterStatus>,
+    /// The activity signal: readable, sample rate, what it means.
+    pub statement_log: rules::StatementLog,
 }
 
 /// One row per cluster that has strategies (every user cluster with `all`).
@@ -174,6 +176,7 @@ pub fn status_of(
     StatusReport {
         now: snap.now,
         clusters,
+        statement_log: rules::statement_log(snap),
     }
 }
 
@@ -343,7 +346,12 @@ pub fn condition(
         return (Condition::Stabilizing, deferred_text(d));
     }
     if let Some(d) = cp.waiting.iter().find(|d| d.strategy.is_none()) {
-        return (Condition::Hydrating, deferred_text(d));
+        // A managed cluster's reconfiguration in flight, or a replica hydrating.
+        let condition = match d.action.as_str() {
+            "resize" => Condition::Resizing,
+            _ => Condition::Hydrating,
+        };
+        return (condition, deferred_text(d));
     }
     if let Some(d) = cp
         .waiting
@@ -368,11 +376,14 @@ pub fn condition(
         };
         return (Condition::Suspended, r.into());
     }
-    if has(StrategyKind::IdleSuspend) && cp.signals.idle == Idle::Unknown {
+    if has(StrategyKind::IdleSuspend)
+        && (cp.signals.idle == Idle::Unknown || rules::activity_problem(snap).is_some())
+    {
+        let why = rules::activity_unknown(snap)
+            .unwrap_or_else(|| "the statement log has no data for it".into());
         return (
             Condition::SignalUnknown,
-            "the statement log has no data: idle_suspend cannot tell whether the cluster is idle"
-                .into(),
+            format!("idle_suspend cannot tell whether the cluster is idle: {why}"),
         );
     }
     (

@@ -194,7 +194,7 @@ async fn audit(
     let store = &ctx.store;
     ctx.backend()
         .retrying("writing the audit row", async |c| {
-            store.audit_done(c, &row).await
+            store.audit_done(c, &row, true, None).await
         })
         .await?;
     Ok(())

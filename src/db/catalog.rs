@@ -1,8 +1,15 @@
 //! Reading everything one round decides on, for all clusters at once, in a
 //! constant number of statements: two pipelined rounds (catalog, sizes,
-//! strategies, state; then activity, whose lookback depends on the
-//! strategies). Materialize-only types are cast in SQL so the same queries
-//! run on Materialize and on the PostgreSQL emulation.
+//! strategies, state, and the environment: release, settings, our role;
+//! then activity, whose lookback depends on the strategies and the sample
+//! rate, and the auto-scaling relation where the release has it).
+//! Materialize-only types are cast in SQL so the same queries run on
+//! Materialize and on the PostgreSQL emulation.
+//!
+//! Signals that only some releases or roles can read never fail the
+//! snapshot: a `SHOW` of a setting the release lacks leaves that setting
+//! unknown, and an unreadable statement log makes activity unknown
+//! (reference §8.4, §8.6).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -13,8 +20,8 @@ use thiserror::Error;
 use super::store::{Store, STRATEGIES};
 use super::{Client, DbError};
 use crate::model::{
-    Activity, Cluster, ClusterId, CrashInfo, Replica, ReplicaSize, Schedule, Size, SizeCatalog,
-    Snapshot, CRASH_WINDOW, MIN_ACTIVITY_LOOKBACK,
+    Activity, Cluster, ClusterId, CrashInfo, Environment, Identity, Replica, ReplicaSize, Role,
+    RoleId, Schedule, Settings, Size, SizeCatalog, Snapshot, CRASH_WINDOW, MIN_ACTIVITY_LOOKBACK,
 };
 
 /// Needs: mz_catalog.mz_cluster_replica_sizes.
@@ -27,7 +34,7 @@ const SIZES_SQL: &str = "SELECT size, credits_per_hour::float8, \
 const CLUSTERS_SQL: &str =
     "SELECT c.id, c.name, c.managed, c.size, c.replication_factor::int8, s.type, \
     EXISTS (SELECT 1 FROM mz_catalog.mz_sources src WHERE src.cluster_id = c.id \
-            AND src.type IN ('postgres', 'mysql', 'sql-server')) \
+            AND src.type IN ('postgres', 'mysql', 'sql-server')), c.owner_id \
     FROM mz_catalog.mz_clusters c \
     LEFT JOIN mz_internal.mz_cluster_schedules s ON s.cluster_id = c.id \
     ORDER BY c.id";
@@ -37,9 +44,12 @@ const CLUSTERS_SQL: &str =
 /// mz_cluster_replica_status_history. A replica is hydrated when every user
 /// index, materialized view and source of its cluster reports hydrated on it
 /// and none of its processes is offline. `{crash_window}` is whole seconds.
+/// A crash is an offline event whose reason means one ([`CRASH_REASONS`]):
+/// new replicas start offline/`initializing` and restarts or maintenance
+/// report a NULL reason, neither of which is the workload's fault (§8.7).
 const REPLICAS_SQL: &str = "SELECT r.id, r.name, r.cluster_id, r.size, \
     COALESCE(h.objects, 0)::int8, COALESCE(h.hydrated, 0)::int8, COALESCE(st.offline, false), \
-    COALESCE(cr.crashes, 0)::int8, COALESCE(cr.ooms, 0)::int8, cr.last_crash \
+    COALESCE(cr.crashes, 0)::int8, COALESCE(cr.ooms, 0)::int8, cr.last_crash, r.owner_id \
     FROM mz_catalog.mz_cluster_replicas r \
     LEFT JOIN ( \
         SELECT r2.id AS replica_id, count(*) AS objects, \
@@ -65,7 +75,7 @@ const REPLICAS_SQL: &str = "SELECT r.id, r.name, r.cluster_id, r.size, \
                sum(CASE WHEN reason = 'oom-killed' THEN 1 ELSE 0 END) AS ooms, \
                max(occurred_at) AS last_crash \
         FROM mz_internal.mz_cluster_replica_status_history \
-        WHERE status = 'offline' AND (reason IS NULL OR reason <> 'initializing') \
+        WHERE status = 'offline' AND reason IN ({crash_reasons}) \
           AND occurred_at > now() - INTERVAL '{crash_window} seconds' \
         GROUP BY replica_id \
     ) cr ON cr.replica_id = r.id \
@@ -81,7 +91,44 @@ const ACTIVITY_SQL: &str = "SELECT cluster_id, max(began_at), \
     WHERE began_at > now() - INTERVAL '{lookback} seconds' \
     GROUP BY cluster_id";
 
-const NOW_SQL: &str = "SELECT now()";
+/// Offline reasons that mean the workload crashed (§6, §8.7): Materialize's
+/// own controller treats only `oom-killed` as a problem.
+pub const CRASH_REASONS: &[&str] = &["oom-killed"];
+
+/// Needs: mz_version(), current_role, mz_catalog.mz_objects, mz_schemas.
+/// The database's clock, the release, who we are, and whether this release
+/// has the auto-scaling relation (looked up by name, so releases without it
+/// do not fail).
+const ENV_SQL: &str = "SELECT now(), mz_catalog.mz_version(), current_role::text, \
+    EXISTS (SELECT 1 FROM mz_catalog.mz_objects o \
+            JOIN mz_catalog.mz_schemas s ON s.id = o.schema_id \
+            WHERE s.name = 'mz_internal' AND o.name = 'mz_cluster_auto_scaling_strategies')";
+
+/// Needs: mz_is_superuser() (RBAC releases). Optional.
+const SUPERUSER_SQL: &str = "SELECT mz_is_superuser()";
+
+/// Needs: mz_catalog.mz_roles, mz_role_members. Every role and its direct
+/// memberships; the closure is taken here, so nesting of any depth counts.
+/// Optional.
+const ROLES_SQL: &str = "SELECT r.id, r.name, m.role_id \
+    FROM mz_catalog.mz_roles r LEFT JOIN mz_catalog.mz_role_members m ON m.member = r.id";
+
+/// Needs: mz_internal.mz_cluster_auto_scaling_strategies (newer releases;
+/// read only when `mz_objects` lists it).
+const AUTO_SCALING_SQL: &str =
+    "SELECT DISTINCT cluster_id FROM mz_internal.mz_cluster_auto_scaling_strategies";
+
+/// The settings read with `SHOW`, one statement each (a release without a
+/// setting refuses its `SHOW`; that setting is then unknown).
+pub const SETTINGS: [&str; 6] = [
+    "max_replicas_per_cluster",
+    "statement_logging_default_sample_rate",
+    "statement_logging_max_sample_rate",
+    "enable_zero_downtime_cluster_reconfiguration",
+    "enable_background_alter_cluster",
+    "enable_rbac_checks",
+];
+
 const SHOW_CLUSTER_SQL: &str = "SHOW cluster";
 
 impl SnapshotError {
@@ -130,11 +177,16 @@ pub async fn load(
     store: &Store,
     opts: &SnapshotOptions,
 ) -> Result<Snapshot, SnapshotError> {
-    let replicas_sql =
-        REPLICAS_SQL.replace("{crash_window}", &opts.crash_window.as_secs().to_string());
+    let crash_reasons: Vec<String> = CRASH_REASONS
+        .iter()
+        .map(|r| crate::ddl::literal(r))
+        .collect();
+    let replicas_sql = REPLICAS_SQL
+        .replace("{crash_window}", &opts.crash_window.as_secs().to_string())
+        .replace("{crash_reasons}", &crash_reasons.join(", "));
     // Round one, pipelined on one connection.
-    let (now, session, sizes, clusters, replicas, strategies, states) = tokio::join!(
-        c.query_typed(NOW_SQL, &[]),
+    let (env, session, sizes, clusters, replicas, strategies, states) = tokio::join!(
+        environment(c),
         async {
             match &opts.exec_cluster {
                 Some(name) => Ok(Some(name.clone())),
@@ -145,39 +197,50 @@ pub async fn load(
             }
         },
         c.query_typed(SIZES_SQL, &[]),
-        c.query_typed(CLUSTERS_SQL, &[]),
-        c.query_typed(&replicas_sql, &[]),
+        parsed_rows(c, CLUSTERS_SQL, parse_cluster),
+        parsed_rows(c, &replicas_sql, parse_replica),
         store.strategies(c),
         store.states(c),
     );
     let strategies = strategies.map_err(|e| missing_or(e, store, "strategies"))?;
     let states = states.map_err(|e| missing_or(e, store, "strategy state"))?;
-    let now: DateTime<Utc> = now
-        .map_err(q("the clock"))?
-        .first()
-        .and_then(|r| r.try_get(0).ok())
-        .unwrap_or_else(Utc::now);
+    let (now, mut env) = env?;
     let session_cluster = session.map_err(q("the session cluster"))?;
     let sizes = match &opts.replica_sizes {
         Some(names) => SizeCatalog::from_names(names),
         None => parse_sizes(&sizes.map_err(q("replica sizes"))?),
     };
-    let mut clusters = parse_clusters(&clusters.map_err(q("clusters"))?);
+    let mut clusters = clusters.map_err(q("clusters"))?;
     let index = index_by_id(&clusters);
-    attach_replicas(&mut clusters, &index, &replicas.map_err(q("replicas"))?);
+    attach_replicas(&mut clusters, &index, replicas.map_err(q("replicas"))?);
 
-    // Round two: activity over max(24 h, the largest idle_after_s).
-    let lookback = opts
-        .min_activity_lookback
-        .as_secs()
-        .max(crate::strategy::longest_idle_after_s(&strategies));
+    // Round two: activity over max(24 h, the largest idle_after_s scaled by
+    // the sample rate), and the auto-scaling relation where it exists.
+    let lookback = activity_lookback(opts, &strategies, &env.settings);
     let activity_sql = ACTIVITY_SQL.replace("{lookback}", &lookback.to_string());
-    let activity = c
-        .query_typed(&activity_sql, &[])
-        .await
-        .map_err(q("statement activity"))?;
-    let activity_log_has_rows = !activity.is_empty();
-    attach_activity(&mut clusters, &index, &activity);
+    let (activity, auto_scaling) = tokio::join!(c.query_typed(&activity_sql, &[]), async {
+        if env.auto_scaling_relation {
+            Some(c.query_typed(AUTO_SCALING_SQL, &[]).await)
+        } else {
+            None
+        }
+    });
+    let activity_log_has_rows = match optional(activity, "reading the statement log")? {
+        Ok(rows) => {
+            attach_activity(&mut clusters, &index, &rows);
+            !rows.is_empty()
+        }
+        Err(why) => {
+            env.activity_error = Some(why);
+            false
+        }
+    };
+    if let Some(result) = auto_scaling {
+        match optional(result, "reading the auto-scaling relation")? {
+            Ok(rows) => attach_auto_scaling(&mut clusters, &index, &rows),
+            Err(why) => env.auto_scaling_error = Some(why),
+        }
+    }
 
     Ok(Snapshot {
         now,
@@ -187,7 +250,177 @@ pub async fn load(
         states,
         activity_log_has_rows,
         session_cluster,
+        env,
     })
+}
+
+/// The database's clock and what the server is and allows: release,
+/// settings, our role (catalog only: works whatever the session cluster).
+/// Pipelined; the activity signal is read with the snapshot.
+pub async fn environment(c: &Client) -> Result<(DateTime<Utc>, Environment), SnapshotError> {
+    let (env_row, identity, settings) = tokio::join!(
+        c.query_typed(ENV_SQL, &[]),
+        read_identity(c),
+        read_settings(c)
+    );
+    let env_rows = env_row.map_err(q("the server's clock and release"))?;
+    let env_row = env_rows.first();
+    let now: DateTime<Utc> = env_row
+        .and_then(|r| r.try_get(0).ok())
+        .unwrap_or_else(Utc::now);
+    let current: Option<String> = env_row.and_then(|r| r.try_get(2).ok());
+    let env = Environment {
+        version: env_row.and_then(|r| r.try_get(1).ok()),
+        settings: settings?,
+        identity: identity?.resolve(current),
+        auto_scaling_relation: env_row
+            .and_then(|r| r.try_get::<_, bool>(3).ok())
+            .unwrap_or(false),
+        ..Environment::default()
+    };
+    Ok((now, env))
+}
+
+/// Whether our role can read the statement log: `None` when it can, else
+/// the server's refusal (`doctor`, when no snapshot could be read).
+pub async fn probe_activity(c: &Client) -> Result<Option<String>, SnapshotError> {
+    let sql = ACTIVITY_SQL.replace("{lookback}", "60");
+    Ok(optional(c.query_typed(&sql, &[]).await, "reading the statement log")?.err())
+}
+
+/// A signal some roles or releases cannot read: a server-side refusal
+/// (permission denied, unknown relation) becomes `Ok(Err(reason))`, the
+/// signal then being unknown; a transient failure stays an error, so the
+/// whole snapshot is retried.
+fn optional(
+    r: Result<Vec<tokio_postgres::Row>, tokio_postgres::Error>,
+    context: &str,
+) -> Result<Result<Vec<tokio_postgres::Row>, String>, SnapshotError> {
+    match r {
+        Ok(rows) => Ok(Ok(rows)),
+        Err(e) if super::is_transient(&e) => Err(SnapshotError::Db(DbError::query(context, &e))),
+        Err(e) => Ok(Err(super::describe(&e))),
+    }
+}
+
+/// Seconds of statement history to read: at least `min_activity_lookback`,
+/// and long enough for the largest `idle_after_s` scaled by the sample rate
+/// (a sampled log needs a longer silence as evidence, `idle_suspend`).
+fn activity_lookback(
+    opts: &SnapshotOptions,
+    strategies: &[crate::model::StrategyRow],
+    settings: &Settings,
+) -> u64 {
+    let idle = crate::strategy::longest_idle_after_s(strategies);
+    let needed = crate::strategy::idle_evidence_s(idle, settings.sample_rate());
+    opts.min_activity_lookback
+        .as_secs()
+        .max(needed)
+        .min(crate::strategy::keys::MAX_SECONDS)
+}
+
+/// Roles and memberships, read before we know `current_role`'s id.
+#[derive(Debug, Default)]
+struct RoleRows {
+    superuser: Option<bool>,
+    /// (id, name, member of role id)
+    rows: Vec<(String, String, Option<String>)>,
+}
+
+impl RoleRows {
+    /// Our role's id and the closure of its memberships.
+    fn resolve(self, current: Option<String>) -> Identity {
+        let mut identity = Identity {
+            superuser: self.superuser,
+            ..Identity::default()
+        };
+        let mut member_of: HashMap<RoleId, Vec<RoleId>> = HashMap::new();
+        for (id, name, of) in &self.rows {
+            let Some(id) = RoleId::parse(id) else {
+                continue;
+            };
+            identity.role_names.insert(id, name.clone());
+            if let Some(of) = of.as_deref().and_then(RoleId::parse) {
+                member_of.entry(id).or_default().push(of);
+            }
+        }
+        let Some(current) = current else {
+            return identity;
+        };
+        let Some((id, name)) = identity
+            .role_names
+            .iter()
+            .find(|(_, n)| **n == current)
+            .map(|(i, n)| (*i, n.clone()))
+        else {
+            return identity;
+        };
+        let mut todo = vec![id];
+        while let Some(r) = todo.pop() {
+            if identity.holds.insert(r) {
+                todo.extend(member_of.get(&r).into_iter().flatten().copied());
+            }
+        }
+        identity.role = Some(Role { id, name });
+        identity
+    }
+}
+
+/// Whether we are a superuser, and every role with its memberships. Both
+/// optional: a release or role that cannot read them leaves ownership unjudged.
+async fn read_identity(c: &Client) -> Result<RoleRows, SnapshotError> {
+    let (su, roles) = tokio::join!(
+        c.query_typed(SUPERUSER_SQL, &[]),
+        c.query_typed(ROLES_SQL, &[])
+    );
+    let mut out = RoleRows::default();
+    if let Ok(rows) = optional(su, "reading whether we are a superuser")? {
+        out.superuser = rows.first().and_then(|r| r.try_get(0).ok());
+    }
+    if let Ok(rows) = optional(roles, "reading roles")? {
+        out.rows = rows
+            .iter()
+            .filter_map(|r| Some((r.try_get(0).ok()?, r.try_get(1).ok()?, r.try_get(2).ok()?)))
+            .collect();
+    }
+    Ok(out)
+}
+
+/// `SHOW` of every setting in [`SETTINGS`], pipelined.
+pub async fn read_settings(c: &Client) -> Result<Settings, SnapshotError> {
+    let shows: Vec<String> = SETTINGS.iter().map(|s| format!("SHOW {s}")).collect();
+    let results =
+        futures_util::future::join_all(shows.iter().map(|sql| c.query_typed(sql, &[]))).await;
+    let mut values: Vec<Option<String>> = Vec::with_capacity(SETTINGS.len());
+    for r in results {
+        let v = match optional(r, "reading a setting")? {
+            Ok(rows) => rows.first().and_then(|r| r.try_get::<_, String>(0).ok()),
+            Err(_) => None,
+        };
+        values.push(v);
+    }
+    let text = |i: usize| values.get(i).cloned().flatten();
+    let number = |i: usize| text(i).and_then(|v| v.trim().parse::<f64>().ok());
+    let flag = |i: usize| text(i).and_then(|v| parse_bool(&v));
+    Ok(Settings {
+        max_replicas_per_cluster: number(0)
+            .filter(|n| *n >= 0.0)
+            .map(|n| n.min(f64::from(u32::MAX)) as u32),
+        statement_logging_default_sample_rate: number(1),
+        statement_logging_max_sample_rate: number(2),
+        enable_zero_downtime_cluster_reconfiguration: flag(3),
+        enable_background_alter_cluster: flag(4),
+        enable_rbac_checks: flag(5),
+    })
+}
+
+/// `on`/`off`, `true`/`false` as Materialize prints booleans.
+fn parse_bool(v: &str) -> Option<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "on" | "true" | "1" | "yes" => Some(true),
+        "off" | "false" | "0" | "no" => Some(false),
+        _ => None,
+    }
 }
 
 fn missing_or(e: tokio_postgres::Error, store: &Store, what: &'static str) -> SnapshotError {
@@ -215,28 +448,78 @@ fn parse_sizes(rows: &[tokio_postgres::Row]) -> SizeCatalog {
     )
 }
 
-fn parse_clusters(rows: &[tokio_postgres::Row]) -> Vec<Cluster> {
-    rows.iter()
-        .filter_map(|r| {
-            let schedule = match r.try_get::<_, Option<String>>(5).ok()? {
-                None => Schedule::Manual,
-                Some(s) if s == "manual" => Schedule::Manual,
-                Some(s) if s == "on-refresh" => Schedule::OnRefresh,
-                Some(other) => Schedule::Other(other),
-            };
-            Some(Cluster {
-                id: ClusterId(r.try_get(0).ok()?),
-                name: r.try_get(1).ok()?,
-                managed: r.try_get::<_, Option<bool>>(2).ok()?.unwrap_or(false),
-                size: r.try_get::<_, Option<String>>(3).ok()?.map(Size),
-                replication_factor: r.try_get(4).ok()?,
-                schedule,
-                has_singleton_source: r.try_get::<_, Option<bool>>(6).ok()?.unwrap_or(false),
-                replicas: Vec::new(),
-                activity: Activity::default(),
-            })
-        })
-        .collect()
+/// The rows of `sql`, each parsed as it arrives: at 10 000 clusters the
+/// raw rows of the large queries would otherwise all be held at once, next
+/// to what is parsed from them (peak RSS, README "Scale"). Rows that do not
+/// parse are skipped.
+async fn parsed_rows<T>(
+    c: &Client,
+    sql: &str,
+    parse: fn(&tokio_postgres::Row) -> Option<T>,
+) -> Result<Vec<T>, tokio_postgres::Error> {
+    use futures_util::TryStreamExt;
+    let no_params: Vec<(
+        &(dyn tokio_postgres::types::ToSql + Sync),
+        tokio_postgres::types::Type,
+    )> = Vec::new();
+    let stream = c.query_typed_raw(sql, no_params).await?;
+    let mut stream = std::pin::pin!(stream);
+    let mut out = Vec::new();
+    while let Some(row) = stream.try_next().await? {
+        out.extend(parse(&row));
+    }
+    // Growth by doubling leaves up to half the room unused.
+    out.shrink_to_fit();
+    Ok(out)
+}
+
+fn parse_cluster(r: &tokio_postgres::Row) -> Option<Cluster> {
+    let schedule = match r.try_get::<_, Option<String>>(5).ok()? {
+        None => Schedule::Manual,
+        Some(s) if s == "manual" => Schedule::Manual,
+        Some(s) if s == "on-refresh" => Schedule::OnRefresh,
+        Some(other) => Schedule::Other(other),
+    };
+    Some(Cluster {
+        id: ClusterId(r.try_get(0).ok()?),
+        name: r.try_get(1).ok()?,
+        managed: r.try_get::<_, Option<bool>>(2).ok()?.unwrap_or(false),
+        size: r.try_get::<_, Option<String>>(3).ok()?.map(Size),
+        replication_factor: r.try_get(4).ok()?,
+        schedule,
+        has_singleton_source: r.try_get::<_, Option<bool>>(6).ok()?.unwrap_or(false),
+        replicas: Vec::new(),
+        activity: Activity::default(),
+        owner_id: r
+            .try_get::<_, Option<String>>(7)
+            .ok()?
+            .and_then(|o| RoleId::parse(&o)),
+        auto_scaling: false,
+    })
+}
+
+/// A replica and the id of its cluster.
+fn parse_replica(r: &tokio_postgres::Row) -> Option<(String, Replica)> {
+    let cluster_id: String = r.try_get(2).ok()?;
+    let objects: i64 = r.try_get(4).ok()?;
+    let hydrated_objects: i64 = r.try_get(5).ok()?;
+    let offline: bool = r.try_get(6).ok()?;
+    let replica = Replica {
+        id: r.try_get(0).ok()?,
+        name: r.try_get(1).ok()?,
+        size: r.try_get::<_, Option<String>>(3).ok()?.map(Size),
+        hydrated: hydrated_objects >= objects && !offline,
+        crash: CrashInfo {
+            crashes: u32::try_from(r.try_get::<_, i64>(7).ok()?).unwrap_or(u32::MAX),
+            ooms: u32::try_from(r.try_get::<_, i64>(8).ok()?).unwrap_or(u32::MAX),
+            last_crash: r.try_get(9).ok()?,
+        },
+        owner_id: r
+            .try_get::<_, Option<String>>(10)
+            .ok()?
+            .and_then(|o| RoleId::parse(&o)),
+    };
+    Some((cluster_id, replica))
 }
 
 /// Position of each cluster by id, for attaching per-cluster rows.
@@ -251,33 +534,14 @@ fn index_by_id(clusters: &[Cluster]) -> HashMap<String, usize> {
 fn attach_replicas(
     clusters: &mut [Cluster],
     index: &HashMap<String, usize>,
-    rows: &[tokio_postgres::Row],
+    replicas: Vec<(String, Replica)>,
 ) {
-    for r in rows {
-        let parsed = (|| {
-            let cluster_id: String = r.try_get(2).ok()?;
-            let objects: i64 = r.try_get(4).ok()?;
-            let hydrated_objects: i64 = r.try_get(5).ok()?;
-            let offline: bool = r.try_get(6).ok()?;
-            let replica = Replica {
-                id: r.try_get(0).ok()?,
-                name: r.try_get(1).ok()?,
-                size: r.try_get::<_, Option<String>>(3).ok()?.map(Size),
-                hydrated: hydrated_objects >= objects && !offline,
-                crash: CrashInfo {
-                    crashes: u32::try_from(r.try_get::<_, i64>(7).ok()?).unwrap_or(u32::MAX),
-                    ooms: u32::try_from(r.try_get::<_, i64>(8).ok()?).unwrap_or(u32::MAX),
-                    last_crash: r.try_get(9).ok()?,
-                },
-            };
-            Some((cluster_id, replica))
-        })();
-        if let Some((cluster_id, replica)) = parsed {
-            if let Some(&i) = index.get(&cluster_id) {
-                clusters[i].replicas.push(replica);
-            }
+    for (cluster_id, replica) in replicas {
+        if let Some(&i) = index.get(&cluster_id) {
+            clusters[i].replicas.push(replica);
         }
-    } // Growth by doubling leaves spare room in 10 000 small vectors.
+    }
+    // Growth by doubling leaves spare room in 10 000 small vectors.
     for c in clusters.iter_mut() {
         c.replicas.shrink_to_fit();
     }
@@ -304,6 +568,21 @@ fn attach_activity(
                 .and_then(|n| u32::try_from(n).ok())
                 .unwrap_or(0),
         };
+    }
+}
+
+fn attach_auto_scaling(
+    clusters: &mut [Cluster],
+    index: &HashMap<String, usize>,
+    rows: &[tokio_postgres::Row],
+) {
+    for r in rows {
+        let Ok(Some(cluster_id)) = r.try_get::<_, Option<String>>(0) else {
+            continue;
+        };
+        if let Some(&i) = index.get(&cluster_id) {
+            clusters[i].auto_scaling = true;
+        }
     }
 }
 

@@ -21,6 +21,7 @@ pub mod catalog;
 pub mod lease;
 pub mod live;
 pub mod migrate;
+pub mod session;
 pub mod store;
 mod tls;
 
@@ -82,16 +83,16 @@ impl DbError {
 /// errors that mean "try again" (connection exceptions, serialization
 /// failures, shutdowns, too many connections, another operation in
 /// progress). Everything else (unknown size, permission denied, syntax) is
-/// permanent and never retried.
+/// permanent and never retried. Notably 55006 (`cannot alter clusters with
+/// pending updates`, `… while a reconfiguration is in progress`) is not
+/// transient: a resize takes minutes, so the plan waits for it instead
+/// (reference §8.1).
 pub fn is_transient(e: &tokio_postgres::Error) -> bool {
     if let Some(db) = e.as_db_error() {
         let code = db.code().code();
         let msg = db.message().to_ascii_lowercase();
         return code.starts_with("08")
-            || matches!(
-                code,
-                "40001" | "57P01" | "57P02" | "57P03" | "53300" | "55006"
-            )
+            || matches!(code, "40001" | "57P01" | "57P02" | "57P03" | "53300")
             || msg.contains("another operation is in progress")
             || msg.contains("another operation in progress")
             || msg.contains("please try again");

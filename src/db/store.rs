@@ -21,6 +21,16 @@ pub const ACTIONS: &str = "mz_cluster_strategy_actions";
 pub const MIGRATIONS: &str = "clusterctl_schema_migrations";
 pub const LEASE: &str = "clusterctl_lease";
 
+/// What `apply` does to each of our tables (README, "Required Materialize
+/// privileges"), for `doctor`.
+pub const APPLY_PRIVILEGES: &[(&str, &[&str])] = &[
+    (STRATEGIES, &["SELECT"]),
+    (STATE, &["SELECT", "INSERT", "DELETE"]),
+    (ACTIONS, &["SELECT", "INSERT", "UPDATE"]),
+    (MIGRATIONS, &["SELECT"]),
+    (LEASE, &["SELECT", "UPDATE"]),
+];
+
 /// Rows per multi-row INSERT, to stay far below the parameter limit.
 const CHUNK: usize = 500;
 
@@ -182,34 +192,39 @@ impl Store {
         row: &AuditRow,
         retry: bool,
     ) -> Result<(), DbError> {
-        self.insert_audit(c, row, None, retry).await
+        self.insert_audit(c, row, None, None, retry).await
     }
 
-    /// Records a change that is already done (a strategy row written or
-    /// removed, by `strategy set|rm|pause|resume`): one row, `executed` true.
-    pub async fn audit_done(&self, c: &Client, row: &AuditRow) -> Result<(), DbError> {
-        self.insert_audit(c, row, Some(true), true).await
+    /// Records an action that already ended (a strategy row written or
+    /// removed, the session cluster's temporary replica): one constant
+    /// INSERT, which needs no replica on the session cluster (reference
+    /// §8.2), so it also works once a temporary replica is gone.
+    pub async fn audit_done(
+        &self,
+        c: &Client,
+        row: &AuditRow,
+        executed: bool,
+        error: Option<&str>,
+    ) -> Result<(), DbError> {
+        self.insert_audit(c, row, Some(executed), error, false)
+            .await
     }
 
-    /// One audit row; with `if_absent`, only when no row has its id.
+    /// One audit row; with `if_absent`, only when no row has its id (an
+    /// INSERT … SELECT, which runs on the session cluster).
     async fn insert_audit(
         &self,
         c: &Client,
         row: &AuditRow,
         executed: Option<bool>,
+        error: Option<&str>,
         if_absent: bool,
     ) -> Result<(), DbError> {
         let table = self.table(ACTIONS);
-        let executed = match executed {
-            None => "NULL::bool",
-            Some(true) => "true",
-            Some(false) => "false",
-        };
         let columns =
             "action_id, cluster_id, action_sql, decision_ctx, executed, error_message, created_at";
-        let values = format!(
-            "$1::text, $2::text, $3::text, $4::text::jsonb, {executed}, NULL::text, $5::text::timestamptz"
-        );
+        let values = "$1::text, $2::text, $3::text, $4::text::jsonb, $5::bool, $6::text, \
+                      $7::text::timestamptz";
         let sql = if if_absent {
             format!(
                 "INSERT INTO {table} ({columns}) SELECT {values} \
@@ -218,17 +233,59 @@ impl Store {
         } else {
             format!("INSERT INTO {table} ({columns}) VALUES ({values})")
         };
-        let params = [
-            row.action_id.clone(),
-            row.cluster_id.0.clone(),
-            row.action_sql.clone(),
-            row.decision_ctx.to_string(),
-            row.created_at.to_rfc3339(),
+        let ctx = row.decision_ctx.to_string();
+        let at = row.created_at.to_rfc3339();
+        let err = error.map(str::to_string);
+        let params: Vec<(&(dyn ToSql + Sync), Type)> = vec![
+            (&row.action_id, Type::TEXT),
+            (&row.cluster_id.0, Type::TEXT),
+            (&row.action_sql, Type::TEXT),
+            (&ctx, Type::TEXT),
+            (&executed, Type::BOOL),
+            (&err, Type::TEXT),
+            (&at, Type::TEXT),
         ];
-        execute_text(c, &sql, &params)
+        execute_typed(c, &sql, params)
             .await
             .map_err(|e| self.missing_or(e, "writing the audit row"))?;
         Ok(())
+    }
+
+    /// Whether our role holds each privilege of [`APPLY_PRIVILEGES`], in
+    /// one statement (`has_table_privilege`): `(table, privilege, held)`.
+    /// Fails when a table is missing.
+    pub async fn apply_privileges(
+        &self,
+        c: &Client,
+    ) -> Result<Vec<(String, &'static str, bool)>, tokio_postgres::Error> {
+        let wanted: Vec<(String, &'static str)> = APPLY_PRIVILEGES
+            .iter()
+            .flat_map(|(t, ps)| ps.iter().map(move |p| (self.table(t), *p)))
+            .collect();
+        let calls: Vec<String> = wanted
+            .iter()
+            .map(|(t, p)| {
+                format!(
+                    "has_table_privilege({}, {})",
+                    ddl::literal(t),
+                    ddl::literal(p)
+                )
+            })
+            .collect();
+        let rows = c
+            .query_typed(&format!("SELECT {}", calls.join(", ")), &[])
+            .await?;
+        let row = rows.first();
+        Ok(wanted
+            .into_iter()
+            .enumerate()
+            .map(|(i, (t, p))| {
+                let held = row
+                    .and_then(|r| r.try_get::<_, bool>(i).ok())
+                    .unwrap_or(false);
+                (t, p, held)
+            })
+            .collect())
     }
 
     /// Removes the intent of an action that was never attempted (the plan

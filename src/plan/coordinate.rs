@@ -78,6 +78,7 @@ pub(super) fn plan_cluster(
         sizes: &snap.sizes,
         now: snap.now,
         idle,
+        sample_rate: snap.env.settings.sample_rate(),
     };
     let mut desired = Desired::from_cluster(cluster);
     let mut new_state = fresh_state(&state, &configs, snap.now);
@@ -101,12 +102,18 @@ pub(super) fn plan_cluster(
     }
     discard_moot_decisions(cluster, &desired, &state, &mut new_state);
     rules::enforce_invariants(cluster, &snap.sizes, &mut desired);
+    rules::enforce_replica_limit(
+        cluster,
+        &snap.sizes,
+        snap.env.settings.max_replicas_per_cluster,
+        &mut desired,
+    );
     cp.suspending = desired.suspending.is_some();
     cp.notes.append(&mut desired.notes);
     cp.waiting = waiting_of(cluster, &desired);
     cp.alerts.append(&mut desired.alerts);
     cp.actions = if cluster.managed {
-        diff::diff_managed(cluster, &desired, opts, &mut cp.notes)
+        managed_actions(snap, opts, cluster, &configs, &desired, &mut cp)
     } else {
         diff::diff(cluster, &desired, &mut cp.notes)
     };
@@ -152,6 +159,39 @@ fn waiting_of(cluster: &Cluster, desired: &Desired) -> Vec<crate::strategy::Defe
         });
     }
     out
+}
+
+/// A managed cluster's actions: none while a reconfiguration is in flight
+/// (Materialize would refuse a replication-factor change and fold a second
+/// resize into the first), else the diff in the form the release supports.
+fn managed_actions(
+    snap: &Snapshot,
+    opts: &PlanOptions,
+    cluster: &Cluster,
+    configs: &[StrategyConfig],
+    desired: &Desired,
+    cp: &mut ClusterPlan,
+) -> Vec<crate::plan::Action> {
+    if let Some(waiting) = rules::reconfiguration_in_flight(cluster) {
+        cp.waiting.push(crate::strategy::Deferred {
+            strategy: None,
+            action: "resize".into(),
+            reason: waiting.clone(),
+            in_seconds: None,
+        });
+        cp.notes.push(waiting);
+        return Vec::new();
+    }
+    let m = diff::ManagedCtx {
+        opts,
+        form: rules::resize_form(&snap.env),
+        allow_downtime: configs.iter().any(StrategyConfig::allows_downtime),
+    };
+    let mut said = diff::Said::default();
+    let actions = diff::diff_managed(cluster, desired, &m, &mut said);
+    cp.notes.append(&mut said.notes);
+    cp.alerts.append(&mut said.alerts);
+    actions
 }
 
 fn slot<'a>(

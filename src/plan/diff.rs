@@ -1,8 +1,10 @@
 //! Desired replica set vs live catalog → ordered DDL actions. Unmanaged
 //! clusters get one CREATE/DROP CLUSTER REPLICA per replica, creates first;
-//! managed clusters get at most a graceful resize and a replication-factor
-//! change. SQL text comes from `ddl`, always quoted.
+//! managed clusters get at most a resize (in the form the release supports,
+//! `rules::ResizeForm`) and a replication-factor change. SQL text comes
+//! from `ddl`, always quoted.
 
+use super::rules::ResizeForm;
 use super::{Action, ActionKind, PlanOptions};
 use crate::ddl;
 use crate::model::{Cluster, Size};
@@ -26,6 +28,7 @@ pub(super) fn diff(cluster: &Cluster, d: &Desired, notes: &mut Vec<String>) -> V
                     replica: name.clone(),
                     size: Some(want.size.clone()),
                     replication_factor: None,
+                    resize: None,
                     sql: ddl::create_replica(&cluster.name, name, &want.size),
                     strategy,
                     reasons: vec![reason],
@@ -53,6 +56,7 @@ pub(super) fn diff(cluster: &Cluster, d: &Desired, notes: &mut Vec<String>) -> V
             replica: live.name.clone(),
             size: live.size.clone(),
             replication_factor: None,
+            resize: None,
             sql: ddl::drop_replica(&cluster.name, &live.name),
             strategy: change.strategy,
             reasons: vec![change.reason.clone()],
@@ -61,14 +65,32 @@ pub(super) fn diff(cluster: &Cluster, d: &Desired, notes: &mut Vec<String>) -> V
     actions
 }
 
+/// What a managed cluster's diff depends on besides the desired set.
+pub(super) struct ManagedCtx<'a> {
+    pub opts: &'a PlanOptions,
+    pub form: ResizeForm,
+    /// A strategy of the cluster sets `allow_downtime`.
+    pub allow_downtime: bool,
+}
+
+/// What the diff of a managed cluster wants said besides its actions.
+#[derive(Default)]
+pub(super) struct Said {
+    pub notes: Vec<String>,
+    pub alerts: Vec<String>,
+}
+
 /// Managed clusters: the desired replica set becomes a (size, replication
-/// factor) pair. New replicas of one size mean a graceful resize to it;
-/// otherwise the count of desired replicas is the replication factor.
+/// factor) pair. New replicas of one size mean a resize to it, in the form
+/// the release supports; otherwise the count of desired replicas is the
+/// replication factor. Where the release has no graceful resize, a resize
+/// of a running cluster is a restart: done only with `allow_downtime`,
+/// else reported and the cluster keeps its size.
 pub(super) fn diff_managed(
     cluster: &Cluster,
     d: &Desired,
-    opts: &PlanOptions,
-    notes: &mut Vec<String>,
+    m: &ManagedCtx,
+    said: &mut Said,
 ) -> Vec<Action> {
     let rf_now = cluster
         .replication_factor
@@ -80,6 +102,7 @@ pub(super) fn diff_managed(
         replica: String::new(),
         size,
         replication_factor: rf,
+        resize: None,
         sql,
         strategy: change.strategy,
         reasons: vec![change.reason.clone()],
@@ -108,48 +131,115 @@ pub(super) fn diff_managed(
         .collect();
     let new_sizes: std::collections::BTreeSet<&Size> = added.iter().map(|(s, _)| *s).collect();
     if new_sizes.len() > 1 {
-        notes.push(format!(
+        said.notes.push(format!(
             "managed cluster: strategies want replicas of several sizes ({}); a managed cluster has one size, so nothing is changed",
             new_sizes.iter().map(|s| s.0.as_str()).collect::<Vec<_>>().join(", ")
         ));
         return Vec::new();
     }
     let current = cluster.size.as_ref();
-    let target = new_sizes.first().copied().or(current);
-    let Some(target) = target else {
-        notes.push("managed cluster without a size in the catalog: nothing is changed".into());
+    let Some(wanted) = new_sizes.first().copied().or(current) else {
+        said.notes
+            .push("managed cluster without a size in the catalog: nothing is changed".into());
         return Vec::new();
     };
-    let count = d.replicas.values().filter(|r| &r.size == target).count() as i64;
     let mut actions = Vec::new();
-    if Some(target) != current {
-        let change = added.iter().find(|(s, _)| *s == target).map(|(_, c)| *c);
-        if let Some(change) = change {
-            let sql = ddl::set_size_graceful(&cluster.name, target, opts.resize_timeout);
-            actions.push(action(
-                ActionKind::SetSize,
-                Some(target.clone()),
-                None,
-                sql,
-                change,
-            ));
+    let mut resizing = false;
+    let mut blocked = false;
+    if Some(wanted) != current {
+        if let Some(change) = added.iter().find(|(s, _)| *s == wanted).map(|(_, c)| *c) {
+            match resize(cluster, wanted, change, m, rf_now) {
+                Ok(a) => {
+                    actions.push(a);
+                    resizing = true;
+                }
+                Err(why) => {
+                    said.alerts.push(why);
+                    blocked = true;
+                }
+            }
         }
     }
+    // The replicas wanted at the size the cluster will have. When the
+    // resize cannot happen the cluster keeps its size: the replicas wanted
+    // at it, or, when only the new size is wanted (waking a suspended
+    // cluster), that many at the current size.
+    let of_size = |size: &Size| d.replicas.values().filter(|r| &r.size == size).count() as i64;
+    let count = match current {
+        Some(now) if blocked && of_size(now) > 0 => of_size(now),
+        _ => of_size(wanted),
+    };
     let rf_change = added
         .first()
         .map(|(_, c)| *c)
         .or_else(|| d.removed.values().next());
     if count != rf_now {
         if let Some(change) = rf_change {
-            let sql = ddl::set_replication_factor(&cluster.name, count);
-            actions.push(action(
-                ActionKind::SetReplicationFactor,
-                None,
-                Some(count),
-                sql,
-                change,
-            ));
+            if resizing && m.form == ResizeForm::Background && rf_now > 0 {
+                // Materialize refuses it while the resize runs (55006).
+                said.notes.push(format!(
+                    "replication factor {count} waits for the resize to finish"
+                ));
+            } else {
+                let sql = ddl::set_replication_factor(&cluster.name, count);
+                actions.push(action(
+                    ActionKind::SetReplicationFactor,
+                    None,
+                    Some(count),
+                    sql,
+                    change,
+                ));
+            }
         }
     }
     actions
+}
+
+/// The resize action in the form the release supports, or why there is none.
+fn resize(
+    cluster: &Cluster,
+    size: &Size,
+    change: &Change,
+    m: &ManagedCtx,
+    rf_now: i64,
+) -> Result<Action, String> {
+    let mut reasons = vec![change.reason.clone()];
+    let sql = match m.form {
+        ResizeForm::Background => ddl::set_size(&cluster.name, size),
+        ResizeForm::WaitUntilReady => {
+            ddl::set_size_graceful(&cluster.name, size, m.opts.resize_timeout)
+        }
+        // Nothing runs, so nothing goes down.
+        ResizeForm::Restart if rf_now == 0 || cluster.replicas.is_empty() => {
+            ddl::set_size(&cluster.name, size)
+        }
+        ResizeForm::Restart if m.allow_downtime => {
+            reasons.push(
+                "this release has no graceful resize: Materialize replaces the replicas at once \
+                 (downtime until they hydrate), allowed by allow_downtime"
+                    .into(),
+            );
+            ddl::set_size(&cluster.name, size)
+        }
+        ResizeForm::Restart => {
+            return Err(format!(
+                "{}: not resizable to {size} on this release without downtime (graceful resize \
+                 needs v26.35 or later, or enable_zero_downtime_cluster_reconfiguration); set \
+                 \"allow_downtime\": true in its strategy to resize with a restart",
+                change.strategy
+            ))
+        }
+    };
+    Ok(Action {
+        kind: ActionKind::SetSize,
+        cluster_id: cluster.id.clone(),
+        cluster: cluster.name.clone(),
+        replica: String::new(),
+        size: Some(size.clone()),
+        replication_factor: None,
+        resize: Some(m.form),
+        sql,
+        strategy: change.strategy,
+        reasons,
+    })
 }

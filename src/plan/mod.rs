@@ -19,7 +19,7 @@ use crate::strategy::{Idle, StrategyKind};
 
 pub use crate::strategy::Deferred;
 pub use coordinate::{first_seen, CONTROLLER_SLOT};
-pub use rules::unmanageable;
+pub use rules::{resize_form, unmanageable, ResizeForm};
 pub use select::{Selection, SelectionError};
 
 /// Version of the JSON documents we print; bumped on incompatible changes.
@@ -51,8 +51,9 @@ pub enum ActionKind {
     /// Managed clusters: `ALTER CLUSTER … SET (REPLICATION FACTOR = n)`
     /// (0 suspends).
     SetReplicationFactor,
-    /// Managed clusters: `ALTER CLUSTER … SET (SIZE = …)`, graceful (the
-    /// old replicas serve until the new ones are hydrated).
+    /// Managed clusters: `ALTER CLUSTER … SET (SIZE = …)`, graceful where
+    /// the release allows it (the old replicas serve until the new ones are
+    /// hydrated; see [`rules::ResizeForm`]).
     SetSize,
 }
 
@@ -90,6 +91,9 @@ pub struct Action {
     /// The new replication factor (`SetReplicationFactor`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub replication_factor: Option<i64>,
+    /// `SetSize`: how this release carries the resize out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resize: Option<rules::ResizeForm>,
     pub sql: String,
     pub strategy: StrategyKind,
     pub reasons: Vec<String>,
@@ -256,12 +260,34 @@ pub fn plan(snap: &Snapshot, opts: &PlanOptions) -> Plan {
     }
     // Catalog order (by id), as the clusters were read.
     clusters.sort_by_key(|cp| by_id.get(&cp.cluster_id).copied());
+    warnings.extend(environment_warnings(snap, &clusters));
     Plan {
         format_version: FORMAT_VERSION,
         now: snap.now,
         clusters,
         warnings,
     }
+}
+
+/// Signals that failed or cannot be trusted, said once per plan where a
+/// planned cluster relies on them.
+fn environment_warnings(snap: &Snapshot, clusters: &[ClusterPlan]) -> Vec<String> {
+    let mut out = Vec::new();
+    let uses_activity = clusters.iter().any(|cp| {
+        cp.outcome == Outcome::Planned && cp.strategies.contains(&StrategyKind::IdleSuspend)
+    });
+    if uses_activity {
+        if let Some(why) = rules::activity_problem(snap) {
+            out.push(format!("{why}; idle_suspend does not suspend"));
+        }
+    }
+    if let Some(e) = &snap.env.auto_scaling_error {
+        out.push(format!(
+            "the auto-scaling relation of this release cannot be read ({e}): clusters \
+             Materialize scales itself cannot be told apart"
+        ));
+    }
+    out
 }
 
 #[cfg(test)]

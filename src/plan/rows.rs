@@ -32,6 +32,11 @@ pub enum Code {
     ConflictingStrategies,
     Unmanageable,
     DuplicateRows,
+    /// A signal a strategy relies on is unreadable or untrustworthy here.
+    SignalUnknown,
+    /// The release cannot carry out what a strategy wants (a managed
+    /// resize without graceful reconfiguration).
+    Unsupported,
 }
 
 /// One problem of a row, or of a cluster's set of rows.

@@ -1,11 +1,19 @@
 //! The rules every plan obeys, whatever the strategies want: which
 //! combinations of strategies can work on a cluster, which clusters the
-//! controller must leave alone, and the invariants enforced after the
+//! controller must leave alone (and why: system, session cluster, native
+//! automation, ownership our role lacks), the invariants enforced after the
 //! strategies ran (never drop the last hydrated replica unless suspending
-//! on purpose, keep the replica running the cluster's sources).
+//! on purpose, keep the replica running the cluster's sources, never go
+//! beyond Materialize's `max_replicas_per_cluster`), and what the server's
+//! release and settings allow: how a managed cluster is resized, whether a
+//! reconfiguration is still in flight, how much silence of a sampled
+//! statement log proves idleness (reference §8).
 
-use crate::model::{Cluster, Replica, Schedule, SizeCatalog, Snapshot};
-use crate::strategy::{Desired, DesiredReplica, StrategyKind};
+use serde::Serialize;
+
+use crate::ddl;
+use crate::model::{Cluster, Environment, Replica, Schedule, SizeCatalog, Snapshot};
+use crate::strategy::{Desired, DesiredReplica, StrategyKind, MIN_SAMPLE_RATE};
 
 /// Strategy combinations that cannot work on this cluster: two strategies
 /// that both choose the size, and strategies that need replicas of several
@@ -32,7 +40,8 @@ pub fn combination_errors(cluster: &Cluster, kinds: &[StrategyKind]) -> Vec<Stri
     errors
 }
 
-/// Why the controller must leave this cluster alone, if it must.
+/// Why the controller must leave this cluster alone, if it must: the one
+/// place for such rules (`plan`, `check`, `status` and `doctor` ask here).
 pub fn unmanageable(snap: &Snapshot, cluster: &Cluster) -> Option<String> {
     if cluster.is_system() {
         return Some("system cluster".into());
@@ -56,13 +65,326 @@ pub fn unmanageable(snap: &Snapshot, cluster: &Cluster) -> Option<String> {
             ))
         }
     }
+    if cluster.auto_scaling {
+        return Some(
+            "Materialize scales this cluster itself (it has an auto-scaling strategy)".into(),
+        );
+    }
     if let Some(r) = cluster.replicas.iter().find(|r| r.size.is_none()) {
         return Some(format!(
             "replica {} has no size (unorchestrated): catalog data incomplete",
             r.name
         ));
     }
+    ownership_problem(&snap.env, cluster)
+}
+
+/// DDL our role would be refused (§8.4): `CREATE CLUSTER REPLICA` and
+/// `ALTER CLUSTER` need ownership of the cluster, `DROP CLUSTER REPLICA`
+/// ownership of the replica (replicas have their own owners). With the
+/// exact `… OWNER TO …` statements that fix it. Not judged when our role
+/// could not be read, or when RBAC is off (self-managed: everyone is a
+/// superuser).
+fn ownership_problem(env: &Environment, cluster: &Cluster) -> Option<String> {
+    if env.settings.enable_rbac_checks == Some(false) {
+        return None;
+    }
+    let id = &env.identity;
+    let role = id.role.as_ref()?;
+    let mut missing = Vec::new();
+    let mut fixes = Vec::new();
+    if let Some(owner) = &cluster.owner_id {
+        if id.acts_as(owner) == Some(false) {
+            missing.push(format!("the cluster (owner {})", id.name_of(owner)));
+            fixes.push(ddl::alter_cluster_owner(&cluster.name, &role.name));
+        }
+    }
+    // A managed cluster's replicas are Materialize's: only ALTER CLUSTER is sent.
+    if !cluster.managed {
+        for r in &cluster.replicas {
+            let Some(owner) = &r.owner_id else { continue };
+            if id.acts_as(owner) == Some(false) {
+                missing.push(format!("replica {} (owner {})", r.name, id.name_of(owner)));
+                fixes.push(ddl::alter_replica_owner(&cluster.name, &r.name, &role.name));
+            }
+        }
+    }
+    if missing.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "role {} does not own {}, so Materialize would refuse its DDL (must be owner); \
+         fix: {}",
+        role.name,
+        missing.join(", "),
+        fixes.join("; ")
+    ))
+}
+
+/// How a managed cluster's size change is sent on this release (§2.4, §8.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResizeForm {
+    /// v26.35 and later: a plain `SET (SIZE)` returns at once and
+    /// Materialize cuts over in the background once the new replicas are
+    /// ready (the old ones serve meanwhile).
+    Background,
+    /// Graceful and blocking: `WITH (WAIT UNTIL READY (TIMEOUT …, ON
+    /// TIMEOUT = 'ROLLBACK'))` holds the session until the new replicas are
+    /// ready, or rolls back.
+    WaitUntilReady,
+    /// No graceful resize: a plain `SET (SIZE)` replaces the replicas at
+    /// once (downtime until the new ones hydrate).
+    Restart,
+}
+
+/// The first release whose plain `SET (SIZE)` is graceful (docs, "Cluster
+/// resizing"; reference §2.4).
+pub const BACKGROUND_RESIZE_SINCE: (u32, u32, u32) = (26, 35, 0);
+
+impl ResizeForm {
+    /// One line for plans and `doctor`.
+    pub fn describe(self) -> &'static str {
+        match self {
+            ResizeForm::Background => {
+                "plain ALTER CLUSTER … SET (SIZE); Materialize reconfigures in the background \
+                 and cuts over once the new replicas are ready"
+            }
+            ResizeForm::WaitUntilReady => {
+                "ALTER CLUSTER … SET (SIZE) WITH (WAIT UNTIL READY (…, ON TIMEOUT = 'ROLLBACK')): \
+                 graceful, the statement waits for the new replicas"
+            }
+            ResizeForm::Restart => {
+                "no graceful resize on this release: ALTER CLUSTER … SET (SIZE) restarts the \
+                 cluster (downtime), done only where a strategy sets allow_downtime"
+            }
+        }
+    }
+}
+
+/// The resize form this server supports: by release first, then by its
+/// settings. Without any evidence (the simulator) the graceful blocking form.
+pub fn resize_form(env: &Environment) -> ResizeForm {
+    let s = &env.settings;
+    match env.version_number() {
+        Some(v) if v >= BACKGROUND_RESIZE_SINCE => {
+            // Self-managed installs may keep background mode off: the plain
+            // statement then waits (for a day by default), so bound it.
+            if s.enable_background_alter_cluster == Some(false) {
+                ResizeForm::WaitUntilReady
+            } else {
+                ResizeForm::Background
+            }
+        }
+        Some(_) => match s.enable_zero_downtime_cluster_reconfiguration {
+            Some(true) => ResizeForm::WaitUntilReady,
+            _ => ResizeForm::Restart,
+        },
+        None => match s.enable_zero_downtime_cluster_reconfiguration {
+            Some(false) => ResizeForm::Restart,
+            _ => ResizeForm::WaitUntilReady,
+        },
+    }
+}
+
+/// A managed cluster whose reconfiguration is still in flight: replicas of
+/// another size than `mz_clusters.size` (the new ones of a background
+/// resize, or `rN-pending` ones of a blocking one). Materialize refuses a
+/// replication-factor change meanwhile (55006) and folds a second size
+/// change into the first, resetting its deadline: nothing is sent until it
+/// finished.
+pub fn reconfiguration_in_flight(cluster: &Cluster) -> Option<String> {
+    if !cluster.managed {
+        return None;
+    }
+    let size = cluster.size.as_ref()?;
+    let other: Vec<String> = cluster
+        .replicas
+        .iter()
+        .filter(|r| r.size.as_ref() != Some(size) || r.name.ends_with("-pending"))
+        .map(|r| {
+            format!(
+                "{} ({})",
+                r.name,
+                r.size.as_ref().map(|s| s.0.as_str()).unwrap_or("?")
+            )
+        })
+        .collect();
+    if other.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "waiting for the resize to finish: {} not yet cut over (the cluster is at {size} \
+         until Materialize switches)",
+        other.join(", ")
+    ))
+}
+
+/// Why idleness cannot be judged for suspending a cluster, if it cannot:
+/// the log is unreadable, sampled too thinly, or empty.
+pub fn activity_unknown(snap: &Snapshot) -> Option<String> {
+    activity_problem(snap).or_else(|| {
+        (!snap.activity_log_has_rows).then(|| {
+            "the statement log has no rows in the lookback window (statement logging off, \
+             or every statement sampled away): activity is unknown"
+                .to_string()
+        })
+    })
+}
+
+/// An activity signal an operator must fix (a warning, and a `check`
+/// problem, wherever `idle_suspend` relies on it): the statement log is
+/// unreadable for our role, or sampled too thinly to prove anything.
+pub fn activity_problem(snap: &Snapshot) -> Option<String> {
+    if let Some(e) = &snap.env.activity_error {
+        return Some(format!(
+            "the statement log cannot be read ({e}): activity is unknown; grant the role \
+             mz_monitor_redacted (or mz_monitor)"
+        ));
+    }
+    if let Some(rate) = snap.env.settings.sample_rate() {
+        if rate < MIN_SAMPLE_RATE {
+            return Some(format!(
+                "statement logging keeps {} of statements (below {}): a silent log proves \
+                 nothing, so activity counts as unknown",
+                percent(rate),
+                percent(MIN_SAMPLE_RATE)
+            ));
+        }
+    }
     None
+}
+
+/// What the environment keeps a cluster's valid strategies from doing, as
+/// `(code, message)` warnings for `check` and `doctor`: `idle_suspend`
+/// without a trustworthy activity signal, a size-choosing strategy on a
+/// managed cluster whose release cannot resize it without downtime.
+pub fn environment_findings(
+    snap: &Snapshot,
+    cluster: &Cluster,
+    configs: &[crate::strategy::StrategyConfig],
+) -> Vec<(crate::plan::rows::Code, String)> {
+    use crate::plan::rows::Code;
+    let mut out = Vec::new();
+    let has = |k: StrategyKind| configs.iter().any(|c| c.kind() == k);
+    if has(StrategyKind::IdleSuspend) {
+        if let Some(why) = activity_problem(snap) {
+            out.push((
+                Code::SignalUnknown,
+                format!("idle_suspend cannot tell whether the cluster is idle: {why}"),
+            ));
+        }
+    }
+    let sizes_it = configs.iter().any(|c| c.kind().chooses_size());
+    if cluster.managed
+        && sizes_it
+        && resize_form(&snap.env) == ResizeForm::Restart
+        && !configs.iter().any(|c| c.allows_downtime())
+    {
+        out.push((
+            Code::Unsupported,
+            format!(
+                "managed cluster: this release ({}) cannot resize it without downtime; set \
+                 \"allow_downtime\": true to resize with a restart, or upgrade",
+                snap.env.version.as_deref().unwrap_or("unknown version")
+            ),
+        ));
+    }
+    out
+}
+
+/// The statement log as the activity signal sees it, for `status`,
+/// `check` and `doctor`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StatementLog {
+    /// Our role could read it.
+    pub readable: bool,
+    /// Effective sample rate (min of the default and max settings); null
+    /// when the settings could not be read.
+    pub sample_rate: Option<f64>,
+    /// What it means for idle_suspend, when it is not a complete log.
+    pub note: Option<String>,
+}
+
+/// The statement log as `idle_suspend` sees it; the note only where a
+/// strategy row of that type relies on it.
+pub fn statement_log(snap: &Snapshot) -> StatementLog {
+    let relied_on = snap
+        .strategies
+        .iter()
+        .any(|r| StrategyKind::parse(&r.strategy_type) == Some(StrategyKind::IdleSuspend));
+    StatementLog {
+        readable: snap.env.activity_error.is_none(),
+        sample_rate: snap.env.settings.sample_rate(),
+        note: relied_on
+            .then(|| activity_problem(snap).or_else(|| sampling_note(&snap.env)))
+            .flatten(),
+    }
+}
+
+/// A sample rate below 1, said plainly, or `None` for a complete log.
+pub fn sampling_note(env: &Environment) -> Option<String> {
+    let rate = env.settings.sample_rate()?;
+    (MIN_SAMPLE_RATE..1.0).contains(&rate).then(|| {
+        let factor = format!("{:.2}", 1.0 / rate);
+        format!(
+            "statement logging keeps {} of statements: idle_suspend waits {}× idle_after_s \
+             of silence before suspending",
+            percent(rate),
+            factor.trim_end_matches('0').trim_end_matches('.')
+        )
+    })
+}
+
+/// `0.99` → `99%`, `0.055` → `5.5%`.
+pub fn percent(rate: f64) -> String {
+    let p = rate * 100.0;
+    if (p - p.round()).abs() < 1e-9 {
+        format!("{}%", p.round())
+    } else {
+        format!("{p:.1}%")
+    }
+}
+
+/// Materialize refuses a replica beyond `max_replicas_per_cluster` (§8.5):
+/// additions are cut, most expensive first, until the cluster fits, and
+/// the plan says which and why. Creates run before drops, so on an
+/// unmanaged cluster every live replica still counts when a new one is
+/// created; a managed cluster's replication factor is the desired count.
+pub fn enforce_replica_limit(
+    cluster: &Cluster,
+    sizes: &SizeCatalog,
+    limit: Option<u32>,
+    d: &mut Desired,
+) {
+    let Some(limit) = limit else {
+        return;
+    };
+    let limit = limit as usize;
+    let count = |d: &Desired| {
+        if cluster.managed {
+            d.replicas.len()
+        } else {
+            let added = d
+                .replicas
+                .keys()
+                .filter(|n| cluster.replica(n).is_none())
+                .count();
+            cluster.replicas.len() + added
+        }
+    };
+    let cut = d.cut_additions(cluster, sizes, |d| {
+        let n = count(d);
+        (n > limit).then(|| {
+            format!(
+                "{n} replicas would exceed Materialize's max_replicas_per_cluster ({limit}); \
+                 it can be created once others are gone (or ask for a higher limit)"
+            )
+        })
+    });
+    for (name, size, why) in cut {
+        d.notes.push(format!("not creating {name} ({size}): {why}"));
+    }
 }
 
 /// The rules no strategy may break, unless the cluster is being suspended on
@@ -110,4 +432,236 @@ fn keep(d: &mut Desired, r: &Replica, why: &str) {
             added_by: None,
         },
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ClusterId, Identity, Replica, Role, RoleId, Settings, Size};
+    use crate::strategy::StrategyKind;
+
+    fn env(
+        version: Option<&str>,
+        zero_downtime: Option<bool>,
+        background: Option<bool>,
+    ) -> Environment {
+        Environment {
+            version: version.map(str::to_string),
+            settings: Settings {
+                enable_zero_downtime_cluster_reconfiguration: zero_downtime,
+                enable_background_alter_cluster: background,
+                ..Settings::default()
+            },
+            ..Environment::default()
+        }
+    }
+
+    #[test]
+    fn the_resize_form_follows_the_release_then_its_settings() {
+        use ResizeForm::*;
+        let cases = [
+            (
+                "newest",
+                env(Some("v26.35.0 (abc)"), None, Some(true)),
+                Background,
+            ),
+            (
+                "newer, flag gone",
+                env(Some("v26.40.2 (abc)"), None, None),
+                Background,
+            ),
+            (
+                "background switched off",
+                env(Some("v26.35.0"), None, Some(false)),
+                WaitUntilReady,
+            ),
+            (
+                "blocking release",
+                env(Some("v26.34.0 (abc)"), Some(true), None),
+                WaitUntilReady,
+            ),
+            (
+                "gated off",
+                env(Some("v25.2.0 (abc)"), Some(false), None),
+                Restart,
+            ),
+            (
+                "older than the flag",
+                env(Some("v0.99.0"), None, None),
+                Restart,
+            ),
+            (
+                "no evidence (simulator)",
+                env(None, None, None),
+                WaitUntilReady,
+            ),
+            (
+                "unknown version, gated off",
+                env(None, Some(false), None),
+                Restart,
+            ),
+        ];
+        for (name, e, want) in cases {
+            assert_eq!(resize_form(&e), want, "{name}");
+        }
+    }
+
+    fn replica(name: &str, size: &str, owner: &str) -> Replica {
+        Replica {
+            id: format!("u{}", name.len()),
+            name: name.into(),
+            size: Some(Size(size.into())),
+            hydrated: true,
+            crash: Default::default(),
+            owner_id: RoleId::parse(owner),
+        }
+    }
+
+    fn managed(size: &str, replicas: Vec<Replica>) -> Cluster {
+        Cluster {
+            managed: true,
+            size: Some(Size(size.into())),
+            replication_factor: Some(1),
+            replicas,
+            ..Cluster::empty(ClusterId("u7".into()), "m")
+        }
+    }
+
+    #[test]
+    fn a_reconfiguration_is_in_flight_while_replicas_of_another_size_exist() {
+        let settled = managed("25cc", vec![replica("r1", "25cc", "u1")]);
+        assert_eq!(reconfiguration_in_flight(&settled), None);
+        let background = managed(
+            "25cc",
+            vec![replica("r1", "25cc", "u1"), replica("r2", "100cc", "u1")],
+        );
+        let why = reconfiguration_in_flight(&background).unwrap_or_default();
+        assert!(
+            why.contains("waiting for the resize to finish") && why.contains("r2 (100cc)"),
+            "{why}"
+        );
+        let blocking = managed(
+            "25cc",
+            vec![
+                replica("r1", "25cc", "u1"),
+                replica("r1-pending", "25cc", "u1"),
+            ],
+        );
+        assert!(reconfiguration_in_flight(&blocking).is_some());
+        let mut unmanaged = background.clone();
+        unmanaged.managed = false;
+        assert_eq!(reconfiguration_in_flight(&unmanaged), None);
+    }
+
+    fn snap_as(role: &str, holds: &[&str], superuser: bool, clusters: Vec<Cluster>) -> Snapshot {
+        let mut identity = Identity {
+            role: RoleId::parse(role).map(|id| Role {
+                id,
+                name: "ctl".into(),
+            }),
+            superuser: Some(superuser),
+            ..Identity::default()
+        };
+        identity.holds = holds.iter().filter_map(|s| RoleId::parse(s)).collect();
+        identity
+            .role_names
+            .extend(RoleId::parse("u1").map(|id| (id, "admin".to_string())));
+        Snapshot {
+            clusters,
+            env: Environment {
+                identity,
+                ..Environment::default()
+            },
+            ..Snapshot::default()
+        }
+    }
+
+    #[test]
+    fn ownership_our_role_lacks_is_reported_with_the_fix() {
+        let mut c = Cluster {
+            owner_id: RoleId::parse("u1"),
+            replicas: vec![replica("r1", "25cc", "u5"), replica("r2", "25cc", "u1")],
+            ..Cluster::empty(ClusterId("u7".into()), "c")
+        };
+        let s = snap_as("u5", &["u5"], false, vec![c.clone()]);
+        let why = unmanageable(&s, &c).unwrap_or_default();
+        assert!(why.contains(r#"ALTER CLUSTER "c" OWNER TO "ctl""#), "{why}");
+        assert!(
+            why.contains(r#"ALTER CLUSTER REPLICA "c"."r2" OWNER TO "ctl""#),
+            "{why}"
+        );
+        assert!(!why.contains(r#""c"."r1""#), "{why}");
+        // Through membership of the owning role, as a superuser, without RBAC,
+        // or when our role is unknown: nothing to report.
+        assert_eq!(
+            unmanageable(&snap_as("u5", &["u5", "u1"], false, vec![]), &c),
+            None
+        );
+        assert_eq!(
+            unmanageable(&snap_as("u5", &["u5"], true, vec![]), &c),
+            None
+        );
+        let mut no_rbac = snap_as("u5", &["u5"], false, vec![]);
+        no_rbac.env.settings.enable_rbac_checks = Some(false);
+        assert_eq!(unmanageable(&no_rbac, &c), None);
+        assert_eq!(unmanageable(&Snapshot::default(), &c), None);
+        // A managed cluster's replicas are Materialize's: only the cluster counts.
+        c.managed = true;
+        c.owner_id = RoleId::parse("u5");
+        assert_eq!(
+            unmanageable(&snap_as("u5", &["u5"], false, vec![]), &c),
+            None
+        );
+    }
+
+    #[test]
+    fn the_replica_limit_cuts_the_most_expensive_additions_and_counts_live_ones() {
+        let sizes = SizeCatalog::cloud_defaults();
+        let c = Cluster {
+            replicas: vec![replica("a", "25cc", "u1"), replica("b", "50cc", "u1")],
+            ..Cluster::empty(ClusterId("u7".into()), "c")
+        };
+        let mut d = Desired::from_cluster(&c);
+        for (n, s) in [("x", "100cc"), ("y", "800cc"), ("z", "200cc")] {
+            d.add(n, &Size(s.into()), StrategyKind::ShrinkToFit, "try".into());
+        }
+        // `b` goes in this round, but creates run first: it still counts.
+        d.remove("b", StrategyKind::ShrinkToFit, "bigger".into());
+        enforce_replica_limit(&c, &sizes, Some(4), &mut d);
+        assert_eq!(d.names(), ["a", "x", "z"]);
+        assert!(
+            d.notes.iter().any(|n| n.contains("not creating y (800cc)")
+                && n.contains("max_replicas_per_cluster (4)")),
+            "{:?}",
+            d.notes
+        );
+        let mut unlimited = Desired::from_cluster(&c);
+        unlimited.add(
+            "x",
+            &Size("100cc".into()),
+            StrategyKind::ShrinkToFit,
+            "try".into(),
+        );
+        enforce_replica_limit(&c, &sizes, None, &mut unlimited);
+        assert_eq!(unlimited.names(), ["a", "b", "x"]);
+    }
+
+    #[test]
+    fn a_thin_or_unreadable_log_is_a_problem_an_empty_one_only_unknown() {
+        let mut s = Snapshot {
+            activity_log_has_rows: true,
+            ..Snapshot::default()
+        };
+        assert_eq!(activity_unknown(&s), None);
+        s.env.settings.statement_logging_default_sample_rate = Some(0.05);
+        assert!(activity_problem(&s).is_some_and(|p| p.contains("keeps 5% of statements")));
+        s.env.settings.statement_logging_default_sample_rate = Some(0.5);
+        assert_eq!(activity_problem(&s), None);
+        s.env.activity_error = Some("permission denied".into());
+        assert!(activity_problem(&s).is_some_and(|p| p.contains("mz_monitor_redacted")));
+        s.env.activity_error = None;
+        s.activity_log_has_rows = false;
+        assert_eq!(activity_problem(&s), None);
+        assert!(activity_unknown(&s).is_some());
+    }
 }

@@ -22,6 +22,7 @@ fn replica(id: u64, name: &str, size: &str, hydrated: bool) -> Replica {
         size: Some(Size(size.into())),
         hydrated,
         crash: CrashInfo::default(),
+        owner_id: None,
     }
 }
 
@@ -50,6 +51,7 @@ fn snap(clusters: Vec<Cluster>, strategies: Vec<StrategyRow>) -> Snapshot {
         states: Default::default(),
         activity_log_has_rows: true,
         session_cluster: Some("quickstart".into()),
+        env: Default::default(),
     }
 }
 
@@ -242,6 +244,110 @@ fn managed_clusters_get_alter_cluster_ddl() {
             r#"ALTER CLUSTER "m" SET (REPLICATION FACTOR = 1)"#.to_string()
         )]
     );
+}
+
+#[test]
+fn a_managed_resize_takes_the_form_the_release_supports() {
+    let sql = |p: &Plan| -> Vec<String> { only(p).actions.iter().map(|a| a.sql.clone()).collect() };
+    let resize = |version: &str, zero_downtime: Option<bool>, cfg: serde_json::Value| {
+        let mut s = snap(
+            vec![managed(1, "25cc", true)],
+            vec![row("u2", "target_size", cfg)],
+        );
+        s.env.version = Some(version.into());
+        s.env.settings.enable_zero_downtime_cluster_reconfiguration = zero_downtime;
+        plan(&s, &PlanOptions::default())
+    };
+    let to_100 = json!({"target_size": "100cc"});
+    // v26.35+: a plain SET (SIZE); Materialize cuts over in the background.
+    let p = resize("v26.35.0 (abc)", None, to_100.clone());
+    assert_eq!(sql(&p), [r#"ALTER CLUSTER "m" SET (SIZE = '100cc')"#]);
+    assert_eq!(
+        only(&p).actions[0].resize,
+        Some(crate::plan::ResizeForm::Background)
+    );
+    // Without graceful resize: not at all, said as an alert...
+    let p = resize("v25.2.0 (abc)", Some(false), to_100);
+    assert!(sql(&p).is_empty());
+    assert!(
+        only(&p)
+            .alerts
+            .iter()
+            .any(|a| a.contains("not resizable to 100cc")),
+        "{:?}",
+        only(&p).alerts
+    );
+    // ... or with a restart where downtime is allowed, said in the reasons.
+    let p = resize(
+        "v25.2.0 (abc)",
+        Some(false),
+        json!({"target_size": "100cc", "allow_downtime": true}),
+    );
+    assert_eq!(sql(&p), [r#"ALTER CLUSTER "m" SET (SIZE = '100cc')"#]);
+    assert!(only(&p).actions[0]
+        .reasons
+        .iter()
+        .any(|r| r.contains("downtime")));
+
+    // A suspended cluster waking on such a release: no replica runs, so the
+    // size changes without downtime, then the replication factor.
+    let mut asleep = managed(0, "25cc", false);
+    asleep.activity = Activity {
+        last_begin: Some(now()),
+        in_flight: 1,
+    };
+    let mut s = snap(
+        vec![asleep],
+        vec![row("u2", "target_size", json!({"target_size": "100cc"}))],
+    );
+    s.env.version = Some("v25.2.0".into());
+    s.env.settings.enable_zero_downtime_cluster_reconfiguration = Some(false);
+    assert_eq!(
+        sql(&plan(&s, &PlanOptions::default())),
+        [
+            r#"ALTER CLUSTER "m" SET (SIZE = '100cc')"#,
+            r#"ALTER CLUSTER "m" SET (REPLICATION FACTOR = 1)"#
+        ]
+    );
+
+    // In the background form a replication-factor change waits for the resize.
+    let mut two = managed(1, "25cc", true);
+    two.activity.last_begin = Some(now());
+    let mut s = snap(
+        vec![two],
+        vec![row(
+            "u2",
+            "schedule",
+            json!({"timezone": "UTC", "windows": [{"cron": "0 0 0 * * *", "duration_s": 86400, "size": "100cc", "replicas": 2}]}),
+        )],
+    );
+    s.env.version = Some("v26.35.0".into());
+    let p = plan(&s, &PlanOptions::default());
+    assert_eq!(
+        sql(&p),
+        [r#"ALTER CLUSTER "m" SET (SIZE = '100cc')"#],
+        "{:#?}",
+        only(&p)
+    );
+    assert!(only(&p)
+        .notes
+        .iter()
+        .any(|n| n.contains("replication factor 2 waits for the resize")));
+
+    // While it is in flight, nothing at all.
+    let mut flying = managed(1, "25cc", true);
+    flying.replicas.push(replica(9, "r2", "100cc", false));
+    let mut s = snap(
+        vec![flying],
+        vec![row("u2", "target_size", json!({"target_size": "100cc"}))],
+    );
+    s.env.version = Some("v26.35.0".into());
+    let p = plan(&s, &PlanOptions::default());
+    assert!(sql(&p).is_empty(), "{:#?}", only(&p));
+    assert!(only(&p)
+        .notes
+        .iter()
+        .any(|n| n.contains("waiting for the resize to finish")));
 }
 
 #[test]
@@ -490,6 +596,7 @@ fn build(reps: &[(usize, bool, u32)], activity: Activity, source: bool) -> Clust
                 ooms: *crashes,
                 last_crash: None,
             },
+            owner_id: None,
         })
         .collect();
     let mut c = cluster("u2", "c", replicas);
@@ -513,6 +620,7 @@ fn after(c: &Cluster, cp: &ClusterPlan) -> Cluster {
                     size: a.size.clone(),
                     hydrated: false,
                     crash: CrashInfo::default(),
+                    owner_id: None,
                 });
             }
             ActionKind::DropReplica => next.replicas.retain(|r| r.name != a.replica),

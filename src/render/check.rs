@@ -53,6 +53,14 @@ impl View for CheckReport {
         check_text(self)
     }
 
+    fn messages(&self) -> Vec<String> {
+        self.statement_log
+            .note
+            .iter()
+            .map(|n| format!("note: {n}"))
+            .collect()
+    }
+
     fn body(&self) -> serde_json::Value {
         body_of(self)
     }

@@ -8,6 +8,7 @@
 mod admin;
 mod check;
 mod describe;
+mod doctor;
 mod history;
 mod plan;
 mod status;

@@ -13,7 +13,7 @@ use crate::commands::status::deferred_text;
 use crate::commands::Completion;
 use crate::exec::{count_kinds, ActionResult, ActionStatus, ApplyReport};
 use crate::model::human_duration;
-use crate::plan::{Action, ActionKind, ClusterPlan, Outcome, Plan, PlanState};
+use crate::plan::{Action, ActionKind, ClusterPlan, Outcome, Plan, PlanState, ResizeForm};
 
 fn header(cp: &ClusterPlan) -> String {
     format!("cluster {} ({})", cp.cluster, cp.cluster_id)
@@ -96,7 +96,14 @@ fn action_line(a: &Action, color: bool) -> String {
         ActionKind::SetSize => (
             "~",
             anstyle::AnsiColor::Yellow,
-            format!("resize (managed) to {size}, gracefully"),
+            format!(
+                "resize (managed) to {size}, {}",
+                match a.resize {
+                    Some(ResizeForm::Background) => "gracefully, in the background",
+                    Some(ResizeForm::Restart) => "with a restart (downtime)",
+                    Some(ResizeForm::WaitUntilReady) | None => "gracefully",
+                }
+            ),
         ),
         ActionKind::SetReplicationFactor => (
             "~",

@@ -196,6 +196,14 @@ impl View for StatusReport {
         status_text(self, style)
     }
 
+    fn messages(&self) -> Vec<String> {
+        self.statement_log
+            .note
+            .iter()
+            .map(|n| format!("note: {n}"))
+            .collect()
+    }
+
     fn body(&self) -> serde_json::Value {
         body_of(self)
     }

@@ -375,6 +375,7 @@ fn build_slots(sc: &Scenario) -> Vec<Slot> {
             states: BTreeMap::new(),
             activity_log_has_rows: log_has_rows(sc),
             session_cluster: None,
+            env: Default::default(),
         };
         slots.push(Slot {
             sim,

@@ -702,6 +702,7 @@ impl SimCluster {
                     size: Some(r.size.clone()),
                     hydrated: false,
                     crash: CrashInfo::default(),
+                    owner_id: None,
                 })
                 .collect();
         }

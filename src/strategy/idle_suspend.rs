@@ -2,7 +2,11 @@
 //! (a recent or in-flight statement) brings them back. When the statement log
 //! has no data at all the cluster is never suspended for idleness unless the
 //! operator opts in with `suspend_when_unknown`. The burst replica is not
-//! remembered: on a wake `burst` decides afresh whether one is needed.
+//! remembered: on a wake `burst` decides afresh whether one is needed. The
+//! log is sampled (reference §8.6): below [`MIN_SAMPLE_RATE`] a silence
+//! proves nothing and counts as unknown; between it and 1 the silence needed
+//! grows as `idle_after_s / rate` ([`idle_evidence_s`]). A logged statement
+//! is always evidence of activity, whatever the rate.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -13,6 +17,35 @@ use super::{cooldown_left, Ctx, Desired, Idle, StrategyKind};
 use crate::model::Size;
 
 const KIND: StrategyKind = StrategyKind::IdleSuspend;
+
+/// Below this statement-log sample rate a silent log proves nothing:
+/// idleness counts as unknown for suspending (README, "Signals").
+pub const MIN_SAMPLE_RATE: f64 = 0.1;
+
+/// How long a silence of the statement log proves `idle_after_s` of
+/// idleness when the log keeps only a fraction `rate` of the statements:
+/// `idle_after_s / rate`. With queries arriving at random, the chance that
+/// every one of them was dropped is then what it is for a complete log
+/// over `idle_after_s`. Unknown or complete logs (and rates too thin to
+/// count, which suspend nothing) need `idle_after_s`.
+pub fn idle_evidence_s(idle_after_s: u64, rate: Option<f64>) -> u64 {
+    match rate {
+        Some(r) if (MIN_SAMPLE_RATE..1.0).contains(&r) => {
+            let scaled = (idle_after_s as f64 / r).ceil();
+            if scaled >= keys::MAX_SECONDS as f64 {
+                keys::MAX_SECONDS
+            } else {
+                scaled as u64
+            }
+        }
+        _ => idle_after_s,
+    }
+}
+
+/// The log keeps too few statements for a silence to mean anything.
+fn too_thin(ctx: &Ctx) -> bool {
+    ctx.sample_rate.is_some_and(|r| r < MIN_SAMPLE_RATE)
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct IdleSuspendConfig {
@@ -78,24 +111,49 @@ fn idle_for(_c: &IdleSuspendConfig, ctx: &Ctx) -> Option<f64> {
 pub(super) fn decide(c: &IdleSuspendConfig, ctx: &Ctx, d: &mut Desired, st: &mut IdleSuspendState) {
     let idle_for = match ctx.idle {
         Idle::Busy => Some(0.0),
-        Idle::For(s) => Some(s),
-        Idle::Unknown if c.suspend_when_unknown => None,
+        Idle::For(s) if !too_thin(ctx) => Some(s),
+        Idle::For(_) | Idle::Unknown if c.suspend_when_unknown => None,
+        Idle::For(_) => {
+            if !d.replicas.is_empty() {
+                d.note(
+                    KIND,
+                    format!(
+                        "the statement log keeps under {:.0}% of statements: a silence proves nothing, not suspending",
+                        MIN_SAMPLE_RATE * 100.0
+                    ),
+                );
+            }
+            return;
+        }
         Idle::Unknown => {
             if !d.replicas.is_empty() {
                 d.note(
                     KIND,
-                    "no activity data (statement log empty): not suspending",
+                    "no activity data (statement log empty or unreadable): not suspending",
                 );
             }
             return;
         }
     };
+    let needed = idle_evidence_s(c.idle_after_s, ctx.sample_rate);
     let idle = match idle_for {
-        Some(s) => s >= c.idle_after_s as f64,
+        Some(s) => s >= needed as f64,
         None => true,
     };
     if idle {
-        suspend(c, ctx, d, st, idle_for);
+        suspend(c, ctx, d, st, idle_for, needed);
+    } else if needed > c.idle_after_s
+        && idle_for.is_some_and(|s| s >= c.idle_after_s as f64)
+        && !d.replicas.is_empty()
+    {
+        d.note(
+            KIND,
+            format!(
+                "idle for {}, but the statement log is sampled: waiting for {} of silence",
+                crate::model::human_duration(idle_for.unwrap_or_default().max(0.0) as u64),
+                crate::model::human_duration(needed)
+            ),
+        );
     }
 }
 
@@ -105,6 +163,7 @@ fn suspend(
     d: &mut Desired,
     st: &mut IdleSuspendState,
     idle_for: Option<f64>,
+    needed: u64,
 ) {
     if d.replicas.is_empty() {
         return;
@@ -117,6 +176,12 @@ fn suspend(
         return;
     }
     let reason = match idle_for {
+        Some(s) if needed > c.idle_after_s => format!(
+            "idle for {} (threshold {}, +{} for the sampled statement log)",
+            crate::model::human_duration(s.max(0.0) as u64),
+            crate::model::human_duration(c.idle_after_s),
+            crate::model::human_duration(needed - c.idle_after_s)
+        ),
         Some(s) => format!(
             "idle for {} (threshold {})",
             crate::model::human_duration(s.max(0.0) as u64),
@@ -441,6 +506,45 @@ mod tests {
         let d = step(&live, &c, Idle::For(120.0), &mut st);
         assert_eq!(d.names(), vec!["r1"]);
         assert!(d.notes.iter().any(|n| n.contains("cooldown")));
+    }
+
+    #[test]
+    fn a_sampled_log_needs_a_longer_silence_and_a_thin_one_none_counts() {
+        let c = cfg(serde_json::json!({"idle_after_s": 600}));
+        let cl = cluster("c", vec![replica("r1", "25cc", true)]);
+        let at_rate = |rate: Option<f64>, idle: Idle| {
+            decide_in(&cl, idle, now(), |ctx, d| {
+                let ctx = Ctx {
+                    sample_rate: rate,
+                    ..ctx.clone()
+                };
+                decide(&c, &ctx, d, &mut IdleSuspendState::default())
+            })
+        };
+        // Half the statements logged: 1200 s of silence are needed.
+        let d = at_rate(Some(0.5), Idle::For(900.0));
+        assert_eq!(d.names(), ["r1"]);
+        assert!(
+            d.notes
+                .iter()
+                .any(|n| n.contains("waiting for 20m of silence")),
+            "{:?}",
+            d.notes
+        );
+        assert!(at_rate(Some(0.5), Idle::For(1200.0)).suspending.is_some());
+        // A complete log, or an unknown rate: the threshold as configured.
+        assert!(at_rate(Some(1.0), Idle::For(600.0)).suspending.is_some());
+        assert!(at_rate(None, Idle::For(600.0)).suspending.is_some());
+        // Below 10 %: a silence proves nothing, however long.
+        let d = at_rate(Some(0.05), Idle::For(1e9));
+        assert!(d.suspending.is_none() && d.notes.iter().any(|n| n.contains("proves nothing")));
+        assert_eq!(idle_evidence_s(600, Some(0.5)), 1200);
+        assert_eq!(idle_evidence_s(600, Some(0.05)), 600);
+        assert_eq!(idle_evidence_s(600, None), 600);
+        assert_eq!(
+            idle_evidence_s(keys::MAX_SECONDS, Some(0.5)),
+            keys::MAX_SECONDS
+        );
     }
 
     #[test]

@@ -60,6 +60,12 @@ key!(
     "the replica's name (default r_<size>)"
 );
 key!(
+    ALLOW_DOWNTIME,
+    "allow_downtime",
+    Bool,
+    "managed clusters on releases without graceful resize: resize with a restart (downtime) (default false)"
+);
+key!(
     MAX_REPLICA_SIZE,
     "max_replica_size",
     Size,
@@ -171,8 +177,8 @@ impl StrategyKind {
     /// The keys this strategy's config may have.
     pub fn keys(self) -> &'static [&'static Key] {
         match self {
-            StrategyKind::TargetSize => &[&TARGET_SIZE, &REPLICA_NAME],
-            StrategyKind::Schedule => &[&TIMEZONE, &PREWARM_S, &WINDOWS, &DEFAULT],
+            StrategyKind::TargetSize => &[&TARGET_SIZE, &REPLICA_NAME, &ALLOW_DOWNTIME],
+            StrategyKind::Schedule => &[&TIMEZONE, &PREWARM_S, &WINDOWS, &DEFAULT, &ALLOW_DOWNTIME],
             StrategyKind::ShrinkToFit => &[
                 &MAX_REPLICA_SIZE,
                 &COOLDOWN_S,

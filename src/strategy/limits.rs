@@ -8,7 +8,6 @@ use serde::{Deserialize, Serialize};
 use super::config::{ConfigError, Obj};
 use super::keys;
 use super::{Ctx, Desired, StrategyKind};
-use crate::model::Size;
 
 const KIND: StrategyKind = StrategyKind::Limits;
 
@@ -38,19 +37,8 @@ impl LimitsConfig {
 pub struct LimitsState {}
 
 pub(super) fn decide(c: &LimitsConfig, ctx: &Ctx, d: &mut Desired, _st: &mut LimitsState) {
-    // Newly added replicas, most expensive first: those are cut first.
-    let mut added: Vec<(String, Size, f64)> = d
-        .replicas
-        .iter()
-        .filter(|(n, r)| r.added_by.is_some() && ctx.cluster.replica(n).is_none())
-        .map(|(n, r)| (n.clone(), r.size.clone(), ctx.sizes.credits(&r.size)))
-        .collect();
-    added.sort_by(|a, b| b.2.total_cmp(&a.2).then(a.0.cmp(&b.0)));
-    for (name, size, _) in added {
-        let Some(why) = exceeded(c, ctx, d) else {
-            break;
-        };
-        d.replicas.remove(&name);
+    // Newly added replicas, most expensive first, are cut first.
+    for (name, size, why) in d.cut_additions(ctx.cluster, ctx.sizes, |d| exceeded(c, ctx, d)) {
         d.note(KIND, format!("not creating {name} ({size}): {why}"));
     }
     if let Some(why) = exceeded(c, ctx, d) {
@@ -86,6 +74,7 @@ fn exceeded(c: &LimitsConfig, ctx: &Ctx, d: &Desired) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Size;
     use crate::strategy::testutil::*;
     use crate::strategy::Idle;
 

@@ -25,7 +25,7 @@ use crate::model::{Cluster, Size, SizeCatalog};
 
 pub use burst::{burst_name, BurstConfig};
 pub use config::ConfigError;
-pub use idle_suspend::IdleSuspendConfig;
+pub use idle_suspend::{idle_evidence_s, IdleSuspendConfig, MIN_SAMPLE_RATE};
 pub use limits::LimitsConfig;
 pub use schedule::ScheduleConfig;
 pub use shrink_to_fit::ShrinkToFitConfig;
@@ -173,6 +173,16 @@ impl StrategyConfig {
         }
     }
 
+    /// Whether this config accepts downtime to resize a managed cluster on
+    /// a release without graceful resize (`allow_downtime`).
+    pub fn allows_downtime(&self) -> bool {
+        match self {
+            StrategyConfig::TargetSize(c) => c.allow_downtime,
+            StrategyConfig::Schedule(c) => c.allow_downtime,
+            _ => false,
+        }
+    }
+
     /// The largest idle threshold this config waits for (sizes the activity lookback).
     pub fn idle_after_s(&self) -> Option<u64> {
         match self {
@@ -288,6 +298,8 @@ pub struct Ctx<'a> {
     pub sizes: &'a SizeCatalog,
     pub now: DateTime<Utc>,
     pub idle: Idle,
+    /// The statement log's sample rate (`None`: not known, taken as complete).
+    pub sample_rate: Option<f64>,
 }
 
 impl Ctx<'_> {
@@ -456,6 +468,34 @@ impl Desired {
     pub fn alert(&mut self, strategy: StrategyKind, text: impl Into<String>) {
         self.alerts.push(format!("{strategy}: {}", text.into()));
     }
+
+    /// Takes back replicas this round wanted to create, most expensive
+    /// first, while `over` says the set is beyond a limit (and why). Live
+    /// replicas are never touched. Returns what was cut, with the reason.
+    /// The one mechanism behind `limits` and Materialize's own limit.
+    pub fn cut_additions(
+        &mut self,
+        cluster: &Cluster,
+        sizes: &SizeCatalog,
+        mut over: impl FnMut(&Desired) -> Option<String>,
+    ) -> Vec<(String, Size, String)> {
+        let mut added: Vec<(String, Size, f64)> = self
+            .replicas
+            .iter()
+            .filter(|(n, r)| r.added_by.is_some() && cluster.replica(n).is_none())
+            .map(|(n, r)| (n.clone(), r.size.clone(), sizes.credits(&r.size)))
+            .collect();
+        added.sort_by(|a, b| b.2.total_cmp(&a.2).then(a.0.cmp(&b.0)));
+        let mut cut = Vec::new();
+        for (name, size, _) in added {
+            let Some(why) = over(self) else {
+                break;
+            };
+            self.replicas.remove(&name);
+            cut.push((name, size, why));
+        }
+        cut
+    }
 }
 
 /// Seconds elapsed since a stored timestamp, for cooldowns.
@@ -486,6 +526,7 @@ pub(crate) mod testutil {
             size: Some(Size(size.to_string())),
             hydrated,
             crash: CrashInfo::default(),
+            owner_id: None,
         }
     }
 
@@ -527,6 +568,7 @@ pub(crate) mod testutil {
             sizes: &sizes,
             now: at,
             idle,
+            sample_rate: None,
         };
         let mut d = Desired::from_cluster(cl);
         f(&ctx, &mut d);
@@ -550,10 +592,13 @@ mod key_table {
 
     fn full(kind: StrategyKind) -> serde_json::Value {
         match kind {
-            StrategyKind::TargetSize => json!({"target_size": "25cc", "replica_name": "r"}),
+            StrategyKind::TargetSize => {
+                json!({"target_size": "25cc", "replica_name": "r", "allow_downtime": true})
+            }
             StrategyKind::Schedule => {
                 json!({"timezone": "UTC", "prewarm_s": 60, "default": {"replicas": 0},
-                       "windows": [{"cron": "0 0 8 * * *", "duration_s": 60, "size": "25cc"}]})
+                       "windows": [{"cron": "0 0 8 * * *", "duration_s": 60, "size": "25cc"}],
+                       "allow_downtime": false})
             }
             StrategyKind::ShrinkToFit => json!({"max_replica_size": "50cc", "cooldown_s": 1,
                                                  "min_oom_count": 1, "min_crash_count": 1}),

@@ -17,6 +17,9 @@ pub struct TargetSizeConfig {
     pub target_size: Size,
     /// Defaults to `r_<target_size>`, as in the reference.
     pub replica_name: String,
+    /// Managed clusters on releases without graceful resize: resize with a
+    /// restart (downtime) rather than not at all.
+    pub allow_downtime: bool,
 }
 
 impl TargetSizeConfig {
@@ -25,9 +28,11 @@ impl TargetSizeConfig {
         let replica_name = o
             .opt_name(keys::REPLICA_NAME.name)?
             .unwrap_or_else(|| format!("r_{target_size}"));
+        let allow_downtime = o.opt_bool(keys::ALLOW_DOWNTIME.name)?.unwrap_or(false);
         Ok(TargetSizeConfig {
             target_size,
             replica_name,
+            allow_downtime,
         })
     }
 }

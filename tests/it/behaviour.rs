@@ -69,6 +69,20 @@ fn round(emu: &Emulator, sc: &Scenario, step: &Step) -> Outcome {
              execution_strategy = 'standard'
          WHERE finished_at IS NULL",
     );
+    // Replicas the previous apply created have started by now: Materialize
+    // reports a new replica offline/`initializing` until its process is up
+    // (reference §8.7), which takes seconds, less than a step.
+    let starting = emu.query_strings(
+        "SELECT c.name, r.name FROM mz_internal.mz_cluster_replica_statuses s
+         JOIN mz_catalog.mz_cluster_replicas r ON r.id = s.replica_id
+         JOIN mz_catalog.mz_clusters c ON c.id = r.cluster_id
+         WHERE s.status = 'offline' AND s.reason = 'initializing'",
+    );
+    for row in starting {
+        if let [Some(cluster), Some(replica)] = &row[..] {
+            emu.set_replica_online(cluster, replica);
+        }
+    }
     for (c, replica) in &step.hydrate {
         emu.set_hydrated(&sc.clusters[*c].name, replica, true);
     }
@@ -81,6 +95,10 @@ fn round(emu: &Emulator, sc: &Scenario, step: &Step) -> Outcome {
         let secs = i64::try_from(a.began_secs_ago).expect("began_secs_ago");
         emu.add_activity(&sc.clusters[a.cluster].name, secs, !a.in_flight);
     }
+    // The step's statements are in the log when the run reads it: Materialize
+    // flushes the log every few seconds (§1.11), and a step stands for the
+    // state at the run, not the instant a statement began.
+    emu.flush_statement_log();
     let run = clusterctl(emu, &["apply", "--output", "json"]);
     assert_eq!(
         run.code,

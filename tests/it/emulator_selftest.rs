@@ -1324,6 +1324,36 @@ fn session_cluster_needs_usage() {
 }
 
 #[test]
+fn superuser_and_cluster_privilege_functions_answer_for_the_session_role() {
+    // §8.4: `mz_is_superuser()` and `has_cluster_privilege(cluster, priv)`.
+    let emu = lenient();
+    let app = emu.create_role("app");
+    emu.create_cluster("private");
+    let mut admin = connect(&emu.url());
+    let mut c = connect(&app.url());
+    let ask = |c: &mut Client, sql: &str| -> Option<bool> { c.query_one(sql, &[]).unwrap().get(0) };
+    assert_eq!(ask(&mut admin, "SELECT mz_is_superuser()"), Some(true));
+    assert_eq!(ask(&mut c, "SELECT mz_is_superuser()"), Some(false));
+    let usage = "SELECT has_cluster_privilege('private', 'USAGE')";
+    assert_eq!(ask(&mut admin, usage), Some(true));
+    assert_eq!(ask(&mut c, usage), Some(false));
+    assert_eq!(
+        ask(
+            &mut c,
+            "SELECT has_cluster_privilege('quickstart', 'USAGE')"
+        ),
+        Some(true),
+        "quickstart: USAGE for PUBLIC"
+    );
+    emu.set_cluster_owner("private", &app.name);
+    assert_eq!(
+        ask(&mut c, usage),
+        Some(true),
+        "owners hold every privilege"
+    );
+}
+
+#[test]
 fn ddl_needs_ownership() {
     let emu = lenient();
     let app = emu.create_role("app");

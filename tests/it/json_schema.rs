@@ -192,6 +192,10 @@ fn every_command_prints_one_envelope_that_follows_the_schema() {
         document(&v, &emu, &["unlock", "--force"], 0, "unlock")
     );
 
+    // doctor: its document follows the schema (not snapshotted: it names
+    // the server's version and our role, which vary).
+    document(&v, &emu, &["doctor"], 0, "doctor");
+
     // Errors are documents too: a bad name, a refused write, no database.
     insta::assert_json_snapshot!(
         "error_not_found",

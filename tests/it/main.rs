@@ -8,6 +8,7 @@ mod cli_surface;
 mod connection;
 mod deploy;
 mod emulator_selftest;
+mod fidelity;
 mod hostile_input;
 mod json_schema;
 mod managed;

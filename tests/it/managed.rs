@@ -1,10 +1,17 @@
 //! Managed clusters: the same strategies, carried out with ALTER CLUSTER
-//! (graceful resize, replication factor) instead of replica DDL.
+//! (resize, replication factor) instead of replica DDL, in the form each
+//! Materialize release supports (reference §2.4, §8.1): in the background
+//! (v26.35+, the emulator's default), blocking until ready (v26.34), or not
+//! at all without downtime (releases where graceful reconfiguration is
+//! gated off).
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::cli::{audit, clusterctl, init_tables, strategy};
-use crate::support::Emulator;
+use crate::cli::{audit, clusterctl, command, init_tables, pairs, run_cmd, set_strategy, strategy};
+use crate::support::{Emulator, Release};
 
 fn rf(emu: &Emulator, cluster: &str) -> Option<String> {
     emu.query_one(&format!(
@@ -12,36 +19,79 @@ fn rf(emu: &Emulator, cluster: &str) -> Option<String> {
     ))
 }
 
-#[test]
-fn managed_cluster_resize_suspend_and_wake() {
-    let emu = Emulator::start();
+/// A managed cluster `m` of 25cc with one hydrated replica r1, one index,
+/// a statement a minute ago, and a target_size of 100cc.
+fn managed_25cc(emu: &Emulator) {
     emu.create_managed_cluster("m", "25cc", 1);
     emu.add_index("m");
     emu.set_hydrated("m", "r1", true);
-    init_tables(&emu);
+    emu.add_activity("m", 60, true);
+    init_tables(emu);
+    strategy(emu, "m", "target_size", json!({"target_size": "100cc"}));
+}
+
+/// How many statements the server saw that contain `needle`.
+fn sent(emu: &Emulator, needle: &str) -> usize {
+    emu.sql_log().iter().filter(|s| s.contains(needle)).count()
+}
+
+#[test]
+fn managed_cluster_resize_suspend_and_wake() {
+    // The newest release: the ALTER returns at once, Materialize cuts over
+    // in the background once the new replica is ready. Run as production
+    // does: a role that is no superuser, owns the cluster and its tables,
+    // and may read the statement log.
+    let emu = Emulator::start();
+    let role = emu.create_role("ctl");
+    emu.grant_role(&role, "mz_monitor_redacted");
+    let run_as = |args: &[&str]| {
+        let mut cmd = command();
+        cmd.args(args).env("DATABASE_URL", role.url());
+        run_cmd(cmd)
+    };
+    run_as(&["init"]).ok();
+    emu.create_managed_cluster("m", "25cc", 1);
+    emu.set_cluster_owner("m", &role.name);
+    emu.add_index("m");
+    emu.set_hydrated("m", "r1", true);
+    emu.add_activity("m", 60, true);
     strategy(&emu, "m", "target_size", json!({"target_size": "100cc"}));
     strategy(&emu, "m", "idle_suspend", json!({"idle_after_s": 3600}));
-    emu.add_activity("m", 60, true);
 
-    // Resize: one graceful ALTER CLUSTER, no replica DDL.
-    let run = clusterctl(&emu, &["apply"]).ok();
+    let run = run_as(&["apply"]).ok();
     assert!(
         run.stdout
-            .contains(r#"ALTER CLUSTER "m" SET (SIZE = '100cc') WITH (WAIT UNTIL READY"#),
-        "{}",
+            .contains(r#"ALTER CLUSTER "m" SET (SIZE = '100cc')"#)
+            && !run.stdout.contains("WAIT UNTIL READY"),
+        "plain SET (SIZE) on a background release: {}",
         run.all()
     );
-    assert_eq!(
-        emu.replicas("m"),
-        vec![("r1".to_string(), "100cc".to_string())]
-    );
-    let run = clusterctl(&emu, &["apply"]).ok();
-    assert!(run.stdout.contains("No changes"), "{}", run.all());
+    // Still the old size: the new replica hydrates first.
+    assert_eq!(emu.cluster_size("m").as_deref(), Some("25cc"));
+    assert_eq!(emu.replicas("m"), pairs(&[("r1", "25cc"), ("r2", "100cc")]));
 
-    // Idle for two hours: replication factor 0.
+    // While it is in flight nothing is sent: no second ALTER (it would fold
+    // into the first and reset its deadline), no replication-factor change
+    // (55006), even for a cluster that has gone idle meanwhile.
     emu.sql("DELETE FROM mz_internal.mz_statement_execution_history");
     emu.add_activity("m", 2 * 3600, true);
-    let run = clusterctl(&emu, &["apply"]).ok();
+    emu.clear_sql_log();
+    let run = run_as(&["apply"]).ok();
+    assert!(run.stdout.contains("No changes"), "{}", run.all());
+    assert_eq!(sent(&emu, "ALTER CLUSTER"), 0, "{:?}", emu.sql_log());
+    let plan = run_as(&["dry-run", "-v"]).ok();
+    assert!(
+        plan.stdout.contains("waiting for the resize to finish"),
+        "{}",
+        plan.all()
+    );
+
+    // The new replica is ready: Materialize cuts over; then the idle cluster
+    // is suspended with replication factor 0.
+    emu.set_hydrated("m", "r2", true);
+    assert_eq!(emu.cluster_size("m").as_deref(), Some("100cc"));
+    assert_eq!(emu.replicas("m"), pairs(&[("r2", "100cc")]));
+    let run = run_as(&["apply"]).ok();
     assert!(
         run.stdout.contains("SET (REPLICATION FACTOR = 0)"),
         "{}",
@@ -52,17 +102,130 @@ fn managed_cluster_resize_suspend_and_wake() {
 
     // A query waits on the suspended cluster: back to one replica of 100cc.
     emu.add_activity("m", 5, false);
-    let run = clusterctl(&emu, &["apply"]).ok();
+    emu.flush_statement_log();
+    let run = run_as(&["apply"]).ok();
     assert!(
         run.stdout.contains("SET (REPLICATION FACTOR = 1)"),
         "{}",
         run.all()
     );
-    assert_eq!(
-        emu.replicas("m"),
-        vec![("r1".to_string(), "100cc".to_string())]
-    );
+    assert_eq!(emu.replicas("m").len(), 1);
+    assert_eq!(emu.replicas("m")[0].1, "100cc");
     assert_eq!(audit(&emu, "m").len(), 3, "resize, suspend, resume");
+}
+
+#[test]
+fn a_blocking_release_resizes_with_wait_until_ready_and_rolls_back_on_timeout() {
+    // v26.34: graceful only WITH (WAIT UNTIL READY …), which holds the
+    // session behind `r1-pending` replicas until they are ready.
+    let emu = Emulator::builder()
+        .materialize_release(Release::Blocking)
+        .start();
+    managed_25cc(&emu);
+
+    // Timeout: Materialize rolls back and says so (57014), not retried.
+    let run = clusterctl(&emu, &["apply", "--resize-timeout", "1s"]).code(3);
+    assert!(
+        run.stdout
+            .contains("WITH (WAIT UNTIL READY (TIMEOUT = '1s', ON TIMEOUT = 'ROLLBACK'))"),
+        "{}",
+        run.all()
+    );
+    assert!(
+        run.stdout.contains("provided timeout lapsed"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(sent(&emu, "SET (SIZE"), 1, "a timeout is not retried");
+    assert_eq!(emu.replicas("m"), pairs(&[("r1", "25cc")]));
+
+    // Ready in time: the statement returns once the pending replica is.
+    let mut cmd = command();
+    cmd.arg("apply")
+        .env("DATABASE_URL", emu.url())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = cmd.spawn().expect("start clusterctl");
+    let started = Instant::now();
+    while !emu.replicas("m").iter().any(|(n, _)| n == "r1-pending") {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no pending replica: {:?}",
+            emu.replicas("m")
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(emu.cluster_size("m").as_deref(), Some("25cc"));
+    emu.set_hydrated("m", "r1-pending", true);
+    let out = child.wait_with_output().expect("clusterctl ends");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(emu.replicas("m"), pairs(&[("r1", "100cc")]));
+    assert_eq!(emu.cluster_size("m").as_deref(), Some("100cc"));
+}
+
+#[test]
+fn without_graceful_resize_a_managed_cluster_is_resized_only_when_downtime_is_allowed() {
+    // A release where graceful reconfiguration is gated off: WITH (WAIT …)
+    // is refused and a plain SET (SIZE) restarts the cluster.
+    let emu = Emulator::builder()
+        .materialize_release(Release::Gated)
+        .start();
+    managed_25cc(&emu);
+
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(run.stdout.contains("No changes"), "{}", run.all());
+    assert!(
+        run.stderr
+            .contains("not resizable to 100cc on this release without downtime"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(sent(&emu, "ALTER CLUSTER"), 0);
+    let check = clusterctl(&emu, &["check"]).code(3);
+    assert!(
+        check.stdout.contains("cannot resize it without downtime"),
+        "{}",
+        check.all()
+    );
+
+    // The operator accepts a restart.
+    set_strategy(
+        &emu,
+        "m",
+        "target_size",
+        json!({"target_size": "100cc", "allow_downtime": true}),
+    );
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(
+        run.stdout
+            .contains(r#"ALTER CLUSTER "m" SET (SIZE = '100cc')"#)
+            && run.stdout.contains("downtime"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(emu.replicas("m"), pairs(&[("r1", "100cc")]));
+}
+
+#[test]
+fn a_pending_updates_error_is_not_retried() {
+    // 55006 means a reconfiguration is under way: it lasts minutes, so the
+    // action fails and the next run waits for the resize to finish.
+    let emu = Emulator::start();
+    emu.create_managed_cluster("m", "25cc", 1);
+    emu.set_hydrated("m", "r1", true);
+    emu.add_activity("m", 2 * 3600, true);
+    init_tables(&emu);
+    strategy(&emu, "m", "idle_suspend", json!({"idle_after_s": 3600}));
+    emu.fail_ddl(1, "55006", "cannot alter clusters with pending updates");
+    let run = clusterctl(&emu, &["apply"]).code(3);
+    assert!(
+        run.stdout
+            .contains("cannot alter clusters with pending updates"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(sent(&emu, "REPLICATION FACTOR"), 1, "{:?}", emu.sql_log());
+    assert_eq!(rf(&emu, "m").as_deref(), Some("1"));
 }
 
 #[test]

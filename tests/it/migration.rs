@@ -190,7 +190,11 @@ fn cluster_selection_is_exact_takes_ids_and_is_announced() {
         "{}",
         run.all()
     );
-    // Patterns only when asked.
+    // Patterns only when asked (once the new replicas are up, both clusters
+    // have converged).
+    for name in ["analytics", "analytics_dev"] {
+        emu.set_replica_online(name, "r_25cc");
+    }
     let run = clusterctl(&emu, &["dry-run", "--filter-clusters", "^analytics"]).ok();
     assert!(run.stdout.contains("2 clusters converged"), "{}", run.all());
     clusterctl(

@@ -618,11 +618,13 @@ fn status_gives_each_cluster_a_condition_and_a_reason() {
     emu.create_hydrated_cluster("hyd", "r1", "25cc");
     emu.add_replica("hyd", "r_50cc", "50cc");
     strategy(&emu, "hyd", "target_size", json!({"target_size": "50cc"}));
-    // CrashLooping.
+    // CrashLooping: two OOM kills (an offline event without a reason is a
+    // restart, not a crash, reference §8.7).
     emu.create_cluster("crashy");
     emu.add_replica("crashy", "r_25cc", "25cc");
     emu.add_crash("crashy", "r_25cc", true, 60);
-    emu.add_crash("crashy", "r_25cc", false, 30);
+    emu.add_crash("crashy", "r_25cc", false, 45);
+    emu.add_crash("crashy", "r_25cc", true, 30);
     strategy(
         &emu,
         "crashy",
@@ -713,7 +715,12 @@ fn status_gives_each_cluster_a_condition_and_a_reason() {
         by_name("unknown")["activity"],
         json!({"state": "unknown", "idle_seconds": null})
     );
-    assert_eq!(by_name("crashy")["replicas"][0]["ooms"], 1);
+    assert_eq!(by_name("crashy")["replicas"][0]["ooms"], 2);
+    assert_eq!(
+        by_name("crashy")["replicas"][0]["crashes"],
+        2,
+        "the reasonless restart is no crash"
+    );
     assert!(by_name("bad")["reason"]
         .as_str()
         .unwrap_or_default()

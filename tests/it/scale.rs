@@ -31,6 +31,8 @@ fn dry_run_statement_count_does_not_grow_with_clusters() {
     let large = dry_run_statements(500);
     eprintln!("statements for 10 clusters: {small:?}; for 500 clusters: {large:?}");
     assert_eq!(small.statements, large.statements);
-    assert!(small.statements <= 10, "{small:?}");
+    // Preflight (session cluster: 3) + snapshot (15: catalog, our tables,
+    // release, role, 6 settings, activity); README "Signals".
+    assert!(small.statements <= 18, "{small:?}");
     assert_eq!(large.ddl, 0);
 }

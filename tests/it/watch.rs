@@ -185,6 +185,8 @@ fn watch_acts_on_a_later_run_serves_metrics_and_stops_on_sigterm() {
     eventually(Duration::from_secs(10), "the replica", &d, || {
         replica_names(&emu, "watched") == ["r_25cc"]
     });
+    // New replicas start `initializing` (reference §8.7): up, it converges.
+    emu.set_replica_online("watched", "r_25cc");
     let (status, health) = get(port, "/healthz").expect("/healthz answers");
     assert_eq!((status, health.as_str()), (200, "ok\n"));
     let mut metrics = String::new();
@@ -421,7 +423,9 @@ fn one_shot_apply_writes_a_cumulative_textfile() {
         sample(&first, "clusterctl_clusters{condition=\"changes\"}"),
         Some(1.0)
     );
-    // The next cron run adds to the counters (the textfile is the memory).
+    // The next cron run adds to the counters (the textfile is the memory);
+    // the new replica is up by then (it starts `initializing`, §8.7).
+    emu.set_replica_online("cron", "r_25cc");
     clusterctl(&emu, &["apply", "--metrics-file", &file_arg]).ok();
     let second = read(&file);
     assert_eq!(

@@ -44,6 +44,9 @@ pub struct ScheduleConfig {
     pub prewarm_s: u64,
     pub windows: Vec<Window>,
     pub default: Option<Shape>,
+    /// Managed clusters on releases without graceful resize: resize with a
+    /// restart (downtime) rather than not at all.
+    pub allow_downtime: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -104,12 +107,14 @@ impl ScheduleConfig {
             ),
             None => None,
         };
+        let allow_downtime = o.opt_bool(keys::ALLOW_DOWNTIME.name)?.unwrap_or(false);
         Ok(ScheduleConfig {
             timezone,
             tz,
             prewarm_s,
             windows,
             default,
+            allow_downtime,
         })
     }
 }

@@ -330,6 +330,19 @@ LANGUAGE sql STABLE AS $$
                           OR mz_emulator.holds_role(p_role, split_part(item, '=', 1))))
 $$;
 
+-- §8.4: `SELECT mz_is_superuser()` (mz_catalog function of RBAC releases).
+CREATE FUNCTION mz_catalog.mz_is_superuser() RETURNS boolean
+LANGUAGE sql STABLE AS $$ SELECT mz_emulator.is_superuser(current_user::text) $$;
+
+-- §8.4: `has_cluster_privilege(cluster_name, 'USAGE' | 'CREATE')` for the
+-- session's role (NULL for an unknown cluster, where Materialize errors).
+CREATE FUNCTION mz_catalog.has_cluster_privilege(p_cluster text, p_privilege text) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT mz_emulator.has_privilege(current_user::text, c.owner_id, c.privileges,
+                                     CASE upper(p_privilege) WHEN 'USAGE' THEN 'U' ELSE 'C' END)
+    FROM mz_catalog.mz_clusters c WHERE c.name = p_cluster
+$$;
+
 -- `must be owner of CLUSTER c` / `must be owner of CLUSTER REPLICA c.r`
 -- (UnauthorizedError::Ownership in src/sql/src/rbac.rs; 42501 per
 -- src/adapter/src/error.rs). A cluster is printed as is, a replica as a

@@ -8,17 +8,17 @@
 //! with the helpers below, which go straight to PostgreSQL (not through the
 //! proxy, so they are not counted).
 //!
-//! What the emulator models is chosen per test ([`options`]): the lenient
-//! default, or Materialize as it behaves in production (reference §8), knob
-//! by knob:
+//! What the emulator models is chosen per test ([`options`]): by default
+//! Materialize as it behaves in production (reference §8); a test that
+//! needs a different world says so, knob by knob, with a comment why:
 //!
 //! ```ignore
+//! let emu = Emulator::start();                     // strict: the newest release, §8 on
 //! let emu = Emulator::builder()
 //!     .materialize_release(Release::Blocking) // §8.1: how ALTER CLUSTER … SIZE behaves
-//!     .strict_session_cluster(true)           // §8.2: own tables need a replica
-//!     .max_replicas_per_cluster(5)            // §8.5
+//!     .statement_log_flush_delay(Duration::ZERO) // §1.11: rows visible at once
 //!     .start();
-//! let emu = Emulator::builder().strict().start(); // everything at once
+//! let emu = Emulator::builder().lenient().start(); // everything forgiven
 //! ```
 //!
 //! Parts, and the reference sections they follow:
@@ -271,8 +271,8 @@ impl Role {
 }
 
 impl Emulator {
-    /// An emulator with the options of [`Emulator::builder`] (lenient unless
-    /// `CLUSTERCTL_EMULATOR_STRICT=1`).
+    /// An emulator with the options of [`Emulator::builder`] (strict unless
+    /// `CLUSTERCTL_EMULATOR_STRICT=0`).
     pub fn start() -> Emulator {
         Emulator::builder().start()
     }

@@ -1,10 +1,11 @@
 //! What an [`Emulator`](super::Emulator) models: its options and builder.
 //!
-//! The default ([`Options::lenient`]) is the emulator as it always was: a
-//! Materialize that carries out every DDL at once and forgives what
-//! production refuses. [`Options::strict`] turns on everything Materialize
-//! does by default (reference §8), one knob per behaviour, each usable on its
-//! own through [`EmulatorBuilder`]:
+//! The default ([`Options::strict`]) is Materialize as it behaves by default
+//! in production (reference §8), one knob per behaviour, each usable on its
+//! own through [`EmulatorBuilder`]. [`Options::lenient`] is the emulator as
+//! it was first written: a Materialize that carries out every DDL at once and
+//! forgives what production refuses; a test that needs it (or any lenient
+//! knob) says so with `.lenient()` or the knob, and a comment why.
 //!
 //! | knob                                 | lenient        | strict              | reference |
 //! |--------------------------------------|----------------|---------------------|-----------|
@@ -17,10 +18,10 @@
 //! | statement log flush delay            | 0              | 5 s                 | §1.11 |
 //! | `mz_cluster_auto_scaling_strategies` | absent         | absent              | §8.8 |
 //!
-//! `CLUSTERCTL_EMULATOR_STRICT=1` in the environment makes strict the base of
-//! every [`Emulator::start`](super::Emulator::start) and
-//! [`Emulator::builder`](super::Emulator::builder) (to run a whole suite
-//! against the stricter world); explicit builder calls still override it.
+//! `CLUSTERCTL_EMULATOR_STRICT=0` in the environment makes lenient the base
+//! of every [`Emulator::start`](super::Emulator::start) and
+//! [`Emulator::builder`](super::Emulator::builder) (to see whether a failure
+//! comes from the stricter world); explicit builder calls still override it.
 
 use std::time::Duration;
 
@@ -132,11 +133,11 @@ impl Options {
         }
     }
 
-    /// Strict when `CLUSTERCTL_EMULATOR_STRICT=1`, else lenient.
+    /// Strict, unless `CLUSTERCTL_EMULATOR_STRICT=0`.
     pub fn from_env() -> Options {
         match std::env::var("CLUSTERCTL_EMULATOR_STRICT").as_deref() {
-            Ok("1") | Ok("true") => Options::strict(),
-            _ => Options::lenient(),
+            Ok("0") | Ok("false") => Options::lenient(),
+            _ => Options::strict(),
         }
     }
 

@@ -1,0 +1,393 @@
+//! `doctor`: "will clusterctl work here?", answered before the first apply.
+//! The server's release and the resize form it gets, the session cluster
+//! and its replicas, our role and each privilege `apply` needs, statement
+//! logging and its sample rate, `max_replicas_per_cluster`, and the
+//! clusters with strategies that are not manageable, and why. Reads only;
+//! every judgement comes from the same rules the planner and the session
+//! check use (`plan::rules`, `commands::session`), never a copy of them.
+
+use serde::Serialize;
+
+use super::session;
+use super::{CommandError, Context};
+use crate::db::catalog::{self, SnapshotError};
+use crate::db::session::SessionCluster;
+use crate::ddl;
+use crate::model::{Environment, Snapshot};
+use crate::plan::{self, rows, rules, Outcome, PlanOptions, ResizeForm};
+
+/// How much a finding matters to `apply`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    Ok,
+    Info,
+    Warning,
+    /// `apply` would fail (or do nothing) until it is fixed.
+    Blocker,
+}
+
+/// One thing checked.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    pub level: Level,
+    /// `server`, `session_cluster`, `role`, `privileges`, `statement_log`,
+    /// `monitor_role`, `replica_limit`, `tables`, `cluster`.
+    pub topic: &'static str,
+    pub message: String,
+    /// The statement or flag that fixes it.
+    pub fix: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Server {
+    pub version: Option<String>,
+    pub resize_form: ResizeForm,
+    pub max_replicas_per_cluster: Option<u32>,
+}
+
+/// What `doctor` found.
+#[derive(Debug, Clone, Serialize)]
+pub struct DoctorReport {
+    pub server: Server,
+    pub session_cluster: SessionCluster,
+    pub role: Option<String>,
+    pub superuser: Option<bool>,
+    pub statement_log: rules::StatementLog,
+    pub findings: Vec<Finding>,
+    pub blockers: usize,
+    pub warnings: usize,
+}
+
+fn finding(level: Level, topic: &'static str, message: String, fix: Option<String>) -> Finding {
+    Finding {
+        level,
+        topic,
+        message,
+        fix,
+    }
+}
+
+/// `doctor`: every check, none of which stops the others.
+pub async fn doctor(ctx: &Context) -> Result<DoctorReport, CommandError> {
+    let exec = ctx.opts.exec_cluster.clone();
+    let mut backend = ctx.backend();
+    let sc = backend
+        .retrying("checking the session cluster", async |c| {
+            crate::db::session::inspect(c, exec.as_deref()).await
+        })
+        .await?
+        .ok_or_else(|| {
+            CommandError::SessionCluster(
+                "this server has no clusters (SHOW cluster is unknown): it is not Materialize"
+                    .into(),
+            )
+        })?;
+    let mut findings = Vec::new();
+    let session_problem = session::problem(&sc, ctx.opts.create_replica.is_some());
+    findings.push(session_finding(&sc, session_problem.as_deref()));
+
+    // The whole snapshot needs our tables (and a session cluster that can
+    // serve them); without them, the environment alone.
+    let mut snapshot_opts = ctx.snapshot.clone();
+    snapshot_opts.exec_cluster = Some(sc.name.clone());
+    let store = &ctx.store;
+    let snap = if session_problem.is_none() {
+        let r: Result<Snapshot, SnapshotError> = backend
+            .retrying("reading the catalog", async |c| {
+                catalog::load(c, store, &snapshot_opts).await
+            })
+            .await;
+        match r {
+            Ok(s) => Some(s),
+            Err(SnapshotError::TablesMissing { where_ }) => {
+                findings.push(finding(
+                    Level::Warning,
+                    "tables",
+                    format!("clusterctl's tables are missing in {where_}: apply creates them, which needs CREATE on the schema"),
+                    Some("clusterctl init (or have an admin run `clusterctl init --print`)".into()),
+                ));
+                None
+            }
+            Err(e) => return Err(e.into()),
+        }
+    } else {
+        None
+    };
+    let env = match &snap {
+        Some(s) => s.env.clone(),
+        None => {
+            let (_, mut env) = backend
+                .retrying("reading the server's settings", async |c| {
+                    catalog::environment(c).await
+                })
+                .await?;
+            env.activity_error = backend
+                .retrying("reading the statement log", async |c| {
+                    catalog::probe_activity(c).await
+                })
+                .await?;
+            env
+        }
+    };
+    findings.push(server_finding(&env));
+    findings.extend(role_findings(&env));
+    if snap.is_some() {
+        findings.extend(privilege_findings(ctx, &mut backend, &env).await);
+    }
+    let stand_in = Snapshot {
+        env: env.clone(),
+        activity_log_has_rows: true,
+        ..Snapshot::default()
+    };
+    let snap_ref = snap.as_ref().unwrap_or(&stand_in);
+    findings.extend(statement_log_findings(snap_ref, &env));
+    findings.push(limit_finding(&env));
+    if let Some(s) = &snap {
+        findings.extend(cluster_findings(s));
+    }
+    let blockers = findings
+        .iter()
+        .filter(|f| f.level == Level::Blocker)
+        .count();
+    let warnings = findings
+        .iter()
+        .filter(|f| f.level == Level::Warning)
+        .count();
+    Ok(DoctorReport {
+        server: Server {
+            version: env.version.clone(),
+            resize_form: rules::resize_form(&env),
+            max_replicas_per_cluster: env.settings.max_replicas_per_cluster,
+        },
+        role: env
+            .identity
+            .role
+            .as_ref()
+            .map(|r| r.name.clone())
+            .or(sc.role.clone()),
+        superuser: env.identity.superuser,
+        statement_log: rules::statement_log(snap_ref),
+        session_cluster: sc,
+        findings,
+        blockers,
+        warnings,
+    })
+}
+
+fn session_finding(sc: &SessionCluster, problem: Option<&str>) -> Finding {
+    if let Some(p) = problem {
+        return finding(Level::Blocker, "session_cluster", p.to_string(), None);
+    }
+    let names: Vec<&str> = sc.replicas.iter().map(|r| r.name.as_str()).collect();
+    let usage = match sc.usage {
+        Some(true) => "our role may use it",
+        Some(false) => "our role may not use it",
+        None => "USAGE could not be checked on this release",
+    };
+    let replicas = if names.is_empty() {
+        "no replica (--create-replica adds a temporary one)".to_string()
+    } else {
+        format!("replicas {}", names.join(", "))
+    };
+    finding(
+        Level::Ok,
+        "session_cluster",
+        format!(
+            "session cluster {} ({}): {replicas}; {usage}",
+            ddl::ident(&sc.name),
+            if sc.explicit {
+                "--exec-cluster"
+            } else {
+                "the server's default"
+            }
+        ),
+        None,
+    )
+}
+
+fn server_finding(env: &Environment) -> Finding {
+    let form = rules::resize_form(env);
+    finding(
+        Level::Info,
+        "server",
+        format!(
+            "Materialize {}; managed-cluster resizes: {}",
+            env.version.as_deref().unwrap_or("(version unknown)"),
+            form.describe()
+        ),
+        None,
+    )
+}
+
+fn role_findings(env: &Environment) -> Vec<Finding> {
+    let id = &env.identity;
+    let Some(role) = &id.role else {
+        return vec![finding(
+            Level::Warning,
+            "role",
+            "our role could not be read (mz_roles): ownership of the managed clusters is not checked"
+                .into(),
+            None,
+        )];
+    };
+    let mut out = Vec::new();
+    let rbac_off = env.settings.enable_rbac_checks == Some(false);
+    out.push(finding(
+        Level::Ok,
+        "role",
+        format!(
+            "role {}{}",
+            ddl::ident(&role.name),
+            match (id.superuser, rbac_off) {
+                (_, true) => ": RBAC is off (every role acts as a superuser)",
+                (Some(true), _) => ": superuser",
+                (Some(false), _) =>
+                    ": not a superuser (needs ownership of the clusters it manages)",
+                (None, _) => "",
+            }
+        ),
+        None,
+    ));
+    let monitor = id.member_of("mz_monitor_redacted") == Some(true)
+        || id.member_of("mz_monitor") == Some(true);
+    if !monitor && !rbac_off {
+        out.push(finding(
+            Level::Warning,
+            "monitor_role",
+            format!(
+                "role {} is not a member of mz_monitor_redacted (or mz_monitor): the statement log \
+                 is unreadable, so idle_suspend cannot tell idleness",
+                ddl::ident(&role.name)
+            ),
+            Some(format!(
+                "GRANT mz_monitor_redacted TO {}",
+                ddl::ident(&role.name)
+            )),
+        ));
+    }
+    out
+}
+
+async fn privilege_findings(
+    ctx: &Context,
+    backend: &mut crate::db::live::LiveBackend<'_>,
+    env: &Environment,
+) -> Vec<Finding> {
+    if env.identity.superuser == Some(true) || env.settings.enable_rbac_checks == Some(false) {
+        return Vec::new();
+    }
+    let store = &ctx.store;
+    let held = backend
+        .retrying("checking table privileges", async |c| {
+            store
+                .apply_privileges(c)
+                .await
+                .map_err(|e| crate::db::DbError::query("checking table privileges", &e))
+        })
+        .await;
+    let role = env
+        .identity
+        .role
+        .as_ref()
+        .map(|r| ddl::ident(&r.name))
+        .unwrap_or("<role>".into());
+    match held {
+        Err(e) => vec![finding(
+            Level::Info,
+            "privileges",
+            format!("table privileges could not be checked: {e}"),
+            None,
+        )],
+        Ok(rows) => {
+            let missing: Vec<String> = rows
+                .iter()
+                .filter(|(_, _, held)| !held)
+                .map(|(t, p, _)| format!("GRANT {p} ON {t} TO {role}"))
+                .collect();
+            if missing.is_empty() {
+                vec![finding(
+                    Level::Ok,
+                    "privileges",
+                    "every table privilege apply needs is granted".into(),
+                    None,
+                )]
+            } else {
+                vec![finding(
+                    Level::Blocker,
+                    "privileges",
+                    format!(
+                        "role {role} lacks {} privilege(s) apply needs on clusterctl's tables",
+                        missing.len()
+                    ),
+                    Some(missing.join("; ")),
+                )]
+            }
+        }
+    }
+}
+
+fn statement_log_findings(snap: &Snapshot, env: &Environment) -> Vec<Finding> {
+    let rate = env.settings.sample_rate();
+    let rate_text = rate.map(rules::percent).unwrap_or_else(|| "unknown".into());
+    if let Some(problem) = rules::activity_problem(snap) {
+        return vec![finding(
+            Level::Warning,
+            "statement_log",
+            format!("statement log (sample rate {rate_text}): {problem}"),
+            None,
+        )];
+    }
+    let text = match rules::sampling_note(env) {
+        Some(note) => format!("statement log readable; {note}"),
+        None => format!("statement log readable, sample rate {rate_text}"),
+    };
+    vec![finding(Level::Ok, "statement_log", text, None)]
+}
+
+fn limit_finding(env: &Environment) -> Finding {
+    let text = match env.settings.max_replicas_per_cluster {
+        Some(n) => format!("max_replicas_per_cluster is {n}: plans never go beyond it"),
+        None => "max_replicas_per_cluster could not be read: plans are not capped by it".into(),
+    };
+    finding(Level::Info, "replica_limit", text, None)
+}
+
+/// Clusters with strategies that the controller leaves alone, or whose
+/// strategies the environment keeps from working.
+fn cluster_findings(snap: &Snapshot) -> Vec<Finding> {
+    let plan = plan::plan(snap, &PlanOptions::default());
+    let in_effect = rows::in_effect(&snap.strategies);
+    let mut out = Vec::new();
+    for cp in &plan.clusters {
+        let who = format!("cluster {} ({})", cp.cluster, cp.cluster_id);
+        if let Outcome::Unmanageable { reason } = &cp.outcome {
+            let (why, fix) = match reason.split_once("; fix: ") {
+                Some((why, fix)) => (why, Some(fix.to_string())),
+                None => (reason.as_str(), None),
+            };
+            out.push(finding(
+                Level::Warning,
+                "cluster",
+                format!("{who}: not manageable: {why}"),
+                fix,
+            ));
+            continue;
+        }
+        let (Some(cluster), Some(rows)) =
+            (snap.cluster(&cp.cluster_id), in_effect.get(&cp.cluster_id))
+        else {
+            continue;
+        };
+        let validated = rows::validate(Some(cluster), rows, &snap.sizes);
+        for (_, message) in rules::environment_findings(snap, cluster, &validated.configs) {
+            out.push(finding(
+                Level::Warning,
+                "cluster",
+                format!("{who}: {message}"),
+                None,
+            ));
+        }
+    }
+    out
+}

@@ -1,0 +1,466 @@
+//! The session cluster, checked before anything else (reference §8.2): every
+//! read and write of our own tables runs on it, so a command refuses to
+//! start, with one line naming the cluster and the fix, when it does not
+//! exist, our role may not use it, or it has no replica. Nothing is written
+//! before that check.
+//!
+//! `--create-replica [SIZE]` (as in the reference tool) gives the session
+//! cluster a temporary replica for the run, dropped at the end. Crash-safe:
+//! the replica's name says when and by which process it was made
+//! (`clusterctl_tmp_<unix seconds>_<host>_<pid>`), so a later run finds the
+//! ones a killed run left behind (its process gone from this host, or older
+//! than [`STALE_AFTER`] when it ran elsewhere); `apply` drops those and
+//! audits it, other commands report them.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::{CommandError, Context};
+use crate::db::session::{self, SessionCluster};
+use crate::ddl;
+use crate::exec::AuditRow;
+use crate::model::Size;
+
+/// Names of temporary replicas start with this.
+pub const TEMP_PREFIX: &str = "clusterctl_tmp_";
+
+/// A temporary replica made on another host counts as left behind once
+/// this old (runs take seconds to minutes; its process cannot be checked).
+pub const STALE_AFTER: Duration = Duration::from_secs(3600);
+
+/// The size `--create-replica` uses when given none (the reference's).
+pub const DEFAULT_TEMP_SIZE: &str = "25cc";
+
+/// The temporary replica of this run.
+#[derive(Debug, Clone)]
+pub struct Temporary {
+    pub name: String,
+    pub size: Size,
+    pub sql: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The checked session cluster of a command.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub cluster: SessionCluster,
+    pub temporary: Option<Temporary>,
+    /// Temporary replicas of runs that died.
+    pub leftovers: Vec<String>,
+}
+
+/// What keeps the session cluster from serving our tables, as one line
+/// naming it and the fix; `None` when it can. `will_create`: a temporary
+/// replica is about to be added.
+pub fn problem(sc: &SessionCluster, will_create: bool) -> Option<String> {
+    let name = ddl::ident(&sc.name);
+    let source = if sc.explicit {
+        "the --exec-cluster"
+    } else {
+        "the session's default cluster"
+    };
+    if sc.name.is_empty() {
+        return Some(
+            "the session has no cluster (SHOW cluster is empty): choose one with --exec-cluster NAME"
+                .into(),
+        );
+    }
+    if sc.id.is_none() {
+        return Some(format!(
+            "{source} {name} does not exist, and clusterctl's own tables are read and written on it; \
+             choose an existing cluster with --exec-cluster NAME"
+        ));
+    }
+    if sc.usage == Some(false) {
+        let role = sc
+            .role
+            .as_deref()
+            .map(ddl::ident)
+            .unwrap_or("<role>".into());
+        return Some(format!(
+            "role {role} may not use {source} {name} (no USAGE privilege), on which clusterctl's \
+             own tables are read and written; GRANT USAGE ON CLUSTER {name} TO {role}, or choose \
+             another with --exec-cluster NAME"
+        ));
+    }
+    if sc.replicas.is_empty() && !will_create {
+        return Some(format!(
+            "{source} {name} has no replica, so clusterctl's own tables cannot be read or written \
+             on it; choose a cluster with a replica with --exec-cluster NAME, give {name} a \
+             replica, or add --create-replica for a temporary one"
+        ));
+    }
+    None
+}
+
+/// Checks the session cluster before anything else; with `--create-replica`
+/// first gives it a temporary replica. Leaves the resolved cluster in the
+/// context, so the snapshot need not ask again. `None` on a server without
+/// clusters (plain PostgreSQL), where there is nothing to check.
+pub async fn prepare(ctx: &mut Context) -> Result<Option<Session>, CommandError> {
+    let exec = ctx.opts.exec_cluster.clone();
+    let create = ctx.opts.create_replica.clone();
+    let Some(sc) = ctx
+        .backend()
+        .retrying("checking the session cluster", async |c| {
+            session::inspect(c, exec.as_deref()).await
+        })
+        .await?
+    else {
+        return Ok(None);
+    };
+    if let Some(p) = problem(&sc, create.is_some()) {
+        return Err(CommandError::SessionCluster(p));
+    }
+    let me = Maker::me();
+    let leftovers: Vec<String> = sc
+        .replicas
+        .iter()
+        .filter(|r| is_leftover(&r.name, &me, sc.now))
+        .map(|r| r.name.clone())
+        .collect();
+    let temporary = match create {
+        Some(size) => Some(create_temporary(ctx, &sc, size, &me).await?),
+        None => None,
+    };
+    ctx.snapshot.exec_cluster = Some(sc.name.clone());
+    Ok(Some(Session {
+        cluster: sc,
+        temporary,
+        leftovers,
+    }))
+}
+
+async fn create_temporary(
+    ctx: &Context,
+    sc: &SessionCluster,
+    size: Size,
+    me: &Maker,
+) -> Result<Temporary, CommandError> {
+    if sc.managed {
+        let name = ddl::ident(&sc.name);
+        return Err(CommandError::SessionCluster(format!(
+            "--create-replica: {name} is a managed cluster, to which Materialize adds replicas \
+             only by ALTER CLUSTER {name} SET (REPLICATION FACTOR 1); use an unmanaged cluster \
+             with --exec-cluster NAME, or give {name} a replica that way"
+        )));
+    }
+    let name = me.name_at(sc.now);
+    let cluster = sc.name.clone();
+    // Not retried: a retry after a lost connection could find it made and
+    // fail; the next run drops whatever this one leaves.
+    let client = ctx.db.client().await?;
+    let sql = session::create_replica(&client, &cluster, &name, &size)
+        .await
+        .map_err(|e| CommandError::SessionCluster(format!("--create-replica: {e}")))?;
+    tracing::info!(replica = %name, cluster = %cluster, "created a temporary replica for this run");
+    Ok(Temporary {
+        name,
+        size,
+        sql,
+        created_at: sc.now,
+    })
+}
+
+/// Drops this run's temporary replica; with `cleanup` (apply) also the
+/// ones killed runs left, and records both in the audit trail. Never fails
+/// the command: what goes wrong is returned as warnings (a replica left
+/// behind is dropped by the next apply).
+pub async fn finish(ctx: &Context, s: Option<Session>, cleanup: bool) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let Some(s) = s else {
+        return warnings;
+    };
+    let Some(cluster_id) = s.cluster.id.clone() else {
+        return warnings;
+    };
+    let run_id = Uuid::new_v4();
+    let cluster = s.cluster.name.clone();
+    let mut records = Vec::new();
+    if cleanup {
+        for name in &s.leftovers {
+            let r = drop(ctx, &cluster, name).await;
+            let reason = "a run that died left this temporary replica behind";
+            records.push(record(
+                &run_id,
+                &cluster_id.0,
+                &cluster,
+                "drop_replica",
+                name,
+                None,
+                reason,
+                &r,
+            ));
+            if let Err(e) = r {
+                warnings.push(format!(
+                    "could not drop the leftover temporary replica {name}: {e}"
+                ));
+            }
+        }
+    } else {
+        for name in &s.leftovers {
+            warnings.push(format!(
+                "the session cluster {} has a temporary replica {name} left by a run that died; \
+                 the next `clusterctl apply` drops it",
+                ddl::ident(&cluster)
+            ));
+        }
+    }
+    if let Some(t) = &s.temporary {
+        let reason = "--create-replica: a temporary replica on the session cluster for this run";
+        if cleanup {
+            let made: Result<String, String> = Ok(t.sql.clone());
+            let mut row = record(
+                &run_id,
+                &cluster_id.0,
+                &cluster,
+                "create_replica",
+                &t.name,
+                Some(&t.size),
+                reason,
+                &made,
+            );
+            row.0.created_at = t.created_at;
+            records.push(row);
+        }
+        let r = drop(ctx, &cluster, &t.name).await;
+        if let Err(e) = &r {
+            warnings.push(format!(
+                "could not drop this run's temporary replica {}: {e}; the next `clusterctl apply` drops it",
+                t.name
+            ));
+        }
+        if cleanup {
+            records.push(record(
+                &run_id,
+                &cluster_id.0,
+                &cluster,
+                "drop_replica",
+                &t.name,
+                Some(&t.size),
+                reason,
+                &r,
+            ));
+        }
+    }
+    for (row, executed, error) in records {
+        let store = &ctx.store;
+        let result = ctx
+            .backend()
+            .retrying("auditing the temporary replica", async |c| {
+                store.audit_done(c, &row, executed, error.as_deref()).await
+            })
+            .await;
+        if let Err(e) = result {
+            warnings.push(format!("could not audit {}: {e}", row.action_sql));
+        }
+    }
+    warnings
+}
+
+async fn drop(ctx: &Context, cluster: &str, name: &str) -> Result<String, String> {
+    let result = match ctx.db.client().await {
+        Ok(c) => session::drop_replica(&c, cluster, name).await,
+        Err(e) => Err(e),
+    };
+    result.map_err(|e| match e {
+        crate::db::DbError::Query { reason, .. } => reason,
+        other => other.to_string(),
+    })
+}
+
+/// An audit row for a temporary replica's DDL, with its outcome.
+#[allow(clippy::too_many_arguments)]
+fn record(
+    run_id: &Uuid,
+    cluster_id: &str,
+    cluster: &str,
+    kind: &str,
+    replica: &str,
+    size: Option<&Size>,
+    reason: &str,
+    outcome: &Result<String, String>,
+) -> (AuditRow, bool, Option<String>) {
+    let sql = match kind {
+        "create_replica" => size
+            .map(|s| ddl::create_replica(cluster, replica, s))
+            .unwrap_or_default(),
+        _ => ddl::drop_replica_if_exists(cluster, replica),
+    };
+    let row = AuditRow {
+        action_id: Uuid::new_v5(run_id, format!("{kind}\u{0}{replica}").as_bytes()).to_string(),
+        cluster_id: crate::model::ClusterId(cluster_id.to_string()),
+        action_sql: sql,
+        decision_ctx: serde_json::json!({
+            "run_id": run_id.to_string(),
+            "controller": concat!("clusterctl ", env!("CARGO_PKG_VERSION")),
+            "cluster": cluster,
+            "strategy": null,
+            "kind": kind,
+            "replica": replica,
+            "size": size,
+            "reasons": [reason],
+            "temporary_replica": true,
+        }),
+        created_at: Utc::now(),
+    };
+    (row, outcome.is_ok(), outcome.as_ref().err().cloned())
+}
+
+/// Who makes temporary replicas: this host and process.
+struct Maker {
+    host: String,
+    pid: u32,
+}
+
+impl Maker {
+    fn me() -> Maker {
+        let host = hostname::get()
+            .ok()
+            .and_then(|h| h.into_string().ok())
+            .unwrap_or_else(|| "unknown-host".into());
+        Maker {
+            host: host_part(&host),
+            pid: std::process::id(),
+        }
+    }
+
+    fn name_at(&self, now: DateTime<Utc>) -> String {
+        format!(
+            "{TEMP_PREFIX}{}_{}_{}",
+            now.timestamp(),
+            self.host,
+            self.pid
+        )
+    }
+}
+
+/// The host as it goes into a replica name: lowercase letters, digits and
+/// dashes, at most 40 characters.
+fn host_part(host: &str) -> String {
+    host.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .take(40)
+        .collect()
+}
+
+/// `(created, host, pid)` of a temporary replica's name.
+fn parse_name(name: &str) -> Option<(i64, &str, u32)> {
+    let rest = name.strip_prefix(TEMP_PREFIX)?;
+    let (secs, rest) = rest.split_once('_')?;
+    let (host, pid) = rest.rsplit_once('_')?;
+    Some((secs.parse().ok()?, host, pid.parse().ok()?))
+}
+
+/// A temporary replica no running process will drop: made by a process of
+/// this host that is gone, or (made elsewhere) older than [`STALE_AFTER`].
+fn is_leftover(name: &str, me: &Maker, now: DateTime<Utc>) -> bool {
+    let Some((created, host, pid)) = parse_name(name) else {
+        return false;
+    };
+    if host == me.host && pid == me.pid {
+        return false;
+    }
+    if host == me.host && process_gone(pid) {
+        return true;
+    }
+    now.timestamp() - created > STALE_AFTER.as_secs() as i64
+}
+
+/// A process of this host that no longer runs (Linux: no /proc/PID), the
+/// same judgement the lease makes of a dead holder.
+fn process_gone(pid: u32) -> bool {
+    std::path::Path::new("/proc/self").exists()
+        && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(secs, 0).unwrap_or_default()
+    }
+
+    #[test]
+    fn names_carry_their_maker_and_parse_back() {
+        let me = Maker {
+            host: host_part("Build.Host_01"),
+            pid: 4242,
+        };
+        let name = me.name_at(at(1_800_000_000));
+        assert_eq!(name, "clusterctl_tmp_1800000000_build-host-01_4242");
+        assert_eq!(
+            parse_name(&name),
+            Some((1_800_000_000, "build-host-01", 4242))
+        );
+        assert_eq!(parse_name("r1"), None);
+        assert_eq!(parse_name("clusterctl_tmp_x_h_1"), None);
+    }
+
+    #[test]
+    fn leftovers_are_dead_local_or_stale_remote_ones() {
+        let me = Maker {
+            host: "here".into(),
+            pid: std::process::id(),
+        };
+        let now = at(1_800_000_000);
+        let ours = me.name_at(now);
+        assert!(!is_leftover(&ours, &me, now), "our own");
+        // A pid that cannot run: beyond Linux's pid_max.
+        let dead = format!("{TEMP_PREFIX}{}_here_{}", now.timestamp(), 1u32 << 30);
+        assert_eq!(is_leftover(&dead, &me, now), process_gone(1 << 30));
+        let alive = format!("{TEMP_PREFIX}{}_here_1", now.timestamp());
+        assert!(!is_leftover(&alive, &me, now), "pid 1 runs");
+        let remote_new = format!("{TEMP_PREFIX}{}_there_7", now.timestamp() - 60);
+        assert!(!is_leftover(&remote_new, &me, now));
+        let remote_old = format!("{TEMP_PREFIX}{}_there_7", now.timestamp() - 7200);
+        assert!(is_leftover(&remote_old, &me, now));
+        assert!(!is_leftover("r1", &me, now));
+    }
+
+    fn cluster(replicas: &[&str], usage: Option<bool>) -> SessionCluster {
+        SessionCluster {
+            name: "ops".into(),
+            explicit: true,
+            id: Some(crate::model::ClusterId("u5".into())),
+            managed: false,
+            replicas: replicas
+                .iter()
+                .map(|n| session::SessionReplica {
+                    name: n.to_string(),
+                    size: None,
+                })
+                .collect(),
+            role: Some("ctl".into()),
+            usage,
+            now: at(0),
+        }
+    }
+
+    #[test]
+    fn problems_name_the_cluster_and_the_fix() {
+        assert_eq!(problem(&cluster(&["r1"], Some(true)), false), None);
+        let none = problem(&cluster(&[], Some(true)), false).unwrap_or_default();
+        assert!(none.contains(r#""ops" has no replica"#), "{none}");
+        assert!(none.contains("--exec-cluster NAME"), "{none}");
+        assert_eq!(problem(&cluster(&[], Some(true)), true), None);
+        let usage = problem(&cluster(&["r1"], Some(false)), false).unwrap_or_default();
+        assert!(
+            usage.contains(r#"GRANT USAGE ON CLUSTER "ops" TO "ctl""#),
+            "{usage}"
+        );
+        let mut missing = cluster(&["r1"], None);
+        missing.id = None;
+        let gone = problem(&missing, false).unwrap_or_default();
+        assert!(gone.contains("does not exist"), "{gone}");
+    }
+}

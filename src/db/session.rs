@@ -1,0 +1,153 @@
+//! The session cluster (reference §8.2): Materialize runs every read and
+//! write of our own tables on the session's cluster, so it must exist, our
+//! role must have USAGE on it, and it must have a replica. This module reads
+//! that (three catalog-only statements, which Materialize routes to
+//! `mz_catalog_server`, so they work even when the session cluster cannot
+//! serve) and carries out `--create-replica`'s DDL. What to make of it is
+//! `commands::session`'s business.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tokio_postgres::types::Type;
+
+use super::{Client, DbError};
+use crate::ddl;
+use crate::model::{ClusterId, Size};
+
+const SHOW_CLUSTER_SQL: &str = "SHOW cluster";
+
+/// Needs: mz_catalog.mz_clusters, mz_cluster_replicas. The database's
+/// clock and the cluster with its replicas (one row per replica).
+const CLUSTER_SQL: &str = "SELECT now(), c.id, c.managed, r.name, r.size \
+    FROM mz_catalog.mz_clusters c \
+    LEFT JOIN mz_catalog.mz_cluster_replicas r ON r.cluster_id = c.id \
+    WHERE c.name = $1 ORDER BY r.name";
+
+/// Needs: current_role, has_cluster_privilege (RBAC releases). Optional.
+const USAGE_SQL: &str = "SELECT current_role::text, has_cluster_privilege($1, 'USAGE')";
+
+/// A replica of the session cluster.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SessionReplica {
+    pub name: String,
+    pub size: Option<Size>,
+}
+
+/// The session cluster as the catalog shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SessionCluster {
+    /// `--exec-cluster`, or the server's default (`SHOW cluster`).
+    pub name: String,
+    /// Named with `--exec-cluster` (else the server's default).
+    pub explicit: bool,
+    /// `None`: no cluster of that name.
+    pub id: Option<ClusterId>,
+    pub managed: bool,
+    pub replicas: Vec<SessionReplica>,
+    /// Our role, as `current_role` names it.
+    pub role: Option<String>,
+    /// USAGE on the cluster; `None` when the release cannot say.
+    pub usage: Option<bool>,
+    /// The database's clock.
+    #[serde(skip)]
+    pub now: DateTime<Utc>,
+}
+
+/// Reads the session cluster: `exec_cluster`, or the server's default.
+/// `None` from a server without clusters (plain PostgreSQL refuses `SHOW
+/// cluster`): there is nothing to check.
+pub async fn inspect(
+    c: &Client,
+    exec_cluster: Option<&str>,
+) -> Result<Option<SessionCluster>, DbError> {
+    let (name, explicit) = match exec_cluster {
+        Some(n) => (n.to_string(), true),
+        None => {
+            let rows = match c.query_typed(SHOW_CLUSTER_SQL, &[]).await {
+                Ok(rows) => rows,
+                Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_OBJECT) => {
+                    return Ok(None)
+                }
+                Err(e) => {
+                    return Err(DbError::query(
+                        "reading the session cluster (SHOW cluster)",
+                        &e,
+                    ))
+                }
+            };
+            let name: String = rows
+                .first()
+                .and_then(|r| r.try_get(0).ok())
+                .unwrap_or_default();
+            (name, false)
+        }
+    };
+    let param: [(&(dyn tokio_postgres::types::ToSql + Sync), Type); 1] = [(&name, Type::TEXT)];
+    let (cluster, usage) = tokio::join!(
+        c.query_typed(CLUSTER_SQL, &param),
+        c.query_typed(USAGE_SQL, &param),
+    );
+    let rows = cluster.map_err(|e| DbError::query("reading the session cluster", &e))?;
+    let first = rows.first();
+    let now = first
+        .and_then(|r| r.try_get::<_, DateTime<Utc>>(0).ok())
+        .unwrap_or_default();
+    let id: Option<String> = first.and_then(|r| r.try_get(1).ok());
+    let managed = first
+        .and_then(|r| r.try_get::<_, Option<bool>>(2).ok().flatten())
+        .unwrap_or(false);
+    let replicas = rows
+        .iter()
+        .filter_map(|r| {
+            let name: String = r.try_get::<_, Option<String>>(3).ok()??;
+            let size: Option<String> = r.try_get(4).ok()?;
+            Some(SessionReplica {
+                name,
+                size: size.map(Size),
+            })
+        })
+        .collect();
+    // An unknown function or a transient error leaves USAGE unknown: the
+    // statements themselves will say.
+    let (role, usage) = match usage {
+        Ok(rows) => (
+            rows.first().and_then(|r| r.try_get(0).ok()),
+            rows.first().and_then(|r| r.try_get(1).ok()),
+        ),
+        Err(_) => (None, None),
+    };
+    Ok(Some(SessionCluster {
+        name,
+        explicit,
+        id: id.map(ClusterId),
+        managed,
+        replicas,
+        role,
+        usage,
+        now,
+    }))
+}
+
+/// `CREATE CLUSTER REPLICA cluster.name (SIZE = size)`.
+pub async fn create_replica(
+    c: &Client,
+    cluster: &str,
+    name: &str,
+    size: &Size,
+) -> Result<String, DbError> {
+    let sql = ddl::create_replica(cluster, name, size);
+    c.batch_execute(&sql)
+        .await
+        .map_err(|e| DbError::query(format!("creating the temporary replica {name}"), &e))?;
+    Ok(sql)
+}
+
+/// `DROP CLUSTER REPLICA IF EXISTS cluster.name` (another run may race us
+/// to a leftover).
+pub async fn drop_replica(c: &Client, cluster: &str, name: &str) -> Result<String, DbError> {
+    let sql = ddl::drop_replica_if_exists(cluster, name);
+    c.batch_execute(&sql)
+        .await
+        .map_err(|e| DbError::query(format!("dropping the temporary replica {name}"), &e))?;
+    Ok(sql)
+}

@@ -1,0 +1,648 @@
+//! Production behaviour (reference §8) that the lenient emulator used to
+//! forgive, end to end against the strict one: the session cluster and
+//! `--create-replica`, ownership and the monitor role for a non-superuser
+//! role, `max_replicas_per_cluster`, a sampled statement log, what counts
+//! as a crash, clusters Materialize scales itself, and `doctor`.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::cli::{audit_ctx, clusterctl, command, init_tables, run_cmd, strategy, Run};
+use crate::support::{Emulator, Role};
+
+/// `clusterctl ARGS` logged in as `role`.
+fn as_role(role: &Role, args: &[&str]) -> Run {
+    let mut cmd = command();
+    cmd.args(args).env("DATABASE_URL", role.url());
+    run_cmd(cmd)
+}
+
+/// Whether our tables exist.
+fn tables_exist(emu: &Emulator) -> bool {
+    emu.query_one("SELECT (to_regclass('public.mz_cluster_strategies') IS NOT NULL)::text")
+        .as_deref()
+        == Some("true")
+}
+
+/// Names of the cluster's replicas that are temporary ones of ours.
+fn temporary(emu: &Emulator, cluster: &str) -> Vec<String> {
+    emu.replicas(cluster)
+        .into_iter()
+        .map(|(n, _)| n)
+        .filter(|n| n.starts_with("clusterctl_tmp_"))
+        .collect()
+}
+
+#[test]
+fn a_session_cluster_that_cannot_serve_stops_the_run_first_with_the_fix() {
+    let emu = Emulator::start();
+    emu.create_cluster("ops");
+    emu.create_hydrated_cluster("c", "r1", "25cc");
+    let no_replica = |run: &Run, name: &str| {
+        assert_eq!(run.code, 1, "{}", run.all());
+        let lines: Vec<&str> = run
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("error:"))
+            .collect();
+        assert_eq!(lines.len(), 1, "one line: {}", run.all());
+        assert!(
+            lines[0].contains(&format!("\"{name}\" has no replica"))
+                && lines[0].contains("--exec-cluster NAME")
+                && lines[0].contains("--create-replica"),
+            "{}",
+            run.all()
+        );
+    };
+
+    // --exec-cluster without a replica: nothing is written, not even our tables.
+    emu.clear_sql_log();
+    let run = clusterctl(&emu, &["apply", "--exec-cluster", "ops"]);
+    no_replica(&run, "ops");
+    assert!(!tables_exist(&emu), "nothing written: {:?}", emu.sql_log());
+    assert!(emu
+        .sql_log()
+        .iter()
+        .all(|q| !q.to_uppercase().contains("CREATE TABLE")));
+
+    // The server's default cluster (quickstart), suspended.
+    init_tables(&emu);
+    emu.sql("DELETE FROM mz_catalog.mz_cluster_replicas WHERE cluster_id = 'u1'");
+    for cmd in ["dry-run", "apply", "status", "check", "history"] {
+        no_replica(&clusterctl(&emu, &[cmd]), "quickstart");
+    }
+
+    // A cluster that does not exist.
+    let run = clusterctl(&emu, &["dry-run", "--exec-cluster", "nope"]).code(1);
+    assert!(
+        run.stderr.contains(r#""nope" does not exist"#) && run.stderr.contains("--exec-cluster"),
+        "{}",
+        run.all()
+    );
+
+    // A role that may not use the cluster.
+    let role = emu.create_role("ctl");
+    emu.add_replica("ops", "r1", "25cc");
+    emu.sql("UPDATE mz_catalog.mz_clusters SET privileges = ARRAY['u1=UC/u1'] WHERE name = 'ops'");
+    let run = as_role(&role, &["dry-run", "--exec-cluster", "ops"]).code(1);
+    assert!(
+        run.stderr.contains(&format!(
+            r#"GRANT USAGE ON CLUSTER "ops" TO "{}""#,
+            role.name
+        )),
+        "{}",
+        run.all()
+    );
+}
+
+#[test]
+fn create_replica_serves_the_run_and_is_dropped_and_audited() {
+    let emu = Emulator::start();
+    emu.create_cluster("ops");
+    emu.create_cluster("c");
+    emu.add_index("c");
+    emu.add_replica("c", "r_25cc", "25cc");
+    emu.set_hydrated("c", "r_25cc", true);
+
+    // The tables are created and used on the temporary replica.
+    let args = ["apply", "--exec-cluster", "ops", "--create-replica"];
+    clusterctl(&emu, &args).ok();
+    assert!(tables_exist(&emu));
+    strategy(&emu, "c", "target_size", json!({"target_size": "50cc"}));
+    let run = clusterctl(&emu, &args).ok();
+    assert!(run.stdout.contains("r_50cc"), "{}", run.all());
+    assert!(emu.replicas("ops").is_empty(), "dropped after the run");
+    assert!(
+        emu.sql_log().iter().any(|q| q
+            .contains(r#"CREATE CLUSTER REPLICA "ops"."clusterctl_tmp_"#)
+            && q.contains("(SIZE = '25cc')")),
+        "{:?}",
+        emu.sql_log()
+    );
+    let ops = audit_ctx(&emu, "ops");
+    let kinds: Vec<&str> = ops.iter().filter_map(|c| c["kind"].as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "create_replica",
+            "drop_replica",
+            "create_replica",
+            "drop_replica"
+        ],
+        "{ops:?}"
+    );
+    assert!(
+        ops.iter().all(|c| c["temporary_replica"] == true),
+        "{ops:?}"
+    );
+
+    // A size of one's own; a managed session cluster is refused with the fix.
+    clusterctl(
+        &emu,
+        &[
+            "dry-run",
+            "--exec-cluster",
+            "ops",
+            "--create-replica",
+            "50cc",
+        ],
+    )
+    .ok();
+    assert!(emu
+        .sql_log()
+        .iter()
+        .any(|q| q.contains("clusterctl_tmp_") && q.contains("(SIZE = '50cc')")));
+    emu.create_managed_cluster("mops", "25cc", 0);
+    let run = clusterctl(
+        &emu,
+        &["dry-run", "--exec-cluster", "mops", "--create-replica"],
+    )
+    .code(1);
+    assert!(
+        run.stderr.contains("managed cluster")
+            && run.stderr.contains("REPLICATION FACTOR 1")
+            && run.stderr.contains("--exec-cluster NAME"),
+        "{}",
+        run.all()
+    );
+    // --create-replica belongs to --exec-cluster, as in the reference.
+    clusterctl(&emu, &["dry-run", "--create-replica"]).code(64);
+}
+
+#[test]
+fn a_temporary_replica_left_by_a_killed_run_is_dropped_and_audited_by_the_next_apply() {
+    let emu = Emulator::start();
+    emu.create_cluster("ops");
+    emu.create_hydrated_cluster("c", "r1", "25cc");
+    clusterctl(
+        &emu,
+        &["apply", "--exec-cluster", "ops", "--create-replica"],
+    )
+    .ok();
+
+    // A run hangs after creating its temporary replica, and is killed.
+    emu.stall_statement("mz_cluster_strategy_state", 1);
+    let mut cmd = command();
+    cmd.args(["apply", "--exec-cluster", "ops", "--create-replica"])
+        .env("DATABASE_URL", emu.url())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child = cmd.spawn().expect("start clusterctl");
+    let started = Instant::now();
+    while temporary(&emu, "ops").is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no temporary replica"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    child.kill().expect("kill -9");
+    let _ = child.wait();
+    emu.clear_faults();
+    let left = temporary(&emu, "ops");
+    assert_eq!(left.len(), 1, "{left:?}");
+
+    // The leftover serves the next dry-run, which reports it and keeps it.
+    let run = clusterctl(&emu, &["dry-run", "--exec-cluster", "ops"]).ok();
+    assert!(
+        run.stderr.contains(&left[0]) && run.stderr.contains("left by a run that died"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(temporary(&emu, "ops"), left);
+
+    // The next apply drops it, and its own, and says so in the audit trail.
+    clusterctl(
+        &emu,
+        &["apply", "--exec-cluster", "ops", "--create-replica"],
+    )
+    .ok();
+    assert!(
+        temporary(&emu, "ops").is_empty(),
+        "{:?}",
+        emu.replicas("ops")
+    );
+    let dropped = audit_ctx(&emu, "ops")
+        .into_iter()
+        .find(|c| c["replica"] == left[0].as_str())
+        .expect("the leftover's drop is audited");
+    assert_eq!(dropped["kind"], "drop_replica");
+    assert!(
+        dropped["reasons"][0]
+            .as_str()
+            .is_some_and(|r| r.contains("a run that died")),
+        "{dropped}"
+    );
+}
+
+/// A non-superuser role, as clusterctl runs in production: member of
+/// mz_monitor_redacted, owner of its tables.
+fn ctl_role(emu: &Emulator) -> Role {
+    let role = emu.create_role("ctl");
+    emu.grant_role(&role, "mz_monitor_redacted");
+    as_role(&role, &["init"]).ok();
+    role
+}
+
+#[test]
+fn clusters_our_role_does_not_own_are_reported_with_the_statement_that_fixes_it() {
+    let emu = Emulator::start();
+    let role = ctl_role(&emu);
+    for name in ["mine", "theirs", "mixed"] {
+        emu.create_cluster(name);
+        if name != "theirs" {
+            emu.set_cluster_owner(name, &role.name);
+        }
+        emu.add_replica(name, "r1", "25cc");
+        strategy(&emu, name, "target_size", json!({"target_size": "50cc"}));
+    }
+    // Replicas have owners of their own: DROP needs that one.
+    emu.set_replica_owner("mixed", "r1", "mz_system");
+
+    let run = as_role(&role, &["apply"]).ok();
+    assert!(run.stdout.contains(r#""mine"."r_50cc""#), "{}", run.all());
+    assert!(
+        !run.stdout.contains("theirs") && !run.stdout.contains("mixed"),
+        "{}",
+        run.all()
+    );
+    // Each fix, exactly as the operator can run it.
+    let fixes = [
+        format!(r#"ALTER CLUSTER "theirs" OWNER TO "{}""#, role.name),
+        format!(
+            r#"ALTER CLUSTER REPLICA "theirs"."r1" OWNER TO "{}""#,
+            role.name
+        ),
+        format!(
+            r#"ALTER CLUSTER REPLICA "mixed"."r1" OWNER TO "{}""#,
+            role.name
+        ),
+    ];
+    for fix in &fixes {
+        assert!(run.stderr.contains(fix), "{fix}: {}", run.all());
+    }
+    assert!(
+        !run.stderr.contains(r#"ALTER CLUSTER "mixed" OWNER"#),
+        "mixed's cluster is ours: {}",
+        run.all()
+    );
+    assert!(
+        run.stderr.contains("must be owner"),
+        "says why: {}",
+        run.all()
+    );
+    let check = as_role(&role, &["check"]).code(3);
+    assert!(check.stdout.contains(&fixes[0]), "{}", check.all());
+
+    // The operator runs the fixes (as an admin); the next run manages both.
+    let mut admin = postgres::Client::connect(&emu.url(), postgres::NoTls).expect("admin");
+    for fix in &fixes {
+        admin.batch_execute(fix).expect("the fix runs");
+    }
+    let run = as_role(&role, &["apply"]).ok();
+    assert!(
+        run.stdout.contains(r#""theirs"."r_50cc""#) && run.stdout.contains(r#""mixed"."r_50cc""#),
+        "{}",
+        run.all()
+    );
+    assert!(!run.stderr.contains("OWNER TO"), "{}", run.all());
+}
+
+#[test]
+fn without_the_monitor_role_activity_is_unknown_said_and_a_check_problem() {
+    let emu = Emulator::start();
+    let role = emu.create_role("ro");
+    as_role(&role, &["init"]).ok();
+    emu.create_hydrated_cluster("c", "r1", "25cc");
+    emu.set_cluster_owner("c", &role.name);
+    emu.set_replica_owner("c", "r1", &role.name);
+    emu.add_activity("c", 2 * 3600, true);
+    strategy(&emu, "c", "idle_suspend", json!({"idle_after_s": 60}));
+
+    let run = as_role(&role, &["apply"]).ok();
+    assert!(run.stdout.contains("No changes"), "{}", run.all());
+    assert!(
+        run.stderr.contains("the statement log cannot be read")
+            && run.stderr.contains("mz_monitor_redacted"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(emu.replicas("c").len(), 1);
+    let check = as_role(&role, &["check", "--output", "json"])
+        .code(3)
+        .json();
+    let codes: Vec<&str> = check["result"]["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f["code"].as_str())
+        .collect();
+    assert_eq!(codes, ["signal_unknown"], "{check:#}");
+    assert_eq!(
+        check["result"]["statement_log"]["readable"], false,
+        "{check:#}"
+    );
+    let status = as_role(&role, &["status", "--output", "json"]).ok().json();
+    assert_eq!(
+        status["result"]["clusters"][0]["condition"], "SignalUnknown",
+        "{status:#}"
+    );
+
+    // With the role granted, the same cluster is suspended.
+    emu.grant_role(&role, "mz_monitor_redacted");
+    as_role(&role, &["apply"]).ok();
+    assert!(emu.replicas("c").is_empty());
+}
+
+#[test]
+fn plans_never_go_beyond_max_replicas_per_cluster() {
+    // Materialize's default limit: 5 replicas per cluster.
+    let emu = Emulator::start();
+    emu.create_cluster("fresh");
+    emu.add_index("fresh");
+    init_tables(&emu);
+    strategy(
+        &emu,
+        "fresh",
+        "shrink_to_fit",
+        json!({"max_replica_size": "800cc"}),
+    );
+    let doc = clusterctl(&emu, &["dry-run", "--output", "json"])
+        .ok()
+        .json();
+    let cp = &doc["result"]["plan"]["clusters"][0];
+    let mut created: Vec<&str> = cp["actions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a["size"].as_str())
+        .collect();
+    created.sort_by_key(|s| s.trim_end_matches("cc").parse::<u32>().unwrap_or(0));
+    assert_eq!(
+        created,
+        ["25cc", "50cc", "100cc", "200cc", "300cc"],
+        "{cp:#}"
+    );
+    let notes: Vec<&str> = cp["notes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|n| n.as_str())
+        .collect();
+    for size in ["400cc", "600cc", "800cc"] {
+        assert!(
+            notes.iter().any(|n| n.contains(&format!("fresh_{size}"))
+                && n.contains("max_replicas_per_cluster (5)")),
+            "{notes:?}"
+        );
+    }
+    clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(emu.replicas("fresh").len(), 5);
+}
+
+#[test]
+fn a_sampled_statement_log_needs_a_longer_silence_and_a_thin_one_proves_nothing() {
+    let emu = Emulator::start();
+    emu.create_hydrated_cluster("c", "r1", "25cc");
+    emu.add_activity("c", 5000, true);
+    assert_eq!(
+        emu.activity_sampled_out(),
+        0,
+        "the seed keeps the first statement"
+    );
+    init_tables(&emu);
+    strategy(&emu, "c", "idle_suspend", json!({"idle_after_s": 3600}));
+
+    // Half the statements are logged: 5000 s of silence is not 7200 s.
+    emu.set_setting("statement_logging_default_sample_rate", "0.5");
+    emu.set_setting("statement_logging_max_sample_rate", "0.5");
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(run.stdout.contains("No changes"), "{}", run.all());
+    let plan = clusterctl(&emu, &["dry-run", "-v"]).ok();
+    assert!(
+        plan.stdout.contains("waiting for 2h00m of silence"),
+        "{}",
+        plan.all()
+    );
+    let status = clusterctl(&emu, &["status", "--output", "json"])
+        .ok()
+        .json();
+    assert_eq!(
+        status["result"]["statement_log"]["sample_rate"], 0.5,
+        "{status:#}"
+    );
+    let status = clusterctl(&emu, &["status"]).ok();
+    assert!(
+        status.stderr.contains("keeps 50% of statements"),
+        "{}",
+        status.all()
+    );
+
+    // One statement in twenty: a silence proves nothing at all.
+    // (The statement is logged before the rate drops, so it is there.)
+    emu.sql("DELETE FROM mz_internal.mz_statement_execution_history");
+    emu.set_setting("statement_logging_default_sample_rate", "1");
+    emu.set_setting("statement_logging_max_sample_rate", "1");
+    emu.add_activity("c", 20_000, true);
+    assert_eq!(emu.activity_sampled_out(), 0);
+    emu.set_setting("statement_logging_max_sample_rate", "0.05");
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(run.stdout.contains("No changes"), "{}", run.all());
+    assert!(
+        run.stderr.contains("keeps 5% of statements"),
+        "{}",
+        run.all()
+    );
+    let check = clusterctl(&emu, &["check"]).code(3);
+    assert!(
+        check.stdout.contains("idle_suspend cannot tell"),
+        "{}",
+        check.all()
+    );
+
+    // Back to half: 20 000 s of silence is evidence enough.
+    emu.set_setting("statement_logging_max_sample_rate", "0.5");
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(
+        run.stdout
+            .contains("threshold 1h00m, +1h00m for the sampled statement log"),
+        "{}",
+        run.all()
+    );
+    assert!(emu.replicas("c").is_empty());
+}
+
+#[test]
+fn only_a_crash_reason_counts_as_a_crash() {
+    let emu = Emulator::start();
+    emu.create_hydrated_cluster("c", "r1", "25cc");
+    init_tables(&emu);
+    strategy(
+        &emu,
+        "c",
+        "target_size",
+        json!({"target_size": "25cc", "replica_name": "r1"}),
+    );
+    // Restarts and maintenance (no reason), and a new replica initializing.
+    emu.replica_offline("c", "r1", None);
+    emu.set_replica_online("c", "r1");
+    emu.replica_offline("c", "r1", None);
+    emu.set_replica_online("c", "r1");
+    emu.add_replica("c", "r2", "25cc");
+    let replicas = |emu: &Emulator| {
+        clusterctl(emu, &["status", "--output", "json"]).ok().json()["result"]["clusters"][0]
+            ["replicas"]
+            .clone()
+    };
+    let r = replicas(&emu);
+    assert_eq!(
+        (r[0]["crashes"].clone(), r[1]["crashes"].clone()),
+        (json!(0), json!(0)),
+        "{r:#}"
+    );
+    emu.replica_offline("c", "r1", Some("oom-killed"));
+    let r = replicas(&emu);
+    assert_eq!(
+        (r[0]["crashes"].clone(), r[0]["ooms"].clone()),
+        (json!(1), json!(1)),
+        "{r:#}"
+    );
+}
+
+#[test]
+fn clusters_materialize_scales_itself_are_left_alone() {
+    // A release with the auto-scaling relation (§8.8); most have none and
+    // must not fail on its absence (every other test).
+    let emu = Emulator::builder().auto_scaling_relation(true).start();
+    emu.create_managed_cluster("auto", "25cc", 1);
+    emu.set_auto_scaling_strategy("auto", "800cc");
+    emu.create_managed_cluster("plain", "25cc", 1);
+    init_tables(&emu);
+    for c in ["auto", "plain"] {
+        strategy(&emu, c, "target_size", json!({"target_size": "100cc"}));
+    }
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(
+        run.stderr.contains("cluster auto")
+            && run
+                .stderr
+                .contains("Materialize scales this cluster itself"),
+        "{}",
+        run.all()
+    );
+    assert!(
+        !run.stdout.contains(r#"ALTER CLUSTER "auto""#),
+        "{}",
+        run.all()
+    );
+    assert!(
+        run.stdout.contains(r#"ALTER CLUSTER "plain""#),
+        "{}",
+        run.all()
+    );
+}
+
+#[test]
+fn doctor_says_whether_apply_will_work() {
+    let emu = Emulator::start();
+    emu.create_cluster("ops");
+    emu.add_replica("ops", "r1", "25cc");
+    // Before the first apply: apply would create the tables.
+    let run = clusterctl(&emu, &["doctor"]).ok();
+    assert!(run.stdout.contains("tables are missing"), "{}", run.all());
+    assert!(!tables_exist(&emu), "doctor writes nothing");
+    init_tables(&emu);
+
+    // Healthy: exit 0, and every topic answered.
+    let run = clusterctl(&emu, &["doctor", "--exec-cluster", "ops"]).ok();
+    for needle in [
+        "v26.35.0",
+        "in the background",
+        r#"session cluster "ops" (--exec-cluster): replicas r1"#,
+        "keeps 99% of statements",
+        "max_replicas_per_cluster is 5",
+        "apply will work here",
+    ] {
+        assert!(run.stdout.contains(needle), "{needle}: {}", run.all());
+    }
+    let doc = clusterctl(&emu, &["doctor", "--output", "json"])
+        .ok()
+        .json();
+    assert_eq!(doc["command"], "doctor");
+    assert_eq!(doc["result"]["server"]["resize_form"], "background");
+    assert_eq!(doc["result"]["server"]["max_replicas_per_cluster"], 5);
+    assert_eq!(doc["result"]["blockers"], 0, "{doc:#}");
+
+    // A session cluster without a replica blocks apply: exit 3, with the fix.
+    emu.create_cluster("empty");
+    let run = clusterctl(&emu, &["doctor", "--exec-cluster", "empty"]).code(3);
+    assert!(
+        run.stdout.contains("BLOCKER") && run.stdout.contains("--exec-cluster NAME"),
+        "{}",
+        run.all()
+    );
+
+    // A role without the monitor role, table privileges or cluster
+    // ownership: each said, with its fix.
+    let role = emu.create_role("weak");
+    emu.create_hydrated_cluster("c", "r1", "25cc");
+    strategy(&emu, "c", "idle_suspend", json!({"idle_after_s": 60}));
+    emu.sql(&format!(
+        "GRANT SELECT ON ALL TABLES IN SCHEMA public TO {}",
+        role.name
+    ));
+    let run = as_role(&role, &["doctor"]).code(3);
+    for needle in [
+        "GRANT mz_monitor_redacted TO",
+        "GRANT INSERT ON \"mz_cluster_strategy_state\" TO",
+        "not manageable",
+        r#"ALTER CLUSTER "c" OWNER TO"#,
+        "block",
+    ] {
+        assert!(run.stdout.contains(needle), "{needle}: {}", run.all());
+    }
+}
+
+/// Prints `doctor`'s output for the README:
+/// `cargo test --test it readme_doctor_transcript -- --ignored --nocapture`.
+#[test]
+#[ignore = "prints the README's example; run by hand"]
+fn readme_doctor_transcript() {
+    let emu = Emulator::start();
+    emu.create_cluster("ops");
+    emu.add_replica("ops", "r1", "25cc");
+    let role = emu.create_role("ctl");
+    emu.grant_role(&role, "mz_monitor_redacted");
+    emu.sql(&format!(
+        "UPDATE mz_catalog.mz_clusters SET privileges = privileges || '{}=U/u1'::text WHERE name = 'ops'",
+        role.id
+    ));
+    as_role(&role, &["init"]).ok();
+    emu.create_hydrated_cluster("analytics", "r1", "25cc");
+    emu.set_cluster_owner("analytics", &role.name);
+    emu.set_replica_owner("analytics", "r1", &role.name);
+    emu.create_managed_cluster("batch", "100cc", 1);
+    strategy(
+        &emu,
+        "analytics",
+        "target_size",
+        json!({"target_size": "50cc"}),
+    );
+    strategy(&emu, "batch", "idle_suspend", json!({"idle_after_s": 1800}));
+    for args in [&["doctor", "--exec-cluster", "ops"][..], &["doctor"]] {
+        if args.len() == 1 {
+            // quickstart suspended
+            emu.sql("DELETE FROM mz_catalog.mz_cluster_replicas WHERE cluster_id = 'u1'");
+        }
+        let r = as_role(&role, args);
+        println!("$ clusterctl {}", args.join(" "));
+        print!("{}", r.stdout.replace(&role.name, "clusterctl"));
+        if r.code != 0 {
+            println!("(exit code {})", r.code);
+        }
+        println!();
+    }
+}
