@@ -154,4 +154,61 @@ fn main() {
     show(&["strategy", "resume", "etl"]);
     show(&["check"]);
     show(&["status", "--cluster", "analytics", "--output", "json"]);
+    doctor_transcript(&bin);
+}
+
+/// `doctor` as a restricted role would see it, on a fresh emulator: once
+/// with a healthy --exec-cluster, once with the server's default cluster
+/// (quickstart) suspended.
+fn doctor_transcript(bin: &str) {
+    let emu = Emulator::start();
+    emu.create_cluster("ops");
+    emu.add_replica("ops", "r1", "25cc");
+    let role = emu.create_role("ctl");
+    emu.grant_role(&role, "mz_monitor_redacted");
+    emu.sql(&format!(
+        "UPDATE mz_catalog.mz_clusters SET privileges = privileges || '{}=U/u1'::text WHERE name = 'ops'",
+        role.id
+    ));
+    let run = |args: &[&str]| {
+        std::process::Command::new(bin)
+            .args(args)
+            .env("DATABASE_URL", role.url())
+            .env("NO_COLOR", "1")
+            .env_remove("CLUSTERCTL_LOG")
+            .output()
+            .expect("the clusterctl binary runs")
+    };
+    run(&["init"]);
+    emu.create_hydrated_cluster("analytics", "r1", "25cc");
+    emu.set_cluster_owner("analytics", &role.name);
+    emu.set_replica_owner("analytics", "r1", &role.name);
+    emu.create_managed_cluster("batch", "100cc", 1);
+    for (cluster, ty, config) in [
+        ("analytics", "target_size", r#"{"target_size": "50cc"}"#),
+        ("batch", "idle_suspend", r#"{"idle_after_s": 1800}"#),
+    ] {
+        emu.sql(&format!(
+            "INSERT INTO mz_cluster_strategies (cluster_id, strategy_type, config) \
+             SELECT id, '{ty}', '{config}' FROM mz_catalog.mz_clusters WHERE name = '{cluster}'"
+        ));
+    }
+    println!("## doctor");
+    for args in [&["doctor", "--exec-cluster", "ops"][..], &["doctor"]] {
+        if args.len() == 1 {
+            // quickstart suspended
+            emu.sql("DELETE FROM mz_catalog.mz_cluster_replicas WHERE cluster_id = 'u1'");
+        }
+        let out = run(args);
+        println!("$ clusterctl {}", args.join(" "));
+        print!(
+            "{}",
+            String::from_utf8_lossy(&out.stdout).replace(&role.name, "clusterctl")
+        );
+        let code = out.status.code().unwrap_or(-1);
+        if code != 0 {
+            println!("(exit code {code})");
+        }
+        println!();
+    }
 }
