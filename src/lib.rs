@@ -26,6 +26,7 @@ pub mod exec;
 pub mod metrics;
 pub mod model;
 pub mod plan;
+pub mod process;
 pub mod render;
 pub mod sim;
 pub mod strategy;

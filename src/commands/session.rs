@@ -7,10 +7,11 @@
 //! `--create-replica [SIZE]` (as in the reference tool) gives the session
 //! cluster a temporary replica for the run, dropped at the end. Crash-safe:
 //! the replica's name says when and by which process it was made
-//! (`clusterctl_tmp_<unix seconds>_<host>_<pid>`), so a later run finds the
-//! ones a killed run left behind (its process gone from this host, or older
-//! than [`STALE_AFTER`] when it ran elsewhere); `apply` drops those and
-//! audits it, other commands report them.
+//! (`clusterctl_tmp_<unix seconds>_<host>_<pid>_<pid namespace>_<start>`),
+//! so a later run finds the ones a killed run left behind (its process
+//! provably dead on this host, judged exactly as the lease judges a dead
+//! holder, or older than [`STALE_AFTER`] when it ran elsewhere); `apply`
+//! drops those and audits it, other commands report them.
 
 use std::time::Duration;
 
@@ -22,6 +23,7 @@ use crate::db::session::{self, SessionCluster};
 use crate::ddl;
 use crate::exec::AuditRow;
 use crate::model::Size;
+use crate::process::Identity;
 
 /// Names of temporary replicas start with this.
 pub const TEMP_PREFIX: &str = "clusterctl_tmp_";
@@ -309,30 +311,36 @@ fn record(
     (row, outcome.is_ok(), outcome.as_ref().err().cloned())
 }
 
-/// Who makes temporary replicas: this host and process.
+/// Who makes temporary replicas: this process, as the lease knows it.
 struct Maker {
+    /// The host as it goes into a replica name ([`host_part`]).
     host: String,
-    pid: u32,
+    id: Identity,
 }
 
 impl Maker {
     fn me() -> Maker {
-        let host = hostname::get()
-            .ok()
-            .and_then(|h| h.into_string().ok())
-            .unwrap_or_else(|| "unknown-host".into());
+        Maker::of(Identity::current())
+    }
+
+    fn of(id: Identity) -> Maker {
         Maker {
-            host: host_part(&host),
-            pid: std::process::id(),
+            host: host_part(&id.host),
+            id,
         }
     }
 
+    /// `clusterctl_tmp_<unix seconds>_<host>_<pid>_<pid namespace>_<start>`
+    /// (the last two empty where /proc does not tell).
     fn name_at(&self, now: DateTime<Utc>) -> String {
+        let opt = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
         format!(
-            "{TEMP_PREFIX}{}_{}_{}",
+            "{TEMP_PREFIX}{}_{}_{}_{}_{}",
             now.timestamp(),
             self.host,
-            self.pid
+            self.id.pid,
+            opt(self.id.pid_ns),
+            opt(self.id.start)
         )
     }
 }
@@ -352,34 +360,44 @@ fn host_part(host: &str) -> String {
         .collect()
 }
 
-/// `(created, host, pid)` of a temporary replica's name.
-fn parse_name(name: &str) -> Option<(i64, &str, u32)> {
+/// When and by whom a temporary replica was made, from its name; `host` is
+/// the name's (sanitized) host.
+fn parse_name(name: &str) -> Option<(i64, Identity)> {
     let rest = name.strip_prefix(TEMP_PREFIX)?;
-    let (secs, rest) = rest.split_once('_')?;
-    let (host, pid) = rest.rsplit_once('_')?;
-    Some((secs.parse().ok()?, host, pid.parse().ok()?))
+    let parts: Vec<&str> = rest.split('_').collect();
+    let [secs, host, pid, ns, start] = parts.as_slice() else {
+        return None;
+    };
+    Some((
+        secs.parse().ok()?,
+        Identity {
+            host: host.to_string(),
+            pid: pid.parse().ok()?,
+            pid_ns: ns.parse().ok(),
+            start: start.parse().ok(),
+        },
+    ))
 }
 
-/// A temporary replica no running process will drop: made by a process of
-/// this host that is gone, or (made elsewhere) older than [`STALE_AFTER`].
+/// A temporary replica no running process will drop: made by a process
+/// that provably died on this host (the lease's judgement: gone, a zombie,
+/// its PID reused), or, when that cannot be judged (made elsewhere),
+/// older than [`STALE_AFTER`].
 fn is_leftover(name: &str, me: &Maker, now: DateTime<Utc>) -> bool {
-    let Some((created, host, pid)) = parse_name(name) else {
+    let Some((created, mut maker)) = parse_name(name) else {
         return false;
     };
-    if host == me.host && pid == me.pid {
-        return false;
-    }
-    if host == me.host && process_gone(pid) {
-        return true;
+    if maker.host == me.host {
+        // Same host by name: compare as the lease does.
+        maker.host.clone_from(&me.id.host);
+        if maker.pid == me.id.pid && maker.start == me.id.start {
+            return false;
+        }
+        if maker.dead_here().is_some() {
+            return true;
+        }
     }
     now.timestamp() - created > STALE_AFTER.as_secs() as i64
-}
-
-/// A process of this host that no longer runs (Linux: no /proc/PID), the
-/// same judgement the lease makes of a dead holder.
-fn process_gone(pid: u32) -> bool {
-    std::path::Path::new("/proc/self").exists()
-        && !std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
 #[cfg(test)]
@@ -392,38 +410,66 @@ mod tests {
 
     #[test]
     fn names_carry_their_maker_and_parse_back() {
-        let me = Maker {
-            host: host_part("Build.Host_01"),
+        let me = Maker::of(Identity {
+            host: "Build.Host_01".into(),
             pid: 4242,
-        };
+            pid_ns: Some(4026531836),
+            start: Some(1234),
+        });
         let name = me.name_at(at(1_800_000_000));
-        assert_eq!(name, "clusterctl_tmp_1800000000_build-host-01_4242");
         assert_eq!(
-            parse_name(&name),
-            Some((1_800_000_000, "build-host-01", 4242))
+            name,
+            "clusterctl_tmp_1800000000_build-host-01_4242_4026531836_1234"
         );
-        assert_eq!(parse_name("r1"), None);
-        assert_eq!(parse_name("clusterctl_tmp_x_h_1"), None);
+        let (created, id) = parse_name(&name).expect("parses");
+        assert_eq!(created, 1_800_000_000);
+        assert_eq!(
+            (id.host.as_str(), id.pid, id.pid_ns, id.start),
+            ("build-host-01", 4242, Some(4026531836), Some(1234))
+        );
+        assert!(parse_name("r1").is_none());
+        assert!(parse_name("clusterctl_tmp_x_h_1__").is_none());
     }
 
     #[test]
     fn leftovers_are_dead_local_or_stale_remote_ones() {
-        let me = Maker {
-            host: "here".into(),
-            pid: std::process::id(),
-        };
+        let me = Maker::me();
         let now = at(1_800_000_000);
         let ours = me.name_at(now);
         assert!(!is_leftover(&ours, &me, now), "our own");
-        // A pid that cannot run: beyond Linux's pid_max.
-        let dead = format!("{TEMP_PREFIX}{}_here_{}", now.timestamp(), 1u32 << 30);
-        assert_eq!(is_leftover(&dead, &me, now), process_gone(1 << 30));
-        let alive = format!("{TEMP_PREFIX}{}_here_1", now.timestamp());
-        assert!(!is_leftover(&alive, &me, now), "pid 1 runs");
-        let remote_new = format!("{TEMP_PREFIX}{}_there_7", now.timestamp() - 60);
-        assert!(!is_leftover(&remote_new, &me, now));
-        let remote_old = format!("{TEMP_PREFIX}{}_there_7", now.timestamp() - 7200);
-        assert!(is_leftover(&remote_old, &me, now));
+        // This host, a PID no process has (beyond Linux's pid_max).
+        let dead = Maker::of(Identity {
+            pid: 1 << 30,
+            ..me.id.clone()
+        })
+        .name_at(now);
+        assert!(is_leftover(&dead, &me, now), "{dead}");
+        // Our PID, but started at another time: a reused PID, not us.
+        let reused = Maker::of(Identity {
+            start: me.id.start.map(|s| s + 1),
+            ..me.id.clone()
+        })
+        .name_at(now);
+        assert!(is_leftover(&reused, &me, now), "{reused}");
+        // Another PID namespace with the same host name: never judged.
+        let other_ns = Maker::of(Identity {
+            pid: 1 << 30,
+            pid_ns: me.id.pid_ns.map(|n| n + 1),
+            ..me.id.clone()
+        })
+        .name_at(now);
+        assert!(!is_leftover(&other_ns, &me, now), "{other_ns}");
+        let remote = |age: i64| {
+            Maker::of(Identity {
+                host: "there".into(),
+                pid: 7,
+                pid_ns: None,
+                start: None,
+            })
+            .name_at(at(now.timestamp() - age))
+        };
+        assert!(!is_leftover(&remote(60), &me, now));
+        assert!(is_leftover(&remote(7200), &me, now));
         assert!(!is_leftover("r1", &me, now));
     }
 

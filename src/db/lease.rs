@@ -28,6 +28,7 @@ use tokio_postgres::types::{ToSql, Type};
 
 use super::store::{execute_typed, Store, LEASE};
 use super::{Client, Db, DbError};
+use crate::process::Identity;
 
 /// The lease every writing command shares.
 pub const NAME: &str = "controller";
@@ -56,100 +57,24 @@ impl Holder {
     }
 }
 
-/// What identifies a process beyond its host name and PID.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Identity {
-    host: String,
-    pid: u32,
-    /// Inode of /proc/PID/ns/pid: two containers with the same host name
-    /// have different ones.
-    pid_ns: Option<u64>,
-    /// Field 22 of /proc/PID/stat (clock ticks since boot): a reused PID
-    /// has another.
-    start: Option<u64>,
-}
-
-impl Identity {
-    fn current() -> Identity {
-        let host = hostname::get()
-            .ok()
-            .and_then(|h| h.into_string().ok())
-            .unwrap_or_else(|| "unknown-host".into());
-        let pid = std::process::id();
-        Identity {
-            host,
-            pid,
-            pid_ns: own_pid_namespace(),
-            start: proc_stat(pid).map(|s| s.start),
-        }
-    }
-
-    /// Parses `host:pid:run:ns:start`; holders written by older versions
-    /// (`host:pid:run`) have no namespace or start time.
-    fn parse(holder: &str) -> Option<Identity> {
-        let parts: Vec<&str> = holder.rsplitn(5, ':').collect();
-        let [start, ns, _run, pid, host] = parts.as_slice() else {
-            return None;
-        };
-        Some(Identity {
-            host: host.to_string(),
-            pid: pid.parse().ok()?,
-            pid_ns: ns.parse().ok(),
-            start: start.parse().ok(),
-        })
-    }
-}
-
-fn own_pid_namespace() -> Option<u64> {
-    let link = std::fs::read_link("/proc/self/ns/pid").ok()?;
-    let text = link.to_string_lossy();
-    text.strip_prefix("pid:[")?.strip_suffix(']')?.parse().ok()
-}
-
-struct ProcStat {
-    pid: u32,
-    state: char,
-    start: u64,
-}
-
-/// Reads /proc/PID/stat; `None` when there is no such process here.
-fn proc_stat(pid: u32) -> Option<ProcStat> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) is in parentheses and may hold anything.
-    let (head, rest) = text.rsplit_once(')')?;
-    let own_pid = head.split_whitespace().next()?.parse().ok()?;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    Some(ProcStat {
-        pid: own_pid,
-        state: fields.first()?.chars().next()?,
-        // Field 3 is fields[0], so field 22 is fields[19].
-        start: fields.get(19)?.parse().ok()?,
+/// Parses `host:pid:run:ns:start`; holders written by older versions
+/// (`host:pid:run`) have no namespace or start time.
+fn parse_holder(holder: &str) -> Option<Identity> {
+    let parts: Vec<&str> = holder.rsplitn(5, ':').collect();
+    let [start, ns, _run, pid, host] = parts.as_slice() else {
+        return None;
+    };
+    Some(Identity {
+        host: host.to_string(),
+        pid: pid.parse().ok()?,
+        pid_ns: ns.parse().ok(),
+        start: start.parse().ok(),
     })
 }
 
-/// Why the holder is provably dead, or `None` when it may be alive (another
-/// host, another PID namespace, a holder without identity, /proc unusable).
+/// Why the holder is provably dead, or `None` when it may be alive.
 fn holder_is_dead(holder: &str) -> Option<&'static str> {
-    let them = Identity::parse(holder)?;
-    let me = Identity::current();
-    if them.host != me.host || them.pid_ns.is_none() || them.pid_ns != me.pid_ns {
-        return None;
-    }
-    // /proc must be this namespace's, or its PIDs mean nothing to us.
-    if proc_stat(me.pid).map(|s| s.pid) != Some(me.pid) {
-        return None;
-    }
-    if them.pid == me.pid && them.start == me.start {
-        return None;
-    }
-    match proc_stat(them.pid) {
-        None => Some("that process no longer exists"),
-        Some(s) if matches!(s.state, 'Z' | 'X' | 'x') => Some("that process is a zombie"),
-        Some(s) if them.start.is_some_and(|t| t != s.start) => {
-            Some("its PID now belongs to another process")
-        }
-        Some(_) => None,
-    }
+    parse_holder(holder)?.dead_here()
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -520,9 +445,9 @@ mod tests {
     #[test]
     fn holder_text_round_trips_and_old_holders_have_no_identity() {
         let me = Holder::me(&uuid::Uuid::nil());
-        let id = Identity::parse(&me.0).expect("parses");
+        let id = parse_holder(&me.0).expect("parses");
         assert_eq!(id, Identity::current());
-        let old = Identity::parse("other-host:4242:run-x");
+        let old = parse_holder("other-host:4242:run-x");
         assert!(old.is_none(), "{old:?}");
         assert_eq!(holder_is_dead("other-host:4242:run-x"), None);
     }

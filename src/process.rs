@@ -1,0 +1,93 @@
+//! Who this process is, beyond its host name and PID (PID namespace and
+//! start time), and whether another process provably died on this host.
+//! One judgement for the two places that need it: the lease (a dead
+//! holder is taken over at once) and the session cluster's temporary
+//! replica (a killed run's leftover is dropped). Linux /proc; elsewhere
+//! nothing is ever judged dead.
+
+// Reads /proc on purpose (clippy.toml bans file access in the decision core).
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
+/// What identifies a process beyond its host name and PID.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub host: String,
+    pub pid: u32,
+    /// Inode of /proc/PID/ns/pid: two containers with the same host name
+    /// have different ones.
+    pub pid_ns: Option<u64>,
+    /// Field 22 of /proc/PID/stat (clock ticks since boot): a reused PID
+    /// has another.
+    pub start: Option<u64>,
+}
+
+impl Identity {
+    /// This process.
+    pub fn current() -> Identity {
+        let host = hostname::get()
+            .ok()
+            .and_then(|h| h.into_string().ok())
+            .unwrap_or_else(|| "unknown-host".into());
+        let pid = std::process::id();
+        Identity {
+            host,
+            pid,
+            pid_ns: own_pid_namespace(),
+            start: proc_stat(pid).map(|s| s.start),
+        }
+    }
+
+    /// Why this process provably died on this host, or `None` when it may
+    /// be alive (another host, another PID namespace, no identity beyond
+    /// the PID, /proc unusable). A zombie counts as dead; a PID now held by
+    /// a process started at another time is not this process.
+    pub fn dead_here(&self) -> Option<&'static str> {
+        let them = self;
+        let me = Identity::current();
+        if them.host != me.host || them.pid_ns.is_none() || them.pid_ns != me.pid_ns {
+            return None;
+        }
+        // /proc must be this namespace's, or its PIDs mean nothing to us.
+        if proc_stat(me.pid).map(|s| s.pid) != Some(me.pid) {
+            return None;
+        }
+        if them.pid == me.pid && them.start == me.start {
+            return None;
+        }
+        match proc_stat(them.pid) {
+            None => Some("that process no longer exists"),
+            Some(s) if matches!(s.state, 'Z' | 'X' | 'x') => Some("that process is a zombie"),
+            Some(s) if them.start.is_some_and(|t| t != s.start) => {
+                Some("its PID now belongs to another process")
+            }
+            Some(_) => None,
+        }
+    }
+}
+
+fn own_pid_namespace() -> Option<u64> {
+    let link = std::fs::read_link("/proc/self/ns/pid").ok()?;
+    let text = link.to_string_lossy();
+    text.strip_prefix("pid:[")?.strip_suffix(']')?.parse().ok()
+}
+
+struct ProcStat {
+    pid: u32,
+    state: char,
+    start: u64,
+}
+
+/// Reads /proc/PID/stat; `None` when there is no such process here.
+fn proc_stat(pid: u32) -> Option<ProcStat> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may hold anything.
+    let (head, rest) = text.rsplit_once(')')?;
+    let own_pid = head.split_whitespace().next()?.parse().ok()?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    Some(ProcStat {
+        pid: own_pid,
+        state: fields.first()?.chars().next()?,
+        // Field 3 is fields[0], so field 22 is fields[19].
+        start: fields.get(19)?.parse().ok()?,
+    })
+}
