@@ -187,6 +187,7 @@ pub async fn load(
         states,
         activity_log_has_rows,
         session_cluster,
+        demand: None,
     })
 }
 

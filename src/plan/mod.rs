@@ -32,6 +32,9 @@ pub struct PlanOptions {
     /// `WAIT UNTIL READY` timeout of a managed cluster's graceful resize;
     /// on timeout Materialize rolls back.
     pub resize_timeout: std::time::Duration,
+    /// How often the controller runs (`--interval`; a cron's period): a
+    /// prewarm starts one interval early, as the next run may come that late.
+    pub interval: std::time::Duration,
 }
 
 impl Default for PlanOptions {
@@ -39,6 +42,7 @@ impl Default for PlanOptions {
         PlanOptions {
             selection: Selection::all(),
             resize_timeout: std::time::Duration::from_secs(600),
+            interval: std::time::Duration::from_secs(60),
         }
     }
 }
@@ -177,6 +181,15 @@ pub struct ClusterPlan {
     pub waiting: Vec<Deferred>,
     /// Conditions an operator must act on (e.g. a burst that gave up).
     pub alerts: Vec<String>,
+    /// The earliest instant a decision is due by the clock alone (a prewarm,
+    /// a window, an idle threshold, a deferred change): the controller
+    /// should run again by then (kube-rs's requeue-after).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_decision_at: Option<DateTime<Utc>>,
+    /// New statements could change the decision before then (a cluster
+    /// warmed for predicted demand nobody came to yet).
+    #[serde(skip)]
+    pub activity_sensitive: bool,
     pub signals: Signals,
     /// The live replica set the plan was computed from, `(name, size)`.
     #[serde(skip)]
@@ -194,6 +207,9 @@ pub struct Plan {
     pub now: DateTime<Utc>,
     pub clusters: Vec<ClusterPlan>,
     pub warnings: Vec<String>,
+    /// The earliest `next_decision_at` of the clusters.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_decision_at: Option<DateTime<Utc>>,
 }
 
 impl ClusterPlan {
@@ -259,6 +275,7 @@ pub fn plan(snap: &Snapshot, opts: &PlanOptions) -> Plan {
     Plan {
         format_version: FORMAT_VERSION,
         now: snap.now,
+        next_decision_at: clusters.iter().filter_map(|c| c.next_decision_at).min(),
         clusters,
         warnings,
     }

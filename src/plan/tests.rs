@@ -50,6 +50,7 @@ fn snap(clusters: Vec<Cluster>, strategies: Vec<StrategyRow>) -> Snapshot {
         states: Default::default(),
         activity_log_has_rows: true,
         session_cluster: Some("quickstart".into()),
+        demand: None,
     }
 }
 
