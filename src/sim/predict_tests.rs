@@ -84,7 +84,12 @@ fn skipping_rounds_gives_the_same_run_as_planning_every_round() {
         let exact = run(&text, true);
         let (f, e) = (&fast.clusters[0], &exact.clusters[0]);
         assert_eq!(f.actions.by_strategy, e.actions.by_strategy);
-        assert!((f.credits - e.credits).abs() < 1e-9, "{} vs {}", f.credits, e.credits);
+        assert!(
+            (f.credits - e.credits).abs() < 1e-9,
+            "{} vs {}",
+            f.credits,
+            e.credits
+        );
         assert_eq!(f.service.served_within, e.service.served_within);
     }
 }

@@ -279,6 +279,32 @@ pub fn longest_idle_after_s(rows: &[crate::model::StrategyRow]) -> u64 {
         .unwrap_or(0)
 }
 
+/// The clusters whose valid rows learn their demand from the statement
+/// history (`idle_suspend` with `predict`), and the most days any learns
+/// from; `None` when none does (the snapshot then reads no history).
+pub fn predicting_clusters(
+    rows: &[crate::model::StrategyRow],
+) -> Option<(u64, Vec<crate::model::ClusterId>)> {
+    let no_sizes = SizeCatalog::default();
+    let mut ids: Vec<crate::model::ClusterId> = Vec::new();
+    let mut days = 0;
+    for r in rows
+        .iter()
+        .filter(|r| StrategyKind::parse(&r.strategy_type) == Some(StrategyKind::IdleSuspend))
+    {
+        if let Some(d) = StrategyConfig::parse(StrategyKind::IdleSuspend, &r.config, &no_sizes)
+            .ok()
+            .and_then(|(cfg, _)| cfg.history_days())
+        {
+            days = days.max(d);
+            ids.push(r.cluster_id.clone());
+        }
+    }
+    ids.sort();
+    ids.dedup();
+    (!ids.is_empty()).then_some((days, ids))
+}
+
 /// Typed access to a strategy's state slot. A slot that does not parse (an
 /// older or foreign layout) starts fresh rather than failing the cluster.
 fn with_state<S, F>(slot: &mut serde_json::Value, f: F)
