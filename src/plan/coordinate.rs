@@ -124,7 +124,7 @@ pub(super) fn plan_cluster(
     } else {
         diff::diff(cluster, &desired, &mut cp.notes)
     };
-    cp.next_decision_at = next_decision(&ctx, &configs, &new_state, &cp.waiting);
+    cp.next_decision_at = next_decision(&ctx, &configs, &new_state);
     cp.activity_sensitive = configs.iter().any(|cfg| {
         let slot = new_state
             .get(cfg.kind().as_str())
@@ -138,24 +138,22 @@ pub(super) fn plan_cluster(
     cp
 }
 
-/// The earliest instant a strategy's decision is due by the clock alone,
-/// judged with the state this plan leaves; or a deferred change's.
+/// The earliest instant a strategy's decision changes by the clock alone
+/// (a schedule window, a prewarm), judged with the state this plan leaves.
 fn next_decision(
     ctx: &Ctx,
     configs: &[StrategyConfig],
     state: &serde_json::Map<String, serde_json::Value>,
-    waiting: &[crate::strategy::Deferred],
 ) -> Option<DateTime<Utc>> {
     let null = serde_json::Value::Null;
-    let by_strategy = configs.iter().filter_map(|cfg| {
-        let slot = state.get(cfg.kind().as_str()).unwrap_or(&null);
-        cfg.next_clock_change(ctx, slot)
-    });
-    let deferred = waiting
+    configs
         .iter()
-        .filter_map(|w| w.in_seconds)
-        .map(|s| ctx.now + chrono::Duration::seconds(s as i64));
-    by_strategy.chain(deferred).filter(|t| *t > ctx.now).min()
+        .filter_map(|cfg| {
+            let slot = state.get(cfg.kind().as_str()).unwrap_or(&null);
+            cfg.next_clock_change(ctx, slot)
+        })
+        .filter(|t| *t > ctx.now)
+        .min()
 }
 
 /// Pending work: what strategies held back, then every replica the

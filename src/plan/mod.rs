@@ -181,9 +181,11 @@ pub struct ClusterPlan {
     pub waiting: Vec<Deferred>,
     /// Conditions an operator must act on (e.g. a burst that gave up).
     pub alerts: Vec<String>,
-    /// The earliest instant a decision is due by the clock alone (a prewarm,
-    /// a window, an idle threshold, a deferred change): the controller
-    /// should run again by then (kube-rs's requeue-after).
+    /// The earliest instant a decision changes by the clock alone (a
+    /// prewarm due, a schedule window opening or closing): the controller
+    /// should run again by then (kube-rs's requeue-after). Thresholds that
+    /// only grow closer (idle time, cooldowns, stabilization) are not
+    /// listed: the next regular run acts on them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_decision_at: Option<DateTime<Utc>>,
     /// New statements could change the decision before then (a cluster

@@ -426,9 +426,10 @@ fn hydrating(ctx: &Ctx, d: &Desired, st: &IdleSuspendState, lead: &Lead) -> Opti
         .map(|r| r.name.clone())
 }
 
-/// When the decision may next change with the inputs held still: the
-/// idle threshold's deadline, and in predictive mode the forecast's next
-/// change (a wake, the end of a hold, a threshold that drops).
+/// When the decision may next change by the clock alone in a way that is
+/// not monotone (in predictive mode: a wake, the end of a hold, a threshold
+/// that drops). An idle threshold being reached is not such a change: once
+/// idle long enough a cluster stays so until a statement comes.
 pub(super) fn next_change(
     c: &IdleSuspendConfig,
     ctx: &Ctx,
@@ -436,26 +437,17 @@ pub(super) fn next_change(
 ) -> Option<DateTime<Utc>> {
     let d = Desired::from_cluster(ctx.cluster);
     let last = ctx.cluster.activity.last_begin;
-    let deadline = |secs: f64| {
-        last.map(|b| b + chrono::Duration::milliseconds((secs * 1000.0).ceil() as i64))
-            .filter(|t| *t > ctx.now)
-    };
-    match predicting(c, ctx, &d, st) {
-        None => deadline(c.idle_after_s as f64),
-        Some(p) => {
-            let (thr, _) = p.forecast.threshold(ctx.now, c.idle_after_s);
-            let hold = st
-                .predict
-                .as_ref()
-                .and_then(|ps| ps.hold.as_ref())
-                .map(|h| h.until(last))
-                .filter(|t| *t > ctx.now);
-            [deadline(thr), p.forecast.next_change(ctx.now), hold]
-                .into_iter()
-                .flatten()
-                .min()
-        }
-    }
+    let p = predicting(c, ctx, &d, st)?;
+    let hold = st
+        .predict
+        .as_ref()
+        .and_then(|ps| ps.hold.as_ref())
+        .map(|h| h.until(last))
+        .filter(|t| *t > ctx.now);
+    [p.forecast.next_change(ctx.now), hold]
+        .into_iter()
+        .flatten()
+        .min()
 }
 
 /// Whether new statements could change the decision before the next

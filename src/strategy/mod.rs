@@ -202,9 +202,10 @@ impl StrategyConfig {
     }
 
     /// When this strategy may next decide differently with every other
-    /// input (and its state slot) held still — a window opening, a prewarm
-    /// due, an idle threshold reached; `None` for strategies that only react
-    /// to signals. The plan carries the earliest (`next_decision_at`): the
+    /// input (and its state slot) held still, in a way that is not monotone
+    /// in time — a window opening or closing, a prewarm due; `None` for
+    /// strategies that only react to signals or to thresholds being
+    /// crossed. The plan carries the earliest (`next_decision_at`): the
     /// simulator plans again by then and `apply --watch` wakes up then.
     pub fn next_clock_change(&self, ctx: &Ctx, state: &serde_json::Value) -> Option<DateTime<Utc>> {
         match self {
