@@ -40,6 +40,7 @@ pub(super) fn plan_cluster(
         new_state: None,
         waiting: Vec::new(),
         next_decision_at: None,
+        prediction: None,
         activity_sensitive: false,
     };
     match &rows.paused {
@@ -125,6 +126,12 @@ pub(super) fn plan_cluster(
         diff::diff(cluster, &desired, &mut cp.notes)
     };
     cp.next_decision_at = next_decision(&ctx, &configs, &new_state);
+    cp.prediction = configs.iter().filter(|_| opts.explain).find_map(|cfg| {
+        let slot = new_state
+            .get(cfg.kind().as_str())
+            .unwrap_or(&serde_json::Value::Null);
+        cfg.prediction(&ctx, slot)
+    });
     cp.activity_sensitive = configs.iter().any(|cfg| {
         let slot = new_state
             .get(cfg.kind().as_str())

@@ -35,6 +35,8 @@ pub struct PlanOptions {
     /// How often the controller runs (`--interval`; a cron's period): a
     /// prewarm starts one interval early, as the next run may come that late.
     pub interval: std::time::Duration,
+    /// Fill `ClusterPlan::prediction` (for people; the simulator skips it).
+    pub explain: bool,
 }
 
 impl Default for PlanOptions {
@@ -43,6 +45,7 @@ impl Default for PlanOptions {
             selection: Selection::all(),
             resize_timeout: std::time::Duration::from_secs(600),
             interval: std::time::Duration::from_secs(60),
+            explain: true,
         }
     }
 }
@@ -188,6 +191,10 @@ pub struct ClusterPlan {
     /// listed: the next regular run acts on them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_decision_at: Option<DateTime<Utc>>,
+    /// What the cluster's predicting strategy learned and expects (its
+    /// demand profile, hydration times, next wake).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prediction: Option<crate::strategy::predict::Prediction>,
     /// New statements could change the decision before then (a cluster
     /// warmed for predicted demand nobody came to yet).
     #[serde(skip)]

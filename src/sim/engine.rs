@@ -285,6 +285,7 @@ pub fn lookback_ms(sc: &Scenario) -> i64 {
 pub fn plan_options(sc: &Scenario) -> PlanOptions {
     PlanOptions {
         interval: std::time::Duration::from_millis(sc.interval_ms.max(1000) as u64),
+        explain: false,
         ..PlanOptions::default()
     }
 }

@@ -450,6 +450,48 @@ pub(super) fn next_change(
         .min()
 }
 
+/// What the predictive mode learned and expects (`status`, `describe`).
+pub(super) fn prediction(
+    c: &IdleSuspendConfig,
+    ctx: &Ctx,
+    st: &IdleSuspendState,
+) -> Option<predict::Prediction> {
+    let d = Desired::from_cluster(ctx.cluster);
+    let p = predicting(c, ctx, &d, st)?;
+    let ps = st.predict.clone().unwrap_or_default();
+    let mut hydration: Vec<predict::Estimate> = ps
+        .hydrations
+        .by_size
+        .keys()
+        .map(|s| ps.hydrations.estimate(s, ctx.sizes))
+        .collect();
+    if let Some(e) = &p.lead.hydration {
+        if !hydration.iter().any(|h| h.size == e.size) {
+            hydration.push(e.clone());
+        }
+    }
+    Some(predict::Prediction {
+        history: p.profile.span(),
+        from: p.profile.from,
+        until: p.profile.until,
+        windows: p
+            .profile
+            .windows
+            .iter()
+            .map(|w| predict::WindowView::of(w, &p.profile.observed))
+            .collect(),
+        hydration,
+        lead_s: p.lead.seconds(),
+        margin_s: p.lead.margin_s,
+        interval_s: p.lead.interval_s,
+        phase: p.forecast.current.as_ref().map(|(_, ph)| *ph),
+        next_demand: p.forecast.next.as_ref().map(|o| o.describe()),
+        next_wake: p.forecast.next.as_ref().map(|o| o.wake),
+        hits: ps.hits,
+        misses: ps.misses,
+    })
+}
+
 /// Whether new statements could change the decision before the next
 /// clock change: while warm for predicted demand nobody came to yet.
 pub(super) fn activity_sensitive(c: &IdleSuspendConfig, ctx: &Ctx, st: &IdleSuspendState) -> bool {

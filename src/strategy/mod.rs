@@ -234,6 +234,17 @@ impl StrategyConfig {
         }
     }
 
+    /// What a predicting strategy learned and expects; `None` for others.
+    pub fn prediction(&self, ctx: &Ctx, state: &serde_json::Value) -> Option<predict::Prediction> {
+        match self {
+            StrategyConfig::IdleSuspend(c) if c.predict.is_some() => {
+                let st = serde_json::from_value(state.clone()).unwrap_or_default();
+                idle_suspend::prediction(c, ctx, &st)
+            }
+            _ => None,
+        }
+    }
+
     /// Runs before every strategy's `decide` (in priority order): the place
     /// for decisions later strategies must see (idle_suspend's wake).
     pub fn prepare(&self, ctx: &Ctx, desired: &mut Desired, state: &mut serde_json::Value) {

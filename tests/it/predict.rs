@@ -97,6 +97,44 @@ fn suspended_with_the_next_demand_named_then_woken_ahead_of_it() {
     let st = state_of(&emu, "bi").expect("state");
     let samples = &st["idle_suspend"]["predict"]["hydrations"]["by_size"]["25cc"];
     assert_eq!(samples.as_array().map(Vec::len), Some(1), "{st:#}");
+
+    // `describe` and `status -o wide` show what it learned.
+    let d = clusterctl(&emu, &["describe", "bi"]).ok();
+    assert!(
+        d.stdout
+            .contains("Demand profile (learned from 4 weeks of statement history"),
+        "{}",
+        d.all()
+    );
+    assert!(d.stdout.contains("daily"), "{}", d.all());
+    assert!(d.stdout.contains("Hydration: "), "{}", d.all());
+    let s = clusterctl(&emu, &["status", "-o", "wide"]).ok();
+    assert!(
+        s.stdout.contains("PREDICTED") && s.stdout.contains("daily"),
+        "{}",
+        s.all()
+    );
+    let json = clusterctl(&emu, &["describe", "bi", "--output", "json"])
+        .ok()
+        .json();
+    let p = &json["result"]["prediction"];
+    assert_eq!(p["history"], "4 weeks", "{json:#}");
+    assert_eq!(p["windows"][0]["days"], "daily");
+    assert_eq!(p["hydration"][0]["basis"], "learned");
+    conforms(&json);
+}
+
+/// The document conforms to the published JSON Schema.
+fn conforms(doc: &serde_json::Value) {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/src/render/clusterctl.schema.json"
+    );
+    let text = std::fs::read_to_string(path).expect("the schema file");
+    let schema: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    let v = jsonschema::validator_for(&schema).expect("a valid schema");
+    let errors: Vec<String> = v.iter_errors(doc).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:#?}\n{doc:#}");
 }
 
 #[test]

@@ -243,10 +243,150 @@ pub fn next_reason(f: &Forecast) -> String {
     }
 }
 
+/// What a predicting cluster learned and expects, for `status`,
+/// `describe` and the plan's JSON.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Prediction {
+    /// `4 weeks`, `9 days`.
+    pub history: String,
+    pub from: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+    pub windows: Vec<WindowView>,
+    /// Hydration estimates per size known (learned, scaled or assumed).
+    pub hydration: Vec<Estimate>,
+    pub lead_s: i64,
+    pub margin_s: u64,
+    pub interval_s: u64,
+    /// Where the cluster stands with respect to its latest predicted
+    /// occurrence.
+    pub phase: Option<Phase>,
+    /// `Tue 09:20±25m` and when the cluster wakes for it.
+    pub next_demand: Option<String>,
+    pub next_wake: Option<DateTime<Utc>>,
+    pub hits: u32,
+    pub misses: u32,
+}
+
+/// One learned window, for people (times UTC).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WindowView {
+    /// The weekdays it is expected on: `Mon-Fri`, `daily`, `Mon,Wed`.
+    pub days: String,
+    /// Earliest, median and latest onset, `HH:MM` (`-1d 23:30` before the day).
+    pub onset: [String; 3],
+    /// Earliest, median and latest end.
+    pub end: [String; 3],
+    /// Statements per second on a slow day.
+    pub rate_qps: f64,
+    /// Days it occurred on in the history.
+    pub seen_on_days: u16,
+}
+
+impl Prediction {
+    /// One line: `Mon-Fri 09:20±25m until ~17:20; next wake Tue 08:41`.
+    pub fn summary(&self) -> String {
+        let windows: Vec<String> = self
+            .windows
+            .iter()
+            .map(|w| format!("{} {} until ~{}", w.days, w.onset[1], w.end[1]))
+            .collect();
+        let mut s = if windows.is_empty() {
+            format!("no recurring demand in {}", self.history)
+        } else {
+            windows.join(", ")
+        };
+        if let Some(w) = self.next_wake {
+            s.push_str(&format!("; next wake {}", forecast::clock(w)));
+        }
+        s
+    }
+}
+
+const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+
+/// `Mon-Fri`, `daily`, `Sat,Sun`.
+fn weekdays(on: &[bool; 7]) -> String {
+    if on.iter().all(|b| *b) {
+        return "daily".into();
+    }
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < 7 {
+        if !on[i] {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i + 1 < 7 && on[i + 1] {
+            i += 1;
+        }
+        parts.push(if i - start >= 2 {
+            format!("{}-{}", WEEKDAYS[start], WEEKDAYS[i])
+        } else if i > start {
+            format!("{},{}", WEEKDAYS[start], WEEKDAYS[i])
+        } else {
+            WEEKDAYS[start].to_string()
+        });
+        i += 1;
+    }
+    if parts.is_empty() {
+        "none".into()
+    } else {
+        parts.join(",")
+    }
+}
+
+/// Seconds from a day's midnight as `HH:MM`, `-1d 23:30`, `+1d 01:15`.
+fn offset(secs: i64) -> String {
+    let day = secs.div_euclid(86_400);
+    let rest = secs.rem_euclid(86_400);
+    let hm = format!("{:02}:{:02}", rest / 3600, rest % 3600 / 60);
+    match day {
+        0 => hm,
+        d if d < 0 => format!("{d}d {hm}"),
+        d => format!("+{d}d {hm}"),
+    }
+}
+
+impl WindowView {
+    pub fn of(w: &profile::Window, observed: &[u16; 7]) -> WindowView {
+        let mut on = [false; 7];
+        for (d, flag) in on.iter_mut().enumerate() {
+            *flag = w.expected_on(d, observed);
+        }
+        WindowView {
+            days: weekdays(&on),
+            onset: [
+                offset(w.onset.low),
+                offset(w.onset.median),
+                offset(w.onset.high),
+            ],
+            end: [offset(w.end.low), offset(w.end.median), offset(w.end.high)],
+            rate_qps: (w.rate * 1000.0).round() / 1000.0,
+            seen_on_days: w.days,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::strategy::testutil::now;
+
+    #[test]
+    fn windows_for_people() {
+        let mut on = [true, true, true, true, true, false, false];
+        assert_eq!(weekdays(&on), "Mon-Fri");
+        on = [true; 7];
+        assert_eq!(weekdays(&on), "daily");
+        on = [false, false, false, false, false, true, true];
+        assert_eq!(weekdays(&on), "Sat,Sun");
+        on = [true, false, true, false, false, false, false];
+        assert_eq!(weekdays(&on), "Mon,Wed");
+        assert_eq!(offset(-1800), "-1d 23:30");
+        assert_eq!(offset(9 * 3600 + 5 * 60), "09:05");
+        assert_eq!(offset(86_400 + 3600), "+1d 01:00");
+    }
 
     #[test]
     fn the_margin_grows_with_predicted_misses_and_decays_with_hits() {
