@@ -331,6 +331,10 @@ pub struct Snapshot {
     /// What the server is and allows (release, settings, our role).
     #[serde(default)]
     pub env: Environment,
+    /// Statement history by hour of the clusters that learn their demand
+    /// (`idle_suspend` with `predict`); `None` when not read or unreadable.
+    #[serde(default)]
+    pub demand: Option<DemandLog>,
 }
 
 /// A role id as Materialize prints it (`u7`, `s1`, `g2`): a kind letter
@@ -526,6 +530,32 @@ impl Snapshot {
             .map(|(i, c)| (&c.id, i))
             .collect()
     }
+}
+
+/// Statement history of the clusters that learn their demand, by hour, over
+/// complete past days (UTC): what `mz_statement_execution_history_redacted`
+/// says about when each cluster is used (issue 16). Read in one statement.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DemandLog {
+    /// The window read: `[from, until)`, both UTC midnights.
+    pub from: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+    /// Hours with statements, oldest first, by cluster; a cluster absent
+    /// had no statement in the window.
+    pub clusters: BTreeMap<ClusterId, Vec<DemandHour>>,
+}
+
+/// The statements of one cluster in one hour.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct DemandHour {
+    /// The hour's start.
+    pub hour: DateTime<Utc>,
+    /// Statements logged, each counted 1/sample_rate times: an estimate of
+    /// all statements, the unsampled ones included.
+    pub statements: f64,
+    /// The first and the last statement begin within the hour.
+    pub first: DateTime<Utc>,
+    pub last: DateTime<Utc>,
 }
 
 #[cfg(test)]

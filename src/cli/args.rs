@@ -341,6 +341,18 @@ pub struct SimulateArgs {
     /// Draw the timeline of each cluster as an SVG picture
     #[arg(long, value_name = "FILE")]
     pub plot: Option<PathBuf>,
+    /// Run with the strategies of this alternative file instead of the scenario's (see examples/scenarios/README.md)
+    #[arg(long, value_name = "FILE")]
+    pub strategies: Option<PathBuf>,
+    /// Also run under this alternative file's strategies and print the runs side by side (repeatable)
+    #[arg(long, value_name = "FILE")]
+    pub compare: Vec<PathBuf>,
+    /// Statement log history before the start that predictive strategies learn from, e.g. 28d (overrides the scenario's `history`)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub history: Option<Duration>,
+    /// A query counts as served well within this of its first attempt, e.g. 5s (overrides `clients.served_within`)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub served_within: Option<Duration>,
     #[command(flatten)]
     pub out: OutputArgs,
 }

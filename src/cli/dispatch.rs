@@ -72,6 +72,10 @@ pub fn run(cli: Cli) -> u8 {
                 json: ui.json,
                 timeline: a.timeline,
                 plot: a.plot,
+                strategies: a.strategies,
+                compare: a.compare,
+                history_ms: a.history.map(|d| d.as_millis() as i64),
+                served_within_ms: a.served_within.map(|d| d.as_millis() as i64),
             };
             match crate::sim::run_cli(&args) {
                 Ok(text) if ui.json => {
@@ -222,7 +226,10 @@ fn apply(a: ApplyArgs, ui: &Ui) -> u8 {
     let opts = match plan_options(&a.select, a.plan.resize_timeout) {
         Ok(plan) => ApplyOptions {
             progress: streaming.then(|| streamer(&plan.selection, ui.style)),
-            plan,
+            plan: PlanOptions {
+                interval: a.interval.max(Duration::from_secs(1)),
+                ..plan
+            },
             lease: lease(&a.lease),
             max_actions: a.max_actions,
         },
@@ -669,6 +676,7 @@ fn plan_options(
     Ok(PlanOptions {
         selection: selection(select)?,
         resize_timeout: resize_timeout.max(Duration::from_secs(1)),
+        ..PlanOptions::default()
     })
 }
 

@@ -77,6 +77,10 @@ pub struct Description {
     pub waiting: Vec<Deferred>,
     pub notes: Vec<String>,
     pub alerts: Vec<String>,
+    /// What `idle_suspend` with `predict` learned: the demand profile,
+    /// hydration times, the lead and the next wake.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prediction: Option<crate::strategy::predict::Prediction>,
     /// The newest audit rows of the cluster: actions and strategy changes.
     pub history: Vec<HistoryEntry>,
 }
@@ -196,6 +200,7 @@ pub async fn describe(
         waiting: cp.map(|p| p.waiting.clone()).unwrap_or_default(),
         notes: cp.map(|p| p.notes.clone()).unwrap_or_default(),
         alerts: cp.map(|p| p.alerts.clone()).unwrap_or_default(),
+        prediction: cp.and_then(|p| p.prediction.clone()),
         history: records.into_iter().map(|r| entry_of(r, &names)).collect(),
     })
 }

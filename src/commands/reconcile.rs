@@ -1,7 +1,9 @@
 //! `dry-run`, `apply` and `apply --watch`: connect → (migrate → lease) →
 //! snapshot → plan → (execute, audit, persist). `--watch` runs one apply per
 //! interval (±10 % jitter, so replicas of a deployment do not pile onto the
-//! database at the same instant) on one connection pool, until SIGTERM or
+//! database at the same instant), or sooner when the plan has a decision
+//! due by the clock (`next_decision_at`: a prewarm, a schedule window, an
+//! idle threshold; kube-rs's requeue-after), on one connection pool, until SIGTERM or
 //! SIGINT; a failing run is logged and the next one tries again; a lease
 //! held by another controller is a normal, idle run. On a signal the run
 //! under way finishes its current action (audited), skips the rest,
@@ -226,7 +228,7 @@ pub async fn watch(
                 tracing::warn!("{e}");
             }
         }
-        let next_in = jittered(wopts.interval, &mut rng).saturating_sub(elapsed);
+        let next_in = next_wait(jittered(wopts.interval, &mut rng), elapsed, due_in(&result));
         log_run(&result, elapsed, next_in);
         on_run(WatchRun {
             result: &result,
@@ -244,6 +246,31 @@ pub async fn watch(
 /// `interval` ±10 %.
 fn jittered(interval: Duration, rng: &mut impl Rng) -> Duration {
     interval.mul_f64(rng.random_range(0.9..=1.1))
+}
+
+/// How long after its snapshot the run's plan wants the next run: its
+/// `next_decision_at` (a prewarm, a window, an idle threshold), by the
+/// database's clock; `None` when nothing is due by the clock alone.
+fn due_in(result: &Result<Leased<Applied>, CommandError>) -> Option<Duration> {
+    let Ok(Leased::Ran(a)) = result else {
+        return None;
+    };
+    let at = a.plan.next_decision_at?;
+    Some((at - a.plan.now).to_std().unwrap_or(Duration::ZERO))
+}
+
+/// Until the next run (kube-rs's requeue-after): the jittered interval, or
+/// sooner when the plan has a decision due by the clock (`due`, from the
+/// snapshot), less the time this run took. Waking early waits at least a
+/// tenth of the interval (1 s to 10 s): a fleet with a decision due every
+/// few seconds does not make the loop spin.
+fn next_wait(interval: Duration, elapsed: Duration, due: Option<Duration>) -> Duration {
+    let regular = interval.saturating_sub(elapsed);
+    let floor = (interval / 10).clamp(Duration::from_secs(1), Duration::from_secs(10));
+    match due {
+        Some(d) => regular.min(d.saturating_sub(elapsed).max(floor)),
+        None => regular,
+    }
 }
 
 fn outcome_of(result: &Result<Leased<Applied>, CommandError>) -> RunOutcome {
@@ -400,6 +427,27 @@ impl Shutdown {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_next_run_comes_when_a_decision_is_due() {
+        let m = Duration::from_secs(60);
+        let s = Duration::from_secs;
+        // Nothing due: the interval, less the run's time.
+        assert_eq!(next_wait(m, s(2), None), s(58));
+        // A prewarm due in 20 s of the snapshot, the run took 2 s.
+        assert_eq!(next_wait(m, s(2), Some(s(20))), s(18));
+        // Due later than the interval: the interval.
+        assert_eq!(next_wait(m, s(2), Some(s(600))), s(58));
+        // Due already (or while the run ran): soon, not at once (a tenth
+        // of the interval, 1 s to 10 s).
+        assert_eq!(next_wait(m, s(5), Some(s(3))), s(6));
+        assert_eq!(next_wait(m, s(0), Some(s(0))), s(6));
+        assert_eq!(next_wait(s(5), s(0), Some(s(0))), s(1));
+        assert_eq!(next_wait(s(3600), s(0), Some(s(0))), s(10));
+        // A run that took longer than the interval: at once, as before.
+        assert_eq!(next_wait(m, s(70), None), s(0));
+        assert_eq!(next_wait(m, s(70), Some(s(10))), s(0));
+    }
 
     #[test]
     fn jitter_stays_within_ten_percent() {

@@ -103,6 +103,9 @@ pub struct ClusterStatus {
     pub plan: Option<PlanState>,
     /// Pending work not due this round, with when it is due.
     pub waiting: Vec<Deferred>,
+    /// The learned demand profile, one line (`idle_suspend` with `predict`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub predicted: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -170,6 +173,7 @@ pub fn status_of(
             age_seconds: last.get(&cluster.id).map(|a| a.seconds_ago),
             plan: cp.map(ClusterPlan::state),
             waiting: cp.map(|p| p.waiting.clone()).unwrap_or_default(),
+            predicted: cp.and_then(|p| p.prediction.as_ref()).map(|p| p.summary()),
         });
     }
     clusters.sort_by(|a, b| a.cluster.cmp(&b.cluster));

@@ -242,6 +242,7 @@ pub async fn load(
         }
     }
 
+    let demand = load_demand(c, &strategies, now).await;
     Ok(Snapshot {
         now,
         sizes,
@@ -251,6 +252,7 @@ pub async fn load(
         activity_log_has_rows,
         session_cluster,
         env,
+        demand,
     })
 }
 
@@ -421,6 +423,100 @@ fn parse_bool(v: &str) -> Option<bool> {
         "off" | "false" | "0" | "no" => Some(false),
         _ => None,
     }
+}
+
+/// Needs: mz_internal.mz_statement_execution_history_redacted (the
+/// mz_monitor or mz_monitor_redacted role). The statement history of the
+/// clusters that learn their demand (`idle_suspend` with `predict`), by
+/// cluster and UTC hour over the complete days `[{from}, {until})`: each
+/// logged statement counts 1/sample_rate times (the log is sampled), with
+/// the hour's first and last begin. The last row (cluster NULL) holds the
+/// log's first begin in the window: where its data starts. One statement,
+/// whatever the number of clusters; sent only when a cluster predicts.
+const DEMAND_SQL: &str = "SELECT cluster_id, date_trunc('hour', began_at AT TIME ZONE 'UTC'), \
+    sum(1.0 / greatest(sample_rate, 0.000001))::float8, min(began_at), max(began_at) \
+    FROM mz_internal.mz_statement_execution_history_redacted \
+    WHERE began_at >= '{from}'::timestamptz AND began_at < '{until}'::timestamptz \
+      AND cluster_id IN ({clusters}) \
+    GROUP BY cluster_id, date_trunc('hour', began_at AT TIME ZONE 'UTC') \
+    UNION ALL \
+    SELECT NULL, NULL::timestamp, NULL::float8, min(began_at), NULL::timestamptz \
+    FROM mz_internal.mz_statement_execution_history_redacted \
+    WHERE began_at >= '{from}'::timestamptz AND began_at < '{until}'::timestamptz";
+
+/// The demand history of the predicting clusters; `None` when no cluster
+/// predicts, or when the history cannot be read (no monitor role): their
+/// profile is then unknown and they react only. Never fails the run.
+async fn load_demand(
+    c: &Client,
+    strategies: &[crate::model::StrategyRow],
+    now: DateTime<Utc>,
+) -> Option<crate::model::DemandLog> {
+    let (days, ids) = crate::strategy::predicting_clusters(strategies)?;
+    let until = crate::strategy::predict::profile::midnight(now);
+    let from = until - chrono::Duration::days(days as i64);
+    let clusters: Vec<String> = ids.iter().map(|id| crate::ddl::literal(&id.0)).collect();
+    let sql = DEMAND_SQL
+        .replace("{from}", &from.to_rfc3339())
+        .replace("{until}", &until.to_rfc3339())
+        .replace("{clusters}", &clusters.join(", "));
+    match c.query_typed(&sql, &[]).await {
+        Ok(rows) => Some(parse_demand(&rows, from, until)),
+        Err(e) => {
+            tracing::warn!(
+                "cannot read the statement history for predictive idle_suspend ({}); \
+                 waking on demand only (grant the mz_monitor_redacted role)",
+                DbError::query("reading the statement history", &e)
+            );
+            None
+        }
+    }
+}
+
+/// Rows of [`DEMAND_SQL`] into a [`crate::model::DemandLog`].
+fn parse_demand(
+    rows: &[tokio_postgres::Row],
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> crate::model::DemandLog {
+    let mut log = crate::model::DemandLog {
+        from: until,
+        until,
+        clusters: Default::default(),
+    };
+    for r in rows {
+        let cluster: Option<String> = r.try_get(0).ok().flatten();
+        let first: Option<DateTime<Utc>> = r.try_get(3).ok().flatten();
+        let Some(cluster) = cluster else {
+            // Where the log's data starts (its first day counts whole).
+            if let Some(t) = first {
+                log.from = crate::strategy::predict::profile::midnight(t).max(from);
+            }
+            continue;
+        };
+        let hour: Option<chrono::NaiveDateTime> = r.try_get(1).ok().flatten();
+        let (Some(hour), Some(first), Some(last)) = (
+            hour,
+            first,
+            r.try_get::<_, Option<DateTime<Utc>>>(4).ok().flatten(),
+        ) else {
+            continue;
+        };
+        let statements = r.try_get::<_, Option<f64>>(2).ok().flatten().unwrap_or(0.0);
+        log.clusters
+            .entry(ClusterId(cluster))
+            .or_default()
+            .push(crate::model::DemandHour {
+                hour: hour.and_utc(),
+                statements,
+                first,
+                last,
+            });
+    }
+    for hours in log.clusters.values_mut() {
+        hours.sort_by_key(|h| h.hour);
+    }
+    log
 }
 
 fn missing_or(e: tokio_postgres::Error, store: &Store, what: &'static str) -> SnapshotError {

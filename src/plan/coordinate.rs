@@ -39,6 +39,9 @@ pub(super) fn plan_cluster(
             .collect(),
         new_state: None,
         waiting: Vec::new(),
+        next_decision_at: None,
+        prediction: None,
+        activity_sensitive: false,
     };
     match &rows.paused {
         Some(p) if p.in_force(snap.now) => {
@@ -73,12 +76,24 @@ pub(super) fn plan_cluster(
         return cp;
     }
 
+    // The demand profile, learned once per plan for the strategies that
+    // predict (unknown when the log has no rows at all: sampled to nothing,
+    // or off).
+    let profile = configs
+        .iter()
+        .filter_map(StrategyConfig::history_days)
+        .max()
+        .zip(snap.demand.as_ref())
+        .filter(|_| snap.activity_log_has_rows)
+        .map(|(days, log)| crate::strategy::predict::profile_of(log, &cluster.id, days));
     let ctx = Ctx {
         cluster,
         sizes: &snap.sizes,
         now: snap.now,
         idle,
         sample_rate: snap.env.settings.sample_rate(),
+        profile: profile.as_ref(),
+        interval_s: opts.interval.as_secs().max(1),
     };
     let mut desired = Desired::from_cluster(cluster);
     let mut new_state = fresh_state(&state, &configs, snap.now);
@@ -117,11 +132,42 @@ pub(super) fn plan_cluster(
     } else {
         diff::diff(cluster, &desired, &mut cp.notes)
     };
+    cp.next_decision_at = next_decision(&ctx, &configs, &new_state);
+    cp.prediction = configs.iter().filter(|_| opts.explain).find_map(|cfg| {
+        let slot = new_state
+            .get(cfg.kind().as_str())
+            .unwrap_or(&serde_json::Value::Null);
+        cfg.prediction(&ctx, slot)
+    });
+    cp.activity_sensitive = configs.iter().any(|cfg| {
+        let slot = new_state
+            .get(cfg.kind().as_str())
+            .unwrap_or(&serde_json::Value::Null);
+        cfg.activity_sensitive(&ctx, slot)
+    });
     let new_state = serde_json::Value::Object(new_state);
     if new_state != state {
         cp.new_state = Some(new_state);
     }
     cp
+}
+
+/// The earliest instant a strategy's decision changes by the clock alone
+/// (a schedule window, a prewarm), judged with the state this plan leaves.
+fn next_decision(
+    ctx: &Ctx,
+    configs: &[StrategyConfig],
+    state: &serde_json::Map<String, serde_json::Value>,
+) -> Option<DateTime<Utc>> {
+    let null = serde_json::Value::Null;
+    configs
+        .iter()
+        .filter_map(|cfg| {
+            let slot = state.get(cfg.kind().as_str()).unwrap_or(&null);
+            cfg.next_clock_change(ctx, slot)
+        })
+        .filter(|t| *t > ctx.now)
+        .min()
 }
 
 /// Pending work: what strategies held back, then every replica the

@@ -32,6 +32,11 @@ pub struct PlanOptions {
     /// `WAIT UNTIL READY` timeout of a managed cluster's graceful resize;
     /// on timeout Materialize rolls back.
     pub resize_timeout: std::time::Duration,
+    /// How often the controller runs (`--interval`; a cron's period): a
+    /// prewarm starts one interval early, as the next run may come that late.
+    pub interval: std::time::Duration,
+    /// Fill `ClusterPlan::prediction` (for people; the simulator skips it).
+    pub explain: bool,
 }
 
 impl Default for PlanOptions {
@@ -39,6 +44,8 @@ impl Default for PlanOptions {
         PlanOptions {
             selection: Selection::all(),
             resize_timeout: std::time::Duration::from_secs(600),
+            interval: std::time::Duration::from_secs(60),
+            explain: true,
         }
     }
 }
@@ -181,6 +188,21 @@ pub struct ClusterPlan {
     pub waiting: Vec<Deferred>,
     /// Conditions an operator must act on (e.g. a burst that gave up).
     pub alerts: Vec<String>,
+    /// The earliest instant a decision changes by the clock alone (a
+    /// prewarm due, a schedule window opening or closing): the controller
+    /// should run again by then (kube-rs's requeue-after). Thresholds that
+    /// only grow closer (idle time, cooldowns, stabilization) are not
+    /// listed: the next regular run acts on them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_decision_at: Option<DateTime<Utc>>,
+    /// What the cluster's predicting strategy learned and expects (its
+    /// demand profile, hydration times, next wake).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prediction: Option<crate::strategy::predict::Prediction>,
+    /// New statements could change the decision before then (a cluster
+    /// warmed for predicted demand nobody came to yet).
+    #[serde(skip)]
+    pub activity_sensitive: bool,
     pub signals: Signals,
     /// The live replica set the plan was computed from, `(name, size)`.
     #[serde(skip)]
@@ -198,6 +220,9 @@ pub struct Plan {
     pub now: DateTime<Utc>,
     pub clusters: Vec<ClusterPlan>,
     pub warnings: Vec<String>,
+    /// The earliest `next_decision_at` of the clusters.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_decision_at: Option<DateTime<Utc>>,
 }
 
 impl ClusterPlan {
@@ -264,6 +289,7 @@ pub fn plan(snap: &Snapshot, opts: &PlanOptions) -> Plan {
     Plan {
         format_version: FORMAT_VERSION,
         now: snap.now,
+        next_decision_at: clusters.iter().filter_map(|c| c.next_decision_at).min(),
         clusters,
         warnings,
     }

@@ -52,6 +52,7 @@ fn snap(clusters: Vec<Cluster>, strategies: Vec<StrategyRow>) -> Snapshot {
         activity_log_has_rows: true,
         session_cluster: Some("quickstart".into()),
         env: Default::default(),
+        demand: None,
     }
 }
 

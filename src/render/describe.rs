@@ -111,6 +111,10 @@ fn describe_text(d: &Description, style: &TextStyle) -> String {
         );
     }
 
+    if let Some(p) = &d.prediction {
+        describe_prediction(&mut s, p, style);
+    }
+
     let _ = writeln!(s, "Planned now:");
     if d.actions.is_empty() {
         let _ = writeln!(s, "  nothing");
@@ -163,6 +167,80 @@ fn describe_text(d: &Description, style: &TextStyle) -> String {
         )));
     }
     s
+}
+
+/// The `Demand profile:` section of a predicting cluster.
+fn describe_prediction(
+    s: &mut String,
+    p: &crate::strategy::predict::Prediction,
+    style: &TextStyle,
+) {
+    let _ = writeln!(
+        s,
+        "Demand profile (learned from {} of statement history, {} to {}; times UTC):",
+        p.history,
+        p.from.format("%Y-%m-%d"),
+        p.until.format("%Y-%m-%d")
+    );
+    if p.windows.is_empty() {
+        let _ = writeln!(s, "  no recurring demand: waking on demand only");
+    } else {
+        let rows: Vec<Vec<Cell>> = p
+            .windows
+            .iter()
+            .map(|w| {
+                vec![
+                    Cell::new(w.days.clone()),
+                    Cell::new(format!("{} ({}..{})", w.onset[1], w.onset[0], w.onset[2])),
+                    Cell::new(format!("{} ({}..{})", w.end[1], w.end[0], w.end[2])),
+                    Cell::new(format!("{}", w.rate_qps)),
+                    Cell::new(w.seen_on_days.to_string()),
+                ]
+            })
+            .collect();
+        s.push_str(&indent(&table::render_plain(
+            &[
+                "DAYS",
+                "STARTS (RANGE)",
+                "ENDS (RANGE)",
+                "Q/S",
+                "SEEN ON DAYS",
+            ],
+            &rows,
+            style.table.color,
+        )));
+    }
+    let hydration: Vec<String> = p.hydration.iter().map(|e| e.describe()).collect();
+    let _ = writeln!(
+        s,
+        "  Hydration: {}",
+        if hydration.is_empty() {
+            "none seen yet".to_string()
+        } else {
+            hydration.join(", ")
+        }
+    );
+    let _ = writeln!(
+        s,
+        "  Lead:      {} (margin {}, interval {}); {} hit(s), {} miss(es)",
+        human_duration(p.lead_s.max(0) as u64),
+        human_duration(p.margin_s),
+        human_duration(p.interval_s),
+        p.hits,
+        p.misses
+    );
+    match (&p.next_demand, p.next_wake) {
+        (Some(demand), Some(wake)) => {
+            let _ = writeln!(
+                s,
+                "  Next:      demand {demand}, waking at {}",
+                wake.format("%a %Y-%m-%d %H:%MZ")
+            );
+        }
+        _ => {
+            let _ = writeln!(s, "  Next:      no demand predicted within a week");
+        }
+    }
 }
 
 impl View for Description {

@@ -157,21 +157,31 @@ fn wide(r: &StatusReport, style: table::Style) -> String {
             ]
         })
         .collect();
-    table::render_plain(
-        &[
-            "CLUSTER",
-            "ID",
-            "CONDITION",
-            "REPLICAS",
-            "WANT",
-            "STRATEGIES",
-            "IDLE",
-            "LAST ACTION",
-            "REASON",
-        ],
-        &rows,
-        style.color,
-    )
+    let mut headers = vec![
+        "CLUSTER",
+        "ID",
+        "CONDITION",
+        "REPLICAS",
+        "WANT",
+        "STRATEGIES",
+        "IDLE",
+        "LAST ACTION",
+        "REASON",
+    ];
+    // The learned demand, when a cluster predicts it.
+    let rows = if r.clusters.iter().any(|c| c.predicted.is_some()) {
+        headers.push("PREDICTED");
+        rows.into_iter()
+            .zip(&r.clusters)
+            .map(|(mut row, c)| {
+                row.push(Cell::new(c.predicted.clone().unwrap_or_else(|| "-".into())));
+                row
+            })
+            .collect()
+    } else {
+        rows
+    };
+    table::render_plain(&headers, &rows, style.color)
 }
 
 fn status_text(r: &StatusReport, style: &TextStyle) -> String {

@@ -24,12 +24,12 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::env::{at, Pending, SimCluster};
-use super::scenario::{ResizeMode, Scenario};
+use super::scenario::{ResizeMode, Scenario, DAY};
 use super::SimError;
 use crate::exec::{self, ActionStatus, AuditRow, Backend};
 use crate::model::{ClusterId, Snapshot, StrategyRow};
 use crate::plan::{self, ActionKind, ClusterPlan, Plan, PlanOptions};
-use crate::strategy::{StrategyConfig, StrategyKind};
+use crate::strategy::StrategyKind;
 
 /// An action as it happened, for the report and the plot.
 #[derive(Debug, Clone)]
@@ -68,6 +68,11 @@ pub struct Slot {
     timeline_errors: u64,
     /// Plans computed for this cluster (rounds and skip searches).
     pub plans: u64,
+    /// The statement history the snapshot carries was read for the day
+    /// ending at this midnight (ms since the start); `None`: not yet.
+    demand_until: Option<i64>,
+    /// Days of history the cluster's rows learn from (`None`: none predicts).
+    history_days: Option<u64>,
 }
 
 /// Everything a run produced.
@@ -276,6 +281,15 @@ pub fn lookback_ms(sc: &Scenario) -> i64 {
     min.max(crate::strategy::longest_idle_after_s(&rows) as i64 * 1000)
 }
 
+/// The planner's options in the simulation: the scenario's interval.
+pub fn plan_options(sc: &Scenario) -> PlanOptions {
+    PlanOptions {
+        interval: std::time::Duration::from_millis(sc.interval_ms.max(1000) as u64),
+        explain: false,
+        ..PlanOptions::default()
+    }
+}
+
 /// A shard's clusters (with their positions), its plan count and rounds.
 type ShardResult = Result<(Vec<(usize, Slot)>, u64, Rounds), SimError>;
 
@@ -367,6 +381,7 @@ fn build_slots(sc: &Scenario) -> Vec<Slot> {
         // Replica ids per cluster, so that ids do not depend on other clusters.
         let mut next_id = (i as u64 + 1) * 1_000_000;
         let sim = SimCluster::new(spec, sc, i as u64, &mut next_id);
+        let days = history_days(&sim, sc);
         let snap = Snapshot {
             now: sc.start,
             sizes: sc.sizes.clone(),
@@ -376,6 +391,7 @@ fn build_slots(sc: &Scenario) -> Vec<Slot> {
             activity_log_has_rows: log_has_rows(sc),
             session_cluster: None,
             env: Default::default(),
+            demand: None,
         };
         slots.push(Slot {
             sim,
@@ -389,9 +405,63 @@ fn build_slots(sc: &Scenario) -> Vec<Slot> {
             alerts: BTreeMap::new(),
             timeline_errors: 0,
             plans: 0,
+            demand_until: None,
+            history_days: days,
         });
     }
     slots
+}
+
+/// Days of statement history the cluster's rows learn from (the largest
+/// `history_days` of any phase), if any predicts.
+fn history_days(sim: &SimCluster, sc: &Scenario) -> Option<u64> {
+    sim.spec
+        .phases
+        .iter()
+        .flat_map(|p| p.rows.iter())
+        .filter_map(|(ty, cfg)| {
+            let kind = StrategyKind::parse(ty)?;
+            let (c, _) = crate::strategy::StrategyConfig::parse(kind, cfg, &sc.sizes).ok()?;
+            c.history_days()
+        })
+        .max()
+}
+
+/// The next UTC midnight after `t` (ms since the start).
+fn next_midnight(sc: &Scenario, t: i64) -> i64 {
+    let now = at(sc.start, t);
+    let m = crate::strategy::predict::profile::midnight(now) + chrono::Duration::days(1);
+    (m - sc.start).num_milliseconds()
+}
+
+/// Puts the statement history of the complete days before `t` in the
+/// cluster's snapshot, as the catalog's aggregate would return it; read
+/// again when a day completes.
+fn refresh_demand(slot: &mut Slot, sc: &Scenario, t: i64) {
+    let Some(days) = slot.history_days else {
+        return;
+    };
+    if !log_has_rows(sc) {
+        return;
+    }
+    let until = next_midnight(sc, t) - DAY;
+    if slot.demand_until == Some(until) {
+        return;
+    }
+    slot.demand_until = Some(until);
+    // The log holds what happened since `history` before the start.
+    let log_start = next_midnight(sc, -sc.history_ms - 1);
+    let from = (until - days as i64 * DAY).max(log_start);
+    let mut clusters = BTreeMap::new();
+    let hours = slot.sim.demand_hours(sc, from, until);
+    if !hours.is_empty() {
+        clusters.insert(slot.sim.spec.id.clone(), hours);
+    }
+    slot.snap.demand = Some(crate::model::DemandLog {
+        from: at(sc.start, from),
+        until: at(sc.start, until),
+        clusters,
+    });
 }
 
 fn run_shard(
@@ -426,7 +496,7 @@ async fn shard_loop(
         )
         .map_err(io_err)?;
     }
-    let opts = PlanOptions::default();
+    let opts = plan_options(sc);
     let ticks = sc.ticks();
     let mut plan_calls = 0u64;
     let mut rounds = Rounds::default();
@@ -454,10 +524,13 @@ async fn shard_loop(
                 slot.sim
                     .observe(sc, t, lookback, &mut slot.snap.clusters[0]);
                 slot.snap.now = at(sc.start, t);
+                refresh_demand(slot, sc, t);
                 let p = plan::plan(&slot.snap, &opts);
                 plan_calls += 1;
                 slot.plans += 1;
                 note_alerts(slot, &p, t);
+                let due = p.next_decision_at;
+                let sensitive = p.clusters.iter().any(|c| c.activity_sensitive);
                 if p.action_count() > 0 {
                     slot.next_check = k + 1;
                     todo.extend(p.clusters);
@@ -472,7 +545,7 @@ async fn shard_loop(
                 slot.next_check = if exact {
                     k + 1
                 } else {
-                    let matters = activity_matters(slot);
+                    let matters = sensitive || activity_matters(slot);
                     if !matters {
                         // Statements running now end; new ones only add
                         // busyness: search as if idle since the last begin.
@@ -481,7 +554,11 @@ async fn shard_loop(
                     let e = slot
                         .sim
                         .next_change(t, sc.crash_window_ms, lookback, matters)
-                        .min(clock_change(slot, sc, t))
+                        .min(clock_change(due, sc))
+                        .min(match slot.demand_until {
+                            Some(_) => next_midnight(sc, t),
+                            None => i64::MAX,
+                        })
                         .min(idle_deadline(slot, sc, t));
                     let (next, calls) = skip_until(slot, sc, k, e, &opts);
                     plan_calls += calls;
@@ -586,27 +663,13 @@ fn idle_deadline(slot: &Slot, sc: &Scenario, t: i64) -> i64 {
         .unwrap_or(i64::MAX)
 }
 
-/// When a clock-driven strategy (`schedule`) of the cluster may decide
-/// differently with its inputs frozen: its decisions are not monotone in
-/// time, so ticks are never skipped past that instant.
-fn clock_change(slot: &Slot, sc: &Scenario, t: i64) -> i64 {
-    let now = at(sc.start, t);
-    slot.snap
-        .strategies
-        .iter()
-        .filter_map(|row| {
-            let kind = StrategyKind::parse(&row.strategy_type)?;
-            let (cfg, _) = StrategyConfig::parse(kind, &row.config, &slot.snap.sizes).ok()?;
-            let state = slot
-                .snap
-                .states
-                .get(&row.cluster_id)
-                .and_then(|s| s.get(kind.as_str()))
-                .unwrap_or(&serde_json::Value::Null);
-            cfg.next_clock_change(now, state)
-        })
+/// When a decision of the cluster is due by the clock alone (a schedule's
+/// window, a prewarm, an idle threshold: the plan's `next_decision_at`):
+/// decisions are not monotone across such instants, so ticks are never
+/// skipped past one.
+fn clock_change(next_decision_at: Option<DateTime<Utc>>, sc: &Scenario) -> i64 {
+    next_decision_at
         .map(|when| (when - sc.start).num_milliseconds())
-        .min()
         .unwrap_or(i64::MAX)
 }
 
@@ -666,6 +729,7 @@ async fn apply_tick(
         now: at(sc.start, t),
         clusters,
         warnings: Vec::new(),
+        next_decision_at: None,
     };
     // Replica sets before the DDL, to recognise resizes.
     let before: BTreeMap<ClusterId, Vec<(String, String)>> = plan

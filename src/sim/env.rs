@@ -17,7 +17,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::demand::Arrivals;
 use super::replica::{Physics, SimReplica};
-use super::scenario::{Clients, ClusterSpec, OnNoReplica, Scenario, StatementLog, DAY};
+use super::scenario::{Clients, ClusterSpec, OnNoReplica, Scenario, StatementLog, DAY, HOUR};
 use crate::model::{Activity, Cluster, CrashInfo, Replica, ReplicaSize, Size, SizeCatalog};
 
 pub fn at(start: chrono::DateTime<chrono::Utc>, ms: i64) -> chrono::DateTime<chrono::Utc> {
@@ -118,6 +118,51 @@ pub struct QueryStats {
 
 const MAX_ERROR_TIMES: usize = 100_000;
 
+/// Logged statements per hour: index 0 is the hour `base` (UTC hours since
+/// the epoch, so hours are the catalog's `date_trunc('hour', …)`).
+#[derive(Debug, Clone, Default)]
+struct LogHours {
+    base: i64,
+    /// The scenario's start, ms since the epoch.
+    start_ms: i64,
+    hours: Vec<HourAgg>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct HourAgg {
+    n: u32,
+    first: i64,
+    last: i64,
+}
+
+impl LogHours {
+    fn new(sc: &Scenario) -> LogHours {
+        let start_ms = sc.start.timestamp_millis();
+        let base = (start_ms - sc.history_ms).div_euclid(HOUR);
+        let end = (start_ms + sc.horizon_ms).div_euclid(HOUR);
+        LogHours {
+            base,
+            start_ms,
+            hours: vec![HourAgg::default(); (end - base + 1).max(0) as usize],
+        }
+    }
+
+    /// A logged statement that began at `t` (ms since the start).
+    fn record(&mut self, t: i64) {
+        let i = (self.start_ms + t).div_euclid(HOUR) - self.base;
+        if let Some(h) = usize::try_from(i).ok().and_then(|i| self.hours.get_mut(i)) {
+            if h.n == 0 {
+                h.first = t;
+                h.last = t;
+            } else {
+                h.first = h.first.min(t);
+                h.last = h.last.max(t);
+            }
+            h.n += 1;
+        }
+    }
+}
+
 /// The scenario settings a cluster's environment follows.
 #[derive(Debug, Clone)]
 struct Settings {
@@ -149,6 +194,9 @@ pub struct SimCluster {
     log_pending: VecDeque<(i64, i64)>,
     /// The latest logged, flushed statement begin.
     pub last_begin: Option<i64>,
+    /// The flushed statement log by hour, for the demand history the
+    /// snapshot carries (`history` before the start included).
+    log_hours: LogHours,
     pub stats: QueryStats,
     pub credits: f64,
     pub phase: usize,
@@ -191,6 +239,7 @@ impl SimCluster {
             running: VecDeque::new(),
             log_pending: VecDeque::new(),
             last_begin: None,
+            log_hours: LogHours::new(sc),
             stats: QueryStats {
                 day_first: vec![i64::MAX; days],
                 day_served: vec![i64::MAX; days],
@@ -207,6 +256,7 @@ impl SimCluster {
             rng: stream_rng(sc.seed, (1 << 32) + stream),
             log_rng: stream_rng(sc.seed, (2 << 32) + stream),
         };
+        c.log_history(sc, stream);
         for r in &spec.initial_replicas {
             let Some(size) = sc.sizes.get(&r.size) else {
                 continue;
@@ -224,6 +274,53 @@ impl SimCluster {
             c.replicas.push(rep);
         }
         c
+    }
+
+    /// The statement log before the start (`history`): the workload's
+    /// demand there, sampled as the log samples, from streams of its own.
+    fn log_history(&mut self, sc: &Scenario, stream: u64) {
+        let log = &self.settings.log;
+        if !log.enabled || log.sample_rate <= 0.0 {
+            return;
+        }
+        let occ = &self.spec.workload.history_occurrences;
+        if occ.is_empty() {
+            return;
+        }
+        let mut arrivals = Arrivals::new(sc.seed ^ 0x4849_5354, stream, occ, &[]);
+        let mut rng = stream_rng(sc.seed, (3 << 32) + stream);
+        let rate = log.sample_rate;
+        while let Some(t) = arrivals.peek() {
+            arrivals.pop();
+            if rate >= 1.0 || rng.random::<f64>() < rate {
+                self.log_hours.record(t);
+            }
+        }
+    }
+
+    /// The flushed statement log of this cluster by hour over `[from, to)`
+    /// (ms since the start), as the catalog's aggregate returns it.
+    pub fn demand_hours(&self, sc: &Scenario, from: i64, to: i64) -> Vec<crate::model::DemandHour> {
+        let lh = &self.log_hours;
+        let rate = if sc.statement_log.sample_rate > 0.0 {
+            sc.statement_log.sample_rate.min(1.0)
+        } else {
+            1.0
+        };
+        let idx = |t: i64| ((lh.start_ms + t).div_euclid(HOUR) - lh.base).max(0) as usize;
+        let (a, b) = (idx(from).min(lh.hours.len()), idx(to).min(lh.hours.len()));
+        lh.hours[a..b]
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| h.n > 0)
+            .map(|(i, h)| crate::model::DemandHour {
+                hour: chrono::DateTime::from_timestamp_millis((lh.base + (a + i) as i64) * HOUR)
+                    .unwrap_or(sc.start),
+                statements: f64::from(h.n) / rate,
+                first: at(sc.start, h.first),
+                last: at(sc.start, h.last),
+            })
+            .collect()
     }
 
     fn physics(&mut self) -> Physics<'_> {
@@ -305,6 +402,7 @@ impl SimCluster {
             }
             self.log_pending.pop_front();
             self.last_begin = Some(self.last_begin.map_or(began, |b| b.max(began)));
+            self.log_hours.record(began);
         }
     }
 

@@ -18,6 +18,7 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
+pub mod compare;
 pub mod demand;
 pub mod engine;
 pub mod env;
@@ -33,6 +34,8 @@ pub mod workload;
 mod behaviour_tests;
 #[cfg(test)]
 mod oracle_tests;
+#[cfg(test)]
+mod predict_tests;
 #[cfg(test)]
 mod realism_tests;
 #[cfg(test)]
@@ -59,12 +62,79 @@ pub struct SimArgs {
     pub json: bool,
     pub timeline: Option<PathBuf>,
     pub plot: Option<PathBuf>,
+    /// Run with these strategies instead of the scenario's.
+    pub strategies: Option<PathBuf>,
+    /// Also run with each of these, side by side.
+    pub compare: Vec<PathBuf>,
+    /// Override `history` (ms).
+    pub history_ms: Option<i64>,
+    /// Override `clients.served_within` (ms).
+    pub served_within_ms: Option<i64>,
 }
 
 /// Runs a scenario; returns the report to print on stdout.
-#[allow(clippy::disallowed_methods, clippy::disallowed_types)] // the files the user names
 pub fn run_cli(args: &SimArgs) -> Result<String, SimError> {
-    let sc = scenario::load(&args.scenario, args.seed).map_err(|e| SimError::Scenario(e.0))?;
+    let overrides = scenario::Overrides {
+        seed: args.seed,
+        history_ms: args.history_ms,
+        served_within_ms: args.served_within_ms,
+    };
+    let mut sc =
+        scenario::load_with(&args.scenario, &overrides).map_err(|e| SimError::Scenario(e.0))?;
+    if let Some(path) = &args.strategies {
+        sc = compare::Alternative::load(path)
+            .and_then(|alt| alt.apply(&sc))
+            .map_err(|e| SimError::Scenario(e.0))?;
+    }
+    let alternatives = args
+        .compare
+        .iter()
+        .map(|p| compare::Alternative::load(p))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| SimError::Scenario(e.0))?;
+    run_scenario(&sc, &alternatives, args)
+}
+
+/// Runs a resolved scenario (and its alternatives, side by side); returns
+/// the report to print.
+pub fn run_scenario(
+    sc: &scenario::Scenario,
+    alternatives: &[compare::Alternative],
+    args: &SimArgs,
+) -> Result<String, SimError> {
+    if alternatives.is_empty() {
+        return run_one(sc, args);
+    }
+    let mut runs = vec![compare::NamedRun {
+        name: "current".into(),
+        scorecard: simulate(sc, false)?,
+    }];
+    for alt in alternatives {
+        let alt_sc = alt.apply(sc).map_err(|e| SimError::Scenario(e.0))?;
+        runs.push(compare::NamedRun {
+            name: alt.name.clone(),
+            scorecard: simulate(&alt_sc, false)?,
+        });
+    }
+    let c = compare::Comparison { runs };
+    if args.json {
+        let mut v = serde_json::to_value(&c)
+            .map_err(|e| SimError::Engine(format!("cannot render JSON: {e}")))?;
+        if let Some(o) = v.as_object_mut() {
+            o.insert("format_version".into(), scorecard::FORMAT_VERSION.into());
+        }
+        let mut s = serde_json::to_string_pretty(&v)
+            .map_err(|e| SimError::Engine(format!("cannot render JSON: {e}")))?;
+        s.push('\n');
+        Ok(s)
+    } else {
+        Ok(compare::text(&c))
+    }
+}
+
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)] // the files the user names
+fn run_one(sc: &scenario::Scenario, args: &SimArgs) -> Result<String, SimError> {
+    let sc = sc.clone();
     let run = match &args.timeline {
         Some(path) => {
             let file = std::fs::File::create(path)

@@ -43,6 +43,9 @@ pub struct Scenario {
     pub clients: Clients,
     /// How far back the crash counts look (the real snapshot's window).
     pub crash_window_ms: i64,
+    /// Statement log history before the start (`history`): demand drawn
+    /// for that long before the run, seen only in the log.
+    pub history_ms: i64,
     pub clusters: Vec<ClusterSpec>,
 }
 
@@ -188,6 +191,7 @@ struct RawScenario {
     interval: Option<Dur>,
     seed: Option<u64>,
     start: Option<String>,
+    history: Option<Dur>,
     #[serde(default = "yes")]
     statement_logging: bool,
     #[serde(default)]
@@ -467,16 +471,37 @@ impl Locator {
 
 // ------------------------------------------------------------------ loading
 
+/// What the command line may override in a scenario file.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Overrides {
+    pub seed: Option<u64>,
+    /// `history`, ms.
+    pub history_ms: Option<i64>,
+    /// `clients.served_within`, ms.
+    pub served_within_ms: Option<i64>,
+}
+
 /// Reads a scenario file (`.json` is JSON, anything else TOML).
-#[allow(clippy::disallowed_methods)] // the scenario's file, named by the user
 pub fn load(path: &Path, seed_override: Option<u64>) -> Result<Scenario, ScenarioError> {
+    load_with(
+        path,
+        &Overrides {
+            seed: seed_override,
+            ..Overrides::default()
+        },
+    )
+}
+
+/// [`load`] with command-line overrides.
+#[allow(clippy::disallowed_methods)] // the scenario's file, named by the user
+pub fn load_with(path: &Path, o: &Overrides) -> Result<Scenario, ScenarioError> {
     let text = read_bounded(path, MAX_SCENARIO_BYTES)
         .map_err(|e| ScenarioError(format!("{}: {e}", path.display())))?;
     let is_json = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("json"));
     let base = path.parent().unwrap_or(Path::new("."));
-    parse(&text, is_json, base, seed_override)
+    parse_with(&text, is_json, base, o)
         .map_err(|e| ScenarioError(format!("{}: {}", path.display(), e.0)))
 }
 
@@ -510,6 +535,24 @@ pub fn parse(
     base: &Path,
     seed_override: Option<u64>,
 ) -> Result<Scenario, ScenarioError> {
+    parse_with(
+        text,
+        is_json,
+        base,
+        &Overrides {
+            seed: seed_override,
+            ..Overrides::default()
+        },
+    )
+}
+
+/// [`parse`] with command-line overrides.
+pub fn parse_with(
+    text: &str,
+    is_json: bool,
+    base: &Path,
+    o: &Overrides,
+) -> Result<Scenario, ScenarioError> {
     let (raw, locator) = if is_json {
         let raw: RawScenario = serde_json::from_str(text)
             .map_err(|e| ScenarioError(format!("invalid scenario: {e}")))?;
@@ -533,15 +576,16 @@ pub fn parse(
             },
         )
     };
-    resolve(raw, &locator, base, seed_override)
+    resolve(raw, &locator, base, o)
 }
 
 fn resolve(
     raw: RawScenario,
     loc: &Locator,
     base: &Path,
-    seed_override: Option<u64>,
+    o: &Overrides,
 ) -> Result<Scenario, ScenarioError> {
+    let seed_override = o.seed;
     let err = |m: String| Err(ScenarioError(m));
     let horizon_ms = match (raw.days, raw.duration) {
         (Some(_), Some(_)) => return err("give either 'days' or 'duration', not both".into()),
@@ -578,7 +622,14 @@ fn resolve(
     let statement_log = statement_log_of(&raw)?;
     let materialize = materialize_of(&raw.materialize)?;
     let controller = controller_of(&raw.controller, interval_ms)?;
-    let clients = clients_of(&raw.clients)?;
+    let mut clients = clients_of(&raw.clients)?;
+    if let Some(ms) = o.served_within_ms {
+        clients.served_within_ms = ms;
+    }
+    let history_ms = o.history_ms.or(raw.history.map(|d| d.0)).unwrap_or(0);
+    if !(0..=120 * DAY).contains(&history_ms) {
+        return err("key 'history': at most 120 days".into());
+    }
     let holidays = holidays_of(&raw.holidays, start)?;
     let seed = seed_override.or(raw.seed).unwrap_or(1);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -589,6 +640,7 @@ fn resolve(
         start,
         holidays: &holidays,
         on_no_replica: materialize.on_no_replica,
+        history_ms,
     };
     let mut clusters = Vec::new();
     let mut names = BTreeSet::new();
@@ -617,6 +669,7 @@ fn resolve(
         controller,
         clients,
         crash_window_ms: crate::model::CRASH_WINDOW.as_millis() as i64,
+        history_ms,
         clusters,
     })
 }

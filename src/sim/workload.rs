@@ -40,6 +40,10 @@ pub struct Workload {
     pub occurrences: Vec<Occurrence>,
     /// ... or statement begin times from a trace (sorted).
     pub begins: Vec<i64>,
+    /// The same demand before the run (`history`, negative times): only the
+    /// statement log sees it — what a controller deployed at the start
+    /// finds there. Drawn from its own stream, so it moves nothing else.
+    pub history_occurrences: Vec<Occurrence>,
 }
 
 impl Workload {
@@ -185,6 +189,8 @@ pub(super) struct Context<'a> {
     /// Days (since the start's date) that are holidays.
     pub holidays: &'a BTreeSet<i64>,
     pub on_no_replica: OnNoReplica,
+    /// Statement history before the start to draw (ms; 0: none).
+    pub history_ms: i64,
 }
 
 /// The parts of a workload shared by every cluster of a fleet entry.
@@ -308,8 +314,10 @@ pub(super) fn resolve(
     };
     // Each cluster's demand draws from its own generator, seeded from the
     // scenario's stream, so adding a window elsewhere does not move it.
-    let mut demand_rng: ChaCha8Rng = rand::SeedableRng::seed_from_u64(rng.random::<u64>());
+    let demand_seed = rng.random::<u64>();
+    let mut demand_rng: ChaCha8Rng = rand::SeedableRng::seed_from_u64(demand_seed);
     let mut occurrences = Vec::new();
+    let mut history_occurrences = Vec::new();
     if shared.begins.is_empty() {
         for rw in &w.windows {
             occurrences.extend(window_occurrences(
@@ -318,10 +326,29 @@ pub(super) fn resolve(
                 qps_factor,
                 w.weekly.as_deref(),
                 cx,
+                (0, cx.horizon_ms),
                 &mut demand_rng,
             ));
         }
         occurrences.extend(spikes(w, cx, &occurrences, &mut demand_rng));
+        if cx.history_ms > 0 {
+            let mut hist_rng: ChaCha8Rng =
+                rand::SeedableRng::seed_from_u64(demand_seed ^ 0x4849_5354_4f52_5921);
+            let span = (-cx.history_ms, 0);
+            for rw in &w.windows {
+                history_occurrences.extend(window_occurrences(
+                    rw,
+                    shift,
+                    qps_factor,
+                    w.weekly.as_deref(),
+                    cx,
+                    span,
+                    &mut hist_rng,
+                ));
+            }
+            history_occurrences.extend(random_spikes(w, span, &history_occurrences, &mut hist_rng));
+            history_occurrences.sort_by(|a, b| a.start.cmp(&b.start).then(a.end.cmp(&b.end)));
+        }
     }
     occurrences.sort_by(|a, b| a.start.cmp(&b.start).then(a.end.cmp(&b.end)));
     let growth = w.memory_growth.as_ref();
@@ -344,35 +371,41 @@ pub(super) fn resolve(
         on_no_replica: w.on_no_replica.unwrap_or(cx.on_no_replica),
         occurrences,
         begins: shared.begins.clone(),
+        history_occurrences,
     })
 }
 
-/// The occurrences of one window that overlap the run. A start shifted
-/// before the window's first day keeps the window's rhythm (a 01:00 window
-/// shifted by −2 h happens at 23:00 every day); an occurrence that began
-/// before the run is cut at 0, like demand already under way.
+/// The occurrences of one window that overlap `span` (the run, or the
+/// history before it). A start shifted before the window's first day keeps
+/// the window's rhythm (a 01:00 window shifted by −2 h happens at 23:00
+/// every day); an occurrence that began before the span is cut at its
+/// start, like demand already under way.
 fn window_occurrences(
     rw: &RawWindow,
     shift: i64,
     qps_factor: f64,
     weekly: Option<&[f64]>,
     cx: &Context,
+    span: (i64, i64),
     rng: &mut ChaCha8Rng,
 ) -> Vec<Occurrence> {
+    let (from, to) = span;
     let n = &rw.noise;
     let start_noise = n.start.map(|d| d.0).unwrap_or(0);
     let dur_noise = n.duration.map(|d| d.0).unwrap_or(0);
     let first = rw.start.0 + shift;
     let mut nominal = match rw.every {
-        // The earliest occurrence that can still reach into the run.
+        // The earliest occurrence that can still reach into the span.
         Some(Dur(e)) => {
             let reach = rw.duration.0 + dur_noise + start_noise;
-            first + ((-first - reach).div_euclid(e) + 1) * e
+            first + ((from - first - reach).div_euclid(e) + 1) * e
         }
+        // A one-off window happens in the run only.
+        None if from < 0 => return Vec::new(),
         None => first,
     };
     let mut out = Vec::new();
-    while nominal < cx.horizon_ms + start_noise {
+    while nominal < to + start_noise {
         let when = cx.start + chrono::Duration::milliseconds(nominal);
         let day = (when.date_naive() - cx.start.date_naive()).num_days();
         let holiday = cx.holidays.contains(&day);
@@ -399,10 +432,10 @@ fn window_occurrences(
         let end = start + (rw.duration.0 + dd).max(MINUTE);
         let qps = rw.qps * qps_factor * week * dq;
         let off = skipped || (rw.weekdays_only && weekend);
-        if !off && qps > 0.0 && end > 0 && start < cx.horizon_ms {
+        if !off && qps > 0.0 && end > from && start < to {
             out.push(Occurrence {
-                start: start.max(0),
-                end: end.min(cx.horizon_ms),
+                start: start.max(from),
+                end: end.min(to),
                 qps,
                 extra_memory: 0.0,
             });
@@ -443,13 +476,27 @@ fn spikes(
         })
         .filter(|o| o.start < cx.horizon_ms)
         .collect();
+    out.extend(random_spikes(w, (0, cx.horizon_ms), demand, rng));
+    out
+}
+
+/// The workload's random spikes within `span`: a Poisson number of them,
+/// each at a uniformly drawn instant of the demand (of the whole span
+/// when there is none).
+fn random_spikes(
+    w: &RawWorkload,
+    span: (i64, i64),
+    demand: &[Occurrence],
+    rng: &mut ChaCha8Rng,
+) -> Vec<Occurrence> {
+    let mut out = Vec::new();
     let Some(r) = &w.random_spikes else {
         return out;
     };
-    let weeks = cx.horizon_ms as f64 / (7 * DAY) as f64;
+    let weeks = (span.1 - span.0) as f64 / (7 * DAY) as f64;
     let n = poisson(rng, r.per_week * weeks);
     let spans: Vec<(i64, i64)> = if demand.is_empty() {
-        vec![(0, cx.horizon_ms)]
+        vec![span]
     } else {
         super::demand::merge(demand.iter().map(|o| (o.start, o.end)).collect())
     };
@@ -466,7 +513,7 @@ fn spikes(
         }
         out.push(Occurrence {
             start: at,
-            end: (at + r.duration.0).min(cx.horizon_ms),
+            end: (at + r.duration.0).min(span.1),
             qps: r.qps,
             extra_memory: r.memory_gib * GIB,
         });

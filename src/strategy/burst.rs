@@ -117,6 +117,13 @@ fn start(
         );
         return;
     }
+    if let Some(why) = d.prewarming.clone() {
+        d.note(
+            KIND,
+            format!("no burst: the cluster is warming ahead of predicted demand and nobody waits ({why})"),
+        );
+        return;
+    }
     if cooling_down(c, ctx, d, st) {
         return;
     }

@@ -7,14 +7,30 @@
 //! proves nothing and counts as unknown; between it and 1 the silence needed
 //! grows as `idle_after_s / rate` ([`idle_evidence_s`]). A logged statement
 //! is always evidence of activity, whatever the rate.
+//!
+//! With `"predict": true` it also learns when the cluster's demand comes
+//! (`predict`): it wakes the cluster one lead (learned hydration + one
+//! interval + an adapted margin) before the earliest predicted onset and
+//! keeps it warm until the latest; once users came, a session that is over
+//! (past the window's earliest end, a silence of eight mean gaps) is
+//! suspended in minutes; a predicted day nobody came to is suspended as
+//! soon as its latest onset passed. Unpredicted demand still wakes it, as
+//! without prediction. It never suspends a cluster whose normal replica is
+//! still hydrating (the hydration would be paid again at the next wake), and
+//! it wakes the cluster with what ran when it was suspended (the size
+//! `shrink_to_fit` or `target_size` left it at). Prediction is a mode of
+//! `idle_suspend` rather than its own strategy because it decides the same
+//! thing — when the cluster runs — and two strategies deciding that would
+//! undo each other.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::config::{ConfigError, Obj};
 use super::keys;
+use super::predict::{self, forecast, Forecast, Lead, PredictConfig, PredictState, Profile};
 use super::{cooldown_left, Ctx, Desired, Idle, StrategyKind};
-use crate::model::Size;
+use crate::model::{human_duration, Size};
 
 const KIND: StrategyKind = StrategyKind::IdleSuspend;
 
@@ -53,16 +69,35 @@ pub struct IdleSuspendConfig {
     /// Minimum time between a resume and the next suspension.
     pub cooldown_s: u64,
     pub suspend_when_unknown: bool,
+    /// Learn the demand and wake ahead of it (`"predict": true`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub predict: Option<PredictConfig>,
 }
 
 impl IdleSuspendConfig {
     pub(crate) fn parse(o: &Obj) -> Result<Self, ConfigError> {
+        let predict = o.opt_bool(keys::PREDICT.name)?.unwrap_or(false);
+        let history_days = o.opt_u64_in(keys::HISTORY_DAYS.name, 1, 56)?;
+        let margin_s = o.opt_u64_in(keys::PREWARM_MARGIN_S.name, 0, 3600)?;
+        for (key, given) in [
+            (keys::HISTORY_DAYS.name, history_days.is_some()),
+            (keys::PREWARM_MARGIN_S.name, margin_s.is_some()),
+        ] {
+            if given && !predict {
+                return Err(ConfigError::new(key, "only applies with \"predict\": true"));
+            }
+        }
+        let defaults = PredictConfig::default();
         Ok(IdleSuspendConfig {
             idle_after_s: o.required_seconds(keys::IDLE_AFTER_S.name, 1)?,
             cooldown_s: o.opt_seconds(keys::COOLDOWN_S.name, 0)?.unwrap_or(0),
             suspend_when_unknown: o
                 .opt_bool(keys::SUSPEND_WHEN_UNKNOWN.name)?
                 .unwrap_or(false),
+            predict: predict.then(|| PredictConfig {
+                history_days: history_days.unwrap_or(defaults.history_days),
+                margin_s: margin_s.unwrap_or(defaults.margin_s),
+            }),
         })
     }
 }
@@ -80,21 +115,197 @@ pub struct IdleSuspendState {
     pub suspended: Vec<SuspendedReplica>,
     pub suspended_at: Option<DateTime<Utc>>,
     pub resumed_at: Option<DateTime<Utc>>,
+    /// The predictive mode's memory (hydration times, margin).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predict: Option<PredictState>,
+}
+
+/// Everything the predictive mode decides on in one plan.
+pub struct Predicting<'a> {
+    pub config: &'a PredictConfig,
+    pub profile: &'a Profile,
+    pub lead: Lead,
+    pub forecast: Forecast,
+}
+
+/// The sizes the cluster runs with, or wakes with when suspended (not the
+/// burst replica's).
+fn wake_sizes(ctx: &Ctx, d: &Desired, st: &IdleSuspendState) -> Vec<Size> {
+    let burst = super::burst_name(&ctx.cluster.name);
+    let mut v: Vec<Size> = if d.replicas.is_empty() {
+        st.suspended
+            .iter()
+            .filter(|r| r.name != burst)
+            .map(|r| r.size.clone())
+            .collect()
+    } else {
+        d.replicas
+            .iter()
+            .filter(|(n, _)| **n != burst)
+            .map(|(_, r)| r.size.clone())
+            .collect()
+    };
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// The predictive view of this plan, when the mode is on and a profile
+/// could be learned.
+pub fn predicting<'a>(
+    c: &'a IdleSuspendConfig,
+    ctx: &Ctx<'a>,
+    d: &Desired,
+    st: &IdleSuspendState,
+) -> Option<Predicting<'a>> {
+    let config = c.predict.as_ref()?;
+    let profile = ctx.profile?;
+    let empty = PredictState::default();
+    let ps = st.predict.as_ref().unwrap_or(&empty);
+    let lead = Lead::of(
+        &ps.hydrations,
+        &wake_sizes(ctx, d, st),
+        ctx.sizes,
+        ctx.interval_s,
+        ps.margin(config),
+    );
+    let forecast = forecast::forecast(
+        profile,
+        ctx.now,
+        ctx.cluster.activity.last_begin,
+        lead.seconds(),
+    );
+    Some(Predicting {
+        config,
+        profile,
+        lead,
+        forecast,
+    })
+}
+
+/// Hits and misses of the predictions, before deciding: users that waited
+/// for a replica widen the margin by their wait (when their demand was
+/// predicted); users that found the cluster hydrated let it shrink.
+fn score(ctx: &Ctx, p: &Predicting, st: &mut IdleSuspendState) {
+    let ps = st.predict.get_or_insert_with(PredictState::default);
+    let hydrated = ctx.cluster.any_hydrated();
+    let recent = (2 * ctx.interval_s + 60) as f64;
+    let demand_now =
+        ctx.cluster.activity.in_flight > 0 || matches!(ctx.idle, Idle::For(s) if s < recent);
+    let now = ctx.now;
+    let current = p.forecast.current.as_ref();
+    if hydrated {
+        ps.served(p.config, now, current.map(|(o, _)| o.wake));
+        if let Some((o, predict::Phase::Started)) = current {
+            ps.hit(p.config, o.wake);
+        }
+    } else if demand_now {
+        let predicted = p.forecast.keep_warm().is_some()
+            || p.forecast
+                .next_wake_in(now)
+                .is_some_and(|s| s <= p.lead.seconds());
+        let since = ctx.cluster.activity.last_begin.unwrap_or(now).min(now);
+        ps.waiting(since, predicted);
+    }
 }
 
 /// Before every other strategy: a cluster with demand gets back what was
 /// suspended, so the strategies that follow (e.g. `burst`) see the replicas
-/// the cluster is waking with in this same round.
+/// the cluster is waking with in this same round. In predictive mode, a
+/// cluster whose predicted demand is near wakes too (and no burst starts
+/// while nobody waits).
 pub(super) fn prepare(
     c: &IdleSuspendConfig,
     ctx: &Ctx,
     d: &mut Desired,
     st: &mut IdleSuspendState,
 ) {
+    if c.predict.is_some() {
+        prepare_predictive(c, ctx, d, st);
+        return;
+    }
     if let Some(idle_for) = idle_for(c, ctx) {
         if idle_for < c.idle_after_s as f64 {
-            resume(ctx, d, st, idle_for);
+            resume(ctx, d, st, idle_for, None);
         }
+    }
+}
+
+fn prepare_predictive(
+    c: &IdleSuspendConfig,
+    ctx: &Ctx,
+    d: &mut Desired,
+    st: &mut IdleSuspendState,
+) {
+    let mut reason = None;
+    if let Some(p) = predicting(c, ctx, d, st) {
+        let margin = st.predict.as_ref().map(|ps| ps.margin(p.config));
+        score(ctx, &p, st);
+        let p = if st.predict.as_ref().map(|ps| ps.margin(p.config)) != margin {
+            predicting(c, ctx, d, st).unwrap_or(p)
+        } else {
+            p
+        };
+        if let Some((_, why)) = holding(ctx, &p, st) {
+            if !ctx.demand_waiting() {
+                d.prewarming = Some(why.clone());
+            }
+            reason = Some(why);
+        }
+    }
+    // Users since the suspension wake the cluster (the threshold may have
+    // been shorter than `idle_after_s`, so recent activity alone is not new).
+    let new_demand = ctx.cluster.activity.in_flight > 0
+        || match (ctx.cluster.activity.last_begin, st.suspended_at) {
+            (Some(b), Some(s)) => b > s,
+            (Some(_), None) => false,
+            (None, _) => false,
+        };
+    if new_demand {
+        let idle = idle_for(c, ctx).unwrap_or(0.0);
+        resume(ctx, d, st, idle, None);
+    } else if let Some(why) = reason {
+        resume(ctx, d, st, 0.0, Some(&why));
+    }
+}
+
+/// The prewarm the cluster is held warm for, until when and why: the
+/// forecast's, or one started earlier that a newer profile no longer
+/// predicts (it is seen through). Records the forecast's in the state.
+fn holding(
+    ctx: &Ctx,
+    p: &Predicting,
+    st: &mut IdleSuspendState,
+) -> Option<(DateTime<Utc>, String)> {
+    let last = ctx.cluster.activity.last_begin;
+    let ps = st.predict.get_or_insert_with(PredictState::default);
+    if let Some(o) = p.forecast.keep_warm() {
+        let why = predict::wake_reason(p.profile, o, &p.lead);
+        let hold = match ps.hold.take() {
+            Some(h) if h.wake == o.wake || h.until(last) > ctx.now => predict::Hold {
+                wake: h.wake.min(o.wake),
+                until: h.until.max(o.hold_until),
+                started_until: h.started_until.max(o.held_until(true)),
+                why: why.clone(),
+            },
+            _ => predict::Hold {
+                wake: o.wake,
+                until: o.hold_until,
+                started_until: o.held_until(true),
+                why: why.clone(),
+            },
+        };
+        let until = hold.until(last);
+        ps.hold = Some(hold);
+        return Some((until, why));
+    }
+    match ps.hold.take() {
+        Some(h) if h.until(last) > ctx.now => {
+            let r = (h.until(last), h.why.clone());
+            ps.hold = Some(h);
+            Some(r)
+        }
+        _ => None,
     }
 }
 
@@ -109,10 +320,43 @@ fn idle_for(_c: &IdleSuspendConfig, ctx: &Ctx) -> Option<f64> {
 
 /// After every other strategy: suspend an idle cluster.
 pub(super) fn decide(c: &IdleSuspendConfig, ctx: &Ctx, d: &mut Desired, st: &mut IdleSuspendState) {
-    let idle_for = match ctx.idle {
-        Idle::Busy => Some(0.0),
-        Idle::For(s) if !too_thin(ctx) => Some(s),
-        Idle::For(_) | Idle::Unknown if c.suspend_when_unknown => None,
+    if c.predict.is_some() {
+        decide_predictive(c, ctx, d, st);
+        return;
+    }
+    let Some(idle_for) = known_idle(c, ctx, d) else {
+        return;
+    };
+    let needed = idle_evidence_s(c.idle_after_s, ctx.sample_rate);
+    let idle = match idle_for {
+        Some(s) => s >= needed as f64,
+        None => true,
+    };
+    if idle {
+        suspend(c, ctx, d, st, idle_for, needed, None);
+    } else if needed > c.idle_after_s
+        && idle_for.is_some_and(|s| s >= c.idle_after_s as f64)
+        && !d.replicas.is_empty()
+    {
+        d.note(
+            KIND,
+            format!(
+                "idle for {}, but the statement log is sampled: waiting for {} of silence",
+                human_duration(idle_for.unwrap_or_default().max(0.0) as u64),
+                human_duration(needed)
+            ),
+        );
+    }
+}
+
+/// The idle time to judge by: `Some(None)` when unknown and the operator
+/// opted in to suspending anyway; `None` when nothing may be decided (no
+/// activity data, or a log sampled too thinly for a silence to prove idleness).
+fn known_idle(c: &IdleSuspendConfig, ctx: &Ctx, d: &mut Desired) -> Option<Option<f64>> {
+    match ctx.idle {
+        Idle::Busy => Some(Some(0.0)),
+        Idle::For(s) if !too_thin(ctx) => Some(Some(s)),
+        Idle::For(_) | Idle::Unknown if c.suspend_when_unknown => Some(None),
         Idle::For(_) => {
             if !d.replicas.is_empty() {
                 d.note(
@@ -123,7 +367,7 @@ pub(super) fn decide(c: &IdleSuspendConfig, ctx: &Ctx, d: &mut Desired, st: &mut
                     ),
                 );
             }
-            return;
+            None
         }
         Idle::Unknown => {
             if !d.replicas.is_empty() {
@@ -132,29 +376,195 @@ pub(super) fn decide(c: &IdleSuspendConfig, ctx: &Ctx, d: &mut Desired, st: &mut
                     "no activity data (statement log empty or unreadable): not suspending",
                 );
             }
-            return;
+            None
         }
+    }
+}
+
+fn decide_predictive(c: &IdleSuspendConfig, ctx: &Ctx, d: &mut Desired, st: &mut IdleSuspendState) {
+    let creating: Vec<(String, Size)> = d
+        .replicas
+        .iter()
+        .filter(|(n, _)| ctx.cluster.replica(n).is_none())
+        .map(|(n, r)| (n.clone(), r.size.clone()))
+        .collect();
+    st.predict
+        .get_or_insert_with(PredictState::default)
+        .hydrations
+        .observe(ctx.cluster, &creating, ctx.now);
+    let Some(idle_for) = known_idle(c, ctx, d) else {
+        return;
     };
-    let needed = idle_evidence_s(c.idle_after_s, ctx.sample_rate);
-    let idle = match idle_for {
-        Some(s) => s >= needed as f64,
-        None => true,
+    let Some(p) = predicting(c, ctx, d, st) else {
+        if !d.replicas.is_empty() {
+            d.note(
+                KIND,
+                "no statement history to predict from (reading it needs the mz_monitor role): waking on demand only",
+            );
+        }
+        let needed = idle_evidence_s(c.idle_after_s, ctx.sample_rate);
+        if idle_for.is_none_or(|s| s >= needed as f64) {
+            suspend(c, ctx, d, st, idle_for, needed, None);
+        }
+        return;
     };
-    if idle {
-        suspend(c, ctx, d, st, idle_for, needed);
-    } else if needed > c.idle_after_s
-        && idle_for.is_some_and(|s| s >= c.idle_after_s as f64)
-        && !d.replicas.is_empty()
+    if d.replicas.is_empty() {
+        return;
+    }
+    if let Some((until, _)) = holding(ctx, &p, st) {
+        let what = p.forecast.keep_warm().map_or_else(
+            || "a prewarm under way".to_string(),
+            |o| format!("predicted demand {}", o.describe()),
+        );
+        d.note(
+            KIND,
+            format!("keeping warm for {what} (until {})", forecast::hm(until)),
+        );
+        return;
+    }
+    let (threshold, why) = p.forecast.threshold(ctx.now, c.idle_after_s);
+    // A sampled log needs a longer silence as evidence, as without prediction.
+    let threshold = idle_evidence_s(threshold.max(0.0).ceil() as u64, ctx.sample_rate) as f64;
+    let idle = idle_for.unwrap_or(f64::INFINITY);
+    if st.suspended_at.is_some() {
+        // Suspended and not woken (`prepare`): stays so, whatever the
+        // other strategies would start.
+        let reason = format!("suspended: {}", predict::next_reason(&p.forecast));
+        suspend(c, ctx, d, st, idle_for, c.idle_after_s, Some(reason));
+        return;
+    }
+    if idle < threshold {
+        return;
+    }
+    if let Some(s) = p
+        .forecast
+        .next_wake_in(ctx.now)
+        .filter(|s| *s < forecast::MIN_GAP_S)
     {
         d.note(
             KIND,
-            format!(
-                "idle for {}, but the statement log is sampled: waiting for {} of silence",
-                crate::model::human_duration(idle_for.unwrap_or_default().max(0.0) as u64),
-                crate::model::human_duration(needed)
-            ),
+            format!("idle, but the next predicted demand wakes it in {s}s: not suspending"),
         );
+        return;
     }
+    if let Some(name) = hydrating(ctx, d, st, &p.lead) {
+        d.note(
+            KIND,
+            format!("idle, but {name} has not hydrated yet: not suspending (its hydration would be lost)"),
+        );
+        return;
+    }
+    let idle_text = if idle.is_finite() {
+        format!("idle {}", human_duration(idle.max(0.0) as u64))
+    } else {
+        "activity unknown".to_string()
+    };
+    let reason = format!("{idle_text}: {why}; {}", predict::next_reason(&p.forecast));
+    suspend(c, ctx, d, st, idle_for, c.idle_after_s, Some(reason));
+}
+
+/// A normal (not burst) replica the cluster keeps that is still hydrating
+/// and not crashing: suspending now would throw its hydration away. One
+/// that hydrates for far longer than learned no longer counts.
+fn hydrating(ctx: &Ctx, d: &Desired, st: &IdleSuspendState, lead: &Lead) -> Option<String> {
+    let burst = super::burst_name(&ctx.cluster.name);
+    let expected = lead
+        .hydration
+        .as_ref()
+        .map_or(i64::from(predict::hydration::DEFAULT_S), |e| {
+            i64::from(e.seconds)
+        });
+    d.replicas
+        .keys()
+        .filter(|n| **n != burst)
+        .filter_map(|n| ctx.cluster.replica(n))
+        .filter(|r| !r.hydrated && r.crash.crashes == 0)
+        .find(|r| {
+            st.predict
+                .as_ref()
+                .and_then(|ps| ps.hydrations.hydrating_for(&r.name, ctx.now))
+                .is_none_or(|s| s < 4 * expected + 600)
+        })
+        .map(|r| r.name.clone())
+}
+
+/// When the decision may next change by the clock alone in a way that is
+/// not monotone (in predictive mode: a wake, the end of a hold, a threshold
+/// that drops). An idle threshold being reached is not such a change: once
+/// idle long enough a cluster stays so until a statement comes.
+pub(super) fn next_change(
+    c: &IdleSuspendConfig,
+    ctx: &Ctx,
+    st: &IdleSuspendState,
+) -> Option<DateTime<Utc>> {
+    let d = Desired::from_cluster(ctx.cluster);
+    let last = ctx.cluster.activity.last_begin;
+    let p = predicting(c, ctx, &d, st)?;
+    let hold = st
+        .predict
+        .as_ref()
+        .and_then(|ps| ps.hold.as_ref())
+        .map(|h| h.until(last))
+        .filter(|t| *t > ctx.now);
+    [p.forecast.next_change(ctx.now), hold]
+        .into_iter()
+        .flatten()
+        .min()
+}
+
+/// What the predictive mode learned and expects (`status`, `describe`).
+pub(super) fn prediction(
+    c: &IdleSuspendConfig,
+    ctx: &Ctx,
+    st: &IdleSuspendState,
+) -> Option<predict::Prediction> {
+    let d = Desired::from_cluster(ctx.cluster);
+    let p = predicting(c, ctx, &d, st)?;
+    let ps = st.predict.clone().unwrap_or_default();
+    let mut hydration: Vec<predict::Estimate> = ps
+        .hydrations
+        .by_size
+        .keys()
+        .map(|s| ps.hydrations.estimate(s, ctx.sizes))
+        .collect();
+    if let Some(e) = &p.lead.hydration {
+        if !hydration.iter().any(|h| h.size == e.size) {
+            hydration.push(e.clone());
+        }
+    }
+    Some(predict::Prediction {
+        history: p.profile.span(),
+        from: p.profile.from,
+        until: p.profile.until,
+        windows: p
+            .profile
+            .windows
+            .iter()
+            .map(|w| predict::WindowView::of(w, &p.profile.observed))
+            .collect(),
+        hydration,
+        lead_s: p.lead.seconds(),
+        margin_s: p.lead.margin_s,
+        interval_s: p.lead.interval_s,
+        phase: p.forecast.current.as_ref().map(|(_, ph)| *ph),
+        next_demand: p.forecast.next.as_ref().map(|o| o.describe()),
+        next_wake: p.forecast.next.as_ref().map(|o| o.wake),
+        hits: ps.hits,
+        misses: ps.misses,
+    })
+}
+
+/// Whether new statements could change the decision before the next
+/// clock change: while warm for predicted demand nobody came to yet.
+pub(super) fn activity_sensitive(c: &IdleSuspendConfig, ctx: &Ctx, st: &IdleSuspendState) -> bool {
+    let d = Desired::from_cluster(ctx.cluster);
+    let last = ctx.cluster.activity.last_begin;
+    let held = st
+        .predict
+        .as_ref()
+        .and_then(|ps| ps.hold.as_ref())
+        .is_some_and(|h| h.until(last) > ctx.now && last.is_none_or(|b| b < h.wake));
+    held || predicting(c, ctx, &d, st).is_some_and(|p| p.forecast.activity_sensitive())
 }
 
 fn suspend(
@@ -164,6 +574,7 @@ fn suspend(
     st: &mut IdleSuspendState,
     idle_for: Option<f64>,
     needed: u64,
+    why: Option<String>,
 ) {
     if d.replicas.is_empty() {
         return;
@@ -175,19 +586,20 @@ fn suspend(
         );
         return;
     }
-    let reason = match idle_for {
-        Some(s) if needed > c.idle_after_s => format!(
+    let reason = match (why, idle_for) {
+        (Some(why), _) => why,
+        (None, Some(s)) if needed > c.idle_after_s => format!(
             "idle for {} (threshold {}, +{} for the sampled statement log)",
-            crate::model::human_duration(s.max(0.0) as u64),
-            crate::model::human_duration(c.idle_after_s),
-            crate::model::human_duration(needed - c.idle_after_s)
+            human_duration(s.max(0.0) as u64),
+            human_duration(c.idle_after_s),
+            human_duration(needed - c.idle_after_s)
         ),
-        Some(s) => format!(
+        (None, Some(s)) => format!(
             "idle for {} (threshold {})",
-            crate::model::human_duration(s.max(0.0) as u64),
-            crate::model::human_duration(c.idle_after_s)
+            human_duration(s.max(0.0) as u64),
+            human_duration(c.idle_after_s)
         ),
-        None => "no activity data and suspend_when_unknown is set".to_string(),
+        (None, None) => "no activity data and suspend_when_unknown is set".to_string(),
     };
     // Remember what ran, so demand brings back the same shape. Replicas a
     // previous strategy only just added are remembered too: they are what the
@@ -221,11 +633,19 @@ fn suspend(
     }
 }
 
-fn resume(ctx: &Ctx, d: &mut Desired, st: &mut IdleSuspendState, idle_for: f64) {
+fn resume(
+    ctx: &Ctx,
+    d: &mut Desired,
+    st: &mut IdleSuspendState,
+    idle_for: f64,
+    predicted: Option<&str>,
+) {
     if st.suspended_at.is_none() {
         return;
     }
-    let why = if ctx.cluster.activity.in_flight > 0 {
+    let why = if let Some(p) = predicted {
+        p.to_string()
+    } else if ctx.cluster.activity.in_flight > 0 {
         format!(
             "demand: {} statement(s) waiting",
             ctx.cluster.activity.in_flight
@@ -374,6 +794,7 @@ mod tests {
             ],
             suspended_at: Some(now() - chrono::Duration::hours(5)),
             resumed_at: None,
+            ..Default::default()
         };
         let d = step(&empty, &c, Idle::Busy, &mut old);
         assert_eq!(d.names(), vec!["r1"]);
@@ -393,6 +814,7 @@ mod tests {
             }],
             suspended_at: Some(now() - chrono::Duration::hours(1)),
             resumed_at: None,
+            predict: None,
         };
         // Exactly at the threshold the cluster is still idle: no wake.
         let mut st = suspended();
@@ -418,6 +840,7 @@ mod tests {
             }],
             suspended_at: None,
             resumed_at: Some(now() - chrono::Duration::hours(2)),
+            predict: None,
         };
         let live = cluster("c", vec![replica("r1", "50cc", true)]);
         let d = step(&live, &c, Idle::For(120.0), &mut st);
@@ -460,6 +883,7 @@ mod tests {
             }],
             suspended_at: Some(now() - chrono::Duration::hours(1)),
             resumed_at: None,
+            predict: None,
         };
         let reason = |d: &Desired| {
             d.replicas["r1"]
@@ -561,6 +985,343 @@ mod tests {
                 IdleSuspendConfig::parse(&Obj::new(&v).unwrap()).is_err(),
                 "{v}"
             );
+        }
+    }
+
+    mod predictive {
+        use super::*;
+        use crate::model::{Activity, Cluster};
+        use crate::strategy::predict::profile::{Spread, Window};
+        use crate::strategy::predict::{Hydrations, PredictState, Profile};
+        use chrono::Duration;
+
+        fn t(s: &str) -> DateTime<Utc> {
+            DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+        }
+
+        fn hhmm(h: i64, m: i64) -> i64 {
+            h * 3600 + m * 60
+        }
+
+        /// Weekdays: onsets 08:55..09:45 (median 09:20), ends 16:40..18:00,
+        /// 0.03 q/s on a slow day; four weeks of history.
+        fn office() -> Profile {
+            Profile {
+                from: t("2026-01-05T00:00:00Z"),
+                until: t("2026-02-02T00:00:00Z"),
+                observed: [4; 7],
+                windows: vec![Window {
+                    onset: Spread {
+                        low: hhmm(8, 55),
+                        median: hhmm(9, 20),
+                        high: hhmm(9, 45),
+                    },
+                    end: Spread {
+                        low: hhmm(16, 40),
+                        median: hhmm(17, 20),
+                        high: hhmm(18, 0),
+                    },
+                    occurred: [4, 4, 4, 4, 4, 0, 0],
+                    days: 20,
+                    rate: 0.03,
+                }],
+            }
+        }
+
+        fn cfg() -> IdleSuspendConfig {
+            IdleSuspendConfig::parse(
+                &Obj::new(&serde_json::json!({"idle_after_s": 1800, "predict": true, "prewarm_margin_s": 120}))
+                    .unwrap(),
+            )
+            .unwrap()
+        }
+
+        /// Suspended the Friday before, with 200cc that hydrated in 11m.
+        fn suspended() -> IdleSuspendState {
+            let mut h = Hydrations::default();
+            h.by_size.insert(Size::from("200cc"), vec![600, 660, 630]);
+            IdleSuspendState {
+                suspended: vec![SuspendedReplica {
+                    name: "r_200cc".into(),
+                    size: Size::from("200cc"),
+                }],
+                suspended_at: Some(t("2026-01-30T17:30:00Z")),
+                resumed_at: None,
+                predict: Some(PredictState {
+                    hydrations: h,
+                    ..PredictState::default()
+                }),
+            }
+        }
+
+        fn with_activity(mut cl: Cluster, last: Option<&str>, in_flight: u32) -> Cluster {
+            cl.activity = Activity {
+                last_begin: last.map(t),
+                in_flight,
+            };
+            cl
+        }
+
+        /// One round (prepare, then decide) at `now`.
+        fn round(cl: &Cluster, now: &str, st: &mut IdleSuspendState) -> Desired {
+            let c = cfg();
+            let p = office();
+            let now = t(now);
+            let idle = match (cl.activity.in_flight, cl.activity.last_begin) {
+                (n, _) if n > 0 => Idle::Busy,
+                (_, Some(b)) => Idle::For((now - b).num_seconds() as f64),
+                (_, None) => Idle::For(1e6),
+            };
+            decide_with(cl, idle, now, Some(&p), |ctx, d| {
+                prepare(&c, ctx, d, st);
+                decide(&c, ctx, d, st);
+            })
+        }
+
+        #[test]
+        fn wakes_one_lead_before_the_earliest_predicted_onset() {
+            // Monday 2026-02-02; lead = 11m + 1m interval + 2m margin = 14m.
+            let empty = with_activity(cluster("c", vec![]), Some("2026-01-30T17:00:00Z"), 0);
+            let mut st = suspended();
+            let d = round(&empty, "2026-02-02T08:40:00Z", &mut st);
+            assert!(d.names().is_empty(), "not yet");
+            let d = round(&empty, "2026-02-02T08:41:00Z", &mut st);
+            assert_eq!(d.names(), vec!["r_200cc"]);
+            let why = &d.replicas["r_200cc"].added_by.as_ref().unwrap().reason;
+            assert_eq!(
+                why,
+                "resume after suspension (predicted demand Mon 09:20±25m \
+                 from 4 weeks of history; hydration 11m on 200cc + interval 1m + margin 2m: \
+                 waking at 08:41)"
+            );
+            assert!(d.prewarming.is_some(), "no burst while nobody waits");
+            assert!(st.suspended_at.is_none());
+        }
+
+        #[test]
+        fn the_next_decision_is_the_wake() {
+            let empty = with_activity(cluster("c", vec![]), Some("2026-01-30T17:00:00Z"), 0);
+            let st = suspended();
+            let c = cfg();
+            let p = office();
+            let d = Desired::from_cluster(&empty);
+            let sizes = sizes();
+            let ctx = Ctx {
+                cluster: &empty,
+                sizes: &sizes,
+                now: t("2026-02-02T06:00:00Z"),
+                idle: Idle::For(3600.0),
+                sample_rate: None,
+                profile: Some(&p),
+                interval_s: 60,
+            };
+            let _ = d;
+            // Five minutes before the wake the not-suspending-so-close rule
+            // changes; then the wake itself.
+            assert_eq!(next_change(&c, &ctx, &st), Some(t("2026-02-02T08:36:00Z")));
+        }
+
+        #[test]
+        fn kept_warm_until_the_latest_onset_then_a_missed_day_suspends() {
+            // A holiday: warm from 08:41, nobody comes.
+            let warm = with_activity(
+                cluster("c", vec![replica("r_200cc", "200cc", true)]),
+                Some("2026-01-30T17:00:00Z"),
+                0,
+            );
+            let mut st = suspended();
+            st.suspended_at = None;
+            let d = round(&warm, "2026-02-02T09:30:00Z", &mut st);
+            assert_eq!(d.names(), vec!["r_200cc"]);
+            assert!(
+                d.notes.iter().any(|n| n.contains("keeping warm")),
+                "{:?}",
+                d.notes
+            );
+            // The latest onset (09:45) + lead passed at 09:59.
+            let d = round(&warm, "2026-02-02T09:59:00Z", &mut st);
+            assert!(d.names().is_empty());
+            let why = &d.suspending.as_ref().unwrap().reason;
+            assert!(
+                why.contains("predicted demand Mon 09:20±25m did not come by 09:59"),
+                "{why}"
+            );
+            assert!(
+                why.contains("next predicted demand Tue 09:20±25m, waking at Tue 08:41"),
+                "{why}"
+            );
+        }
+
+        #[test]
+        fn a_session_that_is_over_suspends_in_minutes() {
+            let warm = cluster("c", vec![replica("r_200cc", "200cc", true)]);
+            let mut st = suspended();
+            st.suspended_at = None;
+            // Before the earliest end a long lull is not the end (30 min rule).
+            let lull = with_activity(warm.clone(), Some("2026-02-02T12:00:00Z"), 0);
+            let d = round(&lull, "2026-02-02T12:20:00Z", &mut st);
+            assert_eq!(d.names(), vec!["r_200cc"]);
+            // After 16:40, 8 mean gaps at 0.03 q/s (4m27s) of silence end it.
+            let late = with_activity(warm.clone(), Some("2026-02-02T17:00:00Z"), 0);
+            let d = round(&late, "2026-02-02T17:04:00Z", &mut st);
+            assert_eq!(d.names(), vec!["r_200cc"], "4 min < 4m27s");
+            let d = round(&late, "2026-02-02T17:05:00Z", &mut st);
+            assert!(d.names().is_empty());
+            let why = &d.suspending.as_ref().unwrap().reason;
+            assert!(
+                why.starts_with("idle 5m: after the window's earliest end 16:40"),
+                "{why}"
+            );
+            // Resumed only by users after the suspension, not by the old ones.
+            let gone = with_activity(cluster("c", vec![]), Some("2026-02-02T17:00:00Z"), 0);
+            let d = round(&gone, "2026-02-02T17:10:00Z", &mut st);
+            assert!(d.names().is_empty());
+            let back = with_activity(cluster("c", vec![]), Some("2026-02-02T17:30:00Z"), 0);
+            let d = round(&back, "2026-02-02T17:31:00Z", &mut st);
+            assert_eq!(
+                d.names(),
+                vec!["r_200cc"],
+                "late users wake it (reactively)"
+            );
+        }
+
+        #[test]
+        fn unpredicted_demand_still_wakes_the_cluster() {
+            // Saturday: nothing predicted, a query fails and is logged.
+            let empty = with_activity(cluster("c", vec![]), Some("2026-02-07T11:00:00Z"), 0);
+            let mut st = suspended();
+            let d = round(&empty, "2026-02-07T11:01:00Z", &mut st);
+            assert_eq!(d.names(), vec!["r_200cc"]);
+            assert!(d.prewarming.is_none(), "a burst may help the users waiting");
+            assert!(d.replicas["r_200cc"]
+                .added_by
+                .as_ref()
+                .unwrap()
+                .reason
+                .contains("activity 60s ago"));
+        }
+
+        #[test]
+        fn never_suspends_while_the_normal_replica_hydrates() {
+            // Users left at 17:00; the 200cc replica asked for at 17:05
+            // (a crash restart, say) is still hydrating at 17:15.
+            let cold = with_activity(
+                cluster("c", vec![replica("r_200cc", "200cc", false)]),
+                Some("2026-02-02T17:00:00Z"),
+                0,
+            );
+            let mut st = suspended();
+            st.suspended_at = None;
+            st.predict.as_mut().unwrap().hydrations.pending.insert(
+                "r_200cc".into(),
+                crate::strategy::predict::hydration::Pending {
+                    size: Size::from("200cc"),
+                    since: t("2026-02-02T17:05:00Z"),
+                },
+            );
+            let d = round(&cold, "2026-02-02T17:15:00Z", &mut st);
+            assert_eq!(d.names(), vec!["r_200cc"]);
+            assert!(
+                d.notes.iter().any(|n| n.contains("has not hydrated yet")),
+                "{:?}",
+                d.notes
+            );
+            // Once hydrated it may go.
+            let warm = with_activity(
+                cluster("c", vec![replica("r_200cc", "200cc", true)]),
+                Some("2026-02-02T17:00:00Z"),
+                0,
+            );
+            let d = round(&warm, "2026-02-02T17:20:00Z", &mut st);
+            assert!(d.names().is_empty());
+            // ... and it learned how long that hydration took.
+            let h = &st.predict.as_ref().unwrap().hydrations.by_size[&Size::from("200cc")];
+            assert_eq!(h.last(), Some(&900));
+        }
+
+        #[test]
+        fn users_waiting_on_a_late_prewarm_widen_the_margin() {
+            // The replica was started at 08:41 but users came at 08:45.
+            let cold = with_activity(
+                cluster("c", vec![replica("r_200cc", "200cc", false)]),
+                Some("2026-02-02T08:45:00Z"),
+                3,
+            );
+            let mut st = suspended();
+            st.suspended_at = None;
+            round(&cold, "2026-02-02T08:46:00Z", &mut st);
+            let warm = with_activity(
+                cluster("c", vec![replica("r_200cc", "200cc", true)]),
+                Some("2026-02-02T08:55:00Z"),
+                0,
+            );
+            round(&warm, "2026-02-02T08:56:00Z", &mut st);
+            let ps = st.predict.as_ref().unwrap();
+            assert_eq!(ps.misses, 1);
+            assert_eq!(ps.margin(&cfg().predict.unwrap()), 120.0 + 660.0);
+        }
+
+        #[test]
+        fn without_history_it_reacts_like_idle_suspend() {
+            let c = cfg();
+            let warm = with_activity(
+                cluster("c", vec![replica("r_200cc", "200cc", true)]),
+                Some("2026-02-02T17:00:00Z"),
+                0,
+            );
+            let mut st = IdleSuspendState::default();
+            let d = decide_with(
+                &warm,
+                Idle::For(1000.0),
+                t("2026-02-02T17:16:40Z"),
+                None,
+                |ctx, d| {
+                    prepare(&c, ctx, d, &mut st);
+                    decide(&c, ctx, d, &mut st);
+                },
+            );
+            assert_eq!(d.names(), vec!["r_200cc"]);
+            assert!(
+                d.notes.iter().any(|n| n.contains("mz_monitor")),
+                "{:?}",
+                d.notes
+            );
+            let d = decide_with(
+                &warm,
+                Idle::For(1800.0),
+                t("2026-02-02T17:30:00Z"),
+                None,
+                |ctx, d| {
+                    prepare(&c, ctx, d, &mut st);
+                    decide(&c, ctx, d, &mut st);
+                },
+            );
+            assert!(d.names().is_empty());
+        }
+
+        #[test]
+        fn prediction_keys_need_predict() {
+            for v in [
+                serde_json::json!({"idle_after_s": 60, "history_days": 14}),
+                serde_json::json!({"idle_after_s": 60, "prewarm_margin_s": 60}),
+                serde_json::json!({"idle_after_s": 60, "predict": true, "history_days": 0}),
+                serde_json::json!({"idle_after_s": 60, "predict": true, "history_days": 57}),
+                serde_json::json!({"idle_after_s": 60, "predict": "yes"}),
+            ] {
+                assert!(
+                    IdleSuspendConfig::parse(&Obj::new(&v).unwrap()).is_err(),
+                    "{v}"
+                );
+            }
+            let c = IdleSuspendConfig::parse(
+                &Obj::new(
+                    &serde_json::json!({"idle_after_s": 60, "predict": true, "history_days": 14}),
+                )
+                .unwrap(),
+            )
+            .unwrap();
+            assert_eq!(c.predict.unwrap().history_days, 14);
+            let _ = Duration::zero();
         }
     }
 }

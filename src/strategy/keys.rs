@@ -114,6 +114,24 @@ key!(
     "suspend even when the statement log has no data (default false)"
 );
 key!(
+    PREDICT,
+    "predict",
+    Bool,
+    "learn the cluster's demand from its statement history and wake it before users arrive (default false)"
+);
+key!(
+    HISTORY_DAYS,
+    "history_days",
+    Count,
+    "with predict: days of statement history to learn from (1..=56, default 28)"
+);
+key!(
+    PREWARM_MARGIN_S,
+    "prewarm_margin_s",
+    Seconds,
+    "with predict: extra lead before predicted demand; misses widen it (default 120)"
+);
+key!(
     COOLDOWN_S,
     "cooldown_s",
     Seconds,
@@ -186,7 +204,14 @@ impl StrategyKind {
                 &MIN_CRASH_COUNT,
             ],
             StrategyKind::Burst => &[&BURST_REPLICA_SIZE, &COOLDOWN_S, &LINGER_S, &MAX_BURST_S],
-            StrategyKind::IdleSuspend => &[&IDLE_AFTER_S, &COOLDOWN_S, &SUSPEND_WHEN_UNKNOWN],
+            StrategyKind::IdleSuspend => &[
+                &IDLE_AFTER_S,
+                &COOLDOWN_S,
+                &SUSPEND_WHEN_UNKNOWN,
+                &PREDICT,
+                &HISTORY_DAYS,
+                &PREWARM_MARGIN_S,
+            ],
             StrategyKind::Limits => &[&MAX_REPLICAS, &MAX_CREDITS_PER_HOUR],
             StrategyKind::Stabilization => &[&SCALE_DOWN_AFTER_S, &SCALE_UP_AFTER_S],
         }

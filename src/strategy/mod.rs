@@ -10,6 +10,7 @@ mod config;
 mod idle_suspend;
 pub mod keys;
 mod limits;
+pub mod predict;
 mod schedule;
 mod shrink_to_fit;
 mod stabilization;
@@ -201,18 +202,54 @@ impl StrategyConfig {
         }
     }
 
-    /// When a clock-driven strategy may next decide differently with every
-    /// other input (and its state slot) held still; `None` for strategies
-    /// that only react to signals. The simulator plans again by then.
-    pub fn next_clock_change(
-        &self,
-        now: DateTime<Utc>,
-        state: &serde_json::Value,
-    ) -> Option<DateTime<Utc>> {
+    /// Days of statement history this config learns from (`idle_suspend`
+    /// with `predict`); `None` when it does not predict.
+    pub fn history_days(&self) -> Option<u64> {
+        match self {
+            StrategyConfig::IdleSuspend(c) => c.predict.as_ref().map(|p| p.history_days),
+            _ => None,
+        }
+    }
+
+    /// When this strategy may next decide differently with every other
+    /// input (and its state slot) held still, in a way that is not monotone
+    /// in time — a window opening or closing, a prewarm due; `None` for
+    /// strategies that only react to signals or to thresholds being
+    /// crossed. The plan carries the earliest (`next_decision_at`): the
+    /// simulator plans again by then and `apply --watch` wakes up then.
+    pub fn next_clock_change(&self, ctx: &Ctx, state: &serde_json::Value) -> Option<DateTime<Utc>> {
         match self {
             StrategyConfig::Schedule(c) => {
                 let st = serde_json::from_value(state.clone()).unwrap_or_default();
-                schedule::next_change(c, now, &st)
+                schedule::next_change(c, ctx.now, &st)
+            }
+            StrategyConfig::IdleSuspend(c) => {
+                let st = serde_json::from_value(state.clone()).unwrap_or_default();
+                idle_suspend::next_change(c, ctx, &st)
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether new statements could change this strategy's decision before
+    /// its next clock change (`next_clock_change`); otherwise more statements
+    /// only make the cluster busier. The simulator replans on arrivals then.
+    pub fn activity_sensitive(&self, ctx: &Ctx, state: &serde_json::Value) -> bool {
+        match self {
+            StrategyConfig::IdleSuspend(c) if c.predict.is_some() => {
+                let st = serde_json::from_value(state.clone()).unwrap_or_default();
+                idle_suspend::activity_sensitive(c, ctx, &st)
+            }
+            _ => false,
+        }
+    }
+
+    /// What a predicting strategy learned and expects; `None` for others.
+    pub fn prediction(&self, ctx: &Ctx, state: &serde_json::Value) -> Option<predict::Prediction> {
+        match self {
+            StrategyConfig::IdleSuspend(c) if c.predict.is_some() => {
+                let st = serde_json::from_value(state.clone()).unwrap_or_default();
+                idle_suspend::prediction(c, ctx, &st)
             }
             _ => None,
         }
@@ -264,6 +301,32 @@ pub fn longest_idle_after_s(rows: &[crate::model::StrategyRow]) -> u64 {
         .unwrap_or(0)
 }
 
+/// The clusters whose valid rows learn their demand from the statement
+/// history (`idle_suspend` with `predict`), and the most days any learns
+/// from; `None` when none does (the snapshot then reads no history).
+pub fn predicting_clusters(
+    rows: &[crate::model::StrategyRow],
+) -> Option<(u64, Vec<crate::model::ClusterId>)> {
+    let no_sizes = SizeCatalog::default();
+    let mut ids: Vec<crate::model::ClusterId> = Vec::new();
+    let mut days = 0;
+    for r in rows
+        .iter()
+        .filter(|r| StrategyKind::parse(&r.strategy_type) == Some(StrategyKind::IdleSuspend))
+    {
+        if let Some(d) = StrategyConfig::parse(StrategyKind::IdleSuspend, &r.config, &no_sizes)
+            .ok()
+            .and_then(|(cfg, _)| cfg.history_days())
+        {
+            days = days.max(d);
+            ids.push(r.cluster_id.clone());
+        }
+    }
+    ids.sort();
+    ids.dedup();
+    (!ids.is_empty()).then_some((days, ids))
+}
+
 /// Typed access to a strategy's state slot. A slot that does not parse (an
 /// older or foreign layout) starts fresh rather than failing the cluster.
 fn with_state<S, F>(slot: &mut serde_json::Value, f: F)
@@ -300,6 +363,11 @@ pub struct Ctx<'a> {
     pub idle: Idle,
     /// The statement log's sample rate (`None`: not known, taken as complete).
     pub sample_rate: Option<f64>,
+    /// The cluster's learned demand profile, for strategies that predict
+    /// (`None`: no statement history was read, or it was unreadable).
+    pub profile: Option<&'a predict::Profile>,
+    /// How often the controller runs (a wake may come one interval late).
+    pub interval_s: u64,
 }
 
 impl Ctx<'_> {
@@ -358,6 +426,9 @@ pub struct Desired {
     /// Live replicas removed deliberately even if one is the last hydrated
     /// replica (a burst that gave up): the coordinator does not keep them.
     pub given_up: std::collections::BTreeSet<String>,
+    /// Set while the cluster is warmed ahead of predicted demand and no
+    /// user waits yet (why): `burst` then starts no burst replica.
+    pub prewarming: Option<String>,
 }
 
 impl Desired {
@@ -569,6 +640,31 @@ pub(crate) mod testutil {
             now: at,
             idle,
             sample_rate: None,
+            profile: None,
+            interval_s: 60,
+        };
+        let mut d = Desired::from_cluster(cl);
+        f(&ctx, &mut d);
+        d
+    }
+
+    /// [`decide_in`] with a demand profile (predictive strategies).
+    pub fn decide_with(
+        cl: &Cluster,
+        idle: Idle,
+        at: DateTime<Utc>,
+        profile: Option<&predict::Profile>,
+        f: impl FnOnce(&Ctx, &mut Desired),
+    ) -> Desired {
+        let sizes = sizes();
+        let ctx = Ctx {
+            cluster: cl,
+            sizes: &sizes,
+            now: at,
+            idle,
+            sample_rate: None,
+            profile,
+            interval_s: 60,
         };
         let mut d = Desired::from_cluster(cl);
         f(&ctx, &mut d);
@@ -605,7 +701,8 @@ mod key_table {
             StrategyKind::Burst => json!({"burst_replica_size": "50cc", "cooldown_s": 1,
                                           "linger_s": 60, "max_burst_s": 600}),
             StrategyKind::IdleSuspend => {
-                json!({"idle_after_s": 60, "cooldown_s": 1, "suspend_when_unknown": true})
+                json!({"idle_after_s": 60, "cooldown_s": 1, "suspend_when_unknown": true,
+                       "predict": true, "history_days": 14, "prewarm_margin_s": 60})
             }
             StrategyKind::Limits => json!({"max_replicas": 2, "max_credits_per_hour": 1.5}),
             StrategyKind::Stabilization => {

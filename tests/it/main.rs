@@ -14,6 +14,7 @@ mod json_schema;
 mod managed;
 mod migration;
 mod ops_commands;
+mod predict;
 mod purity;
 mod reconcile;
 mod safety;

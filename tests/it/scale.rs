@@ -36,3 +36,42 @@ fn dry_run_statement_count_does_not_grow_with_clusters() {
     assert!(small.statements <= 18, "{small:?}");
     assert_eq!(large.ddl, 0);
 }
+
+/// The same with every cluster learning its demand (`idle_suspend` with
+/// `predict`): the statement history is one more statement, whatever the
+/// number of clusters.
+fn predictive_dry_run_statements(n: usize) -> Stats {
+    let emu = Emulator::start();
+    emu.seed_clusters(n, "fleet_");
+    init_tables(&emu);
+    emu.sql(
+        "INSERT INTO mz_cluster_strategies (cluster_id, strategy_type, config, updated_at) \
+         SELECT id, 'idle_suspend', '{\"idle_after_s\": 86400, \"predict\": true}', now() \
+         FROM mz_catalog.mz_clusters WHERE name LIKE 'fleet_%'",
+    );
+    // Two weeks of statements on every cluster, weekdays at 09:00.
+    emu.add_activity_bulk("fleet_%", 14, 9 * 3600, 3600, 10);
+    emu.reset_stats();
+    let run = clusterctl(&emu, &["dry-run"]).ok();
+    assert!(
+        run.stdout.contains(&format!("{n} clusters")),
+        "{}",
+        run.all()
+    );
+    emu.stats()
+}
+
+#[test]
+fn the_statement_history_is_one_statement_whatever_the_clusters() {
+    let small = predictive_dry_run_statements(10);
+    let large = predictive_dry_run_statements(500);
+    eprintln!("predictive: statements for 10 clusters: {small:?}; for 500 clusters: {large:?}");
+    assert_eq!(small.statements, large.statements);
+    let plain = dry_run_statements(10);
+    assert_eq!(
+        small.statements,
+        plain.statements + 1,
+        "one more: the history"
+    );
+    assert_eq!(large.ddl, 0);
+}

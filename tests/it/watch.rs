@@ -506,3 +506,56 @@ fn json_logs_have_one_event_per_decision() {
         run.all()
     );
 }
+
+/// `apply --watch` wakes up when the plan has a decision due (a prewarm),
+/// not a whole `--interval` later (kube-rs's requeue-after).
+#[test]
+fn watch_runs_again_when_a_prewarm_is_due_not_a_whole_interval_later() {
+    let emu = Emulator::start();
+    emu.create_hydrated_cluster("bi", "r1", "25cc");
+    init_tables(&emu);
+    crate::cli::strategy(
+        &emu,
+        "bi",
+        "idle_suspend",
+        json!({"idle_after_s": 600, "predict": true, "prewarm_margin_s": 0}),
+    );
+    let tod = || -> i64 {
+        emu.query_one(
+            "SELECT extract(epoch FROM (now() AT TIME ZONE 'UTC') \
+             - date_trunc('day', now() AT TIME ZONE 'UTC'))::bigint",
+        )
+        .and_then(|s| s.parse().ok())
+        .expect("time of day")
+    };
+    let history = |in_s: i64| {
+        emu.add_activity_history(&crate::support::ActivityHistory {
+            clusters: "bi".into(),
+            days: 28,
+            start_s: (tod() + in_s).rem_euclid(86_400),
+            duration_s: 3600,
+            per_hour: 30,
+            ..Default::default()
+        })
+    };
+    // Users come three hours from now: idle, suspended.
+    history(3 * 3600);
+    clusterctl(&emu, &["apply"]).ok();
+    assert!(replica_names(&emu, "bi").is_empty());
+    // Now they come in 10m + 10m + 15 s: with a 10-minute interval the
+    // lead is 10m of assumed hydration + 10m of interval, so the prewarm is
+    // due in about 15 s. The first run finds nothing to do yet.
+    emu.sql("DELETE FROM mz_emulator.statement_log");
+    history(1200 + 15);
+    let mut d = Daemon::start(&emu.url(), &["apply", "--watch", "--interval", "10m"]);
+    eventually(
+        Duration::from_secs(90),
+        "the prewarm, well before the 10-minute interval",
+        &d,
+        || replica_names(&emu, "bi") == vec!["r1".to_string()],
+    );
+    let (code, _) = d.terminate(Duration::from_secs(30));
+    assert_eq!(code, 0, "{}", d.output());
+    let out = d.output();
+    assert!(out.contains("next_in_ms"), "{out}");
+}

@@ -613,6 +613,69 @@ impl Emulator {
         );
     }
 
+    /// Weeks of statement history in one statement: on each of the last
+    /// `days` complete days (UTC), for every cluster whose name is LIKE
+    /// `clusters`, `per_hour` finished statements per hour from
+    /// `start_s` after midnight for `duration_s`, the day's start moved by
+    /// up to ±`jitter_s` (the same for a given day and cluster). Sampled as
+    /// Materialize samples the log (the effective rate, recorded in
+    /// `sample_rate`; deterministic: by a hash of the cluster and time).
+    /// Returns the rows kept.
+    pub fn add_activity_bulk(
+        &self,
+        clusters: &str,
+        days: i64,
+        start_s: i64,
+        duration_s: i64,
+        per_hour: i64,
+    ) -> u64 {
+        self.add_activity_history(&ActivityHistory {
+            clusters: clusters.to_string(),
+            days,
+            start_s,
+            duration_s,
+            per_hour,
+            ..ActivityHistory::default()
+        })
+    }
+
+    /// [`Emulator::add_activity_bulk`] with every knob: jitter, weekdays only.
+    pub fn add_activity_history(&self, h: &ActivityHistory) -> u64 {
+        let step = (3600 / h.per_hour.max(1)).max(1);
+        let rows = self.admin().execute(
+            "INSERT INTO mz_emulator.statement_log
+             SELECT gen_random_uuid(), gen_random_uuid(), r.rate, c.id, 'emulator', c.name,
+                    'materialize', ARRAY['public'], 'strict serializable', NULL, 1, NULL,
+                    ARRAY[]::text[], mz_catalog.mz_version(), b.began,
+                    b.began + INTERVAL '10 milliseconds', 'success', NULL, 8, 1, 'standard', NULL
+             FROM mz_catalog.mz_clusters c
+             CROSS JOIN (SELECT mz_emulator.effective_sample_rate() AS rate) r
+             CROSS JOIN generate_series(1, $2::int) d
+             CROSS JOIN LATERAL (
+                 SELECT date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
+                        - make_interval(days => d) AS midnight,
+                        (abs(hashtext(c.id || ':' || d)) % (2 * $6::int + 1)) - $6::int AS shift
+             ) m
+             CROSS JOIN LATERAL generate_series(0, greatest($4::int - 1, 0), $5::int) o
+             CROSS JOIN LATERAL (
+                 SELECT m.midnight + make_interval(secs => $3::int + m.shift + o) AS began
+             ) b
+             WHERE c.name LIKE $1
+               AND (NOT $7 OR extract(isodow FROM m.midnight AT TIME ZONE 'UTC') < 6)
+               AND (abs(hashtext(c.id || b.began::text)) % 1000000) / 1000000.0 < r.rate",
+            &[
+                &h.clusters,
+                &(h.days as i32),
+                &(h.start_s as i32),
+                &(h.duration_s as i32),
+                &(step as i32),
+                &(h.jitter_s as i32),
+                &h.weekdays_only,
+            ],
+        );
+        rows.expect("bulk statement history")
+    }
+
     /// How many [`Emulator::add_activity`] rows the sampler dropped.
     pub fn activity_sampled_out(&self) -> u64 {
         self.sampled_out.load(Ordering::SeqCst)
@@ -1025,6 +1088,22 @@ impl Drop for Emulator {
 }
 
 /// An error with its server message, detail and hint.
+/// A statement history for [`Emulator::add_activity_history`].
+#[derive(Debug, Clone, Default)]
+pub struct ActivityHistory {
+    /// Clusters whose name is LIKE this.
+    pub clusters: String,
+    /// The last this many complete days.
+    pub days: i64,
+    /// Seconds after midnight (UTC) the day's statements start.
+    pub start_s: i64,
+    pub duration_s: i64,
+    pub per_hour: i64,
+    /// Each day's start moves by up to ± this.
+    pub jitter_s: i64,
+    pub weekdays_only: bool,
+}
+
 pub fn describe(e: &postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => {

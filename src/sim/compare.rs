@@ -1,0 +1,407 @@
+//! Replaying one scenario under other strategies: an *alternative* file
+//! names, by cluster name pattern, the strategy rows to run instead of the
+//! scenario's; `simulate --strategies ALT` runs the scenario with them,
+//! `simulate --compare ALT` (repeatable) runs it with its own and with each
+//! alternative and prints them side by side. The demand, the seed and so
+//! the oracle are the same in every run: only the strategies differ.
+//!
+//! ```toml
+//! name = "predictive"                 # the column's title (default: the file name)
+//! [[clusters]]
+//! match = "bi_*"                      # a cluster name, or a glob (* and ?); first match wins
+//! strategies = [
+//!   { type = "shrink_to_fit", config = { max_replica_size = "300cc" } },
+//!   { type = "idle_suspend", config = { idle_after_s = 1800, predict = true } },
+//! ]
+//! ```
+//! Clusters no entry matches keep their strategies; a matched cluster's
+//! `reconfigure` phases are replaced too (the alternative holds for the
+//! whole run).
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::scenario::{Phase, Scenario, ScenarioError};
+use super::scorecard::{secs, Scorecard};
+use crate::strategy::{StrategyConfig, StrategyKind};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAlternative {
+    name: Option<String>,
+    #[serde(default)]
+    description: String,
+    clusters: Vec<RawEntry>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEntry {
+    #[serde(rename = "match")]
+    pattern: String,
+    strategies: Vec<RawRow>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRow {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default = "empty")]
+    config: serde_json::Value,
+}
+
+fn empty() -> serde_json::Value {
+    serde_json::Value::Object(Default::default())
+}
+
+/// A parsed alternative.
+#[derive(Debug, Clone)]
+pub struct Alternative {
+    pub name: String,
+    pub description: String,
+    entries: Vec<(regex::Regex, Vec<(String, serde_json::Value)>)>,
+}
+
+/// `bi_*` → `^bi_.*$`.
+fn glob(pattern: &str) -> Result<regex::Regex, ScenarioError> {
+    let re = regex::escape(pattern)
+        .replace(r"\*", ".*")
+        .replace(r"\?", ".");
+    regex::Regex::new(&format!("^{re}$"))
+        .map_err(|e| ScenarioError(format!("key 'match': '{pattern}': {e}")))
+}
+
+impl Alternative {
+    /// Parses an alternative's TOML; `default_name` titles it when it has
+    /// no `name`.
+    pub fn parse(text: &str, default_name: &str) -> Result<Alternative, ScenarioError> {
+        let raw: RawAlternative = toml::from_str(text).map_err(|e| {
+            ScenarioError(format!("invalid alternative: {}", e.to_string().trim_end()))
+        })?;
+        let mut entries = Vec::new();
+        for (i, e) in raw.clusters.iter().enumerate() {
+            let rows = e
+                .strategies
+                .iter()
+                .map(|r| (r.kind.clone(), r.config.clone()))
+                .collect();
+            entries.push((
+                glob(&e.pattern)
+                    .map_err(|err| ScenarioError(format!("clusters[{i}]: {}", err.0)))?,
+                rows,
+            ));
+        }
+        Ok(Alternative {
+            name: raw.name.unwrap_or_else(|| default_name.to_string()),
+            description: raw.description.trim().to_string(),
+            entries,
+        })
+    }
+
+    /// Reads an alternative file.
+    #[allow(clippy::disallowed_methods)] // the file the user names
+    pub fn load(path: &Path) -> Result<Alternative, ScenarioError> {
+        let text = super::scenario::read_bounded(path, 4 << 20)
+            .map_err(|e| ScenarioError(format!("{}: {e}", path.display())))?;
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_else(|| "alternative".into());
+        Alternative::parse(&text, &stem)
+            .map_err(|e| ScenarioError(format!("{}: {}", path.display(), e.0)))
+    }
+
+    /// The scenario with this alternative's strategies, validated by the
+    /// product's own parser against the scenario's sizes.
+    pub fn apply(&self, sc: &Scenario) -> Result<Scenario, ScenarioError> {
+        let mut out = sc.clone();
+        for c in &mut out.clusters {
+            let Some((_, rows)) = self.entries.iter().find(|(re, _)| re.is_match(&c.name)) else {
+                continue;
+            };
+            for (ty, cfg) in rows {
+                let kind = StrategyKind::parse(ty).ok_or_else(|| {
+                    ScenarioError(format!(
+                        "{}: cluster {}: unknown strategy type '{ty}'; known types are: {}",
+                        self.name,
+                        c.name,
+                        StrategyKind::names()
+                    ))
+                })?;
+                let (_, unknown) = StrategyConfig::parse(kind, cfg, &sc.sizes).map_err(|e| {
+                    ScenarioError(format!("{}: cluster {}: {ty}: {e}", self.name, c.name))
+                })?;
+                if let Some(k) = unknown.first() {
+                    return Err(ScenarioError(format!(
+                        "{}: cluster {}: {ty}: unknown config key '{k}'",
+                        self.name, c.name
+                    )));
+                }
+                if c.managed.is_some() && kind.needs_mixed_sizes() {
+                    return Err(ScenarioError(format!(
+                        "{}: cluster {}: {ty} is not supported on managed clusters",
+                        self.name, c.name
+                    )));
+                }
+            }
+            c.phases = vec![Phase {
+                at_ms: 0,
+                rows: rows.clone(),
+            }];
+        }
+        Ok(out)
+    }
+}
+
+/// Several runs of one scenario, side by side.
+#[derive(Debug, Clone, Serialize)]
+pub struct Comparison {
+    pub runs: Vec<NamedRun>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NamedRun {
+    pub name: String,
+    pub scorecard: Scorecard,
+}
+
+fn pct(x: f64) -> String {
+    format!("{x:.2}%")
+}
+
+fn ratio(x: Option<f64>) -> String {
+    x.map(|r| format!("{r:.2}x")).unwrap_or_else(|| "-".into())
+}
+
+fn credits(x: f64) -> String {
+    if x >= 100.0 {
+        format!("{x:.0}")
+    } else {
+        format!("{x:.1}")
+    }
+}
+
+/// The side-by-side text: totals, then per cluster credits and service.
+pub fn text(c: &Comparison) -> String {
+    let mut s = String::new();
+    let Some(first) = c.runs.first() else {
+        return s;
+    };
+    let info = &first.scorecard.scenario;
+    let _ = writeln!(
+        s,
+        "scenario {}: {} days at a {} interval, seed {}, {} cluster(s); served within {}",
+        info.name,
+        info.days,
+        secs(info.interval_s),
+        info.seed,
+        info.clusters,
+        secs(info.served_within_s)
+    );
+    let t = |f: &dyn Fn(&Scorecard) -> String| -> Vec<String> {
+        c.runs.iter().map(|r| f(&r.scorecard)).collect()
+    };
+    let within = format!("served<={}", secs(info.served_within_s));
+    let oracle = format!(
+        "vs oracle ({})",
+        credits(first.scorecard.total.oracle_credits)
+    );
+    let rows: Vec<(&str, Vec<String>)> = vec![
+        ("credits", t(&|r| credits(r.total.credits))),
+        (oracle.as_str(), t(&|r| ratio(r.total.vs_oracle))),
+        (
+            within.as_str(),
+            t(&|r| pct(r.total.service.served_within_pct)),
+        ),
+        ("failed queries", t(&|r| r.total.service.failed.to_string())),
+        (
+            "failed attempts",
+            t(&|r| r.total.service.failed_attempts.to_string()),
+        ),
+        ("p95 wait", t(&|r| secs(r.total.service.p95_wait_s))),
+        ("worst wait", t(&|r| secs(r.total.service.worst_wait_s))),
+        (
+            "worst daily cold start",
+            t(&|r| secs(r.total.worst_daily_cold_start_s)),
+        ),
+        ("always-on", t(&|r| credits(r.total.always_on_credits))),
+        (
+            "creates/drops",
+            t(&|r| format!("{}/{}", r.total.actions.create, r.total.actions.drop)),
+        ),
+    ];
+    let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0).max(7);
+    let col = c
+        .runs
+        .iter()
+        .map(|r| r.name.len())
+        .max()
+        .unwrap_or(0)
+        .max(14);
+    let _ = write!(s, "\n{:width$}", "");
+    for r in &c.runs {
+        let _ = write!(s, "  {:>col$}", r.name);
+    }
+    s.push('\n');
+    for (k, vals) in &rows {
+        let _ = write!(s, "{k:width$}");
+        for v in vals {
+            let _ = write!(s, "  {v:>col$}");
+        }
+        s.push('\n');
+    }
+    let n = first.scorecard.clusters.len();
+    if n > 1 {
+        let _ = writeln!(
+            s,
+            "\nper cluster: credits (vs oracle), {within}, worst wait"
+        );
+        let name_w = first
+            .scorecard
+            .clusters
+            .iter()
+            .map(|c| c.name.len())
+            .max()
+            .unwrap_or(7)
+            .max(7);
+        let cell = 30;
+        let _ = write!(s, "{:name_w$}", "cluster");
+        for r in &c.runs {
+            let _ = write!(s, "  {:>cell$}", r.name);
+        }
+        s.push('\n');
+        for (i, cl) in first.scorecard.clusters.iter().enumerate().take(40) {
+            let _ = write!(s, "{:name_w$}", cl.name);
+            for r in &c.runs {
+                let Some(x) = r.scorecard.clusters.get(i) else {
+                    continue;
+                };
+                let v = format!(
+                    "{} ({}) {} {}",
+                    credits(x.credits),
+                    ratio(x.vs_oracle),
+                    pct(x.service.served_within_pct),
+                    secs(x.service.worst_wait_s)
+                );
+                let _ = write!(s, "  {v:>cell$}");
+            }
+            s.push('\n');
+        }
+        if n > 40 {
+            let _ = writeln!(s, "… {} more (see --output json)", n - 40);
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SCENARIO: &str = r#"
+        name = "t"
+        days = 2
+        [[clusters]]
+        name = "bi_{i}"
+        count = 2
+        strategies = [{ type = "target_size", config = { target_size = "200cc" } }]
+        [clusters.workload]
+        memory_gib = 10
+        hydration_work = "10m"
+        windows = [{ start = "09:00", duration = "8h", every = "1d", qps = 0.05 }]
+        [[clusters]]
+        name = "etl"
+        strategies = [{ type = "target_size", config = { target_size = "400cc" } }]
+        [clusters.workload]
+        memory_gib = 10
+        hydration_work = "10m"
+        windows = [{ start = "01:00", duration = "1h", every = "1d", qps = 0.05 }]
+    "#;
+
+    fn scenario() -> Scenario {
+        super::super::scenario::parse(SCENARIO, false, Path::new("."), None).unwrap()
+    }
+
+    #[test]
+    fn an_alternative_replaces_the_matched_clusters_strategies() {
+        let alt = Alternative::parse(
+            r#"
+            [[clusters]]
+            match = "bi_*"
+            strategies = [{ type = "idle_suspend", config = { idle_after_s = 600, predict = true } }]
+            "#,
+            "predictive",
+        )
+        .unwrap();
+        assert_eq!(alt.name, "predictive");
+        let sc = alt.apply(&scenario()).unwrap();
+        let rows = |i: usize| sc.clusters[i].phases[0].rows[0].0.clone();
+        assert_eq!(rows(0), "idle_suspend");
+        assert_eq!(rows(1), "idle_suspend");
+        assert_eq!(rows(2), "target_size", "etl is not matched");
+    }
+
+    #[test]
+    fn bad_alternatives_name_the_cluster_and_key() {
+        let bad = Alternative::parse(
+            r#"
+            [[clusters]]
+            match = "etl"
+            strategies = [{ type = "target_size", config = { target_size = "7cc" } }]
+            "#,
+            "x",
+        )
+        .unwrap();
+        let err = bad.apply(&scenario()).unwrap_err().0;
+        assert!(
+            err.contains("cluster etl") && err.contains("target_size"),
+            "{err}"
+        );
+        assert!(Alternative::parse(
+            "[[clusters]]\nmatch = \"x\"\nstrategies = []\nbogus = 1",
+            "x"
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn side_by_side_runs_share_the_demand_and_the_oracle() {
+        let sc = scenario();
+        let alt = Alternative::parse(
+            r#"
+            name = "suspend"
+            [[clusters]]
+            match = "*"
+            strategies = [
+              { type = "target_size", config = { target_size = "200cc" } },
+              { type = "idle_suspend", config = { idle_after_s = 600 } },
+            ]
+            "#,
+            "x",
+        )
+        .unwrap();
+        let a = crate::sim::simulate(&sc, false).unwrap();
+        let b = crate::sim::simulate(&alt.apply(&sc).unwrap(), false).unwrap();
+        assert_eq!(a.total.service.queries, b.total.service.queries);
+        assert_eq!(a.total.oracle_credits, b.total.oracle_credits);
+        assert!(b.total.credits < a.total.credits);
+        let c = Comparison {
+            runs: vec![
+                NamedRun {
+                    name: "current".into(),
+                    scorecard: a,
+                },
+                NamedRun {
+                    name: "suspend".into(),
+                    scorecard: b,
+                },
+            ],
+        };
+        let out = text(&c);
+        assert!(out.contains("current") && out.contains("suspend"), "{out}");
+        assert!(out.contains("per cluster"), "{out}");
+    }
+}

@@ -1,0 +1,112 @@
+//! Predictive `idle_suspend` in the simulator: the statement log history the
+//! snapshot carries, the runs it changes and the ones it must not.
+
+use std::path::Path;
+
+use super::scenario;
+
+/// Office hours at 09:00 ±30 min on weekdays, 0.05 q/s; a 200cc replica
+/// that hydrates in 6 minutes.
+fn office(strategies: &str, history: &str, days: u32) -> String {
+    format!(
+        r#"
+        name = "office"
+        days = {days}
+        seed = 3
+        history = "{history}"
+        [[clusters]]
+        name = "bi"
+        strategies = [{strategies}]
+        [clusters.workload]
+        memory_gib = 10
+        hydration_work = "12m"
+        windows = [{{ start = "09:00", duration = "8h", every = "1d", weekdays_only = true, qps = 0.05, noise = {{ start = "30m", duration = "30m", qps = 0.2 }} }}]
+        "#
+    )
+}
+
+const REACTIVE: &str = r#"{ type = "target_size", config = { target_size = "200cc" } },
+    { type = "idle_suspend", config = { idle_after_s = 1800 } }"#;
+const PREDICTIVE: &str = r#"{ type = "target_size", config = { target_size = "200cc" } },
+    { type = "idle_suspend", config = { idle_after_s = 1800, predict = true } }"#;
+
+fn run(text: &str, exact: bool) -> super::scorecard::Scorecard {
+    let sc = scenario::parse(text, false, Path::new("."), None).unwrap();
+    super::simulate(&sc, exact).unwrap()
+}
+
+#[test]
+fn prediction_serves_the_first_users_that_reaction_fails() {
+    let reactive = run(&office(REACTIVE, "28d", 14), false);
+    let predictive = run(&office(PREDICTIVE, "28d", 14), false);
+    let (r, p) = (&reactive.total, &predictive.total);
+    assert_eq!(r.service.queries, p.service.queries, "the same demand");
+    assert_eq!(r.oracle_credits, p.oracle_credits);
+    assert!(r.service.failed_attempts > 20, "{:?}", r.service);
+    assert_eq!(p.service.failed_attempts, 0, "{:?}", p.service);
+    assert!(p.service.served_within_pct >= 99.9, "{:?}", p.service);
+    assert!(r.service.served_within_pct < 99.0, "{:?}", r.service);
+    // Waking ahead costs the onset's spread, not always-on.
+    assert!(p.credits < 1.25 * p.oracle_credits, "{p:?}");
+    assert!(p.credits < 0.5 * p.always_on_credits);
+}
+
+#[test]
+fn without_history_prediction_learns_from_the_run() {
+    // No log before the start: the first week reacts, then it predicts.
+    let p = run(&office(PREDICTIVE, "0s", 21), false);
+    let r = run(&office(REACTIVE, "0s", 21), false);
+    assert!(
+        p.total.service.failed_attempts < r.total.service.failed_attempts / 2,
+        "{:?} vs {:?}",
+        p.total.service,
+        r.total.service
+    );
+}
+
+#[test]
+fn history_is_only_in_the_log() {
+    // The demand of the run, and so the oracle, do not depend on it.
+    let with = run(&office(REACTIVE, "28d", 7), false);
+    let without = run(&office(REACTIVE, "0s", 7), false);
+    assert_eq!(with.total.service.queries, without.total.service.queries);
+    assert_eq!(with.total.oracle_credits, without.total.oracle_credits);
+    assert_eq!(with.total.credits, without.total.credits);
+}
+
+#[test]
+fn skipping_rounds_gives_the_same_run_as_planning_every_round() {
+    // Predictive decisions are clock-driven (wakes, holds, thresholds) and
+    // the first users end a hold: the plan's next decision and its
+    // activity sensitivity must keep the fast path exact.
+    for text in [office(PREDICTIVE, "28d", 10), office(PREDICTIVE, "3d", 10)] {
+        let fast = run(&text, false);
+        let exact = run(&text, true);
+        let (f, e) = (&fast.clusters[0], &exact.clusters[0]);
+        assert_eq!(f.actions.by_strategy, e.actions.by_strategy);
+        assert!(
+            (f.credits - e.credits).abs() < 1e-9,
+            "{} vs {}",
+            f.credits,
+            e.credits
+        );
+        assert_eq!(f.service.served_within, e.service.served_within);
+    }
+}
+
+#[test]
+fn the_log_is_sampled_and_scaled_back() {
+    let text = office(PREDICTIVE, "14d", 1).replace(
+        "history = \"14d\"",
+        "history = \"14d\"\n[statement_log]\nsample_rate = 0.5",
+    );
+    let sc = scenario::parse(&text, false, Path::new("."), None).unwrap();
+    let mut next_id = 1;
+    let sim = super::env::SimCluster::new(&sc.clusters[0], &sc, 0, &mut next_id);
+    let hours = sim.demand_hours(&sc, -14 * scenario::DAY, 0);
+    let logged: f64 = hours.iter().map(|h| h.statements).sum();
+    // Ten weekdays of ~8 h at 0.05 q/s ≈ 14 400 statements, half of them
+    // logged, each counted twice.
+    assert!((logged - 14_400.0).abs() < 1_500.0, "{logged}");
+    assert!(hours.iter().all(|h| h.first <= h.last));
+}

@@ -1,0 +1,401 @@
+//! The prewarm decision: given the profile, the clock, the latest statement
+//! and the lead (learned hydration + one interval + the adapted margin),
+//! where the cluster stands with respect to its predicted demand.
+//!
+//! For each window expected on a day (see `profile`), an occurrence:
+//! - `wake` = earliest onset − lead: the replica is started then, so it is
+//!   hydrated when the earliest users of that window ever arrived;
+//! - from `wake` to `hold_until` (the latest onset + lead) the cluster is
+//!   kept warm while nobody came, and after users came until the earlier of
+//!   `hold_until` and the window's earliest end (so a lone early query
+//!   never makes it suspend before the usual crowd arrives, and a short
+//!   session that is over is not held);
+//! - after that, if users came (a statement since `wake`), it is *started*:
+//!   it stays while the silence is shorter than `idle_after_s` until the
+//!   window's earliest end, then shorter than [`SESSION_OVER`] mean gaps at
+//!   the window's slow-day rate (a session that is over is detected in
+//!   minutes, not half an hour);
+//! - if nobody came, it was *missed* (a holiday, a cancelled batch): the
+//!   cluster may suspend at once; a late arrival wakes it as usual.
+//!
+//! Between the instants where a phase or threshold changes
+//! ([`Forecast::next_change`]) the decision with frozen inputs only moves
+//! one way (a silence only grows), which is what lets the simulator skip
+//! rounds and `apply --watch` sleep until the next change.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+use super::profile::{midnight, weekday, Profile, Window};
+use crate::model::human_duration;
+
+/// Not suspending when the next wake is closer than this (churn).
+pub const MIN_GAP_S: i64 = 300;
+/// After a window's earliest end, a silence this many mean gaps long (at
+/// its slow-day rate) ends the session: at a Poisson rate the chance of
+/// such a gap within a session is e^-8 (0.03 %) per gap.
+pub const SESSION_OVER: f64 = 8.0;
+/// ... but never shorter than this.
+pub const MIN_SILENCE_S: f64 = 120.0;
+
+/// One predicted occurrence of a window.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Occurrence {
+    /// Position in the profile's windows.
+    pub window: usize,
+    /// The midnight of its day.
+    pub day: DateTime<Utc>,
+    pub onset_low: DateTime<Utc>,
+    pub onset_median: DateTime<Utc>,
+    pub onset_high: DateTime<Utc>,
+    pub end_low: DateTime<Utc>,
+    pub end_high: DateTime<Utc>,
+    pub wake: DateTime<Utc>,
+    pub hold_until: DateTime<Utc>,
+    /// Slow-day statements per second.
+    pub rate: f64,
+}
+
+/// Where the cluster stands with respect to the latest occurrence whose
+/// wake has passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Before `hold_until`, nobody came yet.
+    Prewarm,
+    /// Users came since `wake`.
+    Started,
+    /// `hold_until` passed and nobody came.
+    Missed,
+    /// No occurrence near (or the last one's window is over).
+    Outside,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Forecast {
+    pub lead_s: i64,
+    /// The occurrence whose wake passed last, and its phase.
+    pub current: Option<(Occurrence, Phase)>,
+    /// An occurrence being held warm (wake passed, hold not over).
+    pub holding: Option<Occurrence>,
+    /// The next occurrence to wake for.
+    pub next: Option<Occurrence>,
+}
+
+fn secs(s: i64) -> Duration {
+    Duration::seconds(s)
+}
+
+/// `Mon 08:55`, UTC.
+pub fn clock(t: DateTime<Utc>) -> String {
+    t.format("%a %H:%M").to_string()
+}
+
+/// `08:55`, UTC.
+pub fn hm(t: DateTime<Utc>) -> String {
+    t.format("%H:%M").to_string()
+}
+
+impl Occurrence {
+    /// Until when it holds the cluster warm: `hold_until`, or once users
+    /// came, the earlier of that and the window's earliest end.
+    pub fn held_until(&self, started: bool) -> DateTime<Utc> {
+        if started {
+            self.hold_until.min(self.end_low)
+        } else {
+            self.hold_until
+        }
+    }
+
+    fn of(i: usize, w: &Window, day: DateTime<Utc>, lead_s: i64) -> Occurrence {
+        let onset_low = day + secs(w.onset.low);
+        let onset_high = day + secs(w.onset.high);
+        Occurrence {
+            window: i,
+            day,
+            onset_low,
+            onset_median: day + secs(w.onset.median),
+            onset_high,
+            end_low: (day + secs(w.end.low)).max(onset_high),
+            end_high: (day + secs(w.end.high)).max(onset_high),
+            wake: onset_low - secs(lead_s),
+            hold_until: onset_high + secs(lead_s),
+            rate: w.rate,
+        }
+    }
+
+    /// `Mon 09:20±25m (earliest 08:55)`, or `Mon 08:55±4m` when the median
+    /// is within a minute of the spread's middle.
+    pub fn describe(&self) -> String {
+        let below = (self.onset_median - self.onset_low).num_seconds().max(0);
+        let above = (self.onset_high - self.onset_median).num_seconds().max(0);
+        let pm = below.max(above) as u64;
+        let pm = if pm < 60 {
+            String::new()
+        } else {
+            format!("±{}", human_duration(pm / 60 * 60))
+        };
+        if below + 60 >= above && above + 60 >= below {
+            format!("{}{pm}", clock(self.onset_median))
+        } else {
+            format!(
+                "{}{pm} (earliest {})",
+                clock(self.onset_median),
+                hm(self.onset_low)
+            )
+        }
+    }
+}
+
+/// The occurrences of the profile's windows on days `[from, to]`, in wake order.
+fn occurrences(
+    p: &Profile,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    lead_s: i64,
+) -> Vec<Occurrence> {
+    let mut out = Vec::new();
+    let mut day = midnight(from);
+    while day <= to {
+        for (i, w) in p.windows.iter().enumerate() {
+            if w.expected_on(weekday(day), &p.observed) {
+                out.push(Occurrence::of(i, w, day, lead_s));
+            }
+        }
+        day += Duration::days(1);
+    }
+    out.sort_by_key(|o| o.wake);
+    out
+}
+
+/// Where the cluster stands at `now`; `last_begin` is its latest
+/// statement (within the activity lookback).
+pub fn forecast(
+    p: &Profile,
+    now: DateTime<Utc>,
+    last_begin: Option<DateTime<Utc>>,
+    lead_s: i64,
+) -> Forecast {
+    let lead_s = lead_s.max(0);
+    let occ = occurrences(p, now - Duration::days(2), now + Duration::days(8), lead_s);
+    let started = |o: &Occurrence| last_begin.is_some_and(|b| b >= o.wake);
+    let mut current = None;
+    let mut holding = None;
+    let mut next = None;
+    for o in occ {
+        if o.wake > now {
+            if next.is_none() {
+                next = Some(o);
+            }
+            continue;
+        }
+        if now < o.held_until(started(&o)) && holding.is_none() {
+            holding = Some(o.clone());
+        }
+        let phase = if now < o.hold_until {
+            if started(&o) {
+                Phase::Started
+            } else {
+                Phase::Prewarm
+            }
+        } else if started(&o) {
+            Phase::Started
+        } else if now < o.end_high {
+            Phase::Missed
+        } else {
+            Phase::Outside
+        };
+        current = Some((o, phase));
+    }
+    Forecast {
+        lead_s,
+        current,
+        holding,
+        next,
+    }
+}
+
+impl Forecast {
+    /// The occurrence the cluster is kept warm for, if any.
+    pub fn keep_warm(&self) -> Option<&Occurrence> {
+        self.holding.as_ref()
+    }
+
+    /// Whether new statements could change the decision (with the clock
+    /// alone they cannot): while warm for an occurrence nobody came to yet,
+    /// the first users end the unconditional hold at the window's earliest
+    /// end. Otherwise more statements only make the cluster busier.
+    pub fn activity_sensitive(&self) -> bool {
+        matches!(self.current, Some((_, Phase::Prewarm)))
+    }
+
+    /// How long a silence suspends the cluster now, and why.
+    pub fn threshold(&self, now: DateTime<Utc>, idle_after_s: u64) -> (f64, String) {
+        let classic = idle_after_s as f64;
+        match &self.current {
+            Some((o, Phase::Started)) if now >= o.end_low => {
+                let t = if o.rate > 0.0 {
+                    (SESSION_OVER / o.rate).clamp(MIN_SILENCE_S, classic.max(MIN_SILENCE_S))
+                } else {
+                    classic
+                }
+                .min(classic);
+                (
+                    t,
+                    format!(
+                        "after the window's earliest end {} a silence of {} ends it (8 mean gaps at {:.3} q/s)",
+                        hm(o.end_low),
+                        human_duration(t as u64),
+                        o.rate
+                    ),
+                )
+            }
+            Some((o, Phase::Missed)) => (
+                0.0,
+                format!(
+                    "predicted demand {} did not come by {}",
+                    o.describe(),
+                    hm(o.hold_until)
+                ),
+            ),
+            _ => (
+                classic,
+                format!("threshold {}", human_duration(idle_after_s)),
+            ),
+        }
+    }
+
+    /// Seconds until the next wake, if one is predicted within a week.
+    pub fn next_wake_in(&self, now: DateTime<Utc>) -> Option<i64> {
+        self.next.as_ref().map(|o| (o.wake - now).num_seconds())
+    }
+
+    /// The next instant after `now` at which a phase, a threshold or the
+    /// wake-gap rule changes (with the inputs held still).
+    pub fn next_change(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let mut c: Vec<DateTime<Utc>> = Vec::new();
+        if let Some(o) = &self.next {
+            c.push(o.wake);
+            c.push(o.wake - secs(MIN_GAP_S));
+        }
+        if let Some(o) = &self.holding {
+            c.push(o.hold_until);
+            c.push(o.end_low);
+        }
+        if let Some((o, _)) = &self.current {
+            c.extend([o.hold_until, o.end_low, o.end_high]);
+        }
+        c.into_iter().filter(|t| *t > now).min()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::strategy::predict::profile::{Spread, Window};
+
+    fn t(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn hhmm(h: i64, m: i64) -> i64 {
+        h * 3600 + m * 60
+    }
+
+    /// Weekdays 08:55 (earliest) .. 09:45 (latest) onsets, ends 16:40..18:00.
+    pub(crate) fn office() -> Profile {
+        Profile {
+            from: t("2026-01-05T00:00:00Z"),
+            until: t("2026-02-02T00:00:00Z"),
+            observed: [4; 7],
+            windows: vec![Window {
+                onset: Spread {
+                    low: hhmm(8, 55),
+                    median: hhmm(9, 20),
+                    high: hhmm(9, 45),
+                },
+                end: Spread {
+                    low: hhmm(16, 40),
+                    median: hhmm(17, 20),
+                    high: hhmm(18, 0),
+                },
+                occurred: [4, 4, 4, 3, 4, 0, 0],
+                days: 19,
+                rate: 0.03,
+            }],
+        }
+    }
+
+    #[test]
+    fn phases_through_a_day() {
+        let p = office();
+        let lead = 14 * 60;
+        // Monday 2026-02-02.
+        let f = |now: &str, last: Option<&str>| forecast(&p, t(now), last.map(t), lead);
+        // Early morning: waiting for the 08:41 wake.
+        let a = f("2026-02-02T06:00:00Z", Some("2026-01-30T17:00:00Z"));
+        assert!(a.keep_warm().is_none());
+        assert_eq!(a.next.as_ref().unwrap().wake, t("2026-02-02T08:41:00Z"));
+        assert_eq!(
+            a.next_change(t("2026-02-02T06:00:00Z")),
+            Some(t("2026-02-02T08:36:00Z"))
+        );
+        // 08:41: warm, nobody yet.
+        let b = f("2026-02-02T08:41:00Z", Some("2026-01-30T17:00:00Z"));
+        assert_eq!(b.current.as_ref().unwrap().1, Phase::Prewarm);
+        assert!(b.keep_warm().is_some());
+        assert!(b.activity_sensitive(), "the first users change the hold");
+        // 09:10: users came at 09:02; held until 09:59 whatever happens.
+        let c = f("2026-02-02T09:10:00Z", Some("2026-02-02T09:02:00Z"));
+        assert_eq!(c.current.as_ref().unwrap().1, Phase::Started);
+        assert_eq!(c.keep_warm().unwrap().hold_until, t("2026-02-02T09:59:00Z"));
+        assert!(!c.activity_sensitive());
+        // 12:00: started, before the earliest end: the classic threshold.
+        let d = f("2026-02-02T12:00:00Z", Some("2026-02-02T11:50:00Z"));
+        assert!(d.keep_warm().is_none());
+        assert_eq!(d.threshold(t("2026-02-02T12:00:00Z"), 1800).0, 1800.0);
+        // 17:00: after the earliest end, a 267 s silence ends it (8 / 0.03).
+        let e = f("2026-02-02T17:00:00Z", Some("2026-02-02T16:55:00Z"));
+        let (thr, why) = e.threshold(t("2026-02-02T17:00:00Z"), 1800);
+        assert!((thr - 8.0 / 0.03).abs() < 1e-9, "{thr}");
+        assert!(why.contains("16:40"), "{why}");
+        // Next wake is Tuesday's.
+        assert_eq!(e.next.as_ref().unwrap().wake, t("2026-02-03T08:41:00Z"));
+    }
+
+    #[test]
+    fn a_day_nobody_came_is_missed() {
+        let p = office();
+        let f = forecast(
+            &p,
+            t("2026-02-02T10:00:00Z"),
+            Some(t("2026-01-30T17:00:00Z")),
+            14 * 60,
+        );
+        assert_eq!(f.current.as_ref().unwrap().1, Phase::Missed);
+        let (thr, why) = f.threshold(t("2026-02-02T10:00:00Z"), 1800);
+        assert_eq!(thr, 0.0);
+        assert_eq!(why, "predicted demand Mon 09:20±25m did not come by 09:59");
+    }
+
+    #[test]
+    fn weekends_and_rare_weekdays_are_not_predicted() {
+        let p = office();
+        // Saturday: no occurrence near, next is Monday's.
+        let f = forecast(&p, t("2026-02-07T10:00:00Z"), None, 600);
+        assert!(f.keep_warm().is_none());
+        assert_eq!(f.next.as_ref().unwrap().day, t("2026-02-09T00:00:00Z"));
+        assert_eq!(f.threshold(t("2026-02-07T10:00:00Z"), 900).0, 900.0);
+    }
+
+    #[test]
+    fn occurrences_describe_themselves() {
+        let p = office();
+        let o = Occurrence::of(0, &p.windows[0], t("2026-02-02T00:00:00Z"), 840);
+        assert_eq!(o.describe(), "Mon 09:20±25m");
+        let mut w = p.windows[0].clone();
+        w.onset.median = hhmm(8, 59);
+        let o = Occurrence::of(0, &w, t("2026-02-02T00:00:00Z"), 840);
+        assert_eq!(o.describe(), "Mon 08:59±46m (earliest 08:55)");
+    }
+}

@@ -1,0 +1,237 @@
+//! How long the cluster's replicas take to be ready, learned per size from
+//! its own past: each replica the plan asks for is timed from the request
+//! to the first plan that sees it hydrated (provisioning included, at most
+//! one interval late). A size never seen is estimated from the nearest size
+//! that was, scaled by their CPU (hydration is work over cores); with no
+//! sample at all a default is assumed and said so.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::model::{human_duration, Cluster, Size, SizeCatalog};
+
+/// Samples kept per size, newest last.
+const KEPT: usize = 8;
+/// The estimate is the largest of the newest this many samples.
+const RECENT: usize = 5;
+/// A replica that took longer than this was most likely crash-looping.
+const MAX_SAMPLE_S: u32 = 6 * 3600;
+/// Assumed when nothing was ever measured.
+pub const DEFAULT_S: u32 = 600;
+
+/// A replica asked for and not yet seen hydrated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pending {
+    pub size: Size,
+    pub since: DateTime<Utc>,
+}
+
+/// Hydration times per size, in the strategy's state.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Hydrations {
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pending: BTreeMap<String, Pending>,
+    /// Seconds from request to hydrated, per size, oldest first.
+    #[serde(default)]
+    pub by_size: BTreeMap<Size, Vec<u32>>,
+}
+
+/// Where an estimate comes from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "basis", rename_all = "snake_case")]
+pub enum Basis {
+    /// The largest of this size's newest samples.
+    Learned { samples: usize },
+    /// Scaled from another size's samples by CPU.
+    Scaled { from: Size },
+    /// Nothing measured yet.
+    Assumed,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Estimate {
+    pub size: Size,
+    pub seconds: u32,
+    #[serde(flatten)]
+    pub basis: Basis,
+}
+
+impl Estimate {
+    /// `11m on 200cc`, `10m on 200cc (assumed)`, `3m on 800cc (scaled from 200cc)`.
+    pub fn describe(&self) -> String {
+        let base = format!(
+            "{} on {}",
+            human_duration(u64::from(self.seconds)),
+            self.size
+        );
+        match &self.basis {
+            Basis::Learned { .. } => base,
+            Basis::Scaled { from } => format!("{base} (scaled from {from})"),
+            Basis::Assumed => format!("{base} (assumed: none seen yet)"),
+        }
+    }
+}
+
+impl Hydrations {
+    /// One plan's observations: replicas seen hydrated give a sample; the
+    /// replicas this plan creates (`creating`) start their clock. A pending
+    /// replica that no longer exists (never created, or dropped before it
+    /// hydrated) gives none, nor does one that crashed meanwhile.
+    pub fn observe(&mut self, cluster: &Cluster, creating: &[(String, Size)], now: DateTime<Utc>) {
+        let mut done: Vec<(Size, u32)> = Vec::new();
+        self.pending.retain(|name, p| match cluster.replica(name) {
+            None => false,
+            Some(r) if r.hydrated => {
+                if r.crash.crashes == 0 {
+                    let s = (now - p.since)
+                        .num_seconds()
+                        .clamp(0, i64::from(MAX_SAMPLE_S));
+                    done.push((p.size.clone(), s as u32));
+                }
+                false
+            }
+            Some(_) => true,
+        });
+        for (size, s) in done {
+            let v = self.by_size.entry(size).or_default();
+            v.push(s);
+            let excess = v.len().saturating_sub(KEPT);
+            v.drain(..excess);
+        }
+        for (name, size) in creating {
+            if cluster.replica(name).is_none() {
+                self.pending.entry(name.clone()).or_insert(Pending {
+                    size: size.clone(),
+                    since: now,
+                });
+            }
+        }
+    }
+
+    /// How long a replica of `size` is expected to take.
+    pub fn estimate(&self, size: &Size, sizes: &SizeCatalog) -> Estimate {
+        if let Some(s) = self.learned(size) {
+            return Estimate {
+                size: size.clone(),
+                seconds: s,
+                basis: Basis::Learned {
+                    samples: self.by_size[size].len(),
+                },
+            };
+        }
+        let rank = sizes.rank(size);
+        let nearest = self
+            .by_size
+            .keys()
+            .filter(|k| self.learned(k).is_some())
+            .min_by_key(|k| match (rank, sizes.rank(k)) {
+                (Some(a), Some(b)) => a.abs_diff(b),
+                _ => usize::MAX,
+            });
+        match nearest {
+            Some(k) => {
+                let base = self.learned(k).unwrap_or(DEFAULT_S);
+                let cores = |s: &Size| sizes.get(s).map(|z| z.cpu_cores).filter(|c| *c > 0.0);
+                let scaled = match (cores(k), cores(size)) {
+                    (Some(a), Some(b)) => (f64::from(base) * a / b).ceil() as u32,
+                    _ => base,
+                };
+                Estimate {
+                    size: size.clone(),
+                    seconds: scaled.min(MAX_SAMPLE_S),
+                    basis: Basis::Scaled { from: k.clone() },
+                }
+            }
+            None => Estimate {
+                size: size.clone(),
+                seconds: DEFAULT_S,
+                basis: Basis::Assumed,
+            },
+        }
+    }
+
+    fn learned(&self, size: &Size) -> Option<u32> {
+        let v = self.by_size.get(size)?;
+        v.iter().rev().take(RECENT).copied().max()
+    }
+
+    /// Seconds a replica has been hydrating, when this strategy timed it.
+    pub fn hydrating_for(&self, name: &str, now: DateTime<Utc>) -> Option<i64> {
+        self.pending
+            .get(name)
+            .map(|p| (now - p.since).num_seconds().max(0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::strategy::testutil::*;
+    use chrono::Duration;
+
+    #[test]
+    fn learned_per_size_from_request_to_hydrated() {
+        let mut h = Hydrations::default();
+        let t0 = now();
+        let s200 = Size::from("200cc");
+        h.observe(&cluster("c", vec![]), &[("r".into(), s200.clone())], t0);
+        // Created, hydrating.
+        let cold = cluster("c", vec![replica("r", "200cc", false)]);
+        h.observe(&cold, &[], t0 + Duration::minutes(5));
+        assert!(h.by_size.is_empty());
+        let warm = cluster("c", vec![replica("r", "200cc", true)]);
+        h.observe(&warm, &[], t0 + Duration::minutes(11));
+        assert_eq!(h.by_size[&s200], vec![660]);
+        assert!(h.pending.is_empty());
+        let sizes = sizes();
+        let e = h.estimate(&s200, &sizes);
+        assert_eq!(e.seconds, 660);
+        assert_eq!(e.describe(), "11m on 200cc");
+        // A size never seen: scaled by CPU (800cc has 4x the cores).
+        let e = h.estimate(&Size::from("800cc"), &sizes);
+        assert_eq!(e.seconds, 165);
+        assert_eq!(e.describe(), "2m45s on 800cc (scaled from 200cc)");
+        // Nothing seen at all.
+        let e = Hydrations::default().estimate(&s200, &sizes);
+        assert_eq!((e.seconds, e.basis), (DEFAULT_S, Basis::Assumed));
+    }
+
+    #[test]
+    fn the_estimate_is_the_largest_recent_sample() {
+        let s = Size::from("100cc");
+        let mut h = Hydrations::default();
+        h.by_size
+            .insert(s.clone(), vec![9000, 300, 320, 310, 500, 305, 330]);
+        // 9000 is older than the newest five.
+        assert_eq!(h.estimate(&s, &sizes()).seconds, 500);
+        // At most eight kept.
+        let t0 = now();
+        for i in 0..3 {
+            let name = format!("r{i}");
+            h.observe(&cluster("c", vec![]), &[(name.clone(), s.clone())], t0);
+            h.observe(
+                &cluster("c", vec![replica(&name, "100cc", true)]),
+                &[],
+                t0 + Duration::seconds(200),
+            );
+        }
+        assert_eq!(h.by_size[&s].len(), 8);
+    }
+
+    #[test]
+    fn replicas_that_vanish_or_crash_teach_nothing() {
+        let s = Size::from("100cc");
+        let mut h = Hydrations::default();
+        let t0 = now();
+        h.observe(&cluster("c", vec![]), &[("r".into(), s.clone())], t0);
+        // Never created (the DDL failed, or a later strategy cut it).
+        h.observe(&cluster("c", vec![]), &[], t0 + Duration::minutes(1));
+        assert!(h.pending.is_empty());
+        h.observe(&cluster("c", vec![]), &[("r".into(), s.clone())], t0);
+        let crashed = cluster("c", vec![ooming(replica("r", "100cc", true), 1)]);
+        h.observe(&crashed, &[], t0 + Duration::minutes(30));
+        assert!(h.by_size.is_empty());
+    }
+}

@@ -1,0 +1,439 @@
+//! Predictive scaling: `idle_suspend` with `"predict": true` learns when a
+//! cluster's demand comes from the statement log's history and has the
+//! cluster hydrated before its users arrive, instead of waking it with their
+//! first (failing) queries.
+//!
+//! - `profile`: the recurring windows of demand, learned from the hours of
+//!   the last `history_days` complete days (robust to noise, holidays and
+//!   one-off spikes);
+//! - `hydration`: how long the cluster's replicas take, per size, from its
+//!   own past hydrations;
+//! - `forecast`: the prewarm decision: when to wake (earliest onset − lead,
+//!   lead = hydration + one interval + a margin adapted from misses), how
+//!   long to hold, when a session is over.
+//!
+//! Everything here is a pure function of the snapshot, the plan's `now`
+//! and the strategy's state slot: no clock, no I/O.
+
+pub mod forecast;
+pub mod hydration;
+pub mod profile;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+pub use forecast::{Forecast, Occurrence, Phase};
+pub use hydration::{Estimate, Hydrations};
+pub use profile::Profile;
+
+use crate::model::{human_duration, ClusterId, DemandLog, Size, SizeCatalog};
+
+/// Largest margin the misses can grow it to.
+pub const MAX_MARGIN_S: f64 = 3600.0;
+/// Share of the excess margin kept after a hit.
+const DECAY: f64 = 0.75;
+
+/// The predictive mode's keys of `idle_suspend`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PredictConfig {
+    /// Days of statement history learned from (1..=56, default 28).
+    pub history_days: u64,
+    /// The margin added to the lead before any miss (seconds, default 60).
+    pub margin_s: u64,
+}
+
+impl Default for PredictConfig {
+    fn default() -> Self {
+        PredictConfig {
+            history_days: 28,
+            margin_s: 60,
+        }
+    }
+}
+
+/// What the mode keeps between runs (in `idle_suspend`'s state slot).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PredictState {
+    #[serde(default)]
+    pub hydrations: Hydrations,
+    /// The adapted margin, seconds (the configured one until a miss).
+    #[serde(default)]
+    pub margin_s: Option<f64>,
+    /// Since when users have been waiting with nothing hydrated.
+    #[serde(default)]
+    pub miss_since: Option<DateTime<Utc>>,
+    /// Whether that demand was predicted (a late prewarm, not a surprise).
+    #[serde(default)]
+    pub miss_predicted: bool,
+    /// The wake of the last occurrence counted as a hit or a miss.
+    #[serde(default)]
+    pub scored: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub hits: u32,
+    #[serde(default)]
+    pub misses: u32,
+    /// A prewarm under way: kept until `until` even if tomorrow's profile
+    /// (a day more of history) no longer predicts it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold: Option<Hold>,
+}
+
+/// A prewarm started for a predicted occurrence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hold {
+    pub wake: DateTime<Utc>,
+    /// While nobody came.
+    pub until: DateTime<Utc>,
+    /// Once users came (the window's earliest end, if earlier).
+    pub started_until: DateTime<Utc>,
+    pub why: String,
+}
+
+impl Hold {
+    pub fn until(&self, last_begin: Option<DateTime<Utc>>) -> DateTime<Utc> {
+        if last_begin.is_some_and(|b| b >= self.wake) {
+            self.started_until
+        } else {
+            self.until
+        }
+    }
+}
+
+impl PredictState {
+    pub fn margin(&self, c: &PredictConfig) -> f64 {
+        self.margin_s
+            .filter(|m| m.is_finite())
+            .unwrap_or(c.margin_s as f64)
+            .clamp(c.margin_s as f64, MAX_MARGIN_S.max(c.margin_s as f64))
+    }
+
+    /// Counts the occurrence that just started as a hit (users found the
+    /// cluster hydrated): the margin decays towards the configured one.
+    pub fn hit(&mut self, c: &PredictConfig, wake: DateTime<Utc>) {
+        if self.scored == Some(wake) || self.miss_since.is_some() {
+            return;
+        }
+        self.scored = Some(wake);
+        self.hits += 1;
+        let base = c.margin_s as f64;
+        self.margin_s = Some(base + (self.margin(c) - base) * DECAY);
+    }
+
+    /// Users are waiting with nothing hydrated since `since`.
+    pub fn waiting(&mut self, since: DateTime<Utc>, predicted: bool) {
+        match self.miss_since {
+            Some(t) if t <= since => {}
+            _ => {
+                self.miss_since = Some(since);
+                self.miss_predicted |= predicted;
+            }
+        }
+    }
+
+    /// A replica is hydrated again: a predicted demand that waited widens
+    /// the margin by how long it waited.
+    pub fn served(&mut self, c: &PredictConfig, now: DateTime<Utc>, wake: Option<DateTime<Utc>>) {
+        let Some(since) = self.miss_since.take() else {
+            return;
+        };
+        if std::mem::take(&mut self.miss_predicted) {
+            let late = (now - since).num_seconds().max(0) as f64;
+            self.margin_s = Some((self.margin(c) + late).min(MAX_MARGIN_S));
+            self.misses += 1;
+            if wake.is_some() {
+                self.scored = wake;
+            }
+        }
+    }
+}
+
+/// The profile of one cluster from the snapshot's statement history: the
+/// last `days` days of it.
+pub fn profile_of(log: &DemandLog, cluster: &ClusterId, days: u64) -> Profile {
+    let from = (log.until - Duration::days(days as i64)).max(log.from);
+    let hours = log.clusters.get(cluster).map(Vec::as_slice).unwrap_or(&[]);
+    let start = hours.partition_point(|h| h.hour < from);
+    profile::learn(&hours[start..], from, log.until)
+}
+
+/// The lead of a wake: hydration of the slowest size the cluster wakes
+/// with, one interval (a cron's run may come that late), and the margin.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Lead {
+    pub hydration: Option<Estimate>,
+    pub interval_s: u64,
+    pub margin_s: u64,
+}
+
+impl Lead {
+    pub fn of(
+        hydrations: &Hydrations,
+        sizes_to_wake: &[Size],
+        sizes: &SizeCatalog,
+        interval_s: u64,
+        margin_s: f64,
+    ) -> Lead {
+        let hydration = sizes_to_wake
+            .iter()
+            .map(|s| hydrations.estimate(s, sizes))
+            .max_by_key(|e| e.seconds)
+            .or_else(|| {
+                // Nothing to wake with known: the slowest size measured.
+                hydrations
+                    .by_size
+                    .keys()
+                    .map(|s| hydrations.estimate(s, sizes))
+                    .max_by_key(|e| e.seconds)
+            });
+        Lead {
+            hydration,
+            interval_s,
+            margin_s: margin_s.max(0.0).round() as u64,
+        }
+    }
+
+    pub fn seconds(&self) -> i64 {
+        let h = self
+            .hydration
+            .as_ref()
+            .map_or(hydration::DEFAULT_S, |e| e.seconds);
+        (u64::from(h) + self.interval_s + self.margin_s) as i64
+    }
+
+    /// `hydration 11m on 200cc + interval 1m + margin 2m`.
+    pub fn describe(&self) -> String {
+        let h = match &self.hydration {
+            Some(e) => format!("hydration {}", e.describe()),
+            None => format!(
+                "hydration {} (assumed: none seen yet)",
+                human_duration(u64::from(hydration::DEFAULT_S))
+            ),
+        };
+        format!(
+            "{h} + interval {} + margin {}",
+            human_duration(self.interval_s),
+            human_duration(self.margin_s)
+        )
+    }
+}
+
+/// The reason of a predictive wake: `predicted demand Mon 09:20±25m
+/// (earliest 08:55) from 4 weeks of history; hydration 11m on 200cc +
+/// interval 1m + margin 2m: waking at 08:41`.
+pub fn wake_reason(p: &Profile, o: &Occurrence, lead: &Lead) -> String {
+    format!(
+        "predicted demand {} from {} of history; {}: waking at {}",
+        o.describe(),
+        p.span(),
+        lead.describe(),
+        forecast::hm(o.wake)
+    )
+}
+
+/// What comes next, for reasons and `describe`: `next predicted demand
+/// Tue 09:20±25m, waking at 08:41`.
+pub fn next_reason(f: &Forecast) -> String {
+    match &f.next {
+        Some(o) => format!(
+            "next predicted demand {}, waking at {}",
+            o.describe(),
+            forecast::clock(o.wake)
+        ),
+        None => "no demand predicted within a week".into(),
+    }
+}
+
+/// What a predicting cluster learned and expects, for `status`,
+/// `describe` and the plan's JSON.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Prediction {
+    /// `4 weeks`, `9 days`.
+    pub history: String,
+    pub from: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+    pub windows: Vec<WindowView>,
+    /// Hydration estimates per size known (learned, scaled or assumed).
+    pub hydration: Vec<Estimate>,
+    pub lead_s: i64,
+    pub margin_s: u64,
+    pub interval_s: u64,
+    /// Where the cluster stands with respect to its latest predicted
+    /// occurrence.
+    pub phase: Option<Phase>,
+    /// `Tue 09:20±25m` and when the cluster wakes for it.
+    pub next_demand: Option<String>,
+    pub next_wake: Option<DateTime<Utc>>,
+    pub hits: u32,
+    pub misses: u32,
+}
+
+/// One learned window, for people (times UTC).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WindowView {
+    /// The weekdays it is expected on: `Mon-Fri`, `daily`, `Mon,Wed`.
+    pub days: String,
+    /// Earliest, median and latest onset, `HH:MM` (`-1d 23:30` before the day).
+    pub onset: [String; 3],
+    /// Earliest, median and latest end.
+    pub end: [String; 3],
+    /// Statements per second on a slow day.
+    pub rate_qps: f64,
+    /// Days it occurred on in the history.
+    pub seen_on_days: u16,
+}
+
+impl Prediction {
+    /// One line: `Mon-Fri 09:20±25m until ~17:20; next wake Tue 08:41`.
+    pub fn summary(&self) -> String {
+        let windows: Vec<String> = self
+            .windows
+            .iter()
+            .map(|w| format!("{} {} until ~{}", w.days, w.onset[1], w.end[1]))
+            .collect();
+        let mut s = if windows.is_empty() {
+            format!("no recurring demand in {}", self.history)
+        } else {
+            windows.join(", ")
+        };
+        if let Some(w) = self.next_wake {
+            s.push_str(&format!("; next wake {}", forecast::clock(w)));
+        }
+        s
+    }
+}
+
+const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+
+/// `Mon-Fri`, `daily`, `Sat,Sun`.
+fn weekdays(on: &[bool; 7]) -> String {
+    if on.iter().all(|b| *b) {
+        return "daily".into();
+    }
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < 7 {
+        if !on[i] {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i + 1 < 7 && on[i + 1] {
+            i += 1;
+        }
+        parts.push(if i - start >= 2 {
+            format!("{}-{}", WEEKDAYS[start], WEEKDAYS[i])
+        } else if i > start {
+            format!("{},{}", WEEKDAYS[start], WEEKDAYS[i])
+        } else {
+            WEEKDAYS[start].to_string()
+        });
+        i += 1;
+    }
+    if parts.is_empty() {
+        "none".into()
+    } else {
+        parts.join(",")
+    }
+}
+
+/// Seconds from a day's midnight as `HH:MM`, `-1d 23:30`, `+1d 01:15`.
+fn offset(secs: i64) -> String {
+    let day = secs.div_euclid(86_400);
+    let rest = secs.rem_euclid(86_400);
+    let hm = format!("{:02}:{:02}", rest / 3600, rest % 3600 / 60);
+    match day {
+        0 => hm,
+        d if d < 0 => format!("{d}d {hm}"),
+        d => format!("+{d}d {hm}"),
+    }
+}
+
+impl WindowView {
+    pub fn of(w: &profile::Window, observed: &[u16; 7]) -> WindowView {
+        let mut on = [false; 7];
+        for (d, flag) in on.iter_mut().enumerate() {
+            *flag = w.expected_on(d, observed);
+        }
+        WindowView {
+            days: weekdays(&on),
+            onset: [
+                offset(w.onset.low),
+                offset(w.onset.median),
+                offset(w.onset.high),
+            ],
+            end: [offset(w.end.low), offset(w.end.median), offset(w.end.high)],
+            rate_qps: (w.rate * 1000.0).round() / 1000.0,
+            seen_on_days: w.days,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::strategy::testutil::now;
+
+    #[test]
+    fn windows_for_people() {
+        let mut on = [true, true, true, true, true, false, false];
+        assert_eq!(weekdays(&on), "Mon-Fri");
+        on = [true; 7];
+        assert_eq!(weekdays(&on), "daily");
+        on = [false, false, false, false, false, true, true];
+        assert_eq!(weekdays(&on), "Sat,Sun");
+        on = [true, false, true, false, false, false, false];
+        assert_eq!(weekdays(&on), "Mon,Wed");
+        assert_eq!(offset(-1800), "-1d 23:30");
+        assert_eq!(offset(9 * 3600 + 5 * 60), "09:05");
+        assert_eq!(offset(86_400 + 3600), "+1d 01:00");
+    }
+
+    #[test]
+    fn the_margin_grows_with_predicted_misses_and_decays_with_hits() {
+        let c = PredictConfig {
+            margin_s: 120,
+            ..PredictConfig::default()
+        };
+        let mut st = PredictState::default();
+        assert_eq!(st.margin(&c), 120.0);
+        let t0 = now();
+        // Users waited 7 minutes for a prewarm that was late.
+        st.waiting(t0, true);
+        st.waiting(t0 + Duration::minutes(1), true);
+        st.served(&c, t0 + Duration::minutes(7), Some(t0));
+        assert_eq!(st.margin(&c), 120.0 + 420.0);
+        assert_eq!(st.misses, 1);
+        // A surprise (nothing predicted) teaches the margin nothing.
+        st.waiting(t0 + Duration::hours(5), false);
+        st.served(&c, t0 + Duration::hours(6), None);
+        assert_eq!(st.margin(&c), 540.0);
+        // Hits decay it towards the configured margin, once per occurrence.
+        let day = t0 + Duration::days(1);
+        st.hit(&c, day);
+        st.hit(&c, day);
+        assert_eq!(st.margin(&c), 120.0 + 420.0 * 0.75);
+        assert_eq!(st.hits, 1);
+        // Never beyond the cap.
+        st.waiting(t0, true);
+        st.served(&c, t0 + Duration::hours(5), None);
+        assert_eq!(st.margin(&c), MAX_MARGIN_S);
+    }
+
+    #[test]
+    fn the_lead_is_hydration_interval_and_margin() {
+        let sizes = SizeCatalog::cloud_defaults();
+        let mut h = Hydrations::default();
+        h.by_size.insert(Size::from("200cc"), vec![600, 660]);
+        let lead = Lead::of(&h, &[Size::from("200cc")], &sizes, 60, 120.0);
+        assert_eq!(lead.seconds(), 660 + 60 + 120);
+        assert_eq!(
+            lead.describe(),
+            "hydration 11m on 200cc + interval 1m + margin 2m"
+        );
+        // Waking with nothing known: the slowest measured size.
+        let lead = Lead::of(&h, &[], &sizes, 60, 0.0);
+        assert_eq!(lead.seconds(), 720);
+        let lead = Lead::of(&Hydrations::default(), &[], &sizes, 60, 0.0);
+        assert_eq!(lead.seconds(), 660);
+    }
+}

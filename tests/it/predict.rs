@@ -1,0 +1,162 @@
+//! Predictive `idle_suspend` end to end: the binary against the emulator
+//! with weeks of statement history, read in one statement; suspended with
+//! the next predicted demand named, woken ahead of it, kept warm until
+//! users come; a history it cannot read leaves it reacting only.
+
+use serde_json::json;
+
+use crate::cli::{audit, clusterctl, init_tables, replica_names, state_of, strategy};
+use crate::support::{ActivityHistory, Emulator};
+
+/// Seconds since UTC midnight on the database's clock.
+fn time_of_day(emu: &Emulator) -> i64 {
+    emu.query_one(
+        "SELECT extract(epoch FROM (now() AT TIME ZONE 'UTC') \
+         - date_trunc('day', now() AT TIME ZONE 'UTC'))::bigint",
+    )
+    .and_then(|s| s.parse().ok())
+    .expect("time of day")
+}
+
+/// Four weeks of an hour of statements every day, starting `in_s` seconds
+/// from now's time of day.
+fn history(emu: &Emulator, in_s: i64) -> u64 {
+    emu.add_activity_history(&ActivityHistory {
+        clusters: "bi".into(),
+        days: 28,
+        start_s: (time_of_day(emu) + in_s).rem_euclid(86_400),
+        duration_s: 3600,
+        per_hour: 30,
+        ..ActivityHistory::default()
+    })
+}
+
+fn setup() -> Emulator {
+    let emu = Emulator::start();
+    emu.create_hydrated_cluster("bi", "r1", "25cc");
+    init_tables(&emu);
+    strategy(
+        &emu,
+        "bi",
+        "idle_suspend",
+        json!({"idle_after_s": 600, "predict": true}),
+    );
+    emu
+}
+
+#[test]
+fn suspended_with_the_next_demand_named_then_woken_ahead_of_it() {
+    let emu = setup();
+    // Users come every day three hours from now; the last left ~20 h ago.
+    assert!(history(&emu, 3 * 3600) > 700);
+    clusterctl(&emu, &["apply"]).ok();
+    assert!(replica_names(&emu, "bi").is_empty(), "idle: suspended");
+    let (sql, ok, _) = audit(&emu, "bi").pop().expect("an audited drop");
+    assert!(sql.contains("DROP CLUSTER REPLICA") && ok, "{sql}");
+    let ctx = crate::cli::audit_ctx(&emu, "bi").pop().unwrap_or_default();
+    let reason = ctx.to_string();
+    assert!(
+        reason.contains("next predicted demand") && reason.contains("waking at"),
+        "{reason}"
+    );
+
+    // Now the users are due in five minutes: a dry-run wakes it, saying why.
+    emu.sql("DELETE FROM mz_emulator.statement_log");
+    history(&emu, 300);
+    let plan = clusterctl(&emu, &["dry-run", "--output", "json"])
+        .ok()
+        .json();
+    let cp = &plan["result"]["plan"]["clusters"][0];
+    let action = &cp["actions"][0];
+    assert_eq!(action["kind"], "create_replica", "{cp:#}");
+    assert_eq!(action["replica"], "r1");
+    let why = action["reasons"][0].as_str().unwrap_or_default();
+    assert!(
+        why.contains("predicted demand") && why.contains("from 4 weeks of history"),
+        "{why}"
+    );
+    assert!(why.contains("hydration 10m on 25cc (assumed"), "{why}");
+    assert!(
+        cp["next_decision_at"].is_string(),
+        "the plan says when to look again: {cp:#}"
+    );
+
+    // Applied: created; nobody came yet, and it stays warm.
+    clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(replica_names(&emu, "bi"), vec!["r1"]);
+    emu.set_hydrated("bi", "r1", true);
+    let plan = clusterctl(&emu, &["dry-run", "--output", "json"])
+        .ok()
+        .json();
+    let cp = &plan["result"]["plan"]["clusters"][0];
+    assert_eq!(cp["actions"].as_array().map(Vec::len), Some(0), "{cp:#}");
+    assert!(cp["notes"].to_string().contains("keeping warm"), "{cp:#}");
+    // It learned how long that hydration took (from the request to the
+    // first run that saw it hydrated).
+    clusterctl(&emu, &["apply"]).ok();
+    let st = state_of(&emu, "bi").expect("state");
+    let samples = &st["idle_suspend"]["predict"]["hydrations"]["by_size"]["25cc"];
+    assert_eq!(samples.as_array().map(Vec::len), Some(1), "{st:#}");
+
+    // `describe` and `status -o wide` show what it learned.
+    let d = clusterctl(&emu, &["describe", "bi"]).ok();
+    assert!(
+        d.stdout
+            .contains("Demand profile (learned from 4 weeks of statement history"),
+        "{}",
+        d.all()
+    );
+    assert!(d.stdout.contains("daily"), "{}", d.all());
+    assert!(d.stdout.contains("Hydration: "), "{}", d.all());
+    let s = clusterctl(&emu, &["status", "-o", "wide"]).ok();
+    assert!(
+        s.stdout.contains("PREDICTED") && s.stdout.contains("daily"),
+        "{}",
+        s.all()
+    );
+    let json = clusterctl(&emu, &["describe", "bi", "--output", "json"])
+        .ok()
+        .json();
+    let p = &json["result"]["prediction"];
+    assert_eq!(p["history"], "4 weeks", "{json:#}");
+    assert_eq!(p["windows"][0]["days"], "daily");
+    assert_eq!(p["hydration"][0]["basis"], "learned");
+    conforms(&json);
+}
+
+/// The document conforms to the published JSON Schema.
+fn conforms(doc: &serde_json::Value) {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/src/render/clusterctl.schema.json"
+    );
+    let text = std::fs::read_to_string(path).expect("the schema file");
+    let schema: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    let v = jsonschema::validator_for(&schema).expect("a valid schema");
+    let errors: Vec<String> = v.iter_errors(doc).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:#?}\n{doc:#}");
+}
+
+#[test]
+fn a_history_it_cannot_read_leaves_it_reacting_only() {
+    let emu = setup();
+    history(&emu, 300);
+    // Users two minutes ago: busy, nothing to suspend.
+    emu.add_activity("bi", 120, true);
+    emu.flush_statement_log();
+    emu.fail_statement(
+        "mz_statement_execution_history_redacted WHERE began_at >=",
+        1,
+        "42501",
+        "permission denied for VIEW \"mz_internal.mz_statement_execution_history_redacted\"",
+    );
+    let run = clusterctl(&emu, &["dry-run", "--output", "json"]).ok();
+    let plan = run.json();
+    let cp = &plan["result"]["plan"]["clusters"][0];
+    assert_eq!(cp["actions"].as_array().map(Vec::len), Some(0), "{cp:#}");
+    assert!(
+        cp["notes"].to_string().contains("no statement history"),
+        "{cp:#}"
+    );
+    assert!(run.stderr.contains("mz_monitor_redacted"), "{}", run.all());
+}
