@@ -25,7 +25,6 @@ use serde::{Deserialize, Serialize};
 
 use super::scenario::{Phase, Scenario, ScenarioError};
 use super::scorecard::{secs, Scorecard};
-use crate::strategy::{StrategyConfig, StrategyKind};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -122,31 +121,11 @@ impl Alternative {
             let Some((_, rows)) = self.entries.iter().find(|(re, _)| re.is_match(&c.name)) else {
                 continue;
             };
-            for (ty, cfg) in rows {
-                let kind = StrategyKind::parse(ty).ok_or_else(|| {
-                    ScenarioError(format!(
-                        "{}: cluster {}: unknown strategy type '{ty}'; known types are: {}",
-                        self.name,
-                        c.name,
-                        StrategyKind::names()
-                    ))
-                })?;
-                let (_, unknown) = StrategyConfig::parse(kind, cfg, &sc.sizes).map_err(|e| {
-                    ScenarioError(format!("{}: cluster {}: {ty}: {e}", self.name, c.name))
-                })?;
-                if let Some(k) = unknown.first() {
-                    return Err(ScenarioError(format!(
-                        "{}: cluster {}: {ty}: unknown config key '{k}'",
-                        self.name, c.name
-                    )));
-                }
-                if c.managed.is_some() && kind.needs_mixed_sizes() {
-                    return Err(ScenarioError(format!(
-                        "{}: cluster {}: {ty} is not supported on managed clusters",
-                        self.name, c.name
-                    )));
-                }
-            }
+            super::scenario::validate_rows(rows, c.managed.is_some(), &sc.sizes).map_err(
+                |(_, message)| {
+                    ScenarioError(format!("{}: cluster {}: {message}", self.name, c.name))
+                },
+            )?;
             c.phases = vec![Phase {
                 at_ms: 0,
                 rows: rows.clone(),
@@ -358,6 +337,25 @@ mod tests {
         let err = bad.apply(&scenario()).unwrap_err().0;
         assert!(
             err.contains("cluster etl") && err.contains("target_size"),
+            "{err}"
+        );
+        // The set is judged by the product's one validator: a pair the
+        // planner would refuse is refused here, not run as nothing.
+        let conflict = Alternative::parse(
+            r#"
+            [[clusters]]
+            match = "bi_*"
+            strategies = [
+              { type = "target_size", config = { target_size = "200cc" } },
+              { type = "shrink_to_fit", config = { max_replica_size = "100cc" } },
+            ]
+            "#,
+            "x",
+        )
+        .unwrap();
+        let err = conflict.apply(&scenario()).unwrap_err().0;
+        assert!(
+            err.contains("cluster bi_1") && err.contains("would undo each other"),
             "{err}"
         );
         assert!(Alternative::parse(

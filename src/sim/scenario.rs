@@ -17,7 +17,6 @@ use serde::{Deserialize, Deserializer};
 
 use super::workload::{self, RawJitter, RawWorkload};
 use crate::model::{ClusterId, ReplicaSize, Size, SizeCatalog};
-use crate::strategy::{StrategyConfig, StrategyKind};
 
 pub use super::workload::Workload;
 
@@ -782,6 +781,58 @@ fn sizes_of(list: &[RawSize]) -> Result<SizeCatalog, ScenarioError> {
     Ok(SizeCatalog::new(out))
 }
 
+/// One cluster's strategy rows, judged by the product's one validator
+/// ([`crate::plan::rows::validate`], as the planner and `check` judge live
+/// rows): unknown types, bad configs, conflicting strategies, strategies a
+/// managed cluster cannot run. Stricter than production in two ways a
+/// scenario should be: an unknown config key and a second row of a type are
+/// errors, not warnings. `Err((index of the row, or None for the set,
+/// message))`.
+pub(super) fn validate_rows(
+    rows: &[(String, serde_json::Value)],
+    managed: bool,
+    sizes: &SizeCatalog,
+) -> Result<(), (Option<usize>, String)> {
+    use crate::plan::rows::{validate, Code, InEffect};
+    let id = ClusterId("sim".into());
+    let mut cluster = crate::model::Cluster::empty(id.clone(), "sim");
+    cluster.managed = managed;
+    let rows: Vec<crate::model::StrategyRow> = rows
+        .iter()
+        .map(|(ty, config)| crate::model::StrategyRow {
+            cluster_id: id.clone(),
+            strategy_type: ty.clone(),
+            config: config.clone(),
+            updated_at: None,
+        })
+        .collect();
+    for (i, r) in rows.iter().enumerate() {
+        if rows[..i].iter().any(|p| p.strategy_type == r.strategy_type) {
+            return Err((
+                Some(i),
+                format!(
+                    "a second '{}' row: one row per strategy type",
+                    r.strategy_type
+                ),
+            ));
+        }
+    }
+    let effect: Vec<InEffect> = rows.iter().map(|row| InEffect { row, older: 0 }).collect();
+    let v = validate(Some(&cluster), &effect, sizes);
+    let Some(f) = v
+        .findings
+        .iter()
+        .find(|f| f.is_error() || f.code == Code::UnknownKey)
+    else {
+        return Ok(());
+    };
+    let at = f
+        .strategy_type
+        .as_ref()
+        .and_then(|t| rows.iter().position(|r| r.strategy_type == *t));
+    Err((at, f.describe()))
+}
+
 /// A `[[clusters]]` entry's strategy rows over time, validated.
 fn phases_of(
     rc: &RawCluster,
@@ -796,28 +847,24 @@ fn phases_of(
     phases.sort_by_key(|p| p.0);
     let mut resolved = Vec::new();
     for (at_ms, rows, pi) in phases {
-        let mut out = Vec::new();
-        for (si, s) in rows.iter().enumerate() {
-            let path = match pi {
-                None => format!("strategies[{si}]"),
-                Some(p) => format!("reconfigure[{p}].strategies[{si}]"),
+        let out: Vec<(String, serde_json::Value)> = rows
+            .iter()
+            .map(|s| (s.kind.clone(), s.config.clone()))
+            .collect();
+        if let Err((si, message)) = validate_rows(&out, rc.managed, sizes) {
+            let (path, at) = match (si, pi) {
+                (Some(si), None) => (format!("strategies[{si}]"), loc.strategy(ci, pi, si)),
+                (Some(si), Some(p)) => (
+                    format!("reconfigure[{p}].strategies[{si}]"),
+                    loc.strategy(ci, pi, si),
+                ),
+                (None, None) => ("strategies".to_string(), loc.strategy(ci, pi, 0)),
+                (None, Some(p)) => (
+                    format!("reconfigure[{p}].strategies"),
+                    loc.strategy(ci, pi, 0),
+                ),
             };
-            let at = loc.strategy(ci, pi, si);
-            let Some(kind) = StrategyKind::parse(&s.kind) else {
-                return Err(ScenarioError(format!(
-                    "{path}{at}: key 'type': unknown strategy type '{}'; known types are: {}",
-                    s.kind,
-                    StrategyKind::names()
-                )));
-            };
-            let (_, unknown) = StrategyConfig::parse(kind, &s.config, sizes)
-                .map_err(|e| ScenarioError(format!("{path}{at}: config {e}")))?;
-            if let Some(key) = unknown.first() {
-                return Err(ScenarioError(format!(
-                    "{path}{at}: config key '{key}': unknown for strategy {kind}"
-                )));
-            }
-            out.push((s.kind.clone(), s.config.clone()));
+            return Err(ScenarioError(format!("{path}{at}: {message}")));
         }
         resolved.push(Phase { at_ms, rows: out });
     }
@@ -883,7 +930,7 @@ fn expand(
     }
     let phases = phases_of(rc, ci, loc, sizes)?;
     let mut initial = initial_of(rc, ci, loc, sizes)?;
-    let managed = managed_of(rc, sizes, &phases, &mut initial)?;
+    let managed = managed_of(rc, sizes, &mut initial)?;
     let shared = workload::shared(&rc.workload, cx)?;
     let width = rc.count.to_string().len();
     let mut out = Vec::new();
@@ -913,7 +960,6 @@ fn expand(
 fn managed_of(
     rc: &RawCluster,
     sizes: &SizeCatalog,
-    phases: &[Phase],
     initial: &mut Vec<InitialReplica>,
 ) -> Result<Option<ManagedSpec>, ScenarioError> {
     let err = |m: String| Err(ScenarioError(m));
@@ -922,13 +968,6 @@ fn managed_of(
             return err("keys 'size' and 'replication_factor' need 'managed = true'".into());
         }
         return Ok(None);
-    }
-    for (ty, _) in phases.iter().flat_map(|p| p.rows.iter()) {
-        if ty == "burst" || ty == "shrink_to_fit" {
-            return err(format!(
-                "strategy {ty} is not supported on managed clusters (all their replicas have one size)"
-            ));
-        }
     }
     let size = match (&rc.size, initial.first()) {
         (Some(s), _) => {

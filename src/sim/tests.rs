@@ -126,6 +126,17 @@ fn bad_values_are_named_with_their_line() {
         "{err}"
     );
 
+    // Rows the planner would refuse together are refused, with the line.
+    let text = ONE.replace(
+        "{ type = \"target_size\", config = { target_size = \"400cc\" } }",
+        "{ type = \"target_size\", config = { target_size = \"400cc\" } }, { type = \"shrink_to_fit\", config = { max_replica_size = \"100cc\" } }",
+    );
+    let err = parse(&text).unwrap_err();
+    assert!(
+        err.contains("would undo each other") && err.contains("line 8"),
+        "{err}"
+    );
+
     let err = parse(&format!("{ONE}\n[materialize]\non_no_replica = \"hang\"\n")).unwrap_err();
     assert!(err.contains("hang") && err.contains("error"), "{err}");
     let err = parse(&format!(

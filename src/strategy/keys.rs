@@ -129,7 +129,7 @@ key!(
     PREWARM_MARGIN_S,
     "prewarm_margin_s",
     Seconds,
-    "with predict: extra lead before predicted demand; misses widen it (default 120)"
+    "with predict: extra lead before predicted demand; misses widen it (default 60)"
 );
 key!(
     COOLDOWN_S,

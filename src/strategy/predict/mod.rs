@@ -373,6 +373,24 @@ mod tests {
     use super::*;
     use crate::strategy::testutil::now;
 
+    /// The defaults the help text promises are the ones the parser uses.
+    #[test]
+    fn help_states_the_defaults_in_force() {
+        let d = PredictConfig::default();
+        let keys = crate::strategy::keys::PREWARM_MARGIN_S;
+        assert!(
+            keys.help.contains(&format!("default {})", d.margin_s)),
+            "{}",
+            keys.help
+        );
+        let keys = crate::strategy::keys::HISTORY_DAYS;
+        assert!(
+            keys.help.contains(&format!("default {})", d.history_days)),
+            "{}",
+            keys.help
+        );
+    }
+
     #[test]
     fn windows_for_people() {
         let mut on = [true, true, true, true, true, false, false];
