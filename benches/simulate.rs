@@ -16,24 +16,46 @@ fn main() {
         println!("benchmark skipped (run it with `cargo bench --bench simulate`)");
         return;
     }
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/scenarios/fleet-100.toml");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/scenarios");
     let runs: usize = std::env::var("SIM_BENCH_RUNS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(5);
-    let sc = match clusterctl::sim::scenario::load(&path, None) {
-        Ok(sc) => sc,
-        Err(e) => {
-            eprintln!("{e}");
-            std::process::exit(1);
-        }
+    let or_exit = |e: clusterctl::sim::scenario::ScenarioError| -> ! {
+        eprintln!("{e}");
+        std::process::exit(1);
     };
+    // The fleet as shipped (reactive strategies) ...
+    let sc = clusterctl::sim::scenario::load(&root.join("fleet-100.toml"), None)
+        .unwrap_or_else(|e| or_exit(e));
+    bench(&sc, runs, "as shipped");
+    // ... and under predictive idle_suspend with four weeks of statement
+    // history (the README's table): the profile is learned from the history
+    // once per round that plans.
+    let sc = clusterctl::sim::scenario::load_with(
+        &root.join("fleet-100.toml"),
+        &clusterctl::sim::scenario::Overrides {
+            seed: None,
+            history_ms: Some(28 * clusterctl::sim::scenario::DAY),
+            served_within_ms: Some(5 * clusterctl::sim::scenario::SECOND),
+        },
+    )
+    .unwrap_or_else(|e| or_exit(e));
+    let alt = clusterctl::sim::compare::Alternative::load(
+        &root.join("alternatives/fleet-100-predictive.toml"),
+    )
+    .unwrap_or_else(|e| or_exit(e));
+    let sc = alt.apply(&sc).unwrap_or_else(|e| or_exit(e));
+    bench(&sc, runs, "predictive, 28 days of history");
+}
+
+fn bench(sc: &clusterctl::sim::scenario::Scenario, runs: usize, label: &str) {
     let mut times: Vec<Duration> = Vec::new();
     let mut engine_times: Vec<Duration> = Vec::new();
     let mut last = None;
     for _ in 0..runs {
         let t = Instant::now();
-        let run = match clusterctl::sim::engine::run(&sc, false, None) {
+        let run = match clusterctl::sim::engine::run(sc, false, None) {
             Ok(r) => r,
             Err(e) => {
                 eprintln!("{e}");
@@ -41,7 +63,7 @@ fn main() {
             }
         };
         engine_times.push(t.elapsed());
-        let card = clusterctl::sim::scorecard::build(&sc, &run);
+        let card = clusterctl::sim::scorecard::build(sc, &run);
         times.push(t.elapsed());
         let mut busiest: Vec<(u64, String)> = run
             .slots
@@ -56,7 +78,7 @@ fn main() {
     engine_times.sort();
     if let Some((r, calls, busiest)) = last {
         println!(
-            "simulate {}: {} clusters x {} ticks ({} days at {}s), {} plan calls",
+            "simulate {} ({label}): {} clusters x {} ticks ({} days at {}s), {} plan calls",
             r.scenario.name,
             r.scenario.clusters,
             r.scenario.ticks,

@@ -155,6 +155,90 @@ fn main() {
     show(&["check"]);
     show(&["status", "--cluster", "analytics", "--output", "json"]);
     doctor_transcript(&bin);
+    predictive_transcript(&bin);
+}
+
+/// Predictive `idle_suspend` on a fresh emulator: four weeks of weekday
+/// office hours in the statement log, the users due in eight minutes, the
+/// cluster suspended; dry-run wakes it, describe shows the profile.
+fn predictive_transcript(bin: &str) {
+    let emu = Emulator::start();
+    emu.create_hydrated_cluster("reports", "r1", "200cc");
+    emu.create_cluster("ops");
+    emu.add_replica("ops", "r1", "25cc");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(bin)
+            .args(args)
+            .env("DATABASE_URL", emu.url())
+            .env("USER", "alice")
+            .env("NO_COLOR", "1")
+            .env_remove("CLUSTERCTL_LOG")
+            .output()
+            .expect("the clusterctl binary runs");
+        let host = hostname::get()
+            .ok()
+            .and_then(|h| h.into_string().ok())
+            .unwrap_or_default();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        (
+            if host.is_empty() {
+                stdout
+            } else {
+                stdout.replace(&format!("alice@{host}"), "alice@host")
+            },
+            out.status.code().unwrap_or(-1),
+        )
+    };
+    run(&["init"]);
+    let now_s: i64 = emu
+        .query_one(
+            "SELECT extract(epoch FROM (now() AT TIME ZONE 'UTC') \
+             - date_trunc('day', now() AT TIME ZONE 'UTC'))::bigint",
+        )
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let history = |in_s: i64| {
+        emu.add_activity_history(&support::ActivityHistory {
+            clusters: "reports".into(),
+            days: 28,
+            start_s: (now_s + in_s).rem_euclid(86_400),
+            duration_s: 8 * 3600,
+            per_hour: 40,
+            jitter_s: 240,
+            ..support::ActivityHistory::default()
+        })
+    };
+    // The users come every day three hours from now: idle, it suspends.
+    history(3 * 3600);
+    println!("## predictive");
+    for args in [
+        &[
+            "strategy",
+            "set",
+            "reports",
+            "idle_suspend",
+            "--idle-after-s",
+            "30m",
+            "--predict",
+            "true",
+        ][..],
+        &["apply", "--exec-cluster", "ops", "--cluster", "reports"],
+        &["dry-run", "--cluster", "reports"],
+        &["describe", "reports"],
+    ] {
+        if args[0] == "dry-run" {
+            // ... and now they are due in eight minutes: it wakes ahead.
+            emu.sql("DELETE FROM mz_emulator.statement_log");
+            history(8 * 60);
+        }
+        let (stdout, code) = run(args);
+        println!("$ clusterctl {}", args.join(" "));
+        print!("{stdout}");
+        if code != 0 {
+            println!("(exit code {code})");
+        }
+        println!();
+    }
 }
 
 /// `doctor` as a restricted role would see it, on a fresh emulator: once

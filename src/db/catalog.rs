@@ -218,13 +218,19 @@ pub async fn load(
     // the sample rate), and the auto-scaling relation where it exists.
     let lookback = activity_lookback(opts, &strategies, &env.settings);
     let activity_sql = ACTIVITY_SQL.replace("{lookback}", &lookback.to_string());
-    let (activity, auto_scaling) = tokio::join!(c.query_typed(&activity_sql, &[]), async {
-        if env.auto_scaling_relation {
-            Some(c.query_typed(AUTO_SCALING_SQL, &[]).await)
-        } else {
-            None
-        }
-    });
+    // Pipelined: the activity, the auto-scaling relation and the demand
+    // history of predicting clusters go out together (one round trip).
+    let (activity, auto_scaling, demand) = tokio::join!(
+        c.query_typed(&activity_sql, &[]),
+        async {
+            if env.auto_scaling_relation {
+                Some(c.query_typed(AUTO_SCALING_SQL, &[]).await)
+            } else {
+                None
+            }
+        },
+        load_demand(c, &strategies, now)
+    );
     let activity_log_has_rows = match optional(activity, "reading the statement log")? {
         Ok(rows) => {
             attach_activity(&mut clusters, &index, &rows);
@@ -242,7 +248,6 @@ pub async fn load(
         }
     }
 
-    let demand = load_demand(c, &strategies, now).await;
     Ok(Snapshot {
         now,
         sizes,
