@@ -1082,3 +1082,75 @@ fn shrink_to_fit_wakes_with_the_size_that_fit() {
     let p = waking(vec![replica(1, "c_300cc", "300cc", false)], rows, state);
     assert!(only(&p).actions.is_empty(), "{:?}", only(&p).actions);
 }
+
+/// The names in the JSON output and the text are one vocabulary: the
+/// methods agree with what serde writes, and each state and kind has its
+/// own word.
+#[test]
+fn names_agree_with_the_json_and_differ() {
+    let kinds = [
+        ActionKind::CreateReplica,
+        ActionKind::DropReplica,
+        ActionKind::SetReplicationFactor,
+        ActionKind::SetSize,
+    ];
+    for k in kinds {
+        assert_eq!(serde_json::to_value(k).ok(), Some(json!(k.name())));
+    }
+    let verbs: std::collections::BTreeSet<&str> = kinds.iter().map(|k| k.verb()).collect();
+    assert_eq!(verbs.len(), kinds.len());
+    assert_eq!(ActionKind::SetSize.verb(), "resize");
+    assert_eq!(ActionKind::CreateReplica.verb(), "create");
+    assert_eq!(ActionKind::DropReplica.verb(), "drop");
+    assert_eq!(
+        ActionKind::SetReplicationFactor.verb(),
+        "set replication factor"
+    );
+    for s in [
+        PlanState::Converged,
+        PlanState::Waiting,
+        PlanState::Changes,
+        PlanState::Invalid,
+        PlanState::Unmanageable,
+        PlanState::Paused,
+    ] {
+        assert_eq!(serde_json::to_value(s).ok(), Some(json!(s.as_str())));
+    }
+}
+
+/// A cluster's one-word state: changes when actions are planned, waiting
+/// when only pending work remains, converged otherwise.
+#[test]
+fn a_cluster_plan_states_where_it_stands() {
+    let opts = PlanOptions::default();
+    // A target size not yet there: changes.
+    let c = cluster("u1", "c", vec![replica(1, "r1", "25cc", true)]);
+    let rows = vec![row("u1", "target_size", json!({"target_size": "50cc"}))];
+    let p = plan(&snap(vec![c], rows.clone()), &opts);
+    assert!(!only(&p).actions.is_empty());
+    assert_eq!(only(&p).state(), PlanState::Changes);
+    // Created, still hydrating: nothing to do, waiting for it.
+    let c = cluster(
+        "u1",
+        "c",
+        vec![
+            replica(1, "r1", "25cc", true),
+            replica(2, "r_50cc", "50cc", false),
+        ],
+    );
+    let p = plan(&snap(vec![c], rows.clone()), &opts);
+    assert!(only(&p).actions.is_empty(), "{:?}", only(&p).actions);
+    assert!(!only(&p).waiting.is_empty());
+    assert_eq!(only(&p).state(), PlanState::Waiting);
+    // Hydrated and the old one gone: converged.
+    let c = cluster("u1", "c", vec![replica(2, "r_50cc", "50cc", true)]);
+    let p = plan(&snap(vec![c], rows), &opts);
+    assert_eq!(only(&p).state(), PlanState::Converged);
+    // A bad row: invalid, whatever else.
+    let c = cluster("u1", "c", vec![replica(2, "r_50cc", "50cc", true)]);
+    let p = plan(
+        &snap(vec![c], vec![row("u1", "target_size", json!({}))]),
+        &opts,
+    );
+    assert_eq!(only(&p).state(), PlanState::Invalid);
+}
