@@ -169,3 +169,28 @@ pub fn simulate(sc: &scenario::Scenario, exact: bool) -> Result<scorecard::Score
     let run = engine::run(sc, exact, None)?;
     Ok(scorecard::build(sc, &run))
 }
+
+/// Skipping rounds while nothing a decision reads can change gives the same
+/// run as planning every round: the actions, credits and service of every
+/// cluster agree (tests of clock-driven strategies call it).
+#[cfg(test)]
+pub(crate) fn assert_fast_path_exact(text: &str) {
+    let sc = scenario::parse(text, false, std::path::Path::new("."), None).unwrap();
+    let fast = simulate(&sc, false).unwrap();
+    let exact = simulate(&sc, true).unwrap();
+    for (f, e) in fast.clusters.iter().zip(&exact.clusters) {
+        assert_eq!(f.actions.by_strategy, e.actions.by_strategy, "{}", f.name);
+        assert!(
+            (f.credits - e.credits).abs() < 1e-9,
+            "{}: {} vs {}",
+            f.name,
+            f.credits,
+            e.credits
+        );
+        assert_eq!(
+            f.service.served_within, e.service.served_within,
+            "{}",
+            f.name
+        );
+    }
+}

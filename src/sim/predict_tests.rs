@@ -80,17 +80,7 @@ fn skipping_rounds_gives_the_same_run_as_planning_every_round() {
     // the first users end a hold: the plan's next decision and its
     // activity sensitivity must keep the fast path exact.
     for text in [office(PREDICTIVE, "28d", 10), office(PREDICTIVE, "3d", 10)] {
-        let fast = run(&text, false);
-        let exact = run(&text, true);
-        let (f, e) = (&fast.clusters[0], &exact.clusters[0]);
-        assert_eq!(f.actions.by_strategy, e.actions.by_strategy);
-        assert!(
-            (f.credits - e.credits).abs() < 1e-9,
-            "{} vs {}",
-            f.credits,
-            e.credits
-        );
-        assert_eq!(f.service.served_within, e.service.served_within);
+        super::assert_fast_path_exact(&text);
     }
 }
 

@@ -991,7 +991,6 @@ mod tests {
     mod predictive {
         use super::*;
         use crate::model::{Activity, Cluster};
-        use crate::strategy::predict::profile::{Spread, Window};
         use crate::strategy::predict::{Hydrations, PredictState, Profile};
         use chrono::Duration;
 
@@ -999,33 +998,10 @@ mod tests {
             DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
         }
 
-        fn hhmm(h: i64, m: i64) -> i64 {
-            h * 3600 + m * 60
-        }
-
         /// Weekdays: onsets 08:55..09:45 (median 09:20), ends 16:40..18:00,
         /// 0.03 q/s on a slow day; four weeks of history.
         fn office() -> Profile {
-            Profile {
-                from: t("2026-01-05T00:00:00Z"),
-                until: t("2026-02-02T00:00:00Z"),
-                observed: [4; 7],
-                windows: vec![Window {
-                    onset: Spread {
-                        low: hhmm(8, 55),
-                        median: hhmm(9, 20),
-                        high: hhmm(9, 45),
-                    },
-                    end: Spread {
-                        low: hhmm(16, 40),
-                        median: hhmm(17, 20),
-                        high: hhmm(18, 0),
-                    },
-                    occurred: [4, 4, 4, 4, 4, 0, 0],
-                    days: 20,
-                    rate: 0.03,
-                }],
-            }
+            crate::strategy::predict::forecast::tests::office()
         }
 
         fn cfg() -> IdleSuspendConfig {

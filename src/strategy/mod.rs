@@ -633,19 +633,7 @@ pub(crate) mod testutil {
         at: DateTime<Utc>,
         f: impl FnOnce(&Ctx, &mut Desired),
     ) -> Desired {
-        let sizes = sizes();
-        let ctx = Ctx {
-            cluster: cl,
-            sizes: &sizes,
-            now: at,
-            idle,
-            sample_rate: None,
-            profile: None,
-            interval_s: 60,
-        };
-        let mut d = Desired::from_cluster(cl);
-        f(&ctx, &mut d);
-        d
+        decide_with(cl, idle, at, None, f)
     }
 
     /// [`decide_in`] with a demand profile (predictive strategies).

@@ -290,7 +290,7 @@ impl Forecast {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::strategy::predict::profile::{Spread, Window};
 
