@@ -220,11 +220,11 @@ impl StrategyConfig {
     pub fn next_clock_change(&self, ctx: &Ctx, state: &serde_json::Value) -> Option<DateTime<Utc>> {
         match self {
             StrategyConfig::Schedule(c) => {
-                let st = serde_json::from_value(state.clone()).unwrap_or_default();
+                let st = read_state(state);
                 schedule::next_change(c, ctx.now, &st)
             }
             StrategyConfig::IdleSuspend(c) => {
-                let st = serde_json::from_value(state.clone()).unwrap_or_default();
+                let st = read_state(state);
                 idle_suspend::next_change(c, ctx, &st)
             }
             _ => None,
@@ -237,7 +237,7 @@ impl StrategyConfig {
     pub fn activity_sensitive(&self, ctx: &Ctx, state: &serde_json::Value) -> bool {
         match self {
             StrategyConfig::IdleSuspend(c) if c.predict.is_some() => {
-                let st = serde_json::from_value(state.clone()).unwrap_or_default();
+                let st = read_state(state);
                 idle_suspend::activity_sensitive(c, ctx, &st)
             }
             _ => false,
@@ -248,7 +248,7 @@ impl StrategyConfig {
     pub fn prediction(&self, ctx: &Ctx, state: &serde_json::Value) -> Option<predict::Prediction> {
         match self {
             StrategyConfig::IdleSuspend(c) if c.predict.is_some() => {
-                let st = serde_json::from_value(state.clone()).unwrap_or_default();
+                let st = read_state(state);
                 idle_suspend::prediction(c, ctx, &st)
             }
             _ => None,
@@ -327,14 +327,20 @@ pub fn predicting_clusters(
     (!ids.is_empty()).then_some((days, ids))
 }
 
-/// Typed access to a strategy's state slot. A slot that does not parse (an
-/// older or foreign layout) starts fresh rather than failing the cluster.
+/// A strategy's state slot, typed, read in place (no copy of the JSON). A
+/// slot that does not parse (an older or foreign layout) starts fresh
+/// rather than failing the cluster.
+fn read_state<S: for<'de> Deserialize<'de> + Default>(slot: &serde_json::Value) -> S {
+    S::deserialize(slot).unwrap_or_default()
+}
+
+/// Typed access to a strategy's state slot (see [`read_state`]).
 fn with_state<S, F>(slot: &mut serde_json::Value, f: F)
 where
     S: Serialize + for<'de> Deserialize<'de> + Default,
     F: FnOnce(&mut S),
 {
-    let mut state: S = serde_json::from_value(slot.clone()).unwrap_or_default();
+    let mut state: S = read_state(slot);
     f(&mut state);
     if let Ok(v) = serde_json::to_value(&state) {
         *slot = v;
