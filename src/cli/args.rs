@@ -59,7 +59,7 @@ pub enum Command {
         after_help = "Only when a controller died holding the lease and you cannot wait for it\nto expire. Example:\n  clusterctl unlock --force"
     )]
     Unlock(UnlockArgs),
-    /// Backtest strategies on a simulated Materialize (no database needed)
+    /// Backtest strategies on a simulated Materialize: a scenario file, or --from-history (a live one's demand)
     #[command(
         after_help = "Scenarios ship in the repository's examples/scenarios/ (nightly-batch.toml,\nburst-cold-start.toml, schedule.toml, …; every key is documented in its README.md).\n\nWith --from-history (and the usual connection options) the scenario is built from\na live Materialize instead: its clusters, replicas, sizes and strategy rows, and\nthe statement log of the last --days (the mz_monitor_redacted role is needed).\nNothing is written to the database. --compare runs alternative strategies on the\nsame demand; --out saves the scenario, so `simulate FILE` replays the same figures.\n\nExamples, from a checkout of the repository:\n  clusterctl simulate examples/scenarios/nightly-batch.toml --plot nightly.svg\n  clusterctl simulate --from-history --days 28 --compare predictive.toml --out backtest.toml"
     )]

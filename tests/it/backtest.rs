@@ -12,7 +12,8 @@ const GIB: i64 = 1 << 30;
 
 /// A small fleet with four weeks of office hours: `bi` (weekdays 09:00 to
 /// 17:00 UTC, a query a minute) under reactive idle_suspend, `etl` (a
-/// nightly hour) under target_size + idle_suspend, `idle` without demand.
+/// nightly hour) under target_size + idle_suspend, `idle` without demand
+/// and with an invalid row.
 fn fleet() -> Emulator {
     let emu = Emulator::start();
     emu.create_hydrated_cluster("bi", "r1", "100cc");
@@ -22,6 +23,13 @@ fn fleet() -> Emulator {
     strategy(&emu, "bi", "idle_suspend", json!({"idle_after_s": 900}));
     strategy(&emu, "etl", "target_size", json!({"target_size": "200cc"}));
     strategy(&emu, "etl", "idle_suspend", json!({"idle_after_s": 1800}));
+    // A row the planner refuses: `idle` replays without strategies, said so.
+    strategy(
+        &emu,
+        "idle",
+        "idle_suspend",
+        json!({"idle_after_s": "soon"}),
+    );
     emu.add_activity_history(&ActivityHistory {
         clusters: "bi".into(),
         days: 28,
@@ -101,6 +109,11 @@ fn replays_office_hours_and_a_predictive_alternative_wakes_ahead() {
     let fh = &result["from_history"];
     assert_eq!(fh["days"], 28);
     assert_eq!(fh["history_days"], 7.0);
+    let notes = fh["notes"].to_string();
+    assert!(
+        notes.contains("cluster idle: strategy rows skipped"),
+        "{notes}"
+    );
     let bi = cluster(current, "bi");
     let queries = num(&bi["service"]["queries"]);
     // 15 weekdays × 8 h × 60 (sampled at 0.99 and weighed back).
