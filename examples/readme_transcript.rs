@@ -156,6 +156,7 @@ fn main() {
     show(&["status", "--cluster", "analytics", "--output", "json"]);
     doctor_transcript(&bin);
     predictive_transcript(&bin);
+    backtest_transcript(&bin);
 }
 
 /// Predictive `idle_suspend` on a fresh emulator: four weeks of weekday
@@ -295,4 +296,87 @@ fn doctor_transcript(bin: &str) {
         }
         println!();
     }
+}
+
+/// `simulate --from-history` on a fresh emulator with four weeks of office
+/// hours on `bi` (reactive idle_suspend) and a nightly hour on `etl`,
+/// compared with predictive idle_suspend on `bi`.
+fn backtest_transcript(bin: &str) {
+    let emu = Emulator::start();
+    emu.create_cluster("ops");
+    emu.add_replica("ops", "r1", "25cc");
+    emu.create_hydrated_cluster("bi", "r1", "100cc");
+    emu.create_hydrated_cluster("etl", "r_200cc", "200cc");
+    let dir = tempfile::tempdir().expect("temp dir");
+    // Run in the temp dir (the files are named relative to it).
+    let bin = std::fs::canonicalize(bin).expect("the clusterctl binary");
+    let run = |args: &[&str]| {
+        std::process::Command::new(&bin)
+            .args(args)
+            .current_dir(dir.path())
+            .env("DATABASE_URL", emu.url())
+            .env("NO_COLOR", "1")
+            .env_remove("CLUSTERCTL_LOG")
+            .output()
+            .expect("the clusterctl binary runs")
+    };
+    run(&["init"]);
+    for (cluster, ty, config) in [
+        ("bi", "idle_suspend", r#"{"idle_after_s": 900}"#),
+        ("etl", "target_size", r#"{"target_size": "200cc"}"#),
+        ("etl", "idle_suspend", r#"{"idle_after_s": 1800}"#),
+    ] {
+        emu.sql(&format!(
+            "INSERT INTO mz_cluster_strategies (cluster_id, strategy_type, config) \
+             SELECT id, '{ty}', '{config}' FROM mz_catalog.mz_clusters WHERE name = '{cluster}'"
+        ));
+    }
+    emu.add_activity_history(&support::ActivityHistory {
+        clusters: "bi".into(),
+        days: 28,
+        start_s: 9 * 3600,
+        duration_s: 8 * 3600,
+        per_hour: 60,
+        jitter_s: 1800,
+        weekdays_only: true,
+    });
+    emu.add_activity_history(&support::ActivityHistory {
+        clusters: "etl".into(),
+        days: 28,
+        start_s: 2 * 3600,
+        duration_s: 3600,
+        per_hour: 120,
+        ..support::ActivityHistory::default()
+    });
+    emu.set_replica_started("bi", "r1", 20 * 86_400, 720);
+    emu.set_replica_started("etl", "r_200cc", 20 * 86_400, 300);
+    emu.set_replica_started("ops", "r1", 20 * 86_400, 60);
+    emu.set_replica_memory("bi", "r1", 3 << 30);
+    emu.set_replica_memory("etl", "r_200cc", 9 << 30);
+    std::fs::write(
+        dir.path().join("predictive.toml"),
+        "name = \"predictive\"\n[[clusters]]\nmatch = \"bi\"\nstrategies = [\n  \
+         { type = \"idle_suspend\", config = { idle_after_s = 900, predict = true } },\n]\n",
+    )
+    .expect("alternative file");
+    println!("## Backtest");
+    let args = [
+        "simulate",
+        "--from-history",
+        "--exec-cluster",
+        "ops",
+        "--compare",
+        "predictive.toml",
+        "--out",
+        "backtest.toml",
+    ];
+    let out = run(&args);
+    println!("$ clusterctl {}", args.join(" "));
+    print!("{}", String::from_utf8_lossy(&out.stdout));
+    print!("{}", String::from_utf8_lossy(&out.stderr));
+    let code = out.status.code().unwrap_or(-1);
+    if code != 0 {
+        println!("(exit code {code})");
+    }
+    println!();
 }

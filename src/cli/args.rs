@@ -59,9 +59,9 @@ pub enum Command {
         after_help = "Only when a controller died holding the lease and you cannot wait for it\nto expire. Example:\n  clusterctl unlock --force"
     )]
     Unlock(UnlockArgs),
-    /// Backtest strategies on a simulated Materialize (no database needed)
+    /// Backtest strategies on a simulated Materialize: a scenario file, or --from-history (a live one's demand)
     #[command(
-        after_help = "Scenarios ship in the repository's examples/scenarios/ (nightly-batch.toml,\nburst-cold-start.toml, schedule.toml, …; every key is documented in its README.md).\n\nExample, from a checkout of the repository:\n  clusterctl simulate examples/scenarios/nightly-batch.toml --plot nightly.svg"
+        after_help = "Scenarios ship in the repository's examples/scenarios/ (nightly-batch.toml,\nburst-cold-start.toml, schedule.toml, …; every key is documented in its README.md).\n\nWith --from-history (and the usual connection options) the scenario is built from\na live Materialize instead: its clusters, replicas, sizes and strategy rows, and\nthe statement log of the last --days (the mz_monitor_redacted role is needed).\nNothing is written to the database. --compare runs alternative strategies on the\nsame demand; --out saves the scenario, so `simulate FILE` replays the same figures.\n\nExamples, from a checkout of the repository:\n  clusterctl simulate examples/scenarios/nightly-batch.toml --plot nightly.svg\n  clusterctl simulate --from-history --days 28 --compare predictive.toml --out backtest.toml"
     )]
     Simulate(SimulateArgs),
     /// Configure strategies: set, rm, ls, pause, resume
@@ -329,9 +329,36 @@ pub struct UnlockArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["scenario", "from_history"])))]
 pub struct SimulateArgs {
     /// Scenario file (TOML), e.g. examples/scenarios/nightly-batch.toml in the repository
-    pub scenario: PathBuf,
+    #[arg(conflicts_with = "from_history")]
+    pub scenario: Option<PathBuf>,
+    /// Build the scenario from a live Materialize instead (read-only): its clusters, replicas, sizes, strategy rows and statement log
+    #[arg(long, help_heading = "From history")]
+    pub from_history: bool,
+    /// Days of statement log to read, 1..=120 (default 28); the first quarter (at most 7 days) is the history predictive strategies learn from, the rest is replayed
+    #[arg(long, value_name = "N", help_heading = "From history", conflicts_with = "scenario",
+          value_parser = clap::value_parser!(u32).range(1..=120))]
+    pub days: Option<u32>,
+    /// Also write the built scenario to FILE (TOML) and its traces next to it (FILE's name with .traces/), to share, edit and replay with `clusterctl simulate FILE`
+    #[arg(
+        long = "out",
+        value_name = "FILE",
+        help_heading = "From history",
+        conflicts_with = "scenario"
+    )]
+    pub out_file: Option<PathBuf>,
+    /// Only this cluster, by exact name or id
+    #[arg(
+        long,
+        value_name = "NAME|ID",
+        help_heading = "From history",
+        conflicts_with = "scenario"
+    )]
+    pub cluster: Option<String>,
+    #[command(flatten)]
+    pub conn: ConnArgs,
     /// Seed for the scenario's random choices (default: the scenario's)
     #[arg(long)]
     pub seed: Option<u64>,

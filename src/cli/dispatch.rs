@@ -13,7 +13,7 @@ use regex::Regex;
 
 use super::args::{
     ApplyArgs, Cli, Command, ConnArgs, DryRunArgs, LeaseArgs, LogFormat, OutputFormat, SelectArgs,
-    SizesArgs, StatusArgs, StrategyCommand, StrategySetArgs, WipeStateArgs,
+    SimulateArgs, SizesArgs, StatusArgs, StrategyCommand, StrategySetArgs, WipeStateArgs,
 };
 use super::exit;
 use crate::commands::reconcile::{self, ApplyOptions, Shutdown, WatchOptions};
@@ -65,18 +65,19 @@ pub fn run(cli: Cli) -> u8 {
             exit::OK
         }
         Command::Man(a) => man(a.out_dir.as_deref(), &ui),
-        Command::Simulate(a) => {
-            let args = crate::sim::SimArgs {
-                scenario: a.scenario,
-                seed: a.seed,
-                json: ui.json,
-                timeline: a.timeline,
-                plot: a.plot,
-                strategies: a.strategies,
-                compare: a.compare,
-                history_ms: a.history.map(|d| d.as_millis() as i64),
-                served_within_ms: a.served_within.map(|d| d.as_millis() as i64),
+        Command::Simulate(a) if a.from_history => {
+            let opts = crate::commands::backtest::BacktestOptions {
+                days: a.days.unwrap_or(28),
+                cluster: a.cluster.clone(),
+                out: a.out_file.clone(),
+                sim: sim_args(&a, &ui),
             };
+            connected(&a.conn, None, &ui, async |ctx| {
+                crate::commands::backtest::backtest(ctx, &opts).await
+            })
+        }
+        Command::Simulate(a) => {
+            let args = sim_args(&a, &ui);
             match crate::sim::run_cli(&args) {
                 Ok(text) if ui.json => {
                     let mut v: serde_json::Value =
@@ -684,6 +685,21 @@ fn lease(a: &LeaseArgs) -> LeaseOptions {
     LeaseOptions {
         ttl: a.lease_ttl.max(Duration::from_secs(10)),
         wait: a.wait,
+    }
+}
+
+/// The simulator's flags.
+fn sim_args(a: &SimulateArgs, ui: &Ui) -> crate::sim::SimArgs {
+    crate::sim::SimArgs {
+        scenario: a.scenario.clone().unwrap_or_default(),
+        seed: a.seed,
+        json: ui.json,
+        timeline: a.timeline.clone(),
+        plot: a.plot.clone(),
+        strategies: a.strategies.clone(),
+        compare: a.compare.clone(),
+        history_ms: a.history.map(|d| d.as_millis() as i64),
+        served_within_ms: a.served_within.map(|d| d.as_millis() as i64),
     }
 }
 

@@ -12,6 +12,7 @@
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 pub mod admin;
+pub mod backtest;
 pub mod check;
 pub mod describe;
 pub mod doctor;

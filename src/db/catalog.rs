@@ -25,13 +25,13 @@ use crate::model::{
 };
 
 /// Needs: mz_catalog.mz_cluster_replica_sizes.
-const SIZES_SQL: &str = "SELECT size, credits_per_hour::float8, \
+pub(super) const SIZES_SQL: &str = "SELECT size, credits_per_hour::float8, \
     (processes::numeric * cpu_nano_cores::numeric / 1000000000)::float8, \
     (processes::numeric * memory_bytes::numeric)::float8 \
     FROM mz_catalog.mz_cluster_replica_sizes";
 
 /// Needs: mz_catalog.mz_clusters, mz_catalog.mz_sources, mz_internal.mz_cluster_schedules.
-const CLUSTERS_SQL: &str =
+pub(super) const CLUSTERS_SQL: &str =
     "SELECT c.id, c.name, c.managed, c.size, c.replication_factor::int8, s.type, \
     EXISTS (SELECT 1 FROM mz_catalog.mz_sources src WHERE src.cluster_id = c.id \
             AND src.type IN ('postgres', 'mysql', 'sql-server')), c.owner_id \
@@ -172,18 +172,23 @@ fn q(context: &'static str) -> impl Fn(tokio_postgres::Error) -> DbError {
     move |e| DbError::query(format!("reading {context}"), &e)
 }
 
+/// [`REPLICAS_SQL`] with its crash window and reasons filled in.
+pub(super) fn replicas_sql(crash_window: Duration) -> String {
+    let crash_reasons: Vec<String> = CRASH_REASONS
+        .iter()
+        .map(|r| crate::ddl::literal(r))
+        .collect();
+    REPLICAS_SQL
+        .replace("{crash_window}", &crash_window.as_secs().to_string())
+        .replace("{crash_reasons}", &crash_reasons.join(", "))
+}
+
 pub async fn load(
     c: &Client,
     store: &Store,
     opts: &SnapshotOptions,
 ) -> Result<Snapshot, SnapshotError> {
-    let crash_reasons: Vec<String> = CRASH_REASONS
-        .iter()
-        .map(|r| crate::ddl::literal(r))
-        .collect();
-    let replicas_sql = REPLICAS_SQL
-        .replace("{crash_window}", &opts.crash_window.as_secs().to_string())
-        .replace("{crash_reasons}", &crash_reasons.join(", "));
+    let replicas_sql = replicas_sql(opts.crash_window);
     // Round one, pipelined on one connection.
     let (env, session, sizes, clusters, replicas, strategies, states) = tokio::join!(
         environment(c),
@@ -299,13 +304,13 @@ pub async fn probe_activity(c: &Client) -> Result<Option<String>, SnapshotError>
 /// (permission denied, unknown relation) becomes `Ok(Err(reason))`, the
 /// signal then being unknown; a transient failure stays an error, so the
 /// whole snapshot is retried.
-fn optional(
+pub(super) fn optional(
     r: Result<Vec<tokio_postgres::Row>, tokio_postgres::Error>,
     context: &str,
-) -> Result<Result<Vec<tokio_postgres::Row>, String>, SnapshotError> {
+) -> Result<Result<Vec<tokio_postgres::Row>, String>, DbError> {
     match r {
         Ok(rows) => Ok(Ok(rows)),
-        Err(e) if super::is_transient(&e) => Err(SnapshotError::Db(DbError::query(context, &e))),
+        Err(e) if super::is_transient(&e) => Err(DbError::query(context, &e)),
         Err(e) => Ok(Err(super::describe(&e))),
     }
 }
@@ -534,7 +539,7 @@ fn missing_or(e: tokio_postgres::Error, store: &Store, what: &'static str) -> Sn
     }
 }
 
-fn parse_sizes(rows: &[tokio_postgres::Row]) -> SizeCatalog {
+pub(super) fn parse_sizes(rows: &[tokio_postgres::Row]) -> SizeCatalog {
     SizeCatalog::new(
         rows.iter()
             .filter_map(|r| {
@@ -553,7 +558,7 @@ fn parse_sizes(rows: &[tokio_postgres::Row]) -> SizeCatalog {
 /// raw rows of the large queries would otherwise all be held at once, next
 /// to what is parsed from them (peak RSS, README "Scale"). Rows that do not
 /// parse are skipped.
-async fn parsed_rows<T>(
+pub(super) async fn parsed_rows<T>(
     c: &Client,
     sql: &str,
     parse: fn(&tokio_postgres::Row) -> Option<T>,
@@ -574,7 +579,7 @@ async fn parsed_rows<T>(
     Ok(out)
 }
 
-fn parse_cluster(r: &tokio_postgres::Row) -> Option<Cluster> {
+pub(super) fn parse_cluster(r: &tokio_postgres::Row) -> Option<Cluster> {
     let schedule = match r.try_get::<_, Option<String>>(5).ok()? {
         None => Schedule::Manual,
         Some(s) if s == "manual" => Schedule::Manual,
@@ -600,7 +605,7 @@ fn parse_cluster(r: &tokio_postgres::Row) -> Option<Cluster> {
 }
 
 /// A replica and the id of its cluster.
-fn parse_replica(r: &tokio_postgres::Row) -> Option<(String, Replica)> {
+pub(super) fn parse_replica(r: &tokio_postgres::Row) -> Option<(String, Replica)> {
     let cluster_id: String = r.try_get(2).ok()?;
     let objects: i64 = r.try_get(4).ok()?;
     let hydrated_objects: i64 = r.try_get(5).ok()?;
@@ -624,7 +629,7 @@ fn parse_replica(r: &tokio_postgres::Row) -> Option<(String, Replica)> {
 }
 
 /// Position of each cluster by id, for attaching per-cluster rows.
-fn index_by_id(clusters: &[Cluster]) -> HashMap<String, usize> {
+pub(super) fn index_by_id(clusters: &[Cluster]) -> HashMap<String, usize> {
     clusters
         .iter()
         .enumerate()
@@ -632,7 +637,7 @@ fn index_by_id(clusters: &[Cluster]) -> HashMap<String, usize> {
         .collect()
 }
 
-fn attach_replicas(
+pub(super) fn attach_replicas(
     clusters: &mut [Cluster],
     index: &HashMap<String, usize>,
     replicas: Vec<(String, Replica)>,

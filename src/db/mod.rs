@@ -18,6 +18,7 @@ use thiserror::Error;
 use crate::config::Connection;
 
 pub mod catalog;
+pub mod history;
 pub mod lease;
 pub mod live;
 pub mod migrate;

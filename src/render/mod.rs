@@ -6,6 +6,7 @@
 //! or decides: it only renders.
 
 mod admin;
+mod backtest;
 mod check;
 mod describe;
 mod doctor;

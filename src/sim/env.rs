@@ -283,11 +283,16 @@ impl SimCluster {
         if !log.enabled || log.sample_rate <= 0.0 {
             return;
         }
-        let occ = &self.spec.workload.history_occurrences;
-        if occ.is_empty() {
+        let w = &self.spec.workload;
+        if w.history_occurrences.is_empty() && w.history_begins.is_empty() {
             return;
         }
-        let mut arrivals = Arrivals::new(sc.seed ^ 0x4849_5354, stream, occ, &[]);
+        let mut arrivals = Arrivals::new(
+            sc.seed ^ 0x4849_5354,
+            stream,
+            &w.history_occurrences,
+            &w.history_begins,
+        );
         let mut rng = stream_rng(sc.seed, (3 << 32) + stream);
         let rate = log.sample_rate;
         while let Some(t) = arrivals.peek() {

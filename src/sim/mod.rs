@@ -14,7 +14,7 @@
 //! Nothing here decides what a strategy would do: that is always the
 //! product's own code.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
@@ -22,6 +22,7 @@ pub mod compare;
 pub mod demand;
 pub mod engine;
 pub mod env;
+pub mod history;
 pub mod oracle;
 pub mod plot;
 pub mod replica;
@@ -74,13 +75,55 @@ pub struct SimArgs {
 
 /// Runs a scenario; returns the report to print on stdout.
 pub fn run_cli(args: &SimArgs) -> Result<String, SimError> {
-    let overrides = scenario::Overrides {
+    let overrides = overrides_of(args);
+    let sc =
+        scenario::load_with(&args.scenario, &overrides).map_err(|e| SimError::Scenario(e.0))?;
+    run_loaded(sc, args)
+}
+
+/// `simulate --from-history`: writes the built scenario and its traces
+/// (with `out`), then parses that very text — the same parser `simulate
+/// FILE` uses, the traces given as text — and runs it, so the written file
+/// replays to the same figures.
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)] // the files the user names
+pub fn run_built(
+    built: &history::Built,
+    out: Option<&Path>,
+    args: &SimArgs,
+) -> Result<String, SimError> {
+    let base = out
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    if let Some(path) = out {
+        for (name, text) in &built.traces {
+            let file = base.join(name);
+            if let Some(dir) = file.parent() {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| SimError::Io(format!("{}: cannot create: {e}", dir.display())))?;
+            }
+            std::fs::write(&file, text)
+                .map_err(|e| SimError::Io(format!("{}: cannot write: {e}", file.display())))?;
+        }
+        std::fs::write(path, &built.toml)
+            .map_err(|e| SimError::Io(format!("{}: cannot write: {e}", path.display())))?;
+    }
+    let overrides = overrides_of(args);
+    let sc = scenario::parse_with_files(&built.toml, false, &base, &overrides, &built.traces)
+        .map_err(|e| SimError::Scenario(format!("the scenario built from history: {}", e.0)))?;
+    run_loaded(sc, args)
+}
+
+fn overrides_of(args: &SimArgs) -> scenario::Overrides {
+    scenario::Overrides {
         seed: args.seed,
         history_ms: args.history_ms,
         served_within_ms: args.served_within_ms,
-    };
-    let mut sc =
-        scenario::load_with(&args.scenario, &overrides).map_err(|e| SimError::Scenario(e.0))?;
+    }
+}
+
+/// A parsed scenario under `--strategies` and `--compare`.
+fn run_loaded(mut sc: scenario::Scenario, args: &SimArgs) -> Result<String, SimError> {
     if let Some(path) = &args.strategies {
         sc = compare::Alternative::load(path)
             .and_then(|alt| alt.apply(&sc))

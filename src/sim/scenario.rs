@@ -6,7 +6,7 @@
 //! seed (`workload`), durations in milliseconds, strategy configs validated
 //! with the product's own parser.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::Path;
 
@@ -552,6 +552,19 @@ pub fn parse_with(
     base: &Path,
     o: &Overrides,
 ) -> Result<Scenario, ScenarioError> {
+    parse_with_files(text, is_json, base, o, &BTreeMap::new())
+}
+
+/// [`parse_with`], with trace files given as text by their `trace_csv`
+/// name (a scenario rendered in memory); names not in `files` are read
+/// from disk relative to `base`.
+pub fn parse_with_files(
+    text: &str,
+    is_json: bool,
+    base: &Path,
+    o: &Overrides,
+    files: &BTreeMap<String, String>,
+) -> Result<Scenario, ScenarioError> {
     let (raw, locator) = if is_json {
         let raw: RawScenario = serde_json::from_str(text)
             .map_err(|e| ScenarioError(format!("invalid scenario: {e}")))?;
@@ -575,7 +588,7 @@ pub fn parse_with(
             },
         )
     };
-    resolve(raw, &locator, base, o)
+    resolve(raw, &locator, base, o, files)
 }
 
 fn resolve(
@@ -583,6 +596,7 @@ fn resolve(
     loc: &Locator,
     base: &Path,
     o: &Overrides,
+    files: &BTreeMap<String, String>,
 ) -> Result<Scenario, ScenarioError> {
     let seed_override = o.seed;
     let err = |m: String| Err(ScenarioError(m));
@@ -640,6 +654,7 @@ fn resolve(
         holidays: &holidays,
         on_no_replica: materialize.on_no_replica,
         history_ms,
+        files,
     };
     let mut clusters = Vec::new();
     let mut names = BTreeSet::new();
@@ -1014,12 +1029,25 @@ fn managed_of(
     }))
 }
 
+/// A trace's statement begins: those in the run (ms since the start,
+/// sorted) and those before it, in the statement log's `history` (negative).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Trace {
+    pub begins: Vec<i64>,
+    pub history: Vec<i64>,
+}
+
 /// Statement begin times: the first column of each line, as seconds since
 /// the start of the simulation or an RFC 3339 time relative to the first
-/// one. A header line and `#` comments are skipped.
-pub fn parse_csv(text: &str, horizon_ms: i64) -> Result<Vec<i64>, ScenarioError> {
-    let mut out = Vec::new();
+/// one. A header line and `#` comments are skipped. Negative seconds are
+/// statements before the start: with a `history` of `history_ms` those
+/// within it go to the statement log's history (what predictive strategies
+/// learn from), earlier ones are ignored, as are times past the end;
+/// without a history a negative time is an error.
+pub fn parse_csv(text: &str, horizon_ms: i64, history_ms: i64) -> Result<Trace, ScenarioError> {
+    let mut out = Trace::default();
     let mut first_abs: Option<DateTime<Utc>> = None;
+    let mut seen = false;
     for (n, line) in text.lines().enumerate() {
         let field = line
             .split(',')
@@ -1031,12 +1059,18 @@ pub fn parse_csv(text: &str, horizon_ms: i64) -> Result<Vec<i64>, ScenarioError>
             continue;
         }
         let ms = if let Ok(secs) = field.parse::<f64>() {
+            if !secs.is_finite() {
+                return Err(ScenarioError(format!(
+                    "line {}: '{field}' is not a time",
+                    n + 1
+                )));
+            }
             (secs * SECOND as f64).round() as i64
         } else if let Ok(t) = DateTime::parse_from_rfc3339(&field.replace(' ', "T")) {
             let t = t.with_timezone(&Utc);
             let first = *first_abs.get_or_insert(t);
             (t - first).num_milliseconds()
-        } else if out.is_empty() && first_abs.is_none() {
+        } else if !seen {
             continue; // header
         } else {
             return Err(ScenarioError(format!(
@@ -1044,13 +1078,23 @@ pub fn parse_csv(text: &str, horizon_ms: i64) -> Result<Vec<i64>, ScenarioError>
                 n + 1
             )));
         };
+        seen = true;
         if ms < 0 {
-            return Err(ScenarioError(format!("line {}: negative time", n + 1)));
-        }
-        if ms < horizon_ms {
-            out.push(ms);
+            if history_ms <= 0 {
+                return Err(ScenarioError(format!(
+                    "line {}: negative time (before the start; give the scenario a 'history' to \
+                     use it as statement log history)",
+                    n + 1
+                )));
+            }
+            if ms >= -history_ms {
+                out.history.push(ms);
+            }
+        } else if ms < horizon_ms {
+            out.begins.push(ms);
         }
     }
-    out.sort_unstable();
+    out.begins.sort_unstable();
+    out.history.sort_unstable();
     Ok(out)
 }

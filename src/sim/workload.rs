@@ -44,6 +44,9 @@ pub struct Workload {
     /// statement log sees it — what a controller deployed at the start
     /// finds there. Drawn from its own stream, so it moves nothing else.
     pub history_occurrences: Vec<Occurrence>,
+    /// A trace's statement begins before the start (negative, sorted,
+    /// within `history`): the statement log's history, as recorded.
+    pub history_begins: Vec<i64>,
 }
 
 impl Workload {
@@ -191,11 +194,15 @@ pub(super) struct Context<'a> {
     pub on_no_replica: OnNoReplica,
     /// Statement history before the start to draw (ms; 0: none).
     pub history_ms: i64,
+    /// Trace files given as text (by their `trace_csv` name) instead of
+    /// read from disk: a scenario rendered in memory (`simulate
+    /// --from-history`) is parsed exactly as its written files would be.
+    pub files: &'a std::collections::BTreeMap<String, String>,
 }
 
 /// The parts of a workload shared by every cluster of a fleet entry.
 pub(super) struct Shared {
-    begins: Vec<i64>,
+    trace: super::scenario::Trace,
 }
 
 /// Checks the workload's keys and reads its trace, once per entry.
@@ -261,20 +268,23 @@ pub(super) fn shared(w: &RawWorkload, cx: &Context) -> Result<Shared, ScenarioEr
             ));
         }
     }
-    let begins = match (&w.trace_csv, w.windows.is_empty()) {
+    let trace = match (&w.trace_csv, w.windows.is_empty()) {
         (Some(_), false) => return err("give either 'windows' or 'trace_csv', not both"),
         (Some(file), true) => {
             let path = cx.base.join(file);
-            let text = super::scenario::read_bounded(&path, super::scenario::MAX_TRACE_BYTES)
-                .map_err(|e| {
-                    ScenarioError(format!("workload key 'trace_csv': {}: {e}", path.display()))
-                })?;
-            parse_csv(&text, cx.horizon_ms)
+            let text = match cx.files.get(file) {
+                Some(text) => text.clone(),
+                None => super::scenario::read_bounded(&path, super::scenario::MAX_TRACE_BYTES)
+                    .map_err(|e| {
+                        ScenarioError(format!("workload key 'trace_csv': {}: {e}", path.display()))
+                    })?,
+            };
+            parse_csv(&text, cx.horizon_ms, cx.history_ms)
                 .map_err(|e| ScenarioError(format!("{}: {}", path.display(), e.0)))?
         }
-        (None, _) => Vec::new(),
+        (None, _) => super::scenario::Trace::default(),
     };
-    Ok(Shared { begins })
+    Ok(Shared { trace })
 }
 
 /// One cluster's workload. `fleet`: whether `jitter` applies (a `count > 1`
@@ -318,7 +328,7 @@ pub(super) fn resolve(
     let mut demand_rng: ChaCha8Rng = rand::SeedableRng::seed_from_u64(demand_seed);
     let mut occurrences = Vec::new();
     let mut history_occurrences = Vec::new();
-    if shared.begins.is_empty() {
+    if shared.trace.begins.is_empty() && shared.trace.history.is_empty() {
         for rw in &w.windows {
             occurrences.extend(window_occurrences(
                 rw,
@@ -370,8 +380,9 @@ pub(super) fn resolve(
         service_ms: w.service_time.map(|d| d.0).unwrap_or(SECOND).max(1),
         on_no_replica: w.on_no_replica.unwrap_or(cx.on_no_replica),
         occurrences,
-        begins: shared.begins.clone(),
+        begins: shared.trace.begins.clone(),
         history_occurrences,
+        history_begins: shared.trace.history.clone(),
     })
 }
 

@@ -57,7 +57,7 @@ fn normalise(v: &mut Value) {
     }
 }
 
-fn schema() -> jsonschema::Validator {
+pub(crate) fn schema() -> jsonschema::Validator {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/src/render/clusterctl.schema.json"
@@ -68,7 +68,7 @@ fn schema() -> jsonschema::Validator {
 }
 
 /// Checks a document against the schema; panics with every violation.
-fn conforms(validator: &jsonschema::Validator, doc: &Value) {
+pub(crate) fn conforms(validator: &jsonschema::Validator, doc: &Value) {
     let errors: Vec<String> = validator
         .iter_errors(doc)
         .map(|e| format!("{} at {}", e, e.instance_path()))

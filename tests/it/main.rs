@@ -1,6 +1,7 @@
 // Test harnesses read files, the environment and the clock: the ban of
 // clippy.toml is for the library's decision core.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+mod backtest;
 mod behaviour;
 mod chaos;
 mod cli;

@@ -247,6 +247,31 @@ CREATE TABLE mz_internal.mz_cluster_replica_status_history (
     occurred_at timestamptz NOT NULL
 );
 
+-- §1.13: the latest resource sample per (replica, process) (a view over
+-- introspection in Materialize; a table here so tests set it directly), and
+-- utilization as metrics over the replica's size, joined on the replica's
+-- size as Materialize does (a replica whose size is not listed drops out).
+CREATE TABLE mz_internal.mz_cluster_replica_metrics (
+    replica_id text NOT NULL,
+    process_id numeric(20,0) NOT NULL,
+    cpu_nano_cores numeric(20,0),
+    memory_bytes numeric(20,0),
+    disk_bytes numeric(20,0),
+    heap_bytes numeric(20,0),
+    heap_limit numeric(20,0)
+);
+
+CREATE VIEW mz_internal.mz_cluster_replica_utilization AS
+SELECT r.id AS replica_id,
+       m.process_id,
+       m.cpu_nano_cores::float8 / NULLIF(s.cpu_nano_cores, 0)::float8 * 100 AS cpu_percent,
+       m.memory_bytes::float8 / NULLIF(s.memory_bytes, 0)::float8 * 100 AS memory_percent,
+       m.disk_bytes::float8 / NULLIF(s.disk_bytes, 0)::float8 * 100 AS disk_percent,
+       m.heap_bytes::float8 / NULLIF(m.heap_limit, 0)::float8 * 100 AS heap_percent
+FROM mz_catalog.mz_cluster_replicas r
+JOIN mz_catalog.mz_cluster_replica_sizes s ON r.size = s.size
+JOIN mz_internal.mz_cluster_replica_metrics m ON m.replica_id = r.id;
+
 -- §1.9: latest event per (replica, process), existing replicas only.
 CREATE VIEW mz_internal.mz_cluster_replica_statuses AS
 SELECT DISTINCT ON (h.replica_id, h.process_id)

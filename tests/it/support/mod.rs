@@ -686,6 +686,38 @@ impl Emulator {
         self.sql("UPDATE mz_emulator.statement_log SET visible_at = NULL");
     }
 
+    /// The replica's creation `secs_ago` seconds ago, as its status history
+    /// records it (§8.7): its earlier events are replaced by an
+    /// offline/`initializing` event then, and `online` `took_s` later.
+    pub fn set_replica_started(&self, cluster: &str, replica: &str, secs_ago: i64, took_s: i64) {
+        let rid = self.replica_id(cluster, replica);
+        self.exec(
+            "DELETE FROM mz_internal.mz_cluster_replica_status_history WHERE replica_id = $1",
+            &[&rid],
+        );
+        self.exec(
+            "INSERT INTO mz_internal.mz_cluster_replica_status_history VALUES
+             ($1, 0, 'offline', 'initializing', now() - make_interval(secs => $2::bigint)),
+             ($1, 0, 'online', NULL, now() - make_interval(secs => $2::bigint - $3::bigint))",
+            &[&rid, &secs_ago, &took_s],
+        );
+    }
+
+    /// The replica's latest resource sample (§1.13): `memory_bytes` in use
+    /// on process 0.
+    pub fn set_replica_memory(&self, cluster: &str, replica: &str, memory_bytes: i64) {
+        let rid = self.replica_id(cluster, replica);
+        self.exec(
+            "DELETE FROM mz_internal.mz_cluster_replica_metrics WHERE replica_id = $1",
+            &[&rid],
+        );
+        self.exec(
+            "INSERT INTO mz_internal.mz_cluster_replica_metrics
+             VALUES ($1, 0, 100000000, $2::bigint, 0, NULL, NULL)",
+            &[&rid, &memory_bytes],
+        );
+    }
+
     /// An offline event of the replica's process 0, `secs_ago` seconds ago
     /// (reason 'oom-killed' when `oom`, else NULL).
     pub fn add_crash(&self, cluster: &str, replica: &str, oom: bool, secs_ago: i64) {

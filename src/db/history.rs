@@ -1,0 +1,196 @@
+//! What `simulate --from-history` reads: the clusters, their replicas and
+//! sizes, the strategy rows, and what Materialize recorded over the window
+//! (the statement log per cluster and minute, replica start-up times,
+//! memory in use). Read-only, in seven statements pipelined on one
+//! connection whatever the number of clusters. The statement log is
+//! required; the other recorded signals degrade to a note when the role
+//! cannot read them.
+
+use chrono::{DateTime, Utc};
+
+use super::catalog::{self, CLUSTERS_SQL, SIZES_SQL};
+use super::store::Store;
+use super::{Client, DbError};
+use crate::model::{ClusterId, Size};
+use crate::sim::history::{Bucket, HydrationSample, LiveHistory, MemorySample};
+
+/// Needs: mz_internal.mz_statement_execution_history_redacted (the
+/// mz_monitor or mz_monitor_redacted role). Logged statements by user
+/// cluster and UTC minute over the `{days}` days before the current whole
+/// minute, each counting 1/sample_rate (the log is sampled). The last row
+/// (cluster NULL) holds the log's mean sample rate over the window and the
+/// window's end, so every row of the answer agrees on one clock.
+const LOG_SQL: &str = "SELECT cluster_id, date_trunc('minute', began_at AT TIME ZONE 'UTC'), \
+    sum(1.0 / greatest(sample_rate, 0.000001))::float8, NULL::float8, NULL::timestamp \
+    FROM mz_internal.mz_statement_execution_history_redacted \
+    WHERE began_at AT TIME ZONE 'UTC' >= date_trunc('minute', now() AT TIME ZONE 'UTC') - INTERVAL '{days} days' \
+      AND began_at AT TIME ZONE 'UTC' < date_trunc('minute', now() AT TIME ZONE 'UTC') \
+      AND cluster_id LIKE 'u%' \
+    GROUP BY cluster_id, date_trunc('minute', began_at AT TIME ZONE 'UTC') \
+    UNION ALL \
+    SELECT NULL::text, NULL::timestamp, NULL::float8, avg(sample_rate)::float8, \
+           date_trunc('minute', now() AT TIME ZONE 'UTC') \
+    FROM mz_internal.mz_statement_execution_history_redacted \
+    WHERE began_at AT TIME ZONE 'UTC' >= date_trunc('minute', now() AT TIME ZONE 'UTC') - INTERVAL '{days} days' \
+      AND began_at AT TIME ZONE 'UTC' < date_trunc('minute', now() AT TIME ZONE 'UTC') \
+      AND cluster_id LIKE 'u%'";
+
+/// Needs: mz_internal.mz_cluster_replica_status_history,
+/// mz_catalog.mz_cluster_replicas. Per live replica of a user cluster: its
+/// first status event, its first `offline`/`initializing` event and its
+/// first `online` event. A replica whose first event is `initializing`
+/// (Materialize writes it at creation, reference §8.7) took `online −
+/// initializing` to start: in Materialize `online` means its processes run,
+/// which comes before the dataflows are hydrated, so this is a lower bound
+/// of the hydration the simulator models (no relation keeps a history of
+/// hydration: `mz_compute_hydration_statuses` knows live replicas only).
+/// Dropped replicas are left out: their size is no longer in the catalog;
+/// a replica older than the history's retention (30 days) has no
+/// `initializing` event left and gives no sample.
+const HYDRATION_SQL: &str = "SELECT r.cluster_id, r.size, min(h.occurred_at), \
+    min(CASE WHEN h.status = 'offline' AND h.reason = 'initializing' THEN h.occurred_at END), \
+    min(CASE WHEN h.status = 'online' THEN h.occurred_at END) \
+    FROM mz_internal.mz_cluster_replica_status_history h \
+    JOIN mz_catalog.mz_cluster_replicas r ON r.id = h.replica_id \
+    WHERE r.cluster_id LIKE 'u%' AND r.size IS NOT NULL \
+    GROUP BY r.cluster_id, r.id, r.size";
+
+/// Needs: mz_internal.mz_cluster_replica_utilization,
+/// mz_catalog.mz_cluster_replicas, mz_cluster_replica_sizes. Memory in use
+/// on each live replica of a user cluster now: `memory_percent` of each
+/// process × the size's memory per process, summed over its processes.
+const MEMORY_SQL: &str = "SELECT r.cluster_id, \
+    sum(u.memory_percent / 100.0 * (s.memory_bytes::numeric)::float8)::float8 \
+    FROM mz_internal.mz_cluster_replica_utilization u \
+    JOIN mz_catalog.mz_cluster_replicas r ON r.id = u.replica_id \
+    JOIN mz_catalog.mz_cluster_replica_sizes s ON s.size = r.size \
+    WHERE r.cluster_id LIKE 'u%' AND u.memory_percent IS NOT NULL \
+    GROUP BY r.cluster_id, r.id";
+
+/// The role the statement log needs, for the error when it cannot be read.
+const LOG_ROLE_HINT: &str = "simulate --from-history needs the statement log: grant the \
+    mz_monitor_redacted (or mz_monitor) role to the role clusterctl connects as";
+
+fn q(context: &'static str) -> impl Fn(tokio_postgres::Error) -> DbError {
+    move |e| DbError::query(format!("reading {context}"), &e)
+}
+
+/// Reads everything the scenario is built from, over the `days` before the
+/// database's current minute. Statements: sizes, clusters, replicas,
+/// strategy rows, the statement log, status history, utilization — seven,
+/// pipelined, whatever the number of clusters.
+pub async fn read(c: &Client, store: &Store, days: u32) -> Result<LiveHistory, DbError> {
+    let replicas_sql = catalog::replicas_sql(crate::model::CRASH_WINDOW);
+    let log_sql = LOG_SQL.replace("{days}", &days.to_string());
+    let (sizes, clusters, replicas, strategies, log, hydration, memory) = tokio::join!(
+        c.query_typed(SIZES_SQL, &[]),
+        catalog::parsed_rows(c, CLUSTERS_SQL, catalog::parse_cluster),
+        catalog::parsed_rows(c, &replicas_sql, catalog::parse_replica),
+        store.strategies(c),
+        c.query_typed(&log_sql, &[]),
+        c.query_typed(HYDRATION_SQL, &[]),
+        c.query_typed(MEMORY_SQL, &[]),
+    );
+    let mut h = LiveHistory {
+        days,
+        sizes: catalog::parse_sizes(&sizes.map_err(q("replica sizes"))?),
+        ..LiveHistory::default()
+    };
+    let mut clusters = clusters.map_err(q("clusters"))?;
+    clusters.retain(|c| !c.is_system());
+    let index = catalog::index_by_id(&clusters);
+    catalog::attach_replicas(&mut clusters, &index, replicas.map_err(q("replicas"))?);
+    h.clusters = clusters;
+    let log = match log {
+        Ok(rows) => rows,
+        Err(e) if super::is_transient(&e) => return Err(q("the statement log")(e)),
+        Err(e) => {
+            return Err(DbError::Query {
+                context: format!("reading the statement log ({LOG_ROLE_HINT})"),
+                reason: super::describe(&e),
+                transient: false,
+            })
+        }
+    };
+    h.strategies = match strategies {
+        Ok(rows) => rows,
+        Err(e) if DbError::is_missing_table(&e) => {
+            h.notes.push(format!(
+                "clusterctl's tables are missing in {}: every cluster is replayed without strategies (try --compare)",
+                store.table(super::store::STRATEGIES)
+            ));
+            Vec::new()
+        }
+        Err(e) => return Err(q("strategies")(e)),
+    };
+    parse_log(&log, &mut h);
+    match catalog::optional(hydration, "reading the replica status history")? {
+        Ok(rows) => h.hydrations = parse_hydrations(&rows),
+        Err(why) => h.notes.push(format!(
+            "cannot read the replica status history ({why}): hydration assumed {} on each cluster's size",
+            crate::model::human_duration(crate::strategy::predict::hydration::DEFAULT_S.into())
+        )),
+    }
+    match catalog::optional(memory, "reading replica utilization")? {
+        Ok(rows) => h.memory = parse_memory(&rows),
+        Err(why) => h.notes.push(format!(
+            "cannot read replica utilization ({why}): memory assumed half of each cluster's size"
+        )),
+    }
+    Ok(h)
+}
+
+fn parse_log(rows: &[tokio_postgres::Row], h: &mut LiveHistory) {
+    for r in rows {
+        let cluster: Option<String> = r.try_get(0).ok().flatten();
+        let Some(cluster) = cluster else {
+            h.sample_rate = r.try_get::<_, Option<f64>>(3).ok().flatten();
+            if let Some(until) = r
+                .try_get::<_, Option<chrono::NaiveDateTime>>(4)
+                .ok()
+                .flatten()
+            {
+                h.until = until.and_utc();
+            }
+            continue;
+        };
+        let minute: Option<chrono::NaiveDateTime> = r.try_get(1).ok().flatten();
+        let weight: Option<f64> = r.try_get(2).ok().flatten();
+        if let (Some(minute), Some(weight)) = (minute, weight) {
+            h.buckets.push(Bucket {
+                cluster: ClusterId(cluster),
+                minute: minute.and_utc(),
+                weight,
+            });
+        }
+    }
+}
+
+fn parse_hydrations(rows: &[tokio_postgres::Row]) -> Vec<HydrationSample> {
+    rows.iter()
+        .filter_map(|r| {
+            let first: DateTime<Utc> = r.try_get(2).ok()?;
+            let init: DateTime<Utc> = r.try_get::<_, Option<DateTime<Utc>>>(3).ok()??;
+            let online: DateTime<Utc> = r.try_get::<_, Option<DateTime<Utc>>>(4).ok()??;
+            if init != first || online <= init {
+                return None;
+            }
+            Some(HydrationSample {
+                cluster: ClusterId(r.try_get(0).ok()?),
+                size: Size(r.try_get(1).ok()?),
+                seconds: (online - init).num_milliseconds() as f64 / 1000.0,
+            })
+        })
+        .collect()
+}
+
+fn parse_memory(rows: &[tokio_postgres::Row]) -> Vec<MemorySample> {
+    rows.iter()
+        .filter_map(|r| {
+            Some(MemorySample {
+                cluster: ClusterId(r.try_get(0).ok()?),
+                bytes: r.try_get::<_, Option<f64>>(1).ok()??,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,933 @@
+//! `simulate --from-history`: a scenario built from what a live Materialize
+//! recorded — its clusters, replicas, sizes and strategy rows, and the
+//! statement log of the last `--days` — so strategies can be backtested on
+//! the operator's own demand. Pure: [`build`] turns a [`LiveHistory`] (plain
+//! data, read by `db::history`) into the scenario's TOML text and its trace
+//! CSV texts; the simulator then parses that very text, so a scenario
+//! written with `--out` replays to the same figures.
+//!
+//! Approximations, said in examples/scenarios/README.md too:
+//! - demand is known per minute: a minute whose logged statements weigh
+//!   `w` (each counts 1/sample_rate) becomes round(w) begins spread evenly
+//!   over the minute;
+//! - memory is the replicas' current `memory_percent` × the size's memory
+//!   (no history of it), half the cluster's size when nothing is reported;
+//! - hydration is the time from a live replica's first status event
+//!   (offline, `initializing`) to its first `online` event, times the size's
+//!   cores (hydration is work over cores); dropped replicas left no size.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Utc};
+
+use super::scenario::{DAY, GIB, MINUTE, SECOND};
+use crate::model::human_duration;
+use crate::model::{Cluster, ClusterId, Size, SizeCatalog, StrategyRow};
+use crate::plan::rows;
+use crate::strategy::{StrategyConfig, StrategyKind};
+
+/// Longest statement-log history kept before the replay's start.
+pub const MAX_HISTORY_MS: i64 = 7 * DAY;
+/// Hydration assumed when no replica's was ever seen (the predictive
+/// strategy's own default), on the cluster's size.
+pub const DEFAULT_HYDRATION_S: f64 = crate::strategy::predict::hydration::DEFAULT_S as f64;
+/// At most this many begins are written for one minute (1000 per second).
+const MAX_BEGINS_PER_MINUTE: u64 = 60_000;
+
+/// What `simulate --from-history` read from the live Materialize.
+#[derive(Debug, Clone, Default)]
+pub struct LiveHistory {
+    /// The end of the window (the database's clock, whole minute).
+    pub until: DateTime<Utc>,
+    /// The window's length.
+    pub days: u32,
+    pub sizes: SizeCatalog,
+    /// User clusters with their replicas.
+    pub clusters: Vec<Cluster>,
+    /// The strategy rows (every row; the one validator picks those in effect).
+    pub strategies: Vec<StrategyRow>,
+    /// The statement log by cluster and minute.
+    pub buckets: Vec<Bucket>,
+    /// The log's mean sample rate over the window (`None`: no rows).
+    pub sample_rate: Option<f64>,
+    pub hydrations: Vec<HydrationSample>,
+    pub memory: Vec<MemorySample>,
+    /// Signals that could not be read (the run goes on without them).
+    pub notes: Vec<String>,
+}
+
+/// Logged statements that began in one minute on one cluster, each
+/// weighing 1/sample_rate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bucket {
+    pub cluster: ClusterId,
+    pub minute: DateTime<Utc>,
+    pub weight: f64,
+}
+
+/// How long one replica took from its creation to `online`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HydrationSample {
+    pub cluster: ClusterId,
+    pub size: Size,
+    pub seconds: f64,
+}
+
+/// Memory in use on one live replica.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemorySample {
+    pub cluster: ClusterId,
+    pub bytes: f64,
+}
+
+/// How to name what is built.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The scenario's `name`.
+    pub name: String,
+    /// Directory of the trace files, relative to the scenario file
+    /// (`out.traces` for `out.toml`).
+    pub trace_dir: String,
+}
+
+/// A scenario as text: the TOML, its trace CSVs by their `trace_csv` name,
+/// and what the operator should know about how it was built.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Built {
+    pub toml: String,
+    pub traces: BTreeMap<String, String>,
+    pub notes: Vec<String>,
+}
+
+/// The statement-log history kept before the replay: a quarter of the
+/// window, at most 7 days, in whole minutes. Predictive strategies learn
+/// from it; the rest of the window is replayed.
+pub fn history_ms(days: u32) -> i64 {
+    let quarter = i64::from(days) * DAY / 4;
+    quarter.min(MAX_HISTORY_MS) / MINUTE * MINUTE
+}
+
+/// The scenario for `h`. Errors only when there is nothing to replay.
+pub fn build(h: &LiveHistory, o: &Options) -> Result<Built, String> {
+    let mut notes = h.notes.clone();
+    let sizes = usable_sizes(&h.sizes, &mut notes);
+    if sizes.is_empty() {
+        return Err("the size catalog (mz_cluster_replica_sizes) has no usable size".into());
+    }
+    if h.clusters.is_empty() {
+        return Err("no user cluster to replay".into());
+    }
+    let window_ms = i64::from(h.days) * DAY;
+    let history = history_ms(h.days);
+    let replay = window_ms - history;
+    let start = h.until - chrono::Duration::milliseconds(replay);
+    let mut out = String::new();
+    header(&mut out, h, o, start, replay, history);
+    sizes_toml(&mut out, &sizes);
+    let by_cluster = group_buckets(&h.buckets);
+    let in_effect = rows::in_effect(&h.strategies);
+    let mut traces = BTreeMap::new();
+    let mut defaulted_memory = Vec::new();
+    for c in &h.clusters {
+        let trace = by_cluster
+            .get(&c.id)
+            .map(|b| trace_csv(b, start))
+            .filter(|t| !t.is_empty());
+        let trace_name = trace.map(|text| {
+            let name = trace_file(&o.trace_dir, c, &traces);
+            traces.insert(name.clone(), text);
+            name
+        });
+        let rows = in_effect.get(&c.id).map(Vec::as_slice).unwrap_or(&[]);
+        let strategies = strategies_of(c, rows, &sizes, h.until, &mut notes);
+        let memory = memory_of(c, &h.memory, &sizes, &strategies);
+        if memory.1 {
+            defaulted_memory.push(c.name.clone());
+        }
+        let work = hydration_work(c, &h.hydrations, &sizes);
+        cluster_toml(
+            &mut out,
+            c,
+            &sizes,
+            &strategies,
+            memory.0,
+            work,
+            trace_name.as_deref(),
+            &mut notes,
+        );
+    }
+    if !defaulted_memory.is_empty() {
+        notes.push(format!(
+            "no memory utilization for {}: assumed half of the cluster's size",
+            list(&defaulted_memory)
+        ));
+    }
+    Ok(Built {
+        toml: out,
+        traces,
+        notes,
+    })
+}
+
+fn list(names: &[String]) -> String {
+    const SHOWN: usize = 5;
+    if names.len() <= SHOWN {
+        names.join(", ")
+    } else {
+        format!(
+            "{} and {} more",
+            names[..SHOWN].join(", "),
+            names.len() - SHOWN
+        )
+    }
+}
+
+/// A TOML string literal.
+fn s(text: &str) -> String {
+    toml::Value::String(text.to_string()).to_string()
+}
+
+/// A TOML float.
+fn f(x: f64) -> String {
+    toml::Value::Float(x).to_string()
+}
+
+fn minutes(ms: i64) -> String {
+    format!("\"{}m\"", ms / MINUTE)
+}
+
+fn header(
+    out: &mut String,
+    h: &LiveHistory,
+    o: &Options,
+    start: DateTime<Utc>,
+    replay: i64,
+    history: i64,
+) {
+    let until = h.until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let _ = writeln!(
+        out,
+        "# Built by `clusterctl simulate --from-history --days {}` from the live catalog\n\
+         # and statement log until {until}: the first {} of the window is the\n\
+         # statement log's history (what predictive strategies learn from), the rest\n\
+         # is replayed. Demand is per minute (a minute's logged statements, each\n\
+         # weighing 1/sample_rate, spread evenly over it); edit freely and replay with\n\
+         # `clusterctl simulate FILE`.",
+        h.days,
+        human_duration((history / SECOND) as u64),
+    );
+    let _ = writeln!(out, "name = {}", s(&o.name));
+    let _ = writeln!(
+        out,
+        "description = {}",
+        s(&format!(
+            "{} cluster(s) replayed from the statement log of the {} days until {until}",
+            h.clusters.len(),
+            h.days
+        ))
+    );
+    let _ = writeln!(
+        out,
+        "start = {}",
+        s(&start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+    );
+    let _ = writeln!(out, "duration = {}", minutes(replay));
+    let _ = writeln!(out, "history = {}", minutes(history));
+    let _ = writeln!(out, "interval = \"1m\"");
+    if let Some(rate) = h.sample_rate.filter(|r| *r > 0.0 && *r <= 1.0) {
+        let rate = (rate * 10_000.0).round() / 10_000.0;
+        let _ = writeln!(
+            out,
+            "\n[statement_log]\nsample_rate = {}",
+            f(rate.max(1e-4))
+        );
+    }
+}
+
+/// Sizes the simulator can run: memory and CPU known.
+fn usable_sizes(sizes: &SizeCatalog, notes: &mut Vec<String>) -> SizeCatalog {
+    let (ok, bad): (Vec<_>, Vec<_>) = sizes
+        .all()
+        .iter()
+        .cloned()
+        .partition(|z| z.memory_bytes > 0.0 && z.cpu_cores > 0.0 && z.credits_per_hour >= 0.0);
+    if !bad.is_empty() {
+        let names: Vec<String> = bad.iter().map(|z| z.name.0.clone()).collect();
+        notes.push(format!(
+            "sizes without memory or CPU left out: {}",
+            list(&names)
+        ));
+    }
+    SizeCatalog::new(ok)
+}
+
+fn sizes_toml(out: &mut String, sizes: &SizeCatalog) {
+    for z in sizes.all() {
+        let _ = writeln!(
+            out,
+            "\n[[sizes]]\nname = {}\ncredits_per_hour = {}\nmemory_gib = {}\ncpu_cores = {}",
+            s(&z.name.0),
+            f(z.credits_per_hour),
+            f(z.memory_bytes / GIB),
+            f(z.cpu_cores)
+        );
+    }
+}
+
+fn group_buckets(buckets: &[Bucket]) -> BTreeMap<&ClusterId, Vec<&Bucket>> {
+    let mut by: BTreeMap<&ClusterId, Vec<&Bucket>> = BTreeMap::new();
+    for b in buckets {
+        by.entry(&b.cluster).or_default().push(b);
+    }
+    for v in by.values_mut() {
+        v.sort_by_key(|b| b.minute);
+    }
+    by
+}
+
+/// The statement begins of a cluster's minutes, as seconds since `start`
+/// (negative: the history): round(weight) begins spread evenly over each
+/// minute, at the middle of equal slices.
+pub fn begins(buckets: &[&Bucket], start: DateTime<Utc>) -> Vec<i64> {
+    let mut out = Vec::new();
+    for b in buckets {
+        if !(b.weight.is_finite() && b.weight > 0.0) {
+            continue;
+        }
+        let n = (b.weight.round() as u64).min(MAX_BEGINS_PER_MINUTE);
+        let base = (b.minute - start).num_milliseconds();
+        for i in 0..n {
+            // Integer arithmetic: the same begins on every machine.
+            let offset = (2 * i + 1) * MINUTE as u64 / (2 * n);
+            out.push(base + offset as i64);
+        }
+    }
+    out.sort_unstable();
+    out
+}
+
+fn trace_csv(buckets: &[&Bucket], start: DateTime<Utc>) -> String {
+    let b = begins(buckets, start);
+    if b.is_empty() {
+        return String::new();
+    }
+    let mut out = String::with_capacity(b.len() * 12 + 80);
+    out.push_str("# statement begins, seconds since the scenario's start (negative: history)\n");
+    for ms in b {
+        let sign = if ms < 0 { "-" } else { "" };
+        let a = ms.unsigned_abs();
+        let _ = writeln!(out, "{sign}{}.{:03}", a / 1000, a % 1000);
+    }
+    out
+}
+
+/// `DIR/<name>.csv`, the name reduced to safe characters; a cluster whose
+/// reduced name is taken gets its id appended.
+fn trace_file(dir: &str, c: &Cluster, taken: &BTreeMap<String, String>) -> String {
+    let safe: String = c
+        .name
+        .chars()
+        .map(|ch| {
+            if ch.is_ascii_alphanumeric() || ch == '_' || ch == '-' {
+                ch
+            } else {
+                '_'
+            }
+        })
+        .take(100)
+        .collect();
+    let name = format!("{dir}/{safe}.csv");
+    if taken.contains_key(&name) {
+        format!("{dir}/{safe}-{}.csv", c.id.0)
+    } else {
+        name
+    }
+}
+
+/// The cluster's strategy rows in effect, as the planner would run them:
+/// rows the one validator refuses (or a pause in force) leave the cluster
+/// without strategies, as the planner leaves it alone; unknown keys are
+/// dropped (the planner ignores them, the scenario parser refuses them).
+fn strategies_of(
+    c: &Cluster,
+    rows: &[rows::InEffect],
+    sizes: &SizeCatalog,
+    now: DateTime<Utc>,
+    notes: &mut Vec<String>,
+) -> Vec<(String, serde_json::Value)> {
+    if rows.is_empty() {
+        return Vec::new();
+    }
+    let v = rows::validate(Some(c), rows, sizes);
+    if !v.is_valid() {
+        let why: Vec<String> = v.errors().map(|f| f.describe()).collect();
+        notes.push(format!(
+            "cluster {}: strategy rows skipped ({}); replayed without strategies, as the planner leaves it alone",
+            c.name,
+            why.join("; ")
+        ));
+        return Vec::new();
+    }
+    if v.paused.as_ref().is_some_and(|p| p.in_force(now)) {
+        notes.push(format!(
+            "cluster {}: paused; replayed without strategies",
+            c.name
+        ));
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for r in rows {
+        let ty = r.row.strategy_type.as_str();
+        let Some(kind) = StrategyKind::parse(ty) else {
+            continue; // a pause no longer in force
+        };
+        let config = known_keys(kind, &r.row.config);
+        match StrategyConfig::parse(kind, &config, sizes) {
+            Ok(_) => out.push((ty.to_string(), config)),
+            Err(e) => {
+                notes.push(format!(
+                    "cluster {}: strategy {ty} skipped: {e}; replayed without strategies",
+                    c.name
+                ));
+                return Vec::new();
+            }
+        }
+    }
+    let needs_mixed = out
+        .iter()
+        .filter_map(|(ty, _)| StrategyKind::parse(ty))
+        .any(|k| k.needs_mixed_sizes());
+    if c.managed && needs_mixed {
+        notes.push(format!(
+            "cluster {}: burst and shrink_to_fit do not run on a managed cluster; replayed without strategies",
+            c.name
+        ));
+        return Vec::new();
+    }
+    out.sort_by_key(|(ty, _)| StrategyKind::parse(ty).map(|k| k.priority()));
+    out
+}
+
+/// The config's known keys, without nulls (TOML has none).
+fn known_keys(kind: StrategyKind, config: &serde_json::Value) -> serde_json::Value {
+    let known = kind.key_names();
+    match config {
+        serde_json::Value::Object(o) => serde_json::Value::Object(
+            o.iter()
+                .filter(|(k, v)| known.contains(&k.as_str()) && !v.is_null())
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// JSON as a TOML value: nulls dropped, integers kept, the rest floats.
+fn toml_of(v: &serde_json::Value) -> Option<toml::Value> {
+    Some(match v {
+        serde_json::Value::Null => return None,
+        serde_json::Value::Bool(b) => toml::Value::Boolean(*b),
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(i) => toml::Value::Integer(i),
+            None => toml::Value::Float(n.as_f64()?),
+        },
+        serde_json::Value::String(t) => toml::Value::String(t.clone()),
+        serde_json::Value::Array(a) => toml::Value::Array(a.iter().filter_map(toml_of).collect()),
+        serde_json::Value::Object(o) => toml::Value::Table(
+            o.iter()
+                .filter_map(|(k, v)| Some((k.clone(), toml_of(v)?)))
+                .collect(),
+        ),
+    })
+}
+
+/// The size a cluster runs (or would run) at: its managed size, its
+/// largest live replica, its target size, else the smallest.
+fn size_of(
+    c: &Cluster,
+    sizes: &SizeCatalog,
+    strategies: &[(String, serde_json::Value)],
+) -> Option<Size> {
+    if let Some(z) = c.size.as_ref().filter(|z| sizes.contains(z)) {
+        return Some(z.clone());
+    }
+    let live = c
+        .replicas
+        .iter()
+        .filter_map(|r| r.size.as_ref())
+        .filter(|z| sizes.contains(z))
+        .max_by_key(|z| sizes.rank(z));
+    if let Some(z) = live {
+        return Some(z.clone());
+    }
+    let target = strategies
+        .iter()
+        .find(|(ty, _)| ty == "target_size")
+        .and_then(|(_, cfg)| cfg.get("target_size"))
+        .and_then(|v| v.as_str())
+        .map(|t| Size(t.to_string()))
+        .filter(|z| sizes.contains(z));
+    target.or_else(|| sizes.all().first().map(|z| z.name.clone()))
+}
+
+/// GiB the cluster's dataflows need: the largest use on a live replica;
+/// else half the cluster's size (`true`: defaulted).
+fn memory_of(
+    c: &Cluster,
+    memory: &[MemorySample],
+    sizes: &SizeCatalog,
+    strategies: &[(String, serde_json::Value)],
+) -> (f64, bool) {
+    let used = memory
+        .iter()
+        .filter(|m| m.cluster == c.id && m.bytes.is_finite() && m.bytes >= 0.0)
+        .map(|m| m.bytes)
+        .fold(None, |acc: Option<f64>, b| {
+            Some(acc.map_or(b, |a| a.max(b)))
+        });
+    let (bytes, defaulted) = match used {
+        Some(b) => (b, false),
+        None => {
+            let half = size_of(c, sizes, strategies)
+                .and_then(|z| sizes.get(&z).map(|z| z.memory_bytes / 2.0))
+                .unwrap_or(GIB);
+            (half, true)
+        }
+    };
+    ((bytes / GIB * 1000.0).round() / 1000.0, defaulted)
+}
+
+/// Hydration work in core-seconds: the median of the cluster's own
+/// samples (seconds × the size's cores), else of the whole fleet's, else
+/// the default on the cluster's size.
+pub fn hydration_work(c: &Cluster, samples: &[HydrationSample], sizes: &SizeCatalog) -> f64 {
+    let work = |s: &HydrationSample| {
+        let cores = sizes.get(&s.size)?.cpu_cores;
+        (s.seconds.is_finite() && s.seconds >= 0.0).then_some(s.seconds * cores)
+    };
+    let own: Vec<f64> = samples
+        .iter()
+        .filter(|s| s.cluster == c.id)
+        .filter_map(work)
+        .collect();
+    if let Some(m) = median(own) {
+        return m;
+    }
+    if let Some(m) = median(samples.iter().filter_map(work).collect()) {
+        return m;
+    }
+    let cores = size_of(c, sizes, &[])
+        .and_then(|z| sizes.get(&z).map(|z| z.cpu_cores))
+        .unwrap_or(1.0);
+    DEFAULT_HYDRATION_S * cores
+}
+
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn cluster_toml(
+    out: &mut String,
+    c: &Cluster,
+    sizes: &SizeCatalog,
+    strategies: &[(String, serde_json::Value)],
+    memory_gib: f64,
+    work_s: f64,
+    trace: Option<&str>,
+    notes: &mut Vec<String>,
+) {
+    let _ = writeln!(out, "\n[[clusters]]\nname = {}", s(&c.name));
+    let _ = writeln!(out, "# live id {}", c.id.0);
+    if !strategies.is_empty() {
+        out.push_str("strategies = [\n");
+        for (ty, cfg) in strategies {
+            let cfg = toml_of(cfg).unwrap_or(toml::Value::Table(Default::default()));
+            let _ = writeln!(out, "  {{ type = {}, config = {} }},", s(ty), cfg);
+        }
+        out.push_str("]\n");
+    }
+    let replicas: Vec<&crate::model::Replica> = c
+        .replicas
+        .iter()
+        .filter(|r| r.size.as_ref().is_some_and(|z| sizes.contains(z)))
+        .collect();
+    if replicas.len() < c.replicas.len() {
+        notes.push(format!(
+            "cluster {}: replicas of a size the catalog does not list are left out",
+            c.name
+        ));
+    }
+    let managed = c.managed.then(|| c.size.clone()).flatten();
+    if let Some(size) = managed.filter(|z| sizes.contains(z)) {
+        let rf = c.replication_factor.unwrap_or(1).clamp(0, 32);
+        let _ = writeln!(
+            out,
+            "managed = true\nsize = {}\nreplication_factor = {rf}",
+            s(&size.0)
+        );
+        // r1..rN of the cluster's size; mid-resize (rN-pending) they are
+        // left to the replication factor (hydrated).
+        let own: Vec<_> = replicas
+            .iter()
+            .filter(|r| r.size.as_ref() == Some(&size))
+            .collect();
+        if own.len() as i64 == rf && rf > 0 {
+            replicas_toml(out, own.iter().map(|r| **r));
+        }
+    } else {
+        if c.managed {
+            notes.push(format!(
+                "cluster {}: managed, of a size the catalog does not list; replayed as unmanaged",
+                c.name
+            ));
+        }
+        if !replicas.is_empty() {
+            replicas_toml(out, replicas.iter().copied());
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\n[clusters.workload]\nmemory_gib = {}\nhydration_work = \"{}s\"",
+        f(memory_gib),
+        work_s.round().max(1.0) as i64
+    );
+    if let Some(t) = trace {
+        let _ = writeln!(out, "trace_csv = {}", s(t));
+    }
+}
+
+fn replicas_toml<'a>(out: &mut String, replicas: impl Iterator<Item = &'a crate::model::Replica>) {
+    out.push_str("initial_replicas = [\n");
+    for r in replicas {
+        let size = r.size.as_ref().map(|z| z.0.as_str()).unwrap_or("");
+        let _ = writeln!(
+            out,
+            "  {{ name = {}, size = {}, hydrated = {} }},",
+            s(&r.name),
+            s(size),
+            r.hydrated
+        );
+    }
+    out.push_str("]\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Replica;
+    use crate::sim::scenario;
+    use serde_json::json;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s)
+            .map(|t| t.with_timezone(&Utc))
+            .expect("test time")
+    }
+
+    fn replica(name: &str, size: &str) -> Replica {
+        Replica {
+            id: format!("r-{name}"),
+            name: name.into(),
+            size: Some(Size(size.into())),
+            hydrated: true,
+            crash: Default::default(),
+            owner_id: None,
+        }
+    }
+
+    fn cluster(id: &str, name: &str, replicas: Vec<Replica>) -> Cluster {
+        let mut c = Cluster::empty(ClusterId(id.into()), name);
+        c.replicas = replicas;
+        c
+    }
+
+    fn row(cluster: &str, ty: &str, config: serde_json::Value) -> StrategyRow {
+        StrategyRow {
+            cluster_id: ClusterId(cluster.into()),
+            strategy_type: ty.into(),
+            config,
+            updated_at: None,
+        }
+    }
+
+    fn live() -> LiveHistory {
+        LiveHistory {
+            until: t("2026-03-01T00:00:00Z"),
+            days: 28,
+            sizes: SizeCatalog::cloud_defaults(),
+            clusters: vec![
+                cluster("u2", "bi", vec![replica("r1", "100cc")]),
+                cluster("u3", "etl", vec![]),
+            ],
+            strategies: vec![
+                row("u2", "idle_suspend", json!({"idle_after_s": 900})),
+                row(
+                    "u2",
+                    "target_size",
+                    json!({"target_size": "100cc", "nonsense": 1}),
+                ),
+                row("u3", "target_size", json!({"target_size": "80cc"})),
+            ],
+            buckets: vec![
+                Bucket {
+                    cluster: ClusterId("u2".into()),
+                    minute: t("2026-02-27T09:00:00Z"),
+                    weight: 3.03,
+                },
+                Bucket {
+                    cluster: ClusterId("u2".into()),
+                    // In the history (before the replay's start).
+                    minute: t("2026-02-02T09:00:00Z"),
+                    weight: 1.01,
+                },
+            ],
+            sample_rate: Some(0.99),
+            hydrations: vec![
+                HydrationSample {
+                    cluster: ClusterId("u2".into()),
+                    size: Size("100cc".into()),
+                    seconds: 300.0,
+                },
+                HydrationSample {
+                    cluster: ClusterId("u2".into()),
+                    size: Size("200cc".into()),
+                    seconds: 200.0,
+                },
+                HydrationSample {
+                    cluster: ClusterId("u2".into()),
+                    size: Size("400cc".into()),
+                    seconds: 100.0,
+                },
+            ],
+            memory: vec![MemorySample {
+                cluster: ClusterId("u2".into()),
+                bytes: 3.0 * GIB,
+            }],
+            notes: Vec::new(),
+        }
+    }
+
+    fn opts() -> Options {
+        Options {
+            name: "from-history".into(),
+            trace_dir: "out.traces".into(),
+        }
+    }
+
+    fn parse(b: &Built) -> scenario::Scenario {
+        scenario::parse_with_files(
+            &b.toml,
+            false,
+            std::path::Path::new(""),
+            &scenario::Overrides::default(),
+            &b.traces,
+        )
+        .unwrap_or_else(|e| panic!("{}\n{}", e.0, b.toml))
+    }
+
+    #[test]
+    fn the_history_is_a_quarter_of_the_window_at_most_a_week() {
+        assert_eq!(history_ms(28), 7 * DAY);
+        assert_eq!(history_ms(120), 7 * DAY);
+        assert_eq!(history_ms(8), 2 * DAY);
+        assert_eq!(history_ms(1), 6 * 60 * MINUTE);
+    }
+
+    #[test]
+    fn a_minute_of_weight_w_gives_round_w_begins_spread_evenly() {
+        let start = t("2026-01-01T00:00:00Z");
+        let b = |minute: &str, weight: f64| Bucket {
+            cluster: ClusterId("u1".into()),
+            minute: t(minute),
+            weight,
+        };
+        let three = b("2026-01-01T00:01:00Z", 3.03);
+        assert_eq!(begins(&[&three], start), vec![70_000, 90_000, 110_000]);
+        let before = b("2025-12-31T23:59:00Z", 1.0);
+        assert_eq!(begins(&[&before], start), vec![-30_000]);
+        let rounded_away = b("2026-01-01T00:00:00Z", 0.4);
+        let nan = b("2026-01-01T00:00:00Z", f64::NAN);
+        assert!(begins(&[&rounded_away, &nan], start).is_empty());
+        // Deterministic, and the weights (1/sample_rate) count.
+        let sampled = b("2026-01-01T00:00:00Z", 2.0 / 0.5);
+        assert_eq!(begins(&[&sampled], start).len(), 4);
+        assert_eq!(
+            begins(&[&sampled], start),
+            begins(&[&sampled.clone()], start)
+        );
+    }
+
+    #[test]
+    fn hydration_work_is_seconds_times_cores_median_of_own_else_fleet_else_default() {
+        let h = live();
+        let sizes = SizeCatalog::cloud_defaults();
+        // 300 s × 1 core, 200 s × 2, 100 s × 4: median 400 core-seconds.
+        assert_eq!(hydration_work(&h.clusters[0], &h.hydrations, &sizes), 400.0);
+        // etl has none of its own: the fleet's median.
+        assert_eq!(hydration_work(&h.clusters[1], &h.hydrations, &sizes), 400.0);
+        // Nothing at all: the default on the smallest size (no replica, no target).
+        assert_eq!(
+            hydration_work(&h.clusters[1], &[], &sizes),
+            DEFAULT_HYDRATION_S * 0.25
+        );
+        assert_eq!(
+            hydration_work(&h.clusters[0], &[], &sizes),
+            DEFAULT_HYDRATION_S * 1.0
+        );
+    }
+
+    #[test]
+    fn the_scenario_round_trips_through_the_scenario_parser() {
+        let b = build(&live(), &opts()).expect("built");
+        let sc = parse(&b);
+        assert_eq!(sc.clusters.len(), 2);
+        assert_eq!(sc.horizon_ms, 21 * DAY);
+        assert_eq!(sc.history_ms, 7 * DAY);
+        assert_eq!(sc.start, t("2026-02-08T00:00:00Z"));
+        assert_eq!(sc.statement_log.sample_rate, 0.99);
+        assert_eq!(sc.sizes, SizeCatalog::cloud_defaults());
+        let bi = &sc.clusters[0];
+        assert_eq!(bi.name, "bi");
+        // Strategies as the rows hold them, the unknown key dropped.
+        let rows = &bi.phases[0].rows;
+        assert_eq!(
+            rows.iter().map(|r| r.0.as_str()).collect::<Vec<_>>(),
+            ["target_size", "idle_suspend"]
+        );
+        assert_eq!(rows[0].1, json!({"target_size": "100cc"}));
+        assert_eq!(rows[1].1, json!({"idle_after_s": 900}));
+        assert_eq!(bi.initial_replicas.len(), 1);
+        assert_eq!(bi.initial_replicas[0].size, Size("100cc".into()));
+        // Memory from utilization, hydration from the status history.
+        assert_eq!(bi.workload.memory_bytes, 3.0 * GIB);
+        assert_eq!(bi.workload.hydration_core_ms, 400_000.0);
+        // The trace: three begins in the run, one in the history.
+        let day19_9h = 19 * DAY + 9 * 60 * MINUTE;
+        assert_eq!(
+            bi.workload.begins,
+            vec![day19_9h + 10_000, day19_9h + 30_000, day19_9h + 50_000]
+        );
+        assert_eq!(
+            bi.workload.history_begins,
+            vec![-6 * DAY + 9 * 60 * MINUTE + 30_000]
+        );
+        assert_eq!(b.traces.len(), 1);
+        assert!(b.traces.contains_key("out.traces/bi.csv"));
+        // etl: no log rows, no trace; memory defaulted (half of the smallest size).
+        let etl = &sc.clusters[1];
+        assert!(etl.workload.begins.is_empty());
+        assert_eq!(etl.workload.memory_bytes, 1.0 * GIB);
+    }
+
+    #[test]
+    fn invalid_strategy_rows_are_skipped_with_a_note() {
+        let b = build(&live(), &opts()).expect("built");
+        let sc = parse(&b);
+        assert!(sc.clusters[1].phases[0].rows.is_empty());
+        let note = b
+            .notes
+            .iter()
+            .find(|n| n.starts_with("cluster etl: strategy rows skipped"))
+            .unwrap_or_else(|| panic!("{:?}", b.notes));
+        assert!(note.contains("80cc"), "{note}");
+        assert!(b
+            .notes
+            .iter()
+            .any(|n| n.contains("no memory utilization for etl")));
+        // Rows that are not even JSON objects, or of an unknown type: skipped too.
+        let mut h = live();
+        h.strategies = vec![
+            row("u2", "idle_suspend", json!("nonsense")),
+            row("u3", "teleport", json!({})),
+        ];
+        let b = build(&h, &opts()).expect("built");
+        let sc = parse(&b);
+        assert!(sc.clusters.iter().all(|c| c.phases[0].rows.is_empty()));
+        assert_eq!(
+            b.notes
+                .iter()
+                .filter(|n| n.contains("strategy rows skipped"))
+                .count(),
+            2
+        );
+    }
+
+    #[test]
+    fn live_sizes_hostile_names_and_managed_clusters_round_trip() {
+        let mut h = live();
+        h.sizes = SizeCatalog::new(vec![
+            crate::model::ReplicaSize {
+                name: Size("M.1-\"small\"".into()),
+                credits_per_hour: 1.5,
+                memory_bytes: 12.5 * GIB,
+                cpu_cores: 3.0,
+            },
+            crate::model::ReplicaSize {
+                name: Size("broken".into()),
+                credits_per_hour: 1.0,
+                memory_bytes: 0.0,
+                cpu_cores: 0.0,
+            },
+        ]);
+        let mut m = cluster(
+            "u4",
+            "weird \"name\" / ü",
+            vec![
+                replica("r1", "M.1-\"small\""),
+                replica("r2", "M.1-\"small\""),
+            ],
+        );
+        m.managed = true;
+        m.size = Some(Size("M.1-\"small\"".into()));
+        m.replication_factor = Some(2);
+        h.clusters = vec![m];
+        h.strategies = vec![row("u4", "idle_suspend", json!({"idle_after_s": 600}))];
+        h.buckets = vec![Bucket {
+            cluster: ClusterId("u4".into()),
+            minute: t("2026-02-20T10:00:00Z"),
+            weight: 1.0,
+        }];
+        let b = build(&h, &opts()).expect("built");
+        let sc = parse(&b);
+        assert_eq!(sc.sizes.all().len(), 1);
+        assert_eq!(sc.sizes.all()[0].memory_bytes, 12.5 * GIB);
+        let c = &sc.clusters[0];
+        assert_eq!(c.name, "weird \"name\" / ü");
+        assert_eq!(c.managed.as_ref().map(|m| m.replication_factor), Some(2));
+        assert_eq!(c.initial_replicas.len(), 2);
+        assert!(b.traces.contains_key("out.traces/weird__name_____.csv"));
+        assert!(b.notes.iter().any(|n| n.contains("broken")));
+    }
+
+    #[test]
+    fn trace_times_before_the_start_are_the_history() {
+        let text = "# begins\n-7200.5\n-30\n0\n10.25\n99999\n";
+        let t = scenario::parse_csv(text, 60_000, HOURLY).expect("trace");
+        assert_eq!(t.begins, vec![0, 10_250]);
+        // -7200.5 s is before the hour of history: ignored, like times past the end.
+        assert_eq!(t.history, vec![-30_000]);
+        let e = scenario::parse_csv(text, 60_000, 0).expect_err("no history");
+        assert!(e.0.contains("line 2: negative time"), "{}", e.0);
+        assert!(scenario::parse_csv("inf\n", 60_000, 0).is_err());
+    }
+
+    const HOURLY: i64 = 60 * MINUTE;
+
+    #[test]
+    fn nothing_to_replay_is_an_error() {
+        let mut h = live();
+        h.clusters.clear();
+        assert!(build(&h, &opts()).is_err());
+    }
+}

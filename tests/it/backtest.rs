@@ -1,0 +1,311 @@
+//! `simulate --from-history`: a scenario built from a live Materialize (the
+//! emulator with weeks of statement history), replayed in the simulator.
+//! Read-only, a constant number of statements, and the written scenario
+//! replays to the same figures.
+
+use serde_json::json;
+
+use crate::cli::{clusterctl, command, init_tables, run_cmd, strategy};
+use crate::support::{ActivityHistory, Emulator, Stats};
+
+const GIB: i64 = 1 << 30;
+
+/// A small fleet with four weeks of office hours: `bi` (weekdays 09:00 to
+/// 17:00 UTC, a query a minute) under reactive idle_suspend, `etl` (a
+/// nightly hour) under target_size + idle_suspend, `idle` without demand
+/// and with an invalid row.
+fn fleet() -> Emulator {
+    let emu = Emulator::start();
+    emu.create_hydrated_cluster("bi", "r1", "100cc");
+    emu.create_hydrated_cluster("etl", "r_200cc", "200cc");
+    emu.create_hydrated_cluster("idle", "r1", "25cc");
+    init_tables(&emu);
+    strategy(&emu, "bi", "idle_suspend", json!({"idle_after_s": 900}));
+    strategy(&emu, "etl", "target_size", json!({"target_size": "200cc"}));
+    strategy(&emu, "etl", "idle_suspend", json!({"idle_after_s": 1800}));
+    // A row the planner refuses: `idle` replays without strategies, said so.
+    strategy(
+        &emu,
+        "idle",
+        "idle_suspend",
+        json!({"idle_after_s": "soon"}),
+    );
+    emu.add_activity_history(&ActivityHistory {
+        clusters: "bi".into(),
+        days: 28,
+        start_s: 9 * 3600,
+        duration_s: 8 * 3600,
+        per_hour: 60,
+        weekdays_only: true,
+        ..ActivityHistory::default()
+    });
+    emu.add_activity_history(&ActivityHistory {
+        clusters: "etl".into(),
+        days: 28,
+        start_s: 2 * 3600,
+        duration_s: 3600,
+        per_hour: 120,
+        ..ActivityHistory::default()
+    });
+    // bi's replica took 12 minutes to come online; it uses 3 GiB.
+    emu.set_replica_started("bi", "r1", 20 * 86_400, 720);
+    emu.set_replica_started("etl", "r_200cc", 20 * 86_400, 300);
+    emu.set_replica_started("idle", "r1", 20 * 86_400, 2400);
+    emu.set_replica_memory("bi", "r1", 3 * GIB);
+    emu
+}
+
+/// An alternative strategy file in a temp dir.
+fn alternative(dir: &std::path::Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("alternative file");
+    path.display().to_string()
+}
+
+/// `clusterctl simulate --from-history ARGS -o json`'s document.
+fn backtest_json(emu: &Emulator, args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["simulate", "--from-history"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--output", "json"]);
+    let run = clusterctl(emu, &all).ok();
+    let doc = run.json();
+    assert_eq!(doc["ok"], true, "{}", run.all());
+    crate::json_schema::conforms(&crate::json_schema::schema(), &doc);
+    doc
+}
+
+/// A run's cluster by name.
+fn cluster<'a>(card: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    card["clusters"]
+        .as_array()
+        .and_then(|cs| {
+            cs.iter()
+                .find(|c| c["cluster"] == name || c["name"] == name)
+        })
+        .unwrap_or_else(|| panic!("no cluster {name} in {card:#}"))
+}
+
+fn num(v: &serde_json::Value) -> f64 {
+    v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
+}
+
+#[test]
+fn replays_office_hours_and_a_predictive_alternative_wakes_ahead() {
+    let emu = fleet();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let predictive = alternative(
+        dir.path(),
+        "predictive.toml",
+        "name = \"predictive\"\n[[clusters]]\nmatch = \"bi\"\nstrategies = [\n  \
+         { type = \"idle_suspend\", config = { idle_after_s = 900, predict = true } },\n]\n",
+    );
+    let doc = backtest_json(&emu, &["--compare", &predictive]);
+    let result = &doc["result"];
+    let runs = result["runs"].as_array().expect("runs");
+    assert_eq!(runs.len(), 2, "{result:#}");
+    assert_eq!(runs[0]["name"], "current");
+    let (current, predicted) = (&runs[0]["scorecard"], &runs[1]["scorecard"]);
+    // The replay: three weeks of office hours after a week of history.
+    let fh = &result["from_history"];
+    assert_eq!(fh["days"], 28);
+    assert_eq!(fh["history_days"], 7.0);
+    let notes = fh["notes"].to_string();
+    assert!(
+        notes.contains("cluster idle: strategy rows skipped"),
+        "{notes}"
+    );
+    let bi = cluster(current, "bi");
+    let queries = num(&bi["service"]["queries"]);
+    // 15 weekdays × 8 h × 60 (sampled at 0.99 and weighed back).
+    assert!((6500.0..=7500.0).contains(&queries), "{bi:#}");
+    assert!(num(&bi["service"]["served_within_pct"]) > 80.0, "{bi:#}");
+    let etl = cluster(current, "etl");
+    assert!(num(&etl["service"]["queries"]) > 2000.0, "{etl:#}");
+    // Reactive: each morning's first queries fail until the replica
+    // hydrates (12 minutes, learned from the status history); predictive
+    // wakes it ahead, from the history.
+    let pbi = cluster(predicted, "bi");
+    let reactive_failed = num(&bi["service"]["failed_attempts"]);
+    let predictive_failed = num(&pbi["service"]["failed_attempts"]);
+    assert!(reactive_failed > 0.0, "{bi:#}");
+    assert!(
+        predictive_failed < reactive_failed / 2.0,
+        "predictive {predictive_failed} vs reactive {reactive_failed}"
+    );
+    assert!(
+        num(&pbi["worst_daily_cold_start"]["worst_s"])
+            < num(&bi["worst_daily_cold_start"]["worst_s"]),
+        "{pbi:#}\n{bi:#}"
+    );
+    // The same demand in both runs.
+    assert_eq!(pbi["service"]["queries"], bi["service"]["queries"]);
+}
+
+#[test]
+fn a_written_scenario_replays_to_identical_figures() {
+    let emu = fleet();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("bt.toml");
+    let out_s = out.display().to_string();
+    let built = backtest_json(&emu, &["--out", &out_s, "--seed", "7"]);
+    assert!(dir.path().join("bt.traces").join("bi.csv").exists());
+    assert!(dir.path().join("bt.traces").join("etl.csv").exists());
+    let mut cmd = command();
+    cmd.args(["simulate", &out_s, "--seed", "7", "--output", "json"]);
+    let replayed = run_cmd(cmd).ok().json();
+    let mut built_result = built["result"].clone();
+    let fh = built_result
+        .as_object_mut()
+        .and_then(|o| o.remove("from_history"))
+        .expect("from_history");
+    assert_eq!(fh["out"], out_s.as_str());
+    assert_eq!(built_result, replayed["result"]);
+    // And the text scorecard, byte for byte (notes go to stderr).
+    let text = clusterctl(&emu, &["simulate", "--from-history", "--out", &out_s]).ok();
+    let mut cmd = command();
+    cmd.args(["simulate", &out_s]);
+    let replay_text = run_cmd(cmd).ok();
+    assert_eq!(text.stdout, replay_text.stdout);
+    assert!(text.stderr.contains("wrote"), "{}", text.all());
+}
+
+/// Statements one `simulate --from-history` sends with `n` clusters, each
+/// with a strategy and two weeks of statements.
+fn backtest_statements(n: usize) -> Stats {
+    let emu = Emulator::start();
+    emu.seed_clusters(n, "fleet_");
+    init_tables(&emu);
+    emu.sql(
+        "INSERT INTO mz_cluster_strategies (cluster_id, strategy_type, config, updated_at) \
+         SELECT id, 'idle_suspend', '{\"idle_after_s\": 900}', now() \
+         FROM mz_catalog.mz_clusters WHERE name LIKE 'fleet_%'",
+    );
+    emu.add_activity_bulk("fleet_%", 3, 9 * 3600, 3600, 10);
+    emu.reset_stats();
+    let doc = backtest_json(&emu, &["--days", "2"]);
+    assert_eq!(
+        doc["result"]["from_history"]["clusters"],
+        n as u64 + 1,
+        "fleet + quickstart"
+    );
+    emu.stats()
+}
+
+#[test]
+fn the_statement_count_does_not_grow_with_clusters() {
+    let small = backtest_statements(10);
+    let large = backtest_statements(500);
+    eprintln!("from-history: statements for 10 clusters: {small:?}; for 500 clusters: {large:?}");
+    assert_eq!(small.statements, large.statements);
+    // Preflight (session cluster: 3) + the seven reads.
+    assert!(small.statements <= 10, "{small:?}");
+    assert_eq!(large.ddl, 0);
+}
+
+#[test]
+fn cluster_limits_the_replay_to_one() {
+    let emu = fleet();
+    for arg in ["bi".to_string(), emu.cluster_id("bi")] {
+        let doc = backtest_json(&emu, &["--cluster", &arg]);
+        let clusters = doc["result"]["clusters"].as_array().expect("clusters");
+        assert_eq!(clusters.len(), 1, "{doc:#}");
+        assert_eq!(clusters[0]["name"], "bi");
+    }
+    let run = clusterctl(&emu, &["simulate", "--from-history", "--cluster", "bj"]).code(1);
+    assert!(run.stderr.contains("did you mean 'bi'"), "{}", run.all());
+}
+
+#[test]
+fn bad_input_is_one_clear_error() {
+    let emu = fleet();
+    let usage = |args: &[&str], says: &str| {
+        let run = clusterctl(&emu, args).code(64);
+        assert!(run.stderr.contains(says), "{args:?}: {}", run.all());
+        assert!(!run.all().contains("panicked"), "{}", run.all());
+    };
+    usage(&["simulate", "--from-history", "--days", "0"], "--days");
+    usage(&["simulate", "--from-history", "--days", "121"], "--days");
+    usage(
+        &["simulate", "x.toml", "--from-history"],
+        "cannot be used with",
+    );
+    usage(&["simulate"], "<SCENARIO|--from-history>");
+    usage(
+        &["simulate", "x.toml", "--out", "y.toml"],
+        "cannot be used with",
+    );
+    // Unreachable: one line, exit 1, no backtrace, no password.
+    let mut cmd = command();
+    cmd.args([
+        "simulate",
+        "--from-history",
+        "--connect-timeout",
+        "2",
+        "--max-retries",
+        "0",
+    ])
+    .env(
+        "DATABASE_URL",
+        "postgres://ops:s3cr3t-pw@127.0.0.1:1/materialize",
+    )
+    .env("RUST_BACKTRACE", "1");
+    let run = run_cmd(cmd);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(run.stderr.starts_with("error:"), "{}", run.all());
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.all());
+    assert!(run.stderr.contains("cannot connect"), "{}", run.all());
+    assert!(!run.all().contains("s3cr3t-pw"), "{}", run.all());
+    assert!(!run.all().contains("backtrace"), "{}", run.all());
+    // No statement log: an error naming the role it needs.
+    emu.set_setting("monitor_role_required", "on");
+    let url = emu.create_role("reader").url();
+    let password = url
+        .split_once("://")
+        .and_then(|(_, rest)| rest.split_once('@'))
+        .and_then(|(user, _)| user.split_once(':'))
+        .map(|(_, pw)| pw.to_string())
+        .expect("a password in the role's URL");
+    let mut cmd = command();
+    cmd.args(["simulate", "--from-history"])
+        .env("DATABASE_URL", &url);
+    let run = run_cmd(cmd);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(run.stderr.contains("mz_monitor_redacted"), "{}", run.all());
+    assert!(!run.all().contains(&password), "{}", run.all());
+}
+
+/// Every row of clusterctl's tables, and the catalog's clusters and replicas.
+fn database_state(emu: &Emulator) -> Vec<Vec<Option<String>>> {
+    let mut rows = Vec::new();
+    for sql in [
+        "SELECT cluster_id, strategy_type, config::text, updated_at::text FROM mz_cluster_strategies ORDER BY 1, 2",
+        "SELECT count(*)::text FROM mz_cluster_strategy_state",
+        "SELECT count(*)::text FROM mz_cluster_strategy_actions",
+        "SELECT id, name, cluster_id, size FROM mz_catalog.mz_cluster_replicas ORDER BY id",
+        "SELECT count(*)::text FROM mz_internal.mz_cluster_replica_status_history",
+    ] {
+        rows.extend(emu.query_strings(sql));
+    }
+    rows
+}
+
+#[test]
+fn it_writes_nothing_to_the_database() {
+    let emu = fleet();
+    let before = database_state(&emu);
+    emu.reset_stats();
+    backtest_json(&emu, &[]);
+    assert_eq!(emu.stats().ddl, 0);
+    let writes: Vec<String> = emu
+        .sql_log()
+        .into_iter()
+        .filter(|q| {
+            let q = q.trim_start().to_ascii_uppercase();
+            ["INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "ALTER"]
+                .iter()
+                .any(|w| q.starts_with(w))
+        })
+        .collect();
+    assert!(writes.is_empty(), "{writes:?}");
+    assert_eq!(before, database_state(&emu));
+}
