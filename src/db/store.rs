@@ -72,6 +72,7 @@ impl Store {
             // strategy parser as "must be a JSON object".
             let config = config_text
                 .and_then(|t| serde_json::from_str(&t).ok())
+                .map(bounded_config)
                 .unwrap_or(serde_json::Value::Null);
             out.push(StrategyRow {
                 cluster_id: ClusterId(r.try_get::<_, Option<String>>(0)?.unwrap_or_default()),
@@ -637,4 +638,49 @@ pub async fn execute_typed(
     let mut stream = std::pin::pin!(stream);
     while stream.try_next().await?.is_some() {}
     Ok(stream.rows_affected().unwrap_or(0))
+}
+
+/// No strategy config nests beyond a few levels (`schedule`'s windows: 3).
+pub const MAX_CONFIG_DEPTH: usize = 32;
+
+/// A config nested deeper than [`MAX_CONFIG_DEPTH`] is read as a note
+/// saying so (the row is then refused: a config must be an object), not
+/// echoed: the JSON documents that show configs stay within every JSON
+/// parser's recursion limit.
+fn bounded_config(v: serde_json::Value) -> serde_json::Value {
+    fn depth(v: &serde_json::Value) -> usize {
+        match v {
+            serde_json::Value::Array(a) => 1 + a.iter().map(depth).max().unwrap_or(0),
+            serde_json::Value::Object(o) => 1 + o.values().map(depth).max().unwrap_or(0),
+            _ => 0,
+        }
+    }
+    if depth(&v) > MAX_CONFIG_DEPTH {
+        serde_json::Value::String(format!(
+            "(a JSON value nested deeper than {MAX_CONFIG_DEPTH} levels, not shown)"
+        ))
+    } else {
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deep_configs_are_not_echoed() {
+        let nested = |d: usize| -> serde_json::Value {
+            serde_json::from_str(&format!("{{\"k\":{}1{}}}", "[".repeat(d), "]".repeat(d))).unwrap()
+        };
+        let ok = nested(MAX_CONFIG_DEPTH - 1);
+        assert_eq!(bounded_config(ok.clone()), ok);
+        let deep = bounded_config(nested(MAX_CONFIG_DEPTH));
+        assert!(
+            deep.as_str().is_some_and(|s| s.contains("nested deeper")),
+            "{deep}"
+        );
+        let schedule = serde_json::json!({"windows": [{"cron": "0 0 9 * * *", "size": "25cc"}]});
+        assert_eq!(bounded_config(schedule.clone()), schedule);
+    }
 }
