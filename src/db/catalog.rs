@@ -493,6 +493,7 @@ fn parse_demand(
         from: until,
         until,
         clusters: Default::default(),
+        profiles: Default::default(),
     };
     for r in rows {
         let cluster: Option<String> = r.try_get(0).ok().flatten();

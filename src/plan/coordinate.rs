@@ -79,20 +79,30 @@ pub(super) fn plan_cluster(
     // The demand profile, learned once per plan for the strategies that
     // predict (unknown when the log has no rows at all: sampled to nothing,
     // or off).
-    let profile = configs
+    let learned;
+    let profile = match configs
         .iter()
         .filter_map(StrategyConfig::history_days)
         .max()
         .zip(snap.demand.as_ref())
         .filter(|_| snap.activity_log_has_rows)
-        .map(|(days, log)| crate::strategy::predict::profile_of(log, &cluster.id, days));
+    {
+        Some((days, log)) => match log.profiles.get(&(cluster.id.clone(), days)) {
+            Some(p) => Some(p),
+            None => {
+                learned = crate::strategy::predict::profile_of(log, &cluster.id, days);
+                Some(&learned)
+            }
+        },
+        None => None,
+    };
     let ctx = Ctx {
         cluster,
         sizes: &snap.sizes,
         now: snap.now,
         idle,
         sample_rate: snap.env.settings.sample_rate(),
-        profile: profile.as_ref(),
+        profile,
         interval_s: opts.interval.as_secs().max(1),
     };
     let mut desired = Desired::from_cluster(cluster);

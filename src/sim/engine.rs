@@ -457,11 +457,17 @@ fn refresh_demand(slot: &mut Slot, sc: &Scenario, t: i64) {
     if !hours.is_empty() {
         clusters.insert(slot.sim.spec.id.clone(), hours);
     }
-    slot.snap.demand = Some(crate::model::DemandLog {
+    let mut log = crate::model::DemandLog {
         from: at(sc.start, from),
         until: at(sc.start, until),
         clusters,
-    });
+        profiles: BTreeMap::new(),
+    };
+    // Learned once for the day, not at every plan of it.
+    let id = slot.sim.spec.id.clone();
+    let profile = crate::strategy::predict::profile_of(&log, &id, days);
+    log.profiles.insert((id, days), profile);
+    slot.snap.demand = Some(log);
 }
 
 fn run_shard(

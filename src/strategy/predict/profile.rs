@@ -22,112 +22,20 @@
 //! Pure: no clock, no I/O; `from`/`until` come with the history.
 
 use chrono::{DateTime, Datelike, Duration, Utc};
-use serde::Serialize;
 
 use crate::model::DemandHour;
+pub use crate::model::{Profile, Spread, Window, PRIOR_DAYS, RECURS};
 
 /// Statements closer than this belong to one session; session starts
 /// closer than this (on the time-of-day circle) belong to one window.
 pub const LINK_S: i64 = 3600;
 const DAY_S: i64 = 86_400;
-/// A window recurs on a weekday when it occurred on more than this share of
-/// that weekday's days (shrunk towards all days' share, see
-/// [`Window::share`]: 3 of 4 weeks — a holiday — still recur; every other
-/// week does not).
-pub const RECURS: f64 = 0.5;
-/// Weight of the pooled share in a weekday's share, in days.
-pub const PRIOR_DAYS: f64 = 2.0;
-
 /// One session: a run of statements without a silence of [`LINK_S`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Session {
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
     pub statements: f64,
-}
-
-/// Low, typical and high values of a quantity over a window's days, in
-/// seconds from the midnight of the occurrence's day (may be negative or
-/// beyond a day for windows that cross midnight).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Spread {
-    /// The smallest value within the lower fence (Q1 − 1.5 IQR).
-    pub low: i64,
-    pub median: i64,
-    /// The largest value within the upper fence (Q3 + 1.5 IQR).
-    pub high: i64,
-}
-
-/// A recurring window of demand.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Window {
-    /// When its sessions start.
-    pub onset: Spread,
-    /// When its sessions end (the last statement).
-    pub end: Spread,
-    /// Days it occurred on, by weekday (Monday first).
-    pub occurred: [u16; 7],
-    /// Days it occurred on.
-    pub days: u16,
-    /// Statements per second while it runs, on a slow day (the tenth
-    /// percentile of its days).
-    pub rate: f64,
-}
-
-/// What the history says about a cluster's demand.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Profile {
-    /// The first day with data (a UTC midnight) and the end of the history.
-    pub from: DateTime<Utc>,
-    pub until: DateTime<Utc>,
-    /// Days of history, by weekday (Monday first).
-    pub observed: [u16; 7],
-    /// Windows seen on at least two days, earliest onset first.
-    pub windows: Vec<Window>,
-}
-
-impl Profile {
-    /// Whole days of history.
-    pub fn days(&self) -> i64 {
-        (self.until - self.from).num_days().max(0)
-    }
-
-    /// Weeks of history, for explanations (`4 weeks`, `9 days`).
-    pub fn span(&self) -> String {
-        let d = self.days();
-        match d {
-            d if d >= 14 && d % 7 == 0 => format!("{} weeks", d / 7),
-            1 => "1 day".into(),
-            d => format!("{d} days"),
-        }
-    }
-}
-
-impl Window {
-    /// The share of all days on which the window occurred.
-    pub fn pooled_share(&self, observed: &[u16; 7]) -> f64 {
-        let all: u16 = observed.iter().sum();
-        (f64::from(self.days) / f64::from(all.max(1))).min(1.0)
-    }
-
-    /// The share of `weekday`'s days (Monday = 0) on which the window
-    /// occurred, shrunk towards its share of all days as if [`PRIOR_DAYS`]
-    /// more of that weekday had followed the pooled share: four samples
-    /// alone make a daily batch that skipped one Saturday look like a
-    /// weekday pattern.
-    pub fn share(&self, weekday: usize, observed: &[u16; 7]) -> f64 {
-        let pooled = self.pooled_share(observed);
-        let k = PRIOR_DAYS;
-        ((f64::from(self.occurred[weekday]) + k * pooled) / (f64::from(observed[weekday]) + k))
-            .min(1.0)
-    }
-
-    /// Whether the window is expected on a day of this weekday: it
-    /// occurred on more than half of them (shrunk as in [`Window::share`])
-    /// and on two days at least.
-    pub fn expected_on(&self, weekday: usize, observed: &[u16; 7]) -> bool {
-        self.days >= 2 && self.share(weekday, observed) > RECURS
-    }
 }
 
 pub fn midnight(t: DateTime<Utc>) -> DateTime<Utc> {
