@@ -40,7 +40,7 @@ impl BurstConfig {
     }
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct BurstState {
     pub last_decision_ts: Option<DateTime<Utc>>,
     pub burst_since: Option<DateTime<Utc>>,

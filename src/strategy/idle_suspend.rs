@@ -108,7 +108,7 @@ pub struct SuspendedReplica {
     pub size: Size,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct IdleSuspendState {
     /// What was running when the cluster was suspended, to bring it back.
     #[serde(default)]

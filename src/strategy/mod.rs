@@ -334,16 +334,21 @@ fn read_state<S: for<'de> Deserialize<'de> + Default>(slot: &serde_json::Value) 
     S::deserialize(slot).unwrap_or_default()
 }
 
-/// Typed access to a strategy's state slot (see [`read_state`]).
+/// Typed access to a strategy's state slot (see [`read_state`]); written
+/// back only when the strategy changed it (serializing is most of a plan's
+/// cost in a long simulation).
 fn with_state<S, F>(slot: &mut serde_json::Value, f: F)
 where
-    S: Serialize + for<'de> Deserialize<'de> + Default,
+    S: Serialize + for<'de> Deserialize<'de> + Default + Clone + PartialEq,
     F: FnOnce(&mut S),
 {
-    let mut state: S = read_state(slot);
+    let before: S = read_state(slot);
+    let mut state = before.clone();
     f(&mut state);
-    if let Ok(v) = serde_json::to_value(&state) {
-        *slot = v;
+    if state != before || slot.is_null() {
+        if let Ok(v) = serde_json::to_value(&state) {
+            *slot = v;
+        }
     }
 }
 

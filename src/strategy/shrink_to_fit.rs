@@ -48,7 +48,7 @@ impl ShrinkToFitConfig {
     }
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ShrinkToFitState {
     /// Largest size seen crash-looping: never tried again.
     pub too_small: Option<Size>,

@@ -35,7 +35,7 @@ impl StabilizationConfig {
 }
 
 /// Since when each change has been wanted without interruption.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StabilizationState {
     #[serde(default)]
     pub drop_wanted_since: BTreeMap<String, DateTime<Utc>>,

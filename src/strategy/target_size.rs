@@ -37,7 +37,7 @@ impl TargetSizeConfig {
     }
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TargetSizeState {
     /// When a replica of the target size was requested and not yet hydrated.
     pub pending_since: Option<DateTime<Utc>>,

@@ -168,6 +168,24 @@ fn occurrences(
     out
 }
 
+/// The occurrences from two days before `now` up to the next wake after it
+/// (at most eight days ahead). Most calls find the next wake within two
+/// days: only when none comes before any day further out could start is
+/// the full week generated (a forecast is made several times a plan).
+fn upcoming(p: &Profile, now: DateTime<Utc>, lead_s: i64) -> Vec<Occurrence> {
+    let from = now - Duration::days(2);
+    let near = now + Duration::days(2);
+    let occ = occurrences(p, from, near, lead_s);
+    // The earliest wake of any day after the near ones.
+    let earliest_offset = p.windows.iter().map(|w| w.onset.low).min().unwrap_or(0);
+    let horizon = midnight(near) + Duration::days(1) + Duration::seconds(earliest_offset - lead_s);
+    if occ.iter().any(|o| o.wake > now && o.wake < horizon) {
+        occ
+    } else {
+        occurrences(p, from, now + Duration::days(8), lead_s)
+    }
+}
+
 /// Where the cluster stands at `now`; `last_begin` is its latest
 /// statement (within the activity lookback).
 pub fn forecast(
@@ -177,7 +195,7 @@ pub fn forecast(
     lead_s: i64,
 ) -> Forecast {
     let lead_s = lead_s.max(0);
-    let occ = occurrences(p, now - Duration::days(2), now + Duration::days(8), lead_s);
+    let occ = upcoming(p, now, lead_s);
     let started = |o: &Occurrence| last_begin.is_some_and(|b| b >= o.wake);
     let mut current = None;
     let mut holding = None;

@@ -99,7 +99,7 @@ pub struct HydrationRun {
     pub hydrated_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ScheduleState {
     #[serde(default)]
     pub pending: BTreeMap<String, Pending>,
