@@ -1154,3 +1154,49 @@ fn a_cluster_plan_states_where_it_stands() {
     );
     assert_eq!(only(&p).state(), PlanState::Invalid);
 }
+
+/// `action_count` counts every cluster's actions.
+#[test]
+fn the_action_count_is_every_clusters_actions() {
+    let opts = PlanOptions::default();
+    let a = cluster("u1", "a", vec![replica(1, "r1", "25cc", true)]);
+    let b = cluster("u2", "b", vec![replica(2, "r1", "25cc", true)]);
+    let rows = vec![
+        row("u1", "target_size", json!({"target_size": "50cc"})),
+        row("u2", "target_size", json!({"target_size": "100cc"})),
+    ];
+    let p = plan(&snap(vec![a.clone(), b], rows), &opts);
+    assert_eq!(p.action_count(), p.actions().count());
+    assert_eq!(p.action_count(), 2, "{:?}", p.clusters);
+    let p = plan(&snap(vec![a], vec![]), &opts);
+    assert_eq!(p.action_count(), 0);
+}
+
+/// An unreadable statement log is said once, where a planned cluster
+/// relies on it (idle_suspend), and not otherwise; an unreadable
+/// auto-scaling relation is said whatever the strategies.
+#[test]
+fn environment_problems_are_warned_where_they_matter() {
+    let opts = PlanOptions::default();
+    let c = || cluster("u1", "c", vec![replica(1, "r1", "25cc", true)]);
+    let idle = vec![row("u1", "idle_suspend", json!({"idle_after_s": 600}))];
+    let target = vec![row("u1", "target_size", json!({"target_size": "25cc"}))];
+    let mut s = snap(vec![c()], idle.clone());
+    s.env.activity_error = Some("permission denied".into());
+    let p = plan(&s, &opts);
+    assert_eq!(p.warnings.len(), 1, "{:?}", p.warnings);
+    assert!(
+        p.warnings[0].contains("permission denied")
+            && p.warnings[0].contains("idle_suspend does not suspend"),
+        "{:?}",
+        p.warnings
+    );
+    let mut s = snap(vec![c()], target);
+    s.env.activity_error = Some("permission denied".into());
+    assert!(plan(&s, &opts).warnings.is_empty());
+    let mut s = snap(vec![c()], idle);
+    s.env.auto_scaling_error = Some("no such relation".into());
+    let w = plan(&s, &opts).warnings;
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(w[0].contains("auto-scaling relation") && w[0].contains("no such relation"));
+}
