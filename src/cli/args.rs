@@ -723,6 +723,12 @@ fn key_value_parser(kind: KeyKind) -> clap::builder::ValueParser {
         parse_duration(s).map(|d| d.as_secs())
     }
     // `1e400` parses as infinity, which JSON cannot hold.
+    fn fraction(s: &str) -> Result<f64, String> {
+        match s.trim().parse::<f64>() {
+            Ok(f) if (0.0..=1.0).contains(&f) => Ok(f),
+            _ => Err(format!("'{s}' is not a number within 0..=1")),
+        }
+    }
     fn credits(s: &str) -> Result<f64, String> {
         match s.trim().parse::<f64>() {
             Ok(f) if f.is_finite() && f > 0.0 => Ok(f),
@@ -735,6 +741,7 @@ fn key_value_parser(kind: KeyKind) -> clap::builder::ValueParser {
         KeyKind::Count => clap::value_parser!(u64).into(),
         KeyKind::Bool => ValueParser::bool(),
         KeyKind::Credits => ValueParser::new(credits),
+        KeyKind::Fraction => ValueParser::new(fraction),
         KeyKind::Json => ValueParser::new(json),
     }
 }
@@ -747,6 +754,7 @@ fn value_name(kind: KeyKind) -> &'static str {
         KeyKind::Count => "N",
         KeyKind::Bool => "BOOL",
         KeyKind::Credits => "CREDITS",
+        KeyKind::Fraction => "FRACTION",
         KeyKind::Text => "TEXT",
         KeyKind::Json => "JSON",
     }
@@ -788,7 +796,9 @@ impl FromArgMatches for ConfigKeys {
                     m.get_one::<u64>(key.name).map(|n| (*n).into())
                 }
                 KeyKind::Bool => m.get_one::<bool>(key.name).map(|b| (*b).into()),
-                KeyKind::Credits => m.get_one::<f64>(key.name).map(|f| (*f).into()),
+                KeyKind::Credits | KeyKind::Fraction => {
+                    m.get_one::<f64>(key.name).map(|f| (*f).into())
+                }
                 KeyKind::Json => m.get_one::<serde_json::Value>(key.name).cloned(),
             };
             if let Some(v) = v {

@@ -127,7 +127,16 @@ fn every_shipped_alternative_applies_to_its_scenario() {
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
         let stem = path.file_stem().unwrap().to_string_lossy().to_string();
-        let (scenario_name, _) = stem.rsplit_once('-').unwrap();
+        // Named after its scenario: `<scenario>-<variant>.toml`.
+        let scenario_name = [
+            "nightly-batch",
+            "fleet-100",
+            "noisy-weekly-bi",
+            "noisy-weekly-etl",
+        ]
+        .into_iter()
+        .find(|s| stem.starts_with(&format!("{s}-")))
+        .unwrap_or_else(|| panic!("{stem}: no scenario of that name"));
         let sc = scenario::load(&dir.join(format!("../{scenario_name}.toml")), None).unwrap();
         let alt = super::compare::Alternative::load(&path).unwrap();
         let applied = alt.apply(&sc).unwrap();
@@ -141,7 +150,10 @@ fn every_shipped_alternative_applies_to_its_scenario() {
         );
         n += 1;
     }
-    assert_eq!(n, 12, "three alternatives for each of four scenarios");
+    assert_eq!(
+        n, 13,
+        "reactive, predictive and schedule for four scenarios, and fleet-100 with prewarm_lateness"
+    );
 }
 
 /// The README's headline: on nightly-batch, prediction serves ≥ 99.5 % of
@@ -163,4 +175,32 @@ fn nightly_batch_predictive_meets_the_goal_reactive_does_not() {
         p.credits,
         r.credits
     );
+}
+
+/// `prewarm_lateness` trades the first queries of early days for credits:
+/// on office hours whose start wanders by ±30 min, aiming the prewarm half
+/// way to the median onset costs less and still serves nearly everything.
+#[test]
+fn lateness_trades_early_first_queries_for_credits() {
+    // `office`: 09:00 ± 30 min on weekdays.
+    let noisy = |strategies: &str| office(strategies, "28d", 14);
+    let early = run(&noisy(PREDICTIVE), false).total;
+    let late = run(
+        &noisy(&PREDICTIVE.replace("predict = true", "predict = true, prewarm_lateness = 0.5")),
+        false,
+    )
+    .total;
+    assert!(
+        late.credits < early.credits,
+        "{} vs {}",
+        late.credits,
+        early.credits
+    );
+    assert!(
+        late.service.failed_attempts >= early.service.failed_attempts,
+        "{:?} vs {:?}",
+        late.service,
+        early.service
+    );
+    assert!(late.service.served_within_pct > 97.0, "{:?}", late.service);
 }

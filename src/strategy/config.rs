@@ -189,6 +189,24 @@ impl<'a> Obj<'a> {
         }
     }
 
+    /// A number within 0..=1.
+    pub fn opt_fraction(&self, key: &'static str) -> Result<Option<f64>, ConfigError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(serde_json::Value::Number(n)) => match n.as_f64() {
+                Some(f) if (0.0..=1.0).contains(&f) => Ok(Some(f)),
+                _ => Err(ConfigError::new(
+                    key,
+                    format!("must be a number within 0..=1, got {n}"),
+                )),
+            },
+            Some(other) => Err(ConfigError::new(
+                key,
+                format!("must be a number within 0..=1, got {}", kind_of(other)),
+            )),
+        }
+    }
+
     /// A whole number within `min..=max`.
     pub fn opt_u64_in(
         &self,

@@ -79,9 +79,11 @@ impl IdleSuspendConfig {
         let predict = o.opt_bool(keys::PREDICT.name)?.unwrap_or(false);
         let history_days = o.opt_u64_in(keys::HISTORY_DAYS.name, 1, 56)?;
         let margin_s = o.opt_u64_in(keys::PREWARM_MARGIN_S.name, 0, 3600)?;
+        let lateness = o.opt_fraction(keys::PREWARM_LATENESS.name)?;
         for (key, given) in [
             (keys::HISTORY_DAYS.name, history_days.is_some()),
             (keys::PREWARM_MARGIN_S.name, margin_s.is_some()),
+            (keys::PREWARM_LATENESS.name, lateness.is_some()),
         ] {
             if given && !predict {
                 return Err(ConfigError::new(key, "only applies with \"predict\": true"));
@@ -97,6 +99,7 @@ impl IdleSuspendConfig {
             predict: predict.then(|| PredictConfig {
                 history_days: history_days.unwrap_or(defaults.history_days),
                 margin_s: margin_s.unwrap_or(defaults.margin_s),
+                lateness: lateness.unwrap_or(defaults.lateness),
             }),
         })
     }
@@ -174,6 +177,7 @@ pub fn predicting<'a>(
         ctx.now,
         ctx.cluster.activity.last_begin,
         lead.seconds(),
+        config.lateness,
     );
     Some(Predicting {
         config,
@@ -1283,6 +1287,10 @@ mod tests {
                 serde_json::json!({"idle_after_s": 60, "predict": true, "history_days": 0}),
                 serde_json::json!({"idle_after_s": 60, "predict": true, "history_days": 57}),
                 serde_json::json!({"idle_after_s": 60, "predict": "yes"}),
+                serde_json::json!({"idle_after_s": 60, "prewarm_lateness": 0.3}),
+                serde_json::json!({"idle_after_s": 60, "predict": true, "prewarm_lateness": 1.5}),
+                serde_json::json!({"idle_after_s": 60, "predict": true, "prewarm_lateness": -0.1}),
+                serde_json::json!({"idle_after_s": 60, "predict": true, "prewarm_lateness": "late"}),
             ] {
                 assert!(
                     IdleSuspendConfig::parse(&Obj::new(&v).unwrap()).is_err(),
@@ -1296,7 +1304,15 @@ mod tests {
                 .unwrap(),
             )
             .unwrap();
-            assert_eq!(c.predict.unwrap().history_days, 14);
+            let p = c.predict.unwrap();
+            assert_eq!(p.history_days, 14);
+            assert_eq!(p.lateness, 0.0, "serves the earliest onset by default");
+            let c = IdleSuspendConfig::parse(
+                &Obj::new(&serde_json::json!({"idle_after_s": 60, "predict": true, "prewarm_lateness": 0.25}))
+                    .unwrap(),
+            )
+            .unwrap();
+            assert_eq!(c.predict.unwrap().lateness, 0.25);
             let _ = Duration::zero();
         }
     }

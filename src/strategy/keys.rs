@@ -19,6 +19,8 @@ pub enum KeyKind {
     Bool,
     /// A positive number of credits per hour.
     Credits,
+    /// A number within 0..=1.
+    Fraction,
     /// Free text (an IANA time zone).
     Text,
     /// A JSON value (schedule windows).
@@ -132,6 +134,12 @@ key!(
     "with predict: extra lead before predicted demand; misses widen it (default 60)"
 );
 key!(
+    PREWARM_LATENESS,
+    "prewarm_lateness",
+    Fraction,
+    "with predict: 0 prewarms for the earliest onset of past days, 1 for the median; above 0 trades early days' first queries for credits (default 0)"
+);
+key!(
     COOLDOWN_S,
     "cooldown_s",
     Seconds,
@@ -211,6 +219,7 @@ impl StrategyKind {
                 &PREDICT,
                 &HISTORY_DAYS,
                 &PREWARM_MARGIN_S,
+                &PREWARM_LATENESS,
             ],
             StrategyKind::Limits => &[&MAX_REPLICAS, &MAX_CREDITS_PER_HOUR],
             StrategyKind::Stabilization => &[&SCALE_DOWN_AFTER_S, &SCALE_UP_AFTER_S],

@@ -107,9 +107,13 @@ impl Occurrence {
         }
     }
 
-    fn of(i: usize, w: &Window, day: DateTime<Utc>, lead_s: i64) -> Occurrence {
+    /// `lateness` (0..=1) places the onset prepared for between the
+    /// earliest (0) and the median (1) onset of past days.
+    fn of(i: usize, w: &Window, day: DateTime<Utc>, lead_s: i64, lateness: f64) -> Occurrence {
         let onset_low = day + secs(w.onset.low);
         let onset_high = day + secs(w.onset.high);
+        let prepared = w.onset.low
+            + ((w.onset.median - w.onset.low).max(0) as f64 * lateness.clamp(0.0, 1.0)) as i64;
         Occurrence {
             window: i,
             day,
@@ -118,7 +122,7 @@ impl Occurrence {
             onset_high,
             end_low: (day + secs(w.end.low)).max(onset_high),
             end_high: (day + secs(w.end.high)).max(onset_high),
-            wake: onset_low - secs(lead_s),
+            wake: day + secs(prepared) - secs(lead_s),
             hold_until: onset_high + secs(lead_s),
             rate: w.rate,
         }
@@ -153,13 +157,14 @@ fn occurrences(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     lead_s: i64,
+    lateness: f64,
 ) -> Vec<Occurrence> {
     let mut out = Vec::new();
     let mut day = midnight(from);
     while day <= to {
         for (i, w) in p.windows.iter().enumerate() {
             if w.expected_on(weekday(day), &p.observed) {
-                out.push(Occurrence::of(i, w, day, lead_s));
+                out.push(Occurrence::of(i, w, day, lead_s, lateness));
             }
         }
         day += Duration::days(1);
@@ -172,17 +177,17 @@ fn occurrences(
 /// (at most eight days ahead). Most calls find the next wake within two
 /// days: only when none comes before any day further out could start is
 /// the full week generated (a forecast is made several times a plan).
-fn upcoming(p: &Profile, now: DateTime<Utc>, lead_s: i64) -> Vec<Occurrence> {
+fn upcoming(p: &Profile, now: DateTime<Utc>, lead_s: i64, lateness: f64) -> Vec<Occurrence> {
     let from = now - Duration::days(2);
     let near = now + Duration::days(2);
-    let occ = occurrences(p, from, near, lead_s);
+    let occ = occurrences(p, from, near, lead_s, lateness);
     // The earliest wake of any day after the near ones.
     let earliest_offset = p.windows.iter().map(|w| w.onset.low).min().unwrap_or(0);
     let horizon = midnight(near) + Duration::days(1) + Duration::seconds(earliest_offset - lead_s);
     if occ.iter().any(|o| o.wake > now && o.wake < horizon) {
         occ
     } else {
-        occurrences(p, from, now + Duration::days(8), lead_s)
+        occurrences(p, from, now + Duration::days(8), lead_s, lateness)
     }
 }
 
@@ -193,9 +198,10 @@ pub fn forecast(
     now: DateTime<Utc>,
     last_begin: Option<DateTime<Utc>>,
     lead_s: i64,
+    lateness: f64,
 ) -> Forecast {
     let lead_s = lead_s.max(0);
-    let occ = upcoming(p, now, lead_s);
+    let occ = upcoming(p, now, lead_s, lateness);
     let started = |o: &Occurrence| last_begin.is_some_and(|b| b >= o.wake);
     let mut current = None;
     let mut holding = None;
@@ -349,7 +355,7 @@ pub(crate) mod tests {
         let p = office();
         let lead = 14 * 60;
         // Monday 2026-02-02.
-        let f = |now: &str, last: Option<&str>| forecast(&p, t(now), last.map(t), lead);
+        let f = |now: &str, last: Option<&str>| forecast(&p, t(now), last.map(t), lead, 0.0);
         // Early morning: waiting for the 08:41 wake.
         let a = f("2026-02-02T06:00:00Z", Some("2026-01-30T17:00:00Z"));
         assert!(a.keep_warm().is_none());
@@ -389,6 +395,7 @@ pub(crate) mod tests {
             t("2026-02-02T10:00:00Z"),
             Some(t("2026-01-30T17:00:00Z")),
             14 * 60,
+            0.0,
         );
         assert_eq!(f.current.as_ref().unwrap().1, Phase::Missed);
         let (thr, why) = f.threshold(t("2026-02-02T10:00:00Z"), 1800);
@@ -396,11 +403,49 @@ pub(crate) mod tests {
         assert_eq!(why, "predicted demand Mon 09:20±25m did not come by 09:59");
     }
 
+    /// Lateness moves the wake from the earliest onset (08:55) towards the
+    /// median (09:20), nothing else: the hold still lasts to the latest.
+    #[test]
+    fn lateness_aims_the_wake_between_the_earliest_and_the_median_onset() {
+        let p = office();
+        let at = |lateness: f64| {
+            forecast(&p, t("2026-02-02T06:00:00Z"), None, 600, lateness)
+                .next
+                .unwrap()
+        };
+        assert_eq!(at(0.0).wake, t("2026-02-02T08:45:00Z"));
+        assert_eq!(at(0.4).wake, t("2026-02-02T08:55:00Z"));
+        assert_eq!(at(1.0).wake, t("2026-02-02T09:10:00Z"));
+        assert_eq!(at(7.0).wake, at(1.0).wake, "clamped");
+        assert_eq!(at(0.4).hold_until, at(0.0).hold_until);
+        // The plan's reason says which onset a late wake prepares for.
+        let lead = super::super::Lead {
+            hydration: None,
+            interval_s: 60,
+            margin_s: 0,
+        };
+        let next = |lateness: f64| {
+            forecast(
+                &p,
+                t("2026-02-02T06:00:00Z"),
+                None,
+                lead.seconds(),
+                lateness,
+            )
+            .next
+            .unwrap()
+        };
+        let why = super::super::wake_reason(&p, &next(0.4), &lead);
+        assert!(why.ends_with("for onset 09:05 (prewarm_lateness)"), "{why}");
+        let why = super::super::wake_reason(&p, &next(0.0), &lead);
+        assert!(!why.contains("prewarm_lateness"), "{why}");
+    }
+
     #[test]
     fn weekends_and_rare_weekdays_are_not_predicted() {
         let p = office();
         // Saturday: no occurrence near, next is Monday's.
-        let f = forecast(&p, t("2026-02-07T10:00:00Z"), None, 600);
+        let f = forecast(&p, t("2026-02-07T10:00:00Z"), None, 600, 0.0);
         assert!(f.keep_warm().is_none());
         assert_eq!(f.next.as_ref().unwrap().day, t("2026-02-09T00:00:00Z"));
         assert_eq!(f.threshold(t("2026-02-07T10:00:00Z"), 900).0, 900.0);
@@ -409,11 +454,11 @@ pub(crate) mod tests {
     #[test]
     fn occurrences_describe_themselves() {
         let p = office();
-        let o = Occurrence::of(0, &p.windows[0], t("2026-02-02T00:00:00Z"), 840);
+        let o = Occurrence::of(0, &p.windows[0], t("2026-02-02T00:00:00Z"), 840, 0.0);
         assert_eq!(o.describe(), "Mon 09:20±25m");
         let mut w = p.windows[0].clone();
         w.onset.median = hhmm(8, 59);
-        let o = Occurrence::of(0, &w, t("2026-02-02T00:00:00Z"), 840);
+        let o = Occurrence::of(0, &w, t("2026-02-02T00:00:00Z"), 840, 0.0);
         assert_eq!(o.describe(), "Mon 08:59±46m (earliest 08:55)");
     }
 }

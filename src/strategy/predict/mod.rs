@@ -40,6 +40,11 @@ pub struct PredictConfig {
     pub history_days: u64,
     /// The margin added to the lead before any miss (seconds, default 60).
     pub margin_s: u64,
+    /// Where between the earliest (0, the default) and the median (1)
+    /// onset of past days the prewarm aims: above 0 it trades the first
+    /// queries of early days (woken on demand, as without prediction) for
+    /// the credits of waiting warm on the others.
+    pub lateness: f64,
 }
 
 impl Default for PredictConfig {
@@ -47,6 +52,7 @@ impl Default for PredictConfig {
         PredictConfig {
             history_days: 28,
             margin_s: 60,
+            lateness: 0.0,
         }
     }
 }
@@ -221,8 +227,16 @@ impl Lead {
 /// (earliest 08:55) from 4 weeks of history; hydration 11m on 200cc +
 /// interval 1m + margin 2m: waking at 08:41`.
 pub fn wake_reason(p: &Profile, o: &Occurrence, lead: &Lead) -> String {
+    // With `prewarm_lateness` the wake prepares for a later onset than the
+    // earliest: say which.
+    let prepared = o.wake + chrono::Duration::seconds(lead.seconds());
+    let aim = if prepared > o.onset_low {
+        format!(" for onset {} (prewarm_lateness)", forecast::hm(prepared))
+    } else {
+        String::new()
+    };
     format!(
-        "predicted demand {} from {} of history; {}: waking at {}",
+        "predicted demand {} from {} of history; {}: waking at {}{aim}",
         o.describe(),
         p.span(),
         lead.describe(),
