@@ -460,5 +460,20 @@ pub(crate) mod tests {
         w.onset.median = hhmm(8, 59);
         let o = Occurrence::of(0, &w, t("2026-02-02T00:00:00Z"), 840, 0.0);
         assert_eq!(o.describe(), "Mon 08:59±46m (earliest 08:55)");
+        // Boundaries: under a minute of spread is no spread; a minute is
+        // one; sides within a minute of each other are one ±.
+        let with = |low: i64, median: i64, high: i64| {
+            let mut w = p.windows[0].clone();
+            w.onset = Spread { low, median, high };
+            Occurrence::of(0, &w, t("2026-02-02T00:00:00Z"), 840, 0.0).describe()
+        };
+        let nine = hhmm(9, 0);
+        assert_eq!(with(nine - 30, nine, nine + 30), "Mon 09:00");
+        assert_eq!(with(nine - 60, nine, nine + 60), "Mon 09:00±1m");
+        assert_eq!(with(nine, nine, nine + 50), "Mon 09:00");
+        assert_eq!(
+            with(nine, nine, nine + 120),
+            "Mon 09:00±2m (earliest 09:00)"
+        );
     }
 }
