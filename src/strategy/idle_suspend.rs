@@ -1182,6 +1182,31 @@ mod tests {
         }
 
         #[test]
+        fn not_suspended_minutes_before_its_predicted_wake() {
+            // Running since the weekend, idle since Friday 17:00; Monday's
+            // wake is 08:41 (onset 08:55 - 11m hydration - 1m - 2m).
+            let warm = with_activity(
+                cluster("c", vec![replica("r_200cc", "200cc", true)]),
+                Some("2026-01-30T17:00:00Z"),
+                0,
+            );
+            let mut st = suspended();
+            st.suspended_at = None;
+            let d = round(&warm, "2026-02-02T08:37:30Z", &mut st);
+            assert_eq!(d.names(), vec!["r_200cc"]);
+            assert!(
+                d.notes.iter().any(|n| n.contains("wakes it in 210s")),
+                "{:?}",
+                d.notes
+            );
+            // An hour earlier the wake is far: it suspends.
+            let mut st = suspended();
+            st.suspended_at = None;
+            let d = round(&warm, "2026-02-02T07:37:30Z", &mut st);
+            assert!(d.names().is_empty(), "{:?}", d.notes);
+        }
+
+        #[test]
         fn never_suspends_while_the_normal_replica_hydrates() {
             // Users left at 17:00; the 200cc replica asked for at 17:05
             // (a crash restart, say) is still hydrating at 17:15.

@@ -441,6 +441,43 @@ pub(crate) mod tests {
         assert!(!why.contains("prewarm_lateness"), "{why}");
     }
 
+    /// Looking two days ahead first gives the forecast a full week gives,
+    /// at every hour of a week, for office hours and for a nightly window
+    /// that starts before midnight, with short and long leads.
+    #[test]
+    fn the_near_look_ahead_forecasts_like_the_full_week() {
+        let mut nightly = office();
+        nightly.windows[0].onset = Spread {
+            low: -hhmm(1, 30),
+            median: hhmm(0, 30),
+            high: hhmm(2, 0),
+        };
+        nightly.windows[0].occurred = [4, 4, 4, 4, 4, 4, 4];
+        nightly.windows[0].days = 28;
+        for p in [office(), nightly] {
+            for lead in [60, 840, 6 * 3600] {
+                for h in 0..24 * 7 {
+                    let now = t("2026-02-02T00:20:00Z") + Duration::hours(h);
+                    let full = {
+                        let occ = occurrences(
+                            &p,
+                            now - Duration::days(2),
+                            now + Duration::days(8),
+                            lead,
+                            0.0,
+                        );
+                        occ.into_iter().find(|o| o.wake > now).map(|o| o.wake)
+                    };
+                    let near = forecast(&p, now, None, lead, 0.0).next.map(|o| o.wake);
+                    assert_eq!(near, full, "at {now}, lead {lead}");
+                }
+            }
+        }
+        // Friday evening: the next wake is Monday's, beyond two days.
+        let f = forecast(&office(), t("2026-02-06T18:00:00Z"), None, 600, 0.0);
+        assert_eq!(f.next.unwrap().day, t("2026-02-09T00:00:00Z"));
+    }
+
     #[test]
     fn weekends_and_rare_weekdays_are_not_predicted() {
         let p = office();
