@@ -364,6 +364,11 @@ pub(crate) mod tests {
             a.next_change(t("2026-02-02T06:00:00Z")),
             Some(t("2026-02-02T08:36:00Z"))
         );
+        // A change due now is not the next one: the one after it is.
+        assert_eq!(
+            a.next_change(t("2026-02-02T08:36:00Z")),
+            Some(t("2026-02-02T08:41:00Z"))
+        );
         // 08:41: warm, nobody yet.
         let b = f("2026-02-02T08:41:00Z", Some("2026-01-30T17:00:00Z"));
         assert_eq!(b.current.as_ref().unwrap().1, Phase::Prewarm);

@@ -196,6 +196,14 @@ mod tests {
         // Nothing seen at all.
         let e = Hydrations::default().estimate(&s200, &sizes);
         assert_eq!((e.seconds, e.basis), (DEFAULT_S, Basis::Assumed));
+        // A slow hydration of two hours is learned as it was; one of a day
+        // counts as the six-hour cap (it was most likely crash-looping).
+        for (hours, learned) in [(2, 7200), (24, 6 * 3600)] {
+            let mut h = Hydrations::default();
+            h.observe(&cluster("c", vec![]), &[("r".into(), s200.clone())], t0);
+            h.observe(&warm, &[], t0 + Duration::hours(hours));
+            assert_eq!(h.by_size[&s200], vec![learned]);
+        }
     }
 
     #[test]
