@@ -1239,6 +1239,19 @@ mod tests {
             );
             let d = round(&warm, "2026-02-02T17:20:00Z", &mut st);
             assert!(d.names().is_empty());
+            // A replica hydrating far longer than ever learned (10 h against
+            // 11 m) is not protected: it is most likely stuck.
+            let mut stuck = suspended();
+            stuck.suspended_at = None;
+            stuck.predict.as_mut().unwrap().hydrations.pending.insert(
+                "r_200cc".into(),
+                crate::strategy::predict::hydration::Pending {
+                    size: Size::from("200cc"),
+                    since: t("2026-02-02T17:05:00Z"),
+                },
+            );
+            let d = round(&cold, "2026-02-03T03:05:00Z", &mut stuck);
+            assert!(d.names().is_empty(), "{:?}", d.notes);
             // ... and it learned how long that hydration took.
             let h = &st.predict.as_ref().unwrap().hydrations.by_size[&Size::from("200cc")];
             assert_eq!(h.last(), Some(&900));

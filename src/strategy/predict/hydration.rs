@@ -193,6 +193,13 @@ mod tests {
         let e = h.estimate(&Size::from("800cc"), &sizes);
         assert_eq!(e.seconds, 165);
         assert_eq!(e.describe(), "2m45s on 800cc (scaled from 200cc)");
+        // Two sizes seen: the nearest in rank is scaled (600cc from 800cc's
+        // 2m, not from 100cc's 20m).
+        let mut two = Hydrations::default();
+        two.by_size.insert(Size::from("100cc"), vec![1200]);
+        two.by_size.insert(Size::from("800cc"), vec![120]);
+        let e = two.estimate(&Size::from("600cc"), &sizes);
+        assert_eq!(e.seconds, 160, "{}", e.describe());
         // Nothing seen at all.
         let e = Hydrations::default().estimate(&s200, &sizes);
         assert_eq!((e.seconds, e.basis), (DEFAULT_S, Basis::Assumed));
