@@ -1034,6 +1034,23 @@ mod tests {
             }
         }
 
+        /// The same, woken since and running (not suspended).
+        fn running() -> IdleSuspendState {
+            IdleSuspendState {
+                suspended_at: None,
+                ..suspended()
+            }
+        }
+
+        /// A hydrated 200cc replica whose users left on Friday at 17:00.
+        fn warm_since_friday() -> Cluster {
+            with_activity(
+                cluster("c", vec![replica("r_200cc", "200cc", true)]),
+                Some("2026-01-30T17:00:00Z"),
+                0,
+            )
+        }
+
         fn with_activity(mut cl: Cluster, last: Option<&str>, in_flight: u32) -> Cluster {
             cl.activity = Activity {
                 last_begin: last.map(t),
@@ -1104,13 +1121,8 @@ mod tests {
         #[test]
         fn kept_warm_until_the_latest_onset_then_a_missed_day_suspends() {
             // A holiday: warm from 08:41, nobody comes.
-            let warm = with_activity(
-                cluster("c", vec![replica("r_200cc", "200cc", true)]),
-                Some("2026-01-30T17:00:00Z"),
-                0,
-            );
-            let mut st = suspended();
-            st.suspended_at = None;
+            let warm = warm_since_friday();
+            let mut st = running();
             let d = round(&warm, "2026-02-02T09:30:00Z", &mut st);
             assert_eq!(d.names(), vec!["r_200cc"]);
             assert!(
@@ -1135,8 +1147,7 @@ mod tests {
         #[test]
         fn a_session_that_is_over_suspends_in_minutes() {
             let warm = cluster("c", vec![replica("r_200cc", "200cc", true)]);
-            let mut st = suspended();
-            st.suspended_at = None;
+            let mut st = running();
             // Before the earliest end a long lull is not the end (30 min rule).
             let lull = with_activity(warm.clone(), Some("2026-02-02T12:00:00Z"), 0);
             let d = round(&lull, "2026-02-02T12:20:00Z", &mut st);
@@ -1185,13 +1196,8 @@ mod tests {
         fn not_suspended_minutes_before_its_predicted_wake() {
             // Running since the weekend, idle since Friday 17:00; Monday's
             // wake is 08:41 (onset 08:55 - 11m hydration - 1m - 2m).
-            let warm = with_activity(
-                cluster("c", vec![replica("r_200cc", "200cc", true)]),
-                Some("2026-01-30T17:00:00Z"),
-                0,
-            );
-            let mut st = suspended();
-            st.suspended_at = None;
+            let warm = warm_since_friday();
+            let mut st = running();
             let d = round(&warm, "2026-02-02T08:37:30Z", &mut st);
             assert_eq!(d.names(), vec!["r_200cc"]);
             assert!(
@@ -1200,8 +1206,7 @@ mod tests {
                 d.notes
             );
             // An hour earlier the wake is far: it suspends.
-            let mut st = suspended();
-            st.suspended_at = None;
+            let mut st = running();
             let d = round(&warm, "2026-02-02T07:37:30Z", &mut st);
             assert!(d.names().is_empty(), "{:?}", d.notes);
         }
@@ -1215,8 +1220,7 @@ mod tests {
                 Some("2026-02-02T17:00:00Z"),
                 0,
             );
-            let mut st = suspended();
-            st.suspended_at = None;
+            let mut st = running();
             st.predict.as_mut().unwrap().hydrations.pending.insert(
                 "r_200cc".into(),
                 crate::strategy::predict::hydration::Pending {
@@ -1241,8 +1245,7 @@ mod tests {
             assert!(d.names().is_empty());
             // A replica hydrating far longer than ever learned (10 h against
             // 11 m) is not protected: it is most likely stuck.
-            let mut stuck = suspended();
-            stuck.suspended_at = None;
+            let mut stuck = running();
             stuck.predict.as_mut().unwrap().hydrations.pending.insert(
                 "r_200cc".into(),
                 crate::strategy::predict::hydration::Pending {
@@ -1265,8 +1268,7 @@ mod tests {
                 Some("2026-02-02T08:45:00Z"),
                 3,
             );
-            let mut st = suspended();
-            st.suspended_at = None;
+            let mut st = running();
             round(&cold, "2026-02-02T08:46:00Z", &mut st);
             let warm = with_activity(
                 cluster("c", vec![replica("r_200cc", "200cc", true)]),
