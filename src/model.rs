@@ -543,13 +543,14 @@ pub struct DemandLog {
     /// Hours with statements, oldest first, by cluster; a cluster absent
     /// had no statement in the window.
     pub clusters: BTreeMap<ClusterId, Vec<DemandHour>>,
-    /// Profiles already learned from `clusters`, by cluster and days of
-    /// history (`strategy::predict::profile_of`, a pure function of the
-    /// log): whoever builds the log may learn them once, so that the plans
-    /// of a long-lived log (the simulator's, a day long) do not learn them
-    /// again; a profile absent here is learned by the plan.
+    /// Profiles already learned from `clusters`, by cluster, with the days
+    /// of history learned from (`strategy::predict::profile_of`, a pure
+    /// function of the log): whoever builds the log may learn them once, so
+    /// that the plans of a long-lived log (the simulator's, a day long) do
+    /// not learn them again; a profile absent here, or learned over other
+    /// days, is learned by the plan.
     #[serde(skip)]
-    pub profiles: BTreeMap<(ClusterId, u64), Profile>,
+    pub profiles: BTreeMap<ClusterId, (u64, Profile)>,
 }
 
 /// The statements of one cluster in one hour.

@@ -87,8 +87,8 @@ pub(super) fn plan_cluster(
         .zip(snap.demand.as_ref())
         .filter(|_| snap.activity_log_has_rows)
     {
-        Some((days, log)) => match log.profiles.get(&(cluster.id.clone(), days)) {
-            Some(p) => Some(p),
+        Some((days, log)) => match log.profiles.get(&cluster.id).filter(|(d, _)| *d == days) {
+            Some((_, p)) => Some(p),
             None => {
                 learned = crate::strategy::predict::profile_of(log, &cluster.id, days);
                 Some(&learned)

@@ -466,7 +466,7 @@ fn refresh_demand(slot: &mut Slot, sc: &Scenario, t: i64) {
     // Learned once for the day, not at every plan of it.
     let id = slot.sim.spec.id.clone();
     let profile = crate::strategy::predict::profile_of(&log, &id, days);
-    log.profiles.insert((id, days), profile);
+    log.profiles.insert(id, (days, profile));
     slot.snap.demand = Some(log);
 }
 
