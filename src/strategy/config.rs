@@ -173,36 +173,30 @@ impl<'a> Obj<'a> {
 
     /// A number > 0 (fractions allowed).
     pub fn opt_positive_f64(&self, key: &'static str) -> Result<Option<f64>, ConfigError> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(serde_json::Value::Number(n)) => match n.as_f64() {
-                Some(f) if f > 0.0 && f.is_finite() => Ok(Some(f)),
-                _ => Err(ConfigError::new(
-                    key,
-                    format!("must be a number > 0, got {n}"),
-                )),
-            },
-            Some(other) => Err(ConfigError::new(
-                key,
-                format!("must be a number > 0, got {}", kind_of(other)),
-            )),
-        }
+        self.opt_f64(key, "a number > 0", |f| f > 0.0 && f.is_finite())
     }
 
     /// A number within 0..=1.
     pub fn opt_fraction(&self, key: &'static str) -> Result<Option<f64>, ConfigError> {
+        self.opt_f64(key, "a number within 0..=1", |f| (0.0..=1.0).contains(&f))
+    }
+
+    /// A number for which `ok` holds; `what` names the values allowed.
+    fn opt_f64(
+        &self,
+        key: &'static str,
+        what: &str,
+        ok: impl Fn(f64) -> bool,
+    ) -> Result<Option<f64>, ConfigError> {
         match self.get(key) {
             None => Ok(None),
             Some(serde_json::Value::Number(n)) => match n.as_f64() {
-                Some(f) if (0.0..=1.0).contains(&f) => Ok(Some(f)),
-                _ => Err(ConfigError::new(
-                    key,
-                    format!("must be a number within 0..=1, got {n}"),
-                )),
+                Some(f) if ok(f) => Ok(Some(f)),
+                _ => Err(ConfigError::new(key, format!("must be {what}, got {n}"))),
             },
             Some(other) => Err(ConfigError::new(
                 key,
-                format!("must be a number within 0..=1, got {}", kind_of(other)),
+                format!("must be {what}, got {}", kind_of(other)),
             )),
         }
     }
