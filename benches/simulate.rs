@@ -47,8 +47,8 @@ fn main() {
             "predictive, 28 days of history",
         ),
         (
-            "fleet-100-predictive-late.toml",
-            "predictive, prewarm_lateness 0.3, 28 days of history",
+            "fleet-100-predictive-99.toml",
+            "predictive, prewarm_target 0.99, 28 days of history",
         ),
     ] {
         let alt =

@@ -638,6 +638,23 @@ pub struct Window {
     /// Statements per second while it runs, on a slow day (the tenth
     /// percentile of its days).
     pub rate: f64,
+    /// Each day it occurred on, earliest onset first: what the prewarm is
+    /// aimed from (see `forecast::prepare`).
+    #[serde(skip)]
+    pub samples: Vec<DaySample>,
+}
+
+/// One day's occurrence of a window, as the history saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct DaySample {
+    /// Monday = 0.
+    pub weekday: u8,
+    /// Its onset, seconds from the day's midnight.
+    pub onset: i64,
+    /// Statements per second while it ran.
+    pub rate: f64,
+    /// Statements it had.
+    pub statements: f64,
 }
 
 /// What the history says about a cluster's demand.
@@ -693,5 +710,24 @@ impl Window {
     /// and on two days at least.
     pub fn expected_on(&self, weekday: usize, observed: &[u16; 7]) -> bool {
         self.days >= 2 && self.share(weekday, observed) > RECURS
+    }
+
+    /// Statements per second on a slow day of this weekday (the tenth
+    /// percentile of its days): weekend days of an office window are far
+    /// slower than its weekdays, and a silence means the session is over
+    /// sooner on a busy day. The window's [`Window::rate`] when no day of
+    /// this weekday was seen.
+    pub fn rate_on(&self, weekday: usize) -> f64 {
+        let mut rates: Vec<f64> = self
+            .samples
+            .iter()
+            .filter(|s| usize::from(s.weekday) == weekday)
+            .map(|s| s.rate)
+            .collect();
+        if rates.is_empty() {
+            return self.rate;
+        }
+        rates.sort_by(f64::total_cmp);
+        rates[(rates.len() - 1) / 10]
     }
 }

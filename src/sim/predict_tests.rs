@@ -38,8 +38,11 @@ fn run(text: &str, exact: bool) -> super::scorecard::Scorecard {
 #[test]
 fn prediction_serves_the_first_users_that_reaction_fails() {
     let reactive = run(&office(REACTIVE, "28d", 14), false);
-    let predictive = run(&office(PREDICTIVE, "28d", 14), false);
-    let (r, p) = (&reactive.total, &predictive.total);
+    let every = run(
+        &office(&with(PREDICTIVE, "prewarm_target = 1.0"), "28d", 14),
+        false,
+    );
+    let (r, p) = (&reactive.total, &every.total);
     assert_eq!(r.service.queries, p.service.queries, "the same demand");
     assert_eq!(r.oracle_credits, p.oracle_credits);
     assert!(r.service.failed_attempts > 20, "{:?}", r.service);
@@ -49,6 +52,43 @@ fn prediction_serves_the_first_users_that_reaction_fails() {
     // Waking ahead costs the onset's spread, not always-on.
     assert!(p.credits < 1.25 * p.oracle_credits, "{p:?}");
     assert!(p.credits < 0.5 * p.always_on_credits);
+}
+
+/// The default `prewarm_target` (99.5 %) wakes later than serving every
+/// past day would: it costs less, serves at least its target, and fails a
+/// handful of the earliest days' first queries, not the reactive hundreds.
+#[test]
+fn the_default_target_trades_a_few_early_queries_for_credits() {
+    let every = run(
+        &office(&with(PREDICTIVE, "prewarm_target = 1.0"), "28d", 14),
+        false,
+    )
+    .total;
+    let default = run(&office(PREDICTIVE, "28d", 14), false).total;
+    let reactive = run(&office(REACTIVE, "28d", 14), false).total;
+    assert!(
+        default.credits < every.credits,
+        "{} vs {}",
+        default.credits,
+        every.credits
+    );
+    assert!(
+        default.service.served_within_pct >= 99.5,
+        "{:?}",
+        default.service
+    );
+    assert!(
+        default.service.failed_attempts > 0
+            && default.service.failed_attempts * 4 < reactive.service.failed_attempts,
+        "{:?} vs {:?}",
+        default.service,
+        reactive.service
+    );
+}
+
+/// A predictive row with one more config key.
+fn with(rows: &str, key: &str) -> String {
+    rows.replace("predict = true", &format!("predict = true, {key}"))
 }
 
 #[test]
@@ -152,7 +192,7 @@ fn every_shipped_alternative_applies_to_its_scenario() {
     }
     assert_eq!(
         n, 13,
-        "reactive, predictive and schedule for four scenarios, and fleet-100 with prewarm_lateness"
+        "reactive, predictive and schedule for four scenarios, and fleet-100 with prewarm_target 0.99"
     );
 }
 
@@ -165,7 +205,11 @@ fn nightly_batch_predictive_meets_the_goal_reactive_does_not() {
     let r = shipped("nightly-batch", "reactive").total;
     assert!(p.service.served_within_pct >= 99.5, "{:?}", p.service);
     assert!(p.vs_oracle.is_some_and(|v| v <= 1.15), "{:?}", p.vs_oracle);
-    assert_eq!(p.service.failed_attempts, 0, "{:?}", p.service);
+    assert!(
+        p.service.failed_attempts * 10 < r.service.failed_attempts,
+        "{:?}",
+        p.service
+    );
     assert!(r.service.served_within_pct < 95.0, "{:?}", r.service);
     assert!(r.service.failed_attempts > 100, "{:?}", r.service);
     // Waking ahead costs no more than waking late here.
@@ -184,12 +228,8 @@ fn nightly_batch_predictive_meets_the_goal_reactive_does_not() {
 fn lateness_trades_early_first_queries_for_credits() {
     // `office`: 09:00 ± 30 min on weekdays.
     let noisy = |strategies: &str| office(strategies, "28d", 14);
-    let early = run(&noisy(PREDICTIVE), false).total;
-    let late = run(
-        &noisy(&PREDICTIVE.replace("predict = true", "predict = true, prewarm_lateness = 0.5")),
-        false,
-    )
-    .total;
+    let early = run(&noisy(&with(PREDICTIVE, "prewarm_lateness = 0.0")), false).total;
+    let late = run(&noisy(&with(PREDICTIVE, "prewarm_lateness = 0.5")), false).total;
     assert!(
         late.credits < early.credits,
         "{} vs {}",

@@ -80,15 +80,34 @@ impl IdleSuspendConfig {
         let history_days = o.opt_u64_in(keys::HISTORY_DAYS.name, 1, 56)?;
         let margin_s = o.opt_u64_in(keys::PREWARM_MARGIN_S.name, 0, 3600)?;
         let lateness = o.opt_fraction(keys::PREWARM_LATENESS.name)?;
+        let target = o.opt_fraction(keys::PREWARM_TARGET.name)?;
         for (key, given) in [
             (keys::HISTORY_DAYS.name, history_days.is_some()),
             (keys::PREWARM_MARGIN_S.name, margin_s.is_some()),
             (keys::PREWARM_LATENESS.name, lateness.is_some()),
+            (keys::PREWARM_TARGET.name, target.is_some()),
         ] {
             if given && !predict {
                 return Err(ConfigError::new(key, "only applies with \"predict\": true"));
             }
         }
+        if target.is_some_and(|t| t < 0.5) {
+            return Err(ConfigError::new(
+                keys::PREWARM_TARGET.name,
+                "a share of the statements from 0.5 to 1 (e.g. 0.995)",
+            ));
+        }
+        let aim = match (lateness, target) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::new(
+                    keys::PREWARM_TARGET.name,
+                    "give prewarm_target or prewarm_lateness, not both",
+                ))
+            }
+            (Some(l), None) => predict::Aim::Lateness(l),
+            (None, Some(t)) => predict::Aim::Target(t),
+            (None, None) => PredictConfig::default().aim,
+        };
         let defaults = PredictConfig::default();
         Ok(IdleSuspendConfig {
             idle_after_s: o.required_seconds(keys::IDLE_AFTER_S.name, 1)?,
@@ -99,7 +118,7 @@ impl IdleSuspendConfig {
             predict: predict.then(|| PredictConfig {
                 history_days: history_days.unwrap_or(defaults.history_days),
                 margin_s: margin_s.unwrap_or(defaults.margin_s),
-                lateness: lateness.unwrap_or(defaults.lateness),
+                aim,
             }),
         })
     }
@@ -177,7 +196,7 @@ pub fn predicting<'a>(
         ctx.now,
         ctx.cluster.activity.last_begin,
         lead.seconds(),
-        config.lateness,
+        config.aim,
     );
     Some(Predicting {
         config,
@@ -204,11 +223,15 @@ fn score(ctx: &Ctx, p: &Predicting, st: &mut IdleSuspendState) {
             ps.hit(p.config, o.wake);
         }
     } else if demand_now {
-        let predicted = p.forecast.keep_warm().is_some()
-            || p.forecast
-                .next_wake_in(now)
-                .is_some_and(|s| s <= p.lead.seconds());
+        // Only users who came after the onset the wake was aimed at count
+        // against the margin: earlier ones were left to wake it on demand
+        // (`prewarm_target`, `prewarm_lateness`), and widening the margin
+        // for them would undo that choice.
         let since = ctx.cluster.activity.last_begin.unwrap_or(now).min(now);
+        let predicted = p
+            .forecast
+            .keep_warm()
+            .is_some_and(|o| since >= o.wake + chrono::Duration::seconds(p.lead.seconds()));
         ps.waiting(since, predicted);
     }
 }
@@ -510,7 +533,7 @@ pub(super) fn next_change(
         .and_then(|ps| ps.hold.as_ref())
         .map(|h| h.until(last))
         .filter(|t| *t > ctx.now);
-    [p.forecast.next_change(ctx.now), hold]
+    [p.forecast.next_change(ctx.now, c.idle_after_s), hold]
         .into_iter()
         .flatten()
         .min()
@@ -1262,7 +1285,30 @@ mod tests {
 
         #[test]
         fn users_waiting_on_a_late_prewarm_widen_the_margin() {
-            // The replica was started at 08:41 but users came at 08:45.
+            // The replica was started at 08:41 for the 08:55 onset, but
+            // users who came at 08:57 still waited (it hydrated late).
+            let cold = with_activity(
+                cluster("c", vec![replica("r_200cc", "200cc", false)]),
+                Some("2026-02-02T08:57:00Z"),
+                3,
+            );
+            let mut st = running();
+            round(&cold, "2026-02-02T08:58:00Z", &mut st);
+            let warm = with_activity(
+                cluster("c", vec![replica("r_200cc", "200cc", true)]),
+                Some("2026-02-02T09:07:00Z"),
+                0,
+            );
+            round(&warm, "2026-02-02T09:08:00Z", &mut st);
+            let ps = st.predict.as_ref().unwrap();
+            assert_eq!(ps.misses, 1);
+            assert_eq!(ps.margin(&cfg().predict.unwrap()), 120.0 + 660.0);
+        }
+
+        #[test]
+        fn users_before_the_aimed_onset_do_not_widen_the_margin() {
+            // Users came at 08:45, before the 08:55 onset the 08:41 wake
+            // was aimed at: left to wake it on demand, not a late prewarm.
             let cold = with_activity(
                 cluster("c", vec![replica("r_200cc", "200cc", false)]),
                 Some("2026-02-02T08:45:00Z"),
@@ -1277,8 +1323,8 @@ mod tests {
             );
             round(&warm, "2026-02-02T08:56:00Z", &mut st);
             let ps = st.predict.as_ref().unwrap();
-            assert_eq!(ps.misses, 1);
-            assert_eq!(ps.margin(&cfg().predict.unwrap()), 120.0 + 660.0);
+            assert_eq!(ps.misses, 0);
+            assert_eq!(ps.margin(&cfg().predict.unwrap()), 120.0);
         }
 
         #[test]
@@ -1331,6 +1377,10 @@ mod tests {
                 serde_json::json!({"idle_after_s": 60, "predict": true, "prewarm_lateness": 1.5}),
                 serde_json::json!({"idle_after_s": 60, "predict": true, "prewarm_lateness": -0.1}),
                 serde_json::json!({"idle_after_s": 60, "predict": true, "prewarm_lateness": "late"}),
+                serde_json::json!({"idle_after_s": 60, "prewarm_target": 0.99}),
+                serde_json::json!({"idle_after_s": 60, "predict": true, "prewarm_target": 0.49}),
+                serde_json::json!({"idle_after_s": 60, "predict": true, "prewarm_target": 1.01}),
+                serde_json::json!({"idle_after_s": 60, "predict": true, "prewarm_target": 0.99, "prewarm_lateness": 0.3}),
             ] {
                 assert!(
                     IdleSuspendConfig::parse(&Obj::new(&v).unwrap()).is_err(),
@@ -1346,13 +1396,23 @@ mod tests {
             .unwrap();
             let p = c.predict.unwrap();
             assert_eq!(p.history_days, 14);
-            assert_eq!(p.lateness, 0.0, "serves the earliest onset by default");
+            assert_eq!(
+                p.aim,
+                predict::Aim::Target(0.995),
+                "aims for 99.5 % of the statements by default"
+            );
             let c = IdleSuspendConfig::parse(
                 &Obj::new(&serde_json::json!({"idle_after_s": 60, "predict": true, "prewarm_lateness": 0.25}))
                     .unwrap(),
             )
             .unwrap();
-            assert_eq!(c.predict.unwrap().lateness, 0.25);
+            assert_eq!(c.predict.unwrap().aim, predict::Aim::Lateness(0.25));
+            let c = IdleSuspendConfig::parse(
+                &Obj::new(&serde_json::json!({"idle_after_s": 60, "predict": true, "prewarm_target": 0.98}))
+                    .unwrap(),
+            )
+            .unwrap();
+            assert_eq!(c.predict.unwrap().aim, predict::Aim::Target(0.98));
             let _ = Duration::zero();
         }
     }

@@ -137,7 +137,13 @@ key!(
     PREWARM_LATENESS,
     "prewarm_lateness",
     Fraction,
-    "with predict: 0 prewarms for the earliest onset of past days, 1 for the median; above 0 trades early days' first queries for credits (default 0)"
+    "with predict: fix the wake between the earliest (0) and the median (1) onset of past days, every expected day, instead of prewarm_target"
+);
+key!(
+    PREWARM_TARGET,
+    "prewarm_target",
+    Fraction,
+    "with predict: share of the statements to find the cluster hydrated; the wake comes as late, and sparse days (weekends) wake on demand, as far as past days say this holds (0.5..=1, default 0.995)"
 );
 key!(
     COOLDOWN_S,
@@ -220,6 +226,7 @@ impl StrategyKind {
                 &HISTORY_DAYS,
                 &PREWARM_MARGIN_S,
                 &PREWARM_LATENESS,
+                &PREWARM_TARGET,
             ],
             StrategyKind::Limits => &[&MAX_REPLICAS, &MAX_CREDITS_PER_HOUR],
             StrategyKind::Stabilization => &[&SCALE_DOWN_AFTER_S, &SCALE_UP_AFTER_S],

@@ -2,9 +2,18 @@
 //! and the lead (learned hydration + one interval + the adapted margin),
 //! where the cluster stands with respect to its predicted demand.
 //!
-//! For each window expected on a day (see `profile`), an occurrence:
-//! - `wake` = earliest onset − lead: the replica is started then, so it is
-//!   hydrated when the earliest users of that window ever arrived;
+//! Each window is first *prepared for* ([`prepare`]): the onset the wake
+//! aims at and the weekdays left to wake on demand. By default
+//! (`prewarm_target` 0.995) that is as late, and on as few days, as still
+//! finds the cluster hydrated for 99.5 % of the window's statements when
+//! the past days are replayed: a busy window whose start wanders is aimed a
+//! little after its earliest onset, and weekend days with a handful of
+//! statements wake on demand instead of being held warm for hours.
+//!
+//! For each window expected on a day not left on demand, an occurrence:
+//! - `wake` = aimed onset − lead: the replica is started then, so it is
+//!   hydrated when the users of that window arrive (with `prewarm_target`
+//!   1, or `prewarm_lateness` 0, when the earliest ever arrived);
 //! - from `wake` to `hold_until` (the latest onset + lead) the cluster is
 //!   kept warm while nobody came, and after users came until the earlier of
 //!   `hold_until` and the window's earliest end (so a lone early query
@@ -13,8 +22,10 @@
 //! - after that, if users came (a statement since `wake`), it is *started*:
 //!   it stays while the silence is shorter than `idle_after_s` until the
 //!   window's earliest end, then shorter than [`SESSION_OVER`] mean gaps at
-//!   the window's slow-day rate (a session that is over is detected in
-//!   minutes, not half an hour);
+//!   the slow-day rate of that weekday (a session that is over is detected
+//!   in minutes, not half an hour), until `idle_after_s` past the window's
+//!   latest end: later statements (a weekend day left on demand) are not
+//!   that session's;
 //! - if nobody came, it was *missed* (a holiday, a cancelled batch): the
 //!   cluster may suspend at once; a late arrival wakes it as usual.
 //!
@@ -26,7 +37,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
-use super::profile::{midnight, weekday, Profile, Window};
+use super::profile::{midnight, weekday, DaySample, Profile, Window};
 use crate::model::human_duration;
 
 /// Not suspending when the next wake is closer than this (churn).
@@ -107,13 +118,11 @@ impl Occurrence {
         }
     }
 
-    /// `lateness` (0..=1) places the onset prepared for between the
-    /// earliest (0) and the median (1) onset of past days.
-    fn of(i: usize, w: &Window, day: DateTime<Utc>, lead_s: i64, lateness: f64) -> Occurrence {
+    /// The occurrence of window `i` on `day`, prepared for the onset
+    /// `ready` (seconds from the day's midnight, see [`prepare`]).
+    fn of(i: usize, w: &Window, day: DateTime<Utc>, lead_s: i64, ready: i64) -> Occurrence {
         let onset_low = day + secs(w.onset.low);
         let onset_high = day + secs(w.onset.high);
-        let prepared = w.onset.low
-            + ((w.onset.median - w.onset.low).max(0) as f64 * lateness.clamp(0.0, 1.0)) as i64;
         Occurrence {
             window: i,
             day,
@@ -122,9 +131,9 @@ impl Occurrence {
             onset_high,
             end_low: (day + secs(w.end.low)).max(onset_high),
             end_high: (day + secs(w.end.high)).max(onset_high),
-            wake: day + secs(prepared) - secs(lead_s),
+            wake: day + secs(ready) - secs(lead_s),
             hold_until: onset_high + secs(lead_s),
-            rate: w.rate,
+            rate: w.rate_on(weekday(day)),
         }
     }
 
@@ -151,20 +160,136 @@ impl Occurrence {
     }
 }
 
-/// The occurrences of the profile's windows on days `[from, to]`, in wake order.
+/// How a wake is aimed.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Aim {
+    /// `prewarm_lateness`: every expected day is prepared for an onset
+    /// between the earliest (0) and the median (1) of past days.
+    Lateness(f64),
+    /// `prewarm_target`: as late, and on as few days, as still serves this
+    /// share of the window's statements warm when replayed over past days.
+    Target(f64),
+}
+
+/// How a window is prepared for: the onset aimed at (seconds from its
+/// day's midnight) and the weekdays left to wake on demand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Preparation {
+    pub ready: i64,
+    pub on_demand: [bool; 7],
+}
+
+/// The statements a day of `s` loses when the cluster is hydrated at
+/// `ready` (or, woken on demand, a cold start `cold_s` after its onset).
+fn lost(s: &DaySample, ready: Option<i64>, cold_s: i64) -> f64 {
+    let late = match ready {
+        Some(r) => (r - s.onset).clamp(0, cold_s),
+        None => cold_s,
+    };
+    (s.rate * late as f64).min(s.statements)
+}
+
+/// How window `w` is prepared for, given the cold start `cold_s` a wake on
+/// demand takes (the lead).
+///
+/// With [`Aim::Target`] the past days are replayed: for each onset aimed
+/// at, from the earliest (fenced) one up to the median, the statements
+/// lost (on days that came earlier) and the seconds held warm for nobody
+/// (on days that came later); then weekdays whose days lose the fewest
+/// statements per second held are left to wake on demand, while what is
+/// lost stays within the budget and only where holding them warm costs
+/// more than a cold start's time per statement it saves (a weekday as busy
+/// as the others is never given up to spend the budget). The cheapest
+/// choice wins. Weekends with a
+/// handful of statements wake on demand; a busy window whose onset wanders
+/// is prepared a little after its earliest onset. Without samples (or
+/// statements) it is the earliest onset, every day.
+pub fn prepare(w: &Window, observed: &[u16; 7], cold_s: i64, aim: Aim) -> Preparation {
+    let earliest = Preparation {
+        ready: w.onset.low,
+        on_demand: [false; 7],
+    };
+    let target = match aim {
+        Aim::Lateness(l) => {
+            let late = (w.onset.median - w.onset.low).max(0) as f64 * l.clamp(0.0, 1.0);
+            return Preparation {
+                ready: w.onset.low + late as i64,
+                ..earliest
+            };
+        }
+        Aim::Target(t) => t.clamp(0.0, 1.0),
+    };
+    let days: Vec<&DaySample> = w
+        .samples
+        .iter()
+        .filter(|s| w.expected_on(usize::from(s.weekday).min(6), observed))
+        .collect();
+    let statements: f64 = days.iter().map(|s| s.statements).sum();
+    if days.is_empty() || statements <= 0.0 {
+        return earliest;
+    }
+    let budget = (1.0 - target) * statements;
+    let mut best: Option<(f64, Preparation)> = None;
+    let candidates = std::iter::once(w.onset.low).chain(
+        days.iter()
+            .map(|s| s.onset)
+            .filter(|o| *o > w.onset.low && *o <= w.onset.median),
+    );
+    for ready in candidates {
+        // Per weekday: lost and held warm when prepared, lost on demand.
+        let mut prepared_lost = [0.0f64; 7];
+        let mut held = [0.0f64; 7];
+        let mut demand_lost = [0.0f64; 7];
+        for s in &days {
+            let d = usize::from(s.weekday).min(6);
+            prepared_lost[d] += lost(s, Some(ready), cold_s);
+            held[d] += (s.onset - ready).max(0) as f64;
+            demand_lost[d] += lost(s, None, cold_s);
+        }
+        let mut total_lost: f64 = prepared_lost.iter().sum();
+        if total_lost > budget {
+            break;
+        }
+        // Weekdays by seconds held saved per statement lost, best first.
+        let mut order: Vec<usize> = (0..7).filter(|d| held[*d] > 0.0).collect();
+        let per_lost = |d: usize| held[d] / (demand_lost[d] - prepared_lost[d]).max(1e-9);
+        order.sort_by(|a, b| per_lost(*b).total_cmp(&per_lost(*a)));
+        let mut on_demand = [false; 7];
+        let mut cost: f64 = held.iter().sum();
+        for d in order {
+            let extra = demand_lost[d] - prepared_lost[d];
+            // Only where holding warm costs more than a cold start's time
+            // per statement it saves (sparse days), and within the budget.
+            if held[d] > cold_s as f64 * extra && total_lost + extra <= budget {
+                total_lost += extra;
+                cost -= held[d];
+                on_demand[d] = true;
+            }
+        }
+        if best.as_ref().is_none_or(|(c, _)| cost < *c) {
+            best = Some((cost, Preparation { ready, on_demand }));
+        }
+    }
+    best.map_or(earliest, |(_, p)| p)
+}
+
+/// The occurrences of the profile's windows on days `[from, to]`, in wake
+/// order (a weekday left to wake on demand has none).
 fn occurrences(
     p: &Profile,
+    prep: &[Preparation],
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     lead_s: i64,
-    lateness: f64,
 ) -> Vec<Occurrence> {
     let mut out = Vec::new();
     let mut day = midnight(from);
     while day <= to {
-        for (i, w) in p.windows.iter().enumerate() {
-            if w.expected_on(weekday(day), &p.observed) {
-                out.push(Occurrence::of(i, w, day, lead_s, lateness));
+        let wd = weekday(day);
+        for ((i, w), pr) in p.windows.iter().enumerate().zip(prep) {
+            if w.expected_on(wd, &p.observed) && !pr.on_demand[wd] {
+                out.push(Occurrence::of(i, w, day, lead_s, pr.ready));
             }
         }
         day += Duration::days(1);
@@ -177,17 +302,17 @@ fn occurrences(
 /// (at most eight days ahead). Most calls find the next wake within two
 /// days: only when none comes before any day further out could start is
 /// the full week generated (a forecast is made several times a plan).
-fn upcoming(p: &Profile, now: DateTime<Utc>, lead_s: i64, lateness: f64) -> Vec<Occurrence> {
+fn upcoming(p: &Profile, prep: &[Preparation], now: DateTime<Utc>, lead_s: i64) -> Vec<Occurrence> {
     let from = now - Duration::days(2);
     let near = now + Duration::days(2);
-    let occ = occurrences(p, from, near, lead_s, lateness);
+    let occ = occurrences(p, prep, from, near, lead_s);
     // The earliest wake of any day after the near ones.
-    let earliest_offset = p.windows.iter().map(|w| w.onset.low).min().unwrap_or(0);
+    let earliest_offset = prep.iter().map(|pr| pr.ready).min().unwrap_or(0);
     let horizon = midnight(near) + Duration::days(1) + Duration::seconds(earliest_offset - lead_s);
     if occ.iter().any(|o| o.wake > now && o.wake < horizon) {
         occ
     } else {
-        occurrences(p, from, now + Duration::days(8), lead_s, lateness)
+        occurrences(p, prep, from, now + Duration::days(8), lead_s)
     }
 }
 
@@ -198,10 +323,15 @@ pub fn forecast(
     now: DateTime<Utc>,
     last_begin: Option<DateTime<Utc>>,
     lead_s: i64,
-    lateness: f64,
+    aim: Aim,
 ) -> Forecast {
     let lead_s = lead_s.max(0);
-    let occ = upcoming(p, now, lead_s, lateness);
+    let prep: Vec<Preparation> = p
+        .windows
+        .iter()
+        .map(|w| prepare(w, &p.observed, lead_s, aim))
+        .collect();
+    let occ = upcoming(p, &prep, now, lead_s);
     let started = |o: &Occurrence| last_begin.is_some_and(|b| b >= o.wake);
     let mut current = None;
     let mut holding = None;
@@ -257,7 +387,9 @@ impl Forecast {
     pub fn threshold(&self, now: DateTime<Utc>, idle_after_s: u64) -> (f64, String) {
         let classic = idle_after_s as f64;
         match &self.current {
-            Some((o, Phase::Started)) if now >= o.end_low => {
+            Some((o, Phase::Started))
+                if now >= o.end_low && now < o.end_high + secs(idle_after_s as i64) =>
+            {
                 let t = if o.rate > 0.0 {
                     (SESSION_OVER / o.rate).clamp(MIN_SILENCE_S, classic.max(MIN_SILENCE_S))
                 } else {
@@ -296,7 +428,7 @@ impl Forecast {
 
     /// The next instant after `now` at which a phase, a threshold or the
     /// wake-gap rule changes (with the inputs held still).
-    pub fn next_change(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    pub fn next_change(&self, now: DateTime<Utc>, idle_after_s: u64) -> Option<DateTime<Utc>> {
         let mut c: Vec<DateTime<Utc>> = Vec::new();
         if let Some(o) = &self.next {
             c.push(o.wake);
@@ -307,7 +439,12 @@ impl Forecast {
             c.push(o.end_low);
         }
         if let Some((o, _)) = &self.current {
-            c.extend([o.hold_until, o.end_low, o.end_high]);
+            c.extend([
+                o.hold_until,
+                o.end_low,
+                o.end_high,
+                o.end_high + secs(idle_after_s as i64),
+            ]);
         }
         c.into_iter().filter(|t| *t > now).min()
     }
@@ -346,6 +483,7 @@ pub(crate) mod tests {
                 occurred: [4, 4, 4, 3, 4, 0, 0],
                 days: 19,
                 rate: 0.03,
+                samples: Vec::new(),
             }],
         }
     }
@@ -355,18 +493,20 @@ pub(crate) mod tests {
         let p = office();
         let lead = 14 * 60;
         // Monday 2026-02-02.
-        let f = |now: &str, last: Option<&str>| forecast(&p, t(now), last.map(t), lead, 0.0);
+        let f = |now: &str, last: Option<&str>| {
+            forecast(&p, t(now), last.map(t), lead, Aim::Lateness(0.0))
+        };
         // Early morning: waiting for the 08:41 wake.
         let a = f("2026-02-02T06:00:00Z", Some("2026-01-30T17:00:00Z"));
         assert!(a.keep_warm().is_none());
         assert_eq!(a.next.as_ref().unwrap().wake, t("2026-02-02T08:41:00Z"));
         assert_eq!(
-            a.next_change(t("2026-02-02T06:00:00Z")),
+            a.next_change(t("2026-02-02T06:00:00Z"), 1800),
             Some(t("2026-02-02T08:36:00Z"))
         );
         // A change due now is not the next one: the one after it is.
         assert_eq!(
-            a.next_change(t("2026-02-02T08:36:00Z")),
+            a.next_change(t("2026-02-02T08:36:00Z"), 1800),
             Some(t("2026-02-02T08:41:00Z"))
         );
         // 08:41: warm, nobody yet.
@@ -400,7 +540,7 @@ pub(crate) mod tests {
             t("2026-02-02T10:00:00Z"),
             Some(t("2026-01-30T17:00:00Z")),
             14 * 60,
-            0.0,
+            Aim::Lateness(0.0),
         );
         assert_eq!(f.current.as_ref().unwrap().1, Phase::Missed);
         let (thr, why) = f.threshold(t("2026-02-02T10:00:00Z"), 1800);
@@ -414,9 +554,15 @@ pub(crate) mod tests {
     fn lateness_aims_the_wake_between_the_earliest_and_the_median_onset() {
         let p = office();
         let at = |lateness: f64| {
-            forecast(&p, t("2026-02-02T06:00:00Z"), None, 600, lateness)
-                .next
-                .unwrap()
+            forecast(
+                &p,
+                t("2026-02-02T06:00:00Z"),
+                None,
+                600,
+                Aim::Lateness(lateness),
+            )
+            .next
+            .unwrap()
         };
         assert_eq!(at(0.0).wake, t("2026-02-02T08:45:00Z"));
         assert_eq!(at(0.4).wake, t("2026-02-02T08:55:00Z"));
@@ -435,15 +581,18 @@ pub(crate) mod tests {
                 t("2026-02-02T06:00:00Z"),
                 None,
                 lead.seconds(),
-                lateness,
+                Aim::Lateness(lateness),
             )
             .next
             .unwrap()
         };
         let why = super::super::wake_reason(&p, &next(0.4), &lead);
-        assert!(why.ends_with("for onset 09:05 (prewarm_lateness)"), "{why}");
+        assert!(
+            why.ends_with("for onset 09:05 (earlier users wake it on demand)"),
+            "{why}"
+        );
         let why = super::super::wake_reason(&p, &next(0.0), &lead);
-        assert!(!why.contains("prewarm_lateness"), "{why}");
+        assert!(!why.contains("for onset"), "{why}");
     }
 
     /// Looking two days ahead first gives the forecast a full week gives,
@@ -464,22 +613,36 @@ pub(crate) mod tests {
                 for h in 0..24 * 7 {
                     let now = t("2026-02-02T00:20:00Z") + Duration::hours(h);
                     let full = {
+                        let prep = [prepare(
+                            &p.windows[0],
+                            &p.observed,
+                            lead,
+                            Aim::Lateness(0.0),
+                        )];
                         let occ = occurrences(
                             &p,
+                            &prep,
                             now - Duration::days(2),
                             now + Duration::days(8),
                             lead,
-                            0.0,
                         );
                         occ.into_iter().find(|o| o.wake > now).map(|o| o.wake)
                     };
-                    let near = forecast(&p, now, None, lead, 0.0).next.map(|o| o.wake);
+                    let near = forecast(&p, now, None, lead, Aim::Lateness(0.0))
+                        .next
+                        .map(|o| o.wake);
                     assert_eq!(near, full, "at {now}, lead {lead}");
                 }
             }
         }
         // Friday evening: the next wake is Monday's, beyond two days.
-        let f = forecast(&office(), t("2026-02-06T18:00:00Z"), None, 600, 0.0);
+        let f = forecast(
+            &office(),
+            t("2026-02-06T18:00:00Z"),
+            None,
+            600,
+            Aim::Lateness(0.0),
+        );
         assert_eq!(f.next.unwrap().day, t("2026-02-09T00:00:00Z"));
     }
 
@@ -487,7 +650,7 @@ pub(crate) mod tests {
     fn weekends_and_rare_weekdays_are_not_predicted() {
         let p = office();
         // Saturday: no occurrence near, next is Monday's.
-        let f = forecast(&p, t("2026-02-07T10:00:00Z"), None, 600, 0.0);
+        let f = forecast(&p, t("2026-02-07T10:00:00Z"), None, 600, Aim::Lateness(0.0));
         assert!(f.keep_warm().is_none());
         assert_eq!(f.next.as_ref().unwrap().day, t("2026-02-09T00:00:00Z"));
         assert_eq!(f.threshold(t("2026-02-07T10:00:00Z"), 900).0, 900.0);
@@ -496,18 +659,24 @@ pub(crate) mod tests {
     #[test]
     fn occurrences_describe_themselves() {
         let p = office();
-        let o = Occurrence::of(0, &p.windows[0], t("2026-02-02T00:00:00Z"), 840, 0.0);
+        let o = Occurrence::of(
+            0,
+            &p.windows[0],
+            t("2026-02-02T00:00:00Z"),
+            840,
+            hhmm(8, 55),
+        );
         assert_eq!(o.describe(), "Mon 09:20±25m");
         let mut w = p.windows[0].clone();
         w.onset.median = hhmm(8, 59);
-        let o = Occurrence::of(0, &w, t("2026-02-02T00:00:00Z"), 840, 0.0);
+        let o = Occurrence::of(0, &w, t("2026-02-02T00:00:00Z"), 840, w.onset.low);
         assert_eq!(o.describe(), "Mon 08:59±46m (earliest 08:55)");
         // Boundaries: under a minute of spread is no spread; a minute is
         // one; sides within a minute of each other are one ±.
         let with = |low: i64, median: i64, high: i64| {
             let mut w = p.windows[0].clone();
             w.onset = Spread { low, median, high };
-            Occurrence::of(0, &w, t("2026-02-02T00:00:00Z"), 840, 0.0).describe()
+            Occurrence::of(0, &w, t("2026-02-02T00:00:00Z"), 840, w.onset.low).describe()
         };
         let nine = hhmm(9, 0);
         assert_eq!(with(nine - 30, nine, nine + 30), "Mon 09:00");
@@ -517,5 +686,150 @@ pub(crate) mod tests {
             with(nine, nine, nine + 120),
             "Mon 09:00±2m (earliest 09:00)"
         );
+    }
+
+    /// Office hours every weekday (onsets 08:00..09:54 over 20 days, 0.05 q/s,
+    /// 1620 statements a day) and sparse weekend days (onsets from 09:00,
+    /// 0.002 q/s, 60 statements): four weeks of samples.
+    fn office_and_weekends() -> Profile {
+        let mut p = office();
+        let w = &mut p.windows[0];
+        let mut samples: Vec<DaySample> = (0..20)
+            .map(|i| DaySample {
+                weekday: (i % 5) as u8,
+                onset: hhmm(8, 0) + i * 6 * 60,
+                rate: 0.05,
+                statements: 1620.0,
+            })
+            .chain((0..8).map(|i| DaySample {
+                weekday: (5 + i % 2) as u8,
+                onset: hhmm(9, 0) + i * 5 * 60,
+                rate: 0.002,
+                statements: 60.0,
+            }))
+            .collect();
+        samples.sort_by_key(|s| s.onset);
+        w.onset = Spread {
+            low: hhmm(8, 0),
+            median: hhmm(9, 0),
+            high: hhmm(9, 54),
+        };
+        w.occurred = [4; 7];
+        w.days = 28;
+        w.samples = samples;
+        p
+    }
+
+    /// What the past days lose under `prep`, and their statements.
+    fn replayed(w: &Window, prep: &Preparation, cold: i64) -> (f64, f64) {
+        let lost: f64 = w
+            .samples
+            .iter()
+            .map(|s| {
+                let ready = (!prep.on_demand[usize::from(s.weekday)]).then_some(prep.ready);
+                lost(s, ready, cold)
+            })
+            .sum();
+        (lost, w.samples.iter().map(|s| s.statements).sum())
+    }
+
+    #[test]
+    fn a_target_aims_as_late_as_the_past_days_allow() {
+        let p = office_and_weekends();
+        let w = &p.windows[0];
+        let cold = 13 * 60;
+        let at = |aim| prepare(w, &p.observed, cold, aim);
+        let default = at(Aim::Target(0.995));
+        // Weekends lose a statement or two on demand: they wake so.
+        assert_eq!(
+            default.on_demand,
+            [false, false, false, false, false, true, true]
+        );
+        assert!(
+            default.ready > w.onset.low && default.ready <= w.onset.median,
+            "{default:?}"
+        );
+        let (lost, all) = replayed(w, &default, cold);
+        assert!(lost <= 0.005 * all, "{lost} of {all}");
+        // A looser target aims later; a stricter one earlier; 1 serves
+        // every past day from the earliest onset.
+        assert!(at(Aim::Target(0.98)).ready > default.ready);
+        assert!(at(Aim::Target(0.999)).ready < default.ready);
+        let every = at(Aim::Target(1.0));
+        assert_eq!(every.ready, w.onset.low);
+        assert_eq!(every.on_demand, [false; 7]);
+        assert_eq!(replayed(w, &every, cold).0, 0.0);
+        // The next later onset would lose more than allowed.
+        let later = w
+            .samples
+            .iter()
+            .map(|s| s.onset)
+            .find(|o| *o > default.ready)
+            .unwrap();
+        let (lost, _) = replayed(
+            w,
+            &Preparation {
+                ready: later,
+                ..default
+            },
+            cold,
+        );
+        assert!(lost > 0.005 * all, "{lost} of {all}");
+        // A fixed lateness ignores the samples; none, the earliest onset.
+        assert_eq!(
+            at(Aim::Lateness(0.5)),
+            Preparation {
+                ready: hhmm(8, 30),
+                on_demand: [false; 7]
+            }
+        );
+        let mut bare = w.clone();
+        bare.samples.clear();
+        assert_eq!(prepare(&bare, &p.observed, cold, Aim::Target(0.9)), every);
+    }
+
+    #[test]
+    fn a_day_left_on_demand_is_not_prewarmed_and_not_held_to_yesterday() {
+        let p = office_and_weekends();
+        let aim = Aim::Target(0.995);
+        // Saturday 2026-02-07, 10:00, users since 09:40: nothing predicted
+        // today, the next wake is Monday's.
+        let f = forecast(
+            &p,
+            t("2026-02-07T10:00:00Z"),
+            Some(t("2026-02-07T09:40:00Z")),
+            780,
+            aim,
+        );
+        assert!(f.keep_warm().is_none());
+        assert_eq!(f.next.as_ref().unwrap().day, t("2026-02-09T00:00:00Z"));
+        // Friday's session is long over: its short end-of-session silence
+        // (8 gaps at Friday's 0.05 q/s) does not suspend Saturday's users.
+        let (thr, _) = f.threshold(t("2026-02-07T10:00:00Z"), 900);
+        assert_eq!(thr, 900.0);
+        // On Friday evening it does, at Friday's own rate.
+        let fri = forecast(
+            &p,
+            t("2026-02-06T17:00:00Z"),
+            Some(t("2026-02-06T16:59:00Z")),
+            780,
+            aim,
+        );
+        let (thr, _) = fri.threshold(t("2026-02-06T17:00:00Z"), 900);
+        assert_eq!(thr, 8.0 / 0.05);
+        assert!(fri
+            .next_change(t("2026-02-06T17:00:00Z"), 900)
+            .is_some_and(|c| c <= t("2026-02-06T18:15:00Z")));
+    }
+
+    #[test]
+    fn each_weekday_has_its_own_slow_day_rate() {
+        let p = office_and_weekends();
+        let w = &p.windows[0];
+        assert_eq!(w.rate_on(2), 0.05);
+        assert_eq!(w.rate_on(6), 0.002);
+        let mut none_on_sunday = w.clone();
+        none_on_sunday.samples.retain(|s| s.weekday != 6);
+        assert_eq!(none_on_sunday.rate_on(6), w.rate, "the window's rate");
     }
 }

@@ -8,9 +8,11 @@
 //!   one-off spikes);
 //! - `hydration`: how long the cluster's replicas take, per size, from its
 //!   own past hydrations;
-//! - `forecast`: the prewarm decision: when to wake (earliest onset − lead,
-//!   lead = hydration + one interval + a margin adapted from misses), how
-//!   long to hold, when a session is over.
+//! - `forecast`: the prewarm decision: which onset to aim at and which
+//!   weekdays to leave on demand (from `prewarm_target`, replaying past
+//!   days), when to wake (aimed onset − lead, lead = hydration + one
+//!   interval + a margin adapted from misses), how long to hold, when a
+//!   session is over.
 //!
 //! Everything here is a pure function of the snapshot, the plan's `now`
 //! and the strategy's state slot: no clock, no I/O.
@@ -22,7 +24,7 @@ pub mod profile;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-pub use forecast::{Forecast, Occurrence, Phase};
+pub use forecast::{Aim, Forecast, Occurrence, Phase};
 pub use hydration::{Estimate, Hydrations};
 pub use profile::Profile;
 
@@ -40,19 +42,21 @@ pub struct PredictConfig {
     pub history_days: u64,
     /// The margin added to the lead before any miss (seconds, default 60).
     pub margin_s: u64,
-    /// Where between the earliest (0, the default) and the median (1)
-    /// onset of past days the prewarm aims: above 0 it trades the first
-    /// queries of early days (woken on demand, as without prediction) for
-    /// the credits of waiting warm on the others.
-    pub lateness: f64,
+    /// How the wake is aimed: by default for 99.5 % of the statements
+    /// (`prewarm_target`); `prewarm_lateness` fixes it between the earliest
+    /// (0) and the median (1) onset of past days instead.
+    pub aim: Aim,
 }
+
+/// The default `prewarm_target`.
+pub const DEFAULT_TARGET: f64 = 0.995;
 
 impl Default for PredictConfig {
     fn default() -> Self {
         PredictConfig {
             history_days: 28,
             margin_s: 60,
-            lateness: 0.0,
+            aim: Aim::Target(DEFAULT_TARGET),
         }
     }
 }
@@ -227,11 +231,14 @@ impl Lead {
 /// (earliest 08:55) from 4 weeks of history; hydration 11m on 200cc +
 /// interval 1m + margin 2m: waking at 08:41`.
 pub fn wake_reason(p: &Profile, o: &Occurrence, lead: &Lead) -> String {
-    // With `prewarm_lateness` the wake prepares for a later onset than the
-    // earliest: say which.
+    // Aimed later than the earliest onset (`prewarm_target`,
+    // `prewarm_lateness`): say for which.
     let prepared = o.wake + chrono::Duration::seconds(lead.seconds());
     let aim = if prepared > o.onset_low {
-        format!(" for onset {} (prewarm_lateness)", forecast::hm(prepared))
+        format!(
+            " for onset {} (earlier users wake it on demand)",
+            forecast::hm(prepared)
+        )
     } else {
         String::new()
     };

@@ -24,7 +24,7 @@
 use chrono::{DateTime, Datelike, Duration, Utc};
 
 use crate::model::DemandHour;
-pub use crate::model::{Profile, Spread, Window, PRIOR_DAYS, RECURS};
+pub use crate::model::{DaySample, Profile, Spread, Window, PRIOR_DAYS, RECURS};
 
 /// Statements closer than this belong to one session; session starts
 /// closer than this (on the time-of-day circle) belong to one window.
@@ -221,6 +221,17 @@ fn window_of(
         .iter()
         .map(|d| d.statements / ((d.last - d.first).num_seconds().max(600) as f64))
         .collect();
+    let mut samples: Vec<DaySample> = days
+        .iter()
+        .zip(&rates)
+        .map(|(d, rate)| DaySample {
+            weekday: weekday(d.day) as u8,
+            onset: d.onset,
+            rate: *rate,
+            statements: d.statements,
+        })
+        .collect();
+    samples.sort_by_key(|s| s.onset);
     rates.sort_by(f64::total_cmp);
     let rate = rates[(rates.len() - 1) / 10];
     Some(Window {
@@ -229,6 +240,7 @@ fn window_of(
         occurred,
         days: days.len() as u16,
         rate,
+        samples,
     })
 }
 
