@@ -191,7 +191,9 @@ fn describe_prediction(
             .map(|w| {
                 vec![
                     Cell::new(w.days.clone()),
+                    Cell::new(w.on_demand.clone()),
                     Cell::new(format!("{} ({}..{})", w.onset[1], w.onset[0], w.onset[2])),
+                    Cell::new(w.aimed_onset.clone()),
                     Cell::new(format!("{} ({}..{})", w.end[1], w.end[0], w.end[2])),
                     Cell::new(format!("{}", w.rate_qps)),
                     Cell::new(w.seen_on_days.to_string()),
@@ -200,8 +202,10 @@ fn describe_prediction(
             .collect();
         s.push_str(&indent(&table::render_plain(
             &[
-                "DAYS",
+                "PREWARMED",
+                "ON DEMAND",
                 "STARTS (RANGE)",
+                "AIMED AT",
                 "ENDS (RANGE)",
                 "Q/S",
                 "SEEN ON DAYS",

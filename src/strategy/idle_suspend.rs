@@ -567,7 +567,11 @@ pub(super) fn prediction(
             .profile
             .windows
             .iter()
-            .map(|w| predict::WindowView::of(w, &p.profile.observed))
+            .map(|w| {
+                let prep =
+                    forecast::prepare(w, &p.profile.observed, p.lead.seconds(), p.config.aim);
+                predict::WindowView::of(w, &p.profile.observed, &prep)
+            })
             .collect(),
         hydration,
         lead_s: p.lead.seconds(),

@@ -291,8 +291,13 @@ pub struct Prediction {
 /// One learned window, for people (times UTC).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct WindowView {
-    /// The weekdays it is expected on: `Mon-Fri`, `daily`, `Mon,Wed`.
+    /// The weekdays it is prewarmed for: `Mon-Fri`, `daily`, `Mon,Wed`.
     pub days: String,
+    /// The weekdays it is expected on but left to wake on demand (too few
+    /// statements to be worth holding warm): `Sat,Sun`, or `none`.
+    pub on_demand: String,
+    /// The onset a wake aims to have the cluster hydrated by.
+    pub aimed_onset: String,
     /// Earliest, median and latest onset, `HH:MM` (`-1d 23:30` before the day).
     pub onset: [String; 3],
     /// Earliest, median and latest end.
@@ -309,7 +314,13 @@ impl Prediction {
         let windows: Vec<String> = self
             .windows
             .iter()
-            .map(|w| format!("{} {} until ~{}", w.days, w.onset[1], w.end[1]))
+            .map(|w| {
+                let mut text = format!("{} {} until ~{}", w.days, w.onset[1], w.end[1]);
+                if w.on_demand != "none" {
+                    text.push_str(&format!(" ({} on demand)", w.on_demand));
+                }
+                text
+            })
             .collect();
         let mut s = if windows.is_empty() {
             format!("no recurring demand in {}", self.history)
@@ -370,13 +381,22 @@ fn offset(secs: i64) -> String {
 }
 
 impl WindowView {
-    pub fn of(w: &profile::Window, observed: &[u16; 7]) -> WindowView {
+    pub fn of(
+        w: &profile::Window,
+        observed: &[u16; 7],
+        prep: &forecast::Preparation,
+    ) -> WindowView {
         let mut on = [false; 7];
-        for (d, flag) in on.iter_mut().enumerate() {
-            *flag = w.expected_on(d, observed);
+        let mut on_demand = [false; 7];
+        for d in 0..7 {
+            let expected = w.expected_on(d, observed);
+            on[d] = expected && !prep.on_demand[d];
+            on_demand[d] = expected && prep.on_demand[d];
         }
         WindowView {
             days: weekdays(&on),
+            on_demand: weekdays(&on_demand),
+            aimed_onset: offset(prep.ready),
             onset: [
                 offset(w.onset.low),
                 offset(w.onset.median),
@@ -404,12 +424,71 @@ mod tests {
             "{}",
             keys.help
         );
+        let keys = crate::strategy::keys::PREWARM_TARGET;
+        assert_eq!(d.aim, Aim::Target(DEFAULT_TARGET));
+        assert!(
+            keys.help.contains(&format!("default {DEFAULT_TARGET})")),
+            "{}",
+            keys.help
+        );
         let keys = crate::strategy::keys::HISTORY_DAYS;
         assert!(
             keys.help.contains(&format!("default {})", d.history_days)),
             "{}",
             keys.help
         );
+    }
+
+    #[test]
+    fn a_window_shows_its_prewarmed_and_on_demand_days_and_its_aim() {
+        let p = forecast::tests::office();
+        let mut w = p.windows[0].clone();
+        w.occurred = [4; 7];
+        let prep = forecast::Preparation {
+            ready: 9 * 3600 + 5 * 60,
+            on_demand: [false, false, false, false, false, true, true],
+        };
+        let v = WindowView::of(&w, &p.observed, &prep);
+        assert_eq!(
+            (
+                v.days.as_str(),
+                v.on_demand.as_str(),
+                v.aimed_onset.as_str()
+            ),
+            ("Mon-Fri", "Sat,Sun", "09:05")
+        );
+        let view = |windows| Prediction {
+            history: "4 weeks".into(),
+            from: p.from,
+            until: p.until,
+            windows,
+            hydration: Vec::new(),
+            lead_s: 0,
+            margin_s: 0,
+            interval_s: 60,
+            phase: None,
+            next_demand: None,
+            next_wake: None,
+            hits: 0,
+            misses: 0,
+        };
+        assert_eq!(
+            view(vec![v]).summary(),
+            "Mon-Fri 09:20 until ~17:20 (Sat,Sun on demand)"
+        );
+        let every = WindowView::of(
+            &w,
+            &p.observed,
+            &forecast::Preparation {
+                ready: w.onset.low,
+                on_demand: [false; 7],
+            },
+        );
+        assert_eq!(
+            (every.days.as_str(), every.on_demand.as_str()),
+            ("daily", "none")
+        );
+        assert_eq!(view(vec![every]).summary(), "daily 09:20 until ~17:20");
     }
 
     #[test]
