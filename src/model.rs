@@ -712,22 +712,17 @@ impl Window {
         self.days >= 2 && self.share(weekday, observed) > RECURS
     }
 
-    /// Statements per second on a slow day of this weekday (the tenth
-    /// percentile of its days): weekend days of an office window are far
-    /// slower than its weekdays, and a silence means the session is over
-    /// sooner on a busy day. The window's [`Window::rate`] when no day of
-    /// this weekday was seen.
+    /// Statements per second on the slowest day of this weekday seen (at
+    /// most eight: the history is at most 56 days): weekend days of an
+    /// office window are far slower than its weekdays, and a silence means
+    /// the session is over sooner on a busy day. The window's
+    /// [`Window::rate`] when no day of this weekday was seen.
     pub fn rate_on(&self, weekday: usize) -> f64 {
-        let mut rates: Vec<f64> = self
-            .samples
+        self.samples
             .iter()
             .filter(|s| usize::from(s.weekday) == weekday)
             .map(|s| s.rate)
-            .collect();
-        if rates.is_empty() {
-            return self.rate;
-        }
-        rates.sort_by(f64::total_cmp);
-        rates[(rates.len() - 1) / 10]
+            .min_by(f64::total_cmp)
+            .unwrap_or(self.rate)
     }
 }

@@ -786,6 +786,13 @@ pub(crate) mod tests {
         let mut bare = w.clone();
         bare.samples.clear();
         assert_eq!(prepare(&bare, &p.observed, cold, Aim::Target(0.9)), every);
+        // Days without statements (nothing to serve) say nothing either.
+        let mut silent = w.clone();
+        silent.samples.iter_mut().for_each(|s| s.statements = 0.0);
+        assert_eq!(prepare(&silent, &p.observed, cold, Aim::Target(0.9)), every);
+        // However loose the target, never later than the median onset.
+        let loose = at(Aim::Target(0.5)).ready;
+        assert!(loose > default.ready && loose <= w.onset.median, "{loose}");
     }
 
     #[test]
@@ -828,6 +835,13 @@ pub(crate) mod tests {
         let w = &p.windows[0];
         assert_eq!(w.rate_on(2), 0.05);
         assert_eq!(w.rate_on(6), 0.002);
+        // The slowest day of the weekday, not its first nor its busiest.
+        let mut slow_wednesday = w.clone();
+        for (i, r) in [(2usize, 0.08), (7, 0.01)] {
+            slow_wednesday.samples[i].weekday = 2;
+            slow_wednesday.samples[i].rate = r;
+        }
+        assert_eq!(slow_wednesday.rate_on(2), 0.01);
         let mut none_on_sunday = w.clone();
         none_on_sunday.samples.retain(|s| s.weekday != 6);
         assert_eq!(none_on_sunday.rate_on(6), w.rate, "the window's rate");
