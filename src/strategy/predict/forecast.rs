@@ -795,6 +795,58 @@ pub(crate) mod tests {
         assert!(loose > default.ready && loose <= w.onset.median, "{loose}");
     }
 
+    /// Weekdays all start at 08:00 (0.05 q/s), but Fridays at 08:30;
+    /// Saturdays at 09:00 (0.004 q/s) and Sundays at 10:00 (0.002 q/s), 60
+    /// statements each: only the weekend is worth leaving on demand.
+    fn sparse_weekend() -> Window {
+        let mut w = office().windows[0].clone();
+        let day = |weekday: u8, onset: i64, rate: f64, statements: f64| DaySample {
+            weekday,
+            onset,
+            rate,
+            statements,
+        };
+        w.samples = (0..4)
+            .flat_map(|_| {
+                (0..4).map(|d| day(d, hhmm(8, 0), 0.05, 1620.0)).chain([
+                    day(4, hhmm(8, 30), 0.05, 1620.0),
+                    day(5, hhmm(9, 0), 0.004, 60.0),
+                    day(6, hhmm(10, 0), 0.002, 60.0),
+                ])
+            })
+            .collect();
+        w.onset = Spread {
+            low: hhmm(8, 0),
+            median: hhmm(8, 0),
+            high: hhmm(10, 0),
+        };
+        w.occurred = [4; 7];
+        w.days = 28;
+        w
+    }
+
+    #[test]
+    fn sparse_days_go_on_demand_best_first_within_the_budget() {
+        let w = sparse_weekend();
+        let cold = 780;
+        let on_demand = |t: f64| prepare(&w, &[4; 7], cold, Aim::Target(t)).on_demand;
+        // On demand, a Sunday loses 0.002 × 780 s = 1.56 statements for 4 h
+        // held, a Saturday 3.12 for 1 h: Sunday first. A budget of 13.15
+        // statements (32 880 × 0.0004) holds Sunday's four days (6.24),
+        // not Saturday's on top (12.48 more).
+        assert_eq!(
+            on_demand(0.9996),
+            [false, false, false, false, false, false, true]
+        );
+        // A loose target gives both up, never a busy Friday: holding it 30
+        // minutes costs less than the cold starts it would lose.
+        assert_eq!(
+            on_demand(0.99),
+            [false, false, false, false, false, true, true]
+        );
+        assert_eq!(on_demand(1.0), [false; 7]);
+    }
+
     #[test]
     fn a_day_left_on_demand_is_not_prewarmed_and_not_held_to_yesterday() {
         let p = office_and_weekends();
