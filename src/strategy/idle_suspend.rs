@@ -1287,48 +1287,43 @@ mod tests {
             assert_eq!(h.last(), Some(&900));
         }
 
+        /// The prediction's misses and margin after users came at `came`
+        /// (on Monday 2026-02-02, `HH:MM`) to a replica still hydrating,
+        /// seen a minute later, and hydrated at `hydrated` (the last
+        /// statement then), seen a minute after that.
+        fn after_a_wait(came: &str, hydrated: &str) -> (u32, f64) {
+            let at = |hm: &str, plus: i64| {
+                (t(&format!("2026-02-02T{hm}:00Z")) + Duration::minutes(plus)).to_rfc3339()
+            };
+            let cold = with_activity(
+                cluster("c", vec![replica("r_200cc", "200cc", false)]),
+                Some(&at(came, 0)),
+                3,
+            );
+            let mut st = running();
+            round(&cold, &at(came, 1), &mut st);
+            let warm = with_activity(
+                cluster("c", vec![replica("r_200cc", "200cc", true)]),
+                Some(&at(hydrated, 0)),
+                0,
+            );
+            round(&warm, &at(hydrated, 1), &mut st);
+            let ps = st.predict.as_ref().unwrap();
+            (ps.misses, ps.margin(&cfg().predict.unwrap()))
+        }
+
         #[test]
         fn users_waiting_on_a_late_prewarm_widen_the_margin() {
             // The replica was started at 08:41 for the 08:55 onset, but
             // users who came at 08:57 still waited (it hydrated late).
-            let cold = with_activity(
-                cluster("c", vec![replica("r_200cc", "200cc", false)]),
-                Some("2026-02-02T08:57:00Z"),
-                3,
-            );
-            let mut st = running();
-            round(&cold, "2026-02-02T08:58:00Z", &mut st);
-            let warm = with_activity(
-                cluster("c", vec![replica("r_200cc", "200cc", true)]),
-                Some("2026-02-02T09:07:00Z"),
-                0,
-            );
-            round(&warm, "2026-02-02T09:08:00Z", &mut st);
-            let ps = st.predict.as_ref().unwrap();
-            assert_eq!(ps.misses, 1);
-            assert_eq!(ps.margin(&cfg().predict.unwrap()), 120.0 + 660.0);
+            assert_eq!(after_a_wait("08:57", "09:07"), (1, 120.0 + 660.0));
         }
 
         #[test]
         fn users_before_the_aimed_onset_do_not_widen_the_margin() {
             // Users came at 08:45, before the 08:55 onset the 08:41 wake
             // was aimed at: left to wake it on demand, not a late prewarm.
-            let cold = with_activity(
-                cluster("c", vec![replica("r_200cc", "200cc", false)]),
-                Some("2026-02-02T08:45:00Z"),
-                3,
-            );
-            let mut st = running();
-            round(&cold, "2026-02-02T08:46:00Z", &mut st);
-            let warm = with_activity(
-                cluster("c", vec![replica("r_200cc", "200cc", true)]),
-                Some("2026-02-02T08:55:00Z"),
-                0,
-            );
-            round(&warm, "2026-02-02T08:56:00Z", &mut st);
-            let ps = st.predict.as_ref().unwrap();
-            assert_eq!(ps.misses, 0);
-            assert_eq!(ps.margin(&cfg().predict.unwrap()), 120.0);
+            assert_eq!(after_a_wait("08:45", "08:55"), (0, 120.0));
         }
 
         #[test]

@@ -709,15 +709,18 @@ pub(crate) mod tests {
             }))
             .collect();
         samples.sort_by_key(|s| s.onset);
-        w.onset = Spread {
-            low: hhmm(8, 0),
-            median: hhmm(9, 0),
-            high: hhmm(9, 54),
-        };
+        *w = seen_daily(w.clone(), samples, [hhmm(8, 0), hhmm(9, 0), hhmm(9, 54)]);
+        p
+    }
+
+    /// `w` seen on every day of four weeks, with these samples and onsets
+    /// (earliest, median, latest).
+    fn seen_daily(mut w: Window, samples: Vec<DaySample>, [low, median, high]: [i64; 3]) -> Window {
+        w.samples = samples;
+        w.onset = Spread { low, median, high };
         w.occurred = [4; 7];
         w.days = 28;
-        w.samples = samples;
-        p
+        w
     }
 
     /// What the past days lose under `prep`, and their statements.
@@ -799,14 +802,14 @@ pub(crate) mod tests {
     /// Saturdays at 09:00 (0.004 q/s) and Sundays at 10:00 (0.002 q/s), 60
     /// statements each: only the weekend is worth leaving on demand.
     fn sparse_weekend() -> Window {
-        let mut w = office().windows[0].clone();
+        let w = office().windows[0].clone();
         let day = |weekday: u8, onset: i64, rate: f64, statements: f64| DaySample {
             weekday,
             onset,
             rate,
             statements,
         };
-        w.samples = (0..4)
+        let samples = (0..4)
             .flat_map(|_| {
                 (0..4).map(|d| day(d, hhmm(8, 0), 0.05, 1620.0)).chain([
                     day(4, hhmm(8, 30), 0.05, 1620.0),
@@ -815,14 +818,7 @@ pub(crate) mod tests {
                 ])
             })
             .collect();
-        w.onset = Spread {
-            low: hhmm(8, 0),
-            median: hhmm(8, 0),
-            high: hhmm(10, 0),
-        };
-        w.occurred = [4; 7];
-        w.days = 28;
-        w
+        seen_daily(w, samples, [hhmm(8, 0), hhmm(8, 0), hhmm(10, 0)])
     }
 
     #[test]
