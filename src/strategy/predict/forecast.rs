@@ -841,6 +841,20 @@ pub(crate) mod tests {
             [false, false, false, false, false, true, true]
         );
         assert_eq!(on_demand(1.0), [false; 7]);
+        // One Sunday came at 07:50, before the aim: it loses 1.2 statements
+        // even prepared, so going on demand costs Sundays only 5.04 more.
+        // A budget of 7.56 (32 880 × 0.00023) holds the 1.2 and that.
+        let mut early_sunday = w.clone();
+        let sunday = early_sunday
+            .samples
+            .iter_mut()
+            .find(|s| s.weekday == 6)
+            .unwrap();
+        sunday.onset = hhmm(7, 50);
+        assert_eq!(
+            prepare(&early_sunday, &[4; 7], cold, Aim::Target(0.99977)).on_demand,
+            [false, false, false, false, false, false, true]
+        );
     }
 
     #[test]
