@@ -97,6 +97,7 @@ impl IdleSuspendConfig {
                 "a share of the statements from 0.5 to 1 (e.g. 0.995)",
             ));
         }
+        let defaults = PredictConfig::default();
         let aim = match (lateness, target) {
             (Some(_), Some(_)) => {
                 return Err(ConfigError::new(
@@ -106,9 +107,8 @@ impl IdleSuspendConfig {
             }
             (Some(l), None) => predict::Aim::Lateness(l),
             (None, Some(t)) => predict::Aim::Target(t),
-            (None, None) => PredictConfig::default().aim,
+            (None, None) => defaults.aim,
         };
-        let defaults = PredictConfig::default();
         Ok(IdleSuspendConfig {
             idle_after_s: o.required_seconds(keys::IDLE_AFTER_S.name, 1)?,
             cooldown_s: o.opt_seconds(keys::COOLDOWN_S.name, 0)?.unwrap_or(0),
@@ -228,10 +228,7 @@ fn score(ctx: &Ctx, p: &Predicting, st: &mut IdleSuspendState) {
         // (`prewarm_target`, `prewarm_lateness`), and widening the margin
         // for them would undo that choice.
         let since = ctx.cluster.activity.last_begin.unwrap_or(now).min(now);
-        let predicted = p
-            .forecast
-            .keep_warm()
-            .is_some_and(|o| since >= o.wake + chrono::Duration::seconds(p.lead.seconds()));
+        let predicted = p.forecast.keep_warm().is_some_and(|o| since >= o.aimed);
         ps.waiting(since, predicted);
     }
 }
@@ -567,11 +564,8 @@ pub(super) fn prediction(
             .profile
             .windows
             .iter()
-            .map(|w| {
-                let prep =
-                    forecast::prepare(w, &p.profile.observed, p.lead.seconds(), p.config.aim);
-                predict::WindowView::of(w, &p.profile.observed, &prep)
-            })
+            .zip(&p.forecast.preparations)
+            .map(|(w, prep)| predict::WindowView::of(w, &p.profile.observed, prep))
             .collect(),
         hydration,
         lead_s: p.lead.seconds(),

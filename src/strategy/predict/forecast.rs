@@ -61,6 +61,9 @@ pub struct Occurrence {
     pub onset_high: DateTime<Utc>,
     pub end_low: DateTime<Utc>,
     pub end_high: DateTime<Utc>,
+    /// The onset it is prepared for (see [`prepare`]): hydrated by then.
+    pub aimed: DateTime<Utc>,
+    /// `aimed` − the lead.
     pub wake: DateTime<Utc>,
     pub hold_until: DateTime<Utc>,
     /// Slow-day statements per second.
@@ -85,6 +88,8 @@ pub enum Phase {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Forecast {
     pub lead_s: i64,
+    /// How each of the profile's windows is prepared for, in its order.
+    pub preparations: Vec<Preparation>,
     /// The occurrence whose wake passed last, and its phase.
     pub current: Option<(Occurrence, Phase)>,
     /// An occurrence being held warm (wake passed, hold not over).
@@ -123,6 +128,7 @@ impl Occurrence {
     fn of(i: usize, w: &Window, day: DateTime<Utc>, lead_s: i64, ready: i64) -> Occurrence {
         let onset_low = day + secs(w.onset.low);
         let onset_high = day + secs(w.onset.high);
+        let aimed = day + secs(ready);
         Occurrence {
             window: i,
             day,
@@ -131,7 +137,8 @@ impl Occurrence {
             onset_high,
             end_low: (day + secs(w.end.low)).max(onset_high),
             end_high: (day + secs(w.end.high)).max(onset_high),
-            wake: day + secs(ready) - secs(lead_s),
+            aimed,
+            wake: aimed - secs(lead_s),
             hold_until: onset_high + secs(lead_s),
             rate: w.rate_on(weekday(day)),
         }
@@ -174,7 +181,7 @@ pub enum Aim {
 
 /// How a window is prepared for: the onset aimed at (seconds from its
 /// day's midnight) and the weekdays left to wake on demand.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Preparation {
     pub ready: i64,
     pub on_demand: [bool; 7],
@@ -326,12 +333,12 @@ pub fn forecast(
     aim: Aim,
 ) -> Forecast {
     let lead_s = lead_s.max(0);
-    let prep: Vec<Preparation> = p
+    let preparations: Vec<Preparation> = p
         .windows
         .iter()
         .map(|w| prepare(w, &p.observed, lead_s, aim))
         .collect();
-    let occ = upcoming(p, &prep, now, lead_s);
+    let occ = upcoming(p, &preparations, now, lead_s);
     let started = |o: &Occurrence| last_begin.is_some_and(|b| b >= o.wake);
     let mut current = None;
     let mut holding = None;
@@ -363,6 +370,7 @@ pub fn forecast(
     }
     Forecast {
         lead_s,
+        preparations,
         current,
         holding,
         next,

@@ -233,11 +233,10 @@ impl Lead {
 pub fn wake_reason(p: &Profile, o: &Occurrence, lead: &Lead) -> String {
     // Aimed later than the earliest onset (`prewarm_target`,
     // `prewarm_lateness`): say for which.
-    let prepared = o.wake + chrono::Duration::seconds(lead.seconds());
-    let aim = if prepared > o.onset_low {
+    let aim = if o.aimed > o.onset_low {
         format!(
             " for onset {} (earlier users wake it on demand)",
-            forecast::hm(prepared)
+            forecast::hm(o.aimed)
         )
     } else {
         String::new()
