@@ -202,7 +202,10 @@ fn predictive_transcript(bin: &str) {
         emu.add_activity_history(&support::ActivityHistory {
             clusters: "reports".into(),
             days: 28,
-            start_s: (now_s + in_s).rem_euclid(86_400),
+            // Not wrapped at midnight: late in the day, yesterday's
+            // session starts after midnight, today, so that its end is
+            // within the activity lookback whatever the time of day.
+            start_s: now_s + in_s,
             duration_s: 8 * 3600,
             per_hour: 40,
             jitter_s: 240,

@@ -13,4 +13,4 @@ trap pg_stop EXIT
 pg_start >&2
 
 cargo build --quiet --bin clusterctl
-CLUSTERCTL_BIN="$root/target/debug/clusterctl" cargo run --quiet --example readme_transcript
+CLUSTERCTL_BIN="${CARGO_TARGET_DIR:-$root/target}/debug/clusterctl" cargo run --quiet --example readme_transcript

@@ -24,7 +24,10 @@ fn history(emu: &Emulator, in_s: i64) -> u64 {
     emu.add_activity_history(&ActivityHistory {
         clusters: "bi".into(),
         days: 28,
-        start_s: (time_of_day(emu) + in_s).rem_euclid(86_400),
+        // Not wrapped at midnight: late in the day, yesterday's session
+        // is after midnight, today, within the activity lookback (wrapped,
+        // it ended over a day ago and the cluster would look new).
+        start_s: time_of_day(emu) + in_s,
         duration_s: 3600,
         per_hour: 30,
         ..ActivityHistory::default()

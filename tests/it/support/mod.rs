@@ -616,7 +616,8 @@ impl Emulator {
     /// Weeks of statement history in one statement: on each of the last
     /// `days` complete days (UTC), for every cluster whose name is LIKE
     /// `clusters`, `per_hour` finished statements per hour from
-    /// `start_s` after midnight for `duration_s`, the day's start moved by
+    /// `start_s` after midnight (more than a day: the next day's) for
+    /// `duration_s`, the day's start moved by
     /// up to ±`jitter_s` (the same for a given day and cluster). Sampled as
     /// Materialize samples the log (the effective rate, recorded in
     /// `sample_rate`; deterministic: by a hash of the cluster and time).
