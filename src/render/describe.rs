@@ -194,6 +194,10 @@ fn describe_prediction(
                     Cell::new(w.on_demand.clone()),
                     Cell::new(format!("{} ({}..{})", w.onset[1], w.onset[0], w.onset[2])),
                     Cell::new(w.aimed_onset.clone()),
+                    Cell::new(
+                        w.warm_in_past_pct
+                            .map_or_else(|| "-".to_string(), |p| format!("{p:.2}%")),
+                    ),
                     Cell::new(format!("{} ({}..{})", w.end[1], w.end[0], w.end[2])),
                     Cell::new(format!("{}", w.rate_qps)),
                     Cell::new(w.seen_on_days.to_string()),
@@ -206,6 +210,7 @@ fn describe_prediction(
                 "ON DEMAND",
                 "STARTS (RANGE)",
                 "AIMED AT",
+                "WARM IN PAST",
                 "ENDS (RANGE)",
                 "Q/S",
                 "SEEN ON DAYS",

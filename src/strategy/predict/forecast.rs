@@ -181,10 +181,13 @@ pub enum Aim {
 
 /// How a window is prepared for: the onset aimed at (seconds from its
 /// day's midnight) and the weekdays left to wake on demand.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Preparation {
     pub ready: i64,
     pub on_demand: [bool; 7],
+    /// The share of the past days' statements this preparation serves warm
+    /// when they are replayed (`None`: no statements to replay).
+    pub warm: Option<f64>,
 }
 
 /// The statements a day of `s` loses when the cluster is hydrated at
@@ -195,6 +198,21 @@ fn lost(s: &DaySample, ready: Option<i64>, cold_s: i64) -> f64 {
         None => cold_s,
     };
     (s.rate * late as f64).min(s.statements)
+}
+
+/// The share of the statements of `days` served warm when the cluster is
+/// hydrated at `ready` on each of them, but woken on demand on the
+/// weekdays of `on_demand` (`None`: no statements).
+fn warm_share(days: &[&DaySample], ready: i64, on_demand: &[bool; 7], cold_s: i64) -> Option<f64> {
+    let statements: f64 = days.iter().map(|s| s.statements).sum();
+    let lost: f64 = days
+        .iter()
+        .map(|s| {
+            let prepared = !on_demand[usize::from(s.weekday).min(6)];
+            lost(s, prepared.then_some(ready), cold_s)
+        })
+        .sum();
+    (statements > 0.0).then(|| 1.0 - lost / statements)
 }
 
 /// How window `w` is prepared for, given the cold start `cold_s` a wake on
@@ -213,25 +231,24 @@ fn lost(s: &DaySample, ready: Option<i64>, cold_s: i64) -> f64 {
 /// is prepared a little after its earliest onset. Without samples (or
 /// statements) it is the earliest onset, every day.
 pub fn prepare(w: &Window, observed: &[u16; 7], cold_s: i64, aim: Aim) -> Preparation {
-    let earliest = Preparation {
-        ready: w.onset.low,
-        on_demand: [false; 7],
-    };
-    let target = match aim {
-        Aim::Lateness(l) => {
-            let late = (w.onset.median - w.onset.low).max(0) as f64 * l.clamp(0.0, 1.0);
-            return Preparation {
-                ready: w.onset.low + late as i64,
-                ..earliest
-            };
-        }
-        Aim::Target(t) => t.clamp(0.0, 1.0),
-    };
     let days: Vec<&DaySample> = w
         .samples
         .iter()
         .filter(|s| w.expected_on(usize::from(s.weekday).min(6), observed))
         .collect();
+    let every_day = |ready: i64| Preparation {
+        ready,
+        on_demand: [false; 7],
+        warm: warm_share(&days, ready, &[false; 7], cold_s),
+    };
+    let earliest = every_day(w.onset.low);
+    let target = match aim {
+        Aim::Lateness(l) => {
+            let late = (w.onset.median - w.onset.low).max(0) as f64 * l.clamp(0.0, 1.0);
+            return every_day(w.onset.low + late as i64);
+        }
+        Aim::Target(t) => t.clamp(0.0, 1.0),
+    };
     let statements: f64 = days.iter().map(|s| s.statements).sum();
     if days.is_empty() || statements <= 0.0 {
         return earliest;
@@ -275,7 +292,15 @@ pub fn prepare(w: &Window, observed: &[u16; 7], cold_s: i64, aim: Aim) -> Prepar
             }
         }
         if best.as_ref().is_none_or(|(c, _)| cost < *c) {
-            best = Some((cost, Preparation { ready, on_demand }));
+            let warm = warm_share(&days, ready, &on_demand, cold_s);
+            best = Some((
+                cost,
+                Preparation {
+                    ready,
+                    on_demand,
+                    warm,
+                },
+            ));
         }
     }
     best.map_or(earliest, |(_, p)| p)
@@ -762,6 +787,12 @@ pub(crate) mod tests {
         );
         let (lost, all) = replayed(w, &default, cold);
         assert!(lost <= 0.005 * all, "{lost} of {all}");
+        // It says what it served warm in the replay.
+        let warm = default.warm.unwrap();
+        assert!(
+            (warm - (1.0 - lost / all)).abs() < 1e-9 && warm >= 0.995,
+            "{warm}"
+        );
         // A looser target aims later; a stricter one earlier; 1 serves
         // every past day from the earliest onset.
         assert!(at(Aim::Target(0.98)).ready > default.ready);
@@ -770,6 +801,7 @@ pub(crate) mod tests {
         assert_eq!(every.ready, w.onset.low);
         assert_eq!(every.on_demand, [false; 7]);
         assert_eq!(replayed(w, &every, cold).0, 0.0);
+        assert_eq!(every.warm, Some(1.0));
         // The next later onset would lose more than allowed.
         let later = w
             .samples
@@ -786,21 +818,28 @@ pub(crate) mod tests {
             cold,
         );
         assert!(lost > 0.005 * all, "{lost} of {all}");
-        // A fixed lateness ignores the samples; none, the earliest onset.
-        assert_eq!(
-            at(Aim::Lateness(0.5)),
-            Preparation {
-                ready: hhmm(8, 30),
-                on_demand: [false; 7]
-            }
+        // A fixed lateness ignores the samples to aim, every day, but says
+        // what the past days would have been served warm; without samples,
+        // the earliest onset, with nothing to say.
+        let half = at(Aim::Lateness(0.5));
+        assert_eq!((half.ready, half.on_demand), (hhmm(8, 30), [false; 7]));
+        let (lost, all) = replayed(w, &half, cold);
+        assert!(lost > 0.0);
+        assert!(
+            (half.warm.unwrap() - (1.0 - lost / all)).abs() < 1e-9,
+            "{half:?}"
         );
+        let earliest = |w: &Window| {
+            let p = prepare(w, &p.observed, cold, Aim::Target(0.9));
+            (p.ready, p.on_demand, p.warm)
+        };
         let mut bare = w.clone();
         bare.samples.clear();
-        assert_eq!(prepare(&bare, &p.observed, cold, Aim::Target(0.9)), every);
+        assert_eq!(earliest(&bare), (every.ready, every.on_demand, None));
         // Days without statements (nothing to serve) say nothing either.
         let mut silent = w.clone();
         silent.samples.iter_mut().for_each(|s| s.statements = 0.0);
-        assert_eq!(prepare(&silent, &p.observed, cold, Aim::Target(0.9)), every);
+        assert_eq!(earliest(&silent), (every.ready, every.on_demand, None));
         // However loose the target, never later than the median onset.
         let loose = at(Aim::Target(0.5)).ready;
         assert!(loose > default.ready && loose <= w.onset.median, "{loose}");

@@ -297,6 +297,11 @@ pub struct WindowView {
     pub on_demand: String,
     /// The onset a wake aims to have the cluster hydrated by.
     pub aimed_onset: String,
+    /// The share of the past days' statements (in percent, to 0.01) that
+    /// found the cluster hydrated when they are replayed under this aim and
+    /// these on-demand days: what `prewarm_target` bounds. `None` without
+    /// statements to replay.
+    pub warm_in_past_pct: Option<f64>,
     /// Earliest, median and latest onset, `HH:MM` (`-1d 23:30` before the day).
     pub onset: [String; 3],
     /// Earliest, median and latest end.
@@ -396,6 +401,7 @@ impl WindowView {
             days: weekdays(&on),
             on_demand: weekdays(&on_demand),
             aimed_onset: offset(prep.ready),
+            warm_in_past_pct: prep.warm.map(|w| (w * 10_000.0).round() / 100.0),
             onset: [
                 offset(w.onset.low),
                 offset(w.onset.median),
@@ -446,15 +452,17 @@ mod tests {
         let prep = forecast::Preparation {
             ready: 9 * 3600 + 5 * 60,
             on_demand: [false, false, false, false, false, true, true],
+            warm: Some(0.996_24),
         };
         let v = WindowView::of(&w, &p.observed, &prep);
         assert_eq!(
             (
                 v.days.as_str(),
                 v.on_demand.as_str(),
-                v.aimed_onset.as_str()
+                v.aimed_onset.as_str(),
+                v.warm_in_past_pct
             ),
-            ("Mon-Fri", "Sat,Sun", "09:05")
+            ("Mon-Fri", "Sat,Sun", "09:05", Some(99.62))
         );
         let view = |windows| Prediction {
             history: "4 weeks".into(),
@@ -481,6 +489,7 @@ mod tests {
             &forecast::Preparation {
                 ready: w.onset.low,
                 on_demand: [false; 7],
+                warm: None,
             },
         );
         assert_eq!(
