@@ -655,6 +655,8 @@ pub struct DaySample {
     pub rate: f64,
     /// Statements it had.
     pub statements: f64,
+    /// Its week of the history (0: the first seven days).
+    pub week: u8,
 }
 
 /// What the history says about a cluster's demand.

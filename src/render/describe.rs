@@ -169,6 +169,11 @@ fn describe_text(d: &Description, style: &TextStyle) -> String {
     s
 }
 
+/// `99.62%`, or `-` when there is nothing to say.
+fn pct(p: Option<f64>) -> String {
+    p.map_or_else(|| "-".to_string(), |p| format!("{p:.2}%"))
+}
+
 /// The `Demand profile:` section of a predicting cluster.
 fn describe_prediction(
     s: &mut String,
@@ -194,10 +199,8 @@ fn describe_prediction(
                     Cell::new(w.on_demand.clone()),
                     Cell::new(format!("{} ({}..{})", w.onset[1], w.onset[0], w.onset[2])),
                     Cell::new(w.aimed_onset.clone()),
-                    Cell::new(
-                        w.warm_in_past_pct
-                            .map_or_else(|| "-".to_string(), |p| format!("{p:.2}%")),
-                    ),
+                    Cell::new(pct(w.warm_in_past_pct)),
+                    Cell::new(pct(w.held_out_pct)),
                     Cell::new(format!("{} ({}..{})", w.end[1], w.end[0], w.end[2])),
                     Cell::new(format!("{}", w.rate_qps)),
                     Cell::new(w.seen_on_days.to_string()),
@@ -211,6 +214,7 @@ fn describe_prediction(
                 "STARTS (RANGE)",
                 "AIMED AT",
                 "WARM IN PAST",
+                "HELD OUT",
                 "ENDS (RANGE)",
                 "Q/S",
                 "SEEN ON DAYS",

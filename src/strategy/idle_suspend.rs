@@ -565,7 +565,15 @@ pub(super) fn prediction(
             .windows
             .iter()
             .zip(&p.forecast.preparations)
-            .map(|(w, prep)| predict::WindowView::of(w, &p.profile.observed, prep))
+            .map(|(w, prep)| {
+                let held = predict::forecast::held_out(
+                    w,
+                    &p.profile.observed,
+                    p.lead.seconds(),
+                    p.config.aim,
+                );
+                predict::WindowView::of(w, &p.profile.observed, prep, held)
+            })
             .collect(),
         hydration,
         lead_s: p.lead.seconds(),

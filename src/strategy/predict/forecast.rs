@@ -200,18 +200,58 @@ fn lost(s: &DaySample, ready: Option<i64>, cold_s: i64) -> f64 {
     (s.rate * late as f64).min(s.statements)
 }
 
-/// The share of the statements of `days` served warm when the cluster is
-/// hydrated at `ready` on each of them, but woken on demand on the
-/// weekdays of `on_demand` (`None`: no statements).
+/// The statements `days` lose when the cluster is hydrated at `ready` on
+/// each of them, but woken on demand on the weekdays of `on_demand`; and
+/// their statements.
+fn replay<'a>(
+    days: impl IntoIterator<Item = &'a DaySample>,
+    ready: i64,
+    on_demand: &[bool; 7],
+    cold_s: i64,
+) -> (f64, f64) {
+    days.into_iter().fold((0.0, 0.0), |(l, n), s| {
+        let prepared = !on_demand[usize::from(s.weekday).min(6)];
+        (
+            l + lost(s, prepared.then_some(ready), cold_s),
+            n + s.statements,
+        )
+    })
+}
+
+/// The share of the statements of `days` served warm under [`replay`]
+/// (`None`: no statements).
 fn warm_share(days: &[&DaySample], ready: i64, on_demand: &[bool; 7], cold_s: i64) -> Option<f64> {
-    let statements: f64 = days.iter().map(|s| s.statements).sum();
-    let lost: f64 = days
-        .iter()
-        .map(|s| {
-            let prepared = !on_demand[usize::from(s.weekday).min(6)];
-            lost(s, prepared.then_some(ready), cold_s)
-        })
-        .sum();
+    let (lost, statements) = replay(days.iter().copied(), ready, on_demand, cold_s);
+    (statements > 0.0).then(|| 1.0 - lost / statements)
+}
+
+/// What to expect on days not seen yet: the share of the window's
+/// statements served warm when each week of its history is replayed under
+/// the preparation chosen from the other weeks alone (their own onsets,
+/// fenced), the weeks pooled. `None` with fewer than two weeks of samples,
+/// with a fixed `prewarm_lateness`, or without statements.
+pub fn held_out(w: &Window, observed: &[u16; 7], cold_s: i64, aim: Aim) -> Option<f64> {
+    if matches!(aim, Aim::Lateness(_)) {
+        return None;
+    }
+    let mut weeks: Vec<u8> = w.samples.iter().map(|s| s.week).collect();
+    weeks.sort_unstable();
+    weeks.dedup();
+    if weeks.len() < 2 {
+        return None;
+    }
+    let expected = |s: &&DaySample| w.expected_on(usize::from(s.weekday).min(6), observed);
+    let (mut lost, mut statements) = (0.0, 0.0);
+    for k in weeks {
+        let mut others = w.clone();
+        others.samples.retain(|s| s.week != k);
+        others.onset = super::profile::spread(others.samples.iter().map(|s| s.onset).collect());
+        let prep = prepare(&others, observed, cold_s, aim);
+        let this_week = w.samples.iter().filter(|s| s.week == k).filter(expected);
+        let (l, n) = replay(this_week, prep.ready, &prep.on_demand, cold_s);
+        lost += l;
+        statements += n;
+    }
     (statements > 0.0).then(|| 1.0 - lost / statements)
 }
 
@@ -733,12 +773,14 @@ pub(crate) mod tests {
                 onset: hhmm(8, 0) + i * 6 * 60,
                 rate: 0.05,
                 statements: 1620.0,
+                week: (i / 5) as u8,
             })
             .chain((0..8).map(|i| DaySample {
                 weekday: (5 + i % 2) as u8,
                 onset: hhmm(9, 0) + i * 5 * 60,
                 rate: 0.002,
                 statements: 60.0,
+                week: (i / 2) as u8,
             }))
             .collect();
         samples.sort_by_key(|s| s.onset);
@@ -845,24 +887,68 @@ pub(crate) mod tests {
         assert!(loose > default.ready && loose <= w.onset.median, "{loose}");
     }
 
+    #[test]
+    fn the_held_out_share_replays_each_week_under_the_aim_of_the_others() {
+        let p = office_and_weekends();
+        let w = &p.windows[0];
+        let cold = 13 * 60;
+        let aim = Aim::Target(0.995);
+        let in_sample = prepare(w, &p.observed, cold, aim).warm.unwrap();
+        // Onsets drift later week after week: the first week (08:00 to
+        // 08:24), replayed under the aim of the three later ones (none
+        // before their earliest onset, 08:30), loses at least 13 + 13 + 13
+        // + 12 + 6 minutes at 0.05 q/s: 171 of the 32 880 statements,
+        // which the in-sample replay does not see.
+        let held = held_out(w, &p.observed, cold, aim).unwrap();
+        assert!(in_sample >= 0.995, "{in_sample}");
+        assert!(held <= 1.0 - 171.0 / 32_880.0, "{held} vs {in_sample}");
+        // Every week alike (each weekday starting at its own time): the
+        // other weeks choose the same aim, and the shares agree.
+        let mut alike = w.clone();
+        for s in &mut alike.samples {
+            s.onset = hhmm(8, 0) + i64::from(s.weekday) * 11 * 60;
+        }
+        alike.onset = crate::strategy::predict::profile::spread(
+            alike.samples.iter().map(|s| s.onset).collect(),
+        );
+        let prep = prepare(&alike, &p.observed, cold, aim);
+        assert!(prep.ready > alike.onset.low, "{prep:?}");
+        let held = held_out(&alike, &p.observed, cold, aim).unwrap();
+        assert!(
+            (held - prep.warm.unwrap()).abs() < 1e-9,
+            "{held} vs {prep:?}"
+        );
+        // Nothing to hold out: one week, a fixed lateness, no statements.
+        let mut one_week = w.clone();
+        one_week.samples.retain(|s| s.week == 2);
+        assert_eq!(held_out(&one_week, &p.observed, cold, aim), None);
+        assert_eq!(held_out(w, &p.observed, cold, Aim::Lateness(0.5)), None);
+        let mut silent = w.clone();
+        silent.samples.iter_mut().for_each(|s| s.statements = 0.0);
+        assert_eq!(held_out(&silent, &p.observed, cold, aim), None);
+    }
+
     /// Weekdays all start at 08:00 (0.05 q/s), but Fridays at 08:30;
     /// Saturdays at 09:00 (0.004 q/s) and Sundays at 10:00 (0.002 q/s), 60
     /// statements each: only the weekend is worth leaving on demand.
     fn sparse_weekend() -> Window {
         let w = office().windows[0].clone();
-        let day = |weekday: u8, onset: i64, rate: f64, statements: f64| DaySample {
+        let day = |week: u8, weekday: u8, onset: i64, rate: f64, statements: f64| DaySample {
             weekday,
             onset,
             rate,
             statements,
+            week,
         };
         let samples = (0..4)
-            .flat_map(|_| {
-                (0..4).map(|d| day(d, hhmm(8, 0), 0.05, 1620.0)).chain([
-                    day(4, hhmm(8, 30), 0.05, 1620.0),
-                    day(5, hhmm(9, 0), 0.004, 60.0),
-                    day(6, hhmm(10, 0), 0.002, 60.0),
-                ])
+            .flat_map(|wk| {
+                (0..4)
+                    .map(move |d| day(wk, d, hhmm(8, 0), 0.05, 1620.0))
+                    .chain([
+                        day(wk, 4, hhmm(8, 30), 0.05, 1620.0),
+                        day(wk, 5, hhmm(9, 0), 0.004, 60.0),
+                        day(wk, 6, hhmm(10, 0), 0.002, 60.0),
+                    ])
             })
             .collect();
         seen_daily(w, samples, [hhmm(8, 0), hhmm(8, 0), hhmm(10, 0)])

@@ -302,6 +302,10 @@ pub struct WindowView {
     /// these on-demand days: what `prewarm_target` bounds. `None` without
     /// statements to replay.
     pub warm_in_past_pct: Option<f64>,
+    /// The same share with each week of the history replayed under the aim
+    /// chosen from the other weeks: what to expect on days not seen yet.
+    /// `None` with under two weeks of history or a fixed lateness.
+    pub held_out_pct: Option<f64>,
     /// Earliest, median and latest onset, `HH:MM` (`-1d 23:30` before the day).
     pub onset: [String; 3],
     /// Earliest, median and latest end.
@@ -389,7 +393,9 @@ impl WindowView {
         w: &profile::Window,
         observed: &[u16; 7],
         prep: &forecast::Preparation,
+        held_out: Option<f64>,
     ) -> WindowView {
+        let pct = |share: f64| (share * 10_000.0).round() / 100.0;
         let mut on = [false; 7];
         let mut on_demand = [false; 7];
         for d in 0..7 {
@@ -401,7 +407,8 @@ impl WindowView {
             days: weekdays(&on),
             on_demand: weekdays(&on_demand),
             aimed_onset: offset(prep.ready),
-            warm_in_past_pct: prep.warm.map(|w| (w * 10_000.0).round() / 100.0),
+            warm_in_past_pct: prep.warm.map(pct),
+            held_out_pct: held_out.map(pct),
             onset: [
                 offset(w.onset.low),
                 offset(w.onset.median),
@@ -454,15 +461,16 @@ mod tests {
             on_demand: [false, false, false, false, false, true, true],
             warm: Some(0.996_24),
         };
-        let v = WindowView::of(&w, &p.observed, &prep);
+        let v = WindowView::of(&w, &p.observed, &prep, Some(0.991_77));
         assert_eq!(
             (
                 v.days.as_str(),
                 v.on_demand.as_str(),
                 v.aimed_onset.as_str(),
-                v.warm_in_past_pct
+                v.warm_in_past_pct,
+                v.held_out_pct
             ),
-            ("Mon-Fri", "Sat,Sun", "09:05", Some(99.62))
+            ("Mon-Fri", "Sat,Sun", "09:05", Some(99.62), Some(99.18))
         );
         let view = |windows| Prediction {
             history: "4 weeks".into(),
@@ -491,6 +499,7 @@ mod tests {
                 on_demand: [false; 7],
                 warm: None,
             },
+            None,
         );
         assert_eq!(
             (every.days.as_str(), every.on_demand.as_str()),

@@ -229,6 +229,7 @@ fn window_of(
             onset: d.onset,
             rate: *rate,
             statements: d.statements,
+            week: ((d.day - from).num_days().max(0) / 7).min(255) as u8,
         })
         .collect();
     samples.sort_by_key(|s| s.onset);
@@ -245,7 +246,7 @@ fn window_of(
 }
 
 /// Fenced low, median and high of at least one value.
-fn spread(mut v: Vec<i64>) -> Spread {
+pub(crate) fn spread(mut v: Vec<i64>) -> Spread {
     v.sort_unstable();
     let q = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize];
     let (q1, med, q3) = (q(0.25), q(0.5), q(0.75));
