@@ -991,6 +991,51 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn giving_up_sparse_days_can_beat_aiming_later() {
+        // Weekdays at 0.05 q/s, 1620 statements: one at 08:00, one at
+        // 08:02, eighteen at 08:30; weekends at 14:00, 0.004 q/s, 60
+        // statements. Budget: 27 of the 32 880 statements.
+        let weekday = |week: u8, weekday: u8, onset: i64| DaySample {
+            weekday,
+            onset,
+            rate: 0.05,
+            statements: 1620.0,
+            week,
+        };
+        let weekend = |week: u8, weekday: u8| DaySample {
+            weekday,
+            onset: hhmm(14, 0),
+            rate: 0.004,
+            statements: 60.0,
+            week,
+        };
+        let mut samples: Vec<DaySample> = (0..4u8)
+            .flat_map(|wk| (0..5u8).map(move |d| weekday(wk, d, hhmm(8, 30))))
+            .chain((0..4u8).flat_map(|wk| [weekend(wk, 5), weekend(wk, 6)]))
+            .collect();
+        samples[0].onset = hhmm(8, 0);
+        samples[1].onset = hhmm(8, 2);
+        let w = seen_daily(
+            office().windows[0].clone(),
+            samples,
+            [hhmm(8, 0), hhmm(8, 30), hhmm(14, 0)],
+        );
+        let cold = 780;
+        let prep = prepare(&w, &[4; 7], cold, Aim::Target(1.0 - 27.0 / 32_880.0));
+        // Aimed at 08:02 the 08:00 day loses 6 statements, and the budget
+        // left gives up only one weekend day (4 × 3.12 each): held 116 160 s.
+        // Aimed at 08:00 nothing is lost prepared, both weekend days go on
+        // demand (24.96), and it holds 32 520 s: the earliest aim wins.
+        assert_eq!(
+            (prep.ready, prep.on_demand),
+            (hhmm(8, 0), [false, false, false, false, false, true, true])
+        );
+        let later = [false, false, false, false, false, true, false];
+        let (lost, _) = replay(&w.samples, hhmm(8, 2), &later, cold);
+        assert!(lost <= 27.0, "08:02 was a candidate: {lost}");
+    }
+
+    #[test]
     fn a_day_left_on_demand_is_not_prewarmed_and_not_held_to_yesterday() {
         let p = office_and_weekends();
         let aim = Aim::Target(0.995);
