@@ -276,25 +276,25 @@ pub fn prepare(w: &Window, observed: &[u16; 7], cold_s: i64, aim: Aim) -> Prepar
         .iter()
         .filter(|s| w.expected_on(usize::from(s.weekday).min(6), observed))
         .collect();
-    let every_day = |ready: i64| Preparation {
+    // The share served warm is replayed once, for the choice made.
+    let chosen = |ready: i64, on_demand: [bool; 7]| Preparation {
         ready,
-        on_demand: [false; 7],
-        warm: warm_share(&days, ready, &[false; 7], cold_s),
+        on_demand,
+        warm: warm_share(&days, ready, &on_demand, cold_s),
     };
-    let earliest = every_day(w.onset.low);
     let target = match aim {
         Aim::Lateness(l) => {
             let late = (w.onset.median - w.onset.low).max(0) as f64 * l.clamp(0.0, 1.0);
-            return every_day(w.onset.low + late as i64);
+            return chosen(w.onset.low + late as i64, [false; 7]);
         }
         Aim::Target(t) => t.clamp(0.0, 1.0),
     };
     let statements: f64 = days.iter().map(|s| s.statements).sum();
     if days.is_empty() || statements <= 0.0 {
-        return earliest;
+        return chosen(w.onset.low, [false; 7]);
     }
     let budget = (1.0 - target) * statements;
-    let mut best: Option<(f64, Preparation)> = None;
+    let mut best: Option<(f64, i64, [bool; 7])> = None;
     let candidates = std::iter::once(w.onset.low).chain(
         days.iter()
             .map(|s| s.onset)
@@ -331,19 +331,12 @@ pub fn prepare(w: &Window, observed: &[u16; 7], cold_s: i64, aim: Aim) -> Prepar
                 on_demand[d] = true;
             }
         }
-        if best.as_ref().is_none_or(|(c, _)| cost < *c) {
-            let warm = warm_share(&days, ready, &on_demand, cold_s);
-            best = Some((
-                cost,
-                Preparation {
-                    ready,
-                    on_demand,
-                    warm,
-                },
-            ));
+        if best.is_none_or(|(c, _, _)| cost < c) {
+            best = Some((cost, ready, on_demand));
         }
     }
-    best.map_or(earliest, |(_, p)| p)
+    let (ready, on_demand) = best.map_or((w.onset.low, [false; 7]), |(_, r, o)| (r, o));
+    chosen(ready, on_demand)
 }
 
 /// The occurrences of the profile's windows on days `[from, to]`, in wake
