@@ -104,6 +104,7 @@ pub(super) fn plan_cluster(
         sample_rate: snap.env.settings.sample_rate(),
         profile,
         interval_s: opts.interval.as_secs().max(1),
+        prepared: Default::default(),
     };
     let mut desired = Desired::from_cluster(cluster);
     let mut new_state = fresh_state(&state, &configs, snap.now);

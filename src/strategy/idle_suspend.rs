@@ -191,12 +191,12 @@ pub fn predicting<'a>(
         ctx.interval_s,
         ps.margin(config),
     );
-    let forecast = forecast::forecast(
+    let forecast = forecast::forecast_prepared(
         profile,
+        ctx.prepared.of(profile, lead.seconds(), config.aim),
         ctx.now,
         ctx.cluster.activity.last_begin,
         lead.seconds(),
-        config.aim,
     );
     Some(Predicting {
         config,
@@ -1140,6 +1140,7 @@ mod tests {
                 sample_rate: None,
                 profile: Some(&p),
                 interval_s: 60,
+                prepared: Default::default(),
             };
             let _ = d;
             // Five minutes before the wake the not-suspending-so-close rule

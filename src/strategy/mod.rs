@@ -379,6 +379,8 @@ pub struct Ctx<'a> {
     pub profile: Option<&'a predict::Profile>,
     /// How often the controller runs (a wake may come one interval late).
     pub interval_s: u64,
+    /// The preparations made from `profile` during this plan.
+    pub prepared: predict::forecast::Prepared,
 }
 
 impl Ctx<'_> {
@@ -664,6 +666,7 @@ pub(crate) mod testutil {
             sample_rate: None,
             profile,
             interval_s: 60,
+            prepared: Default::default(),
         };
         let mut d = Desired::from_cluster(cl);
         f(&ctx, &mut d);

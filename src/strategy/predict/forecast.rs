@@ -34,6 +34,8 @@
 //! one way (a silence only grows), which is what lets the simulator skip
 //! rounds and `apply --watch` sleep until the next change.
 
+use std::cell::RefCell;
+
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
@@ -381,6 +383,38 @@ fn upcoming(p: &Profile, prep: &[Preparation], now: DateTime<Utc>, lead_s: i64) 
     }
 }
 
+/// The preparations of a profile's windows made during one plan, by lead
+/// and aim: a plan forecasts up to five times with the same inputs, and
+/// the profile cannot change while the plan's context borrows it. A clone
+/// starts empty (it may be given another profile).
+#[derive(Debug, Default)]
+pub struct Prepared(RefCell<Vec<(i64, Aim, Vec<Preparation>)>>);
+
+impl Clone for Prepared {
+    fn clone(&self) -> Self {
+        Prepared::default()
+    }
+}
+
+impl Prepared {
+    /// How `p`'s windows are prepared for with this lead and aim
+    /// ([`prepare`]), made once.
+    pub fn of(&self, p: &Profile, lead_s: i64, aim: Aim) -> Vec<Preparation> {
+        let lead_s = lead_s.max(0);
+        let mut made = self.0.borrow_mut();
+        if let Some((_, _, v)) = made.iter().find(|(l, a, _)| *l == lead_s && *a == aim) {
+            return v.clone();
+        }
+        let v: Vec<Preparation> = p
+            .windows
+            .iter()
+            .map(|w| prepare(w, &p.observed, lead_s, aim))
+            .collect();
+        made.push((lead_s, aim, v.clone()));
+        v
+    }
+}
+
 /// Where the cluster stands at `now`; `last_begin` is its latest
 /// statement (within the activity lookback).
 pub fn forecast(
@@ -390,12 +424,25 @@ pub fn forecast(
     lead_s: i64,
     aim: Aim,
 ) -> Forecast {
+    forecast_prepared(
+        p,
+        Prepared::default().of(p, lead_s, aim),
+        now,
+        last_begin,
+        lead_s,
+    )
+}
+
+/// [`forecast`] with the windows' preparations already made (for this
+/// lead, see [`Prepared`]).
+pub fn forecast_prepared(
+    p: &Profile,
+    preparations: Vec<Preparation>,
+    now: DateTime<Utc>,
+    last_begin: Option<DateTime<Utc>>,
+    lead_s: i64,
+) -> Forecast {
     let lead_s = lead_s.max(0);
-    let preparations: Vec<Preparation> = p
-        .windows
-        .iter()
-        .map(|w| prepare(w, &p.observed, lead_s, aim))
-        .collect();
     let occ = upcoming(p, &preparations, now, lead_s);
     let started = |o: &Occurrence| last_begin.is_some_and(|b| b >= o.wake);
     let mut current = None;
@@ -980,6 +1027,36 @@ pub(crate) mod tests {
         assert_eq!(
             prepare(&early_sunday, &[4; 7], cold, Aim::Target(0.99977)).on_demand,
             [false, false, false, false, false, false, true]
+        );
+    }
+
+    #[test]
+    fn preparations_are_made_once_per_lead_and_aim() {
+        let p = office_and_weekends();
+        let direct = |lead: i64, aim: Aim| -> Vec<Preparation> {
+            p.windows
+                .iter()
+                .map(|w| prepare(w, &p.observed, lead, aim))
+                .collect()
+        };
+        let made = Prepared::default();
+        let (strict, loose) = (Aim::Target(0.995), Aim::Target(0.98));
+        // Each lead and aim gets its own, whatever was made before.
+        assert_ne!(direct(780, strict), direct(60, strict));
+        assert_ne!(direct(780, strict), direct(780, loose));
+        for (lead, aim) in [(780, strict), (60, strict), (780, loose), (780, strict)] {
+            assert_eq!(made.of(&p, lead, aim), direct(lead, aim), "{lead} {aim:?}");
+        }
+        // A negative lead is none, as in `forecast`.
+        assert_eq!(made.of(&p, -5, strict), direct(0, strict));
+        // A clone (maybe for another profile) starts with nothing made.
+        let every = Aim::Lateness(0.0);
+        assert_eq!(made.of(&p, 780, every)[0].ready, p.windows[0].onset.low);
+        let mut other = p.clone();
+        other.windows[0].onset.low -= 3600;
+        assert_eq!(
+            made.clone().of(&other, 780, every)[0].ready,
+            other.windows[0].onset.low
         );
     }
 
