@@ -124,6 +124,14 @@ fn suspended_with_the_next_demand_named_then_woken_ahead_of_it() {
     assert_eq!(p["history"], "4 weeks", "{json:#}");
     assert_eq!(p["windows"][0]["days"], "daily");
     assert_eq!(p["hydration"][0]["basis"], "learned");
+    // What the aim served warm on the past days, and on each week held
+    // out: four weeks of the same hour, so both meet the default target.
+    let w = &p["windows"][0];
+    for share in ["warm_in_past_pct", "held_out_pct"] {
+        let pct = w[share].as_f64().unwrap_or_default();
+        assert!((99.5..=100.0).contains(&pct), "{share}: {w:#}");
+    }
+    assert!(d.stdout.contains("WARM IN PAST"), "{}", d.all());
     conforms(&json);
 }
 
