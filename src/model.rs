@@ -659,6 +659,13 @@ pub struct DaySample {
     pub week: u8,
 }
 
+impl DaySample {
+    /// Its weekday as an index (Monday = 0, at most 6).
+    pub fn day(&self) -> usize {
+        usize::from(self.weekday).min(6)
+    }
+}
+
 /// What the history says about a cluster's demand.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Profile {
@@ -714,6 +721,17 @@ impl Window {
         self.days >= 2 && self.share(weekday, observed) > RECURS
     }
 
+    /// The past days of weekdays it is expected on: the days a preparation
+    /// for it is judged by.
+    pub fn expected_samples<'a>(
+        &'a self,
+        observed: &'a [u16; 7],
+    ) -> impl Iterator<Item = &'a DaySample> + 'a {
+        self.samples
+            .iter()
+            .filter(move |s| self.expected_on(s.day(), observed))
+    }
+
     /// Statements per second on the slowest day of this weekday seen (at
     /// most eight: the history is at most 56 days): weekend days of an
     /// office window are far slower than its weekdays, and a silence means
@@ -722,7 +740,7 @@ impl Window {
     pub fn rate_on(&self, weekday: usize) -> f64 {
         self.samples
             .iter()
-            .filter(|s| usize::from(s.weekday) == weekday)
+            .filter(|s| s.day() == weekday)
             .map(|s| s.rate)
             .min_by(f64::total_cmp)
             .unwrap_or(self.rate)

@@ -212,7 +212,7 @@ fn replay<'a>(
     cold_s: i64,
 ) -> (f64, f64) {
     days.into_iter().fold((0.0, 0.0), |(l, n), s| {
-        let prepared = !on_demand[usize::from(s.weekday).min(6)];
+        let prepared = !on_demand[s.day()];
         (
             l + lost(s, prepared.then_some(ready), cold_s),
             n + s.statements,
@@ -242,14 +242,13 @@ pub fn held_out(w: &Window, observed: &[u16; 7], cold_s: i64, aim: Aim) -> Optio
     if weeks.len() < 2 {
         return None;
     }
-    let expected = |s: &&DaySample| w.expected_on(usize::from(s.weekday).min(6), observed);
     let (mut lost, mut statements) = (0.0, 0.0);
     for k in weeks {
         let mut others = w.clone();
         others.samples.retain(|s| s.week != k);
         others.onset = super::profile::spread(others.samples.iter().map(|s| s.onset).collect());
         let prep = prepare(&others, observed, cold_s, aim);
-        let this_week = w.samples.iter().filter(|s| s.week == k).filter(expected);
+        let this_week = w.expected_samples(observed).filter(|s| s.week == k);
         let (l, n) = replay(this_week, prep.ready, &prep.on_demand, cold_s);
         lost += l;
         statements += n;
@@ -273,11 +272,7 @@ pub fn held_out(w: &Window, observed: &[u16; 7], cold_s: i64, aim: Aim) -> Optio
 /// is prepared a little after its earliest onset. Without samples (or
 /// statements) it is the earliest onset, every day.
 pub fn prepare(w: &Window, observed: &[u16; 7], cold_s: i64, aim: Aim) -> Preparation {
-    let days: Vec<&DaySample> = w
-        .samples
-        .iter()
-        .filter(|s| w.expected_on(usize::from(s.weekday).min(6), observed))
-        .collect();
+    let days: Vec<&DaySample> = w.expected_samples(observed).collect();
     // The share served warm is replayed once, for the choice made.
     let chosen = |ready: i64, on_demand: [bool; 7]| Preparation {
         ready,
@@ -308,7 +303,7 @@ pub fn prepare(w: &Window, observed: &[u16; 7], cold_s: i64, aim: Aim) -> Prepar
         let mut held = [0.0f64; 7];
         let mut demand_lost = [0.0f64; 7];
         for s in &days {
-            let d = usize::from(s.weekday).min(6);
+            let d = s.day();
             prepared_lost[d] += lost(s, Some(ready), cold_s);
             held[d] += (s.onset - ready).max(0) as f64;
             demand_lost[d] += lost(s, None, cold_s);
@@ -415,26 +410,9 @@ impl Prepared {
     }
 }
 
-/// Where the cluster stands at `now`; `last_begin` is its latest
-/// statement (within the activity lookback).
-pub fn forecast(
-    p: &Profile,
-    now: DateTime<Utc>,
-    last_begin: Option<DateTime<Utc>>,
-    lead_s: i64,
-    aim: Aim,
-) -> Forecast {
-    forecast_prepared(
-        p,
-        Prepared::default().of(p, lead_s, aim),
-        now,
-        last_begin,
-        lead_s,
-    )
-}
-
-/// [`forecast`] with the windows' preparations already made (for this
-/// lead, see [`Prepared`]).
+/// Where the cluster stands at `now`, its windows prepared for as
+/// `preparations` say (for this lead, see [`Prepared`]); `last_begin` is
+/// its latest statement (within the activity lookback).
 pub fn forecast_prepared(
     p: &Profile,
     preparations: Vec<Preparation>,
@@ -567,6 +545,18 @@ impl Forecast {
 pub(crate) mod tests {
     use super::*;
     use crate::strategy::predict::profile::{Spread, Window};
+
+    /// [`forecast_prepared`], preparing the windows itself.
+    fn forecast(
+        p: &Profile,
+        now: DateTime<Utc>,
+        last_begin: Option<DateTime<Utc>>,
+        lead_s: i64,
+        aim: Aim,
+    ) -> Forecast {
+        let prepared = Prepared::default().of(p, lead_s, aim);
+        forecast_prepared(p, prepared, now, last_begin, lead_s)
+    }
 
     fn t(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
@@ -844,7 +834,7 @@ pub(crate) mod tests {
             .samples
             .iter()
             .map(|s| {
-                let ready = (!prep.on_demand[usize::from(s.weekday)]).then_some(prep.ready);
+                let ready = (!prep.on_demand[s.day()]).then_some(prep.ready);
                 lost(s, ready, cold)
             })
             .sum();
@@ -1047,7 +1037,7 @@ pub(crate) mod tests {
         for (lead, aim) in [(780, strict), (60, strict), (780, loose), (780, strict)] {
             assert_eq!(made.of(&p, lead, aim), direct(lead, aim), "{lead} {aim:?}");
         }
-        // A negative lead is none, as in `forecast`.
+        // A negative lead is none, as in `forecast_prepared`.
         assert_eq!(made.of(&p, -5, strict), direct(0, strict));
         // A clone (maybe for another profile) starts with nothing made.
         let every = Aim::Lateness(0.0);
