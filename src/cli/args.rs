@@ -280,7 +280,7 @@ pub struct ApplyArgs {
     #[arg(long, value_name = "ADDR", requires = "watch")]
     pub metrics_addr: Option<std::net::SocketAddr>,
 
-    /// Write metrics to this file after each run, atomically (node-exporter textfile collector)
+    /// Add each run's metrics to this file, atomically and under a lock beside it (node-exporter textfile collector; cron runs and a watcher may share it)
     #[arg(long, value_name = "PATH")]
     pub metrics_file: Option<PathBuf>,
 

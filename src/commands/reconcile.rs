@@ -131,20 +131,31 @@ pub async fn apply(
     metrics_file: Option<&std::path::Path>,
     shutdown: &Shutdown,
 ) -> Result<Leased<Applied>, CommandError> {
-    // This run's counts only: they are added to the file's under its lock.
-    let metrics = metrics_file.map(|path| (Metrics::new(), path));
     let started = Instant::now();
     let result = shutdown
         .bounded(apply_once(ctx, opts, Some(shutdown.flag())))
         .await
         .unwrap_or_else(|| Err(abandoned()));
-    if let Some((m, path)) = &metrics {
-        record(m, &result, started.elapsed());
-        if let Err(e) = m.add_to_textfile(path) {
-            tracing::warn!("{e}");
-        }
+    if let Some(path) = metrics_file {
+        add_to_textfile(path, &result, started.elapsed());
     }
     result
+}
+
+/// Adds one run's counts to the textfile's, under its lock: one-shot runs
+/// (cron) and every run of `--watch` alike, so that processes sharing a
+/// file, overlapping or one after another, never write over each other's
+/// counts. Gauges are the run's own.
+fn add_to_textfile(
+    path: &std::path::Path,
+    result: &Result<Leased<Applied>, CommandError>,
+    elapsed: Duration,
+) {
+    let run = Metrics::new();
+    record(&run, result, elapsed);
+    if let Err(e) = run.add_to_textfile(path) {
+        tracing::warn!("{e}");
+    }
 }
 
 /// `--cluster NAME` that names no cluster, or one without strategies, is
@@ -180,14 +191,9 @@ pub async fn watch(
     shutdown: &Shutdown,
     mut on_run: impl FnMut(WatchRun<'_>),
 ) -> Result<(), CommandError> {
+    // This process's counts since it started (/metrics); the textfile has
+    // everybody's.
     let metrics = Arc::new(Metrics::new());
-    if let Some(previous) = wopts
-        .metrics_file
-        .as_ref()
-        .and_then(|p| crate::metrics::read_previous(p))
-    {
-        metrics.carry_over(&previous);
-    }
     let health = Arc::new(Health::new(wopts.interval));
     let _server = match wopts.metrics_addr {
         Some(addr) => Some(
@@ -224,9 +230,7 @@ pub async fn watch(
             health.ok();
         }
         if let Some(path) = &wopts.metrics_file {
-            if let Err(e) = metrics.write_textfile(path) {
-                tracing::warn!("{e}");
-            }
+            add_to_textfile(path, &result, elapsed);
         }
         let next_in = next_wait(jittered(wopts.interval, &mut rng), elapsed, due_in(&result));
         log_run(&result, elapsed, next_in);

@@ -512,13 +512,12 @@ impl Metrics {
         }
     }
 
-    /// Adds this process's counters to those of the textfile, for one-shot
-    /// runs (cron), which may overlap: each holds an exclusive lock on a
-    /// sidecar file (`.NAME.lock`, beside it; the collector reads only
-    /// `*.prom`) from reading the previous counts until its rename, so no
-    /// run writes over counts it has not read. Gauges are this run's.
-    /// A `--watch` process keeps its own totals and writes them whole: give
-    /// it a file of its own.
+    /// Adds these counters (one run's) to those of the textfile. Runs may
+    /// overlap (cron, a `--watch` process beside cron, two watchers): each
+    /// holds an exclusive lock on a sidecar file (`.NAME.lock`, beside it;
+    /// the collector reads only `*.prom`) from reading the previous counts
+    /// until its rename, so no run writes over counts it has not read.
+    /// Gauges are this run's.
     pub fn add_to_textfile(&self, path: &Path) -> Result<(), String> {
         let (dir, file_name) = textfile_parts(path)?;
         let lock_path = dir.join(format!(".{file_name}.lock"));
@@ -571,7 +570,7 @@ const MAX_TEXTFILE_BYTES: u64 = 16 << 20;
 
 /// The previous textfile, if there is one to carry over (at most
 /// [`MAX_TEXTFILE_BYTES`], so `--metrics-file /dev/zero` cannot hang a run).
-pub fn read_previous(path: &Path) -> Option<String> {
+fn read_previous(path: &Path) -> Option<String> {
     use std::io::Read as _;
     let file = std::fs::File::open(path).ok()?;
     let mut bytes = Vec::new();

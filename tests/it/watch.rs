@@ -234,11 +234,13 @@ fn watch_acts_on_a_later_run_serves_metrics_and_stops_on_sigterm() {
         get(port, "/healthz").is_none(),
         "the metrics server outlived the process"
     );
-    // No temporary file left next to the textfile.
+    // No temporary file left next to the textfile (the lock file that
+    // writers take turns on stays).
+    let lock = scratch.path().join(".clusterctl.prom.lock");
     let leftovers: Vec<PathBuf> = std::fs::read_dir(scratch.path())
         .expect("read dir")
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p != &textfile)
+        .filter(|p| p != &textfile && p != &lock)
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
@@ -462,6 +464,64 @@ fn one_shot_apply_writes_a_cumulative_textfile() {
         sample(&third, "clusterctl_last_success_timestamp_seconds"),
         sample(&second, "clusterctl_last_success_timestamp_seconds")
     );
+}
+
+/// A `--watch` process and cron runs may share one textfile: each run of
+/// the watcher adds its counts to the file's under the lock, as a one-shot
+/// run does, and never writes its own totals over the counts of the others.
+#[test]
+fn a_watcher_adds_to_a_textfile_it_shares_with_cron() {
+    let emu = Emulator::start();
+    emu.create_cluster("shared");
+    init_tables(&emu);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("clusterctl.prom");
+    let file_arg = file.to_string_lossy().into_owned();
+    let count = |outcome: &str| {
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        sample(
+            &text,
+            &format!("clusterctl_runs_total{{outcome=\"{outcome}\"}}"),
+        )
+        .unwrap_or(0.0)
+    };
+    let d = Daemon::start(
+        &emu.url(),
+        &[
+            "apply",
+            "--watch",
+            "--interval",
+            "1s",
+            "--metrics-file",
+            &file_arg,
+        ],
+    );
+    eventually(
+        Duration::from_secs(15),
+        "the watcher's first run",
+        &d,
+        || count("success") >= 1.0,
+    );
+    // A cron run against a database that is not there, meanwhile: a count
+    // the watcher never makes itself.
+    let bad = format!(
+        "postgres://u:pw@127.0.0.1:{}/db?sslmode=disable",
+        free_port()
+    );
+    let mut cmd = command();
+    cmd.args(["apply", "--metrics-file", &file_arg, "--max-retries", "0"])
+        .env("DATABASE_URL", bad);
+    let run = crate::cli::run_cmd(cmd);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert_eq!(count("error"), 1.0);
+    let before = count("success");
+    eventually(
+        Duration::from_secs(15),
+        "two more runs of the watcher",
+        &d,
+        || count("success") >= before + 2.0,
+    );
+    assert_eq!(count("error"), 1.0, "{}", read(&file));
 }
 
 #[test]
