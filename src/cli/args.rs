@@ -135,7 +135,7 @@ pub struct OutputArgs {
     /// Output format
     #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
-    /// More output: -v adds notes and info logs, -vv debug logs
+    /// More output: -v adds notes and info logs, -vv debug logs (with every SQL statement sent)
     #[arg(short, long, action = ArgAction::Count)]
     pub verbose: u8,
     /// Only errors

@@ -10,10 +10,12 @@
 // database on purpose (clippy.toml bans that in the decision core).
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use thiserror::Error;
+use tokio_postgres::types::{BorrowToSql, ToSql, Type};
+use tokio_postgres::{Row, RowStream};
 
 use crate::config::Connection;
 
@@ -184,7 +186,92 @@ pub struct Db {
     tls: tokio_postgres_rustls::MakeRustlsConnect,
 }
 
-pub type Client = deadpool_postgres::Object;
+/// A pooled connection. Every statement clusterctl sends goes through these
+/// methods: the one place where statements are logged, at debug (`-vv`),
+/// on one line with their duration and what came back. Statements carry no
+/// secret (the password travels only in the connection's start-up).
+pub struct Client(deadpool_postgres::Object);
+
+impl Client {
+    pub async fn query_typed(
+        &self,
+        sql: &str,
+        params: &[(&(dyn ToSql + Sync), Type)],
+    ) -> Result<Vec<Row>, tokio_postgres::Error> {
+        let started = Instant::now();
+        let result = self.0.query_typed(sql, params).await;
+        logged(
+            sql,
+            started,
+            result.as_ref().map(|rows| Some(rows.len() as u64)),
+        );
+        result
+    }
+
+    /// The rows as a stream: logged when the first answer came.
+    pub async fn query_typed_raw<P, I>(
+        &self,
+        sql: &str,
+        params: I,
+    ) -> Result<RowStream, tokio_postgres::Error>
+    where
+        P: BorrowToSql,
+        I: IntoIterator<Item = (P, Type)>,
+    {
+        let started = Instant::now();
+        let result = self.0.query_typed_raw(sql, params).await;
+        logged(sql, started, result.as_ref().map(|_| None));
+        result
+    }
+
+    pub async fn execute(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64, tokio_postgres::Error> {
+        let started = Instant::now();
+        let result = self.0.execute(sql, params).await;
+        logged(sql, started, result.as_ref().map(|n| Some(*n)));
+        result
+    }
+
+    pub async fn batch_execute(&self, sql: &str) -> Result<(), tokio_postgres::Error> {
+        let started = Instant::now();
+        let result = self.0.batch_execute(sql).await;
+        logged(sql, started, result.as_ref().map(|()| None));
+        result
+    }
+
+    pub fn cancel_token(&self) -> tokio_postgres::CancelToken {
+        self.0.cancel_token()
+    }
+}
+
+/// Longest statement text a log line carries (a snapshot's reads are a few
+/// kilobytes; a write of thousands of states may be far longer).
+const LOGGED_SQL_CHARS: usize = 4096;
+
+/// One debug event per statement: its text on one line, its duration and
+/// its outcome (the rows it returned or changed, when known: a stream is
+/// logged at its first answer).
+fn logged(sql: &str, started: Instant, outcome: Result<Option<u64>, &tokio_postgres::Error>) {
+    if !tracing::enabled!(target: "clusterctl::sql", tracing::Level::DEBUG) {
+        return;
+    }
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    let mut text = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+    if let Some((cut, _)) = text.char_indices().nth(LOGGED_SQL_CHARS) {
+        let total = text.chars().count();
+        text.truncate(cut);
+        text.push_str(&format!(" … ({total} characters)"));
+    }
+    match outcome {
+        Ok(rows) => tracing::debug!(target: "clusterctl::sql", ms, rows, sql = %text, "statement"),
+        Err(e) => {
+            tracing::debug!(target: "clusterctl::sql", ms, sql = %text, "statement failed: {}", describe(e))
+        }
+    }
+}
 
 impl Db {
     pub fn new(conn: &Connection, exec_cluster: Option<String>) -> Result<Db, DbError> {
@@ -226,11 +313,11 @@ impl Db {
         };
         let client = match tokio::time::timeout(deadline, self.pool.get()).await {
             Err(_) => return Err(timed_out()),
-            Ok(r) => r.map_err(|e| DbError::Connect {
+            Ok(r) => Client(r.map_err(|e| DbError::Connect {
                 target: self.target.clone(),
                 reason: pool_reason(&e),
                 transient: pool_transient(&e),
-            })?,
+            })?),
         };
         if let Some(cluster) = &self.exec_cluster {
             let set = format!("SET cluster = {}", crate::ddl::ident(cluster));
@@ -283,7 +370,7 @@ fn target_of(conn: &Connection) -> String {
 /// Closes a connection instead of handing it back to the pool: after a
 /// failure or a timeout it may be broken or still busy.
 pub fn discard(client: Client) {
-    drop(deadpool_postgres::Object::take(client));
+    drop(deadpool_postgres::Object::take(client.0));
 }
 
 fn pool_transient(e: &deadpool_postgres::PoolError) -> bool {

@@ -75,3 +75,55 @@ fn the_statement_history_is_one_statement_whatever_the_clusters() {
     );
     assert_eq!(large.ddl, 0);
 }
+
+/// `-vv` logs every statement we send through one choke point: as many
+/// events as the server ran statements, each on one line with its duration
+/// and what came back, the DDL among them.
+#[test]
+fn debug_logs_every_statement_sent() {
+    let emu = Emulator::start();
+    emu.seed_clusters(3, "fleet_");
+    init_tables(&emu);
+    emu.sql(
+        "INSERT INTO mz_cluster_strategies (cluster_id, strategy_type, config, updated_at) \
+         SELECT id, 'target_size', '{\"target_size\": \"50cc\"}', now() \
+         FROM mz_catalog.mz_clusters WHERE name LIKE 'fleet_%'",
+    );
+    emu.reset_stats();
+    let run = clusterctl(&emu, &["apply", "-vv", "--log-format", "json"]).ok();
+    let stats = emu.stats();
+    let logged: Vec<serde_json::Value> = run
+        .stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["target"] == "clusterctl::sql")
+        .collect();
+    assert_eq!(
+        logged.len() as u64,
+        stats.statements,
+        "{stats:?}\n{}",
+        run.stderr
+    );
+    for e in &logged {
+        let sql = e["sql"].as_str().unwrap_or_default();
+        assert!(!sql.is_empty() && !sql.contains('\n'), "{e}");
+        assert!(e["ms"].as_f64().is_some_and(|ms| ms >= 0.0), "{e}");
+    }
+    let creates: Vec<&serde_json::Value> = logged
+        .iter()
+        .filter(|e| {
+            e["sql"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("CREATE CLUSTER REPLICA"))
+        })
+        .collect();
+    assert_eq!(creates.len(), 3, "{}", run.stderr);
+    assert_eq!(stats.ddl, 3);
+    // Without -vv, none.
+    let quiet = clusterctl(&emu, &["dry-run", "-v", "--log-format", "json"]).ok();
+    assert!(
+        !quiet.stderr.contains("clusterctl::sql"),
+        "{}",
+        quiet.stderr
+    );
+}
