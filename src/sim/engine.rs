@@ -160,6 +160,7 @@ impl Backend for SimBackend<'_> {
             now: self.now(),
             sizes: self.sc.sizes.clone(),
             activity_log_has_rows: log_has_rows(self.sc),
+            env: environment(self.sc),
             ..Snapshot::default()
         };
         for s in self.slots.iter() {
@@ -255,6 +256,18 @@ fn rows_of(sim: &SimCluster, phase: usize, sc: &Scenario) -> Vec<StrategyRow> {
             updated_at: Some(at(sc.start, p.at_ms)),
         })
         .collect()
+}
+
+/// What the controller reads of the simulated Materialize's settings
+/// (`SHOW`): the replica limit it enforces.
+fn environment(sc: &Scenario) -> crate::model::Environment {
+    crate::model::Environment {
+        settings: crate::model::Settings {
+            max_replicas_per_cluster: Some(sc.materialize.max_replicas_per_cluster),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
 }
 
 /// Whether the statement log has rows at all (the controller's own
@@ -390,7 +403,7 @@ fn build_slots(sc: &Scenario) -> Vec<Slot> {
             states: BTreeMap::new(),
             activity_log_has_rows: log_has_rows(sc),
             session_cluster: None,
-            env: Default::default(),
+            env: environment(sc),
             demand: None,
         };
         slots.push(Slot {

@@ -171,6 +171,7 @@ struct Settings {
     provisioning_ms: i64,
     restart_ms: i64,
     on_no_replica: OnNoReplica,
+    max_replicas: u32,
 }
 
 /// One simulated cluster with its workload.
@@ -227,6 +228,7 @@ impl SimCluster {
                 provisioning_ms: sc.materialize.provisioning_ms,
                 restart_ms: sc.materialize.restart_ms,
                 on_no_replica: w.on_no_replica,
+                max_replicas: sc.materialize.max_replicas_per_cluster,
             },
             replicas: Vec::new(),
             history: Vec::new(),
@@ -704,9 +706,49 @@ impl SimCluster {
             Pending::Drop { name } if !exists(name) || dropping(name) => {
                 return Err(format!("unknown cluster replica '{cluster}.{name}'"));
             }
+            Pending::Create { .. } => {
+                // The statements before it in the queue have run by then.
+                let current = self.replica_count_after_pending();
+                self.check_replica_limit(current, current + 1)?;
+            }
+            Pending::SetReplicationFactor { n } => {
+                let current = self.replica_count_after_pending();
+                self.check_replica_limit(current, *n as usize)?;
+            }
             _ => {}
         }
         self.pending.push(p);
+        Ok(())
+    }
+
+    /// The replicas once the queued statements have run (a managed
+    /// cluster's: its replication factor).
+    fn replica_count_after_pending(&self) -> usize {
+        let mut n = match &self.managed {
+            Some(m) => m.replication_factor as usize,
+            None => self.replicas.len(),
+        };
+        for p in &self.pending {
+            match p {
+                Pending::Create { .. } => n += 1,
+                Pending::Drop { .. } => n = n.saturating_sub(1),
+                Pending::SetReplicationFactor { n: rf } => n = *rf as usize,
+                Pending::SetSize { .. } => {}
+            }
+        }
+        n
+    }
+
+    /// Materialize refuses to go beyond `max_replicas_per_cluster` (§8.5),
+    /// never to stay where it is.
+    fn check_replica_limit(&self, current: usize, desired: usize) -> Result<(), String> {
+        let limit = self.settings.max_replicas as usize;
+        if desired > limit && desired > current {
+            return Err(format!(
+                "creating cluster replica would violate max_replicas_per_cluster limit \
+                 (desired: {desired}, limit: {limit}, current: {current})"
+            ));
+        }
         Ok(())
     }
 

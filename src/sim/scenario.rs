@@ -89,6 +89,8 @@ pub struct Materialize {
     pub restart_ms: i64,
     pub on_no_replica: OnNoReplica,
     pub managed_resize: ResizeMode,
+    /// `max_replicas_per_cluster` (§8.5): a CREATE beyond it is refused.
+    pub max_replicas_per_cluster: u32,
 }
 
 /// The controller's rounds.
@@ -222,6 +224,7 @@ struct RawMaterialize {
     restart_delay: Option<Dur>,
     on_no_replica: Option<OnNoReplica>,
     managed_resize: Option<ResizeMode>,
+    max_replicas_per_cluster: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -703,12 +706,24 @@ fn statement_log_of(raw: &RawScenario) -> Result<StatementLog, ScenarioError> {
     })
 }
 
+/// Materialize's default `max_replicas_per_cluster` (§8.5).
+pub const MAX_REPLICAS_PER_CLUSTER: u32 = 5;
+
 fn materialize_of(m: &RawMaterialize) -> Result<Materialize, ScenarioError> {
+    let max_replicas_per_cluster = m
+        .max_replicas_per_cluster
+        .unwrap_or(MAX_REPLICAS_PER_CLUSTER);
+    if max_replicas_per_cluster == 0 {
+        return Err(ScenarioError(
+            "key 'materialize.max_replicas_per_cluster': at least 1".into(),
+        ));
+    }
     Ok(Materialize {
         provisioning_ms: m.provisioning.map(|d| d.0).unwrap_or(MINUTE),
         restart_ms: m.restart_delay.map(|d| d.0).unwrap_or(10 * SECOND),
         on_no_replica: m.on_no_replica.unwrap_or(OnNoReplica::Error),
         managed_resize: m.managed_resize.unwrap_or(ResizeMode::Blocking),
+        max_replicas_per_cluster,
     })
 }
 

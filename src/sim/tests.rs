@@ -179,10 +179,81 @@ fn the_defaults_are_materializes() {
         scenario::ResizeMode::Blocking
     );
     assert_eq!(sc.materialize.provisioning_ms, MINUTE);
+    assert_eq!(sc.materialize.max_replicas_per_cluster, 5);
     assert_eq!(sc.statement_log.sample_rate, 0.99);
     assert_eq!(sc.statement_log.flush_ms, 5 * SECOND);
     assert!(sc.controller.failure_rate > 0.0 && sc.controller.tick_jitter_ms > 0);
     assert_eq!(sc.clients.served_within_ms, 10 * SECOND);
+}
+
+/// §8.5: a CREATE beyond `max_replicas_per_cluster` is refused with
+/// Materialize's text, counted after the statements queued before it; a
+/// managed cluster's replication factor likewise. The controller reads the
+/// limit and never asks for more: `shrink_to_fit` probing the six sizes
+/// from 25cc to 400cc beside an 800cc replica keeps within five replicas,
+/// with no refused DDL.
+#[test]
+fn replicas_beyond_the_limit_are_refused_as_materialize_does() {
+    use super::env::{Pending, SimCluster};
+    use crate::model::Size;
+    let limited = ONE.replace(
+        "[[clusters]]",
+        "[materialize]\nmax_replicas_per_cluster = 2\n\n[[clusters]]",
+    );
+    let sc = parse(&limited).unwrap();
+    let mut next_id = 1;
+    let mut c = SimCluster::new(&sc.clusters[0], &sc, 0, &mut next_id);
+    let create = |n: &str| Pending::Create {
+        name: n.into(),
+        size: Size::from("25cc"),
+    };
+    c.submit(create("a")).unwrap();
+    c.submit(create("b")).unwrap();
+    let refused = "creating cluster replica would violate max_replicas_per_cluster limit \
+                   (desired: 3, limit: 2, current: 2)";
+    assert_eq!(c.submit(create("c")), Err(refused.to_string()));
+    c.apply_pending(MINUTE, &sc.sizes, &mut next_id);
+    assert_eq!(c.replicas.len(), 2);
+    assert_eq!(c.submit(create("c")), Err(refused.to_string()));
+    // A drop queued before it makes room.
+    c.submit(Pending::Drop { name: "a".into() }).unwrap();
+    c.submit(create("c")).unwrap();
+    assert!(parse(&limited.replace("= 2", "= 0")).is_err());
+
+    let probing = calm(
+        r#"
+name = "probe"
+days = 1
+interval = "1m"
+
+[[clusters]]
+name = "c"
+strategies = [{ type = "shrink_to_fit", config = { max_replica_size = "400cc" } }]
+initial_replicas = [{ name = "r_800cc", size = "800cc" }]
+
+[clusters.workload]
+memory_gib = 20
+hydration_work = "40m"
+windows = [{ start = "02:00", duration = "1h", qps = 1.0 }]
+"#,
+    );
+    let (_, run, card) = sim(&probing);
+    let slot = &run.slots[0];
+    let spans: Vec<(i64, i64)> = slot
+        .sim
+        .replicas
+        .iter()
+        .chain(&slot.sim.history)
+        .map(|r| (r.created_ms, r.gone_ms.unwrap_or(i64::MAX)))
+        .collect();
+    let most = spans
+        .iter()
+        .map(|(from, _)| spans.iter().filter(|(a, b)| a <= from && from < b).count())
+        .max();
+    assert_eq!(most, Some(5), "{spans:?}");
+    let c = &card.clusters[0];
+    assert_eq!(c.actions.failed, 0, "{:?}", c.actions);
+    assert!(c.actions.create >= 6, "{:?}", c.actions);
 }
 
 #[test]
