@@ -201,10 +201,12 @@ fn predictive_transcript(bin: &str) {
     let history = |in_s: i64| {
         emu.add_activity_history(&support::ActivityHistory {
             clusters: "reports".into(),
-            days: 28,
             // Not wrapped at midnight: late in the day, yesterday's
             // session starts after midnight, today, so that its end is
-            // within the activity lookback whatever the time of day.
+            // within the activity lookback whatever the time of day; a
+            // day more than the 28 whole days the product reads, since
+            // yesterday's then falls today.
+            days: 29,
             start_s: now_s + in_s,
             duration_s: 8 * 3600,
             per_hour: 40,

@@ -18,15 +18,18 @@ fn time_of_day(emu: &Emulator) -> i64 {
     .expect("time of day")
 }
 
-/// Four weeks of an hour of statements every day, starting `in_s` seconds
-/// from now's time of day.
+/// Four weeks of an hour of statements every day (in the window the
+/// product reads), starting `in_s` seconds from now's time of day.
 fn history(emu: &Emulator, in_s: i64) -> u64 {
     emu.add_activity_history(&ActivityHistory {
         clusters: "bi".into(),
-        days: 28,
         // Not wrapped at midnight: late in the day, yesterday's session
         // is after midnight, today, within the activity lookback (wrapped,
-        // it ended over a day ago and the cluster would look new).
+        // it ended over a day ago and the cluster would look new). Each
+        // session is then a day later, and yesterday's falls after the 28
+        // whole days before today's midnight the product reads: one day
+        // more keeps four weeks in that window whatever the time of day.
+        days: 29,
         start_s: time_of_day(emu) + in_s,
         duration_s: 3600,
         per_hour: 30,

@@ -591,8 +591,9 @@ fn watch_runs_again_when_a_prewarm_is_due_not_a_whole_interval_later() {
     let history = |in_s: i64| {
         emu.add_activity_history(&crate::support::ActivityHistory {
             clusters: "bi".into(),
-            days: 28,
-            // Not wrapped at midnight (see tests/it/predict.rs).
+            // Not wrapped at midnight, and a day more than the window
+            // (see tests/it/predict.rs).
+            days: 29,
             start_s: tod() + in_s,
             duration_s: 3600,
             per_hour: 30,
