@@ -212,6 +212,10 @@ pub enum Schedule {
     Other(String),
 }
 
+/// Statements that began this recently on a cluster no replica can serve
+/// are users turned away ([`Cluster::wanted_unserved`]).
+pub const TURNED_AWAY_S: i64 = 300;
+
 /// A cluster with its replicas and signals.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Cluster {
@@ -264,6 +268,22 @@ impl Cluster {
 
     pub fn any_hydrated(&self) -> bool {
         self.replicas.iter().any(|r| r.hydrated)
+    }
+
+    /// Statements are waiting and no replica can serve them.
+    pub fn demand_waiting(&self) -> bool {
+        self.activity.in_flight > 0 && !self.any_hydrated()
+    }
+
+    /// Users want it now and no replica can serve them: statements are
+    /// waiting, or began within [`TURNED_AWAY_S`] (without a replica they
+    /// fail at once, §8.10, and wait for nothing).
+    pub fn wanted_unserved(&self, now: DateTime<Utc>) -> bool {
+        let recent = self
+            .activity
+            .last_begin
+            .is_some_and(|t| (now - t).num_seconds() < TURNED_AWAY_S);
+        !self.any_hydrated() && (self.activity.in_flight > 0 || recent)
     }
 
     /// The replica running the cluster's singleton sources, if any.

@@ -132,6 +132,7 @@ pub(super) fn plan_cluster(
         cluster,
         &snap.sizes,
         snap.env.settings.max_replicas_per_cluster,
+        snap.now,
         &mut desired,
     );
     cp.suspending = desired.suspending.is_some();

@@ -9,6 +9,7 @@
 //! reconfiguration is still in flight, how much silence of a sampled
 //! statement log proves idleness (reference §8).
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::ddl;
@@ -347,14 +348,18 @@ pub fn percent(rate: f64) -> String {
 }
 
 /// Materialize refuses a replica beyond `max_replicas_per_cluster` (§8.5):
-/// additions are cut, most expensive first, until the cluster fits, and
-/// the plan says which and why. Creates run before drops, so on an
+/// additions are cut until the cluster fits, and the plan says which and
+/// why. The most expensive go first, unless users want the cluster now
+/// and no replica serves them ([`Cluster::wanted_unserved`]): then the
+/// cheapest, since the larger sizes hydrate soonest and hold the most (a
+/// burst replica, the largest sizes `shrink_to_fit` tries). Creates run before drops, so on an
 /// unmanaged cluster every live replica still counts when a new one is
 /// created; a managed cluster's replication factor is the desired count.
 pub fn enforce_replica_limit(
     cluster: &Cluster,
     sizes: &SizeCatalog,
     limit: Option<u32>,
+    now: DateTime<Utc>,
     d: &mut Desired,
 ) {
     let Some(limit) = limit else {
@@ -373,7 +378,7 @@ pub fn enforce_replica_limit(
             cluster.replicas.len() + added
         }
     };
-    let cut = d.cut_additions(cluster, sizes, |d| {
+    let cut = d.cut_additions(cluster, sizes, cluster.wanted_unserved(now), |d| {
         let n = count(d);
         (n > limit).then(|| {
             format!(
@@ -627,7 +632,7 @@ mod tests {
         }
         // `b` goes in this round, but creates run first: it still counts.
         d.remove("b", StrategyKind::ShrinkToFit, "bigger".into());
-        enforce_replica_limit(&c, &sizes, Some(4), &mut d);
+        enforce_replica_limit(&c, &sizes, Some(4), test_now(), &mut d);
         assert_eq!(d.names(), ["a", "x", "z"]);
         assert!(
             d.notes.iter().any(|n| n.contains("not creating y (800cc)")
@@ -642,8 +647,45 @@ mod tests {
             StrategyKind::ShrinkToFit,
             "try".into(),
         );
-        enforce_replica_limit(&c, &sizes, None, &mut unlimited);
+        enforce_replica_limit(&c, &sizes, None, test_now(), &mut unlimited);
         assert_eq!(unlimited.names(), ["a", "b", "x"]);
+    }
+
+    fn test_now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-01-05T09:00:00Z")
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn with_users_unserved_the_replica_limit_cuts_the_cheapest_additions() {
+        let sizes = SizeCatalog::cloud_defaults();
+        let now = test_now();
+        let mut c = Cluster::empty(ClusterId("u7".into()), "c");
+        let probe = |c: &Cluster| {
+            let mut d = Desired::from_cluster(c);
+            for s in ["25cc", "50cc", "100cc", "200cc", "400cc"] {
+                d.add(s, &Size(s.into()), StrategyKind::ShrinkToFit, "try".into());
+            }
+            enforce_replica_limit(c, &sizes, Some(3), now, &mut d);
+            d.names()
+        };
+        // Nobody there: the cheapest are kept.
+        assert_eq!(probe(&c), ["100cc", "25cc", "50cc"]);
+        // Statements waiting, or turned away in the last five minutes (no
+        // replica: they fail at once): the largest, soonest hydrated.
+        c.activity.in_flight = 3;
+        assert_eq!(probe(&c), ["100cc", "200cc", "400cc"]);
+        c.activity.in_flight = 0;
+        c.activity.last_begin = Some(now - chrono::Duration::seconds(299));
+        assert_eq!(probe(&c), ["100cc", "200cc", "400cc"]);
+        c.activity.last_begin = Some(now - chrono::Duration::seconds(300));
+        assert_eq!(probe(&c), ["100cc", "25cc", "50cc"]);
+        // A hydrated replica serves them: cost first again.
+        c.activity.in_flight = 3;
+        c.replicas = vec![replica("r", "800cc", "u1")];
+        c.replicas[0].hydrated = true;
+        assert_eq!(probe(&c), ["25cc", "50cc", "r"]);
     }
 
     #[test]

@@ -38,7 +38,8 @@ pub struct LimitsState {}
 
 pub(super) fn decide(c: &LimitsConfig, ctx: &Ctx, d: &mut Desired, _st: &mut LimitsState) {
     // Newly added replicas, most expensive first, are cut first.
-    for (name, size, why) in d.cut_additions(ctx.cluster, ctx.sizes, |d| exceeded(c, ctx, d)) {
+    for (name, size, why) in d.cut_additions(ctx.cluster, ctx.sizes, false, |d| exceeded(c, ctx, d))
+    {
         d.note(KIND, format!("not creating {name} ({size}): {why}"));
     }
     if let Some(why) = exceeded(c, ctx, d) {

@@ -391,7 +391,7 @@ impl Ctx<'_> {
     /// Statements are waiting and no replica can serve them: waking the
     /// cluster bypasses every cooldown.
     pub fn demand_waiting(&self) -> bool {
-        self.cluster.activity.in_flight > 0 && !self.cluster.any_hydrated()
+        self.cluster.demand_waiting()
     }
 }
 
@@ -554,13 +554,15 @@ impl Desired {
     }
 
     /// Takes back replicas this round wanted to create, most expensive
-    /// first, while `over` says the set is beyond a limit (and why). Live
-    /// replicas are never touched. Returns what was cut, with the reason.
-    /// The one mechanism behind `limits` and Materialize's own limit.
+    /// first (`cheapest_first`: the cheapest), while `over` says the set is
+    /// beyond a limit (and why). Live replicas are never touched. Returns
+    /// what was cut, with the reason. The one mechanism behind `limits` and
+    /// Materialize's own limit.
     pub fn cut_additions(
         &mut self,
         cluster: &Cluster,
         sizes: &SizeCatalog,
+        cheapest_first: bool,
         mut over: impl FnMut(&Desired) -> Option<String>,
     ) -> Vec<(String, Size, String)> {
         let mut added: Vec<(String, Size, f64)> = self
@@ -569,7 +571,15 @@ impl Desired {
             .filter(|(n, r)| r.added_by.is_some() && cluster.replica(n).is_none())
             .map(|(n, r)| (n.clone(), r.size.clone(), sizes.credits(&r.size)))
             .collect();
-        added.sort_by(|a, b| b.2.total_cmp(&a.2).then(a.0.cmp(&b.0)));
+        added.sort_by(|a, b| {
+            let by_cost = b.2.total_cmp(&a.2);
+            if cheapest_first {
+                by_cost.reverse()
+            } else {
+                by_cost
+            }
+            .then(a.0.cmp(&b.0))
+        });
         let mut cut = Vec::new();
         for (name, size, _) in added {
             let Some(why) = over(self) else {
