@@ -283,7 +283,7 @@ impl Cluster {
             .activity
             .last_begin
             .is_some_and(|t| (now - t).num_seconds() < TURNED_AWAY_S);
-        !self.any_hydrated() && (self.activity.in_flight > 0 || recent)
+        self.demand_waiting() || (recent && !self.any_hydrated())
     }
 
     /// The replica running the cluster's singleton sources, if any.
