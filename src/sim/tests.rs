@@ -220,23 +220,11 @@ fn replicas_beyond_the_limit_are_refused_as_materialize_does() {
     c.submit(create("c")).unwrap();
     assert!(parse(&limited.replace("= 2", "= 0")).is_err());
 
-    let probing = calm(
-        r#"
-name = "probe"
-days = 1
-interval = "1m"
-
-[[clusters]]
-name = "c"
-strategies = [{ type = "shrink_to_fit", config = { max_replica_size = "400cc" } }]
-initial_replicas = [{ name = "r_800cc", size = "800cc" }]
-
-[clusters.workload]
-memory_gib = 20
-hydration_work = "40m"
-windows = [{ start = "02:00", duration = "1h", qps = 1.0 }]
-"#,
-    );
+    let probing = calm(&ONE.replace(
+        r#"strategies = [{ type = "target_size", config = { target_size = "400cc" } }]"#,
+        r#"strategies = [{ type = "shrink_to_fit", config = { max_replica_size = "400cc" } }]
+initial_replicas = [{ name = "r_800cc", size = "800cc" }]"#,
+    ));
     let (_, run, card) = sim(&probing);
     let slot = &run.slots[0];
     let spans: Vec<(i64, i64)> = slot

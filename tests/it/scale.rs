@@ -4,16 +4,27 @@
 use crate::cli::{clusterctl, init_tables};
 use crate::support::{Emulator, Stats};
 
-/// Seeds `n` clusters, each with a target_size strategy, and counts what one
-/// dry-run sends.
-fn dry_run_statements(n: usize) -> Stats {
+/// `n` clusters (`fleet_1`…, each with a 25cc replica `r1`), each with one
+/// strategy row of `strategy_type` and `config`.
+fn fleet(n: usize, strategy_type: &str, config: &str) -> Emulator {
     let emu = Emulator::start();
     emu.seed_clusters(n, "fleet_");
     init_tables(&emu);
-    emu.sql(
+    emu.sql(&format!(
         "INSERT INTO mz_cluster_strategies (cluster_id, strategy_type, config, updated_at) \
-         SELECT id, 'target_size', '{\"target_size\": \"25cc\", \"replica_name\": \"r1\"}', now() \
-         FROM mz_catalog.mz_clusters WHERE name LIKE 'fleet_%'",
+         SELECT id, '{strategy_type}', '{config}', now() \
+         FROM mz_catalog.mz_clusters WHERE name LIKE 'fleet_%'"
+    ));
+    emu
+}
+
+/// Seeds `n` clusters, each with a target_size strategy, and counts what one
+/// dry-run sends.
+fn dry_run_statements(n: usize) -> Stats {
+    let emu = fleet(
+        n,
+        "target_size",
+        r#"{"target_size": "25cc", "replica_name": "r1"}"#,
     );
     emu.reset_stats();
     let run = clusterctl(&emu, &["dry-run"]).ok();
@@ -41,13 +52,10 @@ fn dry_run_statement_count_does_not_grow_with_clusters() {
 /// `predict`): the statement history is one more statement, whatever the
 /// number of clusters.
 fn predictive_dry_run_statements(n: usize) -> Stats {
-    let emu = Emulator::start();
-    emu.seed_clusters(n, "fleet_");
-    init_tables(&emu);
-    emu.sql(
-        "INSERT INTO mz_cluster_strategies (cluster_id, strategy_type, config, updated_at) \
-         SELECT id, 'idle_suspend', '{\"idle_after_s\": 86400, \"predict\": true}', now() \
-         FROM mz_catalog.mz_clusters WHERE name LIKE 'fleet_%'",
+    let emu = fleet(
+        n,
+        "idle_suspend",
+        r#"{"idle_after_s": 86400, "predict": true}"#,
     );
     // Two weeks of statements on every cluster, weekdays at 09:00.
     emu.add_activity_bulk("fleet_%", 14, 9 * 3600, 3600, 10);
@@ -81,14 +89,7 @@ fn the_statement_history_is_one_statement_whatever_the_clusters() {
 /// and what came back, the DDL among them.
 #[test]
 fn debug_logs_every_statement_sent() {
-    let emu = Emulator::start();
-    emu.seed_clusters(3, "fleet_");
-    init_tables(&emu);
-    emu.sql(
-        "INSERT INTO mz_cluster_strategies (cluster_id, strategy_type, config, updated_at) \
-         SELECT id, 'target_size', '{\"target_size\": \"50cc\"}', now() \
-         FROM mz_catalog.mz_clusters WHERE name LIKE 'fleet_%'",
-    );
+    let emu = fleet(3, "target_size", r#"{"target_size": "50cc"}"#);
     emu.reset_stats();
     let run = clusterctl(&emu, &["apply", "-vv", "--log-format", "json"]).ok();
     let stats = emu.stats();

@@ -402,6 +402,26 @@ fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// A one-shot `apply --metrics-file` against a database that is not
+/// there: it fails (exit 1) and counts an error run in the file.
+fn failed_cron_run(metrics_file: &str) {
+    let bad = format!(
+        "postgres://u:pw@127.0.0.1:{}/db?sslmode=disable",
+        free_port()
+    );
+    let mut cmd = command();
+    cmd.args([
+        "apply",
+        "--metrics-file",
+        metrics_file,
+        "--max-retries",
+        "0",
+    ])
+    .env("DATABASE_URL", bad);
+    let run = crate::cli::run_cmd(cmd);
+    assert_eq!(run.code, 1, "{}", run.all());
+}
+
 #[test]
 fn one_shot_apply_writes_a_cumulative_textfile() {
     let emu = Emulator::start();
@@ -446,15 +466,7 @@ fn one_shot_apply_writes_a_cumulative_textfile() {
         Some(1.0)
     );
     // A failed run is counted too, and the last success time is kept.
-    let bad = format!(
-        "postgres://u:pw@127.0.0.1:{}/db?sslmode=disable",
-        free_port()
-    );
-    let mut cmd = command();
-    cmd.args(["apply", "--metrics-file", &file_arg, "--max-retries", "0"])
-        .env("DATABASE_URL", bad);
-    let run = crate::cli::run_cmd(cmd);
-    assert_eq!(run.code, 1, "{}", run.all());
+    failed_cron_run(&file_arg);
     let third = read(&file);
     assert_eq!(
         sample(&third, "clusterctl_runs_total{outcome=\"error\"}"),
@@ -504,15 +516,7 @@ fn a_watcher_adds_to_a_textfile_it_shares_with_cron() {
     );
     // A cron run against a database that is not there, meanwhile: a count
     // the watcher never makes itself.
-    let bad = format!(
-        "postgres://u:pw@127.0.0.1:{}/db?sslmode=disable",
-        free_port()
-    );
-    let mut cmd = command();
-    cmd.args(["apply", "--metrics-file", &file_arg, "--max-retries", "0"])
-        .env("DATABASE_URL", bad);
-    let run = crate::cli::run_cmd(cmd);
-    assert_eq!(run.code, 1, "{}", run.all());
+    failed_cron_run(&file_arg);
     assert_eq!(count("error"), 1.0);
     let before = count("success");
     eventually(
