@@ -127,4 +127,21 @@ fn debug_logs_every_statement_sent() {
         "{}",
         quiet.stderr
     );
+    // The statements alone (README: `CLUSTERCTL_LOG`).
+    let mut cmd = crate::cli::command();
+    cmd.args(["dry-run", "--log-format", "json"])
+        .env("DATABASE_URL", emu.url())
+        .env("CLUSTERCTL_LOG", "clusterctl::sql=debug");
+    let only = crate::cli::run_cmd(cmd);
+    assert_eq!(only.code, 0, "{}", only.all());
+    let events: Vec<serde_json::Value> = only
+        .stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert!(
+        events.len() > 10 && events.iter().all(|e| e["sql"].is_string()),
+        "{}",
+        only.stderr
+    );
 }
