@@ -265,10 +265,18 @@ fn apply(a: ApplyArgs, ui: &Ui) -> u8 {
             }
         };
         let ctx = ctx;
+        let mut session = session;
         let run = async {
             if a.watch {
                 let mut last_problems = Vec::new();
-                reconcile::watch(&ctx, &opts, &watch, &shutdown, |run| {
+                let keep_replica = async || {
+                    if let Some(s) = session.as_mut() {
+                        for w in session::renew(&ctx, s).await {
+                            tracing::warn!("{w}");
+                        }
+                    }
+                };
+                reconcile::watch(&ctx, &opts, &watch, &shutdown, keep_replica, |run| {
                     if let Ok(Leased::Ran(applied)) = run.result {
                         debug_signals(&applied.plan);
                     }

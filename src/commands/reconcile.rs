@@ -182,13 +182,16 @@ pub struct WatchRun<'a> {
     pub next_in: Duration,
 }
 
-/// `apply --watch`: one apply per interval until a signal. `on_run` sees
-/// every run (to print what it did); the loop never ends on a failed run.
+/// `apply --watch`: one apply per interval until a signal. `before_run`
+/// comes before each (to keep the session cluster's temporary replica);
+/// `on_run` sees every run (to print what it did); the loop never ends on
+/// a failed run.
 pub async fn watch(
     ctx: &Context,
     opts: &ApplyOptions,
     wopts: &WatchOptions,
     shutdown: &Shutdown,
+    mut before_run: impl AsyncFnMut(),
     mut on_run: impl FnMut(WatchRun<'_>),
 ) -> Result<(), CommandError> {
     // This process's counts since it started (/metrics); the textfile has
@@ -212,6 +215,7 @@ pub async fn watch(
         .unwrap_or_default();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(u64::from(std::process::id()) ^ seed);
     loop {
+        before_run().await;
         let started = Instant::now();
         let Some(result) = shutdown
             .bounded(apply_once(ctx, opts, Some(shutdown.flag())))

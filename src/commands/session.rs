@@ -11,7 +11,9 @@
 //! so a later run finds the ones a killed run left behind (its process
 //! provably dead on this host, judged exactly as the lease judges a dead
 //! holder, or older than [`STALE_AFTER`] when it ran elsewhere); `apply`
-//! drops those and audits it, other commands report them.
+//! drops those and audits it, other commands report them. A `--watch`
+//! process keeps its replica for its life and renews it ([`renew`]) so it
+//! never looks left behind.
 
 use std::time::Duration;
 
@@ -31,6 +33,10 @@ pub const TEMP_PREFIX: &str = "clusterctl_tmp_";
 /// A temporary replica made on another host counts as left behind once
 /// this old (runs take seconds to minutes; its process cannot be checked).
 pub const STALE_AFTER: Duration = Duration::from_secs(3600);
+
+/// A `--watch` process replaces its temporary replica by a fresh one this
+/// old, well before runs elsewhere take it for a leftover ([`STALE_AFTER`]).
+pub const RENEW_AFTER: Duration = Duration::from_secs(1200);
 
 /// The size `--create-replica` uses when given none (the reference's).
 pub const DEFAULT_TEMP_SIZE: &str = "25cc";
@@ -166,6 +172,111 @@ async fn create_temporary(
     })
 }
 
+/// What a `--watch` process does before each run to keep its temporary
+/// replica, which lives as long as the process: replaced by a fresh one
+/// (new name, new time) once [`RENEW_AFTER`] old, so that runs on other
+/// hosts, which cannot see the process, never take it for one a dead run
+/// left ([`STALE_AFTER`]); made again when it is gone (dropped by hand, or
+/// by such a run). Audited like the others. Never fails the watch: what
+/// goes wrong is returned as warnings and tried again next run.
+pub async fn renew(ctx: &Context, s: &mut Session) -> Vec<String> {
+    let Some(old) = s.temporary.clone() else {
+        return Vec::new();
+    };
+    let name = s.cluster.name.clone();
+    let read = ctx
+        .backend()
+        .retrying("checking the session cluster", async |c| {
+            session::inspect(c, Some(&name)).await
+        })
+        .await;
+    let sc = match read {
+        Ok(Some(sc)) => sc,
+        Ok(None) => return Vec::new(),
+        Err(e) => {
+            return vec![format!(
+                "could not check the temporary replica {}: {e}",
+                old.name
+            )]
+        }
+    };
+    let present = sc.replicas.iter().any(|r| r.name == old.name);
+    if present && !due_for_renewal(old.created_at, sc.now) {
+        return Vec::new();
+    }
+    let fresh = match create_temporary(ctx, &sc, old.size.clone(), &Maker::me()).await {
+        Ok(t) => t,
+        Err(e) => {
+            return vec![format!(
+                "could not renew the temporary replica {}: {e}",
+                old.name
+            )]
+        }
+    };
+    let mut warnings = Vec::new();
+    let Some(cluster_id) = sc.id.clone() else {
+        s.temporary = Some(fresh);
+        return warnings;
+    };
+    let run_id = Uuid::new_v4();
+    let cluster = sc.name.clone();
+    let mut created = record(
+        &run_id,
+        &cluster_id.0,
+        &cluster,
+        "create_replica",
+        &old.name,
+        Some(&old.size),
+        TEMPORARY_REASON,
+        &Ok(old.sql.clone()),
+    );
+    created.0.created_at = old.created_at;
+    let mut records = vec![created];
+    if present {
+        let r = drop(ctx, &cluster, &old.name).await;
+        if let Err(e) = &r {
+            warnings.push(format!(
+                "could not drop the renewed temporary replica {}: {e}; the next `clusterctl apply` drops it",
+                old.name
+            ));
+        }
+        let reason = format!(
+            "renewed by {}: a --watch process replaces its temporary replica every {}, \
+             before runs elsewhere take it for one a dead run left",
+            fresh.name,
+            crate::model::human_duration(RENEW_AFTER.as_secs())
+        );
+        records.push(record(
+            &run_id,
+            &cluster_id.0,
+            &cluster,
+            "drop_replica",
+            &old.name,
+            Some(&old.size),
+            &reason,
+            &r,
+        ));
+    } else {
+        warnings.push(format!(
+            "the temporary replica {} of this process was gone (dropped elsewhere): made {}",
+            old.name, fresh.name
+        ));
+    }
+    s.temporary = Some(fresh);
+    warnings.extend(audit(ctx, records).await);
+    warnings
+}
+
+/// Whether a temporary replica made at `created` (the database's clock) is
+/// to be renewed at `now`.
+fn due_for_renewal(created: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    (now - created).num_seconds() >= RENEW_AFTER.as_secs() as i64
+}
+
+/// The reason audited for a temporary replica's creation.
+const TEMPORARY_REASON: &str =
+    "--create-replica: a temporary replica on the session cluster for this run";
+
 /// Drops this run's temporary replica; with `cleanup` (apply) also the
 /// ones killed runs left, and records both in the audit trail. Never fails
 /// the command: what goes wrong is returned as warnings (a replica left
@@ -211,7 +322,7 @@ pub async fn finish(ctx: &Context, s: Option<Session>, cleanup: bool) -> Vec<Str
         }
     }
     if let Some(t) = &s.temporary {
-        let reason = "--create-replica: a temporary replica on the session cluster for this run";
+        let reason = TEMPORARY_REASON;
         if cleanup {
             let made: Result<String, String> = Ok(t.sql.clone());
             let mut row = record(
@@ -247,6 +358,14 @@ pub async fn finish(ctx: &Context, s: Option<Session>, cleanup: bool) -> Vec<Str
             ));
         }
     }
+    warnings.extend(audit(ctx, records).await);
+    warnings
+}
+
+/// Records temporary replicas' DDL in the audit trail; what could not be
+/// recorded is returned as warnings.
+async fn audit(ctx: &Context, records: Vec<(AuditRow, bool, Option<String>)>) -> Vec<String> {
+    let mut warnings = Vec::new();
     for (row, executed, error) in records {
         let store = &ctx.store;
         let result = ctx
@@ -471,6 +590,32 @@ mod tests {
         assert!(!is_leftover(&remote(60), &me, now));
         assert!(is_leftover(&remote(7200), &me, now));
         assert!(!is_leftover("r1", &me, now));
+    }
+
+    #[test]
+    fn a_watcher_renews_its_replica_long_before_others_take_it_for_a_leftover() {
+        let made = at(1_800_000_000);
+        let after = |s: i64| at(made.timestamp() + s);
+        let renew = RENEW_AFTER.as_secs() as i64;
+        assert!(!due_for_renewal(made, after(renew - 1)));
+        assert!(due_for_renewal(made, after(renew)));
+        // Seen from another host when a watcher running every 30 minutes
+        // renews it at the latest: not yet a leftover (and one dropped all
+        // the same is made again before the watcher's next run).
+        let watcher = Maker::of(Identity {
+            host: "there".into(),
+            pid: 7,
+            pid_ns: None,
+            start: None,
+        })
+        .name_at(made);
+        let me = Maker::me();
+        assert!(!is_leftover(&watcher, &me, after(renew + 1800)));
+        assert!(is_leftover(
+            &watcher,
+            &me,
+            after(STALE_AFTER.as_secs() as i64 + 1)
+        ));
     }
 
     fn cluster(replicas: &[&str], usage: Option<bool>) -> SessionCluster {

@@ -402,6 +402,86 @@ fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// A watcher's temporary replica (`--create-replica`) lives as long as the
+/// process. Dropped from elsewhere (as a run on another host does with one
+/// an hour old), it is made again before the next run, which succeeds;
+/// the watcher's replicas are audited and the last is dropped at SIGTERM.
+#[test]
+fn a_watchers_temporary_replica_dropped_elsewhere_is_made_again() {
+    let emu = Emulator::start();
+    emu.create_cluster("ops");
+    emu.create_cluster("c");
+    init_tables(&emu);
+    let temporary = || -> Vec<String> {
+        emu.replicas("ops")
+            .into_iter()
+            .map(|(n, _)| n)
+            .filter(|n| n.starts_with("clusterctl_tmp_"))
+            .collect()
+    };
+    let mut d = Daemon::start(
+        &emu.url(),
+        &[
+            "apply",
+            "--watch",
+            "--interval",
+            "1s",
+            "--exec-cluster",
+            "ops",
+            "--create-replica",
+        ],
+    );
+    eventually(Duration::from_secs(15), "the temporary replica", &d, || {
+        temporary().len() == 1
+    });
+    let first = temporary().remove(0);
+    let mut other = postgres::Client::connect(&emu.url(), postgres::NoTls).expect("connect");
+    other
+        .batch_execute(&format!(r#"DROP CLUSTER REPLICA ops."{first}""#))
+        .expect("drop it elsewhere");
+    eventually(
+        Duration::from_secs(15),
+        "a new temporary replica",
+        &d,
+        || temporary().len() == 1 && temporary()[0] != first,
+    );
+    // The runs after it work: a strategy row added now is acted on.
+    strategy(&emu, "c", "target_size", json!({"target_size": "25cc"}));
+    eventually(Duration::from_secs(15), "the replica", &d, || {
+        replica_names(&emu, "c") == ["r_25cc"]
+    });
+    let second = temporary().remove(0);
+    let (code, _) = d.terminate(Duration::from_secs(10));
+    assert_eq!(code, 0, "{}", d.output());
+    assert!(temporary().is_empty(), "{:?}", emu.replicas("ops"));
+    assert!(
+        d.output()
+            .contains(&format!("{first} of this process was gone")),
+        "{}",
+        d.output()
+    );
+    let ops: Vec<(String, String)> = crate::cli::audit_ctx(&emu, "ops")
+        .iter()
+        .map(|c| {
+            (
+                c["kind"].as_str().unwrap_or_default().to_string(),
+                c["replica"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let want = [
+        ("create_replica", first.as_str()),
+        ("create_replica", second.as_str()),
+        ("drop_replica", second.as_str()),
+    ];
+    assert_eq!(
+        ops,
+        want.map(|(k, r)| (k.to_string(), r.to_string())),
+        "{}",
+        d.output()
+    );
+}
+
 /// A one-shot `apply --metrics-file` against a database that is not
 /// there: it fails (exit 1) and counts an error run in the file.
 fn failed_cron_run(metrics_file: &str) {
