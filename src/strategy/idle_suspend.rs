@@ -191,12 +191,12 @@ pub fn predicting<'a>(
         ctx.interval_s,
         ps.margin(config),
     );
-    let forecast = forecast::forecast_prepared(
+    let forecast = ctx.prepared.forecast(
         profile,
-        ctx.prepared.of(profile, lead.seconds(), config.aim),
+        lead.seconds(),
+        config.aim,
         ctx.now,
         ctx.cluster.activity.last_begin,
-        lead.seconds(),
     );
     Some(Predicting {
         config,

@@ -379,11 +379,19 @@ fn upcoming(p: &Profile, prep: &[Preparation], now: DateTime<Utc>, lead_s: i64) 
 }
 
 /// The preparations of a profile's windows made during one plan, by lead
-/// and aim: a plan forecasts up to five times with the same inputs, and
-/// the profile cannot change while the plan's context borrows it. A clone
-/// starts empty (it may be given another profile).
+/// and aim, and the forecasts made from them: a plan forecasts up to five
+/// times with the same inputs, and the profile cannot change while the
+/// plan's context borrows it. A clone starts empty (it may be given another
+/// profile).
 #[derive(Debug, Default)]
-pub struct Prepared(RefCell<Vec<(i64, Aim, Vec<Preparation>)>>);
+pub struct Prepared(
+    RefCell<Vec<(i64, Aim, Vec<Preparation>)>>,
+    RefCell<Vec<(Asked, Forecast)>>,
+);
+
+/// What a forecast is made from, besides the profile: lead, aim, clock and
+/// the latest statement.
+type Asked = (i64, Aim, DateTime<Utc>, Option<DateTime<Utc>>);
 
 impl Clone for Prepared {
     fn clone(&self) -> Self {
@@ -407,6 +415,25 @@ impl Prepared {
             .collect();
         made.push((lead_s, aim, v.clone()));
         v
+    }
+
+    /// [`forecast_prepared`] with [`Prepared::of`]'s preparations, made
+    /// once per lead, aim, clock and latest statement.
+    pub fn forecast(
+        &self,
+        p: &Profile,
+        lead_s: i64,
+        aim: Aim,
+        now: DateTime<Utc>,
+        last_begin: Option<DateTime<Utc>>,
+    ) -> Forecast {
+        let asked = (lead_s.max(0), aim, now, last_begin);
+        if let Some((_, f)) = self.1.borrow().iter().find(|(a, _)| *a == asked) {
+            return f.clone();
+        }
+        let f = forecast_prepared(p, self.of(p, lead_s, aim), now, last_begin, lead_s);
+        self.1.borrow_mut().push((asked, f.clone()));
+        f
     }
 }
 
@@ -1048,6 +1075,36 @@ pub(crate) mod tests {
             made.clone().of(&other, 780, every)[0].ready,
             other.windows[0].onset.low
         );
+        // Forecasts likewise, by lead, aim, clock and latest statement.
+        let monday = DateTime::parse_from_rfc3339("2026-01-05T08:00:00Z")
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default();
+        let direct = |lead: i64, aim: Aim, now: DateTime<Utc>, last: Option<DateTime<Utc>>| {
+            forecast_prepared(&p, direct(lead, aim), now, last, lead)
+        };
+        let later = monday + Duration::hours(3);
+        let asks = [
+            (780, strict, monday, None),
+            (60, strict, monday, None),
+            (780, loose, monday, None),
+            (780, strict, later, None),
+            (780, strict, later, Some(later - Duration::minutes(5))),
+            (780, strict, monday, None),
+        ];
+        assert_ne!(
+            direct(780, strict, monday, None),
+            direct(780, strict, later, None)
+        );
+        assert_ne!(
+            direct(780, strict, later, None),
+            direct(780, strict, later, Some(later - Duration::minutes(5)))
+        );
+        for (lead, aim, now, last) in asks {
+            assert_eq!(
+                made.forecast(&p, lead, aim, now, last),
+                direct(lead, aim, now, last)
+            );
+        }
     }
 
     #[test]
