@@ -23,6 +23,13 @@ struct Daemon {
 }
 
 impl Daemon {
+    /// `apply --watch --interval 1s` with `extra` arguments.
+    fn watching(url: &str, extra: &[&str]) -> Daemon {
+        let mut args = vec!["apply", "--watch", "--interval", "1s"];
+        args.extend_from_slice(extra);
+        Daemon::start(url, &args)
+    }
+
     fn start(url: &str, args: &[&str]) -> Daemon {
         let dir = tempfile::tempdir().expect("temp dir");
         let out = std::fs::File::create(dir.path().join("stdout")).expect("stdout file");
@@ -157,18 +164,9 @@ fn watch_acts_on_a_later_run_serves_metrics_and_stops_on_sigterm() {
     let scratch = tempfile::tempdir().expect("temp dir");
     let textfile = scratch.path().join("clusterctl.prom");
     let textfile_arg = textfile.to_string_lossy().into_owned();
-    let mut d = Daemon::start(
+    let mut d = Daemon::watching(
         &emu.url(),
-        &[
-            "apply",
-            "--watch",
-            "--interval",
-            "1s",
-            "--metrics-addr",
-            &addr,
-            "--metrics-file",
-            &textfile_arg,
-        ],
+        &["--metrics-addr", &addr, "--metrics-file", &textfile_arg],
     );
     eventually(Duration::from_secs(15), "/readyz 200", &d, || {
         get(port, "/readyz").is_some_and(|(s, _)| s == 200)
@@ -316,17 +314,7 @@ fn a_failing_run_is_logged_and_the_next_one_recovers() {
     emu.sql("ALTER TABLE clusterctl_lease RENAME TO clusterctl_lease_away");
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
-    let mut d = Daemon::start(
-        &emu.url(),
-        &[
-            "apply",
-            "--watch",
-            "--interval",
-            "1s",
-            "--metrics-addr",
-            &addr,
-        ],
-    );
+    let mut d = Daemon::watching(&emu.url(), &["--metrics-addr", &addr]);
     eventually(Duration::from_secs(15), "a failed run", &d, || {
         get(port, "/metrics")
             .and_then(|(_, m)| sample(&m, "clusterctl_runs_total{outcome=\"error\"}"))
@@ -419,18 +407,7 @@ fn a_watchers_temporary_replica_dropped_elsewhere_is_made_again() {
             .filter(|n| n.starts_with("clusterctl_tmp_"))
             .collect()
     };
-    let mut d = Daemon::start(
-        &emu.url(),
-        &[
-            "apply",
-            "--watch",
-            "--interval",
-            "1s",
-            "--exec-cluster",
-            "ops",
-            "--create-replica",
-        ],
-    );
+    let mut d = Daemon::watching(&emu.url(), &["--exec-cluster", "ops", "--create-replica"]);
     eventually(Duration::from_secs(15), "the temporary replica", &d, || {
         temporary().len() == 1
     });
@@ -577,17 +554,7 @@ fn a_watcher_adds_to_a_textfile_it_shares_with_cron() {
         )
         .unwrap_or(0.0)
     };
-    let d = Daemon::start(
-        &emu.url(),
-        &[
-            "apply",
-            "--watch",
-            "--interval",
-            "1s",
-            "--metrics-file",
-            &file_arg,
-        ],
-    );
+    let d = Daemon::watching(&emu.url(), &["--metrics-file", &file_arg]);
     eventually(
         Duration::from_secs(15),
         "the watcher's first run",
