@@ -200,6 +200,9 @@ pub async fn renew(ctx: &Context, s: &mut Session) -> Vec<String> {
             )]
         }
     };
+    let Some(cluster_id) = sc.id.clone() else {
+        return Vec::new();
+    };
     let present = sc.replicas.iter().any(|r| r.name == old.name);
     if present && !due_for_renewal(old.created_at, sc.now) {
         return Vec::new();
@@ -214,24 +217,9 @@ pub async fn renew(ctx: &Context, s: &mut Session) -> Vec<String> {
         }
     };
     let mut warnings = Vec::new();
-    let Some(cluster_id) = sc.id.clone() else {
-        s.temporary = Some(fresh);
-        return warnings;
-    };
     let run_id = Uuid::new_v4();
     let cluster = sc.name.clone();
-    let mut created = record(
-        &run_id,
-        &cluster_id.0,
-        &cluster,
-        "create_replica",
-        &old.name,
-        Some(&old.size),
-        TEMPORARY_REASON,
-        &Ok(old.sql.clone()),
-    );
-    created.0.created_at = old.created_at;
-    let mut records = vec![created];
+    let mut records = vec![created(&run_id, &cluster_id.0, &cluster, &old)];
     if present {
         let r = drop(ctx, &cluster, &old.name).await;
         if let Err(e) = &r {
@@ -322,21 +310,8 @@ pub async fn finish(ctx: &Context, s: Option<Session>, cleanup: bool) -> Vec<Str
         }
     }
     if let Some(t) = &s.temporary {
-        let reason = TEMPORARY_REASON;
         if cleanup {
-            let made: Result<String, String> = Ok(t.sql.clone());
-            let mut row = record(
-                &run_id,
-                &cluster_id.0,
-                &cluster,
-                "create_replica",
-                &t.name,
-                Some(&t.size),
-                reason,
-                &made,
-            );
-            row.0.created_at = t.created_at;
-            records.push(row);
+            records.push(created(&run_id, &cluster_id.0, &cluster, t));
         }
         let r = drop(ctx, &cluster, &t.name).await;
         if let Err(e) = &r {
@@ -353,7 +328,7 @@ pub async fn finish(ctx: &Context, s: Option<Session>, cleanup: bool) -> Vec<Str
                 "drop_replica",
                 &t.name,
                 Some(&t.size),
-                reason,
+                TEMPORARY_REASON,
                 &r,
             ));
         }
@@ -390,6 +365,27 @@ async fn drop(ctx: &Context, cluster: &str, name: &str) -> Result<String, String
         crate::db::DbError::Query { reason, .. } => reason,
         other => other.to_string(),
     })
+}
+
+/// The audit row of a temporary replica's creation, dated when it was made.
+fn created(
+    run_id: &Uuid,
+    cluster_id: &str,
+    cluster: &str,
+    t: &Temporary,
+) -> (AuditRow, bool, Option<String>) {
+    let mut row = record(
+        run_id,
+        cluster_id,
+        cluster,
+        "create_replica",
+        &t.name,
+        Some(&t.size),
+        TEMPORARY_REASON,
+        &Ok(t.sql.clone()),
+    );
+    row.0.created_at = t.created_at;
+    row
 }
 
 /// An audit row for a temporary replica's DDL, with its outcome.

@@ -440,7 +440,7 @@ impl Prepared {
 /// Where the cluster stands at `now`, its windows prepared for as
 /// `preparations` say (for this lead, see [`Prepared`]); `last_begin` is
 /// its latest statement (within the activity lookback).
-pub fn forecast_prepared(
+fn forecast_prepared(
     p: &Profile,
     preparations: Vec<Preparation>,
     now: DateTime<Utc>,
@@ -573,7 +573,7 @@ pub(crate) mod tests {
     use super::*;
     use crate::strategy::predict::profile::{Spread, Window};
 
-    /// [`forecast_prepared`], preparing the windows itself.
+    /// [`Prepared::forecast`] with nothing prepared before.
     fn forecast(
         p: &Profile,
         now: DateTime<Utc>,
@@ -581,8 +581,7 @@ pub(crate) mod tests {
         lead_s: i64,
         aim: Aim,
     ) -> Forecast {
-        let prepared = Prepared::default().of(p, lead_s, aim);
-        forecast_prepared(p, prepared, now, last_begin, lead_s)
+        Prepared::default().forecast(p, lead_s, aim, now, last_begin)
     }
 
     fn t(s: &str) -> DateTime<Utc> {
