@@ -246,6 +246,16 @@ const SHOWN_KEYS: &[&str] = &[
     "replication",
 ];
 
+/// Keys the driver knows whose values are secret: shown as `key=****`.
+const SECRET_KEYS: &[&str] = &["password", "sslpassword"];
+
+/// A key name shown as written: one the driver knows. Any other word may be
+/// part of a password split by a stray quote or space (`password=a'b c=d`
+/// reads `c` as a key), so it is masked with its value.
+fn known_key(k: &str) -> bool {
+    SHOWN_KEYS.contains(&k) || SECRET_KEYS.contains(&k)
+}
+
 const MASK: &str = "****";
 
 /// `scheme://` at the start of `s`: the index just after `://`.
@@ -332,7 +342,7 @@ fn redact_url(url: &str, start: usize) -> String {
                     Some((k, v)) if SHOWN_KEYS.contains(&percent_decode(k).as_str()) => {
                         format!("{k}={v}")
                     }
-                    Some((k, _)) if plain_keyword(k) => format!("{k}={MASK}"),
+                    Some((k, _)) if known_key(k) => format!("{k}={MASK}"),
                     _ => MASK.to_string(),
                 })
                 .collect();
@@ -431,7 +441,7 @@ fn redact_key_values(s: &str) -> String {
         .map(|kv| {
             if SHOWN_KEYS.contains(&kv.key) {
                 format!("{}={}", kv.key, kv.raw)
-            } else if plain_keyword(kv.key) {
+            } else if known_key(kv.key) {
                 format!("{}={MASK}", kv.key)
             } else {
                 format!("{MASK}={MASK}")
@@ -511,7 +521,7 @@ fn driver_reason(e: &tokio_postgres::Error, url: &str) -> String {
         causes.remove(0);
     }
     let text = causes.join(": ");
-    // Quoted parts survive only if each is a key name or `=`; otherwise
+    // Quoted parts survive only if each is a known key or `=`; otherwise
     // everything from the first backtick on goes (a password may hold one).
     let parts: Vec<&str> = text.split('`').collect();
     let harmless = parts.len() % 2 == 1
@@ -519,7 +529,7 @@ fn driver_reason(e: &tokio_postgres::Error, url: &str) -> String {
             .iter()
             .skip(1)
             .step_by(2)
-            .all(|q| *q == "=" || plain_keyword(q));
+            .all(|q| *q == "=" || known_key(q));
     let text = match (harmless, text.find('`')) {
         (false, Some(first)) => format!("{}`…`", &text[..first]),
         _ => text,
@@ -696,6 +706,12 @@ mod tests {
             ("host=h password='unterminated user=u", "unterminated"),
             ("host=h hunter2", "hunter2"),
             ("u:hunter2@h=1", "hunter2"),
+            // A quote in the password ends it: the rest reads as a key.
+            (
+                "host=h password='a0AAaAaa'LRCAR0nt=qN0PdP1Z user=u",
+                "LRCAR0nt",
+            ),
+            ("postgres://h/db?sslmode=disable&LRCAR0nt=x", "LRCAR0nt"),
         ] {
             let shown = redact(url);
             assert!(!shown.contains(pw), "{url} -> {shown}");
@@ -718,11 +734,13 @@ mod tests {
             "postgres://u:a/b@c@127.0.0.1/db",
             "postgres://127.0.0.1/db?password=se@cret",
             "postgress://u:secret@127.0.0.1/db",
+            // The driver's "unknown option" names what a quote split off.
+            "host=127.0.0.1 port=5432 password='a0AAaAaa'LRCAR0nt=qN0PdP1Z%/",
         ] {
             let err = Connection::parse(url, Duration::from_secs(1))
                 .unwrap_err()
                 .to_string();
-            for part in ["ss@", "secret", "se@", "a/b"] {
+            for part in ["ss@", "secret", "se@", "a/b", "LRCAR0nt", "a0AAaAaa", "qN0"] {
                 assert!(!err.contains(part), "{url}: {err}");
             }
         }
