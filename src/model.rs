@@ -651,6 +651,10 @@ pub struct Window {
     pub onset: Spread,
     /// When its sessions end (the last statement).
     pub end: Spread,
+    /// How long its sessions last, from the first statement to the last
+    /// (per day): once users came, the session is expected to run at least
+    /// the shortest (fenced) of these.
+    pub duration: Spread,
     /// Days it occurred on, by weekday (Monday first).
     pub occurred: [u16; 7],
     /// Days it occurred on.

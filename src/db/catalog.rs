@@ -406,7 +406,7 @@ pub async fn read_settings(c: &Client) -> Result<Settings, SnapshotError> {
     let mut values: Vec<Option<String>> = Vec::with_capacity(SETTINGS.len());
     for r in results {
         let v = match optional(r, "reading a setting")? {
-            Ok(rows) => rows.first().and_then(|r| r.try_get::<_, String>(0).ok()),
+            Ok(rows) => shown(&rows),
             Err(_) => None,
         };
         values.push(v);
@@ -415,15 +415,35 @@ pub async fn read_settings(c: &Client) -> Result<Settings, SnapshotError> {
     let number = |i: usize| text(i).and_then(|v| v.trim().parse::<f64>().ok());
     let flag = |i: usize| text(i).and_then(|v| parse_bool(&v));
     Ok(Settings {
-        max_replicas_per_cluster: number(0)
-            .filter(|n| *n >= 0.0)
-            .map(|n| n.min(f64::from(u32::MAX)) as u32),
+        max_replicas_per_cluster: replica_limit(text(0)),
         statement_logging_default_sample_rate: number(1),
         statement_logging_max_sample_rate: number(2),
         enable_zero_downtime_cluster_reconfiguration: flag(3),
         enable_background_alter_cluster: flag(4),
         enable_rbac_checks: flag(5),
     })
+}
+
+/// The value a `SHOW` printed.
+fn shown(rows: &[tokio_postgres::Row]) -> Option<String> {
+    rows.first().and_then(|r| r.try_get::<_, String>(0).ok())
+}
+
+/// `max_replicas_per_cluster` as a count (negative or not a number:
+/// unknown).
+fn replica_limit(shown: Option<String>) -> Option<u32> {
+    shown
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|n| *n >= 0.0)
+        .map(|n| n.min(f64::from(u32::MAX)) as u32)
+}
+
+/// The replica limit alone (`SHOW max_replicas_per_cluster`, one
+/// statement): `Ok(None)` when the release refuses the `SHOW`.
+pub async fn read_replica_limit(c: &Client) -> Result<Option<u32>, DbError> {
+    let sql = format!("SHOW {}", SETTINGS[0]);
+    let rows = optional(c.query_typed(&sql, &[]).await, "reading a setting")?;
+    Ok(replica_limit(rows.ok().as_deref().and_then(shown)))
 }
 
 /// `on`/`off`, `true`/`false` as Materialize prints booleans.

@@ -77,12 +77,12 @@ fn q(context: &'static str) -> impl Fn(tokio_postgres::Error) -> DbError {
 
 /// Reads everything the scenario is built from, over the `days` before the
 /// database's current minute. Statements: sizes, clusters, replicas,
-/// strategy rows, the statement log, status history, utilization — seven,
-/// pipelined, whatever the number of clusters.
+/// strategy rows, the statement log, status history, utilization and the
+/// replica limit — eight, pipelined, whatever the number of clusters.
 pub async fn read(c: &Client, store: &Store, days: u32) -> Result<LiveHistory, DbError> {
     let replicas_sql = catalog::replicas_sql(crate::model::CRASH_WINDOW);
     let log_sql = LOG_SQL.replace("{days}", &days.to_string());
-    let (sizes, clusters, replicas, strategies, log, hydration, memory) = tokio::join!(
+    let (sizes, clusters, replicas, strategies, log, hydration, memory, limit) = tokio::join!(
         c.query_typed(SIZES_SQL, &[]),
         catalog::parsed_rows(c, CLUSTERS_SQL, catalog::parse_cluster),
         catalog::parsed_rows(c, &replicas_sql, catalog::parse_replica),
@@ -90,9 +90,11 @@ pub async fn read(c: &Client, store: &Store, days: u32) -> Result<LiveHistory, D
         c.query_typed(&log_sql, &[]),
         c.query_typed(HYDRATION_SQL, &[]),
         c.query_typed(MEMORY_SQL, &[]),
+        catalog::read_replica_limit(c),
     );
     let mut h = LiveHistory {
         days,
+        max_replicas_per_cluster: limit?,
         sizes: catalog::parse_sizes(&sizes.map_err(q("replica sizes"))?),
         ..LiveHistory::default()
     };

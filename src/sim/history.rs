@@ -43,6 +43,9 @@ pub struct LiveHistory {
     /// The window's length.
     pub days: u32,
     pub sizes: SizeCatalog,
+    /// The region's `max_replicas_per_cluster` (`None`: not readable; the
+    /// simulator then assumes Materialize's default).
+    pub max_replicas_per_cluster: Option<u32>,
     /// User clusters with their replicas.
     pub clusters: Vec<Cluster>,
     /// The strategy rows (every row; the one validator picks those in effect).
@@ -235,6 +238,9 @@ fn header(
     let _ = writeln!(out, "duration = {}", minutes(replay));
     let _ = writeln!(out, "history = {}", minutes(history));
     let _ = writeln!(out, "interval = \"1m\"");
+    if let Some(limit) = h.max_replicas_per_cluster.filter(|n| *n > 0) {
+        let _ = writeln!(out, "\n[materialize]\nmax_replicas_per_cluster = {limit}");
+    }
     if let Some(rate) = h.sample_rate.filter(|r| *r > 0.0 && *r <= 1.0) {
         let rate = (rate * 10_000.0).round() / 10_000.0;
         let _ = writeln!(
@@ -666,6 +672,7 @@ mod tests {
             until: t("2026-03-01T00:00:00Z"),
             days: 28,
             sizes: SizeCatalog::cloud_defaults(),
+            max_replicas_per_cluster: Some(3),
             clusters: vec![
                 cluster("u2", "bi", vec![replica("r1", "100cc")]),
                 cluster("u3", "etl", vec![]),
@@ -828,6 +835,15 @@ mod tests {
         let etl = &sc.clusters[1];
         assert!(etl.workload.begins.is_empty());
         assert_eq!(etl.workload.memory_bytes, 1.0 * GIB);
+        // The region's replica limit, or Materialize's default unread.
+        assert_eq!(sc.materialize.max_replicas_per_cluster, 3);
+        let unread = LiveHistory {
+            max_replicas_per_cluster: None,
+            ..live()
+        };
+        let b = build(&unread, &opts()).expect("built");
+        assert!(!b.toml.contains("max_replicas_per_cluster"), "{}", b.toml);
+        assert_eq!(parse(&b).materialize.max_replicas_per_cluster, 5);
     }
 
     #[test]

@@ -12,8 +12,8 @@
 //! (`predict`): it wakes the cluster one lead (learned hydration + one
 //! interval + an adapted margin) before the earliest predicted onset and
 //! keeps it warm until the latest; once users came, a session that is over
-//! (past the window's earliest end, a silence of eight mean gaps) is
-//! suspended in minutes; a predicted day nobody came to is suspended as
+//! (it ran as long as the shortest past one from its first statement, then
+//! a silence of eight mean gaps) is suspended in minutes; a predicted day nobody came to is suspended as
 //! soon as its latest onset passed. Unpredicted demand still wakes it, as
 //! without prediction. It never suspends a cluster whose normal replica is
 //! still hydrating (the hydration would be paid again at the next wake), and
@@ -191,13 +191,13 @@ pub fn predicting<'a>(
         ctx.interval_s,
         ps.margin(config),
     );
-    let forecast = ctx.prepared.forecast(
-        profile,
-        lead.seconds(),
-        config.aim,
-        ctx.now,
-        ctx.cluster.activity.last_begin,
-    );
+    let seen = predict::Seen {
+        last_begin: ctx.cluster.activity.last_begin,
+        began: ps.began,
+    };
+    let forecast = ctx
+        .prepared
+        .forecast(profile, lead.seconds(), config.aim, ctx.now, seen);
     Some(Predicting {
         config,
         profile,
@@ -217,6 +217,9 @@ fn score(ctx: &Ctx, p: &Predicting, st: &mut IdleSuspendState) {
         ctx.cluster.activity.in_flight > 0 || matches!(ctx.idle, Idle::For(s) if s < recent);
     let now = ctx.now;
     let current = p.forecast.current.as_ref();
+    if let Some(b) = current.and_then(|(o, _)| o.began) {
+        ps.began = Some(b);
+    }
     if hydrated {
         ps.served(p.config, now, current.map(|(o, _)| o.wake));
         if let Some((o, predict::Phase::Started)) = current {
@@ -306,16 +309,22 @@ fn holding(
     if let Some(o) = p.forecast.keep_warm() {
         let why = predict::wake_reason(p.profile, o, &p.lead);
         let hold = match ps.hold.take() {
+            // Once its session began, when it can end is known: not kept
+            // to the latest onset an earlier run had to assume.
             Some(h) if h.wake == o.wake || h.until(last) > ctx.now => predict::Hold {
                 wake: h.wake.min(o.wake),
                 until: h.until.max(o.hold_until),
-                started_until: h.started_until.max(o.held_until(true)),
+                started_until: if o.began.is_some() {
+                    o.started_until()
+                } else {
+                    h.started_until.max(o.started_until())
+                },
                 why: why.clone(),
             },
             _ => predict::Hold {
                 wake: o.wake,
                 until: o.hold_until,
-                started_until: o.held_until(true),
+                started_until: o.started_until(),
                 why: why.clone(),
             },
         };
@@ -1178,6 +1187,13 @@ mod tests {
         fn a_session_that_is_over_suspends_in_minutes() {
             let warm = cluster("c", vec![replica("r_200cc", "200cc", true)]);
             let mut st = running();
+            // Users came at 09:02: where the session began is recorded.
+            let came = with_activity(warm.clone(), Some("2026-02-02T09:02:00Z"), 0);
+            round(&came, "2026-02-02T09:03:00Z", &mut st);
+            assert_eq!(
+                st.predict.as_ref().unwrap().began,
+                Some(t("2026-02-02T09:02:00Z"))
+            );
             // Before the earliest end a long lull is not the end (30 min rule).
             let lull = with_activity(warm.clone(), Some("2026-02-02T12:00:00Z"), 0);
             let d = round(&lull, "2026-02-02T12:20:00Z", &mut st);
@@ -1190,7 +1206,7 @@ mod tests {
             assert!(d.names().is_empty());
             let why = &d.suspending.as_ref().unwrap().reason;
             assert!(
-                why.starts_with("idle 5m: after the window's earliest end 16:40"),
+                why.starts_with("idle 5m: after 16:40, the earliest its session ends by past days"),
                 "{why}"
             );
             // Resumed only by users after the suspension, not by the old ones.
@@ -1251,6 +1267,7 @@ mod tests {
                 0,
             );
             let mut st = running();
+            st.predict.as_mut().unwrap().began = Some(t("2026-02-02T09:02:00Z"));
             st.predict.as_mut().unwrap().hydrations.pending.insert(
                 "r_200cc".into(),
                 crate::strategy::predict::hydration::Pending {

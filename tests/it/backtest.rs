@@ -144,11 +144,18 @@ fn replays_office_hours_and_a_predictive_alternative_wakes_ahead() {
 #[test]
 fn a_written_scenario_replays_to_identical_figures() {
     let emu = fleet();
+    // The region's own replica limit goes into the scenario.
+    emu.set_setting("max_replicas_per_cluster", "4");
     let dir = tempfile::tempdir().expect("temp dir");
     let out = dir.path().join("bt.toml");
     let out_s = out.display().to_string();
     let built = backtest_json(&emu, &["--out", &out_s, "--seed", "7"]);
     assert!(dir.path().join("bt.traces").join("bi.csv").exists());
+    let written = std::fs::read_to_string(&out).expect("scenario written");
+    assert!(
+        written.contains("[materialize]\nmax_replicas_per_cluster = 4\n"),
+        "{written}"
+    );
     assert!(dir.path().join("bt.traces").join("etl.csv").exists());
     let mut cmd = command();
     cmd.args(["simulate", &out_s, "--seed", "7", "--output", "json"]);
@@ -197,8 +204,8 @@ fn the_statement_count_does_not_grow_with_clusters() {
     let large = backtest_statements(500);
     eprintln!("from-history: statements for 10 clusters: {small:?}; for 500 clusters: {large:?}");
     assert_eq!(small.statements, large.statements);
-    // Preflight (session cluster: 3) + the seven reads.
-    assert!(small.statements <= 10, "{small:?}");
+    // Preflight (session cluster: 3) + the eight reads.
+    assert!(small.statements <= 11, "{small:?}");
     assert_eq!(large.ddl, 0);
 }
 

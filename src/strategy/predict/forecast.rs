@@ -15,13 +15,16 @@
 //!   hydrated when the users of that window arrive (with `prewarm_target`
 //!   1, or `prewarm_lateness` 0, when the earliest ever arrived);
 //! - from `wake` to `hold_until` (the latest onset + lead) the cluster is
-//!   kept warm while nobody came, and after users came until the earlier of
-//!   `hold_until` and the window's earliest end (so a lone early query
-//!   never makes it suspend before the usual crowd arrives, and a short
-//!   session that is over is not held);
+//!   kept warm while nobody came; once users came, until the earlier of
+//!   `hold_until` and the earliest the session can end by its history
+//!   ([`Occurrence::ends_no_earlier`]: its first statement + the shortest
+//!   past session, and not before the window's earliest end). A session
+//!   that began early and is over is not held to the latest onset, and a
+//!   lone early query holds the cluster as long as past days' sessions,
+//!   which counted such queries, lasted;
 //! - after that, if users came (a statement since `wake`), it is *started*:
 //!   it stays while the silence is shorter than `idle_after_s` until the
-//!   window's earliest end, then shorter than [`SESSION_OVER`] mean gaps at
+//!   earliest the session can end, then shorter than [`SESSION_OVER`] mean gaps at
 //!   the slow-day rate of that weekday (a session that is over is detected
 //!   in minutes, not half an hour), until `idle_after_s` past the window's
 //!   latest end: later statements (a weekend day left on demand) are not
@@ -61,8 +64,14 @@ pub struct Occurrence {
     pub onset_low: DateTime<Utc>,
     pub onset_median: DateTime<Utc>,
     pub onset_high: DateTime<Utc>,
+    /// No past day's session of the window ended earlier.
     pub end_low: DateTime<Utc>,
     pub end_high: DateTime<Utc>,
+    /// The shortest (fenced) past session, seconds.
+    pub shortest_s: i64,
+    /// Its session's first statement as seen (the earliest latest-statement
+    /// seen since `wake`); `None` while nobody came.
+    pub began: Option<DateTime<Utc>>,
     /// The onset it is prepared for (see [`prepare`]): hydrated by then.
     pub aimed: DateTime<Utc>,
     /// `aimed` − the lead.
@@ -115,11 +124,28 @@ pub fn hm(t: DateTime<Utc>) -> String {
 }
 
 impl Occurrence {
-    /// Until when it holds the cluster warm: `hold_until`, or once users
-    /// came, the earlier of that and the window's earliest end.
-    pub fn held_until(&self, started: bool) -> DateTime<Utc> {
-        if started {
-            self.hold_until.min(self.end_low)
+    /// The earliest its session can end by the window's history: the
+    /// session's first statement + the shortest past session, and not
+    /// before the window's earliest end. Before anyone came: not before the
+    /// latest onset either (the crowd may still be to come).
+    pub fn ends_no_earlier(&self) -> DateTime<Utc> {
+        match self.began {
+            Some(b) => self.end_low.max(b + secs(self.shortest_s)),
+            None => self.end_low.max(self.onset_high),
+        }
+    }
+
+    /// Until when it holds the cluster once users came: the earlier of
+    /// `hold_until` and [`Occurrence::ends_no_earlier`].
+    pub fn started_until(&self) -> DateTime<Utc> {
+        self.hold_until.min(self.ends_no_earlier())
+    }
+
+    /// Until when it holds the cluster warm: `hold_until` while nobody
+    /// came, then [`Occurrence::started_until`].
+    pub fn held_until(&self) -> DateTime<Utc> {
+        if self.began.is_some() {
+            self.started_until()
         } else {
             self.hold_until
         }
@@ -137,8 +163,10 @@ impl Occurrence {
             onset_low,
             onset_median: day + secs(w.onset.median),
             onset_high,
-            end_low: (day + secs(w.end.low)).max(onset_high),
+            end_low: day + secs(w.end.low),
             end_high: (day + secs(w.end.high)).max(onset_high),
+            shortest_s: w.duration.low.max(0),
+            began: None,
             aimed,
             wake: aimed - secs(lead_s),
             hold_until: onset_high + secs(lead_s),
@@ -390,8 +418,19 @@ pub struct Prepared(
 );
 
 /// What a forecast is made from, besides the profile: lead, aim, clock and
-/// the latest statement.
-type Asked = (i64, Aim, DateTime<Utc>, Option<DateTime<Utc>>);
+/// what was seen of the statements ([`Seen`]).
+type Asked = (i64, Aim, DateTime<Utc>, Seen);
+
+/// What the forecast knows of a cluster's statements.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Seen {
+    /// The latest statement (within the activity lookback).
+    pub last_begin: Option<DateTime<Utc>>,
+    /// The first statement seen since the wake of the occurrence under way,
+    /// as recorded between runs (the latest statement when first seen, so
+    /// at most one run late): where its session began.
+    pub began: Option<DateTime<Utc>>,
+}
 
 impl Clone for Prepared {
     fn clone(&self) -> Self {
@@ -418,58 +457,65 @@ impl Prepared {
     }
 
     /// [`forecast_prepared`] with [`Prepared::of`]'s preparations, made
-    /// once per lead, aim, clock and latest statement.
+    /// once per lead, aim, clock and statements seen.
     pub fn forecast(
         &self,
         p: &Profile,
         lead_s: i64,
         aim: Aim,
         now: DateTime<Utc>,
-        last_begin: Option<DateTime<Utc>>,
+        seen: Seen,
     ) -> Forecast {
-        let asked = (lead_s.max(0), aim, now, last_begin);
+        let asked = (lead_s.max(0), aim, now, seen);
         if let Some((_, f)) = self.1.borrow().iter().find(|(a, _)| *a == asked) {
             return f.clone();
         }
-        let f = forecast_prepared(p, self.of(p, lead_s, aim), now, last_begin, lead_s);
+        let f = forecast_prepared(p, self.of(p, lead_s, aim), now, seen, lead_s);
         self.1.borrow_mut().push((asked, f.clone()));
         f
     }
 }
 
 /// Where the cluster stands at `now`, its windows prepared for as
-/// `preparations` say (for this lead, see [`Prepared`]); `last_begin` is
-/// its latest statement (within the activity lookback).
+/// `preparations` say (for this lead, see [`Prepared`]), with what was
+/// seen of its statements.
 fn forecast_prepared(
     p: &Profile,
     preparations: Vec<Preparation>,
     now: DateTime<Utc>,
-    last_begin: Option<DateTime<Utc>>,
+    seen: Seen,
     lead_s: i64,
 ) -> Forecast {
     let lead_s = lead_s.max(0);
     let occ = upcoming(p, &preparations, now, lead_s);
-    let started = |o: &Occurrence| last_begin.is_some_and(|b| b >= o.wake);
     let mut current = None;
     let mut holding = None;
     let mut next = None;
-    for o in occ {
+    for mut o in occ {
         if o.wake > now {
             if next.is_none() {
                 next = Some(o);
             }
             continue;
         }
-        if now < o.held_until(started(&o)) && holding.is_none() {
+        // Users came since its wake: its session began at the first
+        // statement recorded since then, or (first seen now) the latest.
+        o.began = seen.last_begin.filter(|b| *b >= o.wake).map(|last| {
+            seen.began
+                .filter(|b| *b >= o.wake && *b <= last)
+                .unwrap_or(last)
+        });
+        let started = o.began.is_some();
+        if now < o.held_until() && holding.is_none() {
             holding = Some(o.clone());
         }
         let phase = if now < o.hold_until {
-            if started(&o) {
+            if started {
                 Phase::Started
             } else {
                 Phase::Prewarm
             }
-        } else if started(&o) {
+        } else if started {
             Phase::Started
         } else if now < o.end_high {
             Phase::Missed
@@ -495,8 +541,8 @@ impl Forecast {
 
     /// Whether new statements could change the decision (with the clock
     /// alone they cannot): while warm for an occurrence nobody came to yet,
-    /// the first users end the unconditional hold at the window's earliest
-    /// end. Otherwise more statements only make the cluster busier.
+    /// the first users set when its session can end. Otherwise more
+    /// statements only make the cluster busier.
     pub fn activity_sensitive(&self) -> bool {
         matches!(self.current, Some((_, Phase::Prewarm)))
     }
@@ -506,7 +552,7 @@ impl Forecast {
         let classic = idle_after_s as f64;
         match &self.current {
             Some((o, Phase::Started))
-                if now >= o.end_low && now < o.end_high + secs(idle_after_s as i64) =>
+                if now >= o.ends_no_earlier() && now < o.end_high + secs(idle_after_s as i64) =>
             {
                 let t = if o.rate > 0.0 {
                     (SESSION_OVER / o.rate).clamp(MIN_SILENCE_S, classic.max(MIN_SILENCE_S))
@@ -517,8 +563,8 @@ impl Forecast {
                 (
                     t,
                     format!(
-                        "after the window's earliest end {} a silence of {} ends it (8 mean gaps at {:.3} q/s)",
-                        hm(o.end_low),
+                        "after {}, the earliest its session ends by past days, a silence of {} ends it (8 mean gaps at {:.3} q/s)",
+                        hm(o.ends_no_earlier()),
                         human_duration(t as u64),
                         o.rate
                     ),
@@ -554,12 +600,12 @@ impl Forecast {
         }
         if let Some(o) = &self.holding {
             c.push(o.hold_until);
-            c.push(o.end_low);
+            c.push(o.ends_no_earlier());
         }
         if let Some((o, _)) = &self.current {
             c.extend([
                 o.hold_until,
-                o.end_low,
+                o.ends_no_earlier(),
                 o.end_high,
                 o.end_high + secs(idle_after_s as i64),
             ]);
@@ -581,7 +627,20 @@ pub(crate) mod tests {
         lead_s: i64,
         aim: Aim,
     ) -> Forecast {
-        Prepared::default().forecast(p, lead_s, aim, now, last_begin)
+        let seen = Seen {
+            last_begin,
+            began: None,
+        };
+        Prepared::default().forecast(p, lead_s, aim, now, seen)
+    }
+
+    /// What was seen: the latest statement, and the first recorded since
+    /// a wake.
+    fn seen(last: &str, began: &str) -> Seen {
+        Seen {
+            last_begin: Some(t(last)),
+            began: Some(t(began)),
+        }
     }
 
     fn t(s: &str) -> DateTime<Utc> {
@@ -608,6 +667,11 @@ pub(crate) mod tests {
                     low: hhmm(16, 40),
                     median: hhmm(17, 20),
                     high: hhmm(18, 0),
+                },
+                duration: Spread {
+                    low: hhmm(7, 30),
+                    median: hhmm(8, 0),
+                    high: hhmm(8, 40),
                 },
                 occurred: [4, 4, 4, 3, 4, 0, 0],
                 days: 19,
@@ -648,15 +712,44 @@ pub(crate) mod tests {
         assert_eq!(c.current.as_ref().unwrap().1, Phase::Started);
         assert_eq!(c.keep_warm().unwrap().hold_until, t("2026-02-02T09:59:00Z"));
         assert!(!c.activity_sensitive());
+        assert_eq!(
+            c.current.as_ref().unwrap().0.began,
+            Some(t("2026-02-02T09:02:00Z"))
+        );
+        // Later the session's start is the one recorded at 09:02.
+        let g = |now: &str, last: &str| {
+            Prepared::default().forecast(
+                &p,
+                lead,
+                Aim::Lateness(0.0),
+                t(now),
+                seen(last, "2026-02-02T09:02:00Z"),
+            )
+        };
         // 12:00: started, before the earliest end: the classic threshold.
-        let d = f("2026-02-02T12:00:00Z", Some("2026-02-02T11:50:00Z"));
+        let d = g("2026-02-02T12:00:00Z", "2026-02-02T11:50:00Z");
         assert!(d.keep_warm().is_none());
         assert_eq!(d.threshold(t("2026-02-02T12:00:00Z"), 1800).0, 1800.0);
-        // 17:00: after the earliest end, a 267 s silence ends it (8 / 0.03).
-        let e = f("2026-02-02T17:00:00Z", Some("2026-02-02T16:55:00Z"));
+        // 17:00: after the earliest end (16:40, later than 09:02 + the
+        // shortest session, 7h30), a 267 s silence ends it (8 / 0.03).
+        let e = g("2026-02-02T17:00:00Z", "2026-02-02T16:55:00Z");
         let (thr, why) = e.threshold(t("2026-02-02T17:00:00Z"), 1800);
         assert!((thr - 8.0 / 0.03).abs() < 1e-9, "{thr}");
-        assert!(why.contains("16:40"), "{why}");
+        assert!(why.contains("after 16:40"), "{why}");
+        // Had the session been first seen at 10:00 (a run missed, say), it
+        // is expected to run until 17:30: the classic threshold until then.
+        let late = Prepared::default().forecast(
+            &p,
+            lead,
+            Aim::Lateness(0.0),
+            t("2026-02-02T17:00:00Z"),
+            seen("2026-02-02T16:55:00Z", "2026-02-02T10:00:00Z"),
+        );
+        assert_eq!(late.threshold(t("2026-02-02T17:00:00Z"), 1800).0, 1800.0);
+        assert_eq!(
+            late.next_change(t("2026-02-02T17:00:00Z"), 1800),
+            Some(t("2026-02-02T17:30:00Z"))
+        );
         // Next wake is Tuesday's.
         assert_eq!(e.next.as_ref().unwrap().wake, t("2026-02-03T08:41:00Z"));
     }
@@ -1078,30 +1171,44 @@ pub(crate) mod tests {
         let monday = DateTime::parse_from_rfc3339("2026-01-05T08:00:00Z")
             .map(|t| t.with_timezone(&Utc))
             .unwrap_or_default();
-        let direct = |lead: i64, aim: Aim, now: DateTime<Utc>, last: Option<DateTime<Utc>>| {
-            forecast_prepared(&p, direct(lead, aim), now, last, lead)
+        let direct = |lead: i64, aim: Aim, now: DateTime<Utc>, seen: Seen| {
+            forecast_prepared(&p, direct(lead, aim), now, seen, lead)
         };
         let later = monday + Duration::hours(3);
+        let last = |t: DateTime<Utc>| Seen {
+            last_begin: Some(t),
+            began: None,
+        };
+        let nothing = Seen::default();
+        let from_nine = Seen {
+            began: Some(monday + Duration::hours(1)),
+            ..last(later - Duration::minutes(5))
+        };
         let asks = [
-            (780, strict, monday, None),
-            (60, strict, monday, None),
-            (780, loose, monday, None),
-            (780, strict, later, None),
-            (780, strict, later, Some(later - Duration::minutes(5))),
-            (780, strict, monday, None),
+            (780, strict, monday, nothing),
+            (60, strict, monday, nothing),
+            (780, loose, monday, nothing),
+            (780, strict, later, nothing),
+            (780, strict, later, last(later - Duration::minutes(5))),
+            (780, strict, later, from_nine),
+            (780, strict, monday, nothing),
         ];
         assert_ne!(
-            direct(780, strict, monday, None),
-            direct(780, strict, later, None)
+            direct(780, strict, monday, nothing),
+            direct(780, strict, later, nothing)
         );
         assert_ne!(
-            direct(780, strict, later, None),
-            direct(780, strict, later, Some(later - Duration::minutes(5)))
+            direct(780, strict, later, nothing),
+            direct(780, strict, later, last(later - Duration::minutes(5)))
         );
-        for (lead, aim, now, last) in asks {
+        assert_ne!(
+            direct(780, strict, later, last(later - Duration::minutes(5))),
+            direct(780, strict, later, from_nine)
+        );
+        for (lead, aim, now, seen) in asks {
             assert_eq!(
-                made.forecast(&p, lead, aim, now, last),
-                direct(lead, aim, now, last)
+                made.forecast(&p, lead, aim, now, seen),
+                direct(lead, aim, now, seen)
             );
         }
     }
@@ -1171,18 +1278,131 @@ pub(crate) mod tests {
         let (thr, _) = f.threshold(t("2026-02-07T10:00:00Z"), 900);
         assert_eq!(thr, 900.0);
         // On Friday evening it does, at Friday's own rate.
-        let fri = forecast(
+        let fri = Prepared::default().forecast(
             &p,
-            t("2026-02-06T17:00:00Z"),
-            Some(t("2026-02-06T16:59:00Z")),
             780,
             aim,
+            t("2026-02-06T17:00:00Z"),
+            seen("2026-02-06T16:59:00Z", "2026-02-06T09:00:00Z"),
         );
         let (thr, _) = fri.threshold(t("2026-02-06T17:00:00Z"), 900);
         assert_eq!(thr, 8.0 / 0.05);
         assert!(fri
             .next_change(t("2026-02-06T17:00:00Z"), 900)
             .is_some_and(|c| c <= t("2026-02-06T18:15:00Z")));
+    }
+
+    /// A nightly batch that starts between 00:00 and 02:00 and runs at
+    /// least an hour (no night ended before 01:10).
+    fn nightly() -> Profile {
+        let mut p = office();
+        let w = &mut p.windows[0];
+        w.onset = Spread {
+            low: 0,
+            median: hhmm(1, 0),
+            high: hhmm(2, 0),
+        };
+        w.end = Spread {
+            low: hhmm(1, 10),
+            median: hhmm(2, 30),
+            high: hhmm(4, 0),
+        };
+        w.duration = Spread {
+            low: hhmm(1, 0),
+            median: hhmm(1, 30),
+            high: hhmm(2, 0),
+        };
+        w.occurred = [4; 7];
+        w.rate = 0.2;
+        p
+    }
+
+    #[test]
+    fn a_session_is_held_as_long_as_the_shortest_past_one_from_its_start() {
+        let p = nightly();
+        let lead = 20 * 60;
+        let at = |now: &str, seen: Seen| {
+            Prepared::default().forecast(&p, lead, Aim::Lateness(0.0), t(now), seen)
+        };
+        // Nobody yet at 01:30: held until the latest onset + lead (02:20).
+        let none = at(
+            "2026-02-03T01:30:00Z",
+            Seen {
+                last_begin: Some(t("2026-02-02T03:00:00Z")),
+                began: None,
+            },
+        );
+        assert_eq!(none.current.as_ref().unwrap().1, Phase::Prewarm);
+        assert_eq!(
+            none.keep_warm().unwrap().held_until(),
+            t("2026-02-03T02:20:00Z")
+        );
+        // Began at 00:05: held until 01:10 (the earliest end; 00:05 + 1h is
+        // earlier), not to the latest onset the crowd could have come at.
+        let early = at(
+            "2026-02-03T01:00:00Z",
+            seen("2026-02-03T00:59:00Z", "2026-02-03T00:05:00Z"),
+        );
+        let o = early.keep_warm().unwrap();
+        assert_eq!(o.began, Some(t("2026-02-03T00:05:00Z")));
+        assert_eq!(o.held_until(), t("2026-02-03T01:10:00Z"));
+        let at_end = at(
+            "2026-02-03T01:10:00Z",
+            seen("2026-02-03T00:59:00Z", "2026-02-03T00:05:00Z"),
+        );
+        assert!(
+            at_end.keep_warm().is_none(),
+            "held until, not through, 01:10"
+        );
+        let over = at(
+            "2026-02-03T01:15:00Z",
+            seen("2026-02-03T01:12:00Z", "2026-02-03T00:05:00Z"),
+        );
+        assert!(over.keep_warm().is_none());
+        let (thr, why) = over.threshold(t("2026-02-03T01:15:00Z"), 900);
+        assert_eq!(thr, MIN_SILENCE_S, "8 gaps at 0.2 q/s, at least 2 min");
+        assert!(why.contains("after 01:10"), "{why}");
+        // Began at 01:50: it runs an hour at least, past the hold (02:20):
+        // the classic threshold until 02:50, then the session's.
+        let late = |now: &str| at(now, seen("2026-02-03T02:00:00Z", "2026-02-03T01:50:00Z"));
+        assert_eq!(
+            late("2026-02-03T02:00:00Z")
+                .keep_warm()
+                .unwrap()
+                .held_until(),
+            t("2026-02-03T02:20:00Z")
+        );
+        assert_eq!(
+            late("2026-02-03T02:30:00Z")
+                .threshold(t("2026-02-03T02:30:00Z"), 900)
+                .0,
+            900.0
+        );
+        assert_eq!(
+            late("2026-02-03T02:30:00Z").next_change(t("2026-02-03T02:30:00Z"), 900),
+            Some(t("2026-02-03T02:50:00Z"))
+        );
+        assert_eq!(
+            late("2026-02-03T02:50:00Z")
+                .threshold(t("2026-02-03T02:50:00Z"), 900)
+                .0,
+            MIN_SILENCE_S
+        );
+        // Until `idle_after_s` past the latest end (04:00): later
+        // statements are not that session's.
+        let threshold_at = |now: &str| late(now).threshold(t(now), 900).0;
+        assert_eq!(threshold_at("2026-02-03T04:14:59Z"), MIN_SILENCE_S);
+        assert_eq!(threshold_at("2026-02-03T04:15:00Z"), 900.0);
+        // A start recorded for an earlier night is not this one's: the
+        // latest statement is, first seen now.
+        let stale = at(
+            "2026-02-03T01:00:00Z",
+            seen("2026-02-03T00:59:00Z", "2026-02-02T00:05:00Z"),
+        );
+        assert_eq!(
+            stale.keep_warm().unwrap().began,
+            Some(t("2026-02-03T00:59:00Z"))
+        );
     }
 
     #[test]

@@ -24,7 +24,7 @@ pub mod profile;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-pub use forecast::{Aim, Forecast, Occurrence, Phase};
+pub use forecast::{Aim, Forecast, Occurrence, Phase, Seen};
 pub use hydration::{Estimate, Hydrations};
 pub use profile::Profile;
 
@@ -86,6 +86,10 @@ pub struct PredictState {
     /// (a day more of history) no longer predicts it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hold: Option<Hold>,
+    /// The first statement seen since the wake of the occurrence under way
+    /// (`forecast::Seen::began`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub began: Option<DateTime<Utc>>,
 }
 
 /// A prewarm started for a predicted occurrence.
@@ -94,7 +98,7 @@ pub struct Hold {
     pub wake: DateTime<Utc>,
     /// While nobody came.
     pub until: DateTime<Utc>,
-    /// Once users came (the window's earliest end, if earlier).
+    /// Once users came (the earliest their session can end, if earlier).
     pub started_until: DateTime<Utc>,
     pub why: String,
 }

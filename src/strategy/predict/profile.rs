@@ -238,6 +238,7 @@ fn window_of(
     Some(Window {
         onset: spread(days.iter().map(|d| d.onset).collect()),
         end: spread(days.iter().map(|d| d.end).collect()),
+        duration: spread(days.iter().map(|d| d.end - d.onset).collect()),
         occurred,
         days: days.len() as u16,
         rate,
