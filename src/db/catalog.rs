@@ -782,3 +782,27 @@ pub async fn replica_first_seen(
         .filter_map(|r| Some((r.try_get(0).ok()?, r.try_get(1).ok()?)))
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_replica_limit_is_a_count_or_unknown() {
+        let limit = |v: &str| replica_limit(Some(v.to_string()));
+        assert_eq!(limit("5"), Some(5));
+        assert_eq!(limit(" 0 "), Some(0));
+        assert_eq!(limit("1e12"), Some(u32::MAX));
+        assert_eq!(limit("-1"), None);
+        assert_eq!(limit("five"), None);
+        assert_eq!(limit("NaN"), None);
+        assert_eq!(replica_limit(None), None);
+    }
+
+    #[test]
+    fn booleans_as_materialize_prints_them() {
+        assert_eq!(parse_bool("on"), Some(true));
+        assert_eq!(parse_bool(" OFF"), Some(false));
+        assert_eq!(parse_bool("maybe"), None);
+    }
+}
