@@ -1155,6 +1155,30 @@ mod tests {
             // Five minutes before the wake the not-suspending-so-close rule
             // changes; then the wake itself.
             assert_eq!(next_change(&c, &ctx, &st), Some(t("2026-02-02T08:36:00Z")));
+            // A prewarm a newer profile no longer predicts is seen through:
+            // its end is a change too, when it is still ahead.
+            let held = |until: &str| {
+                let mut st = suspended();
+                st.predict.as_mut().unwrap().hold = Some(predict::Hold {
+                    wake: t("2026-02-02T05:00:00Z"),
+                    until: t(until),
+                    started_until: t(until),
+                    why: "an older profile's".into(),
+                });
+                next_change(&c, &ctx, &st)
+            };
+            assert_eq!(
+                held("2026-02-02T07:00:00Z"),
+                Some(t("2026-02-02T07:00:00Z"))
+            );
+            assert_eq!(
+                held("2026-02-02T06:00:00Z"),
+                Some(t("2026-02-02T08:36:00Z"))
+            );
+            assert_eq!(
+                held("2026-02-02T05:30:00Z"),
+                Some(t("2026-02-02T08:36:00Z"))
+            );
         }
 
         #[test]
