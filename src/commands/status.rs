@@ -365,7 +365,7 @@ pub fn condition(
         return (Condition::Bursting, deferred_text(d));
     }
     let has = |k: StrategyKind| cp.strategies.contains(&k);
-    let burst_name = format!("{}-burst", cluster.name);
+    let burst_name = crate::strategy::burst_name(&cluster.name);
     if has(StrategyKind::Burst) && cluster.replica(&burst_name).is_some() {
         return (
             Condition::Bursting,

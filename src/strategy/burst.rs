@@ -53,7 +53,7 @@ pub struct BurstState {
 }
 
 pub fn burst_name(cluster: &str) -> String {
-    format!("{cluster}-burst")
+    super::derived_replica_name(cluster, "-burst")
 }
 
 pub(super) fn decide(c: &BurstConfig, ctx: &Ctx, d: &mut Desired, st: &mut BurstState) {

@@ -291,6 +291,30 @@ impl StrategyConfig {
 /// `idle_after_s`), read with the strategy's own parser so `3600.0` counts
 /// like `3600`; invalid rows are skipped here and reported by the planner.
 /// Bounded by [`keys::MAX_SECONDS`], whatever the table holds.
+/// Materialize's limit on an identifier, bytes (reference §3).
+pub const MAX_IDENT_BYTES: usize = 255;
+
+/// The name of a replica a strategy derives from its cluster's name and a
+/// suffix (`-burst`, `_200cc`). Within Materialize's 255 bytes: when the
+/// cluster's name leaves no room for the suffix it is cut (at a character
+/// boundary) and marked with a hash of the whole name, so the replica is
+/// named the same on every run and two clusters sharing a long prefix get
+/// different names.
+pub fn derived_replica_name(cluster: &str, suffix: &str) -> String {
+    if cluster.len() + suffix.len() <= MAX_IDENT_BYTES {
+        return format!("{cluster}{suffix}");
+    }
+    let hash = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, cluster.as_bytes()).simple();
+    let hash = &hash.to_string()[..8];
+    let mut cut = MAX_IDENT_BYTES
+        .saturating_sub(suffix.len() + hash.len() + 1)
+        .min(cluster.len());
+    while !cluster.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}~{hash}{suffix}", &cluster[..cut])
+}
+
 pub fn longest_idle_after_s(rows: &[crate::model::StrategyRow]) -> u64 {
     let no_sizes = SizeCatalog::default();
     rows.iter()
@@ -687,6 +711,52 @@ pub(crate) mod testutil {
         DateTime::parse_from_rfc3339("2026-11-21T12:00:00Z")
             .map(|t| t.with_timezone(&Utc))
             .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod derived_names {
+    use super::*;
+
+    #[test]
+    fn a_short_cluster_name_is_kept_whole() {
+        assert_eq!(burst_name("bi"), "bi-burst");
+        assert_eq!(
+            shrink_to_fit::replica_name("bi", &Size::from("200cc")),
+            "bi_200cc"
+        );
+        let fits = "x".repeat(MAX_IDENT_BYTES - 6);
+        assert_eq!(burst_name(&fits), format!("{fits}-burst"));
+    }
+
+    #[test]
+    fn a_long_one_is_cut_and_marked_within_the_limit() {
+        // 20 two-byte characters then ASCII: 255 bytes, a cut that would
+        // fall inside a character moves back to its start.
+        let long = format!("{}{}", "é".repeat(20), "x".repeat(215));
+        let other = format!("{}{}", "é".repeat(20), "y".repeat(215));
+        let one_more = format!("{}x", "x".repeat(MAX_IDENT_BYTES - 6));
+        for cluster in [&long, &other, &one_more] {
+            for suffix in ["-burst", "_800cc", "_1600cc"] {
+                let n = derived_replica_name(cluster, suffix);
+                assert!(n.len() <= MAX_IDENT_BYTES, "{} bytes", n.len());
+                assert!(n.ends_with(suffix), "{n}");
+                assert_eq!(
+                    n,
+                    derived_replica_name(cluster, suffix),
+                    "the same every run"
+                );
+            }
+        }
+        assert_eq!(burst_name(&one_more).len(), MAX_IDENT_BYTES);
+        // The same prefix, different clusters: different names.
+        assert_ne!(burst_name(&long), burst_name(&other));
+        let cut = "é".repeat(127) + "z";
+        assert_eq!(cut.len(), 255);
+        let n = burst_name(&cut);
+        assert!(n.len() <= MAX_IDENT_BYTES && n.ends_with("-burst"), "{n}");
+        // A suffix too long to leave any room still gives a name (no panic).
+        let _ = derived_replica_name(&long, &"s".repeat(300));
     }
 }
 

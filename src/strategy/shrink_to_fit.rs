@@ -59,7 +59,7 @@ pub struct ShrinkToFitState {
 }
 
 pub fn replica_name(cluster: &str, size: &Size) -> String {
-    format!("{cluster}_{size}")
+    super::derived_replica_name(cluster, &format!("_{size}"))
 }
 
 pub(super) fn decide(c: &ShrinkToFitConfig, ctx: &Ctx, d: &mut Desired, st: &mut ShrinkToFitState) {

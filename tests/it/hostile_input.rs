@@ -80,6 +80,51 @@ fn two_clusters() -> Emulator {
     emu
 }
 
+/// A cluster named with Materialize's longest identifier (255 bytes, some
+/// of them two-byte characters) still gets its burst and `shrink_to_fit`
+/// replicas: their derived names are cut to fit, the same on every run.
+#[test]
+fn a_cluster_with_the_longest_name_gets_replicas_named_within_the_limit() {
+    let emu = Emulator::start();
+    let name = format!("{}{}", "é".repeat(20), "x".repeat(215));
+    assert_eq!(name.len(), 255);
+    emu.create_cluster(&name);
+    emu.add_index(&name);
+    emu.add_replica(&name, "r1", "25cc");
+    init_tables(&emu);
+    strategy(&emu, &name, "burst", json!({"burst_replica_size": "800cc"}));
+    clusterctl(&emu, &["apply"]).ok();
+    let names: Vec<String> = emu.replicas(&name).into_iter().map(|(n, _)| n).collect();
+    let burst = names
+        .iter()
+        .find(|n| n.ends_with("-burst"))
+        .unwrap_or_else(|| panic!("no burst replica in {names:?}"));
+    assert!(burst.len() <= 255, "{} bytes", burst.len());
+    // The next run finds it by the same name: nothing more to do.
+    let again = clusterctl(&emu, &["apply"]).ok();
+    assert!(again.stdout.contains("No changes"), "{}", again.all());
+    emu.set_hydrated(&name, "r1", true);
+    clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(emu.replicas(&name).len(), 1, "the burst left");
+    // shrink_to_fit's candidates (`<cluster>_<size>`) likewise, on a
+    // cluster whose name shares the first 20 characters.
+    let other = format!("{}{}", "é".repeat(20), "y".repeat(215));
+    emu.create_cluster(&other);
+    emu.add_index(&other);
+    strategy(
+        &emu,
+        &other,
+        "shrink_to_fit",
+        json!({"max_replica_size": "100cc"}),
+    );
+    clusterctl(&emu, &["apply"]).ok();
+    let names: Vec<String> = emu.replicas(&other).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names.len(), 3, "25cc, 50cc and 100cc: {names:?}");
+    assert!(names.iter().all(|n| n.len() <= 255), "{names:?}");
+    let again = clusterctl(&emu, &["apply"]).ok();
+    assert!(again.stdout.contains("No changes"), "{}", again.all());
+}
+
 /// Inserts a raw strategy row: cluster id, type, config (JSON text, as
 /// PostgreSQL reads it) and `updated_at` (SQL expression).
 fn raw_row(emu: &Emulator, cluster_id: &str, ty: &str, config: &str, updated_at: &str) {
