@@ -755,6 +755,13 @@ mod derived_names {
         assert_eq!(cut.len(), 255);
         let n = burst_name(&cut);
         assert!(n.len() <= MAX_IDENT_BYTES && n.ends_with("-burst"), "{n}");
+        // 255 − 7 − 9 = 239 falls inside the 120th "é": cut before it.
+        let n = derived_replica_name(&cut, "_1600cc");
+        assert_eq!(n.len(), 238 + 9 + 7, "{n}");
+        assert!(
+            n.starts_with(&"é".repeat(119)) && n.ends_with("_1600cc"),
+            "{n}"
+        );
         // A suffix too long to leave any room still gives a name (no panic).
         let _ = derived_replica_name(&long, &"s".repeat(300));
     }
