@@ -89,14 +89,19 @@ impl<'a> Obj<'a> {
         }
     }
 
-    /// A replica name: non-empty, at most 255 bytes (Materialize's limit).
+    /// A replica name: non-empty, at most [`super::MAX_IDENT_BYTES`]
+    /// (Materialize's limit).
     pub fn opt_name(&self, key: &'static str) -> Result<Option<String>, ConfigError> {
         let name = self.opt_string(key)?;
         if let Some(n) = &name {
-            if n.len() > 255 {
+            if n.len() > super::MAX_IDENT_BYTES {
                 return Err(ConfigError::new(
                     key,
-                    format!("must be at most 255 bytes, got {}", n.len()),
+                    format!(
+                        "must be at most {} bytes, got {}",
+                        super::MAX_IDENT_BYTES,
+                        n.len()
+                    ),
                 ));
             }
         }

@@ -13,8 +13,8 @@
 //! interval + an adapted margin) before the earliest predicted onset and
 //! keeps it warm until the latest; once users came, a session that is over
 //! (it ran as long as the shortest past one from its first statement, then
-//! a silence of eight mean gaps) is suspended in minutes; a predicted day nobody came to is suspended as
-//! soon as its latest onset passed. Unpredicted demand still wakes it, as
+//! a silence of eight mean gaps) is suspended in minutes; a predicted day
+//! nobody came to is suspended as soon as its latest onset passed. Unpredicted demand still wakes it, as
 //! without prediction. It never suspends a cluster whose normal replica is
 //! still hydrating (the hydration would be paid again at the next wake), and
 //! it wakes the cluster with what ran when it was suspended (the size

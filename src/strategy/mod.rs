@@ -287,15 +287,11 @@ impl StrategyConfig {
     }
 }
 
-/// The longest statement history any valid row waits for (the largest
-/// `idle_after_s`), read with the strategy's own parser so `3600.0` counts
-/// like `3600`; invalid rows are skipped here and reported by the planner.
-/// Bounded by [`keys::MAX_SECONDS`], whatever the table holds.
 /// Materialize's limit on an identifier, bytes (reference §3).
 pub const MAX_IDENT_BYTES: usize = 255;
 
 /// The name of a replica a strategy derives from its cluster's name and a
-/// suffix (`-burst`, `_200cc`). Within Materialize's 255 bytes: when the
+/// suffix (`-burst`, `_200cc`). Within [`MAX_IDENT_BYTES`]: when the
 /// cluster's name leaves no room for the suffix it is cut (at a character
 /// boundary) and marked with a hash of the whole name, so the replica is
 /// named the same on every run and two clusters sharing a long prefix get
@@ -315,6 +311,10 @@ pub fn derived_replica_name(cluster: &str, suffix: &str) -> String {
     format!("{}~{hash}{suffix}", &cluster[..cut])
 }
 
+/// The longest statement history any valid row waits for (the largest
+/// `idle_after_s`), read with the strategy's own parser so `3600.0` counts
+/// like `3600`; invalid rows are skipped here and reported by the planner.
+/// Bounded by [`keys::MAX_SECONDS`], whatever the table holds.
 pub fn longest_idle_after_s(rows: &[crate::model::StrategyRow]) -> u64 {
     let no_sizes = SizeCatalog::default();
     rows.iter()

@@ -24,11 +24,11 @@
 //!   which counted such queries, lasted;
 //! - after that, if users came (a statement since `wake`), it is *started*:
 //!   it stays while the silence is shorter than `idle_after_s` until the
-//!   earliest the session can end, then shorter than [`SESSION_OVER`] mean gaps at
-//!   the slow-day rate of that weekday (a session that is over is detected
-//!   in minutes, not half an hour), until `idle_after_s` past the window's
-//!   latest end: later statements (a weekend day left on demand) are not
-//!   that session's;
+//!   earliest the session can end, then shorter than [`SESSION_OVER`] mean
+//!   gaps at the slow-day rate of that weekday (a session that is over is
+//!   detected in minutes, not half an hour), until `idle_after_s` past the
+//!   window's latest end: later statements (a weekend day left on demand)
+//!   are not that session's;
 //! - if nobody came, it was *missed* (a holiday, a cancelled batch): the
 //!   cluster may suspend at once; a late arrival wakes it as usual.
 //!
