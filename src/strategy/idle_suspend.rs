@@ -191,19 +191,24 @@ pub fn predicting<'a>(
         ctx.interval_s,
         ps.margin(config),
     );
-    let seen = predict::Seen {
-        last_begin: ctx.cluster.activity.last_begin,
-        began: ps.began,
-    };
-    let forecast = ctx
-        .prepared
-        .forecast(profile, lead.seconds(), config.aim, ctx.now, seen);
+    let forecast =
+        ctx.prepared
+            .forecast(profile, lead.seconds(), config.aim, ctx.now, seen(ctx, ps));
     Some(Predicting {
         config,
         profile,
         lead,
         forecast,
     })
+}
+
+/// What was seen of the cluster's statements: the latest, and where the
+/// session under way began as recorded in `ps`.
+fn seen(ctx: &Ctx, ps: &PredictState) -> predict::Seen {
+    predict::Seen {
+        last_begin: ctx.cluster.activity.last_begin,
+        began: ps.began,
+    }
 }
 
 /// Hits and misses of the predictions, before deciding: users that waited
@@ -304,8 +309,8 @@ fn holding(
     p: &Predicting,
     st: &mut IdleSuspendState,
 ) -> Option<(DateTime<Utc>, String)> {
-    let last = ctx.cluster.activity.last_begin;
     let ps = st.predict.get_or_insert_with(PredictState::default);
+    let last = seen(ctx, ps);
     if let Some(o) = p.forecast.keep_warm() {
         let why = predict::wake_reason(p.profile, o, &p.lead);
         let hold = match ps.hold.take() {
@@ -531,13 +536,11 @@ pub(super) fn next_change(
     st: &IdleSuspendState,
 ) -> Option<DateTime<Utc>> {
     let d = Desired::from_cluster(ctx.cluster);
-    let last = ctx.cluster.activity.last_begin;
     let p = predicting(c, ctx, &d, st)?;
     let hold = st
         .predict
         .as_ref()
-        .and_then(|ps| ps.hold.as_ref())
-        .map(|h| h.until(last))
+        .and_then(|ps| Some(ps.hold.as_ref()?.until(seen(ctx, ps))))
         .filter(|t| *t > ctx.now);
     [p.forecast.next_change(ctx.now, c.idle_after_s), hold]
         .into_iter()
@@ -600,12 +603,12 @@ pub(super) fn prediction(
 /// clock change: while warm for predicted demand nobody came to yet.
 pub(super) fn activity_sensitive(c: &IdleSuspendConfig, ctx: &Ctx, st: &IdleSuspendState) -> bool {
     let d = Desired::from_cluster(ctx.cluster);
-    let last = ctx.cluster.activity.last_begin;
-    let held = st
-        .predict
-        .as_ref()
-        .and_then(|ps| ps.hold.as_ref())
-        .is_some_and(|h| h.until(last) > ctx.now && last.is_none_or(|b| b < h.wake));
+    let held = st.predict.as_ref().is_some_and(|ps| {
+        let seen = seen(ctx, ps);
+        ps.hold
+            .as_ref()
+            .is_some_and(|h| h.until(seen) > ctx.now && !h.started(seen))
+    });
     held || predicting(c, ctx, &d, st).is_some_and(|p| p.forecast.activity_sensitive())
 }
 

@@ -432,6 +432,21 @@ pub struct Seen {
     pub began: Option<DateTime<Utc>>,
 }
 
+impl Seen {
+    /// Where the session of an occurrence woken at `wake` began: `None`
+    /// while nobody came since the wake; else the first statement recorded
+    /// since then or, first seen now, the latest. The one rule for "users
+    /// came" (the forecast's phases and a hold started earlier ask it).
+    pub fn began_since(&self, wake: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let last = self.last_begin.filter(|b| *b >= wake)?;
+        Some(
+            self.began
+                .filter(|b| *b >= wake && *b <= last)
+                .unwrap_or(last),
+        )
+    }
+}
+
 impl Clone for Prepared {
     fn clone(&self) -> Self {
         Prepared::default()
@@ -498,13 +513,7 @@ fn forecast_prepared(
             }
             continue;
         }
-        // Users came since its wake: its session began at the first
-        // statement recorded since then, or (first seen now) the latest.
-        o.began = seen.last_begin.filter(|b| *b >= o.wake).map(|last| {
-            seen.began
-                .filter(|b| *b >= o.wake && *b <= last)
-                .unwrap_or(last)
-        });
+        o.began = seen.began_since(o.wake);
         let started = o.began.is_some();
         if now < o.held_until() && holding.is_none() {
             holding = Some(o.clone());
@@ -645,6 +654,45 @@ pub(crate) mod tests {
 
     fn t(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn users_came_is_one_rule_for_the_forecast_and_a_hold() {
+        let wake = t("2026-02-02T08:30:00Z");
+        let none = Seen::default();
+        assert_eq!(none.began_since(wake), None);
+        // The latest statement is from before the wake: nobody came.
+        let before = seen("2026-02-02T08:29:59Z", "2026-02-02T08:00:00Z");
+        assert_eq!(before.began_since(wake), None);
+        // At the wake itself: came.
+        let at = Seen {
+            last_begin: Some(wake),
+            began: None,
+        };
+        assert_eq!(at.began_since(wake), Some(wake));
+        // A start recorded before the wake (yesterday's) is not this one's.
+        let stale = seen("2026-02-02T09:10:00Z", "2026-02-01T09:00:00Z");
+        assert_eq!(stale.began_since(wake), Some(t("2026-02-02T09:10:00Z")));
+        // A start recorded since the wake is kept as statements go on.
+        let kept = seen("2026-02-02T09:10:00Z", "2026-02-02T08:40:00Z");
+        assert_eq!(kept.began_since(wake), Some(t("2026-02-02T08:40:00Z")));
+        // One after the latest statement cannot be: the latest counts.
+        let ahead = seen("2026-02-02T09:10:00Z", "2026-02-02T09:20:00Z");
+        assert_eq!(ahead.began_since(wake), Some(t("2026-02-02T09:10:00Z")));
+
+        // A hold started earlier asks the same rule.
+        let hold = crate::strategy::predict::Hold {
+            wake,
+            until: t("2026-02-02T10:00:00Z"),
+            started_until: t("2026-02-02T09:30:00Z"),
+            why: String::new(),
+        };
+        for s in [none, before, at, stale, kept, ahead] {
+            let came = s.began_since(wake).is_some();
+            assert_eq!(hold.started(s), came);
+            let until = if came { hold.started_until } else { hold.until };
+            assert_eq!(hold.until(s), until);
+        }
     }
 
     fn hhmm(h: i64, m: i64) -> i64 {

@@ -104,8 +104,13 @@ pub struct Hold {
 }
 
 impl Hold {
-    pub fn until(&self, last_begin: Option<DateTime<Utc>>) -> DateTime<Utc> {
-        if last_begin.is_some_and(|b| b >= self.wake) {
+    /// Whether users came since its wake ([`Seen::began_since`]).
+    pub fn started(&self, seen: Seen) -> bool {
+        seen.began_since(self.wake).is_some()
+    }
+
+    pub fn until(&self, seen: Seen) -> DateTime<Utc> {
+        if self.started(seen) {
             self.started_until
         } else {
             self.until
