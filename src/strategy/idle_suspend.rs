@@ -191,9 +191,13 @@ pub fn predicting<'a>(
         ctx.interval_s,
         ps.margin(config),
     );
-    let forecast =
-        ctx.prepared
-            .forecast(profile, lead.seconds(), config.aim, ctx.now, seen(ctx, ps));
+    let forecast = ctx.prepared.forecast(
+        profile,
+        lead.timing(config.margin_s),
+        config.aim,
+        ctx.now,
+        seen(ctx, ps),
+    );
     Some(Predicting {
         config,
         profile,
@@ -581,7 +585,7 @@ pub(super) fn prediction(
                 let held = predict::forecast::held_out(
                     w,
                     &p.profile.observed,
-                    p.lead.seconds(),
+                    p.lead.timing(p.config.margin_s),
                     p.config.aim,
                 );
                 predict::WindowView::of(w, &p.profile.observed, prep, held)

@@ -38,7 +38,12 @@ fn history(emu: &Emulator, in_s: i64) -> u64 {
 }
 
 fn setup() -> Emulator {
-    let emu = Emulator::start();
+    // Every statement logged: the replica here hydrates at once (0 s
+    // learned), so a wake on demand costs only the half interval until a
+    // run sees the users, and a day whose first statements the sampler
+    // dropped (its onset two minutes late) is rightly left to wake on
+    // demand; which day that is would then depend on the sampler's hash.
+    let emu = Emulator::builder().statement_sample_rate(1.0, 1.0).start();
     emu.create_hydrated_cluster("bi", "r1", "25cc");
     init_tables(&emu);
     strategy(

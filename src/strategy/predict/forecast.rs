@@ -220,12 +220,41 @@ pub struct Preparation {
     pub warm: Option<f64>,
 }
 
-/// The statements a day of `s` loses when the cluster is hydrated at
-/// `ready` (or, woken on demand, a cold start `cold_s` after its onset).
-fn lost(s: &DaySample, ready: Option<i64>, cold_s: i64) -> f64 {
+/// How a wake is timed: its lead, and when the replay of past days counts
+/// the cluster hydrated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timing {
+    /// Seconds a wake comes before the onset it is aimed at.
+    pub lead_s: i64,
+    /// A prepared day: seconds before the aimed onset its replica is
+    /// expected hydrated (the part of the lead beyond the hydration that is
+    /// not spent waiting for a run).
+    pub early_s: i64,
+    /// A day woken on demand: seconds after its onset its replica is
+    /// expected hydrated (a run sees the users, then the hydration).
+    pub cold_s: i64,
+}
+
+impl Timing {
+    /// Hydrated exactly at the aimed onset, and a cold start as long as the
+    /// lead: the most a wake can take.
+    pub fn exact(lead_s: i64) -> Timing {
+        let lead_s = lead_s.max(0);
+        Timing {
+            lead_s,
+            early_s: 0,
+            cold_s: lead_s,
+        }
+    }
+}
+
+/// The statements a day of `s` loses when the cluster is prepared for the
+/// onset `ready` (hydrated `t.early_s` before it) or, woken on demand, a
+/// cold start `t.cold_s` after its onset.
+fn lost(s: &DaySample, ready: Option<i64>, t: Timing) -> f64 {
     let late = match ready {
-        Some(r) => (r - s.onset).clamp(0, cold_s),
-        None => cold_s,
+        Some(r) => (r - t.early_s - s.onset).clamp(0, t.cold_s),
+        None => t.cold_s,
     };
     (s.rate * late as f64).min(s.statements)
 }
@@ -237,21 +266,18 @@ fn replay<'a>(
     days: impl IntoIterator<Item = &'a DaySample>,
     ready: i64,
     on_demand: &[bool; 7],
-    cold_s: i64,
+    t: Timing,
 ) -> (f64, f64) {
     days.into_iter().fold((0.0, 0.0), |(l, n), s| {
         let prepared = !on_demand[s.day()];
-        (
-            l + lost(s, prepared.then_some(ready), cold_s),
-            n + s.statements,
-        )
+        (l + lost(s, prepared.then_some(ready), t), n + s.statements)
     })
 }
 
 /// The share of the statements of `days` served warm under [`replay`]
 /// (`None`: no statements).
-fn warm_share(days: &[&DaySample], ready: i64, on_demand: &[bool; 7], cold_s: i64) -> Option<f64> {
-    let (lost, statements) = replay(days.iter().copied(), ready, on_demand, cold_s);
+fn warm_share(days: &[&DaySample], ready: i64, on_demand: &[bool; 7], t: Timing) -> Option<f64> {
+    let (lost, statements) = replay(days.iter().copied(), ready, on_demand, t);
     (statements > 0.0).then(|| 1.0 - lost / statements)
 }
 
@@ -260,7 +286,7 @@ fn warm_share(days: &[&DaySample], ready: i64, on_demand: &[bool; 7], cold_s: i6
 /// the preparation chosen from the other weeks alone (their own onsets,
 /// fenced), the weeks pooled. `None` with fewer than two weeks of samples,
 /// with a fixed `prewarm_lateness`, or without statements.
-pub fn held_out(w: &Window, observed: &[u16; 7], cold_s: i64, aim: Aim) -> Option<f64> {
+pub fn held_out(w: &Window, observed: &[u16; 7], t: Timing, aim: Aim) -> Option<f64> {
     if matches!(aim, Aim::Lateness(_)) {
         return None;
     }
@@ -275,17 +301,17 @@ pub fn held_out(w: &Window, observed: &[u16; 7], cold_s: i64, aim: Aim) -> Optio
         let mut others = w.clone();
         others.samples.retain(|s| s.week != k);
         others.onset = super::profile::spread(others.samples.iter().map(|s| s.onset).collect());
-        let prep = prepare(&others, observed, cold_s, aim);
+        let prep = prepare(&others, observed, t, aim);
         let this_week = w.expected_samples(observed).filter(|s| s.week == k);
-        let (l, n) = replay(this_week, prep.ready, &prep.on_demand, cold_s);
+        let (l, n) = replay(this_week, prep.ready, &prep.on_demand, t);
         lost += l;
         statements += n;
     }
     (statements > 0.0).then(|| 1.0 - lost / statements)
 }
 
-/// How window `w` is prepared for, given the cold start `cold_s` a wake on
-/// demand takes (the lead).
+/// How window `w` is prepared for, given how a wake is timed (`t`: when a
+/// prepared day and a day woken on demand are hydrated).
 ///
 /// With [`Aim::Target`] the past days are replayed: for each onset aimed
 /// at, from the earliest (fenced) one up to the median, the statements
@@ -299,13 +325,13 @@ pub fn held_out(w: &Window, observed: &[u16; 7], cold_s: i64, aim: Aim) -> Optio
 /// handful of statements wake on demand; a busy window whose onset wanders
 /// is prepared a little after its earliest onset. Without samples (or
 /// statements) it is the earliest onset, every day.
-pub fn prepare(w: &Window, observed: &[u16; 7], cold_s: i64, aim: Aim) -> Preparation {
+pub fn prepare(w: &Window, observed: &[u16; 7], t: Timing, aim: Aim) -> Preparation {
     let days: Vec<&DaySample> = w.expected_samples(observed).collect();
     // The share served warm is replayed once, for the choice made.
     let chosen = |ready: i64, on_demand: [bool; 7]| Preparation {
         ready,
         on_demand,
-        warm: warm_share(&days, ready, &on_demand, cold_s),
+        warm: warm_share(&days, ready, &on_demand, t),
     };
     let target = match aim {
         Aim::Lateness(l) => {
@@ -332,9 +358,9 @@ pub fn prepare(w: &Window, observed: &[u16; 7], cold_s: i64, aim: Aim) -> Prepar
         let mut demand_lost = [0.0f64; 7];
         for s in &days {
             let d = s.day();
-            prepared_lost[d] += lost(s, Some(ready), cold_s);
+            prepared_lost[d] += lost(s, Some(ready), t);
             held[d] += (s.onset - ready).max(0) as f64;
-            demand_lost[d] += lost(s, None, cold_s);
+            demand_lost[d] += lost(s, None, t);
         }
         let mut total_lost: f64 = prepared_lost.iter().sum();
         if total_lost > budget {
@@ -350,7 +376,7 @@ pub fn prepare(w: &Window, observed: &[u16; 7], cold_s: i64, aim: Aim) -> Prepar
             let extra = demand_lost[d] - prepared_lost[d];
             // Only where holding warm costs more than a cold start's time
             // per statement it saves (sparse days), and within the budget.
-            if held[d] > cold_s as f64 * extra && total_lost + extra <= budget {
+            if held[d] > t.cold_s as f64 * extra && total_lost + extra <= budget {
                 total_lost += extra;
                 cost -= held[d];
                 on_demand[d] = true;
@@ -406,20 +432,20 @@ fn upcoming(p: &Profile, prep: &[Preparation], now: DateTime<Utc>, lead_s: i64) 
     }
 }
 
-/// The preparations of a profile's windows made during one plan, by lead
+/// The preparations of a profile's windows made during one plan, by timing
 /// and aim, and the forecasts made from them: a plan forecasts up to five
 /// times with the same inputs, and the profile cannot change while the
 /// plan's context borrows it. A clone starts empty (it may be given another
 /// profile).
 #[derive(Debug, Default)]
 pub struct Prepared(
-    RefCell<Vec<(i64, Aim, Vec<Preparation>)>>,
+    RefCell<Vec<(Timing, Aim, Vec<Preparation>)>>,
     RefCell<Vec<(Asked, Forecast)>>,
 );
 
-/// What a forecast is made from, besides the profile: lead, aim, clock and
-/// what was seen of the statements ([`Seen`]).
-type Asked = (i64, Aim, DateTime<Utc>, Seen);
+/// What a forecast is made from, besides the profile: timing, aim, clock
+/// and what was seen of the statements ([`Seen`]).
+type Asked = (Timing, Aim, DateTime<Utc>, Seen);
 
 /// What the forecast knows of a cluster's statements.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -454,38 +480,37 @@ impl Clone for Prepared {
 }
 
 impl Prepared {
-    /// How `p`'s windows are prepared for with this lead and aim
+    /// How `p`'s windows are prepared for with this timing and aim
     /// ([`prepare`]), made once.
-    pub fn of(&self, p: &Profile, lead_s: i64, aim: Aim) -> Vec<Preparation> {
-        let lead_s = lead_s.max(0);
+    pub fn of(&self, p: &Profile, t: Timing, aim: Aim) -> Vec<Preparation> {
         let mut made = self.0.borrow_mut();
-        if let Some((_, _, v)) = made.iter().find(|(l, a, _)| *l == lead_s && *a == aim) {
+        if let Some((_, _, v)) = made.iter().find(|(l, a, _)| *l == t && *a == aim) {
             return v.clone();
         }
         let v: Vec<Preparation> = p
             .windows
             .iter()
-            .map(|w| prepare(w, &p.observed, lead_s, aim))
+            .map(|w| prepare(w, &p.observed, t, aim))
             .collect();
-        made.push((lead_s, aim, v.clone()));
+        made.push((t, aim, v.clone()));
         v
     }
 
     /// [`forecast_prepared`] with [`Prepared::of`]'s preparations, made
-    /// once per lead, aim, clock and statements seen.
+    /// once per timing, aim, clock and statements seen.
     pub fn forecast(
         &self,
         p: &Profile,
-        lead_s: i64,
+        t: Timing,
         aim: Aim,
         now: DateTime<Utc>,
         seen: Seen,
     ) -> Forecast {
-        let asked = (lead_s.max(0), aim, now, seen);
+        let asked = (t, aim, now, seen);
         if let Some((_, f)) = self.1.borrow().iter().find(|(a, _)| *a == asked) {
             return f.clone();
         }
-        let f = forecast_prepared(p, self.of(p, lead_s, aim), now, seen, lead_s);
+        let f = forecast_prepared(p, self.of(p, t, aim), now, seen, t.lead_s);
         self.1.borrow_mut().push((asked, f.clone()));
         f
     }
@@ -640,7 +665,7 @@ pub(crate) mod tests {
             last_begin,
             began: None,
         };
-        Prepared::default().forecast(p, lead_s, aim, now, seen)
+        Prepared::default().forecast(p, Timing::exact(lead_s), aim, now, seen)
     }
 
     /// What was seen: the latest statement, and the first recorded since
@@ -768,7 +793,7 @@ pub(crate) mod tests {
         let g = |now: &str, last: &str| {
             Prepared::default().forecast(
                 &p,
-                lead,
+                Timing::exact(lead),
                 Aim::Lateness(0.0),
                 t(now),
                 seen(last, "2026-02-02T09:02:00Z"),
@@ -788,7 +813,7 @@ pub(crate) mod tests {
         // is expected to run until 17:30: the classic threshold until then.
         let late = Prepared::default().forecast(
             &p,
-            lead,
+            Timing::exact(lead),
             Aim::Lateness(0.0),
             t("2026-02-02T17:00:00Z"),
             seen("2026-02-02T16:55:00Z", "2026-02-02T10:00:00Z"),
@@ -886,7 +911,7 @@ pub(crate) mod tests {
                         let prep = [prepare(
                             &p.windows[0],
                             &p.observed,
-                            lead,
+                            Timing::exact(lead),
                             Aim::Lateness(0.0),
                         )];
                         let occ = occurrences(
@@ -996,7 +1021,7 @@ pub(crate) mod tests {
     }
 
     /// What the past days lose under `prep`, and their statements.
-    fn replayed(w: &Window, prep: &Preparation, cold: i64) -> (f64, f64) {
+    fn replayed(w: &Window, prep: &Preparation, cold: Timing) -> (f64, f64) {
         let lost: f64 = w
             .samples
             .iter()
@@ -1012,7 +1037,7 @@ pub(crate) mod tests {
     fn a_target_aims_as_late_as_the_past_days_allow() {
         let p = office_and_weekends();
         let w = &p.windows[0];
-        let cold = 13 * 60;
+        let cold = Timing::exact(13 * 60);
         let at = |aim| prepare(w, &p.observed, cold, aim);
         let default = at(Aim::Target(0.995));
         // Weekends lose a statement or two on demand: they wake so.
@@ -1088,7 +1113,7 @@ pub(crate) mod tests {
     fn the_held_out_share_replays_each_week_under_the_aim_of_the_others() {
         let p = office_and_weekends();
         let w = &p.windows[0];
-        let cold = 13 * 60;
+        let cold = Timing::exact(13 * 60);
         let aim = Aim::Target(0.995);
         let in_sample = prepare(w, &p.observed, cold, aim).warm.unwrap();
         // Onsets drift later week after week: the first week (08:00 to
@@ -1154,7 +1179,7 @@ pub(crate) mod tests {
     #[test]
     fn sparse_days_go_on_demand_best_first_within_the_budget() {
         let w = sparse_weekend();
-        let cold = 780;
+        let cold = Timing::exact(780);
         let on_demand = |t: f64| prepare(&w, &[4; 7], cold, Aim::Target(t)).on_demand;
         // On demand, a Sunday loses 0.002 × 780 s = 1.56 statements for 4 h
         // held, a Saturday 3.12 for 1 h: Sunday first. A budget of 13.15
@@ -1193,7 +1218,7 @@ pub(crate) mod tests {
         let direct = |lead: i64, aim: Aim| -> Vec<Preparation> {
             p.windows
                 .iter()
-                .map(|w| prepare(w, &p.observed, lead, aim))
+                .map(|w| prepare(w, &p.observed, Timing::exact(lead), aim))
                 .collect()
         };
         let made = Prepared::default();
@@ -1202,17 +1227,24 @@ pub(crate) mod tests {
         assert_ne!(direct(780, strict), direct(60, strict));
         assert_ne!(direct(780, strict), direct(780, loose));
         for (lead, aim) in [(780, strict), (60, strict), (780, loose), (780, strict)] {
-            assert_eq!(made.of(&p, lead, aim), direct(lead, aim), "{lead} {aim:?}");
+            assert_eq!(
+                made.of(&p, Timing::exact(lead), aim),
+                direct(lead, aim),
+                "{lead} {aim:?}"
+            );
         }
         // A negative lead is none, as in `forecast_prepared`.
-        assert_eq!(made.of(&p, -5, strict), direct(0, strict));
+        assert_eq!(made.of(&p, Timing::exact(-5), strict), direct(0, strict));
         // A clone (maybe for another profile) starts with nothing made.
         let every = Aim::Lateness(0.0);
-        assert_eq!(made.of(&p, 780, every)[0].ready, p.windows[0].onset.low);
+        assert_eq!(
+            made.of(&p, Timing::exact(780), every)[0].ready,
+            p.windows[0].onset.low
+        );
         let mut other = p.clone();
         other.windows[0].onset.low -= 3600;
         assert_eq!(
-            made.clone().of(&other, 780, every)[0].ready,
+            made.clone().of(&other, Timing::exact(780), every)[0].ready,
             other.windows[0].onset.low
         );
         // Forecasts likewise, by lead, aim, clock and latest statement.
@@ -1255,10 +1287,54 @@ pub(crate) mod tests {
         );
         for (lead, aim, now, seen) in asks {
             assert_eq!(
-                made.forecast(&p, lead, aim, now, seen),
+                made.forecast(&p, Timing::exact(lead), aim, now, seen),
                 direct(lead, aim, now, seen)
             );
         }
+    }
+
+    #[test]
+    fn the_replay_counts_a_prepared_day_hydrated_early_s_before_the_aim() {
+        // Weekdays at 0.05 q/s: one at 08:00, one at 08:01, the rest 08:30.
+        let mut samples: Vec<DaySample> = (0..4u8)
+            .flat_map(|week| {
+                (0..5u8).map(move |weekday| DaySample {
+                    weekday,
+                    onset: hhmm(8, 30),
+                    rate: 0.05,
+                    statements: 1620.0,
+                    week,
+                })
+            })
+            .collect();
+        samples[0].onset = hhmm(8, 0);
+        samples[1].onset = hhmm(8, 1);
+        let w = seen_daily(
+            office().windows[0].clone(),
+            samples,
+            [hhmm(8, 0), hhmm(8, 30), hhmm(8, 30)],
+        );
+        let every = Aim::Target(1.0);
+        // Hydrated at the aim itself, nothing may be lost: the earliest.
+        let exact = Timing::exact(780);
+        assert_eq!(prepare(&w, &[4; 7], exact, every).ready, hhmm(8, 0));
+        // Hydrated 90 s before the aim, 08:01 loses nothing on the 08:00
+        // day (hydrated at 07:59:30); 08:30 would.
+        let t = Timing {
+            lead_s: 780,
+            early_s: 90,
+            cold_s: 690,
+        };
+        let prep = prepare(&w, &[4; 7], t, every);
+        assert_eq!((prep.ready, prep.warm), (hhmm(8, 1), Some(1.0)));
+        let (l, _) = replay(&w.samples, hhmm(8, 1) + 31, &[false; 7], t);
+        assert!((l - 0.05).abs() < 1e-9, "{l}");
+        // Woken on demand, a day loses its cold start, not the whole lead.
+        let on_demand = [true; 7];
+        let (l, n) = replay(&w.samples[..1], hhmm(8, 0), &on_demand, t);
+        assert_eq!((l, n), (0.05 * 690.0, 1620.0));
+        let (l, _) = replay(&w.samples[..1], hhmm(8, 0), &on_demand, exact);
+        assert_eq!(l, 0.05 * 780.0);
     }
 
     #[test]
@@ -1291,7 +1367,7 @@ pub(crate) mod tests {
             samples,
             [hhmm(8, 0), hhmm(8, 30), hhmm(14, 0)],
         );
-        let cold = 780;
+        let cold = Timing::exact(780);
         let prep = prepare(&w, &[4; 7], cold, Aim::Target(1.0 - 27.0 / 32_880.0));
         // Aimed at 08:02 the 08:00 day loses 6 statements, and the budget
         // left gives up only one weekend day (4 × 3.12 each): held 116 160 s.
@@ -1328,7 +1404,7 @@ pub(crate) mod tests {
         // On Friday evening it does, at Friday's own rate.
         let fri = Prepared::default().forecast(
             &p,
-            780,
+            Timing::exact(780),
             aim,
             t("2026-02-06T17:00:00Z"),
             seen("2026-02-06T16:59:00Z", "2026-02-06T09:00:00Z"),
@@ -1370,7 +1446,7 @@ pub(crate) mod tests {
         let p = nightly();
         let lead = 20 * 60;
         let at = |now: &str, seen: Seen| {
-            Prepared::default().forecast(&p, lead, Aim::Lateness(0.0), t(now), seen)
+            Prepared::default().forecast(&p, Timing::exact(lead), Aim::Lateness(0.0), t(now), seen)
         };
         // Nobody yet at 01:30: held until the latest onset + lead (02:20).
         let none = at(

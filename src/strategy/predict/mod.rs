@@ -24,7 +24,7 @@ pub mod profile;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-pub use forecast::{Aim, Forecast, Occurrence, Phase, Seen};
+pub use forecast::{Aim, Forecast, Occurrence, Phase, Seen, Timing};
 pub use hydration::{Estimate, Hydrations};
 pub use profile::Profile;
 
@@ -217,6 +217,26 @@ impl Lead {
             .as_ref()
             .map_or(hydration::DEFAULT_S, |e| e.seconds);
         (u64::from(h) + self.interval_s + self.margin_s) as i64
+    }
+
+    /// How a wake with this lead is timed, `configured_margin_s` being the
+    /// margin before any miss. The replay of past days counts a prepared
+    /// day hydrated half an interval and the configured margin before the
+    /// onset it was aimed at (the run that wakes it comes on average half
+    /// an interval after the wake, and the margin is for hydrations slower
+    /// than estimated; what misses added to it is not counted), and a day
+    /// woken on demand hydrated half an interval and a hydration after its
+    /// onset. Counting the whole lead as lost, the replay served more than
+    /// its target asked (fleet-100: 99.89 % for 0.995).
+    pub fn timing(&self, configured_margin_s: u64) -> Timing {
+        let lead_s = self.seconds();
+        let half = (self.interval_s / 2) as i64;
+        let hydration = lead_s - (self.interval_s + self.margin_s) as i64;
+        Timing {
+            lead_s,
+            early_s: (half + configured_margin_s.min(self.margin_s) as i64).min(lead_s),
+            cold_s: (hydration + half).clamp(0, lead_s),
+        }
     }
 
     /// `hydration 11m on 200cc + interval 1m + margin 2m`.
@@ -579,5 +599,35 @@ mod tests {
         assert_eq!(lead.seconds(), 720);
         let lead = Lead::of(&Hydrations::default(), &[], &sizes, 60, 0.0);
         assert_eq!(lead.seconds(), 660);
+    }
+
+    #[test]
+    fn the_replay_counts_half_an_interval_and_the_configured_margin_hydrated() {
+        let sizes = SizeCatalog::cloud_defaults();
+        let mut h = Hydrations::default();
+        h.by_size.insert(Size::from("200cc"), vec![600, 660]);
+        let wake = [Size::from("200cc")];
+        // 11 min + 1 min + the configured 1 min: hydrated 30 s + 60 s before
+        // the aim; on demand 30 s + 11 min after the onset.
+        let t = Lead::of(&h, &wake, &sizes, 60, 60.0).timing(60);
+        assert_eq!(
+            t,
+            Timing {
+                lead_s: 780,
+                early_s: 90,
+                cold_s: 690
+            }
+        );
+        // Misses widened the margin to 5 min: the wake comes earlier, but
+        // the replay counts only the configured minute.
+        let t = Lead::of(&h, &wake, &sizes, 60, 300.0).timing(60);
+        assert_eq!((t.lead_s, t.early_s, t.cold_s), (1020, 90, 690));
+        // A watcher woken on time (no interval), no margin: hydrated at the
+        // aim, and on demand after the hydration.
+        let t = Lead::of(&h, &wake, &sizes, 0, 0.0).timing(0);
+        assert_eq!((t.lead_s, t.early_s, t.cold_s), (660, 0, 660));
+        // An odd interval rounds half of it down.
+        let t = Lead::of(&h, &wake, &sizes, 61, 0.0).timing(0);
+        assert_eq!((t.early_s, t.cold_s), (30, 690));
     }
 }
