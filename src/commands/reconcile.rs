@@ -371,6 +371,16 @@ impl Shutdown {
         let mut term = listen(SignalKind::terminate(), "SIGTERM")?;
         let mut int = listen(SignalKind::interrupt(), "SIGINT")?;
         let flag = Arc::new(AtomicBool::new(false));
+        // The flag is set by the signal handler itself, not by the task
+        // below, which the runtime may schedule late on a busy machine: a
+        // signal received before an action starts always stops it.
+        for (sig, name) in [
+            (signal_hook::consts::SIGTERM, "SIGTERM"),
+            (signal_hook::consts::SIGINT, "SIGINT"),
+        ] {
+            signal_hook::flag::register(sig, flag.clone())
+                .map_err(|e| CommandError::Io(format!("cannot listen for {name}: {e}")))?;
+        }
         let (tx, rx) = tokio::sync::watch::channel(0u8);
         let task_flag = flag.clone();
         tokio::spawn(async move {

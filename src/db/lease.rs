@@ -77,6 +77,21 @@ fn holder_is_dead(holder: &str) -> Option<&'static str> {
     parse_holder(holder)?.dead_here()
 }
 
+/// Why `holder` may be taken over at once: it provably died on this host,
+/// or it is an earlier run of this very process (runs of one process
+/// follow each other, so that run is over; its release failed, e.g. its
+/// connection was cut or its session cluster lost its replica mid-run).
+/// `None` when it may be acting.
+fn holder_is_over(holder: &str, me: &Holder) -> Option<&'static str> {
+    if let Some(why) = holder_is_dead(holder) {
+        return Some(why);
+    }
+    let them = parse_holder(holder)?;
+    let known = them.pid_ns.is_some() && them.start.is_some();
+    (holder != me.0 && known && them == Identity::current())
+        .then_some("an earlier run of this process, whose release failed")
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum Acquired {
     /// Ours for `ttl` from when we asked.
@@ -102,7 +117,7 @@ async fn exec(c: &Client, sql: &str, params: &[&String]) -> Result<u64, tokio_po
 }
 
 /// Takes the lease if it is free or expired by the database's clock (or
-/// already ours), or if its holder provably died on this host.
+/// already ours), or if its holder is over ([`holder_is_over`]).
 pub async fn acquire(
     c: &Client,
     store: &Store,
@@ -122,8 +137,8 @@ pub async fn acquire(
         return Ok(Acquired::Yes);
     }
     let (holder, until) = current(c, store).await?;
-    if let Some(why) = holder_is_dead(&holder) {
-        // Compare-and-set on the dead holder, so two contenders cannot both win.
+    if let Some(why) = holder_is_over(&holder, me) {
+        // Compare-and-set on the holder, so two contenders cannot both win.
         let sql = format!(
             "UPDATE {} SET holder = $1, expires_at = now() + $2::text::interval, acquired_at = now() \
              WHERE name = $3 AND holder = $4",
@@ -450,6 +465,30 @@ mod tests {
         let old = parse_holder("other-host:4242:run-x");
         assert!(old.is_none(), "{old:?}");
         assert_eq!(holder_is_dead("other-host:4242:run-x"), None);
+    }
+
+    #[test]
+    fn an_earlier_run_of_this_process_is_over_and_no_one_else_is() {
+        let me = Holder::me(&uuid::Uuid::new_v4());
+        let earlier = Holder::me(&uuid::Uuid::new_v4());
+        assert_eq!(
+            holder_is_over(&earlier.0, &me),
+            Some("an earlier run of this process, whose release failed")
+        );
+        // This run itself is not "over" (the UPDATE takes its own lease).
+        assert_eq!(holder_is_over(&me.0, &me), None);
+        // Old holders, and ours without the namespace or start time, prove
+        // nothing.
+        let id = Identity::current();
+        assert_eq!(holder_is_over("other-host:4242:run-x", &me), None);
+        let bare = format!("{}:{}:run::", id.host, id.pid);
+        assert_eq!(holder_is_over(&bare, &me), None);
+        let other_host = earlier.0.replacen(&id.host, "other-host", 1);
+        assert_eq!(holder_is_over(&other_host, &me), None);
+        // The same host name and PID in another container.
+        let (ns, start) = (id.pid_ns.unwrap_or_default(), id.start.unwrap_or_default());
+        let other_ns = format!("{}:{}:run:{}:{start}", id.host, id.pid, ns + 1);
+        assert_eq!(holder_is_over(&other_ns, &me), None);
     }
 
     #[test]

@@ -390,6 +390,43 @@ fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// A run whose release of the lease failed (its connection cut, or its
+/// session cluster's replica dropped mid-run) leaves the lease held for a
+/// TTL under that run's name. The same process's next run takes it back at
+/// once: runs of one process follow each other, so the earlier one is over.
+/// Before, the watcher waited out the TTL ("another controller holds the
+/// lease") with nobody else acting.
+#[test]
+fn a_lease_a_failed_release_left_is_taken_back_by_the_next_run() {
+    let emu = Emulator::start();
+    emu.create_cluster("c");
+    init_tables(&emu);
+    emu.fail_statement("SET holder = ''", 1, "XX000", "injected: release failed");
+    let mut d = Daemon::watching(&emu.url(), &["--lease-ttl", "10m"]);
+    eventually(Duration::from_secs(15), "the failed release", &d, || {
+        d.output().contains("could not release the lease")
+    });
+    let left = lease_holder(&emu).unwrap_or_default();
+    assert!(!left.is_empty(), "the first run's lease is left behind");
+    // A row added now is acted on by a later run, minutes before the lease
+    // the first run left expires.
+    strategy(&emu, "c", "target_size", json!({"target_size": "25cc"}));
+    eventually(Duration::from_secs(15), "the replica", &d, || {
+        replica_names(&emu, "c") == ["r_25cc"]
+    });
+    let (code, _) = d.terminate(Duration::from_secs(10));
+    assert_eq!(code, 0, "{}", d.output());
+    let out = d.output();
+    assert!(
+        out.contains("an earlier run of this process"),
+        "the takeover is logged: {out}"
+    );
+    assert!(
+        !out.contains("another controller holds the lease"),
+        "no run waited for its own process: {out}"
+    );
+}
+
 /// A watcher's temporary replica (`--create-replica`) lives as long as the
 /// process. Dropped from elsewhere (as a run on another host does with one
 /// an hour old), it is made again before the next run, which succeeds;
