@@ -202,6 +202,7 @@ fn describe_prediction(
                     Cell::new(pct(w.warm_in_past_pct)),
                     Cell::new(pct(w.held_out_pct)),
                     Cell::new(format!("{} ({}..{})", w.end[1], w.end[0], w.end[2])),
+                    Cell::new(human_duration(w.shortest_session_s.max(0) as u64)),
                     Cell::new(format!("{}", w.rate_qps)),
                     Cell::new(w.seen_on_days.to_string()),
                 ]
@@ -216,6 +217,7 @@ fn describe_prediction(
                 "WARM IN PAST",
                 "HELD OUT",
                 "ENDS (RANGE)",
+                "SHORTEST SESSION",
                 "Q/S",
                 "SEEN ON DAYS",
             ],

@@ -314,13 +314,13 @@ fn holding(
     st: &mut IdleSuspendState,
 ) -> Option<(DateTime<Utc>, String)> {
     let ps = st.predict.get_or_insert_with(PredictState::default);
-    let last = seen(ctx, ps);
+    let now_seen = seen(ctx, ps);
     if let Some(o) = p.forecast.keep_warm() {
         let why = predict::wake_reason(p.profile, o, &p.lead);
         let hold = match ps.hold.take() {
             // Once its session began, when it can end is known: not kept
             // to the latest onset an earlier run had to assume.
-            Some(h) if h.wake == o.wake || h.until(last) > ctx.now => predict::Hold {
+            Some(h) if h.wake == o.wake || h.until(now_seen) > ctx.now => predict::Hold {
                 wake: h.wake.min(o.wake),
                 until: h.until.max(o.hold_until),
                 started_until: if o.began.is_some() {
@@ -337,13 +337,13 @@ fn holding(
                 why: why.clone(),
             },
         };
-        let until = hold.until(last);
+        let until = hold.until(now_seen);
         ps.hold = Some(hold);
         return Some((until, why));
     }
     match ps.hold.take() {
-        Some(h) if h.until(last) > ctx.now => {
-            let r = (h.until(last), h.why.clone());
+        Some(h) if h.until(now_seen) > ctx.now => {
+            let r = (h.until(now_seen), h.why.clone());
             ps.hold = Some(h);
             Some(r)
         }

@@ -140,6 +140,11 @@ fn suspended_with_the_next_demand_named_then_woken_ahead_of_it() {
         assert!((99.5..=100.0).contains(&pct), "{share}: {w:#}");
     }
     assert!(d.stdout.contains("WARM IN PAST"), "{}", d.all());
+    // The shortest past session: an hour of statements every two minutes,
+    // from the first to the last, and never more than the hour.
+    let shortest = w["shortest_session_s"].as_i64().unwrap_or_default();
+    assert!((3000..=3600).contains(&shortest), "{w:#}");
+    assert!(d.stdout.contains("SHORTEST SESSION"), "{}", d.all());
     conforms(&json);
 }
 

@@ -339,6 +339,9 @@ pub struct WindowView {
     pub onset: [String; 3],
     /// Earliest, median and latest end.
     pub end: [String; 3],
+    /// The shortest past session (fenced), seconds: once users came, the
+    /// cluster is held at least this long from their first statement.
+    pub shortest_session_s: i64,
     /// Statements per second on a slow day.
     pub rate_qps: f64,
     /// Days it occurred on in the history.
@@ -444,6 +447,7 @@ impl WindowView {
                 offset(w.onset.high),
             ],
             end: [offset(w.end.low), offset(w.end.median), offset(w.end.high)],
+            shortest_session_s: w.duration.low.max(0),
             rate_qps: (w.rate * 1000.0).round() / 1000.0,
             seen_on_days: w.days,
         }
@@ -501,6 +505,8 @@ mod tests {
             ),
             ("Mon-Fri", "Sat,Sun", "09:05", Some(99.62), Some(99.18))
         );
+        // The shortest past session: how long a session is held once begun.
+        assert_eq!(v.shortest_session_s, 7 * 3600 + 30 * 60);
         let view = |windows| Prediction {
             history: "4 weeks".into(),
             from: p.from,
