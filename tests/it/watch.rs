@@ -449,15 +449,21 @@ fn a_watchers_temporary_replica_dropped_elsewhere_is_made_again() {
         temporary().len() == 1
     });
     let first = temporary().remove(0);
+    let first_id = emu.replica_id("ops", &first);
     let mut other = postgres::Client::connect(&emu.url(), postgres::NoTls).expect("connect");
     other
         .batch_execute(&format!(r#"DROP CLUSTER REPLICA ops."{first}""#))
         .expect("drop it elsewhere");
+    // A new replica (its name, from the creation time in seconds, may be
+    // the same when it is made within the second).
     eventually(
         Duration::from_secs(15),
         "a new temporary replica",
         &d,
-        || temporary().len() == 1 && temporary()[0] != first,
+        || match temporary().as_slice() {
+            [name] => emu.replica_id("ops", name) != first_id,
+            _ => false,
+        },
     );
     // The runs after it work: a strategy row added now is acted on.
     strategy(&emu, "c", "target_size", json!({"target_size": "25cc"}));
