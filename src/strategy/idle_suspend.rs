@@ -147,6 +147,9 @@ pub struct Predicting<'a> {
     pub config: &'a PredictConfig,
     pub profile: &'a Profile,
     pub lead: Lead,
+    /// How a wake with that lead is timed (the forecast and `describe`'s
+    /// held-out share replay past days with it).
+    pub timing: predict::Timing,
     pub forecast: Forecast,
 }
 
@@ -191,17 +194,15 @@ pub fn predicting<'a>(
         ctx.interval_s,
         ps.margin(config),
     );
-    let forecast = ctx.prepared.forecast(
-        profile,
-        lead.timing(config.margin_s),
-        config.aim,
-        ctx.now,
-        seen(ctx, ps),
-    );
+    let timing = lead.timing(config.margin_s);
+    let forecast = ctx
+        .prepared
+        .forecast(profile, timing, config.aim, ctx.now, seen(ctx, ps));
     Some(Predicting {
         config,
         profile,
         lead,
+        timing,
         forecast,
     })
 }
@@ -582,12 +583,8 @@ pub(super) fn prediction(
             .iter()
             .zip(&p.forecast.preparations)
             .map(|(w, prep)| {
-                let held = predict::forecast::held_out(
-                    w,
-                    &p.profile.observed,
-                    p.lead.timing(p.config.margin_s),
-                    p.config.aim,
-                );
+                let held =
+                    predict::forecast::held_out(w, &p.profile.observed, p.timing, p.config.aim);
                 predict::WindowView::of(w, &p.profile.observed, prep, held)
             })
             .collect(),

@@ -237,8 +237,10 @@ pub struct Timing {
 
 impl Timing {
     /// Hydrated exactly at the aimed onset, and a cold start as long as the
-    /// lead: the most a wake can take.
-    pub fn exact(lead_s: i64) -> Timing {
+    /// lead: the most a wake can take (the replay's timing before
+    /// `Lead::timing`, kept for tests written against it).
+    #[cfg(test)]
+    pub(crate) fn exact(lead_s: i64) -> Timing {
         let lead_s = lead_s.max(0);
         Timing {
             lead_s,
@@ -1293,9 +1295,9 @@ pub(crate) mod tests {
         }
     }
 
-    #[test]
-    fn the_replay_counts_a_prepared_day_hydrated_early_s_before_the_aim() {
-        // Weekdays at 0.05 q/s: one at 08:00, one at 08:01, the rest 08:30.
+    /// Four weeks of weekdays at 0.05 q/s, 1620 statements each, starting
+    /// at 08:30 but for the first two days (`early`).
+    fn four_weeks_of_weekdays(early: [i64; 2]) -> Vec<DaySample> {
         let mut samples: Vec<DaySample> = (0..4u8)
             .flat_map(|week| {
                 (0..5u8).map(move |weekday| DaySample {
@@ -1307,8 +1309,15 @@ pub(crate) mod tests {
                 })
             })
             .collect();
-        samples[0].onset = hhmm(8, 0);
-        samples[1].onset = hhmm(8, 1);
+        samples[0].onset = early[0];
+        samples[1].onset = early[1];
+        samples
+    }
+
+    #[test]
+    fn the_replay_counts_a_prepared_day_hydrated_early_s_before_the_aim() {
+        // Weekdays at 0.05 q/s: one at 08:00, one at 08:01, the rest 08:30.
+        let samples = four_weeks_of_weekdays([hhmm(8, 0), hhmm(8, 1)]);
         let w = seen_daily(
             office().windows[0].clone(),
             samples,
@@ -1342,13 +1351,6 @@ pub(crate) mod tests {
         // Weekdays at 0.05 q/s, 1620 statements: one at 08:00, one at
         // 08:02, eighteen at 08:30; weekends at 14:00, 0.004 q/s, 60
         // statements. Budget: 27 of the 32 880 statements.
-        let weekday = |week: u8, weekday: u8, onset: i64| DaySample {
-            weekday,
-            onset,
-            rate: 0.05,
-            statements: 1620.0,
-            week,
-        };
         let weekend = |week: u8, weekday: u8| DaySample {
             weekday,
             onset: hhmm(14, 0),
@@ -1356,12 +1358,8 @@ pub(crate) mod tests {
             statements: 60.0,
             week,
         };
-        let mut samples: Vec<DaySample> = (0..4u8)
-            .flat_map(|wk| (0..5u8).map(move |d| weekday(wk, d, hhmm(8, 30))))
-            .chain((0..4u8).flat_map(|wk| [weekend(wk, 5), weekend(wk, 6)]))
-            .collect();
-        samples[0].onset = hhmm(8, 0);
-        samples[1].onset = hhmm(8, 2);
+        let mut samples = four_weeks_of_weekdays([hhmm(8, 0), hhmm(8, 2)]);
+        samples.extend((0..4u8).flat_map(|wk| [weekend(wk, 5), weekend(wk, 6)]));
         let w = seen_daily(
             office().windows[0].clone(),
             samples,
