@@ -626,20 +626,39 @@ mod tests {
             replicas: vec![replica("a", "25cc", "u1"), replica("b", "50cc", "u1")],
             ..Cluster::empty(ClusterId("u7".into()), "c")
         };
-        let mut d = Desired::from_cluster(&c);
-        for (n, s) in [("x", "100cc"), ("y", "800cc"), ("z", "200cc")] {
-            d.add(n, &Size(s.into()), StrategyKind::ShrinkToFit, "try".into());
-        }
-        // `b` goes in this round, but creates run first: it still counts.
-        d.remove("b", StrategyKind::ShrinkToFit, "bigger".into());
-        enforce_replica_limit(&c, &sizes, Some(4), test_now(), &mut d);
-        assert_eq!(d.names(), ["a", "x", "z"]);
+        let limited = |limit: u32, burst: bool| {
+            let mut d = Desired::from_cluster(&c);
+            for (n, s) in [("x", "100cc"), ("y", "800cc"), ("z", "200cc")] {
+                d.add(n, &Size(s.into()), StrategyKind::ShrinkToFit, "try".into());
+            }
+            if burst {
+                d.add(
+                    "w",
+                    &Size("1600cc".into()),
+                    StrategyKind::Burst,
+                    "burst".into(),
+                );
+            }
+            // `b` goes in this round, but creates run first: it still counts.
+            d.remove("b", StrategyKind::ShrinkToFit, "bigger".into());
+            enforce_replica_limit(&c, &sizes, Some(limit), test_now(), &mut d);
+            d
+        };
+        // The probe's largest size (800cc) is cut last: the next most
+        // expensive goes.
+        let d = limited(4, false);
+        assert_eq!(d.names(), ["a", "x", "y"]);
         assert!(
-            d.notes.iter().any(|n| n.contains("not creating y (800cc)")
+            d.notes.iter().any(|n| n.contains("not creating z (200cc)")
                 && n.contains("max_replicas_per_cluster (4)")),
             "{:?}",
             d.notes
         );
+        assert_eq!(limited(3, false).names(), ["a", "y"]);
+        // Only the probe's largest: another strategy's addition is cut by
+        // cost, however large.
+        assert_eq!(limited(4, true).names(), ["a", "x", "y"]);
+        assert_eq!(limited(5, true).names(), ["a", "x", "y", "z"]);
         let mut unlimited = Desired::from_cluster(&c);
         unlimited.add(
             "x",
@@ -670,8 +689,9 @@ mod tests {
             enforce_replica_limit(c, &sizes, Some(3), now, &mut d);
             d.names()
         };
-        // Nobody there: the cheapest are kept.
-        assert_eq!(probe(&c), ["100cc", "25cc", "50cc"]);
+        // Nobody there: the cheapest are kept, and the probe's largest,
+        // the one that serves if any does.
+        assert_eq!(probe(&c), ["25cc", "400cc", "50cc"]);
         // Statements waiting, or turned away in the last five minutes (no
         // replica: they fail at once): the largest, soonest hydrated.
         c.activity.in_flight = 3;
@@ -680,12 +700,12 @@ mod tests {
         c.activity.last_begin = Some(now - chrono::Duration::seconds(299));
         assert_eq!(probe(&c), ["100cc", "200cc", "400cc"]);
         c.activity.last_begin = Some(now - chrono::Duration::seconds(300));
-        assert_eq!(probe(&c), ["100cc", "25cc", "50cc"]);
+        assert_eq!(probe(&c), ["25cc", "400cc", "50cc"]);
         // A hydrated replica serves them: cost first again.
         c.activity.in_flight = 3;
         c.replicas = vec![replica("r", "800cc", "u1")];
         c.replicas[0].hydrated = true;
-        assert_eq!(probe(&c), ["25cc", "50cc", "r"]);
+        assert_eq!(probe(&c), ["25cc", "400cc", "r"]);
     }
 
     #[test]

@@ -79,11 +79,17 @@ mod tests {
     use crate::strategy::testutil::*;
     use crate::strategy::Idle;
 
-    fn run(cl: &crate::model::Cluster, add: &[(&str, &str)], cfg: serde_json::Value) -> Desired {
+    /// `limits` after `kind` wanted to add `add`.
+    fn run_after(
+        kind: StrategyKind,
+        cl: &crate::model::Cluster,
+        add: &[(&str, &str)],
+        cfg: serde_json::Value,
+    ) -> Desired {
         let c = LimitsConfig::parse(&Obj::new(&cfg).unwrap()).unwrap();
         decide_in(cl, Idle::Busy, now(), |ctx, d| {
             for (n, s) in add {
-                d.add(n, &Size::from(*s), StrategyKind::ShrinkToFit, "try".into());
+                d.add(n, &Size::from(*s), kind, "try".into());
             }
             decide(&c, ctx, d, &mut LimitsState::default())
         })
@@ -125,8 +131,23 @@ mod tests {
             ),
         ];
         for (name, add, cfg, want) in cases {
-            assert_eq!(run(&live, &add, cfg).names(), want, "{name}");
+            let d = run_after(StrategyKind::Burst, &live, &add, cfg);
+            assert_eq!(d.names(), want, "{name}");
         }
+    }
+
+    #[test]
+    fn a_probes_largest_size_is_cut_last() {
+        let live = cluster("c", vec![replica("r1", "100cc", true)]);
+        let probe = [("a", "25cc"), ("b", "50cc"), ("c", "800cc")];
+        let run = |cfg| run_after(StrategyKind::ShrinkToFit, &live, &probe, cfg);
+        let two = serde_json::json!({"max_replicas": 2});
+        assert_eq!(run(two).names(), ["c", "r1"]);
+        let three = serde_json::json!({"max_replicas": 3});
+        assert_eq!(run(three).names(), ["a", "c", "r1"]);
+        // Alone beyond the limit, it is cut too.
+        let budget = serde_json::json!({"max_credits_per_hour": 2});
+        assert_eq!(run(budget).names(), ["a", "b", "r1"]);
     }
 
     #[test]

@@ -579,8 +579,13 @@ impl Desired {
 
     /// Takes back replicas this round wanted to create, most expensive
     /// first (`cheapest_first`: the cheapest), while `over` says the set is
-    /// beyond a limit (and why). Live replicas are never touched. Returns
-    /// what was cut, with the reason. The one mechanism behind `limits` and
+    /// beyond a limit (and why). The largest size a `shrink_to_fit` probe
+    /// wants is cut last either way, unless the set is beyond the limit
+    /// without any other addition: it is the one that serves if any does
+    /// (and hydrates soonest), so a probe cut to its cheapest sizes would
+    /// keep users waiting for them to fail; the sizes cut are probed later
+    /// ([`shrink_to_fit`]). Live replicas are never touched. Returns what
+    /// was cut, with the reason. The one mechanism behind `limits` and
     /// Materialize's own limit.
     pub fn cut_additions(
         &mut self,
@@ -604,8 +609,46 @@ impl Desired {
             }
             .then(a.0.cmp(&b.0))
         });
+        let probe_largest = self
+            .replicas
+            .iter()
+            .filter(|(n, r)| {
+                cluster.replica(n).is_none()
+                    && r.added_by
+                        .as_ref()
+                        .is_some_and(|c| c.strategy == StrategyKind::ShrinkToFit)
+            })
+            .max_by_key(|(_, r)| sizes.rank(&r.size))
+            .map(|(n, _)| n.clone());
+        if let Some(i) = added
+            .iter()
+            .position(|a| Some(&a.0) == probe_largest.as_ref())
+        {
+            // Cut last, unless cutting everything else does not bring the
+            // set within the limit: then by cost alone.
+            let mut protected = added.clone();
+            let last = protected.remove(i);
+            protected.push(last);
+            let mut trial = self.clone();
+            let cut = trial.cut_in_order(protected, &mut over);
+            if cut
+                .iter()
+                .all(|(n, _, _)| Some(n) != probe_largest.as_ref())
+            {
+                *self = trial;
+                return cut;
+            }
+        }
+        self.cut_in_order(added, &mut over)
+    }
+
+    fn cut_in_order(
+        &mut self,
+        order: Vec<(String, Size, f64)>,
+        over: &mut impl FnMut(&Desired) -> Option<String>,
+    ) -> Vec<(String, Size, String)> {
         let mut cut = Vec::new();
-        for (name, size, _) in added {
+        for (name, size, _) in order {
             let Some(why) = over(self) else {
                 break;
             };

@@ -105,19 +105,45 @@ fn drop_looping(c: &ShrinkToFitConfig, ctx: &Ctx, d: &mut Desired, st: &mut Shri
 /// replica of every candidate size: larger than any known-too-small size, at
 /// most the maximum. Sizes already present are not added again, so a run
 /// that created only some of them (a failed DDL) is completed by the next.
+/// Once one serves, the sizes below it not known too small are tried
+/// (sizes a replica limit kept out of the first probe, or a cluster that
+/// already ran a large replica): the smallest that fits is the goal.
 fn start_candidates(c: &ShrinkToFitConfig, ctx: &Ctx, d: &mut Desired, st: &ShrinkToFitState) {
     let max_rank = ctx.sizes.rank(&c.max_replica_size);
-    let healthy_within = d.replicas.iter().any(|(n, r)| {
-        ctx.sizes.rank(&r.size) <= max_rank
-            && ctx
-                .cluster
-                .replica(n)
-                .is_some_and(|live| live.hydrated && c.looping(live).is_none())
-    });
-    if healthy_within {
+    let floor = st.too_small.as_ref().and_then(|s| ctx.sizes.rank(s));
+    let above_floor = |s: &Size| floor.is_none_or(|f| ctx.sizes.rank(s).is_some_and(|r| r > f));
+    let serving = d
+        .replicas
+        .iter()
+        .filter(|(n, r)| {
+            ctx.sizes.rank(&r.size) <= max_rank
+                && ctx
+                    .cluster
+                    .replica(n)
+                    .is_some_and(|live| live.hydrated && c.looping(live).is_none())
+        })
+        .map(|(_, r)| r.size.clone())
+        .min_by_key(|s| ctx.sizes.rank(s));
+    if let Some(serving) = serving {
+        let untried: Vec<Size> = ctx
+            .sizes
+            .up_to(&serving)
+            .into_iter()
+            .filter(|s| s != &serving && above_floor(s) && !d.has_size(s))
+            .collect();
+        for size in untried {
+            let name = replica_name(&ctx.cluster.name, &size);
+            d.add(
+                &name,
+                &size,
+                KIND,
+                format!(
+                    "try size {size}: {serving} serves, nothing smaller is known to fit or not"
+                ),
+            );
+        }
         return;
     }
-    let floor = st.too_small.as_ref().and_then(|s| ctx.sizes.rank(s));
     let known_fit = st.fits.as_ref().filter(|f| {
         let rank = ctx.sizes.rank(f);
         rank.is_some() && rank <= max_rank && floor.is_none_or(|fl| rank > Some(fl))
@@ -143,7 +169,7 @@ fn start_candidates(c: &ShrinkToFitConfig, ctx: &Ctx, d: &mut Desired, st: &Shri
         .sizes
         .up_to(&c.max_replica_size)
         .into_iter()
-        .filter(|s| floor.is_none_or(|f| ctx.sizes.rank(s).is_some_and(|r| r > f)))
+        .filter(|s| above_floor(s))
         .collect();
     if candidates.is_empty() {
         d.note(
@@ -312,6 +338,60 @@ mod tests {
         assert_eq!(d.names(), vec!["c_200cc"]);
         assert_eq!(st.fits, None);
         assert_eq!(st.too_small, Some(Size::from("100cc")));
+    }
+
+    #[test]
+    fn sizes_below_the_one_serving_are_tried_until_known() {
+        let cfg = serde_json::json!({"max_replica_size": "400cc"});
+        // A replica limit kept 300cc out of the first probe: the smaller
+        // sizes OOMed, 400cc serves, and 300cc is tried now.
+        let mut st = ShrinkToFitState {
+            too_small: Some(Size::from("200cc")),
+            ..ShrinkToFitState::default()
+        };
+        let serving = cluster("c", vec![replica("c_400cc", "400cc", true)]);
+        let d = run(&serving, cfg.clone(), &mut st);
+        assert_eq!(d.names(), ["c_300cc", "c_400cc"]);
+        assert!(
+            d.replicas["c_300cc"]
+                .added_by
+                .as_ref()
+                .is_some_and(|c| c.reason.contains("400cc serves")),
+            "{:?}",
+            d.replicas["c_300cc"]
+        );
+        assert_eq!(st.fits, Some(Size::from("400cc")));
+        // It fits: 400cc goes.
+        let both = cluster(
+            "c",
+            vec![
+                replica("c_300cc", "300cc", true),
+                replica("c_400cc", "400cc", true),
+            ],
+        );
+        assert_eq!(run(&both, cfg.clone(), &mut st).names(), ["c_300cc"]);
+        assert_eq!(st.fits, Some(Size::from("300cc")));
+        // It OOMs instead: 400cc stays, and nothing is tried again.
+        let mut st = ShrinkToFitState {
+            too_small: Some(Size::from("200cc")),
+            fits: Some(Size::from("400cc")),
+            ..ShrinkToFitState::default()
+        };
+        let looping = cluster(
+            "c",
+            vec![
+                ooming(replica("c_300cc", "300cc", false), 1),
+                replica("c_400cc", "400cc", true),
+            ],
+        );
+        assert_eq!(run(&looping, cfg.clone(), &mut st).names(), ["c_400cc"]);
+        assert_eq!(st.too_small, Some(Size::from("300cc")));
+        assert_eq!(run(&serving, cfg.clone(), &mut st).names(), ["c_400cc"]);
+        // A cluster that already ran a replica within the maximum, nothing
+        // known: every smaller size is tried beside it.
+        let ran = cluster("c", vec![replica("r1", "100cc", true)]);
+        let d = run(&ran, cfg, &mut ShrinkToFitState::default());
+        assert_eq!(d.names(), ["c_25cc", "c_50cc", "r1"]);
     }
 
     #[test]

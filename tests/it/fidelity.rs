@@ -381,9 +381,11 @@ fn plans_never_go_beyond_max_replicas_per_cluster() {
         .filter_map(|a| a["size"].as_str())
         .collect();
     created.sort_by_key(|s| s.trim_end_matches("cc").parse::<u32>().unwrap_or(0));
+    // The cheapest, and the probe's largest (the one that serves if any
+    // does): the sizes between are tried once it serves.
     assert_eq!(
         created,
-        ["25cc", "50cc", "100cc", "200cc", "300cc"],
+        ["25cc", "50cc", "100cc", "200cc", "800cc"],
         "{cp:#}"
     );
     let notes: Vec<&str> = cp["notes"]
@@ -392,7 +394,7 @@ fn plans_never_go_beyond_max_replicas_per_cluster() {
         .flatten()
         .filter_map(|n| n.as_str())
         .collect();
-    for size in ["400cc", "600cc", "800cc"] {
+    for size in ["300cc", "400cc", "600cc"] {
         assert!(
             notes.iter().any(|n| n.contains(&format!("fresh_{size}"))
                 && n.contains("max_replicas_per_cluster (5)")),
@@ -401,6 +403,26 @@ fn plans_never_go_beyond_max_replicas_per_cluster() {
     }
     clusterctl(&emu, &["apply"]).ok();
     assert_eq!(emu.replicas("fresh").len(), 5);
+
+    // The small ones OOM, 800cc serves: they go, and the sizes the limit
+    // kept out are tried beside it.
+    for size in ["25cc", "50cc", "100cc", "200cc"] {
+        emu.add_crash("fresh", &format!("fresh_{size}"), true, 30);
+    }
+    emu.set_hydrated("fresh", "fresh_800cc", true);
+    clusterctl(&emu, &["apply"]).ok();
+    let mut sizes: Vec<String> = emu.replicas("fresh").into_iter().map(|(_, s)| s).collect();
+    sizes.sort();
+    assert_eq!(sizes, ["800cc"]);
+    clusterctl(&emu, &["apply"]).ok();
+    let mut sizes: Vec<String> = emu.replicas("fresh").into_iter().map(|(_, s)| s).collect();
+    sizes.sort();
+    assert_eq!(sizes, ["300cc", "400cc", "600cc", "800cc"]);
+    // 300cc fits: the larger ones go.
+    emu.set_hydrated("fresh", "fresh_300cc", true);
+    clusterctl(&emu, &["apply"]).ok();
+    let sizes: Vec<String> = emu.replicas("fresh").into_iter().map(|(_, s)| s).collect();
+    assert_eq!(sizes, ["300cc"]);
 }
 
 #[test]
