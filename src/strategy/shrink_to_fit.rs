@@ -55,6 +55,12 @@ pub struct ShrinkToFitState {
     /// The smallest size seen hydrated and healthy: the one to start.
     #[serde(default)]
     pub fits: Option<Size>,
+    /// Sizes seen running beside a larger one that served, not known too
+    /// small: each is tried once, so a try that ends without an outcome
+    /// (the cluster suspended before it hydrated or failed) is not paid
+    /// for again on every wake.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tried_below: Vec<Size>,
     pub last_decision_ts: Option<DateTime<Utc>>,
 }
 
@@ -107,8 +113,9 @@ fn drop_looping(c: &ShrinkToFitConfig, ctx: &Ctx, d: &mut Desired, st: &mut Shri
 /// that created only some of them (a failed DDL) is completed by the next.
 /// Once one serves, the sizes below it not known too small are tried
 /// (sizes a replica limit kept out of the first probe, or a cluster that
-/// already ran a large replica): the smallest that fits is the goal.
-fn start_candidates(c: &ShrinkToFitConfig, ctx: &Ctx, d: &mut Desired, st: &ShrinkToFitState) {
+/// already ran a large replica): the smallest that fits is the goal. Each
+/// once: a try that ended without an outcome is not repeated.
+fn start_candidates(c: &ShrinkToFitConfig, ctx: &Ctx, d: &mut Desired, st: &mut ShrinkToFitState) {
     let max_rank = ctx.sizes.rank(&c.max_replica_size);
     let floor = st.too_small.as_ref().and_then(|s| ctx.sizes.rank(s));
     let above_floor = |s: &Size| floor.is_none_or(|f| ctx.sizes.rank(s).is_some_and(|r| r > f));
@@ -125,11 +132,22 @@ fn start_candidates(c: &ShrinkToFitConfig, ctx: &Ctx, d: &mut Desired, st: &Shri
         .map(|(_, r)| r.size.clone())
         .min_by_key(|s| ctx.sizes.rank(s));
     if let Some(serving) = serving {
-        let untried: Vec<Size> = ctx
+        let below: Vec<Size> = ctx
             .sizes
             .up_to(&serving)
             .into_iter()
-            .filter(|s| s != &serving && above_floor(s) && !d.has_size(s))
+            .filter(|s| s != &serving && above_floor(s))
+            .collect();
+        for (n, r) in &d.replicas {
+            let running = ctx.cluster.replica(n).is_some();
+            if running && below.contains(&r.size) && !st.tried_below.contains(&r.size) {
+                st.tried_below.push(r.size.clone());
+            }
+        }
+        st.tried_below.retain(|s| above_floor(s));
+        let untried: Vec<Size> = below
+            .into_iter()
+            .filter(|s| !st.tried_below.contains(s) && !d.has_size(s))
             .collect();
         for size in untried {
             let name = replica_name(&ctx.cluster.name, &size);
@@ -387,6 +405,51 @@ mod tests {
         assert_eq!(run(&looping, cfg.clone(), &mut st).names(), ["c_400cc"]);
         assert_eq!(st.too_small, Some(Size::from("300cc")));
         assert_eq!(run(&serving, cfg.clone(), &mut st).names(), ["c_400cc"]);
+        // Or the cluster suspends before 300cc hydrates or fails: on the
+        // next wake it is not tried again.
+        let mut st = ShrinkToFitState {
+            too_small: Some(Size::from("200cc")),
+            ..ShrinkToFitState::default()
+        };
+        let trying = cluster(
+            "c",
+            vec![
+                replica("c_300cc", "300cc", false),
+                replica("c_400cc", "400cc", true),
+            ],
+        );
+        let d = run(&trying, cfg.clone(), &mut st);
+        assert_eq!(d.names(), ["c_300cc", "c_400cc"]);
+        assert_eq!(st.tried_below, [Size::from("300cc")]);
+        assert_eq!(run(&serving, cfg.clone(), &mut st).names(), ["c_400cc"]);
+        // The smallest sizes of a first probe, running beside the largest
+        // when it serves, do not count as tries of the sizes cut from it.
+        let mut st = ShrinkToFitState::default();
+        let first = cluster(
+            "c",
+            vec![
+                replica("c_25cc", "25cc", false),
+                replica("c_50cc", "50cc", false),
+                replica("c_400cc", "400cc", true),
+            ],
+        );
+        let d = run(&first, cfg.clone(), &mut st);
+        assert_eq!(
+            d.names(),
+            ["c_100cc", "c_200cc", "c_25cc", "c_300cc", "c_400cc", "c_50cc"]
+        );
+        // They OOM: known too small, they are tries no longer.
+        let failed = cluster(
+            "c",
+            vec![
+                ooming(replica("c_25cc", "25cc", false), 1),
+                ooming(replica("c_50cc", "50cc", false), 1),
+                replica("c_400cc", "400cc", true),
+            ],
+        );
+        run(&failed, cfg.clone(), &mut st);
+        assert_eq!(st.too_small, Some(Size::from("50cc")));
+        assert!(st.tried_below.is_empty(), "{:?}", st.tried_below);
         // A cluster that already ran a replica within the maximum, nothing
         // known: every smaller size is tried beside it.
         let ran = cluster("c", vec![replica("r1", "100cc", true)]);
