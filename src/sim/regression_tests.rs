@@ -1,5 +1,5 @@
-//! The bugs the simulator found, each replayed as a simulated scenario (the
-//! planner-level tests are at the end of `plan/tests.rs` and in the
+//! The bugs the simulator found, and behaviours a strategy must keep over
+//! days, each replayed as a simulated scenario (the
 //! strategies' own files).
 
 use super::engine::Run;
@@ -261,4 +261,58 @@ windows = [{ start = "00:30", duration = "30m", every = "1d", qps = 0.1 }]
             assert_eq!(small_hours, 0, "{}", slot.sim.spec.name);
         }
     }
+}
+
+/// A workload whose memory grows through the week and drops back (a weekly
+/// compaction): `refit_after_s` finds the smaller size again after the
+/// drop; without it the cluster stays on the week's largest size.
+#[test]
+fn refit_after_s_follows_a_workload_that_shrinks() {
+    let scenario = |refit: &str| {
+        format!(
+            r#"
+name = "refit"
+days = 14
+interval = "1m"
+
+[[clusters]]
+name = "ingest"
+strategies = [{{ type = "shrink_to_fit", config = {{ max_replica_size = "400cc"{refit} }} }}]
+
+[clusters.workload]
+memory_gib = 6                  # 100cc holds it after each drop
+hydration_work = "30m"
+oom_every = "4m"
+memory_growth = {{ per_day_gib = 2.5, reset_every = "7d" }}
+windows = [{{ start = "00:00", duration = "1d", qps = 0.1 }}]
+"#
+        )
+    };
+    let (_, run, card) = sim(&scenario(", refit_after_s = 86400"));
+    let (_, _, never) = sim(&scenario(""));
+    // After the drop on day 7, the sizes below the week's largest are found
+    // again, one a day: 200cc, then 100cc.
+    let sizes_after_drop: Vec<String> = creates(&run, 0)
+        .iter()
+        .filter(|a| a.t > 7 * DAY && a.t < 9 * DAY)
+        .map(|a| a.size.clone().unwrap_or_default())
+        .collect();
+    assert!(
+        sizes_after_drop.contains(&"200cc".to_string())
+            && sizes_after_drop.contains(&"100cc".to_string()),
+        "{sizes_after_drop:?}"
+    );
+    let (with, without) = (&card.clusters[0], &never.clusters[0]);
+    assert!(
+        with.credits < 0.95 * without.credits,
+        "{} vs {}",
+        with.credits,
+        without.credits
+    );
+    assert!(
+        with.service.served_within_pct >= without.service.served_within_pct,
+        "{:?} vs {:?}",
+        with.service,
+        without.service
+    );
 }

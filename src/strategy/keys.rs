@@ -86,6 +86,12 @@ key!(
     "crashes before a size is given up (default 1)"
 );
 key!(
+    REFIT_AFTER_S,
+    "refit_after_s",
+    Seconds,
+    "after this long, sizes found too small are tried again beside the one serving, as workloads shrink (default never)"
+);
+key!(
     BURST_REPLICA_SIZE,
     "burst_replica_size",
     Size,
@@ -216,6 +222,7 @@ impl StrategyKind {
                 &COOLDOWN_S,
                 &MIN_OOM_COUNT,
                 &MIN_CRASH_COUNT,
+                &REFIT_AFTER_S,
             ],
             StrategyKind::Burst => &[&BURST_REPLICA_SIZE, &COOLDOWN_S, &LINGER_S, &MAX_BURST_S],
             StrategyKind::IdleSuspend => &[

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::config::{ConfigError, Obj};
 use super::keys;
 use super::{cooldown_left, Ctx, Desired, StrategyKind};
-use crate::model::{Replica, Size, SizeCatalog};
+use crate::model::{human_duration, Replica, Size, SizeCatalog};
 
 const KIND: StrategyKind = StrategyKind::ShrinkToFit;
 
@@ -21,6 +21,9 @@ pub struct ShrinkToFitConfig {
     pub cooldown_s: u64,
     pub min_oom_count: u32,
     pub min_crash_count: u32,
+    /// Forget a size found too small after this long (a size serves): the
+    /// smaller sizes are then tried again beside it.
+    pub refit_after_s: Option<u64>,
 }
 
 impl ShrinkToFitConfig {
@@ -34,6 +37,7 @@ impl ShrinkToFitConfig {
             cooldown_s: o.opt_seconds(keys::COOLDOWN_S.name, 0)?.unwrap_or(0),
             min_oom_count: count(keys::MIN_OOM_COUNT.name)?,
             min_crash_count: count(keys::MIN_CRASH_COUNT.name)?,
+            refit_after_s: o.opt_seconds(keys::REFIT_AFTER_S.name, 60)?,
         })
     }
 
@@ -50,8 +54,12 @@ impl ShrinkToFitConfig {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ShrinkToFitState {
-    /// Largest size seen crash-looping: never tried again.
+    /// Largest size seen crash-looping: not tried again (until
+    /// `refit_after_s` after `too_small_at`).
     pub too_small: Option<Size>,
+    /// When `too_small` was last found.
+    #[serde(default)]
+    pub too_small_at: Option<DateTime<Utc>>,
     /// The smallest size seen hydrated and healthy: the one to start.
     #[serde(default)]
     pub fits: Option<Size>,
@@ -75,12 +83,49 @@ pub(super) fn decide(c: &ShrinkToFitConfig, ctx: &Ctx, d: &mut Desired, st: &mut
         return;
     }
     let before = d.names();
+    refit(c, ctx, d, st);
     drop_looping(c, ctx, d, st);
     start_candidates(c, ctx, d, st);
     drop_larger(c, ctx, d, st);
     if d.names() != before {
         st.last_decision_ts = Some(ctx.now);
     }
+}
+
+/// `refit_after_s` after a size was last found too small, while a size that
+/// fits is known, it is tried again beside the one serving (workloads
+/// shrink): the size below it becomes the one known too small, and the
+/// clock starts again. One size per period, so a refit costs one replica.
+fn refit(c: &ShrinkToFitConfig, ctx: &Ctx, d: &mut Desired, st: &mut ShrinkToFitState) {
+    if st.too_small.is_some() && st.too_small_at.is_none() {
+        // Found by a version that did not record when: the clock starts now.
+        st.too_small_at = Some(ctx.now);
+    }
+    let (Some(after), Some(at), Some(small), Some(_)) = (
+        c.refit_after_s,
+        st.too_small_at,
+        st.too_small.clone(),
+        &st.fits,
+    ) else {
+        return;
+    };
+    let age = (ctx.now - at).num_seconds();
+    if age < after as i64 {
+        return;
+    }
+    d.note(
+        KIND,
+        format!(
+            "{small} was found too small {} ago (refit_after_s {}): it is tried again",
+            human_duration(age.max(0) as u64),
+            human_duration(after)
+        ),
+    );
+    let mut smaller = ctx.sizes.up_to(&small);
+    smaller.pop();
+    st.too_small = smaller.pop();
+    st.too_small_at = st.too_small.as_ref().map(|_| ctx.now);
+    st.tried_below.clear();
 }
 
 fn drop_looping(c: &ShrinkToFitConfig, ctx: &Ctx, d: &mut Desired, st: &mut ShrinkToFitState) {
@@ -101,8 +146,9 @@ fn drop_looping(c: &ShrinkToFitConfig, ctx: &Ctx, d: &mut Desired, st: &mut Shri
             Some(prev) => ctx.sizes.rank(&size) > ctx.sizes.rank(prev),
             None => true,
         };
-        if bigger {
+        if bigger || st.too_small.as_ref() == Some(&size) {
             st.too_small = Some(size);
+            st.too_small_at = Some(ctx.now);
         }
     }
 }
@@ -455,6 +501,98 @@ mod tests {
         let ran = cluster("c", vec![replica("r1", "100cc", true)]);
         let d = run(&ran, cfg, &mut ShrinkToFitState::default());
         assert_eq!(d.names(), ["c_25cc", "c_50cc", "r1"]);
+    }
+
+    #[test]
+    fn sizes_found_too_small_are_tried_again_after_refit_after_s() {
+        let cfg = serde_json::json!({"max_replica_size": "400cc", "refit_after_s": 86400});
+        let mut st = ShrinkToFitState::default();
+        let looping = cluster(
+            "c",
+            vec![
+                ooming(replica("c_200cc", "200cc", false), 1),
+                replica("c_300cc", "300cc", true),
+            ],
+        );
+        assert_eq!(run(&looping, cfg.clone(), &mut st).names(), ["c_300cc"]);
+        assert_eq!(st.too_small, Some(Size::from("200cc")));
+        assert_eq!(st.too_small_at, Some(now()));
+        assert_eq!(st.fits, Some(Size::from("300cc")));
+        let serving = cluster("c", vec![replica("c_300cc", "300cc", true)]);
+        // A day later to the second: the smaller sizes are tried again.
+        st.too_small_at = Some(now() - chrono::Duration::seconds(86399));
+        assert_eq!(run(&serving, cfg.clone(), &mut st).names(), ["c_300cc"]);
+        st.too_small_at = Some(now() - chrono::Duration::seconds(86400));
+        let d = run(&serving, cfg.clone(), &mut st);
+        assert_eq!(d.names(), ["c_200cc", "c_300cc"]);
+        assert!(
+            d.notes
+                .iter()
+                .any(|n| n.contains("200cc was found too small 1d00h ago")),
+            "{:?}",
+            d.notes
+        );
+        assert_eq!(st.too_small, Some(Size::from("100cc")));
+        assert_eq!(st.too_small_at, Some(now()));
+        // It fits now: 300cc goes; a day later 100cc is tried.
+        let both = cluster(
+            "c",
+            vec![
+                replica("c_200cc", "200cc", true),
+                replica("c_300cc", "300cc", true),
+            ],
+        );
+        assert_eq!(run(&both, cfg.clone(), &mut st).names(), ["c_200cc"]);
+        assert_eq!(st.fits, Some(Size::from("200cc")));
+        st.too_small_at = Some(now() - chrono::Duration::days(1));
+        let on_200 = cluster("c", vec![replica("c_200cc", "200cc", true)]);
+        let d = run(&on_200, cfg.clone(), &mut st);
+        assert_eq!(d.names(), ["c_100cc", "c_200cc"]);
+        assert_eq!(st.too_small, Some(Size::from("50cc")));
+        // The smallest size tried again: nothing is known too small.
+        let mut st = ShrinkToFitState {
+            too_small: Some(Size::from("25cc")),
+            too_small_at: Some(now() - chrono::Duration::days(1)),
+            fits: Some(Size::from("50cc")),
+            ..ShrinkToFitState::default()
+        };
+        let on_50 = cluster("c", vec![replica("c_50cc", "50cc", true)]);
+        assert_eq!(
+            run(&on_50, cfg.clone(), &mut st).names(),
+            ["c_25cc", "c_50cc"]
+        );
+        assert_eq!((st.too_small.clone(), st.too_small_at), (None, None));
+        // A size found too small by a version that did not record when:
+        // the clock starts at the first run that sees it.
+        let mut st = ShrinkToFitState {
+            too_small: Some(Size::from("200cc")),
+            fits: Some(Size::from("300cc")),
+            ..ShrinkToFitState::default()
+        };
+        assert_eq!(run(&serving, cfg.clone(), &mut st).names(), ["c_300cc"]);
+        assert_eq!(st.too_small_at, Some(now()));
+        // Without the key (the default), never; nor while no size is known
+        // to fit (the probe above the floor is under way).
+        let stale = ShrinkToFitState {
+            too_small: Some(Size::from("200cc")),
+            too_small_at: Some(now() - chrono::Duration::days(30)),
+            fits: Some(Size::from("300cc")),
+            ..ShrinkToFitState::default()
+        };
+        let never = serde_json::json!({"max_replica_size": "400cc"});
+        let mut st = stale.clone();
+        assert_eq!(run(&serving, never, &mut st).names(), ["c_300cc"]);
+        let mut st = ShrinkToFitState {
+            fits: None,
+            ..stale
+        };
+        let probing = cluster("c", vec![replica("c_300cc", "300cc", false)]);
+        assert_eq!(run(&probing, cfg, &mut st).names(), ["c_300cc", "c_400cc"]);
+        assert_eq!(st.too_small, Some(Size::from("200cc")));
+        // Below a minute, refused.
+        let v = serde_json::json!({"max_replica_size": "400cc", "refit_after_s": 59});
+        let sizes = SizeCatalog::cloud_defaults();
+        assert!(ShrinkToFitConfig::parse(&Obj::new(&v).unwrap(), &sizes).is_err());
     }
 
     #[test]
