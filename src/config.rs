@@ -575,10 +575,12 @@ pub fn dotenv_error(path: &std::path::Path, e: &dotenvy::Error) -> String {
     match e {
         dotenvy::Error::LineParse(line, _) => {
             let first = line.lines().next().unwrap_or_default();
-            let number = std::fs::read_to_string(path).ok().and_then(|text| {
-                let at = text.find(first)?;
-                Some(text[..at].matches('\n').count() + 1)
-            });
+            let number = crate::files::read_text_bounded(path, 1 << 20)
+                .ok()
+                .and_then(|text| {
+                    let at = text.find(first)?;
+                    Some(text[..at].matches('\n').count() + 1)
+                });
             format!(
                 "{}: cannot parse {} (e.g. an unterminated quote); it and the lines after it were \
                  not loaded (the line is not shown: it may hold a password)",

@@ -23,6 +23,7 @@ pub mod config;
 pub mod db;
 pub mod ddl;
 pub mod exec;
+pub mod files;
 pub mod metrics;
 pub mod model;
 pub mod plan;

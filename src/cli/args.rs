@@ -200,7 +200,7 @@ pub struct SizesArgs {
 #[command(next_help_heading = "Selection")]
 pub struct SelectArgs {
     /// Only these clusters, by exact name or id (repeat, or separate with commas)
-    #[arg(long, value_name = "NAME|ID", value_delimiter = ',')]
+    #[arg(long, value_name = "NAME|ID", value_delimiter = ',', value_parser = parse_cluster_name)]
     pub cluster: Vec<String>,
     /// Only clusters whose name matches this regular expression (unanchored, as in mz-clusterctl)
     #[arg(
@@ -354,7 +354,8 @@ pub struct SimulateArgs {
         long,
         value_name = "NAME|ID",
         help_heading = "From history",
-        conflicts_with = "scenario"
+        conflicts_with = "scenario",
+        value_parser = parse_cluster_name
     )]
     pub cluster: Option<String>,
     #[command(flatten)]
@@ -413,6 +414,7 @@ pub enum StrategyCommand {
 #[derive(Debug, Args)]
 pub struct StrategySetArgs {
     /// Cluster name or id (u7)
+    #[arg(value_parser = parse_cluster_name)]
     pub cluster_name: String,
     /// Strategy type: target_size, schedule, shrink_to_fit, burst, idle_suspend, limits, stabilization
     pub strategy_type: String,
@@ -432,6 +434,7 @@ pub struct StrategySetArgs {
 #[derive(Debug, Args)]
 pub struct StrategyRmArgs {
     /// Cluster name or id (an id only strategy rows mention is accepted too)
+    #[arg(value_parser = parse_cluster_name)]
     pub cluster_name: String,
     /// Only this strategy type
     pub strategy_type: Option<String>,
@@ -456,6 +459,7 @@ pub struct StrategyLsArgs {
 #[derive(Debug, Args)]
 pub struct StrategyPauseArgs {
     /// Cluster name or id
+    #[arg(value_parser = parse_cluster_name)]
     pub cluster_name: String,
     /// Why, for whoever reads the plan next (pausing again keeps the old reason unless given)
     #[arg(long, value_name = "TEXT")]
@@ -472,6 +476,7 @@ pub struct StrategyPauseArgs {
 #[derive(Debug, Args)]
 pub struct StrategyTargetArgs {
     /// Cluster name or id
+    #[arg(value_parser = parse_cluster_name)]
     pub cluster_name: String,
     #[command(flatten)]
     pub conn: ConnArgs,
@@ -569,6 +574,7 @@ pub struct InitArgs {
 #[derive(Debug, Args)]
 pub struct DescribeArgs {
     /// Cluster name or id
+    #[arg(value_parser = parse_cluster_name)]
     pub cluster_name: String,
     /// How many recent history entries to show
     #[arg(long, value_name = "N", default_value_t = 10)]
@@ -656,6 +662,18 @@ impl Command {
 /// The longest duration any flag takes: a year. Longer values are mistakes
 /// and overflow time arithmetic.
 const MAX_FLAG_DURATION: Duration = Duration::from_secs(keys::MAX_SECONDS);
+
+/// A cluster name or id: never empty, so `--cluster "$UNSET"` in a script
+/// is an error, not every cluster.
+pub fn parse_cluster_name(s: &str) -> Result<String, String> {
+    let name = s.trim();
+    if name.is_empty() {
+        return Err(
+            "an empty cluster name (an unset variable?): name a cluster or give its id".to_string(),
+        );
+    }
+    Ok(name.to_string())
+}
 
 /// `30s`, `5m`, `1h30m`, or plain seconds; at most a year.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {

@@ -669,12 +669,8 @@ fn selection(a: &SelectArgs) -> Result<Selection, CommandError> {
             })
         })
         .transpose()?;
-    let names: Vec<String> = a
-        .cluster
-        .iter()
-        .map(|n| n.trim().to_string())
-        .filter(|n| !n.is_empty())
-        .collect();
+    // Never empty (parse_cluster_name): an empty list is every cluster.
+    let names = a.cluster.clone();
     Ok(Selection { names, pattern })
 }
 

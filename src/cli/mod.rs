@@ -109,11 +109,19 @@ fn load_dotenv() -> Vec<String> {
     if let Some(w) = crate::config::check_dotenv_permissions(path) {
         warnings.push(w);
     }
-    if let Err(e) = dotenvy::from_path(path) {
-        warnings.push(crate::config::dotenv_error(path, &e));
+    match crate::files::read_bounded(path, MAX_DOTENV_BYTES) {
+        Ok(bytes) => {
+            if let Err(e) = dotenvy::from_read(bytes.as_slice()) {
+                warnings.push(crate::config::dotenv_error(path, &e));
+            }
+        }
+        Err(e) => warnings.push(format!("{}: {e}; not loaded", path.display())),
     }
     warnings
 }
+
+/// A `.env` holds a few settings.
+const MAX_DOTENV_BYTES: u64 = 1 << 20;
 
 /// Prints clap's error (or help) like `Error::print`, but with every
 /// argument that may hold a connection string redacted: clap quotes a stray

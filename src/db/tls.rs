@@ -46,11 +46,16 @@ pub(super) fn make_tls(conn: &Connection) -> Result<MakeRustlsConnect, DbError> 
     Ok(MakeRustlsConnect::new(config))
 }
 
+/// CA bundles are a few hundred kilobytes.
+const MAX_ROOT_CERT_BYTES: u64 = 16 << 20;
+
 fn root_store(conn: &Connection) -> Result<RootCertStore, DbError> {
     let mut store = RootCertStore::empty();
-    match &conn.ssl_root_cert {
+    // As libpq: `disable` and `prefer` never verify, so they read no root.
+    let verifies = !matches!(conn.ssl_mode, SslMode::Disable | SslMode::Prefer);
+    match conn.ssl_root_cert.as_ref().filter(|_| verifies) {
         Some(path) => {
-            let pem = std::fs::read(path).map_err(|e| {
+            let pem = crate::files::read_bounded(path, MAX_ROOT_CERT_BYTES).map_err(|e| {
                 DbError::Tls(format!("reading sslrootcert {}: {e}", path.display()))
             })?;
             for cert in CertificateDer::pem_slice_iter(&pem) {
@@ -127,5 +132,33 @@ impl ServerCertVerifier for LibpqVerifier {
         self.provider
             .signature_verification_algorithms
             .supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn conn(query: &str) -> Connection {
+        let url = format!("postgres://u:pw@127.0.0.1:1/db?{query}");
+        Connection::parse(&url, Duration::from_secs(1)).unwrap()
+    }
+
+    #[test]
+    fn the_root_file_is_a_bounded_regular_file_read_only_when_verifying() {
+        // Refused at once, instead of reading /dev/zero until memory runs out.
+        for mode in ["verify-full", "verify-ca", "require"] {
+            let e = make_tls(&conn(&format!("sslmode={mode}&sslrootcert=/dev/zero")))
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(e.contains("not a regular file"), "{mode}: {e}");
+        }
+        // As libpq, modes that never verify read no root at all.
+        for mode in ["disable", "prefer"] {
+            let q = format!("sslmode={mode}&sslrootcert=/nonexistent/ca.pem");
+            assert!(make_tls(&conn(&q)).is_ok(), "{mode}");
+        }
     }
 }

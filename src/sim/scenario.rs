@@ -512,22 +512,9 @@ pub fn load_with(path: &Path, o: &Overrides) -> Result<Scenario, ScenarioError> 
 const MAX_SCENARIO_BYTES: u64 = 4 << 20;
 pub(super) const MAX_TRACE_BYTES: u64 = 256 << 20;
 
-/// A text file of at most `max` bytes.
-#[allow(clippy::disallowed_methods, clippy::disallowed_types)] // files named by the user
+/// A text file of at most `max` bytes ([`crate::files::read_text_bounded`]).
 pub(super) fn read_bounded(path: &Path, max: u64) -> Result<String, String> {
-    use std::io::Read as _;
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
-    let mut bytes = Vec::new();
-    file.take(max + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read: {e}"))?;
-    if bytes.len() as u64 > max {
-        return Err(format!(
-            "larger than {} MiB; refusing to read it",
-            max >> 20
-        ));
-    }
-    String::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_string())
+    crate::files::read_text_bounded(path, max)
 }
 
 /// Parses scenario text; `base` resolves relative `trace_csv` paths.

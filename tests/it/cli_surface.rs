@@ -88,6 +88,37 @@ fn cluster_filter_limits_the_plan_and_bad_regexes_are_usage_errors() {
 }
 
 #[test]
+fn an_empty_cluster_name_is_a_usage_error_not_every_cluster() {
+    // `--cluster "$CLUSTER"` with the variable unset must not become a
+    // fleet-wide apply or wipe.
+    let emu = Emulator::start();
+    emu.create_cluster("a");
+    init_tables(&emu);
+    strategy(&emu, "a", "target_size", json!({"target_size": "25cc"}));
+    let cases: [&[&str]; 7] = [
+        &["apply", "--cluster", ""],
+        &["apply", "--cluster", " "],
+        &["dry-run", "--cluster", ","],
+        &["wipe-state", "--cluster", "", "--yes"],
+        &["status", "--cluster", "a,"],
+        &["describe", ""],
+        &["strategy", "pause", " "],
+    ];
+    for args in cases {
+        emu.reset_stats();
+        let run = clusterctl(&emu, args).code(64);
+        no_backtrace(&run);
+        assert!(
+            run.stderr.contains("an empty cluster name"),
+            "{args:?}: {}",
+            run.all()
+        );
+        assert_eq!(emu.stats().statements, 0, "{args:?}: never connected");
+    }
+    assert!(emu.replicas("a").is_empty());
+}
+
+#[test]
 fn wipe_state_all_or_matching_clusters() {
     let emu = Emulator::start();
     for name in ["keep_me", "wipe_a", "wipe_b"] {

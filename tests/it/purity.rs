@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 const CORE: &[&str] = &["model", "ddl", "strategy", "plan"];
 const SHELL: &[&str] = &[
-    "cli", "commands", "config", "db", "exec", "metrics", "process", "render", "sim",
+    "cli", "commands", "config", "db", "exec", "files", "metrics", "process", "render", "sim",
 ];
 
 fn src() -> PathBuf {

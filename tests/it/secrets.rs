@@ -281,6 +281,21 @@ fn check_password(pw: &str) {
     );
     assert_hidden(pw, &run.all(), "a .env warning");
 
+    // A `.env` that is not a file (here /dev/zero): a warning, not a read
+    // until memory runs out.
+    std::fs::remove_file(dir.path().join(".env")).expect("remove .env");
+    std::os::unix::fs::symlink("/dev/zero", dir.path().join(".env")).expect("symlink .env");
+    let mut cmd = command();
+    cmd.current_dir(dir.path()).args(["dry-run"]);
+    let run = run_cmd(cmd);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.stderr.contains(".env: not a regular file"),
+        "{}",
+        run.all()
+    );
+    std::fs::remove_file(dir.path().join(".env")).expect("remove .env");
+
     // What the runs left behind: every table we write, and the metrics file.
     for table in [
         "mz_cluster_strategy_actions",
