@@ -565,7 +565,7 @@ where
 }
 
 /// Could this text be (or contain) a connection string with a password?
-fn may_hold_secret(s: &str) -> bool {
+pub fn may_hold_secret(s: &str) -> bool {
     s.contains("://") || s.contains('@') || s.to_ascii_lowercase().contains("password")
 }
 

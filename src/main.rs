@@ -9,6 +9,13 @@ fn main() -> std::process::ExitCode {
             .map(|s| s.to_string())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown panic".into());
+        // A panic message may quote an argument or a connection string:
+        // never print one that could hold a password.
+        let msg = if clusterctl::config::may_hold_secret(&msg) {
+            "(message withheld: it may quote a connection string)".to_string()
+        } else {
+            msg
+        };
         let at = info
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))

@@ -61,8 +61,12 @@ pub fn run(cli: Cli) -> u8 {
     match cli.command {
         Command::Completions(a) => {
             let mut c = Cli::command();
-            clap_complete::generate(a.shell, &mut c, "clusterctl", &mut std::io::stdout());
-            exit::OK
+            let mut script = Vec::new();
+            clap_complete::generate(a.shell, &mut c, "clusterctl", &mut script);
+            match emit(&script) {
+                Ok(()) => exit::OK,
+                Err(o) => output_failed(o, &ui),
+            }
         }
         Command::Man(a) => man(a.out_dir.as_deref(), &ui),
         Command::Simulate(a) if a.from_history => {
@@ -360,16 +364,14 @@ fn streamer(selection: &Selection, style: TextStyle) -> Observer {
                     );
                 }
                 if plan.action_count() > 0 {
-                    let _ = write!(out, "{}", render::plan_text(plan, &style));
+                    let text = render::plan_text(plan, &style);
+                    let _ = write!(out, "{}", render::terminal_safe(&text, color));
                     let _ = writeln!(out);
                 }
             }
             Progress::Started(action) => {
-                let _ = writeln!(
-                    out,
-                    "{}",
-                    render::progress_line(Some(action), None, Duration::ZERO, color)
-                );
+                let line = render::progress_line(Some(action), None, Duration::ZERO, color);
+                let _ = writeln!(out, "{}", render::terminal_safe(&line, color));
                 let _ = out.flush();
                 let (tx, rx) = mpsc::channel::<()>();
                 let t0 = Instant::now();
@@ -380,7 +382,7 @@ fn streamer(selection: &Selection, style: TextStyle) -> Observer {
                     {
                         let line = render::progress_line(Some(&action), None, t0.elapsed(), color);
                         let mut o = std::io::stdout().lock();
-                        let _ = writeln!(o, "{line}");
+                        let _ = writeln!(o, "{}", render::terminal_safe(&line, color));
                         let _ = o.flush();
                     }
                 });
@@ -397,11 +399,8 @@ fn streamer(selection: &Selection, style: TextStyle) -> Observer {
                     }
                     None => Duration::ZERO,
                 };
-                let _ = writeln!(
-                    out,
-                    "{}",
-                    render::progress_line(None, Some(result), elapsed, color)
-                );
+                let line = render::progress_line(None, Some(result), elapsed, color);
+                let _ = writeln!(out, "{}", render::terminal_safe(&line, color));
             }
         }
         let _ = out.flush();
@@ -421,12 +420,14 @@ fn show_watch_run(
     let messages = applied.messages();
     if !ui.json && messages != *last_problems {
         for line in &messages {
-            eprintln!("{line}");
+            eprintln!("{}", render::terminal_safe(line, false));
         }
         last_problems.clone_from(&messages);
     }
     if !applied.report.results.is_empty() {
-        print_view(applied, ui);
+        // A service keeps acting when nobody reads its output (its log
+        // and audit trail say what it did).
+        let _ = print_view(applied, ui);
     }
 }
 
@@ -481,26 +482,30 @@ fn status_command(a: StatusArgs, ui: &Ui) -> u8 {
             let interval = a.interval.max(Duration::from_secs(1));
             loop {
                 let report = status::status(&ctx, &sel, a.all).await;
+                let mut screen = String::new();
                 if ui.style.table.tty && !ui.json {
                     // Clear the screen and go home, like watch(1).
-                    print!("\x1b[H\x1b[2J");
+                    screen.push_str("\x1b[H\x1b[2J");
                 }
-                match &report {
+                let written = match &report {
                     Ok(r) => {
                         if !ui.json {
-                            println!(
-                                "Every {}: clusterctl status    {}\n",
+                            screen.push_str(&format!(
+                                "Every {}: clusterctl status    {}\n\n",
                                 crate::model::human_duration(interval.as_secs()),
                                 r.now.format("%Y-%m-%d %H:%M:%SZ")
-                            );
+                            ));
                         }
-                        print_view(r, ui);
+                        emit(screen.as_bytes()).and_then(|()| print_view(r, ui))
                     }
                     Err(e) => {
                         fail(e, ui);
+                        Ok(())
                     }
+                };
+                if let Err(o) = written {
+                    return Ok(output_failed(o, ui));
                 }
-                let _ = std::io::stdout().flush();
                 tokio::select! {
                     _ = tokio::time::sleep(interval) => {}
                     _ = tokio::signal::ctrl_c() => return Ok(exit::OK),
@@ -557,14 +562,50 @@ fn runtime() -> Result<tokio::runtime::Runtime, CommandError> {
         .map_err(|e| CommandError::Io(format!("cannot start the async runtime: {e}")))
 }
 
-fn print_view(view: &dyn View, ui: &Ui) {
+/// Writes to stdout: the one place a command's output goes out. A reader
+/// that went away (`| head`) is [`Output::Closed`]; any other failure (a
+/// full disk) an error to report.
+fn emit(bytes: &[u8]) -> Result<(), Output> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)
+        .and_then(|()| out.flush())
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::BrokenPipe => Output::Closed,
+            _ => Output::Failed(e.to_string()),
+        })
+}
+
+/// Why the output could not be written.
+enum Output {
+    /// The reader closed the pipe: nothing more to say to anyone.
+    Closed,
+    Failed(String),
+}
+
+/// The exit code when the output could not be written: quiet for a closed
+/// pipe, as `yes | head` is; one error line otherwise.
+fn output_failed(o: Output, ui: &Ui) -> u8 {
+    match o {
+        Output::Closed => exit::OK,
+        Output::Failed(e) => {
+            report_error(
+                ui.command,
+                "io",
+                &format!("writing the output: {e}"),
+                false,
+                ui.log_json,
+            );
+            exit::ERROR
+        }
+    }
+}
+
+fn print_view(view: &dyn View, ui: &Ui) -> Result<(), Output> {
     if ui.json {
-        print!(
-            "{}",
-            render::json_document(ui.command, render::Outcome::Ok(view))
-        );
+        emit(render::json_document(ui.command, render::Outcome::Ok(view)).as_bytes())
     } else {
-        print!("{}", view.text(&ui.style));
+        let text = view.text(&ui.style);
+        emit(render::terminal_safe(&text, ui.style.table.color).as_bytes())
     }
 }
 
@@ -572,10 +613,12 @@ fn print_view(view: &dyn View, ui: &Ui) {
 fn finish(view: &dyn View, ui: &Ui) -> u8 {
     if !ui.json {
         for line in view.messages() {
-            eprintln!("{line}");
+            eprintln!("{}", render::terminal_safe(&line, false));
         }
     }
-    print_view(view, ui);
+    if let Err(o) = print_view(view, ui) {
+        return output_failed(o, ui);
+    }
     match view.completion() {
         Completion::Clean => exit::OK,
         Completion::WithProblems => exit::PROBLEMS,
@@ -599,10 +642,9 @@ fn fail(e: &CommandError, ui: &Ui) -> u8 {
 /// The error line and, in JSON mode, the error document.
 pub(super) fn report_error(command: &str, code: &str, message: &str, json: bool, log_json: bool) {
     if json {
-        print!(
-            "{}",
-            render::json_document(command, render::Outcome::Err { code, message })
-        );
+        // Failing to write it leaves the error line below.
+        let _ =
+            emit(render::json_document(command, render::Outcome::Err { code, message }).as_bytes());
     }
     if log_json {
         let line = serde_json::json!({
@@ -637,13 +679,10 @@ fn man(out_dir: Option<&std::path::Path>, ui: &Ui) -> u8 {
             ui,
         );
     }
-    if let Err(e) = std::io::stdout().write_all(&buf) {
-        return fail(
-            &CommandError::Io(format!("writing the manual page: {e}")),
-            ui,
-        );
+    match emit(&buf) {
+        Ok(()) => exit::OK,
+        Err(o) => output_failed(o, ui),
     }
-    exit::OK
 }
 
 /// Regex errors span several lines; keep one.

@@ -45,11 +45,19 @@ pub fn main() -> ExitCode {
                 return ExitCode::from(exit::OK);
             }
             // A bad command line in a JSON pipeline is a JSON document too.
-            let argv: Vec<String> = std::env::args().collect();
+            // Lossy: an argument that is not UTF-8 is what clap reports.
+            let argv: Vec<String> = std::env::args_os()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect();
             let wants = |flag: &str, value: &str| {
+                let short = (flag == "--output").then_some("-o");
+                let names = std::iter::once(flag).chain(short);
                 argv.windows(2)
-                    .any(|w| (w[0] == flag || w[0] == "-o" && flag == "--output") && w[1] == value)
-                    || argv.iter().any(|a| *a == format!("{flag}={value}"))
+                    .any(|w| names.clone().any(|f| w[0] == f) && w[1] == value)
+                    || argv.iter().any(|a| {
+                        names.clone().any(|f| *a == format!("{f}={value}"))
+                            || short.is_some_and(|f| *a == format!("{f}{value}"))
+                    })
             };
             if wants("--output", "json") || wants("--log-format", "json") {
                 let command = crate::config::redact_args(

@@ -37,7 +37,7 @@ fn describe_text(d: &Description, style: &TextStyle) -> String {
         }
     }
     let _ = writeln!(s, "Condition:   {:?}", d.condition);
-    let _ = writeln!(s, "Reason:      {}", d.reason);
+    let _ = writeln!(s, "Reason:      {}", super::printable(&d.reason));
     if let Some(p) = d.plan {
         let _ = writeln!(s, "Plan:        {}", p.as_str());
     }

@@ -23,6 +23,55 @@ pub use plan::{
 };
 pub use status::short_duration;
 
+/// Text from the database (names, reasons, notes) made safe for a
+/// terminal: control characters are shown escaped (`\n`, `\u{1b}`), so a
+/// strategy row cannot move the cursor, retitle the window or break a
+/// table's lines. Cells get it ([`table::Cell`]); whole outputs get
+/// [`terminal_safe`].
+pub fn printable(s: &str) -> String {
+    if !s.chars().any(char::is_control) {
+        return s.to_string();
+    }
+    s.chars()
+        .map(|c| match c {
+            c if c.is_control() => c.escape_debug().to_string(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+/// A whole text output made safe for a terminal: line breaks and tabs
+/// stay; with `color`, the colour sequences we write (`ESC [ … m`) stay;
+/// every other control character is shown escaped ([`printable`]).
+pub fn terminal_safe(text: &str, color: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if c == '\u{1b}' && color {
+            if let Some(len) = sgr_len(rest) {
+                out.push_str(&rest[..len]);
+                rest = &rest[len..];
+                continue;
+            }
+        }
+        if c.is_control() && c != '\n' && c != '\t' {
+            out.push_str(&c.escape_debug().to_string());
+        } else {
+            out.push(c);
+        }
+        rest = &rest[c.len_utf8()..];
+    }
+    out
+}
+
+/// The length of a colour sequence (`ESC [` digits and `;` then `m`) at the
+/// start of `s`.
+fn sgr_len(s: &str) -> Option<usize> {
+    let body = s.strip_prefix("\u{1b}[")?;
+    let n = body.find(|c: char| !(c.is_ascii_digit() || c == ';'))?;
+    (body[n..].starts_with('m')).then_some(2 + n + 1)
+}
+
 /// Version of the JSON documents; bumped on incompatible changes. 2: one
 /// envelope for every command and error (`ok`, `result` | `error`), plan
 /// clusters say `converged`/`waiting`/`changes` instead of `planned`.
@@ -166,5 +215,32 @@ impl<T: View> View for Leased<T> {
             Leased::Ran(v) => v.completion(),
             Leased::Busy { .. } => Completion::Clean,
         }
+    }
+}
+
+#[cfg(test)]
+mod safe_tests {
+    use super::*;
+
+    #[test]
+    fn database_text_cannot_drive_the_terminal() {
+        let reason = "line1\nline2\u{1b}[31mred\u{1b}]0;title\u{7}\u{9b}";
+        assert_eq!(
+            printable(reason),
+            "line1\\nline2\\u{1b}[31mred\\u{1b}]0;title\\u{7}\\u{9b}"
+        );
+        assert_eq!(printable("plain été"), "plain été");
+        // Whole outputs keep their lines and tabs; our colours only with
+        // colour on, anything else escaped.
+        let text = "a\tb\n\u{1b}[1;32mok\u{1b}[0m \u{1b}]52;c;x\u{7} \u{1b}[2J\r\n";
+        assert_eq!(
+            terminal_safe(text, true),
+            "a\tb\n\u{1b}[1;32mok\u{1b}[0m \\u{1b}]52;c;x\\u{7} \\u{1b}[2J\\r\n"
+        );
+        assert_eq!(
+            terminal_safe(text, false),
+            "a\tb\n\\u{1b}[1;32mok\\u{1b}[0m \\u{1b}]52;c;x\\u{7} \\u{1b}[2J\\r\n"
+        );
+        assert_eq!(table::Cell::new(reason).text, printable(reason));
     }
 }

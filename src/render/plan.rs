@@ -54,7 +54,7 @@ pub fn problems(plan: &Plan) -> Vec<String> {
             Outcome::Paused { reason, until } => {
                 let why = reason
                     .as_deref()
-                    .map(|r| format!(" ({r})"))
+                    .map(|r| format!(" ({})", super::printable(r)))
                     .unwrap_or_default();
                 let till = until
                     .map(|t| {

@@ -24,15 +24,14 @@ pub struct Cell {
 
 impl Cell {
     pub fn new(text: impl Into<String>) -> Cell {
-        Cell {
-            text: text.into(),
-            tone: Tone::Plain,
-        }
+        Cell::tone(text, Tone::Plain)
     }
 
+    /// Control characters in `text` are shown escaped ([`super::printable`]):
+    /// a cell is one line, whatever the database holds.
     pub fn tone(text: impl Into<String>, tone: Tone) -> Cell {
         Cell {
-            text: text.into(),
+            text: super::printable(&text.into()),
             tone,
         }
     }

@@ -434,3 +434,103 @@ fn clusters_the_controller_must_not_touch_are_reported_not_changed() {
         Some("0")
     );
 }
+
+#[test]
+fn arguments_that_are_not_utf8_or_json_spelled_short_are_usage_errors() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt as _;
+    // Not UTF-8 (a byte 0xff in the password): clap's usage error, not a
+    // panic quoting the connection string.
+    let url = OsStr::from_bytes(b"postgres://u:S3cr3tMarker\xff@127.0.0.1:1/db");
+    let cases: [Vec<&OsStr>; 3] = [
+        vec![OsStr::new("dry-run"), OsStr::new("--postgres-url"), url],
+        vec![OsStr::new("dry-run"), url],
+        vec![OsStr::from_bytes(b"dry\xff")],
+    ];
+    for args in cases {
+        let mut cmd = command();
+        cmd.args(&args).env("RUST_BACKTRACE", "1");
+        let run = run_cmd(cmd);
+        assert_eq!(run.code, 64, "{args:?}: {}", run.all());
+        no_backtrace(&run);
+        assert!(!run.all().contains("S3cr3tMarker"), "{}", run.all());
+    }
+    // `-ojson` and `-o=json` ask for a JSON error document as `-o json` does.
+    for flag in [
+        &["-o", "json"][..],
+        &["-ojson"],
+        &["-o=json"],
+        &["--output=json"],
+    ] {
+        let mut cmd = command();
+        cmd.arg("dry-run").args(flag).arg("--bogus");
+        let run = run_cmd(cmd);
+        assert_eq!(run.code, 64, "{flag:?}: {}", run.all());
+        let doc: serde_json::Value = serde_json::from_str(&run.stdout)
+            .unwrap_or_else(|e| panic!("{flag:?}: {e}: {}", run.all()));
+        assert_eq!(doc["error"]["code"], "usage", "{flag:?}");
+    }
+}
+
+#[test]
+fn output_that_cannot_be_written_is_an_error_line_or_a_quiet_exit() {
+    // A full disk: one error line, exit 1.
+    for args in [&["init", "--print"][..], &["completions", "bash"], &["man"]] {
+        let mut cmd = command();
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .expect("/dev/full");
+        cmd.args(args).stdout(full).env("RUST_BACKTRACE", "1");
+        let run = run_cmd(cmd);
+        assert_eq!(run.code, 1, "{args:?}: {}", run.all());
+        no_backtrace(&run);
+        assert!(
+            run.stderr.contains("No space left on device"),
+            "{args:?}: {}",
+            run.all()
+        );
+    }
+    // A reader that went away (`| head`): a quiet exit, as yes(1) does.
+    for args in [&["init", "--print"][..], &["completions", "bash"]] {
+        let mut cmd = command();
+        cmd.args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .env("RUST_BACKTRACE", "1");
+        let mut child = cmd.spawn().expect("spawn");
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("wait");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(stderr.is_empty(), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn control_characters_from_the_database_are_shown_escaped() {
+    let emu = Emulator::start();
+    emu.create_cluster("a");
+    init_tables(&emu);
+    strategy(&emu, "a", "target_size", json!({"target_size": "25cc"}));
+    let reason = "line1\nline2\u{1b}[31mred\u{1b}]0;pwned\u{7}";
+    clusterctl(&emu, &["strategy", "pause", "a", "--reason", reason]).ok();
+    for args in [
+        &["status"][..],
+        &["status", "-o", "wide"],
+        &["describe", "a"],
+        &["dry-run", "-v"],
+        &["strategy", "ls"],
+    ] {
+        let run = clusterctl(&emu, args);
+        assert!(run.code == 0 || run.code == 3, "{args:?}: {}", run.all());
+        for c in ['\u{1b}', '\u{7}'] {
+            assert!(!run.all().contains(c), "{args:?}: {:?}", run.all());
+        }
+        assert!(
+            !run.all().lines().any(|l| l.starts_with("line2")),
+            "{args:?}: a line of its own: {}",
+            run.all()
+        );
+    }
+}
