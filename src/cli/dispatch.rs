@@ -257,10 +257,26 @@ fn apply(a: ApplyArgs, ui: &Ui) -> u8 {
     let result: Result<Option<u8>, CommandError> = rt.block_on(async {
         let mut ctx = Context::new(db)?;
         let shutdown = Shutdown::install()?;
+        // Probes get an answer while the process starts.
+        let serving = if a.watch {
+            Some(reconcile::serve(&watch)?)
+        } else {
+            None
+        };
         // Before anything else: can the session cluster serve our tables? A
         // database that cannot be reached is the run's failure to report
-        // (metrics, `--watch` retrying), not a configuration error.
-        let session = match session::prepare(&mut ctx).await {
+        // (metrics, `--watch` retrying), not a configuration error. A
+        // signal meanwhile ends the process: nothing was done yet.
+        let Some(prepared) = shutdown.unless_signalled(session::prepare(&mut ctx)).await else {
+            if a.watch {
+                tracing::info!("stopped before the first run: nothing was done");
+                return Ok(Some(exit::OK));
+            }
+            return Err(CommandError::Interrupted(
+                "a signal came before the run started: nothing was done".into(),
+            ));
+        };
+        let session = match prepared {
             Ok(s) => s,
             Err(e @ CommandError::SessionCluster(_)) => return Err(e),
             Err(e) => {
@@ -280,12 +296,22 @@ fn apply(a: ApplyArgs, ui: &Ui) -> u8 {
                         }
                     }
                 };
-                reconcile::watch(&ctx, &opts, &watch, &shutdown, keep_replica, |run| {
-                    if let Ok(Leased::Ran(applied)) = run.result {
-                        debug_signals(&applied.plan);
-                    }
-                    show_watch_run(run.result, ui, &mut last_problems)
-                })
+                let serving = serving
+                    .ok_or_else(|| CommandError::Io("the metrics server was not started".into()))?;
+                reconcile::watch(
+                    &ctx,
+                    &opts,
+                    &watch,
+                    serving,
+                    &shutdown,
+                    keep_replica,
+                    |run| {
+                        if let Ok(Leased::Ran(applied)) = run.result {
+                            debug_signals(&applied.plan);
+                        }
+                        show_watch_run(run.result, ui, &mut last_problems)
+                    },
+                )
                 .await
                 .map(|()| exit::OK)
             } else {

@@ -182,20 +182,20 @@ pub struct WatchRun<'a> {
     pub next_in: Duration,
 }
 
-/// `apply --watch`: one apply per interval until a signal. `before_run`
-/// comes before each (to keep the session cluster's temporary replica);
-/// `on_run` sees every run (to print what it did); the loop never ends on
-/// a failed run.
-pub async fn watch(
-    ctx: &Context,
-    opts: &ApplyOptions,
-    wopts: &WatchOptions,
-    shutdown: &Shutdown,
-    mut before_run: impl AsyncFnMut(),
-    mut on_run: impl FnMut(WatchRun<'_>),
-) -> Result<(), CommandError> {
-    // This process's counts since it started (/metrics); the textfile has
-    // everybody's.
+/// What `apply --watch` serves on `--metrics-addr` (`/metrics`, `/healthz`,
+/// `/readyz`), started before anything else so a probe gets an answer
+/// while the process starts (a database that does not answer can take a
+/// minute of retries).
+pub struct Serving {
+    /// This process's counts since it started (/metrics); the textfile has
+    /// everybody's.
+    metrics: Arc<Metrics>,
+    health: Arc<Health>,
+    _server: Option<crate::metrics::http::MetricsServer>,
+}
+
+/// Starts what `--metrics-addr` asks for (nothing without it).
+pub fn serve(wopts: &WatchOptions) -> Result<Serving, CommandError> {
     let metrics = Arc::new(Metrics::new());
     let health = Arc::new(Health::new(wopts.interval));
     let _server = match wopts.metrics_addr {
@@ -205,6 +205,31 @@ pub async fn watch(
         ),
         None => None,
     };
+    Ok(Serving {
+        metrics,
+        health,
+        _server,
+    })
+}
+
+/// `apply --watch`: one apply per interval until a signal. `before_run`
+/// comes before each (to keep the session cluster's temporary replica);
+/// `on_run` sees every run (to print what it did); the loop never ends on
+/// a failed run.
+pub async fn watch(
+    ctx: &Context,
+    opts: &ApplyOptions,
+    wopts: &WatchOptions,
+    serving: Serving,
+    shutdown: &Shutdown,
+    mut before_run: impl AsyncFnMut(),
+    mut on_run: impl FnMut(WatchRun<'_>),
+) -> Result<(), CommandError> {
+    let Serving {
+        metrics,
+        health,
+        _server,
+    } = serving;
     tracing::info!(
         interval = %humantime::format_duration(wopts.interval),
         "watching: one apply per interval until SIGTERM or SIGINT"
@@ -215,6 +240,11 @@ pub async fn watch(
         .unwrap_or_default();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(u64::from(std::process::id()) ^ seed);
     loop {
+        // A signal that came while the process started (or the loop slept)
+        // ends it before another run.
+        if shutdown.requested() {
+            break;
+        }
         before_run().await;
         let started = Instant::now();
         let Some(result) = shutdown
@@ -419,6 +449,21 @@ impl Shutdown {
     /// Completes when a second signal arrived: the caller exits at once.
     pub async fn forced(&self) {
         self.signals(2).await
+    }
+
+    /// Runs `fut`, the start-up before any action, unless a signal comes
+    /// first (`None`): nothing was done yet, so there is nothing to finish.
+    pub async fn unless_signalled<T>(
+        &self,
+        fut: impl std::future::Future<Output = T>,
+    ) -> Option<T> {
+        if self.requested() {
+            return None;
+        }
+        tokio::select! {
+            v = fut => Some(v),
+            _ = self.signals(1) => None,
+        }
     }
 
     /// Sleeps `d`; `true` when a signal cut the sleep short.

@@ -372,6 +372,47 @@ fn watch_without_a_database_stays_up_unready_and_stops_on_sigterm() {
 }
 
 #[test]
+fn a_database_that_never_answers_does_not_hold_up_probes_or_sigterm() {
+    // A server that accepts connections and says nothing: start-up retries
+    // for a minute. Probes are answered meanwhile, and SIGTERM ends it at
+    // once (nothing was done yet).
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let dead = silent.local_addr().expect("addr").port();
+    let held = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = held.clone();
+    std::thread::spawn(move || {
+        for c in silent.incoming().flatten() {
+            if let Ok(mut v) = keep.lock() {
+                v.push(c);
+            }
+        }
+    });
+    let url = format!("postgres://u:secret-pw@127.0.0.1:{dead}/db?sslmode=disable");
+    for watch in [true, false] {
+        let port = free_port();
+        let addr = format!("127.0.0.1:{port}");
+        let mut args = vec!["apply"];
+        if watch {
+            args.extend(["--watch", "--metrics-addr", &addr]);
+        }
+        let mut d = Daemon::start(&url, &args);
+        if watch {
+            eventually(Duration::from_secs(5), "/healthz", &d, || {
+                get(port, "/healthz").is_some_and(|(s, _)| s == 200)
+            });
+            assert_eq!(get(port, "/readyz").map(|(s, _)| s), Some(503));
+        } else {
+            std::thread::sleep(Duration::from_secs(1));
+        }
+        let (code, took) = d.terminate(Duration::from_secs(5));
+        assert!(took < Duration::from_secs(5), "{took:?}: {}", d.output());
+        assert_eq!(code, if watch { 0 } else { 1 }, "{}", d.output());
+        assert!(d.output().contains("nothing was done"), "{}", d.output());
+        assert!(!d.output().contains("secret-pw"), "{}", d.output());
+    }
+}
+
+#[test]
 fn watch_flags_are_checked() {
     let emu = Emulator::start();
     // --interval and --metrics-addr only mean something with --watch.
