@@ -41,7 +41,7 @@ pub struct Cli {
 pub enum Command {
     /// Print the plan without changing anything (works with a read-only role)
     #[command(
-        after_help = "Exit codes with --detailed-exitcode: 0 no changes; 2 changes pending;\n3 problems (invalid rows); 1 error.\n\nExample:\n  clusterctl dry-run --cluster '^analytics' -v"
+        after_help = "Exit codes with --detailed-exitcode: 0 no changes; 2 changes pending;\n3 problems (invalid rows); 1 error.\n\nExamples:\n  clusterctl dry-run --cluster analytics -v\n  clusterctl dry-run --filter-clusters '^analytics' -v"
     )]
     DryRun(DryRunArgs),
     /// Execute the plan: DDL one statement at a time, audited, then persist state
@@ -155,11 +155,11 @@ pub struct ConnArgs {
     pub postgres_url: Option<crate::config::DatabaseUrl>,
 
     /// Schema holding clusterctl's tables (default: the connection's current schema)
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", value_parser = parse_identifier)]
     pub schema: Option<String>,
 
     /// Run our session on this cluster (SET cluster); it is never suspended or shrunk
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", value_parser = parse_identifier)]
     pub exec_cluster: Option<String>,
 
     /// Give the --exec-cluster a temporary replica of SIZE (default 25cc) for the run, dropped after
@@ -168,7 +168,8 @@ pub struct ConnArgs {
         value_name = "SIZE",
         num_args = 0..=1,
         default_missing_value = crate::commands::session::DEFAULT_TEMP_SIZE,
-        requires = "exec_cluster"
+        requires = "exec_cluster",
+        value_parser = parse_identifier
     )]
     pub create_replica: Option<String>,
 
@@ -399,7 +400,9 @@ pub enum StrategyCommand {
     )]
     Rm(StrategyRmArgs),
     /// List the strategies in effect (the newest row per cluster and type)
-    #[command(after_help = "Example:\n  clusterctl strategy ls --cluster '^analytics'")]
+    #[command(
+        after_help = "Examples:\n  clusterctl strategy ls --cluster analytics\n  clusterctl strategy ls --filter-clusters '^analytics'"
+    )]
     Ls(StrategyLsArgs),
     /// Make the controller leave a cluster alone (said so in every plan)
     #[command(
@@ -526,7 +529,7 @@ pub struct HistoryArgs {
     #[arg(long, value_name = "DURATION|TIME", value_parser = parse_since)]
     pub until: Option<crate::commands::TimeBound>,
     /// Only actions on this replica
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", value_parser = parse_identifier)]
     pub replica: Option<String>,
     /// Only actions that failed (or whose outcome was never recorded)
     #[arg(long)]
@@ -562,7 +565,8 @@ pub struct InitArgs {
         long,
         value_name = "NAME",
         default_value = "clusterctl",
-        requires = "print"
+        requires = "print",
+        value_parser = parse_identifier
     )]
     pub role: String,
     #[command(flatten)]
@@ -663,16 +667,20 @@ impl Command {
 /// and overflow time arithmetic.
 const MAX_FLAG_DURATION: Duration = Duration::from_secs(keys::MAX_SECONDS);
 
-/// A cluster name or id: never empty, so `--cluster "$UNSET"` in a script
+/// A name (schema, role, cluster, replica, size): never empty, never only
+/// blanks (SQL has no empty identifier).
+pub fn parse_identifier(s: &str) -> Result<String, String> {
+    if s.trim().is_empty() {
+        return Err("empty (an unset variable?): give a name".to_string());
+    }
+    Ok(s.to_string())
+}
+
+/// A cluster name or id ([`parse_identifier`]), without surrounding blanks
+/// (`--cluster "a, b"`): never empty, so `--cluster "$UNSET"` in a script
 /// is an error, not every cluster.
 pub fn parse_cluster_name(s: &str) -> Result<String, String> {
-    let name = s.trim();
-    if name.is_empty() {
-        return Err(
-            "an empty cluster name (an unset variable?): name a cluster or give its id".to_string(),
-        );
-    }
-    Ok(name.to_string())
+    parse_identifier(s).map(|n| n.trim().to_string())
 }
 
 /// `30s`, `5m`, `1h30m`, or plain seconds; at most a year.
@@ -840,6 +848,63 @@ mod tests {
     #[test]
     fn the_tree_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// The words of a shell line (single quotes; up to a redirection).
+    fn words(line: &str) -> Vec<String> {
+        let (mut out, mut cur, mut quoted, mut any) = (Vec::new(), String::new(), false, false);
+        for c in line.chars() {
+            match c {
+                '\'' => (quoted, any) = (!quoted, true),
+                '>' if !quoted => break,
+                c if c.is_whitespace() && !quoted => {
+                    if any {
+                        out.push(std::mem::take(&mut cur));
+                    }
+                    any = false;
+                }
+                c => {
+                    cur.push(c);
+                    any = true;
+                }
+            }
+        }
+        if any {
+            out.push(cur);
+        }
+        out
+    }
+
+    #[test]
+    fn every_example_in_the_help_parses() {
+        fn walk(c: &clap::Command, seen: &mut usize) {
+            let help = c
+                .get_after_help()
+                .map(|h| h.to_string())
+                .unwrap_or_default();
+            let lines = help.lines().flat_map(|l| l.split("&&")).map(str::trim);
+            for line in lines.filter(|l| l.starts_with("clusterctl ")) {
+                let argv = words(line);
+                if let Err(e) = Cli::try_parse_from(&argv) {
+                    panic!("{line}: {e}");
+                }
+                // --cluster takes exact names: a regex there is a mistake.
+                let cluster = argv.iter().position(|a| a == "--cluster");
+                if let Some(v) = cluster.and_then(|i| argv.get(i + 1)) {
+                    assert!(
+                        !v.contains(['^', '$', '*', '|']),
+                        "{line}: --cluster takes exact names"
+                    );
+                }
+                *seen += 1;
+            }
+            for sub in c.get_subcommands() {
+                walk(sub, seen);
+            }
+        }
+        let mut seen = 0;
+        walk(&Cli::command(), &mut seen);
+        assert!(seen >= 15, "{seen} examples");
     }
 
     #[test]

@@ -116,6 +116,16 @@ pub fn run(cli: Cli) -> u8 {
             })
         }
         Command::History(a) => {
+            // An empty range is a mistake, not "no actions recorded".
+            if let (Some(since), Some(until)) = (&a.since, &a.until) {
+                let now = chrono::Utc::now();
+                if since.resolve(now) > until.resolve(now) {
+                    let e = CommandError::Usage(
+                        "--since is later than --until: nothing can match (--since 2d --until 1d is the day before yesterday)".into(),
+                    );
+                    return fail(&e, &ui);
+                }
+            }
             let opts = match selection(&a.select) {
                 Ok(selection) => history::HistoryOptions {
                     selection,

@@ -104,7 +104,7 @@ pub async fn doctor(ctx: &Context) -> Result<DoctorReport, CommandError> {
                 findings.push(finding(
                     Level::Warning,
                     "tables",
-                    format!("clusterctl's tables are missing in {where_}: apply creates them, which needs CREATE on the schema"),
+                    format!("clusterctl's tables are missing ({where_} does not exist): apply creates them, which needs CREATE on the schema"),
                     Some("clusterctl init (or have an admin run `clusterctl init --print`)".into()),
                 ));
                 None

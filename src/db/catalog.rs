@@ -139,7 +139,7 @@ impl SnapshotError {
 
 #[derive(Debug, Error)]
 pub enum SnapshotError {
-    #[error("clusterctl's tables are missing in {where_}: run `clusterctl init` (or `clusterctl apply` once; both create them), or have an admin run the SQL of `clusterctl init --print`")]
+    #[error("clusterctl's tables are missing ({where_} does not exist): run `clusterctl init` (or `clusterctl apply` once; both create them), or have an admin run the SQL of `clusterctl init --print`")]
     TablesMissing { where_: String },
     #[error(transparent)]
     Db(#[from] DbError),

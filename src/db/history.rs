@@ -118,7 +118,7 @@ pub async fn read(c: &Client, store: &Store, days: u32) -> Result<LiveHistory, D
         Ok(rows) => rows,
         Err(e) if DbError::is_missing_table(&e) => {
             h.notes.push(format!(
-                "clusterctl's tables are missing in {}: every cluster is replayed without strategies (try --compare)",
+                "clusterctl's tables are missing ({} does not exist): every cluster is replayed without strategies (try --compare)",
                 store.table(super::store::STRATEGIES)
             ));
             Vec::new()

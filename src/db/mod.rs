@@ -353,18 +353,29 @@ impl Db {
 }
 
 fn target_of(conn: &Connection) -> String {
-    let host = conn
+    let ports = conn.pg.get_ports();
+    let targets: Vec<String> = conn
         .pg
         .get_hosts()
-        .first()
-        .map(|h| match h {
-            tokio_postgres::config::Host::Tcp(s) => s.clone(),
-            #[cfg(unix)]
-            tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            // One port for every host, or one each (libpq).
+            let port = ports.get(i).or(ports.first()).copied().unwrap_or(5432);
+            match h {
+                tokio_postgres::config::Host::Tcp(s) if s.contains(':') => format!("[{s}]:{port}"),
+                tokio_postgres::config::Host::Tcp(s) => format!("{s}:{port}"),
+                #[cfg(unix)]
+                tokio_postgres::config::Host::Unix(p) => {
+                    format!("the socket in {} (port {port})", p.display())
+                }
+            }
         })
-        .unwrap_or_default();
-    let port = conn.pg.get_ports().first().copied().unwrap_or(5432);
-    format!("{host}:{port}")
+        .collect();
+    match targets.len() {
+        0 => "the default host".to_string(),
+        _ => targets.join(" or "),
+    }
 }
 
 /// Closes a connection instead of handing it back to the pool: after a

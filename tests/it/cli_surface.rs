@@ -109,7 +109,7 @@ fn an_empty_cluster_name_is_a_usage_error_not_every_cluster() {
         let run = clusterctl(&emu, args).code(64);
         no_backtrace(&run);
         assert!(
-            run.stderr.contains("an empty cluster name"),
+            run.stderr.contains("empty (an unset variable?)"),
             "{args:?}: {}",
             run.all()
         );
@@ -533,4 +533,46 @@ fn control_characters_from_the_database_are_shown_escaped() {
             run.all()
         );
     }
+}
+
+#[test]
+fn empty_names_are_usage_errors_before_connecting() {
+    let emu = Emulator::start();
+    let cases: [&[&str]; 6] = [
+        &["init", "--print", "--schema", ""],
+        &["init", "--print", "--role", " "],
+        &["dry-run", "--schema", ""],
+        &["dry-run", "--exec-cluster", ""],
+        &["dry-run", "--exec-cluster", "ops", "--create-replica", ""],
+        &["history", "--replica", ""],
+    ];
+    for args in cases {
+        emu.reset_stats();
+        let run = clusterctl(&emu, args).code(64);
+        no_backtrace(&run);
+        assert!(run.stdout.is_empty(), "{args:?}: {}", run.all());
+        assert!(
+            run.stderr.contains("empty (an unset variable?)"),
+            "{args:?}: {}",
+            run.all()
+        );
+        assert_eq!(emu.stats().statements, 0, "{args:?}: never connected");
+    }
+}
+
+#[test]
+fn an_empty_history_range_is_a_usage_error() {
+    let emu = Emulator::start();
+    init_tables(&emu);
+    for (since, until) in [("1d", "2d"), ("2026-11-21", "2026-11-20")] {
+        emu.reset_stats();
+        let run = clusterctl(&emu, &["history", "--since", since, "--until", until]).code(64);
+        assert!(
+            run.stderr.contains("--since is later than --until"),
+            "{}",
+            run.all()
+        );
+        assert_eq!(emu.stats().statements, 0, "never connected");
+    }
+    clusterctl(&emu, &["history", "--since", "2d", "--until", "1d"]).ok();
 }
