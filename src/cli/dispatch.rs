@@ -59,6 +59,12 @@ pub fn run(cli: Cli) -> u8 {
         log_json: out.log_format == LogFormat::Json,
     };
     match cli.command {
+        Command::Completions(_) | Command::Man(_) if ui.json => {
+            let e = CommandError::Usage(
+                "completions and man write a shell script or a manual page: --output json does not apply".into(),
+            );
+            fail(&e, &ui)
+        }
         Command::Completions(a) => {
             let mut c = Cli::command();
             let mut script = Vec::new();

@@ -470,6 +470,19 @@ fn arguments_that_are_not_utf8_or_json_spelled_short_are_usage_errors() {
             .unwrap_or_else(|e| panic!("{flag:?}: {e}: {}", run.all()));
         assert_eq!(doc["error"]["code"], "usage", "{flag:?}");
     }
+    // What has no JSON form says so, as a JSON document.
+    for args in [
+        &["man", "-o", "json"][..],
+        &["completions", "bash", "-o", "json"],
+    ] {
+        let mut cmd = command();
+        cmd.args(args);
+        let run = run_cmd(cmd);
+        assert_eq!(run.code, 64, "{args:?}: {}", run.all());
+        let doc: serde_json::Value = serde_json::from_str(&run.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", run.all()));
+        assert_eq!(doc["error"]["code"], "usage", "{args:?}");
+    }
 }
 
 #[test]
