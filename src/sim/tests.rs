@@ -311,7 +311,6 @@ windows = [{ start = "00:00", duration = "23h", qps = 1000 }]
 #[test]
 #[allow(clippy::disallowed_methods)] // a test's own stopwatch
 fn too_much_demand_is_refused_before_it_is_drawn() {
-    let t = std::time::Instant::now();
     // `unwrap_err` would print the whole scenario of a fleet.
     let refused = |text: &str| parse(text).err().unwrap_or_default();
     let err = refused(HUGE);
@@ -342,7 +341,6 @@ fn too_much_demand_is_refused_before_it_is_drawn() {
         err.contains("5.3 million demand occurrences") && err.contains("'every'"),
         "{err}"
     );
-    assert!(t.elapsed().as_secs() < 5, "{:?}", t.elapsed());
 }
 
 #[test]
