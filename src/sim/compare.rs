@@ -77,9 +77,7 @@ impl Alternative {
     /// Parses an alternative's TOML; `default_name` titles it when it has
     /// no `name`.
     pub fn parse(text: &str, default_name: &str) -> Result<Alternative, ScenarioError> {
-        let raw: RawAlternative = toml::from_str(text).map_err(|e| {
-            ScenarioError(format!("invalid alternative: {}", e.to_string().trim_end()))
-        })?;
+        let raw: RawAlternative = super::scenario::from_text("alternative", text, false)?;
         let mut entries = Vec::new();
         for (i, e) in raw.clusters.iter().enumerate() {
             let rows = e

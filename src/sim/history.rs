@@ -251,17 +251,21 @@ fn header(
     }
 }
 
-/// Sizes the simulator can run: memory and CPU known.
+/// Sizes the simulator can run: memory and CPU known, and every number
+/// within what a scenario accepts (the written file must parse).
 fn usable_sizes(sizes: &SizeCatalog, notes: &mut Vec<String>) -> SizeCatalog {
-    let (ok, bad): (Vec<_>, Vec<_>) = sizes
-        .all()
-        .iter()
-        .cloned()
-        .partition(|z| z.memory_bytes > 0.0 && z.cpu_cores > 0.0 && z.credits_per_hour >= 0.0);
+    use super::scenario::{MAX_CPU_CORES, MAX_CREDITS_PER_HOUR, MAX_MEMORY_GIB};
+    let (ok, bad): (Vec<_>, Vec<_>) = sizes.all().iter().cloned().partition(|z| {
+        z.memory_bytes > 0.0
+            && z.memory_bytes / GIB <= MAX_MEMORY_GIB
+            && z.cpu_cores > 0.0
+            && z.cpu_cores <= MAX_CPU_CORES
+            && (0.0..=MAX_CREDITS_PER_HOUR).contains(&z.credits_per_hour)
+    });
     if !bad.is_empty() {
         let names: Vec<String> = bad.iter().map(|z| z.name.0.clone()).collect();
         notes.push(format!(
-            "sizes without memory or CPU left out: {}",
+            "sizes without memory or CPU, or beyond what a scenario accepts, left out: {}",
             list(&names)
         ));
     }

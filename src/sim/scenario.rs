@@ -46,6 +46,9 @@ pub struct Scenario {
     /// for that long before the run, seen only in the log.
     pub history_ms: i64,
     pub clusters: Vec<ClusterSpec>,
+    /// The demand as estimated before it was drawn, and held to
+    /// [`MAX_QUERIES`] and [`MAX_OCCURRENCES`].
+    pub estimate: workload::Estimate,
 }
 
 /// `mz_statement_execution_history` as the controller reads it.
@@ -121,7 +124,10 @@ impl Clients {
     /// The wait before retry number `n` (1-based).
     pub fn backoff(&self, n: u32) -> i64 {
         let f = self.backoff_multiplier.powi(n.saturating_sub(1) as i32);
-        (self.backoff_ms as f64 * f).round() as i64
+        // 10^99 times a day would pass i64::MAX, and the retry's time with it.
+        (self.backoff_ms as f64 * f)
+            .min(MAX_DURATION_MS as f64)
+            .round() as i64
     }
 }
 
@@ -177,6 +183,47 @@ impl fmt::Display for ScenarioError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// The most memory a size or a workload may name, in GiB (64 TiB; the
+/// largest cc size, 512C, has 4 TiB).
+pub(super) const MAX_MEMORY_GIB: f64 = 65_536.0;
+/// The most a size may cost per hour: sums over a long run stay readable.
+pub(super) const MAX_CREDITS_PER_HOUR: f64 = 1e6;
+/// The most cores a size may have.
+pub(super) const MAX_CPU_CORES: f64 = 1e5;
+
+/// Every number read from a scenario goes through here: it must be finite
+/// (NaN fails every comparison and infinity passes `>= 0`, then prints as
+/// `inf credits`) and within `range`. `key` names it in the error.
+pub(super) fn number(
+    key: &str,
+    v: f64,
+    range: impl std::ops::RangeBounds<f64>,
+) -> Result<f64, ScenarioError> {
+    use std::ops::Bound::{Excluded, Included, Unbounded};
+    if v.is_finite() && range.contains(&v) {
+        return Ok(v);
+    }
+    let mut bounds = Vec::new();
+    match range.start_bound() {
+        Included(lo) => bounds.push(format!("at least {lo}")),
+        Excluded(lo) => bounds.push(format!("more than {lo}")),
+        Unbounded => {}
+    }
+    match range.end_bound() {
+        Included(hi) => bounds.push(format!("at most {hi}")),
+        Excluded(hi) => bounds.push(format!("less than {hi}")),
+        Unbounded => {}
+    }
+    let bounds = if bounds.is_empty() {
+        String::new()
+    } else {
+        format!(" {}", bounds.join(" and "))
+    };
+    Err(ScenarioError(format!(
+        "key '{key}': must be a finite number{bounds}, got {v}"
+    )))
 }
 
 // ---------------------------------------------------------------- raw format
@@ -328,17 +375,26 @@ impl<'de> Deserialize<'de> for Dur {
         }
         let ms = match Any::deserialize(d)? {
             Any::Int(s) => Some(s.saturating_mul(SECOND)),
-            Any::Float(s) => Some((s * SECOND as f64).round() as i64),
+            // NaN would read as 0 and infinity as the largest i64.
+            Any::Float(s) if s.is_finite() => Some((s * SECOND as f64).round() as i64),
+            Any::Float(_) => None,
             Any::Text(t) => parse_duration(&t),
         };
         match ms {
-            Some(ms) if ms >= 0 => Ok(Dur(ms)),
+            Some(ms) if (0..=MAX_DURATION_MS).contains(&ms) => Ok(Dur(ms)),
             _ => Err(serde::de::Error::custom(
-                "invalid duration: use e.g. \"90s\", \"5m\", \"1h30m\", \"2d\" or a number of seconds",
+                "invalid duration: use e.g. \"90s\", \"5m\", \"1h30m\", \"2d\" or a number of seconds, at most 10 000 years",
             )),
         }
     }
 }
+
+/// The longest duration or offset a scenario may give: beyond any run (a
+/// hydration that never ends is written as thousands of years), and far
+/// enough from `i64::MAX` ms that sums and products of a few durations (a
+/// start plus its noise plus a shift, a hydration on a thousandth of a
+/// core) cannot overflow.
+pub(super) const MAX_DURATION_MS: i64 = 10_000 * 365 * DAY;
 
 /// Parses `1d2h30m15s250ms`-style durations into milliseconds.
 pub fn parse_duration(text: &str) -> Option<i64> {
@@ -389,7 +445,7 @@ impl<'de> Deserialize<'de> for Start {
                 _ => None,
             }
         } else {
-            parse_duration(&text)
+            parse_duration(&text).filter(|ms| (0..=MAX_DURATION_MS).contains(ms))
         };
         parsed.map(Start).ok_or_else(|| {
             serde::de::Error::custom(format!(
@@ -555,9 +611,8 @@ pub fn parse_with_files(
     o: &Overrides,
     files: &BTreeMap<String, String>,
 ) -> Result<Scenario, ScenarioError> {
+    let raw: RawScenario = from_text("scenario", text, is_json)?;
     let (raw, locator) = if is_json {
-        let raw: RawScenario = serde_json::from_str(text)
-            .map_err(|e| ScenarioError(format!("invalid scenario: {e}")))?;
         (
             raw,
             Locator {
@@ -566,9 +621,6 @@ pub fn parse_with_files(
             },
         )
     } else {
-        let raw: RawScenario = toml::from_str(text).map_err(|e| {
-            ScenarioError(format!("invalid scenario: {}", e.to_string().trim_end()))
-        })?;
         let spans = toml::from_str(text).unwrap_or_default();
         (
             raw,
@@ -581,6 +633,100 @@ pub fn parse_with_files(
     resolve(raw, &locator, base, o, files)
 }
 
+/// What a syntax error quotes of the offending line, in characters: a
+/// window around the error (a line of 100 000 `[` must not come back as
+/// hundreds of kilobytes of error text).
+const MAX_QUOTE_CHARS: usize = 200;
+/// Each line of a parser's message, in characters: longer than a quote, as
+/// its lists of the keys expected are, but a key it echoes is cut.
+const MAX_MESSAGE_CHARS: usize = 1000;
+
+/// Parses a scenario or alternative file (`what` names which, for the
+/// error): the one place their syntax errors are formatted, the line
+/// quoted and the message cut to a bound.
+pub(super) fn from_text<T: serde::de::DeserializeOwned>(
+    what: &str,
+    text: &str,
+    is_json: bool,
+) -> Result<T, ScenarioError> {
+    let message = if is_json {
+        match serde_json::from_str(text) {
+            Ok(v) => return Ok(v),
+            Err(e) => e.to_string(),
+        }
+    } else {
+        match toml::from_str(text) {
+            Ok(v) => return Ok(v),
+            Err(e) => toml_message(text, &e),
+        }
+    };
+    let lines: Vec<String> = message
+        .trim_end()
+        .lines()
+        .map(|l| cut(l, MAX_MESSAGE_CHARS))
+        .collect();
+    Err(ScenarioError(format!(
+        "invalid {what}: {}",
+        lines.join("\n")
+    )))
+}
+
+/// At most `max` characters of `s`, with `…` where it was cut.
+fn cut(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
+/// A TOML error as the toml crate writes it (position, the line with the
+/// error marked, the message), but quoting at most [`MAX_QUOTE_CHARS`] of
+/// the line around the error.
+fn toml_message(text: &str, e: &toml::de::Error) -> String {
+    let Some(span) = e.span() else {
+        return e.message().to_string();
+    };
+    let mut at = span.start.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+    let line = text[..line_start].matches('\n').count() + 1;
+    let content = text[line_start..line_end].trim_end_matches('\r');
+    let column = text[line_start..at].chars().count();
+    let len = content.chars().count();
+    let from = if len <= MAX_QUOTE_CHARS {
+        0
+    } else {
+        column
+            .saturating_sub(MAX_QUOTE_CHARS / 2)
+            .min(len - MAX_QUOTE_CHARS)
+    };
+    let mut quote: String = content.chars().skip(from).take(MAX_QUOTE_CHARS).collect();
+    let mut caret = column - from;
+    if from > 0 {
+        quote.insert(0, '…');
+        caret += 1;
+    }
+    if from + MAX_QUOTE_CHARS < len {
+        quote.push('…');
+    }
+    let marked = text
+        .get(at..span.end.min(text.len()))
+        .map_or(1, |s| s.chars().count())
+        .min(MAX_QUOTE_CHARS + 1 - (column - from).min(MAX_QUOTE_CHARS))
+        .max(1);
+    let gutter = " ".repeat(line.to_string().len() + 1);
+    format!(
+        "TOML parse error at line {line}, column {}\n{gutter}|\n{line} | {quote}\n{gutter}|{}{}\n{}",
+        column + 1,
+        " ".repeat(caret + 1),
+        "^".repeat(marked),
+        e.message().trim_end()
+    )
+}
+
 fn resolve(
     raw: RawScenario,
     loc: &Locator,
@@ -588,16 +734,19 @@ fn resolve(
     o: &Overrides,
     files: &BTreeMap<String, String>,
 ) -> Result<Scenario, ScenarioError> {
+    use std::ops::Bound::{Excluded, Included};
     let seed_override = o.seed;
     let err = |m: String| Err(ScenarioError(m));
     let horizon_ms = match (raw.days, raw.duration) {
         (Some(_), Some(_)) => return err("give either 'days' or 'duration', not both".into()),
-        (Some(d), None) if d > 0.0 && d <= 3660.0 => (d * DAY as f64).round() as i64,
         (Some(d), None) => {
-            return err(format!("key 'days': must be > 0 and at most 3660, got {d}"))
+            let d = number("days", d, (Excluded(0.0), Included(3660.0)))?;
+            (d * DAY as f64).round() as i64
         }
-        (None, Some(Dur(ms))) if ms > 0 => ms,
-        (None, Some(_)) => return err("key 'duration': must be positive".into()),
+        (None, Some(Dur(ms))) if ms > 0 && ms <= 3660 * DAY => ms,
+        (None, Some(_)) => {
+            return err("key 'duration': must be positive and at most 3660 days".into())
+        }
         (None, None) => DAY,
     };
     let interval_ms = raw.interval.map(|d| d.0).unwrap_or(MINUTE);
@@ -648,9 +797,10 @@ fn resolve(
     };
     let mut clusters = Vec::new();
     let mut names = BTreeSet::new();
+    let mut estimate = workload::Estimate::default();
     for (ci, rc) in raw.clusters.iter().enumerate() {
         let here = format!("clusters[{ci}] '{}'{}", rc.name, loc.cluster(ci));
-        let expanded = expand(rc, ci, loc, &sizes, &cx, &mut rng)
+        let expanded = expand(rc, ci, loc, &sizes, &cx, &mut rng, &mut estimate)
             .map_err(|e| ScenarioError(format!("{here}: {}", e.0)))?;
         for mut spec in expanded {
             if !names.insert(spec.name.clone()) {
@@ -675,17 +825,17 @@ fn resolve(
         crash_window_ms: crate::model::CRASH_WINDOW.as_millis() as i64,
         history_ms,
         clusters,
+        estimate,
     })
 }
 
 fn statement_log_of(raw: &RawScenario) -> Result<StatementLog, ScenarioError> {
     let s = &raw.statement_log;
-    let sample_rate = s.sample_rate.unwrap_or(0.99);
-    if !(0.0..=1.0).contains(&sample_rate) {
-        return Err(ScenarioError(format!(
-            "key 'statement_log.sample_rate': a fraction in 0..=1, got {sample_rate}"
-        )));
-    }
+    let sample_rate = number(
+        "statement_log.sample_rate",
+        s.sample_rate.unwrap_or(0.99),
+        0.0..=1.0,
+    )?;
     Ok(StatementLog {
         enabled: raw.statement_logging && s.enabled.unwrap_or(true),
         sample_rate,
@@ -730,12 +880,11 @@ fn controller_of(c: &RawController, interval_ms: i64) -> Result<Controller, Scen
             crate::sim::scorecard::secs(interval_ms as f64 / 1000.0),
         )));
     }
-    let failure_rate = c.failure_rate.unwrap_or(0.005);
-    if !(0.0..1.0).contains(&failure_rate) {
-        return Err(ScenarioError(format!(
-            "key 'controller.failure_rate': a fraction in 0..1, got {failure_rate}"
-        )));
-    }
+    let failure_rate = number(
+        "controller.failure_rate",
+        c.failure_rate.unwrap_or(0.005),
+        0.0..1.0,
+    )?;
     Ok(Controller {
         run_time_ms,
         tick_jitter_ms,
@@ -744,12 +893,11 @@ fn controller_of(c: &RawController, interval_ms: i64) -> Result<Controller, Scen
 }
 
 fn clients_of(c: &RawClients) -> Result<Clients, ScenarioError> {
-    let backoff_multiplier = c.backoff_multiplier.unwrap_or(2.0);
-    if !(1.0..=10.0).contains(&backoff_multiplier) {
-        return Err(ScenarioError(format!(
-            "key 'clients.backoff_multiplier': within 1..=10, got {backoff_multiplier}"
-        )));
-    }
+    let backoff_multiplier = number(
+        "clients.backoff_multiplier",
+        c.backoff_multiplier.unwrap_or(2.0),
+        1.0..=10.0,
+    )?;
     let attempts = c.attempts.unwrap_or(5);
     if !(1..=100).contains(&attempts) {
         return Err(ScenarioError(format!(
@@ -776,20 +924,27 @@ fn holidays_of(list: &[String], start: DateTime<Utc>) -> Result<BTreeSet<i64>, S
 }
 
 fn sizes_of(list: &[RawSize]) -> Result<SizeCatalog, ScenarioError> {
+    use std::ops::Bound::{Excluded, Included};
     let mut out = Vec::new();
     for (i, s) in list.iter().enumerate() {
-        let ok = s.credits_per_hour >= 0.0 && s.memory_gib > 0.0 && s.cpu_cores > 0.0;
-        if !ok || s.name.is_empty() {
-            return Err(ScenarioError(format!(
-                "sizes[{i}] '{}': needs a name, credits_per_hour >= 0, memory_gib > 0 and cpu_cores > 0",
-                s.name
-            )));
+        let here = |e: ScenarioError| ScenarioError(format!("sizes[{i}] '{}': {}", s.name, e.0));
+        if s.name.is_empty() {
+            return Err(here(ScenarioError("key 'name': must not be empty".into())));
         }
+        let credits_per_hour = number(
+            "credits_per_hour",
+            s.credits_per_hour,
+            0.0..=MAX_CREDITS_PER_HOUR,
+        )
+        .map_err(here)?;
+        let positive = |key, v, max| number(key, v, (Excluded(0.0), Included(max))).map_err(here);
+        let memory_gib = positive("memory_gib", s.memory_gib, MAX_MEMORY_GIB)?;
+        let cpu_cores = positive("cpu_cores", s.cpu_cores, MAX_CPU_CORES)?;
         out.push(ReplicaSize {
             name: Size(s.name.clone()),
-            credits_per_hour: s.credits_per_hour,
-            memory_bytes: s.memory_gib * GIB,
-            cpu_cores: s.cpu_cores,
+            credits_per_hour,
+            memory_bytes: memory_gib * GIB,
+            cpu_cores,
         });
     }
     if out.is_empty() {
@@ -930,6 +1085,43 @@ fn initial_of(
     Ok(initial)
 }
 
+/// The most queries a run may draw (the estimate, over every cluster). Each
+/// is kept until the report, about 100 bytes with the oracle's arrays
+/// (measured: 20 million on one cluster peak at 2.0 GiB, 2.5 GiB when they
+/// all wait), so this keeps a run under about 2 GiB. fleet-100.toml draws
+/// about 6 million.
+pub const MAX_QUERIES: f64 = 16e6;
+/// The most demand occurrences (a window's repetitions, spikes, of the run
+/// and the history): a few hundred bytes each, drawn before the run.
+pub const MAX_OCCURRENCES: f64 = 1e6;
+
+/// Refuses a scenario whose demand would not fit in memory, before any of
+/// it is drawn (a day at 1000 queries/s is 86 million queries). `e` sums
+/// the entries up to the one being resolved.
+fn within_bounds(e: &workload::Estimate) -> Result<(), ScenarioError> {
+    let million = |x: f64| format!("{:.1} million", x / 1e6);
+    if e.queries > MAX_QUERIES {
+        return Err(ScenarioError(format!(
+            "too much demand to simulate: an estimated {} queries (this entry and those \
+             before it), more than the {} a run can hold in memory; lower 'days', the \
+             windows' and spikes' 'qps', the clusters' 'count', or the trace",
+            million(e.queries),
+            million(MAX_QUERIES)
+        )));
+    }
+    if e.occurrences > MAX_OCCURRENCES {
+        return Err(ScenarioError(format!(
+            "too much demand to simulate: an estimated {} demand occurrences (this entry \
+             and those before it; each repetition of a window and each spike, of the run and \
+             the history), more than {}; lower 'days', 'history' or the clusters' 'count', \
+             raise the windows' 'every', or lower 'random_spikes.per_week'",
+            million(e.occurrences),
+            million(MAX_OCCURRENCES)
+        )));
+    }
+    Ok(())
+}
+
 /// One `[[clusters]]` entry → `count` clusters, each with its own workload.
 fn expand(
     rc: &RawCluster,
@@ -938,6 +1130,7 @@ fn expand(
     sizes: &SizeCatalog,
     cx: &workload::Context,
     rng: &mut ChaCha8Rng,
+    total: &mut workload::Estimate,
 ) -> Result<Vec<ClusterSpec>, ScenarioError> {
     if rc.count == 0 || rc.count > 10_000 {
         return Err(ScenarioError(format!(
@@ -949,6 +1142,8 @@ fn expand(
     let mut initial = initial_of(rc, ci, loc, sizes)?;
     let managed = managed_of(rc, sizes, &mut initial)?;
     let shared = workload::shared(&rc.workload, cx)?;
+    total.add(&workload::estimate(&rc.workload, &shared, cx), rc.count);
+    within_bounds(total)?;
     let width = rc.count.to_string().len();
     let mut out = Vec::new();
     for i in 1..=rc.count {

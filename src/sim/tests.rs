@@ -157,6 +157,235 @@ fn bad_values_are_named_with_their_line() {
 }
 
 #[test]
+fn numbers_must_be_finite_and_bounded() {
+    let sizes = "[[sizes]]\nname = \"s\"\ncredits_per_hour = 1.0\nmemory_gib = 64\ncpu_cores = 4\n";
+    let one = ONE.replace("\"400cc\"", "\"s\"");
+    let with_sizes = |size: &str| format!("{}\n{size}", one);
+    assert!(parse(&with_sizes(sizes)).is_ok());
+    for (from, to, key) in [
+        (
+            "credits_per_hour = 1.0",
+            "credits_per_hour = inf",
+            "credits_per_hour",
+        ),
+        (
+            "credits_per_hour = 1.0",
+            "credits_per_hour = 1e308",
+            "credits_per_hour",
+        ),
+        (
+            "credits_per_hour = 1.0",
+            "credits_per_hour = nan",
+            "credits_per_hour",
+        ),
+        (
+            "credits_per_hour = 1.0",
+            "credits_per_hour = -1.0",
+            "credits_per_hour",
+        ),
+        ("memory_gib = 64", "memory_gib = inf", "memory_gib"),
+        ("memory_gib = 64", "memory_gib = 1e9", "memory_gib"),
+        ("cpu_cores = 4", "cpu_cores = inf", "cpu_cores"),
+        ("cpu_cores = 4", "cpu_cores = 0", "cpu_cores"),
+    ] {
+        let err = parse(&with_sizes(&sizes.replace(from, to))).unwrap_err();
+        assert!(
+            err.contains("sizes[0] 's'") && err.contains(key) && err.contains("finite"),
+            "{to}: {err}"
+        );
+    }
+    let workload = [
+        ("memory_gib = 20", "memory_gib = inf", "'memory_gib'"),
+        ("memory_gib = 20", "memory_gib = 1e300", "'memory_gib'"),
+        ("memory_gib = 20", "memory_gib = 20\nmemory_per_qps_gib = inf", "memory_per_qps_gib"),
+        (
+            "memory_gib = 20",
+            "memory_gib = 20\nmemory_growth = { per_day_gib = inf }",
+            "memory_growth.per_day_gib",
+        ),
+        (
+            "memory_gib = 20",
+            "memory_gib = 20\nspikes = [{ at = \"1h\", duration = \"1h\", memory_gib = inf }]",
+            "spikes[0].memory_gib",
+        ),
+        (
+            "memory_gib = 20",
+            "memory_gib = 20\nrandom_spikes = { per_week = 1, duration = \"1h\", memory_gib = inf }",
+            "random_spikes.memory_gib",
+        ),
+        (
+            "memory_gib = 20",
+            "memory_gib = 20\nweekly = [1, 1, 1, 1, 1, 1, nan]",
+            "weekly[6]",
+        ),
+        ("qps = 1.0 }", "qps = inf }", "windows[0].qps"),
+        ("qps = 1.0 }", "qps = 1.0, noise = { qps = nan } }", "windows[0].noise.qps"),
+        ("hydration_variance = 0.0", "hydration_variance = inf", "hydration_variance"),
+    ];
+    for (from, to, key) in workload {
+        let err = parse(&ONE.replace(from, to)).unwrap_err();
+        assert!(
+            err.contains("workload key") && err.contains(key) && err.contains("finite"),
+            "{to}: {err}"
+        );
+    }
+    // Durations given as numbers of seconds, and the scenario's own keys.
+    for (from, to, key) in [
+        ("\"40m\"", "inf", "invalid duration"),
+        ("\"40m\"", "nan", "invalid duration"),
+        ("\"40m\"", "1e300", "invalid duration"),
+        ("\"40m\"", "\"99999999999999999999d\"", "invalid duration"),
+        ("days = 1", "days = inf", "'days'"),
+        ("days = 1", "days = nan", "'days'"),
+    ] {
+        let err = parse(&ONE.replace(from, to)).unwrap_err();
+        assert!(err.contains(key), "{to}: {err}");
+    }
+    for extra in [
+        "[clients]\nbackoff_multiplier = inf",
+        "[controller]\nfailure_rate = nan",
+        "[statement_log]\nsample_rate = inf",
+    ] {
+        let err = parse(&format!("{ONE}\n{extra}\n")).unwrap_err();
+        assert!(err.contains("finite"), "{extra}: {err}");
+    }
+}
+
+#[test]
+fn parse_errors_quote_at_most_a_window_of_the_line() {
+    let brackets = "[".repeat(100_000);
+    let err = parse(&brackets).unwrap_err();
+    assert!(err.contains("line 1"), "{err}");
+    assert!(err.len() < 1000, "{} bytes", err.len());
+    assert!(err.contains("[[[…"), "{err}");
+
+    // The error deep in a long line is quoted with what surrounds it,
+    // marked where it is.
+    let long = format!("name = \"x\"\n{} = = 1{}", "b".repeat(300), "c".repeat(300));
+    let err = parse(&long).unwrap_err();
+    assert!(
+        err.contains("line 2, column 304") && err.len() < 1000,
+        "{err}"
+    );
+    let lines: Vec<&str> = err.lines().collect();
+    let quote = lines.iter().find(|l| l.starts_with("2 | ")).unwrap();
+    let caret = lines
+        .iter()
+        .find(|l| l.trim_start().starts_with("| "))
+        .unwrap();
+    assert!(
+        quote.starts_with("2 | …b") && quote.ends_with("c…"),
+        "{quote}"
+    );
+    let at = |l: &str, c: char| l.chars().enumerate().filter(|x| x.1 == c).last();
+    let at = |l: &str, c: char| at(l, c).map(|x| x.0);
+    assert_eq!(at(quote, '='), at(caret, '^'), "{err}");
+
+    // Alternatives share the rule; short lines are quoted whole.
+    let err = super::compare::Alternative::parse(&brackets, "alt")
+        .unwrap_err()
+        .0;
+    assert!(
+        err.starts_with("invalid alternative") && err.len() < 1000,
+        "{err}"
+    );
+    let err = parse(&ONE.replace("days = 1", "days = 1\nintervall = 3")).unwrap_err();
+    assert!(err.contains("4 | intervall = 3\n"), "{err}");
+}
+
+/// A 23-hour window at the largest rate: 83 million queries.
+const HUGE: &str = r#"
+name = "huge"
+days = 1
+
+[[clusters]]
+name = "c"
+strategies = [{ type = "target_size", config = { target_size = "400cc" } }]
+
+[clusters.workload]
+memory_gib = 20
+hydration_work = "40m"
+windows = [{ start = "00:00", duration = "23h", qps = 1000 }]
+"#;
+
+#[test]
+#[allow(clippy::disallowed_methods)] // a test's own stopwatch
+fn too_much_demand_is_refused_before_it_is_drawn() {
+    // `unwrap_err` would print the whole scenario of a fleet.
+    let refused = |text: &str| parse(text).err().unwrap_or_default();
+    let err = refused(HUGE);
+    assert!(
+        err.contains("82.8 million queries") && err.contains("16.0 million"),
+        "{err}"
+    );
+    assert!(
+        err.contains("'days'") && err.contains("'qps'") && err.contains("'count'"),
+        "{err}"
+    );
+    // 30 days at 10 queries/s, and a fleet of a 10 000 that adds up.
+    let month = HUGE
+        .replace("days = 1", "days = 30")
+        .replace("qps = 1000", "qps = 10, every = \"1d\"");
+    assert!(refused(&month).contains("24.8 million queries"));
+    let fleet = HUGE
+        .replace("name = \"c\"", "name = \"c\"\ncount = 10000")
+        .replace("qps = 1000", "qps = 0.1");
+    assert!(refused(&fleet).contains("82.8 million queries"));
+    // Occurrences every minute for ten years at a rate too small to count.
+    let minutes = HUGE.replace("days = 1", "days = 3650").replace(
+        "duration = \"23h\", qps = 1000",
+        "duration = \"1s\", every = \"1m\", qps = 0.0001",
+    );
+    let err = refused(&minutes);
+    assert!(
+        err.contains("5.3 million demand occurrences") && err.contains("'every'"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_shipped_examples_are_well_within_the_demand_bounds() {
+    let history = scenario::Overrides {
+        history_ms: Some(28 * scenario::DAY),
+        ..scenario::Overrides::default()
+    };
+    for path in examples() {
+        let sc = scenario::load_with(&path, &history).unwrap_or_else(|e| panic!("{}", e.0));
+        let e = sc.estimate;
+        assert!(
+            e.queries <= scenario::MAX_QUERIES / 2.0,
+            "{}: {e:?}",
+            path.display()
+        );
+        assert!(
+            e.occurrences <= scenario::MAX_OCCURRENCES / 10.0,
+            "{}: {e:?}",
+            path.display()
+        );
+        // The estimate is what the drawn demand expects.
+        let expected: f64 = sc
+            .clusters
+            .iter()
+            .map(|c| {
+                let w = &c.workload;
+                let occ: f64 = w
+                    .occurrences
+                    .iter()
+                    .map(|o| o.qps * (o.end - o.start) as f64 / SECOND as f64)
+                    .sum();
+                occ + w.begins.len() as f64
+            })
+            .sum();
+        let ratio = e.queries / expected;
+        assert!(
+            (0.8..1.25).contains(&ratio),
+            "{}: {e:?} vs {expected}",
+            path.display()
+        );
+    }
+}
+
+#[test]
 fn json_scenarios_name_the_key_and_line() {
     let json = r#"{
   "name": "j",

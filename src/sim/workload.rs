@@ -15,7 +15,8 @@ use serde::Deserialize;
 
 use super::demand::{NeedFn, NeedSpec, Occurrence};
 use super::scenario::{
-    parse_csv, Dur, OnNoReplica, ScenarioError, Start, DAY, GIB, MINUTE, SECOND,
+    number, parse_csv, Dur, OnNoReplica, ScenarioError, Start, DAY, GIB, MAX_MEMORY_GIB, MINUTE,
+    SECOND,
 };
 use crate::model::ReplicaSize;
 
@@ -208,65 +209,70 @@ pub(super) struct Shared {
 /// Checks the workload's keys and reads its trace, once per entry.
 pub(super) fn shared(w: &RawWorkload, cx: &Context) -> Result<Shared, ScenarioError> {
     let err = |m: &str| Err(ScenarioError(format!("workload {m}")));
-    if w.memory_gib.is_nan() || w.memory_gib < 0.0 {
-        return err("key 'memory_gib': must be >= 0");
-    }
-    if !(0.0..1.0).contains(&w.hydration_variance.unwrap_or(0.0)) {
-        return err("key 'hydration_variance': a fraction in 0..1");
-    }
-    if w.memory_per_qps_gib.is_nan() || w.memory_per_qps_gib < 0.0 {
-        return err("key 'memory_per_qps_gib': must be >= 0");
-    }
+    num("memory_gib", w.memory_gib, 0.0..=MAX_MEMORY_GIB)?;
+    num(
+        "hydration_variance",
+        w.hydration_variance.unwrap_or(0.0),
+        0.0..1.0,
+    )?;
+    num(
+        "memory_per_qps_gib",
+        w.memory_per_qps_gib,
+        0.0..=MAX_MEMORY_GIB,
+    )?;
     if let Some(g) = &w.memory_growth {
-        if g.per_day_gib.is_nan()
-            || g.per_day_gib < 0.0
-            || g.reset_every.is_some_and(|r| r.0 < MINUTE)
-        {
-            return err("key 'memory_growth': per_day_gib >= 0, reset_every at least 1m");
+        num(
+            "memory_growth.per_day_gib",
+            g.per_day_gib,
+            0.0..=MAX_MEMORY_GIB,
+        )?;
+        if g.reset_every.is_some_and(|r| r.0 < MINUTE) {
+            return err("key 'memory_growth.reset_every': at least 1m");
         }
     }
     if let Some(week) = &w.weekly {
-        if week.len() != 7 || week.iter().any(|f| !(*f >= 0.0 && *f <= 100.0)) {
+        if week.len() != 7 {
             return err("key 'weekly': seven factors (Monday first), each within 0..=100");
+        }
+        for (d, f) in week.iter().enumerate() {
+            num(&format!("weekly[{d}]"), *f, 0.0..=100.0)?;
         }
     }
     for (i, s) in w.spikes.iter().enumerate() {
-        if s.duration.0 <= 0
-            || !(0.0..=1000.0).contains(&s.qps)
-            || s.memory_gib.is_nan()
-            || s.memory_gib < 0.0
-        {
-            return err(&format!(
-                "spikes[{i}]: 'duration' must be positive, 'qps' within 0..=1000, 'memory_gib' >= 0"
-            ));
+        if s.duration.0 <= 0 {
+            return err(&format!("key 'spikes[{i}].duration': must be positive"));
         }
+        num(&format!("spikes[{i}].qps"), s.qps, 0.0..=MAX_QPS)?;
+        num(
+            &format!("spikes[{i}].memory_gib"),
+            s.memory_gib,
+            0.0..=MAX_MEMORY_GIB,
+        )?;
     }
     if let Some(r) = &w.random_spikes {
-        let ok = (0.0..=1000.0).contains(&r.per_week)
-            && r.duration.0 > 0
-            && (0.0..=1000.0).contains(&r.qps)
-            && r.memory_gib >= 0.0;
-        if !ok {
-            return err("key 'random_spikes': per_week and qps within 0..=1000, duration > 0, memory_gib >= 0");
+        if r.duration.0 <= 0 {
+            return err("key 'random_spikes.duration': must be positive");
         }
+        num("random_spikes.per_week", r.per_week, 0.0..=1000.0)?;
+        num("random_spikes.qps", r.qps, 0.0..=MAX_QPS)?;
+        num(
+            "random_spikes.memory_gib",
+            r.memory_gib,
+            0.0..=MAX_MEMORY_GIB,
+        )?;
     }
     for (i, rw) in w.windows.iter().enumerate() {
-        if rw.duration.0 <= 0 || !(rw.qps >= 0.0 && rw.qps <= 1000.0) {
-            return err(&format!(
-                "windows[{i}]: 'duration' must be positive and 'qps' within 0..=1000"
-            ));
+        if rw.duration.0 <= 0 {
+            return err(&format!("key 'windows[{i}].duration': must be positive"));
         }
+        num(&format!("windows[{i}].qps"), rw.qps, 0.0..=MAX_QPS)?;
         if rw.every.is_some_and(|e| e.0 < rw.duration.0.max(MINUTE)) {
             return err(&format!(
                 "windows[{i}]: key 'every' must be at least the duration and 1m"
             ));
         }
-        let n = &rw.noise;
-        if !(0.0..1.0).contains(&n.qps) || !(0.0..1.0).contains(&n.skip) {
-            return err(&format!(
-                "windows[{i}]: noise keys 'qps' and 'skip' are fractions in 0..1"
-            ));
-        }
+        num(&format!("windows[{i}].noise.qps"), rw.noise.qps, 0.0..1.0)?;
+        num(&format!("windows[{i}].noise.skip"), rw.noise.skip, 0.0..1.0)?;
     }
     let trace = match (&w.trace_csv, w.windows.is_empty()) {
         (Some(_), false) => return err("give either 'windows' or 'trace_csv', not both"),
@@ -287,6 +293,92 @@ pub(super) fn shared(w: &RawWorkload, cx: &Context) -> Result<Shared, ScenarioEr
     Ok(Shared { trace })
 }
 
+/// What a workload will draw, in expectation (before any of it is drawn).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Estimate {
+    /// Queries of the run: each is kept to the end (its first attempt,
+    /// its wait, the oracle's arrays: about 100 bytes).
+    pub queries: f64,
+    /// Demand occurrences (every repetition of a window, every spike), of
+    /// the run and of the history: each is kept too.
+    pub occurrences: f64,
+}
+
+impl Estimate {
+    /// Adds `n` clusters of `other`.
+    pub fn add(&mut self, other: &Estimate, n: u32) {
+        self.queries += other.queries * f64::from(n);
+        self.occurrences += other.occurrences * f64::from(n);
+    }
+}
+
+/// The expected queries and occurrences of one cluster of this workload:
+/// each window's rate times its length times its repetitions (scaled by
+/// the weekly factors, weekends off for `weekdays_only`, skipped days),
+/// spikes and random spikes alike, or the trace's statements. The
+/// history's queries are drawn one at a time and only counted by hour, so
+/// only its occurrences count.
+pub(super) fn estimate(w: &RawWorkload, shared: &Shared, cx: &Context) -> Estimate {
+    let mut e = Estimate::default();
+    if !shared.trace.begins.is_empty() || !shared.trace.history.is_empty() {
+        e.queries = shared.trace.begins.len() as f64;
+        return e;
+    }
+    let secs = |ms: i64| ms.max(0) as f64 / SECOND as f64;
+    for rw in &w.windows {
+        let days: f64 = (0..7)
+            .map(|d| {
+                let off = rw.weekdays_only && d >= 5;
+                let f = w.weekly.as_ref().and_then(|wk| wk.get(d)).copied();
+                if off {
+                    0.0
+                } else {
+                    f.unwrap_or(1.0)
+                }
+            })
+            .sum::<f64>()
+            / 7.0;
+        let rate = rw.qps * days * (1.0 - rw.noise.skip);
+        let length = rw.duration.0.max(MINUTE);
+        for (span, run) in [(cx.horizon_ms, true), (cx.history_ms, false)] {
+            let (n, active) = match rw.every {
+                Some(Dur(every)) => {
+                    let n = (span as f64 / every as f64).ceil();
+                    (n, (n * length as f64).min(span as f64) as i64)
+                }
+                None if run && rw.start.0 < span => (1.0, length.min(span - rw.start.0)),
+                None => (0.0, 0),
+            };
+            e.occurrences += n;
+            if run {
+                e.queries += rate * secs(active);
+            }
+        }
+    }
+    for s in &w.spikes {
+        e.occurrences += 1.0;
+        e.queries += s.qps * secs(s.duration.0.min(cx.horizon_ms - s.at.0));
+    }
+    if let Some(r) = &w.random_spikes {
+        for (span, run) in [(cx.horizon_ms, true), (cx.history_ms, false)] {
+            let n = r.per_week * span as f64 / (7 * DAY) as f64;
+            e.occurrences += n;
+            if run {
+                e.queries += n * r.qps * secs(r.duration.0);
+            }
+        }
+    }
+    e
+}
+
+/// The most queries per second a window or spike may ask for.
+const MAX_QPS: f64 = 1000.0;
+
+/// [`number`] for a key of the workload table.
+fn num(key: &str, v: f64, range: impl std::ops::RangeBounds<f64>) -> Result<f64, ScenarioError> {
+    number(key, v, range).map_err(|e| ScenarioError(format!("workload {}", e.0)))
+}
+
 /// One cluster's workload. `fleet`: whether `jitter` applies (a `count > 1`
 /// entry); `rng` is the scenario's resolution stream.
 pub(super) fn resolve(
@@ -298,15 +390,11 @@ pub(super) fn resolve(
     fleet: bool,
 ) -> Result<Workload, ScenarioError> {
     for (key, v) in [
-        ("memory", j.memory),
-        ("hydration", j.hydration),
-        ("qps", j.qps),
+        ("jitter.memory", j.memory),
+        ("jitter.hydration", j.hydration),
+        ("jitter.qps", j.qps),
     ] {
-        if !(0.0..1.0).contains(&v) {
-            return Err(ScenarioError(format!(
-                "jitter key '{key}': a fraction in 0..1, got {v}"
-            )));
-        }
+        number(key, v, 0.0..1.0)?;
     }
     let mut factor = |f: f64| {
         if fleet && f > 0.0 {
