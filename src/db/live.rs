@@ -109,6 +109,9 @@ pub struct LiveBackend<'a> {
 /// How long an interrupted action of another run is given to land before
 /// it is settled as not applied: its DDL deadline plus this.
 const IN_DOUBT_MARGIN: Duration = Duration::from_secs(1);
+/// A recorded deadline beyond this, and beyond this run's own longest
+/// (a managed resize's `--resize-timeout`), is not believed.
+const MAX_RECORDED_DEADLINE: Duration = Duration::from_secs(24 * 3600);
 
 impl<'a> LiveBackend<'a> {
     pub fn new(
@@ -343,15 +346,24 @@ impl<'a> LiveBackend<'a> {
         for row in &rows {
             let took_effect = took_effect(snap, row);
             if !took_effect {
+                // A row is data: a deadline longer than any statement of
+                // ours, or a start in the future (the database's clock
+                // wrote it), is not believed.
                 let deadline = row
                     .deadline_s
                     .filter(|s| s.is_finite() && *s >= 0.0)
-                    .map(Duration::from_secs_f64)
+                    .map(|s| {
+                        let most =
+                            MAX_RECORDED_DEADLINE.max(self.ddl_deadline(ActionKind::SetSize));
+                        Duration::from_secs_f64(s.min(most.as_secs_f64()))
+                    })
                     .unwrap_or_else(|| self.ddl_deadline(kind_of(&row.kind)));
-                let may_run_until = row.created_at.map(|t| {
-                    t + chrono::Duration::from_std(deadline + IN_DOUBT_MARGIN)
-                        .unwrap_or(chrono::Duration::zero())
-                });
+                let held = chrono::Duration::from_std(deadline + IN_DOUBT_MARGIN)
+                    .unwrap_or(chrono::Duration::zero());
+                let may_run_until = row
+                    .created_at
+                    .filter(|t| *t <= snap.now + chrono::Duration::minutes(1))
+                    .and_then(|t| t.checked_add_signed(held));
                 if may_run_until.is_some_and(|t| t > snap.now) {
                     settled.in_doubt.insert(
                         row.cluster_id.clone(),

@@ -31,6 +31,10 @@ pub const APPLY_PRIVILEGES: &[(&str, &[&str])] = &[
     (LEASE, &["SELECT", "UPDATE"]),
 ];
 
+/// The outcome of an intent withdrawn before its statement was sent.
+pub const WITHDRAWN: &str =
+    "not attempted: the cluster changed between the plan and the statement (the next run plans again)";
+
 /// Rows per multi-row INSERT, to stay far below the parameter limit.
 const CHUNK: usize = 500;
 
@@ -289,11 +293,14 @@ impl Store {
             .collect())
     }
 
-    /// Removes the intent of an action that was never attempted (the plan
-    /// guard found the cluster changed in the same round trip).
+    /// Closes the intent of an action that was never attempted (the plan
+    /// guard found the cluster changed in the same round trip): not
+    /// executed, and why. An UPDATE, as every other audit write (`apply`
+    /// has no DELETE on the audit trail, and the trail keeps the attempt).
     pub async fn withdraw_intent(&self, c: &Client, action_id: &str) -> Result<(), DbError> {
         let sql = format!(
-            "DELETE FROM {} WHERE action_id = $1 AND executed IS NULL",
+            "UPDATE {} SET executed = false, error_message = '{WITHDRAWN}' \
+             WHERE action_id = $1 AND executed IS NULL",
             self.table(ACTIONS)
         );
         execute_text(c, &sql, &[action_id.to_string()])

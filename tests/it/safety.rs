@@ -181,7 +181,30 @@ fn plan_guard_skips_a_cluster_changed_since_the_snapshot() {
         run.all()
     );
     assert_eq!(emu.stats().ddl, 0, "no DDL on stale data");
-    assert!(audit(&emu, "c").is_empty());
+    // The trail keeps the attempt, closed as not attempted: an UPDATE, as
+    // every audit write of apply (it has no DELETE there).
+    let trail = audit(&emu, "c");
+    assert_eq!(trail.len(), 1, "{trail:?}");
+    assert!(!trail[0].1, "{trail:?}");
+    assert!(
+        trail[0]
+            .2
+            .as_deref()
+            .is_some_and(|e| e.starts_with("not attempted")),
+        "{trail:?}"
+    );
+    let deletes = emu
+        .sql_log()
+        .iter()
+        .filter(|q| q.contains("DELETE FROM \"mz_cluster_strategy_actions\""))
+        .count();
+    assert_eq!(deletes, 0);
+    assert!(
+        emu.sql_log()
+            .iter()
+            .any(|q| q.contains("UPDATE \"mz_cluster_strategy_actions\"")),
+        "the log sees our statements"
+    );
     // The next run re-plans with the new replica in view.
     let run = clusterctl(&emu, &["apply"]).ok();
     assert!(run.stdout.contains("r_50cc"), "{}", run.all());
@@ -967,4 +990,63 @@ fn writes_cut_after_they_committed_are_not_duplicated() {
     let extra = emu
         .query_one("SELECT count(*) - count(DISTINCT cluster_id) FROM mz_cluster_strategy_state");
     assert_eq!(extra.as_deref(), Some("0"), "one state row per cluster");
+}
+
+#[test]
+fn open_audit_rows_with_absurd_deadlines_or_dates_neither_crash_nor_hold() {
+    // Rows an operator, a restore or a bug could leave: a deadline of
+    // thirty million years, one beyond any float Duration, a start in 9999.
+    let emu = Emulator::start();
+    emu.create_cluster("a");
+    emu.create_cluster("b");
+    init_tables(&emu);
+    strategy(&emu, "a", "target_size", json!({"target_size": "25cc"}));
+    strategy(&emu, "b", "target_size", json!({"target_size": "25cc"}));
+    let (a, b) = (emu.cluster_id("a"), emu.cluster_id("b"));
+    for (id, cluster, ctx, created) in [
+        (
+            "huge",
+            &a,
+            r#"{"kind":"create_replica","replica":"nope","deadline_s":1e15}"#,
+            "now()",
+        ),
+        (
+            "vast",
+            &a,
+            r#"{"kind":"create_replica","replica":"nope","deadline_s":1e20}"#,
+            "now()",
+        ),
+        (
+            "future",
+            &b,
+            r#"{"kind":"create_replica","replica":"nope"}"#,
+            "'9999-01-01'::timestamptz",
+        ),
+    ] {
+        emu.sql(&format!(
+            "INSERT INTO mz_cluster_strategy_actions \
+             (action_id, cluster_id, action_sql, decision_ctx, executed, error_message, created_at) \
+             VALUES ({}, {}, 'x', {}::jsonb, NULL, NULL, {created})",
+            lit(id),
+            lit(cluster),
+            lit(ctx)
+        ));
+    }
+    let run = clusterctl(&emu, &["apply", "-o", "json"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(!run.all().contains("internal error"), "{}", run.all());
+    serde_json::from_str::<serde_json::Value>(&run.stdout).expect("one JSON document");
+    // A deadline is believed up to a day: cluster a is left alone this
+    // run; b's row is settled (no credible start), so b is managed.
+    assert!(
+        emu.replicas("a").is_empty(),
+        "a is held: {:?}",
+        emu.replicas("a")
+    );
+    assert_eq!(emu.replicas("b").len(), 1, "{}", run.all());
+    let open = emu.query_one(
+        "SELECT string_agg(action_id, ',' ORDER BY action_id) FROM mz_cluster_strategy_actions \
+         WHERE executed IS NULL AND error_message IS NULL",
+    );
+    assert_eq!(open.as_deref(), Some("huge,vast"));
 }
