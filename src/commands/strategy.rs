@@ -229,6 +229,7 @@ pub async fn set(
     after.push(InEffect {
         row: &new_row,
         older: 0,
+        tied: false,
     });
     after.sort_by(|a, b| a.row.strategy_type.cmp(&b.row.strategy_type));
     // The planner ignores unknown keys (as the reference does); a row being

@@ -79,11 +79,15 @@ pub struct InEffect<'a> {
     pub row: &'a StrategyRow,
     /// Older rows of the same (cluster, type), ignored.
     pub older: usize,
+    /// Another ignored row has the same `updated_at` as this one.
+    pub tied: bool,
 }
 
 /// The rows in effect, by cluster: for duplicate (cluster, type) rows the
-/// newest `updated_at` wins (as in the reference implementation). Types
-/// come in name order.
+/// newest `updated_at` wins (as in the reference implementation); between
+/// rows as new, the config text that sorts last, so the choice never
+/// depends on the order the database returns rows in (it guarantees none).
+/// Types come in name order.
 pub fn in_effect(strategies: &[StrategyRow]) -> BTreeMap<ClusterId, Vec<InEffect<'_>>> {
     let mut by_key: BTreeMap<(&ClusterId, &str), Vec<&StrategyRow>> = BTreeMap::new();
     for row in strategies {
@@ -95,13 +99,22 @@ pub fn in_effect(strategies: &[StrategyRow]) -> BTreeMap<ClusterId, Vec<InEffect
     let mut out: BTreeMap<ClusterId, Vec<InEffect>> = BTreeMap::new();
     for ((id, _), group) in by_key {
         let older = group.len() - 1;
+        let key = |r: &StrategyRow| (r.updated_at, r.config.to_string());
         let newest = group
-            .into_iter()
-            .max_by_key(|r| r.updated_at)
+            .iter()
+            .copied()
+            .max_by_key(|r| key(r))
             .expect("a group has at least one row");
-        out.entry(id.clone())
-            .or_default()
-            .push(InEffect { row: newest, older });
+        let tied = group
+            .iter()
+            .filter(|r| r.updated_at == newest.updated_at)
+            .count()
+            > 1;
+        out.entry(id.clone()).or_default().push(InEffect {
+            row: newest,
+            older,
+            tied,
+        });
     }
     out
 }
@@ -153,9 +166,21 @@ impl Validated {
 /// cluster that does not exist (dropped). Pure.
 pub fn validate(cluster: Option<&Cluster>, rows: &[InEffect], sizes: &SizeCatalog) -> Validated {
     let mut v = Validated::default();
-    for InEffect { row, older } in rows {
+    for InEffect { row, older, tied } in rows {
         let ty = row.strategy_type.as_str();
-        if *older > 0 {
+        if *tied {
+            v.findings.push(Finding::new(
+                Severity::Warning,
+                Code::DuplicateRows,
+                Some(ty),
+                format!(
+                    "{} rows for strategy '{ty}' share the newest updated_at; using the one whose \
+                     config sorts last ({}); `clusterctl strategy set` replaces them with one",
+                    older + 1,
+                    row.config
+                ),
+            ));
+        } else if *older > 0 {
             v.findings.push(Finding::new(
                 Severity::Warning,
                 Code::DuplicateRows,
@@ -206,6 +231,7 @@ pub fn validate(cluster: Option<&Cluster>, rows: &[InEffect], sizes: &SizeCatalo
 /// One row: its type, its config against the sizes, its unknown keys.
 fn validate_row(ty: &str, config: &serde_json::Value, sizes: &SizeCatalog, v: &mut Validated) {
     if ty == PAUSE {
+        let errors_before = v.errors().count();
         match config {
             serde_json::Value::Object(o) => {
                 if o.get("reason")
@@ -238,10 +264,15 @@ fn validate_row(ty: &str, config: &serde_json::Value, sizes: &SizeCatalog, v: &m
                 "config of a pause row must be a JSON object ({} or {\"reason\": \"...\"})".into(),
             )),
         }
-        v.paused = Some(Pause {
-            reason: pause_reason(config),
-            until: pause_until(config),
-        });
+        // An invalid pause (an `until` that is not a time) is reported as
+        // invalid, the cluster left alone all the same: read as a pause
+        // without end it looked deliberate, and only `check` said otherwise.
+        if v.errors().count() == errors_before {
+            v.paused = Some(Pause {
+                reason: pause_reason(config),
+                until: pause_until(config),
+            });
+        }
         return;
     }
     let Some(kind) = StrategyKind::parse(ty) else {
@@ -394,6 +425,54 @@ mod tests {
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].row, &b);
         assert_eq!(got[0].older, 1);
+        assert!(!got[0].tied);
+    }
+
+    #[test]
+    fn an_invalid_pause_is_invalid_not_a_pause_without_end() {
+        let rows = [
+            row("pause", json!({"until": "tomorrow"})),
+            row("target_size", json!({"target_size": "50cc"})),
+        ];
+        let effect = in_effect(&rows);
+        let v = validate(
+            None,
+            &effect[&ClusterId("u2".into())],
+            &SizeCatalog::cloud_defaults(),
+        );
+        assert!(v.paused.is_none());
+        assert!(!v.is_valid());
+        let rows = [row("pause", json!({"until": "2026-11-22T10:00:00Z"}))];
+        let effect = in_effect(&rows);
+        let v = validate(
+            None,
+            &effect[&ClusterId("u2".into())],
+            &SizeCatalog::cloud_defaults(),
+        );
+        assert!(v.paused.is_some_and(|p| p.until.is_some()));
+    }
+
+    #[test]
+    fn rows_as_new_as_each_other_are_chosen_whatever_their_order() {
+        let mut a = row("target_size", json!({"target_size": "50cc", "bogus": 1}));
+        let mut b = row("target_size", json!({"target_size": "100cc"}));
+        let t = chrono::DateTime::parse_from_rfc3339("2026-11-21T10:00:00Z")
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .ok();
+        (a.updated_at, b.updated_at) = (t, t);
+        let id = ClusterId("u2".into());
+        let one = [a.clone(), b.clone()];
+        let other = [b, a];
+        let (x, y) = (in_effect(&one), in_effect(&other));
+        assert_eq!(x[&id][0].row, y[&id][0].row);
+        assert!(x[&id][0].tied);
+        let v = validate(None, &x[&id], &SizeCatalog::cloud_defaults());
+        assert!(
+            v.findings.iter().any(|f| f.code == Code::DuplicateRows
+                && f.message.contains("share the newest updated_at")),
+            "{:?}",
+            v.findings
+        );
     }
 
     #[test]

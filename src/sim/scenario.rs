@@ -989,7 +989,14 @@ pub(super) fn validate_rows(
             ));
         }
     }
-    let effect: Vec<InEffect> = rows.iter().map(|row| InEffect { row, older: 0 }).collect();
+    let effect: Vec<InEffect> = rows
+        .iter()
+        .map(|row| InEffect {
+            row,
+            older: 0,
+            tied: false,
+        })
+        .collect();
     let v = validate(Some(&cluster), &effect, sizes);
     let Some(f) = v
         .findings

@@ -231,3 +231,58 @@ fn state_is_one_row_per_cluster_and_foreign_versions_are_ignored() {
         );
     }
 }
+
+#[test]
+fn rows_as_new_as_each_other_and_a_pause_without_a_time_are_reported() {
+    let emu = Emulator::start();
+    emu.create_cluster("tie");
+    emu.create_cluster("held");
+    init_tables(&emu);
+    // One statement: both rows get the same now(); the database returns
+    // them in no promised order, so the choice must not follow it.
+    let tie = emu.cluster_id("tie");
+    emu.sql(&format!(
+        "INSERT INTO mz_cluster_strategies (cluster_id, strategy_type, config) VALUES \
+         ({id}, 'target_size', '{{\"target_size\": \"50cc\"}}'), \
+         ({id}, 'target_size', '{{\"target_size\": \"100cc\"}}')",
+        id = lit(&tie)
+    ));
+    let first = clusterctl(&emu, &["dry-run", "--cluster", "tie"]).ok();
+    assert!(
+        first.stderr.contains("share the newest updated_at"),
+        "{}",
+        first.all()
+    );
+    // Touch the other row: a table may now return them the other way.
+    emu.sql(
+        "UPDATE mz_cluster_strategies SET config = config WHERE config->>'target_size' = '50cc'",
+    );
+    let second = clusterctl(&emu, &["dry-run", "--cluster", "tie"]).ok();
+    let size = |out: &str| {
+        out.lines()
+            .find(|l| l.contains("create replica"))
+            .map(str::to_string)
+    };
+    assert_eq!(
+        size(&first.stdout),
+        size(&second.stdout),
+        "{}\n{}",
+        first.all(),
+        second.all()
+    );
+
+    // A pause whose `until` is not a time is invalid (exit 3), not a pause
+    // without end; the cluster is left alone either way.
+    strategy(&emu, "held", "pause", json!({"until": "tomorrow"}));
+    strategy(&emu, "held", "target_size", json!({"target_size": "25cc"}));
+    let dry = clusterctl(
+        &emu,
+        &["dry-run", "--cluster", "held", "--detailed-exitcode"],
+    )
+    .code(3);
+    assert!(dry.all().contains("key 'until'"), "{}", dry.all());
+    let status = clusterctl(&emu, &["status", "--cluster", "held"]);
+    assert!(status.stdout.contains("Invalid"), "{}", status.all());
+    clusterctl(&emu, &["apply", "--cluster", "held"]).code(3);
+    assert!(emu.replicas("held").is_empty());
+}
