@@ -130,9 +130,14 @@ pub async fn acquire(
         store.table(LEASE)
     );
     let (name, ttl_text) = (NAME.to_string(), interval(ttl));
-    let n = exec(c, &sql, &[&me.0, &ttl_text, &name])
+    let mut n = exec(c, &sql, &[&me.0, &ttl_text, &name])
         .await
         .map_err(|e| DbError::query("taking the lease", &e))?;
+    if n == 0 && seed_if_missing(c, store).await? {
+        n = exec(c, &sql, &[&me.0, &ttl_text, &name])
+            .await
+            .map_err(|e| DbError::query("taking the lease", &e))?;
+    }
     if n > 0 {
         return Ok(Acquired::Yes);
     }
@@ -155,6 +160,30 @@ pub async fn acquire(
         return Ok(Acquired::HeldBy { holder, until });
     }
     Ok(Acquired::HeldBy { holder, until })
+}
+
+/// Puts the lease row back when it is missing (a clean-up or a partial
+/// restore deleted it; migration 2 seeded it once): `true` when it was.
+/// Idempotent, as the seeding: racing seeds leave rows every UPDATE of the
+/// name addresses at once.
+async fn seed_if_missing(c: &Client, store: &Store) -> Result<bool, DbError> {
+    let sql = format!(
+        "INSERT INTO {t} (name, holder, expires_at) \
+         SELECT $1::text, '', TIMESTAMPTZ '1970-01-01 00:00:00+00' \
+         WHERE NOT EXISTS (SELECT 1 FROM {t} WHERE name = $1::text)",
+        t = store.table(LEASE)
+    );
+    let name = NAME.to_string();
+    let n = exec(c, &sql, &[&name])
+        .await
+        .map_err(|e| DbError::query("seeding the lease", &e))?;
+    if n > 0 {
+        tracing::warn!(
+            "the lease row was missing from {}: put it back (free)",
+            store.table(LEASE)
+        );
+    }
+    Ok(n > 0)
 }
 
 /// Who holds the lease now, and until when.
@@ -209,6 +238,7 @@ pub async fn release(c: &Client, store: &Store, me: &Holder) -> Result<(), DbErr
 
 /// Breaks the lease whoever holds it (`unlock --force`); returns the previous holder.
 pub async fn force_release(c: &Client, store: &Store) -> Result<(String, DateTime<Utc>), DbError> {
+    seed_if_missing(c, store).await?;
     let previous = current(c, store).await?;
     let sql = format!(
         "UPDATE {} SET holder = '', expires_at = TIMESTAMPTZ '1970-01-01 00:00:00+00' WHERE name = $1",

@@ -94,13 +94,15 @@ impl Store {
 
     /// The newest state per cluster; rows of another `state_version` (the
     /// reference's, or a future one) are ignored: that cluster starts fresh.
+    /// A row without `updated_at` (written by hand) is the oldest, not the
+    /// newest (DESC puts NULLs first), and the next write removes it.
     pub async fn states(
         &self,
         c: &Client,
     ) -> Result<BTreeMap<ClusterId, serde_json::Value>, tokio_postgres::Error> {
         let sql = format!(
             "SELECT DISTINCT ON (cluster_id) cluster_id, state_version, payload::text \
-             FROM {} ORDER BY cluster_id, updated_at DESC",
+             FROM {} ORDER BY cluster_id, updated_at DESC NULLS LAST",
             self.table(STATE)
         );
         let rows = c.query_typed(&sql, &[]).await?;
@@ -169,7 +171,8 @@ impl Store {
             let ids: Vec<String> = chunk.iter().map(|(id, _)| id.0.clone()).collect();
             let placeholders: Vec<String> = (2..ids.len() + 2).map(|i| format!("${i}")).collect();
             let delete = format!(
-                "DELETE FROM {table} WHERE updated_at < $1::text::timestamptz AND cluster_id IN ({}) \
+                "DELETE FROM {table} WHERE (updated_at < $1::text::timestamptz OR updated_at IS NULL) \
+                 AND cluster_id IN ({}) \
                  AND cluster_id IN (SELECT cluster_id FROM {table} WHERE updated_at = $1::text::timestamptz)",
                 placeholders.join(", ")
             );

@@ -1050,3 +1050,25 @@ fn open_audit_rows_with_absurd_deadlines_or_dates_neither_crash_nor_hold() {
     );
     assert_eq!(open.as_deref(), Some("huge,vast"));
 }
+
+#[test]
+fn a_lease_row_deleted_by_hand_is_put_back() {
+    // A clean-up or a partial restore removed it: apply and unlock failed
+    // for good while init and doctor said all was well.
+    let emu = Emulator::start();
+    emu.create_cluster("c");
+    init_tables(&emu);
+    strategy(&emu, "c", "target_size", json!({"target_size": "25cc"}));
+    emu.sql("DELETE FROM clusterctl_lease WHERE name = 'controller'");
+    clusterctl(&emu, &["unlock", "--force"]).ok();
+    emu.sql("DELETE FROM clusterctl_lease WHERE name = 'controller'");
+    let run = clusterctl(&emu, &["apply", "-v"]).ok();
+    assert!(
+        run.stderr.contains("lease row was missing"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(emu.replicas("c").len(), 1, "{}", run.all());
+    let rows = emu.query_one("SELECT count(*) FROM clusterctl_lease WHERE name = 'controller'");
+    assert_eq!(rows.as_deref(), Some("1"));
+}

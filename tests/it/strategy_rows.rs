@@ -286,3 +286,30 @@ fn rows_as_new_as_each_other_and_a_pause_without_a_time_are_reported() {
     clusterctl(&emu, &["apply", "--cluster", "held"]).code(3);
     assert!(emu.replicas("held").is_empty());
 }
+
+#[test]
+fn a_state_row_without_updated_at_is_the_oldest_and_goes() {
+    // Written by hand (or a restore): it used to be read as the newest for
+    // ever (DESC puts NULLs first) and was never deleted, so every run
+    // started from it: a stabilization drop stayed "in 1m" for good.
+    let emu = Emulator::start();
+    emu.create_hydrated_cluster("c", "r1", "25cc");
+    init_tables(&emu);
+    strategy(&emu, "c", "target_size", json!({"target_size": "50cc"}));
+    strategy(&emu, "c", "stabilization", json!({"scale_down_after_s": 1}));
+    let c = emu.cluster_id("c");
+    emu.sql(&format!(
+        "INSERT INTO mz_cluster_strategy_state (cluster_id, state_version, payload, updated_at) \
+         VALUES ({}, 2, '{{}}'::jsonb, NULL)",
+        lit(&c)
+    ));
+    clusterctl(&emu, &["apply"]).ok();
+    emu.set_hydrated("c", "r_50cc", true);
+    clusterctl(&emu, &["apply"]).ok(); // wants the drop, stabilizes
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(replica_names(&emu, "c"), vec!["r_50cc"]);
+    let nulls =
+        emu.query_one("SELECT count(*) FROM mz_cluster_strategy_state WHERE updated_at IS NULL");
+    assert_eq!(nulls.as_deref(), Some("0"));
+}
