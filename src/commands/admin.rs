@@ -89,13 +89,35 @@ pub async fn wipe_state(
                             catalog::cluster_names(c).await
                         })
                         .await?;
-                    Some(
-                        names
-                            .into_iter()
-                            .filter(|(id, name)| selection.matches_id(id, Some(name)))
-                            .map(|(id, _)| id)
-                            .collect::<Vec<_>>(),
-                    )
+                    let mut ids: Vec<ClusterId> = names
+                        .iter()
+                        .filter(|(id, name)| selection.matches_id(id, Some(name)))
+                        .map(|(id, _)| id.clone())
+                        .collect();
+                    // An exact name that is no cluster: the id of a dropped
+                    // cluster whose state is still there, or a mistake.
+                    let known = |arg: &str| names.iter().any(|(id, n)| id.0 == arg || n == arg);
+                    let unknown: Vec<&String> =
+                        selection.names.iter().filter(|a| !known(a)).collect();
+                    if !unknown.is_empty() {
+                        let states = backend
+                            .retrying("reading state", async |c| {
+                                store.states(c).await.map_err(|e| crate::db::DbError::query("reading state", &e))
+                            })
+                            .await?;
+                        for arg in unknown {
+                            let id = ClusterId(arg.clone());
+                            if !states.contains_key(&id) {
+                                let names: Vec<&str> = names.iter().map(|(_, n)| n.as_str()).collect();
+                                return Err(CommandError::Usage(format!(
+                                    "--cluster {arg}: no cluster has that name or id, and no state row names it{}",
+                                    crate::strategy::keys::did_you_mean(arg, &names)
+                                )));
+                            }
+                            ids.push(id);
+                        }
+                    }
+                    Some(ids)
                 }
             };
             let rows_deleted = match &ids {

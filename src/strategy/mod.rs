@@ -259,13 +259,15 @@ impl StrategyConfig {
     /// for decisions later strategies must see (idle_suspend's wake).
     pub fn prepare(&self, ctx: &Ctx, desired: &mut Desired, state: &mut serde_json::Value) {
         if let StrategyConfig::IdleSuspend(c) = self {
-            with_state(state, |s| idle_suspend::prepare(c, ctx, desired, s));
+            if with_state(state, |s| idle_suspend::prepare(c, ctx, desired, s)) {
+                unreadable_state(self.kind(), desired);
+            }
         }
     }
 
     /// Runs the strategy: edits `desired`, updates its own state slot.
     pub fn decide(&self, ctx: &Ctx, desired: &mut Desired, state: &mut serde_json::Value) {
-        match self {
+        let unreadable = match self {
             StrategyConfig::TargetSize(c) => {
                 with_state(state, |s| target_size::decide(c, ctx, desired, s))
             }
@@ -283,6 +285,9 @@ impl StrategyConfig {
             StrategyConfig::Stabilization(c) => {
                 with_state(state, |s| stabilization::decide(c, ctx, desired, s))
             }
+        };
+        if unreadable {
+            unreadable_state(self.kind(), desired);
         }
     }
 }
@@ -360,20 +365,33 @@ fn read_state<S: for<'de> Deserialize<'de> + Default>(slot: &serde_json::Value) 
 
 /// Typed access to a strategy's state slot (see [`read_state`]); written
 /// back only when the strategy changed it (serializing is most of a plan's
-/// cost in a long simulation).
-fn with_state<S, F>(slot: &mut serde_json::Value, f: F)
+/// cost in a long simulation), or when it held something that does not
+/// parse: `true` then, for the caller to say so (once: it is replaced).
+fn with_state<S, F>(slot: &mut serde_json::Value, f: F) -> bool
 where
     S: Serialize + for<'de> Deserialize<'de> + Default + Clone + PartialEq,
     F: FnOnce(&mut S),
 {
-    let before: S = read_state(slot);
+    let parsed = S::deserialize(&*slot).ok();
+    let unreadable = parsed.is_none() && !slot.is_null();
+    let before: S = parsed.unwrap_or_default();
     let mut state = before.clone();
     f(&mut state);
-    if state != before || slot.is_null() {
+    if state != before || slot.is_null() || unreadable {
         if let Ok(v) = serde_json::to_value(&state) {
             *slot = v;
         }
     }
+    unreadable
+}
+
+/// What a plan says when a strategy's state could not be read.
+fn unreadable_state(kind: StrategyKind, desired: &mut Desired) {
+    desired.alert(
+        kind,
+        "its saved state could not be read (edited by hand, or another tool's layout): it starts \
+         afresh; cooldowns, a suspension's replicas and learned sizes are forgotten",
+    );
 }
 
 /// How long a cluster has gone without queries, as far as we can tell.
@@ -754,6 +772,24 @@ pub(crate) mod testutil {
         DateTime::parse_from_rfc3339("2026-11-21T12:00:00Z")
             .map(|t| t.with_timezone(&Utc))
             .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod state_slots {
+    use super::*;
+
+    #[test]
+    fn a_slot_that_does_not_parse_is_replaced_and_said_once() {
+        let touch = |s: &mut burst::BurstState| s.gave_up_at = None;
+        let mut garbage = serde_json::json!(17);
+        assert!(with_state(&mut garbage, touch));
+        assert!(garbage.is_object(), "replaced: {garbage}");
+        assert!(!with_state(&mut garbage, touch), "once");
+        let mut empty = serde_json::Value::Null;
+        assert!(!with_state(&mut empty, touch));
+        let mut wrong = serde_json::json!({"burst_since": 42});
+        assert!(with_state(&mut wrong, touch));
     }
 }
 

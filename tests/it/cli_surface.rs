@@ -589,3 +589,30 @@ fn an_empty_history_range_is_a_usage_error() {
     }
     clusterctl(&emu, &["history", "--since", "2d", "--until", "1d"]).ok();
 }
+
+#[test]
+fn wipe_state_names_a_cluster_that_exists_or_the_id_of_one_dropped() {
+    let emu = Emulator::start();
+    emu.create_cluster("keep");
+    emu.create_cluster("gone");
+    init_tables(&emu);
+    for c in ["keep", "gone"] {
+        strategy(&emu, c, "target_size", json!({"target_size": "25cc"}));
+    }
+    clusterctl(&emu, &["apply"]).ok();
+    let gone = emu.cluster_id("gone");
+    assert_eq!(states(&emu).len(), 2);
+    // A name nothing has: an error, as for every --cluster.
+    let run = clusterctl(&emu, &["wipe-state", "--cluster", "kep", "--yes"]).code(64);
+    assert!(run.stderr.contains("did you mean 'keep'"), "{}", run.all());
+    assert_eq!(states(&emu).len(), 2);
+    // The state of a dropped cluster, by its id.
+    emu.sql(&format!(
+        "DELETE FROM mz_catalog.mz_cluster_replicas WHERE cluster_id = '{gone}'; \
+         DELETE FROM mz_catalog.mz_clusters WHERE id = '{gone}'"
+    ));
+    let run = clusterctl(&emu, &["wipe-state", "--cluster", &gone, "--yes"]).ok();
+    assert!(run.stdout.contains("(1 row deleted)"), "{}", run.all());
+    let left: Vec<String> = states(&emu).into_iter().map(|(c, _, _)| c).collect();
+    assert_eq!(left, vec![emu.cluster_id("keep")]);
+}
