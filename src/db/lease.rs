@@ -186,6 +186,22 @@ async fn seed_if_missing(c: &Client, store: &Store) -> Result<bool, DbError> {
     Ok(n > 0)
 }
 
+/// Whether the lease is still ours by the database (held by `me`, not
+/// expired by its clock).
+pub async fn holds(c: &Client, store: &Store, me: &Holder) -> Result<bool, DbError> {
+    let sql = format!(
+        "SELECT count(*) FROM {} WHERE name = $1 AND holder = $2 AND expires_at > now()",
+        store.table(LEASE)
+    );
+    let name = NAME.to_string();
+    let rows = c
+        .query_typed(&sql, &[(&name, Type::TEXT), (&me.0, Type::TEXT)])
+        .await
+        .map_err(|e| DbError::query("checking the lease", &e))?;
+    let n: i64 = rows.first().and_then(|r| r.try_get(0).ok()).unwrap_or(0);
+    Ok(n > 0)
+}
+
 /// Who holds the lease now, and until when.
 pub async fn current(c: &Client, store: &Store) -> Result<(String, DateTime<Utc>), DbError> {
     let sql = format!(

@@ -404,6 +404,13 @@ impl<'a> LiveBackend<'a> {
     async fn pipelined(&mut self, step: &Bookkeeping<'_>) -> Result<bool, DbError> {
         let store = self.store;
         let intent = step.intent.map(|row| self.with_deadline(row));
+        // Before a statement, the lease is checked in the database too, in
+        // the same round trip: the heartbeat notices a lease taken from us
+        // (`unlock --force` on a live run) only at its next renewal.
+        let me = intent
+            .as_ref()
+            .and(self.lease.as_ref())
+            .map(|held| held.me.clone());
         let unchanged = self
             .attempts(
                 "recording actions",
@@ -435,11 +442,28 @@ impl<'a> LiveBackend<'a> {
                             None => Ok(()),
                         }
                     };
-                    let (o, g, i, s) =
-                        futures_util::future::join4(outcome, guard, write_intent, states).await;
+                    let ours = async {
+                        match &me {
+                            Some(me) => lease::holds(c, store, me).await.map(Some),
+                            None => Ok(None),
+                        }
+                    };
+                    let ((o, g, i, s), ours) = futures_util::future::join(
+                        futures_util::future::join4(outcome, guard, write_intent, states),
+                        ours,
+                    )
+                    .await;
                     o?;
                     i?;
                     s?;
+                    if ours? == Some(false) {
+                        if let Some(row) = &intent {
+                            store.withdraw_intent(c, &row.action_id).await?;
+                        }
+                        return Err(DbError::LeaseLost(
+                            "another controller holds it now (taken by `unlock --force`?)".into(),
+                        ));
+                    }
                     let unchanged = match (g?, step.guard) {
                         (Some(now), Some((_, observed))) => {
                             crate::exec::same_replicas(&now, observed)

@@ -1072,3 +1072,45 @@ fn a_lease_row_deleted_by_hand_is_put_back() {
     let rows = emu.query_one("SELECT count(*) FROM clusterctl_lease WHERE name = 'controller'");
     assert_eq!(rows.as_deref(), Some("1"));
 }
+
+#[test]
+fn a_lease_broken_by_unlock_stops_the_old_run_before_its_next_statement() {
+    // `unlock --force` on a live run: the old holder used to keep sending
+    // DDL until its heartbeat's next renewal (a quarter of the TTL).
+    let emu = Emulator::start();
+    for c in ["a", "b"] {
+        emu.create_cluster(c);
+    }
+    init_tables(&emu);
+    for c in ["a", "b"] {
+        strategy(&emu, c, "target_size", json!({"target_size": "25cc"}));
+    }
+    let url = emu.url();
+    emu.on_ddl(1, move |_| {
+        let mut cmd = command();
+        cmd.args(["unlock", "--force"]).env("DATABASE_URL", &url);
+        let run = run_cmd(cmd);
+        assert_eq!(run.code, 0, "{}", run.all());
+    });
+    emu.reset_stats();
+    let run = clusterctl(&emu, &["apply"]);
+    assert_ne!(run.code, 0, "{}", run.all());
+    assert!(
+        run.all().contains("another controller holds it now"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(
+        emu.stats().ddl,
+        1,
+        "no statement after the lease was taken: {}",
+        run.all()
+    );
+    // The next run acts, and the withdrawn intent is closed, not open.
+    clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(emu.replicas("a").len() + emu.replicas("b").len(), 2);
+    let open = emu.query_one(
+        "SELECT count(*) FROM mz_cluster_strategy_actions WHERE executed IS NULL AND error_message IS NULL",
+    );
+    assert_eq!(open.as_deref(), Some("0"));
+}
