@@ -229,7 +229,7 @@ fn latency_relay(upstream: std::net::SocketAddr, one_way: Duration) -> u16 {
 /// `n` clusters that each need one CREATE (r1 25cc, target 50cc).
 fn to_do(emu: &Emulator, n: usize, dir: &Path) {
     emu.seed_clusters(n, "todo_");
-    run(emu, &["apply", "--cluster", "^$"], dir);
+    run(emu, &["apply", "--filter-clusters", "^$"], dir);
     emu.sql(
         "INSERT INTO mz_cluster_strategies (cluster_id, strategy_type, config, updated_at) \
          SELECT id, 'target_size', '{\"target_size\": \"50cc\"}', now() \
