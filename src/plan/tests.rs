@@ -1030,6 +1030,55 @@ fn a_wake_leaves_the_burst_replica_to_the_burst_strategy() {
     assert_eq!(names, vec!["r_25cc"]);
 }
 
+/// A wake whose create of the normal replica was held back
+/// (`--max-actions`) or failed used to leave the cluster on its burst
+/// replica for good: the resume is completed by the next plans, whether the
+/// run kept the old state or saved the wake's, and burst retires itself once
+/// the normal replica hydrates.
+#[test]
+fn a_partial_resume_is_completed_while_the_burst_serves() {
+    let rows = vec![
+        row("u2", "burst", json!({"burst_replica_size": "100cc"})),
+        row("u2", "idle_suspend", json!({"idle_after_s": 60})),
+    ];
+    let suspended = json!({"idle_suspend": {
+        "suspended": [{"name": "r1", "size": "50cc"}],
+        "suspended_at": (now() - Duration::hours(1)).to_rfc3339()
+    }});
+    let actions = |p: &Plan| -> Vec<String> {
+        only(p)
+            .actions
+            .iter()
+            .map(|a| format!("{} {}", a.kind.verb(), a.replica))
+            .collect()
+    };
+    let wake = waking(vec![], rows.clone(), suspended.clone());
+    assert_eq!(actions(&wake), ["create c-burst", "create r1"]);
+    let burst_only = || vec![replica(1, "c-burst", "100cc", false)];
+    // Only the burst was created and the run kept the old state.
+    let p = waking(burst_only(), rows.clone(), suspended);
+    assert_eq!(actions(&p), ["create r1"]);
+    // Or the wake's state was saved (r1 held back after the plan).
+    let woken = only(&wake).new_state.clone().unwrap();
+    let p = waking(burst_only(), rows.clone(), woken.clone());
+    assert_eq!(actions(&p), ["create r1"]);
+    assert!(only(&p).alerts.is_empty(), "{:?}", only(&p).alerts);
+    assert!(only(&p).actions[0]
+        .reasons
+        .join(" ")
+        .contains("completing the resume"));
+    // r1 hydrated: the burst goes, nothing is created again.
+    let state = only(&p).new_state.clone().unwrap_or(woken);
+    let both = vec![
+        replica(1, "c-burst", "100cc", true),
+        replica(2, "r1", "50cc", true),
+    ];
+    let p = waking(both, rows, state);
+    assert_eq!(actions(&p), ["drop c-burst"]);
+    let st = &only(&p).new_state.as_ref().unwrap()["idle_suspend"];
+    assert!(st.get("resuming").is_none(), "{st}");
+}
+
 #[test]
 fn a_burst_serving_beside_an_oom_looping_replica_raises_an_alert() {
     let mut normal = replica(1, "r_25cc", "25cc", false);

@@ -8,6 +8,14 @@
 //! grows as `idle_after_s / rate` ([`idle_evidence_s`]). A logged statement
 //! is always evidence of activity, whatever the rate.
 //!
+//! A resume is seen through: the replicas it brings back are added again
+//! on every plan until they are live (a create that `--max-actions` held
+//! back, or that failed, is not forgotten while the burst replica serves),
+//! until the cluster is suspended again, or until a strategy that chooses
+//! the size replaces them. A remembered replica that cannot be created (its
+//! size is no longer offered, its name is over Materialize's 255 bytes) is
+//! not: an alert names it and says what to do.
+//!
 //! With `"predict": true` it also learns when the cluster's demand comes
 //! (`predict`): it wakes the cluster one lead (learned hydration + one
 //! interval + an adapted margin) before the earliest predicted onset and
@@ -137,6 +145,13 @@ pub struct IdleSuspendState {
     pub suspended: Vec<SuspendedReplica>,
     pub suspended_at: Option<DateTime<Utc>>,
     pub resumed_at: Option<DateTime<Utc>>,
+    /// The replicas the last resume brings back that are not live yet: a
+    /// plan's state is kept even when a create in it is held back
+    /// (`--max-actions`, a limit, `stabilization`) or fails, so each plan
+    /// adds them again until they are live, the cluster is suspended again,
+    /// or a strategy that chooses the size replaces them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resuming: Vec<SuspendedReplica>,
     /// The predictive mode's memory (hydration times, margin).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub predict: Option<PredictState>,
@@ -257,6 +272,7 @@ pub(super) fn prepare(
     d: &mut Desired,
     st: &mut IdleSuspendState,
 ) {
+    complete_resume(ctx, d, st);
     if c.predict.is_some() {
         prepare_predictive(c, ctx, d, st);
         return;
@@ -363,6 +379,11 @@ fn idle_for(_c: &IdleSuspendConfig, ctx: &Ctx) -> Option<f64> {
 
 /// After every other strategy: suspend an idle cluster.
 pub(super) fn decide(c: &IdleSuspendConfig, ctx: &Ctx, d: &mut Desired, st: &mut IdleSuspendState) {
+    // A replica being resumed that a strategy before this one took out
+    // again (one choosing the size wants another) is no longer owed. Those
+    // that cannot be created stay, alerted on, until a replica runs.
+    st.resuming
+        .retain(|r| d.contains(&r.name) || not_creatable(ctx, r).is_some());
     if c.predict.is_some() {
         decide_predictive(c, ctx, d, st);
         return;
@@ -622,7 +643,13 @@ fn suspend(
     needed: u64,
     why: Option<String>,
 ) {
+    // A resume still under way ends here: the cluster is suspended again.
+    let resuming = !st.resuming.is_empty();
     if d.replicas.is_empty() {
+        if resuming {
+            st.resuming.clear();
+            st.suspended_at = Some(ctx.now);
+        }
         return;
     }
     if let Some(left) = cooldown_left(st.resumed_at, c.cooldown_s, ctx.now) {
@@ -674,7 +701,8 @@ fn suspend(
     if live_removed || st.suspended.is_empty() {
         st.suspended = before.into_iter().filter(|r| r.name != burst).collect();
     }
-    if live_removed {
+    st.resuming.clear();
+    if live_removed || resuming {
         st.suspended_at = Some(ctx.now);
     }
 }
@@ -701,18 +729,146 @@ fn resume(
     };
     // (State written by older versions may still list the burst replica.)
     let burst = super::burst_name(&ctx.cluster.name);
-    if d.replicas.is_empty() {
-        for r in st.suspended.iter().filter(|r| r.name != burst) {
-            d.add(
-                &r.name,
-                &r.size,
-                KIND,
-                format!("resume after suspension ({why})"),
-            );
-        }
+    let remembered: Vec<&SuspendedReplica> =
+        st.suspended.iter().filter(|r| r.name != burst).collect();
+    // A running replica the suspension did not remember (created by hand)
+    // means the cluster's shape was chosen elsewhere: nothing comes back.
+    // The burst, or remembered replicas a resume whose state was not
+    // saved (a create held back or failed) already created, leave the rest
+    // of the resume due.
+    let chosen_elsewhere = d
+        .replicas
+        .keys()
+        .any(|n| *n != burst && !remembered.iter().any(|r| r.name == *n));
+    st.resuming = if chosen_elsewhere {
+        Vec::new()
+    } else {
+        remembered
+            .into_iter()
+            .filter(|r| ctx.cluster.replica(&r.name).is_none())
+            .cloned()
+            .collect()
+    };
+    bring_back(
+        ctx,
+        d,
+        &st.resuming,
+        &format!("resume after suspension ({why})"),
+    );
+    if ctx.cluster.managed {
+        // Materialize names a managed cluster's replicas itself, so they
+        // cannot be followed by name; its wake is one replication-factor
+        // change, which a run that skips or fails it replans from the
+        // suspension anyway.
+        st.resuming.clear();
     }
     st.suspended_at = None;
     st.resumed_at = Some(ctx.now);
+}
+
+/// A resume is done once every replica it brings back is live: until then
+/// each plan adds the missing ones again. Those that cannot be created are
+/// alerted on until another (not burst) replica runs the cluster.
+fn complete_resume(ctx: &Ctx, d: &mut Desired, st: &mut IdleSuspendState) {
+    if st.suspended_at.is_some() || st.resuming.is_empty() {
+        return;
+    }
+    let burst = super::burst_name(&ctx.cluster.name);
+    st.resuming
+        .retain(|r| ctx.cluster.replica(&r.name).is_none());
+    if ctx.cluster.replicas.iter().any(|r| r.name != burst) {
+        st.resuming.retain(|r| not_creatable(ctx, r).is_none());
+    }
+    let missing: Vec<&str> = st
+        .resuming
+        .iter()
+        .filter(|r| not_creatable(ctx, r).is_none())
+        .map(|r| r.name.as_str())
+        .collect();
+    let reason = format!(
+        "completing the resume after suspension: {} not created yet",
+        missing.join(", ")
+    );
+    bring_back(ctx, d, &st.resuming, &reason);
+}
+
+/// Adds the replicas of `list` that are not live, with `reason`; the ones
+/// that cannot be created as remembered are not added but alerted on,
+/// saying what to do.
+fn bring_back(ctx: &Ctx, d: &mut Desired, list: &[SuspendedReplica], reason: &str) {
+    let fix = format!(
+        "set a strategy that chooses the size (e.g. target_size) for this cluster, \
+         or make idle_suspend forget it: `clusterctl wipe-state --cluster {}`",
+        ctx.cluster.id
+    );
+    let mut blocked = Vec::new();
+    let mut comes_back = false;
+    for r in list {
+        if ctx.cluster.replica(&r.name).is_some() {
+            comes_back = true;
+            continue;
+        }
+        match not_creatable(ctx, r) {
+            Some(why) => {
+                d.alert(
+                    KIND,
+                    format!(
+                        "not bringing back replica {} ({}) after the suspension: {why}; {fix}",
+                        shown(&r.name),
+                        shown(&r.size.0)
+                    ),
+                );
+                blocked.push(shown(&r.name));
+            }
+            None => {
+                d.add(&r.name, &r.size, KIND, reason.to_string());
+                comes_back = true;
+            }
+        }
+    }
+    if !blocked.is_empty() && !comes_back {
+        d.alert(
+            KIND,
+            format!(
+                "the cluster cannot be resumed by idle_suspend: none of the replicas it ran \
+                 when suspended ({}) can be created; {fix}",
+                blocked.join(", ")
+            ),
+        );
+    }
+}
+
+/// Why a remembered replica cannot be created as it is (state written by
+/// an older version, by hand, or before the size was withdrawn).
+fn not_creatable(ctx: &Ctx, r: &SuspendedReplica) -> Option<String> {
+    if r.name.is_empty() {
+        return Some("its name is empty".into());
+    }
+    if r.name.len() > super::MAX_IDENT_BYTES {
+        return Some(format!(
+            "its name is {} bytes, over Materialize's limit of {}",
+            r.name.len(),
+            super::MAX_IDENT_BYTES
+        ));
+    }
+    if !ctx.sizes.contains(&r.size) {
+        return Some(format!(
+            "size {} is not offered (sizes are: {})",
+            shown(&r.size.0),
+            ctx.sizes.names()
+        ));
+    }
+    None
+}
+
+/// A name as an alert shows it: at most 64 characters (a remembered name
+/// may be any length).
+fn shown(name: &str) -> String {
+    const MAX: usize = 64;
+    match name.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}…", &name[..cut]),
+        None => name.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -860,6 +1016,7 @@ mod tests {
             }],
             suspended_at: Some(now() - chrono::Duration::hours(1)),
             resumed_at: None,
+            resuming: Vec::new(),
             predict: None,
         };
         // Exactly at the threshold the cluster is still idle: no wake.
@@ -886,6 +1043,7 @@ mod tests {
             }],
             suspended_at: None,
             resumed_at: Some(now() - chrono::Duration::hours(2)),
+            resuming: Vec::new(),
             predict: None,
         };
         let live = cluster("c", vec![replica("r1", "50cc", true)]);
@@ -929,6 +1087,7 @@ mod tests {
             }],
             suspended_at: Some(now() - chrono::Duration::hours(1)),
             resumed_at: None,
+            resuming: Vec::new(),
             predict: None,
         };
         let reason = |d: &Desired| {
@@ -948,6 +1107,282 @@ mod tests {
         );
         let d = step(&cluster("c", vec![]), &c, Idle::For(30.0), &mut suspended());
         assert!(reason(&d).contains("activity 30s ago"), "{}", reason(&d));
+    }
+
+    /// Suspended an hour ago while running `remembered` (name, size).
+    fn suspended_with(remembered: &[(&str, &str)]) -> IdleSuspendState {
+        IdleSuspendState {
+            suspended: remembered
+                .iter()
+                .map(|(n, s)| SuspendedReplica {
+                    name: n.to_string(),
+                    size: Size::from(*s),
+                })
+                .collect(),
+            suspended_at: Some(now() - chrono::Duration::hours(1)),
+            ..IdleSuspendState::default()
+        }
+    }
+
+    fn waiting(cl: crate::model::Cluster) -> crate::model::Cluster {
+        let mut cl = cl;
+        cl.activity.in_flight = 1;
+        cl
+    }
+
+    fn added_reason(d: &Desired, name: &str) -> String {
+        d.replicas
+            .get(name)
+            .and_then(|r| r.added_by.as_ref())
+            .map(|a| a.reason.clone())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_partial_resume_is_completed_on_the_next_plan_beside_the_burst() {
+        let c = cfg(serde_json::json!({"idle_after_s": 60}));
+        let mut st = suspended_with(&[("r1", "50cc")]);
+        let d = step(&waiting(cluster("c", vec![])), &c, Idle::Busy, &mut st);
+        assert_eq!(d.names(), vec!["r1"]);
+        assert!(st.suspended_at.is_none());
+        assert_eq!(st.resuming.len(), 1, "owed until live");
+        // The plan's state was saved but only the burst was created (r1 held
+        // back by a limit or stabilization): r1 is added again.
+        let bursting = waiting(cluster("c", vec![replica("c-burst", "100cc", false)]));
+        let d = step(&bursting, &c, Idle::Busy, &mut st);
+        assert_eq!(d.names(), vec!["c-burst", "r1"]);
+        assert_eq!(d.replicas["r1"].size, Size::from("50cc"));
+        assert!(
+            added_reason(&d, "r1")
+                .contains("completing the resume after suspension: r1 not created yet"),
+            "{}",
+            added_reason(&d, "r1")
+        );
+        assert!(d.alerts.is_empty(), "{:?}", d.alerts);
+        // Once r1 is live the resume is done: nothing is added any more.
+        let both = waiting(cluster(
+            "c",
+            vec![
+                replica("c-burst", "100cc", true),
+                replica("r1", "50cc", false),
+            ],
+        ));
+        let d = step(&both, &c, Idle::Busy, &mut st);
+        assert!(d.replicas.values().all(|r| r.added_by.is_none()));
+        assert!(st.resuming.is_empty());
+        let d = step(
+            &waiting(cluster("c", vec![replica("r1", "50cc", true)])),
+            &c,
+            Idle::Busy,
+            &mut st,
+        );
+        assert_eq!(d.names(), vec!["r1"]);
+        assert_eq!(st, {
+            let mut want = suspended_with(&[("r1", "50cc")]);
+            want.suspended_at = None;
+            want.resumed_at = Some(now());
+            want
+        });
+    }
+
+    #[test]
+    fn a_create_that_was_skipped_or_failed_is_retried() {
+        // A run that skips (`--max-actions`) or fails a cluster's action
+        // keeps its old state: the next plan starts from the suspension
+        // again, with the burst already created.
+        let c = cfg(serde_json::json!({"idle_after_s": 60}));
+        let bursting = waiting(cluster("c", vec![replica("c-burst", "100cc", false)]));
+        let mut st = suspended_with(&[("r1", "50cc"), ("r2", "25cc")]);
+        let d = step(&bursting, &c, Idle::Busy, &mut st);
+        assert_eq!(d.names(), vec!["c-burst", "r1", "r2"]);
+        assert!(
+            added_reason(&d, "r1").contains("resume after suspension (demand"),
+            "{}",
+            added_reason(&d, "r1")
+        );
+        // r1 was created, r2 failed: r2 alone is brought back.
+        let mut st = suspended_with(&[("r1", "50cc"), ("r2", "25cc")]);
+        let half = waiting(cluster(
+            "c",
+            vec![
+                replica("c-burst", "100cc", false),
+                replica("r1", "50cc", false),
+            ],
+        ));
+        let d = step(&half, &c, Idle::Busy, &mut st);
+        let added: Vec<&String> = d
+            .replicas
+            .iter()
+            .filter(|(_, r)| r.added_by.is_some())
+            .map(|(n, _)| n)
+            .collect();
+        assert_eq!(added, ["r2"]);
+        assert_eq!(st.resuming.len(), 1);
+        // A replica the suspension did not remember (created by hand) still
+        // means the cluster's shape was chosen elsewhere.
+        let mut st = suspended_with(&[("r1", "50cc")]);
+        let by_hand = waiting(cluster("c", vec![replica("mine", "25cc", false)]));
+        let d = step(&by_hand, &c, Idle::Busy, &mut st);
+        assert_eq!(d.names(), vec!["mine"]);
+        assert!(st.resuming.is_empty());
+    }
+
+    #[test]
+    fn remembered_replicas_that_cannot_be_created_are_alerted_and_skipped() {
+        let c = cfg(serde_json::json!({"idle_after_s": 60}));
+        let long = "x".repeat(300);
+        let empty = waiting(cluster("c", vec![]));
+        let mut st = suspended_with(&[("r1", "75cc"), (&long, "25cc"), ("r3", "25cc")]);
+        let d = step(&empty, &c, Idle::Busy, &mut st);
+        assert_eq!(d.names(), vec!["r3"], "only what can be created");
+        assert_eq!(d.alerts.len(), 2, "{:?}", d.alerts);
+        let unknown = &d.alerts[0];
+        assert!(
+            unknown.starts_with("idle_suspend: not bringing back replica r1 (75cc)")
+                && unknown.contains("size 75cc is not offered (sizes are: 25cc, 50cc")
+                && unknown.contains("target_size")
+                && unknown.contains("clusterctl wipe-state --cluster u9"),
+            "{unknown}"
+        );
+        let too_long = &d.alerts[1];
+        assert!(
+            too_long.contains(&format!("replica {}… (25cc)", "x".repeat(64)))
+                && too_long.contains("its name is 300 bytes, over Materialize's limit of 255")
+                && !too_long.contains(&long),
+            "{too_long}"
+        );
+        // Once a replica runs, the ones that cannot come back are let go.
+        let d = step(
+            &waiting(cluster("c", vec![replica("r3", "25cc", false)])),
+            &c,
+            Idle::Busy,
+            &mut st,
+        );
+        assert!(d.alerts.is_empty(), "{:?}", d.alerts);
+        assert!(st.resuming.is_empty());
+
+        // Nothing can come back: said on every plan while nothing runs.
+        let mut st = suspended_with(&[("r1", "75cc")]);
+        for _ in 0..2 {
+            let d = step(&empty, &c, Idle::Busy, &mut st);
+            assert!(d.names().is_empty());
+            assert_eq!(d.alerts.len(), 2, "{:?}", d.alerts);
+            assert!(
+                d.alerts[1].contains("the cluster cannot be resumed by idle_suspend")
+                    && d.alerts[1].contains("(r1)"),
+                "{:?}",
+                d.alerts
+            );
+        }
+        // Idle again: suspended again, the next demand tries (and says) anew.
+        step(&cluster("c", vec![]), &c, Idle::For(120.0), &mut st);
+        assert!(st.resuming.is_empty());
+        assert_eq!(st.suspended_at, Some(now()));
+        let d = step(&empty, &c, Idle::Busy, &mut st);
+        assert_eq!(d.alerts.len(), 2, "{:?}", d.alerts);
+    }
+
+    #[test]
+    fn a_resume_under_way_ends_with_a_new_suspension() {
+        let c = cfg(serde_json::json!({"idle_after_s": 60}));
+        let resuming = || IdleSuspendState {
+            suspended: vec![SuspendedReplica {
+                name: "r1".into(),
+                size: Size::from("50cc"),
+            }],
+            resuming: vec![SuspendedReplica {
+                name: "r1".into(),
+                size: Size::from("50cc"),
+            }],
+            resumed_at: Some(now() - chrono::Duration::minutes(5)),
+            ..IdleSuspendState::default()
+        };
+        // The burst runs, r1 never came: the burst goes, r1 is remembered.
+        let mut st = resuming();
+        let bursting = cluster("c", vec![replica("c-burst", "100cc", true)]);
+        let d = step(&bursting, &c, Idle::For(120.0), &mut st);
+        assert!(d.names().is_empty());
+        assert!(d.suspending.is_some());
+        assert!(st.resuming.is_empty());
+        assert_eq!(st.suspended_at, Some(now()));
+        assert_eq!(st.suspended, resuming().suspended);
+        // Nothing runs at all: suspended again all the same, so the next
+        // demand resumes it.
+        let mut st = resuming();
+        let d = step(&cluster("c", vec![]), &c, Idle::For(120.0), &mut st);
+        assert!(d.names().is_empty());
+        assert!(st.resuming.is_empty());
+        assert_eq!(st.suspended_at, Some(now()));
+        let d = step(&waiting(cluster("c", vec![])), &c, Idle::Busy, &mut st);
+        assert_eq!(d.names(), vec!["r1"]);
+    }
+
+    #[test]
+    fn a_managed_cluster_s_resume_is_not_followed_by_name() {
+        // Materialize names the replica of the replication-factor change
+        // itself: following "r2" would raise the factor on the next plan.
+        let c = cfg(serde_json::json!({"idle_after_s": 60}));
+        let mut st = suspended_with(&[("r2", "100cc")]);
+        let mut m = waiting(cluster("m", vec![]));
+        m.managed = true;
+        let d = step(&m, &c, Idle::Busy, &mut st);
+        assert_eq!(d.names(), vec!["r2"]);
+        assert!(st.resuming.is_empty());
+        let mut woken = waiting(cluster("m", vec![replica("r1", "100cc", false)]));
+        woken.managed = true;
+        let d = step(&woken, &c, Idle::Busy, &mut st);
+        assert_eq!(d.names(), vec!["r1"]);
+    }
+
+    #[test]
+    fn a_size_strategy_replacing_the_resumed_replica_ends_the_resume() {
+        // target_size (run between idle_suspend's prepare and decide) takes
+        // the remembered 50cc replica out for its 100cc one.
+        let c = cfg(serde_json::json!({"idle_after_s": 60}));
+        let mut st = suspended_with(&[("r1", "50cc")]);
+        let d = decide_in(
+            &waiting(cluster("c", vec![])),
+            Idle::Busy,
+            now(),
+            |ctx, d| {
+                prepare(&c, ctx, d, &mut st);
+                d.drop_unborn_other_sizes(
+                    ctx.cluster,
+                    &Size::from("100cc"),
+                    StrategyKind::TargetSize,
+                );
+                d.add(
+                    "r_100cc",
+                    &Size::from("100cc"),
+                    StrategyKind::TargetSize,
+                    "t".into(),
+                );
+                decide(&c, ctx, d, &mut st);
+            },
+        );
+        assert_eq!(d.names(), vec!["r_100cc"]);
+        assert!(st.resuming.is_empty(), "not owed any more");
+        assert!(st.suspended_at.is_none());
+    }
+
+    #[test]
+    fn state_without_the_resume_list_loads_and_an_empty_one_is_not_written() {
+        let old = serde_json::json!({
+            "suspended": [{"name": "r1", "size": "50cc"}],
+            "suspended_at": null,
+            "resumed_at": "2026-11-21T11:00:00Z"
+        });
+        let st: IdleSuspendState = serde_json::from_value(old.clone()).unwrap();
+        assert!(st.resuming.is_empty());
+        assert_eq!(st.suspended.len(), 1);
+        assert_eq!(serde_json::to_value(&st).unwrap(), old);
+        let mut st = st;
+        st.resuming = st.suspended.clone();
+        let v = serde_json::to_value(&st).unwrap();
+        assert_eq!(
+            v["resuming"],
+            serde_json::json!([{"name": "r1", "size": "50cc"}])
+        );
     }
 
     #[test]
@@ -1069,6 +1504,7 @@ mod tests {
                 }],
                 suspended_at: Some(t("2026-01-30T17:30:00Z")),
                 resumed_at: None,
+                resuming: Vec::new(),
                 predict: Some(PredictState {
                     hydrations: h,
                     ..PredictState::default()

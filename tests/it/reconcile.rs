@@ -4,8 +4,8 @@ use serde_json::json;
 
 use crate::cli::pairs;
 use crate::cli::{
-    audit, audit_ctx, backdate, clusterctl, init_tables, replica_names, set_strategy, state_of,
-    strategy,
+    audit, audit_ctx, backdate, clusterctl, init_tables, lit, replica_names, set_strategy,
+    state_of, strategy,
 };
 use crate::support::Emulator;
 
@@ -199,6 +199,110 @@ fn idle_suspend_demand_brings_back_the_suspended_replicas() {
     assert_eq!(
         emu.replicas("c"),
         pairs(&[("big", "200cc"), ("r1", "25cc")])
+    );
+}
+
+/// `batch` (idle_suspend + burst) with r1 (50cc), suspended by a first
+/// run, then a statement waiting on it.
+fn suspended_batch_with_demand() -> Emulator {
+    let emu = Emulator::start();
+    emu.create_cluster("batch");
+    emu.add_index("batch");
+    emu.add_replica("batch", "r1", "50cc");
+    emu.add_activity("batch", 2 * 3600, true);
+    init_tables(&emu);
+    strategy(&emu, "batch", "idle_suspend", json!({"idle_after_s": 60}));
+    strategy(
+        &emu,
+        "batch",
+        "burst",
+        json!({"burst_replica_size": "100cc"}),
+    );
+    clusterctl(&emu, &["apply"]).ok();
+    assert!(emu.replicas("batch").is_empty(), "suspended");
+    emu.add_activity("batch", 1, false);
+    emu.flush_statement_log();
+    emu
+}
+
+/// Once the normal replica hydrates, burst drops its replica: the cluster
+/// ends on r1 alone.
+fn burst_retires_once_r1_hydrates(emu: &Emulator) {
+    emu.set_hydrated("batch", "r1", true);
+    clusterctl(emu, &["apply"]).ok();
+    assert_eq!(emu.replicas("batch"), pairs(&[("r1", "50cc")]));
+}
+
+#[test]
+fn idle_suspend_completes_a_resume_that_max_actions_cut_short() {
+    let emu = suspended_batch_with_demand();
+    let run = clusterctl(&emu, &["apply", "--max-actions", "1"]).ok();
+    assert!(
+        run.stdout.contains("--max-actions reached"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(emu.replicas("batch"), pairs(&[("batch-burst", "100cc")]));
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(
+        run.stdout
+            .contains(r#"CREATE CLUSTER REPLICA "batch"."r1" (SIZE = '50cc')"#),
+        "the next run continues the resume: {}",
+        run.all()
+    );
+    assert_eq!(
+        emu.replicas("batch"),
+        pairs(&[("batch-burst", "100cc"), ("r1", "50cc")])
+    );
+    burst_retires_once_r1_hydrates(&emu);
+    // The run that created r1 planned before it was live; the next one
+    // found it live: the resume is done.
+    let state = state_of(&emu, "batch").expect("state written");
+    assert!(
+        state["idle_suspend"].get("resuming").is_none(),
+        "done once live: {state}"
+    );
+}
+
+#[test]
+fn idle_suspend_retries_a_resume_whose_create_failed() {
+    let emu = suspended_batch_with_demand();
+    // The burst is created first; r1's CREATE fails.
+    emu.fail_ddl(2, "53000", "out of capacity");
+    let run = clusterctl(&emu, &["apply"]).code(3);
+    assert!(run.all().contains("1 failed"), "{}", run.all());
+    assert_eq!(emu.replicas("batch"), pairs(&[("batch-burst", "100cc")]));
+    clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(
+        emu.replicas("batch"),
+        pairs(&[("batch-burst", "100cc"), ("r1", "50cc")])
+    );
+    burst_retires_once_r1_hydrates(&emu);
+}
+
+#[test]
+fn idle_suspend_does_not_resume_a_size_no_longer_offered_and_says_so() {
+    let emu = suspended_batch_with_demand();
+    // What was remembered at the suspension is no longer offered.
+    let mut state = state_of(&emu, "batch").expect("state written");
+    state["idle_suspend"]["suspended"][0]["size"] = json!("75cc");
+    emu.sql(&format!(
+        "UPDATE mz_cluster_strategy_state SET payload = {}::jsonb WHERE cluster_id = {}",
+        lit(&state.to_string()),
+        lit(&emu.cluster_id("batch"))
+    ));
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(
+        run.stderr.contains("not bringing back replica r1 (75cc)")
+            && run.stderr.contains("size 75cc is not offered")
+            && run.stderr.contains("cannot be resumed by idle_suspend")
+            && run.stderr.contains("clusterctl wipe-state --cluster"),
+        "{}",
+        run.all()
+    );
+    assert!(
+        emu.replicas("batch").is_empty(),
+        "no CREATE that would fail"
     );
 }
 
