@@ -515,7 +515,16 @@ fn simulate_dev_zero_fails_with_a_clear_message() {
     assert_eq!(run.code, 1, "{}", run.all());
     let line = one_error_line(&run);
     assert!(line.contains("/dev/zero"), "{line}");
-    assert!(line.contains("larger than 4 MiB"), "{line}");
+    assert!(line.contains("not a regular file"), "{line}");
+    // A regular file too large is refused by its size.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let big = dir.path().join("big.toml");
+    std::fs::write(&big, vec![b'#'; 5 << 20]).expect("write");
+    let mut cmd = command();
+    cmd.arg("simulate").arg(&big);
+    let run = run_cmd(cmd);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(run.stderr.contains("larger than 4 MiB"), "{}", run.all());
 }
 
 // ------------------------------------------------------------- the fuzzer
