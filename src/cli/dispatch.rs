@@ -658,7 +658,9 @@ fn finish(view: &dyn View, ui: &Ui) -> u8 {
             eprintln!("{}", render::terminal_safe(&line, false));
         }
     }
-    if let Err(o) = print_view(view, ui) {
+    // A reader that went away leaves the command's own exit code (an
+    // apply with failed actions is still 3 under `| head`).
+    if let Err(o @ Output::Failed(_)) = print_view(view, ui) {
         return output_failed(o, ui);
     }
     match view.completion() {
