@@ -179,11 +179,16 @@ pub struct ConnArgs {
     pub connect_timeout: u64,
 
     /// Client-side deadline of every statement (e.g. 30s, 2m); a hung server never hangs cron
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration, allow_hyphen_values = true)]
     pub statement_timeout: Duration,
 
     /// Retries of a transient failure (connection reset, timeout, "try again"), with backoff
-    #[arg(long, value_name = "N", default_value_t = 4)]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 4,
+        allow_negative_numbers = true
+    )]
     pub max_retries: usize,
 }
 
@@ -227,7 +232,7 @@ pub struct CompatArgs {
 #[command(next_help_heading = "Planning")]
 pub struct PlanArgs {
     /// Managed clusters: how long a graceful resize waits for the new replicas before rolling back
-    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration, allow_hyphen_values = true)]
     pub resize_timeout: Duration,
 }
 
@@ -236,11 +241,11 @@ pub struct PlanArgs {
 #[command(next_help_heading = "Lease")]
 pub struct LeaseArgs {
     /// If another controller holds the lease, wait up to this long (e.g. 30s) instead of exiting
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, allow_hyphen_values = true)]
     pub wait: Option<Duration>,
 
     /// How long the lease lasts unless renewed (a heartbeat renews it every quarter of this while acting)
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration, allow_hyphen_values = true)]
     pub lease_ttl: Duration,
 }
 
@@ -274,7 +279,7 @@ pub struct ApplyArgs {
     pub watch: bool,
 
     /// With --watch: time between runs (±10% jitter), e.g. 60s, 5m
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration, requires = "watch")]
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration, allow_hyphen_values = true, requires = "watch")]
     pub interval: Duration,
 
     /// With --watch: serve /metrics, /healthz and /readyz on this address (e.g. 127.0.0.1:9187)
@@ -362,7 +367,7 @@ pub struct SimulateArgs {
     #[command(flatten)]
     pub conn: ConnArgs,
     /// Seed for the scenario's random choices (default: the scenario's)
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub seed: Option<u64>,
     /// Write a per-tick timeline as CSV
     #[arg(long, value_name = "FILE")]
@@ -377,10 +382,10 @@ pub struct SimulateArgs {
     #[arg(long, value_name = "FILE")]
     pub compare: Vec<PathBuf>,
     /// Statement log history before the start that predictive strategies learn from, e.g. 28d (overrides the scenario's `history`)
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, allow_hyphen_values = true)]
     pub history: Option<Duration>,
     /// A query counts as served well within this of its first attempt, e.g. 5s (overrides `clients.served_within`)
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, allow_hyphen_values = true)]
     pub served_within: Option<Duration>,
     #[command(flatten)]
     pub out: OutputArgs,
@@ -468,7 +473,7 @@ pub struct StrategyPauseArgs {
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
     /// The pause expires after this long (2h) or at this time (2026-11-22T18:00:00Z)
-    #[arg(long, value_name = "DURATION|TIME", value_parser = parse_time_bound)]
+    #[arg(long, value_name = "DURATION|TIME", value_parser = parse_time_bound, allow_hyphen_values = true)]
     pub until: Option<crate::commands::TimeBound>,
     #[command(flatten)]
     pub conn: ConnArgs,
@@ -496,7 +501,7 @@ pub struct StatusArgs {
     #[arg(short = 'w', long)]
     pub watch: bool,
     /// With --watch: time between refreshes
-    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration, requires = "watch")]
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration, allow_hyphen_values = true, requires = "watch")]
     pub interval: Duration,
     #[command(flatten)]
     pub select: SelectArgs,
@@ -523,10 +528,10 @@ pub struct CheckArgs {
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
     /// Only entries newer than this: a duration ago (30s, 15m, 2h, 1d) or a time (2026-11-22, 2026-11-22T10:00:00Z)
-    #[arg(long, value_name = "DURATION|TIME", value_parser = parse_since)]
+    #[arg(long, value_name = "DURATION|TIME", value_parser = parse_since, allow_hyphen_values = true)]
     pub since: Option<crate::commands::TimeBound>,
     /// Only entries up to this: a duration ago or a time
-    #[arg(long, value_name = "DURATION|TIME", value_parser = parse_since)]
+    #[arg(long, value_name = "DURATION|TIME", value_parser = parse_since, allow_hyphen_values = true)]
     pub until: Option<crate::commands::TimeBound>,
     /// Only actions on this replica
     #[arg(long, value_name = "NAME", value_parser = parse_identifier)]
@@ -535,7 +540,12 @@ pub struct HistoryArgs {
     #[arg(long)]
     pub failed: bool,
     /// At most this many entries, newest first; 0 for all of them
-    #[arg(long, value_name = "N", default_value_t = 50)]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 50,
+        allow_negative_numbers = true
+    )]
     pub limit: u32,
     #[command(flatten)]
     pub select: SelectArgs,
@@ -796,6 +806,8 @@ impl Args for ConfigKeys {
                 .alias(key.name)
                 .value_name(value_name(key.kind))
                 .value_parser(key_value_parser(key.kind))
+                // `--idle-after-s -5m` is a bad value, not an unknown flag.
+                .allow_hyphen_values(true)
                 .action(ArgAction::Set)
                 .help(format!("{}: {}", owners.join(", "), key.help))
                 .help_heading("Config keys (instead of --config)");

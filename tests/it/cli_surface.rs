@@ -616,3 +616,33 @@ fn wipe_state_names_a_cluster_that_exists_or_the_id_of_one_dropped() {
     let left: Vec<String> = states(&emu).into_iter().map(|(c, _, _)| c).collect();
     assert_eq!(left, vec![emu.cluster_id("keep")]);
 }
+
+#[test]
+fn a_negative_value_is_named_as_a_bad_value_not_an_unknown_flag() {
+    let cases: [&[&str]; 5] = [
+        &["dry-run", "--statement-timeout", "-1s"],
+        &["history", "--until", "-1h"],
+        &["history", "--limit", "-1"],
+        &[
+            "strategy",
+            "set",
+            "c",
+            "idle_suspend",
+            "--idle-after-s",
+            "-5m",
+        ],
+        &["simulate", "x.toml", "--seed", "-1"],
+    ];
+    for args in cases {
+        let mut cmd = command();
+        cmd.args(args);
+        let run = run_cmd(cmd);
+        assert_eq!(run.code, 64, "{args:?}: {}", run.all());
+        let bad = args.last().copied().unwrap_or_default();
+        assert!(
+            run.stderr.contains(&format!("invalid value '{bad}'")),
+            "{args:?}: {}",
+            run.all()
+        );
+    }
+}
