@@ -569,18 +569,17 @@ pub fn may_hold_secret(s: &str) -> bool {
     s.contains("://") || s.contains('@') || s.to_ascii_lowercase().contains("password")
 }
 
-/// What to say about a `.env` that could not be loaded: never its content,
-/// which may hold a password (dotenvy's own message quotes the line).
-pub fn dotenv_error(path: &std::path::Path, e: &dotenvy::Error) -> String {
+/// What to say about a `.env` (`path`, read as `content`) that could not
+/// be loaded: never its content, which may hold a password (dotenvy's own
+/// message quotes the line).
+pub fn dotenv_error(path: &std::path::Path, content: &[u8], e: &dotenvy::Error) -> String {
     match e {
         dotenvy::Error::LineParse(line, _) => {
             let first = line.lines().next().unwrap_or_default();
-            let number = crate::files::read_text_bounded(path, 1 << 20)
-                .ok()
-                .and_then(|text| {
-                    let at = text.find(first)?;
-                    Some(text[..at].matches('\n').count() + 1)
-                });
+            let text = String::from_utf8_lossy(content);
+            let number = text
+                .find(first)
+                .map(|at| text[..at].matches('\n').count() + 1);
             format!(
                 "{}: cannot parse {} (e.g. an unterminated quote); it and the lines after it were \
                  not loaded (the line is not shown: it may hold a password)",
@@ -803,7 +802,8 @@ mod tests {
             .unwrap()
             .find_map(Result::err)
             .unwrap();
-        let msg = dotenv_error(&path, &e);
+        let content = std::fs::read(&path).unwrap();
+        let msg = dotenv_error(&path, &content, &e);
         assert!(msg.contains("line 2"), "{msg}");
         assert!(!msg.contains("hunter2"), "{msg}");
         let _ = std::fs::remove_dir_all(&dir);

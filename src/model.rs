@@ -304,6 +304,15 @@ pub struct StrategyRow {
     pub updated_at: Option<DateTime<Utc>>,
 }
 
+/// At most `max` characters of `s`, with `…` where it was cut (text from
+/// outside quoted in a message: a name, a line of a file).
+pub fn clip(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
 /// A duration for people: `45s`, `12m05s`, `2h01m`, `3d04h`.
 pub fn human_duration(secs: u64) -> String {
     let (d, h, m, s) = (secs / 86400, secs / 3600 % 24, secs / 60 % 60, secs % 60);

@@ -120,7 +120,7 @@ fn load_dotenv() -> Vec<String> {
     match crate::files::read_bounded(path, MAX_DOTENV_BYTES) {
         Ok(bytes) => {
             if let Err(e) = dotenvy::from_read(bytes.as_slice()) {
-                warnings.push(crate::config::dotenv_error(path, &e));
+                warnings.push(crate::config::dotenv_error(path, &bytes, &e));
             }
         }
         Err(e) => warnings.push(format!("{}: {e}; not loaded", path.display())),

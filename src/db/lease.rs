@@ -130,18 +130,25 @@ pub async fn acquire(
         store.table(LEASE)
     );
     let (name, ttl_text) = (NAME.to_string(), interval(ttl));
-    let mut n = exec(c, &sql, &[&me.0, &ttl_text, &name])
-        .await
-        .map_err(|e| DbError::query("taking the lease", &e))?;
-    if n == 0 && seed_if_missing(c, store).await? {
-        n = exec(c, &sql, &[&me.0, &ttl_text, &name])
+    let take = async || {
+        exec(c, &sql, &[&me.0, &ttl_text, &name])
             .await
-            .map_err(|e| DbError::query("taking the lease", &e))?;
-    }
-    if n > 0 {
+            .map_err(|e| DbError::query("taking the lease", &e))
+    };
+    if take().await? > 0 {
         return Ok(Acquired::Yes);
     }
-    let (holder, until) = current(c, store).await?;
+    let (holder, until) = match read(c, store).await? {
+        Some(held) => held,
+        // The row is gone: put it back (free) and take it.
+        None => {
+            seed_missing(c, store).await?;
+            if take().await? > 0 {
+                return Ok(Acquired::Yes);
+            }
+            current(c, store).await?
+        }
+    };
     if let Some(why) = holder_is_over(&holder, me) {
         // Compare-and-set on the holder, so two contenders cannot both win.
         let sql = format!(
@@ -162,19 +169,11 @@ pub async fn acquire(
     Ok(Acquired::HeldBy { holder, until })
 }
 
-/// Puts the lease row back when it is missing (a clean-up or a partial
-/// restore deleted it; migration 2 seeded it once): `true` when it was.
-/// Idempotent, as the seeding: racing seeds leave rows every UPDATE of the
-/// name addresses at once.
-async fn seed_if_missing(c: &Client, store: &Store) -> Result<bool, DbError> {
-    let sql = format!(
-        "INSERT INTO {t} (name, holder, expires_at) \
-         SELECT $1::text, '', TIMESTAMPTZ '1970-01-01 00:00:00+00' \
-         WHERE NOT EXISTS (SELECT 1 FROM {t} WHERE name = $1::text)",
-        t = store.table(LEASE)
-    );
-    let name = NAME.to_string();
-    let n = exec(c, &sql, &[&name])
+/// Puts the lease row back (a clean-up or a partial restore deleted it;
+/// migration 2 seeded it once), free, saying so (unless a concurrent run
+/// put it back first).
+async fn seed_missing(c: &Client, store: &Store) -> Result<(), DbError> {
+    let n = seed(c, store, NAME)
         .await
         .map_err(|e| DbError::query("seeding the lease", &e))?;
     if n > 0 {
@@ -183,7 +182,25 @@ async fn seed_if_missing(c: &Client, store: &Store) -> Result<bool, DbError> {
             store.table(LEASE)
         );
     }
-    Ok(n > 0)
+    Ok(())
+}
+
+/// Inserts the row `name` of the lease table, free, unless there is one:
+/// the controller's lease and the migration lock alike. Idempotent;
+/// racing seeds may leave two rows, which every UPDATE of the name
+/// addresses at once.
+pub(crate) async fn seed(
+    c: &Client,
+    store: &Store,
+    name: &str,
+) -> Result<u64, tokio_postgres::Error> {
+    let sql = format!(
+        "INSERT INTO {t} (name, holder, expires_at) \
+         SELECT $1::text, '', TIMESTAMPTZ '1970-01-01 00:00:00+00' \
+         WHERE NOT EXISTS (SELECT 1 FROM {t} WHERE name = $1::text)",
+        t = store.table(LEASE)
+    );
+    exec(c, &sql, &[&name.to_string()]).await
 }
 
 /// Whether the lease is still ours by the database (held by `me`, not
@@ -202,8 +219,8 @@ pub async fn holds(c: &Client, store: &Store, me: &Holder) -> Result<bool, DbErr
     Ok(n > 0)
 }
 
-/// Who holds the lease now, and until when.
-pub async fn current(c: &Client, store: &Store) -> Result<(String, DateTime<Utc>), DbError> {
+/// Who holds the lease now, and until when (`None`: its row is missing).
+async fn read(c: &Client, store: &Store) -> Result<Option<(String, DateTime<Utc>)>, DbError> {
     let sql = format!(
         "SELECT holder, expires_at FROM {} WHERE name = $1 ORDER BY expires_at DESC LIMIT 1",
         store.table(LEASE)
@@ -213,14 +230,20 @@ pub async fn current(c: &Client, store: &Store) -> Result<(String, DateTime<Utc>
         .query_typed(&sql, &[(&name, Type::TEXT)])
         .await
         .map_err(|e| DbError::query("reading the lease", &e))?;
-    let row = rows.first().ok_or_else(|| DbError::Query {
+    Ok(rows.first().map(|row| {
+        let holder: String = row.try_get(0).unwrap_or_default();
+        let until: DateTime<Utc> = row.try_get(1).unwrap_or_default();
+        (holder, until)
+    }))
+}
+
+/// Who holds the lease now, and until when.
+pub async fn current(c: &Client, store: &Store) -> Result<(String, DateTime<Utc>), DbError> {
+    read(c, store).await?.ok_or_else(|| DbError::Query {
         context: "reading the lease".into(),
         reason: format!("no lease row in {}", store.table(LEASE)),
         transient: false,
-    })?;
-    let holder: String = row.try_get(0).unwrap_or_default();
-    let until: DateTime<Utc> = row.try_get(1).unwrap_or_default();
-    Ok((holder, until))
+    })
 }
 
 /// Extends our lease by `ttl` from the database's now; `false` when it is
@@ -254,8 +277,13 @@ pub async fn release(c: &Client, store: &Store, me: &Holder) -> Result<(), DbErr
 
 /// Breaks the lease whoever holds it (`unlock --force`); returns the previous holder.
 pub async fn force_release(c: &Client, store: &Store) -> Result<(String, DateTime<Utc>), DbError> {
-    seed_if_missing(c, store).await?;
-    let previous = current(c, store).await?;
+    let previous = match read(c, store).await? {
+        Some(held) => held,
+        None => {
+            seed_missing(c, store).await?;
+            current(c, store).await?
+        }
+    };
     let sql = format!(
         "UPDATE {} SET holder = '', expires_at = TIMESTAMPTZ '1970-01-01 00:00:00+00' WHERE name = $1",
         store.table(LEASE)

@@ -250,13 +250,7 @@ async fn bootstrap_lock(store: &Store, c: &Client) -> Result<(), DbError> {
             }
         }
     }
-    let sql = format!(
-        "INSERT INTO {t} (name, holder, expires_at) \
-         SELECT $1::text, '', TIMESTAMPTZ '1970-01-01 00:00:00+00' \
-         WHERE NOT EXISTS (SELECT 1 FROM {t} WHERE name = $1::text)",
-        t = store.table(LEASE)
-    );
-    execute_text(c, &sql, &[LOCK_NAME.to_string()])
+    lease::seed(c, store, LOCK_NAME)
         .await
         .map_err(|e| DbError::query("seeding the migration lock", &e))?;
     Ok(())

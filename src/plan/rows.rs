@@ -99,11 +99,16 @@ pub fn in_effect(strategies: &[StrategyRow]) -> BTreeMap<ClusterId, Vec<InEffect
     let mut out: BTreeMap<ClusterId, Vec<InEffect>> = BTreeMap::new();
     for ((id, _), group) in by_key {
         let older = group.len() - 1;
-        let key = |r: &StrategyRow| (r.updated_at, r.config.to_string());
+        // The config text only decides a tie (serializing every row of
+        // every plan would cost a long simulation).
         let newest = group
             .iter()
             .copied()
-            .max_by_key(|r| key(r))
+            .max_by(|a, b| {
+                a.updated_at
+                    .cmp(&b.updated_at)
+                    .then_with(|| a.config.to_string().cmp(&b.config.to_string()))
+            })
             .expect("a group has at least one row");
         let tied = group
             .iter()

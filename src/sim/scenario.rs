@@ -663,20 +663,12 @@ pub(super) fn from_text<T: serde::de::DeserializeOwned>(
     let lines: Vec<String> = message
         .trim_end()
         .lines()
-        .map(|l| cut(l, MAX_MESSAGE_CHARS))
+        .map(|l| crate::model::clip(l, MAX_MESSAGE_CHARS))
         .collect();
     Err(ScenarioError(format!(
         "invalid {what}: {}",
         lines.join("\n")
     )))
-}
-
-/// At most `max` characters of `s`, with `…` where it was cut.
-fn cut(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => format!("{}…", &s[..i]),
-        None => s.to_string(),
-    }
 }
 
 /// A TOML error as the toml crate writes it (position, the line with the

@@ -864,11 +864,7 @@ fn not_creatable(ctx: &Ctx, r: &SuspendedReplica) -> Option<String> {
 /// A name as an alert shows it: at most 64 characters (a remembered name
 /// may be any length).
 fn shown(name: &str) -> String {
-    const MAX: usize = 64;
-    match name.char_indices().nth(MAX) {
-        Some((cut, _)) => format!("{}…", &name[..cut]),
-        None => name.to_string(),
-    }
+    crate::model::clip(name, 64)
 }
 
 #[cfg(test)]

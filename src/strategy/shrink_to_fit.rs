@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::config::{ConfigError, Obj};
 use super::keys;
-use super::{cooldown_left, Ctx, Desired, StrategyKind};
+use super::{cooldown_left, Ctx, Desired, DesiredReplica, StrategyKind};
 use crate::model::{human_duration, Replica, Size, SizeCatalog};
 
 const KIND: StrategyKind = StrategyKind::ShrinkToFit;
@@ -165,16 +165,8 @@ fn start_candidates(c: &ShrinkToFitConfig, ctx: &Ctx, d: &mut Desired, st: &mut 
     let max_rank = ctx.sizes.rank(&c.max_replica_size);
     let floor = st.too_small.as_ref().and_then(|s| ctx.sizes.rank(s));
     let above_floor = |s: &Size| floor.is_none_or(|f| ctx.sizes.rank(s).is_some_and(|r| r > f));
-    let serving = d
-        .replicas
-        .iter()
-        .filter(|(n, r)| {
-            ctx.sizes.rank(&r.size) <= max_rank
-                && ctx
-                    .cluster
-                    .replica(n)
-                    .is_some_and(|live| live.hydrated && c.looping(live).is_none())
-        })
+    let serving = healthy(c, ctx, d)
+        .filter(|(_, r)| ctx.sizes.rank(&r.size) <= max_rank)
         .map(|(_, r)| r.size.clone())
         .min_by_key(|s| ctx.sizes.rank(s));
     if let Some(serving) = serving {
@@ -257,15 +249,21 @@ fn start_candidates(c: &ShrinkToFitConfig, ctx: &Ctx, d: &mut Desired, st: &mut 
     }
 }
 
+/// The wanted replicas that are live, hydrated and not crash-looping.
+fn healthy<'a>(
+    c: &'a ShrinkToFitConfig,
+    ctx: &'a Ctx,
+    d: &'a Desired,
+) -> impl Iterator<Item = (&'a String, &'a DesiredReplica)> {
+    d.replicas.iter().filter(|(n, _)| {
+        ctx.cluster
+            .replica(n)
+            .is_some_and(|live| live.hydrated && c.looping(live).is_none())
+    })
+}
+
 fn drop_larger(c: &ShrinkToFitConfig, ctx: &Ctx, d: &mut Desired, st: &mut ShrinkToFitState) {
-    let smallest = d
-        .replicas
-        .iter()
-        .filter(|(n, _)| {
-            ctx.cluster
-                .replica(n)
-                .is_some_and(|r| r.hydrated && c.looping(r).is_none())
-        })
+    let smallest = healthy(c, ctx, d)
         .min_by_key(|(_, r)| ctx.sizes.rank(&r.size))
         .map(|(n, r)| (n.clone(), r.size.clone()));
     let Some((best, best_size)) = smallest else {
