@@ -15,8 +15,6 @@
 //! sent. Written once against the `Backend` trait so the real database and
 //! the simulator run the same engine.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
@@ -185,9 +183,6 @@ impl ApplyReport {
 pub struct ApplyOptions {
     /// At most this many DDL statements in this run (`--max-actions`).
     pub max_actions: Option<usize>,
-    /// Clusters left alone this run, with the reason (an interrupted
-    /// action on them may still be running on the server).
-    pub hold: BTreeMap<ClusterId, String>,
     /// Told what happens as it happens (`apply` streams it).
     pub observer: Option<Observer>,
 }
@@ -252,14 +247,8 @@ pub async fn apply<B: Backend>(
     tell(opts, Progress::Plan(plan));
     for cp in &plan.clusters {
         let seen = run.report.results.len();
-        let completed = match opts.hold.get(&cp.cluster_id) {
-            Some(reason) if !cp.actions.is_empty() => {
-                skip_all(cp, &mut run.report, reason);
-                false
-            }
-            Some(_) => false,
-            None => run.cluster(cp, opts).await?,
-        };
+        // A cluster in doubt (plan::doubt) has no actions and no new state.
+        let completed = run.cluster(cp, opts).await?;
         // Skipped actions were never started: report them as they are known.
         for r in &run.report.results[seen..] {
             if matches!(r.status, ActionStatus::Skipped { .. }) {

@@ -364,6 +364,26 @@ pub struct Snapshot {
     /// (`idle_suspend` with `predict`); `None` when not read or unreadable.
     #[serde(default)]
     pub demand: Option<DemandLog>,
+    /// Audit rows of interrupted runs without an outcome (empty when the
+    /// trail could not be read: `Environment::unfinished_error` says why).
+    #[serde(default)]
+    pub unfinished: Vec<Unresolved>,
+}
+
+/// An audit row without an outcome, as the settling of a killed run needs it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Unresolved {
+    pub action_id: String,
+    pub cluster_id: ClusterId,
+    /// `create_replica`, `drop_replica`, `set_size`, `set_replication_factor`.
+    pub kind: String,
+    pub replica: String,
+    pub size: Option<String>,
+    pub replication_factor: Option<i64>,
+    /// The DDL deadline of the run that wrote it (older rows: unknown).
+    pub deadline_s: Option<f64>,
+    /// The database's time when the intent was written.
+    pub created_at: Option<DateTime<Utc>>,
 }
 
 /// A role id as Materialize prints it (`u7`, `s1`, `g2`): a kind letter
@@ -506,6 +526,10 @@ pub struct Environment {
     /// Why that relation could not be read (which clusters it drives is
     /// then unknown).
     pub auto_scaling_error: Option<String>,
+    /// Why the audit trail's unfinished actions could not be read (an
+    /// interrupted run's action in doubt is then not known).
+    #[serde(default)]
+    pub unfinished_error: Option<String>,
 }
 
 impl Environment {

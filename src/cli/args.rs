@@ -182,14 +182,15 @@ pub struct ConnArgs {
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration, allow_hyphen_values = true)]
     pub statement_timeout: Duration,
 
-    /// Retries of a transient failure (connection reset, timeout, "try again"), with backoff
+    /// Retries of a transient failure (connection reset, timeout, "try again"), with backoff; 0 to 20, and at most 30 s of waiting in all
     #[arg(
         long,
         value_name = "N",
         default_value_t = 4,
-        allow_negative_numbers = true
+        allow_negative_numbers = true,
+        value_parser = clap::value_parser!(u16).range(0..=20)
     )]
-    pub max_retries: usize,
+    pub max_retries: u16,
 }
 
 /// Commands that read the catalog's replica sizes.
@@ -382,7 +383,7 @@ pub struct SimulateArgs {
     #[arg(long, value_name = "FILE")]
     pub compare: Vec<PathBuf>,
     /// Statement log history before the start that predictive strategies learn from, e.g. 28d (overrides the scenario's `history`)
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, allow_hyphen_values = true)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_history, allow_hyphen_values = true)]
     pub history: Option<Duration>,
     /// A query counts as served well within this of its first attempt, e.g. 5s (overrides `clients.served_within`)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, allow_hyphen_values = true)]
@@ -696,14 +697,30 @@ pub fn parse_cluster_name(s: &str) -> Result<String, String> {
 /// `30s`, `5m`, `1h30m`, or plain seconds; at most a year.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
-    let d = match s.parse::<u64>() {
-        Ok(secs) => Duration::from_secs(secs),
-        Err(_) => humantime::parse_duration(s)
-            .map_err(|e| format!("'{s}' is not a duration like 30s, 5m or 1h ({e})"))?,
-    };
+    let d = duration_syntax(s)
+        .map_err(|e| format!("'{s}' is not a duration like 30s, 5m or 1h ({e})"))?;
+    within_a_year(s, d)
+}
+
+/// `30s`, `5m`, `1h30m`, or plain seconds, of any length.
+fn duration_syntax(s: &str) -> Result<Duration, humantime::DurationError> {
+    match s.parse::<u64>() {
+        Ok(secs) => Ok(Duration::from_secs(secs)),
+        Err(_) => humantime::parse_duration(s),
+    }
+}
+
+fn within_a_year(s: &str, d: Duration) -> Result<Duration, String> {
     if d > MAX_FLAG_DURATION {
         return Err(format!("'{s}' is longer than a year (366 days)"));
     }
+    Ok(d)
+}
+
+/// `simulate --history`: a duration the scenario's `history` key allows.
+fn parse_history(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    crate::sim::scenario::check_history(d.as_millis() as i64)?;
     Ok(d)
 }
 
@@ -719,8 +736,8 @@ pub fn parse_time_bound(s: &str) -> Result<crate::commands::TimeBound, String> {
     use crate::commands::TimeBound;
     use chrono::{NaiveDate, NaiveDateTime, TimeZone, Utc};
     let t = s.trim();
-    if let Ok(d) = parse_duration(t) {
-        return Ok(TimeBound::Ago(d));
+    if let Ok(d) = duration_syntax(t) {
+        return within_a_year(t, d).map(TimeBound::Ago);
     }
     if let Ok(at) = chrono::DateTime::parse_from_rfc3339(t) {
         return Ok(TimeBound::At(at.with_timezone(&Utc)));
@@ -978,5 +995,15 @@ mod tests {
         assert_eq!(at("2026-11-22 10:30"), "2026-11-22T10:30:00+00:00");
         assert_eq!(at("2026-11-22T10:30:00+02:00"), "2026-11-22T08:30:00+00:00");
         assert!(parse_since("yesterday").is_err());
+        // A duration too long is named as such, not as "neither a duration
+        // nor a time".
+        // simulate --history: the scenario key's bound, named on the flag.
+        assert_eq!(parse_history("120d"), Ok(Duration::from_secs(120 * 86400)));
+        assert_eq!(parse_history("121d"), Err("at most 120 days".to_string()));
+        let long = parse_since("99999d").unwrap_err();
+        assert!(
+            long.contains("longer than a year") && !long.contains("neither"),
+            "{long}"
+        );
     }
 }

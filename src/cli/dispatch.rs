@@ -211,7 +211,7 @@ fn strategy_command(cmd: StrategyCommand, ui: &Ui) -> u8 {
 }
 
 fn dry_run(a: DryRunArgs, ui: &Ui) -> u8 {
-    let opts = match plan_options(&a.select, a.plan.resize_timeout) {
+    let opts = match plan_options(&a.select, a.plan.resize_timeout, &a.conn) {
         Ok(o) => o,
         Err(e) => return fail(&e, ui),
     };
@@ -244,7 +244,7 @@ fn debug_signals(plan: &crate::plan::Plan) {
 
 fn apply(a: ApplyArgs, ui: &Ui) -> u8 {
     let streaming = !ui.json && !a.watch && ui.style.verbosity != Verbosity::Quiet;
-    let opts = match plan_options(&a.select, a.plan.resize_timeout) {
+    let opts = match plan_options(&a.select, a.plan.resize_timeout, &a.conn) {
         Ok(plan) => ApplyOptions {
             progress: streaming.then(|| streamer(&plan.selection, ui.style)),
             plan: PlanOptions {
@@ -760,12 +760,19 @@ fn selection(a: &SelectArgs) -> Result<Selection, CommandError> {
 fn plan_options(
     select: &SelectArgs,
     resize_timeout: Duration,
+    conn: &ConnArgs,
 ) -> Result<PlanOptions, CommandError> {
     Ok(PlanOptions {
         selection: selection(select)?,
         resize_timeout: resize_timeout.max(Duration::from_secs(1)),
+        statement_timeout: statement_timeout(conn),
         ..PlanOptions::default()
     })
+}
+
+/// `--statement-timeout`, at least a second.
+fn statement_timeout(a: &ConnArgs) -> Duration {
+    a.statement_timeout.max(Duration::from_secs(1))
 }
 
 fn lease(a: &LeaseArgs) -> LeaseOptions {
@@ -810,9 +817,9 @@ fn db_options(a: &ConnArgs, sizes: Option<&SizesArgs>) -> Result<DbOptions, Comm
             .as_deref()
             .map(|s| crate::model::Size(s.trim().to_string())),
         connect_timeout: Duration::from_secs(a.connect_timeout.max(1)),
-        statement_timeout: a.statement_timeout.max(Duration::from_secs(1)),
+        statement_timeout: statement_timeout(a),
         retry: RetryPolicy {
-            max_retries: a.max_retries,
+            max_retries: usize::from(a.max_retries),
             ..Default::default()
         },
     })

@@ -188,10 +188,7 @@ impl Default for DbOptions {
     }
 }
 
-/// Client-side deadline of a statement unless `--statement-timeout` says
-/// otherwise; at most half the default lease TTL, so a DDL never starts
-/// unless the lease is ours for longer than its deadline.
-pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
+pub use crate::plan::DEFAULT_STATEMENT_TIMEOUT;
 
 /// The controller lease of a writing command.
 #[derive(Debug, Clone)]

@@ -96,22 +96,29 @@ pub async fn apply_once(
         // before us is already in it.
         let snap = crate::exec::Backend::snapshot(backend).await?;
         check_selection(&snap, &opts.plan)?;
-        let settled = backend.settle_unfinished(&snap, &run_id).await?;
-        if settled.count > 0 {
-            tracing::warn!(
-                "{} action(s) of an interrupted run had no recorded outcome; settled from the catalog",
-                settled.count
-            );
-        }
-        for reason in settled.in_doubt.values() {
-            tracing::warn!("{reason}");
+        if let Some(why) = &snap.env.unfinished_error {
+            // Settling and holding what an interrupted run may still be
+            // doing needs the audit trail: never act without it.
+            return Err(CommandError::Db(crate::db::DbError::Query {
+                context: "reading unfinished actions".into(),
+                reason: why.clone(),
+                transient: false,
+            }));
         }
         let plan = plan(&snap, &opts.plan);
+        let settled = backend.settle_unfinished(&plan, &run_id).await?;
+        if settled > 0 {
+            tracing::warn!(
+                "{settled} action(s) of an interrupted run had no recorded outcome; settled from the catalog"
+            );
+        }
+        for d in plan.clusters.iter().filter_map(|cp| cp.in_doubt.as_ref()) {
+            tracing::warn!("{}", d.reason);
+        }
         log_decisions(&plan);
         let exec = ExecOptions {
             max_actions: opts.max_actions,
             observer: opts.progress.clone(),
-            hold: settled.in_doubt,
         };
         let report = crate::exec::apply(backend, &plan, run_id, &exec).await?;
         Ok(Applied {

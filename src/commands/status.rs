@@ -25,6 +25,9 @@ pub enum Condition {
     Paused,
     Invalid,
     NotManageable,
+    /// An interrupted run's statement may still be running on the server:
+    /// the cluster is left alone until its deadline (`plan::doubt`).
+    InDoubt,
     CrashLooping,
     /// A burst replica is being created, or runs until another hydrates.
     Bursting,
@@ -301,6 +304,9 @@ pub fn condition(
         Outcome::Invalid { errors } => return (Condition::Invalid, errors.join("; ")),
         Outcome::Unmanageable { reason } => return (Condition::NotManageable, reason.clone()),
         Outcome::Planned => {}
+    }
+    if let Some(d) = &cp.in_doubt {
+        return (Condition::InDoubt, d.reason.clone());
     }
     if let Some(r) = cluster.replicas.iter().find(|r| r.crash.crashes >= 2) {
         return (

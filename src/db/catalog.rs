@@ -190,7 +190,8 @@ pub async fn load(
 ) -> Result<Snapshot, SnapshotError> {
     let replicas_sql = replicas_sql(opts.crash_window);
     // Round one, pipelined on one connection.
-    let (env, session, sizes, clusters, replicas, strategies, states) = tokio::join!(
+    let unfinished_sql = store.unfinished_sql();
+    let (env, session, sizes, clusters, replicas, strategies, states, unfinished) = tokio::join!(
         environment(c),
         async {
             match &opts.exec_cluster {
@@ -206,6 +207,7 @@ pub async fn load(
         parsed_rows(c, &replicas_sql, parse_replica),
         store.strategies(c),
         store.states(c),
+        c.query_typed(&unfinished_sql, &[]),
     );
     let strategies = strategies.map_err(|e| missing_or(e, store, "strategies"))?;
     let states = states.map_err(|e| missing_or(e, store, "strategy state"))?;
@@ -214,6 +216,13 @@ pub async fn load(
     let sizes = match &opts.replica_sizes {
         Some(names) => SizeCatalog::from_names(names),
         None => parse_sizes(&sizes.map_err(q("replica sizes"))?),
+    };
+    let unfinished = match optional(unfinished, "reading unfinished actions")? {
+        Ok(rows) => Store::parse_unfinished(&rows),
+        Err(why) => {
+            env.unfinished_error = Some(why);
+            Vec::new()
+        }
     };
     let mut clusters = clusters.map_err(q("clusters"))?;
     let index = index_by_id(&clusters);
@@ -263,6 +272,7 @@ pub async fn load(
         session_cluster,
         env,
         demand,
+        unfinished,
     })
 }
 

@@ -16,7 +16,7 @@ use thiserror::Error;
 
 use super::catalog::{self, SnapshotError, SnapshotOptions};
 use super::lease::{self, Heartbeat, Holder};
-use super::store::{Store, Unresolved};
+use super::store::Store;
 use super::{Client, Db, DbError};
 use crate::exec::{AuditRow, Backend, Bookkeeping, Outcome};
 use crate::model::{ClusterId, Size, Snapshot};
@@ -106,13 +106,6 @@ pub struct LiveBackend<'a> {
     clock: Option<(DateTime<Utc>, Instant)>,
 }
 
-/// How long an interrupted action of another run is given to land before
-/// it is settled as not applied: its DDL deadline plus this.
-const IN_DOUBT_MARGIN: Duration = Duration::from_secs(1);
-/// A recorded deadline beyond this, and beyond this run's own longest
-/// (a managed resize's `--resize-timeout`), is not believed.
-const MAX_RECORDED_DEADLINE: Duration = Duration::from_secs(24 * 3600);
-
 impl<'a> LiveBackend<'a> {
     pub fn new(
         db: &'a Db,
@@ -150,12 +143,7 @@ impl<'a> LiveBackend<'a> {
 
     /// The client-side deadline of one attempt of this DDL.
     fn ddl_deadline(&self, kind: ActionKind) -> Duration {
-        match kind {
-            ActionKind::SetSize => self
-                .statement_timeout
-                .max(self.resize_timeout + Duration::from_secs(60)),
-            _ => self.statement_timeout,
-        }
+        crate::plan::doubt::ddl_deadline(kind, self.statement_timeout, self.resize_timeout)
     }
 
     async fn connect(&mut self) -> Result<(), DbError> {
@@ -325,78 +313,30 @@ impl<'a> LiveBackend<'a> {
         .await
     }
 
-    /// Settles audit rows a killed run left without an outcome, from what
-    /// the catalog shows now: a replica created or dropped, a managed
-    /// cluster's size or replication factor set. An action whose effect is
-    /// not visible yet while its statement may still be running on the
-    /// server (younger than its deadline) is left open: its cluster is
-    /// returned, to be left alone this run.
+    /// Records the outcome of audit rows a killed run left without one, as
+    /// the plan judged them from the catalog (`plan::doubt`). Returns how
+    /// many.
     pub async fn settle_unfinished(
         &mut self,
-        snap: &Snapshot,
+        plan: &crate::plan::Plan,
         run_id: &uuid::Uuid,
-    ) -> Result<Settled, DbError> {
+    ) -> Result<usize, DbError> {
         let store = self.store;
-        let rows = self
-            .retrying("reading unfinished actions", async |c| {
-                store.unresolved_actions(c).await
-            })
-            .await?;
-        let mut settled = Settled::default();
-        for row in &rows {
-            let took_effect = took_effect(snap, row);
-            if !took_effect {
-                // A row is data: a deadline longer than any statement of
-                // ours, or a start in the future (the database's clock
-                // wrote it), is not believed.
-                let deadline = row
-                    .deadline_s
-                    .filter(|s| s.is_finite() && *s >= 0.0)
-                    .map(|s| {
-                        let most =
-                            MAX_RECORDED_DEADLINE.max(self.ddl_deadline(ActionKind::SetSize));
-                        Duration::from_secs_f64(s.min(most.as_secs_f64()))
-                    })
-                    .unwrap_or_else(|| self.ddl_deadline(kind_of(&row.kind)));
-                let held = chrono::Duration::from_std(deadline + IN_DOUBT_MARGIN)
-                    .unwrap_or(chrono::Duration::zero());
-                let may_run_until = row
-                    .created_at
-                    .filter(|t| *t <= snap.now + chrono::Duration::minutes(1))
-                    .and_then(|t| t.checked_add_signed(held));
-                if may_run_until.is_some_and(|t| t > snap.now) {
-                    settled.in_doubt.insert(
-                        row.cluster_id.clone(),
-                        format!(
-                            "an interrupted run's action on this cluster may still be running on the server \
-                             (its deadline ends {}); left alone this run, the next run settles it",
-                            may_run_until
-                                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-                                .unwrap_or_default()
-                        ),
-                    );
-                    continue;
-                }
-            }
+        for s in &plan.settle {
             let outcome = Outcome {
-                action_id: row.action_id.clone(),
-                executed: took_effect,
+                action_id: s.action_id.clone(),
+                executed: s.executed,
                 error: Some(format!(
                     "interrupted before its outcome was recorded; run {run_id} found it {}",
-                    if took_effect {
-                        "applied"
-                    } else {
-                        "not applied"
-                    }
+                    if s.executed { "applied" } else { "not applied" }
                 )),
             };
             self.retrying("settling an unfinished action", async |c| {
                 store.audit_outcome(c, &outcome).await
             })
             .await?;
-            settled.count += 1;
         }
-        Ok(settled)
+        Ok(plan.settle.len())
     }
 
     /// The pipelined bookkeeping step (see [`Bookkeeping`]): every part in
@@ -490,7 +430,7 @@ impl<'a> LiveBackend<'a> {
             .decision_ctx
             .get("kind")
             .and_then(|k| k.as_str())
-            .map(kind_of)
+            .map(crate::plan::doubt::kind_of)
             .unwrap_or(ActionKind::CreateReplica);
         if let Some(ctx) = row.decision_ctx.as_object_mut() {
             ctx.insert(
@@ -508,46 +448,6 @@ impl<'a> LiveBackend<'a> {
         self.lease
             .as_ref()
             .map(|h| deadline.min(h.heartbeat.ttl() / 2))
-    }
-}
-
-/// What settling found.
-#[derive(Debug, Default)]
-pub struct Settled {
-    /// Rows settled now.
-    pub count: usize,
-    /// Clusters with an action whose outcome cannot be known yet.
-    pub in_doubt: std::collections::BTreeMap<ClusterId, String>,
-}
-
-fn kind_of(kind: &str) -> ActionKind {
-    match kind {
-        "drop_replica" => ActionKind::DropReplica,
-        "set_size" => ActionKind::SetSize,
-        "set_replication_factor" => ActionKind::SetReplicationFactor,
-        _ => ActionKind::CreateReplica,
-    }
-}
-
-/// Whether the catalog shows the effect of an interrupted action.
-fn took_effect(snap: &Snapshot, row: &Unresolved) -> bool {
-    let cluster = snap.cluster(&row.cluster_id);
-    match row.kind.as_str() {
-        "create_replica" => cluster
-            .and_then(|c| c.replica(&row.replica))
-            .is_some_and(|r| {
-                row.size
-                    .as_deref()
-                    .is_none_or(|s| r.size.as_ref().is_none_or(|have| have.0 == s))
-            }),
-        "drop_replica" => cluster.is_none_or(|c| c.replica(&row.replica).is_none()),
-        "set_size" => cluster.is_some_and(|c| {
-            row.size.is_some() && c.size.as_ref().map(|s| s.0.as_str()) == row.size.as_deref()
-        }),
-        "set_replication_factor" => cluster.is_some_and(|c| {
-            row.replication_factor.is_some() && c.replication_factor == row.replication_factor
-        }),
-        _ => false,
     }
 }
 

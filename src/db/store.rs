@@ -13,7 +13,7 @@ use tokio_postgres::types::{ToSql, Type};
 use crate::db::{Client, DbError};
 use crate::ddl;
 use crate::exec::{AuditRow, Outcome};
-use crate::model::{ClusterId, StrategyRow, STATE_VERSION};
+use crate::model::{ClusterId, StrategyRow, Unresolved, STATE_VERSION};
 
 pub const STRATEGIES: &str = "mz_cluster_strategies";
 pub const STATE: &str = "mz_cluster_strategy_state";
@@ -75,8 +75,7 @@ impl Store {
             // jsonb is always valid JSON; a NULL config is reported by the
             // strategy parser as "must be a JSON object".
             let config = config_text
-                .and_then(|t| serde_json::from_str(&t).ok())
-                .map(bounded_config)
+                .map(|t| read_config(&t))
                 .unwrap_or(serde_json::Value::Null);
             out.push(StrategyRow {
                 cluster_id: ClusterId(r.try_get::<_, Option<String>>(0)?.unwrap_or_default()),
@@ -330,20 +329,19 @@ impl Store {
     }
 
     /// Audit rows whose outcome was never recorded (the run was killed
-    /// mid-action).
-    pub async fn unresolved_actions(&self, c: &Client) -> Result<Vec<Unresolved>, DbError> {
-        let sql = format!(
+    /// mid-action): read with the snapshot, parsed by
+    /// [`Store::parse_unfinished`].
+    pub fn unfinished_sql(&self) -> String {
+        format!(
             "SELECT action_id, cluster_id, decision_ctx->>'kind', decision_ctx->>'replica', \
              decision_ctx->>'size', decision_ctx->>'replication_factor', decision_ctx->>'deadline_s', \
              created_at FROM {} WHERE executed IS NULL AND error_message IS NULL",
             self.table(ACTIONS)
-        );
-        let rows = c
-            .query_typed(&sql, &[])
-            .await
-            .map_err(|e| DbError::query("reading unfinished actions", &e))?;
-        Ok(rows
-            .iter()
+        )
+    }
+
+    pub fn parse_unfinished(rows: &[tokio_postgres::Row]) -> Vec<Unresolved> {
+        rows.iter()
             .map(|r| {
                 let get = |i| r.try_get::<_, Option<String>>(i).ok().flatten();
                 Unresolved {
@@ -357,7 +355,7 @@ impl Store {
                     created_at: r.try_get(7).ok().flatten(),
                 }
             })
-            .collect())
+            .collect()
     }
 
     /// Deletes state rows: all of them, or those of the given clusters.
@@ -549,22 +547,6 @@ pub enum Bound {
     At(DateTime<Utc>),
 }
 
-/// An audit row without an outcome, as the settling of a killed run needs it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Unresolved {
-    pub action_id: String,
-    pub cluster_id: ClusterId,
-    /// `create_replica`, `drop_replica`, `set_size`, `set_replication_factor`.
-    pub kind: String,
-    pub replica: String,
-    pub size: Option<String>,
-    pub replication_factor: Option<i64>,
-    /// The DDL deadline of the run that wrote it (older rows: unknown).
-    pub deadline_s: Option<f64>,
-    /// The database's time when the intent was written.
-    pub created_at: Option<DateTime<Utc>>,
-}
-
 /// Which audit rows to read.
 #[derive(Debug, Clone, Default)]
 pub struct ActionFilter<'a> {
@@ -657,6 +639,16 @@ pub const MAX_CONFIG_DEPTH: usize = 32;
 /// saying so (the row is then refused: a config must be an object), not
 /// echoed: the JSON documents that show configs stay within every JSON
 /// parser's recursion limit.
+/// A config as read: JSON the parser cannot take (nested deeper than its
+/// recursion limit, a number out of range) is a string saying so, which
+/// validation reports (never as a missing config).
+fn read_config(text: &str) -> serde_json::Value {
+    match serde_json::from_str(text) {
+        Ok(v) => bounded_config(v),
+        Err(e) => serde_json::Value::String(format!("(a JSON value that cannot be read: {e})")),
+    }
+}
+
 fn bounded_config(v: serde_json::Value) -> serde_json::Value {
     fn depth(v: &serde_json::Value) -> usize {
         match v {
@@ -677,6 +669,19 @@ fn bounded_config(v: serde_json::Value) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn configs_the_parser_refuses_are_named_not_null() {
+        let deep = format!("{{\"k\":{}1{}}}", "[".repeat(5000), "]".repeat(5000));
+        let v = read_config(&deep);
+        assert!(
+            v.as_str().is_some_and(|s| s.contains("cannot be read")),
+            "{v}"
+        );
+        let huge = read_config("{\"k\": 1e400}");
+        assert!(huge.is_string(), "{huge}");
+        assert_eq!(read_config("{\"k\": 1}"), serde_json::json!({"k": 1}));
+    }
 
     #[test]
     fn deep_configs_are_not_echoed() {

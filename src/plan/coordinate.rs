@@ -41,6 +41,7 @@ pub(super) fn plan_cluster(
         waiting: Vec::new(),
         next_decision_at: None,
         prediction: None,
+        in_doubt: None,
         activity_sensitive: false,
     };
     match &rows.paused {

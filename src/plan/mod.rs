@@ -7,6 +7,7 @@
 
 mod coordinate;
 mod diff;
+pub mod doubt;
 pub mod rows;
 pub mod rules;
 pub mod select;
@@ -22,6 +23,11 @@ pub use coordinate::{first_seen, CONTROLLER_SLOT};
 pub use rules::{resize_form, unmanageable, ResizeForm};
 pub use select::{Selection, SelectionError};
 
+/// Client-side deadline of a statement unless `--statement-timeout` says
+/// otherwise; at most half the default lease TTL, so a DDL never starts
+/// unless the lease is ours for longer than its deadline.
+pub const DEFAULT_STATEMENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Version of the JSON documents we print; bumped on incompatible changes.
 pub const FORMAT_VERSION: u32 = 1;
 
@@ -32,6 +38,10 @@ pub struct PlanOptions {
     /// `WAIT UNTIL READY` timeout of a managed cluster's graceful resize;
     /// on timeout Materialize rolls back.
     pub resize_timeout: std::time::Duration,
+    /// A DDL statement's deadline (`--statement-timeout`): how long an
+    /// interrupted run's statement may still be running, for its audit
+    /// rows that did not record one.
+    pub statement_timeout: std::time::Duration,
     /// How often the controller runs (`--interval`; a cron's period): a
     /// prewarm starts one interval early, as the next run may come that late.
     pub interval: std::time::Duration,
@@ -44,6 +54,7 @@ impl Default for PlanOptions {
         PlanOptions {
             selection: Selection::all(),
             resize_timeout: std::time::Duration::from_secs(600),
+            statement_timeout: DEFAULT_STATEMENT_TIMEOUT,
             interval: std::time::Duration::from_secs(60),
             explain: true,
         }
@@ -199,6 +210,10 @@ pub struct ClusterPlan {
     /// demand profile, hydration times, next wake).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub prediction: Option<crate::strategy::predict::Prediction>,
+    /// An interrupted run's statement may still be running on this
+    /// cluster: its actions are held back as pending work until then.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub in_doubt: Option<doubt::InDoubt>,
     /// New statements could change the decision before then (a cluster
     /// warmed for predicted demand nobody came to yet).
     #[serde(skip)]
@@ -223,6 +238,10 @@ pub struct Plan {
     /// The earliest `next_decision_at` of the clusters.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_decision_at: Option<DateTime<Utc>>,
+    /// Interrupted runs' actions whose outcome the catalog now shows
+    /// (`apply` records it).
+    #[serde(skip)]
+    pub settle: Vec<doubt::Settle>,
 }
 
 impl ClusterPlan {
@@ -261,6 +280,7 @@ pub fn plan(snap: &Snapshot, opts: &PlanOptions) -> Plan {
     let in_effect = rows::in_effect(&snap.strategies);
     let by_id = snap.cluster_index();
     let selected = |c: &Cluster| opts.selection.matches(c);
+    let unfinished = doubt::judge(snap, opts.statement_timeout, opts.resize_timeout);
     let mut clusters = Vec::with_capacity(in_effect.len());
     for (id, rows) in &in_effect {
         let cluster = by_id.get(id).map(|&i| &snap.clusters[i]);
@@ -281,7 +301,11 @@ pub fn plan(snap: &Snapshot, opts: &PlanOptions) -> Plan {
         {
             warnings.push(format!("cluster {} ({id}): {}", cluster.name, f.message));
         }
-        clusters.push(coordinate::plan_cluster(snap, opts, cluster, validated));
+        let mut cp = coordinate::plan_cluster(snap, opts, cluster, validated);
+        if let Some(d) = unfinished.in_doubt.get(id) {
+            doubt::hold(&mut cp, d, snap.now);
+        }
+        clusters.push(cp);
     }
     // Catalog order (by id), as the clusters were read.
     clusters.sort_by_key(|cp| by_id.get(&cp.cluster_id).copied());
@@ -292,6 +316,7 @@ pub fn plan(snap: &Snapshot, opts: &PlanOptions) -> Plan {
         next_decision_at: clusters.iter().filter_map(|c| c.next_decision_at).min(),
         clusters,
         warnings,
+        settle: unfinished.settle,
     }
 }
 
@@ -306,6 +331,12 @@ fn environment_warnings(snap: &Snapshot, clusters: &[ClusterPlan]) -> Vec<String
         if let Some(why) = rules::activity_problem(snap) {
             out.push(format!("{why}; idle_suspend does not suspend"));
         }
+    }
+    if let Some(e) = &snap.env.unfinished_error {
+        out.push(format!(
+            "the audit trail's unfinished actions cannot be read ({e}): an interrupted run's \
+             action that may still be running is not shown"
+        ));
     }
     if let Some(e) = &snap.env.auto_scaling_error {
         out.push(format!(

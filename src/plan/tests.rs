@@ -53,6 +53,7 @@ fn snap(clusters: Vec<Cluster>, strategies: Vec<StrategyRow>) -> Snapshot {
         session_cluster: Some("quickstart".into()),
         env: Default::default(),
         demand: None,
+        unfinished: Vec::new(),
     }
 }
 
@@ -1248,4 +1249,156 @@ fn environment_problems_are_warned_where_they_matter() {
     let w = plan(&s, &opts).warnings;
     assert_eq!(w.len(), 1, "{w:?}");
     assert!(w[0].contains("auto-scaling relation") && w[0].contains("no such relation"));
+}
+
+/// An audit row an interrupted run left open, written `ago` seconds before
+/// the snapshot with a recorded deadline.
+fn unfinished(
+    cluster: &str,
+    kind: &str,
+    replica: &str,
+    ago: i64,
+    deadline_s: Option<f64>,
+) -> crate::model::Unresolved {
+    crate::model::Unresolved {
+        action_id: format!("run-1/{cluster}/{replica}"),
+        cluster_id: ClusterId(cluster.into()),
+        kind: kind.into(),
+        replica: replica.into(),
+        size: Some("50cc".into()),
+        replication_factor: None,
+        deadline_s,
+        created_at: Some(now() - Duration::seconds(ago)),
+    }
+}
+
+fn one_resize_snapshot(rows: Vec<crate::model::Unresolved>) -> Snapshot {
+    let mut s = snap(
+        vec![cluster("u2", "c", vec![replica(1, "r_25cc", "25cc", true)])],
+        vec![row("u2", "target_size", json!({"target_size": "50cc"}))],
+    );
+    s.unfinished = rows;
+    s
+}
+
+#[test]
+fn an_action_that_may_still_run_holds_its_cluster_in_every_plan() {
+    // Written 10 s ago with a 30 s deadline: it may run 21 s more.
+    let s = one_resize_snapshot(vec![unfinished(
+        "u2",
+        "create_replica",
+        "r_50cc",
+        10,
+        Some(30.0),
+    )]);
+    let p = plan(&s, &PlanOptions::default());
+    let cp = only(&p);
+    assert!(cp.actions.is_empty(), "{cp:#?}");
+    assert_eq!(cp.state(), PlanState::Waiting);
+    let held: Vec<(&str, Option<u64>)> = cp
+        .waiting
+        .iter()
+        .map(|d| (d.action.as_str(), d.in_seconds))
+        .collect();
+    assert_eq!(held, [("create r_50cc", Some(21))]);
+    assert!(
+        cp.waiting[0].reason.contains("may still be running"),
+        "{cp:#?}"
+    );
+    assert_eq!(cp.new_state, None, "the state assumed the actions ran");
+    let until = now() + Duration::seconds(21);
+    assert_eq!(cp.in_doubt.as_ref().map(|d| d.until), Some(until));
+    assert_eq!(
+        cp.next_decision_at,
+        Some(until),
+        "run again when it is over"
+    );
+    assert_eq!(p.next_decision_at, Some(until));
+    assert!(p.settle.is_empty(), "not settled while it may run");
+}
+
+#[test]
+fn unfinished_actions_are_settled_from_what_the_catalog_shows() {
+    let mut there = unfinished("u2", "create_replica", "r_25cc", 5, Some(30.0));
+    there.size = Some("25cc".into());
+    let s = one_resize_snapshot(vec![
+        // The replica is there (of that size): it ran, whatever its age.
+        there,
+        // Not there and past its deadline: it did not run.
+        unfinished("u2", "create_replica", "r_50cc", 40, Some(30.0)),
+        // A drop of a replica that is gone: it ran.
+        unfinished("u2", "drop_replica", "gone", 5, Some(30.0)),
+        // A cluster that is gone: a drop ran, a create did not.
+        unfinished("u9", "drop_replica", "r1", 5, Some(30.0)),
+        unfinished("u9", "create_replica", "r1", 40, Some(30.0)),
+    ]);
+    let p = plan(&s, &PlanOptions::default());
+    let settled: Vec<(&str, bool)> = p
+        .settle
+        .iter()
+        .map(|x| (x.action_id.as_str(), x.executed))
+        .collect();
+    assert_eq!(
+        settled,
+        [
+            ("run-1/u2/r_25cc", true),
+            ("run-1/u2/r_50cc", false),
+            ("run-1/u2/gone", true),
+            ("run-1/u9/r1", true),
+            ("run-1/u9/r1", false),
+        ]
+    );
+    let cp = only(&p);
+    assert_eq!(cp.in_doubt, None);
+    assert_eq!(cp.actions.len(), 1, "planned as usual: {cp:#?}");
+}
+
+#[test]
+fn a_recorded_deadline_is_believed_within_bounds() {
+    let held = |rows| {
+        let p = plan(&one_resize_snapshot(rows), &PlanOptions::default());
+        only(&p)
+            .in_doubt
+            .as_ref()
+            .map(|d| (d.until - now()).num_seconds())
+    };
+    let row = |ago, deadline| unfinished("u2", "create_replica", "r_50cc", ago, deadline);
+    // Without a deadline (an older release's row), this run's statement
+    // timeout stands in: 30 s + 1 s margin − 10 s.
+    assert_eq!(held(vec![row(10, None)]), Some(21));
+    // A managed resize's row without one: the resize timeout and a minute.
+    let mut resize = row(10, None);
+    resize.kind = "set_size".into();
+    assert_eq!(held(vec![resize]), Some(600 + 60 + 1 - 10));
+    // An absurd deadline is cut to a day; a negative or non-finite one is
+    // not believed (the statement timeout stands in).
+    assert_eq!(held(vec![row(10, Some(1e12))]), Some(24 * 3600 + 1 - 10));
+    assert_eq!(held(vec![row(10, Some(-5.0))]), Some(21));
+    assert_eq!(held(vec![row(10, Some(f64::NAN))]), Some(21));
+    // A start more than a minute in the future (the database's clock wrote
+    // it) is not believed: settled, not held.
+    assert_eq!(held(vec![row(-120, Some(30.0))]), None);
+    // Exactly at its end (deadline + margin): over.
+    assert_eq!(held(vec![row(31, Some(30.0))]), None);
+    assert_eq!(held(vec![row(30, Some(30.0))]), Some(1));
+    // Two rows on one cluster: held until the later one is over.
+    assert_eq!(
+        held(vec![row(10, Some(30.0)), row(5, Some(60.0))]),
+        Some(56)
+    );
+}
+
+#[test]
+fn an_unreadable_audit_trail_is_a_warning_of_the_plan() {
+    let mut s = one_resize_snapshot(Vec::new());
+    s.env.unfinished_error = Some("permission denied for table mz_cluster_strategy_actions".into());
+    let p = plan(&s, &PlanOptions::default());
+    assert!(
+        p.warnings
+            .iter()
+            .any(|w| w.contains("unfinished actions cannot be read")
+                && w.contains("permission denied")),
+        "{:?}",
+        p.warnings
+    );
 }

@@ -82,6 +82,9 @@ impl View for Removed {
     }
 }
 
+/// Characters of a config `strategy ls` shows in its table.
+const CONFIG_WIDTH: usize = 120;
+
 impl View for Listing {
     fn text(&self, style: &TextStyle) -> String {
         if self.strategies.is_empty() {
@@ -111,7 +114,8 @@ impl View for Listing {
                 vec![
                     cluster,
                     ty,
-                    Cell::new(l.config.to_string()),
+                    // A long config would widen every row: `-o json` has it whole.
+                    Cell::new(crate::model::clip(&l.config.to_string(), CONFIG_WIDTH)),
                     Cell::new(updated),
                 ]
             })

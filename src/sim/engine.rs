@@ -405,6 +405,7 @@ fn build_slots(sc: &Scenario) -> Vec<Slot> {
             session_cluster: None,
             env: environment(sc),
             demand: None,
+            unfinished: Vec::new(),
         };
         slots.push(Slot {
             sim,
@@ -749,6 +750,7 @@ async fn apply_tick(
         clusters,
         warnings: Vec::new(),
         next_decision_at: None,
+        settle: Vec::new(),
     };
     // Replica sets before the DDL, to recognise resizes.
     let before: BTreeMap<ClusterId, Vec<(String, String)>> = plan

@@ -771,8 +771,8 @@ fn resolve(
         clients.served_within_ms = ms;
     }
     let history_ms = o.history_ms.or(raw.history.map(|d| d.0)).unwrap_or(0);
-    if !(0..=120 * DAY).contains(&history_ms) {
-        return err("key 'history': at most 120 days".into());
+    if let Err(e) = check_history(history_ms) {
+        return err(format!("key 'history': {e}"));
     }
     let holidays = holidays_of(&raw.holidays, start)?;
     let seed = seed_override.or(raw.seed).unwrap_or(1);
@@ -902,6 +902,16 @@ fn clients_of(c: &RawClients) -> Result<Clients, ScenarioError> {
         attempts,
         served_within_ms: c.served_within.map(|d| d.0).unwrap_or(10 * SECOND),
     })
+}
+
+/// The statement history before the start a scenario may ask for (the
+/// `history` key, `simulate --history`): up to 120 days.
+pub fn check_history(ms: i64) -> Result<(), String> {
+    if (0..=120 * DAY).contains(&ms) {
+        Ok(())
+    } else {
+        Err("at most 120 days".into())
+    }
 }
 
 /// Holiday dates → days since the start's date.

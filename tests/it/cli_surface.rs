@@ -619,8 +619,9 @@ fn wipe_state_names_a_cluster_that_exists_or_the_id_of_one_dropped() {
 
 #[test]
 fn a_negative_value_is_named_as_a_bad_value_not_an_unknown_flag() {
-    let cases: [&[&str]; 5] = [
+    let cases: [&[&str]; 6] = [
         &["dry-run", "--statement-timeout", "-1s"],
+        &["dry-run", "--max-retries", "-1"],
         &["history", "--until", "-1h"],
         &["history", "--limit", "-1"],
         &[

@@ -916,6 +916,35 @@ fn a_run_killed_while_its_ddl_runs_on_the_server_is_settled_once() {
     let mut child = spawn(&emu, &["apply"]);
     pid.store(child.id(), std::sync::atomic::Ordering::SeqCst);
     assert!(child.wait().expect("wait").code().is_none(), "killed");
+    // Every plan shows the cluster held, not the CREATE as planned, and a
+    // read-only command settles nothing.
+    let dry = clusterctl(&emu, &["dry-run", "--output", "json"])
+        .ok()
+        .json();
+    let cp = &dry["result"]["plan"]["clusters"][0];
+    assert_eq!(cp["status"], "waiting", "{dry:#}");
+    assert_eq!(cp["actions"], serde_json::json!([]), "{dry:#}");
+    assert_eq!(cp["waiting"][0]["action"], "create r_25cc", "{dry:#}");
+    assert!(
+        cp["in_doubt"]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("may still be running")),
+        "{dry:#}"
+    );
+    let status = clusterctl(&emu, &["status", "--output", "json"])
+        .ok()
+        .json();
+    assert_eq!(
+        status["result"]["clusters"][0]["condition"], "InDoubt",
+        "{status:#}"
+    );
+    let open =
+        || emu.query_one("SELECT count(*) FROM mz_cluster_strategy_actions WHERE executed IS NULL");
+    assert_eq!(
+        open().as_deref(),
+        Some("1"),
+        "dry-run and status write nothing"
+    );
     // The next run starts at once (the dead holder is taken over).
     emu.reset_stats();
     let run = clusterctl(&emu, &["apply"]).ok();

@@ -1,0 +1,178 @@
+//! Actions an interrupted run left without an outcome (`apply` killed
+//! between sending a statement and recording what it did): what the
+//! catalog shows of each, and the clusters on which such a statement may
+//! still be running on the server. The one rule behind `apply`'s settling
+//! and the "in doubt" every plan shows (`dry-run`, `status`, `describe`).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::{Action, ActionKind};
+use crate::model::{ClusterId, Snapshot, Unresolved};
+
+/// Added to a deadline before an action is believed over.
+const IN_DOUBT_MARGIN: Duration = Duration::from_secs(1);
+/// A recorded deadline beyond this, and beyond this run's own longest
+/// (a managed resize's `--resize-timeout`), is not believed.
+const MAX_RECORDED_DEADLINE: Duration = Duration::from_secs(24 * 3600);
+
+/// How long a DDL statement of `kind` may run before it is given up: the
+/// statement timeout, or for a managed resize (`WAIT UNTIL READY`) its
+/// timeout and a minute, whichever is longer.
+pub fn ddl_deadline(
+    kind: ActionKind,
+    statement_timeout: Duration,
+    resize_timeout: Duration,
+) -> Duration {
+    match kind {
+        ActionKind::SetSize => statement_timeout.max(resize_timeout + Duration::from_secs(60)),
+        _ => statement_timeout,
+    }
+}
+
+/// An unfinished action whose effect the catalog shows (or not): `apply`
+/// records it as the outcome.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settle {
+    pub action_id: String,
+    pub executed: bool,
+}
+
+/// A cluster an interrupted run's statement may still be running on: left
+/// alone until `until`, when the next run settles it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InDoubt {
+    pub reason: String,
+    pub until: DateTime<Utc>,
+}
+
+/// What the unfinished audit rows of a snapshot come to.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Unfinished {
+    pub settle: Vec<Settle>,
+    pub in_doubt: BTreeMap<ClusterId, InDoubt>,
+}
+
+/// Judges every unfinished row of `snap`: an action whose effect is visible
+/// is settled as executed; one whose effect is not visible is settled as
+/// not executed once its statement cannot be running any more (its
+/// deadline, recorded with it, has passed), and until then holds its
+/// cluster. Rows of an older release carry no deadline: this run's own
+/// (`statement_timeout`, `resize_timeout`) stands in.
+pub fn judge(snap: &Snapshot, statement_timeout: Duration, resize_timeout: Duration) -> Unfinished {
+    let mut out = Unfinished::default();
+    let believed = MAX_RECORDED_DEADLINE.max(ddl_deadline(
+        ActionKind::SetSize,
+        statement_timeout,
+        resize_timeout,
+    ));
+    for row in &snap.unfinished {
+        let executed = took_effect(snap, row);
+        if !executed {
+            // A row is data: a deadline longer than any statement of ours,
+            // or a start in the future (the database's clock wrote it), is
+            // not believed.
+            let deadline = row
+                .deadline_s
+                .filter(|s| s.is_finite() && *s >= 0.0)
+                .map(|s| Duration::from_secs_f64(s.min(believed.as_secs_f64())))
+                .unwrap_or_else(|| {
+                    ddl_deadline(kind_of(&row.kind), statement_timeout, resize_timeout)
+                });
+            let held = chrono::Duration::from_std(deadline + IN_DOUBT_MARGIN)
+                .unwrap_or(chrono::Duration::zero());
+            let may_run_until = row
+                .created_at
+                .filter(|t| *t <= snap.now + chrono::Duration::minutes(1))
+                .and_then(|t| t.checked_add_signed(held))
+                .filter(|t| *t > snap.now);
+            if let Some(until) = may_run_until {
+                let entry = out
+                    .in_doubt
+                    .entry(row.cluster_id.clone())
+                    .or_insert(InDoubt {
+                        reason: String::new(),
+                        until,
+                    });
+                entry.until = entry.until.max(until);
+                entry.reason = format!(
+                    "an interrupted run's action on this cluster may still be running on the server \
+                     (its deadline ends {}); left alone this run, the next run settles it",
+                    entry.until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                );
+                continue;
+            }
+        }
+        out.settle.push(Settle {
+            action_id: row.action_id.clone(),
+            executed,
+        });
+    }
+    out
+}
+
+/// Whether the catalog shows what the row's statement would have done.
+fn took_effect(snap: &Snapshot, row: &Unresolved) -> bool {
+    let cluster = snap.cluster(&row.cluster_id);
+    match row.kind.as_str() {
+        "create_replica" => cluster
+            .and_then(|c| c.replica(&row.replica))
+            .is_some_and(|r| {
+                row.size
+                    .as_deref()
+                    .is_none_or(|s| r.size.as_ref().is_none_or(|have| have.0 == s))
+            }),
+        "drop_replica" => cluster.is_none_or(|c| c.replica(&row.replica).is_none()),
+        "set_size" => cluster.is_some_and(|c| {
+            row.size.is_some() && c.size.as_ref().map(|s| s.0.as_str()) == row.size.as_deref()
+        }),
+        "set_replication_factor" => cluster.is_some_and(|c| {
+            row.replication_factor.is_some() && c.replication_factor == row.replication_factor
+        }),
+        _ => false,
+    }
+}
+
+/// The action kind an audit row names (`decision_ctx->>'kind'`).
+pub fn kind_of(kind: &str) -> ActionKind {
+    match kind {
+        "drop_replica" => ActionKind::DropReplica,
+        "set_size" => ActionKind::SetSize,
+        "set_replication_factor" => ActionKind::SetReplicationFactor,
+        _ => ActionKind::CreateReplica,
+    }
+}
+
+/// Holds a planned cluster's actions back: each becomes pending work with
+/// the reason, and the cluster's new state is not written (it assumed the
+/// actions ran).
+pub(super) fn hold(cp: &mut super::ClusterPlan, doubt: &InDoubt, now: DateTime<Utc>) {
+    let in_seconds = (doubt.until - now).num_seconds().max(0) as u64;
+    for action in std::mem::take(&mut cp.actions) {
+        cp.waiting.push(crate::strategy::Deferred {
+            strategy: None,
+            action: label(&action),
+            reason: doubt.reason.clone(),
+            in_seconds: Some(in_seconds),
+        });
+    }
+    cp.new_state = None;
+    cp.next_decision_at = Some(
+        cp.next_decision_at
+            .map_or(doubt.until, |t| t.min(doubt.until)),
+    );
+    cp.in_doubt = Some(doubt.clone());
+}
+
+/// `create r_50cc`, `drop r1`, `resize 100cc`, `set replication factor 0`.
+fn label(a: &Action) -> String {
+    let what = match a.kind {
+        ActionKind::CreateReplica | ActionKind::DropReplica => a.replica.clone(),
+        ActionKind::SetSize => a.size.as_ref().map(|s| s.0.clone()).unwrap_or_default(),
+        ActionKind::SetReplicationFactor => a.replication_factor.unwrap_or_default().to_string(),
+    };
+    format!("{} {what}", a.kind.verb())
+}
