@@ -313,3 +313,30 @@ fn a_state_row_without_updated_at_is_the_oldest_and_goes() {
         emu.query_one("SELECT count(*) FROM mz_cluster_strategy_state WHERE updated_at IS NULL");
     assert_eq!(nulls.as_deref(), Some("0"));
 }
+
+#[test]
+fn rows_of_a_dropped_cluster_named_by_id_are_warned_about() {
+    let emu = Emulator::start();
+    emu.create_cluster("gone");
+    init_tables(&emu);
+    strategy(&emu, "gone", "target_size", json!({"target_size": "25cc"}));
+    let gone = emu.cluster_id("gone");
+    emu.sql(&format!(
+        "DELETE FROM mz_catalog.mz_cluster_replicas WHERE cluster_id = '{gone}'; \
+         DELETE FROM mz_catalog.mz_clusters WHERE id = '{gone}'"
+    ));
+    for args in [
+        &["dry-run", "--cluster", &gone][..],
+        &["dry-run"][..],
+        &["apply", "--cluster", &gone][..],
+    ] {
+        let run = clusterctl(&emu, args).ok();
+        assert!(
+            run.stderr.contains(&format!(
+                "strategy rows for cluster id {gone}, which does not exist"
+            )),
+            "{args:?}: {}",
+            run.all()
+        );
+    }
+}
