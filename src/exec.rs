@@ -33,6 +33,20 @@ pub struct AuditRow {
     pub created_at: DateTime<Utc>,
 }
 
+/// How a DDL statement ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ddl {
+    /// It took effect.
+    Done,
+    /// The server refused it (its message): it did not take effect.
+    Refused(String),
+    /// No answer came (the connection was cut or the statement timed out
+    /// after it was sent, and the retries ran out): it may have taken
+    /// effect. Its audit row stays open; the next run settles it from the
+    /// catalog (`plan::doubt`).
+    Unknown(String),
+}
+
 /// How an attempted action ended, for its audit row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
@@ -71,11 +85,12 @@ pub trait Backend {
     /// The backend's clock (the database's, or the simulator's).
     fn now(&self) -> DateTime<Utc>;
     async fn snapshot(&mut self) -> Result<Snapshot, Self::Error>;
-    /// Runs one DDL statement: `Ok(Ok)` it took effect, `Ok(Err)` it
-    /// failed with the server's message, `Err` the run must stop with its
-    /// outcome unknown (the lease ran out while it ran): the next run
-    /// settles it from the catalog.
-    async fn execute_ddl(&mut self, action: &Action) -> Result<Result<(), String>, Self::Error>;
+    /// Runs one DDL statement, whose intent is `intent` (a retry records
+    /// on it how long the statement may still run); `Err` the run must stop
+    /// with the outcome unknown (the lease ran out while it ran): the next
+    /// run settles it from the catalog.
+    async fn execute_ddl(&mut self, action: &Action, intent: &AuditRow)
+        -> Result<Ddl, Self::Error>;
     /// Records an action about to be attempted.
     async fn audit(&mut self, row: &AuditRow) -> Result<(), Self::Error>;
     /// Records how an attempted action ended.
@@ -142,6 +157,12 @@ pub enum ActionStatus {
     Skipped {
         reason: String,
     },
+    /// Sent, and whether it took effect is not known (no answer came, or
+    /// the lease was lost while it ran): the next run settles it from the
+    /// catalog.
+    Unknown {
+        error: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -168,6 +189,14 @@ impl ApplyReport {
         self.results
             .iter()
             .filter(|r| matches!(r.status, ActionStatus::Failed { .. }))
+            .count()
+    }
+
+    /// Actions sent whose outcome is not known (the next run settles them).
+    pub fn unknown(&self) -> usize {
+        self.results
+            .iter()
+            .filter(|r| matches!(r.status, ActionStatus::Unknown { .. }))
             .count()
     }
 
@@ -299,8 +328,7 @@ impl<B: Backend> Run<'_, B> {
                 continue;
             }
             let guard = (i == 0).then_some((&cp.cluster_id, cp.observed.as_slice()));
-            tell(opts, Progress::Started(action));
-            let Some(status) = self.action(cp, action, guard).await? else {
+            let Some(status) = self.action(cp, action, guard, opts).await? else {
                 // Reported with the skipped actions; logged for pipelines.
                 tracing::info!(cluster = %cp.cluster, "replicas changed since the snapshot; skipping this round");
                 self.report.changed_clusters.push(cp.cluster.clone());
@@ -308,11 +336,20 @@ impl<B: Backend> Run<'_, B> {
                 return Ok(false);
             };
             self.budget -= 1;
-            if let ActionStatus::Failed { error } = &status {
-                stop = Some(format!(
-                    "an earlier action on {} failed: {error}",
-                    cp.cluster
-                ));
+            match &status {
+                ActionStatus::Failed { error } => {
+                    stop = Some(format!(
+                        "an earlier action on {} failed: {error}",
+                        cp.cluster
+                    ));
+                }
+                ActionStatus::Unknown { .. } => {
+                    stop = Some(format!(
+                        "an earlier action on {} has an unknown outcome; the next run settles it",
+                        cp.cluster
+                    ));
+                }
+                _ => {}
             }
             let result = ActionResult {
                 action_id: action_id(self.run_id, cp, action),
@@ -332,6 +369,7 @@ impl<B: Backend> Run<'_, B> {
         cp: &ClusterPlan,
         action: &Action,
         guard: Option<Guard<'_>>,
+        opts: &ApplyOptions,
     ) -> Result<Option<ActionStatus>, B::Error> {
         if let Err(e) = self.backend.lease_allows(Some(action)).await {
             self.flush().await;
@@ -359,18 +397,53 @@ impl<B: Backend> Run<'_, B> {
             return Ok(None);
         }
         tracing::info!(cluster = %cp.cluster, strategy = %action.strategy, sql = %action.sql, "executing");
-        let result = self.backend.execute_ddl(action).await?;
-        self.pending = Some(Outcome {
-            action_id: row.action_id.clone(),
-            executed: result.is_ok(),
-            error: result.as_ref().err().cloned(),
-        });
+        tell(opts, Progress::Started(action));
+        let result = match self.backend.execute_ddl(action, &row).await {
+            Ok(r) => r,
+            Err(e) => {
+                // The statement was sent: end its line before the run stops.
+                let unknown = ActionResult {
+                    action_id: row.action_id.clone(),
+                    action: action.clone(),
+                    status: ActionStatus::Unknown {
+                        error: "the run stopped while it ran (see the error); the next run \
+                                settles it from the catalog"
+                            .into(),
+                    },
+                };
+                tell(opts, Progress::Finished(&unknown));
+                return Err(e);
+            }
+        };
+        // An unknown outcome leaves the audit row open for the next run.
+        self.pending = match &result {
+            Ddl::Done => Some(Outcome {
+                action_id: row.action_id.clone(),
+                executed: true,
+                error: None,
+            }),
+            Ddl::Refused(error) => Some(Outcome {
+                action_id: row.action_id.clone(),
+                executed: false,
+                error: Some(error.clone()),
+            }),
+            Ddl::Unknown(_) => None,
+        };
         Ok(Some(match result {
-            Ok(()) => ActionStatus::Executed,
-            Err(error) => {
+            Ddl::Done => ActionStatus::Executed,
+            Ddl::Refused(error) => {
                 // Reported with the action's result; logged for pipelines.
                 tracing::info!(cluster = %cp.cluster, sql = %action.sql, %error, "action failed");
                 ActionStatus::Failed { error }
+            }
+            Ddl::Unknown(error) => {
+                tracing::warn!(cluster = %cp.cluster, sql = %action.sql, %error, "action outcome unknown");
+                ActionStatus::Unknown {
+                    error: format!(
+                        "{error}; whether it took effect is not known: the next run settles it \
+                         from the catalog"
+                    ),
+                }
             }
         }))
     }

@@ -322,7 +322,9 @@ fn outcome_of(result: &Result<Leased<Applied>, CommandError>) -> RunOutcome {
     match result {
         Err(_) => RunOutcome::Error,
         Ok(Leased::Busy { .. }) => RunOutcome::LeaseBusy,
-        Ok(Leased::Ran(a)) if a.plan.invalid_count() > 0 || a.report.failed() > 0 => {
+        Ok(Leased::Ran(a))
+            if a.plan.invalid_count() > 0 || a.report.failed() + a.report.unknown() > 0 =>
+        {
             RunOutcome::Problems
         }
         Ok(Leased::Ran(_)) => RunOutcome::Success,
@@ -353,6 +355,7 @@ fn log_run(result: &Result<Leased<Applied>, CommandError>, elapsed: Duration, ne
             actions = a.report.results.len(),
             executed = a.report.executed(),
             failed = a.report.failed(),
+            unknown = a.report.unknown(),
             duration_ms = elapsed.as_millis() as u64,
             next_in_ms,
             "run finished"

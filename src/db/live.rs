@@ -18,7 +18,7 @@ use super::catalog::{self, SnapshotError, SnapshotOptions};
 use super::lease::{self, Heartbeat, Holder};
 use super::store::Store;
 use super::{Client, Db, DbError};
-use crate::exec::{AuditRow, Backend, Bookkeeping, Outcome};
+use crate::exec::{AuditRow, Backend, Bookkeeping, Ddl, Outcome};
 use crate::model::{ClusterId, Size, Snapshot};
 use crate::plan::{Action, ActionKind};
 
@@ -491,11 +491,32 @@ impl Backend for LiveBackend<'_> {
         Ok(snap)
     }
 
-    async fn execute_ddl(&mut self, action: &Action) -> Result<Result<(), String>, LiveError> {
+    async fn execute_ddl(&mut self, action: &Action, intent: &AuditRow) -> Result<Ddl, LiveError> {
         let deadline = self.ddl_deadline(action.kind);
         let need = self.lease_need(deadline);
+        let store = self.store;
+        // How long after its intent the statement of attempt N may still
+        // run: the intent's age when attempt N starts, plus its deadline.
+        let age_at_start = (self.now() - intent.created_at)
+            .to_std()
+            .unwrap_or_default();
+        let started = Instant::now();
+        let intent = self.with_deadline(intent);
+        let sent = std::cell::Cell::new(false);
         let result = self
             .attempts("running DDL", deadline, need, async |c, attempt| {
+                if attempt > 1 {
+                    // The earlier attempt may still be running on the server
+                    // (a cut connection cannot be cancelled): a later run
+                    // must hold the cluster until this one is over too.
+                    let mut ctx = intent.decision_ctx.clone();
+                    if let Some(o) = ctx.as_object_mut() {
+                        let until = age_at_start + started.elapsed() + deadline;
+                        o.insert("deadline_s".into(), until.as_secs_f64().into());
+                    }
+                    store.extend_intent(c, &intent.action_id, &ctx).await?;
+                }
+                sent.set(true);
                 // Simple-query protocol: one statement, autocommit.
                 match c.batch_execute(&action.sql).await {
                     Ok(()) => Ok(()),
@@ -507,12 +528,20 @@ impl Backend for LiveBackend<'_> {
                 }
             })
             .await;
-        match result {
-            Ok(()) => Ok(Ok(())),
-            Err(e @ DbError::LeaseLost(_)) => Err(LiveError::Db(e)),
-            Err(DbError::Query { reason, .. }) => Ok(Err(reason)),
-            Err(other) => Ok(Err(other.to_string())),
-        }
+        Ok(match result {
+            Ok(()) => Ddl::Done,
+            Err(e @ DbError::LeaseLost(_)) => return Err(LiveError::Db(e)),
+            // The server answered: DDL is atomic, nothing took effect.
+            Err(DbError::Query {
+                reason,
+                transient: false,
+                ..
+            }) => Ddl::Refused(reason),
+            // No answer to a statement that was sent: it may have run.
+            Err(other) if sent.get() => Ddl::Unknown(other.to_string()),
+            // Never sent (no connection could be made).
+            Err(other) => Ddl::Refused(other.to_string()),
+        })
     }
 
     async fn audit(&mut self, row: &AuditRow) -> Result<(), LiveError> {

@@ -328,6 +328,29 @@ impl Store {
         Ok(())
     }
 
+    /// Rewrites an open intent's decision context: a retried DDL records
+    /// how long after the intent its statement may still be running
+    /// (`deadline_s`), so a later run holds the cluster that long.
+    pub async fn extend_intent(
+        &self,
+        c: &Client,
+        action_id: &str,
+        decision_ctx: &serde_json::Value,
+    ) -> Result<(), DbError> {
+        let sql = format!(
+            "UPDATE {} SET decision_ctx = $2::text::jsonb WHERE action_id = $1 AND executed IS NULL",
+            self.table(ACTIONS)
+        );
+        let ctx = decision_ctx.to_string();
+        let action_id = action_id.to_string();
+        let params: Vec<(&(dyn ToSql + Sync), Type)> =
+            vec![(&action_id, Type::TEXT), (&ctx, Type::TEXT)];
+        execute_typed(c, &sql, params)
+            .await
+            .map_err(|e| DbError::query("recording the retry on the audit row", &e))?;
+        Ok(())
+    }
+
     /// Audit rows whose outcome was never recorded (the run was killed
     /// mid-action): read with the snapshot, parsed by
     /// [`Store::parse_unfinished`].

@@ -336,6 +336,7 @@ impl Metrics {
                 ActionStatus::Executed => "executed",
                 ActionStatus::Failed { .. } => "failed",
                 ActionStatus::Skipped { .. } => "skipped",
+                ActionStatus::Unknown { .. } => "unknown",
             };
             let kind = r.action.kind.name().to_string();
             self.actions

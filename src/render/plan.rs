@@ -252,6 +252,14 @@ pub fn progress_line(
                 ActionStatus::Skipped { reason } => {
                     format!("{}: skipped: {reason}", subject(&r.action))
                 }
+                ActionStatus::Unknown { error } => paint(
+                    &format!(
+                        "{}: {noun} outcome UNKNOWN after {secs}: {error}",
+                        subject(&r.action)
+                    ),
+                    Some(anstyle::AnsiColor::Yellow),
+                    color,
+                ),
             }
         }
         (None, None) => String::new(),
@@ -270,8 +278,18 @@ pub fn apply_summary(plan: &Plan, report: &ApplyReport) -> String {
             report.executed(),
             plural(total)
         );
-        if failed > 0 {
-            let _ = write!(s, " ({failed} failed)");
+        let unknown = report.unknown();
+        match (failed, unknown) {
+            (0, 0) => {}
+            (f, 0) => {
+                let _ = write!(s, " ({f} failed)");
+            }
+            (0, u) => {
+                let _ = write!(s, " ({u} with an unknown outcome)");
+            }
+            (f, u) => {
+                let _ = write!(s, " ({f} failed, {u} with an unknown outcome)");
+            }
         }
         s.push('.');
         s
@@ -302,13 +320,14 @@ pub fn apply_text(plan: &Plan, report: &ApplyReport, style: &TextStyle) -> Strin
                 ActionStatus::Executed => "executed",
                 ActionStatus::Failed { .. } => "FAILED  ",
                 ActionStatus::Skipped { .. } => "skipped ",
+                ActionStatus::Unknown { .. } => "UNKNOWN ",
             };
             let _ = writeln!(s, "  {mark} {}", r.action.sql);
             for reason in &r.action.reasons {
                 let _ = writeln!(s, "           why: {}: {reason}", r.action.strategy);
             }
             match &r.status {
-                ActionStatus::Failed { error } => {
+                ActionStatus::Failed { error } | ActionStatus::Unknown { error } => {
                     let _ = writeln!(s, "           error: {error}");
                 }
                 ActionStatus::Skipped { reason } => {
@@ -399,6 +418,6 @@ impl View for Applied {
     }
 
     fn completion(&self) -> Completion {
-        completion(&self.plan, self.report.failed())
+        completion(&self.plan, self.report.failed() + self.report.unknown())
     }
 }

@@ -181,6 +181,7 @@ impl Sim {
                 ActionStatus::Executed => "executed".to_string(),
                 ActionStatus::Failed { error } => format!("failed: {error}"),
                 ActionStatus::Skipped { reason } => format!("skipped: {reason}"),
+                ActionStatus::Unknown { error } => format!("unknown: {error}"),
             };
             actions[c].push(format::action_text(
                 r.action.kind.verb(),

@@ -176,8 +176,12 @@ impl Backend for SimBackend<'_> {
     async fn execute_ddl(
         &mut self,
         action: &crate::plan::Action,
-    ) -> Result<Result<(), String>, SimError> {
-        Ok(self.submit(action))
+        _intent: &AuditRow,
+    ) -> Result<crate::exec::Ddl, SimError> {
+        Ok(match self.submit(action) {
+            Ok(()) => crate::exec::Ddl::Done,
+            Err(e) => crate::exec::Ddl::Refused(e),
+        })
     }
 
     async fn audit(&mut self, _row: &AuditRow) -> Result<(), SimError> {

@@ -222,6 +222,85 @@ fn one_create_setup() -> Emulator {
     emu
 }
 
+/// The audit rows of `c` still open: `(executed IS NULL, deadline_s)`.
+fn open_rows(emu: &Emulator) -> Vec<Option<String>> {
+    emu.query_strings(
+        "SELECT decision_ctx->>'deadline_s' FROM mz_cluster_strategy_actions \
+         WHERE executed IS NULL AND error_message IS NULL",
+    )
+    .into_iter()
+    .map(|r| r[0].clone())
+    .collect()
+}
+
+#[test]
+fn a_ddl_whose_answer_never_came_is_left_for_the_catalog_to_settle() {
+    // The CREATE runs on the server, its answer is lost, and every retry's
+    // connection is cut before it: the client cannot know the outcome.
+    let emu = one_create_setup();
+    emu.cut_after_statement("CREATE CLUSTER REPLICA", 1);
+    for nth in 2..=3 {
+        emu.cut_before_statement("CREATE CLUSTER REPLICA", nth);
+    }
+    let run = clusterctl(&emu, &["apply", "--max-retries", "2"]).code(3);
+    assert!(run.stdout.contains("outcome UNKNOWN"), "{}", run.all());
+    assert!(
+        run.stdout.contains("1 with an unknown outcome"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(emu.replicas("c"), pairs(&[("r_25cc", "25cc")]));
+    // Not recorded as failed: the row stays open, and says how long after
+    // it the last retry's statement could still run.
+    let open = open_rows(&emu);
+    assert_eq!(open.len(), 1, "{open:?} {:?}", audit(&emu, "c"));
+    let deadline: f64 = open[0]
+        .as_deref()
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(0.0);
+    assert!(deadline > 30.0, "the retries' time is added: {deadline}");
+    // The next run finds the replica and settles the row as executed.
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(run.stdout.contains("No changes"), "{}", run.all());
+    let trail = audit(&emu, "c");
+    assert_eq!(trail.len(), 1, "{trail:?}");
+    assert!(trail[0].1, "{trail:?}");
+    assert!(
+        trail[0]
+            .2
+            .as_deref()
+            .unwrap_or_default()
+            .contains("found it applied"),
+        "{trail:?}"
+    );
+
+    // Never reached the server, and no answer: the same; once the deadline
+    // (1 s and the retries' time) is over, the next run settles it as not
+    // applied and creates the replica.
+    let emu = one_create_setup();
+    for nth in 1..=2 {
+        emu.cut_before_statement("CREATE CLUSTER REPLICA", nth);
+    }
+    let args = ["apply", "--max-retries", "1", "--statement-timeout", "1s"];
+    clusterctl(&emu, &args).code(3);
+    assert!(emu.replicas("c").is_empty());
+    assert_eq!(open_rows(&emu).len(), 1);
+    let status = clusterctl(&emu, &["status", "--output", "json"])
+        .ok()
+        .json();
+    assert_eq!(
+        status["result"]["clusters"][0]["condition"], "InDoubt",
+        "{status:#}"
+    );
+    std::thread::sleep(Duration::from_secs(4));
+    clusterctl(&emu, &args).ok();
+    assert_eq!(emu.replicas("c"), pairs(&[("r_25cc", "25cc")]));
+    let trail = audit(&emu, "c");
+    assert_eq!(trail.len(), 2, "{trail:?}");
+    assert!(!trail[0].1, "settled as not applied: {trail:?}");
+    assert!(trail[1].1, "{trail:?}");
+}
+
 #[test]
 fn transient_failures_are_retried_and_never_repeat_work() {
     // Connection dropped before the DDL reached the server.
