@@ -526,6 +526,10 @@ pub struct Environment {
     /// Why that relation could not be read (which clusters it drives is
     /// then unknown).
     pub auto_scaling_error: Option<String>,
+    /// The latest statement dated after the database's clock, when the
+    /// statement log has one (taken as beginning now).
+    #[serde(default)]
+    pub activity_future: Option<DateTime<Utc>>,
     /// Why the audit trail's unfinished actions could not be read (an
     /// interrupted run's action in doubt is then not known).
     #[serde(default)]

@@ -330,7 +330,7 @@ async fn privilege_findings(
 fn statement_log_findings(snap: &Snapshot, env: &Environment) -> Vec<Finding> {
     let rate = env.settings.sample_rate();
     let rate_text = rate.map(rules::percent).unwrap_or_else(|| "unknown".into());
-    if let Some(problem) = rules::activity_problem(snap) {
+    if let Some(problem) = rules::activity_warning(snap) {
         return vec![finding(
             Level::Warning,
             "statement_log",

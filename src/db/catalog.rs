@@ -247,7 +247,7 @@ pub async fn load(
     );
     let activity_log_has_rows = match optional(activity, "reading the statement log")? {
         Ok(rows) => {
-            attach_activity(&mut clusters, &index, &rows);
+            env.activity_future = attach_activity(&mut clusters, &index, &rows, now);
             !rows.is_empty()
         }
         Err(why) => {
@@ -684,11 +684,17 @@ pub(super) fn attach_replicas(
     }
 }
 
+/// Attaches each cluster's latest statement and statements in flight. A
+/// statement dated after the database's clock (`now`: a clock stepped back)
+/// is taken as beginning now, which keeps its cluster awake rather than
+/// idle; the latest such date is returned, to be said.
 fn attach_activity(
     clusters: &mut [Cluster],
     index: &HashMap<String, usize>,
     rows: &[tokio_postgres::Row],
-) {
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let mut future = None;
     for r in rows {
         let Ok(Some(cluster_id)) = r.try_get::<_, Option<String>>(0) else {
             continue;
@@ -696,8 +702,12 @@ fn attach_activity(
         let Some(&i) = index.get(&cluster_id) else {
             continue;
         };
+        let began: Option<DateTime<Utc>> = r.try_get(1).ok().flatten();
+        if let Some(t) = began.filter(|t| *t > now) {
+            future = future.max(Some(t));
+        }
         clusters[i].activity = Activity {
-            last_begin: r.try_get(1).ok().flatten(),
+            last_begin: began.map(|t| t.min(now)),
             in_flight: r
                 .try_get::<_, Option<i64>>(2)
                 .ok()
@@ -706,6 +716,7 @@ fn attach_activity(
                 .unwrap_or(0),
         };
     }
+    future
 }
 
 fn attach_auto_scaling(

@@ -331,6 +331,13 @@ fn environment_warnings(snap: &Snapshot, clusters: &[ClusterPlan]) -> Vec<String
         if let Some(why) = rules::activity_problem(snap) {
             out.push(format!("{why}; idle_suspend does not suspend"));
         }
+        if let Some(t) = snap.env.activity_future {
+            out.push(format!(
+                "the statement log has statements dated after the database's clock (up to {}): \
+                 taken as beginning now, so their clusters are not idle",
+                t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ));
+        }
     }
     if let Some(e) = &snap.env.unfinished_error {
         out.push(format!(

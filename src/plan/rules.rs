@@ -269,7 +269,9 @@ pub fn environment_findings(
     let mut out = Vec::new();
     let has = |k: StrategyKind| configs.iter().any(|c| c.kind() == k);
     if has(StrategyKind::IdleSuspend) {
-        if let Some(why) = activity_problem(snap) {
+        // As `status` says (SignalUnknown): an empty log too, since
+        // idle_suspend then never suspends.
+        if let Some(why) = activity_unknown(snap) {
             out.push((
                 Code::SignalUnknown,
                 format!("idle_suspend cannot tell whether the cluster is idle: {why}"),
@@ -310,17 +312,30 @@ pub struct StatementLog {
 /// The statement log as `idle_suspend` sees it; the note only where a
 /// strategy row of that type relies on it.
 pub fn statement_log(snap: &Snapshot) -> StatementLog {
-    let relied_on = snap
-        .strategies
-        .iter()
-        .any(|r| StrategyKind::parse(&r.strategy_type) == Some(StrategyKind::IdleSuspend));
     StatementLog {
         readable: snap.env.activity_error.is_none(),
         sample_rate: snap.env.settings.sample_rate(),
-        note: relied_on
-            .then(|| activity_problem(snap).or_else(|| sampling_note(&snap.env)))
+        note: relies_on_activity(snap)
+            .then(|| activity_unknown(snap).or_else(|| sampling_note(&snap.env)))
             .flatten(),
     }
+}
+
+/// What an operator must know about the statement log (`doctor`): a
+/// problem of the log itself, or, where an `idle_suspend` row relies on
+/// it, a log without rows (idle_suspend then never suspends).
+pub fn activity_warning(snap: &Snapshot) -> Option<String> {
+    if relies_on_activity(snap) {
+        activity_unknown(snap)
+    } else {
+        activity_problem(snap)
+    }
+}
+
+fn relies_on_activity(snap: &Snapshot) -> bool {
+    snap.strategies
+        .iter()
+        .any(|r| StrategyKind::parse(&r.strategy_type) == Some(StrategyKind::IdleSuspend))
 }
 
 /// A sample rate below 1, said plainly, or `None` for a complete log.

@@ -659,3 +659,42 @@ fn fuzzed_strategy_rows_only_ever_skip_their_own_cluster() {
         panic!("{e}");
     }
 }
+
+#[test]
+fn statements_dated_in_the_future_are_taken_as_now_and_said() {
+    let emu = Emulator::start();
+    emu.create_hydrated_cluster("c", "r1", "25cc");
+    init_tables(&emu);
+    strategy(&emu, "c", "idle_suspend", json!({"idle_after_s": 60}));
+    emu.add_activity("c", 7200, true);
+    // A server clock stepped back: statements dated up to a day ahead.
+    for ahead in [3600, 7200, 86_400] {
+        emu.add_activity("c", -ahead, true);
+    }
+    // Already flushed to the log (the emulator shows a row once it is).
+    emu.sql("UPDATE mz_emulator.statement_log SET visible_at = NULL WHERE began_at > now()");
+    let run = clusterctl(&emu, &["dry-run"]).ok();
+    assert!(
+        run.stderr.contains("dated after the database's clock"),
+        "{}",
+        run.all()
+    );
+    assert!(!run.stdout.contains("DROP"), "kept awake: {}", run.all());
+    let status = clusterctl(&emu, &["status", "--output", "json"])
+        .ok()
+        .json();
+    let activity = &status["result"]["clusters"][0]["activity"];
+    assert_eq!(activity["idle_seconds"], 0, "{status:#}");
+    let shown = clusterctl(&emu, &["describe", "c"]).ok();
+    let today = emu
+        .query_one("SELECT to_char(now(), 'YYYY-MM-DD')")
+        .unwrap_or_default();
+    assert!(
+        shown
+            .stdout
+            .lines()
+            .any(|l| l.contains("Last statement began") && l.contains(&today)),
+        "not a date ahead: {}",
+        shown.all()
+    );
+}
