@@ -4,7 +4,9 @@
 //! actions its live replicas are re-read and compared with the snapshot (the
 //! plan guard); the first failure stops that cluster's remaining actions
 //! while other clusters go on; then the new state of every cluster that
-//! completed is persisted. No DDL starts unless the backend says the
+//! completed is persisted (a suspension's state goes with its first
+//! intent instead, before any replica is dropped: it is what the cluster
+//! wakes with). No DDL starts unless the backend says the
 //! controller lease is ours for long enough; a lost lease stops the run.
 //!
 //! Round trips: the bookkeeping around a DDL goes to the backend as one
@@ -250,6 +252,11 @@ struct Run<'b, B> {
     budget: usize,
     /// The outcome of the last DDL, recorded with the next bookkeeping step.
     pending: Option<Outcome>,
+    /// The plan's time, which stamps the states written.
+    plan_now: DateTime<Utc>,
+    /// Clusters whose new state went with their first intent (a
+    /// suspension's): not written again at the end.
+    written_early: Vec<ClusterId>,
     report: ApplyReport,
 }
 
@@ -265,6 +272,8 @@ pub async fn apply<B: Backend>(
         run_id,
         budget: opts.max_actions.unwrap_or(usize::MAX),
         pending: None,
+        plan_now: plan.now,
+        written_early: Vec::new(),
         report: ApplyReport {
             run_id,
             results: Vec::new(),
@@ -284,7 +293,7 @@ pub async fn apply<B: Backend>(
                 tell(opts, Progress::Finished(r));
             }
         }
-        if completed {
+        if completed && !run.written_early.contains(&cp.cluster_id) {
             if let Some(state) = &cp.new_state {
                 states.push((cp.cluster_id.clone(), state.clone()));
             }
@@ -328,7 +337,17 @@ impl<B: Backend> Run<'_, B> {
                 continue;
             }
             let guard = (i == 0).then_some((&cp.cluster_id, cp.observed.as_slice()));
-            let Some(status) = self.action(cp, action, guard, opts).await? else {
+            // A suspension's state (what to bring back) goes with the first
+            // intent, before any replica is dropped: lost after the drops (a
+            // kill, a cut connection) it would leave nothing to wake with.
+            let early: Vec<(ClusterId, serde_json::Value)> = match &cp.new_state {
+                Some(state) if i == 0 && cp.suspending => {
+                    vec![(cp.cluster_id.clone(), state.clone())]
+                }
+                _ => Vec::new(),
+            };
+            let early = (!early.is_empty()).then_some((early.as_slice(), self.plan_now));
+            let Some(status) = self.action(cp, action, guard, early, opts).await? else {
                 // Reported with the skipped actions; logged for pipelines.
                 tracing::info!(cluster = %cp.cluster, "replicas changed since the snapshot; skipping this round");
                 self.report.changed_clusters.push(cp.cluster.clone());
@@ -369,6 +388,7 @@ impl<B: Backend> Run<'_, B> {
         cp: &ClusterPlan,
         action: &Action,
         guard: Option<Guard<'_>>,
+        states: Option<States<'_>>,
         opts: &ApplyOptions,
     ) -> Result<Option<ActionStatus>, B::Error> {
         if let Err(e) = self.backend.lease_allows(Some(action)).await {
@@ -390,9 +410,12 @@ impl<B: Backend> Run<'_, B> {
                 outcome: outcome.as_ref(),
                 guard,
                 intent: Some(&row),
-                states: None,
+                states,
             })
             .await?;
+        if states.is_some() {
+            self.written_early.push(cp.cluster_id.clone());
+        }
         if !unchanged {
             return Ok(None);
         }

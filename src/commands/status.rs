@@ -379,12 +379,16 @@ pub fn condition(
         );
     }
     if cluster.replicas.is_empty() {
-        let r = if has(StrategyKind::IdleSuspend) {
-            "no replicas (idle_suspend); a new statement brings them back on the next run"
+        let r = if let Some(alert) = cp.alerts.first() {
+            // e.g. nothing remembered to bring back: the promise below
+            // would not hold.
+            alert.clone()
+        } else if has(StrategyKind::IdleSuspend) {
+            "no replicas (idle_suspend); a new statement brings them back on the next run".into()
         } else {
-            "no replicas"
+            "no replicas".to_string()
         };
-        return (Condition::Suspended, r.into());
+        return (Condition::Suspended, r);
     }
     if has(StrategyKind::IdleSuspend)
         && (cp.signals.idle == Idle::Unknown || rules::activity_problem(snap).is_some())

@@ -384,6 +384,7 @@ pub(super) fn decide(c: &IdleSuspendConfig, ctx: &Ctx, d: &mut Desired, st: &mut
     // that cannot be created stay, alerted on, until a replica runs.
     st.resuming
         .retain(|r| d.contains(&r.name) || not_creatable(ctx, r).is_some());
+    nothing_to_wake_with(c, ctx, d, st);
     if c.predict.is_some() {
         decide_predictive(c, ctx, d, st);
         return;
@@ -707,6 +708,29 @@ fn suspend(
     }
 }
 
+/// Demand on a cluster that has no replica, none wanted by the strategies
+/// before this one, and nothing remembered to bring back: its state slot
+/// was wiped (or never written), so nothing says what to wake it with.
+/// Said, never a silent "converged".
+fn nothing_to_wake_with(c: &IdleSuspendConfig, ctx: &Ctx, d: &mut Desired, st: &IdleSuspendState) {
+    let remembered =
+        st.suspended_at.is_some() || !st.suspended.is_empty() || !st.resuming.is_empty();
+    let demand = ctx.cluster.activity.in_flight > 0
+        || idle_for(c, ctx).is_some_and(|s| s < c.idle_after_s as f64);
+    if remembered || !demand || !d.replicas.is_empty() || !ctx.cluster.replicas.is_empty() {
+        return;
+    }
+    d.alert(
+        KIND,
+        format!(
+            "{} has demand but no replica, and idle_suspend remembers nothing to bring back \
+             (its state was wiped or lost): create a replica, or set a strategy that chooses \
+             the size (e.g. target_size) for this cluster",
+            shown(&ctx.cluster.name)
+        ),
+    );
+}
+
 fn resume(
     ctx: &Ctx,
     d: &mut Desired,
@@ -886,6 +910,48 @@ mod tests {
             prepare(c, ctx, d, st);
             decide(c, ctx, d, st)
         })
+    }
+
+    #[test]
+    fn demand_with_nothing_remembered_and_nothing_wanted_is_an_alert() {
+        let c = cfg(serde_json::json!({"idle_after_s": 600}));
+        let empty = cluster("c", vec![]);
+        let nothing = |d: &Desired| d.alerts.iter().any(|a| a.contains("remembers nothing"));
+        // State wiped: demand, no replica, nothing to bring back.
+        let d = step(&empty, &c, Idle::Busy, &mut IdleSuspendState::default());
+        assert!(d.names().is_empty());
+        assert!(nothing(&d), "{:?}", d.alerts);
+        // Idle: nobody is kept waiting.
+        let d = step(
+            &empty,
+            &c,
+            Idle::For(7200.0),
+            &mut IdleSuspendState::default(),
+        );
+        assert!(!nothing(&d), "{:?}", d.alerts);
+        // Suspended with a memory: a wake, no alert.
+        let mut st = IdleSuspendState {
+            suspended: vec![SuspendedReplica {
+                name: "r1".into(),
+                size: Size::from("25cc"),
+            }],
+            suspended_at: Some(now() - chrono::Duration::hours(1)),
+            ..Default::default()
+        };
+        let d = step(&empty, &c, Idle::Busy, &mut st);
+        assert_eq!(d.names(), vec!["r1"]);
+        assert!(!nothing(&d), "{:?}", d.alerts);
+        // A strategy before it wants a replica: that one wakes the cluster.
+        let d = decide_in(&empty, Idle::Busy, now(), |ctx, d| {
+            d.add(
+                "r_50cc",
+                &Size::from("50cc"),
+                StrategyKind::TargetSize,
+                "t".into(),
+            );
+            decide(&c, ctx, d, &mut IdleSuspendState::default())
+        });
+        assert!(!nothing(&d), "{:?}", d.alerts);
     }
 
     #[test]

@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::cli::pairs;
-use crate::cli::{audit, clusterctl, command, init_tables, lit, run_cmd, strategy, Run};
+use crate::cli::{
+    audit, clusterctl, command, init_tables, lit, replica_names, run_cmd, state_of, strategy, Run,
+};
 use crate::support::Emulator;
 
 /// `run_id`s of every audited action.
@@ -1221,4 +1223,57 @@ fn a_lease_broken_by_unlock_stops_the_old_run_before_its_next_statement() {
         "SELECT count(*) FROM mz_cluster_strategy_actions WHERE executed IS NULL AND error_message IS NULL",
     );
     assert_eq!(open.as_deref(), Some("0"));
+}
+
+#[test]
+fn a_suspension_killed_at_its_drop_still_knows_what_to_bring_back() {
+    let emu = Emulator::start();
+    emu.create_hydrated_cluster("c", "r1", "25cc");
+    init_tables(&emu);
+    strategy(&emu, "c", "idle_suspend", json!({"idle_after_s": 60}));
+    emu.add_activity("c", 7200, true);
+    // Killed as its DROP goes out: the state that remembers r1 went with
+    // the intent, before it (it used to be written at the end of the run).
+    apply_killed_at(&emu, "DROP CLUSTER REPLICA", 1);
+    let state = state_of(&emu, "c").expect("state written with the intent");
+    assert_eq!(
+        state["idle_suspend"]["suspended"][0]["name"], "r1",
+        "{state}"
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    clusterctl(&emu, &["apply"]).ok();
+    assert!(emu.replicas("c").is_empty(), "suspended");
+    // A user comes: the cluster wakes with what it ran.
+    emu.add_activity("c", 5, false);
+    clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(replica_names(&emu, "c"), ["r1"]);
+}
+
+#[test]
+fn demand_on_a_suspended_cluster_whose_state_was_wiped_is_an_alert() {
+    let emu = Emulator::start();
+    emu.create_hydrated_cluster("c", "r1", "25cc");
+    init_tables(&emu);
+    strategy(&emu, "c", "idle_suspend", json!({"idle_after_s": 60}));
+    emu.add_activity("c", 7200, true);
+    clusterctl(&emu, &["apply"]).ok();
+    assert!(emu.replicas("c").is_empty(), "suspended");
+    clusterctl(&emu, &["wipe-state", "--cluster", "c", "--yes"]).ok();
+    emu.add_activity("c", 5, false);
+    let run = clusterctl(&emu, &["dry-run"]).ok();
+    assert!(
+        run.stderr.contains("remembers nothing to bring back"),
+        "{}",
+        run.all()
+    );
+    let status = clusterctl(&emu, &["status", "--output", "json"])
+        .ok()
+        .json();
+    let reason = status["result"]["clusters"][0]["reason"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        reason.contains("remembers nothing to bring back"),
+        "not 'a new statement brings them back': {status:#}"
+    );
 }
