@@ -61,7 +61,7 @@ pub enum Command {
     Unlock(UnlockArgs),
     /// Backtest strategies on a simulated Materialize: a scenario file, or --from-history (a live one's demand)
     #[command(
-        after_help = "Scenarios ship in the repository's examples/scenarios/ (nightly-batch.toml,\nburst-cold-start.toml, schedule.toml, …; every key is documented in its README.md).\n\nWith --from-history (and the usual connection options) the scenario is built from\na live Materialize instead: its clusters, replicas, sizes and strategy rows, and\nthe statement log of the last --days (the mz_monitor_redacted role is needed).\nNothing is written to the database. --compare runs alternative strategies on the\nsame demand; --out saves the scenario, so `simulate FILE` replays the same figures.\n\nExamples, from a checkout of the repository:\n  clusterctl simulate examples/scenarios/nightly-batch.toml --plot nightly.svg\n  clusterctl simulate --from-history --days 28 --compare predictive.toml --out backtest.toml"
+        after_help = "Scenarios ship in the repository's examples/scenarios/ (nightly-batch.toml,\nburst-cold-start.toml, schedule.toml, …; every key is documented in its README.md).\n\nWith --from-history (and the usual connection options) the scenario is built from\na live Materialize instead: its clusters, replicas, sizes and strategy rows, and\nthe statement log of the last --days (the mz_monitor_redacted role is needed).\nNothing is written to the database (--create-replica creates a temporary replica\non the exec cluster and drops it; nothing else). --compare runs alternative strategies on the\nsame demand; --out saves the scenario (in a directory that exists; an existing\nfile is overwritten, and said), so `simulate FILE` replays the same figures.\n\nExamples, from a checkout of the repository:\n  clusterctl simulate examples/scenarios/nightly-batch.toml --plot nightly.svg\n  clusterctl simulate --from-history --days 28 --compare predictive.toml --out backtest.toml"
     )]
     Simulate(SimulateArgs),
     /// Configure strategies: set, rm, ls, pause, resume
@@ -341,14 +341,14 @@ pub struct SimulateArgs {
     /// Scenario file (TOML), e.g. examples/scenarios/nightly-batch.toml in the repository
     #[arg(conflicts_with = "from_history")]
     pub scenario: Option<PathBuf>,
-    /// Build the scenario from a live Materialize instead (read-only): its clusters, replicas, sizes, strategy rows and statement log
+    /// Build the scenario from a live Materialize instead (read-only; --create-replica creates and drops a temporary replica on the exec cluster, nothing else is written): its clusters, replicas, sizes, strategy rows and state, and statement log
     #[arg(long, help_heading = "From history")]
     pub from_history: bool,
     /// Days of statement log to read, 1..=120 (default 28); the first quarter (at most 7 days) is the history predictive strategies learn from, the rest is replayed
     #[arg(long, value_name = "N", help_heading = "From history", conflicts_with = "scenario",
           value_parser = clap::value_parser!(u32).range(1..=120))]
     pub days: Option<u32>,
-    /// Also write the built scenario to FILE (TOML) and its traces next to it (FILE's name with .traces/), to share, edit and replay with `clusterctl simulate FILE`
+    /// Also write the built scenario to FILE (TOML) and its traces next to it (FILE's name with .traces/), to share, edit and replay with `clusterctl simulate FILE`; FILE's directory must exist, an existing FILE is overwritten (and said)
     #[arg(
         long = "out",
         value_name = "FILE",

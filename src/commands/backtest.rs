@@ -1,12 +1,15 @@
 //! `simulate --from-history`: reads a live Materialize (`db::history`,
 //! read-only, a constant number of statements), builds the scenario
 //! (`sim::history::build`, pure) and replays it in the simulator with the
-//! usual flags. Writes nothing to the database; with `--out` the scenario
-//! and its traces are written to files.
+//! usual flags. Writes nothing to the database (`--create-replica`, which
+//! every command takes, creates and drops its temporary replica around the
+//! run); with `--out` the scenario and its traces are written to files.
 
 use std::path::PathBuf;
 
+use super::session::TEMP_PREFIX;
 use super::{resolve, CommandError, Context};
+use crate::sim::history::LiveHistory;
 use crate::sim::{self, history};
 
 /// What the command line asks for.
@@ -32,10 +35,17 @@ pub struct Backtest {
     pub clusters: usize,
     pub days: u32,
     pub out: Option<PathBuf>,
+    /// `out` existed before and was overwritten.
+    pub overwrote: bool,
 }
 
 /// Reads, builds, (writes,) replays.
 pub async fn backtest(ctx: &Context, o: &BacktestOptions) -> Result<Backtest, CommandError> {
+    // A bad --out fails before the history is read.
+    let overwrote = match &o.out {
+        Some(path) => sim::check_out(path).map_err(|e| CommandError::Io(e.to_string()))?,
+        None => false,
+    };
     let mut backend = ctx.backend();
     let store = &ctx.store;
     let days = o.days;
@@ -44,6 +54,7 @@ pub async fn backtest(ctx: &Context, o: &BacktestOptions) -> Result<Backtest, Co
             crate::db::history::read(c, store, days).await
         })
         .await?;
+    leave_out_temporary_replicas(&mut live);
     if let Some(arg) = &o.cluster {
         let snap = crate::model::Snapshot {
             clusters: std::mem::take(&mut live.clusters),
@@ -89,5 +100,68 @@ pub async fn backtest(ctx: &Context, o: &BacktestOptions) -> Result<Backtest, Co
         clusters: live.clusters.len(),
         days,
         out: o.out.clone(),
+        overwrote,
     })
+}
+
+/// The temporary replica `--create-replica` puts on the session cluster
+/// for this run (or one a killed run left behind) is not part of the
+/// fleet: replayed, it would run for the whole window and its credits
+/// would be counted. Left out of the replicas and of the start-up and
+/// memory samples, by the prefix every temporary replica's name has.
+fn leave_out_temporary_replicas(live: &mut LiveHistory) {
+    let temporary = |name: &str| name.starts_with(TEMP_PREFIX);
+    for c in &mut live.clusters {
+        c.replicas.retain(|r| !temporary(&r.name));
+    }
+    live.hydrations.retain(|s| !temporary(&s.replica));
+    live.memory.retain(|s| !temporary(&s.replica));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Cluster, ClusterId, Replica, Size};
+    use crate::sim::history::{HydrationSample, MemorySample};
+
+    #[test]
+    fn temporary_replicas_are_left_out() {
+        let replica = |name: &str| Replica {
+            id: format!("r-{name}"),
+            name: name.into(),
+            size: Some(Size("25cc".into())),
+            hydrated: true,
+            crash: Default::default(),
+            owner_id: None,
+        };
+        let temp = format!("{TEMP_PREFIX}1700000000_host_42__");
+        let mut ops = Cluster::empty(ClusterId("u1".into()), "ops");
+        ops.replicas = vec![replica(&temp), replica("r1")];
+        let sample = |replica: &str| HydrationSample {
+            cluster: ClusterId("u1".into()),
+            replica: replica.into(),
+            size: Size("25cc".into()),
+            seconds: 1.0,
+        };
+        let memory = |replica: &str| MemorySample {
+            cluster: ClusterId("u1".into()),
+            replica: replica.into(),
+            bytes: 1.0,
+        };
+        let mut live = LiveHistory {
+            clusters: vec![ops],
+            hydrations: vec![sample(&temp), sample("r1")],
+            memory: vec![memory(&temp), memory("r1")],
+            ..LiveHistory::default()
+        };
+        leave_out_temporary_replicas(&mut live);
+        let names: Vec<&str> = live.clusters[0]
+            .replicas
+            .iter()
+            .map(|r| r.name.as_str())
+            .collect();
+        assert_eq!(names, ["r1"]);
+        assert_eq!(live.hydrations, vec![sample("r1")]);
+        assert_eq!(live.memory, vec![memory("r1")]);
+    }
 }

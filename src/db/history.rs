@@ -1,7 +1,7 @@
 //! What `simulate --from-history` reads: the clusters, their replicas and
-//! sizes, the strategy rows, and what Materialize recorded over the window
-//! (the statement log per cluster and minute, replica start-up times,
-//! memory in use). Read-only, in seven statements pipelined on one
+//! sizes, the strategy rows and state, and what Materialize recorded over
+//! the window (the statement log per cluster and minute, replica start-up
+//! times, memory in use). Read-only, in nine statements pipelined on one
 //! connection whatever the number of clusters. The statement log is
 //! required; the other recorded signals degrade to a note when the role
 //! cannot read them.
@@ -49,23 +49,23 @@ const LOG_SQL: &str = "SELECT cluster_id, date_trunc('minute', began_at AT TIME 
 /// `initializing` event left and gives no sample.
 const HYDRATION_SQL: &str = "SELECT r.cluster_id, r.size, min(h.occurred_at), \
     min(CASE WHEN h.status = 'offline' AND h.reason = 'initializing' THEN h.occurred_at END), \
-    min(CASE WHEN h.status = 'online' THEN h.occurred_at END) \
+    min(CASE WHEN h.status = 'online' THEN h.occurred_at END), r.name \
     FROM mz_internal.mz_cluster_replica_status_history h \
     JOIN mz_catalog.mz_cluster_replicas r ON r.id = h.replica_id \
     WHERE r.cluster_id LIKE 'u%' AND r.size IS NOT NULL \
-    GROUP BY r.cluster_id, r.id, r.size";
+    GROUP BY r.cluster_id, r.id, r.size, r.name";
 
 /// Needs: mz_internal.mz_cluster_replica_utilization,
 /// mz_catalog.mz_cluster_replicas, mz_cluster_replica_sizes. Memory in use
 /// on each live replica of a user cluster now: `memory_percent` of each
 /// process × the size's memory per process, summed over its processes.
 const MEMORY_SQL: &str = "SELECT r.cluster_id, \
-    sum(u.memory_percent / 100.0 * (s.memory_bytes::numeric)::float8)::float8 \
+    sum(u.memory_percent / 100.0 * (s.memory_bytes::numeric)::float8)::float8, r.name \
     FROM mz_internal.mz_cluster_replica_utilization u \
     JOIN mz_catalog.mz_cluster_replicas r ON r.id = u.replica_id \
     JOIN mz_catalog.mz_cluster_replica_sizes s ON s.size = r.size \
     WHERE r.cluster_id LIKE 'u%' AND u.memory_percent IS NOT NULL \
-    GROUP BY r.cluster_id, r.id";
+    GROUP BY r.cluster_id, r.id, r.name";
 
 /// The role the statement log needs, for the error when it cannot be read.
 const LOG_ROLE_HINT: &str = "simulate --from-history needs the statement log: grant the \
@@ -77,16 +77,18 @@ fn q(context: &'static str) -> impl Fn(tokio_postgres::Error) -> DbError {
 
 /// Reads everything the scenario is built from, over the `days` before the
 /// database's current minute. Statements: sizes, clusters, replicas,
-/// strategy rows, the statement log, status history, utilization and the
-/// replica limit — eight, pipelined, whatever the number of clusters.
+/// strategy rows, strategy state, the statement log, status history,
+/// utilization and the replica limit — nine, pipelined, whatever the number
+/// of clusters.
 pub async fn read(c: &Client, store: &Store, days: u32) -> Result<LiveHistory, DbError> {
     let replicas_sql = catalog::replicas_sql(crate::model::CRASH_WINDOW);
     let log_sql = LOG_SQL.replace("{days}", &days.to_string());
-    let (sizes, clusters, replicas, strategies, log, hydration, memory, limit) = tokio::join!(
+    let (sizes, clusters, replicas, strategies, states, log, hydration, memory, limit) = tokio::join!(
         c.query_typed(SIZES_SQL, &[]),
         catalog::parsed_rows(c, CLUSTERS_SQL, catalog::parse_cluster),
         catalog::parsed_rows(c, &replicas_sql, catalog::parse_replica),
         store.strategies(c),
+        store.states(c),
         c.query_typed(&log_sql, &[]),
         c.query_typed(HYDRATION_SQL, &[]),
         c.query_typed(MEMORY_SQL, &[]),
@@ -124,6 +126,12 @@ pub async fn read(c: &Client, store: &Store, days: u32) -> Result<LiveHistory, D
             Vec::new()
         }
         Err(e) => return Err(q("strategies")(e)),
+    };
+    // Missing with the strategies table: said once, above.
+    h.states = match states {
+        Ok(rows) => rows,
+        Err(e) if DbError::is_missing_table(&e) => Default::default(),
+        Err(e) => return Err(q("strategy state")(e)),
     };
     parse_log(&log, &mut h);
     match catalog::optional(hydration, "reading the replica status history")? {
@@ -179,6 +187,7 @@ fn parse_hydrations(rows: &[tokio_postgres::Row]) -> Vec<HydrationSample> {
             }
             Some(HydrationSample {
                 cluster: ClusterId(r.try_get(0).ok()?),
+                replica: r.try_get(5).ok()?,
                 size: Size(r.try_get(1).ok()?),
                 seconds: (online - init).num_milliseconds() as f64 / 1000.0,
             })
@@ -191,6 +200,7 @@ fn parse_memory(rows: &[tokio_postgres::Row]) -> Vec<MemorySample> {
         .filter_map(|r| {
             Some(MemorySample {
                 cluster: ClusterId(r.try_get(0).ok()?),
+                replica: r.try_get(2).ok()?,
                 bytes: r.try_get::<_, Option<f64>>(1).ok()??,
             })
         })

@@ -15,7 +15,8 @@ impl View for Backtest {
         let mut out: Vec<String> = self.notes.iter().map(|n| format!("note: {n}")).collect();
         if let Some(path) = &self.out {
             out.push(format!(
-                "wrote {} (replay it with `clusterctl simulate {}`)",
+                "{} {} (replay it with `clusterctl simulate {}`)",
+                if self.overwrote { "overwrote" } else { "wrote" },
                 path.display(),
                 path.display()
             ));
@@ -37,6 +38,7 @@ impl View for Backtest {
                         / crate::sim::scenario::DAY as f64,
                     "clusters": self.clusters,
                     "out": self.out.as_ref().map(|p| p.display().to_string()),
+                    "overwrote": self.overwrote,
                     "notes": self.notes,
                 }),
             );

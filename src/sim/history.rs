@@ -14,7 +14,11 @@
 //!   (no history of it), half the cluster's size when nothing is reported;
 //! - hydration is the time from a live replica's first status event
 //!   (offline, `initializing`) to its first `online` event, times the size's
-//!   cores (hydration is work over cores); dropped replicas left no size.
+//!   cores (hydration is work over cores); dropped replicas left no size, so
+//!   a cluster without live replicas uses what predictive `idle_suspend`
+//!   learned, if anything;
+//! - a cluster `idle_suspend` holds suspended (no replica) is replayed with
+//!   the replicas its next resume brings back, as if resumed at the start.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -23,9 +27,10 @@ use chrono::{DateTime, Utc};
 
 use super::scenario::{DAY, GIB, MINUTE, SECOND};
 use crate::model::human_duration;
-use crate::model::{Cluster, ClusterId, Size, SizeCatalog, StrategyRow};
+use crate::model::{Cluster, ClusterId, Replica, Size, SizeCatalog, StrategyRow};
 use crate::plan::rows;
-use crate::strategy::{StrategyConfig, StrategyKind};
+use crate::strategy::predict::hydration::{Basis, Hydrations};
+use crate::strategy::{StrategyConfig, StrategyKind, SuspendedReplica};
 
 /// Longest statement-log history kept before the replay's start.
 pub const MAX_HISTORY_MS: i64 = 7 * DAY;
@@ -50,6 +55,9 @@ pub struct LiveHistory {
     pub clusters: Vec<Cluster>,
     /// The strategy rows (every row; the one validator picks those in effect).
     pub strategies: Vec<StrategyRow>,
+    /// clusterctl's state, the newest row per cluster: what `idle_suspend`
+    /// remembers of a cluster it suspended, and the hydration times it learned.
+    pub states: BTreeMap<ClusterId, serde_json::Value>,
     /// The statement log by cluster and minute.
     pub buckets: Vec<Bucket>,
     /// The log's mean sample rate over the window (`None`: no rows).
@@ -73,6 +81,8 @@ pub struct Bucket {
 #[derive(Debug, Clone, PartialEq)]
 pub struct HydrationSample {
     pub cluster: ClusterId,
+    /// The replica's name (temporary replicas are left out by it).
+    pub replica: String,
     pub size: Size,
     pub seconds: f64,
 }
@@ -81,6 +91,8 @@ pub struct HydrationSample {
 #[derive(Debug, Clone, PartialEq)]
 pub struct MemorySample {
     pub cluster: ClusterId,
+    /// The replica's name (temporary replicas are left out by it).
+    pub replica: String,
     pub bytes: f64,
 }
 
@@ -144,21 +156,35 @@ pub fn build(h: &LiveHistory, o: &Options) -> Result<Built, String> {
         });
         let rows = in_effect.get(&c.id).map(Vec::as_slice).unwrap_or(&[]);
         let strategies = strategies_of(c, rows, &sizes, h.until, &mut notes);
+        let state = h.states.get(&c.id);
+        let remembered = crate::strategy::remembered(&c.name, state);
+        let resumed = resumed(c, state, &remembered.wake, &strategies, &sizes, &mut notes);
+        let c = resumed.as_ref().unwrap_or(c);
         let memory = memory_of(c, &h.memory, &sizes, &strategies);
         if memory.1 {
             defaulted_memory.push(c.name.clone());
         }
-        let work = hydration_work(c, &h.hydrations, &sizes);
+        let work = hydration_work(c, &h.hydrations, &remembered.hydrations, &sizes);
+        if resumed.is_some() {
+            note_unknown_hydration(c, &work, &sizes, &mut notes);
+        }
         cluster_toml(
             &mut out,
             c,
             &sizes,
             &strategies,
             memory.0,
-            work,
+            work.core_s,
             trace_name.as_deref(),
             &mut notes,
         );
+    }
+    if h.buckets.is_empty() {
+        notes.push(format!(
+            "the statement log had no rows over the {} (for the clusters replayed): \
+             the figures say nothing about demand",
+            days(h.days)
+        ));
     }
     if !defaulted_memory.is_empty() {
         notes.push(format!(
@@ -171,6 +197,15 @@ pub fn build(h: &LiveHistory, o: &Options) -> Result<Built, String> {
         traces,
         notes,
     })
+}
+
+/// `1 day`, `28 days`.
+fn days(n: u32) -> String {
+    if n == 1 {
+        "1 day".into()
+    } else {
+        format!("{n} days")
+    }
 }
 
 fn list(names: &[String]) -> String {
@@ -225,9 +260,9 @@ fn header(
         out,
         "description = {}",
         s(&format!(
-            "{} cluster(s) replayed from the statement log of the {} days until {until}",
+            "{} cluster(s) replayed from the statement log of the {} until {until}",
             h.clusters.len(),
-            h.days
+            days(h.days)
         ))
     );
     let _ = writeln!(
@@ -508,29 +543,167 @@ fn memory_of(
     ((bytes / GIB * 1000.0).round() / 1000.0, defaulted)
 }
 
+/// A cluster's hydration work and where it comes from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Hydration {
+    pub core_s: f64,
+    pub basis: HydrationBasis,
+}
+
+/// Where a cluster's hydration work comes from, best first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HydrationBasis {
+    /// Its own live replicas' start-ups in the status history.
+    StatusHistory,
+    /// What predictive `idle_suspend` timed on it (request to hydrated).
+    Learned,
+    /// The median of the whole fleet's start-ups.
+    Fleet,
+    /// Nothing seen anywhere: [`DEFAULT_HYDRATION_S`] on its size.
+    Default,
+}
+
 /// Hydration work in core-seconds: the median of the cluster's own
-/// samples (seconds × the size's cores), else of the whole fleet's, else
-/// the default on the cluster's size.
-pub fn hydration_work(c: &Cluster, samples: &[HydrationSample], sizes: &SizeCatalog) -> f64 {
+/// samples (seconds × the size's cores), else what predictive
+/// `idle_suspend` learned for its size (`learned`, from its state), else
+/// the median of the whole fleet's samples, else the default on the
+/// cluster's size.
+pub fn hydration_work(
+    c: &Cluster,
+    samples: &[HydrationSample],
+    learned: &Hydrations,
+    sizes: &SizeCatalog,
+) -> Hydration {
     let work = |s: &HydrationSample| {
         let cores = sizes.get(&s.size)?.cpu_cores;
         (s.seconds.is_finite() && s.seconds >= 0.0).then_some(s.seconds * cores)
     };
+    let of = |core_s, basis| Hydration { core_s, basis };
     let own: Vec<f64> = samples
         .iter()
         .filter(|s| s.cluster == c.id)
         .filter_map(work)
         .collect();
     if let Some(m) = median(own) {
-        return m;
+        return of(m, HydrationBasis::StatusHistory);
+    }
+    let size = size_of(c, sizes, &[]).and_then(|z| sizes.get(&z));
+    let cores = size.map_or(1.0, |z| z.cpu_cores);
+    if let Some(z) = size {
+        let e = learned.estimate(&z.name, sizes);
+        if e.basis != Basis::Assumed {
+            return of(f64::from(e.seconds) * cores, HydrationBasis::Learned);
+        }
     }
     if let Some(m) = median(samples.iter().filter_map(work).collect()) {
-        return m;
+        return of(m, HydrationBasis::Fleet);
     }
-    let cores = size_of(c, sizes, &[])
-        .and_then(|z| sizes.get(&z).map(|z| z.cpu_cores))
-        .unwrap_or(1.0);
-    DEFAULT_HYDRATION_S * cores
+    of(DEFAULT_HYDRATION_S * cores, HydrationBasis::Default)
+}
+
+/// A cluster replayed from what a suspension remembers has no replica
+/// whose start-up was recorded: when nothing was learned either, the
+/// hydration written is a guess, and the note says which.
+fn note_unknown_hydration(
+    c: &Cluster,
+    h: &Hydration,
+    sizes: &SizeCatalog,
+    notes: &mut Vec<String>,
+) {
+    let whose = match h.basis {
+        HydrationBasis::StatusHistory | HydrationBasis::Learned => return,
+        HydrationBasis::Fleet => "the median of the other clusters' start-ups",
+        HydrationBasis::Default => "the default",
+    };
+    let size = size_of(c, sizes, &[]);
+    let cores = size
+        .as_ref()
+        .and_then(|z| sizes.get(z))
+        .map_or(1.0, |z| z.cpu_cores);
+    let on = size.map(|z| format!(" on {z}")).unwrap_or_default();
+    notes.push(format!(
+        "cluster {}: its hydration is unknown (no live replica in the status history, \
+         none learned by predictive idle_suspend): assumed {}{on}, {whose}; \
+         edit its hydration_work in a scenario written with --out",
+        c.name,
+        human_duration((h.core_s / cores.max(1e-9)).round().max(1.0) as u64),
+    ));
+}
+
+/// A cluster `idle_suspend` holds suspended has no replica: replayed as
+/// it is, the simulated controller would have nothing to bring back and
+/// none of its demand would be served. It is replayed with the replicas
+/// the real controller's next resume brings back (`wake`, what its state
+/// remembers), not hydrated, as if resumed at the start: the simulated
+/// `idle_suspend` then suspends it when idle and resumes it on demand as
+/// the real one does. `None`: not such a cluster, or nothing usable is
+/// remembered (said in a note unless another strategy chooses the size).
+fn resumed(
+    c: &Cluster,
+    state: Option<&serde_json::Value>,
+    wake: &[SuspendedReplica],
+    strategies: &[(String, serde_json::Value)],
+    sizes: &SizeCatalog,
+    notes: &mut Vec<String>,
+) -> Option<Cluster> {
+    let kinds = || {
+        strategies
+            .iter()
+            .filter_map(|(ty, _)| StrategyKind::parse(ty))
+    };
+    if !c.replicas.is_empty() || !kinds().any(|k| k == StrategyKind::IdleSuspend) {
+        return None;
+    }
+    // A managed cluster's replicas all have its size.
+    let managed = c.managed.then_some(c.size.as_ref()).flatten();
+    let usable: Vec<&SuspendedReplica> = wake
+        .iter()
+        .filter(|r| sizes.contains(&r.size) && managed.is_none_or(|z| *z == r.size))
+        .collect();
+    if usable.is_empty() {
+        if !kinds().any(StrategyKind::chooses_size) {
+            let why = match (state, wake.is_empty()) {
+                (None, _) => "no state row",
+                (Some(_), true) => "its state remembers none",
+                (Some(_), false) => {
+                    "the sizes it remembers are not the cluster's or not in the catalog"
+                }
+            };
+            notes.push(format!(
+                "cluster {}: suspended (no replica) and the replicas idle_suspend would bring \
+                 back are unknown ({why}): replayed without replicas, none of its demand is \
+                 served; give it initial_replicas in a scenario written with --out",
+                c.name
+            ));
+        }
+        return None;
+    }
+    let mut r = c.clone();
+    r.replicas = usable
+        .iter()
+        .map(|s| Replica {
+            id: String::new(),
+            name: s.name.clone(),
+            size: Some(s.size.clone()),
+            hydrated: false,
+            crash: Default::default(),
+            owner_id: None,
+        })
+        .collect();
+    if c.managed {
+        r.replication_factor = Some(r.replicas.len() as i64);
+    }
+    let shown: Vec<String> = usable
+        .iter()
+        .map(|s| format!("{} {}", s.name, s.size))
+        .collect();
+    notes.push(format!(
+        "cluster {}: suspended by idle_suspend; replayed with the replicas its resume brings \
+         back ({}), not hydrated, as if resumed at the start",
+        c.name,
+        list(&shown)
+    ));
+    Some(r)
 }
 
 fn median(mut v: Vec<f64>) -> Option<f64> {
@@ -703,26 +876,31 @@ mod tests {
                     weight: 1.01,
                 },
             ],
+            states: BTreeMap::new(),
             sample_rate: Some(0.99),
             hydrations: vec![
                 HydrationSample {
                     cluster: ClusterId("u2".into()),
+                    replica: "r1".into(),
                     size: Size("100cc".into()),
                     seconds: 300.0,
                 },
                 HydrationSample {
                     cluster: ClusterId("u2".into()),
+                    replica: "r1".into(),
                     size: Size("200cc".into()),
                     seconds: 200.0,
                 },
                 HydrationSample {
                     cluster: ClusterId("u2".into()),
+                    replica: "r1".into(),
                     size: Size("400cc".into()),
                     seconds: 100.0,
                 },
             ],
             memory: vec![MemorySample {
                 cluster: ClusterId("u2".into()),
+                replica: "r1".into(),
                 bytes: 3.0 * GIB,
             }],
             notes: Vec::new(),
@@ -780,21 +958,42 @@ mod tests {
     }
 
     #[test]
-    fn hydration_work_is_seconds_times_cores_median_of_own_else_fleet_else_default() {
+    fn hydration_work_is_seconds_times_cores_median_of_own_else_learned_else_fleet_else_default() {
         let h = live();
         let sizes = SizeCatalog::cloud_defaults();
+        let none = Hydrations::default();
+        let work = |c: &Cluster, samples: &[HydrationSample], learned: &Hydrations| {
+            let w = hydration_work(c, samples, learned, &sizes);
+            (w.core_s, w.basis)
+        };
         // 300 s × 1 core, 200 s × 2, 100 s × 4: median 400 core-seconds.
-        assert_eq!(hydration_work(&h.clusters[0], &h.hydrations, &sizes), 400.0);
+        assert_eq!(
+            work(&h.clusters[0], &h.hydrations, &none),
+            (400.0, HydrationBasis::StatusHistory)
+        );
         // etl has none of its own: the fleet's median.
-        assert_eq!(hydration_work(&h.clusters[1], &h.hydrations, &sizes), 400.0);
+        assert_eq!(
+            work(&h.clusters[1], &h.hydrations, &none),
+            (400.0, HydrationBasis::Fleet)
+        );
+        // What predictive idle_suspend learned comes before the fleet's:
+        // 420 s on 50cc, a size of 0.5 cores.
+        let mut learned = Hydrations::default();
+        learned.by_size.insert(Size("50cc".into()), vec![420]);
+        let mut on_50cc = h.clusters[1].clone();
+        on_50cc.replicas = vec![replica("r1", "50cc")];
+        assert_eq!(
+            work(&on_50cc, &h.hydrations, &learned),
+            (210.0, HydrationBasis::Learned)
+        );
         // Nothing at all: the default on the smallest size (no replica, no target).
         assert_eq!(
-            hydration_work(&h.clusters[1], &[], &sizes),
-            DEFAULT_HYDRATION_S * 0.25
+            work(&h.clusters[1], &[], &none),
+            (DEFAULT_HYDRATION_S * 0.25, HydrationBasis::Default)
         );
         assert_eq!(
-            hydration_work(&h.clusters[0], &[], &sizes),
-            DEFAULT_HYDRATION_S * 1.0
+            work(&h.clusters[0], &[], &none),
+            (DEFAULT_HYDRATION_S * 1.0, HydrationBasis::Default)
         );
     }
 
@@ -943,6 +1142,150 @@ mod tests {
     }
 
     const HOURLY: i64 = 60 * MINUTE;
+
+    /// `etl` suspended by idle_suspend (no replica), with `state` as its
+    /// state row (`None`: no row).
+    fn suspended_etl(state: Option<serde_json::Value>) -> LiveHistory {
+        let mut h = live();
+        h.strategies = vec![row("u3", "idle_suspend", json!({"idle_after_s": 600}))];
+        h.states = state
+            .map(|s| BTreeMap::from([(ClusterId("u3".into()), s)]))
+            .unwrap_or_default();
+        h
+    }
+
+    #[test]
+    fn a_suspended_cluster_is_replayed_with_what_its_resume_brings_back() {
+        let h = suspended_etl(Some(json!({"idle_suspend": {
+            "suspended": [{"name": "r1", "size": "25cc"}, {"name": "etl-burst", "size": "400cc"}],
+            "suspended_at": "2026-02-28T20:00:00Z",
+            "resumed_at": null,
+            "predict": {"hydrations": {"by_size": {"25cc": [300]}}},
+        }})));
+        let b = build(&h, &opts()).expect("built");
+        let etl = &parse(&b).clusters[1];
+        // The remembered replica, not the burst one; cold, as if resumed.
+        assert_eq!(etl.initial_replicas.len(), 1, "{}", b.toml);
+        assert_eq!(etl.initial_replicas[0].name, "r1");
+        assert_eq!(etl.initial_replicas[0].size, Size("25cc".into()));
+        assert!(!etl.initial_replicas[0].hydrated);
+        // The hydration predictive idle_suspend learned: 300 s × 0.25 cores.
+        assert_eq!(etl.workload.hydration_core_ms, 75_000.0);
+        assert!(
+            b.notes
+                .iter()
+                .any(|n| n.starts_with("cluster etl: suspended by idle_suspend")
+                    && n.contains("r1 25cc")),
+            "{:?}",
+            b.notes
+        );
+        assert!(!b.notes.iter().any(|n| n.contains("hydration is unknown")));
+
+        // Nothing learned, no status history: the hydration is a guess, said.
+        let mut h = suspended_etl(Some(json!({"idle_suspend": {
+            "suspended": [{"name": "r1", "size": "50cc"}],
+            "suspended_at": "2026-02-28T20:00:00Z",
+        }})));
+        h.hydrations.clear();
+        let b = build(&h, &opts()).expect("built");
+        let etl = &parse(&b).clusters[1];
+        assert_eq!(etl.initial_replicas[0].size, Size("50cc".into()));
+        assert_eq!(
+            etl.workload.hydration_core_ms,
+            DEFAULT_HYDRATION_S * 0.5 * 1000.0
+        );
+        assert!(
+            b.notes
+                .iter()
+                .any(|n| n.starts_with("cluster etl: its hydration is unknown")
+                    && n.contains("assumed 10m on 50cc")),
+            "{:?}",
+            b.notes
+        );
+    }
+
+    #[test]
+    fn a_suspended_managed_cluster_gets_its_replication_factor_back() {
+        let mut h = suspended_etl(Some(json!({"idle_suspend": {
+            "suspended": [{"name": "r1", "size": "50cc"}, {"name": "r2", "size": "50cc"}],
+            "suspended_at": "2026-02-28T20:00:00Z",
+        }})));
+        let etl = &mut h.clusters[1];
+        etl.managed = true;
+        etl.size = Some(Size("50cc".into()));
+        etl.replication_factor = Some(0);
+        let b = build(&h, &opts()).expect("built");
+        let etl = &parse(&b).clusters[1];
+        assert_eq!(etl.managed.as_ref().map(|m| m.replication_factor), Some(2));
+        assert_eq!(etl.initial_replicas.len(), 2);
+        assert!(etl.initial_replicas.iter().all(|r| !r.hydrated));
+    }
+
+    #[test]
+    fn a_suspended_cluster_whose_replicas_are_unknown_is_said() {
+        for (state, why) in [
+            (None, "no state row"),
+            (
+                Some(
+                    json!({"idle_suspend": {"suspended": [], "suspended_at": "2026-02-28T20:00:00Z"}}),
+                ),
+                "its state remembers none",
+            ),
+            (
+                Some(
+                    json!({"idle_suspend": {"suspended": [{"name": "r1", "size": "9000cc"}],
+                                             "suspended_at": "2026-02-28T20:00:00Z"}}),
+                ),
+                "not in the catalog",
+            ),
+        ] {
+            let b = build(&suspended_etl(state), &opts()).expect("built");
+            assert!(parse(&b).clusters[1].initial_replicas.is_empty());
+            assert!(
+                b.notes.iter().any(
+                    |n| n.starts_with("cluster etl: suspended (no replica)") && n.contains(why)
+                ),
+                "{why}: {:?}",
+                b.notes
+            );
+        }
+        // Not held suspended (resumed since): nothing comes back, as in the real one.
+        let b = build(
+            &suspended_etl(Some(json!({"idle_suspend": {
+                "suspended": [{"name": "r1", "size": "25cc"}],
+                "suspended_at": null,
+            }}))),
+            &opts(),
+        )
+        .expect("built");
+        assert!(parse(&b).clusters[1].initial_replicas.is_empty());
+    }
+
+    #[test]
+    fn an_empty_statement_log_is_said_and_one_day_is_singular() {
+        let mut h = live();
+        h.buckets.clear();
+        h.days = 1;
+        let b = build(&h, &opts()).expect("built");
+        assert!(
+            b.notes.iter().any(|n| n.starts_with(
+                "the statement log had no rows over the 1 day (for the clusters replayed): \
+                 the figures say nothing about demand"
+            )),
+            "{:?}",
+            b.notes
+        );
+        assert!(
+            b.toml.contains("statement log of the 1 day until"),
+            "{}",
+            b.toml
+        );
+        assert!(!b.toml.contains("1 days"), "{}", b.toml);
+        // With rows, no such note.
+        let b = build(&live(), &opts()).expect("built");
+        assert!(!b.notes.iter().any(|n| n.contains("had no rows")));
+        assert!(b.toml.contains("of the 28 days until"));
+    }
 
     #[test]
     fn nothing_to_replay_is_an_error() {

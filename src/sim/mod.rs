@@ -81,10 +81,42 @@ pub fn run_cli(args: &SimArgs) -> Result<String, SimError> {
     run_loaded(sc, args)
 }
 
+/// Where `simulate --from-history --out FILE` may write: FILE in a
+/// directory that exists (none is created: a mistyped path is an error, not
+/// a new tree), and not a directory, device or FIFO. Checked before
+/// anything is written (and by the command before anything is read).
+/// Returns whether FILE exists: it is overwritten, and the output says so.
+#[allow(clippy::disallowed_methods)] // the file the user names
+pub fn check_out(path: &Path) -> Result<bool, SimError> {
+    let bad = |why: String| Err(SimError::Io(format!("--out {}: {why}", path.display())));
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    match std::fs::metadata(dir) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => return bad(format!("{} is not a directory", dir.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return bad(format!(
+                "the directory {} does not exist (it is not created)",
+                dir.display()
+            ))
+        }
+        Err(e) => return bad(format!("cannot read the directory {}: {e}", dir.display())),
+    }
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => bad("is a directory; name the scenario file to write".into()),
+        Ok(m) if !m.is_file() => bad("not a regular file (a device, a FIFO or a socket)".into()),
+        Ok(_) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => bad(format!("cannot read: {e}")),
+    }
+}
+
 /// `simulate --from-history`: writes the built scenario and its traces
-/// (with `out`), then parses that very text — the same parser `simulate
-/// FILE` uses, the traces given as text — and runs it, so the written file
-/// replays to the same figures.
+/// (with `out`, checked first by [`check_out`]), then parses that very text
+/// — the same parser `simulate FILE` uses, the traces given as text — and
+/// runs it, so the written file replays to the same figures.
 #[allow(clippy::disallowed_methods, clippy::disallowed_types)] // the files the user names
 pub fn run_built(
     built: &history::Built,
@@ -96,6 +128,7 @@ pub fn run_built(
         .map(Path::to_path_buf)
         .unwrap_or_default();
     if let Some(path) = out {
+        check_out(path)?;
         for (name, text) in &built.traces {
             let file = base.join(name);
             if let Some(dir) = file.parent() {

@@ -157,6 +157,39 @@ pub struct IdleSuspendState {
     pub predict: Option<PredictState>,
 }
 
+/// What idle_suspend's slot of a cluster's state remembers, for a replay
+/// of the cluster elsewhere (`simulate --from-history`): reading the slot's
+/// layout stays here, beside the code that writes it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Remembered {
+    /// The replicas the next plan would bring back, as `resume` and
+    /// `complete_resume` pick them: those remembered at the suspension while
+    /// the cluster is held suspended, those still missing while a resume is
+    /// under way; empty when neither (or nothing was remembered).
+    pub wake: Vec<SuspendedReplica>,
+    /// The predictive mode's hydration times per size (empty: none learned).
+    pub hydrations: predict::hydration::Hydrations,
+}
+
+/// [`Remembered`] from a cluster's whole state (the object keyed by strategy
+/// type); a missing or unreadable slot remembers nothing.
+pub fn remembered(cluster: &str, state: Option<&serde_json::Value>) -> Remembered {
+    let st: IdleSuspendState = state
+        .and_then(|s| s.get(KIND.as_str()))
+        .map(super::read_state)
+        .unwrap_or_default();
+    let burst = super::burst_name(cluster);
+    let wake = if st.suspended_at.is_some() {
+        st.suspended
+    } else {
+        st.resuming
+    };
+    Remembered {
+        wake: wake.into_iter().filter(|r| r.name != burst).collect(),
+        hydrations: st.predict.map(|p| p.hydrations).unwrap_or_default(),
+    }
+}
+
 /// Everything the predictive mode decides on in one plan.
 pub struct Predicting<'a> {
     pub config: &'a PredictConfig,
@@ -1092,6 +1125,44 @@ mod tests {
         let d = step(&empty, &c, Idle::For(599.0), &mut st);
         assert_eq!(d.names(), vec!["r1"]);
         assert_eq!(st.resumed_at, Some(now()));
+    }
+
+    #[test]
+    fn remembered_is_what_the_next_plan_brings_back() {
+        let r = |name: &str, size: &str| SuspendedReplica {
+            name: name.into(),
+            size: Size::from(size),
+        };
+        let held = IdleSuspendState {
+            suspended: vec![r("r1", "50cc"), r("c-burst", "400cc")],
+            suspended_at: Some(now()),
+            ..IdleSuspendState::default()
+        };
+        let state = |st: &IdleSuspendState| serde_json::json!({ "idle_suspend": serde_json::to_value(st).unwrap() });
+        // Held suspended: what was remembered, never the burst replica.
+        assert_eq!(
+            remembered("c", Some(&state(&held))).wake,
+            vec![r("r1", "50cc")]
+        );
+        // A resume under way: what it still has to create.
+        let resuming = IdleSuspendState {
+            suspended_at: None,
+            resuming: vec![r("r2", "25cc")],
+            ..held.clone()
+        };
+        assert_eq!(
+            remembered("c", Some(&state(&resuming))).wake,
+            vec![r("r2", "25cc")]
+        );
+        // Running (resumed, nothing missing), no row, an unreadable slot: nothing.
+        let running = IdleSuspendState {
+            suspended_at: None,
+            ..held
+        };
+        assert!(remembered("c", Some(&state(&running))).wake.is_empty());
+        assert_eq!(remembered("c", None), Remembered::default());
+        let junk = serde_json::json!({"idle_suspend": "junk"});
+        assert_eq!(remembered("c", Some(&junk)), Remembered::default());
     }
 
     #[test]

@@ -26,7 +26,9 @@ use crate::model::{Cluster, Size, SizeCatalog};
 
 pub use burst::{burst_name, BurstConfig};
 pub use config::ConfigError;
-pub use idle_suspend::{idle_evidence_s, IdleSuspendConfig, MIN_SAMPLE_RATE};
+pub use idle_suspend::{
+    idle_evidence_s, remembered, IdleSuspendConfig, Remembered, SuspendedReplica, MIN_SAMPLE_RATE,
+};
 pub use limits::LimitsConfig;
 pub use schedule::ScheduleConfig;
 pub use shrink_to_fit::ShrinkToFitConfig;

@@ -204,8 +204,8 @@ fn the_statement_count_does_not_grow_with_clusters() {
     let large = backtest_statements(500);
     eprintln!("from-history: statements for 10 clusters: {small:?}; for 500 clusters: {large:?}");
     assert_eq!(small.statements, large.statements);
-    // Preflight (session cluster: 3) + the eight reads.
-    assert!(small.statements <= 11, "{small:?}");
+    // Preflight (session cluster: 3) + the nine reads.
+    assert!(small.statements <= 12, "{small:?}");
     assert_eq!(large.ddl, 0);
 }
 
@@ -315,4 +315,238 @@ fn it_writes_nothing_to_the_database() {
         .collect();
     assert!(writes.is_empty(), "{writes:?}");
     assert_eq!(before, database_state(&emu));
+}
+
+fn notes_of(doc: &serde_json::Value) -> Vec<String> {
+    doc["result"]["from_history"]["notes"]
+        .as_array()
+        .expect("notes")
+        .iter()
+        .filter_map(|n| n.as_str().map(str::to_string))
+        .collect()
+}
+
+/// Whether any note starts with `start` and contains `has`.
+fn noted(notes: &[String], start: &str, has: &str) -> bool {
+    notes
+        .iter()
+        .any(|n| n.starts_with(start) && n.contains(has))
+}
+
+#[test]
+fn a_cluster_suspended_now_is_replayed_with_what_its_resume_brings_back() {
+    let emu = fleet();
+    // Nothing ran today: apply suspends bi, idle_suspend remembers its
+    // replica in its state row (exit 3: `idle`'s row is invalid).
+    clusterctl(&emu, &["apply"]).code(3);
+    assert!(emu.replicas("bi").is_empty(), "bi suspended");
+    let doc = backtest_json(&emu, &[]);
+    let bi = cluster(&doc["result"], "bi");
+    eprintln!(
+        "suspended bi replayed: {} queries, {}% served, {} credits",
+        bi["service"]["queries"], bi["service"]["served_within_pct"], bi["credits"]
+    );
+    // Served as the real controller would: woken on demand, each morning
+    // cold (it was 0 % with no replica to bring back).
+    assert!(num(&bi["service"]["queries"]) > 6000.0, "{bi:#}");
+    assert!(num(&bi["service"]["served_within_pct"]) > 80.0, "{bi:#}");
+    assert!(num(&bi["credits"]) > 0.0, "{bi:#}");
+    let notes = notes_of(&doc);
+    assert!(
+        noted(&notes, "cluster bi: suspended by idle_suspend", "r1 100cc"),
+        "{notes:#?}"
+    );
+    // Its replica, dropped, left no start-up in the status history, and
+    // reactive idle_suspend learns none: the hydration used is said.
+    assert!(
+        noted(&notes, "cluster bi: its hydration is unknown", "on 100cc"),
+        "{notes:#?}"
+    );
+}
+
+#[test]
+fn a_suspended_managed_cluster_uses_the_hydration_idle_suspend_learned() {
+    let emu = Emulator::start();
+    emu.create_managed_cluster("m", "50cc", 0);
+    init_tables(&emu);
+    strategy(&emu, "m", "idle_suspend", json!({"idle_after_s": 600}));
+    let id = emu.cluster_id("m");
+    let payload = json!({"idle_suspend": {
+        "suspended": [{"name": "r1", "size": "50cc"}],
+        "suspended_at": "2026-01-01T00:00:00Z",
+        "resumed_at": null,
+        "predict": {"hydrations": {"by_size": {"50cc": [420]}}},
+    }});
+    emu.sql(&format!(
+        "INSERT INTO mz_cluster_strategy_state (cluster_id, state_version, payload, updated_at) \
+         VALUES ({}, 2, {}::jsonb, now())",
+        crate::cli::lit(&id),
+        crate::cli::lit(&payload.to_string())
+    ));
+    emu.add_activity_bulk("m", 8, 10 * 3600, 3600, 60);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("m.toml");
+    let doc = backtest_json(&emu, &["--days", "8", "--out", &out.display().to_string()]);
+    let m = cluster(&doc["result"], "m");
+    assert!(num(&m["service"]["served_within_pct"]) > 80.0, "{m:#}");
+    let written = std::fs::read_to_string(&out).expect("scenario written");
+    // Its replication factor back, cold; 420 s learned on 50cc (0.5 cores).
+    assert!(
+        written.contains("managed = true\nsize = \"50cc\"\nreplication_factor = 1\n"),
+        "{written}"
+    );
+    assert!(written.contains("hydrated = false"), "{written}");
+    assert!(written.contains("hydration_work = \"210s\""), "{written}");
+    assert!(
+        !notes_of(&doc)
+            .iter()
+            .any(|n| n.contains("hydration is unknown")),
+        "{:#?}",
+        notes_of(&doc)
+    );
+}
+
+#[test]
+fn a_suspended_cluster_whose_replicas_are_unknown_is_said() {
+    let emu = Emulator::start();
+    emu.create_cluster("bi");
+    init_tables(&emu);
+    strategy(&emu, "bi", "idle_suspend", json!({"idle_after_s": 600}));
+    emu.add_activity_bulk("bi", 4, 10 * 3600, 3600, 60);
+    let doc = backtest_json(&emu, &["--days", "4"]);
+    assert!(
+        noted(
+            &notes_of(&doc),
+            "cluster bi: suspended (no replica) and the replicas idle_suspend would bring back are unknown",
+            "no state row"
+        ),
+        "{:#?}",
+        notes_of(&doc)
+    );
+}
+
+#[test]
+fn the_temporary_replica_of_create_replica_is_not_replayed() {
+    let emu = fleet();
+    emu.create_cluster("ops");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("bt.toml");
+    let out_s = out.display().to_string();
+    let before = written_by_us(&emu);
+    let args = [
+        "--exec-cluster",
+        "ops",
+        "--create-replica",
+        "--out",
+        out_s.as_str(),
+    ];
+    let doc = backtest_json(&emu, &args);
+    // The replica was there while the history was read, and dropped after.
+    assert!(
+        emu.sql_log()
+            .iter()
+            .any(|q| q.contains(r#"CREATE CLUSTER REPLICA "ops"."clusterctl_tmp_"#)),
+        "{:?}",
+        emu.sql_log()
+    );
+    assert!(emu.replicas("ops").is_empty());
+    let written = std::fs::read_to_string(&out).expect("scenario written");
+    assert!(!written.contains("clusterctl_tmp_"), "{written}");
+    let ops = cluster(&doc["result"], "ops");
+    assert_eq!(num(&ops["credits"]), 0.0, "{ops:#}");
+    // Nothing else written.
+    assert_eq!(written_by_us(&emu), before);
+}
+
+/// clusterctl's tables and the catalog's replicas.
+fn written_by_us(emu: &Emulator) -> Vec<Vec<Option<String>>> {
+    let mut rows = Vec::new();
+    for sql in [
+        "SELECT cluster_id, strategy_type, config::text, updated_at::text FROM mz_cluster_strategies ORDER BY 1, 2",
+        "SELECT cluster_id, payload::text FROM mz_cluster_strategy_state ORDER BY 1",
+        "SELECT action_sql FROM mz_cluster_strategy_actions ORDER BY 1",
+        "SELECT id, name, cluster_id, size FROM mz_catalog.mz_cluster_replicas ORDER BY id",
+    ] {
+        rows.extend(emu.query_strings(sql));
+    }
+    rows
+}
+
+#[test]
+fn an_empty_statement_log_is_said() {
+    let emu = Emulator::start();
+    emu.create_hydrated_cluster("bi", "r1", "100cc");
+    init_tables(&emu);
+    strategy(&emu, "bi", "idle_suspend", json!({"idle_after_s": 900}));
+    for (days, said) in [("28", "28 days"), ("1", "1 day")] {
+        let doc = backtest_json(&emu, &["--days", days]);
+        let notes = notes_of(&doc);
+        let want = format!(
+            "the statement log had no rows over the {said} (for the clusters replayed): \
+             the figures say nothing about demand"
+        );
+        assert!(notes.contains(&want), "{notes:#?}");
+    }
+    // And on stderr, in the text output; "1 days" nowhere.
+    let run = clusterctl(&emu, &["simulate", "--from-history", "--days", "1"]).ok();
+    assert!(
+        run.stderr
+            .contains("note: the statement log had no rows over the 1 day"),
+        "{}",
+        run.all()
+    );
+    assert!(!run.all().contains("1 days"), "{}", run.all());
+}
+
+#[test]
+fn out_names_a_file_in_a_directory_that_exists() {
+    let emu = fleet();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let entries = || std::fs::read_dir(dir.path()).expect("dir").count();
+    // A missing directory: an error naming it, nothing created.
+    let missing = dir.path().join("no").join("such");
+    let out = missing.join("bt.toml").display().to_string();
+    let run = clusterctl(&emu, &["simulate", "--from-history", "--out", &out]).code(1);
+    assert!(run.stderr.starts_with("error: --out"), "{}", run.all());
+    assert!(
+        run.stderr.contains(&format!(
+            "the directory {} does not exist",
+            missing.display()
+        )),
+        "{}",
+        run.all()
+    );
+    assert_eq!(entries(), 0, "nothing created");
+    // An existing directory: refused before anything is written (no traces).
+    let taken = dir.path().join("bt");
+    std::fs::create_dir(&taken).expect("dir");
+    let run = clusterctl(
+        &emu,
+        &[
+            "simulate",
+            "--from-history",
+            "--out",
+            &taken.display().to_string(),
+        ],
+    )
+    .code(1);
+    assert!(run.stderr.contains("is a directory"), "{}", run.all());
+    assert_eq!(entries(), 1, "no bt.traces written");
+    // An existing file is overwritten, and said.
+    let file = dir.path().join("bt.toml");
+    std::fs::write(&file, "old").expect("file");
+    let file_s = file.display().to_string();
+    let run = clusterctl(&emu, &["simulate", "--from-history", "--out", &file_s]).ok();
+    assert!(
+        run.stderr
+            .contains(&format!("overwrote {file_s} (replay it")),
+        "{}",
+        run.all()
+    );
+    assert_ne!(std::fs::read_to_string(&file).expect("written"), "old");
+    let doc = backtest_json(&emu, &["--out", &file_s]);
+    assert_eq!(doc["result"]["from_history"]["overwrote"], true);
+    let fresh = dir.path().join("fresh.toml").display().to_string();
+    let doc = backtest_json(&emu, &["--out", &fresh]);
+    assert_eq!(doc["result"]["from_history"]["overwrote"], false);
 }
