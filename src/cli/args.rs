@@ -72,7 +72,7 @@ pub enum Command {
     Strategy(StrategyCommand),
     /// One row per cluster: condition, replicas, age of the last change, reason (-o wide for more)
     #[command(
-        after_help = "Conditions, most urgent first: Paused, Invalid, NotManageable, CrashLooping,\nBursting, Suspending, Resuming, Resizing, Stabilizing, Hydrating, Suspended,\nSignalUnknown, Converged (Unconfigured with --all).\n\nExamples:\n  clusterctl status\n  clusterctl status -o wide --filter-clusters '^analytics'\n  clusterctl status --watch --interval 10s"
+        after_help = "Conditions, most urgent first: Paused, Invalid, NotManageable, InDoubt,\nCrashLooping, Bursting, Suspending, Resuming, Resizing, Stabilizing, Hydrating, Suspended,\nSignalUnknown, Converged (Unconfigured with --all).\n\nExamples:\n  clusterctl status\n  clusterctl status -o wide --filter-clusters '^analytics'\n  clusterctl status --watch --interval 10s"
     )]
     Status(StatusArgs),
     /// Everything about one cluster: strategies, replicas, signals, pending work, history
@@ -235,6 +235,10 @@ pub struct PlanArgs {
     /// Managed clusters: how long a graceful resize waits for the new replicas before rolling back
     #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration, allow_hyphen_values = true)]
     pub resize_timeout: Duration,
+
+    /// How often the controller runs: a cron's or timer's period (e.g. 5m), or with `apply --watch` the time between runs (±10% jitter). A predicted wake starts one interval early, as the next run may come that late
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration, allow_hyphen_values = true)]
+    pub interval: Duration,
 }
 
 /// Commands that write take the controller lease first.
@@ -278,10 +282,6 @@ pub struct ApplyArgs {
     /// Keep running: one apply per --interval until SIGTERM/SIGINT (finishes the action under way, then exits 0)
     #[arg(long)]
     pub watch: bool,
-
-    /// With --watch: time between runs (±10% jitter), e.g. 60s, 5m
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration, allow_hyphen_values = true, requires = "watch")]
-    pub interval: Duration,
 
     /// With --watch: serve /metrics, /healthz and /readyz on this address (e.g. 127.0.0.1:9187)
     #[arg(long, value_name = "ADDR", requires = "watch")]

@@ -12,8 +12,9 @@ use clap::CommandFactory;
 use regex::Regex;
 
 use super::args::{
-    ApplyArgs, Cli, Command, ConnArgs, DryRunArgs, LeaseArgs, LogFormat, OutputFormat, SelectArgs,
-    SimulateArgs, SizesArgs, StatusArgs, StrategyCommand, StrategySetArgs, WipeStateArgs,
+    ApplyArgs, Cli, Command, ConnArgs, DryRunArgs, LeaseArgs, LogFormat, OutputFormat, PlanArgs,
+    SelectArgs, SimulateArgs, SizesArgs, StatusArgs, StrategyCommand, StrategySetArgs,
+    WipeStateArgs,
 };
 use super::exit;
 use crate::commands::reconcile::{self, ApplyOptions, Shutdown, WatchOptions};
@@ -211,7 +212,7 @@ fn strategy_command(cmd: StrategyCommand, ui: &Ui) -> u8 {
 }
 
 fn dry_run(a: DryRunArgs, ui: &Ui) -> u8 {
-    let opts = match plan_options(&a.select, a.plan.resize_timeout, &a.conn) {
+    let opts = match plan_options(&a.select, &a.plan, &a.conn) {
         Ok(o) => o,
         Err(e) => return fail(&e, ui),
     };
@@ -244,13 +245,10 @@ fn debug_signals(plan: &crate::plan::Plan) {
 
 fn apply(a: ApplyArgs, ui: &Ui) -> u8 {
     let streaming = !ui.json && !a.watch && ui.style.verbosity != Verbosity::Quiet;
-    let opts = match plan_options(&a.select, a.plan.resize_timeout, &a.conn) {
+    let opts = match plan_options(&a.select, &a.plan, &a.conn) {
         Ok(plan) => ApplyOptions {
             progress: streaming.then(|| streamer(&plan.selection, ui.style)),
-            plan: PlanOptions {
-                interval: a.interval.max(Duration::from_secs(1)),
-                ..plan
-            },
+            plan,
             lease: lease(&a.lease),
             max_actions: a.max_actions,
         },
@@ -261,7 +259,7 @@ fn apply(a: ApplyArgs, ui: &Ui) -> u8 {
         Err(e) => return fail(&e, ui),
     };
     let watch = WatchOptions {
-        interval: a.interval.max(Duration::from_secs(1)),
+        interval: a.plan.interval.max(Duration::from_secs(1)),
         metrics_addr: a.metrics_addr,
         metrics_file: a.metrics_file,
     };
@@ -759,12 +757,13 @@ fn selection(a: &SelectArgs) -> Result<Selection, CommandError> {
 
 fn plan_options(
     select: &SelectArgs,
-    resize_timeout: Duration,
+    plan: &PlanArgs,
     conn: &ConnArgs,
 ) -> Result<PlanOptions, CommandError> {
     Ok(PlanOptions {
         selection: selection(select)?,
-        resize_timeout: resize_timeout.max(Duration::from_secs(1)),
+        resize_timeout: plan.resize_timeout.max(Duration::from_secs(1)),
+        interval: plan.interval.max(Duration::from_secs(1)),
         statement_timeout: statement_timeout(conn),
         ..PlanOptions::default()
     })

@@ -184,3 +184,30 @@ fn a_history_it_cannot_read_leaves_it_reacting_only() {
     );
     assert!(run.stderr.contains("mz_monitor_redacted"), "{}", run.all());
 }
+
+#[test]
+fn a_cron_period_given_as_interval_starts_the_wake_earlier() {
+    let emu = setup();
+    // Suspended while the users are hours away ...
+    assert!(history(&emu, 3 * 3600) > 700);
+    clusterctl(&emu, &["apply"]).ok();
+    assert!(replica_names(&emu, "bi").is_empty(), "idle: suspended");
+    // ... who are now due in 15 minutes.
+    emu.sql("DELETE FROM mz_emulator.statement_log");
+    history(&emu, 15 * 60);
+    let creates = |args: &[&str]| {
+        let plan = clusterctl(&emu, args).ok().json();
+        plan["result"]["plan"]["clusters"][0]["actions"]
+            .as_array()
+            .map(|a| a.len())
+            .unwrap_or(0)
+    };
+    // A 1-minute controller: 10 min assumed hydration + 1 min + 1 min
+    // margin = 12 min of lead, not due yet.
+    assert_eq!(creates(&["dry-run", "--output", "json"]), 0);
+    // A 5-minute cron (before, --interval needed --watch): 16 min, due.
+    let every_5m = ["dry-run", "--output", "json", "--interval", "5m"];
+    assert_eq!(creates(&every_5m), 1);
+    clusterctl(&emu, &["apply", "--interval", "5m"]).ok();
+    assert_eq!(replica_names(&emu, "bi"), ["r1"]);
+}
