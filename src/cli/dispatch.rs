@@ -123,10 +123,10 @@ pub fn run(cli: Cli) -> u8 {
             })
         }
         Command::History(a) => {
-            // An empty range is a mistake, not "no actions recorded".
+            // An empty range is a mistake, not "no actions recorded"
+            // (told without this host's clock: `TimeBound::surely_after`).
             if let (Some(since), Some(until)) = (&a.since, &a.until) {
-                let now = chrono::Utc::now();
-                if since.resolve(now) > until.resolve(now) {
+                if since.surely_after(until) {
                     let e = CommandError::Usage(
                         "--since is later than --until: nothing can match (--since 2d --until 1d is the day before yesterday)".into(),
                     );

@@ -6,8 +6,10 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::{with_lease, CommandError, Context, LeaseOptions, Leased};
-use crate::db::catalog;
+use crate::db::catalog::{self, SnapshotError};
 use crate::db::lease::{self, Holder};
+use crate::db::live::LiveBackend;
+use crate::db::store::LEASE;
 use crate::exec::{AuditRow, Backend, Outcome};
 use crate::model::ClusterId;
 use crate::plan::Selection;
@@ -20,27 +22,62 @@ pub struct Unlocked {
     pub previous_until: DateTime<Utc>,
 }
 
-/// `unlock --force`: break the lease whoever holds it; audited.
+/// `unlock --force`: break the lease whoever holds it; audited. Never
+/// creates tables: without them there is no lease to break, and it says so
+/// as every command that needs them does. A free lease is left alone and
+/// nothing is audited (there was nobody's lease to break).
 pub async fn unlock(ctx: &Context) -> Result<Unlocked, CommandError> {
     let mut backend = ctx.backend();
-    backend.migrate().await?;
     let store = &ctx.store;
-    let (holder, until) = backend
+    let broken = backend
         .retrying("breaking the lease", async |c| {
-            lease::force_release(c, store).await
+            lease::force_release(c, store)
+                .await
+                .map_err(|e| lease_error(store, e))
         })
         .await?;
+    let Some(previous) = broken else {
+        return Ok(Unlocked {
+            previous_holder: String::new(),
+            previous_until: DateTime::<Utc>::UNIX_EPOCH,
+        });
+    };
+    audit_unlock(&mut backend, &previous).await?;
+    Ok(Unlocked {
+        previous_holder: previous.holder,
+        previous_until: previous.until,
+    })
+}
+
+/// A missing lease table is missing tables (the message of every command
+/// that needs them); anything else is a failed statement.
+fn lease_error(store: &crate::db::store::Store, e: tokio_postgres::Error) -> SnapshotError {
+    if crate::db::DbError::is_missing_table(&e) {
+        SnapshotError::TablesMissing {
+            where_: store.table(LEASE),
+        }
+    } else {
+        SnapshotError::Db(crate::db::DbError::query("breaking the lease", &e))
+    }
+}
+
+/// The audit row of a broken lease: whose it was, until when, who broke it.
+async fn audit_unlock(
+    backend: &mut LiveBackend<'_>,
+    previous: &lease::Row,
+) -> Result<(), CommandError> {
     let row = AuditRow {
         action_id: Uuid::new_v4().to_string(),
         cluster_id: ClusterId(String::new()),
         action_sql: "-- clusterctl unlock --force".into(),
         decision_ctx: serde_json::json!({
             "kind": "unlock",
-            "previous_holder": holder,
-            "previous_until": until,
+            "previous_holder": previous.holder,
+            "previous_until": previous.until,
             "by": Holder::me(&Uuid::new_v4()).0,
         }),
-        created_at: Utc::now(),
+        // The database's clock, as the runs' audit rows (`Backend::now`).
+        created_at: previous.db_now,
     };
     backend.audit(&row).await?;
     backend
@@ -50,10 +87,7 @@ pub async fn unlock(ctx: &Context) -> Result<Unlocked, CommandError> {
             error: None,
         })
         .await?;
-    Ok(Unlocked {
-        previous_holder: holder,
-        previous_until: until,
-    })
+    Ok(())
 }
 
 /// What `wipe-state` deleted.

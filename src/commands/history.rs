@@ -12,7 +12,7 @@ use super::{CommandError, Context, TimeBound};
 use crate::db::catalog;
 use crate::db::store::{ActionFilter, ActionRecord, Bound};
 use crate::model::ClusterId;
-use crate::plan::Selection;
+use crate::plan::{Selection, SelectionError};
 
 #[derive(Debug, Clone, Default)]
 pub struct HistoryOptions {
@@ -91,13 +91,21 @@ pub async fn history(ctx: &Context, opts: &HistoryOptions) -> Result<HistoryRepo
             catalog::cluster_names(c).await
         })
         .await?;
-    let ids = selected_ids(&opts.selection, &names);
-    let unknown_cluster = opts
+    let store = &ctx.store;
+    let uncatalogued: Vec<String> = opts
         .selection
         .names
         .iter()
-        .find(|n| !names.iter().any(|(id, name)| id.0 == **n || name == *n))
-        .cloned();
+        .filter(|n| !names.iter().any(|(id, name)| id.0 == **n || name == *n))
+        .cloned()
+        .collect();
+    let audited = backend
+        .retrying("reading the audit trail", async |c| {
+            store.audited_clusters(c, &uncatalogued).await
+        })
+        .await?;
+    let ids = selected_ids(&opts.selection, &names, &audited)?;
+    let unknown_cluster = uncatalogued.first().cloned();
     let limit = (opts.limit > 0).then_some(opts.limit);
     if ids.as_ref().is_some_and(Vec::is_empty) {
         return Ok(HistoryReport {
@@ -116,7 +124,6 @@ pub async fn history(ctx: &Context, opts: &HistoryOptions) -> Result<HistoryRepo
         // One more than shown tells whether more exist.
         limit: limit.map(|l| l.saturating_add(1)),
     };
-    let store = &ctx.store;
     let mut records = backend
         .retrying("reading the audit trail", async |c| {
             store.actions(c, &filter).await
@@ -136,10 +143,17 @@ pub async fn history(ctx: &Context, opts: &HistoryOptions) -> Result<HistoryRepo
 }
 
 /// The ids a selection stands for: names and ids of clusters that exist,
-/// plus exact ids of clusters that no longer exist (their audit rows stay).
-pub fn selected_ids(sel: &Selection, names: &[(ClusterId, String)]) -> Option<Vec<ClusterId>> {
+/// plus clusters that no longer exist but that the audit trail knows by
+/// that id or recorded name (`audited`, see `Store::audited_clusters`):
+/// their history stays readable. A name neither knows is a usage error,
+/// as `--cluster` is for every command.
+pub fn selected_ids(
+    sel: &Selection,
+    names: &[(ClusterId, String)],
+    audited: &[(ClusterId, Option<String>)],
+) -> Result<Option<Vec<ClusterId>>, CommandError> {
     if sel.is_all() {
-        return None;
+        return Ok(None);
     }
     let mut ids: Vec<ClusterId> = names
         .iter()
@@ -147,11 +161,26 @@ pub fn selected_ids(sel: &Selection, names: &[(ClusterId, String)]) -> Option<Ve
         .map(|(id, _)| id.clone())
         .collect();
     for n in &sel.names {
-        if !names.iter().any(|(id, name)| id.0 == *n || name == n) {
-            ids.push(ClusterId(n.clone()));
+        if names.iter().any(|(id, name)| id.0 == *n || name == n) {
+            continue;
+        }
+        let known: Vec<&ClusterId> = audited
+            .iter()
+            .filter(|(id, recorded)| id.0 == *n || recorded.as_deref() == Some(n))
+            .map(|(id, _)| id)
+            .collect();
+        if known.is_empty() {
+            let catalog: Vec<&str> = names.iter().map(|(_, name)| name.as_str()).collect();
+            let e = SelectionError::no_such_cluster(n, &catalog, true);
+            return Err(CommandError::Usage(e.to_string()));
+        }
+        for id in known {
+            if !ids.contains(id) {
+                ids.push(id.clone());
+            }
         }
     }
-    Some(ids)
+    Ok(Some(ids))
 }
 
 /// One audit row as an entry, whatever wrote it.

@@ -18,13 +18,7 @@ pub struct Initialized {
 /// `init`: create or upgrade the tables.
 pub async fn init(ctx: &Context) -> Result<Initialized, CommandError> {
     // Only `init` creates a missing --schema; every other command refuses it.
-    let store = &ctx.store;
-    let migrations_applied = ctx
-        .backend()
-        .retrying("creating clusterctl's tables", async |c| {
-            migrate::init(store, c).await
-        })
-        .await?;
+    let migrations_applied = migrate::run(&mut ctx.backend(), true).await?;
     Ok(Initialized {
         migrations_applied,
         schema: ctx.opts.schema.clone(),

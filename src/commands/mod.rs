@@ -100,13 +100,16 @@ pub enum TimeBound {
 }
 
 impl TimeBound {
-    /// The time it stands for, `now` being the database's clock.
-    pub fn resolve(&self, now: DateTime<Utc>) -> DateTime<Utc> {
-        match self {
-            TimeBound::Ago(d) => {
-                now - chrono::Duration::from_std(*d).unwrap_or(chrono::Duration::zero())
-            }
-            TimeBound::At(t) => *t,
+    /// Whether a range from `self` (`--since`) to `until` is empty, when
+    /// that can be told without a clock: both durations or both times. A
+    /// duration and a time compare only against the database's now (this
+    /// host's clock may be off by a day): `false` then, and a range that
+    /// turns out empty matches nothing, which the result says.
+    pub fn surely_after(&self, until: &TimeBound) -> bool {
+        match (self, until) {
+            (TimeBound::Ago(since), TimeBound::Ago(until)) => since < until,
+            (TimeBound::At(since), TimeBound::At(until)) => since > until,
+            _ => false,
         }
     }
 
@@ -316,7 +319,8 @@ impl Target {
 }
 
 /// Resolves a name (preferred) or an id against the snapshot; with
-/// `allow_dangling`, also an id that only strategy rows mention.
+/// `allow_dangling`, also an id that only strategy rows mention. A name
+/// that is neither is a usage error, as for `--cluster`.
 pub fn resolve(
     snap: &crate::model::Snapshot,
     arg: &str,
@@ -335,15 +339,30 @@ pub fn resolve(
         });
     }
     let names = snap.user_cluster_names();
-    let hint = crate::strategy::keys::suggest(arg, &names)
-        .map(|s| format!("; did you mean '{s}'?"))
-        .unwrap_or_default();
-    Err(CommandError::NotFound(format!(
-        "no cluster named or with id '{arg}'{hint} (user clusters: {})",
-        if names.is_empty() {
-            "none".to_string()
-        } else {
-            names.join(", ")
-        }
-    )))
+    let e = crate::plan::SelectionError::no_such_cluster(arg, &names, false);
+    Err(CommandError::Usage(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_bounds_of_one_kind_are_compared_without_a_clock() {
+        let h = |n: u64| TimeBound::Ago(Duration::from_secs(n * 3600));
+        let at = |s: &str| {
+            TimeBound::At(
+                DateTime::parse_from_rfc3339(s)
+                    .map(|t| t.with_timezone(&Utc))
+                    .unwrap_or_default(),
+            )
+        };
+        assert!(h(1).surely_after(&h(2)), "--since 1h --until 2h");
+        assert!(!h(2).surely_after(&h(1)));
+        assert!(at("2026-12-02T12:00:00Z").surely_after(&at("2026-12-02T11:00:00Z")));
+        assert!(!at("2026-12-02T11:00:00Z").surely_after(&at("2026-12-02T12:00:00Z")));
+        // Mixed: only the database's now could tell.
+        assert!(!h(3).surely_after(&at("2000-01-01T00:00:00Z")));
+        assert!(!at("2999-01-01T00:00:00Z").surely_after(&h(3)));
+    }
 }

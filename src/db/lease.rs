@@ -124,18 +124,13 @@ pub async fn acquire(
     me: &Holder,
     ttl: Duration,
 ) -> Result<Acquired, DbError> {
-    let sql = format!(
-        "UPDATE {} SET holder = $1, expires_at = now() + $2::text::interval, acquired_at = now() \
-         WHERE name = $3 AND (expires_at < now() OR holder = $1)",
-        store.table(LEASE)
-    );
     let (name, ttl_text) = (NAME.to_string(), interval(ttl));
-    let take = async || {
-        exec(c, &sql, &[&me.0, &ttl_text, &name])
+    let try_take = async || {
+        take(c, store, NAME, &me.0, ttl)
             .await
             .map_err(|e| DbError::query("taking the lease", &e))
     };
-    if take().await? > 0 {
+    if try_take().await? > 0 {
         return Ok(Acquired::Yes);
     }
     let (holder, until) = match read(c, store).await? {
@@ -143,7 +138,7 @@ pub async fn acquire(
         // The row is gone: put it back (free) and take it.
         None => {
             seed_missing(c, store).await?;
-            if take().await? > 0 {
+            if try_take().await? > 0 {
                 return Ok(Acquired::Yes);
             }
             current(c, store).await?
@@ -185,6 +180,92 @@ async fn seed_missing(c: &Client, store: &Store) -> Result<(), DbError> {
     Ok(())
 }
 
+/// The one rule of every row of the lease table (the controller's lease
+/// and the migration lock alike): `holder` takes row `name` for `ttl` when
+/// it is free or expired by the **database's** clock, or already its own.
+/// A compare-and-set: at most one contender sees a row changed. `now()` is
+/// the server's, so a host whose clock is off neither steals a live row nor
+/// waits for a dead one longer than its TTL.
+pub(crate) async fn take(
+    c: &Client,
+    store: &Store,
+    name: &str,
+    holder: &str,
+    ttl: Duration,
+) -> Result<u64, tokio_postgres::Error> {
+    let sql = format!(
+        "UPDATE {} SET holder = $1, expires_at = now() + $2::text::interval, acquired_at = now() \
+         WHERE name = $3 AND (expires_at < now() OR holder = $1)",
+        store.table(LEASE)
+    );
+    let (holder, ttl_text, name) = (holder.to_string(), interval(ttl), name.to_string());
+    exec(c, &sql, &[&holder, &ttl_text, &name]).await
+}
+
+/// Frees row `name` if `holder` still has it (a release that finds it
+/// taken by another changes nothing).
+pub(crate) async fn give_back(
+    c: &Client,
+    store: &Store,
+    name: &str,
+    holder: &str,
+) -> Result<u64, tokio_postgres::Error> {
+    let sql = format!(
+        "UPDATE {} SET holder = '', expires_at = TIMESTAMPTZ '1970-01-01 00:00:00+00' \
+         WHERE name = $1 AND holder = $2",
+        store.table(LEASE)
+    );
+    exec(c, &sql, &[&name.to_string(), &holder.to_string()]).await
+}
+
+/// Row `name` of the lease table as the database sees it now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    /// Empty when free.
+    pub holder: String,
+    pub until: DateTime<Utc>,
+    /// The database's `now()` when it was read: whether `until` has passed
+    /// is judged by this clock, never the host's.
+    pub db_now: DateTime<Utc>,
+}
+
+impl Row {
+    /// Nobody holds it: no holder, or the holder's time is up by the
+    /// database's clock.
+    pub fn is_free(&self) -> bool {
+        self.holder.is_empty() || self.until < self.db_now
+    }
+
+    /// How long it stays held by the database's clock (zero when free).
+    pub fn held_for(&self) -> Duration {
+        match self.is_free() {
+            true => Duration::ZERO,
+            false => (self.until - self.db_now).to_std().unwrap_or_default(),
+        }
+    }
+}
+
+/// Row `name` of the lease table (`None`: the row is missing). Racing
+/// seeds may leave two rows of a name: the later expiry counts.
+pub(crate) async fn read_row(
+    c: &Client,
+    store: &Store,
+    name: &str,
+) -> Result<Option<Row>, tokio_postgres::Error> {
+    let sql = format!(
+        "SELECT holder, expires_at, now() FROM {} WHERE name = $1 \
+         ORDER BY expires_at DESC LIMIT 1",
+        store.table(LEASE)
+    );
+    let name = name.to_string();
+    let rows = c.query_typed(&sql, &[(&name, Type::TEXT)]).await?;
+    Ok(rows.first().map(|row| Row {
+        holder: row.try_get(0).unwrap_or_default(),
+        until: row.try_get(1).unwrap_or_default(),
+        db_now: row.try_get(2).unwrap_or_default(),
+    }))
+}
+
 /// Inserts the row `name` of the lease table, free, unless there is one:
 /// the controller's lease and the migration lock alike. Idempotent;
 /// racing seeds may leave two rows, which every UPDATE of the name
@@ -221,20 +302,10 @@ pub async fn holds(c: &Client, store: &Store, me: &Holder) -> Result<bool, DbErr
 
 /// Who holds the lease now, and until when (`None`: its row is missing).
 async fn read(c: &Client, store: &Store) -> Result<Option<(String, DateTime<Utc>)>, DbError> {
-    let sql = format!(
-        "SELECT holder, expires_at FROM {} WHERE name = $1 ORDER BY expires_at DESC LIMIT 1",
-        store.table(LEASE)
-    );
-    let name = NAME.to_string();
-    let rows = c
-        .query_typed(&sql, &[(&name, Type::TEXT)])
+    let row = read_row(c, store, NAME)
         .await
         .map_err(|e| DbError::query("reading the lease", &e))?;
-    Ok(rows.first().map(|row| {
-        let holder: String = row.try_get(0).unwrap_or_default();
-        let until: DateTime<Utc> = row.try_get(1).unwrap_or_default();
-        (holder, until)
-    }))
+    Ok(row.map(|r| (r.holder, r.until)))
 }
 
 /// Who holds the lease now, and until when.
@@ -263,36 +334,28 @@ pub async fn renew(c: &Client, store: &Store, me: &Holder, ttl: Duration) -> Res
 
 /// Gives the lease back (only if it is still ours).
 pub async fn release(c: &Client, store: &Store, me: &Holder) -> Result<(), DbError> {
-    let sql = format!(
-        "UPDATE {} SET holder = '', expires_at = TIMESTAMPTZ '1970-01-01 00:00:00+00' \
-         WHERE name = $1 AND holder = $2",
-        store.table(LEASE)
-    );
-    let name = NAME.to_string();
-    exec(c, &sql, &[&name, &me.0])
+    give_back(c, store, NAME, &me.0)
         .await
         .map_err(|e| DbError::query("releasing the lease", &e))?;
     Ok(())
 }
 
-/// Breaks the lease whoever holds it (`unlock --force`); returns the previous holder.
-pub async fn force_release(c: &Client, store: &Store) -> Result<(String, DateTime<Utc>), DbError> {
-    let previous = match read(c, store).await? {
-        Some(held) => held,
-        None => {
-            seed_missing(c, store).await?;
-            current(c, store).await?
-        }
+/// Breaks the lease whoever holds it (`unlock --force`): the row as it
+/// was, or `None` when nobody held it ([`Row::is_free`]; a missing row is
+/// free too), and then nothing is written.
+pub async fn force_release(
+    c: &Client,
+    store: &Store,
+) -> Result<Option<Row>, tokio_postgres::Error> {
+    let Some(previous) = read_row(c, store, NAME).await?.filter(|r| !r.is_free()) else {
+        return Ok(None);
     };
     let sql = format!(
         "UPDATE {} SET holder = '', expires_at = TIMESTAMPTZ '1970-01-01 00:00:00+00' WHERE name = $1",
         store.table(LEASE)
     );
-    let name = NAME.to_string();
-    exec(c, &sql, &[&name])
-        .await
-        .map_err(|e| DbError::query("breaking the lease", &e))?;
-    Ok(previous)
+    exec(c, &sql, &[&NAME.to_string()]).await?;
+    Ok(Some(previous))
 }
 
 /// What the heartbeat knows about our lease.

@@ -235,7 +235,8 @@ impl<'a> LiveBackend<'a> {
                     self.drop_connection(true);
                     match delays.next() {
                         Some(delay) => {
-                            tracing::warn!("{what}: {e}; retrying in {} ms", delay.as_millis());
+                            let e = in_context(what, &e);
+                            tracing::warn!("{e}; retrying in {} ms", delay.as_millis());
                             tokio::time::sleep(delay).await;
                         }
                         None => return Err(e),
@@ -246,12 +247,10 @@ impl<'a> LiveBackend<'a> {
         }
     }
 
+    /// Creates or upgrades our tables (never a schema): see
+    /// [`super::migrate::run`].
     pub async fn migrate(&mut self) -> Result<Vec<i32>, DbError> {
-        let store = self.store;
-        self.retrying("creating clusterctl's tables", async |c| {
-            super::migrate::migrate(store, c).await
-        })
-        .await
+        super::migrate::run(self, false).await
     }
 
     /// Takes the lease (waiting up to `wait` for it) and, once taken, keeps
@@ -451,6 +450,17 @@ impl<'a> LiveBackend<'a> {
     }
 }
 
+/// `what: e` for a retry's log line, unless `e` already begins with `what`
+/// (an error built with the step's own context, as most are): the context
+/// is said once, not "running DDL: running DDL: …".
+fn in_context(what: &str, e: &impl std::fmt::Display) -> String {
+    let e = e.to_string();
+    match e.strip_prefix(what) {
+        Some(rest) if rest.starts_with(':') => e,
+        _ => format!("{what}: {e}"),
+    }
+}
+
 /// A retried DDL whose first attempt took effect before the connection
 /// broke: its second attempt finds the work done.
 fn already_done(kind: ActionKind, e: &tokio_postgres::Error) -> bool {
@@ -616,5 +626,50 @@ impl Backend for LiveBackend<'_> {
         self.stop
             .as_ref()
             .is_some_and(|f| f.load(std::sync::atomic::Ordering::SeqCst))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_retried_steps_context_is_said_once() {
+        let ddl = DbError::Query {
+            context: "running DDL".into(),
+            reason: "connection closed".into(),
+            transient: true,
+        };
+        assert_eq!(
+            in_context("running DDL", &ddl),
+            "running DDL: connection closed"
+        );
+        let timeout = DbError::Timeout {
+            context: "releasing the lease".into(),
+            after: Duration::from_secs(30),
+        };
+        assert_eq!(
+            in_context("releasing the lease", &timeout),
+            "releasing the lease: no answer within 30s"
+        );
+        // An error of another step (connecting) keeps the retried step's.
+        let connect = DbError::Timeout {
+            context: "connecting to db:6875".into(),
+            after: Duration::from_secs(10),
+        };
+        assert_eq!(
+            in_context("checking", &connect),
+            "checking: connecting to db:6875: no answer within 10s"
+        );
+        // A context that merely begins the same is not the same.
+        let other = DbError::Query {
+            context: "running DDL twice".into(),
+            reason: "x".into(),
+            transient: true,
+        };
+        assert_eq!(
+            in_context("running DDL", &other),
+            "running DDL: running DDL twice: x"
+        );
     }
 }

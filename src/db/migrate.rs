@@ -7,10 +7,11 @@ use std::fmt::Write;
 
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use super::lease;
-use super::store::{execute_text, Store, ACTIONS, LEASE, MIGRATIONS, STATE, STRATEGIES};
+use super::live::LiveBackend;
+use super::store::{Store, ACTIONS, MIGRATIONS, STATE, STRATEGIES};
 use super::{Client, DbError};
 use crate::ddl;
 
@@ -141,22 +142,6 @@ async fn run_idempotent(
     }
 }
 
-/// `init`: [`migrate`], creating the `--schema` first when our tables are
-/// not there. Only `init` creates a schema: every other command refuses one
-/// that does not exist, so a typo never silently starts an empty set of
-/// tables with a lease of its own. (`CREATE SCHEMA IF NOT EXISTS` needs
-/// `CREATE` on the database even when the schema exists, hence only when
-/// the tables are missing.)
-pub async fn init(store: &Store, c: &Client) -> Result<Vec<i32>, DbError> {
-    if let Some(schema) = store.schema() {
-        if !matches!(recorded(store, c).await?, Recorded::Versions(_)) {
-            let sql = format!("CREATE SCHEMA IF NOT EXISTS {}", ddl::ident(schema));
-            run_idempotent(store, c, &sql, &format!("creating schema {schema}")).await?;
-        }
-    }
-    migrate(store, c).await
-}
-
 // Concurrent first runs (a fleet of cron jobs on a fresh database) must all
 // succeed and record each migration once. Neither database offers a lock
 // both understand: Materialize has no advisory locks, no unique constraints
@@ -186,57 +171,74 @@ const LOCK_MIGRATION: i32 = 2;
 const LOCK_NAME: &str = "migrations";
 /// How long a migrating run holds the lock unless it finishes first.
 const LOCK_TTL: Duration = Duration::from_secs(30);
+/// How long a run waits for the lock: a live migrator holds it for at most
+/// [`LOCK_TTL`] (by the database's clock), a killed one as long.
+const LOCK_WAIT: Duration = Duration::from_secs(60);
 const LOCK_POLL: Duration = Duration::from_millis(200);
+
+/// What the retry loop says it was doing when a step fails (connecting
+/// included): checking first, so a run whose tables exist never says it
+/// was creating them.
+const CHECKING: &str = "checking clusterctl's tables (schema and migrations)";
+const CREATING: &str = "creating clusterctl's tables";
 
 /// Creates or upgrades our tables; returns the versions applied now.
 /// When every migration is recorded it issues no DDL at all, so a role
-/// without `CREATE` works once the tables exist (`init --print`). It never
-/// creates the schema (see [`init`]).
-pub async fn migrate(store: &Store, c: &Client) -> Result<Vec<i32>, DbError> {
-    if applied_versions(store, c)
-        .await?
-        .is_some_and(|d| complete(&d))
-    {
+/// without `CREATE` works once the tables exist (`init --print`). Only
+/// with `create_schema` (`init`) does it create a missing `--schema`, and
+/// only when the tables are missing: every other command refuses a schema
+/// that does not exist, so a typo never silently starts an empty set of
+/// tables with a lease of its own. (`CREATE SCHEMA IF NOT EXISTS` needs
+/// `CREATE` on the database even when the schema exists.)
+///
+/// Each step is retried on its own under the statement deadline; waiting
+/// for the migration lock is not a step: a held lock is an answer, and
+/// when it stays held the error says by whom and until when.
+pub async fn run(backend: &mut LiveBackend<'_>, create_schema: bool) -> Result<Vec<i32>, DbError> {
+    let store = backend.store();
+    let found = backend
+        .retrying(CHECKING, async |c| recorded(store, c).await)
+        .await?;
+    match (&found, store.schema()) {
+        (Recorded::Versions(done), _) if complete(done) => return Ok(Vec::new()),
+        (Recorded::Versions(_), _) => {}
+        (_, Some(schema)) if create_schema => {
+            let sql = format!("CREATE SCHEMA IF NOT EXISTS {}", ddl::ident(schema));
+            let context = format!("creating schema {schema}");
+            backend
+                .retrying(&context, async |c| {
+                    run_idempotent(store, c, &sql, &context).await
+                })
+                .await?;
+        }
+        (Recorded::NoSchema, _) => return Err(missing_schema(store)),
+        (Recorded::NoTable, _) => {}
+    }
+    backend
+        .retrying(CREATING, async |c| bootstrap_lock(store, c).await)
+        .await?;
+    let me = lease::Holder::me(&uuid::Uuid::nil()).0;
+    if !wait_for_lock(backend, &me).await? {
         return Ok(Vec::new());
     }
-    run_idempotent(
-        store,
-        c,
-        &migrations_table_statement(store),
-        "creating the migrations table",
-    )
-    .await?;
-    bootstrap_lock(store, c).await?;
-    let me = lease::Holder::me(&uuid::Uuid::nil()).0;
-    let started = Instant::now();
-    loop {
-        if take_lock(store, c, &me).await? {
-            break;
-        }
-        if applied_versions(store, c)
-            .await?
-            .is_some_and(|d| complete(&d))
-        {
-            return Ok(Vec::new());
-        }
-        if started.elapsed() > LOCK_TTL * 2 {
-            return Err(DbError::Query {
-                context: "creating clusterctl's tables".into(),
-                reason: "another run has been migrating for too long; try again".into(),
-                transient: true,
-            });
-        }
-        tokio::time::sleep(LOCK_POLL).await;
-    }
-    let result = apply_missing(store, c).await;
-    let released = release_lock(store, c, &me).await;
+    let result = backend
+        .retrying(CREATING, async |c| apply_missing(store, c).await)
+        .await;
+    let released = backend
+        .retrying("releasing the migration lock", async |c| {
+            release_lock(store, c, &me).await
+        })
+        .await;
     let applied = result?;
     released?;
     Ok(applied)
 }
 
-/// Step 1: the lease table and the lock row, idempotently.
+/// Step 1: the migrations table, the lease table and the lock row,
+/// idempotently.
 async fn bootstrap_lock(store: &Store, c: &Client) -> Result<(), DbError> {
+    let migrations = migrations_table_statement(store);
+    run_idempotent(store, c, &migrations, "creating the migrations table").await?;
     let lock_migration = MIGRATION_FILES
         .iter()
         .find(|(v, _, _)| *v == LOCK_MIGRATION);
@@ -256,34 +258,94 @@ async fn bootstrap_lock(store: &Store, c: &Client) -> Result<(), DbError> {
     Ok(())
 }
 
-/// Step 2: compare-and-set on the lock row; `true` when it is ours.
-async fn take_lock(store: &Store, c: &Client, me: &str) -> Result<bool, DbError> {
-    let now = Utc::now();
-    let until = now + chrono::Duration::from_std(LOCK_TTL).unwrap_or(chrono::Duration::zero());
-    let sql = format!(
-        "UPDATE {} SET holder = $1, expires_at = $2::text::timestamptz, acquired_at = $3::text::timestamptz \
-         WHERE name = $4 AND (expires_at < $3::text::timestamptz OR holder = $1)",
-        store.table(LEASE)
-    );
-    let params = [
-        me.to_string(),
-        until.to_rfc3339(),
-        now.to_rfc3339(),
-        LOCK_NAME.to_string(),
-    ];
-    let n = execute_text(c, &sql, &params)
+/// What one look at the migration lock found.
+enum Lock {
+    /// Ours now: migrate.
+    Taken,
+    /// Another run recorded every migration meanwhile: nothing to do.
+    Done,
+    /// Held by another run, as the database sees it.
+    Busy(lease::Row),
+}
+
+/// Step 2: polls the lock until it is ours (`true`) or another run has
+/// migrated (`false`). A lock that stays held past [`LOCK_WAIT`] (or that
+/// the database says is held for longer than the wait has left) is an
+/// error naming its holder and its end.
+async fn wait_for_lock(backend: &mut LiveBackend<'_>, me: &str) -> Result<bool, DbError> {
+    let store = backend.store();
+    let started = Instant::now();
+    loop {
+        let look = backend
+            .retrying("taking the migration lock", async |c| {
+                take_lock(store, c, me).await
+            })
+            .await?;
+        match look {
+            Lock::Taken => return Ok(true),
+            Lock::Done => return Ok(false),
+            Lock::Busy(row) if row.held_for() > LOCK_WAIT.saturating_sub(started.elapsed()) => {
+                return Err(lock_held(&row))
+            }
+            Lock::Busy(_) => tokio::time::sleep(LOCK_POLL).await,
+        }
+    }
+}
+
+/// One compare-and-set on the lock row by the lease's rule (the
+/// database's clock judges expiry: [`lease::take`]); when it is not ours,
+/// whether the migrations are done, else who holds it.
+async fn take_lock(store: &Store, c: &Client, me: &str) -> Result<Lock, DbError> {
+    let n = lease::take(c, store, LOCK_NAME, me, LOCK_TTL)
         .await
         .map_err(|e| DbError::query("taking the migration lock", &e))?;
-    Ok(n > 0)
+    if n > 0 {
+        return Ok(Lock::Taken);
+    }
+    if applied_versions(store, c)
+        .await?
+        .is_some_and(|d| complete(&d))
+    {
+        return Ok(Lock::Done);
+    }
+    let row = lease::read_row(c, store, LOCK_NAME)
+        .await
+        .map_err(|e| DbError::query("reading the migration lock", &e))?;
+    // A row deleted meanwhile is put back (free): the next look takes it.
+    match row {
+        Some(row) => Ok(Lock::Busy(row)),
+        None => {
+            lease::seed(c, store, LOCK_NAME)
+                .await
+                .map_err(|e| DbError::query("seeding the migration lock", &e))?;
+            Ok(Lock::Busy(lease::Row {
+                holder: String::new(),
+                until: DateTime::<Utc>::UNIX_EPOCH,
+                db_now: DateTime::<Utc>::UNIX_EPOCH,
+            }))
+        }
+    }
+}
+
+/// The lock stays held: by whom and until when (the database's time), so
+/// the operator knows whether to wait or who to look for. Not the server's
+/// fault: it answered every statement.
+fn lock_held(row: &lease::Row) -> DbError {
+    DbError::Query {
+        context: "migrating clusterctl's tables".into(),
+        reason: format!(
+            "the migration lock is held by {} until {} (the database's clock): another run \
+             is migrating, or one was stopped while migrating and its lock ends then; \
+             try again after that",
+            row.holder,
+            row.until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ),
+        transient: false,
+    }
 }
 
 async fn release_lock(store: &Store, c: &Client, me: &str) -> Result<(), DbError> {
-    let sql = format!(
-        "UPDATE {} SET holder = '', expires_at = TIMESTAMPTZ '1970-01-01 00:00:00+00' \
-         WHERE name = $1 AND holder = $2",
-        store.table(LEASE)
-    );
-    execute_text(c, &sql, &[LOCK_NAME.to_string(), me.to_string()])
+    lease::give_back(c, store, LOCK_NAME, me)
         .await
         .map_err(|e| DbError::query("releasing the migration lock", &e))?;
     Ok(())

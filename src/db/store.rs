@@ -532,6 +532,41 @@ impl Store {
         Ok(rows.iter().filter_map(ActionRecord::from_row).collect())
     }
 
+    /// The clusters the audit trail knows by one of `args`, as an id or as
+    /// the name its rows recorded (`decision_ctx->>'cluster'`): a dropped
+    /// cluster's rows keep both. `(id, recorded name)`, one per pair.
+    pub async fn audited_clusters(
+        &self,
+        c: &Client,
+        args: &[String],
+    ) -> Result<Vec<(ClusterId, Option<String>)>, DbError> {
+        if args.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ph: Vec<String> = (1..=args.len()).map(|i| format!("${i}")).collect();
+        let ph = ph.join(", ");
+        let sql = format!(
+            "SELECT DISTINCT cluster_id, decision_ctx->>'cluster' FROM {} \
+             WHERE cluster_id IN ({ph}) OR decision_ctx->>'cluster' IN ({ph})",
+            self.table(ACTIONS)
+        );
+        let typed: Vec<(&(dyn ToSql + Sync), Type)> = args
+            .iter()
+            .map(|p| (p as &(dyn ToSql + Sync), Type::TEXT))
+            .collect();
+        let rows = c
+            .query_typed(&sql, &typed)
+            .await
+            .map_err(|e| self.missing_or(e, "reading the audit trail"))?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| {
+                let id: String = r.try_get(0).ok()?;
+                Some((ClusterId(id), r.try_get(1).ok().flatten()))
+            })
+            .collect())
+    }
+
     /// The newest action of every cluster, in one statement.
     pub async fn last_actions(&self, c: &Client) -> Result<Vec<ActionRecord>, DbError> {
         let sql = format!(

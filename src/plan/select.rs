@@ -20,8 +20,13 @@ pub struct Selection {
 /// Why a selection selects nothing useful: said, never silently ignored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SelectionError {
-    /// `--cluster X`: no cluster has that name or id.
-    NoSuchCluster { arg: String, hint: String },
+    /// `--cluster X` (or a command's CLUSTER argument, `by_flag` false): no
+    /// cluster has that name or id. Built by [`SelectionError::no_such_cluster`].
+    NoSuchCluster {
+        arg: String,
+        hint: String,
+        by_flag: bool,
+    },
     /// `--cluster X`: the cluster exists but has no strategy rows (the
     /// Python tool's `--cluster` named the session's cluster).
     NoStrategies { arg: String, cluster: String },
@@ -30,11 +35,20 @@ pub enum SelectionError {
 impl std::fmt::Display for SelectionError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            SelectionError::NoSuchCluster { arg, hint } => write!(
+            SelectionError::NoSuchCluster {
+                arg,
+                hint,
+                by_flag: true,
+            } => write!(
                 f,
                 "--cluster {arg}: no cluster has that name or id{hint}; \
                  --cluster takes exact names or ids, --filter-clusters REGEX a pattern"
             ),
+            SelectionError::NoSuchCluster {
+                arg,
+                hint,
+                by_flag: false,
+            } => write!(f, "cluster {arg}: no cluster has that name or id{hint}"),
             SelectionError::NoStrategies { arg, cluster } => write!(
                 f,
                 "--cluster {arg}: cluster {cluster} has no strategies, so nothing is selected. \
@@ -42,6 +56,19 @@ impl std::fmt::Display for SelectionError {
                  to run queries on, which is --exec-cluster {arg} here (see README, \
                  \"Migrating from mz-clusterctl\")"
             ),
+        }
+    }
+}
+
+impl SelectionError {
+    /// `arg` names no cluster among `names` (the user clusters): the one
+    /// message and did-you-mean hint of every command, a usage error
+    /// (exit 64) wherever the name came from.
+    pub fn no_such_cluster(arg: &str, names: &[&str], by_flag: bool) -> SelectionError {
+        SelectionError::NoSuchCluster {
+            arg: arg.to_string(),
+            hint: crate::strategy::keys::did_you_mean(arg, names),
+            by_flag,
         }
     }
 }
@@ -108,10 +135,8 @@ impl Selection {
                 Some(_) => {}
                 None if snap.has_rows(&ClusterId(arg.clone())) => {}
                 None => {
-                    return Err(SelectionError::NoSuchCluster {
-                        arg: arg.clone(),
-                        hint: crate::strategy::keys::did_you_mean(arg, &snap.user_cluster_names()),
-                    });
+                    let names = snap.user_cluster_names();
+                    return Err(SelectionError::no_such_cluster(arg, &names, true));
                 }
             }
         }

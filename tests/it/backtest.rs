@@ -218,7 +218,7 @@ fn cluster_limits_the_replay_to_one() {
         assert_eq!(clusters.len(), 1, "{doc:#}");
         assert_eq!(clusters[0]["name"], "bi");
     }
-    let run = clusterctl(&emu, &["simulate", "--from-history", "--cluster", "bj"]).code(1);
+    let run = clusterctl(&emu, &["simulate", "--from-history", "--cluster", "bj"]).code(64);
     assert!(run.stderr.contains("did you mean 'bi'"), "{}", run.all());
 }
 

@@ -322,10 +322,17 @@ fn permanent_connection_errors_are_never_retried_by_any_command() {
     for args in [
         &["dry-run", "-v", "--max-retries", "1"][..],
         &["strategy", "ls", "-v", "--max-retries", "1"][..],
+        &["apply", "-v", "--max-retries", "1"][..],
     ] {
         let run = with_url(refused, args);
         assert_eq!(run.code, 1, "{args:?}: {}", run.all());
         assert!(run.stderr.contains("retrying"), "{args:?}: {}", run.stderr);
+        // apply first checks the tables: it was not creating them.
+        assert!(
+            !run.stderr.contains("creating clusterctl's tables"),
+            "{args:?}: {}",
+            run.stderr
+        );
     }
 }
 

@@ -198,8 +198,8 @@ fn every_command_prints_one_envelope_that_follows_the_schema() {
 
     // Errors are documents too: a bad name, a refused write, no database.
     insta::assert_json_snapshot!(
-        "error_not_found",
-        document(&v, &emu, &["describe", "analytic"], 1, "describe")
+        "error_no_such_cluster",
+        document(&v, &emu, &["describe", "analytic"], 64, "describe")
     );
     insta::assert_json_snapshot!(
         "error_usage",

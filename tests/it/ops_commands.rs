@@ -52,8 +52,8 @@ fn strategy_set_validates_before_writing_and_replaces() {
     assert!(r.stderr.contains("unknown size '80cc'"), "{}", r.all());
     assert!(r.stderr.contains("nothing was written"), "{}", r.all());
     assert_eq!(r.stderr.trim().lines().count(), 1, "one line:\n{}", r.all());
-    // Misspelt key, type and cluster get a suggestion; a wrong type of value
-    // names the key. Each is refused (exit 1) with nothing written.
+    // A misspelt key or type gets a suggestion; a wrong type of value names
+    // the key. Each is refused (exit 1) with nothing written.
     for (args, expected) in [
         (
             [
@@ -77,16 +77,27 @@ fn strategy_set_validates_before_writing_and_replaces() {
             ],
             "key 'idle_after_s'",
         ),
-        (
-            ["analytic", "target_size", "--target-size", "50cc"],
-            "did you mean 'analytics'?",
-        ),
     ] {
         let mut argv = vec!["strategy", "set"];
         argv.extend(args);
         let r = clusterctl(&emu, &argv).code(1);
         assert!(r.stderr.contains(expected), "{argv:?}: {}", r.all());
     }
+    // A name that is no cluster is a usage error, as --cluster is.
+    let argv = [
+        "strategy",
+        "set",
+        "analytic",
+        "target_size",
+        "--target-size",
+        "50cc",
+    ];
+    let r = clusterctl(&emu, &argv).code(64);
+    assert!(
+        r.stderr.contains("did you mean 'analytics'?"),
+        "{argv:?}: {}",
+        r.all()
+    );
     // Not JSON; no config at all: usage errors.
     clusterctl(
         &emu,
@@ -1364,7 +1375,7 @@ fn describe_shows_everything_about_one_cluster() {
     assert_eq!(res["replicas"][0]["ooms"], 1, "{j:#}");
     assert!(res["replicas"][0]["age_seconds"].is_u64(), "{j:#}");
     assert_eq!(res["history"].as_array().map(Vec::len), Some(2), "{j:#}");
-    let r = clusterctl(&emu, &["describe", "analytic"]).code(1);
+    let r = clusterctl(&emu, &["describe", "analytic"]).code(64);
     assert!(
         r.stderr.contains("did you mean 'analytics'?"),
         "{}",
@@ -1614,4 +1625,103 @@ fn each_command_shows_only_its_own_flags() {
     }
     assert!(help(&["history"]).contains("--replica <NAME>"));
     assert!(help(&["apply"]).contains("--enable-experimental-strategies"));
+}
+
+#[test]
+fn a_name_that_is_no_cluster_is_a_usage_error_for_every_command() {
+    let emu = emulator();
+    emu.create_cluster("analytics");
+    strategy(
+        &emu,
+        "analytics",
+        "target_size",
+        json!({"target_size": "25cc"}),
+    );
+    let set = [
+        "strategy",
+        "set",
+        "analytic",
+        "target_size",
+        "--target-size",
+        "25cc",
+    ];
+    for args in [
+        &["describe", "analytic"][..],
+        &set[..],
+        &["strategy", "pause", "analytic"],
+        &["strategy", "rm", "analytic"],
+        &["history", "--cluster", "analytic"],
+        &["status", "--cluster", "analytic"],
+    ] {
+        let r = clusterctl(&emu, args);
+        assert_eq!(r.code, 64, "{args:?}: {}", r.all());
+        assert!(
+            r.stderr
+                .contains("analytic: no cluster has that name or id (did you mean 'analytics'?)"),
+            "{args:?}: {}",
+            r.all()
+        );
+        let mut json = args.to_vec();
+        json.extend(["-o", "json"]);
+        let doc = clusterctl(&emu, &json).json();
+        assert_eq!(doc["error"]["code"], "usage", "{args:?}: {doc:#}");
+    }
+}
+
+#[test]
+fn history_of_a_dropped_cluster_works_by_name_and_id() {
+    let emu = emulator();
+    let id = emu.create_cluster("gone");
+    strategy(&emu, "gone", "target_size", json!({"target_size": "25cc"}));
+    clusterctl(&emu, &["apply"]).ok();
+    emu.sql(&format!(
+        "DELETE FROM mz_catalog.mz_cluster_replicas WHERE cluster_id = '{id}'; \
+         DELETE FROM mz_catalog.mz_clusters WHERE id = '{id}'"
+    ));
+    for arg in ["gone", id.as_str()] {
+        let doc = clusterctl(&emu, &["history", "--cluster", arg, "-o", "json"])
+            .ok()
+            .json();
+        let entries = doc["result"]["entries"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(entries.len(), 1, "{arg}: {doc:#}");
+        assert_eq!(entries[0]["cluster_id"], id.as_str(), "{arg}: {doc:#}");
+    }
+    // Neither the catalog nor the audit trail knows it.
+    clusterctl(&emu, &["history", "--cluster", "never"]).code(64);
+}
+
+#[test]
+fn history_checks_a_relative_against_an_absolute_bound_by_no_host_clock() {
+    let emu = emulator();
+    let id = emu.create_cluster("c");
+    emu.sql(&format!(
+        "INSERT INTO mz_cluster_strategy_actions \
+         VALUES ('a1', '{id}', 'DROP CLUSTER REPLICA x', '{{\"kind\": \"drop_replica\"}}'::jsonb, \
+                 true, NULL, now() - INTERVAL '1 hour')"
+    ));
+    // An hour ahead by the database's clock; a day behind this host's.
+    let until = emu
+        .query_one(
+            "SELECT to_char((now() + INTERVAL '1 hour') AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI')",
+        )
+        .unwrap_or_default();
+    let mut cmd = command();
+    crate::support::with_clock_offset(&mut cmd, 86_400);
+    cmd.args(["history", "--since", "3h", "--until", &until, "-o", "json"])
+        .env("DATABASE_URL", emu.url());
+    let doc = run_cmd(cmd).ok().json();
+    let entries = doc["result"]["entries"].as_array().map_or(0, Vec::len);
+    assert_eq!(entries, 1, "{doc:#}");
+    // Bounds of one kind are still checked before connecting.
+    for (since, until) in [("1h", "2h"), ("2026-01-02", "2026-01-01")] {
+        let r = clusterctl(&emu, &["history", "--since", since, "--until", until]).code(64);
+        assert!(
+            r.stderr.contains("--since is later than --until"),
+            "{}",
+            r.all()
+        );
+    }
 }

@@ -76,6 +76,37 @@ fn a_held_lease_means_one_line_and_exit_zero_and_unlock_breaks_it() {
 }
 
 #[test]
+fn unlock_never_creates_tables_and_leaves_a_free_lease_alone() {
+    let fresh = Emulator::start();
+    let status = clusterctl(&fresh, &["status"]);
+    let run = clusterctl(&fresh, &["unlock", "--force"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert_eq!(run.code, status.code, "as status: {}", status.all());
+    let missing = "error: clusterctl's tables are missing (";
+    assert!(status.stderr.starts_with(missing), "{}", status.all());
+    assert!(run.stderr.starts_with(missing), "{}", run.all());
+    let tables = fresh.query_one(
+        "SELECT count(*)::text FROM pg_tables \
+         WHERE tablename LIKE 'clusterctl%' OR tablename LIKE 'mz_cluster_strateg%'",
+    );
+    assert_eq!(tables.as_deref(), Some("0"), "no table created");
+
+    init_tables(&fresh);
+    let run = clusterctl(&fresh, &["unlock", "--force"]).ok();
+    assert_eq!(run.stdout, "The lease was free; nothing to break.\n");
+    // Expired by the database's clock is free too.
+    hold_lease(&fresh, "other-host:4242:run-x", -5);
+    let run = clusterctl(&fresh, &["unlock", "--force"]).ok();
+    assert_eq!(run.stdout, "The lease was free; nothing to break.\n");
+    let audited = fresh.query_one("SELECT count(*)::text FROM mz_cluster_strategy_actions");
+    assert_eq!(
+        audited.as_deref(),
+        Some("0"),
+        "nothing broken, nothing audited"
+    );
+}
+
+#[test]
 fn concurrent_applies_one_actor_per_round_no_duplicates() {
     let emu = Emulator::start();
     for name in ["a", "b", "c"] {
@@ -312,6 +343,11 @@ fn transient_failures_are_retried_and_never_repeat_work() {
     assert!(
         run.stderr.contains("retrying"),
         "each retry is logged: {}",
+        run.all()
+    );
+    assert!(
+        !run.stderr.contains("running DDL: running DDL"),
+        "the context is said once: {}",
         run.all()
     );
     assert_eq!(emu.replicas("c"), pairs(&[("r_25cc", "25cc")]));
@@ -800,6 +836,81 @@ fn lease_expiry_follows_the_database_clock_not_the_controllers() {
         "expired by the database's clock: {}",
         run.all()
     );
+}
+
+/// A run that must migrate (migration 2 unrecorded, as after an upgrade)
+/// while the migration lock row is held by `holder` for `secs` by the
+/// database's clock (negative: it expired that long ago), as a migrator
+/// killed mid-migration leaves it.
+fn migration_lock_held(emu: &Emulator, holder: &str, secs: i64) {
+    emu.sql("DELETE FROM clusterctl_schema_migrations WHERE version = 2");
+    emu.sql(&format!(
+        "UPDATE clusterctl_lease SET holder = {}, expires_at = now() + INTERVAL '{secs} seconds' \
+         WHERE name = 'migrations'",
+        lit(holder)
+    ));
+}
+
+/// `init` run with its wall clock `offset_secs` away; how long it took.
+fn init_with_clock_offset(emu: &Emulator, offset_secs: i64) -> (Run, Duration) {
+    let mut cmd = command();
+    crate::support::with_clock_offset(&mut cmd, offset_secs);
+    // Short deadlines: a lock judged by the host's clock used to end in
+    // "no answer within" after the statement timeout.
+    cmd.args(["init", "--statement-timeout", "5s", "--max-retries", "0"])
+        .env("DATABASE_URL", emu.url());
+    let started = Instant::now();
+    let run = run_cmd(cmd);
+    (run, started.elapsed())
+}
+
+#[test]
+fn the_migration_lock_follows_the_database_clock_not_the_migrators() {
+    let emu = Emulator::start();
+    init_tables(&emu);
+    let recorded = || {
+        emu.query_one("SELECT count(*)::text FROM clusterctl_schema_migrations WHERE version = 2")
+    };
+    // A migrator killed mid-migration: its lock expired a second ago by the
+    // database's clock. A host an hour behind takes it at once (it used to
+    // wait for an hour of its own time).
+    migration_lock_held(&emu, "elsewhere:4242:run-x", -1);
+    let (run, took) = init_with_clock_offset(&emu, -3600);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(
+        took < Duration::from_secs(4),
+        "waited {took:?}: {}",
+        run.all()
+    );
+    assert_eq!(recorded().as_deref(), Some("1"), "{}", run.all());
+
+    // A live migrator (4 s left by the database's clock): a host an hour
+    // ahead waits for it instead of stealing the lock.
+    migration_lock_held(&emu, "elsewhere:4242:run-y", 4);
+    let (run, took) = init_with_clock_offset(&emu, 3600);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(took >= Duration::from_secs(3), "did not wait: {took:?}");
+    assert_eq!(recorded().as_deref(), Some("1"), "{}", run.all());
+
+    // A lock held for longer than any run waits: the error names the
+    // holder and the end, and does not blame the server.
+    migration_lock_held(&emu, "elsewhere:4242:run-z", 600);
+    let (run, took) = init_with_clock_offset(&emu, 0);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.stderr
+            .contains("the migration lock is held by elsewhere:4242:run-z until"),
+        "{}",
+        run.all()
+    );
+    assert!(!run.stderr.contains("no answer"), "{}", run.all());
+    assert!(
+        !run.stderr.contains("creating clusterctl's tables"),
+        "{}",
+        run.all()
+    );
+    assert!(took < Duration::from_secs(4), "said so at once: {took:?}");
+    assert_eq!(recorded().as_deref(), Some("0"));
 }
 
 /// Kills the process whose PID `pid` will hold (SIGKILL).
