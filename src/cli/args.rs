@@ -341,7 +341,7 @@ pub struct SimulateArgs {
     /// Scenario file (TOML), e.g. examples/scenarios/nightly-batch.toml in the repository
     #[arg(conflicts_with = "from_history")]
     pub scenario: Option<PathBuf>,
-    /// Build the scenario from a live Materialize instead (read-only; --create-replica creates and drops a temporary replica on the exec cluster, nothing else is written): its clusters, replicas, sizes, strategy rows and state, and statement log
+    /// Build the scenario from a live Materialize instead (read-only; --create-replica creates and drops a temporary replica on the exec cluster, both audited, nothing else is written): its clusters, replicas, sizes, strategy rows and state, and statement log
     #[arg(long, help_heading = "From history")]
     pub from_history: bool,
     /// Days of statement log to read, 1..=120 (default 28); the first quarter (at most 7 days) is the history predictive strategies learn from, the rest is replayed

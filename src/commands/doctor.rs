@@ -86,6 +86,19 @@ pub async fn doctor(ctx: &Context) -> Result<DoctorReport, CommandError> {
     let mut findings = Vec::new();
     let session_problem = session::problem(&sc, ctx.opts.create_replica.is_some());
     findings.push(session_finding(&sc, session_problem.as_deref()));
+    for name in super::session::leftovers(&sc) {
+        findings.push(finding(
+            Level::Warning,
+            "session_cluster",
+            format!(
+                "temporary replica {} on {} was left by a run that died: it costs credits until \
+                 the next `clusterctl apply` drops it",
+                ddl::ident(&name),
+                ddl::ident(&sc.name)
+            ),
+            Some("run `clusterctl apply` (it drops and audits it)".into()),
+        ));
+    }
 
     // The whole snapshot needs our tables (and a session cluster that can
     // serve them); without them, the environment alone.

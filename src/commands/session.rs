@@ -48,6 +48,10 @@ pub struct Temporary {
     pub size: Size,
     pub sql: String,
     pub created_at: DateTime<Utc>,
+    /// Its creation is in the audit trail (written before the CREATE; not
+    /// on a first run, whose tables are made on this replica: then it is
+    /// audited when dropped or renewed).
+    pub audited: bool,
 }
 
 /// The checked session cluster of a command.
@@ -123,12 +127,7 @@ pub async fn prepare(ctx: &mut Context) -> Result<Option<Session>, CommandError>
         return Err(CommandError::SessionCluster(p));
     }
     let me = Maker::me();
-    let leftovers: Vec<String> = sc
-        .replicas
-        .iter()
-        .filter(|r| is_leftover(&r.name, &me, sc.now))
-        .map(|r| r.name.clone())
-        .collect();
+    let leftovers = leftovers(&sc);
     let temporary = match create {
         Some(size) => Some(create_temporary(ctx, &sc, size, &me).await?),
         None => None,
@@ -157,18 +156,70 @@ async fn create_temporary(
     }
     let name = me.name_at(sc.now);
     let cluster = sc.name.clone();
+    // Intent before the DDL, as for every action: a run killed after the
+    // CREATE leaves its row, which the next run settles from the catalog.
+    let intent = sc.id.as_ref().map(|id| {
+        let (mut row, _, _) = record(
+            &Uuid::new_v4(),
+            &id.0,
+            &cluster,
+            "create_replica",
+            &name,
+            Some(&size),
+            TEMPORARY_REASON,
+            &Ok(String::new()),
+        );
+        row.created_at = sc.now;
+        row
+    });
+    let mut audited = false;
+    if let Some(row) = &intent {
+        let store = &ctx.store;
+        let written = ctx
+            .backend()
+            .retrying("auditing the temporary replica", async |c| {
+                // A plain INSERT … VALUES: the session cluster has no
+                // replica yet to run an INSERT … SELECT on.
+                store.audit_intent(c, row, false).await
+            })
+            .await;
+        match written {
+            Ok(()) => audited = true,
+            // The tables do not exist yet (a first run makes them on this
+            // replica): audited when it is dropped.
+            Err(e) => tracing::debug!("the temporary replica's creation is audited later: {e}"),
+        }
+    }
+    let intent = intent.filter(|_| audited);
     // Not retried: a retry after a lost connection could find it made and
     // fail; the next run drops whatever this one leaves.
     let client = ctx.db.client().await?;
-    let sql = session::create_replica(&client, &cluster, &name, &size)
-        .await
-        .map_err(|e| CommandError::SessionCluster(format!("--create-replica: {e}")))?;
+    let made = session::create_replica(&client, &cluster, &name, &size).await;
+    if let Some(row) = &intent {
+        let outcome = crate::exec::Outcome {
+            action_id: row.action_id.clone(),
+            executed: made.is_ok(),
+            error: made.as_ref().err().map(|e| e.to_string()),
+        };
+        let store = &ctx.store;
+        let recorded = ctx
+            .backend()
+            .retrying("auditing the temporary replica", async |c| {
+                store.audit_outcome(c, &outcome).await
+            })
+            .await;
+        if let Err(e) = recorded {
+            tracing::warn!("could not audit {}: {e}", row.action_sql);
+        }
+    }
+    let sql = made.map_err(|e| CommandError::SessionCluster(format!("--create-replica: {e}")))?;
     tracing::info!(replica = %name, cluster = %cluster, "created a temporary replica for this run");
     Ok(Temporary {
         name,
         size,
         sql,
         created_at: sc.now,
+        audited,
     })
 }
 
@@ -219,7 +270,10 @@ pub async fn renew(ctx: &Context, s: &mut Session) -> Vec<String> {
     let mut warnings = Vec::new();
     let run_id = Uuid::new_v4();
     let cluster = sc.name.clone();
-    let mut records = vec![created(&run_id, &cluster_id.0, &cluster, &old)];
+    let mut records = Vec::new();
+    if !old.audited {
+        records.push(created(&run_id, &cluster_id.0, &cluster, &old));
+    }
     if present {
         let r = drop(ctx, &cluster, &old.name).await;
         if let Err(e) = &r {
@@ -310,7 +364,7 @@ pub async fn finish(ctx: &Context, s: Option<Session>, cleanup: bool) -> Vec<Str
         }
     }
     if let Some(t) = &s.temporary {
-        if cleanup {
+        if !t.audited {
             records.push(created(&run_id, &cluster_id.0, &cluster, t));
         }
         let r = drop(ctx, &cluster, &t.name).await;
@@ -320,18 +374,17 @@ pub async fn finish(ctx: &Context, s: Option<Session>, cleanup: bool) -> Vec<Str
                 t.name
             ));
         }
-        if cleanup {
-            records.push(record(
-                &run_id,
-                &cluster_id.0,
-                &cluster,
-                "drop_replica",
-                &t.name,
-                Some(&t.size),
-                TEMPORARY_REASON,
-                &r,
-            ));
-        }
+        // Audited whatever the command, as its creation was.
+        records.push(record(
+            &run_id,
+            &cluster_id.0,
+            &cluster,
+            "drop_replica",
+            &t.name,
+            Some(&t.size),
+            TEMPORARY_REASON,
+            &r,
+        ));
     }
     warnings.extend(audit(ctx, records).await);
     warnings
@@ -367,7 +420,8 @@ async fn drop(ctx: &Context, cluster: &str, name: &str) -> Result<String, String
     })
 }
 
-/// The audit row of a temporary replica's creation, dated when it was made.
+/// The audit row of a temporary replica's creation made after the fact,
+/// dated when it was made.
 fn created(
     run_id: &Uuid,
     cluster_id: &str,
@@ -492,6 +546,17 @@ fn parse_name(name: &str) -> Option<(i64, Identity)> {
             start: start.parse().ok(),
         },
     ))
+}
+
+/// The session cluster's temporary replicas that runs which died left
+/// behind ([`is_leftover`]): the next `apply` drops them.
+pub fn leftovers(sc: &SessionCluster) -> Vec<String> {
+    let me = Maker::me();
+    sc.replicas
+        .iter()
+        .filter(|r| is_leftover(&r.name, &me, sc.now))
+        .map(|r| r.name.clone())
+        .collect()
 }
 
 /// A temporary replica no running process will drop: made by a process

@@ -454,7 +454,16 @@ fn the_temporary_replica_of_create_replica_is_not_replayed() {
     assert!(!written.contains("clusterctl_tmp_"), "{written}");
     let ops = cluster(&doc["result"], "ops");
     assert_eq!(num(&ops["credits"]), 0.0, "{ops:#}");
-    // Nothing else written.
+    // Nothing else written but the audit rows of the temporary replica's
+    // DDL (every DDL is audited).
+    let audited = emu.query_strings(
+        "SELECT decision_ctx->>'kind' FROM mz_cluster_strategy_actions \
+         WHERE decision_ctx->>'temporary_replica' = 'true' ORDER BY created_at",
+    );
+    assert_eq!(audited.len(), 2, "{audited:?}");
+    emu.sql(
+        "DELETE FROM mz_cluster_strategy_actions WHERE decision_ctx->>'temporary_replica' = 'true'",
+    );
     assert_eq!(written_by_us(&emu), before);
 }
 

@@ -204,6 +204,11 @@ fn a_temporary_replica_left_by_a_killed_run_is_dropped_and_audited_by_the_next_a
     emu.clear_faults();
     let left = temporary(&emu, "ops");
     assert_eq!(left.len(), 1, "{left:?}");
+    // Its creation was audited before the CREATE, not at the end of the run.
+    let created = audit_ctx(&emu, "ops")
+        .into_iter()
+        .find(|c| c["replica"] == left[0].as_str() && c["kind"] == "create_replica");
+    assert!(created.is_some(), "{:?}", audit_ctx(&emu, "ops"));
 
     // The leftover serves the next dry-run, which reports it and keeps it.
     let run = clusterctl(&emu, &["dry-run", "--exec-cluster", "ops"]).ok();
@@ -213,6 +218,13 @@ fn a_temporary_replica_left_by_a_killed_run_is_dropped_and_audited_by_the_next_a
         run.all()
     );
     assert_eq!(temporary(&emu, "ops"), left);
+    // doctor warns about it (it costs credits until the next apply).
+    let run = clusterctl(&emu, &["doctor", "--exec-cluster", "ops"]);
+    assert!(
+        run.stdout.contains(&left[0]) && run.stdout.contains("was left by a run that died"),
+        "{}",
+        run.all()
+    );
 
     // The next apply drops it, and its own, and says so in the audit trail.
     clusterctl(
@@ -227,7 +239,7 @@ fn a_temporary_replica_left_by_a_killed_run_is_dropped_and_audited_by_the_next_a
     );
     let dropped = audit_ctx(&emu, "ops")
         .into_iter()
-        .find(|c| c["replica"] == left[0].as_str())
+        .find(|c| c["replica"] == left[0].as_str() && c["kind"] == "drop_replica")
         .expect("the leftover's drop is audited");
     assert_eq!(dropped["kind"], "drop_replica");
     assert!(
