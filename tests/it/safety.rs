@@ -1336,13 +1336,19 @@ fn a_lease_broken_by_unlock_stops_the_old_run_before_its_next_statement() {
     assert_eq!(open.as_deref(), Some("0"));
 }
 
-#[test]
-fn a_suspension_killed_at_its_drop_still_knows_what_to_bring_back() {
+/// A cluster `c` on `r1` (25cc) under idle_suspend, idle for two hours.
+fn idle_for_two_hours() -> Emulator {
     let emu = Emulator::start();
     emu.create_hydrated_cluster("c", "r1", "25cc");
     init_tables(&emu);
     strategy(&emu, "c", "idle_suspend", json!({"idle_after_s": 60}));
     emu.add_activity("c", 7200, true);
+    emu
+}
+
+#[test]
+fn a_suspension_killed_at_its_drop_still_knows_what_to_bring_back() {
+    let emu = idle_for_two_hours();
     // Killed as its DROP goes out: the state that remembers r1 went with
     // the intent, before it (it used to be written at the end of the run).
     apply_killed_at(&emu, "DROP CLUSTER REPLICA", 1);
@@ -1362,11 +1368,7 @@ fn a_suspension_killed_at_its_drop_still_knows_what_to_bring_back() {
 
 #[test]
 fn demand_on_a_suspended_cluster_whose_state_was_wiped_is_an_alert() {
-    let emu = Emulator::start();
-    emu.create_hydrated_cluster("c", "r1", "25cc");
-    init_tables(&emu);
-    strategy(&emu, "c", "idle_suspend", json!({"idle_after_s": 60}));
-    emu.add_activity("c", 7200, true);
+    let emu = idle_for_two_hours();
     clusterctl(&emu, &["apply"]).ok();
     assert!(emu.replicas("c").is_empty(), "suspended");
     clusterctl(&emu, &["wipe-state", "--cluster", "c", "--yes"]).ok();
