@@ -254,9 +254,6 @@ struct Run<'b, B> {
     pending: Option<Outcome>,
     /// The plan's time, which stamps the states written.
     plan_now: DateTime<Utc>,
-    /// Clusters whose new state went with their first intent (a
-    /// suspension's): not written again at the end.
-    written_early: Vec<ClusterId>,
     report: ApplyReport,
 }
 
@@ -273,7 +270,6 @@ pub async fn apply<B: Backend>(
         budget: opts.max_actions.unwrap_or(usize::MAX),
         pending: None,
         plan_now: plan.now,
-        written_early: Vec::new(),
         report: ApplyReport {
             run_id,
             results: Vec::new(),
@@ -293,7 +289,8 @@ pub async fn apply<B: Backend>(
                 tell(opts, Progress::Finished(r));
             }
         }
-        if completed && !run.written_early.contains(&cp.cluster_id) {
+        // A completed suspension's state went with its first intent.
+        if completed && !state_goes_first(cp) {
             if let Some(state) = &cp.new_state {
                 states.push((cp.cluster_id.clone(), state.clone()));
             }
@@ -341,7 +338,7 @@ impl<B: Backend> Run<'_, B> {
             // intent, before any replica is dropped: lost after the drops (a
             // kill, a cut connection) it would leave nothing to wake with.
             let early: Vec<(ClusterId, serde_json::Value)> = match &cp.new_state {
-                Some(state) if i == 0 && cp.suspending => {
+                Some(state) if i == 0 && state_goes_first(cp) => {
                     vec![(cp.cluster_id.clone(), state.clone())]
                 }
                 _ => Vec::new(),
@@ -413,9 +410,6 @@ impl<B: Backend> Run<'_, B> {
                 states,
             })
             .await?;
-        if states.is_some() {
-            self.written_early.push(cp.cluster_id.clone());
-        }
         if !unchanged {
             return Ok(None);
         }
@@ -486,6 +480,13 @@ impl<B: Backend> Run<'_, B> {
             }
         }
     }
+}
+
+/// A suspension's new state (what the cluster wakes with) is written with
+/// its first action's intent, before any replica is dropped, not at the
+/// end of the run: lost after the drops, nothing would wake the cluster.
+fn state_goes_first(cp: &ClusterPlan) -> bool {
+    cp.suspending && cp.new_state.is_some() && !cp.actions.is_empty()
 }
 
 /// A deterministic id per (run, cluster, action): a retried audit write

@@ -24,9 +24,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
-use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::types::Type;
 
-use super::store::{execute_typed, Store, LEASE};
+use super::store::{execute_text, Store, LEASE};
 use super::{Client, Db, DbError};
 use crate::process::Identity;
 
@@ -108,14 +108,6 @@ fn interval(ttl: Duration) -> String {
     format!("{} milliseconds", ttl.as_millis())
 }
 
-async fn exec(c: &Client, sql: &str, params: &[&String]) -> Result<u64, tokio_postgres::Error> {
-    let typed: Vec<(&(dyn ToSql + Sync), Type)> = params
-        .iter()
-        .map(|p| (*p as &(dyn ToSql + Sync), Type::TEXT))
-        .collect();
-    execute_typed(c, sql, typed).await
-}
-
 /// Takes the lease if it is free or expired by the database's clock (or
 /// already ours), or if its holder is over ([`holder_is_over`]).
 pub async fn acquire(
@@ -151,7 +143,7 @@ pub async fn acquire(
              WHERE name = $3 AND holder = $4",
             store.table(LEASE)
         );
-        let n = exec(c, &sql, &[&me.0, &ttl_text, &name, &holder])
+        let n = execute_text(c, &sql, &[&me.0, &ttl_text, &name, &holder])
             .await
             .map_err(|e| DbError::query("taking over the lease", &e))?;
         if n > 0 {
@@ -199,7 +191,7 @@ pub(crate) async fn take(
         store.table(LEASE)
     );
     let (holder, ttl_text, name) = (holder.to_string(), interval(ttl), name.to_string());
-    exec(c, &sql, &[&holder, &ttl_text, &name]).await
+    execute_text(c, &sql, &[&holder, &ttl_text, &name]).await
 }
 
 /// Frees row `name` if `holder` still has it (a release that finds it
@@ -215,7 +207,7 @@ pub(crate) async fn give_back(
          WHERE name = $1 AND holder = $2",
         store.table(LEASE)
     );
-    exec(c, &sql, &[&name.to_string(), &holder.to_string()]).await
+    execute_text(c, &sql, &[&name.to_string(), &holder.to_string()]).await
 }
 
 /// Row `name` of the lease table as the database sees it now.
@@ -281,7 +273,7 @@ pub(crate) async fn seed(
          WHERE NOT EXISTS (SELECT 1 FROM {t} WHERE name = $1::text)",
         t = store.table(LEASE)
     );
-    exec(c, &sql, &[&name.to_string()]).await
+    execute_text(c, &sql, &[&name.to_string()]).await
 }
 
 /// Whether the lease is still ours by the database (held by `me`, not
@@ -326,7 +318,7 @@ pub async fn renew(c: &Client, store: &Store, me: &Holder, ttl: Duration) -> Res
         store.table(LEASE)
     );
     let (name, ttl_text) = (NAME.to_string(), interval(ttl));
-    let n = exec(c, &sql, &[&ttl_text, &name, &me.0])
+    let n = execute_text(c, &sql, &[&ttl_text, &name, &me.0])
         .await
         .map_err(|e| DbError::query("renewing the lease", &e))?;
     Ok(n > 0)
@@ -354,7 +346,7 @@ pub async fn force_release(
         "UPDATE {} SET holder = '', expires_at = TIMESTAMPTZ '1970-01-01 00:00:00+00' WHERE name = $1",
         store.table(LEASE)
     );
-    exec(c, &sql, &[&NAME.to_string()]).await?;
+    execute_text(c, &sql, &[&NAME.to_string()]).await?;
     Ok(Some(previous))
 }
 

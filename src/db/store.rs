@@ -521,12 +521,8 @@ impl Store {
         if let Some(limit) = filter.limit {
             let _ = write!(sql, " LIMIT {limit}");
         }
-        let typed: Vec<(&(dyn ToSql + Sync), Type)> = params
-            .iter()
-            .map(|p| (p as &(dyn ToSql + Sync), Type::TEXT))
-            .collect();
         let rows = c
-            .query_typed(&sql, &typed)
+            .query_typed(&sql, &text_params(&params))
             .await
             .map_err(|e| self.missing_or(e, "reading the audit trail"))?;
         Ok(rows.iter().filter_map(ActionRecord::from_row).collect())
@@ -550,12 +546,8 @@ impl Store {
              WHERE cluster_id IN ({ph}) OR decision_ctx->>'cluster' IN ({ph})",
             self.table(ACTIONS)
         );
-        let typed: Vec<(&(dyn ToSql + Sync), Type)> = args
-            .iter()
-            .map(|p| (p as &(dyn ToSql + Sync), Type::TEXT))
-            .collect();
         let rows = c
-            .query_typed(&sql, &typed)
+            .query_typed(&sql, &text_params(args))
             .await
             .map_err(|e| self.missing_or(e, "reading the audit trail"))?;
         Ok(rows
@@ -665,16 +657,20 @@ impl ActionRecord {
 }
 
 /// Runs a statement whose parameters are all text, in one round trip.
-pub(super) async fn execute_text(
+pub(super) async fn execute_text<S: ToSql + Sync>(
     c: &Client,
     sql: &str,
-    params: &[String],
+    params: &[S],
 ) -> Result<u64, tokio_postgres::Error> {
-    let typed: Vec<(&(dyn ToSql + Sync), Type)> = params
+    execute_typed(c, sql, text_params(params)).await
+}
+
+/// Parameters that are all text, typed as such for `query_typed`.
+fn text_params<S: ToSql + Sync>(params: &[S]) -> Vec<(&(dyn ToSql + Sync), Type)> {
+    params
         .iter()
         .map(|p| (p as &(dyn ToSql + Sync), Type::TEXT))
-        .collect();
-    execute_typed(c, sql, typed).await
+        .collect()
 }
 
 /// Runs a statement in one round trip (no separate prepare); returns the
@@ -693,10 +689,6 @@ pub async fn execute_typed(
 /// No strategy config nests beyond a few levels (`schedule`'s windows: 3).
 pub const MAX_CONFIG_DEPTH: usize = 32;
 
-/// A config nested deeper than [`MAX_CONFIG_DEPTH`] is read as a note
-/// saying so (the row is then refused: a config must be an object), not
-/// echoed: the JSON documents that show configs stay within every JSON
-/// parser's recursion limit.
 /// A config as read: JSON the parser cannot take (nested deeper than its
 /// recursion limit, a number out of range) is a string saying so, which
 /// validation reports (never as a missing config).
@@ -707,6 +699,10 @@ fn read_config(text: &str) -> serde_json::Value {
     }
 }
 
+/// A config nested deeper than [`MAX_CONFIG_DEPTH`] is read as a note
+/// saying so (the row is then refused: a config must be an object), not
+/// echoed: the JSON documents that show configs stay within every JSON
+/// parser's recursion limit.
 fn bounded_config(v: serde_json::Value) -> serde_json::Value {
     fn depth(v: &serde_json::Value) -> usize {
         match v {

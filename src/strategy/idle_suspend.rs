@@ -179,14 +179,24 @@ pub fn remembered(cluster: &str, state: Option<&serde_json::Value>) -> Remembere
         .map(super::read_state)
         .unwrap_or_default();
     let burst = super::burst_name(cluster);
-    let wake = if st.suspended_at.is_some() {
-        st.suspended
-    } else {
-        st.resuming
-    };
     Remembered {
-        wake: wake.into_iter().filter(|r| r.name != burst).collect(),
+        wake: to_wake_with(&st)
+            .iter()
+            .filter(|r| r.name != burst)
+            .cloned()
+            .collect(),
         hydrations: st.predict.map(|p| p.hydrations).unwrap_or_default(),
+    }
+}
+
+/// What the next plan brings back, as `resume` and `complete_resume` pick
+/// it: the replicas remembered at the suspension while the cluster is held
+/// suspended, those still missing while a resume is under way.
+fn to_wake_with(st: &IdleSuspendState) -> &[SuspendedReplica] {
+    if st.suspended_at.is_some() {
+        &st.suspended
+    } else {
+        &st.resuming
     }
 }
 
@@ -746,8 +756,7 @@ fn suspend(
 /// was wiped (or never written), so nothing says what to wake it with.
 /// Said, never a silent "converged".
 fn nothing_to_wake_with(c: &IdleSuspendConfig, ctx: &Ctx, d: &mut Desired, st: &IdleSuspendState) {
-    let remembered =
-        st.suspended_at.is_some() || !st.suspended.is_empty() || !st.resuming.is_empty();
+    let remembered = !to_wake_with(st).is_empty();
     let demand = ctx.cluster.activity.in_flight > 0
         || idle_for(c, ctx).is_some_and(|s| s < c.idle_after_s as f64);
     if remembered || !demand || !d.replicas.is_empty() || !ctx.cluster.replicas.is_empty() {
@@ -974,6 +983,18 @@ mod tests {
         let d = step(&empty, &c, Idle::Busy, &mut st);
         assert_eq!(d.names(), vec!["r1"]);
         assert!(!nothing(&d), "{:?}", d.alerts);
+        // Resumed before (its memory kept, suspended no more), then its
+        // replicas dropped by hand: nothing brings them back either.
+        let mut st = IdleSuspendState {
+            suspended: vec![SuspendedReplica {
+                name: "r1".into(),
+                size: Size::from("25cc"),
+            }],
+            ..Default::default()
+        };
+        let d = step(&empty, &c, Idle::Busy, &mut st);
+        assert!(d.names().is_empty());
+        assert!(nothing(&d), "{:?}", d.alerts);
         // A strategy before it wants a replica: that one wakes the cluster.
         let d = decide_in(&empty, Idle::Busy, now(), |ctx, d| {
             d.add(
