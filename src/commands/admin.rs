@@ -29,9 +29,10 @@ pub struct Unlocked {
 pub async fn unlock(ctx: &Context) -> Result<Unlocked, CommandError> {
     let mut backend = ctx.backend();
     let store = &ctx.store;
+    let mut seen = None;
     let broken = backend
         .retrying("breaking the lease", async |c| {
-            lease::force_release(c, store)
+            lease::force_release(c, store, &mut seen)
                 .await
                 .map_err(|e| lease_error(store, e))
         })

@@ -116,7 +116,6 @@ pub async fn acquire(
     me: &Holder,
     ttl: Duration,
 ) -> Result<Acquired, DbError> {
-    let (name, ttl_text) = (NAME.to_string(), interval(ttl));
     let try_take = async || {
         take(c, store, NAME, &me.0, ttl)
             .await
@@ -136,24 +135,58 @@ pub async fn acquire(
             current(c, store).await?
         }
     };
-    if let Some(why) = holder_is_over(&holder, me) {
-        // Compare-and-set on the holder, so two contenders cannot both win.
-        let sql = format!(
-            "UPDATE {} SET holder = $1, expires_at = now() + $2::text::interval, acquired_at = now() \
-             WHERE name = $3 AND holder = $4",
-            store.table(LEASE)
-        );
-        let n = execute_text(c, &sql, &[&me.0, &ttl_text, &name, &holder])
-            .await
-            .map_err(|e| DbError::query("taking over the lease", &e))?;
-        if n > 0 {
+    let taken = take_over(c, store, NAME, &holder, me, ttl)
+        .await
+        .map_err(|e| DbError::query("taking over the lease", &e))?;
+    match taken {
+        TakeOver::Taken(why) => {
             tracing::warn!("took over the lease of {holder}: {why}");
-            return Ok(Acquired::Yes);
+            Ok(Acquired::Yes)
         }
-        let (holder, until) = current(c, store).await?;
-        return Ok(Acquired::HeldBy { holder, until });
+        TakeOver::Lost => {
+            let (holder, until) = current(c, store).await?;
+            Ok(Acquired::HeldBy { holder, until })
+        }
+        TakeOver::MayBeActing => Ok(Acquired::HeldBy { holder, until }),
     }
-    Ok(Acquired::HeldBy { holder, until })
+}
+
+/// What [`take_over`] did.
+pub(crate) enum TakeOver {
+    /// The holder is over (why) and the row is ours now.
+    Taken(&'static str),
+    /// The holder is over, but another contender took the row first.
+    Lost,
+    /// The holder may be acting: the row is left to it.
+    MayBeActing,
+}
+
+/// Takes row `name` from `seen`, the holder just read, when that holder is
+/// over ([`holder_is_over`]): the controller's lease and the migration lock
+/// alike. A compare-and-set on the holder, so two contenders cannot both
+/// win.
+pub(crate) async fn take_over(
+    c: &Client,
+    store: &Store,
+    name: &str,
+    seen: &str,
+    me: &Holder,
+    ttl: Duration,
+) -> Result<TakeOver, tokio_postgres::Error> {
+    let Some(why) = holder_is_over(seen, me) else {
+        return Ok(TakeOver::MayBeActing);
+    };
+    let sql = format!(
+        "UPDATE {} SET holder = $1, expires_at = now() + $2::text::interval, acquired_at = now() \
+         WHERE name = $3 AND holder = $4",
+        store.table(LEASE)
+    );
+    let (ttl_text, name, seen) = (interval(ttl), name.to_string(), seen.to_string());
+    let n = execute_text(c, &sql, &[&me.0, &ttl_text, &name, &seen]).await?;
+    Ok(match n > 0 {
+        true => TakeOver::Taken(why),
+        false => TakeOver::Lost,
+    })
 }
 
 /// Puts the lease row back (a clean-up or a partial restore deleted it;
@@ -222,6 +255,15 @@ pub struct Row {
 }
 
 impl Row {
+    /// A free row (as seeded).
+    pub fn free() -> Row {
+        Row {
+            holder: String::new(),
+            until: DateTime::<Utc>::UNIX_EPOCH,
+            db_now: DateTime::<Utc>::UNIX_EPOCH,
+        }
+    }
+
     /// Nobody holds it: no holder, or the holder's time is up by the
     /// database's clock.
     pub fn is_free(&self) -> bool {
@@ -332,22 +374,28 @@ pub async fn release(c: &Client, store: &Store, me: &Holder) -> Result<(), DbErr
     Ok(())
 }
 
-/// Breaks the lease whoever holds it (`unlock --force`): the row as it
-/// was, or `None` when nobody held it ([`Row::is_free`]; a missing row is
-/// free too), and then nothing is written.
+/// Breaks the lease, whoever holds it (`unlock --force`): whose it was,
+/// or `None` when it was free. `seen` keeps the holder an attempt found
+/// across retries: when the break was applied but its answer was lost
+/// (a cut connection), the retry finds the lease free, and the break is
+/// still the one whose holder was seen.
 pub async fn force_release(
     c: &Client,
     store: &Store,
+    seen: &mut Option<Row>,
 ) -> Result<Option<Row>, tokio_postgres::Error> {
-    let Some(previous) = read_row(c, store, NAME).await?.filter(|r| !r.is_free()) else {
+    if let Some(held) = read_row(c, store, NAME).await?.filter(|r| !r.is_free()) {
+        *seen = Some(held);
+    }
+    if seen.is_none() {
         return Ok(None);
-    };
+    }
     let sql = format!(
         "UPDATE {} SET holder = '', expires_at = TIMESTAMPTZ '1970-01-01 00:00:00+00' WHERE name = $1",
         store.table(LEASE)
     );
     execute_text(c, &sql, &[&NAME.to_string()]).await?;
-    Ok(Some(previous))
+    Ok(seen.clone())
 }
 
 /// What the heartbeat knows about our lease.

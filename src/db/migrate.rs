@@ -7,8 +7,6 @@ use std::fmt::Write;
 
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
-
 use super::lease;
 use super::live::LiveBackend;
 use super::store::{Store, ACTIONS, MIGRATIONS, STATE, STRATEGIES};
@@ -217,7 +215,7 @@ pub async fn run(backend: &mut LiveBackend<'_>, create_schema: bool) -> Result<V
     backend
         .retrying(CREATING, async |c| bootstrap_lock(store, c).await)
         .await?;
-    let me = lease::Holder::me(&uuid::Uuid::nil()).0;
+    let me = lease::Holder::me(&uuid::Uuid::nil());
     if !wait_for_lock(backend, &me).await? {
         return Ok(Vec::new());
     }
@@ -226,7 +224,7 @@ pub async fn run(backend: &mut LiveBackend<'_>, create_schema: bool) -> Result<V
         .await;
     let released = backend
         .retrying("releasing the migration lock", async |c| {
-            release_lock(store, c, &me).await
+            release_lock(store, c, &me.0).await
         })
         .await;
     let applied = result?;
@@ -272,7 +270,7 @@ enum Lock {
 /// migrated (`false`). A lock that stays held past [`LOCK_WAIT`] (or that
 /// the database says is held for longer than the wait has left) is an
 /// error naming its holder and its end.
-async fn wait_for_lock(backend: &mut LiveBackend<'_>, me: &str) -> Result<bool, DbError> {
+async fn wait_for_lock(backend: &mut LiveBackend<'_>, me: &lease::Holder) -> Result<bool, DbError> {
     let store = backend.store();
     let started = Instant::now();
     loop {
@@ -295,8 +293,8 @@ async fn wait_for_lock(backend: &mut LiveBackend<'_>, me: &str) -> Result<bool, 
 /// One compare-and-set on the lock row by the lease's rule (the
 /// database's clock judges expiry: [`lease::take`]); when it is not ours,
 /// whether the migrations are done, else who holds it.
-async fn take_lock(store: &Store, c: &Client, me: &str) -> Result<Lock, DbError> {
-    let n = lease::take(c, store, LOCK_NAME, me, LOCK_TTL)
+async fn take_lock(store: &Store, c: &Client, me: &lease::Holder) -> Result<Lock, DbError> {
+    let n = lease::take(c, store, LOCK_NAME, &me.0, LOCK_TTL)
         .await
         .map_err(|e| DbError::query("taking the migration lock", &e))?;
     if n > 0 {
@@ -313,16 +311,28 @@ async fn take_lock(store: &Store, c: &Client, me: &str) -> Result<Lock, DbError>
         .map_err(|e| DbError::query("reading the migration lock", &e))?;
     // A row deleted meanwhile is put back (free): the next look takes it.
     match row {
-        Some(row) => Ok(Lock::Busy(row)),
+        Some(row) if row.is_free() => Ok(Lock::Busy(row)),
+        Some(row) => {
+            // A migrator that provably died on this host: at once, as the
+            // controller's lease (not after the lock's TTL).
+            let taken = lease::take_over(c, store, LOCK_NAME, &row.holder, me, LOCK_TTL)
+                .await
+                .map_err(|e| DbError::query("taking over the migration lock", &e))?;
+            match taken {
+                lease::TakeOver::Taken(why) => {
+                    tracing::warn!("took over the migration lock of {}: {why}", row.holder);
+                    Ok(Lock::Taken)
+                }
+                // Another contender took it first: look again.
+                lease::TakeOver::Lost => Ok(Lock::Busy(lease::Row::free())),
+                lease::TakeOver::MayBeActing => Ok(Lock::Busy(row)),
+            }
+        }
         None => {
             lease::seed(c, store, LOCK_NAME)
                 .await
                 .map_err(|e| DbError::query("seeding the migration lock", &e))?;
-            Ok(Lock::Busy(lease::Row {
-                holder: String::new(),
-                until: DateTime::<Utc>::UNIX_EPOCH,
-                db_now: DateTime::<Utc>::UNIX_EPOCH,
-            }))
+            Ok(Lock::Busy(lease::Row::free()))
         }
     }
 }

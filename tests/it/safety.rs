@@ -73,6 +73,28 @@ fn a_held_lease_means_one_line_and_exit_zero_and_unlock_breaks_it() {
     assert_eq!(emu.replicas("c"), pairs(&[("r_25cc", "25cc")]));
     // unlock without --force is refused.
     assert_eq!(clusterctl(&emu, &["unlock"]).code, 64);
+
+    // The break is applied, but its answer is lost (a cut connection): the
+    // retry finds the lease free, and the break is audited all the same.
+    hold_lease(&emu, "other-host:4242:run-y", 600);
+    emu.cut_after_statement("SET holder = '', expires_at", 1);
+    let run = clusterctl(&emu, &["unlock", "--force"]).ok();
+    emu.clear_faults();
+    assert!(
+        run.stdout
+            .contains("Broke the lease held by other-host:4242:run-y"),
+        "{}",
+        run.all()
+    );
+    let unlocks = emu.query_strings(
+        "SELECT decision_ctx->>'previous_holder' FROM mz_cluster_strategy_actions \
+         WHERE decision_ctx->>'kind' = 'unlock' ORDER BY created_at",
+    );
+    assert_eq!(
+        unlocks.last(),
+        Some(&vec![Some("other-host:4242:run-y".to_string())]),
+        "a retried unlock is audited: {unlocks:?}"
+    );
 }
 
 #[test]
@@ -911,6 +933,54 @@ fn the_migration_lock_follows_the_database_clock_not_the_migrators() {
     );
     assert!(took < Duration::from_secs(4), "said so at once: {took:?}");
     assert_eq!(recorded().as_deref(), Some("0"));
+}
+
+#[test]
+fn a_migrator_that_died_on_this_host_leaves_the_lock_at_once() {
+    let emu = Emulator::start();
+    init_tables(&emu);
+    // The lock's holder ran on this host under a PID that now belongs to
+    // another process (its start time differs): it died mid-migration, and
+    // its lock would hold every run for ten minutes.
+    let mut sleeper = Command::new("sleep").arg("60").spawn().expect("sleep");
+    let (ns, start) = process_identity(sleeper.id());
+    let holder = format!("{}:{}:run-m:{ns}:{}", host_name(), sleeper.id(), start + 1);
+    migration_lock_held(&emu, &holder, 600);
+    let (run, _) = init_with_clock_offset(&emu, 0);
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(
+        run.stderr
+            .contains(&format!("took over the migration lock of {holder}"))
+            && run.stderr.contains("PID now belongs to another process"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(
+        emu.query_one("SELECT count(*)::text FROM clusterctl_schema_migrations WHERE version = 2")
+            .as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        emu.query_one("SELECT holder FROM clusterctl_lease WHERE name = 'migrations'")
+            .as_deref(),
+        Some(""),
+        "released after migrating"
+    );
+
+    // A live migrator on this host (this test's process) keeps it.
+    let (ns, start) = process_identity(std::process::id());
+    let live = format!("{}:{}:run-l:{ns}:{start}", host_name(), std::process::id());
+    migration_lock_held(&emu, &live, 600);
+    let (run, _) = init_with_clock_offset(&emu, 0);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.stderr
+            .contains(&format!("the migration lock is held by {live} until")),
+        "{}",
+        run.all()
+    );
 }
 
 /// Kills the process whose PID `pid` will hold (SIGKILL).
