@@ -18,8 +18,39 @@ pub enum ConfigError {
         "no database given: pass --postgres-url, set DATABASE_URL, or put DATABASE_URL in .env"
     )]
     MissingUrl,
+    #[error(
+        "DATABASE_URL is not valid UTF-8 (its value is not shown): fix it, or pass --postgres-url"
+    )]
+    UrlNotUtf8,
     #[error("invalid connection string {url}: {reason}")]
     BadUrl { url: String, reason: String },
+}
+
+/// Whether the environment's `DATABASE_URL` was not UTF-8 and was set
+/// aside ([`set_aside_non_utf8_url`]).
+static URL_NOT_UTF8: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Sets aside a `DATABASE_URL` that is not UTF-8, before the command line
+/// is parsed: clap would refuse every command for it, even those that do
+/// not connect, as "invalid UTF-8 in one or more arguments". A command
+/// that needs the database and has no other URL says what is wrong
+/// ([`ConfigError::UrlNotUtf8`]). Called again after `.env` is read, so a
+/// `.env` never stands in for a `DATABASE_URL` that was set.
+pub fn set_aside_non_utf8_url() {
+    let bad = std::env::var_os("DATABASE_URL").is_some_and(|v| v.to_str().is_none());
+    if bad || URL_NOT_UTF8.load(std::sync::atomic::Ordering::Relaxed) {
+        URL_NOT_UTF8.store(true, std::sync::atomic::Ordering::Relaxed);
+        // Before any thread is started (`cli::main`'s first steps).
+        std::env::remove_var("DATABASE_URL");
+    }
+}
+
+/// The error of a command that needs the database and was given none.
+pub fn missing_url() -> ConfigError {
+    match URL_NOT_UTF8.load(std::sync::atomic::Ordering::Relaxed) {
+        true => ConfigError::UrlNotUtf8,
+        false => ConfigError::MissingUrl,
+    }
 }
 
 /// A connection string whose `Debug` never shows the password, so no

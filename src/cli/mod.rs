@@ -36,7 +36,9 @@ pub mod exit {
 
 /// Parses, runs, prints; returns the process exit code.
 pub fn main() -> ExitCode {
+    crate::config::set_aside_non_utf8_url();
     let dotenv = load_dotenv();
+    crate::config::set_aside_non_utf8_url();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

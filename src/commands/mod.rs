@@ -221,7 +221,7 @@ pub struct Context {
 
 impl Context {
     pub fn new(opts: DbOptions) -> Result<Context, CommandError> {
-        let url = opts.url.clone().ok_or(ConfigError::MissingUrl)?;
+        let url = opts.url.clone().ok_or_else(crate::config::missing_url)?;
         let conn = Connection::parse(url.expose(), opts.connect_timeout)?;
         tracing::info!(database = %conn.display, "connecting");
         let db = Db::new(&conn, opts.exec_cluster.clone())?;

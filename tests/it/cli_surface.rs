@@ -486,6 +486,44 @@ fn arguments_that_are_not_utf8_or_json_spelled_short_are_usage_errors() {
 }
 
 #[test]
+fn a_database_url_that_is_not_utf8_is_named_and_stops_only_what_connects() {
+    use std::os::unix::ffi::OsStrExt as _;
+    let url = std::ffi::OsStr::from_bytes(b"postgres://u:S3cr3tMarker\xff@127.0.0.1:1/db");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let scenario =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/scenarios/wake-5s.toml");
+    // A command that does not connect is not refused for it.
+    let mut cmd = command();
+    cmd.arg("simulate").arg(&scenario).env("DATABASE_URL", url);
+    let run = run_cmd(cmd);
+    assert_eq!(run.code, 0, "{}", run.all());
+    // One that connects names the variable, never its value; a `.env`
+    // does not stand in for a DATABASE_URL that was set.
+    std::fs::write(
+        dir.path().join(".env"),
+        "DATABASE_URL=postgres://dotenv@127.0.0.1:1/db\n",
+    )
+    .expect("write .env");
+    for args in [&["status"][..], &["status", "-o", "json"]] {
+        let mut cmd = command();
+        cmd.args(args)
+            .current_dir(dir.path())
+            .env("DATABASE_URL", url)
+            .env("RUST_BACKTRACE", "1");
+        let run = run_cmd(cmd);
+        assert_eq!(run.code, 1, "{args:?}: {}", run.all());
+        no_backtrace(&run);
+        assert!(
+            run.all().contains("DATABASE_URL is not valid UTF-8"),
+            "{args:?}: {}",
+            run.all()
+        );
+        assert!(!run.all().contains("S3cr3tMarker"), "{}", run.all());
+        assert!(!run.all().contains("dotenv@"), "{}", run.all());
+    }
+}
+
+#[test]
 fn output_that_cannot_be_written_is_an_error_line_or_a_quiet_exit() {
     // A full disk: one error line, exit 1.
     for args in [&["init", "--print"][..], &["completions", "bash"], &["man"]] {
