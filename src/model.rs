@@ -19,6 +19,20 @@ impl fmt::Display for ClusterId {
     }
 }
 
+/// How to name a cluster in a command we suggest (`clusterctl strategy
+/// resume …`): its name when a shell takes it as it is, else its id (a
+/// name with a space, a quote or a line break would need quoting).
+pub fn command_arg<'a>(name: &'a str, id: &'a ClusterId) -> &'a str {
+    let plain = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+    match plain {
+        true => name,
+        false => &id.0,
+    }
+}
+
 /// A replica size name (`25cc`, `M.1-large`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -805,5 +819,21 @@ impl Window {
             .map(|s| s.rate)
             .min_by(f64::total_cmp)
             .unwrap_or(self.rate)
+    }
+}
+
+#[cfg(test)]
+mod command_arg_tests {
+    use super::*;
+
+    #[test]
+    fn a_name_a_shell_would_split_or_break_is_suggested_by_its_id() {
+        let id = ClusterId("u7".into());
+        for plain in ["analytics", "bi_2", "etl-nightly", "v1.2"] {
+            assert_eq!(command_arg(plain, &id), plain);
+        }
+        for odd in ["", "two words", "team\nx", "it's", "a;rm", "ünï"] {
+            assert_eq!(command_arg(odd, &id), "u7", "{odd:?}");
+        }
     }
 }

@@ -460,7 +460,7 @@ fn show_watch_run(
     let messages = applied.messages();
     if !ui.json && messages != *last_problems {
         for line in &messages {
-            eprintln!("{}", render::terminal_safe(line, false));
+            eprintln!("{}", render::one_line(line, false));
         }
         last_problems.clone_from(&messages);
     }
@@ -653,7 +653,7 @@ fn print_view(view: &dyn View, ui: &Ui) -> Result<(), Output> {
 fn finish(view: &dyn View, ui: &Ui) -> u8 {
     if !ui.json {
         for line in view.messages() {
-            eprintln!("{}", render::terminal_safe(&line, false));
+            eprintln!("{}", render::one_line(&line, false));
         }
     }
     // A reader that went away leaves the command's own exit code (an

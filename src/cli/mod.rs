@@ -162,10 +162,11 @@ fn init_logging(default: &str, verbose: u8, format: LogFormat, service: bool) {
         tracing_subscriber::EnvFilter::try_from_env("CLUSTERCTL_LOG").unwrap_or_else(|_| {
             tracing_subscriber::EnvFilter::new(format!("clusterctl={default},warn"))
         });
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(LogLines { color: ansi })
+        .with_ansi(ansi)
         .with_target(verbose > 1);
     let _ = match (format, service) {
         // One JSON object per line, fields at the top level, for log pipelines.
@@ -179,4 +180,41 @@ fn init_logging(default: &str, verbose: u8, format: LogFormat, service: bool) {
         (LogFormat::Text, true) => builder.try_init(),
         (LogFormat::Text, false) => builder.without_time().try_init(),
     };
+}
+
+/// stderr for the text log: each event is one line whatever its fields
+/// hold (a cluster name with a line break, an error quoting a statement),
+/// with control characters shown escaped ([`crate::render::one_line`]).
+/// The formatter writes each event at once, ending in its line break.
+struct LogLines {
+    color: bool,
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogLines {
+    type Writer = LogLine;
+
+    fn make_writer(&'a self) -> LogLine {
+        LogLine { color: self.color }
+    }
+}
+
+struct LogLine {
+    color: bool,
+}
+
+impl std::io::Write for LogLine {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        let (body, end) = match text.strip_suffix('\n') {
+            Some(body) => (body, "\n"),
+            None => (&*text, ""),
+        };
+        let line = format!("{}{end}", crate::render::one_line(body, self.color));
+        std::io::stderr().write_all(line.as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
 }

@@ -307,14 +307,17 @@ impl Target {
     /// `cluster analytics (u2)`, or `cluster id u9 (no such cluster)`.
     pub fn display(&self) -> String {
         match &self.name {
-            Some(n) => format!("cluster {n} ({})", self.id),
+            Some(n) => format!("cluster {} ({})", crate::render::printable(n), self.id),
             None => format!("cluster id {} (no such cluster)", self.id),
         }
     }
 
-    /// How to name it in a suggested command.
+    /// How to name it in a suggested command ([`crate::model::command_arg`]).
     pub fn arg(&self) -> &str {
-        self.name.as_deref().unwrap_or(&self.id.0)
+        match &self.name {
+            Some(n) => crate::model::command_arg(n, &self.id),
+            None => &self.id.0,
+        }
     }
 }
 

@@ -55,7 +55,7 @@ pub(super) fn plan_cluster(
         Some(p) => cp.notes.push(format!(
             "the pause expired at {}; `clusterctl strategy resume {}` removes its row",
             p.until.map(|t| t.to_rfc3339()).unwrap_or_default(),
-            cluster.name
+            crate::model::command_arg(&cluster.name, &cluster.id)
         )),
         None => {}
     }

@@ -23,7 +23,9 @@ fn check_text(r: &CheckReport) -> String {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        let _ = writeln!(s, "{sev}: {who}{ty}: {}", f.message);
+        // One line per finding, whatever the names in it hold.
+        let line = format!("{sev}: {who}{ty}: {}", f.message);
+        let _ = writeln!(s, "{}", super::printable(&line));
     }
     let _ = write!(
         s,

@@ -26,8 +26,12 @@ fn indent(text: &str) -> String {
 
 fn describe_text(d: &Description, style: &TextStyle) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "Name:        {}", d.cluster);
-    let _ = writeln!(s, "ID:          {}", d.cluster_id);
+    let _ = writeln!(s, "Name:        {}", super::printable(&d.cluster));
+    let _ = writeln!(
+        s,
+        "ID:          {}",
+        super::printable(&d.cluster_id.to_string())
+    );
     match (&d.size, d.replication_factor) {
         (Some(size), Some(rf)) if d.managed => {
             let _ = writeln!(s, "Managed:     yes (SIZE {size}, REPLICATION FACTOR {rf})");
@@ -56,14 +60,14 @@ fn describe_text(d: &Description, style: &TextStyle) -> String {
             let _ = writeln!(s, "    state: {}", st.state);
         }
         for f in &st.findings {
-            let _ = writeln!(s, "    {:?}: {}", f.severity, f.message);
+            let _ = writeln!(s, "    {:?}: {}", f.severity, super::printable(&f.message));
         }
         if st.older_rows > 0 {
             let _ = writeln!(s, "    ({} older rows ignored)", st.older_rows);
         }
     }
     for f in &d.findings {
-        let _ = writeln!(s, "  {:?}: {}", f.severity, f.message);
+        let _ = writeln!(s, "  {:?}: {}", f.severity, super::printable(&f.message));
     }
 
     let _ = writeln!(s, "Replicas:");
@@ -120,27 +124,27 @@ fn describe_text(d: &Description, style: &TextStyle) -> String {
         let _ = writeln!(s, "  nothing");
     }
     for a in &d.actions {
-        let _ = writeln!(s, "  {}", a.sql);
+        let _ = writeln!(s, "  {}", super::printable(&a.sql));
         for r in &a.reasons {
-            let _ = writeln!(s, "    why: {}: {r}", a.strategy);
+            let _ = writeln!(s, "    why: {}: {}", a.strategy, super::printable(r));
         }
     }
     if !d.waiting.is_empty() {
         let _ = writeln!(s, "Waiting:");
         for w in &d.waiting {
-            let _ = writeln!(s, "  {}", deferred_text(w));
+            let _ = writeln!(s, "  {}", super::printable(&deferred_text(w)));
         }
     }
     if !d.alerts.is_empty() {
         let _ = writeln!(s, "Alerts:");
         for a in &d.alerts {
-            let _ = writeln!(s, "  {a}");
+            let _ = writeln!(s, "  {}", super::printable(a));
         }
     }
     if !d.notes.is_empty() {
         let _ = writeln!(s, "Notes:");
         for n in &d.notes {
-            let _ = writeln!(s, "  {n}");
+            let _ = writeln!(s, "  {}", super::printable(n));
         }
     }
 

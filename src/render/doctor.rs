@@ -19,9 +19,9 @@ fn label(l: Level) -> &'static str {
 fn doctor_text(r: &DoctorReport) -> String {
     let mut s = String::new();
     for f in &r.findings {
-        let _ = writeln!(s, "{:<8} {}", label(f.level), f.message);
+        let _ = writeln!(s, "{:<8} {}", label(f.level), super::printable(&f.message));
         if let Some(fix) = &f.fix {
-            let _ = writeln!(s, "         fix: {fix}");
+            let _ = writeln!(s, "         fix: {}", super::printable(fix));
         }
     }
     let warnings = format!("{} warning{}", r.warnings, plural(r.warnings));

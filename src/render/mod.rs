@@ -44,6 +44,17 @@ pub fn printable(s: &str) -> String {
 /// stay; with `color`, the colour sequences we write (`ESC [ … m`) stay;
 /// every other control character is shown escaped ([`printable`]).
 pub fn terminal_safe(text: &str, color: bool) -> String {
+    escaped(text, color, true)
+}
+
+/// One line made safe for a terminal: as [`terminal_safe`], but line breaks
+/// and tabs are shown escaped too, so a name or a message holding one
+/// cannot start a line of its own (a log line's fields).
+pub fn one_line(text: &str, color: bool) -> String {
+    escaped(text, color, false)
+}
+
+fn escaped(text: &str, color: bool, keep_breaks: bool) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(c) = rest.chars().next() {
@@ -54,7 +65,7 @@ pub fn terminal_safe(text: &str, color: bool) -> String {
                 continue;
             }
         }
-        if c.is_control() && c != '\n' && c != '\t' {
+        if c.is_control() && !(keep_breaks && (c == '\n' || c == '\t')) {
             out.push_str(&c.escape_debug().to_string());
         } else {
             out.push(c);

@@ -16,7 +16,11 @@ use crate::model::human_duration;
 use crate::plan::{Action, ActionKind, ClusterPlan, Outcome, Plan, PlanState, ResizeForm};
 
 fn header(cp: &ClusterPlan) -> String {
-    format!("cluster {} ({})", cp.cluster, cp.cluster_id)
+    format!(
+        "cluster {} ({})",
+        super::printable(&cp.cluster),
+        super::printable(&cp.cluster_id.0)
+    )
 }
 
 /// ANSI colour of a plan line's marker, on a terminal only.
@@ -67,7 +71,7 @@ pub fn problems(plan: &Plan) -> Vec<String> {
                 out.push(format!(
                     "note: {}: paused{why}; left alone{till} until `clusterctl strategy resume {}`",
                     header(cp),
-                    cp.cluster
+                    crate::model::command_arg(&cp.cluster, &cp.cluster_id)
                 ));
             }
             Outcome::Planned => {}
@@ -136,7 +140,7 @@ pub fn plan_text(plan: &Plan, style: &TextStyle) -> String {
             for r in &a.reasons {
                 let _ = writeln!(s, "      why: {}: {r}", a.strategy);
             }
-            let _ = writeln!(s, "      sql: {}", a.sql);
+            let _ = writeln!(s, "      sql: {}", super::printable(&a.sql));
         }
         if verbosity != Verbosity::Quiet {
             for d in &cp.waiting {
@@ -220,7 +224,7 @@ pub fn progress_line(
     color: bool,
 ) -> String {
     let secs = human_duration(elapsed.as_secs());
-    match (started, finished) {
+    let line = match (started, finished) {
         (Some(a), None) if elapsed.is_zero() => {
             let (verb, _) = doing(a.kind);
             format!("{}: {verb}... [{}]", subject(a), a.sql)
@@ -263,7 +267,9 @@ pub fn progress_line(
             }
         }
         (None, None) => String::new(),
-    }
+    };
+    // One line, whatever the names and the error in it hold.
+    super::one_line(&line, color)
 }
 
 /// `Applied 1 of 2 actions (1 failed). 1 waiting. Run …`
@@ -313,7 +319,12 @@ pub fn apply_text(plan: &Plan, report: &ApplyReport, style: &TextStyle) -> Strin
         let mut current = None;
         for r in &report.results {
             if current.as_ref() != Some(&r.action.cluster_id) {
-                let _ = writeln!(s, "cluster {} ({})", r.action.cluster, r.action.cluster_id);
+                let _ = writeln!(
+                    s,
+                    "cluster {} ({})",
+                    super::printable(&r.action.cluster),
+                    super::printable(&r.action.cluster_id.0)
+                );
                 current = Some(r.action.cluster_id.clone());
             }
             let mark = match &r.status {

@@ -587,6 +587,52 @@ fn control_characters_from_the_database_are_shown_escaped() {
 }
 
 #[test]
+fn a_line_break_in_a_cluster_name_never_starts_a_line() {
+    let emu = Emulator::start();
+    let name = "team\nX-injected";
+    let id = emu.create_cluster(name);
+    emu.create_cluster("quiet");
+    init_tables(&emu);
+    // Actions and notes that name the cluster: a create, an idle wait, a pause.
+    strategy(&emu, name, "target_size", json!({"target_size": "25cc"}));
+    strategy(&emu, name, "idle_suspend", json!({"idle_after_s": 600}));
+    strategy(&emu, "quiet", "target_size", json!({"target_size": "25cc"}));
+    for args in [
+        &["dry-run", "-v"][..],
+        &["status"],
+        &["status", "-o", "wide"],
+        &["describe", name],
+        &["strategy", "ls"],
+        &["check"],
+        &["doctor"],
+        &["apply", "-v"],
+        &["history", "--cluster", name],
+        &["strategy", "pause", name, "--reason", "maintenance"],
+        &["status"],
+        &["dry-run", "-v"],
+        &["wipe-state", "--cluster", name],
+    ] {
+        let run = clusterctl(&emu, args);
+        assert!([0, 2, 3].contains(&run.code), "{args:?}: {}", run.all());
+        assert!(
+            !run.all()
+                .lines()
+                .any(|l| l.trim_start().starts_with("X-injected")),
+            "{args:?}: the name's second half is a line of its own:\n{}",
+            run.all()
+        );
+    }
+    // A suggested command names such a cluster by its id.
+    let run = clusterctl(&emu, &["strategy", "pause", name]).ok();
+    assert!(
+        run.stdout
+            .contains(&format!("`clusterctl strategy resume {id}`")),
+        "{}",
+        run.all()
+    );
+}
+
+#[test]
 fn empty_names_are_usage_errors_before_connecting() {
     let emu = Emulator::start();
     let cases: [&[&str]; 6] = [
