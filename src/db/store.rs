@@ -301,11 +301,11 @@ impl Store {
     /// has no DELETE on the audit trail, and the trail keeps the attempt).
     pub async fn withdraw_intent(&self, c: &Client, action_id: &str) -> Result<(), DbError> {
         let sql = format!(
-            "UPDATE {} SET executed = false, error_message = '{WITHDRAWN}' \
+            "UPDATE {} SET executed = false, error_message = $2 \
              WHERE action_id = $1 AND executed IS NULL",
             self.table(ACTIONS)
         );
-        execute_text(c, &sql, &[action_id.to_string()])
+        execute_text(c, &sql, &[action_id, WITHDRAWN])
             .await
             .map_err(|e| DbError::query("withdrawing an audit row", &e))?;
         Ok(())

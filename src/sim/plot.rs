@@ -472,11 +472,7 @@ fn panel(
     let right = font(13, BLACK).pos(Pos::new(HPos::Right, VPos::Center));
     for (i, lane) in lanes.iter().enumerate() {
         let y0 = lanes_top + LANE * (i as i32 + 2);
-        let label = if lane.chars().count() > 22 {
-            format!("{}…", lane.chars().take(21).collect::<String>())
-        } else {
-            lane.clone()
-        };
+        let label = crate::model::clip(lane, 21);
         root.draw_text(&label, &right, (LEFT - 8, y0 + LANE / 2))
             .map_err(err)?;
         let mut ooms = 0;
