@@ -442,7 +442,10 @@ pub(super) fn decide(c: &IdleSuspendConfig, ctx: &Ctx, d: &mut Desired, st: &mut
     };
     if idle {
         suspend(c, ctx, d, st, idle_for, needed, None);
-    } else if needed > c.idle_after_s
+        return;
+    }
+    counted_since_seen(ctx, d, idle_for.unwrap_or_default(), needed as f64);
+    if needed > c.idle_after_s
         && idle_for.is_some_and(|s| s >= c.idle_after_s as f64)
         && !d.replicas.is_empty()
     {
@@ -542,6 +545,7 @@ fn decide_predictive(c: &IdleSuspendConfig, ctx: &Ctx, d: &mut Desired, st: &mut
         return;
     }
     if idle < threshold {
+        counted_since_seen(ctx, d, idle, threshold);
         return;
     }
     if let Some(s) = p
@@ -569,6 +573,30 @@ fn decide_predictive(c: &IdleSuspendConfig, ctx: &Ctx, d: &mut Desired, st: &mut
     };
     let reason = format!("{idle_text}: {why}; {}", predict::next_reason(&p.forecast));
     suspend(c, ctx, d, st, idle_for, c.idle_after_s, Some(reason));
+}
+
+/// Not idle long enough only because the idle time counts from the
+/// controller's first sight of the cluster (`Ctx::idle_since_seen`: the
+/// statement log has no statement of it in its lookback): said, so that
+/// "converged" is not read as "in use".
+fn counted_since_seen(ctx: &Ctx, d: &mut Desired, idle_s: f64, needed_s: f64) {
+    let Some(seen) = ctx.idle_since_seen else {
+        return;
+    };
+    if d.replicas.is_empty() || idle_s >= needed_s {
+        return;
+    }
+    d.note(
+        KIND,
+        format!(
+            "no statement of this cluster in the statement log's lookback, and the controller \
+             first saw it {} ago ({}): idle counts from then (a silence from before proves \
+             nothing), so it is suspended once idle {}",
+            human_duration(idle_s.max(0.0) as u64),
+            seen.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            human_duration(needed_s.max(0.0).ceil() as u64)
+        ),
+    );
 }
 
 /// A normal (not burst) replica the cluster keeps that is still hydrating
@@ -1568,6 +1596,39 @@ mod tests {
     }
 
     #[test]
+    fn idle_counted_from_the_first_sight_is_said_while_it_holds_the_cluster() {
+        let c = cfg(serde_json::json!({"idle_after_s": 600}));
+        let cl = cluster("c", vec![replica("r1", "25cc", true)]);
+        let run = |idle: f64, seen: Option<DateTime<Utc>>| {
+            decide_in(&cl, Idle::For(idle), now(), |ctx, d| {
+                let ctx = Ctx {
+                    idle_since_seen: seen,
+                    ..ctx.clone()
+                };
+                decide(&c, &ctx, d, &mut IdleSuspendState::default())
+            })
+        };
+        let said = |d: &Desired| d.notes.iter().any(|n| n.contains("first saw it"));
+        // No statement in the log's lookback, first seen now: kept, and why.
+        let d = run(0.0, Some(now()));
+        assert_eq!(d.names(), ["r1"]);
+        assert!(said(&d), "{:?}", d.notes);
+        assert!(
+            d.notes
+                .iter()
+                .any(|n| n.contains("suspended once idle 10m")),
+            "{:?}",
+            d.notes
+        );
+        // Seen long enough ago: suspended, nothing to explain.
+        let d = run(600.0, Some(now() - chrono::Duration::seconds(600)));
+        assert!(d.suspending.is_some() && !said(&d), "{:?}", d.notes);
+        // Idle counted from a statement: nothing to explain either.
+        let d = run(0.0, None);
+        assert!(!said(&d), "{:?}", d.notes);
+    }
+
+    #[test]
     fn a_sampled_log_needs_a_longer_silence_and_a_thin_one_none_counts() {
         let c = cfg(serde_json::json!({"idle_after_s": 600}));
         let cl = cluster("c", vec![replica("r1", "25cc", true)]);
@@ -1744,6 +1805,7 @@ mod tests {
                 profile: Some(&p),
                 interval_s: 60,
                 prepared: Default::default(),
+                idle_since_seen: None,
             };
             let _ = d;
             // Five minutes before the wake the not-suspending-so-close rule

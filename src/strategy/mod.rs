@@ -425,6 +425,10 @@ pub struct Ctx<'a> {
     pub interval_s: u64,
     /// The preparations made from `profile` during this plan.
     pub prepared: predict::forecast::Prepared,
+    /// When `idle` counts from the controller's first sight of the cluster
+    /// (the statement log works but has no statement of it in its
+    /// lookback): that moment. Its silence before then proves nothing.
+    pub idle_since_seen: Option<DateTime<Utc>>,
 }
 
 impl Ctx<'_> {
@@ -764,6 +768,7 @@ pub(crate) mod testutil {
             profile,
             interval_s: 60,
             prepared: Default::default(),
+            idle_since_seen: None,
         };
         let mut d = Desired::from_cluster(cl);
         f(&ctx, &mut d);
