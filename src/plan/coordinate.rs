@@ -107,6 +107,7 @@ pub(super) fn plan_cluster(
         interval_s: opts.interval.as_secs().max(1),
         prepared: Default::default(),
         idle_since_seen,
+        last_suspension: snap.suspensions.get(&cluster.id),
     };
     let mut desired = Desired::from_cluster(cluster);
     let mut new_state = fresh_state(&state, &configs, snap.now);

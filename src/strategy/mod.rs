@@ -429,6 +429,9 @@ pub struct Ctx<'a> {
     /// (the statement log works but has no statement of it in its
     /// lookback): that moment. Its silence before then proves nothing.
     pub idle_since_seen: Option<DateTime<Utc>>,
+    /// What the audit trail shows of the cluster's last suspension by this
+    /// controller (`None`: none, or the trail could not be read).
+    pub last_suspension: Option<&'a crate::model::LastSuspension>,
 }
 
 impl Ctx<'_> {
@@ -769,6 +772,7 @@ pub(crate) mod testutil {
             interval_s: 60,
             prepared: Default::default(),
             idle_since_seen: None,
+            last_suspension: None,
         };
         let mut d = Desired::from_cluster(cl);
         f(&ctx, &mut d);
