@@ -382,6 +382,27 @@ pub struct Snapshot {
     /// trail could not be read: `Environment::unfinished_error` says why).
     #[serde(default)]
     pub unfinished: Vec<Unresolved>,
+    /// Per cluster, what the audit trail shows of its last suspension by
+    /// this controller (empty when the trail could not be read:
+    /// `Environment::suspensions_error` says why).
+    #[serde(default)]
+    pub suspensions: BTreeMap<ClusterId, LastSuspension>,
+}
+
+/// The replicas `idle_suspend` dropped in the newest run of this
+/// controller that dropped any on the cluster (executed drops only), as
+/// the audit trail recorded them: what a suspended cluster whose state was
+/// wiped can be woken with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LastSuspension {
+    /// When the newest of those drops was recorded.
+    pub at: DateTime<Utc>,
+    /// `(replica, size)`, by name; the size `None` where the row had none.
+    pub dropped: Vec<(String, Option<Size>)>,
+    /// The newest replica creation this controller recorded on the cluster
+    /// (executed), whenever it was: one after `at` means the cluster was
+    /// woken since.
+    pub last_created: Option<DateTime<Utc>>,
 }
 
 /// An audit row without an outcome, as the settling of a killed run needs it.
@@ -548,6 +569,10 @@ pub struct Environment {
     /// interrupted run's action in doubt is then not known).
     #[serde(default)]
     pub unfinished_error: Option<String>,
+    /// Why the audit trail's last suspensions could not be read (a
+    /// suspended cluster whose state was wiped is then not woken from it).
+    #[serde(default)]
+    pub suspensions_error: Option<String>,
 }
 
 impl Environment {

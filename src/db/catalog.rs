@@ -191,7 +191,8 @@ pub async fn load(
     let replicas_sql = replicas_sql(opts.crash_window);
     // Round one, pipelined on one connection.
     let unfinished_sql = store.unfinished_sql();
-    let (env, session, sizes, clusters, replicas, strategies, states, unfinished) = tokio::join!(
+    let suspensions_sql = store.last_suspensions_sql();
+    let (env, session, sizes, clusters, replicas, strategies, states, unfinished, suspensions) = tokio::join!(
         environment(c),
         async {
             match &opts.exec_cluster {
@@ -208,6 +209,7 @@ pub async fn load(
         store.strategies(c),
         store.states(c),
         c.query_typed(&unfinished_sql, &[]),
+        c.query_typed(&suspensions_sql, &[]),
     );
     let strategies = strategies.map_err(|e| missing_or(e, store, "strategies"))?;
     let states = states.map_err(|e| missing_or(e, store, "strategy state"))?;
@@ -222,6 +224,13 @@ pub async fn load(
         Err(why) => {
             env.unfinished_error = Some(why);
             Vec::new()
+        }
+    };
+    let suspensions = match optional(suspensions, "reading the last suspensions")? {
+        Ok(rows) => Store::parse_last_suspensions(&rows),
+        Err(why) => {
+            env.suspensions_error = Some(why);
+            Default::default()
         }
     };
     let mut clusters = clusters.map_err(q("clusters"))?;
@@ -273,6 +282,7 @@ pub async fn load(
         env,
         demand,
         unfinished,
+        suspensions,
     })
 }
 

@@ -13,7 +13,7 @@ use tokio_postgres::types::{ToSql, Type};
 use crate::db::{Client, DbError};
 use crate::ddl;
 use crate::exec::{AuditRow, Outcome};
-use crate::model::{ClusterId, StrategyRow, Unresolved, STATE_VERSION};
+use crate::model::{ClusterId, LastSuspension, Size, StrategyRow, Unresolved, STATE_VERSION};
 
 pub const STRATEGIES: &str = "mz_cluster_strategies";
 pub const STATE: &str = "mz_cluster_strategy_state";
@@ -379,6 +379,62 @@ impl Store {
                 }
             })
             .collect()
+    }
+
+    /// What the audit trail shows of each cluster's last suspension by this
+    /// controller, in one statement for every cluster (read with the
+    /// snapshot, parsed by [`Store::parse_last_suspensions`]): the executed
+    /// `idle_suspend` drops of the newest run that made any there (rows
+    /// without a run id are not ours), and the newest executed creation on
+    /// the cluster.
+    pub fn last_suspensions_sql(&self) -> String {
+        let table = self.table(ACTIONS);
+        let drop = ddl::literal(crate::plan::ActionKind::DropReplica.name());
+        let create = ddl::literal(crate::plan::ActionKind::CreateReplica.name());
+        let strategy = ddl::literal(crate::strategy::StrategyKind::IdleSuspend.as_str());
+        format!(
+            "WITH drops AS (\
+               SELECT cluster_id, decision_ctx->>'run_id' AS run_id, \
+                      decision_ctx->>'replica' AS replica, decision_ctx->>'size' AS size, created_at \
+               FROM {table} WHERE executed AND cluster_id IS NOT NULL \
+               AND decision_ctx->>'kind' = {drop} AND decision_ctx->>'strategy' = {strategy}), \
+             newest AS (\
+               SELECT DISTINCT ON (cluster_id) cluster_id, run_id FROM drops \
+               ORDER BY cluster_id, created_at DESC, run_id DESC), \
+             created AS (\
+               SELECT cluster_id, max(created_at) AS at FROM {table} \
+               WHERE executed AND decision_ctx->>'kind' = {create} GROUP BY cluster_id) \
+             SELECT d.cluster_id, d.replica, d.size, d.created_at, c.at \
+             FROM drops d JOIN newest n ON n.cluster_id = d.cluster_id AND n.run_id = d.run_id \
+             LEFT JOIN created c ON c.cluster_id = d.cluster_id"
+        )
+    }
+
+    pub fn parse_last_suspensions(
+        rows: &[tokio_postgres::Row],
+    ) -> BTreeMap<ClusterId, LastSuspension> {
+        let mut out: BTreeMap<ClusterId, LastSuspension> = BTreeMap::new();
+        for r in rows {
+            let text = |i| r.try_get::<_, Option<String>>(i).ok().flatten();
+            let (Some(id), Some(replica), Ok(Some(at))) =
+                (text(0), text(1), r.try_get::<_, Option<DateTime<Utc>>>(3))
+            else {
+                continue;
+            };
+            let last_created = r.try_get(4).ok().flatten();
+            let s = out.entry(ClusterId(id)).or_insert(LastSuspension {
+                at,
+                dropped: Vec::new(),
+                last_created,
+            });
+            s.at = s.at.max(at);
+            s.dropped.push((replica, text(2).map(Size)));
+        }
+        for s in out.values_mut() {
+            s.dropped.sort();
+            s.dropped.dedup();
+        }
+        out
     }
 
     /// Deletes state rows: all of them, or those of the given clusters.

@@ -21,7 +21,7 @@ pub(super) fn plan_cluster(
     rows: Validated,
 ) -> ClusterPlan {
     let state = snap.states.get(&cluster.id).cloned().unwrap_or_default();
-    let idle = idle_of(snap, cluster, &state);
+    let (idle, idle_since_seen) = idle_of(snap, cluster, &state);
     let mut cp = ClusterPlan {
         cluster_id: cluster.id.clone(),
         cluster: cluster.name.clone(),
@@ -106,6 +106,8 @@ pub(super) fn plan_cluster(
         profile,
         interval_s: opts.interval.as_secs().max(1),
         prepared: Default::default(),
+        idle_since_seen,
+        last_suspension: snap.suspensions.get(&cluster.id),
     };
     let mut desired = Desired::from_cluster(cluster);
     let mut new_state = fresh_state(&state, &configs, snap.now);
@@ -309,20 +311,25 @@ fn discard_moot_decisions(
 
 /// How long the cluster has been idle: from the last statement begin; when
 /// logging works but never saw this cluster, from when the controller first
-/// saw it (a full grace period); unknown when the log has no data at all.
-pub(super) fn idle_of(snap: &Snapshot, cluster: &Cluster, state: &serde_json::Value) -> Idle {
+/// saw it (a full grace period: that moment is returned too, for the plan to
+/// say so); unknown when the log has no data at all.
+pub(super) fn idle_of(
+    snap: &Snapshot,
+    cluster: &Cluster,
+    state: &serde_json::Value,
+) -> (Idle, Option<DateTime<Utc>>) {
     if cluster.activity.in_flight > 0 {
-        return Idle::Busy;
+        return (Idle::Busy, None);
     }
     let secs = |t: DateTime<Utc>| ((snap.now - t).num_milliseconds() as f64 / 1000.0).max(0.0);
     if let Some(t) = cluster.activity.last_begin {
-        return Idle::For(secs(t));
+        return (Idle::For(secs(t)), None);
     }
     if !snap.activity_log_has_rows {
-        return Idle::Unknown;
+        return (Idle::Unknown, None);
     }
     let first_seen = first_seen(state).unwrap_or(snap.now);
-    Idle::For(secs(first_seen))
+    (Idle::For(secs(first_seen)), Some(first_seen))
 }
 
 /// When the controller first saw the cluster, from its own state slot.

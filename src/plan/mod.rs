@@ -339,6 +339,17 @@ fn environment_warnings(snap: &Snapshot, clusters: &[ClusterPlan]) -> Vec<String
             ));
         }
     }
+    if let Some(e) = snap
+        .env
+        .suspensions_error
+        .as_ref()
+        .filter(|_| uses_activity)
+    {
+        out.push(format!(
+            "the audit trail's last suspensions cannot be read ({e}): a suspended cluster whose \
+             idle_suspend state was wiped is not woken with what it last dropped"
+        ));
+    }
     if let Some(e) = &snap.env.unfinished_error {
         out.push(format!(
             "the audit trail's unfinished actions cannot be read ({e}): an interrupted run's \

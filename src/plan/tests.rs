@@ -54,6 +54,7 @@ fn snap(clusters: Vec<Cluster>, strategies: Vec<StrategyRow>) -> Snapshot {
         env: Default::default(),
         demand: None,
         unfinished: Vec::new(),
+        suspensions: Default::default(),
     }
 }
 

@@ -410,6 +410,8 @@ fn build_slots(sc: &Scenario) -> Vec<Slot> {
             env: environment(sc),
             demand: None,
             unfinished: Vec::new(),
+            // The simulated controller's state is never wiped.
+            suspensions: BTreeMap::new(),
         };
         slots.push(Slot {
             sim,

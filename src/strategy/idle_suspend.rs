@@ -14,7 +14,10 @@
 //! until the cluster is suspended again, or until a strategy that chooses
 //! the size replaces them. A remembered replica that cannot be created (its
 //! size is no longer offered, its name is over Materialize's 255 bytes) is
-//! not: an alert names it and says what to do.
+//! not: an alert names it and says what to do. A suspended cluster whose
+//! slot was wiped (`wipe-state`, or by hand) is woken with what the audit
+//! trail shows its last suspension dropped (`Ctx::last_suspension`); with
+//! nothing usable there either, demand on it is an alert.
 //!
 //! With `"predict": true` it also learns when the cluster's demand comes
 //! (`predict`): it wakes the cluster one lead (learned hydration + one
@@ -315,16 +318,68 @@ pub(super) fn prepare(
     d: &mut Desired,
     st: &mut IdleSuspendState,
 ) {
+    let recalled = recall_from_trail(ctx, st);
     complete_resume(ctx, d, st);
     if c.predict.is_some() {
-        prepare_predictive(c, ctx, d, st);
-        return;
-    }
-    if let Some(idle_for) = idle_for(c, ctx) {
+        prepare_predictive(c, ctx, d, st, recalled.as_deref());
+    } else if let Some(idle_for) = idle_for(c, ctx) {
         if idle_for < c.idle_after_s as f64 {
-            resume(ctx, d, st, idle_for, None);
+            resume(ctx, d, st, idle_for, None, recalled.as_deref());
         }
     }
+    if let Some(what) = recalled.filter(|_| st.suspended_at.is_some()) {
+        d.note(
+            KIND,
+            format!("state was wiped; remembering {what}, for the next wake"),
+        );
+    }
+}
+
+/// A cluster without replicas whose slot remembers nothing to wake with
+/// (its state was wiped, by `wipe-state` or by hand) gets that memory back
+/// from the audit trail (`Ctx::last_suspension`): the replicas this
+/// controller's last suspension of it dropped, as if the slot had kept
+/// them. Not when a replica was created there since that suspension (the
+/// trail, or the slot's last resume, says so): what ran after it is not
+/// known. Returns what was recalled and from where, for the plan.
+fn recall_from_trail(ctx: &Ctx, st: &mut IdleSuspendState) -> Option<String> {
+    if !to_wake_with(st).is_empty() || !ctx.cluster.replicas.is_empty() {
+        return None;
+    }
+    let last = ctx.last_suspension?;
+    let woken_since = last.last_created.is_some_and(|t| t >= last.at)
+        || st.resumed_at.is_some_and(|t| t >= last.at);
+    if woken_since {
+        return None;
+    }
+    // As `suspend` remembers: not the burst replica.
+    let burst = super::burst_name(&ctx.cluster.name);
+    let replicas: Vec<SuspendedReplica> = last
+        .dropped
+        .iter()
+        .filter(|(name, _)| *name != burst)
+        .filter_map(|(name, size)| {
+            Some(SuspendedReplica {
+                name: name.clone(),
+                size: size.clone()?,
+            })
+        })
+        .collect();
+    if replicas.is_empty() {
+        return None;
+    }
+    let listed: Vec<String> = replicas
+        .iter()
+        .map(|r| format!("{} ({})", shown(&r.name), shown(&r.size.0)))
+        .collect();
+    st.suspended = replicas;
+    st.suspended_at = Some(last.at);
+    st.resuming.clear();
+    Some(format!(
+        "{} as last dropped at {} per the audit trail",
+        listed.join(", "),
+        last.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    ))
 }
 
 fn prepare_predictive(
@@ -332,6 +387,7 @@ fn prepare_predictive(
     ctx: &Ctx,
     d: &mut Desired,
     st: &mut IdleSuspendState,
+    recalled: Option<&str>,
 ) {
     let mut reason = None;
     if let Some(p) = predicting(c, ctx, d, st) {
@@ -359,9 +415,9 @@ fn prepare_predictive(
         };
     if new_demand {
         let idle = idle_for(c, ctx).unwrap_or(0.0);
-        resume(ctx, d, st, idle, None);
+        resume(ctx, d, st, idle, None, recalled);
     } else if let Some(why) = reason {
-        resume(ctx, d, st, 0.0, Some(&why));
+        resume(ctx, d, st, 0.0, Some(&why), recalled);
     }
 }
 
@@ -442,7 +498,10 @@ pub(super) fn decide(c: &IdleSuspendConfig, ctx: &Ctx, d: &mut Desired, st: &mut
     };
     if idle {
         suspend(c, ctx, d, st, idle_for, needed, None);
-    } else if needed > c.idle_after_s
+        return;
+    }
+    counted_since_seen(ctx, d, idle_for.unwrap_or_default(), needed as f64);
+    if needed > c.idle_after_s
         && idle_for.is_some_and(|s| s >= c.idle_after_s as f64)
         && !d.replicas.is_empty()
     {
@@ -542,6 +601,7 @@ fn decide_predictive(c: &IdleSuspendConfig, ctx: &Ctx, d: &mut Desired, st: &mut
         return;
     }
     if idle < threshold {
+        counted_since_seen(ctx, d, idle, threshold);
         return;
     }
     if let Some(s) = p
@@ -569,6 +629,30 @@ fn decide_predictive(c: &IdleSuspendConfig, ctx: &Ctx, d: &mut Desired, st: &mut
     };
     let reason = format!("{idle_text}: {why}; {}", predict::next_reason(&p.forecast));
     suspend(c, ctx, d, st, idle_for, c.idle_after_s, Some(reason));
+}
+
+/// Not idle long enough only because the idle time counts from the
+/// controller's first sight of the cluster (`Ctx::idle_since_seen`: the
+/// statement log has no statement of it in its lookback): said, so that
+/// "converged" is not read as "in use".
+fn counted_since_seen(ctx: &Ctx, d: &mut Desired, idle_s: f64, needed_s: f64) {
+    let Some(seen) = ctx.idle_since_seen else {
+        return;
+    };
+    if d.replicas.is_empty() || idle_s >= needed_s {
+        return;
+    }
+    d.note(
+        KIND,
+        format!(
+            "no statement of this cluster in the statement log's lookback, and the controller \
+             first saw it {} ago ({}): idle counts from then (a silence from before proves \
+             nothing), so it is suspended once idle {}",
+            human_duration(idle_s.max(0.0) as u64),
+            seen.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            human_duration(needed_s.max(0.0).ceil() as u64)
+        ),
+    );
 }
 
 /// A normal (not burst) replica the cluster keeps that is still hydrating
@@ -766,19 +850,24 @@ fn nothing_to_wake_with(c: &IdleSuspendConfig, ctx: &Ctx, d: &mut Desired, st: &
         KIND,
         format!(
             "{} has demand but no replica, and idle_suspend remembers nothing to bring back \
-             (its state was wiped or lost): create a replica, or set a strategy that chooses \
-             the size (e.g. target_size) for this cluster",
+             (its state was wiped or lost) nor does the audit trail (no suspension by this \
+             controller, or a replica created since): create a replica, or set a strategy that \
+             chooses the size (e.g. target_size) for this cluster",
             shown(&ctx.cluster.name)
         ),
     );
 }
 
+/// Wakes a suspended cluster with what its slot remembers; `recalled`: the
+/// slot was wiped and that memory came from the audit trail (said in the
+/// reason).
 fn resume(
     ctx: &Ctx,
     d: &mut Desired,
     st: &mut IdleSuspendState,
     idle_for: f64,
     predicted: Option<&str>,
+    recalled: Option<&str>,
 ) {
     if st.suspended_at.is_none() {
         return;
@@ -815,12 +904,13 @@ fn resume(
             .cloned()
             .collect()
     };
-    bring_back(
-        ctx,
-        d,
-        &st.resuming,
-        &format!("resume after suspension ({why})"),
-    );
+    let reason = match recalled {
+        Some(what) => {
+            format!("resume after suspension ({why}); state was wiped; waking with {what}")
+        }
+        None => format!("resume after suspension ({why})"),
+    };
+    bring_back(ctx, d, &st.resuming, &reason);
     if ctx.cluster.managed {
         // Materialize names a managed cluster's replicas itself, so they
         // cannot be followed by name; its wake is one replication-factor
@@ -1006,6 +1096,91 @@ mod tests {
             decide(&c, ctx, d, &mut IdleSuspendState::default())
         });
         assert!(!nothing(&d), "{:?}", d.alerts);
+    }
+
+    #[test]
+    fn a_wiped_slot_is_given_back_what_the_trail_shows_the_last_suspension_dropped() {
+        use crate::model::LastSuspension;
+        let c = cfg(serde_json::json!({"idle_after_s": 600}));
+        let empty = cluster("c", vec![]);
+        let at = now() - chrono::Duration::hours(1);
+        let trail = LastSuspension {
+            at,
+            dropped: vec![
+                ("c-burst".into(), Some(Size::from("800cc"))),
+                ("r_200cc".into(), Some(Size::from("200cc"))),
+                ("r_unknown".into(), None),
+            ],
+            last_created: Some(at - chrono::Duration::days(1)),
+        };
+        let run = |idle: Idle, trail: Option<&LastSuspension>, st: &mut IdleSuspendState| {
+            decide_in(&empty, idle, now(), |ctx, d| {
+                let ctx = Ctx {
+                    last_suspension: trail,
+                    ..ctx.clone()
+                };
+                prepare(&c, &ctx, d, st);
+                decide(&c, &ctx, d, st)
+            })
+        };
+        let nothing = |d: &Desired| d.alerts.iter().any(|a| a.contains("remembers nothing"));
+        // Demand: woken with what the suspension dropped (not the burst
+        // replica, not one whose size the row lacks), saying from where.
+        let mut st = IdleSuspendState::default();
+        let d = run(Idle::Busy, Some(&trail), &mut st);
+        assert_eq!(d.names(), ["r_200cc"]);
+        let why = d.replicas["r_200cc"]
+            .added_by
+            .as_ref()
+            .map(|c| c.reason.clone())
+            .unwrap_or_default();
+        assert!(
+            why.contains(
+                "state was wiped; waking with r_200cc (200cc) as last dropped at \
+                 2026-11-21T11:00:00Z per the audit trail"
+            ),
+            "{why}"
+        );
+        assert!(d.alerts.is_empty(), "{:?}", d.alerts);
+        assert_eq!(st.resuming.len(), 1, "seen through as any resume");
+        // No demand: nothing created, the memory kept for the next wake.
+        let mut st = IdleSuspendState::default();
+        let d = run(Idle::For(7200.0), Some(&trail), &mut st);
+        assert!(d.names().is_empty());
+        assert_eq!(st.suspended_at, Some(at));
+        assert_eq!(to_wake_with(&st)[0].name, "r_200cc");
+        assert!(
+            d.notes.iter().any(|n| n.contains("remembering r_200cc")),
+            "{:?}",
+            d.notes
+        );
+        // A replica created after that suspension (woken since), only the
+        // burst replica dropped, or no trail at all: nothing to wake with,
+        // the alert stays.
+        let woken = LastSuspension {
+            last_created: Some(at + chrono::Duration::minutes(5)),
+            ..trail.clone()
+        };
+        let burst_only = LastSuspension {
+            dropped: vec![("c-burst".into(), Some(Size::from("800cc")))],
+            ..trail.clone()
+        };
+        for t in [Some(&woken), Some(&burst_only), None] {
+            let d = run(Idle::Busy, t, &mut IdleSuspendState::default());
+            assert!(d.names().is_empty(), "{t:?}");
+            assert!(nothing(&d), "{t:?}: {:?}", d.alerts);
+        }
+        // A slot that remembers is not overridden by the trail.
+        let mut st = IdleSuspendState {
+            suspended: vec![SuspendedReplica {
+                name: "r1".into(),
+                size: Size::from("25cc"),
+            }],
+            suspended_at: Some(now() - chrono::Duration::minutes(30)),
+            ..Default::default()
+        };
+        let d = run(Idle::Busy, Some(&trail), &mut st);
+        assert_eq!(d.names(), ["r1"]);
     }
 
     #[test]
@@ -1568,6 +1743,39 @@ mod tests {
     }
 
     #[test]
+    fn idle_counted_from_the_first_sight_is_said_while_it_holds_the_cluster() {
+        let c = cfg(serde_json::json!({"idle_after_s": 600}));
+        let cl = cluster("c", vec![replica("r1", "25cc", true)]);
+        let run = |idle: f64, seen: Option<DateTime<Utc>>| {
+            decide_in(&cl, Idle::For(idle), now(), |ctx, d| {
+                let ctx = Ctx {
+                    idle_since_seen: seen,
+                    ..ctx.clone()
+                };
+                decide(&c, &ctx, d, &mut IdleSuspendState::default())
+            })
+        };
+        let said = |d: &Desired| d.notes.iter().any(|n| n.contains("first saw it"));
+        // No statement in the log's lookback, first seen now: kept, and why.
+        let d = run(0.0, Some(now()));
+        assert_eq!(d.names(), ["r1"]);
+        assert!(said(&d), "{:?}", d.notes);
+        assert!(
+            d.notes
+                .iter()
+                .any(|n| n.contains("suspended once idle 10m")),
+            "{:?}",
+            d.notes
+        );
+        // Seen long enough ago: suspended, nothing to explain.
+        let d = run(600.0, Some(now() - chrono::Duration::seconds(600)));
+        assert!(d.suspending.is_some() && !said(&d), "{:?}", d.notes);
+        // Idle counted from a statement: nothing to explain either.
+        let d = run(0.0, None);
+        assert!(!said(&d), "{:?}", d.notes);
+    }
+
+    #[test]
     fn a_sampled_log_needs_a_longer_silence_and_a_thin_one_none_counts() {
         let c = cfg(serde_json::json!({"idle_after_s": 600}));
         let cl = cluster("c", vec![replica("r1", "25cc", true)]);
@@ -1744,6 +1952,8 @@ mod tests {
                 profile: Some(&p),
                 interval_s: 60,
                 prepared: Default::default(),
+                idle_since_seen: None,
+                last_suspension: None,
             };
             let _ = d;
             // Five minutes before the wake the not-suspending-so-close rule

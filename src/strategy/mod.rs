@@ -425,6 +425,13 @@ pub struct Ctx<'a> {
     pub interval_s: u64,
     /// The preparations made from `profile` during this plan.
     pub prepared: predict::forecast::Prepared,
+    /// When `idle` counts from the controller's first sight of the cluster
+    /// (the statement log works but has no statement of it in its
+    /// lookback): that moment. Its silence before then proves nothing.
+    pub idle_since_seen: Option<DateTime<Utc>>,
+    /// What the audit trail shows of the cluster's last suspension by this
+    /// controller (`None`: none, or the trail could not be read).
+    pub last_suspension: Option<&'a crate::model::LastSuspension>,
 }
 
 impl Ctx<'_> {
@@ -764,6 +771,8 @@ pub(crate) mod testutil {
             profile,
             interval_s: 60,
             prepared: Default::default(),
+            idle_since_seen: None,
+            last_suspension: None,
         };
         let mut d = Desired::from_cluster(cl);
         f(&ctx, &mut d);

@@ -211,3 +211,61 @@ fn a_cron_period_given_as_interval_starts_the_wake_earlier() {
     clusterctl(&emu, &["apply", "--interval", "5m"]).ok();
     assert_eq!(replica_names(&emu, "bi"), ["r1"]);
 }
+
+/// Sessions of `duration_s` on each of the last four weeks' days, the
+/// latest of which ended `ended_ago_s` before now.
+fn sessions(emu: &Emulator, cluster: &str, duration_s: i64, ended_ago_s: i64) -> u64 {
+    emu.add_activity_history(&ActivityHistory {
+        clusters: cluster.into(),
+        days: 29,
+        // Day 1's session begins at now − 1 day + (start_s − time of day).
+        start_s: time_of_day(emu) + 86_400 - ended_ago_s - duration_s,
+        duration_s,
+        per_hour: 60,
+        ..ActivityHistory::default()
+    })
+}
+
+/// The third review's fleet: `apply` suspended `bi` and reported `etl`
+/// converged. `etl`'s nightly job last ran 35 hours ago, beyond the
+/// statement log's 24-hour lookback, so on the controller's first sight
+/// of it its idle time counts from then (a silence from before proves
+/// nothing: the cluster may be new): kept for `idle_after_s`, and the plan
+/// and `describe` now say so instead of a bare "converged".
+#[test]
+fn a_cluster_silent_over_the_whole_lookback_is_kept_from_the_first_sight_and_says_so() {
+    let emu = Emulator::builder().statement_sample_rate(1.0, 1.0).start();
+    emu.create_hydrated_cluster("bi", "r1", "100cc");
+    emu.create_hydrated_cluster("etl", "r_200cc", "200cc");
+    init_tables(&emu);
+    strategy(&emu, "bi", "idle_suspend", json!({"idle_after_s": 900}));
+    strategy(&emu, "etl", "target_size", json!({"target_size": "200cc"}));
+    strategy(
+        &emu,
+        "etl",
+        "idle_suspend",
+        json!({"idle_after_s": 1800, "predict": true}),
+    );
+    assert!(sessions(&emu, "bi", 8 * 3600, 21 * 3600) > 10_000);
+    assert!(sessions(&emu, "etl", 4 * 3600, 35 * 3600) > 5_000);
+    clusterctl(&emu, &["apply"]).ok();
+    assert!(replica_names(&emu, "bi").is_empty(), "idle 21 h: suspended");
+    assert_eq!(replica_names(&emu, "etl"), ["r_200cc"]);
+    let plan = clusterctl(&emu, &["dry-run", "--output", "json"])
+        .ok()
+        .json();
+    let etl = plan["result"]["plan"]["clusters"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["cluster"] == "etl"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(etl["status"], "converged", "{etl:#}");
+    let notes = etl["notes"].to_string();
+    assert!(
+        notes.contains("no statement of this cluster in the statement log's lookback")
+            && notes.contains("suspended once idle 30m"),
+        "{etl:#}"
+    );
+    let d = clusterctl(&emu, &["describe", "etl"]).ok();
+    assert!(d.stdout.contains("first saw it"), "{}", d.all());
+}

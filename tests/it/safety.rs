@@ -1437,26 +1437,67 @@ fn a_suspension_killed_at_its_drop_still_knows_what_to_bring_back() {
 }
 
 #[test]
-fn demand_on_a_suspended_cluster_whose_state_was_wiped_is_an_alert() {
+fn demand_on_a_suspended_cluster_whose_state_was_wiped_wakes_it_with_what_it_last_dropped() {
     let emu = idle_for_two_hours();
+    // `other` never ran a replica this controller dropped: the trail has
+    // nothing for it.
+    emu.create_cluster("other");
+    strategy(&emu, "other", "idle_suspend", json!({"idle_after_s": 60}));
     clusterctl(&emu, &["apply"]).ok();
     assert!(emu.replicas("c").is_empty(), "suspended");
-    clusterctl(&emu, &["wipe-state", "--cluster", "c", "--yes"]).ok();
+    clusterctl(&emu, &["wipe-state", "--yes"]).ok();
+    assert!(state_of(&emu, "c").is_none(), "wiped");
     emu.add_activity("c", 5, false);
-    let run = clusterctl(&emu, &["dry-run"]).ok();
+    emu.add_activity("other", 5, false);
+    let plan = clusterctl(&emu, &["dry-run", "--output", "json"])
+        .ok()
+        .json();
+    let of = |name: &str| {
+        plan["result"]["plan"]["clusters"]
+            .as_array()
+            .and_then(|cs| cs.iter().find(|c| c["cluster"] == name))
+            .cloned()
+            .unwrap_or_default()
+    };
+    let c = of("c");
+    assert_eq!(c["actions"][0]["kind"], "create_replica", "{c:#}");
+    assert_eq!(c["actions"][0]["replica"], "r1", "{c:#}");
+    assert_eq!(c["actions"][0]["size"], "25cc", "{c:#}");
+    let why = c["actions"][0]["reasons"][0].as_str().unwrap_or_default();
     assert!(
-        run.stderr.contains("remembers nothing to bring back"),
-        "{}",
-        run.all()
+        why.contains("state was wiped; waking with r1 (25cc) as last dropped at ")
+            && why.contains("per the audit trail"),
+        "{c:#}"
+    );
+    assert_eq!(c["alerts"], json!([]), "{c:#}");
+    // Nothing in the trail for `other`: still an alert.
+    let other = of("other");
+    assert_eq!(other["actions"], json!([]), "{other:#}");
+    assert!(
+        other["alerts"]
+            .to_string()
+            .contains("remembers nothing to bring back"),
+        "{other:#}"
     );
     let status = clusterctl(&emu, &["status", "--output", "json"])
         .ok()
         .json();
-    let reason = status["result"]["clusters"][0]["reason"]
-        .as_str()
+    let reason = status["result"]["clusters"]
+        .as_array()
+        .and_then(|cs| {
+            cs.iter()
+                .find(|c| c["cluster"] == "other" || c["name"] == "other")
+        })
+        .map(|c| c["reason"].to_string())
         .unwrap_or_default();
     assert!(
         reason.contains("remembers nothing to bring back"),
         "not 'a new statement brings them back': {status:#}"
     );
+    // Applied: the replica it ran is back, audited with where it came from.
+    clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(emu.replicas("c"), pairs(&[("r1", "25cc")]));
+    let (sql, ok, _) = audit(&emu, "c").pop().expect("the create's row");
+    assert!(sql.starts_with("CREATE CLUSTER REPLICA") && ok, "{sql}");
+    assert!(emu.replicas("other").is_empty());
 }
