@@ -248,7 +248,10 @@ fn apply(a: ApplyArgs, ui: &Ui) -> u8 {
     let opts = match plan_options(&a.select, &a.plan, &a.conn) {
         Ok(plan) => ApplyOptions {
             progress: streaming.then(|| streamer(&plan.selection, ui.style)),
-            plan,
+            plan: PlanOptions {
+                interval: Some(controller_interval(&a.plan)),
+                ..plan
+            },
             lease: lease(&a.lease),
             max_actions: a.max_actions,
         },
@@ -259,7 +262,7 @@ fn apply(a: ApplyArgs, ui: &Ui) -> u8 {
         Err(e) => return fail(&e, ui),
     };
     let watch = WatchOptions {
-        interval: a.plan.interval.max(Duration::from_secs(1)),
+        interval: controller_interval(&a.plan),
         metrics_addr: a.metrics_addr,
         metrics_file: a.metrics_file,
     };
@@ -755,6 +758,8 @@ fn selection(a: &SelectArgs) -> Result<Selection, CommandError> {
     Ok(Selection { names, pattern })
 }
 
+/// `dry-run`'s options: without `--interval`, each cluster is planned with
+/// the interval its controller recorded (`PlanOptions::interval_s`).
 fn plan_options(
     select: &SelectArgs,
     plan: &PlanArgs,
@@ -763,10 +768,18 @@ fn plan_options(
     Ok(PlanOptions {
         selection: selection(select)?,
         resize_timeout: plan.resize_timeout.max(Duration::from_secs(1)),
-        interval: plan.interval.max(Duration::from_secs(1)),
+        interval: plan.interval.map(|d| d.max(Duration::from_secs(1))),
         statement_timeout: statement_timeout(conn),
         ..PlanOptions::default()
     })
+}
+
+/// How often `apply` runs, by its own word: `--interval`, else the default
+/// (a cron line every minute). What it plans with and records.
+fn controller_interval(plan: &PlanArgs) -> Duration {
+    plan.interval
+        .unwrap_or(crate::plan::DEFAULT_INTERVAL)
+        .max(Duration::from_secs(1))
 }
 
 /// `--statement-timeout`, at least a second.

@@ -211,3 +211,60 @@ fn a_cron_period_given_as_interval_starts_the_wake_earlier() {
     clusterctl(&emu, &["apply", "--interval", "5m"]).ok();
     assert_eq!(replica_names(&emu, "bi"), ["r1"]);
 }
+
+#[test]
+fn describe_and_status_show_the_wake_the_controller_will_make() {
+    let emu = setup();
+    // A cron every five minutes suspends the cluster while its users are
+    // hours away, and names the wake it aims at: 10 min assumed hydration
+    // + 5 min + 1 min margin before them.
+    assert!(history(&emu, 3 * 3600) > 700);
+    clusterctl(&emu, &["apply", "--interval", "5m"]).ok();
+    assert!(replica_names(&emu, "bi").is_empty(), "idle: suspended");
+    let reason = crate::cli::audit_ctx(&emu, "bi")
+        .pop()
+        .unwrap_or_default()
+        .to_string();
+    let waking = reason
+        .split_once("waking at ")
+        .map(|(_, rest)| rest.chars().take("Mon 08:41".len()).collect::<String>())
+        .unwrap_or_else(|| panic!("a wake named: {reason}"));
+
+    // `describe` and `status` are given no interval: they plan with the
+    // controller's, and show the same wake.
+    let d = clusterctl(&emu, &["describe", "bi", "--output", "json"])
+        .ok()
+        .json();
+    let p = &d["result"]["prediction"];
+    assert_eq!(p["interval_s"], 300, "{p:#}");
+    let next_wake = p["next_wake"]
+        .as_str()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.format("%a %H:%M").to_string());
+    assert_eq!(
+        next_wake.as_deref(),
+        Some(waking.as_str()),
+        "{reason}\n{p:#}"
+    );
+    let text = clusterctl(&emu, &["describe", "bi"]).ok();
+    assert!(text.stdout.contains("interval 5m"), "{}", text.all());
+    let s = clusterctl(&emu, &["status", "--output", "json"])
+        .ok()
+        .json();
+    let predicted = s["result"]["clusters"][0]["predicted"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        predicted.ends_with(&format!("next wake {waking}")),
+        "{predicted} against {reason}"
+    );
+    // A dry-run without --interval agrees; one with --interval plans with it.
+    let interval_of = |args: &[&str]| {
+        let plan = clusterctl(&emu, args).ok().json();
+        plan["result"]["plan"]["clusters"][0]["prediction"]["interval_s"].clone()
+    };
+    assert_eq!(interval_of(&["dry-run", "--output", "json"]), 300);
+    let explicit = ["dry-run", "--output", "json", "--interval", "2m"];
+    assert_eq!(interval_of(&explicit), 120);
+}

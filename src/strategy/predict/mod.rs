@@ -90,6 +90,13 @@ pub struct PredictState {
     /// (`forecast::Seen::began`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub began: Option<DateTime<Utc>>,
+    /// How often the controller that wrote this state runs, seconds (its
+    /// `--interval`): the lead of its wakes. `describe`, `status` and a
+    /// `dry-run` without `--interval` plan with it, so that they show the
+    /// wake the controller will make (`plan::PlanOptions::interval_s`).
+    /// Absent from rows written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval_s: Option<u64>,
 }
 
 /// A prewarm started for a predicted occurrence.
