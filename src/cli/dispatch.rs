@@ -77,10 +77,16 @@ pub fn run(cli: Cli) -> u8 {
         }
         Command::Man(a) => man(a.out_dir.as_deref(), &ui),
         Command::Simulate(a) if a.from_history => {
-            let opts = crate::commands::backtest::BacktestOptions {
+            use crate::commands::backtest::{BacktestOptions, Out};
+            // Before connecting: nothing read, no temporary replica made.
+            let out = match a.out_file.clone().map(Out::check).transpose() {
+                Ok(out) => out,
+                Err(e) => return fail(&e, &ui),
+            };
+            let opts = BacktestOptions {
                 days: a.days.unwrap_or(28),
                 cluster: a.cluster.clone(),
-                out: a.out_file.clone(),
+                out,
                 sim: sim_args(&a, &ui),
             };
             connected(&a.conn, None, &ui, async |ctx| {
