@@ -654,6 +654,7 @@ pub(super) fn prediction(
         history: p.profile.span(),
         from: p.profile.from,
         until: p.profile.until,
+        days_with_statements: p.profile.days_with_statements,
         windows: p
             .profile
             .windows

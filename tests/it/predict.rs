@@ -268,3 +268,39 @@ fn describe_and_status_show_the_wake_the_controller_will_make() {
     let explicit = ["dry-run", "--output", "json", "--interval", "2m"];
     assert_eq!(interval_of(&explicit), 120);
 }
+
+#[test]
+fn describe_says_what_was_read_for_a_cluster_without_demand() {
+    let emu = setup();
+    assert!(history(&emu, 3 * 3600) > 700);
+    emu.create_hydrated_cluster("quiet", "r1", "25cc");
+    strategy(
+        &emu,
+        "quiet",
+        "idle_suspend",
+        json!({"idle_after_s": 600, "predict": true}),
+    );
+    let d = clusterctl(&emu, &["describe", "quiet"]).ok();
+    assert!(
+        d.stdout
+            .contains("Demand profile (read 4 weeks of statement history")
+            && d.stdout
+                .contains("  no statement in 4 weeks: waking on demand only"),
+        "{}",
+        d.all()
+    );
+    assert!(!d.stdout.contains("learned from"), "{}", d.all());
+    let json = clusterctl(&emu, &["describe", "quiet", "--output", "json"])
+        .ok()
+        .json();
+    assert_eq!(json["result"]["prediction"]["days_with_statements"], 0);
+    conforms(&json);
+    // `bi`'s profile is learned from the days it had statements on.
+    let json = clusterctl(&emu, &["describe", "bi", "--output", "json"])
+        .ok()
+        .json();
+    let days = json["result"]["prediction"]["days_with_statements"]
+        .as_u64()
+        .unwrap_or_default();
+    assert!((27..=28).contains(&days), "{json:#}");
+}

@@ -108,10 +108,17 @@ pub fn learn(hours: &[DemandHour], from: DateTime<Utc>, until: DateTime<Utc>) ->
         .filter(|s| s.start - from >= Duration::hours(1))
         .collect();
     let windows = group(&all, from, until);
+    let mut days: Vec<DateTime<Utc>> = hours
+        .iter()
+        .filter(|h| h.statements > 0.0 && h.hour >= from && h.hour < until)
+        .map(|h| midnight(h.hour))
+        .collect();
+    days.dedup();
     Profile {
         from,
         until,
         observed,
+        days_with_statements: u16::try_from(days.len()).unwrap_or(u16::MAX),
         windows,
     }
 }
@@ -335,6 +342,7 @@ mod tests {
         let p = learn(&hours, t("2026-01-05T00:00:00Z"), t("2026-02-02T00:00:00Z"));
         assert_eq!(p.days(), 28);
         assert_eq!(p.span(), "4 weeks");
+        assert_eq!(p.days_with_statements, 20);
         assert_eq!(p.windows.len(), 1, "{p:#?}");
         let w = &p.windows[0];
         assert_eq!(w.days, 20);
