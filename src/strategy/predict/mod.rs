@@ -381,9 +381,7 @@ impl Prediction {
         }
         s
     }
-}
 
-impl Prediction {
     /// Whole days of history read.
     pub fn days(&self) -> i64 {
         (self.until - self.from).num_days().max(0)

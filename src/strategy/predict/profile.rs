@@ -108,17 +108,23 @@ pub fn learn(hours: &[DemandHour], from: DateTime<Utc>, until: DateTime<Utc>) ->
         .filter(|s| s.start - from >= Duration::hours(1))
         .collect();
     let windows = group(&all, from, until);
-    let mut days: Vec<DateTime<Utc>> = hours
+    // Hours are sorted: a day is counted at its first hour with statements.
+    let (mut days_with_statements, mut last) = (0u16, None);
+    for h in hours
         .iter()
         .filter(|h| h.statements > 0.0 && h.hour >= from && h.hour < until)
-        .map(|h| midnight(h.hour))
-        .collect();
-    days.dedup();
+    {
+        let day = midnight(h.hour);
+        if last != Some(day) {
+            days_with_statements = days_with_statements.saturating_add(1);
+            last = Some(day);
+        }
+    }
     Profile {
         from,
         until,
         observed,
-        days_with_statements: u16::try_from(days.len()).unwrap_or(u16::MAX),
+        days_with_statements,
         windows,
     }
 }
