@@ -774,6 +774,8 @@ pub struct Profile {
     pub until: DateTime<Utc>,
     /// Days of history, by weekday (Monday first).
     pub observed: [u16; 7],
+    /// Days of the history on which the cluster had statements.
+    pub days_with_statements: u16,
     /// Windows seen on at least two days, earliest onset first.
     pub windows: Vec<Window>,
 }

@@ -77,10 +77,16 @@ pub fn run(cli: Cli) -> u8 {
         }
         Command::Man(a) => man(a.out_dir.as_deref(), &ui),
         Command::Simulate(a) if a.from_history => {
-            let opts = crate::commands::backtest::BacktestOptions {
+            use crate::commands::backtest::{BacktestOptions, Out};
+            // Before connecting: nothing read, no temporary replica made.
+            let out = match a.out_file.clone().map(Out::check).transpose() {
+                Ok(out) => out,
+                Err(e) => return fail(&e, &ui),
+            };
+            let opts = BacktestOptions {
                 days: a.days.unwrap_or(28),
                 cluster: a.cluster.clone(),
-                out: a.out_file.clone(),
+                out,
                 sim: sim_args(&a, &ui),
             };
             connected(&a.conn, None, &ui, async |ctx| {
@@ -248,7 +254,10 @@ fn apply(a: ApplyArgs, ui: &Ui) -> u8 {
     let opts = match plan_options(&a.select, &a.plan, &a.conn) {
         Ok(plan) => ApplyOptions {
             progress: streaming.then(|| streamer(&plan.selection, ui.style)),
-            plan,
+            plan: PlanOptions {
+                interval: Some(controller_interval(&a.plan)),
+                ..plan
+            },
             lease: lease(&a.lease),
             max_actions: a.max_actions,
         },
@@ -259,7 +268,7 @@ fn apply(a: ApplyArgs, ui: &Ui) -> u8 {
         Err(e) => return fail(&e, ui),
     };
     let watch = WatchOptions {
-        interval: a.plan.interval.max(Duration::from_secs(1)),
+        interval: controller_interval(&a.plan),
         metrics_addr: a.metrics_addr,
         metrics_file: a.metrics_file,
     };
@@ -755,6 +764,8 @@ fn selection(a: &SelectArgs) -> Result<Selection, CommandError> {
     Ok(Selection { names, pattern })
 }
 
+/// `dry-run`'s options: without `--interval`, each cluster is planned with
+/// the interval its controller recorded (`PlanOptions::interval_s`).
 fn plan_options(
     select: &SelectArgs,
     plan: &PlanArgs,
@@ -763,10 +774,18 @@ fn plan_options(
     Ok(PlanOptions {
         selection: selection(select)?,
         resize_timeout: plan.resize_timeout.max(Duration::from_secs(1)),
-        interval: plan.interval.max(Duration::from_secs(1)),
+        interval: plan.interval.map(|d| d.max(Duration::from_secs(1))),
         statement_timeout: statement_timeout(conn),
         ..PlanOptions::default()
     })
+}
+
+/// How often `apply` runs, by its own word: `--interval`, else the default
+/// (a cron line every minute). What it plans with and records.
+fn controller_interval(plan: &PlanArgs) -> Duration {
+    plan.interval
+        .unwrap_or(crate::plan::DEFAULT_INTERVAL)
+        .max(Duration::from_secs(1))
 }
 
 /// `--statement-timeout`, at least a second.

@@ -19,9 +19,27 @@ pub struct BacktestOptions {
     /// Only this cluster (name or id).
     pub cluster: Option<String>,
     /// Write the scenario here (and its traces next to it).
-    pub out: Option<PathBuf>,
+    pub out: Option<Out>,
     /// The simulator's flags (`scenario` is unused).
     pub sim: sim::SimArgs,
+}
+
+/// `--out`, checked by [`Out::check`] before anything is connected to: a
+/// mistyped path is found before the history is read and before
+/// `--create-replica` makes a replica.
+#[derive(Debug, Clone)]
+pub struct Out {
+    pub path: PathBuf,
+    /// The file exists: it will be overwritten, and the output says so.
+    pub existed: bool,
+}
+
+impl Out {
+    /// Whether the scenario can be written to `path` ([`sim::check_out`]).
+    pub fn check(path: PathBuf) -> Result<Out, CommandError> {
+        let existed = sim::check_out(&path).map_err(|e| CommandError::Io(e.to_string()))?;
+        Ok(Out { path, existed })
+    }
 }
 
 /// The replay's report, with how the scenario was built.
@@ -41,11 +59,7 @@ pub struct Backtest {
 
 /// Reads, builds, (writes,) replays.
 pub async fn backtest(ctx: &Context, o: &BacktestOptions) -> Result<Backtest, CommandError> {
-    // A bad --out fails before the history is read.
-    let overwrote = match &o.out {
-        Some(path) => sim::check_out(path).map_err(|e| CommandError::Io(e.to_string()))?,
-        None => false,
-    };
+    let out = o.out.as_ref().map(|o| o.path.as_path());
     let mut backend = ctx.backend();
     let store = &ctx.store;
     let days = o.days;
@@ -68,7 +82,7 @@ pub async fn backtest(ctx: &Context, o: &BacktestOptions) -> Result<Backtest, Co
             .collect();
         live.buckets.retain(|b| b.cluster == target.id);
     }
-    let trace_dir = match &o.out {
+    let trace_dir = match out {
         Some(path) => format!(
             "{}.traces",
             path.file_stem()
@@ -86,21 +100,18 @@ pub async fn backtest(ctx: &Context, o: &BacktestOptions) -> Result<Backtest, Co
     )
     .map_err(CommandError::NotFound)?;
     // The simulator runs its own runtime: on a thread outside ours.
-    let report = std::thread::scope(|scope| {
-        scope
-            .spawn(|| sim::run_built(&built, o.out.as_deref(), &o.sim))
-            .join()
-    })
-    .map_err(|_| CommandError::Io("the simulation panicked (this is a bug)".into()))?
-    .map_err(|e| CommandError::Io(e.to_string()))?;
+    let report =
+        std::thread::scope(|scope| scope.spawn(|| sim::run_built(&built, out, &o.sim)).join())
+            .map_err(|_| CommandError::Io("the simulation panicked (this is a bug)".into()))?
+            .map_err(|e| CommandError::Io(e.to_string()))?;
     Ok(Backtest {
         report,
         json: o.sim.json,
         notes: built.notes,
         clusters: live.clusters.len(),
         days,
-        out: o.out.clone(),
-        overwrote,
+        out: out.map(std::path::Path::to_path_buf),
+        overwrote: o.out.as_ref().is_some_and(|o| o.existed),
     })
 }
 

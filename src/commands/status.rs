@@ -65,12 +65,13 @@ pub struct WantedReplica {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ActivityStatus {
-    /// busy (statements running or waiting), idle, new (never queried and
-    /// never seen by the controller: its grace period starts with the next
-    /// apply), or unknown (the statement log has no data).
+    /// busy (statements running or waiting), idle, new (no statement seen:
+    /// idle since the controller first saw it, or from the next apply when
+    /// it has not yet), or unknown (the statement log has no data).
     pub state: &'static str,
-    /// Seconds since the last statement began (or since the controller first
-    /// saw the cluster); null when busy or unknown.
+    /// Seconds since the last statement began (new: since the controller
+    /// first saw the cluster); null when busy or unknown, or new and not
+    /// seen by the controller yet.
     pub idle_seconds: Option<u64>,
 }
 
@@ -233,13 +234,13 @@ pub fn activity_of(snap: &Snapshot, cluster: &Cluster, cp: Option<&ClusterPlan>)
             state: "busy",
             idle_seconds: None,
         },
-        // Never queried and never seen before: the grace period starts now.
-        Idle::For(_) if cluster.activity.last_begin.is_none() && !seen_before(snap, cluster) => {
-            ActivityStatus {
-                state: "new",
-                idle_seconds: None,
-            }
-        }
+        // No statement seen: new whether or not the controller saw it
+        // (`status` and `describe` say so before and after the first
+        // apply); its grace period runs from when it first did.
+        Idle::For(s) if cluster.activity.last_begin.is_none() => ActivityStatus {
+            state: "new",
+            idle_seconds: seen_before(snap, cluster).then_some(s.max(0.0) as u64),
+        },
         Idle::For(s) => ActivityStatus {
             state: "idle",
             idle_seconds: Some(s.max(0.0) as u64),
@@ -332,16 +333,22 @@ pub fn condition(
             .actions
             .iter()
             .any(|a| a.strategy == StrategyKind::Burst && a.kind == ActionKind::CreateReplica);
-        let creates = cp.actions.iter().any(|a| {
+        let creates = |a: &plan::Action| {
             a.kind == ActionKind::CreateReplica
                 || (a.kind == ActionKind::SetReplicationFactor
                     && a.replication_factor.unwrap_or_default() > 0)
-        });
+        };
+        // What idle_suspend creates is a resume, whether the cluster is
+        // empty or already has the burst replica an interrupted wake made.
+        let resumes = cp
+            .actions
+            .iter()
+            .any(|a| a.strategy == StrategyKind::IdleSuspend && creates(a));
         let condition = if burst {
             Condition::Bursting
         } else if cp.suspending {
             Condition::Suspending
-        } else if cluster.replicas.is_empty() && creates {
+        } else if resumes || (cluster.replicas.is_empty() && cp.actions.iter().any(creates)) {
             Condition::Resuming
         } else {
             Condition::Resizing
@@ -479,15 +486,75 @@ mod tests {
             ..Snapshot::default()
         };
         let state = |snap: &Snapshot| {
-            status_of(snap, &Selection::all(), false, &BTreeMap::new()).clusters[0]
+            let a = status_of(snap, &Selection::all(), false, &BTreeMap::new()).clusters[0]
                 .activity
-                .state
+                .clone();
+            (a.state, a.idle_seconds)
         };
-        assert_eq!(state(&snap), "new");
+        assert_eq!(state(&snap), ("new", None));
+        // Seen by an apply five minutes ago, still never queried: new, idle
+        // since then (it said `idle 0s` beside `describe`'s new).
+        let seen = snap.now - chrono::Duration::minutes(5);
         snap.states.insert(
             ClusterId("u2".into()),
-            json!({"_controller": {"first_seen": snap.now.to_rfc3339()}}),
+            json!({"_controller": {"first_seen": seen.to_rfc3339()}}),
         );
-        assert_eq!(state(&snap), "idle");
+        assert_eq!(state(&snap), ("new", Some(300)));
+        // Queried: idle since its last statement.
+        snap.clusters[0].activity.last_begin = Some(snap.now - chrono::Duration::seconds(20));
+        assert_eq!(state(&snap), ("idle", Some(20)));
+    }
+
+    #[test]
+    fn a_resume_that_finds_its_burst_already_made_is_resuming() {
+        use crate::model::{Activity, Cluster, CrashInfo, Replica, Size, Snapshot, StrategyRow};
+        let id = ClusterId("u2".into());
+        let row = |ty: &str, config: serde_json::Value| StrategyRow {
+            cluster_id: id.clone(),
+            strategy_type: ty.into(),
+            config,
+            updated_at: None,
+        };
+        // A wake was killed after creating the burst replica: the normal
+        // one is still to come back.
+        let mut cluster = Cluster::empty(id.clone(), "c");
+        cluster.replicas.push(Replica {
+            id: "u1".into(),
+            name: "c-burst".into(),
+            size: Some(Size("100cc".into())),
+            hydrated: false,
+            crash: CrashInfo::default(),
+            owner_id: None,
+        });
+        let mut snap = Snapshot {
+            sizes: SizeCatalog::cloud_defaults(),
+            clusters: vec![cluster],
+            strategies: vec![
+                row("burst", json!({"burst_replica_size": "100cc"})),
+                row("idle_suspend", json!({"idle_after_s": 60})),
+            ],
+            activity_log_has_rows: true,
+            ..Snapshot::default()
+        };
+        snap.clusters[0].activity = Activity {
+            last_begin: Some(snap.now - chrono::Duration::seconds(20)),
+            in_flight: 0,
+        };
+        let suspended_at = (snap.now - chrono::Duration::hours(1)).to_rfc3339();
+        snap.states.insert(
+            id,
+            json!({"idle_suspend": {
+                "suspended": [{"name": "r1", "size": "50cc"}],
+                "suspended_at": suspended_at,
+            }}),
+        );
+        let report = status_of(&snap, &Selection::all(), false, &BTreeMap::new());
+        let c = &report.clusters[0];
+        assert_eq!(c.condition, Condition::Resuming, "{}", c.reason);
+        assert!(
+            c.reason.starts_with("create r1: idle_suspend"),
+            "{}",
+            c.reason
+        );
     }
 }

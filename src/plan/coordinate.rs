@@ -104,7 +104,7 @@ pub(super) fn plan_cluster(
         idle,
         sample_rate: snap.env.settings.sample_rate(),
         profile,
-        interval_s: opts.interval.as_secs().max(1),
+        interval_s: opts.interval_s(Some(&state)),
         prepared: Default::default(),
         idle_since_seen,
         last_suspension: snap.suspensions.get(&cluster.id),

@@ -44,7 +44,10 @@ pub struct PlanOptions {
     pub statement_timeout: std::time::Duration,
     /// How often the controller runs (`--interval`; a cron's period): a
     /// prewarm starts one interval early, as the next run may come that late.
-    pub interval: std::time::Duration,
+    /// `None`: each cluster is planned with the interval the controller
+    /// recorded in its state (`describe`, `status`, `dry-run` without
+    /// `--interval`); see [`PlanOptions::interval_s`].
+    pub interval: Option<std::time::Duration>,
     /// Fill `ClusterPlan::prediction` (for people; the simulator skips it).
     pub explain: bool,
 }
@@ -55,9 +58,28 @@ impl Default for PlanOptions {
             selection: Selection::all(),
             resize_timeout: std::time::Duration::from_secs(600),
             statement_timeout: DEFAULT_STATEMENT_TIMEOUT,
-            interval: std::time::Duration::from_secs(60),
+            interval: None,
             explain: true,
         }
+    }
+}
+
+/// The interval a controller is taken to run at when nobody says otherwise
+/// (`--interval`'s default): a cron line every minute.
+pub const DEFAULT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl PlanOptions {
+    /// The one rule for the interval a cluster's plan uses, in seconds: the
+    /// one given (the controller's own, or an explicit `--interval`), else
+    /// the one the controller recorded in the cluster's `state` when it
+    /// last planned it, else [`DEFAULT_INTERVAL`]. So a `describe` shows
+    /// the wake an `apply --watch --interval 10m` will make.
+    pub fn interval_s(&self, state: Option<&serde_json::Value>) -> u64 {
+        self.interval
+            .map(|d| d.as_secs())
+            .or_else(|| crate::strategy::recorded_interval_s(state))
+            .unwrap_or(DEFAULT_INTERVAL.as_secs())
+            .max(1)
     }
 }
 

@@ -1403,3 +1403,106 @@ fn an_unreadable_audit_trail_is_a_warning_of_the_plan() {
         p.warnings
     );
 }
+
+/// A predictive cluster suspended on Friday evening with a 200cc replica
+/// that hydrates in 11 minutes, on Monday at 06:00 before its office
+/// hours (earliest onset 08:55), its state as `predict` gives it.
+fn predictive_before_office_hours(predict: serde_json::Value) -> Snapshot {
+    let at = |s: &str| {
+        DateTime::parse_from_rfc3339(s)
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default()
+    };
+    let mut c = cluster("u2", "c", Vec::new());
+    c.activity.last_begin = Some(at("2026-01-30T17:00:00Z"));
+    let mut s = snap(
+        vec![c],
+        vec![row(
+            "u2",
+            "idle_suspend",
+            json!({"idle_after_s": 1800, "predict": true, "prewarm_margin_s": 120}),
+        )],
+    );
+    s.now = at("2026-02-02T06:00:00Z");
+    let profile = crate::strategy::predict::forecast::tests::office();
+    s.demand = Some(crate::model::DemandLog {
+        from: profile.from,
+        until: profile.until,
+        clusters: Default::default(),
+        profiles: [(ClusterId("u2".into()), (28, profile))].into(),
+    });
+    s.states.insert(
+        ClusterId("u2".into()),
+        json!({"idle_suspend": {
+            "suspended": [{"name": "r_200cc", "size": "200cc"}],
+            "suspended_at": "2026-01-30T17:30:00Z",
+            "resumed_at": null,
+            "predict": predict,
+        }}),
+    );
+    s
+}
+
+#[test]
+fn a_plan_without_an_interval_uses_the_one_the_controller_recorded() {
+    let hydrations = json!({"by_size": {"200cc": [600, 660, 630]}});
+    let s = predictive_before_office_hours(json!({"hydrations": hydrations, "interval_s": 600}));
+    let every = |secs: u64| PlanOptions {
+        interval: Some(std::time::Duration::from_secs(secs)),
+        ..PlanOptions::default()
+    };
+    let wake = |p: &Plan| {
+        let prediction = only(p).prediction.clone().expect("a prediction");
+        (prediction.interval_s, prediction.next_wake)
+    };
+    // The controller runs every 10 minutes: 11m + 10m + 2m of lead before
+    // 08:55. `describe`, `status` and `dry-run` (no interval given) show
+    // the wake it will make.
+    let controller = wake(&plan(&s, &every(600)));
+    assert_eq!(controller.0, 600);
+    assert_eq!(
+        controller.1.map(|t| t.format("%H:%M").to_string()),
+        Some("08:32".into())
+    );
+    assert_eq!(wake(&plan(&s, &PlanOptions::default())), controller);
+    // An explicit interval wins over the recorded one.
+    let explicit = wake(&plan(&s, &every(60)));
+    assert_eq!(explicit.0, 60);
+    assert_eq!(
+        explicit.1.map(|t| t.format("%H:%M").to_string()),
+        Some("08:41".into())
+    );
+    // A state written before the interval was recorded still parses, and
+    // is planned with the default minute.
+    let old = predictive_before_office_hours(json!({"hydrations": hydrations}));
+    assert_eq!(wake(&plan(&old, &PlanOptions::default())), explicit);
+    // A recorded interval beyond what `--interval` accepts is ignored.
+    let absurd =
+        predictive_before_office_hours(json!({"hydrations": hydrations, "interval_s": u64::MAX}));
+    assert_eq!(wake(&plan(&absurd, &PlanOptions::default())), explicit);
+}
+
+#[test]
+fn the_controller_records_its_interval_in_the_predictive_state() {
+    let hydrations = json!({"by_size": {"200cc": [600, 660, 630]}});
+    let s = predictive_before_office_hours(json!({"hydrations": hydrations}));
+    let opts = PlanOptions {
+        interval: Some(std::time::Duration::from_secs(300)),
+        ..PlanOptions::default()
+    };
+    let state = only(&plan(&s, &opts)).new_state.clone().expect("state");
+    assert_eq!(
+        state["idle_suspend"]["predict"]["interval_s"], 300,
+        "{state:#}"
+    );
+    // Planned again with what it wrote, by a plan given no interval: the
+    // same, and nothing to write.
+    let mut again = s.clone();
+    again.states.insert(ClusterId("u2".into()), state);
+    let p = plan(&again, &PlanOptions::default());
+    assert_eq!(
+        only(&p).prediction.as_ref().map(|p| p.interval_s),
+        Some(300)
+    );
+    assert!(only(&p).new_state.is_none(), "{:?}", only(&p).new_state);
+}

@@ -101,6 +101,11 @@ fn describe_text(d: &Description, style: &TextStyle) -> String {
 
     let _ = writeln!(s, "Signals:");
     let activity = match (d.signals.activity.state, d.signals.activity.idle_seconds) {
+        ("new", Some(secs)) => format!(
+            "new (no statement seen; idle for {} since the controller first saw it)",
+            human_duration(secs)
+        ),
+        ("new", None) => "new (no statement seen; idle from the next apply)".into(),
         (_, Some(secs)) => format!("idle for {}", human_duration(secs)),
         ("busy", None) => format!("busy ({} statements in flight)", d.signals.in_flight),
         ("unknown", None) => "unknown (the statement log has no rows)".into(),
@@ -184,16 +189,29 @@ fn describe_prediction(
     p: &crate::strategy::predict::Prediction,
     style: &TextStyle,
 ) {
-    let _ = writeln!(
-        s,
-        "Demand profile (learned from {} of statement history, {} to {}; times UTC):",
-        p.history,
+    let range = format!(
+        "{} to {}",
         p.from.format("%Y-%m-%d"),
         p.until.format("%Y-%m-%d")
     );
     if p.windows.is_empty() {
-        let _ = writeln!(s, "  no recurring demand: waking on demand only");
+        // Nothing was learned: say what was read, not "learned from".
+        if p.days() == 0 {
+            let _ = writeln!(s, "Demand profile:");
+        } else {
+            let _ = writeln!(
+                s,
+                "Demand profile (read {} of statement history, {range}):",
+                p.history
+            );
+        }
+        let _ = writeln!(s, "  {}: waking on demand only", p.without_windows());
     } else {
+        let _ = writeln!(
+            s,
+            "Demand profile (learned from {} of statement history, {range}; times UTC):",
+            p.history
+        );
         let rows: Vec<Vec<Cell>> = p
             .windows
             .iter()

@@ -180,8 +180,15 @@ pub fn plan_summary(plan: &Plan) -> String {
             plural(changing)
         )
     };
+    let _ = write!(s, " {}", clusters_summary(plan));
+    s
+}
+
+/// Where the clusters stand, for `dry-run`'s and `apply`'s summaries alike:
+/// `2 clusters converged, 1 waiting, 1 paused.`
+fn clusters_summary(plan: &Plan) -> String {
     let converged = count(plan, PlanState::Converged);
-    let _ = write!(s, " {converged} cluster{} converged", plural(converged));
+    let mut s = format!("{converged} cluster{} converged", plural(converged));
     for (state, what) in [
         (PlanState::Waiting, "waiting"),
         (PlanState::Invalid, "skipped (invalid configuration)"),
@@ -272,7 +279,7 @@ pub fn progress_line(
     super::one_line(&line, color)
 }
 
-/// `Applied 1 of 2 actions (1 failed). 1 waiting. Run …`
+/// `Applied 1 of 2 actions (1 failed). 3 clusters converged, 1 waiting. Run …`
 pub fn apply_summary(plan: &Plan, report: &ApplyReport) -> String {
     let total = report.results.len();
     let failed = report.failed();
@@ -300,15 +307,7 @@ pub fn apply_summary(plan: &Plan, report: &ApplyReport) -> String {
         s.push('.');
         s
     };
-    let invalid = plan.invalid_count();
-    if invalid > 0 {
-        let _ = write!(s, " {invalid} skipped (invalid configuration).");
-    }
-    let waiting = count(plan, PlanState::Waiting);
-    if waiting > 0 {
-        let _ = write!(s, " {waiting} waiting.");
-    }
-    let _ = write!(s, " Run {}.", report.run_id);
+    let _ = write!(s, " {} Run {}.", clusters_summary(plan), report.run_id);
     s
 }
 
@@ -430,5 +429,57 @@ impl View for Applied {
 
     fn completion(&self) -> Completion {
         completion(&self.plan, self.report.failed() + self.report.unknown())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Cluster, ClusterId, CrashInfo, Replica, Size, Snapshot, StrategyRow};
+
+    /// Two clusters: one at its target size, one whose row is invalid.
+    fn converged_and_invalid() -> Plan {
+        let mut ok = Cluster::empty(ClusterId("u2".into()), "ok");
+        ok.replicas.push(Replica {
+            id: "u1".into(),
+            name: "r_25cc".into(),
+            size: Some(Size("25cc".into())),
+            hydrated: true,
+            crash: CrashInfo::default(),
+            owner_id: None,
+        });
+        let row = |id: &str, config: serde_json::Value| StrategyRow {
+            cluster_id: ClusterId(id.into()),
+            strategy_type: "target_size".into(),
+            config,
+            updated_at: None,
+        };
+        let snap = Snapshot {
+            sizes: crate::model::SizeCatalog::cloud_defaults(),
+            clusters: vec![ok, Cluster::empty(ClusterId("u3".into()), "bad")],
+            strategies: vec![
+                row("u2", serde_json::json!({"target_size": "25cc"})),
+                row("u3", serde_json::json!({"target_size": "huge"})),
+            ],
+            ..Snapshot::default()
+        };
+        crate::plan::plan(&snap, &crate::plan::PlanOptions::default())
+    }
+
+    #[test]
+    fn apply_says_where_the_clusters_stand_as_dry_run_does() {
+        let plan = converged_and_invalid();
+        let report = ApplyReport {
+            run_id: uuid::Uuid::nil(),
+            results: Vec::new(),
+            changed_clusters: Vec::new(),
+            states_written: 0,
+        };
+        let standing = "1 cluster converged, 1 skipped (invalid configuration).";
+        assert_eq!(plan_summary(&plan), format!("No changes. {standing}"));
+        assert_eq!(
+            apply_summary(&plan, &report),
+            format!("No changes. {standing} Run {}.", uuid::Uuid::nil())
+        );
     }
 }

@@ -118,6 +118,7 @@ fn wide(r: &StatusReport, style: table::Style) -> String {
         .iter()
         .map(|c| {
             let idle = match (c.activity.state, c.activity.idle_seconds) {
+                ("new", Some(s)) => format!("new ({})", short_duration(s)),
                 (_, Some(s)) => short_duration(s),
                 (state, None) => state.to_string(),
             };

@@ -301,7 +301,9 @@ pub fn lookback_ms(sc: &Scenario) -> i64 {
 /// The planner's options in the simulation: the scenario's interval.
 pub fn plan_options(sc: &Scenario) -> PlanOptions {
     PlanOptions {
-        interval: std::time::Duration::from_millis(sc.interval_ms.max(1000) as u64),
+        interval: Some(std::time::Duration::from_millis(
+            sc.interval_ms.max(1000) as u64
+        )),
         explain: false,
         ..PlanOptions::default()
     }

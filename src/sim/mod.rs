@@ -84,7 +84,8 @@ pub fn run_cli(args: &SimArgs) -> Result<String, SimError> {
 /// Where `simulate --from-history --out FILE` may write: FILE in a
 /// directory that exists (none is created: a mistyped path is an error, not
 /// a new tree), and not a directory, device or FIFO. Checked before
-/// anything is written (and by the command before anything is read).
+/// anything is written (and by the command before it connects:
+/// `commands::backtest::Out`).
 /// Returns whether FILE exists: it is overwritten, and the output says so.
 #[allow(clippy::disallowed_methods)] // the file the user names
 pub fn check_out(path: &Path) -> Result<bool, SimError> {

@@ -192,6 +192,17 @@ pub fn remembered(cluster: &str, state: Option<&serde_json::Value>) -> Remembere
     }
 }
 
+/// The controller's interval (seconds) that its last predictive plan
+/// recorded in a cluster's state (the object keyed by strategy type); `None`
+/// when none was (state written before it was, or not predictive), or when
+/// it is unreadable or beyond what `--interval` accepts.
+pub fn recorded_interval_s(state: Option<&serde_json::Value>) -> Option<u64> {
+    let st: IdleSuspendState = state?.get(KIND.as_str()).map(super::read_state)?;
+    st.predict?
+        .interval_s
+        .filter(|s| (1..=keys::MAX_SECONDS).contains(s))
+}
+
 /// What the next plan brings back, as `resume` and `complete_resume` pick
 /// it: the replicas remembered at the suspension while the cluster is held
 /// suspended, those still missing while a resume is under way.
@@ -555,10 +566,11 @@ fn decide_predictive(c: &IdleSuspendConfig, ctx: &Ctx, d: &mut Desired, st: &mut
         .filter(|(n, _)| ctx.cluster.replica(n).is_none())
         .map(|(n, r)| (n.clone(), r.size.clone()))
         .collect();
-    st.predict
-        .get_or_insert_with(PredictState::default)
-        .hydrations
-        .observe(ctx.cluster, &creating, ctx.now);
+    let ps = st.predict.get_or_insert_with(PredictState::default);
+    ps.hydrations.observe(ctx.cluster, &creating, ctx.now);
+    // Kept for the plans of `describe`, `status` and `dry-run`; only the
+    // controller's state is persisted, so it is the controller's interval.
+    ps.interval_s = Some(ctx.interval_s);
     let Some(idle_for) = known_idle(c, ctx, d) else {
         return;
     };
@@ -726,6 +738,7 @@ pub(super) fn prediction(
         history: p.profile.span(),
         from: p.profile.from,
         until: p.profile.until,
+        days_with_statements: p.profile.days_with_statements,
         windows: p
             .profile
             .windows

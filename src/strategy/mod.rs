@@ -27,7 +27,8 @@ use crate::model::{Cluster, Size, SizeCatalog};
 pub use burst::{burst_name, BurstConfig};
 pub use config::ConfigError;
 pub use idle_suspend::{
-    idle_evidence_s, remembered, IdleSuspendConfig, Remembered, SuspendedReplica, MIN_SAMPLE_RATE,
+    idle_evidence_s, recorded_interval_s, remembered, IdleSuspendConfig, Remembered,
+    SuspendedReplica, MIN_SAMPLE_RATE,
 };
 pub use limits::LimitsConfig;
 pub use schedule::ScheduleConfig;

@@ -508,6 +508,42 @@ fn an_empty_statement_log_is_said() {
 }
 
 #[test]
+fn a_bad_out_is_found_before_connecting() {
+    // A database that would answer: a connection attempt would show.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    listener.set_nonblocking(true).expect("non-blocking");
+    let port = listener.local_addr().expect("its address").port();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("no").join("bt.toml").display().to_string();
+    let mut cmd = command();
+    cmd.args([
+        "simulate",
+        "--from-history",
+        "--create-replica",
+        "--exec-cluster",
+        "ops",
+        "--out",
+        &out,
+        "--connect-timeout",
+        "2",
+        "--max-retries",
+        "0",
+    ])
+    .env(
+        "DATABASE_URL",
+        format!("postgres://ops:s3cr3t-pw@127.0.0.1:{port}/materialize"),
+    );
+    let run = run_cmd(cmd);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(run.stderr.starts_with("error: --out"), "{}", run.all());
+    assert!(run.stderr.contains("does not exist"), "{}", run.all());
+    match listener.accept() {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+        other => panic!("connected before checking --out: {other:?}"),
+    }
+}
+
+#[test]
 fn out_names_a_file_in_a_directory_that_exists() {
     let emu = fleet();
     let dir = tempfile::tempdir().expect("temp dir");

@@ -1725,3 +1725,54 @@ fn history_checks_a_relative_against_an_absolute_bound_by_no_host_clock() {
         );
     }
 }
+
+#[test]
+fn a_cluster_never_queried_is_new_in_status_and_describe_alike() {
+    let emu = emulator();
+    emu.create_hydrated_cluster("quiet", "r1", "25cc");
+    emu.create_hydrated_cluster("busy", "r1", "25cc");
+    strategy(&emu, "quiet", "idle_suspend", json!({"idle_after_s": 3600}));
+    // The statement log has rows, none of them `quiet`'s.
+    emu.add_activity("busy", 30, true);
+    emu.flush_statement_log();
+    let idle_column = |emu: &Emulator| {
+        let s = clusterctl(emu, &["status", "-o", "wide"]).ok().stdout;
+        let header = s.lines().next().unwrap_or_default().to_string();
+        let at = header.find("IDLE").unwrap_or_else(|| panic!("{s}"));
+        let row = s
+            .lines()
+            .find(|l| l.starts_with("quiet"))
+            .unwrap_or_else(|| panic!("{s}"))
+            .to_string();
+        row.get(at..)
+            .map(|rest| rest.split("  ").next().unwrap_or_default().to_string())
+            .unwrap_or_default()
+    };
+    let activity = |emu: &Emulator| {
+        let d = clusterctl(emu, &["describe", "quiet"]).ok().stdout;
+        d.lines()
+            .find_map(|l| l.trim_start().strip_prefix("Activity:"))
+            .map(|a| a.trim().to_string())
+            .unwrap_or_else(|| panic!("{d}"))
+    };
+    // Before the first apply: new, its grace period not started.
+    assert_eq!(idle_column(&emu), "new");
+    assert_eq!(
+        activity(&emu),
+        "new (no statement seen; idle from the next apply)"
+    );
+    // After it: still new in both (status said `0s`), idle since then.
+    clusterctl(&emu, &["apply"]).ok();
+    let column = idle_column(&emu);
+    assert!(column.starts_with("new ("), "{column}");
+    let said = activity(&emu);
+    assert!(
+        said.starts_with("new (no statement seen; idle for ")
+            && said.ends_with(" since the controller first saw it)"),
+        "{said}"
+    );
+    let json = clusterctl(&emu, &["status", "-o", "json"]).ok().json();
+    let a = &json["result"]["clusters"][0]["activity"];
+    assert_eq!(a["state"], "new", "{a}");
+    assert!(a["idle_seconds"].is_u64(), "{a}");
+}

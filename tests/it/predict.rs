@@ -269,3 +269,96 @@ fn a_cluster_silent_over_the_whole_lookback_is_kept_from_the_first_sight_and_say
     let d = clusterctl(&emu, &["describe", "etl"]).ok();
     assert!(d.stdout.contains("first saw it"), "{}", d.all());
 }
+
+#[test]
+fn describe_and_status_show_the_wake_the_controller_will_make() {
+    let emu = setup();
+    // A cron every five minutes suspends the cluster while its users are
+    // hours away, and names the wake it aims at: 10 min assumed hydration
+    // + 5 min + 1 min margin before them.
+    assert!(history(&emu, 3 * 3600) > 700);
+    clusterctl(&emu, &["apply", "--interval", "5m"]).ok();
+    assert!(replica_names(&emu, "bi").is_empty(), "idle: suspended");
+    let reason = crate::cli::audit_ctx(&emu, "bi")
+        .pop()
+        .unwrap_or_default()
+        .to_string();
+    let waking = reason
+        .split_once("waking at ")
+        .map(|(_, rest)| rest.chars().take("Mon 08:41".len()).collect::<String>())
+        .unwrap_or_else(|| panic!("a wake named: {reason}"));
+
+    // `describe` and `status` are given no interval: they plan with the
+    // controller's, and show the same wake.
+    let d = clusterctl(&emu, &["describe", "bi", "--output", "json"])
+        .ok()
+        .json();
+    let p = &d["result"]["prediction"];
+    assert_eq!(p["interval_s"], 300, "{p:#}");
+    let next_wake = p["next_wake"]
+        .as_str()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.format("%a %H:%M").to_string());
+    assert_eq!(
+        next_wake.as_deref(),
+        Some(waking.as_str()),
+        "{reason}\n{p:#}"
+    );
+    let text = clusterctl(&emu, &["describe", "bi"]).ok();
+    assert!(text.stdout.contains("interval 5m"), "{}", text.all());
+    let s = clusterctl(&emu, &["status", "--output", "json"])
+        .ok()
+        .json();
+    let predicted = s["result"]["clusters"][0]["predicted"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        predicted.ends_with(&format!("next wake {waking}")),
+        "{predicted} against {reason}"
+    );
+    // A dry-run without --interval agrees; one with --interval plans with it.
+    let interval_of = |args: &[&str]| {
+        let plan = clusterctl(&emu, args).ok().json();
+        plan["result"]["plan"]["clusters"][0]["prediction"]["interval_s"].clone()
+    };
+    assert_eq!(interval_of(&["dry-run", "--output", "json"]), 300);
+    let explicit = ["dry-run", "--output", "json", "--interval", "2m"];
+    assert_eq!(interval_of(&explicit), 120);
+}
+
+#[test]
+fn describe_says_what_was_read_for_a_cluster_without_demand() {
+    let emu = setup();
+    assert!(history(&emu, 3 * 3600) > 700);
+    emu.create_hydrated_cluster("quiet", "r1", "25cc");
+    strategy(
+        &emu,
+        "quiet",
+        "idle_suspend",
+        json!({"idle_after_s": 600, "predict": true}),
+    );
+    let d = clusterctl(&emu, &["describe", "quiet"]).ok();
+    assert!(
+        d.stdout
+            .contains("Demand profile (read 4 weeks of statement history")
+            && d.stdout
+                .contains("  no statement in 4 weeks: waking on demand only"),
+        "{}",
+        d.all()
+    );
+    assert!(!d.stdout.contains("learned from"), "{}", d.all());
+    let json = clusterctl(&emu, &["describe", "quiet", "--output", "json"])
+        .ok()
+        .json();
+    assert_eq!(json["result"]["prediction"]["days_with_statements"], 0);
+    conforms(&json);
+    // `bi`'s profile is learned from the days it had statements on.
+    let json = clusterctl(&emu, &["describe", "bi", "--output", "json"])
+        .ok()
+        .json();
+    let days = json["result"]["prediction"]["days_with_statements"]
+        .as_u64()
+        .unwrap_or_default();
+    assert!((27..=28).contains(&days), "{json:#}");
+}

@@ -732,6 +732,7 @@ pub(crate) mod tests {
             from: t("2026-01-05T00:00:00Z"),
             until: t("2026-02-02T00:00:00Z"),
             observed: [4; 7],
+            days_with_statements: 19,
             windows: vec![Window {
                 onset: Spread {
                     low: hhmm(8, 55),

@@ -90,6 +90,13 @@ pub struct PredictState {
     /// (`forecast::Seen::began`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub began: Option<DateTime<Utc>>,
+    /// How often the controller that wrote this state runs, seconds (its
+    /// `--interval`): the lead of its wakes. `describe`, `status` and a
+    /// `dry-run` without `--interval` plan with it, so that they show the
+    /// wake the controller will make (`plan::PlanOptions::interval_s`).
+    /// Absent from rows written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval_s: Option<u64>,
 }
 
 /// A prewarm started for a predicted occurrence.
@@ -300,6 +307,8 @@ pub struct Prediction {
     pub history: String,
     pub from: DateTime<Utc>,
     pub until: DateTime<Utc>,
+    /// Days of that history on which the cluster had statements.
+    pub days_with_statements: u16,
     pub windows: Vec<WindowView>,
     /// Hydration estimates per size known (learned, scaled or assumed).
     pub hydration: Vec<Estimate>,
@@ -363,7 +372,7 @@ impl Prediction {
             })
             .collect();
         let mut s = if windows.is_empty() {
-            format!("no recurring demand in {}", self.history)
+            self.without_windows()
         } else {
             windows.join(", ")
         };
@@ -371,6 +380,25 @@ impl Prediction {
             s.push_str(&format!("; next wake {}", forecast::clock(w)));
         }
         s
+    }
+
+    /// Whole days of history read.
+    pub fn days(&self) -> i64 {
+        (self.until - self.from).num_days().max(0)
+    }
+
+    /// What was read when no window recurs, for people: `no complete day
+    /// of statement history yet`, `no statement in 4 weeks`, `statements on
+    /// 3 of 28 days, none recurring`.
+    pub fn without_windows(&self) -> String {
+        match (self.days(), self.days_with_statements) {
+            (0, _) => "no complete day of statement history yet".into(),
+            (_, 0) => format!("no statement in {}", self.history),
+            (d, n) => format!(
+                "statements on {n} of {d} day{}, none recurring",
+                if d == 1 { "" } else { "s" }
+            ),
+        }
     }
 }
 
@@ -511,6 +539,7 @@ mod tests {
             history: "4 weeks".into(),
             from: p.from,
             until: p.until,
+            days_with_statements: 19,
             windows,
             hydration: Vec::new(),
             lead_s: 0,
@@ -541,6 +570,53 @@ mod tests {
             ("daily", "none")
         );
         assert_eq!(view(vec![every]).summary(), "daily 09:20 until ~17:20");
+    }
+
+    #[test]
+    fn without_a_recurring_window_it_says_what_was_read() {
+        let t = |s: &str| {
+            DateTime::parse_from_rfc3339(s)
+                .map(|t| t.with_timezone(&Utc))
+                .unwrap_or_default()
+        };
+        let (from, until) = (t("2026-01-05T00:00:00Z"), t("2026-02-02T00:00:00Z"));
+        let said = |hours: &[crate::model::DemandHour], from| {
+            let p = profile::learn(hours, from, until);
+            assert!(p.windows.is_empty(), "{p:#?}");
+            Prediction {
+                history: p.span(),
+                from: p.from,
+                until: p.until,
+                days_with_statements: p.days_with_statements,
+                windows: Vec::new(),
+                hydration: Vec::new(),
+                lead_s: 0,
+                margin_s: 0,
+                interval_s: 60,
+                phase: None,
+                next_demand: None,
+                next_wake: None,
+                hits: 0,
+                misses: 0,
+            }
+            .summary()
+        };
+        // Four weeks read, nothing of this cluster in them (it said "no
+        // recurring demand" under "learned from 4 weeks").
+        assert_eq!(said(&[], from), "no statement in 4 weeks");
+        // One odd afternoon is not a window.
+        let once = crate::model::DemandHour {
+            hour: t("2026-01-20T14:00:00Z"),
+            statements: 3.0,
+            first: t("2026-01-20T14:05:00Z"),
+            last: t("2026-01-20T14:20:00Z"),
+        };
+        assert_eq!(
+            said(&[once], from),
+            "statements on 1 of 28 days, none recurring"
+        );
+        // The log starts today: no complete day to learn from.
+        assert_eq!(said(&[], until), "no complete day of statement history yet");
     }
 
     #[test]

@@ -108,10 +108,23 @@ pub fn learn(hours: &[DemandHour], from: DateTime<Utc>, until: DateTime<Utc>) ->
         .filter(|s| s.start - from >= Duration::hours(1))
         .collect();
     let windows = group(&all, from, until);
+    // Hours are sorted: a day is counted at its first hour with statements.
+    let (mut days_with_statements, mut last) = (0u16, None);
+    for h in hours
+        .iter()
+        .filter(|h| h.statements > 0.0 && h.hour >= from && h.hour < until)
+    {
+        let day = midnight(h.hour);
+        if last != Some(day) {
+            days_with_statements = days_with_statements.saturating_add(1);
+            last = Some(day);
+        }
+    }
     Profile {
         from,
         until,
         observed,
+        days_with_statements,
         windows,
     }
 }
@@ -335,6 +348,7 @@ mod tests {
         let p = learn(&hours, t("2026-01-05T00:00:00Z"), t("2026-02-02T00:00:00Z"));
         assert_eq!(p.days(), 28);
         assert_eq!(p.span(), "4 weeks");
+        assert_eq!(p.days_with_statements, 20);
         assert_eq!(p.windows.len(), 1, "{p:#?}");
         let w = &p.windows[0];
         assert_eq!(w.days, 20);
