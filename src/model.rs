@@ -19,6 +19,23 @@ impl fmt::Display for ClusterId {
     }
 }
 
+/// Text from the database (names, reasons, notes) made safe for a
+/// terminal: control characters are shown escaped (`\n`, `\u{1b}`), so a
+/// strategy row cannot move the cursor, retitle the window or break a
+/// table's lines. Cells get it (`render::table::Cell`); whole outputs get
+/// `render::terminal_safe`.
+pub fn printable(s: &str) -> String {
+    if !s.chars().any(char::is_control) {
+        return s.to_string();
+    }
+    s.chars()
+        .map(|c| match c {
+            c if c.is_control() => c.escape_debug().to_string(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
 /// How to name a cluster in a command we suggest (`clusterctl strategy
 /// resume …`): its name when a shell takes it as it is, else its id (a
 /// name with a space, a quote or a line break would need quoting).

@@ -307,7 +307,7 @@ impl Target {
     /// `cluster analytics (u2)`, or `cluster id u9 (no such cluster)`.
     pub fn display(&self) -> String {
         match &self.name {
-            Some(n) => format!("cluster {} ({})", crate::render::printable(n), self.id),
+            Some(n) => format!("cluster {} ({})", crate::model::printable(n), self.id),
             None => format!("cluster id {} (no such cluster)", self.id),
         }
     }

@@ -23,22 +23,7 @@ pub use plan::{
 };
 pub use status::short_duration;
 
-/// Text from the database (names, reasons, notes) made safe for a
-/// terminal: control characters are shown escaped (`\n`, `\u{1b}`), so a
-/// strategy row cannot move the cursor, retitle the window or break a
-/// table's lines. Cells get it ([`table::Cell`]); whole outputs get
-/// [`terminal_safe`].
-pub fn printable(s: &str) -> String {
-    if !s.chars().any(char::is_control) {
-        return s.to_string();
-    }
-    s.chars()
-        .map(|c| match c {
-            c if c.is_control() => c.escape_debug().to_string(),
-            c => c.to_string(),
-        })
-        .collect()
-}
+pub use crate::model::printable;
 
 /// A whole text output made safe for a terminal: line breaks and tabs
 /// stay; with `color`, the colour sequences we write (`ESC [ … m`) stay;
