@@ -1355,6 +1355,45 @@ fn unfinished_actions_are_settled_from_what_the_catalog_shows() {
 }
 
 #[test]
+fn a_managed_clusters_unfinished_alters_are_settled_from_its_size_and_factor() {
+    // A managed cluster at 100cc with two replicas; every row is past its
+    // deadline, so each is settled by what the catalog shows.
+    let mut s = snap(vec![managed(2, "100cc", true)], vec![]);
+    let row = |kind: &str, id: &str, size: Option<&str>, rf: Option<i64>| {
+        let mut r = unfinished("u2", kind, "", 3600, Some(30.0));
+        r.action_id = id.into();
+        r.size = size.map(str::to_string);
+        r.replication_factor = rf;
+        r
+    };
+    s.unfinished = vec![
+        row("set_size", "size-100", Some("100cc"), None),
+        row("set_size", "size-50", Some("50cc"), None),
+        row("set_size", "size-none", None, None),
+        row("set_replication_factor", "rf-2", None, Some(2)),
+        row("set_replication_factor", "rf-0", None, Some(0)),
+        row("set_replication_factor", "rf-none", None, None),
+    ];
+    let p = plan(&s, &PlanOptions::default());
+    let settled: Vec<(&str, bool)> = p
+        .settle
+        .iter()
+        .map(|x| (x.action_id.as_str(), x.executed))
+        .collect();
+    assert_eq!(
+        settled,
+        [
+            ("size-100", true),
+            ("size-50", false),
+            ("size-none", false),
+            ("rf-2", true),
+            ("rf-0", false),
+            ("rf-none", false),
+        ]
+    );
+}
+
+#[test]
 fn a_recorded_deadline_is_believed_within_bounds() {
     let held = |rows| {
         let p = plan(&one_resize_snapshot(rows), &PlanOptions::default());
