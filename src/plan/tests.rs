@@ -58,6 +58,14 @@ fn snap(clusters: Vec<Cluster>, strategies: Vec<StrategyRow>) -> Snapshot {
     }
 }
 
+/// The plan's settlements of unfinished audit rows: (action id, executed).
+fn settled(plan: &Plan) -> Vec<(&str, bool)> {
+    plan.settle
+        .iter()
+        .map(|x| (x.action_id.as_str(), x.executed))
+        .collect()
+}
+
 fn only(plan: &Plan) -> &ClusterPlan {
     assert_eq!(plan.clusters.len(), 1, "{plan:#?}");
     &plan.clusters[0]
@@ -1334,13 +1342,8 @@ fn unfinished_actions_are_settled_from_what_the_catalog_shows() {
         unfinished("u9", "create_replica", "r1", 40, Some(30.0)),
     ]);
     let p = plan(&s, &PlanOptions::default());
-    let settled: Vec<(&str, bool)> = p
-        .settle
-        .iter()
-        .map(|x| (x.action_id.as_str(), x.executed))
-        .collect();
     assert_eq!(
-        settled,
+        settled(&p),
         [
             ("run-1/u2/r_25cc", true),
             ("run-1/u2/r_50cc", false),
@@ -1375,13 +1378,8 @@ fn a_managed_clusters_unfinished_alters_are_settled_from_its_size_and_factor() {
         row("set_replication_factor", "rf-none", None, None),
     ];
     let p = plan(&s, &PlanOptions::default());
-    let settled: Vec<(&str, bool)> = p
-        .settle
-        .iter()
-        .map(|x| (x.action_id.as_str(), x.executed))
-        .collect();
     assert_eq!(
-        settled,
+        settled(&p),
         [
             ("size-100", true),
             ("size-50", false),

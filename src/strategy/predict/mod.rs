@@ -487,6 +487,33 @@ mod tests {
     use super::*;
     use crate::strategy::testutil::now;
 
+    /// What `describe` is given for a profile of `windows`, with nothing
+    /// learned of hydration and no wake planned.
+    fn prediction(
+        history: String,
+        from: DateTime<Utc>,
+        until: DateTime<Utc>,
+        days_with_statements: u16,
+        windows: Vec<WindowView>,
+    ) -> Prediction {
+        Prediction {
+            history,
+            from,
+            until,
+            days_with_statements,
+            windows,
+            hydration: Vec::new(),
+            lead_s: 0,
+            margin_s: 0,
+            interval_s: 60,
+            phase: None,
+            next_demand: None,
+            next_wake: None,
+            hits: 0,
+            misses: 0,
+        }
+    }
+
     /// The defaults the help text promises are the ones the parser uses.
     #[test]
     fn help_states_the_defaults_in_force() {
@@ -535,22 +562,7 @@ mod tests {
         );
         // The shortest past session: how long a session is held once begun.
         assert_eq!(v.shortest_session_s, 7 * 3600 + 30 * 60);
-        let view = |windows| Prediction {
-            history: "4 weeks".into(),
-            from: p.from,
-            until: p.until,
-            days_with_statements: 19,
-            windows,
-            hydration: Vec::new(),
-            lead_s: 0,
-            margin_s: 0,
-            interval_s: 60,
-            phase: None,
-            next_demand: None,
-            next_wake: None,
-            hits: 0,
-            misses: 0,
-        };
+        let view = |windows| prediction("4 weeks".into(), p.from, p.until, 19, windows);
         assert_eq!(
             view(vec![v]).summary(),
             "Mon-Fri 09:20 until ~17:20 (Sat,Sun on demand)"
@@ -583,22 +595,13 @@ mod tests {
         let said = |hours: &[crate::model::DemandHour], from| {
             let p = profile::learn(hours, from, until);
             assert!(p.windows.is_empty(), "{p:#?}");
-            Prediction {
-                history: p.span(),
-                from: p.from,
-                until: p.until,
-                days_with_statements: p.days_with_statements,
-                windows: Vec::new(),
-                hydration: Vec::new(),
-                lead_s: 0,
-                margin_s: 0,
-                interval_s: 60,
-                phase: None,
-                next_demand: None,
-                next_wake: None,
-                hits: 0,
-                misses: 0,
-            }
+            prediction(
+                p.span(),
+                p.from,
+                p.until,
+                p.days_with_statements,
+                Vec::new(),
+            )
             .summary()
         };
         // Four weeks read, nothing of this cluster in them (it said "no
