@@ -336,10 +336,13 @@ fn noted(notes: &[String], start: &str, has: &str) -> bool {
 #[test]
 fn a_cluster_suspended_now_is_replayed_with_what_its_resume_brings_back() {
     let emu = fleet();
-    // Nothing ran today: apply suspends bi, idle_suspend remembers its
-    // replica in its state row (exit 3: `idle`'s row is invalid).
-    clusterctl(&emu, &["apply"]).code(3);
-    assert!(emu.replicas("bi").is_empty(), "bi suspended");
+    // bi's last statement was three hours ago, whatever the time of day
+    // (its history is complete past days only): apply suspends it,
+    // idle_suspend remembers its replica in its state row (exit 3: `idle`'s
+    // row is invalid).
+    emu.add_activity("bi", 3 * 3600, true);
+    let run = clusterctl(&emu, &["apply"]).code(3);
+    assert!(emu.replicas("bi").is_empty(), "bi suspended: {}", run.all());
     let doc = backtest_json(&emu, &[]);
     let bi = cluster(&doc["result"], "bi");
     eprintln!(
