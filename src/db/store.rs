@@ -386,25 +386,36 @@ impl Store {
     /// snapshot, parsed by [`Store::parse_last_suspensions`]): the executed
     /// `idle_suspend` drops of the newest run that made any there (rows
     /// without a run id are not ours), and the newest executed creation on
-    /// the cluster.
+    /// the cluster. A managed cluster is suspended by a replication factor
+    /// of 0, not by drops: that row's signals list the replicas it ran
+    /// (their JSON text, expanded by the parser), and a factor above 0
+    /// later is its creation.
     pub fn last_suspensions_sql(&self) -> String {
         let table = self.table(ACTIONS);
-        let drop = ddl::literal(crate::plan::ActionKind::DropReplica.name());
-        let create = ddl::literal(crate::plan::ActionKind::CreateReplica.name());
+        let kind = |k: crate::plan::ActionKind| ddl::literal(k.name());
+        let drop = kind(crate::plan::ActionKind::DropReplica);
+        let create = kind(crate::plan::ActionKind::CreateReplica);
+        let factor = kind(crate::plan::ActionKind::SetReplicationFactor);
         let strategy = ddl::literal(crate::strategy::StrategyKind::IdleSuspend.as_str());
         format!(
             "WITH drops AS (\
                SELECT cluster_id, decision_ctx->>'run_id' AS run_id, \
-                      decision_ctx->>'replica' AS replica, decision_ctx->>'size' AS size, created_at \
+                      decision_ctx->>'replica' AS replica, decision_ctx->>'size' AS size, created_at, \
+                      CASE WHEN decision_ctx->>'kind' = {factor} \
+                           THEN decision_ctx->'signals'->>'replicas' END AS ran \
                FROM {table} WHERE executed AND cluster_id IS NOT NULL \
-               AND decision_ctx->>'kind' = {drop} AND decision_ctx->>'strategy' = {strategy}), \
+               AND decision_ctx->>'strategy' = {strategy} \
+               AND (decision_ctx->>'kind' = {drop} OR (decision_ctx->>'kind' = {factor} \
+                    AND decision_ctx->>'replication_factor' = '0'))), \
              newest AS (\
                SELECT DISTINCT ON (cluster_id) cluster_id, run_id FROM drops \
                ORDER BY cluster_id, created_at DESC, run_id DESC), \
              created AS (\
                SELECT cluster_id, max(created_at) AS at FROM {table} \
-               WHERE executed AND decision_ctx->>'kind' = {create} GROUP BY cluster_id) \
-             SELECT d.cluster_id, d.replica, d.size, d.created_at, c.at \
+               WHERE executed AND (decision_ctx->>'kind' = {create} \
+                 OR (decision_ctx->>'kind' = {factor} AND decision_ctx->>'replication_factor' <> '0')) \
+               GROUP BY cluster_id) \
+             SELECT d.cluster_id, d.replica, d.size, d.created_at, c.at, d.ran \
              FROM drops d JOIN newest n ON n.cluster_id = d.cluster_id AND n.run_id = d.run_id \
              LEFT JOIN created c ON c.cluster_id = d.cluster_id"
         )
@@ -416,11 +427,19 @@ impl Store {
         let mut out: BTreeMap<ClusterId, LastSuspension> = BTreeMap::new();
         for r in rows {
             let text = |i| r.try_get::<_, Option<String>>(i).ok().flatten();
-            let (Some(id), Some(replica), Ok(Some(at))) =
-                (text(0), text(1), r.try_get::<_, Option<DateTime<Utc>>>(3))
+            let (Some(id), Ok(Some(at))) = (text(0), r.try_get::<_, Option<DateTime<Utc>>>(3))
             else {
                 continue;
             };
+            let dropped = match text(5) {
+                Some(ran) => ran_replicas(&ran),
+                None => text(1)
+                    .map(|replica| vec![(replica, text(2).map(Size))])
+                    .unwrap_or_default(),
+            };
+            if dropped.is_empty() {
+                continue;
+            }
             let last_created = r.try_get(4).ok().flatten();
             let s = out.entry(ClusterId(id)).or_insert(LastSuspension {
                 at,
@@ -428,7 +447,7 @@ impl Store {
                 last_created,
             });
             s.at = s.at.max(at);
-            s.dropped.push((replica, text(2).map(Size)));
+            s.dropped.extend(dropped);
         }
         for s in out.values_mut() {
             s.dropped.sort();
@@ -668,6 +687,25 @@ pub struct ActionFilter<'a> {
     pub limit: Option<u32>,
 }
 
+/// `(name, size)` of the replicas a managed cluster's suspension row says
+/// it ran (`signals.replicas`, a JSON array of objects); nothing from text
+/// that is not such an array.
+fn ran_replicas(json: &str) -> Vec<(String, Option<Size>)> {
+    let Ok(serde_json::Value::Array(list)) = serde_json::from_str(json) else {
+        return Vec::new();
+    };
+    list.iter()
+        .filter_map(|r| {
+            let name = r.get("name")?.as_str()?;
+            let size = r
+                .get("size")
+                .and_then(|s| s.as_str())
+                .map(|s| Size(s.into()));
+            Some((name.to_string(), size))
+        })
+        .collect()
+}
+
 const ACTION_COLUMNS: &str = "SELECT action_id, cluster_id, action_sql, decision_ctx::text, \
     executed, error_message, created_at";
 
@@ -779,6 +817,20 @@ fn bounded_config(v: serde_json::Value) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_managed_suspension_row_lists_what_it_ran() {
+        let ran = r#"[{"name":"r1","size":"25cc","hydrated":true},{"name":"r2","size":null},{"size":"x"}]"#;
+        assert_eq!(
+            ran_replicas(ran),
+            vec![
+                ("r1".to_string(), Some(Size("25cc".into()))),
+                ("r2".to_string(), None)
+            ]
+        );
+        assert!(ran_replicas("{}").is_empty());
+        assert!(ran_replicas("not json").is_empty());
+    }
 
     #[test]
     fn configs_the_parser_refuses_are_named_not_null() {

@@ -246,3 +246,62 @@ fn burst_on_a_managed_cluster_is_refused_with_a_reason() {
         vec![("r1".to_string(), "25cc".to_string())]
     );
 }
+
+#[test]
+fn a_wiped_suspended_managed_cluster_wakes_with_the_factor_its_suspension_ended() {
+    // A managed cluster is suspended by replication factor 0, not by drops:
+    // with its state wiped, the trail's suspension row still says what it
+    // ran, and demand brings that back.
+    let emu = Emulator::start();
+    emu.create_managed_cluster("m", "25cc", 2);
+    emu.add_index("m");
+    emu.set_hydrated("m", "r1", true);
+    emu.set_hydrated("m", "r2", true);
+    emu.add_activity("m", 7200, true);
+    init_tables(&emu);
+    strategy(&emu, "m", "idle_suspend", json!({"idle_after_s": 60}));
+    clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(rf(&emu, "m").as_deref(), Some("0"), "suspended");
+    clusterctl(&emu, &["wipe-state", "--yes"]).ok();
+    emu.add_activity("m", 5, false);
+    emu.flush_statement_log();
+
+    let plan = clusterctl(&emu, &["dry-run", "--output", "json"])
+        .ok()
+        .json();
+    let m = &plan["result"]["plan"]["clusters"][0];
+    assert_eq!(m["actions"][0]["kind"], "set_replication_factor", "{m:#}");
+    assert_eq!(m["actions"][0]["replication_factor"], 2, "{m:#}");
+    let why = m["actions"][0]["reasons"][0].as_str().unwrap_or_default();
+    assert!(
+        why.contains("state was wiped; waking with r1 (25cc), r2 (25cc) as last dropped at ")
+            && why.contains("per the audit trail"),
+        "{m:#}"
+    );
+    assert_eq!(m["alerts"], json!([]), "{m:#}");
+    clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(rf(&emu, "m").as_deref(), Some("2"), "woken as it ran");
+    assert_eq!(emu.replicas("m").len(), 2);
+
+    // Emptied by hand after that wake and wiped again: the trail's wake
+    // (a factor above 0) is newer than its suspension, so what ran since
+    // is not known: an alert, not a guess.
+    postgres::Client::connect(&emu.url(), postgres::NoTls)
+        .expect("connect")
+        .batch_execute(r#"ALTER CLUSTER "m" SET (REPLICATION FACTOR = 0)"#)
+        .expect("emptied by hand");
+    clusterctl(&emu, &["wipe-state", "--yes"]).ok();
+    emu.add_activity("m", 5, false);
+    emu.flush_statement_log();
+    let plan = clusterctl(&emu, &["dry-run", "--output", "json"])
+        .ok()
+        .json();
+    let m = &plan["result"]["plan"]["clusters"][0];
+    assert_eq!(m["actions"], json!([]), "{m:#}");
+    assert!(
+        m["alerts"]
+            .to_string()
+            .contains("remembers nothing to bring back"),
+        "{m:#}"
+    );
+}
