@@ -213,6 +213,11 @@ pub struct Replica {
     /// `None` when not read (the simulator).
     #[serde(default)]
     pub owner_id: Option<RoleId>,
+    /// When it was created: its oldest event in the status history (kept
+    /// 30 days by default, so an older replica shows 30 days). `None` when
+    /// not read (the simulator) or without history.
+    #[serde(default)]
+    pub since: Option<DateTime<Utc>>,
 }
 
 impl Replica {
@@ -386,6 +391,11 @@ pub struct Snapshot {
     pub states: BTreeMap<ClusterId, serde_json::Value>,
     /// Whether the statement log had any row at all in the lookback window.
     pub activity_log_has_rows: bool,
+    /// The oldest statement the activity read saw, of any cluster (within
+    /// its lookback): the log's silence about a cluster is evidence from
+    /// then on. `None` when the log had no rows or was not read.
+    #[serde(default)]
+    pub activity_log_since: Option<DateTime<Utc>>,
     /// The cluster our own session runs on; never suspended or shrunk.
     pub session_cluster: Option<String>,
     /// What the server is and allows (release, settings, our role).

@@ -12,7 +12,6 @@ use serde::Serialize;
 use super::history::{entry_of, HistoryEntry};
 use super::status::{self, ActivityStatus, Condition};
 use super::{resolve, CommandError, Context};
-use crate::db::catalog;
 use crate::db::store::ActionFilter;
 use crate::model::{ClusterId, PAUSE};
 use crate::plan::rows::{self, Finding};
@@ -106,12 +105,6 @@ pub async fn describe(
     );
     let cp = plan.clusters.iter().find(|p| p.cluster_id == c.id);
     let (condition, reason) = status::condition(&snap, c, cp);
-    let id = c.id.clone();
-    let first_seen = backend
-        .retrying("reading replica ages", async |conn| {
-            catalog::replica_first_seen(conn, &id).await
-        })
-        .await?;
     let names = vec![(c.id.clone(), c.name.clone())];
     let ids = [c.id.clone()];
     let filter = ActionFilter {
@@ -163,10 +156,7 @@ pub async fn describe(
             name: r.name.clone(),
             size: r.size.as_ref().map(|s| s.0.clone()),
             hydrated: r.hydrated,
-            age_seconds: first_seen
-                .iter()
-                .find(|(rid, _)| *rid == r.id)
-                .map(|(_, t)| (snap.now - *t).num_seconds().max(0) as u64),
+            age_seconds: r.since.map(|t| (snap.now - t).num_seconds().max(0) as u64),
             crashes: r.crash.crashes,
             ooms: r.crash.ooms,
             last_crash: r.crash.last_crash,

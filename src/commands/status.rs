@@ -66,12 +66,13 @@ pub struct WantedReplica {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ActivityStatus {
     /// busy (statements running or waiting), idle, new (no statement seen:
-    /// idle since the controller first saw it, or from the next apply when
-    /// it has not yet), or unknown (the statement log has no data).
+    /// idle since the controller first saw it or a replica started in the
+    /// log's silence, or from the next apply when neither), or unknown (the
+    /// statement log has no data).
     pub state: &'static str,
     /// Seconds since the last statement began (new: since the controller
-    /// first saw the cluster); null when busy or unknown, or new and not
-    /// seen by the controller yet.
+    /// first saw the cluster or a replica started in the log's silence);
+    /// null when busy or unknown, or new and neither.
     pub idle_seconds: Option<u64>,
 }
 
@@ -236,10 +237,11 @@ pub fn activity_of(snap: &Snapshot, cluster: &Cluster, cp: Option<&ClusterPlan>)
         },
         // No statement seen: new whether or not the controller saw it
         // (`status` and `describe` say so before and after the first
-        // apply); its grace period runs from when it first did.
+        // apply); its grace period runs from when it first did, or from
+        // a replica's start the log's silence covers (`idle_of`).
         Idle::For(s) if cluster.activity.last_begin.is_none() => ActivityStatus {
             state: "new",
-            idle_seconds: seen_before(snap, cluster).then_some(s.max(0.0) as u64),
+            idle_seconds: (seen_before(snap, cluster) || s >= 1.0).then_some(s.max(0.0) as u64),
         },
         Idle::For(s) => ActivityStatus {
             state: "idle",
@@ -525,6 +527,7 @@ mod tests {
             hydrated: false,
             crash: CrashInfo::default(),
             owner_id: None,
+            since: None,
         });
         let mut snap = Snapshot {
             sizes: SizeCatalog::cloud_defaults(),

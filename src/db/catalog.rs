@@ -44,12 +44,14 @@ pub(super) const CLUSTERS_SQL: &str =
 /// mz_cluster_replica_status_history. A replica is hydrated when every user
 /// index, materialized view and source of its cluster reports hydrated on it
 /// and none of its processes is offline. `{crash_window}` is whole seconds.
+/// A replica's oldest status event is when it was created (the history is
+/// kept 30 days by default, so an older replica looks 30 days old).
 /// A crash is an offline event whose reason means one ([`CRASH_REASONS`]):
 /// new replicas start offline/`initializing` and restarts or maintenance
 /// report a NULL reason, neither of which is the workload's fault (§8.7).
 const REPLICAS_SQL: &str = "SELECT r.id, r.name, r.cluster_id, r.size, \
     COALESCE(h.objects, 0)::int8, COALESCE(h.hydrated, 0)::int8, COALESCE(st.offline, false), \
-    COALESCE(cr.crashes, 0)::int8, COALESCE(cr.ooms, 0)::int8, cr.last_crash, r.owner_id \
+    COALESCE(cr.crashes, 0)::int8, COALESCE(cr.ooms, 0)::int8, cr.last_crash, r.owner_id, sh.since \
     FROM mz_catalog.mz_cluster_replicas r \
     LEFT JOIN ( \
         SELECT r2.id AS replica_id, count(*) AS objects, \
@@ -79,14 +81,19 @@ const REPLICAS_SQL: &str = "SELECT r.id, r.name, r.cluster_id, r.size, \
           AND occurred_at > now() - INTERVAL '{crash_window} seconds' \
         GROUP BY replica_id \
     ) cr ON cr.replica_id = r.id \
+    LEFT JOIN ( \
+        SELECT replica_id, min(occurred_at) AS since \
+        FROM mz_internal.mz_cluster_replica_status_history GROUP BY replica_id \
+    ) sh ON sh.replica_id = r.id \
     ORDER BY r.cluster_id, r.id";
 
 /// Needs: mz_internal.mz_statement_execution_history_redacted. Statement
 /// *begins* count, and so do statements still running or waiting
 /// (`finished_at IS NULL`): a query blocked on a suspended cluster is demand.
-/// The NULL-cluster group tells whether the log has any rows at all.
+/// The NULL-cluster group tells whether the log has any rows at all; the
+/// oldest statement of all groups, from when its silence is evidence.
 const ACTIVITY_SQL: &str = "SELECT cluster_id, max(began_at), \
-    sum(CASE WHEN finished_at IS NULL THEN 1 ELSE 0 END)::int8 \
+    sum(CASE WHEN finished_at IS NULL THEN 1 ELSE 0 END)::int8, min(began_at) \
     FROM mz_internal.mz_statement_execution_history_redacted \
     WHERE began_at > now() - INTERVAL '{lookback} seconds' \
     GROUP BY cluster_id";
@@ -254,16 +261,22 @@ pub async fn load(
         },
         load_demand(c, &strategies, now)
     );
-    let activity_log_has_rows = match optional(activity, "reading the statement log")? {
-        Ok(rows) => {
-            env.activity_future = attach_activity(&mut clusters, &index, &rows, now);
-            !rows.is_empty()
-        }
-        Err(why) => {
-            env.activity_error = Some(why);
-            false
-        }
-    };
+    let (activity_log_has_rows, activity_log_since) =
+        match optional(activity, "reading the statement log")? {
+            Ok(rows) => {
+                env.activity_future = attach_activity(&mut clusters, &index, &rows, now);
+                let since = rows
+                    .iter()
+                    .filter_map(|r| r.try_get::<_, Option<DateTime<Utc>>>(3).ok().flatten())
+                    .min()
+                    .map(|t| t.min(now));
+                (!rows.is_empty(), since)
+            }
+            Err(why) => {
+                env.activity_error = Some(why);
+                (false, None)
+            }
+        };
     if let Some(result) = auto_scaling {
         match optional(result, "reading the auto-scaling relation")? {
             Ok(rows) => attach_auto_scaling(&mut clusters, &index, &rows),
@@ -278,6 +291,7 @@ pub async fn load(
         strategies,
         states,
         activity_log_has_rows,
+        activity_log_since,
         session_cluster,
         env,
         demand,
@@ -665,6 +679,7 @@ pub(super) fn parse_replica(r: &tokio_postgres::Row) -> Option<(String, Replica)
             .try_get::<_, Option<String>>(10)
             .ok()?
             .and_then(|o| RoleId::parse(&o)),
+        since: r.try_get(11).ok().flatten(),
     };
     Some((cluster_id, replica))
 }
@@ -784,33 +799,6 @@ pub async fn replicas_of(
             let size: Option<String> = r.try_get(1).ok()?;
             Some((name, size.map(Size)))
         })
-        .collect())
-}
-
-/// Needs: mz_internal.mz_cluster_replica_status_history (public),
-/// mz_catalog.mz_cluster_replicas. When each replica of one cluster was
-/// first seen (its oldest status event; history is kept 30 days by
-/// default, so older replicas look 30 days old), for `describe`.
-const REPLICA_FIRST_SEEN_SQL: &str = "SELECT h.replica_id, min(h.occurred_at) \
-     FROM mz_internal.mz_cluster_replica_status_history h \
-     JOIN mz_catalog.mz_cluster_replicas r ON r.id = h.replica_id \
-     WHERE r.cluster_id = $1 GROUP BY h.replica_id";
-
-/// `(replica id, first status event)` of one cluster's replicas.
-pub async fn replica_first_seen(
-    c: &Client,
-    cluster: &ClusterId,
-) -> Result<Vec<(String, DateTime<Utc>)>, DbError> {
-    let rows = c
-        .query_typed(
-            REPLICA_FIRST_SEEN_SQL,
-            &[(&cluster.0, tokio_postgres::types::Type::TEXT)],
-        )
-        .await
-        .map_err(q("replica status history"))?;
-    Ok(rows
-        .iter()
-        .filter_map(|r| Some((r.try_get(0).ok()?, r.try_get(1).ok()?)))
         .collect())
 }
 

@@ -328,8 +328,22 @@ pub(super) fn idle_of(
     if !snap.activity_log_has_rows {
         return (Idle::Unknown, None);
     }
-    let first_seen = first_seen(state).unwrap_or(snap.now);
-    (Idle::For(secs(first_seen)), Some(first_seen))
+    let from = silent_since(snap, cluster, first_seen(state).unwrap_or(snap.now));
+    (Idle::For(secs(from)), Some(from))
+}
+
+/// When the idle time of a cluster the statement log does not mention
+/// counts from: the controller's first sight of it (`first_seen`), or
+/// earlier where the log proves the silence. It does from its oldest
+/// statement read (within the lookback) for as long as a replica the
+/// cluster still runs existed (its `since`): a silence from before either
+/// (a cluster just created, a log just enabled) proves nothing.
+fn silent_since(snap: &Snapshot, cluster: &Cluster, first_seen: DateTime<Utc>) -> DateTime<Utc> {
+    let replica = cluster.replicas.iter().filter_map(|r| r.since).min();
+    match (snap.activity_log_since, replica) {
+        (Some(log), Some(replica)) => first_seen.min(log.max(replica)),
+        _ => first_seen,
+    }
 }
 
 /// When the controller first saw the cluster, from its own state slot.

@@ -534,6 +534,7 @@ mod tests {
             hydrated: true,
             crash: Default::default(),
             owner_id: RoleId::parse(owner),
+            since: None,
         }
     }
 

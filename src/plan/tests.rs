@@ -23,6 +23,7 @@ fn replica(id: u64, name: &str, size: &str, hydrated: bool) -> Replica {
         hydrated,
         crash: CrashInfo::default(),
         owner_id: None,
+        since: None,
     }
 }
 
@@ -50,6 +51,7 @@ fn snap(clusters: Vec<Cluster>, strategies: Vec<StrategyRow>) -> Snapshot {
         strategies,
         states: Default::default(),
         activity_log_has_rows: true,
+        activity_log_since: None,
         session_cluster: Some("quickstart".into()),
         env: Default::default(),
         demand: None,
@@ -505,6 +507,37 @@ fn idle_signal_cases() {
 }
 
 #[test]
+fn the_logs_silence_counts_while_a_replica_ran_through_it() {
+    let rows = || vec![row("u2", "idle_suspend", json!({"idle_after_s": 3600}))];
+    // First seen now, no statement of it in the lookback; the log's oldest
+    // statement read was `log_h` hours ago and r1 started `replica_h` ago.
+    let idle_h = |log_h: Option<i64>, replica_h: Option<i64>| {
+        let mut c = cluster("u2", "c", vec![replica(1, "r1", "25cc", true)]);
+        c.replicas[0].since = replica_h.map(|h| now() - Duration::hours(h));
+        let mut s = snap(vec![c], rows());
+        s.activity_log_since = log_h.map(|h| now() - Duration::hours(h));
+        let p = plan(&s, &PlanOptions::default());
+        let cp = only(&p);
+        let Idle::For(secs) = cp.signals.idle else {
+            panic!("{:?}", cp.signals.idle)
+        };
+        ((secs / 3600.0).round() as i64, cp.actions.len())
+    };
+    // Both began long ago: idle since the log's oldest statement, suspended
+    // on the first sight.
+    assert_eq!(idle_h(Some(20), Some(24 * 20)), (20, 1));
+    // A replica younger than the log's silence: idle since it started.
+    assert_eq!(idle_h(Some(20), Some(3)), (3, 1));
+    // A log younger than the replica: since its oldest statement.
+    assert_eq!(idle_h(Some(2), Some(24 * 20)), (2, 1));
+    // A replica just created, or one whose start is unknown, or no oldest
+    // statement: from the first sight (now), a full grace period.
+    assert_eq!(idle_h(Some(20), Some(0)), (0, 0));
+    assert_eq!(idle_h(Some(20), None), (0, 0));
+    assert_eq!(idle_h(None, Some(24 * 20)), (0, 0));
+}
+
+#[test]
 fn state_is_written_only_when_it_changes() {
     let s = snap(
         vec![cluster("u2", "c", vec![replica(1, "r_25cc", "25cc", true)])],
@@ -608,6 +641,7 @@ fn build(reps: &[(usize, bool, u32)], activity: Activity, source: bool) -> Clust
                 last_crash: None,
             },
             owner_id: None,
+            since: None,
         })
         .collect();
     let mut c = cluster("u2", "c", replicas);
@@ -632,6 +666,7 @@ fn after(c: &Cluster, cp: &ClusterPlan) -> Cluster {
                     hydrated: false,
                     crash: CrashInfo::default(),
                     owner_id: None,
+                    since: None,
                 });
             }
             ActionKind::DropReplica => next.replicas.retain(|r| r.name != a.replica),

@@ -447,6 +447,7 @@ mod tests {
             hydrated: true,
             crash: CrashInfo::default(),
             owner_id: None,
+            since: None,
         });
         let row = |id: &str, config: serde_json::Value| StrategyRow {
             cluster_id: ClusterId(id.into()),

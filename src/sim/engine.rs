@@ -408,6 +408,7 @@ fn build_slots(sc: &Scenario) -> Vec<Slot> {
             strategies: rows_of(&sim, 0, sc),
             states: BTreeMap::new(),
             activity_log_has_rows: log_has_rows(sc),
+            activity_log_since: None,
             session_cluster: None,
             env: environment(sc),
             demand: None,

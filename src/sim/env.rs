@@ -848,6 +848,7 @@ impl SimCluster {
                     hydrated: false,
                     crash: CrashInfo::default(),
                     owner_id: None,
+                    since: None,
                 })
                 .collect();
         }

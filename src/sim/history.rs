@@ -688,6 +688,7 @@ fn resumed(
             hydrated: false,
             crash: Default::default(),
             owner_id: None,
+            since: None,
         })
         .collect();
     if c.managed {
@@ -826,6 +827,7 @@ mod tests {
             hydrated: true,
             crash: Default::default(),
             owner_id: None,
+            since: None,
         }
     }
 

@@ -644,9 +644,9 @@ fn decide_predictive(c: &IdleSuspendConfig, ctx: &Ctx, d: &mut Desired, st: &mut
 }
 
 /// Not idle long enough only because the idle time counts from the
-/// controller's first sight of the cluster (`Ctx::idle_since_seen`: the
-/// statement log has no statement of it in its lookback): said, so that
-/// "converged" is not read as "in use".
+/// controller's first sight of the cluster or a replica's start
+/// (`Ctx::idle_since_seen`: the statement log has no statement of it in
+/// its lookback): said, so that "converged" is not read as "in use".
 fn counted_since_seen(ctx: &Ctx, d: &mut Desired, idle_s: f64, needed_s: f64) {
     let Some(seen) = ctx.idle_since_seen else {
         return;
@@ -657,9 +657,10 @@ fn counted_since_seen(ctx: &Ctx, d: &mut Desired, idle_s: f64, needed_s: f64) {
     d.note(
         KIND,
         format!(
-            "no statement of this cluster in the statement log's lookback, and the controller \
-             first saw it {} ago ({}): idle counts from then (a silence from before proves \
-             nothing), so it is suspended once idle {}",
+            "no statement of this cluster in the statement log's lookback: idle counts from {} \
+             ago ({}), when the controller first saw it or, if earlier, when both the log's \
+             silence and a replica it runs began (a silence from before proves nothing), so \
+             it is suspended once idle {}",
             human_duration(idle_s.max(0.0) as u64),
             seen.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             human_duration(needed_s.max(0.0).ceil() as u64)

@@ -426,9 +426,10 @@ pub struct Ctx<'a> {
     pub interval_s: u64,
     /// The preparations made from `profile` during this plan.
     pub prepared: predict::forecast::Prepared,
-    /// When `idle` counts from the controller's first sight of the cluster
-    /// (the statement log works but has no statement of it in its
-    /// lookback): that moment. Its silence before then proves nothing.
+    /// When `idle` counts from because the statement log works but has no
+    /// statement of the cluster in its lookback: the controller's first
+    /// sight of it, or earlier where a replica ran through the log's
+    /// silence (`plan::coordinate::silent_since`).
     pub idle_since_seen: Option<DateTime<Utc>>,
     /// What the audit trail shows of the cluster's last suspension by this
     /// controller (`None`: none, or the trail could not be read).
@@ -716,6 +717,7 @@ pub(crate) mod testutil {
             hydrated,
             crash: CrashInfo::default(),
             owner_id: None,
+            since: None,
         }
     }
 

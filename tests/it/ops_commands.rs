@@ -1732,6 +1732,12 @@ fn a_cluster_never_queried_is_new_in_status_and_describe_alike() {
     emu.create_hydrated_cluster("quiet", "r1", "25cc");
     emu.create_hydrated_cluster("busy", "r1", "25cc");
     strategy(&emu, "quiet", "idle_suspend", json!({"idle_after_s": 3600}));
+    // When its replica started is not known (no status history): the log's
+    // silence proves nothing before the controller's first sight.
+    emu.sql(&format!(
+        "DELETE FROM mz_internal.mz_cluster_replica_status_history WHERE replica_id = '{}'",
+        emu.replica_id("quiet", "r1")
+    ));
     // The statement log has rows, none of them `quiet`'s.
     emu.add_activity("busy", 30, true);
     emu.flush_statement_log();
@@ -1775,4 +1781,53 @@ fn a_cluster_never_queried_is_new_in_status_and_describe_alike() {
     let a = &json["result"]["clusters"][0]["activity"];
     assert_eq!(a["state"], "new", "{a}");
     assert!(a["idle_seconds"].is_u64(), "{a}");
+}
+
+#[test]
+fn a_cluster_idle_through_the_logs_lookback_is_suspended_on_first_sight() {
+    // The controller sees both for the first time (a first deployment, or
+    // after `wipe-state`); neither has a statement in the log's lookback,
+    // whose oldest statement (another cluster's) began three hours ago.
+    let emu = emulator();
+    emu.create_hydrated_cluster("old", "r1", "25cc");
+    emu.set_replica_started("old", "r1", 20 * 86_400, 300);
+    emu.create_hydrated_cluster("fresh", "r1", "25cc");
+    emu.set_replica_started("fresh", "r1", 600, 300);
+    emu.create_hydrated_cluster("busy", "r1", "25cc");
+    for c in ["old", "fresh"] {
+        strategy(&emu, c, "idle_suspend", json!({"idle_after_s": 3600}));
+    }
+    emu.add_activity("busy", 3 * 3600, true);
+    emu.flush_statement_log();
+    // Before any apply, status already counts `old`'s silence.
+    let json = clusterctl(&emu, &["status", "-o", "json"]).ok().json();
+    let activity = |name: &str| {
+        json["result"]["clusters"]
+            .as_array()
+            .and_then(|cs| {
+                cs.iter()
+                    .find(|c| c["cluster"] == name || c["name"] == name)
+            })
+            .map(|c| c["activity"].clone())
+            .unwrap_or_default()
+    };
+    let old = activity("old");
+    assert_eq!(old["state"], "new", "{json:#}");
+    assert!(
+        old["idle_seconds"]
+            .as_u64()
+            .is_some_and(|s| s >= 3 * 3600 - 60),
+        "{old}"
+    );
+    // `old` ran through those three hours: idle, suspended at once. `fresh`
+    // started ten minutes ago: idle ten minutes, kept.
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(emu.replicas("old").is_empty(), "{}", run.all());
+    assert_eq!(emu.replicas("fresh").len(), 1, "{}", run.all());
+    let plan = clusterctl(&emu, &["dry-run", "-v"]).ok();
+    assert!(
+        plan.stdout.contains("idle counts from 10m ago"),
+        "{}",
+        plan.all()
+    );
 }
