@@ -214,7 +214,8 @@ pub struct SelectArgs {
         long,
         visible_alias = "cluster-regex",
         value_name = "REGEX",
-        conflicts_with = "cluster"
+        conflicts_with = "cluster",
+        value_parser = parse_cluster_filter
     )]
     pub filter_clusters: Option<String>,
 }
@@ -692,6 +693,19 @@ pub fn parse_identifier(s: &str) -> Result<String, String> {
 /// is an error, not every cluster.
 pub fn parse_cluster_name(s: &str) -> Result<String, String> {
     parse_identifier(s).map(|n| n.trim().to_string())
+}
+
+/// A `--filter-clusters` regex: never empty, so `--filter-clusters
+/// "$UNSET"` in a script is an error, not every cluster (as for
+/// `--cluster`); `.` says every cluster on purpose.
+pub fn parse_cluster_filter(s: &str) -> Result<String, String> {
+    if s.trim().is_empty() {
+        return Err(
+            "empty (an unset variable?): give a regular expression ('.' matches every cluster)"
+                .to_string(),
+        );
+    }
+    Ok(s.to_string())
 }
 
 /// `30s`, `5m`, `1h30m`, or plain seconds; at most a year.

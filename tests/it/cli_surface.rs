@@ -95,7 +95,7 @@ fn an_empty_cluster_name_is_a_usage_error_not_every_cluster() {
     emu.create_cluster("a");
     init_tables(&emu);
     strategy(&emu, "a", "target_size", json!({"target_size": "25cc"}));
-    let cases: [&[&str]; 7] = [
+    let cases: [&[&str]; 11] = [
         &["apply", "--cluster", ""],
         &["apply", "--cluster", " "],
         &["dry-run", "--cluster", ","],
@@ -103,6 +103,11 @@ fn an_empty_cluster_name_is_a_usage_error_not_every_cluster() {
         &["status", "--cluster", "a,"],
         &["describe", ""],
         &["strategy", "pause", " "],
+        // The same for the regex: `--filter-clusters "$PREFIX"`.
+        &["wipe-state", "--filter-clusters", "", "--yes"],
+        &["apply", "--filter-clusters", ""],
+        &["dry-run", "--cluster-regex", " "],
+        &["strategy", "ls", "--filter-clusters", ""],
     ];
     for args in cases {
         emu.reset_stats();
