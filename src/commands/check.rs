@@ -95,7 +95,7 @@ pub fn check_snapshot(snap: &Snapshot, selection: &Selection) -> CheckReport {
 pub async fn check(ctx: &Context, selection: &Selection) -> Result<CheckReport, CommandError> {
     let snap = crate::exec::Backend::snapshot(&mut ctx.backend()).await?;
     selection
-        .check(&snap, true)
+        .check(&snap, true, true)
         .map_err(|e| CommandError::Usage(e.to_string()))?;
     Ok(check_snapshot(&snap, selection))
 }

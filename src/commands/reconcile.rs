@@ -169,7 +169,7 @@ fn add_to_textfile(
 /// an error, never an empty plan (see `plan::select`).
 fn check_selection(snap: &Snapshot, opts: &PlanOptions) -> Result<(), CommandError> {
     opts.selection
-        .check(snap, true)
+        .check(snap, true, false)
         .map_err(|e| CommandError::Usage(e.to_string()))
 }
 

@@ -449,7 +449,7 @@ pub async fn status(
     let mut backend = ctx.backend();
     let snap = crate::exec::Backend::snapshot(&mut backend).await?;
     selection
-        .check(&snap, false)
+        .check(&snap, false, false)
         .map_err(|e| CommandError::Usage(e.to_string()))?;
     let store = &ctx.store;
     let records = backend

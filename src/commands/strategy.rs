@@ -477,7 +477,7 @@ pub fn list(snap: &Snapshot, selection: &Selection) -> Listing {
 pub async fn ls(ctx: &Context, selection: &Selection) -> Result<Listing, CommandError> {
     let snap = snapshot(ctx).await?;
     selection
-        .check(&snap, false)
+        .check(&snap, false, true)
         .map_err(|e| CommandError::Usage(e.to_string()))?;
     Ok(list(&snap, selection))
 }

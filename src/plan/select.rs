@@ -120,10 +120,18 @@ impl Selection {
     }
 
     /// Checks every exact name against the snapshot: each must be a
-    /// cluster (or an id that strategy rows mention), and with
-    /// `need_strategies` one that has strategy rows. Patterns may select
-    /// nothing (as in mz-clusterctl); the caller says so.
-    pub fn check(&self, snap: &Snapshot, need_strategies: bool) -> Result<(), SelectionError> {
+    /// cluster, and with `need_strategies` one that has strategy rows.
+    /// The id of a dropped cluster that strategy rows still mention is
+    /// accepted only where those rows are the subject (`rows_of_dropped`:
+    /// `strategy ls`, `check`); elsewhere (a plan, `status`) it is no
+    /// cluster, and the error says how to remove its rows. Patterns may
+    /// select nothing (as in mz-clusterctl); the caller says so.
+    pub fn check(
+        &self,
+        snap: &Snapshot,
+        need_strategies: bool,
+        rows_of_dropped: bool,
+    ) -> Result<(), SelectionError> {
         for arg in &self.names {
             match snap.find_cluster(arg) {
                 Some(c) if need_strategies && !snap.has_rows(&c.id) => {
@@ -133,7 +141,18 @@ impl Selection {
                     })
                 }
                 Some(_) => {}
-                None if snap.has_rows(&ClusterId(arg.clone())) => {}
+                None if snap.has_rows(&ClusterId(arg.clone())) => {
+                    if !rows_of_dropped {
+                        return Err(SelectionError::NoSuchCluster {
+                            arg: arg.clone(),
+                            hint: format!(
+                                " (strategy rows still name {arg}: a dropped cluster; \
+                                 `clusterctl strategy rm {arg}` removes them)"
+                            ),
+                            by_flag: true,
+                        });
+                    }
+                }
                 None => {
                     let names = snap.user_cluster_names();
                     return Err(SelectionError::no_such_cluster(arg, &names, true));

@@ -1669,6 +1669,43 @@ fn a_name_that_is_no_cluster_is_a_usage_error_for_every_command() {
 }
 
 #[test]
+fn the_id_of_a_dropped_cluster_is_no_cluster_to_plan_but_its_rows_are_listed() {
+    // Strategy rows outlive their cluster: `strategy ls` and `check` show
+    // them by id; a plan or `status` of that id is a usage error that says
+    // how to remove them, not an empty plan with exit 0.
+    let emu = emulator();
+    emu.create_cluster("analytics");
+    strategy(
+        &emu,
+        "analytics",
+        "target_size",
+        json!({"target_size": "25cc"}),
+    );
+    emu.sql(
+        "INSERT INTO mz_cluster_strategies (cluster_id, strategy_type, config, updated_at) \
+         VALUES ('u99', 'target_size', '{\"target_size\": \"50cc\"}'::jsonb, now())",
+    );
+    for args in [
+        &["apply", "--cluster", "u99"][..],
+        &["dry-run", "--cluster", "u99"],
+        &["status", "--cluster", "u99"],
+    ] {
+        let r = clusterctl(&emu, args).code(64);
+        assert!(
+            r.stderr.contains("u99: no cluster has that name or id")
+                && r.stderr
+                    .contains("`clusterctl strategy rm u99` removes them"),
+            "{args:?}: {}",
+            r.all()
+        );
+    }
+    let ls = clusterctl(&emu, &["strategy", "ls", "--cluster", "u99"]).ok();
+    assert!(ls.stdout.contains("u99"), "{}", ls.all());
+    let check = clusterctl(&emu, &["check", "--cluster", "u99"]).code(3);
+    assert!(check.stdout.contains("u99"), "{}", check.all());
+}
+
+#[test]
 fn history_of_a_dropped_cluster_works_by_name_and_id() {
     let emu = emulator();
     let id = emu.create_cluster("gone");
