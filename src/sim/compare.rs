@@ -112,9 +112,27 @@ impl Alternative {
     }
 
     /// The scenario with this alternative's strategies, validated by the
-    /// product's own parser against the scenario's sizes.
+    /// product's own parser against the scenario's sizes. An alternative
+    /// none of whose `match` patterns names a cluster of the scenario is an
+    /// error: its run would repeat the current one and read as "makes no
+    /// difference" (a typo in `match`). Patterns that match nothing beside
+    /// others that do are fine (an alternative for a whole fleet, replayed
+    /// for one cluster).
     pub fn apply(&self, sc: &Scenario) -> Result<Scenario, ScenarioError> {
         let mut out = sc.clone();
+        if !out
+            .clusters
+            .iter()
+            .any(|c| self.entries.iter().any(|(re, _)| re.is_match(&c.name)))
+        {
+            let names: Vec<&str> = out.clusters.iter().map(|c| c.name.as_str()).collect();
+            return Err(ScenarioError(format!(
+                "{}: no `match` pattern names a cluster of the scenario (its clusters: {}), so \
+                 it would replay the current strategies unchanged",
+                self.name,
+                crate::model::clip(&names.join(", "), 200)
+            )));
+        }
         for c in &mut out.clusters {
             let Some((_, rows)) = self.entries.iter().find(|(re, _)| re.is_match(&c.name)) else {
                 continue;
@@ -319,6 +337,30 @@ mod tests {
         assert_eq!(rows(0), "idle_suspend");
         assert_eq!(rows(1), "idle_suspend");
         assert_eq!(rows(2), "target_size", "etl is not matched");
+    }
+
+    #[test]
+    fn an_alternative_that_names_no_cluster_is_refused() {
+        let typo = |pattern: &str| {
+            Alternative::parse(
+                &format!(
+                    "[[clusters]]\nmatch = \"{pattern}\"\nstrategies = []\n\
+                     [[clusters]]\nmatch = \"nomatch\"\nstrategies = []"
+                ),
+                "alt",
+            )
+            .unwrap()
+            .apply(&scenario())
+        };
+        let err = typo("bi*_").unwrap_err().0;
+        assert!(
+            err.starts_with("alt: no `match` pattern names a cluster")
+                && err.contains("bi_1, bi_2, etl"),
+            "{err}"
+        );
+        // One pattern matching is enough: the other may be for clusters
+        // this replay does not have.
+        assert!(typo("etl").is_ok());
     }
 
     #[test]
