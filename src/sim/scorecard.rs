@@ -484,6 +484,12 @@ pub fn build_with(sc: &Scenario, run: &Run, oracles: &[Oracle]) -> Scorecard {
 
 fn interpret(t: &Totals, sc: &Scenario) -> String {
     let vs_oracle = match t.vs_oracle {
+        // Under the bound only by not serving: said, not read as a win.
+        Some(r) if r < 1.0 => format!(
+            "{r:.2}x the oracle's lower bound ({}), which only a run that does not serve every \
+             query can spend less than",
+            num(t.oracle_credits)
+        ),
         Some(r) => format!(
             "{r:.2}x the oracle's lower bound ({})",
             num(t.oracle_credits)

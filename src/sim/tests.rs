@@ -513,6 +513,26 @@ fn undersized_replicas_crash_loop_and_queries_wait() {
 }
 
 #[test]
+fn spending_under_the_oracle_is_said_to_be_by_not_serving() {
+    // A hydration longer than the day: nothing is ever served, and the
+    // oracle's bound (which serves every query) is far above the spend.
+    let text = calm(&ONE.replace("hydration_work = \"40m\"", "hydration_work = \"100d\""));
+    let (_, _, card) = sim(&text);
+    let r = card.total.vs_oracle.expect("an oracle");
+    assert!(r < 1.0, "{r}");
+    assert!(
+        card.summary
+            .contains("which only a run that does not serve every query can spend less than"),
+        "{}",
+        card.summary
+    );
+    // Served: the usual wording.
+    let (_, _, card) = sim(&calm(ONE));
+    assert!(card.total.vs_oracle.is_some_and(|r| r >= 1.0));
+    assert!(!card.summary.contains("does not serve"), "{}", card.summary);
+}
+
+#[test]
 fn same_seed_same_report_other_seed_other_report() {
     let path = examples()
         .into_iter()
