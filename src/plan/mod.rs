@@ -308,9 +308,12 @@ pub fn plan(snap: &Snapshot, opts: &PlanOptions) -> Plan {
         let cluster = by_id.get(id).map(|&i| &snap.clusters[i]);
         let validated = rows::validate(cluster, rows, &snap.sizes);
         let Some(cluster) = cluster else {
-            warnings.push(format!(
-                "strategy rows for cluster id {id}, which does not exist (dropped cluster?)"
-            ));
+            // Only the id is known: a pattern is matched against it.
+            if opts.selection.matches_id(id, None) {
+                warnings.push(format!(
+                    "strategy rows for cluster id {id}, which does not exist (dropped cluster?)"
+                ));
+            }
             continue;
         };
         if !selected(cluster) {

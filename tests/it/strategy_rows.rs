@@ -325,18 +325,26 @@ fn rows_of_a_dropped_cluster_named_by_id_are_warned_about() {
         "DELETE FROM mz_catalog.mz_cluster_replicas WHERE cluster_id = '{gone}'; \
          DELETE FROM mz_catalog.mz_clusters WHERE id = '{gone}'"
     ));
+    emu.create_cluster("other");
+    strategy(&emu, "other", "target_size", json!({"target_size": "25cc"}));
+    let warned = |run: &crate::cli::Run| {
+        run.stderr.contains(&format!(
+            "strategy rows for cluster id {gone}, which does not exist"
+        ))
+    };
+    for args in [&["dry-run"][..], &["apply"]] {
+        let run = clusterctl(&emu, args).ok();
+        assert!(warned(&run), "{args:?}: {}", run.all());
+    }
+    // Not when the selection leaves the id out.
     for args in [
-        &["dry-run", "--cluster", &gone][..],
-        &["dry-run"][..],
-        &["apply", "--cluster", &gone][..],
+        &["dry-run", "--cluster", "other"][..],
+        &["dry-run", "--filter-clusters", "^oth"],
     ] {
         let run = clusterctl(&emu, args).ok();
-        assert!(
-            run.stderr.contains(&format!(
-                "strategy rows for cluster id {gone}, which does not exist"
-            )),
-            "{args:?}: {}",
-            run.all()
-        );
+        assert!(!warned(&run), "{args:?}: {}", run.all());
     }
+    // Named, it is no cluster to plan (exit 64, saying how to remove them).
+    let run = clusterctl(&emu, &["dry-run", "--cluster", &gone]).code(64);
+    assert!(run.stderr.contains("strategy rm"), "{}", run.all());
 }
