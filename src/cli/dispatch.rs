@@ -745,6 +745,30 @@ pub(super) fn one_line(s: &str) -> String {
         .join(" ")
 }
 
+/// A regex syntax error on one line: the regex crate draws a caret under
+/// the pattern on the line above its message, which one line cannot show,
+/// so the caret becomes a character position (`unclosed group (at
+/// character 1)`). Other errors (a pattern too big) are joined as they are.
+fn regex_error(e: &str) -> String {
+    let lines: Vec<&str> = e.lines().collect();
+    let position = lines.windows(2).find_map(|w| {
+        let indent = w[0].len() - w[0].trim_start().len();
+        let caret = w[1].find('^')?;
+        (w[1].trim().starts_with('^') && !w[0].trim().is_empty() && caret >= indent)
+            .then(|| w[1][..caret].chars().count() - w[0][..indent].chars().count() + 1)
+    });
+    let message = lines
+        .iter()
+        .rev()
+        .find_map(|l| l.trim().strip_prefix("error: "))
+        .map(str::to_string);
+    match (message, position) {
+        (Some(m), Some(at)) => format!("{m} (at character {at})"),
+        (Some(m), None) => m,
+        _ => one_line(e),
+    }
+}
+
 /// `--cluster NAME|ID,…` or `--filter-clusters REGEX`.
 fn selection(a: &SelectArgs) -> Result<Selection, CommandError> {
     let pattern = a
@@ -754,7 +778,7 @@ fn selection(a: &SelectArgs) -> Result<Selection, CommandError> {
             Regex::new(re).map_err(|e| {
                 CommandError::Usage(format!(
                     "--filter-clusters: invalid regular expression '{re}': {}",
-                    one_line(&e.to_string())
+                    regex_error(&e.to_string())
                 ))
             })
         })
@@ -876,5 +900,27 @@ fn set_config(a: &StrategySetArgs) -> Result<serde_json::Value, CommandError> {
             )))
         }
         None => Ok(serde_json::Value::Object(a.keys.0.clone())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_regex_error_is_one_line_with_the_carets_position() {
+        let error = |re: &str| {
+            regex_error(
+                &Regex::new(re)
+                    .err()
+                    .map(|e| e.to_string())
+                    .unwrap_or_default(),
+            )
+        };
+        assert_eq!(error("("), "unclosed group (at character 1)");
+        assert_eq!(error("ab(c"), "unclosed group (at character 3)");
+        assert_eq!(error("é["), "unclosed character class (at character 2)");
+        // A message without a caret is joined as it is.
+        assert_eq!(regex_error("too big\nsplit"), "too big split");
     }
 }
