@@ -770,6 +770,13 @@ fn resolve(
     if let Some(ms) = o.served_within_ms {
         clients.served_within_ms = ms;
     }
+    // Every query takes some time: within nothing, none would be served.
+    if clients.served_within_ms < SECOND {
+        return err(format!(
+            "key 'clients.served_within' (or --served-within): must be at least 1s, got {}ms",
+            clients.served_within_ms
+        ));
+    }
     let history_ms = o.history_ms.or(raw.history.map(|d| d.0)).unwrap_or(0);
     if let Err(e) = check_history(history_ms) {
         return err(format!("key 'history': {e}"));
@@ -795,6 +802,9 @@ fn resolve(
         let expanded = expand(rc, ci, loc, &sizes, &cx, &mut rng, &mut estimate)
             .map_err(|e| ScenarioError(format!("{here}: {}", e.0)))?;
         for mut spec in expanded {
+            if spec.name.trim().is_empty() {
+                return err(format!("{here}: key 'name': must not be empty"));
+            }
             if !names.insert(spec.name.clone()) {
                 return err(format!("{here}: duplicate cluster name '{}'", spec.name));
             }

@@ -91,6 +91,15 @@ windows = [{ start = "02:00", duration = "1h", qps = 1.0 }]
 "#;
 
 #[test]
+fn an_empty_cluster_name_and_a_zero_service_bound_are_refused() {
+    let err = parse(&ONE.replace("name = \"c\"", "name = \" \"")).unwrap_err();
+    assert!(err.contains("key 'name': must not be empty"), "{err}");
+    let err = parse(&format!("{ONE}\n[clients]\nserved_within = \"0s\"\n")).unwrap_err();
+    assert!(err.contains("must be at least 1s"), "{err}");
+    assert!(parse(&format!("{ONE}\n[clients]\nserved_within = \"1s\"\n")).is_ok());
+}
+
+#[test]
 fn unknown_keys_are_named_with_their_line() {
     let text = ONE.replace("memory_gib = 20", "memory_gb = 20");
     let err = parse(&text).unwrap_err();
