@@ -138,7 +138,8 @@ pub fn build(h: &LiveHistory, o: &Options) -> Result<Built, String> {
     let replay = window_ms - history;
     let start = h.until - chrono::Duration::milliseconds(replay);
     let mut out = String::new();
-    header(&mut out, h, o, start, replay, history);
+    let interval_s = interval_of(h, &mut notes);
+    header(&mut out, h, o, start, replay, history, interval_s);
     sizes_toml(&mut out, &sizes);
     let by_cluster = group_buckets(&h.buckets);
     let in_effect = rows::in_effect(&h.strategies);
@@ -235,6 +236,34 @@ fn minutes(ms: i64) -> String {
     format!("\"{}m\"", ms / MINUTE)
 }
 
+/// The controller's interval to replay at: the one it recorded in the
+/// replayed clusters' state (predictive `idle_suspend`, the longest if they
+/// differ: its prewarms start that much earlier), else a minute. One out
+/// of range (over a day) is not taken, and said.
+fn interval_of(h: &LiveHistory, notes: &mut Vec<String>) -> u64 {
+    let recorded = h
+        .clusters
+        .iter()
+        .filter_map(|c| crate::strategy::recorded_interval_s(h.states.get(&c.id)))
+        .max();
+    match recorded {
+        Some(s) if (1..=86_400).contains(&s) => {
+            notes.push(format!(
+                "replayed at a {} interval, as the controller recorded it (idle_suspend's state)",
+                human_duration(s)
+            ));
+            s
+        }
+        Some(s) => {
+            notes.push(format!(
+                "the controller recorded an interval of {s}s, over a day: replayed at 1m"
+            ));
+            60
+        }
+        None => 60,
+    }
+}
+
 fn header(
     out: &mut String,
     h: &LiveHistory,
@@ -242,6 +271,7 @@ fn header(
     start: DateTime<Utc>,
     replay: i64,
     history: i64,
+    interval_s: u64,
 ) {
     let until = h.until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let _ = writeln!(
@@ -272,7 +302,12 @@ fn header(
     );
     let _ = writeln!(out, "duration = {}", minutes(replay));
     let _ = writeln!(out, "history = {}", minutes(history));
-    let _ = writeln!(out, "interval = \"1m\"");
+    let interval = if interval_s % 60 == 0 {
+        format!("{}m", interval_s / 60)
+    } else {
+        format!("{interval_s}s")
+    };
+    let _ = writeln!(out, "interval = \"{interval}\"");
     if let Some(limit) = h.max_replicas_per_cluster.filter(|n| *n > 0) {
         let _ = writeln!(out, "\n[materialize]\nmax_replicas_per_cluster = {limit}");
     }

@@ -378,7 +378,7 @@ fn a_suspended_managed_cluster_uses_the_hydration_idle_suspend_learned() {
         "suspended": [{"name": "r1", "size": "50cc"}],
         "suspended_at": "2026-01-01T00:00:00Z",
         "resumed_at": null,
-        "predict": {"hydrations": {"by_size": {"50cc": [420]}}},
+        "predict": {"hydrations": {"by_size": {"50cc": [420]}}, "interval_s": 120},
     }});
     emu.sql(&format!(
         "INSERT INTO mz_cluster_strategy_state (cluster_id, state_version, payload, updated_at) \
@@ -400,6 +400,17 @@ fn a_suspended_managed_cluster_uses_the_hydration_idle_suspend_learned() {
     );
     assert!(written.contains("hydrated = false"), "{written}");
     assert!(written.contains("hydration_work = \"210s\""), "{written}");
+    // Replayed at the interval its controller recorded, and said.
+    assert!(written.contains("\ninterval = \"2m\"\n"), "{written}");
+    assert!(
+        noted(
+            &notes_of(&doc),
+            "replayed at a 2m interval",
+            "as the controller recorded it"
+        ),
+        "{:#?}",
+        notes_of(&doc)
+    );
     assert!(
         !notes_of(&doc)
             .iter()
