@@ -396,21 +396,14 @@ fn streamer(selection: &Selection, style: TextStyle) -> Observer {
         let mut out = std::io::stdout().lock();
         match p {
             Progress::Plan(plan) => {
-                if let Some(d) = &describe {
+                // A selection of nothing is the plan's warning.
+                if let Some(d) = describe.as_ref().filter(|_| !plan.clusters.is_empty()) {
                     let names: Vec<String> = plan
                         .clusters
                         .iter()
                         .map(|c| format!("{} ({})", c.cluster, c.cluster_id))
                         .collect();
-                    let _ = writeln!(
-                        out,
-                        "Selected by {d}: {}",
-                        if names.is_empty() {
-                            "no cluster with strategies".to_string()
-                        } else {
-                            names.join(", ")
-                        }
-                    );
+                    let _ = writeln!(out, "Selected by {d}: {}", names.join(", "));
                 }
                 if plan.action_count() > 0 {
                     let text = render::plan_text(plan, &style);
