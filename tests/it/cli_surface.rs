@@ -653,6 +653,44 @@ fn a_database_url_that_is_not_utf8_is_named_and_stops_only_what_connects() {
 }
 
 #[test]
+fn an_empty_database_url_is_named_not_taken_for_no_url() {
+    // `.env` is not read for a variable the environment sets, even to
+    // nothing: the error says so rather than "put DATABASE_URL in .env".
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join(".env"),
+        "DATABASE_URL=postgres://dotenv@127.0.0.1:1/db\n",
+    )
+    .expect("write .env");
+    for value in ["", " "] {
+        for args in [&["dry-run"][..], &["dry-run", "-o", "json"]] {
+            let mut cmd = command();
+            cmd.args(args)
+                .current_dir(dir.path())
+                .env("DATABASE_URL", value);
+            let run = run_cmd(cmd);
+            assert_eq!(run.code, 1, "{args:?}: {}", run.all());
+            no_backtrace(&run);
+            let all = run.all();
+            assert!(
+                all.contains("DATABASE_URL is set but empty")
+                    && all.contains("a .env is not read for a variable that is set")
+                    && !all.contains("no database given"),
+                "{value:?} {args:?}: {all}"
+            );
+            assert!(!all.contains("dotenv@"), "{all}");
+        }
+    }
+    // Unset, with no .env: no database given, as before.
+    let empty = tempfile::tempdir().expect("tempdir");
+    let mut cmd = command();
+    cmd.arg("dry-run").current_dir(empty.path());
+    let run = run_cmd(cmd);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(run.stderr.contains("no database given"), "{}", run.all());
+}
+
+#[test]
 fn output_that_cannot_be_written_is_an_error_line_or_a_quiet_exit() {
     // A full disk: one error line, exit 1.
     for args in [&["init", "--print"][..], &["completions", "bash"], &["man"]] {
