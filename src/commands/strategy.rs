@@ -205,6 +205,15 @@ async fn audit(
     Ok(())
 }
 
+/// The answer to `strategy set CLUSTER pause`: a pause row is written by
+/// `strategy pause` (its reason and expiry as flags), never as a config.
+pub fn pause_instead(cluster_arg: &str) -> CommandError {
+    CommandError::Refused(format!(
+        "use `clusterctl strategy pause {cluster_arg}` to pause a cluster \
+         (--reason TEXT, --until 2h|TIME); `clusterctl strategy resume` ends the pause"
+    ))
+}
+
 /// `strategy set CLUSTER TYPE CONFIG`: validate the rows it would leave,
 /// then replace.
 pub async fn set(
@@ -216,10 +225,7 @@ pub async fn set(
     let snap = snapshot(ctx).await?;
     let target = resolve(&snap, cluster, false)?;
     if ty == PAUSE {
-        return Err(CommandError::Refused(format!(
-            "use `clusterctl strategy pause {}` to pause a cluster",
-            target.arg()
-        )));
+        return Err(pause_instead(target.arg()));
     }
     let new_row = StrategyRow {
         cluster_id: target.id.clone(),

@@ -69,6 +69,10 @@ fn strategy_set_validates_before_writing_and_replaces() {
             "did you mean 'idle_suspend'?",
         ),
         (
+            ["analytics", "TARGET_SIZE", "--config", "{}"],
+            "did you mean 'target_size'?",
+        ),
+        (
             [
                 "analytics",
                 "idle_suspend",
@@ -113,6 +117,27 @@ fn strategy_set_validates_before_writing_and_replaces() {
     .code(64);
     let r = clusterctl(&emu, &["strategy", "set", "analytics", "target_size"]).code(64);
     assert!(r.stderr.contains("--target-size"), "{}", r.all());
+    // No config for a type that is none: what it is, not which flags.
+    let r = clusterctl(&emu, &["strategy", "set", "analytics", "TARGET_SIZE"]).code(64);
+    assert!(
+        r.stderr
+            .contains("unknown strategy type 'TARGET_SIZE' (did you mean 'target_size'?)"),
+        "{}",
+        r.all()
+    );
+    // A pause is its own command, with or without a config.
+    for extra in [&[][..], &["--config", "{}"]] {
+        let mut argv = vec!["strategy", "set", "analytics", "pause"];
+        argv.extend_from_slice(extra);
+        let r = clusterctl(&emu, &argv).code(1);
+        assert!(
+            r.stderr
+                .contains("use `clusterctl strategy pause analytics` to pause a cluster")
+                && !r.stderr.contains("give the config"),
+            "{argv:?}: {}",
+            r.all()
+        );
+    }
     assert!(strategy_rows(&emu).is_empty());
 
     // Valid: by name with key flags, then by id with --config (replaces).
