@@ -22,6 +22,13 @@ pub enum ConfigError {
         "DATABASE_URL is not valid UTF-8 (its value is not shown): fix it, or pass --postgres-url"
     )]
     UrlNotUtf8,
+    /// Set to nothing in the environment: `.env` is not read for a
+    /// variable the environment sets, so its `DATABASE_URL` does not count.
+    #[error(
+        "DATABASE_URL is set but empty (a .env is not read for a variable that is set, even to \
+         nothing): set it to a connection string, unset it to use .env, or pass --postgres-url"
+    )]
+    UrlEmpty,
     #[error("invalid connection string {url}: {reason}")]
     BadUrl { url: String, reason: String },
 }
@@ -45,11 +52,29 @@ pub fn set_aside_non_utf8_url() {
     }
 }
 
+/// Whether the environment set `DATABASE_URL` to nothing before `.env` was
+/// read ([`note_empty_url`]).
+static URL_EMPTY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Notes whether the environment sets `DATABASE_URL` to nothing, before
+/// `.env` is read: clap takes an empty variable for no URL, and `.env`
+/// never overrides a variable that is set, so a command would say no
+/// database was given although `.env` has one ([`ConfigError::UrlEmpty`]).
+pub fn note_empty_url() {
+    // Blank counts as empty, as it does for `--postgres-url`.
+    let empty = std::env::var_os("DATABASE_URL")
+        .is_some_and(|v| v.to_str().is_some_and(|s| s.trim().is_empty()));
+    URL_EMPTY.store(empty, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// The error of a command that needs the database and was given none.
 pub fn missing_url() -> ConfigError {
-    match URL_NOT_UTF8.load(std::sync::atomic::Ordering::Relaxed) {
-        true => ConfigError::UrlNotUtf8,
-        false => ConfigError::MissingUrl,
+    if URL_NOT_UTF8.load(std::sync::atomic::Ordering::Relaxed) {
+        ConfigError::UrlNotUtf8
+    } else if URL_EMPTY.load(std::sync::atomic::Ordering::Relaxed) {
+        ConfigError::UrlEmpty
+    } else {
+        ConfigError::MissingUrl
     }
 }
 

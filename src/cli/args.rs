@@ -429,7 +429,7 @@ pub struct StrategySetArgs {
     /// Strategy type: target_size, schedule, shrink_to_fit, burst, idle_suspend, limits, stabilization
     pub strategy_type: String,
     /// The whole config as a JSON object (instead of the key flags)
-    #[arg(long, value_name = "JSON", conflicts_with = "keys")]
+    #[arg(long, value_name = "JSON", conflicts_with_all = ConfigKeys::ids())]
     pub config: Option<String>,
     #[command(flatten)]
     pub keys: ConfigKeys,
@@ -827,9 +827,20 @@ fn value_name(kind: KeyKind) -> &'static str {
     }
 }
 
+impl ConfigKeys {
+    /// The ids of the key flags, for `--config` to conflict with one by
+    /// one: clap names the flags of a conflict, and a conflict with a
+    /// group of them would name every key flag, given or not.
+    fn ids() -> Vec<&'static str> {
+        keys::all_keys()
+            .into_iter()
+            .map(|(key, _)| key.name)
+            .collect()
+    }
+}
+
 impl Args for ConfigKeys {
     fn augment_args(mut cmd: clap::Command) -> clap::Command {
-        let mut ids = Vec::new();
         for (key, kinds) in keys::all_keys() {
             let owners: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
             let arg = Arg::new(key.name)
@@ -842,10 +853,9 @@ impl Args for ConfigKeys {
                 .action(ArgAction::Set)
                 .help(format!("{}: {}", owners.join(", "), key.help))
                 .help_heading("Config keys (instead of --config)");
-            ids.push(key.name);
             cmd = cmd.arg(arg);
         }
-        cmd.group(clap::ArgGroup::new("keys").args(ids).multiple(true))
+        cmd
     }
 
     fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
@@ -986,6 +996,41 @@ mod tests {
                 key.name
             );
         }
+    }
+
+    #[test]
+    fn config_conflicts_name_the_key_flags_given_and_no_others() {
+        let err = |extra: &[&str]| {
+            let mut argv = vec!["clusterctl", "strategy", "set", "x", "idle_suspend"];
+            argv.extend_from_slice(extra);
+            match Cli::try_parse_from(argv) {
+                Ok(_) => panic!("{extra:?} parsed"),
+                Err(e) => {
+                    assert_eq!(e.kind(), clap::error::ErrorKind::ArgumentConflict);
+                    e.to_string()
+                }
+            }
+        };
+        let config = ["--config", r#"{"idle_after_s":60}"#];
+        let given = |e: &str, flags: &[&str]| {
+            for (key, _) in keys::all_keys() {
+                let flag = format!("--{} ", key.flag());
+                assert_eq!(
+                    e.contains(&flag),
+                    flags.contains(&flag.trim()),
+                    "{flag}: {e}"
+                );
+            }
+        };
+        let one = err(&[&config[..], &["--idle-after-s", "2m"]].concat());
+        assert!(one.starts_with("error: the argument '--config <JSON>' cannot be used with '--idle-after-s <DURATION>'"), "{one}");
+        given(&one, &["--idle-after-s"]);
+        let two = err(&[&config[..], &["--idle-after-s", "2m", "--cooldown-s", "60"]].concat());
+        given(&two, &["--idle-after-s", "--cooldown-s"]);
+        // A key flag before --config: the conflict is said from its side.
+        let before = err(&[&["--idle-after-s", "2m"][..], &config[..]].concat());
+        assert!(before.starts_with("error: the argument '--idle-after-s <DURATION>' cannot be used with '--config <JSON>'"), "{before}");
+        given(&before, &["--idle-after-s"]);
     }
 
     #[test]

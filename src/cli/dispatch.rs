@@ -863,6 +863,10 @@ fn db_options(a: &ConnArgs, sizes: Option<&SizesArgs>) -> Result<DbOptions, Comm
 /// The config of `strategy set`: `--config JSON`, or the key flags.
 fn set_config(a: &StrategySetArgs) -> Result<serde_json::Value, CommandError> {
     let usage = |m: String| CommandError::Usage(m);
+    // Said before anything else: no config makes a pause row.
+    if a.strategy_type == crate::model::PAUSE {
+        return Err(strategy::pause_instead(&a.cluster_name));
+    }
     match &a.config {
         Some(text) => {
             let v: serde_json::Value = serde_json::from_str(text)
@@ -875,14 +879,14 @@ fn set_config(a: &StrategySetArgs) -> Result<serde_json::Value, CommandError> {
             Ok(v)
         }
         None if a.keys.0.is_empty() => {
-            let flags: Vec<String> = crate::strategy::StrategyKind::parse(&a.strategy_type)
-                .map(|k| {
-                    k.keys()
-                        .iter()
-                        .map(|key| format!("--{}", key.flag()))
-                        .collect()
-                })
-                .unwrap_or_default();
+            let Some(kind) = crate::strategy::StrategyKind::parse(&a.strategy_type) else {
+                return Err(usage(crate::plan::rows::unknown_type(&a.strategy_type)));
+            };
+            let flags: Vec<String> = kind
+                .keys()
+                .iter()
+                .map(|key| format!("--{}", key.flag()))
+                .collect();
             Err(usage(format!(
                 "give the config with --config JSON or key flags{}",
                 if flags.is_empty() {

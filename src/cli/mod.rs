@@ -37,6 +37,7 @@ pub mod exit {
 /// Parses, runs, prints; returns the process exit code.
 pub fn main() -> ExitCode {
     crate::config::set_aside_non_utf8_url();
+    crate::config::note_empty_url();
     let dotenv = load_dotenv();
     crate::config::set_aside_non_utf8_url();
     let cli = match Cli::try_parse() {

@@ -1,5 +1,5 @@
 //! Troubleshooting: `unlock --force` (break the controller lease, audited)
-//! and `wipe-state` (forget strategy state, under the lease).
+//! and `wipe-state` (forget strategy state, under the lease; audited).
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -97,12 +97,27 @@ pub struct Wiped {
     /// The clusters selected by the filter; `None` = all clusters.
     pub clusters: Option<Vec<ClusterId>>,
     pub rows_deleted: u64,
+    /// Its audit row was written (a wipe that deleted nothing has none).
+    pub audited: bool,
+    /// Why the audit row of a wipe that deleted rows could not be written:
+    /// the wipe stands, and says so in a warning.
+    pub audit_error: Option<String>,
 }
+
+/// The `kind` of a wipe's audit row.
+pub const WIPE_KIND: &str = "wipe_state";
+
+/// A cluster whose state a wipe selected: its id, and its name when a
+/// cluster has that id (`None` for the id of a dropped cluster).
+type Selected = (ClusterId, Option<String>);
 
 /// `wipe-state`: all state, or that of the selected clusters. Never
 /// creates tables: with none, there is no state to wipe (the lease read
 /// fails and says so). A lease held by another controller is an error:
-/// nothing was wiped.
+/// nothing was wiped. A wipe that deleted rows is audited (who, which
+/// clusters, how many rows): the strategies then act on fresh state, and
+/// whoever reads `history` afterwards learns why. The delete is done by
+/// then, so a failed audit write is a warning, not a failed wipe.
 pub async fn wipe_state(
     ctx: &Context,
     selection: &Selection,
@@ -110,51 +125,17 @@ pub async fn wipe_state(
 ) -> Result<Wiped, CommandError> {
     let mut backend = ctx.backend();
     let store = &ctx.store;
+    let by = super::operator(&ctx.opts);
     let wiped = with_lease(
         &mut backend,
         lease,
         Uuid::new_v4(),
         "wipe-state",
         async |backend| {
-            let ids = match selection.is_all() {
-                true => None,
-                false => {
-                    let names = backend
-                        .retrying("reading clusters", async |c| {
-                            catalog::cluster_names(c).await
-                        })
-                        .await?;
-                    let mut ids: Vec<ClusterId> = names
-                        .iter()
-                        .filter(|(id, name)| selection.matches_id(id, Some(name)))
-                        .map(|(id, _)| id.clone())
-                        .collect();
-                    // An exact name that is no cluster: the id of a dropped
-                    // cluster whose state is still there, or a mistake.
-                    let known = |arg: &str| names.iter().any(|(id, n)| id.0 == arg || n == arg);
-                    let unknown: Vec<&String> =
-                        selection.names.iter().filter(|a| !known(a)).collect();
-                    if !unknown.is_empty() {
-                        let states = backend
-                            .retrying("reading state", async |c| {
-                                store.states(c).await.map_err(|e| crate::db::DbError::query("reading state", &e))
-                            })
-                            .await?;
-                        for arg in unknown {
-                            let id = ClusterId(arg.clone());
-                            if !states.contains_key(&id) {
-                                let names: Vec<&str> = names.iter().map(|(_, n)| n.as_str()).collect();
-                                return Err(CommandError::Usage(format!(
-                                    "--cluster {arg}: no cluster has that name or id, and no state row names it{}",
-                                    crate::strategy::keys::did_you_mean(arg, &names)
-                                )));
-                            }
-                            ids.push(id);
-                        }
-                    }
-                    Some(ids)
-                }
-            };
+            let selected = select_for_wipe(backend, store, selection).await?;
+            let ids: Option<Vec<ClusterId>> = selected
+                .as_ref()
+                .map(|s| s.iter().map(|(id, _)| id.clone()).collect());
             let rows_deleted = match &ids {
                 Some(ids) if ids.is_empty() => 0,
                 _ => {
@@ -165,9 +146,15 @@ pub async fn wipe_state(
                         .await?
                 }
             };
+            let audit = match rows_deleted {
+                0 => None,
+                n => Some(audit_wipe(backend, selected.as_deref(), n, by).await),
+            };
             Ok(Wiped {
                 clusters: ids,
                 rows_deleted,
+                audited: matches!(audit, Some(Ok(()))),
+                audit_error: audit.and_then(Result::err).map(|e| e.to_string()),
             })
         },
     )
@@ -183,4 +170,89 @@ pub async fn wipe_state(
         Leased::Ran(w) => Ok(w),
         Leased::Busy { holder, until, .. } => Err(CommandError::LeaseBusy { holder, until }),
     }
+}
+
+/// The clusters a selection stands for (`None`: all of them), with their
+/// names. An exact name that is no cluster may be the id of a dropped
+/// cluster whose state is still there; otherwise it is a mistake.
+async fn select_for_wipe(
+    backend: &mut LiveBackend<'_>,
+    store: &crate::db::store::Store,
+    selection: &Selection,
+) -> Result<Option<Vec<Selected>>, CommandError> {
+    if selection.is_all() {
+        return Ok(None);
+    }
+    let names = backend
+        .retrying("reading clusters", async |c| {
+            catalog::cluster_names(c).await
+        })
+        .await?;
+    let mut selected: Vec<Selected> = names
+        .iter()
+        .filter(|(id, name)| selection.matches_id(id, Some(name)))
+        .map(|(id, name)| (id.clone(), Some(name.clone())))
+        .collect();
+    let known = |arg: &str| names.iter().any(|(id, n)| id.0 == arg || n == arg);
+    let unknown: Vec<&String> = selection.names.iter().filter(|a| !known(a)).collect();
+    if unknown.is_empty() {
+        return Ok(Some(selected));
+    }
+    let states = backend
+        .retrying("reading state", async |c| {
+            store
+                .states(c)
+                .await
+                .map_err(|e| crate::db::DbError::query("reading state", &e))
+        })
+        .await?;
+    for arg in unknown {
+        let id = ClusterId(arg.clone());
+        if !states.contains_key(&id) {
+            let names: Vec<&str> = names.iter().map(|(_, n)| n.as_str()).collect();
+            return Err(CommandError::Usage(format!(
+                "--cluster {arg}: no cluster has that name or id, and no state row names it{}",
+                crate::strategy::keys::did_you_mean(arg, &names)
+            )));
+        }
+        selected.push((id, None));
+    }
+    Ok(Some(selected))
+}
+
+/// The audit row of a wipe: which clusters (`null`: all), how many rows,
+/// who (as for strategy changes). One row for the run, no cluster of its
+/// own, as `unlock --force`'s; one INSERT, stamped by the database's clock.
+async fn audit_wipe(
+    backend: &mut LiveBackend<'_>,
+    selected: Option<&[Selected]>,
+    rows_deleted: u64,
+    by: serde_json::Value,
+) -> Result<(), CommandError> {
+    let clusters = selected.map(|s| {
+        s.iter()
+            .map(|(id, name)| serde_json::json!({ "id": id, "name": name }))
+            .collect::<Vec<_>>()
+    });
+    let row = AuditRow {
+        action_id: Uuid::new_v4().to_string(),
+        cluster_id: ClusterId(String::new()),
+        action_sql: "-- clusterctl wipe-state".into(),
+        decision_ctx: serde_json::json!({
+            "kind": WIPE_KIND,
+            "controller": concat!("clusterctl ", env!("CARGO_PKG_VERSION")),
+            "clusters": clusters,
+            "rows_deleted": rows_deleted,
+            "by": by,
+        }),
+        // Not used: `audit_done_now` stamps the database's now().
+        created_at: DateTime::<Utc>::UNIX_EPOCH,
+    };
+    let store = backend.store();
+    backend
+        .retrying("writing the audit row", async |c| {
+            store.audit_done_now(c, &row).await
+        })
+        .await?;
+    Ok(())
 }

@@ -1,8 +1,9 @@
 //! `history`: the audit trail (`mz_cluster_strategy_actions`), newest first:
 //! the actions the controller took with the strategy and reasons each
 //! carried in `decision_ctx`, the strategy changes operators made
-//! (`strategy set|rm|pause|resume`, who, before → after), and broken leases
-//! (`unlock --force`, whose lease). One statement for the rows, one for the
+//! (`strategy set|rm|pause|resume`, who, before → after), broken leases
+//! (`unlock --force`, whose lease), and wiped state (`wipe-state`, which
+//! clusters, how many rows, who). One statement for the rows, one for the
 //! cluster names; writes nothing.
 
 use chrono::{DateTime, Utc};
@@ -48,7 +49,7 @@ pub struct HistoryEntry {
     /// executed, failed, or unknown (the run stopped before recording it).
     pub result: &'static str,
     /// `create_replica`, `drop_replica`, …, `strategy_set`, `strategy_rm`,
-    /// `strategy_pause`, `strategy_resume`, `unlock`.
+    /// `strategy_pause`, `strategy_resume`, `unlock`, `wipe_state`.
     pub kind: Option<String>,
     pub replica: Option<String>,
     pub size: Option<String>,
@@ -62,6 +63,51 @@ pub struct HistoryEntry {
     /// `unlock` only: whose lease was broken, until when, by whom.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub previous_holder: Option<String>,
+    /// `wipe_state` only: whose state was wiped, how much, by whom.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wiped: Option<StateWipe>,
+}
+
+/// A `wipe-state` run, as its audit row recorded it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StateWipe {
+    /// `None`: every cluster's state.
+    pub clusters: Option<Vec<WipedCluster>>,
+    pub rows_deleted: u64,
+    pub by: serde_json::Value,
+}
+
+/// A cluster whose state was wiped: its name then, if it had one.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WipedCluster {
+    pub id: ClusterId,
+    pub name: Option<String>,
+}
+
+impl StateWipe {
+    /// The wipe an audit row recorded. Hand-written rows may hold anything:
+    /// entries that are not `{"id": …}` are skipped, never a failure.
+    fn of(ctx: &serde_json::Value) -> StateWipe {
+        let text = |v: &serde_json::Value, k: &str| v.get(k)?.as_str().map(str::to_string);
+        let clusters = ctx.get("clusters").and_then(|c| c.as_array()).map(|list| {
+            list.iter()
+                .filter_map(|c| {
+                    Some(WipedCluster {
+                        id: ClusterId(text(c, "id")?),
+                        name: text(c, "name"),
+                    })
+                })
+                .collect()
+        });
+        StateWipe {
+            clusters,
+            rows_deleted: ctx
+                .get("rows_deleted")
+                .and_then(|n| n.as_u64())
+                .unwrap_or(0),
+            by: ctx.get("by").cloned().unwrap_or(serde_json::Value::Null),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -220,6 +266,8 @@ pub fn entry_of(r: ActionRecord, names: &[(ClusterId, String)]) -> HistoryEntry 
             holder
         }
     });
+    let wiped =
+        (kind.as_deref() == Some(super::admin::WIPE_KIND)).then(|| StateWipe::of(&r.decision_ctx));
     HistoryEntry {
         created_at: r.created_at,
         run_id: r.ctx_text("run_id"),
@@ -249,5 +297,6 @@ pub fn entry_of(r: ActionRecord, names: &[(ClusterId, String)]) -> HistoryEntry 
         error: r.error,
         change,
         previous_holder,
+        wiped,
     }
 }

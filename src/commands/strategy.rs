@@ -1,7 +1,9 @@
 //! `strategy set|rm|ls|pause|resume`: configure strategies without SQL.
 //! A write is validated first by the planner's own validator
 //! (`plan::rows`) on the set of rows it would leave, so `strategy set`
-//! refuses exactly what every later plan would refuse, in the same words.
+//! refuses what the new row would make every later plan refuse, in the same
+//! words; problems the cluster's other rows have anyway are warnings (the
+//! write neither causes nor fixes them).
 //! Every write also leaves an audit row (who, what, before → after) that
 //! `history` shows. The SQL is `db::store`'s.
 
@@ -31,6 +33,9 @@ pub struct Written {
     pub previous: Option<serde_json::Value>,
     /// Why the row will not take effect right away, if it will not.
     pub notes: Vec<String>,
+    /// Problems of the cluster's other rows, which did not refuse the write
+    /// but make the planner skip the cluster until they are fixed.
+    pub warnings: Vec<String>,
     #[serde(skip)]
     pub target: Target,
 }
@@ -200,6 +205,15 @@ async fn audit(
     Ok(())
 }
 
+/// The answer to `strategy set CLUSTER pause`: a pause row is written by
+/// `strategy pause` (its reason and expiry as flags), never as a config.
+pub fn pause_instead(cluster_arg: &str) -> CommandError {
+    CommandError::Refused(format!(
+        "use `clusterctl strategy pause {cluster_arg}` to pause a cluster \
+         (--reason TEXT, --until 2h|TIME); `clusterctl strategy resume` ends the pause"
+    ))
+}
+
 /// `strategy set CLUSTER TYPE CONFIG`: validate the rows it would leave,
 /// then replace.
 pub async fn set(
@@ -211,10 +225,7 @@ pub async fn set(
     let snap = snapshot(ctx).await?;
     let target = resolve(&snap, cluster, false)?;
     if ty == PAUSE {
-        return Err(CommandError::Refused(format!(
-            "use `clusterctl strategy pause {}` to pause a cluster",
-            target.arg()
-        )));
+        return Err(pause_instead(target.arg()));
     }
     let new_row = StrategyRow {
         cluster_id: target.id.clone(),
@@ -222,29 +233,20 @@ pub async fn set(
         config: config.clone(),
         updated_at: Some(snap.now),
     };
-    let mut after: Vec<InEffect> = rows_of(&snap, &target.id)
+    let others: Vec<InEffect> = rows_of(&snap, &target.id)
         .into_iter()
         .filter(|r| r.row.strategy_type != ty)
         .collect();
+    let mut after = others.clone();
     after.push(InEffect {
         row: &new_row,
         older: 0,
         tied: false,
     });
     after.sort_by(|a, b| a.row.strategy_type.cmp(&b.row.strategy_type));
-    // The planner ignores unknown keys (as the reference does); a row being
-    // written with one is a typo worth refusing.
-    let v = rows::validate(snap.cluster(&target.id), &after, &snap.sizes);
-    let problems: Vec<String> = v
-        .findings
-        .iter()
-        .filter(|f| {
-            f.is_error() || (f.code == Code::UnknownKey && f.strategy_type.as_deref() == Some(ty))
-        })
-        .map(|f| f.describe())
-        .collect();
-    if !problems.is_empty() {
-        let mut problems = problems.join("; ");
+    let judged = judge(&snap, &target.id, ty, &others, &after);
+    if !judged.refused.is_empty() {
+        let mut problems = judged.refused.join("; ");
         // The row that conflicts with the new one, by the same rule.
         let rivals = conflicting_types(&snap, &target.id, ty, &after);
         if !rivals.is_empty() {
@@ -261,6 +263,7 @@ pub async fn set(
     }
     let previous = current(&snap, &target.id, ty);
     let (at, replaced) = write(ctx, &snap, &target, ty, config, "strategy set").await?;
+    let warnings: Vec<String> = judged.others_invalid(&target).into_iter().collect();
     let mut notes = Vec::new();
     if let Some(reason) = snap
         .cluster(&target.id)
@@ -286,8 +289,81 @@ pub async fn set(
         rows_replaced: replaced,
         previous,
         notes,
+        warnings,
         target,
     })
+}
+
+/// What a write of one row comes to, judged by the validator on the rows it
+/// would leave.
+struct Judged {
+    /// Problems the write causes, which refuse it: the new row's own
+    /// errors and unknown keys (the planner ignores unknown keys, as the
+    /// reference does, but in a row being written one is a typo), and
+    /// problems of the set that the other rows alone do not have (a
+    /// conflict it introduces).
+    refused: Vec<String>,
+    /// The other rows' own problems: the write neither causes nor fixes
+    /// them, so they do not refuse it, but the planner skips the cluster
+    /// until they are gone.
+    others: Vec<String>,
+    /// The types of the other rows with errors of their own.
+    invalid_types: Vec<String>,
+}
+
+fn judge(
+    snap: &Snapshot,
+    id: &ClusterId,
+    ty: &str,
+    others: &[InEffect],
+    after: &[InEffect],
+) -> Judged {
+    let cluster = snap.cluster(id);
+    let before = rows::validate(cluster, others, &snap.sizes);
+    let v = rows::validate(cluster, after, &snap.sizes);
+    let refused = v
+        .findings
+        .iter()
+        .filter(|f| match f.strategy_type.as_deref() {
+            Some(t) => t == ty && (f.is_error() || f.code == Code::UnknownKey),
+            None => f.is_error() && !before.findings.contains(f),
+        })
+        .map(|f| f.describe())
+        .collect();
+    let mut invalid_types: Vec<String> = before
+        .errors()
+        .filter_map(|f| f.strategy_type.clone())
+        .collect();
+    invalid_types.dedup();
+    Judged {
+        refused,
+        others: before.errors().map(|f| f.describe()).collect(),
+        invalid_types,
+    }
+}
+
+impl Judged {
+    /// The warning that the cluster's other rows are invalid, naming them
+    /// and how to fix or remove them.
+    fn others_invalid(&self, target: &Target) -> Option<String> {
+        if self.others.is_empty() {
+            return None;
+        }
+        let rm = match self.invalid_types.as_slice() {
+            [] => format!("`clusterctl strategy rm {} TYPE`", target.arg()),
+            types => types
+                .iter()
+                .map(|t| format!("`clusterctl strategy rm {} {t}`", target.arg()))
+                .collect::<Vec<_>>()
+                .join(", "),
+        };
+        Some(format!(
+            "other strategy rows of {} are invalid, so the controller skips the cluster until \
+             they are fixed (`clusterctl strategy set`) or removed ({rm}): {}",
+            target.display(),
+            self.others.join("; ")
+        ))
+    }
 }
 
 /// `strategy pause CLUSTER [--reason TEXT] [--until 2h|TIME]`: a `pause`
@@ -356,6 +432,7 @@ pub async fn pause(
         rows_replaced: replaced,
         previous,
         notes,
+        warnings: Vec::new(),
         target,
     })
 }

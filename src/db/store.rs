@@ -199,7 +199,12 @@ impl Store {
         row: &AuditRow,
         retry: bool,
     ) -> Result<(), DbError> {
-        self.insert_audit(c, row, None, None, retry).await
+        let how = if retry {
+            Insert::IfAbsent
+        } else {
+            Insert::Values
+        };
+        self.insert_audit(c, row, None, None, how).await
     }
 
     /// Records an action that already ended (a strategy row written or
@@ -213,45 +218,62 @@ impl Store {
         executed: bool,
         error: Option<&str>,
     ) -> Result<(), DbError> {
-        self.insert_audit(c, row, Some(executed), error, false)
+        self.insert_audit(c, row, Some(executed), error, Insert::Values)
             .await
     }
 
-    /// One audit row; with `if_absent`, only when no row has its id (an
-    /// INSERT … SELECT, which runs on the session cluster).
+    /// Records an operator's command that is done and read no time from
+    /// the database (`wipe-state`): one INSERT stamped with the database's
+    /// `now()` instead of `row.created_at`, so the row sorts among the
+    /// runs' rows (stamped by the database's clock) whatever this host's
+    /// clock says. Not a constant INSERT: it runs on the session cluster,
+    /// as the command's own DELETE did.
+    pub async fn audit_done_now(&self, c: &Client, row: &AuditRow) -> Result<(), DbError> {
+        self.insert_audit(c, row, Some(true), None, Insert::AtDatabaseNow)
+            .await
+    }
+
+    /// One audit row, inserted as `how` says.
     async fn insert_audit(
         &self,
         c: &Client,
         row: &AuditRow,
         executed: Option<bool>,
         error: Option<&str>,
-        if_absent: bool,
+        how: Insert,
     ) -> Result<(), DbError> {
         let table = self.table(ACTIONS);
         let columns =
             "action_id, cluster_id, action_sql, decision_ctx, executed, error_message, created_at";
-        let values = "$1::text, $2::text, $3::text, $4::text::jsonb, $5::bool, $6::text, \
-                      $7::text::timestamptz";
-        let sql = if if_absent {
-            format!(
+        let at_sql = match how {
+            Insert::AtDatabaseNow => "now()",
+            Insert::Values | Insert::IfAbsent => "$7::text::timestamptz",
+        };
+        let values =
+            format!("$1::text, $2::text, $3::text, $4::text::jsonb, $5::bool, $6::text, {at_sql}");
+        let sql = match how {
+            Insert::IfAbsent => format!(
                 "INSERT INTO {table} ({columns}) SELECT {values} \
                  WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE action_id = $1::text)"
-            )
-        } else {
-            format!("INSERT INTO {table} ({columns}) VALUES ({values})")
+            ),
+            Insert::Values | Insert::AtDatabaseNow => {
+                format!("INSERT INTO {table} ({columns}) VALUES ({values})")
+            }
         };
         let ctx = row.decision_ctx.to_string();
         let at = row.created_at.to_rfc3339();
         let err = error.map(str::to_string);
-        let params: Vec<(&(dyn ToSql + Sync), Type)> = vec![
+        let mut params: Vec<(&(dyn ToSql + Sync), Type)> = vec![
             (&row.action_id, Type::TEXT),
             (&row.cluster_id.0, Type::TEXT),
             (&row.action_sql, Type::TEXT),
             (&ctx, Type::TEXT),
             (&executed, Type::BOOL),
             (&err, Type::TEXT),
-            (&at, Type::TEXT),
         ];
+        if how != Insert::AtDatabaseNow {
+            params.push((&at, Type::TEXT));
+        }
         execute_typed(c, &sql, params)
             .await
             .map_err(|e| self.missing_or(e, "writing the audit row"))?;
@@ -663,6 +685,20 @@ impl Store {
             DbError::query(context, &e)
         }
     }
+}
+
+/// How an audit row is inserted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Insert {
+    /// `INSERT … VALUES` of parameters: needs no replica on the session
+    /// cluster (reference §8.2).
+    Values,
+    /// Only when no row has its id yet (a retry): `INSERT … SELECT`, which
+    /// runs on the session cluster.
+    IfAbsent,
+    /// Stamped with the database's `now()` rather than the row's
+    /// `created_at`: not constant, so it runs on the session cluster.
+    AtDatabaseNow,
 }
 
 /// A bound of a time range: seconds before the database's now, or a time.

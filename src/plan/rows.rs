@@ -131,6 +131,17 @@ pub fn known_types() -> Vec<&'static str> {
     v
 }
 
+/// What is said of a type that is none of [`known_types`]: with the
+/// closest one, and the list.
+pub fn unknown_type(ty: &str) -> String {
+    let types = known_types();
+    format!(
+        "unknown strategy type '{ty}'{}; known types are: {}",
+        did_you_mean(ty, &types),
+        types.join(", ")
+    )
+}
+
 /// A `pause` row: `{"reason": "…", "until": "2026-11-22T10:00:00Z"}`, both
 /// optional. A pause with an `until` in the past is no longer in force.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -281,16 +292,11 @@ fn validate_row(ty: &str, config: &serde_json::Value, sizes: &SizeCatalog, v: &m
         return;
     }
     let Some(kind) = StrategyKind::parse(ty) else {
-        let types = known_types();
         v.findings.push(Finding::new(
             Severity::Error,
             Code::UnknownType,
             Some(ty),
-            format!(
-                "unknown strategy type '{ty}'{}; known types are: {}",
-                did_you_mean(ty, &types),
-                types.join(", ")
-            ),
+            unknown_type(ty),
         ));
         return;
     };

@@ -1,5 +1,6 @@
-//! `init`, `init --print`, `unlock` and `wipe-state`: one line each; and
-//! their JSON documents.
+//! `init`, `init --print`, `unlock` and `wipe-state`: one line each (a
+//! wipe its audit trail missed adds a warning on stderr); and their JSON
+//! documents.
 
 use super::{body_of, plural, TextStyle, View};
 use crate::commands::admin::{Unlocked, Wiped};
@@ -71,6 +72,16 @@ impl View for Wiped {
             self.rows_deleted,
             plural(self.rows_deleted as usize)
         )
+    }
+
+    fn messages(&self) -> Vec<String> {
+        match &self.audit_error {
+            Some(e) => vec![format!(
+                "warning: the state is wiped, but no audit row records it ({e}); \
+                 `history` will not show this wipe"
+            )],
+            None => Vec::new(),
+        }
     }
 
     fn body(&self) -> serde_json::Value {

@@ -1,13 +1,16 @@
 //! `history`: the audit trail as a table (time, cluster, result, action,
 //! why): actions with their strategy and reasons, strategy changes with
-//! who and before → after, broken leases with whose lease; a hint when more
-//! entries exist than shown; and its JSON document.
+//! who and before → after, broken leases with whose lease, wiped state with
+//! whose and by whom; a hint when more entries exist than shown; and its
+//! JSON document.
 
 use std::fmt::Write;
 
+use super::plural;
 use super::table::{self, Cell, Tone};
 use super::{body_of, TextStyle, View};
-use crate::commands::history::{HistoryEntry, HistoryReport};
+use crate::commands::admin::WIPE_KIND;
+use crate::commands::history::{HistoryEntry, HistoryReport, StateWipe};
 
 fn compact(v: &serde_json::Value) -> String {
     match v {
@@ -31,6 +34,7 @@ pub fn action_of(e: &HistoryEntry) -> String {
     }
     match (e.kind.as_deref(), &e.replica) {
         (Some("unlock"), _) => "unlock --force".into(),
+        (Some(WIPE_KIND), _) => "wipe-state".into(),
         (Some(k), Some(r)) => {
             let verb = k.strip_suffix("_replica").unwrap_or(k);
             match &e.size {
@@ -55,6 +59,9 @@ pub fn why_of(e: &HistoryEntry) -> String {
     if let Some(holder) = &e.previous_holder {
         return format!("broke the lease held by {holder}");
     }
+    if let Some(w) = &e.wiped {
+        return wipe_why(w);
+    }
     let mut why = match &e.strategy {
         Some(s) => format!("{s}: {}", e.reasons.join("; ")),
         None => e.reasons.join("; "),
@@ -63,6 +70,36 @@ pub fn why_of(e: &HistoryEntry) -> String {
         let _ = write!(why, "; error: {err}");
     }
     why
+}
+
+/// Clusters a wipe names in the table; the JSON document has them all.
+const WIPED_SHOWN: usize = 5;
+
+/// `deleted 3 state rows of a, b (by alice@host)`.
+fn wipe_why(w: &StateWipe) -> String {
+    let of = match &w.clusters {
+        None => "all clusters".to_string(),
+        Some(list) => {
+            let mut names: Vec<String> = list
+                .iter()
+                .take(WIPED_SHOWN)
+                .map(|c| c.name.clone().unwrap_or_else(|| c.id.0.clone()))
+                .collect();
+            if list.len() > WIPED_SHOWN {
+                names.push(format!("{} more", list.len() - WIPED_SHOWN));
+            }
+            names.join(", ")
+        }
+    };
+    let by =
+        w.by.get("user")
+            .and_then(|u| u.as_str())
+            .unwrap_or("unknown");
+    format!(
+        "deleted {} state row{} of {of} (by {by})",
+        w.rows_deleted,
+        plural(w.rows_deleted as usize)
+    )
 }
 
 /// `executed` in green, `FAILED` in red, `unknown` in yellow.

@@ -1,5 +1,5 @@
 //! `strategy set|rm|ls|pause|resume`: one line saying what was written or
-//! removed (notes on stderr), the table of rows in effect; and their JSON
+//! removed (warnings and notes on stderr), the table of rows in effect; and their JSON
 //! documents.
 
 use std::fmt::Write;
@@ -40,7 +40,10 @@ impl View for Written {
     }
 
     fn messages(&self) -> Vec<String> {
-        self.notes.iter().map(|n| format!("note: {n}")).collect()
+        let warnings = self.warnings.iter().map(|w| format!("warning: {w}"));
+        warnings
+            .chain(self.notes.iter().map(|n| format!("note: {n}")))
+            .collect()
     }
 
     fn body(&self) -> serde_json::Value {

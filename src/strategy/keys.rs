@@ -260,11 +260,14 @@ pub fn all_keys() -> Vec<(&'static Key, Vec<StrategyKind>)> {
     out
 }
 
-/// The closest candidate to a misspelt word, if one is close enough.
+/// The closest candidate to a misspelt word, if one is close enough. Case
+/// does not count: `TARGET_SIZE` is one slip (caps lock) from
+/// `target_size`, not eleven.
 pub fn suggest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    let word = word.to_lowercase();
     candidates
         .iter()
-        .map(|c| (strsim::levenshtein(word, c), *c))
+        .map(|c| (strsim::levenshtein(&word, &c.to_lowercase()), *c))
         .filter(|(d, c)| *d <= (c.len() / 3).max(2))
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
@@ -309,5 +312,10 @@ mod tests {
             Some("idle_after_s")
         );
         assert_eq!(suggest("autoscale", &["target_size", "burst"]), None);
+        // Whatever the case, on either side.
+        let types = ["target_size", "idle_suspend", "pause"];
+        assert_eq!(suggest("TARGET_SIZE", &types), Some("target_size"));
+        assert_eq!(suggest("Idle_Suspnd", &types), Some("idle_suspend"));
+        assert_eq!(suggest("analytics", &["Analytics"]), Some("Analytics"));
     }
 }

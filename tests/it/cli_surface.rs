@@ -187,6 +187,135 @@ fn wipe_state_all_or_matching_clusters() {
     assert_eq!(replica_names(&emu, "wipe_a"), vec!["r_25cc"]);
 }
 
+/// The `wipe_state` audit rows: (decision_ctx, executed, cluster_id).
+fn wipe_rows(emu: &Emulator) -> Vec<(serde_json::Value, bool, String)> {
+    emu.query_strings(
+        "SELECT decision_ctx::text, executed::text, cluster_id FROM mz_cluster_strategy_actions \
+         WHERE decision_ctx->>'kind' = 'wipe_state' ORDER BY created_at",
+    )
+    .into_iter()
+    .map(|r| {
+        let ctx = r[0].as_deref().and_then(|t| serde_json::from_str(t).ok());
+        (
+            ctx.unwrap_or_default(),
+            r[1].as_deref() == Some("true"),
+            r[2].clone().unwrap_or_default(),
+        )
+    })
+    .collect()
+}
+
+#[test]
+fn wipe_state_is_audited_once_per_run_and_history_shows_it() {
+    let emu = Emulator::start();
+    for name in ["keep_me", "wipe_a", "wipe_b"] {
+        emu.create_cluster(name);
+    }
+    init_tables(&emu);
+    for name in ["keep_me", "wipe_a", "wipe_b"] {
+        strategy(&emu, name, "target_size", json!({"target_size": "25cc"}));
+    }
+    clusterctl(&emu, &["apply"]).ok();
+
+    // Some clusters: one audit row (one INSERT) naming them, who, how many.
+    emu.clear_sql_log();
+    clusterctl(&emu, &["wipe-state", "--filter-clusters", "^wipe_"]).ok();
+    let inserts: Vec<String> = writes(&emu.sql_log())
+        .into_iter()
+        .filter(|q| q.contains("mz_cluster_strategy_actions"))
+        .collect();
+    assert_eq!(inserts.len(), 1, "{inserts:#?}");
+    let rows = wipe_rows(&emu);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let (ctx, executed, cluster_id) = &rows[0];
+    assert!(executed, "{ctx}");
+    assert_eq!(cluster_id, "", "one row for the run, as unlock's");
+    assert_eq!(ctx["rows_deleted"], 2, "{ctx}");
+    assert_eq!(
+        ctx["clusters"],
+        json!([
+            {"id": emu.cluster_id("wipe_a"), "name": "wipe_a"},
+            {"id": emu.cluster_id("wipe_b"), "name": "wipe_b"},
+        ]),
+        "{ctx}"
+    );
+    assert!(
+        ctx["by"]["user"].as_str().is_some_and(|u| u.contains('@')),
+        "{ctx}"
+    );
+    let text = clusterctl(&emu, &["history", "--limit", "1"]).ok().stdout;
+    assert!(
+        text.contains("wipe-state") && text.contains("deleted 2 state rows of wipe_a, wipe_b (by "),
+        "{text}"
+    );
+
+    // All clusters: said so, in the table and in JSON.
+    clusterctl(&emu, &["wipe-state"]).ok();
+    assert_eq!(wipe_rows(&emu).len(), 2);
+    let text = clusterctl(&emu, &["history", "--limit", "1"]).ok().stdout;
+    assert!(
+        text.contains("deleted 1 state row of all clusters (by "),
+        "{text}"
+    );
+    let doc = clusterctl(&emu, &["history", "--limit", "1", "-o", "json"])
+        .ok()
+        .json();
+    let entry = &doc["result"]["entries"][0];
+    assert_eq!(entry["kind"], "wipe_state", "{doc:#}");
+    assert_eq!(entry["result"], "executed", "{doc:#}");
+    assert_eq!(entry["wiped"]["clusters"], json!(null), "{doc:#}");
+    assert_eq!(entry["wiped"]["rows_deleted"], 1, "{doc:#}");
+    assert!(entry["wiped"]["by"]["user"].is_string(), "{doc:#}");
+
+    // A wipe that deleted nothing changed nothing: no row.
+    let run = clusterctl(&emu, &["wipe-state", "--output", "json"])
+        .ok()
+        .json();
+    assert_eq!(run["result"]["rows_deleted"], 0);
+    assert_eq!(run["result"]["audited"], false);
+    assert_eq!(wipe_rows(&emu).len(), 2);
+}
+
+#[test]
+fn a_wipe_whose_audit_write_fails_stands_and_warns() {
+    let emu = Emulator::start();
+    emu.create_cluster("c");
+    init_tables(&emu);
+    strategy(&emu, "c", "target_size", json!({"target_size": "25cc"}));
+    clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(states(&emu).len(), 1);
+    emu.fail_statement(
+        "INSERT INTO",
+        1,
+        "42501",
+        "permission denied for table mz_cluster_strategy_actions",
+    );
+    let run = clusterctl(&emu, &["wipe-state"]).ok();
+    assert!(states(&emu).is_empty(), "the wipe stands: {}", run.all());
+    assert!(run.stdout.contains("1 row deleted"), "{}", run.all());
+    assert!(
+        run.stderr
+            .contains("warning: the state is wiped, but no audit row records it")
+            && run.stderr.contains("permission denied"),
+        "{}",
+        run.all()
+    );
+    assert!(wipe_rows(&emu).is_empty());
+
+    // JSON says it too; the audit table gone is the same case.
+    clusterctl(&emu, &["apply"]).ok();
+    emu.sql("DROP TABLE mz_cluster_strategy_actions");
+    let doc = clusterctl(&emu, &["wipe-state", "-o", "json"]).ok().json();
+    assert_eq!(doc["result"]["rows_deleted"], 1, "{doc:#}");
+    assert_eq!(doc["result"]["audited"], false, "{doc:#}");
+    assert!(
+        doc["result"]["audit_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("does not exist")),
+        "{doc:#}"
+    );
+}
+
 #[test]
 fn dry_run_without_tables_says_how_to_create_them() {
     let emu = Emulator::start();
@@ -537,6 +666,44 @@ fn a_database_url_that_is_not_utf8_is_named_and_stops_only_what_connects() {
         assert!(!run.all().contains("S3cr3tMarker"), "{}", run.all());
         assert!(!run.all().contains("dotenv@"), "{}", run.all());
     }
+}
+
+#[test]
+fn an_empty_database_url_is_named_not_taken_for_no_url() {
+    // `.env` is not read for a variable the environment sets, even to
+    // nothing: the error says so rather than "put DATABASE_URL in .env".
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join(".env"),
+        "DATABASE_URL=postgres://dotenv@127.0.0.1:1/db\n",
+    )
+    .expect("write .env");
+    for value in ["", " "] {
+        for args in [&["dry-run"][..], &["dry-run", "-o", "json"]] {
+            let mut cmd = command();
+            cmd.args(args)
+                .current_dir(dir.path())
+                .env("DATABASE_URL", value);
+            let run = run_cmd(cmd);
+            assert_eq!(run.code, 1, "{args:?}: {}", run.all());
+            no_backtrace(&run);
+            let all = run.all();
+            assert!(
+                all.contains("DATABASE_URL is set but empty")
+                    && all.contains("a .env is not read for a variable that is set")
+                    && !all.contains("no database given"),
+                "{value:?} {args:?}: {all}"
+            );
+            assert!(!all.contains("dotenv@"), "{all}");
+        }
+    }
+    // Unset, with no .env: no database given, as before.
+    let empty = tempfile::tempdir().expect("tempdir");
+    let mut cmd = command();
+    cmd.arg("dry-run").current_dir(empty.path());
+    let run = run_cmd(cmd);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(run.stderr.contains("no database given"), "{}", run.all());
 }
 
 #[test]

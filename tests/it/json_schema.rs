@@ -188,6 +188,10 @@ fn every_command_prints_one_envelope_that_follows_the_schema() {
         )
     );
     insta::assert_json_snapshot!(
+        "history_wipe_state",
+        document(&v, &emu, &["history", "--limit", "1"], 0, "history")
+    );
+    insta::assert_json_snapshot!(
         "unlock",
         document(&v, &emu, &["unlock", "--force"], 0, "unlock")
     );

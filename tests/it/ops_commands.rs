@@ -69,6 +69,10 @@ fn strategy_set_validates_before_writing_and_replaces() {
             "did you mean 'idle_suspend'?",
         ),
         (
+            ["analytics", "TARGET_SIZE", "--config", "{}"],
+            "did you mean 'target_size'?",
+        ),
+        (
             [
                 "analytics",
                 "idle_suspend",
@@ -113,6 +117,27 @@ fn strategy_set_validates_before_writing_and_replaces() {
     .code(64);
     let r = clusterctl(&emu, &["strategy", "set", "analytics", "target_size"]).code(64);
     assert!(r.stderr.contains("--target-size"), "{}", r.all());
+    // No config for a type that is none: what it is, not which flags.
+    let r = clusterctl(&emu, &["strategy", "set", "analytics", "TARGET_SIZE"]).code(64);
+    assert!(
+        r.stderr
+            .contains("unknown strategy type 'TARGET_SIZE' (did you mean 'target_size'?)"),
+        "{}",
+        r.all()
+    );
+    // A pause is its own command, with or without a config.
+    for extra in [&[][..], &["--config", "{}"]] {
+        let mut argv = vec!["strategy", "set", "analytics", "pause"];
+        argv.extend_from_slice(extra);
+        let r = clusterctl(&emu, &argv).code(1);
+        assert!(
+            r.stderr
+                .contains("use `clusterctl strategy pause analytics` to pause a cluster")
+                && !r.stderr.contains("give the config"),
+            "{argv:?}: {}",
+            r.all()
+        );
+    }
     assert!(strategy_rows(&emu).is_empty());
 
     // Valid: by name with key flags, then by id with --config (replaces).
@@ -228,6 +253,122 @@ fn strategy_set_refuses_what_the_planner_would_refuse() {
     let cluster = &plan["result"]["plan"]["clusters"][0];
     assert_eq!(cluster["status"], "changes", "{plan:#}");
     assert_eq!(cluster["actions"][0]["replica"], "r_50cc", "{plan:#}");
+}
+
+/// An invalid row of another type does not refuse a valid write (the
+/// config form, the key flags, `limits`): it is a warning naming that row
+/// and how to fix or remove it. The new row's own problems, and a conflict
+/// it brings, still refuse the write, in words about it alone.
+#[test]
+fn strategy_set_is_refused_only_for_what_the_new_row_causes() {
+    let emu = emulator();
+    let id = emu.create_hydrated_cluster("analytics", "r1", "25cc");
+    strategy(
+        &emu,
+        "analytics",
+        "burst",
+        json!({"burst_replica_size": "80cc"}),
+    );
+    let set = |args: &[&str]| {
+        let mut argv = vec!["strategy", "set"];
+        argv.extend_from_slice(args);
+        clusterctl(&emu, &argv)
+    };
+    for args in [
+        &[
+            "analytics",
+            "idle_suspend",
+            "--config",
+            r#"{"idle_after_s":60}"#,
+        ][..],
+        &["analytics", "target_size", "--target-size", "50cc"],
+        &["analytics", "limits", "--max-replicas", "3"],
+    ] {
+        let r = set(args).ok();
+        assert!(
+            r.stdout.starts_with("Set strategy"),
+            "{args:?}: {}",
+            r.all()
+        );
+        assert!(
+            r.stderr.contains(&format!(
+                "warning: other strategy rows of cluster analytics ({id}) are invalid"
+            )) && r
+                .stderr
+                .contains("`clusterctl strategy rm analytics burst`")
+                && r.stderr.contains("strategy burst: ")
+                && r.stderr.contains("80cc"),
+            "{args:?}: {}",
+            r.all()
+        );
+    }
+    let types: Vec<String> = strategy_rows(&emu).into_iter().map(|r| r.1).collect();
+    assert_eq!(types, ["burst", "idle_suspend", "limits", "target_size"]);
+    let doc = set(&[
+        "analytics",
+        "limits",
+        "--max-replicas",
+        "2",
+        "--output",
+        "json",
+    ])
+    .ok()
+    .json();
+    let warnings = doc["result"]["warnings"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(warnings.len(), 1, "{doc:#}");
+    assert!(
+        warnings[0]
+            .as_str()
+            .is_some_and(|w| w.contains("strategy burst")),
+        "{doc:#}"
+    );
+
+    // The new row's own problem refuses it, and only it is named.
+    let r = set(&[
+        "analytics",
+        "idle_suspend",
+        "--config",
+        r#"{"idle_after_s":"1h"}"#,
+    ])
+    .code(1);
+    assert!(
+        r.stderr.contains("refusing to write strategy idle_suspend")
+            && r.stderr.contains("key 'idle_after_s'")
+            && !r.stderr.contains("burst"),
+        "{}",
+        r.all()
+    );
+    // So does a conflict it brings with a valid row.
+    let r = set(&["analytics", "shrink_to_fit", "--max-replica-size", "50cc"]).code(1);
+    assert!(
+        r.stderr.contains("both choose the replica size")
+            && r.stderr.contains("nothing was written")
+            && !r.stderr.contains("80cc"),
+        "{}",
+        r.all()
+    );
+    assert_eq!(strategy_rows(&emu).len(), 4, "nothing written");
+
+    // A conflict between the other rows is theirs: a warning that says it.
+    emu.create_hydrated_cluster("etl", "r1", "25cc");
+    strategy(&emu, "etl", "target_size", json!({"target_size": "25cc"}));
+    strategy(
+        &emu,
+        "etl",
+        "shrink_to_fit",
+        json!({"max_replica_size": "50cc"}),
+    );
+    let r = set(&["etl", "idle_suspend", "--idle-after-s", "30m"]).ok();
+    assert!(
+        r.stderr
+            .contains("warning: other strategy rows of cluster etl")
+            && r.stderr.contains("both choose the replica size"),
+        "{}",
+        r.all()
+    );
 }
 
 /// Regression (issue 10): the usage hint offered `--linger-s` and
