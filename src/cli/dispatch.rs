@@ -919,5 +919,12 @@ mod tests {
         assert_eq!(error("é["), "unclosed character class (at character 2)");
         // A message without a caret is joined as it is.
         assert_eq!(regex_error("too big\nsplit"), "too big split");
+        // Only a line that starts with the caret draws it, under a line
+        // that is not blank, and not left of that line's indent.
+        let drawn = "regex parse error:\n    a^b\n      ^\nerror: x";
+        assert_eq!(regex_error(drawn), "x (at character 3)");
+        assert_eq!(regex_error("regex parse error:\n    p\n^\nerror: e"), "e");
+        assert_eq!(regex_error("regex parse error:\n\n    ^\nerror: e"), "e");
+        assert_eq!(regex_error("regex parse error:\nerror: e"), "e");
     }
 }
