@@ -134,8 +134,9 @@ fn an_empty_cluster_name_is_a_usage_error_not_every_cluster() {
     assert!(emu.replicas("a").is_empty());
 }
 
-#[test]
-fn wipe_state_all_or_matching_clusters() {
+/// Clusters keep_me, wipe_a and wipe_b with a target_size row each, after
+/// an apply that wrote their state.
+fn three_with_state() -> Emulator {
     let emu = Emulator::start();
     for name in ["keep_me", "wipe_a", "wipe_b"] {
         emu.create_cluster(name);
@@ -145,6 +146,12 @@ fn wipe_state_all_or_matching_clusters() {
         strategy(&emu, name, "target_size", json!({"target_size": "25cc"}));
     }
     clusterctl(&emu, &["apply"]).ok();
+    emu
+}
+
+#[test]
+fn wipe_state_all_or_matching_clusters() {
+    let emu = three_with_state();
     let ids = |emu: &Emulator| -> Vec<String> {
         let mut v: Vec<String> = states(emu).into_iter().map(|(c, _, _)| c).collect();
         v.sort();
@@ -207,15 +214,7 @@ fn wipe_rows(emu: &Emulator) -> Vec<(serde_json::Value, bool, String)> {
 
 #[test]
 fn wipe_state_is_audited_once_per_run_and_history_shows_it() {
-    let emu = Emulator::start();
-    for name in ["keep_me", "wipe_a", "wipe_b"] {
-        emu.create_cluster(name);
-    }
-    init_tables(&emu);
-    for name in ["keep_me", "wipe_a", "wipe_b"] {
-        strategy(&emu, name, "target_size", json!({"target_size": "25cc"}));
-    }
-    clusterctl(&emu, &["apply"]).ok();
+    let emu = three_with_state();
 
     // Some clusters: one audit row (one INSERT) naming them, who, how many.
     emu.clear_sql_log();

@@ -262,14 +262,17 @@ fn a_wiped_suspended_managed_cluster_wakes_with_the_factor_its_suspension_ended(
     strategy(&emu, "m", "idle_suspend", json!({"idle_after_s": 60}));
     clusterctl(&emu, &["apply"]).ok();
     assert_eq!(rf(&emu, "m").as_deref(), Some("0"), "suspended");
-    clusterctl(&emu, &["wipe-state", "--yes"]).ok();
-    emu.add_activity("m", 5, false);
-    emu.flush_statement_log();
-
-    let plan = clusterctl(&emu, &["dry-run", "--output", "json"])
-        .ok()
-        .json();
-    let m = &plan["result"]["plan"]["clusters"][0];
+    // Wiped, then a query waits: the plan of `m`.
+    let wiped_and_queried = || {
+        clusterctl(&emu, &["wipe-state", "--yes"]).ok();
+        emu.add_activity("m", 5, false);
+        emu.flush_statement_log();
+        let plan = clusterctl(&emu, &["dry-run", "--output", "json"])
+            .ok()
+            .json();
+        plan["result"]["plan"]["clusters"][0].clone()
+    };
+    let m = &wiped_and_queried();
     assert_eq!(m["actions"][0]["kind"], "set_replication_factor", "{m:#}");
     assert_eq!(m["actions"][0]["replication_factor"], 2, "{m:#}");
     let why = m["actions"][0]["reasons"][0].as_str().unwrap_or_default();
@@ -290,13 +293,7 @@ fn a_wiped_suspended_managed_cluster_wakes_with_the_factor_its_suspension_ended(
         .expect("connect")
         .batch_execute(r#"ALTER CLUSTER "m" SET (REPLICATION FACTOR = 0)"#)
         .expect("emptied by hand");
-    clusterctl(&emu, &["wipe-state", "--yes"]).ok();
-    emu.add_activity("m", 5, false);
-    emu.flush_statement_log();
-    let plan = clusterctl(&emu, &["dry-run", "--output", "json"])
-        .ok()
-        .json();
-    let m = &plan["result"]["plan"]["clusters"][0];
+    let m = &wiped_and_queried();
     assert_eq!(m["actions"], json!([]), "{m:#}");
     assert!(
         m["alerts"]
