@@ -509,7 +509,7 @@ mod tests {
 
     #[test]
     fn a_resume_that_finds_its_burst_already_made_is_resuming() {
-        use crate::model::{Activity, Cluster, CrashInfo, Replica, Size, Snapshot, StrategyRow};
+        use crate::model::{Activity, Cluster, Replica, Snapshot, StrategyRow};
         let id = ClusterId("u2".into());
         let row = |ty: &str, config: serde_json::Value| StrategyRow {
             cluster_id: id.clone(),
@@ -522,12 +522,7 @@ mod tests {
         let mut cluster = Cluster::empty(id.clone(), "c");
         cluster.replicas.push(Replica {
             id: "u1".into(),
-            name: "c-burst".into(),
-            size: Some(Size("100cc".into())),
-            hydrated: false,
-            crash: CrashInfo::default(),
-            owner_id: None,
-            since: None,
+            ..crate::strategy::testutil::replica("c-burst", "100cc", false)
         });
         let mut snap = Snapshot {
             sizes: SizeCatalog::cloud_defaults(),

@@ -435,19 +435,14 @@ impl View for Applied {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Cluster, ClusterId, CrashInfo, Replica, Size, Snapshot, StrategyRow};
+    use crate::model::{Cluster, ClusterId, Replica, Snapshot, StrategyRow};
 
     /// Two clusters: one at its target size, one whose row is invalid.
     fn converged_and_invalid() -> Plan {
         let mut ok = Cluster::empty(ClusterId("u2".into()), "ok");
         ok.replicas.push(Replica {
             id: "u1".into(),
-            name: "r_25cc".into(),
-            size: Some(Size("25cc".into())),
-            hydrated: true,
-            crash: CrashInfo::default(),
-            owner_id: None,
-            since: None,
+            ..crate::strategy::testutil::replica("r_25cc", "25cc", true)
         });
         let row = |id: &str, config: serde_json::Value| StrategyRow {
             cluster_id: ClusterId(id.into()),
