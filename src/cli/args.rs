@@ -724,6 +724,9 @@ fn duration_syntax(s: &str) -> Result<Duration, humantime::DurationError> {
     }
 }
 
+/// `--since`, `--until`: a duration from now, up to a century.
+const MAX_TIME_BOUND: Duration = Duration::from_secs(100 * 36525 * 864);
+
 fn within_a_year(s: &str, d: Duration) -> Result<Duration, String> {
     if d > MAX_FLAG_DURATION {
         return Err(format!("'{s}' is longer than a year (366 days)"));
@@ -751,7 +754,13 @@ pub fn parse_time_bound(s: &str) -> Result<crate::commands::TimeBound, String> {
     use chrono::{NaiveDate, NaiveDateTime, TimeZone, Utc};
     let t = s.trim();
     if let Ok(d) = duration_syntax(t) {
-        return within_a_year(t, d).map(TimeBound::Ago);
+        // A time that far back is a date (`history --since 2y` works as
+        // the date two years ago does); only a bound no clock holds is
+        // refused.
+        if d > MAX_TIME_BOUND {
+            return Err(format!("'{t}' is more than 100 years"));
+        }
+        return Ok(TimeBound::Ago(d));
     }
     if let Ok(at) = chrono::DateTime::parse_from_rfc3339(t) {
         return Ok(TimeBound::At(at.with_timezone(&Utc)));
@@ -1059,9 +1068,14 @@ mod tests {
         // simulate --history: the scenario key's bound, named on the flag.
         assert_eq!(parse_history("120d"), Ok(Duration::from_secs(120 * 86400)));
         assert_eq!(parse_history("121d"), Err("at most 120 days".to_string()));
-        let long = parse_since("99999d").unwrap_err();
+        assert_eq!(
+            parse_since("2y").unwrap(),
+            TimeBound::Ago(Duration::from_secs(2 * 31_557_600))
+        );
+        assert!(parse_since("100y").is_ok());
+        let long = parse_since("99999y").unwrap_err();
         assert!(
-            long.contains("longer than a year") && !long.contains("neither"),
+            long.contains("more than 100 years") && !long.contains("neither"),
             "{long}"
         );
     }

@@ -7,10 +7,10 @@ use uuid::Uuid;
 
 use super::{with_lease, CommandError, Context, LeaseOptions, Leased};
 use crate::db::catalog::{self, SnapshotError};
-use crate::db::lease::{self, Holder};
+use crate::db::lease;
 use crate::db::live::LiveBackend;
 use crate::db::store::LEASE;
-use crate::exec::{AuditRow, Backend, Outcome};
+use crate::exec::{Backend, Outcome};
 use crate::model::ClusterId;
 use crate::plan::Selection;
 
@@ -43,7 +43,7 @@ pub async fn unlock(ctx: &Context) -> Result<Unlocked, CommandError> {
             previous_until: DateTime::<Utc>::UNIX_EPOCH,
         });
     };
-    audit_unlock(&mut backend, &previous).await?;
+    audit_unlock(&mut backend, &ctx.opts, &previous).await?;
     Ok(Unlocked {
         previous_holder: previous.holder,
         previous_until: previous.until,
@@ -65,21 +65,21 @@ fn lease_error(store: &crate::db::store::Store, e: tokio_postgres::Error) -> Sna
 /// The audit row of a broken lease: whose it was, until when, who broke it.
 async fn audit_unlock(
     backend: &mut LiveBackend<'_>,
+    opts: &super::DbOptions,
     previous: &lease::Row,
 ) -> Result<(), CommandError> {
-    let row = AuditRow {
-        action_id: Uuid::new_v4().to_string(),
-        cluster_id: ClusterId(String::new()),
-        action_sql: "-- clusterctl unlock --force".into(),
-        decision_ctx: serde_json::json!({
-            "kind": "unlock",
+    let row = super::operator_row(
+        opts,
+        "unlock",
+        ClusterId(String::new()),
+        "-- clusterctl unlock --force".into(),
+        serde_json::json!({
             "previous_holder": previous.holder,
             "previous_until": previous.until,
-            "by": Holder::me(&Uuid::new_v4()).0,
         }),
         // The database's clock, as the runs' audit rows (`Backend::now`).
-        created_at: previous.db_now,
-    };
+        previous.db_now,
+    );
     backend.audit(&row).await?;
     backend
         .audit_outcome(&Outcome {
@@ -125,7 +125,7 @@ pub async fn wipe_state(
 ) -> Result<Wiped, CommandError> {
     let mut backend = ctx.backend();
     let store = &ctx.store;
-    let by = super::operator(&ctx.opts);
+    let opts = &ctx.opts;
     let wiped = with_lease(
         &mut backend,
         lease,
@@ -148,7 +148,7 @@ pub async fn wipe_state(
             };
             let audit = match rows_deleted {
                 0 => None,
-                n => Some(audit_wipe(backend, selected.as_deref(), n, by).await),
+                n => Some(audit_wipe(backend, opts, selected.as_deref(), n).await),
             };
             Ok(Wiped {
                 clusters: ids,
@@ -225,29 +225,24 @@ async fn select_for_wipe(
 /// own, as `unlock --force`'s; one INSERT, stamped by the database's clock.
 async fn audit_wipe(
     backend: &mut LiveBackend<'_>,
+    opts: &super::DbOptions,
     selected: Option<&[Selected]>,
     rows_deleted: u64,
-    by: serde_json::Value,
 ) -> Result<(), CommandError> {
     let clusters = selected.map(|s| {
         s.iter()
             .map(|(id, name)| serde_json::json!({ "id": id, "name": name }))
             .collect::<Vec<_>>()
     });
-    let row = AuditRow {
-        action_id: Uuid::new_v4().to_string(),
-        cluster_id: ClusterId(String::new()),
-        action_sql: "-- clusterctl wipe-state".into(),
-        decision_ctx: serde_json::json!({
-            "kind": WIPE_KIND,
-            "controller": concat!("clusterctl ", env!("CARGO_PKG_VERSION")),
-            "clusters": clusters,
-            "rows_deleted": rows_deleted,
-            "by": by,
-        }),
+    let row = super::operator_row(
+        opts,
+        WIPE_KIND,
+        ClusterId(String::new()),
+        "-- clusterctl wipe-state".into(),
+        serde_json::json!({ "clusters": clusters, "rows_deleted": rows_deleted }),
         // Not used: `audit_done_now` stamps the database's now().
-        created_at: DateTime::<Utc>::UNIX_EPOCH,
-    };
+        DateTime::<Utc>::UNIX_EPOCH,
+    );
     let store = backend.store();
     backend
         .retrying("writing the audit row", async |c| {

@@ -31,6 +31,10 @@ pub struct CheckReport {
     pub findings: Vec<Finding>,
     /// The activity signal: readable, sample rate, what it means.
     pub statement_log: rules::StatementLog,
+    /// A pattern that selected no cluster with strategies, said on stderr
+    /// (the JSON document's `clusters_checked` is 0).
+    #[serde(skip)]
+    pub nothing_selected: Option<String>,
 }
 
 /// Validates every row in effect (and counts the ignored older ones).
@@ -88,6 +92,7 @@ pub fn check_snapshot(snap: &Snapshot, selection: &Selection) -> CheckReport {
         warnings: findings.len() - errors,
         findings,
         statement_log: rules::statement_log(snap),
+        nothing_selected: selection.nothing_selected(clusters_checked),
     }
 }
 

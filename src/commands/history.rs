@@ -60,9 +60,13 @@ pub struct HistoryEntry {
     /// Strategy changes only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub change: Option<StrategyChange>,
-    /// `unlock` only: whose lease was broken, until when, by whom.
+    /// `unlock` only: whose lease was broken.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub previous_holder: Option<String>,
+    /// `unlock` only: who broke it, as strategy changes and wipes say who
+    /// (`{"user", "role"}`; a lease holder's id in rows written before).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub broken_by: Option<serde_json::Value>,
     /// `wipe_state` only: whose state was wiped, how much, by whom.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wiped: Option<StateWipe>,
@@ -266,6 +270,9 @@ pub fn entry_of(r: ActionRecord, names: &[(ClusterId, String)]) -> HistoryEntry 
             holder
         }
     });
+    let broken_by = previous_holder
+        .as_ref()
+        .and_then(|_| r.decision_ctx.get("by").cloned());
     let wiped =
         (kind.as_deref() == Some(super::admin::WIPE_KIND)).then(|| StateWipe::of(&r.decision_ctx));
     HistoryEntry {
@@ -297,6 +304,7 @@ pub fn entry_of(r: ActionRecord, names: &[(ClusterId, String)]) -> HistoryEntry 
         error: r.error,
         change,
         previous_holder,
+        broken_by,
         wiped,
     }
 }

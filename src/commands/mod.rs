@@ -142,6 +142,38 @@ pub fn operator(opts: &DbOptions) -> serde_json::Value {
     serde_json::json!({ "user": format!("{user}@{host}"), "role": role })
 }
 
+/// The audit row of an operator's command (a strategy change,
+/// `wipe-state`, `unlock --force`): one shape for all, written in one
+/// INSERT as done. `decision_ctx` is `kind`, the controller, the command's
+/// own `fields` (an object), then `by`: who ran it ([`operator`]). No
+/// cluster of its own unless `cluster_id` names one.
+pub fn operator_row(
+    opts: &DbOptions,
+    kind: &str,
+    cluster_id: crate::model::ClusterId,
+    action_sql: String,
+    fields: serde_json::Value,
+    created_at: DateTime<Utc>,
+) -> crate::exec::AuditRow {
+    let mut ctx = serde_json::Map::new();
+    ctx.insert("kind".into(), kind.into());
+    ctx.insert(
+        "controller".into(),
+        concat!("clusterctl ", env!("CARGO_PKG_VERSION")).into(),
+    );
+    if let serde_json::Value::Object(fields) = fields {
+        ctx.extend(fields);
+    }
+    ctx.insert("by".into(), operator(opts));
+    crate::exec::AuditRow {
+        action_id: Uuid::new_v4().to_string(),
+        cluster_id,
+        action_sql,
+        decision_ctx: serde_json::Value::Object(ctx),
+        created_at,
+    }
+}
+
 impl From<SnapshotError> for CommandError {
     fn from(e: SnapshotError) -> Self {
         CommandError::Live(LiveError::Snapshot(e))

@@ -9,10 +9,8 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use uuid::Uuid;
 
 use super::{resolve, CommandError, Context, Target, TimeBound};
-use crate::exec::AuditRow;
 use crate::model::{ClusterId, Snapshot, StrategyRow, PAUSE};
 use crate::plan::rows::{self, Code, InEffect};
 use crate::plan::{rules, Selection};
@@ -176,26 +174,23 @@ async fn audit(
     after: serde_json::Value,
     at: DateTime<Utc>,
 ) -> Result<(), CommandError> {
-    let kind = command.replace(' ', "_");
-    let row = AuditRow {
-        action_id: Uuid::new_v4().to_string(),
-        cluster_id: target.id.clone(),
-        action_sql: format!(
+    let row = super::operator_row(
+        &ctx.opts,
+        &command.replace(' ', "_"),
+        target.id.clone(),
+        format!(
             "-- clusterctl {command} {}{}",
             target.arg(),
             ty.map(|t| format!(" {t}")).unwrap_or_default()
         ),
-        decision_ctx: serde_json::json!({
-            "kind": kind,
-            "controller": concat!("clusterctl ", env!("CARGO_PKG_VERSION")),
+        serde_json::json!({
             "cluster": target.name,
             "strategy_type": ty,
             "before": before,
             "after": after,
-            "by": super::operator(&ctx.opts),
         }),
-        created_at: at,
-    };
+        at,
+    );
     let store = &ctx.store;
     ctx.backend()
         .retrying("writing the audit row", async |c| {

@@ -336,12 +336,7 @@ pub fn plan(snap: &Snapshot, opts: &PlanOptions) -> Plan {
     clusters.sort_by_key(|cp| by_id.get(&cp.cluster_id).copied());
     // Exact names that select nothing are refused before planning
     // (`Selection::check`); a pattern may, and an empty plan then says why.
-    if clusters.is_empty() && !opts.selection.is_all() {
-        warnings.push(format!(
-            "{} selects no cluster with strategies",
-            opts.selection.describe()
-        ));
-    }
+    warnings.extend(opts.selection.nothing_selected(clusters.len()));
     warnings.extend(environment_warnings(snap, &clusters));
     Plan {
         format_version: FORMAT_VERSION,

@@ -162,6 +162,16 @@ impl Selection {
         Ok(())
     }
 
+    /// The warning of a command that found nothing to work on because a
+    /// pattern selected no cluster with strategies (exact names that select
+    /// nothing are refused by [`Selection::check`]); `None` when something
+    /// was selected or nothing was asked for. One wording for the plan and
+    /// `check`.
+    pub fn nothing_selected(&self, selected: usize) -> Option<String> {
+        (selected == 0 && !self.is_all())
+            .then(|| format!("{} selects no cluster with strategies", self.describe()))
+    }
+
     /// How to show the selection to a person: `--cluster a,b` or
     /// `--filter-clusters 'RE'`.
     pub fn describe(&self) -> String {

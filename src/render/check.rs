@@ -56,11 +56,12 @@ impl View for CheckReport {
     }
 
     fn messages(&self) -> Vec<String> {
-        self.statement_log
-            .note
+        let warning = self
+            .nothing_selected
             .iter()
-            .map(|n| format!("note: {n}"))
-            .collect()
+            .map(|w| format!("warning: {w}"));
+        let notes = self.statement_log.note.iter().map(|n| format!("note: {n}"));
+        warning.chain(notes).collect()
     }
 
     fn body(&self) -> serde_json::Value {

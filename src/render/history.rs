@@ -50,14 +50,14 @@ pub fn action_of(e: &HistoryEntry) -> String {
 /// Why (or, for an operator's change, who and before → after).
 pub fn why_of(e: &HistoryEntry) -> String {
     if let Some(c) = &e.change {
-        let by =
-            c.by.get("user")
-                .and_then(|u| u.as_str())
-                .unwrap_or("unknown");
+        let by = who(&c.by);
         return format!("{} → {} (by {by})", compact(&c.before), compact(&c.after));
     }
     if let Some(holder) = &e.previous_holder {
-        return format!("broke the lease held by {holder}");
+        return match &e.broken_by {
+            Some(by) => format!("broke the lease held by {holder} (by {})", who(by)),
+            None => format!("broke the lease held by {holder}"),
+        };
     }
     if let Some(w) = &e.wiped {
         return wipe_why(w);
@@ -70,6 +70,16 @@ pub fn why_of(e: &HistoryEntry) -> String {
         let _ = write!(why, "; error: {err}");
     }
     why
+}
+
+/// Who ran an operator's command, from its audit row's `by`: the user, or
+/// the text itself (a lease holder's id, in `unlock` rows written before
+/// they said who).
+fn who(by: &serde_json::Value) -> &str {
+    by.get("user")
+        .and_then(|u| u.as_str())
+        .or(by.as_str())
+        .unwrap_or("unknown")
 }
 
 /// Clusters a wipe names in the table; the JSON document has them all.
@@ -91,14 +101,11 @@ fn wipe_why(w: &StateWipe) -> String {
             names.join(", ")
         }
     };
-    let by =
-        w.by.get("user")
-            .and_then(|u| u.as_str())
-            .unwrap_or("unknown");
     format!(
-        "deleted {} state row{} of {of} (by {by})",
+        "deleted {} state row{} of {of} (by {})",
         w.rows_deleted,
-        plural(w.rows_deleted as usize)
+        plural(w.rows_deleted as usize),
+        who(&w.by)
     )
 }
 
@@ -162,5 +169,19 @@ impl View for HistoryReport {
 
     fn body(&self) -> serde_json::Value {
         body_of(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::who;
+    use serde_json::json;
+
+    #[test]
+    fn who_ran_it_is_the_user_or_an_older_rows_holder_id() {
+        assert_eq!(who(&json!({"user": "alice@h", "role": "mz"})), "alice@h");
+        assert_eq!(who(&json!("host:42:uuid")), "host:42:uuid");
+        assert_eq!(who(&json!({"role": "mz"})), "unknown");
+        assert_eq!(who(&serde_json::Value::Null), "unknown");
     }
 }

@@ -117,8 +117,13 @@ impl View for Listing {
                 vec![
                     cluster,
                     ty,
-                    // A long config would widen every row: `-o json` has it whole.
-                    Cell::new(crate::model::clip(&l.config.to_string(), CONFIG_WIDTH)),
+                    // A long config would widen every row: `-o wide` and
+                    // `-o json` have it whole.
+                    Cell::new(if style.wide {
+                        l.config.to_string()
+                    } else {
+                        crate::model::clip(&l.config.to_string(), CONFIG_WIDTH)
+                    }),
                     Cell::new(updated),
                 ]
             })

@@ -125,33 +125,46 @@ impl<'a> Obj<'a> {
 
     /// A whole number of seconds or a count, with a lower bound.
     pub fn opt_u64(&self, key: &'static str, min: u64) -> Result<Option<u64>, ConfigError> {
+        self.whole(key, min, u64::MAX, |n| {
+            format!("must be at most {}, got {n}", u64::MAX)
+        })
+    }
+
+    /// A whole number within `min..=max`; `over(n)` says what a larger one
+    /// (`1e20` too, which no u64 holds) is refused for. The one reading of
+    /// whole numbers: 3600.0 is 3600; 3600.5, negatives and text are not
+    /// whole numbers.
+    fn whole(
+        &self,
+        key: &'static str,
+        min: u64,
+        max: u64,
+        over: impl FnOnce(&serde_json::Number) -> String,
+    ) -> Result<Option<u64>, ConfigError> {
         let Some(v) = self.get(key) else {
             return Ok(None);
         };
-        let n = match v {
-            serde_json::Value::Number(n) => {
-                if let Some(u) = n.as_u64() {
-                    Some(u)
-                } else if let Some(f) = n.as_f64() {
-                    // 3600.0 is fine; 3600.5 and negatives are not.
-                    (f >= 0.0 && f.fract() == 0.0 && f <= u64::MAX as f64).then_some(f as u64)
-                } else {
-                    None
+        let not_whole = |got: String| {
+            ConfigError::new(key, format!("must be a whole number >= {min}, got {got}"))
+        };
+        let serde_json::Value::Number(n) = v else {
+            return Err(not_whole(kind_of(v)));
+        };
+        // `None`: whole, but more than any u64.
+        let whole: Option<u64> = if let Some(u) = n.as_u64() {
+            Some(u)
+        } else {
+            match n.as_f64() {
+                Some(f) if f >= 0.0 && f.fract() == 0.0 => {
+                    (f <= u64::MAX as f64).then_some(f as u64)
                 }
-            }
-            other => {
-                return Err(ConfigError::new(
-                    key,
-                    format!("must be a whole number >= {min}, got {}", kind_of(other)),
-                ))
+                _ => return Err(not_whole(n.to_string())),
             }
         };
-        match n {
-            Some(n) if n >= min => Ok(Some(n)),
-            _ => Err(ConfigError::new(
-                key,
-                format!("must be a whole number >= {min}, got {v}"),
-            )),
+        match whole {
+            Some(u) if u < min => Err(not_whole(n.to_string())),
+            Some(u) if u <= max => Ok(Some(u)),
+            _ => Err(ConfigError::new(key, over(n))),
         }
     }
 
@@ -159,16 +172,10 @@ impl<'a> Obj<'a> {
     /// ([`super::keys::MAX_SECONDS`]): longer values are mistakes, and they
     /// would overflow the interval arithmetic of the signal queries.
     pub fn opt_seconds(&self, key: &'static str, min: u64) -> Result<Option<u64>, ConfigError> {
-        match self.opt_u64(key, min)? {
-            Some(n) if n > super::keys::MAX_SECONDS => Err(ConfigError::new(
-                key,
-                format!(
-                    "must be at most {} seconds (366 days), got {n}",
-                    super::keys::MAX_SECONDS
-                ),
-            )),
-            n => Ok(n),
-        }
+        let max = super::keys::MAX_SECONDS;
+        self.whole(key, min, max, |n| {
+            format!("must be at most {max} seconds (366 days), got {n}")
+        })
     }
 
     pub fn required_seconds(&self, key: &'static str, min: u64) -> Result<u64, ConfigError> {
@@ -213,13 +220,9 @@ impl<'a> Obj<'a> {
         min: u64,
         max: u64,
     ) -> Result<Option<u64>, ConfigError> {
-        match self.opt_u64(key, min)? {
-            Some(n) if n > max => Err(ConfigError::new(
-                key,
-                format!("must be a whole number in {min}..={max}, got {n}"),
-            )),
-            n => Ok(n),
-        }
+        self.whole(key, min, max, |n| {
+            format!("must be a whole number in {min}..={max}, got {n}")
+        })
     }
 
     /// A JSON object, to be read with its own `Obj` (nested config).
@@ -303,6 +306,25 @@ mod tests {
         let err = Obj::new(&big).unwrap().opt_seconds("x", 0).unwrap_err();
         assert!(err.message.contains("at most"), "{err}");
         assert_eq!(o.opt_u64("a", 11).unwrap_err().key, "a");
+    }
+
+    #[test]
+    fn a_whole_number_beyond_any_u64_is_over_the_maximum_not_unwhole() {
+        let raw = json!({"s": 1e20, "neg": -1e20, "frac": 1.5, "at": 31_622_400});
+        let o = Obj::new(&raw).unwrap();
+        let s = o.opt_seconds("s", 1).unwrap_err().message;
+        assert_eq!(s, "must be at most 31622400 seconds (366 days), got 1e+20");
+        let n = o.opt_u64("s", 0).unwrap_err().message;
+        assert_eq!(n, "must be at most 18446744073709551615, got 1e+20");
+        let r = o.opt_u64_in("s", 1, 5).unwrap_err().message;
+        assert_eq!(r, "must be a whole number in 1..=5, got 1e+20");
+        let neg = o.opt_seconds("neg", 0).unwrap_err().message;
+        assert_eq!(neg, "must be a whole number >= 0, got -1e+20");
+        let frac = o.opt_seconds("frac", 0).unwrap_err().message;
+        assert_eq!(frac, "must be a whole number >= 0, got 1.5");
+        assert_eq!(o.opt_seconds("at", 1).unwrap(), Some(31_622_400));
+        assert_eq!(o.opt_u64_in("at", 1, 31_622_400).unwrap(), Some(31_622_400));
+        assert!(o.opt_u64_in("at", 1, 31_622_399).is_err());
     }
 
     #[test]

@@ -71,7 +71,7 @@ fn cluster_filter_limits_the_plan_and_bad_regexes_are_usage_errors() {
     assert!(emu.replicas("dev_bad").is_empty());
 
     // A pattern that selects nothing says so, once.
-    for cmd in ["dry-run", "apply"] {
+    for cmd in ["dry-run", "apply", "check"] {
         let none = clusterctl(&emu, &[cmd, "--filter-clusters", "^nomatch$"]).ok();
         let said = "--filter-clusters '^nomatch$' selects no cluster with strategies";
         assert_eq!(none.all().matches(said).count(), 1, "{cmd}: {}", none.all());

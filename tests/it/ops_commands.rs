@@ -518,6 +518,20 @@ fn strategy_ls_and_rm() {
     assert!(lines[4].contains("u999 (no such cluster)"), "{}", ls.stdout);
     assert!(!ls.stdout.contains('\u{1b}'), "no colour when piped");
 
+    // A config longer than the table's column is clipped there; -o wide
+    // shows it whole.
+    let reason = "r".repeat(200);
+    strategy(&emu, "analytics", "pause", json!({ "reason": reason }));
+    let only = ["strategy", "ls", "--cluster", "analytics"];
+    let text = clusterctl(&emu, &only).ok();
+    assert!(
+        !text.stdout.contains(&reason) && text.stdout.contains("rrr…"),
+        "{}",
+        text.stdout
+    );
+    let wide = clusterctl(&emu, &[&only[..], &["-o", "wide"]].concat()).ok();
+    assert!(wide.stdout.contains(&reason), "{}", wide.stdout);
+
     let json = clusterctl(
         &emu,
         &[
@@ -1336,7 +1350,7 @@ fn history_limits_hints_dates_replicas_and_unlocks() {
     );
     assert_eq!(count(&["--replica", "r1", "--limit", "0"]), (30, false));
 
-    // An unlock row names whose lease was broken.
+    // An unlock row names whose lease was broken, and who broke it.
     emu.sql(
         "UPDATE clusterctl_lease SET holder = 'other-host:4242:run', \
          expires_at = now() + INTERVAL '10 minutes' WHERE name = 'controller'",
@@ -1346,9 +1360,20 @@ fn history_limits_hints_dates_replicas_and_unlocks() {
     assert!(
         r.stdout.contains("unlock --force")
             && r.stdout
-                .contains("broke the lease held by other-host:4242:run"),
+                .contains("broke the lease held by other-host:4242:run (by "),
         "{}",
         r.all()
+    );
+    let doc = clusterctl(&emu, &["history", "--limit", "1", "-o", "json"])
+        .ok()
+        .json();
+    let entry = &doc["result"]["entries"][0];
+    assert_eq!(entry["previous_holder"], "other-host:4242:run", "{doc:#}");
+    assert!(
+        entry["broken_by"]["user"]
+            .as_str()
+            .is_some_and(|u| u.contains('@')),
+        "{doc:#}"
     );
     let j = clusterctl(&emu, &["unlock", "--force", "-o", "json"])
         .ok()
