@@ -104,8 +104,7 @@ pub struct Wiped {
     pub audit_error: Option<String>,
 }
 
-/// The `kind` of a wipe's audit row.
-pub const WIPE_KIND: &str = "wipe_state";
+pub use crate::db::store::WIPE_KIND;
 
 /// A cluster whose state a wipe selected: its id, and its name when a
 /// cluster has that id (`None` for the id of a dropped cluster).

@@ -20,6 +20,9 @@ pub const STATE: &str = "mz_cluster_strategy_state";
 pub const ACTIONS: &str = "mz_cluster_strategy_actions";
 pub const MIGRATIONS: &str = "clusterctl_schema_migrations";
 pub const LEASE: &str = "clusterctl_lease";
+/// The `kind` of a `wipe-state` audit row (`cluster_id` empty, the
+/// clusters it wiped in `decision_ctx->'clusters'`, null for all).
+pub const WIPE_KIND: &str = "wipe_state";
 
 /// What `apply` does to each of our tables (README, "Required Materialize
 /// privileges"), for `doctor`.
@@ -612,7 +615,23 @@ impl Store {
             let ph: Vec<String> = (first..first + ids.len())
                 .map(|i| format!("${i}"))
                 .collect();
-            let _ = write!(sql, " AND cluster_id IN ({})", ph.join(", "));
+            // A wipe is a row of the run, with no cluster of its own: it
+            // belongs to every cluster it wiped (all, when it names none).
+            let wiped: Vec<String> = ids
+                .iter()
+                .map(|id| {
+                    params.push(serde_json::json!([{ "id": id.0 }]).to_string());
+                    format!("decision_ctx->'clusters' @> ${}::text::jsonb", params.len())
+                })
+                .collect();
+            let _ = write!(
+                sql,
+                " AND (cluster_id IN ({}) OR (decision_ctx->>'kind' = {} \
+                 AND (decision_ctx->'clusters' = 'null'::jsonb OR {})))",
+                ph.join(", "),
+                ddl::literal(WIPE_KIND),
+                wiped.join(" OR ")
+            );
         }
         sql.push_str(" ORDER BY created_at DESC, action_id DESC");
         if let Some(limit) = filter.limit {

@@ -266,6 +266,25 @@ fn wipe_state_is_audited_once_per_run_and_history_shows_it() {
     assert_eq!(entry["wiped"]["rows_deleted"], 1, "{doc:#}");
     assert!(entry["wiped"]["by"]["user"].is_string(), "{doc:#}");
 
+    // A cluster's history has the wipes of its state: those that named it
+    // and those of all clusters.
+    let kinds = |cluster: &str| -> Vec<String> {
+        let doc = clusterctl(&emu, &["history", "--cluster", cluster, "-o", "json"])
+            .ok()
+            .json();
+        doc["result"]["entries"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| e["kind"].as_str().unwrap_or("?").to_string())
+            .collect()
+    };
+    assert_eq!(
+        kinds("wipe_b"),
+        ["wipe_state", "wipe_state", "create_replica"]
+    );
+    assert_eq!(kinds("keep_me"), ["wipe_state", "create_replica"]);
+
     // A wipe that deleted nothing changed nothing: no row.
     let run = clusterctl(&emu, &["wipe-state", "--output", "json"])
         .ok()
