@@ -869,8 +869,13 @@ fn set_config(a: &StrategySetArgs) -> Result<serde_json::Value, CommandError> {
     }
     match &a.config {
         Some(text) => {
-            let v: serde_json::Value = serde_json::from_str(text)
+            let (v, twice) = crate::strategy::read_json(text)
                 .map_err(|e| usage(format!("--config: not valid JSON ({e})")))?;
+            if let Some(key) = twice.first() {
+                return Err(usage(format!(
+                    "--config: key '{key}' is given more than once; give each key once"
+                )));
+            }
             if !v.is_object() {
                 return Err(usage(
                     "--config: must be a JSON object, like '{\"target_size\": \"100cc\"}'".into(),

@@ -266,6 +266,86 @@ impl<'a> Obj<'a> {
     }
 }
 
+/// Reads a config's JSON text, as `strategy set --config` takes it and as
+/// the store reads a row: the value and the keys given more than once (the
+/// last wins, as in jsonb, which keeps no duplicates). A value that cannot
+/// be read (a number no JSON number type holds, `1e400`; nesting past the
+/// parser's limit) is named by its top-level key.
+pub fn read_json(text: &str) -> Result<(serde_json::Value, Vec<String>), String> {
+    use serde::de::DeserializeSeed;
+    let mut probed = Probed::default();
+    let mut de = serde_json::Deserializer::from_str(text);
+    // Only what it finds is used: the value comes from the plain parse.
+    let _ = Probe(&mut probed).deserialize(&mut de);
+    match serde_json::from_str(text) {
+        Ok(v) => Ok((v, probed.duplicates)),
+        Err(e) => Err(match probed.unreadable {
+            Some((key, why)) => format!("key '{key}': {why}"),
+            None => e.to_string(),
+        }),
+    }
+}
+
+/// What [`Probe`] saw of an object's top-level keys.
+#[derive(Default)]
+struct Probed {
+    duplicates: Vec<String>,
+    /// The first key whose value cannot be read, and why.
+    unreadable: Option<(String, String)>,
+}
+
+/// Walks a JSON value's top-level keys, reading each value on its own.
+struct Probe<'a>(&'a mut Probed);
+
+impl<'de> serde::de::DeserializeSeed<'de> for Probe<'_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Probe<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut seen = BTreeSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if !seen.insert(key.clone()) && !self.0.duplicates.contains(&key) {
+                self.0.duplicates.push(key.clone());
+            }
+            if let Err(e) = map.next_value::<serde_json::Value>() {
+                self.0.unreadable = Some((key, e.to_string()));
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+    // Not an object: nothing to name, the plain parse says what it is.
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, _: A) -> Result<(), A::Error> {
+        Ok(())
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+}
+
 fn kind_of(v: &serde_json::Value) -> String {
     match v {
         serde_json::Value::Null => "null".into(),
@@ -325,6 +405,25 @@ mod tests {
         assert_eq!(o.opt_seconds("at", 1).unwrap(), Some(31_622_400));
         assert_eq!(o.opt_u64_in("at", 1, 31_622_400).unwrap(), Some(31_622_400));
         assert!(o.opt_u64_in("at", 1, 31_622_399).is_err());
+    }
+
+    #[test]
+    fn json_text_names_the_key_it_cannot_read_and_keys_given_twice() {
+        let (v, dup) = read_json(r#"{"a": 1, "b": {"c": 2}, "a": 3}"#).unwrap();
+        assert_eq!(v, json!({"a": 3, "b": {"c": 2}}));
+        assert_eq!(dup, vec!["a".to_string()]);
+        assert_eq!(read_json(r#"{"a": 1}"#).unwrap().1, Vec::<String>::new());
+        let huge = read_json(r#"{"ok": 1, "k": 1e400}"#).unwrap_err();
+        assert!(huge.starts_with("key 'k': number out of range"), "{huge}");
+        let deep = format!(r#"{{"w": {}1{}}}"#, "[".repeat(500), "]".repeat(500));
+        let deep = read_json(&deep).unwrap_err();
+        assert!(deep.starts_with("key 'w': recursion limit"), "{deep}");
+        let missing = read_json("{\"a\": }").unwrap_err();
+        assert!(missing.starts_with("key 'a': expected value"), "{missing}");
+        // Not an object, or no key to name: the parser's own words.
+        assert_eq!(read_json("[1, 1]").unwrap(), (json!([1, 1]), vec![]));
+        let cut = read_json("{\"a\": 1").unwrap_err();
+        assert!(cut.starts_with("EOF while parsing an object"), "{cut}");
     }
 
     #[test]

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::{Cluster, Size, SizeCatalog};
 
 pub use burst::{burst_name, BurstConfig};
-pub use config::ConfigError;
+pub use config::{read_json, ConfigError};
 pub use idle_suspend::{
     idle_evidence_s, recorded_interval_s, remembered, IdleSuspendConfig, Remembered,
     SuspendedReplica, MIN_SAMPLE_RATE,

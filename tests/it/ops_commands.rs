@@ -87,6 +87,29 @@ fn strategy_set_validates_before_writing_and_replaces() {
         let r = clusterctl(&emu, &argv).code(1);
         assert!(r.stderr.contains(expected), "{argv:?}: {}", r.all());
     }
+    // A key given twice (JSON keeps the last, silently) or a value no
+    // JSON number holds is a usage error naming the key.
+    for (config, expected) in [
+        (
+            r#"{"idle_after_s": 60, "idle_after_s": 6000}"#,
+            "--config: key 'idle_after_s' is given more than once",
+        ),
+        (
+            r#"{"idle_after_s": 1e400}"#,
+            "--config: not valid JSON (key 'idle_after_s': number out of range",
+        ),
+    ] {
+        let argv = [
+            "strategy",
+            "set",
+            "analytics",
+            "idle_suspend",
+            "--config",
+            config,
+        ];
+        let r = clusterctl(&emu, &argv).code(64);
+        assert!(r.stderr.contains(expected), "{config}: {}", r.all());
+    }
     // A name that is no cluster is a usage error, as --cluster is.
     let argv = [
         "strategy",
