@@ -198,8 +198,7 @@ pub async fn load(
     let replicas_sql = replicas_sql(opts.crash_window);
     // Round one, pipelined on one connection.
     let unfinished_sql = store.unfinished_sql();
-    let suspensions_sql = store.last_suspensions_sql();
-    let (env, session, sizes, clusters, replicas, strategies, states, unfinished, suspensions) = tokio::join!(
+    let (env, session, sizes, clusters, replicas, strategies, states, unfinished) = tokio::join!(
         environment(c),
         async {
             match &opts.exec_cluster {
@@ -216,7 +215,6 @@ pub async fn load(
         store.strategies(c),
         store.states(c),
         c.query_typed(&unfinished_sql, &[]),
-        c.query_typed(&suspensions_sql, &[]),
     );
     let strategies = strategies.map_err(|e| missing_or(e, store, "strategies"))?;
     let states = states.map_err(|e| missing_or(e, store, "strategy state"))?;
@@ -233,13 +231,6 @@ pub async fn load(
             Vec::new()
         }
     };
-    let suspensions = match optional(suspensions, "reading the last suspensions")? {
-        Ok(rows) => Store::parse_last_suspensions(&rows),
-        Err(why) => {
-            env.suspensions_error = Some(why);
-            Default::default()
-        }
-    };
     let mut clusters = clusters.map_err(q("clusters"))?;
     let index = index_by_id(&clusters);
     attach_replicas(&mut clusters, &index, replicas.map_err(q("replicas"))?);
@@ -248,9 +239,13 @@ pub async fn load(
     // the sample rate), and the auto-scaling relation where it exists.
     let lookback = activity_lookback(opts, &strategies, &env.settings);
     let activity_sql = ACTIVITY_SQL.replace("{lookback}", &lookback.to_string());
-    // Pipelined: the activity, the auto-scaling relation and the demand
-    // history of predicting clusters go out together (one round trip).
-    let (activity, auto_scaling, demand) = tokio::join!(
+    // Pipelined: the activity, the auto-scaling relation, the demand
+    // history of predicting clusters and the audit trail's last suspensions
+    // (only when a cluster forgot what to wake with: a scan of the whole
+    // trail) go out together (one round trip).
+    let suspensions_sql = crate::strategy::any_recalls_from_trail(&strategies, &clusters, &states)
+        .then(|| store.last_suspensions_sql());
+    let (activity, auto_scaling, demand, suspensions) = tokio::join!(
         c.query_typed(&activity_sql, &[]),
         async {
             if env.auto_scaling_relation {
@@ -259,8 +254,24 @@ pub async fn load(
                 None
             }
         },
-        load_demand(c, &strategies, now)
+        load_demand(c, &strategies, now),
+        async {
+            match &suspensions_sql {
+                Some(sql) => Some(c.query_typed(sql, &[]).await),
+                None => None,
+            }
+        }
     );
+    let suspensions = match suspensions.map(|r| optional(r, "reading the last suspensions")) {
+        None => Default::default(),
+        Some(read) => match read? {
+            Ok(rows) => Store::parse_last_suspensions(&rows),
+            Err(why) => {
+                env.suspensions_error = Some(why);
+                Default::default()
+            }
+        },
+    };
     let (activity_log_has_rows, activity_log_since) =
         match optional(activity, "reading the statement log")? {
             Ok(rows) => {

@@ -346,6 +346,13 @@ pub(super) fn prepare(
     }
 }
 
+/// A cluster with no replica whose slot remembers nothing to wake with:
+/// what the audit trail is read for (the snapshot reads it only when some
+/// cluster is so, `super::any_recalls_from_trail`).
+pub(super) fn forgot_its_wake(cluster: &crate::model::Cluster, st: &IdleSuspendState) -> bool {
+    cluster.replicas.is_empty() && to_wake_with(st).is_empty()
+}
+
 /// A cluster without replicas whose slot remembers nothing to wake with
 /// (its state was wiped, by `wipe-state` or by hand) gets that memory back
 /// from the audit trail (`Ctx::last_suspension`): the replicas this
@@ -354,7 +361,7 @@ pub(super) fn prepare(
 /// trail, or the slot's last resume, says so): what ran after it is not
 /// known. Returns what was recalled and from where, for the plan.
 fn recall_from_trail(ctx: &Ctx, st: &mut IdleSuspendState) -> Option<String> {
-    if !to_wake_with(st).is_empty() || !ctx.cluster.replicas.is_empty() {
+    if !forgot_its_wake(ctx.cluster, st) {
         return None;
     }
     let last = ctx.last_suspension?;

@@ -333,6 +333,34 @@ pub fn longest_idle_after_s(rows: &[crate::model::StrategyRow]) -> u64 {
         .unwrap_or(0)
 }
 
+/// Whether some cluster may need its last suspension from the audit trail
+/// this run: one with an `idle_suspend` row, no replica, and a slot that
+/// remembers nothing to wake with (a wiped state; see
+/// `idle_suspend::forgot_its_wake`, the planner's own test). The snapshot
+/// reads the trail's suspensions, a scan of the whole trail, only then.
+pub fn any_recalls_from_trail(
+    rows: &[crate::model::StrategyRow],
+    clusters: &[Cluster],
+    states: &BTreeMap<crate::model::ClusterId, serde_json::Value>,
+) -> bool {
+    let kind = StrategyKind::IdleSuspend;
+    let with_rows: std::collections::BTreeSet<&crate::model::ClusterId> = rows
+        .iter()
+        .filter(|r| StrategyKind::parse(&r.strategy_type) == Some(kind))
+        .map(|r| &r.cluster_id)
+        .collect();
+    clusters
+        .iter()
+        .filter(|c| with_rows.contains(&c.id))
+        .any(|c| {
+            let slot = states
+                .get(&c.id)
+                .and_then(|s| s.get(kind.as_str()))
+                .unwrap_or(&serde_json::Value::Null);
+            idle_suspend::forgot_its_wake(c, &read_state(slot))
+        })
+}
+
 /// The clusters whose valid rows learn their demand from the statement
 /// history (`idle_suspend` with `predict`), and the most days any learns
 /// from; `None` when none does (the snapshot then reads no history).

@@ -1,7 +1,7 @@
 //! The snapshot costs a constant number of statements, whatever the number
 //! of clusters.
 
-use crate::cli::{clusterctl, init_tables};
+use crate::cli::{clusterctl, init_tables, strategy};
 use crate::support::{Emulator, Stats};
 
 /// `n` clusters (`fleet_1`…, each with a 25cc replica `r1`), each with one
@@ -42,9 +42,10 @@ fn dry_run_statement_count_does_not_grow_with_clusters() {
     let large = dry_run_statements(500);
     eprintln!("statements for 10 clusters: {small:?}; for 500 clusters: {large:?}");
     assert_eq!(small.statements, large.statements);
-    // Preflight (session cluster: 3) + snapshot (17: catalog, our tables,
-    // release, role, 6 settings, the audit trail's unfinished actions and
-    // last suspensions, activity); README "Signals".
+    // Preflight (session cluster: 3) + snapshot (16: catalog, our tables,
+    // release, role, 6 settings, the audit trail's unfinished actions,
+    // activity; not the trail's last suspensions: every cluster runs a
+    // replica); README "Signals".
     assert!(small.statements <= 20, "{small:?}");
     assert_eq!(large.ddl, 0);
 }
@@ -145,4 +146,29 @@ fn debug_logs_every_statement_sent() {
         "{}",
         only.stderr
     );
+}
+
+/// The audit trail's last suspensions are a scan of the whole trail: read
+/// only when a cluster with `idle_suspend` has no replica and its state
+/// remembers nothing to wake with (a wiped state), never on every run.
+#[test]
+fn the_trail_is_scanned_for_suspensions_only_when_a_cluster_forgot_its_wake() {
+    let emu = fleet(3, "idle_suspend", r#"{"idle_after_s": 86400}"#);
+    let scans = |emu: &Emulator| {
+        emu.reset_stats();
+        clusterctl(emu, &["dry-run"]).ok();
+        emu.sql_log()
+            .iter()
+            .filter(|q| q.contains("WITH drops AS"))
+            .count()
+    };
+    assert_eq!(scans(&emu), 0, "every cluster runs a replica");
+    emu.create_cluster("empty");
+    strategy(
+        &emu,
+        "empty",
+        "idle_suspend",
+        serde_json::json!({"idle_after_s": 86400}),
+    );
+    assert_eq!(scans(&emu), 1, "no replica and nothing remembered");
 }
