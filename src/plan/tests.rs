@@ -15,15 +15,11 @@ fn now() -> DateTime<Utc> {
         .unwrap_or_default()
 }
 
+/// `strategy::testutil::replica` with the id a test chooses.
 fn replica(id: u64, name: &str, size: &str, hydrated: bool) -> Replica {
     Replica {
         id: format!("u{id}"),
-        name: name.into(),
-        size: Some(Size(size.into())),
-        hydrated,
-        crash: CrashInfo::default(),
-        owner_id: None,
-        since: None,
+        ..crate::strategy::testutil::replica(name, size, hydrated)
     }
 }
 
