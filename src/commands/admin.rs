@@ -9,8 +9,7 @@ use super::{with_lease, CommandError, Context, LeaseOptions, Leased};
 use crate::db::catalog::{self, SnapshotError};
 use crate::db::lease;
 use crate::db::live::LiveBackend;
-use crate::db::store::LEASE;
-use crate::exec::{Backend, Outcome};
+use crate::db::store::{Done, Stamp, LEASE};
 use crate::model::ClusterId;
 use crate::plan::Selection;
 
@@ -80,14 +79,7 @@ async fn audit_unlock(
         // The database's clock, as the runs' audit rows (`Backend::now`).
         previous.db_now,
     );
-    backend.audit(&row).await?;
-    backend
-        .audit_outcome(&Outcome {
-            action_id: row.action_id.clone(),
-            executed: true,
-            error: None,
-        })
-        .await?;
+    backend.audit_done(&row, Done::OK, Stamp::Row).await?;
     Ok(())
 }
 
@@ -239,14 +231,11 @@ async fn audit_wipe(
         ClusterId(String::new()),
         "-- clusterctl wipe-state".into(),
         serde_json::json!({ "clusters": clusters, "rows_deleted": rows_deleted }),
-        // Not used: `audit_done_now` stamps the database's now().
+        // Not used: stamped with the database's now().
         DateTime::<Utc>::UNIX_EPOCH,
     );
-    let store = backend.store();
     backend
-        .retrying("writing the audit row", async |c| {
-            store.audit_done_now(c, &row).await
-        })
+        .audit_done(&row, Done::OK, Stamp::DatabaseNow)
         .await?;
     Ok(())
 }

@@ -22,6 +22,7 @@ use uuid::Uuid;
 
 use super::{CommandError, Context};
 use crate::db::session::{self, SessionCluster};
+use crate::db::store::{Done, Stamp};
 use crate::ddl;
 use crate::exec::AuditRow;
 use crate::model::Size;
@@ -399,7 +400,14 @@ async fn audit(ctx: &Context, records: Vec<(AuditRow, bool, Option<String>)>) ->
         let result = ctx
             .backend()
             .retrying("auditing the temporary replica", async |c| {
-                store.audit_done(c, &row, executed, error.as_deref()).await
+                // Never retried as an `INSERT … SELECT`: the replica
+                // that would run it is the one just dropped. A retry after
+                // a cut connection may leave a second row.
+                let done = Done {
+                    executed,
+                    error: error.as_deref(),
+                };
+                store.audit_done(c, &row, done, Stamp::Row, false).await
             })
             .await;
         if let Err(e) = result {

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{resolve, CommandError, Context, Target, TimeBound};
+use crate::db::store::{Done, Stamp};
 use crate::model::{ClusterId, Snapshot, StrategyRow, PAUSE};
 use crate::plan::rows::{self, Code, InEffect};
 use crate::plan::{rules, Selection};
@@ -191,12 +192,7 @@ async fn audit(
         }),
         at,
     );
-    let store = &ctx.store;
-    ctx.backend()
-        .retrying("writing the audit row", async |c| {
-            store.audit_done(c, &row, true, None).await
-        })
-        .await?;
+    ctx.backend().audit_done(&row, Done::OK, Stamp::Row).await?;
     Ok(())
 }
 

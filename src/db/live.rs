@@ -16,7 +16,7 @@ use thiserror::Error;
 
 use super::catalog::{self, SnapshotError, SnapshotOptions};
 use super::lease::{self, Heartbeat, Holder};
-use super::store::Store;
+use super::store::{Done, Stamp, Store};
 use super::{Client, Db, DbError};
 use crate::exec::{AuditRow, Backend, Bookkeeping, Ddl, Outcome};
 use crate::model::{ClusterId, Size, Snapshot};
@@ -176,6 +176,26 @@ impl<'a> LiveBackend<'a> {
         let deadline = self.statement_timeout;
         self.attempts(what, deadline, None, async |c, _| op(c).await)
             .await
+    }
+
+    /// Writes the audit row of an action that already ended (an operator's
+    /// command), retrying transient failures: a retry never leaves a
+    /// second row ([`Store::audit_done`]).
+    pub async fn audit_done(
+        &mut self,
+        row: &AuditRow,
+        done: Done<'_>,
+        stamp: Stamp,
+    ) -> Result<(), DbError> {
+        let store = self.store;
+        let deadline = self.statement_timeout;
+        self.attempts(
+            "writing the audit row",
+            deadline,
+            None,
+            async |c, attempt| store.audit_done(c, row, done, stamp, attempt > 1).await,
+        )
+        .await
     }
 
     /// The retry loop: each attempt has `deadline`; with `lease_need`, an

@@ -202,66 +202,57 @@ impl Store {
         row: &AuditRow,
         retry: bool,
     ) -> Result<(), DbError> {
-        let how = if retry {
-            Insert::IfAbsent
-        } else {
-            Insert::Values
-        };
-        self.insert_audit(c, row, None, None, how).await
+        self.insert_audit(c, row, None, None, Stamp::Row, retry)
+            .await
     }
 
-    /// Records an action that already ended (a strategy row written or
-    /// removed, the session cluster's temporary replica): one constant
+    /// Records an action that already ended: one INSERT, stamped as
+    /// `stamp` says. A first attempt with the row's own time is a constant
     /// INSERT, which needs no replica on the session cluster (reference
-    /// §8.2), so it also works once a temporary replica is gone.
+    /// §8.2: a strategy row's change, the session cluster's temporary
+    /// replica). A retry (`retry`: the attempt before may have committed
+    /// before its connection broke) inserts only if the row is not there
+    /// yet, as [`Store::audit_intent`]'s does; that read runs on the
+    /// session cluster.
     pub async fn audit_done(
         &self,
         c: &Client,
         row: &AuditRow,
-        executed: bool,
-        error: Option<&str>,
+        done: Done<'_>,
+        stamp: Stamp,
+        retry: bool,
     ) -> Result<(), DbError> {
-        self.insert_audit(c, row, Some(executed), error, Insert::Values)
+        self.insert_audit(c, row, Some(done.executed), done.error, stamp, retry)
             .await
     }
 
-    /// Records an operator's command that is done and read no time from
-    /// the database (`wipe-state`): one INSERT stamped with the database's
-    /// `now()` instead of `row.created_at`, so the row sorts among the
-    /// runs' rows (stamped by the database's clock) whatever this host's
-    /// clock says. Not a constant INSERT: it runs on the session cluster,
-    /// as the command's own DELETE did.
-    pub async fn audit_done_now(&self, c: &Client, row: &AuditRow) -> Result<(), DbError> {
-        self.insert_audit(c, row, Some(true), None, Insert::AtDatabaseNow)
-            .await
-    }
-
-    /// One audit row, inserted as `how` says.
+    /// One audit row: a retry inserts it only if no row has its id yet
+    /// (`INSERT … SELECT`: Materialize has no `ON CONFLICT`).
     async fn insert_audit(
         &self,
         c: &Client,
         row: &AuditRow,
         executed: Option<bool>,
         error: Option<&str>,
-        how: Insert,
+        stamp: Stamp,
+        retry: bool,
     ) -> Result<(), DbError> {
         let table = self.table(ACTIONS);
         let columns =
             "action_id, cluster_id, action_sql, decision_ctx, executed, error_message, created_at";
-        let at_sql = match how {
-            Insert::AtDatabaseNow => "now()",
-            Insert::Values | Insert::IfAbsent => "$7::text::timestamptz",
+        let at_sql = match stamp {
+            Stamp::DatabaseNow => "now()",
+            Stamp::Row => "$7::text::timestamptz",
         };
         let values =
             format!("$1::text, $2::text, $3::text, $4::text::jsonb, $5::bool, $6::text, {at_sql}");
-        let sql = match how {
-            Insert::IfAbsent => format!(
+        let sql = if retry {
+            format!(
                 "INSERT INTO {table} ({columns}) SELECT {values} \
                  WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE action_id = $1::text)"
-            ),
-            Insert::Values | Insert::AtDatabaseNow => {
-                format!("INSERT INTO {table} ({columns}) VALUES ({values})")
-            }
+            )
+        } else {
+            format!("INSERT INTO {table} ({columns}) VALUES ({values})")
         };
         let ctx = row.decision_ctx.to_string();
         let at = row.created_at.to_rfc3339();
@@ -274,7 +265,7 @@ impl Store {
             (&executed, Type::BOOL),
             (&err, Type::TEXT),
         ];
-        if how != Insert::AtDatabaseNow {
+        if stamp == Stamp::Row {
             params.push((&at, Type::TEXT));
         }
         execute_typed(c, &sql, params)
@@ -706,18 +697,30 @@ impl Store {
     }
 }
 
-/// How an audit row is inserted.
+/// The outcome an audit row of an ended action records.
+#[derive(Debug, Clone, Copy)]
+pub struct Done<'a> {
+    pub executed: bool,
+    pub error: Option<&'a str>,
+}
+
+impl Done<'static> {
+    /// Executed, without an error.
+    pub const OK: Done<'static> = Done {
+        executed: true,
+        error: None,
+    };
+}
+
+/// Where an audit row's `created_at` comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Insert {
-    /// `INSERT … VALUES` of parameters: needs no replica on the session
-    /// cluster (reference §8.2).
-    Values,
-    /// Only when no row has its id yet (a retry): `INSERT … SELECT`, which
-    /// runs on the session cluster.
-    IfAbsent,
-    /// Stamped with the database's `now()` rather than the row's
-    /// `created_at`: not constant, so it runs on the session cluster.
-    AtDatabaseNow,
+pub enum Stamp {
+    /// The row's own `created_at` (a parameter).
+    Row,
+    /// The database's `now()`, so the row sorts among the runs' rows
+    /// (stamped by the database's clock) whatever this host's clock says;
+    /// not constant, so it runs on the session cluster.
+    DatabaseNow,
 }
 
 /// A bound of a time range: seconds before the database's now, or a time.

@@ -1293,6 +1293,68 @@ fn writes_cut_after_they_committed_are_not_duplicated() {
 }
 
 #[test]
+fn operator_audit_rows_cut_after_they_committed_are_not_duplicated() {
+    // Each operator command's audit INSERT commits and its connection
+    // breaks before the answer: the retry must not write a second row.
+    let emu = crash_setup();
+    clusterctl(&emu, &["apply"]).ok();
+    let kinds = |emu: &Emulator| {
+        emu.query_strings(
+            "SELECT decision_ctx->>'kind', count(*)::text FROM mz_cluster_strategy_actions \
+             WHERE decision_ctx->>'kind' IN ('strategy_set', 'strategy_rm', 'wipe_state', 'unlock') \
+             GROUP BY 1 ORDER BY 1",
+        )
+    };
+    let insert = "INSERT INTO \"mz_cluster_strategy_actions\"";
+    let commands: &[&[&str]] = &[
+        &[
+            "strategy",
+            "set",
+            "t",
+            "target_size",
+            "--target-size",
+            "25cc",
+        ],
+        &["strategy", "rm", "t", "target_size"],
+        &["wipe-state", "--yes"],
+    ];
+    for argv in commands {
+        emu.cut_after_statement(insert, 1);
+        let run = clusterctl(&emu, argv).ok();
+        emu.clear_faults();
+        assert!(
+            run.stderr.contains("retrying"),
+            "the cut was seen: {}",
+            run.all()
+        );
+    }
+    hold_lease(&emu, "other-host:4242:run-z", 600);
+    emu.cut_after_statement(insert, 1);
+    let run = clusterctl(&emu, &["unlock", "--force"]).ok();
+    emu.clear_faults();
+    assert!(
+        run.stderr.contains("retrying"),
+        "the cut was seen: {}",
+        run.all()
+    );
+    let one = |k: &str| vec![Some(k.to_string()), Some("1".to_string())];
+    assert_eq!(
+        kinds(&emu),
+        vec![
+            one("strategy_rm"),
+            one("strategy_set"),
+            one("unlock"),
+            one("wipe_state")
+        ],
+        "one audit row per command"
+    );
+    // Each is recorded as done in that one row (no intent left open).
+    let open = emu
+        .query_one("SELECT count(*) FROM mz_cluster_strategy_actions WHERE executed IS NOT TRUE");
+    assert_eq!(open.as_deref(), Some("0"));
+}
+
+#[test]
 fn open_audit_rows_with_absurd_deadlines_or_dates_neither_crash_nor_hold() {
     // Rows an operator, a restore or a bug could leave: a deadline of
     // thirty million years, one beyond any float Duration, a start in 9999.
