@@ -179,9 +179,10 @@ async fn select_for_wipe(
             catalog::cluster_names(c).await
         })
         .await?;
+    let bound = selection.against(names.iter().map(|(_, name)| name.as_str()));
     let mut selected: Vec<Selected> = names
         .iter()
-        .filter(|(id, name)| selection.matches_id(id, Some(name)))
+        .filter(|(id, name)| bound.matches_id(id, Some(name)))
         .map(|(id, name)| (id.clone(), Some(name.clone())))
         .collect();
     let known = |arg: &str| names.iter().any(|(id, n)| id.0 == arg || n == arg);

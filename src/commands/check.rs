@@ -44,9 +44,10 @@ pub fn check_snapshot(snap: &Snapshot, selection: &Selection) -> CheckReport {
     let mut findings = Vec::new();
     let mut rows_checked = 0;
     let mut clusters_checked = 0;
+    let selection_in = selection.in_snapshot(snap);
     for (id, in_effect) in rows::in_effect(&snap.strategies) {
         let cluster = by_id.get(&id).map(|&i| &snap.clusters[i]);
-        if !selection.matches_id(&id, cluster.map(|c| c.name.as_str())) {
+        if !selection_in.matches_id(&id, cluster.map(|c| c.name.as_str())) {
             continue;
         }
         clusters_checked += 1;

@@ -99,7 +99,9 @@ pub async fn describe(
     let plan = plan::plan(
         &snap,
         &PlanOptions {
-            selection: Selection::names(&[&c.id.0]),
+            // By name: names win over ids (`plan::Bound`), and another
+            // cluster may be named like this one's id.
+            selection: Selection::names(&[&c.name]),
             ..PlanOptions::default()
         },
     );

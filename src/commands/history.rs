@@ -205,9 +205,10 @@ pub fn selected_ids(
     if sel.is_all() {
         return Ok(None);
     }
+    let bound = sel.against(names.iter().map(|(_, name)| name.as_str()));
     let mut ids: Vec<ClusterId> = names
         .iter()
-        .filter(|(id, name)| sel.matches_id(id, Some(name)))
+        .filter(|(id, name)| bound.matches_id(id, Some(name)))
         .map(|(id, _)| id.clone())
         .collect();
     for n in &sel.names {

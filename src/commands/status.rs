@@ -138,8 +138,9 @@ pub fn status_of(
     );
     let in_effect = rows::in_effect(&snap.strategies);
     let mut clusters = Vec::new();
+    let selection_in = selection.in_snapshot(snap);
     for cluster in &snap.clusters {
-        if !selection.matches(cluster) {
+        if !selection_in.matches(cluster) {
             continue;
         }
         let cp = plan.clusters.iter().find(|p| p.cluster_id == cluster.id);

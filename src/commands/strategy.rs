@@ -505,6 +505,7 @@ pub async fn remove(
 /// priority; rows of clusters that no longer exist come last. Pure.
 pub fn list(snap: &Snapshot, selection: &Selection) -> Listing {
     let mut out = Vec::new();
+    let selection = selection.in_snapshot(snap);
     for (id, rows) in rows::in_effect(&snap.strategies) {
         let name = snap.cluster(&id).map(|c| c.name.clone());
         if !selection.matches_id(&id, name.as_deref()) {

@@ -301,7 +301,8 @@ pub fn plan(snap: &Snapshot, opts: &PlanOptions) -> Plan {
     let mut warnings = Vec::new();
     let in_effect = rows::in_effect(&snap.strategies);
     let by_id = snap.cluster_index();
-    let selected = |c: &Cluster| opts.selection.matches(c);
+    let selection = opts.selection.in_snapshot(snap);
+    let selected = |c: &Cluster| selection.matches(c);
     let unfinished = doubt::judge(snap, opts.statement_timeout, opts.resize_timeout);
     let mut clusters = Vec::with_capacity(in_effect.len());
     for (id, rows) in &in_effect {
@@ -309,7 +310,7 @@ pub fn plan(snap: &Snapshot, opts: &PlanOptions) -> Plan {
         let validated = rows::validate(cluster, rows, &snap.sizes);
         let Some(cluster) = cluster else {
             // Only the id is known: a pattern is matched against it.
-            if opts.selection.matches_id(id, None) {
+            if selection.matches_id(id, None) {
                 warnings.push(format!(
                     "strategy rows for cluster id {id}, which does not exist (dropped cluster?)"
                 ));

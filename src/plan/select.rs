@@ -97,26 +97,27 @@ impl Selection {
         self.names.is_empty() && self.pattern.is_none()
     }
 
-    /// Whether the cluster with this id and (if it exists) name is selected.
-    pub fn matches_id(&self, id: &ClusterId, name: Option<&str>) -> bool {
-        if self.is_all() {
-            return true;
+    /// The selection read against the clusters that exist (their names):
+    /// what [`Bound::matches_id`] needs to know which exact arguments are
+    /// names. Every command selects through it.
+    pub fn against<'n>(&self, live_names: impl IntoIterator<Item = &'n str>) -> Bound<'_> {
+        let mut taken = vec![false; self.names.len()];
+        if !self.names.is_empty() {
+            for live in live_names {
+                for (arg, taken) in self.names.iter().zip(taken.iter_mut()) {
+                    *taken |= arg == live;
+                }
+            }
         }
-        if self
-            .names
-            .iter()
-            .any(|n| *n == id.0 || Some(n.as_str()) == name)
-        {
-            return true;
-        }
-        match &self.pattern {
-            Some(re) => re.is_match(name.unwrap_or(&id.0)),
-            None => false,
+        Bound {
+            selection: self,
+            taken,
         }
     }
 
-    pub fn matches(&self, c: &Cluster) -> bool {
-        self.matches_id(&c.id, Some(&c.name))
+    /// [`Selection::against`] the snapshot's clusters.
+    pub fn in_snapshot(&self, snap: &Snapshot) -> Bound<'_> {
+        self.against(snap.clusters.iter().map(|c| c.name.as_str()))
     }
 
     /// Checks every exact name against the snapshot: each must be a
@@ -183,6 +184,42 @@ impl Selection {
     }
 }
 
+/// A [`Selection`] read against the clusters that exist. An exact
+/// argument that is a cluster's name means that cluster only, never also
+/// the cluster whose id it is (a cluster may be named `u3`): names win, as
+/// in [`Snapshot::find_cluster`], for every command alike.
+pub struct Bound<'a> {
+    selection: &'a Selection,
+    /// Per exact argument: whether a cluster has it as its name.
+    taken: Vec<bool>,
+}
+
+impl Bound<'_> {
+    /// Whether the cluster with this id and (if it exists) name is selected.
+    pub fn matches_id(&self, id: &ClusterId, name: Option<&str>) -> bool {
+        let sel = self.selection;
+        if sel.is_all() {
+            return true;
+        }
+        let exact = sel
+            .names
+            .iter()
+            .zip(&self.taken)
+            .any(|(arg, &taken)| Some(arg.as_str()) == name || (!taken && *arg == id.0));
+        if exact {
+            return true;
+        }
+        match &sel.pattern {
+            Some(re) => re.is_match(name.unwrap_or(&id.0)),
+            None => false,
+        }
+    }
+
+    pub fn matches(&self, c: &Cluster) -> bool {
+        self.matches_id(&c.id, Some(&c.name))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,13 +231,37 @@ mod tests {
         a.id = ClusterId("u2".into());
         let mut dev = cluster("analytics_dev", vec![]);
         dev.id = ClusterId("u9".into());
+        let live = ["analytics", "analytics_dev"];
         let s = Selection::names(&["analytics"]);
-        assert!(s.matches(&a));
-        assert!(!s.matches(&dev));
+        assert!(s.against(live).matches(&a));
+        assert!(!s.against(live).matches(&dev));
         let by_id = Selection::names(&["u9"]);
+        let by_id = by_id.against(live);
         assert!(by_id.matches(&dev) && !by_id.matches(&a));
         let re = Selection::pattern(Regex::new("^analytics").unwrap());
+        let re = re.against(live);
         assert!(re.matches(&a) && re.matches(&dev));
-        assert!(Selection::all().matches(&dev));
+        assert!(Selection::all().against(live).matches(&dev));
+    }
+
+    #[test]
+    fn a_name_wins_over_the_same_text_as_an_id() {
+        let mut a = cluster("a", vec![]);
+        a.id = ClusterId("u2".into());
+        let mut b = cluster("u2", vec![]);
+        b.id = ClusterId("u3".into());
+        let sel = Selection::names(&["u2"]);
+        let bound = sel.against(["a", "u2"]);
+        assert!(bound.matches(&b));
+        assert!(!bound.matches(&a), "u2 is b's name, not a's id here");
+        assert!(!bound.matches_id(&ClusterId("u2".into()), None));
+        // Without a cluster of that name, the text is an id.
+        let bound = sel.against(["a"]);
+        assert!(bound.matches(&a));
+        assert!(bound.matches_id(&ClusterId("u2".into()), None));
+        // Both arguments: both clusters.
+        let both = Selection::names(&["u2", "a"]);
+        let both = both.against(["a", "u2"]);
+        assert!(both.matches(&a) && both.matches(&b));
     }
 }

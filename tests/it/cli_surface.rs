@@ -136,6 +136,83 @@ fn an_empty_cluster_name_is_a_usage_error_not_every_cluster() {
 
 /// Clusters keep_me, wipe_a and wipe_b with a target_size row each, after
 /// an apply that wrote their state.
+#[test]
+fn a_name_that_is_another_clusters_id_selects_the_cluster_of_that_name_only() {
+    // Cluster `b` is named after `a`'s id: `--cluster <a's id>` is `b`, as
+    // `describe` and `strategy set` take it, everywhere.
+    let emu = Emulator::start();
+    let a_id = emu.create_cluster("a");
+    emu.create_cluster(&a_id);
+    init_tables(&emu);
+    for name in ["a", a_id.as_str()] {
+        strategy(&emu, name, "target_size", json!({"target_size": "25cc"}));
+    }
+    let named = emu.cluster_id(&a_id);
+    assert_ne!(named, a_id);
+    let run = |argv: &[&str]| {
+        let mut argv = argv.to_vec();
+        argv.extend(["--cluster", a_id.as_str()]);
+        let run = clusterctl(&emu, &argv);
+        assert!(run.code == 0 || run.code == 2, "{argv:?}: {}", run.all());
+        run.stdout
+    };
+    let dry = run(&["dry-run"]);
+    assert!(dry.contains(&format!("cluster {a_id} ({named})")), "{dry}");
+    assert!(dry.contains("on 1 cluster"), "{dry}");
+    assert!(!dry.contains("cluster a ("), "{dry}");
+    let status: Vec<String> = run(&["status"])
+        .lines()
+        .skip(1)
+        .map(str::to_string)
+        .collect();
+    assert_eq!(status.len(), 1, "{status:?}");
+    assert!(status[0].starts_with(&format!("{a_id} ")), "{status:?}");
+    let check = run(&["check"]);
+    assert!(check.contains("on 1 cluster"), "{check}");
+    let listed: Vec<String> = run(&["strategy", "ls"])
+        .lines()
+        .skip(1)
+        .map(str::to_string)
+        .collect();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert!(
+        listed[0].starts_with(&format!("{a_id} ({named})")),
+        "{listed:?}"
+    );
+    // describe selects its cluster by name, which no id can shadow.
+    let b_id = emu.create_cluster("b");
+    emu.create_cluster(&b_id);
+    strategy(&emu, "b", "target_size", json!({"target_size": "50cc"}));
+    strategy(&emu, &b_id, "target_size", json!({"target_size": "100cc"}));
+    let described = clusterctl(&emu, &["describe", "b", "-o", "json"])
+        .ok()
+        .json();
+    let text = described.to_string();
+    assert!(text.contains("r_50cc"), "b's own plan: {text}");
+    assert!(
+        !text.contains("r_100cc"),
+        "not the plan of the cluster named {b_id}: {text}"
+    );
+    clusterctl(&emu, &["apply", "--cluster", &a_id]).ok();
+    assert_eq!(replica_names(&emu, &a_id), vec!["r_25cc"]);
+    assert!(emu.replicas("a").is_empty(), "cluster a was not selected");
+    let run = clusterctl(&emu, &["wipe-state", "--cluster", &a_id, "-o", "json"]).ok();
+    assert_eq!(
+        run.json()["result"]["clusters"],
+        json!([named]),
+        "{}",
+        run.all()
+    );
+    let run = clusterctl(&emu, &["history", "--cluster", &a_id, "-o", "json"]).ok();
+    let entries = run.json()["result"]["entries"].clone();
+    let clusters: Vec<&str> = entries
+        .as_array()
+        .map(|v| v.iter().filter_map(|e| e["cluster"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(!clusters.is_empty(), "{}", run.all());
+    assert!(clusters.iter().all(|c| *c == a_id), "{clusters:?}");
+}
+
 fn three_with_state() -> Emulator {
     let emu = Emulator::start();
     for name in ["keep_me", "wipe_a", "wipe_b"] {
