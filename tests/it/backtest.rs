@@ -609,3 +609,53 @@ fn out_names_a_file_in_a_directory_that_exists() {
     let doc = backtest_json(&emu, &["--out", &fresh]);
     assert_eq!(doc["result"]["from_history"]["overwrote"], false);
 }
+
+#[test]
+fn unreadable_status_history_and_utilization_are_assumed_and_said() {
+    // A role that may not read them (permission denied): the replay runs
+    // with assumed hydration and memory, and says so.
+    let emu = fleet();
+    let denied = "permission denied for VIEW \"mz_internal.mz_cluster_replica_status_history\"";
+    emu.fail_statement("mz_cluster_replica_status_history h", 1, "42501", denied);
+    emu.fail_statement(
+        "mz_internal.mz_cluster_replica_utilization u",
+        1,
+        "42501",
+        "permission denied for VIEW \"mz_internal.mz_cluster_replica_utilization\"",
+    );
+    let doc = backtest_json(&emu, &[]);
+    emu.clear_faults();
+    let notes = notes_of(&doc);
+    assert!(
+        noted(
+            &notes,
+            "cannot read the replica status history",
+            "permission denied"
+        ) && noted(
+            &notes,
+            "cannot read the replica status history",
+            "hydration assumed 10m"
+        ),
+        "{notes:?}"
+    );
+    assert!(
+        noted(
+            &notes,
+            "cannot read replica utilization",
+            "memory assumed half"
+        ),
+        "{notes:?}"
+    );
+    let bi = cluster(&doc["result"], "bi");
+    assert!(num(&bi["service"]["queries"]) > 6000.0, "{bi:#}");
+
+    // A cut connection is not a refusal: the read is retried and learns.
+    emu.cut_before_statement("mz_cluster_replica_status_history h", 1);
+    let doc = backtest_json(&emu, &[]);
+    emu.clear_faults();
+    let notes = notes_of(&doc);
+    assert!(
+        !notes.iter().any(|n| n.starts_with("cannot read")),
+        "{notes:?}"
+    );
+}
