@@ -11,7 +11,7 @@ use crate::db::lease;
 use crate::db::live::LiveBackend;
 use crate::db::store::{Done, Stamp, LEASE};
 use crate::model::ClusterId;
-use crate::plan::Selection;
+use crate::plan::{Selection, SelectionError};
 
 /// Whose lease `unlock --force` broke.
 #[derive(Debug, Clone, Serialize)]
@@ -202,10 +202,15 @@ async fn select_for_wipe(
         let id = ClusterId(arg.clone());
         if !states.contains_key(&id) {
             let names: Vec<&str> = names.iter().map(|(_, n)| n.as_str()).collect();
-            return Err(CommandError::Usage(format!(
-                "--cluster {arg}: no cluster has that name or id, and no state row names it{}",
-                crate::strategy::keys::did_you_mean(arg, &names)
-            )));
+            let e = SelectionError::NoSuchCluster {
+                arg: arg.clone(),
+                hint: format!(
+                    ", and no state row names it{}",
+                    crate::strategy::keys::did_you_mean(arg, &names)
+                ),
+                by_flag: true,
+            };
+            return Err(CommandError::Usage(e.to_string()));
         }
         selected.push((id, None));
     }

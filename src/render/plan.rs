@@ -12,7 +12,7 @@ use crate::commands::reconcile::{Applied, DryRun};
 use crate::commands::status::deferred_text;
 use crate::commands::Completion;
 use crate::exec::{count_kinds, ActionResult, ActionStatus, ApplyReport};
-use crate::model::human_duration;
+use crate::model::{human_duration, ClusterId};
 use crate::plan::{Action, ActionKind, ClusterPlan, Outcome, Plan, PlanState, ResizeForm};
 
 fn header(cp: &ClusterPlan) -> String {
@@ -188,20 +188,47 @@ pub fn plan_summary(plan: &Plan) -> String {
 /// `2 clusters converged, 1 waiting, 1 paused.`
 fn clusters_summary(plan: &Plan) -> String {
     let converged = count(plan, PlanState::Converged);
-    let mut s = format!("{converged} cluster{} converged", plural(converged));
-    for (state, what) in [
+    let mut parts = vec![format!(
+        "{converged} cluster{} converged",
+        plural(converged)
+    )];
+    parts.extend(other_states(plan));
+    format!("{}.", parts.join(", "))
+}
+
+/// After actions, where the clusters the run did not change stand:
+/// `3 other clusters converged, 1 paused.`; empty when there are none.
+fn others_summary(plan: &Plan) -> String {
+    let converged = count(plan, PlanState::Converged);
+    let mut parts = Vec::new();
+    if converged > 0 {
+        parts.push(format!(
+            "{converged} other cluster{} converged",
+            plural(converged)
+        ));
+    }
+    parts.extend(other_states(plan));
+    if parts.is_empty() {
+        return String::new();
+    }
+    format!(" {}.", parts.join(", "))
+}
+
+/// The counts of clusters neither converged nor changing, as
+/// `1 waiting`, `1 paused`, … (none when zero).
+fn other_states(plan: &Plan) -> Vec<String> {
+    [
         (PlanState::Waiting, "waiting"),
         (PlanState::Invalid, "skipped (invalid configuration)"),
         (PlanState::Unmanageable, "not manageable"),
         (PlanState::Paused, "paused"),
-    ] {
+    ]
+    .into_iter()
+    .filter_map(|(state, what)| {
         let n = count(plan, state);
-        if n > 0 {
-            let _ = write!(s, ", {n} {what}");
-        }
-    }
-    s.push('.');
-    s
+        (n > 0).then(|| format!("{n} {what}"))
+    })
+    .collect()
 }
 
 /// The verb of an action in progress lines: `creating`, `dropping`, …
@@ -279,35 +306,47 @@ pub fn progress_line(
     super::one_line(&line, color)
 }
 
-/// `Applied 1 of 2 actions (1 failed). 3 clusters converged, 1 waiting. Run …`
+/// `No changes. 3 clusters converged, 1 waiting. Run …`, or after actions
+/// `Applied 1 of 2 actions on 2 clusters (1 failed). 3 other clusters
+/// converged, 1 waiting. Run …`
 pub fn apply_summary(plan: &Plan, report: &ApplyReport) -> String {
     let total = report.results.len();
     let failed = report.failed();
-    let mut s = if total == 0 {
-        "No changes.".to_string()
-    } else {
-        let mut s = format!(
-            "Applied {} of {total} action{}",
-            report.executed(),
-            plural(total)
+    if total == 0 {
+        return format!(
+            "No changes. {} Run {}.",
+            clusters_summary(plan),
+            report.run_id
         );
-        let unknown = report.unknown();
-        match (failed, unknown) {
-            (0, 0) => {}
-            (f, 0) => {
-                let _ = write!(s, " ({f} failed)");
-            }
-            (0, u) => {
-                let _ = write!(s, " ({u} with an unknown outcome)");
-            }
-            (f, u) => {
-                let _ = write!(s, " ({f} failed, {u} with an unknown outcome)");
-            }
+    }
+    let mut on: Vec<&ClusterId> = report
+        .results
+        .iter()
+        .map(|r| &r.action.cluster_id)
+        .collect();
+    on.sort();
+    on.dedup();
+    let mut s = format!(
+        "Applied {} of {total} action{} on {} cluster{}",
+        report.executed(),
+        plural(total),
+        on.len(),
+        plural(on.len())
+    );
+    match (failed, report.unknown()) {
+        (0, 0) => {}
+        (f, 0) => {
+            let _ = write!(s, " ({f} failed)");
         }
-        s.push('.');
-        s
-    };
-    let _ = write!(s, " {} Run {}.", clusters_summary(plan), report.run_id);
+        (0, u) => {
+            let _ = write!(s, " ({u} with an unknown outcome)");
+        }
+        (f, u) => {
+            let _ = write!(s, " ({f} failed, {u} with an unknown outcome)");
+        }
+    }
+    s.push('.');
+    let _ = write!(s, "{} Run {}.", others_summary(plan), report.run_id);
     s
 }
 
@@ -439,6 +478,11 @@ mod tests {
 
     /// Two clusters: one at its target size, one whose row is invalid.
     fn converged_and_invalid() -> Plan {
+        converged_invalid_and(&[])
+    }
+
+    /// Those two, and clusters with no replica whose target is 50cc.
+    fn converged_invalid_and(to_create: &[&str]) -> Plan {
         let mut ok = Cluster::empty(ClusterId("u2".into()), "ok");
         ok.replicas.push(Replica {
             id: "u1".into(),
@@ -450,7 +494,7 @@ mod tests {
             config,
             updated_at: None,
         };
-        let snap = Snapshot {
+        let mut snap = Snapshot {
             sizes: crate::model::SizeCatalog::cloud_defaults(),
             clusters: vec![ok, Cluster::empty(ClusterId("u3".into()), "bad")],
             strategies: vec![
@@ -459,6 +503,13 @@ mod tests {
             ],
             ..Snapshot::default()
         };
+        for (i, name) in to_create.iter().enumerate() {
+            let id = format!("u{}", 10 + i);
+            snap.clusters
+                .push(Cluster::empty(ClusterId(id.clone()), name));
+            snap.strategies
+                .push(row(&id, serde_json::json!({"target_size": "50cc"})));
+        }
         crate::plan::plan(&snap, &crate::plan::PlanOptions::default())
     }
 
@@ -476,6 +527,46 @@ mod tests {
         assert_eq!(
             apply_summary(&plan, &report),
             format!("No changes. {standing} Run {}.", uuid::Uuid::nil())
+        );
+    }
+
+    #[test]
+    fn after_actions_apply_says_how_many_clusters_changed_and_where_the_others_stand() {
+        let report = |plan: &Plan, failed: usize| ApplyReport {
+            run_id: uuid::Uuid::nil(),
+            results: plan
+                .actions()
+                .enumerate()
+                .map(|(i, a)| ActionResult {
+                    action_id: format!("a{i}"),
+                    action: a.clone(),
+                    status: if i < failed {
+                        ActionStatus::Failed {
+                            error: "refused".into(),
+                        }
+                    } else {
+                        ActionStatus::Executed
+                    },
+                })
+                .collect(),
+            changed_clusters: Vec::new(),
+            states_written: 0,
+        };
+        let nil = uuid::Uuid::nil();
+        let plan = converged_invalid_and(&["x", "y"]);
+        assert_eq!(
+            apply_summary(&plan, &report(&plan, 1)),
+            format!(
+                "Applied 1 of 2 actions on 2 clusters (1 failed). 1 other cluster converged, \
+                 1 skipped (invalid configuration). Run {nil}."
+            )
+        );
+        // Nothing else to say of the others: no "0 clusters converged".
+        let mut only = converged_invalid_and(&["x"]);
+        only.clusters.retain(|c| c.cluster == "x");
+        assert_eq!(
+            apply_summary(&only, &report(&only, 0)),
+            format!("Applied 1 of 1 action on 1 cluster. Run {nil}.")
         );
     }
 }

@@ -967,6 +967,16 @@ fn wipe_state_names_a_cluster_that_exists_or_the_id_of_one_dropped() {
     // A name nothing has: an error, as for every --cluster.
     let run = clusterctl(&emu, &["wipe-state", "--cluster", "kep", "--yes"]).code(64);
     assert!(run.stderr.contains("did you mean 'keep'"), "{}", run.all());
+    // Worded as every command's --cluster error, saying what else it read.
+    assert!(
+        run.stderr
+            .contains("--cluster kep: no cluster has that name or id, and no state row names it")
+            && run
+                .stderr
+                .contains("--cluster takes exact names or ids, --filter-clusters REGEX a pattern"),
+        "{}",
+        run.all()
+    );
     assert_eq!(states(&emu).len(), 2);
     // The state of a dropped cluster, by its id.
     emu.sql(&format!(

@@ -1599,7 +1599,7 @@ fn apply_streams_each_action_with_its_elapsed_time() {
     let start = pos("analytics.r_50cc: Creating... [CREATE CLUSTER REPLICA");
     let still = pos("analytics.r_50cc: Still creating... [10s elapsed]");
     let done = pos("analytics.r_50cc: Creation complete after 1");
-    let summary = pos("Applied 1 of 1 action.");
+    let summary = pos("Applied 1 of 1 action on 1 cluster.");
     assert!(plan < start && start < still && still < done && done < summary);
     assert!(!r.stdout.contains('\u{1b}'), "no colour when piped");
     // JSON: one document, no progress lines.
