@@ -292,7 +292,7 @@ pub async fn apply<B: Backend>(
         // A completed suspension's state went with its first intent.
         if completed && !state_goes_first(cp) {
             if let Some(state) = &cp.new_state {
-                states.push((cp.cluster_id.clone(), state.clone()));
+                states.push((cp.cluster_id.clone(), (**state).clone()));
             }
         }
     }
@@ -339,7 +339,7 @@ impl<B: Backend> Run<'_, B> {
             // kill, a cut connection) it would leave nothing to wake with.
             let early: Vec<(ClusterId, serde_json::Value)> = match &cp.new_state {
                 Some(state) if i == 0 && state_goes_first(cp) => {
-                    vec![(cp.cluster_id.clone(), state.clone())]
+                    vec![(cp.cluster_id.clone(), (**state).clone())]
                 }
                 _ => Vec::new(),
             };

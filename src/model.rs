@@ -340,6 +340,26 @@ pub struct StrategyRow {
     pub updated_at: Option<DateTime<Utc>>,
 }
 
+/// A JSON value with every object and array at exactly its length. The
+/// parser grows them as it reads (an object of one or two keys takes room
+/// for three entries), and a snapshot keeps a config and a state payload
+/// per cluster: 10 000 clusters hold tens of thousands of small objects.
+pub fn compact_json(v: serde_json::Value) -> serde_json::Value {
+    match v {
+        serde_json::Value::Object(m) => {
+            let mut out = serde_json::Map::with_capacity(m.len());
+            for (k, v) in m {
+                out.insert(k, compact_json(v));
+            }
+            serde_json::Value::Object(out)
+        }
+        serde_json::Value::Array(a) => {
+            serde_json::Value::Array(a.into_iter().map(compact_json).collect())
+        }
+        other => other,
+    }
+}
+
 /// At most `max` characters of `s`, with `…` where it was cut (text from
 /// outside quoted in a message: a name, a line of a file).
 pub fn clip(s: &str, max: usize) -> String {
@@ -700,6 +720,15 @@ mod tests {
         assert_eq!(h(7249), "2h00m");
         assert_eq!(h(7260), "2h01m");
         assert_eq!(h(86400 * 3 + 3600 * 4 + 5), "3d04h");
+    }
+
+    #[test]
+    fn compacting_json_keeps_every_value_and_the_key_order() {
+        let text = r#"{"z":1,"a":{"y":[1,{"b":null,"a":"x"}],"x":true},"m":[],"e":{}}"#;
+        let v: serde_json::Value = serde_json::from_str(text).unwrap();
+        let c = super::compact_json(v.clone());
+        assert_eq!(c, v);
+        assert_eq!(c.to_string(), text);
     }
 }
 

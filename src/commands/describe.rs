@@ -192,7 +192,7 @@ pub async fn describe(
         waiting: cp.map(|p| p.waiting.clone()).unwrap_or_default(),
         notes: cp.map(|p| p.notes.clone()).unwrap_or_default(),
         alerts: cp.map(|p| p.alerts.clone()).unwrap_or_default(),
-        prediction: cp.and_then(|p| p.prediction.clone()),
+        prediction: cp.and_then(|p| p.prediction.as_deref().cloned()),
         history: records.into_iter().map(|r| entry_of(r, &names)).collect(),
     })
 }

@@ -117,7 +117,7 @@ impl Store {
                 continue;
             };
             if let Ok(v @ serde_json::Value::Object(_)) = serde_json::from_str(&payload) {
-                out.insert(ClusterId(id), v);
+                out.insert(ClusterId(id), crate::model::compact_json(v));
             }
         }
         Ok(out)
@@ -846,7 +846,7 @@ pub const MAX_CONFIG_DEPTH: usize = 32;
 /// validation reports (never as a missing config).
 fn read_config(text: &str) -> serde_json::Value {
     match crate::strategy::read_json(text) {
-        Ok((v, _)) => bounded_config(v),
+        Ok((v, _)) => crate::model::compact_json(bounded_config(v)),
         Err(e) => serde_json::Value::String(format!("(a JSON value that cannot be read: {e})")),
     }
 }

@@ -152,7 +152,7 @@ pub(super) fn plan_cluster(
         let slot = new_state
             .get(cfg.kind().as_str())
             .unwrap_or(&serde_json::Value::Null);
-        cfg.prediction(&ctx, slot)
+        cfg.prediction(&ctx, slot).map(Box::new)
     });
     cp.activity_sensitive = configs.iter().any(|cfg| {
         let slot = new_state
@@ -162,7 +162,7 @@ pub(super) fn plan_cluster(
     });
     let new_state = serde_json::Value::Object(new_state);
     if new_state != state {
-        cp.new_state = Some(new_state);
+        cp.new_state = Some(Box::new(new_state));
     }
     cp
 }

@@ -164,7 +164,7 @@ pub(super) fn hold(cp: &mut super::ClusterPlan, doubt: &InDoubt, now: DateTime<U
         cp.next_decision_at
             .map_or(doubt.until, |t| t.min(doubt.until)),
     );
-    cp.in_doubt = Some(doubt.clone());
+    cp.in_doubt = Some(Box::new(doubt.clone()));
 }
 
 /// `create r_50cc`, `drop r1`, `resize 100cc`, `set replication factor 0`.

@@ -231,11 +231,11 @@ pub struct ClusterPlan {
     /// What the cluster's predicting strategy learned and expects (its
     /// demand profile, hydration times, next wake).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub prediction: Option<crate::strategy::predict::Prediction>,
+    pub prediction: Option<Box<crate::strategy::predict::Prediction>>,
     /// An interrupted run's statement may still be running on this
     /// cluster: its actions are held back as pending work until then.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub in_doubt: Option<doubt::InDoubt>,
+    pub in_doubt: Option<Box<doubt::InDoubt>>,
     /// New statements could change the decision before then (a cluster
     /// warmed for predicted demand nobody came to yet).
     #[serde(skip)]
@@ -246,7 +246,7 @@ pub struct ClusterPlan {
     pub observed: Vec<(String, Option<Size>)>,
     /// New state payload to persist, when it changed.
     #[serde(skip)]
-    pub new_state: Option<serde_json::Value>,
+    pub new_state: Option<Box<serde_json::Value>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

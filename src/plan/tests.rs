@@ -542,7 +542,8 @@ fn state_is_written_only_when_it_changes() {
     let p = plan(&s, &PlanOptions::default());
     let state = only(&p)
         .new_state
-        .clone()
+        .as_deref()
+        .cloned()
         .expect("first run records first_seen");
     assert!(state.get("_controller").is_some());
     let mut s2 = s.clone();
@@ -718,7 +719,7 @@ proptest! {
         let Some(cp) = p.clusters.first() else { return Ok(()); };
         let mut s2 = s.clone();
         s2.clusters = vec![after(&c, cp)];
-        if let Some(state) = &cp.new_state {
+        if let Some(state) = cp.new_state.as_deref() {
             s2.states.insert(cp.cluster_id.clone(), state.clone());
         }
         let p2 = plan(&s2, &PlanOptions::default());
@@ -750,7 +751,7 @@ fn burst_creations_under_flapping(rows: Vec<StrategyRow>, runs: i64) -> usize {
             .filter(|a| a.kind == ActionKind::CreateReplica)
             .count();
         c = after(&c, cp);
-        if let Some(st) = &cp.new_state {
+        if let Some(st) = cp.new_state.as_deref() {
             state = Some(st.clone());
         }
     }
@@ -840,7 +841,7 @@ fn a_suspended_cluster_does_not_rewrite_state_every_round() {
     let mut s = snap(vec![c], rows);
     let first = plan(&s, &PlanOptions::default());
     assert!(only(&first).actions.is_empty(), "stays suspended");
-    if let Some(st) = &only(&first).new_state {
+    if let Some(st) = only(&first).new_state.as_deref() {
         s.states.insert(ClusterId("u2".into()), st.clone());
     }
     s.now += Duration::minutes(1);
@@ -1100,7 +1101,7 @@ fn a_partial_resume_is_completed_while_the_burst_serves() {
     let p = waking(burst_only(), rows.clone(), suspended);
     assert_eq!(actions(&p), ["create r1"]);
     // Or the wake's state was saved (r1 held back after the plan).
-    let woken = only(&wake).new_state.clone().unwrap();
+    let woken = only(&wake).new_state.as_deref().cloned().unwrap();
     let p = waking(burst_only(), rows.clone(), woken.clone());
     assert_eq!(actions(&p), ["create r1"]);
     assert!(only(&p).alerts.is_empty(), "{:?}", only(&p).alerts);
@@ -1109,7 +1110,7 @@ fn a_partial_resume_is_completed_while_the_burst_serves() {
         .join(" ")
         .contains("completing the resume"));
     // r1 hydrated: the burst goes, nothing is created again.
-    let state = only(&p).new_state.clone().unwrap_or(woken);
+    let state = only(&p).new_state.as_deref().cloned().unwrap_or(woken);
     let both = vec![
         replica(1, "c-burst", "100cc", true),
         replica(2, "r1", "50cc", true),
@@ -1168,7 +1169,7 @@ fn shrink_to_fit_wakes_with_the_size_that_fit() {
         .collect();
     assert_eq!(names, vec!["c_300cc"], "not 400cc..800cc again");
     // The next round: 300cc is still hydrating; nothing else is tried.
-    let state = only(&p).new_state.clone().unwrap();
+    let state = only(&p).new_state.as_deref().cloned().unwrap();
     let p = waking(vec![replica(1, "c_300cc", "300cc", false)], rows, state);
     assert!(only(&p).actions.is_empty(), "{:?}", only(&p).actions);
 }
@@ -1558,7 +1559,11 @@ fn the_controller_records_its_interval_in_the_predictive_state() {
         interval: Some(std::time::Duration::from_secs(300)),
         ..PlanOptions::default()
     };
-    let state = only(&plan(&s, &opts)).new_state.clone().expect("state");
+    let state = only(&plan(&s, &opts))
+        .new_state
+        .as_deref()
+        .cloned()
+        .expect("state");
     assert_eq!(
         state["idle_suspend"]["predict"]["interval_s"], 300,
         "{state:#}"
@@ -1573,4 +1578,13 @@ fn the_controller_records_its_interval_in_the_predictive_state() {
         Some(300)
     );
     assert!(only(&p).new_state.is_none(), "{:?}", only(&p).new_state);
+}
+
+#[test]
+fn a_cluster_plan_stays_small() {
+    // A plan holds one per cluster at once: 10 000 clusters are 10 000 of
+    // them (the README's peak-RSS figure). What only some clusters have (a
+    // prediction, a doubt, a new state) is boxed, not carried by all.
+    let size = std::mem::size_of::<ClusterPlan>();
+    assert!(size <= 360, "ClusterPlan is {size} bytes");
 }

@@ -568,7 +568,7 @@ async fn shard_loop(
                 // No DDL: persist the new state as `exec::apply` would.
                 for cp in p.clusters {
                     if let Some(state) = cp.new_state {
-                        slot.snap.states.insert(cp.cluster_id, state);
+                        slot.snap.states.insert(cp.cluster_id, *state);
                     }
                 }
                 slot.next_check = if exact {
