@@ -2,7 +2,8 @@
 //! `.env`): only a regular file, and at most a bound, so a mistaken path
 //! (`/dev/zero`, a FIFO, a directory, a multi-gigabyte log) gives an error
 //! instead of filling memory or waiting for ever. The one rule for every
-//! such read.
+//! such read, and one for every file written in place of one the user
+//! named ([`check_writable`]).
 
 // Reads files on purpose (clippy.toml bans file access in the decision core).
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
@@ -32,6 +33,50 @@ pub fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, String> {
         return Err(format!("larger than {}; refusing to read it", size(max)));
     }
     Ok(bytes)
+}
+
+/// Whether a file the user names may be written, replacing it: its
+/// directory exists, and it is absent or a regular file — never a
+/// directory, a device (`/dev/full` is no file to replace), a FIFO
+/// (opening one waits for a reader) or a socket. With `renamed` (written as
+/// a temporary file renamed over it) a symbolic link is refused too: the
+/// rename would replace the link, not the file it points to. Returns
+/// whether the file exists. One rule for `--out` and `--metrics-file`.
+pub fn check_writable(path: &Path, renamed: bool) -> Result<bool, String> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    match std::fs::metadata(dir) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => return Err(format!("{} is not a directory", dir.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(format!(
+                "the directory {} does not exist (it is not created)",
+                dir.display()
+            ))
+        }
+        Err(e) => return Err(format!("cannot read the directory {}: {e}", dir.display())),
+    }
+    let meta = if renamed {
+        std::fs::symlink_metadata(path)
+    } else {
+        std::fs::metadata(path)
+    };
+    match meta {
+        Ok(m) if m.is_symlink() => Err(
+            "is a symbolic link, which the file's atomic replacement would overwrite; \
+             name the file it points to"
+                .into(),
+        ),
+        Ok(m) if m.is_dir() => Err("is a directory; name a file".into()),
+        Ok(m) if !m.is_file() => {
+            Err("not a regular file (a device, a FIFO or a socket); refusing to replace it".into())
+        }
+        Ok(_) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(format!("cannot read: {e}")),
+    }
 }
 
 /// [`read_bounded`], as UTF-8 text.

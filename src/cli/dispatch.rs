@@ -263,6 +263,12 @@ fn apply(a: ApplyArgs, ui: &Ui) -> u8 {
         },
         Err(e) => return fail(&e, ui),
     };
+    // Before connecting: a run that could not record its metrics.
+    if let Some(path) = &a.metrics_file {
+        if let Err(why) = crate::metrics::check_textfile(path) {
+            return fail(&CommandError::Io(why), ui);
+        }
+    }
     let db = match db_options(&a.conn, Some(&a.sizes)) {
         Ok(db) => db,
         Err(e) => return fail(&e, ui),

@@ -520,6 +520,7 @@ impl Metrics {
     /// until its rename, so no run writes over counts it has not read.
     /// Gauges are this run's.
     pub fn add_to_textfile(&self, path: &Path) -> Result<(), String> {
+        check_textfile(path)?;
         let (dir, file_name) = textfile_parts(path)?;
         let lock_path = dir.join(format!(".{file_name}.lock"));
         let lock_file = std::fs::OpenOptions::new()
@@ -541,6 +542,7 @@ impl Metrics {
     /// Writes the textfile atomically: a temporary file in the same
     /// directory, then a rename, so the collector never reads half a file.
     pub fn write_textfile(&self, path: &Path) -> Result<(), String> {
+        check_textfile(path)?;
         let (dir, file_name) = textfile_parts(path)?;
         let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
         let text = self.prometheus_text();
@@ -551,6 +553,15 @@ impl Metrics {
         }
         Ok(())
     }
+}
+
+/// Whether `--metrics-file` names a file it may replace (a temporary file
+/// is renamed over it): checked before a command connects, and again at
+/// each write (a watcher's file may change meanwhile).
+pub fn check_textfile(path: &Path) -> Result<(), String> {
+    crate::files::check_writable(path, true)
+        .map(|_| ())
+        .map_err(|why| format!("--metrics-file {}: {why}", path.display()))
 }
 
 /// The directory and file name of a `--metrics-file`.

@@ -87,31 +87,9 @@ pub fn run_cli(args: &SimArgs) -> Result<String, SimError> {
 /// anything is written (and by the command before it connects:
 /// `commands::backtest::Out`).
 /// Returns whether FILE exists: it is overwritten, and the output says so.
-#[allow(clippy::disallowed_methods)] // the file the user names
 pub fn check_out(path: &Path) -> Result<bool, SimError> {
-    let bad = |why: String| Err(SimError::Io(format!("--out {}: {why}", path.display())));
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    match std::fs::metadata(dir) {
-        Ok(m) if m.is_dir() => {}
-        Ok(_) => return bad(format!("{} is not a directory", dir.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return bad(format!(
-                "the directory {} does not exist (it is not created)",
-                dir.display()
-            ))
-        }
-        Err(e) => return bad(format!("cannot read the directory {}: {e}", dir.display())),
-    }
-    match std::fs::metadata(path) {
-        Ok(m) if m.is_dir() => bad("is a directory; name the scenario file to write".into()),
-        Ok(m) if !m.is_file() => bad("not a regular file (a device, a FIFO or a socket)".into()),
-        Ok(_) => Ok(true),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-        Err(e) => bad(format!("cannot read: {e}")),
-    }
+    crate::files::check_writable(path, false)
+        .map_err(|why| SimError::Io(format!("--out {}: {why}", path.display())))
 }
 
 /// `simulate --from-history`: writes the built scenario and its traces

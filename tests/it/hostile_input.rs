@@ -474,21 +474,63 @@ fn thirty_overlapping_one_shot_runs_lose_no_count() {
 }
 
 #[test]
-fn a_metrics_file_that_never_ends_is_not_read_for_ever() {
+fn a_metrics_file_that_is_no_regular_file_is_refused_before_connecting() {
+    // Replacing a device or a link, or opening a FIFO (which waits for a
+    // reader for ever), is not recording metrics: each is refused before
+    // anything runs, and left as it was.
     let emu = Emulator::start();
     init_tables(&emu);
-    // The previous "textfile" is /dev/zero's content: an endless read.
     let dir = tempfile::tempdir().expect("tempdir");
     let link = dir.path().join("zero.prom");
     std::os::unix::fs::symlink("/dev/zero", &link).expect("symlink");
-    let mut child = spawn(&emu, &["apply", "--metrics-file", link.to_str().unwrap()]);
-    assert!(
-        wait_or_kill(&mut child, Duration::from_secs(20)),
-        "apply --metrics-file /dev/zero hangs"
-    );
-    let run = finish(child);
-    assert!(!run.all().contains("panicked"), "{}", run.all());
-    assert!(run.stderr.contains("larger than"), "{}", run.all());
+    let fifo = dir.path().join("fifo.prom");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    let sub = dir.path().join("a-directory");
+    std::fs::create_dir(&sub).expect("dir");
+    for (path, why) in [
+        (&link, "is a symbolic link"),
+        (&fifo, "not a regular file"),
+        (&sub, "is a directory"),
+    ] {
+        let arg = path.to_str().expect("utf-8 path");
+        for argv in [
+            vec!["apply", "--metrics-file", arg],
+            vec!["apply", "--watch", "--metrics-file", arg],
+        ] {
+            emu.reset_stats();
+            let mut child = spawn(&emu, &argv);
+            assert!(
+                wait_or_kill(&mut child, Duration::from_secs(20)),
+                "{argv:?} hangs"
+            );
+            let run = finish(child);
+            assert_eq!(run.code, 1, "{argv:?}: {}", run.all());
+            assert!(
+                run.stderr
+                    .starts_with(&format!("error: --metrics-file {arg}: {why}")),
+                "{argv:?}: {}",
+                run.all()
+            );
+            assert_eq!(emu.stats().statements, 0, "{argv:?}: never connected");
+        }
+    }
+    let meta = std::fs::symlink_metadata(&link).expect("the link");
+    assert!(meta.file_type().is_symlink(), "the link is left as it was");
+    use std::os::unix::fs::FileTypeExt as _;
+    let meta = std::fs::symlink_metadata(&fifo).expect("the fifo");
+    assert!(meta.file_type().is_fifo(), "the FIFO is left as it was");
+    // A regular file that is not ours is carried over as far as it reads,
+    // and replaced; a file too large to be a textfile is said.
+    let big = dir.path().join("big.prom");
+    std::fs::write(&big, vec![b'#'; (16 << 20) + 1]).expect("big file");
+    let run = clusterctl(&emu, &["apply", "--metrics-file", big.to_str().unwrap()]).ok();
+    assert!(run.stderr.contains("larger than 16 MiB"), "{}", run.all());
+    let text = std::fs::read_to_string(&big).expect("metrics file");
+    assert_eq!(runs_total(&text), 1, "{text}");
 }
 
 /// Waits for the child; `None` (after killing it) when it is still running
