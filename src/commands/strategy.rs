@@ -146,8 +146,10 @@ async fn write(
     let store = &ctx.store;
     let replaced = ctx
         .backend()
-        .retrying("writing the strategy row", async |c| {
-            store.replace_strategy(c, &target.id, ty, config, at).await
+        .retrying_counted("writing the strategy row", async |c, attempt| {
+            store
+                .replace_strategy(c, &target.id, ty, config, at, attempt > 1)
+                .await
         })
         .await?;
     audit(

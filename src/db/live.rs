@@ -178,6 +178,18 @@ impl<'a> LiveBackend<'a> {
             .await
     }
 
+    /// [`LiveBackend::retrying`], telling `op` its attempt (1 = first): a
+    /// write that may have committed before its connection broke is
+    /// retried in a form that does not write it twice.
+    pub async fn retrying_counted<T, E: Retry>(
+        &mut self,
+        what: &str,
+        op: impl AsyncFnMut(&Client, u32) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let deadline = self.statement_timeout;
+        self.attempts(what, deadline, None, op).await
+    }
+
     /// Writes the audit row of an action that already ended (an operator's
     /// command), retrying transient failures: a retry never leaves a
     /// second row ([`Store::audit_done`]).
@@ -188,13 +200,9 @@ impl<'a> LiveBackend<'a> {
         stamp: Stamp,
     ) -> Result<(), DbError> {
         let store = self.store;
-        let deadline = self.statement_timeout;
-        self.attempts(
-            "writing the audit row",
-            deadline,
-            None,
-            async |c, attempt| store.audit_done(c, row, done, stamp, attempt > 1).await,
-        )
+        self.retrying_counted("writing the audit row", async |c, attempt| {
+            store.audit_done(c, row, done, stamp, attempt > 1).await
+        })
         .await
     }
 

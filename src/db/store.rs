@@ -507,7 +507,10 @@ impl Store {
     /// an explicit `updated_at`, then deletes the older rows of that
     /// (cluster, type). Two statements, since Materialize has neither upsert
     /// nor multi-statement write transactions; readers take the newest row,
-    /// so a crash between the two is harmless. Returns the rows replaced.
+    /// so a crash between the two is harmless. A retry (`retry`) inserts
+    /// only if the attempt before did not (that row has this `at`), so a
+    /// connection cut after the INSERT committed leaves one row, not two
+    /// sharing the newest time. Returns the rows replaced.
     pub async fn replace_strategy(
         &self,
         c: &Client,
@@ -515,13 +518,23 @@ impl Store {
         ty: &str,
         config: &serde_json::Value,
         at: DateTime<Utc>,
+        retry: bool,
     ) -> Result<u64, DbError> {
         let table = self.table(STRATEGIES);
         let at_text = at.to_rfc3339();
-        let insert = format!(
-            "INSERT INTO {table} (cluster_id, strategy_type, config, updated_at) \
-             VALUES ($1, $2, $3::text::jsonb, $4::text::timestamptz)"
-        );
+        let columns = "cluster_id, strategy_type, config, updated_at";
+        let values = "$1::text, $2::text, $3::text::jsonb, $4::text::timestamptz";
+        let insert = if retry {
+            // The attempt before may have committed: its row has this
+            // command's time.
+            format!(
+                "INSERT INTO {table} ({columns}) SELECT {values} WHERE NOT EXISTS (\
+                 SELECT 1 FROM {table} WHERE cluster_id = $1 AND strategy_type = $2 \
+                 AND updated_at = $4::text::timestamptz)"
+            )
+        } else {
+            format!("INSERT INTO {table} ({columns}) VALUES ({values})")
+        };
         let params = [
             id.0.clone(),
             ty.to_string(),

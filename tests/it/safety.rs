@@ -12,7 +12,7 @@ use crate::cli::pairs;
 use crate::cli::{
     audit, clusterctl, command, init_tables, lit, replica_names, run_cmd, state_of, strategy, Run,
 };
-use crate::support::Emulator;
+use crate::support::{Emulator, Pattern};
 
 /// `run_id`s of every audited action.
 fn actors(emu: &Emulator) -> BTreeSet<String> {
@@ -1290,6 +1290,42 @@ fn writes_cut_after_they_committed_are_not_duplicated() {
     let extra = emu
         .query_one("SELECT count(*) - count(DISTINCT cluster_id) FROM mz_cluster_strategy_state");
     assert_eq!(extra.as_deref(), Some("0"), "one state row per cluster");
+}
+
+#[test]
+fn a_strategy_row_cut_after_it_committed_is_written_once() {
+    // strategy set's INSERT commits, its answer is lost: the retry must not
+    // leave two rows of the newest time (which `check` refuses).
+    let emu = crash_setup();
+    emu.cut_after_statement(Pattern::regex("^INSERT INTO \"mz_cluster_strategies\""), 1);
+    let run = clusterctl(
+        &emu,
+        &[
+            "strategy",
+            "set",
+            "t",
+            "target_size",
+            "--target-size",
+            "25cc",
+        ],
+    )
+    .ok();
+    emu.clear_faults();
+    assert!(
+        run.stderr.contains("retrying"),
+        "the cut was seen: {}",
+        run.all()
+    );
+    let rows = emu.query_strings(&format!(
+        "SELECT config::text FROM mz_cluster_strategies WHERE cluster_id = '{}' \
+         AND strategy_type = 'target_size'",
+        emu.cluster_id("t")
+    ));
+    assert_eq!(
+        rows,
+        vec![vec![Some(r#"{"target_size": "25cc"}"#.to_string())]]
+    );
+    clusterctl(&emu, &["check"]).ok();
 }
 
 #[test]
