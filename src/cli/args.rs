@@ -762,23 +762,36 @@ pub fn parse_time_bound(s: &str) -> Result<crate::commands::TimeBound, String> {
         }
         return Ok(TimeBound::Ago(d));
     }
-    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(t) {
-        return Ok(TimeBound::At(at.with_timezone(&Utc)));
-    }
-    for fmt in [
-        "%Y-%m-%d %H:%M:%S",
-        "%Y-%m-%d %H:%M",
-        "%Y-%m-%dT%H:%M:%S",
-        "%Y-%m-%dT%H:%M",
-    ] {
-        if let Ok(n) = NaiveDateTime::parse_from_str(t, fmt) {
-            return Ok(TimeBound::At(Utc.from_utc_datetime(&n)));
+    let at = chrono::DateTime::parse_from_rfc3339(t)
+        .map(|at| at.with_timezone(&Utc))
+        .ok()
+        .or_else(|| {
+            [
+                "%Y-%m-%d %H:%M:%S",
+                "%Y-%m-%d %H:%M",
+                "%Y-%m-%dT%H:%M:%S",
+                "%Y-%m-%dT%H:%M",
+            ]
+            .iter()
+            .find_map(|fmt| NaiveDateTime::parse_from_str(t, fmt).ok())
+            .or_else(|| {
+                NaiveDate::parse_from_str(t, "%Y-%m-%d")
+                    .ok()
+                    .and_then(|d| d.and_hms_opt(0, 0, 0))
+            })
+            .map(|n| Utc.from_utc_datetime(&n))
+        });
+    if let Some(at) = at {
+        // What the database and an RFC 3339 row can hold: years 1 to 9999
+        // in UTC (`0000-01-01` or `+10000-01-01` failed in the database, and
+        // a pause row with such an `until` no longer read as a time).
+        use chrono::Datelike as _;
+        if !(1..=9999).contains(&at.year()) {
+            return Err(format!(
+                "'{t}' is outside the years 1 to 9999 (UTC) that a time can have here"
+            ));
         }
-    }
-    if let Ok(d) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
-        if let Some(n) = d.and_hms_opt(0, 0, 0) {
-            return Ok(TimeBound::At(Utc.from_utc_datetime(&n)));
-        }
+        return Ok(TimeBound::At(at));
     }
     Err(format!(
         "'{t}' is neither a duration like 30s, 5m or 1h nor a time like 2026-11-22T10:00:00Z"
@@ -1078,5 +1091,19 @@ mod tests {
             long.contains("more than 100 years") && !long.contains("neither"),
             "{long}"
         );
+        // Times the database cannot hold are refused here (exit 64), in
+        // every form a time is given.
+        assert_eq!(at("0001-01-01"), "0001-01-01T00:00:00+00:00");
+        assert_eq!(at("9999-12-31T23:59:59Z"), "9999-12-31T23:59:59+00:00");
+        for t in [
+            "0000-01-01",
+            "+10000-01-01",
+            "9999-12-31T23:00:00-12:00",
+            "-0001-01-01",
+            "0000-06-01 10:00",
+        ] {
+            let e = parse_since(t).unwrap_err();
+            assert!(e.contains("outside the years 1 to 9999"), "{t}: {e}");
+        }
     }
 }
