@@ -35,6 +35,23 @@ pub mod exit {
 }
 
 /// Parses, runs, prints; returns the process exit code.
+/// The command a command line names, as the JSON documents name it
+/// (`strategy set`): its first word that is not a flag, when that is a
+/// command (with its subcommand, if the next word is one); `clusterctl`
+/// when it names none (`clusterctl -o json`, a misspelled command).
+fn command_named(argv: &[String]) -> String {
+    use clap::CommandFactory as _;
+    let cli = Cli::command();
+    let mut words = argv.iter().skip(1).skip_while(|a| a.starts_with('-'));
+    let Some(sub) = words.next().and_then(|w| cli.find_subcommand(w)) else {
+        return "clusterctl".into();
+    };
+    match words.next().and_then(|w| sub.find_subcommand(w)) {
+        Some(subsub) => format!("{} {}", sub.get_name(), subsub.get_name()),
+        None => sub.get_name().to_string(),
+    }
+}
+
 pub fn main() -> ExitCode {
     crate::config::set_aside_non_utf8_url();
     crate::config::note_empty_url();
@@ -63,20 +80,20 @@ pub fn main() -> ExitCode {
                     })
             };
             if wants("--output", "json") || wants("--log-format", "json") {
-                let command = crate::config::redact_args(
-                    argv.get(1).map(String::as_str).unwrap_or("clusterctl"),
-                    std::env::args_os(),
-                );
-                let message = e.kind().to_string();
-                // clap echoes the offending argument: it may be a URL.
+                let command = command_named(&argv);
+                // clap's first line, without its "error: " and the usage
+                // block after it; it echoes the offending argument, which
+                // may be a URL.
+                let rendered = e.to_string();
+                let first = rendered.lines().next().unwrap_or_default();
                 let detail = crate::config::redact_args(
-                    &dispatch::one_line(&e.to_string()),
+                    first.strip_prefix("error: ").unwrap_or(first),
                     std::env::args_os(),
                 );
                 dispatch::report_error(
                     &command,
                     "usage",
-                    &format!("{message}: {detail}"),
+                    &detail,
                     wants("--output", "json"),
                     wants("--log-format", "json"),
                 );

@@ -247,6 +247,31 @@ fn every_command_prints_one_envelope_that_follows_the_schema() {
     let doc = run.json();
     conforms(&v, &doc);
     assert_eq!(doc["error"]["code"], "usage", "{doc:#}");
+    assert_eq!(doc["command"], "dry-run", "{doc:#}");
+    // The command is the one the line names, never another word of it; the
+    // message is clap's first line, once.
+    for (args, named) in [
+        (&["-o", "json"][..], "clusterctl"),
+        (&["--output=json", "status"], "status"),
+        (&["strategy", "set", "-o", "json"], "strategy set"),
+        (&["strategy", "-o", "json"], "strategy"),
+        (
+            &["-o", "json", "postgres://weird:hunter2@h/db"],
+            "clusterctl",
+        ),
+        (&["statsu", "-o", "json"], "clusterctl"),
+    ] {
+        let mut cmd = command();
+        cmd.args(args);
+        let run = run_cmd(cmd).code(64);
+        let doc = run.json();
+        conforms(&v, &doc);
+        assert_eq!(doc["command"], named, "{args:?}: {doc:#}");
+        let message = doc["error"]["message"].as_str().unwrap_or_default();
+        assert!(!message.contains("Usage:"), "{args:?}: {message}");
+        assert!(!message.starts_with("error"), "{args:?}: {message}");
+        assert!(!run.all().contains("hunter2"), "{}", run.all());
+    }
 }
 
 #[test]
