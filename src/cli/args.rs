@@ -592,7 +592,7 @@ pub struct DescribeArgs {
     /// Cluster name or id
     #[arg(value_parser = parse_cluster_name)]
     pub cluster_name: String,
-    /// How many recent history entries to show
+    /// How many recent history entries to show (0: none, and the audit trail is not read)
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub history: u32,
     #[command(flatten)]

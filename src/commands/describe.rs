@@ -111,15 +111,21 @@ pub async fn describe(
     let ids = [c.id.clone()];
     let filter = ActionFilter {
         clusters: Some(&ids),
-        limit: Some(history_limit.max(1)),
+        limit: Some(history_limit),
         ..ActionFilter::default()
     };
     let store = &ctx.store;
-    let records = backend
-        .retrying("reading the audit trail", async |conn| {
-            store.actions(conn, &filter).await
-        })
-        .await?;
+    // `--history 0`: none, and the trail is not read.
+    let records = match history_limit {
+        0 => Vec::new(),
+        _ => {
+            backend
+                .retrying("reading the audit trail", async |conn| {
+                    store.actions(conn, &filter).await
+                })
+                .await?
+        }
+    };
 
     let in_effect = rows::in_effect(&snap.strategies)
         .remove(&c.id)

@@ -146,6 +146,8 @@ fn the_oracle_prices_hydration_and_is_not_beaten_with_custom_sizes() {
         c.oracle.credits
     );
     assert!(c.vs_oracle.unwrap() < 2.0, "{:?}", c.vs_oracle);
+    // One cluster: the total is that cluster.
+    assert_eq!(card.total.vs_oracle, c.vs_oracle);
     // Always-on picks the cheapest size that holds the workload.
     assert_eq!(c.always_on.size.as_deref(), Some("slow"));
 }

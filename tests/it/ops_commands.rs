@@ -1564,6 +1564,16 @@ fn describe_shows_everything_about_one_cluster() {
     assert_eq!(res["replicas"][0]["ooms"], 1, "{j:#}");
     assert!(res["replicas"][0]["age_seconds"].is_u64(), "{j:#}");
     assert_eq!(res["history"].as_array().map(Vec::len), Some(2), "{j:#}");
+    for (n, shown) in [("0", 0), ("1", 1)] {
+        let j = clusterctl(
+            &emu,
+            &["describe", "analytics", "--history", n, "-o", "json"],
+        )
+        .ok()
+        .json();
+        let history = j["result"]["history"].as_array().map(Vec::len);
+        assert_eq!(history, Some(shown), "--history {n}: {j:#}");
+    }
     let r = clusterctl(&emu, &["describe", "analytic"]).code(64);
     assert!(
         r.stderr.contains("did you mean 'analytics'?"),
