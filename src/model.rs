@@ -311,6 +311,17 @@ impl Cluster {
         self.activity.in_flight > 0 && !self.any_hydrated()
     }
 
+    /// How many replicas this cluster can be given before any is dropped,
+    /// under Materialize's `max_replicas_per_cluster` (`limit`): creates
+    /// run before drops, so every live replica counts. `None`: no limit
+    /// known, or a managed cluster (its replication factor is the count).
+    pub fn room_for_creates(&self, limit: Option<u32>) -> Option<usize> {
+        match (self.managed, limit) {
+            (false, Some(limit)) => Some((limit as usize).saturating_sub(self.replicas.len())),
+            _ => None,
+        }
+    }
+
     /// Users want it now and no replica can serve them: statements are
     /// waiting, or began within [`TURNED_AWAY_S`] (without a replica they
     /// fail at once, §8.10, and wait for nothing).

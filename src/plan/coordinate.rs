@@ -108,6 +108,7 @@ pub(super) fn plan_cluster(
         prepared: Default::default(),
         idle_since_seen,
         last_suspension: snap.suspensions.get(&cluster.id),
+        replica_limit: snap.env.settings.max_replicas_per_cluster,
     };
     let mut desired = Desired::from_cluster(cluster);
     let mut new_state = fresh_state(&state, &configs, snap.now);

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::ddl;
 use crate::model::{Cluster, Environment, Replica, Schedule, SizeCatalog, Snapshot};
-use crate::strategy::{Desired, DesiredReplica, StrategyKind, MIN_SAMPLE_RATE};
+use crate::strategy::{Deferred, Desired, DesiredReplica, StrategyKind, MIN_SAMPLE_RATE};
 
 /// Strategy combinations that cannot work on this cluster: two strategies
 /// that both choose the size, and strategies that need replicas of several
@@ -377,33 +377,38 @@ pub fn enforce_replica_limit(
     now: DateTime<Utc>,
     d: &mut Desired,
 ) {
+    let room = cluster.room_for_creates(limit);
     let Some(limit) = limit else {
         return;
     };
     let limit = limit as usize;
-    let count = |d: &Desired| {
-        if cluster.managed {
-            d.replicas.len()
-        } else {
-            let added = d
-                .replicas
-                .keys()
-                .filter(|n| cluster.replica(n).is_none())
-                .count();
-            cluster.replicas.len() + added
+    let over = |d: &Desired| {
+        let added = d
+            .replicas
+            .keys()
+            .filter(|n| cluster.replica(n).is_none())
+            .count();
+        match room {
+            Some(room) => (added > room).then(|| cluster.replicas.len() + added),
+            None => (d.replicas.len() > limit).then_some(d.replicas.len()),
         }
     };
     let cut = d.cut_additions(cluster, sizes, cluster.wanted_unserved(now), |d| {
-        let n = count(d);
-        (n > limit).then(|| {
+        over(d).map(|n| {
             format!(
                 "{n} replicas would exceed Materialize's max_replicas_per_cluster ({limit}); \
                  it can be created once others are gone (or ask for a higher limit)"
             )
         })
     });
+    // Not converged: work held back, shown as waiting with its reason.
     for (name, size, why) in cut {
-        d.notes.push(format!("not creating {name} ({size}): {why}"));
+        d.deferred.push(Deferred {
+            strategy: None,
+            action: format!("create {name} ({size})"),
+            reason: why,
+            in_seconds: None,
+        });
     }
 }
 
@@ -664,11 +669,12 @@ mod tests {
         // expensive goes.
         let d = limited(4, false);
         assert_eq!(d.names(), ["a", "x", "y"]);
+        // Held back, not done: waiting work with its reason.
         assert!(
-            d.notes.iter().any(|n| n.contains("not creating z (200cc)")
-                && n.contains("max_replicas_per_cluster (4)")),
+            d.deferred.iter().any(|w| w.action == "create z (200cc)"
+                && w.reason.contains("max_replicas_per_cluster (4)")),
             "{:?}",
-            d.notes
+            d.deferred
         );
         assert_eq!(limited(3, false).names(), ["a", "y"]);
         // Only the probe's largest: another strategy's addition is cut by

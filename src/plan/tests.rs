@@ -1588,3 +1588,70 @@ fn a_cluster_plan_stays_small() {
     let size = std::mem::size_of::<ClusterPlan>();
     assert!(size <= 360, "ClusterPlan is {size} bytes");
 }
+
+#[test]
+fn a_schedule_asking_for_the_replica_limit_hands_over_instead_of_waiting_for_ever() {
+    // Five 50cc replicas wanted, Materialize allows five, a 25cc replica
+    // runs: four can be created beside it, and the fifth only once it is
+    // gone. Round after round (every replica hydrating by the next), the
+    // cluster must reach 5×50cc without ever being left without a
+    // hydrated replica, and say it waits rather than that it converged.
+    let sched = json!({
+        "timezone": "UTC",
+        "windows": [{"cron": "0 0 * * * *", "duration_s": 604800, "size": "50cc", "replicas": 5}],
+    });
+    let mut c = cluster("u2", "c", vec![replica(1, "r1", "25cc", true)]);
+    let mut s = snap(vec![c.clone()], vec![row("u2", "schedule", sched)]);
+    s.env.settings.max_replicas_per_cluster = Some(5);
+    let mut created = Vec::new();
+    for round in 0..6 {
+        s.clusters = vec![c.clone()];
+        let p = plan(&s, &PlanOptions::default());
+        let cp = only(&p);
+        let creates: Vec<&str> = cp
+            .actions
+            .iter()
+            .filter(|a| a.kind == ActionKind::CreateReplica)
+            .map(|a| a.replica.as_str())
+            .collect();
+        created.extend(creates.iter().map(|r| r.to_string()));
+        if round == 0 {
+            // The lowest names are kept, the last one waits for room.
+            assert_eq!(creates, ["r_50cc", "r_50cc_2", "r_50cc_3", "r_50cc_4"]);
+            assert_eq!(cp.state(), PlanState::Changes, "{cp:#?}");
+            assert!(
+                cp.waiting
+                    .iter()
+                    .any(|w| w.action == "create r_50cc_5 (50cc)"
+                        && w.reason.contains("max_replicas_per_cluster (5)")),
+                "{:?}",
+                cp.waiting
+            );
+        }
+        if let Some(state) = cp.new_state.as_deref() {
+            s.states.insert(ClusterId("u2".into()), state.clone());
+        }
+        c = after(&c, cp);
+        assert!(c.replicas.len() <= 5, "round {round}: {:?}", c.replicas);
+        assert!(
+            c.replicas.iter().any(|r| r.hydrated),
+            "round {round}: nothing hydrated left: {:?}",
+            c.replicas
+        );
+        for r in &mut c.replicas {
+            r.hydrated = true;
+        }
+    }
+    let mut names: Vec<&str> = c.replicas.iter().map(|r| r.name.as_str()).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["r_50cc", "r_50cc_2", "r_50cc_3", "r_50cc_4", "r_50cc_5"],
+        "created over the rounds: {created:?}"
+    );
+    s.clusters = vec![c.clone()];
+    assert_eq!(
+        only(&plan(&s, &PlanOptions::default())).state(),
+        PlanState::Converged
+    );
+}

@@ -1975,6 +1975,7 @@ mod tests {
                 prepared: Default::default(),
                 idle_since_seen: None,
                 last_suspension: None,
+                replica_limit: None,
             };
             let _ = d;
             // Five minutes before the wake the not-suspending-so-close rule

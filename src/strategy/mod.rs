@@ -462,11 +462,19 @@ pub struct Ctx<'a> {
     /// What the audit trail shows of the cluster's last suspension by this
     /// controller (`None`: none, or the trail could not be read).
     pub last_suspension: Option<&'a crate::model::LastSuspension>,
+    /// Materialize's `max_replicas_per_cluster` (`None`: not known).
+    pub replica_limit: Option<u32>,
 }
 
 impl Ctx<'_> {
     pub fn hydrated(&self, replica: &str) -> bool {
         self.cluster.replica(replica).is_some_and(|r| r.hydrated)
+    }
+
+    /// How many replicas can be created before any is dropped
+    /// ([`Cluster::room_for_creates`]).
+    pub fn room_for_creates(&self) -> Option<usize> {
+        self.cluster.room_for_creates(self.replica_limit)
     }
 
     /// Statements are waiting and no replica can serve them: waking the
@@ -501,6 +509,18 @@ pub struct Deferred {
     pub reason: String,
     /// Seconds until it is due, when known.
     pub in_seconds: Option<u64>,
+}
+
+/// A replica name as `(stem, number)` for ordering: `r_50cc_12` is
+/// `("r_50cc", 12)`, `r_50cc` is `("r_50cc", 1)` (as
+/// `schedule::replica_name` numbers them), so 10 sorts after 9.
+fn numbered(name: &str) -> (&str, u64) {
+    match name.rsplit_once('_') {
+        Some((stem, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {
+            (stem, n.parse().unwrap_or(u64::MAX))
+        }
+        _ => (name, 1),
+    }
 }
 
 /// The replica set the strategies want, by name. Starts as the live set.
@@ -664,7 +684,9 @@ impl Desired {
             } else {
                 by_cost
             }
-            .then(a.0.cmp(&b.0))
+            // Among equals, the highest numbered first: `r_50cc_10` before
+            // `r_50cc_9`, and `r_50cc` (the first) last.
+            .then_with(|| numbered(&b.0).cmp(&numbered(&a.0)))
         });
         let probe_largest = self
             .replicas
@@ -804,6 +826,7 @@ pub(crate) mod testutil {
             prepared: Default::default(),
             idle_since_seen: None,
             last_suspension: None,
+            replica_limit: None,
         };
         let mut d = Desired::from_cluster(cl);
         f(&ctx, &mut d);
@@ -838,6 +861,32 @@ mod state_slots {
 #[cfg(test)]
 mod derived_names {
     use super::*;
+
+    #[test]
+    fn numbered_names_order_by_their_number() {
+        let mut names = [
+            "r_50cc_10",
+            "r_50cc",
+            "r_50cc_9",
+            "r_50cc_2",
+            "etl-burst",
+            "r_25cc",
+        ];
+        names.sort_by_key(|n| numbered(n));
+        assert_eq!(
+            names,
+            [
+                "etl-burst",
+                "r_25cc",
+                "r_50cc",
+                "r_50cc_2",
+                "r_50cc_9",
+                "r_50cc_10"
+            ]
+        );
+        assert_eq!(numbered("a_"), ("a_", 1));
+        assert_eq!(numbered("x_99999999999999999999"), ("x", u64::MAX));
+    }
 
     #[test]
     fn a_short_cluster_name_is_kept_whole() {

@@ -400,17 +400,20 @@ fn plans_never_go_beyond_max_replicas_per_cluster() {
         ["25cc", "50cc", "100cc", "200cc", "800cc"],
         "{cp:#}"
     );
-    let notes: Vec<&str> = cp["notes"]
+    // The others wait for room: pending work, not a converged cluster.
+    let waiting: Vec<String> = cp["waiting"]
         .as_array()
         .into_iter()
         .flatten()
-        .filter_map(|n| n.as_str())
+        .map(|w| format!("{} {}", w["action"], w["reason"]))
         .collect();
     for size in ["300cc", "400cc", "600cc"] {
         assert!(
-            notes.iter().any(|n| n.contains(&format!("fresh_{size}"))
-                && n.contains("max_replicas_per_cluster (5)")),
-            "{notes:?}"
+            waiting
+                .iter()
+                .any(|w| w.contains(&format!("create fresh_{size}"))
+                    && w.contains("max_replicas_per_cluster (5)")),
+            "{waiting:?}"
         );
     }
     clusterctl(&emu, &["apply"]).ok();

@@ -343,7 +343,18 @@ fn ensure(ctx: &Ctx, d: &mut Desired, st: &mut ScheduleState, size: &Size, n: us
         return;
     }
     let waiting = have.iter().filter(|name| !ctx.hydrated(name)).count();
-    if waiting > 0 {
+    // Waiting only for replicas Materialize's replica limit keeps out while
+    // the others live, with those that exist hydrated: the others go now,
+    // or neither would ever happen.
+    let unborn = have
+        .iter()
+        .filter(|name| ctx.cluster.replica(name).is_none())
+        .count();
+    let crowded_out = waiting > 0
+        && waiting == unborn
+        && have.iter().any(|name| ctx.hydrated(name))
+        && ctx.room_for_creates().is_some_and(|room| unborn > room);
+    if waiting > 0 && !crowded_out {
         d.note(
             KIND,
             format!(
@@ -358,11 +369,16 @@ fn ensure(ctx: &Ctx, d: &mut Desired, st: &mut ScheduleState, size: &Size, n: us
         return;
     }
     for (name, other) in others {
-        d.remove(
-            &name,
-            KIND,
-            format!("{why}; {n}×{size} hydrated: retiring {other} replica"),
-        );
+        let reason = if crowded_out {
+            format!(
+                "{why}; the {} {size} replica(s) there are hydrated and max_replicas_per_cluster \
+                 leaves no room for the other {unborn} until the old ones go: retiring {other} replica",
+                n - unborn
+            )
+        } else {
+            format!("{why}; {n}×{size} hydrated: retiring {other} replica")
+        };
+        d.remove(&name, KIND, reason);
     }
 }
 
