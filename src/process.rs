@@ -8,6 +8,46 @@
 // Reads /proc on purpose (clippy.toml bans file access in the decision core).
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
+/// The OS user running this process, for audit rows: `USER`, else
+/// `LOGNAME`, else the name /etc/passwd gives this process's uid (a CronJob
+/// or a container often sets neither variable), else `uid N`; `unknown`
+/// only where not even the uid can be read.
+pub fn os_user() -> String {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+    if let Some(user) = var("USER").or_else(|| var("LOGNAME")) {
+        return user;
+    }
+    let Some(uid) = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| uid_of_status(&s))
+    else {
+        return "unknown".into();
+    };
+    std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|p| name_of_uid(&p, uid))
+        .unwrap_or_else(|| format!("uid {uid}"))
+}
+
+/// The real uid in /proc/PID/status's `Uid:` line.
+fn uid_of_status(status: &str) -> Option<u32> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|uid| uid.parse().ok())
+}
+
+/// The user name /etc/passwd gives `uid`.
+fn name_of_uid(passwd: &str, uid: u32) -> Option<String> {
+    passwd.lines().find_map(|l| {
+        let mut f = l.split(':');
+        let name = f.next()?;
+        let entry_uid: u32 = f.nth(1)?.parse().ok()?;
+        (entry_uid == uid && !name.is_empty()).then(|| name.to_string())
+    })
+}
+
 /// What identifies a process beyond its host name and PID.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
@@ -90,4 +130,23 @@ fn proc_stat(pid: u32) -> Option<ProcStat> {
         // Field 3 is fields[0], so field 22 is fields[19].
         start: fields.get(19)?.parse().ok()?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_user_is_found_by_uid_when_no_variable_names_it() {
+        let status = "Name:\tclusterctl\nUmask:\t0022\nUid:\t1000\t1000\t1000\t1000\nGid:\t1000\n";
+        assert_eq!(uid_of_status(status), Some(1000));
+        assert_eq!(uid_of_status("Name:\tx\n"), None);
+        let passwd = "root:x:0:0:root:/root:/bin/bash\n\
+                      # a comment\n\
+                      broken\n\
+                      ops:x:1000:1000::/home/ops:/bin/sh\n";
+        assert_eq!(name_of_uid(passwd, 1000).as_deref(), Some("ops"));
+        assert_eq!(name_of_uid(passwd, 0).as_deref(), Some("root"));
+        assert_eq!(name_of_uid(passwd, 1000680000), None);
+    }
 }

@@ -127,9 +127,7 @@ impl TimeBound {
 /// Who runs this command, for audit rows of strategy changes: the OS user
 /// and host, and the database role of the connection.
 pub fn operator(opts: &DbOptions) -> serde_json::Value {
-    let user = std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "unknown".into());
+    let user = crate::process::os_user();
     let host = hostname::get()
         .ok()
         .and_then(|h| h.into_string().ok())

@@ -278,11 +278,36 @@ pub fn read_json(text: &str) -> Result<(serde_json::Value, Vec<String>), String>
     // Only what it finds is used: the value comes from the plain parse.
     let _ = Probe(&mut probed).deserialize(&mut de);
     match serde_json::from_str(text) {
-        Ok(v) => Ok((v, probed.duplicates)),
+        Ok(v) => match nul_in(&v) {
+            // jsonb cannot store it: refused here, not by the database.
+            Some(key) => Err(format!(
+                "key '{key}': contains a NUL character (\\u0000), which a jsonb value cannot hold"
+            )),
+            None => Ok((v, probed.duplicates)),
+        },
         Err(e) => Err(match probed.unreadable {
             Some((key, why)) => format!("key '{key}': {why}"),
             None => e.to_string(),
         }),
+    }
+}
+
+/// The top-level key under which a string (or key) holds a NUL character.
+fn nul_in(v: &serde_json::Value) -> Option<String> {
+    fn has(v: &serde_json::Value) -> bool {
+        match v {
+            serde_json::Value::String(s) => s.contains('\0'),
+            serde_json::Value::Array(a) => a.iter().any(has),
+            serde_json::Value::Object(m) => m.iter().any(|(k, v)| k.contains('\0') || has(v)),
+            _ => false,
+        }
+    }
+    match v {
+        serde_json::Value::Object(m) => m
+            .iter()
+            .find(|(k, v)| k.contains('\0') || has(v))
+            .map(|(k, _)| k.replace('\0', "\\u0000")),
+        other => has(other).then(String::new),
     }
 }
 
@@ -424,6 +449,15 @@ mod tests {
         assert_eq!(read_json("[1, 1]").unwrap(), (json!([1, 1]), vec![]));
         let cut = read_json("{\"a\": 1").unwrap_err();
         assert!(cut.starts_with("EOF while parsing an object"), "{cut}");
+        // What jsonb cannot hold is refused here, named by its key.
+        let nul = read_json(r#"{"ok": "x", "reason": {"why": ["a\u0000b"]}}"#).unwrap_err();
+        assert!(
+            nul.starts_with("key 'reason': contains a NUL character"),
+            "{nul}"
+        );
+        let nul_key = read_json(r#"{"a\u0000": 1}"#).unwrap_err();
+        assert!(nul_key.starts_with(r"key 'a\u0000'"), "{nul_key}");
+        assert!(read_json(r#"{"a": "\u0001"}"#).is_ok());
     }
 
     #[test]

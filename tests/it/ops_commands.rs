@@ -1287,7 +1287,14 @@ fn strategy_changes_are_audited_and_history_shows_them() {
     set("50cc");
     clusterctl(&emu, &["strategy", "pause", "analytics", "--reason", "x"]).ok();
     clusterctl(&emu, &["strategy", "resume", "analytics"]).ok();
-    clusterctl(&emu, &["strategy", "rm", "analytics", "target_size"]).ok();
+    // Without USER and LOGNAME (a CronJob, a container), the operator is
+    // this uid's name, not "unknown".
+    let mut rm = command();
+    rm.args(["strategy", "rm", "analytics", "target_size"])
+        .env("DATABASE_URL", emu.url())
+        .env_remove("USER")
+        .env_remove("LOGNAME");
+    run_cmd(rm).ok();
     let h = clusterctl(&emu, &["history", "--cluster", &id, "-o", "json"])
         .ok()
         .json();
@@ -1318,6 +1325,15 @@ fn strategy_changes_are_audited_and_history_shows_them() {
         json!({"target_size": "50cc"})
     );
     assert_eq!(entries[0]["change"]["after"], json!(null));
+    let me = std::process::Command::new("id")
+        .arg("-un")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .expect("id -un");
+    let by = entries[0]["change"]["by"]["user"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(by.starts_with(&format!("{me}@")), "{by} (expected {me}@…)");
     let text = clusterctl(&emu, &["history"]).ok().stdout;
     assert!(
         text.contains(
