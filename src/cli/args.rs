@@ -173,13 +173,13 @@ pub struct ConnArgs {
     )]
     pub create_replica: Option<String>,
 
-    /// Seconds to wait for a connection (at most a year, like every duration)
+    /// Seconds to wait for a connection (1 to a year's worth)
     #[arg(long, value_name = "SECONDS", default_value_t = 10,
-          value_parser = clap::value_parser!(u64).range(0..=keys::MAX_SECONDS))]
+          value_parser = clap::value_parser!(u64).range(1..=keys::MAX_SECONDS))]
     pub connect_timeout: u64,
 
     /// Client-side deadline of every statement (e.g. 30s, 2m); a hung server never hangs cron
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration, allow_hyphen_values = true)]
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_period, allow_hyphen_values = true)]
     pub statement_timeout: Duration,
 
     /// Retries of a transient failure (connection reset, timeout, "try again"), with backoff; 0 to 20, and at most 30 s of waiting in all
@@ -234,11 +234,11 @@ pub struct CompatArgs {
 #[command(next_help_heading = "Planning")]
 pub struct PlanArgs {
     /// Managed clusters: how long a graceful resize waits for the new replicas before rolling back
-    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration, allow_hyphen_values = true)]
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_period, allow_hyphen_values = true)]
     pub resize_timeout: Duration,
 
     /// How often the controller runs: a cron's or timer's period (e.g. 5m), or with `apply --watch` the time between runs (±10% jitter). A predicted wake starts one interval early, as the next run may come that late. apply: 60s unless given (and recorded for the others); dry-run, describe, status: the interval apply recorded, 60s if none
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, allow_hyphen_values = true)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_period, allow_hyphen_values = true)]
     pub interval: Option<Duration>,
 }
 
@@ -251,7 +251,7 @@ pub struct LeaseArgs {
     pub wait: Option<Duration>,
 
     /// How long the lease lasts unless renewed (a heartbeat renews it every quarter of this while acting)
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration, allow_hyphen_values = true)]
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_period, allow_hyphen_values = true)]
     pub lease_ttl: Duration,
 }
 
@@ -503,7 +503,7 @@ pub struct StatusArgs {
     #[arg(short = 'w', long)]
     pub watch: bool,
     /// With --watch: time between refreshes
-    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration, allow_hyphen_values = true, requires = "watch")]
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_period, allow_hyphen_values = true, requires = "watch")]
     pub interval: Duration,
     #[command(flatten)]
     pub select: SelectArgs,
@@ -714,6 +714,19 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let d = duration_syntax(s)
         .map_err(|e| format!("'{s}' is not a duration like 30s, 5m or 1h ({e})"))?;
     within_a_year(s, d)
+}
+
+/// A period or deadline: [`parse_duration`], at least a second (a zero
+/// interval or timeout was raised to a second without a word).
+pub fn parse_period(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d < Duration::from_secs(1) {
+        return Err(format!(
+            "'{}' is shorter than a second; give at least 1s",
+            s.trim()
+        ));
+    }
+    Ok(d)
 }
 
 /// `30s`, `5m`, `1h30m`, or plain seconds, of any length.
@@ -1091,6 +1104,21 @@ mod tests {
             long.contains("more than 100 years") && !long.contains("neither"),
             "{long}"
         );
+        // Periods and deadlines are at least a second, said, not raised.
+        assert_eq!(parse_period("1s"), Ok(Duration::from_secs(1)));
+        for zero in ["0s", "0", "500ms"] {
+            let e = parse_period(zero).unwrap_err();
+            assert!(e.contains("shorter than a second"), "{zero}: {e}");
+        }
+        use clap::Parser as _;
+        for argv in [
+            &["clusterctl", "apply", "--interval", "0s"][..],
+            &["clusterctl", "dry-run", "--statement-timeout", "0s"],
+            &["clusterctl", "dry-run", "--connect-timeout", "0"],
+            &["clusterctl", "apply", "--lease-ttl", "0s"],
+        ] {
+            assert!(Cli::try_parse_from(argv).is_err(), "{argv:?}");
+        }
         // Times the database cannot hold are refused here (exit 64), in
         // every form a time is given.
         assert_eq!(at("0001-01-01"), "0001-01-01T00:00:00+00:00");
