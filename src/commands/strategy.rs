@@ -256,7 +256,19 @@ pub async fn set(
     }
     let previous = current(&snap, &target.id, ty);
     let (at, replaced) = write(ctx, &snap, &target, ty, config, "strategy set").await?;
-    let warnings: Vec<String> = judged.others_invalid(&target).into_iter().collect();
+    let mut warnings: Vec<String> = judged.others_invalid(&target).into_iter().collect();
+    // What the server allows (as `check` says it): a schedule asking for
+    // more replicas than max_replicas_per_cluster.
+    if let Some(c) = snap.cluster(&target.id) {
+        let configs = rows::validate(Some(c), &after, &snap.sizes).configs;
+        let new_type = format!("{ty}: ");
+        warnings.extend(
+            rules::environment_findings(&snap, c, &configs)
+                .into_iter()
+                .map(|(_, message)| message)
+                .filter(|m| m.starts_with(&new_type)),
+        );
+    }
     let mut notes = Vec::new();
     if let Some(reason) = snap
         .cluster(&target.id)

@@ -278,6 +278,23 @@ pub fn environment_findings(
             ));
         }
     }
+    // More replicas than Materialize allows: the plan creates what fits
+    // (and hands over), but never all of them.
+    let limit = snap.env.settings.max_replicas_per_cluster;
+    for c in configs {
+        if let (Some(wanted), Some(limit)) = (c.most_replicas(), limit) {
+            if wanted > limit {
+                out.push((
+                    Code::Unsupported,
+                    format!(
+                        "{}: asks for {wanted} replicas at once, but max_replicas_per_cluster is \
+                         {limit}: at most {limit} will run (lower it, or ask for a higher limit)",
+                        c.kind().as_str()
+                    ),
+                ));
+            }
+        }
+    }
     let sizes_it = configs.iter().any(|c| c.kind().chooses_size());
     if cluster.managed
         && sizes_it

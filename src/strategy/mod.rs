@@ -187,6 +187,21 @@ impl StrategyConfig {
         }
     }
 
+    /// The most replicas this config ever asks for at once (a schedule's
+    /// largest window or default), where it fixes a count.
+    pub fn most_replicas(&self) -> Option<u32> {
+        match self {
+            StrategyConfig::Schedule(c) => c
+                .windows
+                .iter()
+                .map(|w| &w.shape)
+                .chain(c.default.as_ref())
+                .map(|s| s.replicas)
+                .max(),
+            _ => None,
+        }
+    }
+
     /// The largest idle threshold this config waits for (sizes the activity lookback).
     pub fn idle_after_s(&self) -> Option<u64> {
         match self {
