@@ -845,11 +845,27 @@ fn db_options(a: &ConnArgs, sizes: Option<&SizesArgs>) -> Result<DbOptions, Comm
             "--replica-sizes: empty size name in the list".into(),
         ));
     }
+    let blank = a
+        .postgres_url
+        .as_ref()
+        .is_some_and(|u| u.expose().trim().is_empty());
+    // Given empty on the command line (`--postgres-url "$UNSET"`): said as
+    // such, not as "no database given … set DATABASE_URL", which may be set.
+    let on_the_line = || {
+        std::env::args_os().any(|arg| {
+            arg.to_str()
+                .is_some_and(|a| a == "--postgres-url" || a.starts_with("--postgres-url="))
+        })
+    };
+    if blank && on_the_line() {
+        return Err(CommandError::Usage(
+            "--postgres-url is empty: give a connection string, or leave the flag out to use \
+             DATABASE_URL"
+                .into(),
+        ));
+    }
     Ok(DbOptions {
-        url: a
-            .postgres_url
-            .clone()
-            .filter(|u| !u.expose().trim().is_empty()),
+        url: a.postgres_url.clone().filter(|_| !blank),
         replica_sizes: replica_sizes.map(|v| v.iter().map(|s| s.trim().to_string()).collect()),
         schema: a.schema.clone(),
         exec_cluster: a.exec_cluster.clone(),

@@ -9,6 +9,9 @@ use regex::Regex;
 
 use crate::model::{Cluster, ClusterId, Snapshot};
 
+/// How much of a selection [`Selection::describe`] shows.
+pub const DESCRIBED_CHARS: usize = 200;
+
 #[derive(Debug, Clone, Default)]
 pub struct Selection {
     /// Exact cluster names or ids (`--cluster`, repeatable).
@@ -174,11 +177,13 @@ impl Selection {
     }
 
     /// How to show the selection to a person: `--cluster a,b` or
-    /// `--filter-clusters 'RE'`.
+    /// `--filter-clusters 'RE'`, each at most [`DESCRIBED_CHARS`]
+    /// characters (a pattern of 100 KB is not echoed whole).
     pub fn describe(&self) -> String {
+        let clip = |s: &str| crate::model::clip(s, DESCRIBED_CHARS);
         match (&self.pattern, self.names.is_empty()) {
-            (Some(re), _) => format!("--filter-clusters '{}'", re.as_str()),
-            (None, false) => format!("--cluster {}", self.names.join(",")),
+            (Some(re), _) => format!("--filter-clusters '{}'", clip(re.as_str())),
+            (None, false) => format!("--cluster {}", clip(&self.names.join(","))),
             (None, true) => "all clusters".into(),
         }
     }
@@ -242,6 +247,15 @@ mod tests {
         let re = re.against(live);
         assert!(re.matches(&a) && re.matches(&dev));
         assert!(Selection::all().against(live).matches(&dev));
+    }
+
+    #[test]
+    fn a_long_selection_is_described_in_part() {
+        let long = "a".repeat(100_000);
+        let re = Selection::pattern(Regex::new(&long).unwrap());
+        let d = re.describe();
+        assert!(d.chars().count() < 250 && d.ends_with("…'"), "{d}");
+        assert_eq!(Selection::names(&["x", "y"]).describe(), "--cluster x,y");
     }
 
     #[test]

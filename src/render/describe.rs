@@ -63,7 +63,11 @@ fn describe_text(d: &Description, style: &TextStyle) -> String {
             let _ = writeln!(s, "    {:?}: {}", f.severity, super::printable(&f.message));
         }
         if st.older_rows > 0 {
-            let _ = writeln!(s, "    ({} older rows ignored)", st.older_rows);
+            let _ = writeln!(
+                s,
+                "    ({} other rows ignored: not the newest)",
+                st.older_rows
+            );
         }
     }
     for f in &d.findings {

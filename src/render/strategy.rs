@@ -107,7 +107,7 @@ impl View for Listing {
                     .map(|t| t.format("%Y-%m-%d %H:%M:%SZ").to_string())
                     .unwrap_or_else(|| "unknown".into());
                 if l.older_rows > 0 {
-                    let _ = write!(updated, " (+{} older ignored)", l.older_rows);
+                    let _ = write!(updated, " (+{} other ignored)", l.older_rows);
                 }
                 let ty = if l.strategy_type == PAUSE {
                     Cell::tone(&l.strategy_type, Tone::Warn)

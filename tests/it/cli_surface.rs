@@ -799,6 +799,22 @@ fn an_empty_database_url_is_named_not_taken_for_no_url() {
     let run = run_cmd(cmd);
     assert_eq!(run.code, 1, "{}", run.all());
     assert!(run.stderr.contains("no database given"), "{}", run.all());
+    // An empty --postgres-url beside a DATABASE_URL that is set: the flag
+    // is named, a usage error (it was "no database given … set DATABASE_URL").
+    for flag in [&["--postgres-url", ""][..], &["--postgres-url= "]] {
+        let mut cmd = command();
+        cmd.arg("dry-run")
+            .args(flag)
+            .current_dir(empty.path())
+            .env("DATABASE_URL", "postgres://u:pw@127.0.0.1:1/db");
+        let run = run_cmd(cmd);
+        assert_eq!(run.code, 64, "{flag:?}: {}", run.all());
+        assert!(
+            run.stderr.contains("--postgres-url is empty"),
+            "{flag:?}: {}",
+            run.all()
+        );
+    }
 }
 
 #[test]
