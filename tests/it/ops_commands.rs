@@ -2088,40 +2088,22 @@ fn a_cluster_idle_through_the_logs_lookback_is_suspended_on_first_sight() {
 fn a_schedule_asking_for_more_replicas_than_materialize_allows_is_said() {
     let emu = emulator();
     emu.create_hydrated_cluster("sched", "r1", "25cc");
-    let windows = r#"[{"cron": "0 0 8 * * *", "duration_s": 3600, "size": "50cc", "replicas": 6}]"#;
-    let run = clusterctl(
-        &emu,
-        &[
-            "strategy",
-            "set",
-            "sched",
-            "schedule",
-            "--timezone",
-            "UTC",
-            "--windows",
-            windows,
-        ],
-    )
-    .ok();
+    let set = |replicas: u32| {
+        let windows = format!(
+            r#"[{{"cron": "0 0 8 * * *", "duration_s": 3600, "size": "50cc", "replicas": {replicas}}}]"#
+        );
+        let argv = ["strategy", "set", "sched", "schedule", "--timezone", "UTC"];
+        let mut argv = argv.to_vec();
+        argv.extend(["--windows", &windows]);
+        clusterctl(&emu, &argv).ok()
+    };
+    let run = set(6);
     let said = "schedule: asks for 6 replicas at once, but max_replicas_per_cluster is 5";
     assert!(run.all().contains(said), "{}", run.all());
     let check = clusterctl(&emu, &["check"]);
     assert!(check.all().contains(said), "{}", check.all());
     // Within the limit: nothing said.
-    let run = clusterctl(
-        &emu,
-        &[
-            "strategy",
-            "set",
-            "sched",
-            "schedule",
-            "--timezone",
-            "UTC",
-            "--windows",
-            &windows.replace("\"replicas\": 6", "\"replicas\": 5"),
-        ],
-    )
-    .ok();
+    let run = set(5);
     assert!(
         !run.all().contains("max_replicas_per_cluster"),
         "{}",
