@@ -34,7 +34,6 @@ pub mod exit {
     pub const USAGE: u8 = 64;
 }
 
-/// Parses, runs, prints; returns the process exit code.
 /// The command a command line names, as the JSON documents name it
 /// (`strategy set`): its first word that is not a flag, when that is a
 /// command (with its subcommand, if the next word is one); `clusterctl`
@@ -52,6 +51,7 @@ fn command_named(argv: &[String]) -> String {
     }
 }
 
+/// Parses, runs, prints; returns the process exit code.
 pub fn main() -> ExitCode {
     crate::config::set_aside_non_utf8_url();
     crate::config::note_empty_url();
