@@ -383,7 +383,7 @@ impl<'de> Deserialize<'de> for Dur {
         match ms {
             Some(ms) if (0..=MAX_DURATION_MS).contains(&ms) => Ok(Dur(ms)),
             _ => Err(serde::de::Error::custom(
-                "invalid duration: use e.g. \"90s\", \"5m\", \"1h30m\", \"2d\" or a number of seconds, at most 10 000 years",
+                "invalid duration: use e.g. \"90s\", \"5m\", \"1h30m\", \"2d\" (units ms, s, m, h, d, w; no years) or a number of seconds, at most 10 000 years",
             )),
         }
     }

@@ -244,6 +244,8 @@ fn numbers_must_be_finite_and_bounded() {
         ("\"40m\"", "nan", "invalid duration"),
         ("\"40m\"", "1e300", "invalid duration"),
         ("\"40m\"", "\"99999999999999999999d\"", "invalid duration"),
+        // A unit it does not know is said with the ones it does.
+        ("\"40m\"", "\"1000y\"", "units ms, s, m, h, d, w; no years"),
         ("days = 1", "days = inf", "'days'"),
         ("days = 1", "days = nan", "'days'"),
     ] {
