@@ -1655,3 +1655,38 @@ fn a_schedule_asking_for_the_replica_limit_hands_over_instead_of_waiting_for_eve
         PlanState::Converged
     );
 }
+
+#[test]
+fn a_schedule_with_room_for_its_replicas_keeps_the_old_one_until_all_hydrate() {
+    // Two of three 50cc replicas are there and hydrated, the third is
+    // created now: with room for it (no limit, or a limit not reached) the
+    // old replica stays until all three serve.
+    let sched = json!({
+        "timezone": "UTC",
+        "windows": [{"cron": "0 0 * * * *", "duration_s": 604800, "size": "50cc", "replicas": 3}],
+    });
+    let c = cluster(
+        "u2",
+        "c",
+        vec![
+            replica(1, "r1", "25cc", true),
+            replica(2, "r_50cc", "50cc", true),
+            replica(3, "r_50cc_2", "50cc", true),
+        ],
+    );
+    for limit in [None, Some(5), Some(4)] {
+        let mut s = snap(vec![c.clone()], vec![row("u2", "schedule", sched.clone())]);
+        s.env.settings.max_replicas_per_cluster = limit;
+        let p = plan(&s, &PlanOptions::default());
+        let kinds: Vec<(ActionKind, &str)> = only(&p)
+            .actions
+            .iter()
+            .map(|a| (a.kind, a.replica.as_str()))
+            .collect();
+        assert_eq!(
+            kinds,
+            [(ActionKind::CreateReplica, "r_50cc_3")],
+            "limit {limit:?}: r1 stays until r_50cc_3 hydrates"
+        );
+    }
+}
