@@ -349,6 +349,22 @@ pub struct StrategyRow {
     pub strategy_type: String,
     pub config: serde_json::Value,
     pub updated_at: Option<DateTime<Utc>>,
+    /// Why the stored config cannot be read (a number beyond any float,
+    /// JSON nested deeper than a config ever is); `config` is then null,
+    /// and validation refuses the row saying this, not "got null".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unreadable: Option<String>,
+}
+
+impl StrategyRow {
+    /// The config as shown in a table or a line: its JSON, or why it
+    /// cannot be read.
+    pub fn config_text(config: &serde_json::Value, unreadable: Option<&str>) -> String {
+        match unreadable {
+            Some(why) => format!("(cannot be read: {why})"),
+            None => config.to_string(),
+        }
+    }
 }
 
 /// A JSON value with every object and array at exactly its length. The
@@ -648,13 +664,28 @@ impl Environment {
     }
 }
 
+/// How a cluster argument typed on a command line reads: as typed when a
+/// cluster has exactly that name (`' spaced '`, `a,b`: Materialize allows
+/// both), else without surrounding blanks (`"a, b"`, a pasted `analytics `).
+/// The one rule of every command's CLUSTER argument and of `--cluster`
+/// (`plan::Selection`, which also splits at commas what names no cluster).
+pub fn cluster_arg(arg: &str, is_name: impl Fn(&str) -> bool) -> &str {
+    if is_name(arg) {
+        arg
+    } else {
+        arg.trim()
+    }
+}
+
 impl Snapshot {
     pub fn cluster(&self, id: &ClusterId) -> Option<&Cluster> {
         self.clusters.iter().find(|c| &c.id == id)
     }
 
-    /// A cluster named on a command line: by exact name, else by id.
+    /// A cluster named on a command line: by exact name, else by id, the
+    /// argument read by [`cluster_arg`].
     pub fn find_cluster(&self, arg: &str) -> Option<&Cluster> {
+        let arg = cluster_arg(arg, |n| self.clusters.iter().any(|c| c.name == n));
         self.clusters
             .iter()
             .find(|c| c.name == arg)

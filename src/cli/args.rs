@@ -206,8 +206,8 @@ pub struct SizesArgs {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Selection")]
 pub struct SelectArgs {
-    /// Only these clusters, by exact name or id (repeat, or separate with commas)
-    #[arg(long, value_name = "NAME|ID", value_delimiter = ',', value_parser = parse_cluster_name)]
+    /// Only these clusters, by exact name or id (repeat, or separate with commas; a name that has a comma or blanks, given whole, means that cluster)
+    #[arg(long, value_name = "NAME|ID", value_parser = parse_cluster_list)]
     pub cluster: Vec<String>,
     /// Only clusters whose name matches this regular expression (unanchored, as in mz-clusterctl)
     #[arg(
@@ -363,7 +363,7 @@ pub struct SimulateArgs {
         value_name = "NAME|ID",
         help_heading = "From history",
         conflicts_with = "scenario",
-        value_parser = parse_cluster_name
+        value_parser = parse_identifier
     )]
     pub cluster: Option<String>,
     #[command(flatten)]
@@ -424,7 +424,7 @@ pub enum StrategyCommand {
 #[derive(Debug, Args)]
 pub struct StrategySetArgs {
     /// Cluster name or id (u7)
-    #[arg(value_parser = parse_cluster_name)]
+    #[arg(value_parser = parse_identifier)]
     pub cluster_name: String,
     /// Strategy type: target_size, schedule, shrink_to_fit, burst, idle_suspend, limits, stabilization
     pub strategy_type: String,
@@ -444,7 +444,7 @@ pub struct StrategySetArgs {
 #[derive(Debug, Args)]
 pub struct StrategyRmArgs {
     /// Cluster name or id (an id only strategy rows mention is accepted too)
-    #[arg(value_parser = parse_cluster_name)]
+    #[arg(value_parser = parse_identifier)]
     pub cluster_name: String,
     /// Only this strategy type
     pub strategy_type: Option<String>,
@@ -469,7 +469,7 @@ pub struct StrategyLsArgs {
 #[derive(Debug, Args)]
 pub struct StrategyPauseArgs {
     /// Cluster name or id
-    #[arg(value_parser = parse_cluster_name)]
+    #[arg(value_parser = parse_identifier)]
     pub cluster_name: String,
     /// Why, for whoever reads the plan next (pausing again keeps the old reason unless given)
     #[arg(long, value_name = "TEXT")]
@@ -486,7 +486,7 @@ pub struct StrategyPauseArgs {
 #[derive(Debug, Args)]
 pub struct StrategyTargetArgs {
     /// Cluster name or id
-    #[arg(value_parser = parse_cluster_name)]
+    #[arg(value_parser = parse_identifier)]
     pub cluster_name: String,
     #[command(flatten)]
     pub conn: ConnArgs,
@@ -590,7 +590,7 @@ pub struct InitArgs {
 #[derive(Debug, Args)]
 pub struct DescribeArgs {
     /// Cluster name or id
-    #[arg(value_parser = parse_cluster_name)]
+    #[arg(value_parser = parse_identifier)]
     pub cluster_name: String,
     /// How many recent history entries to show (0: none, and the audit trail is not read)
     #[arg(long, value_name = "N", default_value_t = 10)]
@@ -680,7 +680,9 @@ impl Command {
 const MAX_FLAG_DURATION: Duration = Duration::from_secs(keys::MAX_SECONDS);
 
 /// A name (schema, role, cluster, replica, size): never empty, never only
-/// blanks (SQL has no empty identifier).
+/// blanks (SQL has no empty identifier), so `--cluster "$UNSET"` in a
+/// script is an error, not every cluster. Kept as typed: a cluster argument
+/// is read against the live names (`model::cluster_arg`).
 pub fn parse_identifier(s: &str) -> Result<String, String> {
     if s.trim().is_empty() {
         return Err("empty (an unset variable?): give a name".to_string());
@@ -688,11 +690,19 @@ pub fn parse_identifier(s: &str) -> Result<String, String> {
     Ok(s.to_string())
 }
 
-/// A cluster name or id ([`parse_identifier`]), without surrounding blanks
-/// (`--cluster "a, b"`): never empty, so `--cluster "$UNSET"` in a script
-/// is an error, not every cluster.
-pub fn parse_cluster_name(s: &str) -> Result<String, String> {
-    parse_identifier(s).map(|n| n.trim().to_string())
+/// A `--cluster` value: one name or id, or several separated by commas
+/// (read against the live names by `plan::Selection`). No name in it is
+/// empty, so `--cluster "$A,$B"` with `B` unset is an error, not `A` only.
+pub fn parse_cluster_list(s: &str) -> Result<String, String> {
+    let s = parse_identifier(s)?;
+    if s.split(',').any(|part| part.trim().is_empty()) {
+        return Err(
+            "empty (an unset variable?) between commas: give names or ids separated by commas \
+             (a cluster whose name begins or ends with a comma: --filter-clusters)"
+                .to_string(),
+        );
+    }
+    Ok(s)
 }
 
 /// A `--filter-clusters` regex: never empty, so `--filter-clusters

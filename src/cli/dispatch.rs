@@ -411,7 +411,7 @@ fn streamer(selection: &Selection, style: TextStyle) -> Observer {
                         .collect();
                     let _ = writeln!(out, "Selected by {d}: {}", names.join(", "));
                 }
-                if plan.action_count() > 0 {
+                if render::plan_streamed_first(plan) {
                     let text = render::plan_text(plan, &style);
                     let _ = write!(out, "{}", render::terminal_safe(&text, color));
                     let _ = writeln!(out);
@@ -782,7 +782,7 @@ fn selection(a: &SelectArgs) -> Result<Selection, CommandError> {
             })
         })
         .transpose()?;
-    // Never empty (parse_cluster_name): an empty list is every cluster.
+    // Never empty (parse_identifier): an empty list is every cluster.
     let names = a.cluster.clone();
     Ok(Selection { names, pattern })
 }

@@ -186,7 +186,7 @@ async fn select_for_wipe(
         .map(|(id, name)| (id.clone(), Some(name.clone())))
         .collect();
     let known = |arg: &str| names.iter().any(|(id, n)| id.0 == arg || n == arg);
-    let unknown: Vec<&String> = selection.names.iter().filter(|a| !known(a)).collect();
+    let unknown: Vec<&str> = bound.args().filter(|a| !known(a)).collect();
     if unknown.is_empty() {
         return Ok(Some(selected));
     }
@@ -199,11 +199,11 @@ async fn select_for_wipe(
         })
         .await?;
     for arg in unknown {
-        let id = ClusterId(arg.clone());
+        let id = ClusterId(arg.to_string());
         if !states.contains_key(&id) {
             let names: Vec<&str> = names.iter().map(|(_, n)| n.as_str()).collect();
             let e = SelectionError::NoSuchCluster {
-                arg: arg.clone(),
+                arg: arg.to_string(),
                 hint: format!(
                     ", and no state row names it{}",
                     crate::strategy::keys::did_you_mean(arg, &names)

@@ -21,7 +21,10 @@ use crate::strategy::StrategyKind;
 #[derive(Debug, Clone, Serialize)]
 pub struct DescribedStrategy {
     pub strategy_type: String,
+    /// Null when it cannot be read (`config_unreadable` says why).
     pub config: serde_json::Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config_unreadable: Option<String>,
     pub updated_at: Option<DateTime<Utc>>,
     /// Older rows of the same type, ignored.
     pub older_rows: usize,
@@ -149,6 +152,7 @@ pub async fn describe(
                     .cloned()
                     .unwrap_or(serde_json::Value::Null),
                 config: r.row.config.clone(),
+                config_unreadable: r.row.unreadable.clone(),
                 updated_at: r.row.updated_at,
                 older_rows: r.older,
                 strategy_type: ty,

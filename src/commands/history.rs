@@ -144,10 +144,10 @@ pub async fn history(ctx: &Context, opts: &HistoryOptions) -> Result<HistoryRepo
     let store = &ctx.store;
     let uncatalogued: Vec<String> = opts
         .selection
-        .names
-        .iter()
-        .filter(|n| !names.iter().any(|(id, name)| id.0 == **n || name == *n))
-        .cloned()
+        .against(names.iter().map(|(_, name)| name.as_str()))
+        .args()
+        .filter(|n| !names.iter().any(|(id, name)| id.0 == *n || name == n))
+        .map(str::to_string)
         .collect();
     let audited = backend
         .retrying("reading the audit trail", async |c| {
@@ -211,13 +211,13 @@ pub fn selected_ids(
         .filter(|(id, name)| bound.matches_id(id, Some(name)))
         .map(|(id, _)| id.clone())
         .collect();
-    for n in &sel.names {
-        if names.iter().any(|(id, name)| id.0 == *n || name == n) {
+    for n in bound.args() {
+        if names.iter().any(|(id, name)| id.0 == n || name == n) {
             continue;
         }
         let known: Vec<&ClusterId> = audited
             .iter()
-            .filter(|(id, recorded)| id.0 == *n || recorded.as_deref() == Some(n))
+            .filter(|(id, recorded)| id.0 == n || recorded.as_deref() == Some(n))
             .map(|(id, _)| id)
             .collect();
         if known.is_empty() {

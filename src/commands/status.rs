@@ -484,6 +484,7 @@ mod tests {
                 strategy_type: "idle_suspend".into(),
                 config: json!({"idle_after_s": 600}),
                 updated_at: None,
+                unreadable: None,
             }],
             activity_log_has_rows: true,
             ..Snapshot::default()
@@ -517,6 +518,7 @@ mod tests {
             strategy_type: ty.into(),
             config,
             updated_at: None,
+            unreadable: None,
         };
         // A wake was killed after creating the burst replica: the normal
         // one is still to come back.

@@ -64,7 +64,10 @@ pub struct Listed {
     pub cluster_id: ClusterId,
     pub cluster: Option<String>,
     pub strategy_type: String,
+    /// Null when it cannot be read (`config_unreadable` says why).
     pub config: serde_json::Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config_unreadable: Option<String>,
     pub updated_at: Option<DateTime<Utc>>,
     /// Older rows of the same (cluster, type), ignored by the controller.
     pub older_rows: usize,
@@ -225,6 +228,7 @@ pub async fn set(
         strategy_type: ty.to_string(),
         config: config.clone(),
         updated_at: Some(snap.now),
+        unreadable: None,
     };
     let others: Vec<InEffect> = rows_of(&snap, &target.id)
         .into_iter()
@@ -531,6 +535,7 @@ pub fn list(snap: &Snapshot, selection: &Selection) -> Listing {
                 cluster: name.clone(),
                 strategy_type: r.row.strategy_type.clone(),
                 config: r.row.config.clone(),
+                config_unreadable: r.row.unreadable.clone(),
                 updated_at: r.row.updated_at,
                 older_rows: r.older,
             });

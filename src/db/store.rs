@@ -77,9 +77,11 @@ impl Store {
             let config_text: Option<String> = r.try_get(2)?;
             // jsonb is always valid JSON; a NULL config is reported by the
             // strategy parser as "must be a JSON object".
-            let config = config_text
-                .map(|t| read_config(&t))
-                .unwrap_or(serde_json::Value::Null);
+            let (config, unreadable) = match config_text.map(|t| read_config(&t)) {
+                Some(Ok(config)) => (config, None),
+                Some(Err(why)) => (serde_json::Value::Null, Some(why)),
+                None => (serde_json::Value::Null, None),
+            };
             out.push(StrategyRow {
                 cluster_id: ClusterId(r.try_get::<_, Option<String>>(0)?.unwrap_or_default()),
                 strategy_type: r.try_get::<_, Option<String>>(1)?.unwrap_or_default(),
@@ -89,6 +91,7 @@ impl Store {
                 // is then the oldest of its (cluster, type), never an error
                 // that stops every cluster.
                 updated_at: r.try_get(3).ok().flatten(),
+                unreadable,
             });
         }
         Ok(out)
@@ -854,21 +857,19 @@ pub async fn execute_typed(
 /// No strategy config nests beyond a few levels (`schedule`'s windows: 3).
 pub const MAX_CONFIG_DEPTH: usize = 32;
 
-/// A config as read: JSON the parser cannot take (nested deeper than its
-/// recursion limit, a number out of range) is a string saying so, which
-/// validation reports (never as a missing config).
-fn read_config(text: &str) -> serde_json::Value {
-    match crate::strategy::read_json(text) {
-        Ok((v, _)) => crate::model::compact_json(bounded_config(v)),
-        Err(e) => serde_json::Value::String(format!("(a JSON value that cannot be read: {e})")),
-    }
+/// A config as read, or why it cannot be (`StrategyRow::unreadable`): JSON
+/// the parser cannot take (nested deeper than its recursion limit, a number
+/// out of range) or nested deeper than [`MAX_CONFIG_DEPTH`]. Validation
+/// refuses such a row with the reason; it is never a missing config.
+fn read_config(text: &str) -> Result<serde_json::Value, String> {
+    let (v, _) = crate::strategy::read_json(text)?;
+    bounded_config(v).map(crate::model::compact_json)
 }
 
-/// A config nested deeper than [`MAX_CONFIG_DEPTH`] is read as a note
-/// saying so (the row is then refused: a config must be an object), not
-/// echoed: the JSON documents that show configs stay within every JSON
-/// parser's recursion limit.
-fn bounded_config(v: serde_json::Value) -> serde_json::Value {
+/// A config nested deeper than [`MAX_CONFIG_DEPTH`] is not echoed: the
+/// JSON documents that show configs stay within every JSON parser's
+/// recursion limit.
+fn bounded_config(v: serde_json::Value) -> Result<serde_json::Value, String> {
     fn depth(v: &serde_json::Value) -> usize {
         match v {
             serde_json::Value::Array(a) => 1 + a.iter().map(depth).max().unwrap_or(0),
@@ -877,11 +878,11 @@ fn bounded_config(v: serde_json::Value) -> serde_json::Value {
         }
     }
     if depth(&v) > MAX_CONFIG_DEPTH {
-        serde_json::Value::String(format!(
-            "(a JSON value nested deeper than {MAX_CONFIG_DEPTH} levels, not shown)"
+        Err(format!(
+            "nested deeper than {MAX_CONFIG_DEPTH} levels, which no config needs"
         ))
     } else {
-        v
+        Ok(v)
     }
 }
 
@@ -906,18 +907,11 @@ mod tests {
     #[test]
     fn configs_the_parser_refuses_are_named_not_null() {
         let deep = format!("{{\"k\":{}1{}}}", "[".repeat(5000), "]".repeat(5000));
-        let v = read_config(&deep);
-        assert!(
-            v.as_str().is_some_and(|s| s.contains("cannot be read")),
-            "{v}"
-        );
-        let huge = read_config("{\"k\": 1e400}");
-        assert!(
-            huge.as_str()
-                .is_some_and(|s| s.contains("cannot be read: key 'k': number out of range")),
-            "{huge}"
-        );
-        assert_eq!(read_config("{\"k\": 1}"), serde_json::json!({"k": 1}));
+        let why = read_config(&deep).unwrap_err();
+        assert!(why.contains("recursion limit"), "{why}");
+        let huge = read_config("{\"k\": 1e400}").unwrap_err();
+        assert!(huge.starts_with("key 'k': number out of range"), "{huge}");
+        assert_eq!(read_config("{\"k\": 1}"), Ok(serde_json::json!({"k": 1})));
     }
 
     #[test]
@@ -926,13 +920,10 @@ mod tests {
             serde_json::from_str(&format!("{{\"k\":{}1{}}}", "[".repeat(d), "]".repeat(d))).unwrap()
         };
         let ok = nested(MAX_CONFIG_DEPTH - 1);
-        assert_eq!(bounded_config(ok.clone()), ok);
-        let deep = bounded_config(nested(MAX_CONFIG_DEPTH));
-        assert!(
-            deep.as_str().is_some_and(|s| s.contains("nested deeper")),
-            "{deep}"
-        );
+        assert_eq!(bounded_config(ok.clone()), Ok(ok));
+        let deep = bounded_config(nested(MAX_CONFIG_DEPTH)).unwrap_err();
+        assert!(deep.contains("nested deeper than 32 levels"), "{deep}");
         let schedule = serde_json::json!({"windows": [{"cron": "0 0 9 * * *", "size": "25cc"}]});
-        assert_eq!(bounded_config(schedule.clone()), schedule);
+        assert_eq!(bounded_config(schedule.clone()), Ok(schedule));
     }
 }

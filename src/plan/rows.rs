@@ -211,7 +211,15 @@ pub fn validate(cluster: Option<&Cluster>, rows: &[InEffect], sizes: &SizeCatalo
                 ),
             ));
         }
-        validate_row(ty, &row.config, sizes, &mut v);
+        match &row.unreadable {
+            Some(why) => v.findings.push(Finding::new(
+                Severity::Error,
+                Code::InvalidConfig,
+                Some(ty),
+                format!("the stored config cannot be read: {why}"),
+            )),
+            None => validate_row(ty, &row.config, sizes, &mut v),
+        }
     }
     v.configs.sort_by_key(|c| c.kind().priority());
     v.kinds.sort();
@@ -372,6 +380,7 @@ mod tests {
             strategy_type: ty.into(),
             config,
             updated_at: None,
+            unreadable: None,
         }
     }
 
@@ -417,6 +426,27 @@ mod tests {
             ),
             [Code::InvalidConfig]
         );
+    }
+
+    #[test]
+    fn an_unreadable_config_is_refused_with_its_reason() {
+        let mut r = row("target_size", serde_json::Value::Null);
+        r.unreadable = Some("key 'target_size': number out of range".into());
+        let rows = [r];
+        let effect = in_effect(&rows);
+        let cluster = crate::strategy::testutil::cluster("c", vec![]);
+        let v = validate(
+            Some(&cluster),
+            &effect[&ClusterId("u2".into())],
+            &SizeCatalog::cloud_defaults(),
+        );
+        let messages: Vec<String> = v.findings.iter().map(|f| f.message.clone()).collect();
+        assert_eq!(
+            messages,
+            ["the stored config cannot be read: key 'target_size': number out of range"]
+        );
+        assert_eq!(v.findings[0].code, Code::InvalidConfig);
+        assert!(v.configs.is_empty());
     }
 
     #[test]

@@ -14,7 +14,8 @@ pub const DESCRIBED_CHARS: usize = 200;
 
 #[derive(Debug, Clone, Default)]
 pub struct Selection {
-    /// Exact cluster names or ids (`--cluster`, repeatable).
+    /// `--cluster` values as typed (repeatable): exact cluster names or
+    /// ids, or several separated by commas ([`Selection::args`]).
     pub names: Vec<String>,
     /// A regular expression over cluster names (`--filter-clusters`).
     pub pattern: Option<Regex>,
@@ -104,18 +105,43 @@ impl Selection {
     /// what [`Bound::matches_id`] needs to know which exact arguments are
     /// names. Every command selects through it.
     pub fn against<'n>(&self, live_names: impl IntoIterator<Item = &'n str>) -> Bound<'_> {
-        let mut taken = vec![false; self.names.len()];
+        let mut args = Vec::new();
         if !self.names.is_empty() {
-            for live in live_names {
-                for (arg, taken) in self.names.iter().zip(taken.iter_mut()) {
-                    *taken |= arg == live;
-                }
+            let live: std::collections::HashSet<&str> = live_names.into_iter().collect();
+            for arg in self.args(|n| live.contains(n)) {
+                args.push((arg, live.contains(arg)));
             }
         }
         Bound {
             selection: self,
-            taken,
+            args,
         }
+    }
+
+    /// The exact cluster arguments, read against the clusters that exist
+    /// (`is_name`): a `--cluster` value that is a cluster's name whole
+    /// means that cluster (`a,b`, `' spaced '`); otherwise each of its
+    /// comma-separated parts, read by [`crate::model::cluster_arg`] (empty
+    /// parts dropped: `a,b,`). A value of only commas and blanks stays
+    /// whole and names no cluster, so it is refused, never "every cluster".
+    fn args(&self, is_name: impl Fn(&str) -> bool) -> Vec<&str> {
+        let mut out = Vec::new();
+        for raw in &self.names {
+            if is_name(raw) {
+                out.push(raw.as_str());
+                continue;
+            }
+            let before = out.len();
+            out.extend(
+                raw.split(',')
+                    .map(|part| crate::model::cluster_arg(part, &is_name))
+                    .filter(|part| !part.is_empty()),
+            );
+            if out.len() == before {
+                out.push(raw.as_str());
+            }
+        }
+        out
     }
 
     /// [`Selection::against`] the snapshot's clusters.
@@ -136,19 +162,19 @@ impl Selection {
         need_strategies: bool,
         rows_of_dropped: bool,
     ) -> Result<(), SelectionError> {
-        for arg in &self.names {
+        for arg in self.args(|n| snap.clusters.iter().any(|c| c.name == n)) {
             match snap.find_cluster(arg) {
                 Some(c) if need_strategies && !snap.has_rows(&c.id) => {
                     return Err(SelectionError::NoStrategies {
-                        arg: arg.clone(),
+                        arg: arg.to_string(),
                         cluster: format!("{} ({})", c.name, c.id),
                     })
                 }
                 Some(_) => {}
-                None if snap.has_rows(&ClusterId(arg.clone())) => {
+                None if snap.has_rows(&ClusterId(arg.to_string())) => {
                     if !rows_of_dropped {
                         return Err(SelectionError::NoSuchCluster {
-                            arg: arg.clone(),
+                            arg: arg.to_string(),
                             hint: format!(
                                 " (strategy rows still name {arg}: a dropped cluster; \
                                  `clusterctl strategy rm {arg}` removes them)"
@@ -195,8 +221,9 @@ impl Selection {
 /// in [`Snapshot::find_cluster`], for every command alike.
 pub struct Bound<'a> {
     selection: &'a Selection,
-    /// Per exact argument: whether a cluster has it as its name.
-    taken: Vec<bool>,
+    /// The exact arguments ([`Selection::args`]), each with whether a
+    /// cluster has it as its name.
+    args: Vec<(&'a str, bool)>,
 }
 
 impl Bound<'_> {
@@ -206,11 +233,10 @@ impl Bound<'_> {
         if sel.is_all() {
             return true;
         }
-        let exact = sel
-            .names
+        let exact = self
+            .args
             .iter()
-            .zip(&self.taken)
-            .any(|(arg, &taken)| Some(arg.as_str()) == name || (!taken && *arg == id.0));
+            .any(|&(arg, taken)| Some(arg) == name || (!taken && arg == id.0));
         if exact {
             return true;
         }
@@ -218,6 +244,13 @@ impl Bound<'_> {
             Some(re) => re.is_match(name.unwrap_or(&id.0)),
             None => false,
         }
+    }
+
+    /// The exact arguments as read against the live names
+    /// ([`Selection::args`]): what to look up elsewhere (the audit trail,
+    /// the state rows) when no live cluster has one as its name or id.
+    pub fn args(&self) -> impl Iterator<Item = &str> + '_ {
+        self.args.iter().map(|&(arg, _)| arg)
     }
 
     pub fn matches(&self, c: &Cluster) -> bool {
@@ -277,5 +310,28 @@ mod tests {
         let both = Selection::names(&["u2", "a"]);
         let both = both.against(["a", "u2"]);
         assert!(both.matches(&a) && both.matches(&b));
+    }
+
+    #[test]
+    fn a_value_is_a_name_whole_else_names_separated_by_commas() {
+        let live = ["a", "b", "a,b", " spaced "];
+        let args = |values: &[&str]| {
+            let sel = Selection::names(values);
+            let bound = sel.against(live);
+            bound.args().map(str::to_string).collect::<Vec<_>>()
+        };
+        assert_eq!(args(&["a,b"]), ["a,b"]);
+        assert_eq!(args(&["a, b"]), ["a", "b"]);
+        assert_eq!(args(&[" spaced "]), [" spaced "]);
+        assert_eq!(args(&[" a "]), ["a"]);
+        assert_eq!(args(&["u1, ,u2,"]), ["u1", "u2"]);
+        assert_eq!(args(&[" , "]), [" , "], "kept whole: it names nothing");
+        let mut ab = cluster("a,b", vec![]);
+        ab.id = ClusterId("u7".into());
+        let mut a = cluster("a", vec![]);
+        a.id = ClusterId("u1".into());
+        let sel = Selection::names(&["a,b"]);
+        let bound = sel.against(live);
+        assert!(bound.matches(&ab) && !bound.matches(&a));
     }
 }

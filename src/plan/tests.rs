@@ -36,6 +36,7 @@ fn row(cluster: &str, ty: &str, config: serde_json::Value) -> StrategyRow {
         strategy_type: ty.into(),
         config,
         updated_at: Some(now() - Duration::hours(1)),
+        unreadable: None,
     }
 }
 

@@ -55,7 +55,9 @@ fn describe_text(d: &Description, style: &TextStyle) -> String {
             .updated_at
             .map(|t| format!("  (updated {})", t.format("%Y-%m-%d %H:%M:%SZ")))
             .unwrap_or_default();
-        let _ = writeln!(s, "  {}: {}{updated}", st.strategy_type, st.config);
+        let config =
+            crate::model::StrategyRow::config_text(&st.config, st.config_unreadable.as_deref());
+        let _ = writeln!(s, "  {}: {config}{updated}", st.strategy_type);
         if !st.state.is_null() {
             let _ = writeln!(s, "    state: {}", st.state);
         }

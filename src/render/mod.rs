@@ -19,7 +19,8 @@ pub mod table;
 use crate::commands::{Completion, Leased};
 
 pub use plan::{
-    apply_summary, apply_text, plan_json, plan_summary, plan_text, problems, progress_line,
+    apply_summary, apply_text, plan_json, plan_streamed_first, plan_summary, plan_text, problems,
+    progress_line,
 };
 pub use status::short_duration;
 

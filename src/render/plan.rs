@@ -350,6 +350,13 @@ pub fn apply_summary(plan: &Plan, report: &ApplyReport) -> String {
     s
 }
 
+/// Whether `apply` shows the plan before running it (text on a stream):
+/// only when the plan has actions. What waits is then in it, and the
+/// report after the actions does not say it again.
+pub fn plan_streamed_first(plan: &Plan) -> bool {
+    plan.action_count() > 0
+}
+
 pub fn apply_text(plan: &Plan, report: &ApplyReport, style: &TextStyle) -> String {
     let verbosity = style.verbosity;
     let mut s = String::new();
@@ -386,7 +393,8 @@ pub fn apply_text(plan: &Plan, report: &ApplyReport, style: &TextStyle) -> Strin
             }
         }
     }
-    if verbosity != Verbosity::Quiet {
+    let waiting_shown = style.streamed && plan_streamed_first(plan);
+    if verbosity != Verbosity::Quiet && !waiting_shown {
         for cp in plan
             .clusters
             .iter()
@@ -493,6 +501,7 @@ mod tests {
             strategy_type: "target_size".into(),
             config,
             updated_at: None,
+            unreadable: None,
         };
         let mut snap = Snapshot {
             sizes: crate::model::SizeCatalog::cloud_defaults(),

@@ -7,7 +7,7 @@ use std::fmt::Write;
 use super::table::{self, Cell, Tone};
 use super::{body_of, plural, TextStyle, View};
 use crate::commands::strategy::{Listing, Removed, Written};
-use crate::model::PAUSE;
+use crate::model::{StrategyRow, PAUSE};
 
 impl View for Written {
     fn text(&self, _style: &TextStyle) -> String {
@@ -119,10 +119,13 @@ impl View for Listing {
                     ty,
                     // A long config would widen every row: `-o wide` and
                     // `-o json` have it whole.
-                    Cell::new(if style.wide {
-                        l.config.to_string()
-                    } else {
-                        crate::model::clip(&l.config.to_string(), CONFIG_WIDTH)
+                    Cell::new({
+                        let config =
+                            StrategyRow::config_text(&l.config, l.config_unreadable.as_deref());
+                        match style.wide {
+                            true => config,
+                            false => crate::model::clip(&config, CONFIG_WIDTH),
+                        }
                     }),
                     Cell::new(updated),
                 ]

@@ -258,6 +258,7 @@ fn rows_of(sim: &SimCluster, phase: usize, sc: &Scenario) -> Vec<StrategyRow> {
             strategy_type: ty.clone(),
             config: cfg.clone(),
             updated_at: Some(at(sc.start, p.at_ms)),
+            unreadable: None,
         })
         .collect()
 }
@@ -292,6 +293,7 @@ pub fn lookback_ms(sc: &Scenario) -> i64 {
             strategy_type: ty.clone(),
             config: cfg.clone(),
             updated_at: None,
+            unreadable: None,
         })
         .collect();
     let min = crate::model::MIN_ACTIVITY_LOOKBACK.as_millis() as i64;

@@ -878,6 +878,7 @@ mod tests {
             strategy_type: ty.into(),
             config,
             updated_at: None,
+            unreadable: None,
         }
     }
 

@@ -988,6 +988,7 @@ pub(super) fn validate_rows(
             strategy_type: ty.clone(),
             config: config.clone(),
             updated_at: None,
+            unreadable: None,
         })
         .collect();
     for (i, r) in rows.iter().enumerate() {

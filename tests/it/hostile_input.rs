@@ -740,3 +740,81 @@ fn statements_dated_in_the_future_are_taken_as_now_and_said() {
         shown.all()
     );
 }
+
+/// The clusters each `--cluster` value plans, by name, sorted.
+fn planned_names(emu: &Emulator, selection: &[&str]) -> Result<Vec<String>, Run> {
+    let mut args = vec!["dry-run", "--output", "json"];
+    for s in selection {
+        args.extend(["--cluster", s]);
+    }
+    let run = clusterctl(emu, &args);
+    if run.code != 0 {
+        return Err(run);
+    }
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+    let mut names: Vec<String> = doc["result"]["plan"]["clusters"]
+        .as_array()
+        .expect("clusters")
+        .iter()
+        .map(|c| c["cluster"].as_str().expect("name").to_string())
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+/// Materialize allows a cluster named `a,b` or ` spaced `: given whole,
+/// `--cluster` and a command's CLUSTER argument mean that cluster; what
+/// names no cluster is split at commas and read without blanks, as before.
+#[test]
+fn a_cluster_named_with_a_comma_or_blanks_can_be_selected() {
+    let emu = Emulator::start();
+    for name in ["a", "b", "a,b", " spaced "] {
+        emu.create_hydrated_cluster(name, "r1", "25cc");
+    }
+    init_tables(&emu);
+    for name in ["a", "b", "a,b", " spaced "] {
+        strategy(&emu, name, "target_size", json!({"target_size": "50cc"}));
+    }
+    let names = |sel: &[&str]| planned_names(&emu, sel).unwrap_or_else(|r| panic!("{}", r.all()));
+    assert_eq!(names(&["a,b"]), ["a,b"]);
+    assert_eq!(names(&[" spaced "]), [" spaced "]);
+    // Not a name: separate names, blanks around them dropped.
+    assert_eq!(names(&["a, b"]), ["a", "b"]);
+    assert_eq!(names(&["a,b", "b"]), ["a,b", "b"]);
+    let id = emu.cluster_id(" spaced ");
+    assert_eq!(names(&[&format!(" {id} ,a")]), [" spaced ", "a"]);
+    // An empty name between commas: refused, never the others only.
+    for value in [" , ", "b,a,"] {
+        let run = planned_names(&emu, &[value]).expect_err("refused");
+        assert_eq!(run.code, 64, "{}", run.all());
+        assert!(
+            one_error_line(&run).contains("empty (an unset variable?) between commas"),
+            "{}",
+            run.all()
+        );
+    }
+    // The hint names the cluster so that it can be typed back.
+    let run = planned_names(&emu, &["spaced"]).expect_err("refused");
+    assert_eq!(run.code, 64, "{}", run.all());
+    assert!(
+        run.stderr.contains("did you mean ' spaced '?"),
+        "{}",
+        run.all()
+    );
+    // A command's CLUSTER argument: the same rule.
+    for (arg, shown) in [
+        (" spaced ", "Name:         spaced "),
+        ("a,b", "Name:        a,b"),
+        (" a ", "Name:        a\n"),
+    ] {
+        let run = clusterctl(&emu, &["describe", arg]);
+        assert_eq!(run.code, 0, "{}", run.all());
+        assert!(run.stdout.contains(shown), "{arg:?}: {}", run.stdout);
+    }
+    let run = clusterctl(&emu, &["strategy", "pause", " spaced "]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let paused = emu.query_strings(
+        "SELECT cluster_id FROM mz_cluster_strategies WHERE strategy_type = 'pause'",
+    );
+    assert_eq!(paused, [[Some(id)]], "only ' spaced ' is paused");
+}

@@ -2110,3 +2110,27 @@ fn a_schedule_asking_for_more_replicas_than_materialize_allows_is_said() {
         run.all()
     );
 }
+
+/// `apply` says once what waits: in the plan it shows before the actions,
+/// or after them when there was no plan to show.
+#[test]
+fn apply_says_once_what_waits() {
+    let emu = emulator();
+    emu.create_hydrated_cluster("grow", "r1", "25cc");
+    emu.add_replica("grow", "r_50cc", "50cc");
+    strategy(&emu, "grow", "target_size", json!({"target_size": "50cc"}));
+    emu.create_hydrated_cluster("other", "r1", "25cc");
+    strategy(&emu, "other", "target_size", json!({"target_size": "50cc"}));
+    let waiting = "waiting: hydrate r_50cc: r_50cc (50cc) is hydrating";
+    let run = clusterctl(&emu, &["apply"]);
+    assert!(
+        run.stdout.contains("Applied 1 of 1 action"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(run.stdout.matches(waiting).count(), 1, "{}", run.all());
+    // Nothing to do on `other` now, `grow` still hydrates: said once.
+    emu.set_hydrated("other", "r_50cc", true);
+    let run = clusterctl(&emu, &["apply"]);
+    assert_eq!(run.stdout.matches(waiting).count(), 1, "{}", run.all());
+}

@@ -645,11 +645,33 @@ fn bad_input_changes_nothing() {
         if config.contains("1e400") {
             // The key that cannot be read is named, not only the config.
             assert!(
-                run.stderr
-                    .contains("key 'idle_after_s': number out of range"),
+                run.stderr.contains(
+                    "the stored config cannot be read: key 'idle_after_s': number out of range"
+                ),
                 "{}",
                 run.stderr
             );
+            let check = clusterctl(&emu, &["check"]);
+            assert_eq!(check.code, 3, "{}", check.all());
+            assert!(
+                check.all().contains("cannot be read") && !check.all().contains("got "),
+                "{}",
+                check.all()
+            );
+            // Shown as what it is, never as a made-up string config.
+            let ls = clusterctl(&emu, &["strategy", "ls", "-o", "json"])
+                .ok()
+                .json();
+            let listed = &ls["result"]["strategies"][0];
+            assert_eq!(listed["config"], serde_json::Value::Null, "{ls}");
+            assert!(
+                listed["config_unreadable"]
+                    .as_str()
+                    .is_some_and(|w| w.starts_with("key 'idle_after_s': number out of range")),
+                "{ls}"
+            );
+            let ls = clusterctl(&emu, &["strategy", "ls"]).ok().stdout;
+            assert!(ls.contains("(cannot be read: key 'idle_after_s'"), "{ls}");
         }
         assert_eq!(
             emu.replicas("c"),
