@@ -186,21 +186,22 @@ async fn select_for_wipe(
         .map(|(id, name)| (id.clone(), Some(name.clone())))
         .collect();
     let known = |arg: &str| names.iter().any(|(id, n)| id.0 == arg || n == arg);
-    let unknown: Vec<&str> = bound.args().filter(|a| !known(a)).collect();
+    let unknown: Vec<String> = bound
+        .args()
+        .filter(|a| !known(a))
+        .map(str::to_string)
+        .collect();
     if unknown.is_empty() {
         return Ok(Some(selected));
     }
-    let states = backend
+    let with_state = backend
         .retrying("reading state", async |c| {
-            store
-                .states(c)
-                .await
-                .map_err(|e| crate::db::DbError::query("reading state", &e))
+            store.state_ids(c, &unknown).await
         })
         .await?;
-    for arg in unknown {
-        let id = ClusterId(arg.to_string());
-        if !states.contains_key(&id) {
+    for arg in &unknown {
+        let id = ClusterId(arg.clone());
+        if !with_state.contains(&id) {
             let names: Vec<&str> = names.iter().map(|(_, n)| n.as_str()).collect();
             let e = SelectionError::NoSuchCluster {
                 arg: arg.to_string(),

@@ -475,6 +475,30 @@ impl Store {
         out
     }
 
+    /// Which of these cluster ids have state rows, of any `state_version`
+    /// (`wipe-state --cluster` with the id of a dropped cluster): the ids
+    /// only, not every payload.
+    pub async fn state_ids(&self, c: &Client, ids: &[String]) -> Result<Vec<ClusterId>, DbError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ph: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT DISTINCT cluster_id FROM {} WHERE cluster_id IN ({})",
+            self.table(STATE),
+            ph.join(", ")
+        );
+        let rows = c
+            .query_typed(&sql, &text_params(ids))
+            .await
+            .map_err(|e| DbError::query("reading state", &e))?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| r.try_get::<_, String>(0).ok())
+            .map(ClusterId)
+            .collect())
+    }
+
     /// Deletes state rows: all of them, or those of the given clusters.
     pub async fn wipe_states(
         &self,

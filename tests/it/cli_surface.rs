@@ -1003,6 +1003,16 @@ fn wipe_state_names_a_cluster_that_exists_or_the_id_of_one_dropped() {
     assert!(run.stdout.contains("(1 row deleted)"), "{}", run.all());
     let left: Vec<String> = states(&emu).into_iter().map(|(c, _, _)| c).collect();
     assert_eq!(left, vec![emu.cluster_id("keep")]);
+    // A row of another state version (the Python tool's), of a cluster
+    // dropped since: found by its id too.
+    emu.sql(
+        "INSERT INTO mz_cluster_strategy_state (cluster_id, state_version, payload, updated_at) \
+         VALUES ('u99', 1, '{}'::jsonb, now())",
+    );
+    let run = clusterctl(&emu, &["wipe-state", "--cluster", "u99", "--yes"]).ok();
+    assert!(run.stdout.contains("(1 row deleted)"), "{}", run.all());
+    let left: Vec<String> = states(&emu).into_iter().map(|(c, _, _)| c).collect();
+    assert_eq!(left, vec![emu.cluster_id("keep")]);
 }
 
 #[test]
