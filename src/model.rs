@@ -754,6 +754,40 @@ pub struct DemandHour {
 #[cfg(test)]
 mod tests {
     #[test]
+    fn a_cluster_argument_is_a_name_as_typed_else_trimmed_then_an_id() {
+        use super::{ClusterId, Snapshot};
+        use crate::strategy::testutil::cluster;
+        let mut snap = Snapshot::default();
+        for (name, id) in [("a", "u1"), (" spaced ", "u2"), ("u1", "u3")] {
+            let mut c = cluster(name, vec![]);
+            c.id = ClusterId(id.into());
+            snap.clusters.push(c);
+        }
+        let found = |arg: &str| snap.find_cluster(arg).map(|c| c.id.0.clone());
+        assert_eq!(found("a").as_deref(), Some("u1"));
+        assert_eq!(found(" a ").as_deref(), Some("u1"));
+        assert_eq!(found(" spaced ").as_deref(), Some("u2"));
+        assert_eq!(found("spaced"), None);
+        assert_eq!(found("u1").as_deref(), Some("u3"), "a name wins over an id");
+        assert_eq!(found(" u2").as_deref(), Some("u2"));
+        assert_eq!(found("u9"), None);
+    }
+
+    #[test]
+    fn an_unreadable_config_is_shown_with_its_reason() {
+        use super::StrategyRow;
+        let config = serde_json::json!({"k": 1});
+        assert_eq!(StrategyRow::config_text(&config, None), r#"{"k":1}"#);
+        assert_eq!(
+            StrategyRow::config_text(
+                &serde_json::Value::Null,
+                Some("key 'k': number out of range")
+            ),
+            "(cannot be read: key 'k': number out of range)"
+        );
+    }
+
+    #[test]
     fn human_durations() {
         use super::human_duration as h;
         assert_eq!(h(45), "45s");

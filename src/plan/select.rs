@@ -334,4 +334,63 @@ mod tests {
         let bound = sel.against(live);
         assert!(bound.matches(&ab) && !bound.matches(&a));
     }
+
+    #[test]
+    fn check_refuses_what_names_no_cluster_or_no_rows() {
+        use crate::model::StrategyRow;
+        let mut snap = Snapshot::default();
+        for (name, id, rows) in [("a", "u1", true), ("b", "u2", false), ("a,b", "u3", true)] {
+            let mut c = cluster(name, vec![]);
+            c.id = ClusterId(id.into());
+            snap.clusters.push(c);
+            if rows {
+                snap.strategies.push(StrategyRow {
+                    cluster_id: ClusterId(id.into()),
+                    strategy_type: "target_size".into(),
+                    config: serde_json::json!({"target_size": "25cc"}),
+                    updated_at: None,
+                    unreadable: None,
+                });
+            }
+        }
+        // Rows of a cluster dropped since.
+        snap.strategies.push(StrategyRow {
+            cluster_id: ClusterId("u9".into()),
+            strategy_type: "target_size".into(),
+            config: serde_json::json!({"target_size": "25cc"}),
+            updated_at: None,
+            unreadable: None,
+        });
+        let check = |names: &[&str], need: bool, dropped: bool| {
+            Selection::names(names).check(&snap, need, dropped)
+        };
+        assert_eq!(check(&["a"], true, false), Ok(()));
+        assert_eq!(
+            check(&["a,b"], true, false),
+            Ok(()),
+            "the cluster named a,b"
+        );
+        assert_eq!(check(&["b"], false, false), Ok(()));
+        let no_rows = |arg: &str| SelectionError::NoStrategies {
+            arg: arg.into(),
+            cluster: "b (u2)".into(),
+        };
+        assert_eq!(check(&["b"], true, false), Err(no_rows("b")));
+        assert_eq!(check(&["a, b"], true, false), Err(no_rows("b")), "a and b");
+        assert_eq!(check(&["u9"], true, true), Ok(()));
+        match check(&["u9"], true, false) {
+            Err(SelectionError::NoSuchCluster { arg, hint, .. }) => {
+                assert_eq!(arg, "u9");
+                assert!(hint.contains("strategy rm u9"), "{hint}");
+            }
+            other => panic!("{other:?}"),
+        }
+        match check(&["a", "zz"], false, true) {
+            Err(SelectionError::NoSuchCluster { arg, hint, .. }) => {
+                assert_eq!(arg, "zz");
+                assert!(!hint.contains("strategy rm"), "{hint}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }
