@@ -185,10 +185,9 @@ async fn select_for_wipe(
         .filter(|(id, name)| bound.matches_id(id, Some(name)))
         .map(|(id, name)| (id.clone(), Some(name.clone())))
         .collect();
-    let known = |arg: &str| names.iter().any(|(id, n)| id.0 == arg || n == arg);
     let unknown: Vec<String> = bound
-        .args()
-        .filter(|a| !known(a))
+        .unknown(&names)
+        .into_iter()
         .map(str::to_string)
         .collect();
     if unknown.is_empty() {

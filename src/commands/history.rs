@@ -145,8 +145,8 @@ pub async fn history(ctx: &Context, opts: &HistoryOptions) -> Result<HistoryRepo
     let uncatalogued: Vec<String> = opts
         .selection
         .against(names.iter().map(|(_, name)| name.as_str()))
-        .args()
-        .filter(|n| !names.iter().any(|(id, name)| id.0 == *n || name == n))
+        .unknown(&names)
+        .into_iter()
         .map(str::to_string)
         .collect();
     let audited = backend
@@ -211,10 +211,7 @@ pub fn selected_ids(
         .filter(|(id, name)| bound.matches_id(id, Some(name)))
         .map(|(id, _)| id.clone())
         .collect();
-    for n in bound.args() {
-        if names.iter().any(|(id, name)| id.0 == n || name == n) {
-            continue;
-        }
+    for n in bound.unknown(names) {
         let known: Vec<&ClusterId> = audited
             .iter()
             .filter(|(id, recorded)| id.0 == n || recorded.as_deref() == Some(n))

@@ -253,6 +253,16 @@ impl Bound<'_> {
         self.args.iter().map(|&(arg, _)| arg)
     }
 
+    /// The exact arguments that no live cluster (`live`: id and name of
+    /// each) has as its name or id: what may still name a dropped cluster
+    /// in other data (the audit trail for `history`, state rows for
+    /// `wipe-state`).
+    pub fn unknown(&self, live: &[(ClusterId, String)]) -> Vec<&str> {
+        self.args()
+            .filter(|arg| !live.iter().any(|(id, name)| id.0 == *arg || name == arg))
+            .collect()
+    }
+
     pub fn matches(&self, c: &Cluster) -> bool {
         self.matches_id(&c.id, Some(&c.name))
     }
@@ -392,5 +402,17 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn unknown_arguments_are_those_no_live_cluster_has_as_name_or_id() {
+        let live = [
+            (ClusterId("u1".into()), "a".to_string()),
+            (ClusterId("u2".into()), "b".to_string()),
+        ];
+        let sel = Selection::names(&["a", "u2,gone", "u9"]);
+        let bound = sel.against(live.iter().map(|(_, n)| n.as_str()));
+        assert_eq!(bound.unknown(&live), ["gone", "u9"]);
+        assert!(Selection::all().against(["a"]).unknown(&live).is_empty());
     }
 }
