@@ -174,12 +174,11 @@ impl Store {
                 )
             };
             let ids: Vec<String> = chunk.iter().map(|(id, _)| id.0.clone()).collect();
-            let placeholders: Vec<String> = (2..ids.len() + 2).map(|i| format!("${i}")).collect();
             let delete = format!(
                 "DELETE FROM {table} WHERE (updated_at < $1::text::timestamptz OR updated_at IS NULL) \
                  AND cluster_id IN ({}) \
                  AND cluster_id IN (SELECT cluster_id FROM {table} WHERE updated_at = $1::text::timestamptz)",
-                placeholders.join(", ")
+                placeholders(2, ids.len())
             );
             let mut delete_params = vec![at_text.clone()];
             delete_params.extend(ids);
@@ -482,11 +481,10 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let ph: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
             "SELECT DISTINCT cluster_id FROM {} WHERE cluster_id IN ({})",
             self.table(STATE),
-            ph.join(", ")
+            placeholders(1, ids.len())
         );
         let rows = c
             .query_typed(&sql, &text_params(ids))
@@ -514,11 +512,9 @@ impl Store {
             Some(ids) => {
                 let mut total = 0;
                 for chunk in ids.chunks(CHUNK) {
-                    let placeholders: Vec<String> =
-                        (1..=chunk.len()).map(|i| format!("${i}")).collect();
                     let sql = format!(
                         "DELETE FROM {table} WHERE cluster_id IN ({})",
-                        placeholders.join(", ")
+                        placeholders(1, chunk.len())
                     );
                     let params: Vec<String> = chunk.iter().map(|c| c.0.clone()).collect();
                     total += execute_text(c, &sql, &params)
@@ -643,9 +639,7 @@ impl Store {
         if let Some(ids) = filter.clusters {
             let first = params.len() + 1;
             params.extend(ids.iter().map(|id| id.0.clone()));
-            let ph: Vec<String> = (first..first + ids.len())
-                .map(|i| format!("${i}"))
-                .collect();
+            let ph = placeholders(first, ids.len());
             // A wipe is a row of the run, with no cluster of its own: it
             // belongs to every cluster it wiped (all, when it names none).
             let wiped: Vec<String> = ids
@@ -659,7 +653,7 @@ impl Store {
                 sql,
                 " AND (cluster_id IN ({}) OR (decision_ctx->>'kind' = {} \
                  AND (decision_ctx->'clusters' = 'null'::jsonb OR {})))",
-                ph.join(", "),
+                ph,
                 ddl::literal(WIPE_KIND),
                 wiped.join(" OR ")
             );
@@ -686,8 +680,7 @@ impl Store {
         if args.is_empty() {
             return Ok(Vec::new());
         }
-        let ph: Vec<String> = (1..=args.len()).map(|i| format!("${i}")).collect();
-        let ph = ph.join(", ");
+        let ph = placeholders(1, args.len());
         let sql = format!(
             "SELECT DISTINCT cluster_id, decision_ctx->>'cluster' FROM {} \
              WHERE cluster_id IN ({ph}) OR decision_ctx->>'cluster' IN ({ph})",
@@ -878,6 +871,12 @@ pub async fn execute_typed(
     Ok(stream.rows_affected().unwrap_or(0))
 }
 
+/// `n` statement parameters from `$first` on: `$2, $3, $4`.
+fn placeholders(first: usize, n: usize) -> String {
+    let ph: Vec<String> = (first..first + n).map(|i| format!("${i}")).collect();
+    ph.join(", ")
+}
+
 /// No strategy config nests beyond a few levels (`schedule`'s windows: 3).
 pub const MAX_CONFIG_DEPTH: usize = 32;
 
@@ -949,5 +948,11 @@ mod tests {
         assert!(deep.contains("nested deeper than 32 levels"), "{deep}");
         let schedule = serde_json::json!({"windows": [{"cron": "0 0 9 * * *", "size": "25cc"}]});
         assert_eq!(bounded_config(schedule.clone()), Ok(schedule));
+    }
+
+    #[test]
+    fn placeholders_number_from_the_first() {
+        assert_eq!(placeholders(2, 3), "$2, $3, $4");
+        assert_eq!(placeholders(1, 1), "$1");
     }
 }
