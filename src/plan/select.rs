@@ -121,24 +121,19 @@ impl Selection {
     /// The exact cluster arguments, read against the clusters that exist
     /// (`is_name`): a `--cluster` value that is a cluster's name whole
     /// means that cluster (`a,b`, `' spaced '`); otherwise each of its
-    /// comma-separated parts, read by [`crate::model::cluster_arg`] (empty
-    /// parts dropped: `a,b,`). A value of only commas and blanks stays
-    /// whole and names no cluster, so it is refused, never "every cluster".
+    /// comma-separated parts, read by [`crate::model::cluster_arg`]. An
+    /// empty part (refused by the flag's parser, `parse_cluster_list`)
+    /// would name no cluster, so it is refused too, never skipped.
     fn args(&self, is_name: impl Fn(&str) -> bool) -> Vec<&str> {
         let mut out = Vec::new();
         for raw in &self.names {
             if is_name(raw) {
                 out.push(raw.as_str());
-                continue;
-            }
-            let before = out.len();
-            out.extend(
-                raw.split(',')
-                    .map(|part| crate::model::cluster_arg(part, &is_name))
-                    .filter(|part| !part.is_empty()),
-            );
-            if out.len() == before {
-                out.push(raw.as_str());
+            } else {
+                out.extend(
+                    raw.split(',')
+                        .map(|part| crate::model::cluster_arg(part, &is_name)),
+                );
             }
         }
         out
@@ -162,7 +157,7 @@ impl Selection {
         need_strategies: bool,
         rows_of_dropped: bool,
     ) -> Result<(), SelectionError> {
-        for arg in self.args(|n| snap.clusters.iter().any(|c| c.name == n)) {
+        for arg in self.in_snapshot(snap).args() {
             match snap.find_cluster(arg) {
                 Some(c) if need_strategies && !snap.has_rows(&c.id) => {
                     return Err(SelectionError::NoStrategies {
@@ -334,8 +329,6 @@ mod tests {
         assert_eq!(args(&["a, b"]), ["a", "b"]);
         assert_eq!(args(&[" spaced "]), [" spaced "]);
         assert_eq!(args(&[" a "]), ["a"]);
-        assert_eq!(args(&["u1, ,u2,"]), ["u1", "u2"]);
-        assert_eq!(args(&[" , "]), [" , "], "kept whole: it names nothing");
         let mut ab = cluster("a,b", vec![]);
         ab.id = ClusterId("u7".into());
         let mut a = cluster("a", vec![]);
@@ -388,6 +381,13 @@ mod tests {
         assert_eq!(check(&["b"], true, false), Err(no_rows("b")));
         assert_eq!(check(&["a, b"], true, false), Err(no_rows("b")), "a and b");
         assert_eq!(check(&["u9"], true, true), Ok(()));
+        // An empty name between commas is no cluster, never skipped.
+        for value in ["a,", " , "] {
+            match check(&[value], false, true) {
+                Err(SelectionError::NoSuchCluster { arg, .. }) => assert_eq!(arg, ""),
+                other => panic!("{value:?}: {other:?}"),
+            }
+        }
         match check(&["u9"], true, false) {
             Err(SelectionError::NoSuchCluster { arg, hint, .. }) => {
                 assert_eq!(arg, "u9");
