@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use super::rows::{Finding, Validated};
 use super::{diff, rules, ClusterPlan, Outcome, PlanOptions, ReplicaSignal, Signals};
 use crate::model::{Cluster, Snapshot};
-use crate::strategy::{Ctx, Desired, Idle, StrategyConfig};
+use crate::strategy::{Ctx, Desired, Idle, StateSlot, StrategyConfig};
 
 /// State slot the coordinator keeps for itself (not a strategy).
 pub const CONTROLLER_SLOT: &str = "_controller";
@@ -20,8 +20,9 @@ pub(super) fn plan_cluster(
     cluster: &Cluster,
     rows: Validated,
 ) -> ClusterPlan {
-    let state = snap.states.get(&cluster.id).cloned().unwrap_or_default();
-    let (idle, idle_since_seen) = idle_of(snap, cluster, &state);
+    let null = serde_json::Value::Null;
+    let state = snap.states.get(&cluster.id).unwrap_or(&null);
+    let (idle, idle_since_seen) = idle_of(snap, cluster, state);
     let mut cp = ClusterPlan {
         cluster_id: cluster.id.clone(),
         cluster: cluster.name.clone(),
@@ -104,20 +105,23 @@ pub(super) fn plan_cluster(
         idle,
         sample_rate: snap.env.settings.sample_rate(),
         profile,
-        interval_s: opts.interval_s(Some(&state)),
+        interval_s: opts.interval_s(Some(state)),
         prepared: Default::default(),
         idle_since_seen,
         last_suspension: snap.suspensions.get(&cluster.id),
         replica_limit: snap.env.settings.max_replicas_per_cluster,
     };
     let mut desired = Desired::from_cluster(cluster);
-    let mut new_state = fresh_state(&state, &configs, snap.now);
-    for cfg in &configs {
-        cfg.prepare(&ctx, &mut desired, slot(&mut new_state, cfg));
+    let mut slots: Vec<StateSlot> = configs
+        .iter()
+        .map(|cfg| StateSlot::new(state.get(cfg.kind().as_str())))
+        .collect();
+    for (cfg, slot) in configs.iter().zip(&mut slots) {
+        cfg.prepare(&ctx, &mut desired, slot);
     }
-    for cfg in &configs {
+    for (cfg, slot) in configs.iter().zip(&mut slots) {
         let hidden = hide_owned_replicas(&configs, cfg, cluster, &mut desired);
-        cfg.decide(&ctx, &mut desired, slot(&mut new_state, cfg));
+        cfg.decide(&ctx, &mut desired, slot);
         for (name, replica) in hidden {
             match &desired.suspending {
                 // A suspension empties the cluster, owned replicas included.
@@ -130,7 +134,7 @@ pub(super) fn plan_cluster(
             }
         }
     }
-    discard_moot_decisions(cluster, &desired, &state, &mut new_state);
+    discard_moot_decisions(cluster, &desired, &configs, &mut slots);
     rules::enforce_invariants(cluster, &snap.sizes, &mut desired);
     rules::enforce_replica_limit(
         cluster,
@@ -148,23 +152,18 @@ pub(super) fn plan_cluster(
     } else {
         diff::diff(cluster, &desired, &mut cp.notes)
     };
-    cp.next_decision_at = next_decision(&ctx, &configs, &new_state);
-    cp.prediction = configs.iter().filter(|_| opts.explain).find_map(|cfg| {
-        let slot = new_state
-            .get(cfg.kind().as_str())
-            .unwrap_or(&serde_json::Value::Null);
-        cfg.prediction(&ctx, slot).map(Box::new)
-    });
-    cp.activity_sensitive = configs.iter().any(|cfg| {
-        let slot = new_state
-            .get(cfg.kind().as_str())
-            .unwrap_or(&serde_json::Value::Null);
-        cfg.activity_sensitive(&ctx, slot)
-    });
-    let new_state = serde_json::Value::Object(new_state);
-    if new_state != state {
-        cp.new_state = Some(Box::new(new_state));
+    cp.next_decision_at = next_decision(&ctx, &configs, &mut slots);
+    if opts.explain {
+        cp.prediction = configs
+            .iter()
+            .zip(&mut slots)
+            .find_map(|(cfg, slot)| cfg.prediction(&ctx, slot).map(Box::new));
     }
+    cp.activity_sensitive = configs
+        .iter()
+        .zip(&mut slots)
+        .any(|(cfg, slot)| cfg.activity_sensitive(&ctx, slot));
+    cp.new_state = new_state(state, &configs, &slots, snap.now).map(Box::new);
     cp
 }
 
@@ -173,15 +172,12 @@ pub(super) fn plan_cluster(
 fn next_decision(
     ctx: &Ctx,
     configs: &[StrategyConfig],
-    state: &serde_json::Map<String, serde_json::Value>,
+    slots: &mut [StateSlot],
 ) -> Option<DateTime<Utc>> {
-    let null = serde_json::Value::Null;
     configs
         .iter()
-        .filter_map(|cfg| {
-            let slot = state.get(cfg.kind().as_str()).unwrap_or(&null);
-            cfg.next_clock_change(ctx, slot)
-        })
+        .zip(slots)
+        .filter_map(|(cfg, slot)| cfg.next_clock_change(ctx, slot))
         .filter(|t| *t > ctx.now)
         .min()
 }
@@ -256,15 +252,6 @@ fn managed_actions(
     actions
 }
 
-fn slot<'a>(
-    state: &'a mut serde_json::Map<String, serde_json::Value>,
-    cfg: &StrategyConfig,
-) -> &'a mut serde_json::Value {
-    state
-        .entry(cfg.kind().as_str().to_string())
-        .or_insert(serde_json::Value::Null)
-}
-
 /// A strategy that chooses the size does not see the replicas other
 /// strategies own (the burst replica): it would otherwise retire them as
 /// "another size" before their owner is done. They are taken out of the
@@ -293,8 +280,8 @@ fn hide_owned_replicas(
 fn discard_moot_decisions(
     cluster: &Cluster,
     desired: &Desired,
-    old: &serde_json::Value,
-    new_state: &mut serde_json::Map<String, serde_json::Value>,
+    configs: &[StrategyConfig],
+    slots: &mut [StateSlot],
 ) {
     let Some(suspender) = &desired.suspending else {
         return;
@@ -302,11 +289,10 @@ fn discard_moot_decisions(
     if !cluster.replicas.is_empty() {
         return;
     }
-    for (key, slot) in new_state.iter_mut() {
-        if key == CONTROLLER_SLOT || key == suspender.strategy.as_str() {
-            continue;
+    for (cfg, slot) in configs.iter().zip(slots) {
+        if cfg.kind() != suspender.strategy {
+            slot.restore();
         }
-        *slot = old.get(key).cloned().unwrap_or(serde_json::Value::Null);
     }
 }
 
@@ -355,26 +341,41 @@ pub fn first_seen(state: &serde_json::Value) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
-/// The next state: the controller slot plus the slots of configured
-/// strategies (slots of strategies no longer configured are dropped).
-fn fresh_state(
+/// The next state, when it differs from the stored one: the controller
+/// slot plus the slots of configured strategies (slots of strategies no
+/// longer configured are dropped), the stored ones first. Built only when
+/// something changed: an unchanged state is not copied.
+fn new_state(
     old: &serde_json::Value,
     configs: &[StrategyConfig],
+    slots: &[StateSlot],
     now: DateTime<Utc>,
-) -> serde_json::Map<String, serde_json::Value> {
-    let mut out = serde_json::Map::new();
+) -> Option<serde_json::Value> {
     let first = first_seen(old).unwrap_or(now);
-    out.insert(
-        CONTROLLER_SLOT.into(),
-        serde_json::json!({ "first_seen": first.to_rfc3339() }),
-    );
-    for cfg in configs {
-        let key = cfg.kind().as_str();
-        if let Some(v) = old.get(key) {
-            out.insert(key.to_string(), v.clone());
-        }
+    let controller = serde_json::json!({ "first_seen": first.to_rfc3339() });
+    let changed: Vec<Option<serde_json::Value>> =
+        slots.iter().map(StateSlot::changed_json).collect();
+    // Configured kinds are distinct (rows are one per type): the stored
+    // state has the same slots when it has as many and each of them.
+    let same_slots = old.as_object().is_some_and(|o| {
+        o.len() == configs.len() + 1 && configs.iter().all(|c| o.contains_key(c.kind().as_str()))
+    });
+    let unchanged = same_slots
+        && old.get(CONTROLLER_SLOT) == Some(&controller)
+        && changed.iter().all(Option::is_none);
+    if unchanged {
+        return None;
     }
-    out
+    let mut out = serde_json::Map::new();
+    out.insert(CONTROLLER_SLOT.into(), controller);
+    // Stored slots keep their place; new ones follow, in priority order.
+    let stored = |cfg: &&StrategyConfig| old.get(cfg.kind().as_str()).is_some();
+    let order = configs.iter().zip(slots).filter(|(c, _)| stored(c));
+    let added = configs.iter().zip(slots).filter(|(c, _)| !stored(c));
+    for (cfg, slot) in order.chain(added) {
+        out.insert(cfg.kind().as_str().to_string(), slot.json());
+    }
+    Some(serde_json::Value::Object(out))
 }
 
 fn signals_of(cluster: &Cluster, idle: Idle) -> Signals {

@@ -856,6 +856,64 @@ fn a_suspended_cluster_does_not_rewrite_state_every_round() {
 }
 
 #[test]
+fn the_state_keeps_the_slots_of_configured_strategies_only_stored_ones_first() {
+    let c = cluster("u2", "c", vec![replica(1, "r", "50cc", true)]);
+    let rows = vec![
+        row("u2", "target_size", json!({"target_size": "50cc"})),
+        row("u2", "burst", json!({"burst_replica_size": "800cc"})),
+    ];
+    let mut s = snap(vec![c], rows);
+    let st = only(&plan(&s, &PlanOptions::default()))
+        .new_state
+        .as_deref()
+        .cloned()
+        .expect("a first plan writes the state");
+    let keys = |v: &serde_json::Value| v.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>());
+    assert_eq!(
+        keys(&st),
+        Some(vec![
+            "_controller".into(),
+            "target_size".into(),
+            "burst".into()
+        ])
+    );
+    // Stored in another order, with the slot of a strategy removed since:
+    // the controller's slot comes first, then the stored slots in their
+    // order, then new ones; the removed one goes, the rest is as it was.
+    let mut stored = serde_json::Map::new();
+    stored.insert("burst".into(), st["burst"].clone());
+    stored.insert("_controller".into(), st["_controller"].clone());
+    stored.insert("idle_suspend".into(), json!({"suspended": []}));
+    s.states.insert(
+        ClusterId("u2".into()),
+        serde_json::Value::Object(stored.clone()),
+    );
+    let st2 = only(&plan(&s, &PlanOptions::default()))
+        .new_state
+        .as_deref()
+        .cloned()
+        .expect("the removed slot is dropped");
+    assert_eq!(
+        keys(&st2),
+        Some(vec![
+            "_controller".into(),
+            "burst".into(),
+            "target_size".into()
+        ])
+    );
+    assert_eq!(st2["burst"], st["burst"]);
+    assert_eq!(st2["_controller"], st["_controller"]);
+    // And once the state is what the plan writes, nothing is written.
+    s.states.insert(ClusterId("u2".into()), st2);
+    let third = plan(&s, &PlanOptions::default());
+    assert!(
+        only(&third).new_state.is_none(),
+        "{:?}",
+        only(&third).new_state
+    );
+}
+
+#[test]
 fn a_burst_that_gives_up_is_dropped_even_as_the_last_hydrated_replica() {
     let c = cluster(
         "u2",

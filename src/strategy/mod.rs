@@ -13,6 +13,7 @@ mod limits;
 pub mod predict;
 mod schedule;
 mod shrink_to_fit;
+mod slot;
 mod stabilization;
 mod target_size;
 
@@ -33,6 +34,7 @@ pub use idle_suspend::{
 pub use limits::LimitsConfig;
 pub use schedule::ScheduleConfig;
 pub use shrink_to_fit::ShrinkToFitConfig;
+pub use slot::StateSlot;
 pub use stabilization::StabilizationConfig;
 pub use target_size::TargetSizeConfig;
 
@@ -235,15 +237,11 @@ impl StrategyConfig {
     /// strategies that only react to signals or to thresholds being
     /// crossed. The plan carries the earliest (`next_decision_at`): the
     /// simulator plans again by then and `apply --watch` wakes up then.
-    pub fn next_clock_change(&self, ctx: &Ctx, state: &serde_json::Value) -> Option<DateTime<Utc>> {
+    pub fn next_clock_change(&self, ctx: &Ctx, state: &mut StateSlot) -> Option<DateTime<Utc>> {
         match self {
-            StrategyConfig::Schedule(c) => {
-                let st = read_state(state);
-                schedule::next_change(c, ctx.now, &st)
-            }
+            StrategyConfig::Schedule(c) => state.read(|st| schedule::next_change(c, ctx.now, st)),
             StrategyConfig::IdleSuspend(c) => {
-                let st = read_state(state);
-                idle_suspend::next_change(c, ctx, &st)
+                state.read(|st| idle_suspend::next_change(c, ctx, st))
             }
             _ => None,
         }
@@ -252,22 +250,20 @@ impl StrategyConfig {
     /// Whether new statements could change this strategy's decision before
     /// its next clock change (`next_clock_change`); otherwise more statements
     /// only make the cluster busier. The simulator replans on arrivals then.
-    pub fn activity_sensitive(&self, ctx: &Ctx, state: &serde_json::Value) -> bool {
+    pub fn activity_sensitive(&self, ctx: &Ctx, state: &mut StateSlot) -> bool {
         match self {
             StrategyConfig::IdleSuspend(c) if c.predict.is_some() => {
-                let st = read_state(state);
-                idle_suspend::activity_sensitive(c, ctx, &st)
+                state.read(|st| idle_suspend::activity_sensitive(c, ctx, st))
             }
             _ => false,
         }
     }
 
     /// What a predicting strategy learned and expects; `None` for others.
-    pub fn prediction(&self, ctx: &Ctx, state: &serde_json::Value) -> Option<predict::Prediction> {
+    pub fn prediction(&self, ctx: &Ctx, state: &mut StateSlot) -> Option<predict::Prediction> {
         match self {
             StrategyConfig::IdleSuspend(c) if c.predict.is_some() => {
-                let st = read_state(state);
-                idle_suspend::prediction(c, ctx, &st)
+                state.read(|st| idle_suspend::prediction(c, ctx, st))
             }
             _ => None,
         }
@@ -275,33 +271,31 @@ impl StrategyConfig {
 
     /// Runs before every strategy's `decide` (in priority order): the place
     /// for decisions later strategies must see (idle_suspend's wake).
-    pub fn prepare(&self, ctx: &Ctx, desired: &mut Desired, state: &mut serde_json::Value) {
+    pub fn prepare(&self, ctx: &Ctx, desired: &mut Desired, state: &mut StateSlot) {
         if let StrategyConfig::IdleSuspend(c) = self {
-            if with_state(state, |s| idle_suspend::prepare(c, ctx, desired, s)) {
+            if state.update(|s| idle_suspend::prepare(c, ctx, desired, s)) {
                 unreadable_state(self.kind(), desired);
             }
         }
     }
 
     /// Runs the strategy: edits `desired`, updates its own state slot.
-    pub fn decide(&self, ctx: &Ctx, desired: &mut Desired, state: &mut serde_json::Value) {
+    pub fn decide(&self, ctx: &Ctx, desired: &mut Desired, state: &mut StateSlot) {
         let unreadable = match self {
             StrategyConfig::TargetSize(c) => {
-                with_state(state, |s| target_size::decide(c, ctx, desired, s))
+                state.update(|s| target_size::decide(c, ctx, desired, s))
             }
-            StrategyConfig::Schedule(c) => {
-                with_state(state, |s| schedule::decide(c, ctx, desired, s))
-            }
+            StrategyConfig::Schedule(c) => state.update(|s| schedule::decide(c, ctx, desired, s)),
             StrategyConfig::ShrinkToFit(c) => {
-                with_state(state, |s| shrink_to_fit::decide(c, ctx, desired, s))
+                state.update(|s| shrink_to_fit::decide(c, ctx, desired, s))
             }
-            StrategyConfig::Burst(c) => with_state(state, |s| burst::decide(c, ctx, desired, s)),
+            StrategyConfig::Burst(c) => state.update(|s| burst::decide(c, ctx, desired, s)),
             StrategyConfig::IdleSuspend(c) => {
-                with_state(state, |s| idle_suspend::decide(c, ctx, desired, s))
+                state.update(|s| idle_suspend::decide(c, ctx, desired, s))
             }
-            StrategyConfig::Limits(c) => with_state(state, |s| limits::decide(c, ctx, desired, s)),
+            StrategyConfig::Limits(c) => state.update(|s| limits::decide(c, ctx, desired, s)),
             StrategyConfig::Stabilization(c) => {
-                with_state(state, |s| stabilization::decide(c, ctx, desired, s))
+                state.update(|s| stabilization::decide(c, ctx, desired, s))
             }
         };
         if unreadable {
@@ -407,28 +401,6 @@ pub fn predicting_clusters(
 /// rather than failing the cluster.
 fn read_state<S: for<'de> Deserialize<'de> + Default>(slot: &serde_json::Value) -> S {
     S::deserialize(slot).unwrap_or_default()
-}
-
-/// Typed access to a strategy's state slot (see [`read_state`]); written
-/// back only when the strategy changed it (serializing is most of a plan's
-/// cost in a long simulation), or when it held something that does not
-/// parse: `true` then, for the caller to say so (once: it is replaced).
-fn with_state<S, F>(slot: &mut serde_json::Value, f: F) -> bool
-where
-    S: Serialize + for<'de> Deserialize<'de> + Default + Clone + PartialEq,
-    F: FnOnce(&mut S),
-{
-    let parsed = S::deserialize(&*slot).ok();
-    let unreadable = parsed.is_none() && !slot.is_null();
-    let before: S = parsed.unwrap_or_default();
-    let mut state = before.clone();
-    f(&mut state);
-    if state != before || slot.is_null() || unreadable {
-        if let Ok(v) = serde_json::to_value(&state) {
-            *slot = v;
-        }
-    }
-    unreadable
 }
 
 /// What a plan says when a strategy's state could not be read.
@@ -852,24 +824,6 @@ pub(crate) mod testutil {
         DateTime::parse_from_rfc3339("2026-11-21T12:00:00Z")
             .map(|t| t.with_timezone(&Utc))
             .unwrap_or_default()
-    }
-}
-
-#[cfg(test)]
-mod state_slots {
-    use super::*;
-
-    #[test]
-    fn a_slot_that_does_not_parse_is_replaced_and_said_once() {
-        let touch = |s: &mut burst::BurstState| s.gave_up_at = None;
-        let mut garbage = serde_json::json!(17);
-        assert!(with_state(&mut garbage, touch));
-        assert!(garbage.is_object(), "replaced: {garbage}");
-        assert!(!with_state(&mut garbage, touch), "once");
-        let mut empty = serde_json::Value::Null;
-        assert!(!with_state(&mut empty, touch));
-        let mut wrong = serde_json::json!({"burst_since": 42});
-        assert!(with_state(&mut wrong, touch));
     }
 }
 
