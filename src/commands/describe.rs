@@ -30,6 +30,9 @@ pub struct DescribedStrategy {
     pub older_rows: usize,
     /// What the strategy keeps between runs (its state slot), if anything.
     pub state: serde_json::Value,
+    /// Why the state slot cannot be read (the next plan starts it afresh).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_unreadable: Option<String>,
     /// The validator's findings on this row.
     pub findings: Vec<Finding>,
 }
@@ -140,6 +143,10 @@ pub async fn describe(
         .iter()
         .map(|r| {
             let ty = r.row.strategy_type.clone();
+            let state = state
+                .and_then(|s| s.get(&ty))
+                .cloned()
+                .unwrap_or(serde_json::Value::Null);
             DescribedStrategy {
                 findings: validated
                     .findings
@@ -147,10 +154,8 @@ pub async fn describe(
                     .filter(|f| f.strategy_type.as_deref() == Some(ty.as_str()))
                     .cloned()
                     .collect(),
-                state: state
-                    .and_then(|s| s.get(&ty))
-                    .cloned()
-                    .unwrap_or(serde_json::Value::Null),
+                state_unreadable: StrategyKind::parse(&ty).and_then(|k| k.state_error(&state)),
+                state,
                 config: r.row.config.clone(),
                 config_unreadable: r.row.unreadable.clone(),
                 updated_at: r.row.updated_at,

@@ -61,6 +61,13 @@ fn describe_text(d: &Description, style: &TextStyle) -> String {
         if !st.state.is_null() {
             let _ = writeln!(s, "    state: {}", st.state);
         }
+        if let Some(why) = &st.state_unreadable {
+            let _ = writeln!(
+                s,
+                "    (the state cannot be read: {}; the next apply starts it afresh)",
+                super::printable(why)
+            );
+        }
         for f in &st.findings {
             let _ = writeln!(s, "    {:?}: {}", f.severity, super::printable(&f.message));
         }

@@ -77,6 +77,32 @@ impl StrategyKind {
         }
     }
 
+    /// Why a stored state slot cannot be read as this strategy's state
+    /// (a plan then alerts and starts it afresh); `None` when it can, or
+    /// holds nothing. The same parse as a plan's ([`StateSlot`]).
+    pub fn state_error(self, slot: &serde_json::Value) -> Option<String> {
+        fn check<S: for<'de> Deserialize<'de>>(slot: &serde_json::Value) -> Option<String> {
+            let e = S::deserialize(slot).err()?.to_string();
+            // serde names the Rust type ("expected struct BurstState").
+            Some(match e.find(", expected struct ") {
+                Some(at) => format!("{}, expected an object", &e[..at]),
+                None => e,
+            })
+        }
+        if slot.is_null() {
+            return None;
+        }
+        match self {
+            StrategyKind::TargetSize => check::<target_size::TargetSizeState>(slot),
+            StrategyKind::Schedule => check::<schedule::ScheduleState>(slot),
+            StrategyKind::ShrinkToFit => check::<shrink_to_fit::ShrinkToFitState>(slot),
+            StrategyKind::Burst => check::<burst::BurstState>(slot),
+            StrategyKind::IdleSuspend => check::<idle_suspend::IdleSuspendState>(slot),
+            StrategyKind::Limits => check::<limits::LimitsState>(slot),
+            StrategyKind::Stabilization => check::<stabilization::StabilizationState>(slot),
+        }
+    }
+
     pub fn parse(s: &str) -> Option<StrategyKind> {
         StrategyKind::ALL.into_iter().find(|k| k.as_str() == s)
     }
@@ -824,6 +850,27 @@ pub(crate) mod testutil {
         DateTime::parse_from_rfc3339("2026-11-21T12:00:00Z")
             .map(|t| t.with_timezone(&Utc))
             .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod state_errors {
+    use super::*;
+
+    #[test]
+    fn a_slot_that_does_not_parse_says_why_without_rust_type_names() {
+        let kind = StrategyKind::Burst;
+        assert_eq!(kind.state_error(&serde_json::Value::Null), None);
+        assert_eq!(kind.state_error(&serde_json::json!({})), None);
+        let why = kind.state_error(&serde_json::json!(17)).unwrap_or_default();
+        assert_eq!(why, "invalid type: integer `17`, expected an object");
+        let why = kind
+            .state_error(&serde_json::json!({"burst_since": 42}))
+            .unwrap_or_default();
+        assert!(why.starts_with("invalid type: integer `42`"), "{why}");
+        for k in StrategyKind::ALL {
+            assert!(k.state_error(&serde_json::json!("x")).is_some(), "{k:?}");
+        }
     }
 }
 

@@ -2134,3 +2134,59 @@ fn apply_says_once_what_waits() {
     let run = clusterctl(&emu, &["apply"]);
     assert_eq!(run.stdout.matches(waiting).count(), 1, "{}", run.all());
 }
+
+#[test]
+fn describe_says_when_a_state_slot_cannot_be_read_and_the_next_apply_replaces_it() {
+    let emu = emulator();
+    emu.create_cluster("c");
+    emu.add_replica("c", "r1", "25cc");
+    strategy(
+        &emu,
+        "c",
+        "burst",
+        json!({"burst_replica_size": "800cc", "cooldown_s": 3600}),
+    );
+    clusterctl(&emu, &["apply"]).ok();
+    let mut state = crate::cli::state_of(&emu, "c").expect("state written");
+    assert!(state["burst"].is_object(), "{state}");
+    // Edited by hand: a time that is a number.
+    state["burst"]["burst_since"] = json!(42);
+    emu.sql(&format!(
+        "UPDATE mz_cluster_strategy_state SET payload = {}::jsonb WHERE cluster_id = {}",
+        crate::cli::lit(&state.to_string()),
+        crate::cli::lit(&emu.cluster_id("c"))
+    ));
+    let d = clusterctl(&emu, &["describe", "c"]).ok().stdout;
+    assert!(d.contains(r#""burst_since":42"#), "shown as stored:\n{d}");
+    assert!(
+        d.contains("(the state cannot be read: invalid type: integer `42`, expected ")
+            && d.contains("the next apply starts it afresh)"),
+        "{d}"
+    );
+    assert!(!d.contains("BurstState"), "no Rust type names:\n{d}");
+    let j = clusterctl(&emu, &["describe", "c", "-o", "json"])
+        .ok()
+        .json();
+    let why = &j["result"]["strategies"][0]["state_unreadable"];
+    assert!(
+        why.as_str().is_some_and(|w| w.contains("integer `42`")),
+        "{j:#}"
+    );
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(
+        run.all().contains("its saved state could not be read"),
+        "{}",
+        run.all()
+    );
+    let d = clusterctl(&emu, &["describe", "c"]).ok().stdout;
+    assert!(!d.contains("cannot be read"), "replaced:\n{d}");
+    let j = clusterctl(&emu, &["describe", "c", "-o", "json"])
+        .ok()
+        .json();
+    assert!(
+        j["result"]["strategies"][0]
+            .get("state_unreadable")
+            .is_none(),
+        "{j:#}"
+    );
+}
