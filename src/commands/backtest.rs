@@ -119,7 +119,8 @@ pub async fn backtest(ctx: &Context, o: &BacktestOptions) -> Result<Backtest, Co
 /// for this run (or one a killed run left behind) is not part of the
 /// fleet: replayed, it would run for the whole window and its credits
 /// would be counted. Left out of the replicas and of the start-up and
-/// memory samples, by the prefix every temporary replica's name has.
+/// memory samples and OOM kills, by the prefix every temporary replica's
+/// name has.
 fn leave_out_temporary_replicas(live: &mut LiveHistory) {
     let temporary = |name: &str| name.starts_with(TEMP_PREFIX);
     for c in &mut live.clusters {
@@ -127,13 +128,14 @@ fn leave_out_temporary_replicas(live: &mut LiveHistory) {
     }
     live.hydrations.retain(|s| !temporary(&s.replica));
     live.memory.retain(|s| !temporary(&s.replica));
+    live.ooms.retain(|s| !temporary(&s.replica));
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::{Cluster, ClusterId, Replica, Size};
-    use crate::sim::history::{HydrationSample, MemorySample};
+    use crate::sim::history::{HydrationSample, MemorySample, OomSample};
 
     #[test]
     fn temporary_replicas_are_left_out() {
@@ -160,10 +162,17 @@ mod tests {
             replica: replica.into(),
             bytes: 1.0,
         };
+        let oom = |replica: &str| OomSample {
+            cluster: ClusterId("u1".into()),
+            replica: replica.into(),
+            size: Size("25cc".into()),
+            kills: 1,
+        };
         let mut live = LiveHistory {
             clusters: vec![ops],
             hydrations: vec![sample(&temp), sample("r1")],
             memory: vec![memory(&temp), memory("r1")],
+            ooms: vec![oom(&temp), oom("r1")],
             ..LiveHistory::default()
         };
         leave_out_temporary_replicas(&mut live);
@@ -175,5 +184,6 @@ mod tests {
         assert_eq!(names, ["r1"]);
         assert_eq!(live.hydrations, vec![sample("r1")]);
         assert_eq!(live.memory, vec![memory("r1")]);
+        assert_eq!(live.ooms, vec![oom("r1")]);
     }
 }

@@ -12,7 +12,7 @@ use super::catalog::{self, CLUSTERS_SQL, SIZES_SQL};
 use super::store::Store;
 use super::{Client, DbError};
 use crate::model::{ClusterId, Size};
-use crate::sim::history::{Bucket, HydrationSample, LiveHistory, MemorySample};
+use crate::sim::history::{Bucket, HydrationSample, LiveHistory, MemorySample, OomSample};
 
 /// Needs: mz_internal.mz_statement_execution_history_redacted (the
 /// mz_monitor or mz_monitor_redacted role). Logged statements by user
@@ -47,9 +47,14 @@ const LOG_SQL: &str = "SELECT cluster_id, date_trunc('minute', began_at AT TIME 
 /// Dropped replicas are left out: their size is no longer in the catalog;
 /// a replica older than the history's retention (30 days) has no
 /// `initializing` event left and gives no sample.
+///
+/// The same statement counts each replica's OOM kills within the window
+/// (`reason = 'oom-killed'`): the workload needed more than its size.
 const HYDRATION_SQL: &str = "SELECT r.cluster_id, r.size, min(h.occurred_at), \
     min(CASE WHEN h.status = 'offline' AND h.reason = 'initializing' THEN h.occurred_at END), \
-    min(CASE WHEN h.status = 'online' THEN h.occurred_at END), r.name \
+    min(CASE WHEN h.status = 'online' THEN h.occurred_at END), r.name, \
+    count(CASE WHEN h.reason = 'oom-killed' AND h.occurred_at > now() - INTERVAL '{days} days' \
+    THEN 1 END) \
     FROM mz_internal.mz_cluster_replica_status_history h \
     JOIN mz_catalog.mz_cluster_replicas r ON r.id = h.replica_id \
     WHERE r.cluster_id LIKE 'u%' AND r.size IS NOT NULL \
@@ -67,6 +72,23 @@ const MEMORY_SQL: &str = "SELECT r.cluster_id, \
     WHERE r.cluster_id LIKE 'u%' AND u.memory_percent IS NOT NULL \
     GROUP BY r.cluster_id, r.id, r.name";
 
+/// Needs: mz_internal.mz_cluster_replica_utilization_history (Materialize
+/// v0.116 and later), mz_catalog.mz_cluster_replicas,
+/// mz_cluster_replica_sizes. The most memory each live replica of a user
+/// cluster used within the window: the peak of each process, summed over
+/// its processes (an upper bound when processes peak apart). Same columns
+/// as [`MEMORY_SQL`].
+const MEMORY_PEAK_SQL: &str = "SELECT cluster_id, sum(peak)::float8, name FROM (\
+    SELECT r.cluster_id, r.id, r.name, u.process_id, \
+    max(u.memory_percent / 100.0 * (s.memory_bytes::numeric)::float8) AS peak \
+    FROM mz_internal.mz_cluster_replica_utilization_history u \
+    JOIN mz_catalog.mz_cluster_replicas r ON r.id = u.replica_id \
+    JOIN mz_catalog.mz_cluster_replica_sizes s ON s.size = r.size \
+    WHERE r.cluster_id LIKE 'u%' AND u.memory_percent IS NOT NULL \
+    AND u.occurred_at > now() - INTERVAL '{days} days' \
+    GROUP BY r.cluster_id, r.id, r.name, u.process_id) p \
+    GROUP BY cluster_id, id, name";
+
 /// The role the statement log needs, for the error when it cannot be read.
 const LOG_ROLE_HINT: &str = "simulate --from-history needs the statement log: grant the \
     mz_monitor_redacted (or mz_monitor) role to the role clusterctl connects as";
@@ -78,20 +100,23 @@ fn q(context: &'static str) -> impl Fn(tokio_postgres::Error) -> DbError {
 /// Reads everything the scenario is built from, over the `days` before the
 /// database's current minute. Statements: sizes, clusters, replicas,
 /// strategy rows, strategy state, the statement log, status history,
-/// utilization and the replica limit — nine, pipelined, whatever the number
-/// of clusters.
+/// utilization now and over the window, and the replica limit — ten,
+/// pipelined, whatever the number of clusters.
 pub async fn read(c: &Client, store: &Store, days: u32) -> Result<LiveHistory, DbError> {
     let replicas_sql = catalog::replicas_sql(crate::model::CRASH_WINDOW);
     let log_sql = LOG_SQL.replace("{days}", &days.to_string());
-    let (sizes, clusters, replicas, strategies, states, log, hydration, memory, limit) = tokio::join!(
+    let hydration_sql = HYDRATION_SQL.replace("{days}", &days.to_string());
+    let peak_sql = MEMORY_PEAK_SQL.replace("{days}", &days.to_string());
+    let (sizes, clusters, replicas, strategies, states, log, hydration, memory, peak, limit) = tokio::join!(
         c.query_typed(SIZES_SQL, &[]),
         catalog::parsed_rows(c, CLUSTERS_SQL, catalog::parse_cluster),
         catalog::parsed_rows(c, &replicas_sql, catalog::parse_replica),
         store.strategies(c),
         store.states(c),
         c.query_typed(&log_sql, &[]),
-        c.query_typed(HYDRATION_SQL, &[]),
+        c.query_typed(&hydration_sql, &[]),
         c.query_typed(MEMORY_SQL, &[]),
+        c.query_typed(&peak_sql, &[]),
         catalog::read_replica_limit(c),
     );
     let mut h = LiveHistory {
@@ -135,7 +160,10 @@ pub async fn read(c: &Client, store: &Store, days: u32) -> Result<LiveHistory, D
     };
     parse_log(&log, &mut h);
     match catalog::optional(hydration, "reading the replica status history")? {
-        Ok(rows) => h.hydrations = parse_hydrations(&rows),
+        Ok(rows) => {
+            h.hydrations = parse_hydrations(&rows);
+            h.ooms = parse_ooms(&rows);
+        }
         Err(why) => h.notes.push(format!(
             "cannot read the replica status history ({why}): hydration assumed {} on each cluster's size",
             crate::model::human_duration(crate::strategy::predict::hydration::DEFAULT_S.into())
@@ -145,6 +173,12 @@ pub async fn read(c: &Client, store: &Store, days: u32) -> Result<LiveHistory, D
         Ok(rows) => h.memory = parse_memory(&rows),
         Err(why) => h.notes.push(format!(
             "cannot read replica utilization ({why}): memory assumed half of each cluster's size"
+        )),
+    }
+    match catalog::optional(peak, "reading the replica utilization history")? {
+        Ok(rows) => h.memory.extend(parse_memory(&rows)),
+        Err(why) => h.notes.push(format!(
+            "cannot read the replica utilization history ({why}): memory is what the replicas use now, not their peak"
         )),
     }
     Ok(h)
@@ -190,6 +224,21 @@ fn parse_hydrations(rows: &[tokio_postgres::Row]) -> Vec<HydrationSample> {
                 replica: r.try_get(5).ok()?,
                 size: Size(r.try_get(1).ok()?),
                 seconds: (online - init).num_milliseconds() as f64 / 1000.0,
+            })
+        })
+        .collect()
+}
+
+/// Replicas OOM-killed within the window, from [`HYDRATION_SQL`]'s rows.
+fn parse_ooms(rows: &[tokio_postgres::Row]) -> Vec<OomSample> {
+    rows.iter()
+        .filter_map(|r| {
+            let kills: i64 = r.try_get(6).ok()?;
+            Some(OomSample {
+                cluster: ClusterId(r.try_get(0).ok()?),
+                replica: r.try_get(5).ok()?,
+                size: Size(r.try_get(1).ok()?),
+                kills: u32::try_from(kills).ok().filter(|k| *k > 0)?,
             })
         })
         .collect()

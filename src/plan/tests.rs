@@ -904,13 +904,20 @@ fn the_state_keeps_the_slots_of_configured_strategies_only_stored_ones_first() {
     assert_eq!(st2["burst"], st["burst"]);
     assert_eq!(st2["_controller"], st["_controller"]);
     // And once the state is what the plan writes, nothing is written.
-    s.states.insert(ClusterId("u2".into()), st2);
+    s.states.insert(ClusterId("u2".into()), st2.clone());
     let third = plan(&s, &PlanOptions::default());
     assert!(
         only(&third).new_state.is_none(),
         "{:?}",
         only(&third).new_state
     );
+    // Every configured slot as written, plus a removed strategy's: that
+    // one alone is a change, and it goes.
+    let mut extra = st2.clone();
+    extra["stabilization"] = json!({});
+    s.states.insert(ClusterId("u2".into()), extra);
+    let fourth = plan(&s, &PlanOptions::default());
+    assert_eq!(only(&fourth).new_state.as_deref(), Some(&st2));
 }
 
 #[test]

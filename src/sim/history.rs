@@ -10,8 +10,12 @@
 //! - demand is known per minute: a minute whose logged statements weigh
 //!   `w` (each counts 1/sample_rate) becomes round(w) begins spread evenly
 //!   over the minute;
-//! - memory is the replicas' current `memory_percent` × the size's memory
-//!   (no history of it), half the cluster's size when nothing is reported;
+//! - memory is the most the replicas used, now or within the window
+//!   (`memory_percent` × the size's memory, from the utilization and its
+//!   history), and more than the memory of a size a replica was OOM-killed
+//!   on within the window; half the cluster's size when nothing is
+//!   reported. One number for the whole replay: a workload whose memory
+//!   grows through the week is replayed at its peak;
 //! - hydration is the time from a live replica's first status event
 //!   (offline, `initializing`) to its first `online` event, times the size's
 //!   cores (hydration is work over cores); dropped replicas left no size, so
@@ -63,7 +67,10 @@ pub struct LiveHistory {
     /// The log's mean sample rate over the window (`None`: no rows).
     pub sample_rate: Option<f64>,
     pub hydrations: Vec<HydrationSample>,
+    /// Memory in use now and the peaks within the window (the largest counts).
     pub memory: Vec<MemorySample>,
+    /// Replicas OOM-killed within the window.
+    pub ooms: Vec<OomSample>,
     /// Signals that could not be read (the run goes on without them).
     pub notes: Vec<String>,
 }
@@ -87,7 +94,18 @@ pub struct HydrationSample {
     pub seconds: f64,
 }
 
-/// Memory in use on one live replica.
+/// A live replica OOM-killed within the window: its workload needed more
+/// memory than its size has.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OomSample {
+    pub cluster: ClusterId,
+    /// The replica's name (temporary replicas are left out by it).
+    pub replica: String,
+    pub size: Size,
+    pub kills: u32,
+}
+
+/// Memory in use on one live replica (now, or its peak within the window).
 #[derive(Debug, Clone, PartialEq)]
 pub struct MemorySample {
     pub cluster: ClusterId,
@@ -161,7 +179,7 @@ pub fn build(h: &LiveHistory, o: &Options) -> Result<Built, String> {
         let remembered = crate::strategy::remembered(&c.name, state);
         let resumed = resumed(c, state, &remembered.wake, &strategies, &sizes, &mut notes);
         let c = resumed.as_ref().unwrap_or(c);
-        let memory = memory_of(c, &h.memory, &sizes, &strategies);
+        let memory = memory_of(c, h, &sizes, &strategies, &mut notes);
         if memory.1 {
             defaulted_memory.push(c.name.clone());
         }
@@ -555,17 +573,45 @@ fn size_of(
 /// else half the cluster's size (`true`: defaulted).
 fn memory_of(
     c: &Cluster,
-    memory: &[MemorySample],
+    h: &LiveHistory,
     sizes: &SizeCatalog,
     strategies: &[(String, serde_json::Value)],
+    notes: &mut Vec<String>,
 ) -> (f64, bool) {
-    let used = memory
+    let used = h
+        .memory
         .iter()
         .filter(|m| m.cluster == c.id && m.bytes.is_finite() && m.bytes >= 0.0)
         .map(|m| m.bytes)
         .fold(None, |acc: Option<f64>, b| {
             Some(acc.map_or(b, |a| a.max(b)))
         });
+    // Killed for memory on a size: it needed more than that size has (a
+    // thousandth of a GiB more, what the scenario's precision keeps).
+    let killed = h
+        .ooms
+        .iter()
+        .filter(|o| o.cluster == c.id)
+        .filter_map(|o| Some((o, sizes.get(&o.size)?.memory_bytes)))
+        .max_by(|a, b| a.1.total_cmp(&b.1));
+    if let Some((o, bytes)) = killed {
+        notes.push(format!(
+            "{}: {} OOM-killed {} within the window on {}: memory taken as more than its {} GiB",
+            c.name,
+            o.replica,
+            if o.kills == 1 {
+                "once".to_string()
+            } else {
+                format!("{} times", o.kills)
+            },
+            o.size,
+            (bytes / GIB * 1000.0).round() / 1000.0
+        ));
+    }
+    let used = match (used, killed.map(|(_, b)| b + GIB / 1000.0)) {
+        (Some(u), Some(k)) => Some(u.max(k)),
+        (u, k) => u.or(k),
+    };
     let (bytes, defaulted) = match used {
         Some(b) => (b, false),
         None => {
@@ -941,8 +987,53 @@ mod tests {
                 replica: "r1".into(),
                 bytes: 3.0 * GIB,
             }],
+            ooms: Vec::new(),
             notes: Vec::new(),
         }
+    }
+
+    #[test]
+    fn memory_is_the_peak_and_more_than_a_size_killed_for_memory() {
+        let mut h = live();
+        // A peak within the window beside the use now: the larger counts.
+        h.memory.push(MemorySample {
+            cluster: ClusterId("u2".into()),
+            replica: "r1".into(),
+            bytes: 5.5 * GIB,
+        });
+        let b = build(&h, &opts()).expect("built");
+        assert_eq!(parse(&b).clusters[0].workload.memory_bytes, 5.5 * GIB);
+        assert!(!b.notes.iter().any(|n| n.contains("OOM")), "{:?}", b.notes);
+        // Killed on a size larger than the peak: more than that size has.
+        let mem_100cc = h.sizes.get(&Size("100cc".into())).map(|z| z.memory_bytes);
+        let mem_100cc = mem_100cc.expect("100cc is a size");
+        h.ooms.push(OomSample {
+            cluster: ClusterId("u2".into()),
+            replica: "r1".into(),
+            size: Size("100cc".into()),
+            kills: 3,
+        });
+        let b = build(&h, &opts()).expect("built");
+        let got = parse(&b).clusters[0].workload.memory_bytes;
+        assert!(
+            got > mem_100cc && got <= mem_100cc + GIB / 500.0,
+            "{got} vs {mem_100cc}"
+        );
+        let note = b.notes.iter().find(|n| n.contains("OOM")).cloned();
+        assert_eq!(
+            note.as_deref(),
+            Some(
+                format!(
+                    "bi: r1 OOM-killed 3 times within the window on 100cc: memory taken as more than its {} GiB",
+                    mem_100cc / GIB
+                )
+                .as_str()
+            )
+        );
+        // Another cluster's kills are not this one's.
+        h.ooms[0].cluster = ClusterId("u9".into());
+        let b = build(&h, &opts()).expect("built");
+        assert_eq!(parse(&b).clusters[0].workload.memory_bytes, 5.5 * GIB);
     }
 
     fn opts() -> Options {

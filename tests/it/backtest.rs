@@ -204,8 +204,8 @@ fn the_statement_count_does_not_grow_with_clusters() {
     let large = backtest_statements(500);
     eprintln!("from-history: statements for 10 clusters: {small:?}; for 500 clusters: {large:?}");
     assert_eq!(small.statements, large.statements);
-    // Preflight (session cluster: 3) + the nine reads.
-    assert!(small.statements <= 12, "{small:?}");
+    // Preflight (session cluster: 3) + the ten reads.
+    assert!(small.statements <= 13, "{small:?}");
     assert_eq!(large.ddl, 0);
 }
 
@@ -657,5 +657,77 @@ fn unreadable_status_history_and_utilization_are_assumed_and_said() {
     assert!(
         !notes.iter().any(|n| n.starts_with("cannot read")),
         "{notes:?}"
+    );
+}
+
+#[test]
+fn memory_is_the_peak_within_the_window_and_an_oom_says_its_size_was_too_small() {
+    let emu = fleet();
+    // bi uses 3 GiB now; it peaked at 6 GiB three days ago, and at 9 GiB
+    // forty days ago, before the window.
+    emu.add_memory_sample("bi", "r1", 6 * GIB, 3 * 86_400);
+    emu.add_memory_sample("bi", "r1", 2 * GIB, 2 * 86_400);
+    emu.add_memory_sample("bi", "r1", 9 * GIB, 40 * 86_400);
+    // etl's 200cc replica was killed for memory twice last week.
+    emu.add_crash("etl", "r_200cc", true, 6 * 86_400);
+    emu.add_crash("etl", "r_200cc", true, 5 * 86_400);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("bt.toml");
+    let out_s = out.display().to_string();
+    let doc = backtest_json(&emu, &["--out", &out_s]);
+    let written = std::fs::read_to_string(&out).expect("scenario written");
+    let memory_gib = |cluster: &str| -> f64 {
+        let at = written
+            .find(&format!("name = \"{cluster}\""))
+            .unwrap_or_else(|| panic!("{cluster} in:\n{written}"));
+        written[at..]
+            .lines()
+            .find_map(|l| l.strip_prefix("memory_gib = "))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("memory_gib of {cluster} in:\n{written}"))
+    };
+    assert_eq!(memory_gib("bi"), 6.0, "the peak within the window");
+    let sizes = emu.query_strings(
+        "SELECT (memory_bytes::numeric / 1073741824.0)::text FROM mz_catalog.mz_cluster_replica_sizes WHERE size = '200cc'",
+    );
+    let gib_200cc: f64 = sizes[0][0]
+        .as_deref()
+        .and_then(|v| v.parse().ok())
+        .expect("200cc's memory");
+    let etl = memory_gib("etl");
+    assert!(
+        etl > gib_200cc && etl <= gib_200cc + 0.002,
+        "{etl} vs {gib_200cc}"
+    );
+    let notes = notes_of(&doc);
+    assert!(
+        noted(
+            &notes,
+            "etl: r_200cc OOM-killed 2 times within the window on 200cc",
+            "more than"
+        ),
+        "{notes:?}"
+    );
+
+    // A release or role without the history: the use now, said.
+    emu.fail_statement(
+        "mz_cluster_replica_utilization_history u",
+        1,
+        "42501",
+        "permission denied for VIEW \"mz_internal.mz_cluster_replica_utilization_history\"",
+    );
+    let doc = backtest_json(&emu, &["--out", &out_s]);
+    emu.clear_faults();
+    let written = std::fs::read_to_string(&out).expect("scenario written");
+    let at = written.find("name = \"bi\"").expect("bi");
+    assert!(written[at..].contains("memory_gib = 3.0\n"), "{written}");
+    assert!(
+        noted(
+            &notes_of(&doc),
+            "cannot read the replica utilization history",
+            "memory is what the replicas use now"
+        ),
+        "{:?}",
+        notes_of(&doc)
     );
 }

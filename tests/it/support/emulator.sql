@@ -272,6 +272,33 @@ FROM mz_catalog.mz_cluster_replicas r
 JOIN mz_catalog.mz_cluster_replica_sizes s ON r.size = s.size
 JOIN mz_internal.mz_cluster_replica_metrics m ON m.replica_id = r.id;
 
+-- §1.13's history variants: every sample with its time (a source in
+-- Materialize, kept 30 days by default; `swap_bytes` and
+-- `deployment_generation` only on the newest main), and utilization over
+-- it for the replicas that still exist.
+CREATE TABLE mz_internal.mz_cluster_replica_metrics_history (
+    replica_id text NOT NULL,
+    process_id numeric(20,0) NOT NULL,
+    cpu_nano_cores numeric(20,0),
+    memory_bytes numeric(20,0),
+    disk_bytes numeric(20,0),
+    heap_bytes numeric(20,0),
+    heap_limit numeric(20,0),
+    occurred_at timestamptz NOT NULL
+);
+
+CREATE VIEW mz_internal.mz_cluster_replica_utilization_history AS
+SELECT r.id AS replica_id,
+       m.process_id,
+       m.cpu_nano_cores::float8 / NULLIF(s.cpu_nano_cores, 0)::float8 * 100 AS cpu_percent,
+       m.memory_bytes::float8 / NULLIF(s.memory_bytes, 0)::float8 * 100 AS memory_percent,
+       m.disk_bytes::float8 / NULLIF(s.disk_bytes, 0)::float8 * 100 AS disk_percent,
+       m.heap_bytes::float8 / NULLIF(m.heap_limit, 0)::float8 * 100 AS heap_percent,
+       m.occurred_at
+FROM mz_catalog.mz_cluster_replicas r
+JOIN mz_catalog.mz_cluster_replica_sizes s ON r.size = s.size
+JOIN mz_internal.mz_cluster_replica_metrics_history m ON m.replica_id = r.id;
+
 -- §1.9: latest event per (replica, process), existing replicas only.
 CREATE VIEW mz_internal.mz_cluster_replica_statuses AS
 SELECT DISTINCT ON (h.replica_id, h.process_id)

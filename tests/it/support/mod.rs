@@ -719,6 +719,24 @@ impl Emulator {
         );
     }
 
+    /// A past resource sample of the replica's process 0 (§1.13's history),
+    /// `secs_ago` seconds ago: `memory_bytes` in use then.
+    pub fn add_memory_sample(
+        &self,
+        cluster: &str,
+        replica: &str,
+        memory_bytes: i64,
+        secs_ago: i64,
+    ) {
+        let rid = self.replica_id(cluster, replica);
+        self.exec(
+            "INSERT INTO mz_internal.mz_cluster_replica_metrics_history
+             VALUES ($1, 0, 100000000, $2::bigint, 0, NULL, NULL,
+                     now() - make_interval(secs => $3::bigint))",
+            &[&rid, &memory_bytes, &secs_ago],
+        );
+    }
+
     /// An offline event of the replica's process 0, `secs_ago` seconds ago
     /// (reason 'oom-killed' when `oom`, else NULL).
     pub fn add_crash(&self, cluster: &str, replica: &str, oom: bool, secs_ago: i64) {
