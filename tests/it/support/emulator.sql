@@ -247,35 +247,14 @@ CREATE TABLE mz_internal.mz_cluster_replica_status_history (
     occurred_at timestamptz NOT NULL
 );
 
--- §1.13: the latest resource sample per (replica, process) (a view over
--- introspection in Materialize; a table here so tests set it directly), and
--- utilization as metrics over the replica's size, joined on the replica's
--- size as Materialize does (a replica whose size is not listed drops out).
-CREATE TABLE mz_internal.mz_cluster_replica_metrics (
-    replica_id text NOT NULL,
-    process_id numeric(20,0) NOT NULL,
-    cpu_nano_cores numeric(20,0),
-    memory_bytes numeric(20,0),
-    disk_bytes numeric(20,0),
-    heap_bytes numeric(20,0),
-    heap_limit numeric(20,0)
-);
-
-CREATE VIEW mz_internal.mz_cluster_replica_utilization AS
-SELECT r.id AS replica_id,
-       m.process_id,
-       m.cpu_nano_cores::float8 / NULLIF(s.cpu_nano_cores, 0)::float8 * 100 AS cpu_percent,
-       m.memory_bytes::float8 / NULLIF(s.memory_bytes, 0)::float8 * 100 AS memory_percent,
-       m.disk_bytes::float8 / NULLIF(s.disk_bytes, 0)::float8 * 100 AS disk_percent,
-       m.heap_bytes::float8 / NULLIF(m.heap_limit, 0)::float8 * 100 AS heap_percent
-FROM mz_catalog.mz_cluster_replicas r
-JOIN mz_catalog.mz_cluster_replica_sizes s ON r.size = s.size
-JOIN mz_internal.mz_cluster_replica_metrics m ON m.replica_id = r.id;
-
--- §1.13's history variants: every sample with its time (a source in
--- Materialize, kept 30 days by default; `swap_bytes` and
--- `deployment_generation` only on the newest main), and utilization over
--- it for the replicas that still exist.
+-- §1.13: resource samples with their time (`mz_cluster_replica_metrics_history`,
+-- a source in Materialize kept 30 days by default; `swap_bytes` and
+-- `deployment_generation` only on the newest main; a table here so tests
+-- add samples directly); the latest sample per (replica, process)
+-- (`mz_cluster_replica_metrics`); utilization as metrics over the replica's
+-- size, joined on the replica's size as Materialize does (a replica whose
+-- size is not listed drops out, as do replicas dropped since), over the
+-- history and, latest per (replica, process), now.
 CREATE TABLE mz_internal.mz_cluster_replica_metrics_history (
     replica_id text NOT NULL,
     process_id numeric(20,0) NOT NULL,
@@ -286,6 +265,12 @@ CREATE TABLE mz_internal.mz_cluster_replica_metrics_history (
     heap_limit numeric(20,0),
     occurred_at timestamptz NOT NULL
 );
+
+CREATE VIEW mz_internal.mz_cluster_replica_metrics AS
+SELECT DISTINCT ON (replica_id, process_id)
+    replica_id, process_id, cpu_nano_cores, memory_bytes, disk_bytes, heap_bytes, heap_limit
+FROM mz_internal.mz_cluster_replica_metrics_history
+ORDER BY replica_id, process_id, occurred_at DESC;
 
 CREATE VIEW mz_internal.mz_cluster_replica_utilization_history AS
 SELECT r.id AS replica_id,
@@ -298,6 +283,12 @@ SELECT r.id AS replica_id,
 FROM mz_catalog.mz_cluster_replicas r
 JOIN mz_catalog.mz_cluster_replica_sizes s ON r.size = s.size
 JOIN mz_internal.mz_cluster_replica_metrics_history m ON m.replica_id = r.id;
+
+CREATE VIEW mz_internal.mz_cluster_replica_utilization AS
+SELECT DISTINCT ON (replica_id, process_id)
+    replica_id, process_id, cpu_percent, memory_percent, disk_percent, heap_percent
+FROM mz_internal.mz_cluster_replica_utilization_history
+ORDER BY replica_id, process_id, occurred_at DESC;
 
 -- §1.9: latest event per (replica, process), existing replicas only.
 CREATE VIEW mz_internal.mz_cluster_replica_statuses AS

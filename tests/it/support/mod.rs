@@ -705,22 +705,14 @@ impl Emulator {
     }
 
     /// The replica's latest resource sample (§1.13): `memory_bytes` in use
-    /// on process 0.
+    /// on process 0 now.
     pub fn set_replica_memory(&self, cluster: &str, replica: &str, memory_bytes: i64) {
-        let rid = self.replica_id(cluster, replica);
-        self.exec(
-            "DELETE FROM mz_internal.mz_cluster_replica_metrics WHERE replica_id = $1",
-            &[&rid],
-        );
-        self.exec(
-            "INSERT INTO mz_internal.mz_cluster_replica_metrics
-             VALUES ($1, 0, 100000000, $2::bigint, 0, NULL, NULL)",
-            &[&rid, &memory_bytes],
-        );
+        self.add_memory_sample(cluster, replica, memory_bytes, 0);
     }
 
-    /// A past resource sample of the replica's process 0 (§1.13's history),
-    /// `secs_ago` seconds ago: `memory_bytes` in use then.
+    /// A resource sample of the replica's process 0 `secs_ago` seconds ago
+    /// (§1.13's history): `memory_bytes` in use then. The latest sample is
+    /// the replica's use now.
     pub fn add_memory_sample(
         &self,
         cluster: &str,
@@ -732,7 +724,7 @@ impl Emulator {
         self.exec(
             "INSERT INTO mz_internal.mz_cluster_replica_metrics_history
              VALUES ($1, 0, 100000000, $2::bigint, 0, NULL, NULL,
-                     now() - make_interval(secs => $3::bigint))",
+                     clock_timestamp() - make_interval(secs => $3::bigint))",
             &[&rid, &memory_bytes, &secs_ago],
         );
     }
