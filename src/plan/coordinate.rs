@@ -163,7 +163,9 @@ pub(super) fn plan_cluster(
         .iter()
         .zip(&mut slots)
         .any(|(cfg, slot)| cfg.activity_sensitive(&ctx, slot));
-    cp.new_state = new_state(state, &configs, &slots, snap.now).map(Box::new);
+    if opts.new_state {
+        cp.new_state = new_state(state, &configs, &slots, snap.now).map(Box::new);
+    }
     cp
 }
 

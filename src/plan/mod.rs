@@ -50,6 +50,9 @@ pub struct PlanOptions {
     pub interval: Option<std::time::Duration>,
     /// Fill `ClusterPlan::prediction` (for people; the simulator skips it).
     pub explain: bool,
+    /// Fill `ClusterPlan::new_state` (the simulator's probes of a quiet
+    /// stretch only ask whether a plan acts, and drop the rest).
+    pub new_state: bool,
 }
 
 impl Default for PlanOptions {
@@ -60,6 +63,7 @@ impl Default for PlanOptions {
             statement_timeout: DEFAULT_STATEMENT_TIMEOUT,
             interval: None,
             explain: true,
+            new_state: true,
         }
     }
 }

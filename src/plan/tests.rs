@@ -863,6 +863,17 @@ fn the_state_keeps_the_slots_of_configured_strategies_only_stored_ones_first() {
         row("u2", "burst", json!({"burst_replica_size": "800cc"})),
     ];
     let mut s = snap(vec![c], rows);
+    // A probe that asks only what the plan does builds no state.
+    let probe = PlanOptions {
+        new_state: false,
+        ..PlanOptions::default()
+    };
+    let probed = plan(&s, &probe);
+    assert!(only(&probed).new_state.is_none());
+    assert_eq!(
+        only(&probed).actions,
+        only(&plan(&s, &PlanOptions::default())).actions
+    );
     let st = only(&plan(&s, &PlanOptions::default()))
         .new_state
         .as_deref()

@@ -726,10 +726,14 @@ fn skip_until(
         return (k + 1, 0);
     }
     let mut calls = 0;
+    let probe = PlanOptions {
+        new_state: false,
+        ..opts.clone()
+    };
     let mut acts = |tick: i64, slot: &mut Slot| {
         calls += 1;
         slot.snap.now = at(sc.start, round_at(sc, tick));
-        plan::plan(&slot.snap, opts).action_count() > 0
+        plan::plan(&slot.snap, &probe).action_count() > 0
     };
     if !acts(hi, slot) {
         return (hi + 1, calls);
