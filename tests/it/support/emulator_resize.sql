@@ -479,14 +479,25 @@ BEGIN
     END IF;
     COMMIT;
     LOOP
-        status := mz_emulator.reconfiguration_step(rec_id);
-        COMMIT;
-        EXIT WHEN status <> 'pending';
+        -- A cancel lands in the step as well as in the sleep: either way
+        -- the pending replicas go with the statement, as in Materialize
+        -- (caught only in the sleep, a cancel during a step left them for
+        -- the controller loop, which drops them only once the session is
+        -- gone). COMMIT cannot be inside a block that catches.
         BEGIN
-            PERFORM pg_sleep(0.05);
+            status := mz_emulator.reconfiguration_step(rec_id);
         EXCEPTION WHEN query_canceled THEN
             canceled := SQLERRM;
         END;
+        IF canceled IS NULL THEN
+            COMMIT;
+            EXIT WHEN status <> 'pending';
+            BEGIN
+                PERFORM pg_sleep(0.05);
+            EXCEPTION WHEN query_canceled THEN
+                canceled := SQLERRM;
+            END;
+        END IF;
         IF canceled IS NOT NULL THEN
             PERFORM mz_emulator.reconfiguration_abort(rec_id);
             COMMIT;
