@@ -371,11 +371,12 @@ fn new_state(
     let mut out = serde_json::Map::new();
     out.insert(CONTROLLER_SLOT.into(), controller);
     // Stored slots keep their place; new ones follow, in priority order.
-    let stored = |cfg: &&StrategyConfig| old.get(cfg.kind().as_str()).is_some();
-    let order = configs.iter().zip(slots).filter(|(c, _)| stored(c));
-    let added = configs.iter().zip(slots).filter(|(c, _)| !stored(c));
-    for (cfg, slot) in order.chain(added) {
-        out.insert(cfg.kind().as_str().to_string(), slot.json());
+    let stored = |cfg: &StrategyConfig| old.get(cfg.kind().as_str()).is_some();
+    let mut all: Vec<_> = configs.iter().zip(slots).zip(changed).collect();
+    // A stable sort: stored slots first, each group in priority order.
+    all.sort_by_key(|((cfg, _), _)| !stored(cfg));
+    for ((cfg, slot), changed) in all {
+        out.insert(cfg.kind().as_str().to_string(), slot.json(changed));
     }
     Some(serde_json::Value::Object(out))
 }

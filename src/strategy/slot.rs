@@ -126,9 +126,10 @@ impl<'a> StateSlot<'a> {
         (self.stored != Some(&json)).then_some(json)
     }
 
-    /// The slot's JSON after the plan.
-    pub fn json(&self) -> serde_json::Value {
-        self.changed_json()
+    /// The slot's JSON after the plan, given its [`Self::changed_json`]
+    /// (serialized once).
+    pub fn json(&self, changed: Option<serde_json::Value>) -> serde_json::Value {
+        changed
             .or_else(|| self.stored.cloned())
             .unwrap_or(serde_json::Value::Null)
     }
@@ -148,7 +149,11 @@ mod tests {
         let garbage = serde_json::json!(17);
         let mut slot = StateSlot::new(Some(&garbage));
         assert!(slot.update(touch));
-        assert!(slot.json().is_object(), "replaced: {}", slot.json());
+        assert!(
+            slot.json(slot.changed_json()).is_object(),
+            "replaced: {}",
+            slot.json(slot.changed_json())
+        );
         assert!(!slot.update(touch), "once");
         let wrong = serde_json::json!({"burst_since": 42});
         assert!(StateSlot::new(Some(&wrong)).update(touch));
@@ -170,7 +175,7 @@ mod tests {
         let mut slot = StateSlot::new(Some(&stored));
         slot.update(touch);
         assert_eq!(slot.changed_json(), None, "unchanged");
-        assert_eq!(slot.json(), stored);
+        assert_eq!(slot.json(slot.changed_json()), stored);
         slot.update(|s: &mut BurstState| s.burst_since = Some(crate::strategy::testutil::now()));
         let json = slot.changed_json().expect("changed");
         assert!(json["burst_since"].is_string(), "{json}");
@@ -189,7 +194,7 @@ mod tests {
         slot.restore();
         assert_eq!(slot.changed_json(), None);
         assert!(slot.read(|s: &BurstState| s.burst_since.is_some()));
-        assert_eq!(slot.json(), stored);
+        assert_eq!(slot.json(slot.changed_json()), stored);
         let mut absent = StateSlot::new(None);
         absent.update(touch);
         absent.restore();
