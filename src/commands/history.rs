@@ -13,6 +13,7 @@ use super::{CommandError, Context, TimeBound};
 use crate::db::catalog;
 use crate::db::store::{ActionFilter, ActionRecord, Bound};
 use crate::model::ClusterId;
+use crate::plan::select::Bound as SelectionBound;
 use crate::plan::{Selection, SelectionError};
 
 #[derive(Debug, Clone, Default)]
@@ -142,9 +143,10 @@ pub async fn history(ctx: &Context, opts: &HistoryOptions) -> Result<HistoryRepo
         })
         .await?;
     let store = &ctx.store;
-    let uncatalogued: Vec<String> = opts
+    let selection = opts
         .selection
-        .against(names.iter().map(|(_, name)| name.as_str()))
+        .against(names.iter().map(|(_, name)| name.as_str()));
+    let uncatalogued: Vec<String> = selection
         .unknown(&names)
         .into_iter()
         .map(str::to_string)
@@ -154,7 +156,7 @@ pub async fn history(ctx: &Context, opts: &HistoryOptions) -> Result<HistoryRepo
             store.audited_clusters(c, &uncatalogued).await
         })
         .await?;
-    let ids = selected_ids(&opts.selection, &names, &audited)?;
+    let ids = selected_ids(&opts.selection, &selection, &names, &audited)?;
     let unknown_cluster = uncatalogued.first().cloned();
     let limit = (opts.limit > 0).then_some(opts.limit);
     if ids.as_ref().is_some_and(Vec::is_empty) {
@@ -192,20 +194,21 @@ pub async fn history(ctx: &Context, opts: &HistoryOptions) -> Result<HistoryRepo
     })
 }
 
-/// The ids a selection stands for: names and ids of clusters that exist,
+/// The ids a selection (`bound`: read against `names`) stands for: names
+/// and ids of clusters that exist,
 /// plus clusters that no longer exist but that the audit trail knows by
 /// that id or recorded name (`audited`, see `Store::audited_clusters`):
 /// their history stays readable. A name neither knows is a usage error,
 /// as `--cluster` is for every command.
 pub fn selected_ids(
     sel: &Selection,
+    bound: &SelectionBound,
     names: &[(ClusterId, String)],
     audited: &[(ClusterId, Option<String>)],
 ) -> Result<Option<Vec<ClusterId>>, CommandError> {
     if sel.is_all() {
         return Ok(None);
     }
-    let bound = sel.against(names.iter().map(|(_, name)| name.as_str()));
     let mut ids: Vec<ClusterId> = names
         .iter()
         .filter(|(id, name)| bound.matches_id(id, Some(name)))

@@ -104,9 +104,12 @@ fn q(context: &'static str) -> impl Fn(tokio_postgres::Error) -> DbError {
 /// pipelined, whatever the number of clusters.
 pub async fn read(c: &Client, store: &Store, days: u32) -> Result<LiveHistory, DbError> {
     let replicas_sql = catalog::replicas_sql(crate::model::CRASH_WINDOW);
-    let log_sql = LOG_SQL.replace("{days}", &days.to_string());
-    let hydration_sql = HYDRATION_SQL.replace("{days}", &days.to_string());
-    let peak_sql = MEMORY_PEAK_SQL.replace("{days}", &days.to_string());
+    let over_window = |sql: &str| sql.replace("{days}", &days.to_string());
+    let (log_sql, hydration_sql, peak_sql) = (
+        over_window(LOG_SQL),
+        over_window(HYDRATION_SQL),
+        over_window(MEMORY_PEAK_SQL),
+    );
     let (sizes, clusters, replicas, strategies, states, log, hydration, memory, peak, limit) = tokio::join!(
         c.query_typed(SIZES_SQL, &[]),
         catalog::parsed_rows(c, CLUSTERS_SQL, catalog::parse_cluster),

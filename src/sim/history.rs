@@ -578,14 +578,6 @@ fn memory_of(
     strategies: &[(String, serde_json::Value)],
     notes: &mut Vec<String>,
 ) -> (f64, bool) {
-    let used = h
-        .memory
-        .iter()
-        .filter(|m| m.cluster == c.id && m.bytes.is_finite() && m.bytes >= 0.0)
-        .map(|m| m.bytes)
-        .fold(None, |acc: Option<f64>, b| {
-            Some(acc.map_or(b, |a| a.max(b)))
-        });
     // Killed for memory on a size: it needed more than that size has (a
     // thousandth of a GiB more, what the scenario's precision keeps).
     let killed = h
@@ -605,13 +597,18 @@ fn memory_of(
                 format!("{} times", o.kills)
             },
             o.size,
-            (bytes / GIB * 1000.0).round() / 1000.0
+            gib(bytes)
         ));
     }
-    let used = match (used, killed.map(|(_, b)| b + GIB / 1000.0)) {
-        (Some(u), Some(k)) => Some(u.max(k)),
-        (u, k) => u.or(k),
-    };
+    let used = h
+        .memory
+        .iter()
+        .filter(|m| m.cluster == c.id && m.bytes.is_finite() && m.bytes >= 0.0)
+        .map(|m| m.bytes)
+        .chain(killed.map(|(_, bytes)| bytes + GIB / 1000.0))
+        .fold(None, |acc: Option<f64>, b| {
+            Some(acc.map_or(b, |a| a.max(b)))
+        });
     let (bytes, defaulted) = match used {
         Some(b) => (b, false),
         None => {
@@ -621,7 +618,12 @@ fn memory_of(
             (half, true)
         }
     };
-    ((bytes / GIB * 1000.0).round() / 1000.0, defaulted)
+    (gib(bytes), defaulted)
+}
+
+/// Bytes as GiB to the thousandth, the precision a scenario keeps.
+fn gib(bytes: f64) -> f64 {
+    (bytes / GIB * 1000.0).round() / 1000.0
 }
 
 /// A cluster's hydration work and where it comes from.
