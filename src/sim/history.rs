@@ -31,7 +31,7 @@ use chrono::{DateTime, Utc};
 
 use super::scenario::{DAY, GIB, MINUTE, SECOND};
 use crate::model::human_duration;
-use crate::model::{Cluster, ClusterId, Replica, Size, SizeCatalog, StrategyRow};
+use crate::model::{Cluster, ClusterId, Replica, ReplicaSize, Size, SizeCatalog, StrategyRow};
 use crate::plan::rows;
 use crate::strategy::predict::hydration::{Basis, Hydrations};
 use crate::strategy::{StrategyConfig, StrategyKind, SuspendedReplica};
@@ -670,8 +670,7 @@ pub fn hydration_work(
     if let Some(m) = median(own) {
         return of(m, HydrationBasis::StatusHistory);
     }
-    let size = size_of(c, sizes, &[]).and_then(|z| sizes.get(&z));
-    let cores = size.map_or(1.0, |z| z.cpu_cores);
+    let (size, cores) = timed_on(c, sizes);
     if let Some(z) = size {
         let e = learned.estimate(&z.name, sizes);
         if e.basis != Basis::Assumed {
@@ -682,6 +681,13 @@ pub fn hydration_work(
         return of(m, HydrationBasis::Fleet);
     }
     of(DEFAULT_HYDRATION_S * cores, HydrationBasis::Default)
+}
+
+/// The size a cluster's hydration is timed on when it has none of its own
+/// ([`size_of`] without strategies), and its cores (1 when unknown).
+fn timed_on<'s>(c: &Cluster, sizes: &'s SizeCatalog) -> (Option<&'s ReplicaSize>, f64) {
+    let size = size_of(c, sizes, &[]).and_then(|z| sizes.get(&z));
+    (size, size.map_or(1.0, |z| z.cpu_cores))
 }
 
 /// A cluster replayed from what a suspension remembers has no replica
@@ -698,12 +704,8 @@ fn note_unknown_hydration(
         HydrationBasis::Fleet => "the median of the other clusters' start-ups",
         HydrationBasis::Default => "the default",
     };
-    let size = size_of(c, sizes, &[]);
-    let cores = size
-        .as_ref()
-        .and_then(|z| sizes.get(z))
-        .map_or(1.0, |z| z.cpu_cores);
-    let on = size.map(|z| format!(" on {z}")).unwrap_or_default();
+    let (size, cores) = timed_on(c, sizes);
+    let on = size.map(|z| format!(" on {}", z.name)).unwrap_or_default();
     notes.push(format!(
         "cluster {}: its hydration is unknown (no live replica in the status history, \
          none learned by predictive idle_suspend): assumed {}{on}, {whose}; \
@@ -1217,13 +1219,13 @@ mod tests {
     fn live_sizes_hostile_names_and_managed_clusters_round_trip() {
         let mut h = live();
         h.sizes = SizeCatalog::new(vec![
-            crate::model::ReplicaSize {
+            ReplicaSize {
                 name: Size("M.1-\"small\"".into()),
                 credits_per_hour: 1.5,
                 memory_bytes: 12.5 * GIB,
                 cpu_cores: 3.0,
             },
-            crate::model::ReplicaSize {
+            ReplicaSize {
                 name: Size("broken".into()),
                 credits_per_hour: 1.0,
                 memory_bytes: 0.0,

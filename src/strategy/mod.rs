@@ -82,15 +82,15 @@ impl StrategyKind {
     /// holds nothing. The same parse as a plan's ([`StateSlot`]).
     pub fn state_error(self, slot: &serde_json::Value) -> Option<String> {
         fn check<S: for<'de> Deserialize<'de>>(slot: &serde_json::Value) -> Option<String> {
-            let e = S::deserialize(slot).err()?.to_string();
+            let slot::Stored::<S>::Unreadable(e) = slot::Stored::read(Some(slot)) else {
+                return None;
+            };
+            let e = e.to_string();
             // serde names the Rust type ("expected struct BurstState").
             Some(match e.find(", expected struct ") {
                 Some(at) => format!("{}, expected an object", &e[..at]),
                 None => e,
             })
-        }
-        if slot.is_null() {
-            return None;
         }
         match self {
             StrategyKind::TargetSize => check::<target_size::TargetSizeState>(slot),

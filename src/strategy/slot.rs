@@ -28,6 +28,26 @@ impl<S: Serialize + 'static> Typed for S {
     }
 }
 
+/// What a stored slot holds, read as a strategy's state `S`: the one rule
+/// of the plan ([`StateSlot`]) and of `describe` (`StrategyKind::state_error`).
+pub(crate) enum Stored<S> {
+    /// Absent or null: the strategy starts afresh.
+    Nothing,
+    Read(S),
+    /// Not `S`: the plan alerts and starts it afresh.
+    Unreadable(serde_json::Error),
+}
+
+impl<S: for<'de> Deserialize<'de>> Stored<S> {
+    pub(crate) fn read(stored: Option<&serde_json::Value>) -> Self {
+        match stored.filter(|v| !v.is_null()).map(S::deserialize) {
+            None => Stored::Nothing,
+            Some(Ok(state)) => Stored::Read(state),
+            Some(Err(e)) => Stored::Unreadable(e),
+        }
+    }
+}
+
 /// One strategy's slot of a cluster's state for one plan.
 pub struct StateSlot<'a> {
     /// As stored (`None`: the state has no such slot).
@@ -59,12 +79,15 @@ impl<'a> StateSlot<'a> {
     {
         let mut unreadable = false;
         if !self.typed.as_ref().is_some_and(|t| t.as_any().is::<S>()) {
-            let parsed = self.stored.filter(|v| !v.is_null()).map(S::deserialize);
+            let parsed = Stored::<S>::read(self.stored);
             if !self.restored {
-                unreadable = matches!(parsed, Some(Err(_)));
-                self.dirty |= !matches!(parsed, Some(Ok(_)));
+                unreadable = matches!(parsed, Stored::Unreadable(_));
+                self.dirty |= !matches!(parsed, Stored::Read(_));
             }
-            let state: S = parsed.and_then(Result::ok).unwrap_or_default();
+            let state = match parsed {
+                Stored::Read(state) => state,
+                Stored::Nothing | Stored::Unreadable(_) => S::default(),
+            };
             self.typed = Some(Box::new(state));
         }
         let typed = self
