@@ -62,17 +62,7 @@ fn main() {
         }
         println!();
     };
-    emu.create_hydrated_cluster("analytics", "r1", "25cc");
-    emu.create_cluster("batch");
-    emu.add_index("batch");
-    emu.add_replica("batch", "r1", "100cc");
-    emu.create_cluster("etl");
-    emu.add_replica("etl", "r1", "50cc");
-    emu.add_crash("etl", "r1", true, 600);
-    emu.add_crash("etl", "r1", false, 300);
-    emu.create_cluster("ops");
-    emu.add_replica("ops", "r1", "25cc");
-    emu.add_activity("analytics", 40, true);
+    emu.create_readme_catalog();
 
     println!("## First run");
     show(&["check"]);

@@ -333,10 +333,9 @@ pub(super) fn prepare(
     complete_resume(ctx, d, st);
     if c.predict.is_some() {
         prepare_predictive(c, ctx, d, st, recalled.as_deref());
-    } else if let Some(idle_for) = idle_for(c, ctx) {
-        if idle_for < c.idle_after_s as f64 {
-            resume(ctx, d, st, idle_for, None, recalled.as_deref());
-        }
+    } else if new_demand(c, ctx, st) {
+        let idle = idle_for(c, ctx).unwrap_or(0.0);
+        resume(ctx, d, st, idle, None, recalled.as_deref());
     }
     if let Some(what) = recalled.filter(|_| st.suspended_at.is_some()) {
         d.note(
@@ -423,20 +422,30 @@ fn prepare_predictive(
             reason = Some(why);
         }
     }
-    // Users since the suspension wake the cluster (the threshold may have
-    // been shorter than `idle_after_s`, so recent activity alone is not new).
-    let new_demand = ctx.cluster.activity.in_flight > 0
-        || match (ctx.cluster.activity.last_begin, st.suspended_at) {
-            (Some(b), Some(s)) => b > s,
-            (Some(_), None) => false,
-            (None, _) => false,
-        };
-    if new_demand {
+    if new_demand(c, ctx, st) {
         let idle = idle_for(c, ctx).unwrap_or(0.0);
         resume(ctx, d, st, idle, None, recalled);
     } else if let Some(why) = reason {
         resume(ctx, d, st, 0.0, Some(&why), recalled);
     }
+}
+
+/// Users since the suspension: what wakes a suspended cluster (with or
+/// without prediction). A statement waiting, or one that began after the
+/// suspension and within `idle_after_s` (after a controller outage, an old
+/// one would wake the cluster only to suspend it again). Not a short idle
+/// time alone: a cluster the log never mentions counts its silence from
+/// the controller's first sight of it once its replicas are gone, and a
+/// sampled log may have suspended it after recent activity.
+fn new_demand(c: &IdleSuspendConfig, ctx: &Ctx, st: &IdleSuspendState) -> bool {
+    ctx.cluster.activity.in_flight > 0
+        || recent_statement(c, ctx).is_some_and(|b| st.suspended_at.is_some_and(|s| b > s))
+}
+
+/// The last statement's begin, when within `idle_after_s`.
+fn recent_statement(c: &IdleSuspendConfig, ctx: &Ctx) -> Option<DateTime<Utc>> {
+    let b = ctx.cluster.activity.last_begin?;
+    (((ctx.now - b).num_milliseconds() as f64) < c.idle_after_s as f64 * 1000.0).then_some(b)
 }
 
 /// The prewarm the cluster is held warm for, until when and why: the
@@ -862,8 +871,7 @@ fn suspend(
 /// Said, never a silent "converged".
 fn nothing_to_wake_with(c: &IdleSuspendConfig, ctx: &Ctx, d: &mut Desired, st: &IdleSuspendState) {
     let remembered = !to_wake_with(st).is_empty();
-    let demand = ctx.cluster.activity.in_flight > 0
-        || idle_for(c, ctx).is_some_and(|s| s < c.idle_after_s as f64);
+    let demand = ctx.cluster.activity.in_flight > 0 || recent_statement(c, ctx).is_some();
     if remembered || !demand || !d.replicas.is_empty() || !ctx.cluster.replicas.is_empty() {
         return;
     }
@@ -1342,6 +1350,56 @@ mod tests {
         let d = step(&empty, &c, Idle::For(599.0), &mut st);
         assert_eq!(d.names(), vec!["r1"]);
         assert_eq!(st.resumed_at, Some(now()));
+    }
+
+    /// A cluster the statement log never mentions counts its silence from
+    /// its replica's start while it has one, and from the controller's
+    /// first sight of it once suspended: that later, shorter silence is
+    /// not demand (it woke such clusters with "activity 39s ago" and
+    /// suspended them again a minute later, forever).
+    #[test]
+    fn a_short_silence_without_a_statement_does_not_wake() {
+        let c = cfg(serde_json::json!({"idle_after_s": 600}));
+        let empty = cluster("c", vec![]);
+        let suspended = |at| IdleSuspendState {
+            suspended: vec![SuspendedReplica {
+                name: "r1".into(),
+                size: Size::from("25cc"),
+            }],
+            suspended_at: Some(at),
+            ..Default::default()
+        };
+        let first_seen = now() - chrono::Duration::seconds(39);
+        let mut st = suspended(now() - chrono::Duration::seconds(60));
+        let d = decide_unlogged(
+            &empty,
+            Idle::For(39.0),
+            now(),
+            None,
+            Some(first_seen),
+            |ctx, d| {
+                prepare(&c, ctx, d, &mut st);
+                decide(&c, ctx, d, &mut st)
+            },
+        );
+        assert!(d.names().is_empty(), "{:?}", d.names());
+        assert!(st.suspended_at.is_some() && st.resumed_at.is_none());
+        // A statement since the suspension wakes it; one from before does
+        // not, nor one from after it but older than idle_after_s (a
+        // controller that was down an hour would wake it only to suspend
+        // it again).
+        let at = |secs: i64| now() - chrono::Duration::seconds(secs);
+        for (began, suspended_ago, wakes) in [(30, 60, true), (90, 60, false), (700, 3600, false)] {
+            let mut logged = empty.clone();
+            logged.activity.last_begin = Some(at(began));
+            let mut st = suspended(at(suspended_ago));
+            let d = step(&logged, &c, Idle::For(began as f64), &mut st);
+            assert_eq!(
+                !d.names().is_empty(),
+                wakes,
+                "began {began}s ago, suspended {suspended_ago}s ago"
+            );
+        }
     }
 
     #[test]

@@ -766,7 +766,7 @@ pub(crate) fn cooldown_left(
 pub(crate) mod testutil {
     //! Builders for strategy unit tests.
     use super::*;
-    use crate::model::{ClusterId, CrashInfo, Replica};
+    use crate::model::{Activity, ClusterId, CrashInfo, Replica};
 
     pub fn sizes() -> SizeCatalog {
         SizeCatalog::cloud_defaults()
@@ -827,6 +827,39 @@ pub(crate) mod testutil {
         profile: Option<&predict::Profile>,
         f: impl FnOnce(&Ctx, &mut Desired),
     ) -> Desired {
+        // The statement log says what `idle` says, as the planner derives
+        // one from the other (`plan::coordinate::idle_of`), unless the
+        // test gave the cluster an activity of its own.
+        let logged;
+        let cl = if cl.activity == Activity::default() {
+            let mut with = cl.clone();
+            match idle {
+                Idle::Busy => with.activity.in_flight = 1,
+                Idle::For(s) => {
+                    with.activity.last_begin =
+                        Some(at - chrono::Duration::milliseconds((s * 1000.0) as i64))
+                }
+                Idle::Unknown => {}
+            }
+            logged = with;
+            &logged
+        } else {
+            cl
+        };
+        decide_unlogged(cl, idle, at, profile, None, f)
+    }
+
+    /// [`decide_with`] for a cluster the statement log never mentions:
+    /// `idle` is counted from `since_seen`, the controller's first sight
+    /// of it (`None`: as given, with the cluster's own activity).
+    pub fn decide_unlogged(
+        cl: &Cluster,
+        idle: Idle,
+        at: DateTime<Utc>,
+        profile: Option<&predict::Profile>,
+        since_seen: Option<DateTime<Utc>>,
+        f: impl FnOnce(&Ctx, &mut Desired),
+    ) -> Desired {
         let sizes = sizes();
         let ctx = Ctx {
             cluster: cl,
@@ -837,7 +870,7 @@ pub(crate) mod testutil {
             profile,
             interval_s: 60,
             prepared: Default::default(),
-            idle_since_seen: None,
+            idle_since_seen: since_seen,
             last_suspension: None,
             replica_limit: None,
         };

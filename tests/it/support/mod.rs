@@ -551,6 +551,24 @@ impl Emulator {
         self.add_item("source", cluster, Some(source_type))
     }
 
+    /// The README's catalog (`examples/readme_transcript.rs`, and
+    /// `examples/emulator.rs` to try clusterctl by hand): `analytics`
+    /// hydrated on 25cc and queried 40 s ago, `batch` on 100cc, `etl` on
+    /// 50cc with an OOM kill and a crash, `ops` (no index) on 25cc.
+    pub fn create_readme_catalog(&self) {
+        self.create_hydrated_cluster("analytics", "r1", "25cc");
+        self.create_cluster("batch");
+        self.add_index("batch");
+        self.add_replica("batch", "r1", "100cc");
+        self.create_cluster("etl");
+        self.add_replica("etl", "r1", "50cc");
+        self.add_crash("etl", "r1", true, 600);
+        self.add_crash("etl", "r1", false, 300);
+        self.create_cluster("ops");
+        self.add_replica("ops", "r1", "25cc");
+        self.add_activity("analytics", 40, true);
+    }
+
     /// A cluster with one user index and one replica hydrated on it, the
     /// usual starting point of a scenario; returns the cluster id.
     pub fn create_hydrated_cluster(&self, cluster: &str, replica: &str, size: &str) -> String {
