@@ -121,18 +121,27 @@ pub async fn acquire(
             .await
             .map_err(|e| DbError::query("taking the lease", &e))
     };
-    if try_take().await? > 0 {
-        return Ok(Acquired::Yes);
-    }
-    let (holder, until) = match read(c, store).await? {
-        Some(held) => held,
-        // The row is gone: put it back (free) and take it.
-        None => {
-            seed_missing(c, store).await?;
-            if try_take().await? > 0 {
-                return Ok(Acquired::Yes);
+    // A holder that releases between our take and our read leaves the row
+    // free: take it again (a few times: contenders may keep winning it).
+    let mut attempts = 0;
+    let (holder, until) = loop {
+        attempts += 1;
+        if try_take().await? > 0 {
+            return Ok(Acquired::Yes);
+        }
+        let held = match read(c, store).await? {
+            Some(held) => held,
+            // The row is gone: put it back (free) and take it.
+            None => {
+                seed_missing(c, store).await?;
+                if try_take().await? > 0 {
+                    return Ok(Acquired::Yes);
+                }
+                current(c, store).await?
             }
-            current(c, store).await?
+        };
+        if !held.0.is_empty() || attempts == 3 {
+            break held;
         }
     };
     let taken = take_over(c, store, NAME, &holder, me, ttl)

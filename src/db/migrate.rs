@@ -395,6 +395,9 @@ async fn apply_missing(store: &Store, c: &Client) -> Result<Vec<i32>, DbError> {
 /// GRANTs a restricted role needs (README, "Required Materialize privileges").
 pub fn init_sql(store: &Store, schema: Option<&str>, role: &str) -> String {
     let role_q = ddl::ident(role);
+    // In a comment, a line break in the name would end it and run the rest.
+    let role_c = crate::model::printable(&role_q);
+    let role = crate::model::printable(role);
     let mut s = String::from(
         "-- clusterctl: tables (what `clusterctl apply` / `clusterctl init` create).\n",
     );
@@ -413,7 +416,7 @@ pub fn init_sql(store: &Store, schema: Option<&str>, role: &str) -> String {
     let _ = writeln!(
         s,
         "\n-- Privileges for the role clusterctl runs as ({role}; pass --role to change).\n\
-         -- The role must exist: CREATE ROLE {role_q};\n\
+         -- The role must exist: CREATE ROLE {role_c};\n\
          -- Statement history, for activity signals:\n\
          GRANT mz_monitor_redacted TO {role_q};\n\
          -- The tables' schema{}:\n\
@@ -463,6 +466,20 @@ fn created_tables(store: &Store, sql: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_role_name_cannot_break_out_of_init_sqls_comments() {
+        let sql = init_sql(&Store::new(None), None, "x\nDROP TABLE t; --");
+        // Only inside a quoted identifier (a GRANT's), never a line of SQL.
+        assert!(
+            sql.lines()
+                .filter(|l| l.starts_with("DROP TABLE"))
+                .all(|l| l.starts_with("DROP TABLE t; --\"")),
+            "{sql}"
+        );
+        assert!(sql.contains("GRANT mz_monitor_redacted TO \"x\nDROP TABLE t; --\";"));
+        assert!(sql.contains("-- The role must exist: CREATE ROLE \"x\\nDROP TABLE t; --\";"));
+    }
 
     #[test]
     fn init_sql_covers_every_table_and_grant() {

@@ -476,7 +476,8 @@ fn refresh_demand(slot: &mut Slot, sc: &Scenario, t: i64) {
     slot.demand_until = Some(until);
     // The log holds what happened since `history` before the start.
     let log_start = next_midnight(sc, -sc.history_ms - 1);
-    let from = (until - days as i64 * DAY).max(log_start);
+    // A `history` shorter than the time to the last midnight: nothing yet.
+    let from = (until - days as i64 * DAY).max(log_start).min(until);
     let mut clusters = BTreeMap::new();
     let hours = slot.sim.demand_hours(sc, from, until);
     if !hours.is_empty() {
@@ -535,6 +536,10 @@ async fn shard_loop(
     let mut blocked_by: Option<usize> = None;
     for k in 0..ticks {
         let t = round_at(sc, k);
+        if t >= sc.horizon_ms {
+            // The last partial interval's round, jittered past the end.
+            break;
+        }
         rounds.scheduled += 1;
         let mut todo: Vec<ClusterPlan> = Vec::new();
         let mut changed_any = Vec::with_capacity(slots.len());

@@ -315,7 +315,8 @@ impl SimCluster {
             1.0
         };
         let idx = |t: i64| ((lh.start_ms + t).div_euclid(HOUR) - lh.base).max(0) as usize;
-        let (a, b) = (idx(from).min(lh.hours.len()), idx(to).min(lh.hours.len()));
+        let a = idx(from).min(lh.hours.len());
+        let b = idx(to).clamp(a, lh.hours.len());
         lh.hours[a..b]
             .iter()
             .enumerate()

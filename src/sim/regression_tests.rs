@@ -316,3 +316,33 @@ windows = [{{ start = "00:00", duration = "1d", qps = 0.1 }}]
         without.service
     );
 }
+
+/// A predicting strategy whose scenario starts in the afternoon with a log
+/// of six hours before it (what `simulate --from-history --days 1` writes):
+/// the log began after the last midnight, so no whole day was logged yet.
+/// The day's demand was sliced backwards (a panic, exit 101).
+#[test]
+fn a_log_younger_than_a_day_is_an_empty_history() {
+    let (_, _, card) = sim(r#"
+name = "short-log"
+start = "2026-01-05T16:00:00Z"
+days = 2
+history = "6h"
+interval = "1m"
+
+[[clusters]]
+name = "a"
+strategies = [
+  { type = "target_size", config = { target_size = "100cc" } },
+  { type = "idle_suspend", config = { idle_after_s = 900, predict = true } },
+]
+
+[clusters.workload]
+memory_gib = 4
+hydration_work = "5m"
+windows = [{ start = "0h", duration = "1h", every = "2h", qps = 0.1 }]
+"#);
+    let c = &card.clusters[0];
+    assert!(c.service.queries > 0, "{:?}", c.service);
+    assert!(c.credits > 0.0, "the cluster ran: {}", c.credits);
+}

@@ -16,7 +16,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Deserializer};
 
 use super::workload::{self, RawJitter, RawWorkload};
-use crate::model::{ClusterId, ReplicaSize, Size, SizeCatalog};
+use crate::model::{human_duration, ClusterId, ReplicaSize, Size, SizeCatalog};
 
 pub use super::workload::Workload;
 
@@ -170,8 +170,10 @@ impl Scenario {
         self.horizon_ms as f64 / DAY as f64
     }
 
+    /// Controller rounds: one at every multiple of the interval before the
+    /// end, the first at the start (a last partial interval has its round).
     pub fn ticks(&self) -> i64 {
-        self.horizon_ms / self.interval_ms
+        (self.horizon_ms + self.interval_ms - 1) / self.interval_ms
     }
 }
 
@@ -745,6 +747,13 @@ fn resolve(
     if interval_ms < SECOND {
         return err("key 'interval': must be at least 1s".into());
     }
+    if interval_ms > horizon_ms {
+        return err(format!(
+            "key 'interval': {} is longer than the run ({}): no controller round would follow the first",
+            human_duration((interval_ms / SECOND) as u64),
+            human_duration((horizon_ms / SECOND) as u64)
+        ));
+    }
     if horizon_ms / interval_ms > 10_000_000 {
         return err("keys 'days'/'interval': more than 10 million ticks".into());
     }
@@ -807,6 +816,13 @@ fn resolve(
             }
             if !names.insert(spec.name.clone()) {
                 return err(format!("{here}: duplicate cluster name '{}'", spec.name));
+            }
+            let limit = materialize.max_replicas_per_cluster;
+            if spec.initial_replicas.len() > limit as usize {
+                return err(format!(
+                    "{here}: key 'initial_replicas': {} replicas, over max_replicas_per_cluster ({limit}), which Materialize refuses",
+                    spec.initial_replicas.len()
+                ));
             }
             spec.id = ClusterId(format!("u{}", clusters.len() + 1));
             clusters.push(spec);
@@ -952,6 +968,11 @@ fn sizes_of(list: &[RawSize]) -> Result<SizeCatalog, ScenarioError> {
         let positive = |key, v, max| number(key, v, (Excluded(0.0), Included(max))).map_err(here);
         let memory_gib = positive("memory_gib", s.memory_gib, MAX_MEMORY_GIB)?;
         let cpu_cores = positive("cpu_cores", s.cpu_cores, MAX_CPU_CORES)?;
+        if list[..i].iter().any(|o| o.name == s.name) {
+            return Err(here(ScenarioError(
+                "key 'name': duplicate size name".into(),
+            )));
+        }
         out.push(ReplicaSize {
             name: Size(s.name.clone()),
             credits_per_hour,

@@ -99,6 +99,45 @@ fn an_empty_cluster_name_and_a_zero_service_bound_are_refused() {
     assert!(parse(&format!("{ONE}\n[clients]\nserved_within = \"1s\"\n")).is_ok());
 }
 
+/// What Materialize or a controller could not do is refused: a size named
+/// twice (which one would a replica get?), more initial replicas than
+/// `max_replicas_per_cluster`, an interval longer than the run (one round,
+/// said nowhere). A last partial interval has its round.
+#[test]
+fn what_no_run_could_mean_is_refused_and_every_interval_has_its_round() {
+    let sizes = "[[sizes]]\nname = \"s\"\ncredits_per_hour = 1\nmemory_gib = 8\ncpu_cores = 1\n";
+    let twice = ONE.replace("[[clusters]]", &format!("{sizes}\n{sizes}\n[[clusters]]"));
+    let err = parse(&twice).unwrap_err();
+    assert!(
+        err.contains("sizes[1] 's': key 'name': duplicate size name"),
+        "{err}"
+    );
+    let six: Vec<String> = (1..=6)
+        .map(|i| format!("{{ name = \"r{i}\", size = \"400cc\" }}"))
+        .collect();
+    let crowded = ONE.replace(
+        "[clusters.workload]",
+        &format!(
+            "initial_replicas = [{}]\n\n[clusters.workload]",
+            six.join(", ")
+        ),
+    );
+    let err = parse(&crowded).unwrap_err();
+    assert!(
+        err.contains("6 replicas, over max_replicas_per_cluster (5)"),
+        "{err}"
+    );
+    assert!(parse(&crowded.replace(", { name = \"r6\", size = \"400cc\" }", "")).is_ok());
+    let err = parse(&ONE.replace("interval = \"1m\"", "interval = \"25h\"")).unwrap_err();
+    assert!(
+        err.contains("key 'interval': 1d01h is longer than the run (1d00h)"),
+        "{err}"
+    );
+    let sc = parse(&ONE.replace("interval = \"1m\"", "interval = \"7m\"")).unwrap();
+    assert_eq!(sc.ticks(), 206, "rounds at 0, 7m, … 23h55m");
+    assert_eq!(parse(ONE).unwrap().ticks(), 1440);
+}
+
 #[test]
 fn unknown_keys_are_named_with_their_line() {
     let text = ONE.replace("memory_gib = 20", "memory_gb = 20");

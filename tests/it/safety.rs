@@ -97,6 +97,35 @@ fn a_held_lease_means_one_line_and_exit_zero_and_unlock_breaks_it() {
     );
 }
 
+/// The holder releases between our failed take and our read of the row:
+/// the row is free, and the run takes it (it said "Another controller
+/// holds the lease () until 1970-01-01" and skipped its run).
+#[test]
+fn a_lease_released_between_the_take_and_the_read_is_taken() {
+    let emu = Emulator::start();
+    emu.create_cluster("c");
+    init_tables(&emu);
+    strategy(&emu, "c", "target_size", json!({"target_size": "25cc"}));
+    hold_lease(&emu, "other-host:4242:run-x", 600);
+    let url = crate::support::pg_url();
+    let db = emu.database().to_string();
+    emu.on_statement("SELECT holder, expires_at, now() FROM", 1, move |_| {
+        let mut c = crate::support::admin_client(&url, &db);
+        let _ = c.batch_execute(
+            "UPDATE clusterctl_lease SET holder = '', \
+             expires_at = TIMESTAMPTZ '1970-01-01 00:00:00+00' WHERE name = 'controller'",
+        );
+    });
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(!run.stdout.contains("holds the lease"), "{}", run.all());
+    assert_eq!(
+        emu.replicas("c"),
+        pairs(&[("r_25cc", "25cc")]),
+        "{}",
+        run.all()
+    );
+}
+
 #[test]
 fn unlock_never_creates_tables_and_leaves_a_free_lease_alone() {
     let fresh = Emulator::start();
