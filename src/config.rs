@@ -143,7 +143,12 @@ pub struct Connection {
 }
 
 impl Connection {
+    /// The connection of `url` (a URL or libpq's key=value form). A URL
+    /// without a password takes `PGPASSWORD`'s, as libpq (and so the Python
+    /// tool) does; whitespace around it (the newline of a mounted secret)
+    /// is not part of it.
     pub fn parse(url: &str, connect_timeout: Duration) -> Result<Connection, ConfigError> {
+        let url = url.trim();
         let display = redact(url);
         let bad = |reason: String| ConfigError::BadUrl {
             url: display.clone(),
@@ -167,6 +172,11 @@ impl Connection {
         }
         if pg.get_application_name().is_none() {
             pg.application_name("clusterctl");
+        }
+        if pg.get_password().is_none() {
+            if let Some(pw) = std::env::var_os("PGPASSWORD").filter(|p| !p.is_empty()) {
+                pg.password(pw.as_encoded_bytes());
+            }
         }
         Ok(Connection {
             pg,

@@ -105,9 +105,12 @@ fn conflicting_types(snap: &Snapshot, id: &ClusterId, ty: &str, rows: &[InEffect
         .map(|r| r.row.strategy_type.as_str())
         .filter(|t| *t != ty)
         .filter(|t| {
+            // The pair is wrong where neither is alone (a managed cluster
+            // refuses burst whatever else it has: removing nothing helps).
             StrategyKind::parse(t).is_some_and(|other| {
-                !rules::combination_errors(cluster, &[other, new]).is_empty()
-                    && rules::combination_errors(cluster, &[other]).is_empty()
+                let errors =
+                    |kinds: &[StrategyKind]| rules::combination_errors(cluster, kinds).len();
+                errors(&[other, new]) > errors(&[other]) + errors(&[new])
             })
         })
         .map(str::to_string)

@@ -403,3 +403,38 @@ fn health_answers_while_another_client_pipelines_without_reading() {
         "/readyz answers: {ready:?}"
     );
 }
+
+/// A URL without a password takes `PGPASSWORD`'s, as libpq (and the Python
+/// tool) does; the newline a mounted secret ends with is not part of the
+/// URL. A wrong `PGPASSWORD` is never shown.
+#[test]
+fn pgpassword_stands_in_for_a_url_without_one_and_a_trailing_newline_is_ignored() {
+    let emu = Emulator::start();
+    init_tables(&emu);
+    let url = emu.url();
+    let (scheme_user, rest) = url.split_once('@').expect("user@host");
+    let (scheme_user, password) = scheme_user.rsplit_once(':').expect("user:password");
+    let bare = format!("{scheme_user}@{rest}");
+    let run_env = |url: &str, pgpassword: Option<&str>| {
+        let mut cmd = command();
+        cmd.env("DATABASE_URL", url).args(["status"]);
+        match pgpassword {
+            Some(p) => cmd.env("PGPASSWORD", p),
+            None => cmd.env_remove("PGPASSWORD"),
+        };
+        run_cmd(cmd)
+    };
+    let run = run_env(&bare, Some(password));
+    assert_eq!(run.code, 0, "{}", run.all());
+    let run = run_env(&bare, None);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(run.stderr.contains("password"), "{}", run.all());
+    let run = run_env(&bare, Some("not-the-pw-4711"));
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(!run.all().contains("not-the-pw-4711"), "{}", run.all());
+    // The URL's own password wins over PGPASSWORD.
+    let run = run_env(&url, Some("not-the-pw-4711"));
+    assert_eq!(run.code, 0, "{}", run.all());
+    let run = run_env(&format!("{url}\n"), None);
+    assert_eq!(run.code, 0, "{}", run.all());
+}

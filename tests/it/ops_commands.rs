@@ -276,6 +276,17 @@ fn strategy_set_refuses_what_the_planner_would_refuse() {
     let cluster = &plan["result"]["plan"]["clusters"][0];
     assert_eq!(cluster["status"], "changes", "{plan:#}");
     assert_eq!(cluster["actions"][0]["replica"], "r_50cc", "{plan:#}");
+
+    // A managed cluster refuses burst whatever else it has: the refusal
+    // does not tell to remove its target_size (it did).
+    set(&["managed", "target_size", "--target-size", "25cc"]).ok();
+    let r = set(&["managed", "burst", "--burst-replica-size", "50cc"]).code(1);
+    assert!(
+        r.stderr.contains("not supported on managed clusters"),
+        "{}",
+        r.all()
+    );
+    assert!(!r.stderr.contains("strategy rm"), "{}", r.all());
 }
 
 /// An invalid row of another type does not refuse a valid write (the
