@@ -165,8 +165,14 @@ pub(super) fn diff_managed(
     // at it, or, when only the new size is wanted (waking a suspended
     // cluster), that many at the current size.
     let of_size = |size: &Size| d.replicas.values().filter(|r| &r.size == size).count() as i64;
+    // A resize keeps the replication factor, as Materialize's does: the
+    // strategy that asked for one replica of the new size is satisfied by
+    // several (it was planned down to one in the blocking form, and kept
+    // in the background form, where the change had to wait). More replicas
+    // wanted at the new size are still asked for.
     let count = match current {
         Some(now) if blocked && of_size(now) > 0 => of_size(now),
+        _ if resizing && rf_now > 0 => of_size(wanted).max(rf_now),
         _ => of_size(wanted),
     };
     let rf_change = added

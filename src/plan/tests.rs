@@ -344,6 +344,28 @@ fn a_managed_resize_takes_the_form_the_release_supports() {
         .iter()
         .any(|n| n.contains("replication factor 2 waits for the resize")));
 
+    // A resize keeps the replication factor in every form: target_size's
+    // "one replica of the size" was planned as REPLICATION FACTOR 1 after a
+    // blocking resize of an HA cluster, and kept at 2 in the background form.
+    for (version, zero_downtime) in [("v26.35.0", None), ("v26.1.0", Some(true))] {
+        let mut s = snap(
+            vec![managed(2, "25cc", true)],
+            vec![row("u2", "target_size", json!({"target_size": "100cc"}))],
+        );
+        s.env.version = Some(version.into());
+        s.env.settings.enable_zero_downtime_cluster_reconfiguration = zero_downtime;
+        s.env.settings.enable_background_alter_cluster = Some(false);
+        let p = plan(&s, &PlanOptions::default());
+        let c = only(&p);
+        assert_eq!(c.actions.len(), 1, "{version}: {:#?}", c);
+        assert_eq!(c.actions[0].kind, ActionKind::SetSize, "{version}");
+        assert!(
+            !c.notes.iter().any(|n| n.contains("replication factor")),
+            "{version}: {:?}",
+            c.notes
+        );
+    }
+
     // While it is in flight, nothing at all.
     let mut flying = managed(1, "25cc", true);
     flying.replicas.push(replica(9, "r2", "100cc", false));
