@@ -39,6 +39,9 @@ pub enum Condition {
     Resizing,
     /// A change is held back by `stabilization`, with the time left.
     Stabilizing,
+    /// A change is held back by a limit (a `limits` row, or Materialize's
+    /// `max_replicas_per_cluster`), with the reason: not converged.
+    Limited,
     /// A replica is hydrating; what it replaces waits for it.
     Hydrating,
     Suspended,
@@ -364,6 +367,9 @@ pub fn condition(
         .find(|d| d.strategy == Some(StrategyKind::Stabilization))
     {
         return (Condition::Stabilizing, deferred_text(d));
+    }
+    if let Some(d) = cp.waiting.iter().find(|d| d.held_by_limit()) {
+        return (Condition::Limited, deferred_text(d));
     }
     if let Some(d) = cp.waiting.iter().find(|d| d.strategy.is_none()) {
         // A managed cluster's reconfiguration in flight, or a replica hydrating.

@@ -38,9 +38,17 @@ pub struct LimitsState {}
 
 pub(super) fn decide(c: &LimitsConfig, ctx: &Ctx, d: &mut Desired, _st: &mut LimitsState) {
     // Newly added replicas, most expensive first, are cut first.
+    // Not converged: what the strategies want and the limit holds back is
+    // waiting work, with its reason (it was a note, and `status` said
+    // Converged of a cluster that could never reach its target).
     for (name, size, why) in d.cut_additions(ctx.cluster, ctx.sizes, false, |d| exceeded(c, ctx, d))
     {
-        d.note(KIND, format!("not creating {name} ({size}): {why}"));
+        d.defer(
+            KIND,
+            format!("create {name} ({size})"),
+            format!("{why} (raise the limit, or ask for less)"),
+            None,
+        );
     }
     if let Some(why) = exceeded(c, ctx, d) {
         d.note(

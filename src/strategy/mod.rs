@@ -524,6 +524,20 @@ pub struct Deferred {
     pub in_seconds: Option<u64>,
 }
 
+impl Deferred {
+    /// Held back by a limit, a `limits` row or Materialize's
+    /// `max_replicas_per_cluster` (`plan::rules`): a create due at no
+    /// known time, which only a change of the limit or of the other
+    /// replicas lets through (facts such as a hydration say `hydrate`, an
+    /// interrupted run's held actions have a deadline).
+    pub fn held_by_limit(&self) -> bool {
+        self.strategy == Some(StrategyKind::Limits)
+            || (self.strategy.is_none()
+                && self.in_seconds.is_none()
+                && self.action.starts_with("create "))
+    }
+}
+
 /// A replica name as `(stem, number)` for ordering: `r_50cc_12` is
 /// `("r_50cc", 12)`, `r_50cc` is `("r_50cc", 1)` (as
 /// `schedule::replica_name` numbers them), so 10 sorts after 9.

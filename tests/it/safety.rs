@@ -612,10 +612,30 @@ fn limits_cut_back_creates_with_a_reason() {
         pairs(&[("c_25cc", "25cc"), ("c_50cc", "50cc")])
     );
     assert!(
-        run.stdout.contains("limits: not creating c_200cc (200cc)"),
+        run.stdout.contains("create c_200cc (200cc)") && run.stdout.contains("would exceed"),
         "{}",
         run.all()
     );
+    // Held back by a limit is not converged: status and describe say what
+    // waits and why (they said Converged of a target never reached).
+    emu.create_hydrated_cluster("h", "r1", "25cc");
+    strategy(&emu, "h", "target_size", json!({"target_size": "50cc"}));
+    strategy(&emu, "h", "limits", json!({"max_replicas": 1}));
+    let status = clusterctl(&emu, &["status", "--cluster", "h", "-o", "json"]).json();
+    let h = &status["result"]["clusters"][0];
+    assert_eq!(h["condition"], "Limited", "{status:#}");
+    let reason = h["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.starts_with("create r_50cc (50cc)") && reason.contains("exceed max_replicas 1"),
+        "{reason}"
+    );
+    let describe = clusterctl(&emu, &["describe", "h"]).ok();
+    assert!(
+        describe.stdout.contains("would exceed"),
+        "{}",
+        describe.all()
+    );
+    assert!(!describe.stdout.contains("Converged"), "{}", describe.all());
 }
 
 #[test]
