@@ -538,7 +538,8 @@ pub struct HistoryArgs {
     /// Only actions on this replica
     #[arg(long, value_name = "NAME", value_parser = parse_identifier)]
     pub replica: Option<String>,
-    /// Only actions that failed (or whose outcome was never recorded)
+    /// Only actions that failed (or whose outcome was never recorded); not
+    /// those skipped because the cluster changed between plan and statement
     #[arg(long)]
     pub failed: bool,
     /// At most this many entries, newest first; 0 for all of them

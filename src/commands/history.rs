@@ -282,6 +282,8 @@ pub fn entry_of(r: ActionRecord, names: &[(ClusterId, String)]) -> HistoryEntry 
         cluster,
         result: match r.executed {
             Some(true) => "executed",
+            // Withdrawn by the plan guard: the statement was never sent.
+            Some(false) if r.error.as_deref() == Some(crate::db::store::WITHDRAWN) => "skipped",
             Some(false) => "failed",
             None => "unknown",
         },

@@ -634,7 +634,13 @@ impl Store {
             let _ = write!(sql, " AND decision_ctx->>'replica' = ${}", params.len());
         }
         if filter.failed_only {
-            sql.push_str(" AND (executed = false OR executed IS NULL)");
+            // Not the actions the plan guard withdrew (never sent: skipped).
+            params.push(WITHDRAWN.to_string());
+            let _ = write!(
+                sql,
+                " AND (executed IS NULL OR (executed = false AND COALESCE(error_message, '') <> ${}))",
+                params.len()
+            );
         }
         if let Some(ids) = filter.clusters {
             let first = params.len() + 1;

@@ -109,7 +109,7 @@ fn wipe_why(w: &StateWipe) -> String {
     )
 }
 
-/// `executed` in green, `FAILED` in red, `unknown` in yellow.
+/// `executed` in green, `FAILED` in red, `skipped` and `unknown` in yellow.
 pub fn result_cell(result: &str) -> Cell {
     match result {
         "executed" => Cell::tone("executed", Tone::Good),

@@ -289,6 +289,15 @@ fn plan_guard_skips_a_cluster_changed_since_the_snapshot() {
             .any(|q| q.contains("UPDATE \"mz_cluster_strategy_actions\"")),
         "the log sees our statements"
     );
+    // `history` says skipped, as apply did (it said FAILED, and `--failed`
+    // listed it: a run that exited 0 fired failure alerts).
+    let history = clusterctl(&emu, &["history", "-o", "json"]).json();
+    assert_eq!(
+        history["result"]["entries"][0]["result"], "skipped",
+        "{history:#}"
+    );
+    let failed = clusterctl(&emu, &["history", "--failed", "-o", "json"]).json();
+    assert_eq!(failed["result"]["entries"], json!([]), "{failed:#}");
     // The next run re-plans with the new replica in view.
     let run = clusterctl(&emu, &["apply"]).ok();
     assert!(run.stdout.contains("r_50cc"), "{}", run.all());
