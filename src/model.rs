@@ -248,6 +248,27 @@ pub enum Schedule {
     Other(String),
 }
 
+impl Schedule {
+    /// From `mz_clusters.schedule`'s text (NULL: manual), as a scenario's
+    /// `schedule` key takes it too.
+    pub fn from_catalog(text: Option<String>) -> Schedule {
+        match text.as_deref() {
+            None | Some("manual") => Schedule::Manual,
+            Some("on-refresh") => Schedule::OnRefresh,
+            Some(_) => Schedule::Other(text.unwrap_or_default()),
+        }
+    }
+
+    /// The catalog's text of it.
+    pub fn as_catalog(&self) -> &str {
+        match self {
+            Schedule::Manual => "manual",
+            Schedule::OnRefresh => "on-refresh",
+            Schedule::Other(s) => s,
+        }
+    }
+}
+
 /// Statements that began this recently on a cluster no replica can serve
 /// are users turned away ([`Cluster::wanted_unserved`]).
 pub const TURNED_AWAY_S: i64 = 300;

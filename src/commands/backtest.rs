@@ -69,6 +69,8 @@ pub async fn backtest(ctx: &Context, o: &BacktestOptions) -> Result<Backtest, Co
         })
         .await?;
     leave_out_temporary_replicas(&mut live);
+    // Resolved by the session check before the read (no statement more).
+    live.session_cluster = ctx.snapshot.exec_cluster.clone();
     if let Some(arg) = &o.cluster {
         let snap = crate::model::Snapshot {
             clusters: std::mem::take(&mut live.clusters),

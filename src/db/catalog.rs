@@ -646,12 +646,7 @@ pub(super) async fn parsed_rows<T>(
 }
 
 pub(super) fn parse_cluster(r: &tokio_postgres::Row) -> Option<Cluster> {
-    let schedule = match r.try_get::<_, Option<String>>(5).ok()? {
-        None => Schedule::Manual,
-        Some(s) if s == "manual" => Schedule::Manual,
-        Some(s) if s == "on-refresh" => Schedule::OnRefresh,
-        Some(other) => Schedule::Other(other),
-    };
+    let schedule = Schedule::from_catalog(r.try_get::<_, Option<String>>(5).ok()?);
     Some(Cluster {
         id: ClusterId(r.try_get(0).ok()?),
         name: r.try_get(1).ok()?,

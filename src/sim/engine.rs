@@ -161,6 +161,7 @@ impl Backend for SimBackend<'_> {
             sizes: self.sc.sizes.clone(),
             activity_log_has_rows: log_has_rows(self.sc),
             env: environment(self.sc),
+            session_cluster: self.sc.controller.exec_cluster.clone(),
             ..Snapshot::default()
         };
         for s in self.slots.iter() {
@@ -411,7 +412,7 @@ fn build_slots(sc: &Scenario) -> Vec<Slot> {
             states: BTreeMap::new(),
             activity_log_has_rows: log_has_rows(sc),
             activity_log_since: None,
-            session_cluster: None,
+            session_cluster: sc.controller.exec_cluster.clone(),
             env: environment(sc),
             demand: None,
             unfinished: Vec::new(),

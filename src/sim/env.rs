@@ -881,7 +881,10 @@ impl SimCluster {
     }
 
     pub fn empty_cluster(&self) -> Cluster {
-        Cluster::empty(self.spec.id.clone(), &self.spec.name)
+        Cluster {
+            schedule: self.spec.schedule.clone(),
+            ..Cluster::empty(self.spec.id.clone(), &self.spec.name)
+        }
     }
 
     /// Credits per hour of the live replicas.

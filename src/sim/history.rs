@@ -55,6 +55,9 @@ pub struct LiveHistory {
     /// The region's `max_replicas_per_cluster` (`None`: not readable; the
     /// simulator then assumes Materialize's default).
     pub max_replicas_per_cluster: Option<u32>,
+    /// The cluster our session runs on (`--exec-cluster`, or the server's
+    /// default): the controller leaves it alone, and so does the replay.
+    pub session_cluster: Option<String>,
     /// User clusters with their replicas.
     pub clusters: Vec<Cluster>,
     /// The strategy rows (every row; the one validator picks those in effect).
@@ -326,6 +329,13 @@ fn header(
         format!("{interval_s}s")
     };
     let _ = writeln!(out, "interval = \"{interval}\"");
+    if let Some(exec) = &h.session_cluster {
+        let _ = writeln!(
+            out,
+            "\n[controller]\nexec_cluster = {}    # left alone, as the controller leaves its session's cluster",
+            s(exec)
+        );
+    }
     if let Some(limit) = h.max_replicas_per_cluster.filter(|n| *n > 0) {
         let _ = writeln!(out, "\n[materialize]\nmax_replicas_per_cluster = {limit}");
     }
@@ -818,6 +828,17 @@ fn cluster_toml(
 ) {
     let _ = writeln!(out, "\n[[clusters]]\nname = {}", s(&c.name));
     let _ = writeln!(out, "# live id {}", c.id.0);
+    match &c.schedule {
+        crate::model::Schedule::Manual => {}
+        // Materialize schedules it itself: the replay leaves it alone (a
+        // scenario knows one such schedule; any other has the same effect).
+        crate::model::Schedule::OnRefresh => {
+            let _ = writeln!(out, "schedule = \"on-refresh\"");
+        }
+        crate::model::Schedule::Other(kind) => {
+            let _ = writeln!(out, "schedule = \"on-refresh\"    # live: {}", s(kind));
+        }
+    }
     if !strategies.is_empty() {
         out.push_str("strategies = [\n");
         for (ty, cfg) in strategies {
@@ -938,6 +959,7 @@ mod tests {
             days: 28,
             sizes: SizeCatalog::cloud_defaults(),
             max_replicas_per_cluster: Some(3),
+            session_cluster: None,
             clusters: vec![
                 cluster("u2", "bi", vec![replica("r1", "100cc")]),
                 cluster("u3", "etl", vec![]),
@@ -1045,6 +1067,32 @@ mod tests {
             name: "from-history".into(),
             trace_dir: "out.traces".into(),
         }
+    }
+
+    /// The clusters the controller leaves alone are written so that the
+    /// replay leaves them alone too: the session's (`[controller]
+    /// exec_cluster`) and those Materialize schedules itself (`schedule`).
+    #[test]
+    fn what_the_controller_leaves_alone_is_written_so() {
+        let mut h = live();
+        h.session_cluster = Some("bi".into());
+        h.clusters[1].schedule = crate::model::Schedule::Other("auto".into());
+        let b = build(&h, &opts()).unwrap();
+        let sc = parse(&b);
+        assert_eq!(
+            sc.controller.exec_cluster.as_deref(),
+            Some("bi"),
+            "{}",
+            b.toml
+        );
+        assert_eq!(sc.clusters[1].schedule, crate::model::Schedule::OnRefresh);
+        assert_eq!(sc.clusters[0].schedule, crate::model::Schedule::Manual);
+        assert!(
+            b.toml
+                .contains("schedule = \"on-refresh\"    # live: \"auto\""),
+            "{}",
+            b.toml
+        );
     }
 
     fn parse(b: &Built) -> scenario::Scenario {

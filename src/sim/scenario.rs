@@ -105,6 +105,9 @@ pub struct Controller {
     pub tick_jitter_ms: i64,
     /// Probability that a round fails before acting (connection lost, …).
     pub failure_rate: f64,
+    /// The cluster its session runs on (`--exec-cluster`): left alone,
+    /// whatever its strategies, as the real controller leaves it.
+    pub exec_cluster: Option<String>,
 }
 
 /// The users' clients.
@@ -142,6 +145,9 @@ pub struct ClusterSpec {
     /// A managed cluster (`managed = true`): its size and replication
     /// factor; its replicas are `r1`..`rN` (`initial_replicas`).
     pub managed: Option<ManagedSpec>,
+    /// How Materialize schedules it (`schedule = "on-refresh"`: itself, and
+    /// the controller leaves it alone, whatever its strategies).
+    pub schedule: crate::model::Schedule,
 }
 
 /// The configuration of a managed cluster at the start.
@@ -282,6 +288,7 @@ struct RawController {
     run_time: Option<Dur>,
     tick_jitter: Option<Dur>,
     failure_rate: Option<f64>,
+    exec_cluster: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -323,6 +330,8 @@ struct RawCluster {
     managed: bool,
     size: Option<String>,
     replication_factor: Option<u32>,
+    /// `mz_clusters.schedule`: `manual` (default) or `on-refresh`.
+    schedule: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -907,6 +916,7 @@ fn controller_of(c: &RawController, interval_ms: i64) -> Result<Controller, Scen
         run_time_ms,
         tick_jitter_ms,
         failure_rate,
+        exec_cluster: c.exec_cluster.clone(),
     })
 }
 
@@ -1182,6 +1192,16 @@ fn expand(
     let phases = phases_of(rc, ci, loc, sizes)?;
     let mut initial = initial_of(rc, ci, loc, sizes)?;
     let managed = managed_of(rc, sizes, &mut initial)?;
+    let schedule = match rc.schedule.as_deref() {
+        None | Some("manual") | Some("on-refresh") => {
+            crate::model::Schedule::from_catalog(rc.schedule.clone())
+        }
+        Some(other) => {
+            return Err(ScenarioError(format!(
+                "key 'schedule': '{other}' is not manual or on-refresh"
+            )))
+        }
+    };
     let shared = workload::shared(&rc.workload, cx)?;
     total.add(&workload::estimate(&rc.workload, &shared, cx), rc.count);
     within_bounds(total)?;
@@ -1203,6 +1223,7 @@ fn expand(
             phases: phases.clone(),
             initial_replicas: initial.clone(),
             managed: managed.clone(),
+            schedule: schedule.clone(),
         });
     }
     Ok(out)

@@ -138,6 +138,36 @@ fn what_no_run_could_mean_is_refused_and_every_interval_has_its_round() {
     assert_eq!(parse(ONE).unwrap().ticks(), 1440);
 }
 
+/// The clusters the controller leaves alone are left alone in a replay
+/// too: its own session's (`controller.exec_cluster`) and those
+/// Materialize schedules itself (`schedule = "on-refresh"`). A backtest
+/// replayed strategies on them, and claimed savings no run could make.
+#[test]
+fn the_clusters_the_controller_leaves_alone_are_left_alone() {
+    let (_, run, card) = sim(ONE);
+    assert!(!run.slots[0].actions.is_empty(), "target_size acts");
+    assert!(card.clusters[0].credits > 0.0);
+    let exec = format!("{ONE}\n[controller]\nexec_cluster = \"c\"\n");
+    let refresh = ONE.replace(
+        "[clusters.workload]",
+        "schedule = \"on-refresh\"\n\n[clusters.workload]",
+    );
+    for text in [exec, refresh] {
+        let (_, run, card) = sim(&text);
+        assert!(run.slots[0].actions.is_empty(), "{text}");
+        assert_eq!(card.clusters[0].credits, 0.0, "{text}");
+    }
+    let other = ONE.replace(
+        "[clusters.workload]",
+        "schedule = \"on-demand\"\n\n[clusters.workload]",
+    );
+    let err = parse(&other).unwrap_err();
+    assert!(
+        err.contains("key 'schedule': 'on-demand' is not manual or on-refresh"),
+        "{err}"
+    );
+}
+
 #[test]
 fn unknown_keys_are_named_with_their_line() {
     let text = ONE.replace("memory_gib = 20", "memory_gb = 20");

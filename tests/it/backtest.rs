@@ -731,3 +731,26 @@ fn memory_is_the_peak_within_the_window_and_an_oom_says_its_size_was_too_small()
         notes_of(&doc)
     );
 }
+
+/// The cluster our session runs on is left alone by the controller, and
+/// so by the replay: its strategies were replayed, and a backtest claimed
+/// savings on it no run could make.
+#[test]
+fn the_session_cluster_is_replayed_as_the_controller_leaves_it() {
+    let emu = fleet();
+    let acted = |card: &serde_json::Value| {
+        cluster(card, "bi")["actions"]
+            .as_object()
+            .expect("actions")
+            .values()
+            .filter_map(serde_json::Value::as_f64)
+            .sum::<f64>()
+    };
+    let doc = backtest_json(&emu, &["--cluster", "bi", "--days", "7"]);
+    assert!(acted(&doc["result"]) > 0.0, "{doc:#}");
+    let doc = backtest_json(
+        &emu,
+        &["--cluster", "bi", "--days", "7", "--exec-cluster", "bi"],
+    );
+    assert_eq!(acted(&doc["result"]), 0.0, "{doc:#}");
+}
