@@ -468,7 +468,7 @@ fn show_watch_run(
     let messages = applied.messages();
     if !ui.json && messages != *last_problems {
         for line in &messages {
-            eprintln!("{}", render::one_line(line, false));
+            message_line(ui, line);
         }
         last_problems.clone_from(&messages);
     }
@@ -661,7 +661,7 @@ fn print_view(view: &dyn View, ui: &Ui) -> Result<(), Output> {
 fn finish(view: &dyn View, ui: &Ui) -> u8 {
     if !ui.json {
         for line in view.messages() {
-            eprintln!("{}", render::one_line(&line, false));
+            message_line(ui, &line);
         }
     }
     // A reader that went away leaves the command's own exit code (an
@@ -697,17 +697,44 @@ pub(super) fn report_error(command: &str, code: &str, message: &str, json: bool,
             emit(render::json_document(command, render::Outcome::Err { code, message }).as_bytes());
     }
     if log_json {
-        let line = serde_json::json!({
-            "timestamp": chrono::Utc::now().to_rfc3339(),
-            "level": "ERROR",
-            "command": command,
-            "code": code,
-            "message": message,
-        });
-        eprintln!("{line}");
+        eprintln!("{}", json_log_line("ERROR", command, Some(code), message));
     } else {
         eprintln!("error: {message}");
     }
+}
+
+/// A command's message on stderr (`error: …`, `warning: …`, `note: …`):
+/// one line, or with `--log-format json` one JSON object as the log's
+/// events are, its level from the prefix.
+fn message_line(ui: &Ui, line: &str) {
+    if !ui.log_json {
+        eprintln!("{}", render::one_line(line, false));
+        return;
+    }
+    let (level, message) = [
+        ("error: ", "ERROR"),
+        ("warning: ", "WARN"),
+        ("note: ", "INFO"),
+    ]
+    .iter()
+    .find_map(|(prefix, level)| line.strip_prefix(prefix).map(|m| (*level, m)))
+    .unwrap_or(("INFO", line));
+    eprintln!("{}", json_log_line(level, ui.command, None, message));
+}
+
+/// One event as the JSON log writes them (`tracing_subscriber`'s format:
+/// `timestamp` in microseconds, `level`, the fields at the top level).
+fn json_log_line(level: &str, command: &str, code: Option<&str>, message: &str) -> String {
+    let mut line = serde_json::json!({
+        "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        "level": level,
+        "command": command,
+        "message": message,
+    });
+    if let (Some(code), Some(o)) = (code, line.as_object_mut()) {
+        o.insert("code".into(), code.into());
+    }
+    line.to_string()
 }
 
 fn man(out_dir: Option<&std::path::Path>, ui: &Ui) -> u8 {

@@ -1715,6 +1715,24 @@ fn problems_are_printed_once_and_logs_say_more_with_vv() {
         "{}",
         r.stderr
     );
+    // With --log-format json every line is JSON, the invalid row's too
+    // (it was a plain `error:` line among the JSON events).
+    let r = clusterctl(&emu, &["dry-run", "-v", "--log-format", "json"]).code(3);
+    for line in r.stderr.lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}\n{}", r.stderr));
+        assert!(
+            v["level"].is_string() && v["timestamp"].is_string(),
+            "{line}"
+        );
+    }
+    assert!(
+        r.stderr
+            .lines()
+            .any(|l| l.contains("\"level\":\"ERROR\"") && l.contains("80cc")),
+        "{}",
+        r.stderr
+    );
     // With --log-format json the final error line is JSON too.
     let mut cmd = command();
     cmd.args([
