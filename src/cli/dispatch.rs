@@ -38,6 +38,8 @@ struct Ui {
     detailed: bool,
     /// `--log-format json`: the final error line on stderr is JSON too.
     log_json: bool,
+    /// `--watch`: JSON documents one per line (JSON Lines).
+    stream: bool,
 }
 
 pub fn run(cli: Cli) -> u8 {
@@ -58,6 +60,8 @@ pub fn run(cli: Cli) -> u8 {
         },
         detailed: matches!(&cli.command, Command::DryRun(a) if a.detailed_exitcode),
         log_json: out.log_format == LogFormat::Json,
+        stream: matches!(&cli.command, Command::Apply(a) if a.watch)
+            || matches!(&cli.command, Command::Status(a) if a.watch),
     };
     match cli.command {
         Command::Completions(_) | Command::Man(_) if ui.json => {
@@ -650,7 +654,13 @@ fn output_failed(o: Output, ui: &Ui) -> u8 {
 
 fn print_view(view: &dyn View, ui: &Ui) -> Result<(), Output> {
     if ui.json {
-        emit(render::json_document(ui.command, render::Outcome::Ok(view)).as_bytes())
+        let outcome = render::Outcome::Ok(view);
+        let doc = if ui.stream {
+            render::json_line(ui.command, outcome)
+        } else {
+            render::json_document(ui.command, outcome)
+        };
+        emit(doc.as_bytes())
     } else {
         let text = view.text(&ui.style);
         emit(render::terminal_safe(&text, ui.style.table.color).as_bytes())
@@ -685,7 +695,16 @@ fn fail(e: &CommandError, ui: &Ui) -> u8 {
         CommandError::Usage(_) => exit::USAGE,
         _ => exit::ERROR,
     };
-    report_error(ui.command, e.code(), &e.to_string(), ui.json, ui.log_json);
+    if ui.json && ui.stream {
+        let outcome = render::Outcome::Err {
+            code: e.code(),
+            message: &e.to_string(),
+        };
+        let _ = emit(render::json_line(ui.command, outcome).as_bytes());
+        report_error(ui.command, e.code(), &e.to_string(), false, ui.log_json);
+    } else {
+        report_error(ui.command, e.code(), &e.to_string(), ui.json, ui.log_json);
+    }
     code
 }
 

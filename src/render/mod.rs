@@ -124,6 +124,16 @@ pub enum Outcome<'a> {
 /// `{"format_version", "command", "ok": false, "error": {"code", "message"}}`.
 /// The schema is `src/render/clusterctl.schema.json`.
 pub fn json_document(command: &str, outcome: Outcome<'_>) -> String {
+    json_text(command, outcome, true)
+}
+
+/// The same document on one line, for a stream of them (`--watch`): one
+/// document per line (JSON Lines), which a reader can take line by line.
+pub fn json_line(command: &str, outcome: Outcome<'_>) -> String {
+    json_text(command, outcome, false)
+}
+
+fn json_text(command: &str, outcome: Outcome<'_>, pretty: bool) -> String {
     let doc = match outcome {
         Outcome::Ok(view) => serde_json::json!({
             "format_version": FORMAT_VERSION,
@@ -138,7 +148,12 @@ pub fn json_document(command: &str, outcome: Outcome<'_>) -> String {
             "error": { "code": code, "message": message },
         }),
     };
-    let mut s = serde_json::to_string_pretty(&doc).unwrap_or_else(|e| {
+    let text = if pretty {
+        serde_json::to_string_pretty(&doc)
+    } else {
+        serde_json::to_string(&doc)
+    };
+    let mut s = text.unwrap_or_else(|e| {
         format!("{{\"ok\": false, \"error\": {{\"code\": \"bug\", \"message\": \"{e}\"}}}}")
     });
     s.push('\n');

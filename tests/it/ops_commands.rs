@@ -1847,6 +1847,25 @@ fn status_watch_refreshes() {
     let _ = child.kill();
     let _ = child.wait();
     assert_eq!(refreshes, 3, "three refreshes of the table");
+
+    // With -o json: one document per line (JSON Lines), not pretty
+    // documents back to back, which no JSON parser reads as one.
+    let mut cmd = command();
+    cmd.args(["status", "--watch", "--interval", "1s", "-o", "json"])
+        .env("DATABASE_URL", emu.url())
+        .stdout(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("clusterctl runs");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
+    for _ in 0..2 {
+        let line = lines.next().and_then(Result::ok).unwrap_or_default();
+        let doc: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert_eq!(doc["command"], "status", "{doc:#}");
+        assert_eq!(doc["result"]["clusters"][0]["cluster"], "c", "{doc:#}");
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 #[test]
