@@ -413,7 +413,10 @@ fn streamer(selection: &Selection, style: TextStyle) -> Observer {
                         .iter()
                         .map(|c| format!("{} ({})", c.cluster, c.cluster_id))
                         .collect();
-                    let _ = writeln!(out, "Selected by {d}: {}", names.join(", "));
+                    // Names and the typed selection shown as text: no
+                    // control character reaches the terminal.
+                    let line = format!("Selected by {d}: {}", names.join(", "));
+                    let _ = writeln!(out, "{}", crate::model::printable(&line));
                 }
                 if render::plan_streamed_first(plan) {
                     let text = render::plan_text(plan, &style);

@@ -818,3 +818,29 @@ fn a_cluster_named_with_a_comma_or_blanks_can_be_selected() {
     );
     assert_eq!(paused, [[Some(id)]], "only ' spaced ' is paused");
 }
+
+/// A cluster name with a terminal escape and a line break: `apply`'s
+/// selection line showed it raw (every other output escapes it).
+#[test]
+fn the_selection_line_escapes_control_characters() {
+    let emu = Emulator::start();
+    let id = emu.create_hydrated_cluster("esc\u{1b}[31mred\nnl", "r1", "25cc");
+    init_tables(&emu);
+    strategy(
+        &emu,
+        "esc\u{1b}[31mred\nnl",
+        "target_size",
+        json!({"target_size": "25cc"}),
+    );
+    let run = clusterctl(&emu, &["apply", "--cluster", &id]).ok();
+    assert!(!run.stdout.contains('\u{1b}'), "{:?}", run.stdout);
+    let line = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("Selected by"))
+        .unwrap_or_else(|| panic!("{}", run.all()));
+    assert!(
+        line.ends_with(&format!("esc\\u{{1b}}[31mred\\nnl ({id})")),
+        "{line}"
+    );
+}
