@@ -174,8 +174,8 @@ pub struct ConnArgs {
     pub create_replica: Option<String>,
 
     /// Seconds to wait for a connection (1 to a year's worth)
-    #[arg(long, value_name = "SECONDS", default_value_t = 10,
-          value_parser = clap::value_parser!(u64).range(1..=keys::MAX_SECONDS))]
+    #[arg(long, value_name = "SECONDS", default_value_t = 10, allow_negative_numbers = true,
+          value_parser = whole::<u64>(1, keys::MAX_SECONDS))]
     pub connect_timeout: u64,
 
     /// Client-side deadline of every statement (e.g. 30s, 2m); a hung server never hangs cron
@@ -188,7 +188,7 @@ pub struct ConnArgs {
         value_name = "N",
         default_value_t = 4,
         allow_negative_numbers = true,
-        value_parser = clap::value_parser!(u16).range(0..=20)
+        value_parser = whole::<u16>(0, 20)
     )]
     pub max_retries: u16,
 }
@@ -277,7 +277,8 @@ pub struct DryRunArgs {
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
     /// Execute at most N DDL statements in this run; the rest waits for the next run
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true,
+          value_parser = whole::<usize>(0, u64::MAX))]
     pub max_actions: Option<usize>,
 
     /// Keep running: one apply per --interval until SIGTERM/SIGINT (finishes the action under way, then exits 0)
@@ -347,7 +348,7 @@ pub struct SimulateArgs {
     pub from_history: bool,
     /// Days of statement log to read, 1..=120 (default 28); the first quarter (at most 7 days) is the history predictive strategies learn from, the rest is replayed
     #[arg(long, value_name = "N", help_heading = "From history", conflicts_with = "scenario",
-          value_parser = clap::value_parser!(u32).range(1..=120))]
+          allow_negative_numbers = true, value_parser = whole::<u32>(1, 120))]
     pub days: Option<u32>,
     /// Also write the built scenario to FILE (TOML) and its traces next to it (FILE's name with .traces/), to share, edit and replay with `clusterctl simulate FILE`; FILE's directory must exist, an existing FILE is overwritten (and said)
     #[arg(
@@ -547,7 +548,8 @@ pub struct HistoryArgs {
         long,
         value_name = "N",
         default_value_t = 50,
-        allow_negative_numbers = true
+        allow_negative_numbers = true,
+        value_parser = whole::<u32>(0, u32::MAX.into())
     )]
     pub limit: u32,
     #[command(flatten)]
@@ -827,13 +829,45 @@ pub fn parse_time_bound(s: &str) -> Result<crate::commands::TimeBound, String> {
 #[derive(Debug, Clone, Default)]
 pub struct ConfigKeys(pub serde_json::Map<String, serde_json::Value>);
 
+/// A whole number within `min..=max`, said in those words (the standard
+/// library's "invalid digit found in string" for `1.5`, or clap's flag
+/// error for `-1`, were all a user saw).
+fn whole<T>(
+    min: u64,
+    max: u64,
+) -> impl Fn(&str) -> Result<T, String> + Clone + Send + Sync + 'static
+where
+    T: TryFrom<u64>,
+{
+    move |s: &str| {
+        let (t, shown) = (s.trim(), crate::model::clip(s, 40));
+        let range = || format!("not in {min}..={max}");
+        match t.parse::<u64>() {
+            Ok(n) if (min..=max).contains(&n) => {
+                T::try_from(n).map_err(|_| format!("{n} is {}", range()))
+            }
+            Ok(n) => Err(format!("{n} is {}", range())),
+            Err(_) if !t.is_empty() && t.chars().all(|c| c.is_ascii_digit()) => {
+                Err(format!("{shown} is {}", range()))
+            }
+            Err(_) => Err(format!(
+                "'{shown}' is not a whole number from {min} to {max}"
+            )),
+        }
+    }
+}
+
 fn key_value_parser(kind: KeyKind) -> clap::builder::ValueParser {
     use clap::builder::ValueParser;
     fn json(s: &str) -> Result<serde_json::Value, String> {
         serde_json::from_str(s).map_err(|e| format!("not valid JSON ({e})"))
     }
     fn seconds(s: &str) -> Result<u64, String> {
-        parse_duration(s).map(|d| d.as_secs())
+        let d = parse_duration(s)?;
+        if d.subsec_nanos() != 0 {
+            return Err(format!("'{s}' is not a whole number of seconds"));
+        }
+        Ok(d.as_secs())
     }
     // `1e400` parses as infinity, which JSON cannot hold.
     fn fraction(s: &str) -> Result<f64, String> {
@@ -851,7 +885,7 @@ fn key_value_parser(kind: KeyKind) -> clap::builder::ValueParser {
     match kind {
         KeyKind::Size | KeyKind::Name | KeyKind::Text => ValueParser::string(),
         KeyKind::Seconds => ValueParser::new(seconds),
-        KeyKind::Count => clap::value_parser!(u64).into(),
+        KeyKind::Count => ValueParser::new(whole::<u64>(0, u64::MAX)),
         KeyKind::Bool => ValueParser::bool(),
         KeyKind::Credits => ValueParser::new(credits),
         KeyKind::Fraction => ValueParser::new(fraction),

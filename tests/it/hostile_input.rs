@@ -844,3 +844,43 @@ fn the_selection_line_escapes_control_characters() {
         "{line}"
     );
 }
+
+/// Whole-number flags say what they want in words (they said "invalid
+/// digit found in string", or took `-1` for an unknown flag), and a
+/// duration in whole seconds refuses a fraction (`1.5s` was stored as 1).
+#[test]
+fn whole_number_flags_say_what_they_want() {
+    for (args, want) in [
+        (
+            vec!["dry-run", "--connect-timeout", "1.5"],
+            "'1.5' is not a whole number from 1 to",
+        ),
+        (
+            vec!["dry-run", "--connect-timeout", "-1"],
+            "'-1' is not a whole number from 1 to",
+        ),
+        (vec!["history", "--limit", "x"], "'x' is not a whole number"),
+        (
+            vec!["dry-run", "--max-retries", "21"],
+            "21 is not in 0..=20",
+        ),
+        (
+            vec![
+                "strategy",
+                "set",
+                "c",
+                "idle_suspend",
+                "--idle-after-s",
+                "1.5s",
+            ],
+            "'1.5s' is not a whole number of seconds",
+        ),
+    ] {
+        let mut cmd = command();
+        cmd.args(&args);
+        let run = run_cmd(cmd);
+        assert_eq!(run.code, 64, "{args:?}: {}", run.all());
+        assert!(run.stderr.contains(want), "{args:?}: {}", run.all());
+        assert!(!run.stderr.contains("invalid digit"), "{}", run.all());
+    }
+}
