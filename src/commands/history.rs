@@ -143,19 +143,38 @@ pub async fn history(ctx: &Context, opts: &HistoryOptions) -> Result<HistoryRepo
         })
         .await?;
     let store = &ctx.store;
+    let live = || names.iter().map(|(_, name)| name.as_str());
+    let selection = opts.selection.against(live());
+    // What no live cluster is: each argument as read against the live
+    // names, and a whole value with commas, which may be the recorded name
+    // of a dropped cluster (`gone, too`).
+    let mut asked: Vec<String> = selection
+        .unknown(&names)
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    asked.extend(
+        opts.selection
+            .names
+            .iter()
+            .filter(|raw| raw.contains(',') && !live().any(|n| n == raw.as_str()))
+            .cloned(),
+    );
+    let audited = backend
+        .retrying("reading the audit trail", async |c| {
+            store.audited_clusters(c, &asked).await
+        })
+        .await?;
+    // The names the trail recorded count as names too (the whole-name
+    // rule of `Selection::against`, over live and dropped clusters).
     let selection = opts
         .selection
-        .against(names.iter().map(|(_, name)| name.as_str()));
+        .against(live().chain(audited.iter().filter_map(|(_, n)| n.as_deref())));
     let uncatalogued: Vec<String> = selection
         .unknown(&names)
         .into_iter()
         .map(str::to_string)
         .collect();
-    let audited = backend
-        .retrying("reading the audit trail", async |c| {
-            store.audited_clusters(c, &uncatalogued).await
-        })
-        .await?;
     let ids = selected_ids(&opts.selection, &selection, &names, &audited)?;
     let unknown_cluster = uncatalogued.first().cloned();
     let limit = (opts.limit > 0).then_some(opts.limit);

@@ -1973,11 +1973,31 @@ fn history_of_a_dropped_cluster_works_by_name_and_id() {
     let emu = emulator();
     let id = emu.create_cluster("gone");
     strategy(&emu, "gone", "target_size", json!({"target_size": "25cc"}));
+    // A name with a comma: whole, as the trail recorded it (it was split
+    // into `gone` and `too` once the cluster was dropped).
+    let comma = emu.create_cluster("gone, too");
+    strategy(
+        &emu,
+        "gone, too",
+        "target_size",
+        json!({"target_size": "25cc"}),
+    );
     clusterctl(&emu, &["apply"]).ok();
-    emu.sql(&format!(
-        "DELETE FROM mz_catalog.mz_cluster_replicas WHERE cluster_id = '{id}'; \
-         DELETE FROM mz_catalog.mz_clusters WHERE id = '{id}'"
-    ));
+    for id in [&id, &comma] {
+        emu.sql(&format!(
+            "DELETE FROM mz_catalog.mz_cluster_replicas WHERE cluster_id = '{id}'; \
+             DELETE FROM mz_catalog.mz_clusters WHERE id = '{id}'"
+        ));
+    }
+    let doc = clusterctl(&emu, &["history", "--cluster", "gone, too", "-o", "json"])
+        .ok()
+        .json();
+    let entries = doc["result"]["entries"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(entries.len(), 1, "{doc:#}");
+    assert_eq!(entries[0]["cluster_id"], comma.as_str(), "{doc:#}");
     for arg in ["gone", id.as_str()] {
         let doc = clusterctl(&emu, &["history", "--cluster", arg, "-o", "json"])
             .ok()
