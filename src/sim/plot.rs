@@ -226,7 +226,26 @@ pub fn render(
         }
         root.present().map_err(err)?;
     }
-    Ok(svg)
+    Ok(xml_safe(svg))
+}
+
+/// XML 1.0 allows no control character but tab, line feed and carriage
+/// return, even escaped: one in a cluster or size name (Materialize allows
+/// them) made the whole plot unreadable. Shown as text instead (`\u{1b}`).
+fn xml_safe(svg: String) -> String {
+    let bad = |c: char| c.is_control() && !matches!(c, '\t' | '\n' | '\r');
+    if !svg.chars().any(bad) {
+        return svg;
+    }
+    svg.chars()
+        .map(|c| {
+            if bad(c) {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 fn font(size: u32, colour: RGBColor) -> TextStyle<'static> {

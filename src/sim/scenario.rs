@@ -1151,12 +1151,13 @@ pub const MAX_OCCURRENCES: f64 = 1e6;
 /// the entries up to the one being resolved.
 fn within_bounds(e: &workload::Estimate) -> Result<(), ScenarioError> {
     let million = |x: f64| format!("{:.1} million", x / 1e6);
-    if e.queries > MAX_QUERIES {
+    if e.peak_queries.max(e.queries) > MAX_QUERIES {
         return Err(ScenarioError(format!(
-            "too much demand to simulate: an estimated {} queries (this entry and those \
-             before it), more than the {} a run can hold in memory; lower 'days', the \
-             windows' and spikes' 'qps', the clusters' 'count', or the trace",
-            million(e.queries),
+            "too much demand to simulate: up to an estimated {} queries (this entry and \
+             those before it, a fleet's 'jitter.qps' at its bound), more than the {} a run \
+             can hold in memory; lower 'days', the windows' and spikes' 'qps', the clusters' \
+             'count' or 'jitter.qps', or the trace",
+            million(e.peak_queries.max(e.queries)),
             million(MAX_QUERIES)
         )));
     }
@@ -1203,7 +1204,14 @@ fn expand(
         }
     };
     let shared = workload::shared(&rc.workload, cx)?;
-    total.add(&workload::estimate(&rc.workload, &shared, cx), rc.count);
+    let mut each = workload::estimate(&rc.workload, &shared, cx);
+    // Jitter applies to fleets only (`resolve`): bounded, not expected.
+    each.peak_queries = if rc.count > 1 {
+        each.queries * rc.jitter.peak_qps_factor(rc.count)
+    } else {
+        each.queries
+    };
+    total.add(&each, rc.count);
     within_bounds(total)?;
     let width = rc.count.to_string().len();
     let mut out = Vec::new();

@@ -411,6 +411,24 @@ fn too_much_demand_is_refused_before_it_is_drawn() {
         .replace("name = \"c\"", "name = \"c\"\ncount = 10000")
         .replace("qps = 1000", "qps = 0.1");
     assert!(refused(&fleet).contains("82.8 million queries"));
+    // A fleet's jitter may draw every member high: counted at its bound
+    // (two members at ±99 % drew 18.6 million where 10.4 were estimated).
+    let jittered = |jitter: &str| {
+        HUGE.replace(
+            "name = \"c\"",
+            &format!("name = \"c\"\ncount = 2\njitter = {{ qps = {jitter} }}"),
+        )
+        .replace(
+            "duration = \"23h\", qps = 1000",
+            "duration = \"8h\", qps = 180",
+        )
+    };
+    assert!(parse(&jittered("0.0")).is_ok(), "10.4 million expected");
+    assert!(
+        refused(&jittered("0.99")).contains("20.6 million queries"),
+        "{}",
+        refused(&jittered("0.99"))
+    );
     // Occurrences every minute for ten years at a rate too small to count.
     let minutes = HUGE.replace("days = 1", "days = 3650").replace(
         "duration = \"23h\", qps = 1000",
@@ -696,6 +714,12 @@ fn plot_is_an_svg_with_every_cluster() {
     let svg = super::plot::render(&sc, &run, &card, &oracles).unwrap();
     assert!(svg.starts_with("<svg"));
     assert!(svg.contains(">\nc\n<") && svg.contains("400cc"), "{svg}");
+    // A control character in a name is shown as text: XML allows none.
+    let (sc, run, card) = sim(&ONE.replace("name = \"c\"", "name = \"\\u001b[31mRED\""));
+    let oracles = scorecard::oracles(&sc, &run);
+    let svg = super::plot::render(&sc, &run, &card, &oracles).unwrap();
+    assert!(!svg.contains('\u{1b}'), "{svg}");
+    assert!(svg.contains("\\u{1b}[31mRED"), "{svg}");
 }
 
 #[test]
