@@ -40,14 +40,17 @@ pub fn printable(s: &str) -> String {
 /// resume …`): its name when a shell takes it as it is, else its id (a
 /// name with a space, a quote or a line break would need quoting).
 pub fn command_arg<'a>(name: &'a str, id: &'a ClusterId) -> &'a str {
-    let plain = !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
-    match plain {
+    match shell_word(name) {
         true => name,
         false => &id.0,
     }
+}
+
+/// Whether a shell takes `s` as one argument as it is (no quoting).
+pub fn shell_word(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
 }
 
 /// A replica size name (`25cc`, `M.1-large`).

@@ -387,8 +387,8 @@ pub struct SimulateArgs {
     /// Statement log history before the start that predictive strategies learn from, e.g. 28d (overrides the scenario's `history`)
     #[arg(long, value_name = "DURATION", value_parser = parse_history, allow_hyphen_values = true)]
     pub history: Option<Duration>,
-    /// A query counts as served well within this of its first attempt, e.g. 5s (overrides `clients.served_within`)
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, allow_hyphen_values = true)]
+    /// A query counts as served well within this of its first attempt, e.g. 5s, at least 1s (overrides `clients.served_within`)
+    #[arg(long, value_name = "DURATION", value_parser = parse_period, allow_hyphen_values = true)]
     pub served_within: Option<Duration>,
     #[command(flatten)]
     pub out: OutputArgs,

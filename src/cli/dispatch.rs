@@ -761,8 +761,23 @@ fn json_log_line(level: &str, command: &str, code: Option<&str>, message: &str) 
 
 fn man(out_dir: Option<&std::path::Path>, ui: &Ui) -> u8 {
     if let Some(dir) = out_dir {
-        if let Err(e) = std::fs::create_dir_all(dir)
-            .and_then(|()| clap_mangen::generate_to(Cli::command(), dir))
+        // The directory itself is made, as `mkdir` would: not its parents
+        // (a mistyped path is said, as `simulate --out` says it), and
+        // nothing that is there already but not a directory.
+        let made = match std::fs::create_dir(dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                Err(format!("{} exists and is not a directory", dir.display()))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(format!(
+                "{} does not exist (only the last directory of the path is created)",
+                dir.parent()
+                    .map_or_else(|| ".".into(), |p| p.display().to_string()),
+            )),
+            other => other.map_err(|e| e.to_string()),
+        };
+        if let Err(e) = made
+            .and_then(|()| clap_mangen::generate_to(Cli::command(), dir).map_err(|e| e.to_string()))
         {
             return fail(
                 &CommandError::Io(format!("writing manual pages to {}: {e}", dir.display())),

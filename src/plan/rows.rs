@@ -229,13 +229,24 @@ pub fn validate(cluster: Option<&Cluster>, rows: &[InEffect], sizes: &SizeCatalo
                 .first()
                 .map(|r| r.row.cluster_id.0.as_str())
                 .unwrap_or("?");
+            // An id no shell word can name (empty, quoted, spaced) is
+            // removed with SQL: `strategy rm` cannot be given it.
+            let (shown, how) = if crate::model::shell_word(id) {
+                (id.to_string(), format!("`clusterctl strategy rm {id}`"))
+            } else {
+                let literal = id.replace('\'', "''");
+                (
+                    format!("'{literal}'"),
+                    format!(
+                        "SQL: DELETE FROM mz_cluster_strategies WHERE cluster_id = '{literal}'"
+                    ),
+                )
+            };
             v.findings.push(Finding::new(
                 Severity::Error,
                 Code::DanglingCluster,
                 None,
-                format!(
-                    "no cluster has id {id} (dropped?); remove its rows with `clusterctl strategy rm {id}`"
-                ),
+                format!("no cluster has id {shown} (dropped?); remove its rows with {how}"),
             ));
         }
         Some(cluster) => {
@@ -535,5 +546,34 @@ mod tests {
             "{msg}"
         );
         assert!(v.findings.iter().any(|f| f.code == Code::DanglingCluster));
+    }
+
+    /// A dangling id no shell word names (empty, quoted) is removed with
+    /// SQL: `clusterctl strategy rm ` with no argument was suggested.
+    #[test]
+    fn a_dangling_id_no_command_can_name_is_given_the_sql() {
+        let dangling = |id: &str| {
+            let mut r = row("target_size", json!({"target_size": "25cc"}));
+            r.cluster_id = ClusterId(id.into());
+            let rows = [r];
+            let effect = in_effect(&rows);
+            let v = validate(
+                None,
+                &effect[&ClusterId(id.into())],
+                &SizeCatalog::cloud_defaults(),
+            );
+            v.findings
+                .iter()
+                .find(|f| f.code == Code::DanglingCluster)
+                .map(|f| f.message.clone())
+                .unwrap_or_default()
+        };
+        assert!(dangling("u9").ends_with("remove its rows with `clusterctl strategy rm u9`"));
+        assert_eq!(
+            dangling("it's"),
+            "no cluster has id 'it''s' (dropped?); remove its rows with SQL: \
+             DELETE FROM mz_cluster_strategies WHERE cluster_id = 'it''s'"
+        );
+        assert!(dangling("").ends_with("WHERE cluster_id = ''"));
     }
 }

@@ -1796,6 +1796,23 @@ fn init_print_sql_runs_twice_and_man_pages_cover_every_command() {
         assert!(main.contains(&cited), "{sub} not cited as {cited}");
     }
     assert!(dir.path().join("clusterctl-strategy-set.1").exists());
+    // The last directory of the path is made, not its parents (a typo is
+    // said), and a file there is no directory.
+    let mut cmd = command();
+    cmd.args(["man", "--out-dir"]).arg(dir.path().join("new"));
+    run_cmd(cmd).ok();
+    assert!(dir.path().join("new/clusterctl.1").exists());
+    let mut cmd = command();
+    cmd.args(["man", "--out-dir"])
+        .arg(dir.path().join("typo/man1"));
+    let r = run_cmd(cmd).code(1);
+    assert!(r.stderr.contains("does not exist"), "{}", r.all());
+    assert!(!dir.path().join("typo").exists());
+    let mut cmd = command();
+    cmd.args(["man", "--out-dir"])
+        .arg(dir.path().join("clusterctl.1"));
+    let r = run_cmd(cmd).code(1);
+    assert!(r.stderr.contains("is not a directory"), "{}", r.all());
     // The scenario simulate's help cites exists.
     let mut cmd = command();
     cmd.args(["simulate", "--help"]);
