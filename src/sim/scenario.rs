@@ -1065,7 +1065,25 @@ fn phases_of(
 ) -> Result<Vec<Phase>, ScenarioError> {
     let mut phases = vec![(0, rc.strategies.clone(), None)];
     for (pi, r) in rc.reconfigure.iter().enumerate() {
-        phases.push((r.at.0, r.strategies.clone(), Some(pi)));
+        // Two sets of rows at one time is a mistake no order of
+        // application would make right. (One after the end is allowed: a
+        // scenario shortened by its `days` keeps its later reconfigures.)
+        let at = r.at.0;
+        let here = || format!("reconfigure[{pi}]: key 'at'");
+        if at <= 0 {
+            return Err(ScenarioError(format!(
+                "{}: must be after the start (the initial strategies are the cluster's `strategies`)",
+                here()
+            )));
+        }
+        if rc.reconfigure[..pi].iter().any(|o| o.at.0 == at) {
+            return Err(ScenarioError(format!(
+                "{}: another reconfigure is at {} too",
+                here(),
+                human_duration((at / SECOND) as u64)
+            )));
+        }
+        phases.push((at, r.strategies.clone(), Some(pi)));
     }
     phases.sort_by_key(|p| p.0);
     let mut resolved = Vec::new();

@@ -133,6 +133,16 @@ fn what_no_run_could_mean_is_refused_and_every_interval_has_its_round() {
         err.contains("key 'interval': 1d01h is longer than the run (1d00h)"),
         "{err}"
     );
+    let twice = ONE.replace(
+        "[clusters.workload]",
+        "[[clusters.reconfigure]]\nat = \"12h\"\nstrategies = []\n\n\
+         [[clusters.reconfigure]]\nat = \"12h\"\nstrategies = []\n\n[clusters.workload]",
+    );
+    let err = parse(&twice).unwrap_err();
+    assert!(
+        err.contains("reconfigure[1]: key 'at': another reconfigure is at 12h"),
+        "{err}"
+    );
     let sc = parse(&ONE.replace("interval = \"1m\"", "interval = \"7m\"")).unwrap();
     assert_eq!(sc.ticks(), 206, "rounds at 0, 7m, … 23h55m");
     assert_eq!(parse(ONE).unwrap().ticks(), 1440);
