@@ -47,6 +47,14 @@ impl Recurrence {
             })
     }
 
+    /// Whether the calendar has any start at all from 2000 on: `30 Feb`,
+    /// or a year long past, never comes (checked once, where a row is
+    /// validated; the search ends where the cron crate's calendar does).
+    pub(super) fn ever_starts(&self) -> bool {
+        let from = NaiveDateTime::parse_from_str("2000-01-01 00:00:00", "%Y-%m-%d %H:%M:%S");
+        from.ok().is_some_and(|w| self.next_wall(w).is_some())
+    }
+
     /// The first start strictly after `after`, with the DST rules of the
     /// module doc: starts are wall times mapped to instants by `resolve`,
     /// which is monotonic, so "the first wall time after `after`'s wall time"

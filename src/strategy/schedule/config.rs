@@ -229,7 +229,7 @@ fn parse_cron(src: &str) -> Result<Recurrence, ConfigError> {
             ),
         ));
     }
-    Recurrence::parse(&normalized).map_err(|why| {
+    let recurrence = Recurrence::parse(&normalized).map_err(|why| {
         let why = if why.is_empty() {
             String::new()
         } else {
@@ -242,7 +242,14 @@ fn parse_cron(src: &str) -> Result<Recurrence, ConfigError> {
                  e.g. '0 0 8 * * Mon-Fri'"
             ),
         )
-    })
+    })?;
+    if !recurrence.ever_starts() {
+        return Err(ConfigError::new(
+            "cron",
+            format!("'{src}' never starts (a day no month has, or a year gone by)"),
+        ));
+    }
+    Ok(recurrence)
 }
 
 #[cfg(test)]
@@ -300,6 +307,16 @@ mod tests {
                 w(json!({"cron": "0 0 25 * * *"})),
                 "windows[0].cron",
                 "does not parse: Hours must be less than 23. ('25' specified.); expected",
+            ),
+            (
+                w(json!({"cron": "0 0 0 30 Feb *"})),
+                "windows[0].cron",
+                "'0 0 0 30 Feb *' never starts",
+            ),
+            (
+                w(json!({"cron": "0 0 8 * * * 1999"})),
+                "windows[0].cron",
+                "never starts",
             ),
             (
                 w(json!({"cron": "0 0 8 * * 1-5"})),
