@@ -909,6 +909,17 @@ fn db_options(a: &ConnArgs, sizes: Option<&SizesArgs>) -> Result<DbOptions, Comm
             "--replica-sizes: empty size name in the list".into(),
         ));
     }
+    if let Some(twice) = replica_sizes.and_then(|sizes| {
+        sizes
+            .iter()
+            .enumerate()
+            .find(|(i, s)| sizes[..*i].iter().any(|o| o.trim() == s.trim()))
+    }) {
+        return Err(CommandError::Usage(format!(
+            "--replica-sizes: {} is listed twice (the list is the sizes, smallest first)",
+            twice.1.trim()
+        )));
+    }
     let blank = a
         .postgres_url
         .as_ref()

@@ -277,6 +277,14 @@ pub async fn set(
         );
     }
     let mut notes = Vec::new();
+    if let Some(sizes) = &ctx.opts.replica_sizes {
+        // What later runs plan with, unless they are given the same list.
+        notes.push(format!(
+            "validated against --replica-sizes ({}), not the server's sizes: a run without \
+             that list refuses a size the server does not offer",
+            sizes.join(", ")
+        ));
+    }
     if let Some(reason) = snap
         .cluster(&target.id)
         .and_then(|c| rules::unmanageable(&snap, c))

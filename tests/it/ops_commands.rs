@@ -2275,3 +2275,34 @@ fn describe_says_when_a_state_slot_cannot_be_read_and_the_next_apply_replaces_it
         "{j:#}"
     );
 }
+
+/// `strategy set --replica-sizes` validates against the given list, and
+/// says so (a size the server lacks was written without a word); a size
+/// listed twice is refused.
+#[test]
+fn strategy_set_with_replica_sizes_says_what_it_was_validated_against() {
+    let emu = emulator();
+    emu.create_hydrated_cluster("analytics", "r1", "25cc");
+    let r = clusterctl(
+        &emu,
+        &[
+            "strategy",
+            "set",
+            "analytics",
+            "target_size",
+            "--target-size",
+            "zz",
+            "--replica-sizes",
+            "zz,yy",
+        ],
+    )
+    .ok();
+    assert!(
+        r.all()
+            .contains("validated against --replica-sizes (zz, yy), not the server's sizes"),
+        "{}",
+        r.all()
+    );
+    let r = clusterctl(&emu, &["status", "--replica-sizes", "25cc,25cc"]).code(64);
+    assert!(r.stderr.contains("25cc is listed twice"), "{}", r.all());
+}
