@@ -36,6 +36,31 @@ pub fn printable(s: &str) -> String {
         .collect()
 }
 
+/// Columns `s` takes on a terminal: a wide character (CJK, most emoji)
+/// two, a combining one none. What plain tables align by.
+pub fn display_width(s: &str) -> usize {
+    unicode_width::UnicodeWidthStr::width(s)
+}
+
+/// `s` cut to at most `width` columns, ending with `…` when cut.
+pub fn fit_width(s: &str, width: usize) -> String {
+    if display_width(s) <= width {
+        return s.to_string();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in s.chars() {
+        let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if used + w + 1 > width {
+            break;
+        }
+        used += w;
+        out.push(c);
+    }
+    out.push('…');
+    out
+}
+
 /// How to name a cluster in a command we suggest (`clusterctl strategy
 /// resume …`): its name when a shell takes it as it is, else its id (a
 /// name with a space, a quote or a line break would need quoting).

@@ -59,14 +59,9 @@ fn ready(c: &crate::commands::status::ClusterStatus) -> String {
     format!("{hydrated}/{}", c.replicas.len())
 }
 
-/// Cuts `s` to `width` characters, ending with `…` when cut.
+/// Cuts `s` to `width` columns, ending with `…` when cut.
 fn fit(s: &str, width: usize) -> String {
-    if s.chars().count() <= width {
-        return s.to_string();
-    }
-    let mut out: String = s.chars().take(width.saturating_sub(1)).collect();
-    out.push('…');
-    out
+    crate::model::fit_width(s, width)
 }
 
 /// The narrow table: CLUSTER, CONDITION, REPLICAS, AGE, REASON, within
@@ -94,7 +89,7 @@ fn narrow(r: &StatusReport, style: table::Style, width: usize) -> String {
     let used: usize = (0..4)
         .map(|i| {
             rows.iter()
-                .map(|row| row[i].text.chars().count())
+                .map(|row| crate::model::display_width(&row[i].text))
                 .chain(std::iter::once(headers[i].len()))
                 .max()
                 .unwrap_or(0)

@@ -139,7 +139,7 @@ fn plain(headers: &[&str], rows: &[Vec<Cell>]) -> String {
         lines
             .iter()
             .filter_map(|l| l.get(i))
-            .map(|s| s.chars().count())
+            .map(|s| crate::model::display_width(s))
             .max()
             .unwrap_or(0)
     };
@@ -152,7 +152,11 @@ fn plain(headers: &[&str], rows: &[Vec<Cell>]) -> String {
                 s.push_str("  ");
             }
             s.push_str(cell);
-            let pad = widths.get(i).copied().unwrap_or(0) - cell.chars().count();
+            let pad = widths
+                .get(i)
+                .copied()
+                .unwrap_or(0)
+                .saturating_sub(crate::model::display_width(cell));
             s.extend(std::iter::repeat_n(' ', pad));
         }
         out.push_str(s.trim_end());
@@ -164,6 +168,28 @@ fn plain(headers: &[&str], rows: &[Vec<Cell>]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Wide and combining characters take their display width: a name
+    /// with an emoji or a decomposed `ü` shifted the columns after it.
+    #[test]
+    fn plain_tables_align_by_display_width() {
+        let rows = vec![
+            vec![Cell::new("日本"), Cell::new("x")],
+            vec![Cell::new("u\u{308}"), Cell::new("y")],
+            vec![Cell::new("abcd"), Cell::new("z")],
+        ];
+        let text = plain(&["NAME", "V"], &rows);
+        let col: Vec<usize> = text
+            .lines()
+            .map(|l| {
+                let at = l.rfind(' ').map_or(0, |i| i + 1);
+                crate::model::display_width(&l[..at])
+            })
+            .collect();
+        assert_eq!(col, vec![6, 6, 6, 6], "{text}");
+        assert_eq!(crate::model::fit_width("日本語です", 5), "日本…");
+        assert_eq!(crate::model::fit_width("abc", 5), "abc");
+    }
 
     #[test]
     fn plain_tables_align_and_trim() {

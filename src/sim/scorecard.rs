@@ -557,16 +557,23 @@ pub fn secs(s: f64) -> String {
 fn table(rows: &[Vec<String>]) -> String {
     let cols = rows.first().map(Vec::len).unwrap_or(0);
     let widths: Vec<usize> = (0..cols)
-        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .map(|c| {
+            rows.iter()
+                .map(|r| crate::model::display_width(&r[c]))
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let mut out = String::new();
     for r in rows {
         let mut line = String::new();
         for (c, cell) in r.iter().enumerate() {
+            // By display width: `{:<w$}` pads by characters.
+            let pad = " ".repeat(widths[c].saturating_sub(crate::model::display_width(cell)));
             if c == 0 {
-                let _ = write!(line, "{cell:<w$}", w = widths[c]);
+                let _ = write!(line, "{cell}{pad}");
             } else {
-                let _ = write!(line, "  {cell:>w$}", w = widths[c]);
+                let _ = write!(line, "  {pad}{cell}");
             }
         }
         out.push_str(line.trim_end());
