@@ -762,8 +762,13 @@ fn within_a_year(s: &str, d: Duration) -> Result<Duration, String> {
 
 /// `simulate --history`: a duration the scenario's `history` key allows.
 fn parse_history(s: &str) -> Result<Duration, String> {
-    let d = parse_duration(s)?;
-    crate::sim::scenario::check_history(d.as_millis() as i64)?;
+    let t = s.trim();
+    let d = duration_syntax(t)
+        .map_err(|e| format!("'{t}' is not a duration like 30s, 5m or 1h ({e})"))?;
+    // One wording for every length over the bound (a year's cap said
+    // another thing above a year).
+    let ms = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+    crate::sim::scenario::check_history(ms).map_err(|e| format!("'{t}' is too long ({e})"))?;
     Ok(d)
 }
 
