@@ -229,8 +229,14 @@ pub(super) fn number(
     } else {
         format!(" {}", bounds.join(" and "))
     };
+    // A huge value in scientific notation (`1e300` printed 301 digits).
+    let got = if v.is_finite() && v.abs() >= 1e15 {
+        format!("{v:e}")
+    } else {
+        v.to_string()
+    };
     Err(ScenarioError(format!(
-        "key '{key}': must be a finite number{bounds}, got {v}"
+        "key '{key}': must be a finite number{bounds}, got {got}"
     )))
 }
 

@@ -331,6 +331,8 @@ fn numbers_must_be_finite_and_bounded() {
         let err = parse(&ONE.replace(from, to)).unwrap_err();
         assert!(err.contains(key), "{to}: {err}");
     }
+    let err = parse(&format!("{ONE}\n[clients]\nbackoff_multiplier = 1e300\n")).unwrap_err();
+    assert!(err.ends_with("got 1e300"), "{err}");
     for extra in [
         "[clients]\nbackoff_multiplier = inf",
         "[controller]\nfailure_rate = nan",
