@@ -1143,7 +1143,15 @@ mod tests {
         // nor a time".
         // simulate --history: the scenario key's bound, named on the flag.
         assert_eq!(parse_history("120d"), Ok(Duration::from_secs(120 * 86400)));
-        assert_eq!(parse_history("121d"), Err("at most 120 days".to_string()));
+        assert_eq!(
+            parse_history("121d"),
+            Err("'121d' is too long (at most 120 days)".to_string())
+        );
+        // One wording over a year too (it said "longer than a year").
+        assert_eq!(
+            parse_history("100y"),
+            Err("'100y' is too long (at most 120 days)".to_string())
+        );
         assert_eq!(
             parse_since("2y").unwrap(),
             TimeBound::Ago(Duration::from_secs(2 * 31_557_600))
