@@ -249,3 +249,152 @@ fn resize(
         reasons,
     })
 }
+
+/// Decisions of the diff that no plan test pinned (cargo mutants):
+/// straight on the function, with the desired set a strategy would leave.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::strategy::testutil::{cluster, replica};
+    use crate::strategy::StrategyKind;
+
+    fn managed(rf: i64, size: &str) -> Cluster {
+        let replicas = (1..=rf)
+            .map(|i| replica(&format!("r{i}"), size, true))
+            .collect();
+        let mut c = cluster("m", replicas);
+        c.managed = true;
+        c.size = Some(Size::from(size));
+        c.replication_factor = Some(rf);
+        c
+    }
+
+    fn managed_diff(c: &Cluster, d: &Desired, form: ResizeForm) -> (Vec<Action>, Said) {
+        let opts = PlanOptions::default();
+        let m = ManagedCtx {
+            opts: &opts,
+            form,
+            allow_downtime: false,
+        };
+        let mut said = Said::default();
+        let actions = diff_managed(c, d, &m, &mut said);
+        (actions, said)
+    }
+
+    fn kinds(actions: &[Action]) -> Vec<(ActionKind, Option<i64>)> {
+        actions
+            .iter()
+            .map(|a| (a.kind, a.replication_factor))
+            .collect()
+    }
+
+    #[test]
+    fn a_name_held_at_another_size_is_left_and_said() {
+        let c = cluster("c", vec![replica("r1", "25cc", true)]);
+        let mut d = Desired::from_cluster(&c);
+        d.add(
+            "r1",
+            &Size::from("50cc"),
+            StrategyKind::TargetSize,
+            "x".into(),
+        );
+        let mut notes = Vec::new();
+        assert!(diff(&c, &d, &mut notes).is_empty());
+        assert_eq!(
+            notes,
+            ["replica r1 exists with size 25cc but 50cc is wanted; leaving it (rename or drop it by hand)"]
+        );
+        // The same size: nothing to do, nothing said.
+        let d = Desired::from_cluster(&c);
+        let mut notes = Vec::new();
+        assert!(diff(&c, &d, &mut notes).is_empty() && notes.is_empty());
+    }
+
+    #[test]
+    fn a_managed_cluster_asked_for_two_sizes_changes_nothing() {
+        let c = managed(1, "25cc");
+        let mut d = Desired::from_cluster(&c);
+        d.add("a", &Size::from("50cc"), StrategyKind::Schedule, "x".into());
+        d.add(
+            "b",
+            &Size::from("100cc"),
+            StrategyKind::Schedule,
+            "x".into(),
+        );
+        let (actions, said) = managed_diff(&c, &d, ResizeForm::Background);
+        assert!(actions.is_empty());
+        assert!(
+            said.notes[0].contains("several sizes (100cc, 50cc)"),
+            "{:?}",
+            said.notes
+        );
+        // One new size is a resize.
+        let mut d = Desired::from_cluster(&c);
+        d.add("a", &Size::from("50cc"), StrategyKind::Schedule, "x".into());
+        let (actions, _) = managed_diff(&c, &d, ResizeForm::Background);
+        assert_eq!(kinds(&actions), [(ActionKind::SetSize, None)]);
+    }
+
+    /// No graceful resize on this release and no `allow_downtime`: the
+    /// cluster keeps its size and its replicas at that size (two here), not
+    /// the one replica of the size it could not get.
+    #[test]
+    fn a_blocked_resize_keeps_the_replicas_at_the_current_size() {
+        let c = managed(2, "25cc");
+        let mut d = Desired::from_cluster(&c);
+        d.add(
+            "r_50cc",
+            &Size::from("50cc"),
+            StrategyKind::TargetSize,
+            "x".into(),
+        );
+        let (actions, said) = managed_diff(&c, &d, ResizeForm::Restart);
+        assert!(actions.is_empty(), "{:?}", kinds(&actions));
+        assert!(
+            said.alerts[0].contains("not resizable to 50cc"),
+            "{:?}",
+            said.alerts
+        );
+    }
+
+    /// A replication factor waits for a background resize only while
+    /// replicas run (Materialize refuses it then, 55006): a suspended
+    /// cluster woken at a new size gets both at once, and a count change
+    /// without a resize is never held back.
+    #[test]
+    fn only_a_running_background_resize_holds_the_replication_factor_back() {
+        let asleep = managed(0, "25cc");
+        let mut d = Desired::from_cluster(&asleep);
+        d.add(
+            "r_50cc",
+            &Size::from("50cc"),
+            StrategyKind::IdleSuspend,
+            "x".into(),
+        );
+        let (actions, said) = managed_diff(&asleep, &d, ResizeForm::Background);
+        assert_eq!(
+            kinds(&actions),
+            [
+                (ActionKind::SetSize, None),
+                (ActionKind::SetReplicationFactor, Some(1))
+            ],
+            "{:?}",
+            said.notes
+        );
+        let c = managed(1, "25cc");
+        let mut d = Desired::from_cluster(&c);
+        d.add(
+            "r2",
+            &Size::from("25cc"),
+            StrategyKind::Schedule,
+            "x".into(),
+        );
+        let (actions, said) = managed_diff(&c, &d, ResizeForm::Background);
+        assert_eq!(
+            kinds(&actions),
+            [(ActionKind::SetReplicationFactor, Some(2))],
+            "{:?}",
+            said.notes
+        );
+    }
+}
