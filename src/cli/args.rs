@@ -724,9 +724,12 @@ pub fn parse_cluster_filter(s: &str) -> Result<String, String> {
 /// `30s`, `5m`, `1h30m`, or plain seconds; at most a year.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
-    let d = duration_syntax(s)
-        .map_err(|e| format!("'{s}' is not a duration like 30s, 5m or 1h ({e})"))?;
-    within_a_year(s, d)
+    within_a_year(s, any_duration(s)?)
+}
+
+/// A duration of any length, or why `s` is none.
+fn any_duration(s: &str) -> Result<Duration, String> {
+    duration_syntax(s).map_err(|e| format!("'{s}' is not a duration like 30s, 5m or 1h ({e})"))
 }
 
 /// A period or deadline: [`parse_duration`], at least a second (a zero
@@ -763,8 +766,7 @@ fn within_a_year(s: &str, d: Duration) -> Result<Duration, String> {
 /// `simulate --history`: a duration the scenario's `history` key allows.
 fn parse_history(s: &str) -> Result<Duration, String> {
     let t = s.trim();
-    let d = duration_syntax(t)
-        .map_err(|e| format!("'{t}' is not a duration like 30s, 5m or 1h ({e})"))?;
+    let d = any_duration(t)?;
     // One wording for every length over the bound (a year's cap said
     // another thing above a year).
     let ms = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);

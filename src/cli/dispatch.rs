@@ -648,6 +648,7 @@ fn output_failed(o: Output, ui: &Ui) -> u8 {
                 "io",
                 &format!("writing the output: {e}"),
                 false,
+                false,
                 ui.log_json,
             );
             exit::ERROR
@@ -657,13 +658,7 @@ fn output_failed(o: Output, ui: &Ui) -> u8 {
 
 fn print_view(view: &dyn View, ui: &Ui) -> Result<(), Output> {
     if ui.json {
-        let outcome = render::Outcome::Ok(view);
-        let doc = if ui.stream {
-            render::json_line(ui.command, outcome)
-        } else {
-            render::json_document(ui.command, outcome)
-        };
-        emit(doc.as_bytes())
+        emit(render::json_document(ui.command, render::Outcome::Ok(view), ui.stream).as_bytes())
     } else {
         let text = view.text(&ui.style);
         emit(render::terminal_safe(&text, ui.style.table.color).as_bytes())
@@ -698,25 +693,32 @@ fn fail(e: &CommandError, ui: &Ui) -> u8 {
         CommandError::Usage(_) => exit::USAGE,
         _ => exit::ERROR,
     };
-    if ui.json && ui.stream {
-        let outcome = render::Outcome::Err {
-            code: e.code(),
-            message: &e.to_string(),
-        };
-        let _ = emit(render::json_line(ui.command, outcome).as_bytes());
-        report_error(ui.command, e.code(), &e.to_string(), false, ui.log_json);
-    } else {
-        report_error(ui.command, e.code(), &e.to_string(), ui.json, ui.log_json);
-    }
+    let message = e.to_string();
+    report_error(
+        ui.command,
+        e.code(),
+        &message,
+        ui.json,
+        ui.stream,
+        ui.log_json,
+    );
     code
 }
 
-/// The error line and, in JSON mode, the error document.
-pub(super) fn report_error(command: &str, code: &str, message: &str, json: bool, log_json: bool) {
+/// The error line and, in JSON mode, the error document (on one line in a
+/// stream of them, `one_line`).
+pub(super) fn report_error(
+    command: &str,
+    code: &str,
+    message: &str,
+    json: bool,
+    one_line: bool,
+    log_json: bool,
+) {
     if json {
         // Failing to write it leaves the error line below.
-        let _ =
-            emit(render::json_document(command, render::Outcome::Err { code, message }).as_bytes());
+        let doc = render::json_document(command, render::Outcome::Err { code, message }, one_line);
+        let _ = emit(doc.as_bytes());
     }
     if log_json {
         eprintln!("{}", json_log_line("ERROR", command, Some(code), message));

@@ -95,6 +95,7 @@ pub fn main() -> ExitCode {
                     "usage",
                     &detail,
                     wants("--output", "json"),
+                    false,
                     wants("--log-format", "json"),
                 );
             } else {

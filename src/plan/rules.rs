@@ -420,12 +420,8 @@ pub fn enforce_replica_limit(
     });
     // Not converged: work held back, shown as waiting with its reason.
     for (name, size, why) in cut {
-        d.deferred.push(Deferred {
-            strategy: None,
-            action: format!("create {name} ({size})"),
-            reason: why,
-            in_seconds: None,
-        });
+        d.deferred
+            .push(Deferred::limited_create(None, &name, &size, why));
     }
 }
 

@@ -119,21 +119,12 @@ pub enum Outcome<'a> {
     },
 }
 
-/// The JSON document of a command run, pretty-printed, one per run:
+/// The JSON document of a command run, pretty-printed, one per run (on one
+/// line with `one_line`, for a stream of them, `--watch`: JSON Lines):
 /// `{"format_version", "command", "ok": true, "result": …}` or
 /// `{"format_version", "command", "ok": false, "error": {"code", "message"}}`.
 /// The schema is `src/render/clusterctl.schema.json`.
-pub fn json_document(command: &str, outcome: Outcome<'_>) -> String {
-    json_text(command, outcome, true)
-}
-
-/// The same document on one line, for a stream of them (`--watch`): one
-/// document per line (JSON Lines), which a reader can take line by line.
-pub fn json_line(command: &str, outcome: Outcome<'_>) -> String {
-    json_text(command, outcome, false)
-}
-
-fn json_text(command: &str, outcome: Outcome<'_>, pretty: bool) -> String {
+pub fn json_document(command: &str, outcome: Outcome<'_>, one_line: bool) -> String {
     let doc = match outcome {
         Outcome::Ok(view) => serde_json::json!({
             "format_version": FORMAT_VERSION,
@@ -148,10 +139,10 @@ fn json_text(command: &str, outcome: Outcome<'_>, pretty: bool) -> String {
             "error": { "code": code, "message": message },
         }),
     };
-    let text = if pretty {
-        serde_json::to_string_pretty(&doc)
-    } else {
+    let text = if one_line {
         serde_json::to_string(&doc)
+    } else {
+        serde_json::to_string_pretty(&doc)
     };
     let mut s = text.unwrap_or_else(|e| {
         format!("{{\"ok\": false, \"error\": {{\"code\": \"bug\", \"message\": \"{e}\"}}}}")

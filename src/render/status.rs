@@ -59,11 +59,6 @@ fn ready(c: &crate::commands::status::ClusterStatus) -> String {
     format!("{hydrated}/{}", c.replicas.len())
 }
 
-/// Cuts `s` to `width` columns, ending with `…` when cut.
-fn fit(s: &str, width: usize) -> String {
-    crate::model::fit_width(s, width)
-}
-
 /// The narrow table: CLUSTER, CONDITION, REPLICAS, AGE, REASON, within
 /// `width` columns (the reason is cut to fit; `-o wide` shows it whole).
 fn narrow(r: &StatusReport, style: table::Style, width: usize) -> String {
@@ -100,7 +95,7 @@ fn narrow(r: &StatusReport, style: table::Style, width: usize) -> String {
     let rows: Vec<Vec<Cell>> = rows
         .into_iter()
         .map(|mut row| {
-            row[4].text = fit(&row[4].text, room);
+            row[4].text = crate::model::fit_width(&row[4].text, room);
             row
         })
         .collect();

@@ -1175,13 +1175,13 @@ pub const MAX_OCCURRENCES: f64 = 1e6;
 /// the entries up to the one being resolved.
 fn within_bounds(e: &workload::Estimate) -> Result<(), ScenarioError> {
     let million = |x: f64| format!("{:.1} million", x / 1e6);
-    if e.peak_queries.max(e.queries) > MAX_QUERIES {
+    if e.peak_queries > MAX_QUERIES {
         return Err(ScenarioError(format!(
             "too much demand to simulate: up to an estimated {} queries (this entry and \
              those before it, a fleet's 'jitter.qps' at its bound), more than the {} a run \
              can hold in memory; lower 'days', the windows' and spikes' 'qps', the clusters' \
              'count' or 'jitter.qps', or the trace",
-            million(e.peak_queries.max(e.queries)),
+            million(e.peak_queries),
             million(MAX_QUERIES)
         )));
     }

@@ -316,7 +316,8 @@ pub struct Estimate {
     /// the run and of the history: each is kept too.
     pub occurrences: f64,
     /// The most queries a fleet's jitter may draw (`queries` is what it
-    /// expects): what the bound is checked against.
+    /// expects): what the bound is checked against. Set by the scenario's
+    /// expansion of each entry, which knows its fleet.
     pub peak_queries: f64,
 }
 
@@ -325,7 +326,7 @@ impl Estimate {
     pub fn add(&mut self, other: &Estimate, n: u32) {
         self.queries += other.queries * f64::from(n);
         self.occurrences += other.occurrences * f64::from(n);
-        self.peak_queries += other.peak_queries.max(other.queries) * f64::from(n);
+        self.peak_queries += other.peak_queries * f64::from(n);
     }
 }
 

@@ -43,12 +43,13 @@ pub(super) fn decide(c: &LimitsConfig, ctx: &Ctx, d: &mut Desired, _st: &mut Lim
     // Converged of a cluster that could never reach its target).
     for (name, size, why) in d.cut_additions(ctx.cluster, ctx.sizes, false, |d| exceeded(c, ctx, d))
     {
-        d.defer(
-            KIND,
-            format!("create {name} ({size})"),
-            format!("{why} (raise the limit, or ask for less)"),
-            None,
-        );
+        let why = format!("{why} (raise the limit, or ask for less)");
+        d.deferred.push(super::Deferred::limited_create(
+            Some(KIND),
+            &name,
+            &size,
+            why,
+        ));
     }
     if let Some(why) = exceeded(c, ctx, d) {
         d.note(

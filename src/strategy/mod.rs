@@ -525,11 +525,27 @@ pub struct Deferred {
 }
 
 impl Deferred {
-    /// Held back by a limit, a `limits` row or Materialize's
-    /// `max_replicas_per_cluster` (`plan::rules`): a create due at no
-    /// known time, which only a change of the limit or of the other
-    /// replicas lets through (facts such as a hydration say `hydrate`, an
-    /// interrupted run's held actions have a deadline).
+    /// A create a limit holds back (`strategy`: the `limits` row, or `None`
+    /// for Materialize's `max_replicas_per_cluster`): due at no known time,
+    /// [`Self::held_by_limit`].
+    pub fn limited_create(
+        strategy: Option<StrategyKind>,
+        name: &str,
+        size: &Size,
+        why: String,
+    ) -> Deferred {
+        Deferred {
+            strategy,
+            action: format!("create {name} ({size})"),
+            reason: why,
+            in_seconds: None,
+        }
+    }
+
+    /// Held back by a limit ([`Self::limited_create`]): only a change of
+    /// the limit or of the other replicas lets it through (facts such as a
+    /// hydration say `hydrate`, an interrupted run's held actions have a
+    /// deadline).
     pub fn held_by_limit(&self) -> bool {
         self.strategy == Some(StrategyKind::Limits)
             || (self.strategy.is_none()
