@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::{CommandError, Context, TimeBound};
 use crate::db::catalog;
-use crate::db::store::{ActionFilter, ActionRecord, Bound};
+use crate::db::store::{ActionFilter, ActionRecord, ActionResult, Bound};
 use crate::model::ClusterId;
 use crate::plan::select::Bound as SelectionBound;
 use crate::plan::{Selection, SelectionError};
@@ -47,8 +47,7 @@ pub struct HistoryEntry {
     pub run_id: Option<String>,
     pub cluster_id: Option<ClusterId>,
     pub cluster: Option<String>,
-    /// executed, failed, or unknown (the run stopped before recording it).
-    pub result: &'static str,
+    pub result: ActionResult,
     /// `create_replica`, `drop_replica`, …, `strategy_set`, `strategy_rm`,
     /// `strategy_pause`, `strategy_resume`, `unlock`, `wipe_state`.
     pub kind: Option<String>,
@@ -299,13 +298,7 @@ pub fn entry_of(r: ActionRecord, names: &[(ClusterId, String)]) -> HistoryEntry 
         created_at: r.created_at,
         run_id: r.ctx_text("run_id"),
         cluster,
-        result: match r.executed {
-            Some(true) => "executed",
-            // Withdrawn by the plan guard: the statement was never sent.
-            Some(false) if r.error.as_deref() == Some(crate::db::store::WITHDRAWN) => "skipped",
-            Some(false) => "failed",
-            None => "unknown",
-        },
+        result: r.result,
         kind,
         replica: r.ctx_text("replica").filter(|s| !s.is_empty()),
         size: r.ctx_text("size"),

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{CommandError, Context};
+use crate::db::store::ActionResult;
 use crate::model::{human_duration, Cluster, ClusterId, Snapshot};
 use crate::plan::rows;
 use crate::plan::rules;
@@ -88,6 +89,8 @@ pub struct LastAction {
     pub sql: String,
     /// null: the outcome was never recorded (the run was interrupted).
     pub executed: Option<bool>,
+    /// As `history` tells it (a withdrawn action: `skipped`).
+    pub result: ActionResult,
     pub error: Option<String>,
 }
 
@@ -440,6 +443,7 @@ pub fn last_actions(
                     replica: r.ctx_text("replica"),
                     sql: r.action_sql,
                     executed: r.executed,
+                    result: r.result,
                     error: r.error,
                 },
             ))

@@ -607,7 +607,11 @@ impl Store {
         filter: &ActionFilter<'_>,
     ) -> Result<Vec<ActionRecord>, DbError> {
         let mut params: Vec<String> = Vec::new();
-        let mut sql = format!("{ACTION_COLUMNS} FROM {} WHERE true", self.table(ACTIONS));
+        let mut sql = format!(
+            "{} FROM {} WHERE true",
+            action_columns(),
+            self.table(ACTIONS)
+        );
         for (bound, op) in [(&filter.since, ">"), (&filter.until, "<=")] {
             match bound {
                 Some(Bound::SecondsAgo(s)) => {
@@ -634,12 +638,16 @@ impl Store {
             let _ = write!(sql, " AND decision_ctx->>'replica' = ${}", params.len());
         }
         if filter.failed_only {
-            // Not the actions the plan guard withdrew (never sent: skipped).
-            params.push(WITHDRAWN.to_string());
+            let wanted: Vec<String> = ActionResult::ALL
+                .into_iter()
+                .filter(|r| r.needs_attention())
+                .map(|r| ddl::literal(r.as_str()))
+                .collect();
             let _ = write!(
                 sql,
-                " AND (executed IS NULL OR (executed = false AND COALESCE(error_message, '') <> ${}))",
-                params.len()
+                " AND {} IN ({})",
+                ActionResult::sql(),
+                wanted.join(", ")
             );
         }
         if let Some(ids) = filter.clusters {
@@ -710,7 +718,7 @@ impl Store {
         let sql = format!(
             "SELECT DISTINCT ON (cluster_id) {} FROM {} WHERE cluster_id IS NOT NULL \
              ORDER BY cluster_id, created_at DESC",
-            ACTION_COLUMNS.trim_start_matches("SELECT "),
+            action_columns().trim_start_matches("SELECT "),
             self.table(ACTIONS)
         );
         let rows = c
@@ -803,8 +811,66 @@ fn ran_replicas(json: &str) -> Vec<(String, Option<Size>)> {
         .collect()
 }
 
-const ACTION_COLUMNS: &str = "SELECT action_id, cluster_id, action_sql, decision_ctx::text, \
-    executed, error_message, created_at";
+/// The columns of an audit row as [`ActionRecord::from_row`] reads them,
+/// with its [`ActionResult`] (`RESULT`).
+fn action_columns() -> String {
+    format!(
+        "SELECT action_id, cluster_id, action_sql, decision_ctx::text, \
+         executed, error_message, created_at, {} AS result",
+        ActionResult::sql()
+    )
+}
+
+/// How an audited action ended, as `history`, `status` and `history
+/// --failed` tell it. One rule, in SQL ([`ActionResult::sql`]), so the
+/// filter and the rows it returns never disagree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ActionResult {
+    Executed,
+    Failed,
+    /// Withdrawn by the plan guard: the statement was never sent.
+    Skipped,
+    /// The outcome was never recorded (the run stopped before it).
+    Unknown,
+}
+
+impl ActionResult {
+    const ALL: [ActionResult; 4] = [
+        ActionResult::Executed,
+        ActionResult::Failed,
+        ActionResult::Skipped,
+        ActionResult::Unknown,
+    ];
+
+    /// The result of an audit row, as a SQL expression over its columns.
+    fn sql() -> String {
+        format!(
+            "(CASE WHEN executed THEN 'executed' \
+             WHEN executed = false AND error_message = {} THEN 'skipped' \
+             WHEN executed = false THEN 'failed' ELSE 'unknown' END)",
+            ddl::literal(WITHDRAWN)
+        )
+    }
+
+    fn parse(s: &str) -> Option<ActionResult> {
+        ActionResult::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActionResult::Executed => "executed",
+            ActionResult::Failed => "failed",
+            ActionResult::Skipped => "skipped",
+            ActionResult::Unknown => "unknown",
+        }
+    }
+
+    /// What `history --failed` shows: failed, or never known to have ended.
+    fn needs_attention(self) -> bool {
+        matches!(self, ActionResult::Failed | ActionResult::Unknown)
+    }
+}
 
 /// One row of the audit table, as stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -818,6 +884,7 @@ pub struct ActionRecord {
     pub executed: Option<bool>,
     pub error: Option<String>,
     pub created_at: DateTime<Utc>,
+    pub result: ActionResult,
 }
 
 impl ActionRecord {
@@ -835,6 +902,7 @@ impl ActionRecord {
             executed: r.try_get(4).ok()?,
             error: r.try_get(5).ok()?,
             created_at: r.try_get(6).ok()?,
+            result: ActionResult::parse(r.try_get(7).ok()?)?,
         })
     }
 

@@ -11,6 +11,7 @@ use super::table::{self, Cell, Tone};
 use super::{body_of, TextStyle, View};
 use crate::commands::admin::WIPE_KIND;
 use crate::commands::history::{HistoryEntry, HistoryReport, StateWipe};
+use crate::db::store::ActionResult;
 
 fn compact(v: &serde_json::Value) -> String {
     match v {
@@ -110,11 +111,11 @@ fn wipe_why(w: &StateWipe) -> String {
 }
 
 /// `executed` in green, `FAILED` in red, `skipped` and `unknown` in yellow.
-pub fn result_cell(result: &str) -> Cell {
+pub fn result_cell(result: ActionResult) -> Cell {
     match result {
-        "executed" => Cell::tone("executed", Tone::Good),
-        "failed" => Cell::tone("FAILED", Tone::Bad),
-        other => Cell::tone(other, Tone::Warn),
+        ActionResult::Executed => Cell::tone("executed", Tone::Good),
+        ActionResult::Failed => Cell::tone("FAILED", Tone::Bad),
+        other => Cell::tone(other.as_str(), Tone::Warn),
     }
 }
 

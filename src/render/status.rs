@@ -5,6 +5,7 @@
 use super::table::{self, Cell, Tone};
 use super::{body_of, TextStyle, View};
 use crate::commands::status::{Condition, ReplicaStatus, StatusReport};
+use crate::db::store::ActionResult;
 
 fn tone(c: Condition) -> Tone {
     match c {
@@ -122,10 +123,11 @@ fn wide(r: &StatusReport, style: table::Style) -> String {
                         (Some(k), _) => k.replace('_', " "),
                         _ => a.sql.clone(),
                     };
-                    let result = match a.executed {
-                        Some(true) => "",
-                        Some(false) => " (failed)",
-                        None => " (outcome unknown)",
+                    let result = match a.result {
+                        ActionResult::Executed => "",
+                        ActionResult::Failed => " (failed)",
+                        ActionResult::Skipped => " (skipped)",
+                        ActionResult::Unknown => " (outcome unknown)",
                     };
                     format!("{what}{result} {} ago", short_duration(a.seconds_ago))
                 }

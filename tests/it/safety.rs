@@ -298,6 +298,15 @@ fn plan_guard_skips_a_cluster_changed_since_the_snapshot() {
     );
     let failed = clusterctl(&emu, &["history", "--failed", "-o", "json"]).json();
     assert_eq!(failed["result"]["entries"], json!([]), "{failed:#}");
+    // And `status`, by the same rule (it said "(failed)").
+    let status = clusterctl(&emu, &["status", "-o", "json"]).json();
+    let last = &status["result"]["clusters"][0]["last_action"];
+    assert_eq!(last["result"], "skipped", "{status:#}");
+    let text = clusterctl(&emu, &["status", "-o", "wide"]).ok().stdout;
+    assert!(
+        text.contains("(skipped)") && !text.contains("(failed)"),
+        "{text}"
+    );
     // The next run re-plans with the new replica in view.
     let run = clusterctl(&emu, &["apply"]).ok();
     assert!(run.stdout.contains("r_50cc"), "{}", run.all());
