@@ -239,18 +239,56 @@ impl<'a> LiveBackend<'a> {
                             _ => std::future::pending().await,
                         }
                     };
-                    tokio::select! {
-                        r = tokio::time::timeout(deadline, op(c, attempt)) => match r {
-                            Ok(r) => r,
-                            Err(_) => Err(E::from(DbError::Timeout {
-                                context: what.to_string(),
-                                after: deadline,
-                            })),
-                        },
-                        why = expired => {
-                            // The statement may still run: cancel it.
-                            self.drop_connection(true);
-                            return Err(E::from(DbError::LeaseLost(why)));
+                    let timed_out = || {
+                        E::from(DbError::Timeout {
+                            context: what.to_string(),
+                            after: deadline,
+                        })
+                    };
+                    let lost = {
+                        let work = tokio::time::timeout(deadline, op(c, attempt));
+                        tokio::pin!(work);
+                        tokio::select! {
+                            r = &mut work => Ok(r.unwrap_or_else(|_| Err(timed_out()))),
+                            why = expired => {
+                                // The statement may still run: cancel it,
+                                // and wait a little for its answer.
+                                let grace = self.db.cancel(c).await;
+                                Err((why, tokio::time::timeout(grace, &mut work).await))
+                            }
+                        }
+                    };
+                    match lost {
+                        Ok(r) => r,
+                        Err((why, answer)) => {
+                            return match answer {
+                                // It completed before the cancel landed.
+                                Ok(Ok(Ok(v))) => {
+                                    self.drop_connection(false);
+                                    Ok(v)
+                                }
+                                // The server answered with an error (the
+                                // cancel's, 57014): DDL is atomic, nothing
+                                // took effect (Materialize rolls back even a
+                                // cancelled WAIT UNTIL READY).
+                                Ok(Ok(Err(e))) if !e.transient() => {
+                                    self.drop_connection(false);
+                                    let e = e.to_string();
+                                    let e = e.strip_prefix(&format!("{what}: ")).unwrap_or(&e);
+                                    Err(E::from(DbError::Query {
+                                        context: what.to_string(),
+                                        reason: format!(
+                                            "cancelled, as the lease could no longer be held ({why}): {e}"
+                                        ),
+                                        transient: false,
+                                    }))
+                                }
+                                // No answer: it may have run.
+                                _ => {
+                                    self.drop_connection(true);
+                                    Err(E::from(DbError::LeaseLost(why)))
+                                }
+                            };
                         }
                     }
                 }

@@ -333,6 +333,16 @@ impl Db {
         Ok(client)
     }
 
+    /// Asks the server to cancel what `client` is running, and returns how
+    /// long to wait for the statement's answer (the connect deadline, which
+    /// also bounds the request): the caller keeps the connection until then.
+    pub async fn cancel(&self, client: &Client) -> Duration {
+        let token = client.cancel_token();
+        let _ =
+            tokio::time::timeout(self.connect_timeout, token.cancel_query(self.tls.clone())).await;
+        self.connect_timeout
+    }
+
     /// Asks the server to cancel what `client` is running (best effort,
     /// bounded by the connect deadline, in the background) and closes the
     /// connection: used when a statement timed out or the lease ran out.

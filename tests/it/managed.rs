@@ -164,6 +164,68 @@ fn a_blocking_release_resizes_with_wait_until_ready_and_rolls_back_on_timeout() 
 }
 
 #[test]
+fn a_blocking_resize_cancelled_by_a_lost_lease_is_recorded_as_not_applied() {
+    // `unlock --force` while our WAIT UNTIL READY blocks: the heartbeat
+    // finds the lease taken, the statement is cancelled, and Materialize
+    // rolls it back ("any interruption will cause a cancellation, no
+    // cluster changes will take effect"). The answer is awaited, so the
+    // trail says not applied instead of leaving the cluster in doubt until
+    // the statement's deadline.
+    let emu = Emulator::builder()
+        .materialize_release(Release::Blocking)
+        .start();
+    managed_25cc(&emu);
+    let mut cmd = command();
+    cmd.args(["apply", "--lease-ttl", "8s"])
+        .env("DATABASE_URL", emu.url())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = cmd.spawn().expect("start clusterctl");
+    let started = Instant::now();
+    while !emu.replicas("m").iter().any(|(n, _)| n == "r1-pending") {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no pending replica: {:?}",
+            emu.replicas("m")
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut unlock = command();
+    unlock
+        .args(["unlock", "--force"])
+        .env("DATABASE_URL", emu.url());
+    assert_eq!(run_cmd(unlock).code, 0);
+    let out = child.wait_with_output().expect("clusterctl ends");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(stderr.contains("the lease was lost"), "{stdout}{stderr}");
+    assert_eq!(emu.replicas("m"), pairs(&[("r1", "25cc")]), "rolled back");
+    assert_eq!(
+        emu.reconfiguration_status("m").as_deref(),
+        Some("cancelled")
+    );
+    let trail = audit(&emu, "m");
+    assert_eq!(trail.len(), 1, "{trail:?}");
+    assert!(!trail[0].1, "not applied: {trail:?}");
+    assert!(
+        trail[0]
+            .2
+            .as_deref()
+            .is_some_and(|e| e.contains("cancelled, as the lease")),
+        "{trail:?}"
+    );
+    // Nothing in doubt: the next run resizes at once.
+    let status = clusterctl(&emu, &["status", "-o", "json"]).json();
+    assert_ne!(
+        status["result"]["clusters"][0]["condition"], "InDoubt",
+        "{status:#}"
+    );
+    let plan = clusterctl(&emu, &["dry-run"]).ok();
+    assert!(plan.stdout.contains("SET (SIZE"), "{}", plan.all());
+}
+
+#[test]
 fn without_graceful_resize_a_managed_cluster_is_resized_only_when_downtime_is_allowed() {
     // A release where graceful reconfiguration is gated off: WITH (WAIT …)
     // is refused and a plain SET (SIZE) restarts the cluster.
