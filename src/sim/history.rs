@@ -132,7 +132,10 @@ pub struct Options {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Built {
     pub toml: String,
+    /// File name (under `trace_dir`) → contents.
     pub traces: BTreeMap<String, String>,
+    /// Where the traces go, relative to the scenario file.
+    pub trace_dir: String,
     pub notes: Vec<String>,
 }
 
@@ -217,6 +220,7 @@ pub fn build(h: &LiveHistory, o: &Options) -> Result<Built, String> {
     Ok(Built {
         toml: out,
         traces,
+        trace_dir: o.trace_dir.clone(),
         notes,
     })
 }

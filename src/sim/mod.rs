@@ -117,6 +117,7 @@ pub fn run_built(
             std::fs::write(&file, text)
                 .map_err(|e| SimError::Io(format!("{}: cannot write: {e}", file.display())))?;
         }
+        remove_stale_traces(&base.join(&built.trace_dir), &base, built)?;
         std::fs::write(path, &built.toml)
             .map_err(|e| SimError::Io(format!("{}: cannot write: {e}", path.display())))?;
     }
@@ -124,6 +125,28 @@ pub fn run_built(
     let sc = scenario::parse_with_files(&built.toml, false, &base, &overrides, &built.traces)
         .map_err(|e| SimError::Scenario(format!("the scenario built from history: {}", e.0)))?;
     run_loaded(sc, args)
+}
+
+/// The traces an earlier `--out` to the same file wrote for clusters this
+/// scenario no longer has (`--cluster`, a dropped cluster): `.csv` files of
+/// the scenario's trace directory that it does not name. Left there, they
+/// read as part of the scenario.
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)] // the directory the user named
+fn remove_stale_traces(dir: &Path, base: &Path, built: &history::Built) -> Result<(), SimError> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    let ours: std::collections::BTreeSet<std::path::PathBuf> =
+        built.traces.keys().map(|name| base.join(name)).collect();
+    for entry in entries.flatten() {
+        let file = entry.path();
+        let csv = file.extension().is_some_and(|e| e == "csv");
+        if csv && entry.file_type().is_ok_and(|t| t.is_file()) && !ours.contains(&file) {
+            std::fs::remove_file(&file)
+                .map_err(|e| SimError::Io(format!("{}: cannot remove: {e}", file.display())))?;
+        }
+    }
+    Ok(())
 }
 
 fn overrides_of(args: &SimArgs) -> scenario::Overrides {

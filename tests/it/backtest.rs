@@ -174,6 +174,21 @@ fn a_written_scenario_replays_to_identical_figures() {
     let replay_text = run_cmd(cmd).ok();
     assert_eq!(text.stdout, replay_text.stdout);
     assert!(text.stderr.contains("wrote"), "{}", text.all());
+    // Written again for one cluster: the other's trace goes with it.
+    clusterctl(
+        &emu,
+        &[
+            "simulate",
+            "--from-history",
+            "--out",
+            &out_s,
+            "--cluster",
+            "bi",
+        ],
+    )
+    .ok();
+    assert!(dir.path().join("bt.traces").join("bi.csv").exists());
+    assert!(!dir.path().join("bt.traces").join("etl.csv").exists());
 }
 
 /// Statements one `simulate --from-history` sends with `n` clusters, each
