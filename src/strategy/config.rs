@@ -8,12 +8,19 @@ use thiserror::Error;
 
 use crate::model::{Size, SizeCatalog};
 
-/// A config key that is missing, mistyped or out of range.
+/// A config key that is missing, mistyped or out of range; with `more`,
+/// the row's other keys that are wrong too (each said once: an operator
+/// fixes them in one go, not one per run).
 #[derive(Debug, Clone, PartialEq, Error)]
-#[error("key '{key}': {message}")]
+#[error("key '{key}': {message}{}", more_text(.more))]
 pub struct ConfigError {
     pub key: String,
     pub message: String,
+    pub more: Vec<ConfigError>,
+}
+
+fn more_text(more: &[ConfigError]) -> String {
+    more.iter().map(|e| format!("; and {e}")).collect()
 }
 
 impl ConfigError {
@@ -21,7 +28,15 @@ impl ConfigError {
         ConfigError {
             key: key.to_string(),
             message: message.into(),
+            more: Vec::new(),
         }
+    }
+
+    /// The top-level key of the config the error is about (`windows` for
+    /// `windows[1].cron`).
+    pub fn top_key(&self) -> &str {
+        let end = self.key.find(['[', '.']).unwrap_or(self.key.len());
+        &self.key[..end]
     }
 
     /// The same error for a key nested under `prefix` (`windows[1].cron`).

@@ -4,6 +4,7 @@
 //! from it. A unit test pins the table to what the parsers actually read.
 
 use super::StrategyKind;
+use crate::model::SizeCatalog;
 
 /// What a key holds, which decides how a command-line flag is parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -243,6 +244,24 @@ impl StrategyKind {
     pub fn key_names(self) -> Vec<&'static str> {
         self.keys().iter().map(|k| k.name).collect()
     }
+}
+
+/// A valid value of `kind`'s key `name` that says nothing (the first size
+/// offered, an hour, UTC), to read a row's other keys when this required
+/// one is wrong; `None` for a key no stand-in fits (a list of windows).
+pub fn stand_in(kind: StrategyKind, name: &str, sizes: &SizeCatalog) -> Option<serde_json::Value> {
+    let key = kind.keys().iter().find(|k| k.name == name)?;
+    Some(match key.kind {
+        KeyKind::Size => serde_json::json!(sizes.all().first()?.name.0),
+        KeyKind::Name => serde_json::json!("r1"),
+        KeyKind::Seconds => serde_json::json!(3600),
+        KeyKind::Count => serde_json::json!(1),
+        KeyKind::Bool => serde_json::json!(false),
+        KeyKind::Credits => serde_json::json!(1.0),
+        KeyKind::Fraction => serde_json::json!(0.9),
+        KeyKind::Text => serde_json::json!("UTC"),
+        KeyKind::Json => return None,
+    })
 }
 
 /// Every key of every strategy once, in table order, with the strategies

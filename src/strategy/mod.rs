@@ -17,7 +17,7 @@ mod slot;
 mod stabilization;
 mod target_size;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use chrono::{DateTime, Utc};
@@ -165,8 +165,56 @@ impl StrategyConfig {
         sizes: &SizeCatalog,
     ) -> Result<(StrategyConfig, Vec<String>), ConfigError> {
         let obj = config::Obj::new(raw)?;
-        let cfg = StrategyConfig::parse_obj(kind, &obj, sizes)?;
-        Ok((cfg, obj.unknown_keys()))
+        match StrategyConfig::parse_obj(kind, &obj, sizes) {
+            Ok(cfg) => Ok((cfg, obj.unknown_keys())),
+            Err(mut first) => {
+                first.more = StrategyConfig::further_errors(kind, raw, sizes, &first);
+                Err(first)
+            }
+        }
+    }
+
+    /// The errors of a row's other keys: parsed again without each key
+    /// found wrong (a required one given a valid stand-in of its kind),
+    /// until it parses or the next error is about a key already seen.
+    fn further_errors(
+        kind: StrategyKind,
+        raw: &serde_json::Value,
+        sizes: &SizeCatalog,
+        first: &ConfigError,
+    ) -> Vec<ConfigError> {
+        let Some(mut map) = raw.as_object().cloned() else {
+            return Vec::new();
+        };
+        let parse = |map: &serde_json::Map<String, serde_json::Value>| {
+            let rest = serde_json::Value::Object(map.clone());
+            config::Obj::new(&rest).and_then(|obj| StrategyConfig::parse_obj(kind, &obj, sizes))
+        };
+        let mut seen = BTreeSet::new();
+        let mut more: Vec<ConfigError> = Vec::new();
+        let mut key = first.top_key().to_string();
+        while seen.insert(key.clone()) {
+            map.remove(&key);
+            let mut next = parse(&map);
+            if let Err(e) = &next {
+                if e.top_key() == key {
+                    // Required: a stand-in, so the rest can be read.
+                    let Some(stand_in) = keys::stand_in(kind, &key, sizes) else {
+                        break;
+                    };
+                    map.insert(key.clone(), stand_in);
+                    next = parse(&map);
+                }
+            }
+            match next {
+                Err(e) if !seen.contains(e.top_key()) => {
+                    key = e.top_key().to_string();
+                    more.push(e);
+                }
+                _ => break,
+            }
+        }
+        more
     }
 
     fn parse_obj(
@@ -934,6 +982,62 @@ mod state_errors {
         for k in StrategyKind::ALL {
             assert!(k.state_error(&serde_json::json!("x")).is_some(), "{k:?}");
         }
+    }
+}
+
+#[cfg(test)]
+mod config_errors {
+    use super::*;
+    use serde_json::json;
+
+    fn error(kind: StrategyKind, raw: serde_json::Value) -> ConfigError {
+        match StrategyConfig::parse(kind, &raw, &SizeCatalog::cloud_defaults()) {
+            Ok(_) => panic!("{raw} parsed"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn a_row_with_several_wrong_keys_names_each_once() {
+        let e = error(
+            StrategyKind::Burst,
+            json!({"burst_replica_size": "7cc", "cooldown_s": -1, "linger_s": "soon", "max_burst_s": 600}),
+        );
+        let keys: Vec<&str> = std::iter::once(&e)
+            .chain(&e.more)
+            .map(|e| e.key.as_str())
+            .collect();
+        assert_eq!(
+            keys,
+            ["burst_replica_size", "cooldown_s", "linger_s"],
+            "{e}"
+        );
+        let text = e.to_string();
+        assert!(text.starts_with("key 'burst_replica_size': "), "{text}");
+        assert!(text.contains("; and key 'cooldown_s': "), "{text}");
+        assert!(text.contains("; and key 'linger_s': "), "{text}");
+    }
+
+    #[test]
+    fn a_missing_required_key_does_not_hide_the_others_and_nested_keys_count_as_their_top_key() {
+        // The missing size is said, and with a stand-in the rest is read.
+        let e = error(StrategyKind::Burst, json!({"cooldown_s": -1}));
+        assert_eq!(e.key, "burst_replica_size");
+        assert_eq!(e.more.len(), 1, "{e}");
+        assert_eq!(e.more[0].key, "cooldown_s", "{e}");
+        // A window's error and the row's other key.
+        let e = error(
+            StrategyKind::Schedule,
+            json!({"windows": [{"cron": "nonsense", "duration_s": 60, "replicas": [{"size": "25cc"}]}], "timezone": "Mars/Olympus"}),
+        );
+        let all: Vec<&str> = std::iter::once(&e)
+            .chain(&e.more)
+            .map(|e| e.top_key())
+            .collect();
+        assert!(all.contains(&"windows") && all.contains(&"timezone"), "{e}");
+        // One wrong key: no "and".
+        let e = error(StrategyKind::IdleSuspend, json!({"idle_after_s": -5}));
+        assert!(e.more.is_empty() && !e.to_string().contains("; and"), "{e}");
     }
 }
 
