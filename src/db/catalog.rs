@@ -89,13 +89,16 @@ const REPLICAS_SQL: &str = "SELECT r.id, r.name, r.cluster_id, r.size, \
 
 /// Needs: mz_internal.mz_statement_execution_history_redacted. Statement
 /// *begins* count, and so do statements still running or waiting
-/// (`finished_at IS NULL`): a query blocked on a suspended cluster is demand.
+/// (`finished_at IS NULL`), however long ago they began (a SUBSCRIBE open
+/// for days, a query blocked on a suspended cluster): they are demand.
 /// The NULL-cluster group tells whether the log has any rows at all; the
-/// oldest statement of all groups, from when its silence is evidence.
+/// oldest statement of all groups within the lookback, from when its
+/// silence is evidence.
 const ACTIVITY_SQL: &str = "SELECT cluster_id, max(began_at), \
-    sum(CASE WHEN finished_at IS NULL THEN 1 ELSE 0 END)::int8, min(began_at) \
+    sum(CASE WHEN finished_at IS NULL THEN 1 ELSE 0 END)::int8, \
+    min(CASE WHEN began_at > now() - INTERVAL '{lookback} seconds' THEN began_at END) \
     FROM mz_internal.mz_statement_execution_history_redacted \
-    WHERE began_at > now() - INTERVAL '{lookback} seconds' \
+    WHERE began_at > now() - INTERVAL '{lookback} seconds' OR finished_at IS NULL \
     GROUP BY cluster_id";
 
 /// Offline reasons that mean the workload crashed (§6, §8.7): Materialize's

@@ -856,8 +856,17 @@ fn suspend(
         strategy: KIND,
         reason,
     });
-    if live_removed || st.suspended.is_empty() {
-        st.suspended = before.into_iter().filter(|r| r.name != burst).collect();
+    let before = before.into_iter().filter(|r| r.name != burst);
+    if st.suspended_at.is_some() && !resuming {
+        // A suspension a run left unfinished (`--max-actions`, a failed or
+        // killed DROP): what went then is remembered with what goes now.
+        for r in before {
+            if !st.suspended.iter().any(|s| s.name == r.name) {
+                st.suspended.push(r);
+            }
+        }
+    } else if live_removed || st.suspended.is_empty() {
+        st.suspended = before.collect();
     }
     st.resuming.clear();
     if live_removed || resuming {
@@ -1282,6 +1291,32 @@ mod tests {
         assert_eq!(d.names(), vec!["r1"]);
         assert_eq!(d.replicas["r1"].size, Size::from("25cc"));
         assert!(st.suspended_at.is_none());
+    }
+
+    #[test]
+    fn a_suspension_finished_by_a_later_run_remembers_every_replica() {
+        // `apply --max-actions 1` dropped `main`; the next run drops `side`
+        // and used to remember only `side`, so `main` never came back.
+        let c = cfg(serde_json::json!({"idle_after_s": 60}));
+        let mut st = IdleSuspendState::default();
+        let both = cluster(
+            "c",
+            vec![
+                replica("main", "200cc", true),
+                replica("side", "50cc", true),
+            ],
+        );
+        let d = step(&both, &c, Idle::For(3600.0), &mut st);
+        assert!(d.names().is_empty());
+        let side_only = cluster("c", vec![replica("side", "50cc", true)]);
+        let d = step(&side_only, &c, Idle::For(3600.0), &mut st);
+        assert!(d.names().is_empty());
+        let mut names: Vec<&str> = st.suspended.iter().map(|r| r.name.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["main", "side"]);
+        // Demand wakes both.
+        let d = step(&cluster("c", vec![]), &c, Idle::Busy, &mut st);
+        assert_eq!(d.names(), vec!["main", "side"]);
     }
 
     #[test]

@@ -137,8 +137,27 @@ fn drop_looping(c: &ShrinkToFitConfig, ctx: &Ctx, d: &mut Desired, st: &mut Shri
             c.looping(live).map(|why| (n.clone(), r.size.clone(), why))
         })
         .collect();
+    // A looping replica at the largest size allowed is the only one that
+    // may ever serve (between its restarts): it stays, with an alert from
+    // `start_candidates`, until another replica serves. Dropped, it left
+    // the cluster with no replica and nothing to try, for good.
+    let max_rank = ctx.sizes.rank(&c.max_replica_size);
+    let others_serve = d.replicas.iter().any(|(n, _)| {
+        !looping.iter().any(|(l, _, _)| l == n)
+            && ctx
+                .cluster
+                .replica(n)
+                .is_some_and(|live| live.hydrated && c.looping(live).is_none())
+    });
     for (name, size, why) in looping {
-        d.remove(&name, KIND, format!("{size} is too small: {why}"));
+        if others_serve || ctx.sizes.rank(&size) < max_rank {
+            d.remove(&name, KIND, format!("{size} is too small: {why}"));
+        } else {
+            d.note(
+                KIND,
+                format!("{name} ({size}) is too small ({why}) but no larger size is allowed: kept"),
+            );
+        }
         if st.fits.as_ref() == Some(&size) {
             st.fits = None;
         }
@@ -228,7 +247,7 @@ fn start_candidates(c: &ShrinkToFitConfig, ctx: &Ctx, d: &mut Desired, st: &mut 
         .filter(|s| above_floor(s))
         .collect();
     if candidates.is_empty() {
-        d.note(
+        d.alert(
             KIND,
             format!(
                 "every size up to {} crash-loops; raise max_replica_size",
@@ -367,6 +386,42 @@ mod tests {
         );
         assert_eq!(d.names(), vec!["c_100cc", "c_50cc"]);
         assert_eq!(st.too_small, Some(Size::from("25cc")));
+    }
+
+    #[test]
+    fn the_largest_size_looping_alone_is_kept_with_an_alert() {
+        // Dropped, it left the cluster with no replica and nothing to try.
+        let mut st = ShrinkToFitState::default();
+        let cl = cluster("c", vec![ooming(replica("c_50cc", "50cc", false), 1)]);
+        let d = run(
+            &cl,
+            serde_json::json!({"max_replica_size": "50cc"}),
+            &mut st,
+        );
+        assert_eq!(d.names(), vec!["c_50cc"]);
+        assert_eq!(st.too_small, Some(Size::from("50cc")));
+        // Until another replica serves (a raised max_replica_size).
+        let raised = cluster(
+            "c",
+            vec![
+                ooming(replica("c_50cc", "50cc", false), 2),
+                replica("c_100cc", "100cc", true),
+            ],
+        );
+        let mut after = st.clone();
+        let d2 = run(
+            &raised,
+            serde_json::json!({"max_replica_size": "100cc"}),
+            &mut after,
+        );
+        assert_eq!(d2.names(), vec!["c_100cc"]);
+        assert!(
+            d.alerts
+                .iter()
+                .any(|a| a.contains("every size up to 50cc crash-loops")),
+            "{:?}",
+            d.alerts
+        );
     }
 
     #[test]

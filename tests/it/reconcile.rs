@@ -202,6 +202,24 @@ fn idle_suspend_demand_brings_back_the_suspended_replicas() {
     );
 }
 
+#[test]
+fn a_statement_in_flight_for_days_keeps_its_cluster_awake() {
+    // A SUBSCRIBE open since yesterday: it began before the activity
+    // lookback (24 h), and was left out, so the cluster looked idle.
+    let emu = Emulator::start();
+    emu.create_cluster("c");
+    emu.add_index("c");
+    emu.add_replica("c", "r1", "25cc");
+    emu.add_activity("c", 26 * 3600, false);
+    emu.add_activity("c", 2 * 3600, true);
+    emu.flush_statement_log();
+    init_tables(&emu);
+    strategy(&emu, "c", "idle_suspend", json!({"idle_after_s": 3600}));
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(run.stdout.contains("No changes"), "{}", run.all());
+    assert_eq!(emu.replicas("c"), pairs(&[("r1", "25cc")]));
+}
+
 /// `batch` (idle_suspend + burst) with r1 (50cc), suspended by a first
 /// run, then a statement waiting on it.
 fn suspended_batch_with_demand() -> Emulator {
