@@ -227,6 +227,15 @@ pub struct CrashInfo {
     pub last_crash: Option<DateTime<Utc>>,
 }
 
+impl CrashInfo {
+    /// Offline twice or more in the crash window: not a replica to rely on
+    /// (`status`'s CrashLooping; `target_size` does not retire a healthy
+    /// replica for it). `shrink_to_fit` has thresholds of its own.
+    pub fn looping(&self) -> bool {
+        self.crashes >= 2
+    }
+}
+
 /// A replica as it exists in the catalog, with its signals.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Replica {

@@ -318,7 +318,7 @@ pub fn condition(
     if let Some(d) = &cp.in_doubt {
         return (Condition::InDoubt, d.reason.clone());
     }
-    if let Some(r) = cluster.replicas.iter().find(|r| r.crash.crashes >= 2) {
+    if let Some(r) = cluster.replicas.iter().find(|r| r.crash.looping()) {
         return (
             Condition::CrashLooping,
             format!(

@@ -857,11 +857,14 @@ fn suspend(
         reason,
     });
     let before = before.into_iter().filter(|r| r.name != burst);
-    if st.suspended_at.is_some() && !resuming {
+    if live_removed && st.suspended_at.is_some() && !resuming && !st.suspended.is_empty() {
         // A suspension a run left unfinished (`--max-actions`, a failed or
-        // killed DROP): what went then is remembered with what goes now.
+        // killed DROP): what went then is remembered with the live replicas
+        // that go now (not what strategies before this one want created
+        // while the cluster is suspended).
         for r in before {
-            if !st.suspended.iter().any(|s| s.name == r.name) {
+            let live = ctx.cluster.replica(&r.name).is_some();
+            if live && !st.suspended.iter().any(|s| s.name == r.name) {
                 st.suspended.push(r);
             }
         }

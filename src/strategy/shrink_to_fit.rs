@@ -138,8 +138,8 @@ fn drop_looping(c: &ShrinkToFitConfig, ctx: &Ctx, d: &mut Desired, st: &mut Shri
         })
         .collect();
     // A looping replica at the largest size allowed is the only one that
-    // may ever serve (between its restarts): it stays, with an alert from
-    // `start_candidates`, until another replica serves. Dropped, it left
+    // may ever serve (between its restarts): it stays, with an alert,
+    // until another replica serves. Dropped, it left
     // the cluster with no replica and nothing to try, for good.
     let max_rank = ctx.sizes.rank(&c.max_replica_size);
     let others_serve = d.replicas.iter().any(|(n, _)| {
@@ -153,9 +153,12 @@ fn drop_looping(c: &ShrinkToFitConfig, ctx: &Ctx, d: &mut Desired, st: &mut Shri
         if others_serve || ctx.sizes.rank(&size) < max_rank {
             d.remove(&name, KIND, format!("{size} is too small: {why}"));
         } else {
-            d.note(
+            d.alert(
                 KIND,
-                format!("{name} ({size}) is too small ({why}) but no larger size is allowed: kept"),
+                format!(
+                    "{name} ({size}) crash-loops ({why}) and no larger size is allowed: kept, \
+                     as nothing else serves; raise max_replica_size"
+                ),
             );
         }
         if st.fits.as_ref() == Some(&size) {
@@ -247,7 +250,7 @@ fn start_candidates(c: &ShrinkToFitConfig, ctx: &Ctx, d: &mut Desired, st: &mut 
         .filter(|s| above_floor(s))
         .collect();
     if candidates.is_empty() {
-        d.alert(
+        d.note(
             KIND,
             format!(
                 "every size up to {} crash-loops; raise max_replica_size",
@@ -418,7 +421,8 @@ mod tests {
         assert!(
             d.alerts
                 .iter()
-                .any(|a| a.contains("every size up to 50cc crash-loops")),
+                .any(|a| a.contains("c_50cc (50cc) crash-loops")
+                    && a.contains("raise max_replica_size")),
             "{:?}",
             d.alerts
         );

@@ -4,6 +4,8 @@
 //! once wanted for `scale_up_after_s` (default 0: at once). A flapping signal
 //! restarts the clock every time it flips, so it cannot make replicas churn.
 //! Deliberate suspensions are not delayed: `idle_after_s` is their window.
+//! Nor are creates while no replica is hydrated (a wake, a cold start):
+//! every query fails meanwhile, and there is nothing to churn.
 //! Runs after every strategy and after `limits`.
 
 use std::collections::BTreeMap;
@@ -99,11 +101,13 @@ pub(super) fn decide(
             format!("keeping {name}: its drop{why} has been wanted for {held}s of scale_down_after_s {}", c.scale_down_after_s),
         );
     }
-    // Scale-up: replicas the strategies want to create.
+    // Scale-up: replicas the strategies want to create, unless nothing
+    // serves without them.
+    let serving = ctx.cluster.replicas.iter().any(|r| r.hydrated);
     let creates: Vec<String> = d
         .replicas
         .iter()
-        .filter(|(n, r)| r.added_by.is_some() && ctx.cluster.replica(n).is_none())
+        .filter(|(n, r)| serving && r.added_by.is_some() && ctx.cluster.replica(n).is_none())
         .map(|(n, _)| n.clone())
         .collect();
     st.create_wanted_since.retain(|n, _| creates.contains(n));
@@ -238,5 +242,15 @@ mod tests {
         assert!(!d.contains("r2"));
         let d = step(&cl, &c, &mut st, now() + chrono::Duration::seconds(60), add);
         assert!(d.contains("r2"));
+        // Nothing hydrated (a wake, a cold start): created at once, as
+        // every query fails until it is.
+        let mut st = StabilizationState::default();
+        for cold in [
+            cluster("c", vec![]),
+            cluster("c", vec![replica("r1", "25cc", false)]),
+        ] {
+            let d = step(&cold, &c, &mut st, now(), add);
+            assert!(d.contains("r2"), "{:?}", cold.replicas);
+        }
     }
 }

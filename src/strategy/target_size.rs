@@ -59,13 +59,26 @@ pub(super) fn decide(c: &TargetSizeConfig, ctx: &Ctx, d: &mut Desired, st: &mut 
         st.last_decision_ts = Some(ctx.now);
         return;
     }
+    // A crash-looping target does not retire a healthy other size.
+    let any_other = d.replicas.values().any(|r| &r.size != size);
+    let looping = |n: &str| any_other && ctx.cluster.replica(n).is_some_and(|r| r.crash.looping());
     let hydrated_target = d
         .replicas
         .iter()
-        .find(|(n, r)| &r.size == size && ctx.hydrated(n))
+        .find(|(n, r)| &r.size == size && ctx.hydrated(n) && !looping(n))
         .map(|(n, _)| n.clone());
     let Some(ready) = hydrated_target else {
-        d.note(KIND, format!("waiting for the {size} replica to hydrate"));
+        let note = match d
+            .replicas
+            .iter()
+            .find(|(n, r)| &r.size == size && looping(n))
+        {
+            Some((n, _)) => {
+                format!("{n} ({size}) crash-loops: the other sizes stay until it is healthy")
+            }
+            None => format!("waiting for the {size} replica to hydrate"),
+        };
+        d.note(KIND, note);
         st.pending_since.get_or_insert(ctx.now);
         return;
     };
@@ -160,6 +173,26 @@ mod tests {
                 cfg: serde_json::json!({"target_size": "50cc"}),
                 want: vec!["r_25cc", "r_50cc"],
                 removed: vec![],
+            },
+            Case {
+                name: "a crash-looping target does not retire the healthy old size",
+                replicas: vec![
+                    replica("r_25cc", "25cc", true),
+                    ooming(replica("r_50cc", "50cc", true), 2),
+                ],
+                cfg: serde_json::json!({"target_size": "50cc"}),
+                want: vec!["r_25cc", "r_50cc"],
+                removed: vec![],
+            },
+            Case {
+                name: "one OOM is not a loop",
+                replicas: vec![
+                    replica("r_25cc", "25cc", true),
+                    ooming(replica("r_50cc", "50cc", true), 1),
+                ],
+                cfg: serde_json::json!({"target_size": "50cc"}),
+                want: vec!["r_50cc"],
+                removed: vec!["r_25cc"],
             },
             Case {
                 name: "custom name held by another size gets a suffixed name",
