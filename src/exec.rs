@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::model::{ClusterId, Size, Snapshot};
+use crate::model::{ClusterId, Seen, Snapshot};
 use crate::plan::{Action, ActionKind, ClusterPlan, Plan};
 
 /// One audit row: an action about to be attempted. Its outcome is recorded
@@ -57,9 +57,8 @@ pub struct Outcome {
     pub error: Option<String>,
 }
 
-/// A cluster's replicas as `(name, size)`: what the plan saw, what the
-/// plan guard reads.
-pub type ReplicaSet = [(String, Option<Size>)];
+/// A cluster's replicas: what the plan saw, what the plan guard reads.
+pub type ReplicaSet = [Seen];
 
 /// A cluster and the replicas the plan saw, for the plan guard.
 pub type Guard<'a> = (&'a ClusterId, &'a ReplicaSet);
@@ -104,12 +103,12 @@ pub trait Backend {
         states: &[(ClusterId, serde_json::Value)],
         at: DateTime<Utc>,
     ) -> Result<(), Self::Error>;
-    /// The cluster's replicas right now, `(name, size)`, for the plan guard;
-    /// `None` when the backend cannot change behind our back.
+    /// The cluster's replicas right now, for the plan guard; `None` when
+    /// the backend cannot change behind our back.
     async fn replicas_now(
         &mut self,
         _cluster: &ClusterId,
-    ) -> Result<Option<Vec<(String, Option<Size>)>>, Self::Error> {
+    ) -> Result<Option<Vec<Seen>>, Self::Error> {
         Ok(None)
     }
     /// One bookkeeping step; `false` when the plan guard found the cluster
@@ -511,7 +510,7 @@ fn skip_all(cp: &ClusterPlan, report: &mut ApplyReport, reason: &str) {
 }
 
 /// Whether the plan guard's read matches what the plan saw.
-pub fn same_replicas(now: &[(String, Option<Size>)], observed: &[(String, Option<Size>)]) -> bool {
+pub fn same_replicas(now: &[Seen], observed: &[Seen]) -> bool {
     let mut a = now.to_vec();
     let mut b = observed.to_vec();
     a.sort();

@@ -257,6 +257,27 @@ pub struct Replica {
     pub since: Option<DateTime<Utc>>,
 }
 
+/// A replica as the plan guard compares it: what the plan saw against
+/// what is there right before the first statement. A replica that stopped
+/// being hydrated since the snapshot (an OOM) changes the plan: the drop of
+/// the one it relied on must not go out.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Seen {
+    pub name: String,
+    pub size: Option<Size>,
+    pub hydrated: bool,
+}
+
+impl Seen {
+    pub fn of(r: &Replica) -> Seen {
+        Seen {
+            name: r.name.clone(),
+            size: r.size.clone(),
+            hydrated: r.hydrated,
+        }
+    }
+}
+
 impl Replica {
     /// Creation order: replica ids are `u<N>` from one counter.
     pub fn creation_order(&self) -> u64 {

@@ -21,7 +21,8 @@ use super::store::{Store, STRATEGIES};
 use super::{Client, DbError};
 use crate::model::{
     Activity, Cluster, ClusterId, CrashInfo, Environment, Identity, Replica, ReplicaSize, Role,
-    RoleId, Schedule, Settings, Size, SizeCatalog, Snapshot, CRASH_WINDOW, MIN_ACTIVITY_LOOKBACK,
+    RoleId, Schedule, Seen, Settings, Size, SizeCatalog, Snapshot, CRASH_WINDOW,
+    MIN_ACTIVITY_LOOKBACK,
 };
 
 /// Needs: mz_catalog.mz_cluster_replica_sizes.
@@ -85,7 +86,7 @@ const REPLICAS_SQL: &str = "SELECT r.id, r.name, r.cluster_id, r.size, \
         SELECT replica_id, min(occurred_at) AS since \
         FROM mz_internal.mz_cluster_replica_status_history GROUP BY replica_id \
     ) sh ON sh.replica_id = r.id \
-    ORDER BY r.cluster_id, r.id";
+    {where} ORDER BY r.cluster_id, r.id";
 
 /// Needs: mz_internal.mz_statement_execution_history_redacted. Statement
 /// *begins* count, and so do statements still running or waiting
@@ -182,8 +183,13 @@ fn q(context: &'static str) -> impl Fn(tokio_postgres::Error) -> DbError {
     move |e| DbError::query(format!("reading {context}"), &e)
 }
 
-/// [`REPLICAS_SQL`] with its crash window and reasons filled in.
+/// [`REPLICAS_SQL`] with its crash window and reasons filled in: every
+/// replica.
 pub(super) fn replicas_sql(crash_window: Duration) -> String {
+    replicas_sql_where(crash_window, "")
+}
+
+fn replicas_sql_where(crash_window: Duration, filter: &str) -> String {
     let crash_reasons: Vec<String> = CRASH_REASONS
         .iter()
         .map(|r| crate::ddl::literal(r))
@@ -191,6 +197,7 @@ pub(super) fn replicas_sql(crash_window: Duration) -> String {
     REPLICAS_SQL
         .replace("{crash_window}", &crash_window.as_secs().to_string())
         .replace("{crash_reasons}", &crash_reasons.join(", "))
+        .replace("{where}", filter)
 }
 
 pub async fn load(
@@ -784,30 +791,19 @@ pub async fn cluster_names(c: &Client) -> Result<Vec<(ClusterId, String)>, DbErr
         .collect())
 }
 
-/// Needs: mz_catalog.mz_cluster_replicas. One cluster's replicas right now,
-/// for the plan guard.
-const CLUSTER_REPLICAS_SQL: &str =
-    "SELECT name, size FROM mz_catalog.mz_cluster_replicas WHERE cluster_id = $1";
-
-/// One cluster's replicas right now, `(name, size)`.
-pub async fn replicas_of(
-    c: &Client,
-    cluster: &ClusterId,
-) -> Result<Vec<(String, Option<Size>)>, DbError> {
+/// One cluster's replicas right now, `(name, size, hydrated)`, for the
+/// plan guard: [`REPLICAS_SQL`] for that cluster, so "hydrated" means what
+/// it means in the snapshot.
+pub async fn replicas_of(c: &Client, cluster: &ClusterId) -> Result<Vec<Seen>, DbError> {
+    let sql = replicas_sql_where(CRASH_WINDOW, "WHERE r.cluster_id = $1");
     let rows = c
-        .query_typed(
-            CLUSTER_REPLICAS_SQL,
-            &[(&cluster.0, tokio_postgres::types::Type::TEXT)],
-        )
+        .query_typed(&sql, &[(&cluster.0, tokio_postgres::types::Type::TEXT)])
         .await
         .map_err(|e| DbError::query("re-reading the cluster's replicas", &e))?;
     Ok(rows
         .iter()
-        .filter_map(|r| {
-            let name: String = r.try_get(0).ok()?;
-            let size: Option<String> = r.try_get(1).ok()?;
-            Some((name, size.map(Size)))
-        })
+        .filter_map(parse_replica)
+        .map(|(_, r)| Seen::of(&r))
         .collect())
 }
 

@@ -19,7 +19,7 @@ use super::lease::{self, Heartbeat, Holder};
 use super::store::{Done, Stamp, Store};
 use super::{Client, Db, DbError};
 use crate::exec::{AuditRow, Backend, Bookkeeping, Ddl, Outcome};
-use crate::model::{ClusterId, Size, Snapshot};
+use crate::model::{ClusterId, Seen, Snapshot};
 use crate::plan::{Action, ActionKind};
 
 /// What goes wrong on the live backend.
@@ -658,10 +658,7 @@ impl Backend for LiveBackend<'_> {
             .await?)
     }
 
-    async fn replicas_now(
-        &mut self,
-        cluster: &ClusterId,
-    ) -> Result<Option<Vec<(String, Option<Size>)>>, LiveError> {
+    async fn replicas_now(&mut self, cluster: &ClusterId) -> Result<Option<Vec<Seen>>, LiveError> {
         let rows = self
             .retrying("re-reading the cluster's replicas", async |c| {
                 catalog::replicas_of(c, cluster).await

@@ -36,7 +36,7 @@ pub(super) fn plan_cluster(
         observed: cluster
             .replicas
             .iter()
-            .map(|r| (r.name.clone(), r.size.clone()))
+            .map(crate::model::Seen::of)
             .collect(),
         new_state: None,
         waiting: Vec::new(),

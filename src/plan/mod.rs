@@ -245,9 +245,9 @@ pub struct ClusterPlan {
     #[serde(skip)]
     pub activity_sensitive: bool,
     pub signals: Signals,
-    /// The live replica set the plan was computed from, `(name, size)`.
+    /// The live replica set the plan was computed from (the plan guard).
     #[serde(skip)]
-    pub observed: Vec<(String, Option<Size>)>,
+    pub observed: Vec<crate::model::Seen>,
     /// New state payload to persist, when it changed.
     #[serde(skip)]
     pub new_state: Option<Box<serde_json::Value>>,

@@ -250,7 +250,7 @@ fn plan_guard_skips_a_cluster_changed_since_the_snapshot() {
     // Someone adds a replica by hand between our snapshot and our DDL.
     let url = crate::support::pg_url();
     let db = emu.database().to_string();
-    emu.on_statement("FROM mz_catalog.mz_cluster_replicas WHERE cluster_id = $1", 1, move |_| {
+    emu.on_statement("WHERE r.cluster_id = $1", 1, move |_| {
         let mut c = crate::support::admin_client(&url, &db);
         let _ = c.batch_execute(
             "INSERT INTO mz_catalog.mz_cluster_replicas \
@@ -313,6 +313,48 @@ fn plan_guard_skips_a_cluster_changed_since_the_snapshot() {
     assert_eq!(
         emu.replicas("c"),
         pairs(&[("by_hand", "100cc"), ("r_25cc", "25cc"), ("r_50cc", "50cc")])
+    );
+}
+
+#[test]
+fn plan_guard_skips_a_drop_whose_replacement_stopped_serving_since_the_snapshot() {
+    // The plan retires r_25cc because r_50cc is hydrated; before the DROP
+    // goes out (another cluster's slow statement held the run), r_50cc is
+    // OOM-killed. The guard read names and sizes only, so the last
+    // serving replica went.
+    let emu = Emulator::start();
+    emu.create_cluster("c");
+    emu.add_index("c");
+    emu.add_replica("c", "r_25cc", "25cc");
+    emu.add_replica("c", "r_50cc", "50cc");
+    emu.set_hydrated("c", "r_25cc", true);
+    emu.set_hydrated("c", "r_50cc", true);
+    init_tables(&emu);
+    strategy(&emu, "c", "target_size", json!({"target_size": "50cc"}));
+    let plan = clusterctl(&emu, &["dry-run"]).ok();
+    assert!(
+        plan.stdout.contains("drop replica r_25cc"),
+        "{}",
+        plan.all()
+    );
+    let rid = emu.replica_id("c", "r_50cc");
+    let url = crate::support::pg_url();
+    let db = emu.database().to_string();
+    emu.on_statement("WHERE r.cluster_id = $1", 1, move |_| {
+        let mut c = crate::support::admin_client(&url, &db);
+        let _ = c.execute("SELECT mz_emulator.set_hydrated($1, false)", &[&rid]);
+    });
+    emu.reset_stats();
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(
+        run.stdout.contains("changed since the plan was made"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(emu.stats().ddl, 0, "{}", run.all());
+    assert_eq!(
+        emu.replicas("c"),
+        pairs(&[("r_25cc", "25cc"), ("r_50cc", "50cc")])
     );
 }
 
