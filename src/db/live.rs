@@ -16,7 +16,7 @@ use thiserror::Error;
 
 use super::catalog::{self, SnapshotError, SnapshotOptions};
 use super::lease::{self, Heartbeat, Holder};
-use super::store::{Done, Stamp, Store};
+use super::store::{Done, Stamp, Store, Withdrawn};
 use super::{Client, Db, DbError};
 use crate::exec::{AuditRow, Backend, Bookkeeping, Ddl, Outcome};
 use crate::model::{ClusterId, Seen, Snapshot};
@@ -412,9 +412,12 @@ impl<'a> LiveBackend<'a> {
         // Before a statement, the lease is checked in the database too, in
         // the same round trip: the heartbeat notices a lease taken from us
         // (`unlock --force` on a live run) only at its next renewal.
-        let me = intent
-            .as_ref()
-            .and(self.lease.as_ref())
+        // So is it with the states: a late write is harmless (the newest
+        // version wins), but a run that lost its lease must not say it
+        // ended well.
+        let me = (intent.is_some() || step.states.is_some())
+            .then_some(self.lease.as_ref())
+            .flatten()
             .map(|held| held.me.clone());
         let unchanged = self
             .attempts(
@@ -463,7 +466,9 @@ impl<'a> LiveBackend<'a> {
                     s?;
                     if ours? == Some(false) {
                         if let Some(row) = &intent {
-                            store.withdraw_intent(c, &row.action_id).await?;
+                            store
+                                .withdraw_intent(c, &row.action_id, Withdrawn::LeaseLost)
+                                .await?;
                         }
                         return Err(DbError::LeaseLost(
                             "another controller holds it now (taken by `unlock --force`?)".into(),
@@ -477,7 +482,9 @@ impl<'a> LiveBackend<'a> {
                     };
                     if !unchanged {
                         if let Some(row) = &intent {
-                            store.withdraw_intent(c, &row.action_id).await?;
+                            store
+                                .withdraw_intent(c, &row.action_id, Withdrawn::ClusterChanged)
+                                .await?;
                         }
                     }
                     Ok::<bool, DbError>(unchanged)

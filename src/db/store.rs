@@ -34,9 +34,32 @@ pub const APPLY_PRIVILEGES: &[(&str, &[&str])] = &[
     (LEASE, &["SELECT", "UPDATE"]),
 ];
 
-/// The outcome of an intent withdrawn before its statement was sent.
-pub const WITHDRAWN: &str =
-    "not attempted: the cluster changed between the plan and the statement (the next run plans again)";
+/// Why an intent was withdrawn before its statement was sent: its
+/// recorded outcome is this text after [`WITHDRAWN_PREFIX`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Withdrawn {
+    /// The plan guard found the cluster changed.
+    ClusterChanged,
+    /// The lease was found taken in the same round trip.
+    LeaseLost,
+}
+
+/// The start of every withdrawn intent's outcome (`skipped` in `history`).
+pub const WITHDRAWN_PREFIX: &str = "not attempted: ";
+
+impl Withdrawn {
+    pub fn message(self) -> String {
+        let why = match self {
+            Withdrawn::ClusterChanged => {
+                "the cluster changed between the plan and the statement (the next run plans again)"
+            }
+            Withdrawn::LeaseLost => {
+                "the lease was found taken before the statement (another controller acts now)"
+            }
+        };
+        format!("{WITHDRAWN_PREFIX}{why}")
+    }
+}
 
 /// Rows per multi-row INSERT, to stay far below the parameter limit.
 const CHUNK: usize = 500;
@@ -317,13 +340,18 @@ impl Store {
     /// guard found the cluster changed in the same round trip): not
     /// executed, and why. An UPDATE, as every other audit write (`apply`
     /// has no DELETE on the audit trail, and the trail keeps the attempt).
-    pub async fn withdraw_intent(&self, c: &Client, action_id: &str) -> Result<(), DbError> {
+    pub async fn withdraw_intent(
+        &self,
+        c: &Client,
+        action_id: &str,
+        why: Withdrawn,
+    ) -> Result<(), DbError> {
         let sql = format!(
             "UPDATE {} SET executed = false, error_message = $2 \
              WHERE action_id = $1 AND executed IS NULL",
             self.table(ACTIONS)
         );
-        execute_text(c, &sql, &[action_id, WITHDRAWN])
+        execute_text(c, &sql, &[action_id, &why.message()])
             .await
             .map_err(|e| DbError::query("withdrawing an audit row", &e))?;
         Ok(())
@@ -847,9 +875,9 @@ impl ActionResult {
     fn sql() -> String {
         format!(
             "(CASE WHEN executed THEN 'executed' \
-             WHEN executed = false AND error_message = {} THEN 'skipped' \
+             WHEN executed = false AND error_message LIKE {} THEN 'skipped' \
              WHEN executed = false THEN 'failed' ELSE 'unknown' END)",
-            ddl::literal(WITHDRAWN)
+            ddl::literal(&format!("{WITHDRAWN_PREFIX}%"))
         )
     }
 

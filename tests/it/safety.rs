@@ -1635,6 +1635,21 @@ fn a_lease_broken_by_unlock_stops_the_old_run_before_its_next_statement() {
         "no statement after the lease was taken: {}",
         run.all()
     );
+    // The intent withdrawn says why (it said the cluster had changed).
+    let history = clusterctl(&emu, &["history", "-o", "json"]).json();
+    let skipped: Vec<&serde_json::Value> = history["result"]["entries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["result"] == "skipped")
+        .collect();
+    assert_eq!(skipped.len(), 1, "{history:#}");
+    assert!(
+        skipped[0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("the lease was found taken")),
+        "{history:#}"
+    );
     // The next run acts, and the withdrawn intent is closed, not open.
     clusterctl(&emu, &["apply"]).ok();
     assert_eq!(emu.replicas("a").len() + emu.replicas("b").len(), 2);
@@ -1642,6 +1657,30 @@ fn a_lease_broken_by_unlock_stops_the_old_run_before_its_next_statement() {
         "SELECT count(*) FROM mz_cluster_strategy_actions WHERE executed IS NULL AND error_message IS NULL",
     );
     assert_eq!(open.as_deref(), Some("0"));
+}
+
+#[test]
+fn a_run_whose_lease_was_broken_during_its_last_statement_does_not_report_success() {
+    // Its last round trip (the outcome and the states) checks the lease
+    // too: it wrote them and said "Applied", exit 0.
+    let emu = Emulator::start();
+    emu.create_cluster("a");
+    init_tables(&emu);
+    strategy(&emu, "a", "target_size", json!({"target_size": "25cc"}));
+    let url = emu.url();
+    emu.on_ddl(1, move |_| {
+        let mut cmd = command();
+        cmd.args(["unlock", "--force"]).env("DATABASE_URL", &url);
+        assert_eq!(run_cmd(cmd).code, 0);
+    });
+    let run = clusterctl(&emu, &["apply"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(run.all().contains("the lease was lost"), "{}", run.all());
+    // What happened is recorded: the statement ran.
+    assert_eq!(emu.replicas("a").len(), 1);
+    let trail = audit(&emu, "a");
+    assert_eq!(trail.len(), 1, "{trail:?}");
+    assert!(trail[0].1, "executed: {trail:?}");
 }
 
 /// A cluster `c` on `r1` (25cc) under idle_suspend, idle for two hours.
