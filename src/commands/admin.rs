@@ -29,13 +29,22 @@ pub async fn unlock(ctx: &Context) -> Result<Unlocked, CommandError> {
     let mut backend = ctx.backend();
     let store = &ctx.store;
     let mut seen = None;
-    let broken = backend
+    let broken = match backend
         .retrying("breaking the lease", async |c| {
             lease::force_release(c, store, &mut seen)
                 .await
                 .map_err(|e| lease_error(store, e))
         })
-        .await?;
+        .await
+    {
+        Err(SnapshotError::TablesMissing { where_ }) => {
+            return Err(match backend.missing_schema().await {
+                Some(e) => e.into(),
+                None => SnapshotError::TablesMissing { where_ }.into(),
+            })
+        }
+        other => other?,
+    };
     let Some(previous) = broken else {
         return Ok(Unlocked {
             previous_holder: String::new(),
@@ -149,14 +158,19 @@ pub async fn wipe_state(
             })
         },
     )
-    .await
-    .map_err(|e| match e.to_string() {
-        m if m.contains("does not exist") => CommandError::NotFound(format!(
-            "clusterctl's tables are missing ({m}): there is no state to wipe; \
-             `clusterctl init` creates them"
-        )),
-        _ => e,
-    })?;
+    .await;
+    let wiped = match wiped {
+        Err(e) if e.to_string().contains("does not exist") => {
+            return Err(match backend.missing_schema().await {
+                Some(schema) => schema.into(),
+                None => CommandError::NotFound(format!(
+                    "clusterctl's tables are missing ({e}): there is no state to wipe; \
+                     `clusterctl init` creates them"
+                )),
+            })
+        }
+        other => other?,
+    };
     match wiped {
         Leased::Ran(w) => Ok(w),
         Leased::Busy { holder, until, .. } => Err(CommandError::LeaseBusy { holder, until }),

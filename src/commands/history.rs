@@ -194,11 +194,17 @@ pub async fn history(ctx: &Context, opts: &HistoryOptions) -> Result<HistoryRepo
         // One more than shown tells whether more exist.
         limit: limit.map(|l| l.saturating_add(1)),
     };
-    let mut records = backend
+    let mut records = match backend
         .retrying("reading the audit trail", async |c| {
             store.actions(c, &filter).await
         })
-        .await?;
+        .await
+    {
+        Err(e) if e.to_string().contains("does not exist") => {
+            return Err(backend.missing_schema().await.unwrap_or(e).into())
+        }
+        other => other?,
+    };
     let more = limit.is_some_and(|l| records.len() > l as usize);
     if let Some(l) = limit {
         records.truncate(l as usize);

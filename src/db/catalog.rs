@@ -226,7 +226,12 @@ pub async fn load(
         store.states(c),
         c.query_typed(&unfinished_sql, &[]),
     );
-    let strategies = strategies.map_err(|e| missing_or(e, store, "strategies"))?;
+    let strategies = match strategies.map_err(|e| missing_or(e, store, "strategies")) {
+        Err(SnapshotError::TablesMissing { where_ }) => {
+            return Err(tables_or_schema_missing(c, store, where_).await)
+        }
+        other => other?,
+    };
     let states = states.map_err(|e| missing_or(e, store, "strategy state"))?;
     let (now, mut env) = env?;
     let session_cluster = session.map_err(q("the session cluster"))?;
@@ -603,6 +608,25 @@ fn parse_demand(
         hours.sort_by_key(|h| h.hour);
     }
     log
+}
+
+/// Needs: mz_catalog.mz_schemas. Whether a schema exists (by name).
+pub const SCHEMA_SQL: &str = "SELECT 1 FROM mz_catalog.mz_schemas WHERE name = $1";
+
+/// Our tables are missing, or (PostgreSQL says the same) the `--schema`
+/// named: then the error names the schema, as `apply`'s does, so nobody
+/// runs `init` on a typo.
+pub async fn tables_or_schema_missing(c: &Client, store: &Store, where_: String) -> SnapshotError {
+    let Some(schema) = store.schema() else {
+        return SnapshotError::TablesMissing { where_ };
+    };
+    match c
+        .query_typed(SCHEMA_SQL, &[(&schema, tokio_postgres::types::Type::TEXT)])
+        .await
+    {
+        Ok(rows) if rows.is_empty() => SnapshotError::Db(super::migrate::missing_schema(store)),
+        _ => SnapshotError::TablesMissing { where_ },
+    }
 }
 
 fn missing_or(e: tokio_postgres::Error, store: &Store, what: &'static str) -> SnapshotError {

@@ -92,7 +92,7 @@ fn is_missing_schema(e: &tokio_postgres::Error) -> bool {
     })
 }
 
-fn missing_schema(store: &Store) -> DbError {
+pub(super) fn missing_schema(store: &Store) -> DbError {
     let name = store.schema().unwrap_or_default();
     DbError::Query {
         context: format!("--schema {name}"),
