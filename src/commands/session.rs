@@ -102,7 +102,8 @@ pub fn problem(sc: &SessionCluster, will_create: bool) -> Option<String> {
         return Some(format!(
             "{source} {name} has no replica, so clusterctl's own tables cannot be read or written \
              on it; choose a cluster with a replica with --exec-cluster NAME, give {name} a \
-             replica, or add --create-replica for a temporary one"
+             replica, or name an unmanaged cluster with --exec-cluster NAME --create-replica for \
+             a temporary replica there"
         ));
     }
     None

@@ -275,7 +275,15 @@ pub fn progress_line(
             let (_, noun) = doing(r.action.kind);
             match &r.status {
                 ActionStatus::Executed => paint(
-                    &format!("{}: {noun} complete after {secs}", subject(&r.action)),
+                    &match r.action.resize {
+                        // The statement returned; Materialize resizes on.
+                        Some(crate::plan::rules::ResizeForm::Background) => format!(
+                            "{}: resize started after {secs} (Materialize cuts over once the new \
+                             replicas are hydrated; the old ones serve meanwhile)",
+                            subject(&r.action)
+                        ),
+                        _ => format!("{}: {noun} complete after {secs}", subject(&r.action)),
+                    },
                     Some(anstyle::AnsiColor::Green),
                     color,
                 ),

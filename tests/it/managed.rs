@@ -66,6 +66,12 @@ fn managed_cluster_resize_suspend_and_wake() {
         "plain SET (SIZE) on a background release: {}",
         run.all()
     );
+    // Started, not "complete": Materialize resizes on.
+    assert!(
+        run.stdout.contains("m: resize started") && !run.stdout.contains("complete"),
+        "{}",
+        run.all()
+    );
     // Still the old size: the new replica hydrates first.
     assert_eq!(emu.cluster_size("m").as_deref(), Some("25cc"));
     assert_eq!(emu.replicas("m"), pairs(&[("r1", "25cc"), ("r2", "100cc")]));
