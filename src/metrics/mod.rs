@@ -9,7 +9,7 @@
 // database on purpose (clippy.toml bans that in the decision core).
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::atomic::AtomicU64;
@@ -125,6 +125,10 @@ pub struct Metrics {
     registered: Vec<(&'static str, &'static str)>,
     /// Updates and encodings do not interleave: a scrape never sees half a run.
     lock: Mutex<()>,
+    /// The run-duration histogram's samples of a previous textfile
+    /// (`_bucket{le=…}`, `_sum`, `_count`), added to ours when the textfile
+    /// is written: the client library's histogram cannot be given counts.
+    carried: Mutex<BTreeMap<String, f64>>,
 }
 
 /// Registers `metric` and remembers its name and type (a family without
@@ -280,6 +284,7 @@ impl Metrics {
             signal_age,
             registered: names,
             lock: Mutex::new(()),
+            carried: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -508,6 +513,13 @@ impl Metrics {
                 "clusterctl_last_success_timestamp_seconds" if value > self.last_success.get() => {
                     self.last_success.set(value);
                 }
+                "clusterctl_run_duration_seconds_bucket"
+                | "clusterctl_run_duration_seconds_sum"
+                | "clusterctl_run_duration_seconds_count" => {
+                    if let Ok(mut carried) = self.carried.lock() {
+                        *carried.entry(series.trim().to_string()).or_insert(0.0) += value;
+                    }
+                }
                 _ => {}
             }
         }
@@ -539,13 +551,39 @@ impl Metrics {
         self.write_textfile(path)
     }
 
+    /// `text` with the carried histogram samples added to its own (a
+    /// bucket the previous file had and this binary does not is dropped).
+    fn with_carried(&self, text: &str) -> String {
+        let Ok(carried) = self.carried.lock() else {
+            return text.to_string();
+        };
+        if carried.is_empty() {
+            return text.to_string();
+        }
+        let mut out = String::with_capacity(text.len());
+        for line in text.lines() {
+            let added = line.rsplit_once(' ').and_then(|(series, value)| {
+                let before = carried.get(series.trim())?;
+                let own: f64 = value.trim().parse().ok()?;
+                let sum = own + before;
+                Some(if value.contains('.') || sum.fract() != 0.0 {
+                    format!("{series} {sum}")
+                } else {
+                    format!("{series} {}", sum as u64)
+                })
+            });
+            let _ = writeln!(out, "{}", added.as_deref().unwrap_or(line));
+        }
+        out
+    }
+
     /// Writes the textfile atomically: a temporary file in the same
     /// directory, then a rename, so the collector never reads half a file.
     pub fn write_textfile(&self, path: &Path) -> Result<(), String> {
         check_textfile(path)?;
         let (dir, file_name) = textfile_parts(path)?;
         let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
-        let text = self.prometheus_text();
+        let text = self.with_carried(&self.prometheus_text());
         let result = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path));
         if let Err(e) = result {
             let _ = std::fs::remove_file(&tmp);
@@ -656,6 +694,47 @@ mod tests {
         assert_eq!(last(&text), last(&first.prometheus_text()));
         // Garbage is ignored, not an error.
         second.carry_over("clusterctl_runs_total{outcome=\"bogus\"} 7\nnot a metric\nx{ NaN");
+    }
+
+    #[test]
+    fn the_run_duration_histogram_adds_up_across_textfile_writes() {
+        // Each cron run is a fresh process: its histogram held one run.
+        let mut file = String::new();
+        for secs in [1u64, 2, 400] {
+            let run = Metrics::new();
+            run.carry_over(&file);
+            run.observe_run(
+                RunOutcome::Success,
+                Duration::from_secs(secs),
+                None,
+                Utc::now(),
+            );
+            file = run.with_carried(&run.prometheus_text());
+        }
+        let sample = |name: &str| -> f64 {
+            file.lines()
+                .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+                .unwrap_or(-1.0)
+        };
+        assert_eq!(
+            sample("clusterctl_run_duration_seconds_count "),
+            3.0,
+            "{file}"
+        );
+        assert_eq!(
+            sample("clusterctl_run_duration_seconds_sum "),
+            403.0,
+            "{file}"
+        );
+        assert_eq!(
+            sample("clusterctl_run_duration_seconds_bucket{le=\"+Inf\"} "),
+            3.0,
+            "{file}"
+        );
+        assert!(
+            file.contains("clusterctl_runs_total{outcome=\"success\"} 3"),
+            "{file}"
+        );
     }
 
     #[test]
