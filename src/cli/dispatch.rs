@@ -309,11 +309,18 @@ fn apply(a: ApplyArgs, ui: &Ui) -> u8 {
                 "a signal came before the run started: nothing was done".into(),
             ));
         };
+        // A database that did not answer after every retry: a one-shot
+        // run fails with that now (counted in the metrics file), instead
+        // of waiting out every retry again on its tables.
+        let mut unreachable = None;
         let session = match prepared {
             Ok(s) => s,
             Err(e @ CommandError::SessionCluster(_)) => return Err(e),
             Err(e) => {
                 tracing::debug!("session cluster not checked: {e}");
+                if matches!(&e, CommandError::Db(d) if d.transient()) {
+                    unreachable = Some(e);
+                }
                 None
             }
         };
@@ -349,6 +356,13 @@ fn apply(a: ApplyArgs, ui: &Ui) -> u8 {
                 .map(|()| exit::OK)
             } else {
                 let metrics_file = watch.metrics_file.as_deref();
+                if let Some(e) = unreachable {
+                    return Err(reconcile::failed_to_start(
+                        metrics_file,
+                        e,
+                        started.elapsed(),
+                    ));
+                }
                 reconcile::apply(&ctx, &opts, metrics_file, &shutdown)
                     .await
                     .map(|run| {

@@ -165,6 +165,24 @@ fn add_to_textfile(
     }
 }
 
+/// A one-shot `apply` whose database did not answer before the run began
+/// (the session cluster's check ran out of retries): counted as a failed
+/// run in the metrics file, as a run that failed later would be.
+pub fn failed_to_start(
+    metrics_file: Option<&std::path::Path>,
+    e: CommandError,
+    elapsed: Duration,
+) -> CommandError {
+    let Some(path) = metrics_file else {
+        return e;
+    };
+    let result: Result<Leased<Applied>, CommandError> = Err(e);
+    add_to_textfile(path, &result, elapsed);
+    result
+        .err()
+        .unwrap_or_else(|| CommandError::Io("no error to report".into()))
+}
+
 /// `--cluster NAME` that names no cluster, or one without strategies, is
 /// an error, never an empty plan (see `plan::select`).
 fn check_selection(snap: &Snapshot, opts: &PlanOptions) -> Result<(), CommandError> {
