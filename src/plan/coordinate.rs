@@ -196,10 +196,11 @@ fn waiting_of(cluster: &Cluster, desired: &Desired) -> Vec<crate::strategy::Defe
             continue;
         }
         let size = r.size.as_ref().map(|s| s.0.as_str()).unwrap_or("?");
+        // Only those the plan keeps (not a burst given up on this round).
         let serving: Vec<&str> = cluster
             .replicas
             .iter()
-            .filter(|o| o.hydrated && o.name != r.name)
+            .filter(|o| o.hydrated && o.name != r.name && desired.replicas.contains_key(&o.name))
             .map(|o| o.name.as_str())
             .collect();
         out.push(crate::strategy::Deferred {

@@ -954,6 +954,34 @@ fn the_state_keeps_the_slots_of_configured_strategies_only_stored_ones_first() {
 }
 
 #[test]
+fn a_schedule_window_of_zero_is_no_lost_memory_for_idle_suspend() {
+    // The schedule holds the cluster empty on purpose; a statement on it
+    // used to raise "idle_suspend remembers nothing to bring back (its
+    // state was wiped or lost)" on every run.
+    let mut c = cluster("u2", "c", vec![]);
+    c.activity = Activity {
+        last_begin: Some(now()),
+        in_flight: 0,
+    };
+    let s = snap(
+        vec![c],
+        vec![
+            row(
+                "u2",
+                "schedule",
+                json!({"timezone": "UTC", "default": {"size": "25cc", "replicas": 0},
+                       "windows": [{"cron": "0 0 0 1 1 *", "duration_s": 60, "size": "25cc", "replicas": 1}]}),
+            ),
+            row("u2", "idle_suspend", json!({"idle_after_s": 600})),
+        ],
+    );
+    let p = plan(&s, &PlanOptions::default());
+    let cp = only(&p);
+    assert!(cp.actions.is_empty(), "{:?}", cp.actions);
+    assert!(cp.alerts.is_empty(), "{:?}", cp.alerts);
+}
+
+#[test]
 fn a_burst_that_gives_up_is_dropped_even_as_the_last_hydrated_replica() {
     let c = cluster(
         "u2",
@@ -981,6 +1009,13 @@ fn a_burst_that_gives_up_is_dropped_even_as_the_last_hydrated_replica() {
     assert_eq!(cp.actions[0].replica, "c-burst");
     assert_eq!(cp.actions[0].kind, ActionKind::DropReplica);
     assert_eq!(cp.alerts.len(), 1, "{:?}", cp.alerts);
+    // r1's wait does not say the burst keeps serving: it goes now.
+    let wait = cp.waiting.iter().find(|w| w.action == "hydrate r1");
+    assert!(
+        wait.is_some_and(|w| !w.reason.contains("c-burst")),
+        "{:?}",
+        cp.waiting
+    );
 }
 
 #[test]

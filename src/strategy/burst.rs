@@ -83,12 +83,30 @@ pub(super) fn decide(c: &BurstConfig, ctx: &Ctx, d: &mut Desired, st: &mut Burst
     }
 }
 
-fn cooling_down(c: &BurstConfig, ctx: &Ctx, d: &mut Desired, st: &BurstState) -> bool {
+/// Whether `cooldown_s` holds back `action` (`create x`, `drop x`): then it
+/// is waiting work, with when it is due (status said Converged).
+fn cooling_down(
+    c: &BurstConfig,
+    ctx: &Ctx,
+    d: &mut Desired,
+    st: &BurstState,
+    action: String,
+) -> bool {
     if ctx.demand_waiting() {
         return false;
     }
     match cooldown_left(st.last_decision_ts, c.cooldown_s, ctx.now) {
         Some(left) => {
+            d.defer(
+                KIND,
+                action,
+                format!(
+                    "cooldown_s {}: the last burst change was {}s ago",
+                    c.cooldown_s,
+                    c.cooldown_s as i64 - left
+                ),
+                Some(left.max(0) as u64),
+            );
             d.note(
                 KIND,
                 format!("cooldown: {left}s left before the next burst change"),
@@ -124,7 +142,7 @@ fn start(
         );
         return;
     }
-    if cooling_down(c, ctx, d, st) {
+    if cooling_down(c, ctx, d, st, format!("create {name}")) {
         return;
     }
     let reason = format!(
@@ -162,7 +180,7 @@ fn retire(
         );
         return;
     }
-    if cooling_down(c, ctx, d, st) {
+    if cooling_down(c, ctx, d, st, format!("drop {name}")) {
         return;
     }
     d.remove(
@@ -302,6 +320,10 @@ mod tests {
             &mut st,
         );
         assert_eq!(d.names(), vec!["c-burst", "r1"]);
+        // Waiting work, due when the cooldown ends (status said Converged).
+        assert_eq!(d.deferred.len(), 1, "{:?}", d.deferred);
+        assert_eq!(d.deferred[0].action, "drop c-burst");
+        assert_eq!(d.deferred[0].in_seconds, Some(50));
     }
 
     #[test]

@@ -884,7 +884,12 @@ fn suspend(
 fn nothing_to_wake_with(c: &IdleSuspendConfig, ctx: &Ctx, d: &mut Desired, st: &IdleSuspendState) {
     let remembered = !to_wake_with(st).is_empty();
     let demand = ctx.cluster.activity.in_flight > 0 || recent_statement(c, ctx).is_some();
-    if remembered || !demand || !d.replicas.is_empty() || !ctx.cluster.replicas.is_empty() {
+    if remembered
+        || !demand
+        || d.held_empty.is_some()
+        || !d.replicas.is_empty()
+        || !ctx.cluster.replicas.is_empty()
+    {
         return;
     }
     d.alert(

@@ -634,6 +634,10 @@ pub struct Desired {
     /// Set while the cluster is warmed ahead of predicted demand and no
     /// user waits yet (why): `burst` then starts no burst replica.
     pub prewarming: Option<String>,
+    /// A strategy wants no replica now, on purpose (a schedule's window
+    /// of zero), whether or not one runs: `idle_suspend` does not take the
+    /// empty cluster for one whose memory was lost.
+    pub held_empty: Option<Change>,
 }
 
 impl Desired {

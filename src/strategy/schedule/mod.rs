@@ -384,6 +384,10 @@ fn ensure(ctx: &Ctx, d: &mut Desired, st: &mut ScheduleState, size: &Size, n: us
 
 /// No replicas, on purpose (so the coordinator lets the last hydrated go).
 fn suspend(d: &mut Desired, why: &str) {
+    d.held_empty = Some(Change {
+        strategy: KIND,
+        reason: why.to_string(),
+    });
     if d.replicas.is_empty() {
         return;
     }
