@@ -11,8 +11,9 @@ use crate::strategy::keys::{self, KeyKind};
 
 pub const AFTER_HELP: &str = "\
 Exit codes: 0 success; 1 error; 2 changes pending (dry-run --detailed-exitcode
-only); 3 completed with problems (invalid strategy rows skipped, actions failed,
-or `check` found problems); 64 bad command line.
+only); 3 completed with problems (invalid strategy rows skipped, actions failed
+or got no answer, `check` found problems, or `doctor` something that blocks
+apply); 64 bad command line.
 
 Connection: --postgres-url, else DATABASE_URL, else DATABASE_URL in ./.env.
 TLS follows libpq's sslmode (disable, prefer, require, verify-ca, verify-full)

@@ -341,14 +341,19 @@ fn judge(
     let cluster = snap.cluster(id);
     let before = rows::validate(cluster, others, &snap.sizes);
     let v = rows::validate(cluster, after, &snap.sizes);
+    // An invalid row's error already names its unknown keys.
+    let row_invalid = v
+        .findings
+        .iter()
+        .any(|f| f.is_error() && f.strategy_type.as_deref() == Some(ty));
     let refused = v
         .findings
         .iter()
         .filter(|f| match f.strategy_type.as_deref() {
-            Some(t) => t == ty && (f.is_error() || f.code == Code::UnknownKey),
+            Some(t) => t == ty && (f.is_error() || (f.code == Code::UnknownKey && !row_invalid)),
             None => f.is_error() && !before.findings.contains(f),
         })
-        .map(|f| f.describe())
+        .map(|f| f.as_refusal())
         .collect();
     let mut invalid_types: Vec<String> = before
         .errors()
@@ -435,11 +440,18 @@ pub async fn pause(
     }
     let config = serde_json::Value::Object(config);
     let mut notes = Vec::new();
-    if old.is_some() {
-        notes.push(match &reason {
-            Some(r) => format!("{} was already paused; reason: {r}", target.display()),
+    if let Some(old) = &old {
+        // What it was paused with, and what changes.
+        let was = match &old.reason {
+            Some(r) => format!("{} was already paused (reason: {r})", target.display()),
             None => format!("{} was already paused", target.display()),
-        });
+        };
+        let now = match (&reason, &old.reason) {
+            (Some(new), Some(prev)) if new != prev => format!("; reason now: {new}"),
+            (Some(new), None) => format!("; reason now: {new}"),
+            _ => String::new(),
+        };
+        notes.push(format!("{was}{now}"));
     }
     let (at, replaced) = write(ctx, &snap, &target, PAUSE, &config, "strategy pause").await?;
     Ok(Written {

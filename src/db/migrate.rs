@@ -458,7 +458,10 @@ fn created_tables(store: &Store, sql: &str) -> Vec<String> {
         .iter()
         .filter_map(|stmt| {
             let rest = stmt.strip_prefix("CREATE TABLE IF NOT EXISTS ")?;
-            Some(rest.split([' ', '(']).next()?.to_string())
+            let name = rest.split([' ', '(']).next()?;
+            // Quoted as the other GRANTs are.
+            let bare = name.strip_prefix(&store.prefix()).unwrap_or(name);
+            Some(store.table(bare))
         })
         .collect()
 }
@@ -492,7 +495,7 @@ mod tests {
             assert!(sql.contains(&format!("ON \"ops\".\"{t}\" TO")), "{t}");
         }
         assert!(
-            sql.contains("GRANT SELECT, INSERT, UPDATE ON \"ops\".clusterctl_lease"),
+            sql.contains("GRANT SELECT, INSERT, UPDATE ON \"ops\".\"clusterctl_lease\""),
             "{sql}"
         );
         assert!(

@@ -70,7 +70,19 @@ impl Finding {
             None => self.message.clone(),
         }
     }
+
+    /// The finding as a reason `strategy set` refuses a row: an unknown
+    /// key is not "ignored" there (see [`unknown_keys`]'s text).
+    pub fn as_refusal(&self) -> String {
+        match self.code {
+            Code::UnknownKey => self.describe().replacen(UNKNOWN_KEY_IGNORED, "", 1),
+            _ => self.describe(),
+        }
+    }
 }
+
+/// What the planner does with an unknown key, as its warning says it.
+const UNKNOWN_KEY_IGNORED: &str = ", ignored";
 
 /// The rows of one cluster that are in effect: the newest per type, with
 /// how many older rows of that type are ignored.
@@ -355,7 +367,7 @@ fn unknown_keys(ty: &str, config: &serde_json::Value, known: &[&str], v: &mut Va
             Code::UnknownKey,
             Some(ty),
             format!(
-                "unknown config key '{key}'{}, ignored; keys of {ty} are: {}",
+                "unknown config key '{key}'{}{UNKNOWN_KEY_IGNORED}; keys of {ty} are: {}",
                 did_you_mean(key, known),
                 known.join(", ")
             ),

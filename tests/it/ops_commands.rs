@@ -1226,16 +1226,24 @@ fn pausing_twice_keeps_the_reason_and_until_expires_the_pause() {
     assert!(
         again
             .stderr
-            .contains("was already paused; reason: incident 42"),
+            .contains("was already paused (reason: incident 42)"),
         "{}",
         again.all()
     );
     assert_eq!(pause_config(&emu), json!({"reason": "incident 42"}));
-    clusterctl(
+    // A new reason is said as new (it was shown as the old one).
+    let renamed = clusterctl(
         &emu,
         &["strategy", "pause", "analytics", "--reason", "incident 43"],
     )
     .ok();
+    assert!(
+        renamed
+            .stderr
+            .contains("was already paused (reason: incident 42); reason now: incident 43"),
+        "{}",
+        renamed.all()
+    );
     assert_eq!(pause_config(&emu), json!({"reason": "incident 43"}));
 
     // --until: the pause carries its expiry; status says when.
