@@ -6,6 +6,7 @@
 //! every judgement comes from the same rules the planner and the session
 //! check use (`plan::rules`, `commands::session`), never a copy of them.
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::session;
@@ -13,7 +14,7 @@ use super::{CommandError, Context};
 use crate::db::catalog::{self, SnapshotError};
 use crate::db::session::SessionCluster;
 use crate::ddl;
-use crate::model::{Environment, Snapshot};
+use crate::model::{human_duration, Environment, Snapshot};
 use crate::plan::{self, rows, rules, Outcome, PlanOptions, ResizeForm};
 
 /// How much a finding matters to `apply`.
@@ -157,6 +158,12 @@ pub async fn doctor(ctx: &Context) -> Result<DoctorReport, CommandError> {
     findings.extend(statement_log_findings(snap_ref, &env));
     findings.push(limit_finding(&env));
     if let Some(s) = &snap {
+        let held = backend
+            .retrying("reading the lease", async |c| {
+                crate::db::lease::current(c, store).await
+            })
+            .await;
+        findings.push(lease_finding(held, s.now));
         findings.extend(cluster_findings(s));
     }
     let blockers = findings
@@ -186,6 +193,43 @@ pub async fn doctor(ctx: &Context) -> Result<DoctorReport, CommandError> {
         blockers,
         warnings,
     })
+}
+
+/// Who holds the controller lease: a run finding it held does nothing
+/// (the runbook for a stuck lease starts here).
+fn lease_finding(
+    held: Result<(String, DateTime<Utc>), crate::db::DbError>,
+    now: DateTime<Utc>,
+) -> Finding {
+    match held {
+        Ok((holder, until)) if !holder.is_empty() && until > now => finding(
+            Level::Warning,
+            "lease",
+            format!(
+                "the controller lease is held by {holder} until {} ({} from now): apply does \
+                 nothing until it is free",
+                until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                human_duration((until - now).num_seconds().max(0) as u64)
+            ),
+            Some(
+                "if that controller is gone, wait for its lease to expire or break it with \
+                 `clusterctl unlock --force` (audited)"
+                    .into(),
+            ),
+        ),
+        Ok(_) => finding(
+            Level::Ok,
+            "lease",
+            "the controller lease is free".into(),
+            None,
+        ),
+        Err(e) => finding(
+            Level::Warning,
+            "lease",
+            format!("the controller lease could not be read: {e}"),
+            None,
+        ),
+    }
 }
 
 fn session_finding(sc: &SessionCluster, problem: Option<&str>) -> Finding {

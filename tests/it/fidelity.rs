@@ -601,10 +601,27 @@ fn doctor_says_whether_apply_will_work() {
         r#"session cluster "ops" (--exec-cluster): replicas r1"#,
         "keeps 99% of statements",
         "max_replicas_per_cluster is 5",
+        "the controller lease is free",
         "apply will work here",
     ] {
         assert!(run.stdout.contains(needle), "{needle}: {}", run.all());
     }
+    // A lease another controller holds: who, until when, and the way out
+    // (the stuck-lease runbook starts here).
+    emu.sql(
+        "UPDATE clusterctl_lease SET holder = 'otherhost:4242:run', \
+         expires_at = now() + INTERVAL '10 minutes' WHERE name = 'controller'",
+    );
+    let run = clusterctl(&emu, &["doctor", "--exec-cluster", "ops"]).ok();
+    assert!(
+        run.stdout.contains("held by otherhost:4242:run until")
+            && run.stdout.contains("unlock --force"),
+        "{}",
+        run.all()
+    );
+    emu.sql(
+        "UPDATE clusterctl_lease SET holder = '', expires_at = now() WHERE name = 'controller'",
+    );
     let doc = clusterctl(&emu, &["doctor", "--output", "json"])
         .ok()
         .json();
