@@ -548,9 +548,16 @@ fn status_command(a: StatusArgs, ui: &Ui) -> u8 {
         let rt = runtime()?;
         rt.block_on(async {
             let ctx = Context::new(db)?;
+            // SIGTERM as SIGINT: a clean exit 0 (it was the signal's 143).
+            let shutdown = Shutdown::install()?;
             let interval = a.interval.max(Duration::from_secs(1));
             loop {
-                let report = status::status(&ctx, &sel, a.all).await;
+                let Some(report) = shutdown
+                    .unless_signalled(status::status(&ctx, &sel, a.all))
+                    .await
+                else {
+                    return Ok(exit::OK);
+                };
                 let mut screen = String::new();
                 if ui.style.table.tty && !ui.json {
                     // Clear the screen and go home, like watch(1).
@@ -575,9 +582,8 @@ fn status_command(a: StatusArgs, ui: &Ui) -> u8 {
                 if let Err(o) = written {
                     return Ok(output_failed(o, ui));
                 }
-                tokio::select! {
-                    _ = tokio::time::sleep(interval) => {}
-                    _ = tokio::signal::ctrl_c() => return Ok(exit::OK),
+                if shutdown.sleep(interval).await {
+                    return Ok(exit::OK);
                 }
             }
         })

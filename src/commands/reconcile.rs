@@ -495,7 +495,7 @@ impl Shutdown {
     }
 
     /// Sleeps `d`; `true` when a signal cut the sleep short.
-    async fn sleep(&self, d: Duration) -> bool {
+    pub async fn sleep(&self, d: Duration) -> bool {
         tokio::select! {
             _ = tokio::time::sleep(d) => false,
             _ = self.signals(1) => true,

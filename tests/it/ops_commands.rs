@@ -1889,8 +1889,15 @@ fn status_watch_refreshes() {
         assert_eq!(doc["command"], "status", "{doc:#}");
         assert_eq!(doc["result"]["clusters"][0]["cluster"], "c", "{doc:#}");
     }
-    let _ = child.kill();
-    let _ = child.wait();
+    // SIGTERM (a service manager stopping it) is a clean exit, as SIGINT.
+    let pid = child.id().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let status = child.wait().expect("status --watch ends");
+    assert_eq!(status.code(), Some(0), "{status:?}");
 }
 
 #[test]
