@@ -448,7 +448,22 @@ pub fn enforce_invariants(cluster: &Cluster, sizes: &SizeCatalog, d: &mut Desire
     }
     if let Some(r) = cluster.source_replica() {
         if !d.contains(&r.name) {
+            let wanted = d.removed.get(&r.name).cloned();
             keep(d, r, "it runs the cluster's sources (oldest replica)");
+            // Kept for good, both sizes billed: waiting work for an
+            // operator, never "converged".
+            if let Some(change) = wanted {
+                d.deferred.push(crate::strategy::Deferred {
+                    strategy: None,
+                    action: format!("drop {}", r.name),
+                    reason: format!(
+                        "{} wants it gone ({}), but it runs the cluster's sources: dropping it \
+                         restarts them on another replica; drop it by hand when that is acceptable",
+                        change.strategy, change.reason
+                    ),
+                    in_seconds: None,
+                });
+            }
         }
     }
 }

@@ -476,6 +476,15 @@ fn source_replica_is_kept() {
         .notes
         .iter()
         .any(|n| n.contains("runs the cluster's sources")));
+    // Both sizes are billed until someone acts: waiting work, not a
+    // converged cluster.
+    assert!(
+        cp.waiting
+            .iter()
+            .any(|w| w.action == "drop old" && w.reason.contains("drop it by hand")),
+        "{:?}",
+        cp.waiting
+    );
 }
 
 #[test]
@@ -951,6 +960,53 @@ fn the_state_keeps_the_slots_of_configured_strategies_only_stored_ones_first() {
     s.states.insert(ClusterId("u2".into()), extra);
     let fourth = plan(&s, &PlanOptions::default());
     assert_eq!(only(&fourth).new_state.as_deref(), Some(&st2));
+}
+
+#[test]
+fn a_resize_at_the_replica_limit_retires_one_old_replica_first() {
+    // Five hydrated 25cc replicas under a limit of five: the 50cc one
+    // could never be created ("once others are gone", which nothing did).
+    let names = ["a", "b", "c", "d", "e"];
+    let full = cluster(
+        "u2",
+        "c",
+        names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| replica(i as u64 + 1, n, "25cc", true))
+            .collect(),
+    );
+    let rows = vec![row("u2", "target_size", json!({"target_size": "50cc"}))];
+    let mut s = snap(vec![full], rows.clone());
+    s.env.settings.max_replicas_per_cluster = Some(5);
+    let p = plan(&s, &PlanOptions::default());
+    let cp = only(&p);
+    assert_eq!(cp.actions.len(), 1, "{:?}", cp.actions);
+    assert_eq!(cp.actions[0].kind, ActionKind::DropReplica);
+    assert!(
+        cp.waiting
+            .iter()
+            .any(|w| w.action == "create a 50cc replica"),
+        "{:?}",
+        cp.waiting
+    );
+    // With room: the 50cc replica, the four old ones serving meanwhile.
+    let four = cluster(
+        "u2",
+        "c",
+        names[..4]
+            .iter()
+            .enumerate()
+            .map(|(i, n)| replica(i as u64 + 1, n, "25cc", true))
+            .collect(),
+    );
+    let mut s = snap(vec![four], rows);
+    s.env.settings.max_replicas_per_cluster = Some(5);
+    let p = plan(&s, &PlanOptions::default());
+    let cp = only(&p);
+    assert_eq!(cp.actions.len(), 1, "{:?}", cp.actions);
+    assert_eq!(cp.actions[0].kind, ActionKind::CreateReplica);
+    assert_eq!(cp.actions[0].replica, "r_50cc");
 }
 
 #[test]
