@@ -476,8 +476,9 @@ fn streamer(selection: &Selection, style: TextStyle) -> Observer {
     }))
 }
 
-/// What a run of `--watch` shows: its output only when it did something (an
-/// idle fleet stays quiet), its problems only when they changed.
+/// What a run of `--watch` shows: as text, its output only when it did
+/// something (an idle fleet stays quiet), its problems only when they
+/// changed; as JSON, one document per run that ran.
 fn show_watch_run(
     result: &Result<Leased<reconcile::Applied>, CommandError>,
     ui: &Ui,
@@ -493,7 +494,10 @@ fn show_watch_run(
         }
         last_problems.clone_from(&messages);
     }
-    if !applied.report.results.is_empty() {
+    // Text: only runs that acted (an idle fleet stays quiet). JSON: every
+    // run, one line each, as the README's JSON output promises (a
+    // consumer tells a quiet run from a dead process).
+    if ui.json || !applied.report.results.is_empty() {
         // A service keeps acting when nobody reads its output (its log
         // and audit trail say what it did).
         let _ = print_view(applied, ui);

@@ -660,6 +660,31 @@ fn a_watcher_adds_to_a_textfile_it_shares_with_cron() {
 }
 
 #[test]
+fn watch_json_prints_one_document_per_run_even_when_nothing_is_done() {
+    // A converged fleet: text stays quiet, JSON says each run happened
+    // (it printed nothing, so a consumer could not tell a dead process).
+    let emu = Emulator::start();
+    emu.create_cluster("quiet");
+    init_tables(&emu);
+    let mut d = Daemon::watching(&emu.url(), &["-o", "json"]);
+    let docs = |d: &Daemon| -> Vec<serde_json::Value> {
+        let out = std::fs::read_to_string(d.dir.path().join("stdout")).unwrap_or_default();
+        out.lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    };
+    eventually(Duration::from_secs(20), "three JSON lines", &d, || {
+        docs(&d).len() >= 3
+    });
+    for doc in docs(&d) {
+        assert_eq!(doc["command"], "apply", "{doc:#}");
+        assert_eq!(doc["ok"], true, "{doc:#}");
+    }
+    let (code, _) = d.terminate(Duration::from_secs(30));
+    assert_eq!(code, 0, "{}", d.output());
+}
+
+#[test]
 fn json_logs_have_one_event_per_decision() {
     let emu = Emulator::start();
     emu.create_cluster("logged");
