@@ -469,6 +469,36 @@ pub async fn pause(
     })
 }
 
+/// A dropped cluster named by the name its audit rows recorded, whose
+/// strategy rows remain: `strategy rm t2` after `DROP CLUSTER t2` (it
+/// suggested another, live cluster). One such cluster, or none.
+async fn dropped_by_name(ctx: &Context, snap: &Snapshot, name: &str) -> Option<Target> {
+    let store = &ctx.store;
+    let args = [name.to_string()];
+    let known = ctx
+        .backend()
+        .retrying("reading the audit trail", async |c| {
+            store.audited_clusters(c, &args).await
+        })
+        .await
+        .ok()?;
+    let mut ids: Vec<ClusterId> = known
+        .into_iter()
+        .filter(|(id, recorded)| {
+            recorded.as_deref() == Some(name) && snap.cluster(id).is_none() && snap.has_rows(id)
+        })
+        .map(|(id, _)| id)
+        .collect();
+    ids.dedup();
+    match ids.as_slice() {
+        [id] => Some(Target {
+            id: id.clone(),
+            name: None,
+        }),
+        _ => None,
+    }
+}
+
 /// `strategy rm CLUSTER [TYPE]`; `strategy resume CLUSTER` is the removal
 /// of the pause row. Removing nothing is not an error; an id that only
 /// strategy rows mention (a dropped cluster) is accepted.
@@ -479,7 +509,10 @@ pub async fn remove(
     command: &'static str,
 ) -> Result<Removed, CommandError> {
     let snap = snapshot(ctx).await?;
-    let target = resolve(&snap, cluster, true)?;
+    let target = match resolve(&snap, cluster, true) {
+        Ok(t) => t,
+        Err(e) => dropped_by_name(ctx, &snap, cluster).await.ok_or(e)?,
+    };
     let existing = rows_of(&snap, &target.id);
     let removed: Vec<String> = existing
         .iter()

@@ -605,6 +605,33 @@ fn strategy_ls_and_rm() {
     );
     // --cluster means nothing to rm: refused rather than ignored.
     clusterctl(&emu, &["strategy", "rm", "batch", "--cluster", "x"]).code(64);
+
+    // A dropped cluster, by the name its audit rows recorded (it said
+    // "did you mean 'batch'?", another, live cluster).
+    emu.create_cluster("gone");
+    clusterctl(
+        &emu,
+        &[
+            "strategy",
+            "set",
+            "gone",
+            "target_size",
+            "--target-size",
+            "25cc",
+        ],
+    )
+    .ok();
+    let gone = emu.cluster_id("gone");
+    emu.sql(&format!(
+        "DELETE FROM mz_catalog.mz_clusters WHERE id = '{gone}'"
+    ));
+    let r = clusterctl(&emu, &["strategy", "rm", "gone"]).ok();
+    assert!(r.stdout.contains(&gone), "{}", r.all());
+    assert!(
+        strategy_rows(&emu).iter().all(|(id, _, _)| *id != gone),
+        "{:?}",
+        strategy_rows(&emu)
+    );
 }
 
 #[test]
