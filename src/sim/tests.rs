@@ -55,6 +55,18 @@ pub(super) fn examples() -> Vec<PathBuf> {
     v
 }
 
+#[test]
+fn the_format_example_of_the_scenarios_readme_parses() {
+    // It named a size its own [[sizes]] did not offer.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/scenarios");
+    let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
+    let start = readme.find("```toml\nname = ").expect("the format example");
+    let body = &readme[start + "```toml\n".len()..];
+    let end = body.find("```").expect("its end");
+    let sc = scenario::parse(&body[..end], false, &dir, None).unwrap_or_else(|e| panic!("{}", e.0));
+    assert_eq!(sc.clusters.len(), 1);
+}
+
 /// An example, shortened to at most `days` so tests stay fast.
 pub(super) fn example(path: &Path, days: u32) -> Scenario {
     let text = std::fs::read_to_string(path).unwrap();
