@@ -16,6 +16,9 @@ use crate::plan::{Selection, SelectionError};
 /// Whose lease `unlock --force` broke.
 #[derive(Debug, Clone, Serialize)]
 pub struct Unlocked {
+    /// Whether a lease was broken (`false`: it was free; the holder is then
+    /// empty and the time the epoch, as in format_version 2 from the start).
+    pub broken: bool,
     /// Empty when the lease was free.
     pub previous_holder: String,
     pub previous_until: DateTime<Utc>,
@@ -47,12 +50,14 @@ pub async fn unlock(ctx: &Context) -> Result<Unlocked, CommandError> {
     };
     let Some(previous) = broken else {
         return Ok(Unlocked {
+            broken: false,
             previous_holder: String::new(),
             previous_until: DateTime::<Utc>::UNIX_EPOCH,
         });
     };
     audit_unlock(&mut backend, &ctx.opts, &previous).await?;
     Ok(Unlocked {
+        broken: true,
         previous_holder: previous.holder,
         previous_until: previous.until,
     })

@@ -44,7 +44,7 @@ impl View for InitSql {
 
 impl View for Unlocked {
     fn text(&self, _style: &TextStyle) -> String {
-        if self.previous_holder.is_empty() {
+        if !self.broken {
             "The lease was free; nothing to break.\n".into()
         } else {
             format!(

@@ -1465,6 +1465,8 @@ fn history_limits_hints_dates_replicas_and_unlocks() {
         .json();
     assert_eq!(j["command"], "unlock");
     assert_eq!(j["result"]["previous_holder"], "");
+    // Said outright, not only by an empty holder and 1970.
+    assert_eq!(j["result"]["broken"], false);
 }
 
 #[test]
