@@ -730,6 +730,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 
 /// A duration of any length, or why `s` is none.
 fn any_duration(s: &str) -> Result<Duration, String> {
+    if s.starts_with('-') {
+        return Err(format!(
+            "'{s}': a duration cannot be negative (e.g. 30s, 5m or 1h)"
+        ));
+    }
     duration_syntax(s).map_err(|e| format!("'{s}' is not a duration like 30s, 5m or 1h ({e})"))
 }
 
@@ -1129,6 +1134,10 @@ mod tests {
             .unwrap_err()
             .contains("longer than a year"));
         assert!(parse_duration("soon").is_err());
+        // Said as negative (it said "expected number at 0").
+        assert!(parse_duration("-5")
+            .unwrap_err()
+            .contains("cannot be negative"));
         use crate::commands::TimeBound;
         assert_eq!(
             parse_since("1d").unwrap(),
