@@ -79,17 +79,48 @@ pub fn replica_name(cluster: &str, size: &Size) -> String {
 pub(super) fn decide(c: &ShrinkToFitConfig, ctx: &Ctx, d: &mut Desired, st: &mut ShrinkToFitState) {
     let left = cooldown_left(st.last_decision_ts, c.cooldown_s, ctx.now);
     if let (Some(left), false) = (left, ctx.demand_waiting()) {
+        // What it would do now is waiting work, due when the cooldown ends
+        // (it was a verbose note under "converged"); nothing changes.
+        let (mut would, mut scratch) = (d.clone(), st.clone());
+        step(c, ctx, &mut would, &mut scratch);
+        let why = format!(
+            "cooldown_s {}: the last change was {}s ago",
+            c.cooldown_s,
+            c.cooldown_s as i64 - left
+        );
+        let due = Some(left.max(0) as u64);
+        let creates: Vec<String> = would
+            .names()
+            .into_iter()
+            .filter(|n| !d.contains(n))
+            .collect();
+        let drops: Vec<String> = d
+            .names()
+            .into_iter()
+            .filter(|n| !would.contains(n))
+            .collect();
+        for name in creates {
+            d.defer(KIND, format!("create {name}"), why.clone(), due);
+        }
+        for name in drops {
+            d.defer(KIND, format!("drop {name}"), why.clone(), due);
+        }
         d.note(KIND, format!("cooldown: {left}s left"));
         return;
     }
     let before = d.names();
+    step(c, ctx, d, st);
+    if d.names() != before {
+        st.last_decision_ts = Some(ctx.now);
+    }
+}
+
+/// One decision, in order.
+fn step(c: &ShrinkToFitConfig, ctx: &Ctx, d: &mut Desired, st: &mut ShrinkToFitState) {
     refit(c, ctx, d, st);
     drop_looping(c, ctx, d, st);
     start_candidates(c, ctx, d, st);
     drop_larger(c, ctx, d, st);
-    if d.names() != before {
-        st.last_decision_ts = Some(ctx.now);
-    }
 }
 
 /// `refit_after_s` after a size was last found too small, while a size that
@@ -376,6 +407,40 @@ mod tests {
             let d = run(&cl, cfg.clone(), &mut ShrinkToFitState::default());
             assert_eq!(d.names(), want, "{name}");
         }
+    }
+
+    #[test]
+    fn a_cooldown_holds_changes_back_as_waiting_work() {
+        // Three sizes serve; the two larger ones go once the cooldown ends
+        // (status said Converged, "the replicas are what the strategies want").
+        let cl = cluster(
+            "c",
+            vec![
+                replica("c_25cc", "25cc", true),
+                replica("c_50cc", "50cc", true),
+                replica("c_100cc", "100cc", true),
+            ],
+        );
+        let mut st = ShrinkToFitState {
+            last_decision_ts: Some(now() - chrono::Duration::seconds(10)),
+            ..Default::default()
+        };
+        let d = run(
+            &cl,
+            serde_json::json!({"max_replica_size": "100cc", "cooldown_s": 3600}),
+            &mut st,
+        );
+        assert_eq!(d.names(), vec!["c_100cc", "c_25cc", "c_50cc"]);
+        let held: Vec<(&str, Option<u64>)> = d
+            .deferred
+            .iter()
+            .map(|w| (w.action.as_str(), w.in_seconds))
+            .collect();
+        assert_eq!(
+            held,
+            [("drop c_100cc", Some(3590)), ("drop c_50cc", Some(3590))]
+        );
+        assert_eq!(st.fits, None, "nothing decided during the cooldown");
     }
 
     #[test]
