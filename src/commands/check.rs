@@ -92,7 +92,10 @@ pub fn check_snapshot(snap: &Snapshot, selection: &Selection) -> CheckReport {
         errors,
         warnings: findings.len() - errors,
         findings,
-        statement_log: rules::statement_log(snap),
+        statement_log: rules::statement_log(snap, |id| {
+            let name = by_id.get(id).map(|&i| snap.clusters[i].name.as_str());
+            selection_in.matches_id(id, name)
+        }),
         nothing_selected: selection.nothing_selected(clusters_checked),
     }
 }

@@ -187,7 +187,7 @@ pub async fn doctor(ctx: &Context) -> Result<DoctorReport, CommandError> {
             .map(|r| r.name.clone())
             .or(sc.role.clone()),
         superuser: env.identity.superuser,
-        statement_log: rules::statement_log(snap_ref),
+        statement_log: rules::statement_log(snap_ref, |_| true),
         session_cluster: sc,
         findings,
         blockers,

@@ -189,10 +189,12 @@ pub fn status_of(
         });
     }
     clusters.sort_by(|a, b| a.cluster.cmp(&b.cluster));
+    let statement_log =
+        rules::statement_log(snap, |id| clusters.iter().any(|c| &c.cluster_id == id));
     StatusReport {
         now: snap.now,
         clusters,
-        statement_log: rules::statement_log(snap),
+        statement_log,
     }
 }
 

@@ -327,12 +327,16 @@ pub struct StatementLog {
 }
 
 /// The statement log as `idle_suspend` sees it; the note only where a
-/// strategy row of that type relies on it.
-pub fn statement_log(snap: &Snapshot) -> StatementLog {
+/// strategy row of that type, of a cluster `shown` accepts (the command's
+/// selection), relies on it.
+pub fn statement_log(
+    snap: &Snapshot,
+    shown: impl Fn(&crate::model::ClusterId) -> bool,
+) -> StatementLog {
     StatementLog {
         readable: snap.env.activity_error.is_none(),
         sample_rate: snap.env.settings.sample_rate(),
-        note: relies_on_activity(snap)
+        note: relies_on_activity_of(snap, shown)
             .then(|| activity_unknown(snap).or_else(|| sampling_note(&snap.env)))
             .flatten(),
     }
@@ -350,9 +354,19 @@ pub fn activity_warning(snap: &Snapshot) -> Option<String> {
 }
 
 fn relies_on_activity(snap: &Snapshot) -> bool {
-    snap.strategies
-        .iter()
-        .any(|r| StrategyKind::parse(&r.strategy_type) == Some(StrategyKind::IdleSuspend))
+    relies_on_activity_of(snap, |_| true)
+}
+
+/// Whether an `idle_suspend` row of a cluster `shown` accepts relies on
+/// the statement log.
+fn relies_on_activity_of(
+    snap: &Snapshot,
+    shown: impl Fn(&crate::model::ClusterId) -> bool,
+) -> bool {
+    snap.strategies.iter().any(|r| {
+        StrategyKind::parse(&r.strategy_type) == Some(StrategyKind::IdleSuspend)
+            && shown(&r.cluster_id)
+    })
 }
 
 /// A sample rate below 1, said plainly, or `None` for a complete log.

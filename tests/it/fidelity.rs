@@ -510,6 +510,23 @@ fn a_sampled_statement_log_needs_a_longer_silence_and_a_thin_one_proves_nothing(
         run.all()
     );
     assert!(emu.replicas("c").is_empty());
+
+    // The note is for what is shown: a cluster without idle_suspend
+    // does not rely on the log (it was said for every selection).
+    emu.create_cluster("other");
+    strategy(&emu, "other", "target_size", json!({"target_size": "25cc"}));
+    let note = |cluster: &str| {
+        clusterctl(&emu, &["status", "--cluster", cluster, "-o", "json"])
+            .ok()
+            .json()["result"]["statement_log"]["note"]
+            .clone()
+    };
+    assert_eq!(note("other"), serde_json::Value::Null);
+    assert!(
+        note("c").as_str().is_some_and(|n| n.contains("50%")),
+        "{}",
+        note("c")
+    );
 }
 
 #[test]
