@@ -120,6 +120,27 @@ fn managed_cluster_resize_suspend_and_wake() {
     assert_eq!(audit(&emu, "m").len(), 3, "resize, suspend, resume");
 }
 
+/// `clusterctl ARGS` started, once its blocking resize of `m` waits
+/// behind the `r1-pending` replica.
+fn apply_blocked_on_pending(emu: &Emulator, args: &[&str]) -> std::process::Child {
+    let mut cmd = command();
+    cmd.args(args)
+        .env("DATABASE_URL", emu.url())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = cmd.spawn().expect("start clusterctl");
+    let started = Instant::now();
+    while !emu.replicas("m").iter().any(|(n, _)| n == "r1-pending") {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no pending replica: {:?}",
+            emu.replicas("m")
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child
+}
+
 #[test]
 fn a_blocking_release_resizes_with_wait_until_ready_and_rolls_back_on_timeout() {
     // v26.34: graceful only WITH (WAIT UNTIL READY …), which holds the
@@ -146,21 +167,7 @@ fn a_blocking_release_resizes_with_wait_until_ready_and_rolls_back_on_timeout() 
     assert_eq!(emu.replicas("m"), pairs(&[("r1", "25cc")]));
 
     // Ready in time: the statement returns once the pending replica is.
-    let mut cmd = command();
-    cmd.arg("apply")
-        .env("DATABASE_URL", emu.url())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let child = cmd.spawn().expect("start clusterctl");
-    let started = Instant::now();
-    while !emu.replicas("m").iter().any(|(n, _)| n == "r1-pending") {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "no pending replica: {:?}",
-            emu.replicas("m")
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let child = apply_blocked_on_pending(&emu, &["apply"]);
     assert_eq!(emu.cluster_size("m").as_deref(), Some("25cc"));
     emu.set_hydrated("m", "r1-pending", true);
     let out = child.wait_with_output().expect("clusterctl ends");
@@ -181,21 +188,7 @@ fn a_blocking_resize_cancelled_by_a_lost_lease_is_recorded_as_not_applied() {
         .materialize_release(Release::Blocking)
         .start();
     managed_25cc(&emu);
-    let mut cmd = command();
-    cmd.args(["apply", "--lease-ttl", "8s"])
-        .env("DATABASE_URL", emu.url())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let child = cmd.spawn().expect("start clusterctl");
-    let started = Instant::now();
-    while !emu.replicas("m").iter().any(|(n, _)| n == "r1-pending") {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "no pending replica: {:?}",
-            emu.replicas("m")
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let child = apply_blocked_on_pending(&emu, &["apply", "--lease-ttl", "8s"]);
     let mut unlock = command();
     unlock
         .args(["unlock", "--force"])
