@@ -38,9 +38,9 @@ fn main() {
     let sc = clusterctl::sim::scenario::load_with(
         &root.join("fleet-100.toml"),
         &clusterctl::sim::scenario::Overrides {
-            seed: None,
             history_ms: Some(28 * clusterctl::sim::scenario::DAY),
             served_within_ms: Some(5 * clusterctl::sim::scenario::SECOND),
+            ..Default::default()
         },
     )
     .unwrap_or_else(|e| or_exit(e));
@@ -68,9 +68,9 @@ fn smoke(root: &Path) {
     let sc = clusterctl::sim::scenario::load_with(
         &root.join("nightly-batch.toml"),
         &clusterctl::sim::scenario::Overrides {
-            seed: None,
             history_ms: Some(28 * clusterctl::sim::scenario::DAY),
             served_within_ms: Some(5 * clusterctl::sim::scenario::SECOND),
+            ..Default::default()
         },
     )
     .unwrap_or_else(|e| panic!("{e}"));

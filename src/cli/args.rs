@@ -347,8 +347,8 @@ pub struct SimulateArgs {
     /// Build the scenario from a live Materialize instead (read-only; --create-replica creates and drops a temporary replica on the exec cluster, both audited, nothing else is written): its clusters, replicas, sizes, strategy rows and state, and statement log
     #[arg(long, help_heading = "From history")]
     pub from_history: bool,
-    /// Days of statement log to read, 1..=120 (default 28); the first quarter (at most 7 days) is the history predictive strategies learn from, the rest is replayed
-    #[arg(long, value_name = "N", help_heading = "From history", conflicts_with = "scenario",
+    /// 1..=120. With --from-history: days of statement log to read (default 28); the first quarter (at most 7 days) is the history predictive strategies learn from, the rest is replayed. With a scenario file: replay it for N days instead of its own `days` (a quick try of a long scenario)
+    #[arg(long, value_name = "N", help_heading = "From history",
           allow_negative_numbers = true, value_parser = whole::<u32>(1, 120))]
     pub days: Option<u32>,
     /// Also write the built scenario to FILE (TOML) and its traces next to it (FILE's name with .traces/), to share, edit and replay with `clusterctl simulate FILE`; FILE's directory must exist, an existing FILE is overwritten (and said), and traces an earlier --out left there for other clusters are removed

@@ -918,6 +918,8 @@ fn sim_args(a: &SimulateArgs, ui: &Ui) -> crate::sim::SimArgs {
     crate::sim::SimArgs {
         scenario: a.scenario.clone().unwrap_or_default(),
         seed: a.seed,
+        // --from-history reads that many days; a file is replayed for them.
+        days: a.days.filter(|_| !a.from_history),
         json: ui.json,
         timeline: a.timeline.clone(),
         plot: a.plot.clone(),

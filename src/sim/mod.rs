@@ -60,6 +60,9 @@ pub enum SimError {
 pub struct SimArgs {
     pub scenario: PathBuf,
     pub seed: Option<u64>,
+    /// A scenario file's length in days, instead of its own (`--days`;
+    /// never for `--from-history`, whose `--days` is what it reads).
+    pub days: Option<u32>,
     pub json: bool,
     pub timeline: Option<PathBuf>,
     pub plot: Option<PathBuf>,
@@ -152,6 +155,7 @@ fn remove_stale_traces(dir: &Path, base: &Path, built: &history::Built) -> Resul
 fn overrides_of(args: &SimArgs) -> scenario::Overrides {
     scenario::Overrides {
         seed: args.seed,
+        days: args.days,
         history_ms: args.history_ms,
         served_within_ms: args.served_within_ms,
     }

@@ -203,9 +203,9 @@ fn shipped_scenario(scenario: &str) -> scenario::Scenario {
     scenario::load_with(
         &root.join(format!("{scenario}.toml")),
         &scenario::Overrides {
-            seed: None,
             history_ms: Some(28 * scenario::DAY),
             served_within_ms: Some(5 * scenario::SECOND),
+            ..scenario::Overrides::default()
         },
     )
     .unwrap()

@@ -550,6 +550,9 @@ impl Locator {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Overrides {
     pub seed: Option<u64>,
+    /// `days` (`simulate FILE --days N`): replaces the file's `days` or
+    /// `duration`.
+    pub days: Option<u32>,
     /// `history`, ms.
     pub history_ms: Option<i64>,
     /// `clients.served_within`, ms.
@@ -746,7 +749,11 @@ fn resolve(
     use std::ops::Bound::{Excluded, Included};
     let seed_override = o.seed;
     let err = |m: String| Err(ScenarioError(m));
-    let horizon_ms = match (raw.days, raw.duration) {
+    let (days, duration) = match o.days {
+        Some(d) => (Some(f64::from(d)), None),
+        None => (raw.days, raw.duration),
+    };
+    let horizon_ms = match (days, duration) {
         (Some(_), Some(_)) => return err("give either 'days' or 'duration', not both".into()),
         (Some(d), None) => {
             let d = number("days", d, (Excluded(0.0), Included(3660.0)))?;

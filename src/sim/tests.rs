@@ -466,6 +466,23 @@ fn too_much_demand_is_refused_before_it_is_drawn() {
 }
 
 #[test]
+fn days_on_the_command_line_replaces_the_files_length() {
+    // `simulate FILE --days 2`: a quick try of a four-week scenario (it was
+    // refused as a --from-history flag).
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/scenarios/noisy-weekly-team.toml");
+    let two = scenario::Overrides {
+        days: Some(2),
+        ..scenario::Overrides::default()
+    };
+    let sc = scenario::load_with(&path, &two).unwrap_or_else(|e| panic!("{}", e.0));
+    assert_eq!(sc.horizon_ms, 2 * scenario::DAY);
+    let own = scenario::load_with(&path, &scenario::Overrides::default())
+        .unwrap_or_else(|e| panic!("{}", e.0));
+    assert!(own.horizon_ms > sc.horizon_ms);
+}
+
+#[test]
 fn the_shipped_examples_are_well_within_the_demand_bounds() {
     let history = scenario::Overrides {
         history_ms: Some(28 * scenario::DAY),
