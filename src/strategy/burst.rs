@@ -50,6 +50,10 @@ pub struct BurstState {
     /// Set when `max_burst_s` ran out; cleared once another replica hydrates.
     #[serde(default)]
     pub gave_up_at: Option<DateTime<Utc>>,
+    /// The burst replica it started: after the cluster is renamed, that is
+    /// still the one to retire (its name came from the old name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replica: Option<String>,
 }
 
 pub fn burst_name(cluster: &str) -> String {
@@ -57,7 +61,13 @@ pub fn burst_name(cluster: &str) -> String {
 }
 
 pub(super) fn decide(c: &BurstConfig, ctx: &Ctx, d: &mut Desired, st: &mut BurstState) {
-    let name = burst_name(&ctx.cluster.name);
+    // The one it started, if it runs (the cluster may have been renamed
+    // since: a new `<name>-burst` would have run beside it for good).
+    let name = st
+        .replica
+        .clone()
+        .filter(|n| ctx.cluster.replica(n).is_some())
+        .unwrap_or_else(|| burst_name(&ctx.cluster.name));
     let others: Vec<String> = d.replicas.keys().filter(|n| **n != name).cloned().collect();
     let other_hydrated = others.iter().find(|n| ctx.hydrated(n)).cloned();
     let has_burst = d.contains(&name);
@@ -151,6 +161,7 @@ fn start(
     );
     d.add(name, &c.burst_replica_size, KIND, reason);
     st.burst_since = Some(ctx.now);
+    st.replica = Some(name.to_string());
     st.last_decision_ts = Some(ctx.now);
 }
 
@@ -299,6 +310,36 @@ mod tests {
             let d = run(&cl, cfg.clone(), &mut BurstState::default());
             assert_eq!(d.names(), want, "{name}");
         }
+    }
+
+    #[test]
+    fn a_burst_started_before_the_cluster_was_renamed_is_still_its_own() {
+        // `old` became `c`: its `old-burst` runs. It used to be left for
+        // good beside a new `c-burst`.
+        let mut st = BurstState {
+            burst_since: Some(now() - chrono::Duration::seconds(60)),
+            replica: Some("old-burst".into()),
+            ..Default::default()
+        };
+        let cfg = serde_json::json!({"burst_replica_size": "800cc"});
+        let hydrating = cluster(
+            "c",
+            vec![
+                replica("r1", "25cc", false),
+                replica("old-burst", "800cc", true),
+            ],
+        );
+        let d = run(&hydrating, cfg.clone(), &mut st);
+        assert_eq!(d.names(), vec!["old-burst", "r1"], "no second burst");
+        let ready = cluster(
+            "c",
+            vec![
+                replica("r1", "25cc", true),
+                replica("old-burst", "800cc", true),
+            ],
+        );
+        let d = run(&ready, cfg, &mut st);
+        assert_eq!(d.names(), vec!["r1"], "retired");
     }
 
     #[test]
