@@ -144,7 +144,7 @@ pub async fn apply(
         .await
         .unwrap_or_else(|| Err(abandoned()));
     if let Some(path) = metrics_file {
-        add_to_textfile(path, &result, started.elapsed());
+        add_to_textfile(path, result.as_ref(), started.elapsed());
     }
     result
 }
@@ -155,7 +155,7 @@ pub async fn apply(
 /// counts. Gauges are the run's own.
 fn add_to_textfile(
     path: &std::path::Path,
-    result: &Result<Leased<Applied>, CommandError>,
+    result: Result<&Leased<Applied>, &CommandError>,
     elapsed: Duration,
 ) {
     let run = Metrics::new();
@@ -173,14 +173,10 @@ pub fn failed_to_start(
     e: CommandError,
     elapsed: Duration,
 ) -> CommandError {
-    let Some(path) = metrics_file else {
-        return e;
-    };
-    let result: Result<Leased<Applied>, CommandError> = Err(e);
-    add_to_textfile(path, &result, elapsed);
-    result
-        .err()
-        .unwrap_or_else(|| CommandError::Io("no error to report".into()))
+    if let Some(path) = metrics_file {
+        add_to_textfile(path, Err(&e), elapsed);
+    }
+    e
 }
 
 /// `--cluster NAME` that names no cluster, or one without strategies, is
@@ -284,12 +280,12 @@ pub async fn watch(
             break;
         };
         let elapsed = started.elapsed();
-        record(&metrics, &result, elapsed);
+        record(&metrics, result.as_ref(), elapsed);
         if result.is_ok() {
             health.ok();
         }
         if let Some(path) = &wopts.metrics_file {
-            add_to_textfile(path, &result, elapsed);
+            add_to_textfile(path, result.as_ref(), elapsed);
         }
         let next_in = next_wait(jittered(wopts.interval, &mut rng), elapsed, due_in(&result));
         log_run(&result, elapsed, next_in);
@@ -336,7 +332,7 @@ fn next_wait(interval: Duration, elapsed: Duration, due: Option<Duration>) -> Du
     }
 }
 
-fn outcome_of(result: &Result<Leased<Applied>, CommandError>) -> RunOutcome {
+fn outcome_of(result: Result<&Leased<Applied>, &CommandError>) -> RunOutcome {
     match result {
         Err(_) => RunOutcome::Error,
         Ok(Leased::Busy { .. }) => RunOutcome::LeaseBusy,
@@ -349,7 +345,7 @@ fn outcome_of(result: &Result<Leased<Applied>, CommandError>) -> RunOutcome {
     }
 }
 
-fn record(metrics: &Metrics, result: &Result<Leased<Applied>, CommandError>, elapsed: Duration) {
+fn record(metrics: &Metrics, result: Result<&Leased<Applied>, &CommandError>, elapsed: Duration) {
     let ran = match result {
         Ok(Leased::Ran(a)) => Some((&a.snapshot, &a.plan, &a.report)),
         _ => None,

@@ -610,21 +610,30 @@ fn parse_demand(
     log
 }
 
-/// Needs: mz_catalog.mz_schemas. Whether a schema exists (by name).
-pub const SCHEMA_SQL: &str = "SELECT 1 FROM mz_catalog.mz_schemas WHERE name = $1";
-
-/// Our tables are missing, or (PostgreSQL says the same) the `--schema`
-/// named: then the error names the schema, as `apply`'s does, so nobody
-/// runs `init` on a typo.
-pub async fn tables_or_schema_missing(c: &Client, store: &Store, where_: String) -> SnapshotError {
+/// Needs: mz_catalog.mz_schemas. The error for a `--schema` that does not
+/// exist, if it does not (`None` without `--schema`). Asked where a table
+/// is found missing, which PostgreSQL also says of a missing schema, so
+/// nobody runs `init` on a typo.
+pub async fn missing_schema(c: &Client, store: &Store) -> Result<Option<DbError>, DbError> {
     let Some(schema) = store.schema() else {
-        return SnapshotError::TablesMissing { where_ };
+        return Ok(None);
     };
-    match c
-        .query_typed(SCHEMA_SQL, &[(&schema, tokio_postgres::types::Type::TEXT)])
+    let rows = c
+        .query_typed(
+            "SELECT 1 FROM mz_catalog.mz_schemas WHERE name = $1",
+            &[(&schema, tokio_postgres::types::Type::TEXT)],
+        )
         .await
-    {
-        Ok(rows) if rows.is_empty() => SnapshotError::Db(super::migrate::missing_schema(store)),
+        .map_err(|e| DbError::query("checking the schema", &e))?;
+    Ok(rows
+        .is_empty()
+        .then(|| super::migrate::missing_schema(store)))
+}
+
+/// Our tables are missing, or the `--schema` named ([`missing_schema`]).
+async fn tables_or_schema_missing(c: &Client, store: &Store, where_: String) -> SnapshotError {
+    match missing_schema(c, store).await {
+        Ok(Some(e)) => SnapshotError::Db(e),
         _ => SnapshotError::TablesMissing { where_ },
     }
 }

@@ -313,26 +313,16 @@ impl<'a> LiveBackend<'a> {
         }
     }
 
-    /// The error for a `--schema` that does not exist, if it does not:
-    /// asked where a missing table is reported (PostgreSQL says the same
-    /// for a missing schema), so nobody runs `init` on a typo.
+    /// [`catalog::missing_schema`], retried; `None` also when it cannot
+    /// be told (the caller's own error stands then).
     pub async fn missing_schema(&mut self) -> Option<DbError> {
         let store = self.store;
-        let schema = store.schema()?.to_string();
-        let found = self
-            .retrying("checking the schema", async |c| {
-                c.query_typed(
-                    catalog::SCHEMA_SQL,
-                    &[(&schema, tokio_postgres::types::Type::TEXT)],
-                )
-                .await
-                .map_err(|e| DbError::query("checking the schema", &e))
-            })
-            .await
-            .ok()?;
-        found
-            .is_empty()
-            .then(|| super::migrate::missing_schema(store))
+        self.retrying("checking the schema", async |c| {
+            catalog::missing_schema(c, store).await
+        })
+        .await
+        .ok()
+        .flatten()
     }
 
     /// Creates or upgrades our tables (never a schema): see

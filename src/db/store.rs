@@ -336,8 +336,8 @@ impl Store {
             .collect())
     }
 
-    /// Closes the intent of an action that was never attempted (the plan
-    /// guard found the cluster changed in the same round trip): not
+    /// Closes the intent of an action that was never attempted (the same
+    /// round trip found the cluster changed or the lease taken, `why`): not
     /// executed, and why. An UPDATE, as every other audit write (`apply`
     /// has no DELETE on the audit trail, and the trail keeps the attempt).
     pub async fn withdraw_intent(
@@ -857,7 +857,7 @@ fn action_columns() -> String {
 pub enum ActionResult {
     Executed,
     Failed,
-    /// Withdrawn by the plan guard: the statement was never sent.
+    /// Withdrawn before its statement was sent ([`Withdrawn`]).
     Skipped,
     /// The outcome was never recorded (the run stopped before it).
     Unknown,

@@ -107,16 +107,7 @@ fn cooling_down(
     }
     match cooldown_left(st.last_decision_ts, c.cooldown_s, ctx.now) {
         Some(left) => {
-            d.defer(
-                KIND,
-                action,
-                format!(
-                    "cooldown_s {}: the last burst change was {}s ago",
-                    c.cooldown_s,
-                    c.cooldown_s as i64 - left
-                ),
-                Some(left.max(0) as u64),
-            );
+            d.defer_for_cooldown(KIND, action, c.cooldown_s, left);
             d.note(
                 KIND,
                 format!("cooldown: {left}s left before the next burst change"),

@@ -739,6 +739,22 @@ impl Desired {
         }
     }
 
+    /// `action` held back by the strategy's `cooldown_s` for `left` more
+    /// seconds: waiting work, due when the cooldown ends.
+    pub fn defer_for_cooldown(
+        &mut self,
+        strategy: StrategyKind,
+        action: String,
+        cooldown_s: u64,
+        left: i64,
+    ) {
+        let why = format!(
+            "cooldown_s {cooldown_s}: the last change was {}s ago",
+            cooldown_s as i64 - left
+        );
+        self.defer(strategy, action, why, Some(left.max(0) as u64));
+    }
+
     /// Removes a live replica on purpose, exempt from the last-hydrated rule.
     pub fn give_up(&mut self, name: &str, strategy: StrategyKind, reason: String) {
         self.remove(name, strategy, reason);

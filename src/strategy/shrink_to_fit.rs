@@ -83,12 +83,6 @@ pub(super) fn decide(c: &ShrinkToFitConfig, ctx: &Ctx, d: &mut Desired, st: &mut
         // (it was a verbose note under "converged"); nothing changes.
         let (mut would, mut scratch) = (d.clone(), st.clone());
         step(c, ctx, &mut would, &mut scratch);
-        let why = format!(
-            "cooldown_s {}: the last change was {}s ago",
-            c.cooldown_s,
-            c.cooldown_s as i64 - left
-        );
-        let due = Some(left.max(0) as u64);
         let creates: Vec<String> = would
             .names()
             .into_iter()
@@ -100,10 +94,10 @@ pub(super) fn decide(c: &ShrinkToFitConfig, ctx: &Ctx, d: &mut Desired, st: &mut
             .filter(|n| !would.contains(n))
             .collect();
         for name in creates {
-            d.defer(KIND, format!("create {name}"), why.clone(), due);
+            d.defer_for_cooldown(KIND, format!("create {name}"), c.cooldown_s, left);
         }
         for name in drops {
-            d.defer(KIND, format!("drop {name}"), why.clone(), due);
+            d.defer_for_cooldown(KIND, format!("drop {name}"), c.cooldown_s, left);
         }
         d.note(KIND, format!("cooldown: {left}s left"));
         return;
