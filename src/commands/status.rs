@@ -392,7 +392,7 @@ pub fn condition(
         return (Condition::Bursting, deferred_text(d));
     }
     let has = |k: StrategyKind| cp.strategies.contains(&k);
-    let burst_name = crate::strategy::burst_name(&cluster.name);
+    let burst_name = crate::strategy::burst_replica(cluster, snap.states.get(&cluster.id));
     if has(StrategyKind::Burst) && cluster.replica(&burst_name).is_some() {
         return (
             Condition::Bursting,

@@ -110,6 +110,7 @@ pub(super) fn plan_cluster(
         idle_since_seen,
         last_suspension: snap.suspensions.get(&cluster.id),
         replica_limit: snap.env.settings.max_replicas_per_cluster,
+        burst: crate::strategy::burst_replica(cluster, Some(state)),
     };
     let mut desired = Desired::from_cluster(cluster);
     let mut slots: Vec<StateSlot> = configs
@@ -120,7 +121,7 @@ pub(super) fn plan_cluster(
         cfg.prepare(&ctx, &mut desired, slot);
     }
     for (cfg, slot) in configs.iter().zip(&mut slots) {
-        let hidden = hide_owned_replicas(&configs, cfg, cluster, &mut desired);
+        let hidden = hide_owned_replicas(&configs, cfg, &ctx, &mut desired);
         cfg.decide(&ctx, &mut desired, slot);
         for (name, replica) in hidden {
             match &desired.suspending {
@@ -262,7 +263,7 @@ fn managed_actions(
 fn hide_owned_replicas(
     configs: &[StrategyConfig],
     cfg: &StrategyConfig,
-    cluster: &Cluster,
+    ctx: &Ctx,
     desired: &mut Desired,
 ) -> Vec<(String, crate::strategy::DesiredReplica)> {
     if !cfg.kind().chooses_size() {
@@ -271,8 +272,8 @@ fn hide_owned_replicas(
     configs
         .iter()
         .filter(|other| other.kind() != cfg.kind())
-        .filter_map(|other| other.owned_replica(&cluster.name))
-        .filter_map(|name| desired.replicas.remove_entry(&name))
+        .filter_map(|other| other.owned_replica(ctx))
+        .filter_map(|name| desired.replicas.remove_entry(name))
         .collect()
 }
 

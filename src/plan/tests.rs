@@ -1108,6 +1108,71 @@ fn the_burst_replica_lingers_even_with_a_target_size() {
     );
 }
 
+#[test]
+fn a_burst_started_before_a_rename_is_the_burst_for_every_strategy() {
+    // `old` became `c` while its burst `old-burst` ran; `r_50cc` hydrated
+    // since. target_size used to retire `old-burst` as another size at
+    // once, and a suspension to remember it as a replica to wake with.
+    let c = || {
+        cluster(
+            "u2",
+            "c",
+            vec![
+                replica(1, "r_50cc", "50cc", true),
+                replica(2, "old-burst", "800cc", true),
+            ],
+        )
+    };
+    let rows = |idle: bool| {
+        let mut v = vec![
+            row("u2", "target_size", json!({"target_size": "50cc"})),
+            row(
+                "u2",
+                "burst",
+                json!({"burst_replica_size": "800cc", "linger_s": 120}),
+            ),
+        ];
+        if idle {
+            v.push(row("u2", "idle_suspend", json!({"idle_after_s": 600})));
+        }
+        v
+    };
+    let state = json!({"burst": {
+        "burst_since": (now() - Duration::minutes(10)).to_rfc3339(),
+        "others_hydrated_since": (now() - Duration::seconds(30)).to_rfc3339(),
+        "replica": "old-burst"
+    }});
+    let mut s = snap(vec![c()], rows(false));
+    s.states.insert(ClusterId("u2".into()), state.clone());
+    let p = plan(&s, &PlanOptions::default());
+    assert!(
+        only(&p).actions.is_empty(),
+        "old-burst lingers: {:?}",
+        only(&p).actions
+    );
+    let mut idle = c();
+    idle.activity = Activity {
+        last_begin: Some(now() - Duration::hours(2)),
+        in_flight: 0,
+    };
+    let mut s = snap(vec![idle], rows(true));
+    s.states.insert(ClusterId("u2".into()), state);
+    let p = plan(
+        &s,
+        &PlanOptions {
+            new_state: true,
+            ..PlanOptions::default()
+        },
+    );
+    assert!(only(&p).suspending, "{:?}", only(&p));
+    let new_state = only(&p).new_state.as_deref().expect("state written");
+    assert_eq!(
+        new_state["idle_suspend"]["suspended"],
+        json!([{"name": "r_50cc", "size": "50cc"}]),
+        "the burst is not remembered: {new_state}"
+    );
+}
+
 /// Plans the wake of a cluster suspended 3 h ago while running
 /// `suspended` (name, size), with statements waiting; returns the replicas
 /// the plan creates.

@@ -182,7 +182,7 @@ pub fn build(h: &LiveHistory, o: &Options) -> Result<Built, String> {
         let rows = in_effect.get(&c.id).map(Vec::as_slice).unwrap_or(&[]);
         let strategies = strategies_of(c, rows, &sizes, h.until, &mut notes);
         let state = h.states.get(&c.id);
-        let remembered = crate::strategy::remembered(&c.name, state);
+        let remembered = crate::strategy::remembered(c, state);
         let resumed = resumed(c, state, &remembered.wake, &strategies, &sizes, &mut notes);
         let c = resumed.as_ref().unwrap_or(c);
         let memory = memory_of(c, h, &sizes, &strategies, &mut notes);

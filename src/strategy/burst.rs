@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::config::{ConfigError, Obj};
 use super::keys;
 use super::{cooldown_left, Ctx, Desired, StrategyKind};
-use crate::model::{Size, SizeCatalog};
+use crate::model::{Cluster, Size, SizeCatalog};
 
 const KIND: StrategyKind = StrategyKind::Burst;
 
@@ -60,14 +60,24 @@ pub fn burst_name(cluster: &str) -> String {
     super::derived_replica_name(cluster, "-burst")
 }
 
+/// The cluster's burst replica, from its whole state (the object keyed by
+/// strategy type): the one `burst` started, while it runs (the cluster may
+/// have been renamed since, and its name came from the old name), else
+/// `<cluster>-burst`. The one rule of `burst`, of the strategies that leave
+/// the burst alone (`idle_suspend`, those that choose the size) and of
+/// `status`: the plan carries it as [`Ctx::burst`].
+pub fn burst_replica(cluster: &Cluster, state: Option<&serde_json::Value>) -> String {
+    let started = state
+        .and_then(|s| s.get(KIND.as_str()))
+        .map(super::read_state::<BurstState>)
+        .and_then(|st| st.replica);
+    started
+        .filter(|n| cluster.replica(n).is_some())
+        .unwrap_or_else(|| burst_name(&cluster.name))
+}
+
 pub(super) fn decide(c: &BurstConfig, ctx: &Ctx, d: &mut Desired, st: &mut BurstState) {
-    // The one it started, if it runs (the cluster may have been renamed
-    // since: a new `<name>-burst` would have run beside it for good).
-    let name = st
-        .replica
-        .clone()
-        .filter(|n| ctx.cluster.replica(n).is_some())
-        .unwrap_or_else(|| burst_name(&ctx.cluster.name));
+    let name = ctx.burst.clone();
     let others: Vec<String> = d.replicas.keys().filter(|n| **n != name).cloned().collect();
     let other_hydrated = others.iter().find(|n| ctx.hydrated(n)).cloned();
     let has_burst = d.contains(&name);
@@ -257,10 +267,16 @@ mod tests {
     use crate::strategy::testutil::*;
     use crate::strategy::Idle;
 
+    /// As a plan runs it: the burst replica read from the stored state.
     fn run(cl: &crate::model::Cluster, cfg: serde_json::Value, st: &mut BurstState) -> Desired {
+        let stored = serde_json::json!({ "burst": serde_json::to_value(&*st).unwrap() });
         decide_in(cl, Idle::Busy, now(), |ctx, d| {
+            let ctx = Ctx {
+                burst: burst_replica(cl, Some(&stored)),
+                ..ctx.clone()
+            };
             let c = BurstConfig::parse(&Obj::new(&cfg).unwrap(), ctx.sizes).unwrap();
-            decide(&c, ctx, d, st)
+            decide(&c, &ctx, d, st)
         })
     }
 

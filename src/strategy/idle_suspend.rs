@@ -41,7 +41,7 @@ use super::config::{ConfigError, Obj};
 use super::keys;
 use super::predict::{self, forecast, Forecast, Lead, PredictConfig, PredictState, Profile};
 use super::{cooldown_left, Ctx, Desired, Idle, StrategyKind};
-use crate::model::{human_duration, Size};
+use crate::model::{human_duration, Cluster, Size};
 
 const KIND: StrategyKind = StrategyKind::IdleSuspend;
 
@@ -176,12 +176,12 @@ pub struct Remembered {
 
 /// [`Remembered`] from a cluster's whole state (the object keyed by strategy
 /// type); a missing or unreadable slot remembers nothing.
-pub fn remembered(cluster: &str, state: Option<&serde_json::Value>) -> Remembered {
+pub fn remembered(cluster: &Cluster, state: Option<&serde_json::Value>) -> Remembered {
     let st: IdleSuspendState = state
         .and_then(|s| s.get(KIND.as_str()))
         .map(super::read_state)
         .unwrap_or_default();
-    let burst = super::burst_name(cluster);
+    let burst = super::burst_replica(cluster, state);
     Remembered {
         wake: to_wake_with(&st)
             .iter()
@@ -228,7 +228,7 @@ pub struct Predicting<'a> {
 /// The sizes the cluster runs with, or wakes with when suspended (not the
 /// burst replica's).
 fn wake_sizes(ctx: &Ctx, d: &Desired, st: &IdleSuspendState) -> Vec<Size> {
-    let burst = super::burst_name(&ctx.cluster.name);
+    let burst = ctx.burst.as_str();
     let mut v: Vec<Size> = if d.replicas.is_empty() {
         st.suspended
             .iter()
@@ -370,7 +370,7 @@ fn recall_from_trail(ctx: &Ctx, st: &mut IdleSuspendState) -> Option<String> {
         return None;
     }
     // As `suspend` remembers: not the burst replica.
-    let burst = super::burst_name(&ctx.cluster.name);
+    let burst = ctx.burst.as_str();
     let replicas: Vec<SuspendedReplica> = last
         .dropped
         .iter()
@@ -688,7 +688,7 @@ fn counted_since_seen(ctx: &Ctx, d: &mut Desired, idle_s: f64, needed_s: f64) {
 /// and not crashing: suspending now would throw its hydration away. One
 /// that hydrates for far longer than learned no longer counts.
 fn hydrating(ctx: &Ctx, d: &Desired, st: &IdleSuspendState, lead: &Lead) -> Option<String> {
-    let burst = super::burst_name(&ctx.cluster.name);
+    let burst = ctx.burst.as_str();
     let expected = lead
         .hydration
         .as_ref()
@@ -837,7 +837,7 @@ fn suspend(
     // cluster should run when it wakes. Not the burst replica: brought back
     // beside a cold normal replica it would be dropped with it before
     // either served, and `burst` starts a fresh one when one is needed.
-    let burst = super::burst_name(&ctx.cluster.name);
+    let burst = ctx.burst.as_str();
     let before: Vec<SuspendedReplica> = d
         .replicas
         .iter()
@@ -929,7 +929,7 @@ fn resume(
         format!("activity {:.0}s ago", idle_for)
     };
     // (State written by older versions may still list the burst replica.)
-    let burst = super::burst_name(&ctx.cluster.name);
+    let burst = ctx.burst.as_str();
     let remembered: Vec<&SuspendedReplica> =
         st.suspended.iter().filter(|r| r.name != burst).collect();
     // A running replica the suspension did not remember (created by hand)
@@ -975,7 +975,7 @@ fn complete_resume(ctx: &Ctx, d: &mut Desired, st: &mut IdleSuspendState) {
     if st.suspended_at.is_some() || st.resuming.is_empty() {
         return;
     }
-    let burst = super::burst_name(&ctx.cluster.name);
+    let burst = ctx.burst.as_str();
     st.resuming
         .retain(|r| ctx.cluster.replica(&r.name).is_none());
     if ctx.cluster.replicas.iter().any(|r| r.name != burst) {
@@ -1457,9 +1457,10 @@ mod tests {
             ..IdleSuspendState::default()
         };
         let state = |st: &IdleSuspendState| serde_json::json!({ "idle_suspend": serde_json::to_value(st).unwrap() });
+        let c = &cluster("c", vec![]);
         // Held suspended: what was remembered, never the burst replica.
         assert_eq!(
-            remembered("c", Some(&state(&held))).wake,
+            remembered(c, Some(&state(&held))).wake,
             vec![r("r1", "50cc")]
         );
         // A resume under way: what it still has to create.
@@ -1469,7 +1470,7 @@ mod tests {
             ..held.clone()
         };
         assert_eq!(
-            remembered("c", Some(&state(&resuming))).wake,
+            remembered(c, Some(&state(&resuming))).wake,
             vec![r("r2", "25cc")]
         );
         // Running (resumed, nothing missing), no row, an unreadable slot: nothing.
@@ -1477,10 +1478,10 @@ mod tests {
             suspended_at: None,
             ..held
         };
-        assert!(remembered("c", Some(&state(&running))).wake.is_empty());
-        assert_eq!(remembered("c", None), Remembered::default());
+        assert!(remembered(c, Some(&state(&running))).wake.is_empty());
+        assert_eq!(remembered(c, None), Remembered::default());
         let junk = serde_json::json!({"idle_suspend": "junk"});
-        assert_eq!(remembered("c", Some(&junk)), Remembered::default());
+        assert_eq!(remembered(c, Some(&junk)), Remembered::default());
     }
 
     #[test]
@@ -2077,6 +2078,7 @@ mod tests {
                 idle_since_seen: None,
                 last_suspension: None,
                 replica_limit: None,
+                burst: crate::strategy::burst_name(&empty.name),
             };
             let _ = d;
             // Five minutes before the wake the not-suspending-so-close rule

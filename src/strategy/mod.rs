@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{Cluster, Size, SizeCatalog};
 
-pub use burst::{burst_name, BurstConfig};
+pub use burst::{burst_name, burst_replica, BurstConfig};
 pub use config::{read_json, ConfigError};
 pub use idle_suspend::{
     idle_evidence_s, recorded_interval_s, remembered, IdleSuspendConfig, Remembered,
@@ -286,12 +286,12 @@ impl StrategyConfig {
         }
     }
 
-    /// A replica this strategy owns on `cluster` (the burst replica): the
+    /// A replica this strategy owns on the cluster (the burst replica): the
     /// strategies that choose the size do not see it, so they never retire
     /// it as "another size" while its owner still wants it.
-    pub fn owned_replica(&self, cluster: &str) -> Option<String> {
+    pub fn owned_replica<'c>(&self, ctx: &'c Ctx) -> Option<&'c str> {
         match self {
-            StrategyConfig::Burst(_) => Some(burst_name(cluster)),
+            StrategyConfig::Burst(_) => Some(ctx.burst.as_str()),
             _ => None,
         }
     }
@@ -525,6 +525,9 @@ pub struct Ctx<'a> {
     pub last_suspension: Option<&'a crate::model::LastSuspension>,
     /// Materialize's `max_replicas_per_cluster` (`None`: not known).
     pub replica_limit: Option<u32>,
+    /// The cluster's burst replica ([`burst_replica`]), whether or not it
+    /// runs: `burst` retires it, the others leave it alone.
+    pub burst: String,
 }
 
 impl Ctx<'_> {
@@ -971,6 +974,7 @@ pub(crate) mod testutil {
             idle_since_seen: since_seen,
             last_suspension: None,
             replica_limit: None,
+            burst: burst_name(&cl.name),
         };
         let mut d = Desired::from_cluster(cl);
         f(&ctx, &mut d);
