@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::model::{ClusterId, Seen, Snapshot};
+use crate::model::{Activity, ClusterId, Seen, Snapshot};
 use crate::plan::{Action, ActionKind, ClusterPlan, Plan};
 
 /// One audit row: an action about to be attempted. Its outcome is recorded
@@ -57,11 +57,55 @@ pub struct Outcome {
     pub error: Option<String>,
 }
 
-/// A cluster's replicas: what the plan saw, what the plan guard reads.
-pub type ReplicaSet = [Seen];
+/// What the plan guard compares before a cluster's first statement: its
+/// replicas as the plan saw them and, for a suspension the statement log
+/// decided, its activity (the log shows a statement seconds after it
+/// began, so the guard reads it once the log has caught up).
+#[derive(Debug, Clone, Copy)]
+pub struct Guard<'a> {
+    pub cluster: &'a ClusterId,
+    pub replicas: &'a [Seen],
+    pub activity: Option<&'a Activity>,
+}
 
-/// A cluster and the replicas the plan saw, for the plan guard.
-pub type Guard<'a> = (&'a ClusterId, &'a ReplicaSet);
+/// What the plan guard found changed since the snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Changed {
+    /// The replicas: someone ran DDL, a replica crashed or stopped serving.
+    Replicas,
+    /// A statement began on a cluster about to be suspended.
+    Activity,
+}
+
+impl Changed {
+    /// Why the cluster's actions are skipped this round.
+    pub fn skip_reason(self) -> &'static str {
+        match self {
+            Changed::Replicas => {
+                "the cluster's replicas changed since the plan was made (someone ran DDL?); \
+                 skipped this round, the next run re-plans"
+            }
+            Changed::Activity => {
+                "a statement began on the cluster as the plan was made (the statement log shows \
+                 one a few seconds late): the suspension is not attempted; the next run re-plans"
+            }
+        }
+    }
+}
+
+impl Guard<'_> {
+    /// What changed, judged from the guard's read of the replicas and, when
+    /// it carries one, of the activity (`None`: unchanged).
+    pub fn changed(&self, replicas: &[Seen], activity: Option<&Activity>) -> Option<Changed> {
+        if !same_replicas(replicas, self.replicas) {
+            return Some(Changed::Replicas);
+        }
+        match (activity, self.activity) {
+            (Some(now), Some(seen)) if now.newer_than(seen) => Some(Changed::Activity),
+            _ => None,
+        }
+    }
+}
 
 /// New states of clusters, and their version's timestamp.
 pub type States<'a> = (&'a [(ClusterId, serde_json::Value)], DateTime<Utc>);
@@ -71,8 +115,8 @@ pub type States<'a> = (&'a [(ClusterId, serde_json::Value)], DateTime<Utc>);
 #[derive(Debug, Default)]
 pub struct Bookkeeping<'a> {
     pub outcome: Option<&'a Outcome>,
-    /// Re-read this cluster's replicas and compare them with what the plan
-    /// saw; when they differ, `intent` must not stay recorded.
+    /// Re-read this cluster's replicas (and activity) and compare them with
+    /// what the plan saw; when they differ, `intent` must not stay recorded.
     pub guard: Option<Guard<'a>>,
     pub intent: Option<&'a AuditRow>,
     pub states: Option<States<'a>>,
@@ -103,25 +147,30 @@ pub trait Backend {
         states: &[(ClusterId, serde_json::Value)],
         at: DateTime<Utc>,
     ) -> Result<(), Self::Error>;
-    /// The cluster's replicas right now, for the plan guard; `None` when
-    /// the backend cannot change behind our back.
-    async fn replicas_now(
+    /// What the plan guard reads: the cluster's replicas right now, and
+    /// its activity when the guard carries one; `None` when the backend
+    /// cannot change behind our back.
+    async fn observe_now(
         &mut self,
-        _cluster: &ClusterId,
-    ) -> Result<Option<Vec<Seen>>, Self::Error> {
+        _guard: &Guard<'_>,
+    ) -> Result<Option<(Vec<Seen>, Option<Activity>)>, Self::Error> {
         Ok(None)
     }
-    /// One bookkeeping step; `false` when the plan guard found the cluster
+    /// Returns once the statement log shows what began before `snapshot`
+    /// (Materialize flushes it every few seconds): a suspension's guard
+    /// reads the activity after it.
+    async fn await_statement_log(&mut self, _snapshot: DateTime<Utc>) {}
+    /// One bookkeeping step; `Some` when the plan guard found the cluster
     /// changed (and the intent is not recorded). The live backend
     /// pipelines it; this default runs the parts one after the other.
-    async fn bookkeeping(&mut self, step: Bookkeeping<'_>) -> Result<bool, Self::Error> {
+    async fn bookkeeping(&mut self, step: Bookkeeping<'_>) -> Result<Option<Changed>, Self::Error> {
         if let Some(outcome) = step.outcome {
             self.audit_outcome(outcome).await?;
         }
-        if let Some((cluster, observed)) = step.guard {
-            if let Some(now) = self.replicas_now(cluster).await? {
-                if !same_replicas(&now, observed) {
-                    return Ok(false);
+        if let Some(guard) = &step.guard {
+            if let Some((replicas, activity)) = self.observe_now(guard).await? {
+                if let Some(changed) = guard.changed(&replicas, activity.as_ref()) {
+                    return Ok(Some(changed));
                 }
             }
         }
@@ -131,7 +180,7 @@ pub trait Backend {
         if let Some((states, at)) = step.states {
             self.persist_states(states, at).await?;
         }
-        Ok(true)
+        Ok(None)
     }
     /// Whether the controller lease allows what comes next: `Some(action)`
     /// is about to start (its deadline must fit in the lease), `None` the
@@ -332,7 +381,14 @@ impl<B: Backend> Run<'_, B> {
                 self.report.results.push(skipped(action, reason.clone()));
                 continue;
             }
-            let guard = (i == 0).then_some((&cp.cluster_id, cp.observed.as_slice()));
+            let guard = (i == 0).then_some(Guard {
+                cluster: &cp.cluster_id,
+                replicas: &cp.observed,
+                activity: cp.observed_activity.as_ref(),
+            });
+            if guard.is_some_and(|g| g.activity.is_some()) {
+                self.backend.await_statement_log(self.plan_now).await;
+            }
             // A suspension's state (what to bring back) goes with the first
             // intent, before any replica is dropped: lost after the drops (a
             // kill, a cut connection) it would leave nothing to wake with.
@@ -343,12 +399,15 @@ impl<B: Backend> Run<'_, B> {
                 _ => Vec::new(),
             };
             let early = (!early.is_empty()).then_some((early.as_slice(), self.plan_now));
-            let Some(status) = self.action(cp, action, guard, early, opts).await? else {
-                // Reported with the skipped actions; logged for pipelines.
-                tracing::info!(cluster = %cp.cluster, "replicas changed since the snapshot; skipping this round");
-                self.report.changed_clusters.push(cp.cluster.clone());
-                skip_all(cp, &mut self.report, "the cluster's replicas changed since the plan was made (someone ran DDL?); skipped this round, the next run re-plans");
-                return Ok(false);
+            let status = match self.action(cp, action, guard, early, opts).await? {
+                Ok(status) => status,
+                Err(changed) => {
+                    // Reported with the skipped actions; logged for pipelines.
+                    tracing::info!(cluster = %cp.cluster, ?changed, "changed since the snapshot; skipping this round");
+                    self.report.changed_clusters.push(cp.cluster.clone());
+                    skip_all(cp, &mut self.report, changed.skip_reason());
+                    return Ok(false);
+                }
             };
             self.budget -= 1;
             match &status {
@@ -378,7 +437,7 @@ impl<B: Backend> Run<'_, B> {
     }
 
     /// Intent (with the previous outcome and the guard), then the DDL;
-    /// `None` when the plan guard found the cluster changed.
+    /// `Err` what the plan guard found changed.
     async fn action(
         &mut self,
         cp: &ClusterPlan,
@@ -386,7 +445,7 @@ impl<B: Backend> Run<'_, B> {
         guard: Option<Guard<'_>>,
         states: Option<States<'_>>,
         opts: &ApplyOptions,
-    ) -> Result<Option<ActionStatus>, B::Error> {
+    ) -> Result<Result<ActionStatus, Changed>, B::Error> {
         if let Err(e) = self.backend.lease_allows(Some(action)).await {
             self.flush().await;
             return Err(e);
@@ -400,7 +459,7 @@ impl<B: Backend> Run<'_, B> {
         };
         let outcome = self.pending.take();
         // No DDL without its audit row: if the intent cannot be written, stop.
-        let unchanged = self
+        let changed = self
             .backend
             .bookkeeping(Bookkeeping {
                 outcome: outcome.as_ref(),
@@ -409,8 +468,8 @@ impl<B: Backend> Run<'_, B> {
                 states,
             })
             .await?;
-        if !unchanged {
-            return Ok(None);
+        if let Some(changed) = changed {
+            return Ok(Err(changed));
         }
         tracing::info!(cluster = %cp.cluster, strategy = %action.strategy, sql = %action.sql, "executing");
         tell(opts, Progress::Started(action));
@@ -445,7 +504,7 @@ impl<B: Backend> Run<'_, B> {
             }),
             Ddl::Unknown(_) => None,
         };
-        Ok(Some(match result {
+        Ok(Ok(match result {
             Ddl::Done => ActionStatus::Executed,
             Ddl::Refused(error) => {
                 // Reported with the action's result; logged for pipelines.
@@ -510,7 +569,7 @@ fn skip_all(cp: &ClusterPlan, report: &mut ApplyReport, reason: &str) {
 }
 
 /// Whether the plan guard's read matches what the plan saw.
-pub fn same_replicas(now: &[Seen], observed: &[Seen]) -> bool {
+fn same_replicas(now: &[Seen], observed: &[Seen]) -> bool {
     let mut a = now.to_vec();
     let mut b = observed.to_vec();
     a.sort();
@@ -544,4 +603,65 @@ pub fn count_kinds<'a>(actions: impl Iterator<Item = &'a Action>) -> (usize, usi
         ActionKind::DropReplica => (c, d + 1, m),
         ActionKind::SetReplicationFactor | ActionKind::SetSize => (c, d, m + 1),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: i64) -> Option<DateTime<Utc>> {
+        DateTime::from_timestamp(1_800_000_000 + s, 0)
+    }
+
+    #[test]
+    fn the_guard_says_what_changed() {
+        let seen = vec![Seen {
+            name: "r1".into(),
+            size: Some("25cc".into()),
+            hydrated: true,
+        }];
+        let idle = Activity {
+            last_begin: at(0),
+            in_flight: 0,
+        };
+        let id = ClusterId("u1".into());
+        let g = Guard {
+            cluster: &id,
+            replicas: &seen,
+            activity: Some(&idle),
+        };
+        assert_eq!(g.changed(&seen, Some(&idle)), None);
+        // Read since the last statement seen: nothing newer.
+        assert_eq!(g.changed(&seen, Some(&Activity::default())), None);
+        assert_eq!(g.changed(&seen, None), None, "activity not read");
+        let newer = Activity {
+            last_begin: at(1),
+            in_flight: 0,
+        };
+        assert_eq!(g.changed(&seen, Some(&newer)), Some(Changed::Activity));
+        let running = Activity {
+            last_begin: None,
+            in_flight: 1,
+        };
+        assert_eq!(g.changed(&seen, Some(&running)), Some(Changed::Activity));
+        let older = Activity {
+            last_begin: at(-60),
+            in_flight: 0,
+        };
+        assert_eq!(g.changed(&seen, Some(&older)), None);
+        // Replicas first; a guard without activity ignores it.
+        assert_eq!(g.changed(&[], Some(&newer)), Some(Changed::Replicas));
+        let plain = Guard {
+            activity: None,
+            ..g
+        };
+        assert_eq!(plain.changed(&seen, Some(&newer)), None);
+        // Never seen a statement: any is newer.
+        let silent = Activity::default();
+        let g = Guard {
+            activity: Some(&silent),
+            ..g
+        };
+        assert_eq!(g.changed(&seen, Some(&newer)), Some(Changed::Activity));
+    }
 }

@@ -297,6 +297,19 @@ pub struct Activity {
     pub in_flight: u32,
 }
 
+impl Activity {
+    /// Whether `self`, read later, shows demand that `seen` did not: a
+    /// statement that began after the latest one seen, or more in flight.
+    pub fn newer_than(&self, seen: &Activity) -> bool {
+        let began_since = match (self.last_begin, seen.last_begin) {
+            (Some(now), Some(then)) => now > then,
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        began_since || self.in_flight > seen.in_flight
+    }
+}
+
 /// How a cluster is scheduled by Materialize itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

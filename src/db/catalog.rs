@@ -94,13 +94,18 @@ const REPLICAS_SQL: &str = "SELECT r.id, r.name, r.cluster_id, r.size, \
 /// for days, a query blocked on a suspended cluster): they are demand.
 /// The NULL-cluster group tells whether the log has any rows at all; the
 /// oldest statement of all groups within the lookback, from when its
-/// silence is evidence.
+/// silence is evidence. `{since}`: the lookback's start; `{and}`: a
+/// further filter (the plan guard's one cluster).
 const ACTIVITY_SQL: &str = "SELECT cluster_id, max(began_at), \
     sum(CASE WHEN finished_at IS NULL THEN 1 ELSE 0 END)::int8, \
-    min(CASE WHEN began_at > now() - INTERVAL '{lookback} seconds' THEN began_at END) \
+    min(CASE WHEN began_at > {since} THEN began_at END) \
     FROM mz_internal.mz_statement_execution_history_redacted \
-    WHERE began_at > now() - INTERVAL '{lookback} seconds' OR finished_at IS NULL \
+    WHERE (began_at > {since} OR finished_at IS NULL) {and} \
     GROUP BY cluster_id";
+
+/// How long Materialize's statement log may take to show a statement
+/// (§8.6: flushed about every 5 s).
+pub const STATEMENT_LOG_FLUSH: Duration = Duration::from_secs(5);
 
 /// Offline reasons that mean the workload crashed (§6, §8.7): Materialize's
 /// own controller treats only `oom-killed` as a problem.
@@ -253,7 +258,9 @@ pub async fn load(
     // Round two: activity over max(24 h, the largest idle_after_s scaled by
     // the sample rate), and the auto-scaling relation where it exists.
     let lookback = activity_lookback(opts, &strategies, &env.settings);
-    let activity_sql = ACTIVITY_SQL.replace("{lookback}", &lookback.to_string());
+    let activity_sql = ACTIVITY_SQL
+        .replace("{since}", &format!("now() - INTERVAL '{lookback} seconds'"))
+        .replace("{and}", "");
     // Pipelined: the activity, the auto-scaling relation, the demand
     // history of predicting clusters and the audit trail's last suspensions
     // (only when a cluster forgot what to wake with: a scan of the whole
@@ -776,21 +783,29 @@ fn attach_activity(
         let Some(&i) = index.get(&cluster_id) else {
             continue;
         };
-        let began: Option<DateTime<Utc>> = r.try_get(1).ok().flatten();
-        if let Some(t) = began.filter(|t| *t > now) {
+        let read = parse_activity(r);
+        if let Some(t) = read.last_begin.filter(|t| *t > now) {
             future = future.max(Some(t));
         }
         clusters[i].activity = Activity {
-            last_begin: began.map(|t| t.min(now)),
-            in_flight: r
-                .try_get::<_, Option<i64>>(2)
-                .ok()
-                .flatten()
-                .and_then(|n| u32::try_from(n).ok())
-                .unwrap_or(0),
+            last_begin: read.last_begin.map(|t| t.min(now)),
+            ..read
         };
     }
     future
+}
+
+/// A row of [`ACTIVITY_SQL`] as read (a begin in the future kept as is).
+fn parse_activity(r: &tokio_postgres::Row) -> Activity {
+    Activity {
+        last_begin: r.try_get(1).ok().flatten(),
+        in_flight: r
+            .try_get::<_, Option<i64>>(2)
+            .ok()
+            .flatten()
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or(0),
+    }
 }
 
 fn attach_auto_scaling(
@@ -827,6 +842,27 @@ pub async fn cluster_names(c: &Client) -> Result<Vec<(ClusterId, String)>, DbErr
 /// One cluster's replicas right now, `(name, size, hydrated)`, for the
 /// plan guard: [`REPLICAS_SQL`] for that cluster, so "hydrated" means what
 /// it means in the snapshot.
+/// One cluster's activity since `since` ([`ACTIVITY_SQL`]), for the plan
+/// guard of a suspension.
+pub async fn activity_of(
+    c: &Client,
+    cluster: &ClusterId,
+    since: DateTime<Utc>,
+) -> Result<Activity, DbError> {
+    use tokio_postgres::types::Type;
+    let sql = ACTIVITY_SQL
+        .replace("{since}", "$2")
+        .replace("{and}", "AND cluster_id = $1");
+    let rows = c
+        .query_typed(
+            &sql,
+            &[(&cluster.0, Type::TEXT), (&since, Type::TIMESTAMPTZ)],
+        )
+        .await
+        .map_err(|e| DbError::query("re-reading the cluster's activity", &e))?;
+    Ok(rows.first().map(parse_activity).unwrap_or_default())
+}
+
 pub async fn replicas_of(c: &Client, cluster: &ClusterId) -> Result<Vec<Seen>, DbError> {
     let sql = replicas_sql_where(CRASH_WINDOW, "WHERE r.cluster_id = $1");
     let rows = c

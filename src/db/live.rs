@@ -18,8 +18,8 @@ use super::catalog::{self, SnapshotError, SnapshotOptions};
 use super::lease::{self, Heartbeat, Holder};
 use super::store::{Done, Stamp, Store, Withdrawn};
 use super::{Client, Db, DbError};
-use crate::exec::{AuditRow, Backend, Bookkeeping, Ddl, Outcome};
-use crate::model::{ClusterId, Seen, Snapshot};
+use crate::exec::{AuditRow, Backend, Bookkeeping, Changed, Ddl, Outcome};
+use crate::model::{ClusterId, Snapshot};
 use crate::plan::{Action, ActionKind};
 
 /// What goes wrong on the live backend.
@@ -418,7 +418,7 @@ impl<'a> LiveBackend<'a> {
 
     /// The pipelined bookkeeping step (see [`Bookkeeping`]): every part in
     /// one round trip, retried as a whole (each part is idempotent).
-    async fn pipelined(&mut self, step: &Bookkeeping<'_>) -> Result<bool, DbError> {
+    async fn pipelined(&mut self, step: &Bookkeeping<'_>) -> Result<Option<Changed>, DbError> {
         let store = self.store;
         let intent = step.intent.map(|row| self.with_deadline(row));
         // Before a statement, the lease is checked in the database too, in
@@ -431,7 +431,14 @@ impl<'a> LiveBackend<'a> {
             .then_some(self.lease.as_ref())
             .flatten()
             .map(|held| held.me.clone());
-        let unchanged = self
+        // A suspension's guard reads statements since the latest one the
+        // plan saw (since an hour ago when it saw none: the snapshot's
+        // lookback is a day or more).
+        let since = step.guard.and_then(|g| g.activity).map(|seen| {
+            seen.last_begin
+                .unwrap_or_else(|| self.now() - chrono::Duration::hours(1))
+        });
+        let changed = self
             .attempts(
                 "recording actions",
                 self.statement_timeout,
@@ -445,10 +452,23 @@ impl<'a> LiveBackend<'a> {
                         }
                     };
                     let guard = async {
-                        match step.guard {
-                            Some((cluster, _)) => catalog::replicas_of(c, cluster).await.map(Some),
-                            None => Ok(None),
-                        }
+                        let Some(g) = step.guard else {
+                            return Ok(None);
+                        };
+                        let activity = async {
+                            match since {
+                                Some(since) => {
+                                    catalog::activity_of(c, g.cluster, since).await.map(Some)
+                                }
+                                None => Ok(None),
+                            }
+                        };
+                        let (replicas, activity) = futures_util::future::join(
+                            catalog::replicas_of(c, g.cluster),
+                            activity,
+                        )
+                        .await;
+                        Ok::<_, DbError>(g.changed(&replicas?, activity?.as_ref()))
                     };
                     let write_intent = async {
                         match &intent {
@@ -486,24 +506,17 @@ impl<'a> LiveBackend<'a> {
                             "another controller holds it now (taken by `unlock --force`?)".into(),
                         ));
                     }
-                    let unchanged = match (g?, step.guard) {
-                        (Some(now), Some((_, observed))) => {
-                            crate::exec::same_replicas(&now, observed)
-                        }
-                        _ => true,
-                    };
-                    if !unchanged {
-                        if let Some(row) = &intent {
-                            store
-                                .withdraw_intent(c, &row.action_id, Withdrawn::ClusterChanged)
-                                .await?;
-                        }
+                    let changed = g?;
+                    if let (Some(changed), Some(row)) = (changed, &intent) {
+                        store
+                            .withdraw_intent(c, &row.action_id, Withdrawn::from(changed))
+                            .await?;
                     }
-                    Ok::<bool, DbError>(unchanged)
+                    Ok::<Option<Changed>, DbError>(changed)
                 },
             )
             .await?;
-        Ok(unchanged)
+        Ok(changed)
     }
 
     /// The intent row with the DDL's deadline, so that a later run knows
@@ -677,16 +690,17 @@ impl Backend for LiveBackend<'_> {
             .await?)
     }
 
-    async fn replicas_now(&mut self, cluster: &ClusterId) -> Result<Option<Vec<Seen>>, LiveError> {
-        let rows = self
-            .retrying("re-reading the cluster's replicas", async |c| {
-                catalog::replicas_of(c, cluster).await
-            })
-            .await?;
-        Ok(Some(rows))
+    async fn await_statement_log(&mut self, snapshot: DateTime<Utc>) {
+        let caught_up =
+            snapshot + chrono::Duration::from_std(catalog::STATEMENT_LOG_FLUSH).unwrap_or_default();
+        if let Ok(left) = (caught_up - self.now()).to_std() {
+            let left = left.min(catalog::STATEMENT_LOG_FLUSH);
+            tracing::debug!(?left, "waiting for the statement log to show the snapshot's last seconds before a suspension");
+            tokio::time::sleep(left).await;
+        }
     }
 
-    async fn bookkeeping(&mut self, step: Bookkeeping<'_>) -> Result<bool, LiveError> {
+    async fn bookkeeping(&mut self, step: Bookkeeping<'_>) -> Result<Option<Changed>, LiveError> {
         Ok(self.pipelined(&step).await?)
     }
 

@@ -38,10 +38,22 @@ pub const APPLY_PRIVILEGES: &[(&str, &[&str])] = &[
 /// recorded outcome is this text after [`WITHDRAWN_PREFIX`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Withdrawn {
-    /// The plan guard found the cluster changed.
+    /// The plan guard found the cluster's replicas changed.
     ClusterChanged,
+    /// The plan guard found a statement begun on a cluster about to be
+    /// suspended.
+    NewStatement,
     /// The lease was found taken in the same round trip.
     LeaseLost,
+}
+
+impl From<crate::exec::Changed> for Withdrawn {
+    fn from(c: crate::exec::Changed) -> Withdrawn {
+        match c {
+            crate::exec::Changed::Replicas => Withdrawn::ClusterChanged,
+            crate::exec::Changed::Activity => Withdrawn::NewStatement,
+        }
+    }
 }
 
 /// The start of every withdrawn intent's outcome (`skipped` in `history`).
@@ -52,6 +64,9 @@ impl Withdrawn {
         let why = match self {
             Withdrawn::ClusterChanged => {
                 "the cluster changed between the plan and the statement (the next run plans again)"
+            }
+            Withdrawn::NewStatement => {
+                "a statement began on the cluster as the suspension was planned (the next run plans again)"
             }
             Withdrawn::LeaseLost => {
                 "the lease was found taken before the statement (another controller acts now)"

@@ -38,6 +38,7 @@ pub(super) fn plan_cluster(
             .iter()
             .map(crate::model::Seen::of)
             .collect(),
+        observed_activity: None,
         new_state: None,
         waiting: Vec::new(),
         next_decision_at: None,
@@ -145,6 +146,9 @@ pub(super) fn plan_cluster(
         &mut desired,
     );
     cp.suspending = desired.suspending.is_some();
+    if cp.suspending && !matches!(idle, Idle::Unknown) {
+        cp.observed_activity = Some(cluster.activity.clone());
+    }
     cp.notes.append(&mut desired.notes);
     cp.waiting = waiting_of(cluster, &desired);
     cp.alerts.append(&mut desired.alerts);

@@ -248,6 +248,11 @@ pub struct ClusterPlan {
     /// The live replica set the plan was computed from (the plan guard).
     #[serde(skip)]
     pub observed: Vec<crate::model::Seen>,
+    /// The activity a suspension was decided on, when the statement log
+    /// judged it (the plan guard reads it again once the log has caught
+    /// up with the snapshot).
+    #[serde(skip)]
+    pub observed_activity: Option<crate::model::Activity>,
     /// New state payload to persist, when it changed.
     #[serde(skip)]
     pub new_state: Option<Box<serde_json::Value>>,

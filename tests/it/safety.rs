@@ -358,6 +358,65 @@ fn plan_guard_skips_a_drop_whose_replacement_stopped_serving_since_the_snapshot(
     );
 }
 
+#[test]
+fn a_suspension_waits_for_the_statement_log_and_skips_a_cluster_queried_meanwhile() {
+    // Materialize shows a statement in its log seconds after it began
+    // (§8.6). A statement that began just before the snapshot was not in
+    // it, and the cluster, idle for two hours until then, was suspended
+    // under its user's feet.
+    let emu = Emulator::builder()
+        .statement_sample_rate(1.0, 1.0)
+        .statement_log_flush_delay(Duration::from_secs(5))
+        .start();
+    emu.create_cluster("c");
+    emu.add_replica("c", "r1", "25cc");
+    emu.add_activity("c", 2 * 3600, true);
+    init_tables(&emu);
+    strategy(&emu, "c", "idle_suspend", json!({"idle_after_s": 3600}));
+    let plan = clusterctl(&emu, &["dry-run"]).ok();
+    assert!(plan.stdout.contains("drop replica r1"), "{}", plan.all());
+    // A user's statement now: the log shows it in 5 s.
+    emu.add_activity("c", 0, false);
+    emu.reset_stats();
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(
+        run.stdout.contains("a statement began on the cluster"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(emu.stats().ddl, 0, "{}", run.all());
+    assert_eq!(emu.replicas("c"), pairs(&[("r1", "25cc")]));
+    let trail = audit(&emu, "c");
+    assert_eq!(trail.len(), 1, "{trail:?}");
+    assert!(
+        trail[0]
+            .2
+            .as_deref()
+            .is_some_and(|e| e.starts_with("not attempted: a statement began")),
+        "{trail:?}"
+    );
+    // The next run sees the statement in flight: nothing to do.
+    let again = clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(
+        emu.replicas("c"),
+        pairs(&[("r1", "25cc")]),
+        "{}",
+        again.all()
+    );
+    // Without the new statement, the suspension goes out (after the wait).
+    let quiet = Emulator::builder()
+        .statement_sample_rate(1.0, 1.0)
+        .statement_log_flush_delay(Duration::from_secs(5))
+        .start();
+    quiet.create_cluster("c");
+    quiet.add_replica("c", "r1", "25cc");
+    quiet.add_activity("c", 2 * 3600, true);
+    init_tables(&quiet);
+    strategy(&quiet, "c", "idle_suspend", json!({"idle_after_s": 3600}));
+    let run = clusterctl(&quiet, &["apply"]).ok();
+    assert_eq!(quiet.replicas("c"), pairs(&[]), "{}", run.all());
+}
+
 fn one_create_setup() -> Emulator {
     let emu = Emulator::start();
     emu.create_cluster("c");
