@@ -1038,6 +1038,58 @@ fn a_schedule_window_of_zero_is_no_lost_memory_for_idle_suspend() {
 }
 
 #[test]
+fn a_suspended_cluster_held_through_a_schedule_window_says_so() {
+    // Suspended by idle_suspend two hours ago; the schedule's window (all
+    // day) wants r_25cc. It stays suspended, which the plan said nowhere.
+    let mut c = cluster("u2", "c", vec![]);
+    c.activity = Activity {
+        last_begin: Some(now() - Duration::hours(3)),
+        in_flight: 0,
+    };
+    let rows = vec![
+        row(
+            "u2",
+            "schedule",
+            json!({"timezone": "UTC",
+                   "windows": [{"cron": "0 0 0 * * *", "duration_s": 86400, "size": "25cc", "replicas": 1}]}),
+        ),
+        row("u2", "idle_suspend", json!({"idle_after_s": 600})),
+    ];
+    let mut s = snap(vec![c], rows);
+    s.states.insert(
+        ClusterId("u2".into()),
+        json!({"idle_suspend": {
+            "suspended": [{"name": "r_25cc", "size": "25cc"}],
+            "suspended_at": (now() - Duration::hours(2)).to_rfc3339()
+        }}),
+    );
+    let p = plan(&s, &PlanOptions::default());
+    let cp = only(&p);
+    assert!(cp.actions.is_empty(), "{:?}", cp.actions);
+    assert!(
+        cp.notes.iter().any(
+            |n| n.contains("schedule wants r_25cc (25cc) now") && n.contains("stays suspended")
+        ),
+        "{:?}",
+        cp.notes
+    );
+    // Running, the same window is no news.
+    let mut running = cluster("u2", "c", vec![replica(1, "r_25cc", "25cc", true)]);
+    running.activity = Activity {
+        last_begin: Some(now() - Duration::minutes(1)),
+        in_flight: 0,
+    };
+    s.clusters = vec![running];
+    s.states.clear();
+    let p = plan(&s, &PlanOptions::default());
+    assert!(
+        !only(&p).notes.iter().any(|n| n.contains("schedule wants")),
+        "{:?}",
+        only(&p).notes
+    );
+}
+
+#[test]
 fn a_burst_that_gives_up_is_dropped_even_as_the_last_hydrated_replica() {
     let c = cluster(
         "u2",

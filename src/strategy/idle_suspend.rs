@@ -817,6 +817,7 @@ fn suspend(
         );
         return;
     }
+    held_against_a_schedule(ctx, d);
     let reason = match (why, idle_for) {
         (Some(why), _) => why,
         (None, Some(s)) if needed > c.idle_after_s => format!(
@@ -875,6 +876,36 @@ fn suspend(
     if live_removed || resuming {
         st.suspended_at = Some(ctx.now);
     }
+}
+
+/// A suspended cluster stays suspended while a `schedule` window wants
+/// replicas (idle_suspend runs after it): said, or the plan shows the
+/// cluster converged with its window open and nothing running.
+fn held_against_a_schedule(ctx: &Ctx, d: &mut Desired) {
+    if !ctx.cluster.replicas.is_empty() {
+        return;
+    }
+    let wanted: Vec<String> = d
+        .replicas
+        .iter()
+        .filter(|(_, r)| {
+            r.added_by
+                .as_ref()
+                .is_some_and(|c| c.strategy == StrategyKind::Schedule)
+        })
+        .map(|(n, r)| format!("{n} ({})", r.size))
+        .collect();
+    if wanted.is_empty() {
+        return;
+    }
+    d.note(
+        KIND,
+        format!(
+            "schedule wants {} now, but the cluster is idle: it stays suspended until a \
+             statement arrives (remove idle_suspend to run the schedule's windows whatever the demand)",
+            wanted.join(", ")
+        ),
+    );
 }
 
 /// Demand on a cluster that has no replica, none wanted by the strategies
