@@ -370,8 +370,8 @@ fn header(root: &Area, sc: &Scenario, card: &Scorecard, colours: &Colours) -> Re
 /// The worst daily cold start of a run, or how many cluster-days had
 /// queries never served.
 fn total_cold(t: &scorecard::Totals) -> String {
-    match t.days_never_served {
-        0 => secs(t.worst_daily_cold_start_s),
+    match t.worst_daily_cold_start.days_never_served {
+        0 => secs(t.worst_daily_cold_start.worst_s),
         n => format!("never on {n} cluster-day(s)"),
     }
 }

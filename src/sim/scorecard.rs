@@ -138,8 +138,13 @@ pub struct Totals {
     pub time_coverage_pct: f64,
     pub demand_s: f64,
     pub covered_s: f64,
+    /// The worst cluster's, with its day, and the cluster-days never
+    /// served summed: the shape of each cluster's.
+    pub worst_daily_cold_start: ColdStart,
+    /// `worst_daily_cold_start.worst_s` (kept for readers of format 1).
     pub worst_daily_cold_start_s: f64,
-    /// Cluster-days with queries none of which was ever served.
+    /// `worst_daily_cold_start.days_never_served` (kept for readers of
+    /// format 1).
     pub days_never_served: u64,
     pub actions: Actions,
     pub ooms: u64,
@@ -433,6 +438,18 @@ pub fn build_with(sc: &Scenario, run: &Run, oracles: &[Oracle]) -> Scorecard {
     // beside its row's 71.52x).
     let run_credits: f64 = run.slots.iter().map(|s| s.sim.credits).sum();
     let run_oracle: f64 = oracles.iter().map(|o| o.credits).sum();
+    let cold = ColdStart {
+        days_never_served: clusters
+            .iter()
+            .map(|c| c.worst_daily_cold_start.days_never_served)
+            .sum(),
+        ..clusters
+            .iter()
+            .map(|c| &c.worst_daily_cold_start)
+            .max_by(|a, b| a.worst_s.total_cmp(&b.worst_s))
+            .cloned()
+            .unwrap_or_default()
+    };
     let total = Totals {
         credits,
         oracle_credits,
@@ -443,14 +460,9 @@ pub fn build_with(sc: &Scenario, run: &Run, oracles: &[Oracle]) -> Scorecard {
         time_coverage_pct: round(pct(covered_s, demand_s)),
         demand_s,
         covered_s,
-        worst_daily_cold_start_s: clusters
-            .iter()
-            .map(|c| c.worst_daily_cold_start.worst_s)
-            .fold(0.0, f64::max),
-        days_never_served: clusters
-            .iter()
-            .map(|c| c.worst_daily_cold_start.days_never_served)
-            .sum(),
+        worst_daily_cold_start_s: cold.worst_s,
+        days_never_served: cold.days_never_served,
+        worst_daily_cold_start: cold,
         actions,
         ooms: clusters.iter().map(|c| c.ooms).sum(),
         max_resize_to_retire_s: clusters
@@ -696,11 +708,7 @@ pub fn text(r: &Scorecard) -> String {
         format!("{:.1}%", t.service.served_within_pct),
         t.service.failed.to_string(),
         format!("{:.1}%", t.time_coverage_pct),
-        cold_cell(&ColdStart {
-            worst_s: t.worst_daily_cold_start_s,
-            day: None,
-            days_never_served: t.days_never_served,
-        }),
+        cold_cell(&t.worst_daily_cold_start),
         secs(t.service.p95_wait_s),
         actions_cell(&t.actions),
         t.ooms.to_string(),
