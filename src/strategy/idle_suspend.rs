@@ -369,7 +369,9 @@ fn recall_from_trail(ctx: &Ctx, st: &mut IdleSuspendState) -> Option<String> {
     if woken_since {
         return None;
     }
-    // As `suspend` remembers: not the burst replica.
+    // As `suspend` remembers: not the burst replica. Nor one that cannot
+    // be created (a size withdrawn since): `wipe-state`, the fix its alert
+    // suggests, would otherwise bring the same alert back from the trail.
     let burst = ctx.burst.as_str();
     let replicas: Vec<SuspendedReplica> = last
         .dropped
@@ -381,6 +383,7 @@ fn recall_from_trail(ctx: &Ctx, st: &mut IdleSuspendState) -> Option<String> {
                 size: size.clone()?,
             })
         })
+        .filter(|r| not_creatable(ctx, r).is_none())
         .collect();
     if replicas.is_empty() {
         return None;
@@ -1031,7 +1034,8 @@ fn complete_resume(ctx: &Ctx, d: &mut Desired, st: &mut IdleSuspendState) {
 fn bring_back(ctx: &Ctx, d: &mut Desired, list: &[SuspendedReplica], reason: &str) {
     let fix = format!(
         "set a strategy that chooses the size (e.g. target_size) for this cluster, \
-         or make idle_suspend forget it: `clusterctl wipe-state --cluster {}`",
+         create a replica of an offered size by hand, or make idle_suspend forget it: \
+         `clusterctl wipe-state --cluster {}`",
         ctx.cluster.id
     );
     let mut blocked = Vec::new();
@@ -1242,7 +1246,13 @@ mod tests {
             dropped: vec![("c-burst".into(), Some(Size::from("800cc")))],
             ..trail.clone()
         };
-        for t in [Some(&woken), Some(&burst_only), None] {
+        // Nor a size withdrawn since (the alert's `wipe-state` brought the
+        // same alert back from the trail).
+        let withdrawn = LastSuspension {
+            dropped: vec![("r_75cc".into(), Some(Size::from("75cc")))],
+            ..trail.clone()
+        };
+        for t in [Some(&woken), Some(&burst_only), Some(&withdrawn), None] {
             let d = run(Idle::Busy, t, &mut IdleSuspendState::default());
             assert!(d.names().is_empty(), "{t:?}");
             assert!(nothing(&d), "{t:?}: {:?}", d.alerts);
