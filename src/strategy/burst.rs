@@ -391,9 +391,42 @@ mod tests {
             vec!["c-burst", "r1"],
             "first sighting starts the linger"
         );
+        // Half a minute in: waiting work, due when the linger ends.
+        st.others_hydrated_since = Some(now() - chrono::Duration::seconds(30));
+        let d = run(&cl, cfg.clone(), &mut st);
+        assert_eq!(d.names(), vec!["c-burst", "r1"]);
+        assert_eq!(d.deferred.len(), 1, "{:?}", d.deferred);
+        assert_eq!(d.deferred[0].action, "drop c-burst");
+        assert_eq!(d.deferred[0].in_seconds, Some(90));
+        assert!(
+            d.notes.iter().any(|n| n.contains("burst lingers 90s more")),
+            "{:?}",
+            d.notes
+        );
         st.others_hydrated_since = Some(now() - chrono::Duration::seconds(121));
         let d = run(&cl, cfg, &mut st);
         assert_eq!(d.names(), vec!["r1"]);
+    }
+
+    #[test]
+    fn max_burst_s_is_reached_at_its_second() {
+        let cl = cluster(
+            "c",
+            vec![
+                replica("r1", "25cc", false),
+                replica("c-burst", "800cc", true),
+            ],
+        );
+        let cfg = serde_json::json!({"burst_replica_size": "800cc", "max_burst_s": 600});
+        for (ran, gives_up) in [(599, false), (600, true)] {
+            let mut st = BurstState {
+                burst_since: Some(now() - chrono::Duration::seconds(ran)),
+                ..Default::default()
+            };
+            let d = run(&cl, cfg.clone(), &mut st);
+            assert_eq!(st.gave_up_at.is_some(), gives_up, "ran {ran}s");
+            assert_eq!(d.contains("c-burst"), !gives_up, "ran {ran}s");
+        }
     }
 
     #[test]
