@@ -177,10 +177,22 @@ fn print_parse_error(e: &clap::Error) {
 }
 
 fn init_logging(default: &str, verbose: u8, format: LogFormat, service: bool) {
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_env("CLUSTERCTL_LOG").unwrap_or_else(|_| {
-            tracing_subscriber::EnvFilter::new(format!("clusterctl={default},warn"))
-        });
+    let fallback = || tracing_subscriber::EnvFilter::new(format!("clusterctl={default},warn"));
+    // A filter that does not parse is said (it was ignored silently).
+    let (filter, refused) = match std::env::var("CLUSTERCTL_LOG") {
+        Ok(v) => match tracing_subscriber::EnvFilter::try_new(&v) {
+            Ok(f) => (f, None),
+            Err(e) => (
+                fallback(),
+                Some(format!(
+                    "CLUSTERCTL_LOG={} is not a log filter ({e}); using the default (e.g. \
+                     CLUSTERCTL_LOG=clusterctl=debug)",
+                    crate::model::clip(&v, 64)
+                )),
+            ),
+        },
+        Err(_) => (fallback(), None),
+    };
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -199,6 +211,9 @@ fn init_logging(default: &str, verbose: u8, format: LogFormat, service: bool) {
         (LogFormat::Text, true) => builder.try_init(),
         (LogFormat::Text, false) => builder.without_time().try_init(),
     };
+    if let Some(why) = refused {
+        tracing::warn!("{why}");
+    }
 }
 
 /// stderr for the text log: each event is one line whatever its fields

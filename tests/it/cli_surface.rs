@@ -1045,3 +1045,30 @@ fn a_negative_value_is_named_as_a_bad_value_not_an_unknown_flag() {
         );
     }
 }
+
+#[test]
+fn an_invalid_log_filter_is_said_and_the_default_used() {
+    // It was ignored silently: `-v` then seemed to do nothing.
+    let scenario = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/scenarios/wake-5s.toml"
+    );
+    let mut cmd = command();
+    cmd.args(["simulate", scenario, "--days", "1"])
+        .env("CLUSTERCTL_LOG", "clusterctl=verbose[");
+    let run = run_cmd(cmd);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(
+        run.stderr
+            .contains("CLUSTERCTL_LOG=clusterctl=verbose[ is not a log filter"),
+        "{}",
+        run.all()
+    );
+    // A valid one is taken as it is, without a word.
+    let mut cmd = command();
+    cmd.args(["simulate", scenario, "--days", "1"])
+        .env("CLUSTERCTL_LOG", "clusterctl=warn");
+    let run = run_cmd(cmd);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(!run.stderr.contains("not a log filter"), "{}", run.all());
+}
