@@ -327,7 +327,7 @@ pub async fn apply<B: Backend>(
     };
     let mut states = Vec::new();
     tell(opts, Progress::Plan(plan));
-    for cp in &plan.clusters {
+    for cp in in_budget_order(plan, opts) {
         let seen = run.report.results.len();
         // A cluster in doubt (plan::doubt) has no actions and no new state.
         let completed = run.cluster(cp, opts).await?;
@@ -560,6 +560,26 @@ fn skipped(action: &Action, reason: String) -> ActionResult {
         action: action.clone(),
         status: ActionStatus::Skipped { reason },
     }
+}
+
+/// The order clusters are carried out in: the plan's; with a budget
+/// (`--max-actions`), clusters that add capacity (a wake, a burst, a
+/// resize) before those that only take it away (a suspension, a
+/// retirement), so a bounded run serves users before it saves credits.
+fn in_budget_order<'p>(plan: &'p Plan, opts: &ApplyOptions) -> Vec<&'p ClusterPlan> {
+    let mut order: Vec<&ClusterPlan> = plan.clusters.iter().collect();
+    if opts.max_actions.is_some() {
+        let only_removes = |cp: &ClusterPlan| {
+            !cp.actions.is_empty()
+                && cp.actions.iter().all(|a| match a.kind {
+                    ActionKind::DropReplica => true,
+                    ActionKind::SetReplicationFactor => a.replication_factor == Some(0),
+                    ActionKind::CreateReplica | ActionKind::SetSize => false,
+                })
+        };
+        order.sort_by_key(|cp| only_removes(cp));
+    }
+    order
 }
 
 fn skip_all(cp: &ClusterPlan, report: &mut ApplyReport, reason: &str) {

@@ -781,6 +781,39 @@ fn max_actions_bounds_a_run() {
 }
 
 #[test]
+fn a_bounded_run_adds_capacity_before_it_takes_any_away() {
+    // `a` is idle (its suspension drops r1), `b` wants a larger replica.
+    // With one action, the plan's order spent it on `a`'s drop.
+    let emu = Emulator::builder().statement_sample_rate(1.0, 1.0).start();
+    emu.create_cluster("a");
+    emu.add_replica("a", "r1", "25cc");
+    emu.add_activity("a", 2 * 3600, true);
+    emu.create_cluster("b");
+    emu.add_index("b");
+    emu.add_replica("b", "r_25cc", "25cc");
+    emu.set_hydrated("b", "r_25cc", true);
+    emu.add_activity("b", 60, true);
+    init_tables(&emu);
+    strategy(&emu, "a", "idle_suspend", json!({"idle_after_s": 3600}));
+    strategy(&emu, "b", "target_size", json!({"target_size": "50cc"}));
+    let run = clusterctl(&emu, &["apply", "--max-actions", "1"]).ok();
+    assert_eq!(
+        emu.replicas("b"),
+        pairs(&[("r_25cc", "25cc"), ("r_50cc", "50cc")]),
+        "{}",
+        run.all()
+    );
+    assert_eq!(emu.replicas("a"), pairs(&[("r1", "25cc")]), "{}", run.all());
+    assert!(
+        run.stdout.contains("--max-actions reached"),
+        "{}",
+        run.all()
+    );
+    clusterctl(&emu, &["apply"]).ok();
+    assert!(emu.replicas("a").is_empty(), "the next run continues");
+}
+
+#[test]
 fn bad_input_changes_nothing() {
     let emu = Emulator::start();
     emu.create_cluster("c");
