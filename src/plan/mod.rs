@@ -318,11 +318,16 @@ pub fn plan(snap: &Snapshot, opts: &PlanOptions) -> Plan {
         let cluster = by_id.get(id).map(|&i| &snap.clusters[i]);
         let validated = rows::validate(cluster, rows, &snap.sizes);
         let Some(cluster) = cluster else {
-            // Only the id is known: a pattern is matched against it.
+            // Only the id is known: a pattern is matched against it. Said
+            // as `check` says it, with how to remove the rows.
             if selection.matches_id(id, None) {
-                warnings.push(format!(
-                    "strategy rows for cluster id {id}, which does not exist (dropped cluster?)"
-                ));
+                warnings.extend(
+                    validated
+                        .findings
+                        .iter()
+                        .filter(|f| f.code == rows::Code::DanglingCluster)
+                        .map(|f| format!("strategy rows: {}", f.message)),
+                );
             }
             continue;
         };

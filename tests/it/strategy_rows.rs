@@ -329,7 +329,8 @@ fn rows_of_a_dropped_cluster_named_by_id_are_warned_about() {
     strategy(&emu, "other", "target_size", json!({"target_size": "25cc"}));
     let warned = |run: &crate::cli::Run| {
         run.stderr.contains(&format!(
-            "strategy rows for cluster id {gone}, which does not exist"
+            "warning: strategy rows: no cluster has id {gone} (dropped?); remove its rows with \
+             `clusterctl strategy rm {gone}`"
         ))
     };
     for args in [&["dry-run"][..], &["apply"]] {
