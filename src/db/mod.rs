@@ -406,10 +406,9 @@ fn pool_reason(e: &deadpool_postgres::PoolError) -> String {
     match e {
         deadpool_postgres::PoolError::Backend(pg) => {
             let d = describe(pg);
-            if d.contains("UnknownIssuer") || d.contains("invalid peer certificate") {
-                format!("{d} (the server's certificate is not signed by a trusted CA; check sslrootcert)")
-            } else {
-                d
+            match tls_hint(&d) {
+                Some(hint) => format!("{d} ({hint})"),
+                None => d,
             }
         }
         deadpool_postgres::PoolError::Timeout(_) => "timed out".into(),
@@ -417,5 +416,36 @@ fn pool_reason(e: &deadpool_postgres::PoolError) -> String {
     }
 }
 
+/// What to change in the connection string for a TLS failure, from the
+/// driver's description of it.
+fn tls_hint(described: &str) -> Option<&'static str> {
+    if described.contains("NotValidForName") {
+        Some("the server's certificate is not for this host name; connect by the name it was issued for, or use sslmode=verify-ca")
+    } else if described.contains("UnknownIssuer") || described.contains("invalid peer certificate")
+    {
+        Some("the server's certificate is not signed by a trusted CA; check sslrootcert")
+    } else if described.contains("server does not support TLS") {
+        Some("the server offers no TLS: sslmode=prefer or disable connects without it")
+    } else {
+        None
+    }
+}
+
 /// Default connect timeout when the URL gives none.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[cfg(test)]
+mod tests {
+    use super::tls_hint;
+
+    #[test]
+    fn tls_failures_say_what_to_change() {
+        let name = "error performing TLS handshake: invalid peer certificate: NotValidForName";
+        assert!(tls_hint(name).is_some_and(|h| h.contains("host name")));
+        let ca = "error performing TLS handshake: invalid peer certificate: UnknownIssuer";
+        assert!(tls_hint(ca).is_some_and(|h| h.contains("sslrootcert")));
+        let none = "error performing TLS handshake: server does not support TLS";
+        assert!(tls_hint(none).is_some_and(|h| h.contains("sslmode=prefer")));
+        assert_eq!(tls_hint("password authentication failed"), None);
+    }
+}

@@ -307,7 +307,10 @@ fn permanent_connection_errors_are_never_retried_by_any_command() {
     for (url, says) in [
         (missing_db.as_str(), "does not exist"),
         (wrong_pw.as_str(), "password authentication failed"),
-        (no_tls.as_str(), "server does not support TLS"),
+        (
+            no_tls.as_str(),
+            "server does not support TLS (the server offers no TLS: sslmode=prefer or disable connects without it)",
+        ),
     ] {
         for args in [
             &["dry-run", "-v"][..],
