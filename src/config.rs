@@ -312,6 +312,11 @@ const SHOWN_KEYS: &[&str] = &[
     "replication",
 ];
 
+/// Keys of [`SHOWN_KEYS`] the connection does not take (client
+/// certificates): named in the driver's refusal, left out of the list of
+/// the options it does take.
+const UNSUPPORTED_KEYS: &[&str] = &["sslcert", "sslkey", "sslpassword"];
+
 /// Keys the driver knows whose values are secret: shown as `key=****`.
 const SECRET_KEYS: &[&str] = &["password", "sslpassword"];
 
@@ -597,6 +602,20 @@ fn driver_reason(e: &tokio_postgres::Error, url: &str) -> String {
             .step_by(2)
             .all(|q| *q == "=" || known_key(q));
     let text = match (harmless, text.find('`')) {
+        (false, Some(first)) if text.contains("unknown option") => {
+            let options: Vec<&str> = SHOWN_KEYS
+                .iter()
+                .chain(SECRET_KEYS)
+                .filter(|k| !UNSUPPORTED_KEYS.contains(k))
+                .copied()
+                .collect();
+            format!(
+                "{}`…` (not shown: a stray quote or space can make part of a password read as \
+                 one; the options are {})",
+                &text[..first],
+                options.join(", ")
+            )
+        }
         (false, Some(first)) => format!("{}`…`", &text[..first]),
         _ => text,
     };
@@ -811,6 +830,19 @@ mod tests {
                 assert!(!err.contains(part), "{url}: {err}");
             }
         }
+        // An unknown option is not named, but the known ones are listed.
+        let err = Connection::parse(
+            "postgres://u:secret@127.0.0.1/db?bogus=1",
+            Duration::from_secs(1),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("unknown option `…` (not shown")
+                && err.contains("sslmode")
+                && !err.contains("bogus"),
+            "{err}"
+        );
         // Unencoded `/`, `?`, `#` and `:` are read as the driver reads them.
         let c = Connection::parse(
             "postgres://u:a/b?c#d:e@127.0.0.1:6875/db?sslmode=verify-full",
