@@ -408,15 +408,20 @@ mod tests {
         assert_eq!(d.names(), vec!["r1"]);
     }
 
-    #[test]
-    fn max_burst_s_is_reached_at_its_second() {
-        let cl = cluster(
+    /// `c-burst` serves while `r1` hydrates.
+    fn bursting() -> crate::model::Cluster {
+        cluster(
             "c",
             vec![
                 replica("r1", "25cc", false),
                 replica("c-burst", "800cc", true),
             ],
-        );
+        )
+    }
+
+    #[test]
+    fn max_burst_s_is_reached_at_its_second() {
+        let cl = bursting();
         let cfg = serde_json::json!({"burst_replica_size": "800cc", "max_burst_s": 600});
         for (ran, gives_up) in [(599, false), (600, true)] {
             let mut st = BurstState {
@@ -431,13 +436,7 @@ mod tests {
 
     #[test]
     fn max_burst_gives_up_with_an_alert_and_does_not_retry() {
-        let cl = cluster(
-            "c",
-            vec![
-                replica("r1", "25cc", false),
-                replica("c-burst", "800cc", true),
-            ],
-        );
+        let cl = bursting();
         let cfg = serde_json::json!({"burst_replica_size": "800cc", "max_burst_s": 600});
         let mut st = BurstState {
             burst_since: Some(now() - chrono::Duration::seconds(601)),

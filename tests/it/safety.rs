@@ -364,15 +364,19 @@ fn a_suspension_waits_for_the_statement_log_and_skips_a_cluster_queried_meanwhil
     // (§8.6). A statement that began just before the snapshot was not in
     // it, and the cluster, idle for two hours until then, was suspended
     // under its user's feet.
-    let emu = Emulator::builder()
-        .statement_sample_rate(1.0, 1.0)
-        .statement_log_flush_delay(Duration::from_secs(5))
-        .start();
-    emu.create_cluster("c");
-    emu.add_replica("c", "r1", "25cc");
-    emu.add_activity("c", 2 * 3600, true);
-    init_tables(&emu);
-    strategy(&emu, "c", "idle_suspend", json!({"idle_after_s": 3600}));
+    let idle_for_two_hours = || {
+        let emu = Emulator::builder()
+            .statement_sample_rate(1.0, 1.0)
+            .statement_log_flush_delay(Duration::from_secs(5))
+            .start();
+        emu.create_cluster("c");
+        emu.add_replica("c", "r1", "25cc");
+        emu.add_activity("c", 2 * 3600, true);
+        init_tables(&emu);
+        strategy(&emu, "c", "idle_suspend", json!({"idle_after_s": 3600}));
+        emu
+    };
+    let emu = idle_for_two_hours();
     let plan = clusterctl(&emu, &["dry-run"]).ok();
     assert!(plan.stdout.contains("drop replica r1"), "{}", plan.all());
     // A user's statement now: the log shows it in 5 s.
@@ -404,15 +408,7 @@ fn a_suspension_waits_for_the_statement_log_and_skips_a_cluster_queried_meanwhil
         again.all()
     );
     // Without the new statement, the suspension goes out (after the wait).
-    let quiet = Emulator::builder()
-        .statement_sample_rate(1.0, 1.0)
-        .statement_log_flush_delay(Duration::from_secs(5))
-        .start();
-    quiet.create_cluster("c");
-    quiet.add_replica("c", "r1", "25cc");
-    quiet.add_activity("c", 2 * 3600, true);
-    init_tables(&quiet);
-    strategy(&quiet, "c", "idle_suspend", json!({"idle_after_s": 3600}));
+    let quiet = idle_for_two_hours();
     let run = clusterctl(&quiet, &["apply"]).ok();
     assert_eq!(quiet.replicas("c"), pairs(&[]), "{}", run.all());
 }
