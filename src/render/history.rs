@@ -43,7 +43,11 @@ pub fn action_of(e: &HistoryEntry) -> String {
                 None => format!("{verb} {r}"),
             }
         }
-        (Some(k), None) => k.replace('_', " "),
+        // A managed cluster's resize names its size (it said "set size").
+        (Some(k), None) => match &e.size {
+            Some(s) => format!("{} {s}", k.replace('_', " ")),
+            None => k.replace('_', " "),
+        },
         _ => e.sql.clone(),
     }
 }
@@ -175,8 +179,45 @@ impl View for HistoryReport {
 
 #[cfg(test)]
 mod tests {
-    use super::who;
+    use super::{action_of, who};
+    use crate::commands::history::HistoryEntry;
+    use crate::db::store::ActionResult;
     use serde_json::json;
+
+    #[test]
+    fn a_managed_resize_names_its_size() {
+        let entry = |kind: &str, replica: Option<&str>, size: Option<&str>| HistoryEntry {
+            created_at: chrono::DateTime::UNIX_EPOCH,
+            action_id: "a".into(),
+            run_id: None,
+            cluster_id: None,
+            cluster: Some("m".into()),
+            result: ActionResult::Executed,
+            kind: Some(kind.into()),
+            replica: replica.map(str::to_string),
+            size: size.map(str::to_string),
+            strategy: None,
+            reasons: Vec::new(),
+            sql: String::new(),
+            error: None,
+            change: None,
+            previous_holder: None,
+            broken_by: None,
+            wiped: None,
+        };
+        assert_eq!(
+            action_of(&entry("set_size", None, Some("100cc"))),
+            "set size 100cc"
+        );
+        assert_eq!(
+            action_of(&entry("set_replication_factor", None, None)),
+            "set replication factor"
+        );
+        assert_eq!(
+            action_of(&entry("create_replica", Some("r1"), Some("25cc"))),
+            "create r1 (25cc)"
+        );
+    }
 
     #[test]
     fn who_ran_it_is_the_user_or_an_older_rows_holder_id() {
