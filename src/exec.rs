@@ -147,32 +147,18 @@ pub trait Backend {
         states: &[(ClusterId, serde_json::Value)],
         at: DateTime<Utc>,
     ) -> Result<(), Self::Error>;
-    /// What the plan guard reads: the cluster's replicas right now, and
-    /// its activity when the guard carries one; `None` when the backend
-    /// cannot change behind our back.
-    async fn observe_now(
-        &mut self,
-        _guard: &Guard<'_>,
-    ) -> Result<Option<(Vec<Seen>, Option<Activity>)>, Self::Error> {
-        Ok(None)
-    }
     /// Returns once the statement log shows what began before `snapshot`
     /// (Materialize flushes it every few seconds): a suspension's guard
     /// reads the activity after it.
     async fn await_statement_log(&mut self, _snapshot: DateTime<Utc>) {}
     /// One bookkeeping step; `Some` when the plan guard found the cluster
     /// changed (and the intent is not recorded). The live backend
-    /// pipelines it; this default runs the parts one after the other.
+    /// pipelines it, guard included; this default, for a backend nothing
+    /// changes behind (the simulator), runs the other parts one after the
+    /// other.
     async fn bookkeeping(&mut self, step: Bookkeeping<'_>) -> Result<Option<Changed>, Self::Error> {
         if let Some(outcome) = step.outcome {
             self.audit_outcome(outcome).await?;
-        }
-        if let Some(guard) = &step.guard {
-            if let Some((replicas, activity)) = self.observe_now(guard).await? {
-                if let Some(changed) = guard.changed(&replicas, activity.as_ref()) {
-                    return Ok(Some(changed));
-                }
-            }
         }
         if let Some(row) = step.intent {
             self.audit(row).await?;

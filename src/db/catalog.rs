@@ -839,9 +839,6 @@ pub async fn cluster_names(c: &Client) -> Result<Vec<(ClusterId, String)>, DbErr
         .collect())
 }
 
-/// One cluster's replicas right now, `(name, size, hydrated)`, for the
-/// plan guard: [`REPLICAS_SQL`] for that cluster, so "hydrated" means what
-/// it means in the snapshot.
 /// One cluster's activity since `since` ([`ACTIVITY_SQL`]), for the plan
 /// guard of a suspension.
 pub async fn activity_of(
@@ -863,6 +860,9 @@ pub async fn activity_of(
     Ok(rows.first().map(parse_activity).unwrap_or_default())
 }
 
+/// One cluster's replicas right now, `(name, size, hydrated)`, for the
+/// plan guard: [`REPLICAS_SQL`] for that cluster, so "hydrated" means what
+/// it means in the snapshot.
 pub async fn replicas_of(c: &Client, cluster: &ClusterId) -> Result<Vec<Seen>, DbError> {
     let sql = replicas_sql_where(CRASH_WINDOW, "WHERE r.cluster_id = $1");
     let rows = c
