@@ -78,18 +78,26 @@ pub enum Changed {
 }
 
 impl Changed {
-    /// Why the cluster's actions are skipped this round.
-    pub fn skip_reason(self) -> &'static str {
+    /// What changed, in the words both the report and the audit trail use
+    /// (the trail says "not attempted: " and this).
+    pub fn what(self) -> &'static str {
         match self {
             Changed::Replicas => {
-                "the cluster's replicas changed since the plan was made (someone ran DDL?); \
-                 skipped this round, the next run re-plans"
+                "the cluster's replicas changed since the plan was made (someone ran DDL?)"
             }
             Changed::Activity => {
-                "a statement began on the cluster as the plan was made (the statement log shows \
-                 one a few seconds late): the suspension is not attempted; the next run re-plans"
+                "a statement began on the cluster as the suspension was planned (the statement \
+                 log shows one a few seconds late)"
             }
         }
+    }
+
+    /// Why the cluster's actions are skipped this round.
+    pub fn skip_reason(self) -> String {
+        format!(
+            "{}: skipped this round, the next run plans again",
+            self.what()
+        )
     }
 }
 
@@ -391,7 +399,7 @@ impl<B: Backend> Run<'_, B> {
                     // Reported with the skipped actions; logged for pipelines.
                     tracing::info!(cluster = %cp.cluster, ?changed, "changed since the snapshot; skipping this round");
                     self.report.changed_clusters.push(cp.cluster.clone());
-                    skip_all(cp, &mut self.report, changed.skip_reason());
+                    skip_all(cp, &mut self.report, &changed.skip_reason());
                     return Ok(false);
                 }
             };

@@ -62,12 +62,8 @@ pub const WITHDRAWN_PREFIX: &str = "not attempted: ";
 impl Withdrawn {
     pub fn message(self) -> String {
         let why = match self {
-            Withdrawn::ClusterChanged => {
-                "the cluster changed between the plan and the statement (the next run plans again)"
-            }
-            Withdrawn::NewStatement => {
-                "a statement began on the cluster as the suspension was planned (the next run plans again)"
-            }
+            Withdrawn::ClusterChanged => crate::exec::Changed::Replicas.what(),
+            Withdrawn::NewStatement => crate::exec::Changed::Activity.what(),
             Withdrawn::LeaseLost => {
                 "the lease was found taken before the statement (another controller acts now)"
             }

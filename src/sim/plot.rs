@@ -282,7 +282,7 @@ fn header(root: &Area, sc: &Scenario, card: &Scorecard, colours: &Colours) -> Re
             t.service.queries,
             t.service.failed,
             t.time_coverage_pct,
-            total_cold(t),
+            scorecard::cold_cell(&t.worst_daily_cold_start),
             num(t.credits),
             t.vs_oracle.map(|r| format!("{r:.2}x")).unwrap_or_else(|| "-".into()),
             num(t.oracle_credits),
@@ -365,15 +365,6 @@ fn header(root: &Area, sc: &Scenario, card: &Scorecard, colours: &Colours) -> Re
         x += w;
     }
     Ok(())
-}
-
-/// The worst daily cold start of a run, or how many cluster-days had
-/// queries never served.
-fn total_cold(t: &scorecard::Totals) -> String {
-    match t.worst_daily_cold_start.days_never_served {
-        0 => secs(t.worst_daily_cold_start.worst_s),
-        n => format!("never on {n} cluster-day(s)"),
-    }
 }
 
 /// The time axis of a panel: ms → x.
@@ -694,7 +685,7 @@ fn fleet_summary(
             secs(sc.clients.served_within_ms as f64 / 1000.0),
             t.service.failed,
             t.time_coverage_pct,
-            total_cold(t),
+            scorecard::cold_cell(&t.worst_daily_cold_start),
             t.ooms,
             t.alerts
         ),
