@@ -66,13 +66,7 @@ pub async fn unlock(ctx: &Context) -> Result<Unlocked, CommandError> {
 /// A missing lease table is missing tables (the message of every command
 /// that needs them); anything else is a failed statement.
 fn lease_error(store: &crate::db::store::Store, e: tokio_postgres::Error) -> SnapshotError {
-    if crate::db::DbError::is_missing_table(&e) {
-        SnapshotError::TablesMissing {
-            where_: store.table(LEASE),
-        }
-    } else {
-        SnapshotError::Db(crate::db::DbError::query("breaking the lease", &e))
-    }
+    crate::db::catalog::missing_or(e, store, LEASE, "breaking the lease")
 }
 
 /// The audit row of a broken lease: whose it was, until when, who broke it.
@@ -165,7 +159,7 @@ pub async fn wipe_state(
     )
     .await;
     let wiped = match wiped {
-        Err(e) if e.to_string().contains("does not exist") => {
+        Err(CommandError::Db(e)) if e.missing().is_some() => {
             return Err(match backend.missing_schema().await {
                 Some(schema) => schema.into(),
                 None => CommandError::NotFound(format!(

@@ -200,7 +200,7 @@ pub async fn history(ctx: &Context, opts: &HistoryOptions) -> Result<HistoryRepo
         })
         .await
     {
-        Err(e) if e.to_string().contains("does not exist") => {
+        Err(e) if e.missing().is_some() => {
             return Err(backend.missing_schema().await.unwrap_or(e).into())
         }
         other => other?,

@@ -231,13 +231,14 @@ pub async fn load(
         store.states(c),
         c.query_typed(&unfinished_sql, &[]),
     );
-    let strategies = match strategies.map_err(|e| missing_or(e, store, "strategies")) {
-        Err(SnapshotError::TablesMissing { where_ }) => {
-            return Err(tables_or_schema_missing(c, store, where_).await)
-        }
-        other => other?,
-    };
-    let states = states.map_err(|e| missing_or(e, store, "strategy state"))?;
+    let strategies =
+        match strategies.map_err(|e| missing_or(e, store, STRATEGIES, "reading strategies")) {
+            Err(SnapshotError::TablesMissing { where_ }) => {
+                return Err(tables_or_schema_missing(c, store, where_).await)
+            }
+            other => other?,
+        };
+    let states = states.map_err(|e| missing_or(e, store, STRATEGIES, "reading strategy state"))?;
     let (now, mut env) = env?;
     let session_cluster = session.map_err(q("the session cluster"))?;
     let sizes = match &opts.replica_sizes {
@@ -645,13 +646,20 @@ async fn tables_or_schema_missing(c: &Client, store: &Store, where_: String) -> 
     }
 }
 
-fn missing_or(e: tokio_postgres::Error, store: &Store, what: &'static str) -> SnapshotError {
-    if DbError::is_missing_table(&e) {
-        SnapshotError::TablesMissing {
-            where_: store.table(STRATEGIES),
-        }
-    } else {
-        SnapshotError::Db(q(what)(e))
+/// A read of one of our tables failed: missing tables ([`SnapshotError::TablesMissing`],
+/// `table` named), a missing `--schema`, or any other failed statement.
+pub(crate) fn missing_or(
+    e: tokio_postgres::Error,
+    store: &Store,
+    table: &str,
+    context: impl Into<String>,
+) -> SnapshotError {
+    match super::Missing::of(&e) {
+        Some(super::Missing::Table) => SnapshotError::TablesMissing {
+            where_: store.table(table),
+        },
+        Some(super::Missing::Schema) => SnapshotError::Db(super::migrate::missing_schema(store)),
+        None => SnapshotError::Db(DbError::query(context, &e)),
     }
 }
 

@@ -146,7 +146,7 @@ pub async fn read(c: &Client, store: &Store, days: u32) -> Result<LiveHistory, D
     };
     h.strategies = match strategies {
         Ok(rows) => rows,
-        Err(e) if DbError::is_missing_table(&e) => {
+        Err(e) if super::Missing::of(&e).is_some() => {
             h.notes.push(format!(
                 "clusterctl's tables are missing ({} does not exist): every cluster is replayed without strategies (try --compare)",
                 store.table(super::store::STRATEGIES)
@@ -158,7 +158,7 @@ pub async fn read(c: &Client, store: &Store, days: u32) -> Result<LiveHistory, D
     // Missing with the strategies table: said once, above.
     h.states = match states {
         Ok(rows) => rows,
-        Err(e) if DbError::is_missing_table(&e) => Default::default(),
+        Err(e) if super::Missing::of(&e).is_some() => Default::default(),
         Err(e) => return Err(q("strategy state")(e)),
     };
     parse_log(&log, &mut h);

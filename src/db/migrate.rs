@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use super::lease;
 use super::live::LiveBackend;
 use super::store::{Store, ACTIONS, MIGRATIONS, STATE, STRATEGIES};
-use super::{Client, DbError};
+use super::{Client, DbError, Missing};
 use crate::ddl;
 
 /// Versioned migrations, applied in order, each recorded once applied.
@@ -63,9 +63,11 @@ async fn recorded(store: &Store, c: &Client) -> Result<Recorded, DbError> {
         Ok(rows) => Ok(Recorded::Versions(
             rows.iter().filter_map(|r| r.try_get(0).ok()).collect(),
         )),
-        Err(e) if is_missing_schema(&e) => Ok(Recorded::NoSchema),
-        Err(e) if DbError::is_missing_table(&e) => Ok(Recorded::NoTable),
-        Err(e) => Err(DbError::query("reading applied migrations", &e)),
+        Err(e) => match Missing::of(&e) {
+            Some(Missing::Schema) => Ok(Recorded::NoSchema),
+            Some(Missing::Table) => Ok(Recorded::NoTable),
+            None => Err(DbError::query("reading applied migrations", &e)),
+        },
     }
 }
 
@@ -83,25 +85,17 @@ fn complete(done: &[i32]) -> bool {
     MIGRATION_FILES.iter().all(|(v, _, _)| done.contains(v))
 }
 
-/// The schema named by `--schema` does not exist (PostgreSQL: 3F000
-/// `schema "x" does not exist`; Materialize: `unknown schema 'x'`).
-fn is_missing_schema(e: &tokio_postgres::Error) -> bool {
-    e.as_db_error().is_some_and(|d| {
-        d.code() == &tokio_postgres::error::SqlState::INVALID_SCHEMA_NAME
-            || d.message().starts_with("unknown schema")
-    })
-}
-
+/// The schema named by `--schema` does not exist.
 pub(super) fn missing_schema(store: &Store) -> DbError {
     let name = store.schema().unwrap_or_default();
-    DbError::Query {
+    DbError::Missing {
         context: format!("--schema {name}"),
         reason: format!(
             "schema {} does not exist; only `clusterctl init --schema {name}` creates a schema \
              (or check the name)",
             ddl::ident(name)
         ),
-        transient: false,
+        what: Missing::Schema,
     }
 }
 
@@ -135,7 +129,7 @@ async fn run_idempotent(
     match c.batch_execute(stmt).await {
         Ok(()) => Ok(()),
         Err(e) if lost_create_race(stmt, &e) => Ok(()),
-        Err(e) if is_missing_schema(&e) => Err(missing_schema(store)),
+        Err(e) if Missing::of(&e) == Some(Missing::Schema) => Err(missing_schema(store)),
         Err(e) => Err(DbError::query(context, &e)),
     }
 }

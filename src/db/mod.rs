@@ -47,6 +47,13 @@ pub enum DbError {
         reason: String,
         transient: bool,
     },
+    /// Our tables, or the schema `--schema` names, do not exist.
+    #[error("{context}: {reason}")]
+    Missing {
+        context: String,
+        reason: String,
+        what: Missing,
+    },
     #[error("{context}: no answer within {}s", .after.as_secs())]
     Timeout { context: String, after: Duration },
     /// Our controller lease is gone or could expire: no further DDL.
@@ -55,11 +62,20 @@ pub enum DbError {
 }
 
 impl DbError {
+    /// A failed statement; a missing relation or schema is said as such
+    /// ([`Missing`]), so callers never match the server's words.
     pub fn query(context: impl Into<String>, e: &tokio_postgres::Error) -> DbError {
-        DbError::Query {
-            context: context.into(),
-            reason: describe(e),
-            transient: is_transient(e),
+        match Missing::of(e) {
+            Some(what) => DbError::Missing {
+                context: context.into(),
+                reason: describe(e),
+                what,
+            },
+            None => DbError::Query {
+                context: context.into(),
+                reason: describe(e),
+                transient: is_transient(e),
+            },
         }
     }
 
@@ -68,17 +84,43 @@ impl DbError {
         match self {
             DbError::Timeout { .. } => true,
             DbError::Connect { transient, .. } | DbError::Query { transient, .. } => *transient,
-            DbError::Tls(_) | DbError::LeaseLost(_) => false,
+            DbError::Tls(_) | DbError::LeaseLost(_) | DbError::Missing { .. } => false,
         }
     }
 
-    /// SQLSTATE of the server error, if the server sent one.
-    pub fn is_missing_table(e: &tokio_postgres::Error) -> bool {
-        e.as_db_error().is_some_and(|d| {
-            d.code() == &tokio_postgres::error::SqlState::UNDEFINED_TABLE
-                || d.message().contains("unknown catalog item")
-                || d.message().contains("does not exist")
-        })
+    /// What is missing, when this is a missing table or schema.
+    pub fn missing(&self) -> Option<Missing> {
+        match self {
+            DbError::Missing { what, .. } => Some(*what),
+            _ => None,
+        }
+    }
+}
+
+/// What a server's "no such object" error says is missing: the one rule
+/// for both servers. PostgreSQL says `relation "s.t" does not exist`
+/// (42P01, also when the schema `s` is the one missing) and, on CREATE,
+/// `schema "s" does not exist` (3F000); Materialize says `unknown catalog
+/// item 's.t'` and `unknown schema 's'`, both XX000 (catalog reference
+/// §2.5: match on the text there).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    Table,
+    Schema,
+}
+
+impl Missing {
+    pub fn of(e: &tokio_postgres::Error) -> Option<Missing> {
+        use tokio_postgres::error::SqlState;
+        let d = e.as_db_error()?;
+        let says = |prefix: &str| d.message().starts_with(prefix);
+        if d.code() == &SqlState::INVALID_SCHEMA_NAME || says("unknown schema") {
+            Some(Missing::Schema)
+        } else if d.code() == &SqlState::UNDEFINED_TABLE || says("unknown catalog item") {
+            Some(Missing::Table)
+        } else {
+            None
+        }
     }
 }
 

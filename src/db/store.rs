@@ -768,17 +768,17 @@ impl Store {
     }
 
     fn missing_or(&self, e: tokio_postgres::Error, context: &str) -> DbError {
-        if DbError::is_missing_table(&e) {
-            DbError::Query {
+        match super::Missing::of(&e) {
+            Some(super::Missing::Schema) => super::migrate::missing_schema(self),
+            Some(what @ super::Missing::Table) => DbError::Missing {
                 context: context.to_string(),
                 reason: format!(
                     "the audit table {} does not exist: run `clusterctl init` (or `clusterctl init --print` for an admin)",
                     self.table(ACTIONS)
                 ),
-                transient: false,
-            }
-        } else {
-            DbError::query(context, &e)
+                what,
+            },
+            None => DbError::query(context, &e),
         }
     }
 }

@@ -766,6 +766,27 @@ const MATERIALIZE_ERRORS: &[(&str, &str, &str, &str)] = &[
         "Materialize workload tests",
         "Materialize workload tests",
     ),
+    // CatalogError::UnknownItem and UnknownSchema, planning errors (XX000):
+    // where PostgreSQL says `relation "…" does not exist` (42P01) and
+    // `schema "…" does not exist` (3F000).
+    (
+        "XX000",
+        "unknown catalog item 'public.no_such_table'",
+        "src/sql/src/catalog.rs",
+        "§2.5",
+    ),
+    (
+        "XX000",
+        "unknown catalog item 'no_such_table'",
+        "src/sql/src/catalog.rs",
+        "§2.5",
+    ),
+    (
+        "XX000",
+        "unknown schema 'no_such_schema'",
+        "src/sql/src/catalog.rs",
+        "§2.5",
+    ),
     // UnrecognizedConfigurationParam -> UNDEFINED_OBJECT.
     (
         "42704",
@@ -774,6 +795,41 @@ const MATERIALIZE_ERRORS: &[(&str, &str, &str, &str)] = &[
         "src/adapter/src/error.rs",
     ),
 ];
+
+#[test]
+fn a_missing_relation_or_schema_is_named_as_materialize_names_it() {
+    let emu = Emulator::start();
+    let mut c = connect(&emu.url());
+    for (sql, text) in [
+        (
+            "SELECT * FROM public.no_such_table",
+            "unknown catalog item 'public.no_such_table'",
+        ),
+        (
+            "SELECT * FROM no_such_table",
+            "unknown catalog item 'no_such_table'",
+        ),
+        // PostgreSQL says the relation is missing; Materialize names the schema.
+        (
+            "SELECT * FROM no_such_schema.t",
+            "unknown schema 'no_such_schema'",
+        ),
+        (
+            "INSERT INTO no_such_schema.t VALUES (1)",
+            "unknown schema 'no_such_schema'",
+        ),
+        (
+            "CREATE TABLE no_such_schema.t (a int)",
+            "unknown schema 'no_such_schema'",
+        ),
+    ] {
+        expect_materialize_error(&mut c, sql, text);
+    }
+    // Through the extended protocol too, and the session goes on.
+    let err = c.query("SELECT * FROM no_such_schema.t", &[]).unwrap_err();
+    assert_materialize_error(&err, "unknown schema 'no_such_schema'");
+    assert_eq!(c.query_one("SELECT 1", &[]).unwrap().get::<_, i32>(0), 1);
+}
 
 /// Asserts that `err` is the table's error with this exact text.
 #[track_caller]
@@ -1643,11 +1699,18 @@ fn auto_scaling_relation_is_optional_and_listed_in_mz_objects() {
     let emu = lenient();
     assert!(listed(&emu).is_empty());
     let mut c = connect(&emu.url());
-    let (_, _, code) = error_of(
+    let (msg, _, code) = error_of(
         &mut c,
         "SELECT * FROM mz_internal.mz_cluster_auto_scaling_strategies",
     );
-    assert_eq!(code, "42P01");
+    // As Materialize says it (a release without the relation).
+    assert_eq!(
+        (msg.as_str(), code.as_str()),
+        (
+            "unknown catalog item 'mz_internal.mz_cluster_auto_scaling_strategies'",
+            "XX000"
+        )
+    );
     let emu = Emulator::builder()
         .lenient()
         .auto_scaling_relation(true)

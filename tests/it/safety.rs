@@ -126,6 +126,24 @@ fn a_lease_released_between_the_take_and_the_read_is_taken() {
     );
 }
 
+/// Without our tables, Materialize names the missing relation in its own
+/// words (`unknown catalog item '…'`, which the emulator answers): `history`
+/// and `wipe-state` still say what is missing and how to create it.
+#[test]
+fn history_and_wipe_state_without_tables_say_how_to_create_them() {
+    let fresh = Emulator::start();
+    for args in [&["history"][..], &["wipe-state"]] {
+        let run = clusterctl(&fresh, args);
+        assert_eq!(run.code, 1, "{args:?}: {}", run.all());
+        let says = |t: &str| run.stderr.contains(t);
+        assert!(
+            (says("does not exist") || says("tables are missing")) && says("clusterctl init"),
+            "{args:?}: {}",
+            run.all()
+        );
+    }
+}
+
 #[test]
 fn unlock_never_creates_tables_and_leaves_a_free_lease_alone() {
     let fresh = Emulator::start();

@@ -602,7 +602,7 @@ async fn handle(client: TcpStream, upstream: SocketAddr, shared: Arc<Shared>) ->
     let sr = BufReader::with_capacity(64 * 1024, sr);
     tokio::select! {
         r = client_to_server(cr, sw, &shared, &conn, session) => r,
-        r = server_to_client(sr, cw, &conn) => r,
+        r = server_to_client(sr, cw, &shared, &conn) => r,
     }
 }
 
@@ -1057,6 +1057,60 @@ fn injected_error(conn: &Conn, body: &[u8]) -> Option<ErrorReply> {
     Some(rewrites.remove(i).1)
 }
 
+/// A field of an ErrorResponse body (`C` the SQLSTATE, `M` the message).
+fn error_field(body: &[u8], tag: u8) -> Option<String> {
+    let mut rest = body;
+    while let Some((&t, tail)) = rest.split_first() {
+        if t == 0 {
+            return None;
+        }
+        let end = tail.iter().position(|&b| b == 0)?;
+        if t == tag {
+            return Some(String::from_utf8_lossy(&tail[..end]).into_owned());
+        }
+        rest = &tail[end + 1..];
+    }
+    None
+}
+
+/// Materialize's words where PostgreSQL says a relation or a schema does
+/// not exist: `unknown catalog item 's.t'` and `unknown schema 's'`, both
+/// XX000 (catalog reference §2.5). On a read, PostgreSQL says the relation
+/// is missing when its schema is (`relation "s.t" does not exist`), where
+/// Materialize names the schema: the schema is looked up.
+async fn materialize_missing(shared: &Shared, body: &[u8]) -> Option<ErrorReply> {
+    let message = error_field(body, b'M')?;
+    let quoted = |prefix: &str| {
+        message
+            .strip_prefix(prefix)?
+            .strip_suffix("\" does not exist")
+            .map(str::to_string)
+    };
+    let unknown_schema = |s: &str| ("XX000".to_string(), format!("unknown schema '{s}'"), None);
+    match error_field(body, b'C')?.as_str() {
+        "3F000" => quoted("schema \"").map(|s| unknown_schema(&s)),
+        "42P01" => {
+            let name = quoted("relation \"")?;
+            if let Some((schema, _)) = name.rsplit_once('.') {
+                let side = shared.side().await?;
+                let rows = side
+                    .query("SELECT 1 FROM pg_namespace WHERE nspname = $1", &[&schema])
+                    .await
+                    .ok()?;
+                if rows.is_empty() {
+                    return Some(unknown_schema(schema));
+                }
+            }
+            Some((
+                "XX000".to_string(),
+                format!("unknown catalog item '{name}'"),
+                None,
+            ))
+        }
+        _ => None,
+    }
+}
+
 /// Closes the client's side of the connection after what was written so far
 /// (it reads all of it, then end of file) and has the other direction end
 /// the server session.
@@ -1071,6 +1125,7 @@ async fn sever(mut cw: BufWriter<OwnedWriteHalf>, conn: &Conn) -> io::Result<()>
 async fn server_to_client(
     mut sr: BufReader<OwnedReadHalf>,
     mut cw: BufWriter<OwnedWriteHalf>,
+    shared: &Shared,
     conn: &Conn,
 ) -> io::Result<()> {
     while let Some((ty, body)) = read_msg(&mut sr).await? {
@@ -1087,10 +1142,16 @@ async fn server_to_client(
             continue;
         }
         match ty {
-            b'E' => match injected_error(conn, &body) {
-                Some(reply) => write_msg(&mut cw, ty, &error_body(&reply)).await?,
-                None => write_msg(&mut cw, ty, &body).await?,
-            },
+            b'E' => {
+                let reply = match injected_error(conn, &body) {
+                    Some(reply) => Some(reply),
+                    None => materialize_missing(shared, &body).await,
+                };
+                match reply {
+                    Some(reply) => write_msg(&mut cw, ty, &error_body(&reply)).await?,
+                    None => write_msg(&mut cw, ty, &body).await?,
+                }
+            }
             _ => write_msg(&mut cw, ty, &body).await?,
         }
         if ty == b'Z' && conn.close_after_ready.swap(false, Ordering::SeqCst) {
