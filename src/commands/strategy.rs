@@ -71,6 +71,11 @@ pub struct Listed {
     pub updated_at: Option<DateTime<Utc>>,
     /// Older rows of the same (cluster, type), ignored by the controller.
     pub older_rows: usize,
+    /// Why the row is invalid (the controller then skips the cluster): the
+    /// row's own errors and those of the cluster's set of rows, as `check`
+    /// finds them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -585,7 +590,17 @@ pub fn list(snap: &Snapshot, selection: &Selection) -> Listing {
         if !selection.matches_id(&id, name.as_deref()) {
             continue;
         }
+        let judged = rows::validate(snap.cluster(&id), &rows, &snap.sizes);
         for r in rows {
+            let problems = judged
+                .errors()
+                .filter(|f| {
+                    f.strategy_type
+                        .as_ref()
+                        .is_none_or(|t| *t == r.row.strategy_type)
+                })
+                .map(|f| f.message.clone())
+                .collect();
             out.push(Listed {
                 cluster_id: id.clone(),
                 cluster: name.clone(),
@@ -594,6 +609,7 @@ pub fn list(snap: &Snapshot, selection: &Selection) -> Listing {
                 config_unreadable: r.row.unreadable.clone(),
                 updated_at: r.row.updated_at,
                 older_rows: r.older,
+                problems,
             });
         }
     }

@@ -109,7 +109,9 @@ impl View for Listing {
                 if l.older_rows > 0 {
                     let _ = write!(updated, " (+{} other ignored)", l.older_rows);
                 }
-                let ty = if l.strategy_type == PAUSE {
+                let ty = if !l.problems.is_empty() {
+                    Cell::tone(format!("{} (invalid)", l.strategy_type), Tone::Bad)
+                } else if l.strategy_type == PAUSE {
                     Cell::tone(&l.strategy_type, Tone::Warn)
                 } else {
                     Cell::new(&l.strategy_type)
@@ -136,6 +138,26 @@ impl View for Listing {
             &rows,
             style.table.color,
         )
+    }
+
+    /// One warning per invalid row: the controller skips its cluster.
+    fn messages(&self) -> Vec<String> {
+        self.strategies
+            .iter()
+            .filter(|l| !l.problems.is_empty())
+            .map(|l| {
+                let cluster = match &l.cluster {
+                    Some(n) => format!("{} ({})", crate::model::printable(n), l.cluster_id),
+                    None => format!("{} (no such cluster)", l.cluster_id),
+                };
+                format!(
+                    "warning: strategy {} of {cluster} is invalid, so the controller skips the \
+                     cluster: {}",
+                    l.strategy_type,
+                    l.problems.join("; ")
+                )
+            })
+            .collect()
     }
 
     fn body(&self) -> serde_json::Value {

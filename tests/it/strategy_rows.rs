@@ -141,6 +141,66 @@ fn an_invalid_row_skips_its_cluster_and_the_others_go_on() {
     assert!(bad["errors"][0]
         .as_str()
         .is_some_and(|e| e.contains("idle_after_s")));
+
+    // `strategy ls` marks the invalid rows, not their valid neighbours,
+    // and says the controller skips those clusters.
+    let ls = clusterctl(&emu, &["strategy", "ls"]).ok();
+    let row = |cluster: &str, ty: &str| -> String {
+        ls.stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{cluster} ")) && l.contains(ty))
+            .unwrap_or_else(|| panic!("no {cluster} {ty} row:\n{}", ls.all()))
+            .to_string()
+    };
+    assert!(
+        row("mixed", "burst").contains("burst (invalid)"),
+        "{}",
+        ls.all()
+    );
+    assert!(
+        !row("mixed", "target_size").contains("invalid"),
+        "{}",
+        ls.all()
+    );
+    assert!(
+        !row("good", "target_size").contains("invalid"),
+        "{}",
+        ls.all()
+    );
+    assert!(
+        row("bad", "idle_suspend").contains("(invalid)"),
+        "{}",
+        ls.all()
+    );
+    let warned: Vec<&str> = ls.stderr.lines().collect();
+    assert_eq!(warned.len(), 3, "bad, mixed, odd: {}", ls.all());
+    assert!(
+        warned
+            .iter()
+            .any(|w| w.starts_with("warning: strategy burst of mixed (")
+                && w.contains("skips the cluster")
+                && w.contains("unknown size '80cc'")),
+        "{}",
+        ls.all()
+    );
+    let doc = clusterctl(&emu, &["strategy", "ls", "-o", "json"])
+        .ok()
+        .json();
+    let listed = doc["result"]["strategies"].as_array().unwrap();
+    let problems = |cluster: &str, ty: &str| {
+        listed
+            .iter()
+            .find(|l| l["cluster"] == cluster && l["strategy_type"] == ty)
+            .unwrap_or_else(|| panic!("{cluster} {ty}: {doc:#}"))["problems"]
+            .clone()
+    };
+    assert!(problems("mixed", "target_size").is_null(), "{doc:#}");
+    assert!(
+        problems("mixed", "burst")[0]
+            .as_str()
+            .is_some_and(|p| p.contains("burst_replica_size")),
+        "{doc:#}"
+    );
 }
 
 #[test]
