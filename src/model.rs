@@ -255,6 +255,19 @@ pub struct Replica {
     /// not read (the simulator) or without history.
     #[serde(default)]
     pub since: Option<DateTime<Utc>>,
+    /// How far its hydration got, object by object (the cluster's indexes,
+    /// materialized views and sources): `None` when the cluster has none
+    /// or it was not read (the simulator models a replica's hydration as
+    /// one event).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objects: Option<Objects>,
+}
+
+/// Of a cluster's objects, how many a replica reports hydrated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Objects {
+    pub hydrated: u32,
+    pub total: u32,
 }
 
 /// A replica as the plan guard compares it: what the plan saw against

@@ -149,6 +149,7 @@ mod tests {
             crash: Default::default(),
             owner_id: None,
             since: None,
+            objects: None,
         };
         let temp = format!("{TEMP_PREFIX}1700000000_host_42__");
         let mut ops = Cluster::empty(ClusterId("u1".into()), "ops");

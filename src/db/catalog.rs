@@ -20,8 +20,8 @@ use thiserror::Error;
 use super::store::{Store, STRATEGIES};
 use super::{Client, DbError};
 use crate::model::{
-    Activity, Cluster, ClusterId, CrashInfo, Environment, Identity, Replica, ReplicaSize, Role,
-    RoleId, Schedule, Seen, Settings, Size, SizeCatalog, Snapshot, CRASH_WINDOW,
+    Activity, Cluster, ClusterId, CrashInfo, Environment, Identity, Objects, Replica, ReplicaSize,
+    Role, RoleId, Schedule, Seen, Settings, Size, SizeCatalog, Snapshot, CRASH_WINDOW,
     MIN_ACTIVITY_LOOKBACK,
 };
 
@@ -744,6 +744,10 @@ pub(super) fn parse_replica(r: &tokio_postgres::Row) -> Option<(String, Replica)
             .ok()?
             .and_then(|o| RoleId::parse(&o)),
         since: r.try_get(11).ok().flatten(),
+        objects: (objects > 0).then(|| Objects {
+            hydrated: u32::try_from(hydrated_objects).unwrap_or(u32::MAX),
+            total: u32::try_from(objects).unwrap_or(u32::MAX),
+        }),
     };
     Some((cluster_id, replica))
 }

@@ -582,6 +582,7 @@ mod tests {
             crash: Default::default(),
             owner_id: RoleId::parse(owner),
             since: None,
+            objects: None,
         }
     }
 

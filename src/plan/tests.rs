@@ -671,6 +671,7 @@ fn build(reps: &[(usize, bool, u32)], activity: Activity, source: bool) -> Clust
             },
             owner_id: None,
             since: None,
+            objects: None,
         })
         .collect();
     let mut c = cluster("u2", "c", replicas);
@@ -696,6 +697,7 @@ fn after(c: &Cluster, cp: &ClusterPlan) -> Cluster {
                     crash: CrashInfo::default(),
                     owner_id: None,
                     since: None,
+                    objects: None,
                 });
             }
             ActionKind::DropReplica => next.replicas.retain(|r| r.name != a.replica),

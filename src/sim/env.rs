@@ -850,6 +850,7 @@ impl SimCluster {
                     crash: CrashInfo::default(),
                     owner_id: None,
                     since: None,
+                    objects: None,
                 })
                 .collect();
         }

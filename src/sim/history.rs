@@ -788,6 +788,7 @@ fn resumed(
             crash: Default::default(),
             owner_id: None,
             since: None,
+            objects: None,
         })
         .collect();
     if c.managed {
@@ -938,6 +939,7 @@ mod tests {
             crash: Default::default(),
             owner_id: None,
             since: None,
+            objects: None,
         }
     }
 

@@ -4,8 +4,12 @@
 //! on for ever: after `max_burst_s` without any other replica hydrating it is
 //! dropped, an alert is raised, and it is not tried again until another
 //! replica hydrates (the cluster's normal size is probably too small).
-//! `max_burst_s` counts from when the burst replica last started: a burst
-//! that a suspension dropped starts afresh on the next wake. A burst that
+//! `max_burst_s` counts from when the burst replica last started, or from
+//! when another replica last hydrated one more of the cluster's objects
+//! than any had before (a slow hydration that progresses is no reason to
+//! drop the only hydrated replica; a replica that restarts and hydrates the
+//! same objects again is not progress): a burst that a suspension dropped
+//! starts afresh on the next wake. A burst that
 //! serves while the other replicas OOM-loop raises an alert too (the normal
 //! size is too small, and the burst is quietly paying for it).
 
@@ -54,6 +58,18 @@ pub struct BurstState {
     /// still the one to retire (its name came from the old name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replica: Option<String>,
+    /// While the burst runs, the most objects another replica has reported
+    /// hydrated, and when that mark was last raised: `max_burst_s` counts
+    /// from then too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<Progress>,
+}
+
+/// A high-water mark of hydrated objects and when it was reached.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Progress {
+    pub objects: u32,
+    pub at: DateTime<Utc>,
 }
 
 pub fn burst_name(cluster: &str) -> String {
@@ -86,6 +102,7 @@ pub(super) fn decide(c: &BurstConfig, ctx: &Ctx, d: &mut Desired, st: &mut Burst
         // round): an earlier burst's time does not count against this one.
         st.burst_since = has_burst.then_some(ctx.now);
         st.others_hydrated_since = None;
+        st.progress = None;
     }
     if other_hydrated.is_some() {
         st.gave_up_at = None;
@@ -96,9 +113,10 @@ pub(super) fn decide(c: &BurstConfig, ctx: &Ctx, d: &mut Desired, st: &mut Burst
         (Some(ready), true) => retire(c, ctx, d, st, &name, &ready),
         (None, true) => {
             alert_if_others_oom_loop(ctx, d, &name, &others);
+            raise_progress(ctx, st, &others);
             give_up_if_too_long(c, ctx, d, st, &name)
         }
-        (None, false) if !others.is_empty() => start(c, ctx, d, st, &name, others.len()),
+        (None, false) if !others.is_empty() => start(c, ctx, d, st, &name, &others),
         _ => {}
     }
 }
@@ -134,7 +152,7 @@ fn start(
     d: &mut Desired,
     st: &mut BurstState,
     name: &str,
-    hydrating: usize,
+    others: &[String],
 ) {
     if let Some(at) = st.gave_up_at {
         d.note(
@@ -157,11 +175,18 @@ fn start(
         return;
     }
     let reason = format!(
-        "no replica is hydrated ({hydrating} hydrating): bursting with {}",
+        "no replica is hydrated ({} hydrating): bursting with {}",
+        others.len(),
         c.burst_replica_size
     );
     d.add(name, &c.burst_replica_size, KIND, reason);
     st.burst_since = Some(ctx.now);
+    // What is hydrated already is the mark to pass, not progress.
+    let already = most_hydrated(ctx, others);
+    st.progress = (already > 0).then_some(Progress {
+        objects: already,
+        at: ctx.now,
+    });
     st.replica = Some(name.to_string());
     st.last_decision_ts = Some(ctx.now);
 }
@@ -233,6 +258,30 @@ fn alert_if_others_oom_loop(ctx: &Ctx, d: &mut Desired, name: &str, others: &[St
     );
 }
 
+/// The most objects one of `others` reports hydrated (0: none, or the
+/// backend does not tell).
+fn most_hydrated(ctx: &Ctx, others: &[String]) -> u32 {
+    others
+        .iter()
+        .filter_map(|n| ctx.cluster.replica(n))
+        .filter_map(|r| r.objects)
+        .map(|o| o.hydrated)
+        .max()
+        .unwrap_or(0)
+}
+
+/// Raises the high-water mark of objects the other replicas report
+/// hydrated.
+fn raise_progress(ctx: &Ctx, st: &mut BurstState, others: &[String]) {
+    let best = most_hydrated(ctx, others);
+    if best > st.progress.map_or(0, |p| p.objects) {
+        st.progress = Some(Progress {
+            objects: best,
+            at: ctx.now,
+        });
+    }
+}
+
 fn give_up_if_too_long(
     c: &BurstConfig,
     ctx: &Ctx,
@@ -247,17 +296,40 @@ fn give_up_if_too_long(
     let (Some(max), Some(since)) = (c.max_burst_s, st.burst_since) else {
         return;
     };
-    let ran = (ctx.now - since).num_seconds().max(0) as u64;
-    if ran < max {
+    let secs = |from: DateTime<Utc>| (ctx.now - from).num_seconds().max(0) as u64;
+    let ran = secs(since);
+    let progress = st.progress.filter(|p| p.at > since);
+    let quiet = progress.map_or(ran, |p| secs(p.at));
+    if quiet < max {
+        if let (Some(p), true) = (progress, ran >= max) {
+            d.note(
+                KIND,
+                format!(
+                    "burst ran {ran}s, past max_burst_s {max}, but another replica is still \
+                     hydrating: {} object(s) hydrated, the latest {}s ago; max_burst_s counts \
+                     from then",
+                    p.objects, quiet
+                ),
+            );
+        }
         return;
     }
-    let why = format!(
-        "burst ran {ran}s (max_burst_s {max}) and no other replica hydrated: the cluster's normal size is probably too small"
-    );
+    let why = match progress {
+        None => format!(
+            "burst ran {ran}s (max_burst_s {max}) and no other replica hydrated: the cluster's normal size is probably too small"
+        ),
+        Some(p) => format!(
+            "burst ran {ran}s and no other replica hydrated a further object for {quiet}s \
+             (max_burst_s {max}; {} object(s) hydrated at most): the cluster's normal size is \
+             probably too small",
+            p.objects
+        ),
+    };
     d.give_up(name, KIND, format!("giving up: {why}"));
     d.alert(KIND, why);
     st.gave_up_at = Some(ctx.now);
     st.burst_since = None;
+    st.progress = None;
     st.last_decision_ts = Some(ctx.now);
 }
 
@@ -432,6 +504,118 @@ mod tests {
             assert_eq!(st.gave_up_at.is_some(), gives_up, "ran {ran}s");
             assert_eq!(d.contains("c-burst"), !gives_up, "ran {ran}s");
         }
+    }
+
+    /// `bursting()` with `r1` reporting `hydrated` of 10 objects.
+    fn bursting_with(hydrated: u32) -> crate::model::Cluster {
+        let mut cl = bursting();
+        cl.replicas[0].objects = Some(crate::model::Objects {
+            hydrated,
+            total: 10,
+        });
+        cl
+    }
+
+    #[test]
+    fn a_hydration_that_progresses_earns_the_burst_time() {
+        let cfg = serde_json::json!({"burst_replica_size": "800cc", "max_burst_s": 600});
+        let secs = chrono::Duration::seconds;
+        // Ran 900 s; r1 hydrated a further object 100 s ago: kept, said so.
+        let mut st = BurstState {
+            burst_since: Some(now() - secs(900)),
+            progress: Some(Progress {
+                objects: 4,
+                at: now() - secs(100),
+            }),
+            ..Default::default()
+        };
+        let d = run(&bursting_with(4), cfg.clone(), &mut st);
+        assert_eq!(d.names(), vec!["c-burst", "r1"]);
+        assert!(st.gave_up_at.is_none());
+        assert!(
+            d.notes
+                .iter()
+                .any(|n| n.contains("4 object(s) hydrated, the latest 100s ago")),
+            "{:?}",
+            d.notes
+        );
+        // Its last progress 600 s ago: given up, saying how far it got.
+        st.progress = Some(Progress {
+            objects: 4,
+            at: now() - secs(600),
+        });
+        let d = run(&bursting_with(4), cfg.clone(), &mut st);
+        assert_eq!(d.names(), vec!["r1"]);
+        assert!(
+            d.alerts
+                .iter()
+                .any(|a| a.contains("for 600s") && a.contains("4 object(s) hydrated at most")),
+            "{:?}",
+            d.alerts
+        );
+        // One more object than the mark is progress, now.
+        let mut st = BurstState {
+            burst_since: Some(now() - secs(900)),
+            progress: Some(Progress {
+                objects: 4,
+                at: now() - secs(700),
+            }),
+            ..Default::default()
+        };
+        let d = run(&bursting_with(5), cfg.clone(), &mut st);
+        assert_eq!(d.names(), vec!["c-burst", "r1"]);
+        assert_eq!(st.progress.map(|p| (p.objects, p.at)), Some((5, now())));
+    }
+
+    #[test]
+    fn a_restart_that_hydrates_the_same_objects_again_is_no_progress() {
+        let cfg = serde_json::json!({"burst_replica_size": "800cc", "max_burst_s": 600});
+        let secs = chrono::Duration::seconds;
+        // r1 had 6 objects hydrated, restarted, and is back at 6: the mark
+        // was raised 650 s ago, so the burst gives up.
+        let mut st = BurstState {
+            burst_since: Some(now() - secs(900)),
+            progress: Some(Progress {
+                objects: 6,
+                at: now() - secs(650),
+            }),
+            ..Default::default()
+        };
+        let d = run(&bursting_with(6), cfg.clone(), &mut st);
+        assert_eq!(d.names(), vec!["r1"]);
+        assert!(st.gave_up_at.is_some());
+    }
+
+    #[test]
+    fn what_was_hydrated_when_the_burst_started_is_no_progress() {
+        let cfg = serde_json::json!({"burst_replica_size": "800cc", "max_burst_s": 600});
+        // r1 has 3 of 10 hydrated as the burst starts: the mark, at its start.
+        let cold = cluster("c", vec![replica("r1", "25cc", false)]);
+        let mut cold = cold;
+        cold.replicas[0].objects = Some(crate::model::Objects {
+            hydrated: 3,
+            total: 10,
+        });
+        let mut st = BurstState::default();
+        let d = run(&cold, cfg.clone(), &mut st);
+        assert_eq!(d.names(), vec!["c-burst", "r1"]);
+        assert_eq!(st.progress.map(|p| (p.objects, p.at)), Some((3, now())));
+        // 600 s later, still 3: given up as if nothing was reported.
+        st.burst_since = st.burst_since.map(|t| t - chrono::Duration::seconds(600));
+        st.progress = st.progress.map(|p| Progress {
+            at: p.at - chrono::Duration::seconds(600),
+            ..p
+        });
+        let d = run(&bursting_with(3), cfg, &mut st);
+        assert_eq!(d.names(), vec!["r1"]);
+        assert!(
+            d.alerts
+                .iter()
+                .any(|a| a
+                    .contains("burst ran 600s (max_burst_s 600) and no other replica hydrated")),
+            "{:?}",
+            d.alerts
+        );
     }
 
     #[test]

@@ -882,6 +882,7 @@ pub(crate) mod testutil {
             crash: CrashInfo::default(),
             owner_id: None,
             since: None,
+            objects: None,
         }
     }
 

@@ -46,6 +46,52 @@ fn stabilization_delays_a_drop_until_it_has_been_wanted_long_enough() {
     );
 }
 
+/// A replica that hydrates object after object keeps the burst past
+/// `max_burst_s` (it counts from the latest object hydrated); once it
+/// stalls, the burst gives up as before.
+#[test]
+fn a_burst_stays_while_the_normal_replica_hydrates_object_after_object() {
+    let emu = Emulator::start();
+    emu.create_cluster("c");
+    let objects: Vec<String> = (0..3).map(|_| emu.add_index("c")).collect();
+    emu.add_replica("c", "r1", "25cc");
+    init_tables(&emu);
+    strategy(
+        &emu,
+        "c",
+        "burst",
+        json!({"burst_replica_size": "800cc", "max_burst_s": 900}),
+    );
+    clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(replica_names(&emu, "c"), vec!["c-burst", "r1"]);
+    emu.set_hydrated("c", "c-burst", true);
+    // r1 hydrates its first object; the burst has run past max_burst_s.
+    emu.set_object_hydrated("c", "r1", &objects[0], true);
+    clusterctl(&emu, &["apply"]).ok();
+    backdate(&emu, "c", &["burst", "burst_since"], 1000);
+    let run = clusterctl(&emu, &["dry-run", "-o", "json"]).ok();
+    assert!(
+        run.stdout
+            .contains("but another replica is still hydrating: 1 object(s) hydrated"),
+        "{}",
+        run.all()
+    );
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(!run.stderr.contains("warning"), "{}", run.all());
+    assert_eq!(replica_names(&emu, "c"), vec!["c-burst", "r1"], "kept");
+    // Stalled since: given up, saying how far it got.
+    backdate(&emu, "c", &["burst", "progress", "at"], 901);
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(
+        run.stderr
+            .contains("no other replica hydrated a further object for 90")
+            && run.stderr.contains("1 object(s) hydrated at most"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(replica_names(&emu, "c"), vec!["r1"]);
+}
+
 #[test]
 fn a_burst_that_never_helps_gives_up_with_a_warning() {
     let emu = Emulator::start();

@@ -590,6 +590,29 @@ impl Emulator {
         );
     }
 
+    /// One object of the cluster hydrated (or not) on one replica, as
+    /// Materialize reports each object's hydration on its own.
+    pub fn set_object_hydrated(
+        &self,
+        cluster: &str,
+        replica: &str,
+        object_id: &str,
+        hydrated: bool,
+    ) {
+        let rid = self.replica_id(cluster, replica);
+        for table in [
+            "mz_internal.mz_hydration_statuses",
+            "mz_internal.mz_compute_hydration_statuses",
+        ] {
+            self.exec(
+                &format!(
+                    "UPDATE {table} SET hydrated = $3 WHERE replica_id = $1 AND object_id = $2"
+                ),
+                &[&rid, &object_id, &hydrated],
+            );
+        }
+    }
+
     /// A statement on the cluster that began `began_secs_ago` seconds before
     /// the database's now(); `finished = false` leaves it in flight.
     ///
