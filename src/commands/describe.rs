@@ -43,6 +43,10 @@ pub struct DescribedReplica {
     pub name: String,
     pub size: Option<String>,
     pub hydrated: bool,
+    /// How many of the cluster's objects it reports hydrated (absent when
+    /// the cluster has none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub objects: Option<crate::model::Objects>,
     /// Seconds since its first status event (null when unknown).
     pub age_seconds: Option<u64>,
     pub crashes: u32,
@@ -173,6 +177,7 @@ pub async fn describe(
             name: r.name.clone(),
             size: r.size.as_ref().map(|s| s.0.clone()),
             hydrated: r.hydrated,
+            objects: r.objects,
             age_seconds: r.since.map(|t| (snap.now - t).num_seconds().max(0) as u64),
             crashes: r.crash.crashes,
             ooms: r.crash.ooms,

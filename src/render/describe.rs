@@ -94,7 +94,11 @@ fn describe_text(d: &Description, style: &TextStyle) -> String {
                 vec![
                     Cell::new(r.name.clone()),
                     Cell::new(r.size.clone().unwrap_or_else(|| "?".into())),
-                    Cell::new(yes_no(r.hydrated)),
+                    // A replica still hydrating says how far it got.
+                    Cell::new(match (r.hydrated, r.objects) {
+                        (false, Some(o)) => format!("no ({}/{})", o.hydrated, o.total),
+                        _ => yes_no(r.hydrated).to_string(),
+                    }),
                     Cell::new(
                         r.age_seconds
                             .map(short_duration)

@@ -79,6 +79,16 @@ fn a_burst_stays_while_the_normal_replica_hydrates_object_after_object() {
     let run = clusterctl(&emu, &["apply"]).ok();
     assert!(!run.stderr.contains("warning"), "{}", run.all());
     assert_eq!(replica_names(&emu, "c"), vec!["c-burst", "r1"], "kept");
+    // describe says how far r1 got.
+    let described = clusterctl(&emu, &["describe", "c"]).ok();
+    assert!(
+        described
+            .stdout
+            .lines()
+            .any(|l| l.trim_start().starts_with("r1 ") && l.contains("no (1/3)")),
+        "{}",
+        described.all()
+    );
     // Stalled since: given up, saying how far it got.
     backdate(&emu, "c", &["burst", "progress", "at"], 901);
     let run = clusterctl(&emu, &["apply"]).ok();
