@@ -155,7 +155,7 @@ async fn write(
     let at = write_time(snap, &target.id, ty);
     let before = current(snap, &target.id, ty);
     let store = &ctx.store;
-    let replaced = ctx
+    let deleted = ctx
         .backend()
         .retrying_counted("writing the strategy row", async |c, attempt| {
             store
@@ -163,6 +163,13 @@ async fn write(
                 .await
         })
         .await?;
+    // A retry after an attempt whose DELETE committed deletes nothing: the
+    // rows the snapshot saw were replaced all the same.
+    let seen = rows_of(snap, &target.id)
+        .iter()
+        .find(|r| r.row.strategy_type == ty)
+        .map_or(0, |r| r.older as u64 + 1);
+    let replaced = deleted.max(seen);
     audit(
         ctx,
         target,

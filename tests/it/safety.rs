@@ -1563,6 +1563,34 @@ fn a_strategy_row_cut_after_it_committed_is_written_once() {
         vec![vec![Some(r#"{"target_size": "25cc"}"#.to_string())]]
     );
     clusterctl(&emu, &["check"]).ok();
+
+    // The DELETE of the replaced row commits, its answer is lost: the retry
+    // deletes nothing, and it is still a replace.
+    emu.cut_after_statement(Pattern::regex("^DELETE FROM \"mz_cluster_strategies\""), 1);
+    let run = clusterctl(
+        &emu,
+        &[
+            "strategy",
+            "set",
+            "t",
+            "target_size",
+            "--target-size",
+            "50cc",
+        ],
+    )
+    .ok();
+    emu.clear_faults();
+    assert!(
+        run.stderr.contains("retrying"),
+        "the cut was seen: {}",
+        run.all()
+    );
+    assert!(
+        run.stdout
+            .starts_with("Replaced strategy target_size of cluster t ("),
+        "{}",
+        run.all()
+    );
 }
 
 #[test]
