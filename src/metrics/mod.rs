@@ -621,21 +621,46 @@ const MAX_TEXTFILE_BYTES: u64 = 16 << 20;
 /// The previous textfile, if there is one to carry over (at most
 /// [`MAX_TEXTFILE_BYTES`], so `--metrics-file /dev/zero` cannot hang a run).
 fn read_previous(path: &Path) -> Option<String> {
+    match previous_counts(path) {
+        Ok(text) => text,
+        Err(why) => {
+            tracing::warn!(
+                "{}: {why}; its counts are not carried over; this run's replace it",
+                path.display()
+            );
+            None
+        }
+    }
+}
+
+/// The previous textfile's text: `None` when there is none yet; an error
+/// saying why when one is there that is not ours to carry over.
+fn previous_counts(path: &Path) -> Result<Option<String>, String> {
     use std::io::Read as _;
-    let file = std::fs::File::open(path).ok()?;
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("cannot be read ({e})")),
+    };
     let mut bytes = Vec::new();
     file.take(MAX_TEXTFILE_BYTES + 1)
         .read_to_end(&mut bytes)
-        .ok()?;
+        .map_err(|e| format!("cannot be read ({e})"))?;
     if bytes.len() as u64 > MAX_TEXTFILE_BYTES {
-        tracing::warn!(
-            "{}: larger than {} MiB, not a metrics textfile; its counts are not carried over",
-            path.display(),
+        return Err(format!(
+            "larger than {} MiB, not a metrics textfile",
             MAX_TEXTFILE_BYTES >> 20
-        );
-        return None;
+        ));
     }
-    String::from_utf8(bytes).ok()
+    let text = String::from_utf8(bytes)
+        .map_err(|_| "not text (not UTF-8), not a metrics textfile".to_string())?;
+    let ours = text
+        .lines()
+        .any(|l| l.starts_with("clusterctl_") && l.rsplit_once(' ').is_some());
+    if !ours && !text.trim().is_empty() {
+        return Err("holds no clusterctl_ series, not a textfile clusterctl wrote".into());
+    }
+    Ok(Some(text))
 }
 
 #[cfg(test)]
@@ -662,6 +687,24 @@ mod tests {
         );
         assert!(!text.contains("# EOF"), "{text}");
         assert!(m.openmetrics().ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn a_previous_textfile_that_is_not_ours_is_said_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("clusterctl.prom");
+        assert_eq!(previous_counts(&path), Ok(None), "none yet");
+        std::fs::write(&path, "").unwrap();
+        assert_eq!(previous_counts(&path), Ok(Some(String::new())), "empty");
+        std::fs::write(&path, "clusterctl_runs_total{outcome=\"success\"} 3\n").unwrap();
+        assert!(previous_counts(&path).is_ok_and(|t| t.is_some()));
+        std::fs::write(&path, [0xff, 0xfe, 0x00]).unwrap();
+        assert!(previous_counts(&path).is_err_and(|e| e.contains("UTF-8")));
+        std::fs::write(&path, "node_load1 0.5\n").unwrap();
+        assert!(previous_counts(&path).is_err_and(|e| e.contains("no clusterctl_ series")));
+        std::fs::remove_file(&path).unwrap();
+        std::fs::create_dir(&path).unwrap();
+        assert!(previous_counts(&path).is_err_and(|e| e.contains("cannot be read")));
     }
 
     #[test]
