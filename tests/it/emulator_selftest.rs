@@ -1060,6 +1060,57 @@ fn blocking_release_waits_for_pending_replicas() {
     assert!(pending_replicas(&emu).is_empty());
 }
 
+/// The proxy's half of "the pending replicas go with the statement": a
+/// waiting statement that ends in a cancel the emulator's own loop did not
+/// catch (one that lands in its COMMIT) is stood in for by another canceled
+/// statement of the session the resize names as its waiter.
+#[test]
+fn a_canceled_waiter_loses_its_pending_replicas_before_it_hears_of_it() {
+    let emu = Emulator::builder()
+        .lenient()
+        .materialize_release(Release::Blocking)
+        .start();
+    hydrated_managed(&emu, "m", "25cc", 1);
+    let url = emu.url();
+    let alter = std::thread::spawn(move || {
+        connect(&url).batch_execute(
+            "ALTER CLUSTER m SET (SIZE = '50cc') WITH (WAIT UNTIL READY (TIMEOUT = '600s', ON TIMEOUT = 'ROLLBACK'))",
+        )
+    });
+    wait_until("pending replica", || pending_replicas(&emu).len() == 1);
+    // Another session becomes the resize's waiter, then is canceled.
+    let mut waiter = connect(&emu.url());
+    let pid: i32 = waiter
+        .query_one("SELECT pg_backend_pid()", &[])
+        .unwrap()
+        .get(0);
+    emu.sql(&format!(
+        "UPDATE mz_emulator.reconfigurations SET waiter_pid = {pid} WHERE status = 'pending'"
+    ));
+    let cancel = waiter.cancel_token();
+    let sleeper = std::thread::spawn(move || {
+        let err = waiter.batch_execute("SELECT pg_sleep(30)").unwrap_err();
+        // The pending replica is gone by the time the error arrives.
+        (
+            err.as_db_error().map(|d| d.code().code().to_string()),
+            waiter,
+        )
+    });
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    cancel.cancel_query(postgres::NoTls).unwrap();
+    let (code, _waiter) = sleeper.join().unwrap();
+    assert_eq!(code.as_deref(), Some("57014"));
+    assert!(pending_replicas(&emu).is_empty());
+    assert_eq!(emu.replicas("m"), pairs(&[("r1", "25cc")]));
+    assert_eq!(
+        emu.reconfiguration_status("m").as_deref(),
+        Some("cancelled")
+    );
+    // The statement that started it learns it was canceled.
+    let err = alter.join().unwrap().unwrap_err();
+    assert_eq!(err.as_db_error().unwrap().code().code(), "57014");
+}
+
 #[test]
 fn blocking_release_timeouts_and_cancellation() {
     let emu = Emulator::builder()
@@ -1115,14 +1166,10 @@ fn blocking_release_timeouts_and_cancellation() {
     cancel.cancel_query(postgres::NoTls).unwrap();
     let err = alter.join().unwrap().unwrap_err();
     assert_eq!(err.as_db_error().unwrap().code().code(), "57014");
-    // The server backend cleans up after the client saw the error (a
-    // cancel that lands in the loop's COMMIT, which no block can catch,
-    // leaves them to the controller loop once the session is gone: under
-    // load that happens, so the loop runs here as Materialize's does).
-    wait_until("pending replicas dropped", || {
-        emu.tick_reconfigurations();
-        pending_replicas(&emu).is_empty()
-    });
+    // Gone with the statement, before the client saw the error, as in
+    // Materialize (also when the cancel lands in the waiting loop's COMMIT,
+    // which no block catches: the proxy rolls the resize back then).
+    assert!(pending_replicas(&emu).is_empty());
     assert_eq!(emu.replicas("m"), pairs(&[("r1", "50cc")]));
 }
 

@@ -199,10 +199,6 @@ fn a_blocking_resize_cancelled_by_a_lost_lease_is_recorded_as_not_applied() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_ne!(out.status.code(), Some(0), "{stdout}{stderr}");
     assert!(stderr.contains("the lease was lost"), "{stdout}{stderr}");
-    // (The emulator's controller loop, run as Materialize's runs: a cancel
-    // that lands in the waiting statement's COMMIT, which no block can
-    // catch, leaves the pending replicas to it once the session is gone.)
-    emu.tick_reconfigurations();
     assert_eq!(emu.replicas("m"), pairs(&[("r1", "25cc")]), "rolled back");
     assert_eq!(
         emu.reconfiguration_status("m").as_deref(),

@@ -193,6 +193,21 @@ BEGIN
     END IF;
 END $$;
 
+-- The waiting statement of session p_pid failed (a cancel or a timeout, even
+-- one that landed in its COMMIT, where no block catches it): its pending
+-- replicas go with the statement, as in Materialize. The proxy calls it
+-- before the client sees the error.
+CREATE FUNCTION mz_emulator.waiting_statement_failed(p_pid integer) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER AS $$
+DECLARE
+    r_id bigint;
+BEGIN
+    FOR r_id IN SELECT id FROM mz_emulator.reconfigurations
+                WHERE status = 'pending' AND mode = 'blocking' AND waiter_pid = p_pid LOOP
+        PERFORM mz_emulator.reconfiguration_abort(r_id);
+    END LOOP;
+END $$;
+
 -- The controller loop: every record in flight takes a step; legacy pending
 -- replicas whose session is gone are dropped (connection-lifecycle cleanup).
 CREATE FUNCTION mz_emulator.tick_reconfigurations() RETURNS void
@@ -483,7 +498,9 @@ BEGIN
         -- the pending replicas go with the statement, as in Materialize
         -- (caught only in the sleep, a cancel during a step left them for
         -- the controller loop, which drops them only once the session is
-        -- gone). COMMIT cannot be inside a block that catches.
+        -- gone). COMMIT cannot be inside a block that catches: a cancel
+        -- that lands there is the proxy's to handle, before the client
+        -- sees it (mz_emulator.waiting_statement_failed).
         BEGIN
             status := mz_emulator.reconfiguration_step(rec_id);
         EXCEPTION WHEN query_canceled THEN

@@ -27,7 +27,7 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -511,6 +511,8 @@ struct Conn {
     error_rewrites: Mutex<Vec<(String, ErrorReply)>>,
     /// The server side told the client side to cut the connection.
     sever: tokio::sync::Notify,
+    /// The server session's process id (BackendKeyData; 0 before it).
+    backend_pid: AtomicI32,
 }
 
 impl Default for Conn {
@@ -523,6 +525,7 @@ impl Default for Conn {
             txn_status: AtomicU8::new(b'I'),
             error_rewrites: Mutex::default(),
             sever: tokio::sync::Notify::new(),
+            backend_pid: AtomicI32::new(0),
         }
     }
 }
@@ -1057,6 +1060,22 @@ fn injected_error(conn: &Conn, body: &[u8]) -> Option<ErrorReply> {
     Some(rewrites.remove(i).1)
 }
 
+/// A canceled or timed-out statement: a blocking resize it was waiting on
+/// is rolled back before the client hears of it, as Materialize drops the
+/// pending replicas with the statement (a cancel that lands in the
+/// emulator's COMMIT between its steps is caught by nothing else).
+async fn waiting_statement_failed(shared: &Shared, conn: &Conn) {
+    let pid = conn.backend_pid.load(Ordering::SeqCst);
+    if pid == 0 {
+        return;
+    }
+    if let Some(side) = shared.side().await {
+        let _ = side
+            .execute("SELECT mz_emulator.waiting_statement_failed($1)", &[&pid])
+            .await;
+    }
+}
+
 /// A field of an ErrorResponse body (`C` the SQLSTATE, `M` the message).
 fn error_field(body: &[u8], tag: u8) -> Option<String> {
     let mut rest = body;
@@ -1140,6 +1159,13 @@ async fn server_to_client(
                 return sever(cw, conn).await;
             }
             continue;
+        }
+        if ty == b'K' && body.len() >= 4 {
+            let pid = i32::from_be_bytes([body[0], body[1], body[2], body[3]]);
+            conn.backend_pid.store(pid, Ordering::SeqCst);
+        }
+        if ty == b'E' && error_field(&body, b'C').as_deref() == Some("57014") {
+            waiting_statement_failed(shared, conn).await;
         }
         match ty {
             b'E' => {
