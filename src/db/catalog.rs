@@ -130,8 +130,8 @@ const ROLES_SQL: &str = "SELECT r.id, r.name, m.role_id \
     FROM mz_catalog.mz_roles r LEFT JOIN mz_catalog.mz_role_members m ON m.member = r.id";
 
 /// Needs: mz_internal.mz_cluster_auto_scaling_strategies (newer releases;
-/// read only when `mz_objects` lists it).
-const AUTO_SCALING_SQL: &str =
+/// the snapshot reads it only when `mz_objects` lists it).
+pub(super) const AUTO_SCALING_SQL: &str =
     "SELECT DISTINCT cluster_id FROM mz_internal.mz_cluster_auto_scaling_strategies";
 
 /// The settings read with `SHOW`, one statement each (a release without a
@@ -820,7 +820,7 @@ fn parse_activity(r: &tokio_postgres::Row) -> Activity {
     }
 }
 
-fn attach_auto_scaling(
+pub(super) fn attach_auto_scaling(
     clusters: &mut [Cluster],
     index: &HashMap<String, usize>,
     rows: &[tokio_postgres::Row],

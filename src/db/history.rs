@@ -100,8 +100,9 @@ fn q(context: &'static str) -> impl Fn(tokio_postgres::Error) -> DbError {
 /// Reads everything the scenario is built from, over the `days` before the
 /// database's current minute. Statements: sizes, clusters, replicas,
 /// strategy rows, strategy state, the statement log, status history,
-/// utilization now and over the window, and the replica limit — ten,
-/// pipelined, whatever the number of clusters.
+/// utilization now and over the window, the replica limit and the
+/// auto-scaled clusters — eleven, pipelined, whatever the number of
+/// clusters.
 pub async fn read(c: &Client, store: &Store, days: u32) -> Result<LiveHistory, DbError> {
     let replicas_sql = catalog::replicas_sql(crate::model::CRASH_WINDOW);
     let over_window = |sql: &str| sql.replace("{days}", &days.to_string());
@@ -110,7 +111,7 @@ pub async fn read(c: &Client, store: &Store, days: u32) -> Result<LiveHistory, D
         over_window(HYDRATION_SQL),
         over_window(MEMORY_PEAK_SQL),
     );
-    let (sizes, clusters, replicas, strategies, states, log, hydration, memory, peak, limit) = tokio::join!(
+    let (sizes, clusters, replicas, strategies, states, log, hydration, memory, peak, limit, auto) = tokio::join!(
         c.query_typed(SIZES_SQL, &[]),
         catalog::parsed_rows(c, CLUSTERS_SQL, catalog::parse_cluster),
         catalog::parsed_rows(c, &replicas_sql, catalog::parse_replica),
@@ -121,6 +122,7 @@ pub async fn read(c: &Client, store: &Store, days: u32) -> Result<LiveHistory, D
         c.query_typed(MEMORY_SQL, &[]),
         c.query_typed(&peak_sql, &[]),
         catalog::read_replica_limit(c),
+        c.query_typed(catalog::AUTO_SCALING_SQL, &[]),
     );
     let mut h = LiveHistory {
         days,
@@ -132,6 +134,17 @@ pub async fn read(c: &Client, store: &Store, days: u32) -> Result<LiveHistory, D
     clusters.retain(|c| !c.is_system());
     let index = catalog::index_by_id(&clusters);
     catalog::attach_replicas(&mut clusters, &index, replicas.map_err(q("replicas"))?);
+    match auto {
+        Ok(rows) => catalog::attach_auto_scaling(&mut clusters, &index, &rows),
+        // A release without the relation auto-scales nothing.
+        Err(e) if super::Missing::of(&e) == Some(super::Missing::Table) => {}
+        Err(e) if super::is_transient(&e) => return Err(q("the auto-scaling relation")(e)),
+        Err(e) => h.notes.push(format!(
+            "cannot read mz_internal.mz_cluster_auto_scaling_strategies ({}): a cluster \
+             Materialize auto-scales is replayed as its strategies would run it",
+            super::describe(&e)
+        )),
+    }
     h.clusters = clusters;
     let log = match log {
         Ok(rows) => rows,

@@ -834,6 +834,14 @@ fn cluster_toml(
     let _ = writeln!(out, "\n[[clusters]]\nname = {}", s(&c.name));
     let _ = writeln!(out, "# live id {}", c.id.0);
     match &c.schedule {
+        // Materialize sizes it itself, as it schedules ON REFRESH ones: the
+        // controller leaves it alone, and so does the replay.
+        crate::model::Schedule::Manual if c.auto_scaling => {
+            let _ = writeln!(
+                out,
+                "schedule = \"on-refresh\"    # live: an auto-scaling strategy"
+            );
+        }
         crate::model::Schedule::Manual => {}
         // Materialize schedules it itself: the replay leaves it alone (a
         // scenario knows one such schedule; any other has the same effect).

@@ -219,9 +219,59 @@ fn the_statement_count_does_not_grow_with_clusters() {
     let large = backtest_statements(500);
     eprintln!("from-history: statements for 10 clusters: {small:?}; for 500 clusters: {large:?}");
     assert_eq!(small.statements, large.statements);
-    // Preflight (session cluster: 3) + the ten reads.
-    assert!(small.statements <= 13, "{small:?}");
+    // Preflight (session cluster: 3) + the eleven reads.
+    assert!(small.statements <= 14, "{small:?}");
     assert_eq!(large.ddl, 0);
+}
+
+/// A cluster Materialize auto-scales (newest releases) is left alone by the
+/// controller, so the replay leaves it alone too, whatever its rows say.
+#[test]
+fn an_auto_scaled_cluster_is_replayed_as_left_alone() {
+    let emu = Emulator::builder().auto_scaling_relation(true).start();
+    emu.create_managed_cluster("m", "100cc", 1);
+    emu.add_index("m");
+    emu.set_auto_scaling_strategy("m", "800cc");
+    emu.create_hydrated_cluster("bi", "r1", "100cc");
+    init_tables(&emu);
+    strategy(&emu, "m", "idle_suspend", json!({"idle_after_s": 900}));
+    strategy(&emu, "bi", "idle_suspend", json!({"idle_after_s": 900}));
+    for name in ["m", "bi"] {
+        emu.add_activity_history(&ActivityHistory {
+            clusters: name.into(),
+            days: 4,
+            start_s: 9 * 3600,
+            duration_s: 3600,
+            per_hour: 60,
+            ..ActivityHistory::default()
+        });
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("bt.toml");
+    let out_s = out.display().to_string();
+    let doc = backtest_json(&emu, &["--days", "4", "--out", &out_s]);
+    let written = std::fs::read_to_string(&out).expect("scenario written");
+    let section = |name: &str| -> String {
+        let start = written
+            .find(&format!("name = \"{name}\""))
+            .unwrap_or_else(|| panic!("no {name}: {written}"));
+        written[start..]
+            .split("[[clusters]]")
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(
+        section("m").contains("schedule = \"on-refresh\"    # live: an auto-scaling strategy"),
+        "{written}"
+    );
+    assert!(!section("bi").contains("schedule"), "{written}");
+    // Idle most of the day, as bi: bi is suspended in the replay, m never.
+    let bi = cluster(&doc["result"], "bi");
+    assert!(num(&bi["actions"]["drop"]) >= 1.0, "{bi:#}");
+    let m = cluster(&doc["result"], "m");
+    assert_eq!(m["actions"]["create"], 0, "{m:#}");
+    assert_eq!(m["actions"]["drop"], 0, "{m:#}");
 }
 
 #[test]
