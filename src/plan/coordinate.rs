@@ -222,6 +222,7 @@ fn waiting_of(cluster: &Cluster, desired: &Desired) -> Vec<crate::strategy::Defe
                 )
             },
             in_seconds: None,
+            limit: false,
         });
     }
     out
@@ -244,6 +245,7 @@ fn managed_actions(
             action: "resize".into(),
             reason: waiting.clone(),
             in_seconds: None,
+            limit: false,
         });
         cp.notes.push(waiting);
         return Vec::new();

@@ -157,6 +157,7 @@ pub(super) fn hold(cp: &mut super::ClusterPlan, doubt: &InDoubt, now: DateTime<U
             action: label(&action),
             reason: doubt.reason.clone(),
             in_seconds: Some(in_seconds),
+            limit: false,
         });
     }
     cp.new_state = None;

@@ -476,6 +476,7 @@ pub fn enforce_invariants(cluster: &Cluster, sizes: &SizeCatalog, d: &mut Desire
                         change.strategy, change.reason
                     ),
                     in_seconds: None,
+                    limit: false,
                 });
             }
         }

@@ -573,6 +573,9 @@ pub struct Deferred {
     pub reason: String,
     /// Seconds until it is due, when known.
     pub in_seconds: Option<u64>,
+    /// Held back by a limit: only [`Self::limited_create`] sets it.
+    #[serde(skip)]
+    pub limit: bool,
 }
 
 impl Deferred {
@@ -590,6 +593,7 @@ impl Deferred {
             action: format!("create {name} ({size})"),
             reason: why,
             in_seconds: None,
+            limit: true,
         }
     }
 
@@ -598,10 +602,7 @@ impl Deferred {
     /// hydration say `hydrate`, an interrupted run's held actions have a
     /// deadline).
     pub fn held_by_limit(&self) -> bool {
-        self.strategy == Some(StrategyKind::Limits)
-            || (self.strategy.is_none()
-                && self.in_seconds.is_none()
-                && self.action.starts_with("create "))
+        self.limit
     }
 }
 
@@ -713,6 +714,7 @@ impl Desired {
             action,
             reason,
             in_seconds,
+            limit: false,
         });
     }
 
