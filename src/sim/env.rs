@@ -854,8 +854,14 @@ impl SimCluster {
                 })
                 .collect();
         }
+        let objects = self.spec.workload.objects;
         for (o, r) in out.replicas.iter_mut().zip(&self.replicas) {
             o.hydrated = r.hydrated_at(t);
+            // One object: hydration is one event, as the catalog shows it.
+            o.objects = (objects > 1).then(|| crate::model::Objects {
+                hydrated: r.objects_at(t, objects),
+                total: objects,
+            });
             if !r.ooms.is_empty() || o.crash.crashes > 0 {
                 o.crash = r.crash_info(t, sc.crash_window_ms, sc.start);
             }

@@ -905,6 +905,17 @@ fn cluster_toml(
         f(memory_gib),
         work_s.round().max(1.0) as i64
     );
+    // Its objects, as its replicas report them (unknown without one).
+    if let Some(n) = c
+        .replicas
+        .iter()
+        .filter_map(|r| r.objects)
+        .map(|o| o.total)
+        .max()
+        .filter(|n| *n > 1)
+    {
+        let _ = writeln!(out, "objects = {n}");
+    }
     if let Some(t) = trace {
         let _ = writeln!(out, "trace_csv = {}", s(t));
     }

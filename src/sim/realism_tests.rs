@@ -450,3 +450,61 @@ fn the_demand_does_not_depend_on_the_run() {
     let (_, run2, _) = sim(&other);
     assert_eq!(run2.slots[0].sim.stats.first_attempts, again);
 }
+
+/// A cluster of many objects reports them hydrated one by one, so `burst`
+/// keeps its burst past `max_burst_s` while the normal replica progresses
+/// (as on Materialize); with one object, hydration is one event and the
+/// burst gives up at `max_burst_s`.
+#[test]
+fn objects_hydrate_one_by_one_and_keep_a_burst_that_waits_for_them() {
+    let burst_gone = |objects: u32| {
+        let text = calm(&base(
+            &format!(
+                r#"memory_gib = 1
+hydration_work = "15m"
+hydration_variance = 0.0
+objects = {objects}
+windows = [{{ start = "00:00", duration = "1d", every = "1d", qps = 0.1 }}]"#
+            ),
+            r#"strategies = [{ type = "burst", config = { burst_replica_size = "800cc", max_burst_s = 1200 } }]
+initial_replicas = [{ name = "r1", size = "25cc", hydrated = false }]"#,
+            1,
+        ));
+        let (_, run, _) = sim(&text);
+        let sim = &run.slots[0].sim;
+        let replicas: Vec<_> = sim.replicas.iter().chain(&sim.history).collect();
+        let r1 = replicas.iter().find(|r| r.name == "r1").expect("r1");
+        let names: Vec<&str> = replicas.iter().map(|r| r.name.as_str()).collect();
+        let burst = replicas
+            .iter()
+            .find(|r| r.name == "c-burst")
+            .unwrap_or_else(|| panic!("a burst: {names:?}"));
+        let hydrated = r1.first_hydrated_ms.expect("r1 hydrates");
+        (burst.created_ms, burst.gone_ms.expect("dropped"), hydrated)
+    };
+    // 15 core-minutes on 0.25 cores: r1 hydrates an hour in.
+    let (created, gone, hydrated) = burst_gone(1);
+    assert!(hydrated > 55 * MINUTE, "{hydrated}");
+    assert!(
+        gone >= created + 20 * MINUTE && gone < hydrated,
+        "gave up at max_burst_s: created {created}, gone {gone}, r1 {hydrated}"
+    );
+    let (_, gone, hydrated) = burst_gone(10);
+    assert!(
+        gone >= hydrated,
+        "kept until r1 hydrated: gone {gone}, r1 {hydrated}"
+    );
+}
+
+#[test]
+fn a_scenario_refuses_objects_out_of_range() {
+    for n in ["0", "100001"] {
+        let text = base(
+            &format!("memory_gib = 1\nhydration_work = \"1m\"\nobjects = {n}"),
+            "",
+            1,
+        );
+        let e = parse(&text).unwrap_err();
+        assert!(e.contains("objects"), "{n}: {e}");
+    }
+}

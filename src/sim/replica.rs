@@ -17,8 +17,14 @@ use crate::model::{CrashInfo, ReplicaSize, Size};
 enum Phase {
     /// Being provisioned, or restarting after a kill: hydration starts at `until`.
     Starting { until: i64 },
-    /// Hydrating until `until`, when it is hydrated — or killed, if `killed`.
-    Hydrating { until: i64, killed: bool },
+    /// Hydrating since `from` until `until`, when it is hydrated — or
+    /// killed, if `killed`; it would have been hydrated at `done`.
+    Hydrating {
+        from: i64,
+        until: i64,
+        done: i64,
+        killed: bool,
+    },
     /// Hydrated since `since` until it is killed at `until` (`i64::MAX`: never).
     Hydrated { since: i64, until: i64 },
 }
@@ -89,6 +95,20 @@ impl SimReplica {
         }
     }
 
+    /// Of `total` objects, how many it reports hydrated at `t`: all once
+    /// hydrated, none while starting, and while hydrating the share of its
+    /// hydration done (never all: the last one hydrates it).
+    pub fn objects_at(&self, t: i64, total: u32) -> u32 {
+        match self.phase {
+            Phase::Hydrated { since, .. } if since <= t => total,
+            Phase::Hydrating { from, done, .. } if done > from && t > from => {
+                let share = (t - from) as f64 / (done - from) as f64;
+                ((share * f64::from(total)).floor() as u32).min(total.saturating_sub(1))
+            }
+            _ => 0,
+        }
+    }
+
     pub fn is_hydrated(&self) -> bool {
         matches!(self.phase, Phase::Hydrated { .. })
     }
@@ -144,7 +164,9 @@ impl SimReplica {
         let w = p.workload;
         if w.need.at(s) > self.memory {
             self.phase = Phase::Hydrating {
+                from: s,
                 until: s + w.oom_every_ms,
+                done: s + (w.hydration_core_ms / self.cores.max(1e-3)).ceil() as i64,
                 killed: true,
             };
             return;
@@ -159,11 +181,15 @@ impl SimReplica {
         let done = s + (nominal * factor).ceil() as i64;
         self.phase = match w.need.first_above(self.memory, s, done) {
             Some(k) => Phase::Hydrating {
+                from: s,
                 until: k,
+                done,
                 killed: true,
             },
             None => Phase::Hydrating {
+                from: s,
                 until: done,
+                done,
                 killed: false,
             },
         };

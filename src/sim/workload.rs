@@ -31,6 +31,11 @@ pub struct Workload {
     /// in `work / c`, times a factor drawn in `1 ± hydration_variance`.
     pub hydration_core_ms: f64,
     pub hydration_variance: f64,
+    /// The indexes, materialized views and sources the cluster maintains:
+    /// a hydrating replica reports them hydrated one by one, evenly over
+    /// its hydration (1: hydration is one event, as the catalog shows a
+    /// cluster with a single object).
+    pub objects: u32,
     /// A replica too small when it starts is OOM-killed this long after.
     pub oom_every_ms: i64,
     /// A replica that hydrates crashes this long after each hydration.
@@ -101,6 +106,7 @@ pub(super) struct RawWorkload {
     memory_gib: f64,
     hydration_work: Dur,
     hydration_variance: Option<f64>,
+    objects: Option<u32>,
     oom_every: Option<Dur>,
     crash_every: Option<Dur>,
     service_time: Option<Dur>,
@@ -214,6 +220,9 @@ pub(super) struct Context<'a> {
     pub files: &'a std::collections::BTreeMap<String, String>,
 }
 
+/// The most objects a cluster may maintain in a scenario.
+const MAX_OBJECTS: u32 = 100_000;
+
 /// The parts of a workload shared by every cluster of a fleet entry.
 pub(super) struct Shared {
     trace: super::scenario::Trace,
@@ -228,6 +237,9 @@ pub(super) fn shared(w: &RawWorkload, cx: &Context) -> Result<Shared, ScenarioEr
         w.hydration_variance.unwrap_or(0.0),
         0.0..1.0,
     )?;
+    if w.objects.is_some_and(|n| !(1..=MAX_OBJECTS).contains(&n)) {
+        return err(&format!("key 'objects': 1 to {MAX_OBJECTS}"));
+    }
     num(
         "memory_per_qps_gib",
         w.memory_per_qps_gib,
@@ -481,6 +493,7 @@ pub(super) fn resolve(
         need: NeedFn::build(&spec, &occurrences, cx.horizon_ms),
         hydration_core_ms,
         hydration_variance: w.hydration_variance.unwrap_or(0.2),
+        objects: w.objects.unwrap_or(1),
         oom_every_ms: w.oom_every.map(|d| d.0).unwrap_or(5 * MINUTE).max(SECOND),
         crash_every_ms: w.crash_every.map(|d| d.0.max(SECOND)),
         service_ms: w.service_time.map(|d| d.0).unwrap_or(SECOND).max(1),
