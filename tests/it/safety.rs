@@ -1529,22 +1529,13 @@ fn writes_cut_after_they_committed_are_not_duplicated() {
     assert_eq!(extra.as_deref(), Some("0"), "one state row per cluster");
 }
 
-#[test]
-fn a_strategy_row_cut_after_it_committed_is_written_once() {
-    // strategy set's INSERT commits, its answer is lost: the retry must not
-    // leave two rows of the newest time (which `check` refuses).
-    let emu = crash_setup();
-    emu.cut_after_statement(Pattern::regex("^INSERT INTO \"mz_cluster_strategies\""), 1);
+/// `strategy set t target_size --target-size SIZE` with the connection cut
+/// after the first statement `cut` matches committed: the retry is seen.
+fn set_target_cut_after(emu: &Emulator, cut: &str, size: &str) -> Run {
+    emu.cut_after_statement(Pattern::regex(cut), 1);
     let run = clusterctl(
-        &emu,
-        &[
-            "strategy",
-            "set",
-            "t",
-            "target_size",
-            "--target-size",
-            "25cc",
-        ],
+        emu,
+        &["strategy", "set", "t", "target_size", "--target-size", size],
     )
     .ok();
     emu.clear_faults();
@@ -1553,6 +1544,15 @@ fn a_strategy_row_cut_after_it_committed_is_written_once() {
         "the cut was seen: {}",
         run.all()
     );
+    run
+}
+
+#[test]
+fn a_strategy_row_cut_after_it_committed_is_written_once() {
+    // strategy set's INSERT commits, its answer is lost: the retry must not
+    // leave two rows of the newest time (which `check` refuses).
+    let emu = crash_setup();
+    set_target_cut_after(&emu, "^INSERT INTO \"mz_cluster_strategies\"", "25cc");
     let rows = emu.query_strings(&format!(
         "SELECT config::text FROM mz_cluster_strategies WHERE cluster_id = '{}' \
          AND strategy_type = 'target_size'",
@@ -1566,25 +1566,7 @@ fn a_strategy_row_cut_after_it_committed_is_written_once() {
 
     // The DELETE of the replaced row commits, its answer is lost: the retry
     // deletes nothing, and it is still a replace.
-    emu.cut_after_statement(Pattern::regex("^DELETE FROM \"mz_cluster_strategies\""), 1);
-    let run = clusterctl(
-        &emu,
-        &[
-            "strategy",
-            "set",
-            "t",
-            "target_size",
-            "--target-size",
-            "50cc",
-        ],
-    )
-    .ok();
-    emu.clear_faults();
-    assert!(
-        run.stderr.contains("retrying"),
-        "the cut was seen: {}",
-        run.all()
-    );
+    let run = set_target_cut_after(&emu, "^DELETE FROM \"mz_cluster_strategies\"", "50cc");
     assert!(
         run.stdout
             .starts_with("Replaced strategy target_size of cluster t ("),

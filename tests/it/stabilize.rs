@@ -46,14 +46,12 @@ fn stabilization_delays_a_drop_until_it_has_been_wanted_long_enough() {
     );
 }
 
-/// A replica that hydrates object after object keeps the burst past
-/// `max_burst_s` (it counts from the latest object hydrated); once it
-/// stalls, the burst gives up as before.
-#[test]
-fn a_burst_stays_while_the_normal_replica_hydrates_object_after_object() {
+/// Cluster `c` maintaining `objects` indexes, its replica `r1` hydrating,
+/// under `burst` (800cc, `max_burst_s` 900) that has just started.
+fn bursting(objects: usize) -> (Emulator, Vec<String>) {
     let emu = Emulator::start();
     emu.create_cluster("c");
-    let objects: Vec<String> = (0..3).map(|_| emu.add_index("c")).collect();
+    let ids: Vec<String> = (0..objects).map(|_| emu.add_index("c")).collect();
     emu.add_replica("c", "r1", "25cc");
     init_tables(&emu);
     strategy(
@@ -64,6 +62,15 @@ fn a_burst_stays_while_the_normal_replica_hydrates_object_after_object() {
     );
     clusterctl(&emu, &["apply"]).ok();
     assert_eq!(replica_names(&emu, "c"), vec!["c-burst", "r1"]);
+    (emu, ids)
+}
+
+/// A replica that hydrates object after object keeps the burst past
+/// `max_burst_s` (it counts from the latest object hydrated); once it
+/// stalls, the burst gives up as before.
+#[test]
+fn a_burst_stays_while_the_normal_replica_hydrates_object_after_object() {
+    let (emu, objects) = bursting(3);
     emu.set_hydrated("c", "c-burst", true);
     // r1 hydrates its first object; the burst has run past max_burst_s.
     emu.set_object_hydrated("c", "r1", &objects[0], true);
@@ -104,20 +111,7 @@ fn a_burst_stays_while_the_normal_replica_hydrates_object_after_object() {
 
 #[test]
 fn a_burst_that_never_helps_gives_up_with_a_warning() {
-    let emu = Emulator::start();
-    emu.create_cluster("c");
-    emu.add_index("c");
-    emu.add_replica("c", "r1", "25cc");
-    init_tables(&emu);
-    strategy(
-        &emu,
-        "c",
-        "burst",
-        json!({"burst_replica_size": "800cc", "max_burst_s": 900}),
-    );
-
-    clusterctl(&emu, &["apply"]).ok();
-    assert_eq!(replica_names(&emu, "c"), vec!["c-burst", "r1"]);
+    let (emu, _) = bursting(1);
     backdate(&emu, "c", &["burst", "burst_since"], 901);
     let run = clusterctl(&emu, &["apply"]).ok();
     assert!(
