@@ -231,6 +231,7 @@ fn an_auto_scaled_cluster_is_replayed_as_left_alone() {
     let emu = Emulator::builder().auto_scaling_relation(true).start();
     emu.create_managed_cluster("m", "100cc", 1);
     emu.add_index("m");
+    emu.add_index("m");
     emu.set_auto_scaling_strategy("m", "800cc");
     emu.create_hydrated_cluster("bi", "r1", "100cc");
     init_tables(&emu);
@@ -266,6 +267,9 @@ fn an_auto_scaled_cluster_is_replayed_as_left_alone() {
         "{written}"
     );
     assert!(!section("bi").contains("schedule"), "{written}");
+    // Its two indexes, as its replica reports them; bi's one is no key.
+    assert!(section("m").contains("\nobjects = 2\n"), "{written}");
+    assert!(!section("bi").contains("objects"), "{written}");
     // Idle most of the day, as bi: bi is suspended in the replay, m never.
     let bi = cluster(&doc["result"], "bi");
     assert!(num(&bi["actions"]["drop"]) >= 1.0, "{bi:#}");
