@@ -99,8 +99,10 @@ impl SimReplica {
     /// hydrated, none while starting, and while hydrating the share of its
     /// hydration done (never all: the last one hydrates it).
     pub fn objects_at(&self, t: i64, total: u32) -> u32 {
+        if self.hydrated_at(t) {
+            return total;
+        }
         match self.phase {
-            Phase::Hydrated { since, .. } if since <= t => total,
             Phase::Hydrating { from, done, .. } if done > from && t > from => {
                 let share = (t - from) as f64 / (done - from) as f64;
                 ((share * f64::from(total)).floor() as u32).min(total.saturating_sub(1))
@@ -293,5 +295,54 @@ impl SimReplica {
         }
         self.close_span(t);
         self.phase = Phase::Starting { until: i64::MAX };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn objects_hydrate_in_step_with_the_hydration() {
+        let size = ReplicaSize {
+            name: Size("25cc".into()),
+            credits_per_hour: 0.25,
+            memory_bytes: 2.0 * f64::from(1 << 30),
+            cpu_cores: 0.25,
+        };
+        let mut r = SimReplica::new(1, "r1", &size, 0, 100);
+        assert_eq!(r.objects_at(50, 10), 0, "starting");
+        r.phase = Phase::Hydrating {
+            from: 100,
+            until: 1100,
+            done: 1100,
+            killed: false,
+        };
+        let at = |r: &SimReplica, t| r.objects_at(t, 10);
+        assert_eq!(
+            [
+                at(&r, 100),
+                at(&r, 199),
+                at(&r, 200),
+                at(&r, 600),
+                at(&r, 1099)
+            ],
+            [0, 0, 1, 5, 9],
+            "one by one, never all before it is hydrated"
+        );
+        // Killed before it hydrates: the share it got to.
+        r.phase = Phase::Hydrating {
+            from: 100,
+            until: 400,
+            done: 1100,
+            killed: true,
+        };
+        assert_eq!(at(&r, 399), 2);
+        r.phase = Phase::Hydrated {
+            since: 1100,
+            until: i64::MAX,
+        };
+        assert_eq!(at(&r, 1100), 10, "hydrated: all of them");
+        assert_eq!(r.objects_at(1100, 1), 1);
     }
 }
