@@ -153,7 +153,13 @@ async fn write(
     command: &str,
 ) -> Result<(DateTime<Utc>, u64), CommandError> {
     let at = write_time(snap, &target.id, ty);
-    let before = current(snap, &target.id, ty);
+    // The row in effect, as the snapshot saw it: the audit's "before", and
+    // how many rows the write replaces.
+    let existing = rows_of(snap, &target.id)
+        .into_iter()
+        .find(|r| r.row.strategy_type == ty);
+    let before = existing.as_ref().map(|r| r.row.config.clone());
+    let seen = existing.map_or(0, |r| r.older as u64 + 1);
     let store = &ctx.store;
     let deleted = ctx
         .backend()
@@ -165,10 +171,6 @@ async fn write(
         .await?;
     // A retry after an attempt whose DELETE committed deletes nothing: the
     // rows the snapshot saw were replaced all the same.
-    let seen = rows_of(snap, &target.id)
-        .iter()
-        .find(|r| r.row.strategy_type == ty)
-        .map_or(0, |r| r.older as u64 + 1);
     let replaced = deleted.max(seen);
     audit(
         ctx,

@@ -134,15 +134,16 @@ pub async fn read(c: &Client, store: &Store, days: u32) -> Result<LiveHistory, D
     clusters.retain(|c| !c.is_system());
     let index = catalog::index_by_id(&clusters);
     catalog::attach_replicas(&mut clusters, &index, replicas.map_err(q("replicas"))?);
+    let auto = match auto {
+        // A release without the relation auto-scales nothing.
+        Err(e) if super::Missing::of(&e) == Some(super::Missing::Table) => Ok(Vec::new()),
+        other => catalog::optional(other, "reading the auto-scaling relation")?,
+    };
     match auto {
         Ok(rows) => catalog::attach_auto_scaling(&mut clusters, &index, &rows),
-        // A release without the relation auto-scales nothing.
-        Err(e) if super::Missing::of(&e) == Some(super::Missing::Table) => {}
-        Err(e) if super::is_transient(&e) => return Err(q("the auto-scaling relation")(e)),
-        Err(e) => h.notes.push(format!(
-            "cannot read mz_internal.mz_cluster_auto_scaling_strategies ({}): a cluster \
-             Materialize auto-scales is replayed as its strategies would run it",
-            super::describe(&e)
+        Err(why) => h.notes.push(format!(
+            "cannot read mz_internal.mz_cluster_auto_scaling_strategies ({why}): a cluster \
+             Materialize auto-scales is replayed as its strategies would run it"
         )),
     }
     h.clusters = clusters;

@@ -164,11 +164,12 @@ impl SimReplica {
 
     fn start_hydrating(&mut self, s: i64, p: &mut Physics) {
         let w = p.workload;
+        let nominal = w.hydration_core_ms / self.cores.max(1e-3);
         if w.need.at(s) > self.memory {
             self.phase = Phase::Hydrating {
                 from: s,
                 until: s + w.oom_every_ms,
-                done: s + (w.hydration_core_ms / self.cores.max(1e-3)).ceil() as i64,
+                done: s + nominal.ceil() as i64,
                 killed: true,
             };
             return;
@@ -179,7 +180,6 @@ impl SimReplica {
         } else {
             1.0
         };
-        let nominal = w.hydration_core_ms / self.cores.max(1e-3);
         let done = s + (nominal * factor).ceil() as i64;
         self.phase = match w.need.first_above(self.memory, s, done) {
             Some(k) => Phase::Hydrating {

@@ -516,19 +516,24 @@ mod tests {
         cl
     }
 
+    /// A burst that started 900 s ago, whose mark of `objects` hydrated
+    /// objects was raised `ago` seconds ago.
+    fn marked(objects: u32, ago: i64) -> BurstState {
+        BurstState {
+            burst_since: Some(now() - chrono::Duration::seconds(900)),
+            progress: Some(Progress {
+                objects,
+                at: now() - chrono::Duration::seconds(ago),
+            }),
+            ..Default::default()
+        }
+    }
+
     #[test]
     fn a_hydration_that_progresses_earns_the_burst_time() {
         let cfg = serde_json::json!({"burst_replica_size": "800cc", "max_burst_s": 600});
-        let secs = chrono::Duration::seconds;
         // Ran 900 s; r1 hydrated a further object 100 s ago: kept, said so.
-        let mut st = BurstState {
-            burst_since: Some(now() - secs(900)),
-            progress: Some(Progress {
-                objects: 4,
-                at: now() - secs(100),
-            }),
-            ..Default::default()
-        };
+        let mut st = marked(4, 100);
         let d = run(&bursting_with(4), cfg.clone(), &mut st);
         assert_eq!(d.names(), vec!["c-burst", "r1"]);
         assert!(st.gave_up_at.is_none());
@@ -540,10 +545,7 @@ mod tests {
             d.notes
         );
         // Its last progress 600 s ago: given up, saying how far it got.
-        st.progress = Some(Progress {
-            objects: 4,
-            at: now() - secs(600),
-        });
+        st = marked(4, 600);
         let d = run(&bursting_with(4), cfg.clone(), &mut st);
         assert_eq!(d.names(), vec!["r1"]);
         assert!(
@@ -554,14 +556,7 @@ mod tests {
             d.alerts
         );
         // One more object than the mark is progress, now.
-        let mut st = BurstState {
-            burst_since: Some(now() - secs(900)),
-            progress: Some(Progress {
-                objects: 4,
-                at: now() - secs(700),
-            }),
-            ..Default::default()
-        };
+        let mut st = marked(4, 700);
         let d = run(&bursting_with(5), cfg.clone(), &mut st);
         assert_eq!(d.names(), vec!["c-burst", "r1"]);
         assert_eq!(st.progress.map(|p| (p.objects, p.at)), Some((5, now())));
@@ -570,17 +565,9 @@ mod tests {
     #[test]
     fn a_restart_that_hydrates_the_same_objects_again_is_no_progress() {
         let cfg = serde_json::json!({"burst_replica_size": "800cc", "max_burst_s": 600});
-        let secs = chrono::Duration::seconds;
         // r1 had 6 objects hydrated, restarted, and is back at 6: the mark
         // was raised 650 s ago, so the burst gives up.
-        let mut st = BurstState {
-            burst_since: Some(now() - secs(900)),
-            progress: Some(Progress {
-                objects: 6,
-                at: now() - secs(650),
-            }),
-            ..Default::default()
-        };
+        let mut st = marked(6, 650);
         let d = run(&bursting_with(6), cfg.clone(), &mut st);
         assert_eq!(d.names(), vec!["r1"]);
         assert!(st.gave_up_at.is_some());
@@ -590,8 +577,7 @@ mod tests {
     fn what_was_hydrated_when_the_burst_started_is_no_progress() {
         let cfg = serde_json::json!({"burst_replica_size": "800cc", "max_burst_s": 600});
         // r1 has 3 of 10 hydrated as the burst starts: the mark, at its start.
-        let cold = cluster("c", vec![replica("r1", "25cc", false)]);
-        let mut cold = cold;
+        let mut cold = cluster("c", vec![replica("r1", "25cc", false)]);
         cold.replicas[0].objects = Some(crate::model::Objects {
             hydrated: 3,
             total: 10,

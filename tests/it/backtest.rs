@@ -224,6 +224,17 @@ fn the_statement_count_does_not_grow_with_clusters() {
     assert_eq!(large.ddl, 0);
 }
 
+/// A written scenario's `[[clusters]]` entry of `name`, to the next one.
+fn cluster_section<'a>(written: &'a str, name: &str) -> &'a str {
+    let start = written
+        .find(&format!("name = \"{name}\""))
+        .unwrap_or_else(|| panic!("no cluster {name} in:\n{written}"));
+    written[start..]
+        .split("[[clusters]]")
+        .next()
+        .unwrap_or_default()
+}
+
 /// A cluster Materialize auto-scales (newest releases) is left alone by the
 /// controller, so the replay leaves it alone too, whatever its rows say.
 #[test]
@@ -252,16 +263,7 @@ fn an_auto_scaled_cluster_is_replayed_as_left_alone() {
     let out_s = out.display().to_string();
     let doc = backtest_json(&emu, &["--days", "4", "--out", &out_s]);
     let written = std::fs::read_to_string(&out).expect("scenario written");
-    let section = |name: &str| -> String {
-        let start = written
-            .find(&format!("name = \"{name}\""))
-            .unwrap_or_else(|| panic!("no {name}: {written}"));
-        written[start..]
-            .split("[[clusters]]")
-            .next()
-            .unwrap_or_default()
-            .to_string()
-    };
+    let section = |name: &str| cluster_section(&written, name);
     assert!(
         section("m").contains("schedule = \"on-refresh\"    # live: an auto-scaling strategy"),
         "{written}"
@@ -746,10 +748,7 @@ fn memory_is_the_peak_within_the_window_and_an_oom_says_its_size_was_too_small()
     let doc = backtest_json(&emu, &["--out", &out_s]);
     let written = std::fs::read_to_string(&out).expect("scenario written");
     let memory_gib = |cluster: &str| -> f64 {
-        let at = written
-            .find(&format!("name = \"{cluster}\""))
-            .unwrap_or_else(|| panic!("{cluster} in:\n{written}"));
-        written[at..]
+        cluster_section(&written, cluster)
             .lines()
             .find_map(|l| l.strip_prefix("memory_gib = "))
             .and_then(|v| v.trim().parse().ok())

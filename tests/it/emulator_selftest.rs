@@ -1016,6 +1016,20 @@ fn gated_release_rejects_graceful_resize_and_restarts_on_plain_resize() {
     assert_eq!(emu.replicas("m"), pairs(&[("r1", "100cc")]));
 }
 
+/// `ALTER CLUSTER m SET (SIZE = '50cc')` waiting until ready (600 s, then
+/// `on_timeout`), on a session of its own.
+fn resizing_to_50cc(
+    emu: &Emulator,
+    on_timeout: &'static str,
+) -> std::thread::JoinHandle<Result<(), postgres::Error>> {
+    let url = emu.url();
+    std::thread::spawn(move || {
+        connect(&url).batch_execute(&format!(
+            "ALTER CLUSTER m SET (SIZE = '50cc') WITH (WAIT UNTIL READY (TIMEOUT = '600s', ON TIMEOUT = '{on_timeout}'))"
+        ))
+    })
+}
+
 #[test]
 fn blocking_release_waits_for_pending_replicas() {
     let emu = Emulator::builder()
@@ -1023,14 +1037,7 @@ fn blocking_release_waits_for_pending_replicas() {
         .materialize_release(Release::Blocking)
         .start();
     hydrated_managed(&emu, "m", "25cc", 2);
-    let url = emu.url();
-    let alter = std::thread::spawn(move || {
-        connect(&url)
-            .batch_execute(
-                "ALTER CLUSTER m SET (SIZE = '50cc') WITH (WAIT UNTIL READY (TIMEOUT = '600s', ON TIMEOUT = 'ROLLBACK'))",
-            )
-            .map_err(|e| describe(&e))
-    });
+    let alter = resizing_to_50cc(&emu, "ROLLBACK");
     wait_until("pending replicas", || pending_replicas(&emu).len() == 2);
     assert_eq!(pending_replicas(&emu), ["r1-pending", "r2-pending"]);
     assert_eq!(
@@ -1054,7 +1061,10 @@ fn blocking_release_waits_for_pending_replicas() {
     emu.set_hydrated("m", "r1-pending", true);
     assert!(!alter.is_finished(), "r2-pending is not hydrated yet");
     emu.set_hydrated("m", "r2-pending", true);
-    alter.join().unwrap().unwrap();
+    alter
+        .join()
+        .unwrap()
+        .unwrap_or_else(|e| panic!("{}", describe(&e)));
     assert_eq!(emu.replicas("m"), pairs(&[("r1", "50cc"), ("r2", "50cc")]));
     assert_eq!(emu.cluster_size("m").as_deref(), Some("50cc"));
     assert!(pending_replicas(&emu).is_empty());
@@ -1071,12 +1081,7 @@ fn a_canceled_waiter_loses_its_pending_replicas_before_it_hears_of_it() {
         .materialize_release(Release::Blocking)
         .start();
     hydrated_managed(&emu, "m", "25cc", 1);
-    let url = emu.url();
-    let alter = std::thread::spawn(move || {
-        connect(&url).batch_execute(
-            "ALTER CLUSTER m SET (SIZE = '50cc') WITH (WAIT UNTIL READY (TIMEOUT = '600s', ON TIMEOUT = 'ROLLBACK'))",
-        )
-    });
+    let alter = resizing_to_50cc(&emu, "ROLLBACK");
     wait_until("pending replica", || pending_replicas(&emu).len() == 1);
     // Another session becomes the resize's waiter, then is canceled.
     let mut waiter = connect(&emu.url());
@@ -1118,14 +1123,7 @@ fn blocking_release_timeouts_and_cancellation() {
         .materialize_release(Release::Blocking)
         .start();
     hydrated_managed(&emu, "m", "25cc", 1);
-    let start = |on_timeout: &'static str| {
-        let url = emu.url();
-        std::thread::spawn(move || {
-            connect(&url).batch_execute(&format!(
-                "ALTER CLUSTER m SET (SIZE = '50cc') WITH (WAIT UNTIL READY (TIMEOUT = '600s', ON TIMEOUT = '{on_timeout}'))"
-            ))
-        })
-    };
+    let start = |on_timeout: &'static str| resizing_to_50cc(&emu, on_timeout);
     // ROLLBACK: the pending replicas go, the statement fails with 57014.
     let alter = start("ROLLBACK");
     wait_until("pending replica", || pending_replicas(&emu).len() == 1);

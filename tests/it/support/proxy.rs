@@ -1083,11 +1083,11 @@ fn error_field(body: &[u8], tag: u8) -> Option<String> {
         if t == 0 {
             return None;
         }
-        let end = tail.iter().position(|&b| b == 0)?;
+        let (value, used) = cstr(tail);
         if t == tag {
-            return Some(String::from_utf8_lossy(&tail[..end]).into_owned());
+            return Some(value);
         }
-        rest = &tail[end + 1..];
+        rest = tail.get(used..)?;
     }
     None
 }
