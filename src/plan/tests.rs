@@ -1999,3 +1999,55 @@ fn a_schedule_with_room_for_its_replicas_keeps_the_old_one_until_all_hydrate() {
         );
     }
 }
+
+/// A wake brings back what ran at the suspension, probes included; which
+/// sizes run is `shrink_to_fit`'s call. The plan named the wake alone for
+/// a probe (seventh review), and brought back a size known too small.
+#[test]
+fn a_wake_leaves_the_sizes_to_shrink_to_fit_and_says_both_reasons() {
+    let rows = vec![
+        row("u2", "shrink_to_fit", json!({"max_replica_size": "200cc"})),
+        row("u2", "idle_suspend", json!({"idle_after_s": 600})),
+    ];
+    let state = json!({
+        "idle_suspend": {
+            "suspended": [
+                {"name": "c_25cc", "size": "25cc"},
+                {"name": "c_50cc", "size": "50cc"},
+                {"name": "c_100cc", "size": "100cc"}
+            ],
+            "suspended_at": (now() - Duration::hours(3)).to_rfc3339()
+        },
+        "shrink_to_fit": {"fits": "100cc", "too_small": "25cc", "too_small_at": now().to_rfc3339()}
+    });
+    let p = waking(vec![], rows, state);
+    let cp = only(&p);
+    let created: Vec<(&str, StrategyKind, String)> = cp
+        .actions
+        .iter()
+        .map(|a| (a.replica.as_str(), a.strategy, a.reasons.join(" | ")))
+        .collect();
+    let wake = "brought back by idle_suspend: resume after suspension (activity 20s ago)";
+    let fit = format!("start 100cc, the size that fit before; {wake}");
+    let probe = format!(
+        "try size 50cc beside 100cc, the size that fit before: whether 50cc fits is not known \
+         yet; {wake}"
+    );
+    assert_eq!(
+        created,
+        vec![
+            ("c_100cc", StrategyKind::ShrinkToFit, fit),
+            ("c_50cc", StrategyKind::ShrinkToFit, probe),
+        ]
+    );
+    let left_out = "shrink_to_fit: not creating c_25cc (25cc): 25cc is known to be too small";
+    assert!(cp.notes.iter().any(|n| n == left_out), "{:?}", cp.notes);
+    // The resume no longer owes the replica left out.
+    let state = cp.new_state.as_deref().expect("the wake is recorded");
+    let owed = &state["idle_suspend"]["resuming"];
+    assert_eq!(
+        owed,
+        &json!([{"name": "c_50cc", "size": "50cc"}, {"name": "c_100cc", "size": "100cc"}]),
+        "{state}"
+    );
+}

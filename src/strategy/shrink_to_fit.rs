@@ -230,6 +230,18 @@ fn start_candidates(c: &ShrinkToFitConfig, ctx: &Ctx, d: &mut Desired, st: &mut 
             }
         }
         st.tried_below.retain(|s| above_floor(s));
+        let serving_rank = ctx.sizes.rank(&serving);
+        adopt_unborn(ctx, d, |s| {
+            if ctx.sizes.rank(s) >= serving_rank {
+                Unborn::Keep
+            } else if !above_floor(s) {
+                Unborn::LeaveOut(format!("{s} is known to be too small"))
+            } else {
+                Unborn::Try(format!(
+                    "try size {s} beside {serving}, which serves: whether {s} fits is not known yet"
+                ))
+            }
+        });
         let untried: Vec<Size> = below
             .into_iter()
             .filter(|s| !st.tried_below.contains(s) && !d.has_size(s))
@@ -252,6 +264,19 @@ fn start_candidates(c: &ShrinkToFitConfig, ctx: &Ctx, d: &mut Desired, st: &mut 
         rank.is_some() && rank <= max_rank && floor.is_none_or(|fl| rank > Some(fl))
     });
     if let Some(fit) = known_fit {
+        adopt_unborn(ctx, d, |s| {
+            if s == fit {
+                Unborn::Try(format!("start {fit}, the size that fit before"))
+            } else if ctx.sizes.rank(s) > ctx.sizes.rank(fit) {
+                Unborn::Keep
+            } else if !above_floor(s) {
+                Unborn::LeaveOut(format!("{s} is known to be too small"))
+            } else {
+                Unborn::Try(format!(
+                    "try size {s} beside {fit}, the size that fit before: whether {s} fits is not known yet"
+                ))
+            }
+        });
         if d.has_size(fit) {
             d.note(
                 KIND,
@@ -274,6 +299,15 @@ fn start_candidates(c: &ShrinkToFitConfig, ctx: &Ctx, d: &mut Desired, st: &mut 
         .into_iter()
         .filter(|s| above_floor(s))
         .collect();
+    adopt_unborn(ctx, d, |s| {
+        if candidates.contains(s) {
+            Unborn::Try(format!("try size {s} (up to {})", c.max_replica_size))
+        } else if !above_floor(s) {
+            Unborn::LeaveOut(format!("{s} is known to be too small"))
+        } else {
+            Unborn::Keep
+        }
+    });
     if candidates.is_empty() {
         d.note(
             KIND,
@@ -293,6 +327,52 @@ fn start_candidates(c: &ShrinkToFitConfig, ctx: &Ctx, d: &mut Desired, st: &mut 
             KIND,
             format!("try size {size} (up to {})", c.max_replica_size),
         );
+    }
+}
+
+/// What becomes of a replica an earlier phase of this round wants created.
+enum Unborn {
+    /// Left as it is.
+    Keep,
+    /// This strategy's try: created with this reason.
+    Try(String),
+    /// Not created, for this reason.
+    LeaveOut(String),
+}
+
+/// Which sizes run is this strategy's call (the module's doc), also on a
+/// wake, which brings back what ran at the suspension (`idle_suspend` runs
+/// first): a replica of a size known to be too small is not created, and
+/// one this strategy would start is its own, with its reason and the
+/// wake's (the plan named the wake alone for a probe, and a replica limit
+/// did not keep the size that fit as it keeps the largest probe). `what`
+/// decides each by its size.
+fn adopt_unborn(ctx: &Ctx, d: &mut Desired, what: impl Fn(&Size) -> Unborn) {
+    let unborn: Vec<(String, Size, String, Unborn)> = d
+        .replicas
+        .iter()
+        .filter(|(n, _)| ctx.cluster.replica(n).is_none())
+        .filter_map(|(n, r)| {
+            let by = r.added_by.as_ref().filter(|c| c.strategy != KIND)?;
+            let earlier = format!("{}: {}", by.strategy, by.reason);
+            Some((n.clone(), r.size.clone(), earlier, what(&r.size)))
+        })
+        .collect();
+    for (name, size, earlier, what) in unborn {
+        match what {
+            Unborn::Keep => {}
+            Unborn::Try(reason) => d.add(
+                &name,
+                &size,
+                KIND,
+                format!("{reason}; brought back by {earlier}"),
+            ),
+            Unborn::LeaveOut(why) => {
+                let reason = format!("not creating {name} ({size}): {why}");
+                d.note(KIND, reason.clone());
+                d.remove(&name, KIND, reason);
+            }
+        }
     }
 }
 
@@ -720,5 +800,83 @@ mod tests {
             &mut ShrinkToFitState::default(),
         );
         assert_eq!(d.names(), vec!["c_25cc"]);
+    }
+
+    /// The first probe of a woken cluster (no size known to fit yet): what
+    /// the wake brings back is this strategy's try if it is a candidate,
+    /// left out if known too small, and left alone above the maximum.
+    #[test]
+    fn a_wake_during_the_first_probe_is_the_probes_try() {
+        let cl = cluster("c", vec![]);
+        let mut st = ShrinkToFitState {
+            too_small: Some(Size::from("25cc")),
+            too_small_at: Some(now()),
+            ..ShrinkToFitState::default()
+        };
+        let d = decide_in(&cl, Idle::Busy, now(), |ctx, d| {
+            for (name, size) in [("c_25cc", "25cc"), ("c_50cc", "50cc"), ("big", "800cc")] {
+                d.add(
+                    name,
+                    &Size::from(size),
+                    StrategyKind::IdleSuspend,
+                    "resume".into(),
+                );
+            }
+            let cfg = serde_json::json!({"max_replica_size": "100cc"});
+            let c = ShrinkToFitConfig::parse(&Obj::new(&cfg).unwrap(), ctx.sizes).unwrap();
+            decide(&c, ctx, d, &mut st)
+        });
+        assert_eq!(d.names(), ["big", "c_100cc", "c_50cc"]);
+        let by = |n: &str| d.replicas[n].added_by.clone().unwrap();
+        assert_eq!(by("big").strategy, StrategyKind::IdleSuspend);
+        assert_eq!(by("c_50cc").strategy, KIND);
+        assert_eq!(
+            by("c_50cc").reason,
+            "try size 50cc (up to 100cc); brought back by idle_suspend: resume"
+        );
+        assert_eq!(by("c_100cc").reason, "try size 100cc (up to 100cc)");
+        assert_eq!(
+            d.notes,
+            ["shrink_to_fit: not creating c_25cc (25cc): 25cc is known to be too small"]
+        );
+    }
+
+    /// A resume completed while a size serves (a run that created only some
+    /// of the replicas): what it still brings back is this strategy's try,
+    /// or left out when known too small.
+    #[test]
+    fn a_resume_completed_beside_a_serving_size_is_the_probes_try() {
+        let cl = cluster("c", vec![replica("c_100cc", "100cc", true)]);
+        let mut st = ShrinkToFitState {
+            too_small: Some(Size::from("25cc")),
+            too_small_at: Some(now()),
+            fits: Some(Size::from("100cc")),
+            ..ShrinkToFitState::default()
+        };
+        let d = decide_in(&cl, Idle::Busy, now(), |ctx, d| {
+            for (name, size) in [("c_25cc", "25cc"), ("c_50cc", "50cc")] {
+                d.add(
+                    name,
+                    &Size::from(size),
+                    StrategyKind::IdleSuspend,
+                    "owed".into(),
+                );
+            }
+            let cfg = serde_json::json!({"max_replica_size": "100cc"});
+            let c = ShrinkToFitConfig::parse(&Obj::new(&cfg).unwrap(), ctx.sizes).unwrap();
+            decide(&c, ctx, d, &mut st)
+        });
+        assert_eq!(d.names(), ["c_100cc", "c_50cc"]);
+        let why = d.replicas["c_50cc"].added_by.clone().unwrap();
+        assert_eq!(why.strategy, KIND);
+        assert_eq!(
+            why.reason,
+            "try size 50cc beside 100cc, which serves: whether 50cc fits is not known yet; \
+             brought back by idle_suspend: owed"
+        );
+        assert_eq!(
+            d.notes,
+            ["shrink_to_fit: not creating c_25cc (25cc): 25cc is known to be too small"]
+        );
     }
 }
