@@ -190,14 +190,15 @@ fn next_decision(
 }
 
 /// Pending work: what strategies held back, then every replica the
-/// cluster keeps that is still hydrating (a resize waits for it).
+/// cluster keeps that is still hydrating (a resize waits for it), but one
+/// kept only until another size replaces it.
 fn waiting_of(cluster: &Cluster, desired: &Desired) -> Vec<crate::strategy::Deferred> {
     let mut out = desired.deferred.clone();
     if desired.suspending.is_some() {
         return out;
     }
     for r in cluster.replicas.iter().filter(|r| !r.hydrated) {
-        if !desired.replicas.contains_key(&r.name) {
+        if !desired.replicas.contains_key(&r.name) || desired.outgoing.contains(&r.name) {
             continue;
         }
         let size = r.size.as_ref().map(|s| s.0.as_str()).unwrap_or("?");

@@ -2051,3 +2051,43 @@ fn a_wake_leaves_the_sizes_to_shrink_to_fit_and_says_both_reasons() {
         "{state}"
     );
 }
+
+/// After a target change, the replica of the old target still hydrating is
+/// not what the plan waits for (seventh review: "waiting: hydrate r_50cc"
+/// with the target at 100cc); the new target is.
+#[test]
+fn the_plan_waits_for_the_new_target_not_an_old_one_still_hydrating() {
+    // target_size, and a schedule window (all day) that moved to 100cc.
+    let all_day = json!({"timezone": "UTC", "windows": [
+        {"cron": "0 0 0 * * *", "duration_s": 86400, "size": "100cc", "replicas": 1}
+    ]});
+    for rows in [
+        vec![row("u2", "target_size", json!({"target_size": "100cc"}))],
+        vec![row("u2", "schedule", all_day)],
+    ] {
+        let waiting = |replicas: Vec<Replica>| {
+            let s = snap(vec![cluster("u2", "c", replicas)], rows.clone());
+            let p = plan(&s, &PlanOptions::default());
+            let cp = only(&p);
+            let lines: Vec<String> = cp
+                .waiting
+                .iter()
+                .map(|w| format!("{}: {}", w.action, w.reason))
+                .collect();
+            let created: Vec<String> = cp.actions.iter().map(|a| a.replica.clone()).collect();
+            (created, lines)
+        };
+        let old = || {
+            vec![
+                replica(1, "r_25cc", "25cc", true),
+                replica(2, "r_50cc", "50cc", false),
+            ]
+        };
+        assert_eq!(waiting(old()), (vec!["r_100cc".to_string()], vec![]));
+        let mut next = old();
+        next.push(replica(3, "r_100cc", "100cc", false));
+        let line =
+            "hydrate r_100cc: r_100cc (100cc) is hydrating; r_25cc keeps serving until it is";
+        assert_eq!(waiting(next), (vec![], vec![line.to_string()]));
+    }
+}

@@ -642,6 +642,9 @@ pub struct Desired {
     /// of zero), whether or not one runs: `idle_suspend` does not take the
     /// empty cluster for one whose memory was lost.
     pub held_empty: Option<Change>,
+    /// Replicas kept only until the size that replaces them hydrates
+    /// ([`Self::outgoing_other_sizes`]): nothing waits for them to hydrate.
+    pub outgoing: std::collections::BTreeSet<String>,
 }
 
 impl Desired {
@@ -668,6 +671,7 @@ impl Desired {
 
     pub fn add(&mut self, name: &str, size: &Size, strategy: StrategyKind, reason: String) {
         self.removed.remove(name);
+        self.outgoing.remove(name);
         let change = Change { strategy, reason };
         self.replicas.insert(
             name.to_string(),
@@ -742,6 +746,15 @@ impl Desired {
                 format!("not creating {name} ({other}): the size wanted is {size}"),
             );
         }
+    }
+
+    /// The replicas not of `size` are kept only until the `size` ones
+    /// hydrate (a zero-downtime resize): the plan waits for those, not for
+    /// an old size still hydrating (it said "waiting: hydrate r_50cc" after
+    /// the target moved on from 50cc).
+    pub fn outgoing_other_sizes(&mut self, size: &Size) {
+        let other = self.replicas.iter().filter(|(_, r)| &r.size != size);
+        self.outgoing.extend(other.map(|(n, _)| n.clone()));
     }
 
     /// `action` held back by the strategy's `cooldown_s` for `left` more

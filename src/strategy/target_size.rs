@@ -47,6 +47,7 @@ pub struct TargetSizeState {
 pub(super) fn decide(c: &TargetSizeConfig, ctx: &Ctx, d: &mut Desired, st: &mut TargetSizeState) {
     let size = &c.target_size;
     d.drop_unborn_other_sizes(ctx.cluster, size, KIND);
+    d.outgoing_other_sizes(size);
     if !d.has_size(size) {
         if make_room(ctx, d, size) {
             st.pending_since.get_or_insert(ctx.now);

@@ -301,6 +301,7 @@ pub fn replica_name(size: &Size, i: usize) -> String {
 /// Exactly `n` replicas of `size`; other sizes retired once all are hydrated.
 fn ensure(ctx: &Ctx, d: &mut Desired, st: &mut ScheduleState, size: &Size, n: usize, why: &str) {
     d.drop_unborn_other_sizes(ctx.cluster, size, KIND);
+    d.outgoing_other_sizes(size);
     let canonical = |name: &str| (1..=n).position(|i| replica_name(size, i) == name);
     let mut have: Vec<String> = d
         .replicas
