@@ -199,11 +199,17 @@ pub fn status_of(
 }
 
 pub fn desired_of(cluster: &Cluster, cp: Option<&ClusterPlan>) -> Vec<WantedReplica> {
-    let mut want: BTreeMap<String, Option<String>> = cluster
-        .replicas
-        .iter()
-        .map(|r| (r.name.clone(), r.size.as_ref().map(|s| s.0.clone())))
-        .collect();
+    let mut want = in_flight_target(cluster).unwrap_or_else(|| {
+        cluster
+            .replicas
+            .iter()
+            .map(|r| (r.name.clone(), r.size.as_ref().map(|s| s.0.clone())))
+            .collect()
+    });
+    // A managed cluster's size as the plan leaves it: a wake at a new size
+    // is a resize then a replication factor, whose replicas have the new
+    // size (they showed the old one).
+    let mut size = cluster.size.as_ref().map(|s| s.0.clone());
     for a in cp.map(|p| p.actions.as_slice()).unwrap_or_default() {
         match a.kind {
             ActionKind::CreateReplica => {
@@ -213,14 +219,13 @@ pub fn desired_of(cluster: &Cluster, cp: Option<&ClusterPlan>) -> Vec<WantedRepl
                 want.remove(&a.replica);
             }
             ActionKind::SetSize => {
-                let size = a.size.as_ref().map(|s| s.0.clone());
+                size = a.size.as_ref().map(|s| s.0.clone());
                 for v in want.values_mut() {
                     *v = size.clone();
                 }
             }
             ActionKind::SetReplicationFactor => {
                 let n = a.replication_factor.unwrap_or_default().max(0) as usize;
-                let size = cluster.size.as_ref().map(|s| s.0.clone());
                 want = (1..=n).map(|i| (format!("r{i}"), size.clone())).collect();
             }
         }
@@ -228,6 +233,20 @@ pub fn desired_of(cluster: &Cluster, cp: Option<&ClusterPlan>) -> Vec<WantedRepl
     want.into_iter()
         .map(|(name, size)| WantedReplica { name, size })
         .collect()
+}
+
+/// A managed cluster's resize in flight ([`rules::replicas_cutting_over`]):
+/// what it ends with, the new replicas under the names they keep once
+/// Materialize cuts over (`r1-pending` becomes `r1`); the live set shows
+/// both sizes meanwhile, and the plan holds every change back.
+fn in_flight_target(cluster: &Cluster) -> Option<BTreeMap<String, Option<String>>> {
+    let new: BTreeMap<String, Option<String>> = rules::replicas_cutting_over(cluster)
+        .map(|r| {
+            let name = r.name.strip_suffix("-pending").unwrap_or(&r.name);
+            (name.to_string(), r.size.as_ref().map(|s| s.0.clone()))
+        })
+        .collect();
+    (!new.is_empty()).then_some(new)
 }
 
 pub fn activity_of(snap: &Snapshot, cluster: &Cluster, cp: Option<&ClusterPlan>) -> ActivityStatus {
@@ -483,6 +502,59 @@ mod tests {
     use super::*;
     use crate::model::SizeCatalog;
     use serde_json::json;
+
+    /// WANT of a managed cluster resized: what it ends with, named as
+    /// Materialize names the replicas (seventh review: the old size).
+    #[test]
+    fn a_managed_clusters_want_has_the_size_it_is_resized_to() {
+        use crate::model::{Cluster, Size, Snapshot, StrategyRow};
+        let managed = |rf: i64, replicas: &[(&str, &str)]| {
+            let mut c = Cluster::empty(ClusterId("u2".into()), "m");
+            c.managed = true;
+            c.size = Some(Size::from("25cc"));
+            c.replication_factor = Some(rf);
+            c.replicas = replicas
+                .iter()
+                .map(|(n, size)| crate::strategy::testutil::replica(n, size, false))
+                .collect();
+            c.activity.in_flight = 1;
+            c
+        };
+        let want = |cluster: Cluster| {
+            let snap = Snapshot {
+                sizes: SizeCatalog::cloud_defaults(),
+                clusters: vec![cluster],
+                strategies: vec![StrategyRow {
+                    cluster_id: ClusterId("u2".into()),
+                    strategy_type: "target_size".into(),
+                    config: json!({"target_size": "50cc"}),
+                    updated_at: None,
+                    unreadable: None,
+                }],
+                activity_log_has_rows: true,
+                ..Snapshot::default()
+            };
+            let status = status_of(&snap, &Selection::all(), false, &BTreeMap::new());
+            let c = &status.clusters[0];
+            let shown: Vec<String> = c
+                .desired
+                .iter()
+                .map(|w| format!("{} ({})", w.name, w.size.as_deref().unwrap_or("?")))
+                .collect();
+            (c.pending_actions, shown)
+        };
+        // Suspended, woken at the new size: a resize, then the factor.
+        assert_eq!(want(managed(0, &[])), (2, vec!["r1 (50cc)".to_string()]));
+        // Running at 25cc: the resize.
+        assert_eq!(
+            want(managed(1, &[("r1", "25cc")])),
+            (1, vec!["r1 (50cc)".to_string()])
+        );
+        // The resize in flight: nothing is sent, the pending replica is
+        // what the cluster ends with.
+        let in_flight = managed(1, &[("r1", "25cc"), ("r1-pending", "50cc")]);
+        assert_eq!(want(in_flight), (0, vec!["r1 (50cc)".to_string()]));
+    }
 
     #[test]
     fn a_cluster_never_seen_nor_queried_is_new_not_idle() {

@@ -195,14 +195,8 @@ pub fn resize_form(env: &Environment) -> ResizeForm {
 /// change into the first, resetting its deadline: nothing is sent until it
 /// finished.
 pub fn reconfiguration_in_flight(cluster: &Cluster) -> Option<String> {
-    if !cluster.managed {
-        return None;
-    }
     let size = cluster.size.as_ref()?;
-    let other: Vec<String> = cluster
-        .replicas
-        .iter()
-        .filter(|r| r.size.as_ref() != Some(size) || r.name.ends_with("-pending"))
+    let other: Vec<String> = replicas_cutting_over(cluster)
         .map(|r| {
             format!(
                 "{} ({})",
@@ -219,6 +213,16 @@ pub fn reconfiguration_in_flight(cluster: &Cluster) -> Option<String> {
          until Materialize switches)",
         other.join(", ")
     ))
+}
+
+/// A managed cluster's replicas of a resize in flight: those of another
+/// size than `mz_clusters.size`, or named `rN-pending` (none for an
+/// unmanaged cluster).
+pub fn replicas_cutting_over(cluster: &Cluster) -> impl Iterator<Item = &crate::model::Replica> {
+    let size = cluster.size.as_ref().filter(|_| cluster.managed);
+    cluster.replicas.iter().filter(move |r| {
+        size.is_some() && (r.size.as_ref() != size || r.name.ends_with("-pending"))
+    })
 }
 
 /// Why idleness cannot be judged for suspending a cluster, if it cannot:
