@@ -100,16 +100,22 @@ pub fn run(cli: Cli) -> u8 {
         Command::Simulate(a) => {
             let args = sim_args(&a, &ui);
             match crate::sim::run_cli(&args) {
-                Ok(text) if ui.json => {
+                Ok((text, notes)) if ui.json => {
                     let mut v: serde_json::Value =
                         serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
                     // The envelope says the version once.
                     if let Some(o) = v.as_object_mut() {
                         o.remove("format_version");
+                        if !notes.is_empty() {
+                            o.insert("notes".into(), notes.into());
+                        }
                     }
-                    finish(&render::Raw(v, String::new()), &ui)
+                    finish(&render::Raw(v, String::new(), Vec::new()), &ui)
                 }
-                Ok(text) => finish(&render::Raw(serde_json::Value::Null, text), &ui),
+                Ok((text, notes)) => {
+                    let notes = notes.iter().map(|n| format!("note: {n}")).collect();
+                    finish(&render::Raw(serde_json::Value::Null, text, notes), &ui)
+                }
                 Err(e) => fail(&CommandError::Io(e.to_string()), &ui),
             }
         }

@@ -151,12 +151,17 @@ pub fn json_document(command: &str, outcome: Outcome<'_>, one_line: bool) -> Str
     s
 }
 
-/// A JSON value already made (the simulator's report), as a view.
-pub struct Raw(pub serde_json::Value, pub String);
+/// A JSON value already made (the simulator's report), as a view: the
+/// value, the text, the lines for stderr.
+pub struct Raw(pub serde_json::Value, pub String, pub Vec<String>);
 
 impl View for Raw {
     fn text(&self, _style: &TextStyle) -> String {
         self.1.clone()
+    }
+
+    fn messages(&self) -> Vec<String> {
+        self.2.clone()
     }
 
     fn body(&self) -> serde_json::Value {

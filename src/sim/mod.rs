@@ -76,12 +76,14 @@ pub struct SimArgs {
     pub served_within_ms: Option<i64>,
 }
 
-/// Runs a scenario; returns the report to print on stdout.
-pub fn run_cli(args: &SimArgs) -> Result<String, SimError> {
+/// Runs a scenario; returns the report to print on stdout, and the
+/// scenario's notes (what it asks for that has no effect on this run).
+pub fn run_cli(args: &SimArgs) -> Result<(String, Vec<String>), SimError> {
     let overrides = overrides_of(args);
     let sc =
         scenario::load_with(&args.scenario, &overrides).map_err(|e| SimError::Scenario(e.0))?;
-    run_loaded(sc, args)
+    let notes = sc.notes.clone();
+    Ok((run_loaded(sc, args)?, notes))
 }
 
 /// Where `simulate --from-history --out FILE` may write: FILE in a

@@ -49,6 +49,9 @@ pub struct Scenario {
     /// The demand as estimated before it was drawn, and held to
     /// [`MAX_QUERIES`] and [`MAX_OCCURRENCES`].
     pub estimate: workload::Estimate,
+    /// What the file asks for that has no effect on this run (a spike or a
+    /// reconfigure at or after its end): said, not refused.
+    pub notes: Vec<String>,
 }
 
 /// `mz_statement_execution_history` as the controller reads it.
@@ -828,10 +831,25 @@ fn resolve(
     let mut clusters = Vec::new();
     let mut names = BTreeSet::new();
     let mut estimate = workload::Estimate::default();
+    let mut notes = Vec::new();
     for (ci, rc) in raw.clusters.iter().enumerate() {
         let here = format!("clusters[{ci}] '{}'{}", rc.name, loc.cluster(ci));
         let expanded = expand(rc, ci, loc, &sizes, &cx, &mut rng, &mut estimate)
             .map_err(|e| ScenarioError(format!("{here}: {}", e.0)))?;
+        let reconfigures = rc
+            .reconfigure
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| !workload::within_run(r.at.0, horizon_ms))
+            .map(|(i, r)| (format!("reconfigure[{i}]"), r.at.0));
+        let spikes = workload::spikes_after_the_end(&rc.workload, horizon_ms);
+        for (key, at) in reconfigures.chain(spikes) {
+            notes.push(format!(
+                "{here}: {key} at {} is at or after the end of the run ({}): it has no effect",
+                human_duration((at / SECOND) as u64),
+                human_duration((horizon_ms / SECOND) as u64)
+            ));
+        }
         for mut spec in expanded {
             if spec.name.trim().is_empty() {
                 return err(format!("{here}: key 'name': must not be empty"));
@@ -866,6 +884,7 @@ fn resolve(
         history_ms,
         clusters,
         estimate,
+        notes,
     })
 }
 

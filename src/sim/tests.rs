@@ -482,6 +482,50 @@ fn days_on_the_command_line_replaces_the_files_length() {
     assert!(own.horizon_ms > sc.horizon_ms);
 }
 
+/// A spike or a reconfigure at or after the end is accepted (a scenario
+/// shortened by `days` keeps them) and said: it was silent.
+#[test]
+fn what_falls_after_the_end_is_noted() {
+    let text = |days: u32| {
+        format!(
+            r#"
+name = "late"
+days = {days}
+[[clusters]]
+name = "etl"
+strategies = [{{ type = "target_size", config = {{ target_size = "25cc" }} }}]
+reconfigure = [{{ at = "2d", strategies = [] }}, {{ at = "5d", strategies = [] }}]
+[clusters.workload]
+memory_gib = 1
+hydration_work = "2m"
+spikes = [{{ at = "1d", duration = "1h", qps = 1.0 }}, {{ at = "3d", duration = "1h", qps = 1.0 }}]
+"#
+        )
+    };
+    let notes = |days| parse(&text(days)).unwrap_or_else(|e| panic!("{e}")).notes;
+    let late = |key: &str, at: &str| {
+        format!(
+            "clusters[0] 'etl' (line 4): {key} at {at} is at or after the end of the run \
+             (2d00h): it has no effect"
+        )
+    };
+    assert_eq!(
+        notes(2),
+        [
+            late("reconfigure[0]", "2d00h"),
+            late("reconfigure[1]", "5d00h"),
+            late("workload.spikes[1]", "3d00h")
+        ]
+    );
+    assert_eq!(notes(6), Vec::<String>::new());
+    // The shipped examples ask for nothing they do not get.
+    for path in examples() {
+        let sc = scenario::load_with(&path, &scenario::Overrides::default())
+            .unwrap_or_else(|e| panic!("{}", e.0));
+        assert_eq!(sc.notes, Vec::<String>::new(), "{}", path.display());
+    }
+}
+
 #[test]
 fn the_shipped_examples_are_well_within_the_demand_bounds() {
     let history = scenario::Overrides {

@@ -604,10 +604,28 @@ fn spikes(
             qps: s.qps,
             extra_memory: s.memory_gib * GIB,
         })
-        .filter(|o| o.start < cx.horizon_ms)
+        .filter(|o| within_run(o.start, cx.horizon_ms))
         .collect();
     out.extend(random_spikes(w, (0, cx.horizon_ms), demand, rng));
     out
+}
+
+/// Whether something that starts at `at` (ms from the start) happens in a
+/// run of `horizon_ms`: a spike or a reconfigure at or after the end is
+/// accepted (a scenario shortened by `days` keeps them) and has no effect.
+pub(super) fn within_run(at: i64, horizon_ms: i64) -> bool {
+    at < horizon_ms
+}
+
+/// The one-off spikes that start at or after the run's end, as their key
+/// and start ([`within_run`]).
+pub(super) fn spikes_after_the_end(w: &RawWorkload, horizon_ms: i64) -> Vec<(String, i64)> {
+    w.spikes
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| !within_run(s.at.0, horizon_ms))
+        .map(|(i, s)| (format!("workload.spikes[{i}]"), s.at.0))
+        .collect()
 }
 
 /// The workload's random spikes within `span`: a Poisson number of them,

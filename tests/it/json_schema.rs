@@ -295,6 +295,44 @@ fn commands_without_a_database_honour_output_json() {
     conforms(&v, &doc);
     assert_eq!(doc["command"], "simulate");
     assert!(doc["result"]["total"].is_object(), "{doc:#}");
+    assert!(doc["result"].get("notes").is_none(), "{doc:#}");
+    // Shortened to a day, its spike at 1d is past the end: said in the
+    // document's notes, and on stderr in text.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let late = dir.path().join("late.toml");
+    let text = std::fs::read_to_string(scenario).expect("scenario");
+    let marker = "[clusters.workload]";
+    assert!(text.contains(marker), "wake-5s.toml has a workload table");
+    let spike = "spikes = [{ at = \"1d\", duration = \"1h\", qps = 1.0 }]";
+    std::fs::write(
+        &late,
+        text.replacen(marker, &format!("{marker}\n{spike}"), 1),
+    )
+    .expect("write");
+    let late = late.to_str().expect("utf-8 path");
+    let mut cmd = command();
+    cmd.args(["simulate", late, "--days", "1", "--output", "json"]);
+    let doc = run_cmd(cmd).ok().json();
+    conforms(&v, &doc);
+    let notes = doc["result"]["notes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(notes.len(), 1, "{doc:#}");
+    assert!(
+        notes[0]
+            .as_str()
+            .is_some_and(|n| n.contains("spikes[0] at 1d00h")),
+        "{doc:#}"
+    );
+    let mut cmd = command();
+    cmd.args(["simulate", late, "--days", "1"]);
+    let run = run_cmd(cmd).ok();
+    assert!(
+        run.stderr.contains("note: ") && run.stderr.contains("it has no effect"),
+        "{}",
+        run.all()
+    );
 }
 
 #[test]
