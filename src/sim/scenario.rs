@@ -727,8 +727,10 @@ fn toml_message(text: &str, e: &toml::de::Error) -> String {
     if from + MAX_QUOTE_CHARS < len {
         quote.push('…');
     }
+    // A span over several lines (a table missing a key) is marked to the
+    // end of its first line: it drew a caret per character of the table.
     let marked = text
-        .get(at..span.end.min(text.len()))
+        .get(at..span.end.min(line_end))
         .map_or(1, |s| s.chars().count())
         .min(MAX_QUOTE_CHARS + 1 - (column - from).min(MAX_QUOTE_CHARS))
         .max(1);

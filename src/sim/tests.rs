@@ -395,6 +395,17 @@ fn parse_errors_quote_at_most_a_window_of_the_line() {
     );
     let err = parse(&ONE.replace("days = 1", "days = 1\nintervall = 3")).unwrap_err();
     assert!(err.contains("4 | intervall = 3\n"), "{err}");
+
+    // An error about a whole table (a key missing) is marked on its
+    // header's line only: it drew 200 carets under a 19-character line.
+    let err = parse(&ONE.replace("hydration_work", "#hydration_work")).unwrap_err();
+    assert!(err.contains("missing field `hydration_work`"), "{err}");
+    let caret = err.lines().find(|l| l.contains('^')).unwrap_or_default();
+    assert_eq!(
+        caret.trim_start_matches([' ', '|']),
+        "^".repeat("[clusters.workload]".len()),
+        "{err}"
+    );
 }
 
 /// A 23-hour window at the largest rate: 83 million queries.
