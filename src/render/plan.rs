@@ -368,17 +368,32 @@ pub fn plan_streamed_first(plan: &Plan) -> bool {
 pub fn apply_text(plan: &Plan, report: &ApplyReport, style: &TextStyle) -> String {
     let verbosity = style.verbosity;
     let mut s = String::new();
+    // What waits is said once, under its cluster as `dry-run` says it: in
+    // the plan shown before the actions, else here.
+    let show_waiting =
+        verbosity != Verbosity::Quiet && !(style.streamed && plan_streamed_first(plan));
+    let waiting = |s: &mut String, id: &crate::model::ClusterId| {
+        let cp = plan.clusters.iter().find(|c| &c.cluster_id == id);
+        for d in cp.map(|c| c.waiting.as_slice()).unwrap_or_default() {
+            let _ = writeln!(s, "  waiting: {}", deferred_text(d));
+        }
+    };
+    let mut shown = std::collections::BTreeSet::new();
     if !style.streamed {
         let mut current = None;
         for r in &report.results {
-            if current.as_ref() != Some(&r.action.cluster_id) {
+            if current != Some(&r.action.cluster_id) {
+                if let Some(previous) = current.filter(|_| show_waiting) {
+                    waiting(&mut s, previous);
+                }
+                current = Some(&r.action.cluster_id);
+                shown.insert(&r.action.cluster_id);
                 let _ = writeln!(
                     s,
                     "cluster {} ({})",
                     super::printable(&r.action.cluster),
                     super::printable(&r.action.cluster_id.0)
                 );
-                current = Some(r.action.cluster_id.clone());
             }
             let mark = match &r.status {
                 ActionStatus::Executed => "executed",
@@ -400,16 +415,19 @@ pub fn apply_text(plan: &Plan, report: &ApplyReport, style: &TextStyle) -> Strin
                 ActionStatus::Executed => {}
             }
         }
+        if let Some(last) = current.filter(|_| show_waiting) {
+            waiting(&mut s, last);
+        }
     }
-    let waiting_shown = style.streamed && plan_streamed_first(plan);
-    if verbosity != Verbosity::Quiet && !waiting_shown {
+    if show_waiting {
         for cp in plan
             .clusters
             .iter()
-            .filter(|c| c.state() == PlanState::Waiting)
+            .filter(|c| !shown.contains(&c.cluster_id))
         {
-            for d in &cp.waiting {
-                let _ = writeln!(s, "{}: waiting: {}", header(cp), deferred_text(d));
+            if !cp.waiting.is_empty() {
+                let _ = writeln!(s, "{}", header(cp));
+                waiting(&mut s, &cp.cluster_id);
             }
         }
     }
@@ -528,6 +546,78 @@ mod tests {
                 .push(row(&id, serde_json::json!({"target_size": "50cc"})));
         }
         crate::plan::plan(&snap, &crate::plan::PlanOptions::default())
+    }
+
+    /// `apply --watch` (no plan streamed first) says what waits under its
+    /// cluster, as `dry-run` does: it said it only for clusters without
+    /// actions, in lines of another shape after every result.
+    #[test]
+    fn apply_says_what_waits_under_its_cluster_as_dry_run_does() {
+        let mut plan = converged_invalid_and(&["x"]);
+        let wait = |what: &str| crate::strategy::Deferred {
+            strategy: None,
+            action: format!("hydrate {what}"),
+            reason: format!("{what} (25cc) is hydrating"),
+            in_seconds: None,
+            limit: false,
+        };
+        for c in &mut plan.clusters {
+            c.waiting.push(wait(&format!("{}-r1", c.cluster)));
+        }
+        plan.clusters.retain(|c| c.cluster != "bad");
+        let report = ApplyReport {
+            run_id: uuid::Uuid::nil(),
+            results: plan
+                .actions()
+                .map(|a| ActionResult {
+                    action_id: "a".into(),
+                    action: a.clone(),
+                    status: ActionStatus::Executed,
+                })
+                .collect(),
+            changed_clusters: Vec::new(),
+            states_written: 0,
+        };
+        let style = |streamed| TextStyle {
+            verbosity: Verbosity::Normal,
+            table: crate::render::table::Style {
+                tty: false,
+                color: false,
+            },
+            wide: false,
+            streamed,
+        };
+        // The cluster headers and what waits, in order.
+        let shape = |text: &str| -> Vec<String> {
+            text.lines()
+                .filter(|l| l.starts_with("cluster ") || l.starts_with("  waiting: "))
+                .map(|l| l.split(" [").next().unwrap_or(l).to_string())
+                .collect()
+        };
+        let applied = apply_text(&plan, &report, &style(false));
+        let planned = plan_text(&plan, &style(false));
+        let expected = [
+            "cluster ok (u2)",
+            "  waiting: hydrate ok-r1: ok-r1 (25cc) is hydrating",
+            "cluster x (u10)",
+            "  waiting: hydrate x-r1: x-r1 (25cc) is hydrating",
+        ];
+        assert_eq!(shape(&planned), expected, "{planned}");
+        // apply: the cluster with results first, then the others.
+        assert_eq!(
+            shape(&applied),
+            [expected[2], expected[3], expected[0], expected[1]],
+            "{applied}"
+        );
+        assert!(
+            applied.contains("cluster x (u10)\n  executed CREATE"),
+            "{applied}"
+        );
+        // Streamed: the plan said it before the actions.
+        assert_eq!(
+            shape(&apply_text(&plan, &report, &style(true))),
+            Vec::<String>::new()
+        );
     }
 
     #[test]
