@@ -10,6 +10,7 @@ use crate::db::catalog::{self, SnapshotError};
 use crate::db::lease;
 use crate::db::live::LiveBackend;
 use crate::db::store::{Done, Stamp, LEASE};
+use crate::db::DbError;
 use crate::model::ClusterId;
 use crate::plan::{Selection, SelectionError};
 
@@ -40,13 +41,8 @@ pub async fn unlock(ctx: &Context) -> Result<Unlocked, CommandError> {
         })
         .await
     {
-        Err(SnapshotError::TablesMissing { where_ }) => {
-            return Err(match backend.missing_schema().await {
-                Some(e) => e.into(),
-                None => SnapshotError::TablesMissing { where_ }.into(),
-            })
-        }
-        other => other?,
+        Err(e) => return Err(backend.explain_snapshot_error(e).await.into()),
+        Ok(broken) => broken,
     };
     let Some(previous) = broken else {
         return Ok(Unlocked {
@@ -66,7 +62,7 @@ pub async fn unlock(ctx: &Context) -> Result<Unlocked, CommandError> {
 /// A missing lease table is missing tables (the message of every command
 /// that needs them); anything else is a failed statement.
 fn lease_error(store: &crate::db::store::Store, e: tokio_postgres::Error) -> SnapshotError {
-    crate::db::catalog::missing_or(e, store, LEASE, "breaking the lease")
+    crate::db::store::missing_or(&e, store, LEASE, "breaking the lease").into()
 }
 
 /// The audit row of a broken lease: whose it was, until when, who broke it.
@@ -159,13 +155,13 @@ pub async fn wipe_state(
     )
     .await;
     let wiped = match wiped {
-        Err(CommandError::Db(e)) if e.missing().is_some() => {
-            return Err(match backend.missing_schema().await {
-                Some(schema) => schema.into(),
-                None => CommandError::NotFound(format!(
-                    "clusterctl's tables are missing ({e}): there is no state to wipe; \
-                     `clusterctl init` creates them"
+        Err(CommandError::Db(e)) => {
+            return Err(match backend.explain_missing(e).await {
+                DbError::TablesMissing { where_ } => CommandError::NotFound(format!(
+                    "clusterctl's tables are missing ({where_} does not exist): there is no \
+                     state to wipe; `clusterctl init` creates them"
                 )),
+                e => e.into(),
             })
         }
         other => other?,

@@ -112,9 +112,13 @@ pub async fn doctor(ctx: &Context) -> Result<DoctorReport, CommandError> {
                 catalog::load(c, store, &snapshot_opts).await
             })
             .await;
+        let r = match r {
+            Err(e) => Err(backend.explain_snapshot_error(e).await),
+            ok => ok,
+        };
         match r {
             Ok(s) => Some(s),
-            Err(SnapshotError::TablesMissing { where_ }) => {
+            Err(SnapshotError::Db(crate::db::DbError::TablesMissing { where_ })) => {
                 findings.push(finding(
                     Level::Warning,
                     "tables",

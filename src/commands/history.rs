@@ -200,10 +200,8 @@ pub async fn history(ctx: &Context, opts: &HistoryOptions) -> Result<HistoryRepo
         })
         .await
     {
-        Err(e) if e.missing().is_some() => {
-            return Err(backend.missing_schema().await.unwrap_or(e).into())
-        }
-        other => other?,
+        Err(e) => return Err(backend.explain_missing(e).await.into()),
+        Ok(records) => records,
     };
     let more = limit.is_some_and(|l| records.len() > l as usize);
     if let Some(l) = limit {

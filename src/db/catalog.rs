@@ -155,8 +155,6 @@ impl SnapshotError {
 
 #[derive(Debug, Error)]
 pub enum SnapshotError {
-    #[error("clusterctl's tables are missing ({where_} does not exist): run `clusterctl init` (or `clusterctl apply` once; both create them), or have an admin run the SQL of `clusterctl init --print`")]
-    TablesMissing { where_: String },
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -231,14 +229,10 @@ pub async fn load(
         store.states(c),
         c.query_typed(&unfinished_sql, &[]),
     );
-    let strategies =
-        match strategies.map_err(|e| missing_or(e, store, STRATEGIES, "reading strategies")) {
-            Err(SnapshotError::TablesMissing { where_ }) => {
-                return Err(tables_or_schema_missing(c, store, where_).await)
-            }
-            other => other?,
-        };
-    let states = states.map_err(|e| missing_or(e, store, STRATEGIES, "reading strategy state"))?;
+    let strategies = strategies
+        .map_err(|e| super::store::missing_or(&e, store, STRATEGIES, "reading strategies"))?;
+    let states = states
+        .map_err(|e| super::store::missing_or(&e, store, STRATEGIES, "reading strategy state"))?;
     let (now, mut env) = env?;
     let session_cluster = session.map_err(q("the session cluster"))?;
     let sizes = match &opts.replica_sizes {
@@ -620,8 +614,8 @@ fn parse_demand(
 
 /// Needs: mz_catalog.mz_schemas. The error for a `--schema` that does not
 /// exist, if it does not (`None` without `--schema`). Asked where a table
-/// is found missing, which PostgreSQL also says of a missing schema, so
-/// nobody runs `init` on a typo.
+/// is found missing (`LiveBackend::explain_missing`), which PostgreSQL also
+/// says of a missing schema, so nobody runs `init` on a typo.
 pub async fn missing_schema(c: &Client, store: &Store) -> Result<Option<DbError>, DbError> {
     let Some(schema) = store.schema() else {
         return Ok(None);
@@ -636,31 +630,6 @@ pub async fn missing_schema(c: &Client, store: &Store) -> Result<Option<DbError>
     Ok(rows
         .is_empty()
         .then(|| super::migrate::missing_schema(store)))
-}
-
-/// Our tables are missing, or the `--schema` named ([`missing_schema`]).
-async fn tables_or_schema_missing(c: &Client, store: &Store, where_: String) -> SnapshotError {
-    match missing_schema(c, store).await {
-        Ok(Some(e)) => SnapshotError::Db(e),
-        _ => SnapshotError::TablesMissing { where_ },
-    }
-}
-
-/// A read of one of our tables failed: missing tables ([`SnapshotError::TablesMissing`],
-/// `table` named), a missing `--schema`, or any other failed statement.
-pub(crate) fn missing_or(
-    e: tokio_postgres::Error,
-    store: &Store,
-    table: &str,
-    context: impl Into<String>,
-) -> SnapshotError {
-    match super::Missing::of(&e) {
-        Some(super::Missing::Table) => SnapshotError::TablesMissing {
-            where_: store.table(table),
-        },
-        Some(super::Missing::Schema) => SnapshotError::Db(super::migrate::missing_schema(store)),
-        None => SnapshotError::Db(DbError::query(context, &e)),
-    }
 }
 
 pub(super) fn parse_sizes(rows: &[tokio_postgres::Row]) -> SizeCatalog {

@@ -26,7 +26,7 @@ use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 use tokio_postgres::types::Type;
 
-use super::store::{execute_text, Store, LEASE};
+use super::store::{execute_text, missing_or, Store, LEASE};
 use super::{Client, Db, DbError};
 use crate::process::Identity;
 
@@ -119,7 +119,7 @@ pub async fn acquire(
     let try_take = async || {
         take(c, store, NAME, &me.0, ttl)
             .await
-            .map_err(|e| DbError::query("taking the lease", &e))
+            .map_err(|e| missing_or(&e, store, LEASE, "taking the lease"))
     };
     // A holder that releases between our take and our read leaves the row
     // free: take it again (a few times: contenders may keep winning it).
@@ -146,7 +146,7 @@ pub async fn acquire(
     };
     let taken = take_over(c, store, NAME, &holder, me, ttl)
         .await
-        .map_err(|e| DbError::query("taking over the lease", &e))?;
+        .map_err(|e| missing_or(&e, store, LEASE, "taking over the lease"))?;
     match taken {
         TakeOver::Taken(why) => {
             tracing::warn!("took over the lease of {holder}: {why}");
@@ -204,7 +204,7 @@ pub(crate) async fn take_over(
 async fn seed_missing(c: &Client, store: &Store) -> Result<(), DbError> {
     let n = seed(c, store, NAME)
         .await
-        .map_err(|e| DbError::query("seeding the lease", &e))?;
+        .map_err(|e| missing_or(&e, store, LEASE, "seeding the lease"))?;
     if n > 0 {
         tracing::warn!(
             "the lease row was missing from {}: put it back (free)",
@@ -338,7 +338,7 @@ pub async fn holds(c: &Client, store: &Store, me: &Holder) -> Result<bool, DbErr
     let rows = c
         .query_typed(&sql, &[(&name, Type::TEXT), (&me.0, Type::TEXT)])
         .await
-        .map_err(|e| DbError::query("checking the lease", &e))?;
+        .map_err(|e| missing_or(&e, store, LEASE, "checking the lease"))?;
     let n: i64 = rows.first().and_then(|r| r.try_get(0).ok()).unwrap_or(0);
     Ok(n > 0)
 }
@@ -347,7 +347,7 @@ pub async fn holds(c: &Client, store: &Store, me: &Holder) -> Result<bool, DbErr
 async fn read(c: &Client, store: &Store) -> Result<Option<(String, DateTime<Utc>)>, DbError> {
     let row = read_row(c, store, NAME)
         .await
-        .map_err(|e| DbError::query("reading the lease", &e))?;
+        .map_err(|e| missing_or(&e, store, LEASE, "reading the lease"))?;
     Ok(row.map(|r| (r.holder, r.until)))
 }
 
@@ -371,7 +371,7 @@ pub async fn renew(c: &Client, store: &Store, me: &Holder, ttl: Duration) -> Res
     let (name, ttl_text) = (NAME.to_string(), interval(ttl));
     let n = execute_text(c, &sql, &[&ttl_text, &name, &me.0])
         .await
-        .map_err(|e| DbError::query("renewing the lease", &e))?;
+        .map_err(|e| missing_or(&e, store, LEASE, "renewing the lease"))?;
     Ok(n > 0)
 }
 
@@ -379,7 +379,7 @@ pub async fn renew(c: &Client, store: &Store, me: &Holder, ttl: Duration) -> Res
 pub async fn release(c: &Client, store: &Store, me: &Holder) -> Result<(), DbError> {
     give_back(c, store, NAME, &me.0)
         .await
-        .map_err(|e| DbError::query("releasing the lease", &e))?;
+        .map_err(|e| missing_or(&e, store, LEASE, "releasing the lease"))?;
     Ok(())
 }
 

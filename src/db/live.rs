@@ -313,16 +313,32 @@ impl<'a> LiveBackend<'a> {
         }
     }
 
-    /// [`catalog::missing_schema`], retried; `None` also when it cannot
-    /// be told (the caller's own error stands then).
-    pub async fn missing_schema(&mut self) -> Option<DbError> {
+    /// Our tables found missing ([`DbError::TablesMissing`]) may be the
+    /// `--schema` missing, which PostgreSQL says the same way: asked here
+    /// ([`catalog::missing_schema`], retried), the one place for every
+    /// command, so nobody runs `init` on a typo. Any other error, or one
+    /// the question cannot settle, is returned as it is.
+    pub async fn explain_missing(&mut self, e: DbError) -> DbError {
+        if !matches!(e, DbError::TablesMissing { .. }) {
+            return e;
+        }
         let store = self.store;
-        self.retrying("checking the schema", async |c| {
-            catalog::missing_schema(c, store).await
-        })
-        .await
-        .ok()
-        .flatten()
+        let schema = self
+            .retrying("checking the schema", async |c| {
+                catalog::missing_schema(c, store).await
+            })
+            .await;
+        match schema {
+            Ok(Some(missing)) => missing,
+            _ => e,
+        }
+    }
+
+    /// [`Self::explain_missing`] for a snapshot's error.
+    pub async fn explain_snapshot_error(&mut self, e: SnapshotError) -> SnapshotError {
+        match e {
+            SnapshotError::Db(e) => SnapshotError::Db(self.explain_missing(e).await),
+        }
     }
 
     /// Creates or upgrades our tables (never a schema): see
@@ -590,11 +606,15 @@ impl Backend for LiveBackend<'_> {
 
     async fn snapshot(&mut self) -> Result<Snapshot, LiveError> {
         let (store, options) = (self.store, self.options);
-        let snap = self
+        let snap = match self
             .retrying("reading the catalog", async |c| {
                 catalog::load(c, store, options).await
             })
-            .await?;
+            .await
+        {
+            Ok(snap) => snap,
+            Err(e) => return Err(self.explain_snapshot_error(e).await.into()),
+        };
         self.clock = Some((snap.now, Instant::now()));
         Ok(snap)
     }

@@ -47,7 +47,11 @@ pub enum DbError {
         reason: String,
         transient: bool,
     },
-    /// Our tables, or the schema `--schema` names, do not exist.
+    /// Our tables do not exist (`where_`: the one a statement read), the
+    /// error of every command that needs them ([`store::missing_or`]).
+    #[error("clusterctl's tables are missing ({where_} does not exist): run `clusterctl init` (or `clusterctl apply` once; both create them), or have an admin run the SQL of `clusterctl init --print`")]
+    TablesMissing { where_: String },
+    /// A relation, or the schema `--schema` names, does not exist.
     #[error("{context}: {reason}")]
     Missing {
         context: String,
@@ -84,15 +88,10 @@ impl DbError {
         match self {
             DbError::Timeout { .. } => true,
             DbError::Connect { transient, .. } | DbError::Query { transient, .. } => *transient,
-            DbError::Tls(_) | DbError::LeaseLost(_) | DbError::Missing { .. } => false,
-        }
-    }
-
-    /// What is missing, when this is a missing table or schema.
-    pub fn missing(&self) -> Option<Missing> {
-        match self {
-            DbError::Missing { what, .. } => Some(*what),
-            _ => None,
+            DbError::Tls(_)
+            | DbError::LeaseLost(_)
+            | DbError::Missing { .. }
+            | DbError::TablesMissing { .. } => false,
         }
     }
 }

@@ -221,8 +221,8 @@ impl Store {
                 execute_text(c, &delete, &delete_params),
             )
             .await;
-            inserted.map_err(|e| DbError::query("writing state", &e))?;
-            deleted.map_err(|e| DbError::query("removing old state versions", &e))?;
+            inserted.map_err(|e| missing_or(&e, self, STATE, "writing state"))?;
+            deleted.map_err(|e| missing_or(&e, self, STATE, "removing old state versions"))?;
         }
         Ok(())
     }
@@ -306,7 +306,7 @@ impl Store {
         }
         execute_typed(c, &sql, params)
             .await
-            .map_err(|e| self.missing_or(e, "writing the audit row"))?;
+            .map_err(|e| missing_or(&e, self, ACTIONS, "writing the audit row"))?;
         Ok(())
     }
 
@@ -364,7 +364,7 @@ impl Store {
         );
         execute_text(c, &sql, &[action_id, &why.message()])
             .await
-            .map_err(|e| DbError::query("withdrawing an audit row", &e))?;
+            .map_err(|e| missing_or(&e, self, ACTIONS, "withdrawing an audit row"))?;
         Ok(())
     }
 
@@ -381,7 +381,7 @@ impl Store {
         ];
         execute_typed(c, &sql, params)
             .await
-            .map_err(|e| DbError::query("recording the action's outcome", &e))?;
+            .map_err(|e| missing_or(&e, self, ACTIONS, "recording the action's outcome"))?;
         Ok(())
     }
 
@@ -404,7 +404,7 @@ impl Store {
             vec![(&action_id, Type::TEXT), (&ctx, Type::TEXT)];
         execute_typed(c, &sql, params)
             .await
-            .map_err(|e| DbError::query("recording the retry on the audit row", &e))?;
+            .map_err(|e| missing_or(&e, self, ACTIONS, "recording the retry on the audit row"))?;
         Ok(())
     }
 
@@ -528,7 +528,7 @@ impl Store {
         let rows = c
             .query_typed(&sql, &text_params(ids))
             .await
-            .map_err(|e| DbError::query("reading state", &e))?;
+            .map_err(|e| missing_or(&e, self, STATE, "reading state"))?;
         Ok(rows
             .iter()
             .filter_map(|r| r.try_get::<_, String>(0).ok())
@@ -547,7 +547,7 @@ impl Store {
             None => c
                 .execute(&format!("DELETE FROM {table}"), &[])
                 .await
-                .map_err(|e| DbError::query("wiping state", &e))?,
+                .map_err(|e| missing_or(&e, self, STATE, "wiping state"))?,
             Some(ids) => {
                 let mut total = 0;
                 for chunk in ids.chunks(CHUNK) {
@@ -558,7 +558,7 @@ impl Store {
                     let params: Vec<String> = chunk.iter().map(|c| c.0.clone()).collect();
                     total += execute_text(c, &sql, &params)
                         .await
-                        .map_err(|e| DbError::query("wiping state", &e))?;
+                        .map_err(|e| missing_or(&e, self, STATE, "wiping state"))?;
                 }
                 total
             }
@@ -605,14 +605,14 @@ impl Store {
         ];
         execute_text(c, &insert, &params)
             .await
-            .map_err(|e| DbError::query("writing the strategy row", &e))?;
+            .map_err(|e| missing_or(&e, self, STRATEGIES, "writing the strategy row"))?;
         let delete = format!(
             "DELETE FROM {table} WHERE cluster_id = $1 AND strategy_type = $2 \
              AND (updated_at < $3::text::timestamptz OR updated_at IS NULL)"
         );
         execute_text(c, &delete, &[id.0.clone(), ty.to_string(), at_text])
             .await
-            .map_err(|e| DbError::query("removing the replaced strategy rows", &e))
+            .map_err(|e| missing_or(&e, self, STRATEGIES, "removing the replaced strategy rows"))
     }
 
     /// Deletes a cluster's strategy rows: all of them, or those of one type.
@@ -634,7 +634,7 @@ impl Store {
                 execute_text(c, &sql, std::slice::from_ref(&id.0)).await
             }
         };
-        result.map_err(|e| DbError::query("removing strategy rows", &e))
+        result.map_err(|e| missing_or(&e, self, STRATEGIES, "removing strategy rows"))
     }
 
     /// The audit trail, newest first, filtered and limited in SQL (one
@@ -718,7 +718,7 @@ impl Store {
         let rows = c
             .query_typed(&sql, &text_params(&params))
             .await
-            .map_err(|e| self.missing_or(e, "reading the audit trail"))?;
+            .map_err(|e| missing_or(&e, self, ACTIONS, "reading the audit trail"))?;
         Ok(rows.iter().filter_map(ActionRecord::from_row).collect())
     }
 
@@ -742,7 +742,7 @@ impl Store {
         let rows = c
             .query_typed(&sql, &text_params(args))
             .await
-            .map_err(|e| self.missing_or(e, "reading the audit trail"))?;
+            .map_err(|e| missing_or(&e, self, ACTIONS, "reading the audit trail"))?;
         Ok(rows
             .iter()
             .filter_map(|r| {
@@ -763,23 +763,28 @@ impl Store {
         let rows = c
             .query_typed(&sql, &[])
             .await
-            .map_err(|e| self.missing_or(e, "reading the last actions"))?;
+            .map_err(|e| missing_or(&e, self, ACTIONS, "reading the last actions"))?;
         Ok(rows.iter().filter_map(ActionRecord::from_row).collect())
     }
+}
 
-    fn missing_or(&self, e: tokio_postgres::Error, context: &str) -> DbError {
-        match super::Missing::of(&e) {
-            Some(super::Missing::Schema) => super::migrate::missing_schema(self),
-            Some(what @ super::Missing::Table) => DbError::Missing {
-                context: context.to_string(),
-                reason: format!(
-                    "the audit table {} does not exist: run `clusterctl init` (or `clusterctl init --print` for an admin)",
-                    self.table(ACTIONS)
-                ),
-                what,
-            },
-            None => DbError::query(context, &e),
-        }
+/// A failed statement on our table `table`, as every reader says it: our
+/// tables missing ([`DbError::TablesMissing`]), the `--schema` missing, or
+/// the statement's own error. Whether a missing table is really a missing
+/// schema (PostgreSQL says the relation is missing for both) is asked by
+/// `LiveBackend::explain_missing`.
+pub fn missing_or(
+    e: &tokio_postgres::Error,
+    store: &Store,
+    table: &str,
+    context: impl Into<String>,
+) -> DbError {
+    match super::Missing::of(e) {
+        Some(super::Missing::Table) => DbError::TablesMissing {
+            where_: store.table(table),
+        },
+        Some(super::Missing::Schema) => super::migrate::missing_schema(store),
+        None => DbError::query(context, e),
     }
 }
 

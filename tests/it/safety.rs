@@ -132,12 +132,25 @@ fn a_lease_released_between_the_take_and_the_read_is_taken() {
 #[test]
 fn history_and_wipe_state_without_tables_say_how_to_create_them() {
     let fresh = Emulator::start();
-    for args in [&["history"][..], &["wipe-state"]] {
+    // In the words every command uses for missing tables (`history` said
+    // "the audit table … does not exist" of its own), wipe-state adding
+    // that there is nothing to wipe.
+    for (args, own) in [
+        (
+            &["history"][..],
+            "or have an admin run the SQL of `clusterctl init --print`",
+        ),
+        (&["wipe-state"], "there is no state to wipe"),
+    ] {
         let run = clusterctl(&fresh, args);
         assert_eq!(run.code, 1, "{args:?}: {}", run.all());
         let says = |t: &str| run.stderr.contains(t);
         assert!(
-            (says("does not exist") || says("tables are missing")) && says("clusterctl init"),
+            run.stderr
+                .starts_with("error: clusterctl's tables are missing (")
+                && says(" does not exist)")
+                && says("clusterctl init")
+                && says(own),
             "{args:?}: {}",
             run.all()
         );
