@@ -802,6 +802,29 @@ mod tests {
         assert_eq!(d.names(), vec!["c_25cc"]);
     }
 
+    /// `decide` (max 100cc) after `idle_suspend` added `brought` (name,
+    /// size), as a wake does, with `why`.
+    fn brought_back(
+        cl: &crate::model::Cluster,
+        st: &mut ShrinkToFitState,
+        brought: &[(&str, &str)],
+        why: &str,
+    ) -> Desired {
+        decide_in(cl, Idle::Busy, now(), |ctx, d| {
+            for (name, size) in brought {
+                d.add(
+                    name,
+                    &Size::from(*size),
+                    StrategyKind::IdleSuspend,
+                    why.into(),
+                );
+            }
+            let cfg = serde_json::json!({"max_replica_size": "100cc"});
+            let c = ShrinkToFitConfig::parse(&Obj::new(&cfg).unwrap(), ctx.sizes).unwrap();
+            decide(&c, ctx, d, st)
+        })
+    }
+
     /// The first probe of a woken cluster (no size known to fit yet): what
     /// the wake brings back is this strategy's try if it is a candidate,
     /// left out if known too small, and left alone above the maximum.
@@ -813,19 +836,8 @@ mod tests {
             too_small_at: Some(now()),
             ..ShrinkToFitState::default()
         };
-        let d = decide_in(&cl, Idle::Busy, now(), |ctx, d| {
-            for (name, size) in [("c_25cc", "25cc"), ("c_50cc", "50cc"), ("big", "800cc")] {
-                d.add(
-                    name,
-                    &Size::from(size),
-                    StrategyKind::IdleSuspend,
-                    "resume".into(),
-                );
-            }
-            let cfg = serde_json::json!({"max_replica_size": "100cc"});
-            let c = ShrinkToFitConfig::parse(&Obj::new(&cfg).unwrap(), ctx.sizes).unwrap();
-            decide(&c, ctx, d, &mut st)
-        });
+        let brought = [("c_25cc", "25cc"), ("c_50cc", "50cc"), ("big", "800cc")];
+        let d = brought_back(&cl, &mut st, &brought, "resume");
         assert_eq!(d.names(), ["big", "c_100cc", "c_50cc"]);
         let by = |n: &str| d.replicas[n].added_by.clone().unwrap();
         assert_eq!(by("big").strategy, StrategyKind::IdleSuspend);
@@ -853,19 +865,8 @@ mod tests {
             fits: Some(Size::from("100cc")),
             ..ShrinkToFitState::default()
         };
-        let d = decide_in(&cl, Idle::Busy, now(), |ctx, d| {
-            for (name, size) in [("c_25cc", "25cc"), ("c_50cc", "50cc")] {
-                d.add(
-                    name,
-                    &Size::from(size),
-                    StrategyKind::IdleSuspend,
-                    "owed".into(),
-                );
-            }
-            let cfg = serde_json::json!({"max_replica_size": "100cc"});
-            let c = ShrinkToFitConfig::parse(&Obj::new(&cfg).unwrap(), ctx.sizes).unwrap();
-            decide(&c, ctx, d, &mut st)
-        });
+        let brought = [("c_25cc", "25cc"), ("c_50cc", "50cc")];
+        let d = brought_back(&cl, &mut st, &brought, "owed");
         assert_eq!(d.names(), ["c_100cc", "c_50cc"]);
         let why = d.replicas["c_50cc"].added_by.clone().unwrap();
         assert_eq!(why.strategy, KIND);
