@@ -4,7 +4,11 @@
 
 // Test harnesses read files, the environment and the clock: the ban of
 // clippy.toml is for the library's decision core.
-#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+#![allow(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    clippy::disallowed_macros
+)]
 
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -20,7 +20,9 @@ fn main() -> std::process::ExitCode {
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
             .unwrap_or_default();
-        eprintln!("error: internal error{at}: {msg} (this is a bug; please report it)");
+        clusterctl::cli::stderr_line(&format!(
+            "error: internal error{at}: {msg} (this is a bug; please report it)"
+        ));
     }));
     clusterctl::cli::main()
 }

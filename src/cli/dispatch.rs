@@ -522,7 +522,8 @@ fn wipe_state(a: WipeStateArgs, ui: &Ui) -> u8 {
         } else {
             format!("the clusters selected by {}", sel.describe())
         };
-        eprint!(
+        let _ = write!(
+            std::io::stderr(),
             "Wipe the strategy state of {scope}? Strategies start fresh (cooldowns, what \
              idle_suspend suspended, learned hydration times). [y/N] "
         );
@@ -751,9 +752,9 @@ pub(super) fn report_error(
         let _ = emit(doc.as_bytes());
     }
     if log_json {
-        eprintln!("{}", json_log_line("ERROR", command, Some(code), message));
+        super::stderr_line(&json_log_line("ERROR", command, Some(code), message));
     } else {
-        eprintln!("error: {message}");
+        super::stderr_line(&format!("error: {message}"));
     }
 }
 
@@ -762,7 +763,7 @@ pub(super) fn report_error(
 /// events are, its level from the prefix.
 fn message_line(ui: &Ui, line: &str) {
     if !ui.log_json {
-        eprintln!("{}", render::one_line(line, false));
+        super::stderr_line(&render::one_line(line, false));
         return;
     }
     let (level, message) = [
@@ -773,7 +774,7 @@ fn message_line(ui: &Ui, line: &str) {
     .iter()
     .find_map(|(prefix, level)| line.strip_prefix(prefix).map(|m| (*level, m)))
     .unwrap_or(("INFO", line));
-    eprintln!("{}", json_log_line(level, ui.command, None, message));
+    super::stderr_line(&json_log_line(level, ui.command, None, message));
 }
 
 /// One event as the JSON log writes them (`tracing_subscriber`'s format:

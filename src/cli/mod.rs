@@ -122,7 +122,7 @@ pub fn main() -> ExitCode {
         if out.log_format == LogFormat::Json {
             tracing::error!("{w}");
         } else {
-            eprintln!("warning: {w}");
+            stderr_line(&format!("warning: {w}"));
         }
     }
     ExitCode::from(dispatch::run(cli))
@@ -147,6 +147,16 @@ fn load_dotenv() -> Vec<String> {
         Err(e) => warnings.push(format!("{}: {e}; not loaded", path.display())),
     }
     warnings
+}
+
+/// Writes `text` and a newline to stderr. A stderr that cannot be written
+/// (closed, a full disk, a reader gone) loses the line, nothing else:
+/// `eprintln!` panics there, which aborted every command (exit 134)
+/// before its exit code (clippy.toml bans it).
+pub fn stderr_line(text: &str) {
+    use std::io::Write as _;
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{text}");
 }
 
 /// A `.env` holds a few settings.
@@ -197,6 +207,9 @@ fn init_logging(default: &str, verbose: u8, format: LogFormat, service: bool) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(LogLines { color: ansi })
+        // A failed write is lost, as every stderr line is (`stderr_line`):
+        // reporting it would `eprintln!`, which panics on that same stderr.
+        .log_internal_errors(false)
         .with_ansi(ansi)
         .with_target(verbose > 1);
     let _ = match (format, service) {

@@ -793,6 +793,7 @@ fn burst_creations_under_flapping(rows: Vec<StrategyRow>, runs: i64) -> usize {
 }
 
 #[test]
+#[allow(clippy::disallowed_macros)] // the figures, for whoever runs it with --nocapture
 fn stabilization_stops_churn_from_a_flapping_signal() {
     let burst = row("u2", "burst", json!({"burst_replica_size": "800cc"}));
     let without = burst_creations_under_flapping(vec![burst.clone()], 30);

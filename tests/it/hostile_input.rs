@@ -578,6 +578,41 @@ fn simulate_dev_zero_fails_with_a_clear_message() {
     assert!(run.stderr.contains("larger than 4 MiB"), "{}", run.all());
 }
 
+/// A stderr that cannot be written (a full disk, a reader gone) loses the
+/// lines, never the exit code: every command aborted with a panic (134)
+/// where `eprintln!` failed, `apply` after its DDL, before its report.
+#[test]
+fn a_stderr_that_cannot_be_written_leaves_the_exit_code() {
+    let full = || std::fs::File::create("/dev/full").expect("/dev/full");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let typo = dir.path().join("typo.toml");
+    std::fs::write(&typo, "name = \"x\"\ndayz = 1\n").expect("write");
+    let cases: [(&[&str], i32); 3] = [
+        // An error line.
+        (&["simulate", typo.to_str().expect("utf-8")], 1),
+        // Log lines (-v) and a refused connection's error.
+        (
+            &[
+                "status",
+                "-v",
+                "--postgres-url",
+                "postgres://u@127.0.0.1:1/db",
+                "--max-retries",
+                "0",
+            ],
+            1,
+        ),
+        // A usage error.
+        (&["status", "--interval", "0s"], 64),
+    ];
+    for (args, code) in cases {
+        let mut cmd = command();
+        cmd.args(args).stdout(Stdio::null()).stderr(full());
+        let status = cmd.status().expect("the clusterctl binary runs");
+        assert_eq!(status.code(), Some(code), "{args:?}: {status:?}");
+    }
+}
+
 // ------------------------------------------------------------- the fuzzer
 
 /// Any JSON value, nested up to a few levels, with hostile leaves.

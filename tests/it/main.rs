@@ -1,6 +1,10 @@
 // Test harnesses read files, the environment and the clock: the ban of
 // clippy.toml is for the library's decision core.
-#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+#![allow(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    clippy::disallowed_macros
+)]
 mod backtest;
 mod behaviour;
 mod chaos;
