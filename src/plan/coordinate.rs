@@ -152,11 +152,21 @@ pub(super) fn plan_cluster(
     cp.notes.append(&mut desired.notes);
     cp.waiting = waiting_of(cluster, &desired);
     cp.alerts.append(&mut desired.alerts);
-    cp.actions = if cluster.managed {
+    let (actions, moot) = if cluster.managed {
         managed_actions(snap, opts, cluster, &configs, &desired, &mut cp)
     } else {
-        diff::diff(cluster, &desired, &mut cp.notes)
+        (diff::diff(cluster, &desired, &mut cp.notes), false)
     };
+    cp.actions = actions;
+    if moot {
+        // Nothing the strategies decided reaches the catalog: their state
+        // stays as stored (a suspension held back by a resize in flight
+        // was remembered, and a wake that could not happen was recorded
+        // as done, so the cluster never woke).
+        for slot in &mut slots {
+            slot.restore();
+        }
+    }
     cp.next_decision_at = next_decision(&ctx, &configs, &mut slots);
     if opts.explain {
         cp.prediction = configs
@@ -231,7 +241,8 @@ fn waiting_of(cluster: &Cluster, desired: &Desired) -> Vec<crate::strategy::Defe
 
 /// A managed cluster's actions: none while a reconfiguration is in flight
 /// (Materialize would refuse a replication-factor change and fold a second
-/// resize into the first), else the diff in the form the release supports.
+/// resize into the first), else the diff in the form the release supports;
+/// and whether the strategies' decisions are moot (held back or refused).
 fn managed_actions(
     snap: &Snapshot,
     opts: &PlanOptions,
@@ -239,7 +250,7 @@ fn managed_actions(
     configs: &[StrategyConfig],
     desired: &Desired,
     cp: &mut ClusterPlan,
-) -> Vec<crate::plan::Action> {
+) -> (Vec<crate::plan::Action>, bool) {
     if let Some(waiting) = rules::reconfiguration_in_flight(cluster) {
         cp.waiting.push(crate::strategy::Deferred {
             strategy: None,
@@ -249,7 +260,7 @@ fn managed_actions(
             limit: false,
         });
         cp.notes.push(waiting);
-        return Vec::new();
+        return (Vec::new(), true);
     }
     let m = diff::ManagedCtx {
         opts,
@@ -260,7 +271,7 @@ fn managed_actions(
     let actions = diff::diff_managed(cluster, desired, &m, &mut said);
     cp.notes.append(&mut said.notes);
     cp.alerts.append(&mut said.alerts);
-    actions
+    (actions, said.refused)
 }
 
 /// A strategy that chooses the size does not see the replicas other

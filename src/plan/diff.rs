@@ -78,6 +78,9 @@ pub(super) struct ManagedCtx<'a> {
 pub(super) struct Said {
     pub notes: Vec<String>,
     pub alerts: Vec<String>,
+    /// Nothing the strategies decided can be carried out (several sizes
+    /// wanted, no size known): their decisions are moot this round.
+    pub refused: bool,
 }
 
 /// Managed clusters: the desired replica set becomes a (size, replication
@@ -135,12 +138,14 @@ pub(super) fn diff_managed(
             "managed cluster: strategies want replicas of several sizes ({}); a managed cluster has one size, so nothing is changed",
             new_sizes.iter().map(|s| s.0.as_str()).collect::<Vec<_>>().join(", ")
         ));
+        said.refused = true;
         return Vec::new();
     }
     let current = cluster.size.as_ref();
     let Some(wanted) = new_sizes.first().copied().or(current) else {
         said.notes
             .push("managed cluster without a size in the catalog: nothing is changed".into());
+        said.refused = true;
         return Vec::new();
     };
     let mut actions = Vec::new();

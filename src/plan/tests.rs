@@ -2092,3 +2092,69 @@ fn the_plan_waits_for_the_new_target_not_an_old_one_still_hydrating() {
         assert_eq!(waiting(next), (vec![], vec![line.to_string()]));
     }
 }
+
+/// A managed cluster that goes idle while an operator's resize is in
+/// flight (tenth session's review): the suspension waited for the cut-over,
+/// but its state was saved anyway, remembering both sizes; the suspension
+/// after the cut-over kept that list, and the wake, wanting two sizes of a
+/// cluster that has one, changed nothing while recording the cluster as
+/// resumed: it never woke again.
+#[test]
+fn a_managed_cluster_idle_through_a_resize_wakes_at_its_size() {
+    let rows = vec![row("u2", "idle_suspend", json!({"idle_after_s": 60}))];
+    let sql = |p: &Plan| -> Vec<String> { only(p).actions.iter().map(|a| a.sql.clone()).collect() };
+    let round = |c: Cluster, state: Option<serde_json::Value>| {
+        let mut s = snap(vec![c], rows.clone());
+        if let Some(st) = state {
+            s.states.insert(ClusterId("u2".into()), st);
+        }
+        plan(&s, &PlanOptions::default())
+    };
+    let idle = |mut c: Cluster| {
+        c.activity.last_begin = Some(now() - Duration::hours(1));
+        c
+    };
+    // The resize to 50cc in flight: r2 is the new replica.
+    let mut resizing = idle(managed(1, "25cc", true));
+    resizing.replicas.push(replica(2, "r2", "50cc", true));
+    let held = round(resizing, None);
+    assert!(sql(&held).is_empty(), "{:?}", sql(&held));
+    let state = only(&held).new_state.as_deref().cloned();
+    let remembered = state
+        .as_ref()
+        .and_then(|s| s.get("idle_suspend"))
+        .map(|s| s["suspended"].clone());
+    assert!(
+        remembered
+            .as_ref()
+            .is_none_or(|s| s.as_array().is_none_or(Vec::is_empty)),
+        "a suspension that was held back is not remembered: {state:?}"
+    );
+    // Cut over: r2 at 50cc. The suspension goes out.
+    let mut cut_over = idle(managed(0, "50cc", true));
+    cut_over.replication_factor = Some(1);
+    cut_over.replicas = vec![replica(2, "r2", "50cc", true)];
+    let suspended = round(cut_over, state);
+    assert_eq!(
+        sql(&suspended),
+        [r#"ALTER CLUSTER "m" SET (REPLICATION FACTOR = 0)"#]
+    );
+    // Demand: back at the cluster's size.
+    let mut asleep = managed(0, "50cc", false);
+    asleep.activity = Activity {
+        last_begin: Some(now()),
+        in_flight: 1,
+    };
+    let state = only(&suspended).new_state.as_deref().cloned();
+    let woken = round(asleep.clone(), state.clone());
+    assert_eq!(
+        sql(&woken),
+        [r#"ALTER CLUSTER "m" SET (REPLICATION FACTOR = 1)"#]
+    );
+    // Resized by hand while suspended: the wake keeps the operator's size.
+    asleep.size = Some(Size("100cc".into()));
+    assert_eq!(
+        sql(&round(asleep, state)),
+        [r#"ALTER CLUSTER "m" SET (REPLICATION FACTOR = 1)"#]
+    );
+}

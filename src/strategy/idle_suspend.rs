@@ -1040,7 +1040,8 @@ fn bring_back(ctx: &Ctx, d: &mut Desired, list: &[SuspendedReplica], reason: &st
     );
     let mut blocked = Vec::new();
     let mut comes_back = false;
-    for r in list {
+    for r in list.iter().map(|r| at_the_clusters_size(ctx, r)) {
+        let r = &r;
         if ctx.cluster.replica(&r.name).is_some() {
             comes_back = true;
             continue;
@@ -1072,6 +1073,21 @@ fn bring_back(ctx: &Ctx, d: &mut Desired, list: &[SuspendedReplica], reason: &st
                 blocked.join(", ")
             ),
         );
+    }
+}
+
+/// A remembered replica as a wake brings it back: a managed cluster's at
+/// the cluster's size, which a suspension (replication factor 0) keeps. A
+/// remembered size resized the cluster back over an operator's resize made
+/// while it slept, and two remembered sizes were a wake no managed cluster
+/// can take.
+fn at_the_clusters_size(ctx: &Ctx, r: &SuspendedReplica) -> SuspendedReplica {
+    match ctx.cluster.size.as_ref().filter(|_| ctx.cluster.managed) {
+        Some(size) => SuspendedReplica {
+            name: r.name.clone(),
+            size: size.clone(),
+        },
+        None => r.clone(),
     }
 }
 

@@ -363,3 +363,47 @@ fn a_wiped_suspended_managed_cluster_wakes_with_the_factor_its_suspension_ended(
         "{m:#}"
     );
 }
+
+/// The operator resizes a managed cluster that only `idle_suspend` runs,
+/// and it goes idle while the resize is in flight (tenth session's review):
+/// the suspension waits for the cut-over and then goes out; a query wakes
+/// it at the size the operator chose. Before, the held-back suspension was
+/// remembered with both sizes, the wake wanted two sizes of a cluster that
+/// has one, changed nothing, and the cluster never woke again.
+#[test]
+fn a_managed_cluster_idle_through_an_operators_resize_wakes_at_its_size() {
+    let emu = Emulator::start();
+    init_tables(&emu);
+    emu.create_managed_cluster("m", "25cc", 1);
+    emu.add_index("m");
+    emu.set_hydrated("m", "r1", true);
+    strategy(&emu, "m", "idle_suspend", json!({"idle_after_s": 60}));
+    let mut mz = postgres::Client::connect(&emu.url(), postgres::NoTls).expect("connect");
+    mz.batch_execute("ALTER CLUSTER m SET (SIZE = '50cc')")
+        .expect("the operator's resize");
+    assert_eq!(emu.replicas("m"), pairs(&[("r1", "25cc"), ("r2", "50cc")]));
+    emu.add_activity("m", 3600, true);
+    emu.clear_sql_log();
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(sent(&emu, "ALTER CLUSTER"), 0, "{}", run.all());
+    // Cut over: the idle cluster is suspended.
+    emu.set_hydrated("m", "r2", true);
+    assert_eq!(emu.cluster_size("m").as_deref(), Some("50cc"));
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(
+        run.stdout.contains("SET (REPLICATION FACTOR = 0)"),
+        "{}",
+        run.all()
+    );
+    // A query waits: back to one replica of 50cc.
+    emu.add_activity("m", 5, false);
+    emu.flush_statement_log();
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(
+        run.stdout.contains("SET (REPLICATION FACTOR = 1)"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(emu.replicas("m").len(), 1, "{}", run.all());
+    assert_eq!(emu.replicas("m")[0].1, "50cc");
+}
