@@ -758,6 +758,24 @@ proptest! {
         }
         let p2 = plan(&s2, &PlanOptions::default());
         let again: Vec<&Action> = p2.actions().collect();
+        // A limit counts a replica until its drop (creates run before
+        // drops): what it held back is created by the next plan, once.
+        let held = cp.waiting.iter().any(|w| w.held_by_limit());
+        if held && !again.is_empty() {
+            prop_assert!(
+                again.iter().all(|a| a.kind == ActionKind::CreateReplica),
+                "only the creates held back follow: {:#?}",
+                again
+            );
+            let (cp2, mut s3) = (&p2.clusters[0], s2.clone());
+            s3.clusters = vec![after(&s2.clusters[0], cp2)];
+            if let Some(state) = cp2.new_state.as_deref() {
+                s3.states.insert(cp2.cluster_id.clone(), state.clone());
+            }
+            let third: Vec<Action> = plan(&s3, &PlanOptions::default()).actions().cloned().collect();
+            prop_assert!(third.is_empty(), "after the held creates: {:#?}", third);
+            return Ok(());
+        }
         prop_assert!(again.is_empty(), "first: {:#?}\nsecond: {:#?}", cp.actions, again);
     }
 }

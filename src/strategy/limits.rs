@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::config::{ConfigError, Obj};
 use super::keys;
 use super::{Ctx, Desired, StrategyKind};
+use crate::model::Size;
 
 const KIND: StrategyKind = StrategyKind::Limits;
 
@@ -59,22 +60,42 @@ pub(super) fn decide(c: &LimitsConfig, ctx: &Ctx, d: &mut Desired, _st: &mut Lim
     }
 }
 
+/// Whether the replicas live at once during the plan exceed a limit: the
+/// wanted ones, and the live ones it drops, since creates run before drops
+/// (a replacement was created beside the replica it replaces, over the
+/// limit until the drop).
 fn exceeded(c: &LimitsConfig, ctx: &Ctx, d: &Desired) -> Option<String> {
-    let count = d.replicas.len() as u64;
+    let dropped: Vec<&Size> = ctx
+        .cluster
+        .replicas
+        .iter()
+        .filter(|r| !d.contains(&r.name))
+        .filter_map(|r| r.size.as_ref())
+        .collect();
+    let sizes: Vec<&Size> = d
+        .replicas
+        .values()
+        .map(|r| &r.size)
+        .chain(dropped.iter().copied())
+        .collect();
+    let before_drops = if dropped.is_empty() {
+        ""
+    } else {
+        " at once (creates run before drops)"
+    };
+    let count = sizes.len() as u64;
     if let Some(max) = c.max_replicas {
         if count > max {
-            return Some(format!("{count} replicas would exceed max_replicas {max}"));
+            return Some(format!(
+                "{count} replicas{before_drops} would exceed max_replicas {max}"
+            ));
         }
     }
     if let Some(max) = c.max_credits_per_hour {
-        let credits: f64 = d
-            .replicas
-            .values()
-            .map(|r| ctx.sizes.credits(&r.size))
-            .sum();
+        let credits: f64 = sizes.iter().map(|s| ctx.sizes.credits(s)).sum();
         if credits > max + 1e-9 {
             return Some(format!(
-                "{credits} credits/h would exceed max_credits_per_hour {max}"
+                "{credits} credits/h{before_drops} would exceed max_credits_per_hour {max}"
             ));
         }
     }
@@ -169,5 +190,58 @@ mod tests {
         ] {
             assert!(LimitsConfig::parse(&Obj::new(&v).unwrap()).is_err(), "{v}");
         }
+    }
+
+    /// Creates run before drops: a replacement is created beside the
+    /// replica it replaces, so both count (tenth session's review: 200cc
+    /// and 25cc live, 25cc dropped and 50cc created, 2.75 credits/h at
+    /// once under a 2.5 limit). The 50cc waits for the next run.
+    #[test]
+    fn a_replica_dropped_in_the_same_plan_counts_until_the_drop() {
+        let live = cluster(
+            "c",
+            vec![
+                replica("c_200cc", "200cc", true),
+                replica("c_25cc", "25cc", false),
+            ],
+        );
+        for (cfg, why) in [
+            (
+                serde_json::json!({"max_credits_per_hour": 2.5}),
+                "2.75 credits/h at once (creates run before drops) would exceed \
+                 max_credits_per_hour 2.5",
+            ),
+            (
+                serde_json::json!({"max_replicas": 2}),
+                "3 replicas at once (creates run before drops) would exceed max_replicas 2",
+            ),
+        ] {
+            let c = LimitsConfig::parse(&Obj::new(&cfg).unwrap()).unwrap();
+            let d = decide_in(&live, Idle::Busy, now(), |ctx, d| {
+                d.remove("c_25cc", StrategyKind::ShrinkToFit, "too small".into());
+                d.add(
+                    "c_50cc",
+                    &Size::from("50cc"),
+                    StrategyKind::ShrinkToFit,
+                    "try".into(),
+                );
+                decide(&c, ctx, d, &mut LimitsState::default())
+            });
+            assert_eq!(d.names(), ["c_200cc"], "{cfg}");
+            assert!(
+                d.deferred.iter().any(|w| w.reason.starts_with(why)),
+                "{cfg}: {:?}",
+                d.deferred
+            );
+        }
+        // Without the drop pending, 200cc and 50cc fit both limits.
+        let after = cluster("c", vec![replica("c_200cc", "200cc", true)]);
+        let d = run_after(
+            StrategyKind::ShrinkToFit,
+            &after,
+            &[("c_50cc", "50cc")],
+            serde_json::json!({"max_credits_per_hour": 2.5, "max_replicas": 2}),
+        );
+        assert_eq!(d.names(), ["c_200cc", "c_50cc"]);
     }
 }
