@@ -699,8 +699,12 @@ fn print_view(view: &dyn View, ui: &Ui) -> Result<(), Output> {
 /// Prints a command's result; its exit code.
 fn finish(view: &dyn View, ui: &Ui) -> u8 {
     if !ui.json {
+        // `-q`: errors only (a note or warning was printed anyway).
+        let quiet = ui.style.verbosity == Verbosity::Quiet;
         for line in view.messages() {
-            message_line(ui, &line);
+            if !quiet || line.starts_with("error: ") {
+                message_line(ui, &line);
+            }
         }
     }
     // A reader that went away leaves the command's own exit code (an

@@ -118,7 +118,7 @@ pub fn main() -> ExitCode {
         _ => "debug",
     };
     init_logging(filter, out.verbose, out.log_format, service);
-    for w in dotenv {
+    for w in dotenv.iter().filter(|_| !out.quiet) {
         if out.log_format == LogFormat::Json {
             tracing::error!("{w}");
         } else {

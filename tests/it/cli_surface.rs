@@ -1072,3 +1072,32 @@ fn an_invalid_log_filter_is_said_and_the_default_used() {
     assert_eq!(run.code, 0, "{}", run.all());
     assert!(!run.stderr.contains("not a log filter"), "{}", run.all());
 }
+
+/// `-q` is errors only: an invalid row's error is said, a dangling row's
+/// warning and the statement log's note are not (they were).
+#[test]
+fn quiet_says_errors_only() {
+    let emu = Emulator::start();
+    init_tables(&emu);
+    emu.create_hydrated_cluster("ok", "r_25cc", "25cc");
+    strategy(&emu, "ok", "target_size", json!({"target_size": "25cc"}));
+    emu.create_hydrated_cluster("bad", "r1", "25cc");
+    strategy(&emu, "bad", "target_size", json!({"target_size": "huge"}));
+    emu.sql(
+        "INSERT INTO mz_cluster_strategies (cluster_id, strategy_type, config, updated_at) \
+         VALUES ('u999', 'target_size', '{\"target_size\": \"25cc\"}', now())",
+    );
+    let loud = clusterctl(&emu, &["dry-run"]);
+    assert!(loud.stderr.contains("warning: "), "{}", loud.all());
+    let run = clusterctl(&emu, &["dry-run", "-q"]);
+    assert_eq!(run.code, loud.code, "{}", run.all());
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert!(!lines.is_empty(), "{}", run.all());
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.starts_with("error: ") && l.contains("bad")),
+        "{}",
+        run.all()
+    );
+}
