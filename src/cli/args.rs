@@ -373,11 +373,11 @@ pub struct SimulateArgs {
     /// Seed for the scenario's random choices (default: the scenario's)
     #[arg(long, allow_negative_numbers = true)]
     pub seed: Option<u64>,
-    /// Write a per-tick timeline as CSV
-    #[arg(long, value_name = "FILE")]
+    /// Write a per-tick timeline as CSV (of one run: not with --compare)
+    #[arg(long, value_name = "FILE", conflicts_with = "compare")]
     pub timeline: Option<PathBuf>,
-    /// Draw the timeline of each cluster as an SVG picture
-    #[arg(long, value_name = "FILE")]
+    /// Draw the timeline of each cluster as an SVG picture (of one run: not with --compare)
+    #[arg(long, value_name = "FILE", conflicts_with = "compare")]
     pub plot: Option<PathBuf>,
     /// Run with the strategies of this alternative file instead of the scenario's (see examples/scenarios/README.md)
     #[arg(long, value_name = "FILE")]

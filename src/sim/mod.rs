@@ -165,10 +165,13 @@ fn overrides_of(args: &SimArgs) -> scenario::Overrides {
 
 /// A parsed scenario under `--strategies` and `--compare`.
 fn run_loaded(mut sc: scenario::Scenario, args: &SimArgs) -> Result<String, SimError> {
+    // The run the alternatives are compared with: the scenario's own
+    // strategies ("current"), or those of --strategies, under its name.
+    let mut base = "current".to_string();
     if let Some(path) = &args.strategies {
-        sc = compare::Alternative::load(path)
-            .and_then(|alt| alt.apply(&sc))
-            .map_err(|e| SimError::Scenario(e.0))?;
+        let alt = compare::Alternative::load(path).map_err(|e| SimError::Scenario(e.0))?;
+        sc = alt.apply(&sc).map_err(|e| SimError::Scenario(e.0))?;
+        base = alt.name;
     }
     let alternatives = args
         .compare
@@ -176,13 +179,14 @@ fn run_loaded(mut sc: scenario::Scenario, args: &SimArgs) -> Result<String, SimE
         .map(|p| compare::Alternative::load(p))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| SimError::Scenario(e.0))?;
-    run_scenario(&sc, &alternatives, args)
+    run_scenario(&sc, &base, &alternatives, args)
 }
 
 /// Runs a resolved scenario (and its alternatives, side by side); returns
 /// the report to print.
 pub fn run_scenario(
     sc: &scenario::Scenario,
+    base: &str,
     alternatives: &[compare::Alternative],
     args: &SimArgs,
 ) -> Result<String, SimError> {
@@ -190,7 +194,7 @@ pub fn run_scenario(
         return run_one(sc, args);
     }
     let mut runs = vec![compare::NamedRun {
-        name: "current".into(),
+        name: base.to_string(),
         scorecard: simulate(sc, false)?,
     }];
     for alt in alternatives {

@@ -1101,3 +1101,53 @@ fn quiet_says_errors_only() {
         run.all()
     );
 }
+
+/// `simulate --compare` draws no single run: `--timeline` and `--plot` are
+/// refused with it (they were ignored without a word); and the run the
+/// alternatives are compared with is named after `--strategies`' file when
+/// one is given (it was called "current").
+#[test]
+fn simulate_compare_names_its_runs_and_refuses_what_it_cannot_draw() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let alt = |name: &str, size: &str| {
+        let path = dir.path().join(format!("{name}.toml"));
+        let text = format!(
+            "name = \"{name}\"\n[[clusters]]\nmatch = \"adhoc\"\nstrategies = [{{ type = \
+             \"target_size\", config = {{ target_size = \"{size}\" }} }}]\n"
+        );
+        std::fs::write(&path, text).expect("write");
+        path.to_str().expect("utf-8").to_string()
+    };
+    let (small, large) = (alt("small", "25cc"), alt("large", "50cc"));
+    let scenario = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/scenarios/wake-5s.toml"
+    );
+    let timeline = dir.path().join("t.csv");
+    for flag in ["--timeline", "--plot"] {
+        let mut cmd = command();
+        cmd.args([
+            "simulate",
+            scenario,
+            "--days",
+            "1",
+            "--compare",
+            &large,
+            flag,
+        ])
+        .arg(&timeline);
+        let run = run_cmd(cmd);
+        assert_eq!(run.code, 64, "{flag}: {}", run.all());
+        assert!(run.stderr.contains("--compare"), "{flag}: {}", run.all());
+    }
+    assert!(!timeline.exists());
+    let mut cmd = command();
+    cmd.args(["simulate", scenario, "--days", "1", "-o", "json"])
+        .args(["--strategies", &small, "--compare", &large]);
+    let doc = run_cmd(cmd).ok().json();
+    let names: Vec<&str> = doc["result"]["runs"]
+        .as_array()
+        .map(|runs| runs.iter().filter_map(|r| r["name"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(names, ["small", "large"], "{doc:#}");
+}
