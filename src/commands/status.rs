@@ -503,6 +503,51 @@ mod tests {
     use crate::model::SizeCatalog;
     use serde_json::json;
 
+    /// The narrow view keeps to 80 columns whatever the names: a
+    /// 200-character cluster name made every line 230 wide (review).
+    #[test]
+    fn the_narrow_view_cuts_a_long_cluster_name_to_fit() {
+        use crate::model::{Cluster, Snapshot, StrategyRow};
+        use crate::render::{table, TextStyle, Verbosity, View};
+        let long = "x".repeat(200);
+        let mut snap = Snapshot {
+            sizes: SizeCatalog::cloud_defaults(),
+            clusters: vec![
+                Cluster::empty(ClusterId("u2".into()), &long),
+                Cluster::empty(ClusterId("u3".into()), "short"),
+            ],
+            activity_log_has_rows: true,
+            ..Snapshot::default()
+        };
+        for id in ["u2", "u3"] {
+            snap.strategies.push(StrategyRow {
+                cluster_id: ClusterId(id.into()),
+                strategy_type: "target_size".into(),
+                config: json!({"target_size": "50cc"}),
+                updated_at: None,
+                unreadable: None,
+            });
+        }
+        let report = status_of(&snap, &Selection::all(), false, &BTreeMap::new());
+        let style = TextStyle {
+            verbosity: Verbosity::Normal,
+            table: table::Style {
+                tty: false,
+                color: false,
+            },
+            wide: false,
+            streamed: false,
+        };
+        let text = report.text(&style);
+        for line in text.lines() {
+            assert!(crate::model::display_width(line) <= 80, "{line}");
+        }
+        assert!(text.contains("xxxxxxxx…"), "{text}");
+        assert!(text.contains("short "), "{text}");
+        // Each reason keeps its room.
+        assert!(text.lines().all(|l| !l.ends_with("hydra…")), "{text}");
+    }
+
     /// WANT of a managed cluster resized: what it ends with, named as
     /// Materialize names the replicas (seventh review: the old size).
     #[test]

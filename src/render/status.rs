@@ -62,6 +62,9 @@ fn ready(c: &crate::commands::status::ClusterStatus) -> String {
 
 /// The narrow table: CLUSTER, CONDITION, REPLICAS, AGE, REASON, within
 /// `width` columns (the reason is cut to fit; `-o wide` shows it whole).
+/// The reason's room, at the least, in the narrow view.
+const MIN_REASON: usize = 24;
+
 fn narrow(r: &StatusReport, style: table::Style, width: usize) -> String {
     let rows: Vec<Vec<Cell>> = r
         .clusters
@@ -81,17 +84,25 @@ fn narrow(r: &StatusReport, style: table::Style, width: usize) -> String {
         })
         .collect();
     let headers = ["CLUSTER", "CONDITION", "REPLICAS", "AGE", "REASON"];
+    let column = |rows: &[Vec<Cell>], i: usize| -> usize {
+        rows.iter()
+            .map(|row| crate::model::display_width(&row[i].text))
+            .chain(std::iter::once(headers[i].len()))
+            .max()
+            .unwrap_or(0)
+            + 2
+    };
+    // A cluster name is cut to leave the reason room (MIN_REASON) within
+    // the width: a 200-character name made every line 230 wide (`-o wide`
+    // shows names whole).
+    let fixed: usize = (1..4).map(|i| column(&rows, i)).sum();
+    let name_room = width.saturating_sub(fixed + MIN_REASON + 2).max(12);
+    let mut rows = rows;
+    for row in &mut rows {
+        row[0].text = crate::model::fit_width(&row[0].text, name_room);
+    }
     // Room left for the reason after the other columns and their gaps.
-    let used: usize = (0..4)
-        .map(|i| {
-            rows.iter()
-                .map(|row| crate::model::display_width(&row[i].text))
-                .chain(std::iter::once(headers[i].len()))
-                .max()
-                .unwrap_or(0)
-                + 2
-        })
-        .sum();
+    let used = column(&rows, 0) + fixed;
     let room = width.saturating_sub(used).max(8);
     let rows: Vec<Vec<Cell>> = rows
         .into_iter()
