@@ -221,7 +221,8 @@ async fn audit(
 /// The answer to `strategy set CLUSTER pause`: a pause row is written by
 /// `strategy pause` (its reason and expiry as flags), never as a config.
 pub fn pause_instead(cluster_arg: &str) -> CommandError {
-    CommandError::Refused(format!(
+    // A command line to change, as an unknown type is (exit 64).
+    CommandError::Usage(format!(
         "use `clusterctl strategy pause {cluster_arg}` to pause a cluster \
          (--reason TEXT, --until 2h|TIME); `clusterctl strategy resume` ends the pause"
     ))

@@ -148,11 +148,12 @@ fn strategy_set_validates_before_writing_and_replaces() {
         "{}",
         r.all()
     );
-    // A pause is its own command, with or without a config.
+    // A pause is its own command, with or without a config: a usage
+    // error, as an unknown type is (it was exit 1).
     for extra in [&[][..], &["--config", "{}"]] {
         let mut argv = vec!["strategy", "set", "analytics", "pause"];
         argv.extend_from_slice(extra);
-        let r = clusterctl(&emu, &argv).code(1);
+        let r = clusterctl(&emu, &argv).code(64);
         assert!(
             r.stderr
                 .contains("use `clusterctl strategy pause analytics` to pause a cluster")
