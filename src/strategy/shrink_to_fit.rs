@@ -231,15 +231,19 @@ fn start_candidates(c: &ShrinkToFitConfig, ctx: &Ctx, d: &mut Desired, st: &mut 
         }
         st.tried_below.retain(|s| above_floor(s));
         let serving_rank = ctx.sizes.rank(&serving);
+        // One text for a try below the size that serves, whoever asked.
+        let try_below = |s: &Size| {
+            format!(
+                "try size {s} beside {serving}, which serves: whether {s} fits is not known yet"
+            )
+        };
         adopt_unborn(ctx, d, |s| {
             if ctx.sizes.rank(s) >= serving_rank {
                 Unborn::Keep
             } else if !above_floor(s) {
                 Unborn::LeaveOut(format!("{s} is known to be too small"))
             } else {
-                Unborn::Try(format!(
-                    "try size {s} beside {serving}, which serves: whether {s} fits is not known yet"
-                ))
+                Unborn::Try(try_below(s))
             }
         });
         let untried: Vec<Size> = below
@@ -248,14 +252,7 @@ fn start_candidates(c: &ShrinkToFitConfig, ctx: &Ctx, d: &mut Desired, st: &mut 
             .collect();
         for size in untried {
             let name = replica_name(&ctx.cluster.name, &size);
-            d.add(
-                &name,
-                &size,
-                KIND,
-                format!(
-                    "try size {size}: {serving} serves, nothing smaller is known to fit or not"
-                ),
-            );
+            d.add(&name, &size, KIND, try_below(&size));
         }
         return;
     }
@@ -616,7 +613,8 @@ mod tests {
             d.replicas["c_300cc"]
                 .added_by
                 .as_ref()
-                .is_some_and(|c| c.reason.contains("400cc serves")),
+                .is_some_and(|c| c.reason
+                    == "try size 300cc beside 400cc, which serves: whether 300cc fits is not known yet"),
             "{:?}",
             d.replicas["c_300cc"]
         );
