@@ -878,4 +878,25 @@ mod tests {
             ["shrink_to_fit: not creating c_25cc (25cc): 25cc is known to be too small"]
         );
     }
+
+    /// A wake with the size that fit known: that size is this strategy's
+    /// start; a larger one the wake brings back is left as the wake's (the
+    /// strategy drops it once the size that fit serves).
+    #[test]
+    fn a_wake_with_a_known_fit_starts_it_and_leaves_larger_ones_to_the_wake() {
+        let mut st = ShrinkToFitState {
+            fits: Some(Size::from("50cc")),
+            ..ShrinkToFitState::default()
+        };
+        let brought = [("c_50cc", "50cc"), ("c_100cc", "100cc")];
+        let d = brought_back(&cluster("c", vec![]), &mut st, &brought, "resume");
+        assert_eq!(d.names(), ["c_100cc", "c_50cc"]);
+        let by = |n: &str| d.replicas[n].added_by.clone().unwrap();
+        assert_eq!(by("c_100cc").strategy, StrategyKind::IdleSuspend);
+        assert_eq!(by("c_100cc").reason, "resume");
+        assert_eq!(
+            by("c_50cc").reason,
+            "start 50cc, the size that fit before; brought back by idle_suspend: resume"
+        );
+    }
 }
