@@ -60,11 +60,12 @@ fn ready(c: &crate::commands::status::ClusterStatus) -> String {
     format!("{hydrated}/{}", c.replicas.len())
 }
 
-/// The narrow table: CLUSTER, CONDITION, REPLICAS, AGE, REASON, within
-/// `width` columns (the reason is cut to fit; `-o wide` shows it whole).
 /// The reason's room, at the least, in the narrow view.
 const MIN_REASON: usize = 24;
 
+/// The narrow table: CLUSTER, CONDITION, REPLICAS, AGE, REASON, within
+/// `width` columns (the reason is cut to fit, and a cluster name too long
+/// to leave it [`MIN_REASON`]; `-o wide` shows both whole).
 fn narrow(r: &StatusReport, style: table::Style, width: usize) -> String {
     let rows: Vec<Vec<Cell>> = r
         .clusters
