@@ -147,6 +147,12 @@ impl Alternative {
                 rows: rows.clone(),
             }];
         }
+        // The report says which strategies ran: the scenario's description
+        // names its own (`--strategies` alone named none of this file's).
+        out.description = match self.description.trim() {
+            "" => format!("strategies of {}", self.name),
+            d => format!("strategies of {}: {d}", self.name),
+        };
         Ok(out)
     }
 }
@@ -430,6 +436,14 @@ mod tests {
         assert_eq!(a.total.service.queries, b.total.service.queries);
         assert_eq!(a.total.oracle_credits, b.total.oracle_credits);
         assert!(b.total.credits < a.total.credits);
+        // Each report says whose strategies ran (the scenario's
+        // description named the scenario's own under `--strategies`).
+        assert_eq!(b.scenario.description, "strategies of suspend");
+        assert_eq!(
+            super::super::scorecard::text(&b).lines().nth(1),
+            Some("strategies of suspend")
+        );
+        assert_ne!(a.scenario.description, b.scenario.description);
         let c = Comparison {
             runs: vec![
                 NamedRun {
