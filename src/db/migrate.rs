@@ -88,14 +88,13 @@ fn complete(done: &[i32]) -> bool {
 /// The schema named by `--schema` does not exist.
 pub(super) fn missing_schema(store: &Store) -> DbError {
     let name = store.schema().unwrap_or_default();
-    DbError::Missing {
+    DbError::SchemaMissing {
         context: format!("--schema {name}"),
         reason: format!(
             "schema {} does not exist; only `clusterctl init --schema {name}` creates a schema \
              (or check the name)",
             ddl::ident(name)
         ),
-        what: Missing::Schema,
     }
 }
 

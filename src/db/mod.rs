@@ -51,13 +51,9 @@ pub enum DbError {
     /// error of every command that needs them ([`store::missing_or`]).
     #[error("clusterctl's tables are missing ({where_} does not exist): run `clusterctl init` (or `clusterctl apply` once; both create them), or have an admin run the SQL of `clusterctl init --print`")]
     TablesMissing { where_: String },
-    /// A relation, or the schema `--schema` names, does not exist.
+    /// The schema `--schema` names does not exist (`migrate::missing_schema`).
     #[error("{context}: {reason}")]
-    Missing {
-        context: String,
-        reason: String,
-        what: Missing,
-    },
+    SchemaMissing { context: String, reason: String },
     #[error("{context}: no answer within {}s", .after.as_secs())]
     Timeout { context: String, after: Duration },
     /// Our controller lease is gone or could expire: no further DDL.
@@ -66,20 +62,14 @@ pub enum DbError {
 }
 
 impl DbError {
-    /// A failed statement; a missing relation or schema is said as such
-    /// ([`Missing`]), so callers never match the server's words.
+    /// A failed statement. One of our tables, or the `--schema`, found
+    /// missing is classified by `store::missing_or` (the readers of our
+    /// tables call it), so callers never match the server's words.
     pub fn query(context: impl Into<String>, e: &tokio_postgres::Error) -> DbError {
-        match Missing::of(e) {
-            Some(what) => DbError::Missing {
-                context: context.into(),
-                reason: describe(e),
-                what,
-            },
-            None => DbError::Query {
-                context: context.into(),
-                reason: describe(e),
-                transient: is_transient(e),
-            },
+        DbError::Query {
+            context: context.into(),
+            reason: describe(e),
+            transient: is_transient(e),
         }
     }
 
@@ -90,7 +80,7 @@ impl DbError {
             DbError::Connect { transient, .. } | DbError::Query { transient, .. } => *transient,
             DbError::Tls(_)
             | DbError::LeaseLost(_)
-            | DbError::Missing { .. }
+            | DbError::SchemaMissing { .. }
             | DbError::TablesMissing { .. } => false,
         }
     }
