@@ -31,7 +31,9 @@ pub(super) fn diff(cluster: &Cluster, d: &Desired, notes: &mut Vec<String>) -> V
                     resize: None,
                     sql: ddl::create_replica(&cluster.name, name, &want.size),
                     strategy,
-                    reasons: vec![reason],
+                    reasons: std::iter::once(reason)
+                        .chain(d.superseded_reasons(strategy))
+                        .collect(),
                 });
             }
             Some(live) if live.size.as_ref() != Some(&want.size) => notes.push(format!(
@@ -180,9 +182,14 @@ pub(super) fn diff_managed(
         _ if resizing && rf_now > 0 => of_size(wanted).max(rf_now),
         _ => of_size(wanted),
     };
-    let rf_change = added
-        .first()
-        .map(|(_, c)| *c)
+    // Back from zero replicas is a wake: the strategy that woke the
+    // cluster, also when another one's resize took its replica over.
+    let woken_by = (rf_now == 0)
+        .then(|| d.superseded.values().next())
+        .flatten();
+    let rf_change = woken_by
+        .map(|(_, c)| c)
+        .or_else(|| added.first().map(|(_, c)| *c))
         .or_else(|| d.removed.values().next());
     if count != rf_now {
         if let Some(change) = rf_change {

@@ -2176,3 +2176,65 @@ fn a_managed_cluster_idle_through_a_resize_wakes_at_its_size() {
         [r#"ALTER CLUSTER "m" SET (REPLICATION FACTOR = 1)"#]
     );
 }
+
+/// A managed cluster suspended by `idle_suspend` and woken at a new
+/// `target_size` (tenth session's review): the resize is target_size's,
+/// the replication factor back from 0 is the wake's; both were credited to
+/// target_size, so `history` showed no wake.
+#[test]
+fn a_managed_wake_at_a_new_target_size_credits_the_wake() {
+    let rows = vec![
+        row("u2", "idle_suspend", json!({"idle_after_s": 60})),
+        row("u2", "target_size", json!({"target_size": "100cc"})),
+    ];
+    let mut asleep = managed(0, "25cc", false);
+    asleep.activity = Activity {
+        last_begin: Some(now()),
+        in_flight: 1,
+    };
+    let mut s = snap(vec![asleep], rows);
+    s.states.insert(
+        ClusterId("u2".into()),
+        json!({"idle_suspend": {
+            "suspended": [{"name": "r1", "size": "25cc"}],
+            "suspended_at": (now() - Duration::hours(2)).to_rfc3339()
+        }}),
+    );
+    let p = plan(&s, &PlanOptions::default());
+    let got: Vec<(String, StrategyKind, String)> = only(&p)
+        .actions
+        .iter()
+        .map(|a| (a.sql.clone(), a.strategy, a.reasons.join("; ")))
+        .collect();
+    assert_eq!(got.len(), 2, "{got:#?}");
+    assert!(got[0].0.contains("SET (SIZE = '100cc')"), "{got:#?}");
+    assert_eq!(got[0].1, StrategyKind::TargetSize);
+    assert_eq!(got[0].2, "ensure one replica of target size 100cc");
+    assert_eq!(
+        got[1].0,
+        r#"ALTER CLUSTER "m" SET (REPLICATION FACTOR = 1)"#
+    );
+    assert_eq!(got[1].1, StrategyKind::IdleSuspend, "{got:#?}");
+    assert!(got[1].2.starts_with("resume after suspension"), "{got:#?}");
+    // Unmanaged, the create of the new size says whose wake it is.
+    let mut s = s;
+    let c = &mut s.clusters[0];
+    c.managed = false;
+    c.size = None;
+    c.replication_factor = None;
+    let p = plan(&s, &PlanOptions::default());
+    let creates: Vec<(String, StrategyKind, Vec<String>)> = only(&p)
+        .actions
+        .iter()
+        .map(|a| (a.replica.clone(), a.strategy, a.reasons.clone()))
+        .collect();
+    assert_eq!(creates.len(), 1, "{creates:#?}");
+    assert_eq!(creates[0].0, "r_100cc");
+    assert_eq!(creates[0].1, StrategyKind::TargetSize);
+    assert_eq!(creates[0].2.len(), 2, "{creates:#?}");
+    assert!(
+        creates[0].2[1]
+            .starts_with("instead of r1 (25cc) that idle_suspend wanted: resume after suspension"),
+        "{creates:#?}"
+    );
+}

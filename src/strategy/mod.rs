@@ -645,6 +645,13 @@ pub struct Desired {
     /// Replicas kept only until the size that replaces them hydrates
     /// ([`Self::outgoing_other_sizes`]): nothing waits for them to hydrate.
     pub outgoing: std::collections::BTreeSet<String>,
+    /// Replicas an earlier strategy of this round wanted created that a
+    /// later one replaced by another size
+    /// ([`Self::drop_unborn_other_sizes`]), with their size and the earlier
+    /// strategy's change: a wake that a resize takes over is still the
+    /// wake's in the plan and the audit trail (it was credited to the
+    /// resize alone).
+    pub superseded: BTreeMap<String, (Size, Change)>,
 }
 
 impl Desired {
@@ -731,21 +738,44 @@ impl Desired {
         size: &Size,
         strategy: StrategyKind,
     ) {
-        let unborn: Vec<(String, Size)> = self
+        let unborn: Vec<(String, Size, Option<Change>)> = self
             .replicas
             .iter()
             .filter(|(n, r)| {
                 &r.size != size && r.added_by.is_some() && cluster.replica(n).is_none()
             })
-            .map(|(n, r)| (n.clone(), r.size.clone()))
+            .map(|(n, r)| {
+                let earlier = r.added_by.clone().filter(|c| c.strategy != strategy);
+                (n.clone(), r.size.clone(), earlier)
+            })
             .collect();
-        for (name, other) in unborn {
+        for (name, other, earlier) in unborn {
+            if let Some(change) = earlier {
+                self.superseded
+                    .insert(name.clone(), (other.clone(), change));
+            }
             self.remove(
                 &name,
                 strategy,
                 format!("not creating {name} ({other}): the size wanted is {size}"),
             );
         }
+    }
+
+    /// What the replicas this round replaced were wanted for
+    /// ([`Self::superseded`]), for a create by `strategy`:
+    /// `instead of r1 (25cc) that idle_suspend wanted: resume after …`.
+    pub fn superseded_reasons(&self, strategy: StrategyKind) -> Vec<String> {
+        self.superseded
+            .iter()
+            .filter(|(_, (_, c))| c.strategy != strategy)
+            .map(|(name, (size, c))| {
+                format!(
+                    "instead of {name} ({size}) that {} wanted: {}",
+                    c.strategy, c.reason
+                )
+            })
+            .collect()
     }
 
     /// The replicas not of `size` are kept only until the `size` ones
