@@ -94,14 +94,21 @@ const REPLICAS_SQL: &str = "SELECT r.id, r.name, r.cluster_id, r.size, \
 /// for days, a query blocked on a suspended cluster): they are demand.
 /// The NULL-cluster group tells whether the log has any rows at all; the
 /// oldest statement of all groups within the lookback, from when its
-/// silence is evidence. `{since}`: the lookback's start; `{and}`: a
-/// further filter (the plan guard's one cluster).
+/// silence is evidence. Filled in by [`activity_sql`] only.
 const ACTIVITY_SQL: &str = "SELECT cluster_id, max(began_at), \
     sum(CASE WHEN finished_at IS NULL THEN 1 ELSE 0 END)::int8, \
     min(CASE WHEN began_at > {since} THEN began_at END) \
     FROM mz_internal.mz_statement_execution_history_redacted \
     WHERE (began_at > {since} OR finished_at IS NULL) {and} \
     GROUP BY cluster_id";
+
+/// [`ACTIVITY_SQL`] from `since`, the lookback's start (an SQL
+/// expression), and `and`, a further filter (empty, or the plan guard's
+/// one cluster). The one place that fills it in: `doctor`'s probe sent it
+/// with its placeholders, failed on `{`, and blamed the role's privileges.
+fn activity_sql(since: &str, and: &str) -> String {
+    ACTIVITY_SQL.replace("{since}", since).replace("{and}", and)
+}
 
 /// How long Materialize's statement log may take to show a statement
 /// (§8.6: flushed about every 5 s).
@@ -253,9 +260,7 @@ pub async fn load(
     // Round two: activity over max(24 h, the largest idle_after_s scaled by
     // the sample rate), and the auto-scaling relation where it exists.
     let lookback = activity_lookback(opts, &strategies, &env.settings);
-    let activity_sql = ACTIVITY_SQL
-        .replace("{since}", &format!("now() - INTERVAL '{lookback} seconds'"))
-        .replace("{and}", "");
+    let activity_sql = activity_sql(&format!("now() - INTERVAL '{lookback} seconds'"), "");
     // Pipelined: the activity, the auto-scaling relation, the demand
     // history of predicting clusters and the audit trail's last suspensions
     // (only when a cluster forgot what to wake with: a scan of the whole
@@ -358,7 +363,7 @@ pub async fn environment(c: &Client) -> Result<(DateTime<Utc>, Environment), Sna
 /// Whether our role can read the statement log: `None` when it can, else
 /// the server's refusal (`doctor`, when no snapshot could be read).
 pub async fn probe_activity(c: &Client) -> Result<Option<String>, SnapshotError> {
-    let sql = ACTIVITY_SQL.replace("{lookback}", "60");
+    let sql = activity_sql("now() - INTERVAL '60 seconds'", "");
     Ok(optional(c.query_typed(&sql, &[]).await, "reading the statement log")?.err())
 }
 
@@ -828,9 +833,7 @@ pub async fn activity_of(
     since: DateTime<Utc>,
 ) -> Result<Activity, DbError> {
     use tokio_postgres::types::Type;
-    let sql = ACTIVITY_SQL
-        .replace("{since}", "$2")
-        .replace("{and}", "AND cluster_id = $1");
+    let sql = activity_sql("$2", "AND cluster_id = $1");
     let rows = c
         .query_typed(
             &sql,
