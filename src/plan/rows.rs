@@ -37,6 +37,8 @@ pub enum Code {
     /// The release cannot carry out what a strategy wants (a managed
     /// resize without graceful reconfiguration).
     Unsupported,
+    /// A schedule window whose calendar has no start after now.
+    Ended,
 }
 
 /// One problem of a row, or of a cluster's set of rows.

@@ -299,6 +299,16 @@ pub fn environment_findings(
             }
         }
     }
+    for (n, cron) in configs.iter().flat_map(|c| c.ended_windows(snap.now)) {
+        out.push((
+            Code::Ended,
+            format!(
+                "schedule: window {n} ('{cron}') never opens again: its calendar has no start \
+                 after {} (a year gone by?); fix its cron or remove the window",
+                snap.now.format("%Y-%m-%d %H:%M UTC")
+            ),
+        ));
+    }
     let sizes_it = configs.iter().any(|c| c.kind().chooses_size());
     if cluster.managed
         && sizes_it

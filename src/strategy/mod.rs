@@ -278,6 +278,15 @@ impl StrategyConfig {
         }
     }
 
+    /// A schedule's windows that never open again after `now` (1-based,
+    /// with their cron): [`schedule::ended_windows`].
+    pub fn ended_windows(&self, now: chrono::DateTime<chrono::Utc>) -> Vec<(usize, &str)> {
+        match self {
+            StrategyConfig::Schedule(c) => schedule::ended_windows(c, now),
+            _ => Vec::new(),
+        }
+    }
+
     /// The largest idle threshold this config waits for (sizes the activity lookback).
     pub fn idle_after_s(&self) -> Option<u64> {
         match self {

@@ -200,6 +200,19 @@ fn every_command_prints_one_envelope_that_follows_the_schema() {
     // the server's version and our role, which vary).
     document(&v, &emu, &["doctor"], 0, "doctor");
 
+    // Every finding code is in the schema: a schedule window that never
+    // opens again is a warning (`ended`).
+    emu.create_cluster("old");
+    strategy(
+        &emu,
+        "old",
+        "schedule",
+        json!({"timezone": "UTC", "windows": [{"cron": "0 0 8 1 1 * 2020", "duration_s": 3600, "size": "25cc"}]}),
+    );
+    let doc = document(&v, &emu, &["check", "--cluster", "old"], 3, "check");
+    assert_eq!(doc["result"]["findings"][0]["code"], "ended", "{doc:#}");
+    clusterctl(&emu, &["strategy", "rm", "old", "schedule"]).ok();
+
     // Errors are documents too: a bad name, a refused write, no database.
     insta::assert_json_snapshot!(
         "error_no_such_cluster",

@@ -1017,6 +1017,13 @@ fn check_reports_every_kind_of_problem() {
         "shrink_to_fit",
         json!({"max_replica_size": "50cc"}),
     );
+    emu.create_cluster("ended");
+    strategy(
+        &emu,
+        "ended",
+        "schedule",
+        json!({"timezone": "UTC", "windows": [{"cron": "0 0 8 1 1 * 2020-2025", "duration_s": 3600, "size": "25cc"}]}),
+    );
     emu.create_cluster("refresh");
     emu.set_schedule("refresh", "on-refresh");
     strategy(
@@ -1043,6 +1050,7 @@ fn check_reports_every_kind_of_problem() {
         "SCHEDULE = ON REFRESH",
         "system cluster",
         "no cluster has id u999",
+        "window 1 ('0 0 8 1 1 * 2020-2025') never opens again",
     ] {
         assert!(
             r.stdout.contains(needle),
@@ -1069,6 +1077,7 @@ fn check_reports_every_kind_of_problem() {
         "conflicting_strategies",
         "unmanageable",
         "dangling_cluster",
+        "ended",
     ] {
         assert!(
             codes.iter().any(|c| c == code),
@@ -2242,6 +2251,37 @@ fn a_schedule_asking_for_more_replicas_than_materialize_allows_is_said() {
         "{}",
         run.all()
     );
+}
+
+/// A window whose year has gone by never opens again: said when it is set
+/// (it was written with exit 0 and nothing said, the README promising a
+/// refusal); not an invalid row, so a row valid yesterday stays valid.
+#[test]
+fn a_schedule_window_that_never_opens_again_is_said() {
+    let emu = emulator();
+    emu.create_hydrated_cluster("sched", "r1", "25cc");
+    let windows = r#"[{"cron": "0 0 8 * * *", "duration_s": 3600, "size": "50cc"},
+                      {"cron": "0 0 0 1 1 * 2025-2026", "duration_s": 3600, "size": "50cc"}]"#;
+    let argv = [
+        "strategy",
+        "set",
+        "sched",
+        "schedule",
+        "--timezone",
+        "UTC",
+        "--windows",
+        windows,
+    ];
+    let run = clusterctl(&emu, &argv).ok();
+    assert!(
+        run.stderr
+            .contains("warning: schedule: window 2 ('0 0 0 1 1 * 2025-2026') never opens again"),
+        "{}",
+        run.all()
+    );
+    assert!(!run.all().contains("window 1"), "{}", run.all());
+    // The row is valid: the plan goes on with the other window.
+    clusterctl(&emu, &["dry-run"]).ok();
 }
 
 /// `apply` says once what waits: in the plan it shows before the actions,

@@ -236,6 +236,24 @@ fn active(w: &Window, tz: Tz, now: DateTime<Utc>, prewarm_s: u64) -> Option<Acti
     })
 }
 
+/// The windows (1-based, with their cron) that never open again after
+/// `now`: no occurrence is open at `now` or starts later (a year gone by,
+/// `0 0 0 1 1 * 2020`). Not an invalid row, as one valid yesterday would
+/// become invalid with time: `check` and `strategy set` warn.
+pub fn ended_windows(c: &ScheduleConfig, now: DateTime<Utc>) -> Vec<(usize, &str)> {
+    c.windows
+        .iter()
+        .enumerate()
+        .filter(|(_, w)| {
+            let duration = Duration::seconds(w.duration_s as i64);
+            now.checked_sub_signed(duration)
+                .and_then(|from| w.schedule.next_start(c.tz, from))
+                .is_none()
+        })
+        .map(|(i, w)| (i + 1, w.cron.as_str()))
+        .collect()
+}
+
 /// The next instant after `now` at which the chosen window may change (a
 /// window opening, prewarm included, or closing), the state held still. The
 /// decision is not monotone in time, so the simulator, which skips ticks
@@ -820,5 +838,36 @@ mod tests {
         assert_eq!(f.actions.drop, 4);
         // Always-on at the size the workload needs (10 GiB: 200cc).
         assert_eq!(f.always_on.size.as_deref(), Some("200cc"));
+    }
+}
+#[cfg(test)]
+mod ended_tests {
+    use super::*;
+    use crate::strategy::schedule::tests::{at, parse};
+    use serde_json::json;
+
+    /// A window whose calendar has no start after now never opens again;
+    /// one open now, or with a start to come, is not ended.
+    #[test]
+    fn a_window_ends_with_its_last_occurrence() {
+        let c = parse(&json!({"timezone": "UTC", "windows": [
+            {"cron": "0 0 8 * * *", "duration_s": 3600, "size": "25cc"},
+            {"cron": "0 0 8 1 1 * 2020-2025", "duration_s": 3600, "size": "25cc"},
+            {"cron": "0 0 8 4 Dec * 2026", "duration_s": 7200, "size": "25cc"}]}));
+        let ended = |t: &str| ended_windows(&c, at(t));
+        assert_eq!(
+            ended("2026-12-04T05:00:00Z"),
+            [(2, "0 0 8 1 1 * 2020-2025")]
+        );
+        // The last occurrence open: not yet; closed: ended.
+        assert_eq!(
+            ended("2026-12-04T09:59:59Z"),
+            [(2, "0 0 8 1 1 * 2020-2025")]
+        );
+        assert_eq!(
+            ended("2026-12-04T10:00:00Z"),
+            [(2, "0 0 8 1 1 * 2020-2025"), (3, "0 0 8 4 Dec * 2026")]
+        );
+        assert_eq!(ended("2025-01-01T07:00:00Z"), []);
     }
 }
