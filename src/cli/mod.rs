@@ -39,16 +39,47 @@ pub mod exit {
 /// command (with its subcommand, if the next word is one); `clusterctl`
 /// when it names none (`clusterctl -o json`, a misspelled command).
 fn command_named(argv: &[String]) -> String {
+    let path = command_path(argv);
+    if path.is_empty() {
+        return "clusterctl".into();
+    }
+    path.join(" ")
+}
+
+/// The (sub)command a command line names, as its words (`["strategy",
+/// "set"]`); empty when it names none.
+fn command_path(argv: &[String]) -> Vec<String> {
     use clap::CommandFactory as _;
     let cli = Cli::command();
     let mut words = argv.iter().skip(1).skip_while(|a| a.starts_with('-'));
     let Some(sub) = words.next().and_then(|w| cli.find_subcommand(w)) else {
-        return "clusterctl".into();
+        return Vec::new();
     };
-    match words.next().and_then(|w| sub.find_subcommand(w)) {
-        Some(subsub) => format!("{} {}", sub.get_name(), subsub.get_name()),
-        None => sub.get_name().to_string(),
+    let mut path = vec![sub.get_name().to_string()];
+    if let Some(subsub) = words.next().and_then(|w| sub.find_subcommand(w)) {
+        path.push(subsub.get_name().to_string());
     }
+    path
+}
+
+/// The usage of the command a command line names, as its `--help` shows
+/// it (`Usage: clusterctl unlock [OPTIONS] --force`): clap's error adds
+/// the options given on the line or from the environment to it, which
+/// reads as if they were required.
+fn own_usage(argv: &[String], tty: bool) -> Option<String> {
+    use clap::CommandFactory as _;
+    let mut cmd = Cli::command();
+    cmd.build();
+    let mut at = &mut cmd;
+    for word in command_path(argv) {
+        at = at.find_subcommand_mut(&word)?;
+    }
+    let usage = at.render_usage();
+    Some(if tty {
+        usage.ansi().to_string()
+    } else {
+        usage.to_string()
+    })
 }
 
 /// Parses, runs, prints; returns the process exit code.
@@ -81,15 +112,9 @@ pub fn main() -> ExitCode {
             };
             if wants("--output", "json") || wants("--log-format", "json") {
                 let command = command_named(&argv);
-                // clap's first line, without its "error: " and the usage
-                // block after it; it echoes the offending argument, which
-                // may be a URL.
-                let rendered = e.to_string();
-                let first = rendered.lines().next().unwrap_or_default();
-                let detail = crate::config::redact_args(
-                    first.strip_prefix("error: ").unwrap_or(first),
-                    std::env::args_os(),
-                );
+                // It echoes the offending argument, which may be a URL.
+                let detail =
+                    crate::config::redact_args(&clap_message(&e.to_string()), std::env::args_os());
                 dispatch::report_error(
                     &command,
                     "usage",
@@ -178,6 +203,17 @@ fn print_parse_error(e: &clap::Error) {
     } else {
         rendered.to_string()
     };
+    let text = if e.use_stderr() {
+        let argv: Vec<String> = std::env::args_os()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        match own_usage(&argv, tty) {
+            Some(usage) => with_usage(&text, &usage),
+            None => text,
+        }
+    } else {
+        text
+    };
     let text = crate::config::redact_args(&text, std::env::args_os());
     let _ = if e.use_stderr() {
         std::io::stderr().write_all(text.as_bytes())
@@ -263,5 +299,91 @@ impl std::io::Write for LogLine {
 
     fn flush(&mut self) -> std::io::Result<()> {
         std::io::stderr().flush()
+    }
+}
+
+/// `rendered` with its `Usage:` line (styled or not) replaced by `usage`.
+fn with_usage(rendered: &str, usage: &str) -> String {
+    let plain = |l: &str| {
+        let mut out = String::new();
+        let mut in_escape = false;
+        for ch in l.chars() {
+            match (in_escape, ch) {
+                (false, '\u{1b}') => in_escape = true,
+                (true, 'm') => in_escape = false,
+                (true, _) => {}
+                (false, c) => out.push(c),
+            }
+        }
+        out
+    };
+    rendered
+        .split_inclusive('\n')
+        .map(|l| {
+            if plain(l).starts_with("Usage:") {
+                let end = if l.ends_with('\n') { "\n" } else { "" };
+                format!("{usage}{end}")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect()
+}
+
+/// clap's message on one line, for a JSON document: its first paragraph
+/// without "error: ", the lines that continue it (the missing arguments of
+/// "the following required arguments were not provided:") joined on; not
+/// the tip or usage blocks after it. The first line alone named no
+/// argument.
+fn clap_message(rendered: &str) -> String {
+    let first = rendered
+        .lines()
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(" ");
+    first.strip_prefix("error: ").unwrap_or(&first).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_clap_message_keeps_what_continues_its_first_line() {
+        let missing = "error: the following required arguments were not provided:\n  --force\n  <CLUSTER>\n\nUsage: clusterctl unlock --force\n\nFor more information, try '--help'.\n";
+        assert_eq!(
+            clap_message(missing),
+            "the following required arguments were not provided: --force <CLUSTER>"
+        );
+        let unexpected = "error: unexpected argument '--x' found\n\n  tip: to pass '--x' as a value, use '-- --x'\n\nUsage: clusterctl dry-run [OPTIONS]\n";
+        assert_eq!(clap_message(unexpected), "unexpected argument '--x' found");
+    }
+
+    /// The usage after an error is the command's own (it listed the options
+    /// given as if required: `unlock --force --exec-cluster <NAME>`).
+    #[test]
+    fn an_error_shows_the_commands_own_usage() {
+        let argv: Vec<String> = ["clusterctl", "unlock", "--exec-cluster", "ops", "-v"]
+            .map(String::from)
+            .to_vec();
+        let usage = own_usage(&argv, false);
+        assert_eq!(
+            usage.as_deref(),
+            Some("Usage: clusterctl unlock [OPTIONS] --force")
+        );
+        let rendered = "error: x\n\nUsage: clusterctl unlock --force --exec-cluster <NAME>\n\nFor more information, try '--help'.\n";
+        assert_eq!(
+            with_usage(rendered, "Usage: clusterctl unlock [OPTIONS] --force"),
+            "error: x\n\nUsage: clusterctl unlock [OPTIONS] --force\n\nFor more information, try '--help'.\n"
+        );
+        let styled =
+            "\u{1b}[1m\u{1b}[4mUsage:\u{1b}[0m \u{1b}[1mclusterctl unlock\u{1b}[0m --force\n";
+        assert_eq!(with_usage(styled, "U"), "U\n");
+        let argv: Vec<String> = ["clusterctl", "strategy", "set"].map(String::from).to_vec();
+        assert_eq!(
+            own_usage(&argv, false).as_deref(),
+            Some("Usage: clusterctl strategy set [OPTIONS] <CLUSTER_NAME> <STRATEGY_TYPE>")
+        );
     }
 }

@@ -134,6 +134,29 @@ fn an_empty_cluster_name_is_a_usage_error_not_every_cluster() {
     assert!(emu.replicas("a").is_empty());
 }
 
+/// The usage after a usage error is the command's own, as `--help` shows
+/// it: clap's listed the options given (and the URL from the environment)
+/// as if they were required (`unlock --force --exec-cluster <NAME>
+/// --postgres-url <URL>`).
+#[test]
+fn a_usage_error_shows_the_commands_own_usage() {
+    let emu = Emulator::start();
+    let run = clusterctl(&emu, &["unlock", "--exec-cluster", "ops"]).code(64);
+    no_backtrace(&run);
+    let usage: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("Usage:"))
+        .collect();
+    assert_eq!(
+        usage,
+        ["Usage: clusterctl unlock [OPTIONS] --force"],
+        "{}",
+        run.all()
+    );
+    assert!(run.stderr.contains("  --force"), "{}", run.all());
+}
+
 /// Clusters keep_me, wipe_a and wipe_b with a target_size row each, after
 /// an apply that wrote their state.
 #[test]

@@ -285,6 +285,20 @@ fn every_command_prints_one_envelope_that_follows_the_schema() {
         assert!(!message.starts_with("error"), "{args:?}: {message}");
         assert!(!run.all().contains("hunter2"), "{}", run.all());
     }
+    // A missing argument is named (the first line alone said "the following
+    // required arguments were not provided:" and stopped), in the document
+    // and in a JSON log line.
+    for output in ["--output", "--log-format"] {
+        let mut cmd = command();
+        cmd.args(["unlock", output, "json"]);
+        let run = run_cmd(cmd).code(64);
+        assert!(
+            run.all()
+                .contains("the following required arguments were not provided: --force"),
+            "{}",
+            run.all()
+        );
+    }
 }
 
 #[test]
