@@ -351,7 +351,7 @@ pub struct SimulateArgs {
     #[arg(long, value_name = "N", help_heading = "From history",
           allow_negative_numbers = true, value_parser = whole::<u32>(1, 120))]
     pub days: Option<u32>,
-    /// Also write the built scenario to FILE (TOML) and its traces next to it (FILE's name with .traces/), to share, edit and replay with `clusterctl simulate FILE`; FILE's directory must exist, an existing FILE is overwritten (and said), and traces an earlier --out left there for other clusters are removed
+    /// Also write the built scenario to FILE (TOML) and its traces next to it (FILE's name without its extension, with .traces/: backtest.toml writes backtest.traces/), to share, edit and replay with `clusterctl simulate FILE`; FILE's directory must exist, an existing FILE is overwritten (and said), and traces an earlier --out left there for other clusters are removed
     #[arg(
         long = "out",
         value_name = "FILE",

@@ -148,6 +148,15 @@ async fn create_temporary(
     size: Size,
     me: &Maker,
 ) -> Result<Temporary, CommandError> {
+    if sc.managed && !sc.replicas.is_empty() {
+        // It serves already: the flag is what is wrong, not the cluster.
+        return Err(CommandError::SessionCluster(format!(
+            "--create-replica: {} is a managed cluster that has a replica already, and \
+             Materialize adds replicas to a managed cluster only by ALTER CLUSTER; run \
+             without --create-replica",
+            ddl::ident(&sc.name)
+        )));
+    }
     if sc.managed {
         let name = ddl::ident(&sc.name);
         return Err(CommandError::SessionCluster(format!(

@@ -32,8 +32,13 @@ pub enum SelectionError {
         by_flag: bool,
     },
     /// `--cluster X`: the cluster exists but has no strategy rows (the
-    /// Python tool's `--cluster` named the session's cluster).
-    NoStrategies { arg: String, cluster: String },
+    /// Python tool's `--cluster` named the session's cluster: said unless
+    /// the session already runs on it, `runs_on_it`).
+    NoStrategies {
+        arg: String,
+        cluster: String,
+        runs_on_it: bool,
+    },
 }
 
 impl std::fmt::Display for SelectionError {
@@ -53,7 +58,20 @@ impl std::fmt::Display for SelectionError {
                 hint,
                 by_flag: false,
             } => write!(f, "cluster {arg}: no cluster has that name or id{hint}"),
-            SelectionError::NoStrategies { arg, cluster } => write!(
+            SelectionError::NoStrategies {
+                arg,
+                cluster,
+                runs_on_it: true,
+            } => write!(
+                f,
+                "--cluster {arg}: cluster {cluster} has no strategies, so nothing is selected \
+                 (--cluster selects the clusters to manage)"
+            ),
+            SelectionError::NoStrategies {
+                arg,
+                cluster,
+                runs_on_it: false,
+            } => write!(
                 f,
                 "--cluster {arg}: cluster {cluster} has no strategies, so nothing is selected. \
                  --cluster selects the clusters to manage; in mz-clusterctl it named the cluster \
@@ -163,6 +181,7 @@ impl Selection {
                     return Err(SelectionError::NoStrategies {
                         arg: arg.to_string(),
                         cluster: format!("{} ({})", c.name, c.id),
+                        runs_on_it: snap.session_cluster.as_deref() == Some(c.name.as_str()),
                     })
                 }
                 Some(_) => {}
@@ -377,6 +396,7 @@ mod tests {
         let no_rows = |arg: &str| SelectionError::NoStrategies {
             arg: arg.into(),
             cluster: "b (u2)".into(),
+            runs_on_it: false,
         };
         assert_eq!(check(&["b"], true, false), Err(no_rows("b")));
         assert_eq!(check(&["a, b"], true, false), Err(no_rows("b")), "a and b");

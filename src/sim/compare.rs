@@ -177,9 +177,14 @@ fn ratio(x: Option<f64>) -> String {
     x.map(|r| format!("{r:.2}x")).unwrap_or_else(|| "-".into())
 }
 
+/// Credits to one decimal (none from 100); an amount that would read
+/// `0.0` but is not nothing as the scorecard writes it (`0.001`): the
+/// header said `vs oracle (0.0)` beside a ratio of 157810x.
 fn credits(x: f64) -> String {
     if x >= 100.0 {
         format!("{x:.0}")
+    } else if x != 0.0 && x.abs() < 0.05 {
+        super::scorecard::num(x)
     } else {
         format!("{x:.1}")
     }
@@ -305,6 +310,15 @@ pub fn text(c: &Comparison) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tiny_amount_of_credits_is_not_shown_as_none() {
+        assert_eq!(credits(0.001), "0.001");
+        assert_eq!(credits(0.0), "0.0");
+        assert_eq!(credits(0.05), "0.1");
+        assert_eq!(credits(12.34), "12.3");
+        assert_eq!(credits(1234.5), "1234");
+    }
 
     const SCENARIO: &str = r#"
         name = "t"

@@ -167,6 +167,19 @@ fn create_replica_serves_the_run_and_is_dropped_and_audited() {
         "{}",
         run.all()
     );
+    // One with a replica serves as it is: the flag is what to drop.
+    emu.create_managed_cluster("mops1", "25cc", 1);
+    let run = clusterctl(
+        &emu,
+        &["dry-run", "--exec-cluster", "mops1", "--create-replica"],
+    )
+    .code(1);
+    assert!(
+        run.stderr.contains("has a replica already")
+            && run.stderr.contains("run without --create-replica"),
+        "{}",
+        run.all()
+    );
     // --create-replica belongs to --exec-cluster, as in the reference.
     clusterctl(&emu, &["dry-run", "--create-replica"]).code(64);
 }

@@ -68,6 +68,17 @@ fn old_cluster_flag_naming_the_session_cluster_fails_loudly() {
         );
         assert_eq!(run.stderr.lines().count(), 1, "once: {}", run.all());
     }
+    // Already on it: no advice to write what was written.
+    let run = clusterctl(
+        &emu,
+        &["dry-run", "--cluster", "ops", "--exec-cluster", "ops"],
+    )
+    .code(64);
+    assert!(
+        run.stderr.contains("has no strategies") && !run.stderr.contains("mz-clusterctl"),
+        "{}",
+        run.all()
+    );
     assert!(emu.replicas("analytics").is_empty(), "nothing acted");
     // What the old line meant, written the new way.
     let run = clusterctl(&emu, &["apply", "--exec-cluster", "ops"]).ok();
