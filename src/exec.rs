@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::model::{Activity, ClusterId, Seen, Snapshot};
+use crate::model::{Activity, ClusterId, RowsSeen, Seen, Snapshot};
 use crate::plan::{Action, ActionKind, ClusterPlan, Plan};
 
 /// One audit row: an action about to be attempted. Its outcome is recorded
@@ -57,15 +57,23 @@ pub struct Outcome {
     pub error: Option<String>,
 }
 
-/// What the plan guard compares before a cluster's first statement: its
-/// replicas as the plan saw them and, for a suspension the statement log
+/// What the plan guard compares before each statement to a cluster: its
+/// strategy rows as the plan saw them; before the first statement and
+/// before every drop, its replicas (those this run dropped left out, those
+/// it created not compared: they hydrate meanwhile), so a replica that
+/// stopped serving while an earlier statement ran keeps the one still
+/// serving (the second of two drops went out after the new replica was
+/// OOM-killed during the first); and, for a suspension the statement log
 /// decided, its activity (the log shows a statement seconds after it
 /// began, so the guard reads it once the log has caught up).
 #[derive(Debug, Clone, Copy)]
 pub struct Guard<'a> {
     pub cluster: &'a ClusterId,
-    pub replicas: &'a [Seen],
+    /// `None`: not compared before this statement.
+    pub replicas: Option<&'a [Seen]>,
+    pub created: &'a [String],
     pub activity: Option<&'a Activity>,
+    pub rows: RowsSeen,
 }
 
 /// What the plan guard found changed since the snapshot.
@@ -75,6 +83,9 @@ pub enum Changed {
     Replicas,
     /// A statement began on a cluster about to be suspended.
     Activity,
+    /// The cluster's strategy rows: an operator paused it or changed its
+    /// strategies while the run was acting.
+    Strategies,
 }
 
 impl Changed {
@@ -89,6 +100,10 @@ impl Changed {
                 "a statement began on the cluster as the suspension was planned (the statement \
                  log shows one a few seconds late)"
             }
+            Changed::Strategies => {
+                "the cluster's strategy rows changed since the plan was made (strategy pause, \
+                 set or rm)"
+            }
         }
     }
 
@@ -102,11 +117,26 @@ impl Changed {
 }
 
 impl Guard<'_> {
-    /// What changed, judged from the guard's read of the replicas and, when
-    /// it carries one, of the activity (`None`: unchanged).
-    pub fn changed(&self, replicas: &[Seen], activity: Option<&Activity>) -> Option<Changed> {
-        if !same_replicas(replicas, self.replicas) {
-            return Some(Changed::Replicas);
+    /// What changed, judged from the guard's reads: the strategy rows, the
+    /// replicas (`None` when not read) and the activity (`None`: unchanged).
+    pub fn changed(
+        &self,
+        replicas: Option<&[Seen]>,
+        activity: Option<&Activity>,
+        rows: RowsSeen,
+    ) -> Option<Changed> {
+        if rows != self.rows {
+            return Some(Changed::Strategies);
+        }
+        if let (Some(now), Some(expected)) = (replicas, self.replicas) {
+            let now: Vec<Seen> = now
+                .iter()
+                .filter(|r| !self.created.contains(&r.name))
+                .cloned()
+                .collect();
+            if !same_replicas(&now, expected) {
+                return Some(Changed::Replicas);
+            }
         }
         match (activity, self.activity) {
             (Some(now), Some(seen)) if now.newer_than(seen) => Some(Changed::Activity),
@@ -364,6 +394,9 @@ impl<B: Backend> Run<'_, B> {
             return Ok(true);
         }
         let mut stop: Option<String> = None;
+        // What this run did to the cluster so far (the guard's expectation).
+        let mut dropped: Vec<String> = Vec::new();
+        let mut created: Vec<String> = Vec::new();
         for (i, action) in cp.actions.iter().enumerate() {
             if stop.is_none() && self.budget == 0 {
                 stop = Some("--max-actions reached; the next run continues".into());
@@ -375,10 +408,19 @@ impl<B: Backend> Run<'_, B> {
                 self.report.results.push(skipped(action, reason.clone()));
                 continue;
             }
-            let guard = (i == 0).then_some(Guard {
+            let expected: Vec<Seen> = cp
+                .observed
+                .iter()
+                .filter(|r| !dropped.contains(&r.name))
+                .cloned()
+                .collect();
+            let compare = i == 0 || action.kind == ActionKind::DropReplica;
+            let guard = Some(Guard {
                 cluster: &cp.cluster_id,
-                replicas: &cp.observed,
-                activity: cp.observed_activity.as_ref(),
+                replicas: compare.then_some(expected.as_slice()),
+                created: &created,
+                activity: cp.observed_activity.as_ref().filter(|_| i == 0),
+                rows: cp.observed_rows,
             });
             if guard.is_some_and(|g| g.activity.is_some()) {
                 self.backend.await_statement_log(self.plan_now).await;
@@ -404,6 +446,13 @@ impl<B: Backend> Run<'_, B> {
                 }
             };
             self.budget -= 1;
+            if status == ActionStatus::Executed {
+                match action.kind {
+                    ActionKind::CreateReplica => created.push(action.replica.clone()),
+                    ActionKind::DropReplica => dropped.push(action.replica.clone()),
+                    _ => {}
+                }
+            }
             match &status {
                 ActionStatus::Failed { error } => {
                     stop = Some(format!(
@@ -639,43 +688,112 @@ mod tests {
             in_flight: 0,
         };
         let id = ClusterId("u1".into());
+        let rows = RowsSeen::of([at(-3600)]);
         let g = Guard {
             cluster: &id,
-            replicas: &seen,
+            replicas: Some(&seen),
+            created: &[],
             activity: Some(&idle),
+            rows,
         };
-        assert_eq!(g.changed(&seen, Some(&idle)), None);
+        assert_eq!(g.changed(Some(&seen), Some(&idle), rows), None);
         // Read since the last statement seen: nothing newer.
-        assert_eq!(g.changed(&seen, Some(&Activity::default())), None);
-        assert_eq!(g.changed(&seen, None), None, "activity not read");
+        assert_eq!(
+            g.changed(Some(&seen), Some(&Activity::default()), rows),
+            None
+        );
+        assert_eq!(
+            g.changed(Some(&seen), None, rows),
+            None,
+            "activity not read"
+        );
         let newer = Activity {
             last_begin: at(1),
             in_flight: 0,
         };
-        assert_eq!(g.changed(&seen, Some(&newer)), Some(Changed::Activity));
+        assert_eq!(
+            g.changed(Some(&seen), Some(&newer), rows),
+            Some(Changed::Activity)
+        );
         let running = Activity {
             last_begin: None,
             in_flight: 1,
         };
-        assert_eq!(g.changed(&seen, Some(&running)), Some(Changed::Activity));
+        assert_eq!(
+            g.changed(Some(&seen), Some(&running), rows),
+            Some(Changed::Activity)
+        );
         let older = Activity {
             last_begin: at(-60),
             in_flight: 0,
         };
-        assert_eq!(g.changed(&seen, Some(&older)), None);
+        assert_eq!(g.changed(Some(&seen), Some(&older), rows), None);
         // Replicas first; a guard without activity ignores it.
-        assert_eq!(g.changed(&[], Some(&newer)), Some(Changed::Replicas));
+        assert_eq!(
+            g.changed(Some(&[]), Some(&newer), rows),
+            Some(Changed::Replicas)
+        );
         let plain = Guard {
             activity: None,
             ..g
         };
-        assert_eq!(plain.changed(&seen, Some(&newer)), None);
+        assert_eq!(plain.changed(Some(&seen), Some(&newer), rows), None);
         // Never seen a statement: any is newer.
         let silent = Activity::default();
         let g = Guard {
             activity: Some(&silent),
             ..g
         };
-        assert_eq!(g.changed(&seen, Some(&newer)), Some(Changed::Activity));
+        assert_eq!(
+            g.changed(Some(&seen), Some(&newer), rows),
+            Some(Changed::Activity)
+        );
+        // The strategy rows first: a pause written during the run.
+        let paused = RowsSeen::of([at(-3600), at(5)]);
+        assert_eq!(
+            g.changed(Some(&seen), None, paused),
+            Some(Changed::Strategies)
+        );
+        let edited = RowsSeen::of([at(5)]);
+        assert_eq!(RowsSeen::of([at(5), at(-3600)]), paused, "in any order");
+        assert_eq!(g.changed(None, None, edited), Some(Changed::Strategies));
+        // Before a later drop: what this run dropped is not expected, what
+        // it created is not compared (it hydrates meanwhile); a replica
+        // that stopped serving is a change.
+        let r2 = Seen {
+            name: "r2".into(),
+            size: Some("50cc".into()),
+            hydrated: true,
+        };
+        let created = ["r_new".to_string()];
+        let later = Guard {
+            replicas: Some(std::slice::from_ref(&r2)),
+            created: &created,
+            activity: None,
+            ..g
+        };
+        let new = Seen {
+            name: "r_new".into(),
+            size: Some("100cc".into()),
+            hydrated: false,
+        };
+        assert_eq!(
+            later.changed(Some(&[r2.clone(), new.clone()]), None, rows),
+            None
+        );
+        let oomed = Seen {
+            hydrated: false,
+            ..r2.clone()
+        };
+        assert_eq!(
+            later.changed(Some(&[oomed, new]), None, rows),
+            Some(Changed::Replicas)
+        );
+        // Not read before this statement: not compared.
+        let unread = Guard {
+            replicas: None,
+            ..later
+        };
+        assert_eq!(unread.changed(Some(&[]), None, rows), None);
     }
 }

@@ -270,8 +270,29 @@ pub struct Objects {
     pub total: u32,
 }
 
+/// A cluster's strategy rows as the plan guard compares them: a
+/// fingerprint of how many there are and the newest `updated_at` (as the
+/// snapshot reads it: one it cannot represent counts as none), kept to 8
+/// bytes as every cluster's plan carries one. A `strategy pause`, `set` or
+/// `rm` during a run changes it, and the run sends no further DDL to the
+/// cluster (it went on dropping replicas after the pause was confirmed).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RowsSeen(u64);
+
+impl RowsSeen {
+    pub fn of(updated_at: impl IntoIterator<Item = Option<DateTime<Utc>>>) -> RowsSeen {
+        use std::hash::{Hash as _, Hasher as _};
+        let (count, newest) = updated_at
+            .into_iter()
+            .fold((0u64, None), |(n, newest), at| (n + 1, newest.max(at)));
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (count, newest).hash(&mut h);
+        RowsSeen(h.finish())
+    }
+}
+
 /// A replica as the plan guard compares it: what the plan saw against
-/// what is there right before the first statement. A replica that stopped
+/// what is there right before a statement. A replica that stopped
 /// being hydrated since the snapshot (an OOM) changes the plan: the drop of
 /// the one it relied on must not go out.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]

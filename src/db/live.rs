@@ -479,12 +479,19 @@ impl<'a> LiveBackend<'a> {
                                 None => Ok(None),
                             }
                         };
-                        let (replicas, activity) = futures_util::future::join(
-                            catalog::replicas_of(c, g.cluster),
+                        let replicas = async {
+                            match g.replicas {
+                                Some(_) => catalog::replicas_of(c, g.cluster).await.map(Some),
+                                None => Ok(None),
+                            }
+                        };
+                        let (replicas, activity, rows) = futures_util::future::join3(
+                            replicas,
                             activity,
+                            store.rows_seen(c, g.cluster),
                         )
                         .await;
-                        Ok::<_, DbError>(g.changed(&replicas?, activity?.as_ref()))
+                        Ok::<_, DbError>(g.changed(replicas?.as_deref(), activity?.as_ref(), rows?))
                     };
                     let write_intent = async {
                         match &intent {
@@ -525,7 +532,7 @@ impl<'a> LiveBackend<'a> {
                     let changed = g?;
                     if let (Some(changed), Some(row)) = (changed, &intent) {
                         store
-                            .withdraw_intent(c, &row.action_id, Withdrawn::from(changed))
+                            .withdraw_intent(c, &row.action_id, Withdrawn::Changed(changed))
                             .await?;
                     }
                     Ok::<Option<Changed>, DbError>(changed)

@@ -13,7 +13,9 @@ use tokio_postgres::types::{ToSql, Type};
 use crate::db::{Client, DbError};
 use crate::ddl;
 use crate::exec::{AuditRow, Outcome};
-use crate::model::{ClusterId, LastSuspension, Size, StrategyRow, Unresolved, STATE_VERSION};
+use crate::model::{
+    ClusterId, LastSuspension, RowsSeen, Size, StrategyRow, Unresolved, STATE_VERSION,
+};
 
 pub const STRATEGIES: &str = "mz_cluster_strategies";
 pub const STATE: &str = "mz_cluster_strategy_state";
@@ -38,22 +40,10 @@ pub const APPLY_PRIVILEGES: &[(&str, &[&str])] = &[
 /// recorded outcome is this text after [`WITHDRAWN_PREFIX`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Withdrawn {
-    /// The plan guard found the cluster's replicas changed.
-    ClusterChanged,
-    /// The plan guard found a statement begun on a cluster about to be
-    /// suspended.
-    NewStatement,
+    /// The plan guard found the cluster changed.
+    Changed(crate::exec::Changed),
     /// The lease was found taken in the same round trip.
     LeaseLost,
-}
-
-impl From<crate::exec::Changed> for Withdrawn {
-    fn from(c: crate::exec::Changed) -> Withdrawn {
-        match c {
-            crate::exec::Changed::Replicas => Withdrawn::ClusterChanged,
-            crate::exec::Changed::Activity => Withdrawn::NewStatement,
-        }
-    }
 }
 
 /// The start of every withdrawn intent's outcome (`skipped` in `history`).
@@ -62,8 +52,7 @@ pub const WITHDRAWN_PREFIX: &str = "not attempted: ";
 impl Withdrawn {
     pub fn message(self) -> String {
         let why = match self {
-            Withdrawn::ClusterChanged => crate::exec::Changed::Replicas.what(),
-            Withdrawn::NewStatement => crate::exec::Changed::Activity.what(),
+            Withdrawn::Changed(changed) => changed.what(),
             Withdrawn::LeaseLost => {
                 "the lease was found taken before the statement (another controller acts now)"
             }
@@ -129,6 +118,29 @@ impl Store {
             });
         }
         Ok(out)
+    }
+
+    /// One cluster's strategy rows as the plan guard compares them, read
+    /// as [`Self::strategies`] reads them.
+    pub async fn rows_seen(&self, c: &Client, id: &ClusterId) -> Result<RowsSeen, DbError> {
+        let sql = format!(
+            "SELECT updated_at FROM {} WHERE cluster_id = $1",
+            self.table(STRATEGIES)
+        );
+        let rows = c
+            .query_typed(&sql, &[(&id.0, tokio_postgres::types::Type::TEXT)])
+            .await
+            .map_err(|e| {
+                missing_or(
+                    &e,
+                    self,
+                    STRATEGIES,
+                    "re-reading the cluster's strategy rows",
+                )
+            })?;
+        Ok(RowsSeen::of(
+            rows.iter().map(|r| r.try_get(0).ok().flatten()),
+        ))
     }
 
     /// The newest state per cluster; rows of another `state_version` (the

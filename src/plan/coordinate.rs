@@ -38,6 +38,12 @@ pub(super) fn plan_cluster(
             .iter()
             .map(crate::model::Seen::of)
             .collect(),
+        observed_rows: crate::model::RowsSeen::of(
+            snap.strategies
+                .iter()
+                .filter(|r| r.cluster_id == cluster.id)
+                .map(|r| r.updated_at),
+        ),
         observed_activity: None,
         new_state: None,
         waiting: Vec::new(),

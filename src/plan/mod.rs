@@ -248,6 +248,10 @@ pub struct ClusterPlan {
     /// The live replica set the plan was computed from (the plan guard).
     #[serde(skip)]
     pub observed: Vec<crate::model::Seen>,
+    /// The cluster's strategy rows the plan was computed from (the plan
+    /// guard).
+    #[serde(skip)]
+    pub observed_rows: crate::model::RowsSeen,
     /// The activity a suspension was decided on, when the statement log
     /// judged it (the plan guard reads it again once the log has caught
     /// up with the snapshot).

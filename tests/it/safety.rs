@@ -1907,3 +1907,82 @@ fn demand_on_a_suspended_cluster_whose_state_was_wiped_wakes_it_with_what_it_las
     assert!(sql.starts_with("CREATE CLUSTER REPLICA") && ok, "{sql}");
     assert!(emu.replicas("other").is_empty());
 }
+
+/// `c` on r1 (25cc), r_50cc and r_100cc, all hydrated, under target_size
+/// 100cc: the plan retires r1, then r_50cc.
+fn two_retirements() -> Emulator {
+    let emu = Emulator::start();
+    emu.create_hydrated_cluster("c", "r1", "25cc");
+    for (r, size) in [("r_50cc", "50cc"), ("r_100cc", "100cc")] {
+        emu.add_replica("c", r, size);
+        emu.set_hydrated("c", r, true);
+    }
+    init_tables(&emu);
+    strategy(&emu, "c", "target_size", json!({"target_size": "100cc"}));
+    emu
+}
+
+/// The new replica is OOM-killed while the first of two drops runs: the
+/// second drop, of the replica still serving, must not go out (the plan
+/// guard read the replicas before the first statement only, and the
+/// cluster was left with nothing hydrated, exit 0).
+#[test]
+fn a_replica_that_stops_serving_during_a_drop_keeps_the_one_still_serving() {
+    let emu = two_retirements();
+    let direct = emu.direct_url();
+    let new = emu.replica_id("c", "r_100cc");
+    emu.on_ddl(1, move |_| {
+        let mut db = postgres::Client::connect(&direct, postgres::NoTls)
+            .unwrap_or_else(|e| panic!("connecting: {e}"));
+        db.execute("SELECT mz_emulator.set_hydrated($1, false)", &[&new])
+            .unwrap_or_else(|e| panic!("set_hydrated: {e}"));
+    });
+    let run = clusterctl(&emu, &["apply"]);
+    let mut left = replica_names(&emu, "c");
+    left.sort();
+    assert_eq!(left, ["r_100cc", "r_50cc"], "{}", run.all());
+    assert!(
+        run.all()
+            .contains("the cluster's replicas changed since the plan was made"),
+        "{}",
+        run.all()
+    );
+}
+
+/// `strategy pause` while a run acts on the cluster: the run sends it no
+/// further DDL (it went on dropping replicas after the pause was
+/// confirmed).
+#[test]
+fn a_pause_during_a_run_stops_its_next_statement_to_the_cluster() {
+    let emu = two_retirements();
+    let url = emu.url();
+    emu.on_ddl(1, move |_| {
+        let mut cmd = command();
+        cmd.args(["strategy", "pause", "c", "--reason", "incident"])
+            .env("DATABASE_URL", &url);
+        let run = run_cmd(cmd);
+        assert_eq!(run.code, 0, "{}", run.all());
+    });
+    let run = clusterctl(&emu, &["apply"]);
+    let mut left = replica_names(&emu, "c");
+    left.sort();
+    assert_eq!(left, ["r_100cc", "r_50cc"], "{}", run.all());
+    assert!(
+        run.all()
+            .contains("the cluster's strategy rows changed since the plan was made"),
+        "{}",
+        run.all()
+    );
+    // Withdrawn, with why, in the audit trail.
+    let history = clusterctl(&emu, &["history", "-o", "json"]).json();
+    let skipped = history["result"]["entries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["result"] == "skipped")
+        .count();
+    assert_eq!(skipped, 1, "{history:#}");
+    // Paused: the next run leaves it alone.
+    clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(replica_names(&emu, "c").len(), 2);
+}
