@@ -454,8 +454,12 @@ impl Store {
     /// controller, in one statement for every cluster (read with the
     /// snapshot, parsed by [`Store::parse_last_suspensions`]): the executed
     /// `idle_suspend` drops of the newest run that made any there (rows
-    /// without a run id are not ours), and the newest executed creation on
-    /// the cluster. A managed cluster is suspended by a replication factor
+    /// without a run id are not ours), the drops of earlier runs within a
+    /// week before it and after the cluster's newest creation (a
+    /// suspension held back by `--max-actions`, or killed between its
+    /// drops, takes several runs: the parser keeps those that belong to it),
+    /// with the replicas live when each was planned, and the newest
+    /// executed creation on the cluster. A managed cluster is suspended by a replication factor
     /// of 0, not by drops: that row's signals list the replicas it ran
     /// (their JSON text, expanded by the parser), and a factor above 0
     /// later is its creation.
@@ -471,29 +475,33 @@ impl Store {
                SELECT cluster_id, decision_ctx->>'run_id' AS run_id, \
                       decision_ctx->>'replica' AS replica, decision_ctx->>'size' AS size, created_at, \
                       CASE WHEN decision_ctx->>'kind' = {factor} \
-                           THEN decision_ctx->'signals'->>'replicas' END AS ran \
+                           THEN decision_ctx->'signals'->>'replicas' END AS ran, \
+                      decision_ctx->'signals'->>'replicas' AS live \
                FROM {table} WHERE executed AND cluster_id IS NOT NULL \
                AND decision_ctx->>'strategy' = {strategy} \
                AND (decision_ctx->>'kind' = {drop} OR (decision_ctx->>'kind' = {factor} \
                     AND decision_ctx->>'replication_factor' = '0'))), \
              newest AS (\
-               SELECT DISTINCT ON (cluster_id) cluster_id, run_id FROM drops \
+               SELECT DISTINCT ON (cluster_id) cluster_id, run_id, created_at FROM drops \
                ORDER BY cluster_id, created_at DESC, run_id DESC), \
              created AS (\
                SELECT cluster_id, max(created_at) AS at FROM {table} \
                WHERE executed AND (decision_ctx->>'kind' = {create} \
                  OR (decision_ctx->>'kind' = {factor} AND decision_ctx->>'replication_factor' <> '0')) \
                GROUP BY cluster_id) \
-             SELECT d.cluster_id, d.replica, d.size, d.created_at, c.at, d.ran \
-             FROM drops d JOIN newest n ON n.cluster_id = d.cluster_id AND n.run_id = d.run_id \
-             LEFT JOIN created c ON c.cluster_id = d.cluster_id"
+             SELECT d.cluster_id, d.replica, d.size, d.created_at, c.at, d.ran, \
+                    d.run_id = n.run_id, d.run_id, d.live \
+             FROM drops d JOIN newest n ON n.cluster_id = d.cluster_id \
+             LEFT JOIN created c ON c.cluster_id = d.cluster_id \
+             WHERE d.run_id = n.run_id OR (d.created_at > n.created_at - INTERVAL '7 days' \
+               AND (c.at IS NULL OR d.created_at > c.at))"
         )
     }
 
     pub fn parse_last_suspensions(
         rows: &[tokio_postgres::Row],
     ) -> BTreeMap<ClusterId, LastSuspension> {
-        let mut out: BTreeMap<ClusterId, LastSuspension> = BTreeMap::new();
+        let mut drops: BTreeMap<ClusterId, Vec<SuspensionDrop>> = BTreeMap::new();
         for r in rows {
             let text = |i| r.try_get::<_, Option<String>>(i).ok().flatten();
             let (Some(id), Ok(Some(at))) = (text(0), r.try_get::<_, Option<DateTime<Utc>>>(3))
@@ -506,23 +514,28 @@ impl Store {
                     .map(|replica| vec![(replica, text(2).map(Size))])
                     .unwrap_or_default(),
             };
-            if dropped.is_empty() {
-                continue;
-            }
-            let last_created = r.try_get(4).ok().flatten();
-            let s = out.entry(ClusterId(id)).or_insert(LastSuspension {
-                at,
-                dropped: Vec::new(),
-                last_created,
-            });
-            s.at = s.at.max(at);
-            s.dropped.extend(dropped);
+            drops
+                .entry(ClusterId(id))
+                .or_default()
+                .push(SuspensionDrop {
+                    at,
+                    newest_run: r
+                        .try_get::<_, Option<bool>>(6)
+                        .ok()
+                        .flatten()
+                        .unwrap_or(false),
+                    run: text(7).unwrap_or_default(),
+                    dropped,
+                    live: text(8)
+                        .map(|l| ran_replicas(&l).into_iter().map(|(n, _)| n).collect())
+                        .unwrap_or_default(),
+                    last_created: r.try_get(4).ok().flatten(),
+                });
         }
-        for s in out.values_mut() {
-            s.dropped.sort();
-            s.dropped.dedup();
-        }
-        out
+        drops
+            .into_iter()
+            .filter_map(|(id, d)| Some((id, last_suspension(d)?)))
+            .collect()
     }
 
     /// Which of these cluster ids have state rows, of any `state_version`
@@ -851,6 +864,67 @@ pub struct ActionFilter<'a> {
 /// `(name, size)` of the replicas a managed cluster's suspension row says
 /// it ran (`signals.replicas`, a JSON array of objects); nothing from text
 /// that is not such an array.
+/// One `idle_suspend` drop of the audit trail, as
+/// [`Store::last_suspensions_sql`] returns it.
+struct SuspensionDrop {
+    at: DateTime<Utc>,
+    /// Of the newest run that dropped anything on the cluster.
+    newest_run: bool,
+    run: String,
+    dropped: Vec<(String, Option<Size>)>,
+    /// The replicas live when its run planned it (its signals).
+    live: Vec<String>,
+    last_created: Option<DateTime<Utc>>,
+}
+
+/// A cluster's last suspension from its drops: the newest run's, and
+/// those of each run before it whose plan still saw live every replica the
+/// later runs of the suspension dropped (a suspension held back by
+/// `--max-actions`, or killed between its drops, takes several runs; a
+/// wake after that read only the newest run's drops, so a replica dropped
+/// by the first run never came back). A run whose plan did not see them
+/// (an earlier suspension, the cluster woken by hand in between) ends it.
+fn last_suspension(drops: Vec<SuspensionDrop>) -> Option<LastSuspension> {
+    // The earlier runs, newest first.
+    let mut runs: Vec<(DateTime<Utc>, &str)> = drops
+        .iter()
+        .filter(|d| !d.newest_run)
+        .map(|d| (d.at, d.run.as_str()))
+        .collect();
+    runs.sort_by(|a, b| b.cmp(a));
+    let mut dropped: Vec<(String, Option<Size>)> = drops
+        .iter()
+        .filter(|d| d.newest_run)
+        .flat_map(|d| d.dropped.clone())
+        .collect();
+    let newest = drops.iter().filter(|d| d.newest_run).map(|d| d.at).max()?;
+    let last_created = drops.iter().find_map(|d| d.last_created);
+    let mut seen_runs = std::collections::BTreeSet::new();
+    for (_, run) in runs {
+        if !seen_runs.insert(run) {
+            continue;
+        }
+        let of_run: Vec<&SuspensionDrop> = drops.iter().filter(|d| d.run == run).collect();
+        let saw_them_live = of_run
+            .iter()
+            .all(|d| dropped.iter().all(|(name, _)| d.live.contains(name)));
+        if !saw_them_live {
+            break;
+        }
+        dropped.extend(of_run.iter().flat_map(|d| d.dropped.clone()));
+    }
+    if dropped.is_empty() {
+        return None;
+    }
+    dropped.sort();
+    dropped.dedup();
+    Some(LastSuspension {
+        at: newest,
+        dropped,
+        last_created,
+    })
+}
+
 fn ran_replicas(json: &str) -> Vec<(String, Option<Size>)> {
     let Ok(serde_json::Value::Array(list)) = serde_json::from_str(json) else {
         return Vec::new();
@@ -1042,6 +1116,46 @@ fn bounded_config(v: serde_json::Value) -> Result<serde_json::Value, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A suspension made over several runs is one; a run whose plan did
+    /// not see live what later runs dropped belongs to another.
+    #[test]
+    fn a_suspension_spans_the_runs_that_saw_its_replicas() {
+        let t = |m: i64| DateTime::from_timestamp(1_800_000_000 + m * 60, 0).unwrap_or_default();
+        let drop = |m, run: &str, newest, name: &str, live: &[&str]| SuspensionDrop {
+            at: t(m),
+            newest_run: newest,
+            run: run.into(),
+            dropped: vec![(name.into(), Some(Size("25cc".into())))],
+            live: live.iter().map(|s| s.to_string()).collect(),
+            last_created: None,
+        };
+        let names = |s: Option<LastSuspension>| -> Vec<String> {
+            s.map(|s| s.dropped.into_iter().map(|(n, _)| n).collect())
+                .unwrap_or_default()
+        };
+        // r1 and r2 live at the first run, r2 dropped by the second; an
+        // older suspension of r0 (r1, r2 not live then) is not part of it.
+        let drops = vec![
+            drop(0, "old", false, "r0", &["r0"]),
+            drop(10, "first", false, "r1", &["r1", "r2"]),
+            drop(11, "second", true, "r2", &["r2"]),
+        ];
+        assert_eq!(names(last_suspension(drops)), ["r1", "r2"]);
+        // The newest run alone.
+        let drops = vec![drop(11, "second", true, "r2", &["r2"])];
+        let s = last_suspension(drops);
+        assert_eq!(s.as_ref().map(|s| s.at), Some(t(11)));
+        assert_eq!(names(s), ["r2"]);
+        // A run that did not see r2 live (woken by hand since): not it.
+        let drops = vec![
+            drop(10, "first", false, "r1", &["r1"]),
+            drop(11, "second", true, "r2", &["r2"]),
+        ];
+        assert_eq!(names(last_suspension(drops)), ["r2"]);
+        // No newest run: nothing.
+        assert!(last_suspension(vec![drop(10, "first", false, "r1", &["r1"])]).is_none());
+    }
 
     #[test]
     fn a_managed_suspension_row_lists_what_it_ran() {

@@ -1986,3 +1986,27 @@ fn a_pause_during_a_run_stops_its_next_statement_to_the_cluster() {
     clusterctl(&emu, &["apply"]).ok();
     assert_eq!(replica_names(&emu, "c").len(), 2);
 }
+
+/// A suspension that took two runs (`--max-actions 1`), then its state
+/// wiped: the wake brings back what both runs dropped (it read the newest
+/// run's drops only, and r1 never came back).
+#[test]
+fn a_wiped_suspension_made_in_two_runs_wakes_with_all_it_dropped() {
+    let emu = idle_for_two_hours();
+    emu.add_replica("c", "r2", "100cc");
+    emu.set_hydrated("c", "r2", true);
+    clusterctl(&emu, &["apply", "--max-actions", "1"]).ok();
+    assert_eq!(emu.replicas("c").len(), 1, "one dropped");
+    clusterctl(&emu, &["apply", "--max-actions", "1"]).ok();
+    assert!(emu.replicas("c").is_empty(), "suspended");
+    clusterctl(&emu, &["wipe-state", "--yes"]).ok();
+    emu.add_activity("c", 5, false);
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(
+        emu.replicas("c"),
+        pairs(&[("r1", "25cc"), ("r2", "100cc")]),
+        "{}",
+        run.all()
+    );
+    assert!(run.stdout.contains("per the audit trail"), "{}", run.all());
+}
