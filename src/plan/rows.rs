@@ -243,10 +243,19 @@ pub fn validate(cluster: Option<&Cluster>, rows: &[InEffect], sizes: &SizeCatalo
                 .first()
                 .map(|r| r.row.cluster_id.0.as_str())
                 .unwrap_or("?");
-            // An id no shell word can name (empty, quoted, spaced) is
-            // removed with SQL: `strategy rm` cannot be given it.
-            let (shown, how) = if crate::model::shell_word(id) {
-                (id.to_string(), format!("`clusterctl strategy rm {id}`"))
+            // Only the id of a dropped cluster (`u7`) is removed with
+            // `strategy rm`: anything else (a name where the id belongs, an
+            // empty or quoted id) with SQL, since `strategy rm etl` removes
+            // the rows of the cluster named etl, not this one's.
+            let is_id = id.len() > 1
+                && id.starts_with(['u', 's'])
+                && id[1..].bytes().all(|b| b.is_ascii_digit());
+            let (shown, how, hint) = if is_id {
+                (
+                    id.to_string(),
+                    format!("`clusterctl strategy rm {id}`"),
+                    "dropped?",
+                )
             } else {
                 let literal = id.replace('\'', "''");
                 (
@@ -254,13 +263,14 @@ pub fn validate(cluster: Option<&Cluster>, rows: &[InEffect], sizes: &SizeCatalo
                     format!(
                         "SQL: DELETE FROM mz_cluster_strategies WHERE cluster_id = '{literal}'"
                     ),
+                    "a name where the id belongs?",
                 )
             };
             v.findings.push(Finding::new(
                 Severity::Error,
                 Code::DanglingCluster,
                 None,
-                format!("no cluster has id {shown} (dropped?); remove its rows with {how}"),
+                format!("no cluster has id {shown} ({hint}); remove its rows with {how}"),
             ));
         }
         Some(cluster) => {
@@ -585,9 +595,13 @@ mod tests {
         assert!(dangling("u9").ends_with("remove its rows with `clusterctl strategy rm u9`"));
         assert_eq!(
             dangling("it's"),
-            "no cluster has id 'it''s' (dropped?); remove its rows with SQL: \
-             DELETE FROM mz_cluster_strategies WHERE cluster_id = 'it''s'"
+            "no cluster has id 'it''s' (a name where the id belongs?); remove its rows with \
+             SQL: DELETE FROM mz_cluster_strategies WHERE cluster_id = 'it''s'"
         );
+        // A cluster's name in place of its id: `strategy rm etl` would
+        // remove the rows of the cluster named etl.
+        assert!(dangling("etl").ends_with("WHERE cluster_id = 'etl'"));
+        assert!(dangling("u").ends_with("WHERE cluster_id = 'u'"));
         assert!(dangling("").ends_with("WHERE cluster_id = ''"));
     }
 }
