@@ -256,6 +256,10 @@ pub struct ApplyReport {
     pub changed_clusters: Vec<String>,
     /// Clusters whose state was persisted.
     pub states_written: usize,
+    /// A shutdown signal left actions skipped: a one-shot `apply` then
+    /// completed with problems (exit 3), not exit 0 as if all was done.
+    #[serde(skip)]
+    pub interrupted: bool,
 }
 
 impl ApplyReport {
@@ -347,6 +351,7 @@ pub async fn apply<B: Backend>(
             results: Vec::new(),
             changed_clusters: Vec::new(),
             states_written: 0,
+            interrupted: false,
         },
     };
     let mut states = Vec::new();
@@ -403,6 +408,7 @@ impl<B: Backend> Run<'_, B> {
             }
             if stop.is_none() && self.backend.stop_requested() {
                 stop = Some("shutting down (signal received); the next run continues".into());
+                self.report.interrupted = true;
             }
             if let Some(reason) = &stop {
                 self.report.results.push(skipped(action, reason.clone()));

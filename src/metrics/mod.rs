@@ -791,6 +791,7 @@ mod tests {
             results: vec![],
             changed_clusters: vec![],
             states_written: 0,
+            interrupted: false,
         };
         m.observe_run(
             RunOutcome::Success,

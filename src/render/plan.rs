@@ -501,7 +501,11 @@ impl View for Applied {
     }
 
     fn completion(&self) -> Completion {
-        completion(&self.plan, self.report.failed() + self.report.unknown())
+        let interrupted = usize::from(self.report.interrupted);
+        completion(
+            &self.plan,
+            self.report.failed() + self.report.unknown() + interrupted,
+        )
     }
 }
 
@@ -577,6 +581,7 @@ mod tests {
                 .collect(),
             changed_clusters: Vec::new(),
             states_written: 0,
+            interrupted: false,
         };
         let style = |streamed| TextStyle {
             verbosity: Verbosity::Normal,
@@ -628,6 +633,7 @@ mod tests {
             results: Vec::new(),
             changed_clusters: Vec::new(),
             states_written: 0,
+            interrupted: false,
         };
         let standing = "1 cluster converged, 1 skipped (invalid configuration).";
         assert_eq!(plan_summary(&plan), format!("No changes. {standing}"));
@@ -658,6 +664,7 @@ mod tests {
                 .collect(),
             changed_clusters: Vec::new(),
             states_written: 0,
+            interrupted: false,
         };
         let nil = uuid::Uuid::nil();
         let plan = converged_invalid_and(&["x", "y"]);
