@@ -218,6 +218,13 @@ fn waiting_of(cluster: &Cluster, desired: &Desired) -> Vec<crate::strategy::Defe
             continue;
         }
         let size = r.size.as_ref().map(|s| s.0.as_str()).unwrap_or("?");
+        // A crash in the window said with it: "hydrating" alone hid an
+        // OOM that just took the replica that was to serve.
+        let crashed = match (r.crash.last_crash, r.crash.ooms > 0) {
+            (Some(at), true) => format!(" (OOM-killed at {})", at.format("%H:%M:%SZ")),
+            (Some(at), false) => format!(" (crashed at {})", at.format("%H:%M:%SZ")),
+            (None, _) => String::new(),
+        };
         // Only those the plan keeps (not a burst given up on this round).
         let serving: Vec<&str> = cluster
             .replicas
@@ -229,10 +236,10 @@ fn waiting_of(cluster: &Cluster, desired: &Desired) -> Vec<crate::strategy::Defe
             strategy: None,
             action: format!("hydrate {}", r.name),
             reason: if serving.is_empty() {
-                format!("{} ({size}) is hydrating", r.name)
+                format!("{} ({size}) is hydrating{crashed}", r.name)
             } else {
                 format!(
-                    "{} ({size}) is hydrating; {} keep{} serving until it is",
+                    "{} ({size}) is hydrating{crashed}; {} keep{} serving until it is",
                     r.name,
                     serving.join(", "),
                     if serving.len() == 1 { "s" } else { "" }

@@ -2108,6 +2108,19 @@ fn the_plan_waits_for_the_new_target_not_an_old_one_still_hydrating() {
         let line =
             "hydrate r_100cc: r_100cc (100cc) is hydrating; r_25cc keeps serving until it is";
         assert_eq!(waiting(next), (vec![], vec![line.to_string()]));
+        // An OOM in the crash window is said with it (it read as a plain
+        // hydration while the replica that was to serve had just died).
+        let mut oomed = old();
+        let mut r = replica(3, "r_100cc", "100cc", false);
+        r.crash = CrashInfo {
+            crashes: 1,
+            ooms: 1,
+            last_crash: Some(now() - Duration::minutes(2)),
+        };
+        oomed.push(r);
+        let line = "hydrate r_100cc: r_100cc (100cc) is hydrating (OOM-killed at 11:58:00Z); \
+                    r_25cc keeps serving until it is";
+        assert_eq!(waiting(oomed), (vec![], vec![line.to_string()]));
     }
 }
 
