@@ -168,7 +168,16 @@ pub async fn wipe_state(
     };
     match wiped {
         Leased::Ran(w) => Ok(w),
-        Leased::Busy { holder, until, .. } => Err(CommandError::LeaseBusy { holder, until }),
+        Leased::Busy {
+            holder,
+            until,
+            waited,
+            ..
+        } => Err(CommandError::LeaseBusy {
+            holder,
+            until,
+            waited,
+        }),
     }
 }
 

@@ -66,10 +66,12 @@ pub enum CommandError {
     #[error("{0}")]
     Io(String),
     /// A writing command found the lease held by a live controller.
-    #[error("another controller holds the lease ({holder}) until {}; nothing was done (try again later, or wait for it with --wait 30s)", .until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))]
+    #[error("another controller holds the lease ({holder}) until {}; nothing was done ({})", .until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true), lease_busy_advice(*.waited))]
     LeaseBusy {
         holder: String,
         until: DateTime<Utc>,
+        /// `--wait`, when given: how long it waited in vain.
+        waited: Option<Duration>,
     },
 }
 
@@ -291,7 +293,21 @@ pub enum Leased<T> {
         command: &'static str,
         holder: String,
         until: DateTime<Utc>,
+        /// `--wait`, when given: how long it waited in vain.
+        waited: Option<Duration>,
     },
+}
+
+/// What to do about a lease held by another controller, given how long
+/// `--wait` waited (it advised `--wait 30s` to one who had waited).
+pub fn lease_busy_advice(waited: Option<Duration>) -> String {
+    match waited {
+        Some(w) if !w.is_zero() => format!(
+            "waited {} for it with --wait: try again later, or wait longer",
+            humantime::format_duration(w)
+        ),
+        _ => "try again later, or wait for it with --wait 30s".into(),
+    }
 }
 
 /// Runs `body` holding the lease, renewed by a heartbeat for as long as
@@ -316,6 +332,7 @@ where
             command,
             holder,
             until,
+            waited: lease.wait,
         });
     }
     let result = body(backend).await;

@@ -184,9 +184,17 @@ fn plural(n: usize) -> &'static str {
 }
 
 /// A run that found the lease held by another controller.
-fn lease_busy_text(holder: &str, until: chrono::DateTime<chrono::Utc>) -> String {
+fn lease_busy_text(
+    holder: &str,
+    until: chrono::DateTime<chrono::Utc>,
+    waited: Option<std::time::Duration>,
+) -> String {
+    let waited = match waited {
+        Some(w) if !w.is_zero() => format!(" (waited {} for it)", humantime::format_duration(w)),
+        _ => String::new(),
+    };
     format!(
-        "Another controller holds the lease ({holder}) until {}; not acting this time.\n",
+        "Another controller holds the lease ({holder}) until {}; not acting this time{waited}.\n",
         until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
     )
 }
@@ -200,7 +208,12 @@ impl<T: View> View for Leased<T> {
     fn text(&self, style: &TextStyle) -> String {
         match self {
             Leased::Ran(v) => v.text(style),
-            Leased::Busy { holder, until, .. } => lease_busy_text(holder, *until),
+            Leased::Busy {
+                holder,
+                until,
+                waited,
+                ..
+            } => lease_busy_text(holder, *until, *waited),
         }
     }
 

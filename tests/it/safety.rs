@@ -49,9 +49,23 @@ fn a_held_lease_means_one_line_and_exit_zero_and_unlock_breaks_it() {
     );
 
     let started = Instant::now();
-    clusterctl(&emu, &["apply", "--wait", "1s"]).ok();
+    let run = clusterctl(&emu, &["apply", "--wait", "1s"]).ok();
     assert!(started.elapsed() >= Duration::from_secs(1), "--wait waits");
     assert!(emu.replicas("c").is_empty());
+    assert!(
+        run.stdout
+            .contains("not acting this time (waited 1s for it)"),
+        "{}",
+        run.all()
+    );
+    // wipe-state, which fails: not advised to --wait after it waited.
+    let run = clusterctl(&emu, &["wipe-state", "--yes", "--wait", "1s"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.stderr.contains("waited 1s for it with --wait") && !run.stderr.contains("--wait 30s"),
+        "{}",
+        run.all()
+    );
 
     let run = clusterctl(&emu, &["unlock", "--force"]).ok();
     assert!(
