@@ -420,7 +420,7 @@ impl<'a> LiveBackend<'a> {
                 action_id: s.action_id.clone(),
                 executed: s.executed,
                 error: Some(format!(
-                    "interrupted before its outcome was recorded; run {run_id} found it {}",
+                    "its outcome was never recorded (the run was killed, or lost the database); run {run_id} found it {}",
                     if s.executed { "applied" } else { "not applied" }
                 )),
             };

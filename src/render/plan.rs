@@ -23,6 +23,13 @@ fn header(cp: &ClusterPlan) -> String {
     )
 }
 
+/// A cluster's heading in a plan: [`header`] and its strategies, the same
+/// in `dry-run` and `apply`.
+fn plan_header(cp: &ClusterPlan) -> String {
+    let strategies: Vec<&str> = cp.strategies.iter().map(|k| k.as_str()).collect();
+    format!("{} [{}]", header(cp), strategies.join(", "))
+}
+
 /// ANSI colour of a plan line's marker, on a terminal only.
 fn paint(text: &str, color: Option<anstyle::AnsiColor>, enabled: bool) -> String {
     match (color, enabled) {
@@ -133,8 +140,7 @@ pub fn plan_text(plan: &Plan, style: &TextStyle) -> String {
         if cp.actions.is_empty() && !show_notes && !waiting {
             continue;
         }
-        let strategies: Vec<&str> = cp.strategies.iter().map(|k| k.as_str()).collect();
-        let _ = writeln!(s, "{} [{}]", header(cp), strategies.join(", "));
+        let _ = writeln!(s, "{}", plan_header(cp));
         for a in &cp.actions {
             let _ = writeln!(s, "  {}", action_line(a, color));
             for r in &a.reasons {
@@ -426,7 +432,7 @@ pub fn apply_text(plan: &Plan, report: &ApplyReport, style: &TextStyle) -> Strin
             .filter(|c| !shown.contains(&c.cluster_id))
         {
             if !cp.waiting.is_empty() {
-                let _ = writeln!(s, "{}", header(cp));
+                let _ = writeln!(s, "{}", plan_header(cp));
                 waiting(&mut s, &cp.cluster_id);
             }
         }

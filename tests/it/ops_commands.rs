@@ -2306,6 +2306,13 @@ fn apply_says_once_what_waits() {
     emu.set_hydrated("other", "r_50cc", true);
     let run = clusterctl(&emu, &["apply"]);
     assert_eq!(run.stdout.matches(waiting).count(), 1, "{}", run.all());
+    // Headed as in dry-run, with its strategies.
+    assert!(
+        run.stdout
+            .contains("cluster grow (u2) [target_size]\n  waiting:"),
+        "{}",
+        run.all()
+    );
 }
 
 #[test]
