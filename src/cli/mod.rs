@@ -223,7 +223,15 @@ fn print_parse_error(e: &clap::Error) {
 }
 
 fn init_logging(default: &str, verbose: u8, format: LogFormat, service: bool) {
-    let fallback = || tracing_subscriber::EnvFilter::new(format!("clusterctl={default},warn"));
+    // The pool's own line for a connection that broke ("Connection
+    // error: connection closed") came before ours, which says what is
+    // retried: shown from -vv on.
+    let pool = if verbose >= 2 { "warn" } else { "error" };
+    let fallback = || {
+        tracing_subscriber::EnvFilter::new(format!(
+            "clusterctl={default},deadpool.postgres={pool},warn"
+        ))
+    };
     // A filter that does not parse is said (it was ignored silently).
     let (filter, refused) = match std::env::var("CLUSTERCTL_LOG") {
         Ok(v) => match tracing_subscriber::EnvFilter::try_new(&v) {

@@ -581,6 +581,9 @@ fn transient_failures_are_retried_and_never_repeat_work() {
         "{}",
         run.all()
     );
+    // Our line says what is retried; the pool's own line before it is
+    // not shown without -vv.
+    assert!(!run.stderr.contains("Connection error"), "{}", run.all());
     assert_eq!(emu.replicas("c"), pairs(&[("r_25cc", "25cc")]));
     let trail = audit(&emu, "c");
     assert_eq!(trail.len(), 1, "{trail:?}");
