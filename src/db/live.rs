@@ -104,6 +104,11 @@ pub struct LiveBackend<'a> {
     /// The database's time at the last snapshot, and when it was read: our
     /// timestamps follow the database's clock, not this host's.
     clock: Option<(DateTime<Utc>, Instant)>,
+    /// An intent of this run went out: from then on every step is retried
+    /// after a shutdown signal too (its outcome must be recorded); before,
+    /// a signal ends the retries at once, as nothing was done (a watcher
+    /// stopped while the database did not answer retried for 25 s).
+    acted: bool,
 }
 
 impl<'a> LiveBackend<'a> {
@@ -125,6 +130,7 @@ impl<'a> LiveBackend<'a> {
             lease: None,
             stop: None,
             clock: None,
+            acted: false,
         }
     }
 
@@ -299,6 +305,13 @@ impl<'a> LiveBackend<'a> {
                     // Broken, or still busy with the statement that timed
                     // out: never reuse it.
                     self.drop_connection(true);
+                    if !self.acted && crate::exec::Backend::stop_requested(self) {
+                        tracing::info!(
+                            "{}; not retried: shutting down, and nothing was done yet",
+                            in_context(what, &e)
+                        );
+                        return Err(e);
+                    }
                     match delays.next() {
                         Some(delay) => {
                             let e = in_context(what, &e);
@@ -728,6 +741,9 @@ impl Backend for LiveBackend<'_> {
     }
 
     async fn bookkeeping(&mut self, step: Bookkeeping<'_>) -> Result<Option<Changed>, LiveError> {
+        // Before the attempt: one that wrote the intent and then broke is
+        // retried to close it.
+        self.acted |= step.intent.is_some();
         Ok(self.pipelined(&step).await?)
     }
 

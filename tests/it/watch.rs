@@ -784,3 +784,28 @@ fn watch_runs_again_when_a_prewarm_is_due_not_a_whole_interval_later() {
     let out = d.output();
     assert!(out.contains("next_in_ms"), "{out}");
 }
+
+/// SIGTERM while a run retries a server that does not answer, before it
+/// did anything: the retries end at once (the watcher retried on for the
+/// whole 25 s grace, though nothing was under way).
+#[test]
+fn a_signal_ends_the_retries_of_a_run_that_did_nothing_yet() {
+    let emu = Emulator::start();
+    emu.create_cluster("c");
+    init_tables(&emu);
+    strategy(&emu, "c", "target_size", json!({"target_size": "25cc"}));
+    emu.cut_every_statement("mz_cluster_strategies");
+    let mut d = Daemon::watching(&emu.url(), &[]);
+    eventually(Duration::from_secs(30), "a retry", &d, || {
+        d.output().contains("retrying in")
+    });
+    let (code, _) = d.terminate(Duration::from_secs(60));
+    assert_eq!(code, 0, "{}", d.output());
+    assert!(
+        d.output()
+            .contains("not retried: shutting down, and nothing was done yet"),
+        "{}",
+        d.output()
+    );
+    assert!(replica_names(&emu, "c").is_empty());
+}

@@ -1107,6 +1107,14 @@ impl Emulator {
         self.fault(pattern, nth, Action::CutBefore);
     }
 
+    /// The connection is closed instead of forwarding every match from now
+    /// on (a server gone for good).
+    pub fn cut_every_statement(&self, pattern: impl Into<Pattern>) {
+        self.proxy()
+            .shared
+            .add_rule(pattern.into(), 1, None, Action::CutBefore);
+    }
+
     /// The `nth` match runs (and commits); its connection is closed before
     /// the client sees the response.
     pub fn cut_after_statement(&self, pattern: impl Into<Pattern>, nth: u32) {
