@@ -119,7 +119,7 @@ pub enum OutputFormat {
     Text,
     /// One JSON document (see README, "JSON output")
     Json,
-    /// Text with every column (status, strategy ls, history)
+    /// Text with what text cuts or leaves out (status: every column; strategy ls: whole configs; history: cluster ids)
     Wide,
 }
 
