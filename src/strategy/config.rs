@@ -397,6 +397,78 @@ fn kind_of(v: &serde_json::Value) -> String {
     }
 }
 
+/// Where a [`ConfigError`] is, in the config's JSON: its top-level key,
+/// and for a key inside an element of a list (`windows[0].duration_s`)
+/// that element and the key in it. Anything else (`windows[0]`, deeper
+/// paths) stands for its top-level key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyPath<'k> {
+    top: &'k str,
+    nested: Option<(usize, &'k str)>,
+}
+
+impl<'k> KeyPath<'k> {
+    pub fn of(key: &'k str) -> KeyPath<'k> {
+        let top_end = key.find(['[', '.']).unwrap_or(key.len());
+        let top = &key[..top_end];
+        let nested = key[top_end..]
+            .strip_prefix('[')
+            .and_then(|rest| rest.split_once("]."))
+            .and_then(|(i, leaf)| {
+                let plain = !leaf.is_empty() && !leaf.contains(['[', '.', ']']);
+                Some((i.parse().ok()?, leaf)).filter(|_| plain)
+            });
+        KeyPath { top, nested }
+    }
+
+    pub fn top(&self) -> &'k str {
+        self.top
+    }
+
+    /// The key inside a list's element, when the path is one.
+    pub fn nested_leaf(&self) -> Option<&'k str> {
+        self.nested.map(|(_, leaf)| leaf)
+    }
+
+    fn object_at<'v>(
+        &self,
+        root: &'v mut serde_json::Value,
+    ) -> Option<&'v mut serde_json::Map<String, serde_json::Value>> {
+        let map = root.as_object_mut()?;
+        match self.nested {
+            None => Some(map),
+            Some((i, _)) => map
+                .get_mut(self.top)?
+                .as_array_mut()?
+                .get_mut(i)?
+                .as_object_mut(),
+        }
+    }
+
+    fn leaf(&self) -> &'k str {
+        self.nested.map(|(_, leaf)| leaf).unwrap_or(self.top)
+    }
+
+    /// Takes the key out of `root`; `false` when it is not there.
+    pub fn remove_from(&self, root: &mut serde_json::Value) -> bool {
+        let leaf = self.leaf();
+        match self.object_at(root) {
+            Some(map) => {
+                map.remove(leaf);
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn insert_into(&self, root: &mut serde_json::Value, v: serde_json::Value) {
+        let leaf = self.leaf();
+        if let Some(map) = self.object_at(root) {
+            map.insert(leaf.to_string(), v);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -264,6 +264,20 @@ pub fn stand_in(kind: StrategyKind, name: &str, sizes: &SizeCatalog) -> Option<s
     })
 }
 
+/// A valid value for a required key inside a list's element (a
+/// schedule's window), so a row's other wrong keys can be read.
+pub fn nested_stand_in(name: &str, sizes: &SizeCatalog) -> Option<serde_json::Value> {
+    Some(match name {
+        "cron" => serde_json::json!("0 0 0 * * *"),
+        "duration_s" => serde_json::json!(3600),
+        "size" => serde_json::json!(sizes.all().first()?.name.0),
+        // 0: with 1 a window without a size would be told its size is
+        // required, which only holds for the count it will be given.
+        "replicas" => serde_json::json!(0),
+        _ => return None,
+    })
+}
+
 /// Every key of every strategy once, in table order, with the strategies
 /// that read it (for `strategy set`'s flags).
 pub fn all_keys() -> Vec<(&'static Key, Vec<StrategyKind>)> {

@@ -176,39 +176,63 @@ impl StrategyConfig {
 
     /// The errors of a row's other keys: parsed again without each key
     /// found wrong (a required one given a valid stand-in of its kind),
-    /// until it parses or the next error is about a key already seen.
+    /// until it parses or the next error is about a key already seen. A
+    /// key inside a window (`windows[0].duration_s`) is taken out alone, so
+    /// the window's other wrong keys are said too (they were said only once
+    /// the first was fixed); a whole element (`windows[0]`) as its top key.
     fn further_errors(
         kind: StrategyKind,
         raw: &serde_json::Value,
         sizes: &SizeCatalog,
         first: &ConfigError,
     ) -> Vec<ConfigError> {
-        let Some(mut map) = raw.as_object().cloned() else {
+        let mut root = raw.clone();
+        if !root.is_object() {
             return Vec::new();
-        };
-        let parse = |map: &serde_json::Map<String, serde_json::Value>| {
-            let rest = serde_json::Value::Object(map.clone());
-            config::Obj::new(&rest).and_then(|obj| StrategyConfig::parse_obj(kind, &obj, sizes))
+        }
+        let parse = |root: &serde_json::Value| {
+            config::Obj::new(root).and_then(|obj| StrategyConfig::parse_obj(kind, &obj, sizes))
         };
         let mut seen = BTreeSet::new();
         let mut more: Vec<ConfigError> = Vec::new();
-        let mut key = first.top_key().to_string();
-        while seen.insert(key.clone()) {
-            map.remove(&key);
-            let mut next = parse(&map);
-            if let Err(e) = &next {
-                if e.top_key() == key {
-                    // Required: a stand-in, so the rest can be read.
-                    let Some(stand_in) = keys::stand_in(kind, &key, sizes) else {
-                        break;
-                    };
-                    map.insert(key.clone(), stand_in);
-                    next = parse(&map);
+        let mut key = first.key.clone();
+        loop {
+            let path = config::KeyPath::of(&key);
+            let next = match path.nested_leaf() {
+                Some(leaf) => {
+                    // Inside an element: a valid stand-in in its place
+                    // (taken out, an optional key's default could make
+                    // another one required), out when there is none (an
+                    // unknown key).
+                    seen.insert(key.clone());
+                    match keys::nested_stand_in(leaf, sizes) {
+                        Some(v) => path.insert_into(&mut root, v),
+                        None => {
+                            path.remove_from(&mut root);
+                        }
+                    }
+                    parse(&root)
                 }
-            }
+                None => {
+                    let top = path.top().to_string();
+                    if !seen.insert(top.clone()) || !path.remove_from(&mut root) {
+                        break;
+                    }
+                    let mut next = parse(&root);
+                    if matches!(&next, Err(e) if e.top_key() == top) {
+                        // Required: a stand-in, so the rest can be read.
+                        let Some(stand_in) = keys::stand_in(kind, &top, sizes) else {
+                            break;
+                        };
+                        path.insert_into(&mut root, stand_in);
+                        next = parse(&root);
+                    }
+                    next
+                }
+            };
             match next {
-                Err(e) if !seen.contains(e.top_key()) => {
-                    key = e.top_key().to_string();
+                Err(e) if !seen.contains(&e.key) && !seen.contains(e.top_key()) => {
+                    key = e.key.clone();
                     more.push(e);
                 }
                 _ => break,
@@ -1098,7 +1122,7 @@ mod config_errors {
     }
 
     #[test]
-    fn a_missing_required_key_does_not_hide_the_others_and_nested_keys_count_as_their_top_key() {
+    fn a_missing_required_key_does_not_hide_the_others_nor_a_windows_other_keys() {
         // The missing size is said, and with a stand-in the rest is read.
         let e = error(StrategyKind::Burst, json!({"cooldown_s": -1}));
         assert_eq!(e.key, "burst_replica_size");
@@ -1114,6 +1138,42 @@ mod config_errors {
             .map(|e| e.top_key())
             .collect();
         assert!(all.contains(&"windows") && all.contains(&"timezone"), "{e}");
+        // Each wrong key of a window, without one made up: `replicas` is
+        // wrong, and its default (1) would make the missing size required.
+        let keys: Vec<&str> = std::iter::once(&e)
+            .chain(&e.more)
+            .map(|e| e.key.as_str())
+            .collect();
+        assert_eq!(
+            keys,
+            ["timezone", "windows[0].cron", "windows[0].replicas"],
+            "{e}"
+        );
+        // The review's row: three wrong keys, two in one window, said at
+        // once (the replicas only once the others were fixed).
+        let e = error(
+            StrategyKind::Schedule,
+            json!({"timezone": "Mars/Base", "windows": [{"cron": "@daily", "duration_s": 30, "size": "50cc", "replicas": 17}]}),
+        );
+        let keys: Vec<&str> = std::iter::once(&e)
+            .chain(&e.more)
+            .map(|e| e.key.as_str())
+            .collect();
+        assert_eq!(
+            keys,
+            ["timezone", "windows[0].duration_s", "windows[0].replicas"],
+            "{e}"
+        );
+        // An element that is no object stands for its list.
+        let e = error(
+            StrategyKind::Schedule,
+            json!({"timezone": "UTC", "windows": [5], "prewarm_s": -1}),
+        );
+        let keys: Vec<&str> = std::iter::once(&e)
+            .chain(&e.more)
+            .map(|e| e.key.as_str())
+            .collect();
+        assert_eq!(keys, ["prewarm_s", "windows[0]"], "{e}");
         // One wrong key: no "and".
         let e = error(StrategyKind::IdleSuspend, json!({"idle_after_s": -5}));
         assert!(e.more.is_empty() && !e.to_string().contains("; and"), "{e}");
