@@ -6,7 +6,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::{with_lease, CommandError, Context, LeaseOptions, Leased};
-use crate::db::catalog::{self, SnapshotError};
+use crate::db::catalog;
 use crate::db::lease;
 use crate::db::live::LiveBackend;
 use crate::db::store::{Done, Stamp, LEASE};
@@ -41,7 +41,7 @@ pub async fn unlock(ctx: &Context) -> Result<Unlocked, CommandError> {
         })
         .await
     {
-        Err(e) => return Err(backend.explain_snapshot_error(e).await.into()),
+        Err(e) => return Err(backend.explain_missing(e).await.into()),
         Ok(broken) => broken,
     };
     let Some(previous) = broken else {
@@ -61,8 +61,8 @@ pub async fn unlock(ctx: &Context) -> Result<Unlocked, CommandError> {
 
 /// A missing lease table is missing tables (the message of every command
 /// that needs them); anything else is a failed statement.
-fn lease_error(store: &crate::db::store::Store, e: tokio_postgres::Error) -> SnapshotError {
-    crate::db::store::missing_or(&e, store, LEASE, "breaking the lease").into()
+fn lease_error(store: &crate::db::store::Store, e: tokio_postgres::Error) -> crate::db::DbError {
+    crate::db::store::missing_or(&e, store, LEASE, "breaking the lease")
 }
 
 /// The audit row of a broken lease: whose it was, until when, who broke it.

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::session;
 use super::{CommandError, Context};
-use crate::db::catalog::{self, SnapshotError};
+use crate::db::catalog;
 use crate::db::session::SessionCluster;
 use crate::ddl;
 use crate::model::{human_duration, Environment, Snapshot};
@@ -107,18 +107,18 @@ pub async fn doctor(ctx: &Context) -> Result<DoctorReport, CommandError> {
     snapshot_opts.exec_cluster = Some(sc.name.clone());
     let store = &ctx.store;
     let snap = if session_problem.is_none() {
-        let r: Result<Snapshot, SnapshotError> = backend
+        let r: Result<Snapshot, crate::db::DbError> = backend
             .retrying("reading the catalog", async |c| {
                 catalog::load(c, store, &snapshot_opts).await
             })
             .await;
         let r = match r {
-            Err(e) => Err(backend.explain_snapshot_error(e).await),
+            Err(e) => Err(backend.explain_missing(e).await),
             ok => ok,
         };
         match r {
             Ok(s) => Some(s),
-            Err(SnapshotError::Db(crate::db::DbError::TablesMissing { where_ })) => {
+            Err(crate::db::DbError::TablesMissing { where_ }) => {
                 findings.push(finding(
                     Level::Warning,
                     "tables",

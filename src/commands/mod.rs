@@ -30,9 +30,9 @@ use thiserror::Error;
 use uuid::Uuid;
 
 use crate::config::{ConfigError, Connection, DatabaseUrl};
-use crate::db::catalog::{SnapshotError, SnapshotOptions};
+use crate::db::catalog::SnapshotOptions;
 use crate::db::lease::{self, Holder};
-use crate::db::live::{LiveBackend, LiveError, RetryPolicy};
+use crate::db::live::{LiveBackend, RetryPolicy};
 use crate::db::store::Store;
 use crate::db::{Db, DbError};
 
@@ -53,8 +53,6 @@ pub enum CommandError {
     Refused(String),
     #[error(transparent)]
     Db(#[from] DbError),
-    #[error(transparent)]
-    Live(#[from] LiveError),
     /// The session cluster cannot serve our tables (reference §8.2):
     /// nothing was done. A configuration error, like a wrong URL.
     #[error("{0}")]
@@ -84,7 +82,6 @@ impl CommandError {
             CommandError::NotFound(_) => "not_found",
             CommandError::Refused(_) => "refused",
             CommandError::Db(_) => "database",
-            CommandError::Live(_) => "database",
             CommandError::Interrupted(_) => "interrupted",
             CommandError::Io(_) => "io",
             CommandError::LeaseBusy { .. } => "lease_busy",
@@ -171,12 +168,6 @@ pub fn operator_row(
         action_sql,
         decision_ctx: serde_json::Value::Object(ctx),
         created_at,
-    }
-}
-
-impl From<SnapshotError> for CommandError {
-    fn from(e: SnapshotError) -> Self {
-        CommandError::Live(LiveError::Snapshot(e))
     }
 }
 

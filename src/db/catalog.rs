@@ -15,7 +15,6 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use thiserror::Error;
 
 use super::store::{Store, STRATEGIES};
 use super::{Client, DbError};
@@ -154,18 +153,6 @@ pub const SETTINGS: [&str; 6] = [
 
 const SHOW_CLUSTER_SQL: &str = "SHOW cluster";
 
-impl SnapshotError {
-    pub fn transient(&self) -> bool {
-        matches!(self, SnapshotError::Db(e) if e.transient())
-    }
-}
-
-#[derive(Debug, Error)]
-pub enum SnapshotError {
-    #[error(transparent)]
-    Db(#[from] DbError),
-}
-
 #[derive(Debug, Clone)]
 pub struct SnapshotOptions {
     /// Crash/OOM lookback.
@@ -210,11 +197,7 @@ fn replicas_sql_where(crash_window: Duration, filter: &str) -> String {
         .replace("{where}", filter)
 }
 
-pub async fn load(
-    c: &Client,
-    store: &Store,
-    opts: &SnapshotOptions,
-) -> Result<Snapshot, SnapshotError> {
+pub async fn load(c: &Client, store: &Store, opts: &SnapshotOptions) -> Result<Snapshot, DbError> {
     let replicas_sql = replicas_sql(opts.crash_window);
     // Round one, pipelined on one connection.
     let unfinished_sql = store.unfinished_sql();
@@ -336,7 +319,7 @@ pub async fn load(
 /// The database's clock and what the server is and allows: release,
 /// settings, our role (catalog only: works whatever the session cluster).
 /// Pipelined; the activity signal is read with the snapshot.
-pub async fn environment(c: &Client) -> Result<(DateTime<Utc>, Environment), SnapshotError> {
+pub async fn environment(c: &Client) -> Result<(DateTime<Utc>, Environment), DbError> {
     let (env_row, identity, settings) = tokio::join!(
         c.query_typed(ENV_SQL, &[]),
         read_identity(c),
@@ -362,7 +345,7 @@ pub async fn environment(c: &Client) -> Result<(DateTime<Utc>, Environment), Sna
 
 /// Whether our role can read the statement log: `None` when it can, else
 /// the server's refusal (`doctor`, when no snapshot could be read).
-pub async fn probe_activity(c: &Client) -> Result<Option<String>, SnapshotError> {
+pub async fn probe_activity(c: &Client) -> Result<Option<String>, DbError> {
     let sql = activity_sql("now() - INTERVAL '60 seconds'", "");
     Ok(optional(c.query_typed(&sql, &[]).await, "reading the statement log")?.err())
 }
@@ -447,7 +430,7 @@ impl RoleRows {
 
 /// Whether we are a superuser, and every role with its memberships. Both
 /// optional: a release or role that cannot read them leaves ownership unjudged.
-async fn read_identity(c: &Client) -> Result<RoleRows, SnapshotError> {
+async fn read_identity(c: &Client) -> Result<RoleRows, DbError> {
     let (su, roles) = tokio::join!(
         c.query_typed(SUPERUSER_SQL, &[]),
         c.query_typed(ROLES_SQL, &[])
@@ -466,7 +449,7 @@ async fn read_identity(c: &Client) -> Result<RoleRows, SnapshotError> {
 }
 
 /// `SHOW` of every setting in [`SETTINGS`], pipelined.
-pub async fn read_settings(c: &Client) -> Result<Settings, SnapshotError> {
+pub async fn read_settings(c: &Client) -> Result<Settings, DbError> {
     let shows: Vec<String> = SETTINGS.iter().map(|s| format!("SHOW {s}")).collect();
     let results =
         futures_util::future::join_all(shows.iter().map(|sql| c.query_typed(sql, &[]))).await;

@@ -12,24 +12,13 @@ use std::time::{Duration, Instant};
 use backon::BackoffBuilder;
 use chrono::{DateTime, Utc};
 
-use thiserror::Error;
-
-use super::catalog::{self, SnapshotError, SnapshotOptions};
+use super::catalog::{self, SnapshotOptions};
 use super::lease::{self, Heartbeat, Holder};
 use super::store::{Done, Stamp, Store, Withdrawn};
 use super::{Client, Db, DbError};
 use crate::exec::{AuditRow, Backend, Bookkeeping, Changed, Ddl, Outcome};
 use crate::model::{ClusterId, Snapshot};
 use crate::plan::{Action, ActionKind};
-
-/// What goes wrong on the live backend.
-#[derive(Debug, Error)]
-pub enum LiveError {
-    #[error(transparent)]
-    Snapshot(#[from] SnapshotError),
-    #[error(transparent)]
-    Db(#[from] DbError),
-}
 
 /// How hard to try before giving up on a transient failure.
 #[derive(Debug, Clone)]
@@ -73,12 +62,6 @@ pub trait Retry: From<DbError> + std::fmt::Display {
 impl Retry for DbError {
     fn transient(&self) -> bool {
         DbError::transient(self)
-    }
-}
-
-impl Retry for SnapshotError {
-    fn transient(&self) -> bool {
-        SnapshotError::transient(self)
     }
 }
 
@@ -347,13 +330,6 @@ impl<'a> LiveBackend<'a> {
         }
     }
 
-    /// [`Self::explain_missing`] for a snapshot's error.
-    pub async fn explain_snapshot_error(&mut self, e: SnapshotError) -> SnapshotError {
-        match e {
-            SnapshotError::Db(e) => SnapshotError::Db(self.explain_missing(e).await),
-        }
-    }
-
     /// Creates or upgrades our tables (never a schema): see
     /// [`super::migrate::run`].
     pub async fn migrate(&mut self) -> Result<Vec<i32>, DbError> {
@@ -611,7 +587,7 @@ fn already_done(kind: ActionKind, e: &tokio_postgres::Error) -> bool {
 }
 
 impl Backend for LiveBackend<'_> {
-    type Error = LiveError;
+    type Error = DbError;
 
     /// The database's clock: the last snapshot's `now()` plus the time
     /// elapsed here since (this host's clock may be off by any amount).
@@ -624,7 +600,7 @@ impl Backend for LiveBackend<'_> {
         }
     }
 
-    async fn snapshot(&mut self) -> Result<Snapshot, LiveError> {
+    async fn snapshot(&mut self) -> Result<Snapshot, DbError> {
         let (store, options) = (self.store, self.options);
         let snap = match self
             .retrying("reading the catalog", async |c| {
@@ -633,13 +609,13 @@ impl Backend for LiveBackend<'_> {
             .await
         {
             Ok(snap) => snap,
-            Err(e) => return Err(self.explain_snapshot_error(e).await.into()),
+            Err(e) => return Err(self.explain_missing(e).await),
         };
         self.clock = Some((snap.now, Instant::now()));
         Ok(snap)
     }
 
-    async fn execute_ddl(&mut self, action: &Action, intent: &AuditRow) -> Result<Ddl, LiveError> {
+    async fn execute_ddl(&mut self, action: &Action, intent: &AuditRow) -> Result<Ddl, DbError> {
         let deadline = self.ddl_deadline(action.kind);
         let need = self.lease_need(deadline);
         let store = self.store;
@@ -678,7 +654,7 @@ impl Backend for LiveBackend<'_> {
             .await;
         Ok(match result {
             Ok(()) => Ddl::Done,
-            Err(e @ DbError::LeaseLost(_)) => return Err(LiveError::Db(e)),
+            Err(e @ DbError::LeaseLost(_)) => return Err(e),
             // The server answered: DDL is atomic, nothing took effect.
             Err(DbError::Query {
                 reason,
@@ -692,42 +668,39 @@ impl Backend for LiveBackend<'_> {
         })
     }
 
-    async fn audit(&mut self, row: &AuditRow) -> Result<(), LiveError> {
+    async fn audit(&mut self, row: &AuditRow) -> Result<(), DbError> {
         let store = self.store;
         let row = self.with_deadline(row);
-        Ok(self
-            .attempts(
-                "writing the audit row",
-                self.statement_timeout,
-                None,
-                async |c, attempt| store.audit_intent(c, &row, attempt > 1).await,
-            )
-            .await?)
+        self.attempts(
+            "writing the audit row",
+            self.statement_timeout,
+            None,
+            async |c, attempt| store.audit_intent(c, &row, attempt > 1).await,
+        )
+        .await
     }
 
-    async fn audit_outcome(&mut self, outcome: &Outcome) -> Result<(), LiveError> {
+    async fn audit_outcome(&mut self, outcome: &Outcome) -> Result<(), DbError> {
         let store = self.store;
-        Ok(self
-            .retrying("recording the outcome", async |c| {
-                store.audit_outcome(c, outcome).await
-            })
-            .await?)
+        self.retrying("recording the outcome", async |c| {
+            store.audit_outcome(c, outcome).await
+        })
+        .await
     }
 
     async fn persist_states(
         &mut self,
         states: &[(ClusterId, serde_json::Value)],
         at: DateTime<Utc>,
-    ) -> Result<(), LiveError> {
+    ) -> Result<(), DbError> {
         let store = self.store;
-        Ok(self
-            .attempts(
-                "writing state",
-                self.statement_timeout,
-                None,
-                async |c, attempt| store.write_states(c, states, at, attempt > 1).await,
-            )
-            .await?)
+        self.attempts(
+            "writing state",
+            self.statement_timeout,
+            None,
+            async |c, attempt| store.write_states(c, states, at, attempt > 1).await,
+        )
+        .await
     }
 
     async fn await_statement_log(&mut self, snapshot: DateTime<Utc>) {
@@ -740,14 +713,14 @@ impl Backend for LiveBackend<'_> {
         }
     }
 
-    async fn bookkeeping(&mut self, step: Bookkeeping<'_>) -> Result<Option<Changed>, LiveError> {
+    async fn bookkeeping(&mut self, step: Bookkeeping<'_>) -> Result<Option<Changed>, DbError> {
         // Before the attempt: one that wrote the intent and then broke is
         // retried to close it.
         self.acted |= step.intent.is_some();
-        Ok(self.pipelined(&step).await?)
+        self.pipelined(&step).await
     }
 
-    async fn lease_allows(&mut self, next: Option<&Action>) -> Result<(), LiveError> {
+    async fn lease_allows(&mut self, next: Option<&Action>) -> Result<(), DbError> {
         let need = match next {
             Some(action) => self.lease_need(self.ddl_deadline(action.kind)),
             None => self.lease.as_ref().map(|_| Duration::ZERO),
@@ -756,7 +729,7 @@ impl Backend for LiveBackend<'_> {
             held.heartbeat
                 .ensure(need)
                 .await
-                .map_err(|why| LiveError::Db(DbError::LeaseLost(why)))?;
+                .map_err(DbError::LeaseLost)?;
         }
         Ok(())
     }
