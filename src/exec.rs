@@ -71,6 +71,10 @@ pub struct Guard<'a> {
     pub cluster: &'a ClusterId,
     /// `None`: not compared before this statement.
     pub replicas: Option<&'a [Seen]>,
+    /// Before the first statement every difference counts; before a later
+    /// drop only a replica expected to serve that no longer does (one that
+    /// finished hydrating meanwhile skipped an unrelated drop).
+    pub exact: bool,
     pub created: &'a [String],
     pub activity: Option<&'a Activity>,
     pub rows: RowsSeen,
@@ -81,6 +85,9 @@ pub struct Guard<'a> {
 pub enum Changed {
     /// The replicas: someone ran DDL, a replica crashed or stopped serving.
     Replicas,
+    /// A replica the plan counted on to serve no longer does (OOM-killed,
+    /// dropped): the next drop would leave less than planned.
+    StoppedServing,
     /// A statement began on a cluster about to be suspended.
     Activity,
     /// The cluster's strategy rows: an operator paused it or changed its
@@ -94,7 +101,12 @@ impl Changed {
     pub fn what(self) -> &'static str {
         match self {
             Changed::Replicas => {
-                "the cluster's replicas changed since the plan was made (someone ran DDL?)"
+                "the cluster's replicas changed since the plan was made (one started or stopped \
+                 serving, or someone ran DDL)"
+            }
+            Changed::StoppedServing => {
+                "a replica the plan counted on to serve stopped serving during the run \
+                 (OOM-killed or dropped?)"
             }
             Changed::Activity => {
                 "a statement began on the cluster as the suspension was planned (the statement \
@@ -134,8 +146,12 @@ impl Guard<'_> {
                 .filter(|r| !self.created.contains(&r.name))
                 .cloned()
                 .collect();
-            if !same_replicas(&now, expected) {
+            if self.exact && !same_replicas(&now, expected) {
                 return Some(Changed::Replicas);
+            }
+            let serves = |e: &Seen| now.iter().any(|r| r == e);
+            if expected.iter().any(|e| e.hydrated && !serves(e)) {
+                return Some(Changed::StoppedServing);
             }
         }
         match (activity, self.activity) {
@@ -420,16 +436,28 @@ impl<B: Backend> Run<'_, B> {
                 .filter(|r| !dropped.contains(&r.name))
                 .cloned()
                 .collect();
-            let compare = i == 0 || action.kind == ActionKind::DropReplica;
+            // A later drop of a deliberate suspension relies on no replica:
+            // they all go.
+            let compare = i == 0 || (action.kind == ActionKind::DropReplica && !cp.suspending);
             let guard = Some(Guard {
                 cluster: &cp.cluster_id,
                 replicas: compare.then_some(expected.as_slice()),
+                exact: i == 0,
                 created: &created,
                 activity: cp.observed_activity.as_ref().filter(|_| i == 0),
                 rows: cp.observed_rows,
             });
             if guard.is_some_and(|g| g.activity.is_some()) {
                 self.backend.await_statement_log(self.plan_now).await;
+                // A signal during that wait (seconds): nothing of this
+                // cluster has started (the first DROP went out after it).
+                if self.backend.stop_requested() {
+                    let why = "shutting down (signal received); the next run continues";
+                    stop = Some(why.into());
+                    self.report.interrupted = true;
+                    self.report.results.push(skipped(action, why.into()));
+                    continue;
+                }
             }
             // A suspension's state (what to bring back) goes with the first
             // intent, before any replica is dropped: lost after the drops (a
@@ -447,7 +475,15 @@ impl<B: Backend> Run<'_, B> {
                     // Reported with the skipped actions; logged for pipelines.
                     tracing::info!(cluster = %cp.cluster, ?changed, "changed since the snapshot; skipping this round");
                     self.report.changed_clusters.push(cp.cluster.clone());
-                    skip_all(cp, &mut self.report, &changed.skip_reason());
+                    // This action and the rest, not those already done
+                    // (they were listed again as skipped, and counted).
+                    let reason = changed.skip_reason();
+                    let mut withdrawn = skipped(action, reason.clone());
+                    withdrawn.action_id = action_id(self.run_id, cp, action);
+                    self.report.results.push(withdrawn);
+                    for rest in &cp.actions[i + 1..] {
+                        self.report.results.push(skipped(rest, reason.clone()));
+                    }
                     return Ok(false);
                 }
             };
@@ -631,12 +667,6 @@ fn in_budget_order<'p>(plan: &'p Plan, opts: &ApplyOptions) -> Vec<&'p ClusterPl
     order
 }
 
-fn skip_all(cp: &ClusterPlan, report: &mut ApplyReport, reason: &str) {
-    for action in &cp.actions {
-        report.results.push(skipped(action, reason.to_string()));
-    }
-}
-
 /// Whether the plan guard's read matches what the plan saw.
 fn same_replicas(now: &[Seen], observed: &[Seen]) -> bool {
     let mut a = now.to_vec();
@@ -698,6 +728,7 @@ mod tests {
         let g = Guard {
             cluster: &id,
             replicas: Some(&seen),
+            exact: true,
             created: &[],
             activity: Some(&idle),
             rows,
@@ -774,6 +805,7 @@ mod tests {
         let created = ["r_new".to_string()];
         let later = Guard {
             replicas: Some(std::slice::from_ref(&r2)),
+            exact: false,
             created: &created,
             activity: None,
             ..g
@@ -792,7 +824,40 @@ mod tests {
             ..r2.clone()
         };
         assert_eq!(
-            later.changed(Some(&[oomed, new]), None, rows),
+            later.changed(Some(&[oomed, new.clone()]), None, rows),
+            Some(Changed::StoppedServing)
+        );
+        assert_eq!(
+            later.changed(Some(std::slice::from_ref(&new)), None, rows),
+            Some(Changed::StoppedServing),
+            "dropped by hand"
+        );
+        // A change that takes nothing away does not stop a later drop: a
+        // replica finishing its hydration, one created by hand.
+        let unhydrated = Seen {
+            hydrated: false,
+            ..r2.clone()
+        };
+        let pending = Guard {
+            replicas: Some(std::slice::from_ref(&unhydrated)),
+            ..later
+        };
+        let by_hand = Seen {
+            name: "r9".into(),
+            size: Some("25cc".into()),
+            hydrated: true,
+        };
+        assert_eq!(
+            pending.changed(Some(&[r2.clone(), by_hand]), None, rows),
+            None
+        );
+        // Before the first statement, any difference counts.
+        let first = Guard {
+            exact: true,
+            ..pending
+        };
+        assert_eq!(
+            first.changed(Some(std::slice::from_ref(&r2)), None, rows),
             Some(Changed::Replicas)
         );
         // Not read before this statement: not compared.

@@ -809,3 +809,41 @@ fn a_signal_ends_the_retries_of_a_run_that_did_nothing_yet() {
     );
     assert!(replica_names(&emu, "c").is_empty());
 }
+
+/// SIGTERM while a suspension waits for the statement log to catch up
+/// (seconds before its first DROP): nothing of it goes out (the first DROP
+/// did, 3 s after the signal, leaving the cluster half suspended).
+#[test]
+fn a_signal_during_the_wait_before_a_suspension_stops_its_first_drop() {
+    let emu = Emulator::start();
+    emu.create_hydrated_cluster("c", "r1", "25cc");
+    emu.add_replica("c", "r2", "50cc");
+    emu.set_hydrated("c", "r2", true);
+    init_tables(&emu);
+    strategy(&emu, "c", "idle_suspend", json!({"idle_after_s": 60}));
+    emu.add_activity("c", 7200, true);
+    let pid = Arc::new(AtomicU32::new(0));
+    let hook_pid = pid.clone();
+    // The snapshot's read of the statement log: the wait comes after it
+    // (until the snapshot is 5 s old); the signal lands in it.
+    emu.on_statement("mz_statement_execution_history_redacted", 1, move |_| {
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_secs(3));
+            let pid = loop {
+                match hook_pid.load(Ordering::SeqCst) {
+                    0 => std::thread::sleep(Duration::from_millis(1)),
+                    pid => break pid,
+                }
+            };
+            signal_term(pid);
+        });
+    });
+    let mut d = Daemon::start(&emu.url(), &["apply", "-v"]);
+    pid.store(d.pid(), Ordering::SeqCst);
+    let (code, _) = d.wait_exit(Duration::from_secs(60));
+    let mut left = replica_names(&emu, "c");
+    left.sort();
+    assert_eq!(left, ["r1", "r2"], "{}", d.output());
+    assert_eq!(code, 3, "{}", d.output());
+    assert!(audit(&emu, "c").is_empty(), "{}", d.output());
+}
