@@ -95,6 +95,10 @@ impl Identity {
             return None;
         }
         match proc_stat(them.pid) {
+            // Not in /proc, yet there: /proc hides other users' processes
+            // (hidepid=invisible, systemd's ProtectProc=invisible), and
+            // the live holder's lease was taken as a dead one's.
+            None if exists(them.pid) => None,
             None => Some("that process no longer exists"),
             Some(s) if matches!(s.state, 'Z' | 'X' | 'x') => Some("that process is a zombie"),
             Some(s) if them.start.is_some_and(|t| t != s.start) => {
@@ -103,6 +107,21 @@ impl Identity {
             Some(_) => None,
         }
     }
+}
+
+/// Whether a process of that PID exists, whoever owns it (`kill(pid, 0)`:
+/// only "no such process" says no; "not permitted" means another user's).
+fn exists(pid: u32) -> bool {
+    let Some(pid) = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    else {
+        return false;
+    };
+    !matches!(
+        rustix::process::test_kill_process(pid),
+        Err(e) if e == rustix::io::Errno::SRCH
+    )
 }
 
 fn own_pid_namespace() -> Option<u64> {
@@ -135,6 +154,16 @@ fn proc_stat(pid: u32) -> Option<ProcStat> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_process_exists_whoever_owns_it() {
+        assert!(exists(std::process::id()));
+        // PID 1 is there in every namespace, ours or not (as another
+        // user's, kill(1, 0) is not permitted: it exists all the same).
+        assert!(exists(1));
+        assert!(!exists(u32::MAX), "no such PID");
+        assert!(!exists(0x3fff_fff0), "above any pid_max");
+    }
 
     #[test]
     fn the_user_is_found_by_uid_when_no_variable_names_it() {

@@ -63,8 +63,9 @@ pub fn check_snapshot(snap: &Snapshot, selection: &Selection) -> CheckReport {
         };
         let validated = rows::validate(cluster, &in_effect, &snap.sizes);
         if let Some(c) = cluster {
-            for (code, message) in rules::environment_findings(snap, c, &validated.configs) {
-                findings.push(finding(Severity::Warning, code, None, message));
+            for (code, ty, message) in rules::environment_findings(snap, c, &validated.configs) {
+                let ty = ty.map(str::to_string);
+                findings.push(finding(Severity::Warning, code, ty, message));
             }
         }
         for f in validated.findings {

@@ -441,7 +441,7 @@ fn cluster_findings(snap: &Snapshot) -> Vec<Finding> {
             continue;
         };
         let validated = rows::validate(Some(cluster), rows, &snap.sizes);
-        for (_, message) in rules::environment_findings(snap, cluster, &validated.configs) {
+        for (_, _, message) in rules::environment_findings(snap, cluster, &validated.configs) {
             out.push(finding(
                 Level::Warning,
                 "cluster",

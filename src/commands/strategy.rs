@@ -287,7 +287,7 @@ pub async fn set(
         warnings.extend(
             rules::environment_findings(&snap, c, &configs)
                 .into_iter()
-                .map(|(_, message)| message)
+                .map(|(_, _, message)| message)
                 .filter(|m| m.starts_with(&new_type)),
         );
     }

@@ -268,7 +268,7 @@ pub fn environment_findings(
     snap: &Snapshot,
     cluster: &Cluster,
     configs: &[crate::strategy::StrategyConfig],
-) -> Vec<(crate::plan::rows::Code, String)> {
+) -> Vec<(crate::plan::rows::Code, Option<&'static str>, String)> {
     use crate::plan::rows::Code;
     let mut out = Vec::new();
     let has = |k: StrategyKind| configs.iter().any(|c| c.kind() == k);
@@ -278,6 +278,7 @@ pub fn environment_findings(
         if let Some(why) = activity_unknown(snap) {
             out.push((
                 Code::SignalUnknown,
+                Some(StrategyKind::IdleSuspend.as_str()),
                 format!("idle_suspend cannot tell whether the cluster is idle: {why}"),
             ));
         }
@@ -290,6 +291,7 @@ pub fn environment_findings(
             if wanted > limit {
                 out.push((
                     Code::Unsupported,
+                    Some(c.kind().as_str()),
                     format!(
                         "{}: asks for {wanted} replicas at once, but max_replicas_per_cluster is \
                          {limit}: at most {limit} will run (lower it, or ask for a higher limit)",
@@ -302,6 +304,7 @@ pub fn environment_findings(
     for (n, cron) in configs.iter().flat_map(|c| c.ended_windows(snap.now)) {
         out.push((
             Code::Ended,
+            Some(StrategyKind::Schedule.as_str()),
             format!(
                 "schedule: window {n} ('{cron}') never opens again: its calendar has no start \
                  after {} (a year gone by?); fix its cron or remove the window",
@@ -317,6 +320,7 @@ pub fn environment_findings(
     {
         out.push((
             Code::Unsupported,
+            None,
             format!(
                 "managed cluster: this release ({}) cannot resize it without downtime; set \
                  \"allow_downtime\": true to resize with a restart, or upgrade",

@@ -246,7 +246,7 @@ fn parse_cron(src: &str) -> Result<Recurrence, ConfigError> {
     if !recurrence.ever_starts() {
         return Err(ConfigError::new(
             "cron",
-            format!("'{src}' never starts (a day no month has, or a year gone by)"),
+            format!("'{src}' never starts (a day no month has in the years it names, or a year before 2000)"),
         ));
     }
     Ok(recurrence)
