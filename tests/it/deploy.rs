@@ -91,6 +91,13 @@ fn cronjob_forbids_overlap_and_takes_the_url_from_a_secret() {
     assert_eq!(args[0], "apply");
     assert!(!args.iter().any(|a| a.starts_with("--watch")));
     check_flags("cronjob.yaml", &args);
+    // A run is given longer than a blocking resize may take (the default
+    // --resize-timeout, 10m, plus a minute): killed mid-resize, it was
+    // rolled back and begun again on every run.
+    let deadline = at(&doc, "spec.jobTemplate.spec.activeDeadlineSeconds")
+        .as_u64()
+        .expect("activeDeadlineSeconds");
+    assert!(deadline > 660, "{deadline}");
 }
 
 #[test]
@@ -270,6 +277,13 @@ fn systemd_units_verify() {
     assert_eq!(args[0], "apply");
     check_flags("clusterctl.service", &args);
     assert!(timer.contains("Unit=clusterctl.service"));
+    // As the CronJob: longer than a blocking resize may take.
+    let timeout = service
+        .lines()
+        .find_map(|l| l.strip_prefix("TimeoutStartSec="))
+        .and_then(|t| humantime::parse_duration(t).ok())
+        .expect("TimeoutStartSec");
+    assert!(timeout.as_secs() > 660, "{timeout:?}");
     // Verify against this build of the binary (ExecStart must exist).
     let local = service
         .replace(
