@@ -28,7 +28,7 @@ pub mod http;
 
 use crate::exec::{ActionStatus, ApplyReport};
 use crate::model::Snapshot;
-use crate::plan::{Plan, PlanState};
+use crate::plan::{ActionKind, Plan, PlanState};
 
 /// How a run ended (`clusterctl_runs_total{outcome}`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,7 +71,14 @@ const CONDITIONS: [PlanState; 6] = [
     PlanState::Invalid,
     PlanState::Paused,
 ];
-const ACTION_KINDS: [&str; 2] = ["create_replica", "drop_replica"];
+/// Every kind, so the first failure of a managed cluster's resize is an
+/// increase from 0 (its series appeared at 1, which `increase()` misses).
+const ACTION_KINDS: [ActionKind; 4] = [
+    ActionKind::CreateReplica,
+    ActionKind::DropReplica,
+    ActionKind::SetReplicationFactor,
+    ActionKind::SetSize,
+];
 const ACTION_OUTCOMES: [&str; 3] = ["executed", "failed", "skipped"];
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -178,7 +185,7 @@ impl Metrics {
         for kind in ACTION_KINDS {
             for outcome in ACTION_OUTCOMES {
                 let _ = actions.get_or_create(&ActionLabels {
-                    kind: kind.to_string(),
+                    kind: kind.name().to_string(),
                     outcome,
                 });
             }
@@ -838,6 +845,23 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("clusterctl_lease_held 0"), "{text}");
+    }
+
+    /// Every action kind's series starts at 0, so the first failure of a
+    /// managed cluster's resize is an increase `ClusterctlActionsFailing`
+    /// sees (a series born at 1 is not).
+    #[test]
+    fn every_action_kind_is_counted_from_zero() {
+        let text = Metrics::new().prometheus_text();
+        for kind in [
+            "create_replica",
+            "drop_replica",
+            "set_replication_factor",
+            "set_size",
+        ] {
+            let line = format!("clusterctl_actions_total{{kind=\"{kind}\",outcome=\"failed\"}} 0");
+            assert!(text.contains(&line), "{line}\n{text}");
+        }
     }
 
     #[test]
