@@ -851,6 +851,8 @@ mod tests {
             pending.changed(Some(&[r2.clone(), by_hand]), None, rows),
             None
         );
+        assert!(Changed::StoppedServing.what().contains("stopped serving"));
+        assert!(Changed::Strategies.what().contains("strategy rows changed"));
         // Before the first statement, any difference counts.
         let first = Guard {
             exact: true,

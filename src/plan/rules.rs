@@ -113,12 +113,16 @@ fn ownership_problem(env: &Environment, cluster: &Cluster) -> Option<String> {
     if missing.is_empty() {
         return None;
     }
+    // Judged for the role of this command, which is `apply`'s only if the
+    // same role runs both: an operator's role is told so, not to take the
+    // cluster from the controller.
     Some(format!(
         "role {} does not own {}, so Materialize would refuse its DDL (must be owner); \
-         fix: {}",
+         fix: {} (when {} is the role `clusterctl apply` runs as)",
         role.name,
         missing.join(", "),
-        fixes.join("; ")
+        fixes.join("; "),
+        role.name
     ))
 }
 
