@@ -1121,6 +1121,14 @@ mod config_errors {
         assert!(text.contains("; and key 'linger_s': "), "{text}");
     }
 
+    /// The keys an error names, first and further ones.
+    fn all_keys(e: &ConfigError) -> Vec<&str> {
+        std::iter::once(e)
+            .chain(&e.more)
+            .map(|e| e.key.as_str())
+            .collect()
+    }
+
     #[test]
     fn a_missing_required_key_does_not_hide_the_others_nor_a_windows_other_keys() {
         // The missing size is said, and with a stand-in the rest is read.
@@ -1140,10 +1148,7 @@ mod config_errors {
         assert!(all.contains(&"windows") && all.contains(&"timezone"), "{e}");
         // Each wrong key of a window, without one made up: `replicas` is
         // wrong, and its default (1) would make the missing size required.
-        let keys: Vec<&str> = std::iter::once(&e)
-            .chain(&e.more)
-            .map(|e| e.key.as_str())
-            .collect();
+        let keys = all_keys(&e);
         assert_eq!(
             keys,
             ["timezone", "windows[0].cron", "windows[0].replicas"],
@@ -1155,10 +1160,7 @@ mod config_errors {
             StrategyKind::Schedule,
             json!({"timezone": "Mars/Base", "windows": [{"cron": "@daily", "duration_s": 30, "size": "50cc", "replicas": 17}]}),
         );
-        let keys: Vec<&str> = std::iter::once(&e)
-            .chain(&e.more)
-            .map(|e| e.key.as_str())
-            .collect();
+        let keys = all_keys(&e);
         assert_eq!(
             keys,
             ["timezone", "windows[0].duration_s", "windows[0].replicas"],
@@ -1169,10 +1171,7 @@ mod config_errors {
             StrategyKind::Schedule,
             json!({"timezone": "UTC", "windows": [5], "prewarm_s": -1}),
         );
-        let keys: Vec<&str> = std::iter::once(&e)
-            .chain(&e.more)
-            .map(|e| e.key.as_str())
-            .collect();
+        let keys = all_keys(&e);
         assert_eq!(keys, ["prewarm_s", "windows[0]"], "{e}");
         // One wrong key: no "and".
         let e = error(StrategyKind::IdleSuspend, json!({"idle_after_s": -5}));

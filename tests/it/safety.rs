@@ -1939,6 +1939,15 @@ fn two_retirements() -> Emulator {
     emu
 }
 
+/// [`two_retirements`] after a run the guard stopped after its first drop,
+/// saying `why`: r_50cc is still there.
+fn kept_the_serving_replica(emu: &Emulator, run: &Run, why: &str) {
+    let mut left = replica_names(emu, "c");
+    left.sort();
+    assert_eq!(left, ["r_100cc", "r_50cc"], "{}", run.all());
+    assert!(run.all().contains(why), "{}", run.all());
+}
+
 /// The new replica is OOM-killed while the first of two drops runs: the
 /// second drop, of the replica still serving, must not go out (the plan
 /// guard read the replicas before the first statement only, and the
@@ -1955,14 +1964,10 @@ fn a_replica_that_stops_serving_during_a_drop_keeps_the_one_still_serving() {
             .unwrap_or_else(|e| panic!("set_hydrated: {e}"));
     });
     let run = clusterctl(&emu, &["apply"]);
-    let mut left = replica_names(&emu, "c");
-    left.sort();
-    assert_eq!(left, ["r_100cc", "r_50cc"], "{}", run.all());
-    assert!(
-        run.all()
-            .contains("a replica the plan counted on to serve stopped serving"),
-        "{}",
-        run.all()
+    kept_the_serving_replica(
+        &emu,
+        &run,
+        "a replica the plan counted on to serve stopped serving",
     );
     // The drop that ran is reported once, executed; the other once,
     // skipped (the first was listed again as skipped, and counted).
@@ -1994,14 +1999,10 @@ fn a_pause_during_a_run_stops_its_next_statement_to_the_cluster() {
         assert_eq!(run.code, 0, "{}", run.all());
     });
     let run = clusterctl(&emu, &["apply"]);
-    let mut left = replica_names(&emu, "c");
-    left.sort();
-    assert_eq!(left, ["r_100cc", "r_50cc"], "{}", run.all());
-    assert!(
-        run.all()
-            .contains("the cluster's strategy rows changed since the plan was made"),
-        "{}",
-        run.all()
+    kept_the_serving_replica(
+        &emu,
+        &run,
+        "the cluster's strategy rows changed since the plan was made",
     );
     // Withdrawn, with why, in the audit trail.
     let history = clusterctl(&emu, &["history", "-o", "json"]).json();
