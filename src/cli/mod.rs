@@ -63,10 +63,10 @@ fn command_path(argv: &[String]) -> Vec<String> {
 }
 
 /// The usage of the command a command line names, as its `--help` shows
-/// it (`Usage: clusterctl unlock [OPTIONS] --force`): clap's error adds
-/// the options given on the line or from the environment to it, which
-/// reads as if they were required.
-fn own_usage(argv: &[String], tty: bool) -> Option<String> {
+/// it (`Usage: clusterctl unlock [OPTIONS] --force`), for clap's error to
+/// show instead of its own, which adds the options given on the line or
+/// from the environment and so reads as if they were required.
+fn own_usage(argv: &[String]) -> Option<clap::builder::StyledStr> {
     use clap::CommandFactory as _;
     let mut cmd = Cli::command();
     cmd.build();
@@ -74,12 +74,7 @@ fn own_usage(argv: &[String], tty: bool) -> Option<String> {
     for word in command_path(argv) {
         at = at.find_subcommand_mut(&word)?;
     }
-    let usage = at.render_usage();
-    Some(if tty {
-        usage.ansi().to_string()
-    } else {
-        usage.to_string()
-    })
+    Some(at.render_usage())
 }
 
 /// Parses, runs, prints; returns the process exit code.
@@ -92,7 +87,7 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             if !e.use_stderr() {
-                print_parse_error(&e);
+                print_parse_error(e);
                 return ExitCode::from(exit::OK);
             }
             // A bad command line in a JSON pipeline is a JSON document too.
@@ -124,7 +119,7 @@ pub fn main() -> ExitCode {
                     wants("--log-format", "json"),
                 );
             } else {
-                print_parse_error(&e);
+                print_parse_error(e);
             }
             return ExitCode::from(exit::USAGE);
         }
@@ -190,8 +185,19 @@ const MAX_DOTENV_BYTES: u64 = 1 << 20;
 /// Prints clap's error (or help) like `Error::print`, but with every
 /// argument that may hold a connection string redacted: clap quotes a stray
 /// positional argument as given, password included.
-fn print_parse_error(e: &clap::Error) {
+fn print_parse_error(mut e: clap::Error) {
     use std::io::Write as _;
+    if e.use_stderr() {
+        let argv: Vec<String> = std::env::args_os()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        if let Some(usage) = own_usage(&argv) {
+            e.insert(
+                clap::error::ContextKind::Usage,
+                clap::error::ContextValue::StyledStr(usage),
+            );
+        }
+    }
     let rendered = e.render();
     let tty = if e.use_stderr() {
         std::io::IsTerminal::is_terminal(&std::io::stderr())
@@ -202,17 +208,6 @@ fn print_parse_error(e: &clap::Error) {
         rendered.ansi().to_string()
     } else {
         rendered.to_string()
-    };
-    let text = if e.use_stderr() {
-        let argv: Vec<String> = std::env::args_os()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect();
-        match own_usage(&argv, tty) {
-            Some(usage) => with_usage(&text, &usage),
-            None => text,
-        }
-    } else {
-        text
     };
     let text = crate::config::redact_args(&text, std::env::args_os());
     let _ = if e.use_stderr() {
@@ -310,34 +305,6 @@ impl std::io::Write for LogLine {
     }
 }
 
-/// `rendered` with its `Usage:` line (styled or not) replaced by `usage`.
-fn with_usage(rendered: &str, usage: &str) -> String {
-    let plain = |l: &str| {
-        let mut out = String::new();
-        let mut in_escape = false;
-        for ch in l.chars() {
-            match (in_escape, ch) {
-                (false, '\u{1b}') => in_escape = true,
-                (true, 'm') => in_escape = false,
-                (true, _) => {}
-                (false, c) => out.push(c),
-            }
-        }
-        out
-    };
-    rendered
-        .split_inclusive('\n')
-        .map(|l| {
-            if plain(l).starts_with("Usage:") {
-                let end = if l.ends_with('\n') { "\n" } else { "" };
-                format!("{usage}{end}")
-            } else {
-                l.to_string()
-            }
-        })
-        .collect()
-}
-
 /// clap's message on one line, for a JSON document: its first paragraph
 /// without "error: ", the lines that continue it (the missing arguments of
 /// "the following required arguments were not provided:") joined on; not
@@ -372,25 +339,35 @@ mod tests {
     /// given as if required: `unlock --force --exec-cluster <NAME>`).
     #[test]
     fn an_error_shows_the_commands_own_usage() {
+        use clap::CommandFactory as _;
         let argv: Vec<String> = ["clusterctl", "unlock", "--exec-cluster", "ops", "-v"]
             .map(String::from)
             .to_vec();
-        let usage = own_usage(&argv, false);
+        let usage = own_usage(&argv).map(|u| u.to_string());
         assert_eq!(
             usage.as_deref(),
             Some("Usage: clusterctl unlock [OPTIONS] --force")
         );
-        let rendered = "error: x\n\nUsage: clusterctl unlock --force --exec-cluster <NAME>\n\nFor more information, try '--help'.\n";
+        // In clap's own error, in place of the one it would show.
+        let Err(mut e) = Cli::command().try_get_matches_from(&argv) else {
+            panic!("unlock without --force parses");
+        };
+        if let Some(u) = own_usage(&argv) {
+            e.insert(
+                clap::error::ContextKind::Usage,
+                clap::error::ContextValue::StyledStr(u),
+            );
+        }
+        let text = e.render().to_string();
+        let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("Usage:")).collect();
         assert_eq!(
-            with_usage(rendered, "Usage: clusterctl unlock [OPTIONS] --force"),
-            "error: x\n\nUsage: clusterctl unlock [OPTIONS] --force\n\nFor more information, try '--help'.\n"
+            lines,
+            ["Usage: clusterctl unlock [OPTIONS] --force"],
+            "{text}"
         );
-        let styled =
-            "\u{1b}[1m\u{1b}[4mUsage:\u{1b}[0m \u{1b}[1mclusterctl unlock\u{1b}[0m --force\n";
-        assert_eq!(with_usage(styled, "U"), "U\n");
         let argv: Vec<String> = ["clusterctl", "strategy", "set"].map(String::from).to_vec();
         assert_eq!(
-            own_usage(&argv, false).as_deref(),
+            own_usage(&argv).map(|u| u.to_string()).as_deref(),
             Some("Usage: clusterctl strategy set [OPTIONS] <CLUSTER_NAME> <STRATEGY_TYPE>")
         );
     }

@@ -19,6 +19,7 @@ pub(super) fn plan_cluster(
     opts: &PlanOptions,
     cluster: &Cluster,
     rows: Validated,
+    observed_rows: crate::model::RowsSeen,
 ) -> ClusterPlan {
     let null = serde_json::Value::Null;
     let state = snap.states.get(&cluster.id).unwrap_or(&null);
@@ -38,12 +39,7 @@ pub(super) fn plan_cluster(
             .iter()
             .map(crate::model::Seen::of)
             .collect(),
-        observed_rows: crate::model::RowsSeen::of(
-            snap.strategies
-                .iter()
-                .filter(|r| r.cluster_id == cluster.id)
-                .map(|r| r.updated_at),
-        ),
+        observed_rows,
         observed_activity: None,
         new_state: None,
         waiting: Vec::new(),

@@ -345,7 +345,7 @@ pub fn plan(snap: &Snapshot, opts: &PlanOptions) -> Plan {
         {
             warnings.push(format!("cluster {} ({id}): {}", cluster.name, f.message));
         }
-        let mut cp = coordinate::plan_cluster(snap, opts, cluster, validated);
+        let mut cp = coordinate::plan_cluster(snap, opts, cluster, validated, rows::seen(rows));
         if let Some(d) = unfinished.in_doubt.get(id) {
             doubt::hold(&mut cp, d, snap.now);
         }

@@ -97,6 +97,16 @@ pub struct InEffect<'a> {
     pub tied: bool,
 }
 
+/// A cluster's rows as the plan guard compares them, from its rows in
+/// effect: each stands for itself and its `older` rows, none newer than it
+/// (it was scanning every row of the snapshot for each cluster).
+pub fn seen(rows: &[InEffect]) -> crate::model::RowsSeen {
+    crate::model::RowsSeen::of(
+        rows.iter()
+            .flat_map(|r| std::iter::repeat_n(r.row.updated_at, 1 + r.older)),
+    )
+}
+
 /// The rows in effect, by cluster: for duplicate (cluster, type) rows the
 /// newest `updated_at` wins (as in the reference implementation); between
 /// rows as new, the config text that sorts last, so the choice never
@@ -502,6 +512,38 @@ mod tests {
         assert_eq!(got[0].row, &b);
         assert_eq!(got[0].older, 1);
         assert!(!got[0].tied);
+    }
+
+    /// The guard's fingerprint from the rows in effect is the one of every
+    /// row of the cluster, as the guard reads them again.
+    #[test]
+    fn the_rows_seen_stand_for_every_row_of_the_cluster() {
+        let at = |h| {
+            chrono::DateTime::parse_from_rfc3339(&format!("2026-11-21T{h:02}:00:00Z"))
+                .map(|t| t.with_timezone(&chrono::Utc))
+                .ok()
+        };
+        let stamped = |ty: &str, t| StrategyRow {
+            updated_at: t,
+            ..row(ty, json!({}))
+        };
+        let rows = [
+            stamped("target_size", at(10)),
+            stamped("target_size", at(11)),
+            stamped("idle_suspend", None),
+            stamped("pause", at(9)),
+            stamped("pause", at(9)),
+        ];
+        let effect = in_effect(&rows);
+        let got = seen(&effect[&ClusterId("u2".into())]);
+        assert_eq!(
+            got,
+            crate::model::RowsSeen::of(rows.iter().map(|r| r.updated_at))
+        );
+        assert_ne!(
+            got,
+            crate::model::RowsSeen::of(rows[1..].iter().map(|r| r.updated_at))
+        );
     }
 
     #[test]

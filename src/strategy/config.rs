@@ -35,8 +35,7 @@ impl ConfigError {
     /// The top-level key of the config the error is about (`windows` for
     /// `windows[1].cron`).
     pub fn top_key(&self) -> &str {
-        let end = self.key.find(['[', '.']).unwrap_or(self.key.len());
-        &self.key[..end]
+        KeyPath::of(&self.key).top()
     }
 
     /// The same error for a key nested under `prefix` (`windows[1].cron`).

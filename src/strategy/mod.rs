@@ -1106,10 +1106,7 @@ mod config_errors {
             StrategyKind::Burst,
             json!({"burst_replica_size": "7cc", "cooldown_s": -1, "linger_s": "soon", "max_burst_s": 600}),
         );
-        let keys: Vec<&str> = std::iter::once(&e)
-            .chain(&e.more)
-            .map(|e| e.key.as_str())
-            .collect();
+        let keys = all_keys(&e);
         assert_eq!(
             keys,
             ["burst_replica_size", "cooldown_s", "linger_s"],
