@@ -419,6 +419,14 @@ impl<B: Backend> Run<'_, B> {
         let mut dropped: Vec<String> = Vec::new();
         let mut created: Vec<String> = Vec::new();
         for (i, action) in cp.actions.iter().enumerate() {
+            // A suspension the statement log decided waits for the log to
+            // catch up (seconds) before its guard reads it: before the
+            // checks below, so a signal during the wait stops it too (the
+            // first DROP went out after one).
+            let waits = i == 0 && cp.observed_activity.is_some();
+            if waits && self.budget > 0 && !self.backend.stop_requested() {
+                self.backend.await_statement_log(self.plan_now).await;
+            }
             if stop.is_none() && self.budget == 0 {
                 stop = Some("--max-actions reached; the next run continues".into());
             }
@@ -439,26 +447,14 @@ impl<B: Backend> Run<'_, B> {
             // A later drop of a deliberate suspension relies on no replica:
             // they all go.
             let compare = i == 0 || (action.kind == ActionKind::DropReplica && !cp.suspending);
-            let guard = Some(Guard {
+            let guard = Guard {
                 cluster: &cp.cluster_id,
                 replicas: compare.then_some(expected.as_slice()),
                 exact: i == 0,
                 created: &created,
                 activity: cp.observed_activity.as_ref().filter(|_| i == 0),
                 rows: cp.observed_rows,
-            });
-            if guard.is_some_and(|g| g.activity.is_some()) {
-                self.backend.await_statement_log(self.plan_now).await;
-                // A signal during that wait (seconds): nothing of this
-                // cluster has started (the first DROP went out after it).
-                if self.backend.stop_requested() {
-                    let why = "shutting down (signal received); the next run continues";
-                    stop = Some(why.into());
-                    self.report.interrupted = true;
-                    self.report.results.push(skipped(action, why.into()));
-                    continue;
-                }
-            }
+            };
             // A suspension's state (what to bring back) goes with the first
             // intent, before any replica is dropped: lost after the drops (a
             // kill, a cut connection) it would leave nothing to wake with.
@@ -469,7 +465,7 @@ impl<B: Backend> Run<'_, B> {
                 _ => Vec::new(),
             };
             let early = (!early.is_empty()).then_some((early.as_slice(), self.plan_now));
-            let status = match self.action(cp, action, guard, early, opts).await? {
+            let status = match self.action(cp, action, Some(guard), early, opts).await? {
                 Ok(status) => status,
                 Err(changed) => {
                     // Reported with the skipped actions; logged for pipelines.
