@@ -292,13 +292,17 @@ pub enum Leased<T> {
 /// What to do about a lease held by another controller, given how long
 /// `--wait` waited (it advised `--wait 30s` to one who had waited).
 pub fn lease_busy_advice(waited: Option<Duration>) -> String {
-    match waited {
-        Some(w) if !w.is_zero() => format!(
-            "waited {} for it with --wait: try again later, or wait longer",
-            humantime::format_duration(w)
-        ),
-        _ => "try again later, or wait for it with --wait 30s".into(),
+    match waited_for(waited) {
+        Some(w) => format!("waited {w} for it with --wait: try again later, or wait longer"),
+        None => "try again later, or wait for it with --wait 30s".into(),
     }
+}
+
+/// How long `--wait` waited for a busy lease (`1s`), when it did.
+pub fn waited_for(waited: Option<Duration>) -> Option<String> {
+    waited
+        .filter(|w| !w.is_zero())
+        .map(|w| humantime::format_duration(w).to_string())
 }
 
 /// Runs `body` holding the lease, renewed by a heartbeat for as long as

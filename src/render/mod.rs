@@ -189,10 +189,9 @@ fn lease_busy_text(
     until: chrono::DateTime<chrono::Utc>,
     waited: Option<std::time::Duration>,
 ) -> String {
-    let waited = match waited {
-        Some(w) if !w.is_zero() => format!(" (waited {} for it)", humantime::format_duration(w)),
-        _ => String::new(),
-    };
+    let waited = crate::commands::waited_for(waited)
+        .map(|w| format!(" (waited {w} for it)"))
+        .unwrap_or_default();
     format!(
         "Another controller holds the lease ({holder}) until {}; not acting this time{waited}.\n",
         until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
