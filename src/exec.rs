@@ -114,7 +114,7 @@ impl Changed {
             }
             Changed::Strategies => {
                 "the cluster's strategy rows changed since the plan was made (strategy pause, \
-                 set or rm)"
+                 set or rm, or an edit in SQL)"
             }
         }
     }
@@ -720,7 +720,15 @@ mod tests {
             in_flight: 0,
         };
         let id = ClusterId("u1".into());
-        let rows = RowsSeen::of([at(-3600)]);
+        let row = |ty: &str| crate::model::StrategyRow {
+            cluster_id: ClusterId("u1".into()),
+            strategy_type: ty.into(),
+            config: serde_json::json!({}),
+            updated_at: at(-3600),
+            unreadable: None,
+        };
+        let idle_row = row("idle_suspend");
+        let rows = RowsSeen::of([(&idle_row, 0)]);
         let g = Guard {
             cluster: &id,
             replicas: Some(&seen),
@@ -782,13 +790,13 @@ mod tests {
             Some(Changed::Activity)
         );
         // The strategy rows first: a pause written during the run.
-        let paused = RowsSeen::of([at(-3600), at(5)]);
+        let pause_row = row("pause");
+        let paused = RowsSeen::of([(&idle_row, 0), (&pause_row, 0)]);
         assert_eq!(
             g.changed(Some(&seen), None, paused),
             Some(Changed::Strategies)
         );
-        let edited = RowsSeen::of([at(5)]);
-        assert_eq!(RowsSeen::of([at(5), at(-3600)]), paused, "in any order");
+        let edited = RowsSeen::of([(&idle_row, 1)]);
         assert_eq!(g.changed(None, None, edited), Some(Changed::Strategies));
         // Before a later drop: what this run dropped is not expected, what
         // it created is not compared (it hydrates meanwhile); a replica

@@ -271,22 +271,29 @@ pub struct Objects {
 }
 
 /// A cluster's strategy rows as the plan guard compares them: a
-/// fingerprint of how many there are and the newest `updated_at` (as the
-/// snapshot reads it: one it cannot represent counts as none), kept to 8
-/// bytes as every cluster's plan carries one. A `strategy pause`, `set` or
-/// `rm` during a run changes it, and the run sends no further DDL to the
-/// cluster (it went on dropping replicas after the pause was confirmed).
+/// fingerprint of each row in effect (its type, config and `updated_at` as
+/// the snapshot reads them: a timestamp it cannot represent counts as none)
+/// and how many older rows of its type it hides, kept to 8 bytes as every
+/// cluster's plan carries one. A `strategy pause`, `set` or `rm` during a
+/// run changes it, and so does a SQL `UPDATE` of a config that keeps
+/// `updated_at`; the run then sends no further DDL to the cluster (it went
+/// on dropping replicas after the pause was confirmed).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RowsSeen(u64);
 
 impl RowsSeen {
-    pub fn of(updated_at: impl IntoIterator<Item = Option<DateTime<Utc>>>) -> RowsSeen {
+    /// From the rows in effect, in the order `plan::rows::in_effect` gives
+    /// them, each with the number of older rows of its type.
+    pub fn of<'a>(in_effect: impl IntoIterator<Item = (&'a StrategyRow, usize)>) -> RowsSeen {
         use std::hash::{Hash as _, Hasher as _};
-        let (count, newest) = updated_at
-            .into_iter()
-            .fold((0u64, None), |(n, newest), at| (n + 1, newest.max(at)));
         let mut h = std::collections::hash_map::DefaultHasher::new();
-        (count, newest).hash(&mut h);
+        for (row, older) in in_effect {
+            row.strategy_type.hash(&mut h);
+            row.config.to_string().hash(&mut h);
+            row.unreadable.hash(&mut h);
+            row.updated_at.hash(&mut h);
+            older.hash(&mut h);
+        }
         RowsSeen(h.finish())
     }
 }

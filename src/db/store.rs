@@ -61,6 +61,34 @@ impl Withdrawn {
     }
 }
 
+/// Strategy rows as every reader reads them: `cluster_id`, `strategy_type`,
+/// `config::text`, `updated_at`.
+fn strategy_rows(rows: &[tokio_postgres::Row]) -> Result<Vec<StrategyRow>, tokio_postgres::Error> {
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let config_text: Option<String> = r.try_get(2)?;
+        // jsonb is always valid JSON; a NULL config is reported by the
+        // strategy parser as "must be a JSON object".
+        let (config, unreadable) = match config_text.map(|t| read_config(&t)) {
+            Some(Ok(config)) => (config, None),
+            Some(Err(why)) => (serde_json::Value::Null, Some(why)),
+            None => (serde_json::Value::Null, None),
+        };
+        out.push(StrategyRow {
+            cluster_id: ClusterId(r.try_get::<_, Option<String>>(0)?.unwrap_or_default()),
+            strategy_type: r.try_get::<_, Option<String>>(1)?.unwrap_or_default(),
+            config,
+            // A timestamp the client cannot represent (PostgreSQL's
+            // 'infinity', years past 262143) counts as unknown: the row
+            // is then the oldest of its (cluster, type), never an error
+            // that stops every cluster.
+            updated_at: r.try_get(3).ok().flatten(),
+            unreadable,
+        });
+    }
+    Ok(out)
+}
+
 /// Rows per multi-row INSERT, to stay far below the parameter limit.
 const CHUNK: usize = 500;
 
@@ -94,53 +122,24 @@ impl Store {
             "SELECT cluster_id, strategy_type, config::text, updated_at FROM {}",
             self.table(STRATEGIES)
         );
-        let rows = c.query_typed(&sql, &[]).await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in rows {
-            let config_text: Option<String> = r.try_get(2)?;
-            // jsonb is always valid JSON; a NULL config is reported by the
-            // strategy parser as "must be a JSON object".
-            let (config, unreadable) = match config_text.map(|t| read_config(&t)) {
-                Some(Ok(config)) => (config, None),
-                Some(Err(why)) => (serde_json::Value::Null, Some(why)),
-                None => (serde_json::Value::Null, None),
-            };
-            out.push(StrategyRow {
-                cluster_id: ClusterId(r.try_get::<_, Option<String>>(0)?.unwrap_or_default()),
-                strategy_type: r.try_get::<_, Option<String>>(1)?.unwrap_or_default(),
-                config,
-                // A timestamp the client cannot represent (PostgreSQL's
-                // 'infinity', years past 262143) counts as unknown: the row
-                // is then the oldest of its (cluster, type), never an error
-                // that stops every cluster.
-                updated_at: r.try_get(3).ok().flatten(),
-                unreadable,
-            });
-        }
-        Ok(out)
+        strategy_rows(&c.query_typed(&sql, &[]).await?)
     }
 
     /// One cluster's strategy rows as the plan guard compares them, read
-    /// as [`Self::strategies`] reads them.
+    /// and chosen as [`Self::strategies`] and the plan read and choose them.
     pub async fn rows_seen(&self, c: &Client, id: &ClusterId) -> Result<RowsSeen, DbError> {
         let sql = format!(
-            "SELECT updated_at FROM {} WHERE cluster_id = $1",
+            "SELECT cluster_id, strategy_type, config::text, updated_at FROM {} \
+             WHERE cluster_id = $1",
             self.table(STRATEGIES)
         );
+        let reading = "re-reading the cluster's strategy rows";
         let rows = c
             .query_typed(&sql, &[(&id.0, tokio_postgres::types::Type::TEXT)])
             .await
-            .map_err(|e| {
-                missing_or(
-                    &e,
-                    self,
-                    STRATEGIES,
-                    "re-reading the cluster's strategy rows",
-                )
-            })?;
-        Ok(RowsSeen::of(
-            rows.iter().map(|r| r.try_get(0).ok().flatten()),
-        ))
+            .map_err(|e| missing_or(&e, self, STRATEGIES, reading))?;
+        let rows = strategy_rows(&rows).map_err(|e| missing_or(&e, self, STRATEGIES, reading))?;
+        Ok(crate::plan::rows::seen_of(id, &rows))
     }
 
     /// The newest state per cluster; rows of another `state_version` (the

@@ -98,13 +98,18 @@ pub struct InEffect<'a> {
 }
 
 /// A cluster's rows as the plan guard compares them, from its rows in
-/// effect: each stands for itself and its `older` rows, none newer than it
-/// (it was scanning every row of the snapshot for each cluster).
+/// effect (it was scanning every row of the snapshot for each cluster).
 pub fn seen(rows: &[InEffect]) -> crate::model::RowsSeen {
-    crate::model::RowsSeen::of(
-        rows.iter()
-            .flat_map(|r| std::iter::repeat_n(r.row.updated_at, 1 + r.older)),
-    )
+    crate::model::RowsSeen::of(rows.iter().map(|r| (r.row, r.older)))
+}
+
+/// One cluster's rows as the plan guard reads them again before a
+/// statement: the same rule as the snapshot's, over that cluster's rows.
+pub fn seen_of(id: &ClusterId, rows: &[StrategyRow]) -> crate::model::RowsSeen {
+    in_effect(rows)
+        .get(id)
+        .map(|effect| seen(effect))
+        .unwrap_or_default()
 }
 
 /// The rows in effect, by cluster: for duplicate (cluster, type) rows the
@@ -514,36 +519,64 @@ mod tests {
         assert!(!got[0].tied);
     }
 
-    /// The guard's fingerprint from the rows in effect is the one of every
-    /// row of the cluster, as the guard reads them again.
+    /// The guard's fingerprint changes with whatever changes what the
+    /// cluster's rows say, and only with that (not with the order the
+    /// database returns them in).
     #[test]
-    fn the_rows_seen_stand_for_every_row_of_the_cluster() {
+    fn the_rows_seen_change_with_what_the_rows_say() {
         let at = |h| {
             chrono::DateTime::parse_from_rfc3339(&format!("2026-11-21T{h:02}:00:00Z"))
                 .map(|t| t.with_timezone(&chrono::Utc))
                 .ok()
         };
-        let stamped = |ty: &str, t| StrategyRow {
+        let stamped = |ty: &str, config, t| StrategyRow {
             updated_at: t,
-            ..row(ty, json!({}))
+            ..row(ty, config)
         };
-        let rows = [
-            stamped("target_size", at(10)),
-            stamped("target_size", at(11)),
-            stamped("idle_suspend", None),
-            stamped("pause", at(9)),
-            stamped("pause", at(9)),
+        let id = ClusterId("u2".into());
+        let rows = vec![
+            stamped("target_size", json!({"target_size": "25cc"}), at(10)),
+            stamped("target_size", json!({"target_size": "50cc"}), at(11)),
+            stamped("idle_suspend", json!({"idle_after_s": 600}), None),
+            stamped("pause", json!({}), at(9)),
+            stamped("pause", json!({}), at(9)),
         ];
-        let effect = in_effect(&rows);
-        let got = seen(&effect[&ClusterId("u2".into())]);
+        let got = seen_of(&id, &rows);
+        assert_eq!(got, seen(&in_effect(&rows)[&id]), "one rule");
+        let mut reversed = rows.clone();
+        reversed.reverse();
+        assert_eq!(seen_of(&id, &reversed), got, "in any order");
         assert_eq!(
-            got,
-            crate::model::RowsSeen::of(rows.iter().map(|r| r.updated_at))
+            seen_of(&ClusterId("u3".into()), &rows),
+            crate::model::RowsSeen::default(),
+            "another cluster's rows are not this one's"
         );
-        assert_ne!(
-            got,
-            crate::model::RowsSeen::of(rows[1..].iter().map(|r| r.updated_at))
-        );
+        let mut changed = Vec::new();
+        // A config changed by SQL, updated_at kept.
+        let mut by_hand = rows.clone();
+        by_hand[2].config = json!({"idle_after_s": 60});
+        changed.push(by_hand);
+        // An older row of the same type gone.
+        changed.push(rows[1..].to_vec());
+        // A row of a new type.
+        let mut more = rows.clone();
+        more.push(stamped("burst", json!({}), at(1)));
+        changed.push(more);
+        // The newest row made older than the one it hid.
+        let mut older = rows.clone();
+        older[1].updated_at = at(8);
+        changed.push(older);
+        // Unreadable.
+        let mut unreadable = rows.clone();
+        unreadable[2].unreadable = Some("too deep".into());
+        changed.push(unreadable);
+        for (i, c) in changed.iter().enumerate() {
+            assert_ne!(seen_of(&id, c), got, "change {i}");
+        }
+        // An ignored row's config is not what the cluster runs.
+        let mut ignored = rows.clone();
+        ignored[0].config = json!({"target_size": "100cc"});
+        assert_eq!(seen_of(&id, &ignored), got);
     }
 
     #[test]

@@ -2018,6 +2018,34 @@ fn a_pause_during_a_run_stops_its_next_statement_to_the_cluster() {
     assert_eq!(replica_names(&emu, "c").len(), 2);
 }
 
+/// A config changed by SQL during a run, `updated_at` kept: the guard
+/// sees it as it sees `strategy set` (it compared the rows' count and
+/// newest `updated_at` only).
+#[test]
+fn a_config_changed_by_sql_during_a_run_stops_its_next_statement() {
+    let emu = two_retirements();
+    let direct = emu.direct_url();
+    let id = emu.cluster_id("c");
+    emu.on_ddl(1, move |_| {
+        let mut db = postgres::Client::connect(&direct, postgres::NoTls)
+            .unwrap_or_else(|e| panic!("connecting: {e}"));
+        let changed = db
+            .execute(
+                "UPDATE mz_cluster_strategies SET config = '{\"target_size\": \"50cc\"}' \
+                 WHERE cluster_id = $1",
+                &[&id],
+            )
+            .unwrap_or_else(|e| panic!("update: {e}"));
+        assert_eq!(changed, 1);
+    });
+    let run = clusterctl(&emu, &["apply"]);
+    kept_the_serving_replica(
+        &emu,
+        &run,
+        "the cluster's strategy rows changed since the plan was made",
+    );
+}
+
 /// A suspension that took two runs (`--max-actions 1`), then its state
 /// wiped: the wake brings back what both runs dropped (it read the newest
 /// run's drops only, and r1 never came back).
