@@ -157,18 +157,42 @@ fn github_workflow_uses_the_composite_action_that_caches_the_binary() {
     }
     assert!(cargo_build_lines(&read(&recipe("github-actions.yml"))).is_empty());
 
-    // The action: restore the binary, build only on a miss (like the
-    // Dockerfile and CI), then run it.
+    // The action: digest the source, restore the binary, build only on a
+    // miss (like the Dockerfile and CI), then run it. The key is the
+    // digest (`github.action_ref` is empty inside composite actions).
     let action = yaml("action/action.yml");
     assert_eq!(str_at(&action, "runs.using"), "composite");
-    let restore = at(&action, "runs.steps.0");
+    let digest = at(&action, "runs.steps.0");
+    assert_eq!(str_at(digest, "id"), "source");
+    let restore = at(&action, "runs.steps.1");
     assert!(str_at(restore, "uses").starts_with("actions/cache@"));
     let key = str_at(restore, "with.key");
     assert!(
-        key.contains("github.action_ref") && key.contains("runner.os"),
+        key.contains("steps.source.outputs.digest")
+            && key.contains("runner.os")
+            && !key.contains("action_ref"),
         "{key}"
     );
-    let build = at(&action, "runs.steps.1");
+    // The digest step's script, run here on this checkout: one line of 32
+    // hex digits, and the same twice.
+    let script = str_at(digest, "run");
+    let digest_of = || {
+        let out = tempfile::NamedTempFile::new().expect("temp file");
+        let status = std::process::Command::new("bash")
+            .args(["-euo", "pipefail", "-c", script])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("GITHUB_OUTPUT", out.path())
+            .status()
+            .expect("bash");
+        assert!(status.success());
+        std::fs::read_to_string(out.path()).expect("output")
+    };
+    let first = digest_of();
+    let value = first.trim().strip_prefix("digest=").unwrap_or_default();
+    assert_eq!(value.len(), 32, "{first}");
+    assert!(value.chars().all(|c| c.is_ascii_hexdigit()), "{first}");
+    assert_eq!(digest_of(), first);
+    let build = at(&action, "runs.steps.2");
     assert_eq!(
         str_at(build, "if"),
         "steps.cache.outputs.cache-hit != 'true'"
