@@ -158,8 +158,9 @@ pub async fn wipe_state(
         Err(CommandError::Db(e)) => {
             return Err(match backend.explain_missing(e).await {
                 DbError::TablesMissing { where_ } => CommandError::NotFound(format!(
-                    "clusterctl's tables are missing ({where_} does not exist): there is no \
-                     state to wipe; `clusterctl init` creates them"
+                    "clusterctl's tables are missing ({where_} does not exist): `clusterctl \
+                     init` creates them (wipe-state never does; without the state table there \
+                     is no state to wipe)"
                 )),
                 e => e.into(),
             })

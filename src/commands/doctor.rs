@@ -11,8 +11,8 @@ use serde::Serialize;
 
 use super::session;
 use super::{CommandError, Context};
-use crate::db::catalog;
 use crate::db::session::SessionCluster;
+use crate::db::{catalog, migrate};
 use crate::ddl;
 use crate::model::{human_duration, Environment, Snapshot};
 use crate::plan::{self, rows, rules, Outcome, PlanOptions, ResizeForm};
@@ -106,6 +106,7 @@ pub async fn doctor(ctx: &Context) -> Result<DoctorReport, CommandError> {
     let mut snapshot_opts = ctx.snapshot.clone();
     snapshot_opts.exec_cluster = Some(sc.name.clone());
     let store = &ctx.store;
+    let mut tables_missing = None;
     let snap = if session_problem.is_none() {
         let r: Result<Snapshot, crate::db::DbError> = backend
             .retrying("reading the catalog", async |c| {
@@ -119,12 +120,7 @@ pub async fn doctor(ctx: &Context) -> Result<DoctorReport, CommandError> {
         match r {
             Ok(s) => Some(s),
             Err(crate::db::DbError::TablesMissing { where_ }) => {
-                findings.push(finding(
-                    Level::Warning,
-                    "tables",
-                    format!("clusterctl's tables are missing ({where_} does not exist): apply creates them, which needs CREATE on the schema"),
-                    Some("clusterctl init (or have an admin run `clusterctl init --print`)".into()),
-                ));
+                tables_missing = Some(where_);
                 None
             }
             Err(e) => return Err(e.into()),
@@ -148,9 +144,23 @@ pub async fn doctor(ctx: &Context) -> Result<DoctorReport, CommandError> {
             env
         }
     };
+    // Table privileges and the lease are read once every table exists.
+    let complete = if session_problem.is_none() {
+        let role = env
+            .identity
+            .role
+            .as_ref()
+            .map(|r| r.name.as_str())
+            .or(sc.role.as_deref());
+        let (found, complete) = table_findings(ctx, &mut backend, &env, role, tables_missing).await;
+        findings.extend(found);
+        complete
+    } else {
+        false
+    };
     findings.push(server_finding(&env));
     findings.extend(role_findings(&env));
-    if snap.is_some() {
+    if snap.is_some() && complete {
         findings.extend(privilege_findings(ctx, &mut backend, &env).await);
     }
     let stand_in = Snapshot {
@@ -162,12 +172,14 @@ pub async fn doctor(ctx: &Context) -> Result<DoctorReport, CommandError> {
     findings.extend(statement_log_findings(snap_ref, &env));
     findings.push(limit_finding(&env));
     if let Some(s) = &snap {
-        let held = backend
-            .retrying("reading the lease", async |c| {
-                crate::db::lease::current(c, store).await
-            })
-            .await;
-        findings.push(lease_finding(held, s.now));
+        if complete {
+            let held = backend
+                .retrying("reading the lease", async |c| {
+                    crate::db::lease::current(c, store).await
+                })
+                .await;
+            findings.push(lease_finding(held, s.now));
+        }
         findings.extend(cluster_findings(s));
     }
     let blockers = findings
@@ -328,6 +340,105 @@ fn role_findings(env: &Environment) -> Vec<Finding> {
         ));
     }
     out
+}
+
+/// What the first `apply` still has to create (all of clusterctl's tables,
+/// or the two mz-clusterctl lacked after a migration from it), and whether
+/// our role may: `apply` fails on its first statement otherwise. With
+/// whether every table is there.
+async fn table_findings(
+    ctx: &Context,
+    backend: &mut crate::db::live::LiveBackend<'_>,
+    env: &Environment,
+    role: Option<&str>,
+    missing: Option<String>,
+) -> (Vec<Finding>, bool) {
+    let store = &ctx.store;
+    let init = "clusterctl init (or have an admin run the SQL of `clusterctl init --print`)";
+    let to_create = match backend
+        .retrying("checking clusterctl's tables", async |c| {
+            migrate::to_create(store, c).await
+        })
+        .await
+    {
+        Ok(t) => t,
+        Err(e) => {
+            let f = finding(
+                Level::Info,
+                "tables",
+                format!("whether clusterctl's tables are complete could not be checked: {e}"),
+                None,
+            );
+            return (vec![f], missing.is_none());
+        }
+    };
+    if to_create.is_empty() {
+        let complete = missing.is_none();
+        let found = missing
+            .map(|where_| {
+                finding(
+                    Level::Blocker,
+                    "tables",
+                    format!(
+                        "{where_} does not exist, though every migration is recorded (dropped \
+                         by hand?): apply fails until it is created again"
+                    ),
+                    Some(init.into()),
+                )
+            })
+            .into_iter()
+            .collect();
+        return (found, complete);
+    }
+    let list = format!(
+        "{} (IF NOT EXISTS; table privileges are checked once they exist)",
+        to_create.join(", ")
+    );
+    let may =
+        if env.identity.superuser == Some(true) || env.settings.enable_rbac_checks == Some(false) {
+            Ok((String::new(), true))
+        } else {
+            backend
+                .retrying("checking CREATE on the schema", async |c| {
+                    migrate::may_create(store, c).await
+                })
+                .await
+        };
+    let found = match may {
+        Ok((_, true)) => vec![finding(
+            Level::Warning,
+            "tables",
+            format!("the first apply creates clusterctl's tables: {list}"),
+            Some(init.into()),
+        )],
+        Ok((schema, false)) => {
+            let role = role.map(ddl::ident).unwrap_or("<role>".into());
+            vec![finding(
+                Level::Blocker,
+                "tables",
+                format!(
+                    "role {role} may not create clusterctl's tables in schema {}, and the first \
+                     apply creates {list}: it fails on its first statement",
+                    ddl::ident(&schema)
+                ),
+                Some(format!(
+                    "GRANT CREATE ON SCHEMA {} TO {role} (needed once), or have an admin run \
+                     `clusterctl init` (or the SQL of `clusterctl init --print`)",
+                    ddl::ident(&schema)
+                )),
+            )]
+        }
+        Err(e) => vec![finding(
+            Level::Warning,
+            "tables",
+            format!(
+                "the first apply creates clusterctl's tables: {list}; whether this role may \
+                 could not be checked: {e}"
+            ),
+            Some(init.into()),
+        )],
+    };
+    (found, false)
 }
 
 async fn privilege_findings(

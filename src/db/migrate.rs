@@ -85,6 +85,58 @@ fn complete(done: &[i32]) -> bool {
     MIGRATION_FILES.iter().all(|(v, _, _)| done.contains(v))
 }
 
+/// What the first `apply` still has to create, for `doctor`: the tables of
+/// the migrations not recorded (all of them without a migrations table; the
+/// migrations table itself then too). Empty when every migration is
+/// recorded. Tables an earlier tool created (mz-clusterctl's three) are
+/// listed too: a migration creates them `IF NOT EXISTS`, and the statement
+/// needs `CREATE` on the schema all the same.
+pub async fn to_create(store: &Store, c: &Client) -> Result<Vec<String>, DbError> {
+    let done = match applied_versions(store, c).await? {
+        Some(done) if complete(&done) => return Ok(Vec::new()),
+        Some(done) => done,
+        None => Vec::new(),
+    };
+    let mut tables = vec![store.table(MIGRATIONS)];
+    for (version, _, sql) in MIGRATION_FILES {
+        if !done.contains(version) {
+            tables.extend(created_tables(store, sql));
+        }
+    }
+    tables.dedup();
+    Ok(tables)
+}
+
+/// Whether our role may create tables in the schema ours live in
+/// (`--schema`, or the connection's current one): `(schema, may)`.
+pub async fn may_create(store: &Store, c: &Client) -> Result<(String, bool), DbError> {
+    let sql = match store.schema() {
+        Some(s) => format!(
+            "SELECT {lit}::text, has_schema_privilege({lit}, 'CREATE')",
+            lit = ddl::literal(s)
+        ),
+        None => "SELECT current_schema()::text, has_schema_privilege(current_schema(), 'CREATE')"
+            .to_string(),
+    };
+    let rows = c
+        .query_typed(&sql, &[])
+        .await
+        .map_err(|e| DbError::query("checking CREATE on the schema", &e))?;
+    let row = rows.first();
+    Ok((
+        row.and_then(|r| r.try_get::<_, Option<String>>(0).ok().flatten())
+            .unwrap_or_else(|| "public".into()),
+        row.and_then(|r| r.try_get::<_, Option<bool>>(1).ok().flatten())
+            .unwrap_or(false),
+    ))
+}
+
+/// A CREATE of ours refused for want of a privilege: what the role needs,
+/// and who can do it instead.
+pub const CREATE_REFUSED: &str = "creating clusterctl's tables needs CREATE on their schema, \
+     once (`clusterctl doctor` prints the GRANT), or an admin runs `clusterctl init` (or the \
+     SQL of `clusterctl init --print`)";
+
 /// The schema named by `--schema` does not exist.
 pub(super) fn missing_schema(store: &Store) -> DbError {
     let name = store.schema().unwrap_or_default();
@@ -129,6 +181,7 @@ async fn run_idempotent(
         Ok(()) => Ok(()),
         Err(e) if lost_create_race(stmt, &e) => Ok(()),
         Err(e) if Missing::of(&e) == Some(Missing::Schema) => Err(missing_schema(store)),
+        Err(e) if super::refused(&e) => Err(DbError::query(context, &e).with_hint(CREATE_REFUSED)),
         Err(e) => Err(DbError::query(context, &e)),
     }
 }

@@ -73,6 +73,22 @@ impl DbError {
         }
     }
 
+    /// The same error, with what to do about it after its reason.
+    pub fn with_hint(self, hint: &str) -> DbError {
+        match self {
+            DbError::Query {
+                context,
+                reason,
+                transient,
+            } => DbError::Query {
+                context,
+                reason: format!("{reason}: {hint}"),
+                transient,
+            },
+            other => other,
+        }
+    }
+
     /// Worth retrying: the connection broke or the server asked us to retry.
     pub fn transient(&self) -> bool {
         match self {
@@ -84,6 +100,12 @@ impl DbError {
             | DbError::TablesMissing { .. } => false,
         }
     }
+}
+
+/// A statement refused for want of a privilege (42501, both servers).
+pub fn refused(e: &tokio_postgres::Error) -> bool {
+    e.as_db_error()
+        .is_some_and(|d| *d.code() == tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE)
 }
 
 /// What a server's "no such object" error says is missing: the one rule

@@ -793,8 +793,9 @@ impl Store {
 }
 
 /// A failed statement on our table `table`, as every reader says it: our
-/// tables missing ([`DbError::TablesMissing`]), the `--schema` missing, or
-/// the statement's own error. Whether a missing table is really a missing
+/// tables missing ([`DbError::TablesMissing`]), the `--schema` missing, a
+/// privilege missing (pointing at `doctor`, which names the GRANT), or the
+/// statement's own error. Whether a missing table is really a missing
 /// schema (PostgreSQL says the relation is missing for both) is asked by
 /// `LiveBackend::explain_missing`.
 pub fn missing_or(
@@ -808,6 +809,8 @@ pub fn missing_or(
             where_: store.table(table),
         },
         Some(super::Missing::Schema) => super::migrate::missing_schema(store),
+        None if super::refused(e) => DbError::query(context, e)
+            .with_hint("`clusterctl doctor` prints the GRANT this role needs"),
         None => DbError::query(context, e),
     }
 }

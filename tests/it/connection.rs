@@ -206,6 +206,91 @@ fn apply_works_for_a_role_without_create_once_the_tables_exist() {
     );
 }
 
+/// After a migration from mz-clusterctl (its three tables, DML granted,
+/// no CREATE on the schema): `doctor` blocks, naming the GRANT (it said
+/// apply would work), `apply` fails pointing at it; once granted, `apply`
+/// creates the two tables mz-clusterctl lacked and works without CREATE
+/// from then on. A refused write to our tables points at `doctor` too.
+#[test]
+fn a_role_without_create_after_a_migration_is_told_the_grant() {
+    let emu = Emulator::start();
+    emu.create_cluster("c");
+    emu.add_replica("c", "r_25cc", "25cc");
+    init_tables(&emu);
+    emu.sql("DROP TABLE clusterctl_lease; DROP TABLE clusterctl_schema_migrations");
+    let url = emu.readonly_url("public");
+    let role = url
+        .strip_prefix("postgres://")
+        .and_then(|r| r.split(':').next())
+        .expect("role in the URL")
+        .to_string();
+
+    // Without INSERT on the strategies: the refusal names doctor.
+    let run = with_url(
+        &url,
+        &[
+            "strategy",
+            "set",
+            "c",
+            "target_size",
+            "--target-size",
+            "25cc",
+        ],
+    );
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.stderr.contains("permission denied")
+            && run.stderr.contains("`clusterctl doctor` prints the GRANT"),
+        "{}",
+        run.all()
+    );
+
+    emu.sql(&format!(
+        "GRANT INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}"
+    ));
+    let run = with_url(&url, &["doctor"]);
+    assert_eq!(run.code, 3, "blocked: {}", run.all());
+    assert!(
+        run.stdout.contains("BLOCKER")
+            && run.stdout.contains("may not create clusterctl's tables")
+            && run
+                .stdout
+                .contains(&format!(r#"GRANT CREATE ON SCHEMA "public" TO "{role}""#)),
+        "{}",
+        run.all()
+    );
+    let run = with_url(&url, &["apply"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.stderr.contains("needs CREATE on their schema")
+            && run.stderr.contains("`clusterctl doctor` prints the GRANT"),
+        "{}",
+        run.all()
+    );
+
+    emu.sql(&format!("GRANT CREATE ON SCHEMA public TO {role}"));
+    let run = with_url(&url, &["doctor"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(
+        run.stdout
+            .contains("the first apply creates clusterctl's tables")
+            && run.stdout.contains("clusterctl_lease"),
+        "{}",
+        run.all()
+    );
+    with_url(&url, &["apply"]).ok();
+    emu.sql(&format!("REVOKE CREATE ON SCHEMA public FROM {role}"));
+    // The tables it created are its own; the three others need their DML.
+    with_url(&url, &["apply"]).ok();
+    let run = with_url(&url, &["doctor"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(
+        !run.stdout.contains("the first apply creates"),
+        "{}",
+        run.all()
+    );
+}
+
 // ---- Issue 13 §2: hangs and retries -------------------------------------
 
 /// `clusterctl ARGS` that must end by itself: killed (and reported as
