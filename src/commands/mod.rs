@@ -52,7 +52,7 @@ pub enum CommandError {
     #[error("{0}")]
     Refused(String),
     #[error(transparent)]
-    Db(#[from] DbError),
+    Db(DbError),
     /// The session cluster cannot serve our tables (reference §8.2):
     /// nothing was done. A configuration error, like a wrong URL.
     #[error("{0}")]
@@ -71,6 +71,17 @@ pub enum CommandError {
         /// `--wait`, when given: how long it waited in vain.
         waited: Option<Duration>,
     },
+}
+
+impl From<DbError> for CommandError {
+    /// A run a signal stopped before it did anything is interrupted, not
+    /// failed on the database.
+    fn from(e: DbError) -> CommandError {
+        match e {
+            DbError::Interrupted { .. } => CommandError::Interrupted(e.to_string()),
+            e => CommandError::Db(e),
+        }
+    }
 }
 
 impl CommandError {

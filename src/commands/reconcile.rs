@@ -7,7 +7,8 @@
 //! SIGINT; a failing run is logged and the next one tries again; a lease
 //! held by another controller is a normal, idle run. On a signal the run
 //! under way finishes its current action (audited), skips the rest,
-//! releases the lease; a run that does not finish within
+//! releases the lease (a run that did nothing yet stops at once: the
+//! backend abandons what it waited for); a run that does not finish within
 //! [`SHUTDOWN_GRACE`] is abandoned (the lease then expires by itself and the
 //! next run settles the interrupted action). Decides nothing: `plan` does.
 
@@ -279,6 +280,10 @@ pub async fn watch(
             );
             break;
         };
+        if let Err(CommandError::Interrupted(e)) = &result {
+            tracing::info!("the run under way was stopped by a signal before it did anything: {e}");
+            break;
+        }
         let elapsed = started.elapsed();
         record(&metrics, result.as_ref(), elapsed);
         if result.is_ok() {

@@ -89,10 +89,16 @@ pub struct LiveBackend<'a> {
     clock: Option<(DateTime<Utc>, Instant)>,
     /// An intent of this run went out: from then on every step is retried
     /// after a shutdown signal too (its outcome must be recorded); before,
-    /// a signal ends the retries at once, as nothing was done (a watcher
-    /// stopped while the database did not answer retried for 25 s).
+    /// a signal abandons the connection or statement under way and ends
+    /// the retries, as nothing was done (a watcher stopped while the
+    /// database did not answer waited out its 25 s grace).
     acted: bool,
+    /// Giving the lease or the migration lock back ([`Self::releasing`]).
+    releasing: bool,
 }
+
+/// How long a release waits for the server after a shutdown signal.
+const RELEASE_AFTER_SIGNAL: Duration = Duration::from_secs(5);
 
 impl<'a> LiveBackend<'a> {
     pub fn new(
@@ -114,6 +120,7 @@ impl<'a> LiveBackend<'a> {
             stop: None,
             clock: None,
             acted: false,
+            releasing: false,
         }
     }
 
@@ -167,6 +174,47 @@ impl<'a> LiveBackend<'a> {
             .await
     }
 
+    /// [`LiveBackend::retrying`] for giving something back (the lease, the
+    /// migration lock): a shutdown signal does not abandon it, but bounds
+    /// each attempt to [`RELEASE_AFTER_SIGNAL`] (a server that does not
+    /// answer then: the lease expires by itself).
+    pub async fn releasing<T, E: Retry>(
+        &mut self,
+        what: &str,
+        mut op: impl AsyncFnMut(&Client) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let deadline = if crate::exec::Backend::stop_requested(self) {
+            self.statement_timeout.min(RELEASE_AFTER_SIGNAL)
+        } else {
+            self.statement_timeout
+        };
+        let releasing = std::mem::replace(&mut self.releasing, true);
+        let r = self
+            .attempts(what, deadline, None, async |c, _| op(c).await)
+            .await;
+        self.releasing = releasing;
+        r
+    }
+
+    /// Whether a shutdown signal abandons the attempt under way: before the
+    /// run did anything (no intent written), unless it gives something back.
+    fn abandons_on_signal(&self) -> bool {
+        self.stop.is_some() && !self.acted && !self.releasing
+    }
+
+    /// Completes once a shutdown signal came (never without a stop flag).
+    fn signalled(&self) -> impl std::future::Future<Output = ()> + use<> {
+        let flag = self.stop.clone();
+        async move {
+            let Some(flag) = flag else {
+                return std::future::pending().await;
+            };
+            while !flag.load(std::sync::atomic::Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+
     /// [`LiveBackend::retrying`], telling `op` its attempt (1 = first): a
     /// write that may have committed before its connection broke is
     /// retried in a form that does not write it twice.
@@ -216,7 +264,29 @@ impl<'a> LiveBackend<'a> {
                     .await
                     .map_err(|why| E::from(DbError::LeaseLost(why)))?;
             }
-            let result = match self.connect().await {
+            let abandons = self.abandons_on_signal();
+            if abandons && crate::exec::Backend::stop_requested(self) {
+                return Err(E::from(DbError::Interrupted {
+                    context: what.to_string(),
+                }));
+            }
+            let signalled = self.signalled();
+            let connected = if abandons {
+                tokio::select! {
+                    r = self.connect() => Some(r),
+                    () = signalled => None,
+                }
+            } else {
+                Some(self.connect().await)
+            };
+            let Some(connected) = connected else {
+                self.drop_connection(true);
+                return Err(E::from(DbError::Interrupted {
+                    context: what.to_string(),
+                }));
+            };
+            let mut abandoned = false;
+            let result = match connected {
                 Err(e) => Err(E::from(e)),
                 Ok(()) => {
                     let (Some(c), lease) = (self.client.as_ref(), self.lease.as_ref()) else {
@@ -234,11 +304,21 @@ impl<'a> LiveBackend<'a> {
                             after: deadline,
                         })
                     };
+                    let signalled = self.signalled();
                     let lost = {
                         let work = tokio::time::timeout(deadline, op(c, attempt));
                         tokio::pin!(work);
                         tokio::select! {
                             r = &mut work => Ok(r.unwrap_or_else(|_| Err(timed_out()))),
+                            // Nothing done yet: the statement (a read, or
+                            // the lease's take, which a run that stops now
+                            // leaves to expire) is abandoned.
+                            () = signalled, if abandons => {
+                                abandoned = true;
+                                Ok(Err(E::from(DbError::Interrupted {
+                                    context: what.to_string(),
+                                })))
+                            }
                             why = expired => {
                                 // The statement may still run: cancel it,
                                 // and wait a little for its answer.
@@ -282,6 +362,9 @@ impl<'a> LiveBackend<'a> {
                     }
                 }
             };
+            if abandoned {
+                self.drop_connection(true);
+            }
             match result {
                 Ok(v) => return Ok(v),
                 Err(e) if e.transient() => {
@@ -299,7 +382,11 @@ impl<'a> LiveBackend<'a> {
                         Some(delay) => {
                             let e = in_context(what, &e);
                             tracing::warn!("{e}; retrying in {} ms", delay.as_millis());
-                            tokio::time::sleep(delay).await;
+                            let signalled = self.signalled();
+                            tokio::select! {
+                                () = tokio::time::sleep(delay) => {}
+                                () = signalled, if self.abandons_on_signal() => {}
+                            }
                         }
                         None => return Err(e),
                     }
@@ -373,7 +460,15 @@ impl<'a> LiveBackend<'a> {
             if wait.is_none_or(|w| started.elapsed() >= w) {
                 return Ok(got);
             }
-            tokio::time::sleep(Duration::from_millis(500)).await;
+            let signalled = self.signalled();
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_millis(500)) => {}
+                () = signalled, if self.abandons_on_signal() => {
+                    return Err(DbError::Interrupted {
+                        context: "waiting for the lease".into(),
+                    });
+                }
+            }
         }
     }
 
@@ -389,7 +484,7 @@ impl<'a> LiveBackend<'a> {
         };
         drop(held.heartbeat);
         let store = self.store;
-        self.retrying("releasing the lease", async |c| {
+        self.releasing("releasing the lease", async |c| {
             lease::release(c, store, &held.me).await
         })
         .await

@@ -269,7 +269,7 @@ pub async fn run(backend: &mut LiveBackend<'_>, create_schema: bool) -> Result<V
         .retrying(CREATING, async |c| apply_missing(store, c).await)
         .await;
     let released = backend
-        .retrying("releasing the migration lock", async |c| {
+        .releasing("releasing the migration lock", async |c| {
             release_lock(store, c, &me.0).await
         })
         .await;

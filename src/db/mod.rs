@@ -59,6 +59,10 @@ pub enum DbError {
     /// Our controller lease is gone or could expire: no further DDL.
     #[error("the lease was lost: {0}; stopped before sending any further DDL")]
     LeaseLost(String),
+    /// A shutdown signal came before the run did anything (no intent
+    /// written): the statement or connection under way was abandoned.
+    #[error("{context}: interrupted by a signal; nothing was done")]
+    Interrupted { context: String },
 }
 
 impl DbError {
@@ -96,6 +100,7 @@ impl DbError {
             DbError::Connect { transient, .. } | DbError::Query { transient, .. } => *transient,
             DbError::Tls(_)
             | DbError::LeaseLost(_)
+            | DbError::Interrupted { .. }
             | DbError::SchemaMissing { .. }
             | DbError::TablesMissing { .. } => false,
         }

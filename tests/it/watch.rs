@@ -801,12 +801,86 @@ fn a_signal_ends_the_retries_of_a_run_that_did_nothing_yet() {
     });
     let (code, _) = d.terminate(Duration::from_secs(60));
     assert_eq!(code, 0, "{}", d.output());
+    stopped_having_done_nothing(&d);
+    assert!(replica_names(&emu, "c").is_empty());
+}
+
+/// The watcher's last words after a signal that came before its run did
+/// anything: the run stopped, nothing was done, and it is no failed run
+/// (no "did not finish within 25s", no error line).
+fn stopped_having_done_nothing(d: &Daemon) {
+    let out = d.output();
     assert!(
-        d.output()
-            .contains("not retried: shutting down, and nothing was done yet"),
-        "{}",
+        out.contains("stopped by a signal before it did anything"),
+        "{out}"
+    );
+    assert!(!out.contains("did not finish within"), "{out}");
+    assert!(!out.contains("ERROR"), "{out}");
+}
+
+/// SIGTERM while a one-shot `apply --wait` waits for a lease another
+/// controller holds: it stops at once, saying nothing was done (it waited
+/// out its 25 s grace and said the next run would settle an interrupted
+/// action).
+#[test]
+fn a_signal_ends_a_wait_for_the_lease() {
+    let emu = Emulator::start();
+    emu.create_cluster("c");
+    init_tables(&emu);
+    strategy(&emu, "c", "target_size", json!({"target_size": "25cc"}));
+    emu.sql(
+        "UPDATE clusterctl_lease SET holder = 'other-host:4242:run-x', \
+         expires_at = now() + INTERVAL '600 seconds' WHERE name = 'controller'",
+    );
+    let mut d = Daemon::start(&emu.url(), &["apply", "--wait", "10m"]);
+    std::thread::sleep(Duration::from_secs(2));
+    let (code, waited) = d.terminate(Duration::from_secs(60));
+    assert_eq!(code, 1, "{}", d.output());
+    assert!(
+        waited < Duration::from_secs(20),
+        "{waited:?}\n{}",
         d.output()
     );
+    let out = d.output();
+    assert!(
+        // Between two tries, or during one.
+        out.contains("waiting for the lease: interrupted by a signal; nothing was done")
+            || out.contains("taking the lease: interrupted by a signal; nothing was done"),
+        "{out}"
+    );
+    assert!(!out.contains("settles an interrupted action"), "{out}");
+    assert!(replica_names(&emu, "c").is_empty());
+}
+
+/// SIGTERM while a run's read hangs (a server that stopped answering in
+/// the middle of a watch): the read is abandoned at once, as nothing was
+/// done (the watcher waited out its 25 s grace and said the next run
+/// would settle an interrupted action).
+#[test]
+fn a_signal_abandons_a_hung_read_of_a_run_that_did_nothing_yet() {
+    let emu = Emulator::start();
+    emu.create_cluster("c");
+    init_tables(&emu);
+    strategy(&emu, "c", "target_size", json!({"target_size": "25cc"}));
+    emu.stall_statement("mz_cluster_strategies", 1);
+    let mut d = Daemon::watching(&emu.url(), &["--statement-timeout", "120"]);
+    // The stalled read is the first run's snapshot.
+    eventually(Duration::from_secs(30), "the lease taken", &d, || {
+        emu.query_one(
+            "SELECT count(*) FROM clusterctl_lease WHERE name <> 'migrations' AND expires_at > now()",
+        )
+            .as_deref()
+            == Some("1")
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let (code, waited) = d.terminate(Duration::from_secs(60));
+    assert_eq!(code, 0, "{}", d.output());
+    assert!(
+        waited < Duration::from_secs(20),
+        "{waited:?}\n{}",
+        d.output()
+    );
+    stopped_having_done_nothing(&d);
     assert!(replica_names(&emu, "c").is_empty());
 }
 
