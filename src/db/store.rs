@@ -142,8 +142,10 @@ impl Store {
         Ok(crate::plan::rows::seen_of(id, &rows))
     }
 
-    /// The newest state per cluster; rows of another `state_version` (the
-    /// reference's, or a future one) are ignored: that cluster starts fresh.
+    /// The newest state per cluster, of our `state_version`; rows of
+    /// another (the reference's 1, or a future one) are neither read nor
+    /// deleted: a cluster without one of ours starts fresh, and the
+    /// reference finds its own rows again after a rollback.
     /// A row without `updated_at` (written by hand) is the oldest, not the
     /// newest (DESC puts NULLs first), and the next write removes it.
     pub async fn states(
@@ -152,7 +154,8 @@ impl Store {
     ) -> Result<BTreeMap<ClusterId, serde_json::Value>, tokio_postgres::Error> {
         let sql = format!(
             "SELECT DISTINCT ON (cluster_id) cluster_id, state_version, payload::text \
-             FROM {} ORDER BY cluster_id, updated_at DESC NULLS LAST",
+             FROM {} WHERE state_version = {STATE_VERSION} \
+             ORDER BY cluster_id, updated_at DESC NULLS LAST",
             self.table(STATE)
         );
         let rows = c.query_typed(&sql, &[]).await?;
@@ -172,7 +175,8 @@ impl Store {
     }
 
     /// Writes new state versions: insert the new rows, then delete the older
-    /// versions of the clusters whose new row is there. Readers take the
+    /// versions (of our `state_version` only) of the clusters whose new row
+    /// is there. Readers take the
     /// newest row, so a crash between the two statements is harmless, and
     /// the delete never removes the only version (so both statements go in
     /// one round trip). A retry (`retry`: an earlier attempt may have
@@ -220,7 +224,8 @@ impl Store {
             };
             let ids: Vec<String> = chunk.iter().map(|(id, _)| id.0.clone()).collect();
             let delete = format!(
-                "DELETE FROM {table} WHERE (updated_at < $1::text::timestamptz OR updated_at IS NULL) \
+                "DELETE FROM {table} WHERE state_version = {STATE_VERSION} \
+                 AND (updated_at < $1::text::timestamptz OR updated_at IS NULL) \
                  AND cluster_id IN ({}) \
                  AND cluster_id IN (SELECT cluster_id FROM {table} WHERE updated_at = $1::text::timestamptz)",
                 placeholders(2, ids.len())
