@@ -452,7 +452,7 @@ impl<B: Backend> Run<'_, B> {
                 replicas: compare.then_some(expected.as_slice()),
                 exact: i == 0,
                 created: &created,
-                activity: cp.observed_activity.as_ref().filter(|_| i == 0),
+                activity: cp.observed_activity.as_deref().filter(|_| i == 0),
                 rows: cp.observed_rows,
             };
             // A suspension's state (what to bring back) goes with the first
@@ -718,6 +718,7 @@ mod tests {
         let idle = Activity {
             last_begin: at(0),
             in_flight: 0,
+            last_end: None,
         };
         let id = ClusterId("u1".into());
         let row = |ty: &str| crate::model::StrategyRow {
@@ -751,6 +752,7 @@ mod tests {
         let newer = Activity {
             last_begin: at(1),
             in_flight: 0,
+            last_end: None,
         };
         assert_eq!(
             g.changed(Some(&seen), Some(&newer), rows),
@@ -759,6 +761,7 @@ mod tests {
         let running = Activity {
             last_begin: None,
             in_flight: 1,
+            last_end: None,
         };
         assert_eq!(
             g.changed(Some(&seen), Some(&running), rows),
@@ -767,6 +770,7 @@ mod tests {
         let older = Activity {
             last_begin: at(-60),
             in_flight: 0,
+            last_end: None,
         };
         assert_eq!(g.changed(Some(&seen), Some(&older), rows), None);
         // Replicas first; a guard without activity ignores it.

@@ -336,9 +336,20 @@ pub struct Activity {
     pub last_begin: Option<DateTime<Utc>>,
     /// Statements that began and have not finished (waiting counts as demand).
     pub in_flight: u32,
+    /// Latest statement end (`finished_at`) of those that began within the
+    /// lookback: a long query keeps its cluster busy until it ends.
+    pub last_end: Option<DateTime<Utc>>,
 }
 
 impl Activity {
+    /// When the cluster was last used: the latest begin or end (idle time
+    /// counts from here; from the begin alone, a cluster whose two-hour
+    /// query had just finished was "idle for 2h" and suspended at once,
+    /// where mz-clusterctl counted from the end).
+    pub fn last_used(&self) -> Option<DateTime<Utc>> {
+        self.last_begin.max(self.last_end)
+    }
+
     /// Whether `self`, read later, shows demand that `seen` did not: a
     /// statement that began after the latest one seen, or more in flight.
     pub fn newer_than(&self, seen: &Activity) -> bool {

@@ -669,6 +669,7 @@ mod tests {
         snap.clusters[0].activity = Activity {
             last_begin: Some(snap.now - chrono::Duration::seconds(20)),
             in_flight: 0,
+            last_end: None,
         };
         let suspended_at = (snap.now - chrono::Duration::hours(1)).to_rfc3339();
         snap.states.insert(

@@ -96,7 +96,7 @@ const REPLICAS_SQL: &str = "SELECT r.id, r.name, r.cluster_id, r.size, \
 /// silence is evidence. Filled in by [`activity_sql`] only.
 const ACTIVITY_SQL: &str = "SELECT cluster_id, max(began_at), \
     sum(CASE WHEN finished_at IS NULL THEN 1 ELSE 0 END)::int8, \
-    min(CASE WHEN began_at > {since} THEN began_at END) \
+    min(CASE WHEN began_at > {since} THEN began_at END), max(finished_at) \
     FROM mz_internal.mz_statement_execution_history_redacted \
     WHERE (began_at > {since} OR finished_at IS NULL) {and} \
     GROUP BY cluster_id";
@@ -768,6 +768,7 @@ fn attach_activity(
 fn parse_activity(r: &tokio_postgres::Row) -> Activity {
     Activity {
         last_begin: r.try_get(1).ok().flatten(),
+        last_end: r.try_get(4).ok().flatten(),
         in_flight: r
             .try_get::<_, Option<i64>>(2)
             .ok()

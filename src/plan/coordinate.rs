@@ -149,7 +149,7 @@ pub(super) fn plan_cluster(
     );
     cp.suspending = desired.suspending.is_some();
     if cp.suspending && !matches!(idle, Idle::Unknown) {
-        cp.observed_activity = Some(cluster.activity.clone());
+        cp.observed_activity = Some(Box::new(cluster.activity.clone()));
     }
     cp.notes.append(&mut desired.notes);
     cp.waiting = waiting_of(cluster, &desired);
@@ -327,7 +327,8 @@ fn discard_moot_decisions(
     }
 }
 
-/// How long the cluster has been idle: from the last statement begin; when
+/// How long the cluster has been idle: from the last statement begin or
+/// end ([`crate::model::Activity::last_used`]); when
 /// logging works but never saw this cluster, from when the controller first
 /// saw it (a full grace period: that moment is returned too, for the plan to
 /// say so); unknown when the log has no data at all.
@@ -340,7 +341,7 @@ pub(super) fn idle_of(
         return (Idle::Busy, None);
     }
     let secs = |t: DateTime<Utc>| ((snap.now - t).num_milliseconds() as f64 / 1000.0).max(0.0);
-    if let Some(t) = cluster.activity.last_begin {
+    if let Some(t) = cluster.activity.last_used() {
         return (Idle::For(secs(t)), None);
     }
     if !snap.activity_log_has_rows {
@@ -413,7 +414,7 @@ fn new_state(
 fn signals_of(cluster: &Cluster, idle: Idle) -> Signals {
     Signals {
         idle,
-        last_activity: cluster.activity.last_begin,
+        last_activity: cluster.activity.last_used(),
         in_flight: cluster.activity.in_flight,
         replicas: cluster
             .replicas

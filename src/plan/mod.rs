@@ -256,7 +256,7 @@ pub struct ClusterPlan {
     /// judged it (the plan guard reads it again once the log has caught
     /// up with the snapshot).
     #[serde(skip)]
-    pub observed_activity: Option<crate::model::Activity>,
+    pub observed_activity: Option<Box<crate::model::Activity>>,
     /// New state payload to persist, when it changed.
     #[serde(skip)]
     pub new_state: Option<Box<serde_json::Value>>,

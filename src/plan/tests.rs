@@ -141,7 +141,7 @@ fn invalid_rows_skip_only_their_cluster() {
     match &by_name("bad").outcome {
         Outcome::Invalid { errors } => {
             assert!(errors[0].contains("idle_after_s"), "{errors:?}");
-            assert!(errors[0].contains("whole number >= 1"), "{errors:?}");
+            assert!(errors[0].contains("number of seconds >= 1"), "{errors:?}");
         }
         other => panic!("{other:?}"),
     }
@@ -240,6 +240,7 @@ fn managed_clusters_get_alter_cluster_ddl() {
     suspended.activity = Activity {
         last_begin: Some(now()),
         in_flight: 1,
+        last_end: None,
     };
     let mut s = snap(
         vec![suspended],
@@ -305,6 +306,7 @@ fn a_managed_resize_takes_the_form_the_release_supports() {
     asleep.activity = Activity {
         last_begin: Some(now()),
         in_flight: 1,
+        last_end: None,
     };
     let mut s = snap(
         vec![asleep],
@@ -500,6 +502,7 @@ fn idle_signal_cases() {
         vec![c(Activity {
             last_begin: Some(now() - Duration::hours(1)),
             in_flight: 0,
+            last_end: None,
         })],
         rows(),
     );
@@ -509,6 +512,7 @@ fn idle_signal_cases() {
         vec![c(Activity {
             last_begin: Some(now() - Duration::hours(1)),
             in_flight: 1,
+            last_end: None,
         })],
         rows(),
     );
@@ -652,6 +656,7 @@ fn arb_activity() -> impl Strategy<Value = Activity> {
     (proptest::option::of(0i64..7200), 0u32..2).prop_map(|(ago, in_flight)| Activity {
         last_begin: ago.map(|s| now() - Duration::seconds(s)),
         in_flight,
+        last_end: None,
     })
 }
 
@@ -1039,6 +1044,7 @@ fn a_schedule_window_of_zero_is_no_lost_memory_for_idle_suspend() {
     c.activity = Activity {
         last_begin: Some(now()),
         in_flight: 0,
+        last_end: None,
     };
     let s = snap(
         vec![c],
@@ -1066,6 +1072,7 @@ fn a_suspended_cluster_held_through_a_schedule_window_says_so() {
     c.activity = Activity {
         last_begin: Some(now() - Duration::hours(3)),
         in_flight: 0,
+        last_end: None,
     };
     let rows = vec![
         row(
@@ -1099,6 +1106,7 @@ fn a_suspended_cluster_held_through_a_schedule_window_says_so() {
     running.activity = Activity {
         last_begin: Some(now() - Duration::minutes(1)),
         in_flight: 0,
+        last_end: None,
     };
     s.clusters = vec![running];
     s.states.clear();
@@ -1227,6 +1235,7 @@ fn a_burst_started_before_a_rename_is_the_burst_for_every_strategy() {
     idle.activity = Activity {
         last_begin: Some(now() - Duration::hours(2)),
         in_flight: 0,
+        last_end: None,
     };
     let mut s = snap(vec![idle], rows(true));
     s.states.insert(ClusterId("u2".into()), state);
@@ -1254,6 +1263,7 @@ fn created_on_wake(rows: Vec<StrategyRow>, suspended: (&str, &str)) -> Vec<Strin
     c.activity = Activity {
         last_begin: Some(now()),
         in_flight: 2,
+        last_end: None,
     };
     let mut s = snap(vec![c], rows);
     s.states.insert(
@@ -1309,6 +1319,7 @@ fn waking(replicas: Vec<Replica>, rows: Vec<StrategyRow>, state: serde_json::Val
     c.activity = Activity {
         last_begin: Some(now() - Duration::seconds(20)),
         in_flight: 0,
+        last_end: None,
     };
     let mut s = snap(vec![c], rows);
     s.states.insert(ClusterId("u2".into()), state);
@@ -2175,6 +2186,7 @@ fn a_managed_cluster_idle_through_a_resize_wakes_at_its_size() {
     asleep.activity = Activity {
         last_begin: Some(now()),
         in_flight: 1,
+        last_end: None,
     };
     let state = only(&suspended).new_state.as_deref().cloned();
     let woken = round(asleep.clone(), state.clone());
@@ -2204,6 +2216,7 @@ fn a_managed_wake_at_a_new_target_size_credits_the_wake() {
     asleep.activity = Activity {
         last_begin: Some(now()),
         in_flight: 1,
+        last_end: None,
     };
     let mut s = snap(vec![asleep], rows);
     s.states.insert(
@@ -2249,5 +2262,43 @@ fn a_managed_wake_at_a_new_target_size_credits_the_wake() {
         creates[0].2[1]
             .starts_with("instead of r1 (25cc) that idle_suspend wanted: resume after suspension"),
         "{creates:#?}"
+    );
+}
+
+/// Idle time counts from the last statement's end: a cluster whose
+/// two-hour query finished five minutes ago is not idle for two hours (it
+/// was suspended at once; mz-clusterctl counts from the end too).
+#[test]
+fn idle_time_counts_from_the_last_statements_end() {
+    let with = |end_ago: Option<i64>| {
+        let mut c = cluster("u2", "c", vec![replica(1, "r1", "25cc", true)]);
+        c.activity = Activity {
+            last_begin: Some(now() - Duration::hours(2)),
+            in_flight: 0,
+            last_end: end_ago.map(|m| now() - Duration::minutes(m)),
+        };
+        let s = snap(
+            vec![c],
+            vec![row("u2", "idle_suspend", json!({"idle_after_s": 1800}))],
+        );
+        plan(&s, &PlanOptions::default())
+    };
+    let p = with(Some(5));
+    assert!(only(&p).actions.is_empty(), "{:?}", only(&p).actions);
+    // Ended 40 minutes ago: idle for 40 minutes, past the threshold.
+    let p = with(Some(40));
+    let cp = only(&p);
+    assert_eq!(cp.actions.len(), 1, "{:?}", cp.actions);
+    assert!(
+        cp.actions[0].reasons[0].contains("idle for 40m"),
+        "{:?}",
+        cp.actions[0].reasons
+    );
+    // No end logged (statements that never finished are in flight).
+    let p = with(None);
+    assert!(
+        only(&p).actions[0].reasons[0].contains("idle for 2h"),
+        "{:?}",
+        only(&p).actions
     );
 }

@@ -195,6 +195,8 @@ pub struct SimCluster {
     log_pending: VecDeque<(i64, i64)>,
     /// The latest logged, flushed statement begin.
     pub last_begin: Option<i64>,
+    /// The latest logged, flushed statement end.
+    pub last_end: Option<i64>,
     /// The flushed statement log by hour, for the demand history the
     /// snapshot carries (`history` before the start included).
     log_hours: LogHours,
@@ -241,6 +243,7 @@ impl SimCluster {
             running: VecDeque::new(),
             log_pending: VecDeque::new(),
             last_begin: None,
+            last_end: None,
             log_hours: LogHours::new(sc),
             stats: QueryStats {
                 day_first: vec![i64::MAX; days],
@@ -402,7 +405,9 @@ impl SimCluster {
             .front()
             .is_some_and(|r| self.flush(r.end) <= to)
         {
-            self.running.pop_front();
+            if let Some(r) = self.running.pop_front().filter(|r| r.logged) {
+                self.last_end = Some(self.last_end.map_or(r.end, |e| e.max(r.end)));
+            }
         }
         while let Some(&(visible, began)) = self.log_pending.front() {
             if visible > to {
@@ -881,6 +886,10 @@ impl SimCluster {
                     .filter(|b| *b > t - lookback)
                     .map(|b| at(sc.start, b)),
                 in_flight: self.in_flight(t),
+                last_end: self
+                    .last_end
+                    .filter(|e| *e > t - lookback)
+                    .map(|e| at(sc.start, e)),
             }
         } else {
             Activity::default()

@@ -2075,6 +2075,7 @@ mod tests {
             cl.activity = Activity {
                 last_begin: last.map(t),
                 in_flight,
+                last_end: None,
             };
             cl
         }

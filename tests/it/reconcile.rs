@@ -220,6 +220,27 @@ fn a_statement_in_flight_for_days_keeps_its_cluster_awake() {
     assert_eq!(emu.replicas("c"), pairs(&[("r1", "25cc")]));
 }
 
+/// A two-hour query that finished five minutes ago: the cluster has been
+/// idle for five minutes, not two hours (it was suspended at once; the
+/// reference counts from the end too).
+#[test]
+fn idle_time_counts_from_the_end_of_a_long_query() {
+    let emu = Emulator::start();
+    emu.create_cluster("c");
+    emu.add_index("c");
+    emu.add_replica("c", "r1", "25cc");
+    emu.add_activity("c", 2 * 3600, true);
+    emu.sql(
+        "UPDATE mz_emulator.statement_log SET finished_at = now() - INTERVAL '5 minutes', \
+         visible_at = now() - INTERVAL '5 minutes'",
+    );
+    init_tables(&emu);
+    strategy(&emu, "c", "idle_suspend", json!({"idle_after_s": 1800}));
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(run.stdout.contains("No changes"), "{}", run.all());
+    assert_eq!(emu.replicas("c"), pairs(&[("r1", "25cc")]));
+}
+
 /// `batch` (idle_suspend + burst) with r1 (50cc), suspended by a first
 /// run, then a statement waiting on it.
 fn suspended_batch_with_demand() -> Emulator {
