@@ -139,28 +139,34 @@ impl<'a> Obj<'a> {
 
     /// A whole number of seconds or a count, with a lower bound.
     pub fn opt_u64(&self, key: &'static str, min: u64) -> Result<Option<u64>, ConfigError> {
-        self.whole(key, min, u64::MAX, |n| {
+        self.whole(key, min, u64::MAX, false, |n| {
             format!("must be at most {}, got {n}", u64::MAX)
         })
     }
 
     /// A whole number within `min..=max`; `over(n)` says what a larger one
     /// (`1e20` too, which no u64 holds) is refused for. The one reading of
-    /// whole numbers: 3600.0 is 3600; 3600.5, negatives and text are not
-    /// whole numbers.
+    /// whole numbers: 3600.0 is 3600; 3600.5 is refused, or with
+    /// `round_up` (seconds, which mz-clusterctl took as fractions) 3601;
+    /// negatives and text are not whole numbers.
     fn whole(
         &self,
         key: &'static str,
         min: u64,
         max: u64,
+        round_up: bool,
         over: impl FnOnce(&serde_json::Number) -> String,
     ) -> Result<Option<u64>, ConfigError> {
         let Some(v) = self.get(key) else {
             return Ok(None);
         };
-        let not_whole = |got: String| {
-            ConfigError::new(key, format!("must be a whole number >= {min}, got {got}"))
+        let what = if round_up {
+            "a number of seconds"
+        } else {
+            "a whole number"
         };
+        let not_whole =
+            |got: String| ConfigError::new(key, format!("must be {what} >= {min}, got {got}"));
         let serde_json::Value::Number(n) = v else {
             return Err(not_whole(kind_of(v)));
         };
@@ -169,7 +175,8 @@ impl<'a> Obj<'a> {
             Some(u)
         } else {
             match n.as_f64() {
-                Some(f) if f >= 0.0 && f.fract() == 0.0 => {
+                Some(f) if f >= 0.0 && (f.fract() == 0.0 || round_up) => {
+                    let f = f.ceil();
                     (f <= u64::MAX as f64).then_some(f as u64)
                 }
                 _ => return Err(not_whole(n.to_string())),
@@ -182,12 +189,15 @@ impl<'a> Obj<'a> {
         }
     }
 
-    /// A duration in whole seconds, at least `min` and at most a year
+    /// A duration in seconds, at least `min` and at most a year
     /// ([`super::keys::MAX_SECONDS`]): longer values are mistakes, and they
-    /// would overflow the interval arithmetic of the signal queries.
+    /// would overflow the interval arithmetic of the signal queries. A
+    /// fraction (valid for mz-clusterctl: `1800.5`) is rounded up to the
+    /// next whole second: a threshold is then reached at most a second
+    /// later, never sooner.
     pub fn opt_seconds(&self, key: &'static str, min: u64) -> Result<Option<u64>, ConfigError> {
         let max = super::keys::MAX_SECONDS;
-        self.whole(key, min, max, |n| {
+        self.whole(key, min, max, true, |n| {
             format!("must be at most {max} seconds (366 days), got {n}")
         })
     }
@@ -234,7 +244,7 @@ impl<'a> Obj<'a> {
         min: u64,
         max: u64,
     ) -> Result<Option<u64>, ConfigError> {
-        self.whole(key, min, max, |n| {
+        self.whole(key, min, max, false, |n| {
             format!("must be a whole number in {min}..={max}, got {n}")
         })
     }
@@ -510,9 +520,16 @@ mod tests {
         let r = o.opt_u64_in("s", 1, 5).unwrap_err().message;
         assert_eq!(r, "must be a whole number in 1..=5, got 1e+20");
         let neg = o.opt_seconds("neg", 0).unwrap_err().message;
-        assert_eq!(neg, "must be a whole number >= 0, got -1e+20");
-        let frac = o.opt_seconds("frac", 0).unwrap_err().message;
+        assert_eq!(neg, "must be a number of seconds >= 0, got -1e+20");
+        let frac = o.opt_u64("frac", 0).unwrap_err().message;
         assert_eq!(frac, "must be a whole number >= 0, got 1.5");
+        // Seconds as mz-clusterctl took them: a fraction is rounded up.
+        assert_eq!(o.opt_seconds("frac", 0).unwrap(), Some(2));
+        let tiny = json!({"s": 0.25});
+        assert_eq!(
+            Obj::new(&tiny).unwrap().opt_seconds("s", 1).unwrap(),
+            Some(1)
+        );
         assert_eq!(o.opt_seconds("at", 1).unwrap(), Some(31_622_400));
         assert_eq!(o.opt_u64_in("at", 1, 31_622_400).unwrap(), Some(31_622_400));
         assert!(o.opt_u64_in("at", 1, 31_622_399).is_err());

@@ -1044,7 +1044,7 @@ fn check_reports_every_kind_of_problem() {
     for needle in [
         "unknown strategy type 'idle_suspnd' (did you mean 'idle_suspend'?)",
         "unknown config key 'cooldown' (did you mean 'cooldown_s'?), ignored",
-        "key 'idle_after_s': must be a whole number",
+        "key 'idle_after_s': must be a number of seconds",
         "unknown size '80cc'",
         "target_size and shrink_to_fit both choose the replica size",
         "SCHEDULE = ON REFRESH",

@@ -107,7 +107,7 @@ fn an_invalid_row_skips_its_cluster_and_the_others_go_on() {
     assert!(bad.starts_with("error:"), "{bad}");
     assert!(bad.contains("idle_after_s"), "{bad}");
     assert!(bad.contains("\"ten\""), "{bad}");
-    assert!(bad.contains("whole number >= 1"), "{bad}");
+    assert!(bad.contains("number of seconds >= 1"), "{bad}");
     assert!(bad.contains("skipped"), "{bad}");
     let odd = line("cluster odd ");
     assert!(odd.contains("unknown strategy type 'autoscale'"), "{odd}");
