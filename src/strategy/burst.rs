@@ -76,19 +76,29 @@ pub fn burst_name(cluster: &str) -> String {
     super::derived_replica_name(cluster, "-burst")
 }
 
+/// The name mz-clusterctl gives its burst replica.
+fn reference_burst_name(cluster: &str) -> String {
+    super::derived_replica_name(cluster, "_burst")
+}
+
 /// The cluster's burst replica, from its whole state (the object keyed by
 /// strategy type): the one `burst` started, while it runs (the cluster may
 /// have been renamed since, and its name came from the old name), else
-/// `<cluster>-burst`. The one rule of `burst`, of the strategies that leave
-/// the burst alone (`idle_suspend`, those that choose the size) and of
-/// `status`: the plan carries it as [`Ctx::burst`].
+/// mz-clusterctl's `<cluster>_burst` while it runs (a burst the reference
+/// left running at a migration: a second one was added beside it, and kept
+/// for good once both hydrated), else `<cluster>-burst`. The one rule of
+/// `burst`, of the strategies that leave the burst alone (`idle_suspend`,
+/// those that choose the size) and of `status`: the plan carries it as
+/// [`Ctx::burst`].
 pub fn burst_replica(cluster: &Cluster, state: Option<&serde_json::Value>) -> String {
     let started = state
         .and_then(|s| s.get(KIND.as_str()))
         .map(super::read_state::<BurstState>)
         .and_then(|st| st.replica);
     started
-        .filter(|n| cluster.replica(n).is_some())
+        .into_iter()
+        .chain(std::iter::once(reference_burst_name(&cluster.name)))
+        .find(|n| cluster.replica(n).is_some())
         .unwrap_or_else(|| burst_name(&cluster.name))
 }
 
@@ -383,6 +393,24 @@ mod tests {
                 vec!["c-burst", "r1"],
             ),
             ("empty cluster: nothing to burst for", vec![], vec![]),
+            // mz-clusterctl's burst, left running at a migration: ours, not
+            // a second one beside it, and retired as ours once r1 serves.
+            (
+                "the reference's burst kept while others hydrate",
+                vec![
+                    replica("r1", "25cc", false),
+                    replica("c_burst", "800cc", false),
+                ],
+                vec!["c_burst", "r1"],
+            ),
+            (
+                "the reference's burst dropped once another hydrates",
+                vec![
+                    replica("r1", "25cc", true),
+                    replica("c_burst", "800cc", true),
+                ],
+                vec!["r1"],
+            ),
         ];
         for (name, replicas, want) in cases {
             let cl = cluster("c", replicas);
