@@ -316,6 +316,8 @@ pub fn entry_of(r: ActionRecord, names: &[(ClusterId, String)]) -> HistoryEntry 
                     .filter_map(|s| s.as_str().map(str::to_string))
                     .collect()
             })
+            // mz-clusterctl's rows carry one `reason`.
+            .or_else(|| r.ctx_text("reason").map(|reason| vec![reason]))
             .unwrap_or_default(),
         action_id: r.action_id,
         cluster_id: r.cluster_id.filter(|id| !id.0.is_empty()),

@@ -72,7 +72,10 @@ pub fn why_of(e: &HistoryEntry) -> String {
         None => e.reasons.join("; "),
     };
     if let Some(err) = &e.error {
-        let _ = write!(why, "; error: {err}");
+        if !why.is_empty() {
+            why.push_str("; ");
+        }
+        let _ = write!(why, "error: {err}");
     }
     why
 }

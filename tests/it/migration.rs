@@ -220,3 +220,48 @@ fn cluster_selection_is_exact_takes_ids_and_is_announced() {
     )
     .code(64);
 }
+
+/// Audit rows mz-clusterctl wrote: `history` shows the `reason` it kept in
+/// `decision_ctx` (the WHY was empty), and its failure without a stray
+/// separator before it.
+#[test]
+fn history_shows_the_reasons_of_the_references_rows() {
+    let emu = emulator();
+    emu.create_cluster("batch");
+    let id = emu.cluster_id("batch");
+    emu.sql(&format!(
+        "INSERT INTO mz_cluster_strategy_actions \
+         (action_id, cluster_id, action_sql, decision_ctx, executed, error_message) VALUES \
+         ('1b0b7a76-7f0e-4f6f-9a59-0c3d6d0c7d12', '{id}', \
+          'CREATE CLUSTER REPLICA batch.batch_burst (SIZE ''800cc'')', \
+          '{{\"action_index\": 1, \"total_actions\": 1, \"reason\": \"Creating burst replica - no other replicas are hydrated\"}}', \
+          true, NULL), \
+         ('9c1e4f52-2b7d-4c77-8f2c-3a4a5b6c7d8e', '{id}', 'DROP CLUSTER REPLICA batch.r1', \
+          '{{\"action_index\": 1, \"total_actions\": 1, \"error\": \"boom\"}}', false, 'boom')"
+    ));
+    let run = clusterctl(&emu, &["history", "-o", "json"]).ok();
+    let doc = run.json();
+    let entries = doc["result"]["entries"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let reasons: Vec<String> = entries
+        .iter()
+        .flat_map(|e| e["reasons"].as_array().cloned().unwrap_or_default())
+        .filter_map(|r| r.as_str().map(str::to_string))
+        .collect();
+    assert_eq!(
+        reasons,
+        ["Creating burst replica - no other replicas are hydrated"],
+        "{doc:#}"
+    );
+    let run = clusterctl(&emu, &["history"]).ok();
+    assert!(
+        run.stdout
+            .contains("Creating burst replica - no other replicas are hydrated"),
+        "{}",
+        run.all()
+    );
+    assert!(run.stdout.contains("error: boom"), "{}", run.all());
+    assert!(!run.stdout.contains("; error: boom"), "{}", run.all());
+}
