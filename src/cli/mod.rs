@@ -77,6 +77,34 @@ fn own_usage(argv: &[String]) -> Option<clap::builder::StyledStr> {
     Some(at.render_usage())
 }
 
+/// A command line written for mz-clusterctl, whose `--cluster` named the
+/// cluster its queries ran on, that clap refuses here (with
+/// `--create-replica`, which needs `--exec-cluster`, or beside
+/// `--filter-clusters`): what to write instead. Only the line without
+/// either of those reaches the run, which says so itself.
+fn old_cluster_tip(e: &clap::Error, argv: &[String]) -> Option<String> {
+    use clap::error::ErrorKind;
+    if !matches!(
+        e.kind(),
+        ErrorKind::ArgumentConflict | ErrorKind::MissingRequiredArgument
+    ) {
+        return None;
+    }
+    let at = argv
+        .iter()
+        .position(|a| a == "--cluster" || a.starts_with("--cluster="))?;
+    let name = match argv[at].strip_prefix("--cluster=") {
+        Some(name) => name.to_string(),
+        None => argv.get(at + 1).cloned().unwrap_or_else(|| "NAME".into()),
+    };
+    let name = crate::model::printable(&name);
+    Some(format!(
+        "in mz-clusterctl, `--cluster {name}` named the cluster its queries ran on: here that is \
+         `--exec-cluster {name}`, and `--cluster` selects clusters to manage (README, \
+         \"Migrating from mz-clusterctl\")"
+    ))
+}
+
 /// Parses, runs, prints; returns the process exit code.
 pub fn main() -> ExitCode {
     crate::config::set_aside_non_utf8_url();
@@ -85,7 +113,7 @@ pub fn main() -> ExitCode {
     crate::config::set_aside_non_utf8_url();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => {
+        Err(mut e) => {
             if !e.use_stderr() {
                 print_parse_error(e);
                 return ExitCode::from(exit::OK);
@@ -95,6 +123,13 @@ pub fn main() -> ExitCode {
             let argv: Vec<String> = std::env::args_os()
                 .map(|a| a.to_string_lossy().into_owned())
                 .collect();
+            let tip = old_cluster_tip(&e, &argv);
+            if let Some(tip) = &tip {
+                e.insert(
+                    clap::error::ContextKind::Suggested,
+                    clap::error::ContextValue::StyledStrs(vec![tip.clone().into()]),
+                );
+            }
             let wants = |flag: &str, value: &str| {
                 let short = (flag == "--output").then_some("-o");
                 let names = std::iter::once(flag).chain(short);
@@ -108,8 +143,11 @@ pub fn main() -> ExitCode {
             if wants("--output", "json") || wants("--log-format", "json") {
                 let command = command_named(&argv);
                 // It echoes the offending argument, which may be a URL.
-                let detail =
-                    crate::config::redact_args(&clap_message(&e.to_string()), std::env::args_os());
+                let mut detail = clap_message(&e.to_string());
+                if let Some(tip) = &tip {
+                    detail = format!("{detail} ({tip})");
+                }
+                let detail = crate::config::redact_args(&detail, std::env::args_os());
                 dispatch::report_error(
                     &command,
                     "usage",
@@ -333,6 +371,48 @@ mod tests {
         );
         let unexpected = "error: unexpected argument '--x' found\n\n  tip: to pass '--x' as a value, use '-- --x'\n\nUsage: clusterctl dry-run [OPTIONS]\n";
         assert_eq!(clap_message(unexpected), "unexpected argument '--x' found");
+    }
+
+    /// mz-clusterctl's command lines that clap refuses say what to write.
+    #[test]
+    fn an_old_cluster_flag_refused_by_clap_gets_the_tip() {
+        use clap::CommandFactory as _;
+        for line in [
+            &[
+                "clusterctl",
+                "apply",
+                "--cluster",
+                "ops",
+                "--create-replica",
+                "50cc",
+            ][..],
+            &[
+                "clusterctl",
+                "dry-run",
+                "--cluster=ops",
+                "--filter-clusters",
+                "etl",
+            ][..],
+        ] {
+            let argv: Vec<String> = line.iter().map(|s| s.to_string()).collect();
+            let Err(e) = Cli::command().try_get_matches_from(&argv) else {
+                panic!("{line:?} parses");
+            };
+            let tip = old_cluster_tip(&e, &argv);
+            assert!(
+                tip.as_deref()
+                    .is_some_and(|t| t.contains("`--exec-cluster ops`")),
+                "{line:?}: {tip:?}"
+            );
+        }
+        // Another refusal of a line with --cluster: no tip.
+        let argv: Vec<String> = ["clusterctl", "apply", "--cluster", "ops", "--bogus"]
+            .map(String::from)
+            .to_vec();
+        let Err(e) = Cli::command().try_get_matches_from(&argv) else {
+            panic!("--bogus parses");
+        };
+        assert_eq!(old_cluster_tip(&e, &argv), None);
     }
 
     /// The usage after an error is the command's own (it listed the options
