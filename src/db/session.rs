@@ -23,8 +23,13 @@ const CLUSTER_SQL: &str = "SELECT now(), c.id, c.managed, r.name, r.size \
     LEFT JOIN mz_catalog.mz_cluster_replicas r ON r.cluster_id = c.id \
     WHERE c.name = $1 ORDER BY r.name";
 
-/// Needs: current_role, has_cluster_privilege (RBAC releases). Optional.
-const USAGE_SQL: &str = "SELECT current_role::text, has_cluster_privilege($1, 'USAGE')";
+/// Needs: current_role, has_cluster_privilege, mz_is_superuser (RBAC
+/// releases). Optional. A superuser may use any cluster, but the inquiry
+/// function does not consider it (Materialize's docs): without the
+/// `mz_is_superuser()`, a superuser with no grant on the cluster was
+/// refused by every command.
+const USAGE_SQL: &str =
+    "SELECT current_role::text, has_cluster_privilege($1, 'USAGE') OR mz_is_superuser()";
 
 /// A replica of the session cluster.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -97,6 +97,41 @@ fn a_session_cluster_that_cannot_serve_stops_the_run_first_with_the_fix() {
     );
 }
 
+/// A superuser with no grant on the `--exec-cluster` may use it. The
+/// emulator's `has_cluster_privilege` answers as Materialize's (no grant,
+/// no privilege: the inquiry ignores superuser status); every command
+/// refused such a role in production, while the emulator said yes.
+#[test]
+fn a_superuser_without_a_grant_may_use_the_exec_cluster() {
+    let emu = Emulator::start();
+    emu.create_cluster("ops");
+    emu.add_replica("ops", "r1", "25cc");
+    init_tables(&emu);
+    let role = emu.create_role("su");
+    emu.sql(&format!("ALTER ROLE {} SUPERUSER", role.name));
+    emu.sql("UPDATE mz_catalog.mz_clusters SET privileges = ARRAY['u1=UC/u1'] WHERE name = 'ops'");
+    let mut db = postgres::Client::connect(&role.url(), postgres::NoTls)
+        .unwrap_or_else(|e| panic!("connecting: {e}"));
+    let row = db
+        .query_one(
+            "SELECT has_cluster_privilege('ops', 'USAGE'), mz_is_superuser()",
+            &[],
+        )
+        .unwrap_or_else(|e| panic!("inquiry: {e}"));
+    assert_eq!(
+        (row.get::<_, bool>(0), row.get::<_, bool>(1)),
+        (false, true)
+    );
+    for cmd in [
+        &["dry-run", "--exec-cluster", "ops"][..],
+        &["doctor", "--exec-cluster", "ops"],
+    ] {
+        let run = as_role(&role, cmd);
+        assert_eq!(run.code, 0, "{cmd:?}: {}", run.all());
+        assert!(!run.all().contains("GRANT USAGE"), "{}", run.all());
+    }
+}
+
 #[test]
 fn create_replica_serves_the_run_and_is_dropped_and_audited() {
     let emu = Emulator::start();

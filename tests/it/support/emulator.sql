@@ -351,14 +351,26 @@ $$;
 
 -- Whether the acting role is, or is a member of, the role with mz_roles id
 -- p_role_id (rbac.rs check_owner_roles over collect_role_membership).
-CREATE FUNCTION mz_emulator.holds_role(p_role text, p_role_id text) RETURNS boolean
+-- Memberships are followed through pg_auth_members, not pg_has_role, which
+-- makes a PostgreSQL superuser a member of every role.
+CREATE FUNCTION mz_emulator.member_of(p_role text, p_role_id text) RETURNS boolean
 LANGUAGE sql STABLE AS $$
-    SELECT mz_emulator.is_superuser(p_role)
-        OR EXISTS (SELECT 1 FROM mz_catalog.mz_roles r
+    WITH RECURSIVE held(oid) AS (
+        SELECT oid FROM pg_roles WHERE rolname = p_role
+        UNION
+        SELECT am.roleid FROM pg_auth_members am JOIN held ON am.member = held.oid
+    )
+    SELECT EXISTS (SELECT 1 FROM mz_catalog.mz_roles r
                    WHERE r.id = p_role_id
                      AND (r.name = p_role
-                          OR (EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r.name)
-                              AND pg_has_role(p_role, r.name, 'MEMBER'))))
+                          OR r.name IN (SELECT rolname FROM pg_roles
+                                        WHERE oid IN (SELECT oid FROM held))))
+$$;
+
+-- The same, where a superuser passes every check.
+CREATE FUNCTION mz_emulator.holds_role(p_role text, p_role_id text) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT mz_emulator.is_superuser(p_role) OR mz_emulator.member_of(p_role, p_role_id)
 $$;
 
 -- Whether p_role holds privilege p_mode ('U' usage, 'C' create) in an
@@ -379,10 +391,19 @@ LANGUAGE sql STABLE AS $$ SELECT mz_emulator.is_superuser(current_user::text) $$
 
 -- §8.4: `has_cluster_privilege(cluster_name, 'USAGE' | 'CREATE')` for the
 -- session's role (NULL for an unknown cluster, where Materialize errors).
+-- Like Materialize's access privilege inquiry functions it does not
+-- consider whether the role is a superuser (its docs: "None of the
+-- following functions consider whether the provided role is a superuser
+-- or not"): a superuser without a grant gets false, though it may use the
+-- cluster.
 CREATE FUNCTION mz_catalog.has_cluster_privilege(p_cluster text, p_privilege text) RETURNS boolean
 LANGUAGE sql STABLE AS $$
-    SELECT mz_emulator.has_privilege(current_user::text, c.owner_id, c.privileges,
-                                     CASE upper(p_privilege) WHEN 'USAGE' THEN 'U' ELSE 'C' END)
+    SELECT mz_emulator.member_of(current_user::text, c.owner_id)
+        OR EXISTS (SELECT 1 FROM unnest(c.privileges) item
+                   WHERE split_part(split_part(item, '/', 1), '=', 2)
+                         LIKE '%' || CASE upper(p_privilege) WHEN 'USAGE' THEN 'U' ELSE 'C' END || '%'
+                     AND (split_part(item, '=', 1) = ''
+                          OR mz_emulator.member_of(current_user::text, split_part(item, '=', 1))))
     FROM mz_catalog.mz_clusters c WHERE c.name = p_cluster
 $$;
 
