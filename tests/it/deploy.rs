@@ -109,6 +109,12 @@ fn deployment_runs_two_watching_replicas_with_probes() {
     let args = check_pod("deployment.yaml", pod);
     assert_eq!(args[0], "apply");
     assert!(args.contains(&"--watch".to_string()), "{args:?}");
+    // JSON logs and JSON reports: no text plan between the log lines.
+    assert!(
+        args.contains(&"--log-format=json".to_string())
+            && args.contains(&"--output=json".to_string()),
+        "{args:?}"
+    );
     check_flags("deployment.yaml", &args);
     let port = at(pod, "containers.0.ports.0.containerPort")
         .as_u64()
