@@ -204,7 +204,7 @@ pub async fn describe(
         replicas,
         signals: DescribedSignals {
             activity: status::activity_of(&snap, c, cp),
-            last_activity: c.activity.last_begin,
+            last_activity: c.activity.last_used(),
             in_flight: c.activity.in_flight,
             statement_log_has_rows: snap.activity_log_has_rows,
         },

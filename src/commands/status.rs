@@ -253,7 +253,7 @@ pub fn activity_of(snap: &Snapshot, cluster: &Cluster, cp: Option<&ClusterPlan>)
     let idle = match cp {
         Some(p) => p.signals.idle,
         None if cluster.activity.in_flight > 0 => Idle::Busy,
-        None => match cluster.activity.last_begin {
+        None => match cluster.activity.last_used() {
             Some(t) => Idle::For(((snap.now - t).num_milliseconds() as f64 / 1000.0).max(0.0)),
             None => Idle::Unknown,
         },
@@ -267,7 +267,7 @@ pub fn activity_of(snap: &Snapshot, cluster: &Cluster, cp: Option<&ClusterPlan>)
         // (`status` and `describe` say so before and after the first
         // apply); its grace period runs from when it first did, or from
         // a replica's start the log's silence covers (`idle_of`).
-        Idle::For(s) if cluster.activity.last_begin.is_none() => ActivityStatus {
+        Idle::For(s) if cluster.activity.last_used().is_none() => ActivityStatus {
             state: "new",
             idle_seconds: (seen_before(snap, cluster) || s >= 1.0).then_some(s.max(0.0) as u64),
         },

@@ -132,7 +132,7 @@ fn describe_text(d: &Description, style: &TextStyle) -> String {
     if let Some(t) = d.signals.last_activity {
         let _ = writeln!(
             s,
-            "  Last statement began: {}",
+            "  Last statement began or ended: {}",
             t.format("%Y-%m-%d %H:%M:%SZ")
         );
     }

@@ -776,7 +776,7 @@ fn statements_dated_in_the_future_are_taken_as_now_and_said() {
         shown
             .stdout
             .lines()
-            .any(|l| l.contains("Last statement began") && l.contains(&today)),
+            .any(|l| l.contains("Last statement began or ended") && l.contains(&today)),
         "not a date ahead: {}",
         shown.all()
     );
