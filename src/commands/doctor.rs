@@ -60,6 +60,9 @@ pub struct DoctorReport {
     pub warnings: usize,
 }
 
+/// The name mz-clusterctl gives its temporary replica on the query cluster.
+const REFERENCE_TEMPORARY: &str = "mzclusterctl";
+
 fn finding(level: Level, topic: &'static str, message: String, fix: Option<String>) -> Finding {
     Finding {
         level,
@@ -87,6 +90,25 @@ pub async fn doctor(ctx: &Context) -> Result<DoctorReport, CommandError> {
     let mut findings = Vec::new();
     let session_problem = session::problem(&sc, ctx.opts.create_replica.is_some());
     findings.push(session_finding(&sc, session_problem.as_deref()));
+    // mz-clusterctl's `--create-replica` replica, left by a killed run of
+    // it: not ours to drop (a run of it may still be using it).
+    if sc.replicas.iter().any(|r| r.name == REFERENCE_TEMPORARY) {
+        findings.push(finding(
+            Level::Warning,
+            "session_cluster",
+            format!(
+                "replica {} on {} looks like mz-clusterctl's temporary replica (--create-replica): \
+                 it costs credits until dropped, and clusterctl does not drop another tool's replica",
+                ddl::ident(REFERENCE_TEMPORARY),
+                ddl::ident(&sc.name)
+            ),
+            Some(format!(
+                "once no mz-clusterctl runs: DROP CLUSTER REPLICA {}.{}",
+                ddl::ident(&sc.name),
+                ddl::ident(REFERENCE_TEMPORARY)
+            )),
+        ));
+    }
     for name in super::session::leftovers(&sc) {
         findings.push(finding(
             Level::Warning,

@@ -265,3 +265,25 @@ fn history_shows_the_reasons_of_the_references_rows() {
     assert!(run.stdout.contains("error: boom"), "{}", run.all());
     assert!(!run.stdout.contains("; error: boom"), "{}", run.all());
 }
+
+/// A temporary replica a killed mz-clusterctl run left on the query
+/// cluster: `doctor` says so, with the statement that drops it; no run
+/// drops it (another tool's replica).
+#[test]
+fn doctor_names_the_references_leftover_temporary_replica() {
+    let emu = emulator();
+    emu.create_cluster("ops");
+    emu.add_replica("ops", "r1", "25cc");
+    emu.add_replica("ops", "mzclusterctl", "25cc");
+    let run = clusterctl(&emu, &["doctor", "--exec-cluster", "ops"]).ok();
+    assert!(
+        run.stdout.contains("mz-clusterctl's temporary replica")
+            && run
+                .stdout
+                .contains(r#"DROP CLUSTER REPLICA "ops"."mzclusterctl""#),
+        "{}",
+        run.all()
+    );
+    clusterctl(&emu, &["apply", "--exec-cluster", "ops"]).ok();
+    assert_eq!(replica_names(&emu, "ops"), ["mzclusterctl", "r1"]);
+}
