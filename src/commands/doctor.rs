@@ -542,7 +542,10 @@ fn limit_finding(env: &Environment) -> Finding {
 fn credit_findings(env: &Environment, snap: Option<&Snapshot>) -> Vec<Finding> {
     let live = snap.map(region::live_credits);
     let now = |live: Option<f64>| match live {
-        Some(c) => format!("the region's replicas use {} credits/h", region::credits_text(c)),
+        Some(c) => format!(
+            "the region's replicas use {} credits/h",
+            region::credits_text(c)
+        ),
         None => "the region's rate is read with the catalog".into(),
     };
     let text = match env.settings.max_credit_consumption_rate {

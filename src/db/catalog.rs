@@ -911,7 +911,10 @@ mod tests {
         assert_eq!(size_list(r#""25cc", "50cc""#), ["25cc", "50cc"]);
         assert_eq!(size_list(""), Vec::<String>::new());
         assert_eq!(size_list("25cc,50cc"), ["25cc", "50cc"]);
-        assert_eq!(size_list(r#""a""b", "scale=1,workers=1""#), [r#"a"b"#, "scale=1,workers=1"]);
+        assert_eq!(
+            size_list(r#""a""b", "scale=1,workers=1""#),
+            [r#"a"b"#, "scale=1,workers=1"]
+        );
     }
 
     #[test]

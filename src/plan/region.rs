@@ -35,7 +35,10 @@ pub fn credits_text(credits: f64) -> String {
 
 /// Holds back what does not fit under the region's credit limit; returns
 /// a warning when the limit cannot be judged.
-pub(super) fn enforce_credit_limit(snap: &Snapshot, clusters: &mut [ClusterPlan]) -> Option<String> {
+pub(super) fn enforce_credit_limit(
+    snap: &Snapshot,
+    clusters: &mut [ClusterPlan],
+) -> Option<String> {
     let limit = snap.env.settings.max_credit_consumption_rate?;
     if !snap.sizes.credits_known() {
         return Some(format!(
@@ -81,11 +84,11 @@ impl Budget<'_> {
             return Ok(());
         }
         Err(format!(
-            "it would take the region to {} credits/h, beyond Materialize's \
-             max_credit_consumption_rate ({}; live replicas use {}{}); it waits until \
-             replicas elsewhere are gone (or ask for a higher limit)",
-            credits_text(desired),
+            "Materialize's region credit limit (max_credit_consumption_rate {}): it would \
+             take the region to {} credits/h (live replicas {}{}); it waits until replicas \
+             elsewhere are gone (or ask for a higher limit)",
             credits_text(self.limit),
+            credits_text(desired),
             credits_text(self.live),
             if *self.added > 0.0 {
                 format!(", this run's earlier creates {}", credits_text(*self.added))

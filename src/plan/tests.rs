@@ -2347,9 +2347,7 @@ fn the_region_credit_limit_holds_back_creates_that_do_not_fit_in_catalog_order()
     let held = b.waiting.iter().find(|d| d.held_by_limit()).unwrap();
     assert_eq!(held.action, "create r_100cc (100cc)");
     assert!(
-        held.reason.contains("to 4 credits/h")
-            && held.reason.contains("max_credit_consumption_rate (3.25; live replicas use 1,")
-            && held.reason.contains("this run's earlier creates 2"),
+        held.reason.contains("(max_credit_consumption_rate 3.25): it would take the region to 4 credits/h (live replicas 1, this run's earlier creates 2)"),
         "{}",
         held.reason
     );
@@ -2358,7 +2356,10 @@ fn the_region_credit_limit_holds_back_creates_that_do_not_fit_in_catalog_order()
         crate::commands::status::Condition::Limited
     );
     // The same on every run.
-    assert_eq!(p, plan(&region_snapshot(Some(3.25)), &PlanOptions::default()));
+    assert_eq!(
+        p,
+        plan(&region_snapshot(Some(3.25)), &PlanOptions::default())
+    );
     // A release or role that cannot read the limit: nothing held back.
     let p = plan(&region_snapshot(None), &PlanOptions::default());
     assert_eq!(p.actions().count(), 3);
@@ -2387,10 +2388,8 @@ fn drops_are_never_held_back_by_the_region_credit_limit() {
     );
     s.env.settings.max_credit_consumption_rate = Some(1.0);
     let p = plan(&s, &PlanOptions::default());
-    let kinds: Vec<(String, ActionKind)> = p
-        .actions()
-        .map(|a| (a.cluster.clone(), a.kind))
-        .collect();
+    let kinds: Vec<(String, ActionKind)> =
+        p.actions().map(|a| (a.cluster.clone(), a.kind)).collect();
     assert_eq!(kinds, [("a".to_string(), ActionKind::DropReplica)]);
     assert!(p.clusters[1].waiting.iter().any(|d| d.held_by_limit()));
 }

@@ -597,10 +597,14 @@ mod tests {
         let raw = json!({"s": "800cc"});
         let err = Obj::new(&raw).unwrap().size("s", &sizes).unwrap_err();
         assert!(
-            err.message.contains("size '800cc' is not in Materialize's allowed_cluster_replica_sizes"),
+            err.message
+                .contains("size '800cc' is not in Materialize's allowed_cluster_replica_sizes"),
             "{err}"
         );
-        assert!(err.message.ends_with("allowed sizes are: 25cc, 50cc"), "{err}");
+        assert!(
+            err.message.ends_with("allowed sizes are: 25cc, 50cc"),
+            "{err}"
+        );
         // Priced all the same: a live replica of that size costs credits.
         assert_eq!(sizes.credits(&Size("800cc".into())), 8.0);
         let ok = json!({"s": "50cc"});
