@@ -488,6 +488,37 @@ fn apply_holds_back_what_the_regions_credit_limit_would_refuse() {
 }
 
 #[test]
+fn a_release_without_the_credit_settings_plans_as_before() {
+    // `SHOW` refuses both (a release or role without them): nothing is
+    // held back for them, and `doctor` says the limit is unknown.
+    let emu = Emulator::start();
+    emu.sql(
+        "SELECT mz_emulator.set_setting('max_credit_consumption_rate', '1024', false), \
+                mz_emulator.set_setting('allowed_cluster_replica_sizes', '', false)",
+    );
+    emu.create_cluster("a");
+    init_tables(&emu);
+    strategy(&emu, "a", "target_size", json!({"target_size": "200cc"}));
+    clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(
+        emu.replicas("a"),
+        [("r_200cc".to_string(), "200cc".to_string())]
+    );
+    let doctor = clusterctl(&emu, &["doctor", "-o", "json"]).json();
+    assert_eq!(
+        doctor["result"]["server"]["max_credit_consumption_rate"],
+        json!(null),
+        "{doctor:#}"
+    );
+    assert!(
+        doctor
+            .to_string()
+            .contains("max_credit_consumption_rate could not be read"),
+        "{doctor:#}"
+    );
+}
+
+#[test]
 fn a_size_the_region_does_not_allow_makes_its_row_invalid() {
     let emu = Emulator::start();
     emu.set_setting("allowed_cluster_replica_sizes", "25cc,50cc");
