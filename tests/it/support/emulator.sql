@@ -91,8 +91,9 @@ BEGIN
                               ERRCODE = '42704';
     END IF;
     IF p_name = 'allowed_cluster_replica_sizes' THEN
-        -- A list of identifiers, each quoted (Materialize's test_github_18189
-        -- in src/adapter/src/config/sync.rs: "1,2" shows as `"1", "2"`).
+        -- A list of identifiers, each quoted (Materialize's SynchronizedParameters
+        -- test test_github_18189: "1,2" shows as `"1", "2"`; its testdrive files
+        -- expect `"25cc", "50cc"` from SHOW).
         RETURN coalesce((SELECT string_agg('"' || replace(a, '"', '""') || '"', ', ' ORDER BY n)
                          FROM unnest(mz_emulator.allowed_sizes()) WITH ORDINALITY AS t(a, n)), '');
     END IF;
