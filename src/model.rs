@@ -111,6 +111,16 @@ pub struct ReplicaSize {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SizeCatalog {
     sizes: Vec<ReplicaSize>,
+    /// Sizes the catalog offers but the region's
+    /// `allowed_cluster_replica_sizes` does not (Materialize refuses to
+    /// create them): never chosen, only priced (a live replica of such a
+    /// size still counts toward the region's credit rate).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    refused: Vec<ReplicaSize>,
+    /// The credits are made up (`--replica-sizes` names sizes without
+    /// their prices): the region's credit limit cannot be judged.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    invented_credits: bool,
 }
 
 impl SizeCatalog {
@@ -123,7 +133,37 @@ impl SizeCatalog {
                 .then(a.name.cmp(&b.name))
         });
         sizes.dedup_by(|a, b| a.name == b.name);
-        SizeCatalog { sizes }
+        SizeCatalog {
+            sizes,
+            ..SizeCatalog::default()
+        }
+    }
+
+    /// Only the sizes Materialize's `allowed_cluster_replica_sizes` lists
+    /// (an empty list allows every size, as in Materialize); the others
+    /// are kept aside, priced but never offered.
+    pub fn restrict_to(mut self, allowed: &[String]) -> Self {
+        if allowed.is_empty() {
+            return self;
+        }
+        let (offered, refused) = self
+            .sizes
+            .into_iter()
+            .partition(|s| allowed.iter().any(|a| a == &s.name.0));
+        self.sizes = offered;
+        self.refused = refused;
+        self
+    }
+
+    /// A size the catalog has but the region does not allow.
+    pub fn is_refused(&self, size: &Size) -> bool {
+        self.refused.iter().any(|s| &s.name == size)
+    }
+
+    /// Whether the credits are the catalog's (not made up by
+    /// `--replica-sizes`).
+    pub fn credits_known(&self) -> bool {
+        !self.invented_credits
     }
 
     /// Sizes given by name only (`--replica-sizes a,b,c`): kept in the given
@@ -139,7 +179,11 @@ impl SizeCatalog {
                 cpu_cores: 0.0,
             })
             .collect();
-        SizeCatalog { sizes }
+        SizeCatalog {
+            sizes,
+            invented_credits: true,
+            ..SizeCatalog::default()
+        }
     }
 
     /// Materialize Cloud's cc sizes (catalog reference §5), for the simulator.
@@ -196,9 +240,13 @@ impl SizeCatalog {
         self.get(size).is_some()
     }
 
-    /// Credits per hour of a size; unknown sizes cost nothing we can know.
+    /// Credits per hour of a size (one the region no longer allows too);
+    /// unknown sizes cost nothing we can know.
     pub fn credits(&self, size: &Size) -> f64 {
-        self.get(size).map(|s| s.credits_per_hour).unwrap_or(0.0)
+        self.get(size)
+            .or_else(|| self.refused.iter().find(|s| &s.name == size))
+            .map(|s| s.credits_per_hour)
+            .unwrap_or(0.0)
     }
 
     /// All sizes up to and including `max`, smallest first.
@@ -747,6 +795,13 @@ pub struct Settings {
     pub enable_background_alter_cluster: Option<bool>,
     /// Self-managed installs may run without RBAC: everyone is then a superuser.
     pub enable_rbac_checks: Option<bool>,
+    /// The most credits per hour all user replicas of the region may use
+    /// together (§8.5; Materialize's default 1024).
+    #[serde(default)]
+    pub max_credit_consumption_rate: Option<f64>,
+    /// The sizes new replicas may have; empty: every size (§8.5).
+    #[serde(default)]
+    pub allowed_cluster_replica_sizes: Option<Vec<String>>,
 }
 
 impl Settings {

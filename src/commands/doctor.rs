@@ -1,7 +1,8 @@
 //! `doctor`: "will clusterctl work here?", answered before the first apply.
 //! The server's release and the resize form it gets, the session cluster
 //! and its replicas, our role and each privilege `apply` needs, statement
-//! logging and its sample rate, `max_replicas_per_cluster`, and the
+//! logging and its sample rate, `max_replicas_per_cluster`, the region's
+//! credit limit and rate (`max_credit_consumption_rate`), and the
 //! clusters with strategies that are not manageable, and why. Reads only;
 //! every judgement comes from the same rules the planner and the session
 //! check use (`plan::rules`, `commands::session`), never a copy of them.
@@ -15,7 +16,7 @@ use crate::db::session::SessionCluster;
 use crate::db::{catalog, migrate};
 use crate::ddl;
 use crate::model::{human_duration, Environment, Snapshot};
-use crate::plan::{self, rows, rules, Outcome, PlanOptions, ResizeForm};
+use crate::plan::{self, region, rows, rules, Outcome, PlanOptions, ResizeForm};
 
 /// How much a finding matters to `apply`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -33,7 +34,7 @@ pub enum Level {
 pub struct Finding {
     pub level: Level,
     /// `server`, `session_cluster`, `role`, `privileges`, `statement_log`,
-    /// `monitor_role`, `replica_limit`, `tables`, `cluster`.
+    /// `monitor_role`, `replica_limit`, `credit_limit`, `tables`, `cluster`.
     pub topic: &'static str,
     pub message: String,
     /// The statement or flag that fixes it.
@@ -45,6 +46,13 @@ pub struct Server {
     pub version: Option<String>,
     pub resize_form: ResizeForm,
     pub max_replicas_per_cluster: Option<u32>,
+    /// The region's credit limit (`max_credit_consumption_rate`).
+    pub max_credit_consumption_rate: Option<f64>,
+    /// What the region's user replicas use now, credits per hour (known
+    /// once the catalog was read).
+    pub region_credits_per_hour: Option<f64>,
+    /// The sizes new replicas may have; empty or absent: every size.
+    pub allowed_cluster_replica_sizes: Option<Vec<String>>,
 }
 
 /// What `doctor` found.
@@ -193,6 +201,7 @@ pub async fn doctor(ctx: &Context) -> Result<DoctorReport, CommandError> {
     let snap_ref = snap.as_ref().unwrap_or(&stand_in);
     findings.extend(statement_log_findings(snap_ref, &env));
     findings.push(limit_finding(&env));
+    findings.extend(credit_findings(&env, snap.as_ref()));
     if let Some(s) = &snap {
         if complete {
             let held = backend
@@ -217,6 +226,9 @@ pub async fn doctor(ctx: &Context) -> Result<DoctorReport, CommandError> {
             version: env.version.clone(),
             resize_form: rules::resize_form(&env),
             max_replicas_per_cluster: env.settings.max_replicas_per_cluster,
+            max_credit_consumption_rate: env.settings.max_credit_consumption_rate,
+            region_credits_per_hour: snap.as_ref().map(region::live_credits),
+            allowed_cluster_replica_sizes: env.settings.allowed_cluster_replica_sizes.clone(),
         },
         role: env
             .identity
@@ -545,6 +557,49 @@ fn limit_finding(env: &Environment) -> Finding {
         None => "max_replicas_per_cluster could not be read: plans are not capped by it".into(),
     };
     finding(Level::Info, "replica_limit", text, None)
+}
+
+/// The region's credit limit and what its replicas use now (§8.5), and
+/// the sizes it allows. Info: plans hold back what does not fit.
+fn credit_findings(env: &Environment, snap: Option<&Snapshot>) -> Vec<Finding> {
+    let live = snap.map(region::live_credits);
+    let now = |live: Option<f64>| match live {
+        Some(c) => format!(
+            "the region's replicas use {} credits/h",
+            region::credits_text(c)
+        ),
+        None => "the region's rate is read with the catalog".into(),
+    };
+    let text = match env.settings.max_credit_consumption_rate {
+        Some(limit) => format!(
+            "max_credit_consumption_rate is {} credits/h and {}: creates beyond it wait \
+             (Limited)",
+            region::credits_text(limit),
+            now(live)
+        ),
+        None => format!(
+            "max_credit_consumption_rate could not be read: plans are not capped by it; {}",
+            now(live)
+        ),
+    };
+    let mut out = vec![finding(Level::Info, "credit_limit", text, None)];
+    if let Some(allowed) = env
+        .settings
+        .allowed_cluster_replica_sizes
+        .as_ref()
+        .filter(|a| !a.is_empty())
+    {
+        out.push(finding(
+            Level::Info,
+            "credit_limit",
+            format!(
+                "allowed_cluster_replica_sizes is {}: rows naming another size are invalid",
+                allowed.join(", ")
+            ),
+            None,
+        ));
+    }
+    out
 }
 
 /// Clusters with strategies that the controller leaves alone, or whose

@@ -142,13 +142,15 @@ pub(super) const AUTO_SCALING_SQL: &str =
 
 /// The settings read with `SHOW`, one statement each (a release without a
 /// setting refuses its `SHOW`; that setting is then unknown).
-pub const SETTINGS: [&str; 6] = [
+pub const SETTINGS: [&str; 8] = [
     "max_replicas_per_cluster",
     "statement_logging_default_sample_rate",
     "statement_logging_max_sample_rate",
     "enable_zero_downtime_cluster_reconfiguration",
     "enable_background_alter_cluster",
     "enable_rbac_checks",
+    "max_credit_consumption_rate",
+    "allowed_cluster_replica_sizes",
 ];
 
 const SHOW_CLUSTER_SQL: &str = "SHOW cluster";
@@ -229,6 +231,14 @@ pub async fn load(c: &Client, store: &Store, opts: &SnapshotOptions) -> Result<S
         Some(names) => SizeCatalog::from_names(names),
         None => parse_sizes(&sizes.map_err(q("replica sizes"))?),
     };
+    // Materialize's catalog lists every size, allowed or not (its console
+    // filters mz_cluster_replica_sizes by this setting itself).
+    let sizes = sizes.restrict_to(
+        env.settings
+            .allowed_cluster_replica_sizes
+            .as_deref()
+            .unwrap_or_default(),
+    );
     let unfinished = match optional(unfinished, "reading unfinished actions")? {
         Ok(rows) => Store::parse_unfinished(&rows),
         Err(why) => {
@@ -471,7 +481,41 @@ pub async fn read_settings(c: &Client) -> Result<Settings, DbError> {
         enable_zero_downtime_cluster_reconfiguration: flag(3),
         enable_background_alter_cluster: flag(4),
         enable_rbac_checks: flag(5),
+        max_credit_consumption_rate: number(6).filter(|n| n.is_finite() && *n >= 0.0),
+        allowed_cluster_replica_sizes: text(7).map(|v| size_list(&v)),
     })
+}
+
+/// `allowed_cluster_replica_sizes` as `SHOW` prints it: identifiers
+/// separated by commas, each double-quoted (`"25cc", "50cc"`, an embedded
+/// `"` doubled); empty when every size is allowed.
+fn size_list(shown: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut chars = shown.chars().peekable();
+    loop {
+        while chars.next_if(|c| c.is_whitespace() || *c == ',').is_some() {}
+        let Some(first) = chars.next() else {
+            return out;
+        };
+        let mut name = String::new();
+        if first == '"' {
+            while let Some(c) = chars.next() {
+                if c == '"' && chars.next_if_eq(&'"').is_none() {
+                    break;
+                }
+                name.push(c);
+            }
+        } else {
+            name.push(first);
+            while let Some(c) = chars.next_if(|c| *c != ',') {
+                name.push(c);
+            }
+            name = name.trim().to_string();
+        }
+        if !name.is_empty() {
+            out.push(name);
+        }
+    }
 }
 
 /// The value a `SHOW` printed.
@@ -858,6 +902,19 @@ mod tests {
         assert_eq!(limit("five"), None);
         assert_eq!(limit("NaN"), None);
         assert_eq!(replica_limit(None), None);
+    }
+
+    #[test]
+    fn allowed_sizes_as_materialize_prints_them() {
+        // `SHOW allowed_cluster_replica_sizes` prints `"25cc", "50cc"`
+        // (Materialize's test_github_18189), empty for every size.
+        assert_eq!(size_list(r#""25cc", "50cc""#), ["25cc", "50cc"]);
+        assert_eq!(size_list(""), Vec::<String>::new());
+        assert_eq!(size_list("25cc,50cc"), ["25cc", "50cc"]);
+        assert_eq!(
+            size_list(r#""a""b", "scale=1,workers=1""#),
+            [r#"a"b"#, "scale=1,workers=1"]
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@
 mod coordinate;
 mod diff;
 pub mod doubt;
+pub mod region;
 pub mod rows;
 pub mod rules;
 pub mod select;
@@ -353,6 +354,8 @@ pub fn plan(snap: &Snapshot, opts: &PlanOptions) -> Plan {
     }
     // Catalog order (by id), as the clusters were read.
     clusters.sort_by_key(|cp| by_id.get(&cp.cluster_id).copied());
+    // Shared by every cluster, so judged over the whole plan, in that order.
+    warnings.extend(region::enforce_credit_limit(snap, &mut clusters));
     // Exact names that select nothing are refused before planning
     // (`Selection::check`); a pattern may, and an empty plan then says why.
     warnings.extend(opts.selection.nothing_selected(clusters.len()));

@@ -2302,3 +2302,171 @@ fn idle_time_counts_from_the_last_statements_end() {
         only(&p).actions
     );
 }
+
+/// Three unmanaged clusters each wanting a new size, a system cluster
+/// whose replica Materialize does not count, and the region's limit.
+fn region_snapshot(limit: Option<f64>) -> Snapshot {
+    let mut s = snap(
+        vec![
+            cluster("s1", "mz_system", vec![replica(1, "r1", "800cc", true)]),
+            cluster("u2", "a", vec![replica(2, "r1", "25cc", true)]),
+            cluster("u3", "b", vec![replica(3, "r1", "25cc", true)]),
+            cluster("u4", "c", vec![replica(4, "r1", "50cc", true)]),
+        ],
+        vec![
+            row("u2", "target_size", json!({"target_size": "200cc"})),
+            row("u3", "target_size", json!({"target_size": "100cc"})),
+            row("u4", "target_size", json!({"target_size": "25cc"})),
+        ],
+    );
+    s.env.settings.max_credit_consumption_rate = limit;
+    s
+}
+
+fn created(cp: &ClusterPlan) -> Vec<String> {
+    cp.actions
+        .iter()
+        .filter(|a| a.kind == ActionKind::CreateReplica)
+        .map(|a| a.replica.clone())
+        .collect()
+}
+
+#[test]
+fn the_region_credit_limit_holds_back_creates_that_do_not_fit_in_catalog_order() {
+    // Live: 1 (25cc, 25cc, 50cc; mz_system's 800cc is not counted). a's
+    // 200cc takes the region to 3; b's 100cc would make 4 > 3.25 and
+    // waits; c's 25cc makes exactly 3.25, which Materialize allows.
+    let s = region_snapshot(Some(3.25));
+    let p = plan(&s, &PlanOptions::default());
+    let by_name = |n: &str| p.clusters.iter().find(|c| c.cluster == n).unwrap();
+    assert_eq!(created(by_name("a")), ["r_200cc"]);
+    assert_eq!(created(by_name("c")), ["r_25cc"]);
+    let b = by_name("b");
+    assert!(b.actions.is_empty(), "{:?}", b.actions);
+    assert_eq!(b.state(), PlanState::Waiting);
+    let held = b.waiting.iter().find(|d| d.held_by_limit()).unwrap();
+    assert_eq!(held.action, "create r_100cc (100cc)");
+    assert!(
+        held.reason.contains("(max_credit_consumption_rate 3.25): it would take the region to 4 credits/h (live replicas 1, this run's earlier creates 2)"),
+        "{}",
+        held.reason
+    );
+    assert_eq!(
+        crate::commands::status::condition(&s, &s.clusters[2], Some(b)).0,
+        crate::commands::status::Condition::Limited
+    );
+    // The same on every run.
+    assert_eq!(
+        p,
+        plan(&region_snapshot(Some(3.25)), &PlanOptions::default())
+    );
+    // A release or role that cannot read the limit: nothing held back.
+    let p = plan(&region_snapshot(None), &PlanOptions::default());
+    assert_eq!(p.actions().count(), 3);
+}
+
+#[test]
+fn drops_are_never_held_back_by_the_region_credit_limit() {
+    // Already beyond the limit: the retirement of a hydrated old size
+    // goes ahead, the create elsewhere waits.
+    let mut s = snap(
+        vec![
+            cluster(
+                "u2",
+                "a",
+                vec![
+                    replica(2, "r_old", "800cc", true),
+                    replica(3, "r_25cc", "25cc", true),
+                ],
+            ),
+            cluster("u3", "b", vec![replica(4, "r1", "25cc", true)]),
+        ],
+        vec![
+            row("u2", "target_size", json!({"target_size": "25cc"})),
+            row("u3", "target_size", json!({"target_size": "50cc"})),
+        ],
+    );
+    s.env.settings.max_credit_consumption_rate = Some(1.0);
+    let p = plan(&s, &PlanOptions::default());
+    let kinds: Vec<(String, ActionKind)> =
+        p.actions().map(|a| (a.cluster.clone(), a.kind)).collect();
+    assert_eq!(kinds, [("a".to_string(), ActionKind::DropReplica)]);
+    assert!(p.clusters[1].waiting.iter().any(|d| d.held_by_limit()));
+}
+
+#[test]
+fn a_managed_resize_counts_as_the_release_carries_it_out() {
+    // 100cc -> 200cc, one replica; the region uses 1 credit/h.
+    let resize = |version: &str, limit: f64| {
+        let mut s = snap(
+            vec![managed(1, "100cc", true)],
+            vec![row(
+                "u2",
+                "target_size",
+                json!({"target_size": "200cc", "allow_downtime": true}),
+            )],
+        );
+        s.env.version = Some(version.into());
+        s.env.settings.enable_zero_downtime_cluster_reconfiguration = Some(false);
+        s.env.settings.max_credit_consumption_rate = Some(limit);
+        plan(&s, &PlanOptions::default())
+    };
+    // Graceful: the new replica runs beside the old one (1 + 2).
+    assert_eq!(only(&resize("v26.35.0", 3.0)).actions.len(), 1);
+    let p = resize("v26.35.0", 2.5);
+    let cp = only(&p);
+    assert!(cp.actions.is_empty());
+    let held = cp.waiting.iter().find(|d| d.held_by_limit()).unwrap();
+    assert_eq!(held.action, "resize to 200cc");
+    assert!(held.reason.contains("to 3 credits/h"), "{}", held.reason);
+    // A restart drops and creates at once: judged by the net change (1 + 1).
+    assert_eq!(only(&resize("v25.2.0", 2.5)).actions.len(), 1);
+
+    // Waking at a new size on a release that restarts: the resize of a
+    // cluster without replicas costs nothing, the wake 8 credits/h.
+    let mut asleep = managed(0, "25cc", false);
+    asleep.activity = Activity {
+        last_begin: Some(now()),
+        in_flight: 1,
+        last_end: None,
+    };
+    let mut s = snap(
+        vec![asleep],
+        vec![row("u2", "target_size", json!({"target_size": "800cc"}))],
+    );
+    s.env.version = Some("v25.2.0".into());
+    s.env.settings.enable_zero_downtime_cluster_reconfiguration = Some(false);
+    s.env.settings.max_credit_consumption_rate = Some(4.0);
+    let p = plan(&s, &PlanOptions::default());
+    let cp = only(&p);
+    let kinds: Vec<ActionKind> = cp.actions.iter().map(|a| a.kind).collect();
+    assert_eq!(kinds, [ActionKind::SetSize]);
+    let actions: Vec<&str> = cp
+        .waiting
+        .iter()
+        .filter(|d| d.held_by_limit())
+        .map(|d| d.action.as_str())
+        .collect();
+    assert_eq!(actions, ["set replication factor 1"]);
+}
+
+#[test]
+fn made_up_credits_leave_the_region_limit_unjudged_and_say_so() {
+    let mut s = region_snapshot(Some(0.5));
+    s.sizes = SizeCatalog::from_names(&[
+        "25cc".into(),
+        "50cc".into(),
+        "100cc".into(),
+        "200cc".into(),
+        "800cc".into(),
+    ]);
+    let p = plan(&s, &PlanOptions::default());
+    assert_eq!(p.actions().count(), 3);
+    assert!(
+        p.warnings
+            .iter()
+            .any(|w| w.contains("max_credit_consumption_rate 0.5") && w.contains("--replica-sizes")),
+        "{:?}",
+        p.warnings
+    );
+}

@@ -128,6 +128,17 @@ impl<'a> Obj<'a> {
             ConfigError::new(key, format!("is required (one of: {})", sizes.names()))
         })?;
         let size = Size(s);
+        if sizes.is_refused(&size) {
+            return Err(ConfigError::new(
+                key,
+                format!(
+                    "size '{}' is not in Materialize's allowed_cluster_replica_sizes, \
+                     so Materialize refuses to create it; allowed sizes are: {}",
+                    size,
+                    sizes.names()
+                ),
+            ));
+        }
         if !sizes.contains(&size) {
             return Err(ConfigError::new(
                 key,
@@ -578,6 +589,26 @@ mod tests {
         let err = Obj::new(&raw).unwrap().size("s", &sizes).unwrap_err();
         assert!(err.message.contains("unknown size '80cc'"), "{err}");
         assert!(err.message.contains("25cc, 50cc"), "{err}");
+    }
+
+    #[test]
+    fn sizes_the_region_does_not_allow_are_refused_naming_the_allowed() {
+        let sizes = SizeCatalog::cloud_defaults().restrict_to(&["25cc".into(), "50cc".into()]);
+        let raw = json!({"s": "800cc"});
+        let err = Obj::new(&raw).unwrap().size("s", &sizes).unwrap_err();
+        assert!(
+            err.message
+                .contains("size '800cc' is not in Materialize's allowed_cluster_replica_sizes"),
+            "{err}"
+        );
+        assert!(
+            err.message.ends_with("allowed sizes are: 25cc, 50cc"),
+            "{err}"
+        );
+        // Priced all the same: a live replica of that size costs credits.
+        assert_eq!(sizes.credits(&Size("800cc".into())), 8.0);
+        let ok = json!({"s": "50cc"});
+        assert!(Obj::new(&ok).unwrap().size("s", &sizes).is_ok());
     }
 
     #[test]

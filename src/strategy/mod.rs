@@ -630,6 +630,19 @@ impl Deferred {
         }
     }
 
+    /// Any action a limit holds back (`action`: `create r1 (800cc)`,
+    /// `resize to 800cc`): Materialize's region-wide
+    /// `max_credit_consumption_rate`, which no strategy row sets.
+    pub fn limited(action: String, why: String) -> Deferred {
+        Deferred {
+            strategy: None,
+            action,
+            reason: why,
+            in_seconds: None,
+            limit: true,
+        }
+    }
+
     /// Held back by a limit ([`Self::limited_create`]): only a change of
     /// the limit or of the other replicas lets it through (facts such as a
     /// hydration say `hydrate`, an interrupted run's held actions have a

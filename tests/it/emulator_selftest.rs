@@ -1627,6 +1627,106 @@ fn max_replicas_per_cluster_is_enforced() {
 }
 
 #[test]
+fn the_region_credit_limit_is_enforced_as_materialize_does() {
+    // Materialize's default, then a low limit. The quickstart replica
+    // (25cc) counts; the system clusters' do not.
+    let emu = Emulator::builder().lenient().start();
+    let mut c = connect(&emu.url());
+    assert_eq!(show(&mut c, "max_credit_consumption_rate").unwrap(), "1024");
+    emu.set_setting("max_credit_consumption_rate", "3");
+    assert_eq!(show(&mut c, "max_credit_consumption_rate").unwrap(), "3");
+    emu.create_cluster("c");
+    c.batch_execute("CREATE CLUSTER REPLICA c.r1 SIZE '200cc'")
+        .unwrap();
+    let (msg, hint, code) = error_of(&mut c, "CREATE CLUSTER REPLICA c.r2 SIZE '100cc'");
+    assert_eq!(
+        (msg.as_str(), code.as_str()),
+        (
+            "creating cluster replica would violate max_credit_consumption_rate limit (desired: 3.25, limit: 3, current: 2.25)",
+            "53000"
+        )
+    );
+    assert_eq!(
+        hint.as_deref(),
+        Some("Drop an existing cluster replica or contact support to request a limit increase.")
+    );
+    // Up to the limit is allowed (Materialize refuses `desired > limit`).
+    c.batch_execute(
+        "CREATE CLUSTER REPLICA c.r2 SIZE '50cc'; CREATE CLUSTER REPLICA c.r3 SIZE '25cc'",
+    )
+    .unwrap();
+    // CREATE CLUSTER, managed or with replicas, counts all it creates.
+    let (msg, _, _) = error_of(&mut c, "CREATE CLUSTER m (SIZE = '25cc')");
+    assert!(
+        msg.contains("(desired: 3.25, limit: 3, current: 3)"),
+        "{msg}"
+    );
+    let (msg, _, _) = error_of(
+        &mut c,
+        "CREATE CLUSTER u REPLICAS (a (SIZE '25cc'), b (SIZE '25cc'))",
+    );
+    assert!(
+        msg.contains("(desired: 3.5, limit: 3, current: 3)"),
+        "{msg}"
+    );
+    // Drops free room.
+    c.batch_execute("DROP CLUSTER REPLICA c.r1; CREATE CLUSTER m (SIZE = '100cc')")
+        .unwrap();
+    // Now 2: 25cc quickstart, 50cc, 25cc, and m's 100cc. A replication
+    // factor change is its net change.
+    let (msg, _, code) = error_of(&mut c, "ALTER CLUSTER m SET (REPLICATION FACTOR 3)");
+    assert_eq!(code, "53000");
+    assert!(msg.contains("(desired: 4, limit: 3, current: 2)"), "{msg}");
+    // A restart (this release replaces the replicas at once) is judged by
+    // its net change: 2 - 1 + 2 = 3.
+    c.batch_execute("ALTER CLUSTER m SET (SIZE = '200cc')")
+        .unwrap();
+    assert_eq!(emu.replicas("m"), [("r1".to_string(), "200cc".to_string())]);
+    c.batch_execute("ALTER CLUSTER m SET (SIZE = '100cc')")
+        .unwrap();
+    // A graceful resize creates the new replicas beside the old ones: 2 + 2.
+    emu.set_setting("release", "background");
+    let (msg, _, _) = error_of(&mut c, "ALTER CLUSTER m SET (SIZE = '200cc')");
+    assert!(msg.contains("(desired: 4, limit: 3, current: 2)"), "{msg}");
+    assert_eq!(emu.replicas("m"), [("r1".to_string(), "100cc".to_string())]);
+    emu.set_setting("max_credit_consumption_rate", "4");
+    c.batch_execute("ALTER CLUSTER m SET (SIZE = '200cc')")
+        .unwrap();
+}
+
+#[test]
+fn sizes_outside_allowed_cluster_replica_sizes_are_unknown_sizes() {
+    let emu = Emulator::builder().lenient().start();
+    let mut c = connect(&emu.url());
+    assert_eq!(show(&mut c, "allowed_cluster_replica_sizes").unwrap(), "");
+    emu.set_setting("allowed_cluster_replica_sizes", "25cc,50cc");
+    assert_eq!(
+        show(&mut c, "allowed_cluster_replica_sizes").unwrap(),
+        r#""25cc", "50cc""#
+    );
+    emu.create_cluster("c");
+    let (msg, hint, _) = error_of(&mut c, "CREATE CLUSTER REPLICA c.r1 SIZE '100cc'");
+    assert_eq!(msg, "unknown cluster replica size 100cc");
+    assert_eq!(
+        hint.as_deref(),
+        Some("Valid cluster replica sizes are: 25cc, 50cc")
+    );
+    let (msg, _, _) = error_of(&mut c, "CREATE CLUSTER m (SIZE = '800cc')");
+    assert_eq!(msg, "unknown cluster replica size 800cc");
+    c.batch_execute("CREATE CLUSTER REPLICA c.r1 SIZE '50cc'")
+        .unwrap();
+    // The catalog still lists every size.
+    let listed: i64 = c
+        .query_one(
+            "SELECT count(*) FROM mz_catalog.mz_cluster_replica_sizes WHERE size = '100cc'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(listed, 1);
+}
+
+#[test]
 fn statement_log_is_sampled_and_flushed_late() {
     let kept = |seed: u64| {
         let emu = Emulator::builder()

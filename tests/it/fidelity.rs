@@ -418,6 +418,133 @@ fn without_the_monitor_role_activity_is_unknown_said_and_a_check_problem() {
 }
 
 #[test]
+fn apply_holds_back_what_the_regions_credit_limit_would_refuse() {
+    // A region limited to 3 credits/h (Materialize refuses beyond it with
+    // 53000, half-way through a run). Live: quickstart, a and b, 25cc each.
+    let emu = Emulator::start();
+    emu.set_setting("max_credit_consumption_rate", "3");
+    for name in ["a", "b"] {
+        emu.create_cluster(name);
+        emu.add_replica(name, "r1", "25cc");
+        emu.set_hydrated(name, "r1", true);
+    }
+    init_tables(&emu);
+    strategy(&emu, "a", "target_size", json!({"target_size": "200cc"}));
+    strategy(&emu, "b", "target_size", json!({"target_size": "100cc"}));
+
+    // a's 200cc fits (0.75 + 2); b's 100cc would make 3.75: it waits.
+    let doc = clusterctl(&emu, &["dry-run", "--output", "json"])
+        .ok()
+        .json();
+    let b = &doc["result"]["plan"]["clusters"][1];
+    assert_eq!(b["cluster"], "b", "{doc:#}");
+    assert_eq!(b["actions"], json!([]), "{b:#}");
+    let held = &b["waiting"][0];
+    assert_eq!(held["action"], "create r_100cc (100cc)", "{b:#}");
+    assert!(
+        held["reason"].as_str().is_some_and(|r| r.contains(
+            "(max_credit_consumption_rate 3): it would take the region to 3.75 credits/h"
+        )),
+        "{held:#}"
+    );
+    clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(
+        emu.replicas("a"),
+        [
+            ("r1".to_string(), "25cc".to_string()),
+            ("r_200cc".to_string(), "200cc".to_string())
+        ]
+    );
+    assert_eq!(emu.replicas("b"), [("r1".to_string(), "25cc".to_string())]);
+    let failed = clusterctl(&emu, &["history", "--failed", "-o", "json"]).json();
+    assert_eq!(failed["result"]["entries"], json!([]), "{failed:#}");
+    let status = clusterctl(&emu, &["status", "--cluster", "b", "-o", "wide"])
+        .ok()
+        .stdout;
+    assert!(
+        status.contains("Limited") && status.contains("max_credit_consumption_rate"),
+        "{status}"
+    );
+    let doctor = clusterctl(&emu, &["doctor"]).stdout;
+    assert!(
+        doctor.contains("max_credit_consumption_rate is 3 credits/h and the region's replicas use 2.75 credits/h"),
+        "{doctor}"
+    );
+
+    // a's old replica goes once the new one serves (a drop is never held
+    // back); b still does not fit (2.5 + 1), until the limit is raised.
+    emu.set_hydrated("a", "r_200cc", true);
+    clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(
+        emu.replicas("a"),
+        [("r_200cc".to_string(), "200cc".to_string())]
+    );
+    assert_eq!(emu.replicas("b").len(), 1);
+    emu.set_setting("max_credit_consumption_rate", "4");
+    clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(emu.replicas("b").len(), 2);
+    let failed = clusterctl(&emu, &["history", "--failed", "-o", "json"]).json();
+    assert_eq!(failed["result"]["entries"], json!([]), "{failed:#}");
+}
+
+#[test]
+fn a_release_without_the_credit_settings_plans_as_before() {
+    // `SHOW` refuses both (a release or role without them): nothing is
+    // held back for them, and `doctor` says the limit is unknown.
+    let emu = Emulator::start();
+    emu.sql(
+        "SELECT mz_emulator.set_setting('max_credit_consumption_rate', '1024', false), \
+                mz_emulator.set_setting('allowed_cluster_replica_sizes', '', false)",
+    );
+    emu.create_cluster("a");
+    init_tables(&emu);
+    strategy(&emu, "a", "target_size", json!({"target_size": "200cc"}));
+    clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(
+        emu.replicas("a"),
+        [("r_200cc".to_string(), "200cc".to_string())]
+    );
+    let doctor = clusterctl(&emu, &["doctor", "-o", "json"]).json();
+    assert_eq!(
+        doctor["result"]["server"]["max_credit_consumption_rate"],
+        json!(null),
+        "{doctor:#}"
+    );
+    assert!(
+        doctor
+            .to_string()
+            .contains("max_credit_consumption_rate could not be read"),
+        "{doctor:#}"
+    );
+}
+
+#[test]
+fn a_size_the_region_does_not_allow_makes_its_row_invalid() {
+    let emu = Emulator::start();
+    emu.set_setting("allowed_cluster_replica_sizes", "25cc,50cc");
+    emu.create_cluster("a");
+    init_tables(&emu);
+    strategy(&emu, "a", "target_size", json!({"target_size": "800cc"}));
+    let run = clusterctl(&emu, &["check"]);
+    assert!(
+        run.stdout
+            .contains("size '800cc' is not in Materialize's allowed_cluster_replica_sizes")
+            || run
+                .stderr
+                .contains("size '800cc' is not in Materialize's allowed_cluster_replica_sizes"),
+        "{}",
+        run.all()
+    );
+    assert!(
+        run.all().contains("allowed sizes are: 25cc, 50cc"),
+        "{}",
+        run.all()
+    );
+    clusterctl(&emu, &["apply"]);
+    assert!(emu.replicas("a").is_empty());
+}
+
+#[test]
 fn plans_never_go_beyond_max_replicas_per_cluster() {
     // Materialize's default limit: 5 replicas per cluster.
     let emu = Emulator::start();

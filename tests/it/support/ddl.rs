@@ -430,6 +430,8 @@ const EMULATED_SETTINGS: &[&str] = &[
     "enable_background_alter_cluster",
     "default_cluster_reconfiguration_timeout",
     "max_replicas_per_cluster",
+    "max_credit_consumption_rate",
+    "allowed_cluster_replica_sizes",
     "statement_logging_default_sample_rate",
     "statement_logging_max_sample_rate",
     "statement_logging_sample_rate",

@@ -54,6 +54,13 @@ INSERT INTO mz_emulator.settings VALUES
     ('enable_background_alter_cluster', 'off', false),
     ('default_cluster_reconfiguration_timeout', '1d', false),
     ('max_replicas_per_cluster', '1000', true),
+    -- §8.5, src/sql/src/session/vars/definitions.rs (MaterializeInc/materialize
+    -- 290c21e39d7dcd51cdf8e125d1d9bed548553bb0): MAX_CREDIT_CONSUMPTION_RATE, a
+    -- Numeric, 1024 by default; ALLOWED_CLUSTER_REPLICA_SIZES, a Vec<Ident>,
+    -- empty by default (every size allowed). Kept here as `SHOW` prints it:
+    -- `"25cc", "50cc"`; a plain `25cc,50cc` is accepted too.
+    ('max_credit_consumption_rate', '1024', true),
+    ('allowed_cluster_replica_sizes', '', true),
     ('statement_logging_default_sample_rate', '1', true),
     ('statement_logging_max_sample_rate', '1', true),
     ('statement_logging_sample_rate', '1', true),
@@ -83,8 +90,24 @@ BEGIN
         RAISE EXCEPTION USING MESSAGE = format('unrecognized configuration parameter "%s"', p_name),
                               ERRCODE = '42704';
     END IF;
+    IF p_name = 'allowed_cluster_replica_sizes' THEN
+        -- A list of identifiers, each quoted (Materialize's SynchronizedParameters
+        -- test test_github_18189: "1,2" shows as `"1", "2"`; its testdrive files
+        -- expect `"25cc", "50cc"` from SHOW).
+        RETURN coalesce((SELECT string_agg('"' || replace(a, '"', '""') || '"', ', ' ORDER BY n)
+                         FROM unnest(mz_emulator.allowed_sizes()) WITH ORDINALITY AS t(a, n)), '');
+    END IF;
     RETURN v;
 END $$;
+
+-- The sizes of allowed_cluster_replica_sizes; empty: every size.
+CREATE FUNCTION mz_emulator.allowed_sizes() RETURNS text[]
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce(array_agg(btrim(btrim(x), '"') ORDER BY n)
+                    FILTER (WHERE btrim(btrim(x), '"') <> ''), ARRAY[]::text[])
+    FROM regexp_split_to_table(coalesce(mz_emulator.setting('allowed_cluster_replica_sizes'), ''), ',')
+         WITH ORDINALITY AS t(x, n)
+$$;
 
 -- §8.9: `SELECT mz_version()` -> 'v26.35.0 (abcdef123)'; mz_version_num() is
 -- XXYYYZZ (major, minor, patch; docs of mz_version_num).
@@ -705,17 +728,42 @@ LANGUAGE sql IMMUTABLE AS $$
                 ELSE '"' || replace(ident, '"', '""') || '"' END
 $$;
 
+-- A size not in the catalog, or not in a non-empty allowed_cluster_replica_sizes,
+-- is the same error, its hint listing only the allowed sizes:
+-- CatalogState::ensure_valid_replica_size (src/adapter/src/catalog/state.rs,
+-- MaterializeInc/materialize e1561dad373980f432daaada986d836d243e7c1f) refuses
+-- `!sizes.contains_key(size) || (!allowed.is_empty() && !allowed.contains(size))`
+-- with ErrorKind::InvalidClusterReplicaSize, `unknown cluster replica size X`,
+-- the expected sizes filtered by the allowed list. mz_cluster_replica_sizes
+-- still lists every size (Materialize's console filters it by the setting).
 CREATE FUNCTION mz_emulator.check_size(sz text) RETURNS void
 LANGUAGE plpgsql AS $$
+DECLARE
+    allowed text[] := mz_emulator.allowed_sizes();
 BEGIN
-    IF sz IS NULL OR NOT EXISTS (SELECT 1 FROM mz_catalog.mz_cluster_replica_sizes WHERE size = sz) THEN
+    IF sz IS NULL OR NOT EXISTS (SELECT 1 FROM mz_catalog.mz_cluster_replica_sizes WHERE size = sz)
+       OR (cardinality(allowed) > 0 AND NOT sz = ANY (allowed)) THEN
         PERFORM mz_emulator.fail(
             'unknown cluster replica size ' || coalesce(sz, ''),
-            'Valid cluster replica sizes are: ' || (
+            'Valid cluster replica sizes are: ' || coalesce((
                 SELECT string_agg(size, ', ' ORDER BY processes, cpu_nano_cores, size)
-                FROM mz_catalog.mz_cluster_replica_sizes));
+                FROM mz_catalog.mz_cluster_replica_sizes
+                WHERE cardinality(allowed) = 0 OR size = ANY (allowed)), ''));
     END IF;
 END $$;
+
+-- Credits per hour of a size (0 for none).
+CREATE FUNCTION mz_emulator.size_credits(sz text) RETURNS numeric
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce((SELECT credits_per_hour FROM mz_catalog.mz_cluster_replica_sizes WHERE size = sz), 0)
+$$;
+
+-- What a cluster's replicas cost per hour now.
+CREATE FUNCTION mz_emulator.cluster_credits(p_cluster_id text) RETURNS numeric
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce(sum(mz_emulator.size_credits(size)), 0)
+    FROM mz_catalog.mz_cluster_replicas WHERE cluster_id = p_cluster_id
+$$;
 
 -- Serialises DDL like Materialize's coordinator does.
 CREATE FUNCTION mz_emulator.ddl_lock() RETURNS void

@@ -31,6 +31,35 @@ BEGIN
     END IF;
 END $$;
 
+-- §8.5: `creating cluster replica would violate max_credit_consumption_rate
+-- limit (desired: D, limit: L, current: C)`, 53000 with the same hint as above.
+-- Coordinator::validate_resource_limits (src/adapter/src/coord/ddl.rs,
+-- MaterializeInc/materialize 000a052af1b0530148bb8f39246a210e0e1557f2) sums
+-- the credits_per_hour of a catalog transaction's CreateClusterReplica ops minus
+-- its dropped replicas' (p_new, the net change); when that is positive,
+-- `desired = current + new` must not exceed the limit, `current` being every
+-- replica of a user cluster with a size (user_cluster_replicas, pending ones
+-- included; system clusters' not). validate_resource_limit_numeric; the text
+-- and SQLSTATE (INSUFFICIENT_RESOURCES) are AdapterError::ResourceExhaustion in
+-- src/adapter/src/error.rs. Numbers print as PostgreSQL's trimmed numeric
+-- (Materialize prints its decimal Numeric the same for these values).
+CREATE FUNCTION mz_emulator.check_credit_limit(p_new numeric) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    lim numeric := mz_emulator.setting('max_credit_consumption_rate')::numeric;
+    cur numeric := (SELECT coalesce(sum(mz_emulator.size_credits(r.size)), 0)
+                    FROM mz_catalog.mz_cluster_replicas r WHERE r.cluster_id LIKE 'u%');
+BEGIN
+    IF p_new > 0 AND cur + p_new > lim THEN
+        PERFORM mz_emulator.fail(
+            format('creating cluster replica would violate max_credit_consumption_rate limit '
+                   '(desired: %s, limit: %s, current: %s)',
+                   trim_scale(cur + p_new), trim_scale(lim), trim_scale(cur)),
+            'Drop an existing cluster replica or contact support to request a limit increase.',
+            '53000');
+    END IF;
+END $$;
+
 CREATE TABLE mz_emulator.system_privileges (
     role_id text NOT NULL,
     privilege text NOT NULL
@@ -64,6 +93,7 @@ BEGIN
     PERFORM mz_emulator.check_replica_limit(
         (SELECT count(*) FROM mz_catalog.mz_cluster_replicas WHERE cluster_id = c.id),
         (SELECT count(*) + 1 FROM mz_catalog.mz_cluster_replicas WHERE cluster_id = c.id));
+    PERFORM mz_emulator.check_credit_limit(mz_emulator.size_credits(p_size));
     -- The new replica belongs to the role that created it.
     PERFORM mz_emulator.insert_replica(c.id, p_replica, p_size, mz_emulator.role_id(p_actor));
 END $$;
@@ -183,6 +213,10 @@ BEGIN
     END IF;
     PERFORM mz_emulator.check_replica_limit(
         0, CASE WHEN managed THEN rf ELSE jsonb_array_length(coalesce(p_replicas, '[]'::jsonb)) END);
+    PERFORM mz_emulator.check_credit_limit(CASE WHEN managed
+        THEN rf * mz_emulator.size_credits(coalesce(p_size, '25cc'))
+        ELSE (SELECT coalesce(sum(mz_emulator.size_credits(e->>'size')), 0)
+              FROM jsonb_array_elements(coalesce(p_replicas, '[]'::jsonb)) e) END);
     owner := mz_emulator.role_id(p_actor);
     cid := mz_emulator.insert_cluster(p_name, managed, coalesce(p_size, '25cc'), rf, owner);
     IF managed AND p_schedule = 'on-refresh' THEN

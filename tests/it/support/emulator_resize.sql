@@ -447,6 +447,28 @@ BEGIN
     PERFORM mz_emulator.check_replica_limit(
         (SELECT count(*) FROM mz_catalog.mz_cluster_replicas WHERE cluster_id = c.id), new_rf);
 
+    -- The region's credit limit (emulator_ddl.sql, check_credit_limit), judged
+    -- as Materialize's sequencer builds the catalog transaction
+    -- (sequence_alter_cluster_managed_to_managed in
+    -- src/adapter/src/coord/sequencer/inner/cluster.rs): a graceful resize
+    -- only creates (the new replicas beside the old, pending); a restart or a
+    -- replication factor change drops and creates in one transaction, judged
+    -- by its net change. Folding a new size into a record in flight replaces
+    -- its targets.
+    IF rec.id IS NOT NULL THEN
+        IF o ? 'size' AND new_size IS DISTINCT FROM c.size AND new_size <> rec.target_size THEN
+            PERFORM mz_emulator.check_credit_limit(
+                rec.target_rf * (mz_emulator.size_credits(new_size) - mz_emulator.size_credits(rec.target_size)));
+        END IF;
+    ELSIF new_size IS NOT DISTINCT FROM c.size
+       OR release = 'instant'
+       OR (release IN ('gated', 'blocking') AND wait IS NULL) THEN
+        PERFORM mz_emulator.check_credit_limit(
+            new_rf * mz_emulator.size_credits(new_size) - mz_emulator.cluster_credits(c.id));
+    ELSE
+        PERFORM mz_emulator.check_credit_limit(new_rf * mz_emulator.size_credits(new_size));
+    END IF;
+
     IF rec.id IS NOT NULL THEN
         -- background, in flight: a SIZE change folds into the record
         IF o ? 'size' THEN

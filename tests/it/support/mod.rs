@@ -28,7 +28,8 @@
 //!   (§8.7), the session-cluster check (§8.2), `mz_objects` and optional
 //!   relations (§8.8);
 //! - `emulator_ddl.sql`: cluster DDL (§2) with ownership (§8.4) and
-//!   `max_replicas_per_cluster` (§8.5); `emulator_resize.sql`: managed resizes
+//!   `max_replicas_per_cluster`, `max_credit_consumption_rate` and
+//!   `allowed_cluster_replica_sizes` (§8.5); `emulator_resize.sql`: managed resizes
 //!   per release (§2.4, §8.1);
 //! - [`ddl`]: Materialize statements -> calls of those procedures; `route.rs`:
 //!   which statements run on the session cluster;

@@ -13,6 +13,8 @@
 //! | session-cluster rule                 | off            | on                  | §8.2 |
 //! | new replicas start `initializing`    | off            | on                  | §8.7 |
 //! | `max_replicas_per_cluster`           | 1000           | 5                   | §8.5 |
+//! | `max_credit_consumption_rate`        | 1024           | 1024                | §8.5 |
+//! | `allowed_cluster_replica_sizes`      | empty (all)    | empty (all)         | §8.5 |
 //! | monitor role needed for the log      | off            | on                  | §8.4 |
 //! | statement log sample rate (default/max) | 1 / 1       | 0.99 / 0.99         | §8.6 |
 //! | statement log flush delay            | 0              | 5 s                 | §1.11 |
@@ -258,6 +260,16 @@ impl EmulatorBuilder {
     pub fn max_replicas_per_cluster(mut self, n: u32) -> Self {
         self.opts.max_replicas_per_cluster = n;
         self
+    }
+
+    /// §8.5: the region's credit limit, credits per hour (`"3"`, `"0.5"`).
+    pub fn max_credit_consumption_rate(self, credits: &str) -> Self {
+        self.setting("max_credit_consumption_rate", credits)
+    }
+
+    /// §8.5: `allowed_cluster_replica_sizes` (empty: every size).
+    pub fn allowed_cluster_replica_sizes(self, sizes: &[&str]) -> Self {
+        self.setting("allowed_cluster_replica_sizes", &sizes.join(","))
     }
 
     pub fn monitor_role_required(mut self, on: bool) -> Self {
