@@ -137,6 +137,12 @@ fn hold_back(cp: &mut ClusterPlan, cluster: &Cluster, sizes: &SizeCatalog, budge
         }
     }
     cp.actions = kept;
+    if held_reason.is_some() {
+        // The strategies' new state assumed every action ran (a wake
+        // recorded as done would never be made again): kept as stored,
+        // as for a cluster whose actions are in doubt.
+        cp.new_state = None;
+    }
 }
 
 /// A managed cluster's size and factor as its actions change them, and

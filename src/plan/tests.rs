@@ -2344,6 +2344,10 @@ fn the_region_credit_limit_holds_back_creates_that_do_not_fit_in_catalog_order()
     let b = by_name("b");
     assert!(b.actions.is_empty(), "{:?}", b.actions);
     assert_eq!(b.state(), PlanState::Waiting);
+    // What the strategies decided did not happen: their state is not
+    // written (a cluster planned in full writes its first sight).
+    assert!(b.new_state.is_none(), "{:?}", b.new_state);
+    assert!(by_name("a").new_state.is_some());
     let held = b.waiting.iter().find(|d| d.held_by_limit()).unwrap();
     assert_eq!(held.action, "create r_100cc (100cc)");
     assert!(
