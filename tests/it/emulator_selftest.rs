@@ -1297,6 +1297,129 @@ fn background_release_deadlines_cancellation_and_waiting() {
     assert_eq!(emu.cluster_size("m").as_deref(), Some("200cc"));
 }
 
+/// The status of the cluster's latest reconfiguration record, read without
+/// letting the controller catch up (the helpers do let it).
+fn raw_reconfiguration_status(emu: &Emulator, cluster: &str) -> String {
+    let cid = emu.cluster_id(cluster);
+    emu.admin()
+        .query_one(
+            "SELECT status FROM mz_emulator.reconfigurations WHERE cluster_id = $1
+             ORDER BY id DESC LIMIT 1",
+            &[&cid],
+        )
+        .expect("raw reconfiguration status")
+        .get(0)
+}
+
+/// (size, in flight, replicas as name:size) of a cluster, as a client of the
+/// proxy reads them: the product's view.
+fn cluster_as_read(c: &mut Client, cluster: &str) -> (String, bool, Vec<String>) {
+    let row = c
+        .query_one(
+            "SELECT c.size, r.reconfiguration_in_flight
+             FROM mz_catalog.mz_clusters c
+             JOIN mz_internal.mz_cluster_reconfigurations r ON r.cluster_id = c.id
+             WHERE c.name = $1",
+            &[&cluster],
+        )
+        .expect("read the cluster through the proxy");
+    let replicas = c
+        .simple_query(&format!(
+            "SELECT r.name || ':' || r.size FROM mz_catalog.mz_cluster_replicas r
+             JOIN mz_catalog.mz_clusters c ON c.id = r.cluster_id
+             WHERE c.name = '{cluster}' ORDER BY r.name"
+        ))
+        .expect("read the replicas through the proxy")
+        .into_iter()
+        .filter_map(|m| match m {
+            postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
+            _ => None,
+        })
+        .collect();
+    (row.get(0), row.get(1), replicas)
+}
+
+#[test]
+fn a_background_resize_rolls_back_at_its_deadline_without_being_poked() {
+    // Strict: the newest release, where the controller resizes in the background.
+    let emu = Emulator::start();
+    hydrated_managed(&emu, "m", "25cc", 1);
+    let mut c = connect(&emu.url());
+    c.batch_execute(
+        "ALTER CLUSTER m SET (SIZE = '50cc') \
+         WITH (WAIT UNTIL READY (TIMEOUT = '1s', ON TIMEOUT = 'ROLLBACK'))",
+    )
+    .unwrap();
+    let (size, in_flight, replicas) = cluster_as_read(&mut c, "m");
+    assert_eq!(
+        (size.as_str(), in_flight, replicas),
+        (
+            "25cc",
+            true,
+            vec!["r1:25cc".to_string(), "r2:50cc".to_string()]
+        ),
+        "in flight before the deadline"
+    );
+    std::thread::sleep(Duration::from_millis(1200));
+    // A statement that reads none of what a resize changes leaves the
+    // controller alone: nothing has poked it since the deadline.
+    c.batch_execute("SELECT 1").unwrap();
+    assert_eq!(raw_reconfiguration_status(&emu, "m"), "pending");
+    // A reader after the deadline sees what Materialize's controller did by
+    // itself: the target replicas dropped, the size never changed.
+    let (size, in_flight, replicas) = cluster_as_read(&mut c, "m");
+    assert_eq!(
+        (size.as_str(), in_flight, replicas),
+        ("25cc", false, vec!["r1:25cc".to_string()]),
+        "rolled back at the deadline"
+    );
+    assert_eq!(raw_reconfiguration_status(&emu, "m"), "timed-out");
+    // The cluster may be altered again at once.
+    c.batch_execute("ALTER CLUSTER m SET (REPLICATION FACTOR 2)")
+        .unwrap();
+    assert_eq!(emu.replicas("m"), pairs(&[("r1", "25cc"), ("r2", "25cc")]));
+}
+
+#[test]
+fn a_background_resize_cuts_over_when_its_target_hydrates_in_direct_sql() {
+    let emu = Emulator::start();
+    hydrated_managed(&emu, "m", "25cc", 1);
+    let mut c = connect(&emu.url());
+    c.batch_execute("ALTER CLUSTER m SET (SIZE = '50cc')")
+        .unwrap();
+    let target = emu.replica_id("m", "r2");
+    // The target comes up and hydrates, written straight into the catalog
+    // (no helper that ticks): only the controller may notice.
+    emu.sql(&format!(
+        "SELECT mz_emulator.add_status_event('{target}', 'online', NULL);
+         UPDATE mz_internal.mz_hydration_statuses SET hydrated = true WHERE replica_id = '{target}';
+         UPDATE mz_internal.mz_compute_hydration_statuses SET hydrated = true
+         WHERE replica_id = '{target}';"
+    ));
+    assert_eq!(raw_reconfiguration_status(&emu, "m"), "pending");
+    // A plain read of the hydration relation (extended protocol) sees the
+    // controller's cut-over already made: the old replica is gone.
+    let hydration: Vec<String> = c
+        .query(
+            "SELECT r.name FROM mz_internal.mz_hydration_statuses h
+             JOIN mz_catalog.mz_cluster_replicas r ON r.id = h.replica_id
+             JOIN mz_catalog.mz_clusters c ON c.id = r.cluster_id
+             WHERE c.name = $1 ORDER BY r.name",
+            &[&"m"],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(hydration, ["r2"]);
+    assert_eq!(raw_reconfiguration_status(&emu, "m"), "done");
+    let (size, in_flight, replicas) = cluster_as_read(&mut c, "m");
+    assert_eq!(
+        (size.as_str(), in_flight, replicas),
+        ("50cc", false, vec!["r2:50cc".to_string()])
+    );
+}
+
 #[test]
 fn own_tables_run_on_the_session_cluster() {
     let emu = Emulator::builder()

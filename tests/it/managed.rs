@@ -407,3 +407,36 @@ fn a_managed_cluster_idle_through_an_operators_resize_wakes_at_its_size() {
     assert_eq!(emu.replicas("m").len(), 1, "{}", run.all());
     assert_eq!(emu.replicas("m")[0].1, "50cc");
 }
+
+/// A background resize whose new replica never hydrates: at its deadline
+/// Materialize's controller drops the new replica by itself (ON TIMEOUT
+/// ROLLBACK, the default), with nothing to poke it. The next run must see
+/// the resize as over, not wait on it for ever, and decide again. Before
+/// the emulator's controller advanced by itself, the next run still saw
+/// the new replica and held everything back ("waiting for the resize").
+#[test]
+fn a_background_resize_rolled_back_at_its_deadline_is_decided_again() {
+    let emu = Emulator::start();
+    // Materialize's default deadline is a day; one second stands in for it.
+    emu.set_setting("default_cluster_reconfiguration_timeout", "1s");
+    managed_25cc(&emu);
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(run.stdout.contains("m: resize started"), "{}", run.all());
+    std::thread::sleep(Duration::from_millis(1300));
+    // Nothing poked the controller; the product's own reads see the rollback.
+    let plan = clusterctl(&emu, &["dry-run", "-v"]).ok();
+    assert!(
+        !plan.stdout.contains("waiting for the resize to finish")
+            && plan
+                .stdout
+                .contains(r#"ALTER CLUSTER "m" SET (SIZE = '100cc')"#),
+        "the rolled-back resize is decided again: {}",
+        plan.all()
+    );
+    emu.clear_sql_log();
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(sent(&emu, "SET (SIZE = '100cc')"), 1, "{}", run.all());
+    assert_eq!(emu.cluster_size("m").as_deref(), Some("25cc"));
+    let sizes: Vec<String> = emu.replicas("m").into_iter().map(|(_, s)| s).collect();
+    assert_eq!(sizes, ["25cc", "100cc"], "a new target replica");
+}

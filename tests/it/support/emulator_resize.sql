@@ -28,10 +28,12 @@
 --               the record to settle, as in `blocking`.
 --
 -- "Ready" is mz_emulator.replica_ready: online and hydrated. Progress without
--- a waiting session happens in mz_emulator.tick_reconfigurations, run at the
--- start of every ALTER CLUSTER, by Emulator::set_hydrated and friends, and by
--- the tests (Emulator::tick_reconfigurations); it stands in for Materialize's
--- controller loop. Errors: `canceling statement, provided timeout lapsed`
+-- a waiting session happens in mz_emulator.tick_reconfigurations, which
+-- stands in for Materialize's controller loop: it runs at the start of every
+-- ALTER CLUSTER, by Emulator::set_hydrated and friends, and before every
+-- statement that reads the catalog relations a resize changes (through the
+-- proxy, or the test helpers), so no reader sees a deadline that has passed
+-- as still in flight. Errors: `canceling statement, provided timeout lapsed`
 -- (AdapterError::AlterClusterTimeout, 57014), `cannot alter clusters with
 -- pending updates` (AlterClusterWhilePendingReplicas, 55006), both in
 -- src/adapter/src/error.rs; `cannot change replication factor while a
@@ -224,6 +226,28 @@ BEGIN
             PERFORM mz_emulator.reconfiguration_step(r.id);
         END IF;
     END LOOP;
+END $$;
+
+-- The controller as a reader sees it. Materialize's controller runs on its
+-- own: a read of the catalog after a deadline already sees the rollback (or
+-- the cut-over), whether or not anything poked the controller. The proxy
+-- calls this before forwarding any statement that reads what a resize
+-- changes (route::reads_reconfiguration_state), and so do the test helpers
+-- that read the catalog. With nothing in flight it is one probe of a small
+-- table. A session that holds the DDL lock in an open transaction (its DDL
+-- not yet committed) would stall the reader for good: after a short wait the
+-- tick is skipped, and a later read catches up.
+CREATE FUNCTION mz_emulator.tick_reconfigurations_for_reader() RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET lock_timeout = '2s' AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM mz_emulator.reconfigurations WHERE status = 'pending') THEN
+        RETURN;
+    END IF;
+    BEGIN
+        PERFORM mz_emulator.tick_reconfigurations();
+    EXCEPTION WHEN lock_not_available THEN
+        RAISE NOTICE 'reconfigurations not ticked: the DDL lock is held';
+    END;
 END $$;
 
 -- Test control: the deadline of the cluster's reconfiguration lapses now.

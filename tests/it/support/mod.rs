@@ -42,8 +42,13 @@
 //!   `add_index`/`add_materialized_view`/`add_source`, `set_hydrated`,
 //!   `set_schedule`, `seed_clusters`, `cluster_size`, `replicas`;
 //! - resize (§8.1): `tick_reconfigurations`, `expire_reconfiguration`,
-//!   `reconfiguration_status` (hydrating a target with `set_hydrated` or
-//!   `set_replica_online` ticks by itself; after direct SQL, tick);
+//!   `reconfiguration_status`. The controller advances by itself, as
+//!   Materialize's does: every statement through the proxy that reads the
+//!   relations a resize changes, and the helpers here that read them
+//!   (`replicas`, `replica_id`, `cluster_size`, `reconfiguration_status`,
+//!   `query_strings`), see its progress up to now; so do `set_hydrated`
+//!   and `set_replica_online`. Only a write in direct SQL followed by no
+//!   read needs an explicit tick;
 //! - settings (§8.1, §8.5, §8.6, §8.9): `set_setting`, `setting`,
 //!   `set_session_cluster_rule`;
 //! - roles (§8.4): `create_role` -> [`Role`] (`name`, `id`, `url()`),
@@ -419,6 +424,7 @@ impl Emulator {
 
     /// Rows of a query on the admin connection, every value as text (NULL = None).
     pub fn query_strings(&self, sql: &str) -> Vec<Vec<Option<String>>> {
+        self.settle_before_read(sql);
         let msgs = self.admin().simple_query(sql).unwrap_or_else(|e| {
             panic!(
                 "emulator query failed: {}\n--- SQL ---\n{sql}",
@@ -435,6 +441,15 @@ impl Emulator {
                 _ => None,
             })
             .collect()
+    }
+
+    /// Lets the reconfiguration controller catch up before a read of what a
+    /// resize changes, as the proxy does for the product (Materialize's
+    /// controller never waits for a reader).
+    fn settle_before_read(&self, sql: &str) {
+        if route::reads_reconfiguration_state(sql) {
+            self.sql("SELECT mz_emulator.tick_reconfigurations_for_reader()");
+        }
     }
 
     /// The single value of a one-row, one-column query.
@@ -474,6 +489,7 @@ impl Emulator {
 
     /// Id of replica `replica` of cluster `cluster`; panics when there is none.
     pub fn replica_id(&self, cluster: &str, replica: &str) -> String {
+        self.settle_before_read("mz_cluster_replicas");
         let rows = self
             .admin()
             .query(
@@ -517,6 +533,7 @@ impl Emulator {
 
     /// (name, size) of the cluster's replicas, sorted by name.
     pub fn replicas(&self, cluster: &str) -> Vec<(String, String)> {
+        self.settle_before_read("mz_cluster_replicas");
         let rows = self
             .admin()
             .query(
@@ -882,6 +899,7 @@ impl Emulator {
 
     /// `mz_clusters.size` of the cluster (NULL for unmanaged clusters).
     pub fn cluster_size(&self, cluster: &str) -> Option<String> {
+        self.settle_before_read("mz_clusters");
         self.admin()
             .query_one(
                 "SELECT size FROM mz_catalog.mz_clusters WHERE name = $1",
@@ -908,6 +926,7 @@ impl Emulator {
     /// The status of the cluster's latest reconfiguration: "pending", "done",
     /// "timed-out", "cancelled"; None when there never was one.
     pub fn reconfiguration_status(&self, cluster: &str) -> Option<String> {
+        self.settle_before_read("mz_cluster_reconfigurations");
         let cid = self.cluster_id(cluster);
         self.admin()
             .query_opt(

@@ -10,6 +10,12 @@
 //!   asks `mz_emulator.session_cluster_error` on a side connection, and turns
 //!   the statement into Materialize's error when the cluster cannot serve it.
 //!
+//! Before a statement that reads what a managed resize changes (clusters,
+//! replicas, their statuses and hydration, the reconfiguration relation) it
+//! lets the emulator's reconfiguration controller catch up on the side
+//! connection, as Materialize's controller advances by itself (reference
+//! §2.4, §8.1): a reader never sees a lapsed deadline as still in flight.
+//!
 //! It also counts statements, logs query texts and injects the faults a test
 //! arms (issue 13): fail, stall (keep the socket open and never answer), cut
 //! the connection before a statement, after it ran but before the client
@@ -346,6 +352,19 @@ impl Shared {
             })
             .await
             .ok()
+    }
+
+    /// Lets the emulator's reconfiguration controller catch up before a
+    /// statement that reads what a resize changes is forwarded: Materialize's
+    /// controller runs by itself, so such a reader never sees a deadline that
+    /// has passed (or a target that is ready) as still in flight. The tick
+    /// commits on the side connection first, so the statement sees it.
+    async fn settle_reconfigurations(&self) {
+        if let Some(side) = self.side().await {
+            let _ = side
+                .batch_execute("SELECT mz_emulator.tick_reconfigurations_for_reader()")
+                .await;
+        }
     }
 
     /// Materialize's error for a statement naming `refs` on a session whose
@@ -901,6 +920,13 @@ async fn client_to_server(
                     return Ok(());
                 }
                 track_session_cluster(&mut plan, &sql, &mut session, shared, conn);
+                if fx.fail.is_none()
+                    && plan.pieces.iter().any(|(piece, rewritten)| {
+                        !rewritten && route::reads_reconfiguration_state(piece)
+                    })
+                {
+                    shared.settle_reconfigurations().await;
+                }
                 for (piece, rewritten) in plan.pieces.iter_mut() {
                     if *rewritten {
                         continue;
@@ -984,6 +1010,9 @@ async fn client_to_server(
                         return Ok(());
                     }
                     if fx.fail.is_none() && !rewritten {
+                        if route::reads_reconfiguration_state(sql) {
+                            shared.settle_reconfigurations().await;
+                        }
                         fx.fail = session_cluster_check(shared, &session, sql).await;
                     }
                 }

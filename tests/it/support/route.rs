@@ -35,6 +35,25 @@ pub fn relation_refs(stmt: &str) -> Option<Vec<String>> {
     (!refs.is_empty()).then_some(refs)
 }
 
+/// Names (lowercase) of the catalog relations a managed resize changes:
+/// clusters and their replicas, replica statuses, hydration, pending
+/// replicas and the reconfiguration relation. A statement naming one of them
+/// must see the controller's progress up to now (emulator_resize.sql,
+/// `tick_reconfigurations_for_reader`). `mz_cluster` covers mz_clusters,
+/// mz_cluster_replicas, mz_cluster_replica_statuses / _status_history /
+/// _utilization / _metrics and mz_cluster_reconfigurations.
+const RECONFIGURATION_STATE: [&str; 3] = ["mz_cluster", "hydration", "mz_pending_cluster_replicas"];
+
+/// Whether `stmt` may read what a managed resize changes. Text, not parsing:
+/// naming too much costs one cheap probe; naming too little would show a
+/// reader a deadline that has passed as still in flight.
+pub fn reads_reconfiguration_state(stmt: &str) -> bool {
+    let lower = stmt.to_ascii_lowercase();
+    RECONFIGURATION_STATE
+        .iter()
+        .any(|name| lower.contains(name))
+}
+
 /// Words that end a FROM item (they cannot be an alias).
 const STOP: &[&str] = &[
     "where",
@@ -272,6 +291,27 @@ mod tests {
             Some(vec![".t".into()])
         );
         assert_eq!(refs("SELECT * FROM generate_series(1, 3)"), None);
+    }
+
+    #[test]
+    fn reads_of_what_a_resize_changes_are_recognised() {
+        use super::reads_reconfiguration_state as reads;
+        assert!(reads("SELECT size FROM mz_catalog.mz_clusters"));
+        assert!(reads("select * from MZ_CLUSTER_REPLICAS"));
+        assert!(reads(
+            "SELECT 1 FROM mz_internal.mz_cluster_replica_statuses"
+        ));
+        assert!(reads(
+            "SELECT 1 FROM mz_internal.mz_compute_hydration_statuses"
+        ));
+        assert!(reads(
+            "SELECT 1 FROM mz_internal.mz_cluster_reconfigurations"
+        ));
+        assert!(reads(
+            "SELECT 1 FROM mz_internal.mz_pending_cluster_replicas"
+        ));
+        assert!(!reads("SELECT 1 FROM mz_catalog.mz_indexes"));
+        assert!(!reads("INSERT INTO ops.strategies VALUES ($1)"));
     }
 
     #[test]
