@@ -41,6 +41,18 @@ fn error_of(client: &mut Client, sql: &str) -> (String, Option<String>, String) 
     )
 }
 
+/// Runs each statement of `sql` in a query of its own, as a client must
+/// for Materialize's DDL (refused in a query of several statements).
+fn singly(client: &mut Client, sql: &str) {
+    for stmt in crate::support::ddl::split_statements(sql) {
+        if !stmt.trim().is_empty() {
+            client
+                .batch_execute(stmt)
+                .unwrap_or_else(|e| panic!("{stmt}: {e}"));
+        }
+    }
+}
+
 fn message_of(client: &mut Client, sql: &str) -> String {
     error_of(client, sql).0
 }
@@ -269,8 +281,10 @@ fn managed_cluster_ddl() {
         message_of(&mut c, "ALTER CLUSTER m SET (MANAGED)"),
         "Cannot convert unmanaged cluster to managed, invalid replica names: extra"
     );
-    c.batch_execute("DROP CLUSTER REPLICA m.extra; ALTER CLUSTER m SET (MANAGED = true)")
-        .unwrap();
+    singly(
+        &mut c,
+        "DROP CLUSTER REPLICA m.extra; ALTER CLUSTER m SET (MANAGED = true)",
+    );
     let row = emu.query_strings(
         "SELECT managed::text, size, replication_factor::text FROM mz_catalog.mz_clusters WHERE name = 'm'",
     );
@@ -289,8 +303,10 @@ fn managed_cluster_ddl() {
     assert!(emu.replicas("e").is_empty());
     emu.add_index("e");
     assert!(message_of(&mut c, "DROP CLUSTER e").starts_with("cannot drop cluster e"));
-    c.batch_execute("DROP CLUSTER e CASCADE; DROP CLUSTER IF EXISTS nope")
-        .unwrap();
+    singly(
+        &mut c,
+        "DROP CLUSTER e CASCADE; DROP CLUSTER IF EXISTS nope",
+    );
     c.batch_execute("DROP CLUSTER u").unwrap();
     assert_eq!(
         message_of(&mut c, "DROP CLUSTER mz_probe"),
@@ -347,18 +363,18 @@ fn statement_counting_and_log() {
     c.query("SELECT $1::int", &[&1i32]).unwrap();
     let s = emu.stats();
     assert_eq!((s.parses, s.executes, s.statements), (1, 1, 2));
-    c.batch_execute(
+    singly(
+        &mut c,
         "CREATE CLUSTER REPLICA c.r1 SIZE '25cc'; CREATE CLUSTER REPLICA c.r2 SIZE '25cc'",
-    )
-    .unwrap();
+    );
     c.execute("DROP CLUSTER REPLICA c.r2", &[]).unwrap();
     let s = emu.stats();
     assert_eq!(s.ddl, 3);
-    assert_eq!(s.queries, 2);
+    assert_eq!(s.queries, 3);
     let log = emu.sql_log();
-    assert_eq!(log.len(), 4, "{log:?}");
+    assert_eq!(log.len(), 5, "{log:?}");
     assert_eq!(log[0], "SELECT 1");
-    assert_eq!(log[3], "DROP CLUSTER REPLICA c.r2");
+    assert_eq!(log[4], "DROP CLUSTER REPLICA c.r2");
     emu.reset_stats();
     assert_eq!(emu.stats(), Stats::default());
     assert!(emu.sql_log().is_empty());
@@ -1535,8 +1551,7 @@ fn session_cluster_needs_usage() {
     emu.create_cluster("private");
     emu.add_replica("private", "r1", "25cc");
     let mut c = connect(&app.url());
-    c.batch_execute("CREATE TABLE mine (a int); SELECT * FROM mine")
-        .unwrap();
+    singly(&mut c, "CREATE TABLE mine (a int); SELECT * FROM mine");
     c.batch_execute("SET cluster = private").unwrap();
     expect_materialize_error(
         &mut c,
@@ -1729,10 +1744,10 @@ fn max_replicas_per_cluster_is_enforced() {
     );
     emu.set_setting("max_replicas_per_cluster", "2");
     emu.create_cluster("c");
-    c.batch_execute(
+    singly(
+        &mut c,
         "CREATE CLUSTER REPLICA c.r1 SIZE '25cc'; CREATE CLUSTER REPLICA c.r2 SIZE '25cc'",
-    )
-    .unwrap();
+    );
     let (msg, _, code) = error_of(&mut c, "CREATE CLUSTER REPLICA c.r3 SIZE '25cc'");
     assert_eq!(
         (msg.as_str(), code.as_str()),
@@ -1774,10 +1789,15 @@ fn the_region_credit_limit_is_enforced_as_materialize_does() {
         Some("Drop an existing cluster replica or contact support to request a limit increase.")
     );
     // Up to the limit is allowed (Materialize refuses `desired > limit`).
-    c.batch_execute(
-        "CREATE CLUSTER REPLICA c.r2 SIZE '50cc'; CREATE CLUSTER REPLICA c.r3 SIZE '25cc'",
-    )
-    .unwrap();
+    // (One statement per query: Materialize refuses DDL in a query of
+    // several.)
+    for ddl in [
+        "CREATE CLUSTER REPLICA c.r2 SIZE '50cc'",
+        "CREATE CLUSTER REPLICA c.r3 SIZE '25cc'",
+    ] {
+        c.batch_execute(ddl)
+            .unwrap_or_else(|e| panic!("{ddl}: {e}"));
+    }
     // CREATE CLUSTER, managed or with replicas, counts all it creates.
     let (msg, _, _) = error_of(&mut c, "CREATE CLUSTER m (SIZE = '25cc')");
     assert!(
@@ -1793,8 +1813,10 @@ fn the_region_credit_limit_is_enforced_as_materialize_does() {
         "{msg}"
     );
     // Drops free room.
-    c.batch_execute("DROP CLUSTER REPLICA c.r1; CREATE CLUSTER m (SIZE = '100cc')")
-        .unwrap();
+    singly(
+        &mut c,
+        "DROP CLUSTER REPLICA c.r1; CREATE CLUSTER m (SIZE = '100cc')",
+    );
     // Now 2: 25cc quickstart, 50cc, 25cc, and m's 100cc. A replication
     // factor change is its net change.
     let (msg, _, code) = error_of(&mut c, "ALTER CLUSTER m SET (REPLICATION FACTOR 3)");
@@ -2227,4 +2249,31 @@ fn clock_offset_applies_to_child_processes() {
     let cmd = product_command_with_clock_offset(60);
     let envs: Vec<_> = cmd.get_envs().map(|(k, _)| k.to_owned()).collect();
     assert!(envs.iter().any(|k| k == "LD_PRELOAD") && envs.iter().any(|k| k == "FAKETIME"));
+}
+
+/// DDL in a query of several statements (one implicit transaction) is
+/// refused as Materialize refuses it, with the statement's text and 25001;
+/// PostgreSQL ran it, and rolled a created replica back with the rest.
+#[test]
+fn ddl_in_a_query_of_several_statements_is_refused() {
+    let emu = lenient();
+    emu.create_cluster("c1");
+    emu.add_replica("c1", "r1", "25cc");
+    let mut c = connect(&emu.url());
+    let (msg, _, code) = error_of(
+        &mut c,
+        "CREATE CLUSTER REPLICA c1.r2 (SIZE = '25cc'); SELECT 1",
+    );
+    assert_eq!(
+        msg,
+        "CREATE CLUSTER REPLICA c1.r2 (SIZE = '25cc') cannot be run inside a transaction block"
+    );
+    assert_eq!(code, "25001");
+    let (msg, _, _) = error_of(&mut c, "SELECT 1; CREATE TABLE t_multi (a int)");
+    assert!(msg.starts_with("CREATE TABLE t_multi"), "{msg}");
+    assert_eq!(emu.replicas("c1").len(), 1);
+    // Alone, with a trailing semicolon: as before.
+    c.batch_execute("CREATE CLUSTER REPLICA c1.r2 (SIZE = '25cc');")
+        .unwrap_or_else(|e| panic!("single DDL: {e}"));
+    assert_eq!(emu.replicas("c1").len(), 2);
 }

@@ -777,7 +777,19 @@ fn plan_query(sql: &str, shared: &Shared) -> Plan {
     for hook in shared.statement_hooks_for(sql) {
         plan.hooks.push((hook, sql.trim().to_string()));
     }
-    for piece in ddl::split_statements(sql) {
+    let pieces = ddl::split_statements(sql);
+    let several = pieces.iter().filter(|p| !p.trim().is_empty()).count() > 1;
+    for piece in pieces {
+        // A query of several statements is one implicit transaction, in
+        // which Materialize refuses DDL (AdapterError::
+        // OperationProhibitsTransaction, 25001, with the statement's text;
+        // `src/adapter/src/error.rs`): PostgreSQL runs it, and rolls a
+        // created replica back with the rest on an error.
+        if several && ddl::is_definition(piece) {
+            let message = format!("{} cannot be run inside a transaction block", piece.trim());
+            plan.pieces.push((ddl::raise_sql("25001", &message), true));
+            continue;
+        }
         let Some(rewrite) = ddl::rewrite_statement(piece) else {
             plan.pieces.push((piece.to_string(), false));
             continue;
