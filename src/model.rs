@@ -653,6 +653,20 @@ pub struct Snapshot {
     /// `Environment::suspensions_error` says why).
     #[serde(default)]
     pub suspensions: BTreeMap<ClusterId, LastSuspension>,
+    /// Per cluster, the newest executed `set_size` action of the audit
+    /// trail (read with the unfinished rows, in the same statement): a
+    /// managed cluster of another size with no reconfiguration in flight
+    /// did not take it (`plan::rolled_back`).
+    #[serde(default)]
+    pub last_resizes: BTreeMap<ClusterId, LastResize>,
+}
+
+/// A resize the audit trail records as executed: the size asked for and
+/// the database's time it was sent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LastResize {
+    pub size: Size,
+    pub at: DateTime<Utc>,
 }
 
 /// The replicas `idle_suspend` dropped in the newest run of this

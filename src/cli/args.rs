@@ -73,7 +73,7 @@ pub enum Command {
     Strategy(StrategyCommand),
     /// One row per cluster: condition, replicas, age of the last change, reason (-o wide for more)
     #[command(
-        after_help = "Conditions, most urgent first: Paused, Invalid, NotManageable, InDoubt,\nCrashLooping, Bursting, Suspending, Resuming, Resizing, Stabilizing, Limited, Hydrating,\nSuspended, SignalUnknown, Converged (Unconfigured with --all).\n\nExamples:\n  clusterctl status\n  clusterctl status -o wide --filter-clusters '^analytics'\n  clusterctl status --watch --interval 10s"
+        after_help = "Conditions, most urgent first: Paused, Invalid, NotManageable, InDoubt,\nCrashLooping, ResizeRolledBack, Bursting, Suspending, Resuming, Resizing, Stabilizing,\nLimited, Hydrating,\nSuspended, SignalUnknown, Converged (Unconfigured with --all).\n\nExamples:\n  clusterctl status\n  clusterctl status -o wide --filter-clusters '^analytics'\n  clusterctl status --watch --interval 10s"
     )]
     Status(StatusArgs),
     /// Everything about one cluster: strategies, replicas, signals, pending work, history

@@ -30,6 +30,10 @@ pub enum Condition {
     /// the cluster is left alone until its deadline (`plan::doubt`).
     InDoubt,
     CrashLooping,
+    /// The cluster's last resize did not take (Materialize rolled it back
+    /// at its deadline) and the strategies want that size again: held back
+    /// until a backoff is over, then sent once more (`plan::rolled_back`).
+    ResizeRolledBack,
     /// A burst replica is being created, or runs until another hydrates.
     Bursting,
     /// The plan drops every replica (idle).
@@ -347,6 +351,9 @@ pub fn condition(
                 r.name, r.crash.crashes, r.crash.ooms
             ),
         );
+    }
+    if let Some(r) = &cp.rolled_back {
+        return (Condition::ResizeRolledBack, r.reason.clone());
     }
     let why = |a: &plan::Action| {
         let verb = a.kind.verb();

@@ -239,11 +239,11 @@ pub async fn load(c: &Client, store: &Store, opts: &SnapshotOptions) -> Result<S
             .as_deref()
             .unwrap_or_default(),
     );
-    let unfinished = match optional(unfinished, "reading unfinished actions")? {
+    let (unfinished, last_resizes) = match optional(unfinished, "reading unfinished actions")? {
         Ok(rows) => Store::parse_unfinished(&rows),
         Err(why) => {
             env.unfinished_error = Some(why);
-            Vec::new()
+            Default::default()
         }
     };
     let mut clusters = clusters.map_err(q("clusters"))?;
@@ -323,6 +323,7 @@ pub async fn load(c: &Client, store: &Store, opts: &SnapshotOptions) -> Result<S
         demand,
         unfinished,
         suspensions,
+        last_resizes,
     })
 }
 

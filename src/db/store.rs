@@ -14,7 +14,7 @@ use crate::db::{Client, DbError};
 use crate::ddl;
 use crate::exec::{AuditRow, Outcome};
 use crate::model::{
-    ClusterId, LastSuspension, RowsSeen, Size, StrategyRow, Unresolved, STATE_VERSION,
+    ClusterId, LastResize, LastSuspension, RowsSeen, Size, StrategyRow, Unresolved, STATE_VERSION,
 };
 
 pub const STRATEGIES: &str = "mz_cluster_strategies";
@@ -425,33 +425,58 @@ impl Store {
     }
 
     /// Audit rows whose outcome was never recorded (the run was killed
-    /// mid-action): read with the snapshot, parsed by
-    /// [`Store::parse_unfinished`].
+    /// mid-action), and in the same statement each cluster's newest
+    /// executed `set_size` action (its ninth column true): read with the
+    /// snapshot, parsed by [`Store::parse_unfinished`].
     pub fn unfinished_sql(&self) -> String {
+        let table = self.table(ACTIONS);
+        let set_size = ddl::literal(crate::plan::ActionKind::SetSize.name());
         format!(
             "SELECT action_id, cluster_id, decision_ctx->>'kind', decision_ctx->>'replica', \
              decision_ctx->>'size', decision_ctx->>'replication_factor', decision_ctx->>'deadline_s', \
-             created_at FROM {} WHERE executed IS NULL AND error_message IS NULL",
-            self.table(ACTIONS)
+             created_at, false FROM {table} WHERE executed IS NULL AND error_message IS NULL \
+             UNION ALL SELECT * FROM (\
+               SELECT DISTINCT ON (cluster_id) action_id, cluster_id, decision_ctx->>'kind', \
+                      NULL::text, decision_ctx->>'size', NULL::text, NULL::text, created_at, true \
+               FROM {table} WHERE executed AND cluster_id IS NOT NULL \
+               AND decision_ctx->>'kind' = {set_size} \
+               ORDER BY cluster_id, created_at DESC) AS last_resizes"
         )
     }
 
-    pub fn parse_unfinished(rows: &[tokio_postgres::Row]) -> Vec<Unresolved> {
-        rows.iter()
-            .map(|r| {
-                let get = |i| r.try_get::<_, Option<String>>(i).ok().flatten();
-                Unresolved {
-                    action_id: get(0).unwrap_or_default(),
-                    cluster_id: ClusterId(get(1).unwrap_or_default()),
-                    kind: get(2).unwrap_or_default(),
-                    replica: get(3).unwrap_or_default(),
-                    size: get(4),
-                    replication_factor: get(5).and_then(|v| v.parse().ok()),
-                    deadline_s: get(6).and_then(|v| v.parse().ok()),
-                    created_at: r.try_get(7).ok().flatten(),
+    /// The unfinished rows, and the newest executed resize per cluster.
+    pub fn parse_unfinished(
+        rows: &[tokio_postgres::Row],
+    ) -> (Vec<Unresolved>, BTreeMap<ClusterId, LastResize>) {
+        let mut unfinished = Vec::new();
+        let mut resizes = BTreeMap::new();
+        for r in rows {
+            let get = |i| r.try_get::<_, Option<String>>(i).ok().flatten();
+            let created_at: Option<DateTime<Utc>> = r.try_get(7).ok().flatten();
+            if r.try_get::<_, Option<bool>>(8).ok().flatten() == Some(true) {
+                if let (Some(id), Some(size), Some(at)) = (get(1), get(4), created_at) {
+                    resizes.insert(
+                        ClusterId(id),
+                        LastResize {
+                            size: Size(size),
+                            at,
+                        },
+                    );
                 }
-            })
-            .collect()
+                continue;
+            }
+            unfinished.push(Unresolved {
+                action_id: get(0).unwrap_or_default(),
+                cluster_id: ClusterId(get(1).unwrap_or_default()),
+                kind: get(2).unwrap_or_default(),
+                replica: get(3).unwrap_or_default(),
+                size: get(4),
+                replication_factor: get(5).and_then(|v| v.parse().ok()),
+                deadline_s: get(6).and_then(|v| v.parse().ok()),
+                created_at,
+            });
+        }
+        (unfinished, resizes)
     }
 
     /// What the audit trail shows of each cluster's last suspension by this

@@ -123,6 +123,7 @@ pub struct Metrics {
     credits: Family<ClusterLabels, FloatGauge>,
     clusters: Family<ConditionLabels, Gauge>,
     crash_looping: Family<ClusterLabels, Gauge>,
+    resize_rolled_back: Family<ClusterLabels, Gauge>,
     signal_known: Family<NoLabels, Gauge>,
     lease_held: Gauge,
     last_success: FloatGauge,
@@ -167,6 +168,7 @@ impl Metrics {
         let credits = Family::<ClusterLabels, FloatGauge>::default();
         let clusters = Family::<ConditionLabels, Gauge>::default();
         let crash_looping = Family::<ClusterLabels, Gauge>::default();
+        let resize_rolled_back = Family::<ClusterLabels, Gauge>::default();
         let signal_known = Family::<NoLabels, Gauge>::default();
         let lease_held = Gauge::default();
         let last_success = FloatGauge::default();
@@ -244,6 +246,13 @@ impl Metrics {
         register(
             r,
             &mut names,
+            ("clusterctl_cluster_resize_rolled_back", "gauge"),
+            "1 when the cluster's last resize did not take (Materialize rolled it back at its deadline) and the strategies want that size again",
+            resize_rolled_back.clone(),
+        );
+        register(
+            r,
+            &mut names,
             ("clusterctl_activity_signal_known", "gauge"),
             "1 when the statement log had rows in the lookback (activity is known), 0 when idle_suspend cannot tell",
             signal_known.clone(),
@@ -285,6 +294,7 @@ impl Metrics {
             credits,
             clusters,
             crash_looping,
+            resize_rolled_back,
             signal_known,
             lease_held,
             last_success,
@@ -338,6 +348,7 @@ impl Metrics {
         self.credits.clear();
         self.clusters.clear();
         self.crash_looping.clear();
+        self.resize_rolled_back.clear();
         self.signal_age.clear();
         self.signal_known.clear();
     }
@@ -383,6 +394,9 @@ impl Metrics {
             self.crash_looping
                 .get_or_create(&labels)
                 .set(i64::from(looping));
+            self.resize_rolled_back
+                .get_or_create(&labels)
+                .set(i64::from(cp.rolled_back.is_some()));
         }
         for (i, condition) in CONDITIONS.iter().enumerate() {
             self.clusters

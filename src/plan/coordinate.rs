@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 
 use super::rows::{Finding, Validated};
-use super::{diff, rules, ClusterPlan, Outcome, PlanOptions, ReplicaSignal, Signals};
+use super::{diff, rolled_back, rules, ClusterPlan, Outcome, PlanOptions, ReplicaSignal, Signals};
 use crate::model::{Cluster, Snapshot};
 use crate::strategy::{Ctx, Desired, Idle, StateSlot, StrategyConfig};
 
@@ -46,6 +46,7 @@ pub(super) fn plan_cluster(
         next_decision_at: None,
         prediction: None,
         in_doubt: None,
+        rolled_back: None,
         activity_sensitive: false,
     };
     match &rows.paused {
@@ -154,10 +155,10 @@ pub(super) fn plan_cluster(
     cp.notes.append(&mut desired.notes);
     cp.waiting = waiting_of(cluster, &desired);
     cp.alerts.append(&mut desired.alerts);
-    let (actions, moot) = if cluster.managed {
+    let (actions, moot, not_taken) = if cluster.managed {
         managed_actions(snap, opts, cluster, &configs, &desired, &mut cp)
     } else {
-        (diff::diff(cluster, &desired, &mut cp.notes), false)
+        (diff::diff(cluster, &desired, &mut cp.notes), false, None)
     };
     cp.actions = actions;
     if moot {
@@ -181,7 +182,8 @@ pub(super) fn plan_cluster(
         .zip(&mut slots)
         .any(|(cfg, slot)| cfg.activity_sensitive(&ctx, slot));
     if opts.new_state {
-        cp.new_state = new_state(state, &configs, &slots, snap.now).map(Box::new);
+        cp.new_state =
+            new_state(state, &configs, &slots, snap.now, not_taken.as_ref()).map(Box::new);
     }
     cp
 }
@@ -250,8 +252,10 @@ fn waiting_of(cluster: &Cluster, desired: &Desired) -> Vec<crate::strategy::Defe
 
 /// A managed cluster's actions: none while a reconfiguration is in flight
 /// (Materialize would refuse a replication-factor change and fold a second
-/// resize into the first), else the diff in the form the release supports;
-/// and whether the strategies' decisions are moot (held back or refused).
+/// resize into the first), else the diff in the form the release supports
+/// (a resize that did not take is held back for a while,
+/// [`rolled_back`]); whether the strategies' decisions are moot (held back
+/// or refused); and the controller's record of a resize that did not take.
 fn managed_actions(
     snap: &Snapshot,
     opts: &PlanOptions,
@@ -259,7 +263,7 @@ fn managed_actions(
     configs: &[StrategyConfig],
     desired: &Desired,
     cp: &mut ClusterPlan,
-) -> (Vec<crate::plan::Action>, bool) {
+) -> (Vec<crate::plan::Action>, bool, Option<serde_json::Value>) {
     if let Some(waiting) = rules::reconfiguration_in_flight(cluster) {
         cp.waiting.push(crate::strategy::Deferred {
             strategy: None,
@@ -269,7 +273,7 @@ fn managed_actions(
             limit: false,
         });
         cp.notes.push(waiting);
-        return (Vec::new(), true);
+        return (Vec::new(), true, None);
     }
     let m = diff::ManagedCtx {
         opts,
@@ -277,10 +281,23 @@ fn managed_actions(
         allow_downtime: configs.iter().any(StrategyConfig::allows_downtime),
     };
     let mut said = diff::Said::default();
-    let actions = diff::diff_managed(cluster, desired, &m, &mut said);
+    let mut actions = diff::diff_managed(cluster, desired, &m, &mut said);
     cp.notes.append(&mut said.notes);
     cp.alerts.append(&mut said.alerts);
-    (actions, said.refused)
+    let Some(last) = rolled_back::not_taken(snap, cluster) else {
+        return (actions, said.refused, None);
+    };
+    let state = snap
+        .states
+        .get(&cluster.id)
+        .unwrap_or(&serde_json::Value::Null);
+    let seen_at = rolled_back::first_seen(state, last, snap.now);
+    let held = rolled_back::judge(snap, opts, cluster, last, seen_at, &mut actions, cp);
+    (
+        actions,
+        said.refused || held,
+        Some(rolled_back::record(last, seen_at)),
+    )
 }
 
 /// A strategy that chooses the size does not see the replicas other
@@ -382,9 +399,13 @@ fn new_state(
     configs: &[StrategyConfig],
     slots: &[StateSlot],
     now: DateTime<Utc>,
+    not_taken: Option<&serde_json::Value>,
 ) -> Option<serde_json::Value> {
     let first = first_seen(old).unwrap_or(now);
-    let controller = serde_json::json!({ "first_seen": first.to_rfc3339() });
+    let mut controller = serde_json::json!({ "first_seen": first.to_rfc3339() });
+    if let (Some(record), Some(c)) = (not_taken, controller.as_object_mut()) {
+        c.insert(rolled_back::STATE_KEY.into(), record.clone());
+    }
     let changed: Vec<Option<serde_json::Value>> =
         slots.iter().map(StateSlot::changed_json).collect();
     // Configured kinds are distinct (rows are one per type): the stored

@@ -9,6 +9,7 @@ mod coordinate;
 mod diff;
 pub mod doubt;
 pub mod region;
+pub mod rolled_back;
 pub mod rows;
 pub mod rules;
 pub mod select;
@@ -241,6 +242,10 @@ pub struct ClusterPlan {
     /// cluster: its actions are held back as pending work until then.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub in_doubt: Option<Box<doubt::InDoubt>>,
+    /// The cluster's last resize did not take (Materialize rolled it back
+    /// at its deadline) and the strategies want that size again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rolled_back: Option<Box<rolled_back::RolledBack>>,
     /// New statements could change the decision before then (a cluster
     /// warmed for predicted demand nobody came to yet).
     #[serde(skip)]
@@ -403,7 +408,7 @@ fn environment_warnings(snap: &Snapshot, clusters: &[ClusterPlan]) -> Vec<String
     if let Some(e) = &snap.env.unfinished_error {
         out.push(format!(
             "the audit trail's unfinished actions cannot be read ({e}): an interrupted run's \
-             action that may still be running is not shown"
+             action that may still be running is not shown, nor a resize Materialize rolled back"
         ));
     }
     if let Some(e) = &snap.env.auto_scaling_error {

@@ -54,6 +54,7 @@ fn snap(clusters: Vec<Cluster>, strategies: Vec<StrategyRow>) -> Snapshot {
         demand: None,
         unfinished: Vec::new(),
         suspensions: Default::default(),
+        last_resizes: Default::default(),
     }
 }
 
@@ -382,6 +383,105 @@ fn a_managed_resize_takes_the_form_the_release_supports() {
         .notes
         .iter()
         .any(|n| n.contains("waiting for the resize to finish")));
+}
+
+/// A background resize Materialize rolled back at its deadline: the audit
+/// trail says `SET (SIZE = '100cc')` ran, the cluster is still 25cc and
+/// nothing is in flight. Sent again at once, it would run a second set of
+/// replicas until each deadline, for ever: it is held back with an alert,
+/// and sent once more only after the backoff.
+#[test]
+fn a_resize_that_did_not_take_is_held_back_with_an_alert_then_retried_once() {
+    let sent_at = now() - Duration::minutes(10);
+    let rolled_back = |at: DateTime<Utc>, state: Option<serde_json::Value>| {
+        let mut s = snap(
+            vec![managed(1, "25cc", true)],
+            vec![row("u2", "target_size", json!({"target_size": "100cc"}))],
+        );
+        s.now = at;
+        s.env.version = Some("v26.35.0 (abc)".into());
+        s.last_resizes.insert(
+            ClusterId("u2".into()),
+            crate::model::LastResize {
+                size: Size("100cc".into()),
+                at: sent_at,
+            },
+        );
+        if let Some(state) = state {
+            s.states.insert(ClusterId("u2".into()), state);
+        }
+        plan(&s, &PlanOptions::default())
+    };
+    // Just seen: held back, not sent, with the reason and an alert.
+    let p = rolled_back(now(), None);
+    let cp = only(&p);
+    assert!(cp.actions.is_empty(), "{:#?}", cp.actions);
+    assert_eq!(cp.state(), PlanState::Waiting);
+    assert_eq!(cp.waiting.len(), 1, "{:#?}", cp.waiting);
+    assert_eq!(cp.waiting[0].action, "resize to 100cc");
+    assert!(
+        cp.waiting[0].reason.contains("did not take"),
+        "{:#?}",
+        cp.waiting
+    );
+    assert_eq!(cp.waiting[0].in_seconds, Some(3600));
+    let alert = cp.alerts.join("\n");
+    assert!(
+        alert.contains("resize to 100cc sent at 2026-11-21T11:50:00Z did not take")
+            && alert.contains("credits/h")
+            && alert.contains("default_cluster_reconfiguration_timeout")
+            && alert.contains("choose another size"),
+        "{alert}"
+    );
+    let (condition, reason) = crate::commands::status::condition(
+        &snap(vec![managed(1, "25cc", true)], vec![]),
+        &managed(1, "25cc", true),
+        Some(cp),
+    );
+    assert_eq!(
+        condition,
+        crate::commands::status::Condition::ResizeRolledBack
+    );
+    assert!(
+        reason.contains("held back until 2026-11-21T13:00:00Z"),
+        "{reason}"
+    );
+    // The backoff counts from when apply first saw it, kept in its state.
+    let state = cp.new_state.as_deref().cloned();
+    let seen = state
+        .as_ref()
+        .and_then(|s| s.get(CONTROLLER_SLOT))
+        .and_then(|c| c.get(rolled_back::STATE_KEY))
+        .cloned();
+    assert!(seen.is_some(), "{state:?}");
+    let later = rolled_back(now() + Duration::minutes(59), state.clone());
+    assert!(only(&later).actions.is_empty());
+    assert_eq!(only(&later).waiting[0].in_seconds, Some(60));
+    // After it: sent once more, still alerting.
+    let retry = rolled_back(now() + Duration::hours(1), state);
+    let cp = only(&retry);
+    assert_eq!(cp.actions.len(), 1, "{:#?}", cp.actions);
+    assert_eq!(cp.actions[0].kind, ActionKind::SetSize);
+    assert!(
+        cp.alerts.iter().any(|a| a.contains("sent once more")),
+        "{:?}",
+        cp.alerts
+    );
+    // A size the strategies no longer want is nothing to hold.
+    let mut s = snap(
+        vec![managed(1, "25cc", true)],
+        vec![row("u2", "target_size", json!({"target_size": "50cc"}))],
+    );
+    s.last_resizes.insert(
+        ClusterId("u2".into()),
+        crate::model::LastResize {
+            size: Size("100cc".into()),
+            at: sent_at,
+        },
+    );
+    let p = plan(&s, &PlanOptions::default());
+    assert_eq!(only(&p).actions.len(), 1);
+    assert!(only(&p).rolled_back.is_none() && only(&p).alerts.is_empty());
 }
 
 #[test]

@@ -418,6 +418,8 @@ fn build_slots(sc: &Scenario) -> Vec<Slot> {
             unfinished: Vec::new(),
             // The simulated controller's state is never wiped.
             suspensions: BTreeMap::new(),
+            // The simulated resizes always take.
+            last_resizes: BTreeMap::new(),
         };
         slots.push(Slot {
             sim,

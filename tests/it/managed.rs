@@ -411,11 +411,12 @@ fn a_managed_cluster_idle_through_an_operators_resize_wakes_at_its_size() {
 /// A background resize whose new replica never hydrates: at its deadline
 /// Materialize's controller drops the new replica by itself (ON TIMEOUT
 /// ROLLBACK, the default), with nothing to poke it. The next run must see
-/// the resize as over, not wait on it for ever, and decide again. Before
-/// the emulator's controller advanced by itself, the next run still saw
-/// the new replica and held everything back ("waiting for the resize").
+/// the resize as over, not wait on it for ever ("waiting for the resize"),
+/// and not send the same resize again at once either: each attempt runs a
+/// second set of replicas until its deadline. It holds it back and says
+/// why (an alert, `status` ResizeRolledBack).
 #[test]
-fn a_background_resize_rolled_back_at_its_deadline_is_decided_again() {
+fn a_background_resize_rolled_back_at_its_deadline_is_not_sent_again_blindly() {
     let emu = Emulator::start();
     // Materialize's default deadline is a day; one second stands in for it.
     emu.set_setting("default_cluster_reconfiguration_timeout", "1s");
@@ -423,20 +424,33 @@ fn a_background_resize_rolled_back_at_its_deadline_is_decided_again() {
     let run = clusterctl(&emu, &["apply"]).ok();
     assert!(run.stdout.contains("m: resize started"), "{}", run.all());
     std::thread::sleep(Duration::from_millis(1300));
-    // Nothing poked the controller; the product's own reads see the rollback.
+    // Nothing poked the controller; the product's own reads see the
+    // rollback, and the plan says so instead of resending it.
     let plan = clusterctl(&emu, &["dry-run", "-v"]).ok();
     assert!(
         !plan.stdout.contains("waiting for the resize to finish")
-            && plan
+            && !plan
                 .stdout
-                .contains(r#"ALTER CLUSTER "m" SET (SIZE = '100cc')"#),
-        "the rolled-back resize is decided again: {}",
+                .contains(r#"ALTER CLUSTER "m" SET (SIZE = '100cc')"#)
+            && plan.stdout.contains("did not take"),
+        "the rolled-back resize is held back, said why: {}",
         plan.all()
     );
     emu.clear_sql_log();
     let run = clusterctl(&emu, &["apply"]).ok();
-    assert_eq!(sent(&emu, "SET (SIZE = '100cc')"), 1, "{}", run.all());
+    assert_eq!(sent(&emu, "SET (SIZE = '100cc')"), 0, "{}", run.all());
+    assert!(run.all().contains("did not take"), "{}", run.all());
     assert_eq!(emu.cluster_size("m").as_deref(), Some("25cc"));
     let sizes: Vec<String> = emu.replicas("m").into_iter().map(|(_, s)| s).collect();
-    assert_eq!(sizes, ["25cc", "100cc"], "a new target replica");
+    assert_eq!(sizes, ["25cc"], "no new target replica");
+    // status names the condition, with the time it is sent again.
+    let status = clusterctl(&emu, &["status", "-o", "json"]).json();
+    let m = &status["result"]["clusters"][0];
+    assert_eq!(m["condition"], "ResizeRolledBack", "{status:#}");
+    assert!(
+        m["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("100cc") && r.contains("held back until")),
+        "{status:#}"
+    );
 }
