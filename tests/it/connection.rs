@@ -177,6 +177,14 @@ fn dry_run_works_for_a_select_only_role() {
     let _ = clusterctl(&emu, &["dry-run"]).ok();
 }
 
+/// The role a `postgres://role:password@…` URL logs in as.
+fn role_of(url: &str) -> String {
+    url.strip_prefix("postgres://")
+        .and_then(|r| r.split(':').next())
+        .expect("role in the URL")
+        .to_string()
+}
+
 #[test]
 fn apply_works_for_a_role_without_create_once_the_tables_exist() {
     let emu = Emulator::start();
@@ -187,11 +195,7 @@ fn apply_works_for_a_role_without_create_once_the_tables_exist() {
     // SELECT everywhere (readonly_url), plus the DML apply needs on our own
     // tables; no CREATE on the schema (PostgreSQL 15 grants none on public).
     let url = emu.readonly_url("public");
-    let role = url
-        .strip_prefix("postgres://")
-        .and_then(|r| r.split(':').next())
-        .expect("role in the URL")
-        .to_string();
+    let role = role_of(&url);
     emu.sql(&format!(
         "GRANT INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}"
     ));
@@ -219,11 +223,7 @@ fn a_role_without_create_after_a_migration_is_told_the_grant() {
     init_tables(&emu);
     emu.sql("DROP TABLE clusterctl_lease; DROP TABLE clusterctl_schema_migrations");
     let url = emu.readonly_url("public");
-    let role = url
-        .strip_prefix("postgres://")
-        .and_then(|r| r.split(':').next())
-        .expect("role in the URL")
-        .to_string();
+    let role = role_of(&url);
 
     // Without INSERT on the strategies: the refusal names doctor.
     let run = with_url(
