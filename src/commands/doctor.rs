@@ -174,15 +174,17 @@ pub async fn doctor(ctx: &Context) -> Result<DoctorReport, CommandError> {
             env
         }
     };
+    // Our role: as the catalog names it, else as the session check read it.
+    let role = env
+        .identity
+        .role
+        .as_ref()
+        .map(|r| r.name.clone())
+        .or(sc.role.clone());
     // Table privileges and the lease are read once every table exists.
     let complete = if session_problem.is_none() {
-        let role = env
-            .identity
-            .role
-            .as_ref()
-            .map(|r| r.name.as_str())
-            .or(sc.role.as_deref());
-        let (found, complete) = table_findings(ctx, &mut backend, &env, role, tables_missing).await;
+        let (found, complete) =
+            table_findings(ctx, &mut backend, &env, role.as_deref(), tables_missing).await;
         findings.extend(found);
         complete
     } else {
@@ -201,7 +203,8 @@ pub async fn doctor(ctx: &Context) -> Result<DoctorReport, CommandError> {
     let snap_ref = snap.as_ref().unwrap_or(&stand_in);
     findings.extend(statement_log_findings(snap_ref, &env));
     findings.push(limit_finding(&env));
-    findings.extend(credit_findings(&env, snap.as_ref()));
+    let region_credits = snap.as_ref().map(region::live_credits);
+    findings.extend(credit_findings(&env, region_credits));
     if let Some(s) = &snap {
         if complete {
             let held = backend
@@ -227,15 +230,10 @@ pub async fn doctor(ctx: &Context) -> Result<DoctorReport, CommandError> {
             resize_form: rules::resize_form(&env),
             max_replicas_per_cluster: env.settings.max_replicas_per_cluster,
             max_credit_consumption_rate: env.settings.max_credit_consumption_rate,
-            region_credits_per_hour: snap.as_ref().map(region::live_credits),
+            region_credits_per_hour: region_credits,
             allowed_cluster_replica_sizes: env.settings.allowed_cluster_replica_sizes.clone(),
         },
-        role: env
-            .identity
-            .role
-            .as_ref()
-            .map(|r| r.name.clone())
-            .or(sc.role.clone()),
+        role,
         superuser: env.identity.superuser,
         statement_log: rules::statement_log(snap_ref, |_| true),
         session_cluster: sc,
@@ -561,8 +559,7 @@ fn limit_finding(env: &Environment) -> Finding {
 
 /// The region's credit limit and what its replicas use now (§8.5), and
 /// the sizes it allows. Info: plans hold back what does not fit.
-fn credit_findings(env: &Environment, snap: Option<&Snapshot>) -> Vec<Finding> {
-    let live = snap.map(region::live_credits);
+fn credit_findings(env: &Environment, live: Option<f64>) -> Vec<Finding> {
     let now = |live: Option<f64>| match live {
         Some(c) => format!(
             "the region's replicas use {} credits/h",

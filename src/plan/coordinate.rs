@@ -156,7 +156,7 @@ pub(super) fn plan_cluster(
     cp.waiting = waiting_of(cluster, &desired);
     cp.alerts.append(&mut desired.alerts);
     let (actions, moot, not_taken) = if cluster.managed {
-        managed_actions(snap, opts, cluster, &configs, &desired, &mut cp)
+        managed_actions(snap, opts, cluster, state, &configs, &desired, &mut cp)
     } else {
         (diff::diff(cluster, &desired, &mut cp.notes), false, None)
     };
@@ -260,6 +260,7 @@ fn managed_actions(
     snap: &Snapshot,
     opts: &PlanOptions,
     cluster: &Cluster,
+    state: &serde_json::Value,
     configs: &[StrategyConfig],
     desired: &Desired,
     cp: &mut ClusterPlan,
@@ -287,10 +288,6 @@ fn managed_actions(
     let Some(last) = rolled_back::not_taken(snap, cluster) else {
         return (actions, said.refused, None);
     };
-    let state = snap
-        .states
-        .get(&cluster.id)
-        .unwrap_or(&serde_json::Value::Null);
     let seen_at = rolled_back::first_seen(state, last, snap.now);
     let held = rolled_back::judge(snap, opts, cluster, last, seen_at, &mut actions, cp);
     (

@@ -130,9 +130,15 @@ fn hold_back(cp: &mut ClusterPlan, cluster: &Cluster, sizes: &SizeCatalog, budge
                 kept.push(action);
             }
             Err(why) => {
-                let what = describe(&action);
-                cp.waiting.push(Deferred::limited(what.clone(), why));
-                held_reason.get_or_insert(what);
+                let held = match (&action.kind, &action.size) {
+                    // Said as every limit says a held create.
+                    (ActionKind::CreateReplica, Some(size)) => {
+                        Deferred::limited_create(None, &action.replica, size, why)
+                    }
+                    _ => Deferred::limited(describe(&action), why),
+                };
+                held_reason.get_or_insert(held.action.clone());
+                cp.waiting.push(held);
             }
         }
     }

@@ -623,10 +623,7 @@ impl Deferred {
     ) -> Deferred {
         Deferred {
             strategy,
-            action: format!("create {name} ({size})"),
-            reason: why,
-            in_seconds: None,
-            limit: true,
+            ..Deferred::limited(format!("create {name} ({size})"), why)
         }
     }
 
