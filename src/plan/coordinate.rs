@@ -274,7 +274,7 @@ fn managed_actions(
             limit: false,
         });
         cp.notes.push(waiting);
-        return (Vec::new(), true, None);
+        return (Vec::new(), true, rolled_back::kept(state));
     }
     let m = diff::ManagedCtx {
         opts,
@@ -288,12 +288,12 @@ fn managed_actions(
     let Some(last) = rolled_back::not_taken(snap, cluster) else {
         return (actions, said.refused, None);
     };
-    let seen_at = rolled_back::first_seen(state, last, snap.now);
-    let held = rolled_back::judge(snap, opts, cluster, last, seen_at, &mut actions, cp);
+    let seen = rolled_back::seen(state, last, snap.now);
+    let held = rolled_back::judge(snap, opts, cluster, last, seen, &mut actions, cp);
     (
         actions,
         said.refused || held,
-        Some(rolled_back::record(last, seen_at)),
+        Some(rolled_back::record(last, seen)),
     )
 }
 

@@ -22,6 +22,9 @@ use crate::strategy::Deferred;
 /// rarely change within the hour.
 pub const MIN_BACKOFF: Duration = Duration::from_secs(3600);
 
+/// The longest wait between attempts of a resize that keeps not taking.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(7 * 24 * 3600);
+
 /// Key of the controller's state slot that remembers when a plan first saw
 /// a resize had not taken (the backoff counts from then).
 pub const STATE_KEY: &str = "resize_not_taken";
@@ -34,6 +37,8 @@ pub struct RolledBack {
     pub sent_at: DateTime<Utc>,
     /// When a plan first saw it had not taken (as `apply` recorded it).
     pub seen_at: DateTime<Utc>,
+    /// Resizes to this size in a row that did not take, this one included.
+    pub attempts: u32,
     /// Not sent again before then.
     pub retry_at: DateTime<Utc>,
     /// Held back by this plan (false: the backoff is over, it is sent once
@@ -53,48 +58,105 @@ pub fn not_taken<'a>(snap: &'a Snapshot, cluster: &Cluster) -> Option<&'a LastRe
         .filter(|last| cluster.size.as_ref() != Some(&last.size))
 }
 
-/// When a plan first saw `last` had not taken: the controller's record of
-/// it (the same resize: size and time), else `now`.
-pub fn first_seen(
-    state: &serde_json::Value,
-    last: &LastResize,
-    now: DateTime<Utc>,
-) -> DateTime<Utc> {
-    let record = state
-        .get(super::CONTROLLER_SLOT)
-        .and_then(|c| c.get(STATE_KEY));
-    let text = |k: &str| record.and_then(|r| r.get(k)).and_then(|v| v.as_str());
+/// How a plan sees `last`, a resize that did not take, from the
+/// controller's record of earlier plans.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seen {
+    /// When a plan first saw it had not taken (the backoff counts from
+    /// then).
+    pub at: DateTime<Utc>,
+    /// How many resizes to this size in a row did not take, this one
+    /// included: each doubles the backoff.
+    pub attempts: u32,
+}
+
+/// The controller's record of a resize that did not take, read back
+/// ([`record`] writes it).
+struct Stored {
+    size: String,
+    sent_at: DateTime<Utc>,
+    seen_at: DateTime<Utc>,
+    attempts: u32,
+}
+
+fn stored(state: &serde_json::Value) -> Option<Stored> {
+    let record = state.get(super::CONTROLLER_SLOT)?.get(STATE_KEY)?;
     let time = |k: &str| {
-        text(k)
+        record
+            .get(k)?
+            .as_str()
             .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
             .map(|t| t.with_timezone(&Utc))
     };
-    match (text("size"), time("sent_at"), time("seen_at")) {
-        (Some(size), Some(sent), Some(seen)) if size == last.size.0 && sent == last.at => {
-            seen.min(now)
-        }
-        _ => now,
+    Some(Stored {
+        size: record.get("size")?.as_str()?.to_string(),
+        sent_at: time("sent_at")?,
+        seen_at: time("seen_at")?,
+        // Records written before attempts were counted: the first.
+        attempts: record
+            .get("attempts")
+            .and_then(serde_json::Value::as_u64)
+            .map_or(1, |n| u32::try_from(n).unwrap_or(u32::MAX).max(1)),
+    })
+}
+
+/// When a plan first saw `last` had not taken, and how many attempts in a
+/// row that makes: the controller's record of the same resize (size and
+/// time) as it is; of an earlier resize to the same size that did not take
+/// either (it was sent once more after its backoff, and failed again), one
+/// attempt more, seen `now`; else the first attempt, seen `now`.
+pub fn seen(state: &serde_json::Value, last: &LastResize, now: DateTime<Utc>) -> Seen {
+    match stored(state) {
+        Some(s) if s.size == last.size.0 && s.sent_at == last.at => Seen {
+            at: s.seen_at.min(now),
+            attempts: s.attempts,
+        },
+        Some(s) if s.size == last.size.0 && s.sent_at < last.at => Seen {
+            at: now,
+            attempts: s.attempts.saturating_add(1),
+        },
+        _ => Seen {
+            at: now,
+            attempts: 1,
+        },
     }
 }
 
-/// The record [`first_seen`] reads, for the controller's state slot.
-pub fn record(last: &LastResize, seen_at: DateTime<Utc>) -> serde_json::Value {
+/// The record [`seen`] reads, for the controller's state slot.
+pub fn record(last: &LastResize, seen: Seen) -> serde_json::Value {
     let ts = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    serde_json::json!({ "size": last.size.0, "sent_at": ts(last.at), "seen_at": ts(seen_at) })
+    serde_json::json!({
+        "size": last.size.0,
+        "sent_at": ts(last.at),
+        "seen_at": ts(seen.at),
+        "attempts": seen.attempts,
+    })
+}
+
+/// The stored record, kept as it is while a resize is in flight: the
+/// attempt under way may not take either, and then counts as one more.
+pub fn kept(state: &serde_json::Value) -> Option<serde_json::Value> {
+    stored(state)?;
+    state.get(super::CONTROLLER_SLOT)?.get(STATE_KEY).cloned()
 }
 
 /// When the resize may be sent again: after as long as the failed attempt
 /// ran (so the extra replicas run at most half the time), and at least
-/// `--resize-timeout` and [`MIN_BACKOFF`], from when it was seen over.
-pub fn retry_at(
-    last: &LastResize,
-    seen_at: DateTime<Utc>,
-    resize_timeout: Duration,
-) -> DateTime<Utc> {
-    let ran = (seen_at - last.at).max(chrono::Duration::zero());
+/// `--resize-timeout` and [`MIN_BACKOFF`], from when it was seen over;
+/// doubled for each earlier attempt in a row that did not take either, up
+/// to [`MAX_BACKOFF`] (a size that never takes costs a few hours a week,
+/// not half of every day).
+pub fn retry_at(last: &LastResize, seen: Seen, resize_timeout: Duration) -> DateTime<Utc> {
+    let ran = (seen.at - last.at).max(chrono::Duration::zero());
     let floor = chrono::Duration::from_std(resize_timeout.max(MIN_BACKOFF))
         .unwrap_or(chrono::Duration::hours(1));
-    seen_at + ran.max(floor)
+    let max = chrono::Duration::from_std(MAX_BACKOFF).unwrap_or(chrono::Duration::days(7));
+    let base = ran.max(floor);
+    // Never shorter than the attempt ran, even past the cap.
+    let cap = max.max(base);
+    let doublings = seen.attempts.saturating_sub(1).min(20);
+    let grown = base.checked_mul(1 << doublings).unwrap_or(cap);
+    seen.at + grown.min(cap)
 }
 
 /// Holds back a resize to the size that did not take until its backoff
@@ -106,7 +168,7 @@ pub(super) fn judge(
     opts: &PlanOptions,
     cluster: &Cluster,
     last: &LastResize,
-    seen_at: DateTime<Utc>,
+    seen: Seen,
     actions: &mut Vec<Action>,
     cp: &mut ClusterPlan,
 ) -> bool {
@@ -116,15 +178,19 @@ pub(super) fn judge(
     else {
         return false;
     };
-    let retry_at = retry_at(last, seen_at, opts.resize_timeout);
+    let retry_at = retry_at(last, seen, opts.resize_timeout);
     let held = snap.now < retry_at;
     let secs = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let size = &last.size.0;
     let factor = cluster.replication_factor.unwrap_or(1).max(1);
     let credits = factor as f64 * snap.sizes.credits(&last.size);
+    let in_a_row = match seen.attempts {
+        1 => String::new(),
+        n => format!(" ({n} attempts in a row; each doubles the backoff)"),
+    };
     let did_not_take = format!(
-        "the resize to {size} sent at {} did not take: Materialize rolled it back at its \
-         deadline (the new replicas never hydrated) or someone changed the size back",
+        "the resize to {size} sent at {} did not take{in_a_row}: Materialize rolled it back \
+         at its deadline (the new replicas never hydrated) or someone changed the size back",
         secs(last.at)
     );
     let next = if held {
@@ -166,7 +232,8 @@ pub(super) fn judge(
     cp.rolled_back = Some(Box::new(RolledBack {
         size: last.size.clone(),
         sent_at: last.at,
-        seen_at,
+        seen_at: seen.at,
+        attempts: seen.attempts,
         retry_at,
         held,
         reason,

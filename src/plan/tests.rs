@@ -484,6 +484,114 @@ fn a_resize_that_did_not_take_is_held_back_with_an_alert_then_retried_once() {
     assert!(only(&p).rolled_back.is_none() && only(&p).alerts.is_empty());
 }
 
+/// A resize that keeps not taking (a size short of memory for good): each
+/// attempt in a row doubles the backoff, so the second set of replicas an
+/// attempt runs until its deadline costs less and less. The count survives
+/// the attempt in flight, and a resize that takes forgets it.
+#[test]
+fn each_resize_in_a_row_that_does_not_take_doubles_the_backoff() {
+    let plan_at = |at: DateTime<Utc>,
+                   sent_at: DateTime<Utc>,
+                   in_flight: bool,
+                   size: &str,
+                   state: Option<serde_json::Value>| {
+        let mut c = managed(1, size, true);
+        if in_flight {
+            c.replicas.push(replica(9, "r1-pending", "100cc", false));
+        }
+        let mut s = snap(
+            vec![c],
+            vec![row("u2", "target_size", json!({"target_size": "100cc"}))],
+        );
+        s.now = at;
+        s.env.version = Some("v26.35.0 (abc)".into());
+        s.last_resizes.insert(
+            ClusterId("u2".into()),
+            crate::model::LastResize {
+                size: Size("100cc".into()),
+                at: sent_at,
+            },
+        );
+        if let Some(state) = state {
+            s.states.insert(ClusterId("u2".into()), state);
+        }
+        plan(&s, &PlanOptions::default())
+    };
+    let state_of = |p: &Plan| only(p).new_state.as_deref().cloned();
+    let first_sent = now() - Duration::minutes(10);
+    // The first attempt did not take: held for the hour.
+    let first = plan_at(now(), first_sent, false, "25cc", None);
+    assert_eq!(only(&first).waiting[0].in_seconds, Some(3600));
+    assert_eq!(
+        only(&first).rolled_back.as_ref().map(|r| r.attempts),
+        Some(1)
+    );
+    // After it, sent once more; then in flight: the record is kept.
+    let retry_at = now() + Duration::hours(1);
+    let sent = plan_at(retry_at, first_sent, false, "25cc", state_of(&first));
+    assert_eq!(only(&sent).actions.len(), 1, "{:#?}", only(&sent));
+    let state = state_of(&first);
+    let flight = plan_at(
+        retry_at + Duration::minutes(5),
+        retry_at,
+        true,
+        "25cc",
+        state.clone(),
+    );
+    assert!(only(&flight).actions.is_empty());
+    let kept = only(&flight)
+        .new_state
+        .as_deref()
+        .cloned()
+        .or(state)
+        .and_then(|s| s.get(CONTROLLER_SLOT)?.get(rolled_back::STATE_KEY).cloned());
+    assert_eq!(
+        kept.as_ref().and_then(|k| k.get("attempts")),
+        Some(&json!(1))
+    );
+    let state = only(&flight)
+        .new_state
+        .as_deref()
+        .cloned()
+        .or(state_of(&first));
+    // The second attempt did not take either: held twice as long.
+    let again_at = retry_at + Duration::minutes(30);
+    let again = plan_at(again_at, retry_at, false, "25cc", state);
+    let cp = only(&again);
+    assert!(cp.actions.is_empty(), "{:#?}", cp.actions);
+    assert_eq!(cp.rolled_back.as_ref().map(|r| r.attempts), Some(2));
+    assert_eq!(cp.waiting[0].in_seconds, Some(2 * 3600));
+    assert!(
+        cp.alerts.iter().any(|a| a.contains("2 attempts in a row")),
+        "{:?}",
+        cp.alerts
+    );
+    // Ten attempts: never more than a week.
+    let last = crate::model::LastResize {
+        size: Size("100cc".into()),
+        at: now(),
+    };
+    let seen = rolled_back::Seen {
+        at: now() + Duration::minutes(30),
+        attempts: 10,
+    };
+    assert_eq!(
+        rolled_back::retry_at(&last, seen, std::time::Duration::from_secs(600)) - seen.at,
+        Duration::days(7)
+    );
+    // A resize that takes forgets the count.
+    let took = plan_at(
+        again_at + Duration::hours(3),
+        again_at + Duration::hours(2),
+        false,
+        "100cc",
+        state_of(&again),
+    );
+    let forgotten =
+        state_of(&took).and_then(|s| s.get(CONTROLLER_SLOT)?.get(rolled_back::STATE_KEY).cloned());
+    assert_eq!(forgotten, None);
+}
+
 #[test]
 fn burst_and_shrink_to_fit_are_refused_on_managed_clusters() {
     for (ty, cfg) in [
