@@ -170,6 +170,7 @@ impl Backend for SimBackend<'_> {
             snap.clusters.push(c);
             snap.strategies.extend(s.snap.strategies.iter().cloned());
             snap.states.extend(s.snap.states.clone());
+            snap.last_resizes.extend(s.snap.last_resizes.clone());
         }
         Ok(snap)
     }
@@ -418,7 +419,7 @@ fn build_slots(sc: &Scenario) -> Vec<Slot> {
             unfinished: Vec::new(),
             // The simulated controller's state is never wiped.
             suspensions: BTreeMap::new(),
-            // The simulated resizes always take.
+            // Filled in as the controller's background resizes execute.
             last_resizes: BTreeMap::new(),
         };
         slots.push(Slot {
@@ -823,11 +824,26 @@ async fn apply_tick(
             continue;
         };
         let ok = r.status == ActionStatus::Executed;
-        if ok
-            && r.action.kind == ActionKind::SetSize
-            && sc.materialize.managed_resize == ResizeMode::Blocking
-        {
-            blocked_by = Some(i);
+        if ok && r.action.kind == ActionKind::SetSize {
+            match sc.materialize.managed_resize {
+                ResizeMode::Blocking => blocked_by = Some(i),
+                // The audit trail's newest executed resize, as the live
+                // snapshot reads it: a background resize Materialize rolls
+                // back at its deadline is then held back like on a real
+                // region, not sent again every round. (A blocking one that
+                // times out fails its statement, so it is never executed.)
+                ResizeMode::Background => {
+                    if let Some(size) = r.action.size.clone() {
+                        slot.snap.last_resizes.insert(
+                            r.action.cluster_id.clone(),
+                            crate::model::LastResize {
+                                size,
+                                at: at(sc.start, t),
+                            },
+                        );
+                    }
+                }
+            }
         }
         let size = r.action.size.as_ref().map(|s| s.0.clone());
         if ok

@@ -946,6 +946,43 @@ fn managed_resize_is_graceful() {
     assert!((c.credits - want).abs() < 0.01, "{} vs {want}", c.credits);
 }
 
+/// On a release that resizes in the background, a resize whose new replicas
+/// never hydrate before the deadline is rolled back by Materialize, and the
+/// statement that sent it had succeeded. The simulated controller reads
+/// that from its audit trail as the live one does, so it holds the resize
+/// back (an hour, then twice as long each time) instead of sending it again
+/// every round, each attempt paying for a second replica until its deadline.
+#[test]
+fn a_background_resize_that_never_takes_is_held_back_between_attempts() {
+    // 60 core-minutes on 400cc take 15 min; the deadline is 10.
+    let text = calm(
+        &MANAGED
+            .replace("DURATION", "1d")
+            .replace("\"20m\"", "\"1h\""),
+    )
+    .replace(
+        "restart_delay = 0",
+        "restart_delay = 0\nmanaged_resize = \"background\"",
+    );
+    let (_, run, card) = sim(&text);
+    let c = &card.clusters[0];
+    // From 1h: sent, rolled back at 1h10, held an hour; sent again, held
+    // two; then four, then eight: five attempts in the day, not one every
+    // eleven minutes (over a hundred).
+    assert!(c.actions.alter == 5, "{:?}", c.actions);
+    assert!(
+        c.alerts.iter().any(|a| a.contains("did not take")),
+        "{:?}",
+        c.alerts
+    );
+    assert!(run.slots[0]
+        .sim
+        .replicas
+        .iter()
+        .any(|r| r.name == "r1" && r.size.0 == "100cc"));
+    assert_eq!(c.service.waited, 0, "{:?}", c.service);
+}
+
 #[test]
 fn managed_resize_rolls_back_after_the_timeout_and_suspends_to_zero() {
     // 60 core-minutes on 400cc take 15 min: longer than WAIT UNTIL READY's
