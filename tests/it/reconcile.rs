@@ -236,6 +236,25 @@ fn a_query_refused_on_a_suspended_cluster_wakes_it() {
 }
 
 #[test]
+fn our_own_statements_on_a_suspended_cluster_do_not_wake_it() {
+    // An operator's `status` with `c` as its session cluster is refused (no
+    // replica), but Materialize logged what it sent on `c` before that (its
+    // `SHOW cluster`). That is not demand: `c` stays suspended.
+    let emu = suspended_cluster_with_a_table();
+    clusterctl(&emu, &["status", "--exec-cluster", "c"]);
+    emu.flush_statement_log();
+    let ours = emu.query_one(&format!(
+        "SELECT count(*) FROM mz_internal.mz_statement_execution_history_redacted
+         WHERE cluster_id = '{}' AND application_name = 'clusterctl'",
+        emu.cluster_id("c")
+    ));
+    assert_ne!(ours.as_deref(), Some("0"), "our statements are logged on c");
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(run.stdout.contains("No changes"), "{}", run.all());
+    assert!(emu.replicas("c").is_empty(), "still suspended");
+}
+
+#[test]
 fn a_statement_in_flight_for_days_keeps_its_cluster_awake() {
     // A SUBSCRIBE open since yesterday: it began before the activity
     // lookback (24 h), and was left out, so the cluster looked idle.

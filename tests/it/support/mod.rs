@@ -720,7 +720,8 @@ impl Emulator {
         let step = (3600 / h.per_hour.max(1)).max(1);
         let rows = self.admin().execute(
             "INSERT INTO mz_emulator.statement_log
-             SELECT gen_random_uuid(), gen_random_uuid(), r.rate, c.id, 'emulator', c.name,
+             SELECT gen_random_uuid(), gen_random_uuid(), r.rate, c.id,
+                    coalesce($8, 'emulator'), c.name,
                     'materialize', ARRAY['public'], 'strict serializable', NULL, 1, NULL,
                     ARRAY[]::text[], mz_catalog.mz_version(), b.began,
                     b.began + INTERVAL '10 milliseconds', 'success', NULL, 8, 1, 'standard', NULL
@@ -747,6 +748,7 @@ impl Emulator {
                 &(step as i32),
                 &(h.jitter_s as i32),
                 &h.weekdays_only,
+                &h.application_name,
             ],
         );
         rows.expect("bulk statement history")
@@ -1230,6 +1232,8 @@ pub struct ActivityHistory {
     /// Each day's start moves by up to ± this.
     pub jitter_s: i64,
     pub weekdays_only: bool,
+    /// The sessions' application_name (None: `emulator`).
+    pub application_name: Option<String>,
 }
 
 pub fn describe(e: &postgres::Error) -> String {
