@@ -334,6 +334,7 @@ fn backtest_transcript(bin: &str) {
         per_hour: 60,
         jitter_s: 1800,
         weekdays_only: true,
+        ..support::ActivityHistory::default()
     });
     emu.add_activity_history(&support::ActivityHistory {
         clusters: "etl".into(),

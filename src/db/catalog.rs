@@ -87,10 +87,20 @@ const REPLICAS_SQL: &str = "SELECT r.id, r.name, r.cluster_id, r.size, \
     ) sh ON sh.replica_id = r.id \
     {where} ORDER BY r.cluster_id, r.id";
 
+/// Statements of our own sessions, told by their `application_name`
+/// (`clusterctl` unless the URL names another; in the redacted log too,
+/// reference §1.11), are not demand: Materialize logs them on the session
+/// cluster, where a `status` or an `--exec-cluster` of another run would
+/// keep a cluster awake, or wake it, every time it runs. Every read of the
+/// statement log leaves them out with this condition, and only with it.
+pub(super) const NOT_OURS: &str =
+    "application_name IS DISTINCT FROM current_setting('application_name')";
+
 /// Needs: mz_internal.mz_statement_execution_history_redacted. Statement
 /// *begins* count, and so do statements still running or waiting
 /// (`finished_at IS NULL`), however long ago they began (a SUBSCRIBE open
-/// for days, a query blocked on a suspended cluster): they are demand.
+/// for days, a query blocked on a suspended cluster): they are demand;
+/// ours ([`NOT_OURS`]) are not, nor do they make the log non-empty.
 /// The NULL-cluster group tells whether the log has any rows at all; the
 /// oldest statement of all groups within the lookback, from when its
 /// silence is evidence. Filled in by [`activity_sql`] only.
@@ -98,7 +108,7 @@ const ACTIVITY_SQL: &str = "SELECT cluster_id, max(began_at), \
     sum(CASE WHEN finished_at IS NULL THEN 1 ELSE 0 END)::int8, \
     min(CASE WHEN began_at > {since} THEN began_at END), max(finished_at) \
     FROM mz_internal.mz_statement_execution_history_redacted \
-    WHERE (began_at > {since} OR finished_at IS NULL) {and} \
+    WHERE (began_at > {since} OR finished_at IS NULL) AND {not_ours} {and} \
     GROUP BY cluster_id";
 
 /// [`ACTIVITY_SQL`] from `since`, the lookback's start (an SQL
@@ -106,7 +116,10 @@ const ACTIVITY_SQL: &str = "SELECT cluster_id, max(began_at), \
 /// one cluster). The one place that fills it in: `doctor`'s probe sent it
 /// with its placeholders, failed on `{`, and blamed the role's privileges.
 fn activity_sql(since: &str, and: &str) -> String {
-    ACTIVITY_SQL.replace("{since}", since).replace("{and}", and)
+    ACTIVITY_SQL
+        .replace("{since}", since)
+        .replace("{not_ours}", NOT_OURS)
+        .replace("{and}", and)
 }
 
 /// How long Materialize's statement log may take to show a statement
@@ -555,19 +568,21 @@ fn parse_bool(v: &str) -> Option<bool> {
 /// clusters that learn their demand (`idle_suspend` with `predict`), by
 /// cluster and UTC hour over the complete days `[{from}, {until})`: each
 /// logged statement counts 1/sample_rate times (the log is sampled), with
-/// the hour's first and last begin. The last row (cluster NULL) holds the
-/// log's first begin in the window: where its data starts. One statement,
+/// the hour's first and last begin; ours ([`NOT_OURS`]) left out. The last
+/// row (cluster NULL) holds the log's first begin in the window: where its
+/// data starts. One statement,
 /// whatever the number of clusters; sent only when a cluster predicts.
 const DEMAND_SQL: &str = "SELECT cluster_id, date_trunc('hour', began_at AT TIME ZONE 'UTC'), \
     sum(1.0 / greatest(sample_rate, 0.000001))::float8, min(began_at), max(began_at) \
     FROM mz_internal.mz_statement_execution_history_redacted \
     WHERE began_at >= '{from}'::timestamptz AND began_at < '{until}'::timestamptz \
-      AND cluster_id IN ({clusters}) \
+      AND cluster_id IN ({clusters}) AND {not_ours} \
     GROUP BY cluster_id, date_trunc('hour', began_at AT TIME ZONE 'UTC') \
     UNION ALL \
     SELECT NULL, NULL::timestamp, NULL::float8, min(began_at), NULL::timestamptz \
     FROM mz_internal.mz_statement_execution_history_redacted \
-    WHERE began_at >= '{from}'::timestamptz AND began_at < '{until}'::timestamptz";
+    WHERE began_at >= '{from}'::timestamptz AND began_at < '{until}'::timestamptz \
+      AND {not_ours}";
 
 /// The demand history of the predicting clusters; `None` when no cluster
 /// predicts, or when the history cannot be read (no monitor role): their
@@ -584,7 +599,8 @@ async fn load_demand(
     let sql = DEMAND_SQL
         .replace("{from}", &from.to_rfc3339())
         .replace("{until}", &until.to_rfc3339())
-        .replace("{clusters}", &clusters.join(", "));
+        .replace("{clusters}", &clusters.join(", "))
+        .replace("{not_ours}", NOT_OURS);
     match c.query_typed(&sql, &[]).await {
         Ok(rows) => Some(parse_demand(&rows, from, until)),
         Err(e) => {

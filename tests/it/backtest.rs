@@ -142,6 +142,27 @@ fn replays_office_hours_and_a_predictive_alternative_wakes_ahead() {
 }
 
 #[test]
+fn our_own_polling_is_not_replayed_as_demand() {
+    // Four weeks of another controller's polling (one statement a minute,
+    // day and night) on `ops`, its --exec-cluster then, which Materialize
+    // logged there. Not demand: `ops` replays without a query.
+    let emu = fleet();
+    emu.create_hydrated_cluster("ops", "r1", "25cc");
+    strategy(&emu, "ops", "idle_suspend", json!({"idle_after_s": 900}));
+    emu.add_activity_history(&ActivityHistory {
+        clusters: "ops".into(),
+        days: 28,
+        duration_s: 86_400,
+        per_hour: 60,
+        application_name: Some("clusterctl".into()),
+        ..ActivityHistory::default()
+    });
+    let doc = backtest_json(&emu, &[]);
+    let ops = cluster(&doc["result"], "ops");
+    assert_eq!(num(&ops["service"]["queries"]), 0.0, "{ops:#}");
+}
+
+#[test]
 fn a_written_scenario_replays_to_identical_figures() {
     let emu = fleet();
     // The region's own replica limit goes into the scenario.

@@ -1920,6 +1920,85 @@ fn statement_log_is_sampled_and_flushed_late() {
     assert_eq!(visible().as_deref(), Some("2"));
 }
 
+/// Reference §1.11, §8.6: what runs through the proxy is in the statement
+/// log, as Materialize logs every statement: on the session's cluster (or
+/// mz_catalog_server for a catalog-only or constant query), with the
+/// session's application_name, in flight (`finished_at` NULL) while it
+/// runs, and with its outcome once done; a query refused on a cluster
+/// without replicas is logged as an `error` on that cluster. Rows appear
+/// after the flush delay.
+#[test]
+fn statements_through_the_proxy_are_logged() {
+    let emu = Emulator::builder()
+        .strict_session_cluster(true)
+        .statement_sample_rate(0.99, 0.99)
+        .statement_log_flush_delay(Duration::from_secs(5))
+        .start();
+    emu.create_cluster("c");
+    emu.add_replica("c", "r1", "25cc");
+    emu.create_cluster("x");
+    emu.sql("CREATE TABLE t (a int); INSERT INTO t VALUES (1)");
+    let url = |cluster: &str| {
+        format!(
+            "{}&application_name=selftest&options=--cluster%3D{cluster}",
+            emu.url()
+        )
+    };
+    let mut c = connect(&url("c"));
+    c.query("SELECT a FROM t", &[]).unwrap(); // extended protocol
+    c.batch_execute("SELECT 1").unwrap(); // simple protocol
+    let mut x = connect(&url("x"));
+    let (_, _, code) = error_of(&mut x, "SELECT a FROM t");
+    assert_eq!(code, "0A000");
+    let running = std::thread::spawn({
+        let url = url("c");
+        move || {
+            connect(&url)
+                .batch_execute("SELECT pg_sleep(1.5) FROM t")
+                .unwrap()
+        }
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let log = || {
+        emu.query_strings(
+            "SELECT cluster_name, cluster_id, finished_status, finished_at IS NULL,
+                    error_message, sample_rate::text
+             FROM mz_internal.mz_statement_execution_history
+             WHERE application_name = 'selftest' ORDER BY began_at",
+        )
+    };
+    assert_eq!(log(), Vec::<Vec<Option<String>>>::new(), "not flushed yet");
+    emu.flush_statement_log();
+    let s = |v: &str| Some(v.to_string());
+    let (c_id, x_id) = (s(&emu.cluster_id("c")), s(&emu.cluster_id("x")));
+    let no_replicas = s(r#"CLUSTER "x" has no replicas available to service request"#);
+    let rate = s("0.99");
+    let done = |cluster: &str, id: &Option<String>, status: &str, error: &Option<String>| {
+        vec![
+            s(cluster),
+            id.clone(),
+            s(status),
+            s("f"),
+            error.clone(),
+            rate.clone(),
+        ]
+    };
+    let catalog_server = s("s2");
+    let in_flight = vec![s("c"), c_id.clone(), None, s("t"), None, rate.clone()];
+    assert_eq!(
+        log(),
+        vec![
+            done("c", &c_id, "success", &None),
+            done("mz_catalog_server", &catalog_server, "success", &None),
+            done("x", &x_id, "error", &no_replicas),
+            in_flight,
+        ]
+    );
+    running.join().unwrap();
+    emu.flush_statement_log();
+    assert_eq!(log()[3], done("c", &c_id, "success", &None));
+}
+
 #[test]
 fn new_replicas_start_initializing() {
     let emu = Emulator::builder()

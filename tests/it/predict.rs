@@ -362,3 +362,34 @@ fn describe_says_what_was_read_for_a_cluster_without_demand() {
         .unwrap_or_default();
     assert!((27..=28).contains(&days), "{json:#}");
 }
+
+#[test]
+fn our_own_polling_is_not_learned_as_demand() {
+    // Four weeks of another controller's polling (a statement a minute, day
+    // and night) on `quiet`, its --exec-cluster then, which Materialize
+    // logged there: no demand to learn.
+    let emu = setup();
+    assert!(history(&emu, 3 * 3600) > 700);
+    emu.create_hydrated_cluster("quiet", "r1", "25cc");
+    strategy(
+        &emu,
+        "quiet",
+        "idle_suspend",
+        json!({"idle_after_s": 600, "predict": true}),
+    );
+    emu.add_activity_history(&ActivityHistory {
+        clusters: "quiet".into(),
+        days: 29,
+        duration_s: 86_400,
+        per_hour: 60,
+        application_name: Some("clusterctl".into()),
+        ..ActivityHistory::default()
+    });
+    let json = clusterctl(&emu, &["describe", "quiet", "--output", "json"])
+        .ok()
+        .json();
+    assert_eq!(
+        json["result"]["prediction"]["days_with_statements"], 0,
+        "{json:#}"
+    );
+}

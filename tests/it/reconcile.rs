@@ -202,6 +202,58 @@ fn idle_suspend_demand_brings_back_the_suspended_replicas() {
     );
 }
 
+/// Suspends `c` (idle for two hours, `idle_suspend` after one) with a
+/// table `t` its users query; the session-cluster rule is on, so a query on
+/// `c` while it has no replica fails as in Materialize (reference §8.10).
+fn suspended_cluster_with_a_table() -> Emulator {
+    let emu = Emulator::builder().strict_session_cluster(true).start();
+    emu.create_hydrated_cluster("c", "r1", "25cc");
+    emu.add_activity("c", 2 * 3600, true);
+    emu.sql("CREATE TABLE t (a int)");
+    init_tables(&emu);
+    strategy(&emu, "c", "idle_suspend", json!({"idle_after_s": 3600}));
+    clusterctl(&emu, &["apply"]).ok();
+    assert!(emu.replicas("c").is_empty(), "suspended");
+    emu
+}
+
+#[test]
+fn a_query_refused_on_a_suspended_cluster_wakes_it() {
+    // Materialize logs a statement before it runs and sets its cluster
+    // before it checks for replicas, so the refused query is in the log
+    // (`error`, on `c`; src/adapter/src/frontend_peek.rs): demand.
+    let emu = suspended_cluster_with_a_table();
+    let mut user = postgres::Client::connect(
+        &format!("{}&application_name=app&options=--cluster%3Dc", emu.url()),
+        postgres::NoTls,
+    )
+    .unwrap();
+    let err = user.batch_execute("SELECT a FROM t").unwrap_err();
+    assert_eq!(err.code().map(|c| c.code()), Some("0A000"), "{err}");
+    emu.flush_statement_log();
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(replica_names(&emu, "c"), vec!["r1"], "{}", run.all());
+}
+
+#[test]
+fn our_own_statements_on_a_suspended_cluster_do_not_wake_it() {
+    // An operator's `status` with `c` as its session cluster is refused (no
+    // replica), but Materialize logged what it sent on `c` before that (its
+    // `SHOW cluster`). That is not demand: `c` stays suspended.
+    let emu = suspended_cluster_with_a_table();
+    clusterctl(&emu, &["status", "--exec-cluster", "c"]);
+    emu.flush_statement_log();
+    let ours = emu.query_one(&format!(
+        "SELECT count(*) FROM mz_internal.mz_statement_execution_history_redacted
+         WHERE cluster_id = '{}' AND application_name = 'clusterctl'",
+        emu.cluster_id("c")
+    ));
+    assert_ne!(ours.as_deref(), Some("0"), "our statements are logged on c");
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(run.stdout.contains("No changes"), "{}", run.all());
+    assert!(emu.replicas("c").is_empty(), "still suspended");
+}
+
 #[test]
 fn a_statement_in_flight_for_days_keeps_its_cluster_awake() {
     // A SUBSCRIBE open since yesterday: it began before the activity

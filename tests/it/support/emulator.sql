@@ -486,7 +486,8 @@ LANGUAGE sql STABLE AS $$ SELECT now() $$;
 -- Rows of mz_statement_execution_history, plus when each becomes visible:
 -- Materialize flushes the log every few seconds, so a row appears after its
 -- event (NULL = at once). Test helpers insert here through the sampler in
--- mod.rs (Emulator::add_activity), which fills sample_rate.
+-- mod.rs (Emulator::add_activity), which fills sample_rate; the proxy logs
+-- what it forwards through log_statements below.
 CREATE TABLE mz_emulator.statement_log (
     id uuid NOT NULL,
     prepared_statement_id uuid NOT NULL,
@@ -570,6 +571,44 @@ LANGUAGE sql STABLE AS $$
     SELECT least(mz_emulator.setting('statement_logging_default_sample_rate')::double precision,
                  mz_emulator.setting('statement_logging_max_sample_rate')::double precision)
 $$;
+
+-- What the proxy saw (proxy.rs, StatementLog): each statement it forwarded
+-- begins ('b': its cluster by name, application_name, proxy sequence number)
+-- and ends ('e': finished_status, error message; 'f': it never ran after
+-- all), `age` seconds before this call. As Materialize does (coord/statement_logging.rs): a statement is
+-- kept or dropped at its begin, at the effective rate (deterministic: by its
+-- sequence number); a begin is written with its finished_* columns NULL (in
+-- flight) and completed by its end; a cluster that does not exist leaves
+-- cluster_id and cluster_name NULL. Rows become visible
+-- statement_log_flush_delay_s after their begin, like add_activity's.
+CREATE FUNCTION mz_emulator.log_statements(p_events jsonb) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    rate double precision := mz_emulator.effective_sample_rate();
+    delay double precision := mz_emulator.setting('statement_log_flush_delay_s')::float8;
+    t timestamptz := mz_emulator.clock();
+BEGIN
+    INSERT INTO mz_emulator.statement_log
+    SELECT e.id, gen_random_uuid(), rate, c.id, e.app, c.name, 'materialize', ARRAY['public'],
+           'strict serializable', NULL, 1, NULL, ARRAY[]::text[], mz_catalog.mz_version(),
+           t - make_interval(secs => e.age), NULL, NULL, NULL, NULL, NULL, NULL,
+           CASE WHEN delay > 0 THEN t - make_interval(secs => e.age - delay) END
+    FROM jsonb_to_recordset(p_events) AS e(k text, id uuid, seq bigint, cluster text, app text,
+                                           age float8)
+    LEFT JOIN mz_catalog.mz_clusters c ON c.name = e.cluster
+    WHERE e.k = 'b'
+      AND (rate >= 1 OR (abs(hashtext('proxy:' || e.seq)) % 1000000) / 1000000.0 < rate);
+    UPDATE mz_emulator.statement_log l
+    SET finished_at = greatest(l.began_at, t - make_interval(secs => e.age)),
+        finished_status = e.status,
+        error_message = e.message,
+        execution_strategy = CASE WHEN e.status = 'success' THEN 'standard' END
+    FROM jsonb_to_recordset(p_events) AS e(k text, id uuid, age float8, status text, message text)
+    WHERE e.k = 'e' AND l.id = e.id;
+    DELETE FROM mz_emulator.statement_log l
+    USING jsonb_to_recordset(p_events) AS e(k text, id uuid)
+    WHERE e.k = 'f' AND l.id = e.id;
+END $$;
 
 -- ---------------------------------------------------------------------------
 -- Seed data: sizes, roles, builtin clusters

@@ -55,7 +55,8 @@
 //!   `grant_role`, `grant_create_cluster`, `set_cluster_owner`,
 //!   `set_replica_owner`, `readonly_url`;
 //! - statement log (§8.6): `add_activity` (sampled), `activity_sampled_out`,
-//!   `flush_statement_log`;
+//!   `flush_statement_log`; what the proxy forwards is logged too, and
+//!   written before any use of `admin` (so every helper's read sees it);
 //! - replica status (§8.7): `set_replica_online`, `replica_offline`, `add_crash`;
 //! - newer automation (§8.8): `set_auto_scaling_strategy`;
 //! - counting: `stats`, `reset_stats`, `sql_log`;
@@ -410,9 +411,24 @@ impl Emulator {
         self.server.password.clone()
     }
 
-    /// The admin connection (superuser, straight to PostgreSQL).
+    /// The admin connection (superuser, straight to PostgreSQL). What the
+    /// proxy logged since it last wrote its statement log is written first,
+    /// so every read of the log through here sees it.
     pub fn admin(&self) -> MutexGuard<'_, postgres::Client> {
-        self.admin.lock().unwrap_or_else(|e| e.into_inner())
+        let mut admin = self.admin.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(shared) = self.proxy.as_ref().map(|p| &p.shared) else {
+            return admin;
+        };
+        let _writer = shared.statement_log.writer.blocking_lock();
+        if let Some(events) = shared.take_statement_log() {
+            // Best effort: a test may hold the connection in a failed
+            // transaction on purpose.
+            let _ = admin.execute(
+                "SELECT mz_emulator.log_statements($1::text::jsonb)",
+                &[&events],
+            );
+        }
+        admin
     }
 
     /// Runs SQL on the admin connection; panics with the SQL and the error.
@@ -704,7 +720,8 @@ impl Emulator {
         let step = (3600 / h.per_hour.max(1)).max(1);
         let rows = self.admin().execute(
             "INSERT INTO mz_emulator.statement_log
-             SELECT gen_random_uuid(), gen_random_uuid(), r.rate, c.id, 'emulator', c.name,
+             SELECT gen_random_uuid(), gen_random_uuid(), r.rate, c.id,
+                    coalesce($8, 'emulator'), c.name,
                     'materialize', ARRAY['public'], 'strict serializable', NULL, 1, NULL,
                     ARRAY[]::text[], mz_catalog.mz_version(), b.began,
                     b.began + INTERVAL '10 milliseconds', 'success', NULL, 8, 1, 'standard', NULL
@@ -731,6 +748,7 @@ impl Emulator {
                 &(step as i32),
                 &(h.jitter_s as i32),
                 &h.weekdays_only,
+                &h.application_name,
             ],
         );
         rows.expect("bulk statement history")
@@ -1214,6 +1232,8 @@ pub struct ActivityHistory {
     /// Each day's start moves by up to ± this.
     pub jitter_s: i64,
     pub weekdays_only: bool,
+    /// The sessions' application_name (None: `emulator`).
+    pub application_name: Option<String>,
 }
 
 pub fn describe(e: &postgres::Error) -> String {

@@ -27,15 +27,25 @@
 //! error on the way back, so PostgreSQL's own protocol state (skip to Sync,
 //! aborted transaction) stays right.
 //!
+//! It keeps Materialize's statement log (reference §1.11, §8.6): each
+//! statement it forwards begins a row (the session's cluster, or
+//! `mz_catalog_server` for catalog-only queries; the session's
+//! application_name) and the server's answer ends it (`success`, `error`,
+//! `canceled`; a connection that ends first: `canceled`). The events are
+//! buffered and written in one statement when something may read the log:
+//! before a statement through the proxy that names it, and before any use
+//! of the emulator's admin connection (mod.rs), so the suite pays one round
+//! trip per read, none per statement.
+//!
 //! It runs on its own tokio runtime on a background thread, so tests stay
 //! synchronous.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -165,6 +175,8 @@ pub struct Shared {
     /// Reference §8.2: statements on user relations need a usable session cluster.
     session_cluster_rule: AtomicBool,
     markers: AtomicU64,
+    /// Statement-log events not yet written (§1.11).
+    pub statement_log: StatementLog,
     side_config: tokio_postgres::Config,
     side: tokio::sync::OnceCell<tokio_postgres::Client>,
 }
@@ -185,6 +197,7 @@ impl Shared {
             startup_stalls: AtomicU32::new(0),
             session_cluster_rule: AtomicBool::new(false),
             markers: AtomicU64::new(0),
+            statement_log: StatementLog::default(),
             side_config,
             side: tokio::sync::OnceCell::new(),
         }
@@ -387,6 +400,111 @@ impl Shared {
     }
 }
 
+/// Statement-log events the proxy saw and has not written yet.
+#[derive(Default)]
+pub struct StatementLog {
+    events: Mutex<Vec<(Instant, LogEvent)>>,
+    seq: AtomicU64,
+    /// Held from taking events to having written them: writes go in the
+    /// order of the events (an end written before its begin would leave
+    /// the statement in flight for ever, which is demand).
+    pub writer: tokio::sync::Mutex<()>,
+}
+
+enum LogEvent {
+    Begin {
+        id: uuid::Uuid,
+        seq: u64,
+        cluster: String,
+        app: String,
+    },
+    End {
+        id: uuid::Uuid,
+        status: &'static str,
+        message: Option<String>,
+    },
+    /// Begun, then never executed (after an error earlier in its batch).
+    Forget { id: uuid::Uuid },
+}
+
+impl Shared {
+    /// Logs the begin of a statement of `session`; its id, to end it with.
+    fn log_begin(&self, session: &Session, sql: &str) -> uuid::Uuid {
+        let id = uuid::Uuid::new_v4();
+        let cluster = if route::runs_on_catalog_server(sql) {
+            "mz_catalog_server".to_string()
+        } else {
+            session.cluster.clone()
+        };
+        let seq = self.statement_log.seq.fetch_add(1, Ordering::SeqCst);
+        let app = session.application_name.clone();
+        let event = LogEvent::Begin {
+            id,
+            seq,
+            cluster,
+            app,
+        };
+        self.push_log(event);
+        id
+    }
+
+    fn push_log(&self, event: LogEvent) {
+        let mut events = self.statement_log.events.lock().unwrap();
+        events.push((Instant::now(), event));
+    }
+
+    /// The buffered events as the argument of `mz_emulator.log_statements`
+    /// (None: nothing to write), each dated by its age now. The caller
+    /// holds `statement_log.writer` until they are written.
+    pub fn take_statement_log(&self) -> Option<String> {
+        let events = std::mem::take(&mut *self.statement_log.events.lock().unwrap());
+        if events.is_empty() {
+            return None;
+        }
+        let now = Instant::now();
+        let rows: Vec<serde_json::Value> = events
+            .into_iter()
+            .map(|(at, e)| {
+                let age = now.duration_since(at).as_secs_f64();
+                match e {
+                    LogEvent::Begin {
+                        id,
+                        seq,
+                        cluster,
+                        app,
+                    } => serde_json::json!({"k": "b", "id": id, "seq": seq, "cluster": cluster,
+                                            "app": app, "age": age}),
+                    LogEvent::End {
+                        id,
+                        status,
+                        message,
+                    } => serde_json::json!({"k": "e", "id": id, "age": age, "status": status,
+                                            "message": message}),
+                    LogEvent::Forget { id } => serde_json::json!({"k": "f", "id": id}),
+                }
+            })
+            .collect();
+        Some(serde_json::Value::Array(rows).to_string())
+    }
+
+    /// Writes the buffered events on the side connection (before a
+    /// statement that may read the log is forwarded).
+    async fn write_statement_log(&self) {
+        let _writer = self.statement_log.writer.lock().await;
+        let Some(events) = self.take_statement_log() else {
+            return;
+        };
+        if let Some(side) = self.side().await {
+            let _ = side
+                .execute(
+                    "SELECT mz_emulator.log_statements($1::text::jsonb)",
+                    &[&events],
+                )
+                .await;
+        }
+    }
+}
+
 /// A running proxy; stops (closing all its connections) when dropped.
 pub struct Proxy {
     pub addr: SocketAddr,
@@ -532,6 +650,46 @@ struct Conn {
     sever: tokio::sync::Notify,
     /// The server session's process id (BackendKeyData; 0 before it).
     backend_pid: AtomicI32,
+    /// Statements forwarded and not yet answered, in order, with a `None`
+    /// at the end of each batch (a simple query, or a Sync).
+    log_queue: Mutex<VecDeque<Option<uuid::Uuid>>>,
+}
+
+impl Conn {
+    /// The server answered the oldest statement of the current batch.
+    fn end_statement(&self, shared: &Shared, status: &'static str, message: Option<String>) {
+        let mut queue = self.log_queue.lock().unwrap();
+        if let Some(Some(id)) = queue.front().copied() {
+            queue.pop_front();
+            shared.push_log(LogEvent::End {
+                id,
+                status,
+                message,
+            });
+        }
+    }
+
+    /// ReadyForQuery: statements of the batch still unanswered never ran
+    /// (the server skipped them after an error).
+    fn end_batch(&self, shared: &Shared) {
+        let mut queue = self.log_queue.lock().unwrap();
+        while let Some(Some(id)) = queue.pop_front() {
+            shared.push_log(LogEvent::Forget { id });
+        }
+    }
+
+    /// The connection ended with statements unanswered: canceled, as
+    /// Materialize cancels the statements of a session that goes away.
+    fn end_all(&self, shared: &Shared) {
+        let mut queue = self.log_queue.lock().unwrap();
+        for id in queue.drain(..).flatten() {
+            shared.push_log(LogEvent::End {
+                id,
+                status: "canceled",
+                message: None,
+            });
+        }
+    }
 }
 
 impl Default for Conn {
@@ -545,6 +703,7 @@ impl Default for Conn {
             error_rewrites: Mutex::default(),
             sever: tokio::sync::Notify::new(),
             backend_pid: AtomicI32::new(0),
+            log_queue: Mutex::default(),
         }
     }
 }
@@ -555,6 +714,8 @@ struct Session {
     user: String,
     /// The session's cluster (`SET cluster`), reference §8.2.
     cluster: String,
+    /// The startup's `application_name` (the statement log records it).
+    application_name: String,
     /// Prepared statements: name -> (text, rewritten by the emulator).
     statements: HashMap<String, (String, bool)>,
     /// Portals: name -> statement name.
@@ -578,7 +739,7 @@ async fn handle(client: TcpStream, upstream: SocketAddr, shared: Arc<Shared>) ->
     // Startup: untyped messages (length + code). TLS/GSS requests are refused
     // by the proxy; the StartupMessage goes through, with Materialize's
     // `options=--cluster=x` turned into the emulator's setting.
-    let (user, cluster);
+    let (user, cluster, application_name);
     loop {
         let len = cr.read_i32().await?;
         if !(8..=1 << 20).contains(&len) {
@@ -608,6 +769,10 @@ async fn handle(client: TcpStream, upstream: SocketAddr, shared: Arc<Shared>) ->
                 sw.write_all(&body).await?;
                 sw.flush().await?;
                 user = startup.param("user").unwrap_or_default().to_string();
+                application_name = startup
+                    .param("application_name")
+                    .unwrap_or_default()
+                    .to_string();
                 cluster = startup.cluster.unwrap_or_else(|| "quickstart".to_string());
                 break;
             }
@@ -618,14 +783,17 @@ async fn handle(client: TcpStream, upstream: SocketAddr, shared: Arc<Shared>) ->
     let session = Session {
         user,
         cluster,
+        application_name,
         statements: HashMap::new(),
         portals: HashMap::new(),
     };
     let sr = BufReader::with_capacity(64 * 1024, sr);
-    tokio::select! {
+    let r = tokio::select! {
         r = client_to_server(cr, sw, &shared, &conn, session) => r,
         r = server_to_client(sr, cw, &shared, &conn) => r,
-    }
+    };
+    conn.end_all(&shared);
+    r
 }
 
 /// A StartupMessage: protocol version and parameters.
@@ -956,6 +1124,7 @@ async fn client_to_server(
                 if fx.cut_after_response {
                     conn.close_after_ready.store(true, Ordering::SeqCst);
                 }
+                log_batch(shared, conn, &session, ddl::split_statements(&sql)).await;
                 let out = match fx.fail {
                     Some((code, message, _)) => ddl::raise_sql(&code, &message),
                     None if plan.rewritten() => plan.sql(),
@@ -1034,6 +1203,12 @@ async fn client_to_server(
                 if fx.cut_after_response {
                     conn.close_after_ready.store(true, Ordering::SeqCst);
                 }
+                let sql = statement.as_ref().map_or("", |(sql, _)| sql.as_str());
+                if route::reads_statement_log(sql) {
+                    shared.write_statement_log().await;
+                }
+                let id = shared.log_begin(&session, sql);
+                conn.log_queue.lock().unwrap().push_back(Some(id));
                 match fx.fail {
                     Some(reply) => {
                         let marker = format!(
@@ -1047,6 +1222,10 @@ async fn client_to_server(
                     }
                     None => write_msg(&mut sw, ty, &body).await?,
                 }
+            }
+            b'S' => {
+                conn.log_queue.lock().unwrap().push_back(None);
+                write_msg(&mut sw, ty, &body).await?;
             }
             b'C' => {
                 let (name, _) = cstr(body.get(1..).unwrap_or_default());
@@ -1067,6 +1246,33 @@ async fn client_to_server(
     sw.shutdown().await?;
     std::future::pending::<()>().await;
     Ok(())
+}
+
+/// Logs the begin of each statement of a simple query (its text as the
+/// client sent it), then the end of the batch; first writes what was
+/// logged before when the query may read the log.
+async fn log_batch(shared: &Shared, conn: &Conn, session: &Session, pieces: Vec<&str>) {
+    if pieces.iter().any(|p| route::reads_statement_log(p)) {
+        shared.write_statement_log().await;
+    }
+    let ids: Vec<_> = pieces
+        .iter()
+        .filter(|p| !p.trim().is_empty())
+        .map(|p| shared.log_begin(session, p))
+        .collect();
+    let mut queue = conn.log_queue.lock().unwrap();
+    queue.extend(ids.into_iter().map(Some));
+    queue.push_back(None);
+}
+
+/// The server's ErrorResponse (as the client sees it) ends the statement
+/// it answers: `canceled` for 57014, else `error`.
+fn log_error(shared: &Shared, conn: &Conn, body: &[u8]) {
+    let status = match error_field(body, b'C').as_deref() {
+        Some("57014") => "canceled",
+        _ => "error",
+    };
+    conn.end_statement(shared, status, error_field(body, b'M'));
 }
 
 /// The ErrorResponse body for an injected error.
@@ -1194,7 +1400,15 @@ async fn server_to_client(
                 conn.txn_status.store(status, Ordering::SeqCst);
             }
         }
+        match ty {
+            b'C' | b'I' | b's' => conn.end_statement(shared, "success", None),
+            b'Z' => conn.end_batch(shared),
+            _ => {}
+        }
         if conn.swallow.load(Ordering::SeqCst) {
+            if ty == b'E' {
+                log_error(shared, conn, &body);
+            }
             if ty == b'Z' {
                 // The statement took effect; the client never learns.
                 return sever(cw, conn).await;
@@ -1214,10 +1428,12 @@ async fn server_to_client(
                     Some(reply) => Some(reply),
                     None => materialize_missing(shared, &body).await,
                 };
-                match reply {
-                    Some(reply) => write_msg(&mut cw, ty, &error_body(&reply)).await?,
-                    None => write_msg(&mut cw, ty, &body).await?,
-                }
+                let body = match reply {
+                    Some(reply) => error_body(&reply),
+                    None => body,
+                };
+                log_error(shared, conn, &body);
+                write_msg(&mut cw, ty, &body).await?;
             }
             _ => write_msg(&mut cw, ty, &body).await?,
         }

@@ -35,6 +35,54 @@ pub fn relation_refs(stmt: &str) -> Option<Vec<String>> {
     (!refs.is_empty()).then_some(refs)
 }
 
+/// Schemas of Materialize's catalog (and the emulator's own).
+const CATALOG_SCHEMAS: [&str; 6] = [
+    "mz_catalog",
+    "mz_internal",
+    "mz_introspection",
+    "pg_catalog",
+    "information_schema",
+    "mz_emulator",
+];
+
+/// Whether Materialize runs `stmt` on `mz_catalog_server` rather than the
+/// session's cluster, for the statement log (reference §1.11): a query
+/// (SELECT, WITH, TABLE, VALUES) that reads only catalog relations, or
+/// none at all (`SELECT now()`), is routed there
+/// (`auto_run_on_catalog_server`, src/adapter/src/coord/catalog_serving.rs);
+/// every other statement (user relations, SHOW, SET, writes, DDL) runs on
+/// the session's cluster. An unqualified `mz_…`/`pg_…` name is taken for a
+/// catalog relation (the search path holds mz_catalog and pg_catalog).
+pub fn runs_on_catalog_server(stmt: &str) -> bool {
+    let Ok(toks) = tokenize(stmt) else {
+        return false;
+    };
+    let query = match toks.first() {
+        Some(Tok::Word(w)) => matches!(w.as_str(), "select" | "with" | "table" | "values"),
+        Some(Tok::Punct('(')) => true,
+        _ => false,
+    };
+    query
+        && scan_refs(&toks).iter().all(|r| {
+            let (schema, name) = r.split_once('.').unwrap_or(("", r));
+            CATALOG_SCHEMAS.contains(&schema)
+                || (schema.is_empty() && (name.starts_with("mz_") || name.starts_with("pg_")))
+        })
+}
+
+/// Whether `stmt` may read the statement log (§1.11, §1.12): the proxy
+/// writes what it logged before forwarding it.
+pub fn reads_statement_log(stmt: &str) -> bool {
+    let lower = stmt.to_ascii_lowercase();
+    [
+        "statement_execution_history",
+        "recent_activity_log",
+        "statement_log",
+    ]
+    .iter()
+    .any(|name| lower.contains(name))
+}
+
 /// Names (lowercase) of the catalog relations a managed resize changes:
 /// clusters and their replicas, replica statuses, hydration, pending
 /// replicas and the reconfiguration relation. A statement naming one of them
