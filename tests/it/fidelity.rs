@@ -106,6 +106,7 @@ fn a_superuser_without_a_grant_may_use_the_exec_cluster() {
     let emu = Emulator::start();
     emu.create_cluster("ops");
     emu.add_replica("ops", "r1", "25cc");
+    emu.set_replica_online("ops", "r1"); // it serves (§8.7)
     init_tables(&emu);
     let role = emu.create_role("su");
     emu.sql(&format!("ALTER ROLE {} SUPERUSER", role.name));
@@ -779,7 +780,8 @@ fn doctor_says_whether_apply_will_work() {
     let emu = Emulator::start();
     emu.create_cluster("ops");
     emu.add_replica("ops", "r1", "25cc");
-    // Before the first apply: apply would create the tables.
+    emu.set_replica_online("ops", "r1"); // it serves (§8.7)
+                                         // Before the first apply: apply would create the tables.
     let run = clusterctl(&emu, &["doctor"]).ok();
     assert!(
         run.stdout.contains(
