@@ -157,6 +157,7 @@ fn predictive_transcript(bin: &str) {
     emu.create_hydrated_cluster("reports", "r1", "200cc");
     emu.create_cluster("ops");
     emu.add_replica("ops", "r1", "25cc");
+    emu.set_replica_online("ops", "r1"); // the --exec-cluster serves
     let run = |args: &[&str]| {
         let out = std::process::Command::new(bin)
             .args(args)
@@ -244,6 +245,7 @@ fn doctor_transcript(bin: &str) {
     let emu = Emulator::start();
     emu.create_cluster("ops");
     emu.add_replica("ops", "r1", "25cc");
+    emu.set_replica_online("ops", "r1"); // the --exec-cluster serves
     let role = emu.create_role("ctl");
     emu.grant_role(&role, "mz_monitor_redacted");
     emu.sql(&format!(
@@ -300,6 +302,7 @@ fn backtest_transcript(bin: &str) {
     let emu = Emulator::start();
     emu.create_cluster("ops");
     emu.add_replica("ops", "r1", "25cc");
+    emu.set_replica_online("ops", "r1"); // the --exec-cluster serves
     emu.create_hydrated_cluster("bi", "r1", "100cc");
     emu.create_hydrated_cluster("etl", "r_200cc", "200cc");
     let dir = tempfile::tempdir().expect("temp dir");

@@ -337,7 +337,7 @@ fn apply(a: ApplyArgs, ui: &Ui) -> u8 {
                 let mut last_problems = Vec::new();
                 let keep_replica = async || {
                     if let Some(s) = session.as_mut() {
-                        for w in session::renew(&ctx, s).await {
+                        for w in session::renew(&ctx, s, shutdown.flag()).await {
                             tracing::warn!("{w}");
                         }
                     }

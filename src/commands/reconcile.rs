@@ -459,7 +459,7 @@ impl Shutdown {
         Ok(Shutdown { flag, rx })
     }
 
-    fn flag(&self) -> Arc<AtomicBool> {
+    pub fn flag(&self) -> Arc<AtomicBool> {
         self.flag.clone()
     }
 

@@ -14,8 +14,16 @@
 //! drops those and audits it, other commands report them. A `--watch`
 //! process keeps its replica for its life and renews it ([`renew`]) so it
 //! never looks left behind.
+//!
+//! A new replica starts offline/`initializing` and serves once its process
+//! is up, seconds to minutes later (reference §8.7); until then Materialize
+//! holds every statement on our tables. So a temporary replica is waited
+//! for ([`wait_online`]) before the run uses it, and a renewed one before
+//! the old one goes.
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -38,6 +46,13 @@ pub const STALE_AFTER: Duration = Duration::from_secs(3600);
 /// A `--watch` process replaces its temporary replica by a fresh one this
 /// old, well before runs elsewhere take it for a leftover ([`STALE_AFTER`]).
 pub const RENEW_AFTER: Duration = Duration::from_secs(1200);
+
+/// How long a new temporary replica may take to come online: Materialize
+/// starts a replica's process in seconds to minutes (reference §8.7).
+pub const ONLINE_WITHIN: Duration = Duration::from_secs(300);
+
+/// How often a starting replica's status is read.
+const ONLINE_POLL: Duration = Duration::from_millis(500);
 
 /// The size `--create-replica` uses when given none (the reference's).
 pub const DEFAULT_TEMP_SIZE: &str = "25cc";
@@ -131,7 +146,18 @@ pub async fn prepare(ctx: &mut Context) -> Result<Option<Session>, CommandError>
     let me = Maker::me();
     let leftovers = leftovers(&sc);
     let temporary = match create {
-        Some(size) => Some(create_temporary(ctx, &sc, size, &me).await?),
+        Some(size) => {
+            // A signal drops the wait with the rest of the start-up: the
+            // replica stays, and the next apply drops it as a leftover.
+            let (t, online) = create_temporary(ctx, &sc, size, &me, None).await?;
+            online.map_err(|e| match e {
+                CommandError::Interrupted(_) => e,
+                e => CommandError::SessionCluster(format!(
+                    "--create-replica: {e}; the next `clusterctl apply` drops it"
+                )),
+            })?;
+            Some(t)
+        }
         None => None,
     };
     ctx.snapshot.exec_cluster = Some(sc.name.clone());
@@ -142,12 +168,17 @@ pub async fn prepare(ctx: &mut Context) -> Result<Option<Session>, CommandError>
     }))
 }
 
+/// Creates the temporary replica and waits until it is online
+/// ([`wait_online`]). `Err`: none was made. `Ok((made, Err))`: it was made
+/// but is not online (not within [`ONLINE_WITHIN`], a signal with `stop`,
+/// or its status could not be read); the caller decides what becomes of it.
 async fn create_temporary(
     ctx: &Context,
     sc: &SessionCluster,
     size: Size,
     me: &Maker,
-) -> Result<Temporary, CommandError> {
+    stop: Option<Arc<AtomicBool>>,
+) -> Result<(Temporary, Result<(), CommandError>), CommandError> {
     if sc.managed && !sc.replicas.is_empty() {
         // It serves already: the flag is what is wrong, not the cluster.
         return Err(CommandError::SessionCluster(format!(
@@ -206,6 +237,18 @@ async fn create_temporary(
     // fail; the next run drops whatever this one leaves.
     let client = ctx.db.client().await?;
     let made = session::create_replica(&client, &cluster, &name, &size).await;
+    let online = match &made {
+        Ok(_) => {
+            tracing::info!(replica = %name, cluster = %cluster, "created a temporary replica for this run");
+            wait_online(ctx, &cluster, &name, stop).await
+        }
+        Err(_) => Ok(()),
+    };
+    // Recording the outcome runs on the session cluster: with no other
+    // replica and this one not online, it would only wait. The intent is
+    // left as a killed run leaves it, and the next run settles it.
+    let others = sc.replicas.iter().any(|r| r.name != name);
+    let intent = intent.filter(|_| online.is_ok() || others);
     if let Some(row) = &intent {
         let outcome = crate::exec::Outcome {
             action_id: row.action_id.clone(),
@@ -224,14 +267,67 @@ async fn create_temporary(
         }
     }
     let sql = made.map_err(|e| CommandError::SessionCluster(format!("--create-replica: {e}")))?;
-    tracing::info!(replica = %name, cluster = %cluster, "created a temporary replica for this run");
-    Ok(Temporary {
+    let made = Temporary {
         name,
         size,
         sql,
         created_at: sc.now,
         audited,
-    })
+    };
+    Ok((made, online))
+}
+
+/// Waits until the new replica `name` of `cluster` is online: every process
+/// reports online, and one without a status yet is starting (reference §7
+/// item 4). At most [`ONLINE_WITHIN`]; each read is retried like the
+/// others. With `stop`, a signal abandons the wait (`Interrupted`).
+pub async fn wait_online(
+    ctx: &Context,
+    cluster: &str,
+    name: &str,
+    stop: Option<Arc<AtomicBool>>,
+) -> Result<(), CommandError> {
+    let mut backend = ctx.backend();
+    if let Some(flag) = &stop {
+        backend.stop_on(flag.clone());
+    }
+    let started = Instant::now();
+    loop {
+        let state = backend
+            .retrying(
+                "waiting for the temporary replica to come online",
+                async |c| session::startup(c, cluster, name).await,
+            )
+            .await?;
+        match state {
+            session::Startup::Online => {
+                tracing::info!(
+                    replica = %name,
+                    waited_ms = started.elapsed().as_millis() as u64,
+                    "the temporary replica is online"
+                );
+                return Ok(());
+            }
+            session::Startup::Gone => {
+                return Err(CommandError::SessionCluster(format!(
+                    "the temporary replica {name} was dropped before it came online"
+                )))
+            }
+            session::Startup::Starting => {}
+        }
+        if started.elapsed() >= ONLINE_WITHIN {
+            return Err(CommandError::SessionCluster(format!(
+                "the temporary replica {name} did not come online within {}",
+                crate::model::human_duration(ONLINE_WITHIN.as_secs())
+            )));
+        }
+        tokio::time::sleep(ONLINE_POLL).await;
+        if stop.as_ref().is_some_and(|f| f.load(Ordering::SeqCst)) {
+            return Err(CommandError::Interrupted(format!(
+                "a signal came while the temporary replica {name} started"
+            )));
+        }
+    }
 }
 
 /// What a `--watch` process does before each run to keep its temporary
@@ -239,9 +335,12 @@ async fn create_temporary(
 /// (new name, new time) once [`RENEW_AFTER`] old, so that runs on other
 /// hosts, which cannot see the process, never take it for one a dead run
 /// left ([`STALE_AFTER`]); made again when it is gone (dropped by hand, or
-/// by such a run). Audited like the others. Never fails the watch: what
+/// by such a run). The old one goes only once the new one is online, so
+/// the run after it never waits on a starting replica; a new one that does
+/// not come online (or a signal, `stop`, while it starts) is dropped and
+/// the old one kept. Audited like the others. Never fails the watch: what
 /// goes wrong is returned as warnings and tried again next run.
-pub async fn renew(ctx: &Context, s: &mut Session) -> Vec<String> {
+pub async fn renew(ctx: &Context, s: &mut Session, stop: Arc<AtomicBool>) -> Vec<String> {
     let Some(old) = s.temporary.clone() else {
         return Vec::new();
     };
@@ -269,7 +368,8 @@ pub async fn renew(ctx: &Context, s: &mut Session) -> Vec<String> {
     if present && !due_for_renewal(old.created_at, sc.now) {
         return Vec::new();
     }
-    let fresh = match create_temporary(ctx, &sc, old.size.clone(), &Maker::me()).await {
+    let made = create_temporary(ctx, &sc, old.size.clone(), &Maker::me(), Some(stop)).await;
+    let (fresh, online) = match made {
         Ok(t) => t,
         Err(e) => {
             return vec![format!(
@@ -282,6 +382,17 @@ pub async fn renew(ctx: &Context, s: &mut Session) -> Vec<String> {
     let run_id = Uuid::new_v4();
     let cluster = sc.name.clone();
     let mut records = Vec::new();
+    if let Err(e) = online {
+        if !present {
+            // Nothing to keep: the runs wait on the new one.
+            warnings.push(format!(
+                "the new temporary replica {} is not online yet: {e}",
+                fresh.name
+            ));
+        } else {
+            return keep_old(ctx, &cluster_id.0, &cluster, &old, &fresh, e).await;
+        }
+    }
     if !old.audited {
         records.push(created(&run_id, &cluster_id.0, &cluster, &old));
     }
@@ -316,6 +427,50 @@ pub async fn renew(ctx: &Context, s: &mut Session) -> Vec<String> {
         ));
     }
     s.temporary = Some(fresh);
+    warnings.extend(audit(ctx, records).await);
+    warnings
+}
+
+/// A renewal whose new replica did not come online: the new one is dropped
+/// and the old one, which still serves, kept (renewed next run).
+async fn keep_old(
+    ctx: &Context,
+    cluster_id: &str,
+    cluster: &str,
+    old: &Temporary,
+    fresh: &Temporary,
+    why: CommandError,
+) -> Vec<String> {
+    let run_id = Uuid::new_v4();
+    let mut records = Vec::new();
+    if !fresh.audited {
+        records.push(created(&run_id, cluster_id, cluster, fresh));
+    }
+    let r = drop(ctx, cluster, &fresh.name).await;
+    let reason = format!(
+        "a renewal of {} that did not come online ({why}); {} is kept",
+        old.name, old.name
+    );
+    records.push(record(
+        &run_id,
+        cluster_id,
+        cluster,
+        "drop_replica",
+        &fresh.name,
+        Some(&fresh.size),
+        &reason,
+        &r,
+    ));
+    let mut warnings = vec![format!(
+        "could not renew the temporary replica {}: {why}; keeping it",
+        old.name
+    )];
+    if let Err(e) = &r {
+        warnings.push(format!(
+            "could not drop {}: {e}; the next `clusterctl apply` drops it",
+            fresh.name
+        ));
+    }
     warnings.extend(audit(ctx, records).await);
     warnings
 }

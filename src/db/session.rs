@@ -31,6 +31,27 @@ const CLUSTER_SQL: &str = "SELECT now(), c.id, c.managed, r.name, r.size \
 const USAGE_SQL: &str =
     "SELECT current_role::text, has_cluster_privilege($1, 'USAGE') OR mz_is_superuser()";
 
+/// Needs: mz_catalog.mz_clusters, mz_cluster_replicas,
+/// mz_internal.mz_cluster_replica_statuses (catalog-only, so it runs while
+/// the session cluster cannot serve). One row per process of the replica;
+/// a NULL status where it has none yet (reference §7 item 4).
+const REPLICA_STATUS_SQL: &str = "SELECT s.status \
+    FROM mz_catalog.mz_cluster_replicas r \
+    JOIN mz_catalog.mz_clusters c ON c.id = r.cluster_id \
+    LEFT JOIN mz_internal.mz_cluster_replica_statuses s ON s.replica_id = r.id \
+    WHERE c.name = $1 AND r.name = $2";
+
+/// Where a replica is in its start-up (reference §8.7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Startup {
+    /// Every process reports online: it serves.
+    Online,
+    /// Still starting (offline/`initializing`, or no status yet), or down.
+    Starting,
+    /// No such replica (dropped elsewhere).
+    Gone,
+}
+
 /// A replica of the session cluster.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SessionReplica {
@@ -147,6 +168,29 @@ pub async fn create_replica(
     Ok(sql)
 }
 
+/// Whether replica `name` of `cluster` is online yet.
+pub async fn startup(c: &Client, cluster: &str, name: &str) -> Result<Startup, DbError> {
+    let params: [(&(dyn tokio_postgres::types::ToSql + Sync), Type); 2] =
+        [(&cluster, Type::TEXT), (&name, Type::TEXT)];
+    let rows = c
+        .query_typed(REPLICA_STATUS_SQL, &params)
+        .await
+        .map_err(|e| DbError::query(format!("reading the status of replica {name}"), &e))?;
+    let statuses: Vec<Option<String>> = rows.iter().map(|r| r.try_get(0).ok().flatten()).collect();
+    Ok(startup_of(&statuses))
+}
+
+/// A replica's start-up from its processes' statuses.
+fn startup_of(statuses: &[Option<String>]) -> Startup {
+    if statuses.is_empty() {
+        Startup::Gone
+    } else if statuses.iter().all(|s| s.as_deref() == Some("online")) {
+        Startup::Online
+    } else {
+        Startup::Starting
+    }
+}
+
 /// `DROP CLUSTER REPLICA IF EXISTS cluster.name` (another run may race us
 /// to a leftover).
 pub async fn drop_replica(c: &Client, cluster: &str, name: &str) -> Result<String, DbError> {
@@ -155,4 +199,24 @@ pub async fn drop_replica(c: &Client, cluster: &str, name: &str) -> Result<Strin
         .await
         .map_err(|e| DbError::query(format!("dropping the temporary replica {name}"), &e))?;
     Ok(sql)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_replica_serves_once_every_process_is_online() {
+        let s = |v: &[Option<&str>]| -> Vec<Option<String>> {
+            v.iter().map(|x| x.map(str::to_string)).collect()
+        };
+        assert_eq!(startup_of(&[]), Startup::Gone);
+        assert_eq!(startup_of(&s(&[Some("online")])), Startup::Online);
+        assert_eq!(
+            startup_of(&s(&[Some("online"), Some("offline")])),
+            Startup::Starting
+        );
+        // No status row yet: a brand-new replica, still starting.
+        assert_eq!(startup_of(&s(&[None])), Startup::Starting);
+    }
 }

@@ -465,6 +465,8 @@ fn dry_run_never_writes() {
     emu.set_hydrated("resize", "r_50cc", true);
     emu.create_cluster("sleepy");
     emu.add_replica("sleepy", "r1", "25cc");
+    // Up: it serves the run that uses it as the session cluster (§8.7).
+    emu.set_replica_online("sleepy", "r1");
     emu.add_activity("sleepy", 2 * 3600, true);
     emu.create_cluster("fresh");
     init_tables(&emu);
@@ -597,6 +599,7 @@ fn the_exec_cluster_is_reported_and_never_changed() {
     for name in ["ops", "idle"] {
         emu.create_cluster(name);
         emu.add_replica(name, "r1", "25cc");
+        emu.set_replica_online(name, "r1"); // serves as the session cluster (§8.7)
         emu.add_activity(name, 2 * 3600, true);
     }
     init_tables(&emu);

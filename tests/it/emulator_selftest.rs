@@ -1936,6 +1936,7 @@ fn statements_through_the_proxy_are_logged() {
         .start();
     emu.create_cluster("c");
     emu.add_replica("c", "r1", "25cc");
+    emu.set_replica_online("c", "r1");
     emu.create_cluster("x");
     emu.sql("CREATE TABLE t (a int); INSERT INTO t VALUES (1)");
     let url = |cluster: &str| {
@@ -1999,11 +2000,82 @@ fn statements_through_the_proxy_are_logged() {
     assert_eq!(log()[3], done("c", &c_id, "success", &None));
 }
 
+/// §8.7, §8.10: a new replica starts offline/`initializing` and goes online
+/// by itself once its start-up delay passed, hydrated or not, objects or
+/// not; meanwhile a statement that needs its cluster is held (not failed)
+/// until it is up, a cancel ends the hold, and a cluster without replicas
+/// still fails at once.
+#[test]
+fn new_replicas_provision_and_statements_wait_for_them() {
+    let delay = Duration::from_millis(1500);
+    let emu = Emulator::builder()
+        .strict()
+        .replica_startup_delay(Some(delay))
+        .start();
+    emu.create_cluster("c");
+    emu.add_index("c");
+    emu.sql("CREATE TABLE t (a int); INSERT INTO t VALUES (1)");
+    let mut c = connect(&emu.url());
+    c.batch_execute("SET cluster = c").unwrap();
+    let t0 = Instant::now();
+    let (_, _, code) = error_of(&mut c, "SELECT a FROM t");
+    assert_eq!(code, "0A000");
+    assert!(t0.elapsed() < delay, "no replica: at once");
+
+    let made = Instant::now();
+    c.batch_execute("CREATE CLUSTER REPLICA c.r1 SIZE '25cc'")
+        .unwrap();
+    let rid = emu.replica_id("c", "r1");
+    let status = || {
+        emu.query_strings(&format!(
+            "SELECT status || '/' || coalesce(reason, '-')
+             FROM mz_internal.mz_cluster_replica_statuses WHERE replica_id = '{rid}'"
+        ))
+    };
+    let s = |v: &str| vec![vec![Some(v.to_string())]];
+    assert_eq!(status(), s("offline/initializing"));
+    // Extended and simple protocol alike: held until the replica is up.
+    let rows = c.query("SELECT a FROM t", &[]).unwrap();
+    assert_eq!(rows.len(), 1);
+    assert!(made.elapsed() >= delay, "held {:?}", made.elapsed());
+    assert_eq!(status(), s("online/-"));
+    // Online is not hydrated: the index is still hydrating.
+    let hydrated = emu.query_one(&format!(
+        "SELECT bool_or(hydrated)::text FROM mz_internal.mz_hydration_statuses WHERE replica_id = '{rid}'"
+    ));
+    assert_eq!(hydrated.as_deref(), Some("false"));
+
+    // Without objects it goes online by itself too; a cancel ends the hold.
+    emu.create_cluster("e");
+    c.batch_execute("CREATE CLUSTER REPLICA e.r1 SIZE '25cc'")
+        .unwrap();
+    let mut other = connect(&emu.url());
+    other.batch_execute("SET cluster = e").unwrap();
+    let token = other.cancel_token();
+    let canceller = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        token.cancel_query(NoTls).expect("cancel");
+    });
+    let t1 = Instant::now();
+    let (_, _, code) = error_of(&mut other, "SELECT a FROM t");
+    canceller.join().unwrap();
+    assert_eq!(code, "57014");
+    assert!(t1.elapsed() < delay, "canceled after {:?}", t1.elapsed());
+    std::thread::sleep(delay);
+    let eid = emu.replica_id("e", "r1");
+    let online = emu.query_one(&format!(
+        "SELECT status FROM mz_internal.mz_cluster_replica_statuses WHERE replica_id = '{eid}'"
+    ));
+    assert_eq!(online.as_deref(), Some("online"));
+    other.batch_execute("SELECT a FROM t").unwrap();
+}
+
 #[test]
 fn new_replicas_start_initializing() {
     let emu = Emulator::builder()
         .lenient()
-        .initializing_replicas(true)
+        // Starting until hydrated (longer than the test).
+        .replica_startup_delay(Some(Duration::from_secs(600)))
         .start();
     emu.create_cluster("c");
     emu.add_index("c");
@@ -2120,7 +2192,7 @@ fn strict_preset_turns_everything_on() {
     let emu = Emulator::builder().strict().start();
     let o = emu.options();
     assert_eq!(o.release, Release::Background);
-    assert!(o.session_cluster_rule && o.initializing_status && o.monitor_role_required);
+    assert!(o.session_cluster_rule && o.replica_startup_delay.is_some() && o.monitor_role_required);
     let mut c = connect(&emu.url());
     assert_eq!(show(&mut c, "max_replicas_per_cluster").unwrap(), "5");
     assert_eq!(

@@ -106,6 +106,7 @@ fn a_superuser_without_a_grant_may_use_the_exec_cluster() {
     let emu = Emulator::start();
     emu.create_cluster("ops");
     emu.add_replica("ops", "r1", "25cc");
+    emu.set_replica_online("ops", "r1"); // it serves (§8.7)
     init_tables(&emu);
     let role = emu.create_role("su");
     emu.sql(&format!("ALTER ROLE {} SUPERUSER", role.name));
@@ -130,6 +131,36 @@ fn a_superuser_without_a_grant_may_use_the_exec_cluster() {
         assert_eq!(run.code, 0, "{cmd:?}: {}", run.all());
         assert!(!run.all().contains("GRANT USAGE"), "{}", run.all());
     }
+}
+
+/// A new replica starts offline/`initializing`, and Materialize holds every
+/// statement on its cluster until it is online (§8.7, §8.10): the run waits
+/// for its temporary replica to come online before it touches its tables,
+/// so a start-up longer than the statement timeout does not time out its
+/// statements (before, they did, and only retries saved a short start-up).
+#[test]
+fn create_replica_waits_until_the_temporary_replica_is_online() {
+    let startup = Duration::from_secs(3);
+    let emu = Emulator::builder()
+        .replica_startup_delay(Some(startup))
+        .start();
+    emu.create_cluster("ops");
+    emu.create_cluster("c");
+    let args = [
+        "apply",
+        "--exec-cluster",
+        "ops",
+        "--create-replica",
+        "--statement-timeout",
+        "1s",
+    ];
+    let t0 = Instant::now();
+    let run = clusterctl(&emu, &args).ok();
+    assert!(t0.elapsed() >= startup, "{:?}: {}", t0.elapsed(), run.all());
+    assert!(tables_exist(&emu), "{}", run.all());
+    assert!(emu.replicas("ops").is_empty(), "dropped after the run");
+    // Not through retries of statements held past their timeout.
+    assert!(!run.all().contains("no answer within"), "{}", run.all());
 }
 
 #[test]
@@ -779,7 +810,8 @@ fn doctor_says_whether_apply_will_work() {
     let emu = Emulator::start();
     emu.create_cluster("ops");
     emu.add_replica("ops", "r1", "25cc");
-    // Before the first apply: apply would create the tables.
+    emu.set_replica_online("ops", "r1"); // it serves (§8.7)
+                                         // Before the first apply: apply would create the tables.
     let run = clusterctl(&emu, &["doctor"]).ok();
     assert!(
         run.stdout.contains(

@@ -49,6 +49,7 @@ fn old_cluster_flag_naming_the_session_cluster_fails_loudly() {
     let emu = emulator();
     emu.create_cluster("ops");
     emu.add_replica("ops", "r1", "25cc");
+    emu.set_replica_online("ops", "r1"); // it serves (§8.7)
     emu.create_cluster("analytics");
     strategy(
         &emu,
@@ -274,6 +275,7 @@ fn doctor_names_the_references_leftover_temporary_replica() {
     let emu = emulator();
     emu.create_cluster("ops");
     emu.add_replica("ops", "r1", "25cc");
+    emu.set_replica_online("ops", "r1"); // it serves (§8.7)
     emu.add_replica("ops", "mzclusterctl", "25cc");
     let run = clusterctl(&emu, &["doctor", "--exec-cluster", "ops"]).ok();
     assert!(

@@ -489,8 +489,9 @@ fn a_watchers_temporary_replica_dropped_elsewhere_is_made_again() {
             .collect()
     };
     let mut d = Daemon::watching(&emu.url(), &["--exec-cluster", "ops", "--create-replica"]);
+    // Watching: the replica came online (§8.7) and the runs began.
     eventually(Duration::from_secs(15), "the temporary replica", &d, || {
-        temporary().len() == 1
+        temporary().len() == 1 && d.output().contains("watching:")
     });
     let first = temporary().remove(0);
     let first_id = emu.replica_id("ops", &first);
@@ -536,6 +537,104 @@ fn a_watchers_temporary_replica_dropped_elsewhere_is_made_again() {
     let want = [
         ("create_replica", first.as_str()),
         ("create_replica", second.as_str()),
+        ("drop_replica", second.as_str()),
+    ];
+    assert_eq!(
+        ops,
+        want.map(|(k, r)| (k.to_string(), r.to_string())),
+        "{}",
+        d.output()
+    );
+}
+
+/// A watcher renews its temporary replica once it is 20 minutes old by the
+/// database's clock (moved forward here). The new one starts
+/// offline/`initializing` (§8.7) and Materialize holds statements on a
+/// cluster without a replica online, so the old one is dropped only once
+/// the new one is online: at every moment one of them serves.
+#[test]
+fn a_watcher_keeps_its_temporary_replica_until_the_renewed_one_is_online() {
+    let emu = Emulator::builder()
+        .replica_startup_delay(Some(Duration::from_secs(2)))
+        .start();
+    // A virtual clock, before anything connects: `now()` (ahead of
+    // pg_catalog on the search path) is the server's plus an offset.
+    let path = "public, mz_catalog, pg_catalog";
+    emu.sql(&format!(
+        "CREATE TABLE mz_emulator.clock_offset (secs bigint NOT NULL);
+         INSERT INTO mz_emulator.clock_offset VALUES (0);
+         CREATE FUNCTION public.now() RETURNS timestamptz LANGUAGE sql STABLE AS
+           $$ SELECT pg_catalog.now() + make_interval(secs => (SELECT secs FROM mz_emulator.clock_offset)) $$;
+         ALTER DATABASE {db} SET search_path = {path};
+         SET search_path = {path};",
+        db = emu.database()
+    ));
+    emu.create_cluster("ops");
+    init_tables(&emu);
+    // (name, status) of our temporary replicas.
+    let temporaries = || -> Vec<(String, String)> {
+        emu.query_strings(
+            "SELECT r.name, coalesce(min(s.status), '-')
+             FROM mz_catalog.mz_cluster_replicas r
+             JOIN mz_catalog.mz_clusters c ON c.id = r.cluster_id
+             LEFT JOIN mz_internal.mz_cluster_replica_statuses s ON s.replica_id = r.id
+             WHERE c.name = 'ops' AND r.name LIKE 'clusterctl_tmp_%'
+             GROUP BY r.name ORDER BY r.name",
+        )
+        .into_iter()
+        .map(|r| {
+            let text = |i: usize| r[i].clone().unwrap_or_default();
+            (text(0), text(1))
+        })
+        .collect()
+    };
+    let mut d = Daemon::watching(&emu.url(), &["--exec-cluster", "ops", "--create-replica"]);
+    eventually(
+        Duration::from_secs(15),
+        "the temporary replica",
+        &d,
+        || matches!(temporaries().as_slice(), [(_, s)] if s == "online"),
+    );
+    let first = temporaries().remove(0).0;
+    emu.sql("UPDATE mz_emulator.clock_offset SET secs = 1300");
+    let started = Instant::now();
+    let second = loop {
+        let now = temporaries();
+        assert!(
+            now.iter().any(|(_, s)| s == "online"),
+            "no temporary replica online: {now:?}\n{}",
+            d.output()
+        );
+        if let [(name, _)] = now.as_slice() {
+            if *name != first {
+                break name.clone();
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "not renewed: {now:?}\n{}",
+            d.output()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let (code, _) = d.terminate(Duration::from_secs(15));
+    assert_eq!(code, 0, "{}", d.output());
+    let ops: Vec<(String, String)> = crate::cli::audit_ctx(&emu, "ops")
+        .iter()
+        .map(|c| {
+            (
+                c["kind"].as_str().unwrap_or_default().to_string(),
+                c["replica"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    // Sorted: the creations are dated by the database's (moved) clock.
+    let mut ops = ops;
+    ops.sort();
+    let want = [
+        ("create_replica", first.as_str()),
+        ("create_replica", second.as_str()),
+        ("drop_replica", first.as_str()),
         ("drop_replica", second.as_str()),
     ];
     assert_eq!(

@@ -66,7 +66,9 @@ INSERT INTO mz_emulator.settings VALUES
     ('statement_logging_sample_rate', '1', true),
     -- emulator-only
     ('statement_log_flush_delay_s', '0', false),
-    ('initializing_status', 'off', false),
+    -- 'off': a new replica is online at once; a number: it starts
+    -- offline/initializing and goes online that many ms later (§8.7)
+    ('replica_startup_delay_ms', 'off', false),
     ('monitor_role_required', 'off', false);
 
 CREATE FUNCTION mz_emulator.setting(p_name text) RETURNS text
@@ -808,34 +810,74 @@ $$;
 CREATE FUNCTION mz_emulator.ddl_lock() RETURNS void
 LANGUAGE sql AS $$ SELECT pg_advisory_xact_lock(7463524, 1) $$;
 
--- §8.7: one status event per process of the replica.
-CREATE FUNCTION mz_emulator.add_status_event(p_replica_id text, p_status text, p_reason text)
-RETURNS void LANGUAGE sql AS $$
+-- §8.7: replicas still provisioning (offline/initializing), and when each
+-- goes online by itself: its pod has started. Independent of hydration: a
+-- replica without objects goes online all the same.
+CREATE TABLE mz_emulator.replica_startups (
+    replica_id text PRIMARY KEY,
+    online_at timestamptz NOT NULL
+);
+
+-- §8.7: one status event per process of the replica, dated p_at. An event
+-- set from outside (a test, hydration) takes over from the provisioning.
+CREATE FUNCTION mz_emulator.add_status_event(p_replica_id text, p_status text, p_reason text,
+                                             p_at timestamptz DEFAULT NULL)
+RETURNS void LANGUAGE sql SECURITY DEFINER AS $$
+    DELETE FROM mz_emulator.replica_startups WHERE replica_id = p_replica_id;
     INSERT INTO mz_internal.mz_cluster_replica_status_history
-    SELECT p_replica_id, p, p_status, p_reason, now()
+    SELECT p_replica_id, p, p_status, p_reason, coalesce(p_at, now())
     FROM generate_series(0, coalesce((SELECT s.processes::int FROM mz_catalog.mz_cluster_replicas r
                                       JOIN mz_catalog.mz_cluster_replica_sizes s ON s.size = r.size
                                       WHERE r.id = p_replica_id), 1) - 1) p
 $$;
 
--- Inserts a replica with its bookkeeping: a status event per process (online,
--- or offline/initializing as Materialize does when the `initializing_status`
--- setting is on, §8.7) and not-yet-hydrated rows for every object of the
--- cluster. The owner defaults to the cluster's. Returns its id.
+-- Materialize's orchestrator as a reader sees it: every replica whose pod
+-- has started by now is online, dated when it started. Runs before every
+-- read of replica statuses (tick_reconfigurations_for_reader, through the
+-- proxy and the test helpers), in the controller steps that judge
+-- readiness, and while the proxy holds a statement on a starting cluster.
+-- Concurrent ticks take each replica once (the DELETE locks its row).
+CREATE FUNCTION mz_emulator.tick_replica_startups() RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER AS $$
+DECLARE
+    s record;
+BEGIN
+    FOR s IN DELETE FROM mz_emulator.replica_startups WHERE online_at <= now()
+             RETURNING replica_id, online_at LOOP
+        PERFORM mz_emulator.add_status_event(s.replica_id, 'online', NULL, s.online_at);
+    END LOOP;
+END $$;
+
+-- Inserts a replica with its bookkeeping: a status event per process and
+-- not-yet-hydrated rows for every object of the cluster. With the setting
+-- `replica_startup_delay_ms` a number, it starts offline/initializing, as
+-- in Materialize, and goes online that long after (§8.7; the online event a
+-- microsecond later at least, so it is the latest); 'off': online at once.
+-- A replica a test arranges (p_self_starting false) starts the same way but
+-- waits for the test (set_hydrated, set_replica_online): what the test
+-- arranged does not change under a run. The owner defaults to the
+-- cluster's. Returns its id.
 CREATE FUNCTION mz_emulator.insert_replica(p_cluster_id text, p_name text, p_size text,
-                                           p_owner_id text DEFAULT NULL)
+                                           p_owner_id text DEFAULT NULL,
+                                           p_self_starting boolean DEFAULT true)
 RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
     rid text := 'u' || nextval('mz_emulator.replica_ids');
+    delay_ms numeric := CASE WHEN mz_emulator.setting('replica_startup_delay_ms') ~ '^\d+(\.\d+)?$'
+                             THEN mz_emulator.setting('replica_startup_delay_ms')::numeric END;
 BEGIN
     INSERT INTO mz_catalog.mz_cluster_replicas (id, name, cluster_id, size, availability_zone, owner_id, disk)
     VALUES (rid, p_name, p_cluster_id, p_size, NULL,
             coalesce(p_owner_id, (SELECT owner_id FROM mz_catalog.mz_clusters WHERE id = p_cluster_id), 'u1'),
             false);
-    IF mz_emulator.setting_on('initializing_status') THEN
-        PERFORM mz_emulator.add_status_event(rid, 'offline', 'initializing');
-    ELSE
+    IF delay_ms IS NULL THEN
         PERFORM mz_emulator.add_status_event(rid, 'online', NULL);
+    ELSE
+        PERFORM mz_emulator.add_status_event(rid, 'offline', 'initializing');
+        INSERT INTO mz_emulator.replica_startups
+        SELECT rid, now() + greatest(make_interval(secs => delay_ms / 1000.0),
+                                     INTERVAL '1 microsecond')
+        WHERE p_self_starting;
     END IF;
     INSERT INTO mz_internal.mz_hydration_statuses
     SELECT object_id, rid, false FROM mz_emulator.cluster_objects WHERE cluster_id = p_cluster_id;
@@ -853,10 +895,12 @@ BEGIN
     DELETE FROM mz_internal.mz_hydration_statuses WHERE replica_id = p_replica_id;
     DELETE FROM mz_internal.mz_compute_hydration_statuses WHERE replica_id = p_replica_id;
     DELETE FROM mz_internal.mz_pending_cluster_replicas WHERE id = p_replica_id;
+    DELETE FROM mz_emulator.replica_startups WHERE replica_id = p_replica_id;
 END $$;
 
 CREATE FUNCTION mz_emulator.insert_cluster(p_name text, p_managed boolean, p_size text, p_rf bigint,
-                                           p_owner_id text DEFAULT 'u1')
+                                           p_owner_id text DEFAULT 'u1',
+                                           p_self_starting boolean DEFAULT true)
 RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
     cid text := 'u' || nextval('mz_emulator.cluster_ids');
@@ -867,7 +911,8 @@ BEGIN
             CASE WHEN p_managed THEN false END, NULL, false, INTERVAL '1 second');
     IF p_managed THEN
         INSERT INTO mz_internal.mz_cluster_schedules VALUES (cid, 'manual', NULL);
-        PERFORM mz_emulator.insert_replica(cid, 'r' || i, p_size) FROM generate_series(1, p_rf) i;
+        PERFORM mz_emulator.insert_replica(cid, 'r' || i, p_size, NULL, p_self_starting)
+        FROM generate_series(1, p_rf) i;
     END IF;
     RETURN cid;
 END $$;
@@ -905,10 +950,13 @@ END $$;
 -- a user relation runs on the session cluster, which must exist
 -- (`unknown cluster 'x'`), be usable by the role (rbac.rs: USAGE for a
 -- non-constant read) and have a replica (AdapterError::NoClusterReplicasAvailable,
--- 0A000, with its hint; src/adapter/src/error.rs).
+-- 0A000, with its hint; src/adapter/src/error.rs). A cluster whose replicas
+-- are all still starting (none online, §8.7) fails nothing: Materialize
+-- holds the statement until one is up. That is the row with code 'held',
+-- no SQLSTATE: the proxy asks again until it goes (or the client gives up).
 CREATE FUNCTION mz_emulator.session_cluster_error(p_cluster text, p_role text, p_refs text[])
 RETURNS TABLE (code text, message text, hint text)
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql AS $$
 DECLARE
     c mz_catalog.mz_clusters;
 BEGIN
@@ -939,6 +987,12 @@ BEGIN
                  THEN 'Use ALTER CLUSTER to adjust the replication factor of the cluster. '
                       'Example:`ALTER CLUSTER <cluster-name> SET (REPLICATION FACTOR 1)`'
                  ELSE 'Use CREATE CLUSTER REPLICA to attach cluster replicas to the cluster' END;
+        RETURN;
+    END IF;
+    PERFORM mz_emulator.tick_replica_startups();
+    IF NOT EXISTS (SELECT 1 FROM mz_catalog.mz_cluster_replicas
+                   WHERE cluster_id = c.id AND mz_emulator.replica_online(id)) THEN
+        RETURN QUERY SELECT 'held', format('CLUSTER "%s" has no replica online yet', c.name), NULL::text;
     END IF;
 END $$;
 
@@ -995,8 +1049,8 @@ END $$;
 
 -- Marks every object of the replica's cluster (not) hydrated on that replica.
 -- A hydrated replica is running: when its latest status is not online (a new
--- replica under `initializing_status`), it goes online (§8.7). Then the
--- resize machinery gets a chance to cut over (emulator_resize.sql).
+-- replica still starting), it goes online now (§8.7). Then the resize
+-- machinery gets a chance to cut over (emulator_resize.sql).
 CREATE FUNCTION mz_emulator.set_hydrated(p_replica_id text, p_hydrated boolean) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -1010,6 +1064,7 @@ BEGIN
     SELECT object_id, p_replica_id, p_hydrated,
            CASE WHEN p_hydrated THEN INTERVAL '2 seconds' END
     FROM mz_emulator.cluster_objects WHERE cluster_id = cid AND compute;
+    PERFORM mz_emulator.tick_replica_startups();
     IF p_hydrated AND NOT mz_emulator.replica_online(p_replica_id) THEN
         PERFORM mz_emulator.add_status_event(p_replica_id, 'online', NULL);
     END IF;
@@ -1017,7 +1072,8 @@ BEGIN
 END $$;
 
 -- Whether every process of the replica reports online (a replica without
--- any status event counts as online).
+-- any status event counts as online). Startups that are due count only once
+-- ticked (mz_emulator.tick_replica_startups), as a reader sees them.
 CREATE FUNCTION mz_emulator.replica_online(p_replica_id text) RETURNS boolean
 LANGUAGE sql STABLE AS $$
     SELECT coalesce(bool_and(status = 'online'), true)

@@ -162,6 +162,7 @@ DECLARE
     r mz_emulator.reconfigurations;
 BEGIN
     PERFORM mz_emulator.ddl_lock();
+    PERFORM mz_emulator.tick_replica_startups();
     SELECT * INTO r FROM mz_emulator.reconfigurations WHERE id = p_id;
     IF NOT FOUND THEN
         RETURN 'cancelled';
@@ -210,13 +211,15 @@ BEGIN
     END LOOP;
 END $$;
 
--- The controller loop: every record in flight takes a step; legacy pending
--- replicas whose session is gone are dropped (connection-lifecycle cleanup).
+-- The controller loop: replicas whose start-up is due go online; every
+-- record in flight takes a step; legacy pending replicas whose session is
+-- gone are dropped (connection-lifecycle cleanup).
 CREATE FUNCTION mz_emulator.tick_reconfigurations() RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER AS $$
 DECLARE
     r mz_emulator.reconfigurations;
 BEGIN
+    PERFORM mz_emulator.tick_replica_startups();
     FOR r IN SELECT * FROM mz_emulator.reconfigurations WHERE status = 'pending' ORDER BY id LOOP
         IF r.mode = 'blocking' AND r.waiter_pid IS NOT NULL
            AND NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = r.waiter_pid) THEN
@@ -236,10 +239,17 @@ END $$;
 -- that read the catalog. With nothing in flight it is one probe of a small
 -- table. A session that holds the DDL lock in an open transaction (its DDL
 -- not yet committed) would stall the reader for good: after a short wait the
--- tick is skipped, and a later read catches up.
+-- tick is skipped, and a later read catches up. Replicas whose start-up is
+-- due go online first (emulator.sql, tick_replica_startups), so a reader
+-- of their status sees them up.
 CREATE FUNCTION mz_emulator.tick_reconfigurations_for_reader() RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET lock_timeout = '2s' AS $$
 BEGIN
+    BEGIN
+        PERFORM mz_emulator.tick_replica_startups();
+    EXCEPTION WHEN lock_not_available THEN
+        RAISE NOTICE 'replica start-ups not ticked: a row is locked';
+    END;
     IF NOT EXISTS (SELECT 1 FROM mz_emulator.reconfigurations WHERE status = 'pending') THEN
         RETURN;
     END IF;

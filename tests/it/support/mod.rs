@@ -57,7 +57,13 @@
 //! - statement log (§8.6): `add_activity` (sampled), `activity_sampled_out`,
 //!   `flush_statement_log`; what the proxy forwards is logged too, and
 //!   written before any use of `admin` (so every helper's read sees it);
-//! - replica status (§8.7): `set_replica_online`, `replica_offline`, `add_crash`;
+//! - replica status (§8.7): `set_replica_online`, `replica_offline`, `add_crash`.
+//!   A replica made by DDL starts offline/`initializing` and goes online by
+//!   itself after the start-up delay ([`Options::replica_startup_delay`]);
+//!   like the resize controller, every read of the statuses sees it up to
+//!   now, and a statement on a cluster whose replicas are all starting waits
+//!   (proxy.rs). One a test arranges (`add_replica`, `create_managed_cluster`)
+//!   waits for the test instead;
 //! - newer automation (§8.8): `set_auto_scaling_strategy`;
 //! - counting: `stats`, `reset_stats`, `sql_log`;
 //! - faults: on DDL by sequence (`fail_ddl`, `drop_connection_before_ddl`,
@@ -529,20 +535,24 @@ impl Emulator {
         )
     }
 
-    /// A managed cluster with replicas r1..r{rf} of `size`; returns its id.
+    /// A managed cluster with replicas r1..r{rf} of `size`, arranged as
+    /// [`Emulator::add_replica`] arranges one; returns its id.
     pub fn create_managed_cluster(&self, name: &str, size: &str, rf: i64) -> String {
         self.text(
-            "SELECT mz_emulator.insert_cluster($1, true, $2, $3)",
+            "SELECT mz_emulator.insert_cluster($1, true, $2, $3, 'u1', false)",
             &[&name, &size, &rf],
         )
     }
 
     /// A replica inserted directly (no DDL checks, not counted); returns its id.
-    /// It starts online and not hydrated.
+    /// Not hydrated; offline/`initializing` (§8.7) until `set_hydrated` or
+    /// `set_replica_online` (online at once when the emulator is lenient).
+    /// Unlike a replica made by DDL it never comes online by itself, so what
+    /// a test arranged does not change under a run.
     pub fn add_replica(&self, cluster: &str, replica: &str, size: &str) -> String {
         let cid = self.cluster_id(cluster);
         self.text(
-            "SELECT mz_emulator.insert_replica($1, $2, $3)",
+            "SELECT mz_emulator.insert_replica($1, $2, $3, NULL, false)",
             &[&cid, &replica, &size],
         )
     }
@@ -600,6 +610,8 @@ impl Emulator {
         self.add_crash("etl", "r1", false, 300);
         self.create_cluster("ops");
         self.add_replica("ops", "r1", "25cc");
+        // Up: it is the README's --exec-cluster, where our tables live (§8.7).
+        self.set_replica_online("ops", "r1");
         self.add_activity("analytics", 40, true);
     }
 
@@ -894,7 +906,7 @@ impl Emulator {
     /// `enable_background_alter_cluster`, `max_replicas_per_cluster`,
     /// `statement_logging_default_sample_rate`, `statement_logging_max_sample_rate`,
     /// `default_cluster_reconfiguration_timeout`, or the emulator's own
-    /// `initializing_status`, `monitor_role_required`, `statement_log_flush_delay_s`,
+    /// `replica_startup_delay_ms`, `monitor_role_required`, `statement_log_flush_delay_s`,
     /// `mz_version`.
     pub fn set_setting(&self, name: &str, value: &str) {
         self.exec("SELECT mz_emulator.set_setting($1, $2)", &[&name, &value]);

@@ -11,7 +11,7 @@
 //! |--------------------------------------|----------------|---------------------|-----------|
 //! | [`Release`] (resize behaviour)       | `Instant`      | `Background`        | §2.4, §8.1 |
 //! | session-cluster rule                 | off            | on                  | §8.2 |
-//! | new replicas start `initializing`    | off            | on                  | §8.7 |
+//! | new replica start-up (`initializing`) | online at once | online after 300 ms | §8.7 |
 //! | `max_replicas_per_cluster`           | 1000           | 5                   | §8.5 |
 //! | `max_credit_consumption_rate`        | 1024           | 1024                | §8.5 |
 //! | `allowed_cluster_replica_sizes`      | empty (all)    | empty (all)         | §8.5 |
@@ -28,6 +28,11 @@
 use std::time::Duration;
 
 use super::Emulator;
+
+/// How long a new replica takes to start in the strict emulator: the shape
+/// of Materialize's (offline/`initializing`, then online by itself; seconds
+/// to minutes there), short enough that the suite stays fast.
+pub const DEFAULT_REPLICA_STARTUP_DELAY: Duration = Duration::from_millis(300);
 
 /// How `ALTER CLUSTER … SET (SIZE …)` behaves: the Materialize release the
 /// emulator plays (details in `emulator_resize.sql`).
@@ -79,9 +84,12 @@ pub struct Options {
     /// cluster, or without USAGE on it; `SET cluster` inside a transaction
     /// fails (25001).
     pub session_cluster_rule: bool,
-    /// §8.7: a new replica's first status is offline/`initializing`; it goes
-    /// online when hydrated or through [`Emulator::set_replica_online`].
-    pub initializing_status: bool,
+    /// §8.7: `Some(d)`: a new replica's first status is offline/`initializing`;
+    /// one made by DDL goes online by itself `d` later (its pod has started;
+    /// hydration does not matter), any goes online when hydrated or through
+    /// [`Emulator::set_replica_online`]. Meanwhile a statement that needs its
+    /// cluster waits (§8.10). `None`: online at once.
+    pub replica_startup_delay: Option<Duration>,
     /// §8.5: `SHOW max_replicas_per_cluster`, enforced on replica creation.
     pub max_replicas_per_cluster: u32,
     /// §8.4: reading the statement log needs `mz_monitor` (or
@@ -108,7 +116,7 @@ impl Options {
             release: Release::Instant,
             mz_version: None,
             session_cluster_rule: false,
-            initializing_status: false,
+            replica_startup_delay: None,
             max_replicas_per_cluster: 1000,
             monitor_role_required: false,
             sample_rate_default: 1.0,
@@ -125,7 +133,7 @@ impl Options {
         Options {
             release: Release::Background,
             session_cluster_rule: true,
-            initializing_status: true,
+            replica_startup_delay: Some(DEFAULT_REPLICA_STARTUP_DELAY),
             max_replicas_per_cluster: 5,
             monitor_role_required: true,
             sample_rate_default: 0.99,
@@ -197,8 +205,9 @@ impl Options {
                 false,
             ),
             (
-                "initializing_status".into(),
-                on(self.initializing_status),
+                "replica_startup_delay_ms".into(),
+                self.replica_startup_delay
+                    .map_or("off".into(), |d| d.as_millis().to_string()),
                 false,
             ),
             (
@@ -252,8 +261,9 @@ impl EmulatorBuilder {
         self
     }
 
-    pub fn initializing_replicas(mut self, on: bool) -> Self {
-        self.opts.initializing_status = on;
+    /// §8.7: how long a new replica takes to come online (`None`: at once).
+    pub fn replica_startup_delay(mut self, delay: Option<Duration>) -> Self {
+        self.opts.replica_startup_delay = delay;
         self
     }
 

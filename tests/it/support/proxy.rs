@@ -8,7 +8,10 @@
 //! - statements that read or write a user relation while the session-cluster
 //!   rule is on (reference §8.2): the proxy tracks each session's `cluster`,
 //!   asks `mz_emulator.session_cluster_error` on a side connection, and turns
-//!   the statement into Materialize's error when the cluster cannot serve it.
+//!   the statement into Materialize's error when the cluster cannot serve it,
+//!   or holds it while the cluster's replicas are all still starting (§8.7,
+//!   §8.10: Materialize waits for one) until one is online, the client
+//!   cancels it, or the client goes away.
 //!
 //! Before a statement that reads what a managed resize changes (clusters,
 //! replicas, their statuses and hydration, the reconfiguration relation) it
@@ -40,7 +43,7 @@
 //! It runs on its own tokio runtime on a background thread, so tests stay
 //! synchronous.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicU8, Ordering};
@@ -174,6 +177,9 @@ pub struct Shared {
     startup_stalls: AtomicU32,
     /// Reference §8.2: statements on user relations need a usable session cluster.
     session_cluster_rule: AtomicBool,
+    /// Server process ids whose cancel request came while the proxy may
+    /// hold their statement (a held statement never reached the server).
+    cancels: Mutex<HashSet<i32>>,
     markers: AtomicU64,
     /// Statement-log events not yet written (§1.11).
     pub statement_log: StatementLog,
@@ -196,6 +202,7 @@ impl Shared {
             delay: Mutex::default(),
             startup_stalls: AtomicU32::new(0),
             session_cluster_rule: AtomicBool::new(false),
+            cancels: Mutex::default(),
             markers: AtomicU64::new(0),
             statement_log: StatementLog::default(),
             side_config,
@@ -757,6 +764,13 @@ async fn handle(client: TcpStream, upstream: SocketAddr, shared: Arc<Shared>) ->
                 cw.flush().await?;
             }
             CANCEL_REQUEST => {
+                if let [_, _, _, _, a, b, c, d, ..] = body[..] {
+                    shared
+                        .cancels
+                        .lock()
+                        .unwrap()
+                        .insert(i32::from_be_bytes([a, b, c, d]));
+                }
                 sw.write_i32(len).await?;
                 sw.write_all(&body).await?;
                 sw.flush().await?;
@@ -989,19 +1003,79 @@ async fn run_hooks(plan: &mut Plan) -> bool {
     !plan.drop_before
 }
 
+/// The verdict of `mz_emulator.session_cluster_error` on a cluster whose
+/// replicas are all still starting: hold the statement.
+const HELD: &str = "held";
+
+/// How often a held statement asks again whether its cluster can serve.
+const HOLD_POLL: Duration = Duration::from_millis(50);
+
+/// How long the emulator holds a statement before it gives up with an
+/// error of its own. Materialize holds it for as long as it takes; this cap
+/// only keeps a test that forgot to bring a replica online from hanging the
+/// suite (clusterctl's own statements time out on the client well before).
+const MAX_HOLD: Duration = Duration::from_secs(120);
+
+/// The client went away while its statement was held.
+struct ClientGone;
+
 /// The error the session-cluster rule raises for `sql` on this session.
+/// While the cluster's replicas are all starting, the statement is held, as
+/// Materialize holds it, until one is online; a cancel request for the
+/// session ends the hold with Materialize's cancel error, and a client that
+/// closes the connection (a client-side timeout) ends it for good.
 async fn session_cluster_check(
     shared: &Shared,
     session: &Session,
     sql: &str,
-) -> Option<ErrorReply> {
+    conn: &Conn,
+    client: &mut OwnedReadHalf,
+) -> Result<Option<ErrorReply>, ClientGone> {
     if !shared.session_cluster_rule() {
-        return None;
+        return Ok(None);
     }
-    let refs = route::relation_refs(sql)?;
-    shared
-        .session_cluster_error(&session.cluster, &session.user, &refs)
-        .await
+    let Some(refs) = route::relation_refs(sql) else {
+        return Ok(None);
+    };
+    let pid = conn.backend_pid.load(Ordering::SeqCst);
+    shared.cancels.lock().unwrap().remove(&pid);
+    // A client that sends nothing more while it waits: its end of file says
+    // it is gone. One that sent more already is only watched for cancels.
+    let mut watch_close = true;
+    let held_since = Instant::now();
+    loop {
+        let verdict = shared
+            .session_cluster_error(&session.cluster, &session.user, &refs)
+            .await;
+        if !matches!(&verdict, Some((code, _, _)) if code == HELD) {
+            return Ok(verdict);
+        }
+        if held_since.elapsed() >= MAX_HOLD {
+            let message = format!(
+                "emulator: held {}s on cluster {} whose replicas never came online \
+                 (does the test bring them online?)",
+                MAX_HOLD.as_secs(),
+                session.cluster
+            );
+            return Ok(Some(("XX000".to_string(), message, None)));
+        }
+        if shared.cancels.lock().unwrap().remove(&pid) {
+            let message = "canceling statement due to user request".to_string();
+            return Ok(Some(("57014".to_string(), message, None)));
+        }
+        let mut byte = [0u8; 1];
+        if watch_close {
+            tokio::select! {
+                r = client.peek(&mut byte) => match r {
+                    Ok(0) | Err(_) => return Err(ClientGone),
+                    Ok(_) => watch_close = false,
+                },
+                () = tokio::time::sleep(HOLD_POLL) => {}
+            }
+        } else {
+            tokio::time::sleep(HOLD_POLL).await;
+        }
+    }
 }
 
 /// Follows `SET cluster` / `RESET cluster` in the pieces of a simple query;
@@ -1111,9 +1185,12 @@ async fn client_to_server(
                     if *rewritten {
                         continue;
                     }
-                    if let Some((code, message, hint)) =
-                        session_cluster_check(shared, &session, piece).await
-                    {
+                    let Ok(verdict) =
+                        session_cluster_check(shared, &session, piece, conn, cr.get_mut()).await
+                    else {
+                        return Ok(());
+                    };
+                    if let Some((code, message, hint)) = verdict {
                         *piece = ddl::raise_sql_with_hint(&code, &message, hint.as_deref());
                         *rewritten = true;
                     }
@@ -1194,7 +1271,12 @@ async fn client_to_server(
                         if route::reads_reconfiguration_state(sql) {
                             shared.settle_reconfigurations().await;
                         }
-                        fx.fail = session_cluster_check(shared, &session, sql).await;
+                        let Ok(verdict) =
+                            session_cluster_check(shared, &session, sql, conn, cr.get_mut()).await
+                        else {
+                            return Ok(());
+                        };
+                        fx.fail = verdict;
                     }
                 }
                 if fx.cut_after_execution {
