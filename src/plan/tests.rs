@@ -385,6 +385,34 @@ fn a_managed_resize_takes_the_form_the_release_supports() {
         .any(|n| n.contains("waiting for the resize to finish")));
 }
 
+/// The plan at `at` of managed cluster `c` (u2) whose strategies want 100cc
+/// and whose newest executed resize, sent at `sent_at`, asked for 100cc (on
+/// a release that resizes in the background), with its stored `state`.
+fn plan_after_resize(
+    c: Cluster,
+    at: DateTime<Utc>,
+    sent_at: DateTime<Utc>,
+    state: Option<serde_json::Value>,
+) -> Plan {
+    let mut s = snap(
+        vec![c],
+        vec![row("u2", "target_size", json!({"target_size": "100cc"}))],
+    );
+    s.now = at;
+    s.env.version = Some("v26.35.0 (abc)".into());
+    s.last_resizes.insert(
+        ClusterId("u2".into()),
+        crate::model::LastResize {
+            size: Size("100cc".into()),
+            at: sent_at,
+        },
+    );
+    if let Some(state) = state {
+        s.states.insert(ClusterId("u2".into()), state);
+    }
+    plan(&s, &PlanOptions::default())
+}
+
 /// A background resize Materialize rolled back at its deadline: the audit
 /// trail says `SET (SIZE = '100cc')` ran, the cluster is still 25cc and
 /// nothing is in flight. Sent again at once, it would run a second set of
@@ -394,23 +422,7 @@ fn a_managed_resize_takes_the_form_the_release_supports() {
 fn a_resize_that_did_not_take_is_held_back_with_an_alert_then_retried_once() {
     let sent_at = now() - Duration::minutes(10);
     let rolled_back = |at: DateTime<Utc>, state: Option<serde_json::Value>| {
-        let mut s = snap(
-            vec![managed(1, "25cc", true)],
-            vec![row("u2", "target_size", json!({"target_size": "100cc"}))],
-        );
-        s.now = at;
-        s.env.version = Some("v26.35.0 (abc)".into());
-        s.last_resizes.insert(
-            ClusterId("u2".into()),
-            crate::model::LastResize {
-                size: Size("100cc".into()),
-                at: sent_at,
-            },
-        );
-        if let Some(state) = state {
-            s.states.insert(ClusterId("u2".into()), state);
-        }
-        plan(&s, &PlanOptions::default())
+        plan_after_resize(managed(1, "25cc", true), at, sent_at, state)
     };
     // Just seen: held back, not sent, with the reason and an alert.
     let p = rolled_back(now(), None);
@@ -499,23 +511,7 @@ fn each_resize_in_a_row_that_does_not_take_doubles_the_backoff() {
         if in_flight {
             c.replicas.push(replica(9, "r1-pending", "100cc", false));
         }
-        let mut s = snap(
-            vec![c],
-            vec![row("u2", "target_size", json!({"target_size": "100cc"}))],
-        );
-        s.now = at;
-        s.env.version = Some("v26.35.0 (abc)".into());
-        s.last_resizes.insert(
-            ClusterId("u2".into()),
-            crate::model::LastResize {
-                size: Size("100cc".into()),
-                at: sent_at,
-            },
-        );
-        if let Some(state) = state {
-            s.states.insert(ClusterId("u2".into()), state);
-        }
-        plan(&s, &PlanOptions::default())
+        plan_after_resize(c, at, sent_at, state)
     };
     let state_of = |p: &Plan| only(p).new_state.as_deref().cloned();
     let first_sent = now() - Duration::minutes(10);

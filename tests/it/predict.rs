@@ -327,8 +327,9 @@ fn describe_and_status_show_the_wake_the_controller_will_make() {
     assert_eq!(interval_of(&explicit), 120);
 }
 
-#[test]
-fn describe_says_what_was_read_for_a_cluster_without_demand() {
+/// [`setup`]'s history, and `quiet`: hydrated, predicting, with no
+/// statement of its own.
+fn with_a_quiet_predicting_cluster() -> Emulator {
     let emu = setup();
     assert!(history(&emu, 3 * 3600) > 700);
     emu.create_hydrated_cluster("quiet", "r1", "25cc");
@@ -338,6 +339,12 @@ fn describe_says_what_was_read_for_a_cluster_without_demand() {
         "idle_suspend",
         json!({"idle_after_s": 600, "predict": true}),
     );
+    emu
+}
+
+#[test]
+fn describe_says_what_was_read_for_a_cluster_without_demand() {
+    let emu = with_a_quiet_predicting_cluster();
     let d = clusterctl(&emu, &["describe", "quiet"]).ok();
     assert!(
         d.stdout
@@ -368,15 +375,7 @@ fn our_own_polling_is_not_learned_as_demand() {
     // Four weeks of another controller's polling (a statement a minute, day
     // and night) on `quiet`, its --exec-cluster then, which Materialize
     // logged there: no demand to learn.
-    let emu = setup();
-    assert!(history(&emu, 3 * 3600) > 700);
-    emu.create_hydrated_cluster("quiet", "r1", "25cc");
-    strategy(
-        &emu,
-        "quiet",
-        "idle_suspend",
-        json!({"idle_after_s": 600, "predict": true}),
-    );
+    let emu = with_a_quiet_predicting_cluster();
     emu.add_activity_history(&ActivityHistory {
         clusters: "quiet".into(),
         days: 29,

@@ -525,15 +525,7 @@ fn a_watchers_temporary_replica_dropped_elsewhere_is_made_again() {
         "{}",
         d.output()
     );
-    let ops: Vec<(String, String)> = crate::cli::audit_ctx(&emu, "ops")
-        .iter()
-        .map(|c| {
-            (
-                c["kind"].as_str().unwrap_or_default().to_string(),
-                c["replica"].as_str().unwrap_or_default().to_string(),
-            )
-        })
-        .collect();
+    let ops = audited_kinds(&emu, "ops");
     let want = [
         ("create_replica", first.as_str()),
         ("create_replica", second.as_str()),
@@ -619,15 +611,7 @@ fn a_watcher_keeps_its_temporary_replica_until_the_renewed_one_is_online() {
     };
     let (code, _) = d.terminate(Duration::from_secs(15));
     assert_eq!(code, 0, "{}", d.output());
-    let ops: Vec<(String, String)> = crate::cli::audit_ctx(&emu, "ops")
-        .iter()
-        .map(|c| {
-            (
-                c["kind"].as_str().unwrap_or_default().to_string(),
-                c["replica"].as_str().unwrap_or_default().to_string(),
-            )
-        })
-        .collect();
+    let ops = audited_kinds(&emu, "ops");
     // Sorted: the creations are dated by the database's (moved) clock.
     let mut ops = ops;
     ops.sort();
@@ -1019,4 +1003,17 @@ fn a_signal_during_the_wait_before_a_suspension_stops_its_first_drop() {
     assert_eq!(left, ["r1", "r2"], "{}", d.output());
     assert_eq!(code, 3, "{}", d.output());
     assert!(audit(&emu, "c").is_empty(), "{}", d.output());
+}
+
+/// (kind, replica) of each audit row of `cluster`, as `audit_ctx` lists them.
+fn audited_kinds(emu: &Emulator, cluster: &str) -> Vec<(String, String)> {
+    crate::cli::audit_ctx(emu, cluster)
+        .iter()
+        .map(|c| {
+            (
+                c["kind"].as_str().unwrap_or_default().to_string(),
+                c["replica"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
 }
