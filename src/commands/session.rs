@@ -21,7 +21,7 @@
 //! for ([`wait_online`]) before the run uses it, and a renewed one before
 //! the old one goes.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -288,8 +288,8 @@ pub async fn wait_online(
     stop: Option<Arc<AtomicBool>>,
 ) -> Result<(), CommandError> {
     let mut backend = ctx.backend();
-    if let Some(flag) = &stop {
-        backend.stop_on(flag.clone());
+    if let Some(flag) = stop {
+        backend.stop_on(flag);
     }
     let started = Instant::now();
     loop {
@@ -322,7 +322,7 @@ pub async fn wait_online(
             )));
         }
         tokio::time::sleep(ONLINE_POLL).await;
-        if stop.as_ref().is_some_and(|f| f.load(Ordering::SeqCst)) {
+        if crate::exec::Backend::stop_requested(&backend) {
             return Err(CommandError::Interrupted(format!(
                 "a signal came while the temporary replica {name} started"
             )));
@@ -397,29 +397,20 @@ pub async fn renew(ctx: &Context, s: &mut Session, stop: Arc<AtomicBool>) -> Vec
         records.push(created(&run_id, &cluster_id.0, &cluster, &old));
     }
     if present {
-        let r = drop(ctx, &cluster, &old.name).await;
-        if let Err(e) = &r {
-            warnings.push(format!(
-                "could not drop the renewed temporary replica {}: {e}; the next `clusterctl apply` drops it",
-                old.name
-            ));
-        }
         let reason = format!(
             "renewed by {}: a --watch process replaces its temporary replica every {}, \
              before runs elsewhere take it for one a dead run left",
             fresh.name,
             crate::model::human_duration(RENEW_AFTER.as_secs())
         );
-        records.push(record(
-            &run_id,
-            &cluster_id.0,
-            &cluster,
-            "drop_replica",
-            &old.name,
-            Some(&old.size),
-            &reason,
-            &r,
-        ));
+        let (row, r) = drop_temporary(ctx, &run_id, &cluster_id.0, &cluster, &old, &reason).await;
+        if let Err(e) = &r {
+            warnings.push(format!(
+                "could not drop the renewed temporary replica {}: {e}; the next `clusterctl apply` drops it",
+                old.name
+            ));
+        }
+        records.push(row);
     } else {
         warnings.push(format!(
             "the temporary replica {} of this process was gone (dropped elsewhere): made {}",
@@ -446,21 +437,12 @@ async fn keep_old(
     if !fresh.audited {
         records.push(created(&run_id, cluster_id, cluster, fresh));
     }
-    let r = drop(ctx, cluster, &fresh.name).await;
     let reason = format!(
         "a renewal of {} that did not come online ({why}); {} is kept",
         old.name, old.name
     );
-    records.push(record(
-        &run_id,
-        cluster_id,
-        cluster,
-        "drop_replica",
-        &fresh.name,
-        Some(&fresh.size),
-        &reason,
-        &r,
-    ));
+    let (row, r) = drop_temporary(ctx, &run_id, cluster_id, cluster, fresh, &reason).await;
+    records.push(row);
     let mut warnings = vec![format!(
         "could not renew the temporary replica {}: {why}; keeping it",
         old.name
@@ -533,24 +515,16 @@ pub async fn finish(ctx: &Context, s: Option<Session>, cleanup: bool) -> Vec<Str
         if !t.audited {
             records.push(created(&run_id, &cluster_id.0, &cluster, t));
         }
-        let r = drop(ctx, &cluster, &t.name).await;
+        // Audited whatever the command, as its creation was.
+        let (row, r) =
+            drop_temporary(ctx, &run_id, &cluster_id.0, &cluster, t, TEMPORARY_REASON).await;
         if let Err(e) = &r {
             warnings.push(format!(
                 "could not drop this run's temporary replica {}: {e}; the next `clusterctl apply` drops it",
                 t.name
             ));
         }
-        // Audited whatever the command, as its creation was.
-        records.push(record(
-            &run_id,
-            &cluster_id.0,
-            &cluster,
-            "drop_replica",
-            &t.name,
-            Some(&t.size),
-            TEMPORARY_REASON,
-            &r,
-        ));
+        records.push(row);
     }
     warnings.extend(audit(ctx, records).await);
     warnings
@@ -591,6 +565,30 @@ async fn drop(ctx: &Context, cluster: &str, name: &str) -> Result<String, String
         crate::db::DbError::Query { reason, .. } => reason,
         other => other.to_string(),
     })
+}
+
+/// Drops temporary replica `t` of `cluster`: the audit row of the drop,
+/// with `reason`, and its outcome (each caller words its own warning).
+async fn drop_temporary(
+    ctx: &Context,
+    run_id: &Uuid,
+    cluster_id: &str,
+    cluster: &str,
+    t: &Temporary,
+    reason: &str,
+) -> ((AuditRow, bool, Option<String>), Result<String, String>) {
+    let r = drop(ctx, cluster, &t.name).await;
+    let row = record(
+        run_id,
+        cluster_id,
+        cluster,
+        "drop_replica",
+        &t.name,
+        Some(&t.size),
+        reason,
+        &r,
+    );
+    (row, r)
 }
 
 /// The audit row of a temporary replica's creation made after the fact,

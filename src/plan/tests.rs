@@ -193,6 +193,24 @@ fn managed(rf: i64, size: &str, hydrated: bool) -> Cluster {
     c
 }
 
+/// Managed cluster u2, suspended (no replica) with a statement waiting, on
+/// a release that resizes by restarting, its strategies wanting `size`.
+fn waking_on_a_restarting_release(size: &str) -> Snapshot {
+    let mut asleep = managed(0, "25cc", false);
+    asleep.activity = Activity {
+        last_begin: Some(now()),
+        in_flight: 1,
+        last_end: None,
+    };
+    let mut s = snap(
+        vec![asleep],
+        vec![row("u2", "target_size", json!({"target_size": size}))],
+    );
+    s.env.version = Some("v25.2.0".into());
+    s.env.settings.enable_zero_downtime_cluster_reconfiguration = Some(false);
+    s
+}
+
 #[test]
 fn managed_clusters_get_alter_cluster_ddl() {
     let kinds = |p: &Plan| -> Vec<(ActionKind, String)> {
@@ -303,18 +321,7 @@ fn a_managed_resize_takes_the_form_the_release_supports() {
 
     // A suspended cluster waking on such a release: no replica runs, so the
     // size changes without downtime, then the replication factor.
-    let mut asleep = managed(0, "25cc", false);
-    asleep.activity = Activity {
-        last_begin: Some(now()),
-        in_flight: 1,
-        last_end: None,
-    };
-    let mut s = snap(
-        vec![asleep],
-        vec![row("u2", "target_size", json!({"target_size": "100cc"}))],
-    );
-    s.env.version = Some("v25.2.0".into());
-    s.env.settings.enable_zero_downtime_cluster_reconfiguration = Some(false);
+    let s = waking_on_a_restarting_release("100cc");
     assert_eq!(
         sql(&plan(&s, &PlanOptions::default())),
         [
@@ -2632,18 +2639,7 @@ fn a_managed_resize_counts_as_the_release_carries_it_out() {
 
     // Waking at a new size on a release that restarts: the resize of a
     // cluster without replicas costs nothing, the wake 8 credits/h.
-    let mut asleep = managed(0, "25cc", false);
-    asleep.activity = Activity {
-        last_begin: Some(now()),
-        in_flight: 1,
-        last_end: None,
-    };
-    let mut s = snap(
-        vec![asleep],
-        vec![row("u2", "target_size", json!({"target_size": "800cc"}))],
-    );
-    s.env.version = Some("v25.2.0".into());
-    s.env.settings.enable_zero_downtime_cluster_reconfiguration = Some(false);
+    let mut s = waking_on_a_restarting_release("800cc");
     s.env.settings.max_credit_consumption_rate = Some(4.0);
     let p = plan(&s, &PlanOptions::default());
     let cp = only(&p);
