@@ -305,23 +305,22 @@ fn apply(a: ApplyArgs, ui: &Ui) -> u8 {
         // Before anything else: can the session cluster serve our tables? A
         // database that cannot be reached is the run's failure to report
         // (metrics, `--watch` retrying), not a configuration error. A
-        // signal meanwhile ends the process: nothing was done yet.
-        let Some(prepared) = shutdown.unless_signalled(session::prepare(&mut ctx)).await else {
-            if a.watch {
-                tracing::info!("stopped before the first run: nothing was done");
-                return Ok(Some(exit::OK));
-            }
-            return Err(CommandError::Interrupted(
-                "a signal came before the run started: nothing was done".into(),
-            ));
-        };
+        // signal meanwhile ends the process, leaving nothing behind (a
+        // temporary replica still starting is dropped).
+        let prepared = session::prepare(&mut ctx, Some(shutdown.flag())).await;
         // A database that did not answer after every retry: a one-shot
         // run fails with that now (counted in the metrics file), instead
         // of waiting out every retry again on its tables.
         let mut unreachable = None;
         let session = match prepared {
             Ok(s) => s,
-            Err(e @ CommandError::SessionCluster(_)) => return Err(e),
+            Err(CommandError::Interrupted(why)) if a.watch => {
+                tracing::info!("stopped before the first run: {why}");
+                return Ok(Some(exit::OK));
+            }
+            Err(e @ (CommandError::SessionCluster(_) | CommandError::Interrupted(_))) => {
+                return Err(e)
+            }
             Err(e) => {
                 tracing::debug!("session cluster not checked: {e}");
                 if matches!(&e, CommandError::Db(d) if d.transient()) {
@@ -616,7 +615,7 @@ where
         rt.block_on(async {
             let mut ctx = Context::new(db)?;
             // Before anything else: can the session cluster serve our tables?
-            let session = session::prepare(&mut ctx).await?;
+            let session = session::prepare(&mut ctx, None).await?;
             let result = op(&ctx).await;
             for w in session::finish(&ctx, session, false).await {
                 tracing::warn!("{w}");

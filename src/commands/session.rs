@@ -21,7 +21,7 @@
 //! for ([`wait_online`]) before the run uses it, and a renewed one before
 //! the old one goes.
 
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -128,11 +128,21 @@ pub fn problem(sc: &SessionCluster, will_create: bool) -> Option<String> {
 /// first gives it a temporary replica. Leaves the resolved cluster in the
 /// context, so the snapshot need not ask again. `None` on a server without
 /// clusters (plain PostgreSQL), where there is nothing to check.
-pub async fn prepare(ctx: &mut Context) -> Result<Option<Session>, CommandError> {
+///
+/// With `stop`, a signal ends it (`Interrupted`) with nothing left behind:
+/// a read under way is abandoned, no replica is made after it, and a
+/// temporary replica still starting is dropped ([`abandon`]).
+pub async fn prepare(
+    ctx: &mut Context,
+    stop: Option<Arc<AtomicBool>>,
+) -> Result<Option<Session>, CommandError> {
     let exec = ctx.opts.exec_cluster.clone();
     let create = ctx.opts.create_replica.clone();
-    let Some(sc) = ctx
-        .backend()
+    let mut backend = ctx.backend();
+    if let Some(flag) = &stop {
+        backend.stop_on(flag.clone());
+    }
+    let Some(sc) = backend
         .retrying("checking the session cluster", async |c| {
             session::inspect(c, exec.as_deref()).await
         })
@@ -147,16 +157,16 @@ pub async fn prepare(ctx: &mut Context) -> Result<Option<Session>, CommandError>
     let leftovers = leftovers(&sc);
     let temporary = match create {
         Some(size) => {
-            // A signal drops the wait with the rest of the start-up: the
-            // replica stays, and the next apply drops it as a leftover.
-            let (t, online) = create_temporary(ctx, &sc, size, &me, None).await?;
-            online.map_err(|e| match e {
-                CommandError::Interrupted(_) => e,
-                e => CommandError::SessionCluster(format!(
-                    "--create-replica: {e}; the next `clusterctl apply` drops it"
-                )),
-            })?;
-            Some(t)
+            let (t, online) = create_temporary(ctx, &sc, size, &me, stop).await?;
+            match online {
+                Ok(()) => Some(t),
+                Err(CommandError::Interrupted(why)) => return Err(abandon(ctx, &sc, &t, why).await),
+                Err(e) => {
+                    return Err(CommandError::SessionCluster(format!(
+                        "--create-replica: {e}; the next `clusterctl apply` drops it"
+                    )))
+                }
+            }
         }
         None => None,
     };
@@ -233,6 +243,12 @@ async fn create_temporary(
         }
     }
     let intent = intent.filter(|_| audited);
+    if stop.as_ref().is_some_and(|f| f.load(Ordering::SeqCst)) {
+        // Nothing made: the next run settles the intent as not applied.
+        return Err(CommandError::Interrupted(
+            "a signal came before the temporary replica was made: nothing was done".into(),
+        ));
+    }
     // Not retried: a retry after a lost connection could find it made and
     // fail; the next run drops whatever this one leaves.
     let client = ctx.db.client().await?;
@@ -293,12 +309,21 @@ pub async fn wait_online(
     }
     let started = Instant::now();
     loop {
+        let interrupted = || {
+            CommandError::Interrupted(format!(
+                "a signal came while the temporary replica {name} started"
+            ))
+        };
         let state = backend
             .retrying(
                 "waiting for the temporary replica to come online",
                 async |c| session::startup(c, cluster, name).await,
             )
-            .await?;
+            .await
+            .map_err(|e| match e {
+                crate::db::DbError::Interrupted { .. } => interrupted(),
+                e => e.into(),
+            })?;
         match state {
             session::Startup::Online => {
                 tracing::info!(
@@ -323,9 +348,7 @@ pub async fn wait_online(
         }
         tokio::time::sleep(ONLINE_POLL).await;
         if crate::exec::Backend::stop_requested(&backend) {
-            return Err(CommandError::Interrupted(format!(
-                "a signal came while the temporary replica {name} started"
-            )));
+            return Err(interrupted());
         }
     }
 }
@@ -455,6 +478,34 @@ async fn keep_old(
     }
     warnings.extend(audit(ctx, records).await);
     warnings
+}
+
+/// A signal came while the run's temporary replica started: it is dropped
+/// and audited, so that a stopped start-up leaves nothing running (it was
+/// left to the next `apply`, an hour away when that runs on another host).
+/// Its creation's intent row stays without an outcome (recording one needs
+/// a replica of the session cluster that serves); the next run settles it.
+async fn abandon(ctx: &Context, sc: &SessionCluster, t: &Temporary, why: String) -> CommandError {
+    let Some(cluster_id) = sc.id.as_ref().map(|id| id.0.clone()) else {
+        return CommandError::Interrupted(why);
+    };
+    let run_id = Uuid::new_v4();
+    let mut records = Vec::new();
+    if !t.audited {
+        records.push(created(&run_id, &cluster_id, &sc.name, t));
+    }
+    let reason = format!("{why}: dropped before it served, nothing else was done");
+    let (row, r) = drop_temporary(ctx, &run_id, &cluster_id, &sc.name, t, &reason).await;
+    records.push(row);
+    for w in audit(ctx, records).await {
+        tracing::warn!("{w}");
+    }
+    match r {
+        Ok(_) => CommandError::Interrupted(format!("{why}: dropped it; nothing else was done")),
+        Err(e) => CommandError::Interrupted(format!(
+            "{why}, and it could not be dropped ({e}); the next `clusterctl apply` drops it"
+        )),
+    }
 }
 
 /// Whether a temporary replica made at `created` (the database's clock) is

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::cli::{audit, clusterctl, command, init_tables, replica_names, strategy};
+use crate::cli::{audit, audit_ctx, clusterctl, command, init_tables, replica_names, strategy};
 use crate::support::Emulator;
 
 /// A `clusterctl` child process, killed (SIGKILL) if a test fails before
@@ -899,6 +899,64 @@ fn stopped_having_done_nothing(d: &Daemon) {
     );
     assert!(!out.contains("did not finish within"), "{out}");
     assert!(!out.contains("ERROR"), "{out}");
+}
+
+/// SIGTERM while `--create-replica`'s temporary replica starts: the run
+/// stops at once and drops it, audited (it stayed for the next `apply`,
+/// an hour away when that runs on another host, and the run said nothing
+/// was done).
+#[test]
+fn a_signal_while_the_temporary_replica_starts_drops_it() {
+    let emu = Emulator::builder()
+        .replica_startup_delay(Some(Duration::from_secs(120)))
+        .start();
+    emu.create_cluster("ops");
+    init_tables(&emu);
+    for (args, code) in [
+        (
+            vec!["apply", "--exec-cluster", "ops", "--create-replica"],
+            1,
+        ),
+        (
+            vec![
+                "apply",
+                "--watch",
+                "--exec-cluster",
+                "ops",
+                "--create-replica",
+            ],
+            0,
+        ),
+    ] {
+        let mut d = Daemon::start(&emu.url(), &args);
+        eventually(Duration::from_secs(30), "the temporary replica", &d, || {
+            !replica_names(&emu, "ops").is_empty()
+        });
+        std::thread::sleep(Duration::from_millis(500));
+        let (got, waited) = d.terminate(Duration::from_secs(60));
+        assert_eq!(got, code, "{args:?}\n{}", d.output());
+        assert!(
+            waited < Duration::from_secs(20),
+            "{waited:?}\n{}",
+            d.output()
+        );
+        assert!(replica_names(&emu, "ops").is_empty(), "{}", d.output());
+        let out = d.output();
+        assert!(
+            out.contains("started: dropped it; nothing else was done"),
+            "{out}"
+        );
+    }
+    let drops: Vec<String> = audit_ctx(&emu, "ops")
+        .iter()
+        .filter(|c| c["kind"] == "drop_replica")
+        .filter_map(|c| c["reasons"][0].as_str().map(String::from))
+        .collect();
+    assert_eq!(drops.len(), 2, "{drops:?}");
+    assert!(
+        drops.iter().all(|r| r.contains("a signal came while")),
+        "{drops:?}"
+    );
 }
 
 /// SIGTERM while a one-shot `apply --wait` waits for a lease another
