@@ -1632,7 +1632,8 @@ fn ddl_needs_ownership() {
         (msg.as_str(), code.as_str()),
         ("permission denied for SYSTEM", "42501")
     );
-    // Owning the cluster allows CREATE; the new replica belongs to its creator.
+    // Owning the cluster allows CREATE; the new replica belongs to the
+    // cluster's owner (here its creator too; r3 below is made by another).
     emu.set_cluster_owner("c", &app.name);
     c.batch_execute("CREATE CLUSTER REPLICA c.r2 SIZE '25cc'")
         .unwrap();
@@ -1666,9 +1667,19 @@ fn ddl_needs_ownership() {
         .unwrap();
     let owner = emu.query_one("SELECT owner_id FROM mz_catalog.mz_clusters WHERE name = 'c'");
     assert_eq!(owner.as_deref(), Some(other.id.as_str()));
-    // ... and membership makes the member an owner too.
+    // The cluster's replicas go with it (sequence_alter_owner).
+    let replica_owner = |name: &str| {
+        emu.query_one(&format!(
+            "SELECT owner_id FROM mz_catalog.mz_cluster_replicas WHERE id = '{}'",
+            emu.replica_id("c", name)
+        ))
+    };
+    assert_eq!(replica_owner("r2").as_deref(), Some(other.id.as_str()));
+    // ... and membership makes the member an owner too; what it creates
+    // belongs to the cluster's owner, not to it.
     c.batch_execute("CREATE CLUSTER REPLICA c.r3 SIZE '25cc'")
         .unwrap();
+    assert_eq!(replica_owner("r3").as_deref(), Some(other.id.as_str()));
     emu.grant_create_cluster(&app);
     c.batch_execute("CREATE CLUSTER mine (SIZE '25cc')")
         .unwrap();

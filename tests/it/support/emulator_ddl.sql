@@ -94,8 +94,11 @@ BEGIN
         (SELECT count(*) FROM mz_catalog.mz_cluster_replicas WHERE cluster_id = c.id),
         (SELECT count(*) + 1 FROM mz_catalog.mz_cluster_replicas WHERE cluster_id = c.id));
     PERFORM mz_emulator.check_credit_limit(mz_emulator.size_credits(p_size));
-    -- The new replica belongs to the role that created it.
-    PERFORM mz_emulator.insert_replica(c.id, p_replica, p_size, mz_emulator.role_id(p_actor));
+    -- The new replica belongs to the cluster's owner, whoever created it
+    -- ("Replicas have the same owner as their cluster",
+    -- sequence_create_cluster_replica; older releases gave it to the role
+    -- that created it).
+    PERFORM mz_emulator.insert_replica(c.id, p_replica, p_size);
 END $$;
 
 CREATE PROCEDURE mz_emulator.drop_cluster_replica(
@@ -298,6 +301,9 @@ BEGIN
     END IF;
     IF p_replica IS NULL THEN
         UPDATE mz_catalog.mz_clusters SET owner_id = new_id WHERE id = c.id;
+        -- "Alter owner cascades down to cluster replicas"
+        -- (sequence_alter_owner).
+        UPDATE mz_catalog.mz_cluster_replicas SET owner_id = new_id WHERE cluster_id = c.id;
     ELSE
         PERFORM mz_emulator.require_cluster_privilege(p_actor, c.id, 'C');
         UPDATE mz_catalog.mz_cluster_replicas SET owner_id = new_id WHERE id = r.id;
