@@ -237,10 +237,31 @@ fn to_do(emu: &Emulator, n: usize, dir: &Path) {
     );
 }
 
+/// `rows` settled audit rows of past runs, a year old to a minute old, each
+/// with a decision context the size of a real one (about 600 bytes): the
+/// trail a fleet has after months of work, which nothing prunes.
+fn past_trail(emu: &Emulator, rows: usize) {
+    if rows == 0 {
+        return;
+    }
+    emu.sql(&format!(
+        "INSERT INTO mz_cluster_strategy_actions
+         SELECT md5(g::text), 'u' || (g % 1000), 'DROP CLUSTER REPLICA c.r_50cc',
+                jsonb_build_object('run_id', md5((g / 7)::text), 'controller', 'clusterctl 0.1.0',
+                                   'kind', 'drop_replica', 'replica', 'r_50cc', 'size', '50cc',
+                                   'strategy', 'idle_suspend',
+                                   'reasons', jsonb_build_array(repeat('idle for a while; ', 20))),
+                true, NULL, now() - make_interval(secs => (g % 31536000)::double precision + 60)
+         FROM generate_series(1, {rows}) g"
+    ));
+}
+
 /// 1000 actions in one apply: statements per action and wall time.
+/// `BENCH_TRAIL=N` puts N rows of past runs in the audit trail first.
 fn actions(n: usize, runs: usize, dir: &Path) {
+    let trail = env_list("BENCH_TRAIL", &[0])[0];
     println!(
-        "\napply with {n} actions (one CREATE per cluster); binary {}\n",
+        "\napply with {n} actions (one CREATE per cluster), {trail} past audit rows; binary {}\n",
         binary()
     );
     println!("| round trip | statements | per action | wall time | per action |");
@@ -252,6 +273,7 @@ fn actions(n: usize, runs: usize, dir: &Path) {
         for _ in 0..runs {
             let emu = Emulator::start();
             to_do(&emu, n, dir);
+            past_trail(&emu, trail);
             let url = if rtt_ms == 0 {
                 emu.url()
             } else {
