@@ -10,12 +10,14 @@
 //! controller lease is ours for long enough; a lost lease stops the run.
 //!
 //! Round trips: the bookkeeping around a DDL goes to the backend as one
-//! [`Bookkeeping`] step (the previous action's outcome, the plan guard's
-//! read, the next intent), which the live backend pipelines into one round
-//! trip, so an action costs two round trips (bookkeeping, DDL) instead of
-//! four. The intent is still written (and confirmed) before its DDL is
-//! sent. Written once against the `Backend` trait so the real database and
-//! the simulator run the same engine.
+//! [`Bookkeeping`] step (earlier actions' outcomes, the plan guard's read,
+//! the next intent), which the live backend pipelines into one round trip,
+//! so an action costs two round trips (bookkeeping, DDL) instead of four.
+//! The intent is still written (and confirmed) before its DDL is sent.
+//! Outcomes are recorded a batch at a time ([`outcomes_due`]): each
+//! statement that records them reads the whole audit table in Materialize.
+//! Written once against the `Backend` trait so the real database and the
+//! simulator run the same engine.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -164,11 +166,11 @@ impl Guard<'_> {
 /// New states of clusters, and their version's timestamp.
 pub type States<'a> = (&'a [(ClusterId, serde_json::Value)], DateTime<Utc>);
 
-/// Bookkeeping that goes together, in this order: the outcome of the
-/// previous action, the plan guard's read, the next intent, the states.
+/// Bookkeeping that goes together, in this order: the outcomes of earlier
+/// actions, the plan guard's read, the next intent, the states.
 #[derive(Debug, Default)]
 pub struct Bookkeeping<'a> {
-    pub outcome: Option<&'a Outcome>,
+    pub outcomes: &'a [Outcome],
     /// Re-read this cluster's replicas (and activity) and compare them with
     /// what the plan saw; when they differ, `intent` must not stay recorded.
     pub guard: Option<Guard<'a>>,
@@ -192,8 +194,8 @@ pub trait Backend {
         -> Result<Ddl, Self::Error>;
     /// Records an action about to be attempted.
     async fn audit(&mut self, row: &AuditRow) -> Result<(), Self::Error>;
-    /// Records how an attempted action ended.
-    async fn audit_outcome(&mut self, _outcome: &Outcome) -> Result<(), Self::Error> {
+    /// Records how attempted actions ended.
+    async fn audit_outcomes(&mut self, _outcomes: &[Outcome]) -> Result<(), Self::Error> {
         Ok(())
     }
     async fn persist_states(
@@ -211,8 +213,8 @@ pub trait Backend {
     /// changes behind (the simulator), runs the other parts one after the
     /// other.
     async fn bookkeeping(&mut self, step: Bookkeeping<'_>) -> Result<Option<Changed>, Self::Error> {
-        if let Some(outcome) = step.outcome {
-            self.audit_outcome(outcome).await?;
+        if !step.outcomes.is_empty() {
+            self.audit_outcomes(step.outcomes).await?;
         }
         if let Some(row) = step.intent {
             self.audit(row).await?;
@@ -342,8 +344,10 @@ struct Run<'b, B> {
     backend: &'b mut B,
     run_id: Uuid,
     budget: usize,
-    /// The outcome of the last DDL, recorded with the next bookkeeping step.
-    pending: Option<Outcome>,
+    /// Outcomes of DDL not recorded yet, and since when the oldest waits:
+    /// recorded with a later bookkeeping step ([`outcomes_due`]).
+    pending: Vec<Outcome>,
+    pending_since: Option<DateTime<Utc>>,
     /// The plan's time, which stamps the states written.
     plan_now: DateTime<Utc>,
     report: ApplyReport,
@@ -360,7 +364,8 @@ pub async fn apply<B: Backend>(
         backend,
         run_id,
         budget: opts.max_actions.unwrap_or(usize::MAX),
-        pending: None,
+        pending: Vec::new(),
+        pending_since: None,
         plan_now: plan.now,
         report: ApplyReport {
             run_id,
@@ -393,12 +398,12 @@ pub async fn apply<B: Backend>(
         run.flush().await;
         return Err(e);
     }
-    let outcome = run.pending.take();
-    if outcome.is_some() || !states.is_empty() {
+    let outcomes = run.take_pending();
+    if !outcomes.is_empty() || !states.is_empty() {
         // Stamped with the database's clock (the snapshot's), so versions
         // order correctly even when controllers' clocks disagree.
         let step = Bookkeeping {
-            outcome: outcome.as_ref(),
+            outcomes: &outcomes,
             states: (!states.is_empty()).then_some((states.as_slice(), plan.now)),
             ..Bookkeeping::default()
         };
@@ -538,12 +543,16 @@ impl<B: Backend> Run<'_, B> {
             decision_ctx: decision_ctx(self.run_id, cp, action),
             created_at: self.backend.now(),
         };
-        let outcome = self.pending.take();
+        let outcomes = if outcomes_due(&self.pending, self.pending_since, row.created_at, action) {
+            self.take_pending()
+        } else {
+            Vec::new()
+        };
         // No DDL without its audit row: if the intent cannot be written, stop.
         let changed = self
             .backend
             .bookkeeping(Bookkeeping {
-                outcome: outcome.as_ref(),
+                outcomes: &outcomes,
                 guard,
                 intent: Some(&row),
                 states,
@@ -572,7 +581,7 @@ impl<B: Backend> Run<'_, B> {
             }
         };
         // An unknown outcome leaves the audit row open for the next run.
-        self.pending = match &result {
+        let outcome = match &result {
             Ddl::Done => Some(Outcome {
                 action_id: row.action_id.clone(),
                 executed: true,
@@ -585,6 +594,10 @@ impl<B: Backend> Run<'_, B> {
             }),
             Ddl::Unknown(_) => None,
         };
+        if let Some(outcome) = outcome {
+            self.pending_since.get_or_insert(row.created_at);
+            self.pending.push(outcome);
+        }
         Ok(Ok(match result {
             Ddl::Done => ActionStatus::Executed,
             Ddl::Refused(error) => {
@@ -604,21 +617,59 @@ impl<B: Backend> Run<'_, B> {
         }))
     }
 
-    /// Records the last outcome before the run stops (best effort: the next
-    /// run settles it from the catalog otherwise).
+    /// The outcomes waiting to be recorded, taken.
+    fn take_pending(&mut self) -> Vec<Outcome> {
+        self.pending_since = None;
+        std::mem::take(&mut self.pending)
+    }
+
+    /// Records the outcomes still waiting before the run stops (best
+    /// effort: the next run settles them from the catalog otherwise).
     async fn flush(&mut self) {
-        if let Some(outcome) = self.pending.take() {
-            let step = Bookkeeping {
-                outcome: Some(&outcome),
-                ..Bookkeeping::default()
-            };
-            if self.backend.bookkeeping(step).await.is_err() {
-                tracing::warn!(
-                    "could not record the last action's outcome; the next run settles it"
-                );
-            }
+        let outcomes = self.take_pending();
+        if outcomes.is_empty() {
+            return;
+        }
+        let step = Bookkeeping {
+            outcomes: &outcomes,
+            ..Bookkeeping::default()
+        };
+        if self.backend.bookkeeping(step).await.is_err() {
+            tracing::warn!(
+                "could not record the last actions' outcomes; the next run settles them"
+            );
         }
     }
+}
+
+/// At most this many outcomes are recorded together (one statement: three
+/// parameters each, far below the protocol's 65 535).
+pub const OUTCOME_BATCH: usize = 64;
+
+/// Outcomes waiting longer than this are recorded with the next intent.
+pub const OUTCOMES_WAIT: chrono::TimeDelta = chrono::TimeDelta::seconds(10);
+
+/// Whether the outcomes waiting (`pending`, the oldest since `since`) go
+/// with the intent of `next`, written at `now`. Each statement recording
+/// outcomes reads the whole audit table in Materialize (an UPDATE is a
+/// read-then-write, and the table has no index), so they wait to go
+/// together: the run's last step records the rest. They go now when a
+/// batch is full ([`OUTCOME_BATCH`]), when one is a
+/// failure (its error is known only to this run: a killed run's open rows
+/// are settled from the catalog, without it), when the oldest has waited
+/// [`OUTCOMES_WAIT`] (what `status` and `history` show stays recent), and
+/// before a resize, whose statement may run for many minutes.
+fn outcomes_due(
+    pending: &[Outcome],
+    since: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    next: &Action,
+) -> bool {
+    !pending.is_empty()
+        && (pending.len() >= OUTCOME_BATCH
+            || pending.iter().any(|o| !o.executed)
+            || since.is_some_and(|t| now - t >= OUTCOMES_WAIT)
+            || next.kind == ActionKind::SetSize)
 }
 
 /// A suspension's new state (what the cluster wakes with) is written with
@@ -703,6 +754,61 @@ pub fn count_kinds<'a>(actions: impl Iterator<Item = &'a Action>) -> (usize, usi
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn outcomes_wait_to_be_recorded_together() {
+        let t0 = at(0).expect("a time");
+        let create = Action {
+            kind: ActionKind::CreateReplica,
+            cluster_id: ClusterId("u1".into()),
+            cluster: "c".into(),
+            replica: "r1".into(),
+            size: None,
+            replication_factor: None,
+            resize: None,
+            sql: String::new(),
+            strategy: crate::strategy::StrategyKind::TargetSize,
+            reasons: Vec::new(),
+        };
+        let resize = Action {
+            kind: ActionKind::SetSize,
+            ..create.clone()
+        };
+        let done = |n: usize| -> Vec<Outcome> {
+            (0..n)
+                .map(|i| Outcome {
+                    action_id: i.to_string(),
+                    executed: true,
+                    error: None,
+                })
+                .collect()
+        };
+        let soon = t0 + chrono::TimeDelta::seconds(9);
+        assert!(!outcomes_due(&[], None, soon, &resize), "nothing to record");
+        assert!(!outcomes_due(&done(1), Some(t0), soon, &create));
+        assert!(!outcomes_due(
+            &done(OUTCOME_BATCH - 1),
+            Some(t0),
+            soon,
+            &create
+        ));
+        assert!(
+            outcomes_due(&done(OUTCOME_BATCH), Some(t0), soon, &create),
+            "a full batch"
+        );
+        assert!(
+            outcomes_due(&done(1), Some(t0), t0 + OUTCOMES_WAIT, &create),
+            "waited long enough"
+        );
+        assert!(
+            outcomes_due(&done(1), Some(t0), soon, &resize),
+            "before a resize"
+        );
+        let mut failed = done(2);
+        failed[1].executed = false;
+        failed[1].error = Some("refused".into());
+        assert!(outcomes_due(&failed, Some(t0), soon, &create), "a failure");
+    }
 
     fn at(s: i64) -> Option<DateTime<Utc>> {
         DateTime::from_timestamp(1_800_000_000 + s, 0)

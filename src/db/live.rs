@@ -499,21 +499,25 @@ impl<'a> LiveBackend<'a> {
         run_id: &uuid::Uuid,
     ) -> Result<usize, DbError> {
         let store = self.store;
-        for s in &plan.settle {
-            let outcome = Outcome {
+        let outcomes: Vec<Outcome> = plan
+            .settle
+            .iter()
+            .map(|s| Outcome {
                 action_id: s.action_id.clone(),
                 executed: s.executed,
                 error: Some(format!(
                     "its outcome was never recorded (the run was killed, or lost the database); run {run_id} found it {}",
                     if s.executed { "applied" } else { "not applied" }
                 )),
-            };
-            self.retrying("settling an unfinished action", async |c| {
-                store.audit_outcome(c, &outcome).await
+            })
+            .collect();
+        if !outcomes.is_empty() {
+            self.retrying("settling unfinished actions", async |c| {
+                store.audit_outcomes(c, &outcomes).await
             })
             .await?;
         }
-        Ok(plan.settle.len())
+        Ok(outcomes.len())
     }
 
     /// The pipelined bookkeeping step (see [`Bookkeeping`]): every part in
@@ -546,9 +550,9 @@ impl<'a> LiveBackend<'a> {
                 async |c, attempt| {
                     let retry = attempt > 1;
                     let outcome = async {
-                        match step.outcome {
-                            Some(o) => store.audit_outcome(c, o).await,
-                            None => Ok(()),
+                        match step.outcomes {
+                            [] => Ok(()),
+                            outcomes => store.audit_outcomes(c, outcomes).await,
                         }
                     };
                     let guard = async {
@@ -775,10 +779,10 @@ impl Backend for LiveBackend<'_> {
         .await
     }
 
-    async fn audit_outcome(&mut self, outcome: &Outcome) -> Result<(), DbError> {
+    async fn audit_outcomes(&mut self, outcomes: &[Outcome]) -> Result<(), DbError> {
         let store = self.store;
-        self.retrying("recording the outcome", async |c| {
-            store.audit_outcome(c, outcome).await
+        self.retrying("recording the outcomes", async |c| {
+            store.audit_outcomes(c, outcomes).await
         })
         .await
     }

@@ -386,18 +386,39 @@ impl Store {
 
     /// Records how an attempted action ended (idempotent).
     pub async fn audit_outcome(&self, c: &Client, outcome: &Outcome) -> Result<(), DbError> {
-        let sql = format!(
-            "UPDATE {} SET executed = $2, error_message = $3 WHERE action_id = $1",
-            self.table(ACTIONS)
-        );
-        let params: Vec<(&(dyn ToSql + Sync), Type)> = vec![
-            (&outcome.action_id, Type::TEXT),
-            (&outcome.executed, Type::BOOL),
-            (&outcome.error, Type::TEXT),
-        ];
-        execute_typed(c, &sql, params)
-            .await
-            .map_err(|e| missing_or(&e, self, ACTIONS, "recording the action's outcome"))?;
+        self.audit_outcomes(c, std::slice::from_ref(outcome)).await
+    }
+
+    /// Records how attempted actions ended, all in one statement
+    /// (idempotent; nothing to send for none). Materialize runs an UPDATE as
+    /// a read-then-write over the whole audit table, which has no index
+    /// (§8.3): one statement for a run's outcomes reads it once, not once
+    /// per action ([`crate::exec::OUTCOME_BATCH`] at most per statement).
+    pub async fn audit_outcomes(&self, c: &Client, outcomes: &[Outcome]) -> Result<(), DbError> {
+        for chunk in outcomes.chunks(crate::exec::OUTCOME_BATCH) {
+            let n = chunk.len();
+            let arms = |column: usize| -> String {
+                (0..n)
+                    .map(|i| format!("WHEN ${} THEN ${}", i + 1, n * column + i + 1))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
+            let sql = format!(
+                "UPDATE {} SET executed = CASE action_id {} END, \
+                 error_message = CASE action_id {} END WHERE action_id IN ({})",
+                self.table(ACTIONS),
+                arms(1),
+                arms(2),
+                placeholders(1, n)
+            );
+            let mut params: Vec<(&(dyn ToSql + Sync), Type)> = Vec::with_capacity(3 * n);
+            params.extend(chunk.iter().map(|o| (&o.action_id as _, Type::TEXT)));
+            params.extend(chunk.iter().map(|o| (&o.executed as _, Type::BOOL)));
+            params.extend(chunk.iter().map(|o| (&o.error as _, Type::TEXT)));
+            execute_typed(c, &sql, params)
+                .await
+                .map_err(|e| missing_or(&e, self, ACTIONS, "recording the actions' outcomes"))?;
+        }
         Ok(())
     }
 
