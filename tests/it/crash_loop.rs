@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::cli::{audit, clusterctl, init_tables, pairs, replica_names, strategy};
+use crate::cli::{audit, backdate, clusterctl, init_tables, pairs, replica_names, strategy};
 use crate::support::Emulator;
 
 /// Up 1 s, restarted 1 s later: a kill every 2 s.
@@ -325,4 +325,38 @@ fn burst_and_target_size_end_a_crash_loop_once_and_stay_converged() {
         "{runs:#?}"
     );
     assert_eq!(status_of(&emu, "c")["condition"], "Converged");
+}
+
+/// `burst` with `max_burst_s` beside a replica that never hydrates (it
+/// crash-loops): the burst gives up as documented, with an alert that the
+/// normal size is too small, and does not come back run after run while
+/// the loop goes on (no create, drop, create…).
+#[test]
+fn burst_gives_up_beside_a_crash_looping_replica_once_and_stays_given_up() {
+    let emu = looping_cluster(30);
+    strategy(
+        &emu,
+        "c",
+        "burst",
+        json!({"burst_replica_size": "100cc", "max_burst_s": 60}),
+    );
+    clusterctl(&emu, &["apply"]).ok();
+    backdate(&emu, "c", &["burst", "burst_since"], 120);
+    let gave_up = clusterctl(&emu, &["apply"]).ok();
+    assert!(
+        gave_up.all().contains("giving up") && gave_up.all().contains("probably too small"),
+        "{}",
+        gave_up.all()
+    );
+    let runs = apply_across_the_loop(&emu, 4, Duration::from_millis(700));
+    assert_eq!(emu.replicas("c"), pairs(&[("r1", "25cc")]), "{runs:#?}");
+    assert_eq!(
+        audited_sql(&emu, "c"),
+        [
+            r#"CREATE CLUSTER REPLICA "c"."c-burst" (SIZE = '100cc')"#,
+            r#"DROP CLUSTER REPLICA "c"."c-burst""#
+        ],
+        "{runs:#?}"
+    );
+    assert_eq!(status_of(&emu, "c")["condition"], "CrashLooping");
 }
