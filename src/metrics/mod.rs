@@ -390,7 +390,7 @@ impl Metrics {
                 .get_or_create(&labels)
                 .set(cluster.replicas.len() as i64);
             self.credits.get_or_create(&labels).set(credits);
-            let looping = cluster.replicas.iter().any(|r| r.crash.crashes >= 2);
+            let looping = cluster.replicas.iter().any(|r| r.crash.looping());
             self.crash_looping
                 .get_or_create(&labels)
                 .set(i64::from(looping));

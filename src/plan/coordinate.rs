@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 use super::rows::{Finding, Validated};
 use super::{diff, rolled_back, rules, ClusterPlan, Outcome, PlanOptions, ReplicaSignal, Signals};
-use crate::model::{Cluster, Snapshot};
+use crate::model::{Cluster, Replica, Snapshot};
 use crate::strategy::{Ctx, Desired, Idle, StateSlot, StrategyConfig};
 
 /// State slot the coordinator keeps for itself (not a strategy).
@@ -216,13 +216,6 @@ fn waiting_of(cluster: &Cluster, desired: &Desired) -> Vec<crate::strategy::Defe
             continue;
         }
         let size = r.size.as_ref().map(|s| s.0.as_str()).unwrap_or("?");
-        // A crash in the window said with it: "hydrating" alone hid an
-        // OOM that just took the replica that was to serve.
-        let crashed = match (r.crash.last_crash, r.crash.ooms > 0) {
-            (Some(at), true) => format!(" (OOM-killed at {})", at.format("%H:%M:%SZ")),
-            (Some(at), false) => format!(" (crashed at {})", at.format("%H:%M:%SZ")),
-            (None, _) => String::new(),
-        };
         // Only those the plan keeps (not a burst given up on this round).
         let serving: Vec<&str> = cluster
             .replicas
@@ -230,24 +223,61 @@ fn waiting_of(cluster: &Cluster, desired: &Desired) -> Vec<crate::strategy::Defe
             .filter(|o| o.hydrated && o.name != r.name && desired.replicas.contains_key(&o.name))
             .map(|o| o.name.as_str())
             .collect();
+        let keep = if serving.len() == 1 { "keeps" } else { "keep" };
         out.push(crate::strategy::Deferred {
             strategy: None,
             action: format!("hydrate {}", r.name),
-            reason: if serving.is_empty() {
-                format!("{} ({size}) is hydrating{crashed}", r.name)
-            } else {
-                format!(
-                    "{} ({size}) is hydrating{crashed}; {} keep{} serving until it is",
+            reason: match (r.crash.looping(), serving.is_empty()) {
+                (true, true) => looping(r, size),
+                (true, false) => format!(
+                    "{}; {} {keep} serving meanwhile",
+                    looping(r, size),
+                    serving.join(", ")
+                ),
+                (false, true) => format!("{} ({size}) is hydrating{}", r.name, crashed(r)),
+                (false, false) => format!(
+                    "{} ({size}) is hydrating{}; {} {keep} serving until it is",
                     r.name,
-                    serving.join(", "),
-                    if serving.len() == 1 { "s" } else { "" }
-                )
+                    crashed(r),
+                    serving.join(", ")
+                ),
             },
             in_seconds: None,
             limit: false,
         });
     }
     out
+}
+
+/// A crash in the window, said with "hydrating": alone, that hid an OOM
+/// that just took the replica that was to serve.
+fn crashed(r: &Replica) -> String {
+    match (r.crash.last_crash, r.crash.ooms > 0) {
+        (Some(at), true) => format!(" (OOM-killed at {})", at.format("%H:%M:%SZ")),
+        (Some(at), false) => format!(" (crashed at {})", at.format("%H:%M:%SZ")),
+        (None, _) => String::new(),
+    }
+}
+
+/// A replica crash looping ([`CrashInfo::looping`]) is not hydrating: its
+/// orchestrator restarts it and it is killed again before it hydrates, so
+/// "hydrating", and another replica serving "until it is", promised what
+/// does not come.
+///
+/// [`CrashInfo::looping`]: crate::model::CrashInfo::looping
+fn looping(r: &Replica, size: &str) -> String {
+    let what = if r.crash.ooms == r.crash.crashes {
+        "OOM kills"
+    } else {
+        "crashes"
+    };
+    let last = r.crash.last_crash.map_or(String::new(), |at| {
+        format!(", the last at {}", at.format("%H:%M:%SZ"))
+    });
+    format!(
+        "{} ({size}) is crash looping, not hydrating: {} {what} in the crash window{last}",
+        r.name, r.crash.crashes
+    )
 }
 
 /// A managed cluster's actions: none while a reconfiguration is in flight

@@ -2343,6 +2343,20 @@ fn the_plan_waits_for_the_new_target_not_an_old_one_still_hydrating() {
         let line = "hydrate r_100cc: r_100cc (100cc) is hydrating (OOM-killed at 11:58:00Z); \
                     r_25cc keeps serving until it is";
         assert_eq!(waiting(oomed), (vec![], vec![line.to_string()]));
+        // Killed again and again: crash looping, which is not hydrating
+        // (it said r_25cc served "until it is", which never comes).
+        let mut looping = old();
+        let mut r = replica(3, "r_100cc", "100cc", false);
+        r.crash = CrashInfo {
+            crashes: 7,
+            ooms: 7,
+            last_crash: Some(now() - Duration::minutes(2)),
+        };
+        looping.push(r);
+        let line = "hydrate r_100cc: r_100cc (100cc) is crash looping, not hydrating: \
+                    7 OOM kills in the crash window, the last at 11:58:00Z; \
+                    r_25cc keeps serving meanwhile";
+        assert_eq!(waiting(looping), (vec![], vec![line.to_string()]));
     }
 }
 

@@ -2439,3 +2439,134 @@ fn ddl_in_a_query_of_several_statements_is_refused() {
         .unwrap_or_else(|e| panic!("single DDL: {e}"));
     assert_eq!(emu.replicas("c1").len(), 2);
 }
+
+/// `(status/reason, hydrated)` of process 0 of a replica, every history row
+/// oldest first, and whether every object of its cluster is hydrated on it
+/// now (both hydration relations agree).
+fn status_history(emu: &Emulator, rid: &str) -> (Vec<String>, bool) {
+    let rows = emu.query_strings(&format!(
+        "SELECT status || '/' || coalesce(reason, '-')
+         FROM mz_internal.mz_cluster_replica_status_history
+         WHERE replica_id = '{rid}' AND process_id = 0 ORDER BY occurred_at"
+    ));
+    let hydrated = emu.query_one(&format!(
+        "SELECT (bool_and(h.hydrated) AND bool_and(c.hydrated))::text
+         FROM mz_internal.mz_hydration_statuses h
+         JOIN mz_internal.mz_compute_hydration_statuses c USING (object_id, replica_id)
+         WHERE replica_id = '{rid}'"
+    ));
+    (
+        rows.into_iter().filter_map(|r| r[0].clone()).collect(),
+        hydrated.as_deref() == Some("true"),
+    )
+}
+
+/// §6, §1.9, §1.10: an OOM kill takes the replica offline with reason
+/// `oom-killed` and loses its hydration; the orchestrator restarts it after
+/// the restart delay (online again, a second history row) and it hydrates
+/// again in the time it took before. A statement on the cluster meanwhile
+/// waits for the restart, as on a cluster whose replica is starting.
+#[test]
+fn an_oom_killed_replica_restarts_and_hydrates_again() {
+    let emu = Emulator::builder().strict().start();
+    emu.set_setting("replica_restart_delay_ms", "800");
+    emu.create_hydrated_cluster("c", "r1", "25cc");
+    emu.sql("CREATE TABLE t (a int); INSERT INTO t VALUES (1)");
+    let rid = emu.replica_id("c", "r1");
+    std::thread::sleep(Duration::from_millis(5)); // distinct event times
+    let killed = Instant::now();
+    emu.oom_kill("c", "r1");
+    let current = emu.query_strings(&format!(
+        "SELECT status, reason FROM mz_internal.mz_cluster_replica_statuses WHERE replica_id = '{rid}'"
+    ));
+    let s = |v: &str| Some(v.to_string());
+    assert_eq!(current, vec![vec![s("offline"), s("oom-killed")]]);
+    let arranged = ["offline/initializing", "online/-"];
+    let (rows, hydrated) = status_history(&emu, &rid);
+    assert_eq!(rows, [&arranged[..], &["offline/oom-killed"]].concat());
+    assert!(!hydrated);
+
+    let mut c = connect(&emu.url());
+    c.batch_execute("SET cluster = c").unwrap();
+    c.batch_execute("SELECT a FROM t").unwrap();
+    assert!(
+        killed.elapsed() >= Duration::from_millis(800),
+        "held until the restart"
+    );
+    let (rows, hydrated) = status_history(&emu, &rid);
+    assert_eq!(
+        rows,
+        [&arranged[..], &["offline/oom-killed", "online/-"]].concat()
+    );
+    assert!(!hydrated || killed.elapsed() >= Duration::from_millis(2700));
+
+    // It took 2 s to hydrate (set_hydrated's time), and takes it again.
+    std::thread::sleep(Duration::from_millis(2900).saturating_sub(killed.elapsed()));
+    let (rows, hydrated) = status_history(&emu, &rid);
+    assert_eq!(rows.len(), 4, "no further event: {rows:?}");
+    assert!(hydrated);
+}
+
+/// §6: a workload that does not fit its replica's memory makes it crash
+/// loop: an `oom-killed` row each time it comes up, online in between,
+/// never hydrated, written by the next read for a loop that began earlier.
+/// A replica of a size with room, made by DDL, comes up and hydrates.
+#[test]
+fn a_workload_too_big_for_its_size_crash_loops_and_a_bigger_replica_hydrates() {
+    let emu = Emulator::builder().strict().start();
+    // Online and hydrated since an hour ago.
+    emu.seed_clusters(1, "c");
+    let rid = emu.replica_id("c1", "r1");
+    // Up 1 s, restarted after 1 s: a kill every 2 s for the last 9 s.
+    emu.set_workload_since(
+        "c1",
+        "50cc",
+        Duration::from_millis(500),
+        Duration::from_secs(1),
+        9,
+    );
+    let (rows, hydrated) = status_history(&emu, &rid);
+    assert!(!hydrated);
+    let looped = &rows[1..];
+    assert!(looped.len() >= 9, "{rows:?}");
+    for (i, row) in looped.iter().enumerate() {
+        let want = if i % 2 == 0 {
+            "offline/oom-killed"
+        } else {
+            "online/-"
+        };
+        assert_eq!(row, want, "{rows:?}");
+    }
+
+    let mut c = connect(&emu.url());
+    c.batch_execute("CREATE CLUSTER REPLICA c1.r2 SIZE '50cc'")
+        .unwrap();
+    let r2 = emu.replica_id("c1", "r2");
+    std::thread::sleep(Duration::from_millis(2100));
+    assert_eq!(
+        status_history(&emu, &r2),
+        (vec!["offline/initializing".into(), "online/-".into()], true)
+    );
+    let (later, hydrated) = status_history(&emu, &rid);
+    assert!(!hydrated);
+    assert!(later.len() >= rows.len() + 2, "still looping: {later:?}");
+    assert!(later.iter().filter(|r| *r == "offline/oom-killed").count() >= 6);
+
+    // The workload shrinks: from now on 25cc has room. The loop so far
+    // stays in the history (read after a pause, the kills in it are
+    // there); r1 hydrates (now if up, else once restarted), not killed again.
+    std::thread::sleep(Duration::from_millis(1500));
+    emu.set_workload(
+        "c1",
+        "25cc",
+        Duration::from_millis(500),
+        Duration::from_secs(1),
+    );
+    let (before, _) = status_history(&emu, &rid);
+    assert!(before.len() > later.len(), "{before:?}");
+    std::thread::sleep(Duration::from_millis(2000));
+    let (after, hydrated) = status_history(&emu, &rid);
+    assert!(hydrated, "{after:?}");
+    assert_eq!(after.last().map(String::as_str), Some("online/-"));
+    assert!(after.len() <= before.len() + 1, "{before:?} {after:?}");
+}

@@ -11,6 +11,7 @@ mod chaos;
 mod cli;
 mod cli_surface;
 mod connection;
+mod crash_loop;
 mod deploy;
 mod emulator_selftest;
 mod fidelity;

@@ -366,7 +366,8 @@ fn plan_guard_skips_a_drop_whose_replacement_stopped_serving_since_the_snapshot(
     // The plan retires r_25cc because r_50cc is hydrated; before the DROP
     // goes out (another cluster's slow statement held the run), r_50cc is
     // OOM-killed. The guard read names and sizes only, so the last
-    // serving replica went.
+    // serving replica went. Once r_50cc is restarted and hydrated again,
+    // a run retires r_25cc: the guard held the drop back, not for ever.
     let emu = Emulator::start();
     emu.create_cluster("c");
     emu.add_index("c");
@@ -387,9 +388,10 @@ fn plan_guard_skips_a_drop_whose_replacement_stopped_serving_since_the_snapshot(
     let db = emu.database().to_string();
     emu.on_statement("WHERE r.cluster_id = $1", 1, move |_| {
         let mut c = crate::support::admin_client(&url, &db);
-        let _ = c.execute("SELECT mz_emulator.set_hydrated($1, false)", &[&rid]);
+        let _ = c.execute("SELECT mz_emulator.oom_kill($1, now())", &[&rid]);
     });
     emu.reset_stats();
+    let killed = Instant::now();
     let run = clusterctl(&emu, &["apply"]).ok();
     assert!(
         run.stdout.contains("changed since the plan was made"),
@@ -401,6 +403,17 @@ fn plan_guard_skips_a_drop_whose_replacement_stopped_serving_since_the_snapshot(
         emu.replicas("c"),
         pairs(&[("r_25cc", "25cc"), ("r_50cc", "50cc")])
     );
+    // Killed or re-hydrating: the plan waits for it.
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(
+        run.stdout.contains("waiting: hydrate r_50cc") && emu.stats().ddl == 0,
+        "{}",
+        run.all()
+    );
+    // Restarted after 1 s, hydrated 2 s later (the time it took before).
+    std::thread::sleep(Duration::from_millis(3300).saturating_sub(killed.elapsed()));
+    clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(emu.replicas("c"), pairs(&[("r_50cc", "50cc")]));
 }
 
 #[test]

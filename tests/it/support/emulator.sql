@@ -69,6 +69,9 @@ INSERT INTO mz_emulator.settings VALUES
     -- 'off': a new replica is online at once; a number: it starts
     -- offline/initializing and goes online that many ms later (§8.7)
     ('replica_startup_delay_ms', 'off', false),
+    -- how long the orchestrator takes to restart an OOM-killed replica
+    -- (Kubernetes restarts the pod at once, then backs off; §6)
+    ('replica_restart_delay_ms', '1000', false),
     ('monitor_role_required', 'off', false);
 
 CREATE FUNCTION mz_emulator.setting(p_name text) RETURNS text
@@ -810,20 +813,41 @@ $$;
 CREATE FUNCTION mz_emulator.ddl_lock() RETURNS void
 LANGUAGE sql AS $$ SELECT pg_advisory_xact_lock(7463524, 1) $$;
 
--- §8.7: replicas still provisioning (offline/initializing), and when each
--- goes online by itself: its pod has started. Independent of hydration: a
--- replica without objects goes online all the same.
-CREATE TABLE mz_emulator.replica_startups (
+-- §8.7, §6: what Materialize's orchestrator does to a replica by itself, and
+-- when: a replica provisioning (offline/initializing) goes online once its
+-- pod has started; one OOM-killed goes online again once restarted; one
+-- that came back re-hydrates (its in-memory state was lost), or is
+-- OOM-killed again when its cluster's workload does not fit
+-- (mz_emulator.workloads). One pending step per replica, taken by
+-- mz_emulator.tick_replicas. `hydration_time`: how long the replica takes
+-- to hydrate once online (NULL: until a test says, `set_hydrated`).
+CREATE TABLE mz_emulator.replica_steps (
     replica_id text PRIMARY KEY,
-    online_at timestamptz NOT NULL
+    step text NOT NULL CHECK (step IN ('online', 'hydrated', 'oom-killed')),
+    due_at timestamptz NOT NULL,
+    hydration_time interval
+);
+
+-- A cluster's workload as a test sets it (Emulator::set_workload): the
+-- memory it needs (§6). A replica of a size with less is OOM-killed
+-- `oom_after` after each start, before it hydrates, and restarted
+-- (`replica_restart_delay_ms`), for ever: a crash loop. One with enough
+-- hydrates `hydration_time` after it starts. Replicas made by DDL follow
+-- it too, so a bigger size a strategy creates hydrates by itself.
+CREATE TABLE mz_emulator.workloads (
+    cluster_id text PRIMARY KEY,
+    memory_bytes numeric NOT NULL,
+    hydration_time interval NOT NULL,
+    oom_after interval NOT NULL
 );
 
 -- §8.7: one status event per process of the replica, dated p_at. An event
--- set from outside (a test, hydration) takes over from the provisioning.
+-- set from outside (a test, hydration) takes over from the orchestrator's
+-- pending step.
 CREATE FUNCTION mz_emulator.add_status_event(p_replica_id text, p_status text, p_reason text,
                                              p_at timestamptz DEFAULT NULL)
 RETURNS void LANGUAGE sql SECURITY DEFINER AS $$
-    DELETE FROM mz_emulator.replica_startups WHERE replica_id = p_replica_id;
+    DELETE FROM mz_emulator.replica_steps WHERE replica_id = p_replica_id;
     INSERT INTO mz_internal.mz_cluster_replica_status_history
     SELECT p_replica_id, p, p_status, p_reason, coalesce(p_at, now())
     FROM generate_series(0, coalesce((SELECT s.processes::int FROM mz_catalog.mz_cluster_replicas r
@@ -831,21 +855,156 @@ RETURNS void LANGUAGE sql SECURITY DEFINER AS $$
                                       WHERE r.id = p_replica_id), 1) - 1) p
 $$;
 
--- Materialize's orchestrator as a reader sees it: every replica whose pod
--- has started by now is online, dated when it started. Runs before every
--- read of replica statuses (tick_reconfigurations_for_reader, through the
--- proxy and the test helpers), in the controller steps that judge
--- readiness, and while the proxy holds a statement on a starting cluster.
--- Concurrent ticks take each replica once (the DELETE locks its row).
-CREATE FUNCTION mz_emulator.tick_replica_startups() RETURNS void
+-- Every object of the replica's cluster (not) hydrated on it: Materialize
+-- reports no hydration time for an object not hydrated.
+CREATE FUNCTION mz_emulator.write_hydration(p_replica_id text, p_hydrated boolean,
+                                            p_time interval DEFAULT INTERVAL '2 seconds')
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER AS $$
+DECLARE
+    cid text := (SELECT cluster_id FROM mz_catalog.mz_cluster_replicas WHERE id = p_replica_id);
+BEGIN
+    DELETE FROM mz_internal.mz_hydration_statuses WHERE replica_id = p_replica_id;
+    DELETE FROM mz_internal.mz_compute_hydration_statuses WHERE replica_id = p_replica_id;
+    INSERT INTO mz_internal.mz_hydration_statuses
+    SELECT object_id, p_replica_id, p_hydrated FROM mz_emulator.cluster_objects WHERE cluster_id = cid;
+    INSERT INTO mz_internal.mz_compute_hydration_statuses
+    SELECT object_id, p_replica_id, p_hydrated, CASE WHEN p_hydrated THEN p_time END
+    FROM mz_emulator.cluster_objects WHERE cluster_id = cid AND compute;
+END $$;
+
+-- Whether the replica's size has the memory its cluster's workload needs
+-- (true without a workload, or for a size not listed).
+CREATE FUNCTION mz_emulator.fits(p_replica_id text) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce((SELECT s.memory_bytes * s.processes >= w.memory_bytes
+                     FROM mz_catalog.mz_cluster_replicas r
+                     JOIN mz_emulator.workloads w ON w.cluster_id = r.cluster_id
+                     JOIN mz_catalog.mz_cluster_replica_sizes s ON s.size = r.size
+                     WHERE r.id = p_replica_id), true)
+$$;
+
+-- The replica's next step once it is online at p_at: under a workload, an
+-- OOM kill when its size has too little memory, else hydration after the
+-- workload's time; without one, hydration after p_hydration_time (a
+-- replica restarted after a single OOM), or nothing (a test hydrates it).
+CREATE FUNCTION mz_emulator.schedule_after_online(p_replica_id text, p_at timestamptz,
+                                                  p_hydration_time interval)
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER AS $$
+DECLARE
+    w mz_emulator.workloads := (SELECT wl FROM mz_emulator.workloads wl
+                                JOIN mz_catalog.mz_cluster_replicas r ON r.cluster_id = wl.cluster_id
+                                WHERE r.id = p_replica_id);
+    took interval := coalesce(w.hydration_time, p_hydration_time);
+BEGIN
+    IF NOT mz_emulator.fits(p_replica_id) THEN
+        INSERT INTO mz_emulator.replica_steps
+        VALUES (p_replica_id, 'oom-killed', p_at + w.oom_after, NULL);
+    ELSIF took IS NOT NULL THEN
+        INSERT INTO mz_emulator.replica_steps VALUES (p_replica_id, 'hydrated', p_at + took, took);
+    END IF;
+END $$;
+
+-- An OOM kill at p_at (§6, §1.9, §1.10): every process offline with reason
+-- `oom-killed`, the replica's in-memory state gone (nothing hydrated on it),
+-- and a restart after `replica_restart_delay_ms`, from which it hydrates
+-- again in the time it took before (2 s when it never reported one).
+CREATE FUNCTION mz_emulator.oom_kill(p_replica_id text, p_at timestamptz)
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER AS $$
+DECLARE
+    took interval := (SELECT max(hydration_time) FROM mz_internal.mz_compute_hydration_statuses
+                      WHERE replica_id = p_replica_id);
+    delay_ms numeric := CASE WHEN mz_emulator.setting('replica_restart_delay_ms') ~ '^\d+(\.\d+)?$'
+                             THEN mz_emulator.setting('replica_restart_delay_ms')::numeric END;
+BEGIN
+    PERFORM mz_emulator.add_status_event(p_replica_id, 'offline', 'oom-killed', p_at);
+    PERFORM mz_emulator.write_hydration(p_replica_id, false);
+    INSERT INTO mz_emulator.replica_steps
+    VALUES (p_replica_id, 'online',
+            p_at + greatest(make_interval(secs => delay_ms / 1000.0), INTERVAL '1 microsecond'),
+            coalesce(took, INTERVAL '2 seconds'));
+END $$;
+
+-- Materialize's orchestrator as a reader sees it: every step due by now is
+-- taken, earliest first and dated when it was due, so a replica whose crash
+-- loop began before the read writes each kill and restart in between.
+-- Runs before every read of replica statuses or hydration
+-- (tick_reconfigurations_for_reader, through the proxy and the test
+-- helpers), in the controller steps that judge readiness, and while the
+-- proxy holds a statement on a cluster with no replica online. Concurrent
+-- ticks take each step once (the DELETE locks its row; the other waits and
+-- then finds it gone).
+CREATE FUNCTION mz_emulator.tick_replicas() RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER AS $$
 DECLARE
-    s record;
+    s mz_emulator.replica_steps;
 BEGIN
-    FOR s IN DELETE FROM mz_emulator.replica_startups WHERE online_at <= now()
-             RETURNING replica_id, online_at LOOP
-        PERFORM mz_emulator.add_status_event(s.replica_id, 'online', NULL, s.online_at);
+    LOOP
+        DELETE FROM mz_emulator.replica_steps
+        WHERE replica_id = (SELECT replica_id FROM mz_emulator.replica_steps
+                            WHERE due_at <= now() ORDER BY due_at LIMIT 1)
+          AND due_at <= now()
+        RETURNING * INTO s;
+        IF NOT FOUND THEN
+            EXIT WHEN NOT EXISTS (SELECT 1 FROM mz_emulator.replica_steps WHERE due_at <= now());
+            CONTINUE;
+        END IF;
+        IF s.step = 'online' THEN
+            PERFORM mz_emulator.add_status_event(s.replica_id, 'online', NULL, s.due_at);
+            PERFORM mz_emulator.schedule_after_online(s.replica_id, s.due_at, s.hydration_time);
+        ELSIF s.step = 'hydrated' THEN
+            PERFORM mz_emulator.write_hydration(s.replica_id, true, s.hydration_time);
+        ELSE
+            PERFORM mz_emulator.oom_kill(s.replica_id, s.due_at);
+        END IF;
     END LOOP;
+END $$;
+
+-- Test control: the cluster's workload needs the memory of size p_fits
+-- (mz_emulator.workloads), from now on (set again: it grew or shrank;
+-- until now the replicas followed the old one). Each online replica too
+-- small for it is
+-- OOM-killed at p_since (now, or earlier: the loop has been going on since,
+-- and the next read writes its history; not before the replica's latest
+-- event, which the loop follows); one with room that is not hydrated
+-- hydrates after p_hydration_time.
+CREATE FUNCTION mz_emulator.set_workload(p_cluster_id text, p_fits text, p_hydration_time interval,
+                                         p_oom_after interval, p_since timestamptz)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    r record;
+BEGIN
+    -- Up to now, the replicas followed the workload as it was.
+    PERFORM mz_emulator.tick_replicas();
+    INSERT INTO mz_emulator.workloads
+    SELECT p_cluster_id, s.memory_bytes * s.processes,
+           greatest(p_hydration_time, INTERVAL '1 microsecond'),
+           greatest(p_oom_after, INTERVAL '1 microsecond')
+    FROM mz_catalog.mz_cluster_replica_sizes s WHERE s.size = p_fits
+    ON CONFLICT (cluster_id) DO UPDATE
+    SET memory_bytes = excluded.memory_bytes, hydration_time = excluded.hydration_time,
+        oom_after = excluded.oom_after;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown size %', p_fits;
+    END IF;
+    -- What an online replica does next follows the new workload.
+    DELETE FROM mz_emulator.replica_steps
+    WHERE step IN ('hydrated', 'oom-killed')
+      AND replica_id IN (SELECT id FROM mz_catalog.mz_cluster_replicas WHERE cluster_id = p_cluster_id);
+    FOR r IN SELECT id FROM mz_catalog.mz_cluster_replicas
+             WHERE cluster_id = p_cluster_id AND mz_emulator.replica_online(id)
+               AND NOT EXISTS (SELECT 1 FROM mz_emulator.replica_steps WHERE replica_id = id) LOOP
+        IF NOT mz_emulator.fits(r.id) THEN
+            INSERT INTO mz_emulator.replica_steps
+            SELECT r.id, 'oom-killed',
+                   greatest(p_since, max(h.occurred_at) + INTERVAL '1 microsecond'), NULL
+            FROM mz_internal.mz_cluster_replica_status_history h WHERE h.replica_id = r.id;
+        ELSIF NOT mz_emulator.replica_ready(r.id) THEN
+            INSERT INTO mz_emulator.replica_steps
+            SELECT r.id, 'hydrated', now() + w.hydration_time, w.hydration_time
+            FROM mz_emulator.workloads w WHERE w.cluster_id = p_cluster_id;
+        END IF;
+    END LOOP;
+    PERFORM mz_emulator.tick_replicas();
 END $$;
 
 -- Inserts a replica with its bookkeeping: a status event per process and
@@ -874,9 +1033,9 @@ BEGIN
         PERFORM mz_emulator.add_status_event(rid, 'online', NULL);
     ELSE
         PERFORM mz_emulator.add_status_event(rid, 'offline', 'initializing');
-        INSERT INTO mz_emulator.replica_startups
-        SELECT rid, now() + greatest(make_interval(secs => delay_ms / 1000.0),
-                                     INTERVAL '1 microsecond')
+        INSERT INTO mz_emulator.replica_steps
+        SELECT rid, 'online', now() + greatest(make_interval(secs => delay_ms / 1000.0),
+                                               INTERVAL '1 microsecond'), NULL
         WHERE p_self_starting;
     END IF;
     INSERT INTO mz_internal.mz_hydration_statuses
@@ -895,7 +1054,7 @@ BEGIN
     DELETE FROM mz_internal.mz_hydration_statuses WHERE replica_id = p_replica_id;
     DELETE FROM mz_internal.mz_compute_hydration_statuses WHERE replica_id = p_replica_id;
     DELETE FROM mz_internal.mz_pending_cluster_replicas WHERE id = p_replica_id;
-    DELETE FROM mz_emulator.replica_startups WHERE replica_id = p_replica_id;
+    DELETE FROM mz_emulator.replica_steps WHERE replica_id = p_replica_id;
 END $$;
 
 CREATE FUNCTION mz_emulator.insert_cluster(p_name text, p_managed boolean, p_size text, p_rf bigint,
@@ -989,7 +1148,7 @@ BEGIN
                  ELSE 'Use CREATE CLUSTER REPLICA to attach cluster replicas to the cluster' END;
         RETURN;
     END IF;
-    PERFORM mz_emulator.tick_replica_startups();
+    PERFORM mz_emulator.tick_replicas();
     IF NOT EXISTS (SELECT 1 FROM mz_catalog.mz_cluster_replicas
                    WHERE cluster_id = c.id AND mz_emulator.replica_online(id)) THEN
         RETURN QUERY SELECT 'held', format('CLUSTER "%s" has no replica online yet', c.name), NULL::text;
@@ -1053,18 +1212,9 @@ END $$;
 -- machinery gets a chance to cut over (emulator_resize.sql).
 CREATE FUNCTION mz_emulator.set_hydrated(p_replica_id text, p_hydrated boolean) RETURNS void
 LANGUAGE plpgsql AS $$
-DECLARE
-    cid text := (SELECT cluster_id FROM mz_catalog.mz_cluster_replicas WHERE id = p_replica_id);
 BEGIN
-    DELETE FROM mz_internal.mz_hydration_statuses WHERE replica_id = p_replica_id;
-    DELETE FROM mz_internal.mz_compute_hydration_statuses WHERE replica_id = p_replica_id;
-    INSERT INTO mz_internal.mz_hydration_statuses
-    SELECT object_id, p_replica_id, p_hydrated FROM mz_emulator.cluster_objects WHERE cluster_id = cid;
-    INSERT INTO mz_internal.mz_compute_hydration_statuses
-    SELECT object_id, p_replica_id, p_hydrated,
-           CASE WHEN p_hydrated THEN INTERVAL '2 seconds' END
-    FROM mz_emulator.cluster_objects WHERE cluster_id = cid AND compute;
-    PERFORM mz_emulator.tick_replica_startups();
+    PERFORM mz_emulator.write_hydration(p_replica_id, p_hydrated);
+    PERFORM mz_emulator.tick_replicas();
     IF p_hydrated AND NOT mz_emulator.replica_online(p_replica_id) THEN
         PERFORM mz_emulator.add_status_event(p_replica_id, 'online', NULL);
     END IF;
@@ -1073,7 +1223,7 @@ END $$;
 
 -- Whether every process of the replica reports online (a replica without
 -- any status event counts as online). Startups that are due count only once
--- ticked (mz_emulator.tick_replica_startups), as a reader sees them.
+-- ticked (mz_emulator.tick_replicas), as a reader sees them.
 CREATE FUNCTION mz_emulator.replica_online(p_replica_id text) RETURNS boolean
 LANGUAGE sql STABLE AS $$
     SELECT coalesce(bool_and(status = 'online'), true)

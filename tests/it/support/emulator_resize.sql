@@ -162,7 +162,7 @@ DECLARE
     r mz_emulator.reconfigurations;
 BEGIN
     PERFORM mz_emulator.ddl_lock();
-    PERFORM mz_emulator.tick_replica_startups();
+    PERFORM mz_emulator.tick_replicas();
     SELECT * INTO r FROM mz_emulator.reconfigurations WHERE id = p_id;
     IF NOT FOUND THEN
         RETURN 'cancelled';
@@ -211,7 +211,7 @@ BEGIN
     END LOOP;
 END $$;
 
--- The controller loop: replicas whose start-up is due go online; every
+-- The controller loop: the orchestrator's due steps are taken; every
 -- record in flight takes a step; legacy pending replicas whose session is
 -- gone are dropped (connection-lifecycle cleanup).
 CREATE FUNCTION mz_emulator.tick_reconfigurations() RETURNS void
@@ -219,7 +219,7 @@ LANGUAGE plpgsql SECURITY DEFINER AS $$
 DECLARE
     r mz_emulator.reconfigurations;
 BEGIN
-    PERFORM mz_emulator.tick_replica_startups();
+    PERFORM mz_emulator.tick_replicas();
     FOR r IN SELECT * FROM mz_emulator.reconfigurations WHERE status = 'pending' ORDER BY id LOOP
         IF r.mode = 'blocking' AND r.waiter_pid IS NOT NULL
            AND NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = r.waiter_pid) THEN
@@ -239,16 +239,17 @@ END $$;
 -- that read the catalog. With nothing in flight it is one probe of a small
 -- table. A session that holds the DDL lock in an open transaction (its DDL
 -- not yet committed) would stall the reader for good: after a short wait the
--- tick is skipped, and a later read catches up. Replicas whose start-up is
--- due go online first (emulator.sql, tick_replica_startups), so a reader
--- of their status sees them up.
+-- tick is skipped, and a later read catches up. The orchestrator's steps
+-- that are due (a start-up, a restart after an OOM kill, a re-hydration,
+-- the next kill of a crash loop) are taken first (emulator.sql,
+-- tick_replicas), so a reader of statuses and hydration sees them.
 CREATE FUNCTION mz_emulator.tick_reconfigurations_for_reader() RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET lock_timeout = '2s' AS $$
 BEGIN
     BEGIN
-        PERFORM mz_emulator.tick_replica_startups();
+        PERFORM mz_emulator.tick_replicas();
     EXCEPTION WHEN lock_not_available THEN
-        RAISE NOTICE 'replica start-ups not ticked: a row is locked';
+        RAISE NOTICE 'replicas not ticked: a row is locked';
     END;
     IF NOT EXISTS (SELECT 1 FROM mz_emulator.reconfigurations WHERE status = 'pending') THEN
         RETURN;

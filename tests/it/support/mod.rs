@@ -57,13 +57,17 @@
 //! - statement log (§8.6): `add_activity` (sampled), `activity_sampled_out`,
 //!   `flush_statement_log`; what the proxy forwards is logged too, and
 //!   written before any use of `admin` (so every helper's read sees it);
-//! - replica status (§8.7): `set_replica_online`, `replica_offline`, `add_crash`.
+//! - replica status (§8.7, §6): `set_replica_online`, `replica_offline`,
+//!   `add_crash` (history only), `oom_kill`, `set_workload`.
 //!   A replica made by DDL starts offline/`initializing` and goes online by
 //!   itself after the start-up delay ([`Options::replica_startup_delay`]);
-//!   like the resize controller, every read of the statuses sees it up to
-//!   now, and a statement on a cluster whose replicas are all starting waits
-//!   (proxy.rs). One a test arranges (`add_replica`, `create_managed_cluster`)
-//!   waits for the test instead;
+//!   one OOM-killed goes online again after `replica_restart_delay_ms` and
+//!   re-hydrates, or, under a workload too big for its size, is killed
+//!   again (a crash loop). Like the resize controller, every read of the
+//!   statuses or hydration sees these steps up to now, and a statement on a
+//!   cluster with no replica online waits (proxy.rs). A replica a test
+//!   arranges (`add_replica`, `create_managed_cluster`) does not start by
+//!   itself: it waits for the test;
 //! - newer automation (§8.8): `set_auto_scaling_strategy`;
 //! - counting: `stats`, `reset_stats`, `sql_log`;
 //! - faults: on DDL by sequence (`fail_ddl`, `drop_connection_before_ddl`,
@@ -819,7 +823,10 @@ impl Emulator {
     }
 
     /// An offline event of the replica's process 0, `secs_ago` seconds ago
-    /// (reason 'oom-killed' when `oom`, else NULL).
+    /// (reason 'oom-killed' when `oom`, else NULL): history only, a crash the
+    /// replica has come back from (its current status stays as it is). For
+    /// an OOM kill now, with its restart and re-hydration, see
+    /// [`Emulator::oom_kill`]; for a crash loop, [`Emulator::set_workload`].
     pub fn add_crash(&self, cluster: &str, replica: &str, oom: bool, secs_ago: i64) {
         let rid = self.replica_id(cluster, replica);
         self.exec(
@@ -827,6 +834,57 @@ impl Emulator {
              VALUES ($1, 0, 'offline', CASE WHEN $2 THEN 'oom-killed' END,
                      now() - make_interval(secs => $3::bigint))",
             &[&rid, &oom, &secs_ago],
+        );
+    }
+
+    /// The orchestrator OOM-kills the replica now (§6): every process
+    /// offline with reason `oom-killed` (§1.9, §1.10), nothing hydrated on
+    /// it; restarted after `replica_restart_delay_ms` (1 s), it comes online
+    /// and hydrates again in the time it took before (2 s by default), or,
+    /// under a workload that does not fit it, is killed again.
+    pub fn oom_kill(&self, cluster: &str, replica: &str) {
+        let rid = self.replica_id(cluster, replica);
+        self.exec("SELECT mz_emulator.oom_kill($1, now())", &[&rid]);
+    }
+
+    /// The cluster's workload needs the memory of size `fits`: a replica of
+    /// a smaller size crash-loops (OOM-killed `oom_after` after each start,
+    /// before it hydrates, restarted after `replica_restart_delay_ms`), one
+    /// of that size or larger hydrates `hydration` after it starts. Holds
+    /// for the cluster's replicas now (one too small is killed now) and for
+    /// those made later, by DDL too.
+    pub fn set_workload(
+        &self,
+        cluster: &str,
+        fits: &str,
+        hydration: Duration,
+        oom_after: Duration,
+    ) {
+        self.set_workload_since(cluster, fits, hydration, oom_after, 0);
+    }
+
+    /// [`Emulator::set_workload`] on a cluster whose replicas too small for
+    /// it have been crash looping for `secs_ago` seconds: the next read
+    /// sees every kill and restart since.
+    pub fn set_workload_since(
+        &self,
+        cluster: &str,
+        fits: &str,
+        hydration: Duration,
+        oom_after: Duration,
+        secs_ago: i64,
+    ) {
+        let cid = self.cluster_id(cluster);
+        self.exec(
+            "SELECT mz_emulator.set_workload($1, $2, make_interval(secs => $3::float8),
+                 make_interval(secs => $4::float8), now() - make_interval(secs => $5::bigint))",
+            &[
+                &cid,
+                &fits,
+                &hydration.as_secs_f64(),
+                &oom_after.as_secs_f64(),
+                &secs_ago,
+            ],
         );
     }
 

@@ -1,0 +1,362 @@
+//! A crash-looping replica end to end: the emulator's orchestrator
+//! OOM-kills a replica whose size is too small for its cluster's workload
+//! each time it comes up, before it hydrates, and restarts it
+//! (`Emulator::set_workload`, reference §6); a larger size hydrates by
+//! itself. What an operator sees (`status`, `describe`) and what each
+//! strategy does, run after run across several kills and restarts.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::cli::{audit, backdate, clusterctl, init_tables, pairs, replica_names, strategy};
+use crate::support::Emulator;
+
+/// Up 1 s, restarted 1 s later: a kill every 2 s.
+const UP: Duration = Duration::from_secs(1);
+/// How long a replica with room takes to hydrate.
+const HYDRATION: Duration = Duration::from_millis(500);
+
+/// `c` with one index and replica `r1` of 25cc, hydrated until its workload
+/// grew past 25cc `secs_ago` seconds ago: it has crash-looped since.
+fn looping_cluster(secs_ago: i64) -> Emulator {
+    let emu = Emulator::start();
+    emu.create_hydrated_cluster("c", "r1", "25cc");
+    // Created an hour ago: the loop's history follows its start.
+    emu.sql(&format!(
+        "UPDATE mz_internal.mz_cluster_replica_status_history
+         SET occurred_at = occurred_at - INTERVAL '1 hour' WHERE replica_id = '{}'",
+        emu.replica_id("c", "r1")
+    ));
+    emu.set_workload_since("c", "50cc", HYDRATION, UP, secs_ago);
+    init_tables(&emu);
+    emu
+}
+
+/// `apply` `runs` times, `pause` apart (spanning several kills and
+/// restarts); returns every run's stdout.
+fn apply_across_the_loop(emu: &Emulator, runs: usize, pause: Duration) -> Vec<String> {
+    (0..runs)
+        .map(|_| {
+            let run = clusterctl(emu, &["apply"]).ok();
+            std::thread::sleep(pause);
+            run.stdout
+        })
+        .collect()
+}
+
+/// The DDL of the cluster's audit trail, oldest first, executed or not.
+fn audited_sql(emu: &Emulator, cluster: &str) -> Vec<String> {
+    audit(emu, cluster)
+        .into_iter()
+        .map(|(sql, _, _)| sql)
+        .collect()
+}
+
+fn status_of(emu: &Emulator, cluster: &str) -> serde_json::Value {
+    let json = clusterctl(emu, &["status", "--output", "json"]).ok().json();
+    json["result"]["clusters"]
+        .as_array()
+        .and_then(|a| a.iter().find(|c| c["cluster"] == cluster).cloned())
+        .unwrap_or_else(|| panic!("{cluster} missing: {json:#}"))
+}
+
+/// Offline (killed) or online (restarted, hydrating again), the replica is
+/// shown crash looping with its OOMs, never as hydrated, and what the plan
+/// waits for says so: it used to read "r1 (25cc) is hydrating (OOM-killed
+/// at …)", as if a wait would do.
+#[test]
+fn status_and_describe_show_a_crash_looping_replica_as_not_serving() {
+    let emu = looping_cluster(30);
+    strategy(&emu, "c", "target_size", json!({"target_size": "25cc"}));
+    // Samples 700 ms apart fall in both halves of the 2 s loop.
+    for _ in 0..4 {
+        let c = status_of(&emu, "c");
+        assert_eq!(c["condition"], "CrashLooping", "{c:#}");
+        let r = &c["replicas"][0];
+        assert_eq!(r["hydrated"], false, "{c:#}");
+        assert!(r["ooms"].as_u64().is_some_and(|n| n >= 14), "{c:#}");
+        let waiting = c["waiting"][0]["reason"].as_str().unwrap_or_default();
+        assert!(
+            waiting.starts_with("r1 (25cc) is crash looping, not hydrating: ")
+                && waiting.contains(" OOM kills in the crash window, the last at "),
+            "{c:#}"
+        );
+        let describe = clusterctl(&emu, &["describe", "c"]).ok();
+        let line = describe
+            .stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with("r1 "))
+            .unwrap_or_else(|| panic!("{}", describe.all()));
+        assert!(line.contains("no"), "not hydrated: {}", describe.all());
+        assert!(
+            describe
+                .stdout
+                .contains("hydrate r1: r1 (25cc) is crash looping")
+                && !describe.stdout.contains("is hydrating"),
+            "{}",
+            describe.all()
+        );
+        std::thread::sleep(Duration::from_millis(700));
+    }
+}
+
+/// `target_size` to a size that fits: the new replica hydrates by itself
+/// and the looping one is retired; then nothing more, run after run.
+#[test]
+fn target_size_replaces_a_crash_looping_replica_with_a_size_that_fits() {
+    let emu = looping_cluster(30);
+    strategy(&emu, "c", "target_size", json!({"target_size": "50cc"}));
+    clusterctl(&emu, &["apply"]).ok();
+    std::thread::sleep(Duration::from_millis(1200)); // up 300 ms, hydrated 500 ms later
+    let runs = apply_across_the_loop(&emu, 4, Duration::from_millis(700));
+    assert_eq!(emu.replicas("c"), pairs(&[("r_50cc", "50cc")]), "{runs:#?}");
+    assert_eq!(
+        audited_sql(&emu, "c"),
+        [
+            r#"CREATE CLUSTER REPLICA "c"."r_50cc" (SIZE = '50cc')"#,
+            r#"DROP CLUSTER REPLICA "c"."r1""#
+        ],
+        "{runs:#?}"
+    );
+}
+
+/// `target_size` to a size too small: its replica crash-loops and the one
+/// serving is never retired for it, however often the loop is seen.
+#[test]
+fn target_size_keeps_the_serving_replica_while_the_target_crash_loops() {
+    let emu = Emulator::start();
+    emu.create_hydrated_cluster("c", "r1", "50cc");
+    emu.set_workload("c", "50cc", HYDRATION, UP);
+    init_tables(&emu);
+    strategy(&emu, "c", "target_size", json!({"target_size": "25cc"}));
+    let runs = apply_across_the_loop(&emu, 6, Duration::from_millis(700));
+    assert_eq!(
+        emu.replicas("c"),
+        pairs(&[("r1", "50cc"), ("r_25cc", "25cc")]),
+        "{runs:#?}"
+    );
+    assert_eq!(
+        audited_sql(&emu, "c"),
+        [r#"CREATE CLUSTER REPLICA "c"."r_25cc" (SIZE = '25cc')"#],
+        "{runs:#?}"
+    );
+    assert_eq!(status_of(&emu, "c")["condition"], "CrashLooping");
+}
+
+/// `shrink_to_fit` finds the size that fits by watching the loop: the
+/// smaller size OOMs, the larger ones hydrate, and it keeps the smallest
+/// healthy one; then nothing more, run after run.
+#[test]
+fn shrink_to_fit_drops_the_crash_looping_size_and_keeps_the_smallest_that_fits() {
+    let emu = Emulator::start();
+    emu.create_cluster("c");
+    emu.add_index("c");
+    emu.set_workload("c", "50cc", HYDRATION, UP);
+    init_tables(&emu);
+    strategy(
+        &emu,
+        "c",
+        "shrink_to_fit",
+        json!({"max_replica_size": "100cc"}),
+    );
+    clusterctl(&emu, &["apply"]).ok();
+    std::thread::sleep(Duration::from_millis(1500)); // c_25cc killed once
+    let runs = apply_across_the_loop(&emu, 5, Duration::from_millis(700));
+    assert_eq!(emu.replicas("c"), pairs(&[("c_50cc", "50cc")]), "{runs:#?}");
+    let sql = audited_sql(&emu, "c");
+    assert_eq!(
+        sql.len(),
+        5,
+        "three creates, two drops: {sql:#?}\n{runs:#?}"
+    );
+    assert_eq!(
+        sql.iter().filter(|s| s.starts_with("DROP")).count(),
+        2,
+        "{sql:#?}"
+    );
+}
+
+/// `shrink_to_fit` whose largest size still OOMs: that replica is the only
+/// one the cluster has, kept with an alert to raise the max, run after run.
+#[test]
+fn shrink_to_fit_keeps_its_largest_size_crash_looping_with_an_alert() {
+    let emu = Emulator::start();
+    emu.create_cluster("c");
+    emu.add_index("c");
+    emu.set_workload("c", "100cc", HYDRATION, UP);
+    init_tables(&emu);
+    strategy(
+        &emu,
+        "c",
+        "shrink_to_fit",
+        json!({"max_replica_size": "25cc"}),
+    );
+    let runs = apply_across_the_loop(&emu, 6, Duration::from_millis(700));
+    assert_eq!(emu.replicas("c"), pairs(&[("c_25cc", "25cc")]), "{runs:#?}");
+    assert_eq!(
+        audited_sql(&emu, "c"),
+        [r#"CREATE CLUSTER REPLICA "c"."c_25cc" (SIZE = '25cc')"#],
+        "{runs:#?}"
+    );
+    let last = clusterctl(&emu, &["apply"]).ok();
+    assert!(last.all().contains("max_replica_size"), "{}", last.all());
+}
+
+/// `burst` beside a crash-looping replica: the burst replica (a size that
+/// fits) serves and stays while the normal one never hydrates; the looping
+/// replica is not dropped by `burst`; one create in all.
+#[test]
+fn burst_serves_beside_a_crash_looping_replica_and_stays() {
+    let emu = looping_cluster(30);
+    strategy(&emu, "c", "burst", json!({"burst_replica_size": "100cc"}));
+    let runs = apply_across_the_loop(&emu, 6, Duration::from_millis(700));
+    assert_eq!(
+        emu.replicas("c"),
+        pairs(&[("c-burst", "100cc"), ("r1", "25cc")]),
+        "{runs:#?}"
+    );
+    assert_eq!(
+        audited_sql(&emu, "c"),
+        [r#"CREATE CLUSTER REPLICA "c"."c-burst" (SIZE = '100cc')"#],
+        "{runs:#?}"
+    );
+    let last = runs.last().map(String::as_str).unwrap_or_default();
+    assert!(
+        last.contains("crash looping, not hydrating")
+            && last.contains("c-burst keeps serving meanwhile"),
+        "{runs:#?}"
+    );
+}
+
+/// An idle cluster whose only replica crash-loops is suspended after its
+/// idle time, whether the run reads it killed or restarted; then stays so.
+#[test]
+fn idle_suspend_suspends_an_idle_crash_looping_cluster() {
+    for offset in [0, 1000] {
+        let emu = looping_cluster(30);
+        emu.add_activity("c", 2 * 3600, true);
+        strategy(&emu, "c", "idle_suspend", json!({"idle_after_s": 3600}));
+        std::thread::sleep(Duration::from_millis(offset));
+        let runs = apply_across_the_loop(&emu, 3, Duration::from_millis(700));
+        assert!(emu.replicas("c").is_empty(), "suspended: {runs:#?}");
+        assert_eq!(
+            audited_sql(&emu, "c"),
+            [r#"DROP CLUSTER REPLICA "c"."r1""#],
+            "{runs:#?}"
+        );
+    }
+}
+
+/// An idle cluster whose replica is OOM-killed between the snapshot and the
+/// suspension's DROP: the guard skips the round (the replica changed), and
+/// the next run, the replica still killed or re-hydrating, suspends it: a
+/// kill holds the suspension back one run, not for ever.
+#[test]
+fn an_oom_kill_under_a_suspension_holds_it_back_one_run() {
+    let emu = Emulator::start();
+    emu.create_hydrated_cluster("c", "r1", "25cc");
+    emu.add_activity("c", 2 * 3600, true);
+    init_tables(&emu);
+    strategy(&emu, "c", "idle_suspend", json!({"idle_after_s": 3600}));
+    // Down for the next run (which waits for the statement log, seconds).
+    emu.set_setting("replica_restart_delay_ms", "20000");
+    let rid = emu.replica_id("c", "r1");
+    let url = crate::support::pg_url();
+    let db = emu.database().to_string();
+    emu.on_statement("WHERE r.cluster_id = $1", 1, move |_| {
+        let mut c = crate::support::admin_client(&url, &db);
+        let _ = c.execute("SELECT mz_emulator.oom_kill($1, now())", &[&rid]);
+    });
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(
+        run.stdout.contains("changed since the plan was made"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(replica_names(&emu, "c"), ["r1"]);
+    // r1 is still down.
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(emu.replicas("c").is_empty(), "suspended: {}", run.all());
+}
+
+/// A managed cluster crash looping at 25cc, `target_size` 50cc: the resize's
+/// new replica hydrates by itself (the size fits), Materialize cuts over,
+/// and nothing more is sent run after run.
+#[test]
+fn a_managed_crash_looping_cluster_is_resized_to_a_size_that_fits() {
+    let emu = Emulator::start();
+    emu.create_managed_cluster("m", "25cc", 1);
+    emu.add_index("m");
+    emu.set_hydrated("m", "r1", true);
+    emu.set_workload("m", "50cc", HYDRATION, UP);
+    init_tables(&emu);
+    strategy(&emu, "m", "target_size", json!({"target_size": "50cc"}));
+    let runs = apply_across_the_loop(&emu, 5, Duration::from_millis(700));
+    assert_eq!(emu.cluster_size("m").as_deref(), Some("50cc"), "{runs:#?}");
+    let replicas = emu.replicas("m");
+    assert_eq!(replicas.len(), 1, "{replicas:?} {runs:#?}");
+    assert_eq!(replicas[0].1, "50cc");
+    let sql = audited_sql(&emu, "m");
+    assert_eq!(sql.len(), 1, "one resize: {sql:#?}\n{runs:#?}");
+    assert!(sql[0].starts_with("ALTER CLUSTER"), "{sql:#?}");
+}
+
+/// `target_size` and `burst` on a crash-looping cluster: the burst serves
+/// until the target size (which fits) hydrates, then both the looping
+/// replica and the burst go; two creates, two drops, then nothing.
+#[test]
+fn burst_and_target_size_end_a_crash_loop_once_and_stay_converged() {
+    let emu = looping_cluster(30);
+    strategy(&emu, "c", "target_size", json!({"target_size": "50cc"}));
+    strategy(&emu, "c", "burst", json!({"burst_replica_size": "100cc"}));
+    let runs = apply_across_the_loop(&emu, 6, Duration::from_millis(700));
+    assert_eq!(emu.replicas("c"), pairs(&[("r_50cc", "50cc")]), "{runs:#?}");
+    let mut sql = audited_sql(&emu, "c");
+    sql.sort();
+    assert_eq!(
+        sql,
+        [
+            r#"CREATE CLUSTER REPLICA "c"."c-burst" (SIZE = '100cc')"#,
+            r#"CREATE CLUSTER REPLICA "c"."r_50cc" (SIZE = '50cc')"#,
+            r#"DROP CLUSTER REPLICA "c"."c-burst""#,
+            r#"DROP CLUSTER REPLICA "c"."r1""#,
+        ],
+        "{runs:#?}"
+    );
+    assert_eq!(status_of(&emu, "c")["condition"], "Converged");
+}
+
+/// `burst` with `max_burst_s` beside a replica that never hydrates (it
+/// crash-loops): the burst gives up as documented, with an alert that the
+/// normal size is too small, and does not come back run after run while
+/// the loop goes on (no create, drop, create…).
+#[test]
+fn burst_gives_up_beside_a_crash_looping_replica_once_and_stays_given_up() {
+    let emu = looping_cluster(30);
+    strategy(
+        &emu,
+        "c",
+        "burst",
+        json!({"burst_replica_size": "100cc", "max_burst_s": 60}),
+    );
+    clusterctl(&emu, &["apply"]).ok();
+    backdate(&emu, "c", &["burst", "burst_since"], 120);
+    let gave_up = clusterctl(&emu, &["apply"]).ok();
+    assert!(
+        gave_up.all().contains("giving up") && gave_up.all().contains("probably too small"),
+        "{}",
+        gave_up.all()
+    );
+    let runs = apply_across_the_loop(&emu, 4, Duration::from_millis(700));
+    assert_eq!(emu.replicas("c"), pairs(&[("r1", "25cc")]), "{runs:#?}");
+    assert_eq!(
+        audited_sql(&emu, "c"),
+        [
+            r#"CREATE CLUSTER REPLICA "c"."c-burst" (SIZE = '100cc')"#,
+            r#"DROP CLUSTER REPLICA "c"."c-burst""#
+        ],
+        "{runs:#?}"
+    );
+    assert_eq!(status_of(&emu, "c")["condition"], "CrashLooping");
+}
