@@ -809,6 +809,121 @@ const MATERIALIZE_ERRORS: &[(&str, &str, &str, &str)] = &[
         r#"unrecognized configuration parameter "enable_background_alter_cluster""#,
         "src/adapter/src/error.rs",
         "src/adapter/src/error.rs",
+    ),    // Transactions (refusals.rs): TransactionStatus::add_ops in
+    // src/adapter/src/session.rs, handle_execute_inner in
+    // src/adapter/src/coord/command_handler.rs.
+    (
+        "25006",
+        "transaction in read-only mode",
+        "src/adapter/src/error.rs",
+        "src/adapter/src/error.rs",
+    ),
+    (
+        "25000",
+        "transaction in write-only mode",
+        "src/adapter/src/error.rs",
+        "src/adapter/src/error.rs",
+    ),
+    (
+        "25000",
+        "this transaction can only execute a single statement",
+        "src/adapter/src/error.rs",
+        "src/adapter/src/error.rs",
+    ),
+    (
+        "25000",
+        "transactions which modify objects are restricted to just modifying objects",
+        "src/adapter/src/error.rs",
+        "src/adapter/src/error.rs",
+    ),
+    // OperationProhibitsTransaction, with the statement's text.
+    (
+        "25001",
+        "UPDATE t SET a = 1 cannot be run inside a transaction block",
+        "src/adapter/src/error.rs",
+        "src/adapter/src/error.rs",
+    ),
+    (
+        "25001",
+        "DELETE FROM t cannot be run inside a transaction block",
+        "src/adapter/src/error.rs",
+        "src/adapter/src/error.rs",
+    ),
+    // PostgreSQL-only SQL. Parser errors ("Expected {what}, found {token}",
+    // the form pinned in src/sql-parser/tests/testdata/insert) are
+    // ParseError -> SYNTAX_ERROR.
+    (
+        "42601",
+        r#"Expected a keyword at the beginning of a statement, found identifier "savepoint""#,
+        "src/sql-parser/src/parser.rs",
+        "src/adapter/src/error.rs",
+    ),
+    (
+        "42601",
+        "Expected end of statement, found TO",
+        "src/sql-parser/src/parser.rs",
+        "src/adapter/src/error.rs",
+    ),
+    (
+        "42601",
+        "Expected end of statement, found ON",
+        "src/sql-parser/src/parser.rs",
+        "src/adapter/src/error.rs",
+    ),
+    (
+        "42601",
+        "Expected end of statement, found FOR",
+        "src/sql-parser/src/parser.rs",
+        "src/adapter/src/error.rs",
+    ),
+    (
+        "42601",
+        "Expected DATABASE, SCHEMA, ROLE, TYPE, INDEX, SINK, SOURCE, [TEMPORARY] TABLE, \
+         SECRET, [OR REPLACE] [TEMPORARY] VIEW, or [OR REPLACE] MATERIALIZED VIEW after \
+         CREATE, found identifier \"sequence\"",
+        "src/sql-parser/src/parser.rs",
+        "src/adapter/src/error.rs",
+    ),
+    // PlanError::UnknownFunction, a planning error (XX000).
+    (
+        "XX000",
+        "function pg_advisory_lock(integer) does not exist",
+        "src/sql/src/plan/error.rs",
+        "src/adapter/src/error.rs",
+    ),
+    (
+        "XX000",
+        "function nextval(unknown) does not exist",
+        "src/sql/src/plan/error.rs",
+        "src/adapter/src/error.rs",
+    ),
+    // plan_create_table: the unsafe feature flags' descs
+    // (src/sql/src/session/vars/definitions.rs) with VarError's "{} is not
+    // supported" (XX000); a column's REFERENCES or CHECK is
+    // bail_unsupported! -> PlanError::Unsupported -> FEATURE_NOT_SUPPORTED.
+    (
+        "XX000",
+        "CREATE TABLE with a primary key or unique constraint is not supported",
+        "src/sql/src/plan/statement/ddl.rs",
+        "src/adapter/src/error.rs",
+    ),
+    (
+        "XX000",
+        "CREATE TABLE with a check constraint is not supported",
+        "src/sql/src/plan/statement/ddl.rs",
+        "src/adapter/src/error.rs",
+    ),
+    (
+        "XX000",
+        "CREATE TABLE with a foreign key is not supported",
+        "src/sql/src/plan/statement/ddl.rs",
+        "src/adapter/src/error.rs",
+    ),
+    (
+        "0A000",
+        "CREATE TABLE with column constraint: REFERENCES t (a) not yet supported",
+        "src/sql/src/plan/statement/ddl.rs",
+        "src/adapter/src/error.rs",
     ),
 ];
 
@@ -1522,8 +1637,12 @@ fn own_tables_run_on_the_session_cluster() {
         "SELECT * FROM t",
         r#"CLUSTER "x" has no replicas available to service request"#,
     );
-    // SET cluster is refused inside a transaction.
+    // SET cluster is refused once a transaction has done something
+    // (`validate_set_cluster`: the transaction contains ops); before, it
+    // may still choose its cluster.
     c.batch_execute("BEGIN").unwrap();
+    c.batch_execute("SET cluster = no_such_cluster").unwrap();
+    c.batch_execute("SELECT 1").unwrap();
     expect_materialize_error(
         &mut c,
         "SET cluster = quickstart",
@@ -2411,6 +2530,195 @@ fn clock_offset_applies_to_child_processes() {
     let cmd = product_command_with_clock_offset(60);
     let envs: Vec<_> = cmd.get_envs().map(|(k, _)| k.to_owned()).collect();
     assert!(envs.iter().any(|k| k == "LD_PRELOAD") && envs.iter().any(|k| k == "FAKETIME"));
+}
+
+/// Materialize's transaction rules (refusals.rs): a block reads, or writes
+/// constant rows, or runs one DDL statement; UPDATE and DELETE run alone.
+/// The allowed forms pass, in both protocols.
+#[test]
+fn transactions_do_one_kind_of_thing() {
+    let emu = lenient();
+    let mut c = connect(&emu.url());
+    singly(&mut c, "CREATE TABLE t (a int); CREATE TABLE u (a int)");
+    let count =
+        |c: &mut Client| -> i64 { c.query_one("SELECT count(*) FROM t", &[]).unwrap().get(0) };
+    // Allowed: reads only; constant INSERTs into one table; each alone.
+    c.batch_execute("BEGIN; SELECT a FROM t; SELECT a FROM u; COMMIT")
+        .unwrap();
+    c.batch_execute("BEGIN").unwrap();
+    c.batch_execute("SELECT a FROM t").unwrap();
+    c.query("SELECT a FROM u", &[]).unwrap();
+    c.batch_execute("COMMIT").unwrap();
+    c.batch_execute("INSERT INTO t VALUES (1); INSERT INTO t VALUES (2)")
+        .unwrap();
+    let mut tx = c.transaction().unwrap();
+    tx.execute("INSERT INTO t VALUES ($1)", &[&3i32]).unwrap();
+    tx.query("SELECT 1", &[]).unwrap(); // a constant read has no timestamp
+    tx.execute("INSERT INTO t VALUES (4)", &[]).unwrap();
+    tx.commit().unwrap();
+    assert_eq!(count(&mut c), 4);
+    c.batch_execute("UPDATE t SET a = a + 1").unwrap();
+    c.execute("DELETE FROM t WHERE a = $1", &[&5i32]).unwrap();
+    assert_eq!(count(&mut c), 3);
+    // One DDL statement in a block runs (at COMMIT in Materialize).
+    c.batch_execute("BEGIN; CREATE TABLE v (a int); COMMIT")
+        .unwrap();
+
+    // A write after a read, a read after a write.
+    c.batch_execute("BEGIN; SELECT a FROM t").unwrap();
+    expect_materialize_error(
+        &mut c,
+        "INSERT INTO t VALUES (9)",
+        "transaction in read-only mode",
+    );
+    c.batch_execute("ROLLBACK").unwrap();
+    expect_materialize_error(
+        &mut c,
+        "INSERT INTO t VALUES (9); SELECT a FROM t",
+        "transaction in write-only mode",
+    );
+    let mut tx = c.transaction().unwrap();
+    tx.execute("INSERT INTO t VALUES (9)", &[]).unwrap();
+    let err = tx.query("SELECT a FROM t", &[]).unwrap_err();
+    assert_materialize_error(&err, "transaction in write-only mode");
+    drop(tx);
+    assert_eq!(count(&mut c), 3, "the refused blocks wrote nothing");
+    // UPDATE and DELETE only alone.
+    c.batch_execute("BEGIN").unwrap();
+    expect_materialize_error(
+        &mut c,
+        "UPDATE t SET a = 1",
+        "UPDATE t SET a = 1 cannot be run inside a transaction block",
+    );
+    c.batch_execute("ROLLBACK").unwrap();
+    expect_materialize_error(
+        &mut c,
+        "SELECT 1; DELETE FROM t",
+        "DELETE FROM t cannot be run inside a transaction block",
+    );
+    let mut tx = c.transaction().unwrap();
+    let err = tx.execute("DELETE FROM t", &[]).unwrap_err();
+    assert_materialize_error(
+        &err,
+        "DELETE FROM t cannot be run inside a transaction block",
+    );
+    drop(tx);
+    // DDL: the block's first statement is its only one.
+    c.batch_execute("BEGIN; CREATE TABLE w (a int)").unwrap();
+    expect_materialize_error(
+        &mut c,
+        "SELECT 1",
+        "this transaction can only execute a single statement",
+    );
+    c.batch_execute("ROLLBACK").unwrap();
+    c.batch_execute("BEGIN; ALTER TABLE v RENAME TO v2")
+        .unwrap();
+    expect_materialize_error(
+        &mut c,
+        "INSERT INTO t VALUES (1)",
+        "transactions which modify objects are restricted to just modifying objects",
+    );
+    c.batch_execute("ROLLBACK").unwrap();
+    assert_eq!(count(&mut c), 3);
+    // The emulator's own connection is PostgreSQL, not Materialize traffic.
+    emu.sql("BEGIN; SELECT a FROM t; UPDATE t SET a = 1; COMMIT");
+}
+
+/// PostgreSQL-only SQL is refused with Materialize's words, through both
+/// protocols; what Materialize takes still runs.
+#[test]
+fn postgres_only_sql_is_refused() {
+    let emu = lenient();
+    let mut c = connect(&emu.url());
+    singly(&mut c, "CREATE TABLE t (a int NOT NULL DEFAULT 0, b text)");
+    c.batch_execute("BEGIN").unwrap();
+    expect_materialize_error(
+        &mut c,
+        "SAVEPOINT s",
+        r#"Expected a keyword at the beginning of a statement, found identifier "savepoint""#,
+    );
+    c.batch_execute("ROLLBACK").unwrap();
+    expect_materialize_error(
+        &mut c,
+        "ROLLBACK TO SAVEPOINT s",
+        "Expected end of statement, found TO",
+    );
+    let sequence =
+        "Expected DATABASE, SCHEMA, ROLE, TYPE, INDEX, SINK, SOURCE, [TEMPORARY] TABLE, \
+         SECRET, [OR REPLACE] [TEMPORARY] VIEW, or [OR REPLACE] MATERIALIZED VIEW after \
+         CREATE, found identifier \"sequence\"";
+    for (sql, text) in [
+        (
+            "INSERT INTO t VALUES (1, 'x') ON CONFLICT DO NOTHING",
+            "Expected end of statement, found ON",
+        ),
+        (
+            "SELECT a FROM t FOR UPDATE",
+            "Expected end of statement, found FOR",
+        ),
+        (
+            "SELECT a FROM t FOR SHARE",
+            "Expected end of statement, found FOR",
+        ),
+        (
+            "SELECT pg_advisory_lock(1)",
+            "function pg_advisory_lock(integer) does not exist",
+        ),
+        ("CREATE SEQUENCE s", sequence),
+        (
+            "SELECT nextval('s')",
+            "function nextval(unknown) does not exist",
+        ),
+        (
+            "CREATE TABLE k (a int PRIMARY KEY)",
+            "CREATE TABLE with a primary key or unique constraint is not supported",
+        ),
+        (
+            "CREATE TABLE k (a int NOT NULL, b int NOT NULL, UNIQUE (a, b))",
+            "CREATE TABLE with a primary key or unique constraint is not supported",
+        ),
+        (
+            "CREATE TABLE k (a int, CONSTRAINT positive CHECK (a > 0))",
+            "CREATE TABLE with a check constraint is not supported",
+        ),
+        (
+            "CREATE TABLE k (a int, FOREIGN KEY (a) REFERENCES t (a))",
+            "CREATE TABLE with a foreign key is not supported",
+        ),
+        (
+            "CREATE TABLE k (a int REFERENCES t (a))",
+            "CREATE TABLE with column constraint: REFERENCES t (a) not yet supported",
+        ),
+    ] {
+        expect_materialize_error(&mut c, sql, text);
+        // Extended protocol: the same error when the statement runs.
+        let err = c.execute(sql, &[]).unwrap_err();
+        assert_materialize_error(&err, text);
+    }
+    // A syntax error fails the whole query before anything of it runs.
+    expect_materialize_error(
+        &mut c,
+        "INSERT INTO t VALUES (1, 'x'); SELECT a FROM t FOR UPDATE",
+        "Expected end of statement, found FOR",
+    );
+    let rows: i64 = c.query_one("SELECT count(*) FROM t", &[]).unwrap().get(0);
+    assert_eq!(rows, 0);
+    let (_, hint, _) = error_of(&mut c, "SELECT pg_advisory_lock(1)");
+    assert_eq!(
+        hint.as_deref(),
+        Some("No function matches the given name and argument types. You might need to add explicit type casts.")
+    );
+    // A UNIQUE over a nullable column is no key for Materialize: it takes
+    // the table (and looks at no constraint after it).
+    c.batch_execute("CREATE TABLE k (a int, UNIQUE (a))")
+        .unwrap();
+    // Words in strings and quoted names are data, not SQL.
+    c.batch_execute("INSERT INTO t VALUES (1, 'for update on conflict')")
+        .unwrap();
+    c.query(r#"SELECT a AS "for", b AS "on" FROM t"#, &[])
+        .unwrap();
+    // Through the emulator's own connection PostgreSQL keeps its features.
+    emu.sql("SELECT pg_advisory_lock(1); SELECT pg_advisory_unlock(1)");
 }
 
 /// DDL in a query of several statements (one implicit transaction) is

@@ -115,16 +115,6 @@ fn looks_like_cluster_ddl(stmt: &str) -> bool {
 
 /// Splits a query string at top-level semicolons. Joining the pieces with `;`
 /// gives back the input exactly.
-/// Whether a statement defines or changes an object (CREATE, DROP,
-/// ALTER): what Materialize runs only on its own, never in a transaction
-/// block of several statements.
-pub fn is_definition(stmt: &str) -> bool {
-    matches!(
-        tokenize(stmt).ok().as_deref().and_then(|t| t.first()),
-        Some(Tok::Word(w)) if matches!(w.as_str(), "create" | "drop" | "alter")
-    )
-}
-
 pub fn split_statements(sql: &str) -> Vec<&str> {
     let b = sql.as_bytes();
     let mut out = Vec::new();

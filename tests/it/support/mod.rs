@@ -32,7 +32,9 @@
 //!   `allowed_cluster_replica_sizes` (§8.5); `emulator_resize.sql`: managed resizes
 //!   per release (§2.4, §8.1);
 //! - [`ddl`]: Materialize statements -> calls of those procedures; `route.rs`:
-//!   which statements run on the session cluster;
+//!   which statements run on the session cluster; `refusals.rs`: what
+//!   Materialize refuses that PostgreSQL runs (its transaction rules and
+//!   PostgreSQL-only SQL, §4), for every statement through the proxy;
 //! - `proxy.rs`: the wire proxy, statement counting and fault injection
 //!   (issue 13), [`HangingListener`];
 //! - [`clock`]: clock skew for the product process (libfaketime).
@@ -87,6 +89,7 @@ pub mod clock;
 pub mod ddl;
 pub mod options;
 mod proxy;
+mod refusals;
 mod route;
 
 use std::net::{SocketAddr, ToSocketAddrs};

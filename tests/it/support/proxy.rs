@@ -5,6 +5,13 @@
 //!   Materialize cluster DDL, `SET`/`SHOW cluster` and `SHOW` of the modelled
 //!   settings are rewritten by [`super::ddl`] into calls of the emulator's
 //!   procedures;
+//! - statements Materialize refuses (refusals.rs: its transaction rules,
+//!   judged against the transaction the server's ReadyForQuery status
+//!   reports, and PostgreSQL-only SQL) become Materialize's error: in a
+//!   simple query the refused statement is replaced by one that raises it;
+//!   in the extended protocol PostgreSQL-only SQL is replaced at its Parse,
+//!   and a statement the transaction refuses at its Execute (as injected
+//!   errors are, below);
 //! - statements that read or write a user relation while the session-cluster
 //!   rule is on (reference §8.2): the proxy tracks each session's `cluster`,
 //!   asks `mz_emulator.session_cluster_error` on a side connection, and turns
@@ -54,7 +61,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 
-use super::{ddl, route};
+use super::{ddl, refusals, route};
 
 const SSL_REQUEST: i32 = 80_877_103;
 const GSSENC_REQUEST: i32 = 80_877_104;
@@ -157,7 +164,7 @@ struct Fault {
 }
 
 /// An error to answer with: (SQLSTATE, message, hint).
-type ErrorReply = (String, String, Option<String>);
+type ErrorReply = refusals::Refusal;
 
 pub struct Shared {
     queries: AtomicU64,
@@ -651,6 +658,9 @@ struct Conn {
     cut_at_next_message: AtomicBool,
     /// Transaction status of the last ReadyForQuery (b'I', b'T', b'E').
     txn_status: AtomicU8,
+    /// ReadyForQuery messages saying no transaction is open: each ends
+    /// whatever the session's transaction had done.
+    idle_readies: AtomicU64,
     /// Injected errors: (marker in the server's error, reply).
     error_rewrites: Mutex<Vec<(String, ErrorReply)>>,
     /// The server side told the client side to cut the connection.
@@ -707,6 +717,7 @@ impl Default for Conn {
             close_after_ready: AtomicBool::new(false),
             cut_at_next_message: AtomicBool::new(false),
             txn_status: AtomicU8::new(b'I'),
+            idle_readies: AtomicU64::new(0),
             error_rewrites: Mutex::default(),
             sever: tokio::sync::Notify::new(),
             backend_pid: AtomicI32::new(0),
@@ -727,6 +738,29 @@ struct Session {
     statements: HashMap<String, (String, bool)>,
     /// Portals: name -> statement name.
     portals: HashMap<String, String>,
+    /// The transaction as Materialize would see it (refusals.rs).
+    txn: refusals::Txn,
+    /// `Conn::idle_readies` when `txn` was last brought up to date.
+    idle_seen: u64,
+}
+
+impl Session {
+    /// Brings the transaction up to date with what the server said last:
+    /// a transaction that ended is forgotten, an open block is a block.
+    /// Inside one query of several statements the rules follow BEGIN and
+    /// COMMIT themselves (`refusals::Txn::check`).
+    fn sync_txn(&mut self, conn: &Conn) {
+        let idle = conn.idle_readies.load(Ordering::SeqCst);
+        if idle != self.idle_seen {
+            self.idle_seen = idle;
+            self.txn.reset();
+        }
+        match conn.txn_status.load(Ordering::SeqCst) {
+            b'T' => self.txn.in_block(),
+            b'E' => self.txn.failed(),
+            _ => {}
+        }
+    }
 }
 
 async fn handle(client: TcpStream, upstream: SocketAddr, shared: Arc<Shared>) -> io::Result<()> {
@@ -800,6 +834,8 @@ async fn handle(client: TcpStream, upstream: SocketAddr, shared: Arc<Shared>) ->
         application_name,
         statements: HashMap::new(),
         portals: HashMap::new(),
+        txn: refusals::Txn::default(),
+        idle_seen: 0,
     };
     let sr = BufReader::with_capacity(64 * 1024, sr);
     let r = tokio::select! {
@@ -941,6 +977,11 @@ struct Plan {
     hooks: Vec<(Hook, String)>,
     drop_before: bool,
     drop_after: bool,
+    /// Pieces replaced by Materialize's refusal (refusals.rs).
+    refused: HashSet<usize>,
+    /// Whether the transaction rules judged the pieces (a simple query);
+    /// a Parse is judged when it is executed.
+    judged: bool,
 }
 
 impl Plan {
@@ -954,22 +995,45 @@ impl Plan {
     }
 }
 
-fn plan_query(sql: &str, shared: &Shared) -> Plan {
-    let mut plan = Plan::default();
+/// Plans a simple query (`txn`: the session's transaction, which its
+/// statements are judged against in order) or a Parse (`None`: judged at
+/// Execute). What Materialize refuses becomes its error (refusals.rs): a
+/// syntax error fails the whole query before anything runs, as Materialize
+/// parses all of it first; any other refusal fails its statement, and
+/// PostgreSQL rolls back what the statements before it did in the same
+/// transaction.
+fn plan_query(sql: &str, shared: &Shared, mut txn: Option<&mut refusals::Txn>) -> Plan {
+    let mut plan = Plan {
+        judged: txn.is_some(),
+        ..Plan::default()
+    };
     for hook in shared.statement_hooks_for(sql) {
         plan.hooks.push((hook, sql.trim().to_string()));
     }
     let pieces = ddl::split_statements(sql);
     let several = pieces.iter().filter(|p| !p.trim().is_empty()).count() > 1;
-    for piece in pieces {
-        // A query of several statements is one implicit transaction, in
-        // which Materialize refuses DDL (AdapterError::
-        // OperationProhibitsTransaction, 25001, with the statement's text;
-        // `src/adapter/src/error.rs`): PostgreSQL runs it, and rolls a
-        // created replica back with the rest on an error.
-        if several && ddl::is_definition(piece) {
-            let message = format!("{} cannot be run inside a transaction block", piece.trim());
-            plan.pieces.push((ddl::raise_sql("25001", &message), true));
+    if let Some(txn) = txn.as_deref_mut() {
+        txn.implicit(several);
+    }
+    let syntax_error = pieces
+        .iter()
+        .filter_map(|p| refusals::unsupported(p))
+        .find(|(code, _, _)| code == refusals::SYNTAX_ERROR);
+    if let Some((code, message, hint)) = syntax_error {
+        plan.pieces.push((
+            ddl::raise_sql_with_hint(&code, &message, hint.as_deref()),
+            true,
+        ));
+        plan.refused.insert(0);
+        return plan;
+    }
+    for (i, piece) in pieces.into_iter().enumerate() {
+        let refusal = refusals::unsupported(piece)
+            .or_else(|| txn.as_deref_mut().and_then(|t| t.check(piece)));
+        if let Some((code, message, hint)) = refusal {
+            let raise = ddl::raise_sql_with_hint(&code, &message, hint.as_deref());
+            plan.pieces.push((raise, true));
+            plan.refused.insert(i);
             continue;
         }
         let Some(rewrite) = ddl::rewrite_statement(piece) else {
@@ -1078,25 +1142,22 @@ async fn session_cluster_check(
     }
 }
 
-/// Follows `SET cluster` / `RESET cluster` in the pieces of a simple query;
-/// with the session-cluster rule, refuses them inside a transaction
-/// (AdapterError::InvalidSetCluster, 25001, src/adapter/src/error.rs).
-fn track_session_cluster(
-    plan: &mut Plan,
-    original: &str,
-    session: &mut Session,
-    shared: &Shared,
-    conn: &Conn,
-) {
-    for ((piece, _), original) in plan.pieces.iter_mut().zip(ddl::split_statements(original)) {
+/// Follows `SET cluster` / `RESET cluster` in the pieces of a simple query
+/// or a Parse. Materialize refuses them once the transaction has done
+/// something (refusals.rs): a refused piece changes nothing, and a Parse is
+/// refused against the transaction as it stands.
+fn track_session_cluster(plan: &mut Plan, original: &str, session: &mut Session) {
+    let originals = ddl::split_statements(original);
+    for (i, ((piece, _), original)) in plan.pieces.iter_mut().zip(originals).enumerate() {
         let Some(change) = ddl::session_cluster_change(original) else {
             continue;
         };
-        if shared.session_cluster_rule() && conn.txn_status.load(Ordering::SeqCst) != b'I' {
-            *piece = ddl::raise_sql(
-                "25001",
-                "SET cluster cannot be called in an active transaction",
-            );
+        if plan.refused.contains(&i) {
+            continue;
+        }
+        if !plan.judged && session.txn.refuses_set_cluster() {
+            let (code, message, _) = refusals::set_cluster_in_transaction();
+            *piece = ddl::raise_sql(&code, &message);
             continue;
         }
         session.cluster = change.unwrap_or_else(|| "quickstart".to_string());
@@ -1169,11 +1230,12 @@ async fn client_to_server(
                 if fx.cut_before {
                     return Ok(());
                 }
-                let mut plan = plan_query(&sql, shared);
+                session.sync_txn(conn);
+                let mut plan = plan_query(&sql, shared, Some(&mut session.txn));
                 if !run_hooks(&mut plan).await {
                     return Ok(());
                 }
-                track_session_cluster(&mut plan, &sql, &mut session, shared, conn);
+                track_session_cluster(&mut plan, &sql, &mut session);
                 if fx.fail.is_none()
                     && plan.pieces.iter().any(|(piece, rewritten)| {
                         !rewritten && route::reads_reconfiguration_state(piece)
@@ -1217,11 +1279,12 @@ async fn client_to_server(
                 let (sql, n2) = cstr(&body[n1..]);
                 let rest = &body[(n1 + n2).min(body.len())..];
                 shared.log.lock().unwrap().push(sql.clone());
-                let mut plan = plan_query(&sql, shared);
+                session.sync_txn(conn);
+                let mut plan = plan_query(&sql, shared, None);
                 if !run_hooks(&mut plan).await {
                     return Ok(());
                 }
-                track_session_cluster(&mut plan, &sql, &mut session, shared, conn);
+                track_session_cluster(&mut plan, &sql, &mut session);
                 if plan.drop_after {
                     conn.swallow_at_execute.store(true, Ordering::SeqCst);
                 }
@@ -1266,6 +1329,12 @@ async fn client_to_server(
                     }
                     if fx.cut_before {
                         return Ok(());
+                    }
+                    if fx.fail.is_none() {
+                        // Materialize judges a statement against its
+                        // transaction when it executes it.
+                        session.sync_txn(conn);
+                        fx.fail = session.txn.check(sql);
                     }
                     if fx.fail.is_none() && !rewritten {
                         if route::reads_reconfiguration_state(sql) {
@@ -1480,6 +1549,9 @@ async fn server_to_client(
         if ty == b'Z' {
             if let Some(&status) = body.first() {
                 conn.txn_status.store(status, Ordering::SeqCst);
+                if status == b'I' {
+                    conn.idle_readies.fetch_add(1, Ordering::SeqCst);
+                }
             }
         }
         match ty {
