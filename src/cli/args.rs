@@ -294,6 +294,10 @@ pub struct ApplyArgs {
     #[arg(long, value_name = "PATH")]
     pub metrics_file: Option<PathBuf>,
 
+    /// Delete settled audit rows older than this (e.g. 90d), at most once a day; open rows stay. At least 8d. Default: keep every row
+    #[arg(long, value_name = "DURATION", value_parser = parse_retention, allow_hyphen_values = true)]
+    pub audit_retention: Option<Duration>,
+
     #[command(flatten)]
     pub select: SelectArgs,
     #[command(flatten)]
@@ -736,6 +740,30 @@ fn any_duration(s: &str) -> Result<Duration, String> {
         ));
     }
     duration_syntax(s).map_err(|e| format!("'{s}' is not a duration like 30s, 5m or 1h ({e})"))
+}
+
+/// `--audit-retention`: at least [`AUDIT_RETENTION_MIN`] (the trail's
+/// newest resize per cluster is read for a week), at most a century.
+///
+/// [`AUDIT_RETENTION_MIN`]: crate::commands::reconcile::AUDIT_RETENTION_MIN
+pub fn parse_retention(s: &str) -> Result<Duration, String> {
+    let min = crate::commands::reconcile::AUDIT_RETENTION_MIN;
+    let d = any_duration(s.trim())?;
+    if d < min {
+        return Err(format!(
+            "'{}' is shorter than {} days: the trail's newest resize of each cluster is read for up \
+             to a week; give at least 8d",
+            s.trim(),
+            min.as_secs() / 86_400
+        ));
+    }
+    if d > Duration::from_secs(100 * 365 * 86_400) {
+        return Err(format!(
+            "'{}' is longer than a century; leave --audit-retention out to keep every row",
+            s.trim()
+        ));
+    }
+    Ok(d)
 }
 
 /// A period or deadline: [`parse_duration`], at least a second (a zero

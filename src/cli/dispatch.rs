@@ -270,6 +270,7 @@ fn apply(a: ApplyArgs, ui: &Ui) -> u8 {
             },
             lease: lease(&a.lease),
             max_actions: a.max_actions,
+            audit_retention: a.audit_retention,
         },
         Err(e) => return fail(&e, ui),
     };

@@ -54,7 +54,85 @@ pub struct ApplyOptions {
     pub max_actions: Option<usize>,
     /// Told the plan before acting and each action as it starts and ends.
     pub progress: Option<crate::exec::Observer>,
+    /// Settled audit rows older than this are deleted (`--audit-retention`).
+    pub audit_retention: Option<Duration>,
 }
+
+/// The shortest `--audit-retention`: a rolled-back resize's backoff reads
+/// the newest resize of each cluster from the trail for up to a week.
+pub const AUDIT_RETENTION_MIN: Duration = Duration::from_secs(8 * 86_400);
+
+/// Whether the trail is pruned this run: its oldest settled row is older
+/// than the retention by a day, so a fleet's runs delete once a day, not
+/// every run (each DELETE reads the whole table in Materialize, §8.3).
+pub fn prune_due(
+    oldest: Option<chrono::DateTime<chrono::Utc>>,
+    now: chrono::DateTime<chrono::Utc>,
+    keep: Duration,
+) -> bool {
+    let keep = chrono::Duration::from_std(keep).unwrap_or(chrono::Duration::MAX);
+    oldest.is_some_and(|t| {
+        keep.checked_add(&chrono::Duration::days(1))
+            .and_then(|d| now.checked_sub_signed(d))
+            .is_some_and(|limit| t < limit)
+    })
+}
+
+/// Deletes the trail's settled rows older than `keep` and audits that it
+/// did (who, how many, since when): housekeeping, so a failure is a
+/// warning and the next run tries again.
+async fn prune_audit(
+    ctx: &Context,
+    backend: &mut crate::db::live::LiveBackend<'_>,
+    keep: Duration,
+) {
+    let store = &ctx.store;
+    let deleted = backend
+        .retrying("pruning the audit trail", async |c| {
+            store.prune_audit(c, keep).await
+        })
+        .await;
+    let n = match deleted {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::warn!("could not prune the audit trail (--audit-retention): {e}; the next run tries again");
+            return;
+        }
+    };
+    let keep_text = crate::model::human_duration(keep.as_secs());
+    tracing::info!(
+        rows_deleted = n,
+        "pruned the audit trail: settled rows older than {keep_text}"
+    );
+    let row = super::operator_row(
+        &ctx.opts,
+        PRUNE_KIND,
+        crate::model::ClusterId(String::new()),
+        "-- clusterctl apply --audit-retention".into(),
+        serde_json::json!({
+            "rows_deleted": n,
+            "older_than_s": keep.as_secs(),
+            "reasons": [format!(
+                "--audit-retention {keep_text}: {n} settled audit row(s) older than that deleted"
+            )],
+        }),
+        // Not used: stamped with the database's now().
+        chrono::DateTime::<chrono::Utc>::UNIX_EPOCH,
+    );
+    if let Err(e) = backend
+        .audit_done(
+            &row,
+            crate::db::store::Done::OK,
+            crate::db::store::Stamp::DatabaseNow,
+        )
+        .await
+    {
+        tracing::warn!("could not audit the pruning of the audit trail: {e}");
+    }
+}
+
+/// The audit row's kind of a pruning of the trail.
+pub const PRUNE_KIND: &str = "prune_audit";
 
 /// How `apply --watch` loops, and where metrics go.
 #[derive(Debug, Clone, Default)]
@@ -122,6 +200,12 @@ pub async fn apply_once(
             observer: opts.progress.clone(),
         };
         let report = crate::exec::apply(backend, &plan, run_id, &exec).await?;
+        if let Some(keep) = opts.audit_retention {
+            let oldest = snap.env.oldest_settled_action;
+            if !report.interrupted && prune_due(oldest, snap.now, keep) {
+                prune_audit(ctx, backend, keep).await;
+            }
+        }
         Ok(Applied {
             snapshot: snap,
             plan,
@@ -519,6 +603,24 @@ impl Shutdown {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_trail_is_pruned_once_a_day_past_the_retention() {
+        let now = chrono::DateTime::from_timestamp(1_800_000_000, 0).expect("a time");
+        let keep = Duration::from_secs(30 * 86_400);
+        let ago = |h: i64| Some(now - chrono::Duration::hours(h));
+        assert!(!prune_due(None, now, keep), "an empty trail");
+        assert!(!prune_due(ago(30 * 24), now, keep), "just at the retention");
+        assert!(
+            !prune_due(ago(31 * 24 - 1), now, keep),
+            "not a day past it yet"
+        );
+        assert!(prune_due(ago(31 * 24 + 1), now, keep));
+        assert!(
+            !prune_due(ago(1), now, Duration::MAX),
+            "a retention beyond any date"
+        );
+    }
 
     #[test]
     fn the_next_run_comes_when_a_decision_is_due() {

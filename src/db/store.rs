@@ -6,6 +6,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
 use tokio_postgres::types::{ToSql, Type};
@@ -447,44 +449,55 @@ impl Store {
 
     /// Audit rows whose outcome was never recorded (the run was killed
     /// mid-action), and in the same statement each cluster's newest
-    /// executed `set_size` action (its ninth column true): read with the
-    /// snapshot, parsed by [`Store::parse_unfinished`].
+    /// executed `set_size` action and when the oldest settled row was
+    /// written (its ninth column says which: `open`, `resize`, `oldest`):
+    /// read with the snapshot, parsed by [`Store::parse_unfinished`].
     pub fn unfinished_sql(&self) -> String {
         let table = self.table(ACTIONS);
         let set_size = ddl::literal(crate::plan::ActionKind::SetSize.name());
         format!(
             "SELECT action_id, cluster_id, decision_ctx->>'kind', decision_ctx->>'replica', \
              decision_ctx->>'size', decision_ctx->>'replication_factor', decision_ctx->>'deadline_s', \
-             created_at, false FROM {table} WHERE executed IS NULL AND error_message IS NULL \
+             created_at, 'open' FROM {table} WHERE executed IS NULL AND error_message IS NULL \
              UNION ALL SELECT * FROM (\
                SELECT DISTINCT ON (cluster_id) action_id, cluster_id, decision_ctx->>'kind', \
-                      NULL::text, decision_ctx->>'size', NULL::text, NULL::text, created_at, true \
+                      NULL::text, decision_ctx->>'size', NULL::text, NULL::text, created_at, 'resize' \
                FROM {table} WHERE executed AND cluster_id IS NOT NULL \
                AND decision_ctx->>'kind' = {set_size} \
-               ORDER BY cluster_id, created_at DESC) AS last_resizes"
+               ORDER BY cluster_id, created_at DESC) AS last_resizes \
+             UNION ALL SELECT NULL::text, NULL::text, NULL::text, NULL::text, NULL::text, \
+               NULL::text, NULL::text, min(created_at), 'oldest' FROM {table} \
+               WHERE executed IS NOT NULL"
         )
     }
 
-    /// The unfinished rows, and the newest executed resize per cluster.
-    pub fn parse_unfinished(
-        rows: &[tokio_postgres::Row],
-    ) -> (Vec<Unresolved>, BTreeMap<ClusterId, LastResize>) {
+    /// The unfinished rows, the newest executed resize per cluster, and
+    /// when the oldest settled row was written.
+    pub fn parse_unfinished(rows: &[tokio_postgres::Row]) -> Unfinished {
         let mut unfinished = Vec::new();
         let mut resizes = BTreeMap::new();
+        let mut oldest = None;
         for r in rows {
             let get = |i| r.try_get::<_, Option<String>>(i).ok().flatten();
             let created_at: Option<DateTime<Utc>> = r.try_get(7).ok().flatten();
-            if r.try_get::<_, Option<bool>>(8).ok().flatten() == Some(true) {
-                if let (Some(id), Some(size), Some(at)) = (get(1), get(4), created_at) {
-                    resizes.insert(
-                        ClusterId(id),
-                        LastResize {
-                            size: Size(size),
-                            at,
-                        },
-                    );
+            match get(8).as_deref() {
+                Some("resize") => {
+                    if let (Some(id), Some(size), Some(at)) = (get(1), get(4), created_at) {
+                        resizes.insert(
+                            ClusterId(id),
+                            LastResize {
+                                size: Size(size),
+                                at,
+                            },
+                        );
+                    }
+                    continue;
                 }
-                continue;
+                Some("oldest") => {
+                    oldest = created_at;
+                    continue;
+                }
+                _ => {}
             }
             unfinished.push(Unresolved {
                 action_id: get(0).unwrap_or_default(),
@@ -497,7 +510,21 @@ impl Store {
                 created_at,
             });
         }
-        (unfinished, resizes)
+        (unfinished, resizes, oldest)
+    }
+
+    /// Deletes the audit trail's settled rows written more than `older_than`
+    /// ago by the database's clock (`apply --audit-retention`); open rows
+    /// stay, for the next run to settle. How many went.
+    pub async fn prune_audit(&self, c: &Client, older_than: Duration) -> Result<u64, DbError> {
+        let sql = format!(
+            "DELETE FROM {} WHERE executed IS NOT NULL AND created_at < now() - $1::text::interval",
+            self.table(ACTIONS)
+        );
+        let interval = format!("{} seconds", older_than.as_secs());
+        execute_text(c, &sql, &[interval])
+            .await
+            .map_err(|e| missing_or(&e, self, ACTIONS, "pruning the audit trail"))
     }
 
     /// What the audit trail shows of each cluster's last suspension by this
@@ -1127,6 +1154,14 @@ pub async fn execute_typed(
     while stream.try_next().await?.is_some() {}
     Ok(stream.rows_affected().unwrap_or(0))
 }
+
+/// What [`Store::parse_unfinished`] reads: the open rows, each cluster's
+/// newest executed resize, when the oldest settled row was written.
+pub type Unfinished = (
+    Vec<Unresolved>,
+    BTreeMap<ClusterId, LastResize>,
+    Option<DateTime<Utc>>,
+);
 
 /// `n` statement parameters from `$first` on: `$2, $3, $4`.
 fn placeholders(first: usize, n: usize) -> String {

@@ -36,6 +36,7 @@ pub fn action_of(e: &HistoryEntry) -> String {
     match (e.kind.as_deref(), &e.replica) {
         (Some("unlock"), _) => "unlock --force".into(),
         (Some(WIPE_KIND), _) => "wipe-state".into(),
+        (Some(crate::commands::reconcile::PRUNE_KIND), _) => "prune the audit trail".into(),
         (Some(k), Some(r)) => {
             let verb = k.strip_suffix("_replica").unwrap_or(k);
             match &e.size {

@@ -226,3 +226,68 @@ fn a_runs_outcomes_are_recorded_in_one_statement() {
         emu.query_one("SELECT count(*) FROM mz_cluster_strategy_actions WHERE executed IS NULL");
     assert_eq!(open.as_deref(), Some("0"));
 }
+
+/// `apply --audit-retention`: settled rows older than the retention go,
+/// once (not every run: each DELETE reads the whole table in
+/// Materialize), audited; newer rows stay; too short a retention is
+/// refused before connecting.
+#[test]
+fn audit_retention_prunes_old_settled_rows_once_and_audits_it() {
+    let emu = fleet(
+        2,
+        "target_size",
+        r#"{"target_size": "25cc", "replica_name": "r1"}"#,
+    );
+    let rows = |days: i64, n: i64| {
+        emu.sql(&format!(
+            "INSERT INTO mz_cluster_strategy_actions
+             SELECT md5(random()::text || g), 'u1', 'DROP CLUSTER REPLICA c.r',
+                    '{{\"kind\": \"drop_replica\", \"reasons\": [\"a past run\"]}}', true, NULL,
+                    now() - make_interval(days => {days})
+             FROM generate_series(1, {n}) g"
+        ))
+    };
+    rows(100, 5);
+    rows(10, 3);
+    let count = |filter: &str| {
+        emu.query_one(&format!(
+            "SELECT count(*) FROM mz_cluster_strategy_actions WHERE {filter}"
+        ))
+    };
+    emu.reset_stats();
+    clusterctl(&emu, &["apply", "--audit-retention", "30d"]).ok();
+    assert_eq!(
+        count("created_at < now() - INTERVAL '30 days'").as_deref(),
+        Some("0")
+    );
+    assert_eq!(
+        count("decision_ctx->>'reasons' LIKE '%a past run%'").as_deref(),
+        Some("3")
+    );
+    assert_eq!(
+        count("decision_ctx->>'kind' = 'prune_audit' AND decision_ctx->>'rows_deleted' = '5'")
+            .as_deref(),
+        Some("1")
+    );
+    let deletes = |emu: &Emulator| {
+        emu.sql_log()
+            .into_iter()
+            .filter(|q| q.starts_with("DELETE FROM \"mz_cluster_strategy_actions\""))
+            .count()
+    };
+    assert_eq!(deletes(&emu), 1);
+    let history = clusterctl(&emu, &["history"]).ok();
+    assert!(
+        history.stdout.contains("prune the audit trail"),
+        "{}",
+        history.all()
+    );
+
+    // The oldest row left is 10 days old: nothing to prune for 20 more.
+    emu.reset_stats();
+    clusterctl(&emu, &["apply", "--audit-retention", "30d"]).ok();
+    assert_eq!(deletes(&emu), 0, "{:?}", emu.sql_log());
+
+    let short = clusterctl(&emu, &["apply", "--audit-retention", "1d"]).code(64);
+    assert!(short.stderr.contains("give at least 8d"), "{}", short.all());
+}
