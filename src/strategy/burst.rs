@@ -122,9 +122,11 @@ pub(super) fn decide(c: &BurstConfig, ctx: &Ctx, d: &mut Desired, st: &mut Burst
     match (other_hydrated, has_burst) {
         (Some(ready), true) => retire(c, ctx, d, st, &name, &ready),
         (None, true) => {
-            alert_if_others_oom_loop(ctx, d, &name, &others);
+            let looping = oom_looping(ctx, &others);
             raise_progress(ctx, st, &others);
-            give_up_if_too_long(c, ctx, d, st, &name)
+            if !give_up_if_too_long(c, ctx, d, st, &name, &looping) {
+                alert_if_others_oom_loop(ctx, d, &name, &looping);
+            }
         }
         (None, false) if !others.is_empty() => start(c, ctx, d, st, &name, &others),
         _ => {}
@@ -240,23 +242,23 @@ fn retire(
     st.last_decision_ts = Some(ctx.now);
 }
 
-/// OOM kills within the crash window that make a replica "OOM-looping".
-const OOM_LOOP: u32 = 2;
-
-/// The burst serves while the replicas it stands in for are OOM-killed
-/// again and again: nothing else will ever hydrate, and the burst's size is
-/// paid every time the cluster runs.
-fn alert_if_others_oom_loop(ctx: &Ctx, d: &mut Desired, name: &str, others: &[String]) {
-    if !ctx.hydrated(name) {
-        return;
-    }
-    let looping: Vec<String> = others
+/// The replicas the burst stands in for that are killed again and again
+/// before they hydrate (`CrashInfo::looping`, the rule `status` uses), as
+/// the alerts name them.
+fn oom_looping(ctx: &Ctx, others: &[String]) -> Vec<String> {
+    others
         .iter()
         .filter_map(|n| ctx.cluster.replica(n))
-        .filter(|r| !r.hydrated && r.crash.ooms >= OOM_LOOP)
+        .filter(|r| !r.hydrated && r.crash.looping())
         .map(|r| format!("{} ({} OOM kills recently)", r.name, r.crash.ooms))
-        .collect();
-    if looping.is_empty() {
+        .collect()
+}
+
+/// The burst serves while the replicas it stands in for are OOM-killed
+/// again and again (`looping`, [`oom_looping`]): nothing else will ever
+/// hydrate, and the burst's size is paid every time the cluster runs.
+fn alert_if_others_oom_loop(ctx: &Ctx, d: &mut Desired, name: &str, looping: &[String]) {
+    if !ctx.hydrated(name) || looping.is_empty() {
         return;
     }
     d.alert(
@@ -298,13 +300,14 @@ fn give_up_if_too_long(
     d: &mut Desired,
     st: &mut BurstState,
     name: &str,
-) {
+    looping: &[String],
+) -> bool {
     // Only a burst that is running has run for any time.
     if ctx.cluster.replica(name).is_none() {
-        return;
+        return false;
     }
     let (Some(max), Some(since)) = (c.max_burst_s, st.burst_since) else {
-        return;
+        return false;
     };
     let secs = |from: DateTime<Utc>| (ctx.now - from).num_seconds().max(0) as u64;
     let ran = secs(since);
@@ -322,9 +325,17 @@ fn give_up_if_too_long(
                 ),
             );
         }
-        return;
+        return false;
     }
+    // A replica that keeps being killed is why nothing hydrated: said, with
+    // what giving up means (nothing serves once the burst is gone).
     let why = match progress {
+        None if !looping.is_empty() => format!(
+            "burst ran {ran}s (max_burst_s {max}) and no other replica hydrated: {} OOM-loop, so \
+             the cluster's normal size is too small for its workload; nothing serves once the \
+             burst is gone: raise it",
+            looping.join(", ")
+        ),
         None => format!(
             "burst ran {ran}s (max_burst_s {max}) and no other replica hydrated: the cluster's normal size is probably too small"
         ),
@@ -341,6 +352,7 @@ fn give_up_if_too_long(
     st.burst_since = None;
     st.progress = None;
     st.last_decision_ts = Some(ctx.now);
+    true
 }
 
 #[cfg(test)]
@@ -652,6 +664,32 @@ mod tests {
         assert!(
             st.gave_up_at.is_none(),
             "cleared once another replica hydrates"
+        );
+    }
+
+    #[test]
+    fn giving_up_beside_a_crash_looping_replica_says_so() {
+        let mut r1 = replica("r1", "25cc", false);
+        r1.crash = crate::model::CrashInfo {
+            crashes: 5,
+            ooms: 5,
+            last_crash: Some(now()),
+        };
+        let cl = cluster("c", vec![r1, replica("c-burst", "800cc", true)]);
+        let cfg = serde_json::json!({"burst_replica_size": "800cc", "max_burst_s": 600});
+        let mut st = BurstState {
+            burst_since: Some(now() - chrono::Duration::seconds(601)),
+            ..Default::default()
+        };
+        let d = run(&cl, cfg, &mut st);
+        assert_eq!(d.names(), vec!["r1"], "given up as documented");
+        assert_eq!(
+            d.alerts,
+            [
+                "burst: burst ran 601s (max_burst_s 600) and no other replica hydrated: r1 (5 OOM \
+              kills recently) OOM-loop, so the cluster's normal size is too small for its \
+              workload; nothing serves once the burst is gone: raise it"
+            ],
         );
     }
 

@@ -328,9 +328,11 @@ fn burst_and_target_size_end_a_crash_loop_once_and_stay_converged() {
 }
 
 /// `burst` with `max_burst_s` beside a replica that never hydrates (it
-/// crash-loops): the burst gives up as documented, with an alert that the
-/// normal size is too small, and does not come back run after run while
-/// the loop goes on (no create, drop, create…).
+/// crash-loops): the burst gives up as documented, with an alert that
+/// names the loop and says nothing serves once the burst is gone (it said
+/// the size was "probably too small", beside a second alert that the
+/// burst "is serving"), and does not come back run after run while the
+/// loop goes on (no create, drop, create…).
 #[test]
 fn burst_gives_up_beside_a_crash_looping_replica_once_and_stays_given_up() {
     let emu = looping_cluster(30);
@@ -344,7 +346,12 @@ fn burst_gives_up_beside_a_crash_looping_replica_once_and_stays_given_up() {
     backdate(&emu, "c", &["burst", "burst_since"], 120);
     let gave_up = clusterctl(&emu, &["apply"]).ok();
     assert!(
-        gave_up.all().contains("giving up") && gave_up.all().contains("probably too small"),
+        gave_up.all().contains("giving up")
+            && gave_up.all().contains("OOM-loop")
+            && gave_up
+                .all()
+                .contains("nothing serves once the burst is gone")
+            && !gave_up.all().contains("is serving while"),
         "{}",
         gave_up.all()
     );
