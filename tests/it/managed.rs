@@ -456,6 +456,10 @@ fn a_background_resize_rolled_back_at_its_deadline_is_not_sent_again_blindly() {
             .is_some_and(|r| r.contains("100cc") && r.contains("held back until")),
         "{status:#}"
     );
+    // Run after run it is the same attempt: the backoff does not grow.
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(run.all().contains("did not take"), "{}", run.all());
+    assert!(!run.all().contains("attempts in a row"), "{}", run.all());
 }
 
 /// `apply --audit-retention` keeps a cluster's newest resize however old:
