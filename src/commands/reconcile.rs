@@ -99,7 +99,7 @@ async fn prune_audit(
             return;
         }
     };
-    let keep_text = crate::model::human_duration(keep.as_secs());
+    let keep_text = retention_text(keep);
     tracing::info!(
         rows_deleted = n,
         "pruned the audit trail: settled rows older than {keep_text}"
@@ -128,6 +128,15 @@ async fn prune_audit(
         .await
     {
         tracing::warn!("could not audit the pruning of the audit trail: {e}");
+    }
+}
+
+/// A retention as the operator gives it: whole days as `90d` (not
+/// `90d00h`, which reads as a different value from the flag's).
+fn retention_text(keep: Duration) -> String {
+    match keep.as_secs() {
+        s if s > 0 && s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s => crate::model::human_duration(s),
     }
 }
 
@@ -603,6 +612,13 @@ impl Shutdown {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_retention_of_whole_days_is_said_in_days() {
+        let days = |d: u64| Duration::from_secs(d * 86_400);
+        assert_eq!(retention_text(days(90)), "90d");
+        assert_eq!(retention_text(days(8) + Duration::from_secs(3600)), "8d01h");
+    }
 
     #[test]
     fn the_trail_is_pruned_once_a_day_past_the_retention() {

@@ -227,8 +227,13 @@ async fn create_temporary(
     let mut audited = false;
     if let Some(row) = &intent {
         let store = &ctx.store;
-        let written = ctx
-            .backend()
+        // Nothing made yet: a signal abandons the write (a row it wrote
+        // after all is settled as not applied by the next run).
+        let mut backend = ctx.backend();
+        if let Some(flag) = &stop {
+            backend.stop_on(flag.clone());
+        }
+        let written = backend
             .retrying("auditing the temporary replica", async |c| {
                 // A plain INSERT … VALUES: the session cluster has no
                 // replica yet to run an INSERT … SELECT on.

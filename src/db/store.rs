@@ -449,8 +449,9 @@ impl Store {
 
     /// Audit rows whose outcome was never recorded (the run was killed
     /// mid-action), and in the same statement each cluster's newest
-    /// executed `set_size` action and when the oldest settled row was
-    /// written (its ninth column says which: `open`, `resize`, `oldest`):
+    /// executed `set_size` action and when the oldest row a pruning may
+    /// delete was written (its ninth column says which: `open`, `resize`,
+    /// `oldest`):
     /// read with the snapshot, parsed by [`Store::parse_unfinished`].
     pub fn unfinished_sql(&self) -> String {
         let table = self.table(ACTIONS);
@@ -466,8 +467,29 @@ impl Store {
                AND decision_ctx->>'kind' = {set_size} \
                ORDER BY cluster_id, created_at DESC) AS last_resizes \
              UNION ALL SELECT NULL::text, NULL::text, NULL::text, NULL::text, NULL::text, \
-               NULL::text, NULL::text, min(created_at), 'oldest' FROM {table} \
-               WHERE executed IS NOT NULL"
+               NULL::text, NULL::text, min(a.created_at), 'oldest' FROM {table} AS a \
+               WHERE {prunable}",
+            prunable = self.prunable()
+        )
+    }
+
+    /// The audit rows (as `a`) that `apply --audit-retention` may delete
+    /// once old enough: the settled ones, but not a cluster's newest
+    /// executed resize. The plan reads that one however old it is (a
+    /// resize that did not take is held back from when it was seen, up to
+    /// a week after a deadline of any length): deleting it would send a
+    /// held-back resize again early. One row per cluster at most stays.
+    /// The oldest of these rows decides when to prune, so a kept row never
+    /// makes every run prune.
+    fn prunable(&self) -> String {
+        let table = self.table(ACTIONS);
+        let set_size = ddl::literal(crate::plan::ActionKind::SetSize.name());
+        format!(
+            "a.executed IS NOT NULL AND NOT (a.executed AND a.cluster_id IS NOT NULL \
+             AND coalesce(a.decision_ctx->>'kind', '') = {set_size} \
+             AND NOT EXISTS (SELECT 1 FROM {table} AS n WHERE n.cluster_id = a.cluster_id \
+               AND n.executed AND n.decision_ctx->>'kind' = {set_size} \
+               AND n.created_at > a.created_at))"
         )
     }
 
@@ -515,11 +537,13 @@ impl Store {
 
     /// Deletes the audit trail's settled rows written more than `older_than`
     /// ago by the database's clock (`apply --audit-retention`); open rows
-    /// stay, for the next run to settle. How many went.
+    /// stay, for the next run to settle, and so does each cluster's newest
+    /// resize ([`Store::prunable`]). How many went.
     pub async fn prune_audit(&self, c: &Client, older_than: Duration) -> Result<u64, DbError> {
         let sql = format!(
-            "DELETE FROM {} WHERE executed IS NOT NULL AND created_at < now() - $1::text::interval",
-            self.table(ACTIONS)
+            "DELETE FROM {} AS a WHERE {} AND a.created_at < now() - $1::text::interval",
+            self.table(ACTIONS),
+            self.prunable()
         );
         let interval = format!("{} seconds", older_than.as_secs());
         execute_text(c, &sql, &[interval])

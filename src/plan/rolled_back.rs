@@ -105,13 +105,18 @@ fn stored(state: &serde_json::Value) -> Option<Stored> {
 /// time) as it is; of an earlier resize to the same size that did not take
 /// either (it was sent once more after its backoff, and failed again), one
 /// attempt more, seen `now`; else the first attempt, seen `now`.
+///
+/// Times compare to the millisecond: the record keeps milliseconds, the
+/// trail's `created_at` microseconds, and the same resize read back must
+/// not count as one more attempt each run.
 pub fn seen(state: &serde_json::Value, last: &LastResize, now: DateTime<Utc>) -> Seen {
+    let ms = |t: DateTime<Utc>| t.timestamp_millis();
     match stored(state) {
-        Some(s) if s.size == last.size.0 && s.sent_at == last.at => Seen {
+        Some(s) if s.size == last.size.0 && ms(s.sent_at) == ms(last.at) => Seen {
             at: s.seen_at.min(now),
             attempts: s.attempts,
         },
-        Some(s) if s.size == last.size.0 && s.sent_at < last.at => Seen {
+        Some(s) if s.size == last.size.0 && ms(s.sent_at) < ms(last.at) => Seen {
             at: now,
             attempts: s.attempts.saturating_add(1),
         },

@@ -595,6 +595,29 @@ fn each_resize_in_a_row_that_does_not_take_doubles_the_backoff() {
     assert_eq!(forgotten, None);
 }
 
+/// The audit trail's times have microseconds, the controller's record of
+/// a resize that did not take milliseconds: read back the next run, it is
+/// the same attempt. Before, each run counted one more, seen anew: the
+/// backoff doubled every run and its end moved away, so the resize was
+/// never sent again, and the alert counted runs as attempts.
+#[test]
+fn a_resize_read_back_with_microseconds_is_the_same_attempt() {
+    let sent_at = now() - Duration::minutes(10) + Duration::microseconds(123_456);
+    let first = plan_after_resize(managed(1, "25cc", true), now(), sent_at, None);
+    let state = only(&first).new_state.as_deref().cloned();
+    assert!(state.is_some());
+    let next_run = now() + Duration::minutes(1);
+    let next = plan_after_resize(managed(1, "25cc", true), next_run, sent_at, state);
+    let cp = only(&next);
+    assert_eq!(
+        cp.rolled_back.as_ref().map(|r| (r.attempts, r.seen_at)),
+        Some((1, now())),
+        "{:?}",
+        cp.alerts
+    );
+    assert_eq!(cp.waiting[0].in_seconds, Some(3540));
+}
+
 #[test]
 fn burst_and_shrink_to_fit_are_refused_on_managed_clusters() {
     for (ty, cfg) in [

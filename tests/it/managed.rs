@@ -10,7 +10,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::cli::{audit, clusterctl, command, init_tables, pairs, run_cmd, set_strategy, strategy};
+use crate::cli::{
+    audit, audit_ctx, backdate, clusterctl, command, init_tables, pairs, run_cmd, set_strategy,
+    strategy,
+};
 use crate::support::{Emulator, Release};
 
 fn rf(emu: &Emulator, cluster: &str) -> Option<String> {
@@ -453,4 +456,54 @@ fn a_background_resize_rolled_back_at_its_deadline_is_not_sent_again_blindly() {
             .is_some_and(|r| r.contains("100cc") && r.contains("held back until")),
         "{status:#}"
     );
+    // Run after run it is the same attempt: the backoff does not grow.
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(run.all().contains("did not take"), "{}", run.all());
+    assert!(!run.all().contains("attempts in a row"), "{}", run.all());
+}
+
+/// `apply --audit-retention` keeps a cluster's newest resize however old:
+/// the plan reads it to hold back a resize that did not take, and the
+/// backoff counts from when a plan saw it, which may be days after it was
+/// sent (here the controller was stopped for a week). Before, the pruning
+/// deleted it with the other old rows, and the next run sent the held-back
+/// resize again at once. It also never makes every run prune.
+#[test]
+fn audit_retention_keeps_the_resize_a_backoff_holds_back() {
+    let emu = Emulator::start();
+    emu.set_setting("default_cluster_reconfiguration_timeout", "1s");
+    managed_25cc(&emu);
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(run.stdout.contains("m: resize started"), "{}", run.all());
+    std::thread::sleep(Duration::from_millis(1300));
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(run.all().contains("did not take"), "{}", run.all());
+    // Sent ten days ago, first seen not taken three days ago: held back
+    // for as long as it ran, seven days, so for four more.
+    emu.sql("UPDATE mz_cluster_strategy_actions SET created_at = created_at - INTERVAL '10 days'");
+    let slot = ["_controller", "resize_not_taken"];
+    backdate(&emu, "m", &[slot[0], slot[1], "sent_at"], 10 * 86_400);
+    backdate(&emu, "m", &[slot[0], slot[1], "seen_at"], 3 * 86_400);
+    emu.sql(&format!(
+        "INSERT INTO mz_cluster_strategy_actions \
+         SELECT md5(random()::text || g), {}, 'DROP CLUSTER REPLICA m.r', \
+                '{{\"kind\": \"drop_replica\", \"reasons\": [\"a past run\"]}}', true, NULL, \
+                now() - INTERVAL '100 days' \
+         FROM generate_series(1, 3) g",
+        crate::cli::lit(&emu.cluster_id("m"))
+    ));
+    emu.clear_sql_log();
+    for _ in 0..2 {
+        let run = clusterctl(&emu, &["apply", "--audit-retention", "8d"]).ok();
+        assert!(run.all().contains("did not take"), "{}", run.all());
+    }
+    assert_eq!(sent(&emu, "SET (SIZE = '100cc')"), 0, "{:?}", emu.sql_log());
+    assert_eq!(emu.cluster_size("m").as_deref(), Some("25cc"));
+    let kinds: Vec<String> = audit_ctx(&emu, "m")
+        .iter()
+        .filter_map(|c| c["kind"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(kinds, ["set_size"], "the old drops went, the resize stayed");
+    let prunes = sent(&emu, r#"DELETE FROM "mz_cluster_strategy_actions""#);
+    assert_eq!(prunes, 1, "pruned once, not every run: {:?}", emu.sql_log());
 }

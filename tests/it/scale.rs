@@ -278,7 +278,8 @@ fn audit_retention_prunes_old_settled_rows_once_and_audits_it() {
     assert_eq!(deletes(&emu), 1);
     let history = clusterctl(&emu, &["history"]).ok();
     assert!(
-        history.stdout.contains("prune the audit trail"),
+        history.stdout.contains("prune the audit trail")
+            && history.stdout.contains("--audit-retention 30d: 5 settled"),
         "{}",
         history.all()
     );

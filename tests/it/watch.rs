@@ -1075,3 +1075,43 @@ fn audited_kinds(emu: &Emulator, cluster: &str) -> Vec<(String, String)> {
         })
         .collect()
 }
+
+/// SIGTERM while `--create-replica` writes its temporary replica's intent
+/// to a database that does not answer: nothing was made yet, so the run
+/// stops at once, as it did before the start-up took the signal itself
+/// (it waited out the statement's deadline and every retry).
+#[test]
+fn a_signal_while_the_temporary_replicas_intent_hangs_stops_at_once() {
+    let emu = Emulator::start();
+    emu.create_cluster("ops");
+    init_tables(&emu);
+    emu.stall_statement("INSERT INTO \"mz_cluster_strategy_actions\"", 1);
+    for (args, code) in [
+        (
+            vec!["apply", "--exec-cluster", "ops", "--create-replica"],
+            1,
+        ),
+        (
+            vec![
+                "apply",
+                "--watch",
+                "--exec-cluster",
+                "ops",
+                "--create-replica",
+            ],
+            0,
+        ),
+    ] {
+        let mut d = Daemon::start(&emu.url(), &args);
+        std::thread::sleep(Duration::from_secs(2));
+        let (got, waited) = d.terminate(Duration::from_secs(120));
+        assert_eq!(got, code, "{args:?}\n{}", d.output());
+        assert!(
+            waited < Duration::from_secs(5),
+            "{waited:?}\n{}",
+            d.output()
+        );
+        assert!(replica_names(&emu, "ops").is_empty(), "{}", d.output());
+        emu.stall_statement("INSERT INTO \"mz_cluster_strategy_actions\"", 1);
+    }
+}
