@@ -632,6 +632,7 @@ mod tests {
             "not a day past it yet"
         );
         assert!(prune_due(ago(31 * 24 + 1), now, keep));
+        assert!(!prune_due(ago(31 * 24), now, keep), "exactly a day past it");
         assert!(
             !prune_due(ago(1), now, Duration::MAX),
             "a retention beyond any date"
