@@ -43,6 +43,18 @@ pub struct Applied {
     pub snapshot: Snapshot,
     pub plan: Plan,
     pub report: ApplyReport,
+    /// What `--audit-retention` deleted this run, if it pruned.
+    pub pruned: Option<Pruned>,
+}
+
+/// A pruning of the audit trail (`apply --audit-retention`), as `apply`
+/// reports it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Pruned {
+    pub rows_deleted: u64,
+    pub older_than_s: u64,
+    /// The retention as the operator gives it (`90d`).
+    pub older_than: String,
 }
 
 /// How `apply` acts.
@@ -85,7 +97,7 @@ async fn prune_audit(
     ctx: &Context,
     backend: &mut crate::db::live::LiveBackend<'_>,
     keep: Duration,
-) {
+) -> Option<Pruned> {
     let store = &ctx.store;
     let deleted = backend
         .retrying("pruning the audit trail", async |c| {
@@ -96,7 +108,7 @@ async fn prune_audit(
         Ok(n) => n,
         Err(e) => {
             tracing::warn!("could not prune the audit trail (--audit-retention): {e}; the next run tries again");
-            return;
+            return None;
         }
     };
     let keep_text = retention_text(keep);
@@ -129,6 +141,11 @@ async fn prune_audit(
     {
         tracing::warn!("could not audit the pruning of the audit trail: {e}");
     }
+    Some(Pruned {
+        rows_deleted: n,
+        older_than_s: keep.as_secs(),
+        older_than: keep_text,
+    })
 }
 
 /// A retention as the operator gives it: whole days as `90d` (not
@@ -209,16 +226,18 @@ pub async fn apply_once(
             observer: opts.progress.clone(),
         };
         let report = crate::exec::apply(backend, &plan, run_id, &exec).await?;
+        let mut pruned = None;
         if let Some(keep) = opts.audit_retention {
             let oldest = snap.env.oldest_settled_action;
             if !report.interrupted && prune_due(oldest, snap.now, keep) {
-                prune_audit(ctx, backend, keep).await;
+                pruned = prune_audit(ctx, backend, keep).await;
             }
         }
         Ok(Applied {
             snapshot: snap,
             plan,
             report,
+            pruned,
         })
     })
     .await

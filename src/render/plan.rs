@@ -495,7 +495,17 @@ impl View for DryRun {
 
 impl View for Applied {
     fn text(&self, style: &TextStyle) -> String {
-        apply_text(&self.plan, &self.report, style)
+        let mut s = apply_text(&self.plan, &self.report, style);
+        if let Some(p) = &self.pruned {
+            let _ = writeln!(
+                s,
+                "Pruned {} settled audit row{} older than {} (--audit-retention).",
+                p.rows_deleted,
+                plural(p.rows_deleted as usize),
+                p.older_than
+            );
+        }
+        s
     }
 
     fn messages(&self) -> Vec<String> {
@@ -503,7 +513,12 @@ impl View for Applied {
     }
 
     fn body(&self) -> serde_json::Value {
-        serde_json::json!({ "plan": plan_json(&self.plan), "apply": body_of(&self.report) })
+        let mut body =
+            serde_json::json!({ "plan": plan_json(&self.plan), "apply": body_of(&self.report) });
+        if let (Some(p), Some(o)) = (&self.pruned, body.as_object_mut()) {
+            o.insert("pruned".into(), serde_json::json!(p));
+        }
+        body
     }
 
     fn completion(&self) -> Completion {

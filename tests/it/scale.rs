@@ -255,7 +255,13 @@ fn audit_retention_prunes_old_settled_rows_once_and_audits_it() {
         ))
     };
     emu.reset_stats();
-    clusterctl(&emu, &["apply", "--audit-retention", "30d"]).ok();
+    let run = clusterctl(&emu, &["apply", "--audit-retention", "30d"]).ok();
+    assert!(
+        run.stdout
+            .contains("Pruned 5 settled audit rows older than 30d (--audit-retention)."),
+        "{}",
+        run.all()
+    );
     assert_eq!(
         count("created_at < now() - INTERVAL '30 days'").as_deref(),
         Some("0")
@@ -286,8 +292,24 @@ fn audit_retention_prunes_old_settled_rows_once_and_audits_it() {
 
     // The oldest row left is 10 days old: nothing to prune for 20 more.
     emu.reset_stats();
-    clusterctl(&emu, &["apply", "--audit-retention", "30d"]).ok();
+    let run = clusterctl(&emu, &["apply", "--audit-retention", "30d", "-o", "json"]).ok();
     assert_eq!(deletes(&emu), 0, "{:?}", emu.sql_log());
+    assert!(run.json()["result"].get("plan").is_some(), "{}", run.stdout);
+    assert!(
+        run.json()["result"].get("pruned").is_none(),
+        "{}",
+        run.stdout
+    );
+    // JSON says what went.
+    rows(100, 2);
+    let run = clusterctl(&emu, &["apply", "--audit-retention", "30d", "-o", "json"]).ok();
+    let pruned = &run.json()["result"]["pruned"];
+    assert_eq!(
+        (&pruned["rows_deleted"], &pruned["older_than"]),
+        (&serde_json::json!(2), &serde_json::json!("30d")),
+        "{}",
+        run.stdout
+    );
 
     let short = clusterctl(&emu, &["apply", "--audit-retention", "1d"]).code(64);
     assert!(short.stderr.contains("give at least 8d"), "{}", short.all());
