@@ -901,6 +901,16 @@ fn stopped_having_done_nothing(d: &Daemon) {
     assert!(!out.contains("ERROR"), "{out}");
 }
 
+/// `apply --exec-cluster ops --create-replica`, one-shot and `--watch`,
+/// with the exit code each gives when a signal stops its start-up (a
+/// one-shot run was interrupted: 1; a watcher stops cleanly: 0).
+fn create_replica_runs() -> [(Vec<&'static str>, i32); 2] {
+    let one_shot = vec!["apply", "--exec-cluster", "ops", "--create-replica"];
+    let mut watch = one_shot.clone();
+    watch.insert(1, "--watch");
+    [(one_shot, 1), (watch, 0)]
+}
+
 /// SIGTERM while `--create-replica`'s temporary replica starts: the run
 /// stops at once and drops it, audited (it stayed for the next `apply`,
 /// an hour away when that runs on another host, and the run said nothing
@@ -912,22 +922,7 @@ fn a_signal_while_the_temporary_replica_starts_drops_it() {
         .start();
     emu.create_cluster("ops");
     init_tables(&emu);
-    for (args, code) in [
-        (
-            vec!["apply", "--exec-cluster", "ops", "--create-replica"],
-            1,
-        ),
-        (
-            vec![
-                "apply",
-                "--watch",
-                "--exec-cluster",
-                "ops",
-                "--create-replica",
-            ],
-            0,
-        ),
-    ] {
+    for (args, code) in create_replica_runs() {
         let mut d = Daemon::start(&emu.url(), &args);
         eventually(Duration::from_secs(30), "the temporary replica", &d, || {
             !replica_names(&emu, "ops").is_empty()
@@ -1086,22 +1081,7 @@ fn a_signal_while_the_temporary_replicas_intent_hangs_stops_at_once() {
     emu.create_cluster("ops");
     init_tables(&emu);
     emu.stall_statement("INSERT INTO \"mz_cluster_strategy_actions\"", 1);
-    for (args, code) in [
-        (
-            vec!["apply", "--exec-cluster", "ops", "--create-replica"],
-            1,
-        ),
-        (
-            vec![
-                "apply",
-                "--watch",
-                "--exec-cluster",
-                "ops",
-                "--create-replica",
-            ],
-            0,
-        ),
-    ] {
+    for (args, code) in create_replica_runs() {
         let mut d = Daemon::start(&emu.url(), &args);
         std::thread::sleep(Duration::from_secs(2));
         let (got, waited) = d.terminate(Duration::from_secs(120));
