@@ -18,30 +18,9 @@ mod format;
 
 use format::{Outcome, Scenario, Step};
 
-const SEARCH_PATH: &str = "public, mz_catalog, pg_catalog";
-
-/// Installs the virtual clock: `now()` = the server's clock + offset.
-fn install_clock(emu: &Emulator) {
-    emu.sql(&format!(
-        "CREATE TABLE mz_emulator.clock (offset_s bigint NOT NULL);
-         INSERT INTO mz_emulator.clock VALUES (0);
-         CREATE FUNCTION public.now() RETURNS timestamptz LANGUAGE sql STABLE AS
-           $$ SELECT pg_catalog.now() + make_interval(secs => (SELECT offset_s FROM mz_emulator.clock)) $$;
-         ALTER DATABASE {db} SET search_path = {SEARCH_PATH};
-         SET search_path = {SEARCH_PATH};",
-        db = emu.database()
-    ));
-}
-
-fn advance_clock(emu: &Emulator, secs: u64) {
-    emu.sql(&format!(
-        "UPDATE mz_emulator.clock SET offset_s = offset_s + {secs}"
-    ));
-}
-
 /// Builds the scenario's clusters, replicas and strategy rows.
 fn build(emu: &Emulator, sc: &Scenario) {
-    install_clock(emu);
+    emu.install_clock();
     for c in &sc.clusters {
         emu.create_cluster(&c.name);
         if c.index {
@@ -61,7 +40,7 @@ fn build(emu: &Emulator, sc: &Scenario) {
 
 /// Applies the step's signals, runs one `clusterctl apply`, reads the result.
 fn round(emu: &Emulator, sc: &Scenario, step: &Step) -> Outcome {
-    advance_clock(emu, step.advance_s);
+    emu.advance_clock(step.advance_s);
     // In-flight statements of the previous step have finished.
     emu.sql(
         "UPDATE mz_internal.mz_statement_execution_history

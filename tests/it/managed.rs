@@ -411,6 +411,19 @@ fn a_managed_cluster_idle_through_an_operators_resize_wakes_at_its_size() {
     assert_eq!(emu.replicas("m")[0].1, "50cc");
 }
 
+/// `managed_25cc`'s background resize sent by an `apply`, its deadline
+/// (one second, standing in for Materialize's default of a day) passed
+/// with the new replica never hydrated: Materialize has rolled it back.
+fn resize_past_its_deadline() -> Emulator {
+    let emu = Emulator::start();
+    emu.set_setting("default_cluster_reconfiguration_timeout", "1s");
+    managed_25cc(&emu);
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(run.stdout.contains("m: resize started"), "{}", run.all());
+    std::thread::sleep(Duration::from_millis(1300));
+    emu
+}
+
 /// A background resize whose new replica never hydrates: at its deadline
 /// Materialize's controller drops the new replica by itself (ON TIMEOUT
 /// ROLLBACK, the default), with nothing to poke it. The next run must see
@@ -420,13 +433,7 @@ fn a_managed_cluster_idle_through_an_operators_resize_wakes_at_its_size() {
 /// why (an alert, `status` ResizeRolledBack).
 #[test]
 fn a_background_resize_rolled_back_at_its_deadline_is_not_sent_again_blindly() {
-    let emu = Emulator::start();
-    // Materialize's default deadline is a day; one second stands in for it.
-    emu.set_setting("default_cluster_reconfiguration_timeout", "1s");
-    managed_25cc(&emu);
-    let run = clusterctl(&emu, &["apply"]).ok();
-    assert!(run.stdout.contains("m: resize started"), "{}", run.all());
-    std::thread::sleep(Duration::from_millis(1300));
+    let emu = resize_past_its_deadline();
     // Nothing poked the controller; the product's own reads see the
     // rollback, and the plan says so instead of resending it.
     let plan = clusterctl(&emu, &["dry-run", "-v"]).ok();
@@ -470,12 +477,7 @@ fn a_background_resize_rolled_back_at_its_deadline_is_not_sent_again_blindly() {
 /// resize again at once. It also never makes every run prune.
 #[test]
 fn audit_retention_keeps_the_resize_a_backoff_holds_back() {
-    let emu = Emulator::start();
-    emu.set_setting("default_cluster_reconfiguration_timeout", "1s");
-    managed_25cc(&emu);
-    let run = clusterctl(&emu, &["apply"]).ok();
-    assert!(run.stdout.contains("m: resize started"), "{}", run.all());
-    std::thread::sleep(Duration::from_millis(1300));
+    let emu = resize_past_its_deadline();
     let run = clusterctl(&emu, &["apply"]).ok();
     assert!(run.all().contains("did not take"), "{}", run.all());
     // Sent ten days ago, first seen not taken three days ago: held back

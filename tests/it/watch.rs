@@ -549,18 +549,7 @@ fn a_watcher_keeps_its_temporary_replica_until_the_renewed_one_is_online() {
     let emu = Emulator::builder()
         .replica_startup_delay(Some(Duration::from_secs(2)))
         .start();
-    // A virtual clock, before anything connects: `now()` (ahead of
-    // pg_catalog on the search path) is the server's plus an offset.
-    let path = "public, mz_catalog, pg_catalog";
-    emu.sql(&format!(
-        "CREATE TABLE mz_emulator.clock_offset (secs bigint NOT NULL);
-         INSERT INTO mz_emulator.clock_offset VALUES (0);
-         CREATE FUNCTION public.now() RETURNS timestamptz LANGUAGE sql STABLE AS
-           $$ SELECT pg_catalog.now() + make_interval(secs => (SELECT secs FROM mz_emulator.clock_offset)) $$;
-         ALTER DATABASE {db} SET search_path = {path};
-         SET search_path = {path};",
-        db = emu.database()
-    ));
+    emu.install_clock();
     emu.create_cluster("ops");
     init_tables(&emu);
     // (name, status) of our temporary replicas.
@@ -588,7 +577,7 @@ fn a_watcher_keeps_its_temporary_replica_until_the_renewed_one_is_online() {
         || matches!(temporaries().as_slice(), [(_, s)] if s == "online"),
     );
     let first = temporaries().remove(0).0;
-    emu.sql("UPDATE mz_emulator.clock_offset SET secs = 1300");
+    emu.advance_clock(1300);
     let started = Instant::now();
     let second = loop {
         let now = temporaries();

@@ -444,6 +444,31 @@ impl Emulator {
         admin
     }
 
+    /// Installs a virtual clock in the database, before anything connects:
+    /// `now()` (ahead of pg_catalog on every session's search path) is the
+    /// server's clock plus an offset that [`Emulator::advance_clock`]
+    /// moves, so the product's snapshot, the catalog queries' windows and
+    /// the test helpers all see time pass.
+    pub fn install_clock(&self) {
+        let path = "public, mz_catalog, pg_catalog";
+        self.sql(&format!(
+            "CREATE TABLE mz_emulator.clock (offset_s bigint NOT NULL);
+             INSERT INTO mz_emulator.clock VALUES (0);
+             CREATE FUNCTION public.now() RETURNS timestamptz LANGUAGE sql STABLE AS
+               $$ SELECT pg_catalog.now() + make_interval(secs => (SELECT offset_s FROM mz_emulator.clock)) $$;
+             ALTER DATABASE {db} SET search_path = {path};
+             SET search_path = {path};",
+            db = self.database()
+        ));
+    }
+
+    /// Moves the virtual clock ([`Emulator::install_clock`]) `secs` ahead.
+    pub fn advance_clock(&self, secs: u64) {
+        self.sql(&format!(
+            "UPDATE mz_emulator.clock SET offset_s = offset_s + {secs}"
+        ));
+    }
+
     /// Runs SQL on the admin connection; panics with the SQL and the error.
     pub fn sql(&self, sql: &str) {
         if let Err(e) = self.admin().batch_execute(sql) {
