@@ -856,11 +856,6 @@ pub struct Environment {
     /// interrupted run's action in doubt is then not known).
     #[serde(default)]
     pub unfinished_error: Option<String>,
-    /// When the oldest settled row of the audit trail was written (read
-    /// with the unfinished actions): `apply --audit-retention` prunes once
-    /// it is older than the retention by a day.
-    #[serde(default)]
-    pub oldest_settled_action: Option<DateTime<Utc>>,
     /// Why the audit trail's last suspensions could not be read (a
     /// suspended cluster whose state was wiped is then not woken from it).
     #[serde(default)]

@@ -90,15 +90,28 @@ pub fn prune_due(
     })
 }
 
-/// Deletes the trail's settled rows older than `keep` and audits that it
-/// did (who, how many, since when): housekeeping, so a failure is a
-/// warning and the next run tries again.
+/// When due ([`prune_due`]), deletes the trail's settled rows older than
+/// `keep` and audits that it did (who, how many, since when):
+/// housekeeping, so a failure is a warning and the next run tries again.
 async fn prune_audit(
     ctx: &Context,
     backend: &mut crate::db::live::LiveBackend<'_>,
     keep: Duration,
 ) -> Option<Pruned> {
     let store = &ctx.store;
+    let age = backend
+        .retrying("reading the audit trail's age", async |c| {
+            store.oldest_prunable(c).await
+        })
+        .await;
+    match age {
+        Ok((now, oldest)) if prune_due(oldest, now, keep) => {}
+        Ok(_) => return None,
+        Err(e) => {
+            tracing::warn!("could not read the audit trail's age (--audit-retention): {e}; the next run tries again");
+            return None;
+        }
+    }
     let deleted = backend
         .retrying("pruning the audit trail", async |c| {
             store.prune_audit(c, keep).await
@@ -226,13 +239,10 @@ pub async fn apply_once(
             observer: opts.progress.clone(),
         };
         let report = crate::exec::apply(backend, &plan, run_id, &exec).await?;
-        let mut pruned = None;
-        if let Some(keep) = opts.audit_retention {
-            let oldest = snap.env.oldest_settled_action;
-            if !report.interrupted && prune_due(oldest, snap.now, keep) {
-                pruned = prune_audit(ctx, backend, keep).await;
-            }
-        }
+        let pruned = match opts.audit_retention {
+            Some(keep) if !report.interrupted => prune_audit(ctx, backend, keep).await,
+            _ => None,
+        };
         Ok(Applied {
             snapshot: snap,
             plan,

@@ -252,15 +252,13 @@ pub async fn load(c: &Client, store: &Store, opts: &SnapshotOptions) -> Result<S
             .as_deref()
             .unwrap_or_default(),
     );
-    let (unfinished, last_resizes, oldest) =
-        match optional(unfinished, "reading unfinished actions")? {
-            Ok(rows) => Store::parse_unfinished(&rows),
-            Err(why) => {
-                env.unfinished_error = Some(why);
-                Default::default()
-            }
-        };
-    env.oldest_settled_action = oldest;
+    let (unfinished, last_resizes) = match optional(unfinished, "reading unfinished actions")? {
+        Ok(rows) => Store::parse_unfinished(&rows),
+        Err(why) => {
+            env.unfinished_error = Some(why);
+            Default::default()
+        }
+    };
     let mut clusters = clusters.map_err(q("clusters"))?;
     let index = index_by_id(&clusters);
     attach_replicas(&mut clusters, &index, replicas.map_err(q("replicas"))?);

@@ -449,77 +449,72 @@ impl Store {
 
     /// Audit rows whose outcome was never recorded (the run was killed
     /// mid-action), and in the same statement each cluster's newest
-    /// executed `set_size` action and when the oldest row a pruning may
-    /// delete was written (its ninth column says which: `open`, `resize`,
-    /// `oldest`):
-    /// read with the snapshot, parsed by [`Store::parse_unfinished`].
+    /// executed `set_size` action (its ninth column says which: `open`,
+    /// `resize`): read with the snapshot, parsed by
+    /// [`Store::parse_unfinished`].
     pub fn unfinished_sql(&self) -> String {
         let table = self.table(ACTIONS);
-        let set_size = ddl::literal(crate::plan::ActionKind::SetSize.name());
         format!(
             "SELECT action_id, cluster_id, decision_ctx->>'kind', decision_ctx->>'replica', \
              decision_ctx->>'size', decision_ctx->>'replication_factor', decision_ctx->>'deadline_s', \
              created_at, 'open' FROM {table} WHERE executed IS NULL AND error_message IS NULL \
-             UNION ALL SELECT * FROM (\
-               SELECT DISTINCT ON (cluster_id) action_id, cluster_id, decision_ctx->>'kind', \
-                      NULL::text, decision_ctx->>'size', NULL::text, NULL::text, created_at, 'resize' \
-               FROM {table} WHERE executed AND cluster_id IS NOT NULL \
-               AND decision_ctx->>'kind' = {set_size} \
-               ORDER BY cluster_id, created_at DESC) AS last_resizes \
-             UNION ALL SELECT NULL::text, NULL::text, NULL::text, NULL::text, NULL::text, \
-               NULL::text, NULL::text, min(a.created_at), 'oldest' FROM {table} AS a \
-               WHERE {prunable}",
-            prunable = self.prunable()
+             UNION ALL SELECT * FROM ({last_resizes}) AS last_resizes",
+            last_resizes = self.last_resizes_sql(),
+        )
+    }
+
+    /// Each cluster's newest executed `set_size` action, in the columns of
+    /// [`Store::unfinished_sql`]: what the plan reads to hold back a resize
+    /// that did not take, and what a pruning keeps.
+    fn last_resizes_sql(&self) -> String {
+        let table = self.table(ACTIONS);
+        let set_size = ddl::literal(crate::plan::ActionKind::SetSize.name());
+        format!(
+            "SELECT DISTINCT ON (cluster_id) action_id, cluster_id, decision_ctx->>'kind', \
+               NULL::text, decision_ctx->>'size', NULL::text, NULL::text, created_at, 'resize' \
+             FROM {table} WHERE executed AND cluster_id IS NOT NULL \
+             AND decision_ctx->>'kind' = {set_size} \
+             ORDER BY cluster_id, created_at DESC"
         )
     }
 
     /// The audit rows (as `a`) that `apply --audit-retention` may delete
     /// once old enough: the settled ones, but not a cluster's newest
-    /// executed resize. The plan reads that one however old it is (a
-    /// resize that did not take is held back from when it was seen, up to
-    /// a week after a deadline of any length): deleting it would send a
-    /// held-back resize again early. One row per cluster at most stays.
-    /// The oldest of these rows decides when to prune, so a kept row never
-    /// makes every run prune.
+    /// executed resize ([`Store::last_resizes_sql`], the very row the plan
+    /// reads). The plan reads it however old it is (a resize that did not
+    /// take is held back from when it was seen, up to a week after a
+    /// deadline of any length): deleting it would send a held-back resize
+    /// again early. One row per cluster at most stays. The oldest of these
+    /// rows decides when to prune ([`Store::oldest_prunable`]), so a kept
+    /// row never makes every run prune.
     fn prunable(&self) -> String {
-        let table = self.table(ACTIONS);
-        let set_size = ddl::literal(crate::plan::ActionKind::SetSize.name());
         format!(
-            "a.executed IS NOT NULL AND NOT (a.executed AND a.cluster_id IS NOT NULL \
-             AND coalesce(a.decision_ctx->>'kind', '') = {set_size} \
-             AND NOT EXISTS (SELECT 1 FROM {table} AS n WHERE n.cluster_id = a.cluster_id \
-               AND n.executed AND n.decision_ctx->>'kind' = {set_size} \
-               AND n.created_at > a.created_at))"
+            "a.executed IS NOT NULL AND a.action_id NOT IN \
+             (SELECT action_id FROM ({}) AS kept)",
+            self.last_resizes_sql()
         )
     }
 
-    /// The unfinished rows, the newest executed resize per cluster, and
-    /// when the oldest settled row was written.
-    pub fn parse_unfinished(rows: &[tokio_postgres::Row]) -> Unfinished {
+    /// The unfinished rows, and the newest executed resize per cluster.
+    pub fn parse_unfinished(
+        rows: &[tokio_postgres::Row],
+    ) -> (Vec<Unresolved>, BTreeMap<ClusterId, LastResize>) {
         let mut unfinished = Vec::new();
         let mut resizes = BTreeMap::new();
-        let mut oldest = None;
         for r in rows {
             let get = |i| r.try_get::<_, Option<String>>(i).ok().flatten();
             let created_at: Option<DateTime<Utc>> = r.try_get(7).ok().flatten();
-            match get(8).as_deref() {
-                Some("resize") => {
-                    if let (Some(id), Some(size), Some(at)) = (get(1), get(4), created_at) {
-                        resizes.insert(
-                            ClusterId(id),
-                            LastResize {
-                                size: Size(size),
-                                at,
-                            },
-                        );
-                    }
-                    continue;
+            if get(8).as_deref() == Some("resize") {
+                if let (Some(id), Some(size), Some(at)) = (get(1), get(4), created_at) {
+                    resizes.insert(
+                        ClusterId(id),
+                        LastResize {
+                            size: Size(size),
+                            at,
+                        },
+                    );
                 }
-                Some("oldest") => {
-                    oldest = created_at;
-                    continue;
-                }
-                _ => {}
+                continue;
             }
             unfinished.push(Unresolved {
                 action_id: get(0).unwrap_or_default(),
@@ -532,7 +527,35 @@ impl Store {
                 created_at,
             });
         }
-        (unfinished, resizes, oldest)
+        (unfinished, resizes)
+    }
+
+    /// The database's clock, and when the oldest row a pruning may delete
+    /// ([`Store::prunable`]) was written: read by `apply
+    /// --audit-retention` only, so runs without it do not read the trail
+    /// once more.
+    pub async fn oldest_prunable(
+        &self,
+        c: &Client,
+    ) -> Result<(DateTime<Utc>, Option<DateTime<Utc>>), DbError> {
+        let sql = format!(
+            "SELECT now(), min(a.created_at) FROM {} AS a WHERE {}",
+            self.table(ACTIONS),
+            self.prunable()
+        );
+        let row = c
+            .query_typed(&sql, &[])
+            .await
+            .map_err(|e| missing_or(&e, self, ACTIONS, "reading the audit trail's age"))?;
+        let row = row.first();
+        let now = row
+            .and_then(|r| r.try_get::<_, DateTime<Utc>>(0).ok())
+            .ok_or_else(|| DbError::Query {
+                context: "reading the audit trail's age".into(),
+                reason: "the database gave no time".into(),
+                transient: false,
+            })?;
+        Ok((now, row.and_then(|r| r.try_get(1).ok().flatten())))
     }
 
     /// Deletes the audit trail's settled rows written more than `older_than`
@@ -1178,14 +1201,6 @@ pub async fn execute_typed(
     while stream.try_next().await?.is_some() {}
     Ok(stream.rows_affected().unwrap_or(0))
 }
-
-/// What [`Store::parse_unfinished`] reads: the open rows, each cluster's
-/// newest executed resize, when the oldest settled row was written.
-pub type Unfinished = (
-    Vec<Unresolved>,
-    BTreeMap<ClusterId, LastResize>,
-    Option<DateTime<Utc>>,
-);
 
 /// `n` statement parameters from `$first` on: `$2, $3, $4`.
 fn placeholders(first: usize, n: usize) -> String {
