@@ -34,7 +34,8 @@ pub enum Level {
 pub struct Finding {
     pub level: Level,
     /// `server`, `session_cluster`, `role`, `privileges`, `statement_log`,
-    /// `monitor_role`, `replica_limit`, `credit_limit`, `tables`, `cluster`.
+    /// `monitor_role`, `replica_limit`, `credit_limit`, `tables`, `lease`,
+    /// `audit_trail`, `cluster`.
     pub topic: &'static str,
     pub message: String,
     /// The statement or flag that fixes it.
@@ -213,6 +214,12 @@ pub async fn doctor(ctx: &Context) -> Result<DoctorReport, CommandError> {
                 })
                 .await;
             findings.push(lease_finding(held, s.now));
+            let size = backend
+                .retrying("reading the audit trail's size", async |c| {
+                    store.trail_size(c).await
+                })
+                .await;
+            findings.push(trail_finding(size));
         }
         findings.extend(cluster_findings(s));
     }
@@ -278,6 +285,71 @@ fn lease_finding(
             None,
         ),
     }
+}
+
+/// An audit trail of this many rows or more, never pruned, is worth a
+/// warning: every run reads it whole (twice), so each run is slower.
+pub const TRAIL_ROWS_WARN: u64 = 100_000;
+
+/// How big the audit trail is, and whether `apply --audit-retention`
+/// keeps it so: `doctor` is where an operator learns a retention is due.
+fn trail_finding(size: Result<crate::db::store::TrailSize, crate::db::DbError>) -> Finding {
+    let t = match size {
+        Ok(t) => t,
+        Err(e) => {
+            return finding(
+                Level::Info,
+                "audit_trail",
+                format!("the audit trail's size could not be read: {e}"),
+                None,
+            )
+        }
+    };
+    let Some(oldest) = t.oldest else {
+        return finding(
+            Level::Ok,
+            "audit_trail",
+            "the audit trail is empty".into(),
+            None,
+        );
+    };
+    let held = format!(
+        "the audit trail holds {} row{} since {} ({} ago)",
+        t.rows,
+        if t.rows == 1 { "" } else { "s" },
+        oldest.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        human_duration((t.now - oldest).num_seconds().max(0) as u64)
+    );
+    let pruned = t
+        .last_pruned
+        .filter(|at| t.now - *at <= chrono::Duration::days(7));
+    if let Some(at) = pruned {
+        return finding(
+            Level::Info,
+            "audit_trail",
+            format!(
+                "{held}; apply --audit-retention last pruned it at {}",
+                at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ),
+            None,
+        );
+    }
+    if t.rows < TRAIL_ROWS_WARN {
+        return finding(Level::Info, "audit_trail", held, None);
+    }
+    finding(
+        Level::Warning,
+        "audit_trail",
+        format!(
+            "{held} and is not pruned: every run reads it whole (Materialize keeps no index \
+             on it), so each run is slower as it grows"
+        ),
+        Some(
+            "add `--audit-retention 90d` to `clusterctl apply` (settled rows older than that \
+             go, once a day; each cluster's newest resize stays)"
+                .into(),
+        ),
+    )
 }
 
 fn session_finding(sc: &SessionCluster, problem: Option<&str>) -> Finding {
@@ -636,4 +708,73 @@ fn cluster_findings(snap: &Snapshot) -> Vec<Finding> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::store::TrailSize;
+
+    fn at(days_ago: i64) -> DateTime<Utc> {
+        now() - chrono::Duration::days(days_ago)
+    }
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-12-04T12:00:00Z")
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default()
+    }
+
+    fn trail(rows: u64, oldest: Option<i64>, last_pruned: Option<i64>) -> Finding {
+        trail_finding(Ok(TrailSize {
+            now: now(),
+            rows,
+            oldest: oldest.map(at),
+            last_pruned: last_pruned.map(at),
+        }))
+    }
+
+    #[test]
+    fn a_large_trail_never_pruned_is_a_warning_with_the_flag_that_prunes_it() {
+        let f = trail(TRAIL_ROWS_WARN, Some(200), None);
+        assert_eq!(f.level, Level::Warning);
+        assert!(
+            f.message.starts_with(
+                "the audit trail holds 100000 rows since 2026-05-18T12:00:00Z (200d00h ago) \
+                 and is not pruned"
+            ),
+            "{}",
+            f.message
+        );
+        assert!(f.fix.is_some_and(|x| x.contains("--audit-retention 90d")));
+        // One row fewer is only said.
+        let f = trail(TRAIL_ROWS_WARN - 1, Some(200), None);
+        assert_eq!((f.level, f.fix), (Level::Info, None));
+    }
+
+    #[test]
+    fn a_trail_pruned_this_week_is_not_a_warning_however_large() {
+        let f = trail(TRAIL_ROWS_WARN * 3, Some(91), Some(7));
+        assert_eq!(f.level, Level::Info, "{}", f.message);
+        assert!(f
+            .message
+            .ends_with("apply --audit-retention last pruned it at 2026-11-27T12:00:00Z"));
+        // A pruning longer ago than a week: the flag may have been dropped.
+        let f = trail(TRAIL_ROWS_WARN * 3, Some(91), Some(8));
+        assert_eq!(f.level, Level::Warning, "{}", f.message);
+    }
+
+    #[test]
+    fn an_empty_trail_is_fine() {
+        let f = trail(0, None, None);
+        assert_eq!(
+            (f.level, f.message.as_str()),
+            (Level::Ok, "the audit trail is empty")
+        );
+        let f = trail(1, Some(0), None);
+        assert_eq!(
+            f.message,
+            "the audit trail holds 1 row since 2026-12-04T12:00:00Z (0s ago)"
+        );
+    }
 }

@@ -530,6 +530,39 @@ impl Store {
         (unfinished, resizes)
     }
 
+    /// How big and how old the audit trail is, by the database's clock:
+    /// what `doctor` says of it (one read of the table, by `doctor` only).
+    pub async fn trail_size(&self, c: &Client) -> Result<TrailSize, DbError> {
+        let context = "reading the audit trail's size";
+        let sql = format!(
+            "SELECT now(), count(*), min(created_at), \
+             max(CASE WHEN decision_ctx->>'kind' = {prune} THEN created_at END) FROM {table}",
+            prune = ddl::literal(crate::commands::reconcile::PRUNE_KIND),
+            table = self.table(ACTIONS)
+        );
+        let rows = c
+            .query_typed(&sql, &[])
+            .await
+            .map_err(|e| missing_or(&e, self, ACTIONS, context))?;
+        let row = rows.first();
+        let now = row.and_then(|r| r.try_get::<_, DateTime<Utc>>(0).ok());
+        let count = row.and_then(|r| r.try_get::<_, i64>(1).ok());
+        let (Some(now), Some(rows_held)) = (now, count) else {
+            return Err(DbError::Query {
+                context: context.into(),
+                reason: "the database gave no time or count".into(),
+                transient: false,
+            });
+        };
+        let at = |i| row.and_then(|r| r.try_get(i).ok().flatten());
+        Ok(TrailSize {
+            now,
+            rows: u64::try_from(rows_held).unwrap_or(0),
+            oldest: at(2),
+            last_pruned: at(3),
+        })
+    }
+
     /// The database's clock, and when the oldest row a pruning may delete
     /// ([`Store::prunable`]) was written: read by `apply
     /// --audit-retention` only, so runs without it do not read the trail
@@ -988,9 +1021,19 @@ pub struct ActionFilter<'a> {
     pub limit: Option<u32>,
 }
 
-/// `(name, size)` of the replicas a managed cluster's suspension row says
-/// it ran (`signals.replicas`, a JSON array of objects); nothing from text
-/// that is not such an array.
+/// The audit trail's size, as [`Store::trail_size`] reads it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrailSize {
+    /// The database's clock.
+    pub now: DateTime<Utc>,
+    pub rows: u64,
+    /// When the oldest row was written; `None` for an empty trail.
+    pub oldest: Option<DateTime<Utc>>,
+    /// When `apply --audit-retention` last pruned it, as its own audit
+    /// row says (itself pruned after the retention).
+    pub last_pruned: Option<DateTime<Utc>>,
+}
+
 /// One `idle_suspend` drop of the audit trail, as
 /// [`Store::last_suspensions_sql`] returns it.
 struct SuspensionDrop {
@@ -1052,6 +1095,9 @@ fn last_suspension(drops: Vec<SuspensionDrop>) -> Option<LastSuspension> {
     })
 }
 
+/// `(name, size)` of the replicas a managed cluster's suspension row says
+/// it ran (`signals.replicas`, a JSON array of objects); nothing from text
+/// that is not such an array.
 fn ran_replicas(json: &str) -> Vec<(String, Option<Size>)> {
     let Ok(serde_json::Value::Array(list)) = serde_json::from_str(json) else {
         return Vec::new();

@@ -314,3 +314,65 @@ fn audit_retention_prunes_old_settled_rows_once_and_audits_it() {
     let short = clusterctl(&emu, &["apply", "--audit-retention", "1d"]).code(64);
     assert!(short.stderr.contains("give at least 8d"), "{}", short.all());
 }
+
+/// `doctor` is where an operator learns that the trail wants pruning: a
+/// large trail never pruned is a warning naming the flag, and once `apply
+/// --audit-retention` pruned it, said as such.
+#[test]
+fn doctor_warns_of_a_large_trail_until_a_retention_prunes_it() {
+    let emu = fleet(
+        1,
+        "target_size",
+        r#"{"target_size": "25cc", "replica_name": "r1"}"#,
+    );
+    let audit_line = |out: &str| {
+        out.lines()
+            .skip_while(|l| !l.contains("the audit trail"))
+            .take(2)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let run = clusterctl(&emu, &["doctor"]).ok();
+    assert!(
+        audit_line(&run.stdout).starts_with("ok       the audit trail is empty"),
+        "{}",
+        run.all()
+    );
+    emu.sql(
+        "INSERT INTO mz_cluster_strategy_actions
+         SELECT md5(g::text), 'u1', 'DROP CLUSTER REPLICA c.r',
+                '{\"kind\": \"drop_replica\"}', true, NULL,
+                now() - INTERVAL '200 days' + make_interval(secs => g)
+         FROM generate_series(1, 100000) g",
+    );
+    let run = clusterctl(&emu, &["doctor"]).ok();
+    let said = audit_line(&run.stdout);
+    assert!(
+        said.starts_with("warning  the audit trail holds 100000 rows since ")
+            && said.contains("(199d")
+            && said.contains("fix: add `--audit-retention 90d` to `clusterctl apply`"),
+        "{}",
+        run.all()
+    );
+    let doc = clusterctl(&emu, &["doctor", "-o", "json"]).ok().json();
+    let findings = doc["result"]["findings"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        findings
+            .iter()
+            .any(|f| f["topic"] == "audit_trail" && f["level"] == "warning"),
+        "{doc:#}"
+    );
+
+    clusterctl(&emu, &["apply", "--audit-retention", "90d"]).ok();
+    let run = clusterctl(&emu, &["doctor"]).ok();
+    let said = audit_line(&run.stdout);
+    assert!(
+        said.starts_with("info     the audit trail holds ")
+            && said.contains("apply --audit-retention last pruned it at"),
+        "{}",
+        run.all()
+    );
+}
