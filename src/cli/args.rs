@@ -548,6 +548,9 @@ pub struct HistoryArgs {
     /// those skipped because the cluster changed between plan and statement
     #[arg(long)]
     pub failed: bool,
+    /// Only actions of one run of apply: the id it printed ("Run …") or its first 8 characters or more (-o wide's RUN)
+    #[arg(long, value_name = "ID", value_parser = parse_run_id)]
+    pub run: Option<String>,
     /// At most this many entries, newest first; 0 for all of them
     #[arg(
         long,
@@ -740,6 +743,25 @@ fn any_duration(s: &str) -> Result<Duration, String> {
         ));
     }
     duration_syntax(s).map_err(|e| format!("'{s}' is not a duration like 30s, 5m or 1h ({e})"))
+}
+
+/// `history --run`: a run id as `apply` prints it (a UUID), or its first
+/// [`RUN_ID_PREFIX`] characters or more, lowercased.
+///
+/// [`RUN_ID_PREFIX`]: crate::commands::history::RUN_ID_PREFIX Only hex digits and
+/// dashes, so it is a prefix for SQL's LIKE with nothing to escape.
+pub fn parse_run_id(s: &str) -> Result<String, String> {
+    use crate::commands::history::RUN_ID_PREFIX;
+    let id = s.trim().to_ascii_lowercase();
+    let shape = id.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
+    if !shape || id.len() < RUN_ID_PREFIX || id.len() > 36 {
+        return Err(format!(
+            "'{}' is not a run id: give the id apply printed (\"Run 3f2a…\"), or its first \
+             {RUN_ID_PREFIX} characters or more (history -o wide's RUN column)",
+            s.trim()
+        ));
+    }
+    Ok(id)
 }
 
 /// `--audit-retention`: at least [`AUDIT_RETENTION_MIN`] (the trail's

@@ -156,6 +156,7 @@ pub fn run(cli: Cli) -> u8 {
                     until: a.until,
                     replica: a.replica,
                     failed: a.failed,
+                    run: a.run,
                     limit: a.limit,
                 },
                 Err(e) => return fail(&e, &ui),

@@ -16,6 +16,9 @@ use crate::model::ClusterId;
 use crate::plan::select::Bound as SelectionBound;
 use crate::plan::{Selection, SelectionError};
 
+/// How much of a run id `history -o wide` shows, and `--run` needs.
+pub const RUN_ID_PREFIX: usize = 8;
+
 #[derive(Debug, Clone, Default)]
 pub struct HistoryOptions {
     pub selection: Selection,
@@ -27,6 +30,8 @@ pub struct HistoryOptions {
     pub replica: Option<String>,
     /// Only actions that failed (or whose outcome was never recorded).
     pub failed: bool,
+    /// Only actions of the run whose id starts so (`--run`).
+    pub run: Option<String>,
     /// At most this many entries; 0 for all.
     pub limit: u32,
 }
@@ -191,6 +196,7 @@ pub async fn history(ctx: &Context, opts: &HistoryOptions) -> Result<HistoryRepo
         failed_only: opts.failed,
         clusters: ids.as_deref(),
         replica: opts.replica.as_deref(),
+        run: opts.run.as_deref(),
         // One more than shown tells whether more exist.
         limit: limit.map(|l| l.saturating_add(1)),
     };

@@ -858,6 +858,10 @@ impl Store {
             params.push(replica.to_string());
             let _ = write!(sql, " AND decision_ctx->>'replica' = ${}", params.len());
         }
+        if let Some(run) = filter.run {
+            params.push(format!("{run}%"));
+            let _ = write!(sql, " AND decision_ctx->>'run_id' LIKE ${}", params.len());
+        }
         if filter.failed_only {
             let wanted: Vec<String> = ActionResult::ALL
                 .into_iter()
@@ -1017,6 +1021,9 @@ pub struct ActionFilter<'a> {
     pub clusters: Option<&'a [ClusterId]>,
     /// Only actions on this replica (`decision_ctx->>'replica'`).
     pub replica: Option<&'a str>,
+    /// Only actions of runs whose id starts so (`decision_ctx->>'run_id'`;
+    /// hex digits and dashes only, `cli::args::parse_run_id`).
+    pub run: Option<&'a str>,
     /// At most this many rows; `None` for all.
     pub limit: Option<u32>,
 }

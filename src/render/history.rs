@@ -146,20 +146,40 @@ fn history_text(r: &HistoryReport, style: &TextStyle) -> String {
                 (None, Some(id)) => id.0.clone(),
                 (None, None) => "-".into(),
             };
-            vec![
+            let mut row = vec![
                 Cell::new(e.created_at.format("%Y-%m-%d %H:%M:%SZ").to_string()),
                 Cell::new(cluster),
                 result_cell(e.result),
                 Cell::new(action_of(e)),
-                Cell::new(why_of(e)),
-            ]
+            ];
+            if style.wide {
+                row.push(Cell::new(run_of(e)));
+            }
+            row.push(Cell::new(why_of(e)));
+            if style.wide {
+                row.push(Cell::new(super::printable(&e.sql)));
+            }
+            row
         })
         .collect();
-    table::render_plain(
-        &["TIME", "CLUSTER", "RESULT", "ACTION", "WHY"],
-        &rows,
-        style.table.color,
-    )
+    let headers: &[&str] = if style.wide {
+        &["TIME", "CLUSTER", "RESULT", "ACTION", "RUN", "WHY", "SQL"]
+    } else {
+        &["TIME", "CLUSTER", "RESULT", "ACTION", "WHY"]
+    };
+    table::render_plain(headers, &rows, style.table.color)
+}
+
+/// The run an entry belongs to, as `history --run` takes it: the first
+/// characters of its id; `-` for rows of no run (an operator's command).
+fn run_of(e: &HistoryEntry) -> String {
+    match &e.run_id {
+        Some(id) => id
+            .chars()
+            .take(crate::commands::history::RUN_ID_PREFIX)
+            .collect(),
+        None => "-".into(),
+    }
 }
 
 impl View for HistoryReport {

@@ -1402,6 +1402,87 @@ fn strategy_changes_are_audited_and_history_shows_them() {
     assert!(d.contains("strategy rm target_size"), "{d}");
 }
 
+/// An incident review from the terminal: `apply` prints its run id,
+/// `history --run` shows that run's actions alone, and `-o wide` adds each
+/// row's run and the SQL it sent.
+#[test]
+fn history_shows_one_runs_actions_with_their_sql() {
+    let emu = emulator();
+    emu.create_cluster("analytics");
+    emu.add_replica("analytics", "r1", "25cc");
+    strategy(
+        &emu,
+        "analytics",
+        "target_size",
+        json!({"target_size": "50cc"}),
+    );
+    let run_of = |out: &str| -> String {
+        out.split(" Run ")
+            .nth(1)
+            .map(|rest| rest.trim().trim_end_matches('.').to_string())
+            .unwrap_or_default()
+    };
+    let first = run_of(&clusterctl(&emu, &["apply"]).ok().stdout);
+    assert_eq!(first.len(), 36, "{first}");
+    // A second run, with another action.
+    strategy(
+        &emu,
+        "analytics",
+        "target_size",
+        json!({"target_size": "100cc"}),
+    );
+    let second = run_of(&clusterctl(&emu, &["apply"]).ok().stdout);
+    assert_ne!(first, second);
+
+    let r = clusterctl(&emu, &["history", "--run", &first[..8], "-o", "wide"]).ok();
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert!(
+        lines[0].contains(" RUN ") && lines[0].ends_with(" SQL"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        lines[1..].iter().all(|l| l.contains(&first[..8])),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains(r#"CREATE CLUSTER REPLICA "analytics"."r_50cc""#)
+            && !r.stdout.contains("r_100cc"),
+        "{}",
+        r.stdout
+    );
+    // The whole id, in capitals, is the same run.
+    let doc = clusterctl(
+        &emu,
+        &["history", "--run", &first.to_uppercase(), "-o", "json"],
+    )
+    .ok()
+    .json();
+    let entries = doc["result"]["entries"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(!entries.is_empty(), "{doc:#}");
+    assert!(
+        entries.iter().all(|e| e["run_id"] == first.as_str()),
+        "{doc:#}"
+    );
+    // Without -o wide: neither column.
+    let r = clusterctl(&emu, &["history"]).ok();
+    assert!(
+        !r.stdout.contains(" RUN ") && !r.stdout.contains("CREATE CLUSTER"),
+        "{}",
+        r.stdout
+    );
+
+    for bad in ["3f2a", "not-a-run-id", "3f2a'--"] {
+        let r = clusterctl(&emu, &["history", "--run", bad]).code(64);
+        assert!(r.stderr.contains("is not a run id"), "{bad}: {}", r.all());
+    }
+}
+
 #[test]
 fn history_limits_hints_dates_replicas_and_unlocks() {
     let emu = emulator();
