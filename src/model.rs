@@ -273,14 +273,43 @@ pub struct CrashInfo {
     pub crashes: u32,
     pub ooms: u32,
     pub last_crash: Option<DateTime<Utc>>,
+    /// The oldest crash in the window: with `last_crash` and `crashes`,
+    /// the loop's pace.
+    #[serde(default)]
+    pub first_crash: Option<DateTime<Utc>>,
 }
 
-impl CrashInfo {
-    /// Offline twice or more in the crash window: not a replica to rely on
-    /// (`status`'s CrashLooping; `target_size` does not retire a healthy
-    /// replica for it). `shrink_to_fit` has thresholds of its own.
-    pub fn looping(&self) -> bool {
-        self.crashes >= 2
+/// A crash-looping replica that has served this long since its last
+/// crash has recovered, at least: twice Kubernetes' longest restart delay
+/// (5 minutes), so a replica between two kills of a loop is not taken for
+/// a recovered one.
+pub const RECOVERED_AFTER: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
+
+impl Replica {
+    /// Offline twice or more in the crash window, and not recovered since:
+    /// not a replica to rely on (`status`'s CrashLooping and the metric;
+    /// `target_size` does not retire a healthy replica for it; `burst`
+    /// names it when it gives up). `shrink_to_fit` has thresholds of its
+    /// own.
+    ///
+    /// Recovered: hydrated, and serving since its last crash for longer
+    /// than [`RECOVERED_AFTER`] and than twice the loop's mean gap between
+    /// crashes (a loop that hydrates between kills is still a loop). It
+    /// used to count as looping for the whole crash window (an hour) after
+    /// its workload shrank back.
+    pub fn crash_looping(&self, now: DateTime<Utc>) -> bool {
+        let c = &self.crash;
+        if c.crashes < 2 {
+            return false;
+        }
+        let Some(last) = c.last_crash.filter(|_| self.hydrated) else {
+            return true;
+        };
+        let gap = c
+            .first_crash
+            .map(|first| (last - first) / (c.crashes as i32 - 1))
+            .unwrap_or_default();
+        now - last < RECOVERED_AFTER.max(gap * 2)
     }
 }
 
@@ -966,6 +995,37 @@ pub struct DemandHour {
 
 #[cfg(test)]
 mod tests {
+    /// `crashes` kills, the first `first` and the last `last` minutes ago.
+    fn looping(hydrated: bool, crashes: u32, first: Option<i64>, last: Option<i64>) -> bool {
+        use chrono::TimeDelta;
+        let now = chrono::DateTime::UNIX_EPOCH + TimeDelta::days(1);
+        let mut r = crate::strategy::testutil::replica("r1", "25cc", hydrated);
+        r.crash = super::CrashInfo {
+            crashes,
+            ooms: crashes,
+            last_crash: last.map(|m| now - TimeDelta::minutes(m)),
+            first_crash: first.map(|m| now - TimeDelta::minutes(m)),
+        };
+        r.crash_looping(now)
+    }
+
+    #[test]
+    fn a_crash_loop_ends_once_the_replica_served_long_enough_after_its_last_kill() {
+        // Once is not a loop; twice is, while it does not serve.
+        assert!(!looping(false, 1, Some(1), Some(1)));
+        assert!(looping(false, 2, Some(50), Some(40)));
+        // Serving between two kills a minute apart: still a loop for ten
+        // minutes after the last.
+        assert!(looping(true, 3, Some(11), Some(9)));
+        assert!(!looping(true, 3, Some(12), Some(10)));
+        // A slow loop (20 minutes between kills) is still one after 39.
+        assert!(looping(true, 2, Some(59), Some(39)));
+        assert!(!looping(true, 2, Some(60), Some(40)));
+        // When the kills are not known, the count alone.
+        assert!(looping(true, 2, None, None));
+        assert!(!looping(true, 2, None, Some(10)));
+    }
+
     #[test]
     fn a_cluster_argument_is_a_name_as_typed_else_trimmed_then_an_id() {
         use super::{ClusterId, Snapshot};

@@ -343,7 +343,7 @@ pub fn condition(
     if let Some(d) = &cp.in_doubt {
         return (Condition::InDoubt, d.reason.clone());
     }
-    if let Some(r) = cluster.replicas.iter().find(|r| r.crash.looping()) {
+    if let Some(r) = cluster.replicas.iter().find(|r| r.crash_looping(snap.now)) {
         return (
             Condition::CrashLooping,
             format!(

@@ -51,7 +51,8 @@ pub(super) const CLUSTERS_SQL: &str =
 /// report a NULL reason, neither of which is the workload's fault (§8.7).
 const REPLICAS_SQL: &str = "SELECT r.id, r.name, r.cluster_id, r.size, \
     COALESCE(h.objects, 0)::int8, COALESCE(h.hydrated, 0)::int8, COALESCE(st.offline, false), \
-    COALESCE(cr.crashes, 0)::int8, COALESCE(cr.ooms, 0)::int8, cr.last_crash, r.owner_id, sh.since \
+    COALESCE(cr.crashes, 0)::int8, COALESCE(cr.ooms, 0)::int8, cr.last_crash, r.owner_id, sh.since, \
+    cr.first_crash \
     FROM mz_catalog.mz_cluster_replicas r \
     LEFT JOIN ( \
         SELECT r2.id AS replica_id, count(*) AS objects, \
@@ -75,7 +76,7 @@ const REPLICAS_SQL: &str = "SELECT r.id, r.name, r.cluster_id, r.size, \
     LEFT JOIN ( \
         SELECT replica_id, count(*) AS crashes, \
                sum(CASE WHEN reason = 'oom-killed' THEN 1 ELSE 0 END) AS ooms, \
-               max(occurred_at) AS last_crash \
+               max(occurred_at) AS last_crash, min(occurred_at) AS first_crash \
         FROM mz_internal.mz_cluster_replica_status_history \
         WHERE status = 'offline' AND reason IN ({crash_reasons}) \
           AND occurred_at > now() - INTERVAL '{crash_window} seconds' \
@@ -756,6 +757,7 @@ pub(super) fn parse_replica(r: &tokio_postgres::Row) -> Option<(String, Replica)
             crashes: u32::try_from(r.try_get::<_, i64>(7).ok()?).unwrap_or(u32::MAX),
             ooms: u32::try_from(r.try_get::<_, i64>(8).ok()?).unwrap_or(u32::MAX),
             last_crash: r.try_get(9).ok()?,
+            first_crash: r.try_get(12).ok().flatten(),
         },
         owner_id: r
             .try_get::<_, Option<String>>(10)

@@ -240,7 +240,7 @@ impl Metrics {
             r,
             &mut names,
             ("clusterctl_cluster_crash_looping", "gauge"),
-            "1 when a replica of the cluster went offline twice or more in the crash window (last run's snapshot)",
+            "1 when a replica of the cluster is crash looping: offline twice or more in the crash window and not recovered since (last run's snapshot)",
             crash_looping.clone(),
         );
         register(
@@ -390,7 +390,10 @@ impl Metrics {
                 .get_or_create(&labels)
                 .set(cluster.replicas.len() as i64);
             self.credits.get_or_create(&labels).set(credits);
-            let looping = cluster.replicas.iter().any(|r| r.crash.looping());
+            let looping = cluster
+                .replicas
+                .iter()
+                .any(|r| r.crash_looping(snapshot.now));
             self.crash_looping
                 .get_or_create(&labels)
                 .set(i64::from(looping));

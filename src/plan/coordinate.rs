@@ -153,7 +153,7 @@ pub(super) fn plan_cluster(
         cp.observed_activity = Some(Box::new(cluster.activity.clone()));
     }
     cp.notes.append(&mut desired.notes);
-    cp.waiting = waiting_of(cluster, &desired);
+    cp.waiting = waiting_of(cluster, &desired, snap.now);
     cp.alerts.append(&mut desired.alerts);
     let (actions, moot, not_taken) = if cluster.managed {
         managed_actions(snap, opts, cluster, state, &configs, &desired, &mut cp)
@@ -206,7 +206,11 @@ fn next_decision(
 /// Pending work: what strategies held back, then every replica the
 /// cluster keeps that is still hydrating (a resize waits for it), but one
 /// kept only until another size replaces it.
-fn waiting_of(cluster: &Cluster, desired: &Desired) -> Vec<crate::strategy::Deferred> {
+fn waiting_of(
+    cluster: &Cluster,
+    desired: &Desired,
+    now: DateTime<Utc>,
+) -> Vec<crate::strategy::Deferred> {
     let mut out = desired.deferred.clone();
     if desired.suspending.is_some() {
         return out;
@@ -227,7 +231,7 @@ fn waiting_of(cluster: &Cluster, desired: &Desired) -> Vec<crate::strategy::Defe
         out.push(crate::strategy::Deferred {
             strategy: None,
             action: format!("hydrate {}", r.name),
-            reason: match (r.crash.looping(), serving.is_empty()) {
+            reason: match (r.crash_looping(now), serving.is_empty()) {
                 (true, true) => looping(r, size),
                 (true, false) => format!(
                     "{}; {} {keep} serving meanwhile",
@@ -259,12 +263,10 @@ fn crashed(r: &Replica) -> String {
     }
 }
 
-/// A replica crash looping ([`CrashInfo::looping`]) is not hydrating: its
+/// A replica crash looping ([`Replica::crash_looping`]) is not hydrating: its
 /// orchestrator restarts it and it is killed again before it hydrates, so
 /// "hydrating", and another replica serving "until it is", promised what
 /// does not come.
-///
-/// [`CrashInfo::looping`]: crate::model::CrashInfo::looping
 fn looping(r: &Replica, size: &str) -> String {
     let what = if r.crash.ooms == r.crash.crashes {
         "OOM kills"

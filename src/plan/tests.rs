@@ -665,6 +665,7 @@ fn last_hydrated_replica_is_kept_unless_suspending() {
         crashes: 3,
         ooms: 3,
         last_crash: None,
+        first_crash: None,
     };
     let s = snap(
         vec![cluster("u2", "c", vec![r])],
@@ -907,6 +908,7 @@ fn build(reps: &[(usize, bool, u32)], activity: Activity, source: bool) -> Clust
                 crashes: *crashes,
                 ooms: *crashes,
                 last_crash: None,
+                first_crash: None,
             },
             owner_id: None,
             since: None,
@@ -1701,6 +1703,7 @@ fn a_burst_serving_beside_an_oom_looping_replica_raises_an_alert() {
         crashes: 9,
         ooms: 9,
         last_crash: Some(now() - Duration::minutes(2)),
+        first_crash: None,
     };
     let c = cluster(
         "u2",
@@ -2361,6 +2364,7 @@ fn the_plan_waits_for_the_new_target_not_an_old_one_still_hydrating() {
             crashes: 1,
             ooms: 1,
             last_crash: Some(now() - Duration::minutes(2)),
+            first_crash: None,
         };
         oomed.push(r);
         let line = "hydrate r_100cc: r_100cc (100cc) is hydrating (OOM-killed at 11:58:00Z); \
@@ -2374,6 +2378,7 @@ fn the_plan_waits_for_the_new_target_not_an_old_one_still_hydrating() {
             crashes: 7,
             ooms: 7,
             last_crash: Some(now() - Duration::minutes(2)),
+            first_crash: None,
         };
         looping.push(r);
         let line = "hydrate r_100cc: r_100cc (100cc) is crash looping, not hydrating: \

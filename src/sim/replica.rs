@@ -267,6 +267,9 @@ impl SimReplica {
             last_crash: recent
                 .first()
                 .map(|o| start + chrono::Duration::milliseconds(*o)),
+            first_crash: recent
+                .last()
+                .map(|o| start + chrono::Duration::milliseconds(*o)),
         }
     }
 

@@ -249,7 +249,7 @@ fn oom_looping(ctx: &Ctx, others: &[String]) -> Vec<String> {
     others
         .iter()
         .filter_map(|n| ctx.cluster.replica(n))
-        .filter(|r| !r.hydrated && r.crash.looping())
+        .filter(|r| !r.hydrated && r.crash_looping(ctx.now))
         .map(|r| format!("{} ({} OOM kills recently)", r.name, r.crash.ooms))
         .collect()
 }
@@ -674,6 +674,7 @@ mod tests {
             crashes: 5,
             ooms: 5,
             last_crash: Some(now()),
+            first_crash: None,
         };
         let cl = cluster("c", vec![r1, replica("c-burst", "800cc", true)]);
         let cfg = serde_json::json!({"burst_replica_size": "800cc", "max_burst_s": 600});

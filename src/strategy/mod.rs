@@ -979,6 +979,7 @@ pub(crate) mod testutil {
             crashes: ooms,
             ooms,
             last_crash: None,
+            first_crash: None,
         };
         r
     }

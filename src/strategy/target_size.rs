@@ -66,7 +66,13 @@ pub(super) fn decide(c: &TargetSizeConfig, ctx: &Ctx, d: &mut Desired, st: &mut 
     }
     // A crash-looping target does not retire a healthy other size.
     let any_other = d.replicas.values().any(|r| &r.size != size);
-    let looping = |n: &str| any_other && ctx.cluster.replica(n).is_some_and(|r| r.crash.looping());
+    let looping = |n: &str| {
+        any_other
+            && ctx
+                .cluster
+                .replica(n)
+                .is_some_and(|r| r.crash_looping(ctx.now))
+    };
     let hydrated_target = d
         .replicas
         .iter()

@@ -101,6 +101,40 @@ fn status_and_describe_show_a_crash_looping_replica_as_not_serving() {
     }
 }
 
+/// A loop that ended in place (the workload shrank back: the replica
+/// restarts, hydrates and serves) is CrashLooping only while its last
+/// kill is recent; ten minutes of serving later it is not, though its
+/// kills stay in the crash window (an hour) and are still counted. It was
+/// CrashLooping, and the metric 1, for that whole hour.
+#[test]
+fn a_replica_that_recovered_in_place_is_no_longer_crash_looping() {
+    let emu = looping_cluster(30);
+    emu.install_clock();
+    strategy(&emu, "c", "target_size", json!({"target_size": "25cc"}));
+    emu.set_workload("c", "25cc", HYDRATION, UP);
+    // Restarted (at most 1 s) and hydrated (500 ms): serving.
+    let mut c = status_of(&emu, "c");
+    for _ in 0..40 {
+        if c["replicas"][0]["hydrated"] == true {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        c = status_of(&emu, "c");
+    }
+    assert_eq!(c["replicas"][0]["hydrated"], true, "{c:#}");
+    assert_eq!(c["condition"], "CrashLooping", "just recovered: {c:#}");
+
+    emu.advance_clock(9 * 60);
+    assert_eq!(status_of(&emu, "c")["condition"], "CrashLooping");
+    emu.advance_clock(2 * 60);
+    let c = status_of(&emu, "c");
+    assert_eq!(c["condition"], "Converged", "{c:#}");
+    assert!(
+        c["replicas"][0]["ooms"].as_u64().is_some_and(|n| n >= 14),
+        "its kills are still shown: {c:#}"
+    );
+}
+
 /// `target_size` to a size that fits: the new replica hydrates by itself
 /// and the looping one is retired; then nothing more, run after run.
 #[test]
