@@ -1046,6 +1046,30 @@ mod tests {
         Cli::command().debug_assert();
     }
 
+    #[test]
+    fn a_run_id_is_the_whole_uuid_or_its_first_8_characters_or_more() {
+        let id = "3F2A9C1E-0b7d-4c1e-9a5f-1d2e3f4a5b6c";
+        assert_eq!(
+            parse_run_id(id).as_deref(),
+            Ok(id.to_ascii_lowercase().as_str())
+        );
+        assert_eq!(parse_run_id(" 3f2a9c1e ").as_deref(), Ok("3f2a9c1e"));
+        let mut longer = id.to_string();
+        longer.push('0');
+        for bad in [
+            "3f2a9c1",
+            longer.as_str(),
+            "3f2a9c1g",
+            "3f2a9c1e%",
+            "3f2a_c1e",
+        ] {
+            assert!(
+                parse_run_id(bad).is_err_and(|e| e.contains("is not a run id")),
+                "{bad}"
+            );
+        }
+    }
+
     /// The words of a shell line (single quotes; up to a redirection).
     fn words(line: &str) -> Vec<String> {
         let (mut out, mut cur, mut quoted, mut any) = (Vec::new(), String::new(), false, false);
