@@ -14,6 +14,21 @@ fn emulator() -> Emulator {
     emu
 }
 
+/// `analytics`, one 25cc replica `r1`, whose `target_size` wants 50cc:
+/// one run of `apply` has something to do.
+fn analytics_wanting_50cc() -> Emulator {
+    let emu = emulator();
+    emu.create_cluster("analytics");
+    emu.add_replica("analytics", "r1", "25cc");
+    strategy(
+        &emu,
+        "analytics",
+        "target_size",
+        json!({"target_size": "50cc"}),
+    );
+    emu
+}
+
 fn strategy_rows(emu: &Emulator) -> Vec<(String, String, String)> {
     emu.query_strings(
         "SELECT cluster_id, strategy_type, config::text FROM mz_cluster_strategies \
@@ -637,15 +652,7 @@ fn strategy_ls_and_rm() {
 
 #[test]
 fn pause_leaves_the_cluster_alone_and_every_plan_says_so() {
-    let emu = emulator();
-    emu.create_cluster("analytics");
-    emu.add_replica("analytics", "r1", "25cc");
-    strategy(
-        &emu,
-        "analytics",
-        "target_size",
-        json!({"target_size": "50cc"}),
-    );
+    let emu = analytics_wanting_50cc();
 
     let r = clusterctl(
         &emu,
@@ -1245,15 +1252,7 @@ fn pause_config(emu: &Emulator) -> serde_json::Value {
 
 #[test]
 fn pausing_twice_keeps_the_reason_and_until_expires_the_pause() {
-    let emu = emulator();
-    emu.create_cluster("analytics");
-    emu.add_replica("analytics", "r1", "25cc");
-    strategy(
-        &emu,
-        "analytics",
-        "target_size",
-        json!({"target_size": "50cc"}),
-    );
+    let emu = analytics_wanting_50cc();
     clusterctl(
         &emu,
         &["strategy", "pause", "analytics", "--reason", "incident 42"],
@@ -1407,15 +1406,7 @@ fn strategy_changes_are_audited_and_history_shows_them() {
 /// row's run and the SQL it sent.
 #[test]
 fn history_shows_one_runs_actions_with_their_sql() {
-    let emu = emulator();
-    emu.create_cluster("analytics");
-    emu.add_replica("analytics", "r1", "25cc");
-    strategy(
-        &emu,
-        "analytics",
-        "target_size",
-        json!({"target_size": "50cc"}),
-    );
+    let emu = analytics_wanting_50cc();
     let run_of = |out: &str| -> String {
         out.split(" Run ")
             .nth(1)
