@@ -1021,6 +1021,9 @@ mod tests {
         // A slow loop (20 minutes between kills) is still one after 39.
         assert!(looping(true, 2, Some(59), Some(39)));
         assert!(!looping(true, 2, Some(60), Some(40)));
+        // The mean gap: three kills over 20 minutes are 10 apart.
+        assert!(looping(true, 3, Some(39), Some(19)));
+        assert!(!looping(true, 3, Some(40), Some(20)));
         // When the kills are not known, the count alone.
         assert!(looping(true, 2, None, None));
         assert!(!looping(true, 2, None, Some(10)));
