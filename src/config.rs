@@ -392,7 +392,11 @@ fn redact_url(url: &str, start: usize) -> String {
             out.push('@');
             &rest[at + 1..]
         }
-        _ => rest,
+        _ => match not_a_port(rest) {
+            // No `@`: what follows a host's `:` is a password, not a port.
+            Some(at) => return format!("{out}{}{MASK}", &rest[..at]),
+            None => rest,
+        },
     };
     let split = if in_query {
         Some(("", tail))
@@ -421,6 +425,32 @@ fn redact_url(url: &str, start: usize) -> String {
         }
     }
     out
+}
+
+/// In the part of a URL after `scheme://` that has no `@`: where the first
+/// `host:port` whose port is not a port number (one to five digits) has
+/// it, if any. That is a `user:password` whose `@host` is missing
+/// (`postgres://u:pw/db`, or its `@` written `%40`): the driver reads the
+/// password as a port, and everything after it may be password too.
+fn not_a_port(rest: &str) -> Option<usize> {
+    let hosts = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
+    let mut offset = 0;
+    for host in hosts.split(',') {
+        // An IPv6 address holds `:` within its brackets.
+        let after = match host.starts_with('[') {
+            true => host.find(']').map_or(host.len(), |i| i + 1),
+            false => 0,
+        };
+        if let Some(colon) = host[after..].find(':') {
+            let port = &host[after + colon + 1..];
+            let is_port = (1..=5).contains(&port.len()) && port.bytes().all(|b| b.is_ascii_digit());
+            if !is_port {
+                return Some(offset + after + colon + 1);
+            }
+        }
+        offset += host.len() + 1;
+    }
+    None
 }
 
 /// One `key=value` of the key=value form, as the driver tokenizes it.
@@ -776,7 +806,15 @@ fn check_url_shape(url: &str) -> Result<(), String> {
     }
     let rest = &url[start..];
     let Some(at) = rest.find('@') else {
-        return Ok(());
+        return match not_a_port(rest) {
+            Some(_) => Err(
+                "a port that is not a number: a user:password needs '@' and \
+                 the host after it (postgres://user:password@host:6875/db); an '@' \
+                 written %40 is part of the password"
+                    .into(),
+            ),
+            None => Ok(()),
+        };
     };
     if rest.matches('@').count() > 1 {
         return Err(
@@ -840,6 +878,45 @@ mod tests {
             redact("postgres://h/db?user=u&password=hunter2"),
             "postgres://h/db?user=u&password=****"
         );
+    }
+
+    /// Without an `@`, the driver reads `user:password` as `host:port`:
+    /// the password was shown in full, as a port it refused.
+    #[test]
+    fn a_password_without_its_host_is_masked_and_refused() {
+        for (url, shown) in [
+            ("postgres://u:Secr3tPw/db", "postgres://u:****"),
+            ("postgres://u:Secr3tPw", "postgres://u:****"),
+            ("postgres://u:Secr3t?Pw/db", "postgres://u:****"),
+            (
+                "postgres://admin:Secr3tPw%40h:6875/db",
+                "postgres://admin:****",
+            ),
+            ("postgres://u:12345678/db", "postgres://u:****"),
+            (
+                "postgres://h1:6875,u:Secr3tPw/db",
+                "postgres://h1:6875,u:****",
+            ),
+            ("postgres://[::1]:x9Pw/db", "postgres://[::1]:****"),
+            // Ports, shown.
+            (
+                "postgres://h:6875/db?sslmode=disable",
+                "postgres://h:6875/db?sslmode=disable",
+            ),
+            (
+                "postgres://h1:6875,h2,[::1]:5432/db",
+                "postgres://h1:6875,h2,[::1]:5432/db",
+            ),
+            ("postgres://h/db", "postgres://h/db"),
+        ] {
+            assert_eq!(redact(url), shown, "{url}");
+            let refused = Connection::parse(url, Duration::from_secs(1));
+            if shown.contains(MASK) {
+                let err = refused.unwrap_err().to_string();
+                assert!(!err.contains("Secr3t") && !err.contains("x9Pw"), "{err}");
+                assert!(err.contains("needs '@' and the host"), "{err}");
+            }
+        }
     }
 
     #[test]

@@ -222,6 +222,8 @@ fn check_password(pw: &str) {
         format!("postgres://{role}:{pw}@127.0.0.1:{port}/{db}?sslmode=sometimes"),
         format!("postgres://{role}:{pw}@@127.0.0.1:{port}/{db}"),
         format!("postgress://{role}:{pw}@127.0.0.1:{port}/{db}"),
+        // No `@host`: the driver reads the password as a port.
+        format!("postgres://{role}:{}/{db}", encode_minimal(pw)),
         format!("host=127.0.0.1 port=x{port} password={}", quote_kv(pw)),
         format!("host=127.0.0.1 port={port} password='{pw}"),
     ];
