@@ -672,7 +672,7 @@ pub fn may_hold_secret(s: &str) -> bool {
 /// ([`redact`] masks something in it) or key=value settings naming one?
 /// Narrower than [`may_hold_secret`]: a cluster name or a path with an
 /// `@` in it is shown as given.
-fn holds_password(s: &str) -> bool {
+pub fn holds_password(s: &str) -> bool {
     match url_start(s) {
         Some(_) => redact(s) != s,
         None => !key_values(s).0.is_empty() && s.to_ascii_lowercase().contains("password"),

@@ -407,8 +407,11 @@ fn the_watch_loop_never_logs_the_password() {
 /// A connection string given where a name, a size or a file belongs (an
 /// operator's `describe "$DATABASE_URL"`, a `--cluster` fed the wrong
 /// variable) was echoed whole by the message that refused it: error lines,
-/// JSON documents, JSON logs, warnings. Now it is shown as any connection
-/// string is, and a name that merely holds an `@` is still shown as given.
+/// JSON documents, JSON logs, warnings; and, as a temporary replica's size,
+/// kept in the audit trail. Now a name that is a connection string is
+/// refused (exit 64), anything else that echoes one shows it as any
+/// connection string is, and a name that merely holds an `@` is shown as
+/// given.
 #[test]
 fn a_connection_string_given_as_a_name_is_not_echoed() {
     let emu = Emulator::start();
@@ -468,6 +471,30 @@ fn a_connection_string_given_as_a_name_is_not_echoed() {
         let escaped = serde_json::to_string(pw).expect("json");
         assert_hidden(&escaped[1..escaped.len() - 1], &run.all(), &context);
         assert!(run.all().contains("****"), "{context}: {}", run.all());
+    }
+    // Where a name is written to the database (a temporary replica's size
+    // in the audit trail, a schema, a strategy row's cluster), it was kept
+    // and shown by every later run: such a value is refused before
+    // connecting.
+    for args in [
+        vec!["apply", "--exec-cluster", "c", "--create-replica", &url],
+        vec!["init", "--schema", &url],
+        vec!["strategy", "pause", &kv],
+    ] {
+        let run = clusterctl(&emu, &args);
+        assert_eq!(run.code, 64, "{args:?}: {}", run.all());
+        assert!(
+            run.stderr.contains("a connection string, not a name"),
+            "{args:?}: {}",
+            run.all()
+        );
+        assert_hidden(pw, &run.all(), &format!("{args:?}"));
+    }
+    for table in ["mz_cluster_strategy_actions", "mz_cluster_strategies"] {
+        let rows = emu.query_strings(&format!("SELECT t::text FROM {table} t"));
+        let text: Vec<String> = rows.into_iter().flatten().flatten().collect();
+        assert_hidden(pw, &text.join("\n"), table);
+        assert!(!text.join("\n").contains("Lm9vT4"), "{table}: {text:?}");
     }
     // A name with an `@` (not a connection string) is shown as given.
     let run = clusterctl(&emu, &["describe", "team@prod"]);
