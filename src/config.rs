@@ -392,7 +392,11 @@ fn redact_url(url: &str, start: usize) -> String {
             out.push('@');
             &rest[at + 1..]
         }
-        _ => rest,
+        _ => match not_a_port(rest) {
+            // No `@`: what follows a host's `:` is a password, not a port.
+            Some(at) => return format!("{out}{}{MASK}", &rest[..at]),
+            None => rest,
+        },
     };
     let split = if in_query {
         Some(("", tail))
@@ -421,6 +425,32 @@ fn redact_url(url: &str, start: usize) -> String {
         }
     }
     out
+}
+
+/// In the part of a URL after `scheme://` that has no `@`: where the first
+/// `host:port` whose port is not a port number (one to five digits) has
+/// it, if any. That is a `user:password` whose `@host` is missing
+/// (`postgres://u:pw/db`, or its `@` written `%40`): the driver reads the
+/// password as a port, and everything after it may be password too.
+fn not_a_port(rest: &str) -> Option<usize> {
+    let hosts = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
+    let mut offset = 0;
+    for host in hosts.split(',') {
+        // An IPv6 address holds `:` within its brackets.
+        let after = match host.starts_with('[') {
+            true => host.find(']').map_or(host.len(), |i| i + 1),
+            false => 0,
+        };
+        if let Some(colon) = host[after..].find(':') {
+            let port = &host[after + colon + 1..];
+            let is_port = (1..=5).contains(&port.len()) && port.bytes().all(|b| b.is_ascii_digit());
+            if !is_port {
+                return Some(offset + after + colon + 1);
+            }
+        }
+        offset += host.len() + 1;
+    }
+    None
 }
 
 /// One `key=value` of the key=value form, as the driver tokenizes it.
@@ -630,28 +660,97 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
 {
-    let mut out = text.to_string();
-    let mut args: Vec<String> = args
-        .into_iter()
-        .map(|a| a.as_ref().to_string_lossy().into_owned())
-        .filter(|a| may_hold_secret(a))
-        .collect();
-    args.sort_by_key(|a| std::cmp::Reverse(a.len()));
-    for arg in args {
-        let shown = match arg.split_once('=') {
-            Some((flag, value)) if flag.starts_with('-') && !flag.contains(' ') => {
-                format!("{flag}={}", redact(value))
-            }
-            _ => redact(&arg),
-        };
-        out = out.replace(&arg, &shown);
-    }
-    out
+    redact_with(text, &arg_redactions(args, may_hold_secret)).into_owned()
 }
 
 /// Could this text be (or contain) a connection string with a password?
 pub fn may_hold_secret(s: &str) -> bool {
     s.contains("://") || s.contains('@') || s.to_ascii_lowercase().contains("password")
+}
+
+/// Does this text read as a connection string with a password: a URL
+/// ([`redact`] masks something in it) or key=value settings naming one?
+/// Narrower than [`may_hold_secret`]: a cluster name or a path with an
+/// `@` in it is shown as given.
+pub fn holds_password(s: &str) -> bool {
+    match url_start(s) {
+        Some(_) => redact(s) != s,
+        None => !key_values(s).0.is_empty() && s.to_ascii_lowercase().contains("password"),
+    }
+}
+
+/// What to replace in a message that may echo the command line: each
+/// argument `holds` judges secret (whole, the value of `--flag=value`, and
+/// each comma-separated part, as list flags split it) with its redacted
+/// form, also as the message may have quoted it; longest first, so a
+/// shorter one never half-replaces a longer one.
+fn arg_redactions<I, S>(args: I, holds: fn(&str) -> bool) -> Vec<(String, String)>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    // As written, and as a message may quote it: an SQL identifier (`""`)
+    // or literal (`''`); each also inside a JSON string or `{:?}` (`\"`).
+    let quotings: [fn(&str) -> String; 3] = [
+        |s| s.to_string(),
+        |s| s.replace('"', "\"\""),
+        |s| s.replace('\'', "''"),
+    ];
+    let json = |s: &str| {
+        let json = serde_json::to_string(s).unwrap_or_default();
+        let inner = json.get(1..json.len().saturating_sub(1));
+        inner.unwrap_or_default().to_string()
+    };
+    let mut out = Vec::new();
+    let mut add = |secret: &str, shown: String| {
+        for quote in quotings {
+            let (secret, shown) = (quote(secret), quote(&shown));
+            out.push((json(&secret), json(&shown)));
+            out.push((secret, shown));
+        }
+    };
+    for arg in args {
+        let arg = arg.as_ref().to_string_lossy().into_owned();
+        let value = match arg.split_once('=') {
+            Some((flag, value)) if flag.starts_with('-') && !flag.contains(' ') => {
+                if holds(value) {
+                    add(&arg, format!("{flag}={}", redact(value)));
+                }
+                value
+            }
+            _ => &arg,
+        };
+        for piece in std::iter::once(value).chain(value.split(',')) {
+            if holds(piece) {
+                add(piece, redact(piece));
+            }
+        }
+    }
+    out.retain(|(secret, shown)| !secret.is_empty() && secret != shown);
+    out.sort_by_key(|(secret, _)| std::cmp::Reverse(secret.len()));
+    out.dedup();
+    out
+}
+
+fn redact_with<'a>(text: &'a str, redactions: &[(String, String)]) -> std::borrow::Cow<'a, str> {
+    let mut out = std::borrow::Cow::Borrowed(text);
+    for (secret, shown) in redactions {
+        if out.contains(secret.as_str()) {
+            out = std::borrow::Cow::Owned(out.replace(secret.as_str(), shown));
+        }
+    }
+    out
+}
+
+/// `text` with every connection string of this process's command line
+/// that holds a password redacted. Every door out of the process (stdout,
+/// our stderr lines, the log) passes through it: a URL given where a name,
+/// a size or a file belongs (`describe "$DATABASE_URL"`, a `--cluster` fed
+/// the wrong variable) comes back in the message that refuses it.
+pub fn redact_echoed(text: &str) -> std::borrow::Cow<'_, str> {
+    static REDACTIONS: std::sync::OnceLock<Vec<(String, String)>> = std::sync::OnceLock::new();
+    let redactions = REDACTIONS.get_or_init(|| arg_redactions(std::env::args_os(), holds_password));
+    redact_with(text, redactions)
 }
 
 /// What to say about a `.env` (`path`, read as `content`) that could not
@@ -707,7 +806,15 @@ fn check_url_shape(url: &str) -> Result<(), String> {
     }
     let rest = &url[start..];
     let Some(at) = rest.find('@') else {
-        return Ok(());
+        return match not_a_port(rest) {
+            Some(_) => Err(
+                "a port that is not a number: a user:password needs '@' and \
+                 the host after it (postgres://user:password@host:6875/db); an '@' \
+                 written %40 is part of the password"
+                    .into(),
+            ),
+            None => Ok(()),
+        };
     };
     if rest.matches('@').count() > 1 {
         return Err(
@@ -771,6 +878,45 @@ mod tests {
             redact("postgres://h/db?user=u&password=hunter2"),
             "postgres://h/db?user=u&password=****"
         );
+    }
+
+    /// Without an `@`, the driver reads `user:password` as `host:port`:
+    /// the password was shown in full, as a port it refused.
+    #[test]
+    fn a_password_without_its_host_is_masked_and_refused() {
+        for (url, shown) in [
+            ("postgres://u:Secr3tPw/db", "postgres://u:****"),
+            ("postgres://u:Secr3tPw", "postgres://u:****"),
+            ("postgres://u:Secr3t?Pw/db", "postgres://u:****"),
+            (
+                "postgres://admin:Secr3tPw%40h:6875/db",
+                "postgres://admin:****",
+            ),
+            ("postgres://u:12345678/db", "postgres://u:****"),
+            (
+                "postgres://h1:6875,u:Secr3tPw/db",
+                "postgres://h1:6875,u:****",
+            ),
+            ("postgres://[::1]:x9Pw/db", "postgres://[::1]:****"),
+            // Ports, shown.
+            (
+                "postgres://h:6875/db?sslmode=disable",
+                "postgres://h:6875/db?sslmode=disable",
+            ),
+            (
+                "postgres://h1:6875,h2,[::1]:5432/db",
+                "postgres://h1:6875,h2,[::1]:5432/db",
+            ),
+            ("postgres://h/db", "postgres://h/db"),
+        ] {
+            assert_eq!(redact(url), shown, "{url}");
+            let refused = Connection::parse(url, Duration::from_secs(1));
+            if shown.contains(MASK) {
+                let err = refused.unwrap_err().to_string();
+                assert!(!err.contains("Secr3t") && !err.contains("x9Pw"), "{err}");
+                assert!(err.contains("needs '@' and the host"), "{err}");
+            }
+        }
     }
 
     #[test]
@@ -905,6 +1051,55 @@ mod tests {
         assert!(msg.contains("line 2"), "{msg}");
         assert!(!msg.contains("hunter2"), "{msg}");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn connection_strings_of_the_command_line_are_redacted_wherever_echoed() {
+        let url = r#"postgres://u:Kx7"Wq2'Lm9@h/db"#;
+        let args = [
+            "clusterctl".to_string(),
+            "describe".into(),
+            url.into(),
+            format!("--cluster=a,{url}"),
+            "host=h password=Zq9secret".into(),
+            // Not connection strings: shown as given.
+            "team@prod".into(),
+            "/var/lib/clusterctl@prod/m.prom".into(),
+            "postgres://h/db?sslmode=disable".into(),
+        ];
+        let r = arg_redactions(&args, holds_password);
+        for (text, shown) in [
+            (
+                format!("cluster {url}: no"),
+                r#"cluster postgres://u:****@h/db: no"#,
+            ),
+            (
+                r#"schema "postgres://u:Kx7""Wq2'Lm9@h/db""#.to_string(),
+                r#"schema "postgres://u:****@h/db""#,
+            ),
+            (
+                r#"'postgres://u:Kx7"Wq2''Lm9@h/db'"#.to_string(),
+                "'postgres://u:****@h/db'",
+            ),
+            (
+                r#"{"message":"postgres://u:Kx7"Wq2'Lm9@h/db"}"#.to_string(),
+                r#"{"message":"postgres://u:****@h/db"}"#,
+            ),
+            (
+                format!("unexpected '--cluster=a,{url}'"),
+                "unexpected '--cluster=a,postgres://u:****@h/db'",
+            ),
+            (
+                "sizes: a, host=h password=Zq9secret".into(),
+                "sizes: a, host=h password=****",
+            ),
+            (
+                "team@prod /var/lib/clusterctl@prod/m.prom postgres://h/db?sslmode=disable".into(),
+                "team@prod /var/lib/clusterctl@prod/m.prom postgres://h/db?sslmode=disable",
+            ),
+        ] {
+            assert_eq!(redact_with(&text, &r), shown);
+        }
     }
 
     #[test]

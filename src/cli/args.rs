@@ -692,11 +692,23 @@ const MAX_FLAG_DURATION: Duration = Duration::from_secs(keys::MAX_SECONDS);
 
 /// A name (schema, role, cluster, replica, size): never empty, never only
 /// blanks (SQL has no empty identifier), so `--cluster "$UNSET"` in a
-/// script is an error, not every cluster. Kept as typed: a cluster argument
+/// script is an error, not every cluster; never a connection string with a
+/// password ([`crate::config::holds_password`]). Kept as typed: a cluster argument
 /// is read against the live names (`model::cluster_arg`).
 pub fn parse_identifier(s: &str) -> Result<String, String> {
     if s.trim().is_empty() {
         return Err("empty (an unset variable?): give a name".to_string());
+    }
+    // `describe "$DATABASE_URL"`, or `--create-replica` taking the URL
+    // meant for the connection: some names are written to the database
+    // (a temporary replica's size in the audit trail, a schema) and shown
+    // by every later run.
+    if crate::config::holds_password(s) {
+        return Err(
+            "a connection string, not a name (the connection is --postgres-url or \
+                    DATABASE_URL)"
+                .to_string(),
+        );
     }
     Ok(s.to_string())
 }

@@ -437,7 +437,8 @@ fn streamer(selection: &Selection, style: TextStyle) -> Observer {
                     // Names and the typed selection shown as text: no
                     // control character reaches the terminal.
                     let line = format!("Selected by {d}: {}", names.join(", "));
-                    let _ = writeln!(out, "{}", crate::model::printable(&line));
+                    let line = crate::model::printable(&line);
+                    let _ = writeln!(out, "{}", crate::config::redact_echoed(&line));
                 }
                 if render::plan_streamed_first(plan) {
                     let text = render::plan_text(plan, &style);
@@ -653,6 +654,12 @@ fn runtime() -> Result<tokio::runtime::Runtime, CommandError> {
 /// that went away (`| head`) is [`Output::Closed`]; any other failure (a
 /// full disk) an error to report.
 fn emit(bytes: &[u8]) -> Result<(), Output> {
+    // A connection string given where a name belongs comes back in what
+    // names it: never with its password.
+    let redacted = std::str::from_utf8(bytes)
+        .ok()
+        .map(crate::config::redact_echoed);
+    let bytes = redacted.as_deref().map_or(bytes, str::as_bytes);
     let mut out = std::io::stdout().lock();
     out.write_all(bytes)
         .and_then(|()| out.flush())

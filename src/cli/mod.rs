@@ -207,12 +207,14 @@ fn load_dotenv() -> Vec<String> {
     warnings
 }
 
-/// Writes `text` and a newline to stderr. A stderr that cannot be written
+/// Writes `text` and a newline to stderr, with the command line's
+/// connection strings redacted ([`crate::config::redact_echoed`]). A stderr that cannot be written
 /// (closed, a full disk, a reader gone) loses the line, nothing else:
 /// `eprintln!` panics there, which aborted every command (exit 134)
 /// before its exit code (clippy.toml bans it).
 pub fn stderr_line(text: &str) {
     use std::io::Write as _;
+    let text = crate::config::redact_echoed(text);
     let mut err = std::io::stderr().lock();
     let _ = writeln!(err, "{text}");
 }
@@ -329,6 +331,7 @@ struct LogLine {
 impl std::io::Write for LogLine {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let text = String::from_utf8_lossy(buf);
+        let text = crate::config::redact_echoed(&text);
         let (body, end) = match text.strip_suffix('\n') {
             Some(body) => (body, "\n"),
             None => (&*text, ""),

@@ -897,7 +897,9 @@ impl Store {
                 wiped.join(" OR ")
             );
         }
-        sql.push_str(" ORDER BY created_at DESC, action_id DESC");
+        // A row without a time (written by hand) is the oldest: first, it
+        // took the place of the newest under `--limit`.
+        sql.push_str(" ORDER BY created_at DESC NULLS LAST, action_id DESC");
         if let Some(limit) = filter.limit {
             let _ = write!(sql, " LIMIT {limit}");
         }
@@ -942,7 +944,7 @@ impl Store {
     pub async fn last_actions(&self, c: &Client) -> Result<Vec<ActionRecord>, DbError> {
         let sql = format!(
             "SELECT DISTINCT ON (cluster_id) {} FROM {} WHERE cluster_id IS NOT NULL \
-             ORDER BY cluster_id, created_at DESC",
+             ORDER BY cluster_id, created_at DESC NULLS LAST",
             action_columns().trim_start_matches("SELECT "),
             self.table(ACTIONS)
         );

@@ -57,7 +57,8 @@ fn describe_text(d: &Description, style: &TextStyle) -> String {
             .unwrap_or_default();
         let config =
             crate::model::StrategyRow::config_text(&st.config, st.config_unreadable.as_deref());
-        let _ = writeln!(s, "  {}: {config}{updated}", st.strategy_type);
+        let ty = super::printable(&st.strategy_type);
+        let _ = writeln!(s, "  {ty}: {config}{updated}");
         if !st.state.is_null() {
             let _ = writeln!(s, "    state: {}", st.state);
         }

@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use crate::cli::{
-    audit, clusterctl, command, init_tables, replica_names, run_cmd, states, strategy, Run,
+    audit, clusterctl, command, init_tables, lit, replica_names, run_cmd, states, strategy, Run,
 };
 use crate::support::Emulator;
 
@@ -886,12 +886,22 @@ fn control_characters_from_the_database_are_shown_escaped() {
     strategy(&emu, "a", "target_size", json!({"target_size": "25cc"}));
     let reason = "line1\nline2\u{1b}[31mred\u{1b}]0;pwned\u{7}";
     clusterctl(&emu, &["strategy", "pause", "a", "--reason", reason]).ok();
+    // A strategy type that holds them (written by hand): `describe` showed
+    // it raw in its Strategies section.
+    emu.create_cluster("b");
+    emu.sql(&format!(
+        "INSERT INTO mz_cluster_strategies (cluster_id, strategy_type, config) VALUES ({}, {}, '{{}}')",
+        lit(&emu.cluster_id("b")),
+        lit(reason)
+    ));
     for args in [
         &["status"][..],
         &["status", "-o", "wide"],
         &["describe", "a"],
+        &["describe", "b"],
         &["dry-run", "-v"],
         &["strategy", "ls"],
+        &["check"],
     ] {
         let run = clusterctl(&emu, args);
         assert!(run.code == 0 || run.code == 3, "{args:?}: {}", run.all());

@@ -233,6 +233,41 @@ fn an_unrepresentable_updated_at_skips_nothing_else() {
     }
 }
 
+/// An audit row without a `created_at` (written by hand: the column allows
+/// NULL) sorted first, newest of all: `history --limit 1` said "No actions
+/// recorded" when two did, and `status` showed no last action for its
+/// cluster. It is the
+/// oldest now, as a state row without `updated_at` is.
+#[test]
+fn an_audit_row_without_a_time_hides_no_other() {
+    let emu = two_clusters();
+    let good = emu.cluster_id("good");
+    clusterctl(&emu, &["strategy", "pause", "good"]).ok();
+    for id in ["timeless1", "timeless2"] {
+        emu.sql(&format!(
+            "INSERT INTO mz_cluster_strategy_actions \
+             (action_id, cluster_id, action_sql, decision_ctx, executed, created_at) \
+             VALUES ('{id}', {}, 'SELECT 1', '{{\"kind\": \"create_replica\"}}', true, NULL)",
+            lit(&good)
+        ));
+    }
+    let doc = clusterctl(&emu, &["history", "--limit", "1", "-o", "json"])
+        .ok()
+        .json();
+    let entries = doc["result"]["entries"].as_array().expect("entries");
+    assert_eq!(entries.len(), 1, "{doc}");
+    assert_eq!(entries[0]["kind"], "strategy_pause", "{doc}");
+    let doc = clusterctl(&emu, &["status", "-o", "json"]).ok().json();
+    let good_status = doc["result"]["clusters"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["cluster"] == "good"))
+        .unwrap_or_else(|| panic!("{doc}"));
+    assert_eq!(
+        good_status["last_action"]["kind"], "strategy_pause",
+        "{doc}"
+    );
+}
+
 /// Every duration flag and every count flag: a value past its bound is one
 /// clear line and exit 64, never a panic; the largest accepted value runs.
 #[test]

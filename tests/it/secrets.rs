@@ -13,7 +13,7 @@ use std::path::Path;
 use proptest::prelude::*;
 use serde_json::json;
 
-use crate::cli::{command, init_tables, lit, run_cmd, strategy, Run};
+use crate::cli::{clusterctl, command, init_tables, lit, run_cmd, strategy, Run};
 use crate::support::Emulator;
 
 /// Every byte but unreserved ASCII as `%XX`.
@@ -222,6 +222,8 @@ fn check_password(pw: &str) {
         format!("postgres://{role}:{pw}@127.0.0.1:{port}/{db}?sslmode=sometimes"),
         format!("postgres://{role}:{pw}@@127.0.0.1:{port}/{db}"),
         format!("postgress://{role}:{pw}@127.0.0.1:{port}/{db}"),
+        // No `@host`: the driver reads the password as a port.
+        format!("postgres://{role}:{}/{db}", encode_minimal(pw)),
         format!("host=127.0.0.1 port=x{port} password={}", quote_kv(pw)),
         format!("host=127.0.0.1 port={port} password='{pw}"),
     ];
@@ -400,4 +402,102 @@ fn the_watch_loop_never_logs_the_password() {
         assert!(text.contains("u:****@127.0.0.1:1"), "{text}");
         assert_hidden(pw, &text, "apply --watch");
     }
+}
+
+/// A connection string given where a name, a size or a file belongs (an
+/// operator's `describe "$DATABASE_URL"`, a `--cluster` fed the wrong
+/// variable) was echoed whole by the message that refused it: error lines,
+/// JSON documents, JSON logs, warnings; and, as a temporary replica's size,
+/// kept in the audit trail. Now a name that is a connection string is
+/// refused (exit 64), anything else that echoes one shows it as any
+/// connection string is, and a name that merely holds an `@` is shown as
+/// given.
+#[test]
+fn a_connection_string_given_as_a_name_is_not_echoed() {
+    let emu = Emulator::start();
+    emu.create_hydrated_cluster("c", "r1", "25cc");
+    init_tables(&emu);
+    // 50cc: not in `--replica-sizes 25cc,URL`, which the refusal lists.
+    strategy(&emu, "c", "target_size", json!({"target_size": "50cc"}));
+    // A `"` and a `\` too: a JSON document escapes them.
+    let pw = "Kx7\"Wq2\\Lm9vT4";
+    let url = format!("postgres://u:{}@db.example:6875/materialize", pw);
+    let kv = format!("host=db.example user=u password={}", quote_kv(pw));
+    let cases: Vec<Vec<String>> = vec![
+        vec!["describe".into(), url.clone()],
+        vec!["describe".into(), kv.clone()],
+        vec!["status".into(), "--cluster".into(), url.clone()],
+        vec![
+            "status".into(),
+            format!("--cluster={url}"),
+            "-o".into(),
+            "json".into(),
+        ],
+        vec![
+            "check".into(),
+            "--cluster".into(),
+            url.clone(),
+            "--log-format".into(),
+            "json".into(),
+        ],
+        vec!["history".into(), "--cluster".into(), url.clone()],
+        vec!["strategy".into(), "rm".into(), url.clone(), "burst".into()],
+        vec![
+            "strategy".into(),
+            "set".into(),
+            "c".into(),
+            "target_size".into(),
+            "--target-size".into(),
+            url.clone(),
+            "-o".into(),
+            "json".into(),
+        ],
+        vec![
+            "dry-run".into(),
+            "--replica-sizes".into(),
+            format!("25cc,{url}"),
+        ],
+        vec!["status".into(), "--schema".into(), url.clone()],
+        vec!["status".into(), "--exec-cluster".into(), url.clone()],
+        vec!["simulate".into(), url.clone(), "-o".into(), "json".into()],
+    ];
+    for args in &cases {
+        let run = clusterctl(&emu, &args.iter().map(String::as_str).collect::<Vec<_>>());
+        let context = format!("`{}`", args.join(" "));
+        assert_ne!(run.code, 0, "{context} should fail:\n{}", run.all());
+        assert!(!run.all().contains("panicked"), "{context}: {}", run.all());
+        assert_hidden(pw, &run.all(), &context);
+        // Escaped as a JSON string holds it.
+        let escaped = serde_json::to_string(pw).expect("json");
+        assert_hidden(&escaped[1..escaped.len() - 1], &run.all(), &context);
+        assert!(run.all().contains("****"), "{context}: {}", run.all());
+    }
+    // Where a name is written to the database (a temporary replica's size
+    // in the audit trail, a schema, a strategy row's cluster), it was kept
+    // and shown by every later run: such a value is refused before
+    // connecting.
+    for args in [
+        vec!["apply", "--exec-cluster", "c", "--create-replica", &url],
+        vec!["init", "--schema", &url],
+        vec!["strategy", "pause", &kv],
+    ] {
+        let run = clusterctl(&emu, &args);
+        assert_eq!(run.code, 64, "{args:?}: {}", run.all());
+        assert!(
+            run.stderr.contains("a connection string, not a name"),
+            "{args:?}: {}",
+            run.all()
+        );
+        assert_hidden(pw, &run.all(), &format!("{args:?}"));
+    }
+    for table in ["mz_cluster_strategy_actions", "mz_cluster_strategies"] {
+        let rows = emu.query_strings(&format!("SELECT t::text FROM {table} t"));
+        let text: Vec<String> = rows.into_iter().flatten().flatten().collect();
+        assert_hidden(pw, &text.join("\n"), table);
+        assert!(!text.join("\n").contains("Lm9vT4"), "{table}: {text:?}");
+    }
+    // A name with an `@` (not a connection string) is shown as given.
+    let run = clusterctl(&emu, &["describe", "team@prod"]);
+    assert_eq!(run.code, 64, "{}", run.all());
+    assert!(run.stderr.contains("cluster team@prod:"), "{}", run.all());
 }
