@@ -682,6 +682,10 @@ pub struct Snapshot {
     /// `Environment::suspensions_error` says why).
     #[serde(default)]
     pub suspensions: BTreeMap<ClusterId, LastSuspension>,
+    /// `suspensions` was read: only when a cluster needs it
+    /// (`strategy::any_recalls_from_trail`), and read without error.
+    #[serde(default)]
+    pub suspensions_read: bool,
     /// Per cluster, the newest executed `set_size` action of the audit
     /// trail (read with the unfinished rows, in the same statement): a
     /// managed cluster of another size with no reconfiguration in flight
@@ -698,16 +702,20 @@ pub struct LastResize {
     pub at: DateTime<Utc>,
 }
 
-/// The replicas `idle_suspend` dropped in the newest run of this
-/// controller that dropped any on the cluster (executed drops only), as
-/// the audit trail recorded them: what a suspended cluster whose state was
-/// wiped can be woken with.
+/// The replicas `idle_suspend` dropped in its last suspension of the
+/// cluster by this controller (executed drops only; one suspension may take
+/// several runs), as the audit trail recorded them: what a suspended
+/// cluster whose state was wiped can be woken with.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LastSuspension {
     /// When the newest of those drops was recorded.
     pub at: DateTime<Utc>,
     /// `(replica, size)`, by name; the size `None` where the row had none.
     pub dropped: Vec<(String, Option<Size>)>,
+    /// The replicas live when its runs planned it, by name: those of them
+    /// still running are the rest of a suspension under way.
+    #[serde(default)]
+    pub live: Vec<String>,
     /// The newest replica creation this controller recorded on the cluster
     /// (executed), whenever it was: one after `at` means the cluster was
     /// woken since.

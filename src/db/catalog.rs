@@ -291,16 +291,17 @@ pub async fn load(c: &Client, store: &Store, opts: &SnapshotOptions) -> Result<S
             }
         }
     );
-    let suspensions = match suspensions.map(|r| optional(r, "reading the last suspensions")) {
-        None => Default::default(),
-        Some(read) => match read? {
-            Ok(rows) => Store::parse_last_suspensions(&rows),
-            Err(why) => {
-                env.suspensions_error = Some(why);
-                Default::default()
-            }
-        },
-    };
+    let (suspensions, suspensions_read) =
+        match suspensions.map(|r| optional(r, "reading the last suspensions")) {
+            None => Default::default(),
+            Some(read) => match read? {
+                Ok(rows) => (Store::parse_last_suspensions(&rows), true),
+                Err(why) => {
+                    env.suspensions_error = Some(why);
+                    Default::default()
+                }
+            },
+        };
     let (activity_log_has_rows, activity_log_since) =
         match optional(activity, "reading the statement log")? {
             Ok(rows) => {
@@ -337,6 +338,7 @@ pub async fn load(c: &Client, store: &Store, opts: &SnapshotOptions) -> Result<S
         demand,
         unfinished,
         suspensions,
+        suspensions_read,
         last_resizes,
     })
 }

@@ -481,17 +481,24 @@ impl Store {
     /// The audit rows (as `a`) that `apply --audit-retention` may delete
     /// once old enough: the settled ones, but not a cluster's newest
     /// executed resize ([`Store::last_resizes_sql`], the very row the plan
-    /// reads). The plan reads it however old it is (a resize that did not
-    /// take is held back from when it was seen, up to a week after a
-    /// deadline of any length): deleting it would send a held-back resize
-    /// again early. One row per cluster at most stays. The oldest of these
+    /// reads), nor the rows of its last suspension
+    /// ([`Store::last_suspensions_rows_sql`]). The plan reads the resize
+    /// however old it is (a resize that did not take is held back from when
+    /// it was seen, up to a week after a deadline of any length): deleting
+    /// it would send a held-back resize again early. The suspension's rows
+    /// are what a suspended cluster whose state is wiped wakes with, and a
+    /// cluster may stay suspended longer than any retention. So a few rows
+    /// per cluster stay: one resize, one suspension's drops (a week of runs
+    /// at most) and the creation after them. The oldest of these
     /// rows decides when to prune ([`Store::oldest_prunable`]), so a kept
     /// row never makes every run prune.
     fn prunable(&self) -> String {
         format!(
             "a.executed IS NOT NULL AND a.action_id NOT IN \
-             (SELECT action_id FROM ({}) AS kept)",
-            self.last_resizes_sql()
+             (SELECT action_id FROM ({}) AS kept) AND a.action_id NOT IN \
+             (SELECT action_id FROM ({}) AS suspensions)",
+            self.last_resizes_sql(),
+            self.last_suspensions_rows_sql()
         )
     }
 
@@ -593,8 +600,8 @@ impl Store {
 
     /// Deletes the audit trail's settled rows written more than `older_than`
     /// ago by the database's clock (`apply --audit-retention`); open rows
-    /// stay, for the next run to settle, and so does each cluster's newest
-    /// resize ([`Store::prunable`]). How many went.
+    /// stay, for the next run to settle, and so do each cluster's newest
+    /// resize and last suspension ([`Store::prunable`]). How many went.
     pub async fn prune_audit(&self, c: &Client, older_than: Duration) -> Result<u64, DbError> {
         let sql = format!(
             "DELETE FROM {} AS a WHERE {} AND a.created_at < now() - $1::text::interval",
@@ -609,18 +616,44 @@ impl Store {
 
     /// What the audit trail shows of each cluster's last suspension by this
     /// controller, in one statement for every cluster (read with the
-    /// snapshot, parsed by [`Store::parse_last_suspensions`]): the executed
-    /// `idle_suspend` drops of the newest run that made any there (rows
-    /// without a run id are not ours), the drops of earlier runs within a
-    /// week before it and after the cluster's newest creation (a
-    /// suspension held back by `--max-actions`, or killed between its
-    /// drops, takes several runs: the parser keeps those that belong to it),
-    /// with the replicas live when each was planned, and the newest
-    /// executed creation on the cluster. A managed cluster is suspended by a replication factor
-    /// of 0, not by drops: that row's signals list the replicas it ran
-    /// (their JSON text, expanded by the parser), and a factor above 0
-    /// later is its creation.
+    /// snapshot, parsed by [`Store::parse_last_suspensions`]): the rows of
+    /// [`Store::suspension_rows`], one per drop, with the newest creation's
+    /// time.
     pub fn last_suspensions_sql(&self) -> String {
+        format!(
+            "{} SELECT cluster_id, replica, size, created_at, last_created, ran, newest_run, run_id, live \
+             FROM last",
+            self.suspension_rows()
+        )
+    }
+
+    /// The audit rows [`Store::last_suspensions_sql`] reads, by `action_id`:
+    /// what a pruning keeps ([`Store::prunable`]), so a cluster suspended
+    /// longer than `--audit-retention` can still be woken from the trail
+    /// once its state is wiped.
+    fn last_suspensions_rows_sql(&self) -> String {
+        format!(
+            "{} SELECT action_id FROM last WHERE action_id IS NOT NULL \
+             UNION ALL SELECT action_id FROM created \
+             WHERE action_id IS NOT NULL AND cluster_id IN (SELECT cluster_id FROM newest)",
+            self.suspension_rows()
+        )
+    }
+
+    /// Which rows of the audit trail make each cluster's last suspension by
+    /// this controller, as a `WITH` naming them `last` (the drops, with the
+    /// cluster's newest creation's time as `last_created`) and `created`
+    /// (each cluster's newest creation): the executed `idle_suspend` drops of the newest run that
+    /// made any there (rows without a run id are not ours), the drops of
+    /// earlier runs within a week before it and after the cluster's newest
+    /// creation (a suspension held back by `--max-actions`, or killed
+    /// between its drops, takes several runs: the parser keeps those that
+    /// belong to it), with the replicas live when each was planned, and the
+    /// newest executed creation on the cluster. A managed cluster is
+    /// suspended by a replication factor of 0, not by drops: that row's
+    /// signals list the replicas it ran (their JSON text, expanded by the
+    /// parser), and a factor above 0 later is its creation.
+    fn suspension_rows(&self) -> String {
         let table = self.table(ACTIONS);
         let kind = |k: crate::plan::ActionKind| ddl::literal(k.name());
         let drop = kind(crate::plan::ActionKind::DropReplica);
@@ -629,7 +662,7 @@ impl Store {
         let strategy = ddl::literal(crate::strategy::StrategyKind::IdleSuspend.as_str());
         format!(
             "WITH drops AS (\
-               SELECT cluster_id, decision_ctx->>'run_id' AS run_id, \
+               SELECT action_id, cluster_id, decision_ctx->>'run_id' AS run_id, \
                       decision_ctx->>'replica' AS replica, decision_ctx->>'size' AS size, created_at, \
                       CASE WHEN decision_ctx->>'kind' = {factor} \
                            THEN decision_ctx->'signals'->>'replicas' END AS ran, \
@@ -642,16 +675,17 @@ impl Store {
                SELECT DISTINCT ON (cluster_id) cluster_id, run_id, created_at FROM drops \
                ORDER BY cluster_id, created_at DESC, run_id DESC), \
              created AS (\
-               SELECT cluster_id, max(created_at) AS at FROM {table} \
-               WHERE executed AND (decision_ctx->>'kind' = {create} \
+               SELECT DISTINCT ON (cluster_id) cluster_id, action_id, created_at AS at FROM {table} \
+               WHERE executed AND cluster_id IS NOT NULL AND (decision_ctx->>'kind' = {create} \
                  OR (decision_ctx->>'kind' = {factor} AND decision_ctx->>'replication_factor' <> '0')) \
-               GROUP BY cluster_id) \
-             SELECT d.cluster_id, d.replica, d.size, d.created_at, c.at, d.ran, \
-                    d.run_id = n.run_id, d.run_id, d.live \
-             FROM drops d JOIN newest n ON n.cluster_id = d.cluster_id \
-             LEFT JOIN created c ON c.cluster_id = d.cluster_id \
-             WHERE d.run_id = n.run_id OR (d.created_at > n.created_at - INTERVAL '7 days' \
-               AND (c.at IS NULL OR d.created_at > c.at))"
+               ORDER BY cluster_id, created_at DESC), \
+             last AS (\
+               SELECT d.action_id, d.cluster_id, d.replica, d.size, d.created_at, c.at AS last_created, \
+                      d.ran, d.run_id = n.run_id AS newest_run, d.run_id, d.live \
+               FROM drops d JOIN newest n ON n.cluster_id = d.cluster_id \
+               LEFT JOIN created c ON c.cluster_id = d.cluster_id \
+               WHERE d.run_id = n.run_id OR (d.created_at > n.created_at - INTERVAL '7 days' \
+                 AND (c.at IS NULL OR d.created_at > c.at)))"
         )
     }
 
@@ -1079,6 +1113,7 @@ fn last_suspension(drops: Vec<SuspensionDrop>) -> Option<LastSuspension> {
     let newest = drops.iter().filter(|d| d.newest_run).map(|d| d.at).max()?;
     let last_created = drops.iter().find_map(|d| d.last_created);
     let mut seen_runs = std::collections::BTreeSet::new();
+    let mut joined = std::collections::BTreeSet::new();
     for (_, run) in runs {
         if !seen_runs.insert(run) {
             continue;
@@ -1090,6 +1125,7 @@ fn last_suspension(drops: Vec<SuspensionDrop>) -> Option<LastSuspension> {
         if !saw_them_live {
             break;
         }
+        joined.insert(run);
         dropped.extend(of_run.iter().flat_map(|d| d.dropped.clone()));
     }
     if dropped.is_empty() {
@@ -1097,9 +1133,17 @@ fn last_suspension(drops: Vec<SuspensionDrop>) -> Option<LastSuspension> {
     }
     dropped.sort();
     dropped.dedup();
+    let mut live: Vec<String> = drops
+        .iter()
+        .filter(|d| d.newest_run || joined.contains(d.run.as_str()))
+        .flat_map(|d| d.live.clone())
+        .collect();
+    live.sort();
+    live.dedup();
     Some(LastSuspension {
         at: newest,
         dropped,
+        live,
         last_created,
     })
 }

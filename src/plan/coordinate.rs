@@ -113,6 +113,7 @@ pub(super) fn plan_cluster(
         prepared: Default::default(),
         idle_since_seen,
         last_suspension: snap.suspensions.get(&cluster.id),
+        trail_read: snap.suspensions_read,
         replica_limit: snap.env.settings.max_replicas_per_cluster,
         burst: crate::strategy::burst_replica(cluster, Some(state)),
     };

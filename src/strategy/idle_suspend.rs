@@ -17,7 +17,9 @@
 //! not: an alert names it and says what to do. A suspended cluster whose
 //! slot was wiped (`wipe-state`, or by hand) is woken with what the audit
 //! trail shows its last suspension dropped (`Ctx::last_suspension`); with
-//! nothing usable there either, demand on it is an alert.
+//! nothing usable there either, demand on it is an alert. A slot wiped in
+//! the middle of a suspension spread over runs is made whole from the
+//! trail by the next run ([`IdleSuspendState::check_trail`]).
 //!
 //! With `"predict": true` it also learns when the cluster's demand comes
 //! (`predict`): it wakes the cluster one lead (learned hydration + one
@@ -158,6 +160,14 @@ pub struct IdleSuspendState {
     /// The predictive mode's memory (hydration times, margin).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub predict: Option<PredictState>,
+    /// The slot began afresh (its state was wiped, or never written) and
+    /// the audit trail has not been read for it since: a suspension an
+    /// earlier run began may be under way, of which the slot knows at most
+    /// what later runs dropped. The next plan reads the trail once
+    /// ([`reads_the_trail`]), not this one: a dry-run, which never writes
+    /// state, never does, and a run writes it once per wipe or new cluster.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub check_trail: bool,
 }
 
 /// What idle_suspend's slot of a cluster's state remembers, for a replay
@@ -322,14 +332,16 @@ fn score(ctx: &Ctx, p: &Predicting, st: &mut IdleSuspendState) {
 /// suspended, so the strategies that follow (e.g. `burst`) see the replicas
 /// the cluster is waking with in this same round. In predictive mode, a
 /// cluster whose predicted demand is near wakes too (and no burst starts
-/// while nobody waits).
+/// while nobody waits). `fresh`: the slot held nothing (see
+/// [`IdleSuspendState::check_trail`]).
 pub(super) fn prepare(
     c: &IdleSuspendConfig,
     ctx: &Ctx,
     d: &mut Desired,
     st: &mut IdleSuspendState,
+    fresh: bool,
 ) {
-    let recalled = recall_from_trail(ctx, st);
+    let recalled = recall_from_trail(ctx, st, fresh);
     complete_resume(ctx, d, st);
     if c.predict.is_some() {
         prepare_predictive(c, ctx, d, st, recalled.as_deref());
@@ -345,38 +357,83 @@ pub(super) fn prepare(
     }
 }
 
-/// A cluster with no replica whose slot remembers nothing to wake with:
-/// what the audit trail is read for (the snapshot reads it only when some
-/// cluster is so, `super::any_recalls_from_trail`).
-pub(super) fn forgot_its_wake(cluster: &crate::model::Cluster, st: &IdleSuspendState) -> bool {
-    cluster.replicas.is_empty() && to_wake_with(st).is_empty()
+/// Whether the audit trail's last suspension is read for this cluster
+/// (the snapshot reads the trail only when some cluster is so,
+/// `super::any_recalls_from_trail`, and the plan recalls from it only
+/// then): one with no replica whose slot remembers nothing to wake with,
+/// or one whose slot began afresh and has not had the trail read since
+/// ([`IdleSuspendState::check_trail`]).
+pub(super) fn reads_the_trail(cluster: &crate::model::Cluster, st: &IdleSuspendState) -> bool {
+    st.check_trail || (cluster.replicas.is_empty() && to_wake_with(st).is_empty())
 }
 
-/// A cluster without replicas whose slot remembers nothing to wake with
-/// (its state was wiped, by `wipe-state` or by hand) gets that memory back
-/// from the audit trail (`Ctx::last_suspension`): the replicas this
-/// controller's last suspension of it dropped, as if the slot had kept
-/// them. Not when a replica was created there since that suspension (the
-/// trail, or the slot's last resume, says so): what ran after it is not
-/// known. Returns what was recalled and from where, for the plan.
-fn recall_from_trail(ctx: &Ctx, st: &mut IdleSuspendState) -> Option<String> {
-    if !forgot_its_wake(ctx.cluster, st) {
+/// A cluster whose slot lost its memory (its state was wiped, by
+/// `wipe-state` or by hand) gets it back from the audit trail
+/// (`Ctx::last_suspension`) when the trail shows a suspension by this
+/// controller still under way there: nothing it dropped runs again, and
+/// what runs, or what the slot remembers, ran when it was planned (a
+/// suspension over several runs, wiped between them, leaves the rest
+/// running, or remembered by a run that knew only its own drops). The
+/// slot then holds what it would have kept: what the suspension dropped
+/// and what still runs, or what the slot already remembers. Not when a
+/// replica was created there since that suspension (the trail, or the
+/// slot's last resume, says so): what ran after it is not known. Returns
+/// what was recalled and from where, for the plan. `fresh`: the slot held
+/// nothing, so the next plan reads the trail unless this one did (a managed
+/// cluster is suspended in one statement: nothing can be under way there
+/// while it runs replicas).
+fn recall_from_trail(ctx: &Ctx, st: &mut IdleSuspendState, fresh: bool) -> Option<String> {
+    if !reads_the_trail(ctx.cluster, st) || !ctx.trail_read {
+        st.check_trail |= fresh && !ctx.cluster.managed;
         return None;
     }
+    // Read: done with, whatever it holds (a failed read is tried again).
+    st.check_trail = false;
     let last = ctx.last_suspension?;
+    // A resume under way knows what it brings back.
+    let resuming = st.suspended_at.is_none() && !st.resuming.is_empty();
     let woken_since = last.last_created.is_some_and(|t| t >= last.at)
         || st.resumed_at.is_some_and(|t| t >= last.at);
-    if woken_since {
+    if resuming || woken_since {
+        return None;
+    }
+    let burst = ctx.burst.as_str();
+    let running: Vec<SuspendedReplica> = ctx
+        .cluster
+        .replicas
+        .iter()
+        .filter(|r| r.name != burst)
+        .filter_map(|r| {
+            Some(SuspendedReplica {
+                name: r.name.clone(),
+                size: r.size.clone()?,
+            })
+        })
+        .collect();
+    let remembered: Vec<SuspendedReplica> = to_wake_with(st).to_vec();
+    // A managed cluster is suspended in one statement: not while it runs
+    // replicas. Nothing the suspension dropped runs again, and what runs or
+    // the slot remembers ran when it was planned.
+    let under_way = (!ctx.cluster.managed || ctx.cluster.replicas.is_empty())
+        && last
+            .dropped
+            .iter()
+            .all(|(name, _)| ctx.cluster.replica(name).is_none())
+        && running
+            .iter()
+            .chain(&remembered)
+            .all(|r| last.live.contains(&r.name));
+    if !under_way {
         return None;
     }
     // As `suspend` remembers: not the burst replica. Nor one that cannot
     // be created (a size withdrawn since): `wipe-state`, the fix its alert
     // suggests, would otherwise bring the same alert back from the trail.
-    let burst = ctx.burst.as_str();
-    let replicas: Vec<SuspendedReplica> = last
+    let dropped: Vec<SuspendedReplica> = last
         .dropped
         .iter()
         .filter(|(name, _)| *name != burst)
+        .filter(|(name, _)| !remembered.iter().any(|r| r.name == *name))
         .filter_map(|(name, size)| {
             Some(SuspendedReplica {
                 name: name.clone(),
@@ -385,21 +442,34 @@ fn recall_from_trail(ctx: &Ctx, st: &mut IdleSuspendState) -> Option<String> {
         })
         .filter(|r| not_creatable(ctx, r).is_none())
         .collect();
-    if replicas.is_empty() {
+    if dropped.is_empty() {
         return None;
     }
-    let listed: Vec<String> = replicas
-        .iter()
-        .map(|r| format!("{} ({})", shown(&r.name), shown(&r.size.0)))
-        .collect();
-    st.suspended = replicas;
-    st.suspended_at = Some(last.at);
-    st.resuming.clear();
-    Some(format!(
+    let listed = |list: &[SuspendedReplica]| {
+        list.iter()
+            .map(|r| format!("{} ({})", shown(&r.name), shown(&r.size.0)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut what = format!(
         "{} as last dropped at {} per the audit trail",
-        listed.join(", "),
+        listed(&dropped),
         last.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-    ))
+    );
+    let still: Vec<SuspendedReplica> = running
+        .into_iter()
+        .filter(|r| !remembered.iter().any(|m| m.name == r.name))
+        .collect();
+    if !remembered.is_empty() {
+        what.push_str(&format!(", besides {} dropped since", listed(&remembered)));
+    }
+    if !still.is_empty() {
+        what.push_str(&format!(", with {} still running", listed(&still)));
+    }
+    st.suspended = remembered.into_iter().chain(dropped).chain(still).collect();
+    st.suspended_at = st.suspended_at.or(Some(last.at));
+    st.resuming.clear();
+    Some(what)
 }
 
 fn prepare_predictive(
@@ -1136,7 +1206,7 @@ mod tests {
         st: &mut IdleSuspendState,
     ) -> Desired {
         decide_in(cl, idle, now(), |ctx, d| {
-            prepare(c, ctx, d, st);
+            prepare(c, ctx, d, st, false);
             decide(c, ctx, d, st)
         })
     }
@@ -1208,15 +1278,17 @@ mod tests {
                 ("r_200cc".into(), Some(Size::from("200cc"))),
                 ("r_unknown".into(), None),
             ],
+            live: vec!["c-burst".into(), "r_200cc".into(), "r_unknown".into()],
             last_created: Some(at - chrono::Duration::days(1)),
         };
         let run = |idle: Idle, trail: Option<&LastSuspension>, st: &mut IdleSuspendState| {
             decide_in(&empty, idle, now(), |ctx, d| {
                 let ctx = Ctx {
                     last_suspension: trail,
+                    trail_read: true,
                     ..ctx.clone()
                 };
-                prepare(&c, &ctx, d, st);
+                prepare(&c, &ctx, d, st, false);
                 decide(&c, &ctx, d, st)
             })
         };
@@ -1284,6 +1356,104 @@ mod tests {
         };
         let d = run(Idle::Busy, Some(&trail), &mut st);
         assert_eq!(d.names(), ["r1"]);
+    }
+
+    /// A slot wiped in the middle of a suspension spread over runs: the
+    /// trail, read once by the run after the first to see it empty, makes
+    /// it whole (half suspended, or suspended by a run that knew only its
+    /// own drops); a replica it did not see running, or a managed cluster
+    /// running replicas, means no suspension is under way.
+    #[test]
+    fn a_slot_wiped_in_the_middle_of_a_suspension_is_made_whole_from_the_trail() {
+        use crate::model::LastSuspension;
+        let c = cfg(serde_json::json!({"idle_after_s": 600}));
+        let at = now() - chrono::Duration::hours(1);
+        let trail = LastSuspension {
+            at,
+            dropped: vec![("r1".into(), Some(Size::from("25cc")))],
+            live: vec!["r1".into(), "r2".into()],
+            last_created: None,
+        };
+        let r2 = || replica("r2", "100cc", true);
+        let run = |cl: &crate::model::Cluster,
+                   idle: Idle,
+                   read: bool,
+                   fresh: bool,
+                   st: &mut IdleSuspendState| {
+            decide_in(cl, idle, now(), |ctx, d| {
+                let ctx = Ctx {
+                    last_suspension: Some(&trail),
+                    trail_read: read,
+                    ..ctx.clone()
+                };
+                prepare(&c, &ctx, d, st, fresh);
+                decide(&c, &ctx, d, st)
+            })
+        };
+        let names = |st: &IdleSuspendState| {
+            let mut v: Vec<String> = to_wake_with(st).iter().map(|r| r.name.clone()).collect();
+            v.sort();
+            v
+        };
+        let half = cluster("c", vec![r2()]);
+        // The first run to see the slot empty: not read yet, flagged.
+        let mut st = IdleSuspendState::default();
+        run(&half, Idle::For(7200.0), false, true, &mut st);
+        assert!(st.check_trail);
+        assert_eq!(names(&st), ["r2"], "it knows only its own drop");
+        // The next: read, merged, done with.
+        let d = run(
+            &cluster("c", vec![]),
+            Idle::For(7200.0),
+            true,
+            false,
+            &mut st,
+        );
+        assert!(!st.check_trail);
+        assert_eq!(names(&st), ["r1", "r2"]);
+        assert!(
+            d.notes
+                .iter()
+                .any(|n| n.contains("besides r2 (100cc) dropped since")),
+            "{:?}",
+            d.notes
+        );
+        // Half suspended and read: demand brings back what went.
+        let flagged = || IdleSuspendState {
+            check_trail: true,
+            ..Default::default()
+        };
+        let mut st = flagged();
+        let d = run(&half, Idle::Busy, true, false, &mut st);
+        assert_eq!(d.names(), ["r1", "r2"]);
+        let why = d.replicas["r1"]
+            .added_by
+            .as_ref()
+            .map(|c| c.reason.clone())
+            .unwrap_or_default();
+        assert!(why.contains("with r2 (100cc) still running"), "{why}");
+        // Idle: the rest goes, and both are remembered.
+        let mut st = flagged();
+        let d = run(&half, Idle::For(7200.0), true, false, &mut st);
+        assert!(d.names().is_empty());
+        assert_eq!(names(&st), ["r1", "r2"]);
+        // A replica the suspension did not see running: nothing recalled,
+        // and the trail is not read again.
+        let other = cluster("c", vec![r2(), replica("r3", "25cc", true)]);
+        let mut st = flagged();
+        let d = run(&other, Idle::Busy, true, false, &mut st);
+        assert_eq!(d.names(), ["r2", "r3"]);
+        assert!(!st.check_trail && st.suspended_at.is_none());
+        // A failed read is tried again.
+        let mut st = flagged();
+        run(&half, Idle::Busy, false, false, &mut st);
+        assert!(st.check_trail && st.suspended_at.is_none());
+        // A managed cluster is suspended in one statement: never flagged.
+        let mut managed = half.clone();
+        managed.managed = true;
+        let mut st = IdleSuspendState::default();
+        run(&managed, Idle::Busy, false, true, &mut st);
+        assert!(!st.check_trail);
     }
 
     #[test]
@@ -1438,6 +1608,7 @@ mod tests {
             resumed_at: None,
             resuming: Vec::new(),
             predict: None,
+            check_trail: false,
         };
         // Exactly at the threshold the cluster is still idle: no wake.
         let mut st = suspended();
@@ -1478,7 +1649,7 @@ mod tests {
             None,
             Some(first_seen),
             |ctx, d| {
-                prepare(&c, ctx, d, &mut st);
+                prepare(&c, ctx, d, &mut st, false);
                 decide(&c, ctx, d, &mut st)
             },
         );
@@ -1554,6 +1725,7 @@ mod tests {
             resumed_at: Some(now() - chrono::Duration::hours(2)),
             resuming: Vec::new(),
             predict: None,
+            check_trail: false,
         };
         let live = cluster("c", vec![replica("r1", "50cc", true)]);
         let d = step(&live, &c, Idle::For(120.0), &mut st);
@@ -1579,7 +1751,7 @@ mod tests {
                 StrategyKind::TargetSize,
                 "t".into(),
             );
-            prepare(&c, ctx, d, &mut st);
+            prepare(&c, ctx, d, &mut st, false);
             decide(&c, ctx, d, &mut st);
         });
         assert_eq!(st.suspended.len(), 1);
@@ -1598,6 +1770,7 @@ mod tests {
             resumed_at: None,
             resuming: Vec::new(),
             predict: None,
+            check_trail: false,
         };
         let reason = |d: &Desired| {
             d.replicas["r1"]
@@ -1854,7 +2027,7 @@ mod tests {
             Idle::Busy,
             now(),
             |ctx, d| {
-                prepare(&c, ctx, d, &mut st);
+                prepare(&c, ctx, d, &mut st, false);
                 d.drop_unborn_other_sizes(
                     ctx.cluster,
                     &Size::from("100cc"),
@@ -2051,6 +2224,7 @@ mod tests {
                     hydrations: h,
                     ..PredictState::default()
                 }),
+                check_trail: false,
             }
         }
 
@@ -2091,7 +2265,7 @@ mod tests {
                 (_, None) => Idle::For(1e6),
             };
             decide_with(cl, idle, now, Some(&p), |ctx, d| {
-                prepare(&c, ctx, d, st);
+                prepare(&c, ctx, d, st, false);
                 decide(&c, ctx, d, st);
             })
         }
@@ -2135,6 +2309,7 @@ mod tests {
                 prepared: Default::default(),
                 idle_since_seen: None,
                 last_suspension: None,
+                trail_read: false,
                 replica_limit: None,
                 burst: crate::strategy::burst_name(&empty.name),
             };
@@ -2372,7 +2547,7 @@ mod tests {
                 t("2026-02-02T17:16:40Z"),
                 None,
                 |ctx, d| {
-                    prepare(&c, ctx, d, &mut st);
+                    prepare(&c, ctx, d, &mut st, false);
                     decide(&c, ctx, d, &mut st);
                 },
             );
@@ -2388,7 +2563,7 @@ mod tests {
                 t("2026-02-02T17:30:00Z"),
                 None,
                 |ctx, d| {
-                    prepare(&c, ctx, d, &mut st);
+                    prepare(&c, ctx, d, &mut st, false);
                     decide(&c, ctx, d, &mut st);
                 },
             );

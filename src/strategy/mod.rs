@@ -380,7 +380,8 @@ impl StrategyConfig {
     /// for decisions later strategies must see (idle_suspend's wake).
     pub fn prepare(&self, ctx: &Ctx, desired: &mut Desired, state: &mut StateSlot) {
         if let StrategyConfig::IdleSuspend(c) = self {
-            if state.update(|s| idle_suspend::prepare(c, ctx, desired, s)) {
+            let fresh = state.stored_nothing();
+            if state.update(|s| idle_suspend::prepare(c, ctx, desired, s, fresh)) {
                 unreadable_state(self.kind(), desired);
             }
         }
@@ -450,10 +451,11 @@ pub fn longest_idle_after_s(rows: &[crate::model::StrategyRow]) -> u64 {
 }
 
 /// Whether some cluster may need its last suspension from the audit trail
-/// this run: one with an `idle_suspend` row, no replica, and a slot that
-/// remembers nothing to wake with (a wiped state; see
-/// `idle_suspend::forgot_its_wake`, the planner's own test). The snapshot
-/// reads the trail's suspensions, a scan of the whole trail, only then.
+/// this run: one with an `idle_suspend` row and no replica whose slot
+/// remembers nothing to wake with, or whose slot began afresh (a wiped
+/// state) in an earlier run (`idle_suspend::reads_the_trail`, the
+/// planner's own test). The snapshot reads the trail's suspensions, a scan
+/// of the whole trail, only then.
 pub fn any_recalls_from_trail(
     rows: &[crate::model::StrategyRow],
     clusters: &[Cluster],
@@ -473,7 +475,7 @@ pub fn any_recalls_from_trail(
                 .get(&c.id)
                 .and_then(|s| s.get(kind.as_str()))
                 .unwrap_or(&serde_json::Value::Null);
-            idle_suspend::forgot_its_wake(c, &read_state(slot))
+            idle_suspend::reads_the_trail(c, &read_state(slot))
         })
 }
 
@@ -554,8 +556,11 @@ pub struct Ctx<'a> {
     /// silence (`plan::coordinate::silent_since`).
     pub idle_since_seen: Option<DateTime<Utc>>,
     /// What the audit trail shows of the cluster's last suspension by this
-    /// controller (`None`: none, or the trail could not be read).
+    /// controller (`None`: none, or the trail was not read).
     pub last_suspension: Option<&'a crate::model::LastSuspension>,
+    /// The audit trail's last suspensions were read for this plan
+    /// (`Snapshot::suspensions_read`).
+    pub trail_read: bool,
     /// Materialize's `max_replicas_per_cluster` (`None`: not known).
     pub replica_limit: Option<u32>,
     /// The cluster's burst replica ([`burst_replica`]), whether or not it
@@ -1063,6 +1068,7 @@ pub(crate) mod testutil {
             prepared: Default::default(),
             idle_since_seen: since_seen,
             last_suspension: None,
+            trail_read: false,
             replica_limit: None,
             burst: burst_name(&cl.name),
         };

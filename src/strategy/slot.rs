@@ -97,6 +97,12 @@ impl<'a> StateSlot<'a> {
         (typed, unreadable)
     }
 
+    /// Nothing was stored (absent or null, [`Stored::Nothing`]): the
+    /// strategy starts afresh, its state never written or wiped.
+    pub fn stored_nothing(&self) -> bool {
+        self.stored.is_none_or(|v| v.is_null())
+    }
+
     /// Runs `f` on the typed state, noting whether it changed it; `true`
     /// when the stored slot did not parse (see [`Self::typed`]).
     pub fn update<S, F>(&mut self, f: F) -> bool

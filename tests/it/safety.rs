@@ -2082,3 +2082,123 @@ fn a_wiped_suspension_made_in_two_runs_wakes_with_all_it_dropped() {
     );
     assert!(run.stdout.contains("per the audit trail"), "{}", run.all());
 }
+
+/// `c` idle on r1 (25cc) and r2 (100cc), its suspension held back after
+/// one drop (`--max-actions 1`), then its state wiped: half suspended.
+fn half_suspended_then_wiped() -> Emulator {
+    let emu = idle_for_two_hours();
+    emu.add_replica("c", "r2", "100cc");
+    emu.set_hydrated("c", "r2", true);
+    clusterctl(&emu, &["apply", "--max-actions", "1"]).ok();
+    assert_eq!(emu.replicas("c").len(), 1, "one dropped");
+    clusterctl(&emu, &["wipe-state", "--yes"]).ok();
+    emu
+}
+
+/// A suspension spread over two runs whose state was wiped between them:
+/// the wake brings back what both dropped (the second run remembered only
+/// its own drop, and the replica the first dropped never came back).
+#[test]
+fn a_suspension_wiped_between_its_runs_wakes_with_all_it_dropped() {
+    let emu = half_suspended_then_wiped();
+    clusterctl(&emu, &["apply", "--max-actions", "1"]).ok();
+    assert!(emu.replicas("c").is_empty(), "suspended");
+    emu.add_activity("c", 5, false);
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(
+        emu.replicas("c"),
+        pairs(&[("r1", "25cc"), ("r2", "100cc")]),
+        "{}",
+        run.all()
+    );
+    assert!(run.stdout.contains("per the audit trail"), "{}", run.all());
+}
+
+/// Demand on a cluster left half suspended whose state was wiped: the
+/// replica the suspension dropped comes back (nothing was remembered, and
+/// the replica still running hid that the cluster was half suspended). The
+/// trail is read by the run after the one that first sees the empty state.
+#[test]
+fn demand_on_a_half_suspended_cluster_whose_state_was_wiped_brings_back_what_went() {
+    let emu = half_suspended_then_wiped();
+    emu.add_activity("c", 5, false);
+    clusterctl(&emu, &["apply"]).ok();
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(
+        emu.replicas("c"),
+        pairs(&[("r1", "25cc"), ("r2", "100cc")]),
+        "{}",
+        run.all()
+    );
+    assert!(
+        run.stdout.contains("state was wiped") && run.stdout.contains("still running"),
+        "{}",
+        run.all()
+    );
+    // Read once: the runs after it do not scan the trail again.
+    emu.clear_sql_log();
+    clusterctl(&emu, &["apply"]).ok();
+    let scans = emu
+        .sql_log()
+        .iter()
+        .filter(|q| q.contains("WITH drops AS"))
+        .count();
+    assert_eq!(scans, 0, "{:?}", emu.sql_log());
+}
+
+/// `apply --audit-retention` keeps a cluster's last suspension however
+/// old: suspended for longer than the retention, its state then wiped, it
+/// still wakes with what it ran (the pruning deleted the drops, and demand
+/// met an alert).
+#[test]
+fn audit_retention_keeps_a_long_suspension_to_wake_with() {
+    let emu = idle_for_two_hours();
+    clusterctl(&emu, &["apply"]).ok();
+    assert!(emu.replicas("c").is_empty(), "suspended");
+    prune_100_days_back(&emu);
+    clusterctl(&emu, &["wipe-state", "--yes"]).ok();
+    emu.add_activity("c", 5, false);
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(emu.replicas("c"), pairs(&[("r1", "25cc")]), "{}", run.all());
+    assert!(run.stdout.contains("per the audit trail"), "{}", run.all());
+}
+
+/// What a pruning keeps of a suspension includes the creation that woke
+/// the cluster after it: without it the trail would show the suspension
+/// as still under way, and a wiped state would be given replicas that ran
+/// before the wake.
+#[test]
+fn audit_retention_keeps_the_wake_after_the_last_suspension() {
+    let emu = idle_for_two_hours();
+    clusterctl(&emu, &["apply"]).ok();
+    emu.add_activity("c", 5, false);
+    clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(replica_names(&emu, "c"), ["r1"], "woken");
+    prune_100_days_back(&emu);
+    let kinds: Vec<String> = crate::cli::audit_ctx(&emu, "c")
+        .iter()
+        .filter_map(|c| c["kind"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(kinds, ["drop_replica", "create_replica"]);
+}
+
+/// Moves `c`'s audit trail 100 days back, adds three rows of an older run
+/// there (a drop of `target_size`'s), and prunes with
+/// `--audit-retention 30d`: those three go.
+fn prune_100_days_back(emu: &Emulator) {
+    emu.sql("UPDATE mz_cluster_strategy_actions SET created_at = created_at - INTERVAL '100 days'");
+    emu.sql(&format!(
+        "INSERT INTO mz_cluster_strategy_actions \
+         SELECT md5(random()::text || g), {}, 'DROP CLUSTER REPLICA c.old', \
+                '{{\"kind\": \"drop_replica\", \"strategy\": \"target_size\", \
+                   \"reasons\": [\"a past run\"]}}', true, NULL, now() - INTERVAL '101 days' \
+         FROM generate_series(1, 3) g",
+        lit(&emu.cluster_id("c"))
+    ));
+    let run = clusterctl(emu, &["apply", "--audit-retention", "30d"]).ok();
+    assert!(
+        run.stdout.contains("Pruned 3 settled audit rows"),
+        "{}",
+        run.all()
+    );
+}

@@ -150,19 +150,26 @@ fn debug_logs_every_statement_sent() {
 
 /// The audit trail's last suspensions are a scan of the whole trail: read
 /// only when a cluster with `idle_suspend` has no replica and its state
-/// remembers nothing to wake with (a wiped state), never on every run.
+/// remembers nothing to wake with (a wiped state), or once, by the run
+/// after the first to write a state that began afresh (wiped, or new: a
+/// suspension an earlier run began may be under way), never on every run.
 #[test]
 fn the_trail_is_scanned_for_suspensions_only_when_a_cluster_forgot_its_wake() {
     let emu = fleet(3, "idle_suspend", r#"{"idle_after_s": 86400}"#);
-    let scans = |emu: &Emulator| {
+    let scans_of = |emu: &Emulator, command: &str| {
         emu.reset_stats();
-        clusterctl(emu, &["dry-run"]).ok();
+        clusterctl(emu, &[command]).ok();
         emu.sql_log()
             .iter()
             .filter(|q| q.contains("WITH drops AS"))
             .count()
     };
+    let scans = |emu: &Emulator| scans_of(emu, "dry-run");
     assert_eq!(scans(&emu), 0, "every cluster runs a replica");
+    assert_eq!(scans_of(&emu, "apply"), 0, "the first run writes the state");
+    assert_eq!(scans(&emu), 1, "its states began afresh");
+    assert_eq!(scans_of(&emu, "apply"), 1, "read once, for all three");
+    assert_eq!(scans(&emu), 0, "and not again");
     emu.create_cluster("empty");
     strategy(
         &emu,
