@@ -294,7 +294,7 @@ pub struct ApplyArgs {
     #[arg(long, value_name = "PATH")]
     pub metrics_file: Option<PathBuf>,
 
-    /// Delete settled audit rows older than this (e.g. 90d), at most once a day; open rows stay, and so do each cluster's newest resize and the rows of its last suspension (what a wiped suspended cluster wakes with). At least 8d. Default: keep every row
+    /// Delete settled audit rows older than this (e.g. 90d), at most once a day; open rows stay, and so do each cluster's newest resize and the rows of its last suspension (what a wiped suspended cluster wakes with). Every cluster's rows, whatever --cluster selects. At least 8d. Default: keep every row
     #[arg(long, value_name = "DURATION", value_parser = parse_retention, allow_hyphen_values = true)]
     pub audit_retention: Option<Duration>,
 
