@@ -216,7 +216,7 @@ pub async fn doctor(ctx: &Context) -> Result<DoctorReport, CommandError> {
             findings.push(lease_finding(held, s.now));
             let size = backend
                 .retrying("reading the audit trail's size", async |c| {
-                    store.trail_size(c).await
+                    store.trail_size(c, super::reconcile::PRUNE_KIND).await
                 })
                 .await;
             findings.push(trail_finding(size));

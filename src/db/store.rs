@@ -537,14 +537,16 @@ impl Store {
         (unfinished, resizes)
     }
 
-    /// How big and how old the audit trail is, by the database's clock:
-    /// what `doctor` says of it (one read of the table, by `doctor` only).
-    pub async fn trail_size(&self, c: &Client) -> Result<TrailSize, DbError> {
+    /// How big and how old the audit trail is, by the database's clock,
+    /// and when a row of kind `pruned_kind` (a pruning's own audit row) was
+    /// last written: what `doctor` says of it (one read of the table, by
+    /// `doctor` only).
+    pub async fn trail_size(&self, c: &Client, pruned_kind: &str) -> Result<TrailSize, DbError> {
         let context = "reading the audit trail's size";
         let sql = format!(
             "SELECT now(), count(*), min(created_at), \
              max(CASE WHEN decision_ctx->>'kind' = {prune} THEN created_at END) FROM {table}",
-            prune = ddl::literal(crate::commands::reconcile::PRUNE_KIND),
+            prune = ddl::literal(pruned_kind),
             table = self.table(ACTIONS)
         );
         let rows = c
