@@ -220,6 +220,13 @@ async fn seed_missing(c: &Client, store: &Store) -> Result<(), DbError> {
 /// A compare-and-set: at most one contender sees a row changed. `now()` is
 /// the server's, so a host whose clock is off neither steals a live row nor
 /// waits for a dead one longer than its TTL.
+///
+/// A name with several rows (racing seeds leave two, kept in step by every
+/// UPDATE of the name; a person may add one out of step) is taken only when
+/// none of them is held by another: taking an expired copy while another
+/// holder's copy is live let two controllers act at once. Materialize runs
+/// the UPDATE as one read-then-write under the table's write lock (§8.3),
+/// the subquery included.
 pub(crate) async fn take(
     c: &Client,
     store: &Store,
@@ -228,9 +235,11 @@ pub(crate) async fn take(
     ttl: Duration,
 ) -> Result<u64, tokio_postgres::Error> {
     let sql = format!(
-        "UPDATE {} SET holder = $1, expires_at = now() + $2::text::interval, acquired_at = now() \
-         WHERE name = $3 AND (expires_at < now() OR holder = $1)",
-        store.table(LEASE)
+        "UPDATE {t} SET holder = $1, expires_at = now() + $2::text::interval, acquired_at = now() \
+         WHERE name = $3 AND (expires_at < now() OR holder = $1) \
+         AND NOT EXISTS (SELECT 1 FROM {t} AS other WHERE other.name = $3 \
+           AND other.holder <> $1 AND other.holder <> '' AND other.expires_at >= now())",
+        t = store.table(LEASE)
     );
     let (holder, ttl_text, name) = (holder.to_string(), interval(ttl), name.to_string());
     execute_text(c, &sql, &[&holder, &ttl_text, &name]).await

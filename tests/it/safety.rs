@@ -114,6 +114,37 @@ fn a_held_lease_means_one_line_and_exit_zero_and_unlock_breaks_it() {
 /// The holder releases between our failed take and our read of the row:
 /// the row is free, and the run takes it (it said "Another controller
 /// holds the lease () until 1970-01-01" and skipped its run).
+/// A second lease row out of step with the first (a person added it; the
+/// table has no key): while either is held by another controller, nobody
+/// takes the lease. Taking the expired copy let two controllers act.
+#[test]
+fn a_lease_row_held_elsewhere_blocks_the_take_of_an_expired_copy() {
+    let emu = Emulator::start();
+    emu.create_cluster("c");
+    init_tables(&emu);
+    strategy(&emu, "c", "target_size", json!({"target_size": "25cc"}));
+    emu.sql(
+        "INSERT INTO clusterctl_lease (name, holder, expires_at) \
+         VALUES ('controller', 'other-host:4242:run-x', now() + INTERVAL '10 minutes')",
+    );
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(
+        run.stdout.contains("other-host:4242:run-x") && emu.replicas("c").is_empty(),
+        "{}",
+        run.all()
+    );
+    // Once it expires, both copies are taken together and stay in step.
+    emu.sql(
+        "UPDATE clusterctl_lease SET expires_at = now() - INTERVAL '1 second' WHERE holder <> ''",
+    );
+    clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(emu.replicas("c").len(), 1);
+    let holders = emu.query_strings(
+        "SELECT DISTINCT holder, expires_at::text FROM clusterctl_lease WHERE name = 'controller'",
+    );
+    assert_eq!(holders.len(), 1, "{holders:?}");
+}
+
 #[test]
 fn a_lease_released_between_the_take_and_the_read_is_taken() {
     let emu = Emulator::start();
