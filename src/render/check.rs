@@ -10,14 +10,20 @@ use crate::plan::rows::Severity;
 fn check_text(r: &CheckReport) -> String {
     let mut s = String::new();
     for f in &r.findings {
-        let who = match &f.cluster {
-            Some(name) => format!("cluster {name} ({})", f.cluster_id),
-            None => format!("cluster id {}", f.cluster_id),
+        // An empty id or type (a row written by hand) is said, not left
+        // as a gap (`cluster id : : …`).
+        let who = match (&f.cluster, f.cluster_id.0.is_empty()) {
+            (Some(name), _) => format!("cluster {name} ({})", f.cluster_id),
+            (None, true) => "cluster id (empty)".to_string(),
+            (None, false) => format!("cluster id {}", f.cluster_id),
         };
         let ty = f
             .strategy_type
             .as_ref()
-            .map(|t| format!(": {t}"))
+            .map(|t| match t.is_empty() {
+                true => ": type (empty)".to_string(),
+                false => format!(": {t}"),
+            })
             .unwrap_or_default();
         let sev = match f.severity {
             Severity::Error => "error",

@@ -137,6 +137,27 @@ fn raw_row(emu: &Emulator, cluster_id: &str, ty: &str, config: &str, updated_at:
     ));
 }
 
+/// A row with an empty cluster id and type (written by hand): `check`
+/// says so, and the other cluster is still checked. It printed `cluster
+/// id : : …`.
+#[test]
+fn check_names_an_empty_cluster_id_and_type() {
+    let emu = two_clusters();
+    raw_row(&emu, "", "", "{}", "now()");
+    let run = clusterctl(&emu, &["check"]).code(3);
+    assert!(
+        run.stdout
+            .contains("error: cluster id (empty): type (empty): "),
+        "{}",
+        run.all()
+    );
+    assert!(
+        run.stdout.contains("Checked 2 strategy rows"),
+        "{}",
+        run.all()
+    );
+}
+
 #[test]
 fn an_idle_after_s_out_of_range_skips_only_its_cluster() {
     let emu = two_clusters();
