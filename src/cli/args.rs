@@ -478,7 +478,7 @@ pub struct StrategyPauseArgs {
     #[arg(value_parser = parse_identifier)]
     pub cluster_name: String,
     /// Why, for whoever reads the plan next (pausing again keeps the old reason unless given)
-    #[arg(long, value_name = "TEXT")]
+    #[arg(long, value_name = "TEXT", value_parser = parse_reason)]
     pub reason: Option<String>,
     /// The pause expires after this long (2h) or at this time (2026-11-22T18:00:00Z)
     #[arg(long, value_name = "DURATION|TIME", value_parser = parse_time_bound, allow_hyphen_values = true)]
@@ -755,6 +755,21 @@ fn any_duration(s: &str) -> Result<Duration, String> {
         ));
     }
     duration_syntax(s).map_err(|e| format!("'{s}' is not a duration like 30s, 5m or 1h ({e})"))
+}
+
+/// A pause's reason: free text, kept in the strategy table and shown by
+/// every plan, `status` and `history`, so never one holding a connection
+/// string with its password (any of its words, as
+/// [`crate::config::holds_password`] judges a name).
+pub fn parse_reason(s: &str) -> Result<String, String> {
+    if s.split_whitespace().any(crate::config::holds_password) {
+        return Err(
+            "it holds a connection string with its password, which every plan, status and \
+             history would show: leave the password out"
+                .to_string(),
+        );
+    }
+    Ok(s.to_string())
 }
 
 /// `history --run`: a run id as `apply` prints it (a UUID), or its first
@@ -1056,6 +1071,23 @@ mod tests {
     #[test]
     fn the_tree_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn a_reason_never_holds_a_password() {
+        assert_eq!(
+            parse_reason("incident 42: db at postgres://h/db").as_deref(),
+            Ok("incident 42: db at postgres://h/db")
+        );
+        for bad in [
+            "incident 42: postgres://u:Secr3t@h/db down",
+            "host=h password=Secr3t",
+        ] {
+            assert!(
+                parse_reason(bad).is_err_and(|e| !e.contains("Secr3t")),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

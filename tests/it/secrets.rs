@@ -490,6 +490,18 @@ fn a_connection_string_given_as_a_name_is_not_echoed() {
         );
         assert_hidden(pw, &run.all(), &format!("{args:?}"));
     }
+    // A pause's reason is free text kept in the strategy table and shown
+    // by every plan: one holding a connection string with its password is
+    // refused too.
+    let reason = format!("incident 42: {url} is down");
+    let run = clusterctl(&emu, &["strategy", "pause", "c", "--reason", &reason]);
+    assert_eq!(run.code, 64, "{}", run.all());
+    assert!(
+        run.stderr.contains("leave the password out"),
+        "{}",
+        run.all()
+    );
+    assert_hidden(pw, &run.all(), "pause --reason");
     for table in ["mz_cluster_strategy_actions", "mz_cluster_strategies"] {
         let rows = emu.query_strings(&format!("SELECT t::text FROM {table} t"));
         let text: Vec<String> = rows.into_iter().flatten().flatten().collect();
