@@ -113,6 +113,19 @@ pub enum SslMode {
     VerifyFull,
 }
 
+impl SslMode {
+    /// As a URL spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SslMode::Disable => "disable",
+            SslMode::Prefer => "prefer",
+            SslMode::Require => "require",
+            SslMode::VerifyCa => "verify-ca",
+            SslMode::VerifyFull => "verify-full",
+        }
+    }
+}
+
 impl FromStr for SslMode {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
@@ -243,8 +256,24 @@ fn split_tls_params(url: &str) -> Result<(String, SslMode, Option<String>), Stri
             (_, false) => url.to_string(),
         }
     };
+    // libpq 16: `sslrootcert=system` trusts the system's roots, and only
+    // with the host name checked.
+    if root.as_deref() == Some(SYSTEM_ROOTS) {
+        return match mode {
+            None | Some(SslMode::VerifyFull) => Ok((rest, SslMode::VerifyFull, root)),
+            Some(weak) => Err(format!(
+                "sslrootcert=system needs sslmode=verify-full (as libpq: the system's roots \
+                 trust any host they signed for), not {}",
+                weak.as_str()
+            )),
+        };
+    }
     Ok((rest, mode.unwrap_or(SslMode::Prefer), root))
 }
+
+/// `sslrootcert`'s special value (libpq 16): the system's trust store
+/// (`SSL_CERT_FILE` when set), not a file of that name.
+pub const SYSTEM_ROOTS: &str = "system";
 
 fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
@@ -1112,6 +1141,42 @@ mod tests {
         assert_eq!(c.ssl_mode, SslMode::VerifyFull);
         assert_eq!(c.ssl_root_cert, Some(PathBuf::from("/ca.pem")));
         assert!(!c.display.contains("pw"));
+    }
+
+    /// libpq 16's `sslrootcert=system`: the system's roots, and the host
+    /// name checked (verify-full by default, a weaker mode refused).
+    #[test]
+    fn sslrootcert_system_is_the_system_store_with_verify_full() {
+        let parse = |q: &str| {
+            Connection::parse(
+                &format!("postgres://u:pw@h:6875/materialize?{q}"),
+                Duration::from_secs(5),
+            )
+        };
+        for q in [
+            "sslrootcert=system",
+            "sslrootcert=system&sslmode=verify-full",
+            "sslmode=verify-full&sslrootcert=system",
+        ] {
+            let c = parse(q).map_err(|e| e.to_string());
+            assert_eq!(
+                c.map(|c| (c.ssl_mode, c.ssl_root_cert)),
+                Ok((SslMode::VerifyFull, Some(PathBuf::from(SYSTEM_ROOTS)))),
+                "{q}"
+            );
+        }
+        for weak in ["require", "verify-ca", "prefer", "disable"] {
+            let err = parse(&format!("sslmode={weak}&sslrootcert=system"))
+                .map(|_| ())
+                .map_err(|e| e.to_string());
+            assert!(
+                err.as_ref().is_err_and(|e| e.contains(&format!(
+                    "sslrootcert=system needs sslmode=verify-full (as libpq: the system's roots \
+                     trust any host they signed for), not {weak}"
+                ))),
+                "{weak}: {err:?}"
+            );
+        }
     }
 
     #[test]

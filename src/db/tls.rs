@@ -1,7 +1,8 @@
 //! TLS for the connection, as libpq's `sslmode` asks for it: `require`
 //! encrypts without authenticating the server, `verify-ca` checks the chain
 //! only, `verify-full` the chain and the host name. Roots come from
-//! `sslrootcert`, else the Mozilla roots (webpki-roots).
+//! `sslrootcert` (`system`: the system's trust store, as libpq 16), else
+//! the Mozilla roots (webpki-roots).
 
 use std::sync::Arc;
 
@@ -54,6 +55,22 @@ fn root_store(conn: &Connection) -> Result<RootCertStore, DbError> {
     // As libpq: `disable` and `prefer` never verify, so they read no root.
     let verifies = !matches!(conn.ssl_mode, SslMode::Disable | SslMode::Prefer);
     match conn.ssl_root_cert.as_ref().filter(|_| verifies) {
+        Some(path) if path.as_os_str() == crate::config::SYSTEM_ROOTS => {
+            let found = rustls_native_certs::load_native_certs();
+            // As OpenSSL reads a bundle: a certificate it cannot use is
+            // skipped, not fatal.
+            let (_added, _skipped) = store.add_parsable_certificates(found.certs);
+            if store.is_empty() {
+                let why: Vec<String> = found.errors.iter().map(|e| e.to_string()).collect();
+                return Err(DbError::Tls(format!(
+                    "sslrootcert=system: no certificate found in this system's trust store{}",
+                    match why.is_empty() {
+                        true => String::new(),
+                        false => format!(" ({})", why.join("; ")),
+                    }
+                )));
+            }
+        }
         Some(path) => {
             let pem = crate::files::read_bounded(path, MAX_ROOT_CERT_BYTES).map_err(|e| {
                 DbError::Tls(format!("reading sslrootcert {}: {e}", path.display()))

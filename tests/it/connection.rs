@@ -32,6 +32,29 @@ fn tls_require_and_verify_full_connect() {
     with_url(&full, &["init"]).ok();
 }
 
+/// libpq 16's `sslrootcert=system`: the system's trust store, which
+/// `SSL_CERT_FILE` names here (the test CA is in no system store). It was
+/// read as a file named `system`.
+#[test]
+fn tls_sslrootcert_system_trusts_the_system_store() {
+    let emu = Emulator::start();
+    let url = format!("{}?sslrootcert=system", emu.direct_url());
+    let with_store = |ca: String| {
+        let mut cmd = command();
+        cmd.args(["init", "--postgres-url", &url])
+            .env("SSL_CERT_FILE", ca);
+        run_cmd(cmd)
+    };
+    with_store(path(ca_path())).ok();
+    let run = with_store(path(wrong_ca_path()));
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.stderr.contains("not signed by a trusted CA"),
+        "{}",
+        run.stderr
+    );
+}
+
 #[test]
 fn tls_verify_full_with_the_wrong_ca_fails_clearly() {
     let emu = Emulator::start();
