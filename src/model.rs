@@ -307,7 +307,7 @@ impl Replica {
         };
         let gap = c
             .first_crash
-            .map(|first| (last - first) / (c.crashes as i32 - 1))
+            .map(|first| (last - first) / i32::try_from(c.crashes - 1).unwrap_or(i32::MAX))
             .unwrap_or_default();
         now - last < RECOVERED_AFTER.max(gap * 2)
     }

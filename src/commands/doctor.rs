@@ -346,7 +346,7 @@ fn trail_finding(size: Result<crate::db::store::TrailSize, crate::db::DbError>) 
         ),
         Some(
             "add `--audit-retention 90d` to `clusterctl apply` (settled rows older than that \
-             go, once a day; each cluster's newest resize stays)"
+             go, once a day; each cluster's newest resize and last suspension stay)"
                 .into(),
         ),
     )
