@@ -281,6 +281,19 @@ impl Context {
             self.opts.statement_timeout,
         )
     }
+
+    /// [`Context::backend`], which a set `stop` flag (a signal) interrupts
+    /// between attempts and actions.
+    pub fn stoppable_backend(
+        &self,
+        stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    ) -> LiveBackend<'_> {
+        let mut backend = self.backend();
+        if let Some(flag) = stop {
+            backend.stop_on(flag);
+        }
+        backend
+    }
 }
 
 /// What a command run under the lease came to.

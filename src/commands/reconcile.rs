@@ -199,11 +199,8 @@ pub async fn apply_once(
     opts: &ApplyOptions,
     stop: Option<Arc<AtomicBool>>,
 ) -> Result<Leased<Applied>, CommandError> {
-    let mut backend = ctx.backend();
+    let mut backend = ctx.stoppable_backend(stop);
     backend.set_resize_timeout(opts.plan.resize_timeout);
-    if let Some(flag) = stop {
-        backend.stop_on(flag);
-    }
     let applied = backend.migrate().await?;
     if !applied.is_empty() {
         tracing::info!(?applied, "migrations applied");

@@ -138,11 +138,8 @@ pub async fn prepare(
 ) -> Result<Option<Session>, CommandError> {
     let exec = ctx.opts.exec_cluster.clone();
     let create = ctx.opts.create_replica.clone();
-    let mut backend = ctx.backend();
-    if let Some(flag) = &stop {
-        backend.stop_on(flag.clone());
-    }
-    let Some(sc) = backend
+    let Some(sc) = ctx
+        .stoppable_backend(stop.clone())
         .retrying("checking the session cluster", async |c| {
             session::inspect(c, exec.as_deref()).await
         })
@@ -229,11 +226,8 @@ async fn create_temporary(
         let store = &ctx.store;
         // Nothing made yet: a signal abandons the write (a row it wrote
         // after all is settled as not applied by the next run).
-        let mut backend = ctx.backend();
-        if let Some(flag) = &stop {
-            backend.stop_on(flag.clone());
-        }
-        let written = backend
+        let written = ctx
+            .stoppable_backend(stop.clone())
             .retrying("auditing the temporary replica", async |c| {
                 // A plain INSERT … VALUES: the session cluster has no
                 // replica yet to run an INSERT … SELECT on.
@@ -308,10 +302,7 @@ pub async fn wait_online(
     name: &str,
     stop: Option<Arc<AtomicBool>>,
 ) -> Result<(), CommandError> {
-    let mut backend = ctx.backend();
-    if let Some(flag) = stop {
-        backend.stop_on(flag);
-    }
+    let mut backend = ctx.stoppable_backend(stop);
     let started = Instant::now();
     loop {
         let interrupted = || {

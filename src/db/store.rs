@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -553,17 +552,11 @@ impl Store {
             .query_typed(&sql, &[])
             .await
             .map_err(|e| missing_or(&e, self, ACTIONS, context))?;
-        let row = rows.first();
-        let now = row.and_then(|r| r.try_get::<_, DateTime<Utc>>(0).ok());
-        let count = row.and_then(|r| r.try_get::<_, i64>(1).ok());
-        let (Some(now), Some(rows_held)) = (now, count) else {
-            return Err(DbError::Query {
-                context: context.into(),
-                reason: "the database gave no time or count".into(),
-                transient: false,
-            });
-        };
-        let at = |i| row.and_then(|r| r.try_get(i).ok().flatten());
+        let (now, row) = clock_row(&rows, context)?;
+        let rows_held: i64 = row
+            .try_get(1)
+            .map_err(|_| no_answer(context, "the database gave no count"))?;
+        let at = |i| row.try_get(i).ok().flatten();
         Ok(TrailSize {
             now,
             rows: u64::try_from(rows_held).unwrap_or(0),
@@ -585,19 +578,13 @@ impl Store {
             self.table(ACTIONS),
             self.prunable()
         );
-        let row = c
+        let context = "reading the audit trail's age";
+        let rows = c
             .query_typed(&sql, &[])
             .await
-            .map_err(|e| missing_or(&e, self, ACTIONS, "reading the audit trail's age"))?;
-        let row = row.first();
-        let now = row
-            .and_then(|r| r.try_get::<_, DateTime<Utc>>(0).ok())
-            .ok_or_else(|| DbError::Query {
-                context: "reading the audit trail's age".into(),
-                reason: "the database gave no time".into(),
-                transient: false,
-            })?;
-        Ok((now, row.and_then(|r| r.try_get(1).ok().flatten())))
+            .map_err(|e| missing_or(&e, self, ACTIONS, context))?;
+        let (now, row) = clock_row(&rows, context)?;
+        Ok((now, row.try_get(1).ok().flatten()))
     }
 
     /// Deletes the audit trail's settled rows written more than `older_than`
@@ -1064,6 +1051,26 @@ pub struct ActionFilter<'a> {
     pub run: Option<&'a str>,
     /// At most this many rows; `None` for all.
     pub limit: Option<u32>,
+}
+
+/// The one row of an aggregate read whose first column is the database's
+/// `now()` (what judges the trail's age), and that time.
+fn clock_row<'r>(
+    rows: &'r [tokio_postgres::Row],
+    context: &str,
+) -> Result<(DateTime<Utc>, &'r tokio_postgres::Row), DbError> {
+    rows.first()
+        .and_then(|r| Some((r.try_get::<_, DateTime<Utc>>(0).ok()?, r)))
+        .ok_or_else(|| no_answer(context, "the database gave no time"))
+}
+
+/// A read that came back without what it asked for.
+fn no_answer(context: &str, reason: &str) -> DbError {
+    DbError::Query {
+        context: context.into(),
+        reason: reason.into(),
+        transient: false,
+    }
 }
 
 /// The audit trail's size, as [`Store::trail_size`] reads it.

@@ -157,7 +157,7 @@ fn history_text(r: &HistoryReport, style: &TextStyle) -> String {
             }
             row.push(Cell::new(why_of(e)));
             if style.wide {
-                row.push(Cell::new(super::printable(&e.sql)));
+                row.push(Cell::new(e.sql.clone()));
             }
             row
         })

@@ -243,7 +243,7 @@ fn retire(
 }
 
 /// The replicas the burst stands in for that are killed again and again
-/// before they hydrate (`CrashInfo::looping`, the rule `status` uses), as
+/// before they hydrate (`Replica::crash_looping`, the rule `status` uses), as
 /// the alerts name them.
 fn oom_looping(ctx: &Ctx, others: &[String]) -> Vec<String> {
     others
