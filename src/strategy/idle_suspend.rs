@@ -168,6 +168,14 @@ pub struct IdleSuspendState {
     /// state, never does, and a run writes it once per wipe or new cluster.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub check_trail: bool,
+    /// The audit trail was read for this cluster while it ran no replica
+    /// and the slot remembered nothing to wake with, and it showed nothing
+    /// to recall: it is not read for that again (a scan of the whole trail)
+    /// until the cluster runs a replica or its state is wiped. A suspension
+    /// by this controller writes its state before its first drop, so none
+    /// can happen unseen while this is set.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub nothing_to_recall: bool,
 }
 
 /// What idle_suspend's slot of a cluster's state remembers, for a replay
@@ -364,7 +372,13 @@ pub(super) fn prepare(
 /// or one whose slot began afresh and has not had the trail read since
 /// ([`IdleSuspendState::check_trail`]).
 pub(super) fn reads_the_trail(cluster: &crate::model::Cluster, st: &IdleSuspendState) -> bool {
-    st.check_trail || (cluster.replicas.is_empty() && to_wake_with(st).is_empty())
+    st.check_trail || (forgot_its_wake(cluster, st) && !st.nothing_to_recall)
+}
+
+/// No replica runs and the slot remembers nothing to wake with: what a
+/// wiped state looks like on a suspended cluster.
+fn forgot_its_wake(cluster: &crate::model::Cluster, st: &IdleSuspendState) -> bool {
+    cluster.replicas.is_empty() && to_wake_with(st).is_empty()
 }
 
 /// A cluster whose slot lost its memory (its state was wiped, by
@@ -383,12 +397,20 @@ pub(super) fn reads_the_trail(cluster: &crate::model::Cluster, st: &IdleSuspendS
 /// cluster is suspended in one statement: nothing can be under way there
 /// while it runs replicas).
 fn recall_from_trail(ctx: &Ctx, st: &mut IdleSuspendState, fresh: bool) -> Option<String> {
+    st.nothing_to_recall &= ctx.cluster.replicas.is_empty();
     if !reads_the_trail(ctx.cluster, st) || !ctx.trail_read {
         st.check_trail |= fresh && !ctx.cluster.managed;
         return None;
     }
     // Read: done with, whatever it holds (a failed read is tried again).
     st.check_trail = false;
+    let recalled = recall_read(ctx, st);
+    st.nothing_to_recall = forgot_its_wake(ctx.cluster, st);
+    recalled
+}
+
+/// [`recall_from_trail`] once the trail was read for the cluster.
+fn recall_read(ctx: &Ctx, st: &mut IdleSuspendState) -> Option<String> {
     let last = ctx.last_suspension?;
     // A resume under way knows what it brings back.
     let resuming = st.suspended_at.is_none() && !st.resuming.is_empty();
@@ -1454,6 +1476,34 @@ mod tests {
         let mut st = IdleSuspendState::default();
         run(&managed, Idle::Busy, false, true, &mut st);
         assert!(!st.check_trail);
+
+        // A cluster with no replica and nothing remembered, whose trail
+        // shows nothing to recall: read once, not on every run after.
+        let empty = cluster("c", vec![]);
+        let nothing = |cl: &crate::model::Cluster, read: bool, st: &mut IdleSuspendState| {
+            decide_in(cl, Idle::Busy, now(), |ctx, d| {
+                let ctx = Ctx {
+                    last_suspension: None,
+                    trail_read: read,
+                    ..ctx.clone()
+                };
+                prepare(&c, &ctx, d, st, false);
+                decide(&c, &ctx, d, st)
+            })
+        };
+        let mut st = IdleSuspendState::default();
+        assert!(reads_the_trail(&empty, &st));
+        nothing(&empty, false, &mut st);
+        assert!(reads_the_trail(&empty, &st), "a failed read is tried again");
+        nothing(&empty, true, &mut st);
+        assert!(st.nothing_to_recall && !reads_the_trail(&empty, &st));
+        // It stays so while the cluster runs nothing...
+        nothing(&empty, false, &mut st);
+        assert!(!reads_the_trail(&empty, &st));
+        // ...and is forgotten once it runs a replica: emptied again later,
+        // by hand, the trail is read again.
+        nothing(&half, false, &mut st);
+        assert!(!st.nothing_to_recall && reads_the_trail(&empty, &st));
     }
 
     #[test]
@@ -1609,6 +1659,7 @@ mod tests {
             resuming: Vec::new(),
             predict: None,
             check_trail: false,
+            nothing_to_recall: false,
         };
         // Exactly at the threshold the cluster is still idle: no wake.
         let mut st = suspended();
@@ -1726,6 +1777,7 @@ mod tests {
             resuming: Vec::new(),
             predict: None,
             check_trail: false,
+            nothing_to_recall: false,
         };
         let live = cluster("c", vec![replica("r1", "50cc", true)]);
         let d = step(&live, &c, Idle::For(120.0), &mut st);
@@ -1771,6 +1823,7 @@ mod tests {
             resuming: Vec::new(),
             predict: None,
             check_trail: false,
+            nothing_to_recall: false,
         };
         let reason = |d: &Desired| {
             d.replicas["r1"]
@@ -2225,6 +2278,7 @@ mod tests {
                     ..PredictState::default()
                 }),
                 check_trail: false,
+                nothing_to_recall: false,
             }
         }
 

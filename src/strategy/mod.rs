@@ -452,7 +452,8 @@ pub fn longest_idle_after_s(rows: &[crate::model::StrategyRow]) -> u64 {
 
 /// Whether some cluster may need its last suspension from the audit trail
 /// this run: one with an `idle_suspend` row and no replica whose slot
-/// remembers nothing to wake with, or whose slot began afresh (a wiped
+/// remembers nothing to wake with (unless the trail was read for it with
+/// nothing to recall since it last ran one), or whose slot began afresh (a wiped
 /// state) in an earlier run (`idle_suspend::reads_the_trail`, the
 /// planner's own test). The snapshot reads the trail's suspensions, a scan
 /// of the whole trail, only then.

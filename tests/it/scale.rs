@@ -152,7 +152,10 @@ fn debug_logs_every_statement_sent() {
 /// only when a cluster with `idle_suspend` has no replica and its state
 /// remembers nothing to wake with (a wiped state), or once, by the run
 /// after the first to write a state that began afresh (wiped, or new: a
-/// suspension an earlier run began may be under way), never on every run.
+/// suspension an earlier run began may be under way), never on every run:
+/// a cluster that runs nothing and whose trail shows nothing to recall is
+/// not read for again until it runs a replica or its state is wiped (it
+/// was read for on every run).
 #[test]
 fn the_trail_is_scanned_for_suspensions_only_when_a_cluster_forgot_its_wake() {
     let emu = fleet(3, "idle_suspend", r#"{"idle_after_s": 86400}"#);
@@ -178,6 +181,20 @@ fn the_trail_is_scanned_for_suspensions_only_when_a_cluster_forgot_its_wake() {
         serde_json::json!({"idle_after_s": 86400}),
     );
     assert_eq!(scans(&emu), 1, "no replica and nothing remembered");
+    assert_eq!(scans_of(&emu, "apply"), 1, "read, and nothing to recall");
+    assert_eq!(scans(&emu), 0, "not read on every run after");
+    assert_eq!(scans_of(&emu, "apply"), 0);
+    // Once it runs a replica, emptied by hand, it is read again (once).
+    emu.add_replica("empty", "r1", "25cc");
+    assert_eq!(scans_of(&emu, "apply"), 0, "a replica runs");
+    postgres::Client::connect(&emu.url(), postgres::NoTls)
+        .and_then(|mut c| c.batch_execute("DROP CLUSTER REPLICA empty.r1"))
+        .expect("drop the replica by hand");
+    assert_eq!(scans_of(&emu, "apply"), 1, "emptied since");
+    assert_eq!(scans(&emu), 0);
+    // A wiped state reads it again.
+    clusterctl(&emu, &["wipe-state", "--cluster", "empty", "--yes"]).ok();
+    assert_eq!(scans(&emu), 1, "wiped");
 }
 
 /// Statements that record actions' outcomes (an UPDATE of the audit table,
