@@ -162,6 +162,15 @@ pub(super) fn plan_cluster(
         (diff::diff(cluster, &desired, &mut cp.notes), false, None)
     };
     cp.actions = actions;
+    let created: Vec<&str> = cp
+        .actions
+        .iter()
+        .filter(|a| a.kind == crate::plan::ActionKind::CreateReplica)
+        .map(|a| a.replica.as_str())
+        .collect();
+    for (cfg, slot) in configs.iter().zip(&mut slots) {
+        cfg.planned(slot, &created);
+    }
     if moot {
         // Nothing the strategies decided reaches the catalog: their state
         // stays as stored (a suspension held back by a resize in flight

@@ -150,11 +150,13 @@ pub struct IdleSuspendState {
     pub suspended: Vec<SuspendedReplica>,
     pub suspended_at: Option<DateTime<Utc>>,
     pub resumed_at: Option<DateTime<Utc>>,
-    /// The replicas the last resume brings back that are not live yet: a
-    /// plan's state is kept even when a create in it is held back
-    /// (`--max-actions`, a limit, `stabilization`) or fails, so each plan
-    /// adds them again until they are live, the cluster is suspended again,
-    /// or a strategy that chooses the size replaces them.
+    /// The replicas the last resume brings back that its plan did not
+    /// create (held back by a limit or `stabilization`): each plan adds
+    /// them again until they are live, the cluster is suspended again, or
+    /// a strategy that chooses the size replaces them. Those a plan creates
+    /// leave the list ([`planned`]): its state is written only once they
+    /// all ran (a run cut short by `--max-actions` or a failure keeps the
+    /// stored state, so the next plan resumes again).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub resuming: Vec<SuspendedReplica>,
     /// The predictive mode's memory (hydration times, margin).
@@ -1118,6 +1120,12 @@ fn complete_resume(ctx: &Ctx, d: &mut Desired, st: &mut IdleSuspendState) {
         missing.join(", ")
     );
     bring_back(ctx, d, &st.resuming, &reason);
+}
+
+/// The plan creates `created` (see `StrategyConfig::planned`): the resume
+/// under way no longer waits for them.
+pub(super) fn planned(st: &mut IdleSuspendState, created: &[&str]) {
+    st.resuming.retain(|r| !created.contains(&r.name.as_str()));
 }
 
 /// Adds the replicas of `list` that are not live, with `reason`; the ones

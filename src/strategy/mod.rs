@@ -387,6 +387,18 @@ impl StrategyConfig {
         }
     }
 
+    /// Once the plan's actions are known: `created` names the replicas
+    /// they create. The state is written only when every action of the
+    /// cluster ran (`exec::apply`), so those replicas are live by then, and
+    /// idle_suspend's resume no longer lists them as due: one an operator
+    /// drops before the next run is not created again.
+    pub fn planned(&self, state: &mut StateSlot, created: &[&str]) {
+        if let StrategyConfig::IdleSuspend(_) = self {
+            // An unreadable slot was alerted on by `prepare`.
+            state.update(|s| idle_suspend::planned(s, created));
+        }
+    }
+
     /// Runs the strategy: edits `desired`, updates its own state slot.
     pub fn decide(&self, ctx: &Ctx, desired: &mut Desired, state: &mut StateSlot) {
         let unreadable = match self {

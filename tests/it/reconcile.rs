@@ -346,13 +346,43 @@ fn idle_suspend_completes_a_resume_that_max_actions_cut_short() {
         pairs(&[("batch-burst", "100cc"), ("r1", "50cc")])
     );
     burst_retires_once_r1_hydrates(&emu);
-    // The run that created r1 planned before it was live; the next one
-    // found it live: the resume is done.
+    // The run that created r1 recorded the resume done.
     let state = state_of(&emu, "batch").expect("state written");
     assert!(
         state["idle_suspend"].get("resuming").is_none(),
         "done once live: {state}"
     );
+}
+
+/// A wake's replicas are created by its run, whose state is written only
+/// once they all were: an operator who then swaps a woken replica for
+/// another by hand keeps that choice (the next run created it again, as
+/// "not created yet", running both).
+#[test]
+fn a_woken_replica_an_operator_replaces_is_not_created_again() {
+    let emu = Emulator::start();
+    emu.create_cluster("c");
+    emu.add_index("c");
+    emu.add_replica("c", "r1", "50cc");
+    emu.add_activity("c", 2 * 3600, true);
+    init_tables(&emu);
+    strategy(&emu, "c", "idle_suspend", json!({"idle_after_s": 600}));
+    clusterctl(&emu, &["apply"]).ok();
+    assert!(emu.replicas("c").is_empty(), "suspended");
+    emu.add_activity("c", 1, false);
+    emu.flush_statement_log();
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(run.stdout.contains("Applied 1 of 1"), "{}", run.all());
+    assert_eq!(emu.replicas("c"), pairs(&[("r1", "50cc")]), "woken");
+    postgres::Client::connect(&emu.url(), postgres::NoTls)
+        .and_then(|mut c| {
+            c.batch_execute("CREATE CLUSTER REPLICA c.r2 (SIZE = '100cc')")?;
+            c.batch_execute("DROP CLUSTER REPLICA c.r1")
+        })
+        .expect("swap the replica by hand");
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(run.stdout.contains("No changes"), "{}", run.all());
+    assert_eq!(emu.replicas("c"), pairs(&[("r2", "100cc")]));
 }
 
 #[test]
