@@ -183,6 +183,17 @@ fn start(
         );
         return;
     }
+    if let Some((other, size)) = no_smaller_than_burst(c, ctx, d, others) {
+        d.note(
+            KIND,
+            format!(
+                "no burst: {} is no larger than {other} ({size}), so it would hydrate no sooner \
+                 and hold no more; set burst_replica_size above the cluster's size",
+                c.burst_replica_size
+            ),
+        );
+        return;
+    }
     if cooling_down(c, ctx, d, st, format!("create {name}")) {
         return;
     }
@@ -201,6 +212,27 @@ fn start(
     });
     st.replica = Some(name.to_string());
     st.last_decision_ts = Some(ctx.now);
+}
+
+/// The largest of the replicas the burst would stand in for, when the
+/// burst's size is not above it in the catalog's order (credits, then CPU,
+/// then memory): such a burst hydrates no sooner and holds no more, so it
+/// would only double the cost. A size the catalog does not rank (one the
+/// region no longer offers) is not judged.
+fn no_smaller_than_burst<'a>(
+    c: &BurstConfig,
+    ctx: &Ctx,
+    d: &'a Desired,
+    others: &'a [String],
+) -> Option<(&'a str, &'a Size)> {
+    let burst = ctx.sizes.rank(&c.burst_replica_size)?;
+    others
+        .iter()
+        .filter_map(|n| Some((n.as_str(), &d.replicas.get(n)?.size)))
+        .filter_map(|(n, size)| Some((n, size, ctx.sizes.rank(size)?)))
+        .filter(|(_, _, rank)| *rank >= burst)
+        .max_by_key(|(_, _, rank)| *rank)
+        .map(|(n, size, _)| (n, size))
 }
 
 fn retire(
@@ -428,6 +460,33 @@ mod tests {
             let cl = cluster("c", replicas);
             let d = run(&cl, cfg.clone(), &mut BurstState::default());
             assert_eq!(d.names(), want, "{name}");
+        }
+    }
+
+    /// A burst no larger than a replica it would stand in for hydrates no
+    /// sooner and holds no more: it only doubled the cost.
+    #[test]
+    fn no_burst_of_a_size_no_larger_than_the_cluster_runs() {
+        let cfg = serde_json::json!({"burst_replica_size": "100cc"});
+        // (replicas, the one named for holding back the burst)
+        for (replicas, larger) in [
+            (vec![replica("r1", "100cc", false)], Some("r1 (100cc)")),
+            (vec![replica("r1", "200cc", false)], Some("r1 (200cc)")),
+            (
+                vec![replica("r1", "25cc", false), replica("r2", "200cc", false)],
+                Some("r2 (200cc)"),
+            ),
+            (vec![replica("r1", "50cc", false)], None),
+        ] {
+            let cl = cluster("c", replicas);
+            let mut st = BurstState::default();
+            let d = run(&cl, cfg.clone(), &mut st);
+            assert_eq!(d.contains("c-burst"), larger.is_none(), "{:?}", d.notes);
+            assert_eq!(st.burst_since.is_some(), larger.is_none());
+            if let Some(larger) = larger {
+                let note = format!("no burst: 100cc is no larger than {larger}");
+                assert!(d.notes.iter().any(|n| n.contains(&note)), "{:?}", d.notes);
+            }
         }
     }
 
