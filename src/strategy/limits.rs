@@ -163,6 +163,16 @@ mod tests {
         for (name, add, cfg, want) in cases {
             let d = run_after(StrategyKind::Burst, &live, &add, cfg);
             assert_eq!(d.names(), want, "{name}");
+            // What was cut waits, held by this row (`describe` names it).
+            let cut = add.iter().filter(|(n, _)| !want.contains(n)).count();
+            assert_eq!(d.deferred.len(), cut, "{name}: {:?}", d.deferred);
+            assert!(
+                d.deferred
+                    .iter()
+                    .all(|w| w.limit && w.strategy == Some(StrategyKind::Limits)),
+                "{name}: {:?}",
+                d.deferred
+            );
         }
     }
 
