@@ -84,9 +84,9 @@ pub struct LiveBackend<'a> {
     lease: Option<HeldLease>,
     /// Set by the signal handler in watch mode.
     stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
-    /// The database's time at the last snapshot, and when it was read: our
-    /// timestamps follow the database's clock, not this host's.
-    clock: Option<(DateTime<Utc>, Instant)>,
+    /// The database's clock as of the last snapshot: our timestamps
+    /// follow it, not this host's.
+    clock: Option<super::DbClock>,
     /// An intent of this run went out: from then on every step is retried
     /// after a shutdown signal too (its outcome must be recorded); before,
     /// a signal abandons the connection or statement under way and ends
@@ -691,10 +691,8 @@ impl Backend for LiveBackend<'_> {
     /// The database's clock: the last snapshot's `now()` plus the time
     /// elapsed here since (this host's clock may be off by any amount).
     fn now(&self) -> DateTime<Utc> {
-        match self.clock {
-            Some((at, read)) => {
-                at + chrono::Duration::from_std(read.elapsed()).unwrap_or(chrono::Duration::zero())
-            }
+        match &self.clock {
+            Some(clock) => clock.now(),
             None => Utc::now(),
         }
     }
@@ -710,7 +708,7 @@ impl Backend for LiveBackend<'_> {
             Ok(snap) => snap,
             Err(e) => return Err(self.explain_missing(e).await),
         };
-        self.clock = Some((snap.now, Instant::now()));
+        self.clock = Some(super::DbClock::read(snap.now));
         Ok(snap)
     }
 
