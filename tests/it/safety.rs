@@ -1359,6 +1359,44 @@ fn a_live_holder_in_another_pid_namespace_is_not_taken_over() {
     assert_eq!(emu.replicas("c"), pairs(&[("r_25cc", "25cc")]));
 }
 
+/// `doctor` tells the truth about a lease whose holder died on this host:
+/// an apply here takes it over at once. After a `kill -9` it said "apply
+/// does nothing until it is free" and sent the operator to wait or to
+/// `unlock --force`.
+#[test]
+fn doctor_says_a_lease_whose_holder_died_here_is_taken_over_at_once() {
+    let emu = Emulator::start();
+    emu.create_cluster("c");
+    init_tables(&emu);
+    let lease_line = |emu: &Emulator| {
+        let out = clusterctl(emu, &["doctor"]).ok().stdout;
+        out.lines()
+            .find(|l| l.contains("controller lease"))
+            .unwrap_or_else(|| panic!("{out}"))
+            .to_string()
+    };
+    // This host, this PID namespace, a PID beyond Linux's pid_max.
+    let (ns, start) = process_identity(std::process::id());
+    let dead = format!("{}:{}:run-x:{ns}:{start}", host_name(), 1u32 << 30);
+    hold_lease(&emu, &dead, 600);
+    let line = lease_line(&emu);
+    assert!(line.starts_with("info"), "{line}");
+    assert!(
+        line.contains("died on this host (that process no longer exists)")
+            && line.contains("an apply here takes it over at once"),
+        "{line}"
+    );
+    let run = clusterctl(&emu, &["apply", "-v"]).ok();
+    assert!(run.stderr.contains("took over the lease"), "{}", run.all());
+    // A holder that may be acting (another host) is still a warning.
+    hold_lease(&emu, "other-host:4242:run-x", 600);
+    let line = lease_line(&emu);
+    assert!(
+        line.starts_with("warning") && line.contains("apply does nothing until it is free"),
+        "{line}"
+    );
+}
+
 #[test]
 fn a_zombie_holder_or_a_reused_pid_is_taken_over_at_once() {
     let emu = Emulator::start();
