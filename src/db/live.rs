@@ -434,22 +434,26 @@ impl<'a> LiveBackend<'a> {
         let store = self.store;
         let started = Instant::now();
         loop {
-            let sent = tokio::time::Instant::now();
+            let sent = std::cell::Cell::new(tokio::time::Instant::now());
             let got = self
                 .retrying("taking the lease", async |c| {
+                    sent.set(tokio::time::Instant::now());
                     lease::acquire(c, store, me, ttl).await
                 })
                 .await?;
             if got == lease::Acquired::Yes {
-                // A retried acquire may have taken it on an earlier attempt:
-                // the first attempt's send time is the safe start.
+                // The attempt that answered wrote the expiry from the
+                // server's now(), after it began: its start is the safe
+                // one (an earlier attempt whose answer was lost took it
+                // too, and this one renewed it; the first attempt's start
+                // lost a lease taken after slow attempts at once).
                 let heartbeat = Heartbeat::start(
                     self.db.clone(),
                     store.clone(),
                     me.clone(),
                     ttl,
                     self.statement_timeout,
-                    sent,
+                    sent.get(),
                 );
                 self.lease = Some(HeldLease {
                     me: me.clone(),

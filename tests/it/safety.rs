@@ -1457,6 +1457,27 @@ fn a_zombie_holder_or_a_reused_pid_is_taken_over_at_once() {
     assert_eq!(emu.replicas("d"), pairs(&[("r_25cc", "25cc")]));
 }
 
+/// A lease taken on the third attempt, the first two unanswered for
+/// longer than the TTL in all, is ours from the attempt that took it: the
+/// run said "the lease was lost" at once and did nothing (its heartbeat
+/// counted the lease from the first attempt's start).
+#[test]
+fn a_lease_taken_after_slow_attempts_is_not_lost_at_once() {
+    let emu = one_create_setup();
+    for nth in [1, 2] {
+        emu.stall_statement("SET holder = $1, expires_at", nth);
+    }
+    let args = ["apply", "--lease-ttl", "10s", "--statement-timeout", "6s"];
+    let run = clusterctl(&emu, &args).ok();
+    assert!(
+        run.stderr.contains("taking the lease: no answer within 6s"),
+        "{}",
+        run.all()
+    );
+    assert!(!run.all().contains("lease was lost"), "{}", run.all());
+    assert_eq!(emu.replicas("c"), pairs(&[("r_25cc", "25cc")]));
+}
+
 #[test]
 fn a_lost_lease_stops_the_run_before_its_next_ddl() {
     let emu = Emulator::start();
