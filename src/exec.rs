@@ -566,7 +566,8 @@ impl<B: Backend> Run<'_, B> {
         let result = match self.backend.execute_ddl(action, &row).await {
             Ok(r) => r,
             Err(e) => {
-                // The statement was sent: end its line before the run stops.
+                // The statement was sent (one that was not is refused): end
+                // its line before the run stops.
                 let unknown = ActionResult {
                     action_id: row.action_id.clone(),
                     action: action.clone(),

@@ -755,7 +755,9 @@ impl Backend for LiveBackend<'_> {
             .await;
         Ok(match result {
             Ok(()) => Ddl::Done,
-            Err(e @ DbError::LeaseLost(_)) => return Err(e),
+            // It may have run: the run stops with it open, and the next
+            // run settles it from the catalog.
+            Err(e @ DbError::LeaseLost(_)) if sent.get() => return Err(e),
             // The server answered: DDL is atomic, nothing took effect.
             Err(DbError::Query {
                 reason,
@@ -764,7 +766,8 @@ impl Backend for LiveBackend<'_> {
             }) => Ddl::Refused(reason),
             // No answer to a statement that was sent: it may have run.
             Err(other) if sent.get() => Ddl::Unknown(other.to_string()),
-            // Never sent (no connection could be made).
+            // Never sent (no connection could be made, or the lease was
+            // lost first: recorded so, the run then stops at the lease).
             Err(other) => Ddl::Refused(other.to_string()),
         })
     }

@@ -1478,6 +1478,47 @@ fn a_lease_taken_after_slow_attempts_is_not_lost_at_once() {
     assert_eq!(emu.replicas("c"), pairs(&[("r_25cc", "25cc")]));
 }
 
+/// A DDL never sent because the lease was lost while its intent was
+/// written (the heartbeat's renewals unanswered, the intent slow) is
+/// recorded as not executed, saying why: its intent stayed open, as if
+/// the statement might still run, and held its cluster for the next run
+/// until the statement's deadline had passed.
+#[test]
+fn a_ddl_never_sent_for_a_lost_lease_closes_its_intent() {
+    let emu = one_create_setup();
+    // Renewals unanswered: the heartbeat gives the lease up at about 18 s
+    // (20 s less its 2 s margin); the database holds it ours until 20 s.
+    for nth in [1, 2] {
+        emu.stall_statement("SET expires_at = now()", nth);
+    }
+    emu.delay_statements(
+        Pattern::regex("INSERT INTO .*mz_cluster_strategy_actions"),
+        Duration::from_millis(19_000),
+    );
+    let run = clusterctl(&emu, &["apply", "--lease-ttl", "20s"]).code(1);
+    assert!(run.stderr.contains("the lease was lost"), "{}", run.all());
+    emu.clear_faults();
+    assert_eq!(emu.stats().ddl, 0, "{}", run.all());
+    let trail = audit(&emu, "c");
+    assert_eq!(trail.len(), 1, "{trail:?}");
+    assert!(
+        !trail[0].1
+            && trail[0]
+                .2
+                .as_deref()
+                .is_some_and(|e| e.contains("the lease was lost")),
+        "{trail:?}"
+    );
+    // Nothing holds the cluster: the next run acts at once.
+    let next = clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(
+        emu.replicas("c"),
+        pairs(&[("r_25cc", "25cc")]),
+        "{}",
+        next.all()
+    );
+}
+
 #[test]
 fn a_lost_lease_stops_the_run_before_its_next_ddl() {
     let emu = Emulator::start();
