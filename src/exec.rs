@@ -578,6 +578,9 @@ impl<B: Backend> Run<'_, B> {
                     },
                 };
                 tell(opts, Progress::Finished(&unknown));
+                // What ran before it is known: recorded, not left for the
+                // next run to guess from the catalog.
+                self.flush().await;
                 return Err(e);
             }
         };

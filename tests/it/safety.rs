@@ -1519,6 +1519,37 @@ fn a_ddl_never_sent_for_a_lost_lease_closes_its_intent() {
     );
 }
 
+/// A run that stops on a DDL left without an answer when its lease ran
+/// out still records the outcomes of the actions before it: they waited
+/// to go with a later statement and were dropped with the run, so the
+/// trail left a CREATE that had taken effect open, for the next run to
+/// guess from the catalog.
+#[test]
+fn a_run_stopped_by_a_lost_lease_records_what_it_did_before() {
+    let emu = Emulator::start();
+    for c in ["a", "b"] {
+        emu.create_cluster(c);
+    }
+    init_tables(&emu);
+    for c in ["a", "b"] {
+        strategy(&emu, c, "target_size", json!({"target_size": "25cc"}));
+    }
+    // a's CREATE runs; b's is never answered, nor are the renewals.
+    emu.stall_statement("CREATE CLUSTER REPLICA", 2);
+    for nth in [1, 2, 3] {
+        emu.stall_statement("SET expires_at = now()", nth);
+    }
+    let args = ["apply", "--lease-ttl", "10s", "--connect-timeout", "1"];
+    let run = clusterctl(&emu, &args).code(1);
+    emu.clear_faults();
+    assert!(run.stderr.contains("the lease was lost"), "{}", run.all());
+    assert_eq!(emu.replicas("a"), pairs(&[("r_25cc", "25cc")]));
+    let a = audit(&emu, "a");
+    assert_eq!(a.len(), 1, "{a:?}");
+    assert!(a[0].1 && a[0].2.is_none(), "recorded as executed: {a:?}");
+    assert_eq!(open_rows(&emu).len(), 1, "b's alone: {}", run.all());
+}
+
 #[test]
 fn a_lost_lease_stops_the_run_before_its_next_ddl() {
     let emu = Emulator::start();
