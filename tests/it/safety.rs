@@ -1550,6 +1550,28 @@ fn a_run_stopped_by_a_lost_lease_records_what_it_did_before() {
     assert_eq!(open_rows(&emu).len(), 1, "b's alone: {}", run.all());
 }
 
+/// A run whose outcomes cannot be recorded (the database lost after its
+/// DDL) says what becomes of them: it said only "recording the actions'
+/// outcomes: connection closed", after "Creation complete".
+#[test]
+fn a_run_that_cannot_record_its_outcomes_says_the_next_run_settles_them() {
+    let emu = one_create_setup();
+    emu.cut_every_statement("SET executed = CASE");
+    let run = clusterctl(&emu, &["apply", "--max-retries", "1"]).code(1);
+    emu.clear_faults();
+    assert!(
+        run.stderr
+            .contains("recording the actions' outcomes: connection closed: the run stopped there")
+            && run.stderr.contains("the next run settles from the catalog"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(open_rows(&emu).len(), 1);
+    let next = clusterctl(&emu, &["apply"]).ok();
+    assert!(open_rows(&emu).is_empty(), "{}", next.all());
+    assert!(audit(&emu, "c")[0].1, "settled as executed");
+}
+
 #[test]
 fn a_lost_lease_stops_the_run_before_its_next_ddl() {
     let emu = Emulator::start();
