@@ -758,6 +758,9 @@ impl Backend for LiveBackend<'_> {
             // It may have run: the run stops with it open, and the next
             // run settles it from the catalog.
             Err(e @ DbError::LeaseLost(_)) if sent.get() => return Err(e),
+            // Never sent: closed as not attempted (left open, it held its
+            // cluster for the next run until its deadline).
+            Err(DbError::LeaseLost(_)) => Ddl::NotSent(Withdrawn::LeaseLapsed.message()),
             // The server answered: DDL is atomic, nothing took effect.
             Err(DbError::Query {
                 reason,
@@ -766,8 +769,7 @@ impl Backend for LiveBackend<'_> {
             }) => Ddl::Refused(reason),
             // No answer to a statement that was sent: it may have run.
             Err(other) if sent.get() => Ddl::Unknown(other.to_string()),
-            // Never sent (no connection could be made, or the lease was
-            // lost first: recorded so, the run then stops at the lease).
+            // Never sent (no connection could be made).
             Err(other) => Ddl::Refused(other.to_string()),
         })
     }
