@@ -49,6 +49,11 @@ pub enum Ddl {
     /// effect. Its audit row stays open; the next run settles it from the
     /// catalog (`plan::doubt`).
     Unknown(String),
+    /// Never sent: the lease was lost after its intent was written. It
+    /// did not take effect; the text is its audit row's outcome ("not
+    /// attempted: …", as a withdrawn intent's), and the run stops at the
+    /// lease before the next statement.
+    NotSent(String),
 }
 
 /// How an attempted action ended, for its audit row.
@@ -566,7 +571,8 @@ impl<B: Backend> Run<'_, B> {
         let result = match self.backend.execute_ddl(action, &row).await {
             Ok(r) => r,
             Err(e) => {
-                // The statement was sent: end its line before the run stops.
+                // The statement was sent (one that was not is `NotSent`):
+                // end its line before the run stops.
                 let unknown = ActionResult {
                     action_id: row.action_id.clone(),
                     action: action.clone(),
@@ -577,6 +583,9 @@ impl<B: Backend> Run<'_, B> {
                     },
                 };
                 tell(opts, Progress::Finished(&unknown));
+                // What ran before it is known: recorded, not left for the
+                // next run to guess from the catalog.
+                self.flush().await;
                 return Err(e);
             }
         };
@@ -587,7 +596,7 @@ impl<B: Backend> Run<'_, B> {
                 executed: true,
                 error: None,
             }),
-            Ddl::Refused(error) => Some(Outcome {
+            Ddl::Refused(error) | Ddl::NotSent(error) => Some(Outcome {
                 action_id: row.action_id.clone(),
                 executed: false,
                 error: Some(error.clone()),
@@ -605,6 +614,7 @@ impl<B: Backend> Run<'_, B> {
                 tracing::info!(cluster = %cp.cluster, sql = %action.sql, %error, "action failed");
                 ActionStatus::Failed { error }
             }
+            Ddl::NotSent(reason) => ActionStatus::Skipped { reason },
             Ddl::Unknown(error) => {
                 tracing::warn!(cluster = %cp.cluster, sql = %action.sql, %error, "action outcome unknown");
                 ActionStatus::Unknown {

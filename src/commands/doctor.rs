@@ -256,22 +256,32 @@ fn lease_finding(
     held: Result<(String, DateTime<Utc>), crate::db::DbError>,
     now: DateTime<Utc>,
 ) -> Finding {
+    let left = |until: DateTime<Utc>| {
+        format!(
+            "until {} ({} from now)",
+            until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            human_duration((until - now).num_seconds().max(0) as u64)
+        )
+    };
     match held {
-        Ok((holder, until)) if !holder.is_empty() && until > now => finding(
-            Level::Warning,
-            "lease",
-            format!(
-                "the controller lease is held by {holder} until {} ({} from now): apply does \
-                 nothing until it is free",
-                until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                human_duration((until - now).num_seconds().max(0) as u64)
-            ),
-            Some(
-                "if that controller is gone, wait for its lease to expire or break it with \
-                 `clusterctl unlock --force` (audited)"
-                    .into(),
-            ),
-        ),
+        // A run here takes over a holder that died here (as the lease
+        // judges it): waiting, or `unlock --force`, is not needed.
+        Ok((holder, until)) if !holder.is_empty() && until > now => {
+            match crate::db::lease::holder_is_dead(&holder) {
+                Some(why) => finding(
+                    Level::Info,
+                    "lease",
+                    format!(
+                        "the controller lease is held by {holder} {}, but that controller died on \
+                         this host ({why}): an apply here takes it over at once (one on another \
+                         host waits until then)",
+                        left(until)
+                    ),
+                    None,
+                ),
+                None => held_finding(&holder, &left(until)),
+            }
+        }
         Ok(_) => finding(
             Level::Ok,
             "lease",
@@ -285,6 +295,22 @@ fn lease_finding(
             None,
         ),
     }
+}
+
+/// A lease held by a controller that may be acting.
+fn held_finding(holder: &str, left: &str) -> Finding {
+    finding(
+        Level::Warning,
+        "lease",
+        format!(
+            "the controller lease is held by {holder} {left}: apply does nothing until it is free"
+        ),
+        Some(
+            "if that controller is gone, wait for its lease to expire or break it with \
+             `clusterctl unlock --force` (audited)"
+                .into(),
+        ),
+    )
 }
 
 /// An audit trail of this many rows or more, never pruned, is worth a

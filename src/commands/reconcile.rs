@@ -235,7 +235,9 @@ pub async fn apply_once(
             max_actions: opts.max_actions,
             observer: opts.progress.clone(),
         };
-        let report = crate::exec::apply(backend, &plan, run_id, &exec).await?;
+        let report = crate::exec::apply(backend, &plan, run_id, &exec)
+            .await
+            .map_err(stopped_midway)?;
         let pruned = match opts.audit_retention {
             Some(keep) if !report.interrupted => prune_audit(ctx, backend, keep).await,
             _ => None,
@@ -248,6 +250,23 @@ pub async fn apply_once(
         })
     })
     .await
+}
+
+/// A run stopped by a failed write of its bookkeeping (the database lost
+/// after a DDL) says what becomes of what it did; a lost lease or a signal
+/// says so itself.
+fn stopped_midway(e: crate::db::DbError) -> crate::db::DbError {
+    use crate::db::DbError;
+    match e {
+        DbError::LeaseLost(_) | DbError::Interrupted { .. } => e,
+        other => DbError::Query {
+            transient: other.transient(),
+            context: other.to_string(),
+            reason: "the run stopped there: what it did is in the audit trail, and the next run \
+                     settles from the catalog any action left without an outcome"
+                .into(),
+        },
+    }
 }
 
 /// `apply` once, ended gracefully by SIGTERM/SIGINT, recording metrics in

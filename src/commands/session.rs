@@ -203,12 +203,13 @@ async fn create_temporary(
              with --exec-cluster NAME, or give {name} a replica that way"
         )));
     }
-    let name = me.name_at(sc.now);
+    let now = sc.clock.now();
+    let name = me.name_at(now);
     let cluster = sc.name.clone();
     // Intent before the DDL, as for every action: a run killed after the
     // CREATE leaves its row, which the next run settles from the catalog.
     let intent = sc.id.as_ref().map(|id| {
-        let (mut row, _, _) = record(
+        let (row, _, _) = record(
             &Uuid::new_v4(),
             &id.0,
             &cluster,
@@ -217,8 +218,8 @@ async fn create_temporary(
             Some(&size),
             TEMPORARY_REASON,
             &Ok(String::new()),
+            now,
         );
-        row.created_at = sc.now;
         row
     });
     let mut audited = false;
@@ -286,7 +287,7 @@ async fn create_temporary(
         name,
         size,
         sql,
-        created_at: sc.now,
+        created_at: now,
         audited,
     };
     Ok((made, online))
@@ -384,7 +385,7 @@ pub async fn renew(ctx: &Context, s: &mut Session, stop: Arc<AtomicBool>) -> Vec
         return Vec::new();
     };
     let present = sc.replicas.iter().any(|r| r.name == old.name);
-    if present && !due_for_renewal(old.created_at, sc.now) {
+    if present && !due_for_renewal(old.created_at, sc.clock.now()) {
         return Vec::new();
     }
     let made = create_temporary(ctx, &sc, old.size.clone(), &Maker::me(), Some(stop)).await;
@@ -409,7 +410,7 @@ pub async fn renew(ctx: &Context, s: &mut Session, stop: Arc<AtomicBool>) -> Vec
                 fresh.name
             ));
         } else {
-            return keep_old(ctx, &cluster_id.0, &cluster, &old, &fresh, e).await;
+            return keep_old(ctx, &sc, &cluster_id.0, &old, &fresh, e).await;
         }
     }
     if !old.audited {
@@ -422,7 +423,7 @@ pub async fn renew(ctx: &Context, s: &mut Session, stop: Arc<AtomicBool>) -> Vec
             fresh.name,
             crate::model::human_duration(RENEW_AFTER.as_secs())
         );
-        let (row, r) = drop_temporary(ctx, &run_id, &cluster_id.0, &cluster, &old, &reason).await;
+        let (row, r) = drop_temporary(ctx, &sc, &run_id, &cluster_id.0, &old, &reason).await;
         if let Err(e) = &r {
             warnings.push(format!(
                 "could not drop the renewed temporary replica {}: {e}; the next `clusterctl apply` drops it",
@@ -445,8 +446,8 @@ pub async fn renew(ctx: &Context, s: &mut Session, stop: Arc<AtomicBool>) -> Vec
 /// and the old one, which still serves, kept (renewed next run).
 async fn keep_old(
     ctx: &Context,
+    sc: &SessionCluster,
     cluster_id: &str,
-    cluster: &str,
     old: &Temporary,
     fresh: &Temporary,
     why: CommandError,
@@ -454,13 +455,13 @@ async fn keep_old(
     let run_id = Uuid::new_v4();
     let mut records = Vec::new();
     if !fresh.audited {
-        records.push(created(&run_id, cluster_id, cluster, fresh));
+        records.push(created(&run_id, cluster_id, &sc.name, fresh));
     }
     let reason = format!(
         "a renewal of {} that did not come online ({why}); {} is kept",
         old.name, old.name
     );
-    let (row, r) = drop_temporary(ctx, &run_id, cluster_id, cluster, fresh, &reason).await;
+    let (row, r) = drop_temporary(ctx, sc, &run_id, cluster_id, fresh, &reason).await;
     records.push(row);
     let mut warnings = vec![format!(
         "could not renew the temporary replica {}: {why}; keeping it",
@@ -491,7 +492,7 @@ async fn abandon(ctx: &Context, sc: &SessionCluster, t: &Temporary, why: String)
         records.push(created(&run_id, &cluster_id, &sc.name, t));
     }
     let reason = format!("{why}: dropped before it served, nothing else was done");
-    let (row, r) = drop_temporary(ctx, &run_id, &cluster_id, &sc.name, t, &reason).await;
+    let (row, r) = drop_temporary(ctx, sc, &run_id, &cluster_id, t, &reason).await;
     records.push(row);
     for w in audit(ctx, records).await {
         tracing::warn!("{w}");
@@ -531,6 +532,7 @@ pub async fn finish(ctx: &Context, s: Option<Session>, cleanup: bool) -> Vec<Str
     let mut records = Vec::new();
     if cleanup {
         for name in &s.leftovers {
+            let at = s.cluster.clock.now();
             let r = drop(ctx, &cluster, name).await;
             let reason = "a run that died left this temporary replica behind";
             records.push(record(
@@ -542,6 +544,7 @@ pub async fn finish(ctx: &Context, s: Option<Session>, cleanup: bool) -> Vec<Str
                 None,
                 reason,
                 &r,
+                at,
             ));
             if let Err(e) = r {
                 warnings.push(format!(
@@ -564,7 +567,7 @@ pub async fn finish(ctx: &Context, s: Option<Session>, cleanup: bool) -> Vec<Str
         }
         // Audited whatever the command, as its creation was.
         let (row, r) =
-            drop_temporary(ctx, &run_id, &cluster_id.0, &cluster, t, TEMPORARY_REASON).await;
+            drop_temporary(ctx, &s.cluster, &run_id, &cluster_id.0, t, TEMPORARY_REASON).await;
         if let Err(e) = &r {
             warnings.push(format!(
                 "could not drop this run's temporary replica {}: {e}; the next `clusterctl apply` drops it",
@@ -614,26 +617,29 @@ async fn drop(ctx: &Context, cluster: &str, name: &str) -> Result<String, String
     })
 }
 
-/// Drops temporary replica `t` of `cluster`: the audit row of the drop,
-/// with `reason`, and its outcome (each caller words its own warning).
+/// Drops temporary replica `t` of the session cluster `sc`: the audit row
+/// of the drop, with `reason`, and its outcome (each caller words its own
+/// warning).
 async fn drop_temporary(
     ctx: &Context,
+    sc: &SessionCluster,
     run_id: &Uuid,
     cluster_id: &str,
-    cluster: &str,
     t: &Temporary,
     reason: &str,
 ) -> ((AuditRow, bool, Option<String>), Result<String, String>) {
-    let r = drop(ctx, cluster, &t.name).await;
+    let at = sc.clock.now();
+    let r = drop(ctx, &sc.name, &t.name).await;
     let row = record(
         run_id,
         cluster_id,
-        cluster,
+        &sc.name,
         "drop_replica",
         &t.name,
         Some(&t.size),
         reason,
         &r,
+        at,
     );
     (row, r)
 }
@@ -646,7 +652,7 @@ fn created(
     cluster: &str,
     t: &Temporary,
 ) -> (AuditRow, bool, Option<String>) {
-    let mut row = record(
+    record(
         run_id,
         cluster_id,
         cluster,
@@ -655,12 +661,12 @@ fn created(
         Some(&t.size),
         TEMPORARY_REASON,
         &Ok(t.sql.clone()),
-    );
-    row.0.created_at = t.created_at;
-    row
+        t.created_at,
+    )
 }
 
-/// An audit row for a temporary replica's DDL, with its outcome.
+/// An audit row for a temporary replica's DDL, with its outcome, dated
+/// `at` by the database's clock ([`crate::db::DbClock`]).
 #[allow(clippy::too_many_arguments)]
 fn record(
     run_id: &Uuid,
@@ -671,6 +677,7 @@ fn record(
     size: Option<&Size>,
     reason: &str,
     outcome: &Result<String, String>,
+    at: DateTime<Utc>,
 ) -> (AuditRow, bool, Option<String>) {
     let sql = match kind {
         "create_replica" => size
@@ -693,7 +700,7 @@ fn record(
             "reasons": [reason],
             "temporary_replica": true,
         }),
-        created_at: Utc::now(),
+        created_at: at,
     };
     (row, outcome.is_ok(), outcome.as_ref().err().cloned())
 }
@@ -772,7 +779,7 @@ pub fn leftovers(sc: &SessionCluster) -> Vec<String> {
     let me = Maker::me();
     sc.replicas
         .iter()
-        .filter(|r| is_leftover(&r.name, &me, sc.now))
+        .filter(|r| is_leftover(&r.name, &me, sc.clock.now()))
         .map(|r| r.name.clone())
         .collect()
 }
@@ -912,7 +919,7 @@ mod tests {
                 .collect(),
             role: Some("ctl".into()),
             usage,
-            now: at(0),
+            clock: crate::db::DbClock::read(at(0)),
         }
     }
 

@@ -72,8 +72,10 @@ fn parse_holder(holder: &str) -> Option<Identity> {
     })
 }
 
-/// Why the holder is provably dead, or `None` when it may be alive.
-fn holder_is_dead(holder: &str) -> Option<&'static str> {
+/// Why the holder is provably dead on this host, or `None` when it may be
+/// alive: what lets a run here take its lease over at once, and what
+/// `doctor` tells.
+pub fn holder_is_dead(holder: &str) -> Option<&'static str> {
     parse_holder(holder)?.dead_here()
 }
 

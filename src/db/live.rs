@@ -84,9 +84,9 @@ pub struct LiveBackend<'a> {
     lease: Option<HeldLease>,
     /// Set by the signal handler in watch mode.
     stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
-    /// The database's time at the last snapshot, and when it was read: our
-    /// timestamps follow the database's clock, not this host's.
-    clock: Option<(DateTime<Utc>, Instant)>,
+    /// The database's clock as of the last snapshot: our timestamps
+    /// follow it, not this host's.
+    clock: Option<super::DbClock>,
     /// An intent of this run went out: from then on every step is retried
     /// after a shutdown signal too (its outcome must be recorded); before,
     /// a signal abandons the connection or statement under way and ends
@@ -434,22 +434,26 @@ impl<'a> LiveBackend<'a> {
         let store = self.store;
         let started = Instant::now();
         loop {
-            let sent = tokio::time::Instant::now();
+            let sent = std::cell::Cell::new(tokio::time::Instant::now());
             let got = self
                 .retrying("taking the lease", async |c| {
+                    sent.set(tokio::time::Instant::now());
                     lease::acquire(c, store, me, ttl).await
                 })
                 .await?;
             if got == lease::Acquired::Yes {
-                // A retried acquire may have taken it on an earlier attempt:
-                // the first attempt's send time is the safe start.
+                // The attempt that answered wrote the expiry from the
+                // server's now(), after it began: its start is the safe
+                // one (an earlier attempt whose answer was lost took it
+                // too, and this one renewed it; the first attempt's start
+                // lost a lease taken after slow attempts at once).
                 let heartbeat = Heartbeat::start(
                     self.db.clone(),
                     store.clone(),
                     me.clone(),
                     ttl,
                     self.statement_timeout,
-                    sent,
+                    sent.get(),
                 );
                 self.lease = Some(HeldLease {
                     me: me.clone(),
@@ -691,10 +695,8 @@ impl Backend for LiveBackend<'_> {
     /// The database's clock: the last snapshot's `now()` plus the time
     /// elapsed here since (this host's clock may be off by any amount).
     fn now(&self) -> DateTime<Utc> {
-        match self.clock {
-            Some((at, read)) => {
-                at + chrono::Duration::from_std(read.elapsed()).unwrap_or(chrono::Duration::zero())
-            }
+        match &self.clock {
+            Some(clock) => clock.now(),
             None => Utc::now(),
         }
     }
@@ -710,7 +712,7 @@ impl Backend for LiveBackend<'_> {
             Ok(snap) => snap,
             Err(e) => return Err(self.explain_missing(e).await),
         };
-        self.clock = Some((snap.now, Instant::now()));
+        self.clock = Some(super::DbClock::read(snap.now));
         Ok(snap)
     }
 
@@ -753,7 +755,12 @@ impl Backend for LiveBackend<'_> {
             .await;
         Ok(match result {
             Ok(()) => Ddl::Done,
-            Err(e @ DbError::LeaseLost(_)) => return Err(e),
+            // It may have run: the run stops with it open, and the next
+            // run settles it from the catalog.
+            Err(e @ DbError::LeaseLost(_)) if sent.get() => return Err(e),
+            // Never sent: closed as not attempted (left open, it held its
+            // cluster for the next run until its deadline).
+            Err(DbError::LeaseLost(_)) => Ddl::NotSent(Withdrawn::LeaseLapsed.message()),
             // The server answered: DDL is atomic, nothing took effect.
             Err(DbError::Query {
                 reason,

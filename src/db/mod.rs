@@ -107,6 +107,32 @@ impl DbError {
     }
 }
 
+/// The database's clock as this host follows it: its `now()` when last
+/// read, plus the time elapsed here since by the monotonic clock. This
+/// host's wall clock may be off by any amount, so what we write (audit
+/// rows, state versions) is dated by this, never by it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DbClock {
+    at: chrono::DateTime<chrono::Utc>,
+    read: Instant,
+}
+
+impl DbClock {
+    /// The database said `at`, just now.
+    pub fn read(at: chrono::DateTime<chrono::Utc>) -> DbClock {
+        DbClock {
+            at,
+            read: Instant::now(),
+        }
+    }
+
+    /// The database's time now.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.at
+            + chrono::Duration::from_std(self.read.elapsed()).unwrap_or(chrono::Duration::zero())
+    }
+}
+
 /// A statement refused for want of a privilege (42501, both servers).
 pub fn refused(e: &tokio_postgres::Error) -> bool {
     e.as_db_error()

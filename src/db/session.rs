@@ -74,9 +74,9 @@ pub struct SessionCluster {
     pub role: Option<String>,
     /// USAGE on the cluster; `None` when the release cannot say.
     pub usage: Option<bool>,
-    /// The database's clock.
+    /// The database's clock, as of this read.
     #[serde(skip)]
-    pub now: DateTime<Utc>,
+    pub clock: super::DbClock,
 }
 
 /// Reads the session cluster: `exec_cluster`, or the server's default.
@@ -150,7 +150,7 @@ pub async fn inspect(
         replicas,
         role,
         usage,
-        now,
+        clock: super::DbClock::read(now),
     }))
 }
 

@@ -45,6 +45,9 @@ pub enum Withdrawn {
     Changed(crate::exec::Changed),
     /// The lease was found taken in the same round trip.
     LeaseLost,
+    /// The lease could no longer be held (renewals failed, or it was
+    /// taken) after the intent was written: the statement was never sent.
+    LeaseLapsed,
 }
 
 /// The start of every withdrawn intent's outcome (`skipped` in `history`).
@@ -56,6 +59,9 @@ impl Withdrawn {
             Withdrawn::Changed(changed) => changed.what(),
             Withdrawn::LeaseLost => {
                 "the lease was found taken before the statement (another controller acts now)"
+            }
+            Withdrawn::LeaseLapsed => {
+                "the lease was lost before the statement was sent (the run's error says why)"
             }
         };
         format!("{WITHDRAWN_PREFIX}{why}")

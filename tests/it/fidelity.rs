@@ -163,6 +163,39 @@ fn create_replica_waits_until_the_temporary_replica_is_online() {
     assert!(!run.all().contains("no answer within"), "{}", run.all());
 }
 
+/// The temporary replica's audit rows are dated by the database's clock,
+/// as every other row of a run: a controller a day ahead wrote its drop a
+/// day in the future (this host's clock), so `history` showed it as the
+/// newest event for a day and `--since` windows caught it out of place.
+#[test]
+fn temporary_replica_rows_follow_the_database_clock_not_the_hosts() {
+    let emu = Emulator::start();
+    emu.create_cluster("ops");
+    emu.create_cluster("c");
+    init_tables(&emu);
+    for offset in [86_400, -86_400] {
+        let mut cmd = crate::support::product_command_with_clock_offset(offset);
+        cmd.args(["apply", "--exec-cluster", "ops", "--create-replica"])
+            .env("DATABASE_URL", emu.url())
+            .env_remove("CLUSTERCTL_LOG")
+            .env("NO_COLOR", "1");
+        run_cmd(cmd).ok();
+    }
+    let id = emu.cluster_id("ops");
+    let rows = emu.query_strings(&format!(
+        "SELECT decision_ctx->>'kind',                 round(abs(extract(epoch FROM created_at - now())))::text          FROM mz_cluster_strategy_actions WHERE cluster_id = '{id}' ORDER BY created_at"
+    ));
+    assert_eq!(rows.len(), 4, "{rows:?}");
+    for row in &rows {
+        let off: f64 = row[1]
+            .as_deref()
+            .unwrap_or("inf")
+            .parse()
+            .unwrap_or(f64::MAX);
+        assert!(off < 600.0, "dated by the host's clock: {rows:?}");
+    }
+}
+
 #[test]
 fn create_replica_serves_the_run_and_is_dropped_and_audited() {
     let emu = Emulator::start();

@@ -1359,6 +1359,44 @@ fn a_live_holder_in_another_pid_namespace_is_not_taken_over() {
     assert_eq!(emu.replicas("c"), pairs(&[("r_25cc", "25cc")]));
 }
 
+/// `doctor` tells the truth about a lease whose holder died on this host:
+/// an apply here takes it over at once. After a `kill -9` it said "apply
+/// does nothing until it is free" and sent the operator to wait or to
+/// `unlock --force`.
+#[test]
+fn doctor_says_a_lease_whose_holder_died_here_is_taken_over_at_once() {
+    let emu = Emulator::start();
+    emu.create_cluster("c");
+    init_tables(&emu);
+    let lease_line = |emu: &Emulator| {
+        let out = clusterctl(emu, &["doctor"]).ok().stdout;
+        out.lines()
+            .find(|l| l.contains("controller lease"))
+            .unwrap_or_else(|| panic!("{out}"))
+            .to_string()
+    };
+    // This host, this PID namespace, a PID beyond Linux's pid_max.
+    let (ns, start) = process_identity(std::process::id());
+    let dead = format!("{}:{}:run-x:{ns}:{start}", host_name(), 1u32 << 30);
+    hold_lease(&emu, &dead, 600);
+    let line = lease_line(&emu);
+    assert!(line.starts_with("info"), "{line}");
+    assert!(
+        line.contains("died on this host (that process no longer exists)")
+            && line.contains("an apply here takes it over at once"),
+        "{line}"
+    );
+    let run = clusterctl(&emu, &["apply", "-v"]).ok();
+    assert!(run.stderr.contains("took over the lease"), "{}", run.all());
+    // A holder that may be acting (another host) is still a warning.
+    hold_lease(&emu, "other-host:4242:run-x", 600);
+    let line = lease_line(&emu);
+    assert!(
+        line.starts_with("warning") && line.contains("apply does nothing until it is free"),
+        "{line}"
+    );
+}
+
 #[test]
 fn a_zombie_holder_or_a_reused_pid_is_taken_over_at_once() {
     let emu = Emulator::start();
@@ -1417,6 +1455,127 @@ fn a_zombie_holder_or_a_reused_pid_is_taken_over_at_once() {
         run.all()
     );
     assert_eq!(emu.replicas("d"), pairs(&[("r_25cc", "25cc")]));
+}
+
+/// A lease taken on the third attempt, the first two unanswered for
+/// longer than the TTL in all, is ours from the attempt that took it: the
+/// run said "the lease was lost" at once and did nothing (its heartbeat
+/// counted the lease from the first attempt's start).
+#[test]
+fn a_lease_taken_after_slow_attempts_is_not_lost_at_once() {
+    let emu = one_create_setup();
+    for nth in [1, 2] {
+        emu.stall_statement("SET holder = $1, expires_at", nth);
+    }
+    let args = ["apply", "--lease-ttl", "10s", "--statement-timeout", "6s"];
+    let run = clusterctl(&emu, &args).ok();
+    assert!(
+        run.stderr.contains("taking the lease: no answer within 6s"),
+        "{}",
+        run.all()
+    );
+    assert!(!run.all().contains("lease was lost"), "{}", run.all());
+    assert_eq!(emu.replicas("c"), pairs(&[("r_25cc", "25cc")]));
+}
+
+/// A DDL never sent because the lease was lost while its intent was
+/// written (the heartbeat's renewals unanswered, the intent slow) is
+/// recorded as not attempted: its intent stayed open, as if
+/// the statement might still run, and held its cluster for the next run
+/// until the statement's deadline had passed.
+#[test]
+fn a_ddl_never_sent_for_a_lost_lease_closes_its_intent() {
+    let emu = one_create_setup();
+    // Renewals unanswered: the heartbeat gives the lease up at about 18 s
+    // (20 s less its 2 s margin); the database holds it ours until 20 s.
+    for nth in [1, 2] {
+        emu.stall_statement("SET expires_at = now()", nth);
+    }
+    emu.delay_statements(
+        Pattern::regex("INSERT INTO .*mz_cluster_strategy_actions"),
+        Duration::from_millis(19_000),
+    );
+    let run = clusterctl(&emu, &["apply", "--lease-ttl", "20s"]).code(1);
+    assert!(run.stderr.contains("the lease was lost"), "{}", run.all());
+    emu.clear_faults();
+    assert_eq!(emu.stats().ddl, 0, "{}", run.all());
+    let trail = audit(&emu, "c");
+    assert_eq!(trail.len(), 1, "{trail:?}");
+    assert!(
+        !trail[0].1
+            && trail[0].2.as_deref()
+                == Some(
+                    "not attempted: the lease was lost before the statement was sent (the run's \
+                     error says why)"
+                ),
+        "{trail:?}"
+    );
+    let history = clusterctl(&emu, &["history", "-o", "json"]).ok().json();
+    assert_eq!(
+        history["result"]["entries"][0]["result"], "skipped",
+        "{history:#}"
+    );
+    // Nothing holds the cluster: the next run acts at once.
+    let next = clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(
+        emu.replicas("c"),
+        pairs(&[("r_25cc", "25cc")]),
+        "{}",
+        next.all()
+    );
+}
+
+/// A run that stops on a DDL left without an answer when its lease ran
+/// out still records the outcomes of the actions before it: they waited
+/// to go with a later statement and were dropped with the run, so the
+/// trail left a CREATE that had taken effect open, for the next run to
+/// guess from the catalog.
+#[test]
+fn a_run_stopped_by_a_lost_lease_records_what_it_did_before() {
+    let emu = Emulator::start();
+    for c in ["a", "b"] {
+        emu.create_cluster(c);
+    }
+    init_tables(&emu);
+    for c in ["a", "b"] {
+        strategy(&emu, c, "target_size", json!({"target_size": "25cc"}));
+    }
+    // a's CREATE runs; b's is never answered, nor are the renewals.
+    emu.stall_statement("CREATE CLUSTER REPLICA", 2);
+    for nth in [1, 2, 3] {
+        emu.stall_statement("SET expires_at = now()", nth);
+    }
+    let args = ["apply", "--lease-ttl", "10s", "--connect-timeout", "1"];
+    let run = clusterctl(&emu, &args).code(1);
+    emu.clear_faults();
+    assert!(run.stderr.contains("the lease was lost"), "{}", run.all());
+    assert_eq!(emu.replicas("a"), pairs(&[("r_25cc", "25cc")]));
+    let a = audit(&emu, "a");
+    assert_eq!(a.len(), 1, "{a:?}");
+    assert!(a[0].1 && a[0].2.is_none(), "recorded as executed: {a:?}");
+    assert_eq!(open_rows(&emu).len(), 1, "b's alone: {}", run.all());
+}
+
+/// A run whose outcomes cannot be recorded (the database lost after its
+/// DDL) says what becomes of them: it said only "recording the actions'
+/// outcomes: connection closed", after "Creation complete".
+#[test]
+fn a_run_that_cannot_record_its_outcomes_says_the_next_run_settles_them() {
+    let emu = one_create_setup();
+    emu.cut_every_statement("SET executed = CASE");
+    let run = clusterctl(&emu, &["apply", "--max-retries", "1"]).code(1);
+    emu.clear_faults();
+    assert!(
+        run.stderr
+            .contains("recording the actions' outcomes: connection closed: the run stopped there")
+            && run.stderr.contains("the next run settles from the catalog"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(open_rows(&emu).len(), 1);
+    let next = clusterctl(&emu, &["apply"]).ok();
+    assert!(open_rows(&emu).is_empty(), "{}", next.all());
+    assert!(audit(&emu, "c")[0].1, "settled as executed");
 }
 
 #[test]
