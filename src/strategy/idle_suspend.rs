@@ -1501,6 +1501,17 @@ mod tests {
         };
         let mut st = IdleSuspendState::default();
         assert!(reads_the_trail(&empty, &st));
+        // Not while a replica runs, nor while the slot remembers a wake.
+        assert!(!reads_the_trail(&half, &st));
+        let remembers = IdleSuspendState {
+            suspended: vec![SuspendedReplica {
+                name: "r1".into(),
+                size: Size::from("25cc"),
+            }],
+            suspended_at: Some(now()),
+            ..Default::default()
+        };
+        assert!(!reads_the_trail(&empty, &remembers));
         nothing(&empty, false, &mut st);
         assert!(reads_the_trail(&empty, &st), "a failed read is tried again");
         nothing(&empty, true, &mut st);
