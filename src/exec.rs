@@ -514,6 +514,10 @@ impl<B: Backend> Run<'_, B> {
                         cp.cluster
                     ));
                 }
+                // Never sent, the lease lost (`Ddl::NotSent`): nothing
+                // more of the cluster runs, and its state is not written
+                // as if it had all run.
+                ActionStatus::Skipped { reason } => stop = Some(reason.clone()),
                 _ => {}
             }
             let result = ActionResult {
