@@ -258,7 +258,9 @@ fn an_unrepresentable_updated_at_skips_nothing_else() {
 /// NULL) sorted first, newest of all: `history --limit 1` said "No actions
 /// recorded" when two did, and `status` showed no last action for its
 /// cluster. It is the
-/// oldest now, as a state row without `updated_at` is.
+/// oldest now, as a state row without `updated_at` is. And it is shown:
+/// `history` left it out (it had no time to print); its time is `unknown`
+/// now, as `strategy ls` says of a row without `updated_at` (JSON null).
 #[test]
 fn an_audit_row_without_a_time_hides_no_other() {
     let emu = two_clusters();
@@ -287,6 +289,25 @@ fn an_audit_row_without_a_time_hides_no_other() {
         good_status["last_action"]["kind"], "strategy_pause",
         "{doc}"
     );
+    let doc = clusterctl(&emu, &["history", "-o", "json"]).ok().json();
+    let entries = doc["result"]["entries"].as_array().expect("entries");
+    let ids: Vec<&str> = entries
+        .iter()
+        .filter_map(|e| e["action_id"].as_str())
+        .filter(|id| id.starts_with("timeless"))
+        .collect();
+    assert_eq!(ids, ["timeless2", "timeless1"], "shown, last: {doc}");
+    assert_eq!(entries.len(), 3, "{doc}");
+    assert_eq!(entries[2]["created_at"], json!(null), "{doc}");
+    crate::json_schema::conforms(&crate::json_schema::schema(), &doc);
+    let run = clusterctl(&emu, &["history"]).ok();
+    let timeless: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("unknown "))
+        .collect();
+    assert_eq!(timeless.len(), 2, "{}", run.all());
+    assert!(timeless[0].contains("create replica"), "{}", run.all());
 }
 
 /// Every duration flag and every count flag: a value past its bound is one
