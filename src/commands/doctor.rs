@@ -7,7 +7,6 @@
 //! every judgement comes from the same rules the planner and the session
 //! check use (`plan::rules`, `commands::session`), never a copy of them.
 
-use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::session;
@@ -213,7 +212,7 @@ pub async fn doctor(ctx: &Context) -> Result<DoctorReport, CommandError> {
                     crate::db::lease::current(c, store).await
                 })
                 .await;
-            findings.push(lease_finding(held, s.now));
+            findings.push(lease_finding(held));
             let size = backend
                 .retrying("reading the audit trail's size", async |c| {
                     store.trail_size(c, super::reconcile::PRUNE_KIND).await
@@ -252,19 +251,23 @@ pub async fn doctor(ctx: &Context) -> Result<DoctorReport, CommandError> {
 
 /// Who holds the controller lease: a run finding it held does nothing
 /// (the runbook for a stuck lease starts here).
-fn lease_finding(
-    held: Result<(String, DateTime<Utc>), crate::db::DbError>,
-    now: DateTime<Utc>,
-) -> Finding {
+/// Held or free as `apply` finds it (`lease::Row::held`, one rule).
+fn lease_finding(held: Result<crate::db::lease::Row, crate::db::DbError>) -> Finding {
     match held {
-        Ok((holder, until)) if !holder.is_empty() && until > now => finding(
+        Ok(row) if row.held => finding(
             Level::Warning,
             "lease",
             format!(
-                "the controller lease is held by {holder} until {} ({} from now): apply does \
-                 nothing until it is free",
-                until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                human_duration((until - now).num_seconds().max(0) as u64)
+                "the controller lease is held by {} until {}: apply does nothing until it is free",
+                row.holder,
+                match row.until {
+                    Some(_) => format!(
+                        "{} ({} from now)",
+                        crate::db::lease::until_text(row.until),
+                        human_duration(row.held_for().as_secs())
+                    ),
+                    None => crate::db::lease::until_text(None),
+                }
             ),
             Some(
                 "if that controller is gone, wait for its lease to expire or break it with \
@@ -714,6 +717,7 @@ fn cluster_findings(snap: &Snapshot) -> Vec<Finding> {
 mod tests {
     use super::*;
     use crate::db::store::TrailSize;
+    use chrono::{DateTime, Utc};
 
     fn at(days_ago: i64) -> DateTime<Utc> {
         now() - chrono::Duration::days(days_ago)

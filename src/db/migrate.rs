@@ -394,7 +394,7 @@ fn lock_held(row: &lease::Row) -> DbError {
              is migrating, or one was stopped while migrating and its lock ends then; \
              try again after that",
             row.holder,
-            row.until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            lease::until_text(row.until)
         ),
         transient: false,
     }

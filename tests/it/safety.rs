@@ -145,6 +145,51 @@ fn a_lease_row_held_elsewhere_blocks_the_take_of_an_expired_copy() {
     assert_eq!(holders.len(), 1, "{holders:?}");
 }
 
+/// A lease row whose expiry is `infinity` (a person's hand) is held until
+/// broken: `take` never takes it. The read that shows the lease
+/// decoded no time from it and called it free: `doctor` said "the
+/// controller lease is free" while every `apply` found it busy, and
+/// `unlock --force` said "The lease was free; nothing to break" and left
+/// it held for ever. One rule says held now, for both.
+#[test]
+fn a_lease_that_never_expires_is_held_wherever_it_is_shown() {
+    let emu = Emulator::start();
+    emu.create_cluster("c");
+    init_tables(&emu);
+    strategy(&emu, "c", "target_size", json!({"target_size": "25cc"}));
+    let v = crate::json_schema::schema();
+    emu.sql(
+        "UPDATE clusterctl_lease SET holder = 'other-host:4242:run-x', expires_at = 'infinity' \
+         WHERE name = 'controller'",
+    );
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(
+        run.stdout
+            .contains("holds the lease (other-host:4242:run-x) until it is broken"),
+        "{}",
+        run.all()
+    );
+    let doc = clusterctl(&emu, &["apply", "-o", "json"]).ok().json();
+    crate::json_schema::conforms(&v, &doc);
+    assert_eq!(doc["result"]["lease_busy"]["until"], json!(null), "{doc}");
+    let doctor = clusterctl(&emu, &["doctor"]);
+    assert!(
+        doctor
+            .stdout
+            .contains("lease is held by other-host:4242:run-x until it is broken"),
+        "{}",
+        doctor.all()
+    );
+    assert!(emu.replicas("c").is_empty());
+    let run = clusterctl(&emu, &["unlock", "--force", "-o", "json"]).ok();
+    let doc = run.json();
+    crate::json_schema::conforms(&v, &doc);
+    assert_eq!(doc["result"]["broken"], json!(true), "{doc}");
+    assert_eq!(doc["result"]["previous_until"], json!(null), "{doc}");
+    clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(emu.replicas("c").len(), 1, "free once broken");
+}
+
 #[test]
 fn a_lease_released_between_the_take_and_the_read_is_taken() {
     let emu = Emulator::start();
@@ -154,7 +199,7 @@ fn a_lease_released_between_the_take_and_the_read_is_taken() {
     hold_lease(&emu, "other-host:4242:run-x", 600);
     let url = crate::support::pg_url();
     let db = emu.database().to_string();
-    emu.on_statement("SELECT holder, expires_at, now() FROM", 1, move |_| {
+    emu.on_statement("SELECT holder, expires_at, ", 1, move |_| {
         let mut c = crate::support::admin_client(&url, &db);
         let _ = c.batch_execute(
             "UPDATE clusterctl_lease SET holder = '', \
