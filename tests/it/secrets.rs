@@ -513,3 +513,48 @@ fn a_connection_string_given_as_a_name_is_not_echoed() {
     assert_eq!(run.code, 64, "{}", run.all());
     assert!(run.stderr.contains("cluster team@prod:"), "{}", run.all());
 }
+
+/// A password holding a comma, in a list (`--cluster a,URL`,
+/// `--replica-sizes 25cc,URL`), was split there: the piece before the
+/// comma was redacted as a URL, the piece after it (`Wq2…@host/db`) echoed
+/// as a cluster or a size. A path that ends in a URL (`/tmp/` + the
+/// variable) was not seen as one and echoed whole. Now a list that holds
+/// one is refused before it is split, and the rest is redacted where the
+/// URL begins.
+#[test]
+fn a_password_split_by_a_list_or_behind_a_path_is_not_echoed() {
+    let emu = Emulator::start();
+    emu.create_hydrated_cluster("c", "r1", "25cc");
+    init_tables(&emu);
+    strategy(&emu, "c", "target_size", json!({"target_size": "50cc"}));
+    let pw = "Kx7,Wq2Lm9vT4";
+    let url = format!("postgres://u:{pw}@db.example:6875/materialize");
+    let path = format!("/tmp/{url}");
+    let cases: Vec<Vec<String>> = vec![
+        vec!["status".into(), "--cluster".into(), format!("c,{url}")],
+        vec![
+            "history".into(),
+            format!("--cluster=c,{url}"),
+            "-o".into(),
+            "json".into(),
+        ],
+        vec![
+            "dry-run".into(),
+            "--replica-sizes".into(),
+            format!("25cc,{url}"),
+        ],
+        vec!["simulate".into(), path.clone()],
+        vec!["simulate".into(), path.clone(), "-o".into(), "json".into()],
+        vec!["describe".into(), path.clone()],
+    ];
+    for args in &cases {
+        let run = clusterctl(&emu, &args.iter().map(String::as_str).collect::<Vec<_>>());
+        let context = format!("`{}`", args.join(" "));
+        assert_ne!(run.code, 0, "{context} should fail:\n{}", run.all());
+        assert!(!run.all().contains("panicked"), "{context}: {}", run.all());
+        assert_hidden(pw, &run.all(), &context);
+        for piece in ["Kx7", "Wq2Lm9vT4"] {
+            assert!(!run.all().contains(piece), "{context}: {}", run.all());
+        }
+    }
+}
