@@ -1251,6 +1251,42 @@ fn init_with_clock_offset(emu: &Emulator, offset_secs: i64) -> (Run, Duration) {
     (run, started.elapsed())
 }
 
+/// A migration lock whose expiry is `infinity` (written by hand) is held
+/// for ever: `take` never takes it. The read of it decoded no time and
+/// called it free, so a run that had to migrate polled it without end
+/// (never held for longer than the wait had left, never taken). Now it is
+/// an error at once, saying how to free it.
+#[test]
+fn a_migration_lock_that_never_expires_is_an_error_not_a_hang() {
+    let emu = Emulator::start();
+    init_tables(&emu);
+    migration_lock_held(&emu, "elsewhere:4242:run-w", 0);
+    emu.sql("UPDATE clusterctl_lease SET expires_at = 'infinity' WHERE name = 'migrations'");
+    let mut cmd = command();
+    cmd.args(["init", "--max-retries", "0"])
+        .env("DATABASE_URL", emu.url())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("the clusterctl binary runs");
+    let started = Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if started.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("init still waiting for the lock after 20 s");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = child.wait_with_output().expect("output");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the migration lock is held by elsewhere:4242:run-w with no end")
+            && stderr.contains("WHERE name = 'migrations'"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn the_migration_lock_follows_the_database_clock_not_the_migrators() {
     let emu = Emulator::start();
