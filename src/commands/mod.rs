@@ -64,7 +64,7 @@ pub enum CommandError {
     #[error("{0}")]
     Io(String),
     /// A writing command found the lease held by a live controller.
-    #[error("another controller holds the lease ({holder}) until {}; nothing was done ({})", lease::until_text(*.until), lease_busy_advice(*.waited))]
+    #[error("another controller holds the lease ({}) until {}; nothing was done ({})", crate::model::printable(.holder), lease::until_text(*.until), lease_busy_advice(*.waited))]
     LeaseBusy {
         holder: String,
         /// `None`: held until broken (`lease::Row::until`).

@@ -630,7 +630,10 @@ impl Beat {
                     };
                     self.lose(match by {
                         Some(h) if !h.is_empty() => {
-                            format!("another controller ({h}) holds it now")
+                            format!(
+                                "another controller ({}) holds it now",
+                                crate::model::printable(&h)
+                            )
                         }
                         _ => "it was released or broken (`unlock --force`)".into(),
                     });

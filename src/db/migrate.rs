@@ -392,14 +392,14 @@ fn lock_held(store: &Store, row: &lease::Row) -> DbError {
             "the migration lock is held by {} until {} (the database's clock): another run \
              is migrating, or one was stopped while migrating and its lock ends then; \
              try again after that",
-            row.holder,
+            crate::model::printable(&row.holder),
             lease::until_text(row.until)
         ),
         // Written by hand: no run ever sets such an expiry, and none ends it.
         None => format!(
             "the migration lock is held by {} with no end (its expiry is infinity): free it \
              with UPDATE {} SET holder = '', expires_at = now() WHERE name = '{LOCK_NAME}'",
-            row.holder,
+            crate::model::printable(&row.holder),
             store.table(super::store::LEASE)
         ),
     };

@@ -53,7 +53,7 @@ impl View for Unlocked {
             };
             format!(
                 "Broke the lease held by {} ({until}).\n",
-                self.previous_holder
+                crate::model::printable(&self.previous_holder)
             )
         }
     }

@@ -193,7 +193,8 @@ fn lease_busy_text(
         .map(|w| format!(" (waited {w} for it)"))
         .unwrap_or_default();
     format!(
-        "Another controller holds the lease ({holder}) until {}; not acting this time{waited}.\n",
+        "Another controller holds the lease ({}) until {}; not acting this time{waited}.\n",
+        crate::model::printable(holder),
         crate::db::lease::until_text(until)
     )
 }

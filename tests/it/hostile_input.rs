@@ -1100,3 +1100,29 @@ fn odd_audit_and_state_rows_stop_nothing() {
         run.all()
     );
 }
+
+/// A lease holder is text from the database: one written by hand with a
+/// line break and a terminal escape came out raw in `apply`'s busy line,
+/// `wipe-state`'s error (a second `error:`-less line, and the escape sent
+/// to the terminal) and `unlock --force`'s. It is shown escaped, as
+/// `doctor` and `history` already showed it.
+#[test]
+fn a_lease_holders_control_characters_are_shown_escaped() {
+    let emu = two_clusters();
+    emu.sql(
+        "UPDATE clusterctl_lease SET holder = E'evil\\n\\x1b[2Jfake', \
+         expires_at = now() + INTERVAL '10 minutes' WHERE name = 'controller'",
+    );
+    for args in [
+        &["apply"][..],
+        &["wipe-state", "--yes"],
+        &["unlock", "--force"],
+    ] {
+        let run = clusterctl(&emu, args);
+        let all = run.all();
+        assert!(
+            !all.contains('\u{1b}') && !all.contains("evil\n") && all.contains(r"evil\n"),
+            "{args:?}: {all:?}"
+        );
+    }
+}
