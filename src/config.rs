@@ -714,14 +714,16 @@ fn is_password_string(s: &str) -> bool {
     }
 }
 
-/// Where a connection string may begin in `s`: at its start, after each
-/// comma (list flags split there: `--cluster a,URL`), and where each URL
-/// within it begins (`/tmp/postgres://u:pw@h`, a path fed the variable
-/// after a directory). In order, without repeats.
+/// Where a connection string may begin in `s`: at its start; where each
+/// URL within it begins, its scheme (after a comma of a list, `--cluster
+/// a,URL`, or within a path, `/tmp/postgres://u:pw@h`); and after a comma
+/// where a key=value setting begins, when `s` names a password. In order,
+/// without repeats. Each part is scanned once: an argument is read on
+/// every run, and a config given as a flag is long JSON with many commas.
 fn starts(s: &str) -> Vec<usize> {
     let mut out = vec![0];
-    out.extend(s.match_indices(',').map(|(i, _)| i + 1));
     for (i, _) in s.match_indices("://") {
+        // Scheme characters hold no `:` or `/`: walks never overlap.
         let scheme = s[..i]
             .char_indices()
             .rev()
@@ -729,6 +731,15 @@ fn starts(s: &str) -> Vec<usize> {
             .last()
             .map(|(j, _)| j);
         out.extend(scheme);
+    }
+    if s.to_ascii_lowercase().contains("password") {
+        for (i, _) in s.match_indices(',') {
+            let rest = &s[i + 1..];
+            let word = rest.find(|c: char| c == ',' || c == '=' || c.is_whitespace());
+            if word.is_some_and(|end| end > 0 && rest[end..].starts_with('=')) {
+                out.push(i + 1);
+            }
+        }
     }
     out.sort_unstable();
     out.dedup();
@@ -738,9 +749,8 @@ fn starts(s: &str) -> Vec<usize> {
 
 /// `s` with what a connection string of it holds masked: from the first
 /// of [`starts`] where `holds` (judging the text from there, whole) finds
-/// one, redacted to its end (a password
-/// may hold commas: what follows it in a list may be more of it). `None`
-/// when `holds` finds none.
+/// one, redacted to its end (a password may hold commas: what follows it
+/// in a list may be more of it). `None` when `holds` finds none.
 fn redacted_within(s: &str, holds: fn(&str) -> bool) -> Option<String> {
     let at = starts(s).into_iter().find(|&i| holds(&s[i..]))?;
     Some(format!("{}{}", &s[..at], redact(&s[at..])))
@@ -794,17 +804,23 @@ where
             }
             _ => &arg,
         };
-        if let Some(shown) = redacted_within(value, holds) {
-            add(value, shown);
+        // The value whole, and from each start of a secret in it on.
+        let secrets: Vec<usize> = starts(value)
+            .into_iter()
+            .filter(|&i| holds(&value[i..]))
+            .collect();
+        if let Some(&first) = secrets.first() {
+            add(
+                value,
+                format!("{}{}", &value[..first], redact(&value[first..])),
+            );
         }
-        // Each part, and the rest of the value from each part on.
+        for &i in secrets.iter().filter(|&&i| i > 0) {
+            add(&value[i..], redact(&value[i..]));
+        }
+        // Each part, as a list flag splits the value.
         let mut secret_before = false;
-        for at in starts(value) {
-            let rest = &value[at..];
-            if let Some(shown) = redacted_within(rest, holds) {
-                add(rest, shown);
-            }
-            let piece = rest.split(',').next().unwrap_or(rest);
+        for piece in value.split(',') {
             if let Some(shown) = redacted_within(piece, holds) {
                 add(piece, shown);
                 secret_before = true;
@@ -1201,6 +1217,30 @@ mod tests {
                 assert!(!out.contains(&format!(":{secret}")), "{out}");
             }
         }
+    }
+
+    /// Every argument is read for secrets on every run: a config given as
+    /// a flag is long JSON with many commas, and reading it from each
+    /// comma on (the text to its end each time) took seconds.
+    #[test]
+    fn a_long_argument_is_read_once_per_part() {
+        let json = format!(
+            "[{}{{}}]",
+            "{\"cron\": \"0 0 9 * * *\", \"size\": \"25cc\"},".repeat(20_000)
+        );
+        let with_url = format!("{json},postgres://u:pw@h");
+        let started = std::time::Instant::now();
+        assert!(!holds_password(&json));
+        assert!(holds_password(&with_url));
+        let r = arg_redactions(
+            ["clusterctl", json.as_str(), with_url.as_str()],
+            is_password_string,
+        );
+        assert!(r
+            .iter()
+            .any(|(_, shown)| shown.ends_with("postgres://u:****@h")));
+        let took = started.elapsed();
+        assert!(took < std::time::Duration::from_secs(2), "{took:?}");
     }
 
     #[test]
