@@ -698,21 +698,76 @@ pub fn may_hold_secret(s: &str) -> bool {
 }
 
 /// Does this text read as a connection string with a password: a URL
-/// ([`redact`] masks something in it) or key=value settings naming one?
-/// Narrower than [`may_hold_secret`]: a cluster name or a path with an
-/// `@` in it is shown as given.
+/// ([`redact`] masks something in it) or key=value settings naming one,
+/// from its start or from one of [`starts`] (after a comma of a list, a
+/// URL within a path)? Narrower than [`may_hold_secret`]: a cluster name
+/// or a path with an `@` in it is shown as given.
 pub fn holds_password(s: &str) -> bool {
+    starts(s).into_iter().any(|i| is_password_string(&s[i..]))
+}
+
+/// [`holds_password`] of a string read whole, from its start.
+fn is_password_string(s: &str) -> bool {
     match url_start(s) {
         Some(_) => redact(s) != s,
         None => !key_values(s).0.is_empty() && s.to_ascii_lowercase().contains("password"),
     }
 }
 
+/// Where a connection string may begin in `s`: at its start; where each
+/// URL within it begins, its scheme (after a comma of a list, `--cluster
+/// a,URL`, or within a path, `/tmp/postgres://u:pw@h`); and after a comma
+/// where a key=value setting begins, when `s` names a password. In order,
+/// without repeats. Each part is scanned once: an argument is read on
+/// every run, and a config given as a flag is long JSON with many commas.
+fn starts(s: &str) -> Vec<usize> {
+    let mut out = vec![0];
+    for (i, _) in s.match_indices("://") {
+        // Scheme characters hold no `:` or `/`: walks never overlap.
+        let scheme = s[..i]
+            .char_indices()
+            .rev()
+            .take_while(|(_, c)| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+            .last()
+            .map(|(j, _)| j);
+        out.extend(scheme);
+    }
+    if s.to_ascii_lowercase().contains("password") {
+        for (i, _) in s.match_indices(',') {
+            let rest = &s[i + 1..];
+            let word = rest.find(|c: char| c == ',' || c == '=' || c.is_whitespace());
+            if word.is_some_and(|end| end > 0 && rest[end..].starts_with('=')) {
+                out.push(i + 1);
+            }
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out.retain(|&i| i < s.len());
+    out
+}
+
+/// `s` with what a connection string of it holds masked: from the first
+/// of [`starts`] where `holds` (judging the text from there, whole) finds
+/// one, redacted to its end (a password may hold commas: what follows it
+/// in a list may be more of it). `None` when `holds` finds none.
+fn redacted_within(s: &str, holds: fn(&str) -> bool) -> Option<String> {
+    let at = starts(s).into_iter().find(|&i| holds(&s[i..]))?;
+    Some(format!("{}{}", &s[..at], redact(&s[at..])))
+}
+
 /// What to replace in a message that may echo the command line: each
 /// argument `holds` judges secret (whole, the value of `--flag=value`, and
 /// each comma-separated part, as list flags split it) with its redacted
 /// form, also as the message may have quoted it; longest first, so a
-/// shorter one never half-replaces a longer one.
+/// shorter one never half-replaces a longer one. A secret found past the
+/// start of a value ([`redacted_within`]) is masked to the value's end,
+/// and in each part from the one it begins in: a password holding a comma
+/// is split by a list flag, and the part after the comma
+/// (`--cluster 'postgres://u:a,b@h'` gives `b@h`) is masked up to its last
+/// `@`. A list that holds one is refused before it is split
+/// (`cli::args::parse_cluster_list`, `--replica-sizes`), so no message
+/// quotes a part without an `@`.
 fn arg_redactions<I, S>(args: I, holds: fn(&str) -> bool) -> Vec<(String, String)>
 where
     I: IntoIterator<Item = S>,
@@ -742,16 +797,36 @@ where
         let arg = arg.as_ref().to_string_lossy().into_owned();
         let value = match arg.split_once('=') {
             Some((flag, value)) if flag.starts_with('-') && !flag.contains(' ') => {
-                if holds(value) {
-                    add(&arg, format!("{flag}={}", redact(value)));
+                if let Some(shown) = redacted_within(value, holds) {
+                    add(&arg, format!("{flag}={shown}"));
                 }
                 value
             }
             _ => &arg,
         };
-        for piece in std::iter::once(value).chain(value.split(',')) {
-            if holds(piece) {
-                add(piece, redact(piece));
+        // The value whole, and from each start of a secret in it on.
+        let secrets: Vec<usize> = starts(value)
+            .into_iter()
+            .filter(|&i| holds(&value[i..]))
+            .collect();
+        if let Some(&first) = secrets.first() {
+            add(
+                value,
+                format!("{}{}", &value[..first], redact(&value[first..])),
+            );
+        }
+        for &i in secrets.iter().filter(|&&i| i > 0) {
+            add(&value[i..], redact(&value[i..]));
+        }
+        // Each part, as a list flag splits the value.
+        let mut secret_before = false;
+        for piece in value.split(',') {
+            if let Some(shown) = redacted_within(piece, holds) {
+                add(piece, shown);
+                secret_before = true;
+            } else if let Some(host) = piece.rfind('@').filter(|_| secret_before) {
+                // More of a password split at a comma, up to its `@`.
+                add(piece, format!("{MASK}{}", &piece[host..]));
             }
         }
     }
@@ -778,7 +853,8 @@ fn redact_with<'a>(text: &'a str, redactions: &[(String, String)]) -> std::borro
 /// the wrong variable) comes back in the message that refuses it.
 pub fn redact_echoed(text: &str) -> std::borrow::Cow<'_, str> {
     static REDACTIONS: std::sync::OnceLock<Vec<(String, String)>> = std::sync::OnceLock::new();
-    let redactions = REDACTIONS.get_or_init(|| arg_redactions(std::env::args_os(), holds_password));
+    let redactions =
+        REDACTIONS.get_or_init(|| arg_redactions(std::env::args_os(), is_password_string));
     redact_with(text, redactions)
 }
 
@@ -1082,6 +1158,91 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    /// A password holding a comma, in a list flag (`--cluster a,URL`),
+    /// was split there, and the part before the comma redacted but the
+    /// part after it (`ss@h/db`: what `--cluster` then names) echoed; a
+    /// URL at the end of a path was not seen at all.
+    #[test]
+    fn a_password_split_by_a_list_or_behind_a_path_is_never_echoed() {
+        assert!(holds_password("a,postgres://u:pa,ss@h/db"));
+        assert!(holds_password("/tmp/postgres://u:pw@h"));
+        assert!(holds_password("25cc,host=h password=x"));
+        for plain in [
+            "a,b",
+            "/tmp/x://y",
+            "team@prod,a",
+            "https://h:443/x",
+            ",://",
+        ] {
+            assert!(!holds_password(plain), "{plain}");
+        }
+        let args = [
+            "clusterctl",
+            "history",
+            "--cluster",
+            "a,postgres://u:pa,ss@h/db",
+            "/tmp/postgres://u:pw9@h",
+            "--out=/tmp/postgres://u:pw8@h",
+            "x,/tmp/postgres://u:p7,q7@h,y",
+            "team@prod,a",
+        ];
+        let r = arg_redactions(args, is_password_string);
+        for (text, shown) in [
+            (
+                "no cluster 'ss@h/db' (of a,postgres://u:pa,ss@h/db)",
+                "no cluster '****@h/db' (of a,postgres://u:****@h/db)",
+            ),
+            (
+                "no cluster 'postgres://u:pa'",
+                "no cluster 'postgres://u:****'",
+            ),
+            (
+                "cannot read /tmp/postgres://u:pw9@h: no such file",
+                "cannot read /tmp/postgres://u:****@h: no such file",
+            ),
+            (
+                "unexpected '--out=/tmp/postgres://u:pw8@h'",
+                "unexpected '--out=/tmp/postgres://u:****@h'",
+            ),
+            (
+                "'/tmp/postgres://u:p7' 'q7@h'",
+                "'/tmp/postgres://u:****' '****@h'",
+            ),
+            ("a team@prod x", "a team@prod x"),
+        ] {
+            let out = redact_with(text, &r);
+            assert_eq!(out, shown);
+            for secret in ["pa", "ss", "pw9", "pw8", "p7", "q7"] {
+                assert!(!out.contains(&format!("{secret}@")), "{out}");
+                assert!(!out.contains(&format!(":{secret}")), "{out}");
+            }
+        }
+    }
+
+    /// Every argument is read for secrets on every run: a config given as
+    /// a flag is long JSON with many commas, and reading it from each
+    /// comma on (the text to its end each time) took seconds.
+    #[test]
+    fn a_long_argument_is_read_once_per_part() {
+        let json = format!(
+            "[{}{{}}]",
+            "{\"cron\": \"0 0 9 * * *\", \"size\": \"25cc\"},".repeat(20_000)
+        );
+        let with_url = format!("{json},postgres://u:pw@h");
+        let started = std::time::Instant::now();
+        assert!(!holds_password(&json));
+        assert!(holds_password(&with_url));
+        let r = arg_redactions(
+            ["clusterctl", json.as_str(), with_url.as_str()],
+            is_password_string,
+        );
+        assert!(r
+            .iter()
+            .any(|(_, shown)| shown.ends_with("postgres://u:****@h")));
+        let took = started.elapsed();
+        assert!(took < std::time::Duration::from_secs(2), "{took:?}");
+    }
+
     #[test]
     fn connection_strings_of_the_command_line_are_redacted_wherever_echoed() {
         let url = r#"postgres://u:Kx7"Wq2'Lm9@h/db"#;
@@ -1096,7 +1257,7 @@ mod tests {
             "/var/lib/clusterctl@prod/m.prom".into(),
             "postgres://h/db?sslmode=disable".into(),
         ];
-        let r = arg_redactions(&args, holds_password);
+        let r = arg_redactions(&args, is_password_string);
         for (text, shown) in [
             (
                 format!("cluster {url}: no"),

@@ -754,7 +754,27 @@ fn any_duration(s: &str) -> Result<Duration, String> {
             "'{s}': a duration cannot be negative (e.g. 30s, 5m or 1h)"
         ));
     }
-    duration_syntax(s).map_err(|e| format!("'{s}' is not a duration like 30s, 5m or 1h ({e})"))
+    duration_syntax(s).map_err(|e| {
+        format!(
+            "'{s}' is not a duration like 30s, 5m or 1h ({})",
+            syntax_error(&e)
+        )
+    })
+}
+
+/// The units a duration flag is written in, as its messages list them.
+const DURATION_UNITS: &str = "ms, s, m, h, d, w";
+
+/// Why `humantime` read no duration, in our words: its own message for
+/// an unknown unit lists every unit it knows, months and years included,
+/// though a flag takes a year at most.
+fn syntax_error(e: &humantime::DurationError) -> String {
+    match e {
+        humantime::DurationError::UnknownUnit { unit, .. } => {
+            format!("unknown unit '{unit}'; the units are {DURATION_UNITS}")
+        }
+        other => format!("{other}; the units are {DURATION_UNITS}"),
+    }
 }
 
 /// A pause's reason: free text, kept in the strategy table and shown by
@@ -1242,6 +1262,26 @@ mod tests {
         let before = err(&[&["--idle-after-s", "2m"][..], &config[..]].concat());
         assert!(before.starts_with("error: the argument '--idle-after-s <DURATION>' cannot be used with '--config <JSON>'"), "{before}");
         given(&before, &["--idle-after-s"]);
+    }
+
+    /// A unit no flag reads is named with the units to write: it listed
+    /// humantime's, nanoseconds to months and years.
+    #[test]
+    fn a_wrong_unit_lists_the_units_to_write() {
+        for bad in ["5x", "5 parsecs", "1h5q"] {
+            let e = parse_duration(bad).unwrap_err();
+            assert!(e.contains("the units are ms, s, m, h, d, w"), "{e}");
+            for theirs in ["months", "years", "ns", "(and few variations)"] {
+                assert!(!e.contains(theirs), "{e}");
+            }
+        }
+        let e = parse_duration("5x").unwrap_err();
+        assert_eq!(
+            e,
+            "'5x' is not a duration like 30s, 5m or 1h (unknown unit 'x'; the units are ms, s, m, h, d, w)"
+        );
+        let e = parse_duration("m5").unwrap_err();
+        assert!(e.contains("the units are ms, s, m, h, d, w"), "{e}");
     }
 
     #[test]

@@ -951,6 +951,15 @@ fn sim_args(a: &SimulateArgs, ui: &Ui) -> crate::sim::SimArgs {
 
 fn db_options(a: &ConnArgs, sizes: Option<&SizesArgs>) -> Result<DbOptions, CommandError> {
     let replica_sizes = sizes.and_then(|s| s.replica_sizes.as_ref());
+    // Judged whole, as given: a password holding a comma is split by the
+    // list, and no part of it may come back in a message naming a size.
+    if replica_sizes.is_some_and(|sizes| crate::config::holds_password(&sizes.join(","))) {
+        return Err(CommandError::Usage(
+            "--replica-sizes: a connection string, not sizes (the connection is \
+             --postgres-url or DATABASE_URL)"
+                .into(),
+        ));
+    }
     if replica_sizes.is_some_and(|sizes| sizes.iter().any(|s| s.trim().is_empty())) {
         return Err(CommandError::Usage(
             "--replica-sizes: empty size name in the list".into(),

@@ -22,7 +22,8 @@ pub struct Unlocked {
     pub broken: bool,
     /// Empty when the lease was free.
     pub previous_holder: String,
-    pub previous_until: DateTime<Utc>,
+    /// `None` (null) for a lease held until broken (`lease::Row::until`).
+    pub previous_until: Option<DateTime<Utc>>,
 }
 
 /// `unlock --force`: break the lease whoever holds it; audited. Never
@@ -48,7 +49,7 @@ pub async fn unlock(ctx: &Context) -> Result<Unlocked, CommandError> {
         return Ok(Unlocked {
             broken: false,
             previous_holder: String::new(),
-            previous_until: DateTime::<Utc>::UNIX_EPOCH,
+            previous_until: Some(DateTime::<Utc>::UNIX_EPOCH),
         });
     };
     audit_unlock(&mut backend, &ctx.opts, &previous).await?;

@@ -7,7 +7,6 @@
 //! every judgement comes from the same rules the planner and the session
 //! check use (`plan::rules`, `commands::session`), never a copy of them.
 
-use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::session;
@@ -213,7 +212,7 @@ pub async fn doctor(ctx: &Context) -> Result<DoctorReport, CommandError> {
                     crate::db::lease::current(c, store).await
                 })
                 .await;
-            findings.push(lease_finding(held, s.now));
+            findings.push(lease_finding(held));
             let size = backend
                 .retrying("reading the audit trail's size", async |c| {
                     store.trail_size(c, super::reconcile::PRUNE_KIND).await
@@ -252,34 +251,33 @@ pub async fn doctor(ctx: &Context) -> Result<DoctorReport, CommandError> {
 
 /// Who holds the controller lease: a run finding it held does nothing
 /// (the runbook for a stuck lease starts here).
-fn lease_finding(
-    held: Result<(String, DateTime<Utc>), crate::db::DbError>,
-    now: DateTime<Utc>,
-) -> Finding {
-    let left = |until: DateTime<Utc>| {
-        format!(
-            "until {} ({} from now)",
-            until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            human_duration((until - now).num_seconds().max(0) as u64)
-        )
-    };
+/// Held or free as `apply` finds it (`lease::Row::held`, one rule). A run
+/// here takes over a holder that died here (as the lease judges it,
+/// `lease::holder_is_dead`): waiting, or `unlock --force`, is not needed.
+fn lease_finding(held: Result<crate::db::lease::Row, crate::db::DbError>) -> Finding {
     match held {
-        // A run here takes over a holder that died here (as the lease
-        // judges it): waiting, or `unlock --force`, is not needed.
-        Ok((holder, until)) if !holder.is_empty() && until > now => {
-            match crate::db::lease::holder_is_dead(&holder) {
+        Ok(row) if row.held => {
+            let left = match row.until {
+                Some(_) => format!(
+                    "until {} ({} from now)",
+                    crate::db::lease::until_text(row.until),
+                    human_duration(row.held_for().as_secs())
+                ),
+                None => format!("until {}", crate::db::lease::until_text(None)),
+            };
+            match crate::db::lease::holder_is_dead(&row.holder) {
                 Some(why) => finding(
                     Level::Info,
                     "lease",
                     format!(
-                        "the controller lease is held by {holder} {}, but that controller died on \
+                        "the controller lease is held by {} {left}, but that controller died on \
                          this host ({why}): an apply here takes it over at once (one on another \
                          host waits until then)",
-                        left(until)
+                        row.holder
                     ),
                     None,
                 ),
-                None => held_finding(&holder, &left(until)),
+                None => held_finding(&row.holder, &left),
             }
         }
         Ok(_) => finding(
@@ -740,6 +738,7 @@ fn cluster_findings(snap: &Snapshot) -> Vec<Finding> {
 mod tests {
     use super::*;
     use crate::db::store::TrailSize;
+    use chrono::{DateTime, Utc};
 
     fn at(days_ago: i64) -> DateTime<Utc> {
         now() - chrono::Duration::days(days_ago)

@@ -47,7 +47,9 @@ pub struct StrategyChange {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct HistoryEntry {
-    pub created_at: DateTime<Utc>,
+    /// `None` for a row without a time (written by hand): shown as
+    /// `unknown`, last, since nothing says when it was written.
+    pub created_at: Option<DateTime<Utc>>,
     pub action_id: String,
     pub run_id: Option<String>,
     pub cluster_id: Option<ClusterId>,

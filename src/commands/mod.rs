@@ -64,10 +64,11 @@ pub enum CommandError {
     #[error("{0}")]
     Io(String),
     /// A writing command found the lease held by a live controller.
-    #[error("another controller holds the lease ({holder}) until {}; nothing was done ({})", .until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true), lease_busy_advice(*.waited))]
+    #[error("another controller holds the lease ({}) until {}; nothing was done ({})", crate::model::printable(.holder), lease::until_text(*.until), lease_busy_advice(*.waited))]
     LeaseBusy {
         holder: String,
-        until: DateTime<Utc>,
+        /// `None`: held until broken (`lease::Row::until`).
+        until: Option<DateTime<Utc>>,
         /// `--wait`, when given: how long it waited in vain.
         waited: Option<Duration>,
     },
@@ -307,7 +308,8 @@ pub enum Leased<T> {
         /// The command that found it busy (`apply`).
         command: &'static str,
         holder: String,
-        until: DateTime<Utc>,
+        /// `None`: held until broken (`lease::Row::until`).
+        until: Option<DateTime<Utc>>,
         /// `--wait`, when given: how long it waited in vain.
         waited: Option<Duration>,
     },

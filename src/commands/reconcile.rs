@@ -504,6 +504,7 @@ fn log_run(result: &Result<Leased<Applied>, CommandError>, elapsed: Duration, ne
             tracing::error!(error = %e, next_in_ms, "run failed; trying again next interval")
         }
         Ok(Leased::Busy { holder, until, .. }) => {
+            let until = crate::db::lease::until_text(*until);
             tracing::info!(%holder, %until, next_in_ms, "another controller holds the lease; not acting this time")
         }
         Ok(Leased::Ran(a)) => tracing::info!(

@@ -462,11 +462,15 @@ pub fn last_actions(
         .into_iter()
         .filter_map(|r| {
             let id = r.cluster_id.clone()?;
+            // A row without a time is read last (`Store::last_actions`): it
+            // is the newest only when it is the cluster's only row, and
+            // says nothing of the action's age. `history` shows it.
+            let at = r.created_at?;
             Some((
                 id,
                 LastAction {
-                    at: r.created_at,
-                    seconds_ago: (now - r.created_at).num_seconds().max(0) as u64,
+                    at,
+                    seconds_ago: (now - at).num_seconds().max(0) as u64,
                     kind: r.ctx_text("kind"),
                     replica: r.ctx_text("replica"),
                     sql: r.action_sql,

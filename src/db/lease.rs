@@ -101,8 +101,29 @@ pub enum Acquired {
     /// Someone else's.
     HeldBy {
         holder: String,
-        until: DateTime<Utc>,
+        /// `None`: held until broken ([`Row::until`]).
+        until: Option<DateTime<Utc>>,
     },
+}
+
+/// Whether a row of the lease table (`a`: its alias and a dot, or empty)
+/// is held, by the database's clock: the one rule [`take`] acts on and
+/// [`read_row`] shows (both columns are NOT NULL). Held when it names a
+/// holder and its time is not up: an expiry of `infinity` (a person's
+/// hand) holds it until it is broken. The display read that expiry, no
+/// time chrono holds, as the epoch, and said the lease was free while no
+/// run could take it (`unlock --force` then broke nothing).
+fn held_sql(a: &str) -> String {
+    format!("({a}holder <> '' AND NOT {a}expires_at < now())")
+}
+
+/// When a held row's time is up, as messages say it: the time, or for an
+/// expiry that is no time (`infinity`) that it lasts until broken.
+pub fn until_text(until: Option<DateTime<Utc>>) -> String {
+    match until {
+        Some(t) => t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        None => "it is broken (its expiry is infinity)".into(),
+    }
 }
 
 /// `ttl` as an interval literal both Materialize and PostgreSQL parse.
@@ -126,7 +147,7 @@ pub async fn acquire(
     // A holder that releases between our take and our read leaves the row
     // free: take it again (a few times: contenders may keep winning it).
     let mut attempts = 0;
-    let (holder, until) = loop {
+    let Row { holder, until, .. } = loop {
         attempts += 1;
         if try_take().await? > 0 {
             return Ok(Acquired::Yes);
@@ -142,7 +163,7 @@ pub async fn acquire(
                 current(c, store).await?
             }
         };
-        if !held.0.is_empty() || attempts == 3 {
+        if held.held || attempts == 3 {
             break held;
         }
     };
@@ -155,7 +176,7 @@ pub async fn acquire(
             Ok(Acquired::Yes)
         }
         TakeOver::Lost => {
-            let (holder, until) = current(c, store).await?;
+            let Row { holder, until, .. } = current(c, store).await?;
             Ok(Acquired::HeldBy { holder, until })
         }
         TakeOver::MayBeActing => Ok(Acquired::HeldBy { holder, until }),
@@ -223,6 +244,8 @@ async fn seed_missing(c: &Client, store: &Store) -> Result<(), DbError> {
 /// the server's, so a host whose clock is off neither steals a live row nor
 /// waits for a dead one longer than its TTL.
 ///
+/// Free and held are [`held_sql`]'s, as every read shows them.
+///
 /// A name with several rows (racing seeds leave two, kept in step by every
 /// UPDATE of the name; a person may add one out of step) is taken only when
 /// none of them is held by another: taking an expired copy while another
@@ -238,10 +261,12 @@ pub(crate) async fn take(
 ) -> Result<u64, tokio_postgres::Error> {
     let sql = format!(
         "UPDATE {t} SET holder = $1, expires_at = now() + $2::text::interval, acquired_at = now() \
-         WHERE name = $3 AND (expires_at < now() OR holder = $1) \
+         WHERE name = $3 AND (NOT {held} OR holder = $1) \
          AND NOT EXISTS (SELECT 1 FROM {t} AS other WHERE other.name = $3 \
-           AND other.holder <> $1 AND other.holder <> '' AND other.expires_at >= now())",
-        t = store.table(LEASE)
+           AND other.holder <> $1 AND {other_held})",
+        t = store.table(LEASE),
+        held = held_sql(""),
+        other_held = held_sql("other.")
     );
     let (holder, ttl_text, name) = (holder.to_string(), interval(ttl), name.to_string());
     execute_text(c, &sql, &[&holder, &ttl_text, &name]).await
@@ -268,10 +293,13 @@ pub(crate) async fn give_back(
 pub struct Row {
     /// Empty when free.
     pub holder: String,
-    pub until: DateTime<Utc>,
-    /// The database's `now()` when it was read: whether `until` has passed
-    /// is judged by this clock, never the host's.
+    /// `None`: an expiry that is no time chrono holds (`infinity`, a year
+    /// past 262143): held until broken.
+    pub until: Option<DateTime<Utc>>,
+    /// The database's `now()` when it was read.
     pub db_now: DateTime<Utc>,
+    /// Held, by the database's clock ([`held_sql`], the rule of [`take`]).
+    pub held: bool,
 }
 
 impl Row {
@@ -279,44 +307,50 @@ impl Row {
     pub fn free() -> Row {
         Row {
             holder: String::new(),
-            until: DateTime::<Utc>::UNIX_EPOCH,
+            until: Some(DateTime::<Utc>::UNIX_EPOCH),
             db_now: DateTime::<Utc>::UNIX_EPOCH,
+            held: false,
         }
     }
 
-    /// Nobody holds it: no holder, or the holder's time is up by the
-    /// database's clock.
+    /// Nobody holds it, as [`take`] judges it.
     pub fn is_free(&self) -> bool {
-        self.holder.is_empty() || self.until < self.db_now
+        !self.held
     }
 
-    /// How long it stays held by the database's clock (zero when free).
+    /// How long it stays held by the database's clock (zero when free,
+    /// the longest there is when held until broken).
     pub fn held_for(&self) -> Duration {
-        match self.is_free() {
-            true => Duration::ZERO,
-            false => (self.until - self.db_now).to_std().unwrap_or_default(),
+        match (self.held, self.until) {
+            (false, _) => Duration::ZERO,
+            (true, Some(until)) => (until - self.db_now).to_std().unwrap_or_default(),
+            (true, None) => Duration::MAX,
         }
     }
 }
 
 /// Row `name` of the lease table (`None`: the row is missing). Racing
-/// seeds may leave two rows of a name: the later expiry counts.
+/// seeds may leave two rows of a name (a person may add one): a held one
+/// counts ([`take`] takes none while one is held), then the later expiry.
 pub(crate) async fn read_row(
     c: &Client,
     store: &Store,
     name: &str,
 ) -> Result<Option<Row>, tokio_postgres::Error> {
     let sql = format!(
-        "SELECT holder, expires_at, now() FROM {} WHERE name = $1 \
-         ORDER BY expires_at DESC LIMIT 1",
-        store.table(LEASE)
+        "SELECT holder, expires_at, {held}, now() FROM {t} WHERE name = $1 \
+         ORDER BY {held} DESC, expires_at DESC LIMIT 1",
+        t = store.table(LEASE),
+        held = held_sql("")
     );
     let name = name.to_string();
     let rows = c.query_typed(&sql, &[(&name, Type::TEXT)]).await?;
     Ok(rows.first().map(|row| Row {
         holder: row.try_get(0).unwrap_or_default(),
-        until: row.try_get(1).unwrap_or_default(),
-        db_now: row.try_get(2).unwrap_or_default(),
+        // `infinity` is no time chrono holds: an error, read as none.
+        until: row.try_get::<_, Option<DateTime<Utc>>>(1).ok().flatten(),
+        held: row.try_get(2).unwrap_or(false),
+        db_now: row.try_get(3).unwrap_or_default(),
     }))
 }
 
@@ -354,16 +388,15 @@ pub async fn holds(c: &Client, store: &Store, me: &Holder) -> Result<bool, DbErr
     Ok(n > 0)
 }
 
-/// Who holds the lease now, and until when (`None`: its row is missing).
-async fn read(c: &Client, store: &Store) -> Result<Option<(String, DateTime<Utc>)>, DbError> {
-    let row = read_row(c, store, NAME)
+/// The lease's row now (`None`: it is missing).
+async fn read(c: &Client, store: &Store) -> Result<Option<Row>, DbError> {
+    read_row(c, store, NAME)
         .await
-        .map_err(|e| missing_or(&e, store, LEASE, "reading the lease"))?;
-    Ok(row.map(|r| (r.holder, r.until)))
+        .map_err(|e| missing_or(&e, store, LEASE, "reading the lease"))
 }
 
-/// Who holds the lease now, and until when.
-pub async fn current(c: &Client, store: &Store) -> Result<(String, DateTime<Utc>), DbError> {
+/// The lease's row now: who holds it, until when, whether it is held.
+pub async fn current(c: &Client, store: &Store) -> Result<Row, DbError> {
     read(c, store).await?.ok_or_else(|| DbError::Query {
         context: "reading the lease".into(),
         reason: format!("no lease row in {}", store.table(LEASE)),
@@ -594,12 +627,15 @@ impl Beat {
                 }
                 Ok(false) => {
                     let by = match &self.client {
-                        Some(c) => current(c, &self.store).await.map(|(h, _)| h).ok(),
+                        Some(c) => current(c, &self.store).await.map(|r| r.holder).ok(),
                         None => None,
                     };
                     self.lose(match by {
                         Some(h) if !h.is_empty() => {
-                            format!("another controller ({h}) holds it now")
+                            format!(
+                                "another controller ({}) holds it now",
+                                crate::model::printable(&h)
+                            )
                         }
                         _ => "it was released or broken (`unlock --force`)".into(),
                     });

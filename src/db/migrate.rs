@@ -329,7 +329,7 @@ async fn wait_for_lock(backend: &mut LiveBackend<'_>, me: &lease::Holder) -> Res
             Lock::Taken => return Ok(true),
             Lock::Done => return Ok(false),
             Lock::Busy(row) if row.held_for() > LOCK_WAIT.saturating_sub(started.elapsed()) => {
-                return Err(lock_held(&row))
+                return Err(lock_held(store, &row))
             }
             Lock::Busy(_) => tokio::time::sleep(LOCK_POLL).await,
         }
@@ -386,16 +386,26 @@ async fn take_lock(store: &Store, c: &Client, me: &lease::Holder) -> Result<Lock
 /// The lock stays held: by whom and until when (the database's time), so
 /// the operator knows whether to wait or who to look for. Not the server's
 /// fault: it answered every statement.
-fn lock_held(row: &lease::Row) -> DbError {
-    DbError::Query {
-        context: "migrating clusterctl's tables".into(),
-        reason: format!(
+fn lock_held(store: &Store, row: &lease::Row) -> DbError {
+    let reason = match row.until {
+        Some(_) => format!(
             "the migration lock is held by {} until {} (the database's clock): another run \
              is migrating, or one was stopped while migrating and its lock ends then; \
              try again after that",
-            row.holder,
-            row.until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            crate::model::printable(&row.holder),
+            lease::until_text(row.until)
         ),
+        // Written by hand: no run ever sets such an expiry, and none ends it.
+        None => format!(
+            "the migration lock is held by {} with no end (its expiry is infinity): free it \
+             with UPDATE {} SET holder = '', expires_at = now() WHERE name = '{LOCK_NAME}'",
+            crate::model::printable(&row.holder),
+            store.table(super::store::LEASE)
+        ),
+    };
+    DbError::Query {
+        context: "migrating clusterctl's tables".into(),
+        reason,
         transient: false,
     }
 }

@@ -471,13 +471,20 @@ impl Store {
     /// Each cluster's newest executed `set_size` action, in the columns of
     /// [`Store::unfinished_sql`]: what the plan reads to hold back a resize
     /// that did not take, and what a pruning keeps.
+    ///
+    /// A row without a time is left out. The controller always writes one,
+    /// so a person wrote it, and the backoff counts from when the resize
+    /// was sent: a resize sent at no known time cannot be held back. Read
+    /// first (`DESC` puts NULL first), it took the place of the newest
+    /// timed resize, the parser dropped it, and a resize that did not take
+    /// was sent again at once.
     fn last_resizes_sql(&self) -> String {
         let table = self.table(ACTIONS);
         let set_size = ddl::literal(crate::plan::ActionKind::SetSize.name());
         format!(
             "SELECT DISTINCT ON (cluster_id) action_id, cluster_id, decision_ctx->>'kind', \
                NULL::text, decision_ctx->>'size', NULL::text, NULL::text, created_at, 'resize' \
-             FROM {table} WHERE executed AND cluster_id IS NOT NULL \
+             FROM {table} WHERE executed AND cluster_id IS NOT NULL AND created_at IS NOT NULL \
              AND decision_ctx->>'kind' = {set_size} \
              ORDER BY cluster_id, created_at DESC"
         )
@@ -648,6 +655,15 @@ impl Store {
     /// suspended by a replication factor of 0, not by drops: that row's
     /// signals list the replicas it ran (their JSON text, expanded by the
     /// parser), and a factor above 0 later is its creation.
+    ///
+    /// Rows without a time are left out of both. The controller always
+    /// writes one, so a person wrote them, and every judgement here is by
+    /// time: which run is the newest, which drops fall in the week before
+    /// it, whether a creation came after them. `DESC` reads NULL first: a
+    /// timeless drop became the newest run (the parser, needing a time,
+    /// then dropped it and the cluster had no suspension to wake with),
+    /// and a timeless creation hid the newest one (a cluster woken since
+    /// was woken again with a guess instead of an alert).
     fn suspension_rows(&self) -> String {
         let table = self.table(ACTIONS);
         let kind = |k: crate::plan::ActionKind| ddl::literal(k.name());
@@ -662,7 +678,7 @@ impl Store {
                       CASE WHEN decision_ctx->>'kind' = {factor} \
                            THEN decision_ctx->'signals'->>'replicas' END AS ran, \
                       decision_ctx->'signals'->>'replicas' AS live \
-               FROM {table} WHERE executed AND cluster_id IS NOT NULL \
+               FROM {table} WHERE executed AND cluster_id IS NOT NULL AND created_at IS NOT NULL \
                AND decision_ctx->>'strategy' = {strategy} \
                AND (decision_ctx->>'kind' = {drop} OR (decision_ctx->>'kind' = {factor} \
                     AND decision_ctx->>'replication_factor' = '0'))), \
@@ -671,7 +687,8 @@ impl Store {
                ORDER BY cluster_id, created_at DESC, run_id DESC), \
              created AS (\
                SELECT DISTINCT ON (cluster_id) cluster_id, action_id, created_at AS at FROM {table} \
-               WHERE executed AND cluster_id IS NOT NULL AND (decision_ctx->>'kind' = {create} \
+               WHERE executed AND cluster_id IS NOT NULL AND created_at IS NOT NULL \
+                 AND (decision_ctx->>'kind' = {create} \
                  OR (decision_ctx->>'kind' = {factor} AND decision_ctx->>'replication_factor' <> '0')) \
                ORDER BY cluster_id, created_at DESC), \
              last AS (\
@@ -1254,7 +1271,9 @@ pub struct ActionRecord {
     /// `None`: the outcome was never recorded (the run was interrupted).
     pub executed: Option<bool>,
     pub error: Option<String>,
-    pub created_at: DateTime<Utc>,
+    /// `None`: the row has no time (written by hand: the column allows
+    /// NULL). Shown as `unknown`, never hidden.
+    pub created_at: Option<DateTime<Utc>>,
     pub result: ActionResult,
 }
 

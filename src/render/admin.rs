@@ -47,11 +47,13 @@ impl View for Unlocked {
         if !self.broken {
             "The lease was free; nothing to break.\n".into()
         } else {
+            let until = match self.previous_until {
+                Some(t) => format!("until {}", crate::db::lease::until_text(Some(t))),
+                None => "with no end: its expiry was infinity".into(),
+            };
             format!(
-                "Broke the lease held by {} (until {}).\n",
-                self.previous_holder,
-                self.previous_until
-                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                "Broke the lease held by {} ({until}).\n",
+                crate::model::printable(&self.previous_holder)
             )
         }
     }

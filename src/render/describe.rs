@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use super::history::{action_of, result_cell, why_of};
+use super::history::{action_of, result_cell, time_of, why_of};
 use super::table::{self, Cell};
 use super::{body_of, short_duration, TextStyle, View};
 use crate::commands::describe::Description;
@@ -180,7 +180,7 @@ fn describe_text(d: &Description, style: &TextStyle) -> String {
             .iter()
             .map(|e| {
                 vec![
-                    Cell::new(e.created_at.format("%Y-%m-%d %H:%M:%SZ").to_string()),
+                    Cell::new(time_of(e)),
                     result_cell(e.result),
                     Cell::new(action_of(e)),
                     Cell::new(why_of(e)),

@@ -118,6 +118,14 @@ fn wipe_why(w: &StateWipe) -> String {
     )
 }
 
+/// When the entry was written; `unknown` for a row without a time
+/// (written by hand), as `strategy ls` says of a row without `updated_at`.
+pub fn time_of(e: &HistoryEntry) -> String {
+    e.created_at
+        .map(|t| t.format("%Y-%m-%d %H:%M:%SZ").to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
 /// `executed` in green, `FAILED` in red, `skipped` and `unknown` in yellow.
 pub fn result_cell(result: ActionResult) -> Cell {
     match result {
@@ -147,7 +155,7 @@ fn history_text(r: &HistoryReport, style: &TextStyle) -> String {
                 (None, None) => "-".into(),
             };
             let mut row = vec![
-                Cell::new(e.created_at.format("%Y-%m-%d %H:%M:%SZ").to_string()),
+                Cell::new(time_of(e)),
                 Cell::new(cluster),
                 result_cell(e.result),
                 Cell::new(action_of(e)),
@@ -211,7 +219,7 @@ mod tests {
     #[test]
     fn a_managed_resize_names_its_size() {
         let entry = |kind: &str, replica: Option<&str>, size: Option<&str>| HistoryEntry {
-            created_at: chrono::DateTime::UNIX_EPOCH,
+            created_at: Some(chrono::DateTime::UNIX_EPOCH),
             action_id: "a".into(),
             run_id: None,
             cluster_id: None,

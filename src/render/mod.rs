@@ -186,19 +186,24 @@ fn plural(n: usize) -> &'static str {
 /// A run that found the lease held by another controller.
 fn lease_busy_text(
     holder: &str,
-    until: chrono::DateTime<chrono::Utc>,
+    until: Option<chrono::DateTime<chrono::Utc>>,
     waited: Option<std::time::Duration>,
 ) -> String {
     let waited = crate::commands::waited_for(waited)
         .map(|w| format!(" (waited {w} for it)"))
         .unwrap_or_default();
     format!(
-        "Another controller holds the lease ({holder}) until {}; not acting this time{waited}.\n",
-        until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        "Another controller holds the lease ({}) until {}; not acting this time{waited}.\n",
+        crate::model::printable(holder),
+        crate::db::lease::until_text(until)
     )
 }
 
-fn lease_busy_body(holder: &str, until: chrono::DateTime<chrono::Utc>) -> serde_json::Value {
+/// `until` is null for a lease held until broken (`lease::Row::until`).
+fn lease_busy_body(
+    holder: &str,
+    until: Option<chrono::DateTime<chrono::Utc>>,
+) -> serde_json::Value {
     serde_json::json!({ "lease_busy": { "held_by": holder, "until": until } })
 }
 

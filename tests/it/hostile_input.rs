@@ -258,7 +258,9 @@ fn an_unrepresentable_updated_at_skips_nothing_else() {
 /// NULL) sorted first, newest of all: `history --limit 1` said "No actions
 /// recorded" when two did, and `status` showed no last action for its
 /// cluster. It is the
-/// oldest now, as a state row without `updated_at` is.
+/// oldest now, as a state row without `updated_at` is. And it is shown:
+/// `history` left it out (it had no time to print); its time is `unknown`
+/// now, as `strategy ls` says of a row without `updated_at` (JSON null).
 #[test]
 fn an_audit_row_without_a_time_hides_no_other() {
     let emu = two_clusters();
@@ -287,6 +289,25 @@ fn an_audit_row_without_a_time_hides_no_other() {
         good_status["last_action"]["kind"], "strategy_pause",
         "{doc}"
     );
+    let doc = clusterctl(&emu, &["history", "-o", "json"]).ok().json();
+    let entries = doc["result"]["entries"].as_array().expect("entries");
+    let ids: Vec<&str> = entries
+        .iter()
+        .filter_map(|e| e["action_id"].as_str())
+        .filter(|id| id.starts_with("timeless"))
+        .collect();
+    assert_eq!(ids, ["timeless2", "timeless1"], "shown, last: {doc}");
+    assert_eq!(entries.len(), 3, "{doc}");
+    assert_eq!(entries[2]["created_at"], json!(null), "{doc}");
+    crate::json_schema::conforms(&crate::json_schema::schema(), &doc);
+    let run = clusterctl(&emu, &["history"]).ok();
+    let timeless: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("unknown "))
+        .collect();
+    assert_eq!(timeless.len(), 2, "{}", run.all());
+    assert!(timeless[0].contains("create replica"), "{}", run.all());
 }
 
 /// Every duration flag and every count flag: a value past its bound is one
@@ -979,5 +1000,129 @@ fn whole_number_flags_say_what_they_want() {
         assert_eq!(run.code, 64, "{args:?}: {}", run.all());
         assert!(run.stderr.contains(want), "{args:?}: {}", run.all());
         assert!(!run.stderr.contains("invalid digit"), "{}", run.all());
+    }
+}
+
+/// Audit and state rows written by hand, of every odd shape: a
+/// `decision_ctx` that is no object (an array, a string, a number, JSON
+/// null, SQL NULL), keys of the wrong type, numbers no parser holds, a
+/// wipe or an unlock that names nothing usable, an open intent of no
+/// known kind, a suspension whose replicas are not JSON; a state payload
+/// that is no object, slots of the wrong type, a version from the future.
+/// Every read command answers, `history` shows every row, and the good
+/// cluster is planned and acted on.
+#[test]
+fn odd_audit_and_state_rows_stop_nothing() {
+    let emu = two_clusters();
+    let (good, bad) = (emu.cluster_id("good"), emu.cluster_id("bad"));
+    let contexts = [
+        "'[]'",
+        "'\"text\"'",
+        "'42'",
+        "'null'",
+        "NULL",
+        r#"'{"kind": 42, "reasons": "not a list", "run_id": {}, "replica": [], "size": 1e400}'"#,
+        r#"'{"kind": "wipe_state", "clusters": "all", "rows_deleted": -1, "by": 7}'"#,
+        r#"'{"kind": "wipe_state", "clusters": [1, {"id": 2}, {"name": "x"}], "rows_deleted": 1e400}'"#,
+        r#"'{"kind": "unlock", "previous_holder": 5, "broken_by": []}'"#,
+        r#"'{"kind": "strategy_set", "strategy_type": 3, "before": [[[]]], "after": "x", "by": null}'"#,
+        r#"'{"kind": "set_size", "size": 5, "strategy": "target_size"}'"#,
+        r#"'{"kind": "drop_replica", "strategy": "idle_suspend", "run_id": "r", "replica": 5, "signals": {"replicas": "not json"}}'"#,
+        r#"'{"kind": "set_replication_factor", "strategy": "idle_suspend", "replication_factor": "0", "run_id": "r", "signals": {"replicas": [{"name": 1}, "x", null]}}'"#,
+    ];
+    let mut n = 0;
+    for cluster in [lit(&bad), "NULL".into(), "''".into()] {
+        for (executed, error) in [("true", "NULL"), ("false", "'boom'")] {
+            for ctx in &contexts {
+                n += 1;
+                emu.sql(&format!(
+                    "INSERT INTO mz_cluster_strategy_actions \
+                     (action_id, cluster_id, action_sql, decision_ctx, executed, error_message, \
+                      created_at) \
+                     VALUES ('odd{n}', {cluster}, NULL, {ctx}, {executed}, {error}, \
+                             now() - INTERVAL '{n} minutes')"
+                ));
+            }
+        }
+    }
+    // Open intents (outcome never recorded) of odd kinds, on the bad cluster.
+    for ctx in [
+        r#"'{"kind": "no_such_kind", "replica": "r1"}'"#,
+        r#"'{"kind": "create_replica", "replica": 5, "size": [], "deadline_s": "soon"}'"#,
+        r#"'{"kind": "set_replication_factor", "replication_factor": "-1"}'"#,
+        "'[]'",
+        "NULL",
+    ] {
+        n += 1;
+        emu.sql(&format!(
+            "INSERT INTO mz_cluster_strategy_actions \
+             (action_id, cluster_id, action_sql, decision_ctx, executed, created_at) \
+             VALUES ('odd{n}', {}, 'SELECT 1', {ctx}, NULL, now() - INTERVAL '1 hour')",
+            lit(&bad)
+        ));
+    }
+    for (version, payload) in [
+        ("1", "'[]'"),
+        ("1", "'null'"),
+        (
+            "1",
+            r#"'{"target_size": 5, "idle_suspend": [], "_controller": "x"}'"#,
+        ),
+        ("99", r#"'{"x": 1}'"#),
+        ("-1", "'{}'"),
+    ] {
+        for id in [&good, &bad] {
+            emu.sql(&format!(
+                "INSERT INTO mz_cluster_strategy_state (cluster_id, state_version, payload) \
+                 VALUES ({}, {version}, {payload})",
+                lit(id)
+            ));
+        }
+        fleet_still_answers(&emu, payload);
+        for who in ["good", "bad"] {
+            let run = clusterctl(&emu, &["describe", who]);
+            assert!(run.code == 0 || run.code == 3, "{payload}: {}", run.all());
+            assert!(!run.all().contains("panicked"), "{}", run.all());
+        }
+        emu.sql("DELETE FROM mz_cluster_strategy_state");
+    }
+    let doc = clusterctl(&emu, &["history", "--limit", "0", "-o", "json"])
+        .ok()
+        .json();
+    crate::json_schema::conforms(&crate::json_schema::schema(), &doc);
+    let shown = doc["result"]["entries"].as_array().map_or(0, Vec::len);
+    assert!(shown >= n, "{n} odd rows, {shown} shown: {doc}");
+    let run = clusterctl(&emu, &["apply"]);
+    assert!(run.code == 0 || run.code == 3, "{}", run.all());
+    assert!(
+        emu.replicas("good").iter().any(|(r, _)| r == "r_50cc"),
+        "{}",
+        run.all()
+    );
+}
+
+/// A lease holder is text from the database: one written by hand with a
+/// line break and a terminal escape came out raw in `apply`'s busy line,
+/// `wipe-state`'s error (a second `error:`-less line, and the escape sent
+/// to the terminal) and `unlock --force`'s. It is shown escaped, as
+/// `doctor` and `history` already showed it.
+#[test]
+fn a_lease_holders_control_characters_are_shown_escaped() {
+    let emu = two_clusters();
+    emu.sql(
+        "UPDATE clusterctl_lease SET holder = E'evil\\n\\x1b[2Jfake', \
+         expires_at = now() + INTERVAL '10 minutes' WHERE name = 'controller'",
+    );
+    for args in [
+        &["apply"][..],
+        &["wipe-state", "--yes"],
+        &["unlock", "--force"],
+    ] {
+        let run = clusterctl(&emu, args);
+        let all = run.all();
+        assert!(
+            !all.contains('\u{1b}') && !all.contains("evil\n") && all.contains(r"evil\n"),
+            "{args:?}: {all:?}"
+        );
     }
 }

@@ -367,6 +367,66 @@ fn a_wiped_suspended_managed_cluster_wakes_with_the_factor_its_suspension_ended(
     );
 }
 
+/// Audit rows without a time (written by hand) in a suspended cluster's
+/// trail: a timeless suspension row was read as the newest suspension
+/// (`DESC` puts NULL first) and, having no time, dropped by the parser, so
+/// the wiped cluster had nothing to wake with; a timeless creation hid the
+/// wake after the suspension, so a cluster emptied by hand since was woken
+/// with a guess. Both are left out: the rows with times decide.
+#[test]
+fn timeless_rows_hide_neither_the_suspension_nor_the_wake() {
+    let emu = Emulator::start();
+    emu.create_managed_cluster("m", "25cc", 2);
+    emu.add_index("m");
+    emu.set_hydrated("m", "r1", true);
+    emu.set_hydrated("m", "r2", true);
+    emu.add_activity("m", 7200, true);
+    init_tables(&emu);
+    strategy(&emu, "m", "idle_suspend", json!({"idle_after_s": 60}));
+    clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(rf(&emu, "m").as_deref(), Some("0"), "suspended");
+    let timeless = |id: &str, factor: u32| {
+        emu.sql(&format!(
+            "INSERT INTO mz_cluster_strategy_actions \
+             (action_id, cluster_id, action_sql, decision_ctx, executed, created_at) \
+             VALUES ('{id}', {}, 'ALTER CLUSTER m SET (REPLICATION FACTOR = {factor})', \
+                     '{{\"kind\": \"set_replication_factor\", \"replication_factor\": {factor}, \
+                        \"strategy\": \"idle_suspend\", \"run_id\": \"{id}\", \
+                        \"signals\": {{\"replicas\": \"[]\"}}}}', true, NULL)",
+            crate::cli::lit(&emu.cluster_id("m"))
+        ));
+    };
+    let wiped_and_queried = || {
+        clusterctl(&emu, &["wipe-state", "--yes"]).ok();
+        emu.add_activity("m", 5, false);
+        emu.flush_statement_log();
+        let plan = clusterctl(&emu, &["dry-run", "--output", "json"])
+            .ok()
+            .json();
+        plan["result"]["plan"]["clusters"][0].clone()
+    };
+    timeless("timeless-suspension", 0);
+    let m = &wiped_and_queried();
+    assert_eq!(m["actions"][0]["replication_factor"], 2, "{m:#}");
+    clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(rf(&emu, "m").as_deref(), Some("2"), "woken as it ran");
+    // Emptied by hand since the wake: what ran is not known (an alert),
+    // whatever a timeless creation says.
+    postgres::Client::connect(&emu.url(), postgres::NoTls)
+        .expect("connect")
+        .batch_execute(r#"ALTER CLUSTER "m" SET (REPLICATION FACTOR = 0)"#)
+        .expect("emptied by hand");
+    timeless("timeless-creation", 1);
+    let m = &wiped_and_queried();
+    assert_eq!(m["actions"], json!([]), "{m:#}");
+    assert!(
+        m["alerts"]
+            .to_string()
+            .contains("remembers nothing to bring back"),
+        "{m:#}"
+    );
+}
+
 /// The operator resizes a managed cluster that only `idle_suspend` runs,
 /// and it goes idle while the resize is in flight (tenth session's review):
 /// the suspension waits for the cut-over and then goes out; a query wakes
@@ -467,6 +527,27 @@ fn a_background_resize_rolled_back_at_its_deadline_is_not_sent_again_blindly() {
     let run = clusterctl(&emu, &["apply"]).ok();
     assert!(run.all().contains("did not take"), "{}", run.all());
     assert!(!run.all().contains("attempts in a row"), "{}", run.all());
+}
+
+/// An executed `set_size` row without a time (written by hand: the column
+/// allows NULL) read first among the cluster's resizes (`DESC` puts NULL
+/// first), the parser dropped it for want of a time, and the resize that
+/// did not take was sent again at once: the backoff was gone. It is left
+/// out: the newest resize with a time is the one held back.
+#[test]
+fn a_timeless_resize_row_does_not_lift_the_backoff() {
+    let emu = resize_past_its_deadline();
+    emu.sql(&format!(
+        "INSERT INTO mz_cluster_strategy_actions \
+         (action_id, cluster_id, action_sql, decision_ctx, executed, created_at) \
+         VALUES ('timeless', {}, 'ALTER CLUSTER m SET (SIZE = ''50cc'')', \
+                 '{{\"kind\": \"set_size\", \"size\": \"50cc\"}}', true, NULL)",
+        crate::cli::lit(&emu.cluster_id("m"))
+    ));
+    emu.clear_sql_log();
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(run.all().contains("did not take"), "{}", run.all());
+    assert_eq!(sent(&emu, "SET (SIZE = '100cc')"), 0, "{}", run.all());
 }
 
 /// `apply --audit-retention` keeps a cluster's newest resize however old:

@@ -145,6 +145,51 @@ fn a_lease_row_held_elsewhere_blocks_the_take_of_an_expired_copy() {
     assert_eq!(holders.len(), 1, "{holders:?}");
 }
 
+/// A lease row whose expiry is `infinity` (a person's hand) is held until
+/// broken: `take` never takes it. The read that shows the lease
+/// decoded no time from it and called it free: `doctor` said "the
+/// controller lease is free" while every `apply` found it busy, and
+/// `unlock --force` said "The lease was free; nothing to break" and left
+/// it held for ever. One rule says held now, for both.
+#[test]
+fn a_lease_that_never_expires_is_held_wherever_it_is_shown() {
+    let emu = Emulator::start();
+    emu.create_cluster("c");
+    init_tables(&emu);
+    strategy(&emu, "c", "target_size", json!({"target_size": "25cc"}));
+    let v = crate::json_schema::schema();
+    emu.sql(
+        "UPDATE clusterctl_lease SET holder = 'other-host:4242:run-x', expires_at = 'infinity' \
+         WHERE name = 'controller'",
+    );
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(
+        run.stdout
+            .contains("holds the lease (other-host:4242:run-x) until it is broken"),
+        "{}",
+        run.all()
+    );
+    let doc = clusterctl(&emu, &["apply", "-o", "json"]).ok().json();
+    crate::json_schema::conforms(&v, &doc);
+    assert_eq!(doc["result"]["lease_busy"]["until"], json!(null), "{doc}");
+    let doctor = clusterctl(&emu, &["doctor"]);
+    assert!(
+        doctor
+            .stdout
+            .contains("lease is held by other-host:4242:run-x until it is broken"),
+        "{}",
+        doctor.all()
+    );
+    assert!(emu.replicas("c").is_empty());
+    let run = clusterctl(&emu, &["unlock", "--force", "-o", "json"]).ok();
+    let doc = run.json();
+    crate::json_schema::conforms(&v, &doc);
+    assert_eq!(doc["result"]["broken"], json!(true), "{doc}");
+    assert_eq!(doc["result"]["previous_until"], json!(null), "{doc}");
+    clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(emu.replicas("c").len(), 1, "free once broken");
+}
+
 #[test]
 fn a_lease_released_between_the_take_and_the_read_is_taken() {
     let emu = Emulator::start();
@@ -154,7 +199,7 @@ fn a_lease_released_between_the_take_and_the_read_is_taken() {
     hold_lease(&emu, "other-host:4242:run-x", 600);
     let url = crate::support::pg_url();
     let db = emu.database().to_string();
-    emu.on_statement("SELECT holder, expires_at, now() FROM", 1, move |_| {
+    emu.on_statement("SELECT holder, expires_at, ", 1, move |_| {
         let mut c = crate::support::admin_client(&url, &db);
         let _ = c.batch_execute(
             "UPDATE clusterctl_lease SET holder = '', \
@@ -1204,6 +1249,42 @@ fn init_with_clock_offset(emu: &Emulator, offset_secs: i64) -> (Run, Duration) {
     let started = Instant::now();
     let run = run_cmd(cmd);
     (run, started.elapsed())
+}
+
+/// A migration lock whose expiry is `infinity` (written by hand) is held
+/// for ever: `take` never takes it. The read of it decoded no time and
+/// called it free, so a run that had to migrate polled it without end
+/// (never held for longer than the wait had left, never taken). Now it is
+/// an error at once, saying how to free it.
+#[test]
+fn a_migration_lock_that_never_expires_is_an_error_not_a_hang() {
+    let emu = Emulator::start();
+    init_tables(&emu);
+    migration_lock_held(&emu, "elsewhere:4242:run-w", 0);
+    emu.sql("UPDATE clusterctl_lease SET expires_at = 'infinity' WHERE name = 'migrations'");
+    let mut cmd = command();
+    cmd.args(["init", "--max-retries", "0"])
+        .env("DATABASE_URL", emu.url())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("the clusterctl binary runs");
+    let started = Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if started.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("init still waiting for the lock after 20 s");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = child.wait_with_output().expect("output");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the migration lock is held by elsewhere:4242:run-w with no end")
+            && stderr.contains("WHERE name = 'migrations'"),
+        "{stderr}"
+    );
 }
 
 #[test]

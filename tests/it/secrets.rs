@@ -417,7 +417,6 @@ fn a_connection_string_given_as_a_name_is_not_echoed() {
     let emu = Emulator::start();
     emu.create_hydrated_cluster("c", "r1", "25cc");
     init_tables(&emu);
-    // 50cc: not in `--replica-sizes 25cc,URL`, which the refusal lists.
     strategy(&emu, "c", "target_size", json!({"target_size": "50cc"}));
     // A `"` and a `\` too: a JSON document escapes them.
     let pw = "Kx7\"Wq2\\Lm9vT4";
@@ -470,7 +469,13 @@ fn a_connection_string_given_as_a_name_is_not_echoed() {
         // Escaped as a JSON string holds it.
         let escaped = serde_json::to_string(pw).expect("json");
         assert_hidden(&escaped[1..escaped.len() - 1], &run.all(), &context);
-        assert!(run.all().contains("****"), "{context}: {}", run.all());
+        // Shown redacted, or refused without echo (a list holding one,
+        // `--replica-sizes 25cc,URL`).
+        assert!(
+            run.all().contains("****") || run.stderr.contains("a connection string, not"),
+            "{context}: {}",
+            run.all()
+        );
     }
     // Where a name is written to the database (a temporary replica's size
     // in the audit trail, a schema, a strategy row's cluster), it was kept
@@ -512,4 +517,49 @@ fn a_connection_string_given_as_a_name_is_not_echoed() {
     let run = clusterctl(&emu, &["describe", "team@prod"]);
     assert_eq!(run.code, 64, "{}", run.all());
     assert!(run.stderr.contains("cluster team@prod:"), "{}", run.all());
+}
+
+/// A password holding a comma, in a list (`--cluster a,URL`,
+/// `--replica-sizes 25cc,URL`), was split there: the piece before the
+/// comma was redacted as a URL, the piece after it (`Wq2…@host/db`) echoed
+/// as a cluster or a size. A path that ends in a URL (`/tmp/` + the
+/// variable) was not seen as one and echoed whole. Now a list that holds
+/// one is refused before it is split, and the rest is redacted where the
+/// URL begins.
+#[test]
+fn a_password_split_by_a_list_or_behind_a_path_is_not_echoed() {
+    let emu = Emulator::start();
+    emu.create_hydrated_cluster("c", "r1", "25cc");
+    init_tables(&emu);
+    strategy(&emu, "c", "target_size", json!({"target_size": "50cc"}));
+    let pw = "Kx7,Wq2Lm9vT4";
+    let url = format!("postgres://u:{pw}@db.example:6875/materialize");
+    let path = format!("/tmp/{url}");
+    let cases: Vec<Vec<String>> = vec![
+        vec!["status".into(), "--cluster".into(), format!("c,{url}")],
+        vec![
+            "history".into(),
+            format!("--cluster=c,{url}"),
+            "-o".into(),
+            "json".into(),
+        ],
+        vec![
+            "dry-run".into(),
+            "--replica-sizes".into(),
+            format!("25cc,{url}"),
+        ],
+        vec!["simulate".into(), path.clone()],
+        vec!["simulate".into(), path.clone(), "-o".into(), "json".into()],
+        vec!["describe".into(), path.clone()],
+    ];
+    for args in &cases {
+        let run = clusterctl(&emu, &args.iter().map(String::as_str).collect::<Vec<_>>());
+        let context = format!("`{}`", args.join(" "));
+        assert_ne!(run.code, 0, "{context} should fail:\n{}", run.all());
+        assert!(!run.all().contains("panicked"), "{context}: {}", run.all());
+        assert_hidden(pw, &run.all(), &context);
+        for piece in ["Kx7", "Wq2Lm9vT4"] {
+            assert!(!run.all().contains(piece), "{context}: {}", run.all());
+        }
+    }
 }
