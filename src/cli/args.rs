@@ -754,6 +754,16 @@ fn any_duration(s: &str) -> Result<Duration, String> {
             "'{s}': a duration cannot be negative (e.g. 30s, 5m or 1h)"
         ));
     }
+    if s.split(|c: char| c.is_ascii_digit() || c.is_whitespace() || c == '.')
+        .any(|unit| unit == "M")
+    {
+        // humantime's month is a minute's capital: `--interval 5M` was
+        // five months (within a year, so taken), where minutes were meant.
+        return Err(format!(
+            "'{s}': M is a month in this notation, m a minute: write 5m for minutes, or \
+             months in full (2months)"
+        ));
+    }
     duration_syntax(s).map_err(|e| {
         format!(
             "'{s}' is not a duration like 30s, 5m or 1h ({})",
@@ -1262,6 +1272,25 @@ mod tests {
         let before = err(&[&["--idle-after-s", "2m"][..], &config[..]].concat());
         assert!(before.starts_with("error: the argument '--idle-after-s <DURATION>' cannot be used with '--config <JSON>'"), "{before}");
         given(&before, &["--idle-after-s"]);
+    }
+
+    /// `M` (humantime's month) is refused: `--interval 5M` was five months,
+    /// within a year, so taken where minutes were meant. Months in full are
+    /// still read, and `m` is a minute.
+    #[test]
+    fn a_capital_m_is_refused_not_read_as_months() {
+        for bad in ["5M", "1h5M", "2 M"] {
+            let e = parse_duration(bad).unwrap_err();
+            assert!(
+                e.contains("M is a month in this notation, m a minute"),
+                "{e}"
+            );
+        }
+        assert!(parse_retention("3M").is_err());
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1h5m"), Ok(Duration::from_secs(3900)));
+        assert!(parse_duration("2months").is_ok());
+        assert!(parse_retention("3months").is_ok());
     }
 
     /// A unit no flag reads is named with the units to write: it listed
