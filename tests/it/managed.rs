@@ -311,11 +311,9 @@ fn burst_on_a_managed_cluster_is_refused_with_a_reason() {
     );
 }
 
-#[test]
-fn a_wiped_suspended_managed_cluster_wakes_with_the_factor_its_suspension_ended() {
-    // A managed cluster is suspended by replication factor 0, not by drops:
-    // with its state wiped, the trail's suspension row still says what it
-    // ran, and demand brings that back.
+/// Managed `m` (two 25cc replicas, hydrated, idle two hours) with
+/// `idle_suspend`, suspended by a first run (replication factor 0).
+fn suspended_managed_pair() -> Emulator {
     let emu = Emulator::start();
     emu.create_managed_cluster("m", "25cc", 2);
     emu.add_index("m");
@@ -326,6 +324,15 @@ fn a_wiped_suspended_managed_cluster_wakes_with_the_factor_its_suspension_ended(
     strategy(&emu, "m", "idle_suspend", json!({"idle_after_s": 60}));
     clusterctl(&emu, &["apply"]).ok();
     assert_eq!(rf(&emu, "m").as_deref(), Some("0"), "suspended");
+    emu
+}
+
+#[test]
+fn a_wiped_suspended_managed_cluster_wakes_with_the_factor_its_suspension_ended() {
+    // A managed cluster is suspended by replication factor 0, not by drops:
+    // with its state wiped, the trail's suspension row still says what it
+    // ran, and demand brings that back.
+    let emu = suspended_managed_pair();
     // Wiped, then a query waits: the plan of `m`.
     let wiped_and_queried = || {
         clusterctl(&emu, &["wipe-state", "--yes"]).ok();
@@ -375,16 +382,7 @@ fn a_wiped_suspended_managed_cluster_wakes_with_the_factor_its_suspension_ended(
 /// with a guess. Both are left out: the rows with times decide.
 #[test]
 fn timeless_rows_hide_neither_the_suspension_nor_the_wake() {
-    let emu = Emulator::start();
-    emu.create_managed_cluster("m", "25cc", 2);
-    emu.add_index("m");
-    emu.set_hydrated("m", "r1", true);
-    emu.set_hydrated("m", "r2", true);
-    emu.add_activity("m", 7200, true);
-    init_tables(&emu);
-    strategy(&emu, "m", "idle_suspend", json!({"idle_after_s": 60}));
-    clusterctl(&emu, &["apply"]).ok();
-    assert_eq!(rf(&emu, "m").as_deref(), Some("0"), "suspended");
+    let emu = suspended_managed_pair();
     let timeless = |id: &str, factor: u32| {
         emu.sql(&format!(
             "INSERT INTO mz_cluster_strategy_actions \
