@@ -327,23 +327,24 @@ fn suspended_managed_pair() -> Emulator {
     emu
 }
 
+/// `m`'s state wiped, then a query waits on it: the dry-run's plan of `m`.
+fn wiped_and_queried(emu: &Emulator) -> serde_json::Value {
+    clusterctl(emu, &["wipe-state", "--yes"]).ok();
+    emu.add_activity("m", 5, false);
+    emu.flush_statement_log();
+    let plan = clusterctl(emu, &["dry-run", "--output", "json"])
+        .ok()
+        .json();
+    plan["result"]["plan"]["clusters"][0].clone()
+}
+
 #[test]
 fn a_wiped_suspended_managed_cluster_wakes_with_the_factor_its_suspension_ended() {
     // A managed cluster is suspended by replication factor 0, not by drops:
     // with its state wiped, the trail's suspension row still says what it
     // ran, and demand brings that back.
     let emu = suspended_managed_pair();
-    // Wiped, then a query waits: the plan of `m`.
-    let wiped_and_queried = || {
-        clusterctl(&emu, &["wipe-state", "--yes"]).ok();
-        emu.add_activity("m", 5, false);
-        emu.flush_statement_log();
-        let plan = clusterctl(&emu, &["dry-run", "--output", "json"])
-            .ok()
-            .json();
-        plan["result"]["plan"]["clusters"][0].clone()
-    };
-    let m = &wiped_and_queried();
+    let m = &wiped_and_queried(&emu);
     assert_eq!(m["actions"][0]["kind"], "set_replication_factor", "{m:#}");
     assert_eq!(m["actions"][0]["replication_factor"], 2, "{m:#}");
     let why = m["actions"][0]["reasons"][0].as_str().unwrap_or_default();
@@ -364,7 +365,7 @@ fn a_wiped_suspended_managed_cluster_wakes_with_the_factor_its_suspension_ended(
         .expect("connect")
         .batch_execute(r#"ALTER CLUSTER "m" SET (REPLICATION FACTOR = 0)"#)
         .expect("emptied by hand");
-    let m = &wiped_and_queried();
+    let m = &wiped_and_queried(&emu);
     assert_eq!(m["actions"], json!([]), "{m:#}");
     assert!(
         m["alerts"]
@@ -394,17 +395,8 @@ fn timeless_rows_hide_neither_the_suspension_nor_the_wake() {
             crate::cli::lit(&emu.cluster_id("m"))
         ));
     };
-    let wiped_and_queried = || {
-        clusterctl(&emu, &["wipe-state", "--yes"]).ok();
-        emu.add_activity("m", 5, false);
-        emu.flush_statement_log();
-        let plan = clusterctl(&emu, &["dry-run", "--output", "json"])
-            .ok()
-            .json();
-        plan["result"]["plan"]["clusters"][0].clone()
-    };
     timeless("timeless-suspension", 0);
-    let m = &wiped_and_queried();
+    let m = &wiped_and_queried(&emu);
     assert_eq!(m["actions"][0]["replication_factor"], 2, "{m:#}");
     clusterctl(&emu, &["apply"]).ok();
     assert_eq!(rf(&emu, "m").as_deref(), Some("2"), "woken as it ran");
@@ -415,7 +407,7 @@ fn timeless_rows_hide_neither_the_suspension_nor_the_wake() {
         .batch_execute(r#"ALTER CLUSTER "m" SET (REPLICATION FACTOR = 0)"#)
         .expect("emptied by hand");
     timeless("timeless-creation", 1);
-    let m = &wiped_and_queried();
+    let m = &wiped_and_queried(&emu);
     assert_eq!(m["actions"], json!([]), "{m:#}");
     assert!(
         m["alerts"]
