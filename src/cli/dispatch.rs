@@ -40,6 +40,44 @@ struct Ui {
     log_json: bool,
     /// `--watch`: JSON documents one per line (JSON Lines).
     stream: bool,
+    /// What the command does to our tables (for a newer schema).
+    tables: Tables,
+}
+
+/// What a command does to clusterctl's tables, which decides what a schema
+/// a newer clusterctl migrated means for it ([`migrate::newer_schema`]).
+#[derive(Clone, Copy, PartialEq)]
+enum Tables {
+    /// Reads them: answers, and says it once as a warning.
+    Read,
+    /// Writes to them: refused before any write.
+    Write,
+    /// Checks for itself: `apply` and `init` when they read the migrations
+    /// (no statement more), `doctor` as a finding. Not checked: `simulate`
+    /// (only `--from-history` connects, and reads strategies), and the
+    /// commands that connect to no database.
+    Own,
+}
+
+impl Tables {
+    fn of(command: &Command) -> Tables {
+        match command {
+            Command::WipeState(_) | Command::Unlock(_) => Tables::Write,
+            Command::Strategy(StrategyCommand::Ls(_)) => Tables::Read,
+            Command::Strategy(_) => Tables::Write,
+            Command::DryRun(_)
+            | Command::Status(_)
+            | Command::Describe(_)
+            | Command::Check(_)
+            | Command::History(_) => Tables::Read,
+            Command::Apply(_)
+            | Command::Init(_)
+            | Command::Doctor(_)
+            | Command::Simulate(_)
+            | Command::Completions(_)
+            | Command::Man(_) => Tables::Own,
+        }
+    }
 }
 
 pub fn run(cli: Cli) -> u8 {
@@ -62,6 +100,7 @@ pub fn run(cli: Cli) -> u8 {
         log_json: out.log_format == LogFormat::Json,
         stream: matches!(&cli.command, Command::Apply(a) if a.watch)
             || matches!(&cli.command, Command::Status(a) if a.watch),
+        tables: Tables::of(&cli.command),
     };
     match cli.command {
         Command::Completions(_) | Command::Man(_) if ui.json => {
@@ -619,7 +658,10 @@ where
             let mut ctx = Context::new(db)?;
             // Before anything else: can the session cluster serve our tables?
             let session = session::prepare(&mut ctx, None).await?;
-            let result = op(&ctx).await;
+            let result = match newer_schema(&ctx, ui).await {
+                Ok(()) => op(&ctx).await,
+                Err(e) => Err(e),
+            };
             for w in session::finish(&ctx, session, false).await {
                 tracing::warn!("{w}");
             }
@@ -629,6 +671,33 @@ where
     match result {
         Ok(view) => finish(&view, ui),
         Err(e) => fail(&e, ui),
+    }
+}
+
+/// Tables a newer clusterctl migrated: a command that writes to them is
+/// refused before it writes; one that reads them says so once and goes on.
+/// One statement, for the commands that do not migrate.
+async fn newer_schema(ctx: &Context, ui: &Ui) -> Result<(), CommandError> {
+    if ui.tables == Tables::Own {
+        return Ok(());
+    }
+    let newer = match ctx.backend().newer_schema().await {
+        Ok(newer) => newer,
+        Err(e) if ui.tables == Tables::Write => return Err(e.into()),
+        // The warning is advice: a reading command does not fail for want
+        // of it (its own reads say what is wrong with the tables).
+        Err(e) => {
+            tracing::debug!("not checked for a newer schema: {e}");
+            None
+        }
+    };
+    match newer {
+        None => Ok(()),
+        Some(newer) if ui.tables == Tables::Write => Err(newer.into()),
+        Some(newer) => {
+            message_line(ui, &format!("warning: {newer}"));
+            Ok(())
+        }
     }
 }
 

@@ -490,6 +490,15 @@ async fn table_findings(
         .await
     {
         Ok(t) => t,
+        Err(e @ crate::db::DbError::SchemaNewer { .. }) => {
+            let f = finding(
+                Level::Blocker,
+                "tables",
+                format!("{e}: apply, wipe-state, unlock and strategy set/rm/pause/resume refuse to run"),
+                Some("upgrade this clusterctl to the version that migrated the tables (or a newer one)".into()),
+            );
+            return (vec![f], missing.is_none());
+        }
         Err(e) => {
             let f = finding(
                 Level::Info,

@@ -417,6 +417,18 @@ impl<'a> LiveBackend<'a> {
         }
     }
 
+    /// Whether a newer clusterctl migrated our tables: the error to refuse
+    /// a write with, or to warn with ([`super::migrate::newer_schema`]).
+    /// One statement (retried); `apply` and `init` learn it from the read
+    /// migrating makes instead.
+    pub async fn newer_schema(&mut self) -> Result<Option<DbError>, DbError> {
+        let store = self.store;
+        self.retrying("checking clusterctl's tables (migrations)", async |c| {
+            super::migrate::check_not_newer(store, c).await
+        })
+        .await
+    }
+
     /// Creates or upgrades our tables (never a schema): see
     /// [`super::migrate::run`].
     pub async fn migrate(&mut self) -> Result<Vec<i32>, DbError> {

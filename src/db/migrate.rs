@@ -81,6 +81,30 @@ async fn applied_versions(store: &Store, c: &Client) -> Result<Option<Vec<i32>>,
     }
 }
 
+/// The one rule for "a newer clusterctl migrated these tables": the
+/// highest version recorded is above the highest this binary knows. What a
+/// later migration changed (a column's meaning, a row a run must write)
+/// this binary cannot know, so it must not write to them.
+pub fn newer_schema(done: &[i32]) -> Option<DbError> {
+    let known = MIGRATION_FILES
+        .iter()
+        .map(|(v, _, _)| *v)
+        .max()
+        .unwrap_or(0);
+    let recorded = done.iter().copied().max().filter(|&v| v > known)?;
+    Some(DbError::SchemaNewer { recorded, known })
+}
+
+/// [`newer_schema`] of what the migrations table records: one statement.
+/// No table (or no schema) is no newer schema: the commands say that
+/// themselves.
+pub async fn check_not_newer(store: &Store, c: &Client) -> Result<Option<DbError>, DbError> {
+    match recorded(store, c).await? {
+        Recorded::Versions(done) => Ok(newer_schema(&done)),
+        Recorded::NoTable | Recorded::NoSchema => Ok(None),
+    }
+}
+
 fn complete(done: &[i32]) -> bool {
     MIGRATION_FILES.iter().all(|(v, _, _)| done.contains(v))
 }
@@ -88,15 +112,19 @@ fn complete(done: &[i32]) -> bool {
 /// What the first `apply` still has to create, for `doctor`: the tables of
 /// the migrations not recorded (all of them without a migrations table; the
 /// migrations table itself then too). Empty when every migration is
-/// recorded. Tables an earlier tool created (mz-clusterctl's three) are
+/// recorded; [`DbError::SchemaNewer`] for tables a newer clusterctl
+/// migrated. Tables an earlier tool created (mz-clusterctl's three) are
 /// listed too: a migration creates them `IF NOT EXISTS`, and the statement
 /// needs `CREATE` on the schema all the same.
 pub async fn to_create(store: &Store, c: &Client) -> Result<Vec<String>, DbError> {
-    let done = match applied_versions(store, c).await? {
-        Some(done) if complete(&done) => return Ok(Vec::new()),
-        Some(done) => done,
-        None => Vec::new(),
-    };
+    let done = applied_versions(store, c).await?.unwrap_or_default();
+    // `doctor` reports it as what blocks apply.
+    if let Some(newer) = newer_schema(&done) {
+        return Err(newer);
+    }
+    if complete(&done) {
+        return Ok(Vec::new());
+    }
     let mut tables = vec![store.table(MIGRATIONS)];
     for (version, _, sql) in MIGRATION_FILES {
         if !done.contains(version) {
@@ -238,11 +266,20 @@ const CREATING: &str = "creating clusterctl's tables";
 /// Each step is retried on its own under the statement deadline; waiting
 /// for the migration lock is not a step: a held lock is an answer, and
 /// when it stays held the error says by whom and until when.
+///
+/// Tables a newer clusterctl migrated ([`newer_schema`]) are refused here,
+/// before any statement that writes: this is the read every `apply` and
+/// `init` makes anyway, so the check costs no statement.
 pub async fn run(backend: &mut LiveBackend<'_>, create_schema: bool) -> Result<Vec<i32>, DbError> {
     let store = backend.store();
     let found = backend
         .retrying(CHECKING, async |c| recorded(store, c).await)
         .await?;
+    if let Recorded::Versions(done) = &found {
+        if let Some(newer) = newer_schema(done) {
+            return Err(newer);
+        }
+    }
     match (&found, store.schema()) {
         (Recorded::Versions(done), _) if complete(done) => return Ok(Vec::new()),
         (Recorded::Versions(_), _) => {}
@@ -525,6 +562,23 @@ fn created_tables(store: &Store, sql: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_version_above_every_known_one_is_a_newer_schema() {
+        let known = MIGRATION_FILES
+            .iter()
+            .map(|(v, _, _)| *v)
+            .max()
+            .unwrap_or(0);
+        assert!(newer_schema(&[]).is_none());
+        assert!(newer_schema(&[1]).is_none(), "older: this binary migrates");
+        assert!(newer_schema(&[1, known]).is_none());
+        let e = newer_schema(&[1, known + 1, known]).map(|e| e.to_string());
+        let e = e.unwrap_or_default();
+        assert!(e.contains(&format!("schema version {}", known + 1)), "{e}");
+        assert!(e.contains(&format!("(up to {known})")), "{e}");
+        assert!(e.contains("upgrade this clusterctl"), "{e}");
+    }
 
     #[test]
     fn a_role_name_cannot_break_out_of_init_sqls_comments() {

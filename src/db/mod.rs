@@ -54,6 +54,10 @@ pub enum DbError {
     /// The schema `--schema` names does not exist (`migrate::missing_schema`).
     #[error("{context}: {reason}")]
     SchemaMissing { context: String, reason: String },
+    /// A newer clusterctl migrated our tables ([`migrate::newer_schema`]):
+    /// this one must not write to them.
+    #[error("clusterctl's tables are at schema version {recorded}, newer than this clusterctl knows (up to {known}): a newer clusterctl migrated them; upgrade this clusterctl (it writes nothing to tables a newer one migrated)")]
+    SchemaNewer { recorded: i32, known: i32 },
     #[error("{context}: no answer within {}s", .after.as_secs())]
     Timeout { context: String, after: Duration },
     /// Our controller lease is gone or could expire: no further DDL.
@@ -102,6 +106,7 @@ impl DbError {
             | DbError::LeaseLost(_)
             | DbError::Interrupted { .. }
             | DbError::SchemaMissing { .. }
+            | DbError::SchemaNewer { .. }
             | DbError::TablesMissing { .. } => false,
         }
     }

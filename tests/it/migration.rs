@@ -289,3 +289,139 @@ fn doctor_names_the_references_leftover_temporary_replica() {
     clusterctl(&emu, &["apply", "--exec-cluster", "ops"]).ok();
     assert_eq!(replica_names(&emu, "ops"), ["mzclusterctl", "r1"]);
 }
+
+/// Statements that write, among what the proxy saw.
+fn writes(emu: &Emulator) -> Vec<String> {
+    emu.sql_log()
+        .into_iter()
+        .filter(|s| {
+            let s = s.trim_start().to_ascii_uppercase();
+            ["INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "ALTER"]
+                .iter()
+                .any(|w| s.starts_with(w))
+        })
+        .collect()
+}
+
+/// During a rolling upgrade an older clusterctl meets tables a newer one
+/// migrated: version 99 here, where this one knows 1 and 2. (It ran
+/// without a word before.)
+fn migrated_by_a_newer_clusterctl() -> Emulator {
+    let emu = emulator();
+    emu.create_cluster("c1");
+    strategy(&emu, "c1", "target_size", json!({"target_size": "25cc"}));
+    emu.sql(
+        "INSERT INTO clusterctl_schema_migrations (version, name, applied_at) \
+         VALUES (99, 'from_the_future', now())",
+    );
+    emu.clear_sql_log();
+    emu
+}
+
+/// Names both versions and what to do, without a backtrace.
+fn says_newer(text: &str) -> bool {
+    text.contains("schema version 99")
+        && text.contains("(up to 2)")
+        && text.contains("upgrade this clusterctl")
+        && !text.contains("panicked")
+}
+
+/// Refused before its first write: exit 1 (as a missing table or schema),
+/// one `error:` line, no statement that writes.
+fn refuses(emu: &Emulator, args: &[&str]) {
+    emu.clear_sql_log();
+    let run = clusterctl(emu, args).code(1);
+    assert!(says_newer(&run.stderr), "{args:?}: {}", run.all());
+    assert!(run.stderr.starts_with("error: "), "{args:?}: {}", run.all());
+    assert_eq!(run.stderr.lines().count(), 1, "{args:?}: {}", run.all());
+    assert_eq!(writes(emu), Vec::<String>::new(), "{args:?}: {}", run.all());
+}
+
+#[test]
+fn apply_refuses_tables_a_newer_clusterctl_migrated() {
+    let emu = migrated_by_a_newer_clusterctl();
+    refuses(&emu, &["apply"]);
+    refuses(&emu, &["init"]);
+    // Nothing acted, audited or remembered.
+    assert!(audit(&emu, "c1").is_empty());
+    assert!(emu.replicas("c1").is_empty());
+    assert_eq!(
+        emu.query_one("SELECT count(*)::text FROM mz_cluster_strategy_state"),
+        Some("0".into())
+    );
+}
+
+#[test]
+fn writing_commands_refuse_tables_a_newer_clusterctl_migrated() {
+    let emu = migrated_by_a_newer_clusterctl();
+    refuses(&emu, &["wipe-state", "--yes"]);
+    refuses(
+        &emu,
+        &[
+            "strategy",
+            "set",
+            "c1",
+            "target_size",
+            "--target-size",
+            "50cc",
+        ],
+    );
+    refuses(&emu, &["strategy", "rm", "c1"]);
+    refuses(&emu, &["strategy", "pause", "c1"]);
+    refuses(&emu, &["strategy", "resume", "c1"]);
+    refuses(&emu, &["unlock", "--force"]);
+    assert_eq!(
+        emu.query_one("SELECT config->>'target_size' FROM mz_cluster_strategies"),
+        Some("25cc".into())
+    );
+}
+
+#[test]
+fn reading_commands_warn_once_about_tables_a_newer_clusterctl_migrated() {
+    let emu = migrated_by_a_newer_clusterctl();
+    for args in [
+        &["dry-run"][..],
+        &["status"],
+        &["check"],
+        &["history"],
+        &["describe", "c1"],
+        &["strategy", "ls"],
+    ] {
+        let run = clusterctl(&emu, args).ok();
+        let warned: Vec<_> = run
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("warning: ") && says_newer(l))
+            .collect();
+        assert_eq!(warned.len(), 1, "{args:?}: {}", run.all());
+        assert!(
+            !run.stdout.contains("schema version"),
+            "{args:?}: {}",
+            run.all()
+        );
+    }
+    let run = clusterctl(&emu, &["dry-run"]).ok();
+    assert!(run.stdout.contains("c1"), "{}", run.all());
+    assert_eq!(writes(&emu), Vec::<String>::new());
+}
+
+#[test]
+fn doctor_says_a_newer_clusterctl_migrated_the_tables() {
+    let emu = migrated_by_a_newer_clusterctl();
+    // A blocker: exit 3, with the fix.
+    let doc = clusterctl(&emu, &["doctor", "--output", "json"])
+        .code(3)
+        .json();
+    let findings = doc["result"]["findings"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let newer: Vec<_> = findings
+        .iter()
+        .filter(|f| says_newer(&f.to_string()))
+        .collect();
+    assert_eq!(newer.len(), 1, "{doc:#}");
+    assert_eq!(newer[0]["level"], "blocker", "{doc:#}");
+    let text = clusterctl(&emu, &["doctor"]).code(3);
+    assert!(text.stdout.contains("BLOCKER"), "{}", text.all());
+}

@@ -1073,3 +1073,42 @@ fn a_signal_while_the_temporary_replicas_intent_hangs_stops_at_once() {
         emu.stall_statement("INSERT INTO \"mz_cluster_strategy_actions\"", 1);
     }
 }
+
+/// A watcher on the old image while a newer clusterctl migrates the tables
+/// (a rolling upgrade): from its next run on it acts no more and says why,
+/// each run, as a failed run (so probes and metrics show it); it did not
+/// notice before.
+#[test]
+fn a_watcher_stops_acting_once_a_newer_clusterctl_migrated() {
+    let emu = Emulator::start();
+    emu.create_cluster("early");
+    emu.create_cluster("later");
+    init_tables(&emu);
+    strategy(&emu, "early", "target_size", json!({"target_size": "25cc"}));
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut d = Daemon::watching(&emu.url(), &["--metrics-addr", &addr]);
+    eventually(Duration::from_secs(15), "the first action", &d, || {
+        replica_names(&emu, "early") == ["r_25cc"]
+    });
+    emu.sql(
+        "INSERT INTO clusterctl_schema_migrations (version, name, applied_at) \
+         VALUES (99, 'from_the_future', now())",
+    );
+    strategy(&emu, "later", "target_size", json!({"target_size": "25cc"}));
+    eventually(Duration::from_secs(15), "two refused runs", &d, || {
+        get(port, "/metrics")
+            .and_then(|(_, m)| sample(&m, "clusterctl_runs_total{outcome=\"error\"}"))
+            .is_some_and(|n| n >= 2.0)
+    });
+    assert!(d.still_running(), "{}", d.output());
+    assert!(replica_names(&emu, "later").is_empty(), "{}", d.output());
+    assert!(audit(&emu, "later").is_empty(), "{}", d.output());
+    let (code, _) = d.terminate(Duration::from_secs(5));
+    assert_eq!(code, 0, "{}", d.output());
+    assert!(
+        d.output().contains("schema version 99") && d.output().contains("upgrade this clusterctl"),
+        "{}",
+        d.output()
+    );
+}
