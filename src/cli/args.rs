@@ -760,8 +760,9 @@ fn any_duration(s: &str) -> Result<Duration, String> {
         // humantime's month is a minute's capital: `--interval 5M` was
         // five months (within a year, so taken), where minutes were meant.
         return Err(format!(
-            "'{s}': M is a month in this notation, m a minute: write 5m for minutes, or \
-             months in full (2months)"
+            "'{s}': M is a month in this notation, m a minute: write {} for minutes, or \
+             months in full (2months)",
+            s.replace('M', "m")
         ));
     }
     duration_syntax(s).map_err(|e| {
@@ -1279,10 +1280,12 @@ mod tests {
     /// still read, and `m` is a minute.
     #[test]
     fn a_capital_m_is_refused_not_read_as_months() {
-        for bad in ["5M", "1h5M", "2 M"] {
+        for (bad, meant) in [("5M", "5m"), ("1h5M", "1h5m"), ("2 M", "2 m")] {
             let e = parse_duration(bad).unwrap_err();
             assert!(
-                e.contains("M is a month in this notation, m a minute"),
+                e.contains(&format!(
+                    "M is a month in this notation, m a minute: write {meant} for minutes"
+                )),
                 "{e}"
             );
         }
