@@ -86,13 +86,18 @@ async fn applied_versions(store: &Store, c: &Client) -> Result<Option<Vec<i32>>,
 /// later migration changed (a column's meaning, a row a run must write)
 /// this binary cannot know, so it must not write to them.
 pub fn newer_schema(done: &[i32]) -> Option<DbError> {
-    let known = MIGRATION_FILES
+    let known = latest_known();
+    let recorded = done.iter().copied().max().filter(|&v| v > known)?;
+    Some(DbError::SchemaNewer { recorded, known })
+}
+
+/// The highest migration this binary knows.
+fn latest_known() -> i32 {
+    MIGRATION_FILES
         .iter()
         .map(|(v, _, _)| *v)
         .max()
-        .unwrap_or(0);
-    let recorded = done.iter().copied().max().filter(|&v| v > known)?;
-    Some(DbError::SchemaNewer { recorded, known })
+        .unwrap_or(0)
 }
 
 /// [`newer_schema`] of what the migrations table records: one statement.
@@ -565,11 +570,7 @@ mod tests {
 
     #[test]
     fn only_a_version_above_every_known_one_is_a_newer_schema() {
-        let known = MIGRATION_FILES
-            .iter()
-            .map(|(v, _, _)| *v)
-            .max()
-            .unwrap_or(0);
+        let known = latest_known();
         assert!(newer_schema(&[]).is_none());
         assert!(newer_schema(&[1]).is_none(), "older: this binary migrates");
         assert!(newer_schema(&[1, known]).is_none());
