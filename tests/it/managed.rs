@@ -338,6 +338,25 @@ fn wiped_and_queried(emu: &Emulator) -> serde_json::Value {
     plan["result"]["plan"]["clusters"][0].clone()
 }
 
+/// An operator sets `m`'s replication factor to 0 by hand.
+fn empty_by_hand(emu: &Emulator) {
+    postgres::Client::connect(&emu.url(), postgres::NoTls)
+        .expect("connect")
+        .batch_execute(r#"ALTER CLUSTER "m" SET (REPLICATION FACTOR = 0)"#)
+        .expect("emptied by hand");
+}
+
+/// `m`'s plan wakes nothing and alerts that nothing is remembered.
+fn assert_nothing_to_bring_back(m: &serde_json::Value) {
+    assert_eq!(m["actions"], json!([]), "{m:#}");
+    assert!(
+        m["alerts"]
+            .to_string()
+            .contains("remembers nothing to bring back"),
+        "{m:#}"
+    );
+}
+
 #[test]
 fn a_wiped_suspended_managed_cluster_wakes_with_the_factor_its_suspension_ended() {
     // A managed cluster is suspended by replication factor 0, not by drops:
@@ -361,18 +380,9 @@ fn a_wiped_suspended_managed_cluster_wakes_with_the_factor_its_suspension_ended(
     // Emptied by hand after that wake and wiped again: the trail's wake
     // (a factor above 0) is newer than its suspension, so what ran since
     // is not known: an alert, not a guess.
-    postgres::Client::connect(&emu.url(), postgres::NoTls)
-        .expect("connect")
-        .batch_execute(r#"ALTER CLUSTER "m" SET (REPLICATION FACTOR = 0)"#)
-        .expect("emptied by hand");
+    empty_by_hand(&emu);
     let m = &wiped_and_queried(&emu);
-    assert_eq!(m["actions"], json!([]), "{m:#}");
-    assert!(
-        m["alerts"]
-            .to_string()
-            .contains("remembers nothing to bring back"),
-        "{m:#}"
-    );
+    assert_nothing_to_bring_back(m);
 }
 
 /// Audit rows without a time (written by hand) in a suspended cluster's
@@ -402,19 +412,10 @@ fn timeless_rows_hide_neither_the_suspension_nor_the_wake() {
     assert_eq!(rf(&emu, "m").as_deref(), Some("2"), "woken as it ran");
     // Emptied by hand since the wake: what ran is not known (an alert),
     // whatever a timeless creation says.
-    postgres::Client::connect(&emu.url(), postgres::NoTls)
-        .expect("connect")
-        .batch_execute(r#"ALTER CLUSTER "m" SET (REPLICATION FACTOR = 0)"#)
-        .expect("emptied by hand");
+    empty_by_hand(&emu);
     timeless("timeless-creation", 1);
     let m = &wiped_and_queried(&emu);
-    assert_eq!(m["actions"], json!([]), "{m:#}");
-    assert!(
-        m["alerts"]
-            .to_string()
-            .contains("remembers nothing to bring back"),
-        "{m:#}"
-    );
+    assert_nothing_to_bring_back(m);
 }
 
 /// The operator resizes a managed cluster that only `idle_suspend` runs,
