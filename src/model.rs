@@ -683,7 +683,7 @@ pub struct Snapshot {
     #[serde(default)]
     pub suspensions: BTreeMap<ClusterId, LastSuspension>,
     /// `suspensions` was read: only when a cluster needs it
-    /// (`strategy::any_recalls_from_trail`), and read without error.
+    /// (`plan::reads_the_trail`), and read without error.
     #[serde(default)]
     pub suspensions_read: bool,
     /// Per cluster, the newest executed `set_size` action of the audit

@@ -263,27 +263,39 @@ pub async fn load(c: &Client, store: &Store, opts: &SnapshotOptions) -> Result<S
     let mut clusters = clusters.map_err(q("clusters"))?;
     let index = index_by_id(&clusters);
     attach_replicas(&mut clusters, &index, replicas.map_err(q("replicas"))?);
+    // What round one read: round two adds its signals to it.
+    let mut snap = Snapshot {
+        now,
+        sizes,
+        clusters,
+        strategies,
+        states,
+        session_cluster,
+        env,
+        unfinished,
+        last_resizes,
+        ..Snapshot::default()
+    };
 
     // Round two: activity over max(24 h, the largest idle_after_s scaled by
     // the sample rate), and the auto-scaling relation where it exists.
-    let lookback = activity_lookback(opts, &strategies, &env.settings);
+    let lookback = activity_lookback(opts, &snap.strategies, &snap.env.settings);
     let activity_sql = activity_sql(&format!("now() - INTERVAL '{lookback} seconds'"), "");
     // Pipelined: the activity, the auto-scaling relation, the demand
     // history of predicting clusters and the audit trail's last suspensions
-    // (only when a cluster forgot what to wake with: a scan of the whole
-    // trail) go out together (one round trip).
-    let suspensions_sql = crate::strategy::any_recalls_from_trail(&strategies, &clusters, &states)
-        .then(|| store.last_suspensions_sql());
+    // (only when a cluster the plan runs forgot what to wake with: a scan
+    // of the whole trail) go out together (one round trip).
+    let suspensions_sql = crate::plan::reads_the_trail(&snap).then(|| store.last_suspensions_sql());
     let (activity, auto_scaling, demand, suspensions) = tokio::join!(
         c.query_typed(&activity_sql, &[]),
         async {
-            if env.auto_scaling_relation {
+            if snap.env.auto_scaling_relation {
                 Some(c.query_typed(AUTO_SCALING_SQL, &[]).await)
             } else {
                 None
             }
         },
-        load_demand(c, &strategies, now),
+        load_demand(c, &snap.strategies, now),
         async {
             match &suspensions_sql {
                 Some(sql) => Some(c.query_typed(sql, &[]).await),
@@ -291,56 +303,35 @@ pub async fn load(c: &Client, store: &Store, opts: &SnapshotOptions) -> Result<S
             }
         }
     );
-    let (suspensions, suspensions_read) =
-        match suspensions.map(|r| optional(r, "reading the last suspensions")) {
-            None => Default::default(),
-            Some(read) => match read? {
-                Ok(rows) => (Store::parse_last_suspensions(&rows), true),
-                Err(why) => {
-                    env.suspensions_error = Some(why);
-                    Default::default()
-                }
-            },
-        };
-    let (activity_log_has_rows, activity_log_since) =
-        match optional(activity, "reading the statement log")? {
+    snap.demand = demand;
+    if let Some(read) = suspensions.map(|r| optional(r, "reading the last suspensions")) {
+        match read? {
             Ok(rows) => {
-                env.activity_future = attach_activity(&mut clusters, &index, &rows, now);
-                let since = rows
-                    .iter()
-                    .filter_map(|r| r.try_get::<_, Option<DateTime<Utc>>>(3).ok().flatten())
-                    .min()
-                    .map(|t| t.min(now));
-                (!rows.is_empty(), since)
+                snap.suspensions = Store::parse_last_suspensions(&rows);
+                snap.suspensions_read = true;
             }
-            Err(why) => {
-                env.activity_error = Some(why);
-                (false, None)
-            }
-        };
-    if let Some(result) = auto_scaling {
-        match optional(result, "reading the auto-scaling relation")? {
-            Ok(rows) => attach_auto_scaling(&mut clusters, &index, &rows),
-            Err(why) => env.auto_scaling_error = Some(why),
+            Err(why) => snap.env.suspensions_error = Some(why),
         }
     }
-
-    Ok(Snapshot {
-        now,
-        sizes,
-        clusters,
-        strategies,
-        states,
-        activity_log_has_rows,
-        activity_log_since,
-        session_cluster,
-        env,
-        demand,
-        unfinished,
-        suspensions,
-        suspensions_read,
-        last_resizes,
-    })
+    match optional(activity, "reading the statement log")? {
+        Ok(rows) => {
+            snap.env.activity_future = attach_activity(&mut snap.clusters, &index, &rows, now);
+            snap.activity_log_has_rows = !rows.is_empty();
+            snap.activity_log_since = rows
+                .iter()
+                .filter_map(|r| r.try_get::<_, Option<DateTime<Utc>>>(3).ok().flatten())
+                .min()
+                .map(|t| t.min(now));
+        }
+        Err(why) => snap.env.activity_error = Some(why),
+    }
+    if let Some(result) = auto_scaling {
+        match optional(result, "reading the auto-scaling relation")? {
+            Ok(rows) => attach_auto_scaling(&mut snap.clusters, &index, &rows),
+            Err(why) => snap.env.auto_scaling_error = Some(why),
+        }
+    }
+    Ok(snap)
 }
 
 /// The database's clock and what the server is and allows: release,

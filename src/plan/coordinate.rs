@@ -14,6 +14,26 @@ use crate::strategy::{Ctx, Desired, Idle, StateSlot, StrategyConfig};
 /// State slot the coordinator keeps for itself (not a strategy).
 pub const CONTROLLER_SLOT: &str = "_controller";
 
+/// Why the plan leaves a cluster before any of its strategies runs, if it
+/// does: a pause in force, a row in error, or a rule that makes it
+/// unmanageable. The one place for it: the plan stops here, and the
+/// snapshot reads the audit trail for no cluster left so
+/// ([`super::reads_the_trail`]).
+pub(super) fn left_alone(snap: &Snapshot, cluster: &Cluster, rows: &Validated) -> Option<Outcome> {
+    if let Some(p) = rows.paused.as_ref().filter(|p| p.in_force(snap.now)) {
+        return Some(Outcome::Paused {
+            reason: p.reason.clone(),
+            until: p.until,
+        });
+    }
+    if !rows.is_valid() {
+        return Some(Outcome::Invalid {
+            errors: rows.errors().map(Finding::describe).collect(),
+        });
+    }
+    rules::unmanageable(snap, cluster).map(|reason| Outcome::Unmanageable { reason })
+}
+
 pub(super) fn plan_cluster(
     snap: &Snapshot,
     opts: &PlanOptions,
@@ -49,38 +69,27 @@ pub(super) fn plan_cluster(
         rolled_back: None,
         activity_sensitive: false,
     };
-    match &rows.paused {
-        Some(p) if p.in_force(snap.now) => {
-            cp.outcome = Outcome::Paused {
-                reason: p.reason.clone(),
-                until: p.until,
-            };
-            return cp;
+    let left = left_alone(snap, cluster, &rows);
+    if !matches!(left, Some(Outcome::Paused { .. })) {
+        if let Some(p) = &rows.paused {
+            cp.notes.push(format!(
+                "the pause expired at {}; `clusterctl strategy resume {}` removes its row",
+                p.until.map(|t| t.to_rfc3339()).unwrap_or_default(),
+                crate::model::command_arg(&cluster.name, &cluster.id)
+            ));
         }
-        Some(p) => cp.notes.push(format!(
-            "the pause expired at {}; `clusterctl strategy resume {}` removes its row",
-            p.until.map(|t| t.to_rfc3339()).unwrap_or_default(),
-            crate::model::command_arg(&cluster.name, &cluster.id)
-        )),
-        None => {}
+        cp.notes.extend(
+            rows.findings
+                .iter()
+                .filter(|f| !f.is_error())
+                .map(Finding::describe),
+        );
     }
-    if !rows.is_valid() {
-        cp.outcome = Outcome::Invalid {
-            errors: rows.errors().map(Finding::describe).collect(),
-        };
+    if let Some(outcome) = left {
+        cp.outcome = outcome;
         return cp;
     }
-    cp.notes.extend(
-        rows.findings
-            .iter()
-            .filter(|f| !f.is_error())
-            .map(Finding::describe),
-    );
     let configs = rows.configs;
-    if let Some(reason) = rules::unmanageable(snap, cluster) {
-        cp.outcome = Outcome::Unmanageable { reason };
-        return cp;
-    }
 
     // The demand profile, learned once per plan for the strategies that
     // predict (unknown when the log has no rows at all: sampled to nothing,

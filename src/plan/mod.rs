@@ -375,6 +375,35 @@ pub fn plan(snap: &Snapshot, opts: &PlanOptions) -> Plan {
     }
 }
 
+/// Whether the snapshot reads the audit trail's last suspensions (a scan of
+/// the whole trail): only when a cluster the plan would run `idle_suspend`
+/// for may need its own (`strategy::recalls_from_trail`). A cluster the
+/// plan leaves alone before its strategies run (paused, a row in error,
+/// unmanageable: [`coordinate::left_alone`]) never reads it, so one such
+/// cluster with no replica does not make every run scan the trail. Judged
+/// on the snapshot's first round: what later rounds add (the auto-scaling
+/// relation) is not known yet, and a cluster it would leave alone counts.
+pub fn reads_the_trail(snap: &Snapshot) -> bool {
+    let by_id = snap.cluster_index();
+    rows::in_effect(&snap.strategies).iter().any(|(id, rows)| {
+        let Some(cluster) = by_id.get(id).map(|&i| &snap.clusters[i]) else {
+            return false;
+        };
+        let idle_suspend = |r: &rows::InEffect| {
+            StrategyKind::parse(&r.row.strategy_type) == Some(StrategyKind::IdleSuspend)
+        };
+        // The cheap tests first: validation parses every row.
+        rows.iter().any(idle_suspend)
+            && crate::strategy::recalls_from_trail(cluster, snap.states.get(id))
+            && coordinate::left_alone(
+                snap,
+                cluster,
+                &rows::validate(Some(cluster), rows, &snap.sizes),
+            )
+            .is_none()
+    })
+}
+
 /// Signals that failed or cannot be trusted, said once per plan where a
 /// planned cluster relies on them.
 fn environment_warnings(snap: &Snapshot, clusters: &[ClusterPlan]) -> Vec<String> {

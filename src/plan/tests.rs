@@ -2717,3 +2717,32 @@ fn made_up_credits_leave_the_region_limit_unjudged_and_say_so() {
         p.warnings
     );
 }
+
+/// The trail is read for a cluster with `idle_suspend`, no replica and
+/// nothing remembered, unless the plan leaves it alone before its
+/// strategies run: paused, a row in error, unmanageable.
+#[test]
+fn the_trail_is_read_only_for_a_cluster_the_plan_runs() {
+    let idle = || row("u2", "idle_suspend", json!({"idle_after_s": 600}));
+    let empty = || vec![cluster("u2", "c", vec![])];
+    assert!(reads_the_trail(&snap(empty(), vec![idle()])));
+    let running = vec![cluster("u2", "c", vec![replica(1, "r1", "25cc", true)])];
+    assert!(!reads_the_trail(&snap(running, vec![idle()])));
+    let other = row("u2", "target_size", json!({"target_size": "25cc"}));
+    assert!(
+        !reads_the_trail(&snap(empty(), vec![other])),
+        "no idle_suspend"
+    );
+
+    let paused = row("u2", "pause", json!({"reason": "maintenance"}));
+    assert!(!reads_the_trail(&snap(empty(), vec![idle(), paused])));
+    let expired = row("u2", "pause", json!({"until": "2026-11-20T00:00:00Z"}));
+    assert!(reads_the_trail(&snap(empty(), vec![idle(), expired])));
+    let invalid = row("u2", "idle_suspend", json!({"idle_after_s": "soon"}));
+    assert!(!reads_the_trail(&snap(empty(), vec![invalid])));
+    let mut refreshed = empty();
+    refreshed[0].schedule = Schedule::OnRefresh;
+    assert!(!reads_the_trail(&snap(refreshed, vec![idle()])));
+    let dropped = snap(vec![], vec![idle()]);
+    assert!(!reads_the_trail(&dropped), "no such cluster");
+}

@@ -369,7 +369,7 @@ pub(super) fn prepare(
 
 /// Whether the audit trail's last suspension is read for this cluster
 /// (the snapshot reads the trail only when some cluster is so,
-/// `super::any_recalls_from_trail`, and the plan recalls from it only
+/// the plan's `reads_the_trail`, and the plan recalls from it only
 /// then): one with no replica whose slot remembers nothing to wake with,
 /// or one whose slot began afresh and has not had the trail read since
 /// ([`IdleSuspendState::check_trail`]).

@@ -462,34 +462,18 @@ pub fn longest_idle_after_s(rows: &[crate::model::StrategyRow]) -> u64 {
         .unwrap_or(0)
 }
 
-/// Whether some cluster may need its last suspension from the audit trail
-/// this run: one with an `idle_suspend` row and no replica whose slot
+/// Whether this cluster's `idle_suspend` may need its last suspension from
+/// the audit trail this run (`idle_suspend::reads_the_trail`, the planner's
+/// own test, on the cluster's state): no replica runs and its slot
 /// remembers nothing to wake with (unless the trail was read for it with
-/// nothing to recall since it last ran one), or whose slot began afresh (a wiped
-/// state) in an earlier run (`idle_suspend::reads_the_trail`, the
-/// planner's own test). The snapshot reads the trail's suspensions, a scan
-/// of the whole trail, only then.
-pub fn any_recalls_from_trail(
-    rows: &[crate::model::StrategyRow],
-    clusters: &[Cluster],
-    states: &BTreeMap<crate::model::ClusterId, serde_json::Value>,
-) -> bool {
-    let kind = StrategyKind::IdleSuspend;
-    let with_rows: std::collections::BTreeSet<&crate::model::ClusterId> = rows
-        .iter()
-        .filter(|r| StrategyKind::parse(&r.strategy_type) == Some(kind))
-        .map(|r| &r.cluster_id)
-        .collect();
-    clusters
-        .iter()
-        .filter(|c| with_rows.contains(&c.id))
-        .any(|c| {
-            let slot = states
-                .get(&c.id)
-                .and_then(|s| s.get(kind.as_str()))
-                .unwrap_or(&serde_json::Value::Null);
-            idle_suspend::reads_the_trail(c, &read_state(slot))
-        })
+/// nothing to recall since it last ran one), or its slot began afresh (a
+/// wiped state) in an earlier run. `plan::reads_the_trail` asks it of
+/// every cluster the plan would run `idle_suspend` for.
+pub fn recalls_from_trail(cluster: &Cluster, state: Option<&serde_json::Value>) -> bool {
+    let slot = state
+        .and_then(|s| s.get(StrategyKind::IdleSuspend.as_str()))
+        .unwrap_or(&serde_json::Value::Null);
+    idle_suspend::reads_the_trail(cluster, &read_state(slot))
 }
 
 /// The clusters whose valid rows learn their demand from the statement

@@ -198,6 +198,52 @@ fn the_trail_is_scanned_for_suspensions_only_when_a_cluster_forgot_its_wake() {
     assert_eq!(scans(&emu), 1, "wiped");
 }
 
+/// A cluster the plan leaves alone before its strategies run (paused, a
+/// row in error, scheduled by Materialize itself) has the trail read for it
+/// on no run, though it runs no replica and its state remembers nothing:
+/// its state is never written, so it made every run scan the trail. Once
+/// the plan runs it (the pause lifted), it is read for.
+#[test]
+fn the_trail_is_not_scanned_for_a_cluster_the_plan_leaves_alone() {
+    let emu = fleet(1, "idle_suspend", r#"{"idle_after_s": 86400}"#);
+    // `code`: a row in error makes a run exit 3, whatever else it does.
+    let scans_of = |command: &[&str], code: i32| {
+        emu.reset_stats();
+        clusterctl(&emu, command).code(code);
+        emu.sql_log()
+            .iter()
+            .filter(|q| q.contains("WITH drops AS"))
+            .count()
+    };
+    // The fleet's fresh state is read for once, then never.
+    for _ in 0..2 {
+        scans_of(&["apply"], 0);
+    }
+    assert_eq!(scans_of(&["dry-run"], 0), 0, "settled");
+    let idle = serde_json::json!({"idle_after_s": 86400});
+    for name in ["paused", "invalid", "refreshed"] {
+        emu.create_cluster(name);
+    }
+    strategy(&emu, "paused", "idle_suspend", idle.clone());
+    clusterctl(&emu, &["strategy", "pause", "paused"]).ok();
+    strategy(
+        &emu,
+        "invalid",
+        "idle_suspend",
+        serde_json::json!({"idle_after_s": "soon"}),
+    );
+    strategy(&emu, "refreshed", "idle_suspend", idle);
+    emu.set_schedule("refreshed", "on-refresh");
+    for _ in 0..2 {
+        assert_eq!(scans_of(&["dry-run"], 3), 0, "all three are left alone");
+        assert_eq!(scans_of(&["apply"], 3), 0, "all three are left alone");
+    }
+    // The pause lifted, the plan runs it: read once, as any such cluster.
+    clusterctl(&emu, &["strategy", "resume", "paused"]).ok();
+    assert_eq!(scans_of(&["apply"], 3), 1, "no replica, nothing remembered");
+    assert_eq!(scans_of(&["apply"], 3), 0, "nothing to recall");
+}
+
 /// Statements that record actions' outcomes (an UPDATE of the audit table,
 /// each a read-then-write of the whole table in Materialize).
 fn outcome_updates(emu: &Emulator) -> Vec<String> {
