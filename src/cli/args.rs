@@ -290,6 +290,10 @@ pub struct ApplyArgs {
     #[arg(long, value_name = "ADDR", requires = "watch")]
     pub metrics_addr: Option<std::net::SocketAddr>,
 
+    /// Apply a plan saved with `dry-run -o json > FILE` only as it was reviewed: the run plans afresh and acts only when it would run exactly the saved statements, in their order; otherwise it does nothing, says what changed and exits 1. Give the same --cluster or --filter-clusters as the dry-run
+    #[arg(long = "plan", value_name = "FILE", conflicts_with = "watch")]
+    pub saved_plan: Option<PathBuf>,
+
     /// Add each run's metrics to this file, atomically and under a lock beside it (node-exporter textfile collector; cron runs and a watcher may share it)
     #[arg(long, value_name = "PATH")]
     pub metrics_file: Option<PathBuf>,

@@ -311,6 +311,10 @@ fn apply(a: ApplyArgs, ui: &Ui) -> u8 {
             lease: lease(&a.lease),
             max_actions: a.max_actions,
             audit_retention: a.audit_retention,
+            saved: match a.saved_plan.as_deref().map(saved_plan).transpose() {
+                Ok(saved) => saved,
+                Err(e) => return fail(&e, ui),
+            },
         },
         Err(e) => return fail(&e, ui),
     };
@@ -1000,6 +1004,18 @@ fn lease(a: &LeaseArgs) -> LeaseOptions {
         wait: a.wait,
     }
 }
+
+/// `apply --plan FILE`: the plan `dry-run -o json` saved there, read
+/// before connecting.
+fn saved_plan(path: &std::path::Path) -> Result<crate::plan::saved::SavedPlan, CommandError> {
+    crate::files::read_text_bounded(path, SAVED_PLAN_MAX_BYTES)
+        .and_then(|text| crate::plan::saved::SavedPlan::parse(&text))
+        .map_err(|why| CommandError::Usage(format!("--plan {}: {why}", path.display())))
+}
+
+/// A plan is a few kilobytes a cluster; a bound keeps a mistaken path
+/// from being read for ever.
+const SAVED_PLAN_MAX_BYTES: u64 = 256 << 20;
 
 /// The simulator's flags.
 fn sim_args(a: &SimulateArgs, ui: &Ui) -> crate::sim::SimArgs {

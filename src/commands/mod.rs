@@ -57,6 +57,10 @@ pub enum CommandError {
     /// nothing was done. A configuration error, like a wrong URL.
     #[error("{0}")]
     SessionCluster(String),
+    /// `apply --plan`: the plan made now is not the saved one; nothing
+    /// was done.
+    #[error("{0}")]
+    StalePlan(String),
     /// A signal ended the command before it finished.
     #[error("{0}")]
     Interrupted(String),
@@ -93,6 +97,7 @@ impl CommandError {
             CommandError::Config(_) => "config",
             CommandError::NotFound(_) => "not_found",
             CommandError::Refused(_) => "refused",
+            CommandError::StalePlan(_) => "stale_plan",
             CommandError::Db(_) => "database",
             CommandError::Interrupted(_) => "interrupted",
             CommandError::Io(_) => "io",

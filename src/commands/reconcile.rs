@@ -68,6 +68,8 @@ pub struct ApplyOptions {
     pub progress: Option<crate::exec::Observer>,
     /// Settled audit rows older than this are deleted (`--audit-retention`).
     pub audit_retention: Option<Duration>,
+    /// Act only when the plan is this one (`--plan`).
+    pub saved: Option<crate::plan::saved::SavedPlan>,
 }
 
 /// The shortest `--audit-retention`: a rolled-back resize's backoff reads
@@ -221,6 +223,10 @@ pub async fn apply_once(
             }));
         }
         let plan = plan(&snap, &opts.plan);
+        // Before any write of the run's own: a stale saved plan does nothing.
+        if let Some(saved) = &opts.saved {
+            saved.matches(&plan).map_err(CommandError::StalePlan)?;
+        }
         let settled = backend.settle_unfinished(&plan, &run_id).await?;
         if settled > 0 {
             tracing::warn!(

@@ -12,6 +12,7 @@ pub mod region;
 pub mod rolled_back;
 pub mod rows;
 pub mod rules;
+pub mod saved;
 pub mod select;
 
 use chrono::{DateTime, Utc};

@@ -2473,3 +2473,95 @@ fn prune_100_days_back(emu: &Emulator) {
         run.all()
     );
 }
+
+/// `apply --plan FILE` acts only as the saved dry-run said: the same
+/// statements, in their order. A plan the region no longer calls for (a
+/// row changed since) does nothing, writes nothing, exits 1 and says what
+/// differs; one that still holds runs. A file that is no saved plan is
+/// refused before connecting.
+#[test]
+fn a_saved_plan_is_applied_only_as_it_was_reviewed() {
+    let emu = Emulator::start();
+    emu.create_cluster("a");
+    emu.add_replica("a", "r1", "25cc");
+    init_tables(&emu);
+    strategy(
+        &emu,
+        "a",
+        "target_size",
+        json!({"target_size": "50cc", "replica_name": "r_50cc"}),
+    );
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let file = dir.path().join("plan.json");
+    let save = || {
+        let run = clusterctl(&emu, &["dry-run", "-o", "json"]).ok();
+        std::fs::write(&file, &run.stdout).expect("save the plan");
+        run
+    };
+    let path = file.to_string_lossy().into_owned();
+    save();
+
+    // The row changed after the review: the saved plan is stale.
+    emu.sql(
+        "UPDATE mz_cluster_strategies SET config = '{\"target_size\": \"100cc\", \
+         \"replica_name\": \"r_100cc\"}', updated_at = now()",
+    );
+    emu.reset_stats();
+    let stale = clusterctl(&emu, &["apply", "--plan", &path]).code(1);
+    for needle in [
+        "nothing was done",
+        "planned now, not saved: CREATE CLUSTER REPLICA \"a\".\"r_100cc\" (SIZE = '100cc') (cluster a)",
+        "saved, not planned now: CREATE CLUSTER REPLICA \"a\".\"r_50cc\" (SIZE = '50cc') (cluster a)",
+    ] {
+        assert!(stale.stderr.contains(needle), "{needle}:\n{}", stale.all());
+    }
+    assert_eq!(emu.stats().ddl, 0, "{:?}", emu.sql_log());
+    assert_eq!(replica_names(&emu, "a"), vec!["r1"]);
+    assert!(audit(&emu, "a").is_empty(), "nothing audited");
+    assert_eq!(state_of(&emu, "a"), None, "no state written");
+    let json = clusterctl(&emu, &["apply", "--plan", &path, "-o", "json"])
+        .code(1)
+        .json();
+    assert_eq!(json["error"]["code"], "stale_plan", "{json}");
+
+    // Saved again and reviewed: it runs, exactly that.
+    save();
+    let run = clusterctl(&emu, &["apply", "--plan", &path]).ok();
+    assert!(run.stdout.contains("Applied 1 of 1"), "{}", run.all());
+    assert_eq!(replica_names(&emu, "a"), vec!["r1", "r_100cc"]);
+    // The next step (dropping r1 once r_100cc hydrates) was not in it.
+    let sqls = || {
+        let run = clusterctl(&emu, &["apply", "--plan", &path]);
+        assert_eq!(run.code, 1, "{}", run.all());
+        run.stderr
+    };
+    emu.set_hydrated("a", "r_100cc", true);
+    assert!(
+        sqls().contains("planned now, not saved: DROP CLUSTER REPLICA \"a\".\"r1\""),
+        "the drop was never reviewed"
+    );
+
+    // A file that is no saved plan: refused before connecting.
+    std::fs::write(&file, "password=hunter2").expect("write");
+    let bad = clusterctl(&emu, &["apply", "--plan", &path]).code(64);
+    assert!(
+        bad.stderr.contains("not the JSON of `dry-run -o json`"),
+        "{}",
+        bad.all()
+    );
+    assert!(!bad.all().contains("hunter2"), "{}", bad.all());
+    let status = clusterctl(&emu, &["status", "-o", "json"]).ok();
+    std::fs::write(&file, &status.stdout).expect("write");
+    let other = clusterctl(&emu, &["apply", "--plan", &path]).code(64);
+    assert!(
+        other.stderr.contains("the output of `status`"),
+        "{}",
+        other.all()
+    );
+    let watch = clusterctl(&emu, &["apply", "--plan", &path, "--watch"]).code(64);
+    assert!(
+        watch.stderr.contains("cannot be used with"),
+        "{}",
+        watch.all()
+    );
+}

@@ -1,0 +1,331 @@
+//! A saved plan (`apply --plan FILE`): the JSON document of
+//! `dry-run -o json`, reviewed by an operator, applied only as it was
+//! reviewed. The run plans afresh under the lease and executes that plan
+//! only when its statements are the saved ones, in the same order;
+//! otherwise nothing is done and the error says what changed. So what
+//! runs is always what the region calls for now, and never more than
+//! what was approved (Terraform's saved plans; there, a plan whose state
+//! changed is refused as stale).
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use super::Plan;
+
+/// What a saved plan approved: each statement, with its cluster, in the
+/// order it runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SavedPlan {
+    /// When the plan was made (the database's clock).
+    pub planned_at: DateTime<Utc>,
+    /// The clusters the plan covered (selected and with strategies).
+    pub clusters: Vec<String>,
+    pub statements: Vec<Statement>,
+}
+
+/// One statement of a plan and the cluster it is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Statement {
+    pub cluster_id: String,
+    pub cluster: String,
+    pub sql: String,
+}
+
+impl Statement {
+    fn said(&self) -> String {
+        format!("{} (cluster {})", self.sql, self.cluster)
+    }
+}
+
+/// The parts of `dry-run -o json` a saved plan is read from; the rest is
+/// ignored (notes, signals: what the operator read, not what was approved).
+#[derive(Deserialize)]
+struct Document {
+    format_version: u32,
+    command: String,
+    ok: bool,
+    /// Read once the envelope says it is a dry-run's.
+    result: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct DocResult {
+    plan: DocPlan,
+}
+
+#[derive(Deserialize)]
+struct DocPlan {
+    now: DateTime<Utc>,
+    clusters: Vec<DocCluster>,
+}
+
+#[derive(Deserialize)]
+struct DocCluster {
+    cluster_id: String,
+    cluster: String,
+    actions: Vec<DocAction>,
+}
+
+#[derive(Deserialize)]
+struct DocAction {
+    sql: String,
+}
+
+/// How to make a plan to save, said by every refusal of a file.
+const HOW: &str = "save one with `clusterctl dry-run -o json > plan.json`";
+
+impl SavedPlan {
+    /// Reads a saved plan from the text of `dry-run -o json`. The error
+    /// says why the text is no such plan (never what it holds).
+    pub fn parse(text: &str) -> Result<SavedPlan, String> {
+        let doc: Document = serde_json::from_str(text).map_err(|e| {
+            format!(
+                "not the JSON of `dry-run -o json` (line {}, column {}: {}); {HOW}",
+                e.line(),
+                e.column(),
+                json_error_kind(&e)
+            )
+        })?;
+        if doc.format_version != crate::render::FORMAT_VERSION {
+            return Err(format!(
+                "saved in format version {} where this clusterctl reads {}; {HOW} with this \
+                 clusterctl",
+                doc.format_version,
+                crate::render::FORMAT_VERSION
+            ));
+        }
+        if doc.command != "dry-run" {
+            return Err(format!(
+                "the output of `{}`, not of `dry-run`; {HOW}",
+                crate::model::printable(&doc.command)
+            ));
+        }
+        let plan = match doc.result {
+            Some(r) if doc.ok => {
+                serde_json::from_value::<DocResult>(r)
+                    .map_err(|e| format!("not a dry-run's plan ({}); {HOW}", json_error_kind(&e)))?
+                    .plan
+            }
+            _ => return Err(format!("the output of a dry-run that failed; {HOW}")),
+        };
+        Ok(SavedPlan {
+            planned_at: plan.now,
+            clusters: plan.clusters.iter().map(|c| c.cluster_id.clone()).collect(),
+            statements: plan
+                .clusters
+                .into_iter()
+                .flat_map(|c| {
+                    let (id, name) = (c.cluster_id, c.cluster);
+                    c.actions.into_iter().map(move |a| Statement {
+                        cluster_id: id.clone(),
+                        cluster: name.clone(),
+                        sql: a.sql,
+                    })
+                })
+                .collect(),
+        })
+    }
+
+    /// `Ok` when `fresh` runs exactly the saved statements, in their
+    /// order; else what differs, for the operator.
+    pub fn matches(&self, fresh: &Plan) -> Result<(), String> {
+        self.differences(&statements_of(fresh), fresh.now)
+    }
+
+    /// [`SavedPlan::matches`], on the statements planned at `now`.
+    fn differences(&self, planned: &[Statement], now: DateTime<Utc>) -> Result<(), String> {
+        if planned == self.statements.as_slice() {
+            return Ok(());
+        }
+        let age = (now - self.planned_at).num_seconds().max(0) as u64;
+        let mut lines = vec![format!(
+            "the plan saved {} ago ({}) is not what the region calls for now; nothing was done. \
+             Run `clusterctl dry-run -o json` again, review it and apply that",
+            crate::model::human_duration(age),
+            self.planned_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        )];
+        let new: Vec<&Statement> = planned
+            .iter()
+            .filter(|s| !self.statements.contains(s))
+            .collect();
+        let gone: Vec<&Statement> = self
+            .statements
+            .iter()
+            .filter(|s| !planned.contains(s))
+            .collect();
+        lines.extend(
+            new.iter()
+                .map(|s| format!("  planned now, not saved: {}", s.said())),
+        );
+        lines.extend(
+            gone.iter()
+                .map(|s| format!("  saved, not planned now: {}", s.said())),
+        );
+        if new.is_empty() && gone.is_empty() {
+            lines.push("  the same statements, in another order".into());
+        }
+        let elsewhere: Vec<&str> = new
+            .iter()
+            .filter(|s| !self.clusters.contains(&s.cluster_id))
+            .map(|s| s.cluster.as_str())
+            .collect();
+        if let Some(first) = elsewhere.first() {
+            lines.push(format!(
+                "  cluster {first} was not in the saved plan: apply --plan selects as the dry-run \
+                 did (give the same --cluster or --filter-clusters)"
+            ));
+        }
+        Err(lines.join("\n"))
+    }
+}
+
+/// Every statement of a plan, with its cluster, in the order they run.
+fn statements_of(plan: &Plan) -> Vec<Statement> {
+    plan.clusters
+        .iter()
+        .flat_map(|cp| {
+            cp.actions.iter().map(|a| Statement {
+                cluster_id: cp.cluster_id.0.clone(),
+                cluster: cp.cluster.clone(),
+                sql: a.sql.clone(),
+            })
+        })
+        .collect()
+}
+
+/// What serde_json found wrong, without the text it quotes (a saved plan
+/// is the operator's file; an error never echoes what it holds).
+fn json_error_kind(e: &serde_json::Error) -> &'static str {
+    match e.classify() {
+        serde_json::error::Category::Io => "unreadable",
+        serde_json::error::Category::Syntax => "not JSON",
+        serde_json::error::Category::Data => "a field is missing or of the wrong type",
+        serde_json::error::Category::Eof => "it ends too early",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s)
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default()
+    }
+
+    fn doc(clusters: serde_json::Value) -> String {
+        serde_json::json!({
+            "format_version": crate::render::FORMAT_VERSION,
+            "command": "dry-run",
+            "ok": true,
+            "result": {"plan": {"now": "2026-12-04T10:00:00Z", "clusters": clusters, "warnings": []}}
+        })
+        .to_string()
+    }
+
+    fn statements(id: &str, name: &str, sqls: &[&str]) -> Vec<Statement> {
+        sqls.iter()
+            .map(|sql| Statement {
+                cluster_id: id.into(),
+                cluster: name.into(),
+                sql: sql.to_string(),
+            })
+            .collect()
+    }
+
+    const CREATE: &str = "CREATE CLUSTER REPLICA \"a\".\"r_50cc\" (SIZE = '50cc')";
+    const DROP: &str = "DROP CLUSTER REPLICA \"a\".\"r1\"";
+
+    #[test]
+    fn a_saved_plan_is_its_statements_in_order() {
+        let text = doc(serde_json::json!([
+            {"cluster_id": "u2", "cluster": "a", "actions": [{"sql": CREATE, "kind": "create_replica"}, {"sql": DROP}]},
+            {"cluster_id": "u3", "cluster": "b", "actions": []}
+        ]));
+        let saved = SavedPlan::parse(&text).expect("a saved plan");
+        assert_eq!(saved.planned_at, at("2026-12-04T10:00:00Z"));
+        assert_eq!(saved.clusters, vec!["u2", "u3"]);
+        let sqls: Vec<&str> = saved.statements.iter().map(|s| s.sql.as_str()).collect();
+        assert_eq!(sqls, vec![CREATE, DROP]);
+        assert!(saved.statements.iter().all(|s| s.cluster == "a"));
+
+        let now = at("2026-12-04T10:05:00Z");
+        let same = statements("u2", "a", &[CREATE, DROP]);
+        assert_eq!(saved.differences(&same, now), Ok(()));
+        let reordered = statements("u2", "a", &[DROP, CREATE]);
+        let e = saved.differences(&reordered, now).unwrap_err();
+        assert!(e.contains("another order"), "{e}");
+    }
+
+    #[test]
+    fn what_differs_from_the_saved_plan_is_said() {
+        let text = doc(serde_json::json!([
+            {"cluster_id": "u2", "cluster": "a", "actions": [{"sql": CREATE}]}
+        ]));
+        let saved = SavedPlan::parse(&text).expect("a saved plan");
+        let now = at("2026-12-04T11:00:00Z");
+        let mut fresh = statements("u2", "a", &[DROP]);
+        fresh.extend(statements(
+            "u9",
+            "z",
+            &["DROP CLUSTER REPLICA \"z\".\"r1\""],
+        ));
+        let e = saved.differences(&fresh, now).unwrap_err();
+        assert!(e.contains("saved 1h00m ago (2026-12-04T10:00:00Z)"), "{e}");
+        assert!(e.contains("nothing was done"), "{e}");
+        assert!(
+            e.contains(&format!("planned now, not saved: {DROP} (cluster a)")),
+            "{e}"
+        );
+        assert!(
+            e.contains(&format!("saved, not planned now: {CREATE} (cluster a)")),
+            "{e}"
+        );
+        assert!(e.contains("cluster z was not in the saved plan"), "{e}");
+        // Nothing planned now, where something was saved.
+        assert!(saved.differences(&[], now).is_err());
+        // And nothing saved, nothing planned: the empty plan applies.
+        let empty = SavedPlan::parse(&doc(serde_json::json!([]))).expect("empty");
+        assert_eq!(empty.differences(&[], now), Ok(()));
+    }
+
+    #[test]
+    fn a_file_that_is_no_saved_plan_is_refused_without_echoing_it() {
+        let cases = [
+            ("password=hunter2 not json", "not JSON"),
+            ("{\"format_version\": 2", "ends too early"),
+            ("{\"password\": \"hunter2\"}", "missing"),
+        ];
+        for (text, why) in cases {
+            let e = SavedPlan::parse(text).unwrap_err();
+            assert!(e.contains(why) && e.contains(HOW), "{text}: {e}");
+            assert!(!e.contains("hunter2"), "{e}");
+        }
+        let other = doc(serde_json::json!([])).replace("\"dry-run\"", "\"status\"");
+        let e = SavedPlan::parse(&other).unwrap_err();
+        assert!(e.contains("output of `status`"), "{e}");
+        let status = serde_json::json!({
+            "format_version": crate::render::FORMAT_VERSION, "command": "status", "ok": true,
+            "result": {"clusters": []}
+        });
+        let e = SavedPlan::parse(&status.to_string()).unwrap_err();
+        assert!(e.contains("output of `status`"), "{e}");
+        let no_plan = status.to_string().replace("\"status\"", "\"dry-run\"");
+        let e = SavedPlan::parse(&no_plan).unwrap_err();
+        assert!(e.contains("not a dry-run's plan"), "{e}");
+        let old = doc(serde_json::json!([])).replace(
+            &format!("\"format_version\":{}", crate::render::FORMAT_VERSION),
+            "\"format_version\":1",
+        );
+        let e = SavedPlan::parse(&old).unwrap_err();
+        assert!(e.contains("format version 1"), "{e}");
+        let failed = serde_json::json!({
+            "format_version": crate::render::FORMAT_VERSION, "command": "dry-run", "ok": false,
+            "error": {"code": "database", "message": "x"}
+        });
+        let e = SavedPlan::parse(&failed.to_string()).unwrap_err();
+        assert!(e.contains("dry-run that failed"), "{e}");
+    }
+}
