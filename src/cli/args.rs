@@ -282,6 +282,10 @@ pub struct ApplyArgs {
           value_parser = whole::<usize>(0, u64::MAX))]
     pub max_actions: Option<usize>,
 
+    /// Apply a plan saved with `dry-run -o json > FILE` only as it was reviewed: the run plans afresh, keeps the clusters the saved plan covered, and acts only when it would run exactly the saved statements, in their order; otherwise it does nothing, says what changed and exits 1
+    #[arg(long = "plan", value_name = "FILE", conflicts_with = "watch")]
+    pub saved_plan: Option<PathBuf>,
+
     /// Keep running: one apply per --interval until SIGTERM/SIGINT (finishes the action under way, then exits 0)
     #[arg(long)]
     pub watch: bool,
@@ -289,10 +293,6 @@ pub struct ApplyArgs {
     /// With --watch: serve /metrics, /healthz and /readyz on this address (e.g. 127.0.0.1:9187)
     #[arg(long, value_name = "ADDR", requires = "watch")]
     pub metrics_addr: Option<std::net::SocketAddr>,
-
-    /// Apply a plan saved with `dry-run -o json > FILE` only as it was reviewed: the run plans afresh and acts only when it would run exactly the saved statements, in their order; otherwise it does nothing, says what changed and exits 1. Give the same --cluster or --filter-clusters as the dry-run
-    #[arg(long = "plan", value_name = "FILE", conflicts_with = "watch")]
-    pub saved_plan: Option<PathBuf>,
 
     /// Add each run's metrics to this file, atomically and under a lock beside it (node-exporter textfile collector; cron runs and a watcher may share it)
     #[arg(long, value_name = "PATH")]

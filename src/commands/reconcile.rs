@@ -222,10 +222,10 @@ pub async fn apply_once(
                 transient: false,
             }));
         }
-        let plan = plan(&snap, &opts.plan);
+        let mut plan = plan(&snap, &opts.plan);
         // Before any write of the run's own: a stale saved plan does nothing.
         if let Some(saved) = &opts.saved {
-            saved.matches(&plan).map_err(CommandError::StalePlan)?;
+            saved.admit(&mut plan).map_err(CommandError::StalePlan)?;
         }
         let settled = backend.settle_unfinished(&plan, &run_id).await?;
         if settled > 0 {

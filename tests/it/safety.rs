@@ -2482,19 +2482,23 @@ fn prune_100_days_back(emu: &Emulator) {
 #[test]
 fn a_saved_plan_is_applied_only_as_it_was_reviewed() {
     let emu = Emulator::start();
-    emu.create_cluster("a");
-    emu.add_replica("a", "r1", "25cc");
+    for name in ["a", "b"] {
+        emu.create_cluster(name);
+        emu.add_replica(name, "r1", "25cc");
+    }
     init_tables(&emu);
-    strategy(
-        &emu,
-        "a",
-        "target_size",
-        json!({"target_size": "50cc", "replica_name": "r_50cc"}),
-    );
+    for name in ["a", "b"] {
+        strategy(
+            &emu,
+            name,
+            "target_size",
+            json!({"target_size": "50cc", "replica_name": "r_50cc"}),
+        );
+    }
     let dir = tempfile::tempdir().expect("a temporary directory");
     let file = dir.path().join("plan.json");
     let save = || {
-        let run = clusterctl(&emu, &["dry-run", "-o", "json"]).ok();
+        let run = clusterctl(&emu, &["dry-run", "--cluster", "a", "-o", "json"]).ok();
         std::fs::write(&file, &run.stdout).expect("save the plan");
         run
     };
@@ -2502,10 +2506,11 @@ fn a_saved_plan_is_applied_only_as_it_was_reviewed() {
     save();
 
     // The row changed after the review: the saved plan is stale.
-    emu.sql(
-        "UPDATE mz_cluster_strategies SET config = '{\"target_size\": \"100cc\", \
-         \"replica_name\": \"r_100cc\"}', updated_at = now()",
-    );
+    emu.sql(&format!(
+        "UPDATE mz_cluster_strategies SET config = '{{\"target_size\": \"100cc\", \
+         \"replica_name\": \"r_100cc\"}}', updated_at = now() WHERE cluster_id = {}",
+        lit(&emu.cluster_id("a"))
+    ));
     emu.reset_stats();
     let stale = clusterctl(&emu, &["apply", "--plan", &path]).code(1);
     for needle in [
@@ -2524,11 +2529,17 @@ fn a_saved_plan_is_applied_only_as_it_was_reviewed() {
         .json();
     assert_eq!(json["error"]["code"], "stale_plan", "{json}");
 
-    // Saved again and reviewed: it runs, exactly that.
+    // Saved again and reviewed: it runs, exactly that, on the clusters it
+    // covered only (b's own change was not reviewed).
     save();
     let run = clusterctl(&emu, &["apply", "--plan", &path]).ok();
     assert!(run.stdout.contains("Applied 1 of 1"), "{}", run.all());
     assert_eq!(replica_names(&emu, "a"), vec!["r1", "r_100cc"]);
+    assert_eq!(
+        replica_names(&emu, "b"),
+        vec!["r1"],
+        "not in the saved plan"
+    );
     // The next step (dropping r1 once r_100cc hydrates) was not in it.
     let sqls = || {
         let run = clusterctl(&emu, &["apply", "--plan", &path]);
