@@ -261,6 +261,9 @@ pub struct DryRunArgs {
     /// Exit 0 when there are no changes, 2 when changes are pending (1 error, 3 problems)
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// Also save the plan to FILE, as `-o json` prints it, for `apply --plan FILE` (replaced if it exists)
+    #[arg(long = "out", value_name = "FILE")]
+    pub save_to: Option<PathBuf>,
     #[command(flatten)]
     pub select: SelectArgs,
     #[command(flatten)]

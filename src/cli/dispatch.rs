@@ -272,11 +272,23 @@ fn dry_run(a: DryRunArgs, ui: &Ui) -> u8 {
         Ok(o) => o,
         Err(e) => return fail(&e, ui),
     };
+    // Before connecting: a plan that could not be saved.
+    if let Some(path) = &a.save_to {
+        if let Err(why) = crate::files::check_writable(path, false) {
+            return fail(
+                &CommandError::Io(format!("--out {}: {why}", path.display())),
+                ui,
+            );
+        }
+    }
     let started = Instant::now();
     connected(&a.conn, Some(&a.sizes), ui, async |ctx| {
-        let run = reconcile::dry_run(ctx, &opts).await;
-        if let Ok(d) = &run {
+        let mut run = reconcile::dry_run(ctx, &opts).await;
+        if let Ok(d) = &mut run {
             debug_signals(&d.plan);
+            if let Some(path) = &a.save_to {
+                save_plan(d, path)?;
+            }
         }
         tracing::debug!(
             elapsed_ms = started.elapsed().as_millis() as u64,
@@ -1003,6 +1015,17 @@ fn lease(a: &LeaseArgs) -> LeaseOptions {
         ttl: a.lease_ttl.max(Duration::from_secs(10)),
         wait: a.wait,
     }
+}
+
+/// `dry-run --out FILE`: the plan's JSON document, as `-o json` prints it
+/// (what `apply --plan` reads).
+#[allow(clippy::disallowed_methods)] // the file the user names
+fn save_plan(d: &mut reconcile::DryRun, path: &std::path::Path) -> Result<(), CommandError> {
+    let doc = crate::render::json_document("dry-run", crate::render::Outcome::Ok(&*d), false);
+    std::fs::write(path, doc)
+        .map_err(|e| CommandError::Io(format!("--out {}: cannot write: {e}", path.display())))?;
+    d.saved_to = Some(path.to_path_buf());
+    Ok(())
 }
 
 /// `apply --plan FILE`: the plan `dry-run -o json` saved there, read

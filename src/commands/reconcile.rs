@@ -35,6 +35,8 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(25);
 #[derive(Debug)]
 pub struct DryRun {
     pub plan: Plan,
+    /// Where the plan was saved (`dry-run --out`), for `apply --plan`.
+    pub saved_to: Option<std::path::PathBuf>,
 }
 
 /// What one `apply` run saw and did: for rendering, metrics and watch mode.
@@ -190,7 +192,10 @@ pub async fn dry_run(ctx: &Context, opts: &PlanOptions) -> Result<DryRun, Comman
     check_selection(&snap, opts)?;
     let plan = plan(&snap, opts);
     log_decisions(&plan);
-    Ok(DryRun { plan })
+    Ok(DryRun {
+        plan,
+        saved_to: None,
+    })
 }
 
 /// One `apply` run: migrate, take the lease, snapshot, settle what an

@@ -72,7 +72,7 @@ struct DocAction {
 }
 
 /// How to make a plan to save, said by every refusal of a file.
-const HOW: &str = "save one with `clusterctl dry-run -o json > plan.json`";
+const HOW: &str = "save one with `clusterctl dry-run --out FILE`";
 
 impl SavedPlan {
     /// Reads a saved plan from the text of `dry-run -o json`. The error
@@ -145,7 +145,7 @@ impl SavedPlan {
         let age = (now - self.planned_at).num_seconds().max(0) as u64;
         let mut lines = vec![format!(
             "the plan saved {} ago ({}) is not what the region calls for now; nothing was done. \
-             Run `clusterctl dry-run -o json` again, review it and apply that",
+             Save a new one (`clusterctl dry-run --out FILE`), review it and apply that",
             crate::model::human_duration(age),
             self.planned_at
                 .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)

@@ -478,7 +478,15 @@ impl View for DryRun {
     }
 
     fn messages(&self) -> Vec<String> {
-        problems(&self.plan)
+        let mut out = problems(&self.plan);
+        if let Some(path) = &self.saved_to {
+            out.push(format!(
+                "note: saved the plan to {0}: `clusterctl apply --plan {0}` runs exactly its \
+                 statements, and nothing if the region calls for others by then",
+                path.display()
+            ));
+        }
+        out
     }
 
     fn body(&self) -> serde_json::Value {

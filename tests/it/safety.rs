@@ -2529,9 +2529,22 @@ fn a_saved_plan_is_applied_only_as_it_was_reviewed() {
         .json();
     assert_eq!(json["error"]["code"], "stale_plan", "{json}");
 
-    // Saved again and reviewed: it runs, exactly that, on the clusters it
-    // covered only (b's own change was not reviewed).
-    save();
+    // Saved again (`--out`, beside the plan's text) and reviewed: it runs,
+    // exactly that, on the clusters it covered only (b's own change was
+    // not reviewed).
+    let saved = clusterctl(&emu, &["dry-run", "--cluster", "a", "--out", &path]).ok();
+    assert!(
+        saved.stdout.contains("+ create replica r_100cc (100cc)"),
+        "{}",
+        saved.all()
+    );
+    assert!(
+        saved.stderr.contains(&format!(
+            "note: saved the plan to {path}: `clusterctl apply --plan {path}`"
+        )),
+        "{}",
+        saved.all()
+    );
     let run = clusterctl(&emu, &["apply", "--plan", &path]).ok();
     assert!(run.stdout.contains("Applied 1 of 1"), "{}", run.all());
     assert_eq!(replica_names(&emu, "a"), vec!["r1", "r_100cc"]);
@@ -2574,5 +2587,14 @@ fn a_saved_plan_is_applied_only_as_it_was_reviewed() {
         watch.stderr.contains("cannot be used with"),
         "{}",
         watch.all()
+    );
+    // A plan that could not be saved: refused before connecting.
+    let nowhere = dir.path().join("no-such-dir").join("plan.json");
+    let nowhere = nowhere.to_string_lossy().into_owned();
+    let unsaved = clusterctl(&emu, &["dry-run", "--out", &nowhere]).code(1);
+    assert!(
+        unsaved.stderr.contains("does not exist"),
+        "{}",
+        unsaved.all()
     );
 }
