@@ -76,6 +76,9 @@ pub struct Outcome {
 #[derive(Debug, Clone, Copy)]
 pub struct Guard<'a> {
     pub cluster: &'a ClusterId,
+    /// The name the plan's statements address the cluster by: compared
+    /// before every statement, as they are sent by name.
+    pub name: &'a str,
     /// `None`: not compared before this statement.
     pub replicas: Option<&'a [Seen]>,
     /// Before the first statement every difference counts; before a later
@@ -100,6 +103,9 @@ pub enum Changed {
     /// The cluster's strategy rows: an operator paused it or changed its
     /// strategies while the run was acting.
     Strategies,
+    /// The cluster's name: renamed, swapped with another or dropped, so
+    /// the plan's statements would reach another cluster or none.
+    Renamed,
 }
 
 impl Changed {
@@ -123,6 +129,10 @@ impl Changed {
                 "the cluster's strategy rows changed since the plan was made (strategy pause, \
                  set or rm, or an edit in SQL)"
             }
+            Changed::Renamed => {
+                "the cluster was renamed, swapped with another or dropped since the plan was \
+                 made (its statements name it by the name the plan saw)"
+            }
         }
     }
 
@@ -136,14 +146,19 @@ impl Changed {
 }
 
 impl Guard<'_> {
-    /// What changed, judged from the guard's reads: the strategy rows, the
-    /// replicas (`None` when not read) and the activity (`None`: unchanged).
+    /// What changed, judged from the guard's reads: the cluster's name
+    /// (`None`: dropped), the strategy rows, the replicas (`None` when not
+    /// read) and the activity (`None`: unchanged).
     pub fn changed(
         &self,
+        name: Option<&str>,
         replicas: Option<&[Seen]>,
         activity: Option<&Activity>,
         rows: RowsSeen,
     ) -> Option<Changed> {
+        if name != Some(self.name) {
+            return Some(Changed::Renamed);
+        }
         if rows != self.rows {
             return Some(Changed::Strategies);
         }
@@ -459,6 +474,7 @@ impl<B: Backend> Run<'_, B> {
             let compare = i == 0 || (action.kind == ActionKind::DropReplica && !cp.suspending);
             let guard = Guard {
                 cluster: &cp.cluster_id,
+                name: &cp.cluster,
                 replicas: compare.then_some(expected.as_slice()),
                 exact: i == 0,
                 created: &created,
@@ -852,20 +868,21 @@ mod tests {
         let rows = RowsSeen::of([(&idle_row, 0)]);
         let g = Guard {
             cluster: &id,
+            name: "c",
             replicas: Some(&seen),
             exact: true,
             created: &[],
             activity: Some(&idle),
             rows,
         };
-        assert_eq!(g.changed(Some(&seen), Some(&idle), rows), None);
+        assert_eq!(g.changed(Some("c"), Some(&seen), Some(&idle), rows), None);
         // Read since the last statement seen: nothing newer.
         assert_eq!(
-            g.changed(Some(&seen), Some(&Activity::default()), rows),
+            g.changed(Some("c"), Some(&seen), Some(&Activity::default()), rows),
             None
         );
         assert_eq!(
-            g.changed(Some(&seen), None, rows),
+            g.changed(Some("c"), Some(&seen), None, rows),
             None,
             "activity not read"
         );
@@ -875,7 +892,7 @@ mod tests {
             last_end: None,
         };
         assert_eq!(
-            g.changed(Some(&seen), Some(&newer), rows),
+            g.changed(Some("c"), Some(&seen), Some(&newer), rows),
             Some(Changed::Activity)
         );
         let running = Activity {
@@ -884,7 +901,7 @@ mod tests {
             last_end: None,
         };
         assert_eq!(
-            g.changed(Some(&seen), Some(&running), rows),
+            g.changed(Some("c"), Some(&seen), Some(&running), rows),
             Some(Changed::Activity)
         );
         let older = Activity {
@@ -892,17 +909,20 @@ mod tests {
             in_flight: 0,
             last_end: None,
         };
-        assert_eq!(g.changed(Some(&seen), Some(&older), rows), None);
+        assert_eq!(g.changed(Some("c"), Some(&seen), Some(&older), rows), None);
         // Replicas first; a guard without activity ignores it.
         assert_eq!(
-            g.changed(Some(&[]), Some(&newer), rows),
+            g.changed(Some("c"), Some(&[]), Some(&newer), rows),
             Some(Changed::Replicas)
         );
         let plain = Guard {
             activity: None,
             ..g
         };
-        assert_eq!(plain.changed(Some(&seen), Some(&newer), rows), None);
+        assert_eq!(
+            plain.changed(Some("c"), Some(&seen), Some(&newer), rows),
+            None
+        );
         // Never seen a statement: any is newer.
         let silent = Activity::default();
         let g = Guard {
@@ -910,18 +930,21 @@ mod tests {
             ..g
         };
         assert_eq!(
-            g.changed(Some(&seen), Some(&newer), rows),
+            g.changed(Some("c"), Some(&seen), Some(&newer), rows),
             Some(Changed::Activity)
         );
         // The strategy rows first: a pause written during the run.
         let pause_row = row("pause");
         let paused = RowsSeen::of([(&idle_row, 0), (&pause_row, 0)]);
         assert_eq!(
-            g.changed(Some(&seen), None, paused),
+            g.changed(Some("c"), Some(&seen), None, paused),
             Some(Changed::Strategies)
         );
         let edited = RowsSeen::of([(&idle_row, 1)]);
-        assert_eq!(g.changed(None, None, edited), Some(Changed::Strategies));
+        assert_eq!(
+            g.changed(Some("c"), None, None, edited),
+            Some(Changed::Strategies)
+        );
         // Before a later drop: what this run dropped is not expected, what
         // it created is not compared (it hydrates meanwhile); a replica
         // that stopped serving is a change.
@@ -944,7 +967,7 @@ mod tests {
             hydrated: false,
         };
         assert_eq!(
-            later.changed(Some(&[r2.clone(), new.clone()]), None, rows),
+            later.changed(Some("c"), Some(&[r2.clone(), new.clone()]), None, rows),
             None
         );
         let oomed = Seen {
@@ -952,11 +975,11 @@ mod tests {
             ..r2.clone()
         };
         assert_eq!(
-            later.changed(Some(&[oomed, new.clone()]), None, rows),
+            later.changed(Some("c"), Some(&[oomed, new.clone()]), None, rows),
             Some(Changed::StoppedServing)
         );
         assert_eq!(
-            later.changed(Some(std::slice::from_ref(&new)), None, rows),
+            later.changed(Some("c"), Some(std::slice::from_ref(&new)), None, rows),
             Some(Changed::StoppedServing),
             "dropped by hand"
         );
@@ -976,7 +999,7 @@ mod tests {
             hydrated: true,
         };
         assert_eq!(
-            pending.changed(Some(&[r2.clone(), by_hand]), None, rows),
+            pending.changed(Some("c"), Some(&[r2.clone(), by_hand]), None, rows),
             None
         );
         assert!(Changed::StoppedServing.what().contains("stopped serving"));
@@ -987,7 +1010,7 @@ mod tests {
             ..pending
         };
         assert_eq!(
-            first.changed(Some(std::slice::from_ref(&r2)), None, rows),
+            first.changed(Some("c"), Some(std::slice::from_ref(&r2)), None, rows),
             Some(Changed::Replicas)
         );
         // Not read before this statement: not compared.
@@ -995,6 +1018,16 @@ mod tests {
             replicas: None,
             ..later
         };
-        assert_eq!(unread.changed(Some(&[]), None, rows), None);
+        assert_eq!(unread.changed(Some("c"), Some(&[]), None, rows), None);
+        // The name first, before every statement: renamed or swapped, the
+        // statements would address another cluster; dropped, none.
+        assert_eq!(
+            unread.changed(Some("c_old"), None, None, rows),
+            Some(Changed::Renamed)
+        );
+        assert_eq!(
+            unread.changed(None, None, None, rows),
+            Some(Changed::Renamed)
+        );
     }
 }

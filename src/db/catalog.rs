@@ -874,6 +874,20 @@ pub async fn cluster_names(c: &Client) -> Result<Vec<(ClusterId, String)>, DbErr
         .collect())
 }
 
+/// One cluster's name now, by its id (`None`: dropped), for the plan guard:
+/// DDL addresses a cluster by name, and a rename or a swap (blue/green
+/// deployments) keeps the id but gives the name to another cluster.
+pub async fn name_of(c: &Client, cluster: &ClusterId) -> Result<Option<String>, DbError> {
+    let rows = c
+        .query_typed(
+            "SELECT name FROM mz_catalog.mz_clusters WHERE id = $1",
+            &[(&cluster.0, tokio_postgres::types::Type::TEXT)],
+        )
+        .await
+        .map_err(|e| DbError::query("re-reading the cluster's name", &e))?;
+    Ok(rows.first().and_then(|r| r.try_get(0).ok()))
+}
+
 /// One cluster's activity since `since` ([`ACTIVITY_SQL`]), for the plan
 /// guard of a suspension.
 pub async fn activity_of(

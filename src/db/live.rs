@@ -589,13 +589,19 @@ impl<'a> LiveBackend<'a> {
                                 None => Ok(None),
                             }
                         };
-                        let (replicas, activity, rows) = futures_util::future::join3(
+                        let (replicas, activity, rows, name) = futures_util::future::join4(
                             replicas,
                             activity,
                             store.rows_seen(c, g.cluster),
+                            catalog::name_of(c, g.cluster),
                         )
                         .await;
-                        Ok::<_, DbError>(g.changed(replicas?.as_deref(), activity?.as_ref(), rows?))
+                        Ok::<_, DbError>(g.changed(
+                            name?.as_deref(),
+                            replicas?.as_deref(),
+                            activity?.as_ref(),
+                            rows?,
+                        ))
                     };
                     let write_intent = async {
                         match &intent {
