@@ -79,6 +79,9 @@ pub struct Guard<'a> {
     /// The name the plan's statements address the cluster by: compared
     /// before every statement, as they are sent by name.
     pub name: &'a str,
+    /// Whether the statement is for a managed cluster
+    /// ([`ActionKind::managed`]): compared before every statement too.
+    pub managed: bool,
     /// `None`: not compared before this statement.
     pub replicas: Option<&'a [Seen]>,
     /// Before the first statement every difference counts; before a later
@@ -106,6 +109,8 @@ pub enum Changed {
     /// The cluster's name: renamed, swapped with another or dropped, so
     /// the plan's statements would reach another cluster or none.
     Renamed,
+    /// Made managed or unmanaged: the statement is for the other kind.
+    Conversion,
 }
 
 impl Changed {
@@ -133,6 +138,10 @@ impl Changed {
                 "the cluster was renamed, swapped with another or dropped since the plan was \
                  made (its statements name it by the name the plan saw)"
             }
+            Changed::Conversion => {
+                "the cluster was made managed or unmanaged since the plan was made (its \
+                 statements are for the other kind)"
+            }
         }
     }
 
@@ -147,17 +156,21 @@ impl Changed {
 
 impl Guard<'_> {
     /// What changed, judged from the guard's reads: the cluster's name
-    /// (`None`: dropped), the strategy rows, the replicas (`None` when not
-    /// read) and the activity (`None`: unchanged).
+    /// and whether it is managed (`None`: dropped), the strategy rows, the
+    /// replicas (`None` when not read) and the activity (`None`:
+    /// unchanged).
     pub fn changed(
         &self,
-        name: Option<&str>,
+        identity: Option<(&str, bool)>,
         replicas: Option<&[Seen]>,
         activity: Option<&Activity>,
         rows: RowsSeen,
     ) -> Option<Changed> {
-        if name != Some(self.name) {
-            return Some(Changed::Renamed);
+        match identity {
+            Some((name, _)) if name != self.name => return Some(Changed::Renamed),
+            None => return Some(Changed::Renamed),
+            Some((_, managed)) if managed != self.managed => return Some(Changed::Conversion),
+            Some(_) => {}
         }
         if rows != self.rows {
             return Some(Changed::Strategies);
@@ -475,6 +488,7 @@ impl<B: Backend> Run<'_, B> {
             let guard = Guard {
                 cluster: &cp.cluster_id,
                 name: &cp.cluster,
+                managed: action.kind.managed(),
                 replicas: compare.then_some(expected.as_slice()),
                 exact: i == 0,
                 created: &created,
@@ -869,20 +883,29 @@ mod tests {
         let g = Guard {
             cluster: &id,
             name: "c",
+            managed: false,
             replicas: Some(&seen),
             exact: true,
             created: &[],
             activity: Some(&idle),
             rows,
         };
-        assert_eq!(g.changed(Some("c"), Some(&seen), Some(&idle), rows), None);
+        assert_eq!(
+            g.changed(Some(("c", false)), Some(&seen), Some(&idle), rows),
+            None
+        );
         // Read since the last statement seen: nothing newer.
         assert_eq!(
-            g.changed(Some("c"), Some(&seen), Some(&Activity::default()), rows),
+            g.changed(
+                Some(("c", false)),
+                Some(&seen),
+                Some(&Activity::default()),
+                rows
+            ),
             None
         );
         assert_eq!(
-            g.changed(Some("c"), Some(&seen), None, rows),
+            g.changed(Some(("c", false)), Some(&seen), None, rows),
             None,
             "activity not read"
         );
@@ -892,7 +915,7 @@ mod tests {
             last_end: None,
         };
         assert_eq!(
-            g.changed(Some("c"), Some(&seen), Some(&newer), rows),
+            g.changed(Some(("c", false)), Some(&seen), Some(&newer), rows),
             Some(Changed::Activity)
         );
         let running = Activity {
@@ -901,7 +924,7 @@ mod tests {
             last_end: None,
         };
         assert_eq!(
-            g.changed(Some("c"), Some(&seen), Some(&running), rows),
+            g.changed(Some(("c", false)), Some(&seen), Some(&running), rows),
             Some(Changed::Activity)
         );
         let older = Activity {
@@ -909,10 +932,13 @@ mod tests {
             in_flight: 0,
             last_end: None,
         };
-        assert_eq!(g.changed(Some("c"), Some(&seen), Some(&older), rows), None);
+        assert_eq!(
+            g.changed(Some(("c", false)), Some(&seen), Some(&older), rows),
+            None
+        );
         // Replicas first; a guard without activity ignores it.
         assert_eq!(
-            g.changed(Some("c"), Some(&[]), Some(&newer), rows),
+            g.changed(Some(("c", false)), Some(&[]), Some(&newer), rows),
             Some(Changed::Replicas)
         );
         let plain = Guard {
@@ -920,7 +946,7 @@ mod tests {
             ..g
         };
         assert_eq!(
-            plain.changed(Some("c"), Some(&seen), Some(&newer), rows),
+            plain.changed(Some(("c", false)), Some(&seen), Some(&newer), rows),
             None
         );
         // Never seen a statement: any is newer.
@@ -930,19 +956,19 @@ mod tests {
             ..g
         };
         assert_eq!(
-            g.changed(Some("c"), Some(&seen), Some(&newer), rows),
+            g.changed(Some(("c", false)), Some(&seen), Some(&newer), rows),
             Some(Changed::Activity)
         );
         // The strategy rows first: a pause written during the run.
         let pause_row = row("pause");
         let paused = RowsSeen::of([(&idle_row, 0), (&pause_row, 0)]);
         assert_eq!(
-            g.changed(Some("c"), Some(&seen), None, paused),
+            g.changed(Some(("c", false)), Some(&seen), None, paused),
             Some(Changed::Strategies)
         );
         let edited = RowsSeen::of([(&idle_row, 1)]);
         assert_eq!(
-            g.changed(Some("c"), None, None, edited),
+            g.changed(Some(("c", false)), None, None, edited),
             Some(Changed::Strategies)
         );
         // Before a later drop: what this run dropped is not expected, what
@@ -967,7 +993,12 @@ mod tests {
             hydrated: false,
         };
         assert_eq!(
-            later.changed(Some("c"), Some(&[r2.clone(), new.clone()]), None, rows),
+            later.changed(
+                Some(("c", false)),
+                Some(&[r2.clone(), new.clone()]),
+                None,
+                rows
+            ),
             None
         );
         let oomed = Seen {
@@ -975,11 +1006,16 @@ mod tests {
             ..r2.clone()
         };
         assert_eq!(
-            later.changed(Some("c"), Some(&[oomed, new.clone()]), None, rows),
+            later.changed(Some(("c", false)), Some(&[oomed, new.clone()]), None, rows),
             Some(Changed::StoppedServing)
         );
         assert_eq!(
-            later.changed(Some("c"), Some(std::slice::from_ref(&new)), None, rows),
+            later.changed(
+                Some(("c", false)),
+                Some(std::slice::from_ref(&new)),
+                None,
+                rows
+            ),
             Some(Changed::StoppedServing),
             "dropped by hand"
         );
@@ -999,7 +1035,7 @@ mod tests {
             hydrated: true,
         };
         assert_eq!(
-            pending.changed(Some("c"), Some(&[r2.clone(), by_hand]), None, rows),
+            pending.changed(Some(("c", false)), Some(&[r2.clone(), by_hand]), None, rows),
             None
         );
         assert!(Changed::StoppedServing.what().contains("stopped serving"));
@@ -1010,7 +1046,12 @@ mod tests {
             ..pending
         };
         assert_eq!(
-            first.changed(Some("c"), Some(std::slice::from_ref(&r2)), None, rows),
+            first.changed(
+                Some(("c", false)),
+                Some(std::slice::from_ref(&r2)),
+                None,
+                rows
+            ),
             Some(Changed::Replicas)
         );
         // Not read before this statement: not compared.
@@ -1018,16 +1059,24 @@ mod tests {
             replicas: None,
             ..later
         };
-        assert_eq!(unread.changed(Some("c"), Some(&[]), None, rows), None);
+        assert_eq!(
+            unread.changed(Some(("c", false)), Some(&[]), None, rows),
+            None
+        );
         // The name first, before every statement: renamed or swapped, the
         // statements would address another cluster; dropped, none.
         assert_eq!(
-            unread.changed(Some("c_old"), None, None, rows),
+            unread.changed(Some(("c_old", false)), None, None, rows),
             Some(Changed::Renamed)
         );
         assert_eq!(
             unread.changed(None, None, None, rows),
             Some(Changed::Renamed)
+        );
+        // Made managed since: replica DDL would be refused.
+        assert_eq!(
+            unread.changed(Some(("c", true)), None, None, rows),
+            Some(Changed::Conversion)
         );
     }
 }
