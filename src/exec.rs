@@ -890,22 +890,16 @@ mod tests {
             activity: Some(&idle),
             rows,
         };
-        assert_eq!(
-            g.changed(Some(("c", false)), Some(&seen), Some(&idle), rows),
-            None
-        );
+        // The name and kind the plan saw.
+        let same = Some(("c", false));
+        assert_eq!(g.changed(same, Some(&seen), Some(&idle), rows), None);
         // Read since the last statement seen: nothing newer.
         assert_eq!(
-            g.changed(
-                Some(("c", false)),
-                Some(&seen),
-                Some(&Activity::default()),
-                rows
-            ),
+            g.changed(same, Some(&seen), Some(&Activity::default()), rows),
             None
         );
         assert_eq!(
-            g.changed(Some(("c", false)), Some(&seen), None, rows),
+            g.changed(same, Some(&seen), None, rows),
             None,
             "activity not read"
         );
@@ -915,7 +909,7 @@ mod tests {
             last_end: None,
         };
         assert_eq!(
-            g.changed(Some(("c", false)), Some(&seen), Some(&newer), rows),
+            g.changed(same, Some(&seen), Some(&newer), rows),
             Some(Changed::Activity)
         );
         let running = Activity {
@@ -924,7 +918,7 @@ mod tests {
             last_end: None,
         };
         assert_eq!(
-            g.changed(Some(("c", false)), Some(&seen), Some(&running), rows),
+            g.changed(same, Some(&seen), Some(&running), rows),
             Some(Changed::Activity)
         );
         let older = Activity {
@@ -932,23 +926,17 @@ mod tests {
             in_flight: 0,
             last_end: None,
         };
-        assert_eq!(
-            g.changed(Some(("c", false)), Some(&seen), Some(&older), rows),
-            None
-        );
+        assert_eq!(g.changed(same, Some(&seen), Some(&older), rows), None);
         // Replicas first; a guard without activity ignores it.
         assert_eq!(
-            g.changed(Some(("c", false)), Some(&[]), Some(&newer), rows),
+            g.changed(same, Some(&[]), Some(&newer), rows),
             Some(Changed::Replicas)
         );
         let plain = Guard {
             activity: None,
             ..g
         };
-        assert_eq!(
-            plain.changed(Some(("c", false)), Some(&seen), Some(&newer), rows),
-            None
-        );
+        assert_eq!(plain.changed(same, Some(&seen), Some(&newer), rows), None);
         // Never seen a statement: any is newer.
         let silent = Activity::default();
         let g = Guard {
@@ -956,19 +944,19 @@ mod tests {
             ..g
         };
         assert_eq!(
-            g.changed(Some(("c", false)), Some(&seen), Some(&newer), rows),
+            g.changed(same, Some(&seen), Some(&newer), rows),
             Some(Changed::Activity)
         );
         // The strategy rows first: a pause written during the run.
         let pause_row = row("pause");
         let paused = RowsSeen::of([(&idle_row, 0), (&pause_row, 0)]);
         assert_eq!(
-            g.changed(Some(("c", false)), Some(&seen), None, paused),
+            g.changed(same, Some(&seen), None, paused),
             Some(Changed::Strategies)
         );
         let edited = RowsSeen::of([(&idle_row, 1)]);
         assert_eq!(
-            g.changed(Some(("c", false)), None, None, edited),
+            g.changed(same, None, None, edited),
             Some(Changed::Strategies)
         );
         // Before a later drop: what this run dropped is not expected, what
@@ -993,12 +981,7 @@ mod tests {
             hydrated: false,
         };
         assert_eq!(
-            later.changed(
-                Some(("c", false)),
-                Some(&[r2.clone(), new.clone()]),
-                None,
-                rows
-            ),
+            later.changed(same, Some(&[r2.clone(), new.clone()]), None, rows),
             None
         );
         let oomed = Seen {
@@ -1006,16 +989,11 @@ mod tests {
             ..r2.clone()
         };
         assert_eq!(
-            later.changed(Some(("c", false)), Some(&[oomed, new.clone()]), None, rows),
+            later.changed(same, Some(&[oomed, new.clone()]), None, rows),
             Some(Changed::StoppedServing)
         );
         assert_eq!(
-            later.changed(
-                Some(("c", false)),
-                Some(std::slice::from_ref(&new)),
-                None,
-                rows
-            ),
+            later.changed(same, Some(std::slice::from_ref(&new)), None, rows),
             Some(Changed::StoppedServing),
             "dropped by hand"
         );
@@ -1035,7 +1013,7 @@ mod tests {
             hydrated: true,
         };
         assert_eq!(
-            pending.changed(Some(("c", false)), Some(&[r2.clone(), by_hand]), None, rows),
+            pending.changed(same, Some(&[r2.clone(), by_hand]), None, rows),
             None
         );
         assert!(Changed::StoppedServing.what().contains("stopped serving"));
@@ -1046,12 +1024,7 @@ mod tests {
             ..pending
         };
         assert_eq!(
-            first.changed(
-                Some(("c", false)),
-                Some(std::slice::from_ref(&r2)),
-                None,
-                rows
-            ),
+            first.changed(same, Some(std::slice::from_ref(&r2)), None, rows),
             Some(Changed::Replicas)
         );
         // Not read before this statement: not compared.
@@ -1059,10 +1032,7 @@ mod tests {
             replicas: None,
             ..later
         };
-        assert_eq!(
-            unread.changed(Some(("c", false)), Some(&[]), None, rows),
-            None
-        );
+        assert_eq!(unread.changed(same, Some(&[]), None, rows), None);
         // The name first, before every statement: renamed or swapped, the
         // statements would address another cluster; dropped, none.
         assert_eq!(
