@@ -76,6 +76,12 @@ pub struct Outcome {
 #[derive(Debug, Clone, Copy)]
 pub struct Guard<'a> {
     pub cluster: &'a ClusterId,
+    /// The name the plan's statements address the cluster by: compared
+    /// before every statement, as they are sent by name.
+    pub name: &'a str,
+    /// Whether the statement is for a managed cluster
+    /// ([`ActionKind::managed`]): compared before every statement too.
+    pub managed: bool,
     /// `None`: not compared before this statement.
     pub replicas: Option<&'a [Seen]>,
     /// Before the first statement every difference counts; before a later
@@ -100,6 +106,11 @@ pub enum Changed {
     /// The cluster's strategy rows: an operator paused it or changed its
     /// strategies while the run was acting.
     Strategies,
+    /// The cluster's name: renamed, swapped with another or dropped, so
+    /// the plan's statements would reach another cluster or none.
+    Renamed,
+    /// Made managed or unmanaged: the statement is for the other kind.
+    Conversion,
 }
 
 impl Changed {
@@ -123,6 +134,14 @@ impl Changed {
                 "the cluster's strategy rows changed since the plan was made (strategy pause, \
                  set or rm, or an edit in SQL)"
             }
+            Changed::Renamed => {
+                "the cluster was renamed, swapped with another or dropped since the plan was \
+                 made (its statements name it by the name the plan saw)"
+            }
+            Changed::Conversion => {
+                "the cluster was made managed or unmanaged since the plan was made (its \
+                 statements are for the other kind)"
+            }
         }
     }
 
@@ -136,14 +155,23 @@ impl Changed {
 }
 
 impl Guard<'_> {
-    /// What changed, judged from the guard's reads: the strategy rows, the
-    /// replicas (`None` when not read) and the activity (`None`: unchanged).
+    /// What changed, judged from the guard's reads: the cluster's name
+    /// and whether it is managed (`None`: dropped), the strategy rows, the
+    /// replicas (`None` when not read) and the activity (`None`:
+    /// unchanged).
     pub fn changed(
         &self,
+        identity: Option<(&str, bool)>,
         replicas: Option<&[Seen]>,
         activity: Option<&Activity>,
         rows: RowsSeen,
     ) -> Option<Changed> {
+        match identity {
+            Some((name, _)) if name != self.name => return Some(Changed::Renamed),
+            None => return Some(Changed::Renamed),
+            Some((_, managed)) if managed != self.managed => return Some(Changed::Conversion),
+            Some(_) => {}
+        }
         if rows != self.rows {
             return Some(Changed::Strategies);
         }
@@ -459,6 +487,8 @@ impl<B: Backend> Run<'_, B> {
             let compare = i == 0 || (action.kind == ActionKind::DropReplica && !cp.suspending);
             let guard = Guard {
                 cluster: &cp.cluster_id,
+                name: &cp.cluster,
+                managed: action.kind.managed(),
                 replicas: compare.then_some(expected.as_slice()),
                 exact: i == 0,
                 created: &created,
@@ -852,20 +882,24 @@ mod tests {
         let rows = RowsSeen::of([(&idle_row, 0)]);
         let g = Guard {
             cluster: &id,
+            name: "c",
+            managed: false,
             replicas: Some(&seen),
             exact: true,
             created: &[],
             activity: Some(&idle),
             rows,
         };
-        assert_eq!(g.changed(Some(&seen), Some(&idle), rows), None);
+        // The name and kind the plan saw.
+        let same = Some(("c", false));
+        assert_eq!(g.changed(same, Some(&seen), Some(&idle), rows), None);
         // Read since the last statement seen: nothing newer.
         assert_eq!(
-            g.changed(Some(&seen), Some(&Activity::default()), rows),
+            g.changed(same, Some(&seen), Some(&Activity::default()), rows),
             None
         );
         assert_eq!(
-            g.changed(Some(&seen), None, rows),
+            g.changed(same, Some(&seen), None, rows),
             None,
             "activity not read"
         );
@@ -875,7 +909,7 @@ mod tests {
             last_end: None,
         };
         assert_eq!(
-            g.changed(Some(&seen), Some(&newer), rows),
+            g.changed(same, Some(&seen), Some(&newer), rows),
             Some(Changed::Activity)
         );
         let running = Activity {
@@ -884,7 +918,7 @@ mod tests {
             last_end: None,
         };
         assert_eq!(
-            g.changed(Some(&seen), Some(&running), rows),
+            g.changed(same, Some(&seen), Some(&running), rows),
             Some(Changed::Activity)
         );
         let older = Activity {
@@ -892,17 +926,17 @@ mod tests {
             in_flight: 0,
             last_end: None,
         };
-        assert_eq!(g.changed(Some(&seen), Some(&older), rows), None);
+        assert_eq!(g.changed(same, Some(&seen), Some(&older), rows), None);
         // Replicas first; a guard without activity ignores it.
         assert_eq!(
-            g.changed(Some(&[]), Some(&newer), rows),
+            g.changed(same, Some(&[]), Some(&newer), rows),
             Some(Changed::Replicas)
         );
         let plain = Guard {
             activity: None,
             ..g
         };
-        assert_eq!(plain.changed(Some(&seen), Some(&newer), rows), None);
+        assert_eq!(plain.changed(same, Some(&seen), Some(&newer), rows), None);
         // Never seen a statement: any is newer.
         let silent = Activity::default();
         let g = Guard {
@@ -910,18 +944,21 @@ mod tests {
             ..g
         };
         assert_eq!(
-            g.changed(Some(&seen), Some(&newer), rows),
+            g.changed(same, Some(&seen), Some(&newer), rows),
             Some(Changed::Activity)
         );
         // The strategy rows first: a pause written during the run.
         let pause_row = row("pause");
         let paused = RowsSeen::of([(&idle_row, 0), (&pause_row, 0)]);
         assert_eq!(
-            g.changed(Some(&seen), None, paused),
+            g.changed(same, Some(&seen), None, paused),
             Some(Changed::Strategies)
         );
         let edited = RowsSeen::of([(&idle_row, 1)]);
-        assert_eq!(g.changed(None, None, edited), Some(Changed::Strategies));
+        assert_eq!(
+            g.changed(same, None, None, edited),
+            Some(Changed::Strategies)
+        );
         // Before a later drop: what this run dropped is not expected, what
         // it created is not compared (it hydrates meanwhile); a replica
         // that stopped serving is a change.
@@ -944,7 +981,7 @@ mod tests {
             hydrated: false,
         };
         assert_eq!(
-            later.changed(Some(&[r2.clone(), new.clone()]), None, rows),
+            later.changed(same, Some(&[r2.clone(), new.clone()]), None, rows),
             None
         );
         let oomed = Seen {
@@ -952,11 +989,11 @@ mod tests {
             ..r2.clone()
         };
         assert_eq!(
-            later.changed(Some(&[oomed, new.clone()]), None, rows),
+            later.changed(same, Some(&[oomed, new.clone()]), None, rows),
             Some(Changed::StoppedServing)
         );
         assert_eq!(
-            later.changed(Some(std::slice::from_ref(&new)), None, rows),
+            later.changed(same, Some(std::slice::from_ref(&new)), None, rows),
             Some(Changed::StoppedServing),
             "dropped by hand"
         );
@@ -976,7 +1013,7 @@ mod tests {
             hydrated: true,
         };
         assert_eq!(
-            pending.changed(Some(&[r2.clone(), by_hand]), None, rows),
+            pending.changed(same, Some(&[r2.clone(), by_hand]), None, rows),
             None
         );
         assert!(Changed::StoppedServing.what().contains("stopped serving"));
@@ -987,7 +1024,7 @@ mod tests {
             ..pending
         };
         assert_eq!(
-            first.changed(Some(std::slice::from_ref(&r2)), None, rows),
+            first.changed(same, Some(std::slice::from_ref(&r2)), None, rows),
             Some(Changed::Replicas)
         );
         // Not read before this statement: not compared.
@@ -995,6 +1032,21 @@ mod tests {
             replicas: None,
             ..later
         };
-        assert_eq!(unread.changed(Some(&[]), None, rows), None);
+        assert_eq!(unread.changed(same, Some(&[]), None, rows), None);
+        // The name first, before every statement: renamed or swapped, the
+        // statements would address another cluster; dropped, none.
+        assert_eq!(
+            unread.changed(Some(("c_old", false)), None, None, rows),
+            Some(Changed::Renamed)
+        );
+        assert_eq!(
+            unread.changed(None, None, None, rows),
+            Some(Changed::Renamed)
+        );
+        // Made managed since: replica DDL would be refused.
+        assert_eq!(
+            unread.changed(Some(("c", true)), None, None, rows),
+            Some(Changed::Conversion)
+        );
     }
 }

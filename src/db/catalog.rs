@@ -865,6 +865,27 @@ pub async fn cluster_names(c: &Client) -> Result<Vec<(ClusterId, String)>, DbErr
         .collect())
 }
 
+/// One cluster's name now and whether it is managed, by its id (`None`:
+/// dropped), for the plan guard: DDL addresses a cluster by name, and a
+/// rename or a swap (blue/green deployments) keeps the id but gives the
+/// name to another cluster; replica DDL and `ALTER CLUSTER … SET` each
+/// fit one kind of cluster.
+pub async fn identity_of(
+    c: &Client,
+    cluster: &ClusterId,
+) -> Result<Option<(String, bool)>, DbError> {
+    let rows = c
+        .query_typed(
+            "SELECT name, managed FROM mz_catalog.mz_clusters WHERE id = $1",
+            &[(&cluster.0, tokio_postgres::types::Type::TEXT)],
+        )
+        .await
+        .map_err(|e| DbError::query("re-reading the cluster's name", &e))?;
+    Ok(rows
+        .first()
+        .and_then(|r| Some((r.try_get(0).ok()?, r.try_get(1).ok()?))))
+}
+
 /// One cluster's activity since `since` ([`ACTIVITY_SQL`]), for the plan
 /// guard of a suspension.
 pub async fn activity_of(

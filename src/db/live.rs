@@ -589,13 +589,24 @@ impl<'a> LiveBackend<'a> {
                                 None => Ok(None),
                             }
                         };
-                        let (replicas, activity, rows) = futures_util::future::join3(
+                        let (replicas, activity, rows, identity) = futures_util::future::join4(
                             replicas,
                             activity,
                             store.rows_seen(c, g.cluster),
+                            catalog::identity_of(c, g.cluster),
                         )
                         .await;
-                        Ok::<_, DbError>(g.changed(replicas?.as_deref(), activity?.as_ref(), rows?))
+                        let identity = identity?;
+                        Ok::<_, DbError>(
+                            g.changed(
+                                identity
+                                    .as_ref()
+                                    .map(|(name, managed)| (name.as_str(), *managed)),
+                                replicas?.as_deref(),
+                                activity?.as_ref(),
+                                rows?,
+                            ),
+                        )
                     };
                     let write_intent = async {
                         match &intent {

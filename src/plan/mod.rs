@@ -105,6 +105,12 @@ pub enum ActionKind {
 }
 
 impl ActionKind {
+    /// Whether the statement is one only a managed cluster takes
+    /// (Materialize refuses replica DDL there, and these elsewhere).
+    pub fn managed(self) -> bool {
+        matches!(self, ActionKind::SetReplicationFactor | ActionKind::SetSize)
+    }
+
     /// `create_replica`, `drop_replica`, …, as in the JSON output.
     pub fn name(self) -> &'static str {
         match self {

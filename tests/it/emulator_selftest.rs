@@ -447,6 +447,37 @@ fn fault_drop_connection_before_and_after_ddl() {
     c.batch_execute("DROP CLUSTER REPLICA c.r2").unwrap();
 }
 
+/// §2.4: a rename or a swap changes names only; ids and replicas stay.
+#[test]
+fn clusters_are_renamed_and_swapped_by_name_keeping_their_ids() {
+    let emu = lenient();
+    let a = emu.create_cluster("a");
+    emu.add_replica("a", "r1", "25cc");
+    let b = emu.create_cluster("b");
+    let mut c = connect(&emu.url());
+    c.batch_execute("ALTER CLUSTER a RENAME TO \"A b\"")
+        .unwrap();
+    assert_eq!(emu.cluster_id("A b"), a);
+    assert_eq!(emu.replicas("A b"), pairs(&[("r1", "25cc")]));
+    assert_eq!(
+        message_of(&mut c, "ALTER CLUSTER \"A b\" RENAME TO b"),
+        "cluster 'b' already exists"
+    );
+    assert_eq!(
+        message_of(&mut c, "ALTER CLUSTER a RENAME TO z"),
+        "unknown cluster 'a'"
+    );
+    assert_eq!(
+        message_of(&mut c, "ALTER CLUSTER mz_system RENAME TO z"),
+        "system cluster 'mz_system' cannot be modified"
+    );
+    c.batch_execute("ALTER CLUSTER b SWAP WITH \"A b\"")
+        .unwrap();
+    assert_eq!(emu.cluster_id("b"), a);
+    assert_eq!(emu.cluster_id("A b"), b);
+    assert_eq!(emu.replicas("b"), pairs(&[("r1", "25cc")]));
+}
+
 #[test]
 fn fault_hook_runs_before_the_ddl() {
     let emu = lenient();

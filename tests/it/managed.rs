@@ -581,3 +581,38 @@ fn audit_retention_keeps_the_resize_a_backoff_holds_back() {
     let prunes = sent(&emu, r#"DELETE FROM "mz_cluster_strategy_actions""#);
     assert_eq!(prunes, 1, "pruned once, not every run: {:?}", emu.sql_log());
 }
+
+/// An operator makes a managed cluster unmanaged while a run is about to
+/// resize it: the resize is withdrawn, not sent to fail ("SIZE not
+/// supported for unmanaged clusters": exit 3 and a FAILED row that alerts),
+/// and the next run plans replica DDL.
+#[test]
+fn a_cluster_made_unmanaged_after_the_snapshot_is_skipped_not_failed() {
+    let emu = Emulator::start();
+    managed_25cc(&emu);
+    // At the guard's read of the replicas (the same, by id and name).
+    let url = emu.url();
+    emu.on_statement("WHERE r.cluster_id = $1", 1, move |_| {
+        postgres::Client::connect(&url, postgres::NoTls)
+            .expect("connect")
+            .batch_execute(r#"ALTER CLUSTER "m" SET (MANAGED = false)"#)
+            .expect("made unmanaged");
+    });
+    let run = clusterctl(&emu, &["apply"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(
+        run.stdout.contains("was made managed or unmanaged"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(sent(&emu, "SET (SIZE"), 0);
+    let failed = clusterctl(&emu, &["history", "--failed", "-o", "json"]).json();
+    assert_eq!(failed["result"]["entries"], json!([]), "{failed:#}");
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(
+        run.stdout
+            .contains(r#"CREATE CLUSTER REPLICA "m"."r_100cc""#),
+        "{}",
+        run.all()
+    );
+}

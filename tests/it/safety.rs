@@ -361,6 +361,51 @@ fn concurrent_applies_one_actor_per_round_no_duplicates() {
     }
 }
 
+/// Blue/green: `blue` is to lose its old replica, `green` (no strategies)
+/// runs one of the same name; the two swap names after the snapshot.
+#[test]
+fn plan_guard_skips_a_cluster_renamed_or_swapped_since_the_snapshot() {
+    let emu = Emulator::start();
+    emu.create_hydrated_cluster("blue", "r1", "25cc");
+    emu.add_replica("blue", "r_50cc", "50cc");
+    emu.set_hydrated("blue", "r_50cc", true);
+    let green = emu.create_hydrated_cluster("green", "r1", "25cc");
+    init_tables(&emu);
+    strategy(&emu, "blue", "target_size", json!({"target_size": "50cc"}));
+    let plan = clusterctl(&emu, &["dry-run"]).ok();
+    assert!(plan.stdout.contains("- drop replica r1"), "{}", plan.all());
+    // The swap lands between the snapshot and the first statement (at the
+    // guard's read of the replicas, which are the same by id): DROP
+    // CLUSTER REPLICA "blue"."r1" would take green's only replica.
+    let url = crate::support::pg_url();
+    let db = emu.database().to_string();
+    emu.on_statement("WHERE r.cluster_id = $1", 1, move |_| {
+        let mut c = crate::support::admin_client(&url, &db);
+        let _ = c.batch_execute("CALL mz_emulator.swap_clusters('blue', 'green')");
+    });
+    emu.reset_stats();
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(
+        run.stdout
+            .contains("was renamed, swapped with another or dropped"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(emu.stats().ddl, 0, "no DDL by a name that moved");
+    assert_eq!(emu.cluster_id("blue"), green, "the swap took place");
+    assert_eq!(emu.replicas("blue"), pairs(&[("r1", "25cc")]));
+    // The next run plans by the new name: the cluster with the strategy is
+    // green now, and only its r1 goes.
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(
+        run.stdout.contains("DROP CLUSTER REPLICA \"green\".\"r1\""),
+        "{}",
+        run.all()
+    );
+    assert_eq!(emu.replicas("green"), pairs(&[("r_50cc", "50cc")]));
+    assert_eq!(emu.replicas("blue"), pairs(&[("r1", "25cc")]));
+}
+
 #[test]
 fn plan_guard_skips_a_cluster_changed_since_the_snapshot() {
     let emu = Emulator::start();

@@ -819,8 +819,26 @@ impl Parser {
                 lit(&name),
                 lit(&owner)
             ));
-        } else if matches!(self.peek_word(0), Some("rename" | "swap")) {
-            return unsupported(&format!("ALTER CLUSTER ... {}", self.found()));
+        } else if self.kws(&["rename", "to"]) {
+            // The id stays; only the name changes (what a controller that
+            // addresses clusters by name must notice).
+            let new_name = self.ident()?;
+            self.expect_end()?;
+            return Ok(format!(
+                "CALL mz_emulator.rename_cluster({}, {}, {ACTOR})",
+                lit(&name),
+                lit(&new_name)
+            ));
+        } else if self.kws(&["swap", "with"]) {
+            // Blue/green deployments (dbt-materialize) swap two clusters'
+            // names at once; their ids stay.
+            let other = self.ident()?;
+            self.expect_end()?;
+            return Ok(format!(
+                "CALL mz_emulator.swap_clusters({}, {}, {ACTOR})",
+                lit(&name),
+                lit(&other)
+            ));
         } else {
             return syntax(format!("Expected left parenthesis, found {}", self.found()));
         }

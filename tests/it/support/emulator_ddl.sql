@@ -262,6 +262,45 @@ BEGIN
     DELETE FROM mz_catalog.mz_clusters WHERE id = c.id;
 END $$;
 
+-- ALTER CLUSTER c RENAME TO d: the id, replicas and objects stay; only the
+-- name changes (sequence_alter_rename: ownership of the cluster; a name in
+-- use is `cluster 'd' already exists`).
+CREATE PROCEDURE mz_emulator.rename_cluster(p_name text, p_new text, p_actor text DEFAULT NULL)
+LANGUAGE plpgsql SECURITY DEFINER AS $$
+DECLARE
+    c mz_catalog.mz_clusters;
+BEGIN
+    PERFORM mz_emulator.check_ident(p_new);
+    PERFORM mz_emulator.ddl_lock();
+    c := mz_emulator.resolve_cluster(p_name, false,
+                                     format('system cluster ''%s'' cannot be modified', p_name));
+    PERFORM mz_emulator.require_owner(p_actor, c.owner_id, 'CLUSTER ' || c.name);
+    IF EXISTS (SELECT 1 FROM mz_catalog.mz_clusters WHERE name = p_new) THEN
+        PERFORM mz_emulator.fail(format('cluster ''%s'' already exists', p_new));
+    END IF;
+    UPDATE mz_catalog.mz_clusters SET name = p_new WHERE id = c.id;
+END $$;
+
+-- ALTER CLUSTER a SWAP WITH b: the two names change places at once, ids
+-- stay (blue/green deployments); ownership of both.
+CREATE PROCEDURE mz_emulator.swap_clusters(p_a text, p_b text, p_actor text DEFAULT NULL)
+LANGUAGE plpgsql SECURITY DEFINER AS $$
+DECLARE
+    a mz_catalog.mz_clusters;
+    b mz_catalog.mz_clusters;
+BEGIN
+    PERFORM mz_emulator.ddl_lock();
+    a := mz_emulator.resolve_cluster(p_a, false,
+                                     format('system cluster ''%s'' cannot be modified', p_a));
+    b := mz_emulator.resolve_cluster(p_b, false,
+                                     format('system cluster ''%s'' cannot be modified', p_b));
+    PERFORM mz_emulator.require_owner(p_actor, a.owner_id, 'CLUSTER ' || a.name);
+    PERFORM mz_emulator.require_owner(p_actor, b.owner_id, 'CLUSTER ' || b.name);
+    UPDATE mz_catalog.mz_clusters
+    SET name = CASE WHEN id = a.id THEN b.name ELSE a.name END
+    WHERE id IN (a.id, b.id);
+END $$;
+
 -- ALTER CLUSTER c OWNER TO r (p_replica NULL) / ALTER CLUSTER REPLICA c.x OWNER TO r.
 -- Needs ownership of the object and membership in the new owner
 -- (`must be a member of "r"`, UnauthorizedError::RoleMembership), and for a
