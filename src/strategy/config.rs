@@ -140,9 +140,20 @@ impl<'a> Obj<'a> {
             ));
         }
         if !sizes.contains(&size) {
+            // Only the case is taken for a slip: `80cc` is no typo of `50cc`.
+            let same_but_case = sizes
+                .all()
+                .iter()
+                .find(|s| s.name.0.eq_ignore_ascii_case(&size.0))
+                .map(|s| format!(" (did you mean '{}'?)", s.name))
+                .unwrap_or_default();
             return Err(ConfigError::new(
                 key,
-                format!("unknown size '{}'; sizes are: {}", size, sizes.names()),
+                format!(
+                    "unknown size '{}'{same_but_case}; sizes are: {}",
+                    size,
+                    sizes.names()
+                ),
             ));
         }
         Ok(size)
@@ -587,8 +598,16 @@ mod tests {
         let sizes = SizeCatalog::cloud_defaults();
         let raw = json!({"s": "80cc"});
         let err = Obj::new(&raw).unwrap().size("s", &sizes).unwrap_err();
-        assert!(err.message.contains("unknown size '80cc'"), "{err}");
+        assert!(err.message.contains("unknown size '80cc'; sizes"), "{err}");
         assert!(err.message.contains("25cc, 50cc"), "{err}");
+        // Caps lock is a slip; another number is not.
+        let raw = json!({"s": "25CC"});
+        let err = Obj::new(&raw).unwrap().size("s", &sizes).unwrap_err();
+        assert!(
+            err.message
+                .contains("unknown size '25CC' (did you mean '25cc'?)"),
+            "{err}"
+        );
     }
 
     #[test]
