@@ -263,6 +263,7 @@ mod tests {
         let fresh = statements("u2", "a", &[DROP]);
         let e = saved.differences(&fresh, now).unwrap_err();
         assert!(e.contains("saved 1h00m ago (2026-12-04T10:00:00Z)"), "{e}");
+        assert!(!e.contains("another order"), "{e}");
         assert!(e.contains("nothing was done"), "{e}");
         assert!(
             e.contains(&format!("planned now, not saved: {DROP} (cluster a)")),
@@ -273,7 +274,11 @@ mod tests {
             "{e}"
         );
         // Nothing planned now, where something was saved.
-        assert!(saved.differences(&[], now).is_err());
+        let e = saved.differences(&[], now).unwrap_err();
+        assert!(
+            e.contains("saved, not planned now") && !e.contains("another order"),
+            "{e}"
+        );
         // And nothing saved, nothing planned: the empty plan applies.
         let empty = SavedPlan::parse(&doc(serde_json::json!([]))).expect("empty");
         assert_eq!(empty.differences(&[], now), Ok(()));
@@ -314,6 +319,11 @@ mod tests {
             "error": {"code": "database", "message": "x"}
         });
         let e = SavedPlan::parse(&failed.to_string()).unwrap_err();
+        assert!(e.contains("dry-run that failed"), "{e}");
+        // Not ok, whatever result it carries.
+        let not_ok = doc(serde_json::json!([])).replace("\"ok\":true", "\"ok\":false");
+        assert!(not_ok.contains("\"ok\":false"), "{not_ok}");
+        let e = SavedPlan::parse(&not_ok).unwrap_err();
         assert!(e.contains("dry-run that failed"), "{e}");
     }
 }

@@ -2746,3 +2746,55 @@ fn the_trail_is_read_only_for_a_cluster_the_plan_runs() {
     let dropped = snap(vec![], vec![idle()]);
     assert!(!reads_the_trail(&dropped), "no such cluster");
 }
+
+/// A pause in force leaves the cluster with no notes; otherwise an
+/// expired pause and the rows' warnings (not their errors) are noted,
+/// whether the strategies run or the cluster is left alone.
+#[test]
+fn an_expired_pause_and_the_rows_warnings_are_noted_unless_paused() {
+    let c = || vec![cluster("u2", "c", vec![replica(1, "r1", "25cc", true)])];
+    let typo = || {
+        row(
+            "u2",
+            "target_size",
+            json!({"target_size": "25cc", "replica_name": "r1", "cooldown": 5}),
+        )
+    };
+    let expired = row("u2", "pause", json!({"until": "2026-11-20T00:00:00Z"}));
+    let p = plan(&snap(c(), vec![typo(), expired]), &PlanOptions::default());
+    let cp = only(&p);
+    assert_eq!(cp.outcome, Outcome::Planned);
+    assert!(
+        cp.notes.iter().any(|n| n.contains("the pause expired at")),
+        "{:?}",
+        cp.notes
+    );
+    assert!(
+        cp.notes
+            .iter()
+            .any(|n| n.contains("unknown config key 'cooldown'")),
+        "{:?}",
+        cp.notes
+    );
+
+    let paused = row("u2", "pause", json!({"reason": "maintenance"}));
+    let p = plan(&snap(c(), vec![typo(), paused]), &PlanOptions::default());
+    assert!(matches!(only(&p).outcome, Outcome::Paused { .. }));
+    assert!(only(&p).notes.is_empty(), "{:?}", only(&p).notes);
+
+    // Left alone for a row in error: its warnings noted, its errors not.
+    let bad = row("u2", "idle_suspend", json!({"idle_after_s": "soon"}));
+    let p = plan(&snap(c(), vec![typo(), bad]), &PlanOptions::default());
+    let cp = only(&p);
+    assert!(matches!(cp.outcome, Outcome::Invalid { .. }));
+    assert!(
+        cp.notes.iter().any(|n| n.contains("cooldown")),
+        "{:?}",
+        cp.notes
+    );
+    assert!(
+        !cp.notes.iter().any(|n| n.contains("idle_after_s")),
+        "{:?}",
+        cp.notes
+    );
+}
