@@ -53,9 +53,8 @@ enum Tables {
     /// Writes to them: refused before any write.
     Write,
     /// Checks for itself: `apply` and `init` when they read the migrations
-    /// (no statement more), `doctor` as a finding. Not checked: `simulate`
-    /// (only `--from-history` connects, and reads strategies), and the
-    /// commands that connect to no database.
+    /// (no statement more), `doctor` as a finding. Not checked: the
+    /// commands that connect to no database (`simulate` of a scenario).
     Own,
 }
 
@@ -70,6 +69,8 @@ impl Tables {
             | Command::Describe(_)
             | Command::Check(_)
             | Command::History(_) => Tables::Read,
+            // Reads the strategies and the audit trail.
+            Command::Simulate(a) if a.from_history => Tables::Read,
             Command::Apply(_)
             | Command::Init(_)
             | Command::Doctor(_)
@@ -604,10 +605,13 @@ fn status_command(a: StatusArgs, ui: &Ui) -> u8 {
             let shutdown = Shutdown::install()?;
             let interval = a.interval.max(Duration::from_secs(1));
             loop {
-                let Some(report) = shutdown
-                    .unless_signalled(status::status(&ctx, &sel, a.all))
-                    .await
-                else {
+                // Each refresh reads the tables again: as `status` does, it
+                // says so when a newer clusterctl migrated them.
+                let refresh = async {
+                    let warning = newer_schema(&ctx, ui).await?;
+                    Ok((warning, status::status(&ctx, &sel, a.all).await?))
+                };
+                let Some(report) = shutdown.unless_signalled(refresh).await else {
                     return Ok(exit::OK);
                 };
                 let mut screen = String::new();
@@ -616,7 +620,7 @@ fn status_command(a: StatusArgs, ui: &Ui) -> u8 {
                     screen.push_str("\x1b[H\x1b[2J");
                 }
                 let written = match &report {
-                    Ok(r) => {
+                    Ok((warning, r)) => {
                         if !ui.json {
                             screen.push_str(&format!(
                                 "Every {}: clusterctl status    {}\n\n",
@@ -624,7 +628,13 @@ fn status_command(a: StatusArgs, ui: &Ui) -> u8 {
                                 r.now.format("%Y-%m-%d %H:%M:%SZ")
                             ));
                         }
-                        emit(screen.as_bytes()).and_then(|()| print_view(r, ui))
+                        // After the screen is cleared, or it is never seen.
+                        emit(screen.as_bytes()).and_then(|()| {
+                            if let Some(w) = warning {
+                                message_line(ui, w);
+                            }
+                            print_view(r, ui)
+                        })
                     }
                     Err(e) => {
                         fail(e, ui);
@@ -659,7 +669,12 @@ where
             // Before anything else: can the session cluster serve our tables?
             let session = session::prepare(&mut ctx, None).await?;
             let result = match newer_schema(&ctx, ui).await {
-                Ok(()) => op(&ctx).await,
+                Ok(warning) => {
+                    if let Some(w) = warning {
+                        message_line(ui, &w);
+                    }
+                    op(&ctx).await
+                }
                 Err(e) => Err(e),
             };
             for w in session::finish(&ctx, session, false).await {
@@ -675,11 +690,12 @@ where
 }
 
 /// Tables a newer clusterctl migrated: a command that writes to them is
-/// refused before it writes; one that reads them says so once and goes on.
-/// One statement, for the commands that do not migrate.
-async fn newer_schema(ctx: &Context, ui: &Ui) -> Result<(), CommandError> {
+/// refused before it writes; one that reads them goes on, with the
+/// `warning:` line to say once (`status --watch`: on each refresh). One
+/// statement, for the commands that do not migrate.
+async fn newer_schema(ctx: &Context, ui: &Ui) -> Result<Option<String>, CommandError> {
     if ui.tables == Tables::Own {
-        return Ok(());
+        return Ok(None);
     }
     let newer = match ctx.backend().newer_schema().await {
         Ok(newer) => newer,
@@ -692,12 +708,9 @@ async fn newer_schema(ctx: &Context, ui: &Ui) -> Result<(), CommandError> {
         }
     };
     match newer {
-        None => Ok(()),
+        None => Ok(None),
         Some(newer) if ui.tables == Tables::Write => Err(newer.into()),
-        Some(newer) => {
-            message_line(ui, &format!("warning: {newer}"));
-            Ok(())
-        }
+        Some(newer) => Ok(Some(format!("warning: {newer}"))),
     }
 }
 

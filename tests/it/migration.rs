@@ -405,6 +405,48 @@ fn reading_commands_warn_once_about_tables_a_newer_clusterctl_migrated() {
     assert_eq!(writes(&emu), Vec::<String>::new());
 }
 
+/// The reading commands that do not go through the common path say it
+/// too: `simulate --from-history` once, `status --watch` with each refresh
+/// (a terminal's screen is cleared before each). Neither said anything.
+#[test]
+fn status_watch_and_simulate_from_history_warn_too() {
+    let emu = migrated_by_a_newer_clusterctl();
+    let run = clusterctl(&emu, &["simulate", "--from-history", "--days", "1"]).ok();
+    let warned = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("warning: ") && says_newer(l))
+        .count();
+    assert_eq!(warned, 1, "{}", run.all());
+
+    let mut cmd = crate::cli::command();
+    cmd.args(["status", "--watch", "--interval", "1s"])
+        .env("DATABASE_URL", emu.url())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("clusterctl runs");
+    let stdout = child.stdout.take().expect("stdout");
+    let stderr = child.stderr.take().expect("stderr");
+    // Three refreshes, then stopped: the first two have said theirs.
+    let refreshes = std::io::BufRead::lines(std::io::BufReader::new(stdout))
+        .map_while(Result::ok)
+        .filter(|l| l.starts_with("Every 1s: clusterctl status"))
+        .take(3)
+        .count();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(refreshes, 3);
+    let said: Vec<String> = std::io::BufRead::lines(std::io::BufReader::new(stderr))
+        .map_while(Result::ok)
+        .collect();
+    let warned = said
+        .iter()
+        .filter(|l| l.starts_with("warning: ") && says_newer(l))
+        .count();
+    assert!(warned >= 2, "{said:#?}");
+    assert_eq!(writes(&emu), Vec::<String>::new());
+}
+
 #[test]
 fn doctor_says_a_newer_clusterctl_migrated_the_tables() {
     let emu = migrated_by_a_newer_clusterctl();
