@@ -365,7 +365,7 @@ fn apply(a: ApplyArgs, ui: &Ui) -> u8 {
             }
             Err(e) => {
                 tracing::debug!("session cluster not checked: {e}");
-                if matches!(&e, CommandError::Db(d) if d.transient()) {
+                if e.db_error().is_some_and(|d| d.transient()) {
                     unreachable = Some(e);
                 }
                 None

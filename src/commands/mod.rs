@@ -53,6 +53,11 @@ pub enum CommandError {
     Refused(String),
     #[error(transparent)]
     Db(DbError),
+    /// A run the database stopped after it acted (a write of its
+    /// bookkeeping failed after a DDL): the database's error as it came (a
+    /// timeout stays a timeout), and what becomes of what the run did.
+    #[error("{0}: the run stopped there: what it did is in the audit trail, and the next run settles from the catalog any action left without an outcome")]
+    StoppedMidway(DbError),
     /// The session cluster cannot serve our tables (reference §8.2):
     /// nothing was done. A configuration error, like a wrong URL.
     #[error("{0}")]
@@ -86,6 +91,14 @@ impl From<DbError> for CommandError {
 }
 
 impl CommandError {
+    /// The database's error, when the database is what failed.
+    pub fn db_error(&self) -> Option<&DbError> {
+        match self {
+            CommandError::Db(e) | CommandError::StoppedMidway(e) => Some(e),
+            _ => None,
+        }
+    }
+
     /// A stable, machine-readable name for the JSON `error.code`.
     pub fn code(&self) -> &'static str {
         match self {
@@ -93,7 +106,7 @@ impl CommandError {
             CommandError::Config(_) => "config",
             CommandError::NotFound(_) => "not_found",
             CommandError::Refused(_) => "refused",
-            CommandError::Db(_) => "database",
+            CommandError::Db(_) | CommandError::StoppedMidway(_) => "database",
             CommandError::Interrupted(_) => "interrupted",
             CommandError::Io(_) => "io",
             CommandError::LeaseBusy { .. } => "lease_busy",
