@@ -45,10 +45,11 @@ struct Ui {
 }
 
 /// What a command does to clusterctl's tables, which decides what a schema
-/// a newer clusterctl migrated means for it ([`migrate::newer_schema`]).
+/// a newer clusterctl migrated means for it ([`crate::db::migrate::newer_schema`]).
 #[derive(Clone, Copy, PartialEq)]
 enum Tables {
-    /// Reads them: answers, and says it once as a warning.
+    /// Reads them: answers, and says it once as a warning (from what its
+    /// snapshot read, [`read_warning`]).
     Read,
     /// Writes to them: refused before any write.
     Write,
@@ -608,8 +609,9 @@ fn status_command(a: StatusArgs, ui: &Ui) -> u8 {
                 // Each refresh reads the tables again: as `status` does, it
                 // says so when a newer clusterctl migrated them.
                 let refresh = async {
-                    let warning = newer_schema(&ctx, ui).await?;
-                    Ok((warning, status::status(&ctx, &sel, a.all).await?))
+                    let report = status::status(&ctx, &sel, a.all).await;
+                    let warning = read_warning(&ctx, ui).await;
+                    report.map(|r| (warning, r))
                 };
                 let Some(report) = shutdown.unless_signalled(refresh).await else {
                     return Ok(exit::OK);
@@ -668,14 +670,25 @@ where
             let mut ctx = Context::new(db)?;
             // Before anything else: can the session cluster serve our tables?
             let session = session::prepare(&mut ctx, None).await?;
-            let result = match newer_schema(&ctx, ui).await {
-                Ok(warning) => {
-                    if let Some(w) = warning {
+            let result = match ui.tables {
+                // Its snapshot reads the migrations too: said after, before
+                // its output.
+                Tables::Read => {
+                    let result = op(&ctx).await;
+                    if let Some(w) = read_warning(&ctx, ui).await {
                         message_line(ui, &w);
                     }
-                    op(&ctx).await
+                    result
                 }
-                Err(e) => Err(e),
+                _ => match newer_schema(&ctx, ui).await {
+                    Ok(warning) => {
+                        if let Some(w) = warning {
+                            message_line(ui, &w);
+                        }
+                        op(&ctx).await
+                    }
+                    Err(e) => Err(e),
+                },
             };
             for w in session::finish(&ctx, session, false).await {
                 tracing::warn!("{w}");
@@ -692,7 +705,8 @@ where
 /// Tables a newer clusterctl migrated: a command that writes to them is
 /// refused before it writes; one that reads them goes on, with the
 /// `warning:` line to say once (`status --watch`: on each refresh). One
-/// statement, for the commands that do not migrate.
+/// statement, for the commands that do not migrate and a reading command
+/// that read no snapshot ([`read_warning`]).
 async fn newer_schema(ctx: &Context, ui: &Ui) -> Result<Option<String>, CommandError> {
     if ui.tables == Tables::Own {
         return Ok(None);
@@ -711,6 +725,20 @@ async fn newer_schema(ctx: &Context, ui: &Ui) -> Result<Option<String>, CommandE
         None => Ok(None),
         Some(newer) if ui.tables == Tables::Write => Err(newer.into()),
         Some(newer) => Ok(Some(format!("warning: {newer}"))),
+    }
+}
+
+/// A reading command's newer-schema warning, after its reads: from what
+/// its snapshot read of the migrations in a statement it sends anyway
+/// (`dry-run`, `status`, `check`, `describe`, `strategy ls`), else from
+/// one statement ([`newer_schema`]: `history`, `simulate --from-history`,
+/// a command whose snapshot failed).
+async fn read_warning(ctx: &Context, ui: &Ui) -> Option<String> {
+    match ctx.schema_seen.take() {
+        Some(versions) => {
+            crate::db::migrate::newer_schema(&versions).map(|e| format!("warning: {e}"))
+        }
+        None => newer_schema(ctx, ui).await.ok().flatten(),
     }
 }
 

@@ -265,6 +265,9 @@ pub struct Context {
     pub store: Store,
     pub snapshot: SnapshotOptions,
     pub opts: DbOptions,
+    /// What the last snapshot read of the migrations table (a reading
+    /// command's newer-schema warning rides on it).
+    pub schema_seen: crate::db::migrate::SchemaSeen,
 }
 
 impl Context {
@@ -282,6 +285,7 @@ impl Context {
                 ..SnapshotOptions::default()
             },
             opts,
+            schema_seen: Default::default(),
         })
     }
 
@@ -291,6 +295,7 @@ impl Context {
             &self.db,
             &self.store,
             &self.snapshot,
+            &self.schema_seen,
             self.opts.retry.clone(),
             self.opts.statement_timeout,
         )

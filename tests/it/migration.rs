@@ -447,6 +447,32 @@ fn status_watch_and_simulate_from_history_warn_too() {
     assert_eq!(writes(&emu), Vec::<String>::new());
 }
 
+/// The snapshot reads the highest migration in the statement that reads
+/// the unfinished actions. Tables an earlier tool created have no
+/// migrations table: that statement is made again without it, so a
+/// reading command still sees the unfinished actions (it said they could
+/// not be read) and says nothing of a newer schema.
+#[test]
+fn tables_without_a_migrations_table_are_read_whole() {
+    let emu = migrated_by_a_newer_clusterctl();
+    emu.sql("DROP TABLE clusterctl_schema_migrations");
+    emu.clear_sql_log();
+    let run = clusterctl(&emu, &["dry-run"]).ok();
+    assert!(!run.all().contains("unfinished actions"), "{}", run.all());
+    assert!(!run.all().contains("schema version"), "{}", run.all());
+    assert!(run.stdout.contains("c1"), "{}", run.all());
+    assert_eq!(writes(&emu), Vec::<String>::new());
+    // With the migrations, then without them.
+    let unfinished: Vec<String> = emu
+        .sql_log()
+        .into_iter()
+        .filter(|s| s.contains("executed IS NULL AND error_message IS NULL"))
+        .collect();
+    assert_eq!(unfinished.len(), 2, "{unfinished:#?}");
+    assert!(unfinished[0].contains("clusterctl_schema_migrations"));
+    assert!(!unfinished[1].contains("clusterctl_schema_migrations"));
+}
+
 #[test]
 fn doctor_says_a_newer_clusterctl_migrated_the_tables() {
     let emu = migrated_by_a_newer_clusterctl();
