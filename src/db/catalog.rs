@@ -253,11 +253,14 @@ pub async fn load(c: &Client, store: &Store, opts: &SnapshotOptions) -> Result<S
             .as_deref()
             .unwrap_or_default(),
     );
-    // Tables an earlier tool created have no migrations table (so no
-    // newer schema): read without it, a statement more only then.
+    // The migrations read with them may fail where the actions do not
+    // (tables an earlier tool created have no migrations table, so no newer
+    // schema; a role granted only those tables): read without them then, a
+    // statement more only there.
     let (unfinished, no_migrations) = match unfinished {
-        Err(e) if super::Missing::of(&e) == Some(super::Missing::Table) => {
-            (c.query_typed(&store.unfinished_sql(), &[]).await, true)
+        Err(e) if !super::is_transient(&e) => {
+            let no_table = super::Missing::of(&e) == Some(super::Missing::Table);
+            (c.query_typed(&store.unfinished_sql(), &[]).await, no_table)
         }
         read => (read, false),
     };
