@@ -897,6 +897,11 @@ pub struct Environment {
     /// suspended cluster whose state was wiped is then not woken from it).
     #[serde(default)]
     pub suspensions_error: Option<String>,
+    /// The migrations our tables record, as far as the newer-schema rule
+    /// needs them (the highest; empty: none, or no migrations table), read
+    /// with the unfinished actions; `None` when not read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema_versions: Option<Vec<i32>>,
 }
 
 impl Environment {

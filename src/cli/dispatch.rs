@@ -45,17 +45,17 @@ struct Ui {
 }
 
 /// What a command does to clusterctl's tables, which decides what a schema
-/// a newer clusterctl migrated means for it ([`migrate::newer_schema`]).
+/// a newer clusterctl migrated means for it ([`crate::db::migrate::newer_schema`]).
 #[derive(Clone, Copy, PartialEq)]
 enum Tables {
-    /// Reads them: answers, and says it once as a warning.
+    /// Reads them: answers, and says it once as a warning (from what its
+    /// snapshot read, [`read_warning`]).
     Read,
     /// Writes to them: refused before any write.
     Write,
     /// Checks for itself: `apply` and `init` when they read the migrations
-    /// (no statement more), `doctor` as a finding. Not checked: `simulate`
-    /// (only `--from-history` connects, and reads strategies), and the
-    /// commands that connect to no database.
+    /// (no statement more), `doctor` as a finding. Not checked: the
+    /// commands that connect to no database (`simulate` of a scenario).
     Own,
 }
 
@@ -70,6 +70,8 @@ impl Tables {
             | Command::Describe(_)
             | Command::Check(_)
             | Command::History(_) => Tables::Read,
+            // Reads the strategies and the audit trail.
+            Command::Simulate(a) if a.from_history => Tables::Read,
             Command::Apply(_)
             | Command::Init(_)
             | Command::Doctor(_)
@@ -380,7 +382,7 @@ fn apply(a: ApplyArgs, ui: &Ui) -> u8 {
             }
             Err(e) => {
                 tracing::debug!("session cluster not checked: {e}");
-                if matches!(&e, CommandError::Db(d) if d.transient()) {
+                if e.db_error().is_some_and(|d| d.transient()) {
                     unreachable = Some(e);
                 }
                 None
@@ -620,10 +622,14 @@ fn status_command(a: StatusArgs, ui: &Ui) -> u8 {
             let shutdown = Shutdown::install()?;
             let interval = a.interval.max(Duration::from_secs(1));
             loop {
-                let Some(report) = shutdown
-                    .unless_signalled(status::status(&ctx, &sel, a.all))
-                    .await
-                else {
+                // Each refresh reads the tables again: as `status` does, it
+                // says so when a newer clusterctl migrated them.
+                let refresh = async {
+                    let report = status::status(&ctx, &sel, a.all).await;
+                    let warning = read_warning(&ctx, ui).await;
+                    report.map(|r| (warning, r))
+                };
+                let Some(report) = shutdown.unless_signalled(refresh).await else {
                     return Ok(exit::OK);
                 };
                 let mut screen = String::new();
@@ -632,7 +638,7 @@ fn status_command(a: StatusArgs, ui: &Ui) -> u8 {
                     screen.push_str("\x1b[H\x1b[2J");
                 }
                 let written = match &report {
-                    Ok(r) => {
+                    Ok((warning, r)) => {
                         if !ui.json {
                             screen.push_str(&format!(
                                 "Every {}: clusterctl status    {}\n\n",
@@ -640,7 +646,13 @@ fn status_command(a: StatusArgs, ui: &Ui) -> u8 {
                                 r.now.format("%Y-%m-%d %H:%M:%SZ")
                             ));
                         }
-                        emit(screen.as_bytes()).and_then(|()| print_view(r, ui))
+                        // After the screen is cleared, or it is never seen.
+                        emit(screen.as_bytes()).and_then(|()| {
+                            if let Some(w) = warning {
+                                message_line(ui, w);
+                            }
+                            print_view(r, ui)
+                        })
                     }
                     Err(e) => {
                         fail(e, ui);
@@ -674,9 +686,25 @@ where
             let mut ctx = Context::new(db)?;
             // Before anything else: can the session cluster serve our tables?
             let session = session::prepare(&mut ctx, None).await?;
-            let result = match newer_schema(&ctx, ui).await {
-                Ok(()) => op(&ctx).await,
-                Err(e) => Err(e),
+            let result = match ui.tables {
+                // Its snapshot reads the migrations too: said after, before
+                // its output.
+                Tables::Read => {
+                    let result = op(&ctx).await;
+                    if let Some(w) = read_warning(&ctx, ui).await {
+                        message_line(ui, &w);
+                    }
+                    result
+                }
+                _ => match newer_schema(&ctx, ui).await {
+                    Ok(warning) => {
+                        if let Some(w) = warning {
+                            message_line(ui, &w);
+                        }
+                        op(&ctx).await
+                    }
+                    Err(e) => Err(e),
+                },
             };
             for w in session::finish(&ctx, session, false).await {
                 tracing::warn!("{w}");
@@ -691,11 +719,13 @@ where
 }
 
 /// Tables a newer clusterctl migrated: a command that writes to them is
-/// refused before it writes; one that reads them says so once and goes on.
-/// One statement, for the commands that do not migrate.
-async fn newer_schema(ctx: &Context, ui: &Ui) -> Result<(), CommandError> {
+/// refused before it writes; one that reads them goes on, with the
+/// `warning:` line to say once (`status --watch`: on each refresh). One
+/// statement, for the commands that do not migrate and a reading command
+/// that read no snapshot ([`read_warning`]).
+async fn newer_schema(ctx: &Context, ui: &Ui) -> Result<Option<String>, CommandError> {
     if ui.tables == Tables::Own {
-        return Ok(());
+        return Ok(None);
     }
     let newer = match ctx.backend().newer_schema().await {
         Ok(newer) => newer,
@@ -708,12 +738,23 @@ async fn newer_schema(ctx: &Context, ui: &Ui) -> Result<(), CommandError> {
         }
     };
     match newer {
-        None => Ok(()),
+        None => Ok(None),
         Some(newer) if ui.tables == Tables::Write => Err(newer.into()),
-        Some(newer) => {
-            message_line(ui, &format!("warning: {newer}"));
-            Ok(())
+        Some(newer) => Ok(Some(format!("warning: {newer}"))),
+    }
+}
+
+/// A reading command's newer-schema warning, after its reads: from what
+/// its snapshot read of the migrations in a statement it sends anyway
+/// (`dry-run`, `status`, `check`, `describe`, `strategy ls`), else from
+/// one statement ([`newer_schema`]: `history`, `simulate --from-history`,
+/// a command whose snapshot failed).
+async fn read_warning(ctx: &Context, ui: &Ui) -> Option<String> {
+    match ctx.schema_seen.take() {
+        Some(versions) => {
+            crate::db::migrate::newer_schema(&versions).map(|e| format!("warning: {e}"))
         }
+        None => newer_schema(ctx, ui).await.ok().flatten(),
     }
 }
 

@@ -64,6 +64,10 @@ pub fn check_snapshot(snap: &Snapshot, selection: &Selection) -> CheckReport {
         let validated = rows::validate(cluster, &in_effect, &snap.sizes);
         if let Some(c) = cluster {
             for (code, ty, message) in rules::environment_findings(snap, c, &validated.configs) {
+                // The line names the type already (`…: burst: …`): once.
+                let message = ty
+                    .and_then(|t| message.strip_prefix(t)?.strip_prefix(": "))
+                    .map_or_else(|| message.clone(), str::to_string);
                 let ty = ty.map(str::to_string);
                 findings.push(finding(Severity::Warning, code, ty, message));
             }

@@ -53,6 +53,11 @@ pub enum CommandError {
     Refused(String),
     #[error(transparent)]
     Db(DbError),
+    /// A run the database stopped after it acted (a write of its
+    /// bookkeeping failed after a DDL): the database's error as it came (a
+    /// timeout stays a timeout), and what becomes of what the run did.
+    #[error("{0}: the run stopped there: what it did is in the audit trail, and the next run settles from the catalog any action left without an outcome")]
+    StoppedMidway(DbError),
     /// The session cluster cannot serve our tables (reference §8.2):
     /// nothing was done. A configuration error, like a wrong URL.
     #[error("{0}")]
@@ -90,6 +95,14 @@ impl From<DbError> for CommandError {
 }
 
 impl CommandError {
+    /// The database's error, when the database is what failed.
+    pub fn db_error(&self) -> Option<&DbError> {
+        match self {
+            CommandError::Db(e) | CommandError::StoppedMidway(e) => Some(e),
+            _ => None,
+        }
+    }
+
     /// A stable, machine-readable name for the JSON `error.code`.
     pub fn code(&self) -> &'static str {
         match self {
@@ -98,7 +111,7 @@ impl CommandError {
             CommandError::NotFound(_) => "not_found",
             CommandError::Refused(_) => "refused",
             CommandError::StalePlan(_) => "stale_plan",
-            CommandError::Db(_) => "database",
+            CommandError::Db(_) | CommandError::StoppedMidway(_) => "database",
             CommandError::Interrupted(_) => "interrupted",
             CommandError::Io(_) => "io",
             CommandError::LeaseBusy { .. } => "lease_busy",
@@ -257,6 +270,9 @@ pub struct Context {
     pub store: Store,
     pub snapshot: SnapshotOptions,
     pub opts: DbOptions,
+    /// What the last snapshot read of the migrations table (a reading
+    /// command's newer-schema warning rides on it).
+    pub schema_seen: crate::db::migrate::SchemaSeen,
 }
 
 impl Context {
@@ -274,6 +290,7 @@ impl Context {
                 ..SnapshotOptions::default()
             },
             opts,
+            schema_seen: Default::default(),
         })
     }
 
@@ -283,6 +300,7 @@ impl Context {
             &self.db,
             &self.store,
             &self.snapshot,
+            &self.schema_seen,
             self.opts.retry.clone(),
             self.opts.statement_timeout,
         )

@@ -264,19 +264,14 @@ pub async fn apply_once(
 }
 
 /// A run stopped by a failed write of its bookkeeping (the database lost
-/// after a DDL) says what becomes of what it did; a lost lease or a signal
-/// says so itself.
-fn stopped_midway(e: crate::db::DbError) -> crate::db::DbError {
+/// after a DDL) says what becomes of what it did
+/// ([`CommandError::StoppedMidway`], the error kept as it came); a lost
+/// lease or a signal says so itself.
+fn stopped_midway(e: crate::db::DbError) -> CommandError {
     use crate::db::DbError;
     match e {
-        DbError::LeaseLost(_) | DbError::Interrupted { .. } => e,
-        other => DbError::Query {
-            transient: other.transient(),
-            context: other.to_string(),
-            reason: "the run stopped there: what it did is in the audit trail, and the next run \
-                     settles from the catalog any action left without an outcome"
-                .into(),
-        },
+        DbError::LeaseLost(_) | DbError::Interrupted { .. } => e.into(),
+        other => CommandError::StoppedMidway(other),
     }
 }
 
@@ -675,6 +670,48 @@ impl Shutdown {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A run stopped after it acted says what becomes of what it did, and
+    /// keeps the database's error as it came: a timeout stays a timeout
+    /// (the hint made every one a `Query`), the line is the one it was.
+    #[test]
+    fn a_run_stopped_midway_keeps_the_databases_error() {
+        use crate::db::DbError;
+        let hint = "the run stopped there: what it did is in the audit trail, and the next run \
+                    settles from the catalog any action left without an outcome";
+        let context = "recording the actions' outcomes".to_string();
+        let e = stopped_midway(DbError::Timeout {
+            context: context.clone(),
+            after: Duration::from_secs(30),
+        });
+        assert!(
+            matches!(e.db_error(), Some(DbError::Timeout { .. })),
+            "{e:?}"
+        );
+        assert_eq!(e.code(), "database");
+        assert_eq!(
+            e.to_string(),
+            format!("{context}: no answer within 30s: {hint}")
+        );
+        let e = stopped_midway(DbError::Query {
+            context: context.clone(),
+            reason: "connection closed".into(),
+            transient: true,
+        });
+        assert!(e.db_error().is_some_and(DbError::transient), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            format!("{context}: connection closed: {hint}")
+        );
+        // A lost lease and a signal say so themselves.
+        let e = stopped_midway(DbError::LeaseLost("it expired".into()));
+        assert!(
+            matches!(e, CommandError::Db(DbError::LeaseLost(_))),
+            "{e:?}"
+        );
+        let e = stopped_midway(DbError::Interrupted { context });
+        assert!(matches!(e, CommandError::Interrupted(_)), "{e:?}");
+    }
 
     #[test]
     fn a_retention_of_whole_days_is_said_in_days() {

@@ -216,7 +216,7 @@ fn replicas_sql_where(crash_window: Duration, filter: &str) -> String {
 pub async fn load(c: &Client, store: &Store, opts: &SnapshotOptions) -> Result<Snapshot, DbError> {
     let replicas_sql = replicas_sql(opts.crash_window);
     // Round one, pipelined on one connection.
-    let unfinished_sql = store.unfinished_sql();
+    let unfinished_sql = store.unfinished_and_schema_sql();
     let (env, session, sizes, clusters, replicas, strategies, states, unfinished) = tokio::join!(
         environment(c),
         async {
@@ -253,13 +253,29 @@ pub async fn load(c: &Client, store: &Store, opts: &SnapshotOptions) -> Result<S
             .as_deref()
             .unwrap_or_default(),
     );
-    let (unfinished, last_resizes) = match optional(unfinished, "reading unfinished actions")? {
+    // The migrations read with them may fail where the actions do not
+    // (tables an earlier tool created have no migrations table, so no newer
+    // schema; a role granted only those tables): read without them then, a
+    // statement more only there.
+    let (unfinished, no_migrations) = match unfinished {
+        Err(e) if !super::is_transient(&e) => {
+            let no_table = super::Missing::of(&e) == Some(super::Missing::Table);
+            (c.query_typed(&store.unfinished_sql(), &[]).await, no_table)
+        }
+        read => (read, false),
+    };
+    let unfinished = match optional(unfinished, "reading unfinished actions")? {
         Ok(rows) => Store::parse_unfinished(&rows),
         Err(why) => {
             env.unfinished_error = Some(why);
             Default::default()
         }
     };
+    env.schema_versions = match no_migrations {
+        true if env.unfinished_error.is_none() => Some(Vec::new()),
+        _ => unfinished.schema,
+    };
+    let (unfinished, last_resizes) = (unfinished.open, unfinished.last_resizes);
     let mut clusters = clusters.map_err(q("clusters"))?;
     let index = index_by_id(&clusters);
     attach_replicas(&mut clusters, &index, replicas.map_err(q("replicas"))?);

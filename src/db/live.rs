@@ -76,6 +76,8 @@ pub struct LiveBackend<'a> {
     client: Option<Client>,
     store: &'a Store,
     options: &'a SnapshotOptions,
+    /// Where a snapshot leaves what it read of the migrations table.
+    schema_seen: &'a super::migrate::SchemaSeen,
     policy: RetryPolicy,
     statement_timeout: Duration,
     /// A graceful resize blocks until the new replicas are ready (or the
@@ -105,6 +107,7 @@ impl<'a> LiveBackend<'a> {
         db: &'a Db,
         store: &'a Store,
         options: &'a SnapshotOptions,
+        schema_seen: &'a super::migrate::SchemaSeen,
         policy: RetryPolicy,
         statement_timeout: Duration,
     ) -> Self {
@@ -113,6 +116,7 @@ impl<'a> LiveBackend<'a> {
             client: None,
             store,
             options,
+            schema_seen,
             policy,
             statement_timeout,
             resize_timeout: Duration::from_secs(600),
@@ -736,6 +740,9 @@ impl Backend for LiveBackend<'_> {
             Err(e) => return Err(self.explain_missing(e).await),
         };
         self.clock = Some(super::DbClock::read(snap.now));
+        if let Some(versions) = &snap.env.schema_versions {
+            self.schema_seen.record(versions.clone());
+        }
         Ok(snap)
     }
 

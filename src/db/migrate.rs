@@ -100,6 +100,25 @@ fn latest_known() -> i32 {
         .unwrap_or(0)
 }
 
+/// What the snapshot last read of the migrations table, for a reading
+/// command to say [`newer_schema`] without a statement of its own
+/// ([`super::store::Store::unfinished_and_schema_sql`]); nothing until a
+/// snapshot read it.
+#[derive(Debug, Default)]
+pub struct SchemaSeen(std::sync::Mutex<Option<Vec<i32>>>);
+
+impl SchemaSeen {
+    pub fn record(&self, versions: Vec<i32>) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(versions);
+    }
+
+    /// What was read since the last take, forgotten (a watcher's next
+    /// refresh reads again).
+    pub fn take(&self) -> Option<Vec<i32>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}
+
 /// [`newer_schema`] of what the migrations table records: one statement.
 /// No table (or no schema) is no newer schema: the commands say that
 /// themselves.

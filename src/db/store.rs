@@ -99,6 +99,19 @@ fn strategy_rows(rows: &[tokio_postgres::Row]) -> Result<Vec<StrategyRow>, tokio
 /// Rows per multi-row INSERT, to stay far below the parameter limit.
 const CHUNK: usize = 500;
 
+/// What the snapshot's read of the audit trail found
+/// ([`Store::parse_unfinished`]).
+#[derive(Debug, Default)]
+pub struct Unfinished {
+    /// Actions without an outcome (a run killed mid-action).
+    pub open: Vec<Unresolved>,
+    /// Each cluster's newest executed resize.
+    pub last_resizes: BTreeMap<ClusterId, LastResize>,
+    /// The migrations recorded, as far as the newer-schema rule needs them
+    /// (the highest; empty: none), when the statement read them.
+    pub schema: Option<Vec<i32>>,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Store {
     schema: Option<String>,
@@ -514,15 +527,35 @@ impl Store {
         )
     }
 
-    /// The unfinished rows, and the newest executed resize per cluster.
-    pub fn parse_unfinished(
-        rows: &[tokio_postgres::Row],
-    ) -> (Vec<Unresolved>, BTreeMap<ClusterId, LastResize>) {
+    /// [`Store::unfinished_sql`] with, in the same statement, the highest
+    /// migration recorded (a row tagged `schema`, its version in the third
+    /// column): the reading commands learn whether a newer clusterctl
+    /// migrated the tables without a statement more. It fails where the
+    /// migrations table does not exist (tables an earlier tool created):
+    /// the snapshot then reads [`Store::unfinished_sql`].
+    pub fn unfinished_and_schema_sql(&self) -> String {
+        format!(
+            "{} UNION ALL SELECT NULL, NULL, max(version)::text, NULL, NULL, NULL, NULL, \
+             NULL::timestamptz, 'schema' FROM {}",
+            self.unfinished_sql(),
+            self.table(MIGRATIONS)
+        )
+    }
+
+    /// The unfinished rows, the newest executed resize per cluster, and
+    /// the highest migration recorded when the statement read it.
+    pub fn parse_unfinished(rows: &[tokio_postgres::Row]) -> Unfinished {
         let mut unfinished = Vec::new();
         let mut resizes = BTreeMap::new();
+        let mut schema = None;
         for r in rows {
             let get = |i| r.try_get::<_, Option<String>>(i).ok().flatten();
             let created_at: Option<DateTime<Utc>> = r.try_get(7).ok().flatten();
+            if get(8).as_deref() == Some("schema") {
+                let highest = get(2).and_then(|v| v.parse::<i32>().ok());
+                schema = Some(highest.into_iter().collect());
+                continue;
+            }
             if get(8).as_deref() == Some("resize") {
                 if let (Some(id), Some(size), Some(at)) = (get(1), get(4), created_at) {
                     resizes.insert(
@@ -546,7 +579,11 @@ impl Store {
                 created_at,
             });
         }
-        (unfinished, resizes)
+        Unfinished {
+            open: unfinished,
+            last_resizes: resizes,
+            schema,
+        }
     }
 
     /// How big and how old the audit trail is, by the database's clock,

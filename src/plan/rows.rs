@@ -39,6 +39,9 @@ pub enum Code {
     Unsupported,
     /// A schedule window whose calendar has no start after now.
     Ended,
+    /// A `burst` whose size is not above the replicas it would stand in
+    /// for: it is never started.
+    BurstNotLarger,
 }
 
 /// One problem of a row, or of a cluster's set of rows.

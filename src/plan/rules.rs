@@ -267,7 +267,8 @@ pub fn activity_problem(snap: &Snapshot) -> Option<String> {
 /// What the environment keeps a cluster's valid strategies from doing, as
 /// `(code, message)` warnings for `check` and `doctor`: `idle_suspend`
 /// without a trustworthy activity signal, a size-choosing strategy on a
-/// managed cluster whose release cannot resize it without downtime.
+/// managed cluster whose release cannot resize it without downtime, a
+/// burst no larger than the cluster's replicas or its configured size.
 pub fn environment_findings(
     snap: &Snapshot,
     cluster: &Cluster,
@@ -301,6 +302,22 @@ pub fn environment_findings(
                          {limit}: at most {limit} will run (lower it, or ask for a higher limit)",
                         c.kind().as_str()
                     ),
+                ));
+            }
+        }
+    }
+    // A burst no larger than what it would stand in for is never started:
+    // said before a cold start finds it so.
+    for c in configs {
+        if let crate::strategy::StrategyConfig::Burst(b) = c {
+            let state = snap.states.get(&cluster.id);
+            if let Some(why) =
+                crate::strategy::burst_held_back(b, cluster, state, configs, &snap.sizes)
+            {
+                out.push((
+                    Code::BurstNotLarger,
+                    Some(StrategyKind::Burst.as_str()),
+                    why,
                 ));
             }
         }

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::config::{ConfigError, Obj};
 use super::keys;
-use super::{cooldown_left, Ctx, Desired, StrategyKind};
+use super::{cooldown_left, Ctx, Desired, StrategyConfig, StrategyKind};
 use crate::model::{Cluster, Size, SizeCatalog};
 
 const KIND: StrategyKind = StrategyKind::Burst;
@@ -42,6 +42,60 @@ impl BurstConfig {
             max_burst_s: o.opt_seconds(keys::MAX_BURST_S.name, 60)?,
         })
     }
+
+    /// The largest of `standing_in` (what the burst would stand in for,
+    /// each with its size) that the burst's size is not above in the
+    /// catalog's order (credits, then CPU, then memory): beside it a burst
+    /// hydrates no sooner and holds no more, so it would only double the
+    /// cost. A size the catalog does not rank (one the region no longer
+    /// offers) is not judged. The one rule of the strategy, which starts no
+    /// such burst, and of the warning `check` gives up front
+    /// ([`held_back`]).
+    pub fn not_above<'a, T>(
+        &self,
+        sizes: &SizeCatalog,
+        standing_in: impl IntoIterator<Item = (T, &'a Size)>,
+    ) -> Option<(T, &'a Size)> {
+        let burst = sizes.rank(&self.burst_replica_size)?;
+        standing_in
+            .into_iter()
+            .filter_map(|(who, size)| Some((who, size, sizes.rank(size)?)))
+            .filter(|(_, _, rank)| *rank >= burst)
+            .max_by_key(|(_, _, rank)| *rank)
+            .map(|(who, size, _)| (who, size))
+    }
+}
+
+/// Why a burst row would start no burst on this cluster, said up front by
+/// `check`, `doctor` and `strategy set` (the plan's note came only when a
+/// cold start found it so): its size is not above a replica the cluster
+/// runs (the burst's own aside) or a size its other strategies run
+/// ([`StrategyConfig::sizes_run`]), by [`BurstConfig::not_above`]. Not said
+/// of a managed cluster, which refuses `burst` anyway (an error).
+pub fn held_back(
+    c: &BurstConfig,
+    cluster: &Cluster,
+    state: Option<&serde_json::Value>,
+    configs: &[StrategyConfig],
+    sizes: &SizeCatalog,
+) -> Option<String> {
+    if cluster.managed {
+        return None;
+    }
+    let burst = burst_replica(cluster, state);
+    let running = cluster
+        .replicas
+        .iter()
+        .filter(|r| r.name != burst)
+        .filter_map(|r| Some((format!("replica {}", r.name), r.size.as_ref()?)));
+    let configured = configs.iter().flat_map(StrategyConfig::sizes_run);
+    let (who, size) = c.not_above(sizes, running.chain(configured))?;
+    Some(format!(
+        "{KIND}: burst_replica_size {} is no larger than {who} ({size}), so no burst is started \
+         beside a replica of that size (it would hydrate no sooner and hold no more); set \
+         burst_replica_size above the cluster's size",
+        c.burst_replica_size
+    ))
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -183,7 +237,10 @@ fn start(
         );
         return;
     }
-    if let Some((other, size)) = no_smaller_than_burst(c, ctx, d, others) {
+    let standing_in = others
+        .iter()
+        .filter_map(|n| Some((n.as_str(), &d.replicas.get(n)?.size)));
+    if let Some((other, size)) = c.not_above(ctx.sizes, standing_in) {
         d.note(
             KIND,
             format!(
@@ -212,27 +269,6 @@ fn start(
     });
     st.replica = Some(name.to_string());
     st.last_decision_ts = Some(ctx.now);
-}
-
-/// The largest of the replicas the burst would stand in for, when the
-/// burst's size is not above it in the catalog's order (credits, then CPU,
-/// then memory): such a burst hydrates no sooner and holds no more, so it
-/// would only double the cost. A size the catalog does not rank (one the
-/// region no longer offers) is not judged.
-fn no_smaller_than_burst<'a>(
-    c: &BurstConfig,
-    ctx: &Ctx,
-    d: &'a Desired,
-    others: &'a [String],
-) -> Option<(&'a str, &'a Size)> {
-    let burst = ctx.sizes.rank(&c.burst_replica_size)?;
-    others
-        .iter()
-        .filter_map(|n| Some((n.as_str(), &d.replicas.get(n)?.size)))
-        .filter_map(|(n, size)| Some((n, size, ctx.sizes.rank(size)?)))
-        .filter(|(_, _, rank)| *rank >= burst)
-        .max_by_key(|(_, _, rank)| *rank)
-        .map(|(n, size, _)| (n, size))
 }
 
 fn retire(
@@ -390,6 +426,7 @@ fn give_up_if_too_long(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Replica;
     use crate::strategy::testutil::*;
     use crate::strategy::Idle;
 
@@ -486,6 +523,135 @@ mod tests {
             if let Some(larger) = larger {
                 let note = format!("no burst: 100cc is no larger than {larger}");
                 assert!(d.notes.iter().any(|n| n.contains(&note)), "{:?}", d.notes);
+            }
+        }
+    }
+
+    /// `check` warns of a burst the strategy would not start, by the same
+    /// rule: what the cluster runs (its own burst aside) and the sizes its
+    /// other strategies run. A size the catalog does not rank is not judged.
+    #[test]
+    fn a_burst_no_larger_than_the_cluster_is_said_up_front() {
+        let burst = |size: &str| {
+            let cfg = serde_json::json!({ "burst_replica_size": size });
+            BurstConfig::parse(&Obj::new(&cfg).unwrap(), &sizes()).unwrap()
+        };
+        let config =
+            |kind, cfg: serde_json::Value| StrategyConfig::parse(kind, &cfg, &sizes()).unwrap().0;
+        let target = config(
+            StrategyKind::TargetSize,
+            serde_json::json!({"target_size": "200cc"}),
+        );
+        let shrink = config(
+            StrategyKind::ShrinkToFit,
+            serde_json::json!({"max_replica_size": "100cc"}),
+        );
+        let schedule = config(
+            StrategyKind::Schedule,
+            serde_json::json!({"timezone": "UTC", "windows": [
+                {"cron": "0 0 8 * * Mon-Fri", "duration_s": 3600, "replicas": 0},
+                {"cron": "0 0 9 * * Mon-Fri", "duration_s": 3600, "size": "400cc"}
+            ]}),
+        );
+        // (burst size, replicas, other rows, what holds it back)
+        type Case<'a> = (&'a str, Vec<Replica>, Vec<StrategyConfig>, Option<&'a str>);
+        let cases: Vec<Case> = vec![
+            (
+                "100cc",
+                vec![replica("r1", "100cc", false)],
+                vec![],
+                Some("replica r1 (100cc)"),
+            ),
+            (
+                "100cc",
+                vec![replica("r1", "25cc", true), replica("r2", "200cc", false)],
+                vec![],
+                Some("replica r2 (200cc)"),
+            ),
+            ("100cc", vec![replica("r1", "50cc", false)], vec![], None),
+            (
+                "100cc",
+                vec![],
+                vec![target.clone()],
+                Some("target_size (200cc)"),
+            ),
+            ("800cc", vec![], vec![target], None),
+            (
+                "100cc",
+                vec![],
+                vec![shrink.clone()],
+                Some("shrink_to_fit's max_replica_size (100cc)"),
+            ),
+            (
+                "200cc",
+                vec![replica("r1", "25cc", false)],
+                vec![shrink],
+                None,
+            ),
+            (
+                "300cc",
+                vec![],
+                vec![schedule],
+                Some("schedule window 2 (400cc)"),
+            ),
+            // Its own replica is not what it stands in for.
+            (
+                "100cc",
+                vec![replica("c-burst", "100cc", true)],
+                vec![],
+                None,
+            ),
+            // A size the region no longer offers is not judged.
+            (
+                "25cc",
+                vec![replica("r1", "legacy-xl", false)],
+                vec![],
+                None,
+            ),
+        ];
+        for (size, replicas, others, larger) in cases {
+            let b = burst(size);
+            let mut configs = others;
+            configs.push(StrategyConfig::Burst(b.clone()));
+            let got = held_back(&b, &cluster("c", replicas), None, &configs, &sizes());
+            match larger {
+                Some(larger) => {
+                    let want = format!(
+                        "burst: burst_replica_size {size} is no larger than {larger}, so no \
+                         burst is started"
+                    );
+                    assert!(
+                        got.as_ref().is_some_and(|g| g.starts_with(&want)),
+                        "{got:?}"
+                    );
+                }
+                None => assert_eq!(got, None, "{size}"),
+            }
+        }
+        // A managed cluster refuses burst (an error): nothing more to say.
+        let mut managed = cluster("c", vec![replica("r1", "100cc", false)]);
+        managed.managed = true;
+        let b = burst("100cc");
+        let configs = [StrategyConfig::Burst(b.clone())];
+        assert_eq!(held_back(&b, &managed, None, &configs, &sizes()), None);
+    }
+
+    /// The warning and the strategy are one rule: said exactly where the
+    /// strategy, on a cold start of the same replicas, starts no burst.
+    #[test]
+    fn the_warning_is_the_strategys_rule() {
+        for size in ["25cc", "50cc", "100cc", "200cc", "800cc"] {
+            let cfg = serde_json::json!({ "burst_replica_size": size });
+            let b = BurstConfig::parse(&Obj::new(&cfg).unwrap(), &sizes()).unwrap();
+            let configs = [StrategyConfig::Burst(b.clone())];
+            for replicas in [
+                vec![replica("r1", "50cc", false)],
+                vec![replica("r1", "25cc", false), replica("r2", "200cc", false)],
+            ] {
+                let cl = cluster("c", replicas);
+                let d = run(&cl, cfg.clone(), &mut BurstState::default());
+                let warned = held_back(&b, &cl, None, &configs, &sizes()).is_some();
+                assert_eq!(warned, !d.contains("c-burst"), "{size}: {:?}", d.notes);
             }
         }
     }

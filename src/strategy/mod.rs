@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{Cluster, Size, SizeCatalog};
 
-pub use burst::{burst_name, burst_replica, BurstConfig};
+pub use burst::{burst_name, burst_replica, held_back as burst_held_back, BurstConfig};
 pub use config::{read_json, ConfigError};
 pub use idle_suspend::{
     idle_evidence_s, recorded_interval_s, remembered, IdleSuspendConfig, Remembered,
@@ -299,6 +299,35 @@ impl StrategyConfig {
                 .map(|s| s.replicas)
                 .max(),
             _ => None,
+        }
+    }
+
+    /// The sizes this config runs replicas of, each named as a key of its
+    /// row: `target_size`'s, a schedule's windows' and default's, and
+    /// `shrink_to_fit`'s largest (it starts every size up to it while it
+    /// looks for the one that fits). What a burst would stand in for on a
+    /// cold start ([`burst::held_back`]).
+    pub fn sizes_run(&self) -> Vec<(String, &Size)> {
+        match self {
+            StrategyConfig::TargetSize(c) => vec![("target_size".into(), &c.target_size)],
+            StrategyConfig::ShrinkToFit(c) => vec![(
+                "shrink_to_fit's max_replica_size".into(),
+                &c.max_replica_size,
+            )],
+            StrategyConfig::Schedule(c) => c
+                .windows
+                .iter()
+                .enumerate()
+                .filter_map(|(i, w)| {
+                    Some((format!("schedule window {}", i + 1), w.shape.size.as_ref()?))
+                })
+                .chain(
+                    c.default
+                        .iter()
+                        .filter_map(|d| Some(("schedule's default".to_string(), d.size.as_ref()?))),
+                )
+                .collect(),
+            _ => Vec::new(),
         }
     }
 

@@ -212,6 +212,19 @@ fn every_command_prints_one_envelope_that_follows_the_schema() {
     let doc = document(&v, &emu, &["check", "--cluster", "old"], 3, "check");
     assert_eq!(doc["result"]["findings"][0]["code"], "ended", "{doc:#}");
     clusterctl(&emu, &["strategy", "rm", "old", "schedule"]).ok();
+    // A burst no larger than the replica it would stand in for.
+    emu.create_cluster("flat");
+    emu.add_replica("flat", "r1", "100cc");
+    strategy(
+        &emu,
+        "flat",
+        "burst",
+        json!({"burst_replica_size": "100cc"}),
+    );
+    let doc = document(&v, &emu, &["check", "--cluster", "flat"], 3, "check");
+    let code = &doc["result"]["findings"][0]["code"];
+    assert_eq!(code, "burst_not_larger", "{doc:#}");
+    clusterctl(&emu, &["strategy", "rm", "flat", "burst"]).ok();
 
     // Errors are documents too: a bad name, a refused write, no database.
     insta::assert_json_snapshot!(

@@ -405,6 +405,74 @@ fn reading_commands_warn_once_about_tables_a_newer_clusterctl_migrated() {
     assert_eq!(writes(&emu), Vec::<String>::new());
 }
 
+/// The reading commands that do not go through the common path say it
+/// too: `simulate --from-history` once, `status --watch` with each refresh
+/// (a terminal's screen is cleared before each). Neither said anything.
+#[test]
+fn status_watch_and_simulate_from_history_warn_too() {
+    let emu = migrated_by_a_newer_clusterctl();
+    let run = clusterctl(&emu, &["simulate", "--from-history", "--days", "1"]).ok();
+    let warned = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("warning: ") && says_newer(l))
+        .count();
+    assert_eq!(warned, 1, "{}", run.all());
+
+    let mut cmd = crate::cli::command();
+    cmd.args(["status", "--watch", "--interval", "1s"])
+        .env("DATABASE_URL", emu.url())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("clusterctl runs");
+    let stdout = child.stdout.take().expect("stdout");
+    let stderr = child.stderr.take().expect("stderr");
+    // Three refreshes, then stopped: the first two have said theirs.
+    let refreshes = std::io::BufRead::lines(std::io::BufReader::new(stdout))
+        .map_while(Result::ok)
+        .filter(|l| l.starts_with("Every 1s: clusterctl status"))
+        .take(3)
+        .count();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(refreshes, 3);
+    let said: Vec<String> = std::io::BufRead::lines(std::io::BufReader::new(stderr))
+        .map_while(Result::ok)
+        .collect();
+    let warned = said
+        .iter()
+        .filter(|l| l.starts_with("warning: ") && says_newer(l))
+        .count();
+    assert!(warned >= 2, "{said:#?}");
+    assert_eq!(writes(&emu), Vec::<String>::new());
+}
+
+/// The snapshot reads the highest migration in the statement that reads
+/// the unfinished actions. Tables an earlier tool created have no
+/// migrations table: that statement is made again without it, so a
+/// reading command still sees the unfinished actions (it said they could
+/// not be read) and says nothing of a newer schema.
+#[test]
+fn tables_without_a_migrations_table_are_read_whole() {
+    let emu = migrated_by_a_newer_clusterctl();
+    emu.sql("DROP TABLE clusterctl_schema_migrations");
+    emu.clear_sql_log();
+    let run = clusterctl(&emu, &["dry-run"]).ok();
+    assert!(!run.all().contains("unfinished actions"), "{}", run.all());
+    assert!(!run.all().contains("schema version"), "{}", run.all());
+    assert!(run.stdout.contains("c1"), "{}", run.all());
+    assert_eq!(writes(&emu), Vec::<String>::new());
+    // With the migrations, then without them.
+    let unfinished: Vec<String> = emu
+        .sql_log()
+        .into_iter()
+        .filter(|s| s.contains("executed IS NULL AND error_message IS NULL"))
+        .collect();
+    assert_eq!(unfinished.len(), 2, "{unfinished:#?}");
+    assert!(unfinished[0].contains("clusterctl_schema_migrations"));
+    assert!(!unfinished[1].contains("clusterctl_schema_migrations"));
+}
+
 #[test]
 fn doctor_says_a_newer_clusterctl_migrated_the_tables() {
     let emu = migrated_by_a_newer_clusterctl();

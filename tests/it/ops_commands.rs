@@ -2356,6 +2356,95 @@ fn a_schedule_window_that_never_opens_again_is_said() {
     clusterctl(&emu, &["dry-run"]).ok();
 }
 
+/// A burst no larger than what it would stand in for is never started:
+/// said when it is set and by `check` (a warning: exit 3), where only a
+/// plan's note said it, once a cold start found it so. Against what the
+/// cluster runs and the size its other rows run; above both, nothing said.
+#[test]
+fn a_burst_no_larger_than_the_cluster_is_said_up_front() {
+    let emu = emulator();
+    emu.create_cluster("batch");
+    emu.add_replica("batch", "r1", "100cc");
+    let set = |cluster: &str, size: &str| {
+        let argv = [
+            "strategy",
+            "set",
+            cluster,
+            "burst",
+            "--burst-replica-size",
+            size,
+        ];
+        clusterctl(&emu, &argv).ok()
+    };
+    let run = set("batch", "100cc");
+    let said = "burst: burst_replica_size 100cc is no larger than replica r1 (100cc), so no \
+                burst is started beside a replica of that size";
+    assert!(
+        run.stderr.contains(&format!("warning: {said}")),
+        "{}",
+        run.all()
+    );
+    let check = clusterctl(&emu, &["check"]).code(3);
+    assert!(
+        check
+            .stdout
+            .contains(&format!("): burst: {}", &said["burst: ".len()..])),
+        "{}",
+        check.all()
+    );
+    assert!(
+        check.stdout.contains("0 errors, 1 warning."),
+        "{}",
+        check.all()
+    );
+    let j = clusterctl(&emu, &["check", "--output", "json"])
+        .code(3)
+        .json();
+    assert_eq!(
+        j["result"]["findings"][0]["code"], "burst_not_larger",
+        "{j:#}"
+    );
+    assert_eq!(j["result"]["findings"][0]["severity"], "warning", "{j:#}");
+    // What the plan says when it comes to it: the same rule.
+    let plan = clusterctl(&emu, &["dry-run", "-v"]).ok();
+    assert!(
+        plan.stdout
+            .contains("no burst: 100cc is no larger than r1 (100cc)"),
+        "{}",
+        plan.all()
+    );
+    // Larger: nothing said, and the burst starts.
+    let run = set("batch", "200cc");
+    assert!(!run.all().contains("no larger"), "{}", run.all());
+    clusterctl(&emu, &["check"]).ok();
+    let plan = clusterctl(&emu, &["dry-run"]).ok();
+    assert!(
+        plan.stdout.contains("batch-burst (200cc)"),
+        "{}",
+        plan.all()
+    );
+
+    // The size its other rows run: a suspended cluster runs nothing, and
+    // wakes with target_size's 200cc.
+    emu.create_cluster("sized");
+    strategy(
+        &emu,
+        "sized",
+        "target_size",
+        json!({"target_size": "200cc"}),
+    );
+    let run = set("sized", "200cc");
+    assert!(
+        run.stderr.contains(
+            "warning: burst: burst_replica_size 200cc is no larger than target_size (200cc)"
+        ),
+        "{}",
+        run.all()
+    );
+    let run = set("sized", "400cc");
+    assert!(!run.all().contains("no larger"), "{}", run.all());
+}
+
 /// `apply` says once what waits: in the plan it shows before the actions,
 /// or after them when there was no plan to show.
 #[test]
