@@ -1073,7 +1073,7 @@ fn save_plan(d: &mut reconcile::DryRun, path: &std::path::Path) -> Result<(), Co
 /// before connecting.
 fn saved_plan(path: &std::path::Path) -> Result<crate::plan::saved::SavedPlan, CommandError> {
     crate::files::read_text_bounded(path, SAVED_PLAN_MAX_BYTES)
-        .and_then(|text| crate::plan::saved::SavedPlan::parse(&text))
+        .and_then(|text| crate::plan::saved::SavedPlan::parse(&text, crate::render::FORMAT_VERSION))
         .map_err(|why| CommandError::Usage(format!("--plan {}: {why}", path.display())))
 }
 

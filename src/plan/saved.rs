@@ -75,9 +75,11 @@ struct DocAction {
 const HOW: &str = "save one with `clusterctl dry-run --out FILE`";
 
 impl SavedPlan {
-    /// Reads a saved plan from the text of `dry-run -o json`. The error
-    /// says why the text is no such plan (never what it holds).
-    pub fn parse(text: &str) -> Result<SavedPlan, String> {
+    /// Reads a saved plan from the text of `dry-run -o json`, whose
+    /// envelope's `format_version` must be `version` (the shell's JSON
+    /// format). The error says why the text is no such plan (never what it
+    /// holds).
+    pub fn parse(text: &str, version: u32) -> Result<SavedPlan, String> {
         let doc: Document = serde_json::from_str(text).map_err(|e| {
             format!(
                 "not the JSON of `dry-run -o json` (line {}, column {}: {}); {HOW}",
@@ -86,12 +88,11 @@ impl SavedPlan {
                 json_error_kind(&e)
             )
         })?;
-        if doc.format_version != crate::render::FORMAT_VERSION {
+        if doc.format_version != version {
             return Err(format!(
-                "saved in format version {} where this clusterctl reads {}; {HOW} with this \
-                 clusterctl",
+                "saved in format version {} where this clusterctl reads {version}; {HOW} with \
+                 this clusterctl",
                 doc.format_version,
-                crate::render::FORMAT_VERSION
             ));
         }
         if doc.command != "dry-run" {
@@ -203,6 +204,9 @@ fn json_error_kind(e: &serde_json::Error) -> &'static str {
 mod tests {
     use super::*;
 
+    /// The JSON documents' format version (the shell's).
+    const VERSION: u32 = 2;
+
     fn at(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s)
             .map(|t| t.with_timezone(&Utc))
@@ -211,7 +215,7 @@ mod tests {
 
     fn doc(clusters: serde_json::Value) -> String {
         serde_json::json!({
-            "format_version": crate::render::FORMAT_VERSION,
+            "format_version": VERSION,
             "command": "dry-run",
             "ok": true,
             "result": {"plan": {"now": "2026-12-04T10:00:00Z", "clusters": clusters, "warnings": []}}
@@ -238,7 +242,7 @@ mod tests {
             {"cluster_id": "u2", "cluster": "a", "actions": [{"sql": CREATE, "kind": "create_replica"}, {"sql": DROP}]},
             {"cluster_id": "u3", "cluster": "b", "actions": []}
         ]));
-        let saved = SavedPlan::parse(&text).expect("a saved plan");
+        let saved = SavedPlan::parse(&text, VERSION).expect("a saved plan");
         assert_eq!(saved.planned_at, at("2026-12-04T10:00:00Z"));
         assert_eq!(saved.clusters, vec!["u2", "u3"]);
         let sqls: Vec<&str> = saved.statements.iter().map(|s| s.sql.as_str()).collect();
@@ -258,7 +262,7 @@ mod tests {
         let text = doc(serde_json::json!([
             {"cluster_id": "u2", "cluster": "a", "actions": [{"sql": CREATE}]}
         ]));
-        let saved = SavedPlan::parse(&text).expect("a saved plan");
+        let saved = SavedPlan::parse(&text, VERSION).expect("a saved plan");
         let now = at("2026-12-04T11:00:00Z");
         let fresh = statements("u2", "a", &[DROP]);
         let e = saved.differences(&fresh, now).unwrap_err();
@@ -280,7 +284,7 @@ mod tests {
             "{e}"
         );
         // And nothing saved, nothing planned: the empty plan applies.
-        let empty = SavedPlan::parse(&doc(serde_json::json!([]))).expect("empty");
+        let empty = SavedPlan::parse(&doc(serde_json::json!([])), VERSION).expect("empty");
         assert_eq!(empty.differences(&[], now), Ok(()));
     }
 
@@ -292,38 +296,38 @@ mod tests {
             ("{\"password\": \"hunter2\"}", "missing"),
         ];
         for (text, why) in cases {
-            let e = SavedPlan::parse(text).unwrap_err();
+            let e = SavedPlan::parse(text, VERSION).unwrap_err();
             assert!(e.contains(why) && e.contains(HOW), "{text}: {e}");
             assert!(!e.contains("hunter2"), "{e}");
         }
         let other = doc(serde_json::json!([])).replace("\"dry-run\"", "\"status\"");
-        let e = SavedPlan::parse(&other).unwrap_err();
+        let e = SavedPlan::parse(&other, VERSION).unwrap_err();
         assert!(e.contains("output of `status`"), "{e}");
         let status = serde_json::json!({
-            "format_version": crate::render::FORMAT_VERSION, "command": "status", "ok": true,
+            "format_version": VERSION, "command": "status", "ok": true,
             "result": {"clusters": []}
         });
-        let e = SavedPlan::parse(&status.to_string()).unwrap_err();
+        let e = SavedPlan::parse(&status.to_string(), VERSION).unwrap_err();
         assert!(e.contains("output of `status`"), "{e}");
         let no_plan = status.to_string().replace("\"status\"", "\"dry-run\"");
-        let e = SavedPlan::parse(&no_plan).unwrap_err();
+        let e = SavedPlan::parse(&no_plan, VERSION).unwrap_err();
         assert!(e.contains("not a dry-run's plan"), "{e}");
         let old = doc(serde_json::json!([])).replace(
-            &format!("\"format_version\":{}", crate::render::FORMAT_VERSION),
+            &format!("\"format_version\":{}", VERSION),
             "\"format_version\":1",
         );
-        let e = SavedPlan::parse(&old).unwrap_err();
+        let e = SavedPlan::parse(&old, VERSION).unwrap_err();
         assert!(e.contains("format version 1"), "{e}");
         let failed = serde_json::json!({
-            "format_version": crate::render::FORMAT_VERSION, "command": "dry-run", "ok": false,
+            "format_version": VERSION, "command": "dry-run", "ok": false,
             "error": {"code": "database", "message": "x"}
         });
-        let e = SavedPlan::parse(&failed.to_string()).unwrap_err();
+        let e = SavedPlan::parse(&failed.to_string(), VERSION).unwrap_err();
         assert!(e.contains("dry-run that failed"), "{e}");
         // Not ok, whatever result it carries.
         let not_ok = doc(serde_json::json!([])).replace("\"ok\":true", "\"ok\":false");
         assert!(not_ok.contains("\"ok\":false"), "{not_ok}");
-        let e = SavedPlan::parse(&not_ok).unwrap_err();
+        let e = SavedPlan::parse(&not_ok, VERSION).unwrap_err();
         assert!(e.contains("dry-run that failed"), "{e}");
     }
 }
