@@ -32,8 +32,12 @@ pub struct Statement {
 }
 
 impl Statement {
+    /// The statement for the operator's terminal. A saved one is read from
+    /// a file anyone may have edited, and a name may hold any character:
+    /// control characters are shown escaped, so neither can move the
+    /// cursor or start a line that reads as one of ours.
     fn said(&self) -> String {
-        format!("{} (cluster {})", self.sql, self.cluster)
+        crate::model::printable(&format!("{} (cluster {})", self.sql, self.cluster))
     }
 }
 
@@ -80,6 +84,10 @@ impl SavedPlan {
     /// format). The error says why the text is no such plan (never what it
     /// holds).
     pub fn parse(text: &str, version: u32) -> Result<SavedPlan, String> {
+        // An editor (or PowerShell's `Out-File -Encoding utf8`) may start
+        // the reviewed file with a byte order mark, which RFC 8259 lets a
+        // reader ignore; serde_json refuses it.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let doc: Document = serde_json::from_str(text).map_err(|e| {
             format!(
                 "not the JSON of `dry-run -o json` (line {}, column {}: {}); {HOW}",
@@ -283,6 +291,21 @@ mod tests {
             e.contains("saved, not planned now") && !e.contains("another order"),
             "{e}"
         );
+        // What the file holds reaches the terminal escaped: an edited
+        // statement can neither send an escape sequence nor forge a line.
+        let hostile = doc(serde_json::json!([
+            {"cluster_id": "u2", "cluster": "a\u{1b}]0;owned\u{7}", "actions": [
+                {"sql": "SELECT 1\n  the same statements, in another order\u{1b}[2J"}
+            ]}
+        ]));
+        let saved_hostile = SavedPlan::parse(&hostile, VERSION).expect("a saved plan");
+        let e = saved_hostile.differences(&[], now).unwrap_err();
+        assert!(!e.contains('\u{1b}') && !e.contains('\u{7}'), "{e}");
+        assert_eq!(e.lines().count(), 2, "{e}");
+        assert!(
+            e.contains("SELECT 1\\n  the same statements, in another order\\u{1b}[2J (cluster a\\u{1b}]0;owned\\u{7})"),
+            "{e}"
+        );
         // And nothing saved, nothing planned: the empty plan applies.
         let empty = SavedPlan::parse(&doc(serde_json::json!([])), VERSION).expect("empty");
         assert_eq!(empty.differences(&[], now), Ok(()));
@@ -324,6 +347,11 @@ mod tests {
         });
         let e = SavedPlan::parse(&failed.to_string(), VERSION).unwrap_err();
         assert!(e.contains("dry-run that failed"), "{e}");
+        // A byte order mark is not refused, nor enough to pass as JSON.
+        let bom = format!("\u{feff}{}", doc(serde_json::json!([])));
+        assert!(SavedPlan::parse(&bom, VERSION).is_ok());
+        let e = SavedPlan::parse("\u{feff}\u{feff}{}", VERSION).unwrap_err();
+        assert!(e.contains("not JSON"), "{e}");
         // Not ok, whatever result it carries.
         let not_ok = doc(serde_json::json!([])).replace("\"ok\":true", "\"ok\":false");
         assert!(not_ok.contains("\"ok\":false"), "{not_ok}");
