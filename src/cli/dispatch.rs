@@ -319,7 +319,7 @@ fn apply(a: ApplyArgs, ui: &Ui) -> u8 {
         Ok(plan) => ApplyOptions {
             progress: streaming.then(|| streamer(&plan.selection, ui.style)),
             plan: PlanOptions {
-                interval: Some(controller_interval(&a.plan)),
+                interval: apply_interval(&a),
                 ..plan
             },
             lease: lease(&a.lease),
@@ -1044,6 +1044,19 @@ fn controller_interval(plan: &PlanArgs) -> Duration {
     plan.interval
         .unwrap_or(crate::plan::DEFAULT_INTERVAL)
         .max(Duration::from_secs(1))
+}
+
+/// The interval `apply` plans with: the controller's own. A saved plan
+/// is applied by hand, not by the controller: without `--interval` it is
+/// planned as `dry-run` planned it, with the interval the controller
+/// recorded, or a wake the review approved (due with the controller's
+/// longer lead) would be refused as stale, and the run would record its
+/// default interval over the controller's.
+fn apply_interval(a: &ApplyArgs) -> Option<Duration> {
+    match (&a.saved_plan, a.plan.interval) {
+        (Some(_), None) => None,
+        _ => Some(controller_interval(&a.plan)),
+    }
 }
 
 /// `--statement-timeout`, at least a second.

@@ -212,6 +212,35 @@ fn a_cron_period_given_as_interval_starts_the_wake_earlier() {
     assert_eq!(replica_names(&emu, "bi"), ["r1"]);
 }
 
+/// A wake reviewed as a saved plan: `dry-run --out` plans with the
+/// interval the cron recorded (5 min: due), and `apply --plan` with no
+/// `--interval` must plan with the same one, or the reviewed wake (due only
+/// with the cron's longer lead) is refused as stale.
+#[test]
+fn a_saved_plan_is_applied_with_the_interval_it_was_planned_with() {
+    let emu = setup();
+    assert!(history(&emu, 3 * 3600) > 700);
+    clusterctl(&emu, &["apply", "--interval", "5m"]).ok();
+    assert!(replica_names(&emu, "bi").is_empty(), "idle: suspended");
+    emu.sql("DELETE FROM mz_emulator.statement_log");
+    history(&emu, 15 * 60);
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let file = dir.path().join("plan.json");
+    let path = file.to_string_lossy().into_owned();
+    let saved = clusterctl(&emu, &["dry-run", "--out", &path]).ok();
+    assert!(saved.stdout.contains("+ create replica"), "{}", saved.all());
+    let run = clusterctl(&emu, &["apply", "--plan", &path]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert_eq!(replica_names(&emu, "bi"), ["r1"]);
+    // The cron's interval stays recorded: a hand-run apply of a reviewed
+    // plan is not the controller.
+    let state = state_of(&emu, "bi").unwrap_or_default();
+    assert_eq!(
+        state["idle_suspend"]["predict"]["interval_s"], 300,
+        "{state:#}"
+    );
+}
+
 /// Sessions of `duration_s` on each of the last four weeks' days, the
 /// latest of which ended `ended_ago_s` before now.
 fn sessions(emu: &Emulator, cluster: &str, duration_s: i64, ended_ago_s: i64) -> u64 {
