@@ -48,8 +48,16 @@ struct Document {
     format_version: u32,
     command: String,
     ok: bool,
-    /// Read once the envelope says it is a dry-run's.
-    result: Option<serde_json::Value>,
+    /// Skipped, not held: read once the envelope says it is a dry-run's
+    /// ([`WithResult`]). A tree of JSON values takes some forty times the
+    /// text, many gigabytes for a file near the bound.
+    result: Option<serde::de::IgnoredAny>,
+}
+
+/// The document again, for its result only.
+#[derive(Deserialize)]
+struct WithResult {
+    result: DocResult,
 }
 
 #[derive(Deserialize)]
@@ -109,14 +117,13 @@ impl SavedPlan {
                 crate::model::printable(&doc.command)
             ));
         }
-        let plan = match doc.result {
-            Some(r) if doc.ok => {
-                serde_json::from_value::<DocResult>(r)
-                    .map_err(|e| format!("not a dry-run's plan ({}); {HOW}", json_error_kind(&e)))?
-                    .plan
-            }
-            _ => return Err(format!("the output of a dry-run that failed; {HOW}")),
-        };
+        if !(doc.ok && doc.result.is_some()) {
+            return Err(format!("the output of a dry-run that failed; {HOW}"));
+        }
+        let plan = serde_json::from_str::<WithResult>(text)
+            .map_err(|e| format!("not a dry-run's plan ({}); {HOW}", json_error_kind(&e)))?
+            .result
+            .plan;
         Ok(SavedPlan {
             planned_at: plan.now,
             clusters: plan.clusters.iter().map(|c| c.cluster_id.clone()).collect(),

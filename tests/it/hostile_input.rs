@@ -1126,3 +1126,32 @@ fn a_lease_holders_control_characters_are_shown_escaped() {
         );
     }
 }
+
+/// A large JSON file given as a saved plan is refused in memory near its
+/// size: its result was held as a tree of JSON values, some forty times the
+/// text (20 MB took 740 MB; a file near the 256 MiB bound, gigabytes).
+#[test]
+fn a_large_file_given_as_a_saved_plan_is_refused_without_its_weight_in_memory() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let file = dir.path().join("plan.json");
+    let numbers = "0,".repeat(10_000_000);
+    let text = format!(
+        "{{\"format_version\":2,\"command\":\"dry-run\",\"ok\":true,\"result\":[{numbers}0]}}"
+    );
+    std::fs::write(&file, text).expect("write");
+    // Address space bounded to 400 MB: the process aborts if it holds the tree.
+    let mut sh = Command::new("sh");
+    sh.args(["-c", "ulimit -v 400000; exec \"$0\" apply --plan \"$1\""])
+        .arg(env!("CARGO_BIN_EXE_clusterctl"))
+        .arg(&file)
+        .current_dir(dir.path())
+        .env_remove("DATABASE_URL")
+        .env("NO_COLOR", "1");
+    let run = run_cmd(sh);
+    assert_eq!(run.code, 64, "{}", run.all());
+    assert!(
+        one_error_line(&run).contains("not a dry-run's plan"),
+        "{}",
+        run.all()
+    );
+}
