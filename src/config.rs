@@ -818,6 +818,16 @@ where
         for &i in secrets.iter().filter(|&&i| i > 0) {
             add(&value[i..], redact(&value[i..]));
         }
+        // Each directory of it: a message about a file names the file's
+        // directory (`--out postgres://u:pw@h/db`: no directory
+        // `postgres://u:pw@h`), which the value whole does not match.
+        if !secrets.is_empty() {
+            for (j, _) in value.match_indices('/') {
+                if let Some(shown) = redacted_within(&value[..j], holds) {
+                    add(&value[..j], shown);
+                }
+            }
+        }
         // Each part, as a list flag splits the value.
         let mut secret_before = false;
         for piece in value.split(',') {
@@ -1185,6 +1195,8 @@ mod tests {
             "--out=/tmp/postgres://u:pw8@h",
             "x,/tmp/postgres://u:p7,q7@h,y",
             "team@prod,a",
+            "postgres://u:pw5@h/db",
+            "--out=/tmp/postgres://u:pw6@h/d/plan.json",
         ];
         let r = arg_redactions(args, is_password_string);
         for (text, shown) in [
@@ -1209,10 +1221,19 @@ mod tests {
                 "'/tmp/postgres://u:****' '****@h'",
             ),
             ("a team@prod x", "a team@prod x"),
+            // A file's directory, as `--out`'s refusal names it.
+            (
+                "the directory postgres://u:pw5@h does not exist",
+                "the directory postgres://u:****@h does not exist",
+            ),
+            (
+                "the directory /tmp/postgres://u:pw6@h/d does not exist",
+                "the directory /tmp/postgres://u:****@h/d does not exist",
+            ),
         ] {
             let out = redact_with(text, &r);
             assert_eq!(out, shown);
-            for secret in ["pa", "ss", "pw9", "pw8", "p7", "q7"] {
+            for secret in ["pa", "ss", "pw9", "pw8", "p7", "q7", "pw5", "pw6"] {
                 assert!(!out.contains(&format!("{secret}@")), "{out}");
                 assert!(!out.contains(&format!(":{secret}")), "{out}");
             }

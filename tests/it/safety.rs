@@ -2642,4 +2642,21 @@ fn a_saved_plan_is_applied_only_as_it_was_reviewed() {
         "{}",
         unsaved.all()
     );
+    // A connection string given as the file: the refusal names its
+    // directory, password masked there too.
+    for output in ["text", "json"] {
+        let url = clusterctl(
+            &emu,
+            &[
+                "dry-run",
+                "--out",
+                "postgres://u:hunter2@h/db",
+                "-o",
+                output,
+            ],
+        )
+        .code(1);
+        assert!(url.all().contains("u:****@h"), "{}", url.all());
+        assert!(!url.all().contains("hunter2"), "{}", url.all());
+    }
 }
