@@ -36,8 +36,14 @@ impl Statement {
     /// a file anyone may have edited, and a name may hold any character:
     /// control characters are shown escaped, so neither can move the
     /// cursor or start a line that reads as one of ours.
-    fn said(&self) -> String {
-        crate::model::printable(&format!("{} (cluster {})", self.sql, self.cluster))
+    /// With `id`, the cluster's id too: what tells apart a cluster dropped
+    /// and created again under its name.
+    fn said(&self, id: bool) -> String {
+        let cluster = match id {
+            true => format!("{} ({})", self.cluster, self.cluster_id),
+            false => self.cluster.clone(),
+        };
+        crate::model::printable(&format!("{} (cluster {cluster})", self.sql))
     }
 }
 
@@ -175,13 +181,19 @@ impl SavedPlan {
             .iter()
             .filter(|s| !planned.contains(s))
             .collect();
+        // The same statement for another cluster of the same name: the ids
+        // are what differs, so the lines say them.
+        let ids = new.iter().any(|n| {
+            gone.iter()
+                .any(|g| (&g.sql, &g.cluster) == (&n.sql, &n.cluster))
+        });
         lines.extend(
             new.iter()
-                .map(|s| format!("  planned now, not saved: {}", s.said())),
+                .map(|s| format!("  planned now, not saved: {}", s.said(ids))),
         );
         lines.extend(
             gone.iter()
-                .map(|s| format!("  saved, not planned now: {}", s.said())),
+                .map(|s| format!("  saved, not planned now: {}", s.said(ids))),
         );
         if new.is_empty() && gone.is_empty() {
             lines.push("  the same statements, in another order".into());
@@ -311,6 +323,18 @@ mod tests {
         assert_eq!(e.lines().count(), 2, "{e}");
         assert!(
             e.contains("SELECT 1\\n  the same statements, in another order\\u{1b}[2J (cluster a\\u{1b}]0;owned\\u{7})"),
+            "{e}"
+        );
+        // The same statement for a cluster created again under its name:
+        // the lines tell the two apart by id.
+        let recreated = statements("u7", "a", &[CREATE]);
+        let e = saved.differences(&recreated, now).unwrap_err();
+        assert!(
+            e.contains(&format!(
+                "planned now, not saved: {CREATE} (cluster a (u7))"
+            )) && e.contains(&format!(
+                "saved, not planned now: {CREATE} (cluster a (u2))"
+            )),
             "{e}"
         );
         // And nothing saved, nothing planned: the empty plan applies.
