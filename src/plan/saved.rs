@@ -18,8 +18,10 @@ use super::Plan;
 pub struct SavedPlan {
     /// When the plan was made (the database's clock).
     pub planned_at: DateTime<Utc>,
-    /// The clusters the plan covered (selected and with strategies).
+    /// The clusters the plan covered (selected and with strategies), by id.
     pub clusters: Vec<String>,
+    /// Their names, as the plan said them, in the same order.
+    names: Vec<String>,
     pub statements: Vec<Statement>,
 }
 
@@ -133,6 +135,7 @@ impl SavedPlan {
         Ok(SavedPlan {
             planned_at: plan.now,
             clusters: plan.clusters.iter().map(|c| c.cluster_id.clone()).collect(),
+            names: plan.clusters.iter().map(|c| c.cluster.clone()).collect(),
             statements: plan
                 .clusters
                 .into_iter()
@@ -153,10 +156,34 @@ impl SavedPlan {
     /// it then runs exactly the saved statements, in their order; else
     /// says what differs, for the operator.
     pub fn admit(&self, fresh: &mut Plan) -> Result<(), String> {
+        let unplanned = self.unplanned(fresh);
         fresh
             .clusters
             .retain(|cp| self.clusters.contains(&cp.cluster_id.0));
         self.differences(&statements_of(fresh), fresh.now)
+            .map_err(|e| {
+                [e].into_iter()
+                    .chain(unplanned)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+    }
+
+    /// A line for each cluster the saved plan covered that is not planned
+    /// now: its statements are then said to be gone, and this says why
+    /// (else an `apply --plan --cluster OTHER` reads as a change of plan).
+    fn unplanned(&self, fresh: &Plan) -> Vec<String> {
+        self.clusters
+            .iter()
+            .zip(&self.names)
+            .filter(|(id, _)| !fresh.clusters.iter().any(|cp| &cp.cluster_id.0 == *id))
+            .map(|(id, name)| {
+                crate::model::printable(&format!(
+                    "  cluster {name} ({id}) was saved, and is not planned now: not selected, \
+                     dropped, or without strategies"
+                ))
+            })
+            .collect()
     }
 
     /// [`SavedPlan::admit`], on the statements planned at `now`.

@@ -2573,6 +2573,17 @@ fn a_saved_plan_is_applied_only_as_it_was_reviewed() {
         .code(1)
         .json();
     assert_eq!(json["error"]["code"], "stale_plan", "{json}");
+    // Another selection than the plan's: refused, and it says why.
+    let other = clusterctl(&emu, &["apply", "--plan", &path, "--cluster", "b"]).code(1);
+    let a = emu.cluster_id("a");
+    assert!(
+        other.stderr.contains(&format!(
+            "cluster a ({a}) was saved, and is not planned now: not selected"
+        )),
+        "{}",
+        other.all()
+    );
+    assert_eq!(replica_names(&emu, "b"), vec!["r1"]);
 
     // Saved again (`--out`, beside the plan's text) and reviewed: it runs,
     // exactly that, on the clusters it covered only (b's own change was
