@@ -876,6 +876,9 @@ impl Settings {
 pub struct Environment {
     /// `mz_version()`, e.g. `v26.35.0 (0123abcde)`.
     pub version: Option<String>,
+    /// `mz_environment_id()`: which environment (region) this is.
+    #[serde(default)]
+    pub environment_id: Option<String>,
     pub settings: Settings,
     pub identity: Identity,
     /// Why the statement log could not be read; activity is then unknown.

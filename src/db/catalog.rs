@@ -131,14 +131,16 @@ pub const STATEMENT_LOG_FLUSH: Duration = Duration::from_secs(5);
 /// own controller treats only `oom-killed` as a problem.
 pub const CRASH_REASONS: &[&str] = &["oom-killed"];
 
-/// Needs: mz_version(), current_role, mz_catalog.mz_objects, mz_schemas.
-/// The database's clock, the release, who we are, and whether this release
-/// has the auto-scaling relation (looked up by name, so releases without it
-/// do not fail).
+/// Needs: mz_version(), mz_environment_id(), current_role,
+/// mz_catalog.mz_objects, mz_schemas. The database's clock, the release,
+/// who we are, whether this release has the auto-scaling relation (looked
+/// up by name, so releases without it do not fail), and which environment
+/// (region) this is.
 const ENV_SQL: &str = "SELECT now(), mz_catalog.mz_version(), current_role::text, \
     EXISTS (SELECT 1 FROM mz_catalog.mz_objects o \
             JOIN mz_catalog.mz_schemas s ON s.id = o.schema_id \
-            WHERE s.name = 'mz_internal' AND o.name = 'mz_cluster_auto_scaling_strategies')";
+            WHERE s.name = 'mz_internal' AND o.name = 'mz_cluster_auto_scaling_strategies'), \
+    mz_catalog.mz_environment_id()";
 
 /// Needs: mz_is_superuser() (RBAC releases). Optional.
 const SUPERUSER_SQL: &str = "SELECT mz_is_superuser()";
@@ -372,6 +374,7 @@ pub async fn environment(c: &Client) -> Result<(DateTime<Utc>, Environment), DbE
         auto_scaling_relation: env_row
             .and_then(|r| r.try_get::<_, bool>(3).ok())
             .unwrap_or(false),
+        environment_id: env_row.and_then(|r| r.try_get(4).ok()),
         ..Environment::default()
     };
     Ok((now, env))

@@ -281,6 +281,10 @@ pub struct Plan {
     #[serde(skip)]
     pub format_version: u32,
     pub now: DateTime<Utc>,
+    /// The environment (region) planned for: a saved plan applies to that
+    /// one only (`saved`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub environment_id: Option<String>,
     pub clusters: Vec<ClusterPlan>,
     pub warnings: Vec<String>,
     /// The earliest `next_decision_at` of the clusters.
@@ -375,6 +379,7 @@ pub fn plan(snap: &Snapshot, opts: &PlanOptions) -> Plan {
     Plan {
         format_version: FORMAT_VERSION,
         now: snap.now,
+        environment_id: snap.env.environment_id.clone(),
         next_decision_at: clusters.iter().filter_map(|c| c.next_decision_at).min(),
         clusters,
         warnings,

@@ -18,6 +18,8 @@ use super::Plan;
 pub struct SavedPlan {
     /// When the plan was made (the database's clock).
     pub planned_at: DateTime<Utc>,
+    /// The environment (region) it was made for, when the plan says.
+    pub environment_id: Option<String>,
     /// The clusters the plan covered (selected and with strategies), by id.
     pub clusters: Vec<String>,
     /// Their names, as the plan said them, in the same order.
@@ -76,6 +78,8 @@ struct DocResult {
 #[derive(Deserialize)]
 struct DocPlan {
     now: DateTime<Utc>,
+    #[serde(default)]
+    environment_id: Option<String>,
     clusters: Vec<DocCluster>,
 }
 
@@ -134,6 +138,7 @@ impl SavedPlan {
             .plan;
         Ok(SavedPlan {
             planned_at: plan.now,
+            environment_id: plan.environment_id,
             clusters: plan.clusters.iter().map(|c| c.cluster_id.clone()).collect(),
             names: plan.clusters.iter().map(|c| c.cluster.clone()).collect(),
             statements: plan
@@ -156,6 +161,18 @@ impl SavedPlan {
     /// it then runs exactly the saved statements, in their order; else
     /// says what differs, for the operator.
     pub fn admit(&self, fresh: &mut Plan) -> Result<(), String> {
+        // Cluster ids and names repeat from one region to the next
+        // (staging's u2 is production's u2): a plan reviewed for one is
+        // never applied to another.
+        if let (Some(saved), Some(here)) = (&self.environment_id, &fresh.environment_id) {
+            if saved != here {
+                return Err(crate::model::printable(&format!(
+                    "the plan was saved for environment {saved}, and this is {here}; nothing \
+                     was done. Save a plan here (`clusterctl dry-run --out FILE`), review it and \
+                     apply that"
+                )));
+            }
+        }
         let unplanned = self.unplanned(fresh);
         fresh
             .clusters

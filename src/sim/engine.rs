@@ -772,6 +772,7 @@ async fn apply_tick(
     let plan = Plan {
         format_version: plan::FORMAT_VERSION,
         now: at(sc.start, t),
+        environment_id: None,
         clusters,
         warnings: Vec::new(),
         next_decision_at: None,

@@ -35,6 +35,7 @@ const VOLATILE: &[&str] = &[
     "by",
     "id",
     "last_crash",
+    "environment_id",
 ];
 
 fn normalise(v: &mut Value) {

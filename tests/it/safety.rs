@@ -2670,4 +2670,31 @@ fn a_saved_plan_is_applied_only_as_it_was_reviewed() {
         assert!(url.all().contains("u:****@h"), "{}", url.all());
         assert!(!url.all().contains("hunter2"), "{}", url.all());
     }
+    // A plan reviewed for one region is never applied to another, though
+    // its cluster ids, names and statements are the same there.
+    emu.sql(&format!(
+        "UPDATE mz_cluster_strategies SET config = '{{\"target_size\": \"50cc\", \
+         \"replica_name\": \"r_50cc\"}}', updated_at = now() WHERE cluster_id = {}",
+        lit(&emu.cluster_id("a"))
+    ));
+    clusterctl(&emu, &["dry-run", "--cluster", "a", "--out", &path]).ok();
+    let saved_for = std::fs::read_to_string(&file).expect("the saved plan");
+    assert!(
+        saved_for.contains("\"environment_id\": \"mzemulator-"),
+        "{saved_for}"
+    );
+    emu.set_setting("environment_id", "mzcloud-aws-eu-west-1-other-0");
+    emu.reset_stats();
+    let elsewhere = clusterctl(&emu, &["apply", "--plan", &path]).code(1);
+    assert!(
+        elsewhere
+            .stderr
+            .contains("the plan was saved for environment mzemulator-")
+            && elsewhere
+                .stderr
+                .contains("and this is mzcloud-aws-eu-west-1-other-0; nothing was done"),
+        "{}",
+        elsewhere.all()
+    );
+    assert_eq!(emu.stats().ddl, 0, "{:?}", emu.sql_log());
 }

@@ -119,6 +119,16 @@ $$;
 CREATE FUNCTION mz_catalog.mz_version() RETURNS text
 LANGUAGE sql STABLE AS $$ SELECT mz_emulator.setting('mz_version') $$;
 
+-- Materialize's functions docs: `mz_environment_id() -> text`, "a string
+-- containing a uuid uniquely identifying the Materialize environment". Each
+-- emulator is its own environment (its database); a test may name another
+-- with Emulator::set_setting('environment_id', …).
+CREATE FUNCTION mz_catalog.mz_environment_id() RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce(mz_emulator.setting('environment_id'),
+                    'mzemulator-' || md5(current_database())::uuid::text || '-0')
+$$;
+
 CREATE FUNCTION mz_catalog.mz_version_num() RETURNS integer
 LANGUAGE sql STABLE AS $$
     SELECT (m[1]::int * 100000 + m[2]::int * 100 + m[3]::int)
