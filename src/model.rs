@@ -78,6 +78,15 @@ pub fn shell_word(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
 }
 
+/// A path as a shell takes it in a command we suggest: as it is when it
+/// needs no quoting, else in single quotes (a quote in it as `'\''`).
+pub fn shell_path(s: &str) -> String {
+    match s.split('/').all(|part| part.is_empty() || shell_word(part)) && !s.is_empty() {
+        true => s.to_string(),
+        false => format!("'{}'", s.replace('\'', "'\\''")),
+    }
+}
+
 /// A replica size name (`25cc`, `M.1-large`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -1103,6 +1112,16 @@ mod tests {
 #[cfg(test)]
 mod role_id_tests {
     use super::*;
+
+    #[test]
+    fn a_suggested_path_is_quoted_only_when_a_shell_needs_it() {
+        assert_eq!(shell_path("plan.json"), "plan.json");
+        assert_eq!(shell_path("/tmp/a-b/plan_1.json"), "/tmp/a-b/plan_1.json");
+        assert_eq!(shell_path("my plans/plan.json"), "'my plans/plan.json'");
+        assert_eq!(shell_path("it's.json"), "'it'\\''s.json'");
+        assert_eq!(shell_path("$HOME/p"), "'$HOME/p'");
+        assert_eq!(shell_path(""), "''");
+    }
 
     #[test]
     fn role_ids_round_trip_and_refuse_other_text() {

@@ -480,11 +480,12 @@ impl View for DryRun {
     fn messages(&self) -> Vec<String> {
         let mut out = problems(&self.plan);
         if let Some(path) = &self.saved_to {
-            out.push(format!(
-                "note: saved the plan to {0}: `clusterctl apply --plan {0}` runs exactly its \
+            let path = path.display().to_string();
+            out.push(super::printable(&format!(
+                "note: saved the plan to {path}: `clusterctl apply --plan {}` runs exactly its \
                  statements, and nothing if the region calls for others by then",
-                path.display()
-            ));
+                crate::model::shell_path(&path)
+            )));
         }
         out
     }
