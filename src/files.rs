@@ -79,6 +79,29 @@ pub fn check_writable(path: &Path, renamed: bool) -> Result<bool, String> {
     }
 }
 
+/// Writes `bytes` to `path` atomically: a temporary file beside it, then
+/// a rename over it, so a reader (a collector, `apply --plan`) never sees
+/// half a file and a failed write leaves the old one. The error says why,
+/// without the path (the caller names the file). Check the path first with
+/// [`check_writable`] (`renamed`).
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .ok_or_else(|| "not a file path".to_string())?;
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(format!("cannot write: {e}"));
+    }
+    Ok(())
+}
+
 /// [`read_bounded`], as UTF-8 text.
 pub fn read_text_bounded(path: &Path, max: u64) -> Result<String, String> {
     String::from_utf8(read_bounded(path, max)?).map_err(|_| "not UTF-8 text".to_string())
@@ -95,6 +118,34 @@ fn size(bytes: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The file is replaced whole or not at all, and no temporary file is
+    /// left behind either way.
+    #[test]
+    fn a_file_is_written_atomically() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("plan.json");
+        write_atomically(&f, b"first").unwrap();
+        write_atomically(&f, b"second").unwrap();
+        assert_eq!(std::fs::read_to_string(&f).unwrap(), "second");
+        let names = || -> Vec<String> {
+            std::fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        };
+        assert_eq!(names(), vec!["plan.json"]);
+        // A directory where the file goes: refused, the old one kept.
+        let sub = dir.path().join("sub");
+        std::fs::create_dir(&sub).unwrap();
+        std::fs::write(sub.join("x"), "x").unwrap();
+        let e = write_atomically(&sub, b"third").unwrap_err();
+        assert!(e.starts_with("cannot write"), "{e}");
+        assert_eq!(std::fs::read_to_string(sub.join("x")).unwrap(), "x");
+        let mut left = names();
+        left.sort();
+        assert_eq!(left, vec!["plan.json", "sub"]);
+    }
 
     #[test]
     fn only_regular_files_within_the_bound() {

@@ -276,7 +276,7 @@ fn dry_run(a: DryRunArgs, ui: &Ui) -> u8 {
     };
     // Before connecting: a plan that could not be saved.
     if let Some(path) = &a.save_to {
-        if let Err(why) = crate::files::check_writable(path, false) {
+        if let Err(why) = crate::files::check_writable(path, true) {
             return fail(
                 &CommandError::Io(format!("--out {}: {why}", path.display())),
                 ui,
@@ -1072,12 +1072,12 @@ fn lease(a: &LeaseArgs) -> LeaseOptions {
 }
 
 /// `dry-run --out FILE`: the plan's JSON document, as `-o json` prints it
-/// (what `apply --plan` reads).
-#[allow(clippy::disallowed_methods)] // the file the user names
+/// (what `apply --plan` reads), written atomically: a failed write leaves
+/// the plan saved before, never half of one.
 fn save_plan(d: &mut reconcile::DryRun, path: &std::path::Path) -> Result<(), CommandError> {
     let doc = crate::render::json_document("dry-run", crate::render::Outcome::Ok(&*d), false);
-    std::fs::write(path, doc)
-        .map_err(|e| CommandError::Io(format!("--out {}: cannot write: {e}", path.display())))?;
+    crate::files::write_atomically(path, doc.as_bytes())
+        .map_err(|e| CommandError::Io(format!("--out {}: {e}", path.display())))?;
     d.saved_to = Some(path.to_path_buf());
     Ok(())
 }

@@ -605,15 +605,9 @@ impl Metrics {
     /// directory, then a rename, so the collector never reads half a file.
     pub fn write_textfile(&self, path: &Path) -> Result<(), String> {
         check_textfile(path)?;
-        let (dir, file_name) = textfile_parts(path)?;
-        let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
         let text = self.with_carried(&self.prometheus_text());
-        let result = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path));
-        if let Err(e) = result {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(format!("writing metrics to {}: {e}", path.display()));
-        }
-        Ok(())
+        crate::files::write_atomically(path, text.as_bytes())
+            .map_err(|e| format!("writing metrics to {}: {e}", path.display()))
     }
 }
 
