@@ -62,6 +62,26 @@ fn needles(pw: &str) -> Vec<String> {
 }
 
 #[track_caller]
+/// A cluster `c` with a replica and a strategy row, for commands to name.
+fn one_configured_cluster() -> Emulator {
+    let emu = Emulator::start();
+    emu.create_hydrated_cluster("c", "r1", "25cc");
+    init_tables(&emu);
+    strategy(&emu, "c", "target_size", json!({"target_size": "50cc"}));
+    emu
+}
+
+/// `clusterctl ARGS`, which must fail, without a panic and without `pw`
+/// in anything it printed; the run, and the command line to name it by.
+fn fails_without_echo(emu: &Emulator, args: &[String], pw: &str) -> (Run, String) {
+    let run = clusterctl(emu, &args.iter().map(String::as_str).collect::<Vec<_>>());
+    let context = format!("`{}`", args.join(" "));
+    assert_ne!(run.code, 0, "{context} should fail:\n{}", run.all());
+    assert!(!run.all().contains("panicked"), "{context}: {}", run.all());
+    assert_hidden(pw, &run.all(), &context);
+    (run, context)
+}
+
 fn assert_hidden(pw: &str, text: &str, context: &str) {
     for needle in needles(pw) {
         assert!(
@@ -151,10 +171,7 @@ const VIAS: [Via; 3] = [Via::Flag, Via::Env, Via::DotEnv];
 
 /// Runs every command with `pw` in every setting and checks every channel.
 fn check_password(pw: &str) {
-    let emu = Emulator::start();
-    emu.create_hydrated_cluster("c", "r1", "25cc");
-    init_tables(&emu);
-    strategy(&emu, "c", "target_size", json!({"target_size": "50cc"}));
+    let emu = one_configured_cluster();
     // A DDL that fails: its error lands in the audit trail.
     emu.fail_ddl(1, "XX000", "simulated failure");
 
@@ -414,10 +431,7 @@ fn the_watch_loop_never_logs_the_password() {
 /// given.
 #[test]
 fn a_connection_string_given_as_a_name_is_not_echoed() {
-    let emu = Emulator::start();
-    emu.create_hydrated_cluster("c", "r1", "25cc");
-    init_tables(&emu);
-    strategy(&emu, "c", "target_size", json!({"target_size": "50cc"}));
+    let emu = one_configured_cluster();
     // A `"` and a `\` too: a JSON document escapes them.
     let pw = "Kx7\"Wq2\\Lm9vT4";
     let url = format!("postgres://u:{}@db.example:6875/materialize", pw);
@@ -461,11 +475,7 @@ fn a_connection_string_given_as_a_name_is_not_echoed() {
         vec!["simulate".into(), url.clone(), "-o".into(), "json".into()],
     ];
     for args in &cases {
-        let run = clusterctl(&emu, &args.iter().map(String::as_str).collect::<Vec<_>>());
-        let context = format!("`{}`", args.join(" "));
-        assert_ne!(run.code, 0, "{context} should fail:\n{}", run.all());
-        assert!(!run.all().contains("panicked"), "{context}: {}", run.all());
-        assert_hidden(pw, &run.all(), &context);
+        let (run, context) = fails_without_echo(&emu, args, pw);
         // Escaped as a JSON string holds it.
         let escaped = serde_json::to_string(pw).expect("json");
         assert_hidden(&escaped[1..escaped.len() - 1], &run.all(), &context);
@@ -528,10 +538,7 @@ fn a_connection_string_given_as_a_name_is_not_echoed() {
 /// URL begins.
 #[test]
 fn a_password_split_by_a_list_or_behind_a_path_is_not_echoed() {
-    let emu = Emulator::start();
-    emu.create_hydrated_cluster("c", "r1", "25cc");
-    init_tables(&emu);
-    strategy(&emu, "c", "target_size", json!({"target_size": "50cc"}));
+    let emu = one_configured_cluster();
     let pw = "Kx7,Wq2Lm9vT4";
     let url = format!("postgres://u:{pw}@db.example:6875/materialize");
     let path = format!("/tmp/{url}");
@@ -553,11 +560,7 @@ fn a_password_split_by_a_list_or_behind_a_path_is_not_echoed() {
         vec!["describe".into(), path.clone()],
     ];
     for args in &cases {
-        let run = clusterctl(&emu, &args.iter().map(String::as_str).collect::<Vec<_>>());
-        let context = format!("`{}`", args.join(" "));
-        assert_ne!(run.code, 0, "{context} should fail:\n{}", run.all());
-        assert!(!run.all().contains("panicked"), "{context}: {}", run.all());
-        assert_hidden(pw, &run.all(), &context);
+        let (run, context) = fails_without_echo(&emu, args, pw);
         for piece in ["Kx7", "Wq2Lm9vT4"] {
             assert!(!run.all().contains(piece), "{context}: {}", run.all());
         }
