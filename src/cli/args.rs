@@ -65,7 +65,7 @@ pub enum Command {
         after_help = "Scenarios ship in the repository's examples/scenarios/ (nightly-batch.toml,\nburst-cold-start.toml, schedule.toml, …; every key is documented in its README.md).\n\nWith --from-history (and the usual connection options) the scenario is built from\na live Materialize instead: its clusters, replicas, sizes and strategy rows, and\nthe statement log of the last --days (the mz_monitor_redacted role is needed).\nNothing is written to the database (--create-replica creates a temporary replica\non the exec cluster and drops it; nothing else). --compare runs alternative strategies on the\nsame demand; --out saves the scenario (in a directory that exists; an existing\nfile is overwritten, and said), so `simulate FILE` replays the same figures.\n\nExamples, from a checkout of the repository:\n  clusterctl simulate examples/scenarios/nightly-batch.toml --plot nightly.svg\n  clusterctl simulate --from-history --days 28 --compare predictive.toml --out backtest.toml"
     )]
     Simulate(SimulateArgs),
-    /// Configure strategies: set, rm, ls, pause, resume
+    /// Configure strategies: set, rm, mv, ls, pause, resume
     #[command(
         subcommand,
         after_help = "Examples:\n  clusterctl strategy set analytics target_size --target-size 100cc\n  clusterctl strategy ls\n  clusterctl strategy pause analytics --reason 'incident 42'"
@@ -419,6 +419,11 @@ pub enum StrategyCommand {
         after_help = "Examples:\n  clusterctl strategy rm analytics burst\n  clusterctl strategy rm u42"
     )]
     Rm(StrategyRmArgs),
+    /// Move a cluster's strategies to another cluster (after a blue/green swap)
+    #[command(
+        after_help = "Every row in effect moves, a pause too; the strategy state stays (the\ndestination's strategies start from its own replicas). Refused, with nothing\nwritten, when the destination has rows of its own or the rows would be invalid\nfor it. The source may be a dropped cluster (its id, or the name its audit\nrows recorded). A move stopped midway is finished by running it again.\n\nExample: after `ALTER CLUSTER analytics SWAP WITH analytics_dbt_deploy` the rows\nstay with the cluster that ran them, now named analytics_dbt_deploy:\n  clusterctl strategy mv analytics_dbt_deploy analytics"
+    )]
+    Mv(StrategyMvArgs),
     /// List the strategies in effect (the newest row per cluster and type)
     #[command(
         after_help = "Examples:\n  clusterctl strategy ls --cluster analytics\n  clusterctl strategy ls --filter-clusters '^analytics'"
@@ -446,6 +451,22 @@ pub struct StrategySetArgs {
     pub config: Option<String>,
     #[command(flatten)]
     pub keys: ConfigKeys,
+    #[command(flatten)]
+    pub conn: ConnArgs,
+    #[command(flatten)]
+    pub sizes: SizesArgs,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct StrategyMvArgs {
+    /// The cluster whose rows move: name or id (an id only strategy rows mention is accepted too)
+    #[arg(value_parser = parse_identifier)]
+    pub from: String,
+    /// The cluster they move to: name or id
+    #[arg(value_parser = parse_identifier)]
+    pub to: String,
     #[command(flatten)]
     pub conn: ConnArgs,
     #[command(flatten)]
@@ -651,6 +672,7 @@ impl Command {
             Command::Strategy(s) => match s {
                 StrategyCommand::Set(a) => &a.out,
                 StrategyCommand::Rm(a) => &a.out,
+                StrategyCommand::Mv(a) => &a.out,
                 StrategyCommand::Ls(a) => &a.out,
                 StrategyCommand::Pause(a) => &a.out,
                 StrategyCommand::Resume(a) => &a.out,
@@ -677,6 +699,7 @@ impl Command {
             Command::Strategy(s) => match s {
                 StrategyCommand::Set(_) => "strategy set",
                 StrategyCommand::Rm(_) => "strategy rm",
+                StrategyCommand::Mv(_) => "strategy mv",
                 StrategyCommand::Ls(_) => "strategy ls",
                 StrategyCommand::Pause(_) => "strategy pause",
                 StrategyCommand::Resume(_) => "strategy resume",

@@ -247,6 +247,9 @@ fn strategy_command(cmd: StrategyCommand, ui: &Ui) -> u8 {
             )
             .await
         }),
+        StrategyCommand::Mv(a) => connected(&a.conn, Some(&a.sizes), ui, async |ctx| {
+            strategy::mv(ctx, &a.from, &a.to).await
+        }),
         StrategyCommand::Ls(a) => {
             let sel = match selection(&a.select) {
                 Ok(s) => s,

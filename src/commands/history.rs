@@ -43,6 +43,12 @@ pub struct StrategyChange {
     pub before: serde_json::Value,
     pub after: serde_json::Value,
     pub by: serde_json::Value,
+    /// `strategy mv`: the cluster the rows went to (on the source's row)
+    /// or came from (on the destination's), `cluster_id` and `cluster`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub moved_to: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub moved_from: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -56,7 +62,8 @@ pub struct HistoryEntry {
     pub cluster: Option<String>,
     pub result: ActionResult,
     /// `create_replica`, `drop_replica`, …, `strategy_set`, `strategy_rm`,
-    /// `strategy_pause`, `strategy_resume`, `unlock`, `wipe_state`.
+    /// `strategy_pause`, `strategy_resume`, `strategy_mv`, `unlock`,
+    /// `wipe_state`.
     pub kind: Option<String>,
     pub replica: Option<String>,
     pub size: Option<String>,
@@ -292,6 +299,8 @@ pub fn entry_of(r: ActionRecord, names: &[(ClusterId, String)]) -> HistoryEntry 
                 .get("by")
                 .cloned()
                 .unwrap_or(serde_json::Value::Null),
+            moved_to: r.decision_ctx.get("moved_to").cloned(),
+            moved_from: r.decision_ctx.get("moved_from").cloned(),
         });
     let previous_holder = (kind.as_deref() == Some("unlock")).then(|| {
         let holder = r.ctx_text("previous_holder").unwrap_or_default();

@@ -1,6 +1,6 @@
 //! The commands, one file per family, each a function of plain option
 //! structs (no clap types) that returns a value: `reconcile` (dry-run,
-//! apply, apply --watch), `strategy` (set, rm, ls, pause, resume), `status`,
+//! apply, apply --watch), `strategy` (set, rm, mv, ls, pause, resume), `status`,
 //! `check`, `history`, `init`, `admin` (unlock, wipe-state), `doctor`
 //! (will it work here?), and `session` (the session-cluster check every
 //! connected command passes first, and `--create-replica`). They never

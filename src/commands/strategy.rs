@@ -172,17 +172,25 @@ async fn write(
     // A retry after an attempt whose DELETE committed deletes nothing: the
     // rows the snapshot saw were replaced all the same.
     let replaced = deleted.max(seen);
-    audit(
-        ctx,
-        target,
-        command,
-        Some(ty),
-        before.unwrap_or(serde_json::Value::Null),
-        config.clone(),
-        at,
-    )
-    .await?;
+    let change = Change {
+        ty: Some(ty),
+        before: before.unwrap_or(serde_json::Value::Null),
+        after: config.clone(),
+        moved: None,
+    };
+    audit(ctx, target, command, change, at).await?;
     Ok((at, replaced))
+}
+
+/// A change to one cluster's rows, for its audit row.
+struct Change<'a> {
+    /// The one type changed, or `None` for all of the cluster's rows.
+    ty: Option<&'a str>,
+    before: serde_json::Value,
+    after: serde_json::Value,
+    /// `strategy mv`: the key (`moved_to`, `moved_from`) and the other
+    /// cluster.
+    moved: Option<(&'static str, &'a Target)>,
 }
 
 /// The audit row of a strategy change: who, what, before → after. Written
@@ -192,26 +200,38 @@ async fn audit(
     ctx: &Context,
     target: &Target,
     command: &str,
-    ty: Option<&str>,
-    before: serde_json::Value,
-    after: serde_json::Value,
+    change: Change<'_>,
     at: DateTime<Utc>,
 ) -> Result<(), CommandError> {
+    let mut fields = serde_json::json!({
+        "cluster": target.name,
+        "strategy_type": change.ty,
+        "before": change.before,
+        "after": change.after,
+    });
+    // The command as it was given.
+    let mut line = match change.moved {
+        Some(("moved_from", source)) => {
+            format!("-- clusterctl {command} {} {}", source.arg(), target.arg())
+        }
+        Some((_, dest)) => format!("-- clusterctl {command} {} {}", target.arg(), dest.arg()),
+        None => format!("-- clusterctl {command} {}", target.arg()),
+    };
+    if let Some(t) = change.ty {
+        line.push_str(&format!(" {t}"));
+    }
+    if let (Some((key, other)), Some(map)) = (change.moved, fields.as_object_mut()) {
+        map.insert(
+            key.into(),
+            serde_json::json!({ "cluster_id": other.id, "cluster": other.name }),
+        );
+    }
     let row = super::operator_row(
         &ctx.opts,
         &command.replace(' ', "_"),
         target.id.clone(),
-        format!(
-            "-- clusterctl {command} {}{}",
-            target.arg(),
-            ty.map(|t| format!(" {t}")).unwrap_or_default()
-        ),
-        serde_json::json!({
-            "cluster": target.name,
-            "strategy_type": ty,
-            "before": before,
-            "after": after,
-        }),
+        line,
+        fields,
         at,
     );
     ctx.backend().audit_done(&row, Done::OK, Stamp::Row).await?;
@@ -291,29 +311,7 @@ pub async fn set(
                 .filter(|m| m.starts_with(&new_type)),
         );
     }
-    let mut notes = Vec::new();
-    if let Some(sizes) = &ctx.opts.replica_sizes {
-        // What later runs plan with, unless they are given the same list.
-        notes.push(format!(
-            "validated against --replica-sizes ({}), not the server's sizes: a run without \
-             that list refuses a size the server does not offer",
-            sizes.join(", ")
-        ));
-    }
-    if let Some(reason) = snap
-        .cluster(&target.id)
-        .and_then(|c| rules::unmanageable(&snap, c))
-    {
-        notes.push(format!(
-            "the controller leaves this cluster alone: {reason}"
-        ));
-    }
-    if after.iter().any(|r| r.row.strategy_type == PAUSE) {
-        notes.push(format!(
-            "the cluster is paused: nothing changes until `clusterctl strategy resume {}`",
-            target.arg()
-        ));
-    }
+    let notes = notes_after_write(ctx, &snap, &target, &after);
     Ok(Written {
         command: "strategy set",
         cluster_id: target.id.clone(),
@@ -327,6 +325,41 @@ pub async fn set(
         warnings,
         target,
     })
+}
+
+/// Why rows just written will not take effect right away, if they will not:
+/// validated against `--replica-sizes`, a cluster the controller leaves
+/// alone, a pause among them.
+fn notes_after_write(
+    ctx: &Context,
+    snap: &Snapshot,
+    target: &Target,
+    after: &[InEffect],
+) -> Vec<String> {
+    let mut notes = Vec::new();
+    if let Some(sizes) = &ctx.opts.replica_sizes {
+        // What later runs plan with, unless they are given the same list.
+        notes.push(format!(
+            "validated against --replica-sizes ({}), not the server's sizes: a run without \
+             that list refuses a size the server does not offer",
+            sizes.join(", ")
+        ));
+    }
+    if let Some(reason) = snap
+        .cluster(&target.id)
+        .and_then(|c| rules::unmanageable(snap, c))
+    {
+        notes.push(format!(
+            "the controller leaves this cluster alone: {reason}"
+        ));
+    }
+    if after.iter().any(|r| r.row.strategy_type == PAUSE) {
+        notes.push(format!(
+            "the cluster is paused: nothing changes until `clusterctl strategy resume {}`",
+            target.arg()
+        ));
+    }
+    notes
 }
 
 /// What a write of one row comes to, judged by the validator on the rows it
@@ -514,6 +547,20 @@ async fn dropped_by_name(ctx: &Context, snap: &Snapshot, name: &str) -> Option<T
     }
 }
 
+/// A cluster whose rows are to be removed or moved: a live one, an id
+/// that only strategy rows mention, or a dropped cluster by the name its
+/// audit rows recorded.
+async fn resolve_with_rows(
+    ctx: &Context,
+    snap: &Snapshot,
+    arg: &str,
+) -> Result<Target, CommandError> {
+    match resolve(snap, arg, true) {
+        Ok(t) => Ok(t),
+        Err(e) => dropped_by_name(ctx, snap, arg).await.ok_or(e),
+    }
+}
+
 /// `strategy rm CLUSTER [TYPE]`; `strategy resume CLUSTER` is the removal
 /// of the pause row. Removing nothing is not an error; an id that only
 /// strategy rows mention (a dropped cluster) is accepted.
@@ -524,10 +571,7 @@ pub async fn remove(
     command: &'static str,
 ) -> Result<Removed, CommandError> {
     let snap = snapshot(ctx).await?;
-    let target = match resolve(&snap, cluster, true) {
-        Ok(t) => t,
-        Err(e) => dropped_by_name(ctx, &snap, cluster).await.ok_or(e)?,
-    };
+    let target = resolve_with_rows(ctx, &snap, cluster).await?;
     let existing = rows_of(&snap, &target.id);
     let removed: Vec<String> = existing
         .iter()
@@ -553,16 +597,13 @@ pub async fn remove(
             (Some(_), Some(v)) => v.clone(),
             _ => serde_json::Value::Object(before.clone()),
         };
-        audit(
-            ctx,
-            &target,
-            command,
+        let change = Change {
             ty,
             before,
-            serde_json::Value::Null,
-            snap.now,
-        )
-        .await?;
+            after: serde_json::Value::Null,
+            moved: None,
+        };
+        audit(ctx, &target, command, change, snap.now).await?;
         n
     };
     let left: Vec<InEffect> = existing
@@ -587,6 +628,260 @@ pub async fn remove(
         types: removed,
         target,
         notes,
+    })
+}
+
+/// Where rows of a type are listed among a cluster's: by the strategies'
+/// priority, types the controller does not know (a `pause`) last.
+fn rank(ty: &str) -> u8 {
+    StrategyKind::parse(ty).map_or(u8::MAX, |k| k.priority())
+}
+
+/// What `strategy mv` is to write: the source's rows in effect (type and
+/// config), whether the destination has them already, and what `check`
+/// would warn of them there.
+#[derive(Debug)]
+struct MovePlan {
+    rows: Vec<(String, serde_json::Value)>,
+    already_there: bool,
+    warnings: Vec<String>,
+}
+
+/// `rows` as the destination's, written now.
+fn rekeyed(
+    snap: &Snapshot,
+    dest: &Target,
+    rows: &[(String, serde_json::Value)],
+) -> Vec<StrategyRow> {
+    rows.iter()
+        .map(|(ty, config)| StrategyRow {
+            cluster_id: dest.id.clone(),
+            strategy_type: ty.clone(),
+            config: config.clone(),
+            updated_at: Some(snap.now),
+            unreadable: None,
+        })
+        .collect()
+}
+
+/// Rows that are each the only one of their type.
+fn in_effect(rows: &[StrategyRow]) -> Vec<InEffect<'_>> {
+    rows.iter()
+        .map(|row| InEffect {
+            row,
+            older: 0,
+            tied: false,
+        })
+        .collect()
+}
+
+/// The decision of `strategy mv` (two different clusters), without a
+/// database: refused when the source has no rows (saying so when the
+/// destination has some: the two given the wrong way round), when the
+/// destination has rows of its own (the same rows are an earlier move
+/// stopped midway, to finish), or when the rows would be invalid there, by
+/// the planner's own validator.
+fn plan_move(snap: &Snapshot, source: &Target, dest: &Target) -> Result<MovePlan, CommandError> {
+    let pairs = |id: &ClusterId| -> Vec<(String, serde_json::Value)> {
+        rows_of(snap, id)
+            .iter()
+            .map(|r| (r.row.strategy_type.clone(), r.row.config.clone()))
+            .collect()
+    };
+    let moving = rows_of(snap, &source.id);
+    let there = pairs(&dest.id);
+    if moving.is_empty() {
+        let hint = if there.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " ({} has: `clusterctl strategy mv {} {}` moves them the other way)",
+                dest.display(),
+                dest.arg(),
+                source.arg()
+            )
+        };
+        return Err(CommandError::Refused(format!(
+            "{} has no strategy rows{hint}; nothing was moved",
+            source.display()
+        )));
+    }
+    // A config that cannot be read cannot be written again as it is.
+    if let Some(r) = moving.iter().find(|r| r.row.unreadable.is_some()) {
+        return Err(CommandError::Refused(format!(
+            "refusing to move the strategy rows of {}: its {} row cannot be read ({}); fix or \
+             remove it first (`clusterctl strategy rm {} {}`); nothing was moved",
+            source.display(),
+            r.row.strategy_type,
+            r.row.unreadable.as_deref().unwrap_or_default(),
+            source.arg(),
+            r.row.strategy_type
+        )));
+    }
+    let rows = pairs(&source.id);
+    let already_there = there == rows;
+    if !there.is_empty() && !already_there {
+        let types: Vec<&str> = there.iter().map(|(t, _)| t.as_str()).collect();
+        return Err(CommandError::Refused(format!(
+            "{} has strategy rows of its own ({}); remove them first (`clusterctl strategy rm \
+             {}`) or set the ones wanted by hand; nothing was moved",
+            dest.display(),
+            types.join(", "),
+            dest.arg()
+        )));
+    }
+    let rekeyed = rekeyed(snap, dest, &rows);
+    let after = in_effect(&rekeyed);
+    let cluster = snap.cluster(&dest.id);
+    let judged = rows::validate(cluster, &after, &snap.sizes);
+    let refused: Vec<String> = judged.errors().map(|f| f.as_refusal()).collect();
+    if !refused.is_empty() {
+        return Err(CommandError::Refused(format!(
+            "refusing to move the strategy rows of {} to {}: {}; nothing was moved",
+            source.display(),
+            dest.display(),
+            refused.join("; ")
+        )));
+    }
+    let mut warnings: Vec<String> = judged
+        .findings
+        .iter()
+        .filter(|f| !f.is_error())
+        .map(|f| f.describe())
+        .collect();
+    if let Some(c) = cluster {
+        warnings.extend(
+            rules::environment_findings(snap, c, &judged.configs)
+                .into_iter()
+                .map(|(_, _, message)| message),
+        );
+    }
+    let mut rows = rows;
+    rows.sort_by(|a, b| (rank(&a.0), &a.0).cmp(&(rank(&b.0), &b.0)));
+    Ok(MovePlan {
+        rows,
+        already_there,
+        warnings,
+    })
+}
+
+/// One row `strategy mv` moved.
+#[derive(Debug, Clone, Serialize)]
+pub struct MovedRow {
+    pub strategy_type: String,
+    pub config: serde_json::Value,
+}
+
+/// What `strategy mv FROM TO` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Moved {
+    pub from_cluster_id: ClusterId,
+    /// `None` for a dropped cluster.
+    pub from_cluster: Option<String>,
+    pub to_cluster_id: ClusterId,
+    pub to_cluster: Option<String>,
+    /// The rows in effect that moved, in priority order ([`rank`]).
+    pub strategies: Vec<MovedRow>,
+    /// The `updated_at` of the rows written for the destination.
+    pub updated_at: DateTime<Utc>,
+    /// Rows deleted from the source (with any older ones they hid).
+    pub rows_deleted: u64,
+    /// The destination had these very rows already (an earlier `strategy
+    /// mv` stopped between its two writes, or they were written by hand):
+    /// only their removal from the source was left to do.
+    pub already_there: bool,
+    pub notes: Vec<String>,
+    /// What `check` would say of the rows on the destination.
+    pub warnings: Vec<String>,
+    #[serde(skip)]
+    pub from: Target,
+    #[serde(skip)]
+    pub to: Target,
+}
+
+/// `strategy mv FROM TO`: moves every row in effect of one cluster to
+/// another (after a blue/green swap, the rows stay with the cluster that
+/// ran them, now under the old name). Refused, with nothing written, when
+/// the source has no rows, the destination has rows of its own, or the rows
+/// would be invalid for the destination (a managed cluster refuses `burst`,
+/// a size it is not offered). Materialize has no transaction that both
+/// inserts and deletes: the destination's rows are written in one
+/// statement, then the source's deleted in another; a command stopped
+/// between the two leaves both, and the same command run again finishes it.
+pub async fn mv(ctx: &Context, from: &str, to: &str) -> Result<Moved, CommandError> {
+    let snap = snapshot(ctx).await?;
+    let source = resolve_with_rows(ctx, &snap, from).await?;
+    let dest = resolve(&snap, to, false)?;
+    if source.id == dest.id {
+        return Err(CommandError::Usage(format!(
+            "FROM and TO are both {}: nothing to move",
+            dest.display()
+        )));
+    }
+    let MovePlan {
+        rows,
+        already_there,
+        warnings,
+    } = plan_move(&snap, &source, &dest)?;
+    let at = snap.now;
+    let store = &ctx.store;
+    if !already_there {
+        ctx.backend()
+            .retrying("writing the strategy rows", async |c| {
+                store.insert_strategies(c, &dest.id, &rows, at).await
+            })
+            .await?;
+    }
+    let configs = serde_json::Value::Object(rows.iter().cloned().collect());
+    let change = Change {
+        ty: None,
+        before: serde_json::Value::Null,
+        after: configs.clone(),
+        moved: Some(("moved_from", &source)),
+    };
+    audit(ctx, &dest, "strategy mv", change, at).await?;
+    let deleted = ctx
+        .backend()
+        .retrying("removing strategy rows", async |c| {
+            store.delete_strategies(c, &source.id, None).await
+        })
+        .await?;
+    let change = Change {
+        ty: None,
+        before: configs,
+        after: serde_json::Value::Null,
+        moved: Some(("moved_to", &dest)),
+    };
+    audit(ctx, &source, "strategy mv", change, at).await?;
+    let rekeyed = rekeyed(&snap, &dest, &rows);
+    let mut notes = notes_after_write(ctx, &snap, &dest, &in_effect(&rekeyed));
+    if already_there {
+        notes.push(format!(
+            "{} had these rows already (an earlier `strategy mv` stopped midway, or they were \
+             written by hand): only their removal from {} was left to do",
+            dest.display(),
+            source.display()
+        ));
+    }
+    Ok(Moved {
+        from_cluster_id: source.id.clone(),
+        from_cluster: source.name.clone(),
+        to_cluster_id: dest.id.clone(),
+        to_cluster: dest.name.clone(),
+        strategies: rows
+            .into_iter()
+            .map(|(strategy_type, config)| MovedRow {
+                strategy_type,
+                config,
+            })
+            .collect(),
+        updated_at: at,
+        rows_deleted: deleted,
+        already_there,
+        notes,
+        warnings,
+        from: source,
+        to: dest,
     })
 }
 
@@ -623,7 +918,6 @@ pub fn list(snap: &Snapshot, selection: &Selection) -> Listing {
             });
         }
     }
-    let rank = |t: &str| StrategyKind::parse(t).map_or(u8::MAX, |k| k.priority());
     out.sort_by(|a, b| {
         (
             a.cluster.is_none(),
@@ -650,4 +944,150 @@ pub async fn ls(ctx: &Context, selection: &Selection) -> Result<Listing, Command
         .check(&snap, false, true)
         .map_err(|e| CommandError::Usage(e.to_string()))?;
     Ok(list(&snap, selection))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Cluster, SizeCatalog};
+    use serde_json::json;
+
+    fn row(id: &str, ty: &str, config: serde_json::Value) -> StrategyRow {
+        StrategyRow {
+            cluster_id: ClusterId(id.into()),
+            strategy_type: ty.into(),
+            config,
+            updated_at: Some(chrono::DateTime::UNIX_EPOCH),
+            unreadable: None,
+        }
+    }
+
+    /// `old` (u1) and `new` (u2), unmanaged, and `m` (u3), managed.
+    fn snap(strategies: Vec<StrategyRow>) -> Snapshot {
+        let managed = Cluster {
+            managed: true,
+            ..Cluster::empty(ClusterId("u3".into()), "m")
+        };
+        Snapshot {
+            sizes: SizeCatalog::cloud_defaults(),
+            clusters: vec![
+                Cluster::empty(ClusterId("u1".into()), "old"),
+                Cluster::empty(ClusterId("u2".into()), "new"),
+                managed,
+            ],
+            strategies,
+            ..Default::default()
+        }
+    }
+
+    fn target(id: &str, name: Option<&str>) -> Target {
+        Target {
+            id: ClusterId(id.into()),
+            name: name.map(str::to_string),
+        }
+    }
+
+    fn refusal(r: Result<MovePlan, CommandError>) -> String {
+        match r {
+            Err(CommandError::Refused(m)) => m,
+            other => panic!("not refused: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_move_takes_every_row_in_effect_in_priority_order() {
+        let s = snap(vec![
+            row("u1", "pause", json!({})),
+            row("u1", "idle_suspend", json!({"idle_after_s": 60})),
+            row("u1", "burst", json!({"burst_replica_size": "100cc"})),
+            // An older row of the same type is not moved.
+            StrategyRow {
+                updated_at: None,
+                ..row("u1", "burst", json!({"burst_replica_size": "50cc"}))
+            },
+        ]);
+        let plan = plan_move(&s, &target("u1", Some("old")), &target("u2", Some("new")));
+        let plan = plan.unwrap_or_else(|e| panic!("{e:?}"));
+        let types: Vec<&str> = plan.rows.iter().map(|(t, _)| t.as_str()).collect();
+        assert_eq!(types, ["burst", "idle_suspend", "pause"]);
+        assert_eq!(plan.rows[0].1, json!({"burst_replica_size": "100cc"}));
+        assert!(!plan.already_there);
+        // A dropped source (no name) moves the same way.
+        let plan = plan_move(&s, &target("u1", None), &target("u2", Some("new")));
+        assert!(plan.is_ok(), "{plan:?}");
+    }
+
+    #[test]
+    fn a_move_is_refused_where_rows_would_be_lost_or_invalid() {
+        let from = target("u1", Some("old"));
+        let to = target("u2", Some("new"));
+        // Nothing to move; the wrong way round is said.
+        let s = snap(vec![row("u2", "idle_suspend", json!({"idle_after_s": 60}))]);
+        let m = refusal(plan_move(&s, &from, &to));
+        assert!(
+            m.contains(
+                "cluster old (u1) has no strategy rows (cluster new (u2) has: \
+                 `clusterctl strategy mv new old` moves them the other way)"
+            ),
+            "{m}"
+        );
+        let m = refusal(plan_move(&snap(vec![]), &from, &to));
+        assert_eq!(
+            m,
+            "cluster old (u1) has no strategy rows; nothing was moved"
+        );
+        // The destination's own rows would be lost.
+        let s = snap(vec![
+            row("u1", "idle_suspend", json!({"idle_after_s": 60})),
+            row("u2", "idle_suspend", json!({"idle_after_s": 120})),
+        ]);
+        let m = refusal(plan_move(&s, &from, &to));
+        assert!(
+            m.contains("cluster new (u2) has strategy rows of its own (idle_suspend)"),
+            "{m}"
+        );
+        // Invalid there: a managed cluster runs no burst.
+        let s = snap(vec![row(
+            "u1",
+            "burst",
+            json!({"burst_replica_size": "100cc"}),
+        )]);
+        let m = refusal(plan_move(&s, &from, &target("u3", Some("m"))));
+        assert!(
+            m.starts_with(
+                "refusing to move the strategy rows of cluster old (u1) to cluster m (u3): "
+            ),
+            "{m}"
+        );
+        assert!(m.contains("burst"), "{m}");
+        // A config that cannot be read is not written again.
+        let s = snap(vec![StrategyRow {
+            unreadable: Some("nested too deep".into()),
+            ..row("u1", "idle_suspend", serde_json::Value::Null)
+        }]);
+        let m = refusal(plan_move(&s, &from, &to));
+        assert!(
+            m.contains("its idle_suspend row cannot be read (nested too deep)"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn the_same_rows_on_both_are_a_move_to_finish() {
+        let config = json!({"idle_after_s": 60});
+        let s = snap(vec![
+            row("u1", "idle_suspend", config.clone()),
+            row("u2", "idle_suspend", config),
+        ]);
+        let plan = plan_move(&s, &target("u1", Some("old")), &target("u2", Some("new")));
+        assert!(plan.is_ok_and(|p| p.already_there));
+        // Another config is the destination's own.
+        let s = snap(vec![
+            row("u1", "idle_suspend", json!({"idle_after_s": 60})),
+            row("u1", "burst", json!({"burst_replica_size": "100cc"})),
+            row("u2", "idle_suspend", json!({"idle_after_s": 60})),
+        ]);
+        let plan = plan_move(&s, &target("u1", Some("old")), &target("u2", Some("new")));
+        refusal(plan);
+    }
 }

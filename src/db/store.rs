@@ -880,6 +880,44 @@ impl Store {
             .map_err(|e| missing_or(&e, self, STRATEGIES, "removing the replaced strategy rows"))
     }
 
+    /// Writes `rows` (type and config) as a cluster's, all with `at`, in one
+    /// statement (`strategy mv`): either all are written or none. A row
+    /// already there with the same (cluster, type, `updated_at`) is not
+    /// written again, so a retry after an attempt that committed adds
+    /// nothing.
+    pub async fn insert_strategies(
+        &self,
+        c: &Client,
+        id: &ClusterId,
+        rows: &[(String, serde_json::Value)],
+        at: DateTime<Utc>,
+    ) -> Result<u64, DbError> {
+        let table = self.table(STRATEGIES);
+        let mut params = vec![id.0.clone(), at.to_rfc3339()];
+        let mut values = Vec::with_capacity(rows.len());
+        for (ty, config) in rows {
+            let n = params.len();
+            values.push(format!(
+                "($1::text, ${}::text, ${}::text::jsonb, $2::text::timestamptz)",
+                n + 1,
+                n + 2
+            ));
+            params.push(ty.clone());
+            params.push(config.to_string());
+        }
+        let sql = format!(
+            "INSERT INTO {table} (cluster_id, strategy_type, config, updated_at) \
+             SELECT v.cluster_id, v.strategy_type, v.config, v.updated_at \
+             FROM (VALUES {}) AS v (cluster_id, strategy_type, config, updated_at) \
+             WHERE NOT EXISTS (SELECT 1 FROM {table} AS t WHERE t.cluster_id = v.cluster_id \
+             AND t.strategy_type = v.strategy_type AND t.updated_at = v.updated_at)",
+            values.join(", ")
+        );
+        execute_text(c, &sql, &params)
+            .await
+            .map_err(|e| missing_or(&e, self, STRATEGIES, "writing the strategy rows"))
+    }
+
     /// Deletes a cluster's strategy rows: all of them, or those of one type.
     pub async fn delete_strategies(
         &self,

@@ -28,6 +28,12 @@ pub fn action_of(e: &HistoryEntry) -> String {
             .as_deref()
             .unwrap_or("strategy_change")
             .replace('_', " ");
+        if let Some(to) = &c.moved_to {
+            return format!("{verb} to {}", moved_cluster(to));
+        }
+        if let Some(from) = &c.moved_from {
+            return format!("{verb} from {}", moved_cluster(from));
+        }
         return match c.strategy_type.as_deref() {
             Some(t) if t != crate::model::PAUSE => format!("{verb} {t}"),
             _ => verb,
@@ -50,6 +56,17 @@ pub fn action_of(e: &HistoryEntry) -> String {
             None => k.replace('_', " "),
         },
         _ => e.sql.clone(),
+    }
+}
+
+/// The other cluster of a `strategy mv` row: `analytics (u5)`, or its id
+/// alone when it had no name (dropped).
+fn moved_cluster(v: &serde_json::Value) -> String {
+    let id = v.get("cluster_id").and_then(|v| v.as_str()).unwrap_or("?");
+    let id = crate::model::printable(id);
+    match v.get("cluster").and_then(|v| v.as_str()) {
+        Some(name) => format!("{} ({id})", crate::model::printable(name)),
+        None => id.to_string(),
     }
 }
 
@@ -248,6 +265,58 @@ mod tests {
         assert_eq!(
             action_of(&entry("create_replica", Some("r1"), Some("25cc"))),
             "create r1 (25cc)"
+        );
+    }
+
+    #[test]
+    fn a_move_names_the_other_cluster_escaped_or_its_id_once_dropped() {
+        let moved = |key: &str, other: serde_json::Value| {
+            let mut e = HistoryEntry {
+                created_at: None,
+                action_id: "a".into(),
+                run_id: None,
+                cluster_id: None,
+                cluster: None,
+                result: ActionResult::Executed,
+                kind: Some("strategy_mv".into()),
+                replica: None,
+                size: None,
+                strategy: None,
+                reasons: Vec::new(),
+                sql: String::new(),
+                error: None,
+                change: None,
+                previous_holder: None,
+                broken_by: None,
+                wiped: None,
+            };
+            let mut change = crate::commands::history::StrategyChange {
+                strategy_type: None,
+                before: json!(null),
+                after: json!(null),
+                by: json!(null),
+                moved_to: None,
+                moved_from: None,
+            };
+            match key {
+                "to" => change.moved_to = Some(other),
+                _ => change.moved_from = Some(other),
+            }
+            e.change = Some(change);
+            action_of(&e)
+        };
+        assert_eq!(
+            moved("to", json!({"cluster_id": "u5", "cluster": "analytics"})),
+            "strategy mv to analytics (u5)"
+        );
+        assert_eq!(
+            moved("from", json!({"cluster_id": "u1", "cluster": null})),
+            "strategy mv from u1"
+        );
+        // A name from the trail is shown escaped, as every name is.
+        assert_eq!(
+            moved("to", json!({"cluster_id": "u2", "cluster": "a\u{1b}[31m"})),
+            "strategy mv to a\\u{1b}[31m (u2)"
         );
     }
 

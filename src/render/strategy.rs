@@ -1,4 +1,4 @@
-//! `strategy set|rm|ls|pause|resume`: one line saying what was written or
+//! `strategy set|rm|mv|ls|pause|resume`: one line saying what was written or
 //! removed (warnings and notes on stderr), the table of rows in effect; and their JSON
 //! documents.
 
@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use super::table::{self, Cell, Tone};
 use super::{body_of, plural, TextStyle, View};
-use crate::commands::strategy::{Listing, Removed, Written};
+use crate::commands::strategy::{Listing, Moved, Removed, Written};
 use crate::model::{StrategyRow, PAUSE};
 
 impl View for Written {
@@ -78,6 +78,35 @@ impl View for Removed {
 
     fn messages(&self) -> Vec<String> {
         self.notes.iter().map(|n| format!("note: {n}")).collect()
+    }
+
+    fn body(&self) -> serde_json::Value {
+        body_of(self)
+    }
+}
+
+impl View for Moved {
+    fn text(&self, _style: &TextStyle) -> String {
+        let n = self.strategies.len();
+        let types: Vec<&str> = self
+            .strategies
+            .iter()
+            .map(|r| r.strategy_type.as_str())
+            .collect();
+        format!(
+            "Moved {n} strategy row{} ({}) from {} to {}.\n",
+            plural(n),
+            types.join(", "),
+            self.from.display(),
+            self.to.display()
+        )
+    }
+
+    fn messages(&self) -> Vec<String> {
+        let warnings = self.warnings.iter().map(|w| format!("warning: {w}"));
+        warnings
+            .chain(self.notes.iter().map(|n| format!("note: {n}")))
+            .collect()
     }
 
     fn body(&self) -> serde_json::Value {

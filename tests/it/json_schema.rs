@@ -178,6 +178,18 @@ fn every_command_prints_one_envelope_that_follows_the_schema() {
         "strategy_rm",
         document(&v, &emu, &["strategy", "rm", "batch"], 0, "strategy rm")
     );
+    emu.create_cluster("spare");
+    insta::assert_json_snapshot!(
+        "strategy_mv",
+        document(
+            &v,
+            &emu,
+            &["strategy", "mv", "analytics", "spare"],
+            0,
+            "strategy mv"
+        )
+    );
+    clusterctl(&emu, &["strategy", "mv", "spare", "analytics"]).ok();
     insta::assert_json_snapshot!(
         "wipe_state",
         document(

@@ -1172,34 +1172,41 @@ fn completions_and_man_page_come_from_the_cli_definition() {
 
 #[test]
 fn every_command_has_help_with_an_example() {
-    let commands: &[&[&str]] = &[
-        &["dry-run"],
-        &["apply"],
-        &["wipe-state"],
-        &["simulate"],
-        &["strategy"],
-        &["strategy", "set"],
-        &["strategy", "rm"],
-        &["strategy", "ls"],
-        &["strategy", "pause"],
-        &["strategy", "resume"],
-        &["status"],
-        &["describe"],
-        &["check"],
-        &["history"],
-        &["init"],
-        &["completions"],
-        &["man"],
-    ];
-    for args in commands {
+    // Every command, as `--help` lists them (a new one cannot be left out).
+    let mut commands: Vec<Vec<String>> = vec![Vec::new()];
+    let mut seen = 0;
+    while seen < commands.len() {
+        let args = commands[seen].clone();
+        seen += 1;
         let mut cmd = command();
-        cmd.args(*args).arg("--help");
+        cmd.args(&args).arg("--help");
         let r: Run = run_cmd(cmd).ok();
-        assert!(
-            r.stdout.contains("Example"),
-            "{args:?} --help has no example:\n{}",
-            r.stdout
-        );
+        if !args.is_empty() {
+            assert!(
+                r.stdout.contains("Example"),
+                "{args:?} --help has no example:\n{}",
+                r.stdout
+            );
+        }
+        let listed = r
+            .stdout
+            .lines()
+            .skip_while(|l| *l != "Commands:")
+            .skip(1)
+            .take_while(|l| !l.is_empty())
+            // A description's second line is indented further.
+            .filter_map(|l| l.strip_prefix("  ").filter(|l| !l.starts_with(' ')))
+            .filter_map(|l| l.split_whitespace().next())
+            .filter(|name| *name != "help");
+        for name in listed {
+            let mut sub = args.clone();
+            sub.push(name.to_string());
+            commands.push(sub);
+        }
+    }
+    let names: Vec<String> = commands.iter().map(|c| c.join(" ")).collect();
+    for expected in ["unlock", "doctor", "strategy mv", "strategy resume", "man"] {
+        assert!(names.iter().any(|n| n == expected), "{names:?}");
     }
     let mut cmd = command();
     cmd.arg("--help");
@@ -2561,4 +2568,166 @@ fn strategy_set_with_replica_sizes_says_what_it_was_validated_against() {
     );
     let r = clusterctl(&emu, &["status", "--replica-sizes", "25cc,25cc"]).code(64);
     assert!(r.stderr.contains("25cc is listed twice"), "{}", r.all());
+}
+
+/// A blue/green deployment (dbt's `deploy_promote`): after the swap the
+/// rows stay with the cluster that ran them, now under the twin's name;
+/// `strategy mv` moves every row in effect, a pause too, to the cluster
+/// that serves now, and refuses what would lose or break rows.
+#[test]
+fn strategy_mv_moves_every_row_after_a_blue_green_swap() {
+    let emu = emulator();
+    let old = emu.create_cluster("analytics");
+    emu.add_replica("analytics", "r1", "25cc");
+    let new = emu.create_cluster("analytics_dbt_deploy");
+    emu.add_replica("analytics_dbt_deploy", "r1", "25cc");
+    strategy(
+        &emu,
+        "analytics",
+        "idle_suspend",
+        json!({"idle_after_s": 1800}),
+    );
+    strategy(
+        &emu,
+        "analytics",
+        "burst",
+        json!({"burst_replica_size": "100cc"}),
+    );
+    clusterctl(
+        &emu,
+        &["strategy", "pause", "analytics", "--reason", "deploy"],
+    )
+    .ok();
+    emu.sql("CALL mz_emulator.swap_clusters('analytics', 'analytics_dbt_deploy')");
+    let before = strategy_rows(&emu);
+    assert!(before.iter().all(|(id, _, _)| *id == old), "{before:?}");
+
+    // The wrong way round: the serving cluster has no rows; said which way.
+    let r = clusterctl(
+        &emu,
+        &["strategy", "mv", "analytics", "analytics_dbt_deploy"],
+    )
+    .code(1);
+    assert!(
+        r.stderr.contains(&format!(
+            "cluster analytics ({new}) has no strategy rows (cluster analytics_dbt_deploy \
+             ({old}) has: `clusterctl strategy mv analytics_dbt_deploy analytics` moves them \
+             the other way); nothing was moved"
+        )),
+        "{}",
+        r.all()
+    );
+    assert_eq!(strategy_rows(&emu), before);
+
+    let r = clusterctl(
+        &emu,
+        &["strategy", "mv", "analytics_dbt_deploy", "analytics"],
+    )
+    .ok();
+    assert_eq!(
+        r.stdout,
+        format!(
+            "Moved 3 strategy rows (burst, idle_suspend, pause) from cluster \
+             analytics_dbt_deploy ({old}) to cluster analytics ({new}).\n"
+        )
+    );
+    assert!(
+        r.stderr.contains(
+            "the cluster is paused: nothing changes until `clusterctl strategy resume analytics`"
+        ),
+        "{}",
+        r.all()
+    );
+    let moved: Vec<(String, String, String)> = before
+        .iter()
+        .map(|(_, t, c)| (new.clone(), t.clone(), c.clone()))
+        .collect();
+    assert_eq!(strategy_rows(&emu), moved);
+    // The plan follows the rows: the serving cluster is paused, the old one
+    // has no strategies.
+    let plan = clusterctl(&emu, &["dry-run", "-o", "json"]).ok().json();
+    let clusters = plan["result"]["plan"]["clusters"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let ids: Vec<&str> = clusters
+        .iter()
+        .filter_map(|c| c["cluster_id"].as_str())
+        .collect();
+    assert_eq!(ids, [new.as_str()], "{plan:#}");
+    assert_eq!(clusters[0]["status"], "paused", "{plan:#}");
+
+    // Each cluster's trail says where the rows went or came from.
+    let h = clusterctl(&emu, &["history", "--cluster", "analytics"])
+        .ok()
+        .stdout;
+    assert!(
+        h.contains(&format!("strategy mv from analytics_dbt_deploy ({old})")),
+        "{h}"
+    );
+    let h = clusterctl(&emu, &["history", "--cluster", &old, "-o", "json"])
+        .ok()
+        .json();
+    let change = &h["result"]["entries"][0]["change"];
+    assert_eq!(
+        change["moved_to"],
+        json!({"cluster_id": new, "cluster": "analytics"}),
+        "{h:#}"
+    );
+    assert_eq!(change["after"], json!(null), "{h:#}");
+    assert_eq!(
+        change["before"]["burst"],
+        json!({"burst_replica_size": "100cc"})
+    );
+
+    // Refused, nothing written: the destination has rows of its own, the
+    // rows would be invalid there (a managed cluster runs no burst), the
+    // same cluster twice, a source without rows.
+    emu.create_cluster("other");
+    strategy(&emu, "other", "target_size", json!({"target_size": "25cc"}));
+    emu.create_managed_cluster("managed", "25cc", 1);
+    let rows = strategy_rows(&emu);
+    let r = clusterctl(&emu, &["strategy", "mv", "analytics", "other"]).code(1);
+    assert!(
+        r.stderr
+            .contains("has strategy rows of its own (target_size)")
+            && r.stderr.contains("`clusterctl strategy rm other`"),
+        "{}",
+        r.all()
+    );
+    let r = clusterctl(&emu, &["strategy", "mv", "analytics", "managed"]).code(1);
+    assert!(
+        r.stderr.contains("refusing to move the strategy rows")
+            && r.stderr.contains("burst")
+            && r.stderr.contains("nothing was moved"),
+        "{}",
+        r.all()
+    );
+    clusterctl(&emu, &["strategy", "mv", "analytics", &new]).code(64);
+    clusterctl(&emu, &["strategy", "mv", "analytics_dbt_deploy", "other"]).code(1);
+    assert_eq!(strategy_rows(&emu), rows);
+
+    // A move stopped between its two writes left the rows on both: the same
+    // command finishes it. The source here is a dropped cluster, by its id.
+    let gone = emu.create_cluster("gone");
+    strategy(&emu, "gone", "target_size", json!({"target_size": "50cc"}));
+    let dest = emu.create_cluster("fresh");
+    emu.sql(&format!(
+        "INSERT INTO mz_cluster_strategies (cluster_id, strategy_type, config, updated_at) \
+         SELECT '{dest}', strategy_type, config, now() FROM mz_cluster_strategies \
+         WHERE cluster_id = '{gone}'"
+    ));
+    emu.sql(&format!(
+        "DELETE FROM mz_catalog.mz_clusters WHERE id = '{gone}'"
+    ));
+    let r = clusterctl(&emu, &["strategy", "mv", &gone, "fresh", "-o", "json"]).ok();
+    let doc = r.json();
+    assert_eq!(doc["result"]["already_there"], json!(true), "{doc:#}");
+    assert_eq!(doc["result"]["rows_deleted"], json!(1), "{doc:#}");
+    let left: Vec<String> = strategy_rows(&emu)
+        .into_iter()
+        .filter(|(id, _, _)| *id == gone || *id == dest)
+        .map(|(id, t, _)| format!("{id} {t}"))
+        .collect();
+    assert_eq!(left, [format!("{dest} target_size")]);
 }
