@@ -40,8 +40,11 @@ pub fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, String> {
 /// directory, a device (`/dev/full` is no file to replace), a FIFO
 /// (opening one waits for a reader) or a socket. With `renamed` (written as
 /// a temporary file renamed over it) a symbolic link is refused too: the
-/// rename would replace the link, not the file it points to. Returns
-/// whether the file exists. One rule for `--out` and `--metrics-file`.
+/// rename would replace the link, not the file it points to. What the
+/// write needs is tried too: a file created in the directory (and removed),
+/// or the existing file opened for writing when it is written in place.
+/// Returns whether the file exists. One rule for `--out` and
+/// `--metrics-file`.
 pub fn check_writable(path: &Path, renamed: bool) -> Result<bool, String> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -63,19 +66,63 @@ pub fn check_writable(path: &Path, renamed: bool) -> Result<bool, String> {
     } else {
         std::fs::metadata(path)
     };
-    match meta {
-        Ok(m) if m.is_symlink() => Err(
-            "is a symbolic link, which the file's atomic replacement would overwrite; \
-             name the file it points to"
-                .into(),
-        ),
-        Ok(m) if m.is_dir() => Err("is a directory; name a file".into()),
-        Ok(m) if !m.is_file() => {
-            Err("not a regular file (a device, a FIFO or a socket); refusing to replace it".into())
+    let exists = match meta {
+        Ok(m) if m.is_symlink() => {
+            return Err(
+                "is a symbolic link, which the file's atomic replacement would overwrite; \
+                 name the file it points to"
+                    .into(),
+            )
         }
-        Ok(_) => Ok(true),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(format!("cannot read: {e}")),
+        Ok(m) if m.is_dir() => return Err("is a directory; name a file".into()),
+        Ok(m) if !m.is_file() => {
+            return Err(
+                "not a regular file (a device, a FIFO or a socket); refusing to replace it".into(),
+            )
+        }
+        Ok(_) => true,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+        Err(e) => return Err(format!("cannot read: {e}")),
+    };
+    // What the write will need, tried now (a read-only directory, a file
+    // we may not write), so a command refuses before it runs, not after.
+    if exists && !renamed {
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map_err(|e| format!("cannot write: {e}"))?;
+    } else {
+        probe_directory(dir)?;
+    }
+    Ok(exists)
+}
+
+/// Whether a file can be created in `dir`: a file is created there and
+/// removed at once (what the write's temporary file or new file needs).
+fn probe_directory(dir: &Path) -> Result<(), String> {
+    let probe = dir.join(format!(".clusterctl-probe.{}", std::process::id()));
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+    {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        // Our own probe, left by a process of this PID killed meanwhile:
+        // removing it needs what creating one does.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => std::fs::remove_file(&probe)
+            .map_err(|e| {
+                format!(
+                    "cannot create a file in the directory {}: {e}",
+                    dir.display()
+                )
+            }),
+        Err(e) => Err(format!(
+            "cannot create a file in the directory {}: {e}",
+            dir.display()
+        )),
     }
 }
 
@@ -118,6 +165,31 @@ fn size(bytes: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A directory nothing can be created in is refused up front, for a
+    /// file replaced by a rename and for one written in place alike (procfs
+    /// refuses even root, who may write anywhere else), and the probe
+    /// leaves nothing behind where it can write.
+    #[test]
+    fn a_directory_nothing_can_be_created_in_is_refused_before_the_write() {
+        for renamed in [true, false] {
+            let why = check_writable(Path::new("/proc/plan.json"), renamed).unwrap_err();
+            assert!(
+                why.starts_with("cannot create a file in the directory /proc: "),
+                "{why}"
+            );
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("plan.json");
+        assert_eq!(check_writable(&f, true), Ok(false));
+        std::fs::write(&f, "x").unwrap();
+        assert_eq!(check_writable(&f, false), Ok(true));
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, vec!["plan.json"]);
+    }
 
     /// The file is replaced whole or not at all, and no temporary file is
     /// left behind either way.

@@ -557,7 +557,7 @@ fn thirty_overlapping_one_shot_runs_lose_no_count() {
 }
 
 #[test]
-fn a_metrics_file_that_is_no_regular_file_is_refused_before_connecting() {
+fn a_metrics_file_or_plan_file_that_cannot_be_written_is_refused_before_connecting() {
     // Replacing a device or a link, or opening a FIFO (which waits for a
     // reader for ever), is not recording metrics: each is refused before
     // anything runs, and left as it was.
@@ -574,15 +574,20 @@ fn a_metrics_file_that_is_no_regular_file_is_refused_before_connecting() {
     assert!(made.success());
     let sub = dir.path().join("a-directory");
     std::fs::create_dir(&sub).expect("dir");
+    // A directory where no file can be created (procfs refuses root too):
+    // said before the run, not after it.
+    let read_only = std::path::PathBuf::from("/proc/clusterctl.prom");
     for (path, why) in [
         (&link, "is a symbolic link"),
         (&fifo, "not a regular file"),
         (&sub, "is a directory"),
+        (&read_only, "cannot create a file in the directory /proc"),
     ] {
         let arg = path.to_str().expect("utf-8 path");
         for argv in [
             vec!["apply", "--metrics-file", arg],
             vec!["apply", "--watch", "--metrics-file", arg],
+            vec!["dry-run", "--out", arg],
         ] {
             emu.reset_stats();
             let mut child = spawn(&emu, &argv);
@@ -592,9 +597,10 @@ fn a_metrics_file_that_is_no_regular_file_is_refused_before_connecting() {
             );
             let run = finish(child);
             assert_eq!(run.code, 1, "{argv:?}: {}", run.all());
+            let flag = argv[argv.len() - 2];
             assert!(
                 run.stderr
-                    .starts_with(&format!("error: --metrics-file {arg}: {why}")),
+                    .starts_with(&format!("error: {flag} {arg}: {why}")),
                 "{argv:?}: {}",
                 run.all()
             );
