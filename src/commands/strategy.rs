@@ -299,16 +299,25 @@ pub async fn set(
     let previous = current(&snap, &target.id, ty);
     let (at, replaced) = write(ctx, &snap, &target, ty, config, "strategy set").await?;
     let mut warnings: Vec<String> = judged.others_invalid(&target).into_iter().collect();
-    // What the server allows (as `check` says it): a schedule asking for
-    // more replicas than max_replicas_per_cluster.
+    // What the environment makes of the rows (as `check` says it): a
+    // schedule asking for more replicas than max_replicas_per_cluster, a
+    // burst no larger than what the cluster runs. Those of the new row, and
+    // those of other rows that the write brings (a target_size as large as
+    // the burst beside it); not those the other rows had already.
     if let Some(c) = snap.cluster(&target.id) {
-        let configs = rows::validate(Some(c), &after, &snap.sizes).configs;
-        let new_type = format!("{ty}: ");
-        warnings.extend(
+        let findings = |rows: &[InEffect]| -> Vec<String> {
+            let configs = rows::validate(Some(c), rows, &snap.sizes).configs;
             rules::environment_findings(&snap, c, &configs)
                 .into_iter()
                 .map(|(_, _, message)| message)
-                .filter(|m| m.starts_with(&new_type)),
+                .collect()
+        };
+        let had = findings(&rows_of(&snap, &target.id));
+        let new_type = format!("{ty}: ");
+        warnings.extend(
+            findings(&after)
+                .into_iter()
+                .filter(|m| m.starts_with(&new_type) || !had.contains(m)),
         );
     }
     let notes = notes_after_write(ctx, &snap, &target, &after);

@@ -2450,6 +2450,43 @@ fn a_burst_no_larger_than_the_cluster_is_said_up_front() {
     );
     let run = set("sized", "400cc");
     assert!(!run.all().contains("no larger"), "{}", run.all());
+    // The other way round: a target_size that makes the burst beside it no
+    // larger is said by the target_size's write, once; one that does not,
+    // or a row of another type, says nothing of the burst.
+    let target = |size: &str| {
+        let argv = [
+            "strategy",
+            "set",
+            "sized",
+            "target_size",
+            "--target-size",
+            size,
+        ];
+        clusterctl(&emu, &argv).ok()
+    };
+    let run = target("400cc");
+    assert!(
+        run.stderr.contains(
+            "warning: burst: burst_replica_size 400cc is no larger than target_size (400cc)"
+        ),
+        "{}",
+        run.all()
+    );
+    let run = clusterctl(
+        &emu,
+        &[
+            "strategy",
+            "set",
+            "sized",
+            "idle_suspend",
+            "--idle-after-s",
+            "30m",
+        ],
+    )
+    .ok();
+    assert!(!run.all().contains("no larger"), "{}", run.all());
+    let run = target("100cc");
+    assert!(!run.all().contains("no larger"), "{}", run.all());
 }
 
 /// `apply` says once what waits: in the plan it shows before the actions,
