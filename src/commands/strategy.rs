@@ -556,6 +556,18 @@ async fn dropped_by_name(ctx: &Context, snap: &Snapshot, name: &str) -> Option<T
     }
 }
 
+/// The date up to which a removal deletes a cluster's rows: the latest
+/// the snapshot saw (a row may be dated ahead of the database's clock) or
+/// the snapshot's time. A row written after the snapshot is dated later
+/// (`write_time`), so the removal keeps it.
+fn seen_up_to(snap: &Snapshot, id: &ClusterId) -> DateTime<Utc> {
+    snap.strategies
+        .iter()
+        .filter(|r| r.cluster_id == *id)
+        .filter_map(|r| r.updated_at)
+        .fold(snap.now, DateTime::max)
+}
+
 /// A cluster whose rows are to be removed or moved: a live one, an id
 /// that only strategy rows mention, or a dropped cluster by the name its
 /// audit rows recorded.
@@ -595,11 +607,12 @@ pub async fn remove(
     let deleted = if removed.is_empty() {
         0
     } else {
+        let up_to = seen_up_to(&snap, &target.id);
         let store = &ctx.store;
         let n = ctx
             .backend()
             .retrying("removing strategy rows", async |c| {
-                store.delete_strategies(c, &target.id, ty).await
+                store.delete_strategies(c, &target.id, ty, up_to).await
             })
             .await?;
         let before = match (ty, before.values().next()) {
@@ -849,10 +862,11 @@ pub async fn mv(ctx: &Context, from: &str, to: &str) -> Result<Moved, CommandErr
         moved: Some(("moved_from", &source)),
     };
     audit(ctx, &dest, "strategy mv", change, at).await?;
+    let up_to = seen_up_to(&snap, &source.id);
     let deleted = ctx
         .backend()
         .retrying("removing strategy rows", async |c| {
-            store.delete_strategies(c, &source.id, None).await
+            store.delete_strategies(c, &source.id, None, up_to).await
         })
         .await?;
     let change = Change {

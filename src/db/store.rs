@@ -918,25 +918,30 @@ impl Store {
             .map_err(|e| missing_or(&e, self, STRATEGIES, "writing the strategy rows"))
     }
 
-    /// Deletes a cluster's strategy rows: all of them, or those of one type.
+    /// Deletes a cluster's strategy rows (all of them, or those of one
+    /// type) dated `up_to` or earlier, or undated: those the command saw.
+    /// A row written since (a `strategy set` landing between the command's
+    /// snapshot and this statement is dated later) is kept.
     pub async fn delete_strategies(
         &self,
         c: &Client,
         id: &ClusterId,
         ty: Option<&str>,
+        up_to: DateTime<Utc>,
     ) -> Result<u64, DbError> {
         let table = self.table(STRATEGIES);
-        let result = match ty {
+        let seen = "(updated_at <= $2::text::timestamptz OR updated_at IS NULL)";
+        let mut params = vec![id.0.clone(), up_to.to_rfc3339()];
+        let sql = match ty {
             Some(ty) => {
-                let sql =
-                    format!("DELETE FROM {table} WHERE cluster_id = $1 AND strategy_type = $2");
-                execute_text(c, &sql, &[id.0.clone(), ty.to_string()]).await
+                params.push(ty.to_string());
+                format!(
+                    "DELETE FROM {table} WHERE cluster_id = $1 AND {seen} AND strategy_type = $3"
+                )
             }
-            None => {
-                let sql = format!("DELETE FROM {table} WHERE cluster_id = $1");
-                execute_text(c, &sql, std::slice::from_ref(&id.0)).await
-            }
+            None => format!("DELETE FROM {table} WHERE cluster_id = $1 AND {seen}"),
         };
+        let result = execute_text(c, &sql, &params).await;
         result.map_err(|e| missing_or(&e, self, STRATEGIES, "removing strategy rows"))
     }
 

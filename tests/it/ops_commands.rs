@@ -2768,3 +2768,59 @@ fn strategy_mv_moves_every_row_after_a_blue_green_swap() {
         .collect();
     assert_eq!(left, [format!("{dest} target_size")]);
 }
+
+/// `strategy rm` and `strategy mv` delete the rows they saw: a row written
+/// between their snapshot and their DELETE (another operator's `strategy
+/// set`) is kept, not lost unseen.
+#[test]
+fn a_removal_keeps_a_row_written_since_it_looked() {
+    let emu = emulator();
+    let a = emu.create_cluster("analytics");
+    let b = emu.create_cluster("blue");
+    strategy(
+        &emu,
+        "analytics",
+        "target_size",
+        json!({"target_size": "25cc"}),
+    );
+    let write_before_delete = |cluster: &str, ty: &str, config: &str| {
+        let url = crate::support::pg_url();
+        let db = emu.database().to_string();
+        let sql = format!(
+            "INSERT INTO mz_cluster_strategies (cluster_id, strategy_type, config, updated_at) \
+             VALUES ('{cluster}', '{ty}', '{config}'::jsonb, now())"
+        );
+        emu.on_statement("DELETE FROM", 1, move |_| {
+            let mut c = crate::support::admin_client(&url, &db);
+            c.batch_execute(&sql).expect("the other operator's write");
+        });
+    };
+    write_before_delete(&a, "idle_suspend", r#"{"idle_after_s": 60}"#);
+    let r = clusterctl(&emu, &["strategy", "rm", "analytics"]).ok();
+    assert!(
+        r.stdout.contains("Removed 1 strategy row (target_size)"),
+        "{}",
+        r.all()
+    );
+    assert_eq!(
+        strategy_rows(&emu),
+        vec![(
+            a.clone(),
+            "idle_suspend".into(),
+            r#"{"idle_after_s": 60}"#.into()
+        )]
+    );
+    write_before_delete(&a, "burst", r#"{"burst_replica_size": "100cc"}"#);
+    clusterctl(&emu, &["strategy", "mv", "analytics", "blue"]).ok();
+    assert_eq!(
+        strategy_rows(&emu),
+        vec![
+            (
+                a,
+                "burst".into(),
+                r#"{"burst_replica_size": "100cc"}"#.into()
+            ),
+            (b, "idle_suspend".into(), r#"{"idle_after_s": 60}"#.into()),
+        ]
+    );
+}

@@ -1198,8 +1198,6 @@ impl Emulator {
         self.proxy().shared.drop_connection_after_ddl(nth);
     }
 
-    /// Runs `hook` (given the original statement) just before the `nth` DDL
-    /// from now is forwarded.
     /// Runs `hook` before the `nth` statement (from now) containing `pattern`
     /// is forwarded (any statement, not only DDL).
     pub fn on_statement(&self, pattern: &str, nth: u32, hook: impl FnOnce(&str) + Send + 'static) {
@@ -1208,6 +1206,8 @@ impl Emulator {
             .on_statement(pattern, nth, Box::new(hook));
     }
 
+    /// Runs `hook` (given the original statement) just before the `nth` DDL
+    /// from now is forwarded.
     pub fn on_ddl(&self, nth: u32, hook: impl FnOnce(&str) + Send + 'static) {
         self.proxy().shared.on_ddl(nth, Box::new(hook));
     }
