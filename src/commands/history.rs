@@ -173,6 +173,14 @@ pub async fn history(ctx: &Context, opts: &HistoryOptions) -> Result<HistoryRepo
             .filter(|raw| raw.contains(',') && !live().any(|n| n == raw.as_str()))
             .cloned(),
     );
+    // A live cluster's name: the trail's rows recorded under it for other
+    // clusters count too (an earlier cluster of that name).
+    asked.extend(
+        selection
+            .args()
+            .filter(|a| live().any(|n| n == *a))
+            .map(str::to_string),
+    );
     let audited = backend
         .retrying("reading the audit trail", async |c| {
             store.audited_clusters(c, &asked).await
@@ -232,11 +240,15 @@ pub async fn history(ctx: &Context, opts: &HistoryOptions) -> Result<HistoryRepo
 }
 
 /// The ids a selection (`bound`: read against `names`) stands for: names
-/// and ids of clusters that exist,
-/// plus clusters that no longer exist but that the audit trail knows by
-/// that id or recorded name (`audited`, see `Store::audited_clusters`):
-/// their history stays readable. A name neither knows is a usage error,
-/// as `--cluster` is for every command.
+/// and ids of clusters that exist, and the clusters the audit trail
+/// recorded under a live cluster's name (`audited`, see
+/// `Store::audited_clusters`): a name's history is that of the cluster
+/// holding it now, across renames (rows follow the id), and of those that
+/// held it before (a blue/green swap moves a workload to another id, as does
+/// a cluster dropped and created again); plus clusters that no longer exist
+/// but that the trail knows by that id or recorded name: their history
+/// stays readable. A name neither knows is a usage error, as `--cluster` is
+/// for every command.
 pub fn selected_ids(
     sel: &Selection,
     bound: &SelectionBound,
@@ -251,6 +263,16 @@ pub fn selected_ids(
         .filter(|(id, name)| bound.matches_id(id, Some(name)))
         .map(|(id, _)| id.clone())
         .collect();
+    for n in bound
+        .args()
+        .filter(|a| names.iter().any(|(_, name)| name == a))
+    {
+        for (id, _) in audited.iter().filter(|(_, r)| r.as_deref() == Some(n)) {
+            if !ids.contains(id) {
+                ids.push(id.clone());
+            }
+        }
+    }
     for n in bound.unknown(names) {
         let known: Vec<&ClusterId> = audited
             .iter()

@@ -2163,6 +2163,62 @@ fn history_of_a_dropped_cluster_works_by_name_and_id() {
     clusterctl(&emu, &["history", "--cluster", "never"]).code(64);
 }
 
+/// A name's history is that of the clusters that held it: the one holding
+/// it now (by id, across renames) and those before it, as the trail
+/// recorded them (a blue/green swap moves the workload to another id; so
+/// does a cluster dropped and created again).
+#[test]
+fn history_of_a_name_follows_the_clusters_that_held_it() {
+    let emu = emulator();
+    let set = |cluster: &str, size: &str| {
+        strategy(&emu, cluster, "target_size", json!({ "target_size": size }));
+        let argv = ["strategy", "rm", cluster];
+        clusterctl(&emu, &argv).ok();
+    };
+    let ids_of = |arg: &str| -> Vec<String> {
+        let doc = clusterctl(&emu, &["history", "--cluster", arg, "-o", "json"])
+            .ok()
+            .json();
+        let mut ids: Vec<String> = doc["result"]["entries"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|e| e["cluster_id"].as_str().map(str::to_string))
+            .collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    };
+    let blue = emu.create_cluster("analytics");
+    set("analytics", "25cc");
+    let green = emu.create_cluster("analytics_dbt_deploy");
+    set("analytics_dbt_deploy", "50cc");
+    emu.sql("CALL mz_emulator.swap_clusters('analytics', 'analytics_dbt_deploy')");
+    let both = {
+        let mut v = vec![blue.clone(), green.clone()];
+        v.sort();
+        v
+    };
+    // Each name was held by both clusters.
+    assert_eq!(ids_of("analytics"), both);
+    assert_eq!(ids_of("analytics_dbt_deploy"), both);
+    // An id is that cluster alone.
+    assert_eq!(ids_of(&blue), vec![blue.clone()]);
+    // Dropped and created again under its name.
+    let old = emu.create_cluster("x");
+    set("x", "25cc");
+    emu.sql(&format!(
+        "DELETE FROM mz_catalog.mz_clusters WHERE id = '{old}'"
+    ));
+    let new = emu.create_cluster("x");
+    assert_eq!(ids_of("x"), vec![old.clone()]);
+    set("x", "50cc");
+    let mut v = vec![old, new];
+    v.sort();
+    assert_eq!(ids_of("x"), v);
+}
+
 #[test]
 fn history_checks_a_relative_against_an_absolute_bound_by_no_host_clock() {
     let emu = emulator();
