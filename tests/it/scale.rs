@@ -355,6 +355,18 @@ fn a_selection_reads_the_trail_and_the_history_only_for_what_it_plans() {
             .is_some_and(|why| why.contains("per the audit trail")),
         "{selected:#}"
     );
+    // `status` plans its selection alike.
+    let status_of_b = |args: &[&str]| {
+        let doc = clusterctl(&emu, args).ok().json();
+        doc["result"]["clusters"]
+            .as_array()
+            .and_then(|cs| cs.iter().find(|c| c["cluster"] == "b"))
+            .map(|c| (c["condition"].clone(), c["reason"].clone()))
+            .unwrap_or_default()
+    };
+    let status = status_of_b(&["status", "--cluster", "b", "-o", "json"]);
+    assert_eq!(status, status_of_b(&["status", "-o", "json"]));
+    assert!(status.1.to_string().contains("r1"), "{status:?}");
     clusterctl(&emu, &["apply", "--cluster", "b"]).ok();
     assert_eq!(replica_names(&emu, "b"), ["r1"], "woken");
     // b remembers since; a still needs both, read by no run of b.
