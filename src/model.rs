@@ -691,8 +691,8 @@ pub struct Snapshot {
     /// `Environment::suspensions_error` says why).
     #[serde(default)]
     pub suspensions: BTreeMap<ClusterId, LastSuspension>,
-    /// `suspensions` was read: only when a cluster needs it
-    /// (`plan::reads_the_trail`), and read without error.
+    /// `suspensions` was read: only when a cluster the command plans needs
+    /// it, for those only (`plan::reads_the_trail_for`), and without error.
     #[serde(default)]
     pub suspensions_read: bool,
     /// Per cluster, the newest executed `set_size` action of the audit

@@ -140,7 +140,7 @@ pub async fn doctor(ctx: &Context) -> Result<DoctorReport, CommandError> {
     let snap = if session_problem.is_none() {
         let r: Result<Snapshot, crate::db::DbError> = backend
             .retrying("reading the catalog", async |c| {
-                catalog::load(c, store, &snapshot_opts).await
+                catalog::load(c, store, &snapshot_opts, &crate::plan::Selection::all()).await
             })
             .await;
         let r = match r {

@@ -188,6 +188,7 @@ pub struct WatchOptions {
 /// `dry-run`: read-only; never writes, works for a SELECT-only role.
 pub async fn dry_run(ctx: &Context, opts: &PlanOptions) -> Result<DryRun, CommandError> {
     let mut backend = ctx.backend();
+    backend.plans(&opts.selection);
     let snap = crate::exec::Backend::snapshot(&mut backend).await?;
     check_selection(&snap, opts)?;
     let plan = plan(&snap, opts);
@@ -208,6 +209,7 @@ pub async fn apply_once(
 ) -> Result<Leased<Applied>, CommandError> {
     let mut backend = ctx.stoppable_backend(stop);
     backend.set_resize_timeout(opts.plan.resize_timeout);
+    backend.plans(&opts.plan.selection);
     let applied = backend.migrate().await?;
     if !applied.is_empty() {
         tracing::info!(?applied, "migrations applied");

@@ -490,6 +490,8 @@ pub async fn status(
     all: bool,
 ) -> Result<StatusReport, CommandError> {
     let mut backend = ctx.backend();
+    // Its plan is of the selection (`status_of`).
+    backend.plans(selection);
     let snap = crate::exec::Backend::snapshot(&mut backend).await?;
     selection
         .check(&snap, false, false)

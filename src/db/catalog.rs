@@ -2,7 +2,9 @@
 //! constant number of statements: two pipelined rounds (catalog, sizes,
 //! strategies, state, and the environment: release, settings, our role;
 //! then activity, whose lookback depends on the strategies and the sample
-//! rate, and the auto-scaling relation where the release has it).
+//! rate, and the auto-scaling relation where the release has it). Where
+//! it has it, the audit trail's last suspensions, when needed, wait for it
+//! in a third.
 //! Materialize-only types are cast in SQL so the same queries run on
 //! Materialize and on the PostgreSQL emulation.
 //!
@@ -23,6 +25,7 @@ use crate::model::{
     Role, RoleId, Schedule, Seen, Settings, Size, SizeCatalog, Snapshot, CRASH_WINDOW,
     MIN_ACTIVITY_LOOKBACK,
 };
+use crate::plan::Selection;
 
 /// Needs: mz_catalog.mz_cluster_replica_sizes.
 pub(super) const SIZES_SQL: &str = "SELECT size, credits_per_hour::float8, \
@@ -215,7 +218,19 @@ fn replicas_sql_where(crash_window: Duration, filter: &str) -> String {
         .replace("{where}", filter)
 }
 
-pub async fn load(c: &Client, store: &Store, opts: &SnapshotOptions) -> Result<Snapshot, DbError> {
+/// The snapshot. `plans`: the clusters the command plans (`--cluster`,
+/// `--filter-clusters`); what only the plan uses, per cluster (the audit
+/// trail's last suspensions, the statement history by hour), is read for
+/// those alone ([`crate::plan::reads_the_trail_for`],
+/// [`crate::plan::learns_demand`]). The catalog, the strategies, the state
+/// and the activity are read whole whatever it says: names resolve, and
+/// `status` and `check` show, against all of them.
+pub async fn load(
+    c: &Client,
+    store: &Store,
+    opts: &SnapshotOptions,
+    plans: &Selection,
+) -> Result<Snapshot, DbError> {
     let replicas_sql = replicas_sql(opts.crash_window);
     // Round one, pipelined on one connection.
     let unfinished_sql = store.unfinished_and_schema_sql();
@@ -300,10 +315,18 @@ pub async fn load(c: &Client, store: &Store, opts: &SnapshotOptions) -> Result<S
     let lookback = activity_lookback(opts, &snap.strategies, &snap.env.settings);
     let activity_sql = activity_sql(&format!("now() - INTERVAL '{lookback} seconds'"), "");
     // Pipelined: the activity, the auto-scaling relation, the demand
-    // history of predicting clusters and the audit trail's last suspensions
-    // (only when a cluster the plan runs forgot what to wake with: a scan
-    // of the whole trail) go out together (one round trip).
-    let suspensions_sql = crate::plan::reads_the_trail(&snap).then(|| store.last_suspensions_sql());
+    // history of the predicting clusters the command plans and the audit
+    // trail's last suspensions (only of the clusters it plans that forgot
+    // what to wake with: a scan of the trail) go out together (one round
+    // trip). Which clusters need the trail is judged once nothing read
+    // later can leave one alone: at once where no cluster can auto-scale
+    // (the release lacks the relation), else after this round, which
+    // tells which clusters Materialize scales itself.
+    let trail_now = !snap.env.auto_scaling_relation;
+    let suspensions_sql = trail_now
+        .then(|| last_suspensions_sql(store, &snap, plans))
+        .flatten();
+    let demand = crate::plan::learns_demand(&snap, plans);
     let (activity, auto_scaling, demand, suspensions) = tokio::join!(
         c.query_typed(&activity_sql, &[]),
         async {
@@ -313,7 +336,7 @@ pub async fn load(c: &Client, store: &Store, opts: &SnapshotOptions) -> Result<S
                 None
             }
         },
-        load_demand(c, &snap.strategies, now),
+        load_demand(c, demand, now),
         async {
             match &suspensions_sql {
                 Some(sql) => Some(c.query_typed(sql, &[]).await),
@@ -322,15 +345,7 @@ pub async fn load(c: &Client, store: &Store, opts: &SnapshotOptions) -> Result<S
         }
     );
     snap.demand = demand;
-    if let Some(read) = suspensions.map(|r| optional(r, "reading the last suspensions")) {
-        match read? {
-            Ok(rows) => {
-                snap.suspensions = Store::parse_last_suspensions(&rows);
-                snap.suspensions_read = true;
-            }
-            Err(why) => snap.env.suspensions_error = Some(why),
-        }
-    }
+    attach_suspensions(&mut snap, suspensions)?;
     match optional(activity, "reading the statement log")? {
         Ok(rows) => {
             snap.env.activity_future = attach_activity(&mut snap.clusters, &index, &rows, now);
@@ -349,7 +364,43 @@ pub async fn load(c: &Client, store: &Store, opts: &SnapshotOptions) -> Result<S
             Err(why) => snap.env.auto_scaling_error = Some(why),
         }
     }
+    // A round of its own, on releases with the relation, and only when a
+    // cluster still needs the trail: an auto-scaled cluster left alone
+    // with no replica made every run scan it.
+    if !trail_now {
+        if let Some(sql) = last_suspensions_sql(store, &snap, plans) {
+            let read = c.query_typed(&sql, &[]).await;
+            attach_suspensions(&mut snap, Some(read))?;
+        }
+    }
     Ok(snap)
+}
+
+/// [`Store::last_suspensions_sql`] for the clusters the command plans that
+/// may recall their wake from the trail
+/// ([`crate::plan::reads_the_trail_for`]); `None` when none may.
+fn last_suspensions_sql(store: &Store, snap: &Snapshot, plans: &Selection) -> Option<String> {
+    let recalling = crate::plan::reads_the_trail_for(snap, plans);
+    (!recalling.is_empty()).then(|| store.last_suspensions_sql(&recalling))
+}
+
+/// What the read of the last suspensions gave, if it was made: a refusal
+/// leaves them unknown (said), a transient failure fails the snapshot.
+fn attach_suspensions(
+    snap: &mut Snapshot,
+    read: Option<Result<Vec<tokio_postgres::Row>, tokio_postgres::Error>>,
+) -> Result<(), DbError> {
+    let Some(read) = read else {
+        return Ok(());
+    };
+    match optional(read, "reading the last suspensions")? {
+        Ok(rows) => {
+            snap.suspensions = Store::parse_last_suspensions(&rows);
+            snap.suspensions_read = true;
+        }
+        Err(why) => snap.env.suspensions_error = Some(why),
+    }
+    Ok(())
 }
 
 /// The database's clock and what the server is and allows: release,
@@ -578,13 +629,14 @@ fn parse_bool(v: &str) -> Option<bool> {
 
 /// Needs: mz_internal.mz_statement_execution_history_redacted (the
 /// mz_monitor or mz_monitor_redacted role). The statement history of the
-/// clusters that learn their demand (`idle_suspend` with `predict`), by
-/// cluster and UTC hour over the complete days `[{from}, {until})`: each
-/// logged statement counts 1/sample_rate times (the log is sampled), with
-/// the hour's first and last begin; ours ([`NOT_OURS`]) left out. The last
-/// row (cluster NULL) holds the log's first begin in the window: where its
-/// data starts. One statement,
-/// whatever the number of clusters; sent only when a cluster predicts.
+/// clusters that learn their demand (`idle_suspend` with `predict`) and
+/// that the command plans, by cluster and UTC hour over the complete days
+/// `[{from}, {until})`: each logged statement counts 1/sample_rate times
+/// (the log is sampled), with the hour's first and last begin; ours
+/// ([`NOT_OURS`]) left out. The last row (cluster NULL) holds the log's
+/// first begin in the window, of every cluster: where its data starts.
+/// One statement, whatever the number of clusters; sent only when a
+/// cluster the command plans predicts.
 const DEMAND_SQL: &str = "SELECT cluster_id, date_trunc('hour', began_at AT TIME ZONE 'UTC'), \
     sum(1.0 / greatest(sample_rate, 0.000001))::float8, min(began_at), max(began_at) \
     FROM mz_internal.mz_statement_execution_history_redacted \
@@ -597,15 +649,16 @@ const DEMAND_SQL: &str = "SELECT cluster_id, date_trunc('hour', began_at AT TIME
     WHERE began_at >= '{from}'::timestamptz AND began_at < '{until}'::timestamptz \
       AND {not_ours}";
 
-/// The demand history of the predicting clusters; `None` when no cluster
-/// predicts, or when the history cannot be read (no monitor role): their
-/// profile is then unknown and they react only. Never fails the run.
+/// The demand history of `clusters`, over its most days
+/// ([`crate::plan::learns_demand`]); `None` when there are none, or when
+/// the history cannot be read (no monitor role): their profile is then
+/// unknown and they react only. Never fails the run.
 async fn load_demand(
     c: &Client,
-    strategies: &[crate::model::StrategyRow],
+    clusters: Option<(u64, Vec<ClusterId>)>,
     now: DateTime<Utc>,
 ) -> Option<crate::model::DemandLog> {
-    let (days, ids) = crate::strategy::predicting_clusters(strategies)?;
+    let (days, ids) = clusters?;
     let until = crate::strategy::predict::profile::midnight(now);
     let from = until - chrono::Duration::days(days as i64);
     let clusters: Vec<String> = ids.iter().map(|id| crate::ddl::literal(&id.0)).collect();

@@ -76,6 +76,10 @@ pub struct LiveBackend<'a> {
     client: Option<Client>,
     store: &'a Store,
     options: &'a SnapshotOptions,
+    /// The clusters the command plans: what the snapshot reads for the
+    /// plan alone is read for them only (`catalog::load`). Every cluster
+    /// unless set ([`LiveBackend::plans`]).
+    plans: crate::plan::Selection,
     /// Where a snapshot leaves what it read of the migrations table.
     schema_seen: &'a super::migrate::SchemaSeen,
     policy: RetryPolicy,
@@ -116,6 +120,7 @@ impl<'a> LiveBackend<'a> {
             client: None,
             store,
             options,
+            plans: crate::plan::Selection::all(),
             schema_seen,
             policy,
             statement_timeout,
@@ -130,6 +135,13 @@ impl<'a> LiveBackend<'a> {
 
     pub fn set_resize_timeout(&mut self, d: Duration) {
         self.resize_timeout = d;
+    }
+
+    /// The snapshots are for plans of `selection` only: a run that plans
+    /// some clusters of a large fleet reads the audit trail and the
+    /// statement history for those alone (`catalog::load`).
+    pub fn plans(&mut self, selection: &crate::plan::Selection) {
+        self.plans = selection.clone();
     }
 
     /// Stop between actions once `flag` is set (graceful shutdown).
@@ -730,9 +742,10 @@ impl Backend for LiveBackend<'_> {
 
     async fn snapshot(&mut self) -> Result<Snapshot, DbError> {
         let (store, options) = (self.store, self.options);
+        let plans = self.plans.clone();
         let snap = match self
             .retrying("reading the catalog", async |c| {
-                catalog::load(c, store, options).await
+                catalog::load(c, store, options, &plans).await
             })
             .await
         {

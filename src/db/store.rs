@@ -653,16 +653,18 @@ impl Store {
             .map_err(|e| missing_or(&e, self, ACTIONS, "pruning the audit trail"))
     }
 
-    /// What the audit trail shows of each cluster's last suspension by this
-    /// controller, in one statement for every cluster (read with the
-    /// snapshot, parsed by [`Store::parse_last_suspensions`]): the rows of
-    /// [`Store::suspension_rows`], one per drop, with the newest creation's
-    /// time.
-    pub fn last_suspensions_sql(&self) -> String {
+    /// What the audit trail shows of the last suspension by this controller
+    /// of each of `clusters` (those the plan may recall one for,
+    /// `plan::reads_the_trail_for`), in one statement whatever their number
+    /// (read with the snapshot, parsed by [`Store::parse_last_suspensions`]):
+    /// the rows of [`Store::suspension_rows`], one per drop, with the newest
+    /// creation's time.
+    pub fn last_suspensions_sql(&self, clusters: &[ClusterId]) -> String {
+        let ids: Vec<String> = clusters.iter().map(|id| ddl::literal(&id.0)).collect();
         format!(
             "{} SELECT cluster_id, replica, size, created_at, last_created, ran, newest_run, run_id, live \
              FROM last",
-            self.suspension_rows()
+            self.suspension_rows(&format!("AND cluster_id IN ({})", ids.join(", ")))
         )
     }
 
@@ -675,7 +677,7 @@ impl Store {
             "{} SELECT action_id FROM last WHERE action_id IS NOT NULL \
              UNION ALL SELECT action_id FROM created \
              WHERE action_id IS NOT NULL AND cluster_id IN (SELECT cluster_id FROM newest)",
-            self.suspension_rows()
+            self.suspension_rows("")
         )
     }
 
@@ -701,7 +703,11 @@ impl Store {
     /// then dropped it and the cluster had no suspension to wake with),
     /// and a timeless creation hid the newest one (a cluster woken since
     /// was woken again with a guess instead of an alert).
-    fn suspension_rows(&self) -> String {
+    ///
+    /// `clusters`: a further condition on the rows' `cluster_id` (empty:
+    /// every cluster), in both reads of the table; each cluster's rows are
+    /// judged among its own only, so it changes no other cluster's.
+    fn suspension_rows(&self, clusters: &str) -> String {
         let table = self.table(ACTIONS);
         let kind = |k: crate::plan::ActionKind| ddl::literal(k.name());
         let drop = kind(crate::plan::ActionKind::DropReplica);
@@ -716,7 +722,7 @@ impl Store {
                            THEN decision_ctx->'signals'->>'replicas' END AS ran, \
                       decision_ctx->'signals'->>'replicas' AS live \
                FROM {table} WHERE executed AND cluster_id IS NOT NULL AND created_at IS NOT NULL \
-               AND decision_ctx->>'strategy' = {strategy} \
+               {clusters} AND decision_ctx->>'strategy' = {strategy} \
                AND (decision_ctx->>'kind' = {drop} OR (decision_ctx->>'kind' = {factor} \
                     AND decision_ctx->>'replication_factor' = '0'))), \
              newest AS (\
@@ -724,7 +730,7 @@ impl Store {
                ORDER BY cluster_id, created_at DESC, run_id DESC), \
              created AS (\
                SELECT DISTINCT ON (cluster_id) cluster_id, action_id, created_at AS at FROM {table} \
-               WHERE executed AND cluster_id IS NOT NULL AND created_at IS NOT NULL \
+               WHERE executed AND cluster_id IS NOT NULL AND created_at IS NOT NULL {clusters} \
                  AND (decision_ctx->>'kind' = {create} \
                  OR (decision_ctx->>'kind' = {factor} AND decision_ctx->>'replication_factor' <> '0')) \
                ORDER BY cluster_id, created_at DESC), \
@@ -1532,6 +1538,19 @@ mod tests {
         assert!(deep.contains("nested deeper than 32 levels"), "{deep}");
         let schedule = serde_json::json!({"windows": [{"cron": "0 0 9 * * *", "size": "25cc"}]});
         assert_eq!(bounded_config(schedule.clone()), Ok(schedule));
+    }
+
+    /// The snapshot's read of the last suspensions is of the clusters it
+    /// names, in both reads of the trail (the drops and the creations);
+    /// what a pruning keeps is judged over every cluster.
+    #[test]
+    fn the_last_suspensions_are_read_for_the_clusters_named() {
+        let store = Store::new(None);
+        let ids = [ClusterId("u1".into()), ClusterId("it's".into())];
+        let sql = store.last_suspensions_sql(&ids);
+        let filter = "AND cluster_id IN ('u1', 'it''s')";
+        assert_eq!(sql.matches(filter).count(), 2, "{sql}");
+        assert!(!store.prunable().contains("cluster_id IN ('"));
     }
 
     #[test]

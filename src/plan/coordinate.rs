@@ -18,7 +18,7 @@ pub const CONTROLLER_SLOT: &str = "_controller";
 /// does: a pause in force, a row in error, or a rule that makes it
 /// unmanageable. The one place for it: the plan stops here, and the
 /// snapshot reads the audit trail for no cluster left so
-/// ([`super::reads_the_trail`]).
+/// ([`super::reads_the_trail_for`]).
 pub(super) fn left_alone(snap: &Snapshot, cluster: &Cluster, rows: &Validated) -> Option<Outcome> {
     if let Some(p) = rows.paused.as_ref().filter(|p| p.in_force(snap.now)) {
         return Some(Outcome::Paused {

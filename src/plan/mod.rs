@@ -387,33 +387,71 @@ pub fn plan(snap: &Snapshot, opts: &PlanOptions) -> Plan {
     }
 }
 
-/// Whether the snapshot reads the audit trail's last suspensions (a scan of
-/// the whole trail): only when a cluster the plan would run `idle_suspend`
-/// for may need its own (`strategy::recalls_from_trail`). A cluster the
-/// plan leaves alone before its strategies run (paused, a row in error,
-/// unmanageable: [`coordinate::left_alone`]) never reads it, so one such
-/// cluster with no replica does not make every run scan the trail. Judged
-/// on the snapshot's first round: what later rounds add (the auto-scaling
-/// relation) is not known yet, and a cluster it would leave alone counts.
-pub fn reads_the_trail(snap: &Snapshot) -> bool {
+/// The clusters whose strategies a plan with `selection` runs, among
+/// those `wanted` takes: in the catalog, selected (`Selection`'s own
+/// matching, as [`plan`] selects), and not left alone before their
+/// strategies run (paused, a row in error, unmanageable:
+/// [`coordinate::left_alone`]). The one rule for what the snapshot reads
+/// for the plan alone, per cluster ([`reads_the_trail_for`],
+/// [`learns_demand`]): a `--cluster b` run reads nothing for a cluster `a`
+/// it does not plan. `wanted` is the caller's cheap test, asked first
+/// (validation parses every row). Judged on the snapshot as read so far:
+/// a cluster that what is not read yet would leave alone (the auto-scaling
+/// relation, read in the snapshot's second round) counts.
+fn runs_strategies(
+    snap: &Snapshot,
+    selection: &Selection,
+    wanted: impl Fn(&Cluster, &[rows::InEffect]) -> bool,
+) -> Vec<ClusterId> {
     let by_id = snap.cluster_index();
-    rows::in_effect(&snap.strategies).iter().any(|(id, rows)| {
-        let Some(cluster) = by_id.get(id).map(|&i| &snap.clusters[i]) else {
-            return false;
-        };
-        let idle_suspend = |r: &rows::InEffect| {
-            StrategyKind::parse(&r.row.strategy_type) == Some(StrategyKind::IdleSuspend)
-        };
-        // The cheap tests first: validation parses every row.
-        rows.iter().any(idle_suspend)
-            && crate::strategy::recalls_from_trail(cluster, snap.states.get(id))
-            && coordinate::left_alone(
-                snap,
-                cluster,
-                &rows::validate(Some(cluster), rows, &snap.sizes),
-            )
-            .is_none()
+    let selection = selection.in_snapshot(snap);
+    rows::in_effect(&snap.strategies)
+        .into_iter()
+        .filter(|(id, rows)| {
+            let Some(cluster) = by_id.get(id).map(|&i| &snap.clusters[i]) else {
+                return false;
+            };
+            selection.matches(cluster)
+                && wanted(cluster, rows)
+                && coordinate::left_alone(
+                    snap,
+                    cluster,
+                    &rows::validate(Some(cluster), rows, &snap.sizes),
+                )
+                .is_none()
+        })
+        .map(|(id, _)| id)
+        .collect()
+}
+
+/// The clusters whose last suspensions the snapshot reads from the audit
+/// trail (a scan of it; none, not read): those the plan runs
+/// `idle_suspend` for ([`runs_strategies`]) that may need their own
+/// (`strategy::recalls_from_trail`). So one cluster left alone with no
+/// replica does not make every run scan the trail, nor does one another
+/// `--cluster` selects. The snapshot asks once the auto-scaling relation
+/// is read, where the release has it (`catalog::load`).
+pub fn reads_the_trail_for(snap: &Snapshot, selection: &Selection) -> Vec<ClusterId> {
+    runs_strategies(snap, selection, |cluster, rows| {
+        rows.iter()
+            .any(|r| StrategyKind::parse(&r.row.strategy_type) == Some(StrategyKind::IdleSuspend))
+            && crate::strategy::recalls_from_trail(cluster, snap.states.get(&cluster.id))
     })
+}
+
+/// The statement history the snapshot reads for predictive
+/// `idle_suspend` (`strategy::predicting_clusters`): the most days any
+/// row learns from, and the predicting clusters the plan runs
+/// ([`runs_strategies`]); `None` when it runs none. The window stays the
+/// longest of every row, selected or not: where the log's data starts is
+/// judged over it, and a cluster's profile depends on that, so a
+/// selection plans a cluster exactly as a run over all clusters does.
+pub fn learns_demand(snap: &Snapshot, selection: &Selection) -> Option<(u64, Vec<ClusterId>)> {
+    let (days, predicting) = crate::strategy::predicting_clusters(&snap.strategies)?;
+    let ids = runs_strategies(snap, selection, |cluster, _| {
+        predicting.binary_search(&cluster.id).is_ok()
+    });
+    (!ids.is_empty()).then_some((days, ids))
 }
 
 /// Signals that failed or cannot be trusted, said once per plan where a

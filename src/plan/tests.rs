@@ -2723,6 +2723,7 @@ fn made_up_credits_leave_the_region_limit_unjudged_and_say_so() {
 /// strategies run: paused, a row in error, unmanageable.
 #[test]
 fn the_trail_is_read_only_for_a_cluster_the_plan_runs() {
+    let reads_the_trail = |s: &Snapshot| !reads_the_trail_for(s, &Selection::all()).is_empty();
     let idle = || row("u2", "idle_suspend", json!({"idle_after_s": 600}));
     let empty = || vec![cluster("u2", "c", vec![])];
     assert!(reads_the_trail(&snap(empty(), vec![idle()])));
@@ -2745,6 +2746,61 @@ fn the_trail_is_read_only_for_a_cluster_the_plan_runs() {
     assert!(!reads_the_trail(&snap(refreshed, vec![idle()])));
     let dropped = snap(vec![], vec![idle()]);
     assert!(!reads_the_trail(&dropped), "no such cluster");
+}
+
+/// What the snapshot reads for the plan alone (the trail's last
+/// suspensions, the statement history) is read for the clusters the
+/// selection plans, by the selection's own matching: exact names or ids,
+/// or a pattern. The history's window stays the longest of every row.
+#[test]
+fn the_plans_reads_follow_the_selection() {
+    let idle = |id: &str| row(id, "idle_suspend", json!({"idle_after_s": 600}));
+    let predicting = |id: &str, days: u64| {
+        row(
+            id,
+            "idle_suspend",
+            json!({"idle_after_s": 600, "predict": true, "history_days": days}),
+        )
+    };
+    let s = snap(
+        vec![
+            cluster("u1", "a", vec![]),
+            cluster("u2", "b", vec![]),
+            cluster("u3", "u1", vec![]),
+        ],
+        vec![idle("u1"), idle("u2"), idle("u3")],
+    );
+    let ids = |v: Vec<ClusterId>| v.into_iter().map(|id| id.0).collect::<Vec<_>>();
+    let trail = |sel: Selection| ids(reads_the_trail_for(&s, &sel));
+    assert_eq!(trail(Selection::all()), ["u1", "u2", "u3"]);
+    assert_eq!(trail(Selection::names(&["b"])), ["u2"]);
+    assert_eq!(trail(Selection::names(&["u2"])), ["u2"], "by id");
+    assert_eq!(trail(Selection::names(&["u1"])), ["u3"], "a name wins");
+    assert_eq!(
+        trail(Selection::pattern(Regex::new("^[ab]$").unwrap())),
+        ["u1", "u2"]
+    );
+    assert!(trail(Selection::names(&["none"])).is_empty());
+
+    let s = snap(
+        vec![cluster("u1", "a", vec![]), cluster("u2", "b", vec![])],
+        vec![predicting("u1", 28), predicting("u2", 7), idle("u9")],
+    );
+    let demand = |sel: Selection| learns_demand(&s, &sel).map(|(days, v)| (days, ids(v)));
+    assert_eq!(
+        demand(Selection::all()),
+        Some((28, vec!["u1".to_string(), "u2".to_string()]))
+    );
+    assert_eq!(
+        demand(Selection::names(&["b"])),
+        Some((28, vec!["u2".to_string()])),
+        "b's history, over the window of every row"
+    );
+    let mut paused = s.clone();
+    paused
+        .strategies
+        .push(row("u2", "pause", json!({"reason": "maintenance"})));
+    assert_eq!(learns_demand(&paused, &Selection::names(&["b"])), None);
 }
 
 /// A pause in force leaves the cluster with no notes; otherwise an

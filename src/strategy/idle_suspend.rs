@@ -368,9 +368,9 @@ pub(super) fn prepare(
 }
 
 /// Whether the audit trail's last suspension is read for this cluster
-/// (the snapshot reads the trail only when some cluster is so,
-/// the plan's `reads_the_trail`, and the plan recalls from it only
-/// then): one with no replica whose slot remembers nothing to wake with,
+/// (the snapshot reads the trail only for the clusters the plan runs that
+/// are so, the plan's `reads_the_trail_for`, and the plan recalls from it
+/// only then): one with no replica whose slot remembers nothing to wake with,
 /// or one whose slot began afresh and has not had the trail read since
 /// ([`IdleSuspendState::check_trail`]).
 pub(super) fn reads_the_trail(cluster: &crate::model::Cluster, st: &IdleSuspendState) -> bool {

@@ -496,7 +496,7 @@ pub fn longest_idle_after_s(rows: &[crate::model::StrategyRow]) -> u64 {
 /// own test, on the cluster's state): no replica runs and its slot
 /// remembers nothing to wake with (unless the trail was read for it with
 /// nothing to recall since it last ran one), or its slot began afresh (a
-/// wiped state) in an earlier run. `plan::reads_the_trail` asks it of
+/// wiped state) in an earlier run. `plan::reads_the_trail_for` asks it of
 /// every cluster the plan would run `idle_suspend` for.
 pub fn recalls_from_trail(cluster: &Cluster, state: Option<&serde_json::Value>) -> bool {
     let slot = state

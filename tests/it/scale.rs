@@ -1,7 +1,7 @@
 //! The snapshot costs a constant number of statements, whatever the number
 //! of clusters.
 
-use crate::cli::{clusterctl, init_tables, strategy};
+use crate::cli::{clusterctl, init_tables, replica_names, strategy};
 use crate::support::{Emulator, Stats};
 
 /// `n` clusters (`fleet_1`…, each with a 25cc replica `r1`), each with one
@@ -242,6 +242,144 @@ fn the_trail_is_not_scanned_for_a_cluster_the_plan_leaves_alone() {
     clusterctl(&emu, &["strategy", "resume", "paused"]).ok();
     assert_eq!(scans_of(&["apply"], 3), 1, "no replica, nothing remembered");
     assert_eq!(scans_of(&["apply"], 3), 0, "nothing to recall");
+}
+
+/// On a release with the auto-scaling relation, a cluster Materialize
+/// scales itself is left alone, so the trail is read for it on no run,
+/// though it has `idle_suspend`, no replica and nothing remembered: which
+/// clusters need the trail is judged once the relation is read (it was
+/// judged before, and such a cluster made every run scan the trail).
+#[test]
+fn the_trail_is_not_scanned_for_a_cluster_materialize_scales() {
+    let emu = Emulator::builder().auto_scaling_relation(true).start();
+    let auto = emu.create_managed_cluster("auto", "25cc", 0);
+    emu.set_auto_scaling_strategy("auto", "800cc");
+    let empty = emu.create_cluster("empty");
+    init_tables(&emu);
+    for name in ["auto", "empty"] {
+        strategy(
+            &emu,
+            name,
+            "idle_suspend",
+            serde_json::json!({"idle_after_s": 86400}),
+        );
+    }
+    let scans_of = |command: &str| {
+        emu.reset_stats();
+        clusterctl(&emu, &[command]).ok();
+        emu.sql_log()
+            .into_iter()
+            .filter(|q| q.contains("WITH drops AS"))
+            .collect::<Vec<_>>()
+    };
+    let scans = scans_of("dry-run");
+    assert_eq!(scans.len(), 1, "{scans:?}");
+    let names = |id: &str| scans[0].contains(&format!("'{id}'"));
+    assert!(names(&empty) && !names(&auto), "{scans:?}");
+    assert_eq!(
+        scans_of("apply").len(),
+        1,
+        "read for empty: nothing to recall"
+    );
+    for command in ["dry-run", "apply", "dry-run"] {
+        assert_eq!(scans_of(command), Vec::<String>::new(), "{command}");
+    }
+}
+
+/// A run of some clusters (`--cluster b`) reads the audit trail and the
+/// statement history for those alone. `a` would need both (no replica,
+/// nothing remembered, and it learns its demand): a run over every
+/// cluster reads them for it, a run of `b` does not, on every run (`a`'s
+/// state is never written by it). `b`, suspended and its state wiped, is
+/// still woken from its own rows of the trail, as a run over every
+/// cluster wakes it.
+#[test]
+fn a_selection_reads_the_trail_and_the_history_only_for_what_it_plans() {
+    let emu = Emulator::start();
+    let b = emu.create_hydrated_cluster("b", "r1", "25cc");
+    init_tables(&emu);
+    strategy(
+        &emu,
+        "b",
+        "idle_suspend",
+        serde_json::json!({"idle_after_s": 60}),
+    );
+    emu.add_activity("b", 7200, true);
+    clusterctl(&emu, &["apply"]).ok();
+    assert!(emu.replicas("b").is_empty(), "suspended");
+    clusterctl(&emu, &["wipe-state", "--yes"]).ok();
+    let a = emu.create_cluster("a");
+    strategy(
+        &emu,
+        "a",
+        "idle_suspend",
+        serde_json::json!({"idle_after_s": 86400, "predict": true}),
+    );
+    emu.add_activity("b", 5, false);
+    // (scans of the trail, reads of the history, b's actions)
+    let run = |args: &[&str]| {
+        emu.reset_stats();
+        let plan = clusterctl(&emu, args).ok().json();
+        let log = emu.sql_log();
+        let scans: Vec<String> = log
+            .iter()
+            .filter(|q| q.contains("WITH drops AS"))
+            .cloned()
+            .collect();
+        let history = log
+            .iter()
+            .filter(|q| q.contains("date_trunc('hour'"))
+            .count();
+        let actions = plan["result"]["plan"]["clusters"]
+            .as_array()
+            .and_then(|cs| cs.iter().find(|c| c["cluster"] == "b"))
+            .map(|c| c["actions"].clone())
+            .unwrap_or_default();
+        (scans, history, actions)
+    };
+    let names = |sql: &str, id: &str| sql.contains(&format!("'{id}'"));
+    let (all_scans, history, every) = run(&["dry-run", "-o", "json"]);
+    assert_eq!(all_scans.len(), 1, "{all_scans:?}");
+    assert_eq!(history, 1, "a learns its demand");
+    let (scans, history, selected) = run(&["dry-run", "--cluster", "b", "-o", "json"]);
+    assert_eq!(history, 0, "no cluster it plans predicts");
+    assert_eq!(scans.len(), 1, "b forgot its wake: {scans:?}");
+    assert!(names(&scans[0], &b) && !names(&scans[0], &a), "{scans:?}");
+    assert!(names(&all_scans[0], &a) && names(&all_scans[0], &b));
+    assert_eq!(selected, every, "b is planned as a run of all plans it");
+    assert_eq!(selected[0]["kind"], "create_replica", "{selected:#}");
+    assert_eq!(selected[0]["replica"], "r1", "{selected:#}");
+    assert!(
+        selected[0]["reasons"][0]
+            .as_str()
+            .is_some_and(|why| why.contains("per the audit trail")),
+        "{selected:#}"
+    );
+    // `status` plans its selection alike.
+    let status_of_b = |args: &[&str]| {
+        let doc = clusterctl(&emu, args).ok().json();
+        doc["result"]["clusters"]
+            .as_array()
+            .and_then(|cs| cs.iter().find(|c| c["cluster"] == "b"))
+            .map(|c| (c["condition"].clone(), c["reason"].clone()))
+            .unwrap_or_default()
+    };
+    let status = status_of_b(&["status", "--cluster", "b", "-o", "json"]);
+    assert_eq!(status, status_of_b(&["status", "-o", "json"]));
+    assert!(status.1.to_string().contains("r1"), "{status:?}");
+    clusterctl(&emu, &["apply", "--cluster", "b"]).ok();
+    assert_eq!(replica_names(&emu, "b"), ["r1"], "woken");
+    // b remembers since; a still needs both, read by no run of b.
+    for command in ["dry-run", "apply"] {
+        let (scans, history, _) = run(&[command, "--cluster", "b", "-o", "json"]);
+        assert_eq!((scans.len(), history), (0, 0), "{command}: {scans:?}");
+    }
+    let (scans, history, _) = run(&["dry-run", "-o", "json"]);
+    assert_eq!(
+        (scans.len(), history),
+        (1, 1),
+        "a run of all reads them for a"
+    );
 }
 
 /// Statements that record actions' outcomes (an UPDATE of the audit table,
