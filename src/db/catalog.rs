@@ -627,22 +627,44 @@ fn parse_bool(v: &str) -> Option<bool> {
     }
 }
 
+/// Whose demand a logged statement is: the cluster holding, now, the name
+/// it was sent to, or the cluster it ran on when none holds that name (a
+/// cluster renamed since). Users address a cluster by name (`SET cluster =
+/// analytics`): after a blue/green swap (`ALTER CLUSTER … SWAP WITH`,
+/// which keeps ids and trades names) or a cluster dropped and created
+/// again, the workload's past is under its name, on another id. The one
+/// rule for every read of demand history ([`DEMAND_SQL`], and
+/// `simulate --from-history`'s log): `{log}` is the relation read, and
+/// `{of}` the cluster a row counts for. What runs on a cluster now
+/// ([`ACTIVITY_SQL`]) is by id: it is that cluster's.
+pub(super) const DEMAND_LOG: &str = "mz_internal.mz_statement_execution_history_redacted h \
+    LEFT JOIN mz_catalog.mz_clusters held ON held.name = h.cluster_name";
+pub(super) const DEMAND_OF: &str = "coalesce(held.id, h.cluster_id)";
+
+/// `sql` with [`DEMAND_LOG`] and [`DEMAND_OF`] filled in.
+pub(super) fn demand_sql(sql: &str) -> String {
+    sql.replace("{log}", DEMAND_LOG)
+        .replace("{of}", DEMAND_OF)
+        .replace("{not_ours}", NOT_OURS)
+}
+
 /// Needs: mz_internal.mz_statement_execution_history_redacted (the
-/// mz_monitor or mz_monitor_redacted role). The statement history of the
-/// clusters that learn their demand (`idle_suspend` with `predict`) and
-/// that the command plans, by cluster and UTC hour over the complete days
-/// `[{from}, {until})`: each logged statement counts 1/sample_rate times
-/// (the log is sampled), with the hour's first and last begin; ours
-/// ([`NOT_OURS`]) left out. The last row (cluster NULL) holds the log's
-/// first begin in the window, of every cluster: where its data starts.
-/// One statement, whatever the number of clusters; sent only when a
-/// cluster the command plans predicts.
-const DEMAND_SQL: &str = "SELECT cluster_id, date_trunc('hour', began_at AT TIME ZONE 'UTC'), \
-    sum(1.0 / greatest(sample_rate, 0.000001))::float8, min(began_at), max(began_at) \
-    FROM mz_internal.mz_statement_execution_history_redacted \
-    WHERE began_at >= '{from}'::timestamptz AND began_at < '{until}'::timestamptz \
-      AND cluster_id IN ({clusters}) AND {not_ours} \
-    GROUP BY cluster_id, date_trunc('hour', began_at AT TIME ZONE 'UTC') \
+/// mz_monitor or mz_monitor_redacted role), mz_catalog.mz_clusters. The
+/// statement history of the clusters that learn their demand
+/// (`idle_suspend` with `predict`) and that the command plans, by cluster
+/// ([`DEMAND_OF`]) and UTC hour over the complete days `[{from},
+/// {until})`: each logged statement counts 1/sample_rate times (the log is
+/// sampled), with the hour's first and last begin; ours ([`NOT_OURS`])
+/// left out. The last row (cluster NULL) holds the log's first begin in
+/// the window, of every cluster: where its data starts. One statement,
+/// whatever the number of clusters; sent only when a cluster the command
+/// plans predicts.
+const DEMAND_SQL: &str = "SELECT {of}, date_trunc('hour', h.began_at AT TIME ZONE 'UTC'), \
+    sum(1.0 / greatest(h.sample_rate, 0.000001))::float8, min(h.began_at), max(h.began_at) \
+    FROM {log} \
+    WHERE h.began_at >= '{from}'::timestamptz AND h.began_at < '{until}'::timestamptz \
+      AND {of} IN ({clusters}) AND {not_ours} \
+    GROUP BY {of}, date_trunc('hour', h.began_at AT TIME ZONE 'UTC') \
     UNION ALL \
     SELECT NULL, NULL::timestamp, NULL::float8, min(began_at), NULL::timestamptz \
     FROM mz_internal.mz_statement_execution_history_redacted \
@@ -662,11 +684,10 @@ async fn load_demand(
     let until = crate::strategy::predict::profile::midnight(now);
     let from = until - chrono::Duration::days(days as i64);
     let clusters: Vec<String> = ids.iter().map(|id| crate::ddl::literal(&id.0)).collect();
-    let sql = DEMAND_SQL
+    let sql = demand_sql(DEMAND_SQL)
         .replace("{from}", &from.to_rfc3339())
         .replace("{until}", &until.to_rfc3339())
-        .replace("{clusters}", &clusters.join(", "))
-        .replace("{not_ours}", NOT_OURS);
+        .replace("{clusters}", &clusters.join(", "));
     match c.query_typed(&sql, &[]).await {
         Ok(rows) => Some(parse_demand(&rows, from, until)),
         Err(e) => {

@@ -15,19 +15,20 @@ use crate::model::{ClusterId, Size};
 use crate::sim::history::{Bucket, HydrationSample, LiveHistory, MemorySample, OomSample};
 
 /// Needs: mz_internal.mz_statement_execution_history_redacted (the
-/// mz_monitor or mz_monitor_redacted role). Logged statements by user
-/// cluster and UTC minute over the `{days}` days before the current whole
+/// mz_monitor or mz_monitor_redacted role), mz_catalog.mz_clusters. Logged
+/// statements by user cluster (whose demand each is:
+/// [`catalog::DEMAND_OF`]) and UTC minute over the `{days}` days before the current whole
 /// minute, each counting 1/sample_rate (the log is sampled); ours
 /// ([`catalog::NOT_OURS`]) left out. The last row
 /// (cluster NULL) holds the log's mean sample rate over the window and the
 /// window's end, so every row of the answer agrees on one clock.
-const LOG_SQL: &str = "SELECT cluster_id, date_trunc('minute', began_at AT TIME ZONE 'UTC'), \
-    sum(1.0 / greatest(sample_rate, 0.000001))::float8, NULL::float8, NULL::timestamp \
-    FROM mz_internal.mz_statement_execution_history_redacted \
-    WHERE began_at AT TIME ZONE 'UTC' >= date_trunc('minute', now() AT TIME ZONE 'UTC') - INTERVAL '{days} days' \
-      AND began_at AT TIME ZONE 'UTC' < date_trunc('minute', now() AT TIME ZONE 'UTC') \
-      AND cluster_id LIKE 'u%' AND {not_ours} \
-    GROUP BY cluster_id, date_trunc('minute', began_at AT TIME ZONE 'UTC') \
+const LOG_SQL: &str = "SELECT {of}, date_trunc('minute', h.began_at AT TIME ZONE 'UTC'), \
+    sum(1.0 / greatest(h.sample_rate, 0.000001))::float8, NULL::float8, NULL::timestamp \
+    FROM {log} \
+    WHERE h.began_at AT TIME ZONE 'UTC' >= date_trunc('minute', now() AT TIME ZONE 'UTC') - INTERVAL '{days} days' \
+      AND h.began_at AT TIME ZONE 'UTC' < date_trunc('minute', now() AT TIME ZONE 'UTC') \
+      AND {of} LIKE 'u%' AND {not_ours} \
+    GROUP BY {of}, date_trunc('minute', h.began_at AT TIME ZONE 'UTC') \
     UNION ALL \
     SELECT NULL::text, NULL::timestamp, NULL::float8, avg(sample_rate)::float8, \
            date_trunc('minute', now() AT TIME ZONE 'UTC') \
@@ -106,10 +107,7 @@ fn q(context: &'static str) -> impl Fn(tokio_postgres::Error) -> DbError {
 /// clusters.
 pub async fn read(c: &Client, store: &Store, days: u32) -> Result<LiveHistory, DbError> {
     let replicas_sql = catalog::replicas_sql(crate::model::CRASH_WINDOW);
-    let over_window = |sql: &str| {
-        sql.replace("{days}", &days.to_string())
-            .replace("{not_ours}", catalog::NOT_OURS)
-    };
+    let over_window = |sql: &str| catalog::demand_sql(sql).replace("{days}", &days.to_string());
     let (log_sql, hydration_sql, peak_sql) = (
         over_window(LOG_SQL),
         over_window(HYDRATION_SQL),

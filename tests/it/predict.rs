@@ -421,3 +421,48 @@ fn our_own_polling_is_not_learned_as_demand() {
         "{json:#}"
     );
 }
+
+/// A blue/green deployment swaps the cluster users query by name with a
+/// fresh twin (`ALTER CLUSTER bi SWAP WITH bi_dbt_deploy`): the workload's
+/// weeks of history are under its name, on the other id. The cluster
+/// holding the name now learns from them, live and in a backtest.
+#[test]
+fn the_demand_of_a_name_follows_it_across_a_blue_green_swap() {
+    let emu = setup();
+    assert!(history(&emu, 3 * 3600) > 700);
+    let old = emu.cluster_id("bi");
+    emu.create_hydrated_cluster("bi_dbt_deploy", "r1", "25cc");
+    emu.sql("CALL mz_emulator.swap_clusters('bi', 'bi_dbt_deploy')");
+    clusterctl(&emu, &["strategy", "mv", "bi_dbt_deploy", "bi"]).ok();
+    assert_ne!(emu.cluster_id("bi"), old);
+    let d = clusterctl(&emu, &["describe", "bi"]).ok();
+    assert!(
+        d.stdout
+            .contains("Demand profile (learned from 4 weeks of statement history"),
+        "{}",
+        d.all()
+    );
+    let json = clusterctl(&emu, &["describe", "bi", "--output", "json"])
+        .ok()
+        .json();
+    let days = json["result"]["prediction"]["days_with_statements"]
+        .as_u64()
+        .unwrap_or_default();
+    assert!((27..=28).contains(&days), "{json:#}");
+    // The backtest reads the same: bi's demand, none for the old twin.
+    let run = clusterctl(
+        &emu,
+        &["simulate", "--from-history", "--days", "7", "-o", "json"],
+    )
+    .ok()
+    .json();
+    let queries = |name: &str| {
+        run["result"]["clusters"]
+            .as_array()
+            .and_then(|cs| cs.iter().find(|c| c["name"] == name))
+            .and_then(|c| c.pointer("/service/queries"))
+            .and_then(|q| q.as_u64())
+    };
+    assert!(queries("bi").is_some_and(|q| q > 100), "{run:#}");
+    assert_eq!(queries("bi_dbt_deploy"), Some(0), "{run:#}");
+}
