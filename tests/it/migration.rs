@@ -369,6 +369,8 @@ fn writing_commands_refuse_tables_a_newer_clusterctl_migrated() {
     refuses(&emu, &["strategy", "rm", "c1"]);
     refuses(&emu, &["strategy", "pause", "c1"]);
     refuses(&emu, &["strategy", "resume", "c1"]);
+    emu.create_cluster("c2");
+    refuses(&emu, &["strategy", "mv", "c1", "c2"]);
     refuses(&emu, &["unlock", "--force"]);
     assert_eq!(
         emu.query_one("SELECT config->>'target_size' FROM mz_cluster_strategies"),
