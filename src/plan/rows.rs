@@ -271,7 +271,14 @@ pub fn validate(cluster: Option<&Cluster>, rows: &[InEffect], sizes: &SizeCatalo
             let (shown, how, hint) = if is_id {
                 (
                     id.to_string(),
-                    format!("`clusterctl strategy rm {id}`"),
+                    // A blue/green deployment drops the cluster the rows
+                    // stayed with after the swap: they belong on the one
+                    // serving now.
+                    format!(
+                        "`clusterctl strategy rm {id}`, or move them to the cluster now \
+                         serving its workload (after a blue/green swap) with `clusterctl \
+                         strategy mv {id} CLUSTER`"
+                    ),
                     "dropped?",
                 )
             } else {
@@ -670,7 +677,11 @@ mod tests {
                 .map(|f| f.message.clone())
                 .unwrap_or_default()
         };
-        assert!(dangling("u9").ends_with("remove its rows with `clusterctl strategy rm u9`"));
+        assert!(dangling("u9").ends_with(
+            "remove its rows with `clusterctl strategy rm u9`, or move them to the cluster now \
+             serving its workload (after a blue/green swap) with `clusterctl strategy mv u9 \
+             CLUSTER`"
+        ));
         assert_eq!(
             dangling("it's"),
             "no cluster has id 'it''s' (a name where the id belongs?); remove its rows with \

@@ -191,7 +191,8 @@ impl Selection {
                             arg: arg.to_string(),
                             hint: format!(
                                 " (strategy rows still name {arg}: a dropped cluster; \
-                                 `clusterctl strategy rm {arg}` removes them)"
+                                 `clusterctl strategy rm {arg}` removes them, `clusterctl \
+                                 strategy mv {arg} CLUSTER` moves them to another)"
                             ),
                             by_flag: true,
                         });

@@ -2107,7 +2107,9 @@ fn the_id_of_a_dropped_cluster_is_no_cluster_to_plan_but_its_rows_are_listed() {
         assert!(
             r.stderr.contains("u99: no cluster has that name or id")
                 && r.stderr
-                    .contains("`clusterctl strategy rm u99` removes them"),
+                    .contains("`clusterctl strategy rm u99` removes them")
+                && r.stderr
+                    .contains("`clusterctl strategy mv u99 CLUSTER` moves them to another"),
             "{args:?}: {}",
             r.all()
         );

@@ -402,7 +402,8 @@ fn rows_of_a_dropped_cluster_named_by_id_are_warned_about() {
     let warned = |run: &crate::cli::Run| {
         run.stderr.contains(&format!(
             "warning: strategy rows: no cluster has id {gone} (dropped?); remove its rows with \
-             `clusterctl strategy rm {gone}`"
+             `clusterctl strategy rm {gone}`, or move them to the cluster now serving its \
+             workload (after a blue/green swap) with `clusterctl strategy mv {gone} CLUSTER`"
         ))
     };
     for args in [&["dry-run"][..], &["apply"]] {
