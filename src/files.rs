@@ -191,6 +191,41 @@ mod tests {
         assert_eq!(names, vec!["plan.json"]);
     }
 
+    /// What is no file to replace is refused, each with its reason; a file
+    /// written in place needs only itself writable, a renamed one its
+    /// directory.
+    #[test]
+    fn only_a_regular_file_or_none_may_be_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target.json");
+        std::fs::write(&target, "x").unwrap();
+        let link = dir.path().join("link.json");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert!(check_writable(&link, true)
+            .unwrap_err()
+            .starts_with("is a symbolic link"));
+        // Written in place, the link's file is written.
+        assert_eq!(check_writable(&link, false), Ok(true));
+        assert_eq!(
+            check_writable(dir.path(), false).unwrap_err(),
+            "is a directory; name a file"
+        );
+        assert!(check_writable(Path::new("/dev/null"), false)
+            .unwrap_err()
+            .starts_with("not a regular file"));
+        let long = dir.path().join("n".repeat(300));
+        assert!(check_writable(&long, true)
+            .unwrap_err()
+            .starts_with("cannot read: "));
+        // A file it may write in a directory where nothing can be created
+        // (procfs): fine in place, refused when renamed over.
+        let comm = Path::new("/proc/self/comm");
+        assert_eq!(check_writable(comm, false), Ok(true));
+        assert!(check_writable(comm, true)
+            .unwrap_err()
+            .starts_with("cannot create a file in the directory /proc/self"));
+    }
+
     /// The file is replaced whole or not at all, and no temporary file is
     /// left behind either way.
     #[test]
