@@ -191,6 +191,22 @@ mod tests {
         assert_eq!(names, vec!["plan.json"]);
     }
 
+    /// A probe left by a process of this PID (killed between the probe's
+    /// creation and removal) is no reason to refuse, and is cleared.
+    #[test]
+    fn a_leftover_probe_of_this_pid_is_cleared() {
+        let dir = tempfile::tempdir().unwrap();
+        let probe = dir
+            .path()
+            .join(format!(".clusterctl-probe.{}", std::process::id()));
+        std::fs::write(&probe, "").unwrap();
+        assert_eq!(
+            check_writable(&dir.path().join("plan.json"), true),
+            Ok(false)
+        );
+        assert!(!probe.exists());
+    }
+
     /// What is no file to replace is refused, each with its reason; a file
     /// written in place needs only itself writable, a renamed one its
     /// directory.

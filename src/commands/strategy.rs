@@ -1017,6 +1017,35 @@ mod tests {
         }
     }
 
+    /// Rows in priority order (a `pause`, no strategy, last), not by name.
+    #[test]
+    fn moved_rows_are_listed_by_priority() {
+        let s = snap(vec![
+            row("u1", "pause", json!({})),
+            row("u1", "burst", json!({"burst_replica_size": "100cc"})),
+            row("u1", "target_size", json!({"target_size": "50cc"})),
+        ]);
+        let plan = plan_move(&s, &target("u1", Some("old")), &target("u2", Some("new")));
+        let plan = plan.unwrap_or_else(|e| panic!("{e:?}"));
+        let types: Vec<&str> = plan.rows.iter().map(|(t, _)| t.as_str()).collect();
+        assert_eq!(types, ["target_size", "burst", "pause"]);
+    }
+
+    /// A removal deletes up to the latest row it saw of that cluster (one
+    /// dated ahead of the clock included), never by another's dates.
+    #[test]
+    fn a_removal_reaches_the_latest_row_it_saw_of_its_cluster() {
+        let at = |h: i64| chrono::DateTime::UNIX_EPOCH + chrono::Duration::hours(h);
+        let dated = |id: &str, h: i64| StrategyRow {
+            updated_at: Some(at(h)),
+            ..row(id, "burst", json!({}))
+        };
+        let mut s = snap(vec![dated("u1", 5), dated("u1", 7), dated("u2", 9)]);
+        s.now = at(6);
+        assert_eq!(seen_up_to(&s, &ClusterId("u1".into())), at(7));
+        assert_eq!(seen_up_to(&s, &ClusterId("u3".into())), at(6));
+    }
+
     #[test]
     fn a_move_takes_every_row_in_effect_in_priority_order() {
         let s = snap(vec![
