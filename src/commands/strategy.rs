@@ -188,9 +188,17 @@ struct Change<'a> {
     ty: Option<&'a str>,
     before: serde_json::Value,
     after: serde_json::Value,
-    /// `strategy mv`: the key (`moved_to`, `moved_from`) and the other
-    /// cluster.
-    moved: Option<(&'static str, &'a Target)>,
+    /// `strategy mv`: the other cluster, and which way the rows went.
+    moved: Option<Other<'a>>,
+}
+
+/// The other cluster of a `strategy mv`, for each side's audit row.
+#[derive(Clone, Copy)]
+enum Other<'a> {
+    /// On the source's row: where the rows went (`moved_to`).
+    To(&'a Target),
+    /// On the destination's row: where they came from (`moved_from`).
+    From(&'a Target),
 }
 
 /// The audit row of a strategy change: who, what, before → after. Written
@@ -211,16 +219,23 @@ async fn audit(
     });
     // The command as it was given.
     let mut line = match change.moved {
-        Some(("moved_from", source)) => {
+        Some(Other::From(source)) => {
             format!("-- clusterctl {command} {} {}", source.arg(), target.arg())
         }
-        Some((_, dest)) => format!("-- clusterctl {command} {} {}", target.arg(), dest.arg()),
+        Some(Other::To(dest)) => {
+            format!("-- clusterctl {command} {} {}", target.arg(), dest.arg())
+        }
         None => format!("-- clusterctl {command} {}", target.arg()),
     };
     if let Some(t) = change.ty {
         line.push_str(&format!(" {t}"));
     }
-    if let (Some((key, other)), Some(map)) = (change.moved, fields.as_object_mut()) {
+    let moved = match change.moved {
+        Some(Other::To(c)) => Some(("moved_to", c)),
+        Some(Other::From(c)) => Some(("moved_from", c)),
+        None => None,
+    };
+    if let (Some((key, other)), Some(map)) = (moved, fields.as_object_mut()) {
         map.insert(
             key.into(),
             serde_json::json!({ "cluster_id": other.id, "cluster": other.name }),
@@ -859,7 +874,7 @@ pub async fn mv(ctx: &Context, from: &str, to: &str) -> Result<Moved, CommandErr
         ty: None,
         before: serde_json::Value::Null,
         after: configs.clone(),
-        moved: Some(("moved_from", &source)),
+        moved: Some(Other::From(&source)),
     };
     audit(ctx, &dest, "strategy mv", change, at).await?;
     let up_to = seen_up_to(&snap, &source.id);
@@ -873,7 +888,7 @@ pub async fn mv(ctx: &Context, from: &str, to: &str) -> Result<Moved, CommandErr
         ty: None,
         before: configs,
         after: serde_json::Value::Null,
-        moved: Some(("moved_to", &dest)),
+        moved: Some(Other::To(&dest)),
     };
     audit(ctx, &source, "strategy mv", change, at).await?;
     let rekeyed = rekeyed(&snap, &dest, &rows);
