@@ -2774,6 +2774,13 @@ fn strategy_mv_moves_every_row_after_a_blue_green_swap() {
         change["before"]["burst"],
         json!({"burst_replica_size": "100cc"})
     );
+    // Both rows quote the command as it was given.
+    let command = "-- clusterctl strategy mv analytics_dbt_deploy analytics";
+    assert_eq!(h["result"]["entries"][0]["sql"], command, "{h:#}");
+    let h = clusterctl(&emu, &["history", "--cluster", &new, "-o", "json"])
+        .ok()
+        .json();
+    assert_eq!(h["result"]["entries"][0]["sql"], command, "{h:#}");
 
     // Refused, nothing written: the destination has rows of its own, the
     // rows would be invalid there (a managed cluster runs no burst), the
