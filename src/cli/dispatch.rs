@@ -1207,12 +1207,24 @@ fn set_config(a: &StrategySetArgs) -> Result<serde_json::Value, CommandError> {
                 .iter()
                 .map(|key| format!("--{}", key.flag()))
                 .collect();
+            // A strategy whose every key has a default (stabilization) is
+            // set with an empty config: say how, as its parser is the judge.
+            let sizes = crate::model::SizeCatalog::new(Vec::new());
+            let defaults =
+                crate::strategy::StrategyConfig::parse(kind, &serde_json::json!({}), &sizes)
+                    .is_ok()
+                    .then_some("; `--config '{}'` keeps every default")
+                    .unwrap_or_default();
             Err(usage(format!(
                 "give the config with --config JSON or key flags{}",
                 if flags.is_empty() {
                     String::new()
                 } else {
-                    format!(" ({} takes {})", a.strategy_type, flags.join(", "))
+                    format!(
+                        " ({} takes {}{defaults})",
+                        a.strategy_type,
+                        flags.join(", ")
+                    )
                 }
             )))
         }

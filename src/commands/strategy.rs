@@ -204,7 +204,11 @@ async fn audit(
         format!(
             "-- clusterctl {command} {}{}",
             target.arg(),
-            ty.map(|t| format!(" {t}")).unwrap_or_default()
+            // The command line that made the change: `strategy pause etl`,
+            // as pause and resume take no type (their row's is `pause`).
+            ty.filter(|_| !matches!(command, "strategy pause" | "strategy resume"))
+                .map(|t| format!(" {t}"))
+                .unwrap_or_default()
         ),
         serde_json::json!({
             "cluster": target.name,

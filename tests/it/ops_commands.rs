@@ -483,6 +483,67 @@ fn every_key_flag_the_usage_hint_names_exists() {
     assert!(r.stderr.contains("longer than a year"), "{}", r.all());
 }
 
+/// `strategy set CLUSTER stabilization` without flags: every key has a
+/// default, so the usage error says `--config '{}'` takes them all (it
+/// listed the flags alone, as if one were needed); a type with a required
+/// key is not told so.
+#[test]
+fn a_strategy_of_defaults_is_told_how_to_take_them() {
+    let emu = emulator();
+    emu.create_hydrated_cluster("batch", "r1", "25cc");
+    let r = clusterctl(&emu, &["strategy", "set", "batch", "stabilization"]).code(64);
+    assert!(
+        r.stderr.contains("`--config '{}'` keeps every default"),
+        "{}",
+        r.all()
+    );
+    clusterctl(
+        &emu,
+        &[
+            "strategy",
+            "set",
+            "batch",
+            "stabilization",
+            "--config",
+            "{}",
+        ],
+    )
+    .ok();
+    assert_eq!(strategy_rows(&emu)[0].2, "{}");
+    for ty in ["target_size", "burst", "idle_suspend", "limits", "schedule"] {
+        let r = clusterctl(&emu, &["strategy", "set", "batch", ty]).code(64);
+        assert!(!r.stderr.contains("--config '{}'"), "{ty}: {}", r.all());
+    }
+}
+
+/// The audit row of `strategy pause` and `strategy resume` records the
+/// command line that made the change, as `history -o wide` shows it: it
+/// added the row's type (`strategy pause analytics pause`), a line that
+/// does not run.
+#[test]
+fn pause_and_resume_are_audited_as_the_command_lines_they_are() {
+    let emu = analytics_wanting_50cc();
+    clusterctl(&emu, &["strategy", "pause", "analytics"]).ok();
+    clusterctl(&emu, &["strategy", "resume", "analytics"]).ok();
+    clusterctl(&emu, &["strategy", "rm", "analytics", "target_size"]).ok();
+    let sql: Vec<String> = emu
+        .query_strings(
+            "SELECT action_sql FROM mz_cluster_strategy_actions \
+             WHERE action_sql LIKE '-- clusterctl strategy %' ORDER BY created_at",
+        )
+        .into_iter()
+        .map(|r| r[0].clone().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        sql,
+        [
+            "-- clusterctl strategy pause analytics",
+            "-- clusterctl strategy resume analytics",
+            "-- clusterctl strategy rm analytics target_size",
+        ]
+    );
+}
+
 #[test]
 fn strategy_set_wins_over_rows_dated_in_the_future() {
     let emu = emulator();
