@@ -128,11 +128,15 @@ pub fn run(cli: Cli) -> u8 {
                 Ok(out) => out,
                 Err(e) => return fail(&e, &ui),
             };
+            let sim = sim_args(&a, &ui);
+            if let Err(e) = crate::sim::check_alternatives(&sim) {
+                return fail(&CommandError::Io(e.to_string()), &ui);
+            }
             let opts = BacktestOptions {
                 days: a.days.unwrap_or(28),
                 cluster: a.cluster.clone(),
                 out,
-                sim: sim_args(&a, &ui),
+                sim,
             };
             connected(&a.conn, None, &ui, async |ctx| {
                 crate::commands::backtest::backtest(ctx, &opts).await

@@ -2007,6 +2007,23 @@ fn init_print_sql_runs_twice_and_man_pages_cover_every_command() {
             .exists(),
         "{cited}"
     );
+    // Every file an example compares with ships, or the help says what it
+    // is: `--compare predictive.toml`, run as written, found no such file
+    // and nothing said what to write in it.
+    let words: Vec<&str> = help.split_whitespace().collect();
+    for file in words
+        .windows(2)
+        .filter(|w| w[0] == "--compare")
+        .map(|w| w[1])
+    {
+        let ships = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(file)
+            .exists();
+        assert!(
+            ships || words.join(" ").contains(&format!("({file} below:")),
+            "{file}:\n{help}"
+        );
+    }
 }
 
 #[test]
@@ -2091,6 +2108,16 @@ fn each_command_shows_only_its_own_flags() {
         assert!(!text.contains(absent), "{args:?} lists {absent}:\n{text}");
     }
     assert!(help(&["history"]).contains("--replica <NAME>"));
+    // `-o wide` says what it adds to history as the README does: the help
+    // named the cluster ids alone.
+    let wide = help(&["history"])
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        wide.contains("history: cluster ids, runs and the SQL sent"),
+        "{wide}"
+    );
     assert!(help(&["apply"]).contains("--enable-experimental-strategies"));
 }
 
