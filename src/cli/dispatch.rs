@@ -1214,11 +1214,12 @@ fn set_config(a: &StrategySetArgs) -> Result<serde_json::Value, CommandError> {
             // A strategy whose every key has a default (stabilization) is
             // set with an empty config: say how, as its parser is the judge.
             let sizes = crate::model::SizeCatalog::new(Vec::new());
-            let defaults =
-                crate::strategy::StrategyConfig::parse(kind, &serde_json::json!({}), &sizes)
-                    .is_ok()
-                    .then_some("; `--config '{}'` keeps every default")
-                    .unwrap_or_default();
+            let empty = serde_json::json!({});
+            let defaults = if crate::strategy::StrategyConfig::parse(kind, &empty, &sizes).is_ok() {
+                "; `--config '{}'` keeps every default"
+            } else {
+                ""
+            };
             Err(usage(format!(
                 "give the config with --config JSON or key flags{}",
                 if flags.is_empty() {
