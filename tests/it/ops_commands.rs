@@ -2013,7 +2013,7 @@ fn init_print_sql_runs_twice_and_man_pages_cover_every_command() {
     let words: Vec<&str> = help.split_whitespace().collect();
     for file in words
         .windows(2)
-        .filter(|w| w[0] == "--compare")
+        .filter(|w| w[0] == "--compare" && w[1].ends_with(".toml"))
         .map(|w| w[1])
     {
         let ships = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
