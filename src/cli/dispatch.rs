@@ -1233,8 +1233,44 @@ fn set_config(a: &StrategySetArgs) -> Result<serde_json::Value, CommandError> {
                 }
             )))
         }
-        None => Ok(serde_json::Value::Object(a.keys.0.clone())),
+        None => {
+            if let Some(m) = stray_key_flag(&a.strategy_type, &a.keys.0) {
+                return Err(usage(m));
+            }
+            Ok(serde_json::Value::Object(a.keys.0.clone()))
+        }
     }
+}
+
+/// A key flag that another strategy type reads (`target_size
+/// --idle-after-s 30m`): a slip of the command line, said with the type
+/// that reads it and the flags this one takes, before anything is read.
+/// An unknown type is left to the row's validation, which suggests one.
+fn stray_key_flag(ty: &str, given: &serde_json::Map<String, serde_json::Value>) -> Option<String> {
+    use crate::strategy::keys;
+    let kind = crate::strategy::StrategyKind::parse(ty)?;
+    let own = kind.key_names();
+    let stray = given.keys().find(|k| !own.contains(&k.as_str()))?;
+    let readers: Vec<&str> = keys::all_keys()
+        .into_iter()
+        .find(|(k, _)| k.name == stray)
+        .map(|(_, kinds)| kinds.iter().map(|k| k.as_str()).collect())
+        .unwrap_or_default();
+    let flags: Vec<String> = kind
+        .keys()
+        .iter()
+        .map(|k| format!("--{}", k.flag()))
+        .collect();
+    let readers = match readers.split_last() {
+        Some((last, [])) => last.to_string(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        None => "no strategy".into(),
+    };
+    Some(format!(
+        "--{} is a key of {readers}, not of {ty} ({ty} takes {})",
+        stray.replace('_', "-"),
+        flags.join(", ")
+    ))
 }
 
 #[cfg(test)]

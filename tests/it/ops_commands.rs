@@ -516,6 +516,52 @@ fn a_strategy_of_defaults_is_told_how_to_take_them() {
     }
 }
 
+/// A key flag of another strategy type is a slip of the command line:
+/// exit 64 before anything is read, naming the types that read it and the
+/// flags this one takes. It was "unknown key 'cooldown_s'", exit 1, after
+/// the catalog was read, with nothing said of the flag given.
+#[test]
+fn a_key_flag_of_another_type_names_the_types_that_read_it() {
+    let emu = emulator();
+    emu.create_hydrated_cluster("batch", "r1", "25cc");
+    emu.clear_sql_log();
+    let r = clusterctl(
+        &emu,
+        &[
+            "strategy",
+            "set",
+            "batch",
+            "target_size",
+            "--target-size",
+            "50cc",
+            "--cooldown-s",
+            "5m",
+        ],
+    )
+    .code(64);
+    assert!(
+        r.stderr.contains(
+            "--cooldown-s is a key of shrink_to_fit, burst and idle_suspend, not of \
+             target_size (target_size takes --target-size, --replica-name, --allow-downtime)"
+        ),
+        "{}",
+        r.all()
+    );
+    assert_eq!(emu.sql_log(), Vec::<String>::new(), "{}", r.all());
+    assert!(strategy_rows(&emu).is_empty());
+    let r = clusterctl(
+        &emu,
+        &["strategy", "set", "batch", "burst", "--idle-after-s", "30m"],
+    )
+    .code(64);
+    assert!(
+        r.stderr
+            .contains("--idle-after-s is a key of idle_suspend, not of burst"),
+        "{}",
+        r.all()
+    );
+}
+
 /// The audit row of `strategy pause` and `strategy resume` records the
 /// command line that made the change, as `history -o wide` shows it: it
 /// added the row's type (`strategy pause analytics pause`), a line that
