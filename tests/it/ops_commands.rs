@@ -2206,6 +2206,22 @@ fn a_name_that_is_no_cluster_is_a_usage_error_for_every_command() {
         let doc = clusterctl(&emu, &json).json();
         assert_eq!(doc["error"]["code"], "usage", "{args:?}: {doc:#}");
     }
+    // A CLUSTER argument with no near name says where the names are: it
+    // said "no cluster has that name or id" and no more.
+    for args in [
+        &["describe", "nosuch"][..],
+        &["strategy", "pause", "nosuch"],
+    ] {
+        let r = clusterctl(&emu, args).code(64);
+        assert!(
+            r.stderr.contains(
+                "cluster nosuch: no cluster has that name or id; \
+                 `clusterctl status --all` lists the user clusters"
+            ),
+            "{args:?}: {}",
+            r.all()
+        );
+    }
 }
 
 #[test]
