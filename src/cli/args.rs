@@ -62,7 +62,7 @@ pub enum Command {
     Unlock(UnlockArgs),
     /// Backtest strategies on a simulated Materialize: a scenario file, or --from-history (a live one's demand)
     #[command(
-        after_help = "Scenarios ship in the repository's examples/scenarios/ (nightly-batch.toml,\nburst-cold-start.toml, schedule.toml, …; every key is documented in its README.md).\n\nWith --from-history (and the usual connection options) the scenario is built from\na live Materialize instead: its clusters, replicas, sizes and strategy rows, and\nthe statement log of the last --days (the mz_monitor_redacted role is needed).\nNothing is written to the database (--create-replica creates a temporary replica\non the exec cluster and drops it; nothing else). --compare runs alternative strategies on the\nsame demand; --out saves the scenario (in a directory that exists; an existing\nfile is overwritten, and said), so `simulate FILE` replays the same figures.\n\nExamples, from a checkout of the repository:\n  clusterctl simulate examples/scenarios/nightly-batch.toml --plot nightly.svg\n  clusterctl simulate --from-history --days 28 --compare predictive.toml --out backtest.toml"
+        after_help = "Scenarios ship in the repository's examples/scenarios/ (nightly-batch.toml,\nburst-cold-start.toml, schedule.toml, …; every key is documented in its README.md).\n\nWith --from-history (and the usual connection options) the scenario is built from\na live Materialize instead: its clusters, replicas, sizes and strategy rows, and\nthe statement log of the last --days (the mz_monitor_redacted role is needed).\nNothing is written to the database (--create-replica creates a temporary replica\non the exec cluster and drops it; nothing else). --compare runs alternative\nstrategies on the same demand: a file of your own, written like those in\nexamples/scenarios/alternatives/ (predictive.toml below: your clusters' rows\nwith \"predict\": true). --out saves the scenario (in a directory that exists;\nan existing file is overwritten, and said), so `simulate FILE` replays the same\nfigures.\n\nExamples, from a checkout of the repository:\n  clusterctl simulate examples/scenarios/nightly-batch.toml --plot nightly.svg\n  clusterctl simulate --from-history --days 28 --compare predictive.toml --out backtest.toml"
     )]
     Simulate(SimulateArgs),
     /// Configure strategies: set, rm, mv, ls, pause, resume
@@ -73,7 +73,7 @@ pub enum Command {
     Strategy(StrategyCommand),
     /// One row per cluster: condition, replicas, age of the last change, reason (-o wide for more)
     #[command(
-        after_help = "Conditions, most urgent first: Paused, Invalid, NotManageable, InDoubt,\nCrashLooping, ResizeRolledBack, Bursting, Suspending, Resuming, Resizing, Stabilizing,\nLimited, Hydrating,\nSuspended, SignalUnknown, Converged (Unconfigured with --all).\n\nExamples:\n  clusterctl status\n  clusterctl status -o wide --filter-clusters '^analytics'\n  clusterctl status --watch --interval 10s"
+        after_help = "Conditions, most urgent first: Paused, Invalid, NotManageable, InDoubt,\nCrashLooping, ResizeRolledBack, Bursting, Suspending, Resuming, Resizing,\nStabilizing, Limited, Hydrating, Suspended, SignalUnknown, Converged\n(Unconfigured with --all).\n\nExamples:\n  clusterctl status\n  clusterctl status -o wide --filter-clusters '^analytics'\n  clusterctl status --watch --interval 10s"
     )]
     Status(StatusArgs),
     /// Everything about one cluster: strategies, replicas, signals, pending work, history
@@ -119,7 +119,7 @@ pub enum OutputFormat {
     Text,
     /// One JSON document (see README, "JSON output")
     Json,
-    /// Text with what text cuts or leaves out (status: every column; strategy ls: whole configs; history: cluster ids)
+    /// Text with what text cuts or leaves out (status: every column; strategy ls: whole configs; history: cluster ids, runs and the SQL sent)
     Wide,
 }
 

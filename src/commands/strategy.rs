@@ -227,7 +227,12 @@ async fn audit(
         }
         None => format!("-- clusterctl {command} {}", target.arg()),
     };
-    if let Some(t) = change.ty {
+    // Pause and resume take no type (their row's is `pause`): `strategy
+    // pause etl`.
+    if let Some(t) = change
+        .ty
+        .filter(|_| !matches!(command, "strategy pause" | "strategy resume"))
+    {
         line.push_str(&format!(" {t}"));
     }
     let moved = match change.moved {

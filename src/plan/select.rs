@@ -87,9 +87,15 @@ impl SelectionError {
     /// message and did-you-mean hint of every command, a usage error
     /// (exit 64) wherever the name came from.
     pub fn no_such_cluster(arg: &str, names: &[&str], by_flag: bool) -> SelectionError {
+        let mut hint = crate::strategy::keys::did_you_mean(arg, names);
+        // A CLUSTER argument with no near name: say where the names are
+        // (`--cluster` says what it takes instead).
+        if hint.is_empty() && !by_flag {
+            hint = "; `clusterctl status --all` lists the user clusters".into();
+        }
         SelectionError::NoSuchCluster {
             arg: arg.to_string(),
-            hint: crate::strategy::keys::did_you_mean(arg, names),
+            hint,
             by_flag,
         }
     }

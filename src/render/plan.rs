@@ -136,7 +136,9 @@ pub fn plan_text(plan: &Plan, style: &TextStyle) -> String {
     let mut s = String::new();
     for cp in &plan.clusters {
         let show_notes = verbosity == Verbosity::Verbose && !cp.notes.is_empty();
-        let waiting = cp.state() == PlanState::Waiting;
+        // `-q` leaves out what waits: a cluster that only waits would be a
+        // header over nothing.
+        let waiting = cp.state() == PlanState::Waiting && verbosity != Verbosity::Quiet;
         if cp.actions.is_empty() && !show_notes && !waiting {
             continue;
         }
@@ -580,6 +582,38 @@ mod tests {
                 .push(row(&id, serde_json::json!({"target_size": "50cc"})));
         }
         crate::plan::plan(&snap, &crate::plan::PlanOptions::default())
+    }
+
+    /// `-q` keeps the plan's actions and leaves out what waits: a cluster
+    /// that only waited printed its header alone, over nothing.
+    #[test]
+    fn quiet_leaves_out_a_cluster_that_only_waits() {
+        let mut plan = converged_invalid_and(&["x"]);
+        for c in plan.clusters.iter_mut().filter(|c| c.cluster == "ok") {
+            c.waiting.push(crate::strategy::Deferred {
+                strategy: None,
+                action: "hydrate r1".into(),
+                reason: "r1 (25cc) is hydrating".into(),
+                in_seconds: None,
+                limit: false,
+            });
+        }
+        let style = |verbosity| TextStyle {
+            verbosity,
+            table: crate::render::table::Style {
+                tty: false,
+                color: false,
+            },
+            wide: false,
+            streamed: false,
+        };
+        let normal = plan_text(&plan, &style(Verbosity::Normal));
+        assert!(normal.contains("cluster ok (u2)"), "{normal}");
+        let quiet = plan_text(&plan, &style(Verbosity::Quiet));
+        assert!(!quiet.contains("cluster ok"), "{quiet}");
+        assert!(!quiet.contains("waiting"), "{quiet}");
+        assert!(quiet.contains("cluster x (u10)"), "{quiet}");
+        assert!(quiet.contains("+ create replica"), "{quiet}");
     }
 
     /// `apply --watch` (no plan streamed first) says what waits under its

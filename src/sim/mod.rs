@@ -86,6 +86,17 @@ pub fn run_cli(args: &SimArgs) -> Result<(String, Vec<String>), SimError> {
     Ok((run_loaded(sc, args)?, notes))
 }
 
+/// Reads and parses every `--strategies` and `--compare` file. The replay
+/// reads them itself; `--from-history` calls this before it connects, so a
+/// mistyped file fails the command before the live database is read (or a
+/// temporary replica made) and before `--out` is written.
+pub fn check_alternatives(args: &SimArgs) -> Result<(), SimError> {
+    for path in args.strategies.iter().chain(&args.compare) {
+        compare::Alternative::load(path).map_err(|e| SimError::Scenario(e.0))?;
+    }
+    Ok(())
+}
+
 /// Where `simulate --from-history --out FILE` may write: FILE in a
 /// directory that exists (none is created: a mistyped path is an error, not
 /// a new tree), and not a directory, device or FIFO. Checked before

@@ -375,6 +375,47 @@ fn bad_input_is_one_clear_error() {
     assert!(!run.all().contains(&password), "{}", run.all());
 }
 
+/// A `--compare` or `--strategies` file that cannot be read or parsed
+/// fails before the live database is read (no statement, no temporary
+/// replica) and before `--out` is written: the replay read it only after
+/// the whole history, having written the scenario, so the `--help`
+/// example's `predictive.toml`, run as written, cost a full read.
+#[test]
+fn a_bad_alternative_file_fails_before_anything_is_read() {
+    let emu = Emulator::start();
+    emu.create_hydrated_cluster("bi", "r1", "25cc");
+    emu.create_cluster("ops");
+    init_tables(&emu);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("backtest.toml");
+    let out_arg = out.display().to_string();
+    let missing = dir.path().join("predictive.toml").display().to_string();
+    let broken = alternative(dir.path(), "broken.toml", "[[clusters]\n");
+    for (flag, file) in [("--compare", &missing), ("--strategies", &broken)] {
+        emu.reset_stats();
+        emu.clear_sql_log();
+        let run = clusterctl(
+            &emu,
+            &[
+                "simulate",
+                "--from-history",
+                "--exec-cluster",
+                "ops",
+                "--create-replica",
+                flag,
+                file,
+                "--out",
+                &out_arg,
+            ],
+        );
+        assert_eq!(run.code, 1, "{flag}: {}", run.all());
+        assert!(run.stderr.starts_with("error: "), "{}", run.all());
+        assert!(run.stderr.contains(file.as_str()), "{}", run.all());
+        assert_eq!(emu.sql_log(), Vec::<String>::new(), "{flag}: {}", run.all());
+        assert!(!out.exists(), "{flag}: --out was written: {}", run.all());
+    }
+}
+
 /// Every row of clusterctl's tables, and the catalog's clusters and replicas.
 fn database_state(emu: &Emulator) -> Vec<Vec<Option<String>>> {
     let mut rows = Vec::new();

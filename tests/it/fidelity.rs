@@ -481,6 +481,40 @@ fn without_the_monitor_role_activity_is_unknown_said_and_a_check_problem() {
     assert!(emu.replicas("c").is_empty());
 }
 
+/// The GRANTs `init --print` hands an admin, run as SQL, are what `doctor`
+/// sees next: the role is a member of mz_monitor_redacted and the log is
+/// readable, one judgement. The emulator kept memberships in a table only
+/// its test helper filled, so `doctor` said the role was no member (the
+/// log "unreadable") and, three lines below, that the log was readable.
+#[test]
+fn the_grants_init_print_hands_an_admin_are_what_doctor_sees() {
+    let emu = Emulator::start();
+    emu.create_hydrated_cluster("c", "r1", "25cc");
+    emu.add_activity("c", 60, true);
+    let role = emu.create_role("ctl");
+    let print = clusterctl(&emu, &["init", "--print", "--role", &role.name]).ok();
+    emu.sql(&print.stdout);
+    let run = as_role(&role, &["doctor", "--output", "json"]);
+    let doc = run.json();
+    let findings = doc["result"]["findings"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let of = |topic: &str| -> Vec<String> {
+        findings
+            .iter()
+            .filter(|f| f["topic"] == topic)
+            .map(|f| format!("{} {}", f["level"], f["message"]))
+            .collect()
+    };
+    assert_eq!(of("monitor_role"), Vec::<String>::new(), "{doc:#}");
+    let log = of("statement_log");
+    assert!(
+        log.len() == 1 && log[0].starts_with("\"ok\""),
+        "{log:?}: {doc:#}"
+    );
+}
+
 #[test]
 fn apply_holds_back_what_the_regions_credit_limit_would_refuse() {
     // A region limited to 3 credits/h (Materialize refuses beyond it with

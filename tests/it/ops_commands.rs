@@ -483,6 +483,113 @@ fn every_key_flag_the_usage_hint_names_exists() {
     assert!(r.stderr.contains("longer than a year"), "{}", r.all());
 }
 
+/// `strategy set CLUSTER stabilization` without flags: every key has a
+/// default, so the usage error says `--config '{}'` takes them all (it
+/// listed the flags alone, as if one were needed); a type with a required
+/// key is not told so.
+#[test]
+fn a_strategy_of_defaults_is_told_how_to_take_them() {
+    let emu = emulator();
+    emu.create_hydrated_cluster("batch", "r1", "25cc");
+    let r = clusterctl(&emu, &["strategy", "set", "batch", "stabilization"]).code(64);
+    assert!(
+        r.stderr.contains("`--config '{}'` keeps every default"),
+        "{}",
+        r.all()
+    );
+    clusterctl(
+        &emu,
+        &[
+            "strategy",
+            "set",
+            "batch",
+            "stabilization",
+            "--config",
+            "{}",
+        ],
+    )
+    .ok();
+    assert_eq!(strategy_rows(&emu)[0].2, "{}");
+    for ty in ["target_size", "burst", "idle_suspend", "limits", "schedule"] {
+        let r = clusterctl(&emu, &["strategy", "set", "batch", ty]).code(64);
+        assert!(!r.stderr.contains("--config '{}'"), "{ty}: {}", r.all());
+    }
+}
+
+/// A key flag of another strategy type is a slip of the command line:
+/// exit 64 before anything is read, naming the types that read it and the
+/// flags this one takes. It was "unknown key 'cooldown_s'", exit 1, after
+/// the catalog was read, with nothing said of the flag given.
+#[test]
+fn a_key_flag_of_another_type_names_the_types_that_read_it() {
+    let emu = emulator();
+    emu.create_hydrated_cluster("batch", "r1", "25cc");
+    emu.clear_sql_log();
+    let r = clusterctl(
+        &emu,
+        &[
+            "strategy",
+            "set",
+            "batch",
+            "target_size",
+            "--target-size",
+            "50cc",
+            "--cooldown-s",
+            "5m",
+        ],
+    )
+    .code(64);
+    assert!(
+        r.stderr.contains(
+            "--cooldown-s is a key of shrink_to_fit, burst and idle_suspend, not of \
+             target_size (target_size takes --target-size, --replica-name, --allow-downtime)"
+        ),
+        "{}",
+        r.all()
+    );
+    assert_eq!(emu.sql_log(), Vec::<String>::new(), "{}", r.all());
+    assert!(strategy_rows(&emu).is_empty());
+    let r = clusterctl(
+        &emu,
+        &["strategy", "set", "batch", "burst", "--idle-after-s", "30m"],
+    )
+    .code(64);
+    assert!(
+        r.stderr
+            .contains("--idle-after-s is a key of idle_suspend, not of burst"),
+        "{}",
+        r.all()
+    );
+}
+
+/// The audit row of `strategy pause` and `strategy resume` records the
+/// command line that made the change, as `history -o wide` shows it: it
+/// added the row's type (`strategy pause analytics pause`), a line that
+/// does not run.
+#[test]
+fn pause_and_resume_are_audited_as_the_command_lines_they_are() {
+    let emu = analytics_wanting_50cc();
+    clusterctl(&emu, &["strategy", "pause", "analytics"]).ok();
+    clusterctl(&emu, &["strategy", "resume", "analytics"]).ok();
+    clusterctl(&emu, &["strategy", "rm", "analytics", "target_size"]).ok();
+    let sql: Vec<String> = emu
+        .query_strings(
+            "SELECT action_sql FROM mz_cluster_strategy_actions \
+             WHERE action_sql LIKE '-- clusterctl strategy %' ORDER BY created_at",
+        )
+        .into_iter()
+        .map(|r| r[0].clone().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        sql,
+        [
+            "-- clusterctl strategy pause analytics",
+            "-- clusterctl strategy resume analytics",
+            "-- clusterctl strategy rm analytics target_size",
+        ]
+    );
+}
+
 #[test]
 fn strategy_set_wins_over_rows_dated_in_the_future() {
     let emu = emulator();
@@ -1953,6 +2060,23 @@ fn init_print_sql_runs_twice_and_man_pages_cover_every_command() {
             .exists(),
         "{cited}"
     );
+    // Every file an example compares with ships, or the help says what it
+    // is: `--compare predictive.toml`, run as written, found no such file
+    // and nothing said what to write in it.
+    let words: Vec<&str> = help.split_whitespace().collect();
+    for file in words
+        .windows(2)
+        .filter(|w| w[0] == "--compare" && w[1].ends_with(".toml"))
+        .map(|w| w[1])
+    {
+        let ships = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(file)
+            .exists();
+        assert!(
+            ships || words.join(" ").contains(&format!("({file} below:")),
+            "{file}:\n{help}"
+        );
+    }
 }
 
 #[test]
@@ -2037,6 +2161,16 @@ fn each_command_shows_only_its_own_flags() {
         assert!(!text.contains(absent), "{args:?} lists {absent}:\n{text}");
     }
     assert!(help(&["history"]).contains("--replica <NAME>"));
+    // `-o wide` says what it adds to history as the README does: the help
+    // named the cluster ids alone.
+    let wide = help(&["history"])
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        wide.contains("history: cluster ids, runs and the SQL sent"),
+        "{wide}"
+    );
     assert!(help(&["apply"]).contains("--enable-experimental-strategies"));
 }
 
@@ -2078,6 +2212,22 @@ fn a_name_that_is_no_cluster_is_a_usage_error_for_every_command() {
         json.extend(["-o", "json"]);
         let doc = clusterctl(&emu, &json).json();
         assert_eq!(doc["error"]["code"], "usage", "{args:?}: {doc:#}");
+    }
+    // A CLUSTER argument with no near name says where the names are: it
+    // said "no cluster has that name or id" and no more.
+    for args in [
+        &["describe", "nosuch"][..],
+        &["strategy", "pause", "nosuch"],
+    ] {
+        let r = clusterctl(&emu, args).code(64);
+        assert!(
+            r.stderr.contains(
+                "cluster nosuch: no cluster has that name or id; \
+                 `clusterctl status --all` lists the user clusters"
+            ),
+            "{args:?}: {}",
+            r.all()
+        );
     }
 }
 

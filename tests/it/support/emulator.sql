@@ -233,11 +233,20 @@ CREATE TABLE mz_catalog.mz_roles (
     rolsuper boolean
 );
 
-CREATE TABLE mz_catalog.mz_role_members (
-    role_id text NOT NULL,
-    member text NOT NULL,
-    grantor text NOT NULL
-);
+-- Memberships are PostgreSQL's own (pg_auth_members), so a `GRANT role TO
+-- role` sent as SQL (the GRANTs `clusterctl init --print` hands an admin)
+-- shows here, as Materialize's GRANT shows in MZ_ROLE_MEMBERS. Roles are
+-- matched by name: mz_roles carries its own oids for the builtin roles, and
+-- only this emulator's roles (mz_emulator.role_id registered them) appear.
+CREATE VIEW mz_catalog.mz_role_members AS
+SELECT r.id AS role_id, m.id AS member, coalesce(g.id, 'u1') AS grantor
+FROM pg_auth_members am
+JOIN pg_roles pr ON pr.oid = am.roleid
+JOIN pg_roles pm ON pm.oid = am.member
+JOIN mz_catalog.mz_roles r ON r.name = pr.rolname
+JOIN mz_catalog.mz_roles m ON m.name = pm.rolname
+LEFT JOIN pg_roles pg ON pg.oid = am.grantor
+LEFT JOIN mz_catalog.mz_roles g ON g.name = pg.rolname;
 
 -- Schemas, so mz_objects.schema_id resolves.
 CREATE TABLE mz_catalog.mz_schemas (

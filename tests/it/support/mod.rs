@@ -1087,11 +1087,12 @@ impl Emulator {
 
     /// Makes `role` a member of `of`, a PostgreSQL role: e.g. "mz_monitor",
     /// "mz_monitor_redacted", or another [`Role::name`].
+    /// The membership is PostgreSQL's, which `mz_role_members` shows once
+    /// both roles are registered in `mz_roles`.
     pub fn grant_role(&self, role: &Role, of: &str) {
         self.sql(&format!("GRANT {of} TO {}", role.name));
         self.exec(
-            "INSERT INTO mz_catalog.mz_role_members
-             SELECT mz_emulator.role_id($1), mz_emulator.role_id($2), 'u1'",
+            "SELECT mz_emulator.role_id($1), mz_emulator.role_id($2)",
             &[&of, &role.name],
         );
     }
