@@ -1019,6 +1019,8 @@ mod tests {
                 managed,
             ],
             strategies,
+            // The statement log has rows: activity is known.
+            activity_log_has_rows: true,
             ..Default::default()
         }
     }
@@ -1035,6 +1037,25 @@ mod tests {
             Err(CommandError::Refused(m)) => m,
             other => panic!("not refused: {other:?}"),
         }
+    }
+
+    /// What `check` warns of the rows on the destination is said, not
+    /// refused: an unknown key the planner ignores.
+    #[test]
+    fn a_move_warns_of_what_check_would() {
+        let s = snap(vec![row(
+            "u1",
+            "idle_suspend",
+            json!({"idle_after_s": 60, "idle_aftr_s": 5}),
+        )]);
+        let plan = plan_move(&s, &target("u1", Some("old")), &target("u2", Some("new")));
+        let plan = plan.unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(plan.warnings.len(), 1, "{:?}", plan.warnings);
+        assert!(
+            plan.warnings[0].contains("idle_aftr_s"),
+            "{:?}",
+            plan.warnings
+        );
     }
 
     /// Rows in priority order (a `pause`, no strategy, last), not by name.
@@ -1084,6 +1105,7 @@ mod tests {
         assert_eq!(types, ["burst", "idle_suspend", "pause"]);
         assert_eq!(plan.rows[0].1, json!({"burst_replica_size": "100cc"}));
         assert!(!plan.already_there);
+        assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
         // A dropped source (no name) moves the same way.
         let plan = plan_move(&s, &target("u1", None), &target("u2", Some("new")));
         assert!(plan.is_ok(), "{plan:?}");
