@@ -233,9 +233,9 @@ mod tests {
     use crate::db::store::ActionResult;
     use serde_json::json;
 
-    #[test]
-    fn a_managed_resize_names_its_size() {
-        let entry = |kind: &str, replica: Option<&str>, size: Option<&str>| HistoryEntry {
+    /// An executed row of `kind` on cluster `m`.
+    fn entry(kind: &str, replica: Option<&str>, size: Option<&str>) -> HistoryEntry {
+        HistoryEntry {
             created_at: Some(chrono::DateTime::UNIX_EPOCH),
             action_id: "a".into(),
             run_id: None,
@@ -253,7 +253,11 @@ mod tests {
             previous_holder: None,
             broken_by: None,
             wiped: None,
-        };
+        }
+    }
+
+    #[test]
+    fn a_managed_resize_names_its_size() {
         assert_eq!(
             action_of(&entry("set_size", None, Some("100cc"))),
             "set size 100cc"
@@ -271,25 +275,7 @@ mod tests {
     #[test]
     fn a_move_names_the_other_cluster_escaped_or_its_id_once_dropped() {
         let moved = |key: &str, other: serde_json::Value| {
-            let mut e = HistoryEntry {
-                created_at: None,
-                action_id: "a".into(),
-                run_id: None,
-                cluster_id: None,
-                cluster: None,
-                result: ActionResult::Executed,
-                kind: Some("strategy_mv".into()),
-                replica: None,
-                size: None,
-                strategy: None,
-                reasons: Vec::new(),
-                sql: String::new(),
-                error: None,
-                change: None,
-                previous_holder: None,
-                broken_by: None,
-                wiped: None,
-            };
+            let mut e = entry("strategy_mv", None, None);
             let mut change = crate::commands::history::StrategyChange {
                 strategy_type: None,
                 before: json!(null),
