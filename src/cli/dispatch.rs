@@ -188,9 +188,18 @@ pub fn run(cli: Cli) -> u8 {
             // (told without this host's clock: `TimeBound::surely_after`).
             if let (Some(since), Some(until)) = (&a.since, &a.until) {
                 if since.surely_after(until) {
-                    let e = CommandError::Usage(
-                        "--since is later than --until: nothing can match (--since 2d --until 1d is the day before yesterday)".into(),
-                    );
+                    // The example in the words the two were given in.
+                    let example = match since {
+                        crate::commands::TimeBound::Ago(_) => {
+                            "--since 2d --until 1d is the day before yesterday"
+                        }
+                        crate::commands::TimeBound::At(_) => {
+                            "--since 2026-12-01T00:00:00Z --until 2026-12-02T00:00:00Z is one day"
+                        }
+                    };
+                    let e = CommandError::Usage(format!(
+                        "--since is later than --until: nothing can match ({example})"
+                    ));
                     return fail(&e, &ui);
                 }
             }

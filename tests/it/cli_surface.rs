@@ -991,11 +991,19 @@ fn empty_names_are_usage_errors_before_connecting() {
 fn an_empty_history_range_is_a_usage_error() {
     let emu = Emulator::start();
     init_tables(&emu);
-    for (since, until) in [("1d", "2d"), ("2026-11-21", "2026-11-20")] {
+    // The example is in the words the bounds were given in.
+    for (since, until, example) in [
+        ("1d", "2d", "--since 2d --until 1d"),
+        (
+            "2026-11-21",
+            "2026-11-20",
+            "--since 2026-12-01T00:00:00Z --until",
+        ),
+    ] {
         emu.reset_stats();
         let run = clusterctl(&emu, &["history", "--since", since, "--until", until]).code(64);
         assert!(
-            run.stderr.contains("--since is later than --until"),
+            run.stderr.contains("--since is later than --until") && run.stderr.contains(example),
             "{}",
             run.all()
         );
