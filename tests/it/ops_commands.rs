@@ -2357,6 +2357,25 @@ fn history_of_a_name_follows_the_clusters_that_held_it() {
     assert_eq!(ids_of("analytics_dbt_deploy"), both);
     // An id is that cluster alone.
     assert_eq!(ids_of(&blue), vec![blue.clone()]);
+    // What the other side does under its new name is not the old name's:
+    // analytics shows blue for the time blue held it, no more.
+    let rows_of = |arg: &str, id: &str| -> usize {
+        let doc = clusterctl(&emu, &["history", "--cluster", arg, "-o", "json"])
+            .ok()
+            .json();
+        let entries = doc["result"]["entries"].as_array().cloned();
+        entries
+            .unwrap_or_default()
+            .iter()
+            .filter(|e| e["cluster_id"] == json!(id))
+            .count()
+    };
+    let held = rows_of("analytics", &blue);
+    assert_eq!(held, 1);
+    set("analytics_dbt_deploy", "75cc");
+    assert_eq!(rows_of("analytics", &blue), held);
+    assert_eq!(rows_of("analytics_dbt_deploy", &blue), held + 1);
+    assert_eq!(rows_of(&blue, &blue), held + 1);
     // Dropped and created again under its name.
     let old = emu.create_cluster("x");
     set("x", "25cc");
