@@ -218,6 +218,7 @@ pub async fn history(ctx: &Context, opts: &HistoryOptions) -> Result<HistoryRepo
         recorded: ids.as_ref().map_or(&[], |s| s.recorded.as_slice()),
         replica: opts.replica.as_deref(),
         run: opts.run.as_deref(),
+        kinds: &[],
         // One more than shown tells whether more exist.
         limit: limit.map(|l| l.saturating_add(1)),
     };
