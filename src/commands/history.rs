@@ -199,7 +199,10 @@ pub async fn history(ctx: &Context, opts: &HistoryOptions) -> Result<HistoryRepo
     let ids = selected_ids(&opts.selection, &selection, &names, &audited)?;
     let unknown_cluster = uncatalogued.first().cloned();
     let limit = (opts.limit > 0).then_some(opts.limit);
-    if ids.as_ref().is_some_and(Vec::is_empty) {
+    if ids
+        .as_ref()
+        .is_some_and(|s| s.ids.is_empty() && s.recorded.is_empty())
+    {
         return Ok(HistoryReport {
             entries: Vec::new(),
             more: false,
@@ -211,9 +214,11 @@ pub async fn history(ctx: &Context, opts: &HistoryOptions) -> Result<HistoryRepo
         since: opts.since.as_ref().map(bound),
         until: opts.until.as_ref().map(bound),
         failed_only: opts.failed,
-        clusters: ids.as_deref(),
+        clusters: ids.as_ref().map(|s| s.ids.as_slice()),
+        recorded: ids.as_ref().map_or(&[], |s| s.recorded.as_slice()),
         replica: opts.replica.as_deref(),
         run: opts.run.as_deref(),
+        kinds: &[],
         // One more than shown tells whether more exist.
         limit: limit.map(|l| l.saturating_add(1)),
     };
@@ -243,9 +248,11 @@ pub async fn history(ctx: &Context, opts: &HistoryOptions) -> Result<HistoryRepo
 /// and ids of clusters that exist, and the clusters the audit trail
 /// recorded under a live cluster's name (`audited`, see
 /// `Store::audited_clusters`): a name's history is that of the cluster
-/// holding it now, across renames (rows follow the id), and of those that
-/// held it before (a blue/green swap moves a workload to another id, as does
-/// a cluster dropped and created again); plus clusters that no longer exist
+/// holding it now, across renames (rows follow the id), and that of those
+/// that held it before while they held it (a blue/green swap moves a
+/// workload to another id, as does a cluster dropped and created again;
+/// what the other side of a swap did under its new name is not this
+/// name's); plus clusters that no longer exist
 /// but that the trail knows by that id or recorded name: their history
 /// stays readable. A name neither knows is a usage error, as `--cluster` is
 /// for every command.
@@ -254,7 +261,7 @@ pub fn selected_ids(
     bound: &SelectionBound,
     names: &[(ClusterId, String)],
     audited: &[(ClusterId, Option<String>)],
-) -> Result<Option<Vec<ClusterId>>, CommandError> {
+) -> Result<Option<Selected>, CommandError> {
     if sel.is_all() {
         return Ok(None);
     }
@@ -263,14 +270,13 @@ pub fn selected_ids(
         .filter(|(id, name)| bound.matches_id(id, Some(name)))
         .map(|(id, _)| id.clone())
         .collect();
+    let mut recorded: Vec<(ClusterId, String)> = Vec::new();
     for n in bound
         .args()
         .filter(|a| names.iter().any(|(_, name)| name == a))
     {
         for (id, _) in audited.iter().filter(|(_, r)| r.as_deref() == Some(n)) {
-            if !ids.contains(id) {
-                ids.push(id.clone());
-            }
+            recorded.push((id.clone(), n.to_string()));
         }
     }
     for n in bound.unknown(names) {
@@ -290,7 +296,18 @@ pub fn selected_ids(
             }
         }
     }
-    Ok(Some(ids))
+    // A cluster selected whole needs no rows picked by name.
+    recorded.retain(|(id, _)| !ids.contains(id));
+    recorded.dedup();
+    Ok(Some(Selected { ids, recorded }))
+}
+
+/// The clusters a `history` selection reads: `ids` whole, and the rows of
+/// `recorded` clusters under the name given (an earlier holder of it).
+#[derive(Debug, Default, PartialEq)]
+pub struct Selected {
+    pub ids: Vec<ClusterId>,
+    pub recorded: Vec<(ClusterId, String)>,
 }
 
 /// One audit row as an entry, whatever wrote it.

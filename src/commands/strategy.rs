@@ -852,8 +852,34 @@ pub struct Moved {
 /// between the two leaves both, and the same command run again finishes it.
 pub async fn mv(ctx: &Context, from: &str, to: &str) -> Result<Moved, CommandError> {
     let snap = snapshot(ctx).await?;
-    let source = resolve_with_rows(ctx, &snap, from).await?;
+    let source = resolve_with_rows(ctx, &snap, from).await;
     let dest = resolve(&snap, to, false)?;
+    // The same command run again after a move whose writes all landed (its
+    // answer lost to a cut connection, or its last audit row): the source
+    // has no rows left (a dropped one no name either), the destination has
+    // what the move brought. That is a move done, not one to refuse.
+    let there = rows_of(&snap, &dest.id);
+    let source_has_rows = source
+        .as_ref()
+        .is_ok_and(|s| !rows_of(&snap, &s.id).is_empty());
+    if !source_has_rows && !there.is_empty() {
+        let configs = serde_json::Value::Object(
+            there
+                .iter()
+                .map(|r| (r.row.strategy_type.clone(), r.row.config.clone()))
+                .collect(),
+        );
+        let done = last_move_to(ctx, &dest, &configs)
+            .await?
+            .filter(|m| match &source {
+                Ok(s) => m.from.id == s.id,
+                Err(_) => m.from.id.0 == from && snap.cluster(&m.from.id).is_none(),
+            });
+        if let Some(m) = done {
+            return moved_already(ctx, &snap, m, dest, configs).await;
+        }
+    }
+    let source = source?;
     if source.id == dest.id {
         return Err(CommandError::Usage(format!(
             "FROM and TO are both {}: nothing to move",
@@ -875,13 +901,21 @@ pub async fn mv(ctx: &Context, from: &str, to: &str) -> Result<Moved, CommandErr
             .await?;
     }
     let configs = serde_json::Value::Object(rows.iter().cloned().collect());
-    let change = Change {
-        ty: None,
-        before: serde_json::Value::Null,
-        after: configs.clone(),
-        moved: Some(Other::From(&source)),
-    };
-    audit(ctx, &dest, "strategy mv", change, at).await?;
+    // Run again after a move stopped between its writes: the destination's
+    // side is recorded already, unless the stop came before its audit row.
+    let recorded = already_there
+        && last_move_to(ctx, &dest, &configs)
+            .await?
+            .is_some_and(|m| m.from.id == source.id);
+    if !recorded {
+        let change = Change {
+            ty: None,
+            before: serde_json::Value::Null,
+            after: configs.clone(),
+            moved: Some(Other::From(&source)),
+        };
+        audit(ctx, &dest, "strategy mv", change, at).await?;
+    }
     let up_to = seen_up_to(&snap, &source.id);
     let deleted = ctx
         .backend()
@@ -923,6 +957,145 @@ pub async fn mv(ctx: &Context, from: &str, to: &str) -> Result<Moved, CommandErr
         already_there,
         notes,
         warnings,
+        from: source,
+        to: dest,
+    })
+}
+
+/// The kinds of the audit rows of strategy changes.
+const CHANGE_KINDS: [&str; 5] = [
+    "strategy_set",
+    "strategy_rm",
+    "strategy_mv",
+    "strategy_pause",
+    "strategy_resume",
+];
+
+/// A `strategy mv` the trail recorded on its destination's side.
+struct LastMove {
+    /// Its time (both sides' audit rows have it).
+    at: DateTime<Utc>,
+    /// Where the rows came from, as the row names it.
+    from: Target,
+}
+
+/// The last change to `dest`'s rows, when it is a `strategy mv` that
+/// brought it `configs` (the rows it has now): a move to `dest` whose
+/// writes are done.
+async fn last_move_to(
+    ctx: &Context,
+    dest: &Target,
+    configs: &serde_json::Value,
+) -> Result<Option<LastMove>, CommandError> {
+    let ids = [dest.id.clone()];
+    let filter = crate::db::store::ActionFilter {
+        clusters: Some(&ids),
+        kinds: &CHANGE_KINDS,
+        limit: Some(1),
+        ..Default::default()
+    };
+    let store = &ctx.store;
+    let last = ctx
+        .backend()
+        .retrying("reading the audit trail", async |c| {
+            store.actions(c, &filter).await
+        })
+        .await?;
+    let Some(row) = last.into_iter().next() else {
+        return Ok(None);
+    };
+    let d = &row.decision_ctx;
+    let from = d["moved_from"]["cluster_id"].as_str();
+    Ok(match (from, row.created_at) {
+        (Some(id), Some(at)) if d["kind"] == "strategy_mv" && d["after"] == *configs => {
+            Some(LastMove {
+                at,
+                from: Target {
+                    id: ClusterId(id.to_string()),
+                    name: d["moved_from"]["cluster"].as_str().map(str::to_string),
+                },
+            })
+        }
+        _ => None,
+    })
+}
+
+/// `strategy mv` run again after a move that was done: the source's audit
+/// row is written if the first run stopped before it; nothing else is.
+async fn moved_already(
+    ctx: &Context,
+    snap: &Snapshot,
+    m: LastMove,
+    dest: Target,
+    configs: serde_json::Value,
+) -> Result<Moved, CommandError> {
+    // The source as it is now (renamed, dropped), else as the row named it.
+    let source = match snap.cluster(&m.from.id) {
+        Some(c) => Target {
+            id: c.id.clone(),
+            name: Some(c.name.clone()),
+        },
+        None => Target {
+            id: m.from.id.clone(),
+            name: None,
+        },
+    };
+    let ids = [source.id.clone()];
+    let filter = crate::db::store::ActionFilter {
+        clusters: Some(&ids),
+        kinds: &["strategy_mv"],
+        since: Some(crate::db::store::Bound::At(
+            m.at - chrono::Duration::milliseconds(1),
+        )),
+        ..Default::default()
+    };
+    let store = &ctx.store;
+    let since = ctx
+        .backend()
+        .retrying("reading the audit trail", async |c| {
+            store.actions(c, &filter).await
+        })
+        .await?;
+    let audited = since
+        .iter()
+        .any(|r| r.decision_ctx["moved_to"]["cluster_id"] == serde_json::json!(dest.id));
+    if !audited {
+        let change = Change {
+            ty: None,
+            before: configs.clone(),
+            after: serde_json::Value::Null,
+            moved: Some(Other::To(&dest)),
+        };
+        audit(ctx, &source, "strategy mv", change, m.at).await?;
+    }
+    let mut strategies: Vec<MovedRow> = configs
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(t, c)| MovedRow {
+            strategy_type: t.clone(),
+            config: c.clone(),
+        })
+        .collect();
+    strategies.sort_by(|a, b| {
+        (rank(&a.strategy_type), &a.strategy_type).cmp(&(rank(&b.strategy_type), &b.strategy_type))
+    });
+    Ok(Moved {
+        from_cluster_id: source.id.clone(),
+        from_cluster: source.name.clone(),
+        to_cluster_id: dest.id.clone(),
+        to_cluster: dest.name.clone(),
+        strategies,
+        updated_at: m.at,
+        rows_deleted: 0,
+        already_there: true,
+        notes: vec![format!(
+            "these rows were moved from {} to {} already (at {}): nothing was left to do",
+            source.display(),
+            dest.display(),
+            m.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        )],
+        warnings: Vec::new(),
         from: source,
         to: dest,
     })

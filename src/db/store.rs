@@ -990,6 +990,15 @@ impl Store {
             params.push(replica.to_string());
             let _ = write!(sql, " AND decision_ctx->>'replica' = ${}", params.len());
         }
+        if !filter.kinds.is_empty() {
+            let first = params.len() + 1;
+            params.extend(filter.kinds.iter().map(|k| k.to_string()));
+            let _ = write!(
+                sql,
+                " AND decision_ctx->>'kind' IN ({})",
+                placeholders(first, filter.kinds.len())
+            );
+        }
         if let Some(run) = filter.run {
             params.push(format!("{run}%"));
             let _ = write!(sql, " AND decision_ctx->>'run_id' LIKE ${}", params.len());
@@ -1008,26 +1017,50 @@ impl Store {
             );
         }
         if let Some(ids) = filter.clusters {
-            let first = params.len() + 1;
-            params.extend(ids.iter().map(|id| id.0.clone()));
-            let ph = placeholders(first, ids.len());
+            let mut whose: Vec<String> = Vec::new();
+            if !ids.is_empty() {
+                let first = params.len() + 1;
+                params.extend(ids.iter().map(|id| id.0.clone()));
+                whose.push(format!(
+                    "cluster_id IN ({})",
+                    placeholders(first, ids.len())
+                ));
+            }
+            for (id, name) in filter.recorded {
+                params.push(id.0.clone());
+                params.push(name.clone());
+                whose.push(format!(
+                    "(cluster_id = ${} AND decision_ctx->>'cluster' = ${})",
+                    params.len() - 1,
+                    params.len()
+                ));
+            }
             // A wipe is a row of the run, with no cluster of its own: it
             // belongs to every cluster it wiped (all, when it names none).
-            let wiped: Vec<String> = ids
+            let wiped: Vec<serde_json::Value> = ids
                 .iter()
-                .map(|id| {
-                    params.push(serde_json::json!([{ "id": id.0 }]).to_string());
-                    format!("decision_ctx->'clusters' @> ${}::text::jsonb", params.len())
-                })
+                .map(|id| serde_json::json!([{ "id": id.0 }]))
+                .chain(
+                    filter
+                        .recorded
+                        .iter()
+                        .map(|(id, name)| serde_json::json!([{ "id": id.0, "name": name }])),
+                )
                 .collect();
-            let _ = write!(
-                sql,
-                " AND (cluster_id IN ({}) OR (decision_ctx->>'kind' = {} \
-                 AND (decision_ctx->'clusters' = 'null'::jsonb OR {})))",
-                ph,
+            let mut wipes = vec!["decision_ctx->'clusters' = 'null'::jsonb".to_string()];
+            for w in wiped {
+                params.push(w.to_string());
+                wipes.push(format!(
+                    "decision_ctx->'clusters' @> ${}::text::jsonb",
+                    params.len()
+                ));
+            }
+            whose.push(format!(
+                "(decision_ctx->>'kind' = {} AND ({}))",
                 ddl::literal(WIPE_KIND),
-                wiped.join(" OR ")
-            );
+                wipes.join(" OR ")
+            ));
+            let _ = write!(sql, " AND ({})", whose.join(" OR "));
         }
         // A row without a time (written by hand) is the oldest: first, it
         // took the place of the newest under `--limit`.
@@ -1153,6 +1186,13 @@ pub struct ActionFilter<'a> {
     pub until: Option<Bound>,
     pub failed_only: bool,
     pub clusters: Option<&'a [ClusterId]>,
+    /// With `clusters`: also the rows of these clusters recorded under this
+    /// name (`decision_ctx->>'cluster'`), and only those: an earlier
+    /// holder of a name (the other side of a swap) is in that name's
+    /// history for the time it held it, not for what it did under another.
+    pub recorded: &'a [(ClusterId, String)],
+    /// Only rows of these kinds (`decision_ctx->>'kind'`); empty for all.
+    pub kinds: &'a [&'a str],
     /// Only actions on this replica (`decision_ctx->>'replica'`).
     pub replica: Option<&'a str>,
     /// Only actions of runs whose id starts so (`decision_ctx->>'run_id'`;

@@ -2357,6 +2357,25 @@ fn history_of_a_name_follows_the_clusters_that_held_it() {
     assert_eq!(ids_of("analytics_dbt_deploy"), both);
     // An id is that cluster alone.
     assert_eq!(ids_of(&blue), vec![blue.clone()]);
+    // What the other side does under its new name is not the old name's:
+    // analytics shows blue for the time blue held it, no more.
+    let rows_of = |arg: &str, id: &str| -> usize {
+        let doc = clusterctl(&emu, &["history", "--cluster", arg, "-o", "json"])
+            .ok()
+            .json();
+        let entries = doc["result"]["entries"].as_array().cloned();
+        entries
+            .unwrap_or_default()
+            .iter()
+            .filter(|e| e["cluster_id"] == json!(id))
+            .count()
+    };
+    let held = rows_of("analytics", &blue);
+    assert_eq!(held, 1);
+    set("analytics_dbt_deploy", "75cc");
+    assert_eq!(rows_of("analytics", &blue), held);
+    assert_eq!(rows_of("analytics_dbt_deploy", &blue), held + 1);
+    assert_eq!(rows_of(&blue, &blue), held + 1);
     // Dropped and created again under its name.
     let old = emu.create_cluster("x");
     set("x", "25cc");
@@ -2982,6 +3001,79 @@ fn strategy_mv_moves_every_row_after_a_blue_green_swap() {
         .map(|(id, t, _)| format!("{id} {t}"))
         .collect();
     assert_eq!(left, [format!("{dest} target_size")]);
+}
+
+/// `strategy mv` stopped by a cut connection, between its two writes or
+/// after them: the same command run again finishes it, says so, and each
+/// cluster's trail records the move once.
+#[test]
+fn strategy_mv_run_again_after_a_cut_finishes_it_and_records_it_once() {
+    let emu = emulator();
+    let blue = emu.create_cluster("blue");
+    let green = emu.create_cluster("green");
+    strategy(&emu, "blue", "target_size", json!({"target_size": "25cc"}));
+    let argv = ["strategy", "mv", "blue", "green", "-o", "json"];
+    let moves_of = |id: &str| -> usize {
+        let doc = clusterctl(&emu, &["history", "--cluster", id, "-o", "json"])
+            .ok()
+            .json();
+        let entries = doc["result"]["entries"].as_array().cloned();
+        entries
+            .unwrap_or_default()
+            .iter()
+            .filter(|e| e["cluster_id"] == json!(id))
+            .filter(|e| e["sql"] == "-- clusterctl strategy mv blue green")
+            .count()
+    };
+    let moved = vec![(
+        green.clone(),
+        "target_size".to_string(),
+        r#"{"target_size": "25cc"}"#.to_string(),
+    )];
+
+    // Cut before the DELETE, every time: the rows are on both.
+    emu.cut_every_statement("DELETE FROM");
+    let r = clusterctl(&emu, &argv);
+    assert_ne!(r.code, 0, "{}", r.all());
+    emu.clear_faults();
+    assert_eq!(strategy_rows(&emu).len(), 2);
+    let doc = clusterctl(&emu, &argv).ok().json();
+    assert_eq!(doc["result"]["already_there"], json!(true), "{doc:#}");
+    assert_eq!(doc["result"]["rows_deleted"], json!(1), "{doc:#}");
+    assert_eq!(strategy_rows(&emu), moved);
+    assert_eq!((moves_of(&blue), moves_of(&green)), (1, 1));
+
+    // Every write landed but the source's audit row (the run stopped just
+    // before it): run again, the move is done, its row is written.
+    emu.sql(&format!(
+        "DELETE FROM mz_cluster_strategy_actions WHERE cluster_id = '{blue}' \
+         AND action_sql = '-- clusterctl strategy mv blue green'"
+    ));
+    let doc = clusterctl(&emu, &argv).ok().json();
+    let note = doc["result"]["notes"][0].as_str().unwrap_or_default();
+    assert!(
+        note.contains("moved from cluster blue") && note.ends_with("nothing was left to do"),
+        "{doc:#}"
+    );
+    assert_eq!(doc["result"]["rows_deleted"], json!(0), "{doc:#}");
+    assert_eq!(
+        doc["result"]["strategies"][0]["config"],
+        json!({"target_size": "25cc"})
+    );
+    assert_eq!((moves_of(&blue), moves_of(&green)), (1, 1));
+    // And again: nothing more is written.
+    clusterctl(&emu, &argv).ok();
+    assert_eq!((moves_of(&blue), moves_of(&green)), (1, 1));
+    assert_eq!(strategy_rows(&emu), moved);
+    // Rows the move did not bring are no move done: the wrong way round
+    // is said as such.
+    strategy(&emu, "green", "idle_suspend", json!({"idle_after_s": 60}));
+    let r = clusterctl(&emu, &["strategy", "mv", "blue", "green"]).code(1);
+    assert!(
+        r.stderr.contains("has no strategy rows") && r.stderr.contains("the other way"),
+        "{}",
+        r.all()
+    );
 }
 
 /// `strategy rm` and `strategy mv` delete the rows they saw: a row written
