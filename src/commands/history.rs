@@ -385,3 +385,67 @@ pub fn entry_of(r: ActionRecord, names: &[(ClusterId, String)]) -> HistoryEntry 
         wiped,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(s: &str) -> ClusterId {
+        ClusterId(s.into())
+    }
+
+    /// `history --cluster ARG` against live `analytics` (u2) and
+    /// `analytics_dbt_deploy` (u1), after a swap, and a dropped `gone` (u9).
+    fn select(arg: &str) -> Result<Option<Selected>, CommandError> {
+        let names = vec![
+            (id("u1"), "analytics_dbt_deploy".to_string()),
+            (id("u2"), "analytics".to_string()),
+        ];
+        let audited = vec![
+            (id("u1"), Some("analytics".to_string())),
+            (id("u2"), Some("analytics_dbt_deploy".to_string())),
+            (id("u9"), Some("gone".to_string())),
+        ];
+        let sel = Selection {
+            names: vec![arg.to_string()],
+            pattern: None,
+        };
+        let bound = sel.against(names.iter().map(|(_, n)| n.as_str()));
+        selected_ids(&sel, &bound, &names, &audited)
+    }
+
+    #[test]
+    fn a_name_selects_its_holder_whole_and_earlier_holders_under_it() {
+        let s = select("analytics").unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(
+            s,
+            Some(Selected {
+                ids: vec![id("u2")],
+                recorded: vec![(id("u1"), "analytics".into())],
+            })
+        );
+        // An id is that cluster alone.
+        let s = select("u1").unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(
+            s,
+            Some(Selected {
+                ids: vec![id("u1")],
+                recorded: Vec::new(),
+            })
+        );
+        // A dropped cluster by the name its rows recorded, whole.
+        let s = select("gone").unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(
+            s,
+            Some(Selected {
+                ids: vec![id("u9")],
+                recorded: Vec::new(),
+            })
+        );
+        assert!(matches!(select("never"), Err(CommandError::Usage(_))));
+        // No selection: every cluster.
+        let all = Selection::all();
+        let bound = all.against(std::iter::empty());
+        assert_eq!(selected_ids(&all, &bound, &[], &[]).ok(), Some(None));
+    }
+}

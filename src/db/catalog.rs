@@ -1018,6 +1018,20 @@ pub async fn replicas_of(c: &Client, cluster: &ClusterId) -> Result<Vec<Seen>, D
 mod tests {
     use super::*;
 
+    /// The demand read counts a statement for the cluster holding the name
+    /// it was sent to, and leaves no placeholder of the rule unfilled.
+    #[test]
+    fn demand_is_read_by_the_name_a_statement_was_sent_to() {
+        let sql = demand_sql(DEMAND_SQL);
+        assert!(sql.contains("LEFT JOIN mz_catalog.mz_clusters held ON held.name = h.cluster_name"));
+        assert!(
+            sql.contains("coalesce(held.id, h.cluster_id) IN ({clusters})"),
+            "{sql}"
+        );
+        assert!(sql.contains(NOT_OURS), "{sql}");
+        assert!(!sql.contains("{of}") && !sql.contains("{log}") && !sql.contains("{not_ours}"));
+    }
+
     #[test]
     fn the_replica_limit_is_a_count_or_unknown() {
         let limit = |v: &str| replica_limit(Some(v.to_string()));
