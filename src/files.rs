@@ -46,10 +46,7 @@ pub fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, String> {
 /// Returns whether the file exists. One rule for `--out` and
 /// `--metrics-file`.
 pub fn check_writable(path: &Path, renamed: bool) -> Result<bool, String> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
+    let dir = directory_of(path);
     match std::fs::metadata(dir) {
         Ok(m) if m.is_dir() => {}
         Ok(_) => return Err(format!("{} is not a directory", dir.display())),
@@ -97,10 +94,35 @@ pub fn check_writable(path: &Path, renamed: bool) -> Result<bool, String> {
     Ok(exists)
 }
 
+/// The directory a file the user names is in: its parent, or the working
+/// directory for a bare name.
+fn directory_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    }
+}
+
+/// The directory ([`directory_of`]) and the name of a file the user
+/// names; an error for a path that names no file (`..`, `/`).
+pub fn file_parts(path: &Path) -> Result<(&Path, String), String> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .ok_or_else(|| "not a file path".to_string())?;
+    Ok((directory_of(path), name))
+}
+
 /// Whether a file can be created in `dir`: a file is created there and
 /// removed at once (what the write's temporary file or new file needs).
 fn probe_directory(dir: &Path) -> Result<(), String> {
     let probe = dir.join(format!(".clusterctl-probe.{}", std::process::id()));
+    let refused = |e: std::io::Error| {
+        format!(
+            "cannot create a file in the directory {}: {e}",
+            dir.display()
+        )
+    };
     match std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -112,17 +134,10 @@ fn probe_directory(dir: &Path) -> Result<(), String> {
         }
         // Our own probe, left by a process of this PID killed meanwhile:
         // removing it needs what creating one does.
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => std::fs::remove_file(&probe)
-            .map_err(|e| {
-                format!(
-                    "cannot create a file in the directory {}: {e}",
-                    dir.display()
-                )
-            }),
-        Err(e) => Err(format!(
-            "cannot create a file in the directory {}: {e}",
-            dir.display()
-        )),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            std::fs::remove_file(&probe).map_err(refused)
+        }
+        Err(e) => Err(refused(e)),
     }
 }
 
@@ -132,14 +147,7 @@ fn probe_directory(dir: &Path) -> Result<(), String> {
 /// without the path (the caller names the file). Check the path first with
 /// [`check_writable`] (`renamed`).
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .ok_or_else(|| "not a file path".to_string())?;
+    let (dir, name) = file_parts(path)?;
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let result = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
     if let Err(e) = result {

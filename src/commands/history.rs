@@ -218,7 +218,7 @@ pub async fn history(ctx: &Context, opts: &HistoryOptions) -> Result<HistoryRepo
         recorded: ids.as_ref().map_or(&[], |s| s.recorded.as_slice()),
         replica: opts.replica.as_deref(),
         run: opts.run.as_deref(),
-        kinds: &[],
+        kind_prefix: None,
         // One more than shown tells whether more exist.
         limit: limit.map(|l| l.saturating_add(1)),
     };
@@ -243,6 +243,10 @@ pub async fn history(ctx: &Context, opts: &HistoryOptions) -> Result<HistoryRepo
         unknown_cluster,
     })
 }
+
+/// What the kind of every strategy change's audit row starts with
+/// (`strategy_set`, `strategy_mv`, …: the command, by `strategy::audit`).
+pub const STRATEGY_CHANGE: &str = "strategy_";
 
 /// The ids a selection (`bound`: read against `names`) stands for: names
 /// and ids of clusters that exist, and the clusters the audit trail
@@ -320,7 +324,7 @@ pub fn entry_of(r: ActionRecord, names: &[(ClusterId, String)]) -> HistoryEntry 
     let kind = r.ctx_text("kind");
     let change = kind
         .as_deref()
-        .is_some_and(|k| k.starts_with("strategy_"))
+        .is_some_and(|k| k.starts_with(STRATEGY_CHANGE))
         .then(|| StrategyChange {
             strategy_type: r.ctx_text("strategy_type"),
             before: r

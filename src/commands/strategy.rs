@@ -679,6 +679,19 @@ fn rank(ty: &str) -> u8 {
     StrategyKind::parse(ty).map_or(u8::MAX, |k| k.priority())
 }
 
+/// `rows` in the order they are listed: by [`rank`], then type.
+fn by_priority(rows: &mut [(String, serde_json::Value)]) {
+    rows.sort_by(|a, b| (rank(&a.0), &a.0).cmp(&(rank(&b.0), &b.0)));
+}
+
+/// The type and config of each of a cluster's rows in effect.
+fn configs_of(snap: &Snapshot, id: &ClusterId) -> Vec<(String, serde_json::Value)> {
+    rows_of(snap, id)
+        .iter()
+        .map(|r| (r.row.strategy_type.clone(), r.row.config.clone()))
+        .collect()
+}
+
 /// What `strategy mv` is to write: the source's rows in effect (type and
 /// config), whether the destination has them already, and what `check`
 /// would warn of them there.
@@ -724,14 +737,8 @@ fn in_effect(rows: &[StrategyRow]) -> Vec<InEffect<'_>> {
 /// stopped midway, to finish), or when the rows would be invalid there, by
 /// the planner's own validator.
 fn plan_move(snap: &Snapshot, source: &Target, dest: &Target) -> Result<MovePlan, CommandError> {
-    let pairs = |id: &ClusterId| -> Vec<(String, serde_json::Value)> {
-        rows_of(snap, id)
-            .iter()
-            .map(|r| (r.row.strategy_type.clone(), r.row.config.clone()))
-            .collect()
-    };
     let moving = rows_of(snap, &source.id);
-    let there = pairs(&dest.id);
+    let there = configs_of(snap, &dest.id);
     if moving.is_empty() {
         let hint = if there.is_empty() {
             String::new()
@@ -760,7 +767,7 @@ fn plan_move(snap: &Snapshot, source: &Target, dest: &Target) -> Result<MovePlan
             r.row.strategy_type
         )));
     }
-    let rows = pairs(&source.id);
+    let rows = configs_of(snap, &source.id);
     let already_there = there == rows;
     if !there.is_empty() && !already_there {
         let types: Vec<&str> = there.iter().map(|(t, _)| t.as_str()).collect();
@@ -799,7 +806,7 @@ fn plan_move(snap: &Snapshot, source: &Target, dest: &Target) -> Result<MovePlan
         );
     }
     let mut rows = rows;
-    rows.sort_by(|a, b| (rank(&a.0), &a.0).cmp(&(rank(&b.0), &b.0)));
+    by_priority(&mut rows);
     Ok(MovePlan {
         rows,
         already_there,
@@ -812,6 +819,18 @@ fn plan_move(snap: &Snapshot, source: &Target, dest: &Target) -> Result<MovePlan
 pub struct MovedRow {
     pub strategy_type: String,
     pub config: serde_json::Value,
+}
+
+impl MovedRow {
+    /// `rows` (type and config), as the result lists them.
+    fn listed(rows: Vec<(String, serde_json::Value)>) -> Vec<MovedRow> {
+        rows.into_iter()
+            .map(|(strategy_type, config)| MovedRow {
+                strategy_type,
+                config,
+            })
+            .collect()
+    }
 }
 
 /// What `strategy mv FROM TO` did.
@@ -858,17 +877,12 @@ pub async fn mv(ctx: &Context, from: &str, to: &str) -> Result<Moved, CommandErr
     // answer lost to a cut connection, or its last audit row): the source
     // has no rows left (a dropped one no name either), the destination has
     // what the move brought. That is a move done, not one to refuse.
-    let there = rows_of(&snap, &dest.id);
+    let there = configs_of(&snap, &dest.id);
     let source_has_rows = source
         .as_ref()
         .is_ok_and(|s| !rows_of(&snap, &s.id).is_empty());
     if !source_has_rows && !there.is_empty() {
-        let configs = serde_json::Value::Object(
-            there
-                .iter()
-                .map(|r| (r.row.strategy_type.clone(), r.row.config.clone()))
-                .collect(),
-        );
+        let configs = serde_json::Value::Object(there.into_iter().collect());
         let done = last_move_to(ctx, &dest, &configs)
             .await?
             .filter(|m| match &source {
@@ -945,13 +959,7 @@ pub async fn mv(ctx: &Context, from: &str, to: &str) -> Result<Moved, CommandErr
         from_cluster: source.name.clone(),
         to_cluster_id: dest.id.clone(),
         to_cluster: dest.name.clone(),
-        strategies: rows
-            .into_iter()
-            .map(|(strategy_type, config)| MovedRow {
-                strategy_type,
-                config,
-            })
-            .collect(),
+        strategies: MovedRow::listed(rows),
         updated_at: at,
         rows_deleted: deleted,
         already_there,
@@ -961,15 +969,6 @@ pub async fn mv(ctx: &Context, from: &str, to: &str) -> Result<Moved, CommandErr
         to: dest,
     })
 }
-
-/// The kinds of the audit rows of strategy changes.
-const CHANGE_KINDS: [&str; 5] = [
-    "strategy_set",
-    "strategy_rm",
-    "strategy_mv",
-    "strategy_pause",
-    "strategy_resume",
-];
 
 /// A `strategy mv` the trail recorded on its destination's side.
 struct LastMove {
@@ -990,7 +989,7 @@ async fn last_move_to(
     let ids = [dest.id.clone()];
     let filter = crate::db::store::ActionFilter {
         clusters: Some(&ids),
-        kinds: &CHANGE_KINDS,
+        kind_prefix: Some(super::history::STRATEGY_CHANGE),
         limit: Some(1),
         ..Default::default()
     };
@@ -1043,7 +1042,7 @@ async fn moved_already(
     let ids = [source.id.clone()];
     let filter = crate::db::store::ActionFilter {
         clusters: Some(&ids),
-        kinds: &["strategy_mv"],
+        kind_prefix: Some("strategy_mv"),
         since: Some(crate::db::store::Bound::At(
             m.at - chrono::Duration::milliseconds(1),
         )),
@@ -1068,18 +1067,14 @@ async fn moved_already(
         };
         audit(ctx, &source, "strategy mv", change, m.at).await?;
     }
-    let mut strategies: Vec<MovedRow> = configs
+    let mut rows: Vec<(String, serde_json::Value)> = configs
         .as_object()
         .into_iter()
         .flatten()
-        .map(|(t, c)| MovedRow {
-            strategy_type: t.clone(),
-            config: c.clone(),
-        })
+        .map(|(t, c)| (t.clone(), c.clone()))
         .collect();
-    strategies.sort_by(|a, b| {
-        (rank(&a.strategy_type), &a.strategy_type).cmp(&(rank(&b.strategy_type), &b.strategy_type))
-    });
+    by_priority(&mut rows);
+    let strategies = MovedRow::listed(rows);
     Ok(Moved {
         from_cluster_id: source.id.clone(),
         from_cluster: source.name.clone(),

@@ -990,14 +990,17 @@ impl Store {
             params.push(replica.to_string());
             let _ = write!(sql, " AND decision_ctx->>'replica' = ${}", params.len());
         }
-        if !filter.kinds.is_empty() {
-            let first = params.len() + 1;
-            params.extend(filter.kinds.iter().map(|k| k.to_string()));
-            let _ = write!(
-                sql,
-                " AND decision_ctx->>'kind' IN ({})",
-                placeholders(first, filter.kinds.len())
-            );
+        if let Some(prefix) = filter.kind_prefix {
+            // LIKE's own characters (`_` in every kind) match themselves.
+            let escaped: String = prefix
+                .chars()
+                .flat_map(|c| match c {
+                    '\\' | '%' | '_' => vec!['\\', c],
+                    c => vec![c],
+                })
+                .collect();
+            params.push(format!("{escaped}%"));
+            let _ = write!(sql, " AND decision_ctx->>'kind' LIKE ${}", params.len());
         }
         if let Some(run) = filter.run {
             params.push(format!("{run}%"));
@@ -1191,8 +1194,10 @@ pub struct ActionFilter<'a> {
     /// holder of a name (the other side of a swap) is in that name's
     /// history for the time it held it, not for what it did under another.
     pub recorded: &'a [(ClusterId, String)],
-    /// Only rows of these kinds (`decision_ctx->>'kind'`); empty for all.
-    pub kinds: &'a [&'a str],
+    /// Only rows whose kind (`decision_ctx->>'kind'`) starts with this
+    /// (`history::STRATEGY_CHANGE`: every strategy change; a whole kind:
+    /// that kind alone).
+    pub kind_prefix: Option<&'a str>,
     /// Only actions on this replica (`decision_ctx->>'replica'`).
     pub replica: Option<&'a str>,
     /// Only actions of runs whose id starts so (`decision_ctx->>'run_id'`;

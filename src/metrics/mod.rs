@@ -622,15 +622,8 @@ pub fn check_textfile(path: &Path) -> Result<(), String> {
 
 /// The directory and file name of a `--metrics-file`.
 fn textfile_parts(path: &Path) -> Result<(&Path, String), String> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .ok_or_else(|| format!("--metrics-file {}: not a file path", path.display()))?;
-    Ok((dir, file_name))
+    crate::files::file_parts(path)
+        .map_err(|why| format!("--metrics-file {}: {why}", path.display()))
 }
 
 /// A textfile is a few kilobytes; anything past this is not ours.
