@@ -908,11 +908,28 @@ pub async fn mv(ctx: &Context, from: &str, to: &str) -> Result<Moved, CommandErr
     let at = snap.now;
     let store = &ctx.store;
     if !already_there {
-        ctx.backend()
-            .retrying("writing the strategy rows", async |c| {
-                store.insert_strategies(c, &dest.id, &rows, at).await
+        let written = ctx
+            .backend()
+            .retrying_counted("writing the strategy rows", async |c, attempt| {
+                let n = store.insert_strategies(c, &dest.id, &rows, at).await?;
+                // Nothing written on a retry: the attempt before may have.
+                if n == 0 && attempt > 1 {
+                    return store.has_rows_dated(c, &dest.id, at).await;
+                }
+                Ok(n > 0)
             })
             .await?;
+        if !written {
+            return Err(CommandError::Refused(format!(
+                "{} got strategy rows while this command moved those of {} (another `strategy \
+                 mv` or `strategy set` at the same time); nothing was moved: `clusterctl strategy \
+                 mv {} {}` again says where things stand",
+                dest.display(),
+                source.display(),
+                source.arg(),
+                dest.arg()
+            )));
+        }
     }
     let configs = serde_json::Value::Object(rows.iter().cloned().collect());
     // Run again after a move stopped between its writes: the destination's

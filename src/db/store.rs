@@ -887,10 +887,15 @@ impl Store {
     }
 
     /// Writes `rows` (type and config) as a cluster's, all with `at`, in one
-    /// statement (`strategy mv`): either all are written or none. A row
-    /// already there with the same (cluster, type, `updated_at`) is not
-    /// written again, so a retry after an attempt that committed adds
-    /// nothing.
+    /// statement (`strategy mv`), only while the cluster has no rows but
+    /// these: either all are written or none. The move was planned for a
+    /// cluster without rows; one written since by anyone else (another
+    /// `strategy mv`, a `strategy set`) leaves the statement writing
+    /// nothing. Materialize runs it as a read then a write under the table's
+    /// write lock (catalog reference §8.3), so two at once cannot both
+    /// write. A retry after an attempt that committed finds this command's
+    /// own rows (same type, same `at`) and adds nothing. Returns the rows
+    /// written.
     pub async fn insert_strategies(
         &self,
         c: &Client,
@@ -916,12 +921,40 @@ impl Store {
              SELECT v.cluster_id, v.strategy_type, v.config, v.updated_at \
              FROM (VALUES {}) AS v (cluster_id, strategy_type, config, updated_at) \
              WHERE NOT EXISTS (SELECT 1 FROM {table} AS t WHERE t.cluster_id = v.cluster_id \
-             AND t.strategy_type = v.strategy_type AND t.updated_at = v.updated_at)",
+             AND (t.strategy_type = v.strategy_type OR t.updated_at IS DISTINCT FROM v.updated_at))",
             values.join(", ")
         );
         execute_text(c, &sql, &params)
             .await
             .map_err(|e| missing_or(&e, self, STRATEGIES, "writing the strategy rows"))
+    }
+
+    /// Whether the cluster has strategy rows dated `at`: those a write of
+    /// this command's committed (its answer lost to a cut connection).
+    pub async fn has_rows_dated(
+        &self,
+        c: &Client,
+        id: &ClusterId,
+        at: DateTime<Utc>,
+    ) -> Result<bool, DbError> {
+        let sql = format!(
+            "SELECT count(*) FROM {} WHERE cluster_id = $1::text \
+             AND updated_at = $2::text::timestamptz",
+            self.table(STRATEGIES)
+        );
+        let reading = "re-reading the cluster's strategy rows";
+        let text = tokio_postgres::types::Type::TEXT;
+        let rows = c
+            .query_typed(&sql, &[(&id.0, text.clone()), (&at.to_rfc3339(), text)])
+            .await
+            .map_err(|e| missing_or(&e, self, STRATEGIES, reading))?;
+        let mut n = 0i64;
+        if let Some(row) = rows.first() {
+            n = row
+                .try_get(0)
+                .map_err(|e| missing_or(&e, self, STRATEGIES, reading))?;
+        }
+        Ok(n > 0)
     }
 
     /// Deletes a cluster's strategy rows (all of them, or those of one

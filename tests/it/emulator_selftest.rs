@@ -2909,3 +2909,62 @@ fn a_workload_too_big_for_its_size_crash_loops_and_a_bigger_replica_hydrates() {
     assert_eq!(after.last().map(String::as_str), Some("online/-"));
     assert!(after.len() <= before.len() + 1, "{before:?} {after:?}");
 }
+
+#[test]
+fn read_then_write_statements_on_one_table_run_one_after_the_other() {
+    // Reference §8.3: Materialize holds a table's write lock from the read of
+    // an UPDATE, DELETE or INSERT … SELECT to its write, so an INSERT …
+    // WHERE NOT EXISTS never reads past another one's write in flight.
+    // PostgreSQL lets it: the proxy takes the lock.
+    let emu = Emulator::start();
+    let url = emu.url();
+    singly(
+        &mut connect(&url),
+        "CREATE TABLE rtw (k text, v int); INSERT INTO rtw VALUES ('held', 0)",
+    );
+    // A session straight to PostgreSQL (no Materialize client could) keeps
+    // the first writer in flight: it holds the row the UPDATE needs, and
+    // writes the row the second writer checks for, uncommitted.
+    let mut holder = crate::support::admin_client(&crate::support::pg_url(), emu.database());
+    let mut hold = holder.transaction().unwrap();
+    hold.query("SELECT v FROM rtw WHERE k = 'held' FOR UPDATE", &[])
+        .unwrap();
+    hold.batch_execute("INSERT INTO rtw VALUES ('new', 1)")
+        .unwrap();
+
+    let update_url = url.clone();
+    let update = std::thread::spawn(move || {
+        connect(&update_url).execute("UPDATE rtw SET v = v + 1 WHERE k = 'held'", &[])
+    });
+    let mut watcher = crate::support::admin_client(&crate::support::pg_url(), emu.database());
+    let blocked = "SELECT count(*) FROM pg_stat_activity \
+                   WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE rtw%'";
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while watcher.query_one(blocked, &[]).unwrap().get::<_, i64>(0) == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the UPDATE never reached the server"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let insert_sql = "INSERT INTO rtw SELECT 'new', 2 \
+                      WHERE NOT EXISTS (SELECT 1 FROM rtw WHERE k = 'new')";
+    let insert_url = url.clone();
+    let insert = std::thread::spawn(move || connect(&insert_url).execute(insert_sql, &[]));
+    while !emu.sql_log().iter().any(|s| s == insert_sql) {
+        assert!(
+            Instant::now() < deadline,
+            "the INSERT never reached the proxy"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Time for PostgreSQL to run the INSERT, were it let through.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!insert.is_finished(), "the INSERT ran beside the UPDATE");
+    hold.commit().unwrap();
+
+    assert_eq!(update.join().unwrap().unwrap(), 1);
+    assert_eq!(insert.join().unwrap().unwrap(), 0, "it read past the write");
+    let rows = emu.query_one("SELECT count(*)::text FROM rtw WHERE k = 'new'");
+    assert_eq!(rows.as_deref(), Some("1"));
+}

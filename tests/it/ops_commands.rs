@@ -3131,3 +3131,107 @@ fn a_removal_keeps_a_row_written_since_it_looked() {
         ]
     );
 }
+
+/// Two `strategy mv` of the same rows at once (a deploy job retried while
+/// the first still runs): the other's move lands whole between this one's
+/// snapshot and its write. The write finds the destination holding rows and
+/// writes nothing, so each row is there once; this one says so and changes
+/// nothing, and run again it says the move is done.
+#[test]
+fn strategy_mv_beside_another_move_writes_the_rows_once() {
+    use std::sync::{Arc, Mutex};
+    let emu = emulator();
+    let analytics = emu.create_cluster("analytics");
+    let blue = emu.create_cluster("blue");
+    strategy(
+        &emu,
+        "analytics",
+        "target_size",
+        json!({"target_size": "25cc"}),
+    );
+    strategy(
+        &emu,
+        "analytics",
+        "idle_suspend",
+        json!({"idle_after_s": 60}),
+    );
+    let other = Arc::new(Mutex::new(None));
+    let ran = Arc::clone(&other);
+    let url = emu.url();
+    emu.on_statement("updated_at) SELECT v.", 1, move |_| {
+        let mut cmd = command();
+        cmd.args(["strategy", "mv", "analytics", "blue"])
+            .env("DATABASE_URL", url);
+        *ran.lock().unwrap() = Some(run_cmd(cmd));
+    });
+    let r = clusterctl(&emu, &["strategy", "mv", "analytics", "blue"]);
+    let other = other.lock().unwrap().take().expect("the other move ran");
+    assert_eq!(
+        (r.code, other.code),
+        (1, 0),
+        "{}\n---\n{}",
+        r.all(),
+        other.all()
+    );
+    assert!(
+        other.stdout.starts_with("Moved 2 strategy rows"),
+        "{}",
+        other.all()
+    );
+    assert!(
+        r.stderr.contains(&format!(
+            "cluster blue ({blue}) got strategy rows while this command moved those of \
+             cluster analytics ({analytics})"
+        )) && r.stderr.contains("nothing was moved"),
+        "{}",
+        r.all()
+    );
+    assert_eq!(
+        strategy_rows(&emu),
+        vec![
+            (
+                blue.clone(),
+                "idle_suspend".into(),
+                r#"{"idle_after_s": 60}"#.into()
+            ),
+            (
+                blue.clone(),
+                "target_size".into(),
+                r#"{"target_size": "25cc"}"#.into()
+            ),
+        ]
+    );
+    let again = clusterctl(&emu, &["strategy", "mv", "analytics", "blue"]).ok();
+    assert!(
+        again.stderr.contains("were moved from cluster analytics"),
+        "{}",
+        again.all()
+    );
+}
+
+/// A `strategy mv` whose write committed but whose answer was lost (the
+/// connection cut after the INSERT ran) retries it: the retry finds the
+/// command's own rows, writes nothing, and the move goes on to the end.
+#[test]
+fn strategy_mv_retries_a_write_whose_answer_was_lost() {
+    let emu = emulator();
+    emu.create_cluster("analytics");
+    let blue = emu.create_cluster("blue");
+    strategy(
+        &emu,
+        "analytics",
+        "target_size",
+        json!({"target_size": "25cc"}),
+    );
+    emu.cut_after_statement("updated_at) SELECT v.", 1);
+    let r = clusterctl(&emu, &["strategy", "mv", "analytics", "blue"]).ok();
+    assert!(r.stdout.starts_with("Moved 1 strategy row"), "{}", r.all());
+    assert_eq!(
+        strategy_rows(&emu),
+        vec![(
+            blue,
+            "target_size".into(),
+            r#"{"target_size": "25cc"}"#.into()
+        )]
+    );
+}

@@ -20,6 +20,12 @@
 //!   §8.10: Materialize waits for one) until one is online, the client
 //!   cancels it, or the client goes away.
 //!
+//! A read-then-write statement (UPDATE, DELETE, INSERT … SELECT) holds its
+//! table's write lock, taken in the proxy, from before it is forwarded to the
+//! server's answer (ReadyForQuery), so two of them on one table run one after
+//! the other, as in Materialize (reference §8.3); PostgreSQL would run them
+//! side by side, each reading without the other's write.
+//!
 //! Before a statement that reads what a managed resize changes (clusters,
 //! replicas, their statuses and hydration, the reconfiguration relation) it
 //! lets the emulator's reconfiguration controller catch up on the side
@@ -188,6 +194,8 @@ pub struct Shared {
     /// hold their statement (a held statement never reached the server).
     cancels: Mutex<HashSet<i32>>,
     markers: AtomicU64,
+    /// Each user table's write lock (reference §8.3), by table name.
+    write_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Statement-log events not yet written (§1.11).
     pub statement_log: StatementLog,
     side_config: tokio_postgres::Config,
@@ -211,6 +219,7 @@ impl Shared {
             session_cluster_rule: AtomicBool::new(false),
             cancels: Mutex::default(),
             markers: AtomicU64::new(0),
+            write_locks: Mutex::default(),
             statement_log: StatementLog::default(),
             side_config,
             side: tokio::sync::OnceCell::new(),
@@ -670,6 +679,13 @@ struct Conn {
     /// Statements forwarded and not yet answered, in order, with a `None`
     /// at the end of each batch (a simple query, or a Sync).
     log_queue: Mutex<VecDeque<Option<uuid::Uuid>>>,
+    /// Batches sent to the server, each answered by one ReadyForQuery: the
+    /// start-up, then each simple query and each Sync.
+    batches_sent: AtomicU64,
+    /// ReadyForQuery messages the server sent: the batches answered.
+    batches_answered: AtomicU64,
+    /// Write locks held: (the batch whose answer releases it, table, guard).
+    write_locks: Mutex<Vec<(u64, String, tokio::sync::OwnedMutexGuard<()>)>>,
 }
 
 impl Conn {
@@ -722,6 +738,9 @@ impl Default for Conn {
             sever: tokio::sync::Notify::new(),
             backend_pid: AtomicI32::new(0),
             log_queue: Mutex::default(),
+            batches_sent: AtomicU64::new(1),
+            batches_answered: AtomicU64::new(0),
+            write_locks: Mutex::default(),
         }
     }
 }
@@ -1101,44 +1120,93 @@ async fn session_cluster_check(
     let Some(refs) = route::relation_refs(sql) else {
         return Ok(None);
     };
+    let held_since = Instant::now();
+    let verdict = async {
+        loop {
+            let verdict = shared
+                .session_cluster_error(&session.cluster, &session.user, &refs)
+                .await;
+            if !matches!(&verdict, Some((code, _, _)) if code == HELD) {
+                return verdict;
+            }
+            if held_since.elapsed() >= MAX_HOLD {
+                let message = format!(
+                    "emulator: held {}s on cluster {} whose replicas never came online \
+                     (does the test bring them online?)",
+                    MAX_HOLD.as_secs(),
+                    session.cluster
+                );
+                return Some(("XX000".to_string(), message, None));
+            }
+            tokio::time::sleep(HOLD_POLL).await;
+        }
+    };
+    Ok(wait_as_statement(shared, conn, client, verdict)
+        .await?
+        .unwrap_or_else(Some))
+}
+
+/// Waits for `done` on behalf of a statement not yet forwarded, as
+/// Materialize makes the statement wait: a cancel request for the session
+/// ends the wait with Materialize's cancel error (`Err`), and a client that
+/// closes the connection (a client-side timeout) ends it for good.
+async fn wait_as_statement<T>(
+    shared: &Shared,
+    conn: &Conn,
+    client: &mut OwnedReadHalf,
+    done: impl std::future::Future<Output = T>,
+) -> Result<Result<T, ErrorReply>, ClientGone> {
     let pid = conn.backend_pid.load(Ordering::SeqCst);
     shared.cancels.lock().unwrap().remove(&pid);
+    tokio::pin!(done);
     // A client that sends nothing more while it waits: its end of file says
     // it is gone. One that sent more already is only watched for cancels.
     let mut watch_close = true;
-    let held_since = Instant::now();
     loop {
-        let verdict = shared
-            .session_cluster_error(&session.cluster, &session.user, &refs)
-            .await;
-        if !matches!(&verdict, Some((code, _, _)) if code == HELD) {
-            return Ok(verdict);
-        }
-        if held_since.elapsed() >= MAX_HOLD {
-            let message = format!(
-                "emulator: held {}s on cluster {} whose replicas never came online \
-                 (does the test bring them online?)",
-                MAX_HOLD.as_secs(),
-                session.cluster
-            );
-            return Ok(Some(("XX000".to_string(), message, None)));
+        let mut byte = [0u8; 1];
+        tokio::select! {
+            biased;
+            value = &mut done => return Ok(Ok(value)),
+            r = client.peek(&mut byte), if watch_close => match r {
+                Ok(0) | Err(_) => return Err(ClientGone),
+                Ok(_) => watch_close = false,
+            },
+            () = tokio::time::sleep(HOLD_POLL) => {}
         }
         if shared.cancels.lock().unwrap().remove(&pid) {
             let message = "canceling statement due to user request".to_string();
-            return Ok(Some(("57014".to_string(), message, None)));
+            return Ok(Err(("57014".to_string(), message, None)));
         }
-        let mut byte = [0u8; 1];
-        if watch_close {
-            tokio::select! {
-                r = client.peek(&mut byte) => match r {
-                    Ok(0) | Err(_) => return Err(ClientGone),
-                    Ok(_) => watch_close = false,
-                },
-                () = tokio::time::sleep(HOLD_POLL) => {}
-            }
-        } else {
-            tokio::time::sleep(HOLD_POLL).await;
+    }
+}
+
+/// Takes the write lock of `table` (reference §8.3) for the connection's next
+/// batch; its ReadyForQuery releases it (`server_to_client`). A lock the
+/// connection holds already for a batch still in flight is kept until this
+/// one's answer. The caller flushes what it sent before, so the answers that
+/// release the locks it waits for can come.
+async fn take_write_lock(
+    shared: &Shared,
+    conn: &Conn,
+    table: String,
+    client: &mut OwnedReadHalf,
+) -> Result<Option<ErrorReply>, ClientGone> {
+    let batch = conn.batches_sent.load(Ordering::SeqCst) + 1;
+    let lock = {
+        let mut held = conn.write_locks.lock().unwrap();
+        if let Some(entry) = held.iter_mut().find(|(_, t, _)| *t == table) {
+            entry.0 = batch;
+            return Ok(None);
         }
+        let mut locks = shared.write_locks.lock().unwrap();
+        locks.entry(table.clone()).or_default().clone()
+    };
+    match wait_as_statement(shared, conn, client, lock.lock_owned()).await? {
+        Ok(guard) => {
+            conn.write_locks.lock().unwrap().push((batch, table, guard));
+            Ok(None)
+        }
+        Err(canceled) => Ok(Some(canceled)),
     }
 }
 
@@ -1223,7 +1291,7 @@ async fn client_to_server(
                 shared.queries.fetch_add(1, Ordering::SeqCst);
                 let (sql, _) = cstr(&body);
                 shared.log.lock().unwrap().push(sql.clone());
-                let fx = apply_actions(shared.take_actions(&sql)).await;
+                let mut fx = apply_actions(shared.take_actions(&sql)).await;
                 if fx.stall {
                     return drain(&mut cr).await;
                 }
@@ -1257,6 +1325,28 @@ async fn client_to_server(
                         *rewritten = true;
                     }
                 }
+                let alone: Vec<_> = plan
+                    .pieces
+                    .iter()
+                    .filter(|(piece, _)| !piece.trim().is_empty())
+                    .collect();
+                if let [(piece, false)] = &alone[..] {
+                    if let Some(table) = fx
+                        .fail
+                        .is_none()
+                        .then(|| route::read_then_write_target(piece))
+                        .flatten()
+                    {
+                        sw.flush().await?;
+                        let Ok(verdict) = take_write_lock(shared, conn, table, cr.get_mut()).await
+                        else {
+                            return Ok(());
+                        };
+                        if verdict.is_some() {
+                            fx.fail = verdict;
+                        }
+                    }
+                }
                 if plan.drop_after || fx.cut_after_execution {
                     conn.swallow.store(true, Ordering::SeqCst);
                 }
@@ -1271,6 +1361,7 @@ async fn client_to_server(
                 };
                 let mut b = out.into_bytes();
                 b.push(0);
+                conn.batches_sent.fetch_add(1, Ordering::SeqCst);
                 write_msg(&mut sw, b'Q', &b).await?;
             }
             b'P' => {
@@ -1347,6 +1438,19 @@ async fn client_to_server(
                         };
                         fx.fail = verdict;
                     }
+                    if let Some(table) = fx
+                        .fail
+                        .is_none()
+                        .then(|| route::read_then_write_target(sql))
+                        .flatten()
+                    {
+                        sw.flush().await?;
+                        let Ok(verdict) = take_write_lock(shared, conn, table, cr.get_mut()).await
+                        else {
+                            return Ok(());
+                        };
+                        fx.fail = verdict;
+                    }
                 }
                 if fx.cut_after_execution {
                     conn.swallow.store(true, Ordering::SeqCst);
@@ -1376,6 +1480,7 @@ async fn client_to_server(
             }
             b'S' => {
                 conn.log_queue.lock().unwrap().push_back(None);
+                conn.batches_sent.fetch_add(1, Ordering::SeqCst);
                 write_msg(&mut sw, ty, &body).await?;
             }
             b'C' => {
@@ -1547,6 +1652,12 @@ async fn server_to_client(
 ) -> io::Result<()> {
     while let Some((ty, body)) = read_msg(&mut sr).await? {
         if ty == b'Z' {
+            // The batch is answered: its statements' write locks go.
+            let answered = conn.batches_answered.fetch_add(1, Ordering::SeqCst) + 1;
+            conn.write_locks
+                .lock()
+                .unwrap()
+                .retain(|(batch, _, _)| *batch > answered);
             if let Some(&status) = body.first() {
                 conn.txn_status.store(status, Ordering::SeqCst);
                 if status == b'I' {

@@ -35,6 +35,30 @@ pub fn relation_refs(stmt: &str) -> Option<Vec<String>> {
     (!refs.is_empty()).then_some(refs)
 }
 
+/// The user table a read-then-write statement writes (its name, lowercase,
+/// without schema), or `None` for any other statement. Materialize runs
+/// UPDATE, DELETE and an INSERT that reads (`INSERT … SELECT`, a non-constant
+/// expression) as a read followed by a write, and holds the table's write
+/// lock from the read to the write (reference §8.3; its design
+/// `20210715_table_update.md`: "serialized along with INSERTs"), so two of
+/// them on one table never interleave. PostgreSQL lets them: under READ
+/// COMMITTED both `INSERT … SELECT … WHERE NOT EXISTS` insert.
+pub fn read_then_write_target(stmt: &str) -> Option<String> {
+    let toks = tokenize(stmt).ok()?;
+    let after = match word(toks.first())? {
+        "update" => "update",
+        "delete" => "from",
+        "insert" if !is_constant_insert(&toks) => "into",
+        _ => return None,
+    };
+    let at = toks.iter().position(|t| word(Some(t)) == Some(after))?;
+    let mut refs = Vec::new();
+    from_list(&toks, at + 1, after == "into", &mut refs);
+    let target = refs.into_iter().next()?;
+    let (schema, name) = target.split_once('.').unwrap_or(("", &target));
+    (!CATALOG_SCHEMAS.contains(&schema)).then(|| name.to_string())
+}
+
 /// Schemas of Materialize's catalog (and the emulator's own).
 const CATALOG_SCHEMAS: [&str; 6] = [
     "mz_catalog",
@@ -360,6 +384,34 @@ mod tests {
         ));
         assert!(!reads("SELECT 1 FROM mz_catalog.mz_indexes"));
         assert!(!reads("INSERT INTO ops.strategies VALUES ($1)"));
+    }
+
+    #[test]
+    fn read_then_write_statements_name_the_table_they_write() {
+        use super::read_then_write_target as target;
+        let t = |s: &str| target(s).unwrap_or_default();
+        assert_eq!(
+            t("UPDATE ops.lease SET holder = $1 WHERE holder IS NULL"),
+            "lease"
+        );
+        assert_eq!(t("update only \"Lease\" set a = 1"), "Lease");
+        assert_eq!(
+            t("DELETE FROM ops.strategies WHERE cluster_id = $1"),
+            "strategies"
+        );
+        assert_eq!(
+            t(
+                "INSERT INTO ops.strategies (a) SELECT a FROM (VALUES ($1)) v(a) \
+               WHERE NOT EXISTS (SELECT 1 FROM ops.strategies)"
+            ),
+            "strategies"
+        );
+        assert_eq!(t("INSERT INTO t (a) VALUES (now())"), "t");
+        // Constant inserts, reads and catalog writes are not read-then-write.
+        assert_eq!(target("INSERT INTO t (a) VALUES ($1, 'x')"), None);
+        assert_eq!(target("SELECT * FROM ops.strategies"), None);
+        assert_eq!(target("UPDATE mz_internal.x SET a = 1"), None);
+        assert_eq!(target("CREATE TABLE t (a int)"), None);
     }
 
     #[test]
