@@ -2961,10 +2961,31 @@ fn read_then_write_statements_on_one_table_run_one_after_the_other() {
     // Time for PostgreSQL to run the INSERT, were it let through.
     std::thread::sleep(Duration::from_millis(300));
     assert!(!insert.is_finished(), "the INSERT ran beside the UPDATE");
+    // A statement waiting for the lock can be canceled, as in Materialize.
+    let mut deleting = connect(&url);
+    let cancel = deleting.cancel_token();
+    let delete_sql = "DELETE FROM rtw WHERE k = 'held'";
+    let delete = std::thread::spawn(move || deleting.execute(delete_sql, &[]));
+    while !emu.sql_log().iter().any(|s| s == delete_sql) {
+        assert!(
+            Instant::now() < deadline,
+            "the DELETE never reached the proxy"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Logged at its Parse: time for the proxy to reach its Execute (a
+    // cancel sent before the statement arrives is for an earlier one).
+    std::thread::sleep(Duration::from_millis(200));
+    cancel.cancel_query(NoTls).unwrap();
+    let err = delete.join().unwrap().expect_err("the DELETE was canceled");
+    let code = err.as_db_error().map(|e| e.code().code().to_string());
+    assert_eq!(code.as_deref(), Some("57014"), "{err}");
     hold.commit().unwrap();
 
     assert_eq!(update.join().unwrap().unwrap(), 1);
     assert_eq!(insert.join().unwrap().unwrap(), 0, "it read past the write");
     let rows = emu.query_one("SELECT count(*)::text FROM rtw WHERE k = 'new'");
     assert_eq!(rows.as_deref(), Some("1"));
+    let held = emu.query_one("SELECT count(*)::text FROM rtw WHERE k = 'held'");
+    assert_eq!(held.as_deref(), Some("1"), "the canceled DELETE ran");
 }

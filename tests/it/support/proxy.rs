@@ -1146,10 +1146,18 @@ async fn session_cluster_check(
         .unwrap_or_else(Some))
 }
 
+/// A statement arrives: a cancel request for the session sent before it was
+/// for an earlier statement (the server answered that one), not for this.
+fn forget_cancels(shared: &Shared, conn: &Conn) {
+    let pid = conn.backend_pid.load(Ordering::SeqCst);
+    shared.cancels.lock().unwrap().remove(&pid);
+}
+
 /// Waits for `done` on behalf of a statement not yet forwarded, as
 /// Materialize makes the statement wait: a cancel request for the session
-/// ends the wait with Materialize's cancel error (`Err`), and a client that
-/// closes the connection (a client-side timeout) ends it for good.
+/// since the statement arrived ends the wait with Materialize's cancel
+/// error (`Err`), and a client that closes the connection (a client-side
+/// timeout) ends it for good.
 async fn wait_as_statement<T>(
     shared: &Shared,
     conn: &Conn,
@@ -1157,7 +1165,6 @@ async fn wait_as_statement<T>(
     done: impl std::future::Future<Output = T>,
 ) -> Result<Result<T, ErrorReply>, ClientGone> {
     let pid = conn.backend_pid.load(Ordering::SeqCst);
-    shared.cancels.lock().unwrap().remove(&pid);
     tokio::pin!(done);
     // A client that sends nothing more while it waits: its end of file says
     // it is gone. One that sent more already is only watched for cancels.
@@ -1180,34 +1187,54 @@ async fn wait_as_statement<T>(
     }
 }
 
-/// Takes the write lock of `table` (reference §8.3) for the connection's next
-/// batch; its ReadyForQuery releases it (`server_to_client`). A lock the
-/// connection holds already for a batch still in flight is kept until this
-/// one's answer. The caller flushes what it sent before, so the answers that
-/// release the locks it waits for can come.
+/// Takes the write lock of the table `sql` reads then writes, if it does
+/// (reference §8.3), for the connection's next batch; its ReadyForQuery
+/// releases it (`server_to_client`). A lock the connection holds already
+/// for a batch still in flight is kept until this one's answer. What was
+/// sent before is flushed first, so the answers that release the locks it
+/// waits for can come.
 async fn take_write_lock(
     shared: &Shared,
     conn: &Conn,
-    table: String,
+    sql: &str,
+    server: &mut BufWriter<OwnedWriteHalf>,
     client: &mut OwnedReadHalf,
-) -> Result<Option<ErrorReply>, ClientGone> {
+) -> io::Result<Result<Option<ErrorReply>, ClientGone>> {
+    let Some(table) = route::read_then_write_target(sql) else {
+        return Ok(Ok(None));
+    };
+    server.flush().await?;
     let batch = conn.batches_sent.load(Ordering::SeqCst) + 1;
     let lock = {
         let mut held = conn.write_locks.lock().unwrap();
         if let Some(entry) = held.iter_mut().find(|(_, t, _)| *t == table) {
             entry.0 = batch;
-            return Ok(None);
+            return Ok(Ok(None));
         }
         let mut locks = shared.write_locks.lock().unwrap();
         locks.entry(table.clone()).or_default().clone()
     };
-    match wait_as_statement(shared, conn, client, lock.lock_owned()).await? {
-        Ok(guard) => {
-            conn.write_locks.lock().unwrap().push((batch, table, guard));
-            Ok(None)
-        }
-        Err(canceled) => Ok(Some(canceled)),
-    }
+    // As for a held statement, a cap keeps a test that never lets go of
+    // the lock from hanging the suite.
+    let locked = tokio::time::timeout(MAX_HOLD, lock.lock_owned());
+    Ok(
+        match wait_as_statement(shared, conn, client, locked).await {
+            Err(gone) => Err(gone),
+            Ok(Ok(Ok(guard))) => {
+                conn.write_locks.lock().unwrap().push((batch, table, guard));
+                Ok(None)
+            }
+            Ok(Ok(Err(_))) => {
+                let message = format!(
+                    "emulator: waited {}s for the write lock of table {table} \
+                 (does the test keep a writer in flight?)",
+                    MAX_HOLD.as_secs()
+                );
+                Ok(Some(("XX000".to_string(), message, None)))
+            }
+            Ok(Err(canceled)) => Ok(Some(canceled)),
+        },
+    )
 }
 
 /// Follows `SET cluster` / `RESET cluster` in the pieces of a simple query
@@ -1289,6 +1316,7 @@ async fn client_to_server(
         match ty {
             b'Q' => {
                 shared.queries.fetch_add(1, Ordering::SeqCst);
+                forget_cancels(shared, conn);
                 let (sql, _) = cstr(&body);
                 shared.log.lock().unwrap().push(sql.clone());
                 let mut fx = apply_actions(shared.take_actions(&sql)).await;
@@ -1330,22 +1358,13 @@ async fn client_to_server(
                     .iter()
                     .filter(|(piece, _)| !piece.trim().is_empty())
                     .collect();
-                if let [(piece, false)] = &alone[..] {
-                    if let Some(table) = fx
-                        .fail
-                        .is_none()
-                        .then(|| route::read_then_write_target(piece))
-                        .flatten()
-                    {
-                        sw.flush().await?;
-                        let Ok(verdict) = take_write_lock(shared, conn, table, cr.get_mut()).await
-                        else {
-                            return Ok(());
-                        };
-                        if verdict.is_some() {
-                            fx.fail = verdict;
-                        }
-                    }
+                if let ([(piece, false)], None) = (&alone[..], &fx.fail) {
+                    let Ok(verdict) =
+                        take_write_lock(shared, conn, piece, &mut sw, cr.get_mut()).await?
+                    else {
+                        return Ok(());
+                    };
+                    fx.fail = verdict;
                 }
                 if plan.drop_after || fx.cut_after_execution {
                     conn.swallow.store(true, Ordering::SeqCst);
@@ -1403,6 +1422,7 @@ async fn client_to_server(
             }
             b'E' => {
                 shared.executes.fetch_add(1, Ordering::SeqCst);
+                forget_cancels(shared, conn);
                 if conn.swallow_at_execute.swap(false, Ordering::SeqCst) {
                     conn.swallow.store(true, Ordering::SeqCst);
                 }
@@ -1438,14 +1458,9 @@ async fn client_to_server(
                         };
                         fx.fail = verdict;
                     }
-                    if let Some(table) = fx
-                        .fail
-                        .is_none()
-                        .then(|| route::read_then_write_target(sql))
-                        .flatten()
-                    {
-                        sw.flush().await?;
-                        let Ok(verdict) = take_write_lock(shared, conn, table, cr.get_mut()).await
+                    if fx.fail.is_none() {
+                        let Ok(verdict) =
+                            take_write_lock(shared, conn, sql, &mut sw, cr.get_mut()).await?
                         else {
                             return Ok(());
                         };
