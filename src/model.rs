@@ -79,12 +79,30 @@ pub fn shell_word(s: &str) -> bool {
 }
 
 /// A path as a shell takes it in a command we suggest: as it is when it
-/// needs no quoting, else in single quotes (a quote in it as `'\''`).
+/// needs no quoting, else in single quotes ([`single_quoted`]).
 pub fn shell_path(s: &str) -> String {
     match s.split('/').all(|part| part.is_empty() || shell_word(part)) && !s.is_empty() {
         true => s.to_string(),
-        false => format!("'{}'", s.replace('\'', "'\\''")),
+        false => single_quoted(s),
     }
+}
+
+/// An argument as a shell takes it, in a command line we record: as it is
+/// when it needs no quoting, else in single quotes ([`single_quoted`], the
+/// rule of [`shell_path`]). `None` for one with a control character: a line
+/// break would start a line of its own, quoted or not.
+pub fn shell_arg(s: &str) -> Option<String> {
+    match (s.chars().any(char::is_control), shell_word(s)) {
+        (true, _) => None,
+        (false, true) => Some(s.to_string()),
+        (false, false) => Some(single_quoted(s)),
+    }
+}
+
+/// `s` in single quotes, where a shell takes every character as it is but
+/// a quote (written `'\''`: close, an escaped quote, open again).
+fn single_quoted(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
 }
 
 /// A replica size name (`25cc`, `M.1-large`).
@@ -1121,6 +1139,13 @@ mod role_id_tests {
         assert_eq!(shell_path("it's.json"), "'it'\\''s.json'");
         assert_eq!(shell_path("$HOME/p"), "'$HOME/p'");
         assert_eq!(shell_path(""), "''");
+        // An argument: the same quoting, and none that a line break survives.
+        assert_eq!(shell_arg("plain1").as_deref(), Some("plain1"));
+        assert_eq!(shell_arg("a b").as_deref(), Some("'a b'"));
+        assert_eq!(shell_arg("it's").as_deref(), Some("'it'\\''s'"));
+        assert_eq!(shell_arg("a/b").as_deref(), Some("'a/b'"));
+        assert_eq!(shell_arg("").as_deref(), Some("''"));
+        assert_eq!(shell_arg("a\nb"), None);
     }
 
     #[test]

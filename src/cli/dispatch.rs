@@ -637,6 +637,12 @@ fn status_command(a: StatusArgs, ui: &Ui) -> u8 {
             // SIGTERM as SIGINT: a clean exit 0 (it was the signal's 143).
             let shutdown = Shutdown::install()?;
             let interval = a.interval.max(Duration::from_secs(1));
+            // A cleared screen loses what was said before it, so it says
+            // the newer-schema warning with each refresh; a pipe or a JSON
+            // stream keeps every line, so there once, and again only when
+            // it changes.
+            let cleared = ui.style.table.tty && !ui.json;
+            let mut said: Option<String> = None;
             loop {
                 // Each refresh reads the tables again: as `status` does, it
                 // says so when a newer clusterctl migrated them.
@@ -649,12 +655,14 @@ fn status_command(a: StatusArgs, ui: &Ui) -> u8 {
                     return Ok(exit::OK);
                 };
                 let mut screen = String::new();
-                if ui.style.table.tty && !ui.json {
+                if cleared {
                     // Clear the screen and go home, like watch(1).
                     screen.push_str("\x1b[H\x1b[2J");
                 }
                 let written = match &report {
                     Ok((warning, r)) => {
+                        let repeated = !cleared && warning.is_some() && *warning == said;
+                        said.clone_from(warning);
                         if !ui.json {
                             screen.push_str(&format!(
                                 "Every {}: clusterctl status    {}\n\n",
@@ -664,7 +672,7 @@ fn status_command(a: StatusArgs, ui: &Ui) -> u8 {
                         }
                         // After the screen is cleared, or it is never seen.
                         emit(screen.as_bytes()).and_then(|()| {
-                            if let Some(w) = warning {
+                            if let Some(w) = warning.as_ref().filter(|_| !repeated) {
                                 message_line(ui, w);
                             }
                             print_view(r, ui)
@@ -736,7 +744,8 @@ where
 
 /// Tables a newer clusterctl migrated: a command that writes to them is
 /// refused before it writes; one that reads them goes on, with the
-/// `warning:` line to say once (`status --watch`: on each refresh). One
+/// `warning:` line to say once (`status --watch`: on each refresh of a
+/// terminal's screen, else when it changes). One
 /// statement, for the commands that do not migrate and a reading command
 /// that read no snapshot ([`read_warning`]).
 async fn newer_schema(ctx: &Context, ui: &Ui) -> Result<Option<String>, CommandError> {

@@ -403,6 +403,13 @@ impl Target {
         }
     }
 
+    /// How a command line an audit row records names it: `arg`, as the
+    /// operator gave it, quoted for a shell ([`crate::model::shell_arg`]);
+    /// its id where no quoting keeps the line one line.
+    pub fn as_given(&self, arg: &str) -> String {
+        crate::model::shell_arg(arg).unwrap_or_else(|| self.id.0.clone())
+    }
+
     /// How to name it in a suggested command ([`crate::model::command_arg`]).
     pub fn arg(&self) -> &str {
         match &self.name {

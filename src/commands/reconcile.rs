@@ -232,7 +232,9 @@ pub async fn apply_once(
         let mut plan = plan(&snap, &opts.plan);
         // Before any write of the run's own: a stale saved plan does nothing.
         if let Some(saved) = &opts.saved {
-            saved.admit(&mut plan).map_err(CommandError::StalePlan)?;
+            saved
+                .admit(&mut plan, &snap, &opts.plan.selection)
+                .map_err(CommandError::StalePlan)?;
         }
         let settled = backend.settle_unfinished(&plan, &run_id).await?;
         if settled > 0 {

@@ -144,10 +144,13 @@ fn current(snap: &Snapshot, id: &ClusterId, ty: &str) -> Option<serde_json::Valu
         .map(|r| r.row.config.clone())
 }
 
+/// `given` is the CLUSTER argument as the operator typed it (the audit
+/// row's command line).
 async fn write(
     ctx: &Context,
     snap: &Snapshot,
     target: &Target,
+    given: &str,
     ty: &str,
     config: &serde_json::Value,
     command: &str,
@@ -178,7 +181,8 @@ async fn write(
         after: config.clone(),
         moved: None,
     };
-    audit(ctx, target, command, change, at).await?;
+    let line = [target.as_given(given)];
+    audit(ctx, target, command, &line, change, at).await?;
     Ok((at, replaced))
 }
 
@@ -203,11 +207,14 @@ enum Other<'a> {
 
 /// The audit row of a strategy change: who, what, before → after. Written
 /// after the change (it is done by then); a failure to write it is an error,
-/// so an unaudited change never looks like a clean success.
+/// so an unaudited change never looks like a clean success. `given`: the
+/// command's cluster arguments as the operator gave them
+/// ([`Target::as_given`]).
 async fn audit(
     ctx: &Context,
     target: &Target,
     command: &str,
+    given: &[String],
     change: Change<'_>,
     at: DateTime<Utc>,
 ) -> Result<(), CommandError> {
@@ -217,16 +224,9 @@ async fn audit(
         "before": change.before,
         "after": change.after,
     });
-    // The command as it was given.
-    let mut line = match change.moved {
-        Some(Other::From(source)) => {
-            format!("-- clusterctl {command} {} {}", source.arg(), target.arg())
-        }
-        Some(Other::To(dest)) => {
-            format!("-- clusterctl {command} {} {}", target.arg(), dest.arg())
-        }
-        None => format!("-- clusterctl {command} {}", target.arg()),
-    };
+    // The command as it was given: a cluster by the name typed (quoted as a
+    // shell needs), not by its id, which no one typed.
+    let mut line = format!("-- clusterctl {command} {}", given.join(" "));
     // Pause and resume take no type (their row's is `pause`): `strategy
     // pause etl`.
     if let Some(t) = change
@@ -317,7 +317,7 @@ pub async fn set(
         )));
     }
     let previous = current(&snap, &target.id, ty);
-    let (at, replaced) = write(ctx, &snap, &target, ty, config, "strategy set").await?;
+    let (at, replaced) = write(ctx, &snap, &target, cluster, ty, config, "strategy set").await?;
     let mut warnings: Vec<String> = judged.others_invalid(&target).into_iter().collect();
     // What the environment makes of the rows (as `check` says it): a
     // schedule asking for more replicas than max_replicas_per_cluster, a
@@ -382,13 +382,27 @@ fn notes_after_write(
             "the controller leaves this cluster alone: {reason}"
         ));
     }
-    if after.iter().any(|r| r.row.strategy_type == PAUSE) {
-        notes.push(format!(
-            "the cluster is paused: nothing changes until `clusterctl strategy resume {}`",
-            target.arg()
-        ));
-    }
+    notes.extend(pause_note(snap, target, after));
     notes
+}
+
+/// What a pause among a cluster's rows (`after` a write) holds back, and
+/// until when: said after a write and by a `strategy mv` run again.
+fn pause_note(snap: &Snapshot, target: &Target, after: &[InEffect]) -> Option<String> {
+    let row = after.iter().find(|r| r.row.strategy_type == PAUSE)?;
+    let until = rows::pause_until(&row.row.config);
+    // An expired pause holds nothing back (the planner's rule).
+    let pause = rows::Pause {
+        reason: None,
+        until,
+    };
+    pause.in_force(snap.now).then(|| {
+        format!(
+            "the cluster is paused: nothing changes{} until `clusterctl strategy resume {}`",
+            rows::pause_ends(until),
+            target.arg()
+        )
+    })
 }
 
 /// What a write of one row comes to, judged by the validator on the rows it
@@ -530,7 +544,16 @@ pub async fn pause(
         };
         notes.push(format!("{was}{now}"));
     }
-    let (at, replaced) = write(ctx, &snap, &target, PAUSE, &config, "strategy pause").await?;
+    let (at, replaced) = write(
+        ctx,
+        &snap,
+        &target,
+        cluster,
+        PAUSE,
+        &config,
+        "strategy pause",
+    )
+    .await?;
     Ok(Written {
         command: "strategy pause",
         cluster_id: target.id.clone(),
@@ -550,6 +573,25 @@ pub async fn pause(
 /// strategy rows remain: `strategy rm t2` after `DROP CLUSTER t2` (it
 /// suggested another, live cluster). One such cluster, or none.
 async fn dropped_by_name(ctx: &Context, snap: &Snapshot, name: &str) -> Option<Target> {
+    let ids: Vec<ClusterId> = dropped_named(ctx, snap, name)
+        .await
+        .into_iter()
+        .filter(|id| snap.has_rows(id))
+        .collect();
+    match ids.as_slice() {
+        [id] => Some(Target {
+            id: id.clone(),
+            name: None,
+        }),
+        _ => None,
+    }
+}
+
+/// The dropped clusters (none in `snap`) whose audit rows recorded `name`
+/// as theirs: how a command's argument names a dropped cluster by its
+/// name ([`dropped_by_name`]; `strategy mv` run again after a move done
+/// from one). None when the trail cannot be read.
+async fn dropped_named(ctx: &Context, snap: &Snapshot, name: &str) -> Vec<ClusterId> {
     let store = &ctx.store;
     let args = [name.to_string()];
     let known = ctx
@@ -558,22 +600,14 @@ async fn dropped_by_name(ctx: &Context, snap: &Snapshot, name: &str) -> Option<T
             store.audited_clusters(c, &args).await
         })
         .await
-        .ok()?;
+        .unwrap_or_default();
     let mut ids: Vec<ClusterId> = known
         .into_iter()
-        .filter(|(id, recorded)| {
-            recorded.as_deref() == Some(name) && snap.cluster(id).is_none() && snap.has_rows(id)
-        })
+        .filter(|(id, recorded)| recorded.as_deref() == Some(name) && snap.cluster(id).is_none())
         .map(|(id, _)| id)
         .collect();
     ids.dedup();
-    match ids.as_slice() {
-        [id] => Some(Target {
-            id: id.clone(),
-            name: None,
-        }),
-        _ => None,
-    }
+    ids
 }
 
 /// The date up to which a removal deletes a cluster's rows: the latest
@@ -645,7 +679,8 @@ pub async fn remove(
             after: serde_json::Value::Null,
             moved: None,
         };
-        audit(ctx, &target, command, change, snap.now).await?;
+        let line = [target.as_given(cluster)];
+        audit(ctx, &target, command, &line, change, snap.now).await?;
         n
     };
     let left: Vec<InEffect> = existing
@@ -883,14 +918,21 @@ pub async fn mv(ctx: &Context, from: &str, to: &str) -> Result<Moved, CommandErr
         .is_ok_and(|s| !rows_of(&snap, &s.id).is_empty());
     if !source_has_rows && !there.is_empty() {
         let configs = serde_json::Value::Object(there.into_iter().collect());
-        let done = last_move_to(ctx, &dest, &configs)
-            .await?
-            .filter(|m| match &source {
-                Ok(s) => m.from.id == s.id,
-                Err(_) => m.from.id.0 == from && snap.cluster(&m.from.id).is_none(),
-            });
+        let done = match (last_move_to(ctx, &dest, &configs).await?, &source) {
+            (Some(m), Ok(s)) => (m.from.id == s.id).then_some(m),
+            // A dropped source, which has no rows left to resolve it by:
+            // its id, or the name its audit rows recorded (as a first run
+            // finds a dropped source, `resolve_with_rows`).
+            (Some(m), Err(_)) if snap.cluster(&m.from.id).is_none() => {
+                let named = m.from.id.0 == from
+                    || dropped_named(ctx, &snap, from).await.contains(&m.from.id);
+                named.then_some(m)
+            }
+            _ => None,
+        };
         if let Some(m) = done {
-            return moved_already(ctx, &snap, m, dest, configs).await;
+            let given = [m.from.as_given(from), dest.as_given(to)];
+            return moved_already(ctx, &snap, m, dest, configs, &given).await;
         }
     }
     let source = source?;
@@ -932,6 +974,7 @@ pub async fn mv(ctx: &Context, from: &str, to: &str) -> Result<Moved, CommandErr
         }
     }
     let configs = serde_json::Value::Object(rows.iter().cloned().collect());
+    let given = [source.as_given(from), dest.as_given(to)];
     // Run again after a move stopped between its writes: the destination's
     // side is recorded already, unless the stop came before its audit row.
     let recorded = already_there
@@ -945,7 +988,7 @@ pub async fn mv(ctx: &Context, from: &str, to: &str) -> Result<Moved, CommandErr
             after: configs.clone(),
             moved: Some(Other::From(&source)),
         };
-        audit(ctx, &dest, "strategy mv", change, at).await?;
+        audit(ctx, &dest, "strategy mv", &given, change, at).await?;
     }
     let up_to = seen_up_to(&snap, &source.id);
     let deleted = ctx
@@ -960,7 +1003,7 @@ pub async fn mv(ctx: &Context, from: &str, to: &str) -> Result<Moved, CommandErr
         after: serde_json::Value::Null,
         moved: Some(Other::To(&dest)),
     };
-    audit(ctx, &source, "strategy mv", change, at).await?;
+    audit(ctx, &source, "strategy mv", &given, change, at).await?;
     let rekeyed = rekeyed(&snap, &dest, &rows);
     let mut notes = notes_after_write(ctx, &snap, &dest, &in_effect(&rekeyed));
     if already_there {
@@ -1044,6 +1087,7 @@ async fn moved_already(
     m: LastMove,
     dest: Target,
     configs: serde_json::Value,
+    given: &[String],
 ) -> Result<Moved, CommandError> {
     // The source as it is now (renamed, dropped), else as the row named it.
     let source = match snap.cluster(&m.from.id) {
@@ -1082,7 +1126,7 @@ async fn moved_already(
             after: serde_json::Value::Null,
             moved: Some(Other::To(&dest)),
         };
-        audit(ctx, &source, "strategy mv", change, m.at).await?;
+        audit(ctx, &source, "strategy mv", given, change, m.at).await?;
     }
     let mut rows: Vec<(String, serde_json::Value)> = configs
         .as_object()
@@ -1092,6 +1136,13 @@ async fn moved_already(
         .collect();
     by_priority(&mut rows);
     let strategies = MovedRow::listed(rows);
+    let mut notes = vec![format!(
+        "these rows were moved from {} to {} already (at {}): nothing was left to do",
+        source.display(),
+        dest.display(),
+        m.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    )];
+    notes.extend(pause_note(snap, &dest, &rows_of(snap, &dest.id)));
     Ok(Moved {
         from_cluster_id: source.id.clone(),
         from_cluster: source.name.clone(),
@@ -1101,12 +1152,7 @@ async fn moved_already(
         updated_at: m.at,
         rows_deleted: 0,
         already_there: true,
-        notes: vec![format!(
-            "these rows were moved from {} to {} already (at {}): nothing was left to do",
-            source.display(),
-            dest.display(),
-            m.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-        )],
+        notes,
         warnings: Vec::new(),
         from: source,
         to: dest,

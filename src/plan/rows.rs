@@ -421,6 +421,21 @@ pub fn pause_reason(config: &serde_json::Value) -> Option<String> {
         .map(str::to_string)
 }
 
+/// How long a pause holds, in the notes that say it: ` until T (the pause
+/// expires) or`, to stand before "until `clusterctl strategy resume …`";
+/// nothing for a pause without an `until`. One form for the plan's note and
+/// `strategy mv`'s.
+pub fn pause_ends(until: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    until
+        .map(|t| {
+            format!(
+                " until {} (the pause expires) or",
+                t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            )
+        })
+        .unwrap_or_default()
+}
+
 /// When a `pause` row expires (`{"until": "…"}`), if it says.
 pub fn pause_until(config: &serde_json::Value) -> Option<chrono::DateTime<chrono::Utc>> {
     let s = config.get("until")?.as_str()?;

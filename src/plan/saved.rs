@@ -10,7 +10,9 @@
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+use super::select::Selection;
 use super::Plan;
+use crate::model::{ClusterId, Snapshot};
 
 /// What a saved plan approved: each statement, with its cluster, in the
 /// order it runs.
@@ -159,8 +161,36 @@ impl SavedPlan {
     /// Keeps of `fresh` the clusters the saved plan covered (what was not
     /// reviewed is left alone, whatever the selection), and admits it when
     /// it then runs exactly the saved statements, in their order; else
-    /// says what differs, for the operator.
-    pub fn admit(&self, fresh: &mut Plan) -> Result<(), String> {
+    /// says what differs, for the operator. `fresh` was planned from
+    /// `snap` with `selection`: a saved cluster that is in `snap` and that
+    /// the selection does not take is left out by it.
+    pub fn admit(
+        &self,
+        fresh: &mut Plan,
+        snap: &Snapshot,
+        selection: &Selection,
+    ) -> Result<(), String> {
+        let bound = selection.in_snapshot(snap);
+        let left_out: Vec<&str> = self
+            .clusters
+            .iter()
+            .filter(|id| {
+                snap.cluster(&ClusterId(id.to_string()))
+                    .is_some_and(|c| !bound.matches(c))
+            })
+            .map(String::as_str)
+            .collect();
+        self.admit_selected(fresh, &left_out, &selection.describe())
+    }
+
+    /// [`SavedPlan::admit`], with the saved clusters the selection (as
+    /// `described`) leaves out.
+    fn admit_selected(
+        &self,
+        fresh: &mut Plan,
+        left_out: &[&str],
+        described: &str,
+    ) -> Result<(), String> {
         // Cluster ids and names repeat from one region to the next
         // (staging's u2 is production's u2): a plan reviewed for one is
         // never applied to another.
@@ -173,31 +203,90 @@ impl SavedPlan {
                 )));
             }
         }
-        let unplanned = self.unplanned(fresh);
+        let unplanned = self.unplanned(fresh, left_out);
         fresh
             .clusters
             .retain(|cp| self.clusters.contains(&cp.cluster_id.0));
-        self.differences(&statements_of(fresh), fresh.now)
-            .map_err(|e| {
-                [e].into_iter()
-                    .chain(unplanned)
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            })
+        // Statements of a cluster the selection left out are not planned
+        // now for that reason alone: said first, as the reason, not as a
+        // change of plan.
+        let unselected: Vec<&Statement> = self
+            .statements
+            .iter()
+            .filter(|s| left_out.contains(&s.cluster_id.as_str()))
+            .collect();
+        let others: Vec<Statement> = self
+            .statements
+            .iter()
+            .filter(|s| !left_out.contains(&s.cluster_id.as_str()))
+            .cloned()
+            .collect();
+        let planned = statements_of(fresh);
+        let differences = match unselected.is_empty() {
+            true => self.differences(&planned, fresh.now),
+            false => {
+                let mut lines = vec![self.left_out(&unselected, described, fresh.now)];
+                lines.extend(changes(&others, &planned));
+                Err(lines.join("\n"))
+            }
+        };
+        differences.map_err(|e| {
+            [e].into_iter()
+                .chain(unplanned)
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+    }
+
+    /// The first line of a refusal whose selection left out clusters with
+    /// saved statements: the selection is the reason.
+    fn left_out(&self, unselected: &[&Statement], described: &str, now: DateTime<Utc>) -> String {
+        let mut clusters: Vec<String> = Vec::new();
+        for s in unselected {
+            let said = format!("{} ({})", s.cluster, s.cluster_id);
+            if !clusters.contains(&said) {
+                clusters.push(said);
+            }
+        }
+        let which = match clusters.len() {
+            1 => "cluster",
+            _ => "clusters",
+        };
+        crate::model::printable(&format!(
+            "the plan saved {} has statements for {which} {}, which {described} leaves out; \
+             nothing was done. Apply it without --cluster or --filter-clusters (it runs on the \
+             clusters it covered, and no others)",
+            self.saved_when(now),
+            clusters.join(", ")
+        ))
+    }
+
+    /// "7s ago (2026-12-05T00:03:08Z)": when the plan was saved, as every
+    /// refusal says it.
+    fn saved_when(&self, now: DateTime<Utc>) -> String {
+        let age = (now - self.planned_at).num_seconds().max(0) as u64;
+        format!(
+            "{} ago ({})",
+            crate::model::human_duration(age),
+            self.planned_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        )
     }
 
     /// A line for each cluster the saved plan covered that is not planned
-    /// now: its statements are then said to be gone, and this says why
-    /// (else an `apply --plan --cluster OTHER` reads as a change of plan).
-    fn unplanned(&self, fresh: &Plan) -> Vec<String> {
+    /// now and that the selection did not leave out (the refusal leads
+    /// with those, [`SavedPlan::left_out`]): its statements are then said
+    /// to be gone, and this says why (else it reads as a change of plan).
+    fn unplanned(&self, fresh: &Plan, left_out: &[&str]) -> Vec<String> {
         self.clusters
             .iter()
             .zip(&self.names)
+            .filter(|(id, _)| !left_out.contains(&id.as_str()))
             .filter(|(id, _)| !fresh.clusters.iter().any(|cp| &cp.cluster_id.0 == *id))
             .map(|(id, name)| {
                 crate::model::printable(&format!(
-                    "  cluster {name} ({id}) was saved, and is not planned now: not selected, \
-                     dropped, or without strategies"
+                    "  cluster {name} ({id}) was saved, and is not planned now: dropped, or \
+                     without strategies"
                 ))
             })
             .collect()
@@ -208,42 +297,38 @@ impl SavedPlan {
         if planned == self.statements.as_slice() {
             return Ok(());
         }
-        let age = (now - self.planned_at).num_seconds().max(0) as u64;
         let mut lines = vec![format!(
-            "the plan saved {} ago ({}) is not what the region calls for now; nothing was done. \
+            "the plan saved {} is not what the region calls for now; nothing was done. \
              Save a new one (`clusterctl dry-run --out FILE`), review it and apply that",
-            crate::model::human_duration(age),
-            self.planned_at
-                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            self.saved_when(now)
         )];
-        let new: Vec<&Statement> = planned
-            .iter()
-            .filter(|s| !self.statements.contains(s))
-            .collect();
-        let gone: Vec<&Statement> = self
-            .statements
-            .iter()
-            .filter(|s| !planned.contains(s))
-            .collect();
-        // The same statement for another cluster of the same name: the ids
-        // are what differs, so the lines say them.
-        let ids = new.iter().any(|n| {
-            gone.iter()
-                .any(|g| (&g.sql, &g.cluster) == (&n.sql, &n.cluster))
-        });
-        lines.extend(
-            new.iter()
-                .map(|s| format!("  planned now, not saved: {}", s.said(ids))),
-        );
-        lines.extend(
-            gone.iter()
-                .map(|s| format!("  saved, not planned now: {}", s.said(ids))),
-        );
-        if new.is_empty() && gone.is_empty() {
+        let changed = changes(&self.statements, planned);
+        if changed.is_empty() {
             lines.push("  the same statements, in another order".into());
         }
+        lines.extend(changed);
         Err(lines.join("\n"))
     }
+}
+
+/// A line for each statement `planned` now and not `saved`, then for each
+/// saved and not planned now.
+fn changes(saved: &[Statement], planned: &[Statement]) -> Vec<String> {
+    let new: Vec<&Statement> = planned.iter().filter(|s| !saved.contains(s)).collect();
+    let gone: Vec<&Statement> = saved.iter().filter(|s| !planned.contains(s)).collect();
+    // The same statement for another cluster of the same name: the ids
+    // are what differs, so the lines say them.
+    let ids = new.iter().any(|n| {
+        gone.iter()
+            .any(|g| (&g.sql, &g.cluster) == (&n.sql, &n.cluster))
+    });
+    new.iter()
+        .map(|s| format!("  planned now, not saved: {}", s.said(ids)))
+        .chain(
+            gone.iter()
+                .map(|s| format!("  saved, not planned now: {}", s.said(ids))),
+        )
+        .collect()
 }
 
 /// Every statement of a plan, with its cluster, in the order they run.
@@ -384,6 +469,64 @@ mod tests {
         // And nothing saved, nothing planned: the empty plan applies.
         let empty = SavedPlan::parse(&doc(serde_json::json!([])), VERSION).expect("empty");
         assert_eq!(empty.differences(&[], now), Ok(()));
+    }
+
+    /// A plan with no cluster planned, at `now`.
+    fn nothing_planned(now: DateTime<Utc>) -> Plan {
+        Plan {
+            format_version: VERSION,
+            now,
+            environment_id: None,
+            clusters: Vec::new(),
+            warnings: Vec::new(),
+            next_decision_at: None,
+            settle: Vec::new(),
+        }
+    }
+
+    /// `apply --plan FILE --cluster b` where the plan has statements for
+    /// a: the selection is the reason, said first (it led with "not what
+    /// the region calls for now", the selection only on the line after).
+    #[test]
+    fn a_selection_that_leaves_out_a_saved_cluster_is_the_reason_said() {
+        let text = doc(serde_json::json!([
+            {"cluster_id": "u2", "cluster": "a", "actions": [{"sql": CREATE}]},
+            {"cluster_id": "u3", "cluster": "b", "actions": [{"sql": DROP}]},
+            {"cluster_id": "u4", "cluster": "c", "actions": []}
+        ]));
+        let saved = SavedPlan::parse(&text, VERSION).expect("a saved plan");
+        let now = at("2026-12-04T10:00:07Z");
+        let e = saved
+            .admit_selected(&mut nothing_planned(now), &["u2", "u4"], "--cluster b")
+            .unwrap_err();
+        let lines: Vec<&str> = e.lines().collect();
+        assert_eq!(
+            lines[0],
+            "the plan saved 7s ago (2026-12-04T10:00:00Z) has statements for cluster a (u2), \
+             which --cluster b leaves out; nothing was done. Apply it without --cluster or \
+             --filter-clusters (it runs on the clusters it covered, and no others)",
+            "{e}"
+        );
+        assert!(!e.contains("not what the region calls for"), "{e}");
+        // What else differs is still said, and a's statement is not (nor
+        // c, left out with nothing saved for it).
+        assert_eq!(
+            lines[1..],
+            [
+                format!("  saved, not planned now: {DROP} (cluster b)").as_str(),
+                "  cluster b (u3) was saved, and is not planned now: dropped, or without \
+                 strategies",
+            ],
+            "{e}"
+        );
+        // Left out with nothing saved for it: it changes nothing, and the
+        // refusal is about what does.
+        let e = saved
+            .admit_selected(&mut nothing_planned(now), &["u4"], "--cluster a,b")
+            .unwrap_err();
+        assert!(e.starts_with("the plan saved 7s ago"), "{e}");
+        assert!(e.contains("not what the region calls for now"), "{e}");
+        assert!(!e.contains("(u4)"), "{e}");
     }
 
     #[test]

@@ -67,14 +67,7 @@ pub fn problems(plan: &Plan) -> Vec<String> {
                     .as_deref()
                     .map(|r| format!(" ({})", super::printable(r)))
                     .unwrap_or_default();
-                let till = until
-                    .map(|t| {
-                        format!(
-                            " until {} (the pause expires) or",
-                            t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-                        )
-                    })
-                    .unwrap_or_default();
+                let till = crate::plan::rows::pause_ends(*until);
                 out.push(format!(
                     "note: {}: paused{why}; left alone{till} until `clusterctl strategy resume {}`",
                     header(cp),

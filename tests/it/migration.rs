@@ -408,8 +408,10 @@ fn reading_commands_warn_once_about_tables_a_newer_clusterctl_migrated() {
 }
 
 /// The reading commands that do not go through the common path say it
-/// too: `simulate --from-history` once, `status --watch` with each refresh
-/// (a terminal's screen is cleared before each). Neither said anything.
+/// too: `simulate --from-history` once, `status --watch` to a pipe once and
+/// again when the version changes (a terminal's screen, cleared before
+/// each refresh, gets it with each). Neither said anything at first; then
+/// the watcher said it with every refresh, on a pipe too.
 #[test]
 fn status_watch_and_simulate_from_history_warn_too() {
     let emu = migrated_by_a_newer_clusterctl();
@@ -429,23 +431,30 @@ fn status_watch_and_simulate_from_history_warn_too() {
     let mut child = cmd.spawn().expect("clusterctl runs");
     let stdout = child.stdout.take().expect("stdout");
     let stderr = child.stderr.take().expect("stderr");
-    // Three refreshes, then stopped: the first two have said theirs.
-    let refreshes = std::io::BufRead::lines(std::io::BufReader::new(stdout))
+    let mut refreshes = std::io::BufRead::lines(std::io::BufReader::new(stdout))
         .map_while(Result::ok)
-        .filter(|l| l.starts_with("Every 1s: clusterctl status"))
-        .take(3)
-        .count();
+        .filter(|l| l.starts_with("Every 1s: clusterctl status"));
+    // Three refreshes at version 99, then a newer one migrates again: two
+    // more, of which at least the last read version 100.
+    assert_eq!(refreshes.by_ref().take(3).count(), 3);
+    emu.sql(
+        "INSERT INTO clusterctl_schema_migrations (version, name, applied_at) \
+         VALUES (100, 'further_still', now())",
+    );
+    assert_eq!(refreshes.take(2).count(), 2);
     let _ = child.kill();
     let _ = child.wait();
-    assert_eq!(refreshes, 3);
     let said: Vec<String> = std::io::BufRead::lines(std::io::BufReader::new(stderr))
         .map_while(Result::ok)
         .collect();
-    let warned = said
-        .iter()
-        .filter(|l| l.starts_with("warning: ") && says_newer(l))
-        .count();
-    assert!(warned >= 2, "{said:#?}");
+    let warned = |version: &str| {
+        said.iter()
+            .filter(|l| l.starts_with("warning: ") && l.contains(version))
+            .count()
+    };
+    assert_eq!(warned("schema version 99,"), 1, "{said:#?}");
+    assert_eq!(warned("schema version 100,"), 1, "{said:#?}");
+    assert!(said.iter().any(|l| says_newer(l)), "{said:#?}");
     assert_eq!(writes(&emu), Vec::<String>::new());
 }
 

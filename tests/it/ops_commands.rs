@@ -3076,6 +3076,152 @@ fn strategy_mv_run_again_after_a_cut_finishes_it_and_records_it_once() {
     );
 }
 
+/// The command lines `strategy mv` records, by cluster: as given, a name
+/// a shell would split quoted (it recorded the id of `it's odd`, a
+/// command no one typed), one with a line break by its id.
+fn move_lines(emu: &Emulator, id: &str) -> Vec<String> {
+    emu.query_strings(&format!(
+        "SELECT action_sql FROM mz_cluster_strategy_actions WHERE cluster_id = '{id}' \
+         AND action_sql LIKE '-- clusterctl strategy %' ORDER BY created_at, action_id"
+    ))
+    .into_iter()
+    .map(|r| r[0].clone().unwrap_or_default())
+    .collect()
+}
+
+#[test]
+fn strategy_commands_record_their_cluster_arguments_as_given() {
+    let emu = emulator();
+    let plain = emu.create_cluster("plain1");
+    let odd = emu.create_cluster("it's odd");
+    strategy(
+        &emu,
+        "plain1",
+        "target_size",
+        json!({"target_size": "25cc"}),
+    );
+    clusterctl(&emu, &["strategy", "mv", "plain1", "it's odd"]).ok();
+    let line = r"-- clusterctl strategy mv plain1 'it'\''s odd'";
+    assert_eq!(move_lines(&emu, &plain), [line]);
+    assert_eq!(move_lines(&emu, &odd), [line]);
+    // Given by id, the id; the other commands alike.
+    clusterctl(&emu, &["strategy", "mv", &odd, "plain1"]).ok();
+    assert_eq!(
+        move_lines(&emu, &odd)[1],
+        format!("-- clusterctl strategy mv {odd} plain1")
+    );
+    clusterctl(&emu, &["strategy", "pause", "it's odd"]).ok();
+    clusterctl(&emu, &["strategy", "rm", " plain1", "target_size"]).ok();
+    assert_eq!(
+        move_lines(&emu, &odd)[2],
+        r"-- clusterctl strategy pause 'it'\''s odd'"
+    );
+    assert_eq!(
+        move_lines(&emu, &plain)[2],
+        "-- clusterctl strategy rm ' plain1' target_size"
+    );
+    // A line break no quoting keeps on one line: the id stands in.
+    let broken = emu.create_cluster("two\nlines");
+    clusterctl(&emu, &["strategy", "pause", "two\nlines"]).ok();
+    assert_eq!(
+        move_lines(&emu, &broken),
+        [format!("-- clusterctl strategy pause {broken}")]
+    );
+}
+
+/// A move done, then its source dropped: run again by the name the
+/// source's audit rows recorded, it is a move done, as by the id (it was
+/// "no such cluster"); a source's audit row left unwritten is written with
+/// the command as given.
+#[test]
+fn strategy_mv_run_again_names_a_dropped_source_by_its_recorded_name() {
+    let emu = emulator();
+    let t2 = emu.create_cluster("t2");
+    let fresh = emu.create_cluster("fresh");
+    clusterctl(
+        &emu,
+        &[
+            "strategy",
+            "set",
+            "t2",
+            "target_size",
+            "--target-size",
+            "50cc",
+        ],
+    )
+    .ok();
+    clusterctl(&emu, &["strategy", "mv", "t2", "fresh"]).ok();
+    emu.sql(&format!(
+        "DELETE FROM mz_catalog.mz_clusters WHERE id = '{t2}'"
+    ));
+    let line = "-- clusterctl strategy mv t2 fresh";
+    for arg in ["t2", t2.as_str()] {
+        let r = clusterctl(&emu, &["strategy", "mv", arg, "fresh", "-o", "json"]).ok();
+        let doc = r.json();
+        assert_eq!(doc["result"]["already_there"], json!(true), "{doc:#}");
+        assert_eq!(doc["result"]["from_cluster_id"], json!(t2), "{doc:#}");
+        let note = doc["result"]["notes"][0].as_str().unwrap_or_default();
+        assert!(
+            note.contains(&format!(
+                "moved from cluster id {t2} (no such cluster) to cluster fresh ({fresh})"
+            )),
+            "{doc:#}"
+        );
+        assert_eq!(move_lines(&emu, &t2)[1..], [line], "{arg}");
+    }
+    // Stopped before the source's audit row: the run by name writes it.
+    emu.sql(&format!(
+        "DELETE FROM mz_cluster_strategy_actions WHERE cluster_id = '{t2}' \
+         AND action_sql = '{line}'"
+    ));
+    clusterctl(&emu, &["strategy", "mv", "t2", "fresh"]).ok();
+    assert_eq!(move_lines(&emu, &t2)[1..], [line]);
+    assert_eq!(move_lines(&emu, &fresh), [line]);
+    // A name no audit row recorded is still no cluster.
+    let r = clusterctl(&emu, &["strategy", "mv", "t3", "fresh"]).code(64);
+    assert!(
+        r.stderr.contains("no cluster has that name or id"),
+        "{}",
+        r.all()
+    );
+}
+
+/// A pause with an end moves with the rows: the notes of the move and of
+/// the same command run again say until when, in the plan's words (they
+/// said "nothing changes until `strategy resume`").
+#[test]
+fn strategy_mv_says_until_when_a_moved_pause_holds() {
+    let emu = emulator();
+    emu.create_cluster("blue");
+    emu.create_cluster("green");
+    strategy(&emu, "blue", "target_size", json!({"target_size": "25cc"}));
+    clusterctl(&emu, &["strategy", "pause", "blue", "--until", "2h"]).ok();
+    let until = emu
+        .query_one(
+            "SELECT config->>'until' FROM mz_cluster_strategies WHERE strategy_type = 'pause'",
+        )
+        .unwrap_or_default();
+    assert!(until.ends_with('Z'), "{until}");
+    let note = format!(
+        "note: the cluster is paused: nothing changes until {until} (the pause expires) or \
+         until `clusterctl strategy resume green`"
+    );
+    let r = clusterctl(&emu, &["strategy", "mv", "blue", "green"]).ok();
+    assert!(r.stderr.lines().any(|l| l == note), "{}", r.all());
+    let r = clusterctl(&emu, &["strategy", "mv", "blue", "green"]).ok();
+    assert!(r.stderr.contains("nothing was left to do"), "{}", r.all());
+    assert!(r.stderr.lines().any(|l| l == note), "{}", r.all());
+    // The plan says it in the same words.
+    let plan = clusterctl(&emu, &["dry-run"]).ok();
+    assert!(
+        plan.stderr.contains(&format!(
+            "left alone until {until} (the pause expires) or until"
+        )),
+        "{}",
+        plan.all()
+    );
+}
+
 /// `strategy rm` and `strategy mv` delete the rows they saw: a row written
 /// between their snapshot and their DELETE (another operator's `strategy
 /// set`) is kept, not lost unseen.
