@@ -14,6 +14,12 @@
 //! rewards pipelining as a real network does. `BENCH_BIN=path` measures
 //! another build of the binary (e.g. an older commit, for comparison).
 //!
+//! Then the operator's read-only commands (`status`, `describe`, `history`,
+//! `check`, `strategy ls`, `doctor`) against the same fleet with a trail of
+//! past actions: statements, wall time, peak RSS and the size of the
+//! output (`BENCH_PART=ops`; `BENCH_OPS_SIZES`, `BENCH_OPS_TRAIL`,
+//! `BENCH_OPS=status,doctor` for some commands only).
+//!
 //! Needs the throwaway PostgreSQL of scripts/pg.sh: run `scripts/bench.sh`.
 //! `BENCH_SIZES=10,100` and `BENCH_RUNS=3` (median wall time, max RSS)
 //! change the defaults. `BENCH_WRAP="valgrind --tool=massif"` runs every
@@ -73,8 +79,17 @@ fn binary() -> String {
         .unwrap_or_else(|| env!("CARGO_BIN_EXE_clusterctl").to_string())
 }
 
-/// Runs `clusterctl ARGS` against the database at `url`.
+/// Runs `clusterctl ARGS` against the database at `url`; it must succeed.
 fn run_at(url: &str, args: &[&str], dir: &Path) -> (Duration, u64, String) {
+    let (code, wall, rss, stdout) = run_code(url, args, dir);
+    assert_eq!(code, Some(0), "clusterctl {args:?} failed\n{stdout}");
+    (wall, rss, stdout)
+}
+
+/// Runs `clusterctl ARGS` against the database at `url`: its exit code,
+/// wall time, peak RSS and standard output. A failure to start or an
+/// exit code other than 0 or 3 (problems found) fails the bench.
+fn run_code(url: &str, args: &[&str], dir: &Path) -> (Option<i32>, Duration, u64, String) {
     let out_path = dir.join("stdout");
     let err_path = dir.join("stderr");
     let out = std::fs::File::create(&out_path).expect("stdout file");
@@ -113,10 +128,10 @@ fn run_at(url: &str, args: &[&str], dir: &Path) -> (Duration, u64, String) {
     let stdout = std::fs::read_to_string(&out_path).unwrap_or_default();
     let stderr = std::fs::read_to_string(&err_path).unwrap_or_default();
     assert!(
-        status.success(),
+        matches!(status.code(), Some(0 | 3)),
         "clusterctl {args:?} failed: {status}\n{stdout}\n{stderr}"
     );
-    (wall, rss, stdout)
+    (status.code(), wall, rss, stdout)
 }
 
 fn measure(emu: &Emulator, args: &[&str], n: usize, runs: usize, dir: &Path) -> Measure {
@@ -313,6 +328,78 @@ fn actions(n: usize, runs: usize, dir: &Path) {
     }
 }
 
+/// `rows` settled audit rows spread evenly over the fleet's clusters (of
+/// `fleet`), a year old to a minute old, each with a real-sized decision
+/// context: the trail `history`, `describe` and `status` read from.
+fn fleet_trail(emu: &Emulator, rows: usize) {
+    emu.sql(&format!(
+        "WITH c AS (SELECT id, name, row_number() OVER (ORDER BY id) - 1 AS k \
+                    FROM mz_catalog.mz_clusters WHERE name LIKE 'fleet_%'), \
+              n AS (SELECT count(*) AS n FROM c) \
+         INSERT INTO mz_cluster_strategy_actions \
+         SELECT md5(g::text), c.id, 'DROP CLUSTER REPLICA ' || c.name || '.r_50cc', \
+                jsonb_build_object('run_id', md5((g / 7)::text), 'controller', 'clusterctl 0.1.0', \
+                                   'cluster', c.name, 'kind', 'drop_replica', 'replica', 'r_50cc', \
+                                   'size', '50cc', 'strategy', 'shrink_to_fit', \
+                                   'reasons', jsonb_build_array(repeat('smaller fits; ', 40))), \
+                true, NULL, now() - make_interval(secs => (g % 31536000)::double precision + 60) \
+         FROM generate_series(1, {rows}) g JOIN c ON c.k = g % (SELECT n FROM n)"
+    ));
+}
+
+/// The commands an operator runs against the fleet, one row each: the
+/// whole fleet, and one cluster of it (`fleet_1`).
+const OPERATOR_COMMANDS: &[&[&str]] = &[
+    &["status"],
+    &["status", "--all"],
+    &["status", "-o", "json"],
+    &["status", "--cluster", "fleet_1"],
+    &["describe", "fleet_1"],
+    &["history"],
+    &["history", "--cluster", "fleet_1"],
+    &["check"],
+    &["strategy", "ls"],
+    &["doctor"],
+];
+
+/// The operator's commands at `sizes` clusters (the converged fleet of
+/// [`fleet`] with a trail of `trail` rows): statements, wall time, peak
+/// RSS and the size of what it prints.
+fn operator(sizes: &[usize], runs: usize, trail: usize, dir: &Path) {
+    println!(
+        "\noperator commands, {trail} audit rows spread over the fleet: median of {runs} runs\n"
+    );
+    println!("| clusters | command | statements | wall time | peak RSS | output |");
+    println!("|---:|---|---:|---:|---:|---:|");
+    // `BENCH_OPS=status,doctor`: only the commands listed (as in the table).
+    let only = std::env::var("BENCH_OPS").unwrap_or_default();
+    let wanted = |args: &[&str]| only.is_empty() || only.split(',').any(|c| c == args.join(" "));
+    for &n in sizes {
+        let emu = fleet(n, dir);
+        fleet_trail(&emu, trail);
+        for args in OPERATOR_COMMANDS.iter().filter(|a| wanted(a)) {
+            let mut walls = Vec::new();
+            let (mut rss, mut statements, mut bytes) = (0, 0, 0);
+            for _ in 0..runs {
+                emu.reset_stats();
+                let (_, wall, peak, stdout) = run_code(&emu.url(), args, dir);
+                statements = emu.stats().statements;
+                bytes = stdout.len();
+                walls.push(wall);
+                rss = rss.max(peak);
+            }
+            walls.sort();
+            println!(
+                "| {n} | `{}` | {statements} | {:.0} ms | {:.1} MiB | {:.1} KiB |",
+                args.join(" "),
+                walls[walls.len() / 2].as_secs_f64() * 1000.0,
+                rss as f64 / 1024.0,
+                bytes as f64 / 1024.0
+            );
+        }
+    }
+}
+
 fn main() {
     // `cargo bench` passes `--bench`. `cargo test --all-targets` (the test
     // suite, CI) runs bench targets too: there the benchmark runs once at
@@ -335,7 +422,8 @@ fn main() {
     let dir = std::env::temp_dir().join(format!("clusterctl-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("work dir");
     let part = std::env::var("BENCH_PART").unwrap_or_default();
-    if part != "scale" {
+    let parts = |p: &str| part.is_empty() || part == p;
+    if parts("actions") {
         let n = if smoke {
             10
         } else {
@@ -347,19 +435,37 @@ fn main() {
             &dir,
         );
     }
-    if part == "actions" {
-        let _ = std::fs::remove_dir_all(&dir);
-        return;
+    if parts("scale") {
+        scale(&sizes, runs, &dir);
     }
+    if parts("ops") {
+        let trail = if smoke {
+            1_000
+        } else {
+            env_list("BENCH_OPS_TRAIL", &[100_000])[0]
+        };
+        let sizes = if smoke {
+            vec![10]
+        } else {
+            env_list("BENCH_OPS_SIZES", &[10, 1_000, 10_000])
+        };
+        operator(&sizes, runs, trail, &dir);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `dry-run` and `apply` with nothing to do at `sizes` clusters, on
+/// loopback and with 20 ms per round trip.
+fn scale(sizes: &[usize], runs: usize, dir: &Path) {
     println!("clusterctl scale benchmark: median of {runs} runs, peak RSS is the max (VmHWM)\n");
     println!("| clusters | round trip | command | statements | wall time | peak RSS |");
     println!("|---:|---:|---|---:|---:|---:|");
-    for &n in &sizes {
-        let emu = fleet(n, &dir);
+    for &n in sizes {
+        let emu = fleet(n, dir);
         for delay_ms in [0u64, 20] {
             emu.set_delay(Duration::from_millis(delay_ms));
             for cmd in ["dry-run", "apply"] {
-                let m = measure(&emu, &[cmd], n, runs, &dir);
+                let m = measure(&emu, &[cmd], n, runs, dir);
                 println!(
                     "| {n} | {} | `{cmd}` | {} | {:.0} ms | {:.1} MiB |",
                     if delay_ms == 0 {
@@ -375,5 +481,4 @@ fn main() {
         }
         emu.set_delay(Duration::ZERO);
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }

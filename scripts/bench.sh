@@ -8,7 +8,11 @@
 # latency relay, so pipelining counts as on a real network).
 #   scripts/bench.sh                      # everything
 #   BENCH_SIZES=10,1000 BENCH_RUNS=1 scripts/bench.sh
+# Then the operator's read-only commands (status, describe, history, check,
+# strategy ls, doctor) at 10, 1000 and 10 000 clusters with a trail.
 #   BENCH_PART=actions scripts/bench.sh   # only the 1000 actions (BENCH_ACTIONS=N)
+#   BENCH_PART=ops BENCH_OPS=status scripts/bench.sh
+#                                         # only the operator's commands (BENCH_OPS_SIZES)
 #   BENCH_PART=actions BENCH_BIN=/path/to/older/clusterctl scripts/bench.sh
 #                                         # the same figures for another build
 set -euo pipefail

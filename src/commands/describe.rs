@@ -101,6 +101,10 @@ pub async fn describe(
     history_limit: u32,
 ) -> Result<Description, CommandError> {
     let mut backend = ctx.backend();
+    // What the plan alone reads per cluster (the trail's last suspensions,
+    // the statement history), for this cluster only: the argument selects
+    // what `resolve` finds (`Selection::args` reads it as `find_cluster`).
+    backend.plans(&Selection::names(&[cluster]));
     let snap = crate::exec::Backend::snapshot(&mut backend).await?;
     let target = resolve(&snap, cluster, false)?;
     let Some(c) = snap.cluster(&target.id) else {

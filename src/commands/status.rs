@@ -147,13 +147,17 @@ pub fn status_of(
         },
     );
     let in_effect = rows::in_effect(&snap.strategies);
+    // Each cluster's plan by id, not a scan per cluster (quadratic in a
+    // large fleet).
+    let planned: std::collections::HashMap<&ClusterId, &ClusterPlan> =
+        plan.clusters.iter().map(|p| (&p.cluster_id, p)).collect();
     let mut clusters = Vec::new();
     let selection_in = selection.in_snapshot(snap);
     for cluster in &snap.clusters {
         if !selection_in.matches(cluster) {
             continue;
         }
-        let cp = plan.clusters.iter().find(|p| p.cluster_id == cluster.id);
+        let cp = planned.get(&cluster.id).copied();
         // A cluster named on the command line is shown even without rows.
         let named = !selection.names.is_empty();
         if cp.is_none() && (!(all || named) || cluster.is_system()) {
@@ -193,8 +197,9 @@ pub fn status_of(
         });
     }
     clusters.sort_by(|a, b| a.cluster.cmp(&b.cluster));
-    let statement_log =
-        rules::statement_log(snap, |id| clusters.iter().any(|c| &c.cluster_id == id));
+    let shown: std::collections::HashSet<&ClusterId> =
+        clusters.iter().map(|c| &c.cluster_id).collect();
+    let statement_log = rules::statement_log(snap, |id| shown.contains(id));
     StatusReport {
         now: snap.now,
         clusters,
@@ -497,9 +502,18 @@ pub async fn status(
         .check(&snap, false, false)
         .map_err(|e| CommandError::Usage(e.to_string()))?;
     let store = &ctx.store;
+    // Of the selected clusters only: `status X` read every cluster's.
+    let selected: Option<Vec<ClusterId>> = (!selection.is_all()).then(|| {
+        let bound = selection.in_snapshot(&snap);
+        snap.clusters
+            .iter()
+            .filter(|c| bound.matches(c))
+            .map(|c| c.id.clone())
+            .collect()
+    });
     let records = backend
         .retrying("reading the last actions", async |c| {
-            store.last_actions(c).await
+            store.last_actions(c, selected.as_deref()).await
         })
         .await?;
     Ok(status_of(

@@ -1164,12 +1164,15 @@ async fn moved_already(
 pub fn list(snap: &Snapshot, selection: &Selection) -> Listing {
     let mut out = Vec::new();
     let selection = selection.in_snapshot(snap);
+    // By id, not a scan per row (quadratic in a large fleet).
+    let by_id = snap.cluster_index();
     for (id, rows) in rows::in_effect(&snap.strategies) {
-        let name = snap.cluster(&id).map(|c| c.name.clone());
+        let cluster = by_id.get(&id).map(|&i| &snap.clusters[i]);
+        let name = cluster.map(|c| c.name.clone());
         if !selection.matches_id(&id, name.as_deref()) {
             continue;
         }
-        let judged = rows::validate(snap.cluster(&id), &rows, &snap.sizes);
+        let judged = rows::validate(cluster, &rows, &snap.sizes);
         for r in rows {
             let problems = judged
                 .errors()

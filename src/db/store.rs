@@ -1141,16 +1141,39 @@ impl Store {
             .collect())
     }
 
-    /// The newest action of every cluster, in one statement.
-    pub async fn last_actions(&self, c: &Client) -> Result<Vec<ActionRecord>, DbError> {
+    /// The newest action of each cluster of `clusters` (of every cluster
+    /// with `None`), in one statement. Of its decision context only what
+    /// `status` shows (the kind and the replica): a fleet's contexts, whole,
+    /// were most of what `status` held.
+    pub async fn last_actions(
+        &self,
+        c: &Client,
+        clusters: Option<&[ClusterId]>,
+    ) -> Result<Vec<ActionRecord>, DbError> {
+        let ids: Vec<&str> = clusters
+            .unwrap_or_default()
+            .iter()
+            .map(|id| id.0.as_str())
+            .collect();
+        if clusters.is_some() && ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let which = match clusters {
+            Some(_) => format!("cluster_id IN ({})", placeholders(1, ids.len())),
+            None => "cluster_id IS NOT NULL".to_string(),
+        };
         let sql = format!(
-            "SELECT DISTINCT ON (cluster_id) {} FROM {} WHERE cluster_id IS NOT NULL \
+            "SELECT DISTINCT ON (cluster_id) {} FROM {} WHERE {which} \
              ORDER BY cluster_id, created_at DESC NULLS LAST",
-            action_columns().trim_start_matches("SELECT "),
+            columns_with_ctx(
+                "jsonb_build_object('kind', decision_ctx->'kind', \
+                 'replica', decision_ctx->'replica')::text"
+            )
+            .trim_start_matches("SELECT "),
             self.table(ACTIONS)
         );
         let rows = c
-            .query_typed(&sql, &[])
+            .query_typed(&sql, &text_params(&ids))
             .await
             .map_err(|e| missing_or(&e, self, ACTIONS, "reading the last actions"))?;
         Ok(rows.iter().filter_map(ActionRecord::from_row).collect())
@@ -1366,8 +1389,13 @@ fn ran_replicas(json: &str) -> Vec<(String, Option<Size>)> {
 /// The columns of an audit row as [`ActionRecord::from_row`] reads them,
 /// with its [`ActionResult`] (`RESULT`).
 fn action_columns() -> String {
+    columns_with_ctx("decision_ctx::text")
+}
+
+/// [`action_columns`] with `ctx` (text) read as the decision context.
+fn columns_with_ctx(ctx: &str) -> String {
     format!(
-        "SELECT action_id, cluster_id, action_sql, decision_ctx::text, \
+        "SELECT action_id, cluster_id, action_sql, {ctx}, \
          executed, error_message, created_at, {} AS result",
         ActionResult::sql()
     )

@@ -143,16 +143,19 @@ impl Selection {
     }
 
     /// The exact cluster arguments, read against the clusters that exist
-    /// (`is_name`): a `--cluster` value that is a cluster's name whole
-    /// means that cluster (`a,b`, `' spaced '`); otherwise each of its
-    /// comma-separated parts, read by [`crate::model::cluster_arg`]. An
-    /// empty part (refused by the flag's parser, `parse_cluster_list`)
-    /// would name no cluster, so it is refused too, never skipped.
+    /// (`is_name`): a `--cluster` value that is a cluster's name whole, as
+    /// [`crate::model::cluster_arg`] reads it, means that cluster (`a,b`,
+    /// `' spaced '`, ` a,b ` for `a,b`), as for a CLUSTER argument
+    /// ([`Snapshot::find_cluster`]); otherwise each of its comma-separated
+    /// parts, read so. An empty part (refused by the flag's parser,
+    /// `parse_cluster_list`) would name no cluster, so it is refused too,
+    /// never skipped.
     fn args(&self, is_name: impl Fn(&str) -> bool) -> Vec<&str> {
         let mut out = Vec::new();
         for raw in &self.names {
-            if is_name(raw) {
-                out.push(raw.as_str());
+            let whole = crate::model::cluster_arg(raw, &is_name);
+            if is_name(whole) {
+                out.push(whole);
             } else {
                 out.extend(
                     raw.split(',')
@@ -355,6 +358,9 @@ mod tests {
         assert_eq!(args(&["a, b"]), ["a", "b"]);
         assert_eq!(args(&[" spaced "]), [" spaced "]);
         assert_eq!(args(&[" a "]), ["a"]);
+        // Read as `find_cluster` reads a CLUSTER argument: its blanks off,
+        // a name whole (`describe` reads for what this selects).
+        assert_eq!(args(&[" a,b "]), ["a,b"]);
         let mut ab = cluster("a,b", vec![]);
         ab.id = ClusterId("u7".into());
         let mut a = cluster("a", vec![]);
@@ -362,6 +368,42 @@ mod tests {
         let sel = Selection::names(&["a,b"]);
         let bound = sel.against(live);
         assert!(bound.matches(&ab) && !bound.matches(&a));
+    }
+
+    /// A CLUSTER argument as a selection selects the cluster
+    /// `find_cluster` finds for it: `describe` reads what the plan alone
+    /// needs for that selection, and shows what `find_cluster` found.
+    #[test]
+    fn an_argument_selects_the_cluster_find_cluster_finds() {
+        let named = |name: &str, id: &str| {
+            let mut c = cluster(name, vec![]);
+            c.id = ClusterId(id.into());
+            c
+        };
+        let snap = Snapshot {
+            clusters: vec![
+                named("a", "u1"),
+                named("b", "u2"),
+                named("a,b", "u7"),
+                named(" spaced ", "u8"),
+                named("u1", "u9"),
+            ],
+            ..Snapshot::default()
+        };
+        for arg in [
+            "a", " a ", "a,b", " a,b ", " spaced ", "spaced", "u2", " u2 ", "u1", "u9", "u7",
+        ] {
+            let found = snap.find_cluster(arg);
+            let sel = Selection::names(&[arg]);
+            let bound = sel.in_snapshot(&snap);
+            if let Some(c) = found {
+                assert!(
+                    bound.matches(c),
+                    "{arg:?} finds {} but does not select it",
+                    c.name
+                );
+            }
+        }
     }
 
     #[test]

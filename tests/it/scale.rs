@@ -382,6 +382,87 @@ fn a_selection_reads_the_trail_and_the_history_only_for_what_it_plans() {
     );
 }
 
+/// `status X` and `describe X` on a fleet where every cluster learns its
+/// demand and its state began afresh (so a run over all clusters reads
+/// the statement history and the trail's last suspensions for each): the
+/// statements of each, and whether what they read per cluster names X
+/// alone. The trail's newest action is read for X alone too, and only its
+/// kind and replica of the decision context.
+fn one_cluster_statements(n: usize) -> (u64, u64) {
+    let emu = fleet(
+        n,
+        "idle_suspend",
+        r#"{"idle_after_s": 86400, "predict": true}"#,
+    );
+    // Writes every cluster's state: the next plans read the trail for each.
+    clusterctl(&emu, &["apply"]).ok();
+    emu.sql(
+        "INSERT INTO mz_cluster_strategy_actions \
+         SELECT 'a' || id, id, 'DROP CLUSTER REPLICA x.r1', \
+                jsonb_build_object('kind', 'drop_replica', 'replica', 'r1', \
+                                   'reasons', jsonb_build_array(repeat('why ', 100))), \
+                true, NULL, now() - INTERVAL '1 minute' \
+         FROM mz_catalog.mz_clusters WHERE name LIKE 'fleet_%'",
+    );
+    let (one, two) = (emu.cluster_id("fleet_1"), emu.cluster_id("fleet_2"));
+    let per_cluster = |what: &str, needle: &str| {
+        let reads: Vec<String> = emu
+            .sql_log()
+            .into_iter()
+            .filter(|q| q.contains(needle))
+            .collect();
+        assert_eq!(reads.len(), 1, "{what}: {reads:?}");
+        let names = |id: &str| reads[0].contains(&format!("'{id}'"));
+        assert!(names(&one) && !names(&two), "{what} of {n}: {}", reads[0]);
+    };
+
+    emu.reset_stats();
+    let status = clusterctl(&emu, &["status", "--cluster", "fleet_1", "-o", "json"])
+        .ok()
+        .json();
+    let status_stats = emu.stats();
+    let last = &status["result"]["clusters"][0]["last_action"];
+    assert_eq!(
+        (last["kind"].as_str(), last["replica"].as_str()),
+        (Some("drop_replica"), Some("r1")),
+        "{status:#}"
+    );
+    per_cluster("status's history", "date_trunc('hour'");
+    let newest: Vec<String> = emu
+        .sql_log()
+        .into_iter()
+        .filter(|q| q.contains("DISTINCT ON (cluster_id) action_id, cluster_id, action_sql"))
+        .collect();
+    assert_eq!(newest.len(), 1, "{newest:?}");
+    assert!(
+        newest[0].contains("cluster_id IN ($1)") && !newest[0].contains("decision_ctx::text"),
+        "the newest action of fleet_1 alone, its kind and replica: {}",
+        newest[0]
+    );
+
+    emu.reset_stats();
+    let described = clusterctl(&emu, &["describe", "fleet_1", "-o", "json"])
+        .ok()
+        .json();
+    let describe_stats = emu.stats();
+    assert_eq!(described["result"]["cluster"], "fleet_1", "{described:#}");
+    per_cluster("describe's history", "date_trunc('hour'");
+    per_cluster("describe's trail", "WITH drops AS");
+    (status_stats.statements, describe_stats.statements)
+}
+
+/// `status X` and `describe X` read for X alone what they read per
+/// cluster (the trail's newest action, its last suspensions, the statement
+/// history by hour): `describe` read them for every cluster, `status` the
+/// newest action of every cluster, whole. Their statement counts do not
+/// grow with the fleet.
+#[test]
+fn status_and_describe_of_one_cluster_read_for_it_alone() {
+    let small = one_cluster_statements(10);
+    let large = one_cluster_statements(500);
+    assert_eq!(small, large, "statements of status X and describe X");
+}
+
 /// Statements that record actions' outcomes (an UPDATE of the audit table,
 /// each a read-then-write of the whole table in Materialize).
 fn outcome_updates(emu: &Emulator) -> Vec<String> {
