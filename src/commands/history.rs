@@ -84,6 +84,10 @@ pub struct HistoryEntry {
     /// `wipe_state` only: whose state was wiped, how much, by whom.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wiped: Option<StateWipe>,
+    /// `prune_audit` only: how many rows an `--audit-retention` pruning
+    /// deleted, and older than what (as `apply -o json` said it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pruned: Option<super::reconcile::Pruned>,
 }
 
 /// A `wipe-state` run, as its audit row recorded it.
@@ -358,6 +362,8 @@ pub fn entry_of(r: ActionRecord, names: &[(ClusterId, String)]) -> HistoryEntry 
         .and_then(|_| r.decision_ctx.get("by").cloned());
     let wiped =
         (kind.as_deref() == Some(super::admin::WIPE_KIND)).then(|| StateWipe::of(&r.decision_ctx));
+    let pruned = (kind.as_deref() == Some(super::reconcile::PRUNE_KIND))
+        .then(|| super::reconcile::Pruned::recorded(&r.decision_ctx));
     HistoryEntry {
         created_at: r.created_at,
         run_id: r.ctx_text("run_id"),
@@ -387,6 +393,7 @@ pub fn entry_of(r: ActionRecord, names: &[(ClusterId, String)]) -> HistoryEntry 
         previous_holder,
         broken_by,
         wiped,
+        pruned,
     }
 }
 

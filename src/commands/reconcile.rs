@@ -50,13 +50,34 @@ pub struct Applied {
 }
 
 /// A pruning of the audit trail (`apply --audit-retention`), as `apply`
-/// reports it.
+/// reports it and `history` shows its audit row.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Pruned {
     pub rows_deleted: u64,
     pub older_than_s: u64,
     /// The retention as the operator gives it (`90d`).
     pub older_than: String,
+}
+
+impl Pruned {
+    fn new(rows_deleted: u64, keep: Duration) -> Pruned {
+        Pruned {
+            rows_deleted,
+            older_than_s: keep.as_secs(),
+            older_than: retention_text(keep),
+        }
+    }
+
+    /// The pruning a `prune_audit` audit row recorded (its decision
+    /// context, as [`prune_audit`] writes it). Hand-written rows may hold
+    /// anything: a missing figure reads as 0, never a failure.
+    pub fn recorded(ctx: &serde_json::Value) -> Pruned {
+        let number = |k: &str| ctx.get(k).and_then(|n| n.as_u64()).unwrap_or(0);
+        Pruned::new(
+            number("rows_deleted"),
+            Duration::from_secs(number("older_than_s")),
+        )
+    }
 }
 
 /// How `apply` acts.
@@ -128,7 +149,8 @@ async fn prune_audit(
             return None;
         }
     };
-    let keep_text = retention_text(keep);
+    let pruned = Pruned::new(n, keep);
+    let keep_text = &pruned.older_than;
     tracing::info!(
         rows_deleted = n,
         "pruned the audit trail: settled rows older than {keep_text}"
@@ -139,8 +161,8 @@ async fn prune_audit(
         crate::model::ClusterId(String::new()),
         "-- clusterctl apply --audit-retention".into(),
         serde_json::json!({
-            "rows_deleted": n,
-            "older_than_s": keep.as_secs(),
+            "rows_deleted": pruned.rows_deleted,
+            "older_than_s": pruned.older_than_s,
             "reasons": [format!(
                 "--audit-retention {keep_text}: {n} settled audit row(s) older than that deleted"
             )],
@@ -158,11 +180,7 @@ async fn prune_audit(
     {
         tracing::warn!("could not audit the pruning of the audit trail: {e}");
     }
-    Some(Pruned {
-        rows_deleted: n,
-        older_than_s: keep.as_secs(),
-        older_than: keep_text,
-    })
+    Some(pruned)
 }
 
 /// A retention as the operator gives it: whole days as `90d` (not
@@ -722,6 +740,22 @@ mod tests {
         let days = |d: u64| Duration::from_secs(d * 86_400);
         assert_eq!(retention_text(days(90)), "90d");
         assert_eq!(retention_text(days(8) + Duration::from_secs(3600)), "8d01h");
+    }
+
+    #[test]
+    fn a_pruning_is_read_back_from_its_audit_row() {
+        let row = serde_json::json!({"rows_deleted": 5, "older_than_s": 2_592_000, "reasons": []});
+        assert_eq!(
+            Pruned::recorded(&row),
+            Pruned {
+                rows_deleted: 5,
+                older_than_s: 2_592_000,
+                older_than: "30d".into(),
+            }
+        );
+        // A row written by hand: what is missing reads as nothing.
+        let hand = Pruned::recorded(&serde_json::json!({"rows_deleted": "many"}));
+        assert_eq!((hand.rows_deleted, hand.older_than_s), (0, 0));
     }
 
     #[test]

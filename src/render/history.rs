@@ -253,6 +253,7 @@ mod tests {
             previous_holder: None,
             broken_by: None,
             wiped: None,
+            pruned: None,
         }
     }
 

@@ -579,6 +579,22 @@ fn audit_retention_prunes_old_settled_rows_once_and_audits_it() {
         "{}",
         history.all()
     );
+    // JSON gives the figures as fields, as `apply -o json` did.
+    let history = clusterctl(&emu, &["history", "-o", "json"]).ok().json();
+    let schema = crate::json_schema::schema();
+    crate::json_schema::conforms(&schema, &history);
+    let entries = history["result"]["entries"].as_array().cloned();
+    let pruning = entries
+        .unwrap_or_default()
+        .into_iter()
+        .find(|e| e["kind"] == "prune_audit");
+    assert_eq!(
+        pruning.map(|e| e["pruned"].clone()),
+        Some(
+            serde_json::json!({"rows_deleted": 5, "older_than_s": 2_592_000, "older_than": "30d"})
+        ),
+        "{history:#}"
+    );
 
     // The oldest row left is 10 days old: nothing to prune for 20 more.
     emu.reset_stats();
