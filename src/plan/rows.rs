@@ -475,6 +475,16 @@ mod tests {
     }
 
     #[test]
+    fn a_pause_says_its_end_when_it_has_one() {
+        let t = chrono::DateTime::from_timestamp(1_800_000_000, 0);
+        assert_eq!(
+            pause_ends(t),
+            " until 2027-01-15T08:00:00Z (the pause expires) or"
+        );
+        assert_eq!(pause_ends(None), "");
+    }
+
+    #[test]
     fn validation_cases() {
         assert!(codes("target_size", json!({"target_size": "25cc"})).is_empty());
         assert_eq!(

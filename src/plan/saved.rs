@@ -529,6 +529,53 @@ mod tests {
         assert!(!e.contains("(u4)"), "{e}");
     }
 
+    /// `admit` finds what the selection leaves out in the snapshot: a
+    /// saved cluster that exists and is not selected; one selected, or no
+    /// longer there, is not left out by the selection.
+    #[test]
+    fn the_clusters_a_selection_leaves_out_are_read_from_the_snapshot() {
+        use crate::model::{Cluster, ClusterId};
+        let text = doc(serde_json::json!([
+            {"cluster_id": "u2", "cluster": "a", "actions": [{"sql": CREATE}]},
+            {"cluster_id": "u3", "cluster": "b", "actions": []}
+        ]));
+        let saved = SavedPlan::parse(&text, VERSION).expect("a saved plan");
+        let now = at("2026-12-04T10:00:07Z");
+        let snap = |names: &[(&str, &str)]| Snapshot {
+            clusters: names
+                .iter()
+                .map(|(id, name)| Cluster::empty(ClusterId(id.to_string()), name))
+                .collect(),
+            ..Snapshot::default()
+        };
+        let both = snap(&[("u2", "a"), ("u3", "b")]);
+        let e = saved
+            .admit(&mut nothing_planned(now), &both, &Selection::names(&["b"]))
+            .unwrap_err();
+        assert!(
+            e.contains("for cluster a (u2), which --cluster b leaves out"),
+            "{e}"
+        );
+        // Every cluster selected: the plan is judged on its statements.
+        let e = saved
+            .admit(&mut nothing_planned(now), &both, &Selection::all())
+            .unwrap_err();
+        assert!(
+            e.starts_with("the plan saved 7s ago (2026-12-04T10:00:00Z) is not what"),
+            "{e}"
+        );
+        // a dropped since: not the selection's doing.
+        let e = saved
+            .admit(
+                &mut nothing_planned(now),
+                &snap(&[("u3", "b")]),
+                &Selection::names(&["b"]),
+            )
+            .unwrap_err();
+        assert!(e.contains("is not what the region calls for now"), "{e}");
+        assert!(!e.contains("leaves out"), "{e}");
+    }
+
     #[test]
     fn a_file_that_is_no_saved_plan_is_refused_without_echoing_it() {
         let cases = [
