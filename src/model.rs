@@ -63,12 +63,20 @@ pub fn fit_width(s: &str, width: usize) -> String {
 
 /// How to name a cluster in a command we suggest (`clusterctl strategy
 /// resume …`): its name when a shell takes it as it is, else its id (a
-/// name with a space, a quote or a line break would need quoting).
+/// name with a space, a quote or a line break would need quoting; one
+/// that starts with a dash, an option to the command).
 pub fn command_arg<'a>(name: &'a str, id: &'a ClusterId) -> &'a str {
-    match shell_word(name) {
+    match shell_word(name) && !looks_like_option(name) {
         true => name,
         false => &id.0,
     }
+}
+
+/// Whether the command would take `arg`, a cluster named on its command
+/// line, for an option (`-dash`): quoting does not help, as the shell
+/// removes the quotes before the command sees it.
+fn looks_like_option(arg: &str) -> bool {
+    arg.starts_with('-')
 }
 
 /// Whether a shell takes `s` as one argument as it is (no quoting).
@@ -90,9 +98,13 @@ pub fn shell_path(s: &str) -> String {
 /// An argument as a shell takes it, in a command line we record: as it is
 /// when it needs no quoting, else in single quotes ([`single_quoted`], the
 /// rule of [`shell_path`]). `None` for one with a control character: a line
-/// break would start a line of its own, quoted or not.
+/// break would start a line of its own, quoted or not; and for one that
+/// starts with a dash, which the line run again would take for an option.
 pub fn shell_arg(s: &str) -> Option<String> {
-    match (s.chars().any(char::is_control), shell_word(s)) {
+    match (
+        s.chars().any(char::is_control) || looks_like_option(s),
+        shell_word(s),
+    ) {
         (true, _) => None,
         (false, true) => Some(s.to_string()),
         (false, false) => Some(single_quoted(s)),
@@ -1146,6 +1158,10 @@ mod role_id_tests {
         assert_eq!(shell_arg("a/b").as_deref(), Some("'a/b'"));
         assert_eq!(shell_arg("").as_deref(), Some("''"));
         assert_eq!(shell_arg("a\nb"), None);
+        // Nor a dash: the command would read `-dash` as options.
+        assert_eq!(shell_arg("-dash"), None);
+        assert_eq!(shell_arg("- x"), None);
+        assert_eq!(shell_arg("a-b").as_deref(), Some("a-b"));
     }
 
     #[test]
@@ -1327,7 +1343,16 @@ mod command_arg_tests {
         for plain in ["analytics", "bi_2", "etl-nightly", "v1.2"] {
             assert_eq!(command_arg(plain, &id), plain);
         }
-        for odd in ["", "two words", "team\nx", "it's", "a;rm", "ünï"] {
+        for odd in [
+            "",
+            "two words",
+            "team\nx",
+            "it's",
+            "a;rm",
+            "ünï",
+            "-dash",
+            "--x",
+        ] {
             assert_eq!(command_arg(odd, &id), "u7", "{odd:?}");
         }
     }

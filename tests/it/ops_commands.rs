@@ -3129,6 +3129,30 @@ fn strategy_commands_record_their_cluster_arguments_as_given() {
     );
 }
 
+/// A cluster whose name starts with a dash: the command takes `-dash` for
+/// options, quoted or not (`strategy pause -- -dash` names it). The
+/// commands we suggest and the lines the trail records name it by its id,
+/// so each runs as written (they said `strategy resume -dash`: exit 64).
+#[test]
+fn a_name_that_starts_with_a_dash_is_suggested_and_recorded_by_its_id() {
+    let emu = emulator();
+    let id = emu.create_cluster("-dash");
+    let paused = clusterctl(&emu, &["strategy", "pause", "--", "-dash"]).ok();
+    let resume = format!("clusterctl strategy resume {id}");
+    assert!(
+        paused.stdout.contains(&format!("`{resume}`")),
+        "{}",
+        paused.stdout
+    );
+    assert_eq!(
+        move_lines(&emu, &id),
+        [format!("-- clusterctl strategy pause {id}")]
+    );
+    // The suggestion, run as written, does what it says.
+    clusterctl(&emu, &["strategy", "resume", &id]).ok();
+    assert_eq!(move_lines(&emu, &id).len(), 2);
+}
+
 /// A move done, then its source dropped: run again by the name the
 /// source's audit rows recorded, it is a move done, as by the id (it was
 /// "no such cluster"); a source's audit row left unwritten is written with
