@@ -93,13 +93,26 @@ impl View for Moved {
             .iter()
             .map(|r| r.strategy_type.as_str())
             .collect();
-        format!(
-            "Moved {n} strategy row{} ({}) from {} to {}.\n",
-            plural(n),
-            types.join(", "),
+        let (from, to, types, s) = (
             self.from.display(),
-            self.to.display()
-        )
+            self.to.display(),
+            types.join(", "),
+            plural(n),
+        );
+        // Run again: the rows were there already (only the removal from
+        // FROM was left, or nothing): the headline says which, not "Moved".
+        match (self.already_there, self.rows_deleted) {
+            (false, _) => format!("Moved {n} strategy row{s} ({types}) from {from} to {to}.\n"),
+            (true, 0) => format!(
+                "Nothing to move: the {n} strategy row{s} ({types}) {} moved from {from} to \
+                 {to} already.\n",
+                if n == 1 { "was" } else { "were" }
+            ),
+            (true, _) => format!(
+                "Finished moving {n} strategy row{s} ({types}) from {from} to {to}: they were \
+                 there already, their removal from {from} was left.\n"
+            ),
+        }
     }
 
     fn messages(&self) -> Vec<String> {
@@ -191,5 +204,63 @@ impl View for Listing {
 
     fn body(&self) -> serde_json::Value {
         body_of(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::strategy::MovedRow;
+    use crate::commands::Target;
+    use crate::model::ClusterId;
+
+    /// The headline of `strategy mv` says what this run did: a move, the
+    /// end of one stopped midway, or nothing (run again after it was done).
+    #[test]
+    fn a_moves_headline_says_what_this_run_did() {
+        let target = |id: &str, name: &str| Target {
+            id: ClusterId(id.into()),
+            name: Some(name.into()),
+        };
+        let moved = |already_there: bool, rows_deleted: u64| Moved {
+            from_cluster_id: ClusterId("u1".into()),
+            from_cluster: Some("blue".into()),
+            to_cluster_id: ClusterId("u2".into()),
+            to_cluster: Some("green".into()),
+            strategies: vec![MovedRow {
+                strategy_type: "target_size".into(),
+                config: serde_json::json!({"target_size": "25cc"}),
+            }],
+            updated_at: chrono::DateTime::UNIX_EPOCH,
+            rows_deleted,
+            already_there,
+            notes: Vec::new(),
+            warnings: Vec::new(),
+            from: target("u1", "blue"),
+            to: target("u2", "green"),
+        };
+        let style = TextStyle {
+            verbosity: crate::render::Verbosity::Normal,
+            table: table::Style {
+                tty: false,
+                color: false,
+            },
+            wide: false,
+            streamed: false,
+        };
+        assert_eq!(
+            moved(false, 1).text(&style),
+            "Moved 1 strategy row (target_size) from cluster blue (u1) to cluster green (u2).\n"
+        );
+        assert_eq!(
+            moved(true, 1).text(&style),
+            "Finished moving 1 strategy row (target_size) from cluster blue (u1) to cluster \
+             green (u2): they were there already, their removal from cluster blue (u1) was left.\n"
+        );
+        assert_eq!(
+            moved(true, 0).text(&style),
+            "Nothing to move: the 1 strategy row (target_size) was moved from cluster blue (u1) \
+             to cluster green (u2) already.\n"
+        );
     }
 }

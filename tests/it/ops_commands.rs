@@ -3235,6 +3235,13 @@ fn strategy_mv_says_until_when_a_moved_pause_holds() {
     let r = clusterctl(&emu, &["strategy", "mv", "blue", "green"]).ok();
     assert!(r.stderr.contains("nothing was left to do"), "{}", r.all());
     assert!(r.stderr.lines().any(|l| l == note), "{}", r.all());
+    // Not "Moved …" for a move that was done already.
+    assert!(
+        r.stdout
+            .starts_with("Nothing to move: the 2 strategy rows (target_size, pause) were moved"),
+        "{}",
+        r.all()
+    );
     // The plan says it in the same words.
     let plan = clusterctl(&emu, &["dry-run"]).ok();
     assert!(
