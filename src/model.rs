@@ -111,9 +111,19 @@ pub fn shell_arg(s: &str) -> Option<String> {
     }
 }
 
+/// A flag's value as a shell takes it, in a command line we show: as it is
+/// when it needs no quoting (plain names separated by commas too: `a,b`),
+/// else in single quotes ([`single_quoted`]).
+pub fn shell_value(s: &str) -> String {
+    match s.split(',').all(shell_word) {
+        true => s.to_string(),
+        false => single_quoted(s),
+    }
+}
+
 /// `s` in single quotes, where a shell takes every character as it is but
 /// a quote (written `'\''`: close, an escaped quote, open again).
-fn single_quoted(s: &str) -> String {
+pub fn single_quoted(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
 

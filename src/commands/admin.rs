@@ -144,7 +144,7 @@ pub async fn wipe_state(
             };
             let audit = match rows_deleted {
                 0 => None,
-                n => Some(audit_wipe(backend, opts, selected.as_deref(), n).await),
+                n => Some(audit_wipe(backend, opts, selection, selected.as_deref(), n).await),
             };
             Ok(Wiped {
                 clusters: ids,
@@ -238,14 +238,20 @@ async fn select_for_wipe(
 }
 
 /// The audit row of a wipe: which clusters (`null`: all), how many rows,
-/// who (as for strategy changes). One row for the run, no cluster of its
-/// own, as `unlock --force`'s; one INSERT, stamped by the database's clock.
+/// who (as for strategy changes), and the command with its selection as
+/// given. One row for the run, no cluster of its own, as `unlock
+/// --force`'s; one INSERT, stamped by the database's clock.
 async fn audit_wipe(
     backend: &mut LiveBackend<'_>,
     opts: &super::DbOptions,
+    selection: &Selection,
     selected: Option<&[Selected]>,
     rows_deleted: u64,
 ) -> Result<(), CommandError> {
+    let line = match selection.is_all() {
+        true => "-- clusterctl wipe-state".to_string(),
+        false => format!("-- clusterctl wipe-state {}", selection.describe()),
+    };
     let clusters = selected.map(|s| {
         s.iter()
             .map(|(id, name)| serde_json::json!({ "id": id, "name": name }))
@@ -255,7 +261,7 @@ async fn audit_wipe(
         opts,
         WIPE_KIND,
         ClusterId(String::new()),
-        "-- clusterctl wipe-state".into(),
+        crate::model::printable(&line),
         serde_json::json!({ "clusters": clusters, "rows_deleted": rows_deleted }),
         // Not used: stamped with the database's now().
         DateTime::<Utc>::UNIX_EPOCH,

@@ -226,14 +226,21 @@ impl Selection {
             .then(|| format!("{} selects no cluster with strategies", self.describe()))
     }
 
-    /// How to show the selection to a person: `--cluster a,b` or
-    /// `--filter-clusters 'RE'`, each at most [`DESCRIBED_CHARS`]
-    /// characters (a pattern of 100 KB is not echoed whole).
+    /// How to show the selection to a person, as a shell takes it:
+    /// `--cluster a,b`, `--cluster 'it'\''s odd'` or `--filter-clusters
+    /// 'RE'`, each value at most [`DESCRIBED_CHARS`] characters (a pattern
+    /// of 100 KB is not echoed whole).
     pub fn describe(&self) -> String {
         let clip = |s: &str| crate::model::clip(s, DESCRIBED_CHARS);
         match (&self.pattern, self.names.is_empty()) {
-            (Some(re), _) => format!("--filter-clusters '{}'", clip(re.as_str())),
-            (None, false) => format!("--cluster {}", clip(&self.names.join(","))),
+            (Some(re), _) => format!(
+                "--filter-clusters {}",
+                crate::model::single_quoted(&clip(re.as_str()))
+            ),
+            (None, false) => format!(
+                "--cluster {}",
+                crate::model::shell_value(&clip(&self.names.join(",")))
+            ),
             (None, true) => "all clusters".into(),
         }
     }
@@ -323,6 +330,13 @@ mod tests {
         let d = re.describe();
         assert!(d.chars().count() < 250 && d.ends_with("…'"), "{d}");
         assert_eq!(Selection::names(&["x", "y"]).describe(), "--cluster x,y");
+        // As a shell takes it: quoted where needed, a quote escaped.
+        assert_eq!(
+            Selection::names(&["it's odd"]).describe(),
+            "--cluster 'it'\\''s odd'"
+        );
+        let quote = Selection::pattern(Regex::new("^it's").unwrap());
+        assert_eq!(quote.describe(), "--filter-clusters '^it'\\''s'");
     }
 
     #[test]

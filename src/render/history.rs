@@ -119,7 +119,11 @@ fn wipe_why(w: &StateWipe) -> String {
             let mut names: Vec<String> = list
                 .iter()
                 .take(WIPED_SHOWN)
-                .map(|c| c.name.clone().unwrap_or_else(|| c.id.0.clone()))
+                .map(|c| match &c.name {
+                    // As a shell takes it: ` a` is not `a`.
+                    Some(name) => crate::model::shell_value(name),
+                    None => c.id.0.clone(),
+                })
                 .collect();
             if list.len() > WIPED_SHOWN {
                 names.push(format!("{} more", list.len() - WIPED_SHOWN));

@@ -295,6 +295,14 @@ fn wipe_state_all_or_matching_clusters() {
 }
 
 /// The `wipe_state` audit rows: (decision_ctx, executed, cluster_id).
+/// The command line the (only) wipe's audit row recorded.
+fn wipe_line(emu: &Emulator) -> Option<String> {
+    emu.query_one(
+        "SELECT action_sql FROM mz_cluster_strategy_actions \
+         WHERE decision_ctx->>'kind' = 'wipe_state'",
+    )
+}
+
 fn wipe_rows(emu: &Emulator) -> Vec<(serde_json::Value, bool, String)> {
     emu.query_strings(
         "SELECT decision_ctx::text, executed::text, cluster_id FROM mz_cluster_strategy_actions \
@@ -310,6 +318,31 @@ fn wipe_rows(emu: &Emulator) -> Vec<(serde_json::Value, bool, String)> {
         )
     })
     .collect()
+}
+
+/// A wipe of a cluster whose name a shell would split: its audit line and
+/// `history`'s WHY quote the name, so ` spaced` is not read as `spaced`.
+#[test]
+fn a_wipe_names_the_cluster_as_a_shell_takes_it() {
+    let emu = three_with_state();
+    emu.create_cluster(" spaced");
+    strategy(
+        &emu,
+        " spaced",
+        "target_size",
+        json!({"target_size": "25cc"}),
+    );
+    clusterctl(&emu, &["apply"]).ok();
+    clusterctl(&emu, &["wipe-state", "--cluster", " spaced"]).ok();
+    assert_eq!(
+        wipe_line(&emu).as_deref(),
+        Some("-- clusterctl wipe-state --cluster ' spaced'")
+    );
+    let text = clusterctl(&emu, &["history", "--limit", "1"]).ok().stdout;
+    assert!(
+        text.contains("deleted 1 state row of ' spaced' (by "),
+        "{text}"
+    );
 }
 
 #[test]
@@ -346,6 +379,12 @@ fn wipe_state_is_audited_once_per_run_and_history_shows_it() {
     assert!(
         text.contains("wipe-state") && text.contains("deleted 2 state rows of wipe_a, wipe_b (by "),
         "{text}"
+    );
+    // The command line as given, its selection too (a whole wipe's is
+    // bare): `history -o wide` tells the two apart.
+    assert_eq!(
+        wipe_line(&emu).as_deref(),
+        Some("-- clusterctl wipe-state --filter-clusters '^wipe_'")
     );
 
     // All clusters: said so, in the table and in JSON.

@@ -2951,13 +2951,13 @@ fn read_then_write_statements_on_one_table_run_one_after_the_other() {
                       WHERE NOT EXISTS (SELECT 1 FROM rtw WHERE k = 'new')";
     let insert_url = url.clone();
     let insert = std::thread::spawn(move || connect(&insert_url).execute(insert_sql, &[]));
-    while !emu.sql_log().iter().any(|s| s == insert_sql) {
-        assert!(
-            Instant::now() < deadline,
-            "the INSERT never reached the proxy"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let reached_the_proxy = |sql: &str| {
+        while !emu.sql_log().iter().any(|s| s == sql) {
+            assert!(Instant::now() < deadline, "{sql} never reached the proxy");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    reached_the_proxy(insert_sql);
     // Time for PostgreSQL to run the INSERT, were it let through.
     std::thread::sleep(Duration::from_millis(300));
     assert!(!insert.is_finished(), "the INSERT ran beside the UPDATE");
@@ -2966,13 +2966,7 @@ fn read_then_write_statements_on_one_table_run_one_after_the_other() {
     let cancel = deleting.cancel_token();
     let delete_sql = "DELETE FROM rtw WHERE k = 'held'";
     let delete = std::thread::spawn(move || deleting.execute(delete_sql, &[]));
-    while !emu.sql_log().iter().any(|s| s == delete_sql) {
-        assert!(
-            Instant::now() < deadline,
-            "the DELETE never reached the proxy"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    reached_the_proxy(delete_sql);
     // Logged at its Parse: time for the proxy to reach its Execute (a
     // cancel sent before the statement arrives is for an earlier one).
     std::thread::sleep(Duration::from_millis(200));
