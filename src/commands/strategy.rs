@@ -205,6 +205,29 @@ enum Other<'a> {
     From(&'a Target),
 }
 
+/// `strategy mv`, as its audit rows name the command.
+const MV: &str = "strategy mv";
+
+/// The audit kind of a strategy command's rows (`strategy mv` →
+/// `strategy_mv`): what [`audit`] writes and what a reader looks for.
+fn kind_of(command: &str) -> String {
+    command.replace(' ', "_")
+}
+
+/// The audit rows `filter` selects, newest first.
+async fn trail(
+    ctx: &Context,
+    filter: &crate::db::store::ActionFilter<'_>,
+) -> Result<Vec<crate::db::store::ActionRecord>, CommandError> {
+    let store = &ctx.store;
+    Ok(ctx
+        .backend()
+        .retrying("reading the audit trail", async |c| {
+            store.actions(c, filter).await
+        })
+        .await?)
+}
+
 /// The audit row of a strategy change: who, what, before → after. Written
 /// after the change (it is done by then); a failure to write it is an error,
 /// so an unaudited change never looks like a clean success. `given`: the
@@ -248,7 +271,7 @@ async fn audit(
     }
     let row = super::operator_row(
         &ctx.opts,
-        &command.replace(' ', "_"),
+        &kind_of(command),
         target.id.clone(),
         line,
         fields,
@@ -988,7 +1011,7 @@ pub async fn mv(ctx: &Context, from: &str, to: &str) -> Result<Moved, CommandErr
             after: configs.clone(),
             moved: Some(Other::From(&source)),
         };
-        audit(ctx, &dest, "strategy mv", &given, change, at).await?;
+        audit(ctx, &dest, MV, &given, change, at).await?;
     }
     let up_to = seen_up_to(&snap, &source.id);
     let deleted = ctx
@@ -1003,7 +1026,7 @@ pub async fn mv(ctx: &Context, from: &str, to: &str) -> Result<Moved, CommandErr
         after: serde_json::Value::Null,
         moved: Some(Other::To(&dest)),
     };
-    audit(ctx, &source, "strategy mv", &given, change, at).await?;
+    audit(ctx, &source, MV, &given, change, at).await?;
     let rekeyed = rekeyed(&snap, &dest, &rows);
     let mut notes = notes_after_write(ctx, &snap, &dest, &in_effect(&rekeyed));
     if already_there {
@@ -1053,20 +1076,13 @@ async fn last_move_to(
         limit: Some(1),
         ..Default::default()
     };
-    let store = &ctx.store;
-    let last = ctx
-        .backend()
-        .retrying("reading the audit trail", async |c| {
-            store.actions(c, &filter).await
-        })
-        .await?;
-    let Some(row) = last.into_iter().next() else {
+    let Some(row) = trail(ctx, &filter).await?.into_iter().next() else {
         return Ok(None);
     };
     let d = &row.decision_ctx;
     let from = d["moved_from"]["cluster_id"].as_str();
     Ok(match (from, row.created_at) {
-        (Some(id), Some(at)) if d["kind"] == "strategy_mv" && d["after"] == *configs => {
+        (Some(id), Some(at)) if d["kind"] == kind_of(MV) && d["after"] == *configs => {
             Some(LastMove {
                 at,
                 from: Target {
@@ -1101,22 +1117,17 @@ async fn moved_already(
         },
     };
     let ids = [source.id.clone()];
+    let kind = kind_of(MV);
     let filter = crate::db::store::ActionFilter {
         clusters: Some(&ids),
-        kind_prefix: Some("strategy_mv"),
+        kind_prefix: Some(&kind),
         since: Some(crate::db::store::Bound::At(
             m.at - chrono::Duration::milliseconds(1),
         )),
         ..Default::default()
     };
-    let store = &ctx.store;
-    let since = ctx
-        .backend()
-        .retrying("reading the audit trail", async |c| {
-            store.actions(c, &filter).await
-        })
-        .await?;
-    let audited = since
+    let audited = trail(ctx, &filter)
+        .await?
         .iter()
         .any(|r| r.decision_ctx["moved_to"]["cluster_id"] == serde_json::json!(dest.id));
     if !audited {
@@ -1126,7 +1137,7 @@ async fn moved_already(
             after: serde_json::Value::Null,
             moved: Some(Other::To(&dest)),
         };
-        audit(ctx, &source, "strategy mv", given, change, m.at).await?;
+        audit(ctx, &source, MV, given, change, m.at).await?;
     }
     let mut rows: Vec<(String, serde_json::Value)> = configs
         .as_object()

@@ -119,10 +119,13 @@ fn wipe_why(w: &StateWipe) -> String {
             let mut names: Vec<String> = list
                 .iter()
                 .take(WIPED_SHOWN)
-                .map(|c| match &c.name {
-                    // As a shell takes it: ` a` is not `a`.
-                    Some(name) => crate::model::shell_value(name),
-                    None => c.id.0.clone(),
+                .map(|c| {
+                    // As an audit line names a cluster (` a` is not `a`,
+                    // `a,b` is one): quoted for a shell, else by its id.
+                    c.name
+                        .as_deref()
+                        .and_then(crate::model::shell_arg)
+                        .unwrap_or_else(|| c.id.0.clone())
                 })
                 .collect();
             if list.len() > WIPED_SHOWN {
@@ -232,9 +235,10 @@ impl View for HistoryReport {
 
 #[cfg(test)]
 mod tests {
-    use super::{action_of, who};
-    use crate::commands::history::HistoryEntry;
+    use super::{action_of, who, wipe_why};
+    use crate::commands::history::{HistoryEntry, StateWipe};
     use crate::db::store::ActionResult;
+    use crate::model::ClusterId;
     use serde_json::json;
 
     /// An executed row of `kind` on cluster `m`.
@@ -259,6 +263,32 @@ mod tests {
             wiped: None,
             pruned: None,
         }
+    }
+
+    /// A wipe's WHY names each cluster as an audit line does: `a,b` is one
+    /// cluster, ` spaced` is not `spaced`, a dropped one is its id.
+    #[test]
+    fn a_wipe_names_its_clusters_as_a_shell_takes_them() {
+        use crate::commands::history::WipedCluster;
+        let cluster = |id: &str, name: Option<&str>| WipedCluster {
+            id: ClusterId(id.into()),
+            name: name.map(str::to_string),
+        };
+        let w = StateWipe {
+            clusters: Some(vec![
+                cluster("u1", Some("plain")),
+                cluster("u2", Some("a,b")),
+                cluster("u3", Some(" spaced")),
+                cluster("u4", Some("-dash")),
+                cluster("u5", None),
+            ]),
+            rows_deleted: 5,
+            by: serde_json::json!({"user": "alice@host"}),
+        };
+        assert_eq!(
+            wipe_why(&w),
+            "deleted 5 state rows of plain, 'a,b', ' spaced', u4, u5 (by alice@host)"
+        );
     }
 
     #[test]

@@ -9,6 +9,15 @@ use super::{body_of, plural, TextStyle, View};
 use crate::commands::strategy::{Listing, Moved, Removed, Written};
 use crate::model::{StrategyRow, PAUSE};
 
+/// What a strategy command says on stderr besides its result: its
+/// warnings, then its notes.
+fn said(warnings: &[String], notes: &[String]) -> Vec<String> {
+    let warnings = warnings.iter().map(|w| format!("warning: {w}"));
+    warnings
+        .chain(notes.iter().map(|n| format!("note: {n}")))
+        .collect()
+}
+
 impl View for Written {
     fn text(&self, _style: &TextStyle) -> String {
         if self.strategy_type == PAUSE {
@@ -40,10 +49,7 @@ impl View for Written {
     }
 
     fn messages(&self) -> Vec<String> {
-        let warnings = self.warnings.iter().map(|w| format!("warning: {w}"));
-        warnings
-            .chain(self.notes.iter().map(|n| format!("note: {n}")))
-            .collect()
+        said(&self.warnings, &self.notes)
     }
 
     fn body(&self) -> serde_json::Value {
@@ -77,7 +83,7 @@ impl View for Removed {
     }
 
     fn messages(&self) -> Vec<String> {
-        self.notes.iter().map(|n| format!("note: {n}")).collect()
+        said(&[], &self.notes)
     }
 
     fn body(&self) -> serde_json::Value {
@@ -116,10 +122,7 @@ impl View for Moved {
     }
 
     fn messages(&self) -> Vec<String> {
-        let warnings = self.warnings.iter().map(|w| format!("warning: {w}"));
-        warnings
-            .chain(self.notes.iter().map(|n| format!("note: {n}")))
-            .collect()
+        said(&self.warnings, &self.notes)
     }
 
     fn body(&self) -> serde_json::Value {
