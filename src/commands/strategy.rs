@@ -144,16 +144,16 @@ fn current(snap: &Snapshot, id: &ClusterId, ty: &str) -> Option<serde_json::Valu
         .map(|r| r.row.config.clone())
 }
 
-/// `given` is the CLUSTER argument as the operator typed it (the audit
-/// row's command line).
+/// `line` is the command's arguments as the operator typed them (the
+/// audit row's command line): the CLUSTER argument, then any flags.
 async fn write(
     ctx: &Context,
     snap: &Snapshot,
     target: &Target,
-    given: &str,
     ty: &str,
     config: &serde_json::Value,
     command: &str,
+    line: &[String],
 ) -> Result<(DateTime<Utc>, u64), CommandError> {
     let at = write_time(snap, &target.id, ty);
     // The row in effect, as the snapshot saw it: the audit's "before", and
@@ -181,8 +181,7 @@ async fn write(
         after: config.clone(),
         moved: None,
     };
-    let line = [target.as_given(given)];
-    audit(ctx, target, command, &line, change, at).await?;
+    audit(ctx, target, command, line, change, at).await?;
     Ok((at, replaced))
 }
 
@@ -340,7 +339,8 @@ pub async fn set(
         )));
     }
     let previous = current(&snap, &target.id, ty);
-    let (at, replaced) = write(ctx, &snap, &target, cluster, ty, config, "strategy set").await?;
+    let line = [target.as_given(cluster)];
+    let (at, replaced) = write(ctx, &snap, &target, ty, config, "strategy set", &line).await?;
     let mut warnings: Vec<String> = judged.others_invalid(&target).into_iter().collect();
     // What the environment makes of the rows (as `check` says it): a
     // schedule asking for more replicas than max_replicas_per_cluster, a
@@ -524,11 +524,11 @@ pub async fn pause(
             until: rows::pause_until(c),
         })
         .filter(|p| p.in_force(snap.now));
-    let reason = reason
-        .map(str::trim)
-        .filter(|r| !r.is_empty())
+    let given_reason = reason.map(str::trim).filter(|r| !r.is_empty());
+    let reason = given_reason
         .map(str::to_string)
         .or_else(|| old.as_ref().and_then(|p| p.reason.clone()));
+    let given_until = until.is_some();
     let until = match until {
         Some(b) => {
             let t = b.from_now(snap.now);
@@ -567,16 +567,11 @@ pub async fn pause(
         };
         notes.push(format!("{was}{now}"));
     }
-    let (at, replaced) = write(
-        ctx,
-        &snap,
-        &target,
-        cluster,
-        PAUSE,
-        &config,
-        "strategy pause",
-    )
-    .await?;
+    let line: Vec<String> = std::iter::once(target.as_given(cluster))
+        .chain(pause_flags(given_reason, until.filter(|_| given_until)))
+        .collect();
+    let (at, replaced) =
+        write(ctx, &snap, &target, PAUSE, &config, "strategy pause", &line).await?;
     Ok(Written {
         command: "strategy pause",
         cluster_id: target.id.clone(),
@@ -590,6 +585,24 @@ pub async fn pause(
         warnings: Vec::new(),
         target,
     })
+}
+
+/// The flags of a `strategy pause` as its audit line records them: the
+/// reason given (quoted as a shell takes it; left out when it holds a
+/// control character, which would end the line: the row's `after` has
+/// it), and the expiry given as the time it came to (`2h` would mean
+/// another time to whoever reads the trail later).
+fn pause_flags(reason: Option<&str>, until: Option<DateTime<Utc>>) -> Vec<String> {
+    let reason = reason
+        .filter(|r| !r.chars().any(char::is_control))
+        .map(|r| format!("--reason={}", crate::model::shell_value(r)));
+    let until = until.map(|t| {
+        format!(
+            "--until={}",
+            t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        )
+    });
+    reason.into_iter().chain(until).collect()
 }
 
 /// A dropped cluster named by the name its audit rows recorded, whose
@@ -1239,6 +1252,23 @@ mod tests {
     use super::*;
     use crate::model::{Cluster, SizeCatalog};
     use serde_json::json;
+
+    /// A reason that would end the audit line (a newline) is left to the
+    /// row's config; one a shell splits is quoted; an expiry is the time.
+    #[test]
+    fn a_pause_s_audit_flags_are_what_a_shell_runs() {
+        let t = "2026-12-05T10:00:00Z".parse::<DateTime<Utc>>().ok();
+        assert_eq!(
+            pause_flags(Some("deploy freeze"), t),
+            ["--reason='deploy freeze'", "--until=2026-12-05T10:00:00Z"]
+        );
+        assert_eq!(pause_flags(Some("-x"), None), ["--reason=-x"]);
+        assert_eq!(
+            pause_flags(Some("two\nlines"), t),
+            ["--until=2026-12-05T10:00:00Z"]
+        );
+        assert!(pause_flags(None, None).is_empty());
+    }
 
     fn row(id: &str, ty: &str, config: serde_json::Value) -> StrategyRow {
         StrategyRow {

@@ -21,14 +21,7 @@ fn said(warnings: &[String], notes: &[String]) -> Vec<String> {
 impl View for Written {
     fn text(&self, _style: &TextStyle) -> String {
         if self.strategy_type == PAUSE {
-            let until = crate::plan::rows::pause_until(&self.config)
-                .map(|t| {
-                    format!(
-                        " until {} or",
-                        t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-                    )
-                })
-                .unwrap_or_default();
+            let until = crate::plan::rows::pause_ends(crate::plan::rows::pause_until(&self.config));
             return format!(
                 "Paused {}: the controller leaves it alone{until} until `clusterctl strategy resume {}`.\n",
                 self.target.display(),

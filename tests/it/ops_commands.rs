@@ -590,6 +590,64 @@ fn pause_and_resume_are_audited_as_the_command_lines_they_are() {
     );
 }
 
+/// `strategy pause`'s audit line records the flags given: the reason as a
+/// shell takes it, the expiry as the time it came to (what `2h` meant when
+/// it was typed), and the row's config says the same. A pause again with a
+/// new reason alone records that reason alone (the expiry kept is in the
+/// row, not on the line), and the output names the expiry as a plan does.
+#[test]
+fn a_pause_is_audited_with_the_reason_and_expiry_it_was_given() {
+    let emu = analytics_wanting_50cc();
+    let first = clusterctl(
+        &emu,
+        &[
+            "strategy",
+            "pause",
+            "analytics",
+            "--reason",
+            "it's a freeze",
+            "--until",
+            "2h",
+        ],
+    )
+    .ok();
+    let until = strategy_rows(&emu)
+        .into_iter()
+        .find(|r| r.1 == "pause")
+        .and_then(|r| serde_json::from_str::<serde_json::Value>(&r.2).ok())
+        .and_then(|c| c["until"].as_str().map(str::to_string))
+        .expect("the pause row has its expiry");
+    assert!(
+        first.stdout.contains(&format!(
+            "leaves it alone until {until} (the pause expires) or until `clusterctl strategy resume analytics`"
+        )),
+        "{}",
+        first.all()
+    );
+    clusterctl(
+        &emu,
+        &["strategy", "pause", "analytics", "--reason", "incident-42"],
+    )
+    .ok();
+    let sql: Vec<String> = emu
+        .query_strings(
+            "SELECT action_sql FROM mz_cluster_strategy_actions \
+             WHERE action_sql LIKE '-- clusterctl strategy pause %' ORDER BY created_at",
+        )
+        .into_iter()
+        .map(|r| r[0].clone().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        sql,
+        [
+            format!(
+                r"-- clusterctl strategy pause analytics --reason='it'\''s a freeze' --until={until}"
+            ),
+            "-- clusterctl strategy pause analytics --reason=incident-42".to_string(),
+        ]
+    );
+}
+
 #[test]
 fn strategy_set_wins_over_rows_dated_in_the_future() {
     let emu = emulator();
