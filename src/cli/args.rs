@@ -576,7 +576,7 @@ pub struct HistoryArgs {
     /// those skipped because the cluster changed between plan and statement
     #[arg(long)]
     pub failed: bool,
-    /// Only actions of one run of apply: the id it printed ("Run …") or its first 8 characters or more (-o wide's RUN)
+    /// Only the rows of one run: an apply's actions and pruning, by the id it printed ("Run …"), or an operator's command; the id or its first 8 characters or more (-o wide's RUN)
     #[arg(long, value_name = "ID", value_parser = parse_run_id)]
     pub run: Option<String>,
     /// At most this many entries, newest first; 0 for all of them

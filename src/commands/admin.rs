@@ -3,7 +3,6 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use uuid::Uuid;
 
 use super::{with_lease, CommandError, Context, LeaseOptions, Leased};
 use crate::db::catalog;
@@ -52,7 +51,7 @@ pub async fn unlock(ctx: &Context) -> Result<Unlocked, CommandError> {
             previous_until: Some(DateTime::<Utc>::UNIX_EPOCH),
         });
     };
-    audit_unlock(&mut backend, &ctx.opts, &previous).await?;
+    audit_unlock(&mut backend, ctx, &previous).await?;
     Ok(Unlocked {
         broken: true,
         previous_holder: previous.holder,
@@ -69,11 +68,12 @@ fn lease_error(store: &crate::db::store::Store, e: tokio_postgres::Error) -> cra
 /// The audit row of a broken lease: whose it was, until when, who broke it.
 async fn audit_unlock(
     backend: &mut LiveBackend<'_>,
-    opts: &super::DbOptions,
+    ctx: &Context,
     previous: &lease::Row,
 ) -> Result<(), CommandError> {
     let row = super::operator_row(
-        opts,
+        &ctx.opts,
+        ctx.run_id,
         "unlock",
         ClusterId(String::new()),
         "-- clusterctl unlock --force".into(),
@@ -121,11 +121,10 @@ pub async fn wipe_state(
 ) -> Result<Wiped, CommandError> {
     let mut backend = ctx.backend();
     let store = &ctx.store;
-    let opts = &ctx.opts;
     let wiped = with_lease(
         &mut backend,
         lease,
-        Uuid::new_v4(),
+        ctx.run_id,
         "wipe-state",
         async |backend| {
             let selected = select_for_wipe(backend, store, selection).await?;
@@ -144,7 +143,7 @@ pub async fn wipe_state(
             };
             let audit = match rows_deleted {
                 0 => None,
-                n => Some(audit_wipe(backend, opts, selection, selected.as_deref(), n).await),
+                n => Some(audit_wipe(backend, ctx, selection, selected.as_deref(), n).await),
             };
             Ok(Wiped {
                 clusters: ids,
@@ -243,7 +242,7 @@ async fn select_for_wipe(
 /// --force`'s; one INSERT, stamped by the database's clock.
 async fn audit_wipe(
     backend: &mut LiveBackend<'_>,
-    opts: &super::DbOptions,
+    ctx: &Context,
     selection: &Selection,
     selected: Option<&[Selected]>,
     rows_deleted: u64,
@@ -258,7 +257,8 @@ async fn audit_wipe(
             .collect::<Vec<_>>()
     });
     let row = super::operator_row(
-        opts,
+        &ctx.opts,
+        ctx.run_id,
         WIPE_KIND,
         ClusterId(String::new()),
         crate::model::printable(&line),

@@ -170,12 +170,15 @@ pub fn operator(opts: &DbOptions) -> serde_json::Value {
 }
 
 /// The audit row of an operator's command (a strategy change,
-/// `wipe-state`, `unlock --force`): one shape for all, written in one
-/// INSERT as done. `decision_ctx` is `kind`, the controller, the command's
-/// own `fields` (an object), then `by`: who ran it ([`operator`]). No
-/// cluster of its own unless `cluster_id` names one.
+/// `wipe-state`, `unlock --force`, a pruning): one shape for all, written
+/// in one INSERT as done. `decision_ctx` is `kind`, the controller, the
+/// run it belongs to (`run_id`: the command's [`Context::run_id`], an
+/// `apply`'s for its pruning, so `history --run` shows it with the rest),
+/// the command's own `fields` (an object), then `by`: who ran it
+/// ([`operator`]). No cluster of its own unless `cluster_id` names one.
 pub fn operator_row(
     opts: &DbOptions,
+    run_id: Uuid,
     kind: &str,
     cluster_id: crate::model::ClusterId,
     action_sql: String,
@@ -188,6 +191,7 @@ pub fn operator_row(
         "controller".into(),
         concat!("clusterctl ", env!("CARGO_PKG_VERSION")).into(),
     );
+    ctx.insert("run_id".into(), run_id.to_string().into());
     if let serde_json::Value::Object(fields) = fields {
         ctx.extend(fields);
     }
@@ -273,6 +277,9 @@ pub struct Context {
     /// What the last snapshot read of the migrations table (a reading
     /// command's newer-schema warning rides on it).
     pub schema_seen: crate::db::migrate::SchemaSeen,
+    /// This command's run: its audit rows carry it (`history --run`), and
+    /// its lease holder names it. An `apply` has one per run of its own.
+    pub run_id: Uuid,
 }
 
 impl Context {
@@ -291,6 +298,7 @@ impl Context {
             },
             opts,
             schema_seen: Default::default(),
+            run_id: Uuid::new_v4(),
         })
     }
 

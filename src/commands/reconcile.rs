@@ -121,6 +121,7 @@ pub fn prune_due(
 async fn prune_audit(
     ctx: &Context,
     backend: &mut crate::db::live::LiveBackend<'_>,
+    run_id: Uuid,
     keep: Duration,
 ) -> Option<Pruned> {
     let store = &ctx.store;
@@ -157,6 +158,7 @@ async fn prune_audit(
     );
     let row = super::operator_row(
         &ctx.opts,
+        run_id,
         PRUNE_KIND,
         crate::model::ClusterId(String::new()),
         "-- clusterctl apply --audit-retention".into(),
@@ -272,7 +274,7 @@ pub async fn apply_once(
             .await
             .map_err(stopped_midway)?;
         let pruned = match opts.audit_retention {
-            Some(keep) if !report.interrupted => prune_audit(ctx, backend, keep).await,
+            Some(keep) if !report.interrupted => prune_audit(ctx, backend, run_id, keep).await,
             _ => None,
         };
         Ok(Applied {

@@ -270,6 +270,7 @@ async fn audit(
     }
     let row = super::operator_row(
         &ctx.opts,
+        ctx.run_id,
         &kind_of(command),
         target.id.clone(),
         line,

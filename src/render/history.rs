@@ -203,7 +203,8 @@ fn history_text(r: &HistoryReport, style: &TextStyle) -> String {
 }
 
 /// The run an entry belongs to, as `history --run` takes it: the first
-/// characters of its id; `-` for rows of no run (an operator's command).
+/// characters of its id; `-` for rows of no run (written by hand, or an
+/// operator's command an earlier clusterctl recorded).
 fn run_of(e: &HistoryEntry) -> String {
     match &e.run_id {
         Some(id) => id

@@ -1646,6 +1646,74 @@ fn history_shows_one_runs_actions_with_their_sql() {
     }
 }
 
+/// Every row a command writes carries its run: `strategy mv`'s two rows
+/// share one, which `history --run` shows alone, and an `apply`'s pruning
+/// is shown with that run's actions.
+#[test]
+fn an_operator_s_command_is_a_run_in_the_trail_and_a_pruning_is_its_apply_s() {
+    let emu = analytics_wanting_50cc();
+    emu.create_cluster("reporting");
+    clusterctl(
+        &emu,
+        &[
+            "strategy",
+            "set",
+            "analytics",
+            "stabilization",
+            "--scale-down-after-s",
+            "600",
+        ],
+    )
+    .ok();
+    clusterctl(&emu, &["strategy", "mv", "analytics", "reporting"]).ok();
+    let entries = |args: &[&str]| -> Vec<serde_json::Value> {
+        let doc = clusterctl(&emu, &[&["history", "-o", "json"], args].concat())
+            .ok()
+            .json();
+        doc["result"]["entries"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    };
+    let runs_of = |kind: &str, of: &[serde_json::Value]| -> Vec<String> {
+        of.iter()
+            .filter(|e| e["kind"] == kind)
+            .map(|e| e["run_id"].as_str().unwrap_or("none").to_string())
+            .collect()
+    };
+    let all = entries(&[]);
+    let moved = runs_of("strategy_mv", &all);
+    assert_eq!(moved.len(), 2, "{all:#?}");
+    assert_eq!(moved[0].len(), 36, "{all:#?}");
+    assert_eq!(moved[0], moved[1]);
+    let set = runs_of("strategy_set", &all);
+    assert_eq!(set.len(), 1, "{all:#?}");
+    assert_ne!(set[0], moved[0], "each command is a run of its own");
+    let one = entries(&["--run", &moved[0][..8]]);
+    assert_eq!(runs_of("strategy_mv", &one), moved, "{one:#?}");
+    assert_eq!(one.len(), 2, "{one:#?}");
+
+    emu.sql("UPDATE mz_cluster_strategy_actions SET created_at = created_at - INTERVAL '100 days'");
+    let apply = clusterctl(&emu, &["apply", "--audit-retention", "30d"]).ok();
+    assert!(apply.stdout.contains("Pruned"), "{}", apply.all());
+    let run = apply
+        .stdout
+        .split(" Run ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .map(|id| id.trim_end_matches('.').to_string())
+        .unwrap_or_default();
+    assert_eq!(run.len(), 36, "{}", apply.all());
+    let of_apply = entries(&["--run", &run]);
+    for kind in ["prune_audit", "create_replica"] {
+        assert_eq!(
+            runs_of(kind, &of_apply),
+            [run.as_str()],
+            "{kind}: {of_apply:#?}"
+        );
+    }
+}
+
 #[test]
 fn history_limits_hints_dates_replicas_and_unlocks() {
     let emu = emulator();
