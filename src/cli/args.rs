@@ -598,6 +598,9 @@ pub struct HistoryArgs {
 
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
+    /// Print the fixes that are SQL (GRANTs, OWNER TO) as one script for an admin to review and run, instead of the report; clusterctl runs none of it. The other fixes follow as comments. Exit code as doctor's
+    #[arg(long)]
+    pub print_sql: bool,
     #[command(flatten)]
     pub conn: ConnArgs,
     #[command(flatten)]

@@ -235,7 +235,8 @@ fn doctor(a: super::args::DoctorArgs, ui: &Ui) -> u8 {
         })
     });
     match result {
-        Ok(view) => finish(&view, ui),
+        Ok(report) if a.print_sql => finish(&crate::commands::doctor::DoctorSql(report), ui),
+        Ok(report) => finish(&report, ui),
         Err(e) => fail(&e, ui),
     }
 }

@@ -39,6 +39,18 @@ pub struct Finding {
     pub message: String,
     /// The statement or flag that fixes it.
     pub fix: Option<String>,
+    /// Where the fix is SQL an admin runs as it is: those statements, each
+    /// whole (`doctor --print-sql` prints them as one script).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sql: Vec<String>,
+}
+
+impl Finding {
+    /// With the statements that fix it, as an admin runs them.
+    fn with_sql(mut self, sql: Vec<String>) -> Finding {
+        self.sql = sql;
+        self
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -68,6 +80,10 @@ pub struct DoctorReport {
     pub warnings: usize,
 }
 
+/// `doctor --print-sql`: the report, printed as the script of its fixes
+/// that are SQL.
+pub struct DoctorSql(pub DoctorReport);
+
 /// The name mz-clusterctl gives its temporary replica on the query cluster.
 const REFERENCE_TEMPORARY: &str = "mzclusterctl";
 
@@ -77,6 +93,7 @@ fn finding(level: Level, topic: &'static str, message: String, fix: Option<Strin
         topic,
         message,
         fix,
+        sql: Vec::new(),
     }
 }
 
@@ -453,19 +470,20 @@ fn role_findings(env: &Environment) -> Vec<Finding> {
     let monitor = id.member_of("mz_monitor_redacted") == Some(true)
         || id.member_of("mz_monitor") == Some(true);
     if !monitor && !rbac_off {
-        out.push(finding(
-            Level::Warning,
-            "monitor_role",
-            format!(
-                "role {} is not a member of mz_monitor_redacted (or mz_monitor): the statement log \
-                 is unreadable, so idle_suspend cannot tell idleness",
-                ddl::ident(&role.name)
-            ),
-            Some(format!(
-                "GRANT mz_monitor_redacted TO {}",
-                ddl::ident(&role.name)
-            )),
-        ));
+        let grant = format!("GRANT mz_monitor_redacted TO {}", ddl::ident(&role.name));
+        out.push(
+            finding(
+                Level::Warning,
+                "monitor_role",
+                format!(
+                    "role {} is not a member of mz_monitor_redacted (or mz_monitor): the statement \
+                     log is unreadable, so idle_suspend cannot tell idleness",
+                    ddl::ident(&role.name)
+                ),
+                Some(grant.clone()),
+            )
+            .with_sql(vec![grant]),
+        );
     }
     out
 }
@@ -549,8 +567,10 @@ async fn table_findings(
             Some(init.into()),
         )],
         Ok((schema, false)) => {
+            let named = role.is_some();
             let role = role.map(ddl::ident).unwrap_or("<role>".into());
-            vec![finding(
+            let grant = format!("GRANT CREATE ON SCHEMA {} TO {role}", ddl::ident(&schema));
+            let found = finding(
                 Level::Blocker,
                 "tables",
                 format!(
@@ -559,11 +579,15 @@ async fn table_findings(
                     ddl::ident(&schema)
                 ),
                 Some(format!(
-                    "GRANT CREATE ON SCHEMA {} TO {role} (needed once), or have an admin run \
-                     `clusterctl init` (or the SQL of `clusterctl init --print`)",
-                    ddl::ident(&schema)
+                    "{grant} (needed once), or have an admin run `clusterctl init` (or the SQL \
+                     of `clusterctl init --print`)"
                 )),
-            )]
+            );
+            // A statement for a role we could not name is no statement.
+            vec![match named {
+                true => found.with_sql(vec![grant]),
+                false => found,
+            }]
         }
         Err(e) => vec![finding(
             Level::Warning,
@@ -622,7 +646,7 @@ async fn privilege_findings(
                     None,
                 )]
             } else {
-                vec![finding(
+                let found = finding(
                     Level::Blocker,
                     "privileges",
                     format!(
@@ -630,7 +654,12 @@ async fn privilege_findings(
                         missing.len()
                     ),
                     Some(missing.join("; ")),
-                )]
+                );
+                // A statement for a role we could not name is no statement.
+                vec![match env.identity.role.is_some() {
+                    true => found.with_sql(missing),
+                    false => found,
+                }]
             }
         }
     }
@@ -720,12 +749,23 @@ fn cluster_findings(snap: &Snapshot) -> Vec<Finding> {
                 Some((why, fix)) => (why, Some(fix.to_string())),
                 None => (reason.as_str(), None),
             };
-            out.push(finding(
-                Level::Warning,
-                "cluster",
-                format!("{who}: not manageable: {why}"),
-                fix,
-            ));
+            // The reason's fix is the ownership's statements (the one
+            // reason with a fix): the same, whole, for the script.
+            let sql = fix
+                .as_ref()
+                .and_then(|_| by_id.get(&cp.cluster_id))
+                .and_then(|&i| rules::ownership(&snap.env, &snap.clusters[i]))
+                .map(|o| o.fixes)
+                .unwrap_or_default();
+            out.push(
+                finding(
+                    Level::Warning,
+                    "cluster",
+                    format!("{who}: not manageable: {why}"),
+                    fix,
+                )
+                .with_sql(sql),
+            );
             continue;
         }
         let (Some(cluster), Some(rows)) = (

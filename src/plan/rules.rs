@@ -80,13 +80,26 @@ pub fn unmanageable(snap: &Snapshot, cluster: &Cluster) -> Option<String> {
     ownership_problem(&snap.env, cluster)
 }
 
+/// What our role does not own of a cluster, and the statements that give
+/// it ([`ownership`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ownership {
+    /// Our role's name.
+    pub role: String,
+    /// `the cluster (owner x)`, `replica r1 (owner x)`.
+    pub missing: Vec<String>,
+    /// The exact `ALTER … OWNER TO …` statements, one per object.
+    pub fixes: Vec<String>,
+}
+
 /// DDL our role would be refused (§8.4): `CREATE CLUSTER REPLICA` and
 /// `ALTER CLUSTER` need ownership of the cluster, `DROP CLUSTER REPLICA`
 /// ownership of the replica (replicas have their own owners). With the
-/// exact `… OWNER TO …` statements that fix it. Not judged when our role
-/// could not be read, or when RBAC is off (self-managed: everyone is a
+/// exact `… OWNER TO …` statements that fix it (what the plan's reason
+/// says and `doctor --print-sql` prints). Not judged when our role could
+/// not be read, or when RBAC is off (self-managed: everyone is a
 /// superuser).
-fn ownership_problem(env: &Environment, cluster: &Cluster) -> Option<String> {
+pub fn ownership(env: &Environment, cluster: &Cluster) -> Option<Ownership> {
     if env.settings.enable_rbac_checks == Some(false) {
         return None;
     }
@@ -113,17 +126,34 @@ fn ownership_problem(env: &Environment, cluster: &Cluster) -> Option<String> {
     if missing.is_empty() {
         return None;
     }
-    // Judged for the role of this command, which is `apply`'s only if the
-    // same role runs both: an operator's role is told so, not to take the
-    // cluster from the controller.
+    Some(Ownership {
+        role: role.name.clone(),
+        missing,
+        fixes,
+    })
+}
+
+/// [`ownership`]'s finding as the plan's reason says it. Judged for the
+/// role of this command, which is `apply`'s only if the same role runs
+/// both: an operator's role is told so, not to take the cluster from the
+/// controller.
+fn ownership_problem(env: &Environment, cluster: &Cluster) -> Option<String> {
+    let o = ownership(env, cluster)?;
     Some(format!(
         "role {} does not own {}, so Materialize would refuse its DDL (must be owner); \
-         fix: {} (when {} is the role `clusterctl apply` runs as)",
-        role.name,
-        missing.join(", "),
-        fixes.join("; "),
-        role.name
+         fix: {} ({})",
+        o.role,
+        o.missing.join(", "),
+        o.fixes.join("; "),
+        o.applies_when()
     ))
+}
+
+impl Ownership {
+    /// The caveat every fix of it carries.
+    pub fn applies_when(&self) -> String {
+        format!("when {} is the role `clusterctl apply` runs as", self.role)
+    }
 }
 
 /// How a managed cluster's size change is sent on this release (§2.4, §8.1).

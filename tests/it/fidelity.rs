@@ -515,6 +515,93 @@ fn the_grants_init_print_hands_an_admin_are_what_doctor_sees() {
     );
 }
 
+/// `doctor --print-sql` hands an admin what fixes a role's privileges and
+/// ownership as one script: run as it is, the role's doctor finds nothing
+/// left to block apply. A cluster whose name holds a newline is escaped in
+/// its comment line and stays inside its quoted identifier in the
+/// statement: no text of the catalog's becomes a statement of the script
+/// (the table it names is still there after the script ran).
+#[test]
+fn the_script_doctor_prints_for_an_admin_fixes_what_it_found() {
+    let emu = Emulator::start();
+    init_tables(&emu);
+    let role = emu.create_role("weak");
+    for name in ["c", "odd\nDROP TABLE mz_cluster_strategies"] {
+        emu.create_hydrated_cluster(name, "r1", "25cc");
+        strategy(&emu, name, "idle_suspend", json!({"idle_after_s": 60}));
+    }
+    emu.sql(&format!(
+        "GRANT SELECT ON ALL TABLES IN SCHEMA public TO {}",
+        role.name
+    ));
+    let before = as_role(&role, &["doctor", "-o", "json"]).code(3).json();
+    crate::json_schema::conforms(&crate::json_schema::schema(), &before);
+    let script = as_role(&role, &["doctor", "--print-sql"]).code(3).stdout;
+    // The script is each finding's `sql`, in order (the odd name's two
+    // span two lines each).
+    let statements: Vec<String> = before["result"]["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|f| f["sql"].as_array().cloned().unwrap_or_default())
+        .filter_map(|s| s.as_str().map(|s| format!("{s};")))
+        .collect();
+    assert_eq!(statements.len(), 10, "{before:#}");
+    let in_script: Vec<&str> = script
+        .lines()
+        .filter(|l| l.starts_with("GRANT ") || l.starts_with("ALTER CLUSTER \"c\""))
+        .collect();
+    assert_eq!(in_script, statements[..in_script.len()], "{script}");
+    for needle in [
+        "GRANT mz_monitor_redacted TO",
+        "GRANT INSERT ON \"mz_cluster_strategy_state\" TO",
+        r#"ALTER CLUSTER "c" OWNER TO"#,
+        r#"ALTER CLUSTER REPLICA "c"."r1" OWNER TO"#,
+        "-- warning cluster: cluster odd\\nDROP TABLE",
+    ] {
+        assert!(script.contains(needle), "{needle}: {script}");
+    }
+    // An admin runs it as `psql -f` does: one statement at a time (a
+    // statement ends with `;` at the end of a line; a name with a newline
+    // continues it), through the emulated Materialize, which runs no DDL
+    // in a transaction block.
+    let mut admin = postgres::Client::connect(&emu.url(), postgres::NoTls).expect("admin");
+    let mut statement = String::new();
+    for line in script.lines() {
+        if statement.is_empty() && (line.is_empty() || line.starts_with("-- ")) {
+            continue;
+        }
+        statement.push_str(line);
+        statement.push('\n');
+        if line.ends_with(';') {
+            admin
+                .batch_execute(&statement)
+                .unwrap_or_else(|e| panic!("{statement}: {e}"));
+            statement.clear();
+        }
+    }
+    assert!(statement.is_empty(), "{statement}");
+    assert!(tables_exist(&emu), "{script}");
+    let after = as_role(&role, &["doctor", "--print-sql"]).ok().stdout;
+    assert!(
+        after.contains("-- Nothing doctor found is fixed by SQL."),
+        "{after}"
+    );
+    let doc = as_role(&role, &["doctor", "-o", "json"]).ok().json();
+    assert_eq!(doc["result"]["blockers"], 0, "{doc:#}");
+    let findings = doc["result"]["findings"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        findings.iter().all(|f| f.get("sql").is_none()
+            && !f["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("not manageable"))),
+        "{doc:#}"
+    );
+}
+
 #[test]
 fn apply_holds_back_what_the_regions_credit_limit_would_refuse() {
     // A region limited to 3 credits/h (Materialize refuses beyond it with
