@@ -188,6 +188,14 @@ mod tests {
             drop_burst,
         );
         assert!(d.contains("c-burst"));
+        // Due when the window is out: 180 s after 120 s of 300 (what
+        // `apply --watch` wakes for).
+        let due: Vec<_> = d
+            .deferred
+            .iter()
+            .map(|x| (x.action.as_str(), x.in_seconds))
+            .collect();
+        assert_eq!(due, [("drop c-burst", Some(180))]);
         // The signal flips: nobody wants the drop; then it is wanted again.
         step(
             &cl,
@@ -240,6 +248,9 @@ mod tests {
         };
         let d = step(&cl, &c, &mut st, now(), add);
         assert!(!d.contains("r2"));
+        let d = step(&cl, &c, &mut st, now() + chrono::Duration::seconds(20), add);
+        let due: Vec<_> = d.deferred.iter().map(|x| x.in_seconds).collect();
+        assert_eq!(due, [Some(40)], "due when 60 s are out");
         let d = step(&cl, &c, &mut st, now() + chrono::Duration::seconds(60), add);
         assert!(d.contains("r2"));
         // Nothing hydrated (a wake, a cold start): created at once, as
