@@ -475,8 +475,9 @@ impl Store {
         format!(
             "SELECT action_id, cluster_id, decision_ctx->>'kind', decision_ctx->>'replica', \
              decision_ctx->>'size', decision_ctx->>'replication_factor', decision_ctx->>'deadline_s', \
-             created_at, 'open' FROM {table} WHERE executed IS NULL AND error_message IS NULL \
+             created_at, 'open' FROM {table} WHERE {open} \
              UNION ALL SELECT * FROM ({last_resizes}) AS last_resizes",
+            open = open_sql(""),
             last_resizes = self.last_resizes_sql(),
         )
     }
@@ -504,7 +505,7 @@ impl Store {
     }
 
     /// The audit rows (as `a`) that `apply --audit-retention` may delete
-    /// once old enough: the settled ones, but not a cluster's newest
+    /// once old enough: those not open ([`open_sql`]), but not a cluster's newest
     /// executed resize ([`Store::last_resizes_sql`], the very row the plan
     /// reads), nor the rows of its last suspension
     /// ([`Store::last_suspensions_rows_sql`]). The plan reads the resize
@@ -519,9 +520,10 @@ impl Store {
     /// row never makes every run prune.
     fn prunable(&self) -> String {
         format!(
-            "a.executed IS NOT NULL AND a.action_id NOT IN \
+            "NOT ({}) AND a.action_id NOT IN \
              (SELECT action_id FROM ({}) AS kept) AND a.action_id NOT IN \
              (SELECT action_id FROM ({}) AS suspensions)",
+            open_sql("a."),
             self.last_resizes_sql(),
             self.last_suspensions_rows_sql()
         )
@@ -1399,6 +1401,15 @@ fn columns_with_ctx(ctx: &str) -> String {
          executed, error_message, created_at, {} AS result",
         ActionResult::sql()
     )
+}
+
+/// An audit row still open, as SQL over its columns (`a`: the table's
+/// alias and a dot, or nothing): no outcome recorded and no error. What
+/// the next run settles ([`Store::unfinished_sql`]) and what a pruning
+/// keeps ([`Store::prunable`]): one rule, so a row is either (a row with
+/// an error but no outcome, not ours, was neither, and never pruned).
+fn open_sql(a: &str) -> String {
+    format!("{a}executed IS NULL AND {a}error_message IS NULL")
 }
 
 /// How an audited action ended, as `history`, `status` and `history

@@ -539,6 +539,12 @@ fn audit_retention_prunes_old_settled_rows_once_and_audits_it() {
     };
     rows(100, 5);
     rows(10, 3);
+    // A row with an error but no outcome (not ours): not open, so pruned
+    // as the settled ones are (it used to stay for ever).
+    emu.sql(
+        "INSERT INTO mz_cluster_strategy_actions VALUES ('foreign', 'u1', 'DROP CLUSTER REPLICA c.r', \
+         '{\"kind\": \"drop_replica\"}', NULL, 'failed elsewhere', now() - INTERVAL '100 days')",
+    );
     let count = |filter: &str| {
         emu.query_one(&format!(
             "SELECT count(*) FROM mz_cluster_strategy_actions WHERE {filter}"
@@ -548,7 +554,7 @@ fn audit_retention_prunes_old_settled_rows_once_and_audits_it() {
     let run = clusterctl(&emu, &["apply", "--audit-retention", "30d"]).ok();
     assert!(
         run.stdout
-            .contains("Pruned 5 settled audit rows older than 30d (--audit-retention)."),
+            .contains("Pruned 6 settled audit rows older than 30d (--audit-retention)."),
         "{}",
         run.all()
     );
@@ -561,7 +567,7 @@ fn audit_retention_prunes_old_settled_rows_once_and_audits_it() {
         Some("3")
     );
     assert_eq!(
-        count("decision_ctx->>'kind' = 'prune_audit' AND decision_ctx->>'rows_deleted' = '5'")
+        count("decision_ctx->>'kind' = 'prune_audit' AND decision_ctx->>'rows_deleted' = '6'")
             .as_deref(),
         Some("1")
     );
@@ -575,7 +581,7 @@ fn audit_retention_prunes_old_settled_rows_once_and_audits_it() {
     let history = clusterctl(&emu, &["history"]).ok();
     assert!(
         history.stdout.contains("prune the audit trail")
-            && history.stdout.contains("--audit-retention 30d: 5 settled"),
+            && history.stdout.contains("--audit-retention 30d: 6 settled"),
         "{}",
         history.all()
     );
@@ -591,7 +597,7 @@ fn audit_retention_prunes_old_settled_rows_once_and_audits_it() {
     assert_eq!(
         pruning.map(|e| e["pruned"].clone()),
         Some(
-            serde_json::json!({"rows_deleted": 5, "older_than_s": 2_592_000, "older_than": "30d"})
+            serde_json::json!({"rows_deleted": 6, "older_than_s": 2_592_000, "older_than": "30d"})
         ),
         "{history:#}"
     );
