@@ -51,6 +51,15 @@ impl Finding {
         self.sql = sql;
         self
     }
+
+    /// [`Finding::with_sql`] for statements naming our role, when we could
+    /// name it: a statement for `<role>` is no statement.
+    fn with_sql_for_role(self, named: bool, sql: Vec<String>) -> Finding {
+        match named {
+            true => self.with_sql(sql),
+            false => self,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -583,11 +592,7 @@ async fn table_findings(
                      of `clusterctl init --print`)"
                 )),
             );
-            // A statement for a role we could not name is no statement.
-            vec![match named {
-                true => found.with_sql(vec![grant]),
-                false => found,
-            }]
+            vec![found.with_sql_for_role(named, vec![grant])]
         }
         Err(e) => vec![finding(
             Level::Warning,
@@ -655,11 +660,7 @@ async fn privilege_findings(
                     ),
                     Some(missing.join("; ")),
                 );
-                // A statement for a role we could not name is no statement.
-                vec![match env.identity.role.is_some() {
-                    true => found.with_sql(missing),
-                    false => found,
-                }]
+                vec![found.with_sql_for_role(env.identity.role.is_some(), missing)]
             }
         }
     }

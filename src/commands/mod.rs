@@ -278,7 +278,8 @@ pub struct Context {
     /// command's newer-schema warning rides on it).
     pub schema_seen: crate::db::migrate::SchemaSeen,
     /// This command's run: its audit rows carry it (`history --run`), and
-    /// its lease holder names it. An `apply` has one per run of its own.
+    /// so does the lease it takes (`wipe-state`). An `apply` has one per run
+    /// of its own.
     pub run_id: Uuid,
 }
 
