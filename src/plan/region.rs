@@ -3,10 +3,13 @@
 //! `max_credit_consumption_rate` (reference §8.5). This pass runs over the
 //! whole plan, after every cluster was planned, because the limit is shared:
 //! creates that do not fit are held back as waiting work with the reason
-//! (`status` says Limited), in catalog order (the order `dry-run` lists the
-//! clusters), so every run holds back the same ones. Drops are never held
-//! back, and never counted as freeing room within the run (creates run
-//! before drops, and another cluster's create may run before a drop).
+//! (`status` says Limited). The room goes first to the clusters none of
+//! whose replicas serves (a wake, a cold start: their users' queries fail
+//! or wait), then to the others (a burst, a larger size, a probe), each in
+//! catalog order (the order `dry-run` lists the clusters), so every run
+//! holds back the same ones. Drops are never held back, and never counted
+//! as freeing room within the run (creates run before drops, and another
+//! cluster's create may run before a drop).
 
 use super::rules::ResizeForm;
 use super::{ActionKind, ClusterPlan, Outcome};
@@ -49,12 +52,18 @@ pub(super) fn enforce_credit_limit(
     }
     let live = live_credits(snap);
     let by_id = snap.cluster_index();
+    let cluster_of = |cp: &ClusterPlan| by_id.get(&cp.cluster_id).map(|&i| &snap.clusters[i]);
+    // Those serving nobody first; a stable sort keeps the catalog order
+    // within each group.
+    let mut order: Vec<usize> = (0..clusters.len()).collect();
+    order.sort_by_key(|&i| cluster_of(&clusters[i]).is_some_and(serves));
     let mut added = 0.0;
-    for cp in clusters.iter_mut() {
+    for i in order {
+        let cp = &mut clusters[i];
         if !matches!(cp.outcome, Outcome::Planned) {
             continue;
         }
-        let Some(cluster) = by_id.get(&cp.cluster_id).map(|&i| &snap.clusters[i]) else {
+        let Some(cluster) = cluster_of(cp) else {
             continue;
         };
         let mut budget = Budget {
@@ -65,6 +74,11 @@ pub(super) fn enforce_credit_limit(
         hold_back(cp, cluster, &snap.sizes, &mut budget);
     }
     None
+}
+
+/// Whether a replica of the cluster serves its queries now (hydrated).
+fn serves(cluster: &Cluster) -> bool {
+    cluster.replicas.iter().any(|r| r.hydrated)
 }
 
 struct Budget<'a> {

@@ -2623,6 +2623,39 @@ fn the_region_credit_limit_holds_back_creates_that_do_not_fit_in_catalog_order()
     assert_eq!(p.actions().count(), 3);
 }
 
+/// A cluster none of whose replicas serves (its users' queries fail or
+/// wait) takes the room first: b, with no replica, gets its 100cc; a,
+/// served by its 25cc, waits for its 200cc, though it comes first in the
+/// catalog (it took the room before, and b's users waited). The plan still
+/// lists the clusters in catalog order.
+#[test]
+fn the_region_credit_limit_gives_the_room_to_clusters_that_serve_nobody_first() {
+    // Live: 0.75 (a's 25cc, c's 50cc). Limit 2.8: b's 100cc (1.75), then
+    // a's 200cc would make 3.75 and waits, c's 25cc makes 2.
+    let mut s = region_snapshot(Some(2.8));
+    s.clusters[2].replicas.clear();
+    assert_eq!(s.clusters[2].name, "b");
+    let p = plan(&s, &PlanOptions::default());
+    let by_name = |n: &str| p.clusters.iter().find(|c| c.cluster == n).unwrap();
+    assert_eq!(created(by_name("b")), ["r_100cc"]);
+    assert_eq!(created(by_name("c")), ["r_25cc"]);
+    let a = by_name("a");
+    assert!(a.actions.is_empty(), "{:?}", a.actions);
+    assert!(
+        a.waiting.iter().any(|d| d.held_by_limit()),
+        "{:?}",
+        a.waiting
+    );
+    let names: Vec<&str> = p.clusters.iter().map(|c| c.cluster.as_str()).collect();
+    assert_eq!(names, ["a", "b", "c"]);
+    // A replica that runs but has not hydrated serves nobody either.
+    let mut s = region_snapshot(Some(2.8));
+    s.clusters[2].replicas[0].hydrated = false;
+    let p = plan(&s, &PlanOptions::default());
+    let b = p.clusters.iter().find(|c| c.cluster == "b").unwrap();
+    assert_eq!(created(b), ["r_100cc"]);
+}
+
 #[test]
 fn drops_are_never_held_back_by_the_region_credit_limit() {
     // Already beyond the limit: the retirement of a hydrated old size

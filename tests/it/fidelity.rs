@@ -602,6 +602,34 @@ fn the_script_doctor_prints_for_an_admin_fixes_what_it_found() {
     );
 }
 
+/// Under the region's credit limit, a cluster with no replica (its users'
+/// queries fail at once, §8.10) gets the room before one that serves and
+/// wants a larger size, though the latter comes first in the catalog.
+#[test]
+fn the_credit_limit_gives_the_room_to_a_cluster_that_serves_nobody_first() {
+    // Live: quickstart and a, 25cc each (0.5). b's 100cc makes 1.5; a's
+    // 200cc would then make 3.5 > 2.6 (alone it would fit: 2.5).
+    let emu = Emulator::start();
+    emu.set_setting("max_credit_consumption_rate", "2.6");
+    emu.create_cluster("a");
+    emu.add_replica("a", "r1", "25cc");
+    emu.set_hydrated("a", "r1", true);
+    emu.create_cluster("b");
+    init_tables(&emu);
+    strategy(&emu, "a", "target_size", json!({"target_size": "200cc"}));
+    strategy(&emu, "b", "target_size", json!({"target_size": "100cc"}));
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(
+        emu.replicas("b"),
+        [("r_100cc".to_string(), "100cc".to_string())],
+        "{}",
+        run.all()
+    );
+    assert_eq!(emu.replicas("a"), [("r1".to_string(), "25cc".to_string())]);
+    let status = clusterctl(&emu, &["status", "--cluster", "a"]).ok();
+    assert!(status.stdout.contains("Limited"), "{}", status.all());
+}
+
 #[test]
 fn apply_holds_back_what_the_regions_credit_limit_would_refuse() {
     // A region limited to 3 credits/h (Materialize refuses beyond it with
