@@ -275,6 +275,41 @@ mod tests {
         }
     }
 
+    /// What the strategy says while its target is not serving, and what
+    /// its state records: a crash loop is named only when another size
+    /// stays because of it, and only the target's; a round that changes
+    /// nothing records no decision.
+    #[test]
+    fn notes_and_state_say_what_the_target_waits_for() {
+        let step = |replicas: Vec<crate::model::Replica>| {
+            let cl = cluster("c", replicas);
+            let mut st = TargetSizeState::default();
+            let d = decide_in(&cl, Idle::Busy, now(), |ctx, d| {
+                let cfg = serde_json::json!({"target_size": "50cc"});
+                let c = TargetSizeConfig::parse(&Obj::new(&cfg).unwrap(), ctx.sizes).unwrap();
+                decide(&c, ctx, d, &mut st)
+            });
+            (d.notes, st)
+        };
+        // The target alone, looping: it serves all the same (nothing else
+        // could), nothing is pending, nothing decided.
+        let (notes, st) = step(vec![ooming(replica("r_50cc", "50cc", true), 2)]);
+        assert!(notes.is_empty(), "{notes:?}");
+        assert_eq!(st, TargetSizeState::default());
+        // The old size loops, the target hydrates: it waits for the
+        // target, not for the old size's loop.
+        let (notes, st) = step(vec![
+            ooming(replica("r_25cc", "25cc", true), 2),
+            replica("r_50cc", "50cc", false),
+        ]);
+        assert_eq!(
+            notes,
+            ["target_size: waiting for the 50cc replica to hydrate"]
+        );
+        assert_eq!(st.pending_since, Some(now()));
+        assert_eq!(st.last_decision_ts, None);
+    }
+
     #[test]
     fn bad_configs() {
         let sizes = sizes();
