@@ -259,6 +259,16 @@ mod tests {
                 removed: vec![],
             },
             Case {
+                name: "the suffixed name held too: numbered",
+                replicas: vec![
+                    replica("main", "25cc", true),
+                    replica("main_50cc", "100cc", true),
+                ],
+                cfg: serde_json::json!({"target_size": "50cc", "replica_name": "main"}),
+                want: vec!["main", "main_50cc", "main_50cc_2"],
+                removed: vec![],
+            },
+            Case {
                 name: "converged: nothing to do",
                 replicas: vec![replica("main", "50cc", false)],
                 cfg: serde_json::json!({"target_size": "50cc", "replica_name": "main"}),
