@@ -562,6 +562,18 @@ fn a_key_flag_of_another_type_names_the_types_that_read_it() {
     );
 }
 
+/// The command lines the audit trail recorded that start with `prefix`,
+/// oldest first.
+fn command_lines(emu: &Emulator, prefix: &str) -> Vec<String> {
+    emu.query_strings(&format!(
+        "SELECT action_sql FROM mz_cluster_strategy_actions \
+         WHERE action_sql LIKE '{prefix}%' ORDER BY created_at, action_id"
+    ))
+    .into_iter()
+    .map(|r| r[0].clone().unwrap_or_default())
+    .collect()
+}
+
 /// The audit row of `strategy pause` and `strategy resume` records the
 /// command line that made the change, as `history -o wide` shows it: it
 /// added the row's type (`strategy pause analytics pause`), a line that
@@ -572,16 +584,8 @@ fn pause_and_resume_are_audited_as_the_command_lines_they_are() {
     clusterctl(&emu, &["strategy", "pause", "analytics"]).ok();
     clusterctl(&emu, &["strategy", "resume", "analytics"]).ok();
     clusterctl(&emu, &["strategy", "rm", "analytics", "target_size"]).ok();
-    let sql: Vec<String> = emu
-        .query_strings(
-            "SELECT action_sql FROM mz_cluster_strategy_actions \
-             WHERE action_sql LIKE '-- clusterctl strategy %' ORDER BY created_at",
-        )
-        .into_iter()
-        .map(|r| r[0].clone().unwrap_or_default())
-        .collect();
     assert_eq!(
-        sql,
+        command_lines(&emu, "-- clusterctl strategy "),
         [
             "-- clusterctl strategy pause analytics",
             "-- clusterctl strategy resume analytics",
@@ -629,16 +633,8 @@ fn a_pause_is_audited_with_the_reason_and_expiry_it_was_given() {
         &["strategy", "pause", "analytics", "--reason", "incident-42"],
     )
     .ok();
-    let sql: Vec<String> = emu
-        .query_strings(
-            "SELECT action_sql FROM mz_cluster_strategy_actions \
-             WHERE action_sql LIKE '-- clusterctl strategy pause %' ORDER BY created_at",
-        )
-        .into_iter()
-        .map(|r| r[0].clone().unwrap_or_default())
-        .collect();
     assert_eq!(
-        sql,
+        command_lines(&emu, "-- clusterctl strategy pause "),
         [
             format!(
                 r"-- clusterctl strategy pause analytics --reason='it'\''s a freeze' --until={until}"
