@@ -93,7 +93,7 @@ pub enum Command {
     History(HistoryArgs),
     /// Will clusterctl work here? Release, session cluster, role and privileges, limits, signals
     #[command(
-        after_help = "Exit codes: 0 apply will work (warnings may remain); 3 something blocks apply;\n1 error.\n\nExample:\n  clusterctl doctor --exec-cluster ops"
+        after_help = "Exit codes: 0 apply will work (warnings may remain); 3 something blocks apply;\n1 error.\n\nExamples:\n  clusterctl doctor --exec-cluster ops\n  clusterctl doctor --exec-cluster ops --print-sql > fix.sql   # then, as an admin: psql -f fix.sql"
     )]
     Doctor(DoctorArgs),
     /// Create clusterctl's tables, or print the SQL and GRANTs for an admin
