@@ -2633,8 +2633,14 @@ fn the_region_credit_limit_gives_the_room_to_clusters_that_serve_nobody_first() 
     // Live: 0.75 (a's 25cc, c's 50cc). Limit 2.8: b's 100cc (1.75), then
     // a's 200cc would make 3.75 and waits, c's 25cc makes 2.
     let mut s = region_snapshot(Some(2.8));
+    assert_eq!(
+        super::region::live_credits(&s),
+        1.0,
+        "mz_system's 800cc not counted"
+    );
     s.clusters[2].replicas.clear();
     assert_eq!(s.clusters[2].name, "b");
+    assert_eq!(super::region::live_credits(&s), 0.75);
     let p = plan(&s, &PlanOptions::default());
     let by_name = |n: &str| p.clusters.iter().find(|c| c.cluster == n).unwrap();
     assert_eq!(created(by_name("b")), ["r_100cc"]);
