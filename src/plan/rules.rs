@@ -151,7 +151,7 @@ fn ownership_problem(env: &Environment, cluster: &Cluster) -> Option<String> {
 
 impl Ownership {
     /// The caveat every fix of it carries.
-    pub fn applies_when(&self) -> String {
+    fn applies_when(&self) -> String {
         format!("when {} is the role `clusterctl apply` runs as", self.role)
     }
 }
