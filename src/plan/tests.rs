@@ -2662,6 +2662,49 @@ fn the_region_credit_limit_gives_the_room_to_clusters_that_serve_nobody_first() 
     assert_eq!(created(b), ["r_100cc"]);
 }
 
+/// Once one of a cluster's creates is held back by the region's limit,
+/// its later creates wait with it, even one that would fit alone: a probe
+/// of several sizes does not start its cheap sizes without the one that
+/// serves if any does.
+#[test]
+fn a_clusters_later_creates_wait_with_its_first_held_one() {
+    let mut s = snap(
+        vec![cluster("u2", "a", vec![])],
+        vec![row(
+            "u2",
+            "shrink_to_fit",
+            json!({"max_replica_size": "200cc"}),
+        )],
+    );
+    s.env.settings.max_credit_consumption_rate = Some(0.5);
+    let unlimited = {
+        let mut s = s.clone();
+        s.env.settings.max_credit_consumption_rate = None;
+        plan(&s, &PlanOptions::default())
+    };
+    let probed = created(only(&unlimited));
+    assert!(probed.len() >= 3, "{probed:?}");
+    let p = plan(&s, &PlanOptions::default());
+    let cp = only(&p);
+    let held: Vec<&str> = cp
+        .waiting
+        .iter()
+        .filter(|d| d.held_by_limit())
+        .map(|d| d.reason.as_str())
+        .collect();
+    // Whatever came first and did not fit, every create after it waits.
+    let first_held = probed
+        .iter()
+        .position(|r| !created(cp).contains(r))
+        .expect("one create is held");
+    assert_eq!(created(cp), probed[..first_held], "{held:?}");
+    assert_eq!(held.len(), probed.len() - first_held, "{held:?}");
+    assert!(
+        held[1..].iter().all(|r| r.starts_with("waits for create ")),
+        "{held:?}"
+    );
+}
+
 #[test]
 fn drops_are_never_held_back_by_the_region_credit_limit() {
     // Already beyond the limit: the retirement of a hydrated old size
