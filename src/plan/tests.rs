@@ -2777,6 +2777,16 @@ fn a_managed_resize_counts_as_the_release_carries_it_out() {
         .map(|d| d.action.as_str())
         .collect();
     assert_eq!(actions, ["set replication factor 1"]);
+    // Exactly the wake's 8 credits/h fits: the factor times the size's
+    // price, nothing more.
+    let mut s = waking_on_a_restarting_release("800cc");
+    s.env.settings.max_credit_consumption_rate = Some(8.0);
+    let p = plan(&s, &PlanOptions::default());
+    let kinds: Vec<ActionKind> = only(&p).actions.iter().map(|a| a.kind).collect();
+    assert_eq!(
+        kinds,
+        [ActionKind::SetSize, ActionKind::SetReplicationFactor]
+    );
 }
 
 #[test]
