@@ -2705,6 +2705,46 @@ fn a_clusters_later_creates_wait_with_its_first_held_one() {
     );
 }
 
+/// A drop after a cluster's held create still goes: a looping replica
+/// that serves nobody is retired while the larger sizes wait for room.
+#[test]
+fn a_clusters_drop_goes_through_though_its_create_is_held() {
+    let mut r = replica(1, "c_25cc", "25cc", false);
+    r.crash = CrashInfo {
+        crashes: 3,
+        ooms: 3,
+        last_crash: None,
+        first_crash: None,
+    };
+    let mut s = snap(
+        vec![cluster("u2", "c", vec![r])],
+        vec![row(
+            "u2",
+            "shrink_to_fit",
+            json!({"max_replica_size": "100cc"}),
+        )],
+    );
+    s.env.settings.max_credit_consumption_rate = Some(0.3);
+    let p = plan(&s, &PlanOptions::default());
+    let cp = only(&p);
+    let kinds: Vec<(ActionKind, &str)> = cp
+        .actions
+        .iter()
+        .map(|a| (a.kind, a.replica.as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [(ActionKind::DropReplica, "c_25cc")],
+        "{:?}",
+        cp.waiting
+    );
+    assert!(
+        cp.waiting.iter().any(|d| d.held_by_limit()),
+        "{:?}",
+        cp.waiting
+    );
+}
+
 #[test]
 fn drops_are_never_held_back_by_the_region_credit_limit() {
     // Already beyond the limit: the retirement of a hydrated old size
