@@ -851,6 +851,15 @@ mod tests {
         let d = run(&cold, cfg.clone(), &mut st);
         assert_eq!(d.names(), vec!["c-burst", "r1"]);
         assert_eq!(st.progress.map(|p| (p.objects, p.at)), Some((3, now())));
+        // Nothing hydrated as it starts: no mark yet.
+        let mut none = cold.clone();
+        none.replicas[0].objects = Some(crate::model::Objects {
+            hydrated: 0,
+            total: 10,
+        });
+        let mut fresh = BurstState::default();
+        run(&none, cfg.clone(), &mut fresh);
+        assert!(fresh.burst_since.is_some() && fresh.progress.is_none());
         // 600 s later, still 3: given up as if nothing was reported.
         st.burst_since = st.burst_since.map(|t| t - chrono::Duration::seconds(600));
         st.progress = st.progress.map(|p| Progress {
