@@ -889,6 +889,13 @@ mod tests {
         let d = run(&cl, cfg.clone(), &mut st);
         assert_eq!(d.names(), vec!["r1"]);
         assert_eq!(d.alerts.len(), 1, "{:?}", d.alerts);
+        // Nothing loops here: no loop is named.
+        assert!(
+            d.alerts[0].ends_with("the cluster's normal size is probably too small")
+                && !d.alerts[0].contains("OOM-loop"),
+            "{:?}",
+            d.alerts
+        );
         assert!(st.gave_up_at.is_some());
         let after = cluster("c", vec![replica("r1", "25cc", false)]);
         let d = run(&after, cfg.clone(), &mut st);
