@@ -657,25 +657,31 @@ fn cluster_filter_limits_the_plan() {
     assert_eq!(only(&p).cluster, "prod_a");
 }
 
-#[test]
-fn last_hydrated_replica_is_kept_unless_suspending() {
-    // The only hydrated replica OOM-loops: shrink_to_fit wants it gone, but
-    // nothing else is hydrated yet.
-    let mut r = replica(1, "c_25cc", "25cc", true);
+/// Cluster `c` with one 25cc replica, hydrated or not, that OOM-loops,
+/// under `shrink_to_fit` up to 100cc.
+fn oom_looping_under_shrink_to_fit(hydrated: bool) -> Snapshot {
+    let mut r = replica(1, "c_25cc", "25cc", hydrated);
     r.crash = CrashInfo {
         crashes: 3,
         ooms: 3,
         last_crash: None,
         first_crash: None,
     };
-    let s = snap(
+    snap(
         vec![cluster("u2", "c", vec![r])],
         vec![row(
             "u2",
             "shrink_to_fit",
             json!({"max_replica_size": "100cc"}),
         )],
-    );
+    )
+}
+
+#[test]
+fn last_hydrated_replica_is_kept_unless_suspending() {
+    // The only hydrated replica OOM-loops: shrink_to_fit wants it gone, but
+    // nothing else is hydrated yet.
+    let s = oom_looping_under_shrink_to_fit(true);
     let p = plan(&s, &PlanOptions::default());
     let cp = only(&p);
     assert!(
@@ -2709,21 +2715,7 @@ fn a_clusters_later_creates_wait_with_its_first_held_one() {
 /// that serves nobody is retired while the larger sizes wait for room.
 #[test]
 fn a_clusters_drop_goes_through_though_its_create_is_held() {
-    let mut r = replica(1, "c_25cc", "25cc", false);
-    r.crash = CrashInfo {
-        crashes: 3,
-        ooms: 3,
-        last_crash: None,
-        first_crash: None,
-    };
-    let mut s = snap(
-        vec![cluster("u2", "c", vec![r])],
-        vec![row(
-            "u2",
-            "shrink_to_fit",
-            json!({"max_replica_size": "100cc"}),
-        )],
-    );
+    let mut s = oom_looping_under_shrink_to_fit(false);
     s.env.settings.max_credit_consumption_rate = Some(0.3);
     let p = plan(&s, &PlanOptions::default());
     let cp = only(&p);
