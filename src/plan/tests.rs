@@ -2265,13 +2265,8 @@ fn a_schedule_with_room_for_its_replicas_keeps_the_old_one_until_all_hydrate() {
         let mut s = snap(vec![c.clone()], vec![row("u2", "schedule", sched.clone())]);
         s.env.settings.max_replicas_per_cluster = limit;
         let p = plan(&s, &PlanOptions::default());
-        let kinds: Vec<(ActionKind, &str)> = only(&p)
-            .actions
-            .iter()
-            .map(|a| (a.kind, a.replica.as_str()))
-            .collect();
         assert_eq!(
-            kinds,
+            kinds_of(only(&p)),
             [(ActionKind::CreateReplica, "r_50cc_3")],
             "limit {limit:?}: r1 stays until r_50cc_3 hydrates"
         );
@@ -2583,6 +2578,14 @@ fn region_snapshot(limit: Option<f64>) -> Snapshot {
     s
 }
 
+/// Each action's kind and replica, in order.
+fn kinds_of(cp: &ClusterPlan) -> Vec<(ActionKind, &str)> {
+    cp.actions
+        .iter()
+        .map(|a| (a.kind, a.replica.as_str()))
+        .collect()
+}
+
 fn created(cp: &ClusterPlan) -> Vec<String> {
     cp.actions
         .iter()
@@ -2719,13 +2722,8 @@ fn a_clusters_drop_goes_through_though_its_create_is_held() {
     s.env.settings.max_credit_consumption_rate = Some(0.3);
     let p = plan(&s, &PlanOptions::default());
     let cp = only(&p);
-    let kinds: Vec<(ActionKind, &str)> = cp
-        .actions
-        .iter()
-        .map(|a| (a.kind, a.replica.as_str()))
-        .collect();
     assert_eq!(
-        kinds,
+        kinds_of(cp),
         [(ActionKind::DropReplica, "c_25cc")],
         "{:?}",
         cp.waiting
