@@ -529,20 +529,19 @@ pub async fn pause(
     let reason = given_reason
         .map(str::to_string)
         .or_else(|| old.as_ref().and_then(|p| p.reason.clone()));
-    let given_until = until.is_some();
-    let until = match until {
-        Some(b) => {
+    let given_until = until
+        .map(|b| {
             let t = b.from_now(snap.now);
-            if t <= snap.now {
-                return Err(CommandError::Usage(format!(
+            match t > snap.now {
+                true => Ok(t),
+                false => Err(CommandError::Usage(format!(
                     "--until {}: that is not in the future",
                     t.to_rfc3339()
-                )));
+                ))),
             }
-            Some(t)
-        }
-        None => old.as_ref().and_then(|p| p.until),
-    };
+        })
+        .transpose()?;
+    let until = given_until.or_else(|| old.as_ref().and_then(|p| p.until));
     let mut config = serde_json::Map::new();
     if let Some(r) = &reason {
         config.insert("reason".into(), r.clone().into());
@@ -569,7 +568,7 @@ pub async fn pause(
         notes.push(format!("{was}{now}"));
     }
     let line: Vec<String> = std::iter::once(target.as_given(cluster))
-        .chain(pause_flags(given_reason, until.filter(|_| given_until)))
+        .chain(pause_flags(given_reason, given_until))
         .collect();
     let (at, replaced) =
         write(ctx, &snap, &target, PAUSE, &config, "strategy pause", &line).await?;

@@ -46,6 +46,7 @@ fn doctor_text(r: &DoctorReport) -> String {
 /// text of the catalog's becomes a statement.
 fn doctor_sql(role: Option<&str>, findings: &[Finding]) -> String {
     let comment = |s: &str| format!("-- {}", super::printable(s));
+    let heading = |f: &Finding| comment(&format!("{} {}: {}", label(f.level), f.topic, f.message));
     let role = role.map(crate::ddl::ident);
     let mut s = String::new();
     let _ = writeln!(
@@ -68,31 +69,22 @@ fn doctor_sql(role: Option<&str>, findings: &[Finding]) -> String {
         let _ = writeln!(s, "\n-- Nothing doctor found is fixed by SQL.");
     }
     for f in &with_sql {
-        let _ = writeln!(
-            s,
-            "\n{}",
-            comment(&format!("{} {}: {}", label(f.level), f.topic, f.message))
-        );
+        let _ = writeln!(s, "\n{}", heading(f));
         for stmt in &f.sql {
             let _ = writeln!(s, "{stmt};");
         }
     }
-    let by_hand: Vec<_> = findings
+    let by_hand: Vec<(&Finding, &String)> = findings
         .iter()
-        .filter(|f| f.sql.is_empty() && f.fix.is_some())
+        .filter(|f| f.sql.is_empty())
+        .filter_map(|f| Some((f, f.fix.as_ref()?)))
         .collect();
     if !by_hand.is_empty() {
         let _ = writeln!(s, "\n-- Not SQL: fixes for a person.");
     }
-    for f in by_hand {
-        let _ = writeln!(
-            s,
-            "{}",
-            comment(&format!("{} {}: {}", label(f.level), f.topic, f.message))
-        );
-        if let Some(fix) = &f.fix {
-            let _ = writeln!(s, "{}", comment(&format!("  fix: {fix}")));
-        }
+    for (f, fix) in by_hand {
+        let _ = writeln!(s, "{}", heading(f));
+        let _ = writeln!(s, "{}", comment(&format!("  fix: {fix}")));
     }
     s
 }
