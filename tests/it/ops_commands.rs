@@ -644,6 +644,27 @@ fn a_pause_is_audited_with_the_reason_and_expiry_it_was_given() {
     );
 }
 
+/// A pause that would have ended already is refused before anything is
+/// written (exit 64), saying when it would have ended.
+#[test]
+fn a_pause_until_a_past_time_is_refused_and_writes_nothing() {
+    let emu = analytics_wanting_50cc();
+    let before = strategy_rows(&emu);
+    let r = clusterctl(
+        &emu,
+        &["strategy", "pause", "analytics", "--until", "2020-01-01"],
+    )
+    .code(64);
+    assert!(
+        r.stderr
+            .contains("--until 2020-01-01T00:00:00+00:00: that is not in the future"),
+        "{}",
+        r.all()
+    );
+    assert_eq!(strategy_rows(&emu), before);
+    assert!(command_lines(&emu, "-- clusterctl strategy pause").is_empty());
+}
+
 #[test]
 fn strategy_set_wins_over_rows_dated_in_the_future() {
     let emu = emulator();
