@@ -1435,12 +1435,15 @@ impl ActionResult {
     ];
 
     /// The result of an audit row, as a SQL expression over its columns.
+    /// `unknown` is exactly an open row ([`open_sql`]): what the next run
+    /// settles and a pruning keeps. A row with an error but no outcome
+    /// (another tool's) ended: it failed.
     fn sql() -> String {
         format!(
-            "(CASE WHEN executed THEN 'executed' \
-             WHEN executed = false AND error_message LIKE {} THEN 'skipped' \
-             WHEN executed = false THEN 'failed' ELSE 'unknown' END)",
-            ddl::literal(&format!("{WITHDRAWN_PREFIX}%"))
+            "(CASE WHEN executed THEN 'executed' WHEN {open} THEN 'unknown' \
+             WHEN error_message LIKE {withdrawn} THEN 'skipped' ELSE 'failed' END)",
+            open = open_sql(""),
+            withdrawn = ddl::literal(&format!("{WITHDRAWN_PREFIX}%"))
         )
     }
 

@@ -545,6 +545,21 @@ fn audit_retention_prunes_old_settled_rows_once_and_audits_it() {
         "INSERT INTO mz_cluster_strategy_actions VALUES ('foreign', 'u1', 'DROP CLUSTER REPLICA c.r', \
          '{\"kind\": \"drop_replica\"}', NULL, 'failed elsewhere', now() - INTERVAL '100 days')",
     );
+    // `history` says it failed, as the run and the pruning judge it: not
+    // `unknown` (which is what the next run settles).
+    let foreign = clusterctl(&emu, &["history", "--failed", "--limit", "0", "-o", "json"])
+        .ok()
+        .json();
+    let results: Vec<_> = foreign["result"]["entries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| (e["action_id"].clone(), e["result"].clone()))
+        .collect();
+    assert_eq!(
+        results,
+        [(serde_json::json!("foreign"), serde_json::json!("failed"))]
+    );
     let count = |filter: &str| {
         emu.query_one(&format!(
             "SELECT count(*) FROM mz_cluster_strategy_actions WHERE {filter}"
