@@ -647,6 +647,10 @@ fn known_idle(c: &IdleSuspendConfig, ctx: &Ctx, d: &mut Desired) -> Option<Optio
     match ctx.idle {
         Idle::Busy => Some(Some(0.0)),
         Idle::For(s) if !too_thin(ctx) => Some(Some(s)),
+        // A thin log's silence proves nothing, but a statement it did log
+        // proves use: within `idle_after_s`, the cluster is not idle (an
+        // opted-in cluster was suspended seconds after a query).
+        Idle::For(s) if c.suspend_when_unknown && s < c.idle_after_s as f64 => Some(Some(s)),
         Idle::For(_) | Idle::Unknown if c.suspend_when_unknown => Some(None),
         Idle::For(_) => {
             if !d.replicas.is_empty() {
@@ -2230,6 +2234,25 @@ mod tests {
         // Below 10 %: a silence proves nothing, however long.
         let d = at_rate(Some(0.05), Idle::For(1e9));
         assert!(d.suspending.is_none() && d.notes.iter().any(|n| n.contains("proves nothing")));
+        // Opted in to suspending without evidence: a long silence suspends,
+        // but a statement the thin log did keep, within idle_after_s,
+        // proves use.
+        let opted = cfg(serde_json::json!({"idle_after_s": 600, "suspend_when_unknown": true}));
+        let thin = |idle: Idle| {
+            decide_in(&cl, idle, now(), |ctx, d| {
+                let ctx = Ctx {
+                    sample_rate: Some(0.05),
+                    ..ctx.clone()
+                };
+                decide(&opted, &ctx, d, &mut IdleSuspendState::default())
+            })
+        };
+        let d = thin(Idle::For(5.0));
+        assert_eq!(d.names(), ["r1"]);
+        assert!(d.suspending.is_none());
+        assert!(thin(Idle::For(599.0)).suspending.is_none());
+        assert!(thin(Idle::For(600.0)).suspending.is_some());
+        assert!(thin(Idle::Unknown).suspending.is_some());
         assert_eq!(idle_evidence_s(600, Some(0.5)), 1200);
         assert_eq!(idle_evidence_s(600, Some(0.05)), 600);
         assert_eq!(idle_evidence_s(600, None), 600);

@@ -515,6 +515,28 @@ mod tests {
     }
 
     #[test]
+    fn the_cooldown_starts_when_the_replica_set_changes() {
+        let cfg = serde_json::json!({"max_replica_size": "50cc", "cooldown_s": 600});
+        // Converged (one healthy replica of the smallest size): no change,
+        // no cooldown.
+        let mut st = ShrinkToFitState::default();
+        let converged = cluster("c", vec![replica("c_25cc", "25cc", true)]);
+        run(&converged, cfg.clone(), &mut st);
+        assert_eq!(st.last_decision_ts, None);
+        // A change (the larger size goes): the cooldown starts now.
+        let two = cluster(
+            "c",
+            vec![
+                replica("c_25cc", "25cc", true),
+                replica("c_50cc", "50cc", true),
+            ],
+        );
+        let d = run(&two, cfg, &mut st);
+        assert_eq!(d.names(), vec!["c_25cc"]);
+        assert_eq!(st.last_decision_ts, Some(now()));
+    }
+
+    #[test]
     fn too_small_sizes_are_not_retried() {
         let mut st = ShrinkToFitState::default();
         let cl = cluster("c", vec![ooming(replica("c_25cc", "25cc", true), 1)]);
