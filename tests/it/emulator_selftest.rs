@@ -1813,10 +1813,25 @@ fn ddl_needs_ownership() {
         )
     );
     emu.grant_role(&app, &other.name);
+    // The old owner's privileges, and those it granted, pass to the new
+    // owner, merged with the new owner's own (update_privilege_owners):
+    // the old owner keeps no privilege on the cluster.
+    let (a, o) = (app.id.as_str(), other.id.as_str());
+    emu.sql(&format!(
+        "UPDATE mz_catalog.mz_clusters SET privileges = \
+         ARRAY['{a}=UC/{a}', '=U/{a}', '{o}=U/{o}', 's1=U/s1'] WHERE name = 'c'"
+    ));
     c.batch_execute(&format!("ALTER CLUSTER c OWNER TO {}", other.name))
         .unwrap();
     let owner = emu.query_one("SELECT owner_id FROM mz_catalog.mz_clusters WHERE name = 'c'");
     assert_eq!(owner.as_deref(), Some(other.id.as_str()));
+    let privileges = emu.query_one(
+        "SELECT array_to_string(privileges, ' ') FROM mz_catalog.mz_clusters WHERE name = 'c'",
+    );
+    assert_eq!(
+        privileges.as_deref(),
+        Some(format!("{o}=UC/{o} ={}/{o} s1=U/s1", "U").as_str())
+    );
     // The cluster's replicas go with it (sequence_alter_owner).
     let replica_owner = |name: &str| {
         emu.query_one(&format!(

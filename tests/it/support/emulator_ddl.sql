@@ -301,6 +301,32 @@ BEGIN
     WHERE id IN (a.id, b.id);
 END $$;
 
+-- A new owner takes the old owner's place in an ACL, as grantee and as
+-- grantor; entries that then share grantee and grantor are merged, their
+-- modes united (Materialize's Catalog::update_privilege_owners, after
+-- PostgreSQL's aclnewowner). The old owner keeps nothing.
+CREATE FUNCTION mz_emulator.transfer_acl(p_items text[], p_old text, p_new text) RETURNS text[]
+LANGUAGE sql IMMUTABLE AS $$
+    WITH items AS (
+        SELECT ord,
+               CASE split_part(item, '=', 1) WHEN p_old THEN p_new ELSE split_part(item, '=', 1) END
+                   AS grantee,
+               split_part(split_part(item, '=', 2), '/', 1) AS modes,
+               CASE split_part(item, '/', 2) WHEN p_old THEN p_new ELSE split_part(item, '/', 2) END
+                   AS grantor
+        FROM unnest(p_items) WITH ORDINALITY AS u(item, ord)
+    ), merged AS (
+        SELECT grantee, grantor, min(ord) AS ord, string_agg(modes, '') AS modes
+        FROM items GROUP BY grantee, grantor
+    )
+    SELECT coalesce(array_agg(
+               grantee || '=' ||
+               (SELECT string_agg(ch, '' ORDER BY strpos('arwdUCRBNP', ch)) FROM (
+                    SELECT DISTINCT m.ch FROM regexp_split_to_table(merged.modes, '') AS m(ch)) x)
+               || '/' || grantor ORDER BY ord), ARRAY[]::text[])
+    FROM merged
+$$;
+
 -- ALTER CLUSTER c OWNER TO r (p_replica NULL) / ALTER CLUSTER REPLICA c.x OWNER TO r.
 -- Needs ownership of the object and membership in the new owner
 -- (`must be a member of "r"`, UnauthorizedError::RoleMembership), and for a
@@ -339,7 +365,9 @@ BEGIN
         PERFORM mz_emulator.fail(format('must be a member of "%s"', p_new_owner), NULL, '42501');
     END IF;
     IF p_replica IS NULL THEN
-        UPDATE mz_catalog.mz_clusters SET owner_id = new_id WHERE id = c.id;
+        UPDATE mz_catalog.mz_clusters
+        SET owner_id = new_id, privileges = mz_emulator.transfer_acl(privileges, c.owner_id, new_id)
+        WHERE id = c.id;
         -- "Alter owner cascades down to cluster replicas"
         -- (sequence_alter_owner).
         UPDATE mz_catalog.mz_cluster_replicas SET owner_id = new_id WHERE cluster_id = c.id;
