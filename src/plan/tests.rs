@@ -2976,3 +2976,39 @@ fn an_expired_pause_and_the_rows_warnings_are_noted_unless_paused() {
         cp.notes
     );
 }
+
+/// A half-suspended cluster (one replica dropped, one still running)
+/// whose `idle_suspend` slot was lost: the plan flags the slot so that
+/// the next plan reads the audit trail's suspension. A slot that does not
+/// parse starts afresh as an absent one does, flagged alike (it was not:
+/// only an absent or null slot counted as wiped).
+#[test]
+fn an_unreadable_idle_suspend_slot_reads_the_trail_as_a_wiped_one_does() {
+    let mut s = snap(
+        vec![cluster("u2", "c", vec![replica(2, "r2", "100cc", true)])],
+        vec![row("u2", "idle_suspend", json!({"idle_after_s": 600}))],
+    );
+    s.clusters[0].activity.last_begin = Some(now() - Duration::hours(2));
+    let check_trail = |stored: Option<serde_json::Value>| {
+        let mut s = s.clone();
+        if let Some(slot) = stored {
+            s.states
+                .insert(ClusterId("u2".into()), json!({"idle_suspend": slot}));
+        }
+        let p = plan(&s, &PlanOptions::default());
+        let state = only(&p).new_state.as_deref().cloned();
+        state.map(|st| st["idle_suspend"]["check_trail"].clone())
+    };
+    assert_eq!(check_trail(None), Some(json!(true)));
+    assert_eq!(
+        check_trail(Some(serde_json::Value::Null)),
+        Some(json!(true))
+    );
+    for unreadable in [json!(17), json!({"suspended": "r1"})] {
+        assert_eq!(
+            check_trail(Some(unreadable.clone())),
+            Some(json!(true)),
+            "{unreadable}"
+        );
+    }
+}

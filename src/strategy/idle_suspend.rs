@@ -342,8 +342,8 @@ fn score(ctx: &Ctx, p: &Predicting, st: &mut IdleSuspendState) {
 /// suspended, so the strategies that follow (e.g. `burst`) see the replicas
 /// the cluster is waking with in this same round. In predictive mode, a
 /// cluster whose predicted demand is near wakes too (and no burst starts
-/// while nobody waits). `fresh`: the slot held nothing (see
-/// [`IdleSuspendState::check_trail`]).
+/// while nobody waits). `fresh`: the slot held no state (nothing, or
+/// nothing that parses: see [`IdleSuspendState::check_trail`]).
 pub(super) fn prepare(
     c: &IdleSuspendConfig,
     ctx: &Ctx,
@@ -395,7 +395,7 @@ fn forgot_its_wake(cluster: &crate::model::Cluster, st: &IdleSuspendState) -> bo
 /// replica was created there since that suspension (the trail, or the
 /// slot's last resume, says so): what ran after it is not known. Returns
 /// what was recalled and from where, for the plan. `fresh`: the slot held
-/// nothing, so the next plan reads the trail unless this one did (a managed
+/// no state, so the next plan reads the trail unless this one did (a managed
 /// cluster is suspended in one statement: nothing can be under way there
 /// while it runs replicas).
 fn recall_from_trail(ctx: &Ctx, st: &mut IdleSuspendState, fresh: bool) -> Option<String> {

@@ -409,8 +409,7 @@ impl StrategyConfig {
     /// for decisions later strategies must see (idle_suspend's wake).
     pub fn prepare(&self, ctx: &Ctx, desired: &mut Desired, state: &mut StateSlot) {
         if let StrategyConfig::IdleSuspend(c) = self {
-            let fresh = state.stored_nothing();
-            if state.update(|s| idle_suspend::prepare(c, ctx, desired, s, fresh)) {
+            if state.update_afresh(|s, fresh| idle_suspend::prepare(c, ctx, desired, s, fresh)) {
                 unreadable_state(self.kind(), desired);
             }
         }

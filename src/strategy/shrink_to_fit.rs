@@ -587,6 +587,29 @@ mod tests {
     }
 
     #[test]
+    fn the_largest_size_looping_goes_only_once_another_replica_serves() {
+        // A replica above the maximum (an operator's) serves: the looping
+        // 50cc is not needed to serve and goes.
+        let cfg = serde_json::json!({"max_replica_size": "50cc"});
+        let looping = || ooming(replica("c_50cc", "50cc", false), 2);
+        let serving = cluster("c", vec![looping(), replica("big", "800cc", true)]);
+        let d = run(&serving, cfg.clone(), &mut ShrinkToFitState::default());
+        assert_eq!(d.names(), vec!["big"]);
+        assert!(d.alerts.is_empty(), "{:?}", d.alerts);
+        // It does not serve yet: the looping 50cc stays, with the alert.
+        let hydrating = cluster("c", vec![looping(), replica("big", "800cc", false)]);
+        let d = run(&hydrating, cfg, &mut ShrinkToFitState::default());
+        assert_eq!(d.names(), vec!["big", "c_50cc"]);
+        assert!(
+            d.alerts
+                .iter()
+                .any(|a| a.contains("c_50cc (50cc) crash-loops")),
+            "{:?}",
+            d.alerts
+        );
+    }
+
+    #[test]
     fn the_size_that_fit_is_the_only_one_started_again() {
         let cfg = serde_json::json!({"max_replica_size": "200cc"});
         let mut st = ShrinkToFitState::default();

@@ -58,6 +58,9 @@ pub struct StateSlot<'a> {
     dirty: bool,
     /// Put back as stored, whatever was decided (see [`Self::restore`]).
     restored: bool,
+    /// What was stored held no state of the strategy's (nothing, or
+    /// something that does not parse): it starts afresh. Known once parsed.
+    afresh: bool,
 }
 
 impl<'a> StateSlot<'a> {
@@ -67,13 +70,15 @@ impl<'a> StateSlot<'a> {
             typed: None,
             dirty: false,
             restored: false,
+            afresh: false,
         }
     }
 
     /// The typed state, parsed on first use; `true` when what was stored
-    /// does not parse (it starts fresh and is replaced: said once). `None`
-    /// only if the slot held another type, which one plan never asks for.
-    fn typed<S>(&mut self) -> (Option<&mut S>, bool)
+    /// does not parse (it starts fresh and is replaced: said once), and
+    /// whether it started afresh ([`Self::update_afresh`]). `None` only if
+    /// the slot held another type, which one plan never asks for.
+    fn typed<S>(&mut self) -> (Option<&mut S>, bool, bool)
     where
         S: Serialize + for<'de> Deserialize<'de> + Default + 'static,
     {
@@ -84,23 +89,19 @@ impl<'a> StateSlot<'a> {
                 unreadable = matches!(parsed, Stored::Unreadable(_));
                 self.dirty |= !matches!(parsed, Stored::Read(_));
             }
+            self.afresh = !matches!(parsed, Stored::Read(_));
             let state = match parsed {
                 Stored::Read(state) => state,
                 Stored::Nothing | Stored::Unreadable(_) => S::default(),
             };
             self.typed = Some(Box::new(state));
         }
+        let afresh = self.afresh;
         let typed = self
             .typed
             .as_mut()
             .and_then(|t| t.as_any_mut().downcast_mut::<S>());
-        (typed, unreadable)
-    }
-
-    /// Nothing was stored (absent or null, [`Stored::Nothing`]): the
-    /// strategy starts afresh, its state never written or wiped.
-    pub fn stored_nothing(&self) -> bool {
-        self.stored.is_none_or(|v| v.is_null())
+        (typed, unreadable, afresh)
     }
 
     /// Runs `f` on the typed state, noting whether it changed it; `true`
@@ -110,10 +111,21 @@ impl<'a> StateSlot<'a> {
         S: Serialize + for<'de> Deserialize<'de> + Default + Clone + PartialEq + 'static,
         F: FnOnce(&mut S),
     {
-        let (state, unreadable) = self.typed::<S>();
+        self.update_afresh(|s, _| f(s))
+    }
+
+    /// [`Self::update`], `f` told whether the strategy starts afresh: its
+    /// state was never written, was wiped (absent or null) or does not
+    /// parse (an unreadable slot is lost as a wiped one is).
+    pub fn update_afresh<S, F>(&mut self, f: F) -> bool
+    where
+        S: Serialize + for<'de> Deserialize<'de> + Default + Clone + PartialEq + 'static,
+        F: FnOnce(&mut S, bool),
+    {
+        let (state, unreadable, afresh) = self.typed::<S>();
         if let Some(state) = state {
             let before = state.clone();
-            f(state);
+            f(state, afresh);
             if *state != before {
                 self.dirty = true;
                 self.restored = false;
