@@ -1268,8 +1268,11 @@ fn expand(
     let width = rc.count.to_string().len();
     let mut out = Vec::new();
     for i in 1..=rc.count {
+        // One cluster keeps its name as written: `{i}` is a fleet's index
+        // (a live cluster `simulate --from-history` writes may be named
+        // `etl_{i}`; it was replayed as `etl_1`).
         let name = if rc.count == 1 {
-            rc.name.replace("{i}", "1")
+            rc.name.clone()
         } else if rc.name.contains("{i}") {
             rc.name.replace("{i}", &format!("{i:0width$}"))
         } else {

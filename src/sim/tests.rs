@@ -111,6 +111,21 @@ fn an_empty_cluster_name_and_a_zero_service_bound_are_refused() {
     assert!(parse(&format!("{ONE}\n[clients]\nserved_within = \"1s\"\n")).is_ok());
 }
 
+/// `{i}` is a fleet's index: one cluster keeps its name as written (a
+/// live cluster `simulate --from-history` wrote, named `c_{i}`, was
+/// replayed as `c_1`), a fleet numbers its clusters.
+#[test]
+fn a_single_cluster_keeps_braces_in_its_name_and_a_fleet_numbers_them() {
+    let names = |text: &str| -> Vec<String> {
+        let sc = parse(text).unwrap_or_else(|e| panic!("{e}"));
+        sc.clusters.into_iter().map(|c| c.name).collect()
+    };
+    let one = ONE.replace("name = \"c\"", "name = \"c_{i}\"");
+    assert_eq!(names(&one), ["c_{i}"]);
+    let fleet = one.replace("name = \"c_{i}\"", "name = \"c_{i}\"\ncount = 2");
+    assert_eq!(names(&fleet), ["c_1", "c_2"]);
+}
+
 /// What Materialize or a controller could not do is refused: a size named
 /// twice (which one would a replica get?), more initial replicas than
 /// `max_replicas_per_cluster`, an interval longer than the run (one round,
