@@ -252,6 +252,37 @@ fn bad_values_are_named_with_their_line() {
         "{err}"
     );
 
+    // A window's noise beyond its length or its period drew occurrences
+    // over thousands of years (the run hung): refused.
+    let window = "windows = [{ start = \"02:00\", duration = \"1h\", qps = 1.0 }]";
+    assert!(ONE.contains(window), "{ONE}");
+    for (noise, key) in [
+        (
+            "every = \"1d\", noise = { duration = \"61m\" }",
+            "noise.duration",
+        ),
+        (
+            "every = \"1d\", noise = { duration = 99999999999 }",
+            "noise.duration",
+        ),
+        ("every = \"1d\", noise = { start = \"25h\" }", "noise.start"),
+    ] {
+        let text = ONE.replace(
+            window,
+            &window.replace("qps = 1.0", &format!("qps = 1.0, {noise}")),
+        );
+        let err = parse(&text).unwrap_err();
+        assert!(
+            err.contains(key) && err.contains("at most"),
+            "{noise}: {err}"
+        );
+    }
+    let within = "every = \"1d\", noise = { start = \"1d\", duration = \"1h\" }";
+    assert!(parse(&ONE.replace(
+        window,
+        &window.replace("qps = 1.0", &format!("qps = 1.0, {within}"))
+    ))
+    .is_ok());
     let err = parse(&format!("{ONE}\n[materialize]\non_no_replica = \"hang\"\n")).unwrap_err();
     assert!(err.contains("hang") && err.contains("error"), "{err}");
     let err = parse(&format!(

@@ -298,6 +298,21 @@ pub(super) fn shared(w: &RawWorkload, cx: &Context) -> Result<Shared, ScenarioEr
         }
         num(&format!("windows[{i}].noise.qps"), rw.noise.qps, 0.0..1.0)?;
         num(&format!("windows[{i}].noise.skip"), rw.noise.skip, 0.0..1.0)?;
+        // Each occurrence lasts from 0 to twice the window's duration, and
+        // moves by less than the window's period: a larger noise drew
+        // occurrences over years for a day's run (it hung).
+        if rw.noise.duration.is_some_and(|n| n.0 > rw.duration.0) {
+            return err(&format!(
+                "windows[{i}]: key 'noise.duration' must be at most the window's duration"
+            ));
+        }
+        if let (Some(n), Some(e)) = (rw.noise.start, rw.every) {
+            if n.0 > e.0 {
+                return err(&format!(
+                    "windows[{i}]: key 'noise.start' must be at most 'every'"
+                ));
+            }
+        }
     }
     let trace = match (&w.trace_csv, w.windows.is_empty()) {
         (Some(_), false) => return err("give either 'windows' or 'trace_csv', not both"),
