@@ -643,6 +643,61 @@ mod tests {
     }
 
     #[test]
+    fn the_known_too_small_size_only_rises_and_its_time_is_renewed() {
+        let cfg = serde_json::json!({"max_replica_size": "200cc"});
+        let earlier = now() - chrono::Duration::hours(2);
+        let known = || ShrinkToFitState {
+            too_small: Some(Size::from("100cc")),
+            too_small_at: Some(earlier),
+            ..Default::default()
+        };
+        // A smaller size looping (a replica made by hand) does not lower it.
+        let mut st = known();
+        let small = cluster("c", vec![ooming(replica("c_50cc", "50cc", false), 2)]);
+        run(&small, cfg.clone(), &mut st);
+        assert_eq!(
+            (st.too_small, st.too_small_at),
+            (Some(Size::from("100cc")), Some(earlier))
+        );
+        // The same size looping again renews when it was found.
+        let mut st = known();
+        let again = cluster("c", vec![ooming(replica("c_100cc", "100cc", false), 2)]);
+        run(&again, cfg, &mut st);
+        assert_eq!(
+            (st.too_small, st.too_small_at),
+            (Some(Size::from("100cc")), Some(now()))
+        );
+    }
+
+    #[test]
+    fn a_fit_above_the_maximum_or_known_too_small_is_not_started_again() {
+        // The maximum was lowered below the size that fit: the candidates
+        // up to the new maximum start, not the old fit.
+        let mut st = ShrinkToFitState {
+            fits: Some(Size::from("200cc")),
+            ..Default::default()
+        };
+        let empty = cluster("c", vec![]);
+        let lowered = serde_json::json!({"max_replica_size": "50cc"});
+        let d = run(&empty, lowered, &mut st);
+        assert_eq!(d.names(), vec!["c_25cc", "c_50cc"]);
+        // A fit that is also the size known too small: the search goes on
+        // above it.
+        let mut st = ShrinkToFitState {
+            fits: Some(Size::from("50cc")),
+            too_small: Some(Size::from("50cc")),
+            too_small_at: Some(now()),
+            ..Default::default()
+        };
+        let d = run(
+            &empty,
+            serde_json::json!({"max_replica_size": "100cc"}),
+            &mut st,
+        );
+        assert_eq!(d.names(), vec!["c_100cc"]);
+    }
+
+    #[test]
     fn sizes_below_the_one_serving_are_tried_until_known() {
         let cfg = serde_json::json!({"max_replica_size": "400cc"});
         // A replica limit kept 300cc out of the first probe: the smaller
