@@ -64,6 +64,22 @@ pub struct Alternative {
     entries: Vec<(regex::Regex, Vec<(String, serde_json::Value)>)>,
 }
 
+/// A scenario file given where an alternative is expected (`--compare
+/// fleet-100.toml`): it has a run's keys, or clusters with a workload.
+fn looks_like_a_scenario(text: &str) -> bool {
+    let Ok(doc) = text.parse::<toml::Table>() else {
+        return false;
+    };
+    let clusters_with_workload = doc
+        .get("clusters")
+        .and_then(|c| c.as_array())
+        .is_some_and(|cs| cs.iter().any(|c| c.get("workload").is_some()));
+    ["days", "interval", "sizes"]
+        .iter()
+        .any(|k| doc.contains_key(*k))
+        || clusters_with_workload
+}
+
 /// `bi_*` → `^bi_.*$`.
 fn glob(pattern: &str) -> Result<regex::Regex, ScenarioError> {
     let re = regex::escape(pattern)
@@ -77,7 +93,18 @@ impl Alternative {
     /// Parses an alternative's TOML; `default_name` titles it when it has
     /// no `name`.
     pub fn parse(text: &str, default_name: &str) -> Result<Alternative, ScenarioError> {
-        let raw: RawAlternative = super::scenario::from_text("alternative", text, false)?;
+        let raw: RawAlternative =
+            super::scenario::from_text("alternative", text, false).map_err(|e| {
+                match looks_like_a_scenario(text) {
+                    true => ScenarioError(format!(
+                        "{}\n(this is a scenario, not an alternative: an alternative has `name`, \
+                     `description` and `[[clusters]]` of `match` and `strategies`; the scenario \
+                     is the first argument of `simulate`)",
+                        e.0
+                    )),
+                    false => e,
+                }
+            })?;
         let mut entries = Vec::new();
         for (i, e) in raw.clusters.iter().enumerate() {
             let rows = e
@@ -342,6 +369,23 @@ mod tests {
 
     fn scenario() -> Scenario {
         super::super::scenario::parse(SCENARIO, false, Path::new("."), None).unwrap()
+    }
+
+    #[test]
+    fn a_scenario_given_as_an_alternative_is_said_to_be_one() {
+        let hint = "this is a scenario, not an alternative";
+        for text in [
+            "name = \"s\"\ndays = 7\n",
+            "[[clusters]]\nname = \"c\"\n[clusters.workload]\nmemory_gib = 1\n",
+        ] {
+            let err = Alternative::parse(text, "alt").unwrap_err().0;
+            assert!(err.contains(hint), "{err}");
+        }
+        // A mistake in an alternative is not called a scenario.
+        let err = Alternative::parse("[[clusters]]\nmatsh = \"c\"\n", "alt")
+            .unwrap_err()
+            .0;
+        assert!(err.contains("matsh") && !err.contains(hint), "{err}");
     }
 
     #[test]
