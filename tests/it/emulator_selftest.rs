@@ -1777,6 +1777,15 @@ fn ddl_needs_ownership() {
         (msg.as_str(), code.as_str()),
         ("must be owner of CLUSTER m", "42501")
     );
+    // A managed cluster's replica has no owner of its own to change: it
+    // follows the cluster's (refused before privileges are checked).
+    assert_eq!(
+        message_of(
+            &mut c,
+            &format!("ALTER CLUSTER REPLICA m.r1 OWNER TO {}", other.name)
+        ),
+        "cannot modify managed cluster m"
+    );
     let (msg, _, code) = error_of(&mut c, "CREATE CLUSTER mine (SIZE '25cc')");
     assert_eq!(
         (msg.as_str(), code.as_str()),

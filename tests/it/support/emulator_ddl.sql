@@ -357,6 +357,12 @@ BEGIN
             PERFORM mz_emulator.fail(format('CLUSTER %s has no CLUSTER REPLICA named "%s"',
                                             mz_emulator.ident(p_cluster), replace(p_replica, '"', '""')));
         END IF;
+        -- A managed cluster's replicas follow its owner: planned before
+        -- privileges are checked (plan_alter_cluster_replica_owner's
+        -- ensure_cluster_is_not_managed).
+        IF c.managed THEN
+            PERFORM mz_emulator.fail('cannot modify managed cluster ' || mz_emulator.ident(p_cluster));
+        END IF;
         PERFORM mz_emulator.require_owner(
             p_actor, r.owner_id,
             'CLUSTER REPLICA ' || mz_emulator.ident(c.name) || '.' || mz_emulator.ident(r.name));
