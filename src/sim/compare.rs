@@ -95,15 +95,15 @@ impl Alternative {
     pub fn parse(text: &str, default_name: &str) -> Result<Alternative, ScenarioError> {
         let raw: RawAlternative =
             super::scenario::from_text("alternative", text, false).map_err(|e| {
-                match looks_like_a_scenario(text) {
-                    true => ScenarioError(format!(
-                        "{}\n(this is a scenario, not an alternative: an alternative has `name`, \
-                     `description` and `[[clusters]]` of `match` and `strategies`; the scenario \
-                     is the first argument of `simulate`)",
-                        e.0
-                    )),
-                    false => e,
+                if !looks_like_a_scenario(text) {
+                    return e;
                 }
+                ScenarioError(format!(
+                    "{}\n(this is a scenario, not an alternative: an alternative has `name`, \
+                     `description` and `[[clusters]]` of `match` and `strategies`; the \
+                     scenario is the first argument of `simulate`)",
+                    e.0
+                ))
             })?;
         let mut entries = Vec::new();
         for (i, e) in raw.clusters.iter().enumerate() {
