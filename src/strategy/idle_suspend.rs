@@ -2228,6 +2228,22 @@ mod tests {
             d.notes
         );
         assert!(at_rate(Some(0.5), Idle::For(1200.0)).suspending.is_some());
+        // Said only past idle_after_s, and only where replicas run.
+        let waiting = |d: &Desired| {
+            d.notes
+                .iter()
+                .any(|n| n.contains("statement log is sampled"))
+        };
+        assert!(!waiting(&at_rate(Some(0.5), Idle::For(300.0))));
+        let empty = cluster("c", vec![]);
+        let d = decide_in(&empty, Idle::For(900.0), now(), |ctx, d| {
+            let ctx = Ctx {
+                sample_rate: Some(0.5),
+                ..ctx.clone()
+            };
+            decide(&c, &ctx, d, &mut IdleSuspendState::default())
+        });
+        assert!(!waiting(&d), "{:?}", d.notes);
         // A complete log, or an unknown rate: the threshold as configured.
         assert!(at_rate(Some(1.0), Idle::For(600.0)).suspending.is_some());
         assert!(at_rate(None, Idle::For(600.0)).suspending.is_some());
