@@ -2227,7 +2227,15 @@ mod tests {
             "{:?}",
             d.notes
         );
-        assert!(at_rate(Some(0.5), Idle::For(1200.0)).suspending.is_some());
+        let reason = |d: Desired| d.suspending.map(|c| c.reason).unwrap_or_default();
+        assert_eq!(
+            reason(at_rate(Some(0.5), Idle::For(1200.0))),
+            "idle for 20m (threshold 10m, +10m for the sampled statement log)"
+        );
+        assert_eq!(
+            reason(at_rate(Some(1.0), Idle::For(600.0))),
+            "idle for 10m (threshold 10m)"
+        );
         // Said only past idle_after_s, and only where replicas run.
         let waiting = |d: &Desired| {
             d.notes
@@ -2248,8 +2256,14 @@ mod tests {
         assert!(at_rate(Some(1.0), Idle::For(600.0)).suspending.is_some());
         assert!(at_rate(None, Idle::For(600.0)).suspending.is_some());
         // Below 10 %: a silence proves nothing, however long.
-        let d = at_rate(Some(0.05), Idle::For(1e9));
-        assert!(d.suspending.is_none() && d.notes.iter().any(|n| n.contains("proves nothing")));
+        for idle in [1e9, 5.0] {
+            let d = at_rate(Some(0.05), Idle::For(idle));
+            assert!(
+                d.suspending.is_none() && d.notes.iter().any(|n| n.contains("proves nothing")),
+                "{idle}: {:?}",
+                d.notes
+            );
+        }
         // Opted in to suspending without evidence: a long silence suspends,
         // but a statement the thin log did keep, within idle_after_s,
         // proves use.
