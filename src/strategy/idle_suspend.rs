@@ -1625,6 +1625,20 @@ mod tests {
         // Demand wakes both.
         let d = step(&cluster("c", vec![]), &c, Idle::Busy, &mut st);
         assert_eq!(d.names(), vec!["main", "side"]);
+        // A replica the first run did not see (made by hand since) goes
+        // with the rest and is remembered beside what went before.
+        let mut st = IdleSuspendState {
+            suspended: vec![SuspendedReplica {
+                name: "main".into(),
+                size: Size::from("200cc"),
+            }],
+            suspended_at: Some(now() - chrono::Duration::minutes(5)),
+            ..Default::default()
+        };
+        let d = step(&side_only, &c, Idle::For(3600.0), &mut st);
+        assert!(d.names().is_empty());
+        let names: Vec<&str> = st.suspended.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["main", "side"]);
     }
 
     #[test]
