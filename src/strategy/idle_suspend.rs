@@ -1709,6 +1709,17 @@ mod tests {
         let d = step(&empty, &c, Idle::For(599.0), &mut st);
         assert_eq!(d.names(), vec!["r1"]);
         assert_eq!(st.resumed_at, Some(now()));
+        // A statement that began at the suspension's own instant was the
+        // suspending run's to see: only a later one is demand.
+        let at = |begun_s: f64| {
+            let mut st = IdleSuspendState {
+                suspended_at: Some(now() - chrono::Duration::seconds(300)),
+                ..suspended()
+            };
+            step(&empty, &c, Idle::For(begun_s), &mut st).names()
+        };
+        assert!(at(300.0).is_empty());
+        assert_eq!(at(299.0), vec!["r1"]);
     }
 
     /// A cluster the statement log never mentions counts its silence from
