@@ -1390,6 +1390,22 @@ mod tests {
         };
         let d = run(Idle::Busy, Some(&trail), &mut st);
         assert_eq!(d.names(), ["r1"]);
+        // The slot's own last resume: one before that suspension leaves
+        // it to recall, one since means it was woken after it (what ran
+        // then is not known).
+        for (resumed, wakes) in [(-5, true), (5, false)] {
+            let mut st = IdleSuspendState {
+                resumed_at: Some(at + chrono::Duration::minutes(resumed)),
+                ..Default::default()
+            };
+            let d = run(Idle::Busy, Some(&trail), &mut st);
+            assert_eq!(
+                !d.names().is_empty(),
+                wakes,
+                "resumed {resumed}m: {:?}",
+                d.names()
+            );
+        }
     }
 
     /// A slot wiped in the middle of a suspension spread over runs: the
