@@ -1487,6 +1487,18 @@ mod tests {
         let d = run(&half, Idle::For(7200.0), true, false, &mut st);
         assert!(d.names().is_empty());
         assert_eq!(names(&st), ["r1", "r2"]);
+        // The slot remembers r2, whose drop has not run yet: recalled
+        // once, beside what the trail dropped.
+        let mut st = IdleSuspendState {
+            suspended: vec![SuspendedReplica {
+                name: "r2".into(),
+                size: Size::from("100cc"),
+            }],
+            suspended_at: Some(now() - chrono::Duration::minutes(10)),
+            ..flagged()
+        };
+        run(&half, Idle::For(7200.0), true, false, &mut st);
+        assert_eq!(names(&st), ["r1", "r2"]);
         // A replica the suspension did not see running: nothing recalled,
         // and the trail is not read again.
         let other = cluster("c", vec![r2(), replica("r3", "25cc", true)]);
