@@ -532,13 +532,13 @@ pub async fn pause(
     let given_until = until
         .map(|b| {
             let t = b.from_now(snap.now);
-            match t > snap.now {
-                true => Ok(t),
-                false => Err(CommandError::Usage(format!(
+            if t <= snap.now {
+                return Err(CommandError::Usage(format!(
                     "--until {}: that is not in the future",
                     t.to_rfc3339()
-                ))),
+                )));
             }
+            Ok(t)
         })
         .transpose()?;
     let until = given_until.or_else(|| old.as_ref().and_then(|p| p.until));

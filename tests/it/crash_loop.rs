@@ -53,7 +53,8 @@ fn audited_sql(emu: &Emulator, cluster: &str) -> Vec<String> {
         .collect()
 }
 
-fn status_of(emu: &Emulator, cluster: &str) -> serde_json::Value {
+/// `cluster`'s entry of `status -o json`.
+pub(crate) fn status_of(emu: &Emulator, cluster: &str) -> serde_json::Value {
     let json = clusterctl(emu, &["status", "--output", "json"]).ok().json();
     json["result"]["clusters"]
         .as_array()

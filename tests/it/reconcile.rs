@@ -251,14 +251,7 @@ fn our_own_statements_on_a_suspended_cluster_do_not_wake_it() {
     assert_ne!(ours.as_deref(), Some("0"), "our statements are logged on c");
     // Nor is it use: `status` says `c` was last used two hours ago, by the
     // statement before its suspension, not seconds ago by ours.
-    let status = clusterctl(&emu, &["status", "-o", "json"]).ok().json();
-    let c = status["result"]["clusters"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|c| c["cluster"] == "c")
-        .cloned()
-        .unwrap_or_default();
+    let c = crate::crash_loop::status_of(&emu, "c");
     assert_eq!(c["activity"]["state"], "idle", "{c:#}");
     let idle_s = c["activity"]["idle_seconds"].as_u64().unwrap_or_default();
     assert!((7000..8000).contains(&idle_s), "{c:#}");
