@@ -421,7 +421,7 @@ pub enum StrategyCommand {
     Rm(StrategyRmArgs),
     /// Move a cluster's strategies to another cluster (after a blue/green swap)
     #[command(
-        after_help = "Every row in effect moves, a pause too; the strategy state stays (the\ndestination's strategies start from its own replicas). Refused, with nothing\nwritten, when the destination has rows of its own or the rows would be invalid\nfor it. The source may be a dropped cluster (its id, or the name its audit\nrows recorded). A move stopped midway is finished by running it again.\n\nExample: after `ALTER CLUSTER analytics SWAP WITH analytics_dbt_deploy` the rows\nstay with the cluster that ran them, now named analytics_dbt_deploy:\n  clusterctl strategy mv analytics_dbt_deploy analytics"
+        after_help = "Every row in effect moves, a pause too, and what the strategies learned of\nthe workload (the sizes shrink_to_fit found, a predicting idle_suspend's\nhydration times) goes into the destination's state, unless it has state of\nits own; the rest of the state stays with the source. Refused, with nothing\nwritten, when the destination has rows of its own or the rows would be invalid\nfor it. The source may be a dropped cluster (its id, or the name its audit\nrows recorded). A move stopped midway is finished by running it again.\n\nExample: after `ALTER CLUSTER analytics SWAP WITH analytics_dbt_deploy` the rows\nstay with the cluster that ran them, now named analytics_dbt_deploy:\n  clusterctl strategy mv analytics_dbt_deploy analytics"
     )]
     Mv(StrategyMvArgs),
     /// List the strategies in effect (the newest row per cluster and type)

@@ -49,6 +49,10 @@ pub struct StrategyChange {
     pub moved_to: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub moved_from: Option<serde_json::Value>,
+    /// `strategy mv`, on the destination's row: what the source's
+    /// strategies had learned, carried into its state.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub carried: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -348,6 +352,7 @@ pub fn entry_of(r: ActionRecord, names: &[(ClusterId, String)]) -> HistoryEntry 
                 .unwrap_or(serde_json::Value::Null),
             moved_to: r.decision_ctx.get("moved_to").cloned(),
             moved_from: r.decision_ctx.get("moved_from").cloned(),
+            carried: r.decision_ctx.get("carried").cloned(),
         });
     let previous_holder = (kind.as_deref() == Some("unlock")).then(|| {
         let holder = r.ctx_text("previous_holder").unwrap_or_default();

@@ -200,8 +200,9 @@ struct Change<'a> {
 enum Other<'a> {
     /// On the source's row: where the rows went (`moved_to`).
     To(&'a Target),
-    /// On the destination's row: where they came from (`moved_from`).
-    From(&'a Target),
+    /// On the destination's row: where they came from (`moved_from`), and
+    /// what came with them into its state (`carried`, when anything did).
+    From(&'a Target, &'a [String]),
 }
 
 /// `strategy mv`, as its audit rows name the command.
@@ -257,16 +258,19 @@ async fn audit(
     {
         line.push_str(&format!(" {t}"));
     }
-    let moved = match change.moved {
-        Some(Other::To(c)) => Some(("moved_to", c)),
-        Some(Other::From(c)) => Some(("moved_from", c)),
-        None => None,
+    let (moved, carried) = match change.moved {
+        Some(Other::To(c)) => (Some(("moved_to", c)), &[][..]),
+        Some(Other::From(c, carried)) => (Some(("moved_from", c)), carried),
+        None => (None, &[][..]),
     };
     if let (Some((key, other)), Some(map)) = (moved, fields.as_object_mut()) {
         map.insert(
             key.into(),
             serde_json::json!({ "cluster_id": other.id, "cluster": other.name }),
         );
+        if !carried.is_empty() {
+            map.insert("carried".into(), serde_json::json!(carried));
+        }
     }
     let row = super::operator_row(
         &ctx.opts,
@@ -922,6 +926,10 @@ pub struct Moved {
     /// mv` stopped between its two writes, or they were written by hand):
     /// only their removal from the source was left to do.
     pub already_there: bool,
+    /// What the source's strategies had learned of the workload, carried to
+    /// the destination's state (`shrink_to_fit: 100cc fits`); empty when
+    /// nothing was, or the destination has state of its own (a note says).
+    pub carried: Vec<String>,
     pub notes: Vec<String>,
     /// What `check` would say of the rows on the destination.
     pub warnings: Vec<String>,
@@ -1009,6 +1017,7 @@ pub async fn mv(ctx: &Context, from: &str, to: &str) -> Result<Moved, CommandErr
             )));
         }
     }
+    let (carried, kept) = carry_state(ctx, &snap, &source, &dest, &rows, at).await?;
     let configs = serde_json::Value::Object(rows.iter().cloned().collect());
     let given = [source.as_given(from), dest.as_given(to)];
     // Run again after a move stopped between its writes: the destination's
@@ -1022,7 +1031,7 @@ pub async fn mv(ctx: &Context, from: &str, to: &str) -> Result<Moved, CommandErr
             ty: None,
             before: serde_json::Value::Null,
             after: configs.clone(),
-            moved: Some(Other::From(&source)),
+            moved: Some(Other::From(&source, &carried)),
         };
         audit(ctx, &dest, MV, &given, change, at).await?;
     }
@@ -1050,6 +1059,7 @@ pub async fn mv(ctx: &Context, from: &str, to: &str) -> Result<Moved, CommandErr
             source.display()
         ));
     }
+    notes.extend(kept);
     Ok(Moved {
         from_cluster_id: source.id.clone(),
         from_cluster: source.name.clone(),
@@ -1059,11 +1069,72 @@ pub async fn mv(ctx: &Context, from: &str, to: &str) -> Result<Moved, CommandErr
         updated_at: at,
         rows_deleted: deleted,
         already_there,
+        carried,
         notes,
         warnings,
         from: source,
         to: dest,
     })
+}
+
+/// Carries what FROM's strategies learned of the workload to TO
+/// ([`crate::strategy::carried`]: the sizes `shrink_to_fit` found, a
+/// predicting `idle_suspend`'s hydration times), so TO's strategies do not
+/// learn it all again after every blue/green deploy; only while TO has no
+/// state of its own, which is kept (said in the note returned). What was
+/// carried, each strategy's part said; run again after a move that carried
+/// it, the same (TO's state is what was carried).
+async fn carry_state(
+    ctx: &Context,
+    snap: &Snapshot,
+    source: &Target,
+    dest: &Target,
+    rows: &[(String, serde_json::Value)],
+    at: DateTime<Utc>,
+) -> Result<(Vec<String>, Option<String>), CommandError> {
+    let kinds: Vec<StrategyKind> = rows
+        .iter()
+        .filter_map(|(ty, _)| StrategyKind::parse(ty))
+        .collect();
+    let managed = snap.cluster(&dest.id).is_some_and(|c| c.managed);
+    let Some(carried) = snap
+        .states
+        .get(&source.id)
+        .and_then(|st| crate::strategy::carried(st, &kinds, managed))
+    else {
+        return Ok((Vec::new(), None));
+    };
+    let kept = |how: &str| {
+        format!(
+            "{} {how}: it is kept, and what the strategies of {} learned ({}) was not carried",
+            dest.display(),
+            source.display(),
+            carried.what.join("; ")
+        )
+    };
+    match snap.states.get(&dest.id) {
+        Some(there) if *there == crate::model::compact_json(carried.state.clone()) => {
+            return Ok((carried.what, None));
+        }
+        Some(_) => return Ok((Vec::new(), Some(kept("has strategy state of its own")))),
+        None => {}
+    }
+    let store = &ctx.store;
+    let written = ctx
+        .backend()
+        .retrying_counted("writing the carried state", async |c, attempt| {
+            store
+                .insert_state_if_none(c, &dest.id, &carried.state, at, attempt > 1)
+                .await
+        })
+        .await?;
+    if !written {
+        return Ok((
+            Vec::new(),
+            Some(kept("got strategy state of its own meanwhile")),
+        ));
+    }
+    Ok((carried.what, None))
 }
 
 /// A `strategy mv` the trail recorded on its destination's side.
@@ -1176,6 +1247,7 @@ async fn moved_already(
         updated_at: m.at,
         rows_deleted: 0,
         already_there: true,
+        carried: Vec::new(),
         notes,
         warnings: Vec::new(),
         from: source,

@@ -939,22 +939,68 @@ impl Store {
         id: &ClusterId,
         at: DateTime<Utc>,
     ) -> Result<bool, DbError> {
+        let reading = "re-reading the cluster's strategy rows";
+        self.has_dated(c, STRATEGIES, id, at, reading).await
+    }
+
+    /// Whether `table` (strategies or state) has a row of the cluster dated
+    /// `at`.
+    async fn has_dated(
+        &self,
+        c: &Client,
+        table: &str,
+        id: &ClusterId,
+        at: DateTime<Utc>,
+        reading: &str,
+    ) -> Result<bool, DbError> {
         let sql = format!(
             "SELECT count(*) FROM {} WHERE cluster_id = $1::text \
              AND updated_at = $2::text::timestamptz",
-            self.table(STRATEGIES)
+            self.table(table)
         );
-        let reading = "re-reading the cluster's strategy rows";
         let text = tokio_postgres::types::Type::TEXT;
         let rows = c
             .query_typed(&sql, &[(&id.0, text.clone()), (&at.to_rfc3339(), text)])
             .await
-            .map_err(|e| missing_or(&e, self, STRATEGIES, reading))?;
+            .map_err(|e| missing_or(&e, self, table, reading))?;
         let mut n = 0i64;
         if let Some(row) = rows.first() {
             n = row
                 .try_get(0)
-                .map_err(|e| missing_or(&e, self, STRATEGIES, reading))?;
+                .map_err(|e| missing_or(&e, self, table, reading))?;
+        }
+        Ok(n > 0)
+    }
+
+    /// Writes `payload` as the state of cluster `id`, dated `at`, only
+    /// while the cluster has none of our `state_version` (what `strategy
+    /// mv` carries: a cluster with state of its own keeps it; Materialize
+    /// runs the statement as a read then a write under the table's write
+    /// lock). Whether it was written: a retry (`retry`: the attempt before
+    /// may have committed, its answer lost) that writes nothing asks
+    /// whether that attempt's row is there.
+    pub async fn insert_state_if_none(
+        &self,
+        c: &Client,
+        id: &ClusterId,
+        payload: &serde_json::Value,
+        at: DateTime<Utc>,
+        retry: bool,
+    ) -> Result<bool, DbError> {
+        let table = self.table(STATE);
+        let sql = format!(
+            "INSERT INTO {table} (cluster_id, state_version, payload, updated_at) \
+             SELECT $1::text, {STATE_VERSION}, $2::text::jsonb, $3::text::timestamptz \
+             WHERE NOT EXISTS (SELECT 1 FROM {table} \
+             WHERE cluster_id = $1::text AND state_version = {STATE_VERSION})"
+        );
+        let params = [id.0.clone(), payload.to_string(), at.to_rfc3339()];
+        let n = execute_text(c, &sql, &params)
+            .await
+            .map_err(|e| missing_or(&e, self, STATE, "writing the carried state"))?;
+        if n == 0 && retry {
+            let reading = "re-reading the cluster's state";
+            return self.has_dated(c, STATE, id, at, reading).await;
         }
         Ok(n > 0)
     }

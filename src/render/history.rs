@@ -319,6 +319,7 @@ mod tests {
                 by: json!(null),
                 moved_to: None,
                 moved_from: None,
+                carried: None,
             };
             match key {
                 "to" => change.moved_to = Some(other),

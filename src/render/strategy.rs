@@ -100,7 +100,7 @@ impl View for Moved {
         );
         // Run again: the rows were there already (only the removal from
         // FROM was left, or nothing): the headline says which, not "Moved".
-        match (self.already_there, self.rows_deleted) {
+        let headline = match (self.already_there, self.rows_deleted) {
             (false, _) => format!("Moved {n} strategy row{s} ({types}) from {from} to {to}.\n"),
             (true, 0) => format!(
                 "Nothing to move: the {n} strategy row{s} ({types}) {} moved from {from} to \
@@ -111,7 +111,14 @@ impl View for Moved {
                 "Finished moving {n} strategy row{s} ({types}) from {from} to {to}: they were \
                  there already, their removal from {from} was left.\n"
             ),
+        };
+        if self.carried.is_empty() {
+            return headline;
         }
+        format!(
+            "{headline}Carried what its strategies learned to {to}: {}.\n",
+            self.carried.join("; ")
+        )
     }
 
     fn messages(&self) -> Vec<String> {
@@ -230,6 +237,7 @@ mod tests {
             updated_at: chrono::DateTime::UNIX_EPOCH,
             rows_deleted,
             already_there,
+            carried: Vec::new(),
             notes: Vec::new(),
             warnings: Vec::new(),
             from: target("u1", "blue"),
@@ -257,6 +265,16 @@ mod tests {
             moved(true, 0).text(&style),
             "Nothing to move: the 1 strategy row (target_size) was moved from cluster blue (u1) \
              to cluster green (u2) already.\n"
+        );
+        let carried = Moved {
+            carried: vec!["shrink_to_fit: 100cc fits".into()],
+            ..moved(false, 1)
+        };
+        assert_eq!(
+            carried.text(&style),
+            "Moved 1 strategy row (target_size) from cluster blue (u1) to cluster green (u2).\n\
+             Carried what its strategies learned to cluster green (u2): shrink_to_fit: 100cc \
+             fits.\n"
         );
     }
 }

@@ -223,6 +223,75 @@ pub fn recorded_interval_s(state: Option<&serde_json::Value>) -> Option<u64> {
         .filter(|s| (1..=keys::MAX_SECONDS).contains(s))
 }
 
+/// What a cluster's slot learned of its workload, for the cluster that
+/// takes over its rows (`strategy mv`; `to_managed`: whether that one is
+/// managed): the predictive mode's hydration times per size and its
+/// adapted margin, with the hits and misses that adapted it and the
+/// controller's interval. What belongs to its replicas stays: a
+/// suspension's replicas, a resume or a prewarm under way, the hydrations
+/// still pending. The slot is new to that cluster, as one begun afresh is,
+/// and reads the trail as such a slot does ([`afresh_reads_the_trail`]).
+/// `None` when nothing was learned.
+pub(super) fn carried(
+    st: &IdleSuspendState,
+    to_managed: bool,
+) -> Option<(IdleSuspendState, String)> {
+    let p = st.predict.as_ref()?;
+    let by_size: std::collections::BTreeMap<Size, Vec<u32>> = p
+        .hydrations
+        .by_size
+        .iter()
+        .filter(|(_, samples)| !samples.is_empty())
+        .map(|(size, samples)| (size.clone(), samples.clone()))
+        .collect();
+    let mut said = Vec::new();
+    if !by_size.is_empty() {
+        let sizes: Vec<String> = by_size
+            .iter()
+            .map(|(size, samples)| {
+                let n = samples.len();
+                format!("{size} ({n} sample{})", if n == 1 { "" } else { "s" })
+            })
+            .collect();
+        said.push(format!("hydration times of {}", sizes.join(", ")));
+    }
+    if let Some(m) = p.margin_s {
+        said.push(format!(
+            "a margin of {}",
+            human_duration(m.max(0.0).round() as u64)
+        ));
+    }
+    if said.is_empty() {
+        return None;
+    }
+    let predict = PredictState {
+        hydrations: predict::hydration::Hydrations {
+            by_size,
+            ..Default::default()
+        },
+        margin_s: p.margin_s,
+        hits: p.hits,
+        misses: p.misses,
+        interval_s: p.interval_s,
+        ..PredictState::default()
+    };
+    let kept = IdleSuspendState {
+        predict: Some(predict),
+        check_trail: afresh_reads_the_trail(to_managed),
+        ..IdleSuspendState::default()
+    };
+    Some((kept, said.join(" and ")))
+}
+
+/// Whether a slot that begins afresh on a cluster (`managed` or not) has
+/// the trail read by the next plan ([`IdleSuspendState::check_trail`]): a
+/// suspension an earlier run began may be under way there, unless the
+/// cluster is managed (suspended in one statement, nothing can be under
+/// way while it runs replicas).
+fn afresh_reads_the_trail(managed: bool) -> bool {
+    !managed
+}
+
 /// What the next plan brings back, as `resume` and `complete_resume` pick
 /// it: the replicas remembered at the suspension while the cluster is held
 /// suspended, those still missing while a resume is under way.
@@ -401,7 +470,7 @@ fn forgot_its_wake(cluster: &crate::model::Cluster, st: &IdleSuspendState) -> bo
 fn recall_from_trail(ctx: &Ctx, st: &mut IdleSuspendState, fresh: bool) -> Option<String> {
     st.nothing_to_recall &= ctx.cluster.replicas.is_empty();
     if !reads_the_trail(ctx.cluster, st) || !ctx.trail_read {
-        st.check_trail |= fresh && !ctx.cluster.managed;
+        st.check_trail |= fresh && afresh_reads_the_trail(ctx.cluster.managed);
         return None;
     }
     // Read: done with, whatever it holds (a failed read is tried again).

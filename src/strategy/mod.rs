@@ -504,6 +504,56 @@ pub fn recalls_from_trail(cluster: &Cluster, state: Option<&serde_json::Value>) 
     idle_suspend::reads_the_trail(cluster, &read_state(slot))
 }
 
+/// What a cluster's strategies learned of its workload, carried to the
+/// cluster that takes over its rows (`strategy mv`, after a blue/green
+/// swap), which would otherwise learn it all again: its state, holding
+/// only that, and each strategy's part said (`shrink_to_fit: 100cc fits`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Carried {
+    pub state: serde_json::Value,
+    pub what: Vec<String>,
+}
+
+/// [`Carried`] from a cluster's whole `state` (the object keyed by
+/// strategy type), for the strategies of `kinds` (the rows that move) on a
+/// cluster that is managed or not (`to_managed`): `shrink_to_fit`'s sizes
+/// found to fit and too small, a predicting `idle_suspend`'s hydration
+/// times and margin. What belongs to the old cluster's replicas (cooldowns,
+/// a suspension's replicas, a prewarm under way) is not carried, nor any
+/// other strategy's state. `None` when nothing was learned (an unreadable
+/// slot holds nothing).
+pub fn carried(
+    state: &serde_json::Value,
+    kinds: &[StrategyKind],
+    to_managed: bool,
+) -> Option<Carried> {
+    let mut slots = serde_json::Map::new();
+    let mut what = Vec::new();
+    for &kind in kinds {
+        let Some(slot) = state.get(kind.as_str()) else {
+            continue;
+        };
+        fn stored<S: Serialize>((st, said): (S, String)) -> Option<(serde_json::Value, String)> {
+            Some((serde_json::to_value(st).ok()?, said))
+        }
+        let kept = match kind {
+            StrategyKind::ShrinkToFit => shrink_to_fit::carried(&read_state(slot)).and_then(stored),
+            StrategyKind::IdleSuspend => {
+                idle_suspend::carried(&read_state(slot), to_managed).and_then(stored)
+            }
+            _ => None,
+        };
+        if let Some((value, said)) = kept {
+            slots.insert(kind.as_str().to_string(), value);
+            what.push(format!("{kind}: {said}"));
+        }
+    }
+    (!slots.is_empty()).then(|| Carried {
+        state: serde_json::Value::Object(slots),
+        what,
+    })
+}
+
 /// The clusters whose valid rows learn their demand from the statement
 /// history (`idle_suspend` with `predict`), and the most days any learns
 /// from; `None` when none does (the snapshot then reads no history).
@@ -1127,6 +1177,102 @@ mod state_errors {
         for k in StrategyKind::ALL {
             assert!(k.state_error(&serde_json::json!("x")).is_some(), "{k:?}");
         }
+    }
+}
+
+#[cfg(test)]
+mod carried_state {
+    use super::*;
+    use serde_json::json;
+
+    /// A state as earlier runs wrote it: knowledge of the workload beside
+    /// what belongs to the cluster's replicas.
+    fn learned() -> serde_json::Value {
+        json!({
+            "shrink_to_fit": {"fits": "100cc", "last_decision_ts": "2026-11-30T08:00:00Z"},
+            "idle_suspend": {
+                "suspended": [{"name": "r1", "size": "100cc"}],
+                "suspended_at": "2026-11-30T18:00:00Z",
+                "predict": {
+                    "hydrations": {
+                        "pending": {"r1": {"size": "100cc", "since": "2026-11-30T07:00:00Z"}},
+                        "by_size": {"100cc": [420], "25cc": []}
+                    },
+                    "margin_s": 59.6,
+                    "miss_since": "2026-11-30T08:00:00Z",
+                    "began": "2026-11-30T08:01:00Z"
+                }
+            },
+            "burst": {"cooldown_until": "2026-11-30T08:00:00Z"}
+        })
+    }
+
+    #[test]
+    fn the_moved_strategies_carry_what_they_learned_and_no_replica_of_theirs() {
+        let kinds = [
+            StrategyKind::IdleSuspend,
+            StrategyKind::ShrinkToFit,
+            StrategyKind::Burst,
+        ];
+        let c = carried(&learned(), &kinds, false).expect("something was learned");
+        assert_eq!(
+            c.what,
+            [
+                "idle_suspend: hydration times of 100cc (1 sample) and a margin of 1m",
+                "shrink_to_fit: 100cc fits",
+            ]
+        );
+        assert_eq!(
+            c.state,
+            json!({
+                "shrink_to_fit": {"too_small": null, "too_small_at": null, "fits": "100cc",
+                                  "last_decision_ts": null},
+                "idle_suspend": {
+                    "suspended": [], "suspended_at": null, "resumed_at": null,
+                    "predict": {
+                        "hydrations": {"by_size": {"100cc": [420]}}, "margin_s": 59.6,
+                        "miss_since": null, "miss_predicted": false, "scored": null,
+                        "hits": 0, "misses": 0
+                    },
+                    "check_trail": true
+                }
+            })
+        );
+        // What the carried slots hold is read back as the strategies' state.
+        for kind in [StrategyKind::IdleSuspend, StrategyKind::ShrinkToFit] {
+            assert_eq!(kind.state_error(&c.state[kind.as_str()]), None, "{kind}");
+        }
+        // A managed destination is suspended in one statement: its slot does
+        // not read the trail.
+        let managed = carried(&learned(), &kinds, true).expect("something was learned");
+        assert_eq!(managed.state["idle_suspend"]["check_trail"], json!(null));
+    }
+
+    #[test]
+    fn only_the_moved_strategies_and_what_they_learned_are_carried() {
+        let state = learned();
+        let only = carried(&state, &[StrategyKind::ShrinkToFit], false).expect("it learned");
+        assert_eq!(only.what, ["shrink_to_fit: 100cc fits"]);
+        assert!(only.state.get("idle_suspend").is_none(), "{}", only.state);
+        assert_eq!(
+            carried(
+                &state,
+                &[StrategyKind::Burst, StrategyKind::TargetSize],
+                false
+            ),
+            None
+        );
+        // Nothing learned: a slot unreadable, without a prediction, or whose
+        // sizes have no sample.
+        let nothing = json!({
+            "shrink_to_fit": "not a state",
+            "idle_suspend": {"suspended": [], "predict": {"hydrations": {"by_size": {"25cc": []}}}}
+        });
+        let both = [StrategyKind::ShrinkToFit, StrategyKind::IdleSuspend];
+        assert_eq!(carried(&nothing, &both, false), None);
+        let reactive = json!({"idle_suspend": {"suspended_at": "2026-11-30T18:00:00Z"}});
+        assert_eq!(carried(&reactive, &both, false), None);
+        assert_eq!(carried(&json!({}), &both, false), None);
     }
 }
 

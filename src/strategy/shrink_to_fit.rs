@@ -72,6 +72,28 @@ pub struct ShrinkToFitState {
     pub last_decision_ts: Option<DateTime<Utc>>,
 }
 
+/// What a cluster's slot learned of its workload, for the cluster that
+/// takes over its rows (`strategy mv`): the size that fit and the size
+/// found too small (with when, for `refit_after_s`), described. What
+/// belongs to its replicas (the cooldown, the sizes tried beside the one
+/// serving) stays. `None` when it learned neither.
+pub(super) fn carried(st: &ShrinkToFitState) -> Option<(ShrinkToFitState, String)> {
+    let kept = ShrinkToFitState {
+        too_small: st.too_small.clone(),
+        too_small_at: st.too_small.as_ref().and(st.too_small_at),
+        fits: st.fits.clone(),
+        ..ShrinkToFitState::default()
+    };
+    let said: Vec<String> = [
+        kept.fits.as_ref().map(|f| format!("{f} fits")),
+        kept.too_small.as_ref().map(|s| format!("{s} is too small")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    (!said.is_empty()).then(|| (kept, said.join(", ")))
+}
+
 pub fn replica_name(cluster: &str, size: &Size) -> String {
     super::derived_replica_name(cluster, &format!("_{size}"))
 }
@@ -216,13 +238,30 @@ fn start_candidates(c: &ShrinkToFitConfig, ctx: &Ctx, d: &mut Desired, st: &mut 
         .filter(|(_, r)| ctx.sizes.rank(&r.size) <= max_rank)
         .map(|(_, r)| r.size.clone())
         .min_by_key(|s| ctx.sizes.rank(s));
+    let known_fit = st.fits.clone().filter(|f| {
+        let rank = ctx.sizes.rank(f);
+        rank.is_some() && rank <= max_rank && floor.is_none_or(|fl| rank > Some(fl))
+    });
     if let Some(serving) = serving {
-        let below: Vec<Size> = ctx
+        let mut below: Vec<Size> = ctx
             .sizes
             .up_to(&serving)
             .into_iter()
             .filter(|s| s != &serving && above_floor(s))
             .collect();
+        // The size that fit before, below the one serving (the cluster was
+        // deployed, or woken, at a larger size: its state came with its
+        // rows, `strategy mv`): tried alone, as when nothing serves. If it
+        // fits, the sizes between are larger than needed; those below it
+        // are tried once it serves. Not once it was tried here without an
+        // outcome (it is not running, and was seen running before).
+        let fit_first = known_fit.as_ref().filter(|f| {
+            ctx.sizes.rank(f) < ctx.sizes.rank(&serving)
+                && (d.has_size(f) || !st.tried_below.contains(f))
+        });
+        if let Some(fit) = fit_first {
+            below.retain(|s| s == fit);
+        }
         for (n, r) in &d.replicas {
             let running = ctx.cluster.replica(n).is_some();
             if running && below.contains(&r.size) && !st.tried_below.contains(&r.size) {
@@ -232,10 +271,15 @@ fn start_candidates(c: &ShrinkToFitConfig, ctx: &Ctx, d: &mut Desired, st: &mut 
         st.tried_below.retain(|s| above_floor(s));
         let serving_rank = ctx.sizes.rank(&serving);
         // One text for a try below the size that serves, whoever asked.
-        let try_below = |s: &Size| {
-            format!(
+        let try_below = |s: &Size| match fit_first {
+            Some(fit) if fit == s => {
+                format!(
+                    "try size {s} beside {serving}, which serves: {s} is the size that fit before"
+                )
+            }
+            _ => format!(
                 "try size {s} beside {serving}, which serves: whether {s} fits is not known yet"
-            )
+            ),
         };
         adopt_unborn(ctx, d, |s| {
             if ctx.sizes.rank(s) >= serving_rank {
@@ -256,11 +300,7 @@ fn start_candidates(c: &ShrinkToFitConfig, ctx: &Ctx, d: &mut Desired, st: &mut 
         }
         return;
     }
-    let known_fit = st.fits.as_ref().filter(|f| {
-        let rank = ctx.sizes.rank(f);
-        rank.is_some() && rank <= max_rank && floor.is_none_or(|fl| rank > Some(fl))
-    });
-    if let Some(fit) = known_fit {
+    if let Some(fit) = &known_fit {
         adopt_unborn(ctx, d, |s| {
             if s == fit {
                 Unborn::Try(format!("start {fit}, the size that fit before"))
@@ -393,7 +433,13 @@ fn drop_larger(c: &ShrinkToFitConfig, ctx: &Ctx, d: &mut Desired, st: &mut Shrin
     let Some((best, best_size)) = smallest else {
         return;
     };
-    st.fits = Some(best_size.clone());
+    // The smallest size seen serving. A larger one serving does not undo a
+    // smaller fit (tried again beside it, `start_candidates`): only a loop
+    // of its own does (`drop_looping`), or its size leaving the region.
+    let smaller = st.fits.as_ref().and_then(|f| ctx.sizes.rank(f));
+    if smaller.is_none_or(|f| ctx.sizes.rank(&best_size).is_some_and(|b| b <= f)) {
+        st.fits = Some(best_size.clone());
+    }
     let best_rank = ctx.sizes.rank(&best_size);
     let larger: Vec<(String, Size)> = d
         .replicas
@@ -695,6 +741,130 @@ mod tests {
             &mut st,
         );
         assert_eq!(d.names(), vec!["c_100cc"]);
+    }
+
+    #[test]
+    fn a_known_fit_below_the_size_serving_is_tried_alone() {
+        let cfg = serde_json::json!({"max_replica_size": "400cc"});
+        // Deployed at 400cc (its state came with its rows) or woken at it:
+        // 100cc fit before and 50cc is too small. Only 100cc is tried, not
+        // every size between.
+        let known = || ShrinkToFitState {
+            fits: Some(Size::from("100cc")),
+            too_small: Some(Size::from("50cc")),
+            too_small_at: Some(now()),
+            ..ShrinkToFitState::default()
+        };
+        let mut st = known();
+        let serving = cluster("c", vec![replica("r1", "400cc", true)]);
+        let d = run(&serving, cfg.clone(), &mut st);
+        assert_eq!(d.names(), ["c_100cc", "r1"]);
+        assert_eq!(
+            d.replicas["c_100cc"]
+                .added_by
+                .as_ref()
+                .map(|c| c.reason.as_str()),
+            Some("try size 100cc beside 400cc, which serves: 100cc is the size that fit before")
+        );
+        // A larger size serving does not undo the fit.
+        assert_eq!(st.fits, Some(Size::from("100cc")));
+        // While it hydrates, nothing else is tried.
+        let trying = cluster(
+            "c",
+            vec![
+                replica("c_100cc", "100cc", false),
+                replica("r1", "400cc", true),
+            ],
+        );
+        assert_eq!(
+            run(&trying, cfg.clone(), &mut st).names(),
+            ["c_100cc", "r1"]
+        );
+        assert_eq!(st.fits, Some(Size::from("100cc")));
+        // It fits: 400cc goes.
+        let both = cluster(
+            "c",
+            vec![
+                replica("c_100cc", "100cc", true),
+                replica("r1", "400cc", true),
+            ],
+        );
+        assert_eq!(run(&both, cfg.clone(), &mut st).names(), ["c_100cc"]);
+        assert_eq!(st.fits, Some(Size::from("100cc")));
+        // It OOMs instead: it is too small now, the sizes between are
+        // tried, and the size serving is the fit.
+        let mut st = known();
+        let looping = cluster(
+            "c",
+            vec![
+                ooming(replica("c_100cc", "100cc", false), 1),
+                replica("r1", "400cc", true),
+            ],
+        );
+        let d = run(&looping, cfg.clone(), &mut st);
+        assert_eq!(d.names(), ["c_200cc", "c_300cc", "r1"]);
+        assert_eq!(st.too_small, Some(Size::from("100cc")));
+        assert_eq!(st.fits, Some(Size::from("400cc")));
+        // Tried here before without an outcome (seen running, gone now):
+        // the sizes below the one serving are tried as when no fit is known.
+        let mut st = ShrinkToFitState {
+            tried_below: vec![Size::from("100cc")],
+            ..known()
+        };
+        let d = run(&serving, cfg, &mut st);
+        assert_eq!(d.names(), ["c_200cc", "c_300cc", "r1"]);
+        assert!(
+            d.replicas["c_200cc"]
+                .added_by
+                .as_ref()
+                .is_some_and(|c| c.reason.ends_with("whether 200cc fits is not known yet")),
+            "{:?}",
+            d.replicas["c_200cc"]
+        );
+    }
+
+    #[test]
+    fn what_is_carried_is_the_sizes_found_and_nothing_of_the_replicas() {
+        let st = ShrinkToFitState {
+            too_small: Some(Size::from("50cc")),
+            too_small_at: Some(now()),
+            fits: Some(Size::from("100cc")),
+            tried_below: vec![Size::from("200cc")],
+            last_decision_ts: Some(now()),
+        };
+        let (kept, said) = carried(&st).expect("something was learned");
+        assert_eq!(
+            kept,
+            ShrinkToFitState {
+                too_small: Some(Size::from("50cc")),
+                too_small_at: Some(now()),
+                fits: Some(Size::from("100cc")),
+                ..ShrinkToFitState::default()
+            }
+        );
+        assert_eq!(said, "100cc fits, 50cc is too small");
+        // Either alone.
+        let fits = ShrinkToFitState {
+            fits: Some(Size::from("100cc")),
+            ..ShrinkToFitState::default()
+        };
+        assert_eq!(carried(&fits).map(|(_, s)| s), Some("100cc fits".into()));
+        let small = ShrinkToFitState {
+            too_small: Some(Size::from("50cc")),
+            ..ShrinkToFitState::default()
+        };
+        assert_eq!(
+            carried(&small).map(|(k, s)| (k.too_small_at, s)),
+            Some((None, "50cc is too small".into()))
+        );
+        // A cooldown and a try are not knowledge.
+        let nothing = ShrinkToFitState {
+            tried_below: vec![Size::from("200cc")],
+            last_decision_ts: Some(now()),
+            too_small_at: Some(now()),
+            ..ShrinkToFitState::default()
+        };
+        assert_eq!(carried(&nothing), None);
     }
 
     #[test]

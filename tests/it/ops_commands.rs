@@ -2977,6 +2977,195 @@ fn strategy_set_with_replica_sizes_says_what_it_was_validated_against() {
     assert!(r.stderr.contains("25cc is listed twice"), "{}", r.all());
 }
 
+/// The state of cluster `id` (our layout's), as stored.
+fn state_of(emu: &Emulator, id: &str) -> Option<serde_json::Value> {
+    emu.query_one(&format!(
+        "SELECT payload::text FROM mz_cluster_strategy_state WHERE cluster_id = {} \
+         AND state_version = 2",
+        crate::cli::lit(id)
+    ))
+    .map(|text| serde_json::from_str(&text).expect("state is JSON"))
+}
+
+/// `strategy mv` carries what the old cluster's strategies learned of the
+/// workload (the sizes `shrink_to_fit` found, a predicting `idle_suspend`'s
+/// hydration times and margin) to the cluster that serves after a
+/// blue/green swap, and nothing that belongs to the old cluster's replicas:
+/// the new one starts the size that fit instead of probing every size
+/// again. A destination with state of its own keeps it.
+#[test]
+fn strategy_mv_carries_what_the_strategies_learned_of_the_workload() {
+    let emu = emulator();
+    let old = emu.create_cluster("analytics");
+    emu.add_replica("analytics", "analytics_100cc", "100cc");
+    let new = emu.create_cluster("analytics_dbt_deploy");
+    strategy(
+        &emu,
+        "analytics",
+        "shrink_to_fit",
+        json!({"max_replica_size": "400cc"}),
+    );
+    strategy(
+        &emu,
+        "analytics",
+        "idle_suspend",
+        json!({"idle_after_s": 1800, "predict": true}),
+    );
+    // What earlier runs learned, and what belongs to the old replicas: a
+    // cooldown, a size tried beside the one serving, a suspension, a
+    // hydration pending, a prewarm under way.
+    let learned = json!({
+        "shrink_to_fit": {
+            "too_small": "50cc", "too_small_at": "2026-11-20T08:00:00Z",
+            "fits": "100cc", "tried_below": ["50cc"],
+            "last_decision_ts": "2026-11-30T08:00:00Z"
+        },
+        "idle_suspend": {
+            "suspended": [{"name": "analytics_100cc", "size": "100cc"}],
+            "suspended_at": "2026-11-30T18:00:00Z", "resumed_at": null,
+            "predict": {
+                "hydrations": {
+                    "pending": {"analytics_100cc": {"size": "100cc", "since": "2026-11-30T07:00:00Z"}},
+                    "by_size": {"100cc": [420, 480], "200cc": []}
+                },
+                "margin_s": 180.0, "hits": 9, "misses": 2, "interval_s": 60,
+                "hold": {"wake": "2026-11-30T07:50:00Z", "until": "2026-11-30T09:00:00Z",
+                         "started_until": "2026-11-30T09:00:00Z", "why": "predicted"}
+            }
+        },
+        "burst": {"cooldown_until": "2026-11-30T08:00:00Z"}
+    });
+    emu.sql(&format!(
+        "INSERT INTO mz_cluster_strategy_state (cluster_id, state_version, payload, updated_at) \
+         VALUES ({}, 2, {}::jsonb, now())",
+        crate::cli::lit(&old),
+        crate::cli::lit(&learned.to_string())
+    ));
+    emu.sql("CALL mz_emulator.swap_clusters('analytics', 'analytics_dbt_deploy')");
+
+    let r = clusterctl(
+        &emu,
+        &["strategy", "mv", "analytics_dbt_deploy", "analytics"],
+    )
+    .ok();
+    assert_eq!(
+        r.stdout,
+        format!(
+            "Moved 2 strategy rows (shrink_to_fit, idle_suspend) from cluster \
+             analytics_dbt_deploy ({old}) to cluster analytics ({new}).\n\
+             Carried what its strategies learned to cluster analytics ({new}): shrink_to_fit: \
+             100cc fits, 50cc is too small; idle_suspend: hydration times of 100cc (2 \
+             samples) and a margin of 3m.\n"
+        )
+    );
+    // Only the knowledge; the old cluster keeps its state as it was.
+    let carried = state_of(&emu, &new).expect("the destination has state now");
+    assert_eq!(
+        carried["shrink_to_fit"],
+        json!({"too_small": "50cc", "too_small_at": "2026-11-20T08:00:00Z",
+               "fits": "100cc", "last_decision_ts": null}),
+        "{carried:#}"
+    );
+    let idle = &carried["idle_suspend"];
+    assert_eq!(idle["suspended"], json!([]), "{carried:#}");
+    assert_eq!(idle["suspended_at"], json!(null), "{carried:#}");
+    assert_eq!(
+        idle["predict"],
+        json!({"hydrations": {"by_size": {"100cc": [420, 480]}}, "margin_s": 180.0,
+               "miss_since": null, "miss_predicted": false, "scored": null,
+               "hits": 9, "misses": 2, "interval_s": 60}),
+        "{carried:#}"
+    );
+    // New to this cluster, as a wiped slot is: the next plan reads the trail.
+    assert_eq!(idle["check_trail"], json!(true), "{carried:#}");
+    assert!(carried.get("burst").is_none(), "{carried:#}");
+    assert_eq!(state_of(&emu, &old), Some(learned.clone()));
+
+    // The cluster that serves now starts the size that fit, not a probe of
+    // every size up to 400cc.
+    let plan = clusterctl(&emu, &["dry-run", "--cluster", "analytics", "-o", "json"])
+        .ok()
+        .json();
+    let actions = plan["result"]["plan"]["clusters"][0]["actions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let creates: Vec<&str> = actions
+        .iter()
+        .filter(|a| a["kind"] == "create_replica")
+        .filter_map(|a| a["size"].as_str())
+        .collect();
+    assert_eq!(creates, ["100cc"], "{plan:#}");
+    // As deployed, at a larger size that serves: the size that fit is tried
+    // beside it, alone.
+    emu.add_replica("analytics", "r1", "400cc");
+    emu.set_hydrated("analytics", "r1", true);
+    let plan = clusterctl(&emu, &["dry-run", "--cluster", "analytics", "-o", "json"])
+        .ok()
+        .json();
+    let actions = plan["result"]["plan"]["clusters"][0]["actions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let creates: Vec<(&str, &serde_json::Value)> = actions
+        .iter()
+        .filter(|a| a["kind"] == "create_replica")
+        .filter_map(|a| Some((a["size"].as_str()?, &a["reasons"])))
+        .collect();
+    let why =
+        json!(["try size 100cc beside 400cc, which serves: 100cc is the size that fit before"]);
+    assert_eq!(creates, [("100cc", &why)], "{plan:#}");
+
+    // The destination's trail records what came into its state.
+    let h = clusterctl(&emu, &["history", "--cluster", &new, "-o", "json"])
+        .ok()
+        .json();
+    assert_eq!(
+        h["result"]["entries"][0]["change"]["carried"],
+        json!([
+            "shrink_to_fit: 100cc fits, 50cc is too small",
+            "idle_suspend: hydration times of 100cc (2 samples) and a margin of 3m"
+        ]),
+        "{h:#}"
+    );
+
+    // Run again: the move is done; the state is not written twice.
+    clusterctl(
+        &emu,
+        &["strategy", "mv", "analytics_dbt_deploy", "analytics"],
+    )
+    .ok();
+    assert_eq!(state_of(&emu, &new), Some(carried));
+
+    // A destination with state of its own keeps it, and says so.
+    let other = emu.create_cluster("other");
+    let own = json!({"shrink_to_fit": {"fits": "25cc"}});
+    emu.sql(&format!(
+        "INSERT INTO mz_cluster_strategy_state (cluster_id, state_version, payload, updated_at) \
+         VALUES ({}, 2, {}::jsonb, now())",
+        crate::cli::lit(&other),
+        crate::cli::lit(&own.to_string())
+    ));
+    let r = clusterctl(
+        &emu,
+        &["strategy", "mv", "analytics", "other", "-o", "json"],
+    )
+    .ok()
+    .json();
+    assert_eq!(r["result"]["carried"], json!([]), "{r:#}");
+    let notes = r["result"]["notes"].to_string();
+    assert!(
+        notes.contains(&format!(
+            "cluster other ({other}) has strategy state of its own: it is kept, and what the \
+             strategies of cluster analytics ({new}) learned (shrink_to_fit: 100cc fits, 50cc \
+             is too small; idle_suspend: hydration times of 100cc (2 samples) and a margin of \
+             3m) was not carried"
+        )),
+        "{r:#}"
+    );
+    assert_eq!(state_of(&emu, &other), Some(own));
+}
+
 /// A blue/green deployment (dbt's `deploy_promote`): after the swap the
 /// rows stay with the cluster that ran them, now under the twin's name;
 /// `strategy mv` moves every row in effect, a pause too, to the cluster
