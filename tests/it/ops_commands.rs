@@ -3166,6 +3166,77 @@ fn strategy_mv_carries_what_the_strategies_learned_of_the_workload() {
     assert_eq!(state_of(&emu, &other), Some(own));
 }
 
+/// The carried state's write committed but its answer was lost (a cut
+/// connection): the retry writes nothing more and the move still says
+/// what it carried; stopped before its DELETE, the same command run again
+/// finishes the move and finds the state it carried.
+#[test]
+fn strategy_mv_carries_the_state_once_across_a_lost_answer_and_a_rerun() {
+    let emu = emulator();
+    let blue = emu.create_cluster("blue");
+    let green = emu.create_cluster("green");
+    strategy(
+        &emu,
+        "blue",
+        "shrink_to_fit",
+        json!({"max_replica_size": "400cc"}),
+    );
+    emu.sql(&format!(
+        "INSERT INTO mz_cluster_strategy_state (cluster_id, state_version, payload, updated_at) \
+         VALUES ({}, 2, '{{\"shrink_to_fit\": {{\"fits\": \"100cc\"}}}}'::jsonb, now())",
+        crate::cli::lit(&blue)
+    ));
+    let states_of = |id: &str| {
+        emu.query_one(&format!(
+            "SELECT count(*)::text FROM mz_cluster_strategy_state WHERE cluster_id = {}",
+            crate::cli::lit(id)
+        ))
+    };
+    emu.cut_after_statement("state_version, payload, updated_at) SELECT $1", 1);
+    emu.cut_every_statement("DELETE FROM");
+    let r = clusterctl(&emu, &["strategy", "mv", "blue", "green"]);
+    assert_ne!(r.code, 0, "{}", r.all());
+    assert!(
+        r.stderr.contains("writing the carried state"),
+        "{}",
+        r.all()
+    );
+    emu.clear_faults();
+    assert_eq!(states_of(&green).as_deref(), Some("1"));
+    let carried = state_of(&emu, &green).expect("carried");
+    assert_eq!(carried["shrink_to_fit"]["fits"], "100cc", "{carried:#}");
+    let r = clusterctl(&emu, &["strategy", "mv", "blue", "green", "-o", "json"])
+        .ok()
+        .json();
+    assert_eq!(r["result"]["already_there"], json!(true), "{r:#}");
+    assert_eq!(
+        r["result"]["carried"],
+        json!(["shrink_to_fit: 100cc fits"]),
+        "{r:#}"
+    );
+    assert!(
+        !r["result"]["notes"].to_string().contains("of its own"),
+        "{r:#}"
+    );
+    assert_eq!(states_of(&green).as_deref(), Some("1"));
+    assert_eq!(state_of(&emu, &green), Some(carried));
+
+    // The answer of the write alone lost: retried, said carried, once.
+    let red = emu.create_cluster("red");
+    emu.cut_after_statement("state_version, payload, updated_at) SELECT $1", 1);
+    let r = clusterctl(&emu, &["strategy", "mv", "green", "red"]).ok();
+    assert!(
+        r.stdout
+            .contains("Carried what its strategies learned to cluster red")
+            && r.stdout.contains("shrink_to_fit: 100cc fits")
+            && r.stderr.contains("writing the carried state")
+            && r.stderr.contains("retrying"),
+        "{}",
+        r.all()
+    );
+    assert_eq!(states_of(&red).as_deref(), Some("1"));
+}
+
 /// A blue/green deployment (dbt's `deploy_promote`): after the swap the
 /// rows stay with the cluster that ran them, now under the twin's name;
 /// `strategy mv` moves every row in effect, a pause too, to the cluster
