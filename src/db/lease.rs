@@ -1,8 +1,10 @@
 //! One controller acts at a time. Materialize has no advisory locks and no
 //! read-write transactions, so the lease is a row taken by one conditional
-//! UPDATE: it succeeds only when the lease has expired or is already ours.
-//! Writes to a table are serialized (Materialize) or row-locked and
-//! re-checked (PostgreSQL), so two contenders never both see "1 row".
+//! UPDATE: it succeeds only when the lease has expired or is already ours,
+//! and was not taken since the contender read it (a take that reaches the
+//! server late changes nothing: [`take`]). Writes to a table are
+//! serialized (Materialize) or row-locked and re-checked (PostgreSQL), so
+//! two contenders never both see "1 row".
 //!
 //! Expiry is judged by the **database's** clock: every statement computes
 //! `now()` on the server, so a controller whose clock is off by minutes or
@@ -132,39 +134,43 @@ fn interval(ttl: Duration) -> String {
 }
 
 /// Takes the lease if it is free or expired by the database's clock (or
-/// already ours), or if its holder is over ([`holder_is_over`]).
+/// already ours), or if its holder is over ([`holder_is_over`]). The row is
+/// read first: the take compares the time of its last take with the one
+/// read ([`take`]), so this attempt's take, if the server runs it late
+/// (after a later attempt took the lease, or the run gave it back),
+/// changes nothing.
 pub async fn acquire(
     c: &Client,
     store: &Store,
     me: &Holder,
     ttl: Duration,
 ) -> Result<Acquired, DbError> {
-    let try_take = async || {
-        take(c, store, NAME, &me.0, ttl)
+    let try_take = async |seen: &Row| {
+        take(c, store, NAME, &me.0, ttl, &seen.taken)
             .await
             .map_err(|e| missing_or(&e, store, LEASE, "taking the lease"))
     };
-    // A holder that releases between our take and our read leaves the row
-    // free: take it again (a few times: contenders may keep winning it).
+    // A row taken or given back between our read and our take is read
+    // again (a few times: contenders may keep winning it).
     let mut attempts = 0;
     let Row { holder, until, .. } = loop {
         attempts += 1;
-        if try_take().await? > 0 {
-            return Ok(Acquired::Yes);
-        }
-        let held = match read(c, store).await? {
-            Some(held) => held,
+        let seen = match read(c, store).await? {
+            Some(seen) => seen,
             // The row is gone: put it back (free) and take it.
             None => {
                 seed_missing(c, store).await?;
-                if try_take().await? > 0 {
-                    return Ok(Acquired::Yes);
-                }
                 current(c, store).await?
             }
         };
-        if held.held || attempts == 3 {
-            break held;
+        if seen.held && seen.holder != me.0 {
+            break seen;
+        }
+        if try_take(&seen).await? > 0 {
+            return Ok(Acquired::Yes);
+        }
+        if attempts == 3 {
+            break current(c, store).await?;
         }
     };
     let taken = take_over(c, store, NAME, &holder, me, ttl)
@@ -239,10 +245,20 @@ async fn seed_missing(c: &Client, store: &Store) -> Result<(), DbError> {
 
 /// The one rule of every row of the lease table (the controller's lease
 /// and the migration lock alike): `holder` takes row `name` for `ttl` when
-/// it is free or expired by the **database's** clock, or already its own.
-/// A compare-and-set: at most one contender sees a row changed. `now()` is
-/// the server's, so a host whose clock is off neither steals a live row nor
-/// waits for a dead one longer than its TTL.
+/// it is free or expired by the **database's** clock, or already its own,
+/// and was not taken since the caller read it: `taken` is the time of the
+/// name's last take as read ([`Row::taken`]). A compare-and-set: at most
+/// one contender sees a row changed. `now()` is the server's, so a host
+/// whose clock is off neither steals a live row nor waits for a dead one
+/// longer than its TTL.
+///
+/// The read before it is what makes a late take harmless: an attempt given
+/// up (its deadline passed, its connection dropped with a cancel request
+/// that did not land) may still reach the server after a later attempt
+/// took the row, or after the run gave it back; it then finds a later take
+/// than the one it was sent against and changes nothing. Taking the row
+/// without it held it again for a run that was over, and the others waited
+/// for its TTL.
 ///
 /// Free and held are [`held_sql`]'s, as every read shows them.
 ///
@@ -251,25 +267,38 @@ async fn seed_missing(c: &Client, store: &Store) -> Result<(), DbError> {
 /// none of them is held by another: taking an expired copy while another
 /// holder's copy is live let two controllers act at once. Materialize runs
 /// the UPDATE as one read-then-write under the table's write lock (§8.3),
-/// the subquery included.
+/// the subqueries included.
 pub(crate) async fn take(
     c: &Client,
     store: &Store,
     name: &str,
     holder: &str,
     ttl: Duration,
+    taken: &str,
 ) -> Result<u64, tokio_postgres::Error> {
     let sql = format!(
         "UPDATE {t} SET holder = $1, expires_at = now() + $2::text::interval, acquired_at = now() \
          WHERE name = $3 AND (NOT {held} OR holder = $1) \
          AND NOT EXISTS (SELECT 1 FROM {t} AS other WHERE other.name = $3 \
-           AND other.holder <> $1 AND {other_held})",
+           AND other.holder <> $1 AND {other_held}) \
+         AND {last_taken} = $4",
         t = store.table(LEASE),
         held = held_sql(""),
-        other_held = held_sql("other.")
+        other_held = held_sql("other."),
+        last_taken = last_taken_sql(store, "$3"),
     );
     let (holder, ttl_text, name) = (holder.to_string(), interval(ttl), name.to_string());
-    execute_text(c, &sql, &[&holder, &ttl_text, &name]).await
+    execute_text(c, &sql, &[&holder, &ttl_text, &name, &taken.to_string()]).await
+}
+
+/// The time of the last take of the rows named by `name` (a parameter), as
+/// the server renders it (empty when never taken): what [`read_row`] reads
+/// and [`take`] compares, one expression so both render it alike.
+fn last_taken_sql(store: &Store, name: &str) -> String {
+    format!(
+        "(SELECT coalesce(max(last.acquired_at)::text, '') FROM {} AS last WHERE last.name = {name})",
+        store.table(LEASE)
+    )
 }
 
 /// Frees row `name` if `holder` still has it (a release that finds it
@@ -300,6 +329,10 @@ pub struct Row {
     pub db_now: DateTime<Utc>,
     /// Held, by the database's clock ([`held_sql`], the rule of [`take`]).
     pub held: bool,
+    /// When the name was last taken, as the server renders it (empty when
+    /// never): a take sent against it changes nothing once the row was
+    /// taken again ([`take`]).
+    pub taken: String,
 }
 
 impl Row {
@@ -310,6 +343,7 @@ impl Row {
             until: Some(DateTime::<Utc>::UNIX_EPOCH),
             db_now: DateTime::<Utc>::UNIX_EPOCH,
             held: false,
+            taken: String::new(),
         }
     }
 
@@ -338,10 +372,11 @@ pub(crate) async fn read_row(
     name: &str,
 ) -> Result<Option<Row>, tokio_postgres::Error> {
     let sql = format!(
-        "SELECT holder, expires_at, {held}, now() FROM {t} WHERE name = $1 \
+        "SELECT holder, expires_at, {held}, now(), {last_taken} FROM {t} WHERE name = $1 \
          ORDER BY {held} DESC, expires_at DESC LIMIT 1",
         t = store.table(LEASE),
-        held = held_sql("")
+        held = held_sql(""),
+        last_taken = last_taken_sql(store, "$1"),
     );
     let name = name.to_string();
     let rows = c.query_typed(&sql, &[(&name, Type::TEXT)]).await?;
@@ -351,6 +386,7 @@ pub(crate) async fn read_row(
         until: row.try_get::<_, Option<DateTime<Utc>>>(1).ok().flatten(),
         held: row.try_get(2).unwrap_or(false),
         db_now: row.try_get(3).unwrap_or_default(),
+        taken: row.try_get(4).unwrap_or_default(),
     }))
 }
 

@@ -398,14 +398,28 @@ async fn wait_for_lock(backend: &mut LiveBackend<'_>, me: &lease::Holder) -> Res
 }
 
 /// One compare-and-set on the lock row by the lease's rule (the
-/// database's clock judges expiry: [`lease::take`]); when it is not ours,
-/// whether the migrations are done, else who holds it.
+/// database's clock judges expiry, and a take answered late changes
+/// nothing: [`lease::take`], after a read of the row); when it is not
+/// ours, whether the migrations are done, else who holds it.
 async fn take_lock(store: &Store, c: &Client, me: &lease::Holder) -> Result<Lock, DbError> {
-    let n = lease::take(c, store, LOCK_NAME, &me.0, LOCK_TTL)
+    let row = lease::read_row(c, store, LOCK_NAME)
         .await
-        .map_err(|e| DbError::query("taking the migration lock", &e))?;
-    if n > 0 {
-        return Ok(Lock::Taken);
+        .map_err(|e| DbError::query("reading the migration lock", &e))?;
+    let Some(row) = row else {
+        // A row deleted meanwhile is put back (free): the next look takes it.
+        lease::seed(c, store, LOCK_NAME)
+            .await
+            .map_err(|e| DbError::query("seeding the migration lock", &e))?;
+        return Ok(Lock::Busy(lease::Row::free()));
+    };
+    let theirs = row.held && row.holder != me.0;
+    if !theirs {
+        let n = lease::take(c, store, LOCK_NAME, &me.0, LOCK_TTL, &row.taken)
+            .await
+            .map_err(|e| DbError::query("taking the migration lock", &e))?;
+        if n > 0 {
+            return Ok(Lock::Taken);
+        }
     }
     if applied_versions(store, c)
         .await?
@@ -413,34 +427,23 @@ async fn take_lock(store: &Store, c: &Client, me: &lease::Holder) -> Result<Lock
     {
         return Ok(Lock::Done);
     }
-    let row = lease::read_row(c, store, LOCK_NAME)
+    if !theirs {
+        // Taken (or given back) since it was read: look again.
+        return Ok(Lock::Busy(lease::Row::free()));
+    }
+    // A migrator that provably died on this host: at once, as the
+    // controller's lease (not after the lock's TTL).
+    let taken = lease::take_over(c, store, LOCK_NAME, &row.holder, me, LOCK_TTL)
         .await
-        .map_err(|e| DbError::query("reading the migration lock", &e))?;
-    // A row deleted meanwhile is put back (free): the next look takes it.
-    match row {
-        Some(row) if row.is_free() => Ok(Lock::Busy(row)),
-        Some(row) => {
-            // A migrator that provably died on this host: at once, as the
-            // controller's lease (not after the lock's TTL).
-            let taken = lease::take_over(c, store, LOCK_NAME, &row.holder, me, LOCK_TTL)
-                .await
-                .map_err(|e| DbError::query("taking over the migration lock", &e))?;
-            match taken {
-                lease::TakeOver::Taken(why) => {
-                    tracing::warn!("took over the migration lock of {}: {why}", row.holder);
-                    Ok(Lock::Taken)
-                }
-                // Another contender took it first: look again.
-                lease::TakeOver::Lost => Ok(Lock::Busy(lease::Row::free())),
-                lease::TakeOver::MayBeActing => Ok(Lock::Busy(row)),
-            }
+        .map_err(|e| DbError::query("taking over the migration lock", &e))?;
+    match taken {
+        lease::TakeOver::Taken(why) => {
+            tracing::warn!("took over the migration lock of {}: {why}", row.holder);
+            Ok(Lock::Taken)
         }
-        None => {
-            lease::seed(c, store, LOCK_NAME)
-                .await
-                .map_err(|e| DbError::query("seeding the migration lock", &e))?;
-            Ok(Lock::Busy(lease::Row::free()))
-        }
+        // Another contender took it first: look again.
+        lease::TakeOver::Lost => Ok(Lock::Busy(lease::Row::free())),
+        lease::TakeOver::MayBeActing => Ok(Lock::Busy(row)),
     }
 }
 

@@ -12,7 +12,7 @@ use postgres::{Client, NoTls};
 
 use crate::cli::pairs;
 use crate::support::{
-    describe, libfaketime, product_command_with_clock_offset, with_clock_offset, Emulator,
+    describe, libfaketime, product_command_with_clock_offset, with_clock_offset, Action, Emulator,
     HangingListener, Pattern, Release, Stats,
 };
 
@@ -2555,6 +2555,42 @@ fn delays_apply_to_matching_statements_only() {
     c.batch_execute("DROP CLUSTER REPLICA c.r1").unwrap();
     assert!(emu.replicas("c").is_empty());
     assert_eq!(emu.stats().ddl, 2, "statements are still counted");
+}
+
+/// A statement that reaches the server late (`Action::Late`, a silent
+/// network): its client gave up at its deadline and dropped the connection
+/// with a cancel request, which reached the server first and found nothing
+/// to cancel; the statement runs all the same when it arrives.
+#[test]
+fn a_late_statement_runs_after_its_client_gave_up() {
+    let emu = lenient();
+    emu.sql("CREATE TABLE t (a int)");
+    emu.sql("INSERT INTO t VALUES (0)");
+    emu.fault("UPDATE t SET", 1, Action::Late(Duration::from_secs(2)));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (client, connection) = tokio_postgres::connect(&emu.url(), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        let task = tokio::spawn(connection);
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&1i32];
+        let update = client.execute("UPDATE t SET a = $1", &params);
+        let answer = tokio::time::timeout(Duration::from_millis(500), update).await;
+        assert!(answer.is_err(), "no answer within the client's deadline");
+        let _ = client
+            .cancel_token()
+            .cancel_query(tokio_postgres::NoTls)
+            .await;
+        drop(client);
+        task.abort();
+    });
+    let value = || emu.query_one("SELECT a::text FROM t");
+    assert_eq!(value().as_deref(), Some("0"), "not yet");
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(value().as_deref(), Some("1"), "it ran late");
 }
 
 #[test]

@@ -190,8 +190,9 @@ fn a_lease_that_never_expires_is_held_wherever_it_is_shown() {
     assert_eq!(emu.replicas("c").len(), 1, "free once broken");
 }
 
+/// The holder gives the lease back while we read it: we take it.
 #[test]
-fn a_lease_released_between_the_take_and_the_read_is_taken() {
+fn a_lease_released_as_it_is_read_is_taken() {
     let emu = Emulator::start();
     emu.create_cluster("c");
     init_tables(&emu);
@@ -211,6 +212,87 @@ fn a_lease_released_between_the_take_and_the_read_is_taken() {
     assert_eq!(
         emu.replicas("c"),
         pairs(&[("r_25cc", "25cc")]),
+        "{}",
+        run.all()
+    );
+}
+
+/// Another controller takes the lease and gives it back between our read
+/// and our take: the take, sent against the read, changes nothing; the row
+/// is read again and taken.
+#[test]
+fn a_lease_taken_and_given_back_between_the_read_and_the_take_is_read_again() {
+    let emu = Emulator::start();
+    emu.create_cluster("c");
+    init_tables(&emu);
+    strategy(&emu, "c", "target_size", json!({"target_size": "25cc"}));
+    let url = crate::support::pg_url();
+    let db = emu.database().to_string();
+    let take = "AS other WHERE other.name";
+    emu.on_statement(take, 1, move |_| {
+        let mut c = crate::support::admin_client(&url, &db);
+        let _ = c.batch_execute(
+            "UPDATE clusterctl_lease SET acquired_at = now() + INTERVAL '1 second' \
+             WHERE name = 'controller'",
+        );
+    });
+    let before = emu.sql_log().len();
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(!run.stdout.contains("holds the lease"), "{}", run.all());
+    assert_eq!(
+        emu.replicas("c"),
+        pairs(&[("r_25cc", "25cc")]),
+        "{}",
+        run.all()
+    );
+    let log = emu.sql_log();
+    let takes = log[before..].iter().filter(|s| s.contains(take)).count();
+    assert_eq!(
+        takes, 2,
+        "the take sent against the first read, then the second"
+    );
+}
+
+/// A take of the lease that reaches the server late (a silent network
+/// holds it): its attempt gave up at its deadline (the cancel request it
+/// sent found nothing to cancel, the statement not having arrived), a
+/// later attempt took the lease, the run acted and gave it back, and only
+/// then does the first take run. It finds a later take than the one it was sent against and
+/// changes nothing: the lease stays free. It held the lease again, for
+/// its TTL, for a run that was over.
+#[test]
+fn a_take_of_the_lease_that_runs_after_the_run_gave_it_back_changes_nothing() {
+    let emu = Emulator::start();
+    emu.create_cluster("c");
+    init_tables(&emu);
+    strategy(&emu, "c", "target_size", json!({"target_size": "25cc"}));
+    let take = "AS other WHERE other.name";
+    emu.fault(
+        take,
+        1,
+        crate::support::Action::Late(Duration::from_secs(4)),
+    );
+    let started = Instant::now();
+    let before = emu.sql_log().len();
+    let run = clusterctl(&emu, &["apply", "--statement-timeout", "1s"]).ok();
+    assert_eq!(
+        emu.replicas("c"),
+        pairs(&[("r_25cc", "25cc")]),
+        "{}",
+        run.all()
+    );
+    assert!(run.stderr.contains("taking the lease"), "{}", run.all());
+    let log = emu.sql_log();
+    let takes = log[before..].iter().filter(|s| s.contains(take)).count();
+    assert_eq!(takes, 2, "the first take, given up, and the second");
+    // The first take reaches the server 4 s after it was sent.
+    std::thread::sleep(Duration::from_secs(6).saturating_sub(started.elapsed()));
+    let lease = emu.query_strings(
+        "SELECT holder, (expires_at < now())::text FROM clusterctl_lease WHERE name = 'controller'",
+    );
+    assert_eq!(
+        lease,
+        [[Some(String::new()), Some("true".into())]],
         "{}",
         run.all()
     );

@@ -141,6 +141,12 @@ pub enum Action {
     CutAfterResponse,
     /// Wait this long before forwarding it.
     Delay(Duration),
+    /// Reach the server this late, the client's close (it gave up
+    /// meanwhile) later still, as a network that delays both in order: it
+    /// runs whatever the client did since (a cancel request sent meanwhile
+    /// reached the server first and found nothing to cancel), and its
+    /// answer never reaches the client.
+    Late(Duration),
     /// Answer with this error instead of running it.
     Fail { sqlstate: String, message: String },
 }
@@ -1113,6 +1119,7 @@ async fn session_cluster_check(
     sql: &str,
     conn: &Conn,
     client: &mut OwnedReadHalf,
+    watch_close: bool,
 ) -> Result<Option<ErrorReply>, ClientGone> {
     if !shared.session_cluster_rule() {
         return Ok(None);
@@ -1141,9 +1148,11 @@ async fn session_cluster_check(
             tokio::time::sleep(HOLD_POLL).await;
         }
     };
-    Ok(wait_as_statement(shared, conn, client, verdict)
-        .await?
-        .unwrap_or_else(Some))
+    Ok(
+        wait_as_statement(shared, conn, client, verdict, watch_close)
+            .await?
+            .unwrap_or_else(Some),
+    )
 }
 
 /// A statement arrives: a cancel request for the session sent before it was
@@ -1163,12 +1172,14 @@ async fn wait_as_statement<T>(
     conn: &Conn,
     client: &mut OwnedReadHalf,
     done: impl std::future::Future<Output = T>,
+    watch_close: bool,
 ) -> Result<Result<T, ErrorReply>, ClientGone> {
     let pid = conn.backend_pid.load(Ordering::SeqCst);
     tokio::pin!(done);
     // A client that sends nothing more while it waits: its end of file says
-    // it is gone. One that sent more already is only watched for cancels.
-    let mut watch_close = true;
+    // it is gone (unless the statement came late: its close is later still).
+    // One that sent more already is only watched for cancels.
+    let mut watch_close = watch_close;
     loop {
         let mut byte = [0u8; 1];
         tokio::select! {
@@ -1199,6 +1210,7 @@ async fn take_write_lock(
     sql: &str,
     server: &mut BufWriter<OwnedWriteHalf>,
     client: &mut OwnedReadHalf,
+    watch_close: bool,
 ) -> io::Result<Result<Option<ErrorReply>, ClientGone>> {
     let Some(table) = route::read_then_write_target(sql) else {
         return Ok(Ok(None));
@@ -1218,7 +1230,7 @@ async fn take_write_lock(
     // the lock from hanging the suite.
     let locked = tokio::time::timeout(MAX_HOLD, lock.lock_owned());
     Ok(
-        match wait_as_statement(shared, conn, client, locked).await {
+        match wait_as_statement(shared, conn, client, locked, watch_close).await {
             Err(gone) => Err(gone),
             Ok(Ok(Ok(guard))) => {
                 conn.write_locks.lock().unwrap().push((batch, table, guard));
@@ -1263,6 +1275,8 @@ fn track_session_cluster(plan: &mut Plan, original: &str, session: &mut Session)
 #[derive(Default)]
 struct Effects {
     stall: bool,
+    /// [`Action::Late`]: the client's close is not seen before it runs.
+    late: bool,
     cut_before: bool,
     cut_after_execution: bool,
     cut_after_response: bool,
@@ -1278,6 +1292,10 @@ async fn apply_actions(actions: Vec<Action>) -> Effects {
             Action::CutAfterExecution => fx.cut_after_execution = true,
             Action::CutAfterResponse => fx.cut_after_response = true,
             Action::Delay(d) => tokio::time::sleep(d).await,
+            Action::Late(d) => {
+                tokio::time::sleep(d).await;
+                fx.late = true;
+            }
             Action::Fail { sqlstate, message } => fx.fail = Some((sqlstate, message, None)),
         }
     }
@@ -1320,6 +1338,9 @@ async fn client_to_server(
                 let (sql, _) = cstr(&body);
                 shared.log.lock().unwrap().push(sql.clone());
                 let mut fx = apply_actions(shared.take_actions(&sql)).await;
+                if fx.late {
+                    forget_cancels(shared, conn);
+                }
                 if fx.stall {
                     return drain(&mut cr).await;
                 }
@@ -1343,8 +1364,15 @@ async fn client_to_server(
                     if *rewritten {
                         continue;
                     }
-                    let Ok(verdict) =
-                        session_cluster_check(shared, &session, piece, conn, cr.get_mut()).await
+                    let Ok(verdict) = session_cluster_check(
+                        shared,
+                        &session,
+                        piece,
+                        conn,
+                        cr.get_mut(),
+                        !fx.late,
+                    )
+                    .await
                     else {
                         return Ok(());
                     };
@@ -1360,13 +1388,14 @@ async fn client_to_server(
                     .collect();
                 if let ([(piece, false)], None) = (&alone[..], &fx.fail) {
                     let Ok(verdict) =
-                        take_write_lock(shared, conn, piece, &mut sw, cr.get_mut()).await?
+                        take_write_lock(shared, conn, piece, &mut sw, cr.get_mut(), !fx.late)
+                            .await?
                     else {
                         return Ok(());
                     };
                     fx.fail = verdict;
                 }
-                if plan.drop_after || fx.cut_after_execution {
+                if plan.drop_after || fx.cut_after_execution || fx.late {
                     conn.swallow.store(true, Ordering::SeqCst);
                 }
                 if fx.cut_after_response {
@@ -1435,6 +1464,9 @@ async fn client_to_server(
                 let mut fx = Effects::default();
                 if let Some((sql, rewritten)) = &statement {
                     fx = apply_actions(shared.take_actions(sql)).await;
+                    if fx.late {
+                        forget_cancels(shared, conn);
+                    }
                     if fx.stall {
                         return drain(&mut cr).await;
                     }
@@ -1451,8 +1483,15 @@ async fn client_to_server(
                         if route::reads_reconfiguration_state(sql) {
                             shared.settle_reconfigurations().await;
                         }
-                        let Ok(verdict) =
-                            session_cluster_check(shared, &session, sql, conn, cr.get_mut()).await
+                        let Ok(verdict) = session_cluster_check(
+                            shared,
+                            &session,
+                            sql,
+                            conn,
+                            cr.get_mut(),
+                            !fx.late,
+                        )
+                        .await
                         else {
                             return Ok(());
                         };
@@ -1460,14 +1499,15 @@ async fn client_to_server(
                     }
                     if fx.fail.is_none() {
                         let Ok(verdict) =
-                            take_write_lock(shared, conn, sql, &mut sw, cr.get_mut()).await?
+                            take_write_lock(shared, conn, sql, &mut sw, cr.get_mut(), !fx.late)
+                                .await?
                         else {
                             return Ok(());
                         };
                         fx.fail = verdict;
                     }
                 }
-                if fx.cut_after_execution {
+                if fx.cut_after_execution || fx.late {
                     conn.swallow.store(true, Ordering::SeqCst);
                 }
                 if fx.cut_after_response {
