@@ -343,6 +343,85 @@ mod tests {
     }
 
     #[test]
+    fn a_session_longer_than_a_day_is_cut_at_each_midnight_sharing_its_statements_by_time() {
+        let long = Session {
+            start: t("2026-01-05T12:00:00Z"),
+            end: t("2026-01-07T06:00:00Z"),
+            statements: 420.0,
+        };
+        let piece = |start: &str, end: &str, statements: f64| Session {
+            start: t(start),
+            end: t(end),
+            statements,
+        };
+        assert_eq!(
+            cut_at_midnights(long),
+            [
+                piece("2026-01-05T12:00:00Z", "2026-01-06T00:00:00Z", 120.0),
+                piece("2026-01-06T00:00:00Z", "2026-01-07T00:00:00Z", 240.0),
+                piece("2026-01-07T00:00:00Z", "2026-01-07T06:00:00Z", 60.0),
+            ]
+        );
+        // A day exactly is not cut.
+        let day = piece("2026-01-05T12:00:00Z", "2026-01-06T12:00:00Z", 10.0);
+        assert_eq!(cut_at_midnights(day), [day]);
+    }
+
+    #[test]
+    fn days_with_statements_count_the_history_only_and_each_day_once() {
+        let (from, until) = (t("2026-01-05T00:00:00Z"), t("2026-01-08T00:00:00Z"));
+        let hour = |at: &str, statements: f64| DemandHour {
+            hour: t(at),
+            statements,
+            first: t(at),
+            last: t(at) + Duration::minutes(5),
+        };
+        let hours = [
+            // Before the history: not counted.
+            hour("2026-01-04T23:00:00Z", 5.0),
+            // Two hours of one day: one day.
+            hour("2026-01-05T09:00:00Z", 5.0),
+            hour("2026-01-05T10:00:00Z", 5.0),
+            // An hour without statements: no day.
+            hour("2026-01-06T09:00:00Z", 0.0),
+            hour("2026-01-07T09:00:00Z", 5.0),
+            // The history's end is not in it.
+            hour("2026-01-08T00:00:00Z", 5.0),
+        ];
+        assert_eq!(learn(&hours, from, until).days_with_statements, 2);
+    }
+
+    #[test]
+    fn starts_spread_over_the_day_are_one_window_wherever_the_circle_is_cut() {
+        // One session a day, each starting an hour later than the day
+        // before's (`extra`: one more, `minutes` after the last): one window,
+        // the circle cut in the middle of the empty arc after the last start,
+        // not among the starts.
+        let spread = |first: &str, days: i64, extra: Option<i64>| {
+            let start = |day: i64| t(first) + Duration::days(day) + Duration::hours(day);
+            let mut starts: Vec<DateTime<Utc>> = (0..days).map(start).collect();
+            if let Some(minutes) = extra {
+                starts.push(start(days - 1) + Duration::days(1) + Duration::minutes(minutes));
+            }
+            let n = starts.len();
+            let hours = merged(starts.into_iter().flat_map(|s| busy(s, 30, 0.05)).collect());
+            let p = learn(&hours, t("2026-01-01T00:00:00Z"), t("2026-02-01T00:00:00Z"));
+            assert_eq!(p.windows.len(), 1, "{first}: {:#?}", p.windows);
+            assert_eq!(
+                usize::from(p.windows[0].days),
+                n,
+                "{first}: {:#?}",
+                p.windows
+            );
+        };
+        spread("2026-01-05T08:00:00Z", 11, None);
+        spread("2026-01-05T02:00:00Z", 21, None);
+        spread("2026-01-05T03:00:00Z", 19, Some(30));
+        // Across midnight: 20:00 to 06:00.
+        spread("2026-01-05T20:00:00Z", 11, None);
+    }
+
+    #[test]
     fn office_hours_make_one_weekday_window() {
         let hours = office(|d| (d * 37 % 61) - 30, &[]);
         let p = learn(&hours, t("2026-01-05T00:00:00Z"), t("2026-02-02T00:00:00Z"));
