@@ -518,7 +518,7 @@ pub struct Carried {
 /// strategy type), for the strategies of `kinds` (the rows that move) on a
 /// cluster that is managed or not (`to_managed`): `shrink_to_fit`'s sizes
 /// found to fit and too small, a predicting `idle_suspend`'s hydration
-/// times and margin. What belongs to the old cluster's replicas (cooldowns,
+/// times and margin, a `schedule`'s hydration time. What belongs to the old cluster's replicas (cooldowns,
 /// a suspension's replicas, a prewarm under way) is not carried, nor any
 /// other strategy's state. `None` when nothing was learned (an unreadable
 /// slot holds nothing).
@@ -538,6 +538,7 @@ pub fn carried(
         }
         let kept = match kind {
             StrategyKind::ShrinkToFit => shrink_to_fit::carried(&read_state(slot)).and_then(stored),
+            StrategyKind::Schedule => schedule::carried(&read_state(slot)).and_then(stored),
             StrategyKind::IdleSuspend => {
                 idle_suspend::carried(&read_state(slot), to_managed).and_then(stored)
             }
@@ -1203,7 +1204,14 @@ mod carried_state {
                     "began": "2026-11-30T08:01:00Z"
                 }
             },
-            "burst": {"cooldown_until": "2026-11-30T08:00:00Z"}
+            "burst": {"cooldown_until": "2026-11-30T08:00:00Z"},
+            "schedule": {
+                "pending": {"r_100cc": {"size": "100cc", "requested_at": "2026-11-30T07:00:00Z"}},
+                "runs": [{"replica": "r_100cc", "size": "100cc",
+                          "requested_at": "2026-11-29T07:00:00Z",
+                          "hydrated_at": "2026-11-29T07:11:00Z"}],
+                "hydration_s": 660.0
+            }
         })
     }
 
@@ -1246,6 +1254,28 @@ mod carried_state {
         // not read the trail.
         let managed = carried(&learned(), &kinds, true).expect("something was learned");
         assert_eq!(managed.state["idle_suspend"]["check_trail"], json!(null));
+    }
+
+    #[test]
+    fn a_schedule_carries_its_hydration_time_not_the_replicas_it_waits_on() {
+        let c = carried(&learned(), &[StrategyKind::Schedule], false).expect("it learned");
+        assert_eq!(c.what, ["schedule: a hydration time of 11m (1 hydration)"]);
+        assert_eq!(
+            c.state,
+            json!({"schedule": {
+                "pending": {},
+                "runs": [{"replica": "r_100cc", "size": "100cc",
+                          "requested_at": "2026-11-29T07:00:00Z",
+                          "hydrated_at": "2026-11-29T07:11:00Z"}],
+                "hydration_s": 660.0
+            }})
+        );
+        assert_eq!(
+            StrategyKind::Schedule.state_error(&c.state["schedule"]),
+            None
+        );
+        let never = json!({"schedule": {"pending": {}, "runs": []}});
+        assert_eq!(carried(&never, &[StrategyKind::Schedule], false), None);
     }
 
     #[test]

@@ -111,6 +111,26 @@ pub struct ScheduleState {
     pub hydration_s: Option<f64>,
 }
 
+/// What a cluster's slot learned of its workload, for the cluster that
+/// takes over its rows (`strategy mv`): its hydration times (the average
+/// its prewarm leads by, and the runs it came from). The replicas it waits
+/// on to hydrate stay. `None` when it learned none.
+pub(super) fn carried(st: &ScheduleState) -> Option<(ScheduleState, String)> {
+    let average = st.hydration_s.filter(|s| s.is_finite() && *s >= 0.0)?;
+    let kept = ScheduleState {
+        runs: st.runs.clone(),
+        hydration_s: Some(average),
+        ..ScheduleState::default()
+    };
+    let n = st.runs.len();
+    let said = format!(
+        "a hydration time of {} ({n} hydration{})",
+        crate::model::human_duration(average.round() as u64),
+        if n == 1 { "" } else { "s" }
+    );
+    Some((kept, said))
+}
+
 impl ScheduleState {
     /// Folds the replicas seen hydrated since the last plan into the
     /// average. A pending replica that does not exist at the next plan was
