@@ -1079,11 +1079,11 @@ pub async fn mv(ctx: &Context, from: &str, to: &str) -> Result<Moved, CommandErr
 
 /// Carries what FROM's strategies learned of the workload to TO
 /// ([`crate::strategy::carried`]: the sizes `shrink_to_fit` found, the
-/// hydration times `idle_suspend` and `schedule` learned), so TO's strategies do not
-/// learn it all again after every blue/green deploy; only while TO has no
-/// state of its own, which is kept (said in the note returned). What was
-/// carried, each strategy's part said; run again after a move that carried
-/// it, the same (TO's state is what was carried).
+/// hydration times `idle_suspend` and `schedule` learned), so TO's
+/// strategies do not learn it all again after every blue/green deploy; only
+/// while TO has no state of its own, which is kept (said in the note
+/// returned). What was carried, each strategy's part said; run again after
+/// a move that carried it, the same (TO's state is what was carried).
 async fn carry_state(
     ctx: &Context,
     snap: &Snapshot,
