@@ -422,6 +422,28 @@ mod tests {
     }
 
     #[test]
+    fn the_circle_is_cut_in_its_widest_gap_not_the_first_wider_than_the_night() {
+        // One session a day at these hours: three windows, 00–02, 05–09
+        // and 15–22, apart by gaps of 2 h (over midnight), 3 h and 6 h.
+        let at: Vec<i64> = [0, 1, 2, 5, 6, 7, 8, 9]
+            .into_iter()
+            .chain(15..=22)
+            .collect();
+        let hours = merged(
+            at.iter()
+                .enumerate()
+                .flat_map(|(day, h)| {
+                    let start = t("2026-01-05T00:00:00Z") + Duration::days(day as i64);
+                    busy(start + Duration::hours(*h), 30, 0.05)
+                })
+                .collect(),
+        );
+        let p = learn(&hours, t("2026-01-01T00:00:00Z"), t("2026-02-01T00:00:00Z"));
+        let windows: Vec<(i64, u16)> = p.windows.iter().map(|w| (w.onset.low, w.days)).collect();
+        assert_eq!(windows, [(0, 3), (5 * 3600, 5), (15 * 3600, 8)]);
+    }
+
+    #[test]
     fn office_hours_make_one_weekday_window() {
         let hours = office(|d| (d * 37 % 61) - 30, &[]);
         let p = learn(&hours, t("2026-01-05T00:00:00Z"), t("2026-02-02T00:00:00Z"));
