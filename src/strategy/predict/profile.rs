@@ -415,6 +415,7 @@ mod tests {
             );
         };
         spread("2026-01-05T08:00:00Z", 11, None);
+        spread("2026-01-05T13:00:00Z", 11, None);
         spread("2026-01-05T02:00:00Z", 21, None);
         spread("2026-01-05T03:00:00Z", 19, Some(30));
         // Across midnight: 20:00 to 06:00.
