@@ -423,6 +423,27 @@ mod tests {
     }
 
     #[test]
+    fn a_nightly_occurrence_after_the_historys_first_midnight_counts_for_the_day_before() {
+        // A window around 23:00: its occurrence at 01:00 on the history's
+        // first day (an hour in, so not one under way at its start) began
+        // the night before; it counts, for that day.
+        let from = t("2026-01-05T00:00:00Z");
+        let starts = [
+            "2026-01-05T01:00:00Z",
+            "2026-01-05T23:00:00Z",
+            "2026-01-06T23:20:00Z",
+            "2026-01-07T23:40:00Z",
+            "2026-01-09T00:15:00Z",
+            "2026-01-09T23:10:00Z",
+        ];
+        let hours = merged(starts.iter().flat_map(|s| busy(t(s), 20, 0.05)).collect());
+        let p = learn(&hours, from, t("2026-01-12T00:00:00Z"));
+        assert_eq!(p.windows.len(), 1, "{:#?}", p.windows);
+        assert_eq!(p.windows[0].days, 6, "{:#?}", p.windows);
+        assert_eq!(p.windows[0].onset.high, 25 * 3600, "{:#?}", p.windows);
+    }
+
+    #[test]
     fn the_circle_is_cut_in_its_widest_gap_not_the_first_wider_than_the_night() {
         // One session a day at these hours: three windows, 00–02, 05–09
         // and 15–22, apart by gaps of 2 h (over midnight), 3 h and 6 h.
