@@ -444,6 +444,57 @@ mod tests {
     }
 
     #[test]
+    fn a_windows_days_weeks_statements_and_slow_day_rate() {
+        let from = t("2026-01-05T00:00:00Z");
+        let until = t("2026-02-02T00:00:00Z");
+        // Ten days, two or three days apart, an hour from 09:00 and five
+        // minutes later each day, each busier than the one before; the first
+        // is ten minutes, then a second session after more than an hour's
+        // silence, within the window (the later days' starts link them).
+        let days: Vec<i64> = (0..10).map(|i| i * 5 / 2).collect();
+        let mut hours = Vec::new();
+        for (i, day) in days.iter().enumerate().skip(1) {
+            let start =
+                t("2026-01-05T09:00:00Z") + Duration::days(*day) + Duration::minutes(5 * i as i64);
+            hours.extend(busy(start, 60, 0.01 * (i + 1) as f64));
+        }
+        hours.extend(busy(t("2026-01-05T09:00:00Z"), 10, 0.01));
+        hours.extend(busy(t("2026-01-05T10:15:00Z"), 10, 0.5));
+        let p = learn(&merged(hours), from, until);
+        assert_eq!(p.windows.len(), 1, "{:#?}", p.windows);
+        let w = &p.windows[0];
+        assert_eq!(w.days, 10);
+        let mut samples = w.samples.clone();
+        samples.sort_by_key(|s| s.week);
+        let weeks: Vec<u8> = samples.iter().map(|s| s.week).collect();
+        let want: Vec<u8> = days.iter().map(|d| (d / 7) as u8).collect();
+        assert_eq!(weeks, want);
+        // The first day's statements are both its sessions'.
+        let first = w.samples.iter().find(|s| s.week == 0 && s.weekday == 0);
+        let both = 0.01 * 600.0 + 0.5 * 600.0;
+        assert!(
+            first.is_some_and(|s| (s.statements - both).abs() < 1e-6),
+            "{first:?}"
+        );
+        // The slow day's rate: the tenth percentile of ten days is the
+        // lowest (the second day's, the first being busier with its second
+        // session).
+        let mut rates: Vec<f64> = w.samples.iter().map(|s| s.rate).collect();
+        rates.sort_by(f64::total_cmp);
+        assert_eq!(w.rate, rates[0]);
+        assert!(rates[0] < rates[1], "{rates:?}");
+        // Seen on two days only: still a window.
+        let two = merged(
+            [t("2026-01-06T09:00:00Z"), t("2026-01-13T09:00:00Z")]
+                .into_iter()
+                .flat_map(|s| busy(s, 60, 0.05))
+                .collect(),
+        );
+        let p = learn(&two, from, until);
+        assert_eq!(p.windows.iter().map(|w| w.days).collect::<Vec<_>>(), [2]);
+    }
+
+    #[test]
     fn the_circle_is_cut_in_its_widest_gap_not_the_first_wider_than_the_night() {
         // One session a day at these hours: three windows, 00–02, 05–09
         // and 15–22, apart by gaps of 2 h (over midnight), 3 h and 6 h.
