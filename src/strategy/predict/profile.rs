@@ -495,6 +495,29 @@ mod tests {
     }
 
     #[test]
+    fn a_spread_fences_at_one_and_a_half_interquartile_ranges() {
+        // Quartiles 100 and 200: the fences are -50 and 350, each inside.
+        let v = vec![-51, -50, 100, 100, 100, 150, 200, 200, 200, 350, 351];
+        assert_eq!(
+            spread(v),
+            Spread {
+                low: -50,
+                median: 150,
+                high: 350
+            }
+        );
+        // Fewer than four values: no fence.
+        assert_eq!(
+            spread(vec![1000, 5, 3]),
+            Spread {
+                low: 3,
+                median: 5,
+                high: 1000
+            }
+        );
+    }
+
+    #[test]
     fn the_circle_is_cut_in_its_widest_gap_not_the_first_wider_than_the_night() {
         // One session a day at these hours: three windows, 00–02, 05–09
         // and 15–22, apart by gaps of 2 h (over midnight), 3 h and 6 h.
