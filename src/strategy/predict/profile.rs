@@ -483,12 +483,17 @@ mod tests {
         rates.sort_by(f64::total_cmp);
         assert_eq!(w.rate, rates[0]);
         assert!(rates[0] < rates[1], "{rates:?}");
-        // Seen on two days only: still a window.
+        // Seen on two days only: still a window (a day past the history's
+        // end is not in it).
         let two = merged(
-            [t("2026-01-06T09:00:00Z"), t("2026-01-13T09:00:00Z")]
-                .into_iter()
-                .flat_map(|s| busy(s, 60, 0.05))
-                .collect(),
+            [
+                t("2026-01-06T09:00:00Z"),
+                t("2026-01-13T09:00:00Z"),
+                until + Duration::hours(9),
+            ]
+            .into_iter()
+            .flat_map(|s| busy(s, 60, 0.05))
+            .collect(),
         );
         let p = learn(&two, from, until);
         assert_eq!(p.windows.iter().map(|w| w.days).collect::<Vec<_>>(), [2]);
