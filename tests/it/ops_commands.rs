@@ -2987,6 +2987,16 @@ fn state_of(emu: &Emulator, id: &str) -> Option<serde_json::Value> {
     .map(|text| serde_json::from_str(&text).expect("state is JSON"))
 }
 
+/// Writes `payload` as the state of cluster `id`, as a run would have.
+fn write_state(emu: &Emulator, id: &str, payload: &serde_json::Value) {
+    emu.sql(&format!(
+        "INSERT INTO mz_cluster_strategy_state (cluster_id, state_version, payload, updated_at) \
+         VALUES ({}, 2, {}::jsonb, now())",
+        crate::cli::lit(id),
+        crate::cli::lit(&payload.to_string())
+    ));
+}
+
 /// `strategy mv` carries what the old cluster's strategies learned of the
 /// workload (the sizes `shrink_to_fit` found, a predicting `idle_suspend`'s
 /// hydration times and margin) to the cluster that serves after a
@@ -3035,12 +3045,7 @@ fn strategy_mv_carries_what_the_strategies_learned_of_the_workload() {
         },
         "burst": {"cooldown_until": "2026-11-30T08:00:00Z"}
     });
-    emu.sql(&format!(
-        "INSERT INTO mz_cluster_strategy_state (cluster_id, state_version, payload, updated_at) \
-         VALUES ({}, 2, {}::jsonb, now())",
-        crate::cli::lit(&old),
-        crate::cli::lit(&learned.to_string())
-    ));
+    write_state(&emu, &old, &learned);
     emu.sql("CALL mz_emulator.swap_clusters('analytics', 'analytics_dbt_deploy')");
 
     let r = clusterctl(
@@ -3140,12 +3145,7 @@ fn strategy_mv_carries_what_the_strategies_learned_of_the_workload() {
     // A destination with state of its own keeps it, and says so.
     let other = emu.create_cluster("other");
     let own = json!({"shrink_to_fit": {"fits": "25cc"}});
-    emu.sql(&format!(
-        "INSERT INTO mz_cluster_strategy_state (cluster_id, state_version, payload, updated_at) \
-         VALUES ({}, 2, {}::jsonb, now())",
-        crate::cli::lit(&other),
-        crate::cli::lit(&own.to_string())
-    ));
+    write_state(&emu, &other, &own);
     let r = clusterctl(
         &emu,
         &["strategy", "mv", "analytics", "other", "-o", "json"],
@@ -3181,11 +3181,7 @@ fn strategy_mv_carries_the_state_once_across_a_lost_answer_and_a_rerun() {
         "shrink_to_fit",
         json!({"max_replica_size": "400cc"}),
     );
-    emu.sql(&format!(
-        "INSERT INTO mz_cluster_strategy_state (cluster_id, state_version, payload, updated_at) \
-         VALUES ({}, 2, '{{\"shrink_to_fit\": {{\"fits\": \"100cc\"}}}}'::jsonb, now())",
-        crate::cli::lit(&blue)
-    ));
+    write_state(&emu, &blue, &json!({"shrink_to_fit": {"fits": "100cc"}}));
     let states_of = |id: &str| {
         emu.query_one(&format!(
             "SELECT count(*)::text FROM mz_cluster_strategy_state WHERE cluster_id = {}",

@@ -190,6 +190,17 @@ fn a_lease_that_never_expires_is_held_wherever_it_is_shown() {
     assert_eq!(emu.replicas("c").len(), 1, "free once broken");
 }
 
+/// Runs `sql` as the admin (another controller, a person) just before the
+/// first statement matching `pattern` reaches the server.
+fn before_statement(emu: &Emulator, pattern: &str, sql: &'static str) {
+    let url = crate::support::pg_url();
+    let db = emu.database().to_string();
+    emu.on_statement(pattern, 1, move |_| {
+        let mut c = crate::support::admin_client(&url, &db);
+        let _ = c.batch_execute(sql);
+    });
+}
+
 /// The holder gives the lease back while we read it: we take it.
 #[test]
 fn a_lease_released_as_it_is_read_is_taken() {
@@ -198,15 +209,12 @@ fn a_lease_released_as_it_is_read_is_taken() {
     init_tables(&emu);
     strategy(&emu, "c", "target_size", json!({"target_size": "25cc"}));
     hold_lease(&emu, "other-host:4242:run-x", 600);
-    let url = crate::support::pg_url();
-    let db = emu.database().to_string();
-    emu.on_statement("SELECT holder, expires_at, ", 1, move |_| {
-        let mut c = crate::support::admin_client(&url, &db);
-        let _ = c.batch_execute(
-            "UPDATE clusterctl_lease SET holder = '', \
-             expires_at = TIMESTAMPTZ '1970-01-01 00:00:00+00' WHERE name = 'controller'",
-        );
-    });
+    before_statement(
+        &emu,
+        "SELECT holder, expires_at, ",
+        "UPDATE clusterctl_lease SET holder = '', \
+         expires_at = TIMESTAMPTZ '1970-01-01 00:00:00+00' WHERE name = 'controller'",
+    );
     let run = clusterctl(&emu, &["apply"]).ok();
     assert!(!run.stdout.contains("holds the lease"), "{}", run.all());
     assert_eq!(
@@ -226,16 +234,13 @@ fn a_lease_taken_and_given_back_between_the_read_and_the_take_is_read_again() {
     emu.create_cluster("c");
     init_tables(&emu);
     strategy(&emu, "c", "target_size", json!({"target_size": "25cc"}));
-    let url = crate::support::pg_url();
-    let db = emu.database().to_string();
     let take = "AS other WHERE other.name";
-    emu.on_statement(take, 1, move |_| {
-        let mut c = crate::support::admin_client(&url, &db);
-        let _ = c.batch_execute(
-            "UPDATE clusterctl_lease SET acquired_at = now() + INTERVAL '1 second' \
-             WHERE name = 'controller'",
-        );
-    });
+    before_statement(
+        &emu,
+        take,
+        "UPDATE clusterctl_lease SET acquired_at = now() + INTERVAL '1 second' \
+         WHERE name = 'controller'",
+    );
     let before = emu.sql_log().len();
     let run = clusterctl(&emu, &["apply"]).ok();
     assert!(!run.stdout.contains("holds the lease"), "{}", run.all());
@@ -459,12 +464,11 @@ fn plan_guard_skips_a_cluster_renamed_or_swapped_since_the_snapshot() {
     // The swap lands between the snapshot and the first statement (at the
     // guard's read of the replicas, which are the same by id): DROP
     // CLUSTER REPLICA "blue"."r1" would take green's only replica.
-    let url = crate::support::pg_url();
-    let db = emu.database().to_string();
-    emu.on_statement("WHERE r.cluster_id = $1", 1, move |_| {
-        let mut c = crate::support::admin_client(&url, &db);
-        let _ = c.batch_execute("CALL mz_emulator.swap_clusters('blue', 'green')");
-    });
+    before_statement(
+        &emu,
+        "WHERE r.cluster_id = $1",
+        "CALL mz_emulator.swap_clusters('blue', 'green')",
+    );
     emu.reset_stats();
     let run = clusterctl(&emu, &["apply"]).ok();
     assert!(
@@ -496,15 +500,12 @@ fn plan_guard_skips_a_cluster_changed_since_the_snapshot() {
     init_tables(&emu);
     strategy(&emu, "c", "target_size", json!({"target_size": "50cc"}));
     // Someone adds a replica by hand between our snapshot and our DDL.
-    let url = crate::support::pg_url();
-    let db = emu.database().to_string();
-    emu.on_statement("WHERE r.cluster_id = $1", 1, move |_| {
-        let mut c = crate::support::admin_client(&url, &db);
-        let _ = c.batch_execute(
-            "INSERT INTO mz_catalog.mz_cluster_replicas \
-             SELECT 'u999', 'by_hand', id, '100cc', NULL, 'u1', false FROM mz_catalog.mz_clusters WHERE name = 'c'",
-        );
-    });
+    before_statement(
+        &emu,
+        "WHERE r.cluster_id = $1",
+        "INSERT INTO mz_catalog.mz_cluster_replicas \
+         SELECT 'u999', 'by_hand', id, '100cc', NULL, 'u1', false FROM mz_catalog.mz_clusters WHERE name = 'c'",
+    );
     emu.reset_stats();
     let run = clusterctl(&emu, &["apply"]).ok();
     assert!(
