@@ -32,10 +32,7 @@ fn hold_lease(emu: &Emulator, holder: &str, secs: i64) {
 
 #[test]
 fn a_held_lease_means_one_line_and_exit_zero_and_unlock_breaks_it() {
-    let emu = Emulator::start();
-    emu.create_cluster("c");
-    init_tables(&emu);
-    strategy(&emu, "c", "target_size", json!({"target_size": "25cc"}));
+    let emu = one_create_setup();
     hold_lease(&emu, "other-host:4242:run-x", 600);
 
     let run = clusterctl(&emu, &["apply"]).ok();
@@ -119,10 +116,7 @@ fn a_held_lease_means_one_line_and_exit_zero_and_unlock_breaks_it() {
 /// takes the lease. Taking the expired copy let two controllers act.
 #[test]
 fn a_lease_row_held_elsewhere_blocks_the_take_of_an_expired_copy() {
-    let emu = Emulator::start();
-    emu.create_cluster("c");
-    init_tables(&emu);
-    strategy(&emu, "c", "target_size", json!({"target_size": "25cc"}));
+    let emu = one_create_setup();
     emu.sql(
         "INSERT INTO clusterctl_lease (name, holder, expires_at) \
          VALUES ('controller', 'other-host:4242:run-x', now() + INTERVAL '10 minutes')",
@@ -153,10 +147,7 @@ fn a_lease_row_held_elsewhere_blocks_the_take_of_an_expired_copy() {
 /// it held for ever. One rule says held now, for both.
 #[test]
 fn a_lease_that_never_expires_is_held_wherever_it_is_shown() {
-    let emu = Emulator::start();
-    emu.create_cluster("c");
-    init_tables(&emu);
-    strategy(&emu, "c", "target_size", json!({"target_size": "25cc"}));
+    let emu = one_create_setup();
     let v = crate::json_schema::schema();
     emu.sql(
         "UPDATE clusterctl_lease SET holder = 'other-host:4242:run-x', expires_at = 'infinity' \
@@ -204,10 +195,7 @@ fn before_statement(emu: &Emulator, pattern: &str, sql: &'static str) {
 /// The holder gives the lease back while we read it: we take it.
 #[test]
 fn a_lease_released_as_it_is_read_is_taken() {
-    let emu = Emulator::start();
-    emu.create_cluster("c");
-    init_tables(&emu);
-    strategy(&emu, "c", "target_size", json!({"target_size": "25cc"}));
+    let emu = one_create_setup();
     hold_lease(&emu, "other-host:4242:run-x", 600);
     before_statement(
         &emu,
@@ -230,10 +218,7 @@ fn a_lease_released_as_it_is_read_is_taken() {
 /// is read again and taken.
 #[test]
 fn a_lease_taken_and_given_back_between_the_read_and_the_take_is_read_again() {
-    let emu = Emulator::start();
-    emu.create_cluster("c");
-    init_tables(&emu);
-    strategy(&emu, "c", "target_size", json!({"target_size": "25cc"}));
+    let emu = one_create_setup();
     let take = "AS other WHERE other.name";
     before_statement(
         &emu,
@@ -267,10 +252,7 @@ fn a_lease_taken_and_given_back_between_the_read_and_the_take_is_read_again() {
 /// its TTL, for a run that was over.
 #[test]
 fn a_take_of_the_lease_that_runs_after_the_run_gave_it_back_changes_nothing() {
-    let emu = Emulator::start();
-    emu.create_cluster("c");
-    init_tables(&emu);
-    strategy(&emu, "c", "target_size", json!({"target_size": "25cc"}));
+    let emu = one_create_setup();
     let take = "AS other WHERE other.name";
     emu.fault(
         take,
@@ -1287,10 +1269,7 @@ fn a_ddl_slower_than_the_lease_ttl_is_covered_by_the_heartbeat() {
 
 #[test]
 fn lease_expiry_follows_the_database_clock_not_the_controllers() {
-    let emu = Emulator::start();
-    emu.create_cluster("c");
-    init_tables(&emu);
-    strategy(&emu, "c", "target_size", json!({"target_size": "25cc"}));
+    let emu = one_create_setup();
     // A live lease (5 minutes by the database's clock) on another host.
     hold_lease(&emu, "other-host:4242:run-x", 300);
     // A host whose clock is 6 minutes ahead does not take it.
@@ -1532,10 +1511,7 @@ fn a_live_holder_in_another_pid_namespace_is_not_taken_over() {
     {
         panic!("this test needs `unshare --pid --fork --mount-proc` (root, util-linux)");
     }
-    let emu = Emulator::start();
-    emu.create_cluster("c");
-    init_tables(&emu);
-    strategy(&emu, "c", "target_size", json!({"target_size": "25cc"}));
+    let emu = one_create_setup();
     emu.delay_statements("CREATE CLUSTER REPLICA", Duration::from_secs(4));
     let bin = env!("CARGO_BIN_EXE_clusterctl");
     // The holder is PID 3 of its namespace, the contender PID 2 of its own,
@@ -1824,10 +1800,7 @@ fn a_lost_lease_stops_the_run_before_its_next_ddl() {
 
 #[test]
 fn a_busy_lease_is_an_error_for_wipe_state_and_an_idle_apply() {
-    let emu = Emulator::start();
-    emu.create_cluster("c");
-    init_tables(&emu);
-    strategy(&emu, "c", "target_size", json!({"target_size": "25cc"}));
+    let emu = one_create_setup();
     clusterctl(&emu, &["apply"]).ok();
     let states = || emu.query_one("SELECT count(*) FROM mz_cluster_strategy_state");
     let before = states();
@@ -2142,10 +2115,7 @@ fn open_audit_rows_with_absurd_deadlines_or_dates_neither_crash_nor_hold() {
 fn a_lease_row_deleted_by_hand_is_put_back() {
     // A clean-up or a partial restore removed it: apply and unlock failed
     // for good while init and doctor said all was well.
-    let emu = Emulator::start();
-    emu.create_cluster("c");
-    init_tables(&emu);
-    strategy(&emu, "c", "target_size", json!({"target_size": "25cc"}));
+    let emu = one_create_setup();
     emu.sql("DELETE FROM clusterctl_lease WHERE name = 'controller'");
     clusterctl(&emu, &["unlock", "--force"]).ok();
     emu.sql("DELETE FROM clusterctl_lease WHERE name = 'controller'");
