@@ -1201,7 +1201,10 @@ mod carried_state {
                     },
                     "margin_s": 59.6,
                     "miss_since": "2026-11-30T08:00:00Z",
-                    "began": "2026-11-30T08:01:00Z"
+                    "began": "2026-11-30T08:01:00Z",
+                    "hits": 9,
+                    "misses": 2,
+                    "interval_s": 60
                 }
             },
             "burst": {"cooldown_until": "2026-11-30T08:00:00Z"},
@@ -1240,7 +1243,7 @@ mod carried_state {
                     "predict": {
                         "hydrations": {"by_size": {"100cc": [420]}}, "margin_s": 59.6,
                         "miss_since": null, "miss_predicted": false, "scored": null,
-                        "hits": 0, "misses": 0
+                        "hits": 9, "misses": 2, "interval_s": 60
                     },
                     "check_trail": true
                 }
