@@ -1279,6 +1279,9 @@ mod carried_state {
         );
         let never = json!({"schedule": {"pending": {}, "runs": []}});
         assert_eq!(carried(&never, &[StrategyKind::Schedule], false), None);
+        // A time no hydration takes (written by hand) is not carried.
+        let negative = json!({"schedule": {"runs": [], "hydration_s": -5.0}});
+        assert_eq!(carried(&negative, &[StrategyKind::Schedule], false), None);
     }
 
     #[test]
