@@ -1149,6 +1149,32 @@ mod tests {
         );
     }
 
+    /// A wake beside a larger size that serves, the size that fit known:
+    /// each size below the one serving that the wake brings back is tried,
+    /// and only the size that fit is said to have fit.
+    #[test]
+    fn a_wake_beside_a_serving_size_names_only_the_fit_as_having_fit() {
+        let cl = cluster("c", vec![replica("c_100cc", "100cc", true)]);
+        let mut st = ShrinkToFitState {
+            fits: Some(Size::from("25cc")),
+            ..ShrinkToFitState::default()
+        };
+        let brought = [("c_25cc", "25cc"), ("c_50cc", "50cc")];
+        let d = brought_back(&cl, &mut st, &brought, "resume");
+        assert_eq!(d.names(), ["c_100cc", "c_25cc", "c_50cc"]);
+        let why = |n: &str| d.replicas[n].added_by.clone().unwrap().reason;
+        assert_eq!(
+            why("c_25cc"),
+            "try size 25cc beside 100cc, which serves: 25cc is the size that fit before; \
+             brought back by idle_suspend: resume"
+        );
+        assert_eq!(
+            why("c_50cc"),
+            "try size 50cc beside 100cc, which serves: whether 50cc fits is not known yet; \
+             brought back by idle_suspend: resume"
+        );
+    }
+
     /// A wake with the size that fit known: that size is this strategy's
     /// start; a larger one the wake brings back is left as the wake's (the
     /// strategy drops it once the size that fit serves).
