@@ -192,6 +192,19 @@ fn before_statement(emu: &Emulator, pattern: &str, sql: &'static str) {
     });
 }
 
+/// `apply` on [`one_create_setup`]'s cluster takes the lease and creates
+/// its replica.
+fn took_the_lease_and_acted(emu: &Emulator) {
+    let run = clusterctl(emu, &["apply"]).ok();
+    assert!(!run.stdout.contains("holds the lease"), "{}", run.all());
+    assert_eq!(
+        emu.replicas("c"),
+        pairs(&[("r_25cc", "25cc")]),
+        "{}",
+        run.all()
+    );
+}
+
 /// The holder gives the lease back while we read it: we take it.
 #[test]
 fn a_lease_released_as_it_is_read_is_taken() {
@@ -203,14 +216,7 @@ fn a_lease_released_as_it_is_read_is_taken() {
         "UPDATE clusterctl_lease SET holder = '', \
          expires_at = TIMESTAMPTZ '1970-01-01 00:00:00+00' WHERE name = 'controller'",
     );
-    let run = clusterctl(&emu, &["apply"]).ok();
-    assert!(!run.stdout.contains("holds the lease"), "{}", run.all());
-    assert_eq!(
-        emu.replicas("c"),
-        pairs(&[("r_25cc", "25cc")]),
-        "{}",
-        run.all()
-    );
+    took_the_lease_and_acted(&emu);
 }
 
 /// Another controller takes the lease and gives it back between our read
@@ -227,14 +233,7 @@ fn a_lease_taken_and_given_back_between_the_read_and_the_take_is_read_again() {
          WHERE name = 'controller'",
     );
     let before = emu.sql_log().len();
-    let run = clusterctl(&emu, &["apply"]).ok();
-    assert!(!run.stdout.contains("holds the lease"), "{}", run.all());
-    assert_eq!(
-        emu.replicas("c"),
-        pairs(&[("r_25cc", "25cc")]),
-        "{}",
-        run.all()
-    );
+    took_the_lease_and_acted(&emu);
     let log = emu.sql_log();
     let takes = log[before..].iter().filter(|s| s.contains(take)).count();
     assert_eq!(
