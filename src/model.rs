@@ -666,6 +666,15 @@ pub fn clip(s: &str, max: usize) -> String {
     }
 }
 
+/// `s` after a count other than one (`1 row`, `2 rows`).
+pub fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
 /// A duration for people: `45s`, `12m05s`, `2h01m`, `3d04h`.
 pub fn human_duration(secs: u64) -> String {
     let (d, h, m, s) = (secs / 86400, secs / 3600 % 24, secs / 60 % 60, secs % 60);

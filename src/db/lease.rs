@@ -163,7 +163,7 @@ pub async fn acquire(
                 current(c, store).await?
             }
         };
-        if seen.held && seen.holder != me.0 {
+        if seen.held_by_another(me) {
             break seen;
         }
         if try_take(&seen).await? > 0 {
@@ -253,8 +253,9 @@ async fn seed_missing(c: &Client, store: &Store) -> Result<(), DbError> {
 /// longer than its TTL.
 ///
 /// The read before it is what makes a late take harmless: an attempt given
-/// up (its deadline passed, its connection dropped with a cancel request
-/// that did not land) may still reach the server after a later attempt
+/// up (its deadline passed; the cancel request sent as its connection was
+/// dropped reached the server first, and found nothing to cancel) may
+/// still reach the server after a later attempt
 /// took the row, or after the run gave it back; it then finds a later take
 /// than the one it was sent against and changes nothing. Taking the row
 /// without it held it again for a run that was over, and the others waited
@@ -350,6 +351,12 @@ impl Row {
     /// Nobody holds it, as [`take`] judges it.
     pub fn is_free(&self) -> bool {
         !self.held
+    }
+
+    /// Held by another than `me`: not ours to take (only to take over, if
+    /// its holder is over).
+    pub fn held_by_another(&self, me: &Holder) -> bool {
+        self.held && self.holder != me.0
     }
 
     /// How long it stays held by the database's clock (zero when free,

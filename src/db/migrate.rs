@@ -412,7 +412,7 @@ async fn take_lock(store: &Store, c: &Client, me: &lease::Holder) -> Result<Lock
             .map_err(|e| DbError::query("seeding the migration lock", &e))?;
         return Ok(Lock::Busy(lease::Row::free()));
     };
-    let theirs = row.held && row.holder != me.0;
+    let theirs = row.held_by_another(me);
     if !theirs {
         let n = lease::take(c, store, LOCK_NAME, &me.0, LOCK_TTL, &row.taken)
             .await

@@ -17,6 +17,7 @@ mod strategy;
 pub mod table;
 
 use crate::commands::{Completion, Leased};
+use crate::model::plural;
 
 pub use plan::{
     apply_summary, apply_text, plan_json, plan_streamed_first, plan_summary, plan_text, problems,
@@ -173,14 +174,6 @@ impl View for Raw {
 /// the document rather than a panic.
 fn body_of<T: serde::Serialize>(v: &T) -> serde_json::Value {
     serde_json::to_value(v).unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }))
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
-    }
 }
 
 /// A run that found the lease held by another controller.

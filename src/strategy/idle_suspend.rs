@@ -43,7 +43,7 @@ use super::config::{ConfigError, Obj};
 use super::keys;
 use super::predict::{self, forecast, Forecast, Lead, PredictConfig, PredictState, Profile};
 use super::{cooldown_left, Ctx, Desired, Idle, StrategyKind};
-use crate::model::{human_duration, Cluster, Size};
+use crate::model::{human_duration, plural, Cluster, Size};
 
 const KIND: StrategyKind = StrategyKind::IdleSuspend;
 
@@ -250,7 +250,7 @@ pub(super) fn carried(
             .iter()
             .map(|(size, samples)| {
                 let n = samples.len();
-                format!("{size} ({n} sample{})", if n == 1 { "" } else { "s" })
+                format!("{size} ({n} sample{})", plural(n))
             })
             .collect();
         said.push(format!("hydration times of {}", sizes.join(", ")));

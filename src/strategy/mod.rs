@@ -518,9 +518,9 @@ pub struct Carried {
 /// strategy type), for the strategies of `kinds` (the rows that move) on a
 /// cluster that is managed or not (`to_managed`): `shrink_to_fit`'s sizes
 /// found to fit and too small, a predicting `idle_suspend`'s hydration
-/// times and margin, a `schedule`'s hydration time. What belongs to the old cluster's replicas (cooldowns,
-/// a suspension's replicas, a prewarm under way) is not carried, nor any
-/// other strategy's state. `None` when nothing was learned (an unreadable
+/// times and margin, a `schedule`'s hydration time. What belongs to the
+/// old cluster's replicas (cooldowns, a suspension's replicas, a prewarm
+/// under way) is not carried, nor any other strategy's state. `None` when nothing was learned (an unreadable
 /// slot holds nothing).
 pub fn carried(
     state: &serde_json::Value,

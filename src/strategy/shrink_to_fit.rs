@@ -240,9 +240,10 @@ fn start_candidates(c: &ShrinkToFitConfig, ctx: &Ctx, d: &mut Desired, st: &mut 
         .min_by_key(|s| ctx.sizes.rank(s));
     let known_fit = st.fits.clone().filter(|f| {
         let rank = ctx.sizes.rank(f);
-        rank.is_some() && rank <= max_rank && floor.is_none_or(|fl| rank > Some(fl))
+        rank.is_some() && rank <= max_rank && above_floor(f)
     });
     if let Some(serving) = serving {
+        let serving_rank = ctx.sizes.rank(&serving);
         let mut below: Vec<Size> = ctx
             .sizes
             .up_to(&serving)
@@ -256,8 +257,7 @@ fn start_candidates(c: &ShrinkToFitConfig, ctx: &Ctx, d: &mut Desired, st: &mut 
         // are tried once it serves. Not once it was tried here without an
         // outcome (it is not running, and was seen running before).
         let fit_first = known_fit.as_ref().filter(|f| {
-            ctx.sizes.rank(f) < ctx.sizes.rank(&serving)
-                && (d.has_size(f) || !st.tried_below.contains(f))
+            ctx.sizes.rank(f) < serving_rank && (d.has_size(f) || !st.tried_below.contains(f))
         });
         if let Some(fit) = fit_first {
             below.retain(|s| s == fit);
@@ -269,7 +269,6 @@ fn start_candidates(c: &ShrinkToFitConfig, ctx: &Ctx, d: &mut Desired, st: &mut 
             }
         }
         st.tried_below.retain(|s| above_floor(s));
-        let serving_rank = ctx.sizes.rank(&serving);
         // One text for a try below the size that serves, whoever asked.
         let try_below = |s: &Size| match fit_first {
             Some(fit) if fit == s => {

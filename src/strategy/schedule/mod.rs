@@ -38,7 +38,7 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use super::{Change, Ctx, Desired, StrategyKind};
-use crate::model::{Size, SizeCatalog};
+use crate::model::{human_duration, plural, Size, SizeCatalog};
 
 pub use config::{ScheduleConfig, Shape, Window};
 
@@ -125,8 +125,8 @@ pub(super) fn carried(st: &ScheduleState) -> Option<(ScheduleState, String)> {
     let n = st.runs.len();
     let said = format!(
         "a hydration time of {} ({n} hydration{})",
-        crate::model::human_duration(average.round() as u64),
-        if n == 1 { "" } else { "s" }
+        human_duration(average.round() as u64),
+        plural(n)
     );
     Some((kept, said))
 }
