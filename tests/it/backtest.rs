@@ -515,12 +515,7 @@ fn a_suspended_managed_cluster_uses_the_hydration_idle_suspend_learned() {
         "resumed_at": null,
         "predict": {"hydrations": {"by_size": {"50cc": [420]}}, "interval_s": 120},
     }});
-    emu.sql(&format!(
-        "INSERT INTO mz_cluster_strategy_state (cluster_id, state_version, payload, updated_at) \
-         VALUES ({}, 2, {}::jsonb, now())",
-        crate::cli::lit(&id),
-        crate::cli::lit(&payload.to_string())
-    ));
+    crate::cli::write_state(&emu, &id, &payload);
     emu.add_activity_bulk("m", 8, 10 * 3600, 3600, 60);
     let dir = tempfile::tempdir().expect("temp dir");
     let out = dir.path().join("m.toml");

@@ -179,6 +179,17 @@ pub fn state_of(emu: &Emulator, cluster: &str) -> Option<serde_json::Value> {
         .next_back()
 }
 
+/// Writes `payload` as the state of the cluster with id `id`, in our
+/// layout's version, as a run would have.
+pub fn write_state(emu: &Emulator, id: &str, payload: &serde_json::Value) {
+    emu.sql(&format!(
+        "INSERT INTO mz_cluster_strategy_state (cluster_id, state_version, payload, updated_at) \
+         VALUES ({}, 2, {}::jsonb, now())",
+        lit(id),
+        lit(&payload.to_string())
+    ));
+}
+
 /// Audit rows of a cluster with their decision context, oldest first.
 pub fn audit_ctx(emu: &Emulator, cluster: &str) -> Vec<serde_json::Value> {
     let id = emu.cluster_id(cluster);

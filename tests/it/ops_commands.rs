@@ -4,7 +4,9 @@
 
 use serde_json::json;
 
-use crate::cli::{clusterctl, command, run_cmd, strategy, strategy_at, Run};
+use crate::cli::{
+    clusterctl, command, run_cmd, state_of, states, strategy, strategy_at, write_state, Run,
+};
 use crate::support::Emulator;
 
 /// An emulator with clusterctl's tables created by `clusterctl init`.
@@ -2977,26 +2979,6 @@ fn strategy_set_with_replica_sizes_says_what_it_was_validated_against() {
     assert!(r.stderr.contains("25cc is listed twice"), "{}", r.all());
 }
 
-/// The state of cluster `id` (our layout's), as stored.
-fn state_of(emu: &Emulator, id: &str) -> Option<serde_json::Value> {
-    emu.query_one(&format!(
-        "SELECT payload::text FROM mz_cluster_strategy_state WHERE cluster_id = {} \
-         AND state_version = 2",
-        crate::cli::lit(id)
-    ))
-    .map(|text| serde_json::from_str(&text).expect("state is JSON"))
-}
-
-/// Writes `payload` as the state of cluster `id`, as a run would have.
-fn write_state(emu: &Emulator, id: &str, payload: &serde_json::Value) {
-    emu.sql(&format!(
-        "INSERT INTO mz_cluster_strategy_state (cluster_id, state_version, payload, updated_at) \
-         VALUES ({}, 2, {}::jsonb, now())",
-        crate::cli::lit(id),
-        crate::cli::lit(&payload.to_string())
-    ));
-}
-
 /// `strategy mv` carries what the old cluster's strategies learned of the
 /// workload (the sizes `shrink_to_fit` found, a predicting `idle_suspend`'s
 /// hydration times and margin) to the cluster that serves after a
@@ -3064,7 +3046,7 @@ fn strategy_mv_carries_what_the_strategies_learned_of_the_workload() {
         )
     );
     // Only the knowledge; the old cluster keeps its state as it was.
-    let carried = state_of(&emu, &new).expect("the destination has state now");
+    let carried = state_of(&emu, "analytics").expect("the destination has state now");
     assert_eq!(
         carried["shrink_to_fit"],
         json!({"too_small": "50cc", "too_small_at": "2026-11-20T08:00:00Z",
@@ -3084,7 +3066,10 @@ fn strategy_mv_carries_what_the_strategies_learned_of_the_workload() {
     // New to this cluster, as a wiped slot is: the next plan reads the trail.
     assert_eq!(idle["check_trail"], json!(true), "{carried:#}");
     assert!(carried.get("burst").is_none(), "{carried:#}");
-    assert_eq!(state_of(&emu, &old), Some(learned.clone()));
+    assert_eq!(
+        state_of(&emu, "analytics_dbt_deploy"),
+        Some(learned.clone())
+    );
 
     // The cluster that serves now starts the size that fit, not a probe of
     // every size up to 400cc.
@@ -3140,7 +3125,7 @@ fn strategy_mv_carries_what_the_strategies_learned_of_the_workload() {
         &["strategy", "mv", "analytics_dbt_deploy", "analytics"],
     )
     .ok();
-    assert_eq!(state_of(&emu, &new), Some(carried));
+    assert_eq!(state_of(&emu, "analytics"), Some(carried));
 
     // A destination with state of its own keeps it, and says so.
     let other = emu.create_cluster("other");
@@ -3163,7 +3148,7 @@ fn strategy_mv_carries_what_the_strategies_learned_of_the_workload() {
         )),
         "{r:#}"
     );
-    assert_eq!(state_of(&emu, &other), Some(own));
+    assert_eq!(state_of(&emu, "other"), Some(own));
 }
 
 /// The carried state's write committed but its answer was lost (a cut
@@ -3182,12 +3167,7 @@ fn strategy_mv_carries_the_state_once_across_a_lost_answer_and_a_rerun() {
         json!({"max_replica_size": "400cc"}),
     );
     write_state(&emu, &blue, &json!({"shrink_to_fit": {"fits": "100cc"}}));
-    let states_of = |id: &str| {
-        emu.query_one(&format!(
-            "SELECT count(*)::text FROM mz_cluster_strategy_state WHERE cluster_id = {}",
-            crate::cli::lit(id)
-        ))
-    };
+    let states_of = |id: &str| states(&emu).iter().filter(|(c, _, _)| c == id).count();
     emu.cut_after_statement("state_version, payload, updated_at) SELECT $1", 1);
     emu.cut_every_statement("DELETE FROM");
     let r = clusterctl(&emu, &["strategy", "mv", "blue", "green"]);
@@ -3198,8 +3178,8 @@ fn strategy_mv_carries_the_state_once_across_a_lost_answer_and_a_rerun() {
         r.all()
     );
     emu.clear_faults();
-    assert_eq!(states_of(&green).as_deref(), Some("1"));
-    let carried = state_of(&emu, &green).expect("carried");
+    assert_eq!(states_of(&green), 1);
+    let carried = state_of(&emu, "green").expect("carried");
     assert_eq!(carried["shrink_to_fit"]["fits"], "100cc", "{carried:#}");
     let r = clusterctl(&emu, &["strategy", "mv", "blue", "green", "-o", "json"])
         .ok()
@@ -3214,8 +3194,8 @@ fn strategy_mv_carries_the_state_once_across_a_lost_answer_and_a_rerun() {
         !r["result"]["notes"].to_string().contains("of its own"),
         "{r:#}"
     );
-    assert_eq!(states_of(&green).as_deref(), Some("1"));
-    assert_eq!(state_of(&emu, &green), Some(carried));
+    assert_eq!(states_of(&green), 1);
+    assert_eq!(state_of(&emu, "green"), Some(carried));
 
     // The answer of the write alone lost: retried, said carried, once.
     let red = emu.create_cluster("red");
@@ -3230,7 +3210,7 @@ fn strategy_mv_carries_the_state_once_across_a_lost_answer_and_a_rerun() {
         "{}",
         r.all()
     );
-    assert_eq!(states_of(&red).as_deref(), Some("1"));
+    assert_eq!(states_of(&red), 1);
 }
 
 /// A blue/green deployment (dbt's `deploy_promote`): after the swap the

@@ -1172,14 +1172,13 @@ async fn wait_as_statement<T>(
     conn: &Conn,
     client: &mut OwnedReadHalf,
     done: impl std::future::Future<Output = T>,
-    watch_close: bool,
+    mut watch_close: bool,
 ) -> Result<Result<T, ErrorReply>, ClientGone> {
     let pid = conn.backend_pid.load(Ordering::SeqCst);
     tokio::pin!(done);
     // A client that sends nothing more while it waits: its end of file says
     // it is gone (unless the statement came late: its close is later still).
     // One that sent more already is only watched for cancels.
-    let mut watch_close = watch_close;
     loop {
         let mut byte = [0u8; 1];
         tokio::select! {
@@ -1283,7 +1282,7 @@ struct Effects {
     fail: Option<ErrorReply>,
 }
 
-async fn apply_actions(actions: Vec<Action>) -> Effects {
+async fn apply_actions(shared: &Shared, conn: &Conn, actions: Vec<Action>) -> Effects {
     let mut fx = Effects::default();
     for action in actions {
         match action {
@@ -1294,6 +1293,8 @@ async fn apply_actions(actions: Vec<Action>) -> Effects {
             Action::Delay(d) => tokio::time::sleep(d).await,
             Action::Late(d) => {
                 tokio::time::sleep(d).await;
+                // It arrives now: a cancel sent meanwhile was for nothing.
+                forget_cancels(shared, conn);
                 fx.late = true;
             }
             Action::Fail { sqlstate, message } => fx.fail = Some((sqlstate, message, None)),
@@ -1337,10 +1338,7 @@ async fn client_to_server(
                 forget_cancels(shared, conn);
                 let (sql, _) = cstr(&body);
                 shared.log.lock().unwrap().push(sql.clone());
-                let mut fx = apply_actions(shared.take_actions(&sql)).await;
-                if fx.late {
-                    forget_cancels(shared, conn);
-                }
+                let mut fx = apply_actions(shared, conn, shared.take_actions(&sql)).await;
                 if fx.stall {
                     return drain(&mut cr).await;
                 }
@@ -1463,10 +1461,7 @@ async fn client_to_server(
                     .cloned();
                 let mut fx = Effects::default();
                 if let Some((sql, rewritten)) = &statement {
-                    fx = apply_actions(shared.take_actions(sql)).await;
-                    if fx.late {
-                        forget_cancels(shared, conn);
-                    }
+                    fx = apply_actions(shared, conn, shared.take_actions(sql)).await;
                     if fx.stall {
                         return drain(&mut cr).await;
                     }
