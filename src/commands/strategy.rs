@@ -945,9 +945,11 @@ pub struct Moved {
 /// the source has no rows, the destination has rows of its own, or the rows
 /// would be invalid for the destination (a managed cluster refuses `burst`,
 /// a size it is not offered). Materialize has no transaction that both
-/// inserts and deletes: the destination's rows are written in one
-/// statement, then the source's deleted in another; a command stopped
-/// between the two leaves both, and the same command run again finishes it.
+/// inserts and deletes: what the source's strategies learned is carried
+/// into the destination's state first ([`carry_state`]), then the
+/// destination's rows are written in one statement and the source's
+/// deleted in another; a command stopped between them leaves both (or the
+/// carried state alone), and the same command run again finishes it.
 pub async fn mv(ctx: &Context, from: &str, to: &str) -> Result<Moved, CommandError> {
     let snap = snapshot(ctx).await?;
     let source = resolve_with_rows(ctx, &snap, from).await;
@@ -993,6 +995,9 @@ pub async fn mv(ctx: &Context, from: &str, to: &str) -> Result<Moved, CommandErr
     } = plan_move(&snap, &source, &dest)?;
     let at = snap.now;
     let store = &ctx.store;
+    // The state goes first: an `apply` that sees TO's rows sees what was
+    // carried too, never plans TO from nothing to write over it.
+    let carry = carry_state(ctx, &snap, &source, &dest, &rows, at).await?;
     if !already_there {
         let written = ctx
             .backend()
@@ -1006,10 +1011,23 @@ pub async fn mv(ctx: &Context, from: &str, to: &str) -> Result<Moved, CommandErr
             })
             .await?;
         if !written {
+            // The state stays: another move of the same rows found it the
+            // same as its own and carried nothing (it learned of the same
+            // workload, which TO serves whatever its rows).
+            let state = if carry.wrote {
+                format!(
+                    " (what the strategies of {} learned is in the state of {} now: {})",
+                    source.display(),
+                    dest.display(),
+                    carry.what.join("; ")
+                )
+            } else {
+                String::new()
+            };
             return Err(CommandError::Refused(format!(
                 "{} got strategy rows while this command moved those of {} (another `strategy \
-                 mv` or `strategy set` at the same time); nothing was moved: `clusterctl strategy \
-                 mv {} {}` again says where things stand",
+                 mv` or `strategy set` at the same time); no row was moved{state}: `clusterctl \
+                 strategy mv {} {}` again says where things stand",
                 dest.display(),
                 source.display(),
                 source.arg(),
@@ -1017,7 +1035,11 @@ pub async fn mv(ctx: &Context, from: &str, to: &str) -> Result<Moved, CommandErr
             )));
         }
     }
-    let (carried, kept) = carry_state(ctx, &snap, &source, &dest, &rows, at).await?;
+    let Carry {
+        what: carried,
+        kept,
+        ..
+    } = carry;
     let configs = serde_json::Value::Object(rows.iter().cloned().collect());
     let given = [source.as_given(from), dest.as_given(to)];
     // Run again after a move stopped between its writes: the destination's
@@ -1077,13 +1099,23 @@ pub async fn mv(ctx: &Context, from: &str, to: &str) -> Result<Moved, CommandErr
     })
 }
 
+/// What [`carry_state`] did.
+struct Carry {
+    /// What was carried, each strategy's part said.
+    what: Vec<String>,
+    /// The note when TO has state of its own, which is kept.
+    kept: Option<String>,
+    /// Whether this command wrote TO's state (not a run before it).
+    wrote: bool,
+}
+
 /// Carries what FROM's strategies learned of the workload to TO
 /// ([`crate::strategy::carried`]: the sizes `shrink_to_fit` found, the
 /// hydration times `idle_suspend` and `schedule` learned), so TO's
 /// strategies do not learn it all again after every blue/green deploy; only
 /// while TO has no state of its own, which is kept (said in the note
-/// returned). What was carried, each strategy's part said; run again after
-/// a move that carried it, the same (TO's state is what was carried).
+/// returned). Run again after a move that carried it, the same (TO's state
+/// is what was carried), written by a run before.
 async fn carry_state(
     ctx: &Context,
     snap: &Snapshot,
@@ -1091,7 +1123,12 @@ async fn carry_state(
     dest: &Target,
     rows: &[(String, serde_json::Value)],
     at: DateTime<Utc>,
-) -> Result<(Vec<String>, Option<String>), CommandError> {
+) -> Result<Carry, CommandError> {
+    let nothing = |kept| Carry {
+        what: Vec::new(),
+        kept,
+        wrote: false,
+    };
     let kinds: Vec<StrategyKind> = rows
         .iter()
         .filter_map(|(ty, _)| StrategyKind::parse(ty))
@@ -1102,7 +1139,7 @@ async fn carry_state(
         .get(&source.id)
         .and_then(|st| crate::strategy::carried(st, &kinds, managed))
     else {
-        return Ok((Vec::new(), None));
+        return Ok(nothing(None));
     };
     let kept = |how: &str| {
         format!(
@@ -1114,9 +1151,13 @@ async fn carry_state(
     };
     match snap.states.get(&dest.id) {
         Some(there) if *there == crate::model::compact_json(carried.state.clone()) => {
-            return Ok((carried.what, None));
+            return Ok(Carry {
+                what: carried.what,
+                kept: None,
+                wrote: false,
+            });
         }
-        Some(_) => return Ok((Vec::new(), Some(kept("has strategy state of its own")))),
+        Some(_) => return Ok(nothing(Some(kept("has strategy state of its own")))),
         None => {}
     }
     let store = &ctx.store;
@@ -1129,12 +1170,15 @@ async fn carry_state(
         })
         .await?;
     if !written {
-        return Ok((
-            Vec::new(),
-            Some(kept("got strategy state of its own meanwhile")),
-        ));
+        return Ok(nothing(Some(kept(
+            "got strategy state of its own meanwhile",
+        ))));
     }
-    Ok((carried.what, None))
+    Ok(Carry {
+        what: carried.what,
+        kept: None,
+        wrote: true,
+    })
 }
 
 /// A `strategy mv` the trail recorded on its destination's side.

@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use crate::cli::{
-    clusterctl, command, run_cmd, state_of, states, strategy, strategy_at, write_state, Run,
+    clusterctl, command, pairs, run_cmd, state_of, states, strategy, strategy_at, write_state, Run,
 };
 use crate::support::Emulator;
 
@@ -3213,6 +3213,118 @@ fn strategy_mv_carries_the_state_once_across_a_lost_answer_and_a_rerun() {
     assert_eq!(states_of(&red), 1);
 }
 
+/// What is carried lands before the rows: an `apply` that sees the
+/// destination's rows plans it from what was carried, never from nothing
+/// (which it would then write over the carried state, or keep the carry
+/// out). A second move of the same rows at once finds the state it would
+/// carry there already and moves the rows; the first, refused, says the
+/// state is in place.
+#[test]
+fn strategy_mv_carries_the_state_before_the_rows() {
+    use std::sync::{Arc, Mutex};
+    let emu = emulator();
+    let blue = emu.create_cluster("blue");
+    let green = emu.create_cluster("green");
+    strategy(
+        &emu,
+        "blue",
+        "shrink_to_fit",
+        json!({"max_replica_size": "400cc"}),
+    );
+    write_state(&emu, &blue, &json!({"shrink_to_fit": {"fits": "100cc"}}));
+    // A controller's run while the move is between its writes.
+    let applied = Arc::new(Mutex::new(None));
+    let ran = Arc::clone(&applied);
+    let url = emu.url();
+    emu.on_statement(
+        "state_version, payload, updated_at) SELECT $1",
+        1,
+        move |_| {
+            let mut cmd = command();
+            cmd.args(["apply"]).env("DATABASE_URL", url);
+            *ran.lock().unwrap() = Some(run_cmd(cmd));
+        },
+    );
+    let r = clusterctl(&emu, &["strategy", "mv", "blue", "green"]).ok();
+    let applied = applied.lock().unwrap().take().expect("the apply ran");
+    assert_eq!(applied.code, 0, "{}", applied.all());
+    assert!(
+        r.stdout
+            .contains(&format!("Carried what its strategies learned to cluster green ({green}): shrink_to_fit: 100cc fits")),
+        "{}",
+        r.all()
+    );
+    assert_eq!(
+        state_of(&emu, "green").map(|s| s["shrink_to_fit"]["fits"].clone()),
+        Some(json!("100cc"))
+    );
+    assert_eq!(emu.replicas("green"), pairs(&[]), "{}", applied.all());
+    let plan = clusterctl(&emu, &["dry-run", "--cluster", "green", "-o", "json"])
+        .ok()
+        .json();
+    let creates: Vec<serde_json::Value> = plan["result"]["plan"]["clusters"][0]["actions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|a| a["kind"] == "create_replica")
+        .map(|a| a["size"].clone())
+        .collect();
+    assert_eq!(creates, [json!("100cc")], "{plan:#}");
+
+    // Two moves of the same rows at once.
+    let yellow = emu.create_cluster("yellow");
+    let red = emu.create_cluster("red");
+    strategy(
+        &emu,
+        "yellow",
+        "shrink_to_fit",
+        json!({"max_replica_size": "400cc"}),
+    );
+    write_state(&emu, &yellow, &json!({"shrink_to_fit": {"fits": "50cc"}}));
+    let other = Arc::new(Mutex::new(None));
+    let ran = Arc::clone(&other);
+    let url = emu.url();
+    emu.on_statement("updated_at) SELECT v.", 1, move |_| {
+        let mut cmd = command();
+        cmd.args(["strategy", "mv", "yellow", "red"])
+            .env("DATABASE_URL", url);
+        *ran.lock().unwrap() = Some(run_cmd(cmd));
+    });
+    let r = clusterctl(&emu, &["strategy", "mv", "yellow", "red"]);
+    let other = other.lock().unwrap().take().expect("the other move ran");
+    assert_eq!(
+        (r.code, other.code),
+        (1, 0),
+        "{}\n---\n{}",
+        r.all(),
+        other.all()
+    );
+    assert!(
+        other.stdout.contains(&format!(
+            "Carried what its strategies learned to cluster red ({red})"
+        )),
+        "{}",
+        other.all()
+    );
+    assert!(
+        r.stderr.contains(&format!(
+            "no row was moved (what the strategies of cluster yellow ({yellow}) learned is in \
+             the state of cluster red ({red}) now: shrink_to_fit: 50cc fits)"
+        )),
+        "{}",
+        r.all()
+    );
+    let red_states = states(&emu)
+        .into_iter()
+        .filter(|(c, _, _)| *c == red)
+        .count();
+    assert_eq!(red_states, 1);
+    assert_eq!(
+        state_of(&emu, "red").map(|s| s["shrink_to_fit"]["fits"].clone()),
+        Some(json!("50cc"))
+    );
+}
+
 /// A blue/green deployment (dbt's `deploy_promote`): after the swap the
 /// rows stay with the cluster that ran them, now under the twin's name;
 /// `strategy mv` moves every row in effect, a pause too, to the cluster
@@ -3738,7 +3850,7 @@ fn strategy_mv_beside_another_move_writes_the_rows_once() {
         r.stderr.contains(&format!(
             "cluster blue ({blue}) got strategy rows while this command moved those of \
              cluster analytics ({analytics})"
-        )) && r.stderr.contains("nothing was moved"),
+        )) && r.stderr.contains("no row was moved:"),
         "{}",
         r.all()
     );
