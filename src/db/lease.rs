@@ -144,16 +144,17 @@ pub async fn acquire(
     store: &Store,
     me: &Holder,
     ttl: Duration,
+    attempt: Duration,
 ) -> Result<Acquired, DbError> {
     let try_take = async |seen: &Row| {
-        take(c, store, NAME, &me.0, ttl, &seen.taken)
+        take(c, store, NAME, &me.0, ttl, seen, attempt)
             .await
             .map_err(|e| missing_or(&e, store, LEASE, "taking the lease"))
     };
     // A row taken or given back between our read and our take is read
     // again (a few times: contenders may keep winning it).
     let mut attempts = 0;
-    let Row { holder, until, .. } = loop {
+    let seen = loop {
         attempts += 1;
         let seen = match read(c, store).await? {
             Some(seen) => seen,
@@ -173,9 +174,10 @@ pub async fn acquire(
             break current(c, store).await?;
         }
     };
-    let taken = take_over(c, store, NAME, &holder, me, ttl)
+    let taken = take_over(c, store, NAME, &seen, me, ttl, attempt)
         .await
         .map_err(|e| missing_or(&e, store, LEASE, "taking over the lease"))?;
+    let Row { holder, until, .. } = seen;
     match taken {
         TakeOver::Taken(why) => {
             tracing::warn!("took over the lease of {holder}: {why}");
@@ -199,28 +201,31 @@ pub(crate) enum TakeOver {
     MayBeActing,
 }
 
-/// Takes row `name` from `seen`, the holder just read, when that holder is
+/// Takes row `name` from `seen`, the row just read, when its holder is
 /// over ([`holder_is_over`]): the controller's lease and the migration lock
 /// alike. A compare-and-set on the holder, so two contenders cannot both
-/// win.
+/// win; by the time of the read plus `attempt`, as [`take`].
 pub(crate) async fn take_over(
     c: &Client,
     store: &Store,
     name: &str,
-    seen: &str,
+    seen: &Row,
     me: &Holder,
     ttl: Duration,
+    attempt: Duration,
 ) -> Result<TakeOver, tokio_postgres::Error> {
-    let Some(why) = holder_is_over(seen, me) else {
+    let Some(why) = holder_is_over(&seen.holder, me) else {
         return Ok(TakeOver::MayBeActing);
     };
     let sql = format!(
         "UPDATE {} SET holder = $1, expires_at = now() + $2::text::interval, acquired_at = now() \
-         WHERE name = $3 AND holder = $4",
-        store.table(LEASE)
+         WHERE name = $3 AND holder = $4 AND {in_time}",
+        store.table(LEASE),
+        in_time = in_time_sql("$5"),
     );
-    let (ttl_text, name, seen) = (interval(ttl), name.to_string(), seen.to_string());
-    let n = execute_text(c, &sql, &[&me.0, &ttl_text, &name, &seen]).await?;
+    let (ttl_text, name) = (interval(ttl), name.to_string());
+    let by = seen.answer_by(attempt);
+    let n = execute_text(c, &sql, &[&me.0, &ttl_text, &name, &seen.holder, &by]).await?;
     Ok(match n > 0 {
         true => TakeOver::Taken(why),
         false => TakeOver::Lost,
@@ -259,7 +264,11 @@ async fn seed_missing(c: &Client, store: &Store) -> Result<(), DbError> {
 /// took the row, or after the run gave it back; it then finds a later take
 /// than the one it was sent against and changes nothing. Taking the row
 /// without it held it again for a run that was over, and the others waited
-/// for its TTL.
+/// for its TTL. A take that arrives when nothing took the row since (the
+/// run was killed while the take was on its way, or gave up) is refused
+/// by the server's clock: its attempt (`attempt` long) began before the
+/// read, so it was over by the read's `now()` plus `attempt`
+/// ([`Row::answer_by`]); a take that arrives later runs for nobody.
 ///
 /// Free and held are [`held_sql`]'s, as every read shows them.
 ///
@@ -275,21 +284,30 @@ pub(crate) async fn take(
     name: &str,
     holder: &str,
     ttl: Duration,
-    taken: &str,
+    seen: &Row,
+    attempt: Duration,
 ) -> Result<u64, tokio_postgres::Error> {
     let sql = format!(
         "UPDATE {t} SET holder = $1, expires_at = now() + $2::text::interval, acquired_at = now() \
          WHERE name = $3 AND (NOT {held} OR holder = $1) \
          AND NOT EXISTS (SELECT 1 FROM {t} AS other WHERE other.name = $3 \
            AND other.holder <> $1 AND {other_held}) \
-         AND {last_taken} = $4",
+         AND {last_taken} = $4 AND {in_time}",
         t = store.table(LEASE),
         held = held_sql(""),
         other_held = held_sql("other."),
         last_taken = last_taken_sql(store, "$3"),
+        in_time = in_time_sql("$5"),
     );
     let (holder, ttl_text, name) = (holder.to_string(), interval(ttl), name.to_string());
-    execute_text(c, &sql, &[&holder, &ttl_text, &name, &taken.to_string()]).await
+    let by = seen.answer_by(attempt);
+    execute_text(c, &sql, &[&holder, &ttl_text, &name, &seen.taken, &by]).await
+}
+
+/// A take's guard against arriving after its attempt was over: the
+/// server's `now()` before `by` (a parameter, [`Row::answer_by`]).
+fn in_time_sql(by: &str) -> String {
+    format!("now() < {by}::text::timestamptz")
 }
 
 /// The time of the last take of the rows named by `name` (a parameter), as
@@ -351,6 +369,17 @@ impl Row {
     /// Nobody holds it, as [`take`] judges it.
     pub fn is_free(&self) -> bool {
         !self.held
+    }
+
+    /// When a take sent against this read, in an attempt `attempt` long,
+    /// was over (the attempt began before the read): the server's `now()`
+    /// at the read plus `attempt` (durations are within a year).
+    pub fn answer_by(&self, attempt: Duration) -> String {
+        chrono::Duration::from_std(attempt)
+            .ok()
+            .and_then(|a| self.db_now.checked_add_signed(a))
+            .unwrap_or(self.db_now)
+            .to_rfc3339()
     }
 
     /// Held by another than `me`: not ours to take (only to take over, if

@@ -149,6 +149,12 @@ impl<'a> LiveBackend<'a> {
         self.stop = Some(flag);
     }
 
+    /// The client-side deadline of one attempt of a statement that is not
+    /// DDL ([`LiveBackend::retrying`]).
+    pub fn statement_timeout(&self) -> Duration {
+        self.statement_timeout
+    }
+
     pub fn store(&self) -> &'a Store {
         self.store
     }
@@ -460,13 +466,14 @@ impl<'a> LiveBackend<'a> {
         wait: Option<Duration>,
     ) -> Result<lease::Acquired, DbError> {
         let store = self.store;
+        let attempt = self.statement_timeout;
         let started = Instant::now();
         loop {
             let sent = std::cell::Cell::new(tokio::time::Instant::now());
             let got = self
                 .retrying("taking the lease", async |c| {
                     sent.set(tokio::time::Instant::now());
-                    lease::acquire(c, store, me, ttl).await
+                    lease::acquire(c, store, me, ttl, attempt).await
                 })
                 .await?;
             if got == lease::Acquired::Yes {

@@ -379,11 +379,12 @@ enum Lock {
 /// error naming its holder and its end.
 async fn wait_for_lock(backend: &mut LiveBackend<'_>, me: &lease::Holder) -> Result<bool, DbError> {
     let store = backend.store();
+    let attempt = backend.statement_timeout();
     let started = Instant::now();
     loop {
         let look = backend
             .retrying("taking the migration lock", async |c| {
-                take_lock(store, c, me).await
+                take_lock(store, c, me, attempt).await
             })
             .await?;
         match look {
@@ -401,7 +402,12 @@ async fn wait_for_lock(backend: &mut LiveBackend<'_>, me: &lease::Holder) -> Res
 /// database's clock judges expiry, and a take answered late changes
 /// nothing: [`lease::take`], after a read of the row); when it is not
 /// ours, whether the migrations are done, else who holds it.
-async fn take_lock(store: &Store, c: &Client, me: &lease::Holder) -> Result<Lock, DbError> {
+async fn take_lock(
+    store: &Store,
+    c: &Client,
+    me: &lease::Holder,
+    attempt: Duration,
+) -> Result<Lock, DbError> {
     let row = lease::read_row(c, store, LOCK_NAME)
         .await
         .map_err(|e| DbError::query("reading the migration lock", &e))?;
@@ -414,7 +420,7 @@ async fn take_lock(store: &Store, c: &Client, me: &lease::Holder) -> Result<Lock
     };
     let theirs = row.held_by_another(me);
     if !theirs {
-        let n = lease::take(c, store, LOCK_NAME, &me.0, LOCK_TTL, &row.taken)
+        let n = lease::take(c, store, LOCK_NAME, &me.0, LOCK_TTL, &row, attempt)
             .await
             .map_err(|e| DbError::query("taking the migration lock", &e))?;
         if n > 0 {
@@ -433,7 +439,7 @@ async fn take_lock(store: &Store, c: &Client, me: &lease::Holder) -> Result<Lock
     }
     // A migrator that provably died on this host: at once, as the
     // controller's lease (not after the lock's TTL).
-    let taken = lease::take_over(c, store, LOCK_NAME, &row.holder, me, LOCK_TTL)
+    let taken = lease::take_over(c, store, LOCK_NAME, &row, me, LOCK_TTL, attempt)
         .await
         .map_err(|e| DbError::query("taking over the migration lock", &e))?;
     match taken {

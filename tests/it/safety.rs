@@ -284,6 +284,52 @@ fn a_take_of_the_lease_that_runs_after_the_run_gave_it_back_changes_nothing() {
     );
 }
 
+/// A take of the lease on its way (a silent network holds it) when its run
+/// is killed: nothing takes the row after the run's read, so only the
+/// server's clock can tell the take is late. It reaches the server after
+/// its attempt was over (the read's `now()` plus the statement timeout)
+/// and changes nothing. It held the lease, for its TTL, for a run that was
+/// gone (another host waits all of it).
+#[test]
+fn a_take_of_the_lease_that_arrives_after_its_run_was_killed_changes_nothing() {
+    let emu = one_create_setup();
+    let take = "AS other WHERE other.name";
+    emu.fault(
+        take,
+        1,
+        crate::support::Action::Late(Duration::from_secs(3)),
+    );
+    let before = emu.sql_log().len();
+    let mut child = spawn(&emu, &["apply", "--statement-timeout", "1s"]);
+    let started = Instant::now();
+    while !emu.sql_log()[before..].iter().any(|s| s.contains(take)) {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no take was sent"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // Killed while its take is held, before its attempt's deadline.
+    let _ = child.kill();
+    let run = finish(child);
+    let sent = Instant::now();
+    let takes = emu.sql_log()[before..]
+        .iter()
+        .filter(|s| s.contains(take))
+        .count();
+    assert_eq!(takes, 1, "{}", run.all());
+    // The take reaches the server 3 s after it was sent.
+    std::thread::sleep(Duration::from_secs(5).saturating_sub(sent.elapsed()));
+    let (holder, left) = lease_row(&emu);
+    assert!(
+        holder.is_empty() || left <= 0.0,
+        "held by {holder} for {left} s"
+    );
+    assert!(emu.replicas("c").is_empty());
+    // The next run takes it at once and acts.
+    took_the_lease_and_acted(&emu);
+}
+
 /// Without our tables, Materialize names the missing relation in its own
 /// words (`unknown catalog item '…'`, which the emulator answers): `history`
 /// and `wipe-state` still say what is missing and how to create it.
