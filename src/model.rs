@@ -667,8 +667,8 @@ pub fn clip(s: &str, max: usize) -> String {
 }
 
 /// `s` after a count other than one (`1 row`, `2 rows`).
-pub fn plural(n: usize) -> &'static str {
-    if n == 1 {
+pub fn plural<N: TryInto<u64>>(n: N) -> &'static str {
+    if matches!(n.try_into(), Ok(1)) {
         ""
     } else {
         "s"
@@ -1121,6 +1121,16 @@ mod tests {
         assert_eq!(found("u1").as_deref(), Some("u3"), "a name wins over an id");
         assert_eq!(found(" u2").as_deref(), Some("u2"));
         assert_eq!(found("u9"), None);
+    }
+
+    #[test]
+    fn one_of_any_integer_type_is_singular() {
+        assert_eq!(super::plural(1usize), "");
+        assert_eq!(super::plural(1u64), "");
+        assert_eq!(super::plural(1i64), "");
+        assert_eq!(super::plural(0u32), "s");
+        assert_eq!(super::plural(2usize), "s");
+        assert_eq!(super::plural(-1i64), "s");
     }
 
     #[test]

@@ -366,7 +366,7 @@ fn trail_finding(size: Result<crate::db::store::TrailSize, crate::db::DbError>) 
     let held = format!(
         "the audit trail holds {} row{} since {} ({} ago)",
         t.rows,
-        if t.rows == 1 { "" } else { "s" },
+        crate::model::plural(t.rows),
         oldest.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         human_duration((t.now - oldest).num_seconds().max(0) as u64)
     );

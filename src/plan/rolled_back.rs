@@ -209,7 +209,7 @@ pub(super) fn judge(
          memory for this cluster (a target too small is OOM-killed while hydrating), give the \
          resize more time (Materialize's default_cluster_reconfiguration_timeout; \
          --resize-timeout on blocking releases), or choose another size",
-        if factor == 1 { "" } else { "s" },
+        crate::model::plural(factor),
         super::region::credits_text(credits),
     ));
     let reason = format!("{did_not_take}; {next}");

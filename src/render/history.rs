@@ -137,7 +137,7 @@ fn wipe_why(w: &StateWipe) -> String {
     format!(
         "deleted {} state row{} of {of} (by {})",
         w.rows_deleted,
-        plural(w.rows_deleted as usize),
+        plural(w.rows_deleted),
         who(&w.by)
     )
 }

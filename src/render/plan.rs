@@ -505,7 +505,7 @@ impl View for Applied {
                 s,
                 "Pruned {} settled audit row{} older than {} (--audit-retention).",
                 p.rows_deleted,
-                plural(p.rows_deleted as usize),
+                plural(p.rows_deleted),
                 p.older_than
             );
         }

@@ -69,7 +69,7 @@ impl View for Removed {
             }
             _ => format!(
                 "Removed {n} strategy row{} ({}) of {who}.\n",
-                plural(n as usize),
+                plural(n),
                 self.types.join(", ")
             ),
         }

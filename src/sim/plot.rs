@@ -492,7 +492,7 @@ fn panel(
         }
         if ooms > 0 {
             root.draw_text(
-                &format!("{ooms} OOM{}", if ooms == 1 { "" } else { "s" }),
+                &format!("{ooms} OOM{}", crate::model::plural(ooms)),
                 &font(12, OOM).pos(Pos::new(HPos::Left, VPos::Center)),
                 (LEFT + ax.width + 6, y0 + LANE / 2),
             )

@@ -8,22 +8,6 @@ use crate::cli::{
 };
 use crate::support::Emulator;
 
-/// Statements that change something, by their leading keyword.
-fn writes(log: &[String]) -> Vec<String> {
-    const WRITE: [&str; 9] = [
-        "INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "ALTER", "TRUNCATE", "GRANT", "COPY",
-    ];
-    log.iter()
-        .filter(|q| {
-            let up = q.trim_start().to_uppercase();
-            WRITE.iter().any(|w| up.starts_with(w))
-                || up.contains("INSERT INTO")
-                || up.contains("DELETE FROM")
-        })
-        .cloned()
-        .collect()
-}
-
 fn no_backtrace(run: &Run) {
     for needle in ["panicked", "backtrace", "RUST_BACKTRACE", "internal error"] {
         assert!(!run.all().contains(needle), "{needle}: {}", run.all());
@@ -352,7 +336,8 @@ fn wipe_state_is_audited_once_per_run_and_history_shows_it() {
     // Some clusters: one audit row (one INSERT) naming them, who, how many.
     emu.clear_sql_log();
     clusterctl(&emu, &["wipe-state", "--filter-clusters", "^wipe_"]).ok();
-    let inserts: Vec<String> = writes(&emu.sql_log())
+    let inserts: Vec<String> = emu
+        .writes()
         .into_iter()
         .filter(|q| q.contains("mz_cluster_strategy_actions"))
         .collect();
@@ -485,7 +470,7 @@ fn dry_run_without_tables_says_how_to_create_them() {
         "says how: {}",
         run.all()
     );
-    assert!(writes(&emu.sql_log()).is_empty(), "{:?}", emu.sql_log());
+    assert!(emu.writes().is_empty(), "{:?}", emu.sql_log());
     assert_eq!(
         emu.query_one("SELECT (to_regclass('mz_cluster_strategies') IS NULL)::text")
             .as_deref(),
@@ -537,7 +522,7 @@ fn dry_run_never_writes() {
     clusterctl(&emu, &["dry-run", "--exec-cluster", "sleepy"]).ok();
     let log = emu.sql_log();
     assert!(!log.is_empty());
-    assert!(writes(&log).is_empty(), "writes: {:?}", writes(&log));
+    assert!(emu.writes().is_empty(), "writes: {:?}", emu.writes());
     assert_eq!(emu.stats().ddl, 0);
     assert_eq!(catalog(&emu), before);
     assert!(states(&emu).is_empty());

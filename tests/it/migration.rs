@@ -290,19 +290,6 @@ fn doctor_names_the_references_leftover_temporary_replica() {
     assert_eq!(replica_names(&emu, "ops"), ["mzclusterctl", "r1"]);
 }
 
-/// Statements that write, among what the proxy saw.
-fn writes(emu: &Emulator) -> Vec<String> {
-    emu.sql_log()
-        .into_iter()
-        .filter(|s| {
-            let s = s.trim_start().to_ascii_uppercase();
-            ["INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "ALTER"]
-                .iter()
-                .any(|w| s.starts_with(w))
-        })
-        .collect()
-}
-
 /// During a rolling upgrade an older clusterctl meets tables a newer one
 /// migrated: version 99 here, where this one knows 1 and 2. (It ran
 /// without a word before.)
@@ -334,7 +321,12 @@ fn refuses(emu: &Emulator, args: &[&str]) {
     assert!(says_newer(&run.stderr), "{args:?}: {}", run.all());
     assert!(run.stderr.starts_with("error: "), "{args:?}: {}", run.all());
     assert_eq!(run.stderr.lines().count(), 1, "{args:?}: {}", run.all());
-    assert_eq!(writes(emu), Vec::<String>::new(), "{args:?}: {}", run.all());
+    assert_eq!(
+        emu.writes(),
+        Vec::<String>::new(),
+        "{args:?}: {}",
+        run.all()
+    );
 }
 
 #[test]
@@ -404,7 +396,7 @@ fn reading_commands_warn_once_about_tables_a_newer_clusterctl_migrated() {
     }
     let run = clusterctl(&emu, &["dry-run"]).ok();
     assert!(run.stdout.contains("c1"), "{}", run.all());
-    assert_eq!(writes(&emu), Vec::<String>::new());
+    assert_eq!(emu.writes(), Vec::<String>::new());
 }
 
 /// The reading commands that do not go through the common path say it
@@ -455,7 +447,7 @@ fn status_watch_and_simulate_from_history_warn_too() {
     assert_eq!(warned("schema version 99,"), 1, "{said:#?}");
     assert_eq!(warned("schema version 100,"), 1, "{said:#?}");
     assert!(said.iter().any(|l| says_newer(l)), "{said:#?}");
-    assert_eq!(writes(&emu), Vec::<String>::new());
+    assert_eq!(emu.writes(), Vec::<String>::new());
 }
 
 /// The snapshot reads the highest migration in the statement that reads
@@ -472,7 +464,7 @@ fn tables_without_a_migrations_table_are_read_whole() {
     assert!(!run.all().contains("unfinished actions"), "{}", run.all());
     assert!(!run.all().contains("schema version"), "{}", run.all());
     assert!(run.stdout.contains("c1"), "{}", run.all());
-    assert_eq!(writes(&emu), Vec::<String>::new());
+    assert_eq!(emu.writes(), Vec::<String>::new());
     // With the migrations, then without them.
     let unfinished: Vec<String> = emu
         .sql_log()

@@ -554,10 +554,8 @@ fn plan_guard_skips_a_cluster_changed_since_the_snapshot() {
         "{trail:?}"
     );
     let deletes = emu
-        .sql_log()
-        .iter()
-        .filter(|q| q.contains("DELETE FROM \"mz_cluster_strategy_actions\""))
-        .count();
+        .logged("DELETE FROM \"mz_cluster_strategy_actions\"")
+        .len();
     assert_eq!(deletes, 0);
     assert!(
         emu.sql_log()
@@ -2552,11 +2550,7 @@ fn demand_on_a_half_suspended_cluster_whose_state_was_wiped_brings_back_what_wen
     // Read once: the runs after it do not scan the trail again.
     emu.clear_sql_log();
     clusterctl(&emu, &["apply"]).ok();
-    let scans = emu
-        .sql_log()
-        .iter()
-        .filter(|q| q.contains("WITH drops AS"))
-        .count();
+    let scans = emu.logged("WITH drops AS").len();
     assert_eq!(scans, 0, "{:?}", emu.sql_log());
 }
 

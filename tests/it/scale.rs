@@ -163,10 +163,7 @@ fn the_trail_is_scanned_for_suspensions_only_when_a_cluster_forgot_its_wake() {
     let scans_of = |emu: &Emulator, command: &str| {
         emu.reset_stats();
         clusterctl(emu, &[command]).ok();
-        emu.sql_log()
-            .iter()
-            .filter(|q| q.contains("WITH drops AS"))
-            .count()
+        emu.logged("WITH drops AS").len()
     };
     let scans = |emu: &Emulator| scans_of(emu, "dry-run");
     assert_eq!(scans(&emu), 0, "every cluster runs a replica");
@@ -210,10 +207,7 @@ fn the_trail_is_not_scanned_for_a_cluster_the_plan_leaves_alone() {
     let scans_of = |command: &[&str], code: i32| {
         emu.reset_stats();
         clusterctl(&emu, command).code(code);
-        emu.sql_log()
-            .iter()
-            .filter(|q| q.contains("WITH drops AS"))
-            .count()
+        emu.logged("WITH drops AS").len()
     };
     // The fleet's fresh state is read for once, then never.
     for _ in 0..2 {
@@ -267,10 +261,7 @@ fn the_trail_is_not_scanned_for_a_cluster_materialize_scales() {
     let scans_of = |command: &str| {
         emu.reset_stats();
         clusterctl(&emu, &[command]).ok();
-        emu.sql_log()
-            .into_iter()
-            .filter(|q| q.contains("WITH drops AS"))
-            .collect::<Vec<_>>()
+        emu.logged("WITH drops AS")
     };
     let scans = scans_of("dry-run");
     assert_eq!(scans.len(), 1, "{scans:?}");
@@ -406,11 +397,7 @@ fn one_cluster_statements(n: usize) -> (u64, u64) {
     );
     let (one, two) = (emu.cluster_id("fleet_1"), emu.cluster_id("fleet_2"));
     let per_cluster = |what: &str, needle: &str| {
-        let reads: Vec<String> = emu
-            .sql_log()
-            .into_iter()
-            .filter(|q| q.contains(needle))
-            .collect();
+        let reads: Vec<String> = emu.logged(needle);
         assert_eq!(reads.len(), 1, "{what}: {reads:?}");
         let names = |id: &str| reads[0].contains(&format!("'{id}'"));
         assert!(names(&one) && !names(&two), "{what} of {n}: {}", reads[0]);
@@ -428,11 +415,8 @@ fn one_cluster_statements(n: usize) -> (u64, u64) {
         "{status:#}"
     );
     per_cluster("status's history", "date_trunc('hour'");
-    let newest: Vec<String> = emu
-        .sql_log()
-        .into_iter()
-        .filter(|q| q.contains("DISTINCT ON (cluster_id) action_id, cluster_id, action_sql"))
-        .collect();
+    let newest: Vec<String> =
+        emu.logged("DISTINCT ON (cluster_id) action_id, cluster_id, action_sql");
     assert_eq!(newest.len(), 1, "{newest:?}");
     assert!(
         newest[0].contains("cluster_id IN ($1)") && !newest[0].contains("decision_ctx::text"),

@@ -396,7 +396,7 @@ impl Prediction {
             (_, 0) => format!("no statement in {}", self.history),
             (d, n) => format!(
                 "statements on {n} of {d} day{}, none recurring",
-                if d == 1 { "" } else { "s" }
+                crate::model::plural(d)
             ),
         }
     }

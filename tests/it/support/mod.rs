@@ -1178,6 +1178,28 @@ impl Emulator {
         self.proxy().shared.sql_log()
     }
 
+    /// The statements the server saw that contain `needle`.
+    pub fn logged(&self, needle: &str) -> Vec<String> {
+        let mut log = self.sql_log();
+        log.retain(|q| q.contains(needle));
+        log
+    }
+
+    /// The statements the server saw that write (anything but a read).
+    pub fn writes(&self) -> Vec<String> {
+        const WRITE: [&str; 9] = [
+            "INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "ALTER", "TRUNCATE", "GRANT", "COPY",
+        ];
+        let mut log = self.sql_log();
+        log.retain(|q| {
+            let up = q.trim_start().to_uppercase();
+            WRITE.iter().any(|w| up.starts_with(w))
+                || up.contains("INSERT INTO")
+                || up.contains("DELETE FROM")
+        });
+        log
+    }
+
     pub fn clear_sql_log(&self) {
         self.proxy().shared.clear_sql_log();
     }
