@@ -763,6 +763,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_take_is_answered_by_the_read_plus_its_attempt_by_the_servers_clock() {
+        let read = Row {
+            db_now: "2026-12-05T16:00:00.250Z".parse().unwrap(),
+            ..Row::free()
+        };
+        let by = read.answer_by(Duration::from_secs(30));
+        assert_eq!(by, "2026-12-05T16:00:30.250+00:00");
+        assert_eq!(
+            read.answer_by(Duration::from_secs(366 * 24 * 3600)),
+            "2027-12-06T16:00:00.250+00:00"
+        );
+    }
+
+    #[test]
     fn holder_text_round_trips_and_old_holders_have_no_identity() {
         let me = Holder::me(&uuid::Uuid::nil());
         let id = parse_holder(&me.0).expect("parses");
