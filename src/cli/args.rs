@@ -411,7 +411,7 @@ pub struct SimulateArgs {
 pub enum StrategyCommand {
     /// Set a cluster's strategy of one type, replacing any previous config of that type
     #[command(
-        after_help = "The config is validated against the live replica sizes before anything is\nwritten; a bad one is refused with the reason.\n\nExamples:\n  clusterctl strategy set analytics target_size --target-size 100cc\n  clusterctl strategy set u7 idle_suspend --idle-after-s 30m\n  clusterctl strategy set u7 idle_suspend --config '{\"idle_after_s\": 1800}'"
+        after_help = "The config is validated against the live replica sizes before anything is\nwritten; a bad one is refused with the reason.\n\nExamples:\n  clusterctl strategy set analytics target_size --target-size 100cc\n  clusterctl strategy set u7 idle_suspend --idle-after-s 30m\n  clusterctl strategy set u7 idle_suspend '{\"idle_after_s\": 1800}'"
     )]
     Set(StrategySetArgs),
     /// Remove a cluster's strategies (all of them, or one type)
@@ -446,6 +446,9 @@ pub struct StrategySetArgs {
     pub cluster_name: String,
     /// Strategy type: target_size, schedule, shrink_to_fit, burst, idle_suspend, limits, stabilization
     pub strategy_type: String,
+    /// The whole config as a JSON object, as --config takes it: '{"idle_after_s": 600}'
+    #[arg(value_name = "CONFIG", conflicts_with = "config", conflicts_with_all = ConfigKeys::ids())]
+    pub config_arg: Option<String>,
     /// The whole config as a JSON object (instead of the key flags)
     #[arg(long, value_name = "JSON", conflicts_with_all = ConfigKeys::ids())]
     pub config: Option<String>,

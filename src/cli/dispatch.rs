@@ -1208,19 +1208,25 @@ fn set_config(a: &StrategySetArgs) -> Result<serde_json::Value, CommandError> {
     if a.strategy_type == crate::model::PAUSE {
         return Err(strategy::pause_instead(&a.cluster_name));
     }
-    match &a.config {
-        Some(text) => {
+    // The config as an argument after the type, or as --config.
+    let given = match (&a.config, &a.config_arg) {
+        (Some(text), _) => Some(("--config", text)),
+        (None, Some(text)) => Some(("CONFIG", text)),
+        (None, None) => None,
+    };
+    match given {
+        Some((what, text)) => {
             let (v, twice) = crate::strategy::read_json(text)
-                .map_err(|e| usage(format!("--config: not valid JSON ({e})")))?;
+                .map_err(|e| usage(format!("{what}: not valid JSON ({e})")))?;
             if let Some(key) = twice.first() {
                 return Err(usage(format!(
-                    "--config: key '{key}' is given more than once; give each key once"
+                    "{what}: key '{key}' is given more than once; give each key once"
                 )));
             }
             if !v.is_object() {
-                return Err(usage(
-                    "--config: must be a JSON object, like '{\"target_size\": \"100cc\"}'".into(),
-                ));
+                return Err(usage(format!(
+                    "{what}: must be a JSON object, like '{{\"target_size\": \"100cc\"}}'"
+                )));
             }
             Ok(v)
         }
@@ -1238,12 +1244,13 @@ fn set_config(a: &StrategySetArgs) -> Result<serde_json::Value, CommandError> {
             let sizes = crate::model::SizeCatalog::new(Vec::new());
             let empty = serde_json::json!({});
             let defaults = if crate::strategy::StrategyConfig::parse(kind, &empty, &sizes).is_ok() {
-                "; `--config '{}'` keeps every default"
+                "; `'{}'` keeps every default"
             } else {
                 ""
             };
             Err(usage(format!(
-                "give the config with --config JSON or key flags{}",
+                "give the config as a JSON object after the type (or with --config JSON), or \
+                 with key flags{}",
                 if flags.is_empty() {
                     String::new()
                 } else {

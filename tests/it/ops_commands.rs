@@ -486,7 +486,7 @@ fn every_key_flag_the_usage_hint_names_exists() {
 }
 
 /// `strategy set CLUSTER stabilization` without flags: every key has a
-/// default, so the usage error says `--config '{}'` takes them all (it
+/// default, so the usage error says `'{}'` takes them all (it
 /// listed the flags alone, as if one were needed); a type with a required
 /// key is not told so.
 #[test]
@@ -495,7 +495,7 @@ fn a_strategy_of_defaults_is_told_how_to_take_them() {
     emu.create_hydrated_cluster("batch", "r1", "25cc");
     let r = clusterctl(&emu, &["strategy", "set", "batch", "stabilization"]).code(64);
     assert!(
-        r.stderr.contains("`--config '{}'` keeps every default"),
+        r.stderr.contains("`'{}'` keeps every default"),
         "{}",
         r.all()
     );
@@ -514,8 +514,56 @@ fn a_strategy_of_defaults_is_told_how_to_take_them() {
     assert_eq!(strategy_rows(&emu)[0].2, "{}");
     for ty in ["target_size", "burst", "idle_suspend", "limits", "schedule"] {
         let r = clusterctl(&emu, &["strategy", "set", "batch", ty]).code(64);
-        assert!(!r.stderr.contains("--config '{}'"), "{ty}: {}", r.all());
+        assert!(!r.stderr.contains("'{}'"), "{ty}: {}", r.all());
     }
+}
+
+/// The config as the argument after the type, as one writes it first
+/// (`strategy set batch idle_suspend '{"idle_after_s": 600}'`): the same
+/// as `--config`, named `CONFIG` in its errors; with `--config` or a key
+/// flag beside it, a usage error.
+#[test]
+fn the_config_may_follow_the_type() {
+    let emu = emulator();
+    emu.create_hydrated_cluster("batch", "r1", "25cc");
+    let set = |extra: &[&str]| {
+        let mut argv = vec!["strategy", "set", "batch", "idle_suspend"];
+        argv.extend(extra);
+        clusterctl(&emu, &argv)
+    };
+    set(&[r#"{"idle_after_s": 600}"#]).ok();
+    assert_eq!(
+        strategy_rows(&emu)
+            .into_iter()
+            .map(|(_, ty, config)| (ty, config))
+            .collect::<Vec<_>>(),
+        [(
+            "idle_suspend".to_string(),
+            r#"{"idle_after_s": 600}"#.to_string()
+        )]
+    );
+    let r = set(&["[600]"]).code(64);
+    assert!(
+        r.stderr.contains("CONFIG: must be a JSON object"),
+        "{}",
+        r.all()
+    );
+    let r = set(&[r#"{"idle_after_s": "#]).code(64);
+    assert!(r.stderr.contains("CONFIG: not valid JSON"), "{}", r.all());
+    for beside in [
+        &["--config", r#"{"idle_after_s": 60}"#][..],
+        &["--idle-after-s", "60"],
+    ] {
+        let mut extra = vec![r#"{"idle_after_s": 60}"#];
+        extra.extend(beside);
+        let r = set(&extra).code(64);
+        assert!(
+            r.stderr.contains("cannot be used with"),
+            "{beside:?}: {}",
+            r.all()
+        );
+    }
+    assert_eq!(strategy_rows(&emu)[0].2, r#"{"idle_after_s": 600}"#);
 }
 
 /// A key flag of another strategy type is a slip of the command line:
