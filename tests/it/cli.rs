@@ -52,6 +52,35 @@ pub fn run_cmd(mut cmd: Command) -> Run {
     }
 }
 
+/// A command run while another is under way: just before the first
+/// statement matching a pattern reaches the server ([`during`]).
+pub struct During(std::sync::Arc<std::sync::Mutex<Option<Run>>>);
+
+impl During {
+    /// What the command said (it ran to its end before the statement went
+    /// on).
+    pub fn ran(&self) -> Run {
+        let ran = self.0.lock().unwrap().take();
+        ran.expect("the command ran beside the other")
+    }
+}
+
+/// Runs `clusterctl ARGS` just before the first statement matching
+/// `pattern` reaches the server (another operator or controller at that
+/// very moment).
+pub fn during(emu: &Emulator, pattern: &str, args: &[&str]) -> During {
+    let ran = During(Default::default());
+    let slot = std::sync::Arc::clone(&ran.0);
+    let url = emu.url();
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    emu.on_statement(pattern, 1, move |_| {
+        let mut cmd = command();
+        cmd.args(&args).env("DATABASE_URL", url);
+        *slot.lock().unwrap() = Some(run_cmd(cmd));
+    });
+    ran
+}
+
 /// `clusterctl ARGS` with `DATABASE_URL` pointing at the emulator.
 pub fn clusterctl(emu: &Emulator, args: &[&str]) -> Run {
     let mut cmd = command();

@@ -5,7 +5,8 @@
 use serde_json::json;
 
 use crate::cli::{
-    clusterctl, command, pairs, run_cmd, state_of, states, strategy, strategy_at, write_state, Run,
+    clusterctl, command, during, pairs, run_cmd, state_of, states, strategy, strategy_at,
+    write_state, Run,
 };
 use crate::support::Emulator;
 
@@ -3269,7 +3270,6 @@ fn strategy_mv_carries_the_state_once_across_a_lost_answer_and_a_rerun() {
 /// state is in place.
 #[test]
 fn strategy_mv_carries_the_state_before_the_rows() {
-    use std::sync::{Arc, Mutex};
     let emu = emulator();
     let blue = emu.create_cluster("blue");
     let green = emu.create_cluster("green");
@@ -3281,20 +3281,13 @@ fn strategy_mv_carries_the_state_before_the_rows() {
     );
     write_state(&emu, &blue, &json!({"shrink_to_fit": {"fits": "100cc"}}));
     // A controller's run while the move is between its writes.
-    let applied = Arc::new(Mutex::new(None));
-    let ran = Arc::clone(&applied);
-    let url = emu.url();
-    emu.on_statement(
+    let applied = during(
+        &emu,
         "state_version, payload, updated_at) SELECT $1",
-        1,
-        move |_| {
-            let mut cmd = command();
-            cmd.args(["apply"]).env("DATABASE_URL", url);
-            *ran.lock().unwrap() = Some(run_cmd(cmd));
-        },
+        &["apply"],
     );
     let r = clusterctl(&emu, &["strategy", "mv", "blue", "green"]).ok();
-    let applied = applied.lock().unwrap().take().expect("the apply ran");
+    let applied = applied.ran();
     assert_eq!(applied.code, 0, "{}", applied.all());
     assert!(
         r.stdout
@@ -3329,17 +3322,10 @@ fn strategy_mv_carries_the_state_before_the_rows() {
         json!({"max_replica_size": "400cc"}),
     );
     write_state(&emu, &yellow, &json!({"shrink_to_fit": {"fits": "50cc"}}));
-    let other = Arc::new(Mutex::new(None));
-    let ran = Arc::clone(&other);
-    let url = emu.url();
-    emu.on_statement("updated_at) SELECT v.", 1, move |_| {
-        let mut cmd = command();
-        cmd.args(["strategy", "mv", "yellow", "red"])
-            .env("DATABASE_URL", url);
-        *ran.lock().unwrap() = Some(run_cmd(cmd));
-    });
-    let r = clusterctl(&emu, &["strategy", "mv", "yellow", "red"]);
-    let other = other.lock().unwrap().take().expect("the other move ran");
+    let move_rows = ["strategy", "mv", "yellow", "red"];
+    let other = during(&emu, "updated_at) SELECT v.", &move_rows);
+    let r = clusterctl(&emu, &move_rows);
+    let other = other.ran();
     assert_eq!(
         (r.code, other.code),
         (1, 0),
@@ -3855,7 +3841,6 @@ fn a_removal_keeps_a_row_written_since_it_looked() {
 /// nothing, and run again it says the move is done.
 #[test]
 fn strategy_mv_beside_another_move_writes_the_rows_once() {
-    use std::sync::{Arc, Mutex};
     let emu = emulator();
     let analytics = emu.create_cluster("analytics");
     let blue = emu.create_cluster("blue");
@@ -3871,17 +3856,10 @@ fn strategy_mv_beside_another_move_writes_the_rows_once() {
         "idle_suspend",
         json!({"idle_after_s": 60}),
     );
-    let other = Arc::new(Mutex::new(None));
-    let ran = Arc::clone(&other);
-    let url = emu.url();
-    emu.on_statement("updated_at) SELECT v.", 1, move |_| {
-        let mut cmd = command();
-        cmd.args(["strategy", "mv", "analytics", "blue"])
-            .env("DATABASE_URL", url);
-        *ran.lock().unwrap() = Some(run_cmd(cmd));
-    });
-    let r = clusterctl(&emu, &["strategy", "mv", "analytics", "blue"]);
-    let other = other.lock().unwrap().take().expect("the other move ran");
+    let move_rows = ["strategy", "mv", "analytics", "blue"];
+    let other = during(&emu, "updated_at) SELECT v.", &move_rows);
+    let r = clusterctl(&emu, &move_rows);
+    let other = other.ran();
     assert_eq!(
         (r.code, other.code),
         (1, 0),
