@@ -3322,17 +3322,7 @@ fn strategy_mv_carries_the_state_before_the_rows() {
         json!({"max_replica_size": "400cc"}),
     );
     write_state(&emu, &yellow, &json!({"shrink_to_fit": {"fits": "50cc"}}));
-    let move_rows = ["strategy", "mv", "yellow", "red"];
-    let other = during(&emu, "updated_at) SELECT v.", &move_rows);
-    let r = clusterctl(&emu, &move_rows);
-    let other = other.ran();
-    assert_eq!(
-        (r.code, other.code),
-        (1, 0),
-        "{}\n---\n{}",
-        r.all(),
-        other.all()
-    );
+    let (r, other) = two_moves_at_once(&emu, "yellow", "red");
     assert!(
         other.stdout.contains(&format!(
             "Carried what its strategies learned to cluster red ({red})"
@@ -3834,6 +3824,24 @@ fn a_removal_keeps_a_row_written_since_it_looked() {
     );
 }
 
+/// `strategy mv FROM TO` run twice at once: the second lands whole
+/// between the first's snapshot and its write of the rows. The first is
+/// refused (exit 1), the second moves them; what each said.
+fn two_moves_at_once(emu: &Emulator, from: &str, to: &str) -> (Run, Run) {
+    let move_rows = ["strategy", "mv", from, to];
+    let other = during(emu, "updated_at) SELECT v.", &move_rows);
+    let r = clusterctl(emu, &move_rows);
+    let other = other.ran();
+    assert_eq!(
+        (r.code, other.code),
+        (1, 0),
+        "{}\n---\n{}",
+        r.all(),
+        other.all()
+    );
+    (r, other)
+}
+
 /// Two `strategy mv` of the same rows at once (a deploy job retried while
 /// the first still runs): the other's move lands whole between this one's
 /// snapshot and its write. The write finds the destination holding rows and
@@ -3856,17 +3864,7 @@ fn strategy_mv_beside_another_move_writes_the_rows_once() {
         "idle_suspend",
         json!({"idle_after_s": 60}),
     );
-    let move_rows = ["strategy", "mv", "analytics", "blue"];
-    let other = during(&emu, "updated_at) SELECT v.", &move_rows);
-    let r = clusterctl(&emu, &move_rows);
-    let other = other.ran();
-    assert_eq!(
-        (r.code, other.code),
-        (1, 0),
-        "{}\n---\n{}",
-        r.all(),
-        other.all()
-    );
+    let (r, other) = two_moves_at_once(&emu, "analytics", "blue");
     assert!(
         other.stdout.starts_with("Moved 2 strategy rows"),
         "{}",
