@@ -3207,15 +3207,8 @@ fn strategy_mv_carries_what_the_strategies_learned_of_the_workload() {
 #[test]
 fn strategy_mv_carries_the_state_once_across_a_lost_answer_and_a_rerun() {
     let emu = emulator();
-    let blue = emu.create_cluster("blue");
+    learned_a_fit(&emu, "blue", "100cc");
     let green = emu.create_cluster("green");
-    strategy(
-        &emu,
-        "blue",
-        "shrink_to_fit",
-        json!({"max_replica_size": "400cc"}),
-    );
-    write_state(&emu, &blue, &json!({"shrink_to_fit": {"fits": "100cc"}}));
     let states_of = |id: &str| states(&emu).iter().filter(|(c, _, _)| c == id).count();
     emu.cut_after_statement("state_version, payload, updated_at) SELECT $1", 1);
     emu.cut_every_statement("DELETE FROM");
@@ -3271,15 +3264,8 @@ fn strategy_mv_carries_the_state_once_across_a_lost_answer_and_a_rerun() {
 #[test]
 fn strategy_mv_carries_the_state_before_the_rows() {
     let emu = emulator();
-    let blue = emu.create_cluster("blue");
+    learned_a_fit(&emu, "blue", "100cc");
     let green = emu.create_cluster("green");
-    strategy(
-        &emu,
-        "blue",
-        "shrink_to_fit",
-        json!({"max_replica_size": "400cc"}),
-    );
-    write_state(&emu, &blue, &json!({"shrink_to_fit": {"fits": "100cc"}}));
     // A controller's run while the move is between its writes.
     let applied = during(
         &emu,
@@ -3313,15 +3299,8 @@ fn strategy_mv_carries_the_state_before_the_rows() {
     assert_eq!(creates, [json!("100cc")], "{plan:#}");
 
     // Two moves of the same rows at once.
-    let yellow = emu.create_cluster("yellow");
+    let yellow = learned_a_fit(&emu, "yellow", "50cc");
     let red = emu.create_cluster("red");
-    strategy(
-        &emu,
-        "yellow",
-        "shrink_to_fit",
-        json!({"max_replica_size": "400cc"}),
-    );
-    write_state(&emu, &yellow, &json!({"shrink_to_fit": {"fits": "50cc"}}));
     let (r, other) = two_moves_at_once(&emu, "yellow", "red");
     assert!(
         other.stdout.contains(&format!(
@@ -3822,6 +3801,20 @@ fn a_removal_keeps_a_row_written_since_it_looked() {
             (b, "idle_suspend".into(), r#"{"idle_after_s": 60}"#.into()),
         ]
     );
+}
+
+/// A cluster `name` whose `shrink_to_fit` (up to 400cc) found that
+/// `fits` fits: its id.
+fn learned_a_fit(emu: &Emulator, name: &str, fits: &str) -> String {
+    let id = emu.create_cluster(name);
+    strategy(
+        emu,
+        name,
+        "shrink_to_fit",
+        json!({"max_replica_size": "400cc"}),
+    );
+    write_state(emu, &id, &json!({"shrink_to_fit": {"fits": fits}}));
+    id
 }
 
 /// `strategy mv FROM TO` run twice at once: the second lands whole
