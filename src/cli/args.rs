@@ -802,6 +802,13 @@ fn any_duration(s: &str) -> Result<Duration, String> {
         ));
     }
     duration_syntax(s).map_err(|e| {
+        if s.parse::<f64>().is_ok_and(f64::is_finite) {
+            // humantime said "unknown unit ''" of a plain `1800.5`.
+            return format!(
+                "'{s}' is not a duration: a plain number is whole seconds (1800); with a unit \
+                 it may be a fraction (1.5h)"
+            );
+        }
         format!(
             "'{s}' is not a duration like 30s, 5m or 1h ({})",
             syntax_error(&e)
@@ -1360,6 +1367,17 @@ mod tests {
             .unwrap_err()
             .contains("longer than a year"));
         assert!(parse_duration("soon").is_err());
+        // A plain fraction is told what a plain number is (it said
+        // "unknown unit ''").
+        assert_eq!(
+            parse_duration("1800.5"),
+            Err(
+                "'1800.5' is not a duration: a plain number is whole seconds (1800); with a unit \
+                 it may be a fraction (1.5h)"
+                    .to_string()
+            )
+        );
+        assert_eq!(parse_duration("1.5h"), Ok(Duration::from_secs(5400)));
         // Said as negative (it said "expected number at 0").
         assert!(parse_duration("-5")
             .unwrap_err()
