@@ -478,11 +478,15 @@ pub async fn current(c: &Client, store: &Store) -> Result<Row, DbError> {
 
 /// Extends our lease by `ttl` from the database's now; `false` when it is
 /// no longer ours (released, broken by `unlock --force`, or taken after it
-/// expired: holder = us means nobody held it in between).
+/// expired) or has expired: a renewal that reaches the server late (a
+/// silent network held it) extends nothing once the lease is over, or it
+/// held the lease again for a run that may be gone (killed meanwhile).
 pub async fn renew(c: &Client, store: &Store, me: &Holder, ttl: Duration) -> Result<bool, DbError> {
     let sql = format!(
-        "UPDATE {} SET expires_at = now() + $1::text::interval WHERE name = $2 AND holder = $3",
-        store.table(LEASE)
+        "UPDATE {} SET expires_at = now() + $1::text::interval WHERE name = $2 AND holder = $3 \
+         AND {held}",
+        store.table(LEASE),
+        held = held_sql(""),
     );
     let (name, ttl_text) = (NAME.to_string(), interval(ttl));
     let n = execute_text(c, &sql, &[&ttl_text, &name, &me.0])
@@ -703,6 +707,9 @@ impl Beat {
                         None => None,
                     };
                     self.lose(match by {
+                        Some(h) if h == self.me.0 => {
+                            "it expired before a renewal reached the database".into()
+                        }
                         Some(h) if !h.is_empty() => {
                             format!(
                                 "another controller ({}) holds it now",

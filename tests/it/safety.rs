@@ -330,6 +330,43 @@ fn a_take_of_the_lease_that_arrives_after_its_run_was_killed_changes_nothing() {
     took_the_lease_and_acted(&emu);
 }
 
+/// A renewal of the lease on its way (a silent network holds it) when its
+/// run is killed, arriving after the lease expired: it extends nothing.
+/// It held the lease again, for a run that was gone, for another TTL.
+#[test]
+fn a_renewal_that_arrives_after_its_lease_expired_changes_nothing() {
+    let emu = one_create_setup();
+    // The run sits in its DDL while its heartbeat renews the lease (10 s,
+    // the least there is) every 2.5 s.
+    emu.delay_statements("CREATE CLUSTER REPLICA", Duration::from_secs(10));
+    let renewal = "SET expires_at = now() +";
+    emu.fault(
+        renewal,
+        1,
+        crate::support::Action::Late(Duration::from_secs(10)),
+    );
+    let before = emu.sql_log().len();
+    let mut child = spawn(&emu, &["apply", "--lease-ttl", "10s"]);
+    let started = Instant::now();
+    while emu.sql_log()[before..].iter().all(|s| !s.contains(renewal)) {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no renewal was sent"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let _ = child.kill();
+    let run = finish(child);
+    let sent = Instant::now();
+    // The lease ends 10 s after its take; the renewal arrives 10 s after
+    // it was sent, 2.5 s after the take.
+    std::thread::sleep(Duration::from_secs(11).saturating_sub(sent.elapsed()));
+    assert_eq!(emu.logged(renewal).len(), 1, "{}", run.all());
+    let (holder, left) = lease_row(&emu);
+    assert!(!holder.is_empty(), "the killed run's holder stays");
+    assert!(left <= 0.0, "held by {holder} for {left} s more");
+}
+
 /// Without our tables, Materialize names the missing relation in its own
 /// words (`unknown catalog item '…'`, which the emulator answers): `history`
 /// and `wipe-state` still say what is missing and how to create it.
