@@ -451,7 +451,9 @@ mod tests {
         let argv: Vec<String> = ["clusterctl", "strategy", "set"].map(String::from).to_vec();
         assert_eq!(
             own_usage(&argv).map(|u| u.to_string()).as_deref(),
-            Some("Usage: clusterctl strategy set [OPTIONS] <CLUSTER_NAME> <STRATEGY_TYPE>")
+            Some(
+                "Usage: clusterctl strategy set [OPTIONS] <CLUSTER_NAME> <STRATEGY_TYPE> [CONFIG]"
+            )
         );
     }
 }
