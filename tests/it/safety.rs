@@ -297,10 +297,10 @@ fn a_take_of_the_lease_that_arrives_after_its_run_was_killed_changes_nothing() {
     emu.fault(
         take,
         1,
-        crate::support::Action::Late(Duration::from_secs(3)),
+        crate::support::Action::Late(Duration::from_secs(5)),
     );
     let before = emu.sql_log().len();
-    let mut child = spawn(&emu, &["apply", "--statement-timeout", "1s"]);
+    let mut child = spawn(&emu, &["apply", "--statement-timeout", "3s"]);
     let started = Instant::now();
     while !emu.sql_log()[before..].iter().any(|s| s.contains(take)) {
         assert!(
@@ -318,8 +318,9 @@ fn a_take_of_the_lease_that_arrives_after_its_run_was_killed_changes_nothing() {
         .filter(|s| s.contains(take))
         .count();
     assert_eq!(takes, 1, "{}", run.all());
-    // The take reaches the server 3 s after it was sent.
-    std::thread::sleep(Duration::from_secs(5).saturating_sub(sent.elapsed()));
+    // The take reaches the server 5 s after it was sent, 2 s after its
+    // attempt was over.
+    std::thread::sleep(Duration::from_secs(7).saturating_sub(sent.elapsed()));
     let (holder, left) = lease_row(&emu);
     assert!(
         holder.is_empty() || left <= 0.0,
