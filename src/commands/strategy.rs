@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{resolve, CommandError, Context, Target, TimeBound};
-use crate::db::store::{Done, Stamp};
+use crate::db::store::{Done, Stamp, Write};
 use crate::model::{ClusterId, Snapshot, StrategyRow, PAUSE};
 use crate::plan::rows::{self, Code, InEffect};
 use crate::plan::{rules, Selection};
@@ -167,9 +167,13 @@ async fn write(
     let deleted = ctx
         .backend()
         .retrying_counted("writing the strategy row", async |c, attempt| {
-            store
-                .replace_strategy(c, &target.id, ty, config, at, attempt > 1)
-                .await
+            let by = store.write_deadline(c, ctx.opts.statement_timeout).await?;
+            let w = Write {
+                at,
+                retry: attempt > 1,
+                by: &by,
+            };
+            store.replace_strategy(c, &target.id, ty, config, &w).await
         })
         .await?;
     // A retry after an attempt whose DELETE committed deletes nothing: the
@@ -1002,7 +1006,13 @@ pub async fn mv(ctx: &Context, from: &str, to: &str) -> Result<Moved, CommandErr
         let written = ctx
             .backend()
             .retrying_counted("writing the strategy rows", async |c, attempt| {
-                let n = store.insert_strategies(c, &dest.id, &rows, at).await?;
+                let by = store.write_deadline(c, ctx.opts.statement_timeout).await?;
+                let w = Write {
+                    at,
+                    retry: attempt > 1,
+                    by: &by,
+                };
+                let n = store.insert_strategies(c, &dest.id, &rows, &w).await?;
                 // Nothing written on a retry: the attempt before may have.
                 if n == 0 && attempt > 1 {
                     return store.has_rows_dated(c, &dest.id, at).await;

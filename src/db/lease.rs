@@ -304,10 +304,24 @@ pub(crate) async fn take(
     execute_text(c, &sql, &[&holder, &ttl_text, &name, &seen.taken, &by]).await
 }
 
-/// A take's guard against arriving after its attempt was over: the
-/// server's `now()` before `by` (a parameter, [`Row::answer_by`]).
-fn in_time_sql(by: &str) -> String {
+/// A write's guard against arriving after its attempt was over: the
+/// server's `now()` before `by` (a parameter, [`answer_by`]).
+pub(crate) fn in_time_sql(by: &str) -> String {
     format!("now() < {by}::text::timestamptz")
+}
+
+/// When a write sent after a read of the server's `now()` (`read`), in an
+/// attempt `attempt` long, was over: the attempt began before the read, so
+/// by `read` plus `attempt` (durations are within a year), as the server's
+/// text. A write that arrives later (a silent network held it past its
+/// attempt: the run was killed, or the command retried or stopped) runs for
+/// nobody, and [`in_time_sql`] refuses it.
+pub(crate) fn answer_by(read: DateTime<Utc>, attempt: Duration) -> String {
+    chrono::Duration::from_std(attempt)
+        .ok()
+        .and_then(|a| read.checked_add_signed(a))
+        .unwrap_or(read)
+        .to_rfc3339()
 }
 
 /// The time of the last take of the rows named by `name` (a parameter), as
@@ -372,14 +386,9 @@ impl Row {
     }
 
     /// When a take sent against this read, in an attempt `attempt` long,
-    /// was over (the attempt began before the read): the server's `now()`
-    /// at the read plus `attempt` (durations are within a year).
+    /// was over: [`answer_by`] of the read's `now()`.
     pub fn answer_by(&self, attempt: Duration) -> String {
-        chrono::Duration::from_std(attempt)
-            .ok()
-            .and_then(|a| self.db_now.checked_add_signed(a))
-            .unwrap_or(self.db_now)
-            .to_rfc3339()
+        answer_by(self.db_now, attempt)
     }
 
     /// Held by another than `me`: not ours to take (only to take over, if

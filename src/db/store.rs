@@ -96,6 +96,15 @@ fn strategy_rows(rows: &[tokio_postgres::Row]) -> Result<Vec<StrategyRow>, tokio
     Ok(out)
 }
 
+/// How a command writes its strategy rows: dated `at`; `retry` when an
+/// attempt before may have committed them; landing only before `by`, the
+/// server's time its attempt was over ([`Store::write_deadline`]).
+pub struct Write<'a> {
+    pub at: DateTime<Utc>,
+    pub retry: bool,
+    pub by: &'a str,
+}
+
 /// Rows per multi-row INSERT, to stay far below the parameter limit.
 const CHUNK: usize = 500;
 
@@ -838,43 +847,68 @@ impl Store {
         };
         Ok(n)
     }
+    /// When a write sent next on `c`, in an attempt `attempt` long, was
+    /// over at the latest, by the server's clock (a read of its `now()`,
+    /// [`lease::answer_by`]): the strategy rows a command writes land only
+    /// before then, so a write a silent network held past its attempt
+    /// (the command retried, failed or was stopped, and an operator may
+    /// have removed the rows since) writes nothing.
+    pub async fn write_deadline(&self, c: &Client, attempt: Duration) -> Result<String, DbError> {
+        let reading = "reading the database's time";
+        let rows = c
+            .query_typed("SELECT now()", &[])
+            .await
+            .map_err(|e| DbError::query(reading, &e))?;
+        let now: DateTime<Utc> = rows
+            .first()
+            .and_then(|r| r.try_get(0).ok())
+            .ok_or_else(|| DbError::Query {
+                context: reading.into(),
+                reason: "no time in the answer".into(),
+                transient: false,
+            })?;
+        Ok(super::lease::answer_by(now, attempt))
+    }
+
     /// Replaces the config of one (cluster, type): inserts the new row with
     /// an explicit `updated_at`, then deletes the older rows of that
     /// (cluster, type). Two statements, since Materialize has neither upsert
     /// nor multi-statement write transactions; readers take the newest row,
-    /// so a crash between the two is harmless. A retry (`retry`) inserts
+    /// so a crash between the two is harmless. A retry (`w.retry`) inserts
     /// only if the attempt before did not (that row has this `at`), so a
     /// connection cut after the INSERT committed leaves one row, not two
-    /// sharing the newest time. Returns the rows replaced.
+    /// sharing the newest time; an INSERT that arrives after its attempt
+    /// (`w.by`) inserts nothing. Returns the rows replaced.
     pub async fn replace_strategy(
         &self,
         c: &Client,
         id: &ClusterId,
         ty: &str,
         config: &serde_json::Value,
-        at: DateTime<Utc>,
-        retry: bool,
+        w: &Write<'_>,
     ) -> Result<u64, DbError> {
         let table = self.table(STRATEGIES);
-        let at_text = at.to_rfc3339();
+        let at_text = w.at.to_rfc3339();
         let columns = "cluster_id, strategy_type, config, updated_at";
         let values = "$1::text, $2::text, $3::text::jsonb, $4::text::timestamptz";
-        let insert = if retry {
+        let in_time = super::lease::in_time_sql("$5");
+        let insert = if w.retry {
             // The attempt before may have committed: its row has this
             // command's time.
             format!(
                 "INSERT INTO {table} ({columns}) SELECT {values} WHERE NOT EXISTS (\
                  SELECT 1 FROM {table} WHERE cluster_id = $1 AND strategy_type = $2 \
-                 AND updated_at = $4::text::timestamptz)"
+                 AND updated_at = $4::text::timestamptz) AND {in_time}"
             )
         } else {
-            format!("INSERT INTO {table} ({columns}) VALUES ({values})")
+            format!("INSERT INTO {table} ({columns}) SELECT {values} WHERE {in_time}")
         };
         let params = [
             id.0.clone(),
             ty.to_string(),
             config.to_string(),
             at_text.clone(),
+            w.by.to_string(),
         ];
         execute_text(c, &insert, &params)
             .await
@@ -896,17 +930,18 @@ impl Store {
     /// nothing. Materialize runs it as a read then a write under the table's
     /// write lock (catalog reference §8.3), so two at once cannot both
     /// write. A retry after an attempt that committed finds this command's
-    /// own rows (same type, same `at`) and adds nothing. Returns the rows
+    /// own rows (same type, same `at`) and adds nothing; a statement that
+    /// arrives after its attempt (`w.by`) writes nothing. Returns the rows
     /// written.
     pub async fn insert_strategies(
         &self,
         c: &Client,
         id: &ClusterId,
         rows: &[(String, serde_json::Value)],
-        at: DateTime<Utc>,
+        w: &Write<'_>,
     ) -> Result<u64, DbError> {
         let table = self.table(STRATEGIES);
-        let mut params = vec![id.0.clone(), at.to_rfc3339()];
+        let mut params = vec![id.0.clone(), w.at.to_rfc3339(), w.by.to_string()];
         let mut values = Vec::with_capacity(rows.len());
         for (ty, config) in rows {
             let n = params.len();
@@ -923,8 +958,10 @@ impl Store {
              SELECT v.cluster_id, v.strategy_type, v.config, v.updated_at \
              FROM (VALUES {}) AS v (cluster_id, strategy_type, config, updated_at) \
              WHERE NOT EXISTS (SELECT 1 FROM {table} AS t WHERE t.cluster_id = v.cluster_id \
-             AND (t.strategy_type = v.strategy_type OR t.updated_at IS DISTINCT FROM v.updated_at))",
-            values.join(", ")
+             AND (t.strategy_type = v.strategy_type OR t.updated_at IS DISTINCT FROM v.updated_at)) \
+             AND {}",
+            values.join(", "),
+            super::lease::in_time_sql("$3"),
         );
         execute_text(c, &sql, &params)
             .await

@@ -3803,6 +3803,47 @@ fn a_removal_keeps_a_row_written_since_it_looked() {
     );
 }
 
+/// A `strategy set` whose INSERT a silent network holds past its attempt:
+/// the command's retry writes the row, an operator removes it, and only
+/// then does the first INSERT reach the server. It writes nothing: the row
+/// stays removed. It came back, dated at the first command's snapshot.
+/// `strategy mv`'s write of the rows is bounded the same way.
+#[test]
+fn a_strategy_row_written_late_does_not_come_back_after_its_removal() {
+    use std::time::{Duration, Instant};
+    let emu = emulator();
+    emu.create_hydrated_cluster("batch", "r1", "25cc");
+    let insert = "strategy_type, config, updated_at) SELECT $1::text";
+    emu.fault(
+        insert,
+        1,
+        crate::support::Action::Late(Duration::from_secs(5)),
+    );
+    let started = Instant::now();
+    let set = [
+        "strategy",
+        "set",
+        "batch",
+        "target_size",
+        "--target-size",
+        "25cc",
+        "--statement-timeout",
+        "2s",
+    ];
+    let r = clusterctl(&emu, &set).ok();
+    assert!(r.stderr.contains("writing the strategy row"), "{}", r.all());
+    clusterctl(&emu, &["strategy", "rm", "batch"]).ok();
+    assert_eq!(strategy_rows(&emu), []);
+    // The first INSERT reaches the server 5 s after it was sent.
+    std::thread::sleep(Duration::from_secs(7).saturating_sub(started.elapsed()));
+    assert_eq!(
+        emu.logged(insert).len(),
+        2,
+        "the first, late, and the retry"
+    );
+    assert_eq!(strategy_rows(&emu), []);
+}
+
 /// A cluster `name` whose `shrink_to_fit` (up to 400cc) found that
 /// `fits` fits: its id.
 fn learned_a_fit(emu: &Emulator, name: &str, fits: &str) -> String {
