@@ -693,6 +693,11 @@ mod tests {
             "window '0 0 8 * * Mon-Fri' (Europe/Berlin) wants 1×200cc until 18:00 CET \
              (opens 08:00 CET, prewarm 600s)"
         );
+        // Open from its first second: nothing left to say of its opening.
+        assert_eq!(
+            reason("2026-11-23T08:00:00+01:00"),
+            "window '0 0 8 * * Mon-Fri' (Europe/Berlin) wants 1×200cc until 18:00 CET"
+        );
         let live = cluster("c", vec![replica("r_200cc", "200cc", true)]);
         let d = step(
             &c,
