@@ -3012,3 +3012,45 @@ fn an_unreadable_idle_suspend_slot_reads_the_trail_as_a_wiped_one_does() {
         );
     }
 }
+
+/// The activity a suspension was decided on is kept for the plan guard
+/// (which reads the log again before the first DROP) only for a
+/// suspension, and only when the log judged it: a plan that creates keeps
+/// none, nor a suspension of unknown activity (`suspend_when_unknown`).
+#[test]
+fn the_guard_rereads_activity_only_for_a_suspension_the_log_decided() {
+    let idle = Activity {
+        last_begin: Some(now() - Duration::hours(2)),
+        in_flight: 0,
+        last_end: None,
+    };
+    let with = |replicas: Vec<Replica>, ty: &str, config: serde_json::Value| {
+        let mut c = cluster("u2", "c", replicas);
+        c.activity = idle.clone();
+        snap(vec![c], vec![row("u2", ty, config)])
+    };
+    let hydrated = || vec![replica(1, "r1", "25cc", true)];
+    let p = plan(
+        &with(hydrated(), "idle_suspend", json!({"idle_after_s": 3600})),
+        &PlanOptions::default(),
+    );
+    assert!(only(&p).suspending, "{:?}", only(&p));
+    assert_eq!(only(&p).observed_activity.as_deref(), Some(&idle));
+    let p = plan(
+        &with(vec![], "target_size", json!({"target_size": "25cc"})),
+        &PlanOptions::default(),
+    );
+    assert!(!only(&p).suspending && !only(&p).actions.is_empty());
+    assert_eq!(only(&p).observed_activity, None);
+    let mut s = with(
+        hydrated(),
+        "idle_suspend",
+        json!({"idle_after_s": 3600, "suspend_when_unknown": true}),
+    );
+    s.clusters[0].activity = Activity::default();
+    s.activity_log_has_rows = false;
+    let p = plan(&s, &PlanOptions::default());
+    assert_eq!(only(&p).signals.idle, Idle::Unknown);
+    assert!(only(&p).suspending, "{:?}", only(&p));
+    assert_eq!(only(&p).observed_activity, None);
+}
