@@ -910,9 +910,21 @@ impl Store {
             at_text.clone(),
             w.by.to_string(),
         ];
-        execute_text(c, &insert, &params)
+        let n = execute_text(c, &insert, &params)
             .await
             .map_err(|e| missing_or(&e, self, STRATEGIES, "writing the strategy row"))?;
+        if n == 0 && !w.retry {
+            // Only the deadline refuses a first INSERT, which arrived in
+            // time (we waited for it): the database's clock stepped. The
+            // rows it replaces are kept; the retry writes it.
+            return Err(DbError::Query {
+                context: "writing the strategy row".into(),
+                reason: "the database's clock passed the write's deadline while it was on its way \
+                         (a step of the server's clock?)"
+                    .into(),
+                transient: true,
+            });
+        }
         let delete = format!(
             "DELETE FROM {table} WHERE cluster_id = $1 AND strategy_type = $2 \
              AND (updated_at < $3::text::timestamptz OR updated_at IS NULL)"
