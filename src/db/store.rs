@@ -847,6 +847,7 @@ impl Store {
         };
         Ok(n)
     }
+
     /// When a write sent next on `c`, in an attempt `attempt` long, was
     /// over at the latest, by the server's clock (a read of its `now()`,
     /// [`lease::answer_by`]): the strategy rows a command writes land only
