@@ -2372,6 +2372,19 @@ fn the_plan_waits_for_the_new_target_not_an_old_one_still_hydrating() {
         let line = "hydrate r_100cc: r_100cc (100cc) is hydrating (OOM-killed at 11:58:00Z); \
                     r_25cc keeps serving until it is";
         assert_eq!(waiting(oomed), (vec![], vec![line.to_string()]));
+        // A crash that was no OOM is said as a crash.
+        let mut crashed = old();
+        let mut r = replica(3, "r_100cc", "100cc", false);
+        r.crash = CrashInfo {
+            crashes: 1,
+            ooms: 0,
+            last_crash: Some(now() - Duration::minutes(2)),
+            first_crash: None,
+        };
+        crashed.push(r);
+        let line = "hydrate r_100cc: r_100cc (100cc) is hydrating (crashed at 11:58:00Z); \
+                    r_25cc keeps serving until it is";
+        assert_eq!(waiting(crashed), (vec![], vec![line.to_string()]));
         // Killed again and again: crash looping, which is not hydrating
         // (it said r_25cc served "until it is", which never comes).
         let mut looping = old();
