@@ -1216,8 +1216,29 @@ fn set_config(a: &StrategySetArgs) -> Result<serde_json::Value, CommandError> {
     };
     match given {
         Some((what, text)) => {
-            let (v, twice) = crate::strategy::read_json(text)
-                .map_err(|e| usage(format!("{what}: not valid JSON ({e})")))?;
+            let (v, twice) = crate::strategy::read_json(text).map_err(|e| {
+                // A value typed alone after the type (`target_size 50cc`)
+                // is told the shapes the config takes.
+                let shapes = match crate::strategy::StrategyKind::parse(&a.strategy_type) {
+                    Some(kind) if what == "CONFIG" => {
+                        let flags: Vec<String> = kind
+                            .keys()
+                            .iter()
+                            .map(|key| format!("--{}", key.flag()))
+                            .collect();
+                        let takes = match flags.is_empty() {
+                            true => String::new(),
+                            false => format!(" ({} takes {})", a.strategy_type, flags.join(", ")),
+                        };
+                        format!(
+                            "; give a JSON object, like '{{\"target_size\": \"100cc\"}}', or key \
+                             flags{takes}"
+                        )
+                    }
+                    _ => String::new(),
+                };
+                usage(format!("{what}: not valid JSON ({e}){shapes}"))
+            })?;
             if let Some(key) = twice.first() {
                 return Err(usage(format!(
                     "{what}: key '{key}' is given more than once; give each key once"

@@ -551,6 +551,17 @@ fn the_config_may_follow_the_type() {
     );
     let r = set(&[r#"{"idle_after_s": "#]).code(64);
     assert!(r.stderr.contains("CONFIG: not valid JSON"), "{}", r.all());
+    // A value alone, as if it were the key's: the shapes a config takes.
+    let r = set(&["10m"]).code(64);
+    assert!(
+        r.stderr.contains(
+            "CONFIG: not valid JSON (trailing characters at line 1 column 3); give a JSON object, \
+             like '{\"target_size\": \"100cc\"}', or key flags (idle_suspend takes \
+             --idle-after-s"
+        ),
+        "{}",
+        r.all()
+    );
     for beside in [
         &["--config", r#"{"idle_after_s": 60}"#][..],
         &["--idle-after-s", "60"],
