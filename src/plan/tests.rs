@@ -3067,3 +3067,59 @@ fn the_guard_rereads_activity_only_for_a_suspension_the_log_decided() {
     assert!(only(&p).suspending, "{:?}", only(&p));
     assert_eq!(only(&p).observed_activity, None);
 }
+
+/// A wake of a managed cluster whose resize to the target did not take:
+/// the resize is held back, and the wake after it with it. The wake did
+/// not happen, so `idle_suspend`'s state stays as stored (still
+/// suspended): recorded as done, the cluster never woke.
+#[test]
+fn a_wake_held_back_with_a_rolled_back_resize_is_not_recorded_as_done() {
+    let rows = vec![
+        row("u2", "idle_suspend", json!({"idle_after_s": 60})),
+        row("u2", "target_size", json!({"target_size": "100cc"})),
+    ];
+    let mut asleep = managed(0, "25cc", false);
+    asleep.activity = Activity {
+        last_begin: Some(now()),
+        in_flight: 1,
+        last_end: None,
+    };
+    let mut s = snap(vec![asleep], rows);
+    s.env.version = Some("v26.35.0 (abc)".into());
+    let suspended_at = (now() - Duration::hours(2)).to_rfc3339();
+    s.states.insert(
+        ClusterId("u2".into()),
+        json!({"idle_suspend": {
+            "suspended": [{"name": "r1", "size": "25cc"}],
+            "suspended_at": suspended_at
+        }}),
+    );
+    s.last_resizes.insert(
+        ClusterId("u2".into()),
+        crate::model::LastResize {
+            size: Size("100cc".into()),
+            at: now() - Duration::minutes(10),
+        },
+    );
+    let p = plan(
+        &s,
+        &PlanOptions {
+            new_state: true,
+            ..PlanOptions::default()
+        },
+    );
+    let cp = only(&p);
+    assert!(cp.actions.is_empty(), "{:#?}", cp.actions);
+    assert_eq!(cp.waiting.len(), 2, "{:#?}", cp.waiting);
+    let state = cp.new_state.as_deref().expect("the rollback is recorded");
+    assert_eq!(
+        state["idle_suspend"]["suspended_at"],
+        json!(suspended_at),
+        "{state}"
+    );
+    assert_eq!(
+        state["idle_suspend"]["suspended"],
+        json!([{"name": "r1", "size": "25cc"}]),
+        "{state}"
+    );
+}
