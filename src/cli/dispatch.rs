@@ -1220,21 +1220,10 @@ fn set_config(a: &StrategySetArgs) -> Result<serde_json::Value, CommandError> {
                 // A value typed alone after the type (`target_size 50cc`)
                 // is told the shapes the config takes.
                 let shapes = match crate::strategy::StrategyKind::parse(&a.strategy_type) {
-                    Some(kind) if what == "CONFIG" => {
-                        let flags: Vec<String> = kind
-                            .keys()
-                            .iter()
-                            .map(|key| format!("--{}", key.flag()))
-                            .collect();
-                        let takes = match flags.is_empty() {
-                            true => String::new(),
-                            false => format!(" ({} takes {})", a.strategy_type, flags.join(", ")),
-                        };
-                        format!(
-                            "; give a JSON object, like '{{\"target_size\": \"100cc\"}}', or key \
-                             flags{takes}"
-                        )
-                    }
+                    Some(kind) if what == "CONFIG" => format!(
+                        "; give a JSON object, like {CONFIG_EXAMPLE}, or key flags{}",
+                        takes(&a.strategy_type, kind, "")
+                    ),
                     _ => String::new(),
                 };
                 usage(format!("{what}: not valid JSON ({e}){shapes}"))
@@ -1246,7 +1235,7 @@ fn set_config(a: &StrategySetArgs) -> Result<serde_json::Value, CommandError> {
             }
             if !v.is_object() {
                 return Err(usage(format!(
-                    "{what}: must be a JSON object, like '{{\"target_size\": \"100cc\"}}'"
+                    "{what}: must be a JSON object, like {CONFIG_EXAMPLE}"
                 )));
             }
             Ok(v)
@@ -1255,11 +1244,6 @@ fn set_config(a: &StrategySetArgs) -> Result<serde_json::Value, CommandError> {
             let Some(kind) = crate::strategy::StrategyKind::parse(&a.strategy_type) else {
                 return Err(usage(crate::plan::rows::unknown_type(&a.strategy_type)));
             };
-            let flags: Vec<String> = kind
-                .keys()
-                .iter()
-                .map(|key| format!("--{}", key.flag()))
-                .collect();
             // A strategy whose every key has a default (stabilization) is
             // set with an empty config: say how, as its parser is the judge.
             let sizes = crate::model::SizeCatalog::new(Vec::new());
@@ -1272,15 +1256,7 @@ fn set_config(a: &StrategySetArgs) -> Result<serde_json::Value, CommandError> {
             Err(usage(format!(
                 "give the config as a JSON object after the type (or with --config JSON), or \
                  with key flags{}",
-                if flags.is_empty() {
-                    String::new()
-                } else {
-                    format!(
-                        " ({} takes {}{defaults})",
-                        a.strategy_type,
-                        flags.join(", ")
-                    )
-                }
+                takes(&a.strategy_type, kind, defaults)
             )))
         }
         None => {
@@ -1306,21 +1282,33 @@ fn stray_key_flag(ty: &str, given: &serde_json::Map<String, serde_json::Value>) 
         .find(|(k, _)| k.name == stray)
         .map(|(_, kinds)| kinds.iter().map(|k| k.as_str()).collect())
         .unwrap_or_default();
-    let flags: Vec<String> = kind
-        .keys()
-        .iter()
-        .map(|k| format!("--{}", k.flag()))
-        .collect();
     let readers = match readers.split_last() {
         Some((last, [])) => last.to_string(),
         Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
         None => "no strategy".into(),
     };
     Some(format!(
-        "--{} is a key of {readers}, not of {ty} ({ty} takes {})",
+        "--{} is a key of {readers}, not of {ty}{}",
         stray.replace('_', "-"),
-        flags.join(", ")
+        takes(ty, kind, "")
     ))
+}
+
+/// A config as `strategy set`'s messages show one.
+const CONFIG_EXAMPLE: &str = r#"'{"target_size": "100cc"}'"#;
+
+/// The key flags type `ty` takes, as usage errors say them: ` (ty takes
+/// --a, --b{extra})`, or nothing for a type without keys.
+fn takes(ty: &str, kind: crate::strategy::StrategyKind, extra: &str) -> String {
+    let flags: Vec<String> = kind
+        .keys()
+        .iter()
+        .map(|key| format!("--{}", key.flag()))
+        .collect();
+    match flags.is_empty() {
+        true => String::new(),
+        false => format!(" ({ty} takes {}{extra})", flags.join(", ")),
+    }
 }
 
 #[cfg(test)]
