@@ -2470,12 +2470,9 @@ fn a_managed_cluster_idle_through_a_resize_wakes_at_its_size() {
     );
 }
 
-/// A managed cluster suspended by `idle_suspend` and woken at a new
-/// `target_size` (tenth session's review): the resize is target_size's,
-/// the replication factor back from 0 is the wake's; both were credited to
-/// target_size, so `history` showed no wake.
-#[test]
-fn a_managed_wake_at_a_new_target_size_credits_the_wake() {
+/// Managed cluster u2 that `idle_suspend` suspended two hours ago (r1,
+/// 25cc), a statement waiting, its `target_size` wanting 100cc.
+fn asleep_wanting_100cc() -> Snapshot {
     let rows = vec![
         row("u2", "idle_suspend", json!({"idle_after_s": 60})),
         row("u2", "target_size", json!({"target_size": "100cc"})),
@@ -2494,6 +2491,16 @@ fn a_managed_wake_at_a_new_target_size_credits_the_wake() {
             "suspended_at": (now() - Duration::hours(2)).to_rfc3339()
         }}),
     );
+    s
+}
+
+/// A managed cluster suspended by `idle_suspend` and woken at a new
+/// `target_size` (tenth session's review): the resize is target_size's,
+/// the replication factor back from 0 is the wake's; both were credited to
+/// target_size, so `history` showed no wake.
+#[test]
+fn a_managed_wake_at_a_new_target_size_credits_the_wake() {
+    let s = asleep_wanting_100cc();
     let p = plan(&s, &PlanOptions::default());
     let got: Vec<(String, StrategyKind, String)> = only(&p)
         .actions
@@ -3074,26 +3081,9 @@ fn the_guard_rereads_activity_only_for_a_suspension_the_log_decided() {
 /// suspended): recorded as done, the cluster never woke.
 #[test]
 fn a_wake_held_back_with_a_rolled_back_resize_is_not_recorded_as_done() {
-    let rows = vec![
-        row("u2", "idle_suspend", json!({"idle_after_s": 60})),
-        row("u2", "target_size", json!({"target_size": "100cc"})),
-    ];
-    let mut asleep = managed(0, "25cc", false);
-    asleep.activity = Activity {
-        last_begin: Some(now()),
-        in_flight: 1,
-        last_end: None,
-    };
-    let mut s = snap(vec![asleep], rows);
+    let mut s = asleep_wanting_100cc();
     s.env.version = Some("v26.35.0 (abc)".into());
-    let suspended_at = (now() - Duration::hours(2)).to_rfc3339();
-    s.states.insert(
-        ClusterId("u2".into()),
-        json!({"idle_suspend": {
-            "suspended": [{"name": "r1", "size": "25cc"}],
-            "suspended_at": suspended_at
-        }}),
-    );
+    let stored = s.states[&ClusterId("u2".into())]["idle_suspend"].clone();
     s.last_resizes.insert(
         ClusterId("u2".into()),
         crate::model::LastResize {
@@ -3113,8 +3103,7 @@ fn a_wake_held_back_with_a_rolled_back_resize_is_not_recorded_as_done() {
     assert_eq!(cp.waiting.len(), 2, "{:#?}", cp.waiting);
     let state = cp.new_state.as_deref().expect("the rollback is recorded");
     assert_eq!(
-        state["idle_suspend"]["suspended_at"],
-        json!(suspended_at),
+        state["idle_suspend"]["suspended_at"], stored["suspended_at"],
         "{state}"
     );
     assert_eq!(

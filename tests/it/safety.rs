@@ -284,6 +284,38 @@ fn a_take_of_the_lease_that_runs_after_the_run_gave_it_back_changes_nothing() {
     );
 }
 
+/// Runs `clusterctl ARGS`, the first statement matching `pattern` from
+/// now held `late` by a silent network, and SIGKILLs the run once that
+/// statement was sent (before its attempt's deadline): what the run said,
+/// and about when the statement was sent. It was sent once.
+fn killed_once_sent(
+    emu: &Emulator,
+    args: &[&str],
+    pattern: &str,
+    late: Duration,
+) -> (Run, Instant) {
+    emu.fault(pattern, 1, crate::support::Action::Late(late));
+    let before = emu.sql_log().len();
+    let mut child = spawn(emu, args);
+    let started = Instant::now();
+    while !emu.sql_log()[before..].iter().any(|s| s.contains(pattern)) {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{pattern} was never sent"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let _ = child.kill();
+    let run = finish(child);
+    let sent = Instant::now();
+    let times = emu.sql_log()[before..]
+        .iter()
+        .filter(|s| s.contains(pattern))
+        .count();
+    assert_eq!(times, 1, "{}", run.all());
+    (run, sent)
+}
+
 /// A take of the lease on its way (a silent network holds it) when its run
 /// is killed: nothing takes the row after the run's read, so only the
 /// server's clock can tell the take is late. It reaches the server after
@@ -293,31 +325,10 @@ fn a_take_of_the_lease_that_runs_after_the_run_gave_it_back_changes_nothing() {
 #[test]
 fn a_take_of_the_lease_that_arrives_after_its_run_was_killed_changes_nothing() {
     let emu = one_create_setup();
-    let take = "AS other WHERE other.name";
-    emu.fault(
-        take,
-        1,
-        crate::support::Action::Late(Duration::from_secs(5)),
-    );
-    let before = emu.sql_log().len();
-    let mut child = spawn(&emu, &["apply", "--statement-timeout", "3s"]);
-    let started = Instant::now();
-    while !emu.sql_log()[before..].iter().any(|s| s.contains(take)) {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "no take was sent"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
     // Killed while its take is held, before its attempt's deadline.
-    let _ = child.kill();
-    let run = finish(child);
-    let sent = Instant::now();
-    let takes = emu.sql_log()[before..]
-        .iter()
-        .filter(|s| s.contains(take))
-        .count();
-    assert_eq!(takes, 1, "{}", run.all());
+    let take = "AS other WHERE other.name";
+    let late = Duration::from_secs(5);
+    let (_, sent) = killed_once_sent(&emu, &["apply", "--statement-timeout", "3s"], take, late);
     // The take reaches the server 5 s after it was sent, 2 s after its
     // attempt was over.
     std::thread::sleep(Duration::from_secs(7).saturating_sub(sent.elapsed()));
@@ -341,24 +352,8 @@ fn a_renewal_that_arrives_after_its_lease_expired_changes_nothing() {
     // the least there is) every 2.5 s.
     emu.delay_statements("CREATE CLUSTER REPLICA", Duration::from_secs(10));
     let renewal = "SET expires_at = now() +";
-    emu.fault(
-        renewal,
-        1,
-        crate::support::Action::Late(Duration::from_secs(10)),
-    );
-    let before = emu.sql_log().len();
-    let mut child = spawn(&emu, &["apply", "--lease-ttl", "10s"]);
-    let started = Instant::now();
-    while emu.sql_log()[before..].iter().all(|s| !s.contains(renewal)) {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "no renewal was sent"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let _ = child.kill();
-    let run = finish(child);
-    let sent = Instant::now();
+    let late = Duration::from_secs(10);
+    let (run, sent) = killed_once_sent(&emu, &["apply", "--lease-ttl", "10s"], renewal, late);
     // The lease ends 10 s after its take; the renewal arrives 10 s after
     // it was sent, 2.5 s after the take.
     std::thread::sleep(Duration::from_secs(11).saturating_sub(sent.elapsed()));
