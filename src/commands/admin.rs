@@ -8,7 +8,7 @@ use super::{with_lease, CommandError, Context, LeaseOptions, Leased};
 use crate::db::catalog;
 use crate::db::lease;
 use crate::db::live::LiveBackend;
-use crate::db::store::{Done, Stamp, LEASE};
+use crate::db::store::{Done, Stamp};
 use crate::db::DbError;
 use crate::model::ClusterId;
 use crate::plan::{Selection, SelectionError};
@@ -16,8 +16,11 @@ use crate::plan::{Selection, SelectionError};
 /// Whose lease `unlock --force` broke.
 #[derive(Debug, Clone, Serialize)]
 pub struct Unlocked {
-    /// Whether a lease was broken (`false`: it was free; the holder is then
-    /// empty and the time the epoch, as in format_version 2 from the start).
+    /// Whether a lease was broken. `false`: it was free (the holder is then
+    /// empty and the time the epoch, as in format_version 2 from the
+    /// start), or the lease read (its holder and time) ended before the
+    /// break reached it (given back, or taken by another run: nothing is
+    /// broken then, [`lease::force_release`]).
     pub broken: bool,
     /// Empty when the lease was free.
     pub previous_holder: String,
@@ -25,7 +28,7 @@ pub struct Unlocked {
     pub previous_until: Option<DateTime<Utc>>,
 }
 
-/// `unlock --force`: break the lease whoever holds it; audited. Never
+/// `unlock --force`: break the lease whoever holds it, as read; audited. Never
 /// creates tables: without them there is no lease to break, and it says so
 /// as every command that needs them does. A free lease is left alone and
 /// nothing is audited (there was nobody's lease to break).
@@ -34,35 +37,27 @@ pub async fn unlock(ctx: &Context) -> Result<Unlocked, CommandError> {
     let store = &ctx.store;
     let mut seen = None;
     let broken = match backend
-        .retrying("breaking the lease", async |c| {
-            lease::force_release(c, store, &mut seen)
-                .await
-                .map_err(|e| lease_error(store, e))
+        .writing("breaking the lease", async |c, a| {
+            lease::force_release(c, store, &mut seen, a).await
         })
         .await
     {
         Err(e) => return Err(backend.explain_missing(e).await.into()),
         Ok(broken) => broken,
     };
-    let Some(previous) = broken else {
-        return Ok(Unlocked {
-            broken: false,
-            previous_holder: String::new(),
-            previous_until: Some(DateTime::<Utc>::UNIX_EPOCH),
-        });
+    let (broken, previous) = match broken {
+        lease::Broken::Free => (false, lease::Row::free()),
+        lease::Broken::Ended(read) => (false, read),
+        lease::Broken::Broke(previous) => {
+            audit_unlock(&mut backend, ctx, &previous).await?;
+            (true, previous)
+        }
     };
-    audit_unlock(&mut backend, ctx, &previous).await?;
     Ok(Unlocked {
-        broken: true,
+        broken,
         previous_holder: previous.holder,
         previous_until: previous.until,
     })
-}
-
-/// A missing lease table is missing tables (the message of every command
-/// that needs them); anything else is a failed statement.
-fn lease_error(store: &crate::db::store::Store, e: tokio_postgres::Error) -> crate::db::DbError {
-    crate::db::store::missing_or(&e, store, LEASE, "breaking the lease")
 }
 
 /// The audit row of a broken lease: whose it was, until when, who broke it.
@@ -135,8 +130,8 @@ pub async fn wipe_state(
                 Some(ids) if ids.is_empty() => 0,
                 _ => {
                     backend
-                        .retrying("wiping state", async |c| {
-                            store.wipe_states(c, ids.as_deref()).await
+                        .writing("wiping state", async |c, a| {
+                            store.wipe_states(c, ids.as_deref(), a).await
                         })
                         .await?
                 }

@@ -596,7 +596,10 @@ async fn audit(ctx: &Context, records: Vec<(AuditRow, bool, Option<String>)>) ->
                     executed,
                     error: error.as_deref(),
                 };
-                store.audit_done(c, &row, done, Stamp::Row, false).await
+                let unbounded = crate::db::store::Attempt::default();
+                store
+                    .audit_done(c, &row, done, Stamp::Row, &unbounded)
+                    .await
             })
             .await;
         if let Err(e) = result {

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{resolve, CommandError, Context, Target, TimeBound};
-use crate::db::store::{Done, Stamp, Write};
+use crate::db::store::{Done, Stamp};
 use crate::model::{ClusterId, Snapshot, StrategyRow, PAUSE};
 use crate::plan::rows::{self, Code, InEffect};
 use crate::plan::{rules, Selection};
@@ -166,14 +166,10 @@ async fn write(
     let store = &ctx.store;
     let deleted = ctx
         .backend()
-        .retrying_counted("writing the strategy row", async |c, attempt| {
-            let by = store.write_deadline(c, ctx.opts.statement_timeout).await?;
-            let w = Write {
-                at,
-                retry: attempt > 1,
-                by: &by,
-            };
-            store.replace_strategy(c, &target.id, ty, config, &w).await
+        .writing("writing the strategy row", async |c, a| {
+            store
+                .replace_strategy(c, &target.id, ty, config, at, a)
+                .await
         })
         .await?;
     // A retry after an attempt whose DELETE committed deletes nothing: the
@@ -709,8 +705,8 @@ pub async fn remove(
         let store = &ctx.store;
         let n = ctx
             .backend()
-            .retrying("removing strategy rows", async |c| {
-                store.delete_strategies(c, &target.id, ty, up_to).await
+            .writing("removing strategy rows", async |c, a| {
+                store.delete_strategies(c, &target.id, ty, up_to, a).await
             })
             .await?;
         let before = match (ty, before.values().next()) {
@@ -1005,16 +1001,10 @@ pub async fn mv(ctx: &Context, from: &str, to: &str) -> Result<Moved, CommandErr
     if !already_there {
         let written = ctx
             .backend()
-            .retrying_counted("writing the strategy rows", async |c, attempt| {
-                let by = store.write_deadline(c, ctx.opts.statement_timeout).await?;
-                let w = Write {
-                    at,
-                    retry: attempt > 1,
-                    by: &by,
-                };
-                let n = store.insert_strategies(c, &dest.id, &rows, &w).await?;
+            .writing("writing the strategy rows", async |c, a| {
+                let n = store.insert_strategies(c, &dest.id, &rows, at, a).await?;
                 // Nothing written on a retry: the attempt before may have.
-                if n == 0 && attempt > 1 {
+                if n == 0 && a.retry {
                     return store.has_rows_dated(c, &dest.id, at).await;
                 }
                 Ok(n > 0)
@@ -1070,8 +1060,8 @@ pub async fn mv(ctx: &Context, from: &str, to: &str) -> Result<Moved, CommandErr
     let up_to = seen_up_to(&snap, &source.id);
     let deleted = ctx
         .backend()
-        .retrying("removing strategy rows", async |c| {
-            store.delete_strategies(c, &source.id, None, up_to).await
+        .writing("removing strategy rows", async |c, a| {
+            store.delete_strategies(c, &source.id, None, up_to, a).await
         })
         .await?;
     let change = Change {
@@ -1173,9 +1163,9 @@ async fn carry_state(
     let store = &ctx.store;
     let written = ctx
         .backend()
-        .retrying_counted("writing the carried state", async |c, attempt| {
+        .writing("writing the carried state", async |c, a| {
             store
-                .insert_state_if_none(c, &dest.id, &carried.state, at, attempt > 1)
+                .insert_state_if_none(c, &dest.id, &carried.state, at, a)
                 .await
         })
         .await?;

@@ -28,7 +28,7 @@ use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 use tokio_postgres::types::Type;
 
-use super::store::{execute_text, missing_or, Store, LEASE};
+use super::store::{execute_text, missing_or, Attempt, Store, LEASE};
 use super::{Client, Db, DbError};
 use crate::process::Identity;
 
@@ -512,28 +512,62 @@ pub async fn release(c: &Client, store: &Store, me: &Holder) -> Result<(), DbErr
     Ok(())
 }
 
-/// Breaks the lease, whoever holds it (`unlock --force`): whose it was,
-/// or `None` when it was free. `seen` keeps the holder an attempt found
-/// across retries: when the break was applied but its answer was lost
-/// (a cut connection), the retry finds the lease free, and the break is
-/// still the one whose holder was seen.
+/// What [`force_release`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Broken {
+    /// The lease was free: nothing to break.
+    Free,
+    /// This holder's lease was broken.
+    Broke(Row),
+    /// This holder's lease, read held, was given back or taken by another
+    /// run before the break reached it: nothing was broken.
+    Ended(Row),
+}
+
+/// Breaks the lease, whoever holds it (`unlock --force`). Only the lease
+/// it read is broken: the break compares the time of the name's last take
+/// with the one read, as [`take`] does, and lands only within its attempt
+/// (`a.by`). So a break that reaches the server late (the command retried,
+/// failed or was stopped meanwhile), or a retry after a break whose answer
+/// was lost, never breaks a lease a run took since: that run may be
+/// acting. Every row of the name is broken (one a person added out of
+/// step too).
+///
+/// `sent` keeps the lease a break was sent against across attempts: a
+/// retry breaks only that one, and when it finds it gone (the break was
+/// applied, its answer lost; or it ended by itself meanwhile) the break
+/// is still that one's.
 pub async fn force_release(
     c: &Client,
     store: &Store,
-    seen: &mut Option<Row>,
-) -> Result<Option<Row>, tokio_postgres::Error> {
-    if let Some(held) = read_row(c, store, NAME).await?.filter(|r| !r.is_free()) {
-        *seen = Some(held);
-    }
-    if seen.is_none() {
-        return Ok(None);
-    }
+    sent: &mut Option<Row>,
+    a: &Attempt,
+) -> Result<Broken, DbError> {
+    let failed = |e: tokio_postgres::Error| missing_or(&e, store, LEASE, "breaking the lease");
+    let held = read_row(c, store, NAME)
+        .await
+        .map_err(failed)?
+        .filter(|r| !r.is_free());
+    let earlier = sent.is_some();
+    let target = match (sent.clone(), held) {
+        (Some(target), _) => target,
+        (None, Some(held)) => held,
+        (None, None) => return Ok(Broken::Free),
+    };
+    let mut params = vec![NAME.to_string(), target.taken.clone()];
     let sql = format!(
-        "UPDATE {} SET holder = '', expires_at = TIMESTAMPTZ '1970-01-01 00:00:00+00' WHERE name = $1",
-        store.table(LEASE)
+        "UPDATE {} SET holder = '', expires_at = TIMESTAMPTZ '1970-01-01 00:00:00+00' \
+         WHERE name = $1 AND {} = $2 AND {}",
+        store.table(LEASE),
+        last_taken_sql(store, "$1"),
+        a.in_time(&mut params)
     );
-    execute_text(c, &sql, &[&NAME.to_string()]).await?;
-    Ok(seen.clone())
+    *sent = Some(target.clone());
+    let n = execute_text(c, &sql, &params).await.map_err(failed)?;
+    Ok(match n > 0 || earlier {
+        true => Broken::Broke(target),
+        false => Broken::Ended(target),
+    })
 }
 
 /// What the heartbeat knows about our lease.

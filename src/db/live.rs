@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 
 use super::catalog::{self, SnapshotOptions};
 use super::lease::{self, Heartbeat, Holder};
-use super::store::{Done, Stamp, Store, Withdrawn};
+use super::store::{Attempt, Done, Stamp, Store, Withdrawn};
 use super::{Client, Db, DbError};
 use crate::exec::{AuditRow, Backend, Bookkeeping, Changed, Ddl, Outcome};
 use crate::model::{ClusterId, Snapshot};
@@ -237,21 +237,37 @@ impl<'a> LiveBackend<'a> {
         }
     }
 
-    /// [`LiveBackend::retrying`], telling `op` its attempt (1 = first): a
-    /// write that may have committed before its connection broke is
-    /// retried in a form that does not write it twice.
-    pub async fn retrying_counted<T, E: Retry>(
+    /// [`LiveBackend::retrying`] for an operator's write: each attempt
+    /// first reads the server's `now()` and hands `op` its [`Attempt`]:
+    /// whether an attempt before may have committed (its answer lost), and
+    /// when this one is over by the server's clock, before which alone its
+    /// statements land ([`Attempt::in_time`]). A write a silent network held
+    /// past its attempt (the command retried, failed or was stopped, and
+    /// others may have written since: an operator, a run) writes nothing.
+    /// One round trip more per attempt; a run's own writes under the lease
+    /// are bounded by the lease instead ([`LiveBackend::attempts`]).
+    pub async fn writing<T, E: Retry>(
         &mut self,
         what: &str,
-        op: impl AsyncFnMut(&Client, u32) -> Result<T, E>,
+        mut op: impl AsyncFnMut(&Client, &Attempt) -> Result<T, E>,
     ) -> Result<T, E> {
         let deadline = self.statement_timeout;
-        self.attempts(what, deadline, None, op).await
+        let store = self.store;
+        self.attempts(what, deadline, None, async |c, n| {
+            let by = store.write_deadline(c, deadline).await?;
+            let a = Attempt {
+                retry: n > 1,
+                by: Some(by),
+            };
+            op(c, &a).await
+        })
+        .await
     }
 
     /// Writes the audit row of an action that already ended (an operator's
     /// command), retrying transient failures: a retry never leaves a
-    /// second row ([`Store::audit_done`]).
+    /// second row ([`Store::audit_done`]), nor does a first attempt that
+    /// arrives late.
     pub async fn audit_done(
         &mut self,
         row: &AuditRow,
@@ -259,8 +275,8 @@ impl<'a> LiveBackend<'a> {
         stamp: Stamp,
     ) -> Result<(), DbError> {
         let store = self.store;
-        self.retrying_counted("writing the audit row", async |c, attempt| {
-            store.audit_done(c, row, done, stamp, attempt > 1).await
+        self.writing("writing the audit row", async |c, a| {
+            store.audit_done(c, row, done, stamp, a).await
         })
         .await
     }

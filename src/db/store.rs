@@ -96,13 +96,42 @@ fn strategy_rows(rows: &[tokio_postgres::Row]) -> Result<Vec<StrategyRow>, tokio
     Ok(out)
 }
 
-/// How a command writes its strategy rows: dated `at`; `retry` when an
-/// attempt before may have committed them; landing only before `by`, the
-/// server's time its attempt was over ([`Store::write_deadline`]).
-pub struct Write<'a> {
-    pub at: DateTime<Utc>,
+/// One attempt of a write: `retry` when an attempt before may have
+/// committed it (its answer was lost), and `by`, the server's time the
+/// attempt was over ([`Store::write_deadline`]; `None` only for the writes
+/// of a run under the lease, whose statements are cancelled when the lease
+/// could expire, and the temporary replica's audit rows, which must not
+/// need that replica). A write with
+/// a deadline lands only before it ([`Attempt::in_time`]): one a silent
+/// network held past its attempt (the command retried, failed or was
+/// stopped meanwhile, and an operator or a run may have written since)
+/// writes nothing.
+#[derive(Debug, Clone, Default)]
+pub struct Attempt {
     pub retry: bool,
-    pub by: &'a str,
+    pub by: Option<String>,
+}
+
+impl Attempt {
+    /// The write's guard, its deadline as parameter `$n` (which it adds to
+    /// `params`): the server's `now()` before `by` ([`lease::in_time_sql`],
+    /// the lease's rule), or `true` without a deadline.
+    ///
+    /// [`lease::in_time_sql`]: super::lease::in_time_sql
+    pub fn in_time(&self, params: &mut Vec<String>) -> String {
+        let sql = self.in_time_at(params.len() + 1);
+        params.extend(self.by.clone());
+        sql
+    }
+
+    /// [`Attempt::in_time`] for a statement whose caller adds the
+    /// deadline (when there is one) as parameter `$n` itself.
+    pub fn in_time_at(&self, n: usize) -> String {
+        match self.by {
+            Some(_) => super::lease::in_time_sql(&format!("${n}")),
+            None => "true".into(),
+        }
+    }
 }
 
 /// Rows per multi-row INSERT, to stay far below the parameter limit.
@@ -283,32 +312,36 @@ impl Store {
         row: &AuditRow,
         retry: bool,
     ) -> Result<(), DbError> {
-        self.insert_audit(c, row, None, None, Stamp::Row, retry)
-            .await
+        let a = Attempt { retry, by: None };
+        self.insert_audit(c, row, None, None, Stamp::Row, &a).await
     }
 
     /// Records an action that already ended: one INSERT, stamped as
-    /// `stamp` says. A first attempt with the row's own time is a constant
-    /// INSERT, which needs no replica on the session cluster (reference
-    /// §8.2: a strategy row's change, the session cluster's temporary
-    /// replica). A retry (`retry`: the attempt before may have committed
-    /// before its connection broke) inserts only if the row is not there
-    /// yet, as [`Store::audit_intent`]'s does; that read runs on the
-    /// session cluster.
+    /// `stamp` says. A first attempt without a deadline (`a.by`) and with
+    /// the row's own time is a constant INSERT, which needs no replica on
+    /// the session cluster (reference §8.2: the session cluster's temporary
+    /// replica, audited as it is dropped). A retry (`a.retry`: the attempt
+    /// before may have committed before its connection broke) inserts only
+    /// if the row is not there yet, as [`Store::audit_intent`]'s does; that
+    /// read, and the deadline's, run on the session cluster. With a
+    /// deadline, an attempt that arrives after it writes nothing, so a
+    /// first attempt held past its deadline never adds a second row beside
+    /// its retry's.
     pub async fn audit_done(
         &self,
         c: &Client,
         row: &AuditRow,
         done: Done<'_>,
         stamp: Stamp,
-        retry: bool,
+        a: &Attempt,
     ) -> Result<(), DbError> {
-        self.insert_audit(c, row, Some(done.executed), done.error, stamp, retry)
+        self.insert_audit(c, row, Some(done.executed), done.error, stamp, a)
             .await
     }
 
     /// One audit row: a retry inserts it only if no row has its id yet
-    /// (`INSERT … SELECT`: Materialize has no `ON CONFLICT`).
+    /// (`INSERT … SELECT`: Materialize has no `ON CONFLICT`), and an
+    /// attempt with a deadline only before it.
     async fn insert_audit(
         &self,
         c: &Client,
@@ -316,7 +349,7 @@ impl Store {
         executed: Option<bool>,
         error: Option<&str>,
         stamp: Stamp,
-        retry: bool,
+        a: &Attempt,
     ) -> Result<(), DbError> {
         let table = self.table(ACTIONS);
         let columns =
@@ -327,10 +360,15 @@ impl Store {
         };
         let values =
             format!("$1::text, $2::text, $3::text, $4::text::jsonb, $5::bool, $6::text, {at_sql}");
-        let sql = if retry {
+        let n = if stamp == Stamp::Row { 8 } else { 7 };
+        let sql = if a.retry || a.by.is_some() {
+            let written = match a.retry {
+                true => format!("NOT EXISTS (SELECT 1 FROM {table} WHERE action_id = $1::text)"),
+                false => "true".into(),
+            };
             format!(
-                "INSERT INTO {table} ({columns}) SELECT {values} \
-                 WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE action_id = $1::text)"
+                "INSERT INTO {table} ({columns}) SELECT {values} WHERE {written} AND {}",
+                a.in_time_at(n)
             )
         } else {
             format!("INSERT INTO {table} ({columns}) VALUES ({values})")
@@ -348,6 +386,9 @@ impl Store {
         ];
         if stamp == Stamp::Row {
             params.push((&at, Type::TEXT));
+        }
+        if let Some(by) = &a.by {
+            params.push((by, Type::TEXT));
         }
         execute_typed(c, &sql, params)
             .await
@@ -818,26 +859,33 @@ impl Store {
             .collect())
     }
 
-    /// Deletes state rows: all of them, or those of the given clusters.
+    /// Deletes state rows: all of them, or those of the given clusters;
+    /// none when the statement arrives after its attempt (`a.by`: what a
+    /// run learned since stays).
     pub async fn wipe_states(
         &self,
         c: &Client,
         clusters: Option<&[ClusterId]>,
+        a: &Attempt,
     ) -> Result<u64, DbError> {
         let table = self.table(STATE);
         let n = match clusters {
-            None => c
-                .execute(&format!("DELETE FROM {table}"), &[])
-                .await
-                .map_err(|e| missing_or(&e, self, STATE, "wiping state"))?,
+            None => {
+                let mut params = Vec::new();
+                let sql = format!("DELETE FROM {table} WHERE {}", a.in_time(&mut params));
+                execute_text(c, &sql, &params)
+                    .await
+                    .map_err(|e| missing_or(&e, self, STATE, "wiping state"))?
+            }
             Some(ids) => {
                 let mut total = 0;
                 for chunk in ids.chunks(CHUNK) {
+                    let mut params: Vec<String> = chunk.iter().map(|c| c.0.clone()).collect();
                     let sql = format!(
-                        "DELETE FROM {table} WHERE cluster_id IN ({})",
-                        placeholders(1, chunk.len())
+                        "DELETE FROM {table} WHERE cluster_id IN ({}) AND {}",
+                        placeholders(1, chunk.len()),
+                        a.in_time(&mut params)
                     );
-                    let params: Vec<String> = chunk.iter().map(|c| c.0.clone()).collect();
                     total += execute_text(c, &sql, &params)
                         .await
                         .map_err(|e| missing_or(&e, self, STATE, "wiping state"))?;
@@ -850,10 +898,8 @@ impl Store {
 
     /// When a write sent next on `c`, in an attempt `attempt` long, was
     /// over at the latest, by the server's clock (a read of its `now()`,
-    /// [`lease::answer_by`]): the strategy rows a command writes land only
-    /// before then, so a write a silent network held past its attempt
-    /// (the command retried, failed or was stopped, and an operator may
-    /// have removed the rows since) writes nothing.
+    /// [`lease::answer_by`]): [`Attempt::by`], which
+    /// [`crate::db::live::LiveBackend::writing`] reads for each attempt.
     pub async fn write_deadline(&self, c: &Client, attempt: Duration) -> Result<String, DbError> {
         let reading = "reading the database's time";
         let rows = c
@@ -875,25 +921,32 @@ impl Store {
     /// an explicit `updated_at`, then deletes the older rows of that
     /// (cluster, type). Two statements, since Materialize has neither upsert
     /// nor multi-statement write transactions; readers take the newest row,
-    /// so a crash between the two is harmless. A retry (`w.retry`) inserts
+    /// so a crash between the two is harmless. A retry (`a.retry`) inserts
     /// only if the attempt before did not (that row has this `at`), so a
     /// connection cut after the INSERT committed leaves one row, not two
-    /// sharing the newest time; an INSERT that arrives after its attempt
-    /// (`w.by`) inserts nothing. Returns the rows replaced.
+    /// sharing the newest time; statements that arrive after their attempt
+    /// (`a.by`) write nothing. Returns the rows replaced.
     pub async fn replace_strategy(
         &self,
         c: &Client,
         id: &ClusterId,
         ty: &str,
         config: &serde_json::Value,
-        w: &Write<'_>,
+        at: DateTime<Utc>,
+        a: &Attempt,
     ) -> Result<u64, DbError> {
         let table = self.table(STRATEGIES);
-        let at_text = w.at.to_rfc3339();
+        let at_text = at.to_rfc3339();
         let columns = "cluster_id, strategy_type, config, updated_at";
         let values = "$1::text, $2::text, $3::text::jsonb, $4::text::timestamptz";
-        let in_time = super::lease::in_time_sql("$5");
-        let insert = if w.retry {
+        let mut params = vec![
+            id.0.clone(),
+            ty.to_string(),
+            config.to_string(),
+            at_text.clone(),
+        ];
+        let in_time = a.in_time(&mut params);
+        let insert = if a.retry {
             // The attempt before may have committed: its row has this
             // command's time.
             format!(
@@ -904,17 +957,10 @@ impl Store {
         } else {
             format!("INSERT INTO {table} ({columns}) SELECT {values} WHERE {in_time}")
         };
-        let params = [
-            id.0.clone(),
-            ty.to_string(),
-            config.to_string(),
-            at_text.clone(),
-            w.by.to_string(),
-        ];
         let n = execute_text(c, &insert, &params)
             .await
             .map_err(|e| missing_or(&e, self, STRATEGIES, "writing the strategy row"))?;
-        if n == 0 && !w.retry {
+        if n == 0 && !a.retry {
             // Only the deadline refuses a first INSERT, which arrived in
             // time (we waited for it): the database's clock stepped. The
             // rows it replaces are kept; the retry writes it.
@@ -926,11 +972,13 @@ impl Store {
                 transient: true,
             });
         }
+        let mut params = vec![id.0.clone(), ty.to_string(), at_text];
         let delete = format!(
             "DELETE FROM {table} WHERE cluster_id = $1 AND strategy_type = $2 \
-             AND (updated_at < $3::text::timestamptz OR updated_at IS NULL)"
+             AND (updated_at < $3::text::timestamptz OR updated_at IS NULL) AND {}",
+            a.in_time(&mut params)
         );
-        execute_text(c, &delete, &[id.0.clone(), ty.to_string(), at_text])
+        execute_text(c, &delete, &params)
             .await
             .map_err(|e| missing_or(&e, self, STRATEGIES, "removing the replaced strategy rows"))
     }
@@ -944,17 +992,18 @@ impl Store {
     /// write lock (catalog reference §8.3), so two at once cannot both
     /// write. A retry after an attempt that committed finds this command's
     /// own rows (same type, same `at`) and adds nothing; a statement that
-    /// arrives after its attempt (`w.by`) writes nothing. Returns the rows
+    /// arrives after its attempt (`a.by`) writes nothing. Returns the rows
     /// written.
     pub async fn insert_strategies(
         &self,
         c: &Client,
         id: &ClusterId,
         rows: &[(String, serde_json::Value)],
-        w: &Write<'_>,
+        at: DateTime<Utc>,
+        a: &Attempt,
     ) -> Result<u64, DbError> {
         let table = self.table(STRATEGIES);
-        let mut params = vec![id.0.clone(), w.at.to_rfc3339(), w.by.to_string()];
+        let mut params = vec![id.0.clone(), at.to_rfc3339()];
         let mut values = Vec::with_capacity(rows.len());
         for (ty, config) in rows {
             let n = params.len();
@@ -974,7 +1023,7 @@ impl Store {
              AND (t.strategy_type = v.strategy_type OR t.updated_at IS DISTINCT FROM v.updated_at)) \
              AND {}",
             values.join(", "),
-            super::lease::in_time_sql("$3"),
+            a.in_time(&mut params),
         );
         execute_text(c, &sql, &params)
             .await
@@ -1026,29 +1075,31 @@ impl Store {
     /// while the cluster has none of our `state_version` (what `strategy
     /// mv` carries: a cluster with state of its own keeps it; Materialize
     /// runs the statement as a read then a write under the table's write
-    /// lock). Whether it was written: a retry (`retry`: the attempt before
-    /// may have committed, its answer lost) that writes nothing asks
-    /// whether that attempt's row is there.
+    /// lock), and before its attempt was over (`a.by`). Whether it was
+    /// written: a retry (`a.retry`: the attempt before may have committed,
+    /// its answer lost) that writes nothing asks whether that attempt's row
+    /// is there.
     pub async fn insert_state_if_none(
         &self,
         c: &Client,
         id: &ClusterId,
         payload: &serde_json::Value,
         at: DateTime<Utc>,
-        retry: bool,
+        a: &Attempt,
     ) -> Result<bool, DbError> {
         let table = self.table(STATE);
+        let mut params = vec![id.0.clone(), payload.to_string(), at.to_rfc3339()];
         let sql = format!(
             "INSERT INTO {table} (cluster_id, state_version, payload, updated_at) \
              SELECT $1::text, {STATE_VERSION}, $2::text::jsonb, $3::text::timestamptz \
              WHERE NOT EXISTS (SELECT 1 FROM {table} \
-             WHERE cluster_id = $1::text AND state_version = {STATE_VERSION})"
+             WHERE cluster_id = $1::text AND state_version = {STATE_VERSION}) AND {}",
+            a.in_time(&mut params)
         );
-        let params = [id.0.clone(), payload.to_string(), at.to_rfc3339()];
         let n = execute_text(c, &sql, &params)
             .await
             .map_err(|e| missing_or(&e, self, STATE, "writing the carried state"))?;
-        if n == 0 && retry {
+        if n == 0 && a.retry {
             let reading = "re-reading the cluster's state";
             return self.has_dated(c, STATE, id, at, reading).await;
         }
@@ -1058,26 +1109,30 @@ impl Store {
     /// Deletes a cluster's strategy rows (all of them, or those of one
     /// type) dated `up_to` or earlier, or undated: those the command saw.
     /// A row written since (a `strategy set` landing between the command's
-    /// snapshot and this statement is dated later) is kept.
+    /// snapshot and this statement is dated later) is kept, and so is every
+    /// row when the statement arrives after its attempt (`a.by`).
     pub async fn delete_strategies(
         &self,
         c: &Client,
         id: &ClusterId,
         ty: Option<&str>,
         up_to: DateTime<Utc>,
+        a: &Attempt,
     ) -> Result<u64, DbError> {
         let table = self.table(STRATEGIES);
         let seen = "(updated_at <= $2::text::timestamptz OR updated_at IS NULL)";
         let mut params = vec![id.0.clone(), up_to.to_rfc3339()];
-        let sql = match ty {
+        let of_type = match ty {
             Some(ty) => {
                 params.push(ty.to_string());
-                format!(
-                    "DELETE FROM {table} WHERE cluster_id = $1 AND {seen} AND strategy_type = $3"
-                )
+                " AND strategy_type = $3"
             }
-            None => format!("DELETE FROM {table} WHERE cluster_id = $1 AND {seen}"),
+            None => "",
         };
+        let sql = format!(
+            "DELETE FROM {table} WHERE cluster_id = $1 AND {seen}{of_type} AND {}",
+            a.in_time(&mut params)
+        );
         let result = execute_text(c, &sql, &params).await;
         result.map_err(|e| missing_or(&e, self, STRATEGIES, "removing strategy rows"))
     }

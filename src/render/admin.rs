@@ -44,17 +44,19 @@ impl View for InitSql {
 
 impl View for Unlocked {
     fn text(&self, _style: &TextStyle) -> String {
-        if !self.broken {
-            "The lease was free; nothing to break.\n".into()
-        } else {
-            let until = match self.previous_until {
-                Some(t) => format!("until {}", crate::db::lease::until_text(Some(t))),
-                None => "with no end: its expiry was infinity".into(),
-            };
-            format!(
-                "Broke the lease held by {} ({until}).\n",
-                crate::model::printable(&self.previous_holder)
-            )
+        let until = match self.previous_until {
+            Some(t) => format!("until {}", crate::db::lease::until_text(Some(t))),
+            None => "with no end: its expiry was infinity".into(),
+        };
+        let holder = crate::model::printable(&self.previous_holder);
+        match (self.broken, self.previous_holder.is_empty()) {
+            (true, _) => format!("Broke the lease held by {holder} ({until}).\n"),
+            (false, true) => "The lease was free; nothing to break.\n".into(),
+            (false, false) => format!(
+                "The lease held by {holder} ({until}) was given back, or taken by another run, \
+                 before the break reached it: nothing was broken (`clusterctl doctor` says who \
+                 holds it now).\n"
+            ),
         }
     }
 

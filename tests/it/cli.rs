@@ -81,6 +81,34 @@ pub fn during(emu: &Emulator, pattern: &str, args: &[&str]) -> During {
     ran
 }
 
+/// A statement a silent network holds past its attempt: it reaches the
+/// server [`LATE_BY`] after it was sent, once its command, run with
+/// [`LATE_TIMEOUT`], gave it up ([`late`]).
+pub struct Late(std::time::Instant);
+
+/// How late a [`late`] statement reaches the server.
+pub const LATE_BY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// `--statement-timeout` for a command whose statement is [`late`]: its
+/// attempt is over well before the statement arrives.
+pub const LATE_TIMEOUT: &str = "2s";
+
+impl Late {
+    /// Returns once the late statement has reached the server (and run).
+    pub fn landed(&self) {
+        let by = LATE_BY + std::time::Duration::from_secs(2);
+        std::thread::sleep(by.saturating_sub(self.0.elapsed()));
+    }
+}
+
+/// Arms the first statement matching `pattern` to reach the server
+/// [`LATE_BY`] after it is sent (`Action::Late`); call it just before the
+/// command that sends it.
+pub fn late(emu: &Emulator, pattern: &str) -> Late {
+    emu.fault(pattern, 1, crate::support::Action::Late(LATE_BY));
+    Late(std::time::Instant::now())
+}
+
 /// `clusterctl ARGS` with `DATABASE_URL` pointing at the emulator.
 pub fn clusterctl(emu: &Emulator, args: &[&str]) -> Run {
     let mut cmd = command();

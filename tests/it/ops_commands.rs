@@ -5,8 +5,8 @@
 use serde_json::json;
 
 use crate::cli::{
-    clusterctl, command, during, pairs, run_cmd, state_of, states, strategy, strategy_at,
-    write_state, Run,
+    audit, clusterctl, command, during, late, pairs, run_cmd, state_of, states, strategy,
+    strategy_at, write_state, Run, LATE_TIMEOUT,
 };
 use crate::support::Emulator;
 
@@ -3821,16 +3821,10 @@ fn a_removal_keeps_a_row_written_since_it_looked() {
 /// `strategy mv`'s write of the rows is bounded the same way.
 #[test]
 fn a_strategy_row_written_late_does_not_come_back_after_its_removal() {
-    use std::time::{Duration, Instant};
     let emu = emulator();
     emu.create_hydrated_cluster("batch", "r1", "25cc");
     let insert = "strategy_type, config, updated_at) SELECT $1::text";
-    emu.fault(
-        insert,
-        1,
-        crate::support::Action::Late(Duration::from_secs(5)),
-    );
-    let started = Instant::now();
+    let held = late(&emu, insert);
     let set = [
         "strategy",
         "set",
@@ -3839,20 +3833,97 @@ fn a_strategy_row_written_late_does_not_come_back_after_its_removal() {
         "--target-size",
         "25cc",
         "--statement-timeout",
-        "2s",
+        LATE_TIMEOUT,
     ];
     let r = clusterctl(&emu, &set).ok();
     assert!(r.stderr.contains("writing the strategy row"), "{}", r.all());
     clusterctl(&emu, &["strategy", "rm", "batch"]).ok();
     assert_eq!(strategy_rows(&emu), []);
-    // The first INSERT reaches the server 5 s after it was sent.
-    std::thread::sleep(Duration::from_secs(7).saturating_sub(started.elapsed()));
+    held.landed();
     assert_eq!(
         emu.logged(insert).len(),
         2,
         "the first, late, and the retry"
     );
     assert_eq!(strategy_rows(&emu), []);
+}
+
+/// `strategy mv`'s carried state, held past its attempt: the retry carries
+/// it, the operator wipes it, and only then does the first write reach
+/// the server. It writes nothing: what was wiped stays wiped (it came
+/// back, finding no state).
+#[test]
+fn carried_state_that_lands_late_does_not_come_back_after_a_wipe() {
+    let emu = emulator();
+    learned_a_fit(&emu, "blue", "100cc");
+    emu.create_cluster("green");
+    let held = late(&emu, "state_version, payload, updated_at) SELECT $1");
+    let mv = ["strategy", "mv", "blue", "green"];
+    let r = clusterctl(
+        &emu,
+        &[&mv[..], &["--statement-timeout", LATE_TIMEOUT]].concat(),
+    )
+    .ok();
+    assert!(
+        r.stdout.contains("shrink_to_fit: 100cc fits")
+            && r.stderr.contains("writing the carried state"),
+        "{}",
+        r.all()
+    );
+    clusterctl(&emu, &["wipe-state", "--cluster", "green", "--yes"]).ok();
+    held.landed();
+    assert_eq!(state_of(&emu, "green"), None);
+}
+
+/// `wipe-state`'s DELETE, held past its attempt: the retry wipes, a run
+/// learns anew, and only then does the first DELETE reach the server. It
+/// deletes nothing: what was learned since stays (it was wiped).
+#[test]
+fn a_wipe_that_lands_late_keeps_what_was_learned_since() {
+    let emu = emulator();
+    let id = learned_a_fit(&emu, "blue", "100cc");
+    let held = late(&emu, "strategy_state\" WHERE cluster_id IN");
+    let wipe = ["wipe-state", "--cluster", "blue", "--yes"];
+    let r = clusterctl(
+        &emu,
+        &[&wipe[..], &["--statement-timeout", LATE_TIMEOUT]].concat(),
+    )
+    .ok();
+    assert!(
+        r.stdout.contains("1 row deleted") && r.stderr.contains("wiping state"),
+        "{}",
+        r.all()
+    );
+    assert_eq!(state_of(&emu, "blue"), None);
+    let learned = json!({"shrink_to_fit": {"fits": "200cc"}});
+    write_state(&emu, &id, &learned);
+    held.landed();
+    assert_eq!(state_of(&emu, "blue"), Some(learned));
+}
+
+/// An operator's audit row held past its attempt lands after its retry
+/// wrote it: it writes nothing. It was a second row with the same id.
+#[test]
+fn an_audit_row_that_lands_late_is_not_written_twice() {
+    let emu = emulator();
+    emu.create_hydrated_cluster("batch", "r1", "25cc");
+    let held = late(&emu, "INTO \"mz_cluster_strategy_actions\"");
+    let set = [
+        "strategy",
+        "set",
+        "batch",
+        "target_size",
+        r#"{"target_size": "25cc"}"#,
+    ];
+    let r = clusterctl(
+        &emu,
+        &[&set[..], &["--statement-timeout", LATE_TIMEOUT]].concat(),
+    )
+    .ok();
+    assert!(r.stderr.contains("writing the audit row"), "{}", r.all());
+    held.landed();
+    let rows = audit(&emu, "batch");
+    assert_eq!(rows.len(), 1, "{rows:?}");
 }
 
 /// A cluster `name` whose `shrink_to_fit` (up to 400cc) found that

@@ -10,7 +10,8 @@ use serde_json::json;
 
 use crate::cli::pairs;
 use crate::cli::{
-    audit, clusterctl, command, init_tables, lit, replica_names, run_cmd, state_of, strategy, Run,
+    audit, clusterctl, command, init_tables, late, lit, replica_names, run_cmd, state_of, strategy,
+    Run, LATE_TIMEOUT,
 };
 use crate::support::{Emulator, Pattern};
 
@@ -108,6 +109,85 @@ fn a_held_lease_means_one_line_and_exit_zero_and_unlock_breaks_it() {
     );
 }
 
+/// The lease's holder, as the table has it.
+fn lease_holder(emu: &Emulator) -> String {
+    let rows = emu.query_strings("SELECT holder FROM clusterctl_lease WHERE name = 'controller'");
+    rows.into_iter().flatten().flatten().collect()
+}
+
+/// How many times `unlock --force` is in the audit trail.
+fn unlocks_audited(emu: &Emulator) -> usize {
+    emu.query_strings(
+        "SELECT 1 FROM mz_cluster_strategy_actions WHERE decision_ctx->>'kind' = 'unlock'",
+    )
+    .len()
+}
+
+/// Another run takes the lease (as a take does, dated now).
+const RUN_Z_TAKES: &str = "UPDATE clusterctl_lease SET holder = 'other-host:4243:run-z', \
+     expires_at = now() + INTERVAL '600 seconds', acquired_at = now() WHERE name = 'controller'";
+
+/// `unlock --force` breaks the lease it read: when its holder gave it back
+/// and another run took it before the break reached the server, the break
+/// changes nothing and says so; a retry after a break whose answer was
+/// lost breaks no lease taken since either. Both broke the new run's
+/// lease, which may be acting.
+#[test]
+fn unlock_breaks_only_the_lease_it_read() {
+    let emu = one_create_setup();
+    let breaks = "SET holder = '', expires_at";
+    hold_lease(&emu, "other-host:4242:run-x", 600);
+    before_statement(&emu, breaks, RUN_Z_TAKES);
+    let run = clusterctl(&emu, &["unlock", "--force"]).ok();
+    assert!(
+        run.stdout
+            .contains("The lease held by other-host:4242:run-x (until ")
+            && run
+                .stdout
+                .contains("taken by another run, before the break reached it: nothing was broken"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(lease_holder(&emu), "other-host:4243:run-z");
+    assert_eq!(unlocks_audited(&emu), 0, "nothing was broken");
+
+    // The break applied, its answer lost; run-z takes the lease before the
+    // retry reads it. The break was run-x's, and is audited so.
+    hold_lease(&emu, "other-host:4242:run-x", 600);
+    emu.cut_after_statement(breaks, 1);
+    before_nth_statement(&emu, "SELECT holder, expires_at", 2, RUN_Z_TAKES);
+    let run = clusterctl(&emu, &["unlock", "--force"]).ok();
+    assert!(
+        run.stdout
+            .contains("Broke the lease held by other-host:4242:run-x")
+            && run.stderr.contains("retrying"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(lease_holder(&emu), "other-host:4243:run-z");
+    assert_eq!(unlocks_audited(&emu), 1);
+}
+
+/// A break held past its attempt, whose command failed meanwhile: it
+/// reaches the server later and changes nothing. It broke the lease
+/// without an audit row, after the operator was told it failed.
+#[test]
+fn a_break_of_the_lease_that_lands_after_its_command_failed_changes_nothing() {
+    let emu = one_create_setup();
+    hold_lease(&emu, "other-host:4242:run-x", 600);
+    let held = late(&emu, "SET holder = '', expires_at");
+    let unlock = ["unlock", "--force", "--max-retries", "0"];
+    let run = clusterctl(
+        &emu,
+        &[&unlock[..], &["--statement-timeout", LATE_TIMEOUT]].concat(),
+    );
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(run.stderr.contains("breaking the lease"), "{}", run.all());
+    held.landed();
+    assert_eq!(lease_holder(&emu), "other-host:4242:run-x");
+    assert_eq!(unlocks_audited(&emu), 0);
+}
+
 /// The holder releases between our failed take and our read of the row:
 /// the row is free, and the run takes it (it said "Another controller
 /// holds the lease () until 1970-01-01" and skipped its run).
@@ -184,9 +264,14 @@ fn a_lease_that_never_expires_is_held_wherever_it_is_shown() {
 /// Runs `sql` as the admin (another controller, a person) just before the
 /// first statement matching `pattern` reaches the server.
 fn before_statement(emu: &Emulator, pattern: &str, sql: &'static str) {
+    before_nth_statement(emu, pattern, 1, sql);
+}
+
+/// [`before_statement`] of the `nth` statement matching `pattern`.
+fn before_nth_statement(emu: &Emulator, pattern: &str, nth: u32, sql: &'static str) {
     let url = crate::support::pg_url();
     let db = emu.database().to_string();
-    emu.on_statement(pattern, 1, move |_| {
+    emu.on_statement(pattern, nth, move |_| {
         let mut c = crate::support::admin_client(&url, &db);
         let _ = c.batch_execute(sql);
     });
