@@ -124,6 +124,20 @@ impl Attempt {
         sql
     }
 
+    /// Why a first INSERT that must write (it has no other condition) wrote
+    /// nothing: only its deadline refuses it, and it arrived in time (its
+    /// answer came back), so the database's clock stepped. Transient: the
+    /// retry writes it, in the form that finds a row written before.
+    pub fn refused(&self, context: &str) -> DbError {
+        DbError::Query {
+            context: context.into(),
+            reason: "the database's clock passed the write's deadline while it was on its way \
+                     (a step of the server's clock?)"
+                .into(),
+            transient: true,
+        }
+    }
+
     /// [`Attempt::in_time`] for a statement whose caller adds the
     /// deadline (when there is one) as parameter `$n` itself.
     pub fn in_time_at(&self, n: usize) -> String {
@@ -390,9 +404,12 @@ impl Store {
         if let Some(by) = &a.by {
             params.push((by, Type::TEXT));
         }
-        execute_typed(c, &sql, params)
+        let n = execute_typed(c, &sql, params)
             .await
             .map_err(|e| missing_or(&e, self, ACTIONS, "writing the audit row"))?;
+        if n == 0 && !a.retry {
+            return Err(a.refused("writing the audit row"));
+        }
         Ok(())
     }
 
@@ -961,16 +978,8 @@ impl Store {
             .await
             .map_err(|e| missing_or(&e, self, STRATEGIES, "writing the strategy row"))?;
         if n == 0 && !a.retry {
-            // Only the deadline refuses a first INSERT, which arrived in
-            // time (we waited for it): the database's clock stepped. The
-            // rows it replaces are kept; the retry writes it.
-            return Err(DbError::Query {
-                context: "writing the strategy row".into(),
-                reason: "the database's clock passed the write's deadline while it was on its way \
-                         (a step of the server's clock?)"
-                    .into(),
-                transient: true,
-            });
+            // The rows it replaces are kept; the retry writes it.
+            return Err(a.refused("writing the strategy row"));
         }
         let mut params = vec![id.0.clone(), ty.to_string(), at_text];
         let delete = format!(
