@@ -103,6 +103,18 @@ pub struct LiveBackend<'a> {
     releasing: bool,
 }
 
+/// Attempt `n` of a run's write, its deadline from the run's clock of the
+/// database ([`DbClock::latest`]: no round trip more, as a run's writes go
+/// with its other statements; later than the server's time by up to the
+/// snapshot's read, never earlier), as [`lease::answer_by`] sets every
+/// write's; none before the run read the database's time.
+fn run_attempt(clock: Option<&super::DbClock>, n: u32, attempt: Duration) -> Attempt {
+    Attempt {
+        retry: n > 1,
+        by: clock.map(|k| lease::answer_by(k.latest(), attempt)),
+    }
+}
+
 /// How long a release waits for the server after a shutdown signal.
 const RELEASE_AFTER_SIGNAL: Duration = Duration::from_secs(5);
 
@@ -584,8 +596,8 @@ impl<'a> LiveBackend<'a> {
         // the same round trip: the heartbeat notices a lease taken from us
         // (`unlock --force` on a live run) only at its next renewal.
         // So is it with the states: a late write is harmless (the newest
-        // version wins), but a run that lost its lease must not say it
-        // ended well.
+        // version wins, and one later than its deadline writes nothing),
+        // but a run that lost its lease must not say it ended well.
         let me = (intent.is_some() || step.states.is_some())
             .then_some(self.lease.as_ref())
             .flatten()
@@ -597,101 +609,98 @@ impl<'a> LiveBackend<'a> {
             seen.last_begin
                 .unwrap_or_else(|| self.now() - chrono::Duration::hours(1))
         });
+        let (clock, deadline) = (self.clock, self.statement_timeout);
         let changed = self
-            .attempts(
-                "recording actions",
-                self.statement_timeout,
-                None,
-                async |c, attempt| {
-                    let retry = attempt > 1;
-                    let outcome = async {
-                        match step.outcomes {
-                            [] => Ok(()),
-                            outcomes => store.audit_outcomes(c, outcomes).await,
-                        }
+            .attempts("recording actions", deadline, None, async |c, attempt| {
+                let retry = attempt > 1;
+                let a = run_attempt(clock.as_ref(), attempt, deadline);
+                let outcome = async {
+                    match step.outcomes {
+                        [] => Ok(()),
+                        outcomes => store.audit_outcomes(c, outcomes).await,
+                    }
+                };
+                let guard = async {
+                    let Some(g) = step.guard else {
+                        return Ok(None);
                     };
-                    let guard = async {
-                        let Some(g) = step.guard else {
-                            return Ok(None);
-                        };
-                        let activity = async {
-                            match since {
-                                Some(since) => {
-                                    catalog::activity_of(c, g.cluster, since).await.map(Some)
-                                }
-                                None => Ok(None),
+                    let activity = async {
+                        match since {
+                            Some(since) => {
+                                catalog::activity_of(c, g.cluster, since).await.map(Some)
                             }
-                        };
-                        let replicas = async {
-                            match g.replicas {
-                                Some(_) => catalog::replicas_of(c, g.cluster).await.map(Some),
-                                None => Ok(None),
-                            }
-                        };
-                        let (replicas, activity, rows, identity) = futures_util::future::join4(
-                            replicas,
-                            activity,
-                            store.rows_seen(c, g.cluster),
-                            catalog::identity_of(c, g.cluster),
-                        )
-                        .await;
-                        let identity = identity?;
-                        Ok::<_, DbError>(
-                            g.changed(
-                                identity
-                                    .as_ref()
-                                    .map(|(name, managed)| (name.as_str(), *managed)),
-                                replicas?.as_deref(),
-                                activity?.as_ref(),
-                                rows?,
-                            ),
-                        )
-                    };
-                    let write_intent = async {
-                        match &intent {
-                            Some(row) => store.audit_intent(c, row, retry).await,
-                            None => Ok(()),
-                        }
-                    };
-                    let states = async {
-                        match step.states {
-                            Some((states, at)) => store.write_states(c, states, at, retry).await,
-                            None => Ok(()),
-                        }
-                    };
-                    let ours = async {
-                        match &me {
-                            Some(me) => lease::holds(c, store, me).await.map(Some),
                             None => Ok(None),
                         }
                     };
-                    let ((o, g, i, s), ours) = futures_util::future::join(
-                        futures_util::future::join4(outcome, guard, write_intent, states),
-                        ours,
+                    let replicas = async {
+                        match g.replicas {
+                            Some(_) => catalog::replicas_of(c, g.cluster).await.map(Some),
+                            None => Ok(None),
+                        }
+                    };
+                    let (replicas, activity, rows, identity) = futures_util::future::join4(
+                        replicas,
+                        activity,
+                        store.rows_seen(c, g.cluster),
+                        catalog::identity_of(c, g.cluster),
                     )
                     .await;
-                    o?;
-                    i?;
-                    s?;
-                    if ours? == Some(false) {
-                        if let Some(row) = &intent {
-                            store
-                                .withdraw_intent(c, &row.action_id, Withdrawn::LeaseLost)
-                                .await?;
-                        }
-                        return Err(DbError::LeaseLost(
-                            "another controller holds it now (taken by `unlock --force`?)".into(),
-                        ));
+                    let identity = identity?;
+                    Ok::<_, DbError>(
+                        g.changed(
+                            identity
+                                .as_ref()
+                                .map(|(name, managed)| (name.as_str(), *managed)),
+                            replicas?.as_deref(),
+                            activity?.as_ref(),
+                            rows?,
+                        ),
+                    )
+                };
+                let write_intent = async {
+                    match &intent {
+                        Some(row) => store.audit_intent(c, row, retry).await,
+                        None => Ok(()),
                     }
-                    let changed = g?;
-                    if let (Some(changed), Some(row)) = (changed, &intent) {
+                };
+                let states = async {
+                    match step.states {
+                        Some((states, at)) => store.write_states(c, states, at, &a).await,
+                        None => Ok(()),
+                    }
+                };
+                let ours = async {
+                    match &me {
+                        Some(me) => lease::holds(c, store, me).await.map(Some),
+                        None => Ok(None),
+                    }
+                };
+                let ((o, g, i, s), ours) = futures_util::future::join(
+                    futures_util::future::join4(outcome, guard, write_intent, states),
+                    ours,
+                )
+                .await;
+                o?;
+                i?;
+                s?;
+                if ours? == Some(false) {
+                    if let Some(row) = &intent {
                         store
-                            .withdraw_intent(c, &row.action_id, Withdrawn::Changed(changed))
+                            .withdraw_intent(c, &row.action_id, Withdrawn::LeaseLost)
                             .await?;
                     }
-                    Ok::<Option<Changed>, DbError>(changed)
-                },
-            )
+                    return Err(DbError::LeaseLost(
+                        "another controller holds it now (taken by `unlock --force`?)".into(),
+                    ));
+                }
+                let changed = g?;
+                if let (Some(changed), Some(row)) = (changed, &intent) {
+                    store
+                        .withdraw_intent(c, &row.action_id, Withdrawn::Changed(changed))
+                        .await?;
+                }
+                Ok::<Option<Changed>, DbError>(changed)
+            })
             .await?;
         Ok(changed)
     }
@@ -766,6 +775,7 @@ impl Backend for LiveBackend<'_> {
     async fn snapshot(&mut self) -> Result<Snapshot, DbError> {
         let (store, options) = (self.store, self.options);
         let plans = self.plans.clone();
+        let sent = Instant::now();
         let snap = match self
             .retrying("reading the catalog", async |c| {
                 catalog::load(c, store, options, &plans).await
@@ -775,7 +785,7 @@ impl Backend for LiveBackend<'_> {
             Ok(snap) => snap,
             Err(e) => return Err(self.explain_missing(e).await),
         };
-        self.clock = Some(super::DbClock::read(snap.now));
+        self.clock = Some(super::DbClock::read_since(snap.now, sent));
         if let Some(versions) = &snap.env.schema_versions {
             self.schema_seen.record(versions.clone());
         }
@@ -865,13 +875,11 @@ impl Backend for LiveBackend<'_> {
         states: &[(ClusterId, serde_json::Value)],
         at: DateTime<Utc>,
     ) -> Result<(), DbError> {
-        let store = self.store;
-        self.attempts(
-            "writing state",
-            self.statement_timeout,
-            None,
-            async |c, attempt| store.write_states(c, states, at, attempt > 1).await,
-        )
+        let (store, clock, deadline) = (self.store, self.clock, self.statement_timeout);
+        self.attempts("writing state", deadline, None, async |c, n| {
+            let a = run_attempt(clock.as_ref(), n, deadline);
+            store.write_states(c, states, at, &a).await
+        })
         .await
     }
 

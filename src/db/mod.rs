@@ -120,21 +120,42 @@ impl DbError {
 pub struct DbClock {
     at: chrono::DateTime<chrono::Utc>,
     read: Instant,
+    /// When the statement that read `at` was sent (at most `read`).
+    sent: Instant,
 }
 
 impl DbClock {
     /// The database said `at`, just now.
     pub fn read(at: chrono::DateTime<chrono::Utc>) -> DbClock {
+        DbClock::read_since(at, Instant::now())
+    }
+
+    /// The database said `at`, just now, in answer to a statement sent at
+    /// `sent`.
+    pub fn read_since(at: chrono::DateTime<chrono::Utc>, sent: Instant) -> DbClock {
+        let read = Instant::now();
         DbClock {
             at,
-            read: Instant::now(),
+            read,
+            sent: sent.min(read),
         }
     }
 
-    /// The database's time now.
+    /// The database's time now, at the earliest: it said `at` before its
+    /// answer reached us (the time between is not counted).
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
-        self.at
-            + chrono::Duration::from_std(self.read.elapsed()).unwrap_or(chrono::Duration::zero())
+        Self::after(self.at, self.read)
+    }
+
+    /// The database's time now, at the latest: it said `at` after the
+    /// statement was sent. What a deadline counts from, so that a write
+    /// that arrives in time is never refused.
+    pub fn latest(&self) -> chrono::DateTime<chrono::Utc> {
+        Self::after(self.at, self.sent)
+    }
+
+    fn after(at: chrono::DateTime<chrono::Utc>, since: Instant) -> chrono::DateTime<chrono::Utc> {
+        at + chrono::Duration::from_std(since.elapsed()).unwrap_or(chrono::Duration::zero())
     }
 }
 
@@ -525,7 +546,27 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[cfg(test)]
 mod tests {
-    use super::tls_hint;
+    use super::{tls_hint, DbClock};
+
+    /// A deadline counts from the latest the database's time can be: from
+    /// when the read was sent. Counted from its answer, a slow read (a
+    /// snapshot of thousands of clusters) set every deadline too early and
+    /// refused writes that arrived in time.
+    #[test]
+    fn the_latest_time_counts_from_when_the_read_was_sent() {
+        let at = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
+        let now = std::time::Instant::now();
+        let sent = now
+            .checked_sub(std::time::Duration::from_secs(3))
+            .unwrap_or(now);
+        let clock = DbClock::read_since(at, sent);
+        let ahead = clock.latest() - clock.now();
+        assert!(ahead >= chrono::Duration::milliseconds(2900), "{ahead}");
+        assert!(clock.now() >= at);
+        // Read at once: both the same.
+        let clock = DbClock::read(at);
+        assert!(clock.latest() - clock.now() < chrono::Duration::milliseconds(100));
+    }
 
     #[test]
     fn tls_failures_say_what_to_change() {

@@ -251,16 +251,19 @@ impl Store {
     /// is there. Readers take the
     /// newest row, so a crash between the two statements is harmless, and
     /// the delete never removes the only version (so both statements go in
-    /// one round trip). A retry (`retry`: an earlier attempt may have
+    /// one round trip). A retry (`a.retry`: an earlier attempt may have
     /// committed before the connection broke) inserts only the rows that
     /// are missing, so the table converges to one row per cluster in the
-    /// same run.
+    /// same run. With a deadline (`a.by`), an INSERT that arrives after it
+    /// writes nothing (a state a silent network held past its run does not
+    /// come back after a `wipe-state`), and neither does the DELETE beside
+    /// it, which removes older versions only where this one is.
     pub async fn write_states(
         &self,
         c: &Client,
         states: &[(ClusterId, serde_json::Value)],
         at: DateTime<Utc>,
-        retry: bool,
+        a: &Attempt,
     ) -> Result<(), DbError> {
         let at_text = at.to_rfc3339();
         let table = self.table(STATE);
@@ -279,14 +282,21 @@ impl Store {
                 params.push(payload.to_string());
                 params.push(at_text.clone());
             }
-            let insert = if retry {
+            let insert = if a.retry || a.by.is_some() {
+                let written = match a.retry {
+                    true => format!(
+                        "NOT EXISTS (SELECT 1 FROM {table} s \
+                         WHERE s.cluster_id = v.cluster_id AND s.updated_at = v.updated_at)"
+                    ),
+                    false => "true".into(),
+                };
                 format!(
                     "INSERT INTO {table} (cluster_id, state_version, payload, updated_at) \
                      SELECT v.cluster_id, v.state_version, v.payload, v.updated_at \
                      FROM (VALUES {}) AS v (cluster_id, state_version, payload, updated_at) \
-                     WHERE NOT EXISTS (SELECT 1 FROM {table} s \
-                     WHERE s.cluster_id = v.cluster_id AND s.updated_at = v.updated_at)",
-                    values.join(", ")
+                     WHERE {written} AND {}",
+                    values.join(", "),
+                    a.in_time(&mut params)
                 )
             } else {
                 format!(
@@ -309,8 +319,11 @@ impl Store {
                 execute_text(c, &delete, &delete_params),
             )
             .await;
-            inserted.map_err(|e| missing_or(&e, self, STATE, "writing state"))?;
+            let inserted = inserted.map_err(|e| missing_or(&e, self, STATE, "writing state"))?;
             deleted.map_err(|e| missing_or(&e, self, STATE, "removing old state versions"))?;
+            if !a.retry && inserted < chunk.len() as u64 {
+                return Err(a.refused("writing state"));
+            }
         }
         Ok(())
     }

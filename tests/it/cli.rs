@@ -82,9 +82,13 @@ pub fn during(emu: &Emulator, pattern: &str, args: &[&str]) -> During {
 }
 
 /// A statement a silent network holds past its attempt: it reaches the
-/// server [`LATE_BY`] after it was sent, once its command, run with
+/// server late (by [`LATE_BY`] unless told), once its command, run with
 /// [`LATE_TIMEOUT`], gave it up ([`late`]).
-pub struct Late(std::time::Instant);
+pub struct Late {
+    /// Late statements that had arrived when it was armed.
+    before: u64,
+    by: std::time::Duration,
+}
 
 /// How late a [`late`] statement reaches the server.
 pub const LATE_BY: std::time::Duration = std::time::Duration::from_secs(5);
@@ -94,10 +98,26 @@ pub const LATE_BY: std::time::Duration = std::time::Duration::from_secs(5);
 pub const LATE_TIMEOUT: &str = "2s";
 
 impl Late {
-    /// Returns once the late statement has reached the server (and run).
-    pub fn landed(&self) {
-        let by = LATE_BY + std::time::Duration::from_secs(2);
-        std::thread::sleep(by.saturating_sub(self.0.elapsed()));
+    /// Whether the late statement has reached the server yet.
+    pub fn arrived(&self, emu: &Emulator) -> bool {
+        emu.lates_arrived() > self.before
+    }
+
+    /// Returns once the late statement has reached the server and run
+    /// (it is held from when it is sent, which may be well after it was
+    /// armed).
+    #[track_caller]
+    pub fn landed(&self, emu: &Emulator) {
+        let until = std::time::Instant::now() + self.by + std::time::Duration::from_secs(60);
+        while !self.arrived(emu) {
+            assert!(
+                std::time::Instant::now() < until,
+                "the late statement was never sent"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        // It runs as it arrives, in a moment.
+        std::thread::sleep(std::time::Duration::from_secs(1));
     }
 }
 
@@ -105,8 +125,14 @@ impl Late {
 /// [`LATE_BY`] after it is sent (`Action::Late`); call it just before the
 /// command that sends it.
 pub fn late(emu: &Emulator, pattern: &str) -> Late {
-    emu.fault(pattern, 1, crate::support::Action::Late(LATE_BY));
-    Late(std::time::Instant::now())
+    late_by(emu, pattern, LATE_BY)
+}
+
+/// [`late`], reaching the server `by` after it is sent.
+pub fn late_by(emu: &Emulator, pattern: &str, by: std::time::Duration) -> Late {
+    let before = emu.lates_arrived();
+    emu.fault(pattern, 1, crate::support::Action::Late(by));
+    Late { before, by }
 }
 
 /// `clusterctl ARGS` with `DATABASE_URL` pointing at the emulator.

@@ -3839,7 +3839,7 @@ fn a_strategy_row_written_late_does_not_come_back_after_its_removal() {
     assert!(r.stderr.contains("writing the strategy row"), "{}", r.all());
     clusterctl(&emu, &["strategy", "rm", "batch"]).ok();
     assert_eq!(strategy_rows(&emu), []);
-    held.landed();
+    held.landed(&emu);
     assert_eq!(
         emu.logged(insert).len(),
         2,
@@ -3871,7 +3871,7 @@ fn carried_state_that_lands_late_does_not_come_back_after_a_wipe() {
         r.all()
     );
     clusterctl(&emu, &["wipe-state", "--cluster", "green", "--yes"]).ok();
-    held.landed();
+    held.landed(&emu);
     assert_eq!(state_of(&emu, "green"), None);
 }
 
@@ -3897,7 +3897,7 @@ fn a_wipe_that_lands_late_keeps_what_was_learned_since() {
     assert_eq!(state_of(&emu, "blue"), None);
     let learned = json!({"shrink_to_fit": {"fits": "200cc"}});
     write_state(&emu, &id, &learned);
-    held.landed();
+    held.landed(&emu);
     assert_eq!(state_of(&emu, "blue"), Some(learned));
 }
 
@@ -3921,7 +3921,7 @@ fn an_audit_row_that_lands_late_is_not_written_twice() {
     )
     .ok();
     assert!(r.stderr.contains("writing the audit row"), "{}", r.all());
-    held.landed();
+    held.landed(&emu);
     let rows = audit(&emu, "batch");
     assert_eq!(rows.len(), 1, "{rows:?}");
 }

@@ -10,8 +10,8 @@ use serde_json::json;
 
 use crate::cli::pairs;
 use crate::cli::{
-    audit, clusterctl, command, init_tables, late, lit, replica_names, run_cmd, state_of, strategy,
-    Run, LATE_TIMEOUT,
+    audit, clusterctl, command, init_tables, late, late_by, lit, replica_names, run_cmd, state_of,
+    strategy, Run, LATE_TIMEOUT,
 };
 use crate::support::{Emulator, Pattern};
 
@@ -183,7 +183,7 @@ fn a_break_of_the_lease_that_lands_after_its_command_failed_changes_nothing() {
     );
     assert_eq!(run.code, 1, "{}", run.all());
     assert!(run.stderr.contains("breaking the lease"), "{}", run.all());
-    held.landed();
+    held.landed(&emu);
     assert_eq!(lease_holder(&emu), "other-host:4242:run-x");
     assert_eq!(unlocks_audited(&emu), 0);
 }
@@ -2400,6 +2400,31 @@ fn a_suspension_killed_at_its_drop_still_knows_what_to_bring_back() {
     emu.add_activity("c", 5, false);
     clusterctl(&emu, &["apply"]).ok();
     assert_eq!(replica_names(&emu, "c"), ["r1"]);
+}
+
+/// A run's state write (a suspension's, with its first DROP's intent) held
+/// past its attempt: the retry writes it, the run ends, an operator wipes
+/// the state, and only then does the first write reach the server. It
+/// writes nothing: the wiped state stays wiped (it came back).
+#[test]
+fn a_state_write_that_lands_after_a_wipe_changes_nothing() {
+    let emu = idle_for_two_hours();
+    // Late enough for the whole run and the wipe.
+    let held = late_by(
+        &emu,
+        "\"mz_cluster_strategy_state\" (cluster_id, state_version, payload, updated_at) ",
+        Duration::from_secs(12),
+    );
+    let run = clusterctl(&emu, &["apply", "--statement-timeout", LATE_TIMEOUT]).ok();
+    assert!(
+        emu.replicas("c").is_empty() && run.stderr.contains("recording actions"),
+        "{}",
+        run.all()
+    );
+    clusterctl(&emu, &["wipe-state", "--yes"]).ok();
+    assert!(!held.arrived(&emu), "wiped before it lands");
+    held.landed(&emu);
+    assert_eq!(state_of(&emu, "c"), None);
 }
 
 #[test]

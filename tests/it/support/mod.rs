@@ -1185,6 +1185,12 @@ impl Emulator {
         log
     }
 
+    /// How many statements held by `Action::Late` have reached the server
+    /// (they run just after).
+    pub fn lates_arrived(&self) -> u64 {
+        self.proxy().shared.lates_arrived()
+    }
+
     /// The statements the server saw that write (anything but a read).
     pub fn writes(&self) -> Vec<String> {
         const WRITE: [&str; 9] = [

@@ -200,6 +200,8 @@ pub struct Shared {
     /// hold their statement (a held statement never reached the server).
     cancels: Mutex<HashSet<i32>>,
     markers: AtomicU64,
+    /// Statements [`Action::Late`] held that have reached the server.
+    lates_arrived: AtomicU64,
     /// Each user table's write lock (reference §8.3), by table name.
     write_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Statement-log events not yet written (§1.11).
@@ -225,11 +227,17 @@ impl Shared {
             session_cluster_rule: AtomicBool::new(false),
             cancels: Mutex::default(),
             markers: AtomicU64::new(0),
+            lates_arrived: AtomicU64::new(0),
             write_locks: Mutex::default(),
             statement_log: StatementLog::default(),
             side_config,
             side: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// How many statements [`Action::Late`] held have reached the server.
+    pub fn lates_arrived(&self) -> u64 {
+        self.lates_arrived.load(Ordering::SeqCst)
     }
 
     pub fn stats(&self) -> Stats {
@@ -1270,6 +1278,13 @@ fn track_session_cluster(plan: &mut Plan, original: &str, session: &mut Session)
     }
 }
 
+/// Whether a statement waiting (for a replica, a write lock) gives up when
+/// its client closes: not one [`Action::Late`] held, nor one the client
+/// sent behind it (the network delivers them together, before the close).
+fn watch_close(conn: &Conn, fx: &Effects) -> bool {
+    !fx.late && !conn.swallow.load(Ordering::SeqCst)
+}
+
 /// What the fired rules ask for, applied around forwarding one statement.
 #[derive(Default)]
 struct Effects {
@@ -1296,6 +1311,7 @@ async fn apply_actions(shared: &Shared, conn: &Conn, actions: Vec<Action>) -> Ef
                 // It arrives now: a cancel sent meanwhile was for nothing.
                 forget_cancels(shared, conn);
                 fx.late = true;
+                shared.lates_arrived.fetch_add(1, Ordering::SeqCst);
             }
             Action::Fail { sqlstate, message } => fx.fail = Some((sqlstate, message, None)),
         }
@@ -1368,7 +1384,7 @@ async fn client_to_server(
                         piece,
                         conn,
                         cr.get_mut(),
-                        !fx.late,
+                        watch_close(conn, &fx),
                     )
                     .await
                     else {
@@ -1385,9 +1401,15 @@ async fn client_to_server(
                     .filter(|(piece, _)| !piece.trim().is_empty())
                     .collect();
                 if let ([(piece, false)], None) = (&alone[..], &fx.fail) {
-                    let Ok(verdict) =
-                        take_write_lock(shared, conn, piece, &mut sw, cr.get_mut(), !fx.late)
-                            .await?
+                    let Ok(verdict) = take_write_lock(
+                        shared,
+                        conn,
+                        piece,
+                        &mut sw,
+                        cr.get_mut(),
+                        watch_close(conn, &fx),
+                    )
+                    .await?
                     else {
                         return Ok(());
                     };
@@ -1484,7 +1506,7 @@ async fn client_to_server(
                             sql,
                             conn,
                             cr.get_mut(),
-                            !fx.late,
+                            watch_close(conn, &fx),
                         )
                         .await
                         else {
@@ -1493,9 +1515,15 @@ async fn client_to_server(
                         fx.fail = verdict;
                     }
                     if fx.fail.is_none() {
-                        let Ok(verdict) =
-                            take_write_lock(shared, conn, sql, &mut sw, cr.get_mut(), !fx.late)
-                                .await?
+                        let Ok(verdict) = take_write_lock(
+                            shared,
+                            conn,
+                            sql,
+                            &mut sw,
+                            cr.get_mut(),
+                            watch_close(conn, &fx),
+                        )
+                        .await?
                         else {
                             return Ok(());
                         };
@@ -1544,7 +1572,10 @@ async fn client_to_server(
             }
             _ => write_msg(&mut sw, ty, &body).await?,
         }
-        if cr.buffer().is_empty() {
+        // What follows a late statement (its Sync, the statements the
+        // client pipelined behind it) was on its way with it: it reaches
+        // the server at once, whatever the proxy does next.
+        if cr.buffer().is_empty() || conn.swallow.load(Ordering::SeqCst) {
             sw.flush().await?;
         }
     }
