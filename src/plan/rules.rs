@@ -725,6 +725,11 @@ mod tests {
         let s = snap_as("u5", &["u5"], false, vec![c.clone()]);
         let why = unmanageable(&s, &c).unwrap_or_default();
         assert!(why.contains(r#"ALTER CLUSTER "c" OWNER TO "ctl""#), "{why}");
+        // Judged for this command's role: the fix is for `apply`'s.
+        assert!(
+            why.contains("(when ctl is the role `clusterctl apply` runs as)"),
+            "{why}"
+        );
         assert!(
             why.contains(r#"ALTER CLUSTER REPLICA "c"."r2" OWNER TO "ctl""#),
             "{why}"
@@ -843,6 +848,65 @@ mod tests {
         assert_eq!(probe(&c), ["25cc", "400cc", "r"]);
     }
 
+    /// What `check` and `doctor` warn of: only for the strategies the
+    /// environment hinders, each named.
+    #[test]
+    fn findings_name_what_the_environment_keeps_a_strategy_from_doing() {
+        use crate::plan::rows::Code;
+        use crate::strategy::StrategyConfig;
+        let sizes = SizeCatalog::cloud_defaults();
+        let cfg = |kind, raw: serde_json::Value| match StrategyConfig::parse(kind, &raw, &sizes) {
+            Ok((c, _)) => c,
+            Err(e) => panic!("{raw}: {e:?}"),
+        };
+        let idle = cfg(
+            StrategyKind::IdleSuspend,
+            serde_json::json!({"idle_after_s": 600}),
+        );
+        let schedule = |replicas: u32| {
+            cfg(
+                StrategyKind::Schedule,
+                serde_json::json!({"timezone": "UTC", "windows": [{"cron": "0 0 8 * * *",
+                    "duration_s": 3600, "size": "50cc", "replicas": replicas}]}),
+            )
+        };
+        let c = Cluster::empty(ClusterId("u2".into()), "c");
+        let found = |s: &Snapshot, configs: &[StrategyConfig]| -> Vec<(Code, Option<&str>)> {
+            environment_findings(s, &c, configs)
+                .into_iter()
+                .map(|(code, kind, _)| (code, kind))
+                .collect()
+        };
+        let mut s = Snapshot {
+            activity_log_has_rows: true,
+            ..Snapshot::default()
+        };
+        s.env.settings.max_replicas_per_cluster = Some(5);
+        assert_eq!(found(&s, &[idle.clone(), schedule(5)]), []);
+        assert_eq!(
+            found(&s, &[schedule(6)]),
+            [(Code::Unsupported, Some("schedule"))]
+        );
+        // A log without rows: idle_suspend cannot tell, where it is asked.
+        s.activity_log_has_rows = false;
+        assert_eq!(
+            found(&s, &[idle]),
+            [(Code::SignalUnknown, Some("idle_suspend"))]
+        );
+        assert_eq!(found(&s, &[schedule(1)]), []);
+    }
+
+    #[test]
+    fn each_resize_form_says_how_it_resizes() {
+        assert!(ResizeForm::Background
+            .describe()
+            .contains("in the background"));
+        assert!(ResizeForm::WaitUntilReady
+            .describe()
+            .contains("WAIT UNTIL READY"));
+        assert!(ResizeForm::Restart.describe().contains("downtime"));
+    }
+
     #[test]
     fn a_thin_or_unreadable_log_is_a_problem_an_empty_one_only_unknown() {
         let mut s = Snapshot {
@@ -853,6 +917,9 @@ mod tests {
         s.env.settings.statement_logging_default_sample_rate = Some(0.05);
         assert!(activity_problem(&s).is_some_and(|p| p.contains("keeps 5% of statements")));
         s.env.settings.statement_logging_default_sample_rate = Some(0.5);
+        assert_eq!(activity_problem(&s), None);
+        // The threshold itself still proves something.
+        s.env.settings.statement_logging_default_sample_rate = Some(MIN_SAMPLE_RATE);
         assert_eq!(activity_problem(&s), None);
         s.env.activity_error = Some("permission denied".into());
         assert!(activity_problem(&s).is_some_and(|p| p.contains("mz_monitor_redacted")));
