@@ -890,10 +890,45 @@ mod tests {
         // A log without rows: idle_suspend cannot tell, where it is asked.
         s.activity_log_has_rows = false;
         assert_eq!(
-            found(&s, &[idle]),
+            found(&s, std::slice::from_ref(&idle)),
             [(Code::SignalUnknown, Some("idle_suspend"))]
         );
         assert_eq!(found(&s, &[schedule(1)]), []);
+
+        // A size to set on a managed cluster this release cannot resize
+        // without a restart: said, unless downtime is allowed.
+        let target = |downtime: bool| {
+            cfg(
+                StrategyKind::TargetSize,
+                serde_json::json!({"target_size": "50cc", "allow_downtime": downtime}),
+            )
+        };
+        let managed = Cluster {
+            managed: true,
+            ..c.clone()
+        };
+        let on = |release: Environment, cluster: &Cluster, configs: &[StrategyConfig]| {
+            let s = Snapshot {
+                env: release,
+                activity_log_has_rows: true,
+                ..Snapshot::default()
+            };
+            environment_findings(&s, cluster, configs)
+                .into_iter()
+                .map(|(code, kind, _)| (code, kind))
+                .collect::<Vec<_>>()
+        };
+        let old = || env(Some("v0.99.0"), None, None);
+        assert_eq!(
+            on(old(), &managed, &[target(false)]),
+            [(Code::Unsupported, None)]
+        );
+        assert_eq!(on(old(), &managed, &[target(true)]), []);
+        assert_eq!(on(old(), &c, &[target(false)]), []);
+        // Nothing to resize: nothing said.
+        assert_eq!(on(old(), &managed, &[idle]), []);
+        let newest = env(Some("v26.35.0 (abc)"), None, Some(true));
+        assert_eq!(on(newest, &managed, &[target(false)]), []);
     }
 
     #[test]
