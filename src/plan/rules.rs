@@ -931,6 +931,31 @@ mod tests {
         assert_eq!(on(newest, &managed, &[target(false)]), []);
     }
 
+    /// `doctor`'s warning: a log without rows only where `idle_suspend`
+    /// relies on it; a problem of the log itself in any case.
+    #[test]
+    fn doctor_warns_of_an_empty_log_only_where_idle_suspend_relies_on_it() {
+        let mut s = Snapshot::default();
+        assert_eq!(activity_warning(&s), None, "no rows, no reliance");
+        s.env.settings.statement_logging_default_sample_rate = Some(0.05);
+        assert!(activity_warning(&s).is_some_and(|w| w.contains("keeps 5% of statements")));
+        s.env.settings.statement_logging_default_sample_rate = None;
+        s.strategies.push(crate::model::StrategyRow {
+            cluster_id: ClusterId("u2".into()),
+            strategy_type: "idle_suspend".into(),
+            config: serde_json::json!({"idle_after_s": 600}),
+            updated_at: None,
+            unreadable: None,
+        });
+        let empty = activity_warning(&s);
+        assert!(
+            empty.is_some() && empty == activity_unknown(&s),
+            "{empty:?}"
+        );
+        s.activity_log_has_rows = true;
+        assert_eq!(activity_warning(&s), None);
+    }
+
     #[test]
     fn each_resize_form_says_how_it_resizes() {
         assert!(ResizeForm::Background
