@@ -82,8 +82,8 @@ pub fn during(emu: &Emulator, pattern: &str, args: &[&str]) -> During {
 }
 
 /// A statement a silent network holds past its attempt: it reaches the
-/// server late (by [`LATE_BY`] unless told), once its command, run with
-/// [`LATE_TIMEOUT`], gave it up ([`late`]).
+/// server late (by [`LATE_BY`] unless told), once its command, run by
+/// [`clusterctl_gives_up`], gave it up ([`late`]).
 pub struct Late {
     /// Late statements that had arrived when it was armed.
     before: u64,
@@ -95,7 +95,16 @@ pub const LATE_BY: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// `--statement-timeout` for a command whose statement is [`late`]: its
 /// attempt is over well before the statement arrives.
-pub const LATE_TIMEOUT: &str = "2s";
+const LATE_TIMEOUT: &str = "2s";
+
+/// `clusterctl ARGS` whose statements time out well before a [`late`] one
+/// arrives (`--statement-timeout` [`LATE_TIMEOUT`]).
+pub fn clusterctl_gives_up(emu: &Emulator, args: &[&str]) -> Run {
+    clusterctl(
+        emu,
+        &[args, &["--statement-timeout", LATE_TIMEOUT]].concat(),
+    )
+}
 
 impl Late {
     /// Whether the late statement has reached the server yet.

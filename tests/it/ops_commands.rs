@@ -5,8 +5,8 @@
 use serde_json::json;
 
 use crate::cli::{
-    audit, clusterctl, command, during, late, pairs, run_cmd, state_of, states, strategy,
-    strategy_at, write_state, Run, LATE_TIMEOUT,
+    audit, clusterctl, clusterctl_gives_up, command, during, late, pairs, run_cmd, state_of,
+    states, strategy, strategy_at, write_state, Run,
 };
 use crate::support::Emulator;
 
@@ -3832,10 +3832,8 @@ fn a_strategy_row_written_late_does_not_come_back_after_its_removal() {
         "target_size",
         "--target-size",
         "25cc",
-        "--statement-timeout",
-        LATE_TIMEOUT,
     ];
-    let r = clusterctl(&emu, &set).ok();
+    let r = clusterctl_gives_up(&emu, &set).ok();
     assert!(r.stderr.contains("writing the strategy row"), "{}", r.all());
     clusterctl(&emu, &["strategy", "rm", "batch"]).ok();
     assert_eq!(strategy_rows(&emu), []);
@@ -3859,11 +3857,7 @@ fn carried_state_that_lands_late_does_not_come_back_after_a_wipe() {
     emu.create_cluster("green");
     let held = late(&emu, "state_version, payload, updated_at) SELECT $1");
     let mv = ["strategy", "mv", "blue", "green"];
-    let r = clusterctl(
-        &emu,
-        &[&mv[..], &["--statement-timeout", LATE_TIMEOUT]].concat(),
-    )
-    .ok();
+    let r = clusterctl_gives_up(&emu, &mv).ok();
     assert!(
         r.stdout.contains("shrink_to_fit: 100cc fits")
             && r.stderr.contains("writing the carried state"),
@@ -3884,11 +3878,7 @@ fn a_wipe_that_lands_late_keeps_what_was_learned_since() {
     let id = learned_a_fit(&emu, "blue", "100cc");
     let held = late(&emu, "strategy_state\" WHERE cluster_id IN");
     let wipe = ["wipe-state", "--cluster", "blue", "--yes"];
-    let r = clusterctl(
-        &emu,
-        &[&wipe[..], &["--statement-timeout", LATE_TIMEOUT]].concat(),
-    )
-    .ok();
+    let r = clusterctl_gives_up(&emu, &wipe).ok();
     assert!(
         r.stdout.contains("1 row deleted") && r.stderr.contains("wiping state"),
         "{}",
@@ -3915,11 +3905,7 @@ fn an_audit_row_that_lands_late_is_not_written_twice() {
         "target_size",
         r#"{"target_size": "25cc"}"#,
     ];
-    let r = clusterctl(
-        &emu,
-        &[&set[..], &["--statement-timeout", LATE_TIMEOUT]].concat(),
-    )
-    .ok();
+    let r = clusterctl_gives_up(&emu, &set).ok();
     assert!(r.stderr.contains("writing the audit row"), "{}", r.all());
     held.landed(&emu);
     let rows = audit(&emu, "batch");

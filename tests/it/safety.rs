@@ -10,8 +10,8 @@ use serde_json::json;
 
 use crate::cli::pairs;
 use crate::cli::{
-    audit, clusterctl, command, init_tables, late, late_by, lit, replica_names, run_cmd, state_of,
-    strategy, Run, LATE_TIMEOUT,
+    audit, clusterctl, clusterctl_gives_up, command, init_tables, late, late_by, lit,
+    replica_names, run_cmd, state_of, strategy, Run,
 };
 use crate::support::{Emulator, Pattern};
 
@@ -177,10 +177,7 @@ fn a_break_of_the_lease_that_lands_after_its_command_failed_changes_nothing() {
     hold_lease(&emu, "other-host:4242:run-x", 600);
     let held = late(&emu, "SET holder = '', expires_at");
     let unlock = ["unlock", "--force", "--max-retries", "0"];
-    let run = clusterctl(
-        &emu,
-        &[&unlock[..], &["--statement-timeout", LATE_TIMEOUT]].concat(),
-    );
+    let run = clusterctl_gives_up(&emu, &unlock);
     assert_eq!(run.code, 1, "{}", run.all());
     assert!(run.stderr.contains("breaking the lease"), "{}", run.all());
     held.landed(&emu);
@@ -2415,7 +2412,7 @@ fn a_state_write_that_lands_after_a_wipe_changes_nothing() {
         "\"mz_cluster_strategy_state\" (cluster_id, state_version, payload, updated_at) ",
         Duration::from_secs(12),
     );
-    let run = clusterctl(&emu, &["apply", "--statement-timeout", LATE_TIMEOUT]).ok();
+    let run = clusterctl_gives_up(&emu, &["apply"]).ok();
     assert!(
         emu.replicas("c").is_empty() && run.stderr.contains("recording actions"),
         "{}",
