@@ -940,13 +940,26 @@ mod tests {
         s.env.settings.statement_logging_default_sample_rate = Some(0.05);
         assert!(activity_warning(&s).is_some_and(|w| w.contains("keeps 5% of statements")));
         s.env.settings.statement_logging_default_sample_rate = None;
-        s.strategies.push(crate::model::StrategyRow {
+        let row = |ty: &str, config| crate::model::StrategyRow {
             cluster_id: ClusterId("u2".into()),
-            strategy_type: "idle_suspend".into(),
-            config: serde_json::json!({"idle_after_s": 600}),
+            strategy_type: ty.into(),
+            config,
             updated_at: None,
             unreadable: None,
-        });
+        };
+        s.strategies.push(row(
+            "target_size",
+            serde_json::json!({"target_size": "25cc"}),
+        ));
+        assert_eq!(
+            activity_warning(&s),
+            None,
+            "target_size does not rely on it"
+        );
+        s.strategies.push(row(
+            "idle_suspend",
+            serde_json::json!({"idle_after_s": 600}),
+        ));
         let empty = activity_warning(&s);
         assert!(
             empty.is_some() && empty == activity_unknown(&s),
