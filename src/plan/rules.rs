@@ -969,6 +969,29 @@ mod tests {
         assert_eq!(activity_warning(&s), None);
     }
 
+    /// A sampled log lengthens the silence that proves idleness, and says
+    /// by how much; a complete log, or one too thin to prove anything (a
+    /// problem of its own), says nothing of it.
+    #[test]
+    fn a_sampled_log_says_how_much_longer_idle_suspend_waits() {
+        let note = |rate: Option<f64>| {
+            let mut env = Environment::default();
+            env.settings.statement_logging_default_sample_rate = rate;
+            sampling_note(&env)
+        };
+        assert_eq!(
+            note(Some(0.5)).as_deref(),
+            Some(
+                "statement logging keeps 50% of statements: idle_suspend waits 2× idle_after_s \
+                 of silence before suspending"
+            )
+        );
+        assert!(note(Some(0.99)).is_some_and(|n| n.contains("waits 1.01× idle_after_s")));
+        assert_eq!(note(Some(1.0)), None);
+        assert_eq!(note(Some(0.05)), None);
+        assert_eq!(note(None), None);
+    }
+
     #[test]
     fn each_resize_form_says_how_it_resizes() {
         assert!(ResizeForm::Background
