@@ -790,10 +790,32 @@ mod tests {
         // Held back, not done: waiting work with its reason.
         assert!(
             d.deferred.iter().any(|w| w.action == "create z (200cc)"
+                && w.reason.contains("5 replicas would exceed")
                 && w.reason.contains("max_replicas_per_cluster (4)")),
             "{:?}",
             d.deferred
         );
+        // A managed cluster: the desired count is its replication factor,
+        // cut only beyond the limit.
+        let managed = Cluster {
+            managed: true,
+            ..c.clone()
+        };
+        let factor = |limit: u32| {
+            let mut d = Desired::from_cluster(&managed);
+            for n in ["x", "y"] {
+                d.add(
+                    n,
+                    &Size("25cc".into()),
+                    StrategyKind::TargetSize,
+                    "more".into(),
+                );
+            }
+            enforce_replica_limit(&managed, &sizes, Some(limit), test_now(), &mut d);
+            d.names().len()
+        };
+        assert_eq!(factor(4), 4);
+        assert_eq!(factor(3), 3);
         assert_eq!(limited(3, false).names(), ["a", "y"]);
         // Only the probe's largest: another strategy's addition is cut by
         // cost, however large.
