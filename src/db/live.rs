@@ -256,8 +256,9 @@ impl<'a> LiveBackend<'a> {
     /// statements land ([`Attempt::in_time`]). A write a silent network held
     /// past its attempt (the command retried, failed or was stopped, and
     /// others may have written since: an operator, a run) writes nothing.
-    /// One round trip more per attempt; a run's own writes under the lease
-    /// are bounded by the lease instead ([`LiveBackend::attempts`]).
+    /// One round trip more per attempt; a run's state writes count their
+    /// deadline from the run's clock of the database instead, with none
+    /// more ([`run_attempt`]).
     pub async fn writing<T, E: Retry>(
         &mut self,
         what: &str,

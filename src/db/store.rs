@@ -98,9 +98,9 @@ fn strategy_rows(rows: &[tokio_postgres::Row]) -> Result<Vec<StrategyRow>, tokio
 
 /// One attempt of a write: `retry` when an attempt before may have
 /// committed it (its answer was lost), and `by`, the server's time the
-/// attempt was over ([`Store::write_deadline`]; `None` only for the writes
-/// of a run under the lease, whose statements are cancelled when the lease
-/// could expire, and the temporary replica's audit rows, which must not
+/// attempt was over ([`Store::write_deadline`], or from a run's clock of
+/// the database for its state; `None` for a run's intents and outcomes,
+/// harmless late, and the temporary replica's audit rows, which must not
 /// need that replica). A write with
 /// a deadline lands only before it ([`Attempt::in_time`]): one a silent
 /// network held past its attempt (the command retried, failed or was
@@ -387,7 +387,7 @@ impl Store {
         };
         let values =
             format!("$1::text, $2::text, $3::text, $4::text::jsonb, $5::bool, $6::text, {at_sql}");
-        let n = if stamp == Stamp::Row { 8 } else { 7 };
+        let by_param = if stamp == Stamp::Row { 8 } else { 7 };
         let sql = if a.retry || a.by.is_some() {
             let written = match a.retry {
                 true => format!("NOT EXISTS (SELECT 1 FROM {table} WHERE action_id = $1::text)"),
@@ -395,7 +395,7 @@ impl Store {
             };
             format!(
                 "INSERT INTO {table} ({columns}) SELECT {values} WHERE {written} AND {}",
-                a.in_time_at(n)
+                a.in_time_at(by_param)
             )
         } else {
             format!("INSERT INTO {table} ({columns}) VALUES ({values})")
