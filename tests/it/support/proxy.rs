@@ -672,6 +672,9 @@ async fn accept_loop(listener: TcpListener, upstream: SocketAddr, shared: Arc<Sh
 struct Conn {
     /// Discard server messages until ReadyForQuery, then close the connection.
     swallow: AtomicBool,
+    /// A statement [`Action::Late`] held went on: what the client sent
+    /// behind it was on its way with it.
+    late: AtomicBool,
     /// Set `swallow` at the next Execute (a fault armed on a Parse).
     swallow_at_execute: AtomicBool,
     /// Forward server messages through the next ReadyForQuery, then close
@@ -743,6 +746,7 @@ impl Default for Conn {
     fn default() -> Conn {
         Conn {
             swallow: AtomicBool::new(false),
+            late: AtomicBool::new(false),
             swallow_at_execute: AtomicBool::new(false),
             close_after_ready: AtomicBool::new(false),
             cut_at_next_message: AtomicBool::new(false),
@@ -1282,7 +1286,7 @@ fn track_session_cluster(plan: &mut Plan, original: &str, session: &mut Session)
 /// its client closes: not one [`Action::Late`] held, nor one the client
 /// sent behind it (the network delivers them together, before the close).
 fn watch_close(conn: &Conn, fx: &Effects) -> bool {
-    !fx.late && !conn.swallow.load(Ordering::SeqCst)
+    !fx.late && !conn.late.load(Ordering::SeqCst)
 }
 
 /// What the fired rules ask for, applied around forwarding one statement.
@@ -1311,6 +1315,7 @@ async fn apply_actions(shared: &Shared, conn: &Conn, actions: Vec<Action>) -> Ef
                 // It arrives now: a cancel sent meanwhile was for nothing.
                 forget_cancels(shared, conn);
                 fx.late = true;
+                conn.late.store(true, Ordering::SeqCst);
                 shared.lates_arrived.fetch_add(1, Ordering::SeqCst);
             }
             Action::Fail { sqlstate, message } => fx.fail = Some((sqlstate, message, None)),
@@ -1575,7 +1580,7 @@ async fn client_to_server(
         // What follows a late statement (its Sync, the statements the
         // client pipelined behind it) was on its way with it: it reaches
         // the server at once, whatever the proxy does next.
-        if cr.buffer().is_empty() || conn.swallow.load(Ordering::SeqCst) {
+        if cr.buffer().is_empty() || conn.late.load(Ordering::SeqCst) {
             sw.flush().await?;
         }
     }
