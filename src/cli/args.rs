@@ -57,7 +57,7 @@ pub enum Command {
     WipeState(WipeStateArgs),
     /// Break the controller lease, whoever holds it (audited)
     #[command(
-        after_help = "Only when a controller died holding the lease and you cannot wait for it\nto expire. Example:\n  clusterctl unlock --force"
+        after_help = "Only when a controller died holding the lease and you cannot wait for it\nto expire. It breaks the lease it reads: one given back and taken by another\nrun before the break arrives is left to that run (it may be acting).\nExample:\n  clusterctl unlock --force"
     )]
     Unlock(UnlockArgs),
     /// Backtest strategies on a simulated Materialize: a scenario file, or --from-history (a live one's demand)
