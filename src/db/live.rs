@@ -613,7 +613,6 @@ impl<'a> LiveBackend<'a> {
         let (clock, deadline) = (self.clock, self.statement_timeout);
         let changed = self
             .attempts("recording actions", deadline, None, async |c, attempt| {
-                let retry = attempt > 1;
                 let a = run_attempt(clock.as_ref(), attempt, deadline);
                 let outcome = async {
                     match step.outcomes {
@@ -660,7 +659,7 @@ impl<'a> LiveBackend<'a> {
                 };
                 let write_intent = async {
                     match &intent {
-                        Some(row) => store.audit_intent(c, row, retry).await,
+                        Some(row) => store.audit_intent(c, row, a.retry).await,
                         None => Ok(()),
                     }
                 };

@@ -138,6 +138,25 @@ impl Attempt {
         }
     }
 
+    /// Whether this attempt's INSERT is a constant `INSERT … VALUES`, which
+    /// needs no replica on the session cluster (reference §8.2): a first
+    /// attempt without a deadline. Any other is an `INSERT … SELECT` under
+    /// [`Attempt::unless_written`] and [`Attempt::in_time`].
+    pub fn constant(&self) -> bool {
+        !self.retry && self.by.is_none()
+    }
+
+    /// The condition of a retried INSERT: only where `written` (the query
+    /// that finds what an attempt before may have committed, its answer
+    /// lost) finds nothing, so a retry never writes a row twice; `true`
+    /// on a first attempt.
+    pub fn unless_written(&self, written: &str) -> String {
+        match self.retry {
+            true => format!("NOT EXISTS ({written})"),
+            false => "true".into(),
+        }
+    }
+
     /// [`Attempt::in_time`] for a statement whose caller adds the
     /// deadline (when there is one) as parameter `$n` itself.
     pub fn in_time_at(&self, n: usize) -> String {
@@ -282,14 +301,11 @@ impl Store {
                 params.push(payload.to_string());
                 params.push(at_text.clone());
             }
-            let insert = if a.retry || a.by.is_some() {
-                let written = match a.retry {
-                    true => format!(
-                        "NOT EXISTS (SELECT 1 FROM {table} s \
-                         WHERE s.cluster_id = v.cluster_id AND s.updated_at = v.updated_at)"
-                    ),
-                    false => "true".into(),
-                };
+            let insert = if !a.constant() {
+                let written = a.unless_written(&format!(
+                    "SELECT 1 FROM {table} s \
+                     WHERE s.cluster_id = v.cluster_id AND s.updated_at = v.updated_at"
+                ));
                 format!(
                     "INSERT INTO {table} (cluster_id, state_version, payload, updated_at) \
                      SELECT v.cluster_id, v.state_version, v.payload, v.updated_at \
@@ -388,11 +404,9 @@ impl Store {
         let values =
             format!("$1::text, $2::text, $3::text, $4::text::jsonb, $5::bool, $6::text, {at_sql}");
         let by_param = if stamp == Stamp::Row { 8 } else { 7 };
-        let sql = if a.retry || a.by.is_some() {
-            let written = match a.retry {
-                true => format!("NOT EXISTS (SELECT 1 FROM {table} WHERE action_id = $1::text)"),
-                false => "true".into(),
-            };
+        let sql = if !a.constant() {
+            let written =
+                a.unless_written(&format!("SELECT 1 FROM {table} WHERE action_id = $1::text"));
             format!(
                 "INSERT INTO {table} ({columns}) SELECT {values} WHERE {written} AND {}",
                 a.in_time_at(by_param)
@@ -975,18 +989,16 @@ impl Store {
             config.to_string(),
             at_text.clone(),
         ];
-        let in_time = a.in_time(&mut params);
-        let insert = if a.retry {
-            // The attempt before may have committed: its row has this
-            // command's time.
-            format!(
-                "INSERT INTO {table} ({columns}) SELECT {values} WHERE NOT EXISTS (\
-                 SELECT 1 FROM {table} WHERE cluster_id = $1 AND strategy_type = $2 \
-                 AND updated_at = $4::text::timestamptz) AND {in_time}"
-            )
-        } else {
-            format!("INSERT INTO {table} ({columns}) SELECT {values} WHERE {in_time}")
-        };
+        // The attempt before may have committed: its row has this
+        // command's time.
+        let written = a.unless_written(&format!(
+            "SELECT 1 FROM {table} WHERE cluster_id = $1 AND strategy_type = $2 \
+             AND updated_at = $4::text::timestamptz"
+        ));
+        let insert = format!(
+            "INSERT INTO {table} ({columns}) SELECT {values} WHERE {written} AND {}",
+            a.in_time(&mut params)
+        );
         let n = execute_text(c, &insert, &params)
             .await
             .map_err(|e| missing_or(&e, self, STRATEGIES, "writing the strategy row"))?;
