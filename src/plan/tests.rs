@@ -2358,48 +2358,35 @@ fn the_plan_waits_for_the_new_target_not_an_old_one_still_hydrating() {
         let line =
             "hydrate r_100cc: r_100cc (100cc) is hydrating; r_25cc keeps serving until it is";
         assert_eq!(waiting(next), (vec![], vec![line.to_string()]));
+        // r_100cc killed `crashes` times, `ooms` of them for memory, the
+        // last two minutes ago.
+        let killed = |crashes, ooms| {
+            let mut r = replica(3, "r_100cc", "100cc", false);
+            r.crash = CrashInfo {
+                crashes,
+                ooms,
+                last_crash: Some(now() - Duration::minutes(2)),
+                first_crash: None,
+            };
+            let mut replicas = old();
+            replicas.push(r);
+            replicas
+        };
         // An OOM in the crash window is said with it (it read as a plain
         // hydration while the replica that was to serve had just died).
-        let mut oomed = old();
-        let mut r = replica(3, "r_100cc", "100cc", false);
-        r.crash = CrashInfo {
-            crashes: 1,
-            ooms: 1,
-            last_crash: Some(now() - Duration::minutes(2)),
-            first_crash: None,
-        };
-        oomed.push(r);
         let line = "hydrate r_100cc: r_100cc (100cc) is hydrating (OOM-killed at 11:58:00Z); \
                     r_25cc keeps serving until it is";
-        assert_eq!(waiting(oomed), (vec![], vec![line.to_string()]));
+        assert_eq!(waiting(killed(1, 1)), (vec![], vec![line.to_string()]));
         // A crash that was no OOM is said as a crash.
-        let mut crashed = old();
-        let mut r = replica(3, "r_100cc", "100cc", false);
-        r.crash = CrashInfo {
-            crashes: 1,
-            ooms: 0,
-            last_crash: Some(now() - Duration::minutes(2)),
-            first_crash: None,
-        };
-        crashed.push(r);
         let line = "hydrate r_100cc: r_100cc (100cc) is hydrating (crashed at 11:58:00Z); \
                     r_25cc keeps serving until it is";
-        assert_eq!(waiting(crashed), (vec![], vec![line.to_string()]));
+        assert_eq!(waiting(killed(1, 0)), (vec![], vec![line.to_string()]));
         // Killed again and again: crash looping, which is not hydrating
         // (it said r_25cc served "until it is", which never comes).
-        let mut looping = old();
-        let mut r = replica(3, "r_100cc", "100cc", false);
-        r.crash = CrashInfo {
-            crashes: 7,
-            ooms: 7,
-            last_crash: Some(now() - Duration::minutes(2)),
-            first_crash: None,
-        };
-        looping.push(r);
         let line = "hydrate r_100cc: r_100cc (100cc) is crash looping, not hydrating: \
                     7 OOM kills in the crash window, the last at 11:58:00Z; \
                     r_25cc keeps serving meanwhile";
-        assert_eq!(waiting(looping), (vec![], vec![line.to_string()]));
+        assert_eq!(waiting(killed(7, 7)), (vec![], vec![line.to_string()]));
     }
 }
 

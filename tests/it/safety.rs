@@ -109,12 +109,6 @@ fn a_held_lease_means_one_line_and_exit_zero_and_unlock_breaks_it() {
     );
 }
 
-/// The lease's holder, as the table has it.
-fn lease_holder(emu: &Emulator) -> String {
-    let rows = emu.query_strings("SELECT holder FROM clusterctl_lease WHERE name = 'controller'");
-    rows.into_iter().flatten().flatten().collect()
-}
-
 /// How many times `unlock --force` is in the audit trail.
 fn unlocks_audited(emu: &Emulator) -> usize {
     emu.query_strings(
@@ -148,7 +142,7 @@ fn unlock_breaks_only_the_lease_it_read() {
         "{}",
         run.all()
     );
-    assert_eq!(lease_holder(&emu), "other-host:4243:run-z");
+    assert_eq!(lease_row(&emu).0, "other-host:4243:run-z");
     assert_eq!(unlocks_audited(&emu), 0, "nothing was broken");
 
     // The break applied, its answer lost; run-z takes the lease before the
@@ -164,7 +158,7 @@ fn unlock_breaks_only_the_lease_it_read() {
         "{}",
         run.all()
     );
-    assert_eq!(lease_holder(&emu), "other-host:4243:run-z");
+    assert_eq!(lease_row(&emu).0, "other-host:4243:run-z");
     assert_eq!(unlocks_audited(&emu), 1);
 }
 
@@ -181,7 +175,7 @@ fn a_break_of_the_lease_that_lands_after_its_command_failed_changes_nothing() {
     assert_eq!(run.code, 1, "{}", run.all());
     assert!(run.stderr.contains("breaking the lease"), "{}", run.all());
     held.landed(&emu);
-    assert_eq!(lease_holder(&emu), "other-host:4242:run-x");
+    assert_eq!(lease_row(&emu).0, "other-host:4242:run-x");
     assert_eq!(unlocks_audited(&emu), 0);
 }
 
