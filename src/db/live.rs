@@ -105,9 +105,10 @@ pub struct LiveBackend<'a> {
 
 /// Attempt `n` of a run's write, its deadline from the run's clock of the
 /// database ([`DbClock::latest`]: no round trip more, as a run's writes go
-/// with its other statements; later than the server's time by up to the
-/// snapshot's read, never earlier), as [`lease::answer_by`] sets every
-/// write's; none before the run read the database's time.
+/// with its other statements; later than the server's time by the way of
+/// the snapshot's first statement, which reads `now()`, to the server,
+/// never earlier), as [`lease::answer_by`] sets every write's; none before
+/// the run read the database's time.
 fn run_attempt(clock: Option<&super::DbClock>, n: u32, attempt: Duration) -> Attempt {
     Attempt {
         retry: n > 1,
@@ -775,9 +776,12 @@ impl Backend for LiveBackend<'_> {
     async fn snapshot(&mut self) -> Result<Snapshot, DbError> {
         let (store, options) = (self.store, self.options);
         let plans = self.plans.clone();
-        let sent = Instant::now();
+        // When the attempt that answered was sent: a failed attempt and
+        // the wait after it are not the server's time since `now()`.
+        let mut sent = Instant::now();
         let snap = match self
             .retrying("reading the catalog", async |c| {
+                sent = Instant::now();
                 catalog::load(c, store, options, &plans).await
             })
             .await

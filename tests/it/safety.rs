@@ -2401,21 +2401,41 @@ fn a_suspension_killed_at_its_drop_still_knows_what_to_bring_back() {
 fn a_state_write_that_lands_after_a_wipe_changes_nothing() {
     let emu = idle_for_two_hours();
     // Late enough for the whole run and the wipe.
-    let held = late_by(
-        &emu,
-        "\"mz_cluster_strategy_state\" (cluster_id, state_version, payload, updated_at) ",
-        Duration::from_secs(12),
-    );
-    let run = clusterctl_gives_up(&emu, &["apply"]).ok();
+    let held = late_by(&emu, STATE_INSERT, Duration::from_secs(12));
+    a_wipe_comes_before(&emu, held);
+}
+
+/// The same after a snapshot that took four attempts: the state write's
+/// deadline counts from the attempt that answered. Counted from the first,
+/// it was later by the failed attempts and the waits between them (here
+/// more than 6 s), and a write held 8 s landed after the wipe.
+#[test]
+fn a_state_write_after_a_retried_snapshot_is_held_to_its_own_attempt() {
+    let emu = idle_for_two_hours();
+    for nth in 1..=3 {
+        emu.stall_statement("SELECT now(), mz_catalog.mz_version()", nth);
+    }
+    let held = late_by(&emu, STATE_INSERT, Duration::from_secs(8));
+    a_wipe_comes_before(&emu, held);
+}
+
+/// The statement of a run's state write.
+const STATE_INSERT: &str =
+    "\"mz_cluster_strategy_state\" (cluster_id, state_version, payload, updated_at) ";
+
+/// An `apply` that suspends `c` (its state write `held`, retried), then a
+/// `wipe-state` before the held write lands: the wiped state stays wiped.
+fn a_wipe_comes_before(emu: &Emulator, held: crate::cli::Late) {
+    let run = clusterctl_gives_up(emu, &["apply"]).ok();
     assert!(
         emu.replicas("c").is_empty() && run.stderr.contains("recording actions"),
         "{}",
         run.all()
     );
-    clusterctl(&emu, &["wipe-state", "--yes"]).ok();
-    assert!(!held.arrived(&emu), "wiped before it lands");
-    held.landed(&emu);
-    assert_eq!(state_of(&emu, "c"), None);
+    clusterctl(emu, &["wipe-state", "--yes"]).ok();
+    assert!(!held.arrived(emu), "wiped before it lands");
+    held.landed(emu);
+    assert_eq!(state_of(emu, "c"), None);
 }
 
 #[test]
