@@ -36,9 +36,10 @@ pub async fn unlock(ctx: &Context) -> Result<Unlocked, CommandError> {
     let mut backend = ctx.backend();
     let store = &ctx.store;
     let mut seen = None;
+    let attempt = backend.statement_timeout();
     let broken = match backend
-        .writing("breaking the lease", async |c, a| {
-            lease::force_release(c, store, &mut seen, a).await
+        .retrying("breaking the lease", async |c| {
+            lease::force_release(c, store, &mut seen, attempt).await
         })
         .await
     {

@@ -527,7 +527,8 @@ pub enum Broken {
 /// Breaks the lease, whoever holds it (`unlock --force`). Only the lease
 /// it read is broken: the break compares the time of the name's last take
 /// with the one read, as [`take`] does, and lands only within its attempt
-/// (`a.by`). So a break that reaches the server late (the command retried,
+/// (`attempt` from its read's `now()`, as a take's: no round trip more).
+/// So a break that reaches the server late (the command retried,
 /// failed or was stopped meanwhile), or a retry after a break whose answer
 /// was lost, never breaks a lease a run took since: that run may be
 /// acting. Every row of the name is broken (one a person added out of
@@ -541,18 +542,25 @@ pub async fn force_release(
     c: &Client,
     store: &Store,
     sent: &mut Option<Row>,
-    a: &Attempt,
+    attempt: Duration,
 ) -> Result<Broken, DbError> {
     let failed = |e: tokio_postgres::Error| missing_or(&e, store, LEASE, "breaking the lease");
-    let held = read_row(c, store, NAME)
-        .await
-        .map_err(failed)?
-        .filter(|r| !r.is_free());
+    let Some(read) = read_row(c, store, NAME).await.map_err(failed)? else {
+        // No row of the name: no lease, and none to break since.
+        return Ok(match sent.clone() {
+            Some(target) => Broken::Broke(target),
+            None => Broken::Free,
+        });
+    };
     let earlier = sent.is_some();
-    let target = match (sent.clone(), held) {
+    let target = match (sent.clone(), read.is_free()) {
         (Some(target), _) => target,
-        (None, Some(held)) => held,
-        (None, None) => return Ok(Broken::Free),
+        (None, false) => read.clone(),
+        (None, true) => return Ok(Broken::Free),
+    };
+    let a = Attempt {
+        retry: earlier,
+        by: Some(read.answer_by(attempt)),
     };
     let mut params = vec![NAME.to_string(), target.taken.clone()];
     let sql = format!(
