@@ -668,6 +668,64 @@ mod tests {
         assert_eq!(st.margin(&c), MAX_MARGIN_S);
     }
 
+    /// The statement log shows an earlier waiting user late (it is flushed
+    /// every few seconds, and sampled): the miss counts from that user,
+    /// and it was predicted if their demand was.
+    #[test]
+    fn a_miss_counts_from_its_earliest_waiting_user() {
+        let c = PredictConfig {
+            margin_s: 120,
+            ..PredictConfig::default()
+        };
+        let mut st = PredictState::default();
+        let t0 = now();
+        st.waiting(t0 + Duration::minutes(2), false);
+        st.waiting(t0, true);
+        st.served(&c, t0 + Duration::minutes(7), None);
+        assert_eq!(st.margin(&c), 120.0 + 420.0);
+        assert_eq!(st.misses, 1);
+    }
+
+    /// A session under way when the history read starts (its first hour is
+    /// the history's first) has no onset in it: the learned window has
+    /// only the days whose sessions began within the history.
+    #[test]
+    fn a_session_under_way_when_the_history_starts_is_no_onset() {
+        let until = "2026-03-02T00:00:00Z"
+            .parse::<DateTime<Utc>>()
+            .unwrap_or_default();
+        // 00:00 to 03:00 every night for 32 days, of which 28 are read
+        // (32: the search for where they start meets that night's first
+        // hour on its way).
+        let hours: Vec<crate::model::DemandHour> = (1..=32)
+            .rev()
+            .flat_map(|d| {
+                let day = until - Duration::days(d);
+                (0..3).map(move |h| {
+                    let hour = day + Duration::hours(h);
+                    crate::model::DemandHour {
+                        hour,
+                        statements: 40.0,
+                        first: hour + Duration::minutes(1),
+                        last: hour + Duration::minutes(59),
+                    }
+                })
+            })
+            .collect();
+        let c = ClusterId("u1".into());
+        let log = DemandLog {
+            from: until - Duration::days(32),
+            until,
+            clusters: [(c.clone(), hours)].into_iter().collect(),
+            profiles: Default::default(),
+        };
+        let p = profile_of(&log, &c, 28);
+        assert_eq!(p.from, until - Duration::days(28));
+        assert_eq!(p.days_with_statements, 28);
+        assert_eq!(p.windows.len(), 1, "{p:#?}");
+        assert_eq!(p.windows[0].days, 27, "{p:#?}");
+    }
+
     #[test]
     fn the_lead_is_hydration_interval_and_margin() {
         let sizes = SizeCatalog::cloud_defaults();
