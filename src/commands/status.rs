@@ -467,9 +467,9 @@ pub fn last_actions(
         .into_iter()
         .filter_map(|r| {
             let id = r.cluster_id.clone()?;
-            // A row without a time is read last (`Store::last_actions`): it
-            // is the newest only when it is the cluster's only row, and
-            // says nothing of the action's age. `history` shows it.
+            // `Store::last_actions` reads rows with a time only: a row
+            // without one says nothing of the action's age (`history`
+            // shows it). Of rows of the same time, the last read counts.
             let at = r.created_at?;
             Some((
                 id,

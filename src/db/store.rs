@@ -1332,6 +1332,12 @@ impl Store {
     /// with `None`), in one statement. Of its decision context only what
     /// `status` shows (the kind and the replica): a fleet's contexts, whole,
     /// were most of what `status` held.
+    ///
+    /// Rows with a time only (`status` shows an action's age; a row
+    /// without one is `history`'s). The newest time of each cluster is a
+    /// grouped `max`, joined back to its rows: a `DISTINCT ON` sorted the
+    /// whole trail (PostgreSQL: 270 ms for 100 000 rows, against 70 ms).
+    /// Rows of the same newest time all come back, in `action_id` order.
     pub async fn last_actions(
         &self,
         c: &Client,
@@ -1350,14 +1356,14 @@ impl Store {
             None => "cluster_id IS NOT NULL".to_string(),
         };
         let sql = format!(
-            "SELECT DISTINCT ON (cluster_id) {} FROM {} WHERE {which} \
-             ORDER BY cluster_id, created_at DESC NULLS LAST",
+            "{} FROM {table} JOIN (SELECT cluster_id AS newest_of, max(created_at) AS newest \
+             FROM {table} WHERE {which} GROUP BY cluster_id) AS newest_times \
+             ON cluster_id = newest_of AND created_at = newest ORDER BY cluster_id, action_id",
             columns_with_ctx(
                 "jsonb_build_object('kind', decision_ctx->'kind', \
                  'replica', decision_ctx->'replica')::text"
-            )
-            .trim_start_matches("SELECT "),
-            self.table(ACTIONS)
+            ),
+            table = self.table(ACTIONS)
         );
         let rows = c
             .query_typed(&sql, &text_params(&ids))

@@ -308,6 +308,34 @@ fn an_audit_row_without_a_time_hides_no_other() {
         .collect();
     assert_eq!(timeless.len(), 2, "{}", run.all());
     assert!(timeless[0].contains("create replica"), "{}", run.all());
+
+    // A cluster whose rows all lack a time has no last action to show, and
+    // of two rows of the same newest time one is shown, the same each time.
+    let bad = emu.cluster_id("bad");
+    let row = |id: &str, cluster: &str, kind: &str, at: &str| {
+        emu.sql(&format!(
+            "INSERT INTO mz_cluster_strategy_actions \
+             (action_id, cluster_id, action_sql, decision_ctx, executed, created_at) \
+             VALUES ('{id}', {}, 'SELECT 1', '{{\"kind\": \"{kind}\"}}', true, {at})",
+            lit(cluster)
+        ));
+    };
+    row("timeless3", &bad, "drop_replica", "NULL");
+    let newest = "TIMESTAMPTZ '2100-01-01 00:00:00+00'";
+    row("tie_b", &good, "create_replica", newest);
+    row("tie_a", &good, "drop_replica", newest);
+    let doc = clusterctl(&emu, &["status", "--all", "-o", "json"])
+        .ok()
+        .json();
+    let of = |name: &str| {
+        doc["result"]["clusters"]
+            .as_array()
+            .and_then(|cs| cs.iter().find(|c| c["cluster"] == name))
+            .map(|c| c["last_action"].clone())
+            .unwrap_or_else(|| panic!("{doc}"))
+    };
+    assert_eq!(of("bad"), json!(null), "{doc}");
+    assert_eq!(of("good")["kind"], "create_replica", "{doc}");
 }
 
 /// Every duration flag and every count flag: a value past its bound is one
