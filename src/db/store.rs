@@ -1334,10 +1334,15 @@ impl Store {
     /// were most of what `status` held.
     ///
     /// Rows with a time only (`status` shows an action's age; a row
-    /// without one is `history`'s). The newest time of each cluster is a
-    /// grouped `max`, joined back to its rows: a `DISTINCT ON` sorted the
-    /// whole trail (PostgreSQL: 270 ms for 100 000 rows, against 70 ms).
-    /// Rows of the same newest time all come back, in `action_id` order.
+    /// without one is `history`'s); of rows of the same newest time, the
+    /// greatest `action_id`, the last row read. Two plans of the one
+    /// answer, by how many rows they sort (PostgreSQL, 100 000 rows, no
+    /// index, as Materialize's tables have none):
+    /// - every cluster's: the newest time of each is a grouped `max`, joined
+    ///   back to its rows (ties all come back, in `action_id` order): 70
+    ///   ms, where a `DISTINCT ON` sorted the whole trail (270 ms);
+    /// - a few clusters': a `DISTINCT ON` sorts only their rows, in one
+    ///   scan (23 ms, the join's two scans 46 ms).
     pub async fn last_actions(
         &self,
         c: &Client,
@@ -1351,20 +1356,26 @@ impl Store {
         if clusters.is_some() && ids.is_empty() {
             return Ok(Vec::new());
         }
-        let which = match clusters {
-            Some(_) => format!("cluster_id IN ({})", placeholders(1, ids.len())),
-            None => "cluster_id IS NOT NULL".to_string(),
-        };
-        let sql = format!(
-            "{} FROM {table} JOIN (SELECT cluster_id AS newest_of, max(created_at) AS newest \
-             FROM {table} WHERE {which} GROUP BY cluster_id) AS newest_times \
-             ON cluster_id = newest_of AND created_at = newest ORDER BY cluster_id, action_id",
-            columns_with_ctx(
-                "jsonb_build_object('kind', decision_ctx->'kind', \
-                 'replica', decision_ctx->'replica')::text"
-            ),
-            table = self.table(ACTIONS)
+        let columns = columns_with_ctx(
+            "jsonb_build_object('kind', decision_ctx->'kind', \
+             'replica', decision_ctx->'replica')::text",
         );
+        let table = self.table(ACTIONS);
+        let sql = match clusters {
+            Some(_) => format!(
+                "SELECT DISTINCT ON (cluster_id) {} FROM {table} \
+                 WHERE cluster_id IN ({}) AND created_at IS NOT NULL \
+                 ORDER BY cluster_id, created_at DESC, action_id DESC",
+                columns.trim_start_matches("SELECT "),
+                placeholders(1, ids.len())
+            ),
+            None => format!(
+                "{columns} FROM {table} JOIN (SELECT cluster_id AS newest_of, \
+                 max(created_at) AS newest FROM {table} WHERE cluster_id IS NOT NULL \
+                 GROUP BY cluster_id) AS newest_times \
+                 ON cluster_id = newest_of AND created_at = newest ORDER BY cluster_id, action_id"
+            ),
+        };
         let rows = c
             .query_typed(&sql, &text_params(&ids))
             .await

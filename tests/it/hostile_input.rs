@@ -336,6 +336,18 @@ fn an_audit_row_without_a_time_hides_no_other() {
     };
     assert_eq!(of("bad"), json!(null), "{doc}");
     assert_eq!(of("good")["kind"], "create_replica", "{doc}");
+    // The same read for one cluster (another plan of it).
+    for (name, kind) in [("bad", json!(null)), ("good", json!("create_replica"))] {
+        let one = clusterctl(&emu, &["status", "--cluster", name, "-o", "json"])
+            .ok()
+            .json();
+        let last = &one["result"]["clusters"][0]["last_action"];
+        assert_eq!(
+            if last.is_null() { last } else { &last["kind"] },
+            &kind,
+            "{one}"
+        );
+    }
 }
 
 /// Every duration flag and every count flag: a value past its bound is one

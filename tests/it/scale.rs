@@ -416,7 +416,7 @@ fn one_cluster_statements(n: usize) -> (u64, u64) {
     );
     per_cluster("status's history", "date_trunc('hour'");
     let newest: Vec<String> =
-        emu.logged("SELECT action_id, cluster_id, action_sql, jsonb_build_object('kind'");
+        emu.logged("DISTINCT ON (cluster_id) action_id, cluster_id, action_sql");
     assert_eq!(newest.len(), 1, "{newest:?}");
     assert!(
         newest[0].contains("cluster_id IN ($1)") && !newest[0].contains("decision_ctx::text"),

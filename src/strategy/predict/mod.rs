@@ -544,6 +544,7 @@ mod tests {
         let p = forecast::tests::office();
         let mut w = p.windows[0].clone();
         w.occurred = [4; 7];
+        w.rate = 0.123_456;
         let prep = forecast::Preparation {
             ready: 9 * 3600 + 5 * 60,
             on_demand: [false, false, false, false, false, true, true],
@@ -562,6 +563,8 @@ mod tests {
         );
         // The shortest past session: how long a session is held once begun.
         assert_eq!(v.shortest_session_s, 7 * 3600 + 30 * 60);
+        // A slow day's rate, to a thousandth of a statement per second.
+        assert_eq!(v.rate_qps, 0.123);
         let view = |windows| prediction("4 weeks".into(), p.from, p.until, 19, windows);
         assert_eq!(
             view(vec![v]).summary(),
