@@ -2405,17 +2405,17 @@ fn a_state_write_that_lands_after_a_wipe_changes_nothing() {
     a_wipe_comes_before(&emu, held);
 }
 
-/// The same after a snapshot that took four attempts: the state write's
+/// The same after a snapshot that took five attempts: the state write's
 /// deadline counts from the attempt that answered. Counted from the first,
 /// it was later by the failed attempts and the waits between them (here
-/// more than 6 s), and a write held 8 s landed after the wipe.
+/// more than 11 s), and a write held 11 s landed after the wipe.
 #[test]
 fn a_state_write_after_a_retried_snapshot_is_held_to_its_own_attempt() {
     let emu = idle_for_two_hours();
-    for nth in 1..=3 {
+    for nth in 1..=4 {
         emu.stall_statement("SELECT now(), mz_catalog.mz_version()", nth);
     }
-    let held = late_by(&emu, STATE_INSERT, Duration::from_secs(8));
+    let held = late_by(&emu, STATE_INSERT, Duration::from_secs(11));
     a_wipe_comes_before(&emu, held);
 }
 
