@@ -484,6 +484,52 @@ mod tests {
         }
     }
 
+    /// A plan saved for one environment (region) is applied there only:
+    /// cluster ids repeat from one region to the next.
+    #[test]
+    fn a_plan_saved_for_another_environment_is_refused() {
+        let mut saved = SavedPlan::parse(&doc(serde_json::json!([])), VERSION).expect("empty");
+        saved.environment_id = Some("env-a".into());
+        let now = at("2026-12-04T10:05:00Z");
+        let here = |env: &str| Plan {
+            environment_id: Some(env.into()),
+            ..nothing_planned(now)
+        };
+        assert_eq!(saved.admit_selected(&mut here("env-a"), &[], "all"), Ok(()));
+        let e = saved
+            .admit_selected(&mut here("env-b"), &[], "all")
+            .unwrap_err();
+        assert!(
+            e.starts_with("the plan was saved for environment env-a, and this is env-b"),
+            "{e}"
+        );
+    }
+
+    /// Of the saved clusters, those the fresh plan has no plan for are
+    /// said, each once; those it plans are not.
+    #[test]
+    fn the_saved_clusters_not_planned_now_are_said() {
+        use crate::model::{Cluster, ClusterId};
+        let text = doc(serde_json::json!([
+            {"cluster_id": "u2", "cluster": "a", "actions": []},
+            {"cluster_id": "u3", "cluster": "b", "actions": []}
+        ]));
+        let saved = SavedPlan::parse(&text, VERSION).expect("a saved plan");
+        let mut fresh = nothing_planned(at("2026-12-04T10:05:00Z"));
+        fresh.clusters.push(super::super::coordinate::plan_cluster(
+            &Snapshot::default(),
+            &super::super::PlanOptions::default(),
+            &Cluster::empty(ClusterId("u2".into()), "a"),
+            super::super::rows::Validated::default(),
+            crate::model::RowsSeen::default(),
+        ));
+        assert_eq!(
+            saved.unplanned(&fresh, &[]),
+            ["  cluster b (u3) was saved, and is not planned now: dropped, or without strategies"]
+        );
+        assert!(saved.unplanned(&fresh, &["u3"]).is_empty());
+    }
+
     /// `apply --plan FILE --cluster b` where the plan has statements for
     /// a: the selection is the reason, said first (it led with "not what
     /// the region calls for now", the selection only on the line after).
