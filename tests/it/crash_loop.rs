@@ -56,6 +56,11 @@ fn audited_sql(emu: &Emulator, cluster: &str) -> Vec<String> {
 /// `cluster`'s entry of `status -o json`.
 pub(crate) fn status_of(emu: &Emulator, cluster: &str) -> serde_json::Value {
     let json = clusterctl(emu, &["status", "--output", "json"]).ok().json();
+    entry_of(&json, cluster)
+}
+
+/// `cluster`'s entry of a `status -o json` document.
+pub(crate) fn entry_of(json: &serde_json::Value, cluster: &str) -> serde_json::Value {
     json["result"]["clusters"]
         .as_array()
         .and_then(|a| a.iter().find(|c| c["cluster"] == cluster).cloned())

@@ -327,13 +327,7 @@ fn an_audit_row_without_a_time_hides_no_other() {
     let doc = clusterctl(&emu, &["status", "--all", "-o", "json"])
         .ok()
         .json();
-    let of = |name: &str| {
-        doc["result"]["clusters"]
-            .as_array()
-            .and_then(|cs| cs.iter().find(|c| c["cluster"] == name))
-            .map(|c| c["last_action"].clone())
-            .unwrap_or_else(|| panic!("{doc}"))
-    };
+    let of = |name: &str| crate::crash_loop::entry_of(&doc, name)["last_action"].clone();
     assert_eq!(of("bad"), json!(null), "{doc}");
     assert_eq!(of("good")["kind"], "create_replica", "{doc}");
     // The same read for one cluster (another plan of it).

@@ -1285,8 +1285,10 @@ fn track_session_cluster(plan: &mut Plan, original: &str, session: &mut Session)
 /// Whether a statement waiting (for a replica, a write lock) gives up when
 /// its client closes: not one [`Action::Late`] held, nor one the client
 /// sent behind it (the network delivers them together, before the close).
-fn watch_close(conn: &Conn, fx: &Effects) -> bool {
-    !fx.late && !conn.late.load(Ordering::SeqCst)
+/// The statement's own late hold sets `conn.late` as it fires
+/// ([`apply_actions`]), before it waits.
+fn watch_close(conn: &Conn) -> bool {
+    !conn.late.load(Ordering::SeqCst)
 }
 
 /// What the fired rules ask for, applied around forwarding one statement.
@@ -1389,7 +1391,7 @@ async fn client_to_server(
                         piece,
                         conn,
                         cr.get_mut(),
-                        watch_close(conn, &fx),
+                        watch_close(conn),
                     )
                     .await
                     else {
@@ -1412,7 +1414,7 @@ async fn client_to_server(
                         piece,
                         &mut sw,
                         cr.get_mut(),
-                        watch_close(conn, &fx),
+                        watch_close(conn),
                     )
                     .await?
                     else {
@@ -1511,7 +1513,7 @@ async fn client_to_server(
                             sql,
                             conn,
                             cr.get_mut(),
-                            watch_close(conn, &fx),
+                            watch_close(conn),
                         )
                         .await
                         else {
@@ -1526,7 +1528,7 @@ async fn client_to_server(
                             sql,
                             &mut sw,
                             cr.get_mut(),
-                            watch_close(conn, &fx),
+                            watch_close(conn),
                         )
                         .await?
                         else {
