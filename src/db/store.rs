@@ -125,9 +125,11 @@ impl Attempt {
     }
 
     /// Why a first INSERT that must write (it has no other condition) wrote
-    /// nothing: only its deadline refuses it, and it arrived in time (its
-    /// answer came back), so the database's clock stepped. Transient: the
-    /// retry writes it, in the form that finds a row written before.
+    /// nothing, or a DELETE whose deadline had passed when its answer came
+    /// back ([`Attempt::deleted`]): only its deadline refused it, and it
+    /// arrived in time (its answer came back), so the database's clock
+    /// stepped. Transient: the retry writes it (an INSERT in the form that
+    /// finds a row written before).
     pub fn refused(&self, context: &str) -> DbError {
         DbError::Query {
             context: context.into(),
@@ -135,6 +137,33 @@ impl Attempt {
                      (a step of the server's clock?)"
                 .into(),
             transient: true,
+        }
+    }
+
+    /// What a DELETE under [`Attempt::in_time`] that deleted `n` rows did.
+    /// Nothing deleted may be nothing to delete, or a refusal by the
+    /// deadline of a DELETE that arrived in time (its answer came back),
+    /// which only a step of the server's clock makes: one read of the
+    /// deadline tells them apart, and a refusal is [`Attempt::refused`]
+    /// (the retry, with a deadline of its own, deletes). Without a
+    /// deadline, or with rows deleted, `n` as it is.
+    pub async fn deleted(&self, c: &Client, n: u64, context: &str) -> Result<u64, DbError> {
+        let Some(by) = self.by.as_ref().filter(|_| n == 0) else {
+            return Ok(n);
+        };
+        let sql = format!("SELECT {}", self.in_time_at(1));
+        let rows = c
+            .query_typed(&sql, &text_params(std::slice::from_ref(by)))
+            .await
+            .map_err(|e| DbError::query(context, &e))?;
+        match rows.first().and_then(|r| r.try_get::<_, bool>(0).ok()) {
+            Some(true) => Ok(0),
+            Some(false) => Err(self.refused(context)),
+            None => Err(DbError::Query {
+                context: context.into(),
+                reason: "no answer to the read of the write's deadline".into(),
+                transient: false,
+            }),
         }
     }
 
@@ -905,7 +934,9 @@ impl Store {
 
     /// Deletes state rows: all of them, or those of the given clusters;
     /// none when the statement arrives after its attempt (`a.by`: what a
-    /// run learned since stays).
+    /// run learned since stays). One refused by a step of the server's
+    /// clock though it arrived in time fails the attempt
+    /// ([`Attempt::deleted`]), not "nothing to wipe".
     pub async fn wipe_states(
         &self,
         c: &Client,
@@ -917,9 +948,10 @@ impl Store {
             None => {
                 let mut params = Vec::new();
                 let sql = format!("DELETE FROM {table} WHERE {}", a.in_time(&mut params));
-                execute_text(c, &sql, &params)
+                let n = execute_text(c, &sql, &params)
                     .await
-                    .map_err(|e| missing_or(&e, self, STATE, "wiping state"))?
+                    .map_err(|e| missing_or(&e, self, STATE, "wiping state"))?;
+                a.deleted(c, n, "wiping state").await?
             }
             Some(ids) => {
                 let mut total = 0;
@@ -930,9 +962,10 @@ impl Store {
                         placeholders(1, chunk.len()),
                         a.in_time(&mut params)
                     );
-                    total += execute_text(c, &sql, &params)
+                    let n = execute_text(c, &sql, &params)
                         .await
                         .map_err(|e| missing_or(&e, self, STATE, "wiping state"))?;
+                    total += a.deleted(c, n, "wiping state").await?;
                 }
                 total
             }
@@ -1144,7 +1177,9 @@ impl Store {
     /// type) dated `up_to` or earlier, or undated: those the command saw.
     /// A row written since (a `strategy set` landing between the command's
     /// snapshot and this statement is dated later) is kept, and so is every
-    /// row when the statement arrives after its attempt (`a.by`).
+    /// row when the statement arrives after its attempt (`a.by`). One
+    /// refused by a step of the server's clock though it arrived in time
+    /// fails the attempt ([`Attempt::deleted`]).
     pub async fn delete_strategies(
         &self,
         c: &Client,
@@ -1167,8 +1202,10 @@ impl Store {
             "DELETE FROM {table} WHERE cluster_id = $1 AND {seen}{of_type} AND {}",
             a.in_time(&mut params)
         );
-        let result = execute_text(c, &sql, &params).await;
-        result.map_err(|e| missing_or(&e, self, STRATEGIES, "removing strategy rows"))
+        let n = execute_text(c, &sql, &params)
+            .await
+            .map_err(|e| missing_or(&e, self, STRATEGIES, "removing strategy rows"))?;
+        a.deleted(c, n, "removing strategy rows").await
     }
 
     /// The audit trail, newest first, filtered and limited in SQL (one

@@ -2438,6 +2438,36 @@ fn a_wipe_comes_before(emu: &Emulator, held: crate::cli::Late) {
     assert_eq!(state_of(emu, "c"), None);
 }
 
+/// A DELETE that reaches the server in time but finds its deadline passed
+/// (the server's clock stepped an hour forward while it was on its way)
+/// deleted nothing because it was refused, not because there was nothing:
+/// `wipe-state` and `strategy rm` retry it, with a deadline counted from
+/// the new time, and delete. They used to say "0 rows" and leave the rows.
+#[test]
+fn a_delete_refused_by_a_step_of_the_servers_clock_is_retried() {
+    let emu = idle_for_two_hours();
+    emu.install_clock();
+    clusterctl(&emu, &["apply"]).ok();
+    assert!(state_of(&emu, "c").is_some(), "the suspension left state");
+
+    emu.advance_clock_before("DELETE FROM \"mz_cluster_strategy_state\"", 3600);
+    let wiped = clusterctl(&emu, &["wipe-state", "--yes"]).ok();
+    assert!(wiped.stdout.contains("(1 row deleted)"), "{}", wiped.all());
+    assert_eq!(state_of(&emu, "c"), None);
+
+    emu.advance_clock_before("DELETE FROM \"mz_cluster_strategies\"", 3600);
+    let removed = clusterctl(&emu, &["strategy", "rm", "c"]).ok();
+    assert!(
+        removed
+            .stdout
+            .contains("Removed 1 strategy row (idle_suspend)"),
+        "{}",
+        removed.all()
+    );
+    let left = emu.query_strings("SELECT strategy_type FROM mz_cluster_strategies");
+    assert!(left.is_empty(), "{left:?}\n{}", removed.all());
+}
+
 #[test]
 fn demand_on_a_suspended_cluster_whose_state_was_wiped_wakes_it_with_what_it_last_dropped() {
     let emu = idle_for_two_hours();

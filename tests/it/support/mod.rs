@@ -469,6 +469,20 @@ impl Emulator {
         ));
     }
 
+    /// Moves the virtual clock ([`Emulator::install_clock`]) `secs` ahead
+    /// just before the first statement matching `pattern` reaches the
+    /// server: a step of the server's clock while it is on its way.
+    pub fn advance_clock_before(&self, pattern: &str, secs: u64) {
+        let (url, db) = (pg_url(), self.database().to_string());
+        self.on_statement(pattern, 1, move |_| {
+            admin_client(&url, &db)
+                .batch_execute(&format!(
+                    "UPDATE mz_emulator.clock SET offset_s = offset_s + {secs}"
+                ))
+                .expect("the step of the server's clock");
+        });
+    }
+
     /// Runs SQL on the admin connection; panics with the SQL and the error.
     pub fn sql(&self, sql: &str) {
         if let Err(e) = self.admin().batch_execute(sql) {
