@@ -90,7 +90,13 @@ pub struct Wiped {
     /// The clusters selected by the filter; `None` = all clusters.
     pub clusters: Option<Vec<ClusterId>>,
     pub rows_deleted: u64,
-    /// Its audit row was written (a wipe that deleted nothing has none).
+    /// The DELETE was sent again after an attempt whose answer was lost
+    /// (a cut connection, a silent network): what that attempt deleted is
+    /// not in `rows_deleted`, a lower bound then. Audited whatever it
+    /// counts.
+    pub retried: bool,
+    /// Its audit row was written (a wipe that deleted nothing, at its
+    /// first attempt, has none).
     pub audited: bool,
     /// Why the audit row of a wipe that deleted rows could not be written:
     /// the wipe stands, and says so in a warning.
@@ -98,6 +104,15 @@ pub struct Wiped {
 }
 
 pub use crate::db::store::WIPE_KIND;
+
+/// What a wipe's DELETE did: the rows the attempt that answered deleted,
+/// and whether an attempt before it may have deleted some (its answer was
+/// lost).
+#[derive(Debug, Clone, Copy, Default)]
+struct Deleted {
+    rows: u64,
+    retried: bool,
+}
 
 /// A cluster whose state a wipe selected: its id, and its name when a
 /// cluster has that id (`None` for the id of a dropped cluster).
@@ -127,23 +142,31 @@ pub async fn wipe_state(
             let ids: Option<Vec<ClusterId>> = selected
                 .as_ref()
                 .map(|s| s.iter().map(|(id, _)| id.clone()).collect());
-            let rows_deleted = match &ids {
-                Some(ids) if ids.is_empty() => 0,
+            let deleted = match &ids {
+                Some(ids) if ids.is_empty() => Deleted::default(),
                 _ => {
                     backend
                         .writing("wiping state", async |c, a| {
-                            store.wipe_states(c, ids.as_deref(), a).await
+                            let rows = store.wipe_states(c, ids.as_deref(), a).await?;
+                            Ok::<_, DbError>(Deleted {
+                                rows,
+                                retried: a.retry,
+                            })
                         })
                         .await?
                 }
             };
-            let audit = match rows_deleted {
-                0 => None,
-                n => Some(audit_wipe(backend, ctx, selection, selected.as_deref(), n).await),
+            let audit = match deleted {
+                Deleted {
+                    rows: 0,
+                    retried: false,
+                } => None,
+                d => Some(audit_wipe(backend, ctx, selection, selected.as_deref(), d).await),
             };
             Ok(Wiped {
                 clusters: ids,
-                rows_deleted,
+                rows_deleted: deleted.rows,
+                retried: deleted.retried,
                 audited: matches!(audit, Some(Ok(()))),
                 audit_error: audit.and_then(Result::err).map(|e| e.to_string()),
             })
@@ -236,12 +259,22 @@ async fn select_for_wipe(
 /// who (as for strategy changes), and the command with its selection as
 /// given. One row for the run, no cluster of its own, as `unlock
 /// --force`'s; one INSERT, stamped by the database's clock.
+/// A wipe's audit details: `retried` only when it was (rows written
+/// before it existed, and every first attempt's, read as not retried).
+fn wipe_details(clusters: Option<Vec<serde_json::Value>>, deleted: Deleted) -> serde_json::Value {
+    let mut details = serde_json::json!({ "clusters": clusters, "rows_deleted": deleted.rows });
+    if deleted.retried {
+        details["retried"] = serde_json::Value::Bool(true);
+    }
+    details
+}
+
 async fn audit_wipe(
     backend: &mut LiveBackend<'_>,
     ctx: &Context,
     selection: &Selection,
     selected: Option<&[Selected]>,
-    rows_deleted: u64,
+    deleted: Deleted,
 ) -> Result<(), CommandError> {
     let line = match selection.is_all() {
         true => "-- clusterctl wipe-state".to_string(),
@@ -258,7 +291,7 @@ async fn audit_wipe(
         WIPE_KIND,
         ClusterId(String::new()),
         crate::model::printable(&line),
-        serde_json::json!({ "clusters": clusters, "rows_deleted": rows_deleted }),
+        wipe_details(clusters, deleted),
         // Not used: stamped with the database's now().
         DateTime::<Utc>::UNIX_EPOCH,
     );

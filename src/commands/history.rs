@@ -100,6 +100,9 @@ pub struct StateWipe {
     /// `None`: every cluster's state.
     pub clusters: Option<Vec<WipedCluster>>,
     pub rows_deleted: u64,
+    /// Its DELETE was retried after an attempt whose answer was lost:
+    /// `rows_deleted` is a lower bound.
+    pub retried: bool,
     pub by: serde_json::Value,
 }
 
@@ -131,6 +134,7 @@ impl StateWipe {
                 .get("rows_deleted")
                 .and_then(|n| n.as_u64())
                 .unwrap_or(0),
+            retried: ctx.get("retried").and_then(|r| r.as_bool()) == Some(true),
             by: ctx.get("by").cloned().unwrap_or(serde_json::Value::Null),
         }
     }

@@ -71,11 +71,18 @@ impl View for Wiped {
             None => "all clusters".to_string(),
             Some(ids) => format!("{} matching cluster{}", ids.len(), plural(ids.len())),
         };
-        format!(
-            "Wiped strategy state of {scope} ({} row{} deleted).\n",
-            self.rows_deleted,
-            plural(self.rows_deleted as usize)
-        )
+        let n = self.rows_deleted;
+        match self.retried {
+            false => format!(
+                "Wiped strategy state of {scope} ({n} row{} deleted).\n",
+                plural(n as usize)
+            ),
+            true => format!(
+                "Wiped strategy state of {scope} (at least {n} row{} deleted: an attempt \
+                 before lost its answer, and what it deleted is not counted).\n",
+                plural(n as usize)
+            ),
+        }
     }
 
     fn messages(&self) -> Vec<String> {

@@ -134,8 +134,13 @@ fn wipe_why(w: &StateWipe) -> String {
             names.join(", ")
         }
     };
+    let at_least = if w.retried { "at least " } else { "" };
+    let lost = match w.retried {
+        true => "; an attempt before lost its answer, and what it deleted is not counted",
+        false => "",
+    };
     format!(
-        "deleted {} state row{} of {of} (by {})",
+        "deleted {at_least}{} state row{} of {of} (by {}{lost})",
         w.rows_deleted,
         plural(w.rows_deleted),
         who(&w.by)
@@ -284,11 +289,23 @@ mod tests {
                 cluster("u5", None),
             ]),
             rows_deleted: 5,
+            retried: false,
             by: serde_json::json!({"user": "alice@host"}),
         };
         assert_eq!(
             wipe_why(&w),
             "deleted 5 state rows of plain, 'a,b', ' spaced', u4, u5 (by alice@host)"
+        );
+        let retried = StateWipe {
+            clusters: None,
+            rows_deleted: 0,
+            retried: true,
+            ..w
+        };
+        assert_eq!(
+            wipe_why(&retried),
+            "deleted at least 0 state rows of all clusters (by alice@host; an attempt before \
+             lost its answer, and what it deleted is not counted)"
         );
     }
 

@@ -2468,6 +2468,36 @@ fn a_delete_refused_by_a_step_of_the_servers_clock_is_retried() {
     assert!(left.is_empty(), "{left:?}\n{}", removed.all());
 }
 
+/// A `wipe-state` whose DELETE ran but whose answer was lost (the
+/// connection cut after it) is retried, and the retry finds nothing left.
+/// It used to say "0 rows deleted" and write no audit row: a wipe that
+/// `history` never showed. Now both say it was retried and count a lower
+/// bound.
+#[test]
+fn a_wipe_whose_answer_was_lost_is_still_audited() {
+    let emu = idle_for_two_hours();
+    clusterctl(&emu, &["apply"]).ok();
+    assert!(state_of(&emu, "c").is_some(), "the suspension left state");
+
+    emu.cut_after_statement("DELETE FROM \"mz_cluster_strategy_state\"", 1);
+    let wiped = clusterctl(&emu, &["wipe-state", "--yes", "-o", "json"]).ok();
+    assert_eq!(state_of(&emu, "c"), None);
+    let result = &wiped.json()["result"];
+    assert_eq!(result["rows_deleted"], 0, "{result:#}");
+    assert_eq!(result["retried"], true, "{result:#}");
+    assert_eq!(result["audited"], true, "{result:#}");
+
+    let history = clusterctl(&emu, &["history"]).ok();
+    assert!(
+        history
+            .stdout
+            .contains("deleted at least 0 state rows of all clusters (by ",)
+            && history.stdout.contains("an attempt before lost its answer"),
+        "{}",
+        history.all()
+    );
+}
+
 #[test]
 fn demand_on_a_suspended_cluster_whose_state_was_wiped_wakes_it_with_what_it_last_dropped() {
     let emu = idle_for_two_hours();
