@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use super::{resolve, CommandError, Context, Target, TimeBound};
 use crate::db::store::{Done, Stamp};
+use crate::db::DbError;
 use crate::model::{ClusterId, Snapshot, StrategyRow, PAUSE};
 use crate::plan::rows::{self, Code, InEffect};
 use crate::plan::{rules, Selection};
@@ -48,6 +49,10 @@ pub struct Removed {
     pub cluster: Option<String>,
     pub strategy_type: Option<String>,
     pub rows_deleted: u64,
+    /// The DELETE was sent again after an attempt whose answer was lost:
+    /// what that attempt removed is not in `rows_deleted`, a lower bound
+    /// then.
+    pub retried: bool,
     /// The types of the rows removed.
     #[serde(skip)]
     pub types: Vec<String>,
@@ -698,15 +703,16 @@ pub async fn remove(
         .filter(|r| removed.contains(&r.row.strategy_type))
         .map(|r| (r.row.strategy_type.clone(), r.row.config.clone()))
         .collect();
-    let deleted = if removed.is_empty() {
-        0
+    let (deleted, retried) = if removed.is_empty() {
+        (0, false)
     } else {
         let up_to = seen_up_to(&snap, &target.id);
         let store = &ctx.store;
-        let n = ctx
+        let (n, retried) = ctx
             .backend()
             .writing("removing strategy rows", async |c, a| {
-                store.delete_strategies(c, &target.id, ty, up_to, a).await
+                let n = store.delete_strategies(c, &target.id, ty, up_to, a).await?;
+                Ok::<_, DbError>((n, a.retry))
             })
             .await?;
         let before = match (ty, before.values().next()) {
@@ -719,9 +725,13 @@ pub async fn remove(
             after: serde_json::Value::Null,
             moved: None,
         };
-        let line = [target.as_given(cluster)];
-        audit(ctx, &target, command, &line, change, snap.now).await?;
-        n
+        // Nothing removed at a first attempt: another command removed
+        // them since the snapshot, and audited that.
+        if n > 0 || retried {
+            let line = [target.as_given(cluster)];
+            audit(ctx, &target, command, &line, change, snap.now).await?;
+        }
+        (n, retried)
     };
     let left: Vec<InEffect> = existing
         .into_iter()
@@ -742,6 +752,7 @@ pub async fn remove(
         cluster: target.name.clone(),
         strategy_type: ty.map(str::to_string),
         rows_deleted: deleted,
+        retried,
         types: removed,
         target,
         notes,

@@ -54,12 +54,20 @@ impl View for Removed {
     fn text(&self, _style: &TextStyle) -> String {
         let who = self.target.display();
         let n = self.rows_deleted;
-        match (self.command, n) {
-            ("strategy resume", 0) => format!("{who} is not paused.\n"),
-            ("strategy resume", _) => {
+        // A retried DELETE may have removed them at the attempt before.
+        let removed = n > 0 || self.retried;
+        match (self.command, removed) {
+            ("strategy resume", false) => format!("{who} is not paused.\n"),
+            ("strategy resume", true) => {
                 format!("Resumed {who}: the controller manages it again.\n")
             }
-            (_, 0) => {
+            (_, true) if self.retried => format!(
+                "Removed at least {n} strategy row{} ({}) of {who}: an attempt before lost its \
+                 answer, and what it removed is not counted.\n",
+                plural(n),
+                self.types.join(", ")
+            ),
+            (_, false) => {
                 let of = self
                     .strategy_type
                     .as_ref()

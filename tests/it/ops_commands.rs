@@ -3814,6 +3814,72 @@ fn a_removal_keeps_a_row_written_since_it_looked() {
     );
 }
 
+/// A `strategy rm` or `strategy resume` whose DELETE ran but whose answer
+/// was lost (the connection cut after it) is retried, and the retry finds
+/// nothing left: it used to say "nothing removed" ("is not paused") for
+/// rows it had removed. It says what it removed, as a lower bound, and its
+/// audit row stays. A DELETE that found the rows gone at its first attempt
+/// (another operator removed them since the snapshot, and audited that)
+/// says nothing was removed and writes no audit row of its own.
+#[test]
+fn a_removal_says_what_it_removed_when_its_answer_was_lost() {
+    let emu = emulator();
+    emu.create_cluster("analytics");
+    let removals = |emu: &Emulator| {
+        audit(emu, "analytics")
+            .into_iter()
+            .filter(|(sql, ..)| sql.contains("strategy rm") || sql.contains("strategy resume"))
+            .count()
+    };
+    let rm = "DELETE FROM \"mz_cluster_strategies\"";
+
+    strategy(
+        &emu,
+        "analytics",
+        "target_size",
+        json!({"target_size": "25cc"}),
+    );
+    emu.cut_after_statement(rm, 1);
+    let r = clusterctl(&emu, &["strategy", "rm", "analytics"]).ok();
+    assert!(
+        r.stdout
+            .contains("Removed at least 0 strategy rows (target_size) of cluster analytics")
+            && r.stdout.contains("an attempt before lost its answer"),
+        "{}",
+        r.all()
+    );
+    assert!(strategy_rows(&emu).is_empty());
+    assert_eq!(removals(&emu), 1, "audited");
+
+    clusterctl(&emu, &["strategy", "pause", "analytics"]).ok();
+    emu.cut_after_statement(rm, 1);
+    let r = clusterctl(&emu, &["strategy", "resume", "analytics", "-o", "json"]).ok();
+    let result = &r.json()["result"];
+    assert_eq!(result["retried"], true, "{result:#}");
+    assert!(strategy_rows(&emu).is_empty(), "resumed");
+    assert_eq!(removals(&emu), 2, "audited");
+
+    strategy(
+        &emu,
+        "analytics",
+        "target_size",
+        json!({"target_size": "25cc"}),
+    );
+    let (url, db) = (crate::support::pg_url(), emu.database().to_string());
+    emu.on_statement(rm, 1, move |_| {
+        crate::support::admin_client(&url, &db)
+            .batch_execute("DELETE FROM mz_cluster_strategies")
+            .expect("the other operator's removal");
+    });
+    let r = clusterctl(&emu, &["strategy", "rm", "analytics"]).ok();
+    assert!(
+        r.stdout.contains("has no strategy rows; nothing removed"),
+        "{}",
+        r.all()
+    );
+    assert_eq!(removals(&emu), 2, "nothing of its own to audit");
+}
+
 /// A `strategy set` whose INSERT a silent network holds past its attempt:
 /// the command's retry writes the row, an operator removes it, and only
 /// then does the first INSERT reach the server. It writes nothing: the row
