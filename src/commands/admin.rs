@@ -8,7 +8,7 @@ use super::{with_lease, CommandError, Context, LeaseOptions, Leased};
 use crate::db::catalog;
 use crate::db::lease;
 use crate::db::live::LiveBackend;
-use crate::db::store::{Done, Stamp};
+use crate::db::store::{Deleted, Done, Stamp};
 use crate::db::DbError;
 use crate::model::ClusterId;
 use crate::plan::{Selection, SelectionError};
@@ -105,15 +105,6 @@ pub struct Wiped {
 
 pub use crate::db::store::WIPE_KIND;
 
-/// What a wipe's DELETE did: the rows the attempt that answered deleted,
-/// and whether an attempt before it may have deleted some (its answer was
-/// lost).
-#[derive(Debug, Clone, Copy, Default)]
-struct Deleted {
-    rows: u64,
-    retried: bool,
-}
-
 /// A cluster whose state a wipe selected: its id, and its name when a
 /// cluster has that id (`None` for the id of a dropped cluster).
 type Selected = (ClusterId, Option<String>);
@@ -147,21 +138,16 @@ pub async fn wipe_state(
                 _ => {
                     backend
                         .writing("wiping state", async |c, a| {
-                            let rows = store.wipe_states(c, ids.as_deref(), a).await?;
-                            Ok::<_, DbError>(Deleted {
-                                rows,
-                                retried: a.retry,
-                            })
+                            store.wipe_states(c, ids.as_deref(), a).await
                         })
                         .await?
                 }
             };
-            let audit = match deleted {
-                Deleted {
-                    rows: 0,
-                    retried: false,
-                } => None,
-                d => Some(audit_wipe(backend, ctx, selection, selected.as_deref(), d).await),
+            let audit = match deleted.maybe_any() {
+                false => None,
+                true => {
+                    Some(audit_wipe(backend, ctx, selection, selected.as_deref(), deleted).await)
+                }
             };
             Ok(Wiped {
                 clusters: ids,
@@ -255,10 +241,6 @@ async fn select_for_wipe(
     Ok(Some(selected))
 }
 
-/// The audit row of a wipe: which clusters (`null`: all), how many rows,
-/// who (as for strategy changes), and the command with its selection as
-/// given. One row for the run, no cluster of its own, as `unlock
-/// --force`'s; one INSERT, stamped by the database's clock.
 /// A wipe's audit details: `retried` only when it was (rows written
 /// before it existed, and every first attempt's, read as not retried).
 fn wipe_details(clusters: Option<Vec<serde_json::Value>>, deleted: Deleted) -> serde_json::Value {
@@ -269,6 +251,10 @@ fn wipe_details(clusters: Option<Vec<serde_json::Value>>, deleted: Deleted) -> s
     details
 }
 
+/// The audit row of a wipe: which clusters (`null`: all), how many rows,
+/// who (as for strategy changes), and the command with its selection as
+/// given. One row for the run, no cluster of its own, as `unlock
+/// --force`'s; one INSERT, stamped by the database's clock.
 async fn audit_wipe(
     backend: &mut LiveBackend<'_>,
     ctx: &Context,

@@ -11,8 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{resolve, CommandError, Context, Target, TimeBound};
-use crate::db::store::{Done, Stamp};
-use crate::db::DbError;
+use crate::db::store::{Deleted, Done, Stamp};
 use crate::model::{ClusterId, Snapshot, StrategyRow, PAUSE};
 use crate::plan::rows::{self, Code, InEffect};
 use crate::plan::{rules, Selection};
@@ -703,16 +702,15 @@ pub async fn remove(
         .filter(|r| removed.contains(&r.row.strategy_type))
         .map(|r| (r.row.strategy_type.clone(), r.row.config.clone()))
         .collect();
-    let (deleted, retried) = if removed.is_empty() {
-        (0, false)
+    let deleted = if removed.is_empty() {
+        Deleted::default()
     } else {
         let up_to = seen_up_to(&snap, &target.id);
         let store = &ctx.store;
-        let (n, retried) = ctx
+        let deleted = ctx
             .backend()
             .writing("removing strategy rows", async |c, a| {
-                let n = store.delete_strategies(c, &target.id, ty, up_to, a).await?;
-                Ok::<_, DbError>((n, a.retry))
+                store.delete_strategies(c, &target.id, ty, up_to, a).await
             })
             .await?;
         let before = match (ty, before.values().next()) {
@@ -727,11 +725,11 @@ pub async fn remove(
         };
         // Nothing removed at a first attempt: another command removed
         // them since the snapshot, and audited that.
-        if n > 0 || retried {
+        if deleted.maybe_any() {
             let line = [target.as_given(cluster)];
             audit(ctx, &target, command, &line, change, snap.now).await?;
         }
-        (n, retried)
+        deleted
     };
     let left: Vec<InEffect> = existing
         .into_iter()
@@ -751,8 +749,8 @@ pub async fn remove(
         cluster_id: target.id.clone(),
         cluster: target.name.clone(),
         strategy_type: ty.map(str::to_string),
-        rows_deleted: deleted,
-        retried,
+        rows_deleted: deleted.rows,
+        retried: deleted.retried,
         types: removed,
         target,
         notes,
@@ -1100,7 +1098,7 @@ pub async fn mv(ctx: &Context, from: &str, to: &str) -> Result<Moved, CommandErr
         to_cluster: dest.name.clone(),
         strategies: MovedRow::listed(rows),
         updated_at: at,
-        rows_deleted: deleted,
+        rows_deleted: deleted.rows,
         already_there,
         carried,
         notes,

@@ -57,11 +57,19 @@ impl RetryPolicy {
 /// Errors that know whether they are worth retrying.
 pub trait Retry: From<DbError> + std::fmt::Display {
     fn transient(&self) -> bool;
+    /// A write refused by its deadline though it arrived: nothing written.
+    fn refused(&self) -> bool {
+        false
+    }
 }
 
 impl Retry for DbError {
     fn transient(&self) -> bool {
         DbError::transient(self)
+    }
+
+    fn refused(&self) -> bool {
+        matches!(self, DbError::Refused { .. })
     }
 }
 
@@ -267,13 +275,21 @@ impl<'a> LiveBackend<'a> {
     ) -> Result<T, E> {
         let deadline = self.statement_timeout;
         let store = self.store;
-        self.attempts(what, deadline, None, async |c, n| {
+        // Whether an attempt before may have committed: one that sent its
+        // write and did not hear it was refused (a cut or silent
+        // connection, a timeout that cancelled it).
+        let sent = std::cell::Cell::new(false);
+        self.attempts(what, deadline, None, async |c, _| {
             let by = store.write_deadline(c, deadline).await?;
             let a = Attempt {
-                retry: n > 1,
+                retry: sent.replace(true),
                 by: Some(by),
             };
-            op(c, &a).await
+            let result = op(c, &a).await;
+            if result.as_ref().is_err_and(E::refused) {
+                sent.set(a.retry);
+            }
+            result
         })
         .await
     }

@@ -58,6 +58,12 @@ pub enum DbError {
     /// this one must not write to them.
     #[error("clusterctl's tables are at schema version {recorded}, newer than this clusterctl knows (up to {known}): a newer clusterctl migrated them; upgrade this clusterctl (it writes nothing to tables a newer one migrated)")]
     SchemaNewer { recorded: i32, known: i32 },
+    /// A write that arrived in time but found its deadline passed (a step
+    /// of the server's clock, [`store::Attempt::refused`]): it wrote
+    /// nothing, so its retry is no retry of a write that may have
+    /// committed. Transient.
+    #[error("{context}: the database's clock passed the write's deadline while it was on its way (a step of the server's clock?)")]
+    Refused { context: String },
     #[error("{context}: no answer within {}s", .after.as_secs())]
     Timeout { context: String, after: Duration },
     /// Our controller lease is gone or could expire: no further DDL.
@@ -100,7 +106,7 @@ impl DbError {
     /// Worth retrying: the connection broke or the server asked us to retry.
     pub fn transient(&self) -> bool {
         match self {
-            DbError::Timeout { .. } => true,
+            DbError::Timeout { .. } | DbError::Refused { .. } => true,
             DbError::Connect { transient, .. } | DbError::Query { transient, .. } => *transient,
             DbError::Tls(_)
             | DbError::LeaseLost(_)

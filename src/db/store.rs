@@ -131,12 +131,8 @@ impl Attempt {
     /// stepped. Transient: the retry writes it (an INSERT in the form that
     /// finds a row written before).
     pub fn refused(&self, context: &str) -> DbError {
-        DbError::Query {
+        DbError::Refused {
             context: context.into(),
-            reason: "the database's clock passed the write's deadline while it was on its way \
-                     (a step of the server's clock?)"
-                .into(),
-            transient: true,
         }
     }
 
@@ -147,9 +143,13 @@ impl Attempt {
     /// deadline tells them apart, and a refusal is [`Attempt::refused`]
     /// (the retry, with a deadline of its own, deletes). Without a
     /// deadline, or with rows deleted, `n` as it is.
-    pub async fn deleted(&self, c: &Client, n: u64, context: &str) -> Result<u64, DbError> {
+    pub async fn deleted(&self, c: &Client, n: u64, context: &str) -> Result<Deleted, DbError> {
+        let deleted = Deleted {
+            rows: n,
+            retried: self.retry,
+        };
         let Some(by) = self.by.as_ref().filter(|_| n == 0) else {
-            return Ok(n);
+            return Ok(deleted);
         };
         let sql = format!("SELECT {}", self.in_time_at(1));
         let rows = c
@@ -157,7 +157,7 @@ impl Attempt {
             .await
             .map_err(|e| DbError::query(context, &e))?;
         match rows.first().and_then(|r| r.try_get::<_, bool>(0).ok()) {
-            Some(true) => Ok(0),
+            Some(true) => Ok(deleted),
             Some(false) => Err(self.refused(context)),
             None => Err(DbError::Query {
                 context: context.into(),
@@ -193,6 +193,25 @@ impl Attempt {
             Some(_) => super::lease::in_time_sql(&format!("${n}")),
             None => "true".into(),
         }
+    }
+}
+
+/// What a DELETE did ([`Attempt::deleted`]): the rows the attempt that
+/// answered deleted, and whether it was a retry, after an attempt whose
+/// answer was lost and which may have deleted rows too: `rows` is a lower
+/// bound then (`wipe-state` and `strategy rm` say so, and audit it even
+/// at 0).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Deleted {
+    pub rows: u64,
+    pub retried: bool,
+}
+
+impl Deleted {
+    /// Whether the command may have deleted something: rows now, or an
+    /// attempt before whose answer was lost.
+    pub fn maybe_any(&self) -> bool {
+        self.rows > 0 || self.retried
     }
 }
 
@@ -942,7 +961,7 @@ impl Store {
         c: &Client,
         clusters: Option<&[ClusterId]>,
         a: &Attempt,
-    ) -> Result<u64, DbError> {
+    ) -> Result<Deleted, DbError> {
         let table = self.table(STATE);
         let n = match clusters {
             None => {
@@ -965,9 +984,12 @@ impl Store {
                     let n = execute_text(c, &sql, &params)
                         .await
                         .map_err(|e| missing_or(&e, self, STATE, "wiping state"))?;
-                    total += a.deleted(c, n, "wiping state").await?;
+                    total += a.deleted(c, n, "wiping state").await?.rows;
                 }
-                total
+                Deleted {
+                    rows: total,
+                    retried: a.retry,
+                }
             }
         };
         Ok(n)
@@ -1187,7 +1209,7 @@ impl Store {
         ty: Option<&str>,
         up_to: DateTime<Utc>,
         a: &Attempt,
-    ) -> Result<u64, DbError> {
+    ) -> Result<Deleted, DbError> {
         let table = self.table(STRATEGIES);
         let seen = "(updated_at <= $2::text::timestamptz OR updated_at IS NULL)";
         let mut params = vec![id.0.clone(), up_to.to_rfc3339()];

@@ -78,9 +78,9 @@ impl View for Wiped {
                 plural(n as usize)
             ),
             true => format!(
-                "Wiped strategy state of {scope} (at least {n} row{} deleted: an attempt \
-                 before lost its answer, and what it deleted is not counted).\n",
-                plural(n as usize)
+                "Wiped strategy state of {scope} (at least {n} row{} deleted: {}).\n",
+                plural(n as usize),
+                super::LOST_ANSWER
             ),
         }
     }

@@ -134,10 +134,9 @@ fn wipe_why(w: &StateWipe) -> String {
             names.join(", ")
         }
     };
-    let at_least = if w.retried { "at least " } else { "" };
-    let lost = match w.retried {
-        true => "; an attempt before lost its answer, and what it deleted is not counted",
-        false => "",
+    let (at_least, lost) = match w.retried {
+        true => ("at least ", format!("; {}", super::LOST_ANSWER)),
+        false => ("", String::new()),
     };
     format!(
         "deleted {at_least}{} state row{} of {of} (by {}{lost})",

@@ -75,6 +75,12 @@ fn sgr_len(s: &str) -> Option<usize> {
 /// clusters say `converged`/`waiting`/`changes` instead of `planned`.
 pub const FORMAT_VERSION: u32 = 2;
 
+/// What a DELETE retried after an attempt whose answer was lost cannot
+/// count (`wipe-state`, `strategy rm`, and `history` of a wipe): its count
+/// is "at least" the retry's.
+pub const LOST_ANSWER: &str =
+    "an attempt before lost its answer, and what it deleted is not counted";
+
 /// How much text to show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verbosity {

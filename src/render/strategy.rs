@@ -62,10 +62,10 @@ impl View for Removed {
                 format!("Resumed {who}: the controller manages it again.\n")
             }
             (_, true) if self.retried => format!(
-                "Removed at least {n} strategy row{} ({}) of {who}: an attempt before lost its \
-                 answer, and what it removed is not counted.\n",
+                "Removed at least {n} strategy row{} ({}) of {who}: {}.\n",
                 plural(n),
-                self.types.join(", ")
+                self.types.join(", "),
+                super::LOST_ANSWER
             ),
             (_, false) => {
                 let of = self
