@@ -485,6 +485,71 @@ mod tests {
     }
 
     #[test]
+    fn a_pause_is_in_force_before_its_end_not_at_it() {
+        let now = chrono::DateTime::from_timestamp(1_800_000_000, 0).expect("a time");
+        let until = |s: i64| Pause {
+            reason: None,
+            until: Some(now + chrono::TimeDelta::seconds(s)),
+        };
+        assert!(Pause::default().in_force(now), "no end: in force");
+        assert!(until(1).in_force(now));
+        assert!(!until(0).in_force(now), "it ends at its until");
+        assert!(!until(-1).in_force(now));
+    }
+
+    #[test]
+    fn a_pause_gives_its_reason_when_it_says_one() {
+        assert_eq!(
+            pause_reason(&json!({"reason": "incident 42"})),
+            Some("incident 42".into())
+        );
+        assert_eq!(pause_reason(&json!({"reason": "  "})), None, "blank");
+        assert_eq!(pause_reason(&json!({"reason": 42})), None, "not text");
+        assert_eq!(pause_reason(&json!({})), None);
+    }
+
+    #[test]
+    fn strategy_set_refuses_an_unknown_key_without_saying_it_is_ignored() {
+        let rows = [row(
+            "target_size",
+            json!({"target_size": "25cc", "colour": 1}),
+        )];
+        let effect = in_effect(&rows);
+        let cluster = crate::strategy::testutil::cluster("c", vec![]);
+        let v = validate(
+            Some(&cluster),
+            &effect[&ClusterId("u2".into())],
+            &SizeCatalog::cloud_defaults(),
+        );
+        let f = v
+            .findings
+            .iter()
+            .find(|f| f.code == Code::UnknownKey)
+            .expect("the unknown key is found");
+        assert!(
+            f.describe().contains("'colour', ignored;"),
+            "{}",
+            f.describe()
+        );
+        assert_eq!(
+            f.as_refusal(),
+            "strategy target_size: unknown config key 'colour'; keys of target_size are: \
+             target_size, replica_name, allow_downtime"
+        );
+        let other = Finding::new(
+            Severity::Error,
+            Code::InvalidConfig,
+            Some("burst"),
+            "key 'x', ignored".into(),
+        );
+        assert_eq!(
+            other.as_refusal(),
+            other.describe(),
+            "only an unknown key's"
+        );
+    }
+
+    #[test]
     fn validation_cases() {
         assert!(codes("target_size", json!({"target_size": "25cc"})).is_empty());
         assert_eq!(
