@@ -89,12 +89,10 @@ async fn audit_unlock(
 pub struct Wiped {
     /// The clusters selected by the filter; `None` = all clusters.
     pub clusters: Option<Vec<ClusterId>>,
-    pub rows_deleted: u64,
-    /// The DELETE was sent again after an attempt whose answer was lost
-    /// (a cut connection, a silent network): what that attempt deleted is
-    /// not in `rows_deleted`, a lower bound then. Audited whatever it
-    /// counts.
-    pub retried: bool,
+    /// The rows deleted (a lower bound when the DELETE was retried after
+    /// a lost answer: audited whatever it counts).
+    #[serde(flatten)]
+    pub deleted: Deleted,
     /// Its audit row was written (a wipe that deleted nothing, at its
     /// first attempt, has none).
     pub audited: bool,
@@ -151,8 +149,7 @@ pub async fn wipe_state(
             };
             Ok(Wiped {
                 clusters: ids,
-                rows_deleted: deleted.rows,
-                retried: deleted.retried,
+                deleted,
                 audited: matches!(audit, Some(Ok(()))),
                 audit_error: audit.and_then(Result::err).map(|e| e.to_string()),
             })

@@ -47,11 +47,10 @@ pub struct Removed {
     pub cluster_id: ClusterId,
     pub cluster: Option<String>,
     pub strategy_type: Option<String>,
-    pub rows_deleted: u64,
-    /// The DELETE was sent again after an attempt whose answer was lost:
-    /// what that attempt removed is not in `rows_deleted`, a lower bound
-    /// then.
-    pub retried: bool,
+    /// The rows deleted (a lower bound when the DELETE was retried after
+    /// a lost answer).
+    #[serde(flatten)]
+    pub deleted: Deleted,
     /// The types of the rows removed.
     #[serde(skip)]
     pub types: Vec<String>,
@@ -749,8 +748,7 @@ pub async fn remove(
         cluster_id: target.id.clone(),
         cluster: target.name.clone(),
         strategy_type: ty.map(str::to_string),
-        rows_deleted: deleted.rows,
-        retried: deleted.retried,
+        deleted,
         types: removed,
         target,
         notes,
@@ -929,8 +927,10 @@ pub struct Moved {
     pub strategies: Vec<MovedRow>,
     /// The `updated_at` of the rows written for the destination.
     pub updated_at: DateTime<Utc>,
-    /// Rows deleted from the source (with any older ones they hid).
-    pub rows_deleted: u64,
+    /// Rows deleted from the source (with any older ones they hid; a
+    /// lower bound when the DELETE was retried after a lost answer).
+    #[serde(flatten)]
+    pub deleted: Deleted,
     /// The destination had these very rows already (an earlier `strategy
     /// mv` stopped between its two writes, or they were written by hand):
     /// only their removal from the source was left to do.
@@ -1098,7 +1098,7 @@ pub async fn mv(ctx: &Context, from: &str, to: &str) -> Result<Moved, CommandErr
         to_cluster: dest.name.clone(),
         strategies: MovedRow::listed(rows),
         updated_at: at,
-        rows_deleted: deleted.rows,
+        deleted,
         already_there,
         carried,
         notes,
@@ -1298,7 +1298,7 @@ async fn moved_already(
         to_cluster: dest.name.clone(),
         strategies,
         updated_at: m.at,
-        rows_deleted: 0,
+        deleted: Deleted::default(),
         already_there: true,
         carried: Vec::new(),
         notes,

@@ -199,10 +199,11 @@ impl Attempt {
 /// What a DELETE did ([`Attempt::deleted`]): the rows the attempt that
 /// answered deleted, and whether it was a retry, after an attempt whose
 /// answer was lost and which may have deleted rows too: `rows` is a lower
-/// bound then (`wipe-state` and `strategy rm` say so, and audit it even
-/// at 0).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// bound then (`wipe-state`, `strategy rm` and `mv` say so, and audit it
+/// even at 0). In their JSON: `rows_deleted` and `retried`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Deleted {
+    #[serde(rename = "rows_deleted")]
     pub rows: u64,
     pub retried: bool,
 }

@@ -71,8 +71,8 @@ impl View for Wiped {
             None => "all clusters".to_string(),
             Some(ids) => format!("{} matching cluster{}", ids.len(), plural(ids.len())),
         };
-        let n = self.rows_deleted;
-        match self.retried {
+        let n = self.deleted.rows;
+        match self.deleted.retried {
             false => format!(
                 "Wiped strategy state of {scope} ({n} row{} deleted).\n",
                 plural(n as usize)

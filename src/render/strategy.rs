@@ -53,15 +53,13 @@ impl View for Written {
 impl View for Removed {
     fn text(&self, _style: &TextStyle) -> String {
         let who = self.target.display();
-        let n = self.rows_deleted;
-        // A retried DELETE may have removed them at the attempt before.
-        let removed = n > 0 || self.retried;
-        match (self.command, removed) {
+        let n = self.deleted.rows;
+        match (self.command, self.deleted.maybe_any()) {
             ("strategy resume", false) => format!("{who} is not paused.\n"),
             ("strategy resume", true) => {
                 format!("Resumed {who}: the controller manages it again.\n")
             }
-            (_, true) if self.retried => format!(
+            (_, true) if self.deleted.retried => format!(
                 "Removed at least {n} strategy row{} ({}) of {who}: {}.\n",
                 plural(n),
                 self.types.join(", "),
@@ -108,14 +106,14 @@ impl View for Moved {
         );
         // Run again: the rows were there already (only the removal from
         // FROM was left, or nothing): the headline says which, not "Moved".
-        let headline = match (self.already_there, self.rows_deleted) {
+        let headline = match (self.already_there, self.deleted.maybe_any()) {
             (false, _) => format!("Moved {n} strategy row{s} ({types}) from {from} to {to}.\n"),
-            (true, 0) => format!(
+            (true, false) => format!(
                 "Nothing to move: the {n} strategy row{s} ({types}) {} moved from {from} to \
                  {to} already.\n",
                 if n == 1 { "was" } else { "were" }
             ),
-            (true, _) => format!(
+            (true, true) => format!(
                 "Finished moving {n} strategy row{s} ({types}) from {from} to {to}: they were \
                  there already, their removal from {from} was left.\n"
             ),
@@ -233,7 +231,7 @@ mod tests {
             id: ClusterId(id.into()),
             name: Some(name.into()),
         };
-        let moved = |already_there: bool, rows_deleted: u64| Moved {
+        let moved = |already_there: bool, rows: u64| Moved {
             from_cluster_id: ClusterId("u1".into()),
             from_cluster: Some("blue".into()),
             to_cluster_id: ClusterId("u2".into()),
@@ -243,7 +241,10 @@ mod tests {
                 config: serde_json::json!({"target_size": "25cc"}),
             }],
             updated_at: chrono::DateTime::UNIX_EPOCH,
-            rows_deleted,
+            deleted: crate::db::store::Deleted {
+                rows,
+                retried: false,
+            },
             already_there,
             carried: Vec::new(),
             notes: Vec::new(),
@@ -273,6 +274,22 @@ mod tests {
             moved(true, 0).text(&style),
             "Nothing to move: the 1 strategy row (target_size) was moved from cluster blue (u1) \
              to cluster green (u2) already.\n"
+        );
+        // Its DELETE retried after a lost answer: the attempt before
+        // removed them, this run finished the move.
+        let retried = Moved {
+            deleted: crate::db::store::Deleted {
+                rows: 0,
+                retried: true,
+            },
+            ..moved(true, 0)
+        };
+        assert!(
+            retried
+                .text(&style)
+                .starts_with("Finished moving 1 strategy row"),
+            "{}",
+            retried.text(&style)
         );
         let carried = Moved {
             carried: vec!["shrink_to_fit: 100cc fits".into()],
