@@ -459,8 +459,9 @@ mod tests {
         }
     }
 
-    fn codes(ty: &str, cfg: serde_json::Value) -> Vec<Code> {
-        let rows = [row(ty, cfg)];
+    /// One row alone, validated on a cluster without replicas.
+    fn validated(r: StrategyRow) -> Validated {
+        let rows = [r];
         let effect = in_effect(&rows);
         let cluster = crate::strategy::testutil::cluster("c", vec![]);
         validate(
@@ -468,10 +469,14 @@ mod tests {
             &effect[&ClusterId("u2".into())],
             &SizeCatalog::cloud_defaults(),
         )
-        .findings
-        .into_iter()
-        .map(|f| f.code)
-        .collect()
+    }
+
+    fn codes(ty: &str, cfg: serde_json::Value) -> Vec<Code> {
+        validated(row(ty, cfg))
+            .findings
+            .into_iter()
+            .map(|f| f.code)
+            .collect()
     }
 
     #[test]
@@ -510,17 +515,10 @@ mod tests {
 
     #[test]
     fn strategy_set_refuses_an_unknown_key_without_saying_it_is_ignored() {
-        let rows = [row(
+        let v = validated(row(
             "target_size",
             json!({"target_size": "25cc", "colour": 1}),
-        )];
-        let effect = in_effect(&rows);
-        let cluster = crate::strategy::testutil::cluster("c", vec![]);
-        let v = validate(
-            Some(&cluster),
-            &effect[&ClusterId("u2".into())],
-            &SizeCatalog::cloud_defaults(),
-        );
+        ));
         let f = v
             .findings
             .iter()
@@ -582,14 +580,7 @@ mod tests {
     fn an_unreadable_config_is_refused_with_its_reason() {
         let mut r = row("target_size", serde_json::Value::Null);
         r.unreadable = Some("key 'target_size': number out of range".into());
-        let rows = [r];
-        let effect = in_effect(&rows);
-        let cluster = crate::strategy::testutil::cluster("c", vec![]);
-        let v = validate(
-            Some(&cluster),
-            &effect[&ClusterId("u2".into())],
-            &SizeCatalog::cloud_defaults(),
-        );
+        let v = validated(r);
         let messages: Vec<String> = v.findings.iter().map(|f| f.message.clone()).collect();
         assert_eq!(
             messages,

@@ -324,6 +324,68 @@ mod tests {
     }
 
     #[test]
+    fn a_name_of_no_cluster_is_said_with_a_near_name_or_where_the_names_are() {
+        let names = ["analytics", "ingest"];
+        let said = |arg: &str, by_flag: bool| {
+            SelectionError::no_such_cluster(arg, &names, by_flag).to_string()
+        };
+        assert_eq!(
+            said("analytcs", true),
+            "--cluster analytcs: no cluster has that name or id (did you mean 'analytics'?); \
+             --cluster takes exact names or ids, --filter-clusters REGEX a pattern"
+        );
+        assert_eq!(
+            said("zzz", true),
+            "--cluster zzz: no cluster has that name or id; --cluster takes exact names or ids, \
+             --filter-clusters REGEX a pattern"
+        );
+        assert_eq!(
+            said("analytcs", false),
+            "cluster analytcs: no cluster has that name or id (did you mean 'analytics'?)"
+        );
+        assert_eq!(
+            said("zzz", false),
+            "cluster zzz: no cluster has that name or id; `clusterctl status --all` lists the \
+             user clusters"
+        );
+    }
+
+    #[test]
+    fn a_cluster_without_strategies_is_said_with_the_reference_flag_unless_queries_run_there() {
+        let no_rows = |runs_on_it: bool| {
+            SelectionError::NoStrategies {
+                arg: "ops".into(),
+                cluster: "ops".into(),
+                runs_on_it,
+            }
+            .to_string()
+        };
+        assert_eq!(
+            no_rows(true),
+            "--cluster ops: cluster ops has no strategies, so nothing is selected (--cluster \
+             selects the clusters to manage)"
+        );
+        assert!(
+            no_rows(false).ends_with(
+                "which is --exec-cluster ops here (see README, \"Migrating from mz-clusterctl\")"
+            ),
+            "{}",
+            no_rows(false)
+        );
+    }
+
+    #[test]
+    fn a_pattern_that_selects_nothing_is_said() {
+        let re = Selection::pattern(Regex::new("^prod_").expect("a pattern"));
+        assert_eq!(
+            re.nothing_selected(0).as_deref(),
+            Some("--filter-clusters '^prod_' selects no cluster with strategies")
+        );
+        assert_eq!(re.nothing_selected(2), None, "it selected some");
+        assert_eq!(Selection::all().nothing_selected(0), None, "nothing asked");
+    }
+
+    #[test]
     fn a_long_selection_is_described_in_part() {
         let long = "a".repeat(100_000);
         let re = Selection::pattern(Regex::new(&long).unwrap());
