@@ -3099,3 +3099,14 @@ fn a_wake_held_back_with_a_rolled_back_resize_is_not_recorded_as_done() {
         "{state}"
     );
 }
+
+/// Which statements only a managed cluster takes: what the plan guard
+/// compares with the cluster's kind before each one (made managed or
+/// unmanaged since the plan, the statement would be refused).
+#[test]
+fn only_the_cluster_level_statements_are_for_managed_clusters() {
+    assert!(ActionKind::SetSize.managed());
+    assert!(ActionKind::SetReplicationFactor.managed());
+    assert!(!ActionKind::CreateReplica.managed());
+    assert!(!ActionKind::DropReplica.managed());
+}
