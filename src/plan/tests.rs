@@ -3110,3 +3110,22 @@ fn only_the_cluster_level_statements_are_for_managed_clusters() {
     assert!(!ActionKind::CreateReplica.managed());
     assert!(!ActionKind::DropReplica.managed());
 }
+
+/// Rows of a cluster that no longer exists are said once, as dangling,
+/// with how to remove them; what else is wrong with them (an unknown type
+/// here) is not said again for a cluster nothing can plan.
+#[test]
+fn rows_of_a_dropped_cluster_are_said_as_dangling_only() {
+    let s = snap(
+        vec![cluster("u2", "c", vec![])],
+        vec![row("u9", "idle_suspnd", json!({}))],
+    );
+    let p = plan(&s, &PlanOptions::default());
+    assert!(p.clusters.is_empty(), "{p:#?}");
+    assert_eq!(p.warnings.len(), 1, "{:?}", p.warnings);
+    assert!(
+        p.warnings[0].starts_with("strategy rows: no cluster has id u9"),
+        "{:?}",
+        p.warnings
+    );
+}
