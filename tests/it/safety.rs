@@ -2491,7 +2491,7 @@ fn a_wipe_whose_answer_was_lost_is_still_audited() {
     assert!(
         history
             .stdout
-            .contains("deleted at least 0 state rows of all clusters (by ",)
+            .contains("deleted at least 0 state rows of all clusters (by ")
             && history.stdout.contains("an attempt before lost its answer"),
         "{}",
         history.all()
