@@ -464,9 +464,7 @@ impl Emulator {
 
     /// Moves the virtual clock ([`Emulator::install_clock`]) `secs` ahead.
     pub fn advance_clock(&self, secs: u64) {
-        self.sql(&format!(
-            "UPDATE mz_emulator.clock SET offset_s = offset_s + {secs}"
-        ));
+        self.sql(&clock_step(secs));
     }
 
     /// Moves the virtual clock ([`Emulator::install_clock`]) `secs` ahead
@@ -476,9 +474,7 @@ impl Emulator {
         let (url, db) = (pg_url(), self.database().to_string());
         self.on_statement(pattern, 1, move |_| {
             admin_client(&url, &db)
-                .batch_execute(&format!(
-                    "UPDATE mz_emulator.clock SET offset_s = offset_s + {secs}"
-                ))
+                .batch_execute(&clock_step(secs))
                 .expect("the step of the server's clock");
         });
     }
@@ -1391,4 +1387,10 @@ pub fn describe(e: &postgres::Error) -> String {
         }
         None => e.to_string(),
     }
+}
+
+/// The SQL that moves the virtual clock ([`Emulator::install_clock`])
+/// `secs` ahead.
+fn clock_step(secs: u64) -> String {
+    format!("UPDATE mz_emulator.clock SET offset_s = offset_s + {secs}")
 }
