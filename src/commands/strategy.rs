@@ -171,7 +171,7 @@ async fn write(
         .backend()
         .writing("writing the strategy row", async |c, a| {
             store
-                .replace_strategy(c, &target.id, ty, config, at, a)
+                .replace_strategy(c, &target.id, ty, config, at, seen > 0, a)
                 .await
         })
         .await?;

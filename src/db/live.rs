@@ -57,9 +57,11 @@ impl RetryPolicy {
 /// Errors that know whether they are worth retrying.
 pub trait Retry: From<DbError> + std::fmt::Display {
     fn transient(&self) -> bool;
-    /// A write refused by its deadline though it arrived: nothing written.
-    fn refused(&self) -> bool {
-        false
+    /// A write refused by its deadline though it arrived
+    /// ([`DbError::Refused`]): `Some(wrote)`, whether its attempt wrote
+    /// anything before it; `None` for any other error.
+    fn refusal(&self) -> Option<bool> {
+        None
     }
 }
 
@@ -68,8 +70,44 @@ impl Retry for DbError {
         DbError::transient(self)
     }
 
-    fn refused(&self) -> bool {
-        matches!(self, DbError::Refused { .. })
+    fn refusal(&self) -> Option<bool> {
+        match self {
+            DbError::Refused { wrote, .. } => Some(*wrote),
+            _ => None,
+        }
+    }
+}
+
+/// What the attempts of a step before this one did, as far as its next
+/// attempt must know: decided in one place ([`LiveBackend::attempts`])
+/// for an operator's writes and a run's alike.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Tried {
+    /// One may have committed: it ran and failed without hearing that it
+    /// wrote nothing (a cut or silent connection, a timeout that cancelled
+    /// it, a refusal after it wrote a part). Its retry must not write a
+    /// second time what that one wrote ([`Attempt::retry`]), and a DDL's
+    /// may still be running on the server.
+    may_have_written: bool,
+    /// One was refused by its deadline though it arrived: the server's
+    /// clock stepped forward, past the run's follow of it, so the next
+    /// deadline is counted from a new read of it.
+    refused: bool,
+}
+
+impl Tried {
+    /// After an attempt of `op` that failed with `e`.
+    fn failed<E: Retry>(self, e: &E) -> Tried {
+        match e.refusal() {
+            Some(wrote) => Tried {
+                may_have_written: self.may_have_written || wrote,
+                refused: true,
+            },
+            None => Tried {
+                may_have_written: true,
+                ..self
+            },
+        }
     }
 }
 
@@ -111,17 +149,29 @@ pub struct LiveBackend<'a> {
     releasing: bool,
 }
 
-/// Attempt `n` of a run's write, its deadline from the run's clock of the
-/// database ([`DbClock::latest`]: no round trip more, as a run's writes go
-/// with its other statements; later than the server's time by the way of
-/// the snapshot's first statement, which reads `now()`, to the server,
-/// never earlier), as [`lease::answer_by`] sets every write's; none before
-/// the run read the database's time.
-fn run_attempt(clock: Option<&super::DbClock>, n: u32, attempt: Duration) -> Attempt {
-    Attempt {
-        retry: n > 1,
-        by: clock.map(|k| lease::answer_by(k.latest(), attempt)),
+/// An attempt of a run's write after `tried`, its deadline from the run's
+/// clock of the database ([`DbClock::latest`]: no round trip more, as a
+/// run's writes go with its other statements; later than the server's
+/// time by the way of the snapshot's first statement, which reads
+/// `now()`, to the server, never earlier), as [`lease::answer_by`] sets
+/// every write's; none before the run read the database's time. After a
+/// refusal by the deadline (a step of the server's clock, which that
+/// clock does not see), the clock is read again on `c` first, and kept in
+/// `clock` for the rest of the run: one statement more, only then.
+async fn run_attempt(
+    c: &Client,
+    store: &Store,
+    clock: &std::cell::Cell<Option<super::DbClock>>,
+    tried: Tried,
+    attempt: Duration,
+) -> Result<Attempt, DbError> {
+    if tried.refused && clock.get().is_some() {
+        clock.set(Some(store.read_clock(c).await?));
     }
+    Ok(Attempt {
+        retry: tried.may_have_written,
+        by: clock.get().map(|k| lease::answer_by(k.latest(), attempt)),
+    })
 }
 
 /// How long a release waits for the server after a shutdown signal.
@@ -275,21 +325,12 @@ impl<'a> LiveBackend<'a> {
     ) -> Result<T, E> {
         let deadline = self.statement_timeout;
         let store = self.store;
-        // Whether an attempt before may have committed: one that sent its
-        // write and did not hear it was refused (a cut or silent
-        // connection, a timeout that cancelled it).
-        let sent = std::cell::Cell::new(false);
-        self.attempts(what, deadline, None, async |c, _| {
-            let by = store.write_deadline(c, deadline).await?;
+        self.attempts(what, deadline, None, async |c, tried| {
             let a = Attempt {
-                retry: sent.replace(true),
-                by: Some(by),
+                retry: tried.may_have_written,
+                by: Some(store.write_deadline(c, deadline).await?),
             };
-            let result = op(c, &a).await;
-            if result.as_ref().is_err_and(E::refused) {
-                sent.set(a.retry);
-            }
-            result
+            op(c, &a).await
         })
         .await
     }
@@ -313,19 +354,18 @@ impl<'a> LiveBackend<'a> {
 
     /// The retry loop: each attempt has `deadline`; with `lease_need`, an
     /// attempt starts only when the lease is ours for longer than that, and
-    /// is cancelled if the lease could expire while it runs. `op` gets the
-    /// attempt number (1 = first).
+    /// is cancelled if the lease could expire while it runs. `op` gets
+    /// what the attempts before it did ([`Tried`], decided here alone).
     async fn attempts<T, E: Retry>(
         &mut self,
         what: &str,
         deadline: Duration,
         lease_need: Option<Duration>,
-        mut op: impl AsyncFnMut(&Client, u32) -> Result<T, E>,
+        mut op: impl AsyncFnMut(&Client, Tried) -> Result<T, E>,
     ) -> Result<T, E> {
         let mut delays = self.policy.delays();
-        let mut attempt = 0;
+        let mut tried = Tried::default();
         loop {
-            attempt += 1;
             if let (Some(need), Some(held)) = (lease_need, self.lease.as_mut()) {
                 held.heartbeat
                     .ensure(need)
@@ -353,7 +393,7 @@ impl<'a> LiveBackend<'a> {
                     context: what.to_string(),
                 }));
             };
-            let mut abandoned = false;
+            let (mut abandoned, mut ran) = (false, false);
             let result = match connected {
                 Err(e) => Err(E::from(e)),
                 Ok(()) => {
@@ -374,7 +414,8 @@ impl<'a> LiveBackend<'a> {
                     };
                     let signalled = self.signalled();
                     let lost = {
-                        let work = tokio::time::timeout(deadline, op(c, attempt));
+                        ran = true;
+                        let work = tokio::time::timeout(deadline, op(c, tried));
                         tokio::pin!(work);
                         tokio::select! {
                             r = &mut work => Ok(r.unwrap_or_else(|_| Err(timed_out()))),
@@ -432,6 +473,9 @@ impl<'a> LiveBackend<'a> {
             };
             if abandoned {
                 self.drop_connection(true);
+            }
+            if let (Err(e), true) = (&result, ran) {
+                tried = tried.failed(e);
             }
             match result {
                 Ok(v) => return Ok(v),
@@ -627,10 +671,10 @@ impl<'a> LiveBackend<'a> {
             seen.last_begin
                 .unwrap_or_else(|| self.now() - chrono::Duration::hours(1))
         });
-        let (clock, deadline) = (self.clock, self.statement_timeout);
+        let (clock, deadline) = (std::cell::Cell::new(self.clock), self.statement_timeout);
         let changed = self
-            .attempts("recording actions", deadline, None, async |c, attempt| {
-                let a = run_attempt(clock.as_ref(), attempt, deadline);
+            .attempts("recording actions", deadline, None, async |c, tried| {
+                let a = run_attempt(c, store, &clock, tried, deadline).await?;
                 let outcome = async {
                     match step.outcomes {
                         [] => Ok(()),
@@ -699,7 +743,12 @@ impl<'a> LiveBackend<'a> {
                 .await;
                 o?;
                 i?;
-                s?;
+                // Refused beside an intent, which was written: the retry
+                // is a retry of the intent.
+                s.map_err(|e| match &intent {
+                    Some(_) => e.after_writing(),
+                    None => e,
+                })?;
                 if ours? == Some(false) {
                     if let Some(row) = &intent {
                         store
@@ -718,8 +767,9 @@ impl<'a> LiveBackend<'a> {
                 }
                 Ok::<Option<Changed>, DbError>(changed)
             })
-            .await?;
-        Ok(changed)
+            .await;
+        self.clock = clock.get();
+        changed
     }
 
     /// The intent row with the DDL's deadline, so that a later run knows
@@ -825,8 +875,8 @@ impl Backend for LiveBackend<'_> {
         let intent = self.with_deadline(intent);
         let sent = std::cell::Cell::new(false);
         let result = self
-            .attempts("running DDL", deadline, need, async |c, attempt| {
-                if attempt > 1 {
+            .attempts("running DDL", deadline, need, async |c, tried| {
+                if tried.may_have_written {
                     // The earlier attempt may still be running on the server
                     // (a cut connection cannot be cancelled): a later run
                     // must hold the cluster until this one is over too.
@@ -841,7 +891,7 @@ impl Backend for LiveBackend<'_> {
                 // Simple-query protocol: one statement, autocommit.
                 match c.batch_execute(&action.sql).await {
                     Ok(()) => Ok(()),
-                    Err(e) if attempt > 1 && already_done(action.kind, &e) => {
+                    Err(e) if tried.may_have_written && already_done(action.kind, &e) => {
                         tracing::info!(sql = %action.sql, "retry found the work already done");
                         Ok(())
                     }
@@ -877,7 +927,7 @@ impl Backend for LiveBackend<'_> {
             "writing the audit row",
             self.statement_timeout,
             None,
-            async |c, attempt| store.audit_intent(c, &row, attempt > 1).await,
+            async |c, tried| store.audit_intent(c, &row, tried.may_have_written).await,
         )
         .await
     }
@@ -895,12 +945,11 @@ impl Backend for LiveBackend<'_> {
         states: &[(ClusterId, serde_json::Value)],
         at: DateTime<Utc>,
     ) -> Result<(), DbError> {
-        let (store, clock, deadline) = (self.store, self.clock, self.statement_timeout);
-        self.attempts("writing state", deadline, None, async |c, n| {
-            let a = run_attempt(clock.as_ref(), n, deadline);
-            store.write_states(c, states, at, &a).await
-        })
-        .await
+        let step = Bookkeeping {
+            states: Some((states, at)),
+            ..Bookkeeping::default()
+        };
+        self.pipelined(&step).await.map(|_| ())
     }
 
     async fn await_statement_log(&mut self, snapshot: DateTime<Utc>) {
@@ -982,6 +1031,64 @@ mod tests {
         assert_eq!(
             in_context("running DDL", &other),
             "running DDL: running DDL twice: x"
+        );
+    }
+
+    /// What an attempt's failure tells the next: a refusal by the deadline
+    /// wrote nothing (unless its attempt wrote a part first), but asks for
+    /// a new read of the server's clock; any other failure may have
+    /// committed. Neither is forgotten by a later attempt.
+    #[test]
+    fn what_the_attempts_before_did_is_decided_from_how_they_failed() {
+        let refused = DbError::Refused {
+            context: "writing state".into(),
+            wrote: false,
+        };
+        let lost = DbError::Timeout {
+            context: "writing state".into(),
+            after: Duration::from_secs(30),
+        };
+        let first = Tried::default();
+        let after_refusal = first.failed(&refused);
+        assert_eq!(
+            after_refusal,
+            Tried {
+                may_have_written: false,
+                refused: true
+            }
+        );
+        assert_eq!(
+            first.failed(&refused.after_writing()),
+            Tried {
+                may_have_written: true,
+                refused: true
+            }
+        );
+        let after_loss = first.failed(&lost);
+        assert_eq!(
+            after_loss,
+            Tried {
+                may_have_written: true,
+                refused: false
+            }
+        );
+        let refused = DbError::Refused {
+            context: "writing state".into(),
+            wrote: false,
+        };
+        assert_eq!(
+            after_loss.failed(&refused),
+            Tried {
+                may_have_written: true,
+                refused: true
+            }
+        );
+        assert_eq!(
+            after_refusal.failed(&lost),
+            Tried {
+                may_have_written: true,
+                refused: true
+            }
         );
     }
 }

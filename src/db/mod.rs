@@ -61,9 +61,10 @@ pub enum DbError {
     /// A write that arrived in time but found its deadline passed (a step
     /// of the server's clock, [`store::Attempt::refused`]): it wrote
     /// nothing, so its retry is no retry of a write that may have
-    /// committed. Transient.
+    /// committed, unless the attempt wrote something before it (`wrote`:
+    /// an earlier chunk, the intent beside a run's state). Transient.
     #[error("{context}: the database's clock passed the write's deadline while it was on its way (a step of the server's clock?)")]
-    Refused { context: String },
+    Refused { context: String, wrote: bool },
     #[error("{context}: no answer within {}s", .after.as_secs())]
     Timeout { context: String, after: Duration },
     /// Our controller lease is gone or could expire: no further DDL.
@@ -84,6 +85,19 @@ impl DbError {
             context: context.into(),
             reason: describe(e),
             transient: is_transient(e),
+        }
+    }
+
+    /// The same error, from an attempt that wrote something before it:
+    /// a refusal by the deadline ([`DbError::Refused`]) says so, as its
+    /// retry is a retry of a write that committed in part.
+    pub fn after_writing(self) -> DbError {
+        match self {
+            DbError::Refused { context, .. } => DbError::Refused {
+                context,
+                wrote: true,
+            },
+            other => other,
         }
     }
 

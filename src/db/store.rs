@@ -124,32 +124,62 @@ impl Attempt {
         sql
     }
 
-    /// Why a first INSERT that must write (it has no other condition) wrote
-    /// nothing, or a DELETE whose deadline had passed when its answer came
-    /// back ([`Attempt::deleted`]): only its deadline refused it, and it
+    /// A write of this attempt that only its deadline refused, though it
     /// arrived in time (its answer came back), so the database's clock
-    /// stepped. Transient: the retry writes it (an INSERT in the form that
-    /// finds a row written before).
+    /// stepped ([`Attempt::inserted`], [`Attempt::deleted`]). Transient:
+    /// the retry writes it, with a deadline read from the server after the
+    /// step (an INSERT in the form that finds a row written before).
     pub fn refused(&self, context: &str) -> DbError {
         DbError::Refused {
             context: context.into(),
+            wrote: false,
         }
+    }
+
+    /// What an INSERT under [`Attempt::in_time`] that wrote `n` of its
+    /// `all` rows did: all it had to, or a refusal by its deadline
+    /// ([`Attempt::refused`]). A first attempt's INSERT has no other
+    /// condition, so fewer rows is a refusal; a retry's writes nothing of
+    /// what the attempt before committed, so one read of the deadline
+    /// tells ([`Attempt::past`]). Without a deadline, nothing refuses.
+    pub async fn inserted(
+        &self,
+        c: &Client,
+        n: u64,
+        all: u64,
+        context: &str,
+    ) -> Result<(), DbError> {
+        if n >= all || self.by.is_none() {
+            return Ok(());
+        }
+        if !self.retry || self.past(c, context).await? {
+            return Err(self.refused(context));
+        }
+        Ok(())
     }
 
     /// What a DELETE under [`Attempt::in_time`] that deleted `n` rows did.
     /// Nothing deleted may be nothing to delete, or a refusal by the
-    /// deadline of a DELETE that arrived in time (its answer came back),
-    /// which only a step of the server's clock makes: one read of the
-    /// deadline tells them apart, and a refusal is [`Attempt::refused`]
-    /// (the retry, with a deadline of its own, deletes). Without a
-    /// deadline, or with rows deleted, `n` as it is.
+    /// deadline of a DELETE that arrived in time: one read of the deadline
+    /// tells them apart ([`Attempt::past`]), and a refusal is
+    /// [`Attempt::refused`] (the retry, with a deadline of its own,
+    /// deletes). Without a deadline, or with rows deleted, `n` as it is.
     pub async fn deleted(&self, c: &Client, n: u64, context: &str) -> Result<Deleted, DbError> {
-        let deleted = Deleted {
+        if n == 0 && self.by.is_some() && self.past(c, context).await? {
+            return Err(self.refused(context));
+        }
+        Ok(Deleted {
             rows: n,
             retried: self.retry,
-        };
-        let Some(by) = self.by.as_ref().filter(|_| n == 0) else {
-            return Ok(deleted);
+        })
+    }
+
+    /// Whether the server's clock has passed this attempt's deadline: one
+    /// statement, asked only when a write under it wrote less than it
+    /// could have (`false` without a deadline).
+    async fn past(&self, c: &Client, context: &str) -> Result<bool, DbError> {
+        let Some(by) = self.by.as_ref() else {
+            return Ok(false);
         };
         let sql = format!("SELECT {}", self.in_time_at(1));
         let rows = c
@@ -157,8 +187,7 @@ impl Attempt {
             .await
             .map_err(|e| DbError::query(context, &e))?;
         match rows.first().and_then(|r| r.try_get::<_, bool>(0).ok()) {
-            Some(true) => Ok(deleted),
-            Some(false) => Err(self.refused(context)),
+            Some(in_time) => Ok(!in_time),
             None => Err(DbError::Query {
                 context: context.into(),
                 reason: "no answer to the read of the write's deadline".into(),
@@ -214,6 +243,22 @@ impl Deleted {
     pub fn maybe_any(&self) -> bool {
         self.rows > 0 || self.retried
     }
+}
+
+/// The server's `now()`, one statement.
+async fn database_now(c: &Client) -> Result<DateTime<Utc>, DbError> {
+    let reading = "reading the database's time";
+    let rows = c
+        .query_typed("SELECT now()", &[])
+        .await
+        .map_err(|e| DbError::query(reading, &e))?;
+    rows.first()
+        .and_then(|r| r.try_get(0).ok())
+        .ok_or_else(|| DbError::Query {
+            context: reading.into(),
+            reason: "no time in the answer".into(),
+            transient: false,
+        })
 }
 
 /// Rows per multi-row INSERT, to stay far below the parameter limit.
@@ -335,7 +380,7 @@ impl Store {
     ) -> Result<(), DbError> {
         let at_text = at.to_rfc3339();
         let table = self.table(STATE);
-        for chunk in states.chunks(CHUNK) {
+        for (i, chunk) in states.chunks(CHUNK).enumerate() {
             let mut values = Vec::new();
             let mut params: Vec<String> = Vec::new();
             for (id, payload) in chunk {
@@ -386,9 +431,12 @@ impl Store {
             .await;
             let inserted = inserted.map_err(|e| missing_or(&e, self, STATE, "writing state"))?;
             deleted.map_err(|e| missing_or(&e, self, STATE, "removing old state versions"))?;
-            if !a.retry && inserted < chunk.len() as u64 {
-                return Err(a.refused("writing state"));
-            }
+            a.inserted(c, inserted, chunk.len() as u64, "writing state")
+                .await
+                .map_err(|e| match i {
+                    0 => e,
+                    _ => e.after_writing(),
+                })?;
         }
         Ok(())
     }
@@ -483,10 +531,7 @@ impl Store {
         let n = execute_typed(c, &sql, params)
             .await
             .map_err(|e| missing_or(&e, self, ACTIONS, "writing the audit row"))?;
-        if n == 0 && !a.retry {
-            return Err(a.refused("writing the audit row"));
-        }
-        Ok(())
+        a.inserted(c, n, 1, "writing the audit row").await
     }
 
     /// Whether our role holds each privilege of [`APPLY_PRIVILEGES`], in
@@ -985,7 +1030,11 @@ impl Store {
                     let n = execute_text(c, &sql, &params)
                         .await
                         .map_err(|e| missing_or(&e, self, STATE, "wiping state"))?;
-                    total += a.deleted(c, n, "wiping state").await?.rows;
+                    total += a
+                        .deleted(c, n, "wiping state")
+                        .await
+                        .map_err(|e| if total > 0 { e.after_writing() } else { e })?
+                        .rows;
                 }
                 Deleted {
                     rows: total,
@@ -1001,20 +1050,16 @@ impl Store {
     /// [`lease::answer_by`]): [`Attempt::by`], which
     /// [`crate::db::live::LiveBackend::writing`] reads for each attempt.
     pub async fn write_deadline(&self, c: &Client, attempt: Duration) -> Result<String, DbError> {
-        let reading = "reading the database's time";
-        let rows = c
-            .query_typed("SELECT now()", &[])
-            .await
-            .map_err(|e| DbError::query(reading, &e))?;
-        let now: DateTime<Utc> = rows
-            .first()
-            .and_then(|r| r.try_get(0).ok())
-            .ok_or_else(|| DbError::Query {
-                context: reading.into(),
-                reason: "no time in the answer".into(),
-                transient: false,
-            })?;
+        let now = database_now(c).await?;
         Ok(super::lease::answer_by(now, attempt))
+    }
+
+    /// The database's clock, read now on `c` (one statement): what a run
+    /// follows again after its deadline was refused by a step of it.
+    pub async fn read_clock(&self, c: &Client) -> Result<super::DbClock, DbError> {
+        let sent = std::time::Instant::now();
+        let now = database_now(c).await?;
+        Ok(super::DbClock::read_since(now, sent))
     }
 
     /// Replaces the config of one (cluster, type): inserts the new row with
@@ -1025,7 +1070,11 @@ impl Store {
     /// only if the attempt before did not (that row has this `at`), so a
     /// connection cut after the INSERT committed leaves one row, not two
     /// sharing the newest time; statements that arrive after their attempt
-    /// (`a.by`) write nothing. Returns the rows replaced.
+    /// (`a.by`) write nothing. `replaces`: the command saw rows to replace,
+    /// so a DELETE that deletes none asks whether its deadline refused it
+    /// ([`Attempt::deleted`]); the retry, after the INSERT was written,
+    /// finds that row and deletes. Returns the rows replaced.
+    #[allow(clippy::too_many_arguments)]
     pub async fn replace_strategy(
         &self,
         c: &Client,
@@ -1033,6 +1082,7 @@ impl Store {
         ty: &str,
         config: &serde_json::Value,
         at: DateTime<Utc>,
+        replaces: bool,
         a: &Attempt,
     ) -> Result<u64, DbError> {
         let table = self.table(STRATEGIES);
@@ -1058,19 +1108,26 @@ impl Store {
         let n = execute_text(c, &insert, &params)
             .await
             .map_err(|e| missing_or(&e, self, STRATEGIES, "writing the strategy row"))?;
-        if n == 0 && !a.retry {
-            // The rows it replaces are kept; the retry writes it.
-            return Err(a.refused("writing the strategy row"));
-        }
+        // Refused: the rows it replaces are kept; the retry writes it.
+        a.inserted(c, n, 1, "writing the strategy row").await?;
         let mut params = vec![id.0.clone(), ty.to_string(), at_text];
         let delete = format!(
             "DELETE FROM {table} WHERE cluster_id = $1 AND strategy_type = $2 \
              AND (updated_at < $3::text::timestamptz OR updated_at IS NULL) AND {}",
             a.in_time(&mut params)
         );
-        execute_text(c, &delete, &params)
+        let context = "removing the replaced strategy rows";
+        let n = execute_text(c, &delete, &params)
             .await
-            .map_err(|e| missing_or(&e, self, STRATEGIES, "removing the replaced strategy rows"))
+            .map_err(|e| missing_or(&e, self, STRATEGIES, context))?;
+        if !replaces {
+            return Ok(n);
+        }
+        let deleted = a
+            .deleted(c, n, context)
+            .await
+            .map_err(DbError::after_writing)?;
+        Ok(deleted.rows)
     }
 
     /// Writes `rows` (type and config) as a cluster's, all with `at`, in one

@@ -2441,8 +2441,10 @@ fn a_wipe_comes_before(emu: &Emulator, held: crate::cli::Late) {
 /// A DELETE that reaches the server in time but finds its deadline passed
 /// (the server's clock stepped an hour forward while it was on its way)
 /// deleted nothing because it was refused, not because there was nothing:
-/// `wipe-state` and `strategy rm` retry it, with a deadline counted from
-/// the new time, and delete. They used to say "0 rows" and leave the rows.
+/// `wipe-state`, `strategy set` (the row it replaces) and `strategy rm`
+/// retry it, with a deadline counted from the new time, and delete. They
+/// used to say "0 rows" and leave the rows (`set`: the replaced row stayed
+/// beside the new one).
 #[test]
 fn a_delete_refused_by_a_step_of_the_servers_clock_is_retried() {
     let emu = idle_for_two_hours();
@@ -2450,12 +2452,32 @@ fn a_delete_refused_by_a_step_of_the_servers_clock_is_retried() {
     clusterctl(&emu, &["apply"]).ok();
     assert!(state_of(&emu, "c").is_some(), "the suspension left state");
 
-    emu.advance_clock_before("DELETE FROM \"mz_cluster_strategy_state\"", 3600);
+    emu.advance_clock_before("DELETE FROM \"mz_cluster_strategy_state\"", 1, 3600);
     let wiped = clusterctl(&emu, &["wipe-state", "--yes"]).ok();
     assert!(wiped.stdout.contains("(1 row deleted)"), "{}", wiped.all());
     assert_eq!(state_of(&emu, "c"), None);
 
-    emu.advance_clock_before("DELETE FROM \"mz_cluster_strategies\"", 3600);
+    // `strategy set`'s DELETE of the row it replaces, after its INSERT
+    // was written: the retry finds its row and deletes the old one.
+    emu.advance_clock_before("DELETE FROM \"mz_cluster_strategies\"", 1, 3600);
+    let set = [
+        "strategy",
+        "set",
+        "c",
+        "idle_suspend",
+        "--idle-after-s",
+        "120",
+    ];
+    let replaced = clusterctl(&emu, &set).ok();
+    let rows = emu.query_strings("SELECT config::text FROM mz_cluster_strategies");
+    assert_eq!(rows.len(), 1, "{rows:?}\n{}", replaced.all());
+    assert!(
+        replaced.stderr.contains("passed the write's deadline"),
+        "{}",
+        replaced.all()
+    );
+
+    emu.advance_clock_before("DELETE FROM \"mz_cluster_strategies\"", 1, 3600);
     let removed = clusterctl(&emu, &["strategy", "rm", "c"]).ok();
     assert!(
         removed
@@ -2466,6 +2488,64 @@ fn a_delete_refused_by_a_step_of_the_servers_clock_is_retried() {
     );
     let left = emu.query_strings("SELECT strategy_type FROM mz_cluster_strategies");
     assert!(left.is_empty(), "{left:?}\n{}", removed.all());
+}
+
+/// A run's state write that arrives in time but is refused by its deadline,
+/// as the server's clock stepped forward on its way, is retried with a
+/// deadline from the server's time after the step. The retry's deadline
+/// used to come from the run's follow of the database's clock, which does
+/// not see the step: refused again, and as a retry it said nothing, so the
+/// state was lost (a suspension's: the replicas to bring back). The step
+/// comes before a suspension's state, written with its intent, then
+/// before a wake's, written at the end of the run.
+#[test]
+fn a_runs_state_write_refused_by_a_step_of_the_servers_clock_is_retried() {
+    let emu = idle_for_two_hours();
+    emu.install_clock();
+    let refused_once = |run: &Run| {
+        assert_eq!(
+            run.stderr.matches("passed the write's deadline").count(),
+            1,
+            "{}",
+            run.all()
+        );
+    };
+    let versions = || emu.query_strings("SELECT updated_at::text FROM mz_cluster_strategy_state");
+    // Past the write's deadline (the statement timeout, 30 s), not the
+    // lease's expiry (its TTL, 60 s, renewed every 15 s).
+    let step = || emu.advance_clock_before("INSERT INTO \"mz_cluster_strategy_state\"", 1, 40);
+
+    step();
+    let suspended = clusterctl(&emu, &["apply"]).ok();
+    assert!(emu.replicas("c").is_empty(), "{}", suspended.all());
+    refused_once(&suspended);
+    let state = state_of(&emu, "c").expect("the suspension's state");
+    assert_eq!(
+        state["idle_suspend"]["suspended"][0]["name"], "r1",
+        "{state}"
+    );
+    let first = versions();
+    assert_eq!(first.len(), 1, "{first:?}");
+    // The intent went with the refused state: its retry wrote it once.
+    let actions = emu.query_strings("SELECT action_id FROM mz_cluster_strategy_actions");
+    assert_eq!(actions.len(), 1, "{actions:?}");
+
+    emu.add_activity("c", 5, false);
+    step();
+    let woken = clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(replica_names(&emu, "c"), ["r1"], "{}", woken.all());
+    refused_once(&woken);
+    let second = versions();
+    assert!(
+        second.len() == 1 && second != first,
+        "{first:?} then {second:?}"
+    );
+    let state = state_of(&emu, "c").expect("the wake's state");
+    let idle = &state["idle_suspend"];
+    assert!(
+        idle["suspended_at"].is_null() && idle["resumed_at"].is_string(),
+        "{state}"
+    );
 }
 
 /// A `wipe-state` whose DELETE ran but whose answer was lost (the

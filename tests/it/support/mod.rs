@@ -468,11 +468,11 @@ impl Emulator {
     }
 
     /// Moves the virtual clock ([`Emulator::install_clock`]) `secs` ahead
-    /// just before the first statement matching `pattern` reaches the
+    /// just before the `nth` statement matching `pattern` reaches the
     /// server: a step of the server's clock while it is on its way.
-    pub fn advance_clock_before(&self, pattern: &str, secs: u64) {
+    pub fn advance_clock_before(&self, pattern: &str, nth: u32, secs: u64) {
         let (url, db) = (pg_url(), self.database().to_string());
-        self.on_statement(pattern, 1, move |_| {
+        self.on_statement(pattern, nth, move |_| {
             admin_client(&url, &db)
                 .batch_execute(&clock_step(secs))
                 .expect("the step of the server's clock");
