@@ -469,6 +469,23 @@ pub async fn holds(c: &Client, store: &Store, me: &Holder) -> Result<bool, DbErr
     Ok(n > 0)
 }
 
+/// Why the lease is not `me`'s, found so by a renewal or a check
+/// ([`holds`]): its row now says (one statement, read only then).
+pub async fn why_lost(c: &Client, store: &Store, me: &Holder) -> String {
+    match current(c, store).await.map(|r| r.holder) {
+        Ok(h) if h == me.0 => "it expired by the database's clock before a renewal reached it (or that clock stepped forward)".into(),
+        Ok(h) if !h.is_empty() => format!(
+            "another controller ({}) holds it now",
+            crate::model::printable(&h)
+        ),
+        Ok(_) => "it was released or broken (`unlock --force`)".into(),
+        Err(_) => NOT_OURS.into(),
+    }
+}
+
+/// Why the lease is lost when its row cannot say ([`why_lost`]).
+const NOT_OURS: &str = "it is no longer ours by the database";
+
 /// The lease's row now (`None`: it is missing).
 async fn read(c: &Client, store: &Store) -> Result<Option<Row>, DbError> {
     read_row(c, store, NAME)
@@ -753,22 +770,11 @@ impl Beat {
                     next = sent + period;
                 }
                 Ok(false) => {
-                    let by = match &self.client {
-                        Some(c) => current(c, &self.store).await.map(|r| r.holder).ok(),
-                        None => None,
+                    let why = match &self.client {
+                        Some(c) => why_lost(c, &self.store, &self.me).await,
+                        None => NOT_OURS.into(),
                     };
-                    self.lose(match by {
-                        Some(h) if h == self.me.0 => {
-                            "it expired before a renewal reached the database".into()
-                        }
-                        Some(h) if !h.is_empty() => {
-                            format!(
-                                "another controller ({}) holds it now",
-                                crate::model::printable(&h)
-                            )
-                        }
-                        _ => "it was released or broken (`unlock --force`)".into(),
-                    });
+                    self.lose(why);
                     return;
                 }
                 Err(e) if !e.transient() => {

@@ -749,15 +749,13 @@ impl<'a> LiveBackend<'a> {
                     Some(_) => e.after_writing(),
                     None => e,
                 })?;
-                if ours? == Some(false) {
+                if let (Some(false), Some(me)) = (ours?, &me) {
                     if let Some(row) = &intent {
                         store
                             .withdraw_intent(c, &row.action_id, Withdrawn::LeaseLost)
                             .await?;
                     }
-                    return Err(DbError::LeaseLost(
-                        "another controller holds it now (taken by `unlock --force`?)".into(),
-                    ));
+                    return Err(DbError::LeaseLost(lease::why_lost(c, store, me).await));
                 }
                 let changed = g?;
                 if let (Some(changed), Some(row)) = (changed, &intent) {

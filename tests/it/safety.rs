@@ -2305,7 +2305,8 @@ fn a_lease_broken_by_unlock_stops_the_old_run_before_its_next_statement() {
     let run = clusterctl(&emu, &["apply"]);
     assert_ne!(run.code, 0, "{}", run.all());
     assert!(
-        run.all().contains("another controller holds it now"),
+        run.all()
+            .contains("the lease was lost: it was released or broken (`unlock --force`)"),
         "{}",
         run.all()
     );
@@ -2546,6 +2547,27 @@ fn a_runs_state_write_refused_by_a_step_of_the_servers_clock_is_retried() {
         idle["suspended_at"].is_null() && idle["resumed_at"].is_string(),
         "{state}"
     );
+}
+
+/// A step of the server's clock past the lease's expiry, while a run's
+/// intent is on its way, stops the run before its DDL: the round trip of
+/// the intent finds the lease no longer ours, and the run says why (it
+/// used to say another controller held it, though none did).
+#[test]
+fn a_step_of_the_servers_clock_past_the_lease_stops_the_run_before_its_ddl() {
+    let emu = idle_for_two_hours();
+    emu.install_clock();
+    emu.advance_clock_before("INSERT INTO \"mz_cluster_strategy_actions\"", 1, 3600);
+    let run = clusterctl(&emu, &["apply"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.stderr.contains(
+            "the lease was lost: it expired by the database's clock before a renewal reached it (or that clock stepped forward)"
+        ),
+        "{}",
+        run.all()
+    );
+    assert_eq!(replica_names(&emu, "c"), ["r1"], "no DDL\n{}", run.all());
 }
 
 /// A `wipe-state` whose DELETE ran but whose answer was lost (the
