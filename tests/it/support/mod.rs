@@ -1333,6 +1333,12 @@ impl Emulator {
         self.proxy().shared.clear_rules();
     }
 
+    /// Drops the hooks of [`Emulator::on_statement`] (and so of
+    /// [`Emulator::advance_clock_before`]) that have not run yet.
+    pub fn clear_statement_hooks(&self) {
+        self.proxy().shared.clear_statement_hooks();
+    }
+
     /// The next `n` connections to the proxy hang in their start-up: accepted,
     /// never answered (see also [`HangingListener`]).
     pub fn stall_startups(&self, n: u32) {

@@ -365,6 +365,11 @@ impl Shared {
             .push((pattern.to_string(), nth - 1, hook));
     }
 
+    /// Drops the statement hooks that have not run yet.
+    pub fn clear_statement_hooks(&self) {
+        self.statement_hooks.lock().unwrap().clear();
+    }
+
     fn statement_hooks_for(&self, sql: &str) -> Vec<Hook> {
         let mut hooks = self.statement_hooks.lock().unwrap();
         let mut fired = Vec::new();
