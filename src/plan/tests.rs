@@ -596,6 +596,73 @@ fn each_resize_in_a_row_that_does_not_take_doubles_the_backoff() {
     assert_eq!(forgotten, None);
 }
 
+/// The alert of a resize that did not take prices what each attempt runs
+/// beside the current replicas: the replication factor times the size's
+/// credits.
+#[test]
+fn a_resize_that_did_not_take_prices_every_replica_of_an_attempt() {
+    let mut s = snap(
+        vec![managed(3, "25cc", true)],
+        vec![row("u2", "target_size", json!({"target_size": "200cc"}))],
+    );
+    s.env.version = Some("v26.35.0 (abc)".into());
+    s.last_resizes.insert(
+        ClusterId("u2".into()),
+        crate::model::LastResize {
+            size: Size("200cc".into()),
+            at: now() - Duration::minutes(10),
+        },
+    );
+    let p = plan(&s, &PlanOptions::default());
+    let alert = only(&p).alerts.join("\n");
+    assert!(
+        alert.contains("each attempt runs 3 replicas of 200cc (6 credits/h)"),
+        "{alert}"
+    );
+}
+
+/// What the controller's record makes of the trail's newest resize: the
+/// same resize (size and time) keeps its count and when it was first seen;
+/// an earlier resize to the same size that did not take either makes one
+/// attempt more; a record of another size, or of a later resize than the
+/// trail's (a record the trail does not explain), starts again at one.
+#[test]
+fn a_resize_counts_as_one_more_attempt_only_after_an_earlier_one_to_the_same_size() {
+    let state = |size: &str, sent_at: DateTime<Utc>| {
+        let last = crate::model::LastResize {
+            size: Size(size.into()),
+            at: sent_at,
+        };
+        let seen = rolled_back::Seen {
+            at: sent_at + Duration::minutes(20),
+            attempts: 3,
+        };
+        json!({ CONTROLLER_SLOT: { rolled_back::STATE_KEY: rolled_back::record(&last, seen) } })
+    };
+    let sent_at = now() - Duration::minutes(30);
+    let last = crate::model::LastResize {
+        size: Size("100cc".into()),
+        at: sent_at,
+    };
+    let seen = |state: &serde_json::Value| {
+        let s = rolled_back::seen(state, &last, now());
+        (s.at, s.attempts)
+    };
+
+    let same = seen(&state("100cc", sent_at));
+    assert_eq!(same, (sent_at + Duration::minutes(20), 3));
+    let again = seen(&state("100cc", sent_at - Duration::hours(2)));
+    assert_eq!(again, (now(), 4));
+    for other in [
+        state("50cc", sent_at - Duration::hours(2)),
+        state("50cc", sent_at),
+        state("100cc", sent_at + Duration::minutes(1)),
+        json!({}),
+    ] {
+        assert_eq!(seen(&other), (now(), 1), "{other}");
+    }
+}
+
 /// The audit trail's times have microseconds, the controller's record of
 /// a resize that did not take milliseconds: read back the next run, it is
 /// the same attempt. Before, each run counted one more, seen anew: the

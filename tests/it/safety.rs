@@ -2570,6 +2570,41 @@ fn a_step_of_the_servers_clock_past_the_lease_stops_the_run_before_its_ddl() {
     assert_eq!(replica_names(&emu, "c"), ["r1"], "no DDL\n{}", run.all());
 }
 
+/// A `wipe-state` of more than one chunk of clusters (500) whose second
+/// DELETE is refused by a step of the server's clock, after the first
+/// deleted its rows: the retry cannot count what the first attempt
+/// deleted, so it says "at least", as after a lost answer (it said the
+/// retry's count as if exact).
+#[test]
+fn a_wipe_refused_after_its_first_chunk_counts_a_lower_bound() {
+    let emu = Emulator::start();
+    emu.seed_clusters(501, "fleet_");
+    init_tables(&emu);
+    emu.sql(
+        "INSERT INTO mz_cluster_strategy_state (cluster_id, state_version, payload, updated_at) \
+         SELECT id, 2, '{}'::jsonb, now() FROM mz_catalog.mz_clusters WHERE name LIKE 'fleet_%'",
+    );
+    emu.install_clock();
+    emu.advance_clock_before("DELETE FROM \"mz_cluster_strategy_state\"", 2, 3600);
+    let wiped = clusterctl(
+        &emu,
+        &[
+            "wipe-state",
+            "--yes",
+            "--filter-clusters",
+            "fleet_.*",
+            "-o",
+            "json",
+        ],
+    )
+    .ok();
+    let left = emu.query_strings("SELECT count(*)::text FROM mz_cluster_strategy_state");
+    assert_eq!(left, [[Some("0".to_string())]], "{}", wiped.all());
+    let result = &wiped.json()["result"];
+    assert_eq!(result["retried"], true, "{result:#}");
+    assert_eq!(result["rows_deleted"], 1, "{result:#}");
+}
+
 /// A `wipe-state` whose DELETE ran but whose answer was lost (the
 /// connection cut after it) is retried, and the retry finds nothing left.
 /// It used to say "0 rows deleted" and write no audit row: a wipe that
