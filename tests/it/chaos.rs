@@ -13,7 +13,9 @@
 //! - no replica is created twice (no duplicate CREATE, no two actors);
 //! - every DDL that took effect has exactly one executed audit row (rows a
 //!   killed run left open count until a later run settles them; at the end
-//!   everything is settled).
+//!   everything is settled);
+//! - no retry writes a row twice (an action's audit row, a cluster's state
+//!   version).
 
 use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
@@ -150,6 +152,23 @@ fn check(
         }
     }
     zeroes.seen = all.len();
+    // A retry never writes a row twice: one audit row per action, one
+    // state row per cluster and version.
+    let twice = emu.query_strings(
+        "SELECT action_id FROM mz_cluster_strategy_actions GROUP BY action_id HAVING count(*) > 1",
+    );
+    assert!(
+        twice.is_empty(),
+        "step {step}: audit rows written twice: {twice:?}"
+    );
+    let twice = emu.query_strings(
+        "SELECT cluster_id, updated_at::text FROM mz_cluster_strategy_state \
+         GROUP BY cluster_id, updated_at HAVING count(*) > 1",
+    );
+    assert!(
+        twice.is_empty(),
+        "step {step}: state versions written twice: {twice:?}"
+    );
     let rows = audit_rows(emu);
     for (key, (executed, open, duplicates)) in &rows {
         assert_eq!(*duplicates, 0, "step {step}: {key:?} was created twice");
