@@ -402,16 +402,28 @@ fn plan_after_resize(
     sent_at: DateTime<Utc>,
     state: Option<serde_json::Value>,
 ) -> Plan {
+    plan_after_resize_to("100cc", c, at, sent_at, state)
+}
+
+/// [`plan_after_resize`], the strategies wanting `size` and the resize
+/// having asked for it.
+fn plan_after_resize_to(
+    size: &str,
+    c: Cluster,
+    at: DateTime<Utc>,
+    sent_at: DateTime<Utc>,
+    state: Option<serde_json::Value>,
+) -> Plan {
     let mut s = snap(
         vec![c],
-        vec![row("u2", "target_size", json!({"target_size": "100cc"}))],
+        vec![row("u2", "target_size", json!({"target_size": size}))],
     );
     s.now = at;
     s.env.version = Some("v26.35.0 (abc)".into());
     s.last_resizes.insert(
         ClusterId("u2".into()),
         crate::model::LastResize {
-            size: Size("100cc".into()),
+            size: Size(size.into()),
             at: sent_at,
         },
     );
@@ -601,19 +613,13 @@ fn each_resize_in_a_row_that_does_not_take_doubles_the_backoff() {
 /// credits.
 #[test]
 fn a_resize_that_did_not_take_prices_every_replica_of_an_attempt() {
-    let mut s = snap(
-        vec![managed(3, "25cc", true)],
-        vec![row("u2", "target_size", json!({"target_size": "200cc"}))],
+    let p = plan_after_resize_to(
+        "200cc",
+        managed(3, "25cc", true),
+        now(),
+        now() - Duration::minutes(10),
+        None,
     );
-    s.env.version = Some("v26.35.0 (abc)".into());
-    s.last_resizes.insert(
-        ClusterId("u2".into()),
-        crate::model::LastResize {
-            size: Size("200cc".into()),
-            at: now() - Duration::minutes(10),
-        },
-    );
-    let p = plan(&s, &PlanOptions::default());
     let alert = only(&p).alerts.join("\n");
     assert!(
         alert.contains("each attempt runs 3 replicas of 200cc (6 credits/h)"),
