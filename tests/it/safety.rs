@@ -2549,6 +2549,40 @@ fn a_runs_state_write_refused_by_a_step_of_the_servers_clock_is_retried() {
     );
 }
 
+/// A run's state of more than one chunk (500 clusters) whose second INSERT
+/// is refused by a step of the server's clock, after the first wrote its
+/// rows: the retry is a retry (it writes only what is not there yet), so
+/// no cluster's state is written twice. Without `Refused`'s `wrote` the
+/// retry took itself for a first attempt and wrote the first 500 again.
+#[test]
+fn a_runs_state_refused_after_its_first_chunk_is_written_once() {
+    let emu = Emulator::start();
+    emu.seed_clusters(501, "fleet_");
+    init_tables(&emu);
+    // New clusters: each idle_suspend slot begins afresh and the run
+    // writes it (`check_trail`), with no DDL, at the end of the run.
+    emu.sql(
+        "INSERT INTO mz_cluster_strategies (cluster_id, strategy_type, config, updated_at) \
+         SELECT id, 'idle_suspend', '{\"idle_after_s\": 86400}'::jsonb, now() \
+         FROM mz_catalog.mz_clusters WHERE name LIKE 'fleet_%'",
+    );
+    emu.install_clock();
+    emu.advance_clock_before("INSERT INTO \"mz_cluster_strategy_state\"", 2, 40);
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(
+        run.stderr.matches("passed the write's deadline").count(),
+        1,
+        "{}",
+        run.all()
+    );
+    let counts = emu.query_strings(
+        "SELECT count(*)::text, count(DISTINCT cluster_id)::text, \
+         count(DISTINCT (cluster_id, updated_at))::text FROM mz_cluster_strategy_state",
+    );
+    let n = Some("501".to_string());
+    assert_eq!(counts, [[n.clone(), n.clone(), n]], "{}", run.all());
+}
+
 /// A step of the server's clock past the lease's expiry, while a run's
 /// intent is on its way, stops the run before its DDL: the round trip of
 /// the intent finds the lease no longer ours, and the run says why (it
