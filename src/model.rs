@@ -360,6 +360,20 @@ impl Replica {
             .unwrap_or_default();
         now - last < RECOVERED_AFTER.max(gap * 2)
     }
+
+    /// Crash looping, or offline (killed or crashed) within
+    /// [`RECOVERED_AFTER`]: not yet a replica to retire a serving one for.
+    /// A size whose state outgrows its memory after hydration serves
+    /// between kills, so a snapshot may find it hydrated with one kill
+    /// behind it, the loop's first; a retirement then left the cluster
+    /// with that loop alone.
+    pub fn unproven(&self, now: DateTime<Utc>) -> bool {
+        self.crash_looping(now)
+            || self
+                .crash
+                .last_crash
+                .is_some_and(|last| now - last < RECOVERED_AFTER)
+    }
 }
 
 /// A replica as it exists in the catalog, with its signals.

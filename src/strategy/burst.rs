@@ -174,7 +174,23 @@ pub(super) fn decide(c: &BurstConfig, ctx: &Ctx, d: &mut Desired, st: &mut Burst
         st.others_hydrated_since = None;
     }
     match (other_hydrated, has_burst) {
-        (Some(ready), true) => retire(c, ctx, d, st, &name, &ready),
+        (Some(ready), true) => match proven(ctx, &others) {
+            Some(proven) => retire(c, ctx, d, st, &name, &proven),
+            None => {
+                // Its linger counts from a replica that serves for good.
+                st.others_hydrated_since = None;
+                d.note(
+                    KIND,
+                    format!(
+                        "{ready} is hydrated but went offline (killed or crashed) less than {} \
+                         ago: the burst stays until it has served that long without",
+                        crate::model::human_duration(
+                            crate::model::RECOVERED_AFTER.num_seconds().unsigned_abs()
+                        )
+                    ),
+                );
+            }
+        },
         (None, true) => {
             let looping = oom_looping(ctx, &others);
             raise_progress(ctx, st, &others);
@@ -185,6 +201,19 @@ pub(super) fn decide(c: &BurstConfig, ctx: &Ctx, d: &mut Desired, st: &mut Burst
         (None, false) if !others.is_empty() => start(c, ctx, d, st, &name, &others),
         _ => {}
     }
+}
+
+/// Of the replicas the burst stands in for, one hydrated that has served
+/// since its last kill or crash for long enough ([`Replica::unproven`]):
+/// one whose state outgrows its memory after hydration serves between its
+/// kills, and a burst dropped for it left the cluster with that loop.
+///
+/// [`Replica::unproven`]: crate::model::Replica::unproven
+fn proven(ctx: &Ctx, others: &[String]) -> Option<String> {
+    others
+        .iter()
+        .find(|n| ctx.hydrated(n) && !ctx.cluster.replica(n).is_some_and(|r| r.unproven(ctx.now)))
+        .cloned()
 }
 
 /// Whether `cooldown_s` holds back `action` (`create x`, `drop x`): then it
@@ -743,6 +772,42 @@ mod tests {
         st.others_hydrated_since = Some(now() - chrono::Duration::seconds(121));
         let d = run(&cl, cfg, &mut st);
         assert_eq!(d.names(), vec!["r1"]);
+    }
+
+    /// A replica hydrated again after a kill within the last 10 minutes
+    /// does not retire the burst (its state may outgrow its memory after
+    /// hydration, as a loop that serves between kills), nor start its
+    /// linger; one that has served 10 minutes since does.
+    #[test]
+    fn a_replica_killed_lately_does_not_retire_the_burst() {
+        let cfg = serde_json::json!({"burst_replica_size": "800cc", "linger_s": 60});
+        let with = |r1| cluster("c", vec![r1, replica("c-burst", "800cc", true)]);
+        let mut st = BurstState {
+            others_hydrated_since: Some(now() - chrono::Duration::seconds(600)),
+            ..BurstState::default()
+        };
+        let d = run(
+            &with(killed_ago(replica("r1", "25cc", true), 3)),
+            cfg.clone(),
+            &mut st,
+        );
+        assert_eq!(d.names(), vec!["c-burst", "r1"]);
+        assert!(d.deferred.is_empty() && d.alerts.is_empty(), "{d:?}");
+        assert_eq!(
+            d.notes,
+            [
+                "burst: r1 is hydrated but went offline (killed or crashed) less than 10m ago: \
+              the burst stays until it has served that long without"
+            ]
+        );
+        assert_eq!(st.others_hydrated_since, None);
+        // Served 11 minutes since its kill: the linger starts, then ends.
+        let proven = with(killed_ago(replica("r1", "25cc", true), 11));
+        let d = run(&proven, cfg.clone(), &mut st);
+        assert_eq!(d.names(), vec!["c-burst", "r1"]);
+        assert_eq!(st.others_hydrated_since, Some(now()));
+        st.others_hydrated_since = Some(now() - chrono::Duration::seconds(61));
+        assert_eq!(run(&proven, cfg, &mut st).names(), vec!["r1"]);
     }
 
     /// `c-burst` serves while `r1` hydrates.

@@ -1065,6 +1065,14 @@ pub(crate) mod testutil {
         r
     }
 
+    /// `r` OOM-killed once, `mins` minutes before [`now`].
+    pub fn killed_ago(r: Replica, mins: i64) -> Replica {
+        let mut r = ooming(r, 1);
+        r.crash.last_crash = Some(now() - chrono::TimeDelta::minutes(mins));
+        r.crash.first_crash = r.crash.last_crash;
+        r
+    }
+
     pub fn cluster(name: &str, replicas: Vec<Replica>) -> Cluster {
         let replicas = replicas
             .into_iter()

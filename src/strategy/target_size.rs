@@ -64,29 +64,37 @@ pub(super) fn decide(c: &TargetSizeConfig, ctx: &Ctx, d: &mut Desired, st: &mut 
         st.last_decision_ts = Some(ctx.now);
         return;
     }
-    // A crash-looping target does not retire a healthy other size.
+    // A target that crash-loops, or was killed lately, does not retire a
+    // healthy other size.
     let any_other = d.replicas.values().any(|r| &r.size != size);
-    let looping = |n: &str| {
+    let unproven = |n: &str| {
         any_other
-            && ctx
-                .cluster
-                .replica(n)
-                .is_some_and(|r| r.crash_looping(ctx.now))
+            .then(|| ctx.cluster.replica(n))
+            .flatten()
+            .filter(|r| r.unproven(ctx.now))
     };
     let hydrated_target = d
         .replicas
         .iter()
-        .find(|(n, r)| &r.size == size && ctx.hydrated(n) && !looping(n))
+        .find(|(n, r)| &r.size == size && ctx.hydrated(n) && unproven(n).is_none())
         .map(|(n, _)| n.clone());
     let Some(ready) = hydrated_target else {
         let note = match d
             .replicas
             .iter()
-            .find(|(n, r)| &r.size == size && looping(n))
+            .filter(|(_, r)| &r.size == size)
+            .find_map(|(n, _)| unproven(n).map(|r| (n, r)))
         {
-            Some((n, _)) => {
+            Some((n, r)) if r.crash_looping(ctx.now) => {
                 format!("{n} ({size}) crash-loops: the other sizes stay until it is healthy")
             }
+            Some((n, _)) => format!(
+                "{n} ({size}) went offline (killed or crashed) less than {} ago: the other \
+                 sizes stay until it has served that long without",
+                crate::model::human_duration(
+                    crate::model::RECOVERED_AFTER.num_seconds().unsigned_abs()
+                )
+            ),
             None => format!("waiting for the {size} replica to hydrate"),
         };
         d.note(KIND, note);
@@ -245,11 +253,21 @@ mod tests {
                 name: "one OOM is not a loop",
                 replicas: vec![
                     replica("r_25cc", "25cc", true),
-                    ooming(replica("r_50cc", "50cc", true), 1),
+                    killed_ago(replica("r_50cc", "50cc", true), 11),
                 ],
                 cfg: serde_json::json!({"target_size": "50cc"}),
                 want: vec!["r_50cc"],
                 removed: vec!["r_25cc"],
+            },
+            Case {
+                name: "a target killed lately, hydrated again, does not retire the old size yet",
+                replicas: vec![
+                    replica("r_25cc", "25cc", true),
+                    killed_ago(replica("r_50cc", "50cc", true), 9),
+                ],
+                cfg: serde_json::json!({"target_size": "50cc"}),
+                want: vec!["r_25cc", "r_50cc"],
+                removed: vec![],
             },
             Case {
                 name: "custom name held by another size gets a suffixed name",
@@ -318,6 +336,19 @@ mod tests {
         );
         assert_eq!(st.pending_since, Some(now()));
         assert_eq!(st.last_decision_ts, None);
+        // The target hydrated again after a kill: the old size stays, and
+        // the note says until when.
+        let (notes, _) = step(vec![
+            replica("r_25cc", "25cc", true),
+            killed_ago(replica("r_50cc", "50cc", true), 3),
+        ]);
+        assert_eq!(
+            notes,
+            [
+                "target_size: r_50cc (50cc) went offline (killed or crashed) less than 10m ago: \
+              the other sizes stay until it has served that long without"
+            ]
+        );
     }
 
     #[test]

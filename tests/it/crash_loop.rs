@@ -1,8 +1,9 @@
 //! A crash-looping replica end to end: the emulator's orchestrator
 //! OOM-kills a replica whose size is too small for its cluster's workload
 //! each time it comes up, before it hydrates, and restarts it
-//! (`Emulator::set_workload`, reference §6); a larger size hydrates by
-//! itself. What an operator sees (`status`, `describe`) and what each
+//! (`Emulator::set_workload`, reference §6), or after it hydrated and
+//! served a while (`Emulator::set_growing_workload`); a larger size
+//! hydrates by itself. What an operator sees (`status`, `describe`) and what each
 //! strategy does, run after run across several kills and restarts.
 
 use std::time::Duration;
@@ -176,6 +177,60 @@ fn target_size_keeps_the_serving_replica_while_the_target_crash_loops() {
         pairs(&[("r1", "50cc"), ("r_25cc", "25cc")]),
         "{runs:#?}"
     );
+    assert_eq!(
+        audited_sql(&emu, "c"),
+        [r#"CREATE CLUSTER REPLICA "c"."r_25cc" (SIZE = '25cc')"#],
+        "{runs:#?}"
+    );
+    assert_eq!(status_of(&emu, "c")["condition"], "CrashLooping");
+}
+
+/// A target size whose state outgrows its memory after hydration serves
+/// between its kills (`Emulator::set_growing_workload`): a run may find it
+/// hydrated again after its first kill, which is not a loop yet (one
+/// kill). Under `stabilization` the old size's retirement had been wanted
+/// since the target's first hydration, as every run saw it, and went
+/// ahead: the cluster was left with the loop alone. A kill within the last
+/// 10 minutes now holds the retirement back, which restarts
+/// stabilization's wait, and the loop's second kill keeps it back.
+#[test]
+fn target_size_keeps_the_serving_replica_while_the_target_is_killed_after_hydrating() {
+    let emu = Emulator::start();
+    emu.install_clock();
+    emu.create_hydrated_cluster("c", "r1", "50cc");
+    // 25cc hydrates in 30 s and is killed 120 s later, each time.
+    emu.set_growing_workload(
+        "c",
+        "50cc",
+        Duration::from_secs(30),
+        Duration::from_secs(120),
+    );
+    init_tables(&emu);
+    strategy(&emu, "c", "target_size", json!({"target_size": "25cc"}));
+    strategy(
+        &emu,
+        "c",
+        "stabilization",
+        json!({"scale_down_after_s": 150}),
+    );
+    let both = pairs(&[("r1", "50cc"), ("r_25cc", "25cc")]);
+    let mut runs = vec![clusterctl(&emu, &["apply"]).ok().stdout];
+    // t = 40 s: r_25cc hydrated at 30 s; r1's retirement waits 150 s.
+    // t = 200 s: killed at 150 s, restarted, hydrated again at 181 s.
+    // t = 400 s: killed again at 301 s, hydrated at 332 s: a loop.
+    for secs in [40, 160, 200] {
+        emu.advance_clock(secs);
+        runs.push(clusterctl(&emu, &["apply"]).ok().stdout);
+        assert_eq!(emu.replicas("c"), both, "{runs:#?}");
+        if secs == 160 {
+            let described = clusterctl(&emu, &["describe", "c"]).ok().stdout;
+            assert!(
+                described
+                    .contains("r_25cc (25cc) went offline (killed or crashed) less than 10m ago"),
+                "{described}"
+            );
+        }
+    }
     assert_eq!(
         audited_sql(&emu, "c"),
         [r#"CREATE CLUSTER REPLICA "c"."r_25cc" (SIZE = '25cc')"#],

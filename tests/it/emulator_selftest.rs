@@ -2970,6 +2970,51 @@ fn a_workload_too_big_for_its_size_crash_loops_and_a_bigger_replica_hydrates() {
     assert!(after.len() <= before.len() + 1, "{before:?} {after:?}");
 }
 
+/// §6: a workload whose state outgrows a replica's memory after hydration
+/// (`set_growing_workload`) lets it hydrate and serve, then kills it,
+/// restarts it, lets it hydrate again, and kills it again: a loop that
+/// serves between its kills. Told by the virtual clock.
+#[test]
+fn a_workload_that_grows_after_hydration_kills_its_replica_after_it_served() {
+    let emu = Emulator::builder().strict().start();
+    emu.seed_clusters(1, "c");
+    let rid = emu.replica_id("c1", "r1");
+    emu.install_clock();
+    // Hydrated now: killed 120 s from now; restarted 1 s later, it
+    // hydrates in 30 s and is killed 120 s after that.
+    emu.set_growing_workload(
+        "c1",
+        "50cc",
+        Duration::from_secs(30),
+        Duration::from_secs(120),
+    );
+    let mut seen = Vec::new();
+    for (secs, want_hydrated, events) in [
+        (100, true, 1),
+        (30, false, 3),
+        (30, true, 3),
+        (120, false, 5),
+        (30, true, 5),
+    ] {
+        emu.advance_clock(secs);
+        let (rows, hydrated) = status_history(&emu, &rid);
+        seen.push((rows.clone(), hydrated));
+        assert_eq!(hydrated, want_hydrated, "{seen:?}");
+        assert_eq!(rows.len(), events, "{seen:?}");
+    }
+    let (rows, _) = seen.pop().unwrap_or_default();
+    assert_eq!(
+        rows,
+        [
+            "online/-",
+            "offline/oom-killed",
+            "online/-",
+            "offline/oom-killed",
+            "online/-"
+        ]
+    );
+}
+
 #[test]
 fn read_then_write_statements_on_one_table_run_one_after_the_other() {
     // Reference §8.3: Materialize holds a table's write lock from the read of

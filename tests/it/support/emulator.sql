@@ -850,14 +850,18 @@ CREATE TABLE mz_emulator.replica_steps (
 -- A cluster's workload as a test sets it (Emulator::set_workload): the
 -- memory it needs (§6). A replica of a size with less is OOM-killed
 -- `oom_after` after each start, before it hydrates, and restarted
--- (`replica_restart_delay_ms`), for ever: a crash loop. One with enough
--- hydrates `hydration_time` after it starts. Replicas made by DDL follow
--- it too, so a bigger size a strategy creates hydrates by itself.
+-- (`replica_restart_delay_ms`), for ever: a crash loop. Under a workload
+-- whose state grows after hydration (`after_hydration`,
+-- Emulator::set_growing_workload) it hydrates first and is killed
+-- `oom_after` after hydrating: a loop that serves between its kills. One
+-- with enough hydrates `hydration_time` after it starts. Replicas made by
+-- DDL follow it too, so a bigger size a strategy creates hydrates by itself.
 CREATE TABLE mz_emulator.workloads (
     cluster_id text PRIMARY KEY,
     memory_bytes numeric NOT NULL,
     hydration_time interval NOT NULL,
-    oom_after interval NOT NULL
+    oom_after interval NOT NULL,
+    after_hydration boolean NOT NULL DEFAULT false
 );
 
 -- §8.7: one status event per process of the replica, dated p_at. An event
@@ -903,7 +907,8 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- The replica's next step once it is online at p_at: under a workload, an
--- OOM kill when its size has too little memory, else hydration after the
+-- OOM kill when its size has too little memory (unless the workload grows
+-- after hydration: it hydrates first), else hydration after the
 -- workload's time; without one, hydration after p_hydration_time (a
 -- replica restarted after a single OOM), or nothing (a test hydrates it).
 CREATE FUNCTION mz_emulator.schedule_after_online(p_replica_id text, p_at timestamptz,
@@ -915,7 +920,7 @@ DECLARE
                                 WHERE r.id = p_replica_id);
     took interval := coalesce(w.hydration_time, p_hydration_time);
 BEGIN
-    IF NOT mz_emulator.fits(p_replica_id) THEN
+    IF NOT mz_emulator.fits(p_replica_id) AND NOT w.after_hydration THEN
         INSERT INTO mz_emulator.replica_steps
         VALUES (p_replica_id, 'oom-killed', p_at + w.oom_after, NULL);
     ELSIF took IS NOT NULL THEN
@@ -972,6 +977,13 @@ BEGIN
             PERFORM mz_emulator.schedule_after_online(s.replica_id, s.due_at, s.hydration_time);
         ELSIF s.step = 'hydrated' THEN
             PERFORM mz_emulator.write_hydration(s.replica_id, true, s.hydration_time);
+            -- A workload that grows after hydration kills a replica too
+            -- small for it once it served a while.
+            INSERT INTO mz_emulator.replica_steps
+            SELECT s.replica_id, 'oom-killed', s.due_at + w.oom_after, NULL
+            FROM mz_emulator.workloads w
+            JOIN mz_catalog.mz_cluster_replicas r ON r.cluster_id = w.cluster_id
+            WHERE r.id = s.replica_id AND w.after_hydration AND NOT mz_emulator.fits(s.replica_id);
         ELSE
             PERFORM mz_emulator.oom_kill(s.replica_id, s.due_at);
         END IF;
@@ -985,9 +997,12 @@ END $$;
 -- OOM-killed at p_since (now, or earlier: the loop has been going on since,
 -- and the next read writes its history; not before the replica's latest
 -- event, which the loop follows); one with room that is not hydrated
--- hydrates after p_hydration_time.
+-- hydrates after p_hydration_time. With p_after_hydration, a replica too
+-- small hydrates as one with room does and is killed p_oom_after after
+-- hydrating (one hydrated already: p_oom_after from now).
 CREATE FUNCTION mz_emulator.set_workload(p_cluster_id text, p_fits text, p_hydration_time interval,
-                                         p_oom_after interval, p_since timestamptz)
+                                         p_oom_after interval, p_since timestamptz,
+                                         p_after_hydration boolean DEFAULT false)
 RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
     r record;
@@ -997,11 +1012,11 @@ BEGIN
     INSERT INTO mz_emulator.workloads
     SELECT p_cluster_id, s.memory_bytes * s.processes,
            greatest(p_hydration_time, INTERVAL '1 microsecond'),
-           greatest(p_oom_after, INTERVAL '1 microsecond')
+           greatest(p_oom_after, INTERVAL '1 microsecond'), p_after_hydration
     FROM mz_catalog.mz_cluster_replica_sizes s WHERE s.size = p_fits
     ON CONFLICT (cluster_id) DO UPDATE
     SET memory_bytes = excluded.memory_bytes, hydration_time = excluded.hydration_time,
-        oom_after = excluded.oom_after;
+        oom_after = excluded.oom_after, after_hydration = excluded.after_hydration;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'unknown size %', p_fits;
     END IF;
@@ -1012,7 +1027,10 @@ BEGIN
     FOR r IN SELECT id FROM mz_catalog.mz_cluster_replicas
              WHERE cluster_id = p_cluster_id AND mz_emulator.replica_online(id)
                AND NOT EXISTS (SELECT 1 FROM mz_emulator.replica_steps WHERE replica_id = id) LOOP
-        IF NOT mz_emulator.fits(r.id) THEN
+        IF NOT mz_emulator.fits(r.id) AND p_after_hydration AND mz_emulator.replica_ready(r.id) THEN
+            INSERT INTO mz_emulator.replica_steps
+            VALUES (r.id, 'oom-killed', now() + p_oom_after, NULL);
+        ELSIF NOT mz_emulator.fits(r.id) AND NOT p_after_hydration THEN
             INSERT INTO mz_emulator.replica_steps
             SELECT r.id, 'oom-killed',
                    greatest(p_since, max(h.occurred_at) + INTERVAL '1 microsecond'), NULL

@@ -60,7 +60,9 @@
 //!   `flush_statement_log`; what the proxy forwards is logged too, and
 //!   written before any use of `admin` (so every helper's read sees it);
 //! - replica status (§8.7, §6): `set_replica_online`, `replica_offline`,
-//!   `add_crash` (history only), `oom_kill`, `set_workload`.
+//!   `add_crash` (history only), `oom_kill`, `set_workload`,
+//!   `set_growing_workload` (a replica too small hydrates, serves, and is
+//!   killed later: a loop that serves between its kills).
 //!   A replica made by DDL starts offline/`initializing` and goes online by
 //!   itself after the start-up delay ([`Options::replica_startup_delay`]);
 //!   one OOM-killed goes online again after `replica_restart_delay_ms` and
@@ -922,6 +924,31 @@ impl Emulator {
                 &hydration.as_secs_f64(),
                 &oom_after.as_secs_f64(),
                 &secs_ago,
+            ],
+        );
+    }
+
+    /// [`Emulator::set_workload`] whose state grows after hydration: a
+    /// replica too small for it hydrates (after `hydration`) and serves,
+    /// then is OOM-killed `oom_after` later and restarted, for ever; one
+    /// hydrated now is killed `oom_after` from now. A loop that serves
+    /// between its kills, which a snapshot may see hydrated.
+    pub fn set_growing_workload(
+        &self,
+        cluster: &str,
+        fits: &str,
+        hydration: Duration,
+        oom_after: Duration,
+    ) {
+        let cid = self.cluster_id(cluster);
+        self.exec(
+            "SELECT mz_emulator.set_workload($1, $2, make_interval(secs => $3::float8),
+                 make_interval(secs => $4::float8), now(), true)",
+            &[
+                &cid,
+                &fits,
+                &hydration.as_secs_f64(),
+                &oom_after.as_secs_f64(),
             ],
         );
     }
