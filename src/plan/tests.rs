@@ -929,11 +929,15 @@ fn hostile_names_are_quoted_in_sql() {
 
 const SIZES: [&str; 4] = ["25cc", "50cc", "100cc", "200cc"];
 
-fn arb_replica() -> impl Strategy<Value = (usize, bool, u32)> {
+/// A replica: its size, whether it is hydrated, its crashes in the window
+/// and how many minutes ago the last one was (a loop, a kill within the
+/// last 10 minutes, or one it recovered from).
+fn arb_replica() -> impl Strategy<Value = (usize, bool, u32, i64)> {
     (
         0..SIZES.len(),
         any::<bool>(),
         prop_oneof![Just(0u32), 0u32..4],
+        0i64..60,
     )
 }
 
@@ -975,11 +979,11 @@ fn arb_activity() -> impl Strategy<Value = Activity> {
     })
 }
 
-fn build(reps: &[(usize, bool, u32)], activity: Activity, source: bool) -> Cluster {
+fn build(reps: &[(usize, bool, u32, i64)], activity: Activity, source: bool) -> Cluster {
     let replicas = reps
         .iter()
         .enumerate()
-        .map(|(i, (s, h, crashes))| Replica {
+        .map(|(i, (s, h, crashes, ago))| Replica {
             id: format!("u{}", i + 1),
             name: format!("r{i}"),
             size: Some(Size(SIZES[*s].into())),
@@ -987,8 +991,9 @@ fn build(reps: &[(usize, bool, u32)], activity: Activity, source: bool) -> Clust
             crash: CrashInfo {
                 crashes: *crashes,
                 ooms: *crashes,
-                last_crash: None,
-                first_crash: None,
+                last_crash: (*crashes > 0).then(|| now() - Duration::minutes(*ago)),
+                first_crash: (*crashes > 0)
+                    .then(|| now() - Duration::minutes(*ago + 5 * i64::from(*crashes - 1))),
             },
             owner_id: None,
             since: None,
