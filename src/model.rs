@@ -374,6 +374,23 @@ impl Replica {
                 .last_crash
                 .is_some_and(|last| now - last < RECOVERED_AFTER)
     }
+
+    /// Why it is [`Replica::unproven`], and until when `staying` (what it
+    /// does not retire, with its verb: "the other sizes stay") stays: the
+    /// plan's note of every strategy that holds a retirement back for it.
+    pub fn why_unproven(&self, now: DateTime<Utc>, staying: &str) -> Option<String> {
+        if self.crash_looping(now) {
+            Some(format!("crash-loops: {staying} until it is healthy"))
+        } else if self.unproven(now) {
+            Some(format!(
+                "went offline (killed or crashed) less than {} ago: {staying} until it has \
+                 served that long without",
+                human_duration(RECOVERED_AFTER.num_seconds().unsigned_abs())
+            ))
+        } else {
+            None
+        }
+    }
 }
 
 /// A replica as it exists in the catalog, with its signals.

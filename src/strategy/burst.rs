@@ -179,16 +179,12 @@ pub(super) fn decide(c: &BurstConfig, ctx: &Ctx, d: &mut Desired, st: &mut Burst
             None => {
                 // Its linger counts from a replica that serves for good.
                 st.others_hydrated_since = None;
-                d.note(
-                    KIND,
-                    format!(
-                        "{ready} is hydrated but went offline (killed or crashed) less than {} \
-                         ago: the burst stays until it has served that long without",
-                        crate::model::human_duration(
-                            crate::model::RECOVERED_AFTER.num_seconds().unsigned_abs()
-                        )
-                    ),
-                );
+                let why = ctx
+                    .cluster
+                    .replica(&ready)
+                    .and_then(|r| r.why_unproven(ctx.now, "the burst stays"))
+                    .unwrap_or_default();
+                d.note(KIND, format!("{ready} is hydrated but {why}"));
             }
         },
         (None, true) => {

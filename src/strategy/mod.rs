@@ -649,6 +649,18 @@ impl Ctx<'_> {
         self.cluster.replica(replica).is_some_and(|r| r.hydrated)
     }
 
+    /// Hydrated, and neither crash looping nor offline lately
+    /// ([`Replica::unproven`]): a replica to retire others for. The one
+    /// rule of every strategy that retires replicas once a new one serves
+    /// (`target_size`, `schedule`, `burst`).
+    ///
+    /// [`Replica::unproven`]: crate::model::Replica::unproven
+    pub fn proven(&self, replica: &str) -> bool {
+        self.cluster
+            .replica(replica)
+            .is_some_and(|r| r.hydrated && !r.unproven(self.now))
+    }
+
     /// How many replicas can be created before any is dropped
     /// ([`Cluster::room_for_creates`]).
     pub fn room_for_creates(&self) -> Option<usize> {

@@ -67,34 +67,20 @@ pub(super) fn decide(c: &TargetSizeConfig, ctx: &Ctx, d: &mut Desired, st: &mut 
     // A target that crash-loops, or was killed lately, does not retire a
     // healthy other size.
     let any_other = d.replicas.values().any(|r| &r.size != size);
-    let unproven = |n: &str| {
-        any_other
-            .then(|| ctx.cluster.replica(n))
-            .flatten()
-            .filter(|r| r.unproven(ctx.now))
-    };
     let hydrated_target = d
         .replicas
         .iter()
-        .find(|(n, r)| &r.size == size && ctx.hydrated(n) && unproven(n).is_none())
+        .find(|(n, r)| &r.size == size && ctx.hydrated(n) && (!any_other || ctx.proven(n)))
         .map(|(n, _)| n.clone());
     let Some(ready) = hydrated_target else {
-        let note = match d
+        let unproven = d
             .replicas
             .iter()
-            .filter(|(_, r)| &r.size == size)
-            .find_map(|(n, _)| unproven(n).map(|r| (n, r)))
-        {
-            Some((n, r)) if r.crash_looping(ctx.now) => {
-                format!("{n} ({size}) crash-loops: the other sizes stay until it is healthy")
-            }
-            Some((n, _)) => format!(
-                "{n} ({size}) went offline (killed or crashed) less than {} ago: the other \
-                 sizes stay until it has served that long without",
-                crate::model::human_duration(
-                    crate::model::RECOVERED_AFTER.num_seconds().unsigned_abs()
-                )
-            ),
+            .filter(|(_, r)| any_other && &r.size == size)
+            .filter_map(|(n, _)| ctx.cluster.replica(n))
+            .find_map(|r| Some((&r.name, r.why_unproven(ctx.now, "the other sizes stay")?)));
+        let note = match unproven {
+            Some((n, why)) => format!("{n} ({size}) {why}"),
             None => format!("waiting for the {size} replica to hydrate"),
         };
         d.note(KIND, note);

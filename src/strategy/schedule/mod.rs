@@ -391,7 +391,7 @@ fn ensure(ctx: &Ctx, d: &mut Desired, st: &mut ScheduleState, size: &Size, n: us
         .count();
     let crowded_out = waiting > 0
         && waiting == unborn
-        && have.iter().any(|name| ctx.hydrated(name))
+        && have.iter().any(|name| ctx.proven(name))
         && ctx.room_for_creates().is_some_and(|room| unborn > room);
     if waiting > 0 && !crowded_out {
         d.note(
@@ -405,6 +405,16 @@ fn ensure(ctx: &Ctx, d: &mut Desired, st: &mut ScheduleState, size: &Size, n: us
                     .join(", ")
             ),
         );
+        return;
+    }
+    // One whose state outgrows its memory after hydration serves between
+    // its kills: retiring the others for it left the cluster with that loop.
+    let unproven = have
+        .iter()
+        .filter_map(|name| ctx.cluster.replica(name))
+        .find_map(|r| Some((&r.name, r.why_unproven(ctx.now, "the other sizes stay")?)));
+    if let Some((name, why)) = unproven {
+        d.note(KIND, format!("{name} ({size}) {why}"));
         return;
     }
     for (name, other) in others {
@@ -674,6 +684,35 @@ mod tests {
             assert_eq!(removed, case.removed, "{}", case.name);
             assert_eq!(d.suspending.is_some(), case.suspending, "{}", case.name);
         }
+    }
+
+    /// The window's size hydrated again after a kill within the last 10
+    /// minutes (its state may outgrow its memory after hydration: a loop
+    /// that serves between kills) retires no other size yet; once it has
+    /// served 10 minutes since, it does.
+    #[test]
+    fn a_replica_killed_lately_retires_no_other_size() {
+        let c = parse(&berlin());
+        let now = at("2026-11-23T10:00:00+01:00");
+        let with_kill_ago = |mins: i64| {
+            let mut r = ooming(replica("r_200cc", "200cc", true), 1);
+            r.crash.last_crash = Some(now - chrono::TimeDelta::minutes(mins));
+            r.crash.first_crash = r.crash.last_crash;
+            cluster("c", vec![replica("r_25cc", "25cc", true), r])
+        };
+        let d = step(&c, &with_kill_ago(3), now, &mut ScheduleState::default());
+        assert_eq!(d.names(), ["r_200cc", "r_25cc"]);
+        assert!(d.removed.is_empty(), "{:?}", d.removed);
+        assert!(
+            d.notes.iter().any(|n| n.ends_with(
+                "r_200cc (200cc) went offline (killed or crashed) less than 10m ago: the other \
+                 sizes stay until it has served that long without"
+            )),
+            "{:?}",
+            d.notes
+        );
+        let d = step(&c, &with_kill_ago(11), now, &mut ScheduleState::default());
+        assert_eq!(d.names(), ["r_200cc"]);
     }
 
     #[test]
