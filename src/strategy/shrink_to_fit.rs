@@ -426,7 +426,11 @@ fn healthy<'a>(
 }
 
 fn drop_larger(c: &ShrinkToFitConfig, ctx: &Ctx, d: &mut Desired, st: &mut ShrinkToFitState) {
+    // Within the thresholds, a replica killed lately retires nothing yet
+    // (`Ctx::proven`, every strategy's rule): its size may serve only
+    // between kills.
     let smallest = healthy(c, ctx, d)
+        .filter(|(n, _)| ctx.proven(n))
         .min_by_key(|(_, r)| ctx.sizes.rank(&r.size))
         .map(|(n, r)| (n.clone(), r.size.clone()));
     let Some((best, best_size)) = smallest else {
@@ -1066,6 +1070,21 @@ mod tests {
             serde_json::json!({"max_replica_size": "25cc", "min_oom_count": 3, "min_crash_count": 3}),
             &mut ShrinkToFitState::default(),
         );
+        assert_eq!(d.names(), vec!["c_25cc"]);
+    }
+
+    /// Within its thresholds a size killed lately is kept, but retires no
+    /// larger one until it has served 10 minutes since the kill.
+    #[test]
+    fn a_size_killed_lately_within_the_thresholds_retires_no_larger_one() {
+        let cfg = serde_json::json!({"max_replica_size": "50cc", "min_oom_count": 3, "min_crash_count": 3});
+        let with = |small| cluster("c", vec![small, replica("c_50cc", "50cc", true)]);
+        let lately = with(killed_ago(replica("c_25cc", "25cc", true), 3));
+        let d = run(&lately, cfg.clone(), &mut ShrinkToFitState::default());
+        assert_eq!(d.names(), vec!["c_25cc", "c_50cc"]);
+        assert!(d.removed.is_empty(), "{:?}", d.removed);
+        let since = with(killed_ago(replica("c_25cc", "25cc", true), 11));
+        let d = run(&since, cfg, &mut ShrinkToFitState::default());
         assert_eq!(d.names(), vec!["c_25cc"]);
     }
 
