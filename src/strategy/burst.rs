@@ -174,8 +174,11 @@ pub(super) fn decide(c: &BurstConfig, ctx: &Ctx, d: &mut Desired, st: &mut Burst
         st.others_hydrated_since = None;
     }
     match (other_hydrated, has_burst) {
-        (Some(ready), true) => match proven(ctx, &others) {
-            Some(proven) => retire(c, ctx, d, st, &name, &proven),
+        // One whose state outgrows its memory after hydration serves
+        // between its kills: a burst dropped for it left the cluster with
+        // that loop.
+        (Some(ready), true) => match others.iter().find(|n| ctx.proven(n)) {
+            Some(proven) => retire(c, ctx, d, st, &name, proven),
             None => {
                 // Its linger counts from a replica that serves for good.
                 st.others_hydrated_since = None;
@@ -197,19 +200,6 @@ pub(super) fn decide(c: &BurstConfig, ctx: &Ctx, d: &mut Desired, st: &mut Burst
         (None, false) if !others.is_empty() => start(c, ctx, d, st, &name, &others),
         _ => {}
     }
-}
-
-/// Of the replicas the burst stands in for, one hydrated that has served
-/// since its last kill or crash for long enough ([`Replica::unproven`]):
-/// one whose state outgrows its memory after hydration serves between its
-/// kills, and a burst dropped for it left the cluster with that loop.
-///
-/// [`Replica::unproven`]: crate::model::Replica::unproven
-fn proven(ctx: &Ctx, others: &[String]) -> Option<String> {
-    others
-        .iter()
-        .find(|n| ctx.hydrated(n) && !ctx.cluster.replica(n).is_some_and(|r| r.unproven(ctx.now)))
-        .cloned()
 }
 
 /// Whether `cooldown_s` holds back `action` (`create x`, `drop x`): then it
