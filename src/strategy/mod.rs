@@ -652,7 +652,7 @@ impl Ctx<'_> {
     /// Hydrated, and neither crash looping nor offline lately
     /// ([`Replica::unproven`]): a replica to retire others for. The one
     /// rule of every strategy that retires replicas once a new one serves
-    /// (`target_size`, `schedule`, `burst`).
+    /// (`target_size`, `schedule`, `burst`, `shrink_to_fit`).
     ///
     /// [`Replica::unproven`]: crate::model::Replica::unproven
     pub fn proven(&self, replica: &str) -> bool {
@@ -1079,8 +1079,13 @@ pub(crate) mod testutil {
 
     /// `r` OOM-killed once, `mins` minutes before [`now`].
     pub fn killed_ago(r: Replica, mins: i64) -> Replica {
+        killed_before(r, now(), mins)
+    }
+
+    /// `r` OOM-killed once, `mins` minutes before `at`.
+    pub fn killed_before(r: Replica, at: DateTime<Utc>, mins: i64) -> Replica {
         let mut r = ooming(r, 1);
-        r.crash.last_crash = Some(now() - chrono::TimeDelta::minutes(mins));
+        r.crash.last_crash = Some(at - chrono::TimeDelta::minutes(mins));
         r.crash.first_crash = r.crash.last_crash;
         r
     }

@@ -695,9 +695,7 @@ mod tests {
         let c = parse(&berlin());
         let now = at("2026-11-23T10:00:00+01:00");
         let with_kill_ago = |mins: i64| {
-            let mut r = ooming(replica("r_200cc", "200cc", true), 1);
-            r.crash.last_crash = Some(now - chrono::TimeDelta::minutes(mins));
-            r.crash.first_crash = r.crash.last_crash;
+            let r = killed_before(replica("r_200cc", "200cc", true), now, mins);
             cluster("c", vec![replica("r_25cc", "25cc", true), r])
         };
         let d = step(&c, &with_kill_ago(3), now, &mut ScheduleState::default());
