@@ -324,6 +324,41 @@ fn burst_serves_beside_a_crash_looping_replica_and_stays() {
     );
 }
 
+/// `burst` beside a replica whose state outgrows its memory after
+/// hydration: killed once, it hydrates again, and the burst that started
+/// while nothing served stays (it was dropped there, and the next kill left
+/// nothing serving); the second kill makes it a loop, and the burst stays.
+#[test]
+fn burst_stays_beside_a_replica_killed_after_hydrating() {
+    let emu = Emulator::start();
+    emu.install_clock();
+    emu.create_hydrated_cluster("c", "r1", "25cc");
+    // 25cc: killed 120 s from now, then 120 s after each hydration (30 s).
+    emu.set_growing_workload(
+        "c",
+        "50cc",
+        Duration::from_secs(30),
+        Duration::from_secs(120),
+    );
+    init_tables(&emu);
+    strategy(&emu, "c", "burst", json!({"burst_replica_size": "100cc"}));
+    let mut runs = vec![clusterctl(&emu, &["apply"]).ok().stdout];
+    assert_eq!(replica_names(&emu, "c"), ["r1"], "{runs:#?}");
+    // t = 125 s: killed at 120 s, hydrating again: the burst starts.
+    // t = 185 s: r1 hydrated again at 151 s, killed 65 s before.
+    // t = 305 s: killed again at 271 s, hydrated again at 302 s.
+    for secs in [125, 60, 120] {
+        emu.advance_clock(secs);
+        runs.push(clusterctl(&emu, &["apply"]).ok().stdout);
+        assert_eq!(replica_names(&emu, "c"), ["c-burst", "r1"], "{runs:#?}");
+    }
+    assert_eq!(
+        audited_sql(&emu, "c"),
+        [r#"CREATE CLUSTER REPLICA "c"."c-burst" (SIZE = '100cc')"#],
+        "{runs:#?}"
+    );
+}
+
 /// An idle cluster whose only replica crash-loops is suspended after its
 /// idle time, whether the run reads it killed or restarted; then stays so.
 #[test]

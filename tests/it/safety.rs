@@ -704,9 +704,11 @@ fn plan_guard_skips_a_drop_whose_replacement_stopped_serving_since_the_snapshot(
     // The plan retires r_25cc because r_50cc is hydrated; before the DROP
     // goes out (another cluster's slow statement held the run), r_50cc is
     // OOM-killed. The guard read names and sizes only, so the last
-    // serving replica went. Once r_50cc is restarted and hydrated again,
-    // a run retires r_25cc: the guard held the drop back, not for ever.
+    // serving replica went. Once r_50cc is restarted, hydrated again and
+    // has served 10 minutes since the kill, a run retires r_25cc: the
+    // guard held the drop back, not for ever.
     let emu = Emulator::start();
+    emu.install_clock();
     emu.create_cluster("c");
     emu.add_index("c");
     emu.add_replica("c", "r_25cc", "25cc");
@@ -748,8 +750,17 @@ fn plan_guard_skips_a_drop_whose_replacement_stopped_serving_since_the_snapshot(
         "{}",
         run.all()
     );
-    // Restarted after 1 s, hydrated 2 s later (the time it took before).
+    // Restarted after 1 s, hydrated 2 s later (the time it took before):
+    // killed lately, it retires nothing yet.
     std::thread::sleep(Duration::from_millis(3300).saturating_sub(killed.elapsed()));
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(
+        emu.replicas("c"),
+        pairs(&[("r_25cc", "25cc"), ("r_50cc", "50cc")]),
+        "{}",
+        run.all()
+    );
+    emu.advance_clock(600);
     clusterctl(&emu, &["apply"]).ok();
     assert_eq!(emu.replicas("c"), pairs(&[("r_50cc", "50cc")]));
 }
