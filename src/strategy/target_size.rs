@@ -246,6 +246,16 @@ mod tests {
                 removed: vec!["r_25cc"],
             },
             Case {
+                name: "served exactly the 10 minutes since its kill: it retires the old size",
+                replicas: vec![
+                    replica("r_25cc", "25cc", true),
+                    killed_ago(replica("r_50cc", "50cc", true), 10),
+                ],
+                cfg: serde_json::json!({"target_size": "50cc"}),
+                want: vec!["r_50cc"],
+                removed: vec!["r_25cc"],
+            },
+            Case {
                 name: "a target killed lately, hydrated again, does not retire the old size yet",
                 replicas: vec![
                     replica("r_25cc", "25cc", true),
