@@ -34,6 +34,24 @@ fn looping_cluster(secs_ago: i64) -> Emulator {
     emu
 }
 
+/// `c` with one index and replica `r1` of `size`, hydrated, on the
+/// virtual clock, under a workload that needs 50cc and grows after
+/// hydration: a smaller replica hydrates in 30 s and is OOM-killed 120 s
+/// later, each time (one hydrated now: 120 s from now).
+fn growing_cluster(size: &str) -> Emulator {
+    let emu = Emulator::start();
+    emu.install_clock();
+    emu.create_hydrated_cluster("c", "r1", size);
+    emu.set_growing_workload(
+        "c",
+        "50cc",
+        Duration::from_secs(30),
+        Duration::from_secs(120),
+    );
+    init_tables(&emu);
+    emu
+}
+
 /// `apply` `runs` times, `pause` apart (spanning several kills and
 /// restarts); returns every run's stdout.
 fn apply_across_the_loop(emu: &Emulator, runs: usize, pause: Duration) -> Vec<String> {
@@ -195,17 +213,7 @@ fn target_size_keeps_the_serving_replica_while_the_target_crash_loops() {
 /// stabilization's wait, and the loop's second kill keeps it back.
 #[test]
 fn target_size_keeps_the_serving_replica_while_the_target_is_killed_after_hydrating() {
-    let emu = Emulator::start();
-    emu.install_clock();
-    emu.create_hydrated_cluster("c", "r1", "50cc");
-    // 25cc hydrates in 30 s and is killed 120 s later, each time.
-    emu.set_growing_workload(
-        "c",
-        "50cc",
-        Duration::from_secs(30),
-        Duration::from_secs(120),
-    );
-    init_tables(&emu);
+    let emu = growing_cluster("50cc");
     strategy(&emu, "c", "target_size", json!({"target_size": "25cc"}));
     strategy(
         &emu,
@@ -330,17 +338,7 @@ fn burst_serves_beside_a_crash_looping_replica_and_stays() {
 /// nothing serving); the second kill makes it a loop, and the burst stays.
 #[test]
 fn burst_stays_beside_a_replica_killed_after_hydrating() {
-    let emu = Emulator::start();
-    emu.install_clock();
-    emu.create_hydrated_cluster("c", "r1", "25cc");
-    // 25cc: killed 120 s from now, then 120 s after each hydration (30 s).
-    emu.set_growing_workload(
-        "c",
-        "50cc",
-        Duration::from_secs(30),
-        Duration::from_secs(120),
-    );
-    init_tables(&emu);
+    let emu = growing_cluster("25cc");
     strategy(&emu, "c", "burst", json!({"burst_replica_size": "100cc"}));
     let mut runs = vec![clusterctl(&emu, &["apply"]).ok().stdout];
     assert_eq!(replica_names(&emu, "c"), ["r1"], "{runs:#?}");

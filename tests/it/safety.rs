@@ -2560,6 +2560,15 @@ fn a_runs_state_write_refused_by_a_step_of_the_servers_clock_is_retried() {
     );
 }
 
+/// 501 clusters, `fleet_1` to `fleet_501` (one more than a chunk of a
+/// write, 500), and the tables.
+fn fleet_past_a_chunk() -> Emulator {
+    let emu = Emulator::start();
+    emu.seed_clusters(501, "fleet_");
+    init_tables(&emu);
+    emu
+}
+
 /// A run's state of more than one chunk (500 clusters) whose second INSERT
 /// is refused by a step of the server's clock, after the first wrote its
 /// rows: the retry is a retry (it writes only what is not there yet), so
@@ -2567,9 +2576,7 @@ fn a_runs_state_write_refused_by_a_step_of_the_servers_clock_is_retried() {
 /// retry took itself for a first attempt and wrote the first 500 again.
 #[test]
 fn a_runs_state_refused_after_its_first_chunk_is_written_once() {
-    let emu = Emulator::start();
-    emu.seed_clusters(501, "fleet_");
-    init_tables(&emu);
+    let emu = fleet_past_a_chunk();
     // New clusters: each idle_suspend slot begins afresh and the run
     // writes it (`check_trail`), with no DDL, at the end of the run.
     emu.sql(
@@ -2622,9 +2629,7 @@ fn a_step_of_the_servers_clock_past_the_lease_stops_the_run_before_its_ddl() {
 /// retry's count as if exact).
 #[test]
 fn a_wipe_refused_after_its_first_chunk_counts_a_lower_bound() {
-    let emu = Emulator::start();
-    emu.seed_clusters(501, "fleet_");
-    init_tables(&emu);
+    let emu = fleet_past_a_chunk();
     emu.sql(
         "INSERT INTO mz_cluster_strategy_state (cluster_id, state_version, payload, updated_at) \
          SELECT id, 2, '{}'::jsonb, now() FROM mz_catalog.mz_clusters WHERE name LIKE 'fleet_%'",
