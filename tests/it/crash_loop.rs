@@ -72,6 +72,17 @@ fn audited_sql(emu: &Emulator, cluster: &str) -> Vec<String> {
         .collect()
 }
 
+/// `target_size` 25cc kept beside the serving replica while it loops:
+/// its create is the cluster's only DDL, and `status` says CrashLooping.
+fn only_the_target_created_and_looping(emu: &Emulator, runs: &[String]) {
+    assert_eq!(
+        audited_sql(emu, "c"),
+        [r#"CREATE CLUSTER REPLICA "c"."r_25cc" (SIZE = '25cc')"#],
+        "{runs:#?}"
+    );
+    assert_eq!(status_of(emu, "c")["condition"], "CrashLooping");
+}
+
 /// `cluster`'s entry of `status -o json`.
 pub(crate) fn status_of(emu: &Emulator, cluster: &str) -> serde_json::Value {
     let json = clusterctl(emu, &["status", "--output", "json"]).ok().json();
@@ -195,12 +206,7 @@ fn target_size_keeps_the_serving_replica_while_the_target_crash_loops() {
         pairs(&[("r1", "50cc"), ("r_25cc", "25cc")]),
         "{runs:#?}"
     );
-    assert_eq!(
-        audited_sql(&emu, "c"),
-        [r#"CREATE CLUSTER REPLICA "c"."r_25cc" (SIZE = '25cc')"#],
-        "{runs:#?}"
-    );
-    assert_eq!(status_of(&emu, "c")["condition"], "CrashLooping");
+    only_the_target_created_and_looping(&emu, &runs);
 }
 
 /// A target size whose state outgrows its memory after hydration serves
@@ -239,12 +245,7 @@ fn target_size_keeps_the_serving_replica_while_the_target_is_killed_after_hydrat
             );
         }
     }
-    assert_eq!(
-        audited_sql(&emu, "c"),
-        [r#"CREATE CLUSTER REPLICA "c"."r_25cc" (SIZE = '25cc')"#],
-        "{runs:#?}"
-    );
-    assert_eq!(status_of(&emu, "c")["condition"], "CrashLooping");
+    only_the_target_created_and_looping(&emu, &runs);
 }
 
 /// `shrink_to_fit` finds the size that fits by watching the loop: the
