@@ -182,12 +182,9 @@ pub(super) fn decide(c: &BurstConfig, ctx: &Ctx, d: &mut Desired, st: &mut Burst
             None => {
                 // Its linger counts from a replica that serves for good.
                 st.others_hydrated_since = None;
-                let why = ctx
-                    .cluster
-                    .replica(&ready)
-                    .and_then(|r| r.why_unproven(ctx.now, "the burst stays"))
-                    .unwrap_or_default();
-                d.note(KIND, format!("{ready} is hydrated but {why}"));
+                if let Some((ready, why)) = ctx.why_unproven([&ready], "the burst stays") {
+                    d.note(KIND, format!("{ready} is hydrated but {why}"));
+                }
             }
         },
         (None, true) => {

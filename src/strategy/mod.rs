@@ -661,6 +661,23 @@ impl Ctx<'_> {
             .is_some_and(|r| r.hydrated && !r.unproven(self.now))
     }
 
+    /// The first of `names` that is live and not [`Ctx::proven`] for a
+    /// kill or a loop, and why, with until when `staying` stays
+    /// ([`Replica::why_unproven`]): the note of every strategy that holds
+    /// a retirement back for it.
+    ///
+    /// [`Replica::why_unproven`]: crate::model::Replica::why_unproven
+    pub fn why_unproven<'a>(
+        &self,
+        names: impl IntoIterator<Item = &'a String>,
+        staying: &str,
+    ) -> Option<(&'a str, String)> {
+        names.into_iter().find_map(|n| {
+            let why = self.cluster.replica(n)?.why_unproven(self.now, staying)?;
+            Some((n.as_str(), why))
+        })
+    }
+
     /// How many replicas can be created before any is dropped
     /// ([`Cluster::room_for_creates`]).
     pub fn room_for_creates(&self) -> Option<usize> {

@@ -73,13 +73,12 @@ pub(super) fn decide(c: &TargetSizeConfig, ctx: &Ctx, d: &mut Desired, st: &mut 
         .find(|(n, r)| &r.size == size && ctx.hydrated(n) && (!any_other || ctx.proven(n)))
         .map(|(n, _)| n.clone());
     let Some(ready) = hydrated_target else {
-        let unproven = d
+        let targets = d
             .replicas
             .iter()
             .filter(|(_, r)| any_other && &r.size == size)
-            .filter_map(|(n, _)| ctx.cluster.replica(n))
-            .find_map(|r| Some((&r.name, r.why_unproven(ctx.now, "the other sizes stay")?)));
-        let note = match unproven {
+            .map(|(n, _)| n);
+        let note = match ctx.why_unproven(targets, "the other sizes stay") {
             Some((n, why)) => format!("{n} ({size}) {why}"),
             None => format!("waiting for the {size} replica to hydrate"),
         };

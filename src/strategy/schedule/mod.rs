@@ -409,11 +409,7 @@ fn ensure(ctx: &Ctx, d: &mut Desired, st: &mut ScheduleState, size: &Size, n: us
     }
     // One whose state outgrows its memory after hydration serves between
     // its kills: retiring the others for it left the cluster with that loop.
-    let unproven = have
-        .iter()
-        .filter_map(|name| ctx.cluster.replica(name))
-        .find_map(|r| Some((&r.name, r.why_unproven(ctx.now, "the other sizes stay")?)));
-    if let Some((name, why)) = unproven {
+    if let Some((name, why)) = ctx.why_unproven(&have, "the other sizes stay") {
         d.note(KIND, format!("{name} ({size}) {why}"));
         return;
     }
