@@ -1029,7 +1029,8 @@ BEGIN
                AND NOT EXISTS (SELECT 1 FROM mz_emulator.replica_steps WHERE replica_id = id) LOOP
         IF NOT mz_emulator.fits(r.id) AND p_after_hydration AND mz_emulator.replica_ready(r.id) THEN
             INSERT INTO mz_emulator.replica_steps
-            VALUES (r.id, 'oom-killed', now() + p_oom_after, NULL);
+            SELECT r.id, 'oom-killed', now() + w.oom_after, NULL
+            FROM mz_emulator.workloads w WHERE w.cluster_id = p_cluster_id;
         ELSIF NOT mz_emulator.fits(r.id) AND NOT p_after_hydration THEN
             INSERT INTO mz_emulator.replica_steps
             SELECT r.id, 'oom-killed',

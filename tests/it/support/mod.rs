@@ -914,18 +914,7 @@ impl Emulator {
         oom_after: Duration,
         secs_ago: i64,
     ) {
-        let cid = self.cluster_id(cluster);
-        self.exec(
-            "SELECT mz_emulator.set_workload($1, $2, make_interval(secs => $3::float8),
-                 make_interval(secs => $4::float8), now() - make_interval(secs => $5::bigint))",
-            &[
-                &cid,
-                &fits,
-                &hydration.as_secs_f64(),
-                &oom_after.as_secs_f64(),
-                &secs_ago,
-            ],
-        );
+        self.workload(cluster, fits, hydration, oom_after, secs_ago, false);
     }
 
     /// [`Emulator::set_workload`] whose state grows after hydration: a
@@ -940,15 +929,31 @@ impl Emulator {
         hydration: Duration,
         oom_after: Duration,
     ) {
+        self.workload(cluster, fits, hydration, oom_after, 0, true);
+    }
+
+    /// `mz_emulator.set_workload`, the one call of the workload helpers.
+    fn workload(
+        &self,
+        cluster: &str,
+        fits: &str,
+        hydration: Duration,
+        oom_after: Duration,
+        secs_ago: i64,
+        grows: bool,
+    ) {
         let cid = self.cluster_id(cluster);
         self.exec(
             "SELECT mz_emulator.set_workload($1, $2, make_interval(secs => $3::float8),
-                 make_interval(secs => $4::float8), now(), true)",
+                 make_interval(secs => $4::float8), now() - make_interval(secs => $5::bigint),
+                 $6)",
             &[
                 &cid,
                 &fits,
                 &hydration.as_secs_f64(),
                 &oom_after.as_secs_f64(),
+                &secs_ago,
+                &grows,
             ],
         );
     }
