@@ -103,8 +103,9 @@ impl<'a> Obj<'a> {
         }
     }
 
-    /// A replica name: non-empty, at most [`super::MAX_IDENT_BYTES`]
-    /// (Materialize's limit).
+    /// A replica name Materialize accepts: non-empty, at most
+    /// [`super::MAX_IDENT_BYTES`], and not one it reserves
+    /// ([`super::reserved_prefix`]).
     pub fn opt_name(&self, key: &'static str) -> Result<Option<String>, ConfigError> {
         let name = self.opt_string(key)?;
         if let Some(n) = &name {
@@ -115,6 +116,17 @@ impl<'a> Obj<'a> {
                         "must be at most {} bytes, got {}",
                         super::MAX_IDENT_BYTES,
                         n.len()
+                    ),
+                ));
+            }
+            if let Some(prefix) = super::reserved_prefix(n) {
+                return Err(ConfigError::new(
+                    key,
+                    format!(
+                        "'{n}' begins with '{prefix}', which Materialize reserves for its own \
+                         objects: it refuses the replica (`replica name \"{n}\" is reserved`); \
+                         choose a name that does not begin with {}",
+                        super::RESERVED_PREFIXES.join(", ")
                     ),
                 ));
             }

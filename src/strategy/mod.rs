@@ -455,6 +455,16 @@ impl StrategyConfig {
 /// Materialize's limit on an identifier, bytes (reference §3).
 pub const MAX_IDENT_BYTES: usize = 255;
 
+/// The prefixes of the names Materialize reserves for its own objects: a
+/// replica so named is refused (`replica name "mz_r" is reserved`; its
+/// catalog's `is_reserved_name`, case-sensitive on the name as created).
+pub const RESERVED_PREFIXES: [&str; 3] = ["mz_", "pg_", "external_"];
+
+/// The reserved prefix `name` begins with, if any ([`RESERVED_PREFIXES`]).
+pub fn reserved_prefix(name: &str) -> Option<&'static str> {
+    RESERVED_PREFIXES.into_iter().find(|p| name.starts_with(p))
+}
+
 /// The name of a replica a strategy derives from its cluster's name and a
 /// suffix (`-burst`, `_200cc`). Within [`MAX_IDENT_BYTES`]: when the
 /// cluster's name leaves no room for the suffix it is cut (at a character

@@ -347,6 +347,32 @@ mod tests {
     }
 
     #[test]
+    fn a_replica_name_materialize_reserves_is_refused() {
+        let sizes = sizes();
+        for name in ["mz_main", "pg_main", "external_main", "mz_"] {
+            let cfg = serde_json::json!({"target_size": "25cc", "replica_name": name});
+            let err = TargetSizeConfig::parse(&Obj::new(&cfg).unwrap(), &sizes).unwrap_err();
+            assert_eq!(err.key, "replica_name", "{name}");
+            let prefix = &name[..name.find('_').unwrap() + 1];
+            assert!(
+                err.message
+                    .contains(&format!("'{name}' begins with '{prefix}'"))
+                    && err
+                        .message
+                        .contains(&format!("replica name \"{name}\" is reserved")),
+                "{}",
+                err.message
+            );
+        }
+        // Materialize compares the name as created, case and all.
+        for name in ["MZ_main", "main_mz_", "mz", "pgmain", "r_external_"] {
+            let cfg = serde_json::json!({"target_size": "25cc", "replica_name": name});
+            let c = TargetSizeConfig::parse(&Obj::new(&cfg).unwrap(), &sizes).unwrap();
+            assert_eq!(c.replica_name, name);
+        }
+    }
+
+    #[test]
     fn bad_configs() {
         let sizes = sizes();
         for (cfg, key) in [

@@ -189,6 +189,21 @@ fn replica_ddl_errors_match_materialize() {
         message_of(&mut c, r#"CREATE CLUSTER REPLICA c1."" SIZE = '25cc'"#),
         "zero-length delimited identifier"
     );
+    // Names Materialize reserves for its own objects (`is_reserved_name`:
+    // the builtin prefixes, compared case and all).
+    for name in ["mz_r", "pg_r", "external_r"] {
+        assert_eq!(
+            message_of(
+                &mut c,
+                &format!("CREATE CLUSTER REPLICA c1.{name} SIZE = '25cc'")
+            ),
+            format!("replica name \"{name}\" is reserved")
+        );
+    }
+    c.batch_execute(r#"CREATE CLUSTER REPLICA c1."MZ_r" SIZE = '25cc'"#)
+        .unwrap();
+    c.batch_execute(r#"DROP CLUSTER REPLICA c1."MZ_r""#)
+        .unwrap();
     let long = "x".repeat(256);
     assert_eq!(
         message_of(

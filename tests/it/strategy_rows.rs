@@ -422,3 +422,57 @@ fn rows_of_a_dropped_cluster_named_by_id_are_warned_about() {
     let run = clusterctl(&emu, &["dry-run", "--cluster", &gone]).code(64);
     assert!(run.stderr.contains("strategy rm"), "{}", run.all());
 }
+
+/// A `replica_name` Materialize reserves (`mz_`, `pg_`, `external_`) is
+/// refused as the row is read, as every other invalid value: the DDL it
+/// would send fails on every run (`replica name "mz_main" is reserved`),
+/// and the cluster would never reach its size. `strategy set` refuses to
+/// write it; a row written by hand skips its cluster only.
+#[test]
+fn a_replica_name_materialize_reserves_is_refused_before_any_ddl() {
+    let emu = Emulator::start();
+    for name in ["good", "reserved"] {
+        emu.create_cluster(name);
+        emu.add_replica(name, "r1", "25cc");
+    }
+    init_tables(&emu);
+    strategy(&emu, "good", "target_size", json!({"target_size": "50cc"}));
+    let config = json!({"target_size": "50cc", "replica_name": "mz_main"});
+    strategy(&emu, "reserved", "target_size", config.clone());
+
+    let set = clusterctl(
+        &emu,
+        &[
+            "strategy",
+            "set",
+            "good",
+            "target_size",
+            &config.to_string(),
+        ],
+    )
+    .code(1);
+    assert!(
+        set.stderr
+            .contains(r#"Materialize reserves for its own objects: it refuses the replica (`replica name "mz_main" is reserved`)"#)
+            && set.stderr.contains("nothing was written"),
+        "{}",
+        set.all()
+    );
+
+    let run = clusterctl(&emu, &["apply"]).code(3);
+    assert_eq!(replica_names(&emu, "good"), vec!["r1", "r_50cc"]);
+    assert_eq!(replica_names(&emu, "reserved"), vec!["r1"]);
+    assert!(audit(&emu, "reserved").is_empty(), "no DDL was tried");
+    let line = run
+        .stderr
+        .lines()
+        .find(|l| l.contains("cluster reserved "))
+        .unwrap_or_else(|| panic!("no line for the cluster:\n{}", run.all()));
+    assert!(
+        line.starts_with("error:")
+            && line.contains("replica_name")
+            && line.contains("'mz_main' begins with 'mz_'")
+            && line.contains("skipped"),
+        "{line}"
+    );
+}

@@ -783,6 +783,16 @@ BEGIN
     END IF;
 END $$;
 
+-- A replica name Materialize reserves for its own objects (its catalog's
+-- is_reserved_name: BUILTIN_PREFIXES, case-sensitive), refused at creation.
+CREATE FUNCTION mz_emulator.check_replica_name(name text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF starts_with(name, 'mz_') OR starts_with(name, 'pg_') OR starts_with(name, 'external_') THEN
+        PERFORM mz_emulator.fail(format('replica name "%s" is reserved', name));
+    END IF;
+END $$;
+
 -- An identifier as Materialize prints it: bare when it is a plain lowercase
 -- word, double-quoted otherwise.
 CREATE FUNCTION mz_emulator.ident(ident text) RETURNS text

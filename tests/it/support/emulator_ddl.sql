@@ -82,6 +82,7 @@ BEGIN
     END IF;
     PERFORM mz_emulator.require_owner(p_actor, c.owner_id, 'CLUSTER ' || c.name);
     PERFORM mz_emulator.check_size(p_size);
+    PERFORM mz_emulator.check_replica_name(p_replica);
     IF EXISTS (SELECT 1 FROM mz_catalog.mz_cluster_replicas WHERE cluster_id = c.id AND name = p_replica) THEN
         IF p_if_not_exists THEN
             RAISE NOTICE 'cluster replica ''%.%'' already exists, skipping', p_cluster, p_replica;
@@ -208,6 +209,7 @@ BEGIN
     FOR r IN SELECT * FROM jsonb_array_elements(coalesce(p_replicas, '[]'::jsonb)) LOOP
         PERFORM mz_emulator.check_ident(r->>'name');
         PERFORM mz_emulator.check_size(r->>'size');
+        PERFORM mz_emulator.check_replica_name(r->>'name');
     END LOOP;
     IF (SELECT count(DISTINCT e->>'name') <> count(*) FROM jsonb_array_elements(coalesce(p_replicas, '[]'::jsonb)) e) THEN
         PERFORM mz_emulator.fail(format('cannot create multiple replicas named ''%s'' on cluster ''%s''',
