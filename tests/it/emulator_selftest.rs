@@ -260,6 +260,16 @@ fn managed_cluster_ddl() {
         message_of(&mut c, "CREATE CLUSTER m SIZE '50cc'"),
         "cluster 'm' already exists"
     );
+    for name in ["mz_m", "pg_m", "external_m"] {
+        assert_eq!(
+            message_of(&mut c, &format!("CREATE CLUSTER {name} SIZE '50cc'")),
+            format!("cluster name \"{name}\" is reserved")
+        );
+        assert_eq!(
+            message_of(&mut c, &format!("ALTER CLUSTER m RENAME TO {name}")),
+            format!("cluster name \"{name}\" is reserved")
+        );
+    }
     c.batch_execute("ALTER CLUSTER m SET (REPLICATION FACTOR 1)")
         .unwrap();
     assert_eq!(emu.replicas("m"), pairs(&[("r1", "50cc")]));

@@ -783,13 +783,14 @@ BEGIN
     END IF;
 END $$;
 
--- A replica name Materialize reserves for its own objects (its catalog's
--- is_reserved_name: BUILTIN_PREFIXES, case-sensitive), refused at creation.
-CREATE FUNCTION mz_emulator.check_replica_name(name text) RETURNS void
+-- A cluster or replica name Materialize reserves for its own objects (its
+-- catalog's is_reserved_name: BUILTIN_PREFIXES, case-sensitive), refused at
+-- creation: `kind` is 'cluster' or 'replica'.
+CREATE FUNCTION mz_emulator.check_reserved_name(kind text, name text) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
     IF starts_with(name, 'mz_') OR starts_with(name, 'pg_') OR starts_with(name, 'external_') THEN
-        PERFORM mz_emulator.fail(format('replica name "%s" is reserved', name));
+        PERFORM mz_emulator.fail(format('%s name "%s" is reserved', kind, name));
     END IF;
 END $$;
 

@@ -82,7 +82,7 @@ BEGIN
     END IF;
     PERFORM mz_emulator.require_owner(p_actor, c.owner_id, 'CLUSTER ' || c.name);
     PERFORM mz_emulator.check_size(p_size);
-    PERFORM mz_emulator.check_replica_name(p_replica);
+    PERFORM mz_emulator.check_reserved_name('replica', p_replica);
     IF EXISTS (SELECT 1 FROM mz_catalog.mz_cluster_replicas WHERE cluster_id = c.id AND name = p_replica) THEN
         IF p_if_not_exists THEN
             RAISE NOTICE 'cluster replica ''%.%'' already exists, skipping', p_cluster, p_replica;
@@ -206,10 +206,11 @@ BEGIN
         END IF;
         PERFORM mz_emulator.fail(format('cluster ''%s'' already exists', p_name));
     END IF;
+    PERFORM mz_emulator.check_reserved_name('cluster', p_name);
     FOR r IN SELECT * FROM jsonb_array_elements(coalesce(p_replicas, '[]'::jsonb)) LOOP
         PERFORM mz_emulator.check_ident(r->>'name');
         PERFORM mz_emulator.check_size(r->>'size');
-        PERFORM mz_emulator.check_replica_name(r->>'name');
+        PERFORM mz_emulator.check_reserved_name('replica', r->>'name');
     END LOOP;
     IF (SELECT count(DISTINCT e->>'name') <> count(*) FROM jsonb_array_elements(coalesce(p_replicas, '[]'::jsonb)) e) THEN
         PERFORM mz_emulator.fail(format('cannot create multiple replicas named ''%s'' on cluster ''%s''',
@@ -280,6 +281,7 @@ BEGIN
     IF EXISTS (SELECT 1 FROM mz_catalog.mz_clusters WHERE name = p_new) THEN
         PERFORM mz_emulator.fail(format('cluster ''%s'' already exists', p_new));
     END IF;
+    PERFORM mz_emulator.check_reserved_name('cluster', p_new);
     UPDATE mz_catalog.mz_clusters SET name = p_new WHERE id = c.id;
 END $$;
 
