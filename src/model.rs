@@ -781,6 +781,12 @@ pub struct Snapshot {
     /// did not take it (`plan::rolled_back`).
     #[serde(default)]
     pub last_resizes: BTreeMap<ClusterId, LastResize>,
+    /// This machine's boot clock when `now` was read (the reading run's,
+    /// not the database's): how long ago an intent written on this machine
+    /// was, whatever the server's clock did since (`plan::doubt`). `None`
+    /// off Linux and in the simulator.
+    #[serde(default)]
+    pub local_clock: Option<crate::process::BootClock>,
 }
 
 /// A resize the audit trail records as executed: the size asked for and
@@ -825,6 +831,9 @@ pub struct Unresolved {
     pub deadline_s: Option<f64>,
     /// The database's time when the intent was written.
     pub created_at: Option<DateTime<Utc>>,
+    /// The writing machine's boot clock at `created_at` (rows of older
+    /// releases, or of a machine without one: `None`).
+    pub boot: Option<crate::process::BootClock>,
 }
 
 /// A role id as Materialize prints it (`u7`, `s1`, `g2`): a kind letter

@@ -139,6 +139,10 @@ pub struct LiveBackend<'a> {
     /// The database's clock as of the last snapshot: our timestamps
     /// follow it, not this host's.
     clock: Option<super::DbClock>,
+    /// This machine's boot clock read with `clock`, and the database's
+    /// time it was read at: what dates an intent on this machine's
+    /// timeline too ([`LiveBackend::with_deadline`]).
+    boot: Option<(crate::process::BootClock, chrono::DateTime<chrono::Utc>)>,
     /// An intent of this run went out: from then on every step is retried
     /// after a shutdown signal too (its outcome must be recorded); before,
     /// a signal abandons the connection or statement under way and ends
@@ -199,6 +203,7 @@ impl<'a> LiveBackend<'a> {
             lease: None,
             stop: None,
             clock: None,
+            boot: None,
             acted: false,
             releasing: false,
         }
@@ -771,7 +776,10 @@ impl<'a> LiveBackend<'a> {
     }
 
     /// The intent row with the DDL's deadline, so that a later run knows
-    /// how long the statement may still have been running if we die.
+    /// how long the statement may still have been running if we die, and
+    /// this machine's boot clock at the row's time, so that a later run
+    /// here knows how long ago that was whatever the server's clock does
+    /// meanwhile (`plan::doubt`).
     fn with_deadline(&self, row: &AuditRow) -> AuditRow {
         let mut row = row.clone();
         let kind = row
@@ -785,6 +793,12 @@ impl<'a> LiveBackend<'a> {
                 "deadline_s".into(),
                 self.ddl_deadline(kind).as_secs_f64().into(),
             );
+            if let Some((boot, at)) = &self.boot {
+                let since = (row.created_at - *at).num_milliseconds() as f64 / 1000.0;
+                if let Ok(v) = serde_json::to_value(boot.shifted(since)) {
+                    ctx.insert("boot".into(), v);
+                }
+            }
         }
         row
     }
@@ -843,7 +857,7 @@ impl Backend for LiveBackend<'_> {
         // When the attempt that answered was sent: a failed attempt and
         // the wait after it are not the server's time since `now()`.
         let mut sent = Instant::now();
-        let snap = match self
+        let mut snap = match self
             .retrying("reading the catalog", async |c| {
                 sent = Instant::now();
                 catalog::load(c, store, options, &plans).await
@@ -854,6 +868,13 @@ impl Backend for LiveBackend<'_> {
             Err(e) => return Err(self.explain_missing(e).await),
         };
         self.clock = Some(super::DbClock::read_since(snap.now, sent));
+        let boot = crate::process::BootClock::read();
+        // As of when the statement that read `now()` was sent: an
+        // interrupted run's intent is judged no older than it is.
+        snap.local_clock = boot
+            .as_ref()
+            .map(|b| b.shifted(-sent.elapsed().as_secs_f64()));
+        self.boot = boot.map(|b| (b, snap.now));
         if let Some(versions) = &snap.env.schema_versions {
             self.schema_seen.record(versions.clone());
         }

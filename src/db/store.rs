@@ -663,7 +663,7 @@ impl Store {
         format!(
             "SELECT action_id, cluster_id, decision_ctx->>'kind', decision_ctx->>'replica', \
              decision_ctx->>'size', decision_ctx->>'replication_factor', decision_ctx->>'deadline_s', \
-             created_at, 'open' FROM {table} WHERE {open} \
+             created_at, 'open', decision_ctx->>'boot' FROM {table} WHERE {open} \
              UNION ALL SELECT * FROM ({last_resizes}) AS last_resizes",
             open = open_sql(""),
             last_resizes = self.last_resizes_sql(),
@@ -685,7 +685,8 @@ impl Store {
         let set_size = ddl::literal(crate::plan::ActionKind::SetSize.name());
         format!(
             "SELECT DISTINCT ON (cluster_id) action_id, cluster_id, decision_ctx->>'kind', \
-               NULL::text, decision_ctx->>'size', NULL::text, NULL::text, created_at, 'resize' \
+               NULL::text, decision_ctx->>'size', NULL::text, NULL::text, created_at, 'resize', \
+               NULL::text \
              FROM {table} WHERE executed AND cluster_id IS NOT NULL AND created_at IS NOT NULL \
              AND decision_ctx->>'kind' = {set_size} \
              ORDER BY cluster_id, created_at DESC"
@@ -726,7 +727,7 @@ impl Store {
     pub fn unfinished_and_schema_sql(&self) -> String {
         format!(
             "{} UNION ALL SELECT NULL, NULL, max(version)::text, NULL, NULL, NULL, NULL, \
-             NULL::timestamptz, 'schema' FROM {}",
+             NULL::timestamptz, 'schema', NULL FROM {}",
             self.unfinished_sql(),
             self.table(MIGRATIONS)
         )
@@ -767,6 +768,8 @@ impl Store {
                 replication_factor: get(5).and_then(|v| v.parse().ok()),
                 deadline_s: get(6).and_then(|v| v.parse().ok()),
                 created_at,
+                // Data: a boot clock that does not parse is none.
+                boot: get(9).and_then(|v| serde_json::from_str(&v).ok()),
             });
         }
         Unfinished {

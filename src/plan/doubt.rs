@@ -59,8 +59,9 @@ pub struct Unfinished {
 /// Judges every unfinished row of `snap`: an action whose effect is visible
 /// is settled as executed; one whose effect is not visible is settled as
 /// not executed once its statement cannot be running any more (its
-/// deadline, recorded with it, has passed), and until then holds its
-/// cluster. Rows of an older release carry no deadline: this run's own
+/// deadline, recorded with it, has passed by the database's clock and, for
+/// a row written on this machine, by its boot clock: [`by_boot_clock`]),
+/// and until then holds its cluster. Rows of an older release carry no deadline: this run's own
 /// (`statement_timeout`, `resize_timeout`) stands in.
 pub fn judge(snap: &Snapshot, statement_timeout: Duration, resize_timeout: Duration) -> Unfinished {
     let mut out = Unfinished::default();
@@ -84,11 +85,12 @@ pub fn judge(snap: &Snapshot, statement_timeout: Duration, resize_timeout: Durat
                 });
             let held = chrono::Duration::from_std(deadline + IN_DOUBT_MARGIN)
                 .unwrap_or(chrono::Duration::zero());
-            let may_run_until = row
+            let by_server = row
                 .created_at
                 .filter(|t| *t <= snap.now + chrono::Duration::minutes(1))
                 .and_then(|t| t.checked_add_signed(held))
                 .filter(|t| *t > snap.now);
+            let may_run_until = by_server.max(by_boot_clock(snap, row, held));
             if let Some(until) = may_run_until {
                 let entry = out
                     .in_doubt
@@ -112,6 +114,30 @@ pub fn judge(snap: &Snapshot, statement_timeout: Duration, resize_timeout: Durat
         });
     }
     out
+}
+
+/// Until when the row's statement may still run by this machine's boot
+/// clock, when the row was written on this machine (the same boot): its
+/// age there is real time, whatever the server's clock did since (a step
+/// forward made it look over, a step back made its start look to come).
+/// `judge` holds the row while either clock says it may still run. A row
+/// dated more than a second after this reading (hand-written) is not
+/// believed.
+fn by_boot_clock(
+    snap: &Snapshot,
+    row: &Unresolved,
+    held: chrono::Duration,
+) -> Option<DateTime<Utc>> {
+    let age = snap.local_clock.as_ref()?.since(row.boot.as_ref()?)?;
+    if age < -1.0 {
+        return None;
+    }
+    // Saturating: a row is data.
+    let age = chrono::Duration::milliseconds((age.max(0.0) * 1000.0) as i64);
+    let left = held - age;
+    (left > chrono::Duration::zero())
+        .then(|| snap.now.checked_add_signed(left))
+        .flatten()
 }
 
 /// Whether the catalog shows what the row's statement would have done.

@@ -56,6 +56,7 @@ fn snap(clusters: Vec<Cluster>, strategies: Vec<StrategyRow>) -> Snapshot {
         suspensions: Default::default(),
         suspensions_read: false,
         last_resizes: Default::default(),
+        local_clock: None,
     }
 }
 
@@ -1975,6 +1976,7 @@ fn unfinished(
         replication_factor: None,
         deadline_s,
         created_at: Some(now() - Duration::seconds(ago)),
+        boot: None,
     }
 }
 
@@ -2121,6 +2123,67 @@ fn a_recorded_deadline_is_believed_within_bounds() {
         held(vec![row(10, Some(30.0)), row(5, Some(60.0))]),
         Some(56)
     );
+}
+
+/// An intent written on this machine is judged by its boot clock too: a
+/// step of the server's clock while the statement still runs (forward: it
+/// looked over; back: its start looked to come) does not settle it, nor
+/// does it on a row of another boot; the later of the two ends holds.
+#[test]
+fn an_intent_of_this_machine_is_held_by_its_boot_clock_whatever_the_servers_did() {
+    use crate::process::BootClock;
+    let boot = |id: &str, uptime_s: f64| BootClock {
+        id: id.into(),
+        uptime_s,
+    };
+    // Written at uptime 1000 s; the snapshot is read at uptime 1005 s.
+    let held = |server_ago: i64, row_boot: Option<BootClock>, here: Option<BootClock>| {
+        let mut r = unfinished("u2", "create_replica", "r_50cc", server_ago, Some(30.0));
+        r.boot = row_boot;
+        let mut s = one_resize_snapshot(vec![r]);
+        s.local_clock = here;
+        let p = plan(&s, &PlanOptions::default());
+        let settled = settled(&p).len();
+        let until = only(&p)
+            .in_doubt
+            .as_ref()
+            .map(|d| (d.until - now()).num_seconds());
+        assert_eq!(settled, usize::from(until.is_none()), "held or settled");
+        until
+    };
+    let here = || Some(boot("b1", 1005.0));
+    // The server's clock stepped 10 min forward: 600 s old by it, 5 s by ours.
+    assert_eq!(held(600, Some(boot("b1", 1000.0)), here()), Some(26));
+    assert_eq!(
+        held(600, Some(boot("b0", 1000.0)), here()),
+        None,
+        "another boot"
+    );
+    assert_eq!(held(600, None, here()), None, "a row of an older release");
+    assert_eq!(
+        held(600, Some(boot("b1", 1000.0)), None),
+        None,
+        "no clock here"
+    );
+    // Stepped 10 min back: a start "to come" is not believed by the
+    // server's clock; ours holds it.
+    assert_eq!(held(-600, Some(boot("b1", 1000.0)), here()), Some(26));
+    // Both clocks agree: the same end.
+    assert_eq!(held(5, Some(boot("b1", 1000.0)), here()), Some(26));
+    // Over by ours but not by the server's (or the reverse): held until the later.
+    assert_eq!(held(5, Some(boot("b1", 900.0)), here()), Some(26));
+    assert_eq!(held(600, Some(boot("b1", 990.0)), here()), Some(16));
+    // Over by both: settled; exactly at the end (deadline + margin): over.
+    assert_eq!(held(600, Some(boot("b1", 900.0)), here()), None);
+    assert_eq!(held(600, Some(boot("b1", 974.0)), here()), None);
+    assert_eq!(held(600, Some(boot("b1", 975.0)), here()), Some(1));
+    // A row dated after this reading (written by hand) is not believed,
+    // unless by less than a second (the clock reads to 10 ms).
+    assert_eq!(held(600, Some(boot("b1", 2000.0)), here()), None);
+    assert_eq!(held(600, Some(boot("b1", 1005.5)), here()), Some(31));
+    // Data: absurd times neither panic nor hold.
+    assert_eq!(held(600, Some(boot("b1", -1e300)), here()), None);
+    assert_eq!(held(600, Some(boot("b1", f64::NAN)), here()), None);
 }
 
 #[test]

@@ -422,6 +422,8 @@ fn build_slots(sc: &Scenario) -> Vec<Slot> {
             suspensions_read: false,
             // Filled in as the controller's background resizes execute.
             last_resizes: BTreeMap::new(),
+            // No run is interrupted here.
+            local_clock: None,
         };
         slots.push(Slot {
             sim,

@@ -2049,6 +2049,57 @@ fn a_run_killed_while_its_ddl_runs_on_the_server_is_settled_once() {
     assert!(trail[0].1, "settled as executed: {trail:?}");
 }
 
+/// The same, with a step of the server's clock 10 minutes forward while
+/// the killed run's CREATE still runs: by the server's clock its intent is
+/// long past its deadline. The next run on this machine judges its age by
+/// the machine's boot clock too (recorded with the intent), so it holds
+/// the cluster instead of settling the CREATE as not applied and sending
+/// it again.
+#[test]
+fn a_step_of_the_servers_clock_does_not_settle_a_ddl_a_run_killed_here_left_running() {
+    let emu = one_create_setup();
+    emu.install_clock();
+    let pid = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let target = pid.clone();
+    emu.on_statement("CREATE CLUSTER REPLICA", 1, move |_| {
+        kill_when_known(&target);
+        std::thread::sleep(Duration::from_secs(4));
+    });
+    let mut child = spawn(&emu, &["apply"]);
+    pid.store(child.id(), std::sync::atomic::Ordering::SeqCst);
+    assert!(child.wait().expect("wait").code().is_none(), "killed");
+    let boot = emu.query_strings(
+        "SELECT decision_ctx->'boot'->>'id', decision_ctx->'boot'->>'uptime_s' \
+         FROM mz_cluster_strategy_actions WHERE executed IS NULL",
+    );
+    assert!(
+        boot.len() == 1 && boot[0].iter().all(Option::is_some),
+        "the intent records this machine's boot clock: {boot:?}"
+    );
+    emu.advance_clock(600);
+    emu.reset_stats();
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(
+        emu.stats().ddl,
+        0,
+        "the same CREATE is not sent again: {}",
+        run.all()
+    );
+    assert!(run.stdout.contains("may still be running"), "{}", run.all());
+    assert_eq!(
+        emu.query_one("SELECT count(*) FROM mz_cluster_strategy_actions WHERE executed IS NULL")
+            .as_deref(),
+        Some("1"),
+        "left open, not settled as not applied"
+    );
+    std::thread::sleep(Duration::from_secs(5));
+    clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(emu.replicas("c"), pairs(&[("r_25cc", "25cc")]));
+    let trail = audit(&emu, "c");
+    assert_eq!(trail.len(), 1, "{trail:?}");
+    assert!(trail[0].1, "settled as executed: {trail:?}");
+}
+
 #[test]
 fn an_interrupted_managed_alter_is_settled_from_the_catalog() {
     let emu = Emulator::start();
