@@ -1143,6 +1143,14 @@ pub(crate) mod tests {
             (held - prep.warm.unwrap()).abs() < 1e-9,
             "{held} vs {prep:?}"
         );
+        // Two weeks are enough: each is replayed under the other's aim.
+        let mut two_weeks = alike.clone();
+        two_weeks.samples.retain(|s| s.week <= 1);
+        let weeks: std::collections::BTreeSet<u8> =
+            two_weeks.samples.iter().map(|s| s.week).collect();
+        assert_eq!(weeks.len(), 2, "{weeks:?}");
+        let held = held_out(&two_weeks, &p.observed, cold, aim).expect("two weeks");
+        assert!((0.0..=1.0).contains(&held), "{held}");
         // Nothing to hold out: one week, a fixed lateness, no statements.
         let mut one_week = w.clone();
         one_week.samples.retain(|s| s.week == 2);
