@@ -736,6 +736,46 @@ pub const PAUSE: &str = "pause";
 /// Current version of the state payload we write.
 pub const STATE_VERSION: i32 = 2;
 
+/// This machine's clock since boot: the kernel's boot id and the seconds
+/// since that boot (`/proc/uptime`, the boot clock, which no setting of
+/// the time of day moves). Two readings with the same id are on one
+/// timeline whatever the wall clocks of this machine and of the server
+/// did between them, whichever process (or container on the same kernel)
+/// took them: what lets a run judge how long ago a run killed here wrote
+/// its intent (`plan::doubt`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BootClock {
+    pub id: String,
+    pub uptime_s: f64,
+}
+
+impl BootClock {
+    /// From the texts of `/proc/sys/kernel/random/boot_id` and
+    /// `/proc/uptime`, which the shell reads (`boot_clock`).
+    pub fn parse(boot_id: &str, uptime: &str) -> Option<BootClock> {
+        let id = boot_id.trim();
+        let uptime_s: f64 = uptime.split_whitespace().next()?.parse().ok()?;
+        (!id.is_empty() && uptime_s.is_finite() && uptime_s >= 0.0).then(|| BootClock {
+            id: id.to_string(),
+            uptime_s,
+        })
+    }
+
+    /// This reading moved by `by` seconds along its timeline.
+    pub fn shifted(&self, by: f64) -> BootClock {
+        BootClock {
+            id: self.id.clone(),
+            uptime_s: self.uptime_s + by,
+        }
+    }
+
+    /// Seconds from `earlier` to this reading, when both are of this boot.
+    pub fn since(&self, earlier: &BootClock) -> Option<f64> {
+        let d = self.uptime_s - earlier.uptime_s;
+        (self.id == earlier.id && d.is_finite()).then_some(d)
+    }
+}
+
 /// Everything one reconcile round decides on. Read once, never refreshed.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
@@ -786,7 +826,7 @@ pub struct Snapshot {
     /// was, whatever the server's clock did since (`plan::doubt`). `None`
     /// off Linux and in the simulator.
     #[serde(default)]
-    pub local_clock: Option<crate::process::BootClock>,
+    pub local_clock: Option<BootClock>,
 }
 
 /// A resize the audit trail records as executed: the size asked for and
@@ -833,7 +873,7 @@ pub struct Unresolved {
     pub created_at: Option<DateTime<Utc>>,
     /// The writing machine's boot clock at `created_at` (rows of older
     /// releases, or of a machine without one: `None`).
-    pub boot: Option<crate::process::BootClock>,
+    pub boot: Option<BootClock>,
 }
 
 /// A role id as Materialize prints it (`u7`, `s1`, `g2`): a kind letter

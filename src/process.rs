@@ -2,11 +2,14 @@
 //! start time), and whether another process provably died on this host.
 //! One judgement for the two places that need it: the lease (a dead
 //! holder is taken over at once) and the session cluster's temporary
-//! replica (a killed run's leftover is dropped). Linux /proc; elsewhere
-//! nothing is ever judged dead.
+//! replica (a killed run's leftover is dropped). Also this machine's boot
+//! clock, which dates an audit intent written here (`model::BootClock`).
+//! Linux /proc; elsewhere nothing is ever judged dead.
 
 // Reads /proc on purpose (clippy.toml bans file access in the decision core).
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
+use crate::model::BootClock;
 
 /// The OS user running this process, for audit rows: `USER`, else
 /// `LOGNAME`, else the name /etc/passwd gives this process's uid (a CronJob
@@ -151,48 +154,12 @@ fn proc_stat(pid: u32) -> Option<ProcStat> {
     })
 }
 
-/// This machine's clock since boot: the kernel's boot id and the seconds
-/// since that boot (`/proc/uptime`, the boot clock, which no setting of
-/// the time of day moves). Two readings with the same id are on one
-/// timeline whatever the wall clocks of this machine and of the server
-/// did between them, whichever process (or container on the same kernel)
-/// took them: what lets a run judge how long ago a run killed here wrote
-/// its intent ([`crate::plan::doubt`]). `None` off Linux.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct BootClock {
-    pub id: String,
-    pub uptime_s: f64,
-}
-
-impl BootClock {
-    pub fn read() -> Option<BootClock> {
-        let id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
-        let uptime = std::fs::read_to_string("/proc/uptime").ok()?;
-        BootClock::parse(&id, &uptime)
-    }
-
-    fn parse(boot_id: &str, uptime: &str) -> Option<BootClock> {
-        let id = boot_id.trim();
-        let uptime_s: f64 = uptime.split_whitespace().next()?.parse().ok()?;
-        (!id.is_empty() && uptime_s.is_finite() && uptime_s >= 0.0).then(|| BootClock {
-            id: id.to_string(),
-            uptime_s,
-        })
-    }
-
-    /// This reading moved by `by` seconds along its timeline.
-    pub fn shifted(&self, by: f64) -> BootClock {
-        BootClock {
-            id: self.id.clone(),
-            uptime_s: self.uptime_s + by,
-        }
-    }
-
-    /// Seconds from `earlier` to this reading, when both are of this boot.
-    pub fn since(&self, earlier: &BootClock) -> Option<f64> {
-        let d = self.uptime_s - earlier.uptime_s;
-        (self.id == earlier.id && d.is_finite()).then_some(d)
-    }
+/// This machine's boot clock now ([`BootClock`]): `/proc/sys/kernel/random/boot_id`
+/// and `/proc/uptime`. `None` off Linux.
+pub fn boot_clock() -> Option<BootClock> {
+    let id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+    let uptime = std::fs::read_to_string("/proc/uptime").ok()?;
+    BootClock::parse(&id, &uptime)
 }
 
 #[cfg(test)]
@@ -201,9 +168,9 @@ mod tests {
 
     #[test]
     fn the_boot_clock_is_read_and_runs_forward() {
-        let a = BootClock::read().expect("Linux has /proc/uptime and a boot id");
+        let a = boot_clock().expect("Linux has /proc/uptime and a boot id");
         std::thread::sleep(std::time::Duration::from_millis(30));
-        let b = BootClock::read().expect("read again");
+        let b = boot_clock().expect("read again");
         let d = b.since(&a).expect("the same boot");
         assert!((0.0..10.0).contains(&d), "{d}");
         let other = BootClock {

@@ -142,7 +142,7 @@ pub struct LiveBackend<'a> {
     /// This machine's boot clock read with `clock`, and the database's
     /// time it was read at: what dates an intent on this machine's
     /// timeline too ([`LiveBackend::with_deadline`]).
-    boot: Option<(crate::process::BootClock, chrono::DateTime<chrono::Utc>)>,
+    boot: Option<(crate::model::BootClock, chrono::DateTime<chrono::Utc>)>,
     /// An intent of this run went out: from then on every step is retried
     /// after a shutdown signal too (its outcome must be recorded); before,
     /// a signal abandons the connection or statement under way and ends
@@ -868,7 +868,7 @@ impl Backend for LiveBackend<'_> {
             Err(e) => return Err(self.explain_missing(e).await),
         };
         self.clock = Some(super::DbClock::read_since(snap.now, sent));
-        let boot = crate::process::BootClock::read();
+        let boot = crate::process::boot_clock();
         // As of when the statement that read `now()` was sent: an
         // interrupted run's intent is judged no older than it is.
         snap.local_clock = boot

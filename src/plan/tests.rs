@@ -2131,7 +2131,7 @@ fn a_recorded_deadline_is_believed_within_bounds() {
 /// does it on a row of another boot; the later of the two ends holds.
 #[test]
 fn an_intent_of_this_machine_is_held_by_its_boot_clock_whatever_the_servers_did() {
-    use crate::process::BootClock;
+    use crate::model::BootClock;
     let boot = |id: &str, uptime_s: f64| BootClock {
         id: id.into(),
         uptime_s,

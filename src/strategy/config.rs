@@ -120,13 +120,13 @@ impl<'a> Obj<'a> {
                 ));
             }
             if let Some(prefix) = super::reserved_prefix(n) {
+                let [a, b, c] = super::RESERVED_PREFIXES;
                 return Err(ConfigError::new(
                     key,
                     format!(
                         "'{n}' begins with '{prefix}', which Materialize reserves for its own \
                          objects: it refuses the replica (`replica name \"{n}\" is reserved`); \
-                         choose a name that does not begin with {}",
-                        super::RESERVED_PREFIXES.join(", ")
+                         choose a name that does not begin with {a}, {b} or {c}"
                     ),
                 ));
             }

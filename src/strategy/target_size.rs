@@ -359,7 +359,10 @@ mod tests {
                     .contains(&format!("'{name}' begins with '{prefix}'"))
                     && err
                         .message
-                        .contains(&format!("replica name \"{name}\" is reserved")),
+                        .contains(&format!("replica name \"{name}\" is reserved"))
+                    && err
+                        .message
+                        .ends_with("does not begin with mz_, pg_ or external_"),
                 "{}",
                 err.message
             );
