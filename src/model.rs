@@ -737,8 +737,8 @@ pub const PAUSE: &str = "pause";
 pub const STATE_VERSION: i32 = 2;
 
 /// This machine's clock since boot: the kernel's boot id and the seconds
-/// since that boot (`/proc/uptime`, the boot clock, which no setting of
-/// the time of day moves). Two readings with the same id are on one
+/// since that boot (`CLOCK_BOOTTIME`, which no setting of the time of day
+/// moves). Two readings with the same id are on one
 /// timeline whatever the wall clocks of this machine and of the server
 /// did between them, whichever process (or container on the same kernel)
 /// took them: what lets a run judge how long ago a run killed here wrote
@@ -750,11 +750,10 @@ pub struct BootClock {
 }
 
 impl BootClock {
-    /// From the texts of `/proc/sys/kernel/random/boot_id` and
-    /// `/proc/uptime`, which the shell reads (`boot_clock`).
-    pub fn parse(boot_id: &str, uptime: &str) -> Option<BootClock> {
+    /// A reading: the boot id's text (`/proc/sys/kernel/random/boot_id`)
+    /// and the seconds since boot, as the shell takes them (`boot_clock`).
+    pub fn of(boot_id: &str, uptime_s: f64) -> Option<BootClock> {
         let id = boot_id.trim();
-        let uptime_s: f64 = uptime.split_whitespace().next()?.parse().ok()?;
         (!id.is_empty() && uptime_s.is_finite() && uptime_s >= 0.0).then(|| BootClock {
             id: id.to_string(),
             uptime_s,
