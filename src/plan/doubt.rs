@@ -15,6 +15,10 @@ use crate::model::{ClusterId, Snapshot, Unresolved};
 
 /// Added to a deadline before an action is believed over.
 const IN_DOUBT_MARGIN: Duration = Duration::from_secs(1);
+/// How far past a row's end by the server's clock this machine's boot
+/// clock still holds it ([`by_boot_clock`]): a step of the server's clock
+/// larger than this is not covered.
+const BOOT_CLOCK_TRUSTED: Duration = Duration::from_secs(24 * 3600);
 /// A recorded deadline beyond this, and beyond this run's own longest
 /// (a managed resize's `--resize-timeout`), is not believed.
 const MAX_RECORDED_DEADLINE: Duration = Duration::from_secs(24 * 3600);
@@ -122,12 +126,21 @@ pub fn judge(snap: &Snapshot, statement_timeout: Duration, resize_timeout: Durat
 /// forward made it look over, a step back made its start look to come).
 /// `judge` holds the row while either clock says it may still run. A row
 /// dated more than a second after this reading (hand-written) is not
-/// believed.
+/// believed, nor is this clock once the server's puts the row more than
+/// [`BOOT_CLOCK_TRUSTED`] past its end: a boot clock that does not run
+/// (a container whose clock is offset anew at each start) would
+/// otherwise hold the cluster for ever.
 fn by_boot_clock(
     snap: &Snapshot,
     row: &Unresolved,
     held: chrono::Duration,
 ) -> Option<DateTime<Utc>> {
+    if let Some(created) = row.created_at {
+        let trusted = chrono::Duration::from_std(BOOT_CLOCK_TRUSTED).ok()?;
+        if snap.now.signed_duration_since(created) > held + trusted {
+            return None;
+        }
+    }
     let age = snap.local_clock.as_ref()?.since(row.boot.as_ref()?)?;
     if age < -1.0 {
         return None;

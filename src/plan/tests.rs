@@ -2181,6 +2181,13 @@ fn an_intent_of_this_machine_is_held_by_its_boot_clock_whatever_the_servers_did(
     // unless by less than a second (the clock reads to 10 ms).
     assert_eq!(held(600, Some(boot("b1", 2000.0)), here()), None);
     assert_eq!(held(600, Some(boot("b1", 1005.5)), here()), Some(31));
+    // Trusted up to a day past the end by the server's clock: a boot
+    // clock that never moves does not hold the cluster for ever.
+    assert_eq!(
+        held(31 + 86_400, Some(boot("b1", 1000.0)), here()),
+        Some(26)
+    );
+    assert_eq!(held(32 + 86_400, Some(boot("b1", 1000.0)), here()), None);
     // Data: absurd times neither panic nor hold.
     assert_eq!(held(600, Some(boot("b1", -1e300)), here()), None);
     assert_eq!(held(600, Some(boot("b1", f64::NAN)), here()), None);
