@@ -158,14 +158,13 @@ impl Sim {
             let mut backend = SimBackend::for_test(sc_ref, slots, index, t);
             let snap = backend.snapshot().await.expect("sim snapshot");
             let plan = plan::plan(&snap, &PlanOptions::default());
-            exec::apply(
-                &mut backend,
-                &plan,
-                Uuid::new_v4(),
-                &exec::ApplyOptions::default(),
-            )
-            .await
-            .expect("sim apply")
+            let opts = exec::ApplyOptions {
+                max_actions: step.max_actions,
+                ..exec::ApplyOptions::default()
+            };
+            exec::apply(&mut backend, &plan, Uuid::new_v4(), &opts)
+                .await
+                .expect("sim apply")
         });
         for slot in self.slots.iter_mut() {
             slot.step_to_for_test(&self.sc, t);

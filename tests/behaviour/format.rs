@@ -50,6 +50,8 @@ pub struct Step {
     pub expect: Vec<Option<Vec<(String, String)>>>,
     /// Per cluster: the expected actions of the round, in order.
     pub expect_actions: Vec<Option<Vec<String>>>,
+    /// The round's `--max-actions` (`None`: no limit).
+    pub max_actions: Option<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -105,6 +107,7 @@ struct RawStep {
     ooms: BTreeMap<String, u32>,
     expect: PerCluster,
     expect_actions: Option<PerCluster>,
+    max_actions: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -306,6 +309,7 @@ pub fn parse(name: &str, text: &str) -> Result<Scenario, String> {
             ooms,
             expect,
             expect_actions,
+            max_actions: rs.max_actions,
         });
     }
     Ok(Scenario {

@@ -78,7 +78,12 @@ fn round(emu: &Emulator, sc: &Scenario, step: &Step) -> Outcome {
     // flushes the log every few seconds (§1.11), and a step stands for the
     // state at the run, not the instant a statement began.
     emu.flush_statement_log();
-    let run = clusterctl(emu, &["apply", "--output", "json"]);
+    let max = step.max_actions.map(|n| n.to_string());
+    let mut args = vec!["apply", "--output", "json"];
+    if let Some(n) = &max {
+        args.extend(["--max-actions", n]);
+    }
+    let run = clusterctl(emu, &args);
     assert_eq!(
         run.code,
         0,
@@ -103,9 +108,14 @@ fn round(emu: &Emulator, sc: &Scenario, step: &Step) -> Outcome {
             "drop_replica" => "drop".to_string(),
             other => other.to_string(),
         };
+        // A failed or unknown action says why in `error`, a skipped one in
+        // `reason` (`exec::ActionStatus`).
         let status = match r["status"].as_str().unwrap_or_default() {
             "executed" => "executed".to_string(),
-            other => format!("{other}: {}", r["error"].as_str().unwrap_or_default()),
+            other => {
+                let why = r["error"].as_str().or(r["reason"].as_str());
+                format!("{other}: {}", why.unwrap_or_default())
+            }
         };
         actions[c].push(format::action_text(
             &verb,
