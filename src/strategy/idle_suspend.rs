@@ -2377,6 +2377,12 @@ mod tests {
         // A complete log, or an unknown rate: the threshold as configured.
         assert!(at_rate(Some(1.0), Idle::For(600.0)).suspending.is_some());
         assert!(at_rate(None, Idle::For(600.0)).suspending.is_some());
+        // Exactly 10 %: still evidence, ten times the silence.
+        assert!(at_rate(Some(0.1), Idle::For(5999.0)).suspending.is_none());
+        assert_eq!(
+            reason(at_rate(Some(0.1), Idle::For(6000.0))),
+            "idle for 1h40m (threshold 10m, +1h30m for the sampled statement log)"
+        );
         // Below 10 %: a silence proves nothing, however long.
         for idle in [1e9, 5.0] {
             let d = at_rate(Some(0.05), Idle::For(idle));
