@@ -1989,19 +1989,50 @@ fn a_busy_lease_is_an_error_for_wipe_state_and_an_idle_apply() {
     );
 }
 
-#[test]
-fn a_run_killed_while_its_ddl_runs_on_the_server_is_settled_once() {
-    let emu = one_create_setup();
-    // The run dies right after sending its CREATE; the server takes 3 s more.
+/// An `apply` SIGKILLed right after sending its CREATE, which the server
+/// takes `secs` more to run.
+fn killed_while_its_create_runs(emu: &Emulator, secs: u64) {
     let pid = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
     let target = pid.clone();
     emu.on_statement("CREATE CLUSTER REPLICA", 1, move |_| {
         kill_when_known(&target);
-        std::thread::sleep(Duration::from_secs(3));
+        std::thread::sleep(Duration::from_secs(secs));
     });
-    let mut child = spawn(&emu, &["apply"]);
+    let mut child = spawn(emu, &["apply"]);
     pid.store(child.id(), std::sync::atomic::Ordering::SeqCst);
     assert!(child.wait().expect("wait").code().is_none(), "killed");
+}
+
+/// The next `apply` holds the cluster: the killed run's CREATE is not sent
+/// again.
+fn the_next_run_holds_the_cluster(emu: &Emulator) {
+    emu.reset_stats();
+    let run = clusterctl(emu, &["apply"]).ok();
+    assert_eq!(
+        emu.stats().ddl,
+        0,
+        "the same CREATE is not sent again: {}",
+        run.all()
+    );
+    assert!(run.stdout.contains("may still be running"), "{}", run.all());
+}
+
+/// Once the killed run's CREATE landed (`secs` from now), a run settles
+/// it as executed, once.
+fn settled_once_as_executed_after(emu: &Emulator, secs: u64) {
+    std::thread::sleep(Duration::from_secs(secs));
+    clusterctl(emu, &["apply"]).ok();
+    assert_eq!(emu.replicas("c"), pairs(&[("r_25cc", "25cc")]));
+    let trail = audit(emu, "c");
+    assert_eq!(trail.len(), 1, "{trail:?}");
+    assert!(trail[0].1, "settled as executed: {trail:?}");
+}
+
+#[test]
+fn a_run_killed_while_its_ddl_runs_on_the_server_is_settled_once() {
+    let emu = one_create_setup();
+    // The run dies right after sending its CREATE; the server takes 3 s more.
+    killed_while_its_create_runs(&emu, 3);
     // Every plan shows the cluster held, not the CREATE as planned, and a
     // read-only command settles nothing.
     let dry = clusterctl(&emu, &["dry-run", "--output", "json"])
@@ -2032,21 +2063,8 @@ fn a_run_killed_while_its_ddl_runs_on_the_server_is_settled_once() {
         "dry-run and status write nothing"
     );
     // The next run starts at once (the dead holder is taken over).
-    emu.reset_stats();
-    let run = clusterctl(&emu, &["apply"]).ok();
-    assert_eq!(
-        emu.stats().ddl,
-        0,
-        "the same CREATE is not sent again: {}",
-        run.all()
-    );
-    assert!(run.stdout.contains("may still be running"), "{}", run.all());
-    std::thread::sleep(Duration::from_secs(4));
-    clusterctl(&emu, &["apply"]).ok();
-    assert_eq!(emu.replicas("c"), pairs(&[("r_25cc", "25cc")]));
-    let trail = audit(&emu, "c");
-    assert_eq!(trail.len(), 1, "{trail:?}");
-    assert!(trail[0].1, "settled as executed: {trail:?}");
+    the_next_run_holds_the_cluster(&emu);
+    settled_once_as_executed_after(&emu, 4);
 }
 
 /// The same, with a step of the server's clock 10 minutes forward while
@@ -2059,15 +2077,7 @@ fn a_run_killed_while_its_ddl_runs_on_the_server_is_settled_once() {
 fn a_step_of_the_servers_clock_does_not_settle_a_ddl_a_run_killed_here_left_running() {
     let emu = one_create_setup();
     emu.install_clock();
-    let pid = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
-    let target = pid.clone();
-    emu.on_statement("CREATE CLUSTER REPLICA", 1, move |_| {
-        kill_when_known(&target);
-        std::thread::sleep(Duration::from_secs(4));
-    });
-    let mut child = spawn(&emu, &["apply"]);
-    pid.store(child.id(), std::sync::atomic::Ordering::SeqCst);
-    assert!(child.wait().expect("wait").code().is_none(), "killed");
+    killed_while_its_create_runs(&emu, 4);
     let boot = emu.query_strings(
         "SELECT decision_ctx->'boot'->>'id', decision_ctx->'boot'->>'uptime_s' \
          FROM mz_cluster_strategy_actions WHERE executed IS NULL",
@@ -2077,27 +2087,14 @@ fn a_step_of_the_servers_clock_does_not_settle_a_ddl_a_run_killed_here_left_runn
         "the intent records this machine's boot clock: {boot:?}"
     );
     emu.advance_clock(600);
-    emu.reset_stats();
-    let run = clusterctl(&emu, &["apply"]).ok();
-    assert_eq!(
-        emu.stats().ddl,
-        0,
-        "the same CREATE is not sent again: {}",
-        run.all()
-    );
-    assert!(run.stdout.contains("may still be running"), "{}", run.all());
+    the_next_run_holds_the_cluster(&emu);
     assert_eq!(
         emu.query_one("SELECT count(*) FROM mz_cluster_strategy_actions WHERE executed IS NULL")
             .as_deref(),
         Some("1"),
         "left open, not settled as not applied"
     );
-    std::thread::sleep(Duration::from_secs(5));
-    clusterctl(&emu, &["apply"]).ok();
-    assert_eq!(emu.replicas("c"), pairs(&[("r_25cc", "25cc")]));
-    let trail = audit(&emu, "c");
-    assert_eq!(trail.len(), 1, "{trail:?}");
-    assert!(trail[0].1, "settled as executed: {trail:?}");
+    settled_once_as_executed_after(&emu, 5);
 }
 
 #[test]
