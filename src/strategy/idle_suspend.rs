@@ -2752,22 +2752,34 @@ mod tests {
         /// seen a minute later, and hydrated at `hydrated` (the last
         /// statement then), seen a minute after that.
         fn after_a_wait(came: &str, hydrated: &str) -> (u32, f64) {
-            let at = |hm: &str, plus: i64| {
-                (t(&format!("2026-02-02T{hm}:00Z")) + Duration::minutes(plus)).to_rfc3339()
+            after_a_wait_seen(came, 60, 3, hydrated)
+        }
+
+        /// [`after_a_wait`] with the still-hydrating replica seen
+        /// `seen_after_s` after the users came, `in_flight` statements
+        /// running then.
+        fn after_a_wait_seen(
+            came: &str,
+            seen_after_s: i64,
+            in_flight: u32,
+            hydrated: &str,
+        ) -> (u32, f64) {
+            let at = |hm: &str, plus_s: i64| {
+                (t(&format!("2026-02-02T{hm}:00Z")) + Duration::seconds(plus_s)).to_rfc3339()
             };
             let cold = with_activity(
                 cluster("c", vec![replica("r_200cc", "200cc", false)]),
                 Some(&at(came, 0)),
-                3,
+                in_flight,
             );
             let mut st = running();
-            round(&cold, &at(came, 1), &mut st);
+            round(&cold, &at(came, seen_after_s), &mut st);
             let warm = with_activity(
                 cluster("c", vec![replica("r_200cc", "200cc", true)]),
                 Some(&at(hydrated, 0)),
                 0,
             );
-            round(&warm, &at(hydrated, 1), &mut st);
+            round(&warm, &at(hydrated, 60), &mut st);
             let ps = st.predict.as_ref().unwrap();
             (ps.misses, ps.margin(&cfg().predict.unwrap()))
         }
@@ -2777,6 +2789,16 @@ mod tests {
             // The replica was started at 08:41 for the 08:55 onset, but
             // users who came at 08:57 still waited (it hydrated late).
             assert_eq!(after_a_wait("08:57", "09:07"), (1, 120.0 + 660.0));
+        }
+
+        #[test]
+        fn a_statement_within_two_intervals_and_a_minute_is_demand_waiting() {
+            // No statement in flight: one that began less than 2 × 60 s +
+            // 60 s before the round is users waiting; one before is not.
+            let waited = (1, 120.0 + 660.0);
+            assert_eq!(after_a_wait_seen("08:57", 179, 0, "09:07"), waited);
+            assert_eq!(after_a_wait_seen("08:57", 180, 0, "09:07"), (0, 120.0));
+            assert_eq!(after_a_wait_seen("08:57", 180, 1, "09:07"), waited);
         }
 
         #[test]
