@@ -738,11 +738,11 @@ pub const STATE_VERSION: i32 = 2;
 
 /// This machine's clock since boot: the kernel's boot id and the seconds
 /// since that boot (`CLOCK_BOOTTIME`, which no setting of the time of day
-/// moves). Two readings with the same id are on one
-/// timeline whatever the wall clocks of this machine and of the server
-/// did between them, whichever process (or container on the same kernel)
-/// took them: what lets a run judge how long ago a run killed here wrote
-/// its intent (`plan::doubt`).
+/// moves). Two readings with the same id are on one timeline whatever the
+/// wall clocks of this machine and of the server did between them,
+/// whichever process (or container on the same kernel) took them: what
+/// lets a run judge how long ago a run killed here wrote its intent
+/// (`plan::doubt`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BootClock {
     pub id: String,

@@ -65,8 +65,9 @@ pub struct Unfinished {
 /// not executed once its statement cannot be running any more (its
 /// deadline, recorded with it, has passed by the database's clock and, for
 /// a row written on this machine, by its boot clock: [`by_boot_clock`]),
-/// and until then holds its cluster. Rows of an older release carry no deadline: this run's own
-/// (`statement_timeout`, `resize_timeout`) stands in.
+/// and until then holds its cluster. Rows of an older release carry no
+/// deadline: this run's own (`statement_timeout`, `resize_timeout`) stands
+/// in.
 pub fn judge(snap: &Snapshot, statement_timeout: Duration, resize_timeout: Duration) -> Unfinished {
     let mut out = Unfinished::default();
     let believed = MAX_RECORDED_DEADLINE.max(ddl_deadline(
