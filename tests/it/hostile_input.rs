@@ -1086,10 +1086,34 @@ fn odd_audit_and_state_rows_stop_nothing() {
         }
     }
     // Open intents (outcome never recorded) of odd kinds, on the bad cluster.
+    let boot_id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .expect("this machine's boot id")
+        .trim()
+        .to_string();
+    let ours = |uptime: &str| {
+        format!(
+            r#"'{{"kind": "create_replica", "replica": "r8", "boot": {{"id": "{boot_id}", "uptime_s": {uptime}}}}}'"#
+        )
+    };
+    for ctx in [ours("1e308"), ours("-1e308"), ours("0")] {
+        n += 1;
+        emu.sql(&format!(
+            "INSERT INTO mz_cluster_strategy_actions \
+             (action_id, cluster_id, action_sql, decision_ctx, executed, created_at) \
+             VALUES ('odd{n}', {}, 'SELECT 1', {ctx}, NULL, now() - INTERVAL '1 hour')",
+            lit(&bad)
+        ));
+    }
     for ctx in [
         r#"'{"kind": "no_such_kind", "replica": "r1"}'"#,
         r#"'{"kind": "create_replica", "replica": 5, "size": [], "deadline_s": "soon"}'"#,
         r#"'{"kind": "set_replication_factor", "replication_factor": "-1"}'"#,
+        // Boot clocks (this machine's, of an intent written here) as data.
+        r#"'{"kind": "create_replica", "replica": "r9", "boot": "garbage"}'"#,
+        r#"'{"kind": "create_replica", "replica": "r9", "boot": {"id": 5, "uptime_s": "x"}}'"#,
+        r#"'{"kind": "create_replica", "replica": "r9", "boot": {"id": "b", "uptime_s": 1e308}}'"#,
+        r#"'{"kind": "drop_replica", "replica": "r9", "boot": {"id": "b", "uptime_s": -1e308}}'"#,
+        r#"'{"kind": "drop_replica", "replica": "r9", "boot": []}'"#,
         "'[]'",
         "NULL",
     ] {
