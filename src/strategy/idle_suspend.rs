@@ -2792,6 +2792,36 @@ mod tests {
         }
 
         #[test]
+        fn the_round_that_widens_the_margin_explains_with_it() {
+            // Users waited from 08:57 to 09:07: the margin grows from 2m to
+            // 13m in the round that sees the replica hydrated, and that
+            // round's reason already wakes with it (11m + 1m + 13m).
+            let at = |hm: &str| format!("2026-02-02T{hm}:00Z");
+            let cold = with_activity(
+                cluster("c", vec![replica("r_200cc", "200cc", false)]),
+                Some(&at("08:57")),
+                3,
+            );
+            let mut st = running();
+            round(&cold, &at("08:58"), &mut st);
+            let warm = with_activity(
+                cluster("c", vec![replica("r_200cc", "200cc", true)]),
+                Some(&at("09:07")),
+                0,
+            );
+            let d = round(&warm, &at("09:08"), &mut st);
+            let ps = st.predict.as_ref().unwrap();
+            assert_eq!(ps.margin(&cfg().predict.unwrap()), 780.0);
+            let why = &ps.hold.as_ref().expect("held for the session").why;
+            assert!(why.contains("waking at 08:30"), "{why}");
+            let said = d.prewarming.expect("nobody waits: prewarming");
+            assert!(
+                said.contains("margin 13m: waking at 08:30"),
+                "the round's own reason: {said}"
+            );
+        }
+
+        #[test]
         fn a_statement_within_two_intervals_and_a_minute_is_demand_waiting() {
             // No statement in flight: one that began less than 2 × 60 s +
             // 60 s before the round is users waiting; one before is not.
