@@ -28,6 +28,49 @@ mod format;
 
 use format::{Outcome, Scenario, Step};
 
+/// The simulator's backend, refusing the DDL on the `(cluster, replica)`
+/// pairs of a step's `fail` as a server would (the statement does not run).
+struct Refusing<'r, B> {
+    inner: B,
+    refuse: &'r [(&'r str, &'r str)],
+}
+
+impl<B: Backend> Backend for Refusing<'_, B> {
+    type Error = B::Error;
+
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.inner.now()
+    }
+
+    async fn snapshot(&mut self) -> Result<crate::model::Snapshot, B::Error> {
+        self.inner.snapshot().await
+    }
+
+    async fn execute_ddl(
+        &mut self,
+        action: &plan::Action,
+        intent: &exec::AuditRow,
+    ) -> Result<exec::Ddl, B::Error> {
+        let target = (action.cluster.as_str(), action.replica.as_str());
+        if self.refuse.contains(&target) {
+            return Ok(exec::Ddl::Refused(format::REFUSAL.into()));
+        }
+        self.inner.execute_ddl(action, intent).await
+    }
+
+    async fn audit(&mut self, row: &exec::AuditRow) -> Result<(), B::Error> {
+        self.inner.audit(row).await
+    }
+
+    async fn persist_states(
+        &mut self,
+        states: &[(ClusterId, serde_json::Value)],
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), B::Error> {
+        self.inner.persist_states(states, at).await
+    }
+}
+
 /// Hydration work of a cluster with an index, in seconds of one core: far
 /// beyond any scenario, so only steps hydrate its replicas.
 const NEVER_S: i64 = 100_000_000_000;
@@ -153,9 +196,17 @@ impl Sim {
                 .record_statement_for_test(began, a.in_flight);
             self.sc.statement_log.enabled = true;
         }
+        let refuse: Vec<(&str, &str)> = step
+            .fail
+            .iter()
+            .map(|(c, r)| (sc.clusters[*c].name.as_str(), r.as_str()))
+            .collect();
         let (sc_ref, slots, index) = (&self.sc, &mut self.slots, &self.index);
         let report = self.rt.block_on(async {
-            let mut backend = SimBackend::for_test(sc_ref, slots, index, t);
+            let mut backend = Refusing {
+                inner: SimBackend::for_test(sc_ref, slots, index, t),
+                refuse: &refuse,
+            };
             let snap = backend.snapshot().await.expect("sim snapshot");
             let plan = plan::plan(&snap, &PlanOptions::default());
             let opts = exec::ApplyOptions {

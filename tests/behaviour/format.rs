@@ -52,7 +52,13 @@ pub struct Step {
     pub expect_actions: Vec<Option<Vec<String>>>,
     /// The round's `--max-actions` (`None`: no limit).
     pub max_actions: Option<usize>,
+    /// `(cluster, replica)`: the round's DDL on this replica is refused by
+    /// the server ([`REFUSAL`]).
+    pub fail: Vec<(usize, String)>,
 }
+
+/// The error a `fail` step's refused DDL gets.
+pub const REFUSAL: &str = "refused by the scenario";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct StepActivity {
@@ -108,6 +114,8 @@ struct RawStep {
     expect: PerCluster,
     expect_actions: Option<PerCluster>,
     max_actions: Option<usize>,
+    #[serde(default)]
+    fail: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -232,6 +240,11 @@ pub fn parse(name: &str, text: &str) -> Result<Scenario, String> {
             .iter()
             .map(|r| replica(r))
             .collect::<Result<Vec<_>, _>>()?;
+        let fail = rs
+            .fail
+            .iter()
+            .map(|r| replica(r))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut ooms = Vec::new();
         for (r, n) in &rs.ooms {
             let (c, name) = replica(r)?;
@@ -310,6 +323,7 @@ pub fn parse(name: &str, text: &str) -> Result<Scenario, String> {
             expect,
             expect_actions,
             max_actions: rs.max_actions,
+            fail,
         });
     }
     Ok(Scenario {
@@ -345,9 +359,12 @@ fn resolve(clusters: &[Cluster], r: &str) -> Result<(usize, String), String> {
 
 /// How a round's action is written in `expect_actions`: `create r_50cc`,
 /// `drop r1`; an action that did not execute gets its status appended
-/// (`create r_50cc (failed: …)`), so it never matches an expectation.
+/// (`create r_50cc (skipped: why)`), a failed one without its error, whose
+/// wording is the backend's (`create r_50cc (failed)`).
 pub fn action_text(verb: &str, replica: &str, status: &str) -> String {
-    if status == "executed" {
+    if status.starts_with("failed") {
+        format!("{verb} {replica} (failed)")
+    } else if status == "executed" {
         format!("{verb} {replica}")
     } else {
         format!("{verb} {replica} ({status})")

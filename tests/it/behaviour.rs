@@ -11,7 +11,7 @@
 //! the test helpers all see time pass as the simulator's clock does.
 
 use crate::cli::{clusterctl, init_tables, strategy};
-use crate::support::Emulator;
+use crate::support::{Emulator, Pattern};
 
 #[path = "../behaviour/format.rs"]
 mod format;
@@ -36,6 +36,11 @@ fn build(emu: &Emulator, sc: &Scenario) {
             strategy(emu, &c.name, ty, config.clone());
         }
     }
+}
+
+/// A name as clusterctl's DDL quotes it (`"a"`), to find its statements.
+fn ddl_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 /// Applies the step's signals, runs one `clusterctl apply`, reads the result.
@@ -78,15 +83,30 @@ fn round(emu: &Emulator, sc: &Scenario, step: &Step) -> Outcome {
     // flushes the log every few seconds (§1.11), and a step stands for the
     // state at the run, not the instant a statement began.
     emu.flush_statement_log();
+    for (c, replica) in &step.fail {
+        // The DDL itself, not the audit row that quotes it.
+        let name = format!(
+            "{}.{}",
+            ddl_ident(&sc.clusters[*c].name),
+            ddl_ident(replica)
+        );
+        let ddl = Pattern::regex(&format!(
+            r"^\s*(CREATE|DROP) CLUSTER REPLICA {}",
+            regex::escape(&name)
+        ));
+        emu.fail_statement(ddl, 1, "XX000", format::REFUSAL);
+    }
     let max = step.max_actions.map(|n| n.to_string());
     let mut args = vec!["apply", "--output", "json"];
     if let Some(n) = &max {
         args.extend(["--max-actions", n]);
     }
     let run = clusterctl(emu, &args);
+    // A refused DDL is a problem of the run (exit 3), not its failure.
+    let expected = if step.fail.is_empty() { 0 } else { 3 };
     assert_eq!(
         run.code,
-        0,
+        expected,
         "tests/behaviour/{}.toml step {}: apply failed:\n{}",
         sc.name,
         step.number,
