@@ -2545,6 +2545,39 @@ mod tests {
         }
 
         #[test]
+        fn a_hold_under_way_is_never_cut_short_by_a_later_forecast() {
+            // Woken at 08:36 with a 7m margin (lead 19m): held, while
+            // nobody comes, until the latest onset 09:45 + 19m = 10:04.
+            let empty = with_activity(cluster("c", vec![]), Some("2026-01-30T17:00:00Z"), 0);
+            let mut st = suspended();
+            st.predict.as_mut().unwrap().margin_s = Some(420.0);
+            let d = round(&empty, "2026-02-02T08:36:00Z", &mut st);
+            assert_eq!(d.names(), vec!["r_200cc"]);
+            let until = |st: &IdleSuspendState| {
+                let h = st.predict.as_ref().unwrap().hold.as_ref().expect("a hold");
+                (h.wake, h.until)
+            };
+            assert_eq!(
+                until(&st),
+                (t("2026-02-02T08:36:00Z"), t("2026-02-02T10:04:00Z"))
+            );
+            // The margin back to 2m at 08:50 (lead 14m): today's forecast
+            // now wakes at 08:41 and holds until 09:59, but the hold under
+            // way keeps its wake and its end.
+            st.predict.as_mut().unwrap().margin_s = Some(120.0);
+            let warming = with_activity(
+                cluster("c", vec![replica("r_200cc", "200cc", false)]),
+                Some("2026-01-30T17:00:00Z"),
+                0,
+            );
+            round(&warming, "2026-02-02T08:50:00Z", &mut st);
+            assert_eq!(
+                until(&st),
+                (t("2026-02-02T08:36:00Z"), t("2026-02-02T10:04:00Z"))
+            );
+        }
+
+        #[test]
         fn the_next_decision_is_the_wake() {
             let empty = with_activity(cluster("c", vec![]), Some("2026-01-30T17:00:00Z"), 0);
             let st = suspended();
