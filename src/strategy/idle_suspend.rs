@@ -2561,20 +2561,27 @@ mod tests {
                 until(&st),
                 (t("2026-02-02T08:36:00Z"), t("2026-02-02T10:04:00Z"))
             );
-            // The margin back to 2m at 08:50 (lead 14m): today's forecast
-            // now wakes at 08:41 and holds until 09:59, but the hold under
-            // way keeps its wake and its end.
+            // The margin back to 2m at 08:47, the replica hydrated in 11m
+            // as before (lead 14m): today's forecast now wakes at 08:41 and
+            // holds until 09:59, but the hold under way keeps its wake and
+            // its end.
             st.predict.as_mut().unwrap().margin_s = Some(120.0);
-            let warming = with_activity(
-                cluster("c", vec![replica("r_200cc", "200cc", false)]),
+            let warm = with_activity(
+                cluster("c", vec![replica("r_200cc", "200cc", true)]),
                 Some("2026-01-30T17:00:00Z"),
                 0,
             );
-            round(&warming, "2026-02-02T08:50:00Z", &mut st);
+            round(&warm, "2026-02-02T08:47:00Z", &mut st);
             assert_eq!(
                 until(&st),
                 (t("2026-02-02T08:36:00Z"), t("2026-02-02T10:04:00Z"))
             );
+            // At 10:01 nobody came: the forecast's hold is over (09:59),
+            // the one under way is not: the replica stays until 10:04.
+            let d = round(&warm, "2026-02-02T10:01:00Z", &mut st);
+            assert_eq!(d.names(), vec!["r_200cc"], "{:?}", d.notes);
+            let d = round(&warm, "2026-02-02T10:05:00Z", &mut st);
+            assert!(d.names().is_empty(), "nobody came: {:?}", d.notes);
         }
 
         #[test]
