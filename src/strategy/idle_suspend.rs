@@ -2719,6 +2719,23 @@ mod tests {
         }
 
         #[test]
+        fn outside_predicted_demand_it_suspends_at_the_threshold() {
+            // Tuesday evening, no demand predicted until Wednesday: the
+            // configured 30m of silence, to the second.
+            let warm = with_activity(
+                cluster("c", vec![replica("r_200cc", "200cc", true)]),
+                Some("2026-02-03T19:30:00Z"),
+                0,
+            );
+            let mut st = running();
+            let d = round(&warm, "2026-02-03T19:59:59Z", &mut st);
+            assert_eq!(d.names(), vec!["r_200cc"], "{:?}", d.notes);
+            let mut st = running();
+            let d = round(&warm, "2026-02-03T20:00:00Z", &mut st);
+            assert!(d.names().is_empty(), "{:?}", d.notes);
+        }
+
+        #[test]
         fn not_suspended_minutes_before_its_predicted_wake() {
             // Running since the weekend, idle since Friday 17:00; Monday's
             // wake is 08:41 (onset 08:55 - 11m hydration - 1m - 2m).
@@ -2734,6 +2751,13 @@ mod tests {
             // An hour earlier the wake is far: it suspends.
             let mut st = running();
             let d = round(&warm, "2026-02-02T07:37:30Z", &mut st);
+            assert!(d.names().is_empty(), "{:?}", d.notes);
+            // The bound: 299 s before the wake it stays, 300 s it goes.
+            let mut st = running();
+            let d = round(&warm, "2026-02-02T08:36:01Z", &mut st);
+            assert_eq!(d.names(), vec!["r_200cc"], "{:?}", d.notes);
+            let mut st = running();
+            let d = round(&warm, "2026-02-02T08:36:00Z", &mut st);
             assert!(d.names().is_empty(), "{:?}", d.notes);
         }
 
