@@ -2806,6 +2806,23 @@ mod tests {
             );
             let d = round(&cold, "2026-02-03T03:05:00Z", &mut stuck);
             assert!(d.names().is_empty(), "{:?}", d.notes);
+            // The bound: four learned hydrations (11m) and ten minutes,
+            // 54m after it was asked for.
+            for (at, protected) in [
+                ("2026-02-02T17:58:59Z", true),
+                ("2026-02-02T17:59:00Z", false),
+            ] {
+                let mut st = running();
+                st.predict.as_mut().unwrap().hydrations.pending.insert(
+                    "r_200cc".into(),
+                    crate::strategy::predict::hydration::Pending {
+                        size: Size::from("200cc"),
+                        since: t("2026-02-02T17:05:00Z"),
+                    },
+                );
+                let d = round(&cold, at, &mut st);
+                assert_eq!(!d.names().is_empty(), protected, "{at}: {:?}", d.notes);
+            }
             // ... and it learned how long that hydration took.
             let h = &st.predict.as_ref().unwrap().hydrations.by_size[&Size::from("200cc")];
             assert_eq!(h.last(), Some(&900));
