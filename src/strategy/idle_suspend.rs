@@ -2580,6 +2580,19 @@ mod tests {
             // the one under way is not: the replica stays until 10:04.
             let d = round(&warm, "2026-02-02T10:01:00Z", &mut st);
             assert_eq!(d.names(), vec!["r_200cc"], "{:?}", d.notes);
+            // ... and a statement then would change the decision.
+            let (c, p) = (cfg(), office());
+            let mut sensitive = None;
+            decide_with(
+                &warm,
+                Idle::For(3600.0),
+                t("2026-02-02T10:02:00Z"),
+                Some(&p),
+                |ctx, _| {
+                    sensitive = Some(activity_sensitive(&c, ctx, &st));
+                },
+            );
+            assert_eq!(sensitive, Some(true));
             let d = round(&warm, "2026-02-02T10:05:00Z", &mut st);
             assert!(d.names().is_empty(), "nobody came: {:?}", d.notes);
         }
@@ -2716,6 +2729,47 @@ mod tests {
                 .unwrap()
                 .reason
                 .contains("activity 60s ago"));
+        }
+
+        #[test]
+        fn describe_lists_each_learned_size_once_and_the_lead_is_sensitive_while_warm_for_nobody() {
+            let c = cfg();
+            let p = office();
+            let at = |cl: &Cluster, now: &str, st: &IdleSuspendState| {
+                let mut out = None;
+                decide_with(cl, Idle::For(3600.0), t(now), Some(&p), |ctx, _| {
+                    out = Some((prediction(&c, ctx, st), activity_sensitive(&c, ctx, st)));
+                });
+                out.expect("ran")
+            };
+            // 200cc learned, and the lead's size: listed once.
+            let empty = with_activity(cluster("c", vec![]), Some("2026-01-30T17:00:00Z"), 0);
+            let (pred, _) = at(&empty, "2026-02-02T06:00:00Z", &suspended());
+            let sizes: Vec<String> = pred
+                .expect("a prediction")
+                .hydration
+                .iter()
+                .map(|h| h.size.0.clone())
+                .collect();
+            assert_eq!(sizes, ["200cc"]);
+            // Woken at 08:41 for 08:55, nobody yet at 08:50: a statement
+            // now would change the decision (the session's end).
+            let mut st = suspended();
+            round(&empty, "2026-02-02T08:41:00Z", &mut st);
+            let warm = with_activity(
+                cluster("c", vec![replica("r_200cc", "200cc", true)]),
+                Some("2026-01-30T17:00:00Z"),
+                0,
+            );
+            assert!(at(&warm, "2026-02-02T08:50:00Z", &st).1);
+            // Users came at 09:00: the session's end is known.
+            let busy = with_activity(
+                cluster("c", vec![replica("r_200cc", "200cc", true)]),
+                Some("2026-02-02T09:00:00Z"),
+                0,
+            );
+            round(&busy, "2026-02-02T09:01:00Z", &mut st);
+            assert!(!at(&busy, "2026-02-02T09:02:00Z", &st).1);
         }
 
         #[test]
