@@ -103,33 +103,12 @@ impl<'a> Obj<'a> {
         }
     }
 
-    /// A replica name Materialize accepts: non-empty, at most
-    /// [`super::MAX_IDENT_BYTES`], and not one it reserves
-    /// ([`super::reserved_prefix`]).
+    /// A replica name Materialize accepts
+    /// ([`super::refused_replica_name`]).
     pub fn opt_name(&self, key: &'static str) -> Result<Option<String>, ConfigError> {
         let name = self.opt_string(key)?;
-        if let Some(n) = &name {
-            if n.len() > super::MAX_IDENT_BYTES {
-                return Err(ConfigError::new(
-                    key,
-                    format!(
-                        "must be at most {} bytes, got {}",
-                        super::MAX_IDENT_BYTES,
-                        n.len()
-                    ),
-                ));
-            }
-            if let Some(prefix) = super::reserved_prefix(n) {
-                let [a, b, c] = super::RESERVED_PREFIXES;
-                return Err(ConfigError::new(
-                    key,
-                    format!(
-                        "'{n}' begins with '{prefix}', which Materialize reserves for its own \
-                         objects: it refuses the replica (`replica name \"{n}\" is reserved`); \
-                         choose a name that does not begin with {a}, {b} or {c}"
-                    ),
-                ));
-            }
+        if let Some(why) = name.as_deref().and_then(super::refused_replica_name) {
+            return Err(ConfigError::new(key, why));
         }
         Ok(name)
     }

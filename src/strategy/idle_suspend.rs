@@ -1267,15 +1267,8 @@ fn at_the_clusters_size(ctx: &Ctx, r: &SuspendedReplica) -> SuspendedReplica {
 /// Why a remembered replica cannot be created as it is (state written by
 /// an older version, by hand, or before the size was withdrawn).
 fn not_creatable(ctx: &Ctx, r: &SuspendedReplica) -> Option<String> {
-    if r.name.is_empty() {
-        return Some("its name is empty".into());
-    }
-    if r.name.len() > super::MAX_IDENT_BYTES {
-        return Some(format!(
-            "its name is {} bytes, over Materialize's limit of {}",
-            r.name.len(),
-            super::MAX_IDENT_BYTES
-        ));
+    if let Some(why) = super::refused_replica_name(&r.name) {
+        return Some(why);
     }
     if !ctx.sizes.contains(&r.size) {
         return Some(format!(
@@ -2112,10 +2105,20 @@ mod tests {
         let c = cfg(serde_json::json!({"idle_after_s": 60}));
         let long = "x".repeat(300);
         let empty = waiting(cluster("c", vec![]));
-        let mut st = suspended_with(&[("r1", "75cc"), (&long, "25cc"), ("r3", "25cc")]);
+        let mut st = suspended_with(&[
+            ("r1", "75cc"),
+            (&long, "25cc"),
+            ("r3", "25cc"),
+            ("mz_r4", "25cc"),
+        ]);
         let d = step(&empty, &c, Idle::Busy, &mut st);
         assert_eq!(d.names(), vec!["r3"], "only what can be created");
-        assert_eq!(d.alerts.len(), 2, "{:?}", d.alerts);
+        assert_eq!(d.alerts.len(), 3, "{:?}", d.alerts);
+        assert!(
+            d.alerts[2].contains("its name begins with 'mz_', which Materialize reserves"),
+            "{:?}",
+            d.alerts
+        );
         let unknown = &d.alerts[0];
         assert!(
             unknown.starts_with("idle_suspend: not bringing back replica r1 (75cc)")

@@ -465,6 +465,28 @@ pub fn reserved_prefix(name: &str) -> Option<&'static str> {
     RESERVED_PREFIXES.into_iter().find(|p| name.starts_with(p))
 }
 
+/// Why Materialize would refuse to create a replica named `name`, if it
+/// would: the one rule for a configured `replica_name` and for a replica
+/// a suspension remembers (`its name is …`).
+pub fn refused_replica_name(name: &str) -> Option<String> {
+    if name.is_empty() {
+        return Some("its name is empty".into());
+    }
+    if name.len() > MAX_IDENT_BYTES {
+        return Some(format!(
+            "its name is {} bytes, over Materialize's limit of {MAX_IDENT_BYTES}",
+            name.len()
+        ));
+    }
+    let prefix = reserved_prefix(name)?;
+    let [a, b, c] = RESERVED_PREFIXES;
+    Some(format!(
+        "its name begins with '{prefix}', which Materialize reserves for its own objects: \
+         it refuses the replica (`replica name \"{name}\" is reserved`); choose a name that \
+         does not begin with {a}, {b} or {c}"
+    ))
+}
+
 /// The name of a replica a strategy derives from its cluster's name and a
 /// suffix (`-burst`, `_200cc`). Within [`MAX_IDENT_BYTES`]: when the
 /// cluster's name leaves no room for the suffix it is cut (at a character

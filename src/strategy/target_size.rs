@@ -356,7 +356,7 @@ mod tests {
             let prefix = &name[..name.find('_').unwrap() + 1];
             assert!(
                 err.message
-                    .contains(&format!("'{name}' begins with '{prefix}'"))
+                    .contains(&format!("its name begins with '{prefix}'"))
                     && err
                         .message
                         .contains(&format!("replica name \"{name}\" is reserved"))

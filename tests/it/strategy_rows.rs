@@ -471,7 +471,7 @@ fn a_replica_name_materialize_reserves_is_refused_before_any_ddl() {
     assert!(
         line.starts_with("error:")
             && line.contains("replica_name")
-            && line.contains("'mz_main' begins with 'mz_'")
+            && line.contains("its name begins with 'mz_'")
             && line.contains("skipped"),
         "{line}"
     );
