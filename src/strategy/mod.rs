@@ -1516,6 +1516,37 @@ mod derived_names {
     }
 
     #[test]
+    fn a_replica_name_is_refused_as_materialize_would_refuse_it() {
+        assert_eq!(
+            refused_replica_name(&"x".repeat(255)),
+            None,
+            "255 bytes is the limit"
+        );
+        assert_eq!(
+            refused_replica_name(&"x".repeat(256)).as_deref(),
+            Some("its name is 256 bytes, over Materialize's limit of 255")
+        );
+        assert_eq!(
+            refused_replica_name("").as_deref(),
+            Some("its name is empty")
+        );
+        for (name, prefix) in [
+            ("mz_r", "mz_"),
+            ("pg_r", "pg_"),
+            ("external_r", "external_"),
+        ] {
+            let why = refused_replica_name(name).unwrap_or_default();
+            assert!(
+                why.starts_with(&format!("its name begins with '{prefix}'")),
+                "{why}"
+            );
+        }
+        for name in ["MZ_r", "r_mz_", "mz", "pgr", "r1"] {
+            assert_eq!(refused_replica_name(name), None, "{name}");
+        }
+    }
+
+    #[test]
     fn a_long_one_is_cut_and_marked_within_the_limit() {
         // 20 two-byte characters then ASCII: 255 bytes, a cut that would
         // fall inside a character moves back to its start.
