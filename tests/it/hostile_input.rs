@@ -1095,16 +1095,7 @@ fn odd_audit_and_state_rows_stop_nothing() {
             r#"'{{"kind": "create_replica", "replica": "r8", "boot": {{"id": "{boot_id}", "uptime_s": {uptime}}}}}'"#
         )
     };
-    for ctx in [ours("1e308"), ours("-1e308"), ours("0")] {
-        n += 1;
-        emu.sql(&format!(
-            "INSERT INTO mz_cluster_strategy_actions \
-             (action_id, cluster_id, action_sql, decision_ctx, executed, created_at) \
-             VALUES ('odd{n}', {}, 'SELECT 1', {ctx}, NULL, now() - INTERVAL '1 hour')",
-            lit(&bad)
-        ));
-    }
-    for ctx in [
+    let odd = [
         r#"'{"kind": "no_such_kind", "replica": "r1"}'"#,
         r#"'{"kind": "create_replica", "replica": 5, "size": [], "deadline_s": "soon"}'"#,
         r#"'{"kind": "set_replication_factor", "replication_factor": "-1"}'"#,
@@ -1116,7 +1107,9 @@ fn odd_audit_and_state_rows_stop_nothing() {
         r#"'{"kind": "drop_replica", "replica": "r9", "boot": []}'"#,
         "'[]'",
         "NULL",
-    ] {
+    ];
+    let ours = [ours("1e308"), ours("-1e308"), ours("0")];
+    for ctx in odd.iter().copied().chain(ours.iter().map(String::as_str)) {
         n += 1;
         emu.sql(&format!(
             "INSERT INTO mz_cluster_strategy_actions \
