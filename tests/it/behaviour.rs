@@ -38,11 +38,6 @@ fn build(emu: &Emulator, sc: &Scenario) {
     }
 }
 
-/// A name as clusterctl's DDL quotes it (`"a"`), to find its statements.
-fn ddl_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
 /// Applies the step's signals, runs one `clusterctl apply`, reads the result.
 fn round(emu: &Emulator, sc: &Scenario, step: &Step) -> Outcome {
     emu.advance_clock(step.advance_s);
@@ -84,12 +79,10 @@ fn round(emu: &Emulator, sc: &Scenario, step: &Step) -> Outcome {
     // state at the run, not the instant a statement began.
     emu.flush_statement_log();
     for (c, replica) in &step.fail {
-        // The DDL itself, not the audit row that quotes it.
-        let name = format!(
-            "{}.{}",
-            ddl_ident(&sc.clusters[*c].name),
-            ddl_ident(replica)
-        );
+        // The DDL itself, not the audit row that quotes it; its names
+        // quoted as clusterctl's DDL quotes them.
+        let ident = clusterctl::ddl::ident;
+        let name = format!("{}.{}", ident(&sc.clusters[*c].name), ident(replica));
         let ddl = Pattern::regex(&format!(
             r"^\s*(CREATE|DROP) CLUSTER REPLICA {}",
             regex::escape(&name)
