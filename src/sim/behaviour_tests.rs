@@ -30,6 +30,8 @@ use format::{Outcome, Scenario, Step};
 
 /// The simulator's backend, refusing the DDL on the `(cluster, replica)`
 /// pairs of a step's `fail` as a server would (the statement does not run).
+/// Every other method is the inner backend's, defaults included, so the
+/// wrapper changes nothing else whatever the simulator overrides.
 struct Refusing<'r, B> {
     inner: B,
     refuse: &'r [(&'r str, &'r str)],
@@ -62,12 +64,35 @@ impl<B: Backend> Backend for Refusing<'_, B> {
         self.inner.audit(row).await
     }
 
+    async fn audit_outcomes(&mut self, outcomes: &[exec::Outcome]) -> Result<(), B::Error> {
+        self.inner.audit_outcomes(outcomes).await
+    }
+
     async fn persist_states(
         &mut self,
         states: &[(ClusterId, serde_json::Value)],
         at: chrono::DateTime<chrono::Utc>,
     ) -> Result<(), B::Error> {
         self.inner.persist_states(states, at).await
+    }
+
+    async fn await_statement_log(&mut self, snapshot: chrono::DateTime<chrono::Utc>) {
+        self.inner.await_statement_log(snapshot).await
+    }
+
+    async fn bookkeeping(
+        &mut self,
+        step: exec::Bookkeeping<'_>,
+    ) -> Result<Option<exec::Changed>, B::Error> {
+        self.inner.bookkeeping(step).await
+    }
+
+    async fn lease_allows(&mut self, next: Option<&plan::Action>) -> Result<(), B::Error> {
+        self.inner.lease_allows(next).await
+    }
+
+    fn stop_requested(&self) -> bool {
+        self.inner.stop_requested()
     }
 }
 
