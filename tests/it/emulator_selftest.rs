@@ -503,6 +503,89 @@ fn clusters_are_renamed_and_swapped_by_name_keeping_their_ids() {
     assert_eq!(emu.replicas("b"), pairs(&[("r1", "25cc")]));
 }
 
+/// §2.4: a replica of an unmanaged cluster is renamed in place: its id,
+/// size and hydration stay. Checks and texts as Materialize's planner and
+/// catalog make them (cluster.slt, managed_cluster.slt).
+#[test]
+fn replicas_of_unmanaged_clusters_are_renamed_in_place() {
+    let emu = lenient();
+    emu.create_hydrated_cluster("c", "r1", "25cc");
+    emu.add_replica("c", "r2", "50cc");
+    let id = emu.replica_id("c", "r1");
+    let mut c = connect(&emu.url());
+    c.batch_execute("ALTER CLUSTER REPLICA c.r1 RENAME TO \"Old r1\"")
+        .unwrap();
+    assert_eq!(emu.replica_id("c", "Old r1"), id);
+    assert_eq!(
+        emu.replicas("c"),
+        pairs(&[("Old r1", "25cc"), ("r2", "50cc")])
+    );
+    let hydrated = emu.query_one(&format!(
+        "SELECT bool_and(hydrated)::text FROM mz_internal.mz_hydration_statuses WHERE replica_id = '{id}'"
+    ));
+    assert_eq!(
+        hydrated.as_deref(),
+        Some("true"),
+        "hydration stays with the id"
+    );
+    // The old name is free again, for CREATE as for a rename.
+    c.batch_execute("CREATE CLUSTER REPLICA c.r1 SIZE '25cc'")
+        .unwrap();
+    for (sql, message) in [
+        (
+            "ALTER CLUSTER REPLICA c.r1 RENAME TO r2",
+            "uniqueness violation".to_string(),
+        ),
+        (
+            "ALTER CLUSTER REPLICA c.gone RENAME TO r9",
+            r#"CLUSTER c has no CLUSTER REPLICA named "gone""#.to_string(),
+        ),
+        (
+            "ALTER CLUSTER REPLICA nope.r1 RENAME TO r9",
+            "unknown cluster 'nope'".to_string(),
+        ),
+        (
+            "ALTER CLUSTER REPLICA c RENAME TO r9",
+            "Expected dot, found RENAME".to_string(),
+        ),
+        (
+            "ALTER CLUSTER REPLICA c.r1 RENAME TO mz_r1",
+            r#"replica name "mz_r1" is reserved"#.to_string(),
+        ),
+        (
+            "ALTER CLUSTER REPLICA mz_system.r1 RENAME TO r9",
+            "cannot modify managed cluster mz_system".to_string(),
+        ),
+        (
+            &format!("ALTER CLUSTER REPLICA c.r1 RENAME TO {}", "x".repeat(256)),
+            format!(
+                "identifier too long (len 256, max 255, value {})",
+                "x".repeat(256)
+            ),
+        ),
+    ] {
+        assert_eq!(message_of(&mut c, sql), message, "{sql}");
+    }
+    // A rename to its own name changes nothing; IF EXISTS of a missing
+    // replica or cluster does nothing.
+    c.batch_execute("ALTER CLUSTER REPLICA c.r2 RENAME TO r2")
+        .unwrap();
+    c.batch_execute("ALTER CLUSTER REPLICA IF EXISTS c.gone RENAME TO r9")
+        .unwrap();
+    c.batch_execute("ALTER CLUSTER REPLICA IF EXISTS nope.r1 RENAME TO r9")
+        .unwrap();
+    assert_eq!(
+        emu.replicas("c"),
+        pairs(&[("Old r1", "25cc"), ("r1", "25cc"), ("r2", "50cc")])
+    );
+    // Managed clusters name their replicas themselves.
+    emu.create_managed_cluster("m", "25cc", 1);
+    assert_eq!(
+        message_of(&mut c, "ALTER CLUSTER REPLICA m.r1 RENAME TO r9"),
+        "cannot modify managed cluster m"
+    );
+}
+
 #[test]
 fn fault_hook_runs_before_the_ddl() {
     let emu = lenient();

@@ -67,6 +67,61 @@ fn target_size_resize_is_zero_downtime() {
         .all(|(_, executed, err)| *executed && err.is_none()));
 }
 
+/// Replicas are judged by what they are, not by the names a run gave them:
+/// one renamed by hand (Materialize keeps its id, size and hydration) while
+/// it hydrates is not created a second time, and the resize's name given
+/// back afterwards changes nothing.
+#[test]
+fn a_replica_renamed_by_hand_mid_resize_is_not_created_again() {
+    let emu = Emulator::start();
+    emu.create_hydrated_cluster("analytics", "main", "25cc");
+    init_tables(&emu);
+    strategy(
+        &emu,
+        "analytics",
+        "target_size",
+        json!({"target_size": "50cc", "replica_name": "main"}),
+    );
+    let rename = |from: &str, to: &str| {
+        postgres::Client::connect(&emu.url(), postgres::NoTls)
+            .expect("connect")
+            .batch_execute(&format!(
+                r#"ALTER CLUSTER REPLICA "analytics"."{from}" RENAME TO "{to}""#
+            ))
+            .expect("renamed by hand");
+    };
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(
+        run.stdout
+            .contains(r#"CREATE CLUSTER REPLICA "analytics"."main_50cc" (SIZE = '50cc')"#),
+        "{}",
+        run.all()
+    );
+    let id = emu.replica_id("analytics", "main_50cc");
+
+    rename("main_50cc", "fresh");
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(run.stdout.contains("No changes"), "{}", run.all());
+    assert_eq!(
+        emu.replicas("analytics"),
+        pairs(&[("fresh", "50cc"), ("main", "25cc")])
+    );
+
+    emu.set_hydrated("analytics", "fresh", true);
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(
+        run.stdout
+            .contains(r#"DROP CLUSTER REPLICA "analytics"."main""#),
+        "{}",
+        run.all()
+    );
+    rename("fresh", "main");
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(run.stdout.contains("No changes"), "{}", run.all());
+    assert_eq!(emu.replicas("analytics"), pairs(&[("main", "50cc")]));
+    assert_eq!(emu.replica_id("analytics", "main"), id);
+}
+
 #[test]
 fn burst_covers_a_cold_replica_and_leaves_once_it_hydrates() {
     let emu = Emulator::start();

@@ -850,10 +850,22 @@ impl Parser {
         ))
     }
 
-    /// `ALTER CLUSTER REPLICA c.r OWNER TO role` (other forms unsupported).
+    /// `ALTER CLUSTER REPLICA c.r OWNER TO role` and `ALTER CLUSTER REPLICA
+    /// [IF EXISTS] c.r RENAME TO r2` (other forms unsupported).
     fn alter_replica(&mut self) -> PResult<String> {
+        let if_exists = self.if_exists()?;
         let (cluster, replica) = self.qualified_replica()?;
-        if !self.kws(&["owner", "to"]) {
+        if self.kws(&["rename", "to"]) {
+            let new_name = self.ident()?;
+            self.expect_end()?;
+            return Ok(format!(
+                "CALL mz_emulator.rename_replica({}, {}, {}, {if_exists}, {ACTOR})",
+                lit(&cluster),
+                lit(&replica),
+                lit(&new_name)
+            ));
+        }
+        if if_exists || !self.kws(&["owner", "to"]) {
             return unsupported(&format!("ALTER CLUSTER REPLICA ... {}", self.found()));
         }
         let owner = self.ident()?;

@@ -285,6 +285,53 @@ BEGIN
     UPDATE mz_catalog.mz_clusters SET name = p_new WHERE id = c.id;
 END $$;
 
+-- ALTER CLUSTER REPLICA [IF EXISTS] c.r RENAME TO r2: the id, size, owner
+-- and hydration stay; only the name changes. As Materialize plans it
+-- (plan_alter_cluster_replica_rename): the cluster, then the replica (IF
+-- EXISTS: a notice and nothing done), then unmanaged clusters only (builtin
+-- clusters are managed too: `cannot modify managed cluster mz_system`),
+-- then ownership of the replica; the catalog transaction refuses a reserved
+-- name (Op::RenameClusterReplica), and a name another replica of the cluster
+-- has is the durable catalog's `uniqueness violation` (cluster.slt), not
+-- CREATE's `cannot create multiple replicas named …`.
+CREATE PROCEDURE mz_emulator.rename_replica(p_cluster text, p_replica text, p_new text,
+                                            p_if_exists boolean DEFAULT false,
+                                            p_actor text DEFAULT NULL)
+LANGUAGE plpgsql SECURITY DEFINER AS $$
+DECLARE
+    c mz_catalog.mz_clusters;
+    r mz_catalog.mz_cluster_replicas;
+BEGIN
+    PERFORM mz_emulator.check_ident(p_new);
+    PERFORM mz_emulator.ddl_lock();
+    c := mz_emulator.resolve_cluster(p_cluster, p_if_exists);
+    IF c.id IS NULL THEN
+        RAISE NOTICE 'cluster replica ''%.%'' does not exist, skipping', p_cluster, p_replica;
+        RETURN;
+    END IF;
+    SELECT * INTO r FROM mz_catalog.mz_cluster_replicas WHERE cluster_id = c.id AND name = p_replica;
+    IF r.id IS NULL THEN
+        IF p_if_exists THEN
+            RAISE NOTICE 'cluster replica ''%.%'' does not exist, skipping', p_cluster, p_replica;
+            RETURN;
+        END IF;
+        PERFORM mz_emulator.fail(format('CLUSTER %s has no CLUSTER REPLICA named "%s"',
+                                        mz_emulator.ident(p_cluster), replace(p_replica, '"', '""')));
+    END IF;
+    IF c.managed THEN
+        PERFORM mz_emulator.fail('cannot modify managed cluster ' || mz_emulator.ident(c.name));
+    END IF;
+    PERFORM mz_emulator.require_owner(
+        p_actor, r.owner_id,
+        'CLUSTER REPLICA ' || mz_emulator.ident(c.name) || '.' || mz_emulator.ident(r.name));
+    PERFORM mz_emulator.check_reserved_name('replica', p_new);
+    IF EXISTS (SELECT 1 FROM mz_catalog.mz_cluster_replicas
+               WHERE cluster_id = c.id AND name = p_new AND id <> r.id) THEN
+        PERFORM mz_emulator.fail('uniqueness violation');
+    END IF;
+    UPDATE mz_catalog.mz_cluster_replicas SET name = p_new WHERE id = r.id;
+END $$;
+
 -- ALTER CLUSTER a SWAP WITH b: the two names change places at once, ids
 -- stay (blue/green deployments); ownership of both.
 CREATE PROCEDURE mz_emulator.swap_clusters(p_a text, p_b text, p_actor text DEFAULT NULL)
