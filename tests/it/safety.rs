@@ -766,6 +766,49 @@ fn plan_guard_skips_a_drop_whose_replacement_stopped_serving_since_the_snapshot(
 }
 
 #[test]
+fn plan_guard_skips_a_drop_whose_replica_was_renamed_since_the_snapshot() {
+    // The plan retires r_25cc; an operator renames it before the guard's
+    // read. Sent as planned, the DROP would fail (`CLUSTER c has no CLUSTER
+    // REPLICA named "r_25cc"`): the guard skips the round instead, and the
+    // next run plans by the new name.
+    let emu = Emulator::start();
+    emu.create_cluster("c");
+    emu.add_index("c");
+    emu.add_replica("c", "r_25cc", "25cc");
+    emu.add_replica("c", "r_50cc", "50cc");
+    emu.set_hydrated("c", "r_25cc", true);
+    emu.set_hydrated("c", "r_50cc", true);
+    init_tables(&emu);
+    strategy(&emu, "c", "target_size", json!({"target_size": "50cc"}));
+    let url = emu.url();
+    emu.on_statement("WHERE r.cluster_id = $1", 1, move |_| {
+        postgres::Client::connect(&url, postgres::NoTls)
+            .expect("connect")
+            .batch_execute(r#"ALTER CLUSTER REPLICA "c"."r_25cc" RENAME TO "keep""#)
+            .expect("renamed by hand");
+    });
+    emu.clear_sql_log();
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(
+        run.stdout.contains("changed since the plan was made"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(emu.logged("DROP CLUSTER REPLICA"), Vec::<String>::new());
+    assert_eq!(
+        emu.replicas("c"),
+        pairs(&[("keep", "25cc"), ("r_50cc", "50cc")])
+    );
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(
+        run.stdout.contains(r#"DROP CLUSTER REPLICA "c"."keep""#),
+        "{}",
+        run.all()
+    );
+    assert_eq!(emu.replicas("c"), pairs(&[("r_50cc", "50cc")]));
+}
+
+#[test]
 fn a_suspension_waits_for_the_statement_log_and_skips_a_cluster_queried_meanwhile() {
     // Materialize shows a statement in its log seconds after it began
     // (§8.6). A statement that began just before the snapshot was not in
