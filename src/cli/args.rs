@@ -780,55 +780,7 @@ pub fn parse_cluster_filter(s: &str) -> Result<String, String> {
 /// `30s`, `5m`, `1h30m`, or plain seconds; at most a year.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
-    within_a_year(s, any_duration(s)?)
-}
-
-/// A duration of any length, or why `s` is none.
-fn any_duration(s: &str) -> Result<Duration, String> {
-    if s.starts_with('-') {
-        return Err(format!(
-            "'{s}': a duration cannot be negative (e.g. 30s, 5m or 1h)"
-        ));
-    }
-    if s.split(|c: char| c.is_ascii_digit() || c.is_whitespace() || c == '.')
-        .any(|unit| unit == "M")
-    {
-        // humantime's month is a minute's capital: `--interval 5M` was
-        // five months (within a year, so taken), where minutes were meant.
-        return Err(format!(
-            "'{s}': M is a month in this notation, m a minute: write {} for minutes, or \
-             months in full (2months)",
-            s.replace('M', "m")
-        ));
-    }
-    duration_syntax(s).map_err(|e| {
-        if s.parse::<f64>().is_ok_and(f64::is_finite) {
-            // humantime said "unknown unit ''" of a plain `1800.5`.
-            return format!(
-                "'{s}' is not a duration: a plain number is whole seconds (1800); with a unit \
-                 it may be a fraction (1.5h)"
-            );
-        }
-        format!(
-            "'{s}' is not a duration like 30s, 5m or 1h ({})",
-            syntax_error(&e)
-        )
-    })
-}
-
-/// The units a duration flag is written in, as its messages list them.
-const DURATION_UNITS: &str = "ms, s, m, h, d, w";
-
-/// Why `humantime` read no duration, in our words: its own message for
-/// an unknown unit lists every unit it knows, months and years included,
-/// though a flag takes a year at most.
-fn syntax_error(e: &humantime::DurationError) -> String {
-    match e {
-        humantime::DurationError::UnknownUnit { unit, .. } => {
-            format!("unknown unit '{unit}'; the units are {DURATION_UNITS}")
-        }
-        other => format!("{other}; the units are {DURATION_UNITS}"),
-    }
+    within_a_year(s, keys::read_duration(s)?)
 }
 
 /// A pause's reason: free text, kept in the strategy table and shown by
@@ -871,7 +823,7 @@ pub fn parse_run_id(s: &str) -> Result<String, String> {
 /// [`AUDIT_RETENTION_MIN`]: crate::commands::reconcile::AUDIT_RETENTION_MIN
 pub fn parse_retention(s: &str) -> Result<Duration, String> {
     let min = crate::commands::reconcile::AUDIT_RETENTION_MIN;
-    let d = any_duration(s.trim())?;
+    let d = keys::read_duration(s.trim())?;
     if d < min {
         return Err(format!(
             "'{}' is shorter than {} days: the trail's newest resize of each cluster is read for up \
@@ -902,14 +854,6 @@ pub fn parse_period(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
-/// `30s`, `5m`, `1h30m`, or plain seconds, of any length.
-fn duration_syntax(s: &str) -> Result<Duration, humantime::DurationError> {
-    match s.parse::<u64>() {
-        Ok(secs) => Ok(Duration::from_secs(secs)),
-        Err(_) => humantime::parse_duration(s),
-    }
-}
-
 /// `--since`, `--until`: a duration from now, up to a century.
 const MAX_TIME_BOUND: Duration = Duration::from_secs(100 * 36525 * 864);
 
@@ -923,7 +867,7 @@ fn within_a_year(s: &str, d: Duration) -> Result<Duration, String> {
 /// `simulate --history`: a duration the scenario's `history` key allows.
 fn parse_history(s: &str) -> Result<Duration, String> {
     let t = s.trim();
-    let d = any_duration(t)?;
+    let d = keys::read_duration(t)?;
     // One wording for every length over the bound (a year's cap said
     // another thing above a year).
     let ms = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
@@ -943,7 +887,7 @@ pub fn parse_time_bound(s: &str) -> Result<crate::commands::TimeBound, String> {
     use crate::commands::TimeBound;
     use chrono::{NaiveDate, NaiveDateTime, TimeZone, Utc};
     let t = s.trim();
-    if let Ok(d) = duration_syntax(t) {
+    if let Ok(d) = keys::duration_syntax(t) {
         // A time that far back is a date (`history --since 2y` works as
         // the date two years ago does); only a bound no clock holds is
         // refused.

@@ -181,7 +181,16 @@ impl<'a> Obj<'a> {
         let not_whole =
             |got: String| ConfigError::new(key, format!("must be {what} >= {min}, got {got}"));
         let serde_json::Value::Number(n) = v else {
-            return Err(not_whole(kind_of(v)));
+            let hint = match v {
+                // A duration written as text ("10m", "600"): a row takes
+                // numbers only, as mz-clusterctl's rows did.
+                serde_json::Value::String(text) if round_up => seconds_in(text)
+                    .filter(|s| (min..=max).contains(s))
+                    .map(|s| format!(": write {s}, a number, not text"))
+                    .unwrap_or_default(),
+                _ => String::new(),
+            };
+            return Err(not_whole(format!("{}{hint}", kind_of(v))));
         };
         // `None`: whole, but more than any u64.
         let whole: Option<u64> = if let Some(u) = n.as_u64() {
@@ -408,6 +417,14 @@ impl<'de> serde::de::Visitor<'de> for Probe<'_> {
     }
 }
 
+/// The whole seconds a text means, read as a duration flag reads it
+/// ("600", "10m", "1h 30m"); `None` for anything else (`5M`, a month in
+/// that notation, included), or a fraction of a second.
+fn seconds_in(text: &str) -> Option<u64> {
+    let d = super::keys::read_duration(text.trim()).ok()?;
+    (d.subsec_nanos() == 0).then_some(d.as_secs())
+}
+
 fn kind_of(v: &serde_json::Value) -> String {
     match v {
         serde_json::Value::Null => "null".into(),
@@ -546,6 +563,28 @@ mod tests {
         assert_eq!(o.opt_seconds("at", 1).unwrap(), Some(31_622_400));
         assert_eq!(o.opt_u64_in("at", 1, 31_622_400).unwrap(), Some(31_622_400));
         assert!(o.opt_u64_in("at", 1, 31_622_399).is_err());
+    }
+
+    #[test]
+    fn seconds_written_as_text_are_refused_with_the_number_to_write() {
+        let raw = json!({"m": "10m", "n": " 600 ", "hm": "1h 30m", "ms": "1500ms",
+                         "zero": "0s", "year": "400days", "word": "soon", "frac": "2.5",
+                         "month": "5M"});
+        let o = Obj::new(&raw).unwrap();
+        let message = |key| o.opt_seconds(key, 1).unwrap_err().message;
+        assert_eq!(
+            message("m"),
+            r#"must be a number of seconds >= 1, got string "10m": write 600, a number, not text"#
+        );
+        assert!(message("n").ends_with(": write 600, a number, not text"));
+        assert!(message("hm").ends_with(": write 5400, a number, not text"));
+        // No hint where no whole number of seconds in bounds would do.
+        for key in ["ms", "zero", "year", "word", "frac", "month"] {
+            assert!(!message(key).contains("write"), "{key}: {}", message(key));
+        }
+        // Counts are not durations.
+        let count = o.opt_u64("n", 1).unwrap_err().message;
+        assert_eq!(count, r#"must be a whole number >= 1, got string " 600 ""#);
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //! from it, and the command line generates one `strategy set` flag per key
 //! from it. A unit test pins the table to what the parsers actually read.
 
+use std::time::Duration;
+
 use super::StrategyKind;
 use crate::model::SizeCatalog;
 
@@ -311,6 +313,65 @@ pub fn did_you_mean(word: &str, candidates: &[&str]) -> String {
     match suggest(word, candidates) {
         Some(s) => format!(" (did you mean '{s}'?)"),
         None => String::new(),
+    }
+}
+
+/// A duration of any length, as a flag or a hint writes it (`30s`, `5m`,
+/// `1h30m`, plain seconds), or why `s` is none. The one reading of a
+/// duration text: every duration flag, and the hint of a row that wrote its
+/// seconds as text.
+pub fn read_duration(s: &str) -> Result<Duration, String> {
+    if s.starts_with('-') {
+        return Err(format!(
+            "'{s}': a duration cannot be negative (e.g. 30s, 5m or 1h)"
+        ));
+    }
+    if s.split(|c: char| c.is_ascii_digit() || c.is_whitespace() || c == '.')
+        .any(|unit| unit == "M")
+    {
+        // humantime's month is a minute's capital: `--interval 5M` was
+        // five months (within a year, so taken), where minutes were meant.
+        return Err(format!(
+            "'{s}': M is a month in this notation, m a minute: write {} for minutes, or \
+             months in full (2months)",
+            s.replace('M', "m")
+        ));
+    }
+    duration_syntax(s).map_err(|e| {
+        if s.parse::<f64>().is_ok_and(f64::is_finite) {
+            // humantime said "unknown unit ''" of a plain `1800.5`.
+            return format!(
+                "'{s}' is not a duration: a plain number is whole seconds (1800); with a unit \
+                 it may be a fraction (1.5h)"
+            );
+        }
+        format!(
+            "'{s}' is not a duration like 30s, 5m or 1h ({})",
+            syntax_error(&e)
+        )
+    })
+}
+
+/// The units a duration is written in, as its messages list them.
+const DURATION_UNITS: &str = "ms, s, m, h, d, w";
+
+/// Why `humantime` read no duration, in our words: its own message for
+/// an unknown unit lists every unit it knows, months and years included,
+/// though a flag takes a year at most.
+fn syntax_error(e: &humantime::DurationError) -> String {
+    match e {
+        humantime::DurationError::UnknownUnit { unit, .. } => {
+            format!("unknown unit '{unit}'; the units are {DURATION_UNITS}")
+        }
+        other => format!("{other}; the units are {DURATION_UNITS}"),
+    }
+}
+
+/// `30s`, `5m`, `1h30m`, or plain seconds, of any length.
+pub fn duration_syntax(s: &str) -> Result<Duration, humantime::DurationError> {
+    match s.parse::<u64>() {
+        Ok(secs) => Ok(Duration::from_secs(secs)),
+        Err(_) => humantime::parse_duration(s),
     }
 }
 

@@ -97,7 +97,7 @@ fn strategy_set_validates_before_writing_and_replaces() {
                 "--config",
                 r#"{"idle_after_s": "1h"}"#,
             ],
-            "key 'idle_after_s'",
+            r#"key 'idle_after_s': must be a number of seconds >= 1, got string "1h": write 3600, a number, not text"#,
         ),
     ] {
         let mut argv = vec!["strategy", "set"];
