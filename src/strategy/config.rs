@@ -616,6 +616,22 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_string_is_refused_as_such() {
+        let raw = json!({"s": "", "n": 1});
+        let o = Obj::new(&raw).unwrap();
+        let empty = o.opt_string("s").unwrap_err();
+        assert_eq!(empty.to_string(), "key 's': must be a non-empty string");
+        // Not "unknown size ''" nor the replica name's own rules.
+        let sizes = SizeCatalog::cloud_defaults();
+        assert_eq!(o.size("s", &sizes).unwrap_err().message, empty.message);
+        assert_eq!(o.opt_name("s").unwrap_err().message, empty.message);
+        assert_eq!(
+            o.opt_string("n").unwrap_err().message,
+            "must be a string, got number 1"
+        );
+    }
+
+    #[test]
     fn unknown_keys_are_those_never_read() {
         let raw = json!({"target_size": "25cc", "typo": 1});
         let o = Obj::new(&raw).unwrap();
