@@ -166,6 +166,11 @@ pub struct SizeCatalog {
     /// size still counts toward the region's credit rate).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     refused: Vec<ReplicaSize>,
+    /// Sizes the catalog prices but `--replica-sizes` leaves out: never
+    /// chosen (a row naming one names an unknown size), only priced (a
+    /// live replica of one still counts toward the region's credit rate).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    unlisted: Vec<ReplicaSize>,
     /// The credits are made up (`--replica-sizes` names sizes without
     /// their prices): the region's credit limit cannot be judged.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -213,6 +218,25 @@ impl SizeCatalog {
     /// `--replica-sizes`).
     pub fn credits_known(&self) -> bool {
         !self.invented_credits
+    }
+
+    /// The sizes `--replica-sizes a,b,c` names. When the catalog has every
+    /// one, they are its sizes, with its credits and in its order (the
+    /// others priced, never offered), so the region's credit limit is
+    /// judged; else by name only ([`SizeCatalog::from_names`]).
+    pub fn listed(names: &[String], catalog: Option<SizeCatalog>) -> Self {
+        match catalog {
+            Some(c) if !names.is_empty() && names.iter().all(|n| c.contains(&Size(n.clone()))) => {
+                let (sizes, unlisted) =
+                    c.sizes.into_iter().partition(|s| names.contains(&s.name.0));
+                SizeCatalog {
+                    sizes,
+                    unlisted,
+                    ..c
+                }
+            }
+            _ => Self::from_names(names),
+        }
     }
 
     /// Sizes given by name only (`--replica-sizes a,b,c`): kept in the given
@@ -293,7 +317,11 @@ impl SizeCatalog {
     /// unknown sizes cost nothing we can know.
     pub fn credits(&self, size: &Size) -> f64 {
         self.get(size)
-            .or_else(|| self.refused.iter().find(|s| &s.name == size))
+            .or_else(|| {
+                (self.refused.iter())
+                    .chain(&self.unlisted)
+                    .find(|s| &s.name == size)
+            })
             .map(|s| s.credits_per_hour)
             .unwrap_or(0.0)
     }
@@ -1244,6 +1272,44 @@ mod tests {
         let c = super::compact_json(v.clone());
         assert_eq!(c, v);
         assert_eq!(c.to_string(), text);
+    }
+}
+
+#[cfg(test)]
+mod size_catalog_tests {
+    use super::*;
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn listed_sizes_the_catalog_prices_keep_their_credits_and_order() {
+        let catalog = SizeCatalog::cloud_defaults();
+        let listed = SizeCatalog::listed(&names(&["100cc", "25cc"]), Some(catalog.clone()));
+        assert!(listed.credits_known());
+        assert_eq!(listed.names(), "25cc, 100cc", "the catalog's order");
+        assert_eq!(listed.credits(&Size("100cc".into())), 1.0);
+        // Left out: never offered, priced all the same, and not the
+        // region's refusal.
+        let other = Size("800cc".into());
+        assert!(!listed.contains(&other) && !listed.is_refused(&other));
+        assert_eq!(listed.credits(&other), 8.0);
+        // A name the catalog does not have: by name only, as given.
+        for (list, catalog) in [
+            (&["25cc", "1"][..], Some(catalog.clone())),
+            (&["100cc", "25cc"][..], None),
+            (&[][..], Some(catalog.clone())),
+        ] {
+            let by_name = SizeCatalog::listed(&names(list), catalog);
+            assert!(!by_name.credits_known(), "{list:?}");
+            assert_eq!(by_name, SizeCatalog::from_names(&names(list)));
+        }
+        // The region's allowed sizes then narrow the listed ones.
+        let allowed = listed.restrict_to(&names(&["25cc"]));
+        assert_eq!(allowed.names(), "25cc");
+        assert!(allowed.is_refused(&Size("100cc".into())));
+        assert_eq!(allowed.credits(&other), 8.0);
     }
 }
 

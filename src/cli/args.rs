@@ -198,7 +198,7 @@ pub struct ConnArgs {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Connection")]
 pub struct SizesArgs {
-    /// Use these replica sizes, smallest first, instead of the catalog's (local testing)
+    /// Use only these replica sizes (local testing): priced by the catalog when it lists them all, else smallest first as given, credits unknown
     #[arg(long, value_name = "A,B,C", value_delimiter = ',')]
     pub replica_sizes: Option<Vec<String>>,
 }

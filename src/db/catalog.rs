@@ -259,7 +259,12 @@ pub async fn load(
     let (now, mut env) = env?;
     let session_cluster = session.map_err(q("the session cluster"))?;
     let sizes = match &opts.replica_sizes {
-        Some(names) => SizeCatalog::from_names(names),
+        // Priced by the catalog when it has them all (local setups may
+        // name sizes it does not list, or lack a relation it reads).
+        Some(names) => match sizes {
+            Err(e) if super::is_transient(&e) => return Err(q("replica sizes")(e)),
+            read => SizeCatalog::listed(names, read.ok().map(|rows| parse_sizes(&rows))),
+        },
         None => parse_sizes(&sizes.map_err(q("replica sizes"))?),
     };
     // Materialize's catalog lists every size, allowed or not (its console

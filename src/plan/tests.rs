@@ -2995,6 +2995,25 @@ fn made_up_credits_leave_the_region_limit_unjudged_and_say_so() {
     );
 }
 
+/// `--replica-sizes` naming sizes the catalog prices: the limit is judged
+/// as without it, the live replicas of sizes left out of the list counted.
+#[test]
+fn listed_sizes_the_catalog_prices_judge_the_region_limit() {
+    let mut s = region_snapshot(Some(3.25));
+    let list: Vec<String> = ["25cc", "100cc", "200cc"].map(String::from).into();
+    s.sizes = SizeCatalog::listed(&list, Some(SizeCatalog::cloud_defaults()));
+    let p = plan(&s, &PlanOptions::default());
+    assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+    let b = p.clusters.iter().find(|c| c.cluster == "b").unwrap();
+    let held = b.waiting.iter().find(|d| d.held_by_limit()).unwrap();
+    assert!(
+        held.reason
+            .contains("(live replicas 1, this run's earlier creates 2)"),
+        "c's 50cc, not listed, still counts: {}",
+        held.reason
+    );
+}
+
 /// The trail is read for a cluster with `idle_suspend`, no replica and
 /// nothing remembered, unless the plan leaves it alone before its
 /// strategies run: paused, a row in error, unmanageable.

@@ -660,6 +660,30 @@ fn apply_holds_back_what_the_regions_credit_limit_would_refuse() {
         )),
         "{held:#}"
     );
+    // The same under `--replica-sizes` naming sizes the catalog prices: the
+    // live 25cc replicas count, listed or not. A size it does not know
+    // leaves the credits unknown, and the plan says the limit is not judged.
+    for (sizes, judged) in [("100cc,200cc", true), ("100cc,200cc,1", false)] {
+        let doc = clusterctl(
+            &emu,
+            &["dry-run", "--replica-sizes", sizes, "--output", "json"],
+        )
+        .ok()
+        .json();
+        let plan = &doc["result"]["plan"];
+        let reason = plan["clusters"][1]["waiting"][0]["reason"].as_str();
+        assert_eq!(
+            reason.is_some_and(|r| r.contains("it would take the region to 3.75 credits/h")),
+            judged,
+            "{sizes}: {plan:#}"
+        );
+        let unjudged = plan["warnings"].as_array().into_iter().flatten().any(|w| {
+            w.as_str().is_some_and(|w| {
+                w.contains("credit limit (max_credit_consumption_rate 3) is not judged")
+            })
+        });
+        assert_eq!(unjudged, !judged, "{sizes}: {plan:#}");
+    }
     clusterctl(&emu, &["apply"]).ok();
     assert_eq!(
         emu.replicas("a"),
