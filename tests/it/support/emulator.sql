@@ -1146,6 +1146,27 @@ BEGIN
     RETURN c;
 END $$;
 
+-- The replica row of cluster c for a DDL statement; errors like Materialize
+-- when it is missing (`CLUSTER c has no CLUSTER REPLICA named "r"`, the
+-- cluster printed bare, §2.3), or with if_exists says so and is NULL.
+CREATE FUNCTION mz_emulator.resolve_replica(c mz_catalog.mz_clusters, p_replica text,
+                                            p_if_exists boolean DEFAULT false)
+RETURNS mz_catalog.mz_cluster_replicas LANGUAGE plpgsql AS $$
+DECLARE
+    r mz_catalog.mz_cluster_replicas;
+BEGIN
+    SELECT * INTO r FROM mz_catalog.mz_cluster_replicas WHERE cluster_id = c.id AND name = p_replica;
+    IF r.id IS NULL THEN
+        IF p_if_exists THEN
+            RAISE NOTICE 'cluster replica ''%.%'' does not exist, skipping', c.name, p_replica;
+            RETURN NULL;
+        END IF;
+        PERFORM mz_emulator.fail(format('CLUSTER %s has no CLUSTER REPLICA named "%s"',
+                                        mz_emulator.ident(c.name), replace(p_replica, '"', '""')));
+    END IF;
+    RETURN r;
+END $$;
+
 -- ---------------------------------------------------------------------------
 -- The session cluster (§8.2, §4)
 -- ---------------------------------------------------------------------------

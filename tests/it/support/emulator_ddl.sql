@@ -117,14 +117,9 @@ BEGIN
         RAISE NOTICE 'cluster ''%'' does not exist, skipping', p_cluster;
         RETURN;
     END IF;
-    SELECT * INTO r FROM mz_catalog.mz_cluster_replicas WHERE cluster_id = c.id AND name = p_replica;
+    r := mz_emulator.resolve_replica(c, p_replica, p_if_exists);
     IF r.id IS NULL THEN
-        IF p_if_exists THEN
-            RAISE NOTICE 'cluster replica ''%.%'' does not exist, skipping', p_cluster, p_replica;
-            RETURN;
-        END IF;
-        PERFORM mz_emulator.fail(format('CLUSTER %s has no CLUSTER REPLICA named "%s"',
-                                        mz_emulator.ident(p_cluster), replace(p_replica, '"', '""')));
+        RETURN;
     END IF;
     IF c.id LIKE 's%' THEN
         PERFORM mz_emulator.fail(format('system cluster replica ''%s'' cannot be modified', p_replica));
@@ -309,14 +304,9 @@ BEGIN
         RAISE NOTICE 'cluster replica ''%.%'' does not exist, skipping', p_cluster, p_replica;
         RETURN;
     END IF;
-    SELECT * INTO r FROM mz_catalog.mz_cluster_replicas WHERE cluster_id = c.id AND name = p_replica;
+    r := mz_emulator.resolve_replica(c, p_replica, p_if_exists);
     IF r.id IS NULL THEN
-        IF p_if_exists THEN
-            RAISE NOTICE 'cluster replica ''%.%'' does not exist, skipping', p_cluster, p_replica;
-            RETURN;
-        END IF;
-        PERFORM mz_emulator.fail(format('CLUSTER %s has no CLUSTER REPLICA named "%s"',
-                                        mz_emulator.ident(p_cluster), replace(p_replica, '"', '""')));
+        RETURN;
     END IF;
     IF c.managed THEN
         PERFORM mz_emulator.fail('cannot modify managed cluster ' || mz_emulator.ident(c.name));
@@ -403,11 +393,7 @@ BEGIN
     IF p_replica IS NULL THEN
         PERFORM mz_emulator.require_owner(p_actor, c.owner_id, 'CLUSTER ' || c.name);
     ELSE
-        SELECT * INTO r FROM mz_catalog.mz_cluster_replicas WHERE cluster_id = c.id AND name = p_replica;
-        IF r.id IS NULL THEN
-            PERFORM mz_emulator.fail(format('CLUSTER %s has no CLUSTER REPLICA named "%s"',
-                                            mz_emulator.ident(p_cluster), replace(p_replica, '"', '""')));
-        END IF;
+        r := mz_emulator.resolve_replica(c, p_replica);
         -- A managed cluster's replicas follow its owner: planned before
         -- privileges are checked (plan_alter_cluster_replica_owner's
         -- ensure_cluster_is_not_managed).
