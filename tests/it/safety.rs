@@ -699,6 +699,19 @@ fn plan_guard_skips_a_cluster_changed_since_the_snapshot() {
     );
 }
 
+/// Cluster c serves on r_25cc and r_50cc, both hydrated; its
+/// `target_size` 50cc retires r_25cc.
+fn retiring_r_25cc(emu: &Emulator) {
+    emu.create_cluster("c");
+    emu.add_index("c");
+    emu.add_replica("c", "r_25cc", "25cc");
+    emu.add_replica("c", "r_50cc", "50cc");
+    emu.set_hydrated("c", "r_25cc", true);
+    emu.set_hydrated("c", "r_50cc", true);
+    init_tables(emu);
+    strategy(emu, "c", "target_size", json!({"target_size": "50cc"}));
+}
+
 #[test]
 fn plan_guard_skips_a_drop_whose_replacement_stopped_serving_since_the_snapshot() {
     // The plan retires r_25cc because r_50cc is hydrated; before the DROP
@@ -709,14 +722,7 @@ fn plan_guard_skips_a_drop_whose_replacement_stopped_serving_since_the_snapshot(
     // guard held the drop back, not for ever.
     let emu = Emulator::start();
     emu.install_clock();
-    emu.create_cluster("c");
-    emu.add_index("c");
-    emu.add_replica("c", "r_25cc", "25cc");
-    emu.add_replica("c", "r_50cc", "50cc");
-    emu.set_hydrated("c", "r_25cc", true);
-    emu.set_hydrated("c", "r_50cc", true);
-    init_tables(&emu);
-    strategy(&emu, "c", "target_size", json!({"target_size": "50cc"}));
+    retiring_r_25cc(&emu);
     let plan = clusterctl(&emu, &["dry-run"]).ok();
     assert!(
         plan.stdout.contains("drop replica r_25cc"),
@@ -772,14 +778,7 @@ fn plan_guard_skips_a_drop_whose_replica_was_renamed_since_the_snapshot() {
     // REPLICA named "r_25cc"`): the guard skips the round instead, and the
     // next run plans by the new name.
     let emu = Emulator::start();
-    emu.create_cluster("c");
-    emu.add_index("c");
-    emu.add_replica("c", "r_25cc", "25cc");
-    emu.add_replica("c", "r_50cc", "50cc");
-    emu.set_hydrated("c", "r_25cc", true);
-    emu.set_hydrated("c", "r_50cc", true);
-    init_tables(&emu);
-    strategy(&emu, "c", "target_size", json!({"target_size": "50cc"}));
+    retiring_r_25cc(&emu);
     let url = emu.url();
     emu.on_statement("WHERE r.cluster_id = $1", 1, move |_| {
         postgres::Client::connect(&url, postgres::NoTls)
