@@ -2178,9 +2178,11 @@ fn an_intent_of_this_machine_is_held_by_its_boot_clock_whatever_the_servers_did(
     assert_eq!(held(600, Some(boot("b1", 974.0)), here()), None);
     assert_eq!(held(600, Some(boot("b1", 975.0)), here()), Some(1));
     // A row dated after this reading (written by hand) is not believed,
-    // unless by less than a second (the clock reads to 10 ms).
+    // unless by a second at most (the clock reads to 10 ms).
     assert_eq!(held(600, Some(boot("b1", 2000.0)), here()), None);
     assert_eq!(held(600, Some(boot("b1", 1005.5)), here()), Some(31));
+    assert_eq!(held(600, Some(boot("b1", 1006.0)), here()), Some(31));
+    assert_eq!(held(600, Some(boot("b1", 1006.25)), here()), None);
     // Trusted up to a day past the end by the server's clock: a boot
     // clock that never moves does not hold the cluster for ever.
     assert_eq!(
