@@ -1146,6 +1146,22 @@ mod tests {
             r.sql,
             "CALL mz_emulator.alter_owner('c', 'r1', 'app', current_user::text)"
         );
+        let r =
+            rewrite_statement(r#"ALTER CLUSTER REPLICA IF EXISTS c."R 1" RENAME TO r2"#).unwrap();
+        assert!(r.ddl);
+        assert_eq!(
+            r.sql,
+            "CALL mz_emulator.rename_replica('c', 'R 1', 'r2', true, current_user::text)"
+        );
+        // IF EXISTS is a rename's only.
+        let r = rewrite_statement("ALTER CLUSTER REPLICA IF EXISTS c.r1 OWNER TO app").unwrap();
+        assert_eq!(
+            r.sql,
+            raise_sql(
+                "0A000",
+                "the Materialize emulator does not support ALTER CLUSTER REPLICA ... OWNER"
+            )
+        );
         let r = rewrite_statement("SHOW max_replicas_per_cluster").unwrap();
         assert!(!r.ddl);
         assert_eq!(
