@@ -200,6 +200,13 @@ mod tests {
         two.by_size.insert(Size::from("800cc"), vec![120]);
         let e = two.estimate(&Size::from("600cc"), &sizes);
         assert_eq!(e.seconds, 160, "{}", e.describe());
+        // Sizes without their cores (`--replica-sizes` names them only):
+        // taken as they were learned, never scaled to nothing or to hours.
+        let named = SizeCatalog::from_names(&["a".into(), "b".into()]);
+        let mut bare = Hydrations::default();
+        bare.by_size.insert(Size::from("a"), vec![600]);
+        let e = bare.estimate(&Size::from("b"), &named);
+        assert_eq!(e.seconds, 600, "{}", e.describe());
         // Nothing seen at all.
         let e = Hydrations::default().estimate(&s200, &sizes);
         assert_eq!((e.seconds, e.basis), (DEFAULT_S, Basis::Assumed));
