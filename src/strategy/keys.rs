@@ -2,9 +2,9 @@
 //! keys through these constants, `check` and the planner name unknown keys
 //! from it, and the command line generates one `strategy set` flag per key
 //! from it. A unit test pins the table to what the parsers actually read.
-//! It also holds the one reading of a duration text (`30s`, `5m`), which
-//! the flags of seconds keys take, every other duration flag too, and a
-//! row's seconds written as text are refused with.
+//! It also holds the one reading of a duration text (`30s`, `5m`): every
+//! duration flag reads with it, and a row's seconds written as text are
+//! refused naming the number it reads.
 
 use std::time::Duration;
 
