@@ -616,6 +616,18 @@ mod tests {
     }
 
     #[test]
+    fn a_positive_number_is_more_than_zero() {
+        let raw = json!({"zero": 0, "half": 0.5, "neg": -1, "text": "1"});
+        let o = Obj::new(&raw).unwrap();
+        assert_eq!(o.opt_positive_f64("half").unwrap(), Some(0.5));
+        assert_eq!(o.opt_positive_f64("missing").unwrap(), None);
+        for key in ["zero", "neg", "text"] {
+            let e = o.opt_positive_f64(key).unwrap_err();
+            assert!(e.message.starts_with("must be a number > 0, got"), "{e}");
+        }
+    }
+
+    #[test]
     fn an_empty_string_is_refused_as_such() {
         let raw = json!({"s": "", "n": 1});
         let o = Obj::new(&raw).unwrap();
