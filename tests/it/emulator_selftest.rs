@@ -1909,10 +1909,15 @@ fn ddl_needs_ownership() {
         emu.replica_id("c", "r2")
     ));
     assert_eq!(owner.as_deref(), Some(app.id.as_str()));
-    // DROP needs ownership of the replica itself.
+    // DROP and RENAME need ownership of the replica itself.
     expect_materialize_error(
         &mut c,
         "DROP CLUSTER REPLICA c.r1",
+        "must be owner of CLUSTER REPLICA c.r1",
+    );
+    expect_materialize_error(
+        &mut c,
+        "ALTER CLUSTER REPLICA c.r1 RENAME TO r9",
         "must be owner of CLUSTER REPLICA c.r1",
     );
     emu.set_replica_owner("c", "r1", &app.name);
