@@ -2569,11 +2569,7 @@ mod tests {
             // holds until 09:59, but the hold under way keeps its wake and
             // its end.
             st.predict.as_mut().unwrap().margin_s = Some(120.0);
-            let warm = with_activity(
-                cluster("c", vec![replica("r_200cc", "200cc", true)]),
-                Some("2026-01-30T17:00:00Z"),
-                0,
-            );
+            let warm = warm_since_friday();
             round(&warm, "2026-02-02T08:47:00Z", &mut st);
             assert_eq!(
                 until(&st),
@@ -2759,18 +2755,10 @@ mod tests {
             // now would change the decision (the session's end).
             let mut st = suspended();
             round(&empty, "2026-02-02T08:41:00Z", &mut st);
-            let warm = with_activity(
-                cluster("c", vec![replica("r_200cc", "200cc", true)]),
-                Some("2026-01-30T17:00:00Z"),
-                0,
-            );
+            let warm = warm_since_friday();
             assert!(at(&warm, "2026-02-02T08:50:00Z", &st).1);
             // Users came at 09:00: the session's end is known.
-            let busy = with_activity(
-                cluster("c", vec![replica("r_200cc", "200cc", true)]),
-                Some("2026-02-02T09:00:00Z"),
-                0,
-            );
+            let busy = with_activity(warm_since_friday(), Some("2026-02-02T09:00:00Z"), 0);
             round(&busy, "2026-02-02T09:01:00Z", &mut st);
             assert!(!at(&busy, "2026-02-02T09:02:00Z", &st).1);
         }
@@ -2779,11 +2767,7 @@ mod tests {
         fn outside_predicted_demand_it_suspends_at_the_threshold() {
             // Tuesday evening, no demand predicted until Wednesday: the
             // configured 30m of silence, to the second.
-            let warm = with_activity(
-                cluster("c", vec![replica("r_200cc", "200cc", true)]),
-                Some("2026-02-03T19:30:00Z"),
-                0,
-            );
+            let warm = with_activity(warm_since_friday(), Some("2026-02-03T19:30:00Z"), 0);
             let mut st = running();
             let d = round(&warm, "2026-02-03T19:59:59Z", &mut st);
             assert_eq!(d.names(), vec!["r_200cc"], "{:?}", d.notes);
