@@ -55,6 +55,17 @@ pub fn drop_replica_if_exists(cluster: &str, replica: &str) -> String {
     )
 }
 
+/// `ALTER CLUSTER REPLICA cluster.replica RENAME TO to` (unmanaged clusters
+/// only; the replica keeps its id, size and hydration).
+pub fn rename_replica(cluster: &str, replica: &str, to: &str) -> String {
+    format!(
+        "ALTER CLUSTER REPLICA {}.{} RENAME TO {}",
+        ident(cluster),
+        ident(replica),
+        ident(to)
+    )
+}
+
 pub fn set_replication_factor(cluster: &str, n: i64) -> String {
     format!(
         "ALTER CLUSTER {} SET (REPLICATION FACTOR = {n})",

@@ -213,7 +213,7 @@ async fn create_temporary(
             &Uuid::new_v4(),
             &id.0,
             &cluster,
-            "create_replica",
+            Ddl::Create,
             &name,
             Some(&size),
             TEMPORARY_REASON,
@@ -351,15 +351,18 @@ pub async fn wait_online(
 }
 
 /// What a `--watch` process does before each run to keep its temporary
-/// replica, which lives as long as the process: replaced by a fresh one
-/// (new name, new time) once [`RENEW_AFTER`] old, so that runs on other
+/// replica, which lives as long as the process: once [`RENEW_AFTER`] old it
+/// is renamed to a fresh name (new time, [`rename`]), so that runs on other
 /// hosts, which cannot see the process, never take it for one a dead run
-/// left ([`STALE_AFTER`]); made again when it is gone (dropped by hand, or
-/// by such a run). The old one goes only once the new one is online, so
-/// the run after it never waits on a starting replica; a new one that does
-/// not come online (or a signal, `stop`, while it starts) is dropped and
-/// the old one kept. Audited like the others. Never fails the watch: what
-/// goes wrong is returned as warnings and tried again next run.
+/// left ([`STALE_AFTER`]). Renamed, it keeps its id and serves throughout:
+/// nothing is started, nothing waits. Where the rename is refused, it is
+/// replaced by a new replica instead, as before renames: the old one goes
+/// only once the new one is online, so the run after it never waits on a
+/// starting replica; a new one that does not come online (or a signal,
+/// `stop`, while it starts) is dropped and the old one kept. Made again
+/// when it is gone (dropped by hand, or by such a run). Audited like the
+/// others. Never fails the watch: what goes wrong is returned as warnings
+/// and tried again next run.
 pub async fn renew(ctx: &Context, s: &mut Session, stop: Arc<AtomicBool>) -> Vec<String> {
     let Some(old) = s.temporary.clone() else {
         return Vec::new();
@@ -384,21 +387,40 @@ pub async fn renew(ctx: &Context, s: &mut Session, stop: Arc<AtomicBool>) -> Vec
     let Some(cluster_id) = sc.id.clone() else {
         return Vec::new();
     };
+    let me = Maker::me();
     let present = sc.replicas.iter().any(|r| r.name == old.name);
+    if !present {
+        if let Some(found) = renamed_unanswered(&sc, &me, &old) {
+            let (fresh, warnings) = adopt(ctx, &sc, &cluster_id.0, &old, found).await;
+            s.temporary = Some(fresh);
+            return warnings;
+        }
+    }
     if present && !due_for_renewal(old.created_at, sc.clock.now()) {
         return Vec::new();
     }
-    let made = create_temporary(ctx, &sc, old.size.clone(), &Maker::me(), Some(stop)).await;
+    let mut warnings = Vec::new();
+    if present {
+        match rename(ctx, &sc, &cluster_id.0, &old, &me).await {
+            Renamed::Done(fresh, w) => {
+                s.temporary = Some(fresh);
+                return w;
+            }
+            Renamed::Unknown(w) => return w,
+            Renamed::Refused(w) => warnings.extend(w),
+        }
+    }
+    let made = create_temporary(ctx, &sc, old.size.clone(), &me, Some(stop)).await;
     let (fresh, online) = match made {
         Ok(t) => t,
         Err(e) => {
-            return vec![format!(
+            warnings.push(format!(
                 "could not renew the temporary replica {}: {e}",
                 old.name
-            )]
+            ));
+            return warnings;
         }
     };
-    let mut warnings = Vec::new();
     let run_id = Uuid::new_v4();
     let cluster = sc.name.clone();
     let mut records = Vec::new();
@@ -410,7 +432,8 @@ pub async fn renew(ctx: &Context, s: &mut Session, stop: Arc<AtomicBool>) -> Vec
                 fresh.name
             ));
         } else {
-            return keep_old(ctx, &sc, &cluster_id.0, &old, &fresh, e).await;
+            warnings.extend(keep_old(ctx, &sc, &cluster_id.0, &old, &fresh, e).await);
+            return warnings;
         }
     }
     if !old.audited {
@@ -418,7 +441,7 @@ pub async fn renew(ctx: &Context, s: &mut Session, stop: Arc<AtomicBool>) -> Vec
     }
     if present {
         let reason = format!(
-            "renewed by {}: a --watch process replaces its temporary replica every {}, \
+            "renewed by {}: a --watch process renews its temporary replica every {}, \
              before runs elsewhere take it for one a dead run left",
             fresh.name,
             crate::model::human_duration(RENEW_AFTER.as_secs())
@@ -440,6 +463,165 @@ pub async fn renew(ctx: &Context, s: &mut Session, stop: Arc<AtomicBool>) -> Vec
     s.temporary = Some(fresh);
     warnings.extend(audit(ctx, records).await);
     warnings
+}
+
+/// What became of a renewal by rename.
+enum Renamed {
+    /// Renamed: the replica under its new name, and warnings.
+    Done(Temporary, Vec<String>),
+    /// Refused (audited): it keeps its old name; renew it another way.
+    Refused(Vec<String>),
+    /// The answer was lost and the catalog could not be read: whether it
+    /// took is for the next run to see ([`renamed_unanswered`]).
+    Unknown(Vec<String>),
+}
+
+/// Renews `old` in place: `ALTER CLUSTER REPLICA … RENAME TO` a fresh name
+/// of this process, dated now. A rename whose answer is lost (a cut
+/// connection) may have landed: the catalog, read again, says which name
+/// the replica has.
+async fn rename(
+    ctx: &Context,
+    sc: &SessionCluster,
+    cluster_id: &str,
+    old: &Temporary,
+    me: &Maker,
+) -> Renamed {
+    let at = sc.clock.now();
+    let to = me.name_at(at);
+    // Not retried: a retry after a lost answer could find it renamed and
+    // fail; the catalog is read instead.
+    let sent = match ctx.db.client().await {
+        Ok(c) => session::rename_replica(&c, &sc.name, &old.name, &to).await,
+        Err(e) => Err(e),
+    };
+    let outcome = match sent {
+        Ok(sql) => Ok(sql),
+        Err(e) => {
+            let read = ctx
+                .backend()
+                .retrying("checking the session cluster", async |c| {
+                    session::inspect(c, Some(&sc.name)).await
+                })
+                .await;
+            let has =
+                |now: &SessionCluster, name: &str| now.replicas.iter().any(|r| r.name == name);
+            match read {
+                Ok(Some(now)) if has(&now, &to) => {
+                    Ok(ddl::rename_replica(&sc.name, &old.name, &to))
+                }
+                Ok(Some(now)) if has(&now, &old.name) => Err(match e {
+                    crate::db::DbError::Query { reason, .. } => reason,
+                    other => other.to_string(),
+                }),
+                _ => {
+                    return Renamed::Unknown(vec![format!(
+                        "could not tell whether the temporary replica {} was renamed to {to} \
+                         ({e}); the next run looks again",
+                        old.name
+                    )])
+                }
+            }
+        }
+    };
+    let run_id = Uuid::new_v4();
+    let mut records = Vec::new();
+    if !old.audited {
+        records.push(created(&run_id, cluster_id, &sc.name, old));
+    }
+    let reason = format!(
+        "renewed as {to}: a --watch process renames its temporary replica every {}, before \
+         runs elsewhere take it for one a dead run left; it keeps serving",
+        crate::model::human_duration(RENEW_AFTER.as_secs())
+    );
+    let op = Ddl::Rename { to: &to };
+    records.push(record(
+        &run_id,
+        cluster_id,
+        &sc.name,
+        op,
+        &old.name,
+        Some(&old.size),
+        &reason,
+        &outcome,
+        at,
+    ));
+    let mut warnings = Vec::new();
+    if let Err(e) = &outcome {
+        warnings.push(format!(
+            "could not rename the temporary replica {} ({e}); renewing it by a new one instead",
+            old.name
+        ));
+    }
+    warnings.extend(audit(ctx, records).await);
+    match outcome {
+        Ok(_) => Renamed::Done(
+            Temporary {
+                name: to,
+                created_at: at,
+                audited: true,
+                ..old.clone()
+            },
+            warnings,
+        ),
+        Err(_) => Renamed::Refused(warnings),
+    }
+}
+
+/// The newest replica of this process's other than `old`, when `old` is
+/// gone: a rename whose answer was lost and whose outcome could not be
+/// read then ([`Renamed::Unknown`]). With its creation time from its name.
+fn renamed_unanswered(
+    sc: &SessionCluster,
+    me: &Maker,
+    old: &Temporary,
+) -> Option<(String, DateTime<Utc>)> {
+    sc.replicas
+        .iter()
+        .filter(|r| r.name != old.name)
+        .filter_map(|r| Some((r.name.clone(), me.made(&r.name)?)))
+        .max_by_key(|(_, at)| *at)
+}
+
+/// Takes `found` ([`renamed_unanswered`]) as this process's temporary
+/// replica, and audits the rename that made it.
+async fn adopt(
+    ctx: &Context,
+    sc: &SessionCluster,
+    cluster_id: &str,
+    old: &Temporary,
+    (to, at): (String, DateTime<Utc>),
+) -> (Temporary, Vec<String>) {
+    let run_id = Uuid::new_v4();
+    let mut records = Vec::new();
+    if !old.audited {
+        records.push(created(&run_id, cluster_id, &sc.name, old));
+    }
+    let reason = format!(
+        "renewed as {to}: found under that name, the rename's answer having been lost; it kept \
+         serving"
+    );
+    let outcome = Ok(ddl::rename_replica(&sc.name, &old.name, &to));
+    let op = Ddl::Rename { to: &to };
+    records.push(record(
+        &run_id,
+        cluster_id,
+        &sc.name,
+        op,
+        &old.name,
+        Some(&old.size),
+        &reason,
+        &outcome,
+        sc.clock.now(),
+    ));
+    let warnings = audit(ctx, records).await;
+    let fresh = Temporary {
+        name: to,
+        created_at: at,
+        audited: true,
+        ..old.clone()
+    };
+    (fresh, warnings)
 }
 
 /// A renewal whose new replica did not come online: the new one is dropped
@@ -539,7 +721,7 @@ pub async fn finish(ctx: &Context, s: Option<Session>, cleanup: bool) -> Vec<Str
                 &run_id,
                 &cluster_id.0,
                 &cluster,
-                "drop_replica",
+                Ddl::Drop,
                 name,
                 None,
                 reason,
@@ -637,7 +819,7 @@ async fn drop_temporary(
         run_id,
         cluster_id,
         &sc.name,
-        "drop_replica",
+        Ddl::Drop,
         &t.name,
         Some(&t.size),
         reason,
@@ -659,13 +841,45 @@ fn created(
         run_id,
         cluster_id,
         cluster,
-        "create_replica",
+        Ddl::Create,
         &t.name,
         Some(&t.size),
         TEMPORARY_REASON,
         &Ok(t.sql.clone()),
         t.created_at,
     )
+}
+
+/// What a temporary replica's audit row records.
+#[derive(Debug, Clone, Copy)]
+enum Ddl<'a> {
+    Create,
+    Drop,
+    /// Renamed to this name (a `--watch` process's renewal).
+    Rename {
+        to: &'a str,
+    },
+}
+
+impl Ddl<'_> {
+    /// `decision_ctx->>'kind'`.
+    fn kind(&self) -> &'static str {
+        match self {
+            Ddl::Create => "create_replica",
+            Ddl::Drop => "drop_replica",
+            Ddl::Rename { .. } => "rename_replica",
+        }
+    }
+
+    fn sql(&self, cluster: &str, replica: &str, size: Option<&Size>) -> String {
+        match self {
+            Ddl::Create => size
+                .map(|s| ddl::create_replica(cluster, replica, s))
+                .unwrap_or_default(),
+            Ddl::Drop => ddl::drop_replica_if_exists(cluster, replica),
+            Ddl::Rename { to } => ddl::rename_replica(cluster, replica, to),
+        }
+    }
 }
 
 /// An audit row for a temporary replica's DDL, with its outcome, dated
@@ -675,34 +889,33 @@ fn record(
     run_id: &Uuid,
     cluster_id: &str,
     cluster: &str,
-    kind: &str,
+    op: Ddl<'_>,
     replica: &str,
     size: Option<&Size>,
     reason: &str,
     outcome: &Result<String, String>,
     at: DateTime<Utc>,
 ) -> (AuditRow, bool, Option<String>) {
-    let sql = match kind {
-        "create_replica" => size
-            .map(|s| ddl::create_replica(cluster, replica, s))
-            .unwrap_or_default(),
-        _ => ddl::drop_replica_if_exists(cluster, replica),
-    };
+    let kind = op.kind();
+    let mut ctx = serde_json::json!({
+        "run_id": run_id.to_string(),
+        "controller": concat!("clusterctl ", env!("CARGO_PKG_VERSION")),
+        "cluster": cluster,
+        "strategy": null,
+        "kind": kind,
+        "replica": replica,
+        "size": size,
+        "reasons": [reason],
+        "temporary_replica": true,
+    });
+    if let Ddl::Rename { to } = op {
+        ctx["renamed_to"] = serde_json::json!(to);
+    }
     let row = AuditRow {
         action_id: Uuid::new_v5(run_id, format!("{kind}\u{0}{replica}").as_bytes()).to_string(),
         cluster_id: crate::model::ClusterId(cluster_id.to_string()),
-        action_sql: sql,
-        decision_ctx: serde_json::json!({
-            "run_id": run_id.to_string(),
-            "controller": concat!("clusterctl ", env!("CARGO_PKG_VERSION")),
-            "cluster": cluster,
-            "strategy": null,
-            "kind": kind,
-            "replica": replica,
-            "size": size,
-            "reasons": [reason],
-            "temporary_replica": true,
-        }),
+        action_sql: op.sql(cluster, replica, size),
+        decision_ctx: ctx,
         created_at: at,
     };
     (row, outcome.is_ok(), outcome.as_ref().err().cloned())
@@ -725,6 +938,15 @@ impl Maker {
             host: host_part(&id.host),
             id,
         }
+    }
+
+    /// When this process made the temporary replica `name`; `None` when
+    /// another did (or it is not one).
+    fn made(&self, name: &str) -> Option<DateTime<Utc>> {
+        let (secs, maker) = parse_name(name)?;
+        let ours =
+            maker.host == self.host && maker.pid == self.id.pid && maker.start == self.id.start;
+        ours.then(|| DateTime::from_timestamp(secs, 0)).flatten()
     }
 
     /// `clusterctl_tmp_<unix seconds>_<host>_<pid>_<pid namespace>_<start>`
@@ -795,12 +1017,12 @@ fn is_leftover(name: &str, me: &Maker, now: DateTime<Utc>) -> bool {
     let Some((created, mut maker)) = parse_name(name) else {
         return false;
     };
+    if me.made(name).is_some() {
+        return false;
+    }
     if maker.host == me.host {
         // Same host by name: compare as the lease does.
         maker.host.clone_from(&me.id.host);
-        if maker.pid == me.id.pid && maker.start == me.id.start {
-            return false;
-        }
         if maker.dead_here().is_some() {
             return true;
         }
@@ -837,6 +1059,65 @@ mod tests {
         );
         assert!(parse_name("r1").is_none());
         assert!(parse_name("clusterctl_tmp_x_h_1__").is_none());
+    }
+
+    /// A rename whose outcome could not be read: the next run takes the
+    /// newest replica of this very process under another name, never one
+    /// of another process (another PID, or this PID started at another
+    /// time), nor one that is not a temporary replica.
+    #[test]
+    fn a_lost_rename_is_found_among_this_process_replicas_only() {
+        let me = Maker::me();
+        let old = Temporary {
+            name: me.name_at(at(1_800_000_000)),
+            size: Size("25cc".into()),
+            sql: String::new(),
+            created_at: at(1_800_000_000),
+            audited: true,
+        };
+        let other = |id: Identity, secs| Maker::of(id).name_at(at(secs));
+        let cluster = |names: Vec<String>| SessionCluster {
+            name: "ops".into(),
+            explicit: true,
+            id: None,
+            managed: false,
+            replicas: names
+                .into_iter()
+                .map(|name| session::SessionReplica { name, size: None })
+                .collect(),
+            role: None,
+            usage: None,
+            clock: crate::db::DbClock::read(at(1_800_001_400)),
+        };
+        let theirs = vec![
+            "r1".to_string(),
+            other(
+                Identity {
+                    pid: me.id.pid + 1,
+                    ..me.id.clone()
+                },
+                1_800_002_000,
+            ),
+            other(
+                Identity {
+                    start: me.id.start.map(|s| s + 1),
+                    ..me.id.clone()
+                },
+                1_800_002_000,
+            ),
+        ];
+        assert_eq!(
+            renamed_unanswered(&cluster(theirs.clone()), &me, &old),
+            None
+        );
+        let mut names = theirs;
+        names.push(old.name.clone());
+        names.push(me.name_at(at(1_800_001_200)));
+        names.push(me.name_at(at(1_800_001_300)));
+        assert_eq!(
+            renamed_unanswered(&cluster(names), &me, &old),
+            Some((me.name_at(at(1_800_001_300)), at(1_800_001_300)))
+        );
     }
 
     #[test]

@@ -201,6 +201,21 @@ pub async fn drop_replica(c: &Client, cluster: &str, name: &str) -> Result<Strin
     Ok(sql)
 }
 
+/// `ALTER CLUSTER REPLICA cluster.name RENAME TO to`: a `--watch` process
+/// renews its temporary replica in place.
+pub async fn rename_replica(
+    c: &Client,
+    cluster: &str,
+    name: &str,
+    to: &str,
+) -> Result<String, DbError> {
+    let sql = ddl::rename_replica(cluster, name, to);
+    c.batch_execute(&sql)
+        .await
+        .map_err(|e| DbError::query(format!("renaming the temporary replica {name}"), &e))?;
+    Ok(sql)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

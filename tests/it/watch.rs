@@ -533,48 +533,53 @@ fn a_watchers_temporary_replica_dropped_elsewhere_is_made_again() {
     assert_eq!(audited_kinds(&emu, "ops"), want, "{}", d.output());
 }
 
-/// A watcher renews its temporary replica once it is 20 minutes old by the
-/// database's clock (moved forward here). The new one starts
-/// offline/`initializing` (§8.7) and Materialize holds statements on a
-/// cluster without a replica online, so the old one is dropped only once
-/// the new one is online: at every moment one of them serves.
-#[test]
-fn a_watcher_keeps_its_temporary_replica_until_the_renewed_one_is_online() {
-    let emu = Emulator::builder()
-        .replica_startup_delay(Some(Duration::from_secs(2)))
-        .start();
+/// The session cluster's temporary replicas, as (name, status), by name.
+fn temporaries(emu: &Emulator) -> Vec<(String, String)> {
+    emu.query_strings(
+        "SELECT r.name, coalesce(min(s.status), '-')
+         FROM mz_catalog.mz_cluster_replicas r
+         JOIN mz_catalog.mz_clusters c ON c.id = r.cluster_id
+         LEFT JOIN mz_internal.mz_cluster_replica_statuses s ON s.replica_id = r.id
+         WHERE c.name = 'ops' AND r.name LIKE 'clusterctl_tmp_%'
+         GROUP BY r.name ORDER BY r.name",
+    )
+    .into_iter()
+    .map(|r| {
+        let text = |i: usize| r[i].clone().unwrap_or_default();
+        (text(0), text(1))
+    })
+    .collect()
+}
+
+/// A watcher with a temporary replica on `ops` (new replicas start
+/// offline/`initializing` for 2 s, §8.7), `arm`ed once that replica is
+/// online, then the database's clock moved 1300 s on, past the 20 minutes
+/// after which it is renewed. Returns the replica's first name and its new
+/// one, once there is one temporary replica again and of another name,
+/// having checked every 20 ms until then that one of them was online.
+fn renewed_temporary(
+    emu: &Emulator,
+    extra: &[&str],
+    arm: impl FnOnce(&Emulator),
+) -> (Daemon, String, String) {
     emu.install_clock();
     emu.create_cluster("ops");
-    init_tables(&emu);
-    // (name, status) of our temporary replicas.
-    let temporaries = || -> Vec<(String, String)> {
-        emu.query_strings(
-            "SELECT r.name, coalesce(min(s.status), '-')
-             FROM mz_catalog.mz_cluster_replicas r
-             JOIN mz_catalog.mz_clusters c ON c.id = r.cluster_id
-             LEFT JOIN mz_internal.mz_cluster_replica_statuses s ON s.replica_id = r.id
-             WHERE c.name = 'ops' AND r.name LIKE 'clusterctl_tmp_%'
-             GROUP BY r.name ORDER BY r.name",
-        )
-        .into_iter()
-        .map(|r| {
-            let text = |i: usize| r[i].clone().unwrap_or_default();
-            (text(0), text(1))
-        })
-        .collect()
-    };
-    let mut d = Daemon::watching(&emu.url(), &["--exec-cluster", "ops", "--create-replica"]);
+    init_tables(emu);
+    let mut args = vec!["--exec-cluster", "ops", "--create-replica"];
+    args.extend_from_slice(extra);
+    let d = Daemon::watching(&emu.url(), &args);
     eventually(
         Duration::from_secs(15),
         "the temporary replica",
         &d,
-        || matches!(temporaries().as_slice(), [(_, s)] if s == "online"),
+        || matches!(temporaries(emu).as_slice(), [(_, s)] if s == "online"),
     );
-    let first = temporaries().remove(0).0;
+    let first = temporaries(emu).remove(0).0;
+    arm(emu);
     emu.advance_clock(1300);
     let started = Instant::now();
     let second = loop {
-        let now = temporaries();
+        let now = temporaries(emu);
         assert!(
             now.iter().any(|(_, s)| s == "online"),
             "no temporary replica online: {now:?}\n{}",
@@ -586,24 +591,142 @@ fn a_watcher_keeps_its_temporary_replica_until_the_renewed_one_is_online() {
             }
         }
         assert!(
-            started.elapsed() < Duration::from_secs(30),
+            started.elapsed() < Duration::from_secs(60),
             "not renewed: {now:?}\n{}",
             d.output()
         );
         std::thread::sleep(Duration::from_millis(20));
     };
+    (d, first, second)
+}
+
+fn slow_replica_startups() -> Emulator {
+    Emulator::builder()
+        .replica_startup_delay(Some(Duration::from_secs(2)))
+        .start()
+}
+
+/// Stops the watcher (SIGTERM, exit 0) and returns the session cluster's
+/// audited temporary-replica DDL, sorted (the creations are dated by the
+/// database's moved clock), each as "kind replica".
+fn stopped_and_audited(mut d: Daemon, emu: &Emulator) -> Vec<String> {
     let (code, _) = d.terminate(Duration::from_secs(15));
     assert_eq!(code, 0, "{}", d.output());
-    // Sorted: the creations are dated by the database's (moved) clock.
-    let mut ops = audited_kinds(&emu, "ops");
+    assert!(temporaries(emu).is_empty(), "{:?}", emu.replicas("ops"));
+    let mut ops = audited_kinds(emu, "ops");
     ops.sort();
+    ops
+}
+
+/// A watcher renews its temporary replica once it is 20 minutes old by the
+/// database's clock (moved forward here) by renaming it: the same replica
+/// (its id), online throughout, under a name that dates it afresh, so runs
+/// elsewhere never take it for one a dead run left. Nothing is started: no
+/// second replica is paid for, and no run waits for one.
+#[test]
+fn a_watcher_renews_its_temporary_replica_by_renaming_it() {
+    let emu = slow_replica_startups();
+    let id = std::sync::Mutex::new(String::new());
+    let (d, first, second) = renewed_temporary(&emu, &[], |emu| {
+        *id.lock().unwrap() = emu.replica_id("ops", &temporaries(emu)[0].0);
+    });
+    assert_eq!(
+        emu.replica_id("ops", &second),
+        *id.lock().unwrap(),
+        "renamed in place"
+    );
+    assert_eq!(
+        emu.logged("CREATE CLUSTER REPLICA").len(),
+        1,
+        "one replica made"
+    );
+    let rename = crate::cli::audit_ctx(&emu, "ops")
+        .into_iter()
+        .find(|c| c["kind"] == "rename_replica")
+        .expect("the rename is audited");
+    assert_eq!(rename["renamed_to"], second.as_str(), "{rename}");
+    let ops = stopped_and_audited(d, &emu);
+    let want = [
+        format!("create_replica {first}"),
+        format!("drop_replica {second}"),
+        format!("rename_replica {first}"),
+    ];
+    assert_eq!(ops, want);
+}
+
+/// Where the rename is refused, the watcher renews its temporary replica
+/// as before renames: by a new one, and the old one is dropped only once
+/// the new one is online (new replicas start offline/`initializing`, §8.7,
+/// and Materialize holds statements on a cluster without a replica
+/// online), so at every moment one of them serves. The refusal is audited
+/// and said.
+#[test]
+fn a_watcher_whose_rename_is_refused_keeps_its_replica_until_a_new_one_is_online() {
+    let emu = slow_replica_startups();
+    let (d, first, second) = renewed_temporary(&emu, &[], |emu| {
+        emu.fail_statement("RENAME TO", 1, "XX000", "injected: rename refused");
+    });
+    let out = d.output();
+    assert!(
+        out.contains(&format!(
+            "could not rename the temporary replica {first} (injected: rename refused)"
+        )),
+        "{out}"
+    );
+    let ops = stopped_and_audited(d, &emu);
     let want = [
         format!("create_replica {first}"),
         format!("create_replica {second}"),
         format!("drop_replica {first}"),
         format!("drop_replica {second}"),
+        format!("rename_replica {first}"),
     ];
-    assert_eq!(ops, want, "{}", d.output());
+    assert_eq!(ops, want);
+}
+
+/// A rename whose answer is lost (the connection closed after it ran) has
+/// landed: the catalog, read again, says so, and the watcher keeps the
+/// replica under its new name. When that read fails too (the network
+/// still gone through every retry), the next run finds the replica of
+/// this process under its new name and takes it: either way there is one
+/// temporary replica, dropped at the end, and no leftover.
+#[test]
+fn a_renamed_temporary_replica_whose_answer_was_lost_is_kept_under_its_new_name() {
+    for lost_read in [false, true] {
+        let emu = slow_replica_startups();
+        let (d, first, second) = renewed_temporary(&emu, &[], |emu| {
+            emu.cut_after_statement("RENAME TO", 1);
+            if lost_read {
+                // Every attempt of the read after it (1 + 4 retries).
+                emu.cut_after("RENAME TO", "c.managed, r.name, r.size", 5);
+            }
+        });
+        assert_eq!(
+            emu.logged("CREATE CLUSTER REPLICA").len(),
+            1,
+            "{}",
+            d.output()
+        );
+        let unknown = "could not tell whether the temporary replica";
+        if lost_read {
+            eventually(Duration::from_secs(60), "the lost read", &d, || {
+                d.output().contains(unknown)
+            });
+        }
+        // The next runs keep it: no second one, none dropped.
+        std::thread::sleep(Duration::from_secs(3));
+        assert_eq!(temporaries(&emu).len(), 1, "{}", d.output());
+        assert_eq!(temporaries(&emu)[0].0, second);
+        let out = d.output();
+        assert_eq!(out.contains(unknown), lost_read, "{out}");
+        let ops = stopped_and_audited(d, &emu);
+        let want = [
+            format!("create_replica {first}"),
+            format!("drop_replica {second}"),
+            format!("rename_replica {first}"),
+        ];
+        assert_eq!(ops, want, "lost read: {lost_read}");
+    }
 }
 
 /// A one-shot `apply --metrics-file` against a database that is not

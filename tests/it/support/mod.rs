@@ -1334,6 +1334,17 @@ impl Emulator {
         self.fault(pattern, nth, Action::CutAfterResponse);
     }
 
+    /// Once the next statement matching `trigger` is on its way, the next
+    /// `times` statements matching `pattern` have their connections closed
+    /// instead of being forwarded (a network lost just after a statement).
+    pub fn cut_after(&self, trigger: &str, pattern: impl Into<Pattern>, times: u32) {
+        let shared = self.proxy().shared.clone();
+        let pattern = pattern.into();
+        self.on_statement(trigger, 1, move |_| {
+            shared.add_rule(pattern, 1, Some(times), Action::CutBefore)
+        });
+    }
+
     /// The `nth` match fails with this error instead of running.
     pub fn fail_statement(
         &self,
