@@ -92,6 +92,10 @@ pub struct HistoryEntry {
     /// deleted, and older than what (as `apply -o json` said it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pruned: Option<super::reconcile::Pruned>,
+    /// `rename_replica` only (a `--watch` process's temporary replica,
+    /// renewed): the replica's new name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub renamed_to: Option<String>,
 }
 
 /// A `wipe-state` run, as its audit row recorded it.
@@ -373,6 +377,7 @@ pub fn entry_of(r: ActionRecord, names: &[(ClusterId, String)]) -> HistoryEntry 
         (kind.as_deref() == Some(super::admin::WIPE_KIND)).then(|| StateWipe::of(&r.decision_ctx));
     let pruned = (kind.as_deref() == Some(super::reconcile::PRUNE_KIND))
         .then(|| super::reconcile::Pruned::recorded(&r.decision_ctx));
+    let renamed_to = r.ctx_text("renamed_to");
     HistoryEntry {
         created_at: r.created_at,
         run_id: r.ctx_text("run_id"),
@@ -403,6 +408,7 @@ pub fn entry_of(r: ActionRecord, names: &[(ClusterId, String)]) -> HistoryEntry 
         broken_by,
         wiped,
         pruned,
+        renamed_to,
     }
 }
 

@@ -45,6 +45,10 @@ pub fn action_of(e: &HistoryEntry) -> String {
         (Some(crate::commands::reconcile::PRUNE_KIND), _) => "prune the audit trail".into(),
         (Some(k), Some(r)) => {
             let verb = k.strip_suffix("_replica").unwrap_or(k);
+            let r = match &e.renamed_to {
+                Some(to) => format!("{r} to {to}"),
+                None => r.clone(),
+            };
             match &e.size {
                 Some(s) => format!("{verb} {r} ({s})"),
                 None => format!("{verb} {r}"),
@@ -267,6 +271,7 @@ mod tests {
             broken_by: None,
             wiped: None,
             pruned: None,
+            renamed_to: None,
         }
     }
 
@@ -322,6 +327,11 @@ mod tests {
             action_of(&entry("create_replica", Some("r1"), Some("25cc"))),
             "create r1 (25cc)"
         );
+        let renamed = HistoryEntry {
+            renamed_to: Some("r2".into()),
+            ..entry("rename_replica", Some("r1"), Some("25cc"))
+        };
+        assert_eq!(action_of(&renamed), "rename r1 to r2 (25cc)");
     }
 
     #[test]

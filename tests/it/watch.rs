@@ -608,14 +608,14 @@ fn slow_replica_startups() -> Emulator {
 
 /// Stops the watcher (SIGTERM, exit 0) and returns the session cluster's
 /// audited temporary-replica DDL, sorted (the creations are dated by the
-/// database's moved clock), each as "kind replica".
-fn stopped_and_audited(mut d: Daemon, emu: &Emulator) -> Vec<String> {
+/// database's moved clock), each as "kind replica", and its output.
+fn stopped_and_audited(mut d: Daemon, emu: &Emulator) -> (Vec<String>, String) {
     let (code, _) = d.terminate(Duration::from_secs(15));
     assert_eq!(code, 0, "{}", d.output());
     assert!(temporaries(emu).is_empty(), "{:?}", emu.replicas("ops"));
     let mut ops = audited_kinds(emu, "ops");
     ops.sort();
-    ops
+    (ops, d.output())
 }
 
 /// A watcher renews its temporary replica once it is 20 minutes old by the
@@ -640,18 +640,25 @@ fn a_watcher_renews_its_temporary_replica_by_renaming_it() {
         1,
         "one replica made"
     );
-    let rename = crate::cli::audit_ctx(&emu, "ops")
-        .into_iter()
-        .find(|c| c["kind"] == "rename_replica")
-        .expect("the rename is audited");
-    assert_eq!(rename["renamed_to"], second.as_str(), "{rename}");
-    let ops = stopped_and_audited(d, &emu);
+    let (ops, _) = stopped_and_audited(d, &emu);
     let want = [
         format!("create_replica {first}"),
         format!("drop_replica {second}"),
         format!("rename_replica {first}"),
     ];
     assert_eq!(ops, want);
+    let rename = crate::cli::audit_ctx(&emu, "ops")
+        .into_iter()
+        .find(|c| c["kind"] == "rename_replica")
+        .expect("the rename is audited");
+    assert_eq!(rename["renamed_to"], second.as_str(), "{rename}");
+    let history = clusterctl(&emu, &["history", "--cluster", "ops"])
+        .ok()
+        .stdout;
+    assert!(
+        history.contains(&format!("rename {first} to {second} (25cc)")),
+        "{history}"
+    );
 }
 
 /// Where the rename is refused, the watcher renews its temporary replica
@@ -666,14 +673,13 @@ fn a_watcher_whose_rename_is_refused_keeps_its_replica_until_a_new_one_is_online
     let (d, first, second) = renewed_temporary(&emu, &[], |emu| {
         emu.fail_statement("RENAME TO", 1, "XX000", "injected: rename refused");
     });
-    let out = d.output();
+    let (ops, out) = stopped_and_audited(d, &emu);
     assert!(
         out.contains(&format!(
             "could not rename the temporary replica {first} (injected: rename refused)"
         )),
         "{out}"
     );
-    let ops = stopped_and_audited(d, &emu);
     let want = [
         format!("create_replica {first}"),
         format!("create_replica {second}"),
@@ -717,9 +723,8 @@ fn a_renamed_temporary_replica_whose_answer_was_lost_is_kept_under_its_new_name(
         std::thread::sleep(Duration::from_secs(3));
         assert_eq!(temporaries(&emu).len(), 1, "{}", d.output());
         assert_eq!(temporaries(&emu)[0].0, second);
-        let out = d.output();
+        let (ops, out) = stopped_and_audited(d, &emu);
         assert_eq!(out.contains(unknown), lost_read, "{out}");
-        let ops = stopped_and_audited(d, &emu);
         let want = [
             format!("create_replica {first}"),
             format!("drop_replica {second}"),
