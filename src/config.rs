@@ -706,6 +706,40 @@ pub fn holds_password(s: &str) -> bool {
     starts(s).into_iter().any(|i| is_password_string(&s[i..]))
 }
 
+/// Where a JSON value (a strategy's config) holds a connection string
+/// with its password ([`holds_password`]), in a string or a key: its path
+/// (`replica_name`, `windows[0].size`; `a key` for a key of the top level),
+/// or `None`. Such a config is never written nor used: a replica name from
+/// it would put the password in Materialize's catalog, and every plan,
+/// `status` and `history` would show it.
+pub fn password_in_json(v: &serde_json::Value) -> Option<String> {
+    fn walk(v: &serde_json::Value, path: &str) -> Option<String> {
+        match v {
+            serde_json::Value::String(s) => holds_password(s).then(|| path.to_string()),
+            serde_json::Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .find_map(|(i, item)| walk(item, &format!("{path}[{i}]"))),
+            serde_json::Value::Object(map) => map.iter().find_map(|(k, item)| {
+                let inner = match path {
+                    "" => k.clone(),
+                    _ => format!("{path}.{k}"),
+                };
+                if holds_password(k) {
+                    let named = match path {
+                        "" => "a key".to_string(),
+                        _ => format!("a key of {path}"),
+                    };
+                    return Some(named);
+                }
+                walk(item, &inner)
+            }),
+            _ => None,
+        }
+    }
+    walk(v, "")
+}
+
 /// [`holds_password`] of a string read whole, from its start.
 fn is_password_string(s: &str) -> bool {
     match url_start(s) {
@@ -858,10 +892,99 @@ fn redact_with<'a>(text: &'a str, redactions: &[(String, String)]) -> std::borro
 /// our stderr lines, the log) passes through it: a URL given where a name,
 /// a size or a file belongs (`describe "$DATABASE_URL"`, a `--cluster` fed
 /// the wrong variable) comes back in the message that refuses it.
+///
+/// Then, whatever the command line held, every connection string written
+/// in the text itself is masked ([`redact_embedded`]): one that came from a
+/// strategy row's config, the catalog, or a part of an argument the
+/// message quotes without what surrounded it (a URL inside a JSON config).
 pub fn redact_echoed(text: &str) -> std::borrow::Cow<'_, str> {
     static REDACTIONS: std::sync::OnceLock<Vec<(String, String)>> = std::sync::OnceLock::new();
     let redactions = REDACTIONS.get_or_init(|| command_line_redactions(std::env::args_os()));
-    redact_with(text, redactions)
+    match redact_with(text, redactions) {
+        std::borrow::Cow::Borrowed(t) => redact_embedded(t),
+        std::borrow::Cow::Owned(t) => std::borrow::Cow::Owned(redact_embedded(&t).into_owned()),
+    }
+}
+
+/// Ends a connection string written in running text: a blank, a quote (as
+/// a message quotes a value: `'…'`, `"…"`, `` `…` ``) or a JSON escape.
+fn ends_embedded(c: char) -> bool {
+    c.is_whitespace() || matches!(c, '\'' | '"' | '`' | '\\')
+}
+
+/// `text` with every connection string written in it masked: each URL
+/// (from its scheme to the first blank or quote, [`ends_embedded`]) as
+/// [`redact`] masks it, and each `password=` value (any case: `PASSWORD`,
+/// `sslpassword`, `?password=`) to its end (a quoted one to its closing
+/// quote). A password holding a blank or a quote is masked only up to it:
+/// the command line's own strings are masked whole before this
+/// ([`redact_echoed`]); this is the backstop for the others.
+pub fn redact_embedded(text: &str) -> std::borrow::Cow<'_, str> {
+    let mut out = std::borrow::Cow::Borrowed(text);
+    if text.contains("://") {
+        let mut masked = String::with_capacity(text.len());
+        let mut copied = 0;
+        for (i, _) in text.match_indices("://") {
+            if i < copied {
+                continue;
+            }
+            let scheme = text[copied..i]
+                .char_indices()
+                .rev()
+                .take_while(|(_, c)| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+                .last()
+                .map(|(j, _)| copied + j);
+            let Some(start) = scheme else { continue };
+            let end = text[i + 3..]
+                .find(ends_embedded)
+                .map_or(text.len(), |e| i + 3 + e);
+            masked.push_str(&text[copied..start]);
+            masked.push_str(&redact(&text[start..end]));
+            copied = end;
+        }
+        masked.push_str(&text[copied..]);
+        if masked != text {
+            out = std::borrow::Cow::Owned(masked);
+        }
+    }
+    let lower = out.to_ascii_lowercase();
+    if !lower.contains("password") {
+        return out;
+    }
+    let mut masked = String::with_capacity(out.len());
+    let mut copied = 0;
+    for (i, _) in lower.match_indices("password") {
+        if i < copied {
+            continue;
+        }
+        let after = i + "password".len();
+        let rest = &out[after..];
+        let blanks = rest.len() - rest.trim_start_matches([' ', '\t']).len();
+        if !rest[blanks..].starts_with('=') {
+            continue;
+        }
+        let value_at = after + blanks + 1;
+        let value = &out[value_at..];
+        let value = &value[value.len() - value.trim_start_matches([' ', '\t']).len()..];
+        let value_at = out.len() - value.len();
+        let len = match value.strip_prefix('\'') {
+            Some(quoted) => quoted.find('\'').map_or(value.len(), |e| e + 2),
+            None => value
+                .find(|c: char| ends_embedded(c) || c == '&')
+                .unwrap_or(value.len()),
+        };
+        if len == 0 || &value[..len] == MASK {
+            continue;
+        }
+        masked.push_str(&out[copied..value_at]);
+        masked.push_str(MASK);
+        copied = value_at + len;
+    }
+    if copied == 0 {
+        return out;
+    }
+    masked.push_str(&out[copied..]);
+    std::borrow::Cow::Owned(masked)
 }
 
 /// What [`redact_echoed`] replaces, and with what, for a command line
@@ -985,6 +1108,81 @@ pub fn check_dotenv_permissions(path: &std::path::Path) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Connection strings written inside a message, wherever they came
+    /// from (a row's config, a URL inside a JSON argument): masked, and
+    /// the rest of the message kept.
+    #[test]
+    fn connection_strings_written_in_a_message_are_masked() {
+        for (text, shown) in [
+            (
+                "key 'target_size': unknown size 'postgres://u:hunter2@h/db'; sizes are 25cc",
+                "key 'target_size': unknown size 'postgres://u:****@h/db'; sizes are 25cc",
+            ),
+            (
+                r#"{"message":"unknown key \"postgres://u:hunter2@h/db\""}"#,
+                r#"{"message":"unknown key \"postgres://u:****@h/db\""}"#,
+            ),
+            (
+                "CREATE CLUSTER REPLICA \"c2\".\"postgresql://u:p@ss@h:6875/db?sslmode=require\"",
+                "CREATE CLUSTER REPLICA \"c2\".\"postgresql://u:****@h:6875/db?sslmode=require\"",
+            ),
+            (
+                "a URL postgres://h/db?user=u&password=hunter2 and more",
+                "a URL postgres://h/db?user=u&password=**** and more",
+            ),
+            (
+                "name 'host=h PASSWORD = hunter2 user=u'",
+                "name 'host=h PASSWORD = **** user=u'",
+            ),
+            (
+                "dsn host=h password='a b' sslpassword=x&y",
+                "dsn host=h password=**** sslpassword=****&y",
+            ),
+            (
+                "see https://materialize.com/docs/",
+                "see https://materialize.com/docs/",
+            ),
+            (
+                "postgres://u:****@h/db, password=****",
+                "postgres://u:****@h/db, password=****",
+            ),
+            (
+                "the password is wrong; password= ",
+                "the password is wrong; password= ",
+            ),
+            ("://x, a://", "://x, a://"),
+        ] {
+            assert_eq!(redact_embedded(text), shown, "{text}");
+        }
+        assert!(matches!(
+            redact_embedded("plain text, nothing to hide"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+    }
+
+    #[test]
+    fn a_password_in_a_config_is_found_where_it_is() {
+        let url = "postgres://u:hunter2@h/db";
+        let at = |v: serde_json::Value| password_in_json(&v);
+        assert_eq!(
+            at(serde_json::json!({"replica_name": url})).as_deref(),
+            Some("replica_name")
+        );
+        assert_eq!(
+            at(serde_json::json!({"windows": [{"size": "25cc"}, {"size": url}]})).as_deref(),
+            Some("windows[1].size")
+        );
+        assert_eq!(at(serde_json::json!({ url: 1 })).as_deref(), Some("a key"));
+        assert_eq!(
+            at(serde_json::json!({"w": {"host=h password=x": 1}})).as_deref(),
+            Some("a key of w")
+        );
+        assert_eq!(
+            at(serde_json::json!({"replica_name": "r@1", "target_size": "25cc", "n": 3})),
+            None
+        );
+    }
 
     #[test]
     fn redacts_every_form() {

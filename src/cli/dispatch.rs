@@ -516,13 +516,13 @@ fn streamer(selection: &Selection, style: TextStyle) -> Observer {
                 }
                 if render::plan_streamed_first(plan) {
                     let text = render::plan_text(plan, &style);
-                    let _ = write!(out, "{}", render::terminal_safe(&text, color));
+                    let _ = write!(out, "{}", streamed(&text, color));
                     let _ = writeln!(out);
                 }
             }
             Progress::Started(action) => {
                 let line = render::progress_line(Some(action), None, Duration::ZERO, color);
-                let _ = writeln!(out, "{}", render::terminal_safe(&line, color));
+                let _ = writeln!(out, "{}", streamed(&line, color));
                 let _ = out.flush();
                 let (tx, rx) = mpsc::channel::<()>();
                 let t0 = Instant::now();
@@ -533,7 +533,7 @@ fn streamer(selection: &Selection, style: TextStyle) -> Observer {
                     {
                         let line = render::progress_line(Some(&action), None, t0.elapsed(), color);
                         let mut o = std::io::stdout().lock();
-                        let _ = writeln!(o, "{}", render::terminal_safe(&line, color));
+                        let _ = writeln!(o, "{}", streamed(&line, color));
                         let _ = o.flush();
                     }
                 });
@@ -551,11 +551,18 @@ fn streamer(selection: &Selection, style: TextStyle) -> Observer {
                     None => Duration::ZERO,
                 };
                 let line = render::progress_line(None, Some(result), elapsed, color);
-                let _ = writeln!(out, "{}", render::terminal_safe(&line, color));
+                let _ = writeln!(out, "{}", streamed(&line, color));
             }
         }
         let _ = out.flush();
     }))
+}
+
+/// A line `apply` streams as it acts, as every door out of the process
+/// shows text: safe for the terminal, connection strings masked
+/// ([`crate::config::redact_echoed`]).
+fn streamed(text: &str, color: bool) -> String {
+    crate::config::redact_echoed(&render::terminal_safe(text, color)).into_owned()
 }
 
 /// What a run of `--watch` shows: as text, its output only when it did
@@ -1238,6 +1245,7 @@ fn set_config(a: &StrategySetArgs) -> Result<serde_json::Value, CommandError> {
                     "{what}: must be a JSON object, like {CONFIG_EXAMPLE}"
                 )));
             }
+            refuse_password(&v, |at| format!("{what}: key {at}"))?;
             Ok(v)
         }
         None if a.keys.0.is_empty() => {
@@ -1263,8 +1271,34 @@ fn set_config(a: &StrategySetArgs) -> Result<serde_json::Value, CommandError> {
             if let Some(m) = stray_key_flag(&a.strategy_type, &a.keys.0) {
                 return Err(usage(m));
             }
-            Ok(serde_json::Value::Object(a.keys.0.clone()))
+            let v = serde_json::Value::Object(a.keys.0.clone());
+            refuse_password(&v, |at| {
+                let flag = at.split(['[', '.']).next().unwrap_or(at).replace('_', "-");
+                match at.contains(['[', '.']) {
+                    true => format!("--{flag} (at {at})"),
+                    false => format!("--{flag}"),
+                }
+            })?;
+            Ok(v)
         }
+    }
+}
+
+/// A config holding a connection string with its password is never
+/// written ([`crate::config::password_in_json`]); `named` says where it
+/// was given from its path in the config.
+fn refuse_password(
+    v: &serde_json::Value,
+    named: impl Fn(&str) -> String,
+) -> Result<(), CommandError> {
+    match crate::config::password_in_json(v) {
+        Some(at) => Err(CommandError::Usage(format!(
+            "{} holds a connection string with its password, which every plan, \
+             status and history would show (a replica name would also put it in Materialize's \
+             catalog): leave the password out; nothing was written",
+            named(&at)
+        ))),
+        None => Ok(()),
     }
 }
 

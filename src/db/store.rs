@@ -1878,7 +1878,15 @@ pub const MAX_CONFIG_DEPTH: usize = 32;
 /// refuses such a row with the reason; it is never a missing config.
 fn read_config(text: &str) -> Result<serde_json::Value, String> {
     let (v, _) = crate::strategy::read_json(text)?;
-    bounded_config(v).map(crate::model::compact_json)
+    let v = bounded_config(v).map(crate::model::compact_json)?;
+    // Not echoed, not used (`strategy set` refuses to write one).
+    match crate::config::password_in_json(&v) {
+        Some(at) => Err(format!(
+            "{at} holds a connection string with its password, which is not shown nor used; \
+             write the row without it"
+        )),
+        None => Ok(v),
+    }
 }
 
 /// A config nested deeper than [`MAX_CONFIG_DEPTH`] is not echoed: the

@@ -13,7 +13,7 @@ use std::path::Path;
 use proptest::prelude::*;
 use serde_json::json;
 
-use crate::cli::{clusterctl, command, init_tables, lit, run_cmd, strategy, Run};
+use crate::cli::{clusterctl, command, init_tables, lit, replica_names, run_cmd, strategy, Run};
 use crate::support::Emulator;
 
 /// Every byte but unreserved ASCII as `%XX`.
@@ -482,7 +482,11 @@ fn a_connection_string_given_as_a_name_is_not_echoed() {
         // Shown redacted, or refused without echo (a list holding one,
         // `--replica-sizes 25cc,URL`).
         assert!(
-            run.all().contains("****") || run.stderr.contains("a connection string, not"),
+            run.all().contains("****")
+                || run.stderr.contains("a connection string, not")
+                || run
+                    .stderr
+                    .contains("holds a connection string with its password"),
             "{context}: {}",
             run.all()
         );
@@ -565,4 +569,121 @@ fn a_password_split_by_a_list_or_behind_a_path_is_not_echoed() {
             assert!(!run.all().contains(piece), "{context}: {}", run.all());
         }
     }
+}
+
+/// A connection string inside a strategy's config: `strategy set` refuses
+/// to write it whichever way it is given (a JSON config, `--config`, a key
+/// flag, nested in a schedule's windows), without echoing it, and writes
+/// nothing; a row holding one written by hand is not used (its cluster's
+/// row is in error, the others are planned) nor shown by any command. A
+/// name holding one that reaches a message from elsewhere (a cluster named
+/// so by hand) is masked there too.
+#[test]
+fn a_connection_string_inside_a_config_is_never_written_used_nor_shown() {
+    let emu = one_configured_cluster();
+    emu.create_hydrated_cluster("d", "r1", "25cc");
+    let pw = "Zq8Secr3tPw";
+    let url = format!("postgres://u:{pw}@db.example:6875/materialize");
+    let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<String>>();
+    let config = json!({"target_size": url}).to_string();
+    let windows =
+        json!([{"cron": "0 9 * * *", "duration_s": 3600, "size": url, "replicas": 1}]).to_string();
+    let before = emu.query_strings("SELECT config::text FROM mz_cluster_strategies");
+    for args in [
+        strings(&["strategy", "set", "c", "target_size", &config]),
+        strings(&[
+            "strategy",
+            "set",
+            "c",
+            "target_size",
+            "--config",
+            &config,
+            "-o",
+            "json",
+        ]),
+        strings(&[
+            "strategy",
+            "set",
+            "d",
+            "target_size",
+            "--target-size",
+            "25cc",
+            "--replica-name",
+            &url,
+        ]),
+        strings(&[
+            "strategy",
+            "set",
+            "d",
+            "schedule",
+            "--timezone",
+            "UTC",
+            "--windows",
+            &windows,
+        ]),
+        strings(&[
+            "strategy",
+            "set",
+            "c",
+            "target_size",
+            "--config",
+            &json!({ &url: 1 }).to_string(),
+        ]),
+    ] {
+        let (run, context) = fails_without_echo(&emu, &args, pw);
+        assert_eq!(run.code, 64, "{context}: {}", run.all());
+        assert!(
+            run.all()
+                .contains("holds a connection string with its password"),
+            "{context}: {}",
+            run.all()
+        );
+    }
+    assert_eq!(
+        emu.query_strings("SELECT config::text FROM mz_cluster_strategies"),
+        before,
+        "nothing written"
+    );
+    // A row written by hand: its cluster is in error, `c` is still planned.
+    strategy(
+        &emu,
+        "d",
+        "target_size",
+        json!({"target_size": "25cc", "replica_name": url}),
+    );
+    emu.create_cluster(&url);
+    strategy(&emu, &url, "target_size", json!({"target_size": "25cc"}));
+    let run = clusterctl(&emu, &["apply"]);
+    assert_eq!(run.code, 3, "{}", run.all());
+    assert_hidden(pw, &run.all(), "apply");
+    assert!(
+        run.all().contains("postgres://u:****@db.example"),
+        "the cluster named so by hand: {}",
+        run.all()
+    );
+    assert!(
+        run.all()
+            .contains("holds a connection string with its password"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(replica_names(&emu, "c"), ["r1", "r_50cc"], "c is planned");
+    assert_eq!(replica_names(&emu, "d"), ["r1"], "d is not");
+    for args in [
+        vec!["strategy", "ls"],
+        vec!["strategy", "ls", "-o", "json"],
+        vec!["status", "-o", "wide"],
+        vec!["status", "-o", "json"],
+        vec!["describe", "d"],
+        vec!["check"],
+        vec!["history"],
+        vec!["dry-run", "-o", "json"],
+    ] {
+        let run = clusterctl(&emu, &args);
+        assert!(!run.all().contains("panicked"), "{args:?}: {}", run.all());
+        assert_hidden(pw, &run.all(), &format!("{args:?}"));
+    }
+    let status = clusterctl(&emu, &["status"]).all();
+    assert!(status.contains("postgres://u:****@db"), "{status}");
+    assert_eq!(emu.replicas(&url).len(), 1, "its replica was made");
 }
