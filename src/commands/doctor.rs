@@ -70,7 +70,8 @@ pub struct Server {
     /// The region's credit limit (`max_credit_consumption_rate`).
     pub max_credit_consumption_rate: Option<f64>,
     /// What the region's user replicas use now, credits per hour (known
-    /// once the catalog was read).
+    /// once the catalog was read, and not under `--replica-sizes` naming a
+    /// size the catalog does not price).
     pub region_credits_per_hour: Option<f64>,
     /// The sizes new replicas may have; empty or absent: every size.
     pub allowed_cluster_replica_sizes: Option<Vec<String>>,
@@ -229,8 +230,14 @@ pub async fn doctor(ctx: &Context) -> Result<DoctorReport, CommandError> {
     let snap_ref = snap.as_ref().unwrap_or(&stand_in);
     findings.extend(statement_log_findings(snap_ref, &env));
     findings.push(limit_finding(&env));
-    let region_credits = snap.as_ref().map(region::live_credits);
-    findings.extend(credit_findings(&env, region_credits));
+    // Made-up credits (`--replica-sizes` naming sizes the catalog does not
+    // price) are no measure of the region's use: unknown, as before a read.
+    let region_credits = snap
+        .as_ref()
+        .filter(|s| s.sizes.credits_known())
+        .map(region::live_credits);
+    let made_up = snap.as_ref().is_some_and(|s| !s.sizes.credits_known());
+    findings.extend(credit_findings(&env, region_credits, made_up));
     if let Some(s) = &snap {
         if complete {
             let held = backend
@@ -694,12 +701,15 @@ fn limit_finding(env: &Environment) -> Finding {
 
 /// The region's credit limit and what its replicas use now (§8.5), and
 /// the sizes it allows. Info: plans hold back what does not fit.
-fn credit_findings(env: &Environment, live: Option<f64>) -> Vec<Finding> {
+fn credit_findings(env: &Environment, live: Option<f64>, made_up: bool) -> Vec<Finding> {
     let now = |live: Option<f64>| match live {
         Some(c) => format!(
             "the region's replicas use {} credits/h",
             region::credits_text(c)
         ),
+        None if made_up => "the region's rate is not known: --replica-sizes names sizes \
+                            without their credits"
+            .into(),
         None => "the region's rate is read with the catalog".into(),
     };
     let text = match env.settings.max_credit_consumption_rate {

@@ -389,7 +389,10 @@ impl Metrics {
             self.replicas
                 .get_or_create(&labels)
                 .set(cluster.replicas.len() as i64);
-            self.credits.get_or_create(&labels).set(credits);
+            // Made-up credits (`--replica-sizes`) are no price: no sample.
+            if snapshot.sizes.credits_known() {
+                self.credits.get_or_create(&labels).set(credits);
+            }
             let looping = cluster
                 .replicas
                 .iter()

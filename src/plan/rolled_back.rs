@@ -203,14 +203,18 @@ pub(super) fn judge(
     } else {
         "sent once more after the backoff".to_string()
     };
+    // Made-up credits (`--replica-sizes`) are not shown as a price.
+    let price = match snap.sizes.credits_known() {
+        true => format!(" ({} credits/h)", super::region::credits_text(credits)),
+        false => String::new(),
+    };
     cp.alerts.push(format!(
-        "{did_not_take}; each attempt runs {factor} replica{} of {size} ({} credits/h) beside \
+        "{did_not_take}; each attempt runs {factor} replica{} of {size}{price} beside \
          the current ones until its deadline, for nothing; {next}. Check that {size} has the \
          memory for this cluster (a target too small is OOM-killed while hydrating), give the \
          resize more time (Materialize's default_cluster_reconfiguration_timeout; \
          --resize-timeout on blocking releases), or choose another size",
         crate::model::plural(factor),
-        super::region::credits_text(credits),
     ));
     let reason = format!("{did_not_take}; {next}");
     if held {

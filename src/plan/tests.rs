@@ -3298,3 +3298,42 @@ fn rows_of_a_dropped_cluster_are_said_as_dangling_only() {
         p.warnings
     );
 }
+
+/// `limits`' `max_credits_per_hour` under `--replica-sizes` naming a size
+/// the catalog does not price: the credits are made up (by position in the
+/// list), so the limit is not judged, and the plan says so; with the
+/// catalog's prices it is.
+#[test]
+fn made_up_credits_never_judge_a_limits_rows_budget() {
+    let rows = || {
+        vec![
+            row("u2", "target_size", json!({"target_size": "200cc"})),
+            row("u2", "limits", json!({"max_credits_per_hour": 2.5})),
+        ]
+    };
+    let live = || vec![cluster("u2", "c", vec![replica(1, "r1", "100cc", true)])];
+    let priced = snap(live(), rows());
+    let p = plan(&priced, &PlanOptions::default());
+    let c = &p.clusters[0];
+    assert!(c.actions.is_empty(), "100cc + 200cc is over 2.5: {c:?}");
+    assert!(c.waiting.iter().any(|d| d.held_by_limit()), "{c:?}");
+    let mut made_up = snap(live(), rows());
+    let list: Vec<String> = ["25cc", "100cc", "200cc", "xl"].map(String::from).into();
+    made_up.sizes = SizeCatalog::listed(&list, Some(SizeCatalog::cloud_defaults()));
+    assert!(!made_up.sizes.credits_known());
+    let p = plan(&made_up, &PlanOptions::default());
+    let c = &p.clusters[0];
+    assert_eq!(
+        c.actions.len(),
+        1,
+        "not held back by made-up credits: {c:?}"
+    );
+    assert!(!c.waiting.iter().any(|d| d.held_by_limit()), "{c:?}");
+    assert!(
+        c.notes
+            .iter()
+            .any(|n| n.contains("max_credits_per_hour 2.5 is not judged")),
+        "{:?}",
+        c.notes
+    );
+}

@@ -513,6 +513,24 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// A path names a key inside a list's element only when that key is
+    /// one plain name: an empty one, or one deeper still, stands for the
+    /// top-level key.
+    #[test]
+    fn a_key_path_is_nested_only_for_one_plain_key_of_an_element() {
+        let of = |k: &'static str| {
+            let p = KeyPath::of(k);
+            (p.top(), p.nested_leaf())
+        };
+        assert_eq!(of("windows[1].size"), ("windows", Some("size")));
+        assert_eq!(of("idle_after_s"), ("idle_after_s", None));
+        assert_eq!(of("windows[1]."), ("windows", None));
+        assert_eq!(of("windows[1].a.b"), ("windows", None));
+        assert_eq!(of("windows[1].a[2]"), ("windows", None));
+        assert_eq!(of("windows[x].size"), ("windows", None));
+        assert_eq!(of("windows.size"), ("windows", None));
+    }
+
     #[test]
     fn numbers_and_their_errors() {
         let raw = json!({"a": 10, "b": -1, "c": "ten", "d": 2.5, "e": 60.0});

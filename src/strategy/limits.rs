@@ -52,6 +52,18 @@ pub(super) fn decide(c: &LimitsConfig, ctx: &Ctx, d: &mut Desired, _st: &mut Lim
             why,
         ));
     }
+    if let Some(max) = c
+        .max_credits_per_hour
+        .filter(|_| !ctx.sizes.credits_known())
+    {
+        d.note(
+            KIND,
+            format!(
+                "max_credits_per_hour {max} is not judged: --replica-sizes names sizes without \
+                 their credits"
+            ),
+        );
+    }
     if let Some(why) = exceeded(c, ctx, d) {
         d.note(
             KIND,
@@ -91,7 +103,9 @@ fn exceeded(c: &LimitsConfig, ctx: &Ctx, d: &Desired) -> Option<String> {
             ));
         }
     }
-    if let Some(max) = c.max_credits_per_hour {
+    // Made-up credits (`--replica-sizes` naming sizes the catalog does not
+    // price) are no measure of a budget: not judged, and said ([`decide`]).
+    if let Some(max) = c.max_credits_per_hour.filter(|_| ctx.sizes.credits_known()) {
         let credits: f64 = sizes.iter().map(|s| ctx.sizes.credits(s)).sum();
         if credits > max + 1e-9 {
             return Some(format!(

@@ -707,6 +707,14 @@ fn apply_holds_back_what_the_regions_credit_limit_would_refuse() {
         doctor.contains("max_credit_consumption_rate is 3 credits/h and the region's replicas use 2.75 credits/h"),
         "{doctor}"
     );
+    // Sizes the catalog does not price: no made-up figure.
+    let made_up = clusterctl(&emu, &["doctor", "--replica-sizes", "25cc,200cc,xl"]).stdout;
+    assert!(
+        made_up.contains(
+            "the region's rate is not known: --replica-sizes names sizes without their credits"
+        ) && !made_up.contains("replicas use"),
+        "{made_up}"
+    );
 
     // a's old replica goes once the new one serves (a drop is never held
     // back); b still does not fit (2.5 + 1), until the limit is raised.
