@@ -305,6 +305,24 @@ impl SizeCatalog {
         self.sizes.iter().position(|s| &s.name == size)
     }
 
+    /// Whether `a` is a larger size than `floor`: by the offered order
+    /// when both are offered, else by the catalog's credits (sizes the
+    /// region refuses or `--replica-sizes` leaves out are priced too). A
+    /// floor nothing prices is no floor (`true`); a size nothing prices is
+    /// not above a priced floor.
+    pub fn above(&self, a: &Size, floor: &Size) -> bool {
+        if let (Some(x), Some(f)) = (self.rank(a), self.rank(floor)) {
+            return x > f;
+        }
+        let priced =
+            |s: &Size| (self.credits_known() && self.credits(s) > 0.0).then(|| self.credits(s));
+        match (priced(a), priced(floor)) {
+            (_, None) => true,
+            (Some(x), Some(f)) => x > f,
+            (None, Some(_)) => false,
+        }
+    }
+
     pub fn get(&self, size: &Size) -> Option<&ReplicaSize> {
         self.sizes.iter().find(|s| &s.name == size)
     }

@@ -3337,3 +3337,42 @@ fn made_up_credits_never_judge_a_limits_rows_budget() {
         c.notes
     );
 }
+
+/// `shrink_to_fit` after its 50cc replica was OOM-killed, under
+/// `--replica-sizes` leaving 50cc out: the sizes the catalog prices below
+/// it (25cc) are not tried; those above it are. Sizes are compared by the
+/// catalog's prices when one of them is not offered.
+#[test]
+fn a_too_small_size_left_out_of_the_list_still_bounds_the_probe() {
+    let mut r = replica(1, "r1", "50cc", true);
+    r.crash = CrashInfo {
+        crashes: 1,
+        ooms: 1,
+        last_crash: None,
+        first_crash: None,
+    };
+    let mut s = snap(
+        vec![cluster("u2", "c", vec![r])],
+        vec![row(
+            "u2",
+            "shrink_to_fit",
+            json!({"max_replica_size": "200cc"}),
+        )],
+    );
+    let list: Vec<String> = ["25cc", "100cc", "200cc"].map(String::from).into();
+    s.sizes = SizeCatalog::listed(&list, Some(SizeCatalog::cloud_defaults()));
+    let p = plan(&s, &PlanOptions::default());
+    let created: Vec<String> = only(&p)
+        .actions
+        .iter()
+        .filter(|a| a.kind == ActionKind::CreateReplica)
+        .filter_map(|a| a.size.as_ref().map(|s| s.0.clone()))
+        .collect();
+    assert!(!created.contains(&"25cc".to_string()), "{created:?}");
+    assert!(created.contains(&"100cc".to_string()), "{created:?}");
+    let sizes = SizeCatalog::listed(&list, Some(SizeCatalog::cloud_defaults()));
+    let (a, b, c) = (Size::from("25cc"), Size::from("50cc"), Size::from("100cc"));
+    assert!(!sizes.above(&a, &b) && sizes.above(&c, &b) && sizes.above(&c, &a));
+    assert!(sizes.above(&a, &Size::from("xl")), "no floor");
+    assert!(!sizes.above(&Size::from("xl"), &b), "unpriced");
+}

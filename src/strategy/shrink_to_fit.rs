@@ -232,8 +232,9 @@ fn drop_looping(c: &ShrinkToFitConfig, ctx: &Ctx, d: &mut Desired, st: &mut Shri
 /// once: a try that ended without an outcome is not repeated.
 fn start_candidates(c: &ShrinkToFitConfig, ctx: &Ctx, d: &mut Desired, st: &mut ShrinkToFitState) {
     let max_rank = ctx.sizes.rank(&c.max_replica_size);
-    let floor = st.too_small.as_ref().and_then(|s| ctx.sizes.rank(s));
-    let above_floor = |s: &Size| floor.is_none_or(|f| ctx.sizes.rank(s).is_some_and(|r| r > f));
+    // A floor `--replica-sizes` leaves out still bounds the sizes offered.
+    let floor = st.too_small.as_ref();
+    let above_floor = |s: &Size| floor.is_none_or(|f| ctx.sizes.above(s, f));
     let serving = healthy(c, ctx, d)
         .filter(|(_, r)| ctx.sizes.rank(&r.size) <= max_rank)
         .map(|(_, r)| r.size.clone())
