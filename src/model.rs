@@ -42,6 +42,17 @@ pub fn display_width(s: &str) -> usize {
     unicode_width::UnicodeWidthStr::width(s)
 }
 
+/// A value from a row (a size, a key, a string) as a message quotes it:
+/// whole up to 80 columns, else cut and said how long it was, so that a
+/// 2 MB string written by hand makes a line, not 2 MB on every run.
+pub fn echoed(s: &str) -> String {
+    const MAX: usize = 80;
+    if display_width(s) <= MAX {
+        return s.to_string();
+    }
+    format!("{} ({} characters)", fit_width(s, MAX), s.chars().count())
+}
+
 /// `s` cut to at most `width` columns, ending with `…` when cut.
 pub fn fit_width(s: &str, width: usize) -> String {
     if display_width(s) <= width {

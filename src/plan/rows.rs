@@ -71,7 +71,7 @@ impl Finding {
     /// `strategy burst: key 'x': …`, or the message alone for the set.
     pub fn describe(&self) -> String {
         match &self.strategy_type {
-            Some(ty) => format!("strategy {ty}: {}", self.message),
+            Some(ty) => format!("strategy {}: {}", crate::model::echoed(ty), self.message),
             None => self.message.clone(),
         }
     }
@@ -168,7 +168,8 @@ pub fn known_types() -> Vec<&'static str> {
 pub fn unknown_type(ty: &str) -> String {
     let types = known_types();
     format!(
-        "unknown strategy type '{ty}'{}; known types are: {}",
+        "unknown strategy type '{}'{}; known types are: {}",
+        crate::model::echoed(ty),
         did_you_mean(ty, &types),
         types.join(", ")
     )
@@ -379,7 +380,10 @@ fn validate_row(ty: &str, config: &serde_json::Value, sizes: &SizeCatalog, v: &m
                 .map(|o| {
                     o.keys()
                         .filter(|k| !known.contains(&k.as_str()))
-                        .map(|k| format!("; unknown key '{k}'{}", did_you_mean(k, &known)))
+                        .map(|k| {
+                            let shown = crate::model::echoed(k);
+                            format!("; unknown key '{shown}'{}", did_you_mean(k, &known))
+                        })
                         .collect()
                 })
                 .unwrap_or_default();
@@ -404,7 +408,8 @@ fn unknown_keys(ty: &str, config: &serde_json::Value, known: &[&str], v: &mut Va
             Code::UnknownKey,
             Some(ty),
             format!(
-                "unknown config key '{key}'{}{UNKNOWN_KEY_IGNORED}; keys of {ty} are: {}",
+                "unknown config key '{}'{}{UNKNOWN_KEY_IGNORED}; keys of {ty} are: {}",
+                crate::model::echoed(key),
                 did_you_mean(key, known),
                 known.join(", ")
             ),
@@ -442,6 +447,62 @@ pub fn pause_until(config: &serde_json::Value) -> Option<chrono::DateTime<chrono
     chrono::DateTime::parse_from_rfc3339(s)
         .ok()
         .map(|t| t.with_timezone(&chrono::Utc))
+}
+
+#[cfg(test)]
+mod echo_tests {
+    use super::*;
+
+    /// A huge value written by hand is quoted cut, with its length, in
+    /// every message that names it: a size, a key, a type, a string.
+    #[test]
+    fn a_huge_value_is_quoted_cut() {
+        let huge = "x".repeat(100_000);
+        let sizes = crate::model::SizeCatalog::cloud_defaults();
+        let rows = [
+            StrategyRow {
+                cluster_id: ClusterId("u1".into()),
+                strategy_type: "target_size".into(),
+                config: serde_json::json!({"target_size": huge, huge.clone(): 1}),
+                updated_at: None,
+                unreadable: None,
+            },
+            StrategyRow {
+                cluster_id: ClusterId("u1".into()),
+                strategy_type: huge.clone(),
+                config: serde_json::json!({}),
+                updated_at: None,
+                unreadable: None,
+            },
+            StrategyRow {
+                cluster_id: ClusterId("u1".into()),
+                strategy_type: "idle_suspend".into(),
+                config: serde_json::json!({"idle_after_s": huge}),
+                updated_at: None,
+                unreadable: None,
+            },
+        ];
+        for row in &rows {
+            let in_effect = [InEffect {
+                row,
+                older: 0,
+                tied: false,
+            }];
+            let cluster = crate::model::Cluster::empty(ClusterId("u1".into()), "c");
+            let v = validate(Some(&cluster), &in_effect, &sizes);
+            assert!(!v.findings.is_empty());
+            for f in &v.findings {
+                let text = f.describe();
+                assert!(
+                    text.len() < 2_000,
+                    "{} bytes: {}…",
+                    text.len(),
+                    &text[..200]
+                );
+                assert!(text.contains("x… (100000 characters)"), "{text}");
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -125,7 +125,7 @@ impl<'a> Obj<'a> {
                 format!(
                     "size '{}' is not in Materialize's allowed_cluster_replica_sizes, \
                      so Materialize refuses to create it; allowed sizes are: {}",
-                    size,
+                    crate::model::echoed(&size.0),
                     sizes.names()
                 ),
             ));
@@ -142,7 +142,7 @@ impl<'a> Obj<'a> {
                 key,
                 format!(
                     "unknown size '{}'{same_but_case}; sizes are: {}",
-                    size,
+                    crate::model::echoed(&size.0),
                     sizes.names()
                 ),
             ));
@@ -430,7 +430,7 @@ fn kind_of(v: &serde_json::Value) -> String {
         serde_json::Value::Null => "null".into(),
         serde_json::Value::Bool(b) => format!("boolean {b}"),
         serde_json::Value::Number(n) => format!("number {n}"),
-        serde_json::Value::String(s) => format!("string \"{s}\""),
+        serde_json::Value::String(s) => format!("string \"{}\"", crate::model::echoed(s)),
         serde_json::Value::Array(_) => "an array".into(),
         serde_json::Value::Object(_) => "an object".into(),
     }
