@@ -977,6 +977,17 @@ fn key_value_parser(kind: KeyKind) -> clap::builder::ValueParser {
         }
         Ok(d.as_secs())
     }
+    // Each key's bounds (`max_replicas` >= 1, `history_days` 1..=56) are
+    // its row's, which says them: the flag names none of its own.
+    fn count(s: &str) -> Result<u64, String> {
+        let t = s.trim();
+        t.parse::<u64>().map_err(
+            |_| match !t.is_empty() && t.chars().all(|c| c.is_ascii_digit()) {
+                true => format!("{t} is too large"),
+                false => format!("'{s}' is not a whole number"),
+            },
+        )
+    }
     // `1e400` parses as infinity, which JSON cannot hold.
     fn fraction(s: &str) -> Result<f64, String> {
         match s.trim().parse::<f64>() {
@@ -993,7 +1004,7 @@ fn key_value_parser(kind: KeyKind) -> clap::builder::ValueParser {
     match kind {
         KeyKind::Size | KeyKind::Name | KeyKind::Text => ValueParser::string(),
         KeyKind::Seconds => ValueParser::new(seconds),
-        KeyKind::Count => ValueParser::new(whole::<u64>(0, u64::MAX)),
+        KeyKind::Count => ValueParser::new(count),
         KeyKind::Bool => ValueParser::bool(),
         KeyKind::Credits => ValueParser::new(credits),
         KeyKind::Fraction => ValueParser::new(fraction),

@@ -1018,6 +1018,12 @@ fn whole_number_flags_say_what_they_want() {
             "'-1' is not a whole number from 1 to",
         ),
         (vec!["history", "--limit", "x"], "'x' is not a whole number"),
+        // A config key's bounds are its row's: the flag names none that
+        // the row then contradicts (it said "from 0 to 18446744073709551615").
+        (
+            vec!["strategy", "set", "c", "limits", "--max-replicas", "-1"],
+            "'-1' is not a whole number\n",
+        ),
         (
             vec!["dry-run", "--max-retries", "21"],
             "21 is not in 0..=20",
