@@ -524,28 +524,11 @@ async fn rename(
             }
         }
     };
-    let run_id = Uuid::new_v4();
-    let mut records = Vec::new();
-    if !old.audited {
-        records.push(created(&run_id, cluster_id, &sc.name, old));
-    }
     let reason = format!(
         "renewed as {to}: a --watch process renames its temporary replica every {}, before \
          runs elsewhere take it for one a dead run left; it keeps serving",
         crate::model::human_duration(RENEW_AFTER.as_secs())
     );
-    let op = Ddl::Rename { to: &to };
-    records.push(record(
-        &run_id,
-        cluster_id,
-        &sc.name,
-        op,
-        &old.name,
-        Some(&old.size),
-        &reason,
-        &outcome,
-        at,
-    ));
     let mut warnings = Vec::new();
     if let Err(e) = &outcome {
         warnings.push(format!(
@@ -553,7 +536,8 @@ async fn rename(
             old.name
         ));
     }
-    warnings.extend(audit(ctx, records).await);
+    let rename = (to.as_str(), reason.as_str(), &outcome, at);
+    warnings.extend(audit_rename(ctx, sc, cluster_id, old, rename).await);
     match outcome {
         Ok(_) => Renamed::Done(
             Temporary {
@@ -592,29 +576,13 @@ async fn adopt(
     old: &Temporary,
     (to, at): (String, DateTime<Utc>),
 ) -> (Temporary, Vec<String>) {
-    let run_id = Uuid::new_v4();
-    let mut records = Vec::new();
-    if !old.audited {
-        records.push(created(&run_id, cluster_id, &sc.name, old));
-    }
     let reason = format!(
         "renewed as {to}: found under that name, the rename's answer having been lost; it kept \
          serving"
     );
     let outcome = Ok(ddl::rename_replica(&sc.name, &old.name, &to));
-    let op = Ddl::Rename { to: &to };
-    records.push(record(
-        &run_id,
-        cluster_id,
-        &sc.name,
-        op,
-        &old.name,
-        Some(&old.size),
-        &reason,
-        &outcome,
-        sc.clock.now(),
-    ));
-    let warnings = audit(ctx, records).await;
+    let rename = (to.as_str(), reason.as_str(), &outcome, sc.clock.now());
+    let warnings = audit_rename(ctx, sc, cluster_id, old, rename).await;
     let fresh = Temporary {
         name: to,
         created_at: at,
@@ -622,6 +590,35 @@ async fn adopt(
         ..old.clone()
     };
     (fresh, warnings)
+}
+
+/// Audits the rename of `old` (`(to, reason, outcome, at)`), after its
+/// creation when that was not audited yet.
+async fn audit_rename(
+    ctx: &Context,
+    sc: &SessionCluster,
+    cluster_id: &str,
+    old: &Temporary,
+    (to, reason, outcome, at): (&str, &str, &Result<String, String>, DateTime<Utc>),
+) -> Vec<String> {
+    let run_id = Uuid::new_v4();
+    let mut records = Vec::new();
+    if !old.audited {
+        records.push(created(&run_id, cluster_id, &sc.name, old));
+    }
+    let op = Ddl::Rename { to };
+    records.push(record(
+        &run_id,
+        cluster_id,
+        &sc.name,
+        op,
+        &old.name,
+        Some(&old.size),
+        reason,
+        outcome,
+        at,
+    ));
+    audit(ctx, records).await
 }
 
 /// A renewal whose new replica did not come online: the new one is dropped
