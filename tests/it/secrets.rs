@@ -589,21 +589,11 @@ fn a_connection_string_inside_a_config_is_never_written_used_nor_shown() {
     let windows =
         json!([{"cron": "0 9 * * *", "duration_s": 3600, "size": url, "replicas": 1}]).to_string();
     let before = emu.query_strings("SELECT config::text FROM mz_cluster_strategies");
+    let set = |rest: &[&str]| strings(&[&["strategy", "set"][..], rest].concat());
     for args in [
-        strings(&["strategy", "set", "c", "target_size", &config]),
-        strings(&[
-            "strategy",
-            "set",
-            "c",
-            "target_size",
-            "--config",
-            &config,
-            "-o",
-            "json",
-        ]),
-        strings(&[
-            "strategy",
-            "set",
+        set(&["c", "target_size", &config]),
+        set(&["c", "target_size", "--config", &config, "-o", "json"]),
+        set(&[
             "d",
             "target_size",
             "--target-size",
@@ -611,19 +601,8 @@ fn a_connection_string_inside_a_config_is_never_written_used_nor_shown() {
             "--replica-name",
             &url,
         ]),
-        strings(&[
-            "strategy",
-            "set",
-            "d",
-            "schedule",
-            "--timezone",
-            "UTC",
-            "--windows",
-            &windows,
-        ]),
-        strings(&[
-            "strategy",
-            "set",
+        set(&["d", "schedule", "--timezone", "UTC", "--windows", &windows]),
+        set(&[
             "c",
             "target_size",
             "--config",
