@@ -887,7 +887,10 @@ pub fn parse_time_bound(s: &str) -> Result<crate::commands::TimeBound, String> {
     use crate::commands::TimeBound;
     use chrono::{NaiveDate, NaiveDateTime, TimeZone, Utc};
     let t = s.trim();
-    if let Ok(d) = keys::duration_syntax(t) {
+    if keys::duration_syntax(t).is_ok() {
+        // The one reading of a duration: `5M` (a month where a minute was
+        // meant) is refused as every duration flag refuses it.
+        let d = keys::read_duration(t)?;
         // A time that far back is a date (`history --since 2y` works as
         // the date two years ago does); only a bound no clock holds is
         // refused.
@@ -1350,6 +1353,9 @@ mod tests {
         assert_eq!(at("2026-11-22 10:30"), "2026-11-22T10:30:00+00:00");
         assert_eq!(at("2026-11-22T10:30:00+02:00"), "2026-11-22T08:30:00+00:00");
         assert!(parse_since("yesterday").is_err());
+        let month = parse_since("5M").unwrap_err();
+        assert!(month.contains("M is a month in this notation"), "{month}");
+        assert!(parse_since("2months").is_ok());
         // A duration too long is named as such, not as "neither a duration
         // nor a time".
         // simulate --history: the scenario key's bound, named on the flag.
