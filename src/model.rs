@@ -432,6 +432,33 @@ impl Replica {
                 .is_some_and(|last| now - last < RECOVERED_AFTER)
     }
 
+    /// Seconds until it is no longer [`Replica::unproven`], as far as the
+    /// catalog tells: a kill within [`RECOVERED_AFTER`], or a loop it serves
+    /// through (hydrated, its last kill and mean gap known); `None` when it
+    /// is proven, or when that hangs on what it does next (a loop not
+    /// hydrated).
+    pub fn proven_in(&self, now: DateTime<Utc>) -> Option<u64> {
+        if !self.unproven(now) {
+            return None;
+        }
+        let last = self.crash.last_crash?;
+        let until = if self.crash_looping(now) {
+            if !self.hydrated {
+                return None;
+            }
+            let crashes = i32::try_from(self.crash.crashes.saturating_sub(1)).ok()?;
+            let gap = self
+                .crash
+                .first_crash
+                .map(|first| (last - first) / crashes.max(1))
+                .unwrap_or_default();
+            last + RECOVERED_AFTER.max(gap * 2)
+        } else {
+            last + RECOVERED_AFTER
+        };
+        Some((until - now).num_seconds().max(0) as u64)
+    }
+
     /// Why it is [`Replica::unproven`], and until when `staying` (what it
     /// does not retire, with its verb: "the other sizes stay") stays: the
     /// plan's note of every strategy that holds a retirement back for it.

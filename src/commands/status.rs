@@ -42,7 +42,9 @@ pub enum Condition {
     Resuming,
     /// Other changes are planned.
     Resizing,
-    /// A change is held back by `stabilization`, with the time left.
+    /// A change is held back, with the time left: by `stabilization`, or
+    /// a retirement until the replica replacing it has served 10 minutes
+    /// since a kill (`target_size`).
     Stabilizing,
     /// A change is held back by a limit (a `limits` row, or Materialize's
     /// `max_replicas_per_cluster`), with the reason: not converged.
@@ -397,11 +399,12 @@ pub fn condition(
         };
         return (condition, reasons.join("; "));
     }
-    if let Some(d) = cp
-        .waiting
-        .iter()
-        .find(|d| d.strategy == Some(StrategyKind::Stabilization))
-    {
+    if let Some(d) = cp.waiting.iter().find(|d| {
+        matches!(
+            d.strategy,
+            Some(StrategyKind::Stabilization | StrategyKind::TargetSize)
+        )
+    }) {
         return (Condition::Stabilizing, deferred_text(d));
     }
     if let Some(d) = cp.waiting.iter().find(|d| d.held_by_limit()) {

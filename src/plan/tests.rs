@@ -3376,3 +3376,49 @@ fn a_too_small_size_left_out_of_the_list_still_bounds_the_probe() {
     assert!(sizes.above(&a, &Size::from("xl")), "no floor");
     assert!(!sizes.above(&Size::from("xl"), &b), "unpriced");
 }
+
+/// The new target size hydrated again after a kill 3 minutes ago: its
+/// retirement of the old size waits until it has served 10 minutes. That
+/// is waiting work with its time (`status` Stabilizing, WANT without the
+/// old size's promise), not "converged": a plan a few minutes later drops
+/// the old replica with nothing else changed (second outside check).
+#[test]
+fn a_retirement_held_for_a_recent_kill_is_waiting_work_with_its_time() {
+    let mut target = replica(2, "r_25cc", "25cc", true);
+    target.crash = CrashInfo {
+        crashes: 1,
+        ooms: 1,
+        last_crash: Some(now() - Duration::minutes(3)),
+        first_crash: Some(now() - Duration::minutes(3)),
+    };
+    let live = vec![cluster(
+        "u2",
+        "c",
+        vec![replica(1, "op", "50cc", true), target],
+    )];
+    let rows = vec![row("u2", "target_size", json!({"target_size": "25cc"}))];
+    let s = snap(live, rows);
+    let p = plan(&s, &PlanOptions::default());
+    let cp = only(&p);
+    assert!(cp.actions.is_empty(), "{:?}", cp.actions);
+    let waiting: Vec<(&str, Option<u64>)> = cp
+        .waiting
+        .iter()
+        .map(|w| (w.action.as_str(), w.in_seconds))
+        .collect();
+    assert_eq!(waiting, [("drop op (50cc)", Some(420))]);
+    assert_eq!(cp.state(), PlanState::Waiting, "not converged");
+    let (condition, reason) = crate::commands::status::condition(&s, &s.clusters[0], Some(cp));
+    assert_eq!(condition, crate::commands::status::Condition::Stabilizing);
+    assert!(reason.starts_with("drop op (50cc) in 7m"), "{reason}");
+    // Seven minutes on, the same catalog: the drop is planned.
+    let mut later = s.clone();
+    later.now = now() + Duration::minutes(7);
+    let p = plan(&later, &PlanOptions::default());
+    let drops: Vec<&str> = only(&p)
+        .actions
+        .iter()
+        .map(|a| a.replica.as_str())
+        .collect();
+    assert_eq!(drops, ["op"]);
+}

@@ -183,7 +183,17 @@ pub(super) fn decide(c: &BurstConfig, ctx: &Ctx, d: &mut Desired, st: &mut Burst
                 // Its linger counts from a replica that serves for good.
                 st.others_hydrated_since = None;
                 if let Some((ready, why)) = ctx.why_unproven([&ready], "the burst stays") {
-                    d.note(KIND, format!("{ready} is hydrated but {why}"));
+                    // Due once it has served long enough: waiting work.
+                    let in_seconds = ctx
+                        .cluster
+                        .replica(ready)
+                        .and_then(|r| r.proven_in(ctx.now));
+                    d.defer(
+                        KIND,
+                        format!("drop {name}"),
+                        format!("{ready} is hydrated but {why}"),
+                        in_seconds,
+                    );
                 }
             }
         },
@@ -775,13 +785,21 @@ mod tests {
             &mut st,
         );
         assert_eq!(d.names(), vec!["c-burst", "r1"]);
-        assert!(d.deferred.is_empty() && d.alerts.is_empty(), "{d:?}");
+        assert!(d.notes.is_empty() && d.alerts.is_empty(), "{d:?}");
+        // Waiting work, due when r1 has served 10 minutes since its kill.
+        let waiting: Vec<(&str, &str, Option<u64>)> = d
+            .deferred
+            .iter()
+            .map(|w| (w.action.as_str(), w.reason.as_str(), w.in_seconds))
+            .collect();
         assert_eq!(
-            d.notes,
-            [
-                "burst: r1 is hydrated but went offline (killed or crashed) less than 10m ago: \
-              the burst stays until it has served that long without"
-            ]
+            waiting,
+            [(
+                "drop c-burst",
+                "r1 is hydrated but went offline (killed or crashed) less than 10m ago: \
+                 the burst stays until it has served that long without",
+                Some(420)
+            )]
         );
         assert_eq!(st.others_hydrated_since, None);
         // Served 11 minutes since its kill: the linger starts, then ends.

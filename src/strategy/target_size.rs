@@ -73,16 +73,35 @@ pub(super) fn decide(c: &TargetSizeConfig, ctx: &Ctx, d: &mut Desired, st: &mut 
         .find(|(n, r)| &r.size == size && ctx.hydrated(n) && (!any_other || ctx.proven(n)))
         .map(|(n, _)| n.clone());
     let Some(ready) = hydrated_target else {
-        let targets = d
+        let targets: Vec<&String> = d
             .replicas
             .iter()
             .filter(|(_, r)| any_other && &r.size == size)
-            .map(|(n, _)| n);
-        let note = match ctx.why_unproven(targets, "the other sizes stay") {
-            Some((n, why)) => format!("{n} ({size}) {why}"),
-            None => format!("waiting for the {size} replica to hydrate"),
-        };
-        d.note(KIND, note);
+            .map(|(n, _)| n)
+            .collect();
+        let serving = targets.iter().copied().filter(|n| ctx.hydrated(n));
+        if let Some((n, why)) = ctx.why_unproven(serving, "the other sizes stay") {
+            // The retirements are due once it has served long enough:
+            // waiting work, said with when (the cluster is not converged,
+            // and a plan a minute later drops them).
+            let in_seconds = ctx.cluster.replica(n).and_then(|r| r.proven_in(ctx.now));
+            let reason = format!("{n} ({size}) {why}");
+            let others: Vec<String> = d
+                .replicas
+                .iter()
+                .filter(|(_, r)| &r.size != size)
+                .map(|(o, r)| format!("drop {o} ({})", r.size))
+                .collect();
+            for action in others {
+                d.defer(KIND, action, reason.clone(), in_seconds);
+            }
+        } else {
+            let note = match ctx.why_unproven(targets, "the other sizes stay") {
+                Some((n, why)) => format!("{n} ({size}) {why}"),
+                None => format!("waiting for the {size} replica to hydrate"),
+            };
+            d.note(KIND, note);
+        }
         st.pending_since.get_or_insert(ctx.now);
         return;
     };
@@ -312,16 +331,16 @@ mod tests {
                 let c = TargetSizeConfig::parse(&Obj::new(&cfg).unwrap(), ctx.sizes).unwrap();
                 decide(&c, ctx, d, &mut st)
             });
-            (d.notes, st)
+            (d.notes, st, d.deferred)
         };
         // The target alone, looping: it serves all the same (nothing else
         // could), nothing is pending, nothing decided.
-        let (notes, st) = step(vec![ooming(replica("r_50cc", "50cc", true), 2)]);
+        let (notes, st, _) = step(vec![ooming(replica("r_50cc", "50cc", true), 2)]);
         assert!(notes.is_empty(), "{notes:?}");
         assert_eq!(st, TargetSizeState::default());
         // The old size loops, the target hydrates: it waits for the
         // target, not for the old size's loop.
-        let (notes, st) = step(vec![
+        let (notes, st, _) = step(vec![
             ooming(replica("r_25cc", "25cc", true), 2),
             replica("r_50cc", "50cc", false),
         ]);
@@ -332,18 +351,40 @@ mod tests {
         assert_eq!(st.pending_since, Some(now()));
         assert_eq!(st.last_decision_ts, None);
         // The target hydrated again after a kill: the old size stays, and
-        // the note says until when.
-        let (notes, _) = step(vec![
+        // its drop waits, due when the target has served 10 minutes since
+        // (waiting work: the cluster is not converged).
+        let (notes, _, waiting) = step(vec![
             replica("r_25cc", "25cc", true),
             killed_ago(replica("r_50cc", "50cc", true), 3),
         ]);
+        assert!(notes.is_empty(), "{notes:?}");
+        let waiting: Vec<(&str, &str, Option<u64>)> = waiting
+            .iter()
+            .map(|w| (w.action.as_str(), w.reason.as_str(), w.in_seconds))
+            .collect();
         assert_eq!(
-            notes,
-            [
-                "target_size: r_50cc (50cc) went offline (killed or crashed) less than 10m ago: \
-              the other sizes stay until it has served that long without"
-            ]
+            waiting,
+            [(
+                "drop r_25cc (25cc)",
+                "r_50cc (50cc) went offline (killed or crashed) less than 10m ago: \
+                 the other sizes stay until it has served that long without",
+                Some(420)
+            )]
         );
+        // A loop the target serves through: due twice its mean gap after
+        // its last kill (gaps of 10 minutes: 20 minutes, 3 of them gone).
+        let mut looping = ooming(replica("r_50cc", "50cc", true), 3);
+        looping.crash.last_crash = Some(now() - chrono::Duration::minutes(3));
+        looping.crash.first_crash = Some(now() - chrono::Duration::minutes(23));
+        let (_, _, waiting) = step(vec![replica("r_25cc", "25cc", true), looping.clone()]);
+        assert_eq!(waiting.len(), 1, "{waiting:?}");
+        assert_eq!(waiting[0].in_seconds, Some(1020), "{waiting:?}");
+        assert!(waiting[0].reason.contains("crash-loops"), "{waiting:?}");
+        // Not hydrated: when it will be proven is not known.
+        looping.hydrated = false;
+        let (notes, _, waiting) = step(vec![replica("r_25cc", "25cc", true), looping]);
+        assert!(waiting.is_empty(), "{waiting:?}");
+        assert_eq!(notes.len(), 1, "{notes:?}");
     }
 
     #[test]
