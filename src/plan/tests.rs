@@ -3375,6 +3375,16 @@ fn a_too_small_size_left_out_of_the_list_still_bounds_the_probe() {
     assert!(!sizes.above(&a, &b) && sizes.above(&c, &b) && sizes.above(&c, &a));
     assert!(sizes.above(&a, &Size::from("xl")), "no floor");
     assert!(!sizes.above(&Size::from("xl"), &b), "unpriced");
+    assert!(
+        sizes.above(&Size::from("xl"), &Size::from("yl")),
+        "nothing prices either: no floor"
+    );
+    // Made-up credits (by position) order nothing: a floor the region
+    // refuses is no floor then.
+    let names: Vec<String> = ["25cc", "50cc", "100cc"].map(String::from).into();
+    let made_up = SizeCatalog::from_names(&names).restrict_to(&["25cc".into(), "100cc".into()]);
+    assert!(made_up.is_refused(&b));
+    assert!(made_up.above(&a, &b), "{made_up:?}");
 }
 
 /// The new target size hydrated again after a kill 3 minutes ago: its
