@@ -126,6 +126,11 @@ fn describe_text(d: &Description, style: &TextStyle) -> String {
         ("new", None) => "new (no statement seen; idle from the next apply)".into(),
         (_, Some(secs)) => format!("idle for {}", human_duration(secs)),
         ("busy", None) => format!("busy ({} statements in flight)", d.signals.in_flight),
+        ("unknown", None) if d.signals.statement_log_has_rows => {
+            "unknown (no statement of its own in the statement log; clusterctl's own \
+             statements are not counted)"
+                .into()
+        }
         ("unknown", None) => "unknown (the statement log has no rows)".into(),
         (state, None) => state.to_string(),
     };

@@ -1219,3 +1219,41 @@ fn simulate_compare_names_its_runs_and_refuses_what_it_cannot_draw() {
         .unwrap_or_default();
     assert_eq!(names, ["small", "large"], "{doc:#}");
 }
+
+/// `describe` of a cluster the statement log has nothing of (the exec
+/// cluster, whose statements are clusterctl's own, or one never queried)
+/// says why its activity is unknown as the log is: no rows at all, or
+/// none of its own (it said "the statement log has no rows" while the JSON
+/// beside it said the log had some).
+#[test]
+fn describe_says_why_activity_is_unknown_as_the_log_is() {
+    let emu = Emulator::start();
+    emu.create_hydrated_cluster("a", "r1", "25cc");
+    emu.create_hydrated_cluster("quiet", "r1", "25cc");
+    init_tables(&emu);
+    let activity = |emu: &Emulator| {
+        let out = clusterctl(emu, &["describe", "quiet"]).ok().stdout;
+        out.lines()
+            .find(|l| l.trim_start().starts_with("Activity:"))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(
+        activity(&emu).contains("unknown (the statement log has no rows)"),
+        "{}",
+        activity(&emu)
+    );
+    emu.add_activity("a", 60, true);
+    let described = clusterctl(&emu, &["describe", "quiet", "-o", "json"])
+        .ok()
+        .json();
+    assert_eq!(
+        described["result"]["signals"]["statement_log_has_rows"], true,
+        "{described:#}"
+    );
+    assert!(
+        activity(&emu).contains("unknown (no statement of its own in the statement log"),
+        "{}",
+        activity(&emu)
+    );
+}
