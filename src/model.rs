@@ -166,6 +166,18 @@ pub struct ReplicaSize {
     pub cpu_cores: f64,
 }
 
+impl ReplicaSize {
+    /// The catalog's order of sizes, smallest first: by credits, then
+    /// cores, then memory, then name.
+    pub fn order(a: &ReplicaSize, b: &ReplicaSize) -> std::cmp::Ordering {
+        a.credits_per_hour
+            .total_cmp(&b.credits_per_hour)
+            .then(a.cpu_cores.total_cmp(&b.cpu_cores))
+            .then(a.memory_bytes.total_cmp(&b.memory_bytes))
+            .then(a.name.cmp(&b.name))
+    }
+}
+
 /// Offered sizes, smallest to largest (credits, then CPU, then memory), as the
 /// catalog reference §5 prescribes: names are never parsed.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -190,13 +202,7 @@ pub struct SizeCatalog {
 
 impl SizeCatalog {
     pub fn new(mut sizes: Vec<ReplicaSize>) -> Self {
-        sizes.sort_by(|a, b| {
-            a.credits_per_hour
-                .total_cmp(&b.credits_per_hour)
-                .then(a.cpu_cores.total_cmp(&b.cpu_cores))
-                .then(a.memory_bytes.total_cmp(&b.memory_bytes))
-                .then(a.name.cmp(&b.name))
-        });
+        sizes.sort_by(ReplicaSize::order);
         sizes.dedup_by(|a, b| a.name == b.name);
         SizeCatalog {
             sizes,
@@ -317,19 +323,27 @@ impl SizeCatalog {
     }
 
     /// Whether `a` is a larger size than `floor`: by the offered order
-    /// when both are offered, else by the catalog's credits (sizes the
-    /// region refuses or `--replica-sizes` leaves out are priced too). A
-    /// floor nothing prices is no floor (`true`); a size nothing prices is
-    /// not above a priced floor.
+    /// when both are offered, else by the catalog's order
+    /// ([`ReplicaSize::order`]: sizes the region refuses or
+    /// `--replica-sizes` leaves out are in the catalog too). A floor the
+    /// catalog does not have (or made-up credits) is no floor (`true`); a
+    /// size it does not have is not above a floor it has.
     pub fn above(&self, a: &Size, floor: &Size) -> bool {
         if let (Some(x), Some(f)) = (self.rank(a), self.rank(floor)) {
             return x > f;
         }
-        let priced =
-            |s: &Size| (self.credits_known() && self.credits(s) > 0.0).then(|| self.credits(s));
-        match (priced(a), priced(floor)) {
+        let known = |s: &Size| {
+            self.get(s)
+                .or_else(|| {
+                    (self.refused.iter())
+                        .chain(&self.unlisted)
+                        .find(|r| &r.name == s)
+                })
+                .filter(|_| self.credits_known())
+        };
+        match (known(a), known(floor)) {
             (_, None) => true,
-            (Some(x), Some(f)) => x > f,
+            (Some(x), Some(f)) => ReplicaSize::order(x, f).is_gt(),
             (None, Some(_)) => false,
         }
     }

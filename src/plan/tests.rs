@@ -3385,6 +3385,27 @@ fn a_too_small_size_left_out_of_the_list_still_bounds_the_probe() {
     let made_up = SizeCatalog::from_names(&names).restrict_to(&["25cc".into(), "100cc".into()]);
     assert!(made_up.is_refused(&b));
     assert!(made_up.above(&a, &b), "{made_up:?}");
+    // Priced the same as the floor: the catalog's order decides (cores,
+    // then memory, then name), as it orders the sizes it offers.
+    let size = |name: &str, credits| crate::model::ReplicaSize {
+        name: Size::from(name),
+        credits_per_hour: credits,
+        memory_bytes: 1e9,
+        cpu_cores: 1.0,
+    };
+    let same = SizeCatalog::new(vec![size("a", 1.0), size("b", 1.0), size("c", 2.0)]);
+    let listed = SizeCatalog::listed(&["a".into(), "c".into()], Some(same));
+    assert!(
+        !listed.above(&Size::from("a"), &Size::from("b")),
+        "a before b by name"
+    );
+    assert!(listed.above(&Size::from("c"), &Size::from("b")));
+    let bigger_b = SizeCatalog::new(vec![size("a", 1.0), size("c", 2.0), size("b", 1.0)]);
+    let listed = SizeCatalog::listed(&["b".into(), "c".into()], Some(bigger_b));
+    assert!(
+        listed.above(&Size::from("b"), &Size::from("a")),
+        "b after a by name"
+    );
 }
 
 /// The new target size hydrated again after a kill 3 minutes ago: its
