@@ -332,15 +332,7 @@ impl SizeCatalog {
         if let (Some(x), Some(f)) = (self.rank(a), self.rank(floor)) {
             return x > f;
         }
-        let known = |s: &Size| {
-            self.get(s)
-                .or_else(|| {
-                    (self.refused.iter())
-                        .chain(&self.unlisted)
-                        .find(|r| &r.name == s)
-                })
-                .filter(|_| self.credits_known())
-        };
+        let known = |s: &Size| self.in_catalog(s).filter(|_| self.credits_known());
         match (known(a), known(floor)) {
             (_, None) => true,
             (Some(x), Some(f)) => ReplicaSize::order(x, f).is_gt(),
@@ -359,14 +351,19 @@ impl SizeCatalog {
     /// Credits per hour of a size (one the region no longer allows too);
     /// unknown sizes cost nothing we can know.
     pub fn credits(&self, size: &Size) -> f64 {
-        self.get(size)
-            .or_else(|| {
-                (self.refused.iter())
-                    .chain(&self.unlisted)
-                    .find(|s| &s.name == size)
-            })
+        self.in_catalog(size)
             .map(|s| s.credits_per_hour)
             .unwrap_or(0.0)
+    }
+
+    /// A size the catalog has: offered, refused by the region, or left out
+    /// by `--replica-sizes`.
+    fn in_catalog(&self, size: &Size) -> Option<&ReplicaSize> {
+        self.get(size).or_else(|| {
+            (self.refused.iter())
+                .chain(&self.unlisted)
+                .find(|s| &s.name == size)
+        })
     }
 
     /// All sizes up to and including `max`, smallest first.
