@@ -401,6 +401,10 @@ pub struct Target {
     pub id: crate::model::ClusterId,
     /// `None` for an id that only strategy rows mention (dropped cluster).
     pub name: Option<String>,
+    /// A dropped cluster's name as its audit rows recorded it, when it was
+    /// named by it (`strategy rm gone`): its rows keep saying it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recorded: Option<String>,
 }
 
 impl Target {
@@ -408,8 +412,21 @@ impl Target {
     pub fn display(&self) -> String {
         match &self.name {
             Some(n) => format!("cluster {} ({})", crate::model::printable(n), self.id),
-            None => format!("cluster id {} (no such cluster)", self.id),
+            None => match &self.recorded {
+                Some(n) => format!(
+                    "cluster {} ({}, dropped: no such cluster)",
+                    crate::model::printable(n),
+                    self.id
+                ),
+                None => format!("cluster id {} (no such cluster)", self.id),
+            },
         }
+    }
+
+    /// The name an audit row records: its live name, else the one the
+    /// trail recorded for it.
+    pub fn recorded_name(&self) -> Option<&String> {
+        self.name.as_ref().or(self.recorded.as_ref())
     }
 
     /// How a command line an audit row records names it: `arg`, as the
@@ -440,12 +457,14 @@ pub fn resolve(
         return Ok(Target {
             id: c.id.clone(),
             name: Some(c.name.clone()),
+            recorded: None,
         });
     }
     if allow_dangling && snap.has_rows(&crate::model::ClusterId(arg.to_string())) {
         return Ok(Target {
             id: crate::model::ClusterId(arg.to_string()),
             name: None,
+            recorded: None,
         });
     }
     let names = snap.user_cluster_names();

@@ -245,7 +245,7 @@ async fn audit(
     at: DateTime<Utc>,
 ) -> Result<(), CommandError> {
     let mut fields = serde_json::json!({
-        "cluster": target.name,
+        "cluster": target.recorded_name(),
         "strategy_type": change.ty,
         "before": change.before,
         "after": change.after,
@@ -269,7 +269,7 @@ async fn audit(
     if let (Some((key, other)), Some(map)) = (moved, fields.as_object_mut()) {
         map.insert(
             key.into(),
-            serde_json::json!({ "cluster_id": other.id, "cluster": other.name }),
+            serde_json::json!({ "cluster_id": other.id, "cluster": other.recorded_name() }),
         );
         if !carried.is_empty() {
             map.insert("carried".into(), serde_json::json!(carried));
@@ -625,6 +625,7 @@ async fn dropped_by_name(ctx: &Context, snap: &Snapshot, name: &str) -> Option<T
         [id] => Some(Target {
             id: id.clone(),
             name: None,
+            recorded: Some(name.to_string()),
         }),
         _ => None,
     }
@@ -1225,6 +1226,7 @@ async fn last_move_to(
                 from: Target {
                     id: ClusterId(id.to_string()),
                     name: d["moved_from"]["cluster"].as_str().map(str::to_string),
+                    recorded: None,
                 },
             })
         }
@@ -1247,10 +1249,12 @@ async fn moved_already(
         Some(c) => Target {
             id: c.id.clone(),
             name: Some(c.name.clone()),
+            recorded: None,
         },
         None => Target {
             id: m.from.id.clone(),
             name: None,
+            recorded: m.from.name.clone(),
         },
     };
     let ids = [source.id.clone()];
@@ -1429,6 +1433,7 @@ mod tests {
         Target {
             id: ClusterId(id.into()),
             name: name.map(str::to_string),
+            recorded: None,
         }
     }
 

@@ -230,6 +230,7 @@ mod tests {
         let target = |id: &str, name: &str| Target {
             id: ClusterId(id.into()),
             name: Some(name.into()),
+            recorded: None,
         };
         let moved = |already_there: bool, rows: u64| Moved {
             from_cluster_id: ClusterId("u1".into()),

@@ -892,6 +892,13 @@ fn strategy_ls_and_rm() {
         "{:?}",
         strategy_rows(&emu)
     );
+    // Its audit row keeps the name it was named by, as the earlier ones
+    // recorded it (it was null: `history` showed the id alone).
+    let rm = emu.query_one(&format!(
+        "SELECT decision_ctx->>'cluster' FROM mz_cluster_strategy_actions \
+         WHERE cluster_id = '{gone}' AND decision_ctx->>'kind' = 'strategy_rm'"
+    ));
+    assert_eq!(rm.as_deref(), Some("gone"));
 }
 
 #[test]
@@ -3692,7 +3699,7 @@ fn strategy_mv_run_again_names_a_dropped_source_by_its_recorded_name() {
         let note = doc["result"]["notes"][0].as_str().unwrap_or_default();
         assert!(
             note.contains(&format!(
-                "moved from cluster id {t2} (no such cluster) to cluster fresh ({fresh})"
+                "moved from cluster t2 ({t2}, dropped: no such cluster) to cluster fresh ({fresh})"
             )),
             "{doc:#}"
         );
