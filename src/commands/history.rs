@@ -272,7 +272,8 @@ pub const STRATEGY_CHANGE: &str = "strategy_";
 /// that held it before while they held it (a blue/green swap moves a
 /// workload to another id, as does a cluster dropped and created again;
 /// what the other side of a swap did under its new name is not this
-/// name's); plus clusters that no longer exist
+/// name's, nor what a cluster renamed from it did since, whether or not
+/// another holds the name now); plus clusters that no longer exist
 /// but that the trail knows by that id or recorded name: their history
 /// stays readable. A name neither knows is a usage error, as `--cluster` is
 /// for every command.
@@ -311,7 +312,14 @@ pub fn selected_ids(
             return Err(CommandError::Usage(e.to_string()));
         }
         for id in known {
-            if !ids.contains(id) {
+            // A live cluster that held this name before a rename: only its
+            // rows under the name, as when another holds the name now
+            // (what it did under its new name is that name's). A dropped
+            // one, or one named by its id: all of it.
+            let renamed = id.0 != n && names.iter().any(|(live, _)| live == id);
+            if renamed {
+                recorded.push((id.clone(), n.to_string()));
+            } else if !ids.contains(id) {
                 ids.push(id.clone());
             }
         }
@@ -431,6 +439,8 @@ mod tests {
             (id("u1"), Some("analytics".to_string())),
             (id("u2"), Some("analytics_dbt_deploy".to_string())),
             (id("u9"), Some("gone".to_string())),
+            // u2 was `blue` before a rename; no cluster holds it now.
+            (id("u2"), Some("blue".to_string())),
         ];
         let sel = Selection {
             names: vec![arg.to_string()],
@@ -466,6 +476,17 @@ mod tests {
             Some(Selected {
                 ids: vec![id("u9")],
                 recorded: Vec::new(),
+            })
+        );
+        // A live cluster's former name, which no cluster holds now: its
+        // rows under that name only, as when another holds it (second
+        // outside check: it showed what it did as `analytics` too).
+        let s = select("blue").unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(
+            s,
+            Some(Selected {
+                ids: Vec::new(),
+                recorded: vec![(id("u2"), "blue".into())],
             })
         );
         assert!(matches!(select("never"), Err(CommandError::Usage(_))));
