@@ -3338,19 +3338,25 @@ fn made_up_credits_never_judge_a_limits_rows_budget() {
     );
 }
 
+/// `r` OOM-killed once, `mins_ago` minutes ago (`None`: when is unknown).
+fn oom_killed(mut r: Replica, mins_ago: Option<i64>) -> Replica {
+    let at = mins_ago.map(|m| now() - Duration::minutes(m));
+    r.crash = CrashInfo {
+        crashes: 1,
+        ooms: 1,
+        last_crash: at,
+        first_crash: at,
+    };
+    r
+}
+
 /// `shrink_to_fit` after its 50cc replica was OOM-killed, under
 /// `--replica-sizes` leaving 50cc out: the sizes the catalog prices below
 /// it (25cc) are not tried; those above it are. Sizes are compared by the
 /// catalog's prices when one of them is not offered.
 #[test]
 fn a_too_small_size_left_out_of_the_list_still_bounds_the_probe() {
-    let mut r = replica(1, "r1", "50cc", true);
-    r.crash = CrashInfo {
-        crashes: 1,
-        ooms: 1,
-        last_crash: None,
-        first_crash: None,
-    };
+    let r = oom_killed(replica(1, "r1", "50cc", true), None);
     let mut s = snap(
         vec![cluster("u2", "c", vec![r])],
         vec![row(
@@ -3415,13 +3421,7 @@ fn a_too_small_size_left_out_of_the_list_still_bounds_the_probe() {
 /// the old replica with nothing else changed (second outside check).
 #[test]
 fn a_retirement_held_for_a_recent_kill_is_waiting_work_with_its_time() {
-    let mut target = replica(2, "r_25cc", "25cc", true);
-    target.crash = CrashInfo {
-        crashes: 1,
-        ooms: 1,
-        last_crash: Some(now() - Duration::minutes(3)),
-        first_crash: Some(now() - Duration::minutes(3)),
-    };
+    let target = oom_killed(replica(2, "r_25cc", "25cc", true), Some(3));
     let live = vec![cluster(
         "u2",
         "c",
