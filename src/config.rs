@@ -361,12 +361,19 @@ const MASK: &str = "****";
 /// `scheme://` at the start of `s`: the index just after `://`.
 fn url_start(s: &str) -> Option<usize> {
     let i = s.find("://")?;
-    let scheme = &s[..i];
-    let is_scheme = !scheme.is_empty()
-        && scheme
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
-    is_scheme.then_some(i + 3)
+    (scheme_before(&s[..i]) == Some(0)).then_some(i + 3)
+}
+
+/// Where the URL scheme that ends `s` (just before its `://`) begins: the
+/// longest run of scheme characters (letters, digits, `+`, `-`, `.`) at
+/// its end; `None` when there is none. Scheme characters hold no `:` or
+/// `/`, so the schemes of two URLs in one text never overlap.
+fn scheme_before(s: &str) -> Option<usize> {
+    s.char_indices()
+        .rev()
+        .take_while(|(_, c)| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        .last()
+        .map(|(j, _)| j)
 }
 
 /// A user name that cannot be part of a password or of a mis-split URL.
@@ -757,14 +764,7 @@ fn is_password_string(s: &str) -> bool {
 fn starts(s: &str) -> Vec<usize> {
     let mut out = vec![0];
     for (i, _) in s.match_indices("://") {
-        // Scheme characters hold no `:` or `/`: walks never overlap.
-        let scheme = s[..i]
-            .char_indices()
-            .rev()
-            .take_while(|(_, c)| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
-            .last()
-            .map(|(j, _)| j);
-        out.extend(scheme);
+        out.extend(scheme_before(&s[..i]));
     }
     if s.to_ascii_lowercase().contains("password") {
         for (i, _) in s.match_indices(',') {
@@ -902,7 +902,10 @@ pub fn redact_echoed(text: &str) -> std::borrow::Cow<'_, str> {
     let redactions = REDACTIONS.get_or_init(|| command_line_redactions(std::env::args_os()));
     match redact_with(text, redactions) {
         std::borrow::Cow::Borrowed(t) => redact_embedded(t),
-        std::borrow::Cow::Owned(t) => std::borrow::Cow::Owned(redact_embedded(&t).into_owned()),
+        std::borrow::Cow::Owned(t) => match redact_embedded(&t) {
+            std::borrow::Cow::Borrowed(_) => std::borrow::Cow::Owned(t),
+            std::borrow::Cow::Owned(masked) => std::borrow::Cow::Owned(masked),
+        },
     }
 }
 
@@ -928,13 +931,9 @@ pub fn redact_embedded(text: &str) -> std::borrow::Cow<'_, str> {
             if i < copied {
                 continue;
             }
-            let scheme = text[copied..i]
-                .char_indices()
-                .rev()
-                .take_while(|(_, c)| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
-                .last()
-                .map(|(j, _)| copied + j);
-            let Some(start) = scheme else { continue };
+            let Some(start) = scheme_before(&text[copied..i]).map(|j| copied + j) else {
+                continue;
+            };
             let end = text[i + 3..]
                 .find(ends_embedded)
                 .map_or(text.len(), |e| i + 3 + e);
@@ -947,10 +946,12 @@ pub fn redact_embedded(text: &str) -> std::borrow::Cow<'_, str> {
             out = std::borrow::Cow::Owned(masked);
         }
     }
-    let lower = out.to_ascii_lowercase();
-    if !lower.contains("password") {
+    // Every line out passes here: no lowercase copy of one without it.
+    let has_password = (out.as_bytes().windows(8)).any(|w| w.eq_ignore_ascii_case(b"password"));
+    if !has_password {
         return out;
     }
+    let lower = out.to_ascii_lowercase();
     let mut masked = String::with_capacity(out.len());
     let mut copied = 0;
     for (i, _) in lower.match_indices("password") {

@@ -415,18 +415,27 @@ impl Replica {
     /// used to count as looping for the whole crash window (an hour) after
     /// its workload shrank back.
     pub fn crash_looping(&self, now: DateTime<Utc>) -> bool {
-        let c = &self.crash;
-        if c.crashes < 2 {
+        if self.crash.crashes < 2 {
             return false;
         }
-        let Some(last) = c.last_crash.filter(|_| self.hydrated) else {
-            return true;
-        };
+        self.loop_recovers_at().is_none_or(|at| now < at)
+    }
+
+    /// When a loop of two crashes or more counts as recovered if it serves
+    /// until then ([`Replica::crash_looping`]): its last crash plus
+    /// [`RECOVERED_AFTER`] or twice its mean gap, whichever is longer.
+    /// `None` while it is not hydrated, or its last crash is unknown: that
+    /// hangs on what it does next.
+    fn loop_recovers_at(&self) -> Option<DateTime<Utc>> {
+        let c = &self.crash;
+        let last = c.last_crash.filter(|_| self.hydrated)?;
         let gap = c
             .first_crash
-            .map(|first| (last - first) / i32::try_from(c.crashes - 1).unwrap_or(i32::MAX))
+            .map(|first| {
+                (last - first) / i32::try_from(c.crashes.saturating_sub(1)).unwrap_or(i32::MAX)
+            })
             .unwrap_or_default();
-        now - last < RECOVERED_AFTER.max(gap * 2)
+        Some(last + RECOVERED_AFTER.max(gap * 2))
     }
 
     /// Crash looping, or offline (killed or crashed) within
@@ -452,20 +461,9 @@ impl Replica {
         if !self.unproven(now) {
             return None;
         }
-        let last = self.crash.last_crash?;
-        let until = if self.crash_looping(now) {
-            if !self.hydrated {
-                return None;
-            }
-            let crashes = i32::try_from(self.crash.crashes.saturating_sub(1)).ok()?;
-            let gap = self
-                .crash
-                .first_crash
-                .map(|first| (last - first) / crashes.max(1))
-                .unwrap_or_default();
-            last + RECOVERED_AFTER.max(gap * 2)
-        } else {
-            last + RECOVERED_AFTER
+        let until = match self.crash_looping(now) {
+            true => self.loop_recovers_at()?,
+            false => self.crash.last_crash? + RECOVERED_AFTER,
         };
         Some((until - now).num_seconds().max(0) as u64)
     }

@@ -182,12 +182,10 @@ pub(super) fn decide(c: &BurstConfig, ctx: &Ctx, d: &mut Desired, st: &mut Burst
             None => {
                 // Its linger counts from a replica that serves for good.
                 st.others_hydrated_since = None;
-                if let Some((ready, why)) = ctx.why_unproven([&ready], "the burst stays") {
+                if let Some((ready, why, in_seconds)) =
+                    ctx.why_unproven([&ready], "the burst stays")
+                {
                     // Due once it has served long enough: waiting work.
-                    let in_seconds = ctx
-                        .cluster
-                        .replica(ready)
-                        .and_then(|r| r.proven_in(ctx.now));
                     d.defer(
                         KIND,
                         format!("drop {name}"),

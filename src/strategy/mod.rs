@@ -694,19 +694,22 @@ impl Ctx<'_> {
     }
 
     /// The first of `names` that is live and not [`Ctx::proven`] for a
-    /// kill or a loop, and why, with until when `staying` stays
-    /// ([`Replica::why_unproven`]): the note of every strategy that holds
-    /// a retirement back for it.
+    /// kill or a loop, why, with until when `staying` stays
+    /// ([`Replica::why_unproven`]), and in how many seconds, when known
+    /// ([`Replica::proven_in`]): what every strategy that holds a
+    /// retirement back for it says.
     ///
     /// [`Replica::why_unproven`]: crate::model::Replica::why_unproven
+    /// [`Replica::proven_in`]: crate::model::Replica::proven_in
     pub fn why_unproven<'a>(
         &self,
         names: impl IntoIterator<Item = &'a String>,
         staying: &str,
-    ) -> Option<(&'a str, String)> {
+    ) -> Option<(&'a str, String, Option<u64>)> {
         names.into_iter().find_map(|n| {
-            let why = self.cluster.replica(n)?.why_unproven(self.now, staying)?;
-            Some((n.as_str(), why))
+            let r = self.cluster.replica(n)?;
+            let why = r.why_unproven(self.now, staying)?;
+            Some((n.as_str(), why, r.proven_in(self.now)))
         })
     }
 
@@ -970,6 +973,37 @@ impl Desired {
     pub fn outgoing_other_sizes(&mut self, size: &Size) {
         let other = self.replicas.iter().filter(|(_, r)| &r.size != size);
         self.outgoing.extend(other.map(|(n, _)| n.clone()));
+    }
+
+    /// The replicas of another size than `size`: what a change to `size`
+    /// retires once its replicas serve.
+    pub fn other_sizes(&self, size: &Size) -> Vec<(String, Size)> {
+        self.replicas
+            .iter()
+            .filter(|(_, r)| &r.size != size)
+            .map(|(n, r)| (n.clone(), r.size.clone()))
+            .collect()
+    }
+
+    /// The retirement of `others` held back until the replica replacing
+    /// them has served long enough ([`Ctx::why_unproven`]: `why`, due in
+    /// `in_seconds`): waiting work with its time, not a note (the cluster
+    /// is not converged, and a plan minutes later drops them).
+    pub fn hold_retirements(
+        &mut self,
+        strategy: StrategyKind,
+        others: &[(String, Size)],
+        why: &str,
+        in_seconds: Option<u64>,
+    ) {
+        for (name, size) in others {
+            self.defer(
+                strategy,
+                format!("drop {name} ({size})"),
+                why.to_string(),
+                in_seconds,
+            );
+        }
     }
 
     /// `action` held back by the strategy's `cooldown_s` for `left` more

@@ -80,24 +80,12 @@ pub(super) fn decide(c: &TargetSizeConfig, ctx: &Ctx, d: &mut Desired, st: &mut 
             .map(|(n, _)| n)
             .collect();
         let serving = targets.iter().copied().filter(|n| ctx.hydrated(n));
-        if let Some((n, why)) = ctx.why_unproven(serving, "the other sizes stay") {
-            // The retirements are due once it has served long enough:
-            // waiting work, said with when (the cluster is not converged,
-            // and a plan a minute later drops them).
-            let in_seconds = ctx.cluster.replica(n).and_then(|r| r.proven_in(ctx.now));
-            let reason = format!("{n} ({size}) {why}");
-            let others: Vec<String> = d
-                .replicas
-                .iter()
-                .filter(|(_, r)| &r.size != size)
-                .map(|(o, r)| format!("drop {o} ({})", r.size))
-                .collect();
-            for action in others {
-                d.defer(KIND, action, reason.clone(), in_seconds);
-            }
+        if let Some((n, why, in_seconds)) = ctx.why_unproven(serving, "the other sizes stay") {
+            let others = d.other_sizes(size);
+            d.hold_retirements(KIND, &others, &format!("{n} ({size}) {why}"), in_seconds);
         } else {
             let note = match ctx.why_unproven(targets, "the other sizes stay") {
-                Some((n, why)) => format!("{n} ({size}) {why}"),
+                Some((n, why, _)) => format!("{n} ({size}) {why}"),
                 None => format!("waiting for the {size} replica to hydrate"),
             };
             d.note(KIND, note);
@@ -106,12 +94,7 @@ pub(super) fn decide(c: &TargetSizeConfig, ctx: &Ctx, d: &mut Desired, st: &mut 
         return;
     };
     st.pending_since = None;
-    let others: Vec<(String, Size)> = d
-        .replicas
-        .iter()
-        .filter(|(_, r)| &r.size != size)
-        .map(|(n, r)| (n.clone(), r.size.clone()))
-        .collect();
+    let others = d.other_sizes(size);
     for (name, other) in &others {
         d.remove(
             name,

@@ -372,12 +372,7 @@ fn ensure(ctx: &Ctx, d: &mut Desired, st: &mut ScheduleState, size: &Size, n: us
         }
         have.push(name);
     }
-    let others: Vec<(String, Size)> = d
-        .replicas
-        .iter()
-        .filter(|(_, r)| &r.size != size)
-        .map(|(name, r)| (name.clone(), r.size.clone()))
-        .collect();
+    let others = d.other_sizes(size);
     if others.is_empty() {
         return;
     }
@@ -409,7 +404,7 @@ fn ensure(ctx: &Ctx, d: &mut Desired, st: &mut ScheduleState, size: &Size, n: us
     }
     // One whose state outgrows its memory after hydration serves between
     // its kills: retiring the others for it left the cluster with that loop.
-    if let Some((name, why)) = ctx.why_unproven(&have, "the other sizes stay") {
+    if let Some((name, why, _)) = ctx.why_unproven(&have, "the other sizes stay") {
         d.note(KIND, format!("{name} ({size}) {why}"));
         return;
     }
