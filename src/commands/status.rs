@@ -44,7 +44,7 @@ pub enum Condition {
     Resizing,
     /// A change is held back, with the time left: by `stabilization`, or
     /// a retirement until the replica replacing it has served 10 minutes
-    /// since a kill (`target_size`).
+    /// since a kill (`target_size`, `schedule`).
     Stabilizing,
     /// A change is held back by a limit (a `limits` row, or Materialize's
     /// `max_replicas_per_cluster`), with the reason: not converged.
@@ -402,7 +402,7 @@ pub fn condition(
     if let Some(d) = cp.waiting.iter().find(|d| {
         matches!(
             d.strategy,
-            Some(StrategyKind::Stabilization | StrategyKind::TargetSize)
+            Some(StrategyKind::Stabilization | StrategyKind::TargetSize | StrategyKind::Schedule)
         )
     }) {
         return (Condition::Stabilizing, deferred_text(d));

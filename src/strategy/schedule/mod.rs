@@ -404,8 +404,13 @@ fn ensure(ctx: &Ctx, d: &mut Desired, st: &mut ScheduleState, size: &Size, n: us
     }
     // One whose state outgrows its memory after hydration serves between
     // its kills: retiring the others for it left the cluster with that loop.
-    if let Some((name, why, _)) = ctx.why_unproven(&have, "the other sizes stay") {
-        d.note(KIND, format!("{name} ({size}) {why}"));
+    if let Some((name, held, in_seconds)) = ctx.why_unproven(&have, "the other sizes stay") {
+        d.hold_retirements(
+            KIND,
+            &others,
+            &format!("{name} ({size}) {held}"),
+            in_seconds,
+        );
         return;
     }
     for (name, other) in others {
@@ -692,13 +697,21 @@ mod tests {
         let d = step(&c, &with_kill_ago(3), now, &mut ScheduleState::default());
         assert_eq!(d.names(), ["r_200cc", "r_25cc"]);
         assert!(d.removed.is_empty(), "{:?}", d.removed);
-        assert!(
-            d.notes.iter().any(|n| n.ends_with(
+        // Waiting work with its time, as `target_size` holds it: the
+        // cluster is not converged (it was a note, and `status` said so).
+        let waiting: Vec<(&str, &str, Option<u64>)> = d
+            .deferred
+            .iter()
+            .map(|w| (w.action.as_str(), w.reason.as_str(), w.in_seconds))
+            .collect();
+        assert_eq!(
+            waiting,
+            [(
+                "drop r_25cc (25cc)",
                 "r_200cc (200cc) went offline (killed or crashed) less than 10m ago: the other \
-                 sizes stay until it has served that long without"
-            )),
-            "{:?}",
-            d.notes
+                 sizes stay until it has served that long without",
+                Some(420)
+            )]
         );
         let d = step(&c, &with_kill_ago(11), now, &mut ScheduleState::default());
         assert_eq!(d.names(), ["r_200cc"]);
