@@ -231,6 +231,8 @@ fn chaos_controllers_keep_the_invariants() {
                 .map(|d| d.as_secs())
                 .unwrap_or(1)
         });
+    // Said first: a failure's output names the seed that replays it.
+    println!("chaos: CHAOS_SEED={seed}");
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let emu = Emulator::start();
     emu.install_clock();
@@ -266,7 +268,8 @@ fn chaos_controllers_keep_the_invariants() {
     let started = Instant::now();
     while started.elapsed() < BUDGET && steps < MAX_STEPS {
         steps += 1;
-        // Workload: one strategy change, and every replica hydrates.
+        // Workload: one strategy change, and every replica hydrates (a
+        // killed controller's slowed DROP may still land meanwhile).
         let cluster = CLUSTERS[rng.random_range(0..CLUSTERS.len())];
         let id = emu.cluster_id(cluster);
         match rng.random_range(0..4) {
@@ -302,9 +305,7 @@ fn chaos_controllers_keep_the_invariants() {
             }
         }
         for c in CLUSTERS {
-            for (replica, _) in emu.replicas(c) {
-                emu.set_hydrated(c, &replica, true);
-            }
+            emu.hydrate_every_replica(c);
         }
         // Three controllers at once.
         let kinds: Vec<Kind> = (0..3)

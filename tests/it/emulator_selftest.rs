@@ -1188,9 +1188,7 @@ fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
 fn hydrated_managed(emu: &Emulator, name: &str, size: &str, rf: i64) {
     emu.create_managed_cluster(name, size, rf);
     emu.add_index(name);
-    for (replica, _) in emu.replicas(name) {
-        emu.set_hydrated(name, &replica, true);
-    }
+    emu.hydrate_every_replica(name);
 }
 
 fn pending_replicas(emu: &Emulator) -> Vec<String> {

@@ -680,6 +680,23 @@ impl Emulator {
         );
     }
 
+    /// Marks every replica the cluster has at this moment hydrated, by id in
+    /// one statement: a replica dropped meanwhile (by a killed client's
+    /// statement that the server still runs, as Materialize would) is
+    /// skipped, where a lookup by name would find it gone.
+    pub fn hydrate_every_replica(&self, cluster: &str) {
+        self.settle_before_read("mz_cluster_replicas");
+        if let Err(e) = self.admin().execute(
+            "SELECT mz_emulator.set_hydrated(r.id, true)
+             FROM mz_catalog.mz_cluster_replicas r
+             JOIN mz_catalog.mz_clusters c ON c.id = r.cluster_id
+             WHERE c.name = $1",
+            &[&cluster],
+        ) {
+            panic!("emulator: hydrating {cluster:?} failed: {}", describe(&e));
+        }
+    }
+
     /// One object of the cluster hydrated (or not) on one replica, as
     /// Materialize reports each object's hydration on its own.
     pub fn set_object_hydrated(
