@@ -13,6 +13,20 @@ use serde::{Deserialize, Serialize};
 #[serde(transparent)]
 pub struct ClusterId(pub String);
 
+impl ClusterId {
+    /// The number of a user cluster's id (`u7`: 7). Materialize numbers
+    /// user clusters in the order they are created and never reuses a
+    /// number, so a cluster numbered above the newest one at some moment
+    /// did not exist then.
+    pub fn user_number(&self) -> Option<u64> {
+        let digits = self.0.strip_prefix('u')?;
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        digits.parse().ok()
+    }
+}
+
 impl fmt::Display for ClusterId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -1253,6 +1267,16 @@ mod tests {
             first_crash: first.map(|m| now - TimeDelta::minutes(m)),
         };
         r.crash_looping(now)
+    }
+
+    #[test]
+    fn only_a_user_clusters_id_has_a_number() {
+        let n = |s: &str| super::ClusterId(s.to_string()).user_number();
+        assert_eq!(n("u7"), Some(7));
+        assert_eq!(n("u0012"), Some(12));
+        for none in ["s2", "u", "u-1", "u+1", "7", "u7x", "u99999999999999999999"] {
+            assert_eq!(n(none), None, "{none}");
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@ use super::{with_lease, CommandError, Context, LeaseOptions, Leased};
 use crate::db::catalog;
 use crate::db::lease;
 use crate::db::live::LiveBackend;
-use crate::db::store::{Deleted, Done, Stamp};
+use crate::db::store::{Deleted, Done, Stamp, NEWEST_CLUSTER};
 use crate::db::DbError;
 use crate::model::ClusterId;
 use crate::plan::{Selection, SelectionError};
@@ -128,6 +128,12 @@ pub async fn wipe_state(
         "wipe-state",
         async |backend| {
             let selected = select_for_wipe(backend, store, selection).await?;
+            // A wipe of all names the newest cluster then: `history
+            // --cluster` of one created since leaves it out.
+            let newest = match selected {
+                Some(_) => None,
+                None => newest_cluster(backend).await?,
+            };
             let ids: Option<Vec<ClusterId>> = selected
                 .as_ref()
                 .map(|s| s.iter().map(|(id, _)| id.clone()).collect());
@@ -144,7 +150,11 @@ pub async fn wipe_state(
             let audit = match deleted.maybe_any() {
                 false => None,
                 true => {
-                    Some(audit_wipe(backend, ctx, selection, selected.as_deref(), deleted).await)
+                    let whose = Whose {
+                        selected: selected.as_deref(),
+                        newest,
+                    };
+                    Some(audit_wipe(backend, ctx, selection, whose, deleted).await)
                 }
             };
             Ok(Wiped {
@@ -240,8 +250,38 @@ async fn select_for_wipe(
 
 /// A wipe's audit details: `retried` only when it was (rows written
 /// before it existed, and every first attempt's, read as not retried).
-fn wipe_details(clusters: Option<Vec<serde_json::Value>>, deleted: Deleted) -> serde_json::Value {
+/// The user cluster numbered highest now (`None` without any): every
+/// cluster there is was created by then.
+async fn newest_cluster(backend: &mut LiveBackend<'_>) -> Result<Option<ClusterId>, CommandError> {
+    let names = backend
+        .retrying("reading clusters", async |c| {
+            catalog::cluster_names(c).await
+        })
+        .await?;
+    Ok(names
+        .into_iter()
+        .filter_map(|(id, _)| Some((id.user_number()?, id)))
+        .max_by_key(|(n, _)| *n)
+        .map(|(_, id)| id))
+}
+
+/// Whose state a wipe deleted: the clusters selected, or (`None`) all of
+/// those there were, the newest of which is `newest`.
+struct Whose<'a> {
+    selected: Option<&'a [Selected]>,
+    newest: Option<ClusterId>,
+}
+
+fn wipe_details(whose: Whose<'_>, deleted: Deleted) -> serde_json::Value {
+    let clusters = whose.selected.map(|s| {
+        s.iter()
+            .map(|(id, name)| serde_json::json!({ "id": id, "name": name }))
+            .collect::<Vec<_>>()
+    });
     let mut details = serde_json::json!({ "clusters": clusters, "rows_deleted": deleted.rows });
+    if let Some(newest) = whose.newest {
+        details[NEWEST_CLUSTER] = serde_json::Value::String(newest.0);
+    }
     if deleted.retried {
         details["retried"] = serde_json::Value::Bool(true);
     }
@@ -256,25 +296,20 @@ async fn audit_wipe(
     backend: &mut LiveBackend<'_>,
     ctx: &Context,
     selection: &Selection,
-    selected: Option<&[Selected]>,
+    whose: Whose<'_>,
     deleted: Deleted,
 ) -> Result<(), CommandError> {
     let line = match selection.is_all() {
         true => "-- clusterctl wipe-state".to_string(),
         false => format!("-- clusterctl wipe-state {}", selection.describe()),
     };
-    let clusters = selected.map(|s| {
-        s.iter()
-            .map(|(id, name)| serde_json::json!({ "id": id, "name": name }))
-            .collect::<Vec<_>>()
-    });
     let row = super::operator_row(
         &ctx.opts,
         ctx.run_id,
         WIPE_KIND,
         ClusterId(String::new()),
         crate::model::printable(&line),
-        wipe_details(clusters, deleted),
+        wipe_details(whose, deleted),
         // Not used: stamped with the database's now().
         DateTime::<Utc>::UNIX_EPOCH,
     );

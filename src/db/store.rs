@@ -27,6 +27,11 @@ pub const LEASE: &str = "clusterctl_lease";
 /// clusters it wiped in `decision_ctx->'clusters'`, null for all).
 pub const WIPE_KIND: &str = "wipe_state";
 
+/// The key of a wipe of all clusters' audit row naming the newest cluster
+/// then ([`crate::model::ClusterId::user_number`]): a cluster created
+/// after it had no state it wiped.
+pub const NEWEST_CLUSTER: &str = "newest_cluster";
+
 /// What `apply` does to each of our tables (README, "Required Materialize
 /// privileges"), for `doctor`.
 pub const APPLY_PRIVILEGES: &[(&str, &[&str])] = &[
@@ -1390,7 +1395,27 @@ impl Store {
                         .map(|(id, name)| serde_json::json!([{ "id": id.0, "name": name }])),
                 )
                 .collect();
-            let mut wipes = vec!["decision_ctx->'clusters' = 'null'::jsonb".to_string()];
+            // A wipe of all: of a cluster that existed then (one numbered
+            // no higher than the newest it recorded; any, where it recorded
+            // none readable: an older row, or one written by hand).
+            let oldest = ids
+                .iter()
+                .chain(filter.recorded.iter().map(|(id, _)| id))
+                .map(ClusterId::user_number)
+                .try_fold(u64::MAX, |low, n| Some(low.min(n?)));
+            let all = "decision_ctx->'clusters' = 'null'::jsonb";
+            let mut wipes = vec![match oldest {
+                Some(n) if i64::try_from(n).is_ok() => {
+                    params.push(n.to_string());
+                    format!(
+                        "({all} AND coalesce(CASE WHEN decision_ctx->>'{NEWEST_CLUSTER}' ~ \
+                         '^u[0-9]{{1,18}}$' THEN substr(decision_ctx->>'{NEWEST_CLUSTER}', 2)::int8 \
+                         >= ${}::text::int8 END, true))",
+                        params.len()
+                    )
+                }
+                _ => all.to_string(),
+            }];
             for w in wiped {
                 params.push(w.to_string());
                 wipes.push(format!(

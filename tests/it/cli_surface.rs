@@ -416,6 +416,42 @@ fn wipe_state_is_audited_once_per_run_and_history_shows_it() {
     assert_eq!(run["result"]["rows_deleted"], 0);
     assert_eq!(run["result"]["audited"], false);
     assert_eq!(wipe_rows(&emu).len(), 2);
+
+    // A cluster created after a wipe of all had no state it wiped: its
+    // history starts with the next wipe.
+    let wipes = |cluster: &str| kinds(cluster).iter().filter(|k| *k == "wipe_state").count();
+    emu.create_cluster("later");
+    strategy(&emu, "later", "target_size", json!({"target_size": "25cc"}));
+    clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(wipes("later"), 0);
+    clusterctl(&emu, &["wipe-state"]).ok();
+    assert_eq!(wipes("later"), 1);
+    assert_eq!(wipes("keep_me"), 2);
+    let newest = emu.query_strings(
+        "SELECT decision_ctx->>'newest_cluster' FROM mz_cluster_strategy_actions \
+         WHERE decision_ctx->>'kind' = 'wipe_state' AND decision_ctx->'clusters' = 'null' \
+         ORDER BY created_at",
+    );
+    let (keep_me, later) = (emu.cluster_id("keep_me"), emu.cluster_id("later"));
+    let wipe_b = emu.cluster_id("wipe_b");
+    assert_eq!(newest, [[Some(wipe_b)], [Some(later)]], "{keep_me}");
+    // One that names none readable (an older clusterctl's, or written by
+    // hand) is every cluster's; one that names an older cluster is not.
+    let newest_is = |value: &str| {
+        emu.sql(&format!(
+            "UPDATE mz_cluster_strategy_actions SET decision_ctx = \
+             jsonb_set(decision_ctx, '{{newest_cluster}}', {}::jsonb) \
+             WHERE decision_ctx->>'kind' = 'wipe_state' AND decision_ctx->'clusters' = 'null'",
+            lit(value)
+        ))
+    };
+    newest_is(&format!("\"{keep_me}\""));
+    assert_eq!(wipes("later"), 0);
+    assert_eq!(wipes("keep_me"), 2);
+    for unreadable in ["null", "\"x7\"", "\"u99999999999999999999\"", "7"] {
+        newest_is(unreadable);
+        assert_eq!(wipes("later"), 2, "{unreadable}");
+    }
 }
 
 #[test]
