@@ -226,7 +226,12 @@ impl<'a> Obj<'a> {
 
     pub fn required_seconds(&self, key: &'static str, min: u64) -> Result<u64, ConfigError> {
         self.opt_seconds(key, min)?
-            .ok_or_else(|| ConfigError::new(key, format!("is required (whole seconds >= {min})")))
+            .ok_or_else(|| {
+                ConfigError::new(
+                    key,
+                    format!("is required (a number of seconds >= {min}; a fraction counts as the next whole second)"),
+                )
+            })
     }
 
     /// A number > 0 (fractions allowed).
@@ -549,7 +554,11 @@ mod tests {
         assert!(o.opt_u64("d", 0).is_err());
         assert_eq!(o.opt_u64("e", 0).unwrap(), Some(60));
         assert_eq!(o.opt_u64("missing", 0).unwrap(), None);
-        assert!(o.required_seconds("missing", 1).is_err());
+        // What a row may write, as it is read: 0.25 is a second.
+        assert_eq!(
+            o.required_seconds("missing", 1).unwrap_err().message,
+            "is required (a number of seconds >= 1; a fraction counts as the next whole second)"
+        );
         assert!(o.opt_seconds("a", 0).is_ok());
         let big = json!({"x": 10_000_000_000u64});
         let err = Obj::new(&big).unwrap().opt_seconds("x", 0).unwrap_err();
