@@ -162,9 +162,15 @@ pub async fn create_replica(
     size: &Size,
 ) -> Result<String, DbError> {
     let sql = ddl::create_replica(cluster, name, size);
+    send(c, sql, "creating", name).await
+}
+
+/// Sends one DDL about the temporary replica `name`; returns its SQL, for
+/// the audit trail. A failure says what was being done (`doing`) to it.
+async fn send(c: &Client, sql: String, doing: &str, name: &str) -> Result<String, DbError> {
     c.batch_execute(&sql)
         .await
-        .map_err(|e| DbError::query(format!("creating the temporary replica {name}"), &e))?;
+        .map_err(|e| DbError::query(format!("{doing} the temporary replica {name}"), &e))?;
     Ok(sql)
 }
 
@@ -194,11 +200,13 @@ fn startup_of(statuses: &[Option<String>]) -> Startup {
 /// `DROP CLUSTER REPLICA IF EXISTS cluster.name` (another run may race us
 /// to a leftover).
 pub async fn drop_replica(c: &Client, cluster: &str, name: &str) -> Result<String, DbError> {
-    let sql = ddl::drop_replica_if_exists(cluster, name);
-    c.batch_execute(&sql)
-        .await
-        .map_err(|e| DbError::query(format!("dropping the temporary replica {name}"), &e))?;
-    Ok(sql)
+    send(
+        c,
+        ddl::drop_replica_if_exists(cluster, name),
+        "dropping",
+        name,
+    )
+    .await
 }
 
 /// `ALTER CLUSTER REPLICA cluster.name RENAME TO to`: a `--watch` process
@@ -209,11 +217,7 @@ pub async fn rename_replica(
     name: &str,
     to: &str,
 ) -> Result<String, DbError> {
-    let sql = ddl::rename_replica(cluster, name, to);
-    c.batch_execute(&sql)
-        .await
-        .map_err(|e| DbError::query(format!("renaming the temporary replica {name}"), &e))?;
-    Ok(sql)
+    send(c, ddl::rename_replica(cluster, name, to), "renaming", name).await
 }
 
 #[cfg(test)]
