@@ -62,7 +62,7 @@ pub enum Command {
     Unlock(UnlockArgs),
     /// Backtest strategies on a simulated Materialize: a scenario file, or --from-history (a live one's demand)
     #[command(
-        after_help = "Scenarios ship in the repository's examples/scenarios/ (nightly-batch.toml,\nburst-cold-start.toml, schedule.toml, …; every key is documented in its README.md).\n\nWith --from-history (and the usual connection options) the scenario is built from\na live Materialize instead: its clusters, replicas, sizes and strategy rows, and\nthe statement log of the last --days (the mz_monitor_redacted role is needed).\nNothing is written to the database (--create-replica creates a temporary replica\non the exec cluster and drops it; nothing else). --compare runs alternative\nstrategies on the same demand: a file of your own, written like those in\nexamples/scenarios/alternatives/ (predictive.toml below: your clusters' rows\nwith \"predict\": true). --out saves the scenario (in a directory that exists;\nan existing file is overwritten, and said), so `simulate FILE` replays the same\nfigures.\n\nExamples, from a checkout of the repository:\n  clusterctl simulate examples/scenarios/nightly-batch.toml --plot nightly.svg\n  clusterctl simulate --from-history --days 28 --compare predictive.toml --out backtest.toml"
+        after_help = "Scenarios ship in the repository's examples/scenarios/ (nightly-batch.toml,\nburst-cold-start.toml, schedule.toml, …; every key is documented in its README.md).\n\nWith --from-history (and the usual connection options) the scenario is built from\na live Materialize instead: its clusters, replicas, sizes and strategy rows, and\nthe statement log of the last --days (the mz_monitor_redacted role is needed).\nNothing is written to the database (--create-replica creates a temporary replica\non the exec cluster and drops it; nothing else). --compare runs alternative\nstrategies on the same demand: a file of your own, written like those in\nexamples/scenarios/alternatives/ (predictive.toml below: your clusters' rows\nwith \"predict\": true). --out saves the scenario (in a directory that exists;\nan existing file is overwritten, and said), so `simulate FILE` replays the same\nfigures (it records --seed, --history and --served-within).\n\nExamples, from a checkout of the repository:\n  clusterctl simulate examples/scenarios/nightly-batch.toml --plot nightly.svg\n  clusterctl simulate --from-history --days 28 --compare predictive.toml --out backtest.toml"
     )]
     Simulate(SimulateArgs),
     /// Configure strategies: set, rm, mv, ls, pause, resume
@@ -992,12 +992,13 @@ fn key_value_parser(kind: KeyKind) -> clap::builder::ValueParser {
         )
     }
     // `1e400` parses as infinity, which JSON cannot hold.
-    fn fraction(s: &str) -> Result<f64, String> {
+    let within = move |s: &str| -> Result<f64, String> {
+        let (low, high, what) = kind.bounds().unwrap_or((0.0, 1.0, "a number within 0..=1"));
         match s.trim().parse::<f64>() {
-            Ok(f) if (0.0..=1.0).contains(&f) => Ok(f),
-            _ => Err(format!("'{s}' is not a number within 0..=1")),
+            Ok(f) if (low..=high).contains(&f) => Ok(f),
+            _ => Err(format!("'{s}' is not {what}")),
         }
-    }
+    };
     fn credits(s: &str) -> Result<f64, String> {
         match s.trim().parse::<f64>() {
             Ok(f) if f.is_finite() && f > 0.0 => Ok(f),
@@ -1010,7 +1011,7 @@ fn key_value_parser(kind: KeyKind) -> clap::builder::ValueParser {
         KeyKind::Count => ValueParser::new(count),
         KeyKind::Bool => ValueParser::bool(),
         KeyKind::Credits => ValueParser::new(credits),
-        KeyKind::Fraction => ValueParser::new(fraction),
+        KeyKind::Fraction | KeyKind::Share => ValueParser::new(within),
         KeyKind::Json => ValueParser::new(json),
     }
 }
@@ -1024,6 +1025,7 @@ fn value_name(kind: KeyKind) -> &'static str {
         KeyKind::Bool => "BOOL",
         KeyKind::Credits => "CREDITS",
         KeyKind::Fraction => "FRACTION",
+        KeyKind::Share => "SHARE",
         KeyKind::Text => "TEXT",
         KeyKind::Json => "JSON",
     }
@@ -1077,7 +1079,7 @@ impl FromArgMatches for ConfigKeys {
                     m.get_one::<u64>(key.name).map(|n| (*n).into())
                 }
                 KeyKind::Bool => m.get_one::<bool>(key.name).map(|b| (*b).into()),
-                KeyKind::Credits | KeyKind::Fraction => {
+                KeyKind::Credits | KeyKind::Fraction | KeyKind::Share => {
                     m.get_one::<f64>(key.name).map(|f| (*f).into())
                 }
                 KeyKind::Json => m.get_one::<serde_json::Value>(key.name).cloned(),

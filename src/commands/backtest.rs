@@ -98,6 +98,12 @@ pub async fn backtest(ctx: &Context, o: &BacktestOptions) -> Result<Backtest, Co
         &history::Options {
             name: "from-history".into(),
             trace_dir,
+            replay: sim::scenario::Overrides {
+                seed: o.sim.seed,
+                days: None,
+                history_ms: o.sim.history_ms,
+                served_within_ms: o.sim.served_within_ms,
+            },
         },
     )
     .map_err(CommandError::NotFound)?;

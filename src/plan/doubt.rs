@@ -10,7 +10,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{Action, ActionKind};
+use super::ActionKind;
 use crate::model::{ClusterId, Snapshot, Unresolved};
 
 /// Added to a deadline before an action is believed over.
@@ -194,7 +194,7 @@ pub(super) fn hold(cp: &mut super::ClusterPlan, doubt: &InDoubt, now: DateTime<U
     for action in std::mem::take(&mut cp.actions) {
         cp.waiting.push(crate::strategy::Deferred {
             strategy: None,
-            action: label(&action),
+            action: action.held(),
             reason: doubt.reason.clone(),
             in_seconds: Some(in_seconds),
             limit: false,
@@ -206,14 +206,4 @@ pub(super) fn hold(cp: &mut super::ClusterPlan, doubt: &InDoubt, now: DateTime<U
             .map_or(doubt.until, |t| t.min(doubt.until)),
     );
     cp.in_doubt = Some(Box::new(doubt.clone()));
-}
-
-/// `create r_50cc`, `drop r1`, `resize 100cc`, `set replication factor 0`.
-fn label(a: &Action) -> String {
-    let what = match a.kind {
-        ActionKind::CreateReplica | ActionKind::DropReplica => a.replica.clone(),
-        ActionKind::SetSize => a.size.as_ref().map(|s| s.0.clone()).unwrap_or_default(),
-        ActionKind::SetReplicationFactor => a.replication_factor.unwrap_or_default().to_string(),
-    };
-    format!("{} {what}", a.kind.verb())
 }

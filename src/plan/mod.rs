@@ -152,6 +152,25 @@ pub struct Action {
     pub reasons: Vec<String>,
 }
 
+impl Action {
+    /// What the action does, as held-back work says it (the plan's
+    /// waiting lines, status's REASON): `create r1 (800cc)`, `drop r1
+    /// (25cc)`, `resize to 100cc`, `set replication factor 0`.
+    pub fn held(&self) -> String {
+        use crate::strategy::ReplicaStep;
+        let size = self.size.as_ref();
+        match self.kind {
+            ActionKind::CreateReplica => ReplicaStep::Create.of(&self.replica, size),
+            ActionKind::DropReplica => ReplicaStep::Drop.of(&self.replica, size),
+            ActionKind::SetSize => format!("resize to {}", size.map_or("?", |s| s.0.as_str())),
+            ActionKind::SetReplicationFactor => format!(
+                "set replication factor {}",
+                self.replication_factor.unwrap_or(0)
+            ),
+        }
+    }
+}
+
 /// What the planner decided for one cluster as a whole.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]

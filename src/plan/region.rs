@@ -149,7 +149,7 @@ fn hold_back(cp: &mut ClusterPlan, cluster: &Cluster, sizes: &SizeCatalog, budge
                     (ActionKind::CreateReplica, Some(size)) => {
                         Deferred::limited_create(None, &action.replica, size, why)
                     }
-                    _ => Deferred::limited(describe(&action), why),
+                    _ => Deferred::limited(action.held(), why),
                 };
                 held_reason.get_or_insert(held.action.clone());
                 cp.waiting.push(held);
@@ -206,19 +206,5 @@ impl Shape {
             }
             ActionKind::CreateReplica | ActionKind::DropReplica => {}
         }
-    }
-}
-
-/// What a held-back action would have done, as `waiting` says it.
-fn describe(action: &super::Action) -> String {
-    let size = action.size.as_ref().map(|s| s.0.as_str()).unwrap_or("?");
-    match action.kind {
-        ActionKind::CreateReplica => format!("create {} ({size})", action.replica),
-        ActionKind::SetSize => format!("resize to {size}"),
-        ActionKind::SetReplicationFactor => format!(
-            "set replication factor {}",
-            action.replication_factor.unwrap_or(0)
-        ),
-        ActionKind::DropReplica => format!("drop {}", action.replica),
     }
 }

@@ -538,7 +538,7 @@ pub fn enforce_invariants(cluster: &Cluster, sizes: &SizeCatalog, d: &mut Desire
             if let Some(change) = wanted {
                 d.deferred.push(crate::strategy::Deferred {
                     strategy: None,
-                    action: format!("drop {}", r.name),
+                    action: crate::strategy::ReplicaStep::Drop.of(&r.name, r.size.as_ref()),
                     reason: format!(
                         "{} wants it gone ({}), but it runs the cluster's sources: dropping it \
                          restarts them on another replica; drop it by hand when that is acceptable",

@@ -799,7 +799,7 @@ fn source_replica_is_kept() {
     assert!(
         cp.waiting
             .iter()
-            .any(|w| w.action == "drop old" && w.reason.contains("drop it by hand")),
+            .any(|w| w.action == "drop old (25cc)" && w.reason.contains("drop it by hand")),
         "{:?}",
         cp.waiting
     );
@@ -2008,7 +2008,7 @@ fn an_action_that_may_still_run_holds_its_cluster_in_every_plan() {
         .iter()
         .map(|d| (d.action.as_str(), d.in_seconds))
         .collect();
-    assert_eq!(held, [("create r_50cc", Some(21))]);
+    assert_eq!(held, [("create r_50cc (50cc)", Some(21))]);
     assert!(
         cp.waiting[0].reason.contains("may still be running"),
         "{cp:#?}"

@@ -125,6 +125,10 @@ pub struct Options {
     /// Directory of the trace files, relative to the scenario file
     /// (`out.traces` for `out.toml`).
     pub trace_dir: String,
+    /// What the command line set of the replay (`--seed`, `--history`,
+    /// `--served-within`): written into the scenario, so that `simulate
+    /// FILE` replays the same figures without them.
+    pub replay: super::scenario::Overrides,
 }
 
 /// A scenario as text: the TOML, its trace CSVs by their `trace_csv` name,
@@ -261,6 +265,15 @@ fn minutes(ms: i64) -> String {
     format!("\"{}m\"", ms / MINUTE)
 }
 
+/// A duration as the scenario reads it, exactly: whole minutes as such,
+/// else milliseconds.
+fn duration(ms: i64) -> String {
+    match ms % MINUTE {
+        0 => minutes(ms),
+        _ => format!("\"{ms}ms\""),
+    }
+}
+
 /// The controller's interval to replay at: the one it recorded in the
 /// replayed clusters' state (predictive `idle_suspend`, the longest if they
 /// differ: its prewarms start that much earlier), else a minute. One out
@@ -326,13 +339,17 @@ fn header(
         s(&start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
     );
     let _ = writeln!(out, "duration = {}", minutes(replay));
-    let _ = writeln!(out, "history = {}", minutes(history));
+    let history = o.replay.history_ms.unwrap_or(history);
+    let _ = writeln!(out, "history = {}", duration(history));
     let interval = if interval_s % 60 == 0 {
         format!("{}m", interval_s / 60)
     } else {
         format!("{interval_s}s")
     };
     let _ = writeln!(out, "interval = \"{interval}\"");
+    if let Some(seed) = o.replay.seed {
+        let _ = writeln!(out, "seed = {seed}");
+    }
     if let Some(exec) = &h.session_cluster {
         let _ = writeln!(
             out,
@@ -342,6 +359,9 @@ fn header(
     }
     if let Some(limit) = h.max_replicas_per_cluster.filter(|n| *n > 0) {
         let _ = writeln!(out, "\n[materialize]\nmax_replicas_per_cluster = {limit}");
+    }
+    if let Some(ms) = o.replay.served_within_ms {
+        let _ = writeln!(out, "\n[clients]\nserved_within = {}", duration(ms));
     }
     if let Some(rate) = h.sample_rate.filter(|r| *r > 0.0 && *r <= 1.0) {
         let rate = (rate * 10_000.0).round() / 10_000.0;
@@ -1091,7 +1111,33 @@ mod tests {
         Options {
             name: "from-history".into(),
             trace_dir: "out.traces".into(),
+            replay: Default::default(),
         }
+    }
+
+    /// What the command line set of the replay is written into the file,
+    /// so that `simulate FILE` replays the same figures.
+    #[test]
+    fn the_replays_flags_are_written_into_the_scenario() {
+        let h = live();
+        let plain = parse(&build(&h, &opts()).expect("built"));
+        let o = Options {
+            replay: crate::sim::scenario::Overrides {
+                seed: Some(5),
+                days: None,
+                history_ms: Some(3 * DAY + 1),
+                served_within_ms: Some(5 * SECOND),
+            },
+            ..opts()
+        };
+        let b = build(&h, &o).expect("built");
+        let sc = parse(&b);
+        assert_eq!(sc.seed, 5);
+        assert_eq!(sc.history_ms, 3 * DAY + 1);
+        assert_eq!(sc.clients.served_within_ms, 5 * SECOND);
+        assert_ne!(plain.seed, 5);
+        assert_ne!(plain.clients.served_within_ms, 5 * SECOND);
+        assert_eq!(plain.history_ms, history_ms(h.days));
     }
 
     /// The clusters the controller leaves alone are written so that the

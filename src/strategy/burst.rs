@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::config::{ConfigError, Obj};
 use super::keys;
-use super::{cooldown_left, Ctx, Desired, StrategyConfig, StrategyKind};
+use super::{cooldown_left, Ctx, Desired, ReplicaStep, StrategyConfig, StrategyKind};
 use crate::model::{Cluster, Size, SizeCatalog};
 
 const KIND: StrategyKind = StrategyKind::Burst;
@@ -188,7 +188,7 @@ pub(super) fn decide(c: &BurstConfig, ctx: &Ctx, d: &mut Desired, st: &mut Burst
                     // Due once it has served long enough: waiting work.
                     d.defer(
                         KIND,
-                        format!("drop {name}"),
+                        drop_of(ctx, &name),
                         format!("{ready} is hydrated but {why}"),
                         in_seconds,
                     );
@@ -271,7 +271,8 @@ fn start(
         );
         return;
     }
-    if cooling_down(c, ctx, d, st, format!("create {name}")) {
+    let create = ReplicaStep::Create.of(name, Some(&c.burst_replica_size));
+    if cooling_down(c, ctx, d, st, create) {
         return;
     }
     let reason = format!(
@@ -291,6 +292,12 @@ fn start(
     st.last_decision_ts = Some(ctx.now);
 }
 
+/// The burst replica's drop held back, with its size.
+fn drop_of(ctx: &Ctx, name: &str) -> String {
+    let size = ctx.cluster.replica(name).and_then(|r| r.size.as_ref());
+    ReplicaStep::Drop.of(name, size)
+}
+
 fn retire(
     c: &BurstConfig,
     ctx: &Ctx,
@@ -304,7 +311,7 @@ fn retire(
     if lingered < c.linger_s {
         d.defer(
             KIND,
-            format!("drop {name}"),
+            drop_of(ctx, name),
             format!("{ready} is hydrated; the burst replica lingers"),
             Some(c.linger_s - lingered),
         );
@@ -317,7 +324,7 @@ fn retire(
         );
         return;
     }
-    if cooling_down(c, ctx, d, st, format!("drop {name}")) {
+    if cooling_down(c, ctx, d, st, drop_of(ctx, name)) {
         return;
     }
     d.remove(
@@ -727,7 +734,7 @@ mod tests {
         assert_eq!(d.names(), vec!["c-burst", "r1"]);
         // Waiting work, due when the cooldown ends (status said Converged).
         assert_eq!(d.deferred.len(), 1, "{:?}", d.deferred);
-        assert_eq!(d.deferred[0].action, "drop c-burst");
+        assert_eq!(d.deferred[0].action, "drop c-burst (800cc)");
         assert_eq!(d.deferred[0].in_seconds, Some(50));
     }
 
@@ -753,7 +760,7 @@ mod tests {
         let d = run(&cl, cfg.clone(), &mut st);
         assert_eq!(d.names(), vec!["c-burst", "r1"]);
         assert_eq!(d.deferred.len(), 1, "{:?}", d.deferred);
-        assert_eq!(d.deferred[0].action, "drop c-burst");
+        assert_eq!(d.deferred[0].action, "drop c-burst (800cc)");
         assert_eq!(d.deferred[0].in_seconds, Some(90));
         assert!(
             d.notes.iter().any(|n| n.contains("burst lingers 90s more")),
@@ -793,7 +800,7 @@ mod tests {
         assert_eq!(
             waiting,
             [(
-                "drop c-burst",
+                "drop c-burst (800cc)",
                 "r1 is hydrated but went offline (killed or crashed) less than 10m ago: \
                  the burst stays until it has served that long without",
                 Some(420)

@@ -239,9 +239,14 @@ impl<'a> Obj<'a> {
         self.opt_f64(key, "a number > 0", |f| f > 0.0 && f.is_finite())
     }
 
-    /// A number within 0..=1.
-    pub fn opt_fraction(&self, key: &'static str) -> Result<Option<f64>, ConfigError> {
-        self.opt_f64(key, "a number within 0..=1", |f| (0.0..=1.0).contains(&f))
+    /// A number within the bounds of the key's kind
+    /// ([`super::keys::KeyKind::bounds`]: 0..=1, or a share 0.5..=1).
+    pub fn opt_fraction(&self, key: &super::keys::Key) -> Result<Option<f64>, ConfigError> {
+        let (low, high, what) = key
+            .kind
+            .bounds()
+            .unwrap_or((0.0, 1.0, "a number within 0..=1"));
+        self.opt_f64(key.name, what, |f| (low..=high).contains(&f))
     }
 
     /// A number for which `ok` holds; `what` names the values allowed.

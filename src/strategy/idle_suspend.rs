@@ -92,8 +92,8 @@ impl IdleSuspendConfig {
         let predict = o.opt_bool(keys::PREDICT.name)?.unwrap_or(false);
         let history_days = o.opt_u64_in(keys::HISTORY_DAYS.name, 1, 56)?;
         let margin_s = o.opt_u64_in(keys::PREWARM_MARGIN_S.name, 0, 3600)?;
-        let lateness = o.opt_fraction(keys::PREWARM_LATENESS.name)?;
-        let target = o.opt_fraction(keys::PREWARM_TARGET.name)?;
+        let lateness = o.opt_fraction(&keys::PREWARM_LATENESS)?;
+        let target = o.opt_fraction(&keys::PREWARM_TARGET)?;
         for (key, given) in [
             (keys::HISTORY_DAYS.name, history_days.is_some()),
             (keys::PREWARM_MARGIN_S.name, margin_s.is_some()),
@@ -103,12 +103,6 @@ impl IdleSuspendConfig {
             if given && !predict {
                 return Err(ConfigError::new(key, "only applies with \"predict\": true"));
             }
-        }
-        if target.is_some_and(|t| t < 0.5) {
-            return Err(ConfigError::new(
-                keys::PREWARM_TARGET.name,
-                "a share of the statements from 0.5 to 1 (e.g. 0.995)",
-            ));
         }
         let defaults = PredictConfig::default();
         let aim = match (lateness, target) {
@@ -783,7 +777,10 @@ fn decide_predictive(c: &IdleSuspendConfig, ctx: &Ctx, d: &mut Desired, st: &mut
         );
         d.note(
             KIND,
-            format!("keeping warm for {what} (until {})", forecast::hm(until)),
+            format!(
+                "keeping warm for {what} (until {})",
+                forecast::beside(until, ctx.now)
+            ),
         );
         return;
     }
@@ -2996,6 +2993,26 @@ mod tests {
                 },
             );
             assert!(d.names().is_empty());
+        }
+
+        /// Below half and above one, a target is refused with one range,
+        /// the one the flag says too (`KeyKind::Share`).
+        #[test]
+        fn a_prewarm_target_out_of_range_is_said_with_one_range() {
+            for (v, got) in [(0.49, "0.49"), (1.0000001, "1.0000001")] {
+                let row =
+                    serde_json::json!({"idle_after_s": 60, "predict": true, "prewarm_target": v});
+                let e = IdleSuspendConfig::parse(&Obj::new(&row).unwrap()).unwrap_err();
+                assert_eq!(e.key, "prewarm_target");
+                assert_eq!(
+                    e.message,
+                    format!("must be a share within 0.5..=1 (e.g. 0.995), got {got}")
+                );
+            }
+            assert_eq!(
+                keys::PREWARM_TARGET.kind.bounds(),
+                Some((0.5, 1.0, "a share within 0.5..=1 (e.g. 0.995)"))
+            );
         }
 
         #[test]

@@ -27,10 +27,25 @@ pub enum KeyKind {
     Credits,
     /// A number within 0..=1.
     Fraction,
+    /// A share of the statements within 0.5..=1: a target (below half is
+    /// none).
+    Share,
     /// Free text (an IANA time zone).
     Text,
     /// A JSON value (schedule windows).
     Json,
+}
+
+impl KeyKind {
+    /// The numbers a fractional kind takes, and how an error says them:
+    /// one rule for a row's value and a flag's.
+    pub fn bounds(self) -> Option<(f64, f64, &'static str)> {
+        match self {
+            KeyKind::Fraction => Some((0.0, 1.0, "a number within 0..=1")),
+            KeyKind::Share => Some((0.5, 1.0, "a share within 0.5..=1 (e.g. 0.995)")),
+            _ => None,
+        }
+    }
 }
 
 /// One config key.
@@ -154,7 +169,7 @@ key!(
 key!(
     PREWARM_TARGET,
     "prewarm_target",
-    Fraction,
+    Share,
     "with predict: share of the statements to find the cluster hydrated; the wake comes as late, and sparse days (weekends) wake on demand, as far as past days say this holds (0.5..=1, default 0.995)"
 );
 key!(
@@ -263,7 +278,7 @@ pub fn stand_in(kind: StrategyKind, name: &str, sizes: &SizeCatalog) -> Option<s
         KeyKind::Count => serde_json::json!(1),
         KeyKind::Bool => serde_json::json!(false),
         KeyKind::Credits => serde_json::json!(1.0),
-        KeyKind::Fraction => serde_json::json!(0.9),
+        KeyKind::Fraction | KeyKind::Share => serde_json::json!(0.9),
         KeyKind::Text => serde_json::json!("UTC"),
         KeyKind::Json => return None,
     })

@@ -740,6 +740,30 @@ pub struct DesiredReplica {
     pub added_by: Option<Change>,
 }
 
+/// A replica created or dropped, as held-back work says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplicaStep {
+    Create,
+    Drop,
+}
+
+impl ReplicaStep {
+    /// `create r1 (800cc)`, `drop c-burst (800cc)`: a held-back change of
+    /// replica `name`, in one form for every strategy and limit (status's
+    /// REASON, describe's and the plan's waiting lines); without the size
+    /// where it is not known.
+    pub fn of(self, name: &str, size: Option<&Size>) -> String {
+        let verb = match self {
+            ReplicaStep::Create => "create",
+            ReplicaStep::Drop => "drop",
+        };
+        match size {
+            Some(size) => format!("{verb} {name} ({size})"),
+            None => format!("{verb} {name}"),
+        }
+    }
+}
+
 /// A change a strategy wants but holds back this round, and when it will
 /// happen (`dry-run` reports such a cluster as waiting, `describe` lists it).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -768,7 +792,7 @@ impl Deferred {
     ) -> Deferred {
         Deferred {
             strategy,
-            ..Deferred::limited(format!("create {name} ({size})"), why)
+            ..Deferred::limited(ReplicaStep::Create.of(name, Some(size)), why)
         }
     }
 
@@ -999,7 +1023,7 @@ impl Desired {
         for (name, size) in others {
             self.defer(
                 strategy,
-                format!("drop {name} ({size})"),
+                ReplicaStep::Drop.of(name, Some(size)),
                 why.to_string(),
                 in_seconds,
             );

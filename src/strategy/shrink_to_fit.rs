@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::config::{ConfigError, Obj};
 use super::keys;
-use super::{cooldown_left, Ctx, Desired, DesiredReplica, StrategyKind};
+use super::{cooldown_left, Ctx, Desired, DesiredReplica, ReplicaStep, StrategyKind};
 use crate::model::{human_duration, Replica, Size, SizeCatalog};
 
 const KIND: StrategyKind = StrategyKind::ShrinkToFit;
@@ -105,21 +105,16 @@ pub(super) fn decide(c: &ShrinkToFitConfig, ctx: &Ctx, d: &mut Desired, st: &mut
         // (it was a verbose note under "converged"); nothing changes.
         let (mut would, mut scratch) = (d.clone(), st.clone());
         step(c, ctx, &mut would, &mut scratch);
-        let creates: Vec<String> = would
-            .names()
-            .into_iter()
-            .filter(|n| !d.contains(n))
+        let creates: Vec<String> = (would.replicas.iter())
+            .filter(|(n, _)| !d.contains(n))
+            .map(|(n, r)| ReplicaStep::Create.of(n, Some(&r.size)))
             .collect();
-        let drops: Vec<String> = d
-            .names()
-            .into_iter()
-            .filter(|n| !would.contains(n))
+        let drops: Vec<String> = (d.replicas.iter())
+            .filter(|(n, _)| !would.contains(n))
+            .map(|(n, r)| ReplicaStep::Drop.of(n, Some(&r.size)))
             .collect();
-        for name in creates {
-            d.defer_for_cooldown(KIND, format!("create {name}"), c.cooldown_s, left);
-        }
-        for name in drops {
-            d.defer_for_cooldown(KIND, format!("drop {name}"), c.cooldown_s, left);
+        for action in creates.into_iter().chain(drops) {
+            d.defer_for_cooldown(KIND, action, c.cooldown_s, left);
         }
         d.note(KIND, format!("cooldown: {left}s left"));
         return;
@@ -559,7 +554,10 @@ mod tests {
             .collect();
         assert_eq!(
             held,
-            [("drop c_100cc", Some(3590)), ("drop c_50cc", Some(3590))]
+            [
+                ("drop c_100cc (100cc)", Some(3590)),
+                ("drop c_50cc (50cc)", Some(3590))
+            ]
         );
         assert_eq!(st.fits, None, "nothing decided during the cooldown");
     }

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::config::{ConfigError, Obj};
 use super::keys;
-use super::{Ctx, Desired, DesiredReplica, StrategyKind};
+use super::{Ctx, Desired, DesiredReplica, ReplicaStep, StrategyKind};
 
 const KIND: StrategyKind = StrategyKind::Stabilization;
 
@@ -77,6 +77,7 @@ pub(super) fn decide(
             continue;
         };
         let change = d.removed.remove(&name);
+        let action = ReplicaStep::Drop.of(&name, Some(&size));
         d.replicas.insert(
             name.clone(),
             DesiredReplica {
@@ -90,7 +91,7 @@ pub(super) fn decide(
             .unwrap_or_default();
         d.defer(
             KIND,
-            format!("drop {name}"),
+            action,
             change
                 .map(|c| format!("{}: {}", c.strategy, c.reason))
                 .unwrap_or_else(|| "wanted by the strategies".into()),
@@ -121,18 +122,13 @@ pub(super) fn decide(
             st.create_wanted_since.remove(&name);
             continue;
         }
-        let reason = d
-            .replicas
-            .remove(&name)
+        let removed = d.replicas.remove(&name);
+        let action = ReplicaStep::Create.of(&name, removed.as_ref().map(|r| &r.size));
+        let reason = removed
             .and_then(|r| r.added_by)
             .map(|c| format!("{}: {}", c.strategy, c.reason))
             .unwrap_or_else(|| "wanted by the strategies".into());
-        d.defer(
-            KIND,
-            format!("create {name}"),
-            reason,
-            Some(c.scale_up_after_s - held),
-        );
+        d.defer(KIND, action, reason, Some(c.scale_up_after_s - held));
         d.note(
             KIND,
             format!(
@@ -195,7 +191,7 @@ mod tests {
             .iter()
             .map(|x| (x.action.as_str(), x.in_seconds))
             .collect();
-        assert_eq!(due, [("drop c-burst", Some(180))]);
+        assert_eq!(due, [("drop c-burst (800cc)", Some(180))]);
         // The signal flips: nobody wants the drop; then it is wanted again.
         step(
             &cl,

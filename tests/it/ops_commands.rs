@@ -1937,7 +1937,7 @@ fn status_is_narrow_by_default_and_says_what_holds_a_cluster() {
         .unwrap_or_default()
         .to_string();
     assert!(
-        reason.starts_with("drop hold-burst in 10m (stabilization: burst: "),
+        reason.starts_with("drop hold-burst (100cc) in 10m (stabilization: burst: "),
         "{reason}"
     );
     assert_eq!(find("grow")["condition"], "Hydrating", "{json:#}");
@@ -1957,7 +1957,7 @@ fn status_is_narrow_by_default_and_says_what_holds_a_cluster() {
     // dry-run reports both as waiting, with the reason, without -v.
     let dry = clusterctl(&emu, &["dry-run"]).code(3);
     assert!(
-        dry.stdout.contains("  waiting: drop r1 in 10m (stabilization: target_size: r_50cc (50cc) is hydrated; retiring 25cc replica)"),
+        dry.stdout.contains("  waiting: drop r1 (25cc) in 10m (stabilization: target_size: r_50cc (50cc) is hydrated; retiring 25cc replica)"),
         "{}",
         dry.all()
     );
@@ -2012,7 +2012,7 @@ fn describe_shows_everything_about_one_cluster() {
         r#"stabilization: {"scale_down_after_s":360}"#,
         "NAME    SIZE  HYDRATED  AGE  CRASHES  OOMS",
         "Activity:  idle for 2h01m",
-        "Waiting:\n  drop r1 in 6m (stabilization: target_size: r_50cc (50cc) is hydrated; retiring 25cc replica)",
+        "Waiting:\n  drop r1 (25cc) in 6m (stabilization: target_size: r_50cc (50cc) is hydrated; retiring 25cc replica)",
         "strategy set stabilization",
     ] {
         assert!(d.contains(needle), "missing {needle:?}:\n{d}");

@@ -2083,7 +2083,10 @@ fn a_run_killed_while_its_ddl_runs_on_the_server_is_settled_once() {
     let cp = &dry["result"]["plan"]["clusters"][0];
     assert_eq!(cp["status"], "waiting", "{dry:#}");
     assert_eq!(cp["actions"], serde_json::json!([]), "{dry:#}");
-    assert_eq!(cp["waiting"][0]["action"], "create r_25cc", "{dry:#}");
+    assert_eq!(
+        cp["waiting"][0]["action"], "create r_25cc (25cc)",
+        "{dry:#}"
+    );
     assert!(
         cp["in_doubt"]["reason"]
             .as_str()

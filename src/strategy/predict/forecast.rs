@@ -123,6 +123,17 @@ pub fn hm(t: DateTime<Utc>) -> String {
     t.format("%H:%M").to_string()
 }
 
+/// `t` said beside `by`, a time said with its day (`Mon 09:20`): `08:55`
+/// on the same day, `Sun 23:50` on another (a wake a `--interval 1d`
+/// ahead, an onset before midnight), so no reader takes it for the
+/// wrong day.
+pub fn beside(t: DateTime<Utc>, by: DateTime<Utc>) -> String {
+    match t.date_naive() == by.date_naive() {
+        true => hm(t),
+        false => clock(t),
+    }
+}
+
 impl Occurrence {
     /// The earliest its session can end by the window's history: the
     /// session's first statement + the shortest past session, and not
@@ -191,7 +202,7 @@ impl Occurrence {
             format!(
                 "{}{pm} (earliest {})",
                 clock(self.onset_median),
-                hm(self.onset_low)
+                beside(self.onset_low, self.onset_median)
             )
         }
     }
@@ -600,7 +611,7 @@ impl Forecast {
                     t,
                     format!(
                         "after {}, the earliest its session ends by past days, a silence of {} ends it (8 mean gaps at {:.3} q/s)",
-                        hm(o.ends_no_earlier()),
+                        beside(o.ends_no_earlier(), now),
                         human_duration(t as u64),
                         o.rate
                     ),
@@ -611,7 +622,7 @@ impl Forecast {
                 format!(
                     "predicted demand {} did not come by {}",
                     o.describe(),
-                    hm(o.hold_until)
+                    beside(o.hold_until, o.onset_median)
                 ),
             ),
             _ => (
@@ -681,6 +692,19 @@ pub(crate) mod tests {
 
     fn t(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    /// A wake a day or more ahead of its onset (`--interval 1d`), or an
+    /// onset before midnight, says its day; the same day's does not.
+    #[test]
+    fn a_time_on_another_day_than_its_onset_says_its_day() {
+        let onset = t("2026-02-03T18:24:00Z");
+        assert_eq!(beside(t("2026-02-03T18:13:00Z"), onset), "18:13");
+        assert_eq!(beside(t("2026-02-01T18:13:00Z"), onset), "Sun 18:13");
+        assert_eq!(
+            beside(t("2026-02-02T23:50:00Z"), t("2026-02-03T00:10:00Z")),
+            "Mon 23:50"
+        );
     }
 
     #[test]

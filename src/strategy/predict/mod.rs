@@ -265,14 +265,15 @@ impl Lead {
 
 /// The reason of a predictive wake: `predicted demand Mon 09:20±25m
 /// (earliest 08:55) from 4 weeks of history; hydration 11m on 200cc +
-/// interval 1m + margin 2m: waking at 08:41`.
+/// interval 1m + margin 2m: waking at 08:41` (with its day when that is
+/// another: `waking at Sun 08:41` under `--interval 1d`).
 pub fn wake_reason(p: &Profile, o: &Occurrence, lead: &Lead) -> String {
     // Aimed later than the earliest onset (`prewarm_target`,
     // `prewarm_lateness`): say for which.
     let aim = if o.aimed > o.onset_low {
         format!(
             " for onset {} (earlier users wake it on demand)",
-            forecast::hm(o.aimed)
+            forecast::beside(o.aimed, o.onset_median)
         )
     } else {
         String::new()
@@ -282,7 +283,7 @@ pub fn wake_reason(p: &Profile, o: &Occurrence, lead: &Lead) -> String {
         o.describe(),
         p.span(),
         lead.describe(),
-        forecast::hm(o.wake)
+        forecast::beside(o.wake, o.onset_median)
     )
 }
 
