@@ -61,6 +61,9 @@ pub struct DescribedSignals {
     pub in_flight: u32,
     /// Whether the statement log had any row at all (else activity is unknown).
     pub statement_log_has_rows: bool,
+    /// Why the statement log could not be read (activity is then unknown).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub statement_log_unreadable: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -211,6 +214,7 @@ pub async fn describe(
             last_activity: c.activity.last_used(),
             in_flight: c.activity.in_flight,
             statement_log_has_rows: snap.activity_log_has_rows,
+            statement_log_unreadable: snap.env.activity_error.clone(),
         },
         actions: cp.map(|p| p.actions.clone()).unwrap_or_default(),
         waiting: cp.map(|p| p.waiting.clone()).unwrap_or_default(),

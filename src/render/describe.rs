@@ -126,6 +126,10 @@ fn describe_text(d: &Description, style: &TextStyle) -> String {
         ("new", None) => "new (no statement seen; idle from the next apply)".into(),
         (_, Some(secs)) => format!("idle for {}", human_duration(secs)),
         ("busy", None) => format!("busy ({} statements in flight)", d.signals.in_flight),
+        ("unknown", None) if d.signals.statement_log_unreadable.is_some() => format!(
+            "unknown (the statement log cannot be read: {})",
+            d.signals.statement_log_unreadable.as_deref().unwrap_or_default()
+        ),
         ("unknown", None) if d.signals.statement_log_has_rows => {
             "unknown (no statement of its own in the statement log; clusterctl's own \
              statements are not counted)"

@@ -474,6 +474,20 @@ fn without_the_monitor_role_activity_is_unknown_said_and_a_check_problem() {
         status["result"]["clusters"][0]["condition"], "SignalUnknown",
         "{status:#}"
     );
+    // describe says why, not that the log (which has rows) is empty.
+    let described = as_role(&role, &["describe", "c"]).ok().stdout;
+    assert!(
+        described.contains("Activity:  unknown (the statement log cannot be read: ")
+            && !described.contains("has no rows"),
+        "{described}"
+    );
+    let doc = as_role(&role, &["describe", "c", "-o", "json"]).ok().json();
+    assert!(
+        doc["result"]["signals"]["statement_log_unreadable"]
+            .as_str()
+            .is_some_and(|why| why.contains("permission denied")),
+        "{doc:#}"
+    );
 
     // With the role granted, the same cluster is suspended.
     emu.grant_role(&role, "mz_monitor_redacted");
