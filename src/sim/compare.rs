@@ -197,7 +197,7 @@ pub struct NamedRun {
 }
 
 fn pct(x: f64) -> String {
-    format!("{x:.2}%")
+    super::scorecard::percent(x, 2)
 }
 
 fn ratio(x: Option<f64>) -> String {

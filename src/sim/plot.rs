@@ -277,16 +277,16 @@ fn header(root: &Area, sc: &Scenario, card: &Scorecard, colours: &Colours) -> Re
     .map_err(err)?;
     root.draw_text(
         &format!(
-            "{:.1}% of {} queries served within {within} ({} failed)   |   demand time covered {:.1}%   |   worst daily cold start {}   |   {} credits = {} the oracle ({}), {:.1}% below always-on ({})",
-            t.service.served_within_pct,
+            "{} of {} queries served within {within} ({} failed)   |   demand time covered {}   |   worst daily cold start {}   |   {} credits = {} the oracle ({}), {} below always-on ({})",
+            scorecard::pct(t.service.served_within_pct),
             t.service.queries,
             t.service.failed,
-            t.time_coverage_pct,
+            scorecard::pct(t.time_coverage_pct),
             scorecard::cold_cell(&t.worst_daily_cold_start),
             num(t.credits),
             t.vs_oracle.map(|r| format!("{r:.2}x")).unwrap_or_else(|| "-".into()),
             num(t.oracle_credits),
-            t.savings_pct,
+            scorecard::pct(t.savings_pct),
             num(t.always_on_credits),
         ),
         &font(14, RGBColor(40, 40, 40)),
@@ -453,12 +453,12 @@ fn panel(
         .map_err(err)?;
     root.draw_text(
         &format!(
-            "served within {}: {:.1}% of {} ({} failed)  |  coverage {:.1}%  |  worst cold start {}  |  {} credits: {} the oracle {} ({}), always-on {} ({})  |  {} OOMs",
+            "served within {}: {} of {} ({} failed)  |  coverage {}  |  worst cold start {}  |  {} credits: {} the oracle {} ({}), always-on {} ({})  |  {} OOMs",
             secs(sc.clients.served_within_ms as f64 / 1000.0),
-            sv.served_within_pct,
+            scorecard::pct(sv.served_within_pct),
             sv.queries,
             sv.failed,
-            cc.time_coverage_pct,
+            scorecard::pct(cc.time_coverage_pct),
             scorecard::cold_cell(&cc.worst_daily_cold_start),
             num(cc.credits),
             cc.vs_oracle.map(|r| format!("{r:.2}x")).unwrap_or_else(|| "-".into()),
@@ -679,12 +679,12 @@ fn fleet_summary(
             num(t.always_on_credits)
         ),
         format!(
-            "{:.1}% of {} queries served within {}, {} failed; demand time covered {:.1}%; worst daily cold start {}; {} OOM kills; {} alert(s)",
-            t.service.served_within_pct,
+            "{} of {} queries served within {}, {} failed; demand time covered {}; worst daily cold start {}; {} OOM kills; {} alert(s)",
+            scorecard::pct(t.service.served_within_pct),
             t.service.queries,
             secs(sc.clients.served_within_ms as f64 / 1000.0),
             t.service.failed,
-            t.time_coverage_pct,
+            scorecard::pct(t.time_coverage_pct),
             scorecard::cold_cell(&t.worst_daily_cold_start),
             t.ooms,
             t.alerts

@@ -189,7 +189,7 @@ fn service_of(slot: &Slot, sc: &Scenario, unservable: u64) -> Service {
     Service {
         queries: st.requests,
         served_within: within,
-        served_within_pct: round(pct(within as f64, st.requests as f64)),
+        served_within_pct: round(share_of(within as f64, st.requests as f64)),
         served: st.served,
         waited: served_waits.len() as u64,
         failed: st.failed,
@@ -251,7 +251,7 @@ fn cold_start_of(slot: &Slot, sc: &Scenario) -> ColdStart {
     }
 }
 
-fn pct(part: f64, whole: f64) -> f64 {
+fn share_of(part: f64, whole: f64) -> f64 {
     if whole > 0.0 {
         100.0 * part / whole
     } else {
@@ -323,7 +323,7 @@ fn cluster_card(slot: &Slot, orc: &Oracle, sc: &Scenario) -> ClusterCard {
             ..always_on
         },
         service: service_of(slot, sc, orc.unservable),
-        time_coverage_pct: round(pct(covered_ms as f64, demand_ms as f64)),
+        time_coverage_pct: round(share_of(covered_ms as f64, demand_ms as f64)),
         demand_s: demand_ms as f64 / SECOND as f64,
         covered_s: covered_ms as f64 / SECOND as f64,
         worst_daily_cold_start: cold_start_of(slot, sc),
@@ -420,7 +420,10 @@ pub fn build_with(sc: &Scenario, run: &Run, oracles: &[Oracle]) -> Scorecard {
         service.unfinished += s.unfinished;
         service.unservable += s.unservable;
     }
-    service.served_within_pct = round(pct(service.served_within as f64, service.queries as f64));
+    service.served_within_pct = round(share_of(
+        service.served_within as f64,
+        service.queries as f64,
+    ));
     (service.p95_wait_s, service.worst_wait_s) =
         p95_and_worst(service.served + service.unfinished, &all_waits);
     let mut actions = Actions::default();
@@ -457,7 +460,7 @@ pub fn build_with(sc: &Scenario, run: &Run, oracles: &[Oracle]) -> Scorecard {
         always_on_credits,
         savings_pct: round(saving(credits, always_on_credits)),
         service,
-        time_coverage_pct: round(pct(covered_s, demand_s)),
+        time_coverage_pct: round(share_of(covered_s, demand_s)),
         demand_s,
         covered_s,
         worst_daily_cold_start_s: cold.worst_s,
@@ -515,25 +518,51 @@ fn interpret(t: &Totals, sc: &Scenario) -> String {
     };
     let s = &t.service;
     format!(
-        "The strategies spent {} credits: {vs_oracle}, {:.1}% {} than always-on at the needed size ({}). \
-         {:.1}% of {} queries were served within {} ({} failed, {} never served); a hydrated replica \
-         covered {:.1}% of the demand time; the worst daily cold start was {}{}.",
+        "The strategies spent {} credits: {vs_oracle}, {} {} than always-on at the needed size ({}). \
+         {} of {} queries were served within {} ({} failed, {} never served); a hydrated replica \
+         covered {} of the demand time; the worst daily cold start was {}{}.",
         num(t.credits),
-        t.savings_pct.abs(),
+        pct(t.savings_pct.abs()),
         if t.savings_pct >= 0.0 { "less" } else { "more" },
         num(t.always_on_credits),
-        s.served_within_pct,
+        pct(s.served_within_pct),
         s.queries,
         secs(sc.clients.served_within_ms as f64 / SECOND as f64),
         s.failed,
         s.unfinished,
-        t.time_coverage_pct,
+        pct(t.time_coverage_pct),
         secs(t.worst_daily_cold_start_s),
         match t.days_never_served {
             0 => String::new(),
             n => format!(" ({n} cluster-day(s) with queries never served)"),
         },
     )
+}
+
+/// A percentage with `decimals` digits, and more where those would hide
+/// that it is not whole: 99.957 of queries served is `99.96%`, not
+/// `100.0%`; 0.04 % is `0.04%`, not `0.0%`; never `-0.0%`.
+pub fn percent(x: f64, decimals: usize) -> String {
+    for d in decimals..=4 {
+        let text = format!("{x:.d$}");
+        let shown: f64 = text.parse().unwrap_or(x);
+        let hides = (shown == 100.0 && x != 100.0) || (shown == 0.0 && x != 0.0);
+        if !hides {
+            return match shown == 0.0 {
+                true => format!("{:.d$}%", 0.0),
+                false => format!("{text}%"),
+            };
+        }
+    }
+    // Within 0.00005 of 0 or 100: said as that.
+    let x = if x.abs() < 1.0 { 0.0 } else { x };
+    format!("{x:.decimals$}%")
+}
+
+/// A percentage as tables and summaries say it: one decimal
+/// ([`percent`]).
+pub fn pct(x: f64) -> String {
+    percent(x, 1)
 }
 
 /// `12.5`, `1234`, `0.031`: enough digits to compare, no more.
@@ -683,10 +712,10 @@ pub fn text(r: &Scorecard) -> String {
             ratio_cell(c.vs_oracle),
             baseline_cell(&c.oracle),
             baseline_cell(&c.always_on),
-            format!("{:.1}%", c.savings_pct),
-            format!("{:.1}%", sv.served_within_pct),
+            pct(c.savings_pct),
+            pct(sv.served_within_pct),
             sv.failed.to_string(),
-            format!("{:.1}%", c.time_coverage_pct),
+            pct(c.time_coverage_pct),
             cold_cell(&c.worst_daily_cold_start),
             secs(sv.p95_wait_s),
             actions_cell(&c.actions),
@@ -704,10 +733,10 @@ pub fn text(r: &Scorecard) -> String {
         ratio_cell(t.vs_oracle),
         num(t.oracle_credits),
         num(t.always_on_credits),
-        format!("{:.1}%", t.savings_pct),
-        format!("{:.1}%", t.service.served_within_pct),
+        pct(t.savings_pct),
+        pct(t.service.served_within_pct),
         t.service.failed.to_string(),
-        format!("{:.1}%", t.time_coverage_pct),
+        pct(t.time_coverage_pct),
         cold_cell(&t.worst_daily_cold_start),
         secs(t.service.p95_wait_s),
         actions_cell(&t.actions),
@@ -791,4 +820,24 @@ pub fn text(r: &Scorecard) -> String {
     );
     let _ = writeln!(out, "\n{}", r.summary);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percent;
+
+    /// A share short of whole is never said whole, nor a small one none.
+    #[test]
+    fn a_percentage_never_reads_whole_or_nothing_when_it_is_not() {
+        assert_eq!(percent(99.957, 1), "99.96%");
+        assert_eq!(percent(99.94, 1), "99.9%");
+        assert_eq!(percent(100.0, 1), "100.0%");
+        assert_eq!(percent(0.04, 1), "0.04%");
+        assert_eq!(percent(0.0, 1), "0.0%");
+        assert_eq!(percent(-0.0, 1), "0.0%");
+        assert_eq!(percent(-0.02, 1), "-0.02%");
+        assert_eq!(percent(-0.000001, 1), "0.0%");
+        assert_eq!(percent(99.999, 2), "99.999%");
+        assert_eq!(percent(12.34, 1), "12.3%");
+    }
 }
