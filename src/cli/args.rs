@@ -174,6 +174,11 @@ pub struct ConnArgs {
     )]
     pub create_replica: Option<String>,
 
+    /// How long a run waits for its --create-replica to come online; one that does not is dropped and the run fails
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_period,
+          requires = "create_replica", allow_hyphen_values = true)]
+    pub create_replica_wait: Duration,
+
     /// Seconds to wait for a connection (1 to a year's worth)
     #[arg(long, value_name = "SECONDS", default_value_t = 10, allow_negative_numbers = true,
           value_parser = whole::<u64>(1, keys::MAX_SECONDS))]

@@ -573,8 +573,28 @@ fn show_watch_run(
     ui: &Ui,
     last_problems: &mut Vec<String>,
 ) {
-    let Ok(Leased::Ran(applied)) = result else {
-        return;
+    let applied = match result {
+        Ok(Leased::Ran(applied)) => applied,
+        // JSON: a document for every run, one that found the lease held
+        // or failed too (text: the log says so), or a consumer cannot
+        // tell an outage from a dead process.
+        Ok(busy) => {
+            if ui.json {
+                let _ = print_view(busy, ui);
+            }
+            return;
+        }
+        Err(e) => {
+            if ui.json {
+                let message = e.to_string();
+                let outcome = render::Outcome::Err {
+                    code: e.code(),
+                    message: &message,
+                };
+                let _ = emit(render::json_document(ui.command, outcome, true).as_bytes());
+            }
+            return;
+        }
     };
     let messages = applied.messages();
     if !ui.json && messages != *last_problems {
@@ -1199,6 +1219,7 @@ fn db_options(a: &ConnArgs, sizes: Option<&SizesArgs>) -> Result<DbOptions, Comm
             .create_replica
             .as_deref()
             .map(|s| crate::model::Size(s.trim().to_string())),
+        create_replica_wait: a.create_replica_wait,
         connect_timeout: Duration::from_secs(a.connect_timeout.max(1)),
         statement_timeout: statement_timeout(a),
         retry: RetryPolicy {

@@ -227,6 +227,9 @@ pub struct DbOptions {
     /// `--create-replica`: a temporary replica of this size on the session
     /// cluster for the run.
     pub create_replica: Option<crate::model::Size>,
+    /// `--create-replica-wait`: how long a run waits for that replica to
+    /// come online.
+    pub create_replica_wait: Duration,
     pub connect_timeout: Duration,
     /// Client-side deadline of every statement.
     pub statement_timeout: Duration,
@@ -241,6 +244,7 @@ impl Default for DbOptions {
             schema: None,
             exec_cluster: None,
             create_replica: None,
+            create_replica_wait: crate::commands::session::ONLINE_WITHIN,
             connect_timeout: crate::db::DEFAULT_CONNECT_TIMEOUT,
             statement_timeout: DEFAULT_STATEMENT_TIMEOUT,
             retry: RetryPolicy::default(),

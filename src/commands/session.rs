@@ -157,11 +157,16 @@ pub async fn prepare(
             let (t, online) = create_temporary(ctx, &sc, size, &me, stop).await?;
             match online {
                 Ok(()) => Some(t),
-                Err(CommandError::Interrupted(why)) => return Err(abandon(ctx, &sc, &t, why).await),
+                Err(CommandError::Interrupted(why)) => {
+                    let said = abandon(ctx, &sc, &t, &why).await;
+                    return Err(CommandError::Interrupted(said));
+                }
+                // Not online in time (or gone): dropped now, not left to
+                // the next apply (a cron of `--create-replica` runs that
+                // all fail this way would leave one a run).
                 Err(e) => {
-                    return Err(CommandError::SessionCluster(format!(
-                        "--create-replica: {e}; the next `clusterctl apply` drops it"
-                    )))
+                    let said = abandon(ctx, &sc, &t, &format!("--create-replica: {e}")).await;
+                    return Err(CommandError::SessionCluster(said));
                 }
             }
         }
@@ -295,7 +300,7 @@ async fn create_temporary(
 
 /// Waits until the new replica `name` of `cluster` is online: every process
 /// reports online, and one without a status yet is starting (reference §7
-/// item 4). At most [`ONLINE_WITHIN`]; each read is retried like the
+/// item 4). At most `--create-replica-wait` ([`ONLINE_WITHIN`] by default); each read is retried like the
 /// others. With `stop`, a signal abandons the wait (`Interrupted`).
 pub async fn wait_online(
     ctx: &Context,
@@ -337,10 +342,12 @@ pub async fn wait_online(
             }
             session::Startup::Starting => {}
         }
-        if started.elapsed() >= ONLINE_WITHIN {
+        let within = ctx.opts.create_replica_wait;
+        if started.elapsed() >= within {
             return Err(CommandError::SessionCluster(format!(
-                "the temporary replica {name} did not come online within {}",
-                crate::model::human_duration(ONLINE_WITHIN.as_secs())
+                "the temporary replica {name} did not come online within {} \
+                 (--create-replica-wait)",
+                crate::model::human_duration(within.as_secs())
             )));
         }
         tokio::time::sleep(ONLINE_POLL).await;
@@ -656,14 +663,16 @@ async fn keep_old(
     warnings
 }
 
-/// A signal came while the run's temporary replica started: it is dropped
-/// and audited, so that a stopped start-up leaves nothing running (it was
-/// left to the next `apply`, an hour away when that runs on another host).
-/// Its creation's intent row stays without an outcome (recording one needs
-/// a replica of the session cluster that serves); the next run settles it.
-async fn abandon(ctx: &Context, sc: &SessionCluster, t: &Temporary, why: String) -> CommandError {
+/// The run's temporary replica did not serve (a signal came while it
+/// started, or it did not come online in time, `why`): it is dropped and
+/// audited, so that the run leaves nothing running (it was left to the
+/// next `apply`, an hour away when that runs on another host, and never
+/// when every run fails the same way). Its creation's intent row stays
+/// without an outcome (recording one needs a replica of the session
+/// cluster that serves); the next run settles it. Returns what to say.
+async fn abandon(ctx: &Context, sc: &SessionCluster, t: &Temporary, why: &str) -> String {
     let Some(cluster_id) = sc.id.as_ref().map(|id| id.0.clone()) else {
-        return CommandError::Interrupted(why);
+        return why.to_string();
     };
     let run_id = Uuid::new_v4();
     let mut records = Vec::new();
@@ -677,10 +686,10 @@ async fn abandon(ctx: &Context, sc: &SessionCluster, t: &Temporary, why: String)
         tracing::warn!("{w}");
     }
     match r {
-        Ok(_) => CommandError::Interrupted(format!("{why}: dropped it; nothing else was done")),
-        Err(e) => CommandError::Interrupted(format!(
+        Ok(_) => format!("{why}: dropped it; nothing else was done"),
+        Err(e) => format!(
             "{why}, and it could not be dropped ({e}); the next `clusterctl apply` drops it"
-        )),
+        ),
     }
 }
 

@@ -679,6 +679,19 @@ pub(super) fn decide(c: &IdleSuspendConfig, ctx: &Ctx, d: &mut Desired, st: &mut
         return;
     };
     let needed = idle_evidence_s(c.idle_after_s, ctx.sample_rate);
+    if let Some(at) = st.suspended_at {
+        // Suspended and not woken by a statement (`prepare`): stays so,
+        // whatever the other strategies would start and the idle time
+        // says (a cluster the log never mentions counts its silence from
+        // the controller's first sight of it, which a wiped state moves
+        // to now), as with prediction.
+        let reason = format!(
+            "suspended {} ago, no statement since",
+            human_duration((ctx.now - at).num_seconds().max(0) as u64)
+        );
+        suspend(c, ctx, d, st, idle_for, needed, Some(reason));
+        return;
+    }
     let idle = match idle_for {
         Some(s) => s >= needed as f64,
         None => true,
@@ -1438,6 +1451,42 @@ mod tests {
             assert!(d.names().is_empty(), "{t:?}");
             assert!(nothing(&d), "{t:?}: {:?}", d.alerts);
         }
+        // No demand, and the silence counted from now (the log never
+        // mentions the cluster, and the wipe took the controller's first
+        // sight of it): what a strategy before it wants is not started.
+        let mut st = IdleSuspendState::default();
+        let since = Some(now());
+        let d = decide_unlogged(&empty, Idle::For(0.0), now(), None, since, |ctx, d| {
+            let ctx = Ctx {
+                last_suspension: Some(&trail),
+                trail_read: true,
+                ..ctx.clone()
+            };
+            d.add(
+                "r_25cc",
+                &Size::from("25cc"),
+                StrategyKind::TargetSize,
+                "t".into(),
+            );
+            prepare(&c, &ctx, d, &mut st, true);
+            decide(&c, &ctx, d, &mut st)
+        });
+        assert!(d.names().is_empty(), "{:?}", d.names());
+        assert_eq!(to_wake_with(&st)[0].name, "r_200cc");
+        // A statement since: woken, as ever.
+        let mut busy = empty.clone();
+        busy.activity.in_flight = 1;
+        let mut st = IdleSuspendState::default();
+        let d = decide_in(&busy, Idle::Busy, now(), |ctx, d| {
+            let ctx = Ctx {
+                last_suspension: Some(&trail),
+                trail_read: true,
+                ..ctx.clone()
+            };
+            prepare(&c, &ctx, d, &mut st, true);
+            decide(&c, &ctx, d, &mut st)
+        });
+        assert_eq!(d.names(), ["r_200cc"]);
         // A slot that remembers is not overridden by the trail.
         let mut st = IdleSuspendState {
             suspended: vec![SuspendedReplica {

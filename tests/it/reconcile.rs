@@ -551,6 +551,48 @@ fn idle_suspend_gives_a_never_queried_cluster_a_grace_period() {
     assert!(emu.replicas("c").is_empty());
 }
 
+/// A never-queried cluster, suspended, then its state wiped: the wipe
+/// took the controller's first sight of it, from which its silence is
+/// counted, so the run after it found the cluster idle for no time and
+/// started what target_size and burst want, with no statement to wake it
+/// (an outside check). It stays suspended until a statement comes.
+#[test]
+fn a_suspended_cluster_never_queried_stays_suspended_after_a_wipe() {
+    let emu = Emulator::start();
+    emu.create_hydrated_cluster("c", "r_25cc", "25cc");
+    emu.create_cluster("busy");
+    emu.add_activity("busy", 10, true);
+    init_tables(&emu);
+    strategy(&emu, "c", "target_size", json!({"target_size": "25cc"}));
+    strategy(&emu, "c", "burst", json!({"burst_replica_size": "200cc"}));
+    strategy(&emu, "c", "idle_suspend", json!({"idle_after_s": 60}));
+    clusterctl(&emu, &["apply"]).ok();
+    backdate(&emu, "c", &["_controller", "first_seen"], 2 * 3600);
+    clusterctl(&emu, &["apply"]).ok();
+    assert!(emu.replicas("c").is_empty(), "suspended");
+
+    clusterctl(&emu, &["wipe-state", "--yes"]).ok();
+    for _ in 0..2 {
+        let run = clusterctl(&emu, &["apply"]).ok();
+        assert!(
+            !run.stdout.contains("CREATE CLUSTER REPLICA"),
+            "{}",
+            run.all()
+        );
+        assert!(emu.replicas("c").is_empty(), "{}", run.all());
+    }
+    // A statement wakes it, with what its suspension dropped.
+    emu.set_setting("statement_log_flush_delay_s", "0");
+    emu.add_activity("c", 0, false);
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(
+        emu.replicas("c").iter().any(|(name, _)| name == "r_25cc"),
+        "{:?}: {}",
+        emu.replicas("c"),
+        run.all()
+    );
+}
+
 #[test]
 fn idle_suspend_treats_a_log_silent_for_the_whole_lookback_as_unknown() {
     // The only statement in the log is two days old, older than the

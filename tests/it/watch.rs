@@ -875,6 +875,57 @@ fn watch_json_prints_one_document_per_run_even_when_nothing_is_done() {
     assert_eq!(code, 0, "{}", d.output());
 }
 
+/// A run that finds the lease held, or fails, is a document too (an
+/// outside check found only successful runs printed): a consumer of the
+/// stream tells an outage or a busy lease from a dead process.
+#[test]
+fn watch_json_prints_a_document_for_a_busy_lease_and_a_failed_run() {
+    let emu = Emulator::start();
+    emu.create_cluster("quiet");
+    init_tables(&emu);
+    emu.sql(
+        "UPDATE clusterctl_lease SET holder = 'other-host:1:run-x', \
+         expires_at = now() + INTERVAL '600 seconds' WHERE name = 'controller'",
+    );
+    let mut d = Daemon::watching(&emu.url(), &["-o", "json"]);
+    let docs = |d: &Daemon| -> Vec<serde_json::Value> {
+        let out = std::fs::read_to_string(d.dir.path().join("stdout")).unwrap_or_default();
+        out.lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    };
+    eventually(Duration::from_secs(20), "a lease_busy document", &d, || {
+        docs(&d)
+            .iter()
+            .any(|doc| doc["result"]["lease_busy"]["held_by"] == "other-host:1:run-x")
+    });
+    emu.sql(
+        "UPDATE clusterctl_lease SET holder = '', expires_at = now() WHERE name = 'controller'",
+    );
+    emu.fail_statement(
+        "mz_cluster_replica_sizes",
+        1,
+        "XX000",
+        "injected: the read failed",
+    );
+    eventually(Duration::from_secs(20), "an error document", &d, || {
+        docs(&d).iter().any(|doc| {
+            doc["ok"] == false
+                && doc["error"]["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("injected: the read failed"))
+        })
+    });
+    let lines = std::fs::read_to_string(d.dir.path().join("stdout")).unwrap_or_default();
+    for line in lines.lines() {
+        let doc: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("not one JSON document per line ({e}): {line}"));
+        assert_eq!(doc["command"], "apply", "{doc:#}");
+    }
+    let (code, _) = d.terminate(Duration::from_secs(30));
+    assert_eq!(code, 0, "{}", d.output());
+}
+
 #[test]
 fn json_logs_have_one_event_per_decision() {
     let emu = Emulator::start();
@@ -1057,6 +1108,49 @@ fn a_signal_while_the_temporary_replica_starts_drops_it() {
         drops.iter().all(|r| r.contains("a signal came while")),
         "{drops:?}"
     );
+}
+
+/// A temporary replica that does not come online within
+/// `--create-replica-wait` is dropped by the run that made it, audited: it
+/// was left "for the next apply", and a cron of `--create-replica` runs
+/// that all fail this way left one a run (an outside check).
+#[test]
+fn a_temporary_replica_that_does_not_come_online_in_time_is_dropped() {
+    let emu = Emulator::builder()
+        .replica_startup_delay(Some(Duration::from_secs(120)))
+        .start();
+    emu.create_cluster("ops");
+    init_tables(&emu);
+    for _ in 0..2 {
+        let run = clusterctl(
+            &emu,
+            &[
+                "apply",
+                "--exec-cluster",
+                "ops",
+                "--create-replica",
+                "--create-replica-wait",
+                "2s",
+            ],
+        )
+        .code(1);
+        assert!(
+            run.stderr
+                .contains("did not come online within 2s (--create-replica-wait)")
+                && run.stderr.contains("dropped it; nothing else was done"),
+            "{}",
+            run.all()
+        );
+        assert!(replica_names(&emu, "ops").is_empty(), "{}", run.all());
+    }
+    let drops = audit_ctx(&emu, "ops")
+        .iter()
+        .filter(|c| c["kind"] == "drop_replica")
+        .count();
+    assert_eq!(drops, 2);
+    // The wait needs --create-replica.
+    let run = clusterctl(&emu, &["apply", "--create-replica-wait", "2s"]);
+    assert_eq!(run.code, 64, "{}", run.all());
 }
 
 /// SIGTERM while a one-shot `apply --wait` waits for a lease another
