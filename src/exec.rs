@@ -308,7 +308,9 @@ pub struct ApplyReport {
     /// Clusters whose state was persisted.
     pub states_written: usize,
     /// A shutdown signal left actions skipped: a one-shot `apply` then
-    /// completed with problems (exit 3), not exit 0 as if all was done.
+    /// completed with problems (exit 3), not exit 0 as if all was done
+    /// (when it skipped them all, the run did nothing: it is interrupted,
+    /// `commands::reconcile::apply_once`).
     #[serde(skip)]
     pub interrupted: bool,
 }

@@ -273,6 +273,20 @@ pub async fn apply_once(
         let report = crate::exec::apply(backend, &plan, run_id, &exec)
             .await
             .map_err(stopped_midway)?;
+        // Stopped by a signal before its first action (during the wait
+        // for the statement log before a suspension's first DROP): it did
+        // nothing, and says so as a run stopped earlier does (exit 1 for a
+        // one-shot run), not "applied 0 of 1" with actions left (exit 3).
+        if report.interrupted
+            && report
+                .results
+                .iter()
+                .all(|r| matches!(r.status, crate::exec::ActionStatus::Skipped { .. }))
+        {
+            return Err(CommandError::Interrupted(
+                "a signal came before the run's first action; nothing was done".into(),
+            ));
+        }
         let pruned = match opts.audit_retention {
             Some(keep) if !report.interrupted => prune_audit(ctx, backend, run_id, keep).await,
             _ => None,
