@@ -81,12 +81,21 @@ fn own_usage(argv: &[String]) -> Option<clap::builder::StyledStr> {
 /// cluster its queries ran on, that clap refuses here (with
 /// `--create-replica`, which needs `--exec-cluster`, or beside
 /// `--filter-clusters`): what to write instead. Only the line without
-/// either of those reaches the run, which says so itself.
+/// either of those reaches the run, which says so itself. Only for the
+/// commands mz-clusterctl had (`dry-run`, `apply`, `wipe-state`).
 fn old_cluster_tip(e: &clap::Error, argv: &[String]) -> Option<String> {
     use clap::error::ErrorKind;
     if !matches!(
         e.kind(),
         ErrorKind::ArgumentConflict | ErrorKind::MissingRequiredArgument
+    ) {
+        return None;
+    }
+    // mz-clusterctl's own commands only: `simulate --cluster` is ours.
+    let command = command_path(argv);
+    if !matches!(
+        command.first().map(String::as_str),
+        Some("dry-run" | "apply" | "wipe-state")
     ) {
         return None;
     }

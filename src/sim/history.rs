@@ -350,7 +350,9 @@ fn header(
     if let Some(seed) = o.replay.seed {
         let _ = writeln!(out, "seed = {seed}");
     }
-    if let Some(exec) = &h.session_cluster {
+    // Only a cluster the scenario has (`--cluster` may leave it out).
+    let replayed = |name: &String| h.clusters.iter().any(|c| c.name == *name);
+    if let Some(exec) = h.session_cluster.as_ref().filter(|n| replayed(n)) {
         let _ = writeln!(
             out,
             "\n[controller]\nexec_cluster = {}    # left alone, as the controller leaves its session's cluster",

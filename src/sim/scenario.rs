@@ -870,6 +870,15 @@ fn resolve(
             clusters.push(spec);
         }
     }
+    if let Some(exec) = &controller.exec_cluster {
+        if !clusters.iter().any(|c| c.name == *exec) {
+            let names: Vec<&str> = clusters.iter().map(|c| c.name.as_str()).collect();
+            return err(format!(
+                "key 'controller.exec_cluster': no cluster is named '{exec}' (the scenario has {})",
+                names.join(", ")
+            ));
+        }
+    }
     Ok(Scenario {
         name: raw.name,
         description: raw.description.trim().to_string(),

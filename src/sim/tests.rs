@@ -175,6 +175,23 @@ fn what_no_run_could_mean_is_refused_and_every_interval_has_its_round() {
     assert_eq!(parse(ONE).unwrap().ticks(), 1440);
 }
 
+/// `[controller] exec_cluster` naming no cluster of the scenario is a
+/// mistake said, as every other misnamed reference is (it was accepted
+/// and changed nothing).
+#[test]
+fn an_exec_cluster_naming_no_cluster_is_refused() {
+    let text = format!("{ONE}\n[controller]\nexec_cluster = \"nope\"\n");
+    let e = super::scenario::parse(&text, false, std::path::Path::new("."), None)
+        .expect_err("no cluster is named nope");
+    assert!(
+        e.0.contains(
+            "key 'controller.exec_cluster': no cluster is named 'nope' (the scenario has c)"
+        ),
+        "{}",
+        e.0
+    );
+}
+
 /// The clusters the controller leaves alone are left alone in a replay
 /// too: its own session's (`controller.exec_cluster`) and those
 /// Materialize schedules itself (`schedule = "on-refresh"`). A backtest
