@@ -60,6 +60,9 @@ fn empty() -> serde_json::Value {
 #[derive(Debug, Clone)]
 pub struct Alternative {
     pub name: String,
+    /// Where it was read from, as its errors name it: the file's path
+    /// (its `name` for one parsed from text).
+    pub source: String,
     pub description: String,
     entries: Vec<(regex::Regex, Vec<(String, serde_json::Value)>)>,
 }
@@ -118,8 +121,10 @@ impl Alternative {
                 rows,
             ));
         }
+        let name = raw.name.unwrap_or_else(|| default_name.to_string());
         Ok(Alternative {
-            name: raw.name.unwrap_or_else(|| default_name.to_string()),
+            source: name.clone(),
+            name,
             description: raw.description.trim().to_string(),
             entries,
         })
@@ -134,8 +139,10 @@ impl Alternative {
             .file_stem()
             .map(|s| s.to_string_lossy().to_string())
             .unwrap_or_else(|| "alternative".into());
-        Alternative::parse(&text, &stem)
-            .map_err(|e| ScenarioError(format!("{}: {}", path.display(), e.0)))
+        let mut alt = Alternative::parse(&text, &stem)
+            .map_err(|e| ScenarioError(format!("{}: {}", path.display(), e.0)))?;
+        alt.source = path.display().to_string();
+        Ok(alt)
     }
 
     /// The scenario with this alternative's strategies, validated by the
@@ -156,7 +163,7 @@ impl Alternative {
             return Err(ScenarioError(format!(
                 "{}: no `match` pattern names a cluster of the scenario (its clusters: {}), so \
                  it would replay the current strategies unchanged",
-                self.name,
+                self.source,
                 crate::model::clip(&names.join(", "), 200)
             )));
         }
@@ -166,7 +173,7 @@ impl Alternative {
             };
             super::scenario::validate_rows(rows, c.managed.is_some(), &sc.sizes).map_err(
                 |(_, message)| {
-                    ScenarioError(format!("{}: cluster {}: {message}", self.name, c.name))
+                    ScenarioError(format!("{}: cluster {}: {message}", self.source, c.name))
                 },
             )?;
             c.phases = vec![Phase {
@@ -405,6 +412,33 @@ mod tests {
         assert_eq!(rows(0), "idle_suspend");
         assert_eq!(rows(1), "idle_suspend");
         assert_eq!(rows(2), "target_size", "etl is not matched");
+    }
+
+    /// An alternative file's errors name the file (they named its `name`),
+    /// and an unknown key is refused without "ignored" (a live run's
+    /// warning says it ignores one; a replay refuses it).
+    #[test]
+    #[allow(clippy::disallowed_methods)] // the test's own file
+    fn an_alternative_files_errors_name_the_file_and_refuse_an_unknown_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("alt.toml");
+        std::fs::write(
+            &path,
+            "name = \"a\"\n[[clusters]]\nmatch = \"etl\"\nstrategies = [{ type = \"idle_suspend\", \
+             config = { idle_after_s = 900, bogus = 1 } }]\n",
+        )
+        .unwrap();
+        let err = Alternative::load(&path)
+            .unwrap()
+            .apply(&scenario())
+            .unwrap_err()
+            .0;
+        assert!(
+            err.starts_with(&format!("{}: cluster etl: ", path.display()))
+                && err.contains("unknown config key 'bogus'")
+                && !err.contains("ignored"),
+            "{err}"
+        );
     }
 
     #[test]

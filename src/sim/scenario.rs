@@ -1096,7 +1096,9 @@ pub(super) fn validate_rows(
         .strategy_type
         .as_ref()
         .and_then(|t| rows.iter().position(|r| r.strategy_type == *t));
-    Err((at, f.describe()))
+    // Refused, not "ignored" as a live run's warning says: a typo would
+    // change what is replayed.
+    Err((at, f.as_refusal()))
 }
 
 /// A `[[clusters]]` entry's strategy rows over time, validated.
