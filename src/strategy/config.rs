@@ -541,6 +541,20 @@ mod tests {
         assert_eq!(of("windows.size"), ("windows", None));
     }
 
+    /// A `null` value is a key not given (documented in the README).
+    #[test]
+    fn a_null_value_counts_as_not_given() {
+        let raw = json!({"b": null, "n": null, "s": null});
+        let o = Obj::new(&raw).unwrap();
+        assert_eq!(o.opt_bool("b").unwrap(), None);
+        assert_eq!(o.opt_u64("n", 1).unwrap(), None);
+        assert!(
+            o.required_seconds("s", 1).is_err(),
+            "a required key stays required"
+        );
+        assert!(o.unknown_keys().is_empty(), "read, so not unknown");
+    }
+
     #[test]
     fn numbers_and_their_errors() {
         let raw = json!({"a": 10, "b": -1, "c": "ten", "d": 2.5, "e": 60.0});
