@@ -852,6 +852,30 @@ fn resolve(
                 human_duration((horizon_ms / SECOND) as u64)
             ));
         }
+        // No size holds its workload: every replica OOMs, and the
+        // always-on baseline (the cheapest size that holds the peak) is
+        // priced at the largest, which does not either. Said once for the
+        // entry, not per cluster of a `count`.
+        let largest = sizes
+            .all()
+            .iter()
+            .max_by(|a, b| a.memory_bytes.total_cmp(&b.memory_bytes));
+        let peak = expanded
+            .iter()
+            .map(|spec| spec.workload.need.max_over(horizon_ms))
+            .fold(0.0, f64::max);
+        if let Some(largest) = largest.filter(|l| peak > l.memory_bytes) {
+            let gib = |b: f64| b / (1u64 << 30) as f64;
+            notes.push(format!(
+                "{here}: its workload needs up to {:.1} GiB, more than any size holds (the \
+                 largest, {}, has {:.1} GiB): its replicas are OOM-killed, and always-on is \
+                 priced at {}, which cannot serve it either",
+                gib(peak),
+                largest.name,
+                gib(largest.memory_bytes),
+                largest.name
+            ));
+        }
         for mut spec in expanded {
             if spec.name.trim().is_empty() {
                 return err(format!("{here}: key 'name': must not be empty"));

@@ -102,6 +102,25 @@ hydration_variance = 0.0
 windows = [{ start = "02:00", duration = "1h", qps = 1.0 }]
 "#;
 
+/// A workload no size holds is said (the always-on baseline is priced at
+/// the largest size, which cannot serve it either); one that fits is not.
+#[test]
+fn a_workload_no_size_holds_is_said() {
+    let dir = std::path::Path::new(".");
+    let notes = |text: &str| {
+        super::scenario::parse(text, false, dir, None)
+            .unwrap_or_else(|e| panic!("{}", e.0))
+            .notes
+    };
+    assert!(notes(ONE).is_empty(), "{:?}", notes(ONE));
+    let huge = notes(&ONE.replace("memory_gib = 20", "memory_gib = 60000"));
+    assert_eq!(huge.len(), 1, "{huge:?}");
+    assert!(
+        huge[0].contains("needs up to 60000.0 GiB, more than any size holds"),
+        "{huge:?}"
+    );
+}
+
 #[test]
 fn an_empty_cluster_name_and_a_zero_service_bound_are_refused() {
     let err = parse(&ONE.replace("name = \"c\"", "name = \" \"")).unwrap_err();
