@@ -590,7 +590,7 @@ impl<B: Backend> Run<'_, B> {
             Vec::new()
         };
         // No DDL without its audit row: if the intent cannot be written, stop.
-        let changed = self
+        let step = self
             .backend
             .bookkeeping(Bookkeeping {
                 outcomes: &outcomes,
@@ -598,7 +598,19 @@ impl<B: Backend> Run<'_, B> {
                 intent: Some(&row),
                 states,
             })
-            .await?;
+            .await;
+        let changed = match step {
+            Ok(changed) => changed,
+            Err(e) => {
+                // Refused (a lease lost, found in the same round trip) or
+                // failed: what ran before it is known, and recorded, not
+                // left "unknown" for the next run (each outcome is written
+                // once: again is harmless).
+                self.pending.extend(outcomes);
+                self.flush().await;
+                return Err(e);
+            }
+        };
         if let Some(changed) = changed {
             return Ok(Err(changed));
         }

@@ -48,7 +48,8 @@ pub const APPLY_PRIVILEGES: &[(&str, &[&str])] = &[
 pub enum Withdrawn {
     /// The plan guard found the cluster changed.
     Changed(crate::exec::Changed),
-    /// The lease was found taken in the same round trip.
+    /// The lease was found no longer ours (taken, or broken) in the same
+    /// round trip.
     LeaseLost,
     /// The lease could no longer be held (renewals failed, or it was
     /// taken) after the intent was written: the statement was never sent.
@@ -63,7 +64,8 @@ impl Withdrawn {
         let why = match self {
             Withdrawn::Changed(changed) => changed.what(),
             Withdrawn::LeaseLost => {
-                "the lease was found taken before the statement (another controller acts now)"
+                "the lease was found no longer ours before the statement (taken by another \
+                 controller, or broken by `unlock --force`: the run's error says which)"
             }
             Withdrawn::LeaseLapsed => {
                 "the lease was lost before the statement was sent (the run's error says why)"

@@ -2432,9 +2432,23 @@ fn a_lease_broken_by_unlock_stops_the_old_run_before_its_next_statement() {
     assert!(
         skipped[0]["error"]
             .as_str()
-            .is_some_and(|e| e.contains("the lease was found taken")),
+            .is_some_and(|e| e.contains("the lease was found no longer ours")),
         "{history:#}"
     );
+    // The statement that ran before is recorded as run, not left
+    // "unknown" for the next run (its outcome was waiting for a batch).
+    let executed: Vec<&serde_json::Value> = history["result"]["entries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["kind"] == "create_replica")
+        .filter(|e| e["result"] == "executed")
+        .collect();
+    assert_eq!(executed.len(), 1, "{history:#}");
+    let open = emu.query_one(
+        "SELECT count(*) FROM mz_cluster_strategy_actions WHERE executed IS NULL AND error_message IS NULL",
+    );
+    assert_eq!(open.as_deref(), Some("0"), "{history:#}");
     // The next run acts, and the withdrawn intent is closed, not open.
     clusterctl(&emu, &["apply"]).ok();
     assert_eq!(emu.replicas("a").len() + emu.replicas("b").len(), 2);
