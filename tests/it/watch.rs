@@ -50,6 +50,14 @@ impl Daemon {
         self.child.as_ref().expect("running").id()
     }
 
+    /// The JSON documents its stdout holds so far, one a line.
+    fn documents(&self) -> Vec<serde_json::Value> {
+        let out = std::fs::read_to_string(self.dir.path().join("stdout")).unwrap_or_default();
+        out.lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
     fn output(&self) -> String {
         let read = |f: &str| std::fs::read_to_string(self.dir.path().join(f)).unwrap_or_default();
         format!(
@@ -858,16 +866,10 @@ fn watch_json_prints_one_document_per_run_even_when_nothing_is_done() {
     emu.create_cluster("quiet");
     init_tables(&emu);
     let mut d = Daemon::watching(&emu.url(), &["-o", "json"]);
-    let docs = |d: &Daemon| -> Vec<serde_json::Value> {
-        let out = std::fs::read_to_string(d.dir.path().join("stdout")).unwrap_or_default();
-        out.lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect()
-    };
     eventually(Duration::from_secs(20), "three JSON lines", &d, || {
-        docs(&d).len() >= 3
+        d.documents().len() >= 3
     });
-    for doc in docs(&d) {
+    for doc in d.documents() {
         assert_eq!(doc["command"], "apply", "{doc:#}");
         assert_eq!(doc["ok"], true, "{doc:#}");
     }
@@ -888,14 +890,8 @@ fn watch_json_prints_a_document_for_a_busy_lease_and_a_failed_run() {
          expires_at = now() + INTERVAL '600 seconds' WHERE name = 'controller'",
     );
     let mut d = Daemon::watching(&emu.url(), &["-o", "json"]);
-    let docs = |d: &Daemon| -> Vec<serde_json::Value> {
-        let out = std::fs::read_to_string(d.dir.path().join("stdout")).unwrap_or_default();
-        out.lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect()
-    };
     eventually(Duration::from_secs(20), "a lease_busy document", &d, || {
-        docs(&d)
+        d.documents()
             .iter()
             .any(|doc| doc["result"]["lease_busy"]["held_by"] == "other-host:1:run-x")
     });
@@ -909,7 +905,7 @@ fn watch_json_prints_a_document_for_a_busy_lease_and_a_failed_run() {
         "injected: the read failed",
     );
     eventually(Duration::from_secs(20), "an error document", &d, || {
-        docs(&d).iter().any(|doc| {
+        d.documents().iter().any(|doc| {
             doc["ok"] == false
                 && doc["error"]["message"]
                     .as_str()
