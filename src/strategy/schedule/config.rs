@@ -393,6 +393,29 @@ mod tests {
         }
     }
 
+    /// The bounds `cargo mutants` found unpinned: 64 windows are allowed
+    /// and 65 not; a time zone far from every name gets no "did you
+    /// mean"; one field that is not an `@` macro is a cron of one field.
+    #[test]
+    fn the_edges_of_a_schedules_config() {
+        let windows = |n: usize| {
+            let one = json!({"cron": "@daily", "duration_s": 60, "size": "25cc"});
+            json!({"timezone": "UTC", "windows": vec![one; n]})
+        };
+        let parse =
+            |cfg: &serde_json::Value| ScheduleConfig::parse(&Obj::new(cfg).unwrap(), &sizes());
+        assert!(parse(&windows(MAX_WINDOWS)).is_ok());
+        let err = parse(&windows(MAX_WINDOWS + 1)).unwrap_err();
+        assert_eq!(err.message, "must list 1..=64 windows, got 65");
+        let far = parse(&json!({"timezone": "Nowhere/Atlantis-Under-The-Sea", "windows": []}))
+            .unwrap_err();
+        assert!(!far.message.contains("did you mean"), "{far}");
+        let hourly = parse(&json!({"timezone": "UTC", "windows": [
+            {"cron": "hourly", "duration_s": 60, "size": "25cc"}]}))
+        .unwrap_err();
+        assert!(hourly.message.contains("'hourly' has 1 fields"), "{hourly}");
+    }
+
     #[test]
     fn accepted_forms() {
         let c = parse(&json!({"timezone": "America/New_York",
