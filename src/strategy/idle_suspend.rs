@@ -481,10 +481,13 @@ fn recall_read(ctx: &Ctx, st: &mut IdleSuspendState) -> Option<String> {
     let resuming = st.suspended_at.is_none() && !st.resuming.is_empty();
     let woken_since = last.last_created.is_some_and(|t| t >= last.at)
         || st.resumed_at.is_some_and(|t| t >= last.at);
-    if resuming || woken_since {
+    if resuming {
         return None;
     }
     let burst = ctx.burst.as_str();
+    if woken_since {
+        return owed_by_a_partial_wake(ctx, st, last);
+    }
     let running: Vec<SuspendedReplica> = ctx
         .cluster
         .replicas
@@ -557,6 +560,68 @@ fn recall_read(ctx: &Ctx, st: &mut IdleSuspendState) -> Option<String> {
     st.suspended_at = st.suspended_at.or(Some(last.at));
     st.resuming.clear();
     Some(what)
+}
+
+/// Woken since the trail's last suspension, with what runs now all among
+/// what it dropped (same names and sizes, the burst replica aside): a wake
+/// of that memory a run left partial (`--max-actions`, a kill), whose
+/// state was wiped before it or not written by it (a run whose actions
+/// were not all done writes none). The rest is still owed: resumed as
+/// any resume under way. Anything else running means the shape was chosen
+/// elsewhere: nothing is recalled.
+fn owed_by_a_partial_wake(
+    ctx: &Ctx,
+    st: &mut IdleSuspendState,
+    last: &crate::model::LastSuspension,
+) -> Option<String> {
+    let burst = ctx.burst.as_str();
+    let dropped: Vec<SuspendedReplica> = last
+        .dropped
+        .iter()
+        .filter(|(name, _)| *name != burst)
+        .filter_map(|(name, size)| {
+            Some(SuspendedReplica {
+                name: name.clone(),
+                size: size.clone()?,
+            })
+        })
+        .collect();
+    let running: Vec<&crate::model::Replica> = ctx
+        .cluster
+        .replicas
+        .iter()
+        .filter(|r| r.name != burst)
+        .collect();
+    let among = |r: &&crate::model::Replica| {
+        dropped
+            .iter()
+            .any(|d| d.name == r.name && r.size.as_ref() == Some(&d.size))
+    };
+    if running.is_empty() || !running.iter().all(among) {
+        return None;
+    }
+    let owed: Vec<SuspendedReplica> = dropped
+        .iter()
+        .filter(|d| ctx.cluster.replica(&d.name).is_none())
+        .filter(|d| not_creatable(ctx, d).is_none())
+        .cloned()
+        .collect();
+    if owed.is_empty() {
+        return None;
+    }
+    let listed = owed
+        .iter()
+        .map(|r| format!("{} ({})", shown(&r.name), shown(&r.size.0)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    st.suspended = dropped;
+    st.resuming = owed;
+    st.suspended_at = None;
+    st.resumed_at = st.resumed_at.or(last.last_created);
+    Some(format!(
+        "{listed} still owed by a wake of what was last dropped at {} per the audit trail",
+        last.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    ))
 }
 
 fn prepare_predictive(

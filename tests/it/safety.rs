@@ -3003,6 +3003,38 @@ fn a_wiped_suspension_made_in_two_runs_wakes_with_all_it_dropped() {
     assert!(run.stdout.contains("per the audit trail"), "{}", run.all());
 }
 
+/// A wake from the trail (the state wiped) spread over runs
+/// (`--max-actions 1`): the runs after the first bring back the rest (an
+/// outside check found them forgotten: the cluster kept one of its
+/// replicas, with demand waiting).
+#[test]
+fn a_wiped_suspension_woken_over_several_runs_brings_back_all_it_dropped() {
+    let emu = idle_for_two_hours();
+    emu.add_replica("c", "r2", "100cc");
+    emu.set_hydrated("c", "r2", true);
+    clusterctl(&emu, &["apply"]).ok();
+    assert!(emu.replicas("c").is_empty(), "suspended");
+    clusterctl(&emu, &["wipe-state", "--yes"]).ok();
+    emu.add_activity("c", 5, false);
+    clusterctl(&emu, &["apply", "--max-actions", "1"]).ok();
+    assert_eq!(emu.replicas("c").len(), 1, "one created");
+    // The run after it writes the slot afresh (a run whose actions were
+    // not all done writes no state), the one after reads the trail.
+    let mut said = String::new();
+    for _ in 0..2 {
+        said.push_str(&clusterctl(&emu, &["apply"]).ok().all());
+    }
+    assert_eq!(
+        emu.replicas("c"),
+        pairs(&[("r1", "25cc"), ("r2", "100cc")]),
+        "{said}"
+    );
+    assert!(
+        said.contains("completing the resume after suspension"),
+        "{said}"
+    );
+}
+
 /// `c` idle on r1 (25cc) and r2 (100cc), its suspension held back after
 /// one drop (`--max-actions 1`), then its state wiped: half suspended.
 fn half_suspended_then_wiped() -> Emulator {
