@@ -383,7 +383,7 @@ fn apply(a: ApplyArgs, ui: &Ui) -> u8 {
         // (metrics, `--watch` retrying), not a configuration error. A
         // signal meanwhile ends the process, leaving nothing behind (a
         // temporary replica still starting is dropped).
-        let prepared = session::prepare(&mut ctx, Some(shutdown.flag())).await;
+        let prepared = session::prepare(&mut ctx, Some(shutdown.flag()), true).await;
         // A database that did not answer after every retry: a one-shot
         // run fails with that now (counted in the metrics file), instead
         // of waiting out every retry again on its tables.
@@ -737,7 +737,7 @@ where
         rt.block_on(async {
             let mut ctx = Context::new(db)?;
             // Before anything else: can the session cluster serve our tables?
-            let session = session::prepare(&mut ctx, None).await?;
+            let session = session::prepare(&mut ctx, None, false).await?;
             let result = match ui.tables {
                 // Its snapshot reads the migrations too: said after, before
                 // its output.

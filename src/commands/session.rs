@@ -129,12 +129,16 @@ pub fn problem(sc: &SessionCluster, will_create: bool) -> Option<String> {
 /// context, so the snapshot need not ask again. `None` on a server without
 /// clusters (plain PostgreSQL), where there is nothing to check.
 ///
+/// `cleanup` (apply): a temporary replica that does not come online is
+/// dropped with those dead runs left ([`finish`]).
+///
 /// With `stop`, a signal ends it (`Interrupted`) with nothing left behind:
 /// a read under way is abandoned, no replica is made after it, and a
 /// temporary replica still starting is dropped ([`abandon`]).
 pub async fn prepare(
     ctx: &mut Context,
     stop: Option<Arc<AtomicBool>>,
+    cleanup: bool,
 ) -> Result<Option<Session>, CommandError> {
     let exec = ctx.opts.exec_cluster.clone();
     let create = ctx.opts.create_replica.clone();
@@ -158,14 +162,19 @@ pub async fn prepare(
             match online {
                 Ok(()) => Some(t),
                 Err(CommandError::Interrupted(why)) => {
-                    let said = abandon(ctx, &sc, &t, &why).await;
+                    let said = abandon(ctx, &sc, &t, &why, &[]).await;
                     return Err(CommandError::Interrupted(said));
                 }
                 // Not online in time (or gone): dropped now, not left to
                 // the next apply (a cron of `--create-replica` runs that
                 // all fail this way would leave one a run).
+                // With `cleanup` (apply), the temporary replicas dead runs
+                // left go too: a cron whose runs all fail so would never
+                // reach the end of a run that drops them.
                 Err(e) => {
-                    let said = abandon(ctx, &sc, &t, &format!("--create-replica: {e}")).await;
+                    let dead = if cleanup { leftovers.as_slice() } else { &[] };
+                    let why = format!("--create-replica: {e}");
+                    let said = abandon(ctx, &sc, &t, &why, dead).await;
                     return Err(CommandError::SessionCluster(said));
                 }
             }
@@ -670,7 +679,13 @@ async fn keep_old(
 /// when every run fails the same way). Its creation's intent row stays
 /// without an outcome (recording one needs a replica of the session
 /// cluster that serves); the next run settles it. Returns what to say.
-async fn abandon(ctx: &Context, sc: &SessionCluster, t: &Temporary, why: &str) -> String {
+async fn abandon(
+    ctx: &Context,
+    sc: &SessionCluster,
+    t: &Temporary,
+    why: &str,
+    leftovers: &[String],
+) -> String {
     let Some(cluster_id) = sc.id.as_ref().map(|id| id.0.clone()) else {
         return why.to_string();
     };
@@ -682,7 +697,11 @@ async fn abandon(ctx: &Context, sc: &SessionCluster, t: &Temporary, why: &str) -
     let reason = format!("{why}: dropped before it served, nothing else was done");
     let (row, r) = drop_temporary(ctx, sc, &run_id, &cluster_id, t, &reason).await;
     records.push(row);
-    for w in audit(ctx, records).await {
+    // Dropped before anything is audited: the audit runs on the session
+    // cluster, where a replica still starting would hold it.
+    let (dropped, warnings) = drop_leftovers(ctx, sc, &cluster_id, &run_id, leftovers).await;
+    records.extend(dropped);
+    for w in warnings.into_iter().chain(audit(ctx, records).await) {
         tracing::warn!("{w}");
     }
     match r {
@@ -697,6 +716,40 @@ async fn abandon(ctx: &Context, sc: &SessionCluster, t: &Temporary, why: &str) -
 /// to be renewed at `now`.
 fn due_for_renewal(created: DateTime<Utc>, now: DateTime<Utc>) -> bool {
     (now - created).num_seconds() >= RENEW_AFTER.as_secs() as i64
+}
+
+/// Drops the temporary replicas runs that died left behind (`leftovers`):
+/// their audit records, and a warning for each that could not be dropped.
+async fn drop_leftovers(
+    ctx: &Context,
+    sc: &SessionCluster,
+    cluster_id: &str,
+    run_id: &Uuid,
+    leftovers: &[String],
+) -> (Vec<(AuditRow, bool, Option<String>)>, Vec<String>) {
+    let (mut records, mut warnings) = (Vec::new(), Vec::new());
+    for name in leftovers {
+        let at = sc.clock.now();
+        let r = drop(ctx, &sc.name, name).await;
+        let reason = "a run that died left this temporary replica behind";
+        records.push(record(
+            run_id,
+            cluster_id,
+            &sc.name,
+            Ddl::Drop,
+            name,
+            None,
+            reason,
+            &r,
+            at,
+        ));
+        if let Err(e) = r {
+            warnings.push(format!(
+                "could not drop the leftover temporary replica {name}: {e}"
+            ));
+        }
+    }
+    (records, warnings)
 }
 
 /// The reason audited for a temporary replica's creation.
@@ -719,27 +772,10 @@ pub async fn finish(ctx: &Context, s: Option<Session>, cleanup: bool) -> Vec<Str
     let cluster = s.cluster.name.clone();
     let mut records = Vec::new();
     if cleanup {
-        for name in &s.leftovers {
-            let at = s.cluster.clock.now();
-            let r = drop(ctx, &cluster, name).await;
-            let reason = "a run that died left this temporary replica behind";
-            records.push(record(
-                &run_id,
-                &cluster_id.0,
-                &cluster,
-                Ddl::Drop,
-                name,
-                None,
-                reason,
-                &r,
-                at,
-            ));
-            if let Err(e) = r {
-                warnings.push(format!(
-                    "could not drop the leftover temporary replica {name}: {e}"
-                ));
-            }
-        }
+        let (dropped, w) =
+            drop_leftovers(ctx, &s.cluster, &cluster_id.0, &run_id, &s.leftovers).await;
+        records.extend(dropped);
+        warnings.extend(w);
     } else {
         for name in &s.leftovers {
             warnings.push(format!(
