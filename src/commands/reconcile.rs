@@ -262,8 +262,10 @@ pub async fn apply_once(
                 "{settled} action(s) of an interrupted run had no recorded outcome; settled from the catalog"
             );
         }
-        for d in plan.clusters.iter().filter_map(|cp| cp.in_doubt.as_ref()) {
-            tracing::warn!("{}", d.reason);
+        for cp in &plan.clusters {
+            if let Some(d) = &cp.in_doubt {
+                tracing::warn!(cluster = %cp.cluster, "{}", d.reason);
+            }
         }
         log_decisions(&plan);
         let exec = ExecOptions {

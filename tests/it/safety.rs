@@ -2057,6 +2057,14 @@ fn the_next_run_holds_the_cluster(emu: &Emulator) {
         run.all()
     );
     assert!(run.stdout.contains("may still be running"), "{}", run.all());
+    // The warning names the cluster it is about (it said "this cluster").
+    assert!(
+        run.stderr
+            .lines()
+            .any(|l| l.contains("may still be running") && l.contains("cluster=c")),
+        "{}",
+        run.all()
+    );
 }
 
 /// Once the killed run's CREATE landed (`secs` from now), a run settles
