@@ -977,7 +977,14 @@ impl Backend for LiveBackend<'_> {
         if let Ok(left) = (caught_up - self.now()).to_std() {
             let left = left.min(catalog::STATEMENT_LOG_FLUSH);
             tracing::debug!(?left, "waiting for the statement log to show the snapshot's last seconds before a suspension");
-            tokio::time::sleep(left).await;
+            // In slices: a signal meanwhile ends the wait at once (the
+            // run then stops before its first DROP), not seconds later.
+            let until = tokio::time::Instant::now() + left;
+            while tokio::time::Instant::now() < until && !crate::exec::Backend::stop_requested(self)
+            {
+                let slice = until.saturating_duration_since(tokio::time::Instant::now());
+                tokio::time::sleep(slice.min(std::time::Duration::from_millis(50))).await;
+            }
         }
     }
 
