@@ -1063,17 +1063,24 @@ fn create_replica_runs() -> [(Vec<&'static str>, i32); 2] {
     [(one_shot, 1), (watch, 0)]
 }
 
+/// An emulator whose new replicas take two minutes to come online, with
+/// the session cluster `ops` (no replica) and clusterctl's tables.
+fn ops_whose_replicas_start_slowly() -> Emulator {
+    let emu = Emulator::builder()
+        .replica_startup_delay(Some(Duration::from_secs(120)))
+        .start();
+    emu.create_cluster("ops");
+    init_tables(&emu);
+    emu
+}
+
 /// SIGTERM while `--create-replica`'s temporary replica starts: the run
 /// stops at once and drops it, audited (it stayed for the next `apply`,
 /// an hour away when that runs on another host, and the run said nothing
 /// was done).
 #[test]
 fn a_signal_while_the_temporary_replica_starts_drops_it() {
-    let emu = Emulator::builder()
-        .replica_startup_delay(Some(Duration::from_secs(120)))
-        .start();
-    emu.create_cluster("ops");
-    init_tables(&emu);
+    let emu = ops_whose_replicas_start_slowly();
     for (args, code) in create_replica_runs() {
         let mut d = Daemon::start(&emu.url(), &args);
         eventually(Duration::from_secs(30), "the temporary replica", &d, || {
@@ -1112,11 +1119,7 @@ fn a_signal_while_the_temporary_replica_starts_drops_it() {
 /// that all fail this way left one a run (an outside check).
 #[test]
 fn a_temporary_replica_that_does_not_come_online_in_time_is_dropped() {
-    let emu = Emulator::builder()
-        .replica_startup_delay(Some(Duration::from_secs(120)))
-        .start();
-    emu.create_cluster("ops");
-    init_tables(&emu);
+    let emu = ops_whose_replicas_start_slowly();
     // One a run on another host left long ago goes too: a cron whose runs
     // all fail so never reached the end of a run, which drops it.
     let dead = "clusterctl_tmp_1000000000_otherhost_1_1_1";
