@@ -129,8 +129,9 @@ pub fn problem(sc: &SessionCluster, will_create: bool) -> Option<String> {
 /// context, so the snapshot need not ask again. `None` on a server without
 /// clusters (plain PostgreSQL), where there is nothing to check.
 ///
-/// `cleanup` (apply): a temporary replica that does not come online is
-/// dropped with those dead runs left ([`finish`]).
+/// A temporary replica that does not come online is dropped ([`abandon`]);
+/// with `cleanup` (apply), so are those dead runs left
+/// ([`drop_leftovers`]).
 ///
 /// With `stop`, a signal ends it (`Interrupted`) with nothing left behind:
 /// a read under way is abandoned, no replica is made after it, and a
@@ -167,10 +168,9 @@ pub async fn prepare(
                 }
                 // Not online in time (or gone): dropped now, not left to
                 // the next apply (a cron of `--create-replica` runs that
-                // all fail this way would leave one a run).
-                // With `cleanup` (apply), the temporary replicas dead runs
-                // left go too: a cron whose runs all fail so would never
-                // reach the end of a run that drops them.
+                // all fail this way would leave one a run); with `cleanup`
+                // (apply) those dead runs left go too, which such a cron
+                // would never reach the end of a run to drop.
                 Err(e) => {
                     let dead = if cleanup { leftovers.as_slice() } else { &[] };
                     let why = format!("--create-replica: {e}");
@@ -309,8 +309,9 @@ async fn create_temporary(
 
 /// Waits until the new replica `name` of `cluster` is online: every process
 /// reports online, and one without a status yet is starting (reference §7
-/// item 4). At most `--create-replica-wait` ([`ONLINE_WITHIN`] by default); each read is retried like the
-/// others. With `stop`, a signal abandons the wait (`Interrupted`).
+/// item 4). At most `--create-replica-wait` ([`ONLINE_WITHIN`] by
+/// default); each read is retried like the others. With `stop`, a signal
+/// abandons the wait (`Interrupted`).
 pub async fn wait_online(
     ctx: &Context,
     cluster: &str,
