@@ -29,7 +29,9 @@ pub enum ConfigError {
          nothing): set it to a connection string, unset it to use .env, or pass --postgres-url"
     )]
     UrlEmpty,
-    #[error("invalid connection string {url}: {reason}")]
+    /// The string quoted: the masking of a `password=` written in text
+    /// ends at a quote, so the `: ` after a last key's masked value stays.
+    #[error("invalid connection string '{url}': {reason}")]
     BadUrl { url: String, reason: String },
 }
 
@@ -1182,6 +1184,21 @@ mod tests {
         assert_eq!(
             at(serde_json::json!({"replica_name": "r@1", "target_size": "25cc", "n": 3})),
             None
+        );
+    }
+
+    /// A key=value string whose last key is the password: the `: ` before
+    /// the reason survives every door out (the backstop masked it with
+    /// the password's value, `password=**** invalid value …`).
+    #[test]
+    fn a_bad_connection_strings_reason_keeps_its_separator() {
+        let e = ConfigError::BadUrl {
+            url: redact("host=h port=abc password=secret"),
+            reason: "invalid value for option `port`".into(),
+        };
+        assert_eq!(
+            redact_embedded(&e.to_string()),
+            "invalid connection string 'host=h port=abc password=****': invalid value for option `port`"
         );
     }
 
