@@ -148,7 +148,7 @@ fn describe_text(d: &Description, style: &TextStyle) -> String {
     }
 
     if let Some(p) = &d.prediction {
-        describe_prediction(&mut s, p, style);
+        describe_prediction(&mut s, p, d.now, style);
     }
 
     let _ = writeln!(s, "Planned now:");
@@ -214,6 +214,7 @@ fn pct(p: Option<f64>) -> String {
 fn describe_prediction(
     s: &mut String,
     p: &crate::strategy::predict::Prediction,
+    now: chrono::DateTime<chrono::Utc>,
     style: &TextStyle,
 ) {
     let range = format!(
@@ -295,9 +296,10 @@ fn describe_prediction(
     );
     match (&p.next_demand, p.next_wake) {
         (Some(demand), Some(wake)) => {
+            let next_week = next_week(now, wake);
             let _ = writeln!(
                 s,
-                "  Next:      demand {demand}, waking at {}",
+                "  Next:      demand {demand}{next_week}, waking at {}",
                 wake.format("%a %Y-%m-%d %H:%MZ")
             );
         }
@@ -314,5 +316,37 @@ impl View for Description {
 
     fn body(&self) -> serde_json::Value {
         body_of(self)
+    }
+}
+
+/// ` next week` when the wake is six days or more ahead: "demand Sun
+/// 19:35" on a Sunday would read as today's (held warm for already, it is
+/// not the next).
+fn next_week(
+    now: chrono::DateTime<chrono::Utc>,
+    wake: chrono::DateTime<chrono::Utc>,
+) -> &'static str {
+    match wake - now >= chrono::Duration::days(6) {
+        true => " next week",
+        false => "",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_demand_a_week_ahead_says_so() {
+        let t = |s: &str| {
+            chrono::DateTime::parse_from_rfc3339(s)
+                .map(|t| t.with_timezone(&chrono::Utc))
+                .unwrap()
+        };
+        let now = t("2026-12-06T19:32:00Z");
+        assert_eq!(
+            super::next_week(now, t("2026-12-13T19:23:00Z")),
+            " next week"
+        );
+        assert_eq!(super::next_week(now, t("2026-12-06T19:40:00Z")), "");
+        assert_eq!(super::next_week(now, t("2026-12-11T08:00:00Z")), "");
     }
 }
