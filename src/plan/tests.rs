@@ -2003,12 +2003,10 @@ fn an_action_that_may_still_run_holds_its_cluster_in_every_plan() {
     let cp = only(&p);
     assert!(cp.actions.is_empty(), "{cp:#?}");
     assert_eq!(cp.state(), PlanState::Waiting);
-    let held: Vec<(&str, Option<u64>)> = cp
-        .waiting
-        .iter()
-        .map(|d| (d.action.as_str(), d.in_seconds))
-        .collect();
-    assert_eq!(held, [("create r_50cc (50cc)", Some(21))]);
+    assert_eq!(
+        crate::strategy::testutil::due(&cp.waiting),
+        [("create r_50cc (50cc)", Some(21))]
+    );
     assert!(
         cp.waiting[0].reason.contains("may still be running"),
         "{cp:#?}"
@@ -3432,12 +3430,10 @@ fn a_retirement_held_for_a_recent_kill_is_waiting_work_with_its_time() {
     let p = plan(&s, &PlanOptions::default());
     let cp = only(&p);
     assert!(cp.actions.is_empty(), "{:?}", cp.actions);
-    let waiting: Vec<(&str, Option<u64>)> = cp
-        .waiting
-        .iter()
-        .map(|w| (w.action.as_str(), w.in_seconds))
-        .collect();
-    assert_eq!(waiting, [("drop op (50cc)", Some(420))]);
+    assert_eq!(
+        crate::strategy::testutil::due(&cp.waiting),
+        [("drop op (50cc)", Some(420))]
+    );
     assert_eq!(cp.state(), PlanState::Waiting, "not converged");
     let (condition, reason) = crate::commands::status::condition(&s, &s.clusters[0], Some(cp));
     assert_eq!(condition, crate::commands::status::Condition::Stabilizing);

@@ -792,13 +792,8 @@ mod tests {
         assert_eq!(d.names(), vec!["c-burst", "r1"]);
         assert!(d.notes.is_empty() && d.alerts.is_empty(), "{d:?}");
         // Waiting work, due when r1 has served 10 minutes since its kill.
-        let waiting: Vec<(&str, &str, Option<u64>)> = d
-            .deferred
-            .iter()
-            .map(|w| (w.action.as_str(), w.reason.as_str(), w.in_seconds))
-            .collect();
         assert_eq!(
-            waiting,
+            waiting(&d.deferred),
             [(
                 "drop c-burst (800cc)",
                 "r1 is hydrated but went offline (killed or crashed) less than 10m ago: \

@@ -1161,6 +1161,21 @@ pub(crate) mod testutil {
         SizeCatalog::cloud_defaults()
     }
 
+    /// Held-back work as tests compare it: (action, reason, due in).
+    pub fn waiting(list: &[Deferred]) -> Vec<(&str, &str, Option<u64>)> {
+        list.iter()
+            .map(|w| (w.action.as_str(), w.reason.as_str(), w.in_seconds))
+            .collect()
+    }
+
+    /// Held-back work as tests compare it when the reason does not
+    /// matter: (action, due in).
+    pub fn due(list: &[Deferred]) -> Vec<(&str, Option<u64>)> {
+        list.iter()
+            .map(|w| (w.action.as_str(), w.in_seconds))
+            .collect()
+    }
+
     pub fn replica(name: &str, size: &str, hydrated: bool) -> Replica {
         Replica {
             id: format!("u{}", 100 + name.len()),

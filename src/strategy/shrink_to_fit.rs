@@ -547,13 +547,8 @@ mod tests {
             &mut st,
         );
         assert_eq!(d.names(), vec!["c_100cc", "c_25cc", "c_50cc"]);
-        let held: Vec<(&str, Option<u64>)> = d
-            .deferred
-            .iter()
-            .map(|w| (w.action.as_str(), w.in_seconds))
-            .collect();
         assert_eq!(
-            held,
+            due(&d.deferred),
             [
                 ("drop c_100cc (100cc)", Some(3590)),
                 ("drop c_50cc (50cc)", Some(3590))

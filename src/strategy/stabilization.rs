@@ -186,12 +186,7 @@ mod tests {
         assert!(d.contains("c-burst"));
         // Due when the window is out: 180 s after 120 s of 300 (what
         // `apply --watch` wakes for).
-        let due: Vec<_> = d
-            .deferred
-            .iter()
-            .map(|x| (x.action.as_str(), x.in_seconds))
-            .collect();
-        assert_eq!(due, [("drop c-burst (800cc)", Some(180))]);
+        assert_eq!(due(&d.deferred), [("drop c-burst (800cc)", Some(180))]);
         // The signal flips: nobody wants the drop; then it is wanted again.
         step(
             &cl,

@@ -341,12 +341,8 @@ mod tests {
             killed_ago(replica("r_50cc", "50cc", true), 3),
         ]);
         assert!(notes.is_empty(), "{notes:?}");
-        let waiting: Vec<(&str, &str, Option<u64>)> = waiting
-            .iter()
-            .map(|w| (w.action.as_str(), w.reason.as_str(), w.in_seconds))
-            .collect();
         assert_eq!(
-            waiting,
+            crate::strategy::testutil::waiting(&waiting),
             [(
                 "drop r_25cc (25cc)",
                 "r_50cc (50cc) went offline (killed or crashed) less than 10m ago: \

@@ -699,13 +699,8 @@ mod tests {
         assert!(d.removed.is_empty(), "{:?}", d.removed);
         // Waiting work with its time, as `target_size` holds it: the
         // cluster is not converged (it was a note, and `status` said so).
-        let waiting: Vec<(&str, &str, Option<u64>)> = d
-            .deferred
-            .iter()
-            .map(|w| (w.action.as_str(), w.reason.as_str(), w.in_seconds))
-            .collect();
         assert_eq!(
-            waiting,
+            waiting(&d.deferred),
             [(
                 "drop r_25cc (25cc)",
                 "r_200cc (200cc) went offline (killed or crashed) less than 10m ago: the other \
