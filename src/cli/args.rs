@@ -998,7 +998,7 @@ fn key_value_parser(kind: KeyKind) -> clap::builder::ValueParser {
     }
     // `1e400` parses as infinity, which JSON cannot hold.
     let within = move |s: &str| -> Result<f64, String> {
-        let (low, high, what) = kind.bounds().unwrap_or((0.0, 1.0, "a number within 0..=1"));
+        let (low, high, what) = kind.bounds().unwrap_or(keys::FRACTION);
         match s.trim().parse::<f64>() {
             Ok(f) if (low..=high).contains(&f) => Ok(f),
             _ => Err(format!("'{s}' is not {what}")),

@@ -242,10 +242,7 @@ impl<'a> Obj<'a> {
     /// A number within the bounds of the key's kind
     /// ([`super::keys::KeyKind::bounds`]: 0..=1, or a share 0.5..=1).
     pub fn opt_fraction(&self, key: &super::keys::Key) -> Result<Option<f64>, ConfigError> {
-        let (low, high, what) = key
-            .kind
-            .bounds()
-            .unwrap_or((0.0, 1.0, "a number within 0..=1"));
+        let (low, high, what) = key.kind.bounds().unwrap_or(super::keys::FRACTION);
         self.opt_f64(key.name, what, |f| (low..=high).contains(&f))
     }
 

@@ -519,28 +519,13 @@ fn recall_read(ctx: &Ctx, st: &mut IdleSuspendState) -> Option<String> {
     // As `suspend` remembers: not the burst replica. Nor one that cannot
     // be created (a size withdrawn since): `wipe-state`, the fix its alert
     // suggests, would otherwise bring the same alert back from the trail.
-    let dropped: Vec<SuspendedReplica> = last
-        .dropped
-        .iter()
-        .filter(|(name, _)| *name != burst)
-        .filter(|(name, _)| !remembered.iter().any(|r| r.name == *name))
-        .filter_map(|(name, size)| {
-            Some(SuspendedReplica {
-                name: name.clone(),
-                size: size.clone()?,
-            })
-        })
+    let dropped: Vec<SuspendedReplica> = sized_drops(last, burst)
+        .filter(|d| !remembered.iter().any(|r| r.name == d.name))
         .filter(|r| not_creatable(ctx, r).is_none())
         .collect();
     if dropped.is_empty() {
         return None;
     }
-    let listed = |list: &[SuspendedReplica]| {
-        list.iter()
-            .map(|r| format!("{} ({})", shown(&r.name), shown(&r.size.0)))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     let mut what = format!(
         "{} as last dropped at {} per the audit trail",
         listed(&dropped),
@@ -562,6 +547,32 @@ fn recall_read(ctx: &Ctx, st: &mut IdleSuspendState) -> Option<String> {
     Some(what)
 }
 
+/// What the trail's last suspension dropped that a wake can bring back:
+/// not the burst replica (as `suspend` remembers), nor one whose row
+/// lacks a size.
+fn sized_drops<'a>(
+    last: &'a crate::model::LastSuspension,
+    burst: &'a str,
+) -> impl Iterator<Item = SuspendedReplica> + 'a {
+    last.dropped
+        .iter()
+        .filter(move |(name, _)| name != burst)
+        .filter_map(|(name, size)| {
+            Some(SuspendedReplica {
+                name: name.clone(),
+                size: size.clone()?,
+            })
+        })
+}
+
+/// `r1 (25cc), r2 (100cc)`, as reasons list replicas a wake brings back.
+fn listed(list: &[SuspendedReplica]) -> String {
+    list.iter()
+        .map(|r| format!("{} ({})", shown(&r.name), shown(&r.size.0)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Woken since the trail's last suspension, with what runs now all among
 /// what it dropped (same names and sizes, the burst replica aside): a wake
 /// of that memory a run left partial (`--max-actions`, a kill), whose
@@ -575,17 +586,7 @@ fn owed_by_a_partial_wake(
     last: &crate::model::LastSuspension,
 ) -> Option<String> {
     let burst = ctx.burst.as_str();
-    let dropped: Vec<SuspendedReplica> = last
-        .dropped
-        .iter()
-        .filter(|(name, _)| *name != burst)
-        .filter_map(|(name, size)| {
-            Some(SuspendedReplica {
-                name: name.clone(),
-                size: size.clone()?,
-            })
-        })
-        .collect();
+    let dropped: Vec<SuspendedReplica> = sized_drops(last, burst).collect();
     let running: Vec<&crate::model::Replica> = ctx
         .cluster
         .replicas
@@ -609,11 +610,7 @@ fn owed_by_a_partial_wake(
     if owed.is_empty() {
         return None;
     }
-    let listed = owed
-        .iter()
-        .map(|r| format!("{} ({})", shown(&r.name), shown(&r.size.0)))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let listed = listed(&owed);
     st.suspended = dropped;
     st.resuming = owed;
     st.suspended_at = None;

@@ -36,12 +36,15 @@ pub enum KeyKind {
     Json,
 }
 
+/// A fraction's bounds and how an error says them ([`KeyKind::bounds`]).
+pub const FRACTION: (f64, f64, &str) = (0.0, 1.0, "a number within 0..=1");
+
 impl KeyKind {
     /// The numbers a fractional kind takes, and how an error says them:
     /// one rule for a row's value and a flag's.
     pub fn bounds(self) -> Option<(f64, f64, &'static str)> {
         match self {
-            KeyKind::Fraction => Some((0.0, 1.0, "a number within 0..=1")),
+            KeyKind::Fraction => Some(FRACTION),
             KeyKind::Share => Some((0.5, 1.0, "a share within 0.5..=1 (e.g. 0.995)")),
             _ => None,
         }
