@@ -586,12 +586,7 @@ fn show_watch_run(
         }
         Err(e) => {
             if ui.json {
-                let message = e.to_string();
-                let outcome = render::Outcome::Err {
-                    code: e.code(),
-                    message: &message,
-                };
-                let _ = emit(render::json_document(ui.command, outcome, true).as_bytes());
+                error_document(ui.command, e.code(), &e.to_string(), true);
             }
             return;
         }
@@ -939,14 +934,20 @@ pub(super) fn report_error(
 ) {
     if json {
         // Failing to write it leaves the error line below.
-        let doc = render::json_document(command, render::Outcome::Err { code, message }, one_line);
-        let _ = emit(doc.as_bytes());
+        error_document(command, code, message, one_line);
     }
     if log_json {
         super::stderr_line(&json_log_line("ERROR", command, Some(code), message));
     } else {
         super::stderr_line(&format!("error: {message}"));
     }
+}
+
+/// The error document on stdout (on one line in a stream of them,
+/// `one_line`); a failure to write it is left to the caller's error line.
+fn error_document(command: &str, code: &str, message: &str, one_line: bool) {
+    let doc = render::json_document(command, render::Outcome::Err { code, message }, one_line);
+    let _ = emit(doc.as_bytes());
 }
 
 /// A command's message on stderr (`error: …`, `warning: …`, `note: …`):
