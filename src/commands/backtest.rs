@@ -98,11 +98,10 @@ pub async fn backtest(ctx: &Context, o: &BacktestOptions) -> Result<Backtest, Co
         &history::Options {
             name: "from-history".into(),
             trace_dir,
+            // `--days` is the window read here, not the replay's.
             replay: sim::scenario::Overrides {
-                seed: o.sim.seed,
                 days: None,
-                history_ms: o.sim.history_ms,
-                served_within_ms: o.sim.served_within_ms,
+                ..sim::overrides_of(&o.sim)
             },
         },
     )

@@ -165,7 +165,7 @@ fn remove_stale_traces(dir: &Path, base: &Path, built: &history::Built) -> Resul
     Ok(())
 }
 
-fn overrides_of(args: &SimArgs) -> scenario::Overrides {
+pub(crate) fn overrides_of(args: &SimArgs) -> scenario::Overrides {
     scenario::Overrides {
         seed: args.seed,
         days: args.days,

@@ -63,6 +63,15 @@ pub struct Oracle {
     pub spend: Vec<(i64, f64)>,
 }
 
+/// The size with the most memory: what always-on is priced at when no
+/// size holds a workload's peak.
+pub fn most_memory(sizes: &crate::model::SizeCatalog) -> Option<&crate::model::ReplicaSize> {
+    sizes
+        .all()
+        .iter()
+        .max_by(|a, b| a.memory_bytes.total_cmp(&b.memory_bytes))
+}
+
 /// Always-on at the size the cluster needs.
 pub fn always_on(spec: &ClusterSpec, sc: &Scenario) -> Baseline {
     let peak = spec.workload.need.max_over(sc.horizon_ms);
@@ -71,11 +80,7 @@ pub fn always_on(spec: &ClusterSpec, sc: &Scenario) -> Baseline {
         .iter()
         .filter(|s| s.memory_bytes >= peak)
         .min_by(|a, b| a.credits_per_hour.total_cmp(&b.credits_per_hour))
-        .or_else(|| {
-            sizes
-                .iter()
-                .max_by(|a, b| a.memory_bytes.total_cmp(&b.memory_bytes))
-        });
+        .or_else(|| most_memory(&sc.sizes));
     Baseline {
         size: size.map(|s| s.name.0.clone()),
         credits: size.map(|s| s.credits_per_hour).unwrap_or(0.0) * sc.horizon_ms as f64

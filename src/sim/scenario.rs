@@ -856,10 +856,7 @@ fn resolve(
         // always-on baseline (the cheapest size that holds the peak) is
         // priced at the largest, which does not either. Said once for the
         // entry, not per cluster of a `count`.
-        let largest = sizes
-            .all()
-            .iter()
-            .max_by(|a, b| a.memory_bytes.total_cmp(&b.memory_bytes));
+        let largest = super::oracle::most_memory(&sizes);
         let peak = expanded
             .iter()
             .map(|spec| spec.workload.need.max_over(horizon_ms))
