@@ -388,13 +388,22 @@ struct Run<'b, B> {
     report: ApplyReport,
 }
 
+/// A run the backend stopped after it began (a lost lease, a failed write
+/// of its bookkeeping): its error, and what the run did before it (the
+/// actions that ended, and the one under way, `Unknown`).
+#[derive(Debug)]
+pub struct Stopped<E> {
+    pub error: E,
+    pub report: ApplyReport,
+}
+
 /// Executes `plan` against `backend`.
 pub async fn apply<B: Backend>(
     backend: &mut B,
     plan: &Plan,
     run_id: Uuid,
     opts: &ApplyOptions,
-) -> Result<ApplyReport, B::Error> {
+) -> Result<ApplyReport, Stopped<B::Error>> {
     let mut run = Run {
         backend,
         run_id,
@@ -410,45 +419,56 @@ pub async fn apply<B: Backend>(
             interrupted: false,
         },
     };
-    let mut states = Vec::new();
-    tell(opts, Progress::Plan(plan));
-    for cp in in_budget_order(plan, opts) {
-        let seen = run.report.results.len();
-        // A cluster in doubt (plan::doubt) has no actions and no new state.
-        let completed = run.cluster(cp, opts).await?;
-        // Skipped actions were never started: report them as they are known.
-        for r in &run.report.results[seen..] {
-            if matches!(r.status, ActionStatus::Skipped { .. }) {
-                tell(opts, Progress::Finished(r));
-            }
-        }
-        // A completed suspension's state went with its first intent.
-        if completed && !state_goes_first(cp) {
-            if let Some(state) = &cp.new_state {
-                states.push((cp.cluster_id.clone(), (**state).clone()));
-            }
-        }
+    match run.all(plan, opts).await {
+        Ok(()) => Ok(run.report),
+        Err(error) => Err(Stopped {
+            error,
+            report: run.report,
+        }),
     }
-    if let Err(e) = run.backend.lease_allows(None).await {
-        run.flush().await;
-        return Err(e);
-    }
-    let outcomes = run.take_pending();
-    if !outcomes.is_empty() || !states.is_empty() {
-        // Stamped with the database's clock (the snapshot's), so versions
-        // order correctly even when controllers' clocks disagree.
-        let step = Bookkeeping {
-            outcomes: &outcomes,
-            states: (!states.is_empty()).then_some((states.as_slice(), plan.now)),
-            ..Bookkeeping::default()
-        };
-        run.backend.bookkeeping(step).await?;
-    }
-    run.report.states_written = states.len();
-    Ok(run.report)
 }
 
 impl<B: Backend> Run<'_, B> {
+    /// Every cluster's actions, then the outcomes and states left to write.
+    async fn all(&mut self, plan: &Plan, opts: &ApplyOptions) -> Result<(), B::Error> {
+        let mut states = Vec::new();
+        tell(opts, Progress::Plan(plan));
+        for cp in in_budget_order(plan, opts) {
+            let seen = self.report.results.len();
+            // A cluster in doubt (plan::doubt) has no actions and no new state.
+            let completed = self.cluster(cp, opts).await?;
+            // Skipped actions were never started: report them as they are known.
+            for r in &self.report.results[seen..] {
+                if matches!(r.status, ActionStatus::Skipped { .. }) {
+                    tell(opts, Progress::Finished(r));
+                }
+            }
+            // A completed suspension's state went with its first intent.
+            if completed && !state_goes_first(cp) {
+                if let Some(state) = &cp.new_state {
+                    states.push((cp.cluster_id.clone(), (**state).clone()));
+                }
+            }
+        }
+        if let Err(e) = self.backend.lease_allows(None).await {
+            self.flush().await;
+            return Err(e);
+        }
+        let outcomes = self.take_pending();
+        if !outcomes.is_empty() || !states.is_empty() {
+            // Stamped with the database's clock (the snapshot's), so versions
+            // order correctly even when controllers' clocks disagree.
+            let step = Bookkeeping {
+                outcomes: &outcomes,
+                states: (!states.is_empty()).then_some((states.as_slice(), plan.now)),
+                ..Bookkeeping::default()
+            };
+            self.backend.bookkeeping(step).await?;
+        }
+        self.report.states_written = states.len();
+        Ok(())
+    }
+
     /// Runs one cluster's actions; returns whether all of them were executed.
     async fn cluster(&mut self, cp: &ClusterPlan, opts: &ApplyOptions) -> Result<bool, B::Error> {
         if cp.actions.is_empty() {
@@ -631,6 +651,7 @@ impl<B: Backend> Run<'_, B> {
                     },
                 };
                 tell(opts, Progress::Finished(&unknown));
+                self.report.results.push(unknown);
                 // What ran before it is known: recorded, not left for the
                 // next run to guess from the catalog.
                 self.flush().await;

@@ -586,7 +586,7 @@ fn show_watch_run(
         }
         Err(e) => {
             if ui.json {
-                error_document(ui.command, e.code(), &e.to_string(), true);
+                error_document(ui.command, e.code(), &e.to_string(), e.results(), true);
             }
             return;
         }
@@ -860,6 +860,7 @@ fn output_failed(o: Output, ui: &Ui) -> u8 {
                 ui.command,
                 "io",
                 &format!("writing the output: {e}"),
+                None,
                 false,
                 false,
                 ui.log_json,
@@ -915,6 +916,7 @@ fn fail(e: &CommandError, ui: &Ui) -> u8 {
         ui.command,
         e.code(),
         &message,
+        e.results(),
         ui.json,
         ui.stream,
         ui.log_json,
@@ -923,18 +925,20 @@ fn fail(e: &CommandError, ui: &Ui) -> u8 {
 }
 
 /// The error line and, in JSON mode, the error document (on one line in a
-/// stream of them, `one_line`).
+/// stream of them, `one_line`), with `results`, what a run stopped after
+/// it began acting did before.
 pub(super) fn report_error(
     command: &str,
     code: &str,
     message: &str,
+    results: Option<&[crate::exec::ActionResult]>,
     json: bool,
     one_line: bool,
     log_json: bool,
 ) {
     if json {
         // Failing to write it leaves the error line below.
-        error_document(command, code, message, one_line);
+        error_document(command, code, message, results, one_line);
     }
     if log_json {
         super::stderr_line(&json_log_line("ERROR", command, Some(code), message));
@@ -945,9 +949,19 @@ pub(super) fn report_error(
 
 /// The error document on stdout (on one line in a stream of them,
 /// `one_line`); a failure to write it is left to the caller's error line.
-fn error_document(command: &str, code: &str, message: &str, one_line: bool) {
-    let doc = render::json_document(command, render::Outcome::Err { code, message }, one_line);
-    let _ = emit(doc.as_bytes());
+fn error_document(
+    command: &str,
+    code: &str,
+    message: &str,
+    results: Option<&[crate::exec::ActionResult]>,
+    one_line: bool,
+) {
+    let doc = render::Outcome::Err {
+        code,
+        message,
+        results,
+    };
+    let _ = emit(render::json_document(command, doc, one_line).as_bytes());
 }
 
 /// A command's message on stderr (`error: …`, `warning: …`, `note: …`):

@@ -161,6 +161,7 @@ pub fn main() -> ExitCode {
                     &command,
                     "usage",
                     &detail,
+                    None,
                     wants("--output", "json"),
                     false,
                     wants("--log-format", "json"),

@@ -72,6 +72,15 @@ pub enum CommandError {
     /// Local files or the process environment (signals, sockets).
     #[error("{0}")]
     Io(String),
+    /// An `apply` stopped after it began acting (a lost lease, a failed
+    /// write of its bookkeeping): the error, and the results of what it
+    /// did before (JSON's `error.results`; the text showed them as they
+    /// came).
+    #[error("{error}")]
+    StoppedAfter {
+        error: Box<CommandError>,
+        results: Vec<crate::exec::ActionResult>,
+    },
     /// A writing command found the lease held by a live controller.
     #[error("another controller holds the lease ({}) until {}; nothing was done ({})", crate::model::printable(.holder), lease::until_text(*.until), lease_busy_advice(*.waited))]
     LeaseBusy {
@@ -99,6 +108,7 @@ impl CommandError {
     pub fn db_error(&self) -> Option<&DbError> {
         match self {
             CommandError::Db(e) | CommandError::StoppedMidway(e) => Some(e),
+            CommandError::StoppedAfter { error, .. } => error.db_error(),
             _ => None,
         }
     }
@@ -116,6 +126,15 @@ impl CommandError {
             CommandError::Io(_) => "io",
             CommandError::LeaseBusy { .. } => "lease_busy",
             CommandError::SessionCluster(_) => "session_cluster",
+            CommandError::StoppedAfter { error, .. } => error.code(),
+        }
+    }
+
+    /// What a run stopped by this error did before (`StoppedAfter`).
+    pub fn results(&self) -> Option<&[crate::exec::ActionResult]> {
+        match self {
+            CommandError::StoppedAfter { results, .. } => Some(results),
+            _ => None,
         }
     }
 }

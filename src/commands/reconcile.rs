@@ -306,12 +306,22 @@ pub async fn apply_once(
 /// A run stopped by a failed write of its bookkeeping (the database lost
 /// after a DDL) says what becomes of what it did
 /// ([`CommandError::StoppedMidway`], the error kept as it came); a lost
-/// lease or a signal says so itself.
-fn stopped_midway(e: crate::db::DbError) -> CommandError {
+/// lease or a signal says so itself. What the run did before is kept
+/// with the error ([`CommandError::StoppedAfter`]) unless a signal
+/// stopped it (`--watch` ends on that error as it is).
+fn stopped_midway(stopped: crate::exec::Stopped<crate::db::DbError>) -> CommandError {
     use crate::db::DbError;
-    match e {
-        DbError::LeaseLost(_) | DbError::Interrupted { .. } => e.into(),
+    let error = match stopped.error {
+        e @ DbError::Interrupted { .. } => return e.into(),
+        e @ DbError::LeaseLost(_) => e.into(),
         other => CommandError::StoppedMidway(other),
+    };
+    if stopped.report.results.is_empty() {
+        return error;
+    }
+    CommandError::StoppedAfter {
+        error: Box::new(error),
+        results: stopped.report.results,
     }
 }
 
@@ -720,6 +730,19 @@ mod tests {
         let hint = "the run stopped there: what it did is in the audit trail, and the next run \
                     settles from the catalog any action left without an outcome";
         let context = "recording the actions' outcomes".to_string();
+        // Before any action ended: the error alone.
+        let stopped_midway = |error| {
+            stopped_midway(crate::exec::Stopped {
+                error,
+                report: crate::exec::ApplyReport {
+                    run_id: uuid::Uuid::nil(),
+                    results: Vec::new(),
+                    changed_clusters: Vec::new(),
+                    states_written: 0,
+                    interrupted: false,
+                },
+            })
+        };
         let e = stopped_midway(DbError::Timeout {
             context: context.clone(),
             after: Duration::from_secs(30),

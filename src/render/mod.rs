@@ -119,17 +119,20 @@ pub trait View {
 /// What a command came to, for its JSON document.
 pub enum Outcome<'a> {
     Ok(&'a dyn View),
-    /// The command failed: a stable code and the message.
+    /// The command failed: a stable code and the message; an `apply`
+    /// stopped after it began acting, the results of what it did before.
     Err {
         code: &'a str,
         message: &'a str,
+        results: Option<&'a [crate::exec::ActionResult]>,
     },
 }
 
 /// The JSON document of a command run, pretty-printed, one per run (on one
 /// line with `one_line`, for a stream of them, `--watch`: JSON Lines):
 /// `{"format_version", "command", "ok": true, "result": …}` or
-/// `{"format_version", "command", "ok": false, "error": {"code", "message"}}`.
+/// `{"format_version", "command", "ok": false, "error": {"code", "message"}}`
+/// (and `error.results` for an `apply` stopped after it began acting).
 /// The schema is `src/render/clusterctl.schema.json`.
 pub fn json_document(command: &str, outcome: Outcome<'_>, one_line: bool) -> String {
     let doc = match outcome {
@@ -139,12 +142,22 @@ pub fn json_document(command: &str, outcome: Outcome<'_>, one_line: bool) -> Str
             "ok": true,
             "result": view.body(),
         }),
-        Outcome::Err { code, message } => serde_json::json!({
-            "format_version": FORMAT_VERSION,
-            "command": command,
-            "ok": false,
-            "error": { "code": code, "message": message },
-        }),
+        Outcome::Err {
+            code,
+            message,
+            results,
+        } => {
+            let mut error = serde_json::json!({ "code": code, "message": message });
+            if let (Some(results), Some(e)) = (results, error.as_object_mut()) {
+                e.insert("results".into(), serde_json::json!(results));
+            }
+            serde_json::json!({
+                "format_version": FORMAT_VERSION,
+                "command": command,
+                "ok": false,
+                "error": error,
+            })
+        }
     };
     let text = if one_line {
         serde_json::to_string(&doc)

@@ -818,7 +818,8 @@ async fn apply_tick(
         Uuid::from_u128(k as u128),
         &exec::ApplyOptions::default(),
     )
-    .await?;
+    .await
+    .map_err(|stopped| stopped.error)?;
     let mut blocked_by = None;
     for r in &report.results {
         let Some((i, slot)) = index

@@ -2414,7 +2414,7 @@ fn a_lease_broken_by_unlock_stops_the_old_run_before_its_next_statement() {
         assert_eq!(run.code, 0, "{}", run.all());
     });
     emu.reset_stats();
-    let run = clusterctl(&emu, &["apply"]);
+    let run = clusterctl(&emu, &["apply", "-o", "json"]);
     assert_ne!(run.code, 0, "{}", run.all());
     assert!(
         run.all()
@@ -2422,6 +2422,23 @@ fn a_lease_broken_by_unlock_stops_the_old_run_before_its_next_statement() {
         "{}",
         run.all()
     );
+    // The JSON says what ran before the stop (it said only the error).
+    let doc = run.json();
+    crate::json_schema::conforms(&crate::json_schema::schema(), &doc);
+    let results = doc["error"]["results"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let done: Vec<(&str, &str)> = results
+        .iter()
+        .map(|r| {
+            (
+                r["kind"].as_str().unwrap_or("?"),
+                r["status"].as_str().unwrap_or("?"),
+            )
+        })
+        .collect();
+    assert_eq!(done, [("create_replica", "executed")], "{doc:#}");
     assert_eq!(
         emu.stats().ddl,
         1,
