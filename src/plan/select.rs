@@ -87,7 +87,17 @@ impl SelectionError {
     /// message and did-you-mean hint of every command, a usage error
     /// (exit 64) wherever the name came from.
     pub fn no_such_cluster(arg: &str, names: &[&str], by_flag: bool) -> SelectionError {
-        let mut hint = crate::strategy::keys::did_you_mean(arg, names);
+        // A user cluster's id names no other cluster (Materialize never
+        // reuses one): a name a letter or two from it is no better guess.
+        let id = ClusterId(arg.to_string()).user_number().is_some();
+        let mut hint = if id {
+            format!(
+                " (an id no live cluster has: a dropped cluster's, or one not made yet; \
+                 `clusterctl history --cluster {arg}` shows what was done to it)"
+            )
+        } else {
+            crate::strategy::keys::did_you_mean(arg, names)
+        };
         // A CLUSTER argument with no near name: say where the names are
         // (`--cluster` says what it takes instead).
         if hint.is_empty() && !by_flag {
@@ -343,6 +353,18 @@ mod tests {
             said("analytcs", false),
             "cluster analytcs: no cluster has that name or id (did you mean 'analytics'?)"
         );
+        // An id is no typo of a name ("did you mean 'm'?" for u9).
+        for by_flag in [true, false] {
+            let said = said("u9", by_flag);
+            assert!(
+                said.contains(
+                    "(an id no live cluster has: a dropped cluster's, or one not made yet; \
+                     `clusterctl history --cluster u9` shows"
+                ) && !said.contains("did you mean")
+                    && !said.contains("status --all"),
+                "{said}"
+            );
+        }
         assert_eq!(
             said("zzz", false),
             "cluster zzz: no cluster has that name or id; `clusterctl status --all` lists the \
