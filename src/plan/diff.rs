@@ -177,9 +177,13 @@ pub(super) fn diff_managed(
     // several (it was planned down to one in the blocking form, and kept
     // in the background form, where the change had to wait). More replicas
     // wanted at the new size are still asked for.
+    // Likewise a wake at another size: as many as the wake wanted (the
+    // replication factor its suspension ended), which the strategy of the
+    // size replaced by one of its own (it came back at 1 from 2).
     let count = match current {
         Some(now) if blocked && of_size(now) > 0 => of_size(now),
         _ if resizing && rf_now > 0 => of_size(wanted).max(rf_now),
+        _ if rf_now == 0 => of_size(wanted).max(d.superseded.len() as i64),
         _ => of_size(wanted),
     };
     // Back from zero replicas is a wake: the strategy that woke the

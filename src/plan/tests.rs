@@ -2652,6 +2652,27 @@ fn a_managed_wake_at_a_new_target_size_credits_the_wake() {
     );
     assert_eq!(got[1].1, StrategyKind::IdleSuspend, "{got:#?}");
     assert!(got[1].2.starts_with("resume after suspension"), "{got:#?}");
+    // Suspended at a replication factor of 2: woken at 2, at the new size
+    // (the outside check's: it came back at 1, an HA replica lost).
+    let mut two = s.clone();
+    two.states.insert(
+        ClusterId("u2".into()),
+        json!({"idle_suspend": {
+            "suspended": [{"name": "r1", "size": "25cc"}, {"name": "r2", "size": "25cc"}],
+            "suspended_at": (now() - Duration::hours(2)).to_rfc3339()
+        }}),
+    );
+    let sql: Vec<String> = only(&plan(&two, &PlanOptions::default()))
+        .actions
+        .iter()
+        .map(|a| a.sql.clone())
+        .collect();
+    assert_eq!(sql.len(), 2, "{sql:#?}");
+    assert!(sql[0].contains("SET (SIZE = '100cc')"), "{sql:#?}");
+    assert_eq!(
+        sql[1], r#"ALTER CLUSTER "m" SET (REPLICATION FACTOR = 2)"#,
+        "{sql:#?}"
+    );
     // Unmanaged, the create of the new size says whose wake it is.
     let mut s = s;
     let c = &mut s.clusters[0];
