@@ -184,7 +184,10 @@ async fn write(
         after: config.clone(),
         moved: None,
     };
-    audit(ctx, target, command, line, change, at).await?;
+    // Dated when it happened: `at` is later when a row was dated ahead
+    // (by hand, a skewed clock), and such an audit row sorted first in
+    // `history` for good, past every `--since` and `--audit-retention`.
+    audit(ctx, target, command, line, change, snap.now).await?;
     Ok((at, replaced))
 }
 

@@ -103,6 +103,19 @@ fn strategy_rows(rows: &[tokio_postgres::Row]) -> Result<Vec<StrategyRow>, tokio
     Ok(out)
 }
 
+/// Strategy rows dated `op` the time in parameter `p`, or read as undated:
+/// NULL, or a date the client cannot hold (`infinity`, a year past
+/// 262143), which readers take as unknown, the oldest of its cluster and
+/// type ([`Store::strategies`]). Compared as text, which every server takes: a
+/// removal or replacement said done left such a row in place, to take
+/// effect after.
+fn undated_or(op: &str, p: usize) -> String {
+    format!(
+        "(updated_at {op} ${p}::text::timestamptz OR updated_at IS NULL \
+         OR updated_at::text = 'infinity' OR updated_at::text LIKE '______-%')"
+    )
+}
+
 /// One attempt of a write: `retry` when an attempt before may have
 /// committed it (its answer was lost), and `by`, the server's time the
 /// attempt was over ([`Store::write_deadline`], or from a run's clock of
@@ -1122,8 +1135,8 @@ impl Store {
         a.inserted(c, n, 1, "writing the strategy row").await?;
         let mut params = vec![id.0.clone(), ty.to_string(), at_text];
         let delete = format!(
-            "DELETE FROM {table} WHERE cluster_id = $1 AND strategy_type = $2 \
-             AND (updated_at < $3::text::timestamptz OR updated_at IS NULL) AND {}",
+            "DELETE FROM {table} WHERE cluster_id = $1 AND strategy_type = $2 AND {} AND {}",
+            undated_or("<", 3),
             a.in_time(&mut params)
         );
         let context = "removing the replaced strategy rows";
@@ -1279,7 +1292,7 @@ impl Store {
         a: &Attempt,
     ) -> Result<Deleted, DbError> {
         let table = self.table(STRATEGIES);
-        let seen = "(updated_at <= $2::text::timestamptz OR updated_at IS NULL)";
+        let seen = undated_or("<=", 2);
         let mut params = vec![id.0.clone(), up_to.to_rfc3339()];
         let of_type = match ty {
             Some(ty) => {

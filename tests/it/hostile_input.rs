@@ -137,6 +137,60 @@ fn raw_row(emu: &Emulator, cluster_id: &str, ty: &str, config: &str, updated_at:
     ));
 }
 
+/// A row dated `infinity` or past the years the client holds is read as
+/// undated (the oldest of its cluster and type): `strategy set` and `rm`
+/// said they replaced or removed it and left it, to take effect after.
+#[test]
+fn rows_dated_beyond_the_clients_years_are_removed_with_the_rest() {
+    let emu = Emulator::start();
+    emu.create_cluster("c");
+    init_tables(&emu);
+    let id = emu.cluster_id("c");
+    let rows =
+        || emu.query_strings("SELECT config->>'target_size' FROM mz_cluster_strategies ORDER BY 1");
+    for at in ["'infinity'", "'294276-12-31 23:59:59+00'"] {
+        raw_row(&emu, &id, "target_size", r#"{"target_size": "100cc"}"#, at);
+        let set = [
+            "strategy",
+            "set",
+            "c",
+            "target_size",
+            "--target-size",
+            "50cc",
+        ];
+        let run = clusterctl(&emu, &set).ok();
+        assert_eq!(rows(), [[Some("50cc".to_string())]], "{at}: {}", run.all());
+        raw_row(&emu, &id, "target_size", r#"{"target_size": "100cc"}"#, at);
+        let run = clusterctl(&emu, &["strategy", "rm", "c", "target_size"]).ok();
+        assert!(rows().is_empty(), "{at}: {:?}\n{}", rows(), run.all());
+    }
+    // A row dated ahead: the new row is dated after it, to be the newest,
+    // but its audit row is dated now (it was dated in the year 3000, first
+    // in `history` for good).
+    raw_row(
+        &emu,
+        &id,
+        "target_size",
+        r#"{"target_size": "100cc"}"#,
+        "'3000-01-01'",
+    );
+    let set = [
+        "strategy",
+        "set",
+        "c",
+        "target_size",
+        "--target-size",
+        "50cc",
+    ];
+    clusterctl(&emu, &set).ok();
+    let dated = emu.query_strings(
+        "SELECT (SELECT max(updated_at) > '2999-01-01' FROM mz_cluster_strategies)::text, \
+                (SELECT max(created_at) < now() + INTERVAL '1 hour' FROM mz_cluster_strategy_actions)::text",
+    );
+    let t = Some("true".to_string());
+    assert_eq!(dated, [[t.clone(), t]]);
+}
+
 /// A row with an empty cluster id and type (written by hand): `check`
 /// says so, and the other cluster is still checked. It printed `cluster
 /// id : : …`.
