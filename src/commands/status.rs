@@ -400,10 +400,13 @@ pub fn condition(
         return (condition, reasons.join("; "));
     }
     if let Some(d) = cp.waiting.iter().find(|d| {
-        matches!(
-            d.strategy,
-            Some(StrategyKind::Stabilization | StrategyKind::TargetSize | StrategyKind::Schedule)
-        )
+        !d.held_by_limit()
+            && matches!(
+                d.strategy,
+                Some(
+                    StrategyKind::Stabilization | StrategyKind::TargetSize | StrategyKind::Schedule
+                )
+            )
     }) {
         return (Condition::Stabilizing, deferred_text(d));
     }

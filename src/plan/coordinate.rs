@@ -336,6 +336,7 @@ fn managed_actions(
     let mut actions = diff::diff_managed(cluster, desired, &m, &mut said);
     cp.notes.append(&mut said.notes);
     cp.alerts.append(&mut said.alerts);
+    cp.waiting.append(&mut said.held);
     let Some(last) = rolled_back::not_taken(snap, cluster) else {
         return (actions, said.refused, None);
     };

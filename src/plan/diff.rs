@@ -83,6 +83,9 @@ pub(super) struct Said {
     /// Nothing the strategies decided can be carried out (several sizes
     /// wanted, no size known): their decisions are moot this round.
     pub refused: bool,
+    /// A resize the release cannot do without downtime, held back as a
+    /// limit holds a create (`Limited`, never a silent `Converged`).
+    pub held: Vec<crate::strategy::Deferred>,
 }
 
 /// Managed clusters: the desired replica set becomes a (size, replication
@@ -161,7 +164,11 @@ pub(super) fn diff_managed(
                     resizing = true;
                 }
                 Err(why) => {
-                    said.alerts.push(why);
+                    said.alerts.push(format!("{}: {why}", change.strategy));
+                    said.held.push(crate::strategy::Deferred {
+                        strategy: Some(change.strategy),
+                        ..crate::strategy::Deferred::limited(format!("resize to {wanted}"), why)
+                    });
                     blocked = true;
                 }
             }
@@ -245,10 +252,9 @@ fn resize(
         }
         ResizeForm::Restart => {
             return Err(format!(
-                "{}: not resizable to {size} on this release without downtime (graceful resize \
+                "not resizable to {size} on this release without downtime (graceful resize \
                  needs v26.35 or later, or enable_zero_downtime_cluster_reconfiguration); set \
-                 \"allow_downtime\": true in its strategy to resize with a restart",
-                change.strategy
+                 \"allow_downtime\": true in its strategy to resize with a restart"
             ))
         }
     };

@@ -309,6 +309,14 @@ fn a_managed_resize_takes_the_form_the_release_supports() {
         "{:?}",
         only(&p).alerts
     );
+    // ... and held back as a limit holds a create: not converged.
+    assert_eq!(only(&p).state(), crate::plan::PlanState::Waiting);
+    let held: Vec<(&str, bool)> = only(&p)
+        .waiting
+        .iter()
+        .map(|d| (d.action.as_str(), d.held_by_limit()))
+        .collect();
+    assert_eq!(held, [("resize to 100cc", true)]);
     // ... or with a restart where downtime is allowed, said in the reasons.
     let p = resize(
         "v25.2.0 (abc)",

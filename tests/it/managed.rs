@@ -245,6 +245,13 @@ fn without_graceful_resize_a_managed_cluster_is_resized_only_when_downtime_is_al
         run.all()
     );
     assert_eq!(sent(&emu, "ALTER CLUSTER"), 0);
+    // Not said converged (the target is not reached): held back, as by a limit.
+    let status = clusterctl(&emu, &["status"]).ok();
+    assert!(
+        status.stdout.contains("Limited") && !status.stdout.contains("Converged"),
+        "{}",
+        status.all()
+    );
     let check = clusterctl(&emu, &["check"]).code(3);
     assert!(
         check.stdout.contains("cannot resize it without downtime"),
