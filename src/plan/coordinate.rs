@@ -171,6 +171,12 @@ pub(super) fn plan_cluster(
         (diff::diff(cluster, &desired, &mut cp.notes), false, None)
     };
     cp.actions = actions;
+    // Work a strategy held back that a later one does now (a lingering
+    // burst replica a suspension drops) is not also waiting: the plan
+    // said both "drop nb-burst" and "waiting: drop nb-burst in 1h25m".
+    // Both are worded by one rule (`Action::held`).
+    let done: Vec<String> = cp.actions.iter().map(crate::plan::Action::held).collect();
+    cp.waiting.retain(|d| !done.contains(&d.action));
     let created: Vec<&str> = cp
         .actions
         .iter()

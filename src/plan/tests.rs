@@ -1517,6 +1517,25 @@ fn the_burst_replica_lingers_even_with_a_target_size() {
         "{:?}",
         only(&p).notes
     );
+    // Idle past idle_suspend's threshold meanwhile: the suspension drops
+    // the lingering burst too, and the plan no longer also says it waits
+    // to drop it (the outside check's "waiting: drop c-burst in 1h25m").
+    let mut s = s;
+    s.clusters[0].activity.last_begin = Some(now() - Duration::hours(1));
+    s.strategies
+        .push(row("u2", "idle_suspend", json!({"idle_after_s": 1800})));
+    let p = plan(&s, &PlanOptions::default());
+    let cp = only(&p);
+    let drops: Vec<String> = cp.actions.iter().map(|a| a.held()).collect();
+    assert!(
+        drops.contains(&"drop c-burst (800cc)".to_string()),
+        "{drops:?}"
+    );
+    assert!(
+        cp.waiting.iter().all(|w| !drops.contains(&w.action)),
+        "{:?}",
+        cp.waiting
+    );
 }
 
 #[test]
