@@ -1062,6 +1062,17 @@ impl Args for ConfigKeys {
                 .action(ArgAction::Set)
                 .help(format!("{}: {}", owners.join(", "), key.help))
                 .help_heading("Config keys (instead of --config)");
+            // A switch may be given alone (`--predict` is `--predict
+            // true`): it then takes no hyphen value, which is the next flag
+            // (`--predict --prewarm-target 0.9` said "invalid value
+            // '--prewarm-target' for '--predict <BOOL>'").
+            let arg = match key.kind {
+                KeyKind::Bool => arg
+                    .allow_hyphen_values(false)
+                    .num_args(0..=1)
+                    .default_missing_value("true"),
+                _ => arg,
+            };
             cmd = cmd.arg(arg);
         }
         cmd
@@ -1246,6 +1257,29 @@ mod tests {
                 key.name
             );
         }
+    }
+
+    /// A switch key alone is `true`, before another flag or at the end;
+    /// with a value it is that value.
+    #[test]
+    fn a_switch_key_given_alone_is_true() {
+        let keys = |extra: &[&str]| {
+            let mut argv = vec!["clusterctl", "strategy", "set", "c", "idle_suspend"];
+            argv.extend_from_slice(extra);
+            let cli = Cli::try_parse_from(argv).map_err(|e| e.to_string())?;
+            let Command::Strategy(StrategyCommand::Set(a)) = cli.command else {
+                return Err("not strategy set".to_string());
+            };
+            Ok(serde_json::Value::Object(a.keys.0))
+        };
+        use serde_json::json;
+        assert_eq!(
+            keys(&["--predict", "--prewarm-target", "0.9"]),
+            Ok(json!({"predict": true, "prewarm_target": 0.9}))
+        );
+        assert_eq!(keys(&["--predict"]), Ok(json!({"predict": true})));
+        assert_eq!(keys(&["--predict", "false"]), Ok(json!({"predict": false})));
+        assert!(keys(&["--predict", "maybe"]).is_err());
     }
 
     #[test]
