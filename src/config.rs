@@ -720,11 +720,16 @@ pub fn holds_password(s: &str) -> bool {
 /// (`replica_name`, `windows[0].size`; `a key` for a key of the top level),
 /// or `None`. Such a config is never written nor used: a replica name from
 /// it would put the password in Materialize's catalog, and every plan,
-/// `status` and `history` would show it.
+/// `status` and `history` would show it. So is text that every output
+/// masks ([`redact_embedded`]: `r password=x`), which plans would show
+/// other than it runs (`CREATE CLUSTER REPLICA "c"."r password=****"`).
 pub fn password_in_json(v: &serde_json::Value) -> Option<String> {
+    fn secret(s: &str) -> bool {
+        holds_password(s) || redact_embedded(s) != s
+    }
     fn walk(v: &serde_json::Value, path: &str) -> Option<String> {
         match v {
-            serde_json::Value::String(s) => holds_password(s).then(|| path.to_string()),
+            serde_json::Value::String(s) => secret(s).then(|| path.to_string()),
             serde_json::Value::Array(items) => items
                 .iter()
                 .enumerate()
@@ -734,7 +739,7 @@ pub fn password_in_json(v: &serde_json::Value) -> Option<String> {
                     "" => k.clone(),
                     _ => format!("{path}.{k}"),
                 };
-                if holds_password(k) {
+                if secret(k) {
                     let named = match path {
                         "" => "a key".to_string(),
                         _ => format!("a key of {path}"),
@@ -1183,6 +1188,16 @@ mod tests {
         );
         assert_eq!(
             at(serde_json::json!({"replica_name": "r@1", "target_size": "25cc", "n": 3})),
+            None
+        );
+        // Text every output masks: a name shown other than it is (the
+        // outside check's `--replica-name 'r password=hunter2'`).
+        assert_eq!(
+            at(serde_json::json!({"replica_name": "r password=hunter2"})).as_deref(),
+            Some("replica_name")
+        );
+        assert_eq!(
+            at(serde_json::json!({"replica_name": "r_password_2"})),
             None
         );
     }
