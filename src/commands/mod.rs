@@ -53,6 +53,11 @@ pub enum CommandError {
     Refused(String),
     #[error(transparent)]
     Db(DbError),
+    /// Our tables are missing, said for a command that never creates them
+    /// (`wipe-state`): a database error as every command's
+    /// [`DbError::TablesMissing`] is (JSON `database`), in its own words.
+    #[error("{0}")]
+    TablesMissing(String),
     /// A run the database stopped after it acted (a write of its
     /// bookkeeping failed after a DDL): the database's error as it came (a
     /// timeout stays a timeout), and what becomes of what the run did.
@@ -121,7 +126,9 @@ impl CommandError {
             CommandError::NotFound(_) => "not_found",
             CommandError::Refused(_) => "refused",
             CommandError::StalePlan(_) => "stale_plan",
-            CommandError::Db(_) | CommandError::StoppedMidway(_) => "database",
+            CommandError::Db(_)
+            | CommandError::StoppedMidway(_)
+            | CommandError::TablesMissing(_) => "database",
             CommandError::Interrupted(_) => "interrupted",
             CommandError::Io(_) => "io",
             CommandError::LeaseBusy { .. } => "lease_busy",

@@ -457,6 +457,11 @@ fn history_and_wipe_state_without_tables_say_how_to_create_them() {
     ] {
         let run = clusterctl(&fresh, args);
         assert_eq!(run.code, 1, "{args:?}: {}", run.all());
+        // One JSON code for it too (wipe-state's was `not_found`).
+        let mut json = args.to_vec();
+        json.extend(["-o", "json"]);
+        let doc = clusterctl(&fresh, &json).json();
+        assert_eq!(doc["error"]["code"], "database", "{args:?}: {doc:#}");
         let says = |t: &str| run.stderr.contains(t);
         assert!(
             run.stderr
