@@ -139,6 +139,15 @@ impl View for Moved {
 /// Characters of a config `strategy ls` shows in its table.
 const CONFIG_WIDTH: usize = 120;
 
+/// A row's cluster id that no cluster has, an empty one said so (a row
+/// written by hand: `strategy target_size of  (no such cluster)`).
+fn dangling(id: &crate::model::ClusterId) -> String {
+    match id.0.is_empty() {
+        true => "(empty id: no such cluster)".into(),
+        false => format!("{id} (no such cluster)"),
+    }
+}
+
 impl View for Listing {
     fn text(&self, style: &TextStyle) -> String {
         if self.strategies.is_empty() {
@@ -151,7 +160,7 @@ impl View for Listing {
             .map(|l| {
                 let cluster = match &l.cluster {
                     Some(n) => Cell::new(format!("{n} ({})", l.cluster_id)),
-                    None => Cell::tone(format!("{} (no such cluster)", l.cluster_id), Tone::Bad),
+                    None => Cell::tone(dangling(&l.cluster_id), Tone::Bad),
                 };
                 let mut updated = l
                     .updated_at
@@ -199,7 +208,7 @@ impl View for Listing {
             .map(|l| {
                 let cluster = match &l.cluster {
                     Some(n) => format!("{} ({})", crate::model::printable(n), l.cluster_id),
-                    None => format!("{} (no such cluster)", l.cluster_id),
+                    None => dangling(&l.cluster_id),
                 };
                 format!(
                     "warning: strategy {} of {cluster} is invalid, so the controller skips the \

@@ -210,6 +210,13 @@ fn check_names_an_empty_cluster_id_and_type() {
         "{}",
         run.all()
     );
+    // `strategy ls` says it too (`strategy  of  (no such cluster)`).
+    let ls = clusterctl(&emu, &["strategy", "ls"]).ok();
+    assert!(
+        ls.all().contains("(empty id: no such cluster)") && !ls.all().contains("of  ("),
+        "{}",
+        ls.all()
+    );
 }
 
 #[test]
