@@ -96,6 +96,9 @@ pub struct HistoryEntry {
     /// renewed): the replica's new name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub renamed_to: Option<String>,
+    /// `set_replication_factor` only: the factor set (0: a suspension).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replication_factor: Option<i64>,
 }
 
 /// A `wipe-state` run, as its audit row recorded it.
@@ -417,6 +420,10 @@ pub fn entry_of(r: ActionRecord, names: &[(ClusterId, String)]) -> HistoryEntry 
         wiped,
         pruned,
         renamed_to,
+        replication_factor: r
+            .decision_ctx
+            .get("replication_factor")
+            .and_then(serde_json::Value::as_i64),
     }
 }
 

@@ -54,10 +54,13 @@ pub fn action_of(e: &HistoryEntry) -> String {
                 None => format!("{verb} {r}"),
             }
         }
-        // A managed cluster's resize names its size (it said "set size").
-        (Some(k), None) => match &e.size {
-            Some(s) => format!("{} {s}", k.replace('_', " ")),
-            None => k.replace('_', " "),
+        // A managed cluster's resize names its size (it said "set size"),
+        // and a replication factor its value (a suspension and a wake
+        // read alike).
+        (Some(k), None) => match (&e.size, e.replication_factor) {
+            (Some(s), _) => format!("{} {s}", k.replace('_', " ")),
+            (None, Some(rf)) => format!("{} {rf}", k.replace('_', " ")),
+            (None, None) => k.replace('_', " "),
         },
         _ => e.sql.clone(),
     }
@@ -272,6 +275,7 @@ mod tests {
             wiped: None,
             pruned: None,
             renamed_to: None,
+            replication_factor: None,
         }
     }
 
@@ -323,6 +327,11 @@ mod tests {
             action_of(&entry("set_replication_factor", None, None)),
             "set replication factor"
         );
+        let suspension = HistoryEntry {
+            replication_factor: Some(0),
+            ..entry("set_replication_factor", None, None)
+        };
+        assert_eq!(action_of(&suspension), "set replication factor 0");
         assert_eq!(
             action_of(&entry("create_replica", Some("r1"), Some("25cc"))),
             "create r1 (25cc)"
