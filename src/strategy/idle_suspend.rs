@@ -527,7 +527,7 @@ fn recall_read(ctx: &Ctx, st: &mut IdleSuspendState) -> Option<String> {
         return None;
     }
     let mut what = format!(
-        "{} as last dropped at {} per the audit trail",
+        "{} as the last suspension dropped, by {}, per the audit trail",
         listed(&dropped),
         last.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
     );
@@ -616,7 +616,8 @@ fn owed_by_a_partial_wake(
     st.suspended_at = None;
     st.resumed_at = st.resumed_at.or(last.last_created);
     Some(format!(
-        "{listed} still owed by a wake of what was last dropped at {} per the audit trail",
+        "{listed} still owed by a wake of what the last suspension dropped, by {}, per the \
+         audit trail",
         last.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
     ))
 }
@@ -1473,8 +1474,8 @@ mod tests {
             .unwrap_or_default();
         assert!(
             why.contains(
-                "state was wiped; waking with r_200cc (200cc) as last dropped at \
-                 2026-11-21T11:00:00Z per the audit trail"
+                "state was wiped; waking with r_200cc (200cc) as the last suspension dropped, \
+                 by 2026-11-21T11:00:00Z, per the audit trail"
             ),
             "{why}"
         );

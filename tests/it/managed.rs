@@ -375,8 +375,9 @@ fn a_wiped_suspended_managed_cluster_wakes_with_the_factor_its_suspension_ended(
     assert_eq!(m["actions"][0]["replication_factor"], 2, "{m:#}");
     let why = m["actions"][0]["reasons"][0].as_str().unwrap_or_default();
     assert!(
-        why.contains("state was wiped; waking with r1 (25cc), r2 (25cc) as last dropped at ")
-            && why.contains("per the audit trail"),
+        why.contains(
+            "state was wiped; waking with r1 (25cc), r2 (25cc) as the last suspension dropped, by "
+        ) && why.contains("per the audit trail"),
         "{m:#}"
     );
     assert_eq!(m["alerts"], json!([]), "{m:#}");

@@ -2851,7 +2851,7 @@ fn demand_on_a_suspended_cluster_whose_state_was_wiped_wakes_it_with_what_it_las
     assert_eq!(c["actions"][0]["size"], "25cc", "{c:#}");
     let why = c["actions"][0]["reasons"][0].as_str().unwrap_or_default();
     assert!(
-        why.contains("state was wiped; waking with r1 (25cc) as last dropped at ")
+        why.contains("state was wiped; waking with r1 (25cc) as the last suspension dropped, by ")
             && why.contains("per the audit trail"),
         "{c:#}"
     );
