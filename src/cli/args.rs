@@ -1366,6 +1366,12 @@ mod tests {
             .unwrap_err()
             .contains("longer than a year"));
         assert!(parse_duration("soon").is_err());
+        // Whole seconds past u64: too large, not "not a duration: a plain
+        // number is whole seconds", which it is.
+        assert_eq!(
+            parse_duration("99999999999999999999999"),
+            Err("'99999999999999999999999' is too large a number of seconds".to_string())
+        );
         // A plain fraction is told what a plain number is (it said
         // "unknown unit ''").
         assert_eq!(

@@ -359,6 +359,10 @@ pub fn read_duration(s: &str) -> Result<Duration, String> {
         ));
     }
     duration_syntax(s).map_err(|e| {
+        if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+            // Whole seconds already, past what any number of them holds.
+            return format!("'{s}' is too large a number of seconds");
+        }
         if s.parse::<f64>().is_ok_and(f64::is_finite) {
             // humantime said "unknown unit ''" of a plain `1800.5`.
             return format!(
