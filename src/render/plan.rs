@@ -83,8 +83,9 @@ pub fn problems(plan: &Plan) -> Vec<String> {
     out
 }
 
-/// One planned action: `+ create replica r_50cc (50cc)`.
-fn action_line(a: &Action, color: bool) -> String {
+/// One planned action: `+ create replica r_50cc (50cc)`; `asleep`: the
+/// cluster runs no replica (a restart then takes nothing down).
+fn action_line(a: &Action, asleep: bool, color: bool) -> String {
     let size = a.size.as_ref().map(|s| s.0.as_str()).unwrap_or("?");
     let (mark, tone, what) = match a.kind {
         ActionKind::CreateReplica => (
@@ -104,6 +105,8 @@ fn action_line(a: &Action, color: bool) -> String {
                 "resize (managed) to {size}, {}",
                 match a.resize {
                     Some(ResizeForm::Background) => "gracefully, in the background",
+                    Some(ResizeForm::Restart) if asleep =>
+                        "with a restart (no replica runs: no downtime)",
                     Some(ResizeForm::Restart) => "with a restart (downtime)",
                     Some(ResizeForm::WaitUntilReady) | None => "gracefully",
                 }
@@ -137,7 +140,8 @@ pub fn plan_text(plan: &Plan, style: &TextStyle) -> String {
         }
         let _ = writeln!(s, "{}", plan_header(cp));
         for a in &cp.actions {
-            let _ = writeln!(s, "  {}", action_line(a, color));
+            let asleep = cp.signals.replicas.is_empty();
+            let _ = writeln!(s, "  {}", action_line(a, asleep, color));
             for r in &a.reasons {
                 let _ = writeln!(s, "      why: {}: {r}", a.strategy);
             }
@@ -575,6 +579,27 @@ mod tests {
                 .push(row(&id, serde_json::json!({"target_size": "50cc"})));
         }
         crate::plan::plan(&snap, &crate::plan::PlanOptions::default())
+    }
+
+    /// A restart of a cluster that runs no replica (a wake on a release
+    /// without graceful resize) takes nothing down: not said "downtime".
+    #[test]
+    fn a_restart_of_an_empty_cluster_is_not_said_downtime() {
+        let a = Action {
+            kind: ActionKind::SetSize,
+            cluster_id: ClusterId("u2".into()),
+            cluster: "m".into(),
+            replica: String::new(),
+            size: Some(crate::model::Size::from("100cc")),
+            replication_factor: None,
+            resize: Some(ResizeForm::Restart),
+            sql: String::new(),
+            strategy: crate::strategy::StrategyKind::TargetSize,
+            reasons: Vec::new(),
+        };
+        assert!(action_line(&a, true, false)
+            .ends_with("resize (managed) to 100cc, with a restart (no replica runs: no downtime)"));
+        assert!(action_line(&a, false, false).ends_with("with a restart (downtime)"));
     }
 
     /// `-q` keeps the plan's actions and leaves out what waits: a cluster
