@@ -244,6 +244,13 @@ fn waiting_of(
         if !desired.replicas.contains_key(&r.name) || desired.outgoing.contains(&r.name) {
             continue;
         }
+        // Nor one whose drop is only held back (a burst lingering or
+        // stabilizing): nothing waits for it ("r_25cc keeps serving until
+        // it is" said it backwards).
+        let leaving = crate::strategy::ReplicaStep::Drop.of(&r.name, r.size.as_ref());
+        if out.iter().any(|d| d.action == leaving) {
+            continue;
+        }
         let size = r.size.as_ref().map(|s| s.0.as_str()).unwrap_or("?");
         // Only those the plan keeps (not a burst given up on this round).
         let serving: Vec<&str> = cluster

@@ -1512,6 +1512,14 @@ fn the_burst_replica_lingers_even_with_a_target_size() {
         "target_size leaves the burst replica to burst: {:?}",
         only(&p).actions
     );
+    // A burst replica still hydrating whose drop is held back: nothing
+    // waits for it (the plan said "hydrate c-burst: … r_50cc keeps serving
+    // until it is", backwards).
+    let mut leaving = s.clone();
+    leaving.clusters[0].replicas[1].hydrated = false;
+    let p = plan(&leaving, &PlanOptions::default());
+    let waits: Vec<&str> = only(&p).waiting.iter().map(|w| w.action.as_str()).collect();
+    assert_eq!(waits, ["drop c-burst (800cc)"]);
     assert!(
         only(&p).notes.iter().any(|n| n.contains("lingers")),
         "{:?}",
