@@ -1385,6 +1385,31 @@ fn takes(ty: &str, kind: crate::strategy::StrategyKind, extra: &str) -> String {
 mod tests {
     use super::*;
 
+    /// The flags' defaults are the options' own (`DbOptions::default`,
+    /// what the library's callers get): written twice, in clap's
+    /// attributes and as constants, they are pinned here to one value.
+    #[test]
+    fn the_connection_flags_default_to_the_options_defaults() {
+        use clap::Parser;
+        let argv = [
+            "clusterctl",
+            "apply",
+            "--exec-cluster",
+            "ops",
+            "--create-replica",
+        ];
+        let cli = crate::cli::args::Cli::try_parse_from(argv).expect("parses");
+        let crate::cli::args::Command::Apply(a) = cli.command else {
+            panic!("not apply");
+        };
+        let got = db_options(&a.conn, Some(&a.sizes)).expect("options");
+        let want = DbOptions::default();
+        assert_eq!(got.create_replica_wait, want.create_replica_wait);
+        assert_eq!(got.connect_timeout, want.connect_timeout);
+        assert_eq!(got.statement_timeout, want.statement_timeout);
+        assert_eq!(got.retry.max_retries, want.retry.max_retries);
+    }
+
     #[test]
     fn a_regex_error_is_one_line_with_the_carets_position() {
         let error = |re: &str| {
