@@ -1,8 +1,9 @@
 //! What `simulate --from-history` reads: the clusters, their replicas and
 //! sizes, the strategy rows and state, and what Materialize recorded over
 //! the window (the statement log per cluster and minute, replica start-up
-//! times, memory in use). Read-only, in nine statements pipelined on one
-//! connection whatever the number of clusters. The statement log is
+//! times, memory in use) and the audit trail's last suspension of each
+//! cluster. Read-only, in twelve statements pipelined on one connection
+//! whatever the number of clusters. The statement log is
 //! required; the other recorded signals degrade to a note when the role
 //! cannot read them.
 
@@ -102,9 +103,9 @@ fn q(context: &'static str) -> impl Fn(tokio_postgres::Error) -> DbError {
 /// Reads everything the scenario is built from, over the `days` before the
 /// database's current minute. Statements: sizes, clusters, replicas,
 /// strategy rows, strategy state, the statement log, status history,
-/// utilization now and over the window, the replica limit and the
-/// auto-scaled clusters — eleven, pipelined, whatever the number of
-/// clusters.
+/// utilization now and over the window, the replica limit, the
+/// auto-scaled clusters and the audit trail's last suspensions — twelve,
+/// pipelined, whatever the number of clusters.
 pub async fn read(c: &Client, store: &Store, days: u32) -> Result<LiveHistory, DbError> {
     let replicas_sql = catalog::replicas_sql(crate::model::CRASH_WINDOW);
     let over_window = |sql: &str| catalog::demand_sql(sql).replace("{days}", &days.to_string());
@@ -113,18 +114,27 @@ pub async fn read(c: &Client, store: &Store, days: u32) -> Result<LiveHistory, D
         over_window(HYDRATION_SQL),
         over_window(MEMORY_PEAK_SQL),
     );
-    let (sizes, clusters, replicas, strategies, states, log, hydration, memory, peak, limit, auto) = tokio::join!(
-        c.query_typed(SIZES_SQL, &[]),
-        catalog::parsed_rows(c, CLUSTERS_SQL, catalog::parse_cluster),
-        catalog::parsed_rows(c, &replicas_sql, catalog::parse_replica),
-        store.strategies(c),
-        store.states(c),
-        c.query_typed(&log_sql, &[]),
-        c.query_typed(&hydration_sql, &[]),
-        c.query_typed(MEMORY_SQL, &[]),
-        c.query_typed(&peak_sql, &[]),
-        catalog::read_replica_limit(c),
-        c.query_typed(catalog::AUTO_SCALING_SQL, &[]),
+    let suspensions_sql = store.every_last_suspension_sql();
+    let (
+        (sizes, clusters, replicas, strategies, states, log, hydration, memory, peak, limit, auto),
+        suspensions,
+    ) = tokio::join!(
+        async {
+            tokio::join!(
+                c.query_typed(SIZES_SQL, &[]),
+                catalog::parsed_rows(c, CLUSTERS_SQL, catalog::parse_cluster),
+                catalog::parsed_rows(c, &replicas_sql, catalog::parse_replica),
+                store.strategies(c),
+                store.states(c),
+                c.query_typed(&log_sql, &[]),
+                c.query_typed(&hydration_sql, &[]),
+                c.query_typed(MEMORY_SQL, &[]),
+                c.query_typed(&peak_sql, &[]),
+                catalog::read_replica_limit(c),
+                c.query_typed(catalog::AUTO_SCALING_SQL, &[]),
+            )
+        },
+        c.query_typed(&suspensions_sql, &[]),
     );
     let mut h = LiveHistory {
         days,
@@ -177,6 +187,18 @@ pub async fn read(c: &Client, store: &Store, days: u32) -> Result<LiveHistory, D
         Err(e) if super::Missing::of(&e).is_some() => Default::default(),
         Err(e) => return Err(q("strategy state")(e)),
     };
+    // What a suspended cluster whose state was wiped wakes with. Missing
+    // with the other tables; another refusal is said.
+    match suspensions {
+        Ok(rows) => h.suspensions = Store::parse_last_suspensions(&rows),
+        Err(e) if super::Missing::of(&e).is_some() => {}
+        Err(e) if super::is_transient(&e) => return Err(q("the audit trail")(e)),
+        Err(e) => h.notes.push(format!(
+            "cannot read the audit trail ({}): a suspended cluster whose state was wiped is \
+             replayed without what its last suspension dropped",
+            super::describe(&e)
+        )),
+    }
     parse_log(&log, &mut h);
     match catalog::optional(hydration, "reading the replica status history")? {
         Ok(rows) => {

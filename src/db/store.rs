@@ -872,6 +872,16 @@ impl Store {
     /// (read with the snapshot, parsed by [`Store::parse_last_suspensions`]):
     /// the rows of [`Store::suspension_rows`], one per drop, with the newest
     /// creation's time.
+    /// [`Store::last_suspensions_sql`] of every cluster (`simulate
+    /// --from-history`, which reads each cluster's once).
+    pub fn every_last_suspension_sql(&self) -> String {
+        format!(
+            "{} SELECT cluster_id, replica, size, created_at, last_created, ran, newest_run, run_id, live \
+             FROM last",
+            self.suspension_rows("")
+        )
+    }
+
     pub fn last_suspensions_sql(&self, clusters: &[ClusterId]) -> String {
         let ids: Vec<String> = clusters.iter().map(|id| ddl::literal(&id.0)).collect();
         format!(

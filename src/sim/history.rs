@@ -65,6 +65,9 @@ pub struct LiveHistory {
     /// clusterctl's state, the newest row per cluster: what `idle_suspend`
     /// remembers of a cluster it suspended, and the hydration times it learned.
     pub states: BTreeMap<ClusterId, serde_json::Value>,
+    /// What the audit trail shows each cluster's last suspension dropped:
+    /// what a suspended cluster whose state was wiped wakes with.
+    pub suspensions: BTreeMap<ClusterId, crate::model::LastSuspension>,
     /// The statement log by cluster and minute.
     pub buckets: Vec<Bucket>,
     /// The log's mean sample rate over the window (`None`: no rows).
@@ -186,8 +189,8 @@ pub fn build(h: &LiveHistory, o: &Options) -> Result<Built, String> {
         let rows = in_effect.get(&c.id).map(Vec::as_slice).unwrap_or(&[]);
         let strategies = strategies_of(c, rows, &sizes, h.until, &mut notes);
         let state = h.states.get(&c.id);
-        let remembered = crate::strategy::remembered(c, state);
-        let resumed = resumed(c, state, &remembered.wake, &strategies, &sizes, &mut notes);
+        let remembered = crate::strategy::remembered(c, state, h.suspensions.get(&c.id));
+        let resumed = resumed(c, state, &remembered, &strategies, &sizes, &mut notes);
         let c = resumed.as_ref().unwrap_or(c);
         let memory = memory_of(c, h, &sizes, &strategies, &mut notes);
         if memory.1 {
@@ -762,11 +765,12 @@ fn note_unknown_hydration(
 fn resumed(
     c: &Cluster,
     state: Option<&serde_json::Value>,
-    wake: &[SuspendedReplica],
+    remembered: &crate::strategy::Remembered,
     strategies: &[(String, serde_json::Value)],
     sizes: &SizeCatalog,
     notes: &mut Vec<String>,
 ) -> Option<Cluster> {
+    let wake = &remembered.wake;
     let kinds = || {
         strategies
             .iter()
@@ -820,9 +824,13 @@ fn resumed(
         .iter()
         .map(|s| format!("{} {}", s.name, s.size))
         .collect();
+    let whose = match remembered.from_trail {
+        true => " (its state wiped: what the audit trail shows its last suspension dropped)",
+        false => "",
+    };
     notes.push(format!(
         "cluster {}: suspended by idle_suspend; replayed with the replicas its resume brings \
-         back ({}), not hydrated, as if resumed at the start",
+         back ({}){whose}, not hydrated, as if resumed at the start",
         c.name,
         list(&shown)
     ));
@@ -1007,6 +1015,7 @@ mod tests {
             sizes: SizeCatalog::cloud_defaults(),
             max_replicas_per_cluster: Some(3),
             session_cluster: None,
+            suspensions: BTreeMap::new(),
             clusters: vec![
                 cluster("u2", "bi", vec![replica("r1", "100cc")]),
                 cluster("u3", "etl", vec![]),

@@ -186,22 +186,45 @@ pub struct Remembered {
     pub wake: Vec<SuspendedReplica>,
     /// The predictive mode's hydration times per size (empty: none learned).
     pub hydrations: predict::hydration::Hydrations,
+    /// `wake` is what the audit trail shows the last suspension dropped:
+    /// the state remembered nothing (wiped), as `apply` then wakes with.
+    pub from_trail: bool,
 }
 
 /// [`Remembered`] from a cluster's whole state (the object keyed by strategy
-/// type); a missing or unreadable slot remembers nothing.
-pub fn remembered(cluster: &Cluster, state: Option<&serde_json::Value>) -> Remembered {
+/// type); a missing or unreadable slot remembers nothing. A cluster with no
+/// replica whose slot remembers nothing to wake with (its state wiped) is
+/// woken with what the audit trail shows its last suspension dropped
+/// (`last`), as `apply` wakes it ([`recall_from_trail`]).
+pub fn remembered(
+    cluster: &Cluster,
+    state: Option<&serde_json::Value>,
+    last: Option<&crate::model::LastSuspension>,
+) -> Remembered {
     let st: IdleSuspendState = state
         .and_then(|s| s.get(KIND.as_str()))
         .map(super::read_state)
         .unwrap_or_default();
     let burst = super::burst_replica(cluster, state);
+    let mut wake: Vec<SuspendedReplica> = to_wake_with(&st)
+        .iter()
+        .filter(|r| r.name != burst)
+        .cloned()
+        .collect();
+    // A slot with no trace of a suspension or a wake (wiped, or never
+    // written), and a trail that shows no wake since.
+    let fresh = st.suspended_at.is_none() && st.resumed_at.is_none() && st.suspended.is_empty();
+    let woken_since = |l: &crate::model::LastSuspension| l.last_created.is_some_and(|t| t >= l.at);
+    let from_trail = wake.is_empty()
+        && fresh
+        && cluster.replicas.is_empty()
+        && last.is_some_and(|l| !woken_since(l));
+    if let (true, Some(last)) = (from_trail, last) {
+        wake = sized_drops(last, &burst).collect();
+    }
     Remembered {
-        wake: to_wake_with(&st)
-            .iter()
-            .filter(|r| r.name != burst)
-            .cloned()
-            .collect(),
+        from_trail: from_trail && !wake.is_empty(),
+        wake,
         hydrations: st.predict.map(|p| p.hydrations).unwrap_or_default(),
     }
 }
@@ -1986,7 +2009,7 @@ mod tests {
         let c = &cluster("c", vec![]);
         // Held suspended: what was remembered, never the burst replica.
         assert_eq!(
-            remembered(c, Some(&state(&held))).wake,
+            remembered(c, Some(&state(&held)), None).wake,
             vec![r("r1", "50cc")]
         );
         // A resume under way: what it still has to create.
@@ -1996,7 +2019,7 @@ mod tests {
             ..held.clone()
         };
         assert_eq!(
-            remembered(c, Some(&state(&resuming))).wake,
+            remembered(c, Some(&state(&resuming)), None).wake,
             vec![r("r2", "25cc")]
         );
         // Running (resumed, nothing missing), no row, an unreadable slot: nothing.
@@ -2004,10 +2027,31 @@ mod tests {
             suspended_at: None,
             ..held
         };
-        assert!(remembered(c, Some(&state(&running))).wake.is_empty());
-        assert_eq!(remembered(c, None), Remembered::default());
+        assert!(remembered(c, Some(&state(&running)), None).wake.is_empty());
+        assert_eq!(remembered(c, None, None), Remembered::default());
         let junk = serde_json::json!({"idle_suspend": "junk"});
-        assert_eq!(remembered(c, Some(&junk)), Remembered::default());
+        assert_eq!(remembered(c, Some(&junk), None), Remembered::default());
+        // Wiped: what the trail shows the last suspension dropped, not the
+        // burst replica (as `apply` wakes it); nothing once woken since.
+        let mut last = crate::model::LastSuspension {
+            at: now(),
+            dropped: vec![
+                ("r1".into(), Some(Size::from("50cc"))),
+                ("c-burst".into(), Some(Size::from("400cc"))),
+            ],
+            live: Vec::new(),
+            last_created: None,
+        };
+        let wiped = remembered(c, None, Some(&last));
+        assert_eq!(
+            (wiped.wake, wiped.from_trail),
+            (vec![r("r1", "50cc")], true)
+        );
+        assert!(remembered(c, Some(&state(&running)), Some(&last))
+            .wake
+            .is_empty());
+        last.last_created = Some(now());
+        assert_eq!(remembered(c, None, Some(&last)), Remembered::default());
     }
 
     #[test]

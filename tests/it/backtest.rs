@@ -241,9 +241,9 @@ fn the_statement_count_does_not_grow_with_clusters() {
     eprintln!("from-history: statements for 10 clusters: {small:?}; for 500 clusters: {large:?}");
     assert_eq!(small.statements, large.statements);
     // Preflight (session cluster: 3), the applied migrations (a schema a
-    // newer clusterctl migrated, as every reading command) + the eleven
+    // newer clusterctl migrated, as every reading command) + the twelve
     // reads.
-    assert!(small.statements <= 15, "{small:?}");
+    assert!(small.statements <= 16, "{small:?}");
     assert_eq!(large.ddl, 0);
 }
 
@@ -491,6 +491,32 @@ fn a_cluster_suspended_now_is_replayed_with_what_its_resume_brings_back() {
         noted(&notes, "cluster bi: its hydration is unknown", "on 100cc"),
         "{notes:#?}"
     );
+}
+
+/// The same suspended cluster after `wipe-state`: its state remembers
+/// nothing, so it was replayed without replicas (none of its demand
+/// served) where `apply` wakes it with what the audit trail shows its
+/// suspension dropped. The replay reads the trail as `apply` does.
+#[test]
+fn a_wiped_suspended_cluster_is_replayed_with_what_the_trail_shows_it_dropped() {
+    let emu = fleet();
+    emu.add_activity("bi", 3 * 3600, true);
+    clusterctl(&emu, &["apply"]).code(3);
+    assert!(emu.replicas("bi").is_empty(), "bi suspended");
+    clusterctl(&emu, &["wipe-state", "--cluster", "bi", "--yes"]).ok();
+    let doc = backtest_json(&emu, &[]);
+    let notes = notes_of(&doc);
+    assert!(
+        noted(&notes, "cluster bi: suspended by idle_suspend", "r1 100cc")
+            && noted(
+                &notes,
+                "cluster bi: suspended by idle_suspend",
+                "its state wiped"
+            ),
+        "{notes:#?}"
+    );
+    let bi = cluster(&doc["result"], "bi");
+    assert!(num(&bi["service"]["served_within_pct"]) > 80.0, "{bi:#}");
 }
 
 #[test]
