@@ -207,10 +207,6 @@ fn pct(x: f64) -> String {
     super::scorecard::percent(x, 2)
 }
 
-fn ratio(x: Option<f64>) -> String {
-    x.map(|r| format!("{r:.2}x")).unwrap_or_else(|| "-".into())
-}
-
 /// Credits to one decimal (none from 100); an amount that would read
 /// `0.0` but is not nothing as the scorecard writes it (`0.001`): the
 /// header said `vs oracle (0.0)` beside a ratio of 157810x.
@@ -251,7 +247,10 @@ pub fn text(c: &Comparison) -> String {
     );
     let rows: Vec<(&str, Vec<String>)> = vec![
         ("credits", t(&|r| credits(r.total.credits))),
-        (oracle.as_str(), t(&|r| ratio(r.total.vs_oracle))),
+        (
+            oracle.as_str(),
+            t(&|r| super::scorecard::ratio_text(r.total.vs_oracle)),
+        ),
         (
             within.as_str(),
             t(&|r| pct(r.total.service.served_within_pct)),
@@ -326,7 +325,7 @@ pub fn text(c: &Comparison) -> String {
                 let v = format!(
                     "{} ({}) {} {}",
                     credits(x.credits),
-                    ratio(x.vs_oracle),
+                    super::scorecard::ratio_text(x.vs_oracle),
                     pct(x.service.served_within_pct),
                     worst
                 );

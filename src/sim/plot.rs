@@ -284,7 +284,7 @@ fn header(root: &Area, sc: &Scenario, card: &Scorecard, colours: &Colours) -> Re
             scorecard::pct(t.time_coverage_pct),
             scorecard::cold_cell(&t.worst_daily_cold_start),
             num(t.credits),
-            t.vs_oracle.map(|r| format!("{r:.2}x")).unwrap_or_else(|| "-".into()),
+            scorecard::ratio_text(t.vs_oracle),
             num(t.oracle_credits),
             scorecard::pct(t.savings_pct),
             num(t.always_on_credits),
@@ -461,7 +461,7 @@ fn panel(
             scorecard::pct(cc.time_coverage_pct),
             scorecard::cold_cell(&cc.worst_daily_cold_start),
             num(cc.credits),
-            cc.vs_oracle.map(|r| format!("{r:.2}x")).unwrap_or_else(|| "-".into()),
+            scorecard::ratio_text(cc.vs_oracle),
             num(cc.oracle.credits),
             cc.oracle.size.as_deref().unwrap_or("-"),
             num(cc.always_on.credits),
@@ -674,7 +674,7 @@ fn fleet_summary(
             "{} clusters: {} credits, {} the oracle's lower bound ({}), always-on at the needed sizes {}",
             card.clusters.len(),
             num(t.credits),
-            t.vs_oracle.map(|r| format!("{r:.2}x")).unwrap_or_else(|| "-".into()),
+            scorecard::ratio_text(t.vs_oracle),
             num(t.oracle_credits),
             num(t.always_on_credits)
         ),
@@ -715,11 +715,7 @@ fn fleet_summary(
         .into_iter()
         .take(8)
         .map(|(name, n, credits, oracle, pct)| {
-            let ratio = if oracle > 0.0 {
-                format!("{:.2}x", credits / oracle)
-            } else {
-                "-".into()
-            };
+            let ratio = scorecard::ratio_text((oracle > 0.0).then(|| credits / oracle));
             format!(
                 "{name} ×{n}: {} credits, {ratio} the oracle, {pct:.1}% served",
                 num(credits)

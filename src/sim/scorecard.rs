@@ -506,12 +506,14 @@ fn interpret(t: &Totals, sc: &Scenario) -> String {
     let vs_oracle = match t.vs_oracle {
         // Under the bound only by not serving: said, not read as a win.
         Some(r) if r < 1.0 => format!(
-            "{r:.2}x the oracle's lower bound ({}), which only a run that does not serve every \
+            "{} the oracle's lower bound ({}), which only a run that does not serve every \
              query can spend less than",
+            ratio_text(Some(r)),
             num(t.oracle_credits)
         ),
         Some(r) => format!(
-            "{r:.2}x the oracle's lower bound ({})",
+            "{} the oracle's lower bound ({})",
+            ratio_text(Some(r)),
             num(t.oracle_credits)
         ),
         None => "the oracle spends nothing (no servable demand)".to_string(),
@@ -647,8 +649,15 @@ pub fn cold_cell(c: &ColdStart) -> String {
     }
 }
 
-fn ratio_cell(r: Option<f64>) -> String {
-    r.map(|r| format!("{r:.2}x")).unwrap_or_else(|| "-".into())
+/// A ratio to the oracle as every table, line and plot writes it: `1.07x`,
+/// whole from 100 (`1237091x` beside an oracle of almost nothing read as
+/// `1237090.91x`), `-` when there is none (the oracle spends nothing).
+pub fn ratio_text(r: Option<f64>) -> String {
+    match r {
+        Some(r) if r >= 100.0 => format!("{r:.0}x"),
+        Some(r) => format!("{r:.2}x"),
+        None => "-".into(),
+    }
 }
 
 fn baseline_cell(b: &Baseline) -> String {
@@ -709,7 +718,7 @@ pub fn text(r: &Scorecard) -> String {
         let mut row = vec![
             c.name.clone(),
             num(c.credits),
-            ratio_cell(c.vs_oracle),
+            ratio_text(c.vs_oracle),
             baseline_cell(&c.oracle),
             baseline_cell(&c.always_on),
             pct(c.savings_pct),
@@ -730,7 +739,7 @@ pub fn text(r: &Scorecard) -> String {
     let mut total = vec![
         "TOTAL".into(),
         num(t.credits),
-        ratio_cell(t.vs_oracle),
+        ratio_text(t.vs_oracle),
         num(t.oracle_credits),
         num(t.always_on_credits),
         pct(t.savings_pct),
@@ -824,7 +833,16 @@ pub fn text(r: &Scorecard) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::percent;
+    use super::{percent, ratio_text};
+
+    /// One way to write a ratio to the oracle, whole from 100.
+    #[test]
+    fn a_ratio_to_the_oracle_is_written_one_way() {
+        assert_eq!(ratio_text(Some(1.0749)), "1.07x");
+        assert_eq!(ratio_text(Some(0.0)), "0.00x");
+        assert_eq!(ratio_text(Some(1_237_090.91)), "1237091x");
+        assert_eq!(ratio_text(None), "-");
+    }
 
     /// A share short of whole is never said whole, nor a small one none.
     #[test]
