@@ -148,16 +148,16 @@ fn rows_dated_beyond_the_clients_years_are_removed_with_the_rest() {
     let id = emu.cluster_id("c");
     let rows =
         || emu.query_strings("SELECT config->>'target_size' FROM mz_cluster_strategies ORDER BY 1");
+    let set = [
+        "strategy",
+        "set",
+        "c",
+        "target_size",
+        "--target-size",
+        "50cc",
+    ];
     for at in ["'infinity'", "'294276-12-31 23:59:59+00'"] {
         raw_row(&emu, &id, "target_size", r#"{"target_size": "100cc"}"#, at);
-        let set = [
-            "strategy",
-            "set",
-            "c",
-            "target_size",
-            "--target-size",
-            "50cc",
-        ];
         let run = clusterctl(&emu, &set).ok();
         assert_eq!(rows(), [[Some("50cc".to_string())]], "{at}: {}", run.all());
         raw_row(&emu, &id, "target_size", r#"{"target_size": "100cc"}"#, at);
@@ -174,14 +174,6 @@ fn rows_dated_beyond_the_clients_years_are_removed_with_the_rest() {
         r#"{"target_size": "100cc"}"#,
         "'3000-01-01'",
     );
-    let set = [
-        "strategy",
-        "set",
-        "c",
-        "target_size",
-        "--target-size",
-        "50cc",
-    ];
     clusterctl(&emu, &set).ok();
     let dated = emu.query_strings(
         "SELECT (SELECT max(updated_at) > '2999-01-01' FROM mz_cluster_strategies)::text, \
