@@ -527,15 +527,21 @@ fn due_in(result: &Result<Leased<Applied>, CommandError>) -> Option<Duration> {
 /// sooner when the plan has a decision due by the clock (`due`, from the
 /// snapshot), less the time this run took. Waking early waits at least a
 /// tenth of the interval (1 s to 10 s): a fleet with a decision due every
-/// few seconds does not make the loop spin.
+/// few seconds does not make the loop spin. A decision is waited for a
+/// second past it ([`DUE_SLACK`]): `elapsed` counts from before the
+/// snapshot, so a wake on the dot took the next snapshot milliseconds
+/// early, found nothing due, and the decision waited the floor.
 fn next_wait(interval: Duration, elapsed: Duration, due: Option<Duration>) -> Duration {
     let regular = interval.saturating_sub(elapsed);
     let floor = (interval / 10).clamp(Duration::from_secs(1), Duration::from_secs(10));
     match due {
-        Some(d) => regular.min(d.saturating_sub(elapsed).max(floor)),
+        Some(d) => regular.min((d.saturating_sub(elapsed) + DUE_SLACK).max(floor)),
         None => regular,
     }
 }
+
+/// How long past a decision's time the watcher wakes for it.
+const DUE_SLACK: Duration = Duration::from_secs(1);
 
 fn outcome_of(result: Result<&Leased<Applied>, &CommandError>) -> RunOutcome {
     match result {
@@ -824,8 +830,10 @@ mod tests {
         let s = Duration::from_secs;
         // Nothing due: the interval, less the run's time.
         assert_eq!(next_wait(m, s(2), None), s(58));
-        // A prewarm due in 20 s of the snapshot, the run took 2 s.
-        assert_eq!(next_wait(m, s(2), Some(s(20))), s(18));
+        // A prewarm due in 20 s of the snapshot, the run took 2 s: a
+        // second past it (on the dot, the next snapshot came milliseconds
+        // early and the prewarm waited the floor).
+        assert_eq!(next_wait(m, s(2), Some(s(20))), s(19));
         // Due later than the interval: the interval.
         assert_eq!(next_wait(m, s(2), Some(s(600))), s(58));
         // Due already (or while the run ran): soon, not at once (a tenth
