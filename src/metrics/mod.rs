@@ -254,7 +254,7 @@ impl Metrics {
             r,
             &mut names,
             ("clusterctl_activity_signal_known", "gauge"),
-            "1 when the statement log had rows in the lookback (activity is known), 0 when idle_suspend cannot tell",
+            "1 when activity is known (the statement log is readable, sampled at 10 % or more, and had rows in the lookback), 0 when idle_suspend cannot tell",
             signal_known.clone(),
         );
         register(
@@ -411,9 +411,11 @@ impl Metrics {
                 })
                 .set(by_condition[i]);
         }
-        self.signal_known
-            .get_or_create(&NoLabels {})
-            .set(i64::from(snapshot.activity_log_has_rows));
+        // By the rule every command judges it by (a log with rows but
+        // sampled too thinly, or unreadable, is unknown too: it said 1).
+        self.signal_known.get_or_create(&NoLabels {}).set(i64::from(
+            crate::plan::rules::activity_unknown(snapshot).is_none(),
+        ));
         let latest = snapshot
             .clusters
             .iter()
@@ -852,6 +854,50 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("clusterctl_lease_held 0"), "{text}");
+    }
+
+    /// The activity signal is known by the rule every command uses: a log
+    /// with rows but sampled below 10 % is unknown (it said 1 while
+    /// `status` said unknown, so its alert never fired).
+    #[test]
+    fn a_thinly_sampled_log_is_an_unknown_activity_signal() {
+        use crate::model::Snapshot;
+        let known = |rate: f64| {
+            let m = Metrics::new();
+            let mut snap = Snapshot {
+                activity_log_has_rows: true,
+                ..Snapshot::default()
+            };
+            snap.env.settings.statement_logging_max_sample_rate = Some(rate);
+            let plan = crate::plan::plan(&snap, &crate::plan::PlanOptions::default());
+            let report = ApplyReport {
+                run_id: uuid::Uuid::nil(),
+                results: vec![],
+                changed_clusters: vec![],
+                states_written: 0,
+                interrupted: false,
+            };
+            m.observe_run(
+                RunOutcome::Success,
+                Duration::from_secs(1),
+                Some((&snap, &plan, &report)),
+                Utc::now(),
+            );
+            m.prometheus_text()
+                .lines()
+                .find(|l| l.starts_with("clusterctl_activity_signal_known"))
+                .map(str::to_string)
+        };
+        assert!(
+            known(1.0).is_some_and(|l| l.ends_with(" 1")),
+            "{:?}",
+            known(1.0)
+        );
+        assert!(
+            known(0.05).is_some_and(|l| l.ends_with(" 0")),
+            "{:?}",
+            known(0.05)
+        );
     }
 
     /// Every action kind's series starts at 0, so the first failure of a
