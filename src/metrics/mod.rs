@@ -641,7 +641,8 @@ fn read_previous(path: &Path) -> Option<String> {
         Ok(text) => text,
         Err(why) => {
             tracing::warn!(
-                "{}: {why}; its counts are not carried over; this run's replace it",
+                "--metrics-file {}: {why}; its counts are not carried over: this run's counts \
+                 replace them",
                 path.display()
             );
             None
