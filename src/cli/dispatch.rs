@@ -394,9 +394,14 @@ fn apply(a: ApplyArgs, ui: &Ui) -> u8 {
                 tracing::info!("stopped before the first run: {why}");
                 return Ok(Some(exit::OK));
             }
-            Err(e @ (CommandError::SessionCluster(_) | CommandError::Interrupted(_))) => {
-                return Err(e)
+            // A session cluster that cannot serve is a failed run, counted
+            // in the metrics file (a cron whose --exec-cluster was dropped
+            // never tripped ClusterctlRunsFailing).
+            Err(e @ CommandError::SessionCluster(_)) => {
+                let file = watch.metrics_file.as_deref();
+                return Err(reconcile::failed_to_start(file, e, started.elapsed()));
             }
+            Err(e @ CommandError::Interrupted(_)) => return Err(e),
             Err(e) => {
                 tracing::debug!("session cluster not checked: {e}");
                 if e.db_error().is_some_and(|d| d.transient()) {

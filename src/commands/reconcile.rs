@@ -361,7 +361,8 @@ fn add_to_textfile(
 }
 
 /// A one-shot `apply` whose database did not answer before the run began
-/// (the session cluster's check ran out of retries): counted as a failed
+/// (the session cluster's check ran out of retries, or found it cannot
+/// serve: missing, without a replica or USAGE): counted as a failed
 /// run in the metrics file, as a run that failed later would be.
 pub fn failed_to_start(
     metrics_file: Option<&std::path::Path>,

@@ -816,6 +816,25 @@ fn one_shot_apply_writes_a_cumulative_textfile() {
         sample(&third, "clusterctl_last_success_timestamp_seconds"),
         sample(&second, "clusterctl_last_success_timestamp_seconds")
     );
+    // So is a run whose session cluster cannot serve (a cron whose
+    // --exec-cluster was dropped counted nothing, so its alert never fired).
+    let run = clusterctl(
+        &emu,
+        &[
+            "apply",
+            "--exec-cluster",
+            "nosuch",
+            "--metrics-file",
+            &file_arg,
+        ],
+    );
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert_eq!(
+        sample(&read(&file), "clusterctl_runs_total{outcome=\"error\"}"),
+        Some(2.0),
+        "{}",
+        run.all()
+    );
 }
 
 /// A `--watch` process and cron runs may share one textfile: each run of
