@@ -164,6 +164,9 @@ pub async fn doctor(ctx: &Context) -> Result<DoctorReport, CommandError> {
     snapshot_opts.exec_cluster = Some(sc.name.clone());
     let store = &ctx.store;
     let mut tables_missing = None;
+    // Refused (a privilege on our tables missing, most likely): doctor
+    // goes on to say which, instead of failing on it.
+    let mut unreadable = None;
     let snap = if session_problem.is_none() {
         let r: Result<Snapshot, crate::db::DbError> = backend
             .retrying("reading the catalog", async |c| {
@@ -178,6 +181,10 @@ pub async fn doctor(ctx: &Context) -> Result<DoctorReport, CommandError> {
             Ok(s) => Some(s),
             Err(crate::db::DbError::TablesMissing { where_ }) => {
                 tables_missing = Some(where_);
+                None
+            }
+            Err(e) if !e.transient() => {
+                unreadable = Some(without_doctor_hint(&e));
                 None
             }
             Err(e) => return Err(e.into()),
@@ -219,8 +226,16 @@ pub async fn doctor(ctx: &Context) -> Result<DoctorReport, CommandError> {
     };
     findings.push(server_finding(&env));
     findings.extend(role_findings(&env));
-    if snap.is_some() && complete {
+    if (snap.is_some() || unreadable.is_some()) && complete {
         findings.extend(privilege_findings(ctx, &mut backend, &env).await);
+    }
+    if let Some(why) = unreadable {
+        findings.push(finding(
+            Level::Blocker,
+            "tables",
+            format!("clusterctl's tables could not be read: {why}"),
+            Some("grant what the privileges finding lists, if any; else see the reason".into()),
+        ));
     }
     let stand_in = Snapshot {
         env: env.clone(),
@@ -322,7 +337,10 @@ fn lease_finding(held: Result<crate::db::lease::Row, crate::db::DbError>) -> Fin
         Err(e) => finding(
             Level::Warning,
             "lease",
-            format!("the controller lease could not be read: {e}"),
+            format!(
+                "the controller lease could not be read: {}",
+                without_doctor_hint(&e)
+            ),
             None,
         ),
     }
@@ -411,7 +429,18 @@ fn trail_finding(size: Result<crate::db::store::TrailSize, crate::db::DbError>) 
 
 fn session_finding(sc: &SessionCluster, problem: Option<&str>) -> Finding {
     if let Some(p) = problem {
-        return finding(Level::Blocker, "session_cluster", p.to_string(), None);
+        let found = finding(Level::Blocker, "session_cluster", p.to_string(), None);
+        // Its fix is SQL when it is the missing USAGE (`--print-sql` left
+        // it out, saying nothing was fixed by SQL).
+        let grant = match (&sc.role, sc.usage, &sc.id) {
+            (Some(role), Some(false), Some(_)) => vec![format!(
+                "GRANT USAGE ON CLUSTER {} TO {}",
+                ddl::ident(&sc.name),
+                ddl::ident(role)
+            )],
+            _ => return found,
+        };
+        return found.with_sql(grant);
     }
     let names: Vec<&str> = sc.replicas.iter().map(|r| r.name.as_str()).collect();
     let usage = match sc.usage {
@@ -612,6 +641,14 @@ async fn table_findings(
         )],
     };
     (found, false)
+}
+
+/// An error's text without "`clusterctl doctor` prints the GRANT…": this
+/// is doctor, whose privileges finding says the GRANT.
+fn without_doctor_hint(e: &impl std::fmt::Display) -> String {
+    let text = e.to_string();
+    let hint = format!(": {}", crate::db::store::DOCTOR_HINT);
+    text.strip_suffix(&hint).unwrap_or(&text).to_string()
 }
 
 async fn privilege_findings(

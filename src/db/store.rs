@@ -1560,6 +1560,10 @@ impl Store {
 /// statement's own error. Whether a missing table is really a missing
 /// schema (PostgreSQL says the relation is missing for both) is asked by
 /// `LiveBackend::explain_missing`.
+/// What a refusal for want of a privilege on our tables adds to its
+/// reason (`doctor`, which says the GRANT itself, leaves it out).
+pub const DOCTOR_HINT: &str = "`clusterctl doctor` prints the GRANT this role needs";
+
 pub fn missing_or(
     e: &tokio_postgres::Error,
     store: &Store,
@@ -1571,8 +1575,7 @@ pub fn missing_or(
             where_: store.table(table),
         },
         Some(super::Missing::Schema) => super::migrate::missing_schema(store),
-        None if super::refused(e) => DbError::query(context, e)
-            .with_hint("`clusterctl doctor` prints the GRANT this role needs"),
+        None if super::refused(e) => DbError::query(context, e).with_hint(DOCTOR_HINT),
         None => DbError::query(context, e),
     }
 }

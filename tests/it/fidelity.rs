@@ -529,6 +529,56 @@ fn the_grants_init_print_hands_an_admin_are_what_doctor_sees() {
     );
 }
 
+/// A role that may not even read clusterctl's tables: doctor reports it
+/// (exit 3, the GRANTs among the blockers), where it failed on the read
+/// (exit 1) and told the operator to run doctor.
+#[test]
+fn doctor_reports_a_role_that_cannot_read_the_tables() {
+    let emu = Emulator::start();
+    init_tables(&emu);
+    let role = emu.create_role("blind");
+    emu.create_hydrated_cluster("c", "r1", "25cc");
+    strategy(&emu, "c", "idle_suspend", json!({"idle_after_s": 60}));
+    let run = as_role(&role, &["doctor", "-o", "json"]);
+    assert_eq!(run.code, 3, "{}", run.all());
+    let doc = run.json();
+    crate::json_schema::conforms(&crate::json_schema::schema(), &doc);
+    let findings = doc["result"]["findings"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let privileges = findings
+        .iter()
+        .find(|f| f["topic"] == "privileges" && f["level"] == "blocker");
+    assert!(
+        privileges.is_some_and(|f| f["fix"]
+            .as_str()
+            .is_some_and(|x| x.contains("GRANT SELECT ON \"mz_cluster_strategies\""))),
+        "{doc:#}"
+    );
+    assert!(
+        !run.all().contains("`clusterctl doctor` prints the GRANT"),
+        "{}",
+        run.all()
+    );
+    // A session cluster the role may not use: its GRANT is in the script
+    // (`--print-sql` said nothing doctor found was fixed by SQL).
+    emu.create_hydrated_cluster("private", "r1", "25cc");
+    let script = as_role(
+        &role,
+        &["doctor", "--exec-cluster", "private", "--print-sql"],
+    )
+    .code(3)
+    .stdout;
+    assert!(
+        script.contains(&format!(
+            "GRANT USAGE ON CLUSTER \"private\" TO \"{}\";",
+            role.name
+        )),
+        "{script}"
+    );
+}
+
 /// `doctor --print-sql` hands an admin what fixes a role's privileges and
 /// ownership as one script: run as it is, the role's doctor finds nothing
 /// left to block apply. A cluster whose name holds a newline is escaped in
