@@ -583,7 +583,14 @@ async fn table_findings(
                         "{where_} does not exist, though every migration is recorded (dropped \
                          by hand?): apply fails until it is created again"
                     ),
-                    Some(init.into()),
+                    // `init` finds every migration recorded and does
+                    // nothing (its fix said to run it).
+                    Some(
+                        "have an admin run the SQL of `clusterctl init --print` (every statement \
+                         may run again; `clusterctl init` sees the migrations recorded and does \
+                         nothing)"
+                            .into(),
+                    ),
                 )
             })
             .into_iter()

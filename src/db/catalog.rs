@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::store::{Store, STRATEGIES};
+use super::store::{Store, STATE, STRATEGIES};
 use super::{Client, DbError};
 use crate::model::{
     Activity, Cluster, ClusterId, CrashInfo, Environment, Identity, Objects, Replica, ReplicaSize,
@@ -254,8 +254,8 @@ pub async fn load(
     );
     let strategies = strategies
         .map_err(|e| super::store::missing_or(&e, store, STRATEGIES, "reading strategies"))?;
-    let states = states
-        .map_err(|e| super::store::missing_or(&e, store, STRATEGIES, "reading strategy state"))?;
+    let states =
+        states.map_err(|e| super::store::missing_or(&e, store, STATE, "reading strategy state"))?;
     let (now, mut env) = env?;
     let session_cluster = session.map_err(q("the session cluster"))?;
     let sizes = match &opts.replica_sizes {

@@ -579,6 +579,43 @@ fn doctor_reports_a_role_that_cannot_read_the_tables() {
     );
 }
 
+/// A table of ours dropped by hand (every migration recorded): the
+/// commands name that table (the state's missing was said as the
+/// strategies table's), and doctor's fix recreates it (`init`, which it
+/// said, finds the migrations recorded and does nothing).
+#[test]
+fn a_table_dropped_by_hand_is_named_and_its_fix_recreates_it() {
+    let emu = Emulator::start();
+    init_tables(&emu);
+    emu.create_hydrated_cluster("c", "r1", "25cc");
+    emu.sql("ALTER TABLE mz_cluster_strategy_state RENAME TO gone_state");
+    let run = clusterctl(&emu, &["dry-run"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.stderr
+            .contains("\"mz_cluster_strategy_state\" does not exist"),
+        "{}",
+        run.all()
+    );
+    let doc = clusterctl(&emu, &["doctor", "-o", "json"]).code(3).json();
+    let findings = doc["result"]["findings"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let tables = findings
+        .iter()
+        .find(|f| f["topic"] == "tables" && f["level"] == "blocker");
+    assert!(
+        tables.is_some_and(|f| f["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("mz_cluster_strategy_state"))
+            && f["fix"]
+                .as_str()
+                .is_some_and(|x| x.contains("clusterctl init --print"))),
+        "{doc:#}"
+    );
+}
+
 /// `doctor --print-sql` hands an admin what fixes a role's privileges and
 /// ownership as one script: run as it is, the role's doctor finds nothing
 /// left to block apply. A cluster whose name holds a newline is escaped in
