@@ -2321,6 +2321,39 @@ fn a_plan_without_an_interval_uses_the_one_the_controller_recorded() {
     assert_eq!(wake(&plan(&absurd, &PlanOptions::default())), explicit);
 }
 
+/// Woken earlier than the forecast's wake now says (a lead learned shorter
+/// since) and held warm for that demand: `describe` and `status` show the
+/// occurrence after it as the next, not a wake still ahead that the
+/// cluster, warm already, will never make (the outside check's "waking at
+/// 21:58Z" at 22:00).
+#[test]
+fn a_prewarm_under_way_shows_the_following_occurrence_as_next() {
+    let hydrations = json!({"by_size": {"200cc": [600, 660, 630]}});
+    let next_wake = |predict: serde_json::Value| {
+        let s = predictive_before_office_hours(predict);
+        let p = plan(&s, &PlanOptions::default());
+        only(&p)
+            .prediction
+            .clone()
+            .and_then(|x| x.next_wake)
+            .map(|t| t.format("%a %H:%M").to_string())
+    };
+    assert_eq!(
+        next_wake(json!({"hydrations": hydrations})),
+        Some("Mon 08:41".into())
+    );
+    let held = json!({
+        "hydrations": hydrations,
+        "hold": {
+            "wake": "2026-02-02T05:50:00Z",
+            "until": "2026-02-02T10:00:00Z",
+            "started_until": "2026-02-02T10:00:00Z",
+            "why": "predicted demand Mon 08:55"
+        }
+    });
+    assert_eq!(next_wake(held), Some("Tue 08:41".into()));
+}
+
 #[test]
 fn the_controller_records_its_interval_in_the_predictive_state() {
     let hydrations = json!({"by_size": {"200cc": [600, 660, 630]}});

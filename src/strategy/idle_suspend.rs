@@ -1006,6 +1006,18 @@ pub(super) fn prediction(
     let d = Desired::from_cluster(ctx.cluster);
     let p = predicting(c, ctx, &d, st)?;
     let ps = st.predict.clone().unwrap_or_default();
+    // The occurrence after the one held warm for: a cluster woken earlier
+    // than the forecast's wake now says (a lead learned shorter since) is
+    // held for that one, whose wake, still ahead, was shown as the next.
+    let held_until = ps
+        .hold
+        .as_ref()
+        .map(|h| h.until(seen(ctx, &ps)))
+        .filter(|t| *t > ctx.now);
+    let upcoming = match (&p.forecast.next, held_until) {
+        (Some(o), Some(until)) if o.wake < until => p.forecast.then.as_ref(),
+        (next, _) => next.as_ref(),
+    };
     let mut hydration: Vec<predict::Estimate> = ps
         .hydrations
         .by_size
@@ -1038,8 +1050,8 @@ pub(super) fn prediction(
         margin_s: p.lead.margin_s,
         interval_s: p.lead.interval_s,
         phase: p.forecast.current.as_ref().map(|(_, ph)| *ph),
-        next_demand: p.forecast.next.as_ref().map(|o| o.describe()),
-        next_wake: p.forecast.next.as_ref().map(|o| o.wake),
+        next_demand: upcoming.map(|o| o.describe()),
+        next_wake: upcoming.map(|o| o.wake),
         hits: ps.hits,
         misses: ps.misses,
     })

@@ -107,6 +107,9 @@ pub struct Forecast {
     pub holding: Option<Occurrence>,
     /// The next occurrence to wake for.
     pub next: Option<Occurrence>,
+    /// The one after it (what is next once `next` is being held warm for:
+    /// woken earlier than its wake now says).
+    pub then: Option<Occurrence>,
 }
 
 fn secs(s: i64) -> Duration {
@@ -544,10 +547,13 @@ fn forecast_prepared(
     let mut current = None;
     let mut holding = None;
     let mut next = None;
+    let mut then = None;
     for mut o in occ {
         if o.wake > now {
             if next.is_none() {
                 next = Some(o);
+            } else if then.is_none() {
+                then = Some(o);
             }
             continue;
         }
@@ -577,6 +583,7 @@ fn forecast_prepared(
         current,
         holding,
         next,
+        then,
     }
 }
 
