@@ -980,6 +980,9 @@ pub struct Unresolved {
     /// The writing machine's boot clock at `created_at` (rows of older
     /// releases, or of a machine without one: `None`).
     pub boot: Option<BootClock>,
+    /// A create whose replica an executed drop recorded after it removed:
+    /// it ran, though the catalog no longer shows the replica.
+    pub dropped_since: bool,
 }
 
 /// A role id as Materialize prints it (`u7`, `s1`, `g2`): a kind letter

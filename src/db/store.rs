@@ -678,14 +678,26 @@ impl Store {
     /// executed `set_size` action (its ninth column says which: `open`,
     /// `resize`): read with the snapshot, parsed by
     /// [`Store::parse_unfinished`].
+    /// An open create whose replica an executed drop recorded since
+    /// removed is tagged `open_dropped`: it ran (a temporary replica that
+    /// did not come online is dropped before its creation's outcome can be
+    /// written), though the catalog no longer shows it.
     pub fn unfinished_sql(&self) -> String {
         let table = self.table(ACTIONS);
+        let kind = |k: crate::plan::ActionKind| ddl::literal(k.name());
         format!(
             "SELECT action_id, cluster_id, decision_ctx->>'kind', decision_ctx->>'replica', \
              decision_ctx->>'size', decision_ctx->>'replication_factor', decision_ctx->>'deadline_s', \
-             created_at, 'open', decision_ctx->>'boot' FROM {table} WHERE {open} \
+             created_at, CASE WHEN decision_ctx->>'kind' = {create} AND EXISTS (\
+               SELECT 1 FROM {table} AS d WHERE d.executed AND d.cluster_id = a.cluster_id \
+               AND d.decision_ctx->>'kind' = {drop} \
+               AND d.decision_ctx->>'replica' = a.decision_ctx->>'replica' \
+               AND d.created_at >= a.created_at) THEN 'open_dropped' ELSE 'open' END, \
+             decision_ctx->>'boot' FROM {table} AS a WHERE {open} \
              UNION ALL SELECT * FROM ({last_resizes}) AS last_resizes",
-            open = open_sql(""),
+            create = kind(crate::plan::ActionKind::CreateReplica),
+            drop = kind(crate::plan::ActionKind::DropReplica),
+            open = open_sql("a."),
             last_resizes = self.last_resizes_sql(),
         )
     }
@@ -790,6 +802,7 @@ impl Store {
                 created_at,
                 // Data: a boot clock that does not parse is none.
                 boot: get(9).and_then(|v| serde_json::from_str(&v).ok()),
+                dropped_since: get(8).as_deref() == Some("open_dropped"),
             });
         }
         Unfinished {

@@ -158,6 +158,8 @@ fn by_boot_clock(
 fn took_effect(snap: &Snapshot, row: &Unresolved) -> bool {
     let cluster = snap.cluster(&row.cluster_id);
     match row.kind.as_str() {
+        // Dropped since, by a recorded drop: it ran.
+        "create_replica" if row.dropped_since => true,
         "create_replica" => cluster
             .and_then(|c| c.replica(&row.replica))
             .is_some_and(|r| {

@@ -2012,6 +2012,7 @@ fn unfinished(
         deadline_s,
         created_at: Some(now() - Duration::seconds(ago)),
         boot: None,
+        dropped_since: false,
     }
 }
 

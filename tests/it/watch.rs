@@ -1171,6 +1171,18 @@ fn a_temporary_replica_that_does_not_come_online_in_time_is_dropped() {
         .filter(|c| c["kind"] == "drop_replica")
         .count();
     assert_eq!(drops, 3, "two of its own, one left by a dead run");
+    // The second run's creation could not record its outcome (no replica
+    // to write it on): the next run settles it as run, since a recorded
+    // drop removed the replica (it said "failed: found it not applied").
+    emu.add_replica("ops", "r1", "25cc");
+    emu.set_replica_online("ops", "r1");
+    emu.set_hydrated("ops", "r1", true);
+    clusterctl(&emu, &["apply", "--exec-cluster", "ops"]).ok();
+    let not_run = emu.query_strings(
+        "SELECT count(*)::text FROM mz_cluster_strategy_actions \
+         WHERE decision_ctx->>'kind' = 'create_replica' AND executed IS DISTINCT FROM true",
+    );
+    assert_eq!(not_run, [[Some("0".to_string())]]);
     // The wait needs --create-replica.
     let run = clusterctl(&emu, &["apply", "--create-replica-wait", "2s"]);
     assert_eq!(run.code, 64, "{}", run.all());
