@@ -183,7 +183,9 @@ pub async fn doctor(ctx: &Context) -> Result<DoctorReport, CommandError> {
                 tables_missing = Some(where_);
                 None
             }
-            Err(e) if !e.transient() => {
+            // A statement refused (a privilege); a missing or newer schema
+            // fails doctor as every command, saying so.
+            Err(e @ crate::db::DbError::Query { .. }) if !e.transient() => {
                 unreadable = Some(without_doctor_hint(&e));
                 None
             }

@@ -469,7 +469,7 @@ fn tables_without_a_migrations_table_are_read_whole() {
     let unfinished: Vec<String> = emu
         .sql_log()
         .into_iter()
-        .filter(|s| s.contains("executed IS NULL AND error_message IS NULL"))
+        .filter(|s| s.contains("a.executed IS NULL AND a.error_message IS NULL"))
         .collect();
     assert_eq!(unfinished.len(), 2, "{unfinished:#?}");
     assert!(unfinished[0].contains("clusterctl_schema_migrations"));
