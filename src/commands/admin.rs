@@ -169,10 +169,10 @@ pub async fn wipe_state(
     let wiped = match wiped {
         Err(CommandError::Db(e)) => {
             return Err(match backend.explain_missing(e).await {
-                DbError::TablesMissing { where_ } => CommandError::TablesMissing(format!(
-                    "clusterctl's tables are missing ({where_} does not exist): `clusterctl \
-                     init` creates them (wipe-state never does; without the state table there \
-                     is no state to wipe)"
+                DbError::TablesMissing { where_, init } => CommandError::TablesMissing(format!(
+                    "clusterctl's tables are missing ({where_} does not exist): `{init}` \
+                     creates them (wipe-state never does; without the state table there is no \
+                     state to wipe)"
                 )),
                 e => e.into(),
             })

@@ -179,7 +179,7 @@ pub async fn doctor(ctx: &Context) -> Result<DoctorReport, CommandError> {
         };
         match r {
             Ok(s) => Some(s),
-            Err(crate::db::DbError::TablesMissing { where_ }) => {
+            Err(crate::db::DbError::TablesMissing { where_, .. }) => {
                 tables_missing = Some(where_);
                 None
             }
@@ -547,7 +547,9 @@ async fn table_findings(
     missing: Option<String>,
 ) -> (Vec<Finding>, bool) {
     let store = &ctx.store;
-    let init = "clusterctl init (or have an admin run the SQL of `clusterctl init --print`)";
+    let init = ctx.store.init_command();
+    let init = format!("{init} (or have an admin run the SQL of `{init} --print`)");
+    let init = init.as_str();
     let to_create = match backend
         .retrying("checking clusterctl's tables", async |c| {
             migrate::to_create(store, c).await
@@ -587,12 +589,12 @@ async fn table_findings(
                     ),
                     // `init` finds every migration recorded and does
                     // nothing (its fix said to run it).
-                    Some(
-                        "have an admin run the SQL of `clusterctl init --print` (every statement \
-                         may run again; `clusterctl init` sees the migrations recorded and does \
-                         nothing)"
-                            .into(),
-                    ),
+                    Some(format!(
+                        "have an admin run the SQL of `{} --print` (every statement may run \
+                             again; `clusterctl init` sees the migrations recorded and does \
+                             nothing)",
+                        ctx.store.init_command()
+                    )),
                 )
             })
             .into_iter()

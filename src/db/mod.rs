@@ -49,8 +49,12 @@ pub enum DbError {
     },
     /// Our tables do not exist (`where_`: the one a statement read), the
     /// error of every command that needs them ([`store::missing_or`]).
-    #[error("clusterctl's tables are missing ({where_} does not exist): run `clusterctl init` (or `clusterctl apply` once; both create them), or have an admin run the SQL of `clusterctl init --print`")]
-    TablesMissing { where_: String },
+    #[error("clusterctl's tables are missing ({where_} does not exist): run `{init}` (or `clusterctl apply` once; both create them), or have an admin run the SQL of `{init} --print` (a table dropped by hand after its migration is made again only by that SQL: `init` finds every migration recorded and does nothing)")]
+    TablesMissing {
+        where_: String,
+        /// `clusterctl init`, with the `--schema` the tables are in.
+        init: String,
+    },
     /// The schema `--schema` names does not exist (`migrate::missing_schema`).
     #[error("{context}: {reason}")]
     SchemaMissing { context: String, reason: String },

@@ -315,6 +315,15 @@ impl Store {
         self.schema.as_deref()
     }
 
+    /// `clusterctl init`, with the `--schema` these tables are in: a fix
+    /// said without it made them in the default schema, not this one.
+    pub fn init_command(&self) -> String {
+        match &self.schema {
+            Some(s) => format!("clusterctl init --schema {}", crate::model::shell_value(s)),
+            None => "clusterctl init".into(),
+        }
+    }
+
     pub(super) fn prefix(&self) -> String {
         match &self.schema {
             Some(s) => format!("{}.", ddl::ident(s)),
@@ -1586,6 +1595,7 @@ pub fn missing_or(
     match super::Missing::of(e) {
         Some(super::Missing::Table) => DbError::TablesMissing {
             where_: store.table(table),
+            init: store.init_command(),
         },
         Some(super::Missing::Schema) => super::migrate::missing_schema(store),
         None if super::refused(e) => DbError::query(context, e).with_hint(DOCTOR_HINT),
@@ -1978,6 +1988,31 @@ fn bounded_config(v: serde_json::Value) -> Result<serde_json::Value, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The fix a missing table's error names runs in the tables' schema
+    /// (it said `clusterctl init`, which made them in the default one).
+    #[test]
+    fn a_missing_tables_fix_names_the_schema() {
+        let said = |schema: Option<&str>| {
+            let store = Store::new(schema.map(str::to_string));
+            DbError::TablesMissing {
+                where_: store.table(STATE),
+                init: store.init_command(),
+            }
+            .to_string()
+        };
+        let s2 = said(Some("s2"));
+        assert!(
+            s2.contains("run `clusterctl init --schema s2`")
+                && s2.contains("the SQL of `clusterctl init --schema s2 --print`"),
+            "{s2}"
+        );
+        assert!(
+            said(None).contains("run `clusterctl init` (or"),
+            "{}",
+            said(None)
+        );
+    }
 
     /// A suspension made over several runs is one; a run whose plan did
     /// not see live what later runs dropped belongs to another.

@@ -91,10 +91,9 @@ impl SelectionError {
         // reuses one): a name a letter or two from it is no better guess.
         let id = ClusterId(arg.to_string()).user_number().is_some();
         let mut hint = if id {
-            format!(
-                " (an id no live cluster has: a dropped cluster's, or one not made yet; \
-                 `clusterctl history --cluster {arg}` shows what was done to it)"
-            )
+            // (Not "see `history --cluster ID`": history says this too
+            // of an id its trail never names.)
+            " (an id no live cluster has: a dropped cluster's, or one not made yet)".to_string()
         } else {
             crate::strategy::keys::did_you_mean(arg, names)
         };
@@ -358,8 +357,7 @@ mod tests {
             let said = said("u9", by_flag);
             assert!(
                 said.contains(
-                    "(an id no live cluster has: a dropped cluster's, or one not made yet; \
-                     `clusterctl history --cluster u9` shows"
+                    "(an id no live cluster has: a dropped cluster's, or one not made yet)"
                 ) && !said.contains("did you mean")
                     && !said.contains("status --all"),
                 "{said}"

@@ -593,7 +593,8 @@ fn a_table_dropped_by_hand_is_named_and_its_fix_recreates_it() {
     assert_eq!(run.code, 1, "{}", run.all());
     assert!(
         run.stderr
-            .contains("\"mz_cluster_strategy_state\" does not exist"),
+            .contains("\"mz_cluster_strategy_state\" does not exist")
+            && run.stderr.contains("made again only by that SQL"),
         "{}",
         run.all()
     );
