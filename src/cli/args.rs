@@ -892,6 +892,15 @@ pub fn parse_time_bound(s: &str) -> Result<crate::commands::TimeBound, String> {
     use crate::commands::TimeBound;
     use chrono::{NaiveDate, NaiveDateTime, TimeZone, Utc};
     let t = s.trim();
+    // A duration past what a number holds is no time either: said too
+    // long (it said "neither a duration … nor a time").
+    if matches!(
+        keys::duration_syntax(t),
+        Err(humantime::DurationError::NumberOverflow)
+    ) || (!t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) && t.parse::<u64>().is_err())
+    {
+        return Err(format!("'{t}' is more than 100 years"));
+    }
     if keys::duration_syntax(t).is_ok() {
         // The one reading of a duration: `5M` (a month where a minute was
         // meant) is refused as every duration flag refuses it.
@@ -1421,6 +1430,14 @@ mod tests {
             TimeBound::Ago(Duration::from_secs(2 * 31_557_600))
         );
         assert!(parse_since("100y").is_ok());
+        // Past what a number holds: too long, not "neither a duration nor
+        // a time".
+        for huge in ["99999999999999999999999s", "99999999999999999999999"] {
+            let e = parse_since(huge).unwrap_err();
+            assert!(e.contains("is more than 100 years"), "{e}");
+            let e = parse_duration(huge).unwrap_err();
+            assert!(e.contains("too large"), "{e}");
+        }
         let long = parse_since("99999y").unwrap_err();
         assert!(
             long.contains("more than 100 years") && !long.contains("neither"),

@@ -363,6 +363,9 @@ pub fn read_duration(s: &str) -> Result<Duration, String> {
             // Whole seconds already, past what any number of them holds.
             return format!("'{s}' is too large a number of seconds");
         }
+        if matches!(e, humantime::DurationError::NumberOverflow) {
+            return format!("'{s}' is too large a duration");
+        }
         if s.parse::<f64>().is_ok_and(f64::is_finite) {
             // humantime said "unknown unit ''" of a plain `1800.5`.
             return format!(
