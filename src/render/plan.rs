@@ -284,7 +284,7 @@ pub fn progress_line(
                         // The statement returned; Materialize resizes on.
                         Some(crate::plan::rules::ResizeForm::Background) => format!(
                             "{}: resize started after {secs} (Materialize cuts over once the new \
-                             replicas are hydrated; the old ones serve meanwhile)",
+                             replicas are hydrated; replicas running meanwhile keep serving)",
                             subject(&r.action)
                         ),
                         _ => format!("{}: {noun} complete after {secs}", subject(&r.action)),
