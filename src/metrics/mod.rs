@@ -797,12 +797,9 @@ mod tests {
         );
     }
 
-    #[test]
-    fn only_the_lease_holder_exports_per_cluster_gauges() {
-        use crate::model::{ClusterId, Snapshot};
-        let m = Metrics::new();
-        let snap = Snapshot::default();
-        let plan = crate::plan::plan(&snap, &crate::plan::PlanOptions::default());
+    /// A successful run of `snap` that did nothing.
+    fn observe_a_quiet_run(m: &Metrics, snap: &crate::model::Snapshot) {
+        let plan = crate::plan::plan(snap, &crate::plan::PlanOptions::default());
         let report = ApplyReport {
             run_id: uuid::Uuid::nil(),
             results: vec![],
@@ -813,9 +810,16 @@ mod tests {
         m.observe_run(
             RunOutcome::Success,
             Duration::from_secs(1),
-            Some((&snap, &plan, &report)),
+            Some((snap, &plan, &report)),
             Utc::now(),
         );
+    }
+
+    #[test]
+    fn only_the_lease_holder_exports_per_cluster_gauges() {
+        use crate::model::{ClusterId, Snapshot};
+        let m = Metrics::new();
+        observe_a_quiet_run(&m, &Snapshot::default());
         m.replicas
             .get_or_create(&ClusterLabels {
                 cluster: "c".into(),
@@ -870,20 +874,7 @@ mod tests {
                 ..Snapshot::default()
             };
             snap.env.settings.statement_logging_max_sample_rate = Some(rate);
-            let plan = crate::plan::plan(&snap, &crate::plan::PlanOptions::default());
-            let report = ApplyReport {
-                run_id: uuid::Uuid::nil(),
-                results: vec![],
-                changed_clusters: vec![],
-                states_written: 0,
-                interrupted: false,
-            };
-            m.observe_run(
-                RunOutcome::Success,
-                Duration::from_secs(1),
-                Some((&snap, &plan, &report)),
-                Utc::now(),
-            );
+            observe_a_quiet_run(&m, &snap);
             m.prometheus_text()
                 .lines()
                 .find(|l| l.starts_with("clusterctl_activity_signal_known"))

@@ -529,6 +529,15 @@ fn the_grants_init_print_hands_an_admin_are_what_doctor_sees() {
     );
 }
 
+/// The blocker of `topic` among a doctor document's findings.
+fn blocker(doc: &serde_json::Value, topic: &str) -> Option<serde_json::Value> {
+    doc["result"]["findings"]
+        .as_array()?
+        .iter()
+        .find(|f| f["topic"] == topic && f["level"] == "blocker")
+        .cloned()
+}
+
 /// A role that may not even read clusterctl's tables: doctor reports it
 /// (exit 3, the GRANTs among the blockers), where it failed on the read
 /// (exit 1) and told the operator to run doctor.
@@ -543,13 +552,7 @@ fn doctor_reports_a_role_that_cannot_read_the_tables() {
     assert_eq!(run.code, 3, "{}", run.all());
     let doc = run.json();
     crate::json_schema::conforms(&crate::json_schema::schema(), &doc);
-    let findings = doc["result"]["findings"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let privileges = findings
-        .iter()
-        .find(|f| f["topic"] == "privileges" && f["level"] == "blocker");
+    let privileges = blocker(&doc, "privileges");
     assert!(
         privileges.is_some_and(|f| f["fix"]
             .as_str()
@@ -599,13 +602,7 @@ fn a_table_dropped_by_hand_is_named_and_its_fix_recreates_it() {
         run.all()
     );
     let doc = clusterctl(&emu, &["doctor", "-o", "json"]).code(3).json();
-    let findings = doc["result"]["findings"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let tables = findings
-        .iter()
-        .find(|f| f["topic"] == "tables" && f["level"] == "blocker");
+    let tables = blocker(&doc, "tables");
     assert!(
         tables.is_some_and(|f| f["message"]
             .as_str()
