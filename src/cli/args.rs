@@ -892,26 +892,25 @@ pub fn parse_time_bound(s: &str) -> Result<crate::commands::TimeBound, String> {
     use crate::commands::TimeBound;
     use chrono::{NaiveDate, NaiveDateTime, TimeZone, Utc};
     let t = s.trim();
-    // A duration past what a number holds is no time either: said too
-    // long (it said "neither a duration … nor a time").
-    if matches!(
-        keys::duration_syntax(t),
-        Err(humantime::DurationError::NumberOverflow)
-    ) || (!t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) && t.parse::<u64>().is_err())
-    {
-        return Err(format!("'{t}' is more than 100 years"));
-    }
-    if keys::duration_syntax(t).is_ok() {
-        // The one reading of a duration: `5M` (a month where a minute was
-        // meant) is refused as every duration flag refuses it.
-        let d = keys::read_duration(t)?;
-        // A time that far back is a date (`history --since 2y` works as
-        // the date two years ago does); only a bound no clock holds is
-        // refused.
-        if d > MAX_TIME_BOUND {
+    match keys::duration_syntax(t) {
+        // A duration past what a number holds is no time either: said too
+        // long (it said "neither a duration … nor a time").
+        Err(humantime::DurationError::NumberOverflow) => {
             return Err(format!("'{t}' is more than 100 years"));
         }
-        return Ok(TimeBound::Ago(d));
+        Err(_) => {}
+        Ok(_) => {
+            // The one reading of a duration: `5M` (a month where a minute was
+            // meant) is refused as every duration flag refuses it.
+            let d = keys::read_duration(t)?;
+            // A time that far back is a date (`history --since 2y` works as
+            // the date two years ago does); only a bound no clock holds is
+            // refused.
+            if d > MAX_TIME_BOUND {
+                return Err(format!("'{t}' is more than 100 years"));
+            }
+            return Ok(TimeBound::Ago(d));
+        }
     }
     let at = chrono::DateTime::parse_from_rfc3339(t)
         .map(|at| at.with_timezone(&Utc))

@@ -116,24 +116,30 @@ pub async fn read(c: &Client, store: &Store, days: u32) -> Result<LiveHistory, D
     );
     let suspensions_sql = store.every_last_suspension_sql();
     let (
-        (sizes, clusters, replicas, strategies, states, log, hydration, memory, peak, limit, auto),
+        sizes,
+        clusters,
+        replicas,
+        strategies,
+        states,
+        log,
+        hydration,
+        memory,
+        peak,
+        limit,
+        auto,
         suspensions,
     ) = tokio::join!(
-        async {
-            tokio::join!(
-                c.query_typed(SIZES_SQL, &[]),
-                catalog::parsed_rows(c, CLUSTERS_SQL, catalog::parse_cluster),
-                catalog::parsed_rows(c, &replicas_sql, catalog::parse_replica),
-                store.strategies(c),
-                store.states(c),
-                c.query_typed(&log_sql, &[]),
-                c.query_typed(&hydration_sql, &[]),
-                c.query_typed(MEMORY_SQL, &[]),
-                c.query_typed(&peak_sql, &[]),
-                catalog::read_replica_limit(c),
-                c.query_typed(catalog::AUTO_SCALING_SQL, &[]),
-            )
-        },
+        c.query_typed(SIZES_SQL, &[]),
+        catalog::parsed_rows(c, CLUSTERS_SQL, catalog::parse_cluster),
+        catalog::parsed_rows(c, &replicas_sql, catalog::parse_replica),
+        store.strategies(c),
+        store.states(c),
+        c.query_typed(&log_sql, &[]),
+        c.query_typed(&hydration_sql, &[]),
+        c.query_typed(MEMORY_SQL, &[]),
+        c.query_typed(&peak_sql, &[]),
+        catalog::read_replica_limit(c),
+        c.query_typed(catalog::AUTO_SCALING_SQL, &[]),
         c.query_typed(&suspensions_sql, &[]),
     );
     let mut h = LiveHistory {

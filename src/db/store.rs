@@ -894,22 +894,24 @@ impl Store {
     /// (read with the snapshot, parsed by [`Store::parse_last_suspensions`]):
     /// the rows of [`Store::suspension_rows`], one per drop, with the newest
     /// creation's time.
+    pub fn last_suspensions_sql(&self, clusters: &[ClusterId]) -> String {
+        let ids: Vec<String> = clusters.iter().map(|id| ddl::literal(&id.0)).collect();
+        self.last_suspensions_where(&format!("AND cluster_id IN ({})", ids.join(", ")))
+    }
+
     /// [`Store::last_suspensions_sql`] of every cluster (`simulate
     /// --from-history`, which reads each cluster's once).
     pub fn every_last_suspension_sql(&self) -> String {
-        format!(
-            "{} SELECT cluster_id, replica, size, created_at, last_created, ran, newest_run, run_id, live \
-             FROM last",
-            self.suspension_rows("")
-        )
+        self.last_suspensions_where("")
     }
 
-    pub fn last_suspensions_sql(&self, clusters: &[ClusterId]) -> String {
-        let ids: Vec<String> = clusters.iter().map(|id| ddl::literal(&id.0)).collect();
+    /// The last suspensions' rows of the clusters `clusters` (a condition
+    /// on `cluster_id`, [`Store::suspension_rows`]) selects.
+    fn last_suspensions_where(&self, clusters: &str) -> String {
         format!(
             "{} SELECT cluster_id, replica, size, created_at, last_created, ran, newest_run, run_id, live \
              FROM last",
-            self.suspension_rows(&format!("AND cluster_id IN ({})", ids.join(", ")))
+            self.suspension_rows(clusters)
         )
     }
 
@@ -1576,16 +1578,16 @@ impl Store {
     }
 }
 
+/// What a refusal for want of a privilege on our tables adds to its
+/// reason (`doctor`, which says the GRANT itself, leaves it out).
+pub const DOCTOR_HINT: &str = "`clusterctl doctor` prints the GRANT this role needs";
+
 /// A failed statement on our table `table`, as every reader says it: our
 /// tables missing ([`DbError::TablesMissing`]), the `--schema` missing, a
 /// privilege missing (pointing at `doctor`, which names the GRANT), or the
 /// statement's own error. Whether a missing table is really a missing
 /// schema (PostgreSQL says the relation is missing for both) is asked by
 /// `LiveBackend::explain_missing`.
-/// What a refusal for want of a privilege on our tables adds to its
-/// reason (`doctor`, which says the GRANT itself, leaves it out).
-pub const DOCTOR_HINT: &str = "`clusterctl doctor` prints the GRANT this role needs";
-
 pub fn missing_or(
     e: &tokio_postgres::Error,
     store: &Store,

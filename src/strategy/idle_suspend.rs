@@ -214,11 +214,10 @@ pub fn remembered(
     // A slot with no trace of a suspension or a wake (wiped, or never
     // written), and a trail that shows no wake since.
     let fresh = st.suspended_at.is_none() && st.resumed_at.is_none() && st.suspended.is_empty();
-    let woken_since = |l: &crate::model::LastSuspension| l.last_created.is_some_and(|t| t >= l.at);
     let from_trail = wake.is_empty()
         && fresh
         && cluster.replicas.is_empty()
-        && last.is_some_and(|l| !woken_since(l));
+        && last.is_some_and(|l| !woken_since(l, &st));
     if let (true, Some(last)) = (from_trail, last) {
         wake = sized_drops(last, &burst).collect();
     }
@@ -502,13 +501,11 @@ fn recall_read(ctx: &Ctx, st: &mut IdleSuspendState) -> Option<String> {
     let last = ctx.last_suspension?;
     // A resume under way knows what it brings back.
     let resuming = st.suspended_at.is_none() && !st.resuming.is_empty();
-    let woken_since = last.last_created.is_some_and(|t| t >= last.at)
-        || st.resumed_at.is_some_and(|t| t >= last.at);
     if resuming {
         return None;
     }
     let burst = ctx.burst.as_str();
-    if woken_since {
+    if woken_since(last, st) {
         return owed_by_a_partial_wake(ctx, st, last);
     }
     let running: Vec<SuspendedReplica> = ctx
@@ -568,6 +565,12 @@ fn recall_read(ctx: &Ctx, st: &mut IdleSuspendState) -> Option<String> {
     st.suspended_at = st.suspended_at.or(Some(last.at));
     st.resuming.clear();
     Some(what)
+}
+
+/// Whether the cluster was woken since the trail's last suspension: a
+/// creation recorded after it, or a resume the slot remembers.
+fn woken_since(last: &crate::model::LastSuspension, st: &IdleSuspendState) -> bool {
+    last.last_created.is_some_and(|t| t >= last.at) || st.resumed_at.is_some_and(|t| t >= last.at)
 }
 
 /// What the trail's last suspension dropped that a wake can bring back:

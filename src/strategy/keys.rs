@@ -359,12 +359,12 @@ pub fn read_duration(s: &str) -> Result<Duration, String> {
         ));
     }
     duration_syntax(s).map_err(|e| {
-        if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
-            // Whole seconds already, past what any number of them holds.
-            return format!("'{s}' is too large a number of seconds");
-        }
         if matches!(e, humantime::DurationError::NumberOverflow) {
-            return format!("'{s}' is too large a duration");
+            // Whole seconds already (a plain number), or with a unit.
+            return match s.parse::<f64>().is_ok() {
+                true => format!("'{s}' is too large a number of seconds"),
+                false => format!("'{s}' is too large a duration"),
+            };
         }
         if s.parse::<f64>().is_ok_and(f64::is_finite) {
             // humantime said "unknown unit ''" of a plain `1800.5`.
@@ -395,10 +395,14 @@ fn syntax_error(e: &humantime::DurationError) -> String {
     }
 }
 
-/// `30s`, `5m`, `1h30m`, or plain seconds, of any length.
+/// `30s`, `5m`, `1h30m`, or plain seconds, of any length. Whole seconds
+/// past what a number holds overflow, as a number with a unit does.
 pub fn duration_syntax(s: &str) -> Result<Duration, humantime::DurationError> {
     match s.parse::<u64>() {
         Ok(secs) => Ok(Duration::from_secs(secs)),
+        Err(_) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
+            Err(humantime::DurationError::NumberOverflow)
+        }
         Err(_) => humantime::parse_duration(s),
     }
 }
