@@ -36,6 +36,61 @@ pub struct Cli {
     pub command: Command,
 }
 
+impl Cli {
+    /// Parses a command line: clap's own parse, after [`switches_alone`].
+    pub fn parse_argv<I, T>(argv: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString>,
+    {
+        Cli::try_parse_from(switches_alone(argv.into_iter().map(Into::into)))
+    }
+}
+
+/// A switch key flag (`--predict`) followed by a word that is no boolean
+/// is the switch alone, that word the next argument: clap gives a flag of
+/// an optional value the next word whatever it is, so `strategy set
+/// --predict batch idle_suspend` took the cluster as the switch's value.
+/// Written `--predict=true` for clap. A word that looks meant as a value
+/// (`yes`, `0`, …) stays one, for clap to refuse by name; nothing after
+/// `--` is touched.
+pub fn switches_alone(
+    argv: impl IntoIterator<Item = std::ffi::OsString>,
+) -> Vec<std::ffi::OsString> {
+    const BOOLISH: &[&str] = &[
+        "true", "false", "yes", "no", "on", "off", "t", "f", "y", "n", "1", "0",
+    ];
+    let switches: Vec<String> = keys::all_keys()
+        .into_iter()
+        .filter(|(key, _)| key.kind == KeyKind::Bool)
+        .flat_map(|(key, _)| [format!("--{}", key.flag()), format!("--{}", key.name)])
+        .collect();
+    let argv: Vec<std::ffi::OsString> = argv.into_iter().collect();
+    let mut out = Vec::with_capacity(argv.len());
+    let mut rest = false;
+    for (i, arg) in argv.iter().enumerate() {
+        rest |= arg == "--";
+        let switch = !rest
+            && arg
+                .to_str()
+                .is_some_and(|a| switches.iter().any(|s| s == a));
+        let next_no_value = argv.get(i + 1).is_some_and(|next| {
+            next.to_str().is_none_or(|n| {
+                !n.starts_with('-') && !BOOLISH.contains(&n.to_ascii_lowercase().as_str())
+            })
+        });
+        match switch && next_no_value {
+            true => {
+                let mut with = arg.clone();
+                with.push("=true");
+                out.push(with);
+            }
+            false => out.push(arg.clone()),
+        }
+    }
+    out
+}
+
 // Parsed once per process: the size difference of the variants is irrelevant.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
@@ -1288,6 +1343,40 @@ mod tests {
         assert_eq!(keys(&["--predict"]), Ok(json!({"predict": true})));
         assert_eq!(keys(&["--predict", "false"]), Ok(json!({"predict": false})));
         assert!(keys(&["--predict", "maybe"]).is_err());
+        // Before the positional arguments: the switch alone, not the
+        // cluster as its value.
+        let cli = Cli::parse_argv([
+            "clusterctl",
+            "strategy",
+            "set",
+            "--predict",
+            "c",
+            "idle_suspend",
+        ])
+        .map_err(|e| e.to_string());
+        let Ok(Cli {
+            command: Command::Strategy(StrategyCommand::Set(a)),
+        }) = cli
+        else {
+            panic!("{cli:?}")
+        };
+        assert_eq!(
+            (a.cluster_name.as_str(), serde_json::Value::Object(a.keys.0)),
+            ("c", json!({"predict": true}))
+        );
+        // A word meant as a value is refused by name; `--` ends it.
+        let yes = Cli::parse_argv([
+            "clusterctl",
+            "strategy",
+            "set",
+            "--predict",
+            "yes",
+            "c",
+            "idle_suspend",
+        ]);
+        assert!(yes.is_err_and(|e| e.to_string().contains("'yes' for '--predict")));
+        let after = switches_alone(["a", "--", "--predict", "c"].map(Into::into));
+        assert_eq!(after, ["a", "--", "--predict", "c"]);
     }
 
     #[test]

@@ -13,8 +13,6 @@ mod dispatch;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 pub use args::{parse_duration, Cli, Command, LogFormat, OutputFormat};
 
 /// Exit codes (stable; documented in the README and in `--help`).
@@ -120,7 +118,7 @@ pub fn main() -> ExitCode {
     crate::config::note_empty_url();
     let dotenv = load_dotenv();
     crate::config::set_aside_non_utf8_url();
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::parse_argv(std::env::args_os()) {
         Ok(cli) => cli,
         Err(mut e) => {
             if !e.use_stderr() {
