@@ -111,9 +111,16 @@ fn strategy_rows(rows: &[tokio_postgres::Row]) -> Result<Vec<StrategyRow>, tokio
 /// effect after.
 fn undated_or(op: &str, p: usize) -> String {
     format!(
-        "(updated_at {op} ${p}::text::timestamptz OR updated_at IS NULL \
-         OR updated_at::text = 'infinity' OR updated_at::text LIKE '______-%')"
+        "(updated_at {op} ${p}::text::timestamptz OR {})",
+        undated("updated_at")
     )
+}
+
+/// Whether a time column holds no time the client can read: NULL, or a
+/// date it cannot hold (`infinity`, a year past 262143; written by hand).
+/// Compared as text, which every server takes.
+fn undated(column: &str) -> String {
+    format!("({column} IS NULL OR {column}::text = 'infinity' OR {column}::text LIKE '______-%')")
 }
 
 /// One attempt of a write: `retry` when an attempt before may have
@@ -627,7 +634,9 @@ impl Store {
     }
 
     /// Records how attempted actions ended, all in one statement
-    /// (idempotent; nothing to send for none). Materialize runs an UPDATE as
+    /// (idempotent; nothing to send for none). Only open rows: a settled
+    /// row sharing an id (another tool's, or one another run settled
+    /// first) keeps its outcome. Materialize runs an UPDATE as
     /// a read-then-write over the whole audit table, which has no index
     /// (§8.3): one statement for a run's outcomes reads it once, not once
     /// per action ([`crate::exec::OUTCOME_BATCH`] at most per statement).
@@ -642,7 +651,8 @@ impl Store {
             };
             let sql = format!(
                 "UPDATE {} SET executed = CASE action_id {} END, \
-                 error_message = CASE action_id {} END WHERE action_id IN ({})",
+                 error_message = CASE action_id {} END \
+                 WHERE action_id IN ({}) AND executed IS NULL",
                 self.table(ACTIONS),
                 arms(1),
                 arms(2),
@@ -1031,15 +1041,16 @@ impl Store {
             .collect()
     }
 
-    /// Which of these cluster ids have state rows, of any `state_version`
-    /// (`wipe-state --cluster` with the id of a dropped cluster): the ids
-    /// only, not every payload.
+    /// Which of these cluster ids have state rows of ours (`wipe-state
+    /// --cluster` with the id of a dropped cluster; the reference's are not
+    /// wiped): the ids only, not every payload.
     pub async fn state_ids(&self, c: &Client, ids: &[String]) -> Result<Vec<ClusterId>, DbError> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
         let sql = format!(
-            "SELECT DISTINCT cluster_id FROM {} WHERE cluster_id IN ({})",
+            "SELECT DISTINCT cluster_id FROM {} WHERE state_version = {STATE_VERSION} \
+             AND cluster_id IN ({})",
             self.table(STATE),
             placeholders(1, ids.len())
         );
@@ -1054,7 +1065,9 @@ impl Store {
             .collect())
     }
 
-    /// Deletes state rows: all of them, or those of the given clusters;
+    /// Deletes state rows of ours (`state_version` 2: the reference's 1
+    /// stay, for a rollback to it): all of them, or those of the given
+    /// clusters;
     /// none when the statement arrives after its attempt (`a.by`: what a
     /// run learned since stays). One refused by a step of the server's
     /// clock though it arrived in time fails the attempt
@@ -1069,7 +1082,10 @@ impl Store {
         let n = match clusters {
             None => {
                 let mut params = Vec::new();
-                let sql = format!("DELETE FROM {table} WHERE {}", a.in_time(&mut params));
+                let sql = format!(
+                    "DELETE FROM {table} WHERE state_version = {STATE_VERSION} AND {}",
+                    a.in_time(&mut params)
+                );
                 let n = execute_text(c, &sql, &params)
                     .await
                     .map_err(|e| missing_or(&e, self, STATE, "wiping state"))?;
@@ -1080,7 +1096,8 @@ impl Store {
                 for chunk in ids.chunks(CHUNK) {
                     let mut params: Vec<String> = chunk.iter().map(|c| c.0.clone()).collect();
                     let sql = format!(
-                        "DELETE FROM {table} WHERE cluster_id IN ({}) AND {}",
+                        "DELETE FROM {table} WHERE state_version = {STATE_VERSION} \
+                         AND cluster_id IN ({}) AND {}",
                         placeholders(1, chunk.len()),
                         a.in_time(&mut params)
                     );
@@ -1479,9 +1496,13 @@ impl Store {
             ));
             let _ = write!(sql, " AND ({})", whose.join(" OR "));
         }
-        // A row without a time (written by hand) is the oldest: first, it
-        // took the place of the newest under `--limit`.
-        sql.push_str(" ORDER BY created_at DESC NULLS LAST, action_id DESC");
+        // A row without a time (written by hand, or dated `infinity`) is
+        // the oldest: first, it took the place of the newest under `--limit`.
+        let _ = write!(
+            sql,
+            " ORDER BY {}, created_at DESC, action_id DESC",
+            undated("created_at")
+        );
         if let Some(limit) = filter.limit {
             let _ = write!(sql, " LIMIT {limit}");
         }
@@ -1558,16 +1579,18 @@ impl Store {
         let sql = match clusters {
             Some(_) => format!(
                 "SELECT DISTINCT ON (cluster_id) {} FROM {table} \
-                 WHERE cluster_id IN ({}) AND created_at IS NOT NULL \
+                 WHERE cluster_id IN ({}) AND NOT {} \
                  ORDER BY cluster_id, created_at DESC, action_id DESC",
                 columns.trim_start_matches("SELECT "),
-                placeholders(1, ids.len())
+                placeholders(1, ids.len()),
+                undated("created_at")
             ),
             None => format!(
                 "{columns} FROM {table} JOIN (SELECT cluster_id AS newest_of, \
                  max(created_at) AS newest FROM {table} WHERE cluster_id IS NOT NULL \
-                 GROUP BY cluster_id) AS newest_times \
-                 ON cluster_id = newest_of AND created_at = newest ORDER BY cluster_id, action_id"
+                 AND NOT {} GROUP BY cluster_id) AS newest_times \
+                 ON cluster_id = newest_of AND created_at = newest ORDER BY cluster_id, action_id",
+                undated("created_at")
             ),
         };
         let rows = c
@@ -1897,7 +1920,9 @@ impl ActionRecord {
             decision_ctx: ctx,
             executed: r.try_get(4).ok()?,
             error: r.try_get(5).ok()?,
-            created_at: r.try_get(6).ok()?,
+            // A time chrono cannot hold (PostgreSQL's `infinity`, written by
+            // hand) is a row without a time, not a row left out.
+            created_at: r.try_get(6).ok().flatten(),
             result: ActionResult::parse(r.try_get(7).ok()?)?,
         })
     }

@@ -397,6 +397,109 @@ fn an_audit_row_without_a_time_hides_no_other() {
     }
 }
 
+/// Audit rows dated `infinity` (PostgreSQL takes it; written by hand) were
+/// left out of `history`, `describe` and `status` (their time does not
+/// parse), and sorted first they took `--limit`'s places: `--limit 1`
+/// said no action was recorded (the thirty-fourth session's outside check).
+/// They are rows without a time: shown last, never a last action.
+#[test]
+fn an_audit_row_dated_infinity_is_one_without_a_time() {
+    let emu = two_clusters();
+    let good = emu.cluster_id("good");
+    clusterctl(&emu, &["strategy", "pause", "good"]).ok();
+    for id in ["endless1", "endless2"] {
+        emu.sql(&format!(
+            "INSERT INTO mz_cluster_strategy_actions \
+             (action_id, cluster_id, action_sql, decision_ctx, executed, created_at) \
+             VALUES ('{id}', {}, 'SELECT 1', '{{\"kind\": \"create_replica\"}}', true, 'infinity')",
+            lit(&good)
+        ));
+    }
+    let doc = clusterctl(&emu, &["history", "--limit", "1", "-o", "json"])
+        .ok()
+        .json();
+    let entries = doc["result"]["entries"].as_array().expect("entries");
+    assert_eq!(entries.len(), 1, "{doc}");
+    assert_eq!(entries[0]["kind"], "strategy_pause", "{doc}");
+    let doc = clusterctl(&emu, &["history", "-o", "json"]).ok().json();
+    let ids: Vec<&str> = doc["result"]["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter_map(|e| e["action_id"].as_str())
+        .collect();
+    assert_eq!(ids.len(), 3, "every row: {doc}");
+    assert!(
+        ids[1..].iter().all(|id| id.starts_with("endless")),
+        "last: {doc}"
+    );
+    let doc = clusterctl(&emu, &["status", "-o", "json"]).ok().json();
+    let last = &crate::crash_loop::entry_of(&doc, "good")["last_action"];
+    assert_eq!(last["kind"], "strategy_pause", "{doc}");
+    let one = clusterctl(&emu, &["status", "--cluster", "good", "-o", "json"])
+        .ok()
+        .json();
+    let last = &one["result"]["clusters"][0]["last_action"];
+    assert_eq!(last["kind"], "strategy_pause", "{one}");
+}
+
+/// An outcome is written to open rows only: `apply` settling an open row
+/// rewrote a settled one sharing its `action_id` (another tool's, or a
+/// hand-written one) as "found it not applied" (outside check).
+#[test]
+fn settling_an_open_row_leaves_a_settled_one_of_the_same_id() {
+    let emu = two_clusters();
+    clusterctl(&emu, &["strategy", "pause", "good"]).ok();
+    let bad = emu.cluster_id("bad");
+    for (executed, ago) in [("true", "1 hour"), ("NULL", "59 minutes")] {
+        emu.sql(&format!(
+            "INSERT INTO mz_cluster_strategy_actions \
+             (action_id, cluster_id, action_sql, decision_ctx, executed, created_at) \
+             VALUES ('dup', {}, 'DROP CLUSTER REPLICA \"bad\".\"r9\"', \
+             '{{\"kind\": \"drop_replica\", \"replica\": \"r9\"}}', {executed}, \
+             now() - INTERVAL '{ago}')",
+            lit(&bad)
+        ));
+    }
+    clusterctl(&emu, &["apply"]).ok();
+    let rows = emu.query_strings(
+        "SELECT executed::text, error_message FROM mz_cluster_strategy_actions \
+         WHERE action_id = 'dup' ORDER BY created_at",
+    );
+    assert_eq!(rows[0], [Some("true".to_string()), None], "{rows:?}");
+    assert!(rows[1][0].is_some(), "the open row is settled: {rows:?}");
+}
+
+/// `wipe-state` deleted the reference's `state_version` 1 rows too, which
+/// the README promises to leave for a rollback to mz-clusterctl.
+#[test]
+fn wipe_state_leaves_the_references_rows() {
+    let emu = two_clusters();
+    clusterctl(&emu, &["apply"]).ok();
+    let good = emu.cluster_id("good");
+    emu.sql(&format!(
+        "INSERT INTO mz_cluster_strategy_state VALUES ({}, 1, '{{\"x\": 1}}', now()), \
+         ('u999', 1, '{{\"x\": 2}}', now())",
+        lit(&good)
+    ));
+    let versions = |emu: &Emulator| {
+        emu.query_strings(
+            "SELECT state_version::text, count(*)::text FROM mz_cluster_strategy_state \
+             GROUP BY 1 ORDER BY 1",
+        )
+    };
+    assert_eq!(versions(&emu)[0], [Some("1".into()), Some("2".into())]);
+    clusterctl(&emu, &["wipe-state", "--cluster", "good", "--yes"]).ok();
+    clusterctl(&emu, &["wipe-state", "--yes"]).ok();
+    assert_eq!(
+        versions(&emu),
+        [[Some("1".to_string()), Some("2".to_string())]]
+    );
+    // An id with only the reference's rows names nothing to wipe.
+    let run = clusterctl(&emu, &["wipe-state", "--cluster", "u999", "--yes"]);
+    assert_eq!(run.code, 64, "{}", run.all());
+}
+
 /// Every duration flag and every count flag: a value past its bound is one
 /// clear line and exit 64, never a panic; the largest accepted value runs.
 #[test]
