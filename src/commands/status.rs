@@ -76,12 +76,13 @@ pub struct WantedReplica {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ActivityStatus {
     /// busy (statements running or waiting), idle, new (no statement seen:
-    /// idle since the controller first saw it or a replica started in the
-    /// log's silence, or from the next apply when neither), or unknown (the
-    /// statement log has no data).
+    /// idle since the controller first saw it or, if earlier, the log's
+    /// silence began while the cluster ran its replicas or had none, or
+    /// from the next apply when neither), or unknown (the statement log has
+    /// no data).
     pub state: &'static str,
-    /// Seconds since the last statement began (new: since the controller
-    /// first saw the cluster or a replica started in the log's silence);
+    /// Seconds since the last statement began (new: counted as `state`
+    /// says);
     /// null when busy or unknown, or new and neither.
     pub idle_seconds: Option<u64>,
 }

@@ -435,12 +435,21 @@ pub(super) fn idle_of(
 /// earlier where the log proves the silence. It does from its oldest
 /// statement read (within the lookback) for as long as a replica the
 /// cluster still runs existed (its `since`): a silence from before either
-/// (a cluster just created, a log just enabled) proves nothing.
+/// (a replica just created, a log just enabled) proves nothing. A cluster
+/// with no replica cannot have served a statement since the log's oldest
+/// one (or its silence would name it): it is silent since then, so a
+/// cluster suspended by hand, or before a `wipe-state` or a migration the
+/// trail does not show, is not woken for a grace period nobody asked for.
 fn silent_since(snap: &Snapshot, cluster: &Cluster, first_seen: DateTime<Utc>) -> DateTime<Utc> {
-    let replica = cluster.replicas.iter().filter_map(|r| r.since).min();
-    match (snap.activity_log_since, replica) {
-        (Some(log), Some(replica)) => first_seen.min(log.max(replica)),
-        _ => first_seen,
+    let Some(log) = snap.activity_log_since else {
+        return first_seen;
+    };
+    if cluster.replicas.is_empty() {
+        return first_seen.min(log);
+    }
+    match cluster.replicas.iter().filter_map(|r| r.since).min() {
+        Some(replica) => first_seen.min(log.max(replica)),
+        None => first_seen,
     }
 }
 

@@ -894,6 +894,31 @@ fn the_logs_silence_counts_while_a_replica_ran_through_it() {
 }
 
 #[test]
+fn a_cluster_without_replicas_is_silent_since_the_logs_oldest_statement() {
+    // Suspended by hand (or before a wipe-state) and never queried since:
+    // first seen now, the log's oldest statement read 20 hours ago.
+    let rows = vec![
+        row("u2", "target_size", json!({"target_size": "25cc"})),
+        row("u2", "idle_suspend", json!({"idle_after_s": 3600})),
+    ];
+    let idle = |log_h: Option<i64>| {
+        let mut s = snap(vec![cluster("u2", "c", vec![])], rows.clone());
+        s.activity_log_since = log_h.map(|h| now() - Duration::hours(h));
+        let p = plan(&s, &PlanOptions::default());
+        let cp = only(&p);
+        (cp.signals.idle, cp.actions.len())
+    };
+    // Silent for 20 h: it stays suspended, target_size's replica is not
+    // started.
+    assert_eq!(idle(Some(20)), (Idle::For(20.0 * 3600.0), 0));
+    // A log younger than idle_after_s proves too little: woken, as before.
+    let (young, actions) = idle(Some(0));
+    assert_eq!((young, actions), (Idle::For(0.0), 1));
+    // No oldest statement known: from the first sight, woken.
+    assert_eq!(idle(None), (Idle::For(0.0), 1));
+}
+
+#[test]
 fn state_is_written_only_when_it_changes() {
     let s = snap(
         vec![cluster("u2", "c", vec![replica(1, "r_25cc", "25cc", true)])],
@@ -2696,6 +2721,36 @@ fn asleep_wanting_100cc() -> Snapshot {
         }}),
     );
     s
+}
+
+/// A managed cluster at replication factor 1 suspended while its
+/// `target_size` wants another size (a resize held back after a rollback,
+/// or not yet sent): it remembered one replica of each size, so its wakes
+/// ran two replicas of the new size (the thirty-fourth session's outside
+/// check: double the credits in `managed.toml`). What ran comes back.
+#[test]
+fn a_managed_suspension_remembers_what_ran_not_a_resize_it_wanted() {
+    let rows = vec![
+        row("u2", "target_size", json!({"target_size": "100cc"})),
+        row("u2", "idle_suspend", json!({"idle_after_s": 60})),
+    ];
+    let mut m = managed(1, "25cc", true);
+    let hours_ago = Some(now() - Duration::hours(2));
+    m.activity = Activity {
+        last_begin: hours_ago,
+        in_flight: 0,
+        last_end: hours_ago,
+    };
+    let p = plan(&snap(vec![m], rows), &PlanOptions::default());
+    let cp = only(&p);
+    let sql: Vec<&str> = cp.actions.iter().map(|a| a.sql.as_str()).collect();
+    assert_eq!(sql, [r#"ALTER CLUSTER "m" SET (REPLICATION FACTOR = 0)"#]);
+    let state = cp.new_state.as_deref().cloned().unwrap_or_default();
+    assert_eq!(
+        state["idle_suspend"]["suspended"],
+        json!([{"name": "r1", "size": "25cc"}]),
+        "{state}"
+    );
 }
 
 /// A managed cluster suspended by `idle_suspend` and woken at a new

@@ -120,7 +120,7 @@ fn describe_text(d: &Description, style: &TextStyle) -> String {
     let _ = writeln!(s, "Signals:");
     let activity = match (d.signals.activity.state, d.signals.activity.idle_seconds) {
         ("new", Some(secs)) => format!(
-            "new (no statement seen; idle for {}: since a replica started in the log's silence, or since the controller first saw it)",
+            "new (no statement seen; idle for {}: since the controller first saw it or, if earlier, the log's silence began while the cluster ran its replicas or had none)",
             human_duration(secs)
         ),
         ("new", None) => "new (no statement seen; idle from the next apply)".into(),

@@ -110,10 +110,15 @@ pub struct QueryStats {
     pub logged: u64,
     /// Every query's first attempt, in order (the oracle's demand).
     pub first_attempts: Vec<i64>,
-    /// Per day since the start: the first query's first attempt, and the
-    /// first time a query of that day was served (`i64::MAX`: none).
+    /// Per calendar day (UTC) from the start's: the first query's first
+    /// attempt, and the first time a query of that day was served
+    /// (`i64::MAX`: none).
     pub day_first: Vec<i64>,
     pub day_served: Vec<i64>,
+    /// The start's time since its midnight (UTC), ms: days are calendar
+    /// days, not 24-hour slices from the start (which named the day of a
+    /// start at 23:00 for the next morning's wait).
+    pub day_shift: i64,
 }
 
 const MAX_ERROR_TIMES: usize = 100_000;
@@ -221,7 +226,8 @@ fn stream_rng(seed: u64, stream: u64) -> ChaCha8Rng {
 impl SimCluster {
     pub fn new(spec: &ClusterSpec, sc: &Scenario, stream: u64, next_id: &mut u64) -> SimCluster {
         let w = &spec.workload;
-        let days = (sc.horizon_ms / DAY + 1) as usize;
+        let day_shift = super::scenario::since_midnight(sc.start);
+        let days = ((sc.horizon_ms + day_shift) / DAY + 1) as usize;
         let mut c = SimCluster {
             spec: spec.clone(),
             settings: Settings {
@@ -248,6 +254,7 @@ impl SimCluster {
             stats: QueryStats {
                 day_first: vec![i64::MAX; days],
                 day_served: vec![i64::MAX; days],
+                day_shift,
                 ..QueryStats::default()
             },
             credits: 0.0,
@@ -419,8 +426,8 @@ impl SimCluster {
         }
     }
 
-    fn day(t: i64) -> usize {
-        (t.max(0) / DAY) as usize
+    fn day(&self, t: i64) -> usize {
+        ((t.max(0) + self.stats.day_shift) / DAY) as usize
     }
 
     /// Attempt `n` of the query first tried at `first`, at `t`.
@@ -428,7 +435,8 @@ impl SimCluster {
         if n == 1 {
             self.stats.requests += 1;
             self.stats.first_attempts.push(first);
-            if let Some(d) = self.stats.day_first.get_mut(Self::day(first)) {
+            let day = self.day(first);
+            if let Some(d) = self.stats.day_first.get_mut(day) {
                 *d = (*d).min(first);
             }
         }
@@ -464,7 +472,8 @@ impl SimCluster {
         if t > a.first {
             self.stats.waits.push(t - a.first);
         }
-        if let Some(d) = self.stats.day_served.get_mut(Self::day(a.first)) {
+        let day = self.day(a.first);
+        if let Some(d) = self.stats.day_served.get_mut(day) {
             *d = (*d).min(t);
         }
         self.running.push_back(Running {

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::Path;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Timelike, Utc};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Deserializer};
@@ -449,25 +449,61 @@ pub fn parse_duration(text: &str) -> Option<i64> {
     Some(total)
 }
 
-/// A window start: a time of day on the first day (`"22:00"`) or an offset
-/// from the start of the simulation (`"36h"`).
+/// A window start: a time of day (UTC, the calendar `weekly` and
+/// `weekdays_only` follow) on the first day (`"22:00"`) or an offset from
+/// the start of the simulation (`"36h"`), in ms.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Start(pub i64);
+pub(super) struct Start {
+    ms: i64,
+    time_of_day: bool,
+}
+
+impl Start {
+    /// Milliseconds from the simulation's `start`. A time of day counts
+    /// from the start's midnight (UTC): a repeating window's first
+    /// occurrence may be before the start (its later ones are at that time
+    /// of day), a one-off one is the first such time at or after it.
+    /// "22:00" read as an offset put demand at 22:00 only for a start at
+    /// midnight (an outside check's: "10:00" of a 06:00 start came at 16:00).
+    pub(super) fn from(&self, start: DateTime<Utc>, repeats: bool) -> i64 {
+        if !self.time_of_day {
+            return self.ms;
+        }
+        let since_midnight = since_midnight(start);
+        match repeats {
+            true => self.ms - since_midnight,
+            false => (self.ms - since_midnight).rem_euclid(DAY),
+        }
+    }
+}
+
+/// Milliseconds since `t`'s midnight (UTC): where a time of day, and a
+/// calendar day, begin relative to a simulation starting at `t`.
+pub(super) fn since_midnight(t: DateTime<Utc>) -> i64 {
+    i64::from(t.time().num_seconds_from_midnight()) * SECOND
+        + i64::from(t.timestamp_subsec_millis())
+}
 
 impl<'de> Deserialize<'de> for Start {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
         let parsed = if let Some((h, m)) = text.split_once(':') {
             match (h.trim().parse::<i64>(), m.trim().parse::<i64>()) {
-                (Ok(h), Ok(m)) if (0..24).contains(&h) && (0..60).contains(&m) => {
-                    Some(h * HOUR + m * MINUTE)
-                }
+                (Ok(h), Ok(m)) if (0..24).contains(&h) && (0..60).contains(&m) => Some(Start {
+                    ms: h * HOUR + m * MINUTE,
+                    time_of_day: true,
+                }),
                 _ => None,
             }
         } else {
-            parse_duration(&text).filter(|ms| (0..=MAX_DURATION_MS).contains(ms))
+            parse_duration(&text)
+                .filter(|ms| (0..=MAX_DURATION_MS).contains(ms))
+                .map(|ms| Start {
+                    ms,
+                    time_of_day: false,
+                })
         };
-        parsed.map(Start).ok_or_else(|| {
+        parsed.ok_or_else(|| {
             serde::de::Error::custom(format!(
                 "invalid start '{text}': use a time of day (\"22:00\") or an offset (\"36h\")"
             ))
@@ -844,7 +880,7 @@ fn resolve(
             .enumerate()
             .filter(|(_, r)| !workload::within_run(r.at.0, horizon_ms))
             .map(|(i, r)| (format!("reconfigure[{i}]"), r.at.0));
-        let spikes = workload::spikes_after_the_end(&rc.workload, horizon_ms);
+        let spikes = workload::spikes_after_the_end(&rc.workload, cx.start, horizon_ms);
         for (key, at) in reconfigures.chain(spikes) {
             notes.push(format!(
                 "{here}: {key} at {} is at or after the end of the run ({}): it has no effect",

@@ -14,7 +14,7 @@ use serde::Serialize;
 use super::demand::{self, intersect, length, Arrivals};
 use super::engine::{Run, Slot};
 use super::oracle::{self, Baseline, Oracle};
-use super::scenario::{OnNoReplica, Scenario, DAY, SECOND};
+use super::scenario::{OnNoReplica, Scenario, SECOND};
 use crate::plan::ActionKind;
 
 /// Version of the JSON document (2: per-query service, the true oracle).
@@ -244,7 +244,7 @@ fn cold_start_of(slot: &Slot, sc: &Scenario) -> ColdStart {
             .map(|(w, _)| w.max(0) as f64 / SECOND as f64)
             .unwrap_or(0.0),
         day: worst.map(|(_, d)| {
-            (sc.start + chrono::Duration::milliseconds(d as i64 * DAY))
+            (sc.start.date_naive() + chrono::Days::new(d as u64))
                 .format("%Y-%m-%d")
                 .to_string()
         }),

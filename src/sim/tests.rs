@@ -1168,3 +1168,148 @@ fn crash_every_makes_hydration_flap() {
         c.service
     );
 }
+
+/// A window's `start = "10:00"` is 10:00 UTC whatever the scenario's start
+/// (read as an offset it came at 16:00 for a 06:00 start: the thirty-fourth
+/// session's outside check); an offset stays one; a one-off window or a
+/// spike at a time of day already past on the first day is on the next.
+#[test]
+fn a_time_of_day_is_one_whatever_the_start() {
+    let starts = |text: &str| -> Vec<(i64, i64)> {
+        let sc = parse(text).unwrap_or_else(|e| panic!("{e}"));
+        sc.clusters[0]
+            .workload
+            .occurrences
+            .iter()
+            .map(|o| (o.start / MINUTE, (o.end - o.start) / MINUTE))
+            .collect()
+    };
+    let scenario = |start: &str, windows: &str| {
+        format!(
+            "name = \"t\"\nstart = \"{start}\"\ndays = 2\n[[clusters]]\nname = \"c\"\n\
+             strategies = []\n[clusters.workload]\nmemory_gib = 1\nhydration_work = \"1m\"\n\
+             {windows}\n"
+        )
+    };
+    let daily = "windows = [{ start = \"10:00\", duration = \"1h\", every = \"1d\", qps = 0.1 }]";
+    // 06:00 start: 10:00 is 4 h in, then a day later.
+    assert_eq!(
+        starts(&scenario("2026-01-05T06:00:00Z", daily)),
+        [(4 * 60, 60), (28 * 60, 60)]
+    );
+    // A start given at another offset is the same instant: 08:00Z.
+    assert_eq!(
+        starts(&scenario("2026-01-05T10:00:00+02:00", daily)),
+        [(2 * 60, 60), (26 * 60, 60)]
+    );
+    // An offset counts from the start.
+    let offset = "windows = [{ start = \"10h\", duration = \"1h\", qps = 0.1 }]";
+    assert_eq!(
+        starts(&scenario("2026-01-05T06:00:00Z", offset)),
+        [(10 * 60, 60)]
+    );
+    // One-off at 02:00 after a 06:00 start: the next day's.
+    let once = "windows = [{ start = \"02:00\", duration = \"1h\", qps = 0.1 }]\n\
+                spikes = [{ at = \"05:00\", duration = \"30m\", qps = 1.0 }]";
+    assert_eq!(
+        starts(&scenario("2026-01-05T06:00:00Z", once)),
+        [(20 * 60, 60), (23 * 60, 30)]
+    );
+}
+
+/// Every row of the README's "The shipped scenarios, re-run" table is what
+/// the simulator gives now (served, failed, coverage, credits, vs oracle,
+/// to the digits shown): a change of a simulated decision must re-measure
+/// it. A wake of a managed cluster at twice its replication factor (the
+/// thirty-third session's) moved `managed`'s figures and nothing said so.
+#[test]
+fn the_readmes_table_of_shipped_scenarios_reproduces() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let table = readme
+        .split("### The shipped scenarios, re-run")
+        .nth(1)
+        .and_then(|t| t.split("\n\n").find(|p| p.trim_start().starts_with('|')))
+        .unwrap();
+    // A number as printed, within half a unit of its last digit.
+    let close = |printed: &str, got: f64, what: &str| {
+        let text = printed.trim().trim_end_matches(['%', 'x']);
+        let want: f64 = text
+            .parse()
+            .unwrap_or_else(|_| panic!("{what}: '{printed}'"));
+        let decimals = text.split_once('.').map_or(0, |(_, d)| d.len());
+        let half = 0.5 * 10f64.powi(-(decimals as i32)) + 1e-9;
+        assert!(
+            (got - want).abs() <= half,
+            "{what}: README {printed}, now {got}"
+        );
+    };
+    let mut cards: std::collections::BTreeMap<String, serde_json::Value> = Default::default();
+    let mut rows = 0;
+    for line in table.lines().skip(2) {
+        let cells: Vec<&str> = line
+            .trim()
+            .trim_matches('|')
+            .split('|')
+            .map(str::trim)
+            .collect();
+        let [scenario, cluster, served, failed, coverage, _, credits, vs, _] = cells[..] else {
+            panic!("{line}");
+        };
+        let card = cards.entry(scenario.to_string()).or_insert_with(|| {
+            let path = root.join(format!("examples/scenarios/{scenario}.toml"));
+            let sc = scenario::load_with(&path, &scenario::Overrides::default())
+                .unwrap_or_else(|e| panic!("{}", e.0));
+            let run = engine::run(&sc, false, None).unwrap();
+            serde_json::to_value(scorecard::build(&sc, &run)).unwrap()
+        });
+        let c = match cluster {
+            "**total**" => &card["total"],
+            name => card["clusters"]
+                .as_array()
+                .and_then(|a| a.iter().find(|c| c["name"] == name))
+                .unwrap_or_else(|| panic!("{scenario}: no cluster {name}")),
+        };
+        let num = |v: &serde_json::Value| v.as_f64().unwrap_or(f64::NAN);
+        let at = format!("{scenario} {cluster}");
+        close(
+            served,
+            num(&c["service"]["served_within_pct"]),
+            &format!("{at} served"),
+        );
+        close(
+            failed,
+            num(&c["service"]["failed"]),
+            &format!("{at} failed"),
+        );
+        close(
+            coverage,
+            num(&c["time_coverage_pct"]),
+            &format!("{at} coverage"),
+        );
+        close(credits, num(&c["credits"]), &format!("{at} credits"));
+        let ratio = vs.split_whitespace().next().unwrap_or_default();
+        close(ratio, num(&c["vs_oracle"]), &format!("{at} vs oracle"));
+        rows += 1;
+    }
+    assert!(rows >= 30, "{rows} rows");
+}
+
+/// The worst daily cold start names the calendar day (UTC) it happened on:
+/// days were 24-hour slices from the start, named by the slice's first
+/// date, so a start at 23:00 named the day before every wait (and every
+/// `--from-history` backtest, which never starts at midnight).
+#[test]
+fn the_worst_cold_start_names_its_calendar_day() {
+    let text = calm(
+        "name = \"d\"\nstart = \"2026-01-05T23:00:00Z\"\ndays = 3\n[[clusters]]\nname = \"c\"\n\
+         strategies = [\n  { type = \"target_size\", config = { target_size = \"100cc\" } },\n  \
+         { type = \"idle_suspend\", config = { idle_after_s = 600 } },\n]\n\
+         [clusters.workload]\nmemory_gib = 1\nhydration_work = \"5m\"\n\
+         windows = [{ start = \"10:00\", duration = \"30m\", qps = 0.2 }]\n",
+    );
+    let (_, _, card) = sim(&text);
+    let cold = &card.clusters[0].worst_daily_cold_start;
+    assert!(cold.worst_s > 60.0, "{cold:?}");
+    assert_eq!(cold.day.as_deref(), Some("2026-01-06"), "{cold:?}");
+}

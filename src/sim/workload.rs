@@ -391,7 +391,9 @@ pub(super) fn estimate(w: &RawWorkload, shared: &Shared, cx: &Context) -> Estima
                     let n = (span as f64 / every as f64).ceil();
                     (n, (n * length as f64).min(span as f64) as i64)
                 }
-                None if run && rw.start.0 < span => (1.0, length.min(span - rw.start.0)),
+                None if run && rw.start.from(cx.start, false) < span => {
+                    (1.0, length.min(span - rw.start.from(cx.start, false)))
+                }
                 None => (0.0, 0),
             };
             e.occurrences += n;
@@ -402,7 +404,7 @@ pub(super) fn estimate(w: &RawWorkload, shared: &Shared, cx: &Context) -> Estima
     }
     for s in &w.spikes {
         e.occurrences += 1.0;
-        e.queries += s.qps * secs(s.duration.0.min(cx.horizon_ms - s.at.0));
+        e.queries += s.qps * secs(s.duration.0.min(cx.horizon_ms - s.at.from(cx.start, false)));
     }
     if let Some(r) = &w.random_spikes {
         for (span, run) in [(cx.horizon_ms, true), (cx.history_ms, false)] {
@@ -538,7 +540,7 @@ fn window_occurrences(
     let n = &rw.noise;
     let start_noise = n.start.map(|d| d.0).unwrap_or(0);
     let dur_noise = n.duration.map(|d| d.0).unwrap_or(0);
-    let first = rw.start.0 + shift;
+    let first = rw.start.from(cx.start, rw.every.is_some()) + shift;
     let mut nominal = match rw.every {
         // The earliest occurrence that can still reach into the span.
         Some(Dur(e)) => {
@@ -613,9 +615,10 @@ fn spikes(
     let mut out: Vec<Occurrence> = w
         .spikes
         .iter()
-        .map(|s| Occurrence {
-            start: s.at.0,
-            end: (s.at.0 + s.duration.0).min(cx.horizon_ms),
+        .map(|s| (s, s.at.from(cx.start, false)))
+        .map(|(s, at)| Occurrence {
+            start: at,
+            end: (at + s.duration.0).min(cx.horizon_ms),
             qps: s.qps,
             extra_memory: s.memory_gib * GIB,
         })
@@ -634,12 +637,16 @@ pub(super) fn within_run(at: i64, horizon_ms: i64) -> bool {
 
 /// The one-off spikes that start at or after the run's end, as their key
 /// and start ([`within_run`]).
-pub(super) fn spikes_after_the_end(w: &RawWorkload, horizon_ms: i64) -> Vec<(String, i64)> {
+pub(super) fn spikes_after_the_end(
+    w: &RawWorkload,
+    start: DateTime<Utc>,
+    horizon_ms: i64,
+) -> Vec<(String, i64)> {
     w.spikes
         .iter()
         .enumerate()
-        .filter(|(_, s)| !within_run(s.at.0, horizon_ms))
-        .map(|(i, s)| (format!("workload.spikes[{i}]"), s.at.0))
+        .map(|(i, s)| (format!("workload.spikes[{i}]"), s.at.from(start, false)))
+        .filter(|(_, at)| !within_run(*at, horizon_ms))
         .collect()
 }
 

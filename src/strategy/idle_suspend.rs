@@ -943,9 +943,9 @@ fn counted_since_seen(ctx: &Ctx, d: &mut Desired, idle_s: f64, needed_s: f64) {
         KIND,
         format!(
             "no statement of this cluster in the statement log's lookback: idle counts from {} \
-             ago ({}), when the controller first saw it or, if earlier, when both the log's \
-             silence and a replica it runs began (a silence from before proves nothing), so \
-             it is suspended once idle {}",
+             ago ({}), when the controller first saw it or, if earlier, when the log's silence \
+             began while the cluster ran its replicas or had none (a silence from before a \
+             replica started proves nothing), so it is suspended once idle {}",
             human_duration(idle_s.max(0.0) as u64),
             seen.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             human_duration(needed_s.max(0.0).ceil() as u64)
@@ -1138,7 +1138,15 @@ fn suspend(
         strategy: KIND,
         reason,
     });
-    let before = before.into_iter().filter(|r| r.name != burst);
+    // On a managed cluster a replica a strategy wants beside the live ones
+    // is a resize (one `SET (SIZE)`), not one more replica: what ran is
+    // what comes back (a resize held back, e.g. after a rollback, woke it
+    // with one replica of each size: twice its replication factor).
+    let managed = ctx.cluster.managed;
+    let before = before
+        .into_iter()
+        .filter(|r| r.name != burst)
+        .filter(|r| !managed || ctx.cluster.replica(&r.name).is_some());
     if live_removed && st.suspended_at.is_some() && !resuming && !st.suspended.is_empty() {
         // A suspension a run left unfinished (`--max-actions`, a failed or
         // killed DROP): what went then is remembered with the live replicas

@@ -593,6 +593,38 @@ fn a_suspended_cluster_never_queried_stays_suspended_after_a_wipe() {
     );
 }
 
+/// A cluster suspended by hand (or by mz-clusterctl before a migration: no
+/// trail of ours shows it) and never queried since: on the first sight its
+/// silence counted from that moment, so target_size's replica was started
+/// for an idle_after_s nobody asked for. With no replica it cannot have
+/// served a statement the log would not show: silent since the log's
+/// oldest statement, it stays suspended until one comes.
+#[test]
+fn a_cluster_suspended_by_hand_stays_suspended_on_the_first_sight() {
+    let emu = Emulator::start();
+    emu.create_cluster("c");
+    emu.create_cluster("busy");
+    // The log's oldest statement (another cluster's) began two hours ago.
+    emu.add_activity("busy", 2 * 3600, true);
+    init_tables(&emu);
+    strategy(&emu, "c", "target_size", json!({"target_size": "25cc"}));
+    strategy(&emu, "c", "idle_suspend", json!({"idle_after_s": 3600}));
+    for _ in 0..2 {
+        let run = clusterctl(&emu, &["apply"]).ok();
+        assert!(
+            !run.stdout.contains("CREATE CLUSTER REPLICA"),
+            "{}",
+            run.all()
+        );
+        assert!(emu.replicas("c").is_empty(), "{}", run.all());
+    }
+    // A statement (flushed to the log) wakes it.
+    emu.add_activity("c", 0, false);
+    emu.flush_statement_log();
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(replica_names(&emu, "c"), vec!["r_25cc"], "{}", run.all());
+}
+
 #[test]
 fn idle_suspend_treats_a_log_silent_for_the_whole_lookback_as_unknown() {
     // The only statement in the log is two days old, older than the
