@@ -235,7 +235,7 @@ pub struct ConnArgs {
     pub create_replica_wait: Duration,
 
     /// Seconds to wait for a connection (1 to a year's worth)
-    #[arg(long, value_name = "SECONDS", default_value_t = 10, allow_negative_numbers = true,
+    #[arg(long, value_name = "SECONDS", default_value_t = 10, allow_hyphen_values = true,
           value_parser = whole::<u64>(1, keys::MAX_SECONDS))]
     pub connect_timeout: u64,
 
@@ -248,7 +248,7 @@ pub struct ConnArgs {
         long,
         value_name = "N",
         default_value_t = 4,
-        allow_negative_numbers = true,
+        allow_hyphen_values = true,
         value_parser = whole::<u16>(0, 20)
     )]
     pub max_retries: u16,
@@ -268,7 +268,7 @@ pub struct SizesArgs {
 #[command(next_help_heading = "Selection")]
 pub struct SelectArgs {
     /// Only these clusters, by exact name or id (repeat, or separate with commas; a name that has a comma or blanks, given whole, means that cluster)
-    #[arg(long, value_name = "NAME|ID", value_parser = parse_cluster_list)]
+    #[arg(long, value_name = "NAME|ID", value_parser = parse_cluster_list, allow_hyphen_values = true)]
     pub cluster: Vec<String>,
     /// Only clusters whose name matches this regular expression (unanchored, as in mz-clusterctl)
     #[arg(
@@ -341,7 +341,7 @@ pub struct DryRunArgs {
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
     /// Execute at most N DDL statements in this run; the rest waits for the next run
-    #[arg(long, value_name = "N", allow_negative_numbers = true,
+    #[arg(long, value_name = "N", allow_hyphen_values = true,
           value_parser = whole::<usize>(0, u64::MAX))]
     pub max_actions: Option<usize>,
 
@@ -420,7 +420,7 @@ pub struct SimulateArgs {
     pub from_history: bool,
     /// 1..=120. With --from-history: days of statement log to read (default 28); the first quarter (at most 7 days) is the history predictive strategies learn from, the rest is replayed. With a scenario file: replay it for N days instead of its own `days` (a quick try of a long scenario)
     #[arg(long, value_name = "N", help_heading = "From history",
-          allow_negative_numbers = true, value_parser = whole::<u32>(1, 120))]
+          allow_hyphen_values = true, value_parser = whole::<u32>(1, 120))]
     pub days: Option<u32>,
     /// Also write the built scenario to FILE (TOML) and its traces next to it (FILE's name without its extension, with .traces/: backtest.toml writes backtest.traces/), to share, edit and replay with `clusterctl simulate FILE`; FILE's directory must exist, an existing FILE is overwritten (and said), and traces an earlier --out left there for other clusters are removed
     #[arg(
@@ -442,7 +442,7 @@ pub struct SimulateArgs {
     #[command(flatten)]
     pub conn: ConnArgs,
     /// Seed for the scenario's random choices (default: the scenario's)
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, allow_hyphen_values = true, value_parser = whole::<u64>(0, u64::MAX))]
     pub seed: Option<u64>,
     /// Write a per-tick timeline as CSV (of one run: not with --compare)
     #[arg(long, value_name = "FILE", conflicts_with = "compare")]
@@ -647,7 +647,7 @@ pub struct HistoryArgs {
         long,
         value_name = "N",
         default_value_t = 50,
-        allow_negative_numbers = true,
+        allow_hyphen_values = true,
         value_parser = whole::<u32>(0, u32::MAX.into())
     )]
     pub limit: u32,
@@ -698,7 +698,8 @@ pub struct DescribeArgs {
     #[arg(value_parser = parse_identifier)]
     pub cluster_name: String,
     /// How many recent history entries to show (0: none, and the audit trail is not read)
-    #[arg(long, value_name = "N", default_value_t = 10)]
+    #[arg(long, value_name = "N", default_value_t = 10, allow_hyphen_values = true,
+          value_parser = whole::<u32>(0, u32::MAX.into()))]
     pub history: u32,
     #[command(flatten)]
     pub conn: ConnArgs,

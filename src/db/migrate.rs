@@ -192,13 +192,15 @@ pub const CREATE_REFUSED: &str = "creating clusterctl's tables needs CREATE on t
 /// The schema named by `--schema` does not exist.
 pub(super) fn missing_schema(store: &Store) -> DbError {
     let name = store.schema().unwrap_or_default();
+    // As a shell takes it: the fix is pasted (`--schema 'my schema'`).
+    let flag = format!("--schema {}", crate::model::shell_value(name));
     DbError::SchemaMissing {
-        context: format!("--schema {name}"),
         reason: format!(
-            "schema {} does not exist; only `clusterctl init --schema {name}` creates a schema \
+            "schema {} does not exist; only `clusterctl init {flag}` creates a schema \
              (or check the name)",
             ddl::ident(name)
         ),
+        context: flag,
     }
 }
 

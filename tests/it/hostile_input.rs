@@ -524,6 +524,13 @@ fn every_duration_and_count_flag_is_bounded() {
         (&["apply", "--max-actions"], huge),
         (&["history", "--limit"], "4294967296"),
         (&["simulate", "x.toml", "--seed"], huge),
+        (&["simulate", "x.toml", "--seed"], "1e9"),
+        (&["describe", "c", "--history"], huge),
+        (&["describe", "c", "--history"], "1e9"),
+        // A hyphen value is a bad value, not an unknown flag.
+        (&["dry-run", "--connect-timeout"], "-5m"),
+        (&["dry-run", "--max-retries"], "-1x"),
+        (&["describe", "c", "--history"], "-5"),
         (
             &["strategy", "set", "c", "idle_suspend", "--idle-after-s"],
             "300000y",
@@ -618,6 +625,12 @@ fn a_schema_that_does_not_exist_is_created_only_by_init() {
     let line = one_error_line(&clusterctl(&emu, &["apply", "--schema", "typo"]));
     assert!(line.contains("schema \"typo\" does not exist"), "{line}");
     assert!(line.contains("clusterctl init --schema typo"), "{line}");
+    // Quoted as a shell takes it: the fix is pasted.
+    let line = one_error_line(&clusterctl(&emu, &["status", "--schema", "my schema"]));
+    assert!(
+        line.contains("`clusterctl init --schema 'my schema'`"),
+        "{line}"
+    );
 
     // init creates it; then every command works in it.
     clusterctl(&emu, &["init", "--schema", "typo"]).ok();
