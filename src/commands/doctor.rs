@@ -14,7 +14,7 @@ use super::{CommandError, Context};
 use crate::db::session::SessionCluster;
 use crate::db::{catalog, migrate};
 use crate::ddl;
-use crate::model::{human_duration, Environment, Snapshot};
+use crate::model::{human_duration, plural, Environment, Snapshot};
 use crate::plan::{self, region, rows, rules, Outcome, PlanOptions, ResizeForm};
 
 /// How much a finding matters to `apply`.
@@ -271,6 +271,7 @@ pub async fn doctor(ctx: &Context) -> Result<DoctorReport, CommandError> {
             findings.push(trail_finding(size));
         }
         findings.extend(cluster_findings(s));
+        findings.extend(row_finding(s));
     }
     let blockers = findings
         .iter()
@@ -794,6 +795,50 @@ fn credit_findings(env: &Environment, live: Option<f64>, made_up: bool) -> Vec<F
 
 /// Clusters with strategies that the controller leaves alone, or whose
 /// strategies the environment keeps from working.
+/// Strategy rows every run skips or cannot use, in one finding pointing at
+/// `check` (which names each): invalid rows (their cluster is skipped) and
+/// rows of no cluster. Doctor said "apply will work here" over a fleet
+/// with nine clusters skipped (an outside check).
+fn row_finding(snap: &Snapshot) -> Option<Finding> {
+    let report = super::check::check_snapshot(snap, &plan::Selection::all());
+    let mut skipped: Vec<&str> = report
+        .findings
+        .iter()
+        .filter(|f| f.severity == rows::Severity::Error && f.cluster.is_some())
+        .map(|f| f.cluster_id.0.as_str())
+        .collect();
+    skipped.sort_unstable();
+    skipped.dedup();
+    let dangling = report
+        .findings
+        .iter()
+        .filter(|f| f.code == rows::Code::DanglingCluster)
+        .count();
+    let mut parts = Vec::new();
+    if !skipped.is_empty() {
+        let n = skipped.len();
+        parts.push(format!(
+            "{n} cluster{} with invalid strategy rows, skipped by every run",
+            plural(n)
+        ));
+    }
+    if dangling > 0 {
+        parts.push(format!(
+            "{dangling} strategy row{} naming no cluster",
+            plural(dangling)
+        ));
+    }
+    if parts.is_empty() {
+        return None;
+    }
+    Some(finding(
+        Level::Warning,
+        "strategies",
+        parts.join("; "),
+        Some("run `clusterctl check`: it names each row and why".into()),
+    ))
+}
+
 fn cluster_findings(snap: &Snapshot) -> Vec<Finding> {
     let plan = plan::plan(snap, &PlanOptions::default());
     let in_effect = rows::in_effect(&snap.strategies);

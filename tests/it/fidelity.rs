@@ -1181,6 +1181,26 @@ fn doctor_says_whether_apply_will_work() {
     assert_eq!(doc["result"]["server"]["max_replicas_per_cluster"], 5);
     assert_eq!(doc["result"]["blockers"], 0, "{doc:#}");
 
+    // Rows every run skips, or of no cluster: apply works for the others,
+    // and doctor points at check, which names each (it said nothing).
+    emu.create_hydrated_cluster("skipped", "r1", "25cc");
+    strategy(&emu, "skipped", "target_size", json!({"target_size": 5}));
+    emu.sql(
+        "INSERT INTO mz_cluster_strategies VALUES ('u999', 'idle_suspend', '{}', now()), \
+         ('u998', 'idle_suspend', '{}', now())",
+    );
+    let run = clusterctl(&emu, &["doctor", "--exec-cluster", "ops"]).ok();
+    assert!(
+        run.stdout.contains(
+            "1 cluster with invalid strategy rows, skipped by every run; \
+             2 strategy rows naming no cluster"
+        ) && run.stdout.contains("clusterctl check")
+            && run.stdout.contains("apply will work here"),
+        "{}",
+        run.all()
+    );
+    emu.sql("DELETE FROM mz_cluster_strategies");
+
     // A session cluster without a replica blocks apply: exit 3, with the fix.
     emu.create_cluster("empty");
     let run = clusterctl(&emu, &["doctor", "--exec-cluster", "empty"]).code(3);
