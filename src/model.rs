@@ -980,8 +980,10 @@ pub struct Unresolved {
     /// The writing machine's boot clock at `created_at` (rows of older
     /// releases, or of a machine without one: `None`).
     pub boot: Option<BootClock>,
-    /// A create whose replica an executed drop recorded after it removed:
-    /// it ran, though the catalog no longer shows the replica.
+    /// An executed drop of its replica is recorded after it. A create: it
+    /// ran, though the catalog no longer shows the replica. A drop: the
+    /// later one did it (this one, had it landed first, would have made
+    /// that one fail), so this one did not.
     pub dropped_since: bool,
 }
 

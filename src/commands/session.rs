@@ -380,10 +380,12 @@ pub async fn wait_online(
 /// when it is gone (dropped by hand, or by such a run). Audited like the
 /// others. Never fails the watch: what goes wrong is returned as warnings
 /// and tried again next run.
+///
+/// Each run also drops the temporary replicas runs that died left on the
+/// session cluster since (audited), as a one-shot `apply` does at its end:
+/// a watcher dropped them only at its exit, and one that died while it ran
+/// never (an outside check: a replica billed for the watcher's life).
 pub async fn renew(ctx: &Context, s: &mut Session, stop: Arc<AtomicBool>) -> Vec<String> {
-    let Some(old) = s.temporary.clone() else {
-        return Vec::new();
-    };
     let name = s.cluster.name.clone();
     let read = ctx
         .backend()
@@ -395,15 +397,41 @@ pub async fn renew(ctx: &Context, s: &mut Session, stop: Arc<AtomicBool>) -> Vec
         Ok(Some(sc)) => sc,
         Ok(None) => return Vec::new(),
         Err(e) => {
-            return vec![format!(
-                "could not check the temporary replica {}: {e}",
-                old.name
-            )]
+            return vec![match &s.temporary {
+                Some(old) => format!("could not check the temporary replica {}: {e}", old.name),
+                None => format!(
+                    "could not check the session cluster {}: {e}",
+                    ddl::ident(&name)
+                ),
+            }]
         }
     };
     let Some(cluster_id) = sc.id.clone() else {
         return Vec::new();
     };
+    let dead = leftovers(&sc);
+    let (records, mut warnings) =
+        drop_leftovers(ctx, &sc, &cluster_id.0, &Uuid::new_v4(), &dead).await;
+    warnings.extend(audit(ctx, records).await);
+    // Those dropped are not dropped again at the exit.
+    s.leftovers.retain(|n| !dead.contains(n));
+    let Some(old) = s.temporary.clone() else {
+        return warnings;
+    };
+    warnings.extend(keep_temporary(ctx, s, sc, cluster_id, old, stop).await);
+    warnings
+}
+
+/// [`renew`]'s part for this process's own temporary replica `old`, on
+/// the session cluster as just read (`sc`).
+async fn keep_temporary(
+    ctx: &Context,
+    s: &mut Session,
+    sc: SessionCluster,
+    cluster_id: crate::model::ClusterId,
+    old: Temporary,
+    stop: Arc<AtomicBool>,
+) -> Vec<String> {
     let me = Maker::me();
     let present = sc.replicas.iter().any(|r| r.name == old.name);
     if !present {

@@ -697,17 +697,18 @@ impl Store {
     /// executed `set_size` action (its ninth column says which: `open`,
     /// `resize`): read with the snapshot, parsed by
     /// [`Store::parse_unfinished`].
-    /// An open create whose replica an executed drop recorded since
-    /// removed is tagged `open_dropped`: it ran (a temporary replica that
-    /// did not come online is dropped before its creation's outcome can be
-    /// written), though the catalog no longer shows it.
+    /// An open create or drop whose replica an executed drop recorded
+    /// since removed is tagged `open_dropped`: a create ran (a temporary
+    /// replica that did not come online is dropped before its creation's
+    /// outcome can be written), though the catalog no longer shows it; a
+    /// drop did not (the later one did).
     pub fn unfinished_sql(&self) -> String {
         let table = self.table(ACTIONS);
         let kind = |k: crate::plan::ActionKind| ddl::literal(k.name());
         format!(
             "SELECT action_id, cluster_id, decision_ctx->>'kind', decision_ctx->>'replica', \
              decision_ctx->>'size', decision_ctx->>'replication_factor', decision_ctx->>'deadline_s', \
-             created_at, CASE WHEN decision_ctx->>'kind' = {create} AND EXISTS (\
+             created_at, CASE WHEN decision_ctx->>'kind' IN ({create}, {drop}) AND EXISTS (\
                SELECT 1 FROM {table} AS d WHERE d.executed AND d.cluster_id = a.cluster_id \
                AND d.decision_ctx->>'kind' = {drop} \
                AND d.decision_ctx->>'replica' = a.decision_ctx->>'replica' \

@@ -19,6 +19,15 @@ const IN_DOUBT_MARGIN: Duration = Duration::from_secs(1);
 /// clock still holds it ([`by_boot_clock`]): a step of the server's clock
 /// larger than this is not covered.
 const BOOT_CLOCK_TRUSTED: Duration = Duration::from_secs(24 * 3600);
+/// How long after its deadline a DROP its run gave up on (a timeout, a
+/// kill) may still reach the server: TCP retransmits what a closed socket
+/// had sent until `tcp_retries2` is exhausted (about 15 minutes with
+/// Linux's default), and a proxy on the way may hold what it accepted. A
+/// DROP settled as not run at its deadline landed after the next run,
+/// counting on that replica, had dropped the other: the cluster was left
+/// with none (an outside check). Within this window its row stays open
+/// and no other replica of its cluster is dropped ([`LateDrop`]).
+pub const LATE_DELIVERY: Duration = Duration::from_secs(16 * 60);
 /// A recorded deadline beyond this, and beyond this run's own longest
 /// (a managed resize's `--resize-timeout`), is not believed.
 const MAX_RECORDED_DEADLINE: Duration = Duration::from_secs(24 * 3600);
@@ -53,11 +62,23 @@ pub struct InDoubt {
     pub until: DateTime<Utc>,
 }
 
+/// A DROP past its deadline that may still reach the server until
+/// `until` ([`LATE_DELIVERY`]): its replica may still go, so no other
+/// replica of the cluster is dropped before (a drop of the same replica
+/// is harmless: one of the two fails).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LateDrop {
+    pub replica: String,
+    pub sent: Option<DateTime<Utc>>,
+    pub until: DateTime<Utc>,
+}
+
 /// What the unfinished audit rows of a snapshot come to.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Unfinished {
     pub settle: Vec<Settle>,
     pub in_doubt: BTreeMap<ClusterId, InDoubt>,
+    pub late_drops: BTreeMap<ClusterId, Vec<LateDrop>>,
 }
 
 /// Judges every unfinished row of `snap`: an action whose effect is visible
@@ -77,7 +98,10 @@ pub fn judge(snap: &Snapshot, statement_timeout: Duration, resize_timeout: Durat
     ));
     for row in &snap.unfinished {
         let executed = took_effect(snap, row);
-        if !executed {
+        // Another drop of its replica ran since: this one cannot take
+        // effect any more, whenever it lands.
+        let superseded = row.kind == "drop_replica" && row.dropped_since;
+        if !executed && !superseded {
             // A row is data: a deadline longer than any statement of ours,
             // or a start in the future (the database's clock wrote it), is
             // not believed.
@@ -90,12 +114,15 @@ pub fn judge(snap: &Snapshot, statement_timeout: Duration, resize_timeout: Durat
                 });
             let held = chrono::Duration::from_std(deadline + IN_DOUBT_MARGIN)
                 .unwrap_or(chrono::Duration::zero());
-            let by_server = row
-                .created_at
-                .filter(|t| *t <= snap.now + chrono::Duration::minutes(1))
-                .and_then(|t| t.checked_add_signed(held))
-                .filter(|t| *t > snap.now);
-            let may_run_until = by_server.max(by_boot_clock(snap, row, held));
+            let until = |held: chrono::Duration| {
+                let by_server = row
+                    .created_at
+                    .filter(|t| *t <= snap.now + chrono::Duration::minutes(1))
+                    .and_then(|t| t.checked_add_signed(held))
+                    .filter(|t| *t > snap.now);
+                by_server.max(by_boot_clock(snap, row, held))
+            };
+            let may_run_until = until(held);
             if let Some(until) = may_run_until {
                 let entry = out
                     .in_doubt
@@ -110,6 +137,18 @@ pub fn judge(snap: &Snapshot, statement_timeout: Duration, resize_timeout: Durat
                      (its deadline ends {}); left alone this run, the next run settles it",
                     entry.until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
                 );
+                continue;
+            }
+            let late = chrono::Duration::from_std(LATE_DELIVERY).unwrap_or_default();
+            if let Some(until) = until(held + late).filter(|_| row.kind == "drop_replica") {
+                out.late_drops
+                    .entry(row.cluster_id.clone())
+                    .or_default()
+                    .push(LateDrop {
+                        replica: row.replica.clone(),
+                        sent: row.created_at,
+                        until,
+                    });
                 continue;
             }
         }
@@ -167,6 +206,7 @@ fn took_effect(snap: &Snapshot, row: &Unresolved) -> bool {
                     .as_deref()
                     .is_none_or(|s| r.size.as_ref().is_none_or(|have| have.0 == s))
             }),
+        "drop_replica" if row.dropped_since => false,
         "drop_replica" => cluster.is_none_or(|c| c.replica(&row.replica).is_none()),
         "set_size" => cluster.is_some_and(|c| {
             row.size.is_some() && c.size.as_ref().map(|s| s.0.as_str()) == row.size.as_deref()
@@ -186,6 +226,55 @@ pub fn kind_of(kind: &str) -> ActionKind {
         "set_replication_factor" => ActionKind::SetReplicationFactor,
         _ => ActionKind::CreateReplica,
     }
+}
+
+/// Holds back the drops of a planned cluster's other replicas while a DROP
+/// its run gave up on may still land ([`LateDrop`]): each becomes pending
+/// work with the reason.
+pub(super) fn hold_other_drops(cp: &mut super::ClusterPlan, late: &[LateDrop], now: DateTime<Utc>) {
+    let Some(last) = late.iter().max_by_key(|l| l.until) else {
+        return;
+    };
+    let doomed: Vec<&str> = late.iter().map(|l| l.replica.as_str()).collect();
+    let (held, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut cp.actions)
+        .into_iter()
+        .partition(|a| a.kind == ActionKind::DropReplica && !doomed.contains(&a.replica.as_str()));
+    cp.actions = kept;
+    if held.is_empty() {
+        return;
+    }
+    let sent = last
+        .sent
+        .map(|t| {
+            format!(
+                " sent at {}",
+                t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            )
+        })
+        .unwrap_or_default();
+    let reason = format!(
+        "a DROP of {}{sent} whose run gave up on it may still reach the server until {} \
+         (a network can deliver it late): no other replica is dropped before, or the cluster \
+         could be left with none",
+        crate::ddl::ident(&last.replica),
+        last.until
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    );
+    let in_seconds = (last.until - now).num_seconds().max(0) as u64;
+    for action in held {
+        cp.waiting.push(crate::strategy::Deferred {
+            strategy: None,
+            action: action.held(),
+            reason: reason.clone(),
+            in_seconds: Some(in_seconds),
+            limit: false,
+        });
+    }
+    cp.new_state = None;
+    cp.next_decision_at = Some(
+        cp.next_decision_at
+            .map_or(last.until, |t| t.min(last.until)),
+    );
 }
 
 /// Holds a planned cluster's actions back: each becomes pending work with

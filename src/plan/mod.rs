@@ -385,6 +385,9 @@ pub fn plan(snap: &Snapshot, opts: &PlanOptions) -> Plan {
         if let Some(d) = unfinished.in_doubt.get(id) {
             doubt::hold(&mut cp, d, snap.now);
         }
+        if let Some(late) = unfinished.late_drops.get(id) {
+            doubt::hold_other_drops(&mut cp, late, snap.now);
+        }
         clusters.push(cp);
     }
     // Catalog order (by id), as the clusters were read.

@@ -2115,6 +2115,53 @@ fn unfinished_actions_are_settled_from_what_the_catalog_shows() {
     assert_eq!(cp.actions.len(), 1, "planned as usual: {cp:#?}");
 }
 
+/// A DROP past its deadline may still reach the server (TCP retransmits
+/// what a closed socket had sent, a proxy may hold it): settled as not run
+/// at its deadline, the next run dropped the other replica and the late
+/// DROP left the cluster with none (the thirty-fourth session's outside
+/// check). Until `LATE_DELIVERY` has passed its row stays open and no
+/// other replica of the cluster is dropped; creates and a drop of the
+/// same replica go on.
+#[test]
+fn a_drop_given_up_on_holds_the_other_drops_until_it_cannot_land() {
+    let mk = |ago: i64| {
+        let mut s = snap(
+            vec![cluster(
+                "u2",
+                "c",
+                vec![
+                    replica(1, "r_50cc", "50cc", true),
+                    replica(2, "r_25cc", "25cc", true),
+                ],
+            )],
+            vec![row("u2", "target_size", json!({"target_size": "50cc"}))],
+        );
+        s.unfinished = vec![unfinished("u2", "drop_replica", "r_50cc", ago, Some(30.0))];
+        s
+    };
+    // Two minutes after (its 30 s deadline long over): held, not settled.
+    let p = plan(&mk(120), &PlanOptions::default());
+    let cp = only(&p);
+    assert!(cp.actions.is_empty(), "{cp:#?}");
+    assert!(p.settle.is_empty(), "{:?}", p.settle);
+    assert_eq!(cp.in_doubt, None, "the cluster is not held otherwise");
+    let late = crate::plan::doubt::LATE_DELIVERY.as_secs() as i64;
+    assert_eq!(
+        crate::strategy::testutil::due(&cp.waiting),
+        [("drop r_25cc (25cc)", Some((late + 31 - 120) as u64))]
+    );
+    assert!(
+        cp.waiting[0].reason.contains("may still reach the server"),
+        "{cp:#?}"
+    );
+    // Once it cannot land any more: settled as not run, planned as usual.
+    let p = plan(&mk(late + 32), &PlanOptions::default());
+    assert_eq!(settled(&p), [("run-1/u2/r_50cc", false)]);
+    let cp = only(&p);
+    assert_eq!(cp.actions.len(), 1, "{cp:#?}");
+    assert_eq!(cp.actions[0].replica, "r_25cc");
+}
+
 #[test]
 fn a_managed_clusters_unfinished_alters_are_settled_from_its_size_and_factor() {
     // A managed cluster at 100cc with two replicas; every row is past its

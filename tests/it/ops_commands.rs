@@ -3949,7 +3949,10 @@ fn carried_state_that_lands_late_does_not_come_back_after_a_wipe() {
 fn a_wipe_that_lands_late_keeps_what_was_learned_since() {
     let emu = emulator();
     let id = learned_a_fit(&emu, "blue", "100cc");
-    let held = late(&emu, "strategy_state\" WHERE cluster_id IN");
+    let held = late(
+        &emu,
+        "strategy_state\" WHERE state_version = 2 AND cluster_id IN",
+    );
     let wipe = ["wipe-state", "--cluster", "blue", "--yes"];
     let r = clusterctl_gives_up(&emu, &wipe).ok();
     assert!(

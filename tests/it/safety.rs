@@ -3369,3 +3369,59 @@ fn a_saved_plan_is_applied_only_as_it_was_reviewed() {
     );
     assert_eq!(emu.stats().ddl, 0, "{:?}", emu.sql_log());
 }
+
+/// A DROP whose run gave up on it (its deadline passed, the answer never
+/// came) reaches the server late: settled as not run at its deadline, the
+/// next run, asked for that replica's size again, dropped the other, and
+/// the late DROP left the cluster with none (an outside check with a relay
+/// that held it). The other replica's drop now waits until the late one
+/// cannot land any more; the cluster keeps a replica throughout.
+#[test]
+fn a_drop_that_lands_late_never_leaves_the_cluster_without_a_replica() {
+    let emu = Emulator::start();
+    emu.create_hydrated_cluster("c", "r_50cc", "50cc");
+    emu.add_replica("c", "r_25cc", "25cc");
+    emu.set_hydrated("c", "r_25cc", true);
+    init_tables(&emu);
+    strategy(&emu, "c", "target_size", json!({"target_size": "25cc"}));
+    let held = late_by(
+        &emu,
+        r#"DROP CLUSTER REPLICA "c"."r_50cc""#,
+        Duration::from_secs(15),
+    );
+    let gave_up = clusterctl_gives_up(&emu, &["apply", "--max-retries", "0"]);
+    assert_eq!(gave_up.code, 3, "{}", gave_up.all());
+    // Past its deadline (2 s), before it lands: the strategies want 50cc
+    // again, which would retire r_25cc.
+    std::thread::sleep(Duration::from_secs(3));
+    clusterctl(
+        &emu,
+        &[
+            "strategy",
+            "set",
+            "c",
+            "target_size",
+            "--target-size",
+            "50cc",
+        ],
+    )
+    .ok();
+    let run = clusterctl(&emu, &["apply"]);
+    assert!(
+        !run.stdout.contains(r#"DROP CLUSTER REPLICA "c"."r_25cc""#)
+            && run.stdout.contains("may still reach the server"),
+        "{}",
+        run.all()
+    );
+    held.landed(&emu);
+    assert_eq!(replica_names(&emu, "c"), ["r_25cc"], "a replica is left");
+    // Once it landed (the catalog shows it), it is settled as run, and the
+    // strategies go on: r_50cc is made again.
+    clusterctl(&emu, &["apply"]).ok();
+    assert!(replica_names(&emu, "c").contains(&"r_50cc".to_string()));
+    let outcome = emu.query_one(
+        "SELECT executed::text FROM mz_cluster_strategy_actions \
+         WHERE action_sql LIKE 'DROP CLUSTER REPLICA \"c\".\"r_50cc\"%'",
+    );
+    assert_eq!(outcome.as_deref(), Some("true"));
+}

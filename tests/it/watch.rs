@@ -1377,3 +1377,43 @@ fn a_watcher_stops_acting_once_a_newer_clusterctl_migrated() {
         d.output()
     );
 }
+
+/// A temporary replica a dead run left on the session cluster while a
+/// watcher runs is dropped (audited) by the watcher's next run, with or
+/// without a temporary replica of its own: each run of `--watch` is an
+/// `apply`, and the watcher dropped such a replica only at its exit, one
+/// that died while it ran never (an outside check: billed for its life).
+#[test]
+fn a_watcher_drops_a_temporary_replica_a_dead_run_left_while_it_runs() {
+    for own in [false, true] {
+        let emu = slow_replica_startups();
+        emu.create_hydrated_cluster("ops", "r1", "25cc");
+        emu.set_replica_online("ops", "r1");
+        init_tables(&emu);
+        let mut args = vec!["--exec-cluster", "ops"];
+        if own {
+            args.push("--create-replica");
+        }
+        let mut d = Daemon::watching(&emu.url(), &args);
+        eventually(Duration::from_secs(30), "a first run", &d, || {
+            !own || temporaries(&emu).iter().any(|(_, s)| s == "online")
+        });
+        std::thread::sleep(Duration::from_secs(2));
+        // Left by a run on another host long ago (stale: a leftover).
+        let dead = "clusterctl_tmp_1000000000_otherhost_1_1_1";
+        emu.add_replica("ops", dead, "25cc");
+        eventually(Duration::from_secs(30), "the leftover dropped", &d, || {
+            !replica_names(&emu, "ops").iter().any(|n| n == dead)
+        });
+        assert!(d.still_running(), "{}", d.output());
+        let (code, _) = d.terminate(Duration::from_secs(15));
+        assert_eq!(code, 0, "{}", d.output());
+        let drops: Vec<String> = audit_ctx(&emu, "ops")
+            .iter()
+            .filter(|c| c["kind"] == "drop_replica" && c["replica"] == dead)
+            .map(|c| c["reasons"][0].as_str().unwrap_or_default().to_string())
+            .collect();
+        assert_eq!(drops.len(), 1, "own: {own}: {drops:?}\n{}", d.output());
+        assert!(drops[0].contains("a run that died"), "{drops:?}");
+    }
+}
