@@ -282,7 +282,10 @@ pub fn connect_transient(e: &tokio_postgres::Error) -> bool {
         let code = db.code().code();
         return !(code == "3D000" || code.starts_with("28") || code == "42501") && is_transient(e);
     }
-    io_cause(e).is_some_and(transient_io)
+    // Closed before the start-up was answered (a balancer restarting):
+    // it was permanent, so a blip failed a run at once, or stopped one
+    // mid-way without releasing its lease (an outside check).
+    e.is_closed() || io_cause(e).is_some_and(transient_io)
 }
 
 /// One line: the server's message (and hint) or the client-side cause.

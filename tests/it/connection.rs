@@ -484,6 +484,23 @@ fn permanent_connection_errors_are_never_retried_by_any_command() {
     }
 }
 
+/// A connection closed (EOF) before its start-up is answered (a balancer
+/// restarting) is transient: it failed every command at once, and a run
+/// mid-way stopped without releasing its lease (an outside check).
+#[test]
+fn a_connection_closed_at_start_up_is_retried() {
+    let emu = Emulator::start();
+    emu.create_hydrated_cluster("c", "r1", "25cc");
+    init_tables(&emu);
+    strategy(&emu, "c", "target_size", json!({"target_size": "50cc"}));
+    for args in [&["dry-run", "-v"][..], &["status", "-v"], &["apply", "-v"]] {
+        emu.close_startups(2);
+        let run = clusterctl(&emu, args).ok();
+        assert!(run.stderr.contains("retrying"), "{args:?}: {}", run.all());
+    }
+    assert_eq!(emu.replicas("c").len(), 2, "applied");
+}
+
 #[test]
 fn health_answers_while_another_client_pipelines_without_reading() {
     use std::io::{Read, Write};

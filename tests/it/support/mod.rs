@@ -79,7 +79,8 @@
 //!   (`stall_statement`, `cut_before_statement`, `cut_after_statement`,
 //!   `cut_after_response`, `fail_statement`, `delay_statements`, `fault`,
 //!   `clear_faults`, `on_statement`), per round trip (`set_delay`), at
-//!   connection start-up (`stall_startups`, [`HangingListener`]);
+//!   connection start-up (`stall_startups`, `close_startups`,
+//!   [`HangingListener`]);
 //! - clock skew: [`with_clock_offset`], [`product_command_with_clock_offset`].
 //!
 //! The PostgreSQL server comes from `scripts/pg.sh` (run the suite with
@@ -1403,6 +1404,12 @@ impl Emulator {
     /// never answered (see also [`HangingListener`]).
     pub fn stall_startups(&self, n: u32) {
         self.proxy().shared.stall_startups(n);
+    }
+
+    /// The next `n` connections to the proxy are closed (EOF) before their
+    /// start-up is answered.
+    pub fn close_startups(&self, n: u32) {
+        self.proxy().shared.close_startups(n);
     }
 }
 

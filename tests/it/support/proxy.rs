@@ -194,6 +194,7 @@ pub struct Shared {
     delay: Mutex<Duration>,
     /// New connections still to stall at start-up.
     startup_stalls: AtomicU32,
+    startup_closes: AtomicU32,
     /// Reference §8.2: statements on user relations need a usable session cluster.
     session_cluster_rule: AtomicBool,
     /// Server process ids whose cancel request came while the proxy may
@@ -224,6 +225,7 @@ impl Shared {
             rules: Mutex::default(),
             delay: Mutex::default(),
             startup_stalls: AtomicU32::new(0),
+            startup_closes: AtomicU32::new(0),
             session_cluster_rule: AtomicBool::new(false),
             cancels: Mutex::default(),
             markers: AtomicU64::new(0),
@@ -286,6 +288,16 @@ impl Shared {
 
     fn take_startup_stall(&self) -> bool {
         self.startup_stalls
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+    }
+
+    pub fn close_startups(&self, n: u32) {
+        self.startup_closes.fetch_add(n, Ordering::SeqCst);
+    }
+
+    fn take_startup_close(&self) -> bool {
+        self.startup_closes
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok()
     }
@@ -810,6 +822,11 @@ async fn handle(client: TcpStream, upstream: SocketAddr, shared: Arc<Shared>) ->
     if shared.take_startup_stall() {
         let (cr, _cw) = client.into_split();
         return drain(&mut BufReader::new(cr)).await;
+    }
+    if shared.take_startup_close() {
+        // Closed (EOF) before the start-up is answered: a balancer
+        // restarting, a proxy giving up on its upstream.
+        return Ok(());
     }
     let server = TcpStream::connect(upstream).await?;
     server.set_nodelay(true)?;
