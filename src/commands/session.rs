@@ -256,13 +256,31 @@ async fn create_temporary(
             Err(e) => tracing::debug!("the temporary replica's creation is audited later: {e}"),
         }
     }
-    let intent = intent.filter(|_| audited);
     if stop.as_ref().is_some_and(|f| f.load(Ordering::SeqCst)) {
-        // Nothing made: the next run settles the intent as not applied.
+        // Nothing made: the intent is closed as not attempted (left open,
+        // the next run settled it as failed, shown by `history --failed`
+        // after a clean shutdown), also when the signal abandoned its write
+        // (it may have landed; the UPDATE finds nothing otherwise); if that
+        // fails, the next run settles it.
+        if let Some(row) = &intent {
+            let store = &ctx.store;
+            let closed = ctx
+                .backend()
+                .retrying("closing the temporary replica's audit row", async |c| {
+                    store
+                        .withdraw_intent(c, &row.action_id, crate::db::store::Withdrawn::Signal)
+                        .await
+                })
+                .await;
+            if let Err(e) = closed {
+                tracing::debug!("the next run settles the temporary replica's row: {e}");
+            }
+        }
         return Err(CommandError::Interrupted(
             "a signal came before the temporary replica was made: nothing was done".into(),
         ));
     }
+    let intent = intent.filter(|_| audited);
     // Not retried: a retry after a lost connection could find it made and
     // fail; the next run drops whatever this one leaves.
     let client = ctx.db.client().await?;

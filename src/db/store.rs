@@ -54,6 +54,9 @@ pub enum Withdrawn {
     /// The lease could no longer be held (renewals failed, or it was
     /// taken) after the intent was written: the statement was never sent.
     LeaseLapsed,
+    /// A signal (SIGTERM, Ctrl-C) came after the intent was written, before
+    /// the statement was sent.
+    Signal,
 }
 
 /// The start of every withdrawn intent's outcome (`skipped` in `history`).
@@ -70,6 +73,7 @@ impl Withdrawn {
             Withdrawn::LeaseLapsed => {
                 "the lease was lost before the statement was sent (the run's error says why)"
             }
+            Withdrawn::Signal => "a signal came before the statement was sent",
         };
         format!("{WITHDRAWN_PREFIX}{why}")
     }

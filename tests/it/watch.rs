@@ -1417,3 +1417,52 @@ fn a_watcher_drops_a_temporary_replica_a_dead_run_left_while_it_runs() {
         assert!(drops[0].contains("a run that died"), "{drops:?}");
     }
 }
+
+/// A signal while `--create-replica`'s intent is written, before the
+/// CREATE: nothing is made, and the intent is closed as not attempted
+/// (`skipped`). It was left open, and the next run settled it as failed:
+/// `history --failed` listed a clean shutdown (an outside check).
+#[test]
+fn a_signal_before_the_temporary_replica_is_made_closes_its_intent() {
+    let emu = slow_replica_startups();
+    emu.create_hydrated_cluster("ops", "r1", "25cc");
+    emu.set_replica_online("ops", "r1");
+    init_tables(&emu);
+    // The intent is written, its answer lost (the connection cut after it
+    // ran); the signal comes as the write is tried again.
+    let intent = "INSERT INTO \"mz_cluster_strategy_actions\"";
+    emu.fault(intent, 1, crate::support::Action::CutAfterExecution);
+    let pid = Arc::new(AtomicU32::new(0));
+    let target = pid.clone();
+    emu.on_statement(intent, 2, move |_| {
+        let mut p = target.load(Ordering::SeqCst);
+        while p == 0 {
+            std::thread::sleep(Duration::from_millis(1));
+            p = target.load(Ordering::SeqCst);
+        }
+        signal_term(p);
+        // The signal is seen before the write's answer.
+        std::thread::sleep(Duration::from_millis(300));
+    });
+    let mut d = Daemon::start(
+        &emu.url(),
+        &["apply", "--exec-cluster", "ops", "--create-replica"],
+    );
+    pid.store(d.pid(), Ordering::SeqCst);
+    let (code, _) = d.wait_exit(Duration::from_secs(30));
+    assert_eq!(code, 1, "{}", d.output());
+    assert!(d.output().contains("nothing was done"), "{}", d.output());
+    assert!(temporaries(&emu).is_empty(), "{}", d.output());
+    let rows = emu.query_strings(
+        "SELECT executed::text, error_message FROM mz_cluster_strategy_actions \
+         WHERE decision_ctx->>'kind' = 'create_replica'",
+    );
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0][0].as_deref(), Some("false"), "{rows:?}");
+    assert!(
+        rows[0][1]
+            .as_deref()
+            .is_some_and(|e| e.starts_with("not attempted: a signal came")),
+        "{rows:?}"
+    );
+}
