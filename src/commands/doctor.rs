@@ -588,13 +588,10 @@ async fn table_findings(
                         "{where_} does not exist, though every migration is recorded (dropped \
                          by hand?): apply fails until it is created again"
                     ),
-                    // `init` finds every migration recorded and does
-                    // nothing (its fix said to run it).
                     Some(format!(
-                        "have an admin run the SQL of `{} --print` (every statement may run \
-                             again; `clusterctl init` sees the migrations recorded and does \
-                             nothing)",
-                        ctx.store.init_command()
+                        "run `{init}` (it makes missing tables again), or have an admin run \
+                         the SQL of `{init} --print` (every statement may run again)",
+                        init = ctx.store.init_command()
                     )),
                 )
             })

@@ -11,6 +11,9 @@ use crate::db::store::Store;
 #[derive(Debug, Clone, Serialize)]
 pub struct Initialized {
     pub migrations_applied: Vec<i32>,
+    /// Tables of recorded migrations that were missing (dropped by hand),
+    /// made again, empty.
+    pub tables_remade: Vec<String>,
     #[serde(skip)]
     pub schema: Option<String>,
 }
@@ -19,8 +22,10 @@ pub struct Initialized {
 pub async fn init(ctx: &Context) -> Result<Initialized, CommandError> {
     // Only `init` creates a missing --schema; every other command refuses it.
     let migrations_applied = migrate::run(&mut ctx.backend(), true).await?;
+    let tables_remade = migrate::remake_missing(&mut ctx.backend()).await?;
     Ok(Initialized {
         migrations_applied,
+        tables_remade,
         schema: ctx.opts.schema.clone(),
     })
 }

@@ -519,6 +519,66 @@ async fn apply_missing(store: &Store, c: &Client) -> Result<Vec<i32>, DbError> {
     Ok(applied)
 }
 
+/// `init`'s repair: the tables of recorded migrations that are missing
+/// (dropped by hand) are made again, empty, under the migration lock, by
+/// every migration's statements (each idempotent: `CREATE TABLE IF NOT
+/// EXISTS`, a seed `WHERE NOT EXISTS`). `init` found every migration
+/// recorded and did nothing, though the error of every other command told
+/// to run it. Returns the tables made again.
+pub async fn remake_missing(backend: &mut LiveBackend<'_>) -> Result<Vec<String>, DbError> {
+    let store = backend.store();
+    let tables: Vec<String> = MIGRATION_FILES
+        .iter()
+        .flat_map(|(_, _, sql)| created_tables(store, sql))
+        .collect();
+    let missing = backend
+        .retrying(CHECKING, async |c| {
+            let mut missing = Vec::new();
+            for t in &tables {
+                let probe = format!("SELECT 1 FROM {t} WHERE false");
+                if let Err(e) = c.batch_execute(&probe).await {
+                    match super::Missing::of(&e) {
+                        Some(super::Missing::Table) => missing.push(t.clone()),
+                        _ => return Err(DbError::query(format!("checking {t}"), &e)),
+                    }
+                }
+            }
+            Ok(missing)
+        })
+        .await?;
+    if missing.is_empty() {
+        return Ok(missing);
+    }
+    backend
+        .retrying(CREATING, async |c| bootstrap_lock(store, c).await)
+        .await?;
+    let me = lease::Holder::me(&uuid::Uuid::nil());
+    if !wait_for_lock(backend, &me).await? {
+        // Another run holds the lock and every migration is recorded: it
+        // is not ours to repair now (the next `init` looks again).
+        return Ok(Vec::new());
+    }
+    let result = backend
+        .retrying(CREATING, async |c| {
+            for (version, name, sql) in MIGRATION_FILES {
+                let context = format!("making again the tables of migration {version} ({name})");
+                for stmt in migration_statements(store, sql) {
+                    run_idempotent(store, c, &stmt, &context).await?;
+                }
+            }
+            Ok(())
+        })
+        .await;
+    let released = backend
+        .releasing("releasing the migration lock", async |c| {
+            release_lock(store, c, &me.0).await
+        })
+        .await;
+    result?;
+    released?;
+    Ok(missing)
+}
+
 /// Everything `apply` would create, as SQL an admin can run, followed by the
 /// GRANTs a restricted role needs (README, "Required Materialize privileges").
 pub fn init_sql(store: &Store, schema: Option<&str>, role: &str) -> String {

@@ -8,8 +8,18 @@ use crate::commands::init::{InitSql, Initialized};
 
 impl View for Initialized {
     fn text(&self, _style: &TextStyle) -> String {
+        let remade = match self.tables_remade.as_slice() {
+            [] => String::new(),
+            tables => format!(
+                "Made again, empty, tables that were missing (dropped by hand?): {}.\n",
+                tables.join(", ")
+            ),
+        };
         if self.migrations_applied.is_empty() {
-            return "The tables are up to date (nothing to do).\n".to_string();
+            return match remade.is_empty() {
+                true => "The tables are up to date (nothing to do).\n".to_string(),
+                false => remade,
+            };
         }
         let v: Vec<String> = self
             .migrations_applied
@@ -17,7 +27,7 @@ impl View for Initialized {
             .map(|v| v.to_string())
             .collect();
         format!(
-            "Created clusterctl's tables (migration{} {} applied) in {}.\n",
+            "Created clusterctl's tables (migration{} {} applied) in {}.\n{remade}",
             plural(v.len()),
             v.join(", "),
             match &self.schema {

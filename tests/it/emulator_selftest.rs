@@ -3199,3 +3199,37 @@ fn read_then_write_statements_on_one_table_run_one_after_the_other() {
     let held = emu.query_one("SELECT count(*)::text FROM rtw WHERE k = 'held'");
     assert_eq!(held.as_deref(), Some("1"), "the canceled DELETE ran");
 }
+
+/// A schema created through the proxy is listed in `mz_schemas`, and goes
+/// with its DROP, as Materialize lists every schema: clusterctl checks a
+/// `--schema` there, and one made by hand was "does not exist" to it.
+#[test]
+fn a_schema_made_through_the_proxy_is_in_mz_schemas() {
+    let emu = Emulator::start();
+    let mut client = connect(&emu.url());
+    let listed = |emu: &Emulator| {
+        emu.query_one("SELECT count(*)::text FROM mz_catalog.mz_schemas WHERE name = 'legacy2'")
+    };
+    client
+        .batch_execute("CREATE SCHEMA legacy2")
+        .expect("create");
+    assert_eq!(listed(&emu).as_deref(), Some("1"));
+    // clusterctl then finds the schema and says what is missing in it.
+    client
+        .batch_execute(
+            "CREATE TABLE legacy2.mz_cluster_strategies (cluster_id TEXT NOT NULL, \
+             strategy_type TEXT NOT NULL, config JSONB NOT NULL, updated_at TIMESTAMPTZ)",
+        )
+        .expect("table");
+    let run = crate::cli::clusterctl(&emu, &["status", "--schema", "legacy2"]);
+    assert!(
+        !run.stderr.contains("schema \"legacy2\" does not exist")
+            && run.stderr.contains("tables are missing"),
+        "{}",
+        run.all()
+    );
+    client
+        .batch_execute("DROP SCHEMA legacy2 CASCADE")
+        .expect("drop");
+    assert_eq!(listed(&emu).as_deref(), Some("0"));
+}

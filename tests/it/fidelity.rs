@@ -584,8 +584,8 @@ fn doctor_reports_a_role_that_cannot_read_the_tables() {
 
 /// A table of ours dropped by hand (every migration recorded): the
 /// commands name that table (the state's missing was said as the
-/// strategies table's), and doctor's fix recreates it (`init`, which it
-/// said, finds the migrations recorded and does nothing).
+/// strategies table's), and the fix they name recreates it: `init` makes
+/// it again (it found the migrations recorded and did nothing).
 #[test]
 fn a_table_dropped_by_hand_is_named_and_its_fix_recreates_it() {
     let emu = Emulator::start();
@@ -597,7 +597,9 @@ fn a_table_dropped_by_hand_is_named_and_its_fix_recreates_it() {
     assert!(
         run.stderr
             .contains("\"mz_cluster_strategy_state\" does not exist")
-            && run.stderr.contains("made again only by that SQL"),
+            && run
+                .stderr
+                .contains("made again by `clusterctl init` or that SQL"),
         "{}",
         run.all()
     );
@@ -612,6 +614,18 @@ fn a_table_dropped_by_hand_is_named_and_its_fix_recreates_it() {
                 .is_some_and(|x| x.contains("clusterctl init --print"))),
         "{doc:#}"
     );
+    // init makes it again, empty, and says so; then every command works.
+    let run = clusterctl(&emu, &["init"]).ok();
+    assert!(
+        run.stdout
+            .contains("Made again, empty, tables that were missing (dropped by hand?): \"mz_cluster_strategy_state\""),
+        "{}",
+        run.all()
+    );
+    clusterctl(&emu, &["dry-run"]).ok();
+    clusterctl(&emu, &["doctor"]).ok();
+    let again = clusterctl(&emu, &["init"]).ok();
+    assert!(again.stdout.contains("nothing to do"), "{}", again.all());
 }
 
 /// `doctor --print-sql` hands an admin what fixes a role's privileges and

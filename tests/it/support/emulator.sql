@@ -671,6 +671,36 @@ INSERT INTO mz_catalog.mz_schemas VALUES
     ('s4', 16404, NULL, 'information_schema', 's1', ARRAY['=U/s1']),
     ('u3', 20001, 'u1', 'public', 'u1', ARRAY['u1=UC/u1', '=U/u1']);
 
+-- A schema created (or dropped) through the proxy is one of mz_schemas, as
+-- Materialize lists every schema it has: a `--schema` made by hand was
+-- "does not exist" to clusterctl (an outside check).
+CREATE FUNCTION mz_emulator.schema_created() RETURNS event_trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    c record;
+BEGIN
+    FOR c IN SELECT objid FROM pg_event_trigger_ddl_commands()
+             WHERE command_tag = 'CREATE SCHEMA' LOOP
+        INSERT INTO mz_catalog.mz_schemas
+        SELECT 'u' || n.oid, n.oid, 'u1', n.nspname, 'u1', ARRAY['u1=UC/u1']
+        FROM pg_namespace n
+        WHERE n.oid = c.objid
+          AND NOT EXISTS (SELECT 1 FROM mz_catalog.mz_schemas s WHERE s.name = n.nspname);
+    END LOOP;
+END $$;
+CREATE EVENT TRIGGER mz_emulator_schema_created ON ddl_command_end
+    WHEN TAG IN ('CREATE SCHEMA') EXECUTE FUNCTION mz_emulator.schema_created();
+
+CREATE FUNCTION mz_emulator.schema_dropped() RETURNS event_trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM mz_catalog.mz_schemas s
+    USING pg_event_trigger_dropped_objects() d
+    WHERE d.object_type = 'schema' AND s.name = d.object_name;
+END $$;
+CREATE EVENT TRIGGER mz_emulator_schema_dropped ON sql_drop
+    WHEN TAG IN ('DROP SCHEMA') EXECUTE FUNCTION mz_emulator.schema_dropped();
+
 -- Builtin clusters and the default user cluster, as in a real environment.
 INSERT INTO mz_catalog.mz_clusters
 SELECT c.id, c.name, c.owner, c.privileges, true, '25cc', 1, false, NULL, false, INTERVAL '1 second'
