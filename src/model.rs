@@ -985,6 +985,10 @@ pub struct Unresolved {
     /// later one did it (this one, had it landed first, would have made
     /// that one fail), so this one did not.
     pub dropped_since: bool,
+    /// Settled already by a run (a drop in the last day, whose run gave up
+    /// on it): read only for the create of the same name it holds back
+    /// while it may still land.
+    pub settled: bool,
 }
 
 /// A role id as Materialize prints it (`u7`, `s1`, `g2`): a kind letter

@@ -640,7 +640,8 @@ impl<'a> LiveBackend<'a> {
                 action_id: s.action_id.clone(),
                 executed: s.executed,
                 error: Some(format!(
-                    "its outcome was never recorded (the run was killed, or lost the database); run {run_id} found it {}",
+                    "{} (the run was killed, or lost the database); run {run_id} found it {}",
+                    super::store::SETTLED_PREFIX,
                     if s.executed { "applied" } else { "not applied" }
                 )),
             })

@@ -59,6 +59,10 @@ pub enum Withdrawn {
     Signal,
 }
 
+/// The start of the outcome a run records for an action an interrupted run
+/// left open ([`crate::db::live::LiveBackend::settle_unfinished`]).
+pub const SETTLED_PREFIX: &str = "its outcome was never recorded";
+
 /// The start of every withdrawn intent's outcome (`skipped` in `history`).
 pub const WITHDRAWN_PREFIX: &str = "not attempted: ";
 
@@ -400,8 +404,9 @@ impl Store {
     }
 
     /// Writes new state versions: insert the new rows, then delete the older
-    /// versions (of our `state_version` only) of the clusters whose new row
-    /// is there. Readers take the
+    /// versions (of our `state_version` only; and those dated in the
+    /// server's future, left by a backward step of its clock) of the
+    /// clusters whose new row is there. Readers take the
     /// newest row, so a crash between the two statements is harmless, and
     /// the delete never removes the only version (so both statements go in
     /// one round trip). A retry (`a.retry`: an earlier attempt may have
@@ -455,9 +460,16 @@ impl Store {
                 )
             };
             let ids: Vec<String> = chunk.iter().map(|(id, _)| id.0.clone()).collect();
+            // Older versions, and one dated after this one and after the
+            // server's now: written before a backward step of the server's
+            // clock, it stayed the newest, and every later state was
+            // ignored until the clock caught up (an outside check). One
+            // dated after this one but not after now (an operator's write
+            // meanwhile) stays.
             let delete = format!(
                 "DELETE FROM {table} WHERE state_version = {STATE_VERSION} \
-                 AND (updated_at < $1::text::timestamptz OR updated_at IS NULL) \
+                 AND (updated_at < $1::text::timestamptz OR updated_at IS NULL \
+                      OR (updated_at > $1::text::timestamptz AND updated_at > now())) \
                  AND cluster_id IN ({}) \
                  AND cluster_id IN (SELECT cluster_id FROM {table} WHERE updated_at = $1::text::timestamptz)",
                 placeholders(2, ids.len())
@@ -709,6 +721,18 @@ impl Store {
     pub fn unfinished_sql(&self) -> String {
         let table = self.table(ACTIONS);
         let kind = |k: crate::plan::ActionKind| ddl::literal(k.name());
+        // Drops a run settled in the last day, their run having given up
+        // on them (`SETTLED_PREFIX`): the plan holds a create of the same
+        // name while such a DROP may still land ([`crate::plan::doubt`]).
+        let settled_drops = format!(
+            "SELECT action_id, cluster_id, decision_ctx->>'kind', decision_ctx->>'replica', \
+             decision_ctx->>'size', NULL::text, decision_ctx->>'deadline_s', created_at, \
+             'settled', decision_ctx->>'boot' FROM {table} \
+             WHERE decision_ctx->>'kind' = {drop} AND error_message LIKE {prefix} \
+             AND created_at > now() - INTERVAL '1 day'",
+            drop = kind(crate::plan::ActionKind::DropReplica),
+            prefix = ddl::literal(&format!("{SETTLED_PREFIX}%")),
+        );
         format!(
             "SELECT action_id, cluster_id, decision_ctx->>'kind', decision_ctx->>'replica', \
              decision_ctx->>'size', decision_ctx->>'replication_factor', decision_ctx->>'deadline_s', \
@@ -718,6 +742,7 @@ impl Store {
                AND d.decision_ctx->>'replica' = a.decision_ctx->>'replica' \
                AND d.created_at >= a.created_at) THEN 'open_dropped' ELSE 'open' END, \
              decision_ctx->>'boot' FROM {table} AS a WHERE {open} \
+             UNION ALL {settled_drops} \
              UNION ALL SELECT * FROM ({last_resizes}) AS last_resizes",
             create = kind(crate::plan::ActionKind::CreateReplica),
             drop = kind(crate::plan::ActionKind::DropReplica),
@@ -827,6 +852,7 @@ impl Store {
                 // Data: a boot clock that does not parse is none.
                 boot: get(9).and_then(|v| serde_json::from_str(&v).ok()),
                 dropped_since: get(8).as_deref() == Some("open_dropped"),
+                settled: get(8).as_deref() == Some("settled"),
             });
         }
         Unfinished {
@@ -1401,6 +1427,12 @@ impl Store {
                 }
                 None => {}
             }
+        }
+        // A row without a time the client reads (NULL, `infinity`) is in
+        // no range: NULL compares to nothing, `infinity` is after every
+        // `--since`.
+        if filter.since.is_some() || filter.until.is_some() {
+            let _ = write!(sql, " AND NOT {}", undated("created_at"));
         }
         if let Some(replica) = filter.replica {
             params.push(replica.to_string());

@@ -97,33 +97,48 @@ pub fn judge(snap: &Snapshot, statement_timeout: Duration, resize_timeout: Durat
         resize_timeout,
     ));
     for row in &snap.unfinished {
+        // A row is data: a deadline longer than any statement of ours, or
+        // a start in the future (the database's clock wrote it), is not
+        // believed.
+        let deadline = row
+            .deadline_s
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(|s| Duration::from_secs_f64(s.min(believed.as_secs_f64())))
+            .unwrap_or_else(|| ddl_deadline(kind_of(&row.kind), statement_timeout, resize_timeout));
+        let held = chrono::Duration::from_std(deadline + IN_DOUBT_MARGIN)
+            .unwrap_or(chrono::Duration::zero());
+        let until = |held: chrono::Duration| {
+            let by_server = row
+                .created_at
+                .filter(|t| *t <= snap.now + chrono::Duration::minutes(1))
+                .and_then(|t| t.checked_add_signed(held))
+                .filter(|t| *t > snap.now);
+            by_server.max(by_boot_clock(snap, row, held))
+        };
+        // A DROP of a replica by its name may still land until then, on a
+        // replica made again under that name too, whatever the catalog or
+        // the trail shows of it now.
+        let late = chrono::Duration::from_std(LATE_DELIVERY).unwrap_or_default();
+        let late_until = until(held + late).filter(|_| row.kind == "drop_replica");
+        if let Some(until) = late_until {
+            out.late_drops
+                .entry(row.cluster_id.clone())
+                .or_default()
+                .push(LateDrop {
+                    replica: row.replica.clone(),
+                    sent: row.created_at,
+                    until,
+                });
+        }
+        if row.settled {
+            continue;
+        }
         let executed = took_effect(snap, row);
-        // Another drop of its replica ran since: this one cannot take
-        // effect any more, whenever it lands.
+        // Another drop of its replica ran since: this one cannot have
+        // taken effect (it would have made that one fail).
         let superseded = row.kind == "drop_replica" && row.dropped_since;
         if !executed && !superseded {
-            // A row is data: a deadline longer than any statement of ours,
-            // or a start in the future (the database's clock wrote it), is
-            // not believed.
-            let deadline = row
-                .deadline_s
-                .filter(|s| s.is_finite() && *s >= 0.0)
-                .map(|s| Duration::from_secs_f64(s.min(believed.as_secs_f64())))
-                .unwrap_or_else(|| {
-                    ddl_deadline(kind_of(&row.kind), statement_timeout, resize_timeout)
-                });
-            let held = chrono::Duration::from_std(deadline + IN_DOUBT_MARGIN)
-                .unwrap_or(chrono::Duration::zero());
-            let until = |held: chrono::Duration| {
-                let by_server = row
-                    .created_at
-                    .filter(|t| *t <= snap.now + chrono::Duration::minutes(1))
-                    .and_then(|t| t.checked_add_signed(held))
-                    .filter(|t| *t > snap.now);
-                by_server.max(by_boot_clock(snap, row, held))
-            };
-            let may_run_until = until(held);
-            if let Some(until) = may_run_until {
+            if let Some(until) = until(held) {
                 let entry = out
                     .in_doubt
                     .entry(row.cluster_id.clone())
@@ -139,16 +154,8 @@ pub fn judge(snap: &Snapshot, statement_timeout: Duration, resize_timeout: Durat
                 );
                 continue;
             }
-            let late = chrono::Duration::from_std(LATE_DELIVERY).unwrap_or_default();
-            if let Some(until) = until(held + late).filter(|_| row.kind == "drop_replica") {
-                out.late_drops
-                    .entry(row.cluster_id.clone())
-                    .or_default()
-                    .push(LateDrop {
-                        replica: row.replica.clone(),
-                        sent: row.created_at,
-                        until,
-                    });
+            // Past its deadline, it may still land: left open until then.
+            if late_until.is_some() {
                 continue;
             }
         }
@@ -228,17 +235,31 @@ pub fn kind_of(kind: &str) -> ActionKind {
     }
 }
 
-/// Holds back the drops of a planned cluster's other replicas while a DROP
-/// its run gave up on may still land ([`LateDrop`]): each becomes pending
-/// work with the reason.
-pub(super) fn hold_other_drops(cp: &mut super::ClusterPlan, late: &[LateDrop], now: DateTime<Utc>) {
+/// Holds back, while a DROP its run gave up on may still land
+/// ([`LateDrop`]): the drops of the cluster's other replicas while that
+/// replica is there (it may still go: the cluster could be left with
+/// none), and a create of a replica under its name (the late DROP would
+/// drop that one). Each becomes pending work with the reason; the cluster
+/// is in doubt (`status` says so).
+pub(super) fn hold_for_late_drops(
+    cp: &mut super::ClusterPlan,
+    late: &[LateDrop],
+    cluster: &crate::model::Cluster,
+    now: DateTime<Utc>,
+) {
     let Some(last) = late.iter().max_by_key(|l| l.until) else {
         return;
     };
-    let doomed: Vec<&str> = late.iter().map(|l| l.replica.as_str()).collect();
+    let named: Vec<&str> = late.iter().map(|l| l.replica.as_str()).collect();
+    let still_there = named.iter().any(|n| cluster.replica(n).is_some());
+    let held_back = |a: &super::Action| match a.kind {
+        ActionKind::DropReplica => still_there && !named.contains(&a.replica.as_str()),
+        ActionKind::CreateReplica => named.contains(&a.replica.as_str()),
+        _ => false,
+    };
     let (held, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut cp.actions)
         .into_iter()
-        .partition(|a| a.kind == ActionKind::DropReplica && !doomed.contains(&a.replica.as_str()));
+        .partition(held_back);
     cp.actions = kept;
     if held.is_empty() {
         return;
@@ -252,16 +273,26 @@ pub(super) fn hold_other_drops(cp: &mut super::ClusterPlan, late: &[LateDrop], n
             )
         })
         .unwrap_or_default();
-    let reason = format!(
-        "a DROP of {}{sent} whose run gave up on it may still reach the server until {} \
-         (a network can deliver it late): no other replica is dropped before, or the cluster \
-         could be left with none",
-        crate::ddl::ident(&last.replica),
-        last.until
-            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-    );
+    let until = last
+        .until
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let dropped = crate::ddl::ident(&last.replica);
+    let why = |a: &super::Action| match a.kind {
+        ActionKind::CreateReplica => format!(
+            "a DROP of {dropped}{sent} whose run gave up on it may still reach the server until \
+             {until} (a network can deliver it late): a replica made under that name before \
+             would be dropped by it"
+        ),
+        _ => format!(
+            "a DROP of {dropped}{sent} whose run gave up on it may still reach the server until \
+             {until} (a network can deliver it late): no other replica is dropped before, or \
+             the cluster could be left with none"
+        ),
+    };
     let in_seconds = (last.until - now).num_seconds().max(0) as u64;
+    let mut reason = String::new();
     for action in held {
+        reason = why(&action);
         cp.waiting.push(crate::strategy::Deferred {
             strategy: None,
             action: action.held(),
@@ -275,6 +306,12 @@ pub(super) fn hold_other_drops(cp: &mut super::ClusterPlan, late: &[LateDrop], n
         cp.next_decision_at
             .map_or(last.until, |t| t.min(last.until)),
     );
+    if cp.in_doubt.is_none() {
+        cp.in_doubt = Some(Box::new(InDoubt {
+            reason,
+            until: last.until,
+        }));
+    }
 }
 
 /// Holds a planned cluster's actions back: each becomes pending work with

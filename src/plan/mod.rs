@@ -386,7 +386,7 @@ pub fn plan(snap: &Snapshot, opts: &PlanOptions) -> Plan {
             doubt::hold(&mut cp, d, snap.now);
         }
         if let Some(late) = unfinished.late_drops.get(id) {
-            doubt::hold_other_drops(&mut cp, late, snap.now);
+            doubt::hold_for_late_drops(&mut cp, late, cluster, snap.now);
         }
         clusters.push(cp);
     }

@@ -166,8 +166,9 @@ pub fn retry_at(last: &LastResize, seen: Seen, resize_timeout: Duration) -> Date
 
 /// Holds back a resize to the size that did not take until its backoff
 /// is over (with what follows it: a replication factor planned for the
-/// new size), or lets it go once more after it; either way alerts. Returns
-/// whether anything was held back.
+/// new size, but not a wake), or lets it go once more after it; either way
+/// alerts. Returns whether the strategies' decisions are moot: held back,
+/// with no wake going.
 pub(super) fn judge(
     snap: &Snapshot,
     opts: &PlanOptions,
@@ -217,9 +218,26 @@ pub(super) fn judge(
         crate::model::plural(factor),
     ));
     let reason = format!("{did_not_take}; {next}");
+    let mut moot = held;
     if held {
         let in_seconds = (retry_at - snap.now).num_seconds().max(0) as u64;
-        for action in actions.split_off(at) {
+        // A wake (the factor up from 0) is not held with the resize: users
+        // of a suspended cluster waited out the backoff, an hour to a week
+        // (an outside check). It wakes at the size it has.
+        let asleep = cluster.replication_factor == Some(0) || cluster.replicas.is_empty();
+        let mut woken = Vec::new();
+        for mut action in actions.split_off(at) {
+            let wake = asleep
+                && action.kind == ActionKind::SetReplicationFactor
+                && action.replication_factor.is_some_and(|n| n > 0);
+            if wake {
+                action.reasons.push(format!(
+                    "at the size it has ({}): the resize to {size} waits ({next})",
+                    cluster.size.as_ref().map_or("unknown", |s| s.0.as_str())
+                ));
+                woken.push(action);
+                continue;
+            }
             let what = match action.kind {
                 ActionKind::SetSize => format!("resize to {size}"),
                 _ => format!("{} (after the resize to {size})", action.kind.verb()),
@@ -232,6 +250,10 @@ pub(super) fn judge(
                 limit: false,
             });
         }
+        // The wake ran: the strategies' decisions are not moot (their
+        // state records it), only the resize's.
+        moot = woken.is_empty();
+        actions.extend(woken);
     } else if let Some(a) = actions.get_mut(at) {
         a.reasons.push(format!(
             "the previous resize to {size} (sent at {}) did not take; sent once more after the backoff",
@@ -247,5 +269,5 @@ pub(super) fn judge(
         held,
         reason,
     }));
-    held
+    moot
 }

@@ -2038,6 +2038,7 @@ fn unfinished(
         created_at: Some(now() - Duration::seconds(ago)),
         boot: None,
         dropped_since: false,
+        settled: false,
     }
 }
 
@@ -2144,7 +2145,7 @@ fn a_drop_given_up_on_holds_the_other_drops_until_it_cannot_land() {
     let cp = only(&p);
     assert!(cp.actions.is_empty(), "{cp:#?}");
     assert!(p.settle.is_empty(), "{:?}", p.settle);
-    assert_eq!(cp.in_doubt, None, "the cluster is not held otherwise");
+    assert!(cp.in_doubt.is_some(), "status says why: {cp:#?}");
     let late = crate::plan::doubt::LATE_DELIVERY.as_secs() as i64;
     assert_eq!(
         crate::strategy::testutil::due(&cp.waiting),
@@ -2160,6 +2161,51 @@ fn a_drop_given_up_on_holds_the_other_drops_until_it_cannot_land() {
     let cp = only(&p);
     assert_eq!(cp.actions.len(), 1, "{cp:#?}");
     assert_eq!(cp.actions[0].replica, "r_25cc");
+
+    // Its replica gone meanwhile (dropped by hand, or by a later drop of
+    // ours): the DROP is settled, but a replica made again under its name
+    // would be dropped by it when it lands: that create waits (the outside
+    // re-check emptied a cluster so), the cluster keeps what it runs.
+    let gone = |ago: i64, dropped_since: bool, was_settled: bool| {
+        let mut s = snap(
+            vec![cluster("u2", "c", vec![replica(2, "r_25cc", "25cc", true)])],
+            vec![row("u2", "target_size", json!({"target_size": "50cc"}))],
+        );
+        let mut r = unfinished("u2", "drop_replica", "r_50cc", ago, Some(30.0));
+        r.dropped_since = dropped_since;
+        r.settled = was_settled;
+        s.unfinished = vec![r];
+        s
+    };
+    for (dropped_since, was_settled, outcome) in [
+        (false, false, vec![("run-1/u2/r_50cc", true)]),
+        (true, false, vec![("run-1/u2/r_50cc", false)]),
+        (false, true, vec![]),
+    ] {
+        let p = plan(
+            &gone(120, dropped_since, was_settled),
+            &PlanOptions::default(),
+        );
+        assert_eq!(settled(&p), outcome, "{dropped_since} {was_settled}");
+        let cp = only(&p);
+        assert!(cp.actions.is_empty(), "{cp:#?}");
+        assert_eq!(
+            crate::strategy::testutil::due(&cp.waiting),
+            [("create r_50cc (50cc)", Some((late + 31 - 120) as u64))]
+        );
+        assert!(
+            cp.waiting[0]
+                .reason
+                .contains("made under that name before would be dropped"),
+            "{cp:#?}"
+        );
+        // Past the window: made again.
+        let p = plan(
+            &gone(late + 32, dropped_since, was_settled),
+            &PlanOptions::default(),
+        );
+        assert_eq!(only(&p).actions.len(), 1, "{dropped_since} {was_settled}");
+    }
 }
 
 #[test]
@@ -3422,14 +3468,15 @@ fn the_guard_rereads_activity_only_for_a_suspension_the_log_decided() {
 }
 
 /// A wake of a managed cluster whose resize to the target did not take:
-/// the resize is held back, and the wake after it with it. The wake did
-/// not happen, so `idle_suspend`'s state stays as stored (still
-/// suspended): recorded as done, the cluster never woke.
+/// the resize is held back, the wake goes at the size the cluster has
+/// ([`a_wake_is_not_held_with_a_resize_that_did_not_take`]), and the
+/// state records the wake with the rollback (it was held with the resize,
+/// and the state stayed "suspended" so as not to record a wake that had
+/// not happened).
 #[test]
-fn a_wake_held_back_with_a_rolled_back_resize_is_not_recorded_as_done() {
+fn a_wake_beside_a_rolled_back_resize_is_recorded_with_it() {
     let mut s = asleep_wanting_100cc();
     s.env.version = Some("v26.35.0 (abc)".into());
-    let stored = s.states[&ClusterId("u2".into())]["idle_suspend"].clone();
     s.last_resizes.insert(
         ClusterId("u2".into()),
         crate::model::LastResize {
@@ -3445,16 +3492,15 @@ fn a_wake_held_back_with_a_rolled_back_resize_is_not_recorded_as_done() {
         },
     );
     let cp = only(&p);
-    assert!(cp.actions.is_empty(), "{:#?}", cp.actions);
-    assert_eq!(cp.waiting.len(), 2, "{:#?}", cp.waiting);
+    assert_eq!(cp.actions.len(), 1, "{:#?}", cp.actions);
+    assert_eq!(cp.waiting.len(), 1, "{:#?}", cp.waiting);
     let state = cp.new_state.as_deref().expect("the rollback is recorded");
-    assert_eq!(
-        state["idle_suspend"]["suspended_at"], stored["suspended_at"],
-        "{state}"
+    assert!(
+        state["idle_suspend"]["suspended_at"].is_null(),
+        "woken: {state}"
     );
-    assert_eq!(
-        state["idle_suspend"]["suspended"],
-        json!([{"name": "r1", "size": "25cc"}]),
+    assert!(
+        state["_controller"][rolled_back::STATE_KEY].is_object(),
         "{state}"
     );
 }
@@ -3640,4 +3686,39 @@ fn a_retirement_held_for_a_recent_kill_is_waiting_work_with_its_time() {
         .map(|a| a.replica.as_str())
         .collect();
     assert_eq!(drops, ["op"]);
+}
+
+/// A suspended managed cluster with users, whose resize did not take and
+/// is held back: the wake (the factor up from 0) went with the resize, so
+/// users waited out the backoff, an hour to a week (the thirty-fourth
+/// session's outside re-check). It wakes at the size it has; the resize
+/// waits.
+#[test]
+fn a_wake_is_not_held_with_a_resize_that_did_not_take() {
+    let mut s = asleep_wanting_100cc();
+    s.env.version = Some("v26.35.0 (abc)".into());
+    s.last_resizes.insert(
+        ClusterId("u2".into()),
+        crate::model::LastResize {
+            size: Size("100cc".into()),
+            at: now() - Duration::minutes(10),
+        },
+    );
+    let p = plan(&s, &PlanOptions::default());
+    let cp = only(&p);
+    let sql: Vec<&str> = cp.actions.iter().map(|a| a.sql.as_str()).collect();
+    assert_eq!(
+        sql,
+        [r#"ALTER CLUSTER "m" SET (REPLICATION FACTOR = 1)"#],
+        "{cp:#?}"
+    );
+    assert!(
+        cp.actions[0]
+            .reasons
+            .iter()
+            .any(|r| r.contains("at the size it has (25cc)")),
+        "{cp:#?}"
+    );
+    let waiting: Vec<&str> = cp.waiting.iter().map(|w| w.action.as_str()).collect();
+    assert_eq!(waiting, ["resize to 100cc"], "{cp:#?}");
 }

@@ -441,6 +441,17 @@ fn an_audit_row_dated_infinity_is_one_without_a_time() {
         .json();
     let last = &one["result"]["clusters"][0]["last_action"];
     assert_eq!(last["kind"], "strategy_pause", "{one}");
+    // In no range: `infinity` is after every --since.
+    let doc = clusterctl(&emu, &["history", "--since", "1h", "-o", "json"])
+        .ok()
+        .json();
+    let ids: Vec<&str> = doc["result"]["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter_map(|e| e["action_id"].as_str())
+        .collect();
+    assert!(!ids.iter().any(|id| id.starts_with("endless")), "{doc}");
 }
 
 /// An outcome is written to open rows only: `apply` settling an open row
