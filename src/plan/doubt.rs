@@ -115,11 +115,15 @@ pub fn judge(snap: &Snapshot, statement_timeout: Duration, resize_timeout: Durat
                 .filter(|t| *t > snap.now);
             by_server.max(by_boot_clock(snap, row, held))
         };
-        // A DROP of a replica by its name may still land until then, on a
-        // replica made again under that name too, whatever the catalog or
-        // the trail shows of it now.
+        // A DROP of a replica by its name that has not run may still land
+        // until then, on a replica made again under that name too: its
+        // replica still there, or gone by a later drop of ours (which this
+        // one would have made fail), or settled so. One whose replica is
+        // gone otherwise ran (or someone dropped it meanwhile: not covered,
+        // as a wake after a killed suspension would wait 16 minutes).
+        let executed = !row.settled && took_effect(snap, row);
         let late = chrono::Duration::from_std(LATE_DELIVERY).unwrap_or_default();
-        let late_until = until(held + late).filter(|_| row.kind == "drop_replica");
+        let late_until = until(held + late).filter(|_| row.kind == "drop_replica" && !executed);
         if let Some(until) = late_until {
             out.late_drops
                 .entry(row.cluster_id.clone())
@@ -133,7 +137,6 @@ pub fn judge(snap: &Snapshot, statement_timeout: Duration, resize_timeout: Durat
         if row.settled {
             continue;
         }
-        let executed = took_effect(snap, row);
         // Another drop of its replica ran since: this one cannot have
         // taken effect (it would have made that one fail).
         let superseded = row.kind == "drop_replica" && row.dropped_since;

@@ -2162,10 +2162,10 @@ fn a_drop_given_up_on_holds_the_other_drops_until_it_cannot_land() {
     assert_eq!(cp.actions.len(), 1, "{cp:#?}");
     assert_eq!(cp.actions[0].replica, "r_25cc");
 
-    // Its replica gone meanwhile (dropped by hand, or by a later drop of
-    // ours): the DROP is settled, but a replica made again under its name
-    // would be dropped by it when it lands: that create waits (the outside
-    // re-check emptied a cluster so), the cluster keeps what it runs.
+    // Its replica gone by a later drop of ours (which it would have made
+    // fail: it has not run), or settled as not run: a replica made again
+    // under its name would be dropped by it when it lands: that create
+    // waits (the outside re-check emptied a cluster so).
     let gone = |ago: i64, dropped_since: bool, was_settled: bool| {
         let mut s = snap(
             vec![cluster("u2", "c", vec![replica(2, "r_25cc", "25cc", true)])],
@@ -2177,8 +2177,12 @@ fn a_drop_given_up_on_holds_the_other_drops_until_it_cannot_land() {
         s.unfinished = vec![r];
         s
     };
+    // Gone otherwise, it ran (settled so): made again at once (a wake after
+    // a suspension killed at its DROP waited 16 minutes).
+    let p = plan(&gone(120, false, false), &PlanOptions::default());
+    assert_eq!(settled(&p), [("run-1/u2/r_50cc", true)]);
+    assert_eq!(only(&p).actions.len(), 1, "{:#?}", only(&p));
     for (dropped_since, was_settled, outcome) in [
-        (false, false, vec![("run-1/u2/r_50cc", true)]),
         (true, false, vec![("run-1/u2/r_50cc", false)]),
         (false, true, vec![]),
     ] {
