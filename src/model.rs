@@ -985,9 +985,9 @@ pub struct Unresolved {
     /// later one did it (this one, had it landed first, would have made
     /// that one fail), so this one did not.
     pub dropped_since: bool,
-    /// Settled already by a run (a drop in the last day, whose run gave up
-    /// on it): read only for the create of the same name it holds back
-    /// while it may still land.
+    /// Settled already (a drop of the last day whose run gave up on it, or
+    /// one a retry ran after an attempt without an answer): read only for
+    /// the create of the same name it holds back while it may still land.
     pub settled: bool,
 }
 

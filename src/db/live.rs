@@ -904,6 +904,10 @@ impl Backend for LiveBackend<'_> {
                     if let Some(o) = ctx.as_object_mut() {
                         let until = age_at_start + started.elapsed() + deadline;
                         o.insert("deadline_s".into(), until.as_secs_f64().into());
+                        // Its earlier attempt may land after this one ran
+                        // (a DROP then drops a replica made again under
+                        // its name): read back by the plans for a while.
+                        o.insert("retried".into(), true.into());
                     }
                     store.extend_intent(c, &intent.action_id, &ctx).await?;
                 }

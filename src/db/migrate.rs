@@ -321,24 +321,34 @@ pub async fn run(backend: &mut LiveBackend<'_>, create_schema: bool) -> Result<V
         (Recorded::NoSchema, _) => return Err(missing_schema(store)),
         (Recorded::NoTable, _) => {}
     }
+    let applied = under_the_lock(backend, async |c| apply_missing(store, c).await).await?;
+    Ok(applied.unwrap_or_default())
+}
+
+/// Runs `work` (retried) under the migration lock, set up first and given
+/// back after, whatever `work` did; `None` when another run held it and
+/// every migration was recorded meanwhile (nothing left to do).
+async fn under_the_lock<T>(
+    backend: &mut LiveBackend<'_>,
+    mut work: impl AsyncFnMut(&Client) -> Result<T, DbError>,
+) -> Result<Option<T>, DbError> {
+    let store = backend.store();
     backend
         .retrying(CREATING, async |c| bootstrap_lock(store, c).await)
         .await?;
     let me = lease::Holder::me(&uuid::Uuid::nil());
     if !wait_for_lock(backend, &me).await? {
-        return Ok(Vec::new());
+        return Ok(None);
     }
-    let result = backend
-        .retrying(CREATING, async |c| apply_missing(store, c).await)
-        .await;
+    let result = backend.retrying(CREATING, async |c| work(c).await).await;
     let released = backend
         .releasing("releasing the migration lock", async |c| {
             release_lock(store, c, &me.0).await
         })
         .await;
-    let applied = result?;
+    let done = result?;
     released?;
-    Ok(applied)
+    Ok(Some(done))
 }
 
 /// Step 1: the migrations table, the lease table and the lock row,
@@ -549,34 +559,19 @@ pub async fn remake_missing(backend: &mut LiveBackend<'_>) -> Result<Vec<String>
     if missing.is_empty() {
         return Ok(missing);
     }
-    backend
-        .retrying(CREATING, async |c| bootstrap_lock(store, c).await)
-        .await?;
-    let me = lease::Holder::me(&uuid::Uuid::nil());
-    if !wait_for_lock(backend, &me).await? {
-        // Another run holds the lock and every migration is recorded: it
-        // is not ours to repair now (the next `init` looks again).
-        return Ok(Vec::new());
-    }
-    let result = backend
-        .retrying(CREATING, async |c| {
-            for (version, name, sql) in MIGRATION_FILES {
-                let context = format!("making again the tables of migration {version} ({name})");
-                for stmt in migration_statements(store, sql) {
-                    run_idempotent(store, c, &stmt, &context).await?;
-                }
+    // Another run holding the lock with every migration recorded: not
+    // ours to repair now (the next `init` looks again).
+    let made = under_the_lock(backend, async |c| {
+        for (version, name, sql) in MIGRATION_FILES {
+            let context = format!("making again the tables of migration {version} ({name})");
+            for stmt in migration_statements(store, sql) {
+                run_idempotent(store, c, &stmt, &context).await?;
             }
-            Ok(())
-        })
-        .await;
-    let released = backend
-        .releasing("releasing the migration lock", async |c| {
-            release_lock(store, c, &me.0).await
-        })
-        .await;
-    result?;
-    released?;
-    Ok(missing)
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(made.map(|()| missing).unwrap_or_default())
 }
 
 /// Everything `apply` would create, as SQL an admin can run, followed by the

@@ -721,15 +721,18 @@ impl Store {
     pub fn unfinished_sql(&self) -> String {
         let table = self.table(ACTIONS);
         let kind = |k: crate::plan::ActionKind| ddl::literal(k.name());
-        // Drops a run settled as not run in the last day, their run having
-        // given up on them (`SETTLED_PREFIX`): the plan holds a create of
-        // the same name while such a DROP may still land
+        // Drops of the last day that may still land: settled as not run,
+        // their run having given up on them (`SETTLED_PREFIX`), or run by a
+        // retry after an attempt without an answer (`retried`): the plan
+        // holds a create of the same name while it may
         // ([`crate::plan::doubt`]).
         let settled_drops = format!(
             "SELECT action_id, cluster_id, decision_ctx->>'kind', decision_ctx->>'replica', \
              decision_ctx->>'size', NULL::text, decision_ctx->>'deadline_s', created_at, \
              'settled', decision_ctx->>'boot' FROM {table} \
-             WHERE decision_ctx->>'kind' = {drop} AND NOT executed AND error_message LIKE {prefix} \
+             WHERE decision_ctx->>'kind' = {drop} \
+             AND ((NOT executed AND error_message LIKE {prefix}) \
+                  OR (executed AND decision_ctx->>'retried' = 'true')) \
              AND created_at > now() - INTERVAL '1 day'",
             drop = kind(crate::plan::ActionKind::DropReplica),
             prefix = ddl::literal(&format!("{SETTLED_PREFIX}%")),

@@ -2820,6 +2820,21 @@ fn asleep_wanting_100cc() -> Snapshot {
     s
 }
 
+/// [`asleep_wanting_100cc`] on a release that resizes in the background,
+/// whose resize to 100cc, sent ten minutes ago, did not take.
+fn asleep_after_a_resize_that_did_not_take() -> Snapshot {
+    let mut s = asleep_wanting_100cc();
+    s.env.version = Some("v26.35.0 (abc)".into());
+    s.last_resizes.insert(
+        ClusterId("u2".into()),
+        crate::model::LastResize {
+            size: Size("100cc".into()),
+            at: now() - Duration::minutes(10),
+        },
+    );
+    s
+}
+
 /// A managed cluster at replication factor 1 suspended while its
 /// `target_size` wants another size (a resize held back after a rollback,
 /// or not yet sent): it remembered one replica of each size, so its wakes
@@ -3479,15 +3494,7 @@ fn the_guard_rereads_activity_only_for_a_suspension_the_log_decided() {
 /// not happened).
 #[test]
 fn a_wake_beside_a_rolled_back_resize_is_recorded_with_it() {
-    let mut s = asleep_wanting_100cc();
-    s.env.version = Some("v26.35.0 (abc)".into());
-    s.last_resizes.insert(
-        ClusterId("u2".into()),
-        crate::model::LastResize {
-            size: Size("100cc".into()),
-            at: now() - Duration::minutes(10),
-        },
-    );
+    let s = asleep_after_a_resize_that_did_not_take();
     let p = plan(
         &s,
         &PlanOptions {
@@ -3699,15 +3706,7 @@ fn a_retirement_held_for_a_recent_kill_is_waiting_work_with_its_time() {
 /// waits.
 #[test]
 fn a_wake_is_not_held_with_a_resize_that_did_not_take() {
-    let mut s = asleep_wanting_100cc();
-    s.env.version = Some("v26.35.0 (abc)".into());
-    s.last_resizes.insert(
-        ClusterId("u2".into()),
-        crate::model::LastResize {
-            size: Size("100cc".into()),
-            at: now() - Duration::minutes(10),
-        },
-    );
+    let s = asleep_after_a_resize_that_did_not_take();
     let p = plan(&s, &PlanOptions::default());
     let cp = only(&p);
     let sql: Vec<&str> = cp.actions.iter().map(|a| a.sql.as_str()).collect();
