@@ -62,10 +62,11 @@ pub struct InDoubt {
     pub until: DateTime<Utc>,
 }
 
-/// A DROP past its deadline that may still reach the server until
-/// `until` ([`LATE_DELIVERY`]): its replica may still go, so no other
-/// replica of the cluster is dropped before (a drop of the same replica
-/// is harmless: one of the two fails).
+/// A DROP that has not run and may still reach the server until `until`
+/// ([`LATE_DELIVERY`]): its replica may still go, so no other replica of
+/// the cluster is dropped while it is there (a drop of the same replica is
+/// harmless: one of the two fails), nor is a replica made again under its
+/// name ([`hold_for_late_drops`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct LateDrop {
     pub replica: String,
