@@ -215,7 +215,7 @@ pub struct ConnArgs {
     pub schema: Option<String>,
 
     /// Run our session on this cluster (SET cluster); it is never suspended or shrunk
-    #[arg(long, value_name = "NAME", value_parser = parse_identifier)]
+    #[arg(long, value_name = "NAME", value_parser = parse_identifier, allow_hyphen_values = true)]
     pub exec_cluster: Option<String>,
 
     /// Give the --exec-cluster a temporary replica of SIZE (default 25cc) for the run, dropped after

@@ -188,7 +188,15 @@ pub(super) fn judge(
     let held = snap.now < retry_at;
     let secs = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let size = &last.size.0;
-    let factor = cluster.replication_factor.unwrap_or(1).max(1);
+    // What an attempt would run: at the factor planned beside it (a wake
+    // of a suspended cluster brings back 2: the alert said 1), else the
+    // cluster's.
+    let planned = actions
+        .iter()
+        .filter(|a| a.kind == ActionKind::SetReplicationFactor)
+        .filter_map(|a| a.replication_factor)
+        .max();
+    let factor = planned.or(cluster.replication_factor).unwrap_or(1).max(1);
     let credits = factor as f64 * snap.sizes.credits(&last.size);
     let in_a_row = match seen.attempts {
         1 => String::new(),

@@ -3724,4 +3724,29 @@ fn a_wake_is_not_held_with_a_resize_that_did_not_take() {
     );
     let waiting: Vec<&str> = cp.waiting.iter().map(|w| w.action.as_str()).collect();
     assert_eq!(waiting, ["resize to 100cc"], "{cp:#?}");
+    // Suspended at a factor of 2: woken at 2, and the alert prices an
+    // attempt at the 2 replicas it would run (it said 1).
+    let mut two = s.clone();
+    two.states.insert(
+        ClusterId("u2".into()),
+        json!({"idle_suspend": {
+            "suspended": [{"name": "r1", "size": "25cc"}, {"name": "r2", "size": "25cc"}],
+            "suspended_at": (now() - Duration::hours(2)).to_rfc3339()
+        }}),
+    );
+    let p = plan(&two, &PlanOptions::default());
+    let cp = only(&p);
+    let sql: Vec<&str> = cp.actions.iter().map(|a| a.sql.as_str()).collect();
+    assert_eq!(
+        sql,
+        [r#"ALTER CLUSTER "m" SET (REPLICATION FACTOR = 2)"#],
+        "{cp:#?}"
+    );
+    assert!(
+        cp.alerts
+            .iter()
+            .any(|a| a.contains("each attempt runs 2 replicas of 100cc")),
+        "{:#?}",
+        cp.alerts
+    );
 }

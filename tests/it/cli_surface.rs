@@ -1299,3 +1299,16 @@ fn describe_says_why_activity_is_unknown_as_the_log_is() {
         activity(&emu)
     );
 }
+
+/// A session cluster whose name begins with a hyphen, as the hint of
+/// `--cluster -dash` names it (`--exec-cluster -dash`): it was an unknown
+/// flag `-d` (an outside re-check).
+#[test]
+fn exec_cluster_takes_a_name_beginning_with_a_hyphen() {
+    let emu = Emulator::start();
+    emu.create_hydrated_cluster("-dash", "r1", "25cc");
+    emu.set_replica_online("-dash", "r1");
+    init_tables(&emu);
+    let run = clusterctl(&emu, &["dry-run", "--exec-cluster", "-dash"]).ok();
+    assert!(!run.stderr.contains("unexpected argument"), "{}", run.all());
+}
