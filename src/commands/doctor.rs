@@ -790,8 +790,6 @@ fn credit_findings(env: &Environment, live: Option<f64>, made_up: bool) -> Vec<F
     out
 }
 
-/// Clusters with strategies that the controller leaves alone, or whose
-/// strategies the environment keeps from working.
 /// Strategy rows every run skips or cannot use, in one finding pointing at
 /// `check` (which names each): invalid rows (their cluster is skipped) and
 /// rows of no cluster. Doctor said "apply will work here" over a fleet
@@ -836,6 +834,8 @@ fn row_finding(snap: &Snapshot) -> Option<Finding> {
     ))
 }
 
+/// Clusters with strategies that the controller leaves alone, or whose
+/// strategies the environment keeps from working.
 fn cluster_findings(snap: &Snapshot) -> Vec<Finding> {
     let plan = plan::plan(snap, &PlanOptions::default());
     let in_effect = rows::in_effect(&snap.strategies);

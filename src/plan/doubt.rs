@@ -293,41 +293,40 @@ pub(super) fn hold_for_late_drops(
              the cluster could be left with none"
         ),
     };
-    let in_seconds = (last.until - now).num_seconds().max(0) as u64;
-    let mut reason = String::new();
-    for action in held {
-        reason = why(&action);
-        cp.waiting.push(crate::strategy::Deferred {
-            strategy: None,
-            action: action.held(),
-            reason: reason.clone(),
-            in_seconds: Some(in_seconds),
-            limit: false,
-        });
-    }
-    cp.new_state = None;
-    cp.next_decision_at = Some(
-        cp.next_decision_at
-            .map_or(last.until, |t| t.min(last.until)),
-    );
-    if cp.in_doubt.is_none() {
-        cp.in_doubt = Some(Box::new(InDoubt {
-            reason,
-            until: last.until,
-        }));
-    }
+    let reason = held.last().map(&why).unwrap_or_default();
+    let doubt = InDoubt {
+        reason,
+        until: last.until,
+    };
+    wait_out(cp, held, doubt, why, now);
 }
 
 /// Holds a planned cluster's actions back: each becomes pending work with
 /// the reason, and the cluster's new state is not written (it assumed the
 /// actions ran).
 pub(super) fn hold(cp: &mut super::ClusterPlan, doubt: &InDoubt, now: DateTime<Utc>) {
+    let held = std::mem::take(&mut cp.actions);
+    wait_out(cp, held, doubt.clone(), |_| doubt.reason.clone(), now);
+}
+
+/// Makes `held` pending work until `doubt.until`, each with its reason
+/// (`reason_of`): the cluster's new state is not written (it assumed the
+/// actions ran), its next decision comes by then, and it is in doubt
+/// (`status` says so). The one rule of [`hold`] and
+/// [`hold_for_late_drops`].
+fn wait_out(
+    cp: &mut super::ClusterPlan,
+    held: Vec<super::Action>,
+    doubt: InDoubt,
+    reason_of: impl Fn(&super::Action) -> String,
+    now: DateTime<Utc>,
+) {
     let in_seconds = (doubt.until - now).num_seconds().max(0) as u64;
-    for action in std::mem::take(&mut cp.actions) {
+    for action in held {
         cp.waiting.push(crate::strategy::Deferred {
             strategy: None,
             action: action.held(),
-            reason: doubt.reason.clone(),
+            reason: reason_of(&action),
             in_seconds: Some(in_seconds),
             limit: false,
         });
@@ -337,5 +336,5 @@ pub(super) fn hold(cp: &mut super::ClusterPlan, doubt: &InDoubt, now: DateTime<U
         cp.next_decision_at
             .map_or(doubt.until, |t| t.min(doubt.until)),
     );
-    cp.in_doubt = Some(Box::new(doubt.clone()));
+    cp.in_doubt = Some(Box::new(doubt));
 }

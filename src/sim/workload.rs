@@ -385,15 +385,15 @@ pub(super) fn estimate(w: &RawWorkload, shared: &Shared, cx: &Context) -> Estima
             / 7.0;
         let rate = rw.qps * days * (1.0 - rw.noise.skip);
         let length = rw.duration.0.max(MINUTE);
+        // A one-off window's start (a repeating one's count needs none).
+        let once_at = rw.start.from(cx.start, false);
         for (span, run) in [(cx.horizon_ms, true), (cx.history_ms, false)] {
             let (n, active) = match rw.every {
                 Some(Dur(every)) => {
                     let n = (span as f64 / every as f64).ceil();
                     (n, (n * length as f64).min(span as f64) as i64)
                 }
-                None if run && rw.start.from(cx.start, false) < span => {
-                    (1.0, length.min(span - rw.start.from(cx.start, false)))
-                }
+                None if run && once_at < span => (1.0, length.min(span - once_at)),
                 None => (0.0, 0),
             };
             e.occurrences += n;

@@ -314,19 +314,26 @@ fn an_unrepresentable_updated_at_skips_nothing_else() {
 /// oldest now, as a state row without `updated_at` is. And it is shown:
 /// `history` left it out (it had no time to print); its time is `unknown`
 /// now, as `strategy ls` says of a row without `updated_at` (JSON null).
+/// Executed `create_replica` audit rows of cluster id `cluster`, written
+/// by hand with `created_at` the SQL `at` (`NULL`, `'infinity'`).
+fn executed_creates(emu: &Emulator, cluster: &str, ids: &[&str], at: &str) {
+    for id in ids {
+        emu.sql(&format!(
+            "INSERT INTO mz_cluster_strategy_actions \
+             (action_id, cluster_id, action_sql, decision_ctx, executed, created_at) \
+             VALUES ({}, {}, 'SELECT 1', '{{\"kind\": \"create_replica\"}}', true, {at})",
+            lit(id),
+            lit(cluster)
+        ));
+    }
+}
+
 #[test]
 fn an_audit_row_without_a_time_hides_no_other() {
     let emu = two_clusters();
     let good = emu.cluster_id("good");
     clusterctl(&emu, &["strategy", "pause", "good"]).ok();
-    for id in ["timeless1", "timeless2"] {
-        emu.sql(&format!(
-            "INSERT INTO mz_cluster_strategy_actions \
-             (action_id, cluster_id, action_sql, decision_ctx, executed, created_at) \
-             VALUES ('{id}', {}, 'SELECT 1', '{{\"kind\": \"create_replica\"}}', true, NULL)",
-            lit(&good)
-        ));
-    }
+    executed_creates(&emu, &good, &["timeless1", "timeless2"], "NULL");
     let doc = clusterctl(&emu, &["history", "--limit", "1", "-o", "json"])
         .ok()
         .json();
@@ -407,14 +414,7 @@ fn an_audit_row_dated_infinity_is_one_without_a_time() {
     let emu = two_clusters();
     let good = emu.cluster_id("good");
     clusterctl(&emu, &["strategy", "pause", "good"]).ok();
-    for id in ["endless1", "endless2"] {
-        emu.sql(&format!(
-            "INSERT INTO mz_cluster_strategy_actions \
-             (action_id, cluster_id, action_sql, decision_ctx, executed, created_at) \
-             VALUES ('{id}', {}, 'SELECT 1', '{{\"kind\": \"create_replica\"}}', true, 'infinity')",
-            lit(&good)
-        ));
-    }
+    executed_creates(&emu, &good, &["endless1", "endless2"], "'infinity'");
     let doc = clusterctl(&emu, &["history", "--limit", "1", "-o", "json"])
         .ok()
         .json();

@@ -3370,6 +3370,20 @@ fn a_saved_plan_is_applied_only_as_it_was_reviewed() {
     assert_eq!(emu.stats().ddl, 0, "{:?}", emu.sql_log());
 }
 
+/// `strategy set c target_size --target-size 50cc`: the strategies want
+/// the size whose replica a late DROP names.
+fn wants_50cc(emu: &Emulator) {
+    let set = [
+        "strategy",
+        "set",
+        "c",
+        "target_size",
+        "--target-size",
+        "50cc",
+    ];
+    clusterctl(emu, &set).ok();
+}
+
 /// Cluster `c` with hydrated `r_50cc` and `r_<size>`, `target_size` at
 /// `size`: an `apply` that gives up (2 s deadline) on its DROP of
 /// `r_50cc`, which reaches the server 15 s after it is sent.
@@ -3409,18 +3423,7 @@ fn a_drop_that_lands_late_never_leaves_the_cluster_without_a_replica() {
     // Past its deadline (2 s), before it lands: the strategies want 50cc
     // again, which would retire r_25cc.
     std::thread::sleep(Duration::from_secs(3));
-    clusterctl(
-        &emu,
-        &[
-            "strategy",
-            "set",
-            "c",
-            "target_size",
-            "--target-size",
-            "50cc",
-        ],
-    )
-    .ok();
+    wants_50cc(&emu);
     let run = clusterctl(&emu, &["apply"]);
     assert!(
         !run.stdout.contains(r#"DROP CLUSTER REPLICA "c"."r_25cc""#)
@@ -3482,18 +3485,7 @@ fn a_replica_is_not_made_again_under_the_name_a_late_drop_names() {
     std::thread::sleep(Duration::from_secs(3));
     let again = clusterctl(&emu, &["apply"]).ok();
     assert_eq!(replica_names(&emu, "c"), ["r_100cc"], "{}", again.all());
-    clusterctl(
-        &emu,
-        &[
-            "strategy",
-            "set",
-            "c",
-            "target_size",
-            "--target-size",
-            "50cc",
-        ],
-    )
-    .ok();
+    wants_50cc(&emu);
     for _ in 0..2 {
         let run = clusterctl(&emu, &["apply"]);
         assert!(
@@ -3524,18 +3516,7 @@ fn a_drop_a_retry_ran_holds_its_name_while_the_first_attempt_may_land() {
     let (emu, held, run) = a_late_drop_of_r_50cc("100cc", "2");
     assert_eq!(run.code, 0, "{}", run.all());
     assert_eq!(replica_names(&emu, "c"), ["r_100cc"], "{}", run.all());
-    clusterctl(
-        &emu,
-        &[
-            "strategy",
-            "set",
-            "c",
-            "target_size",
-            "--target-size",
-            "50cc",
-        ],
-    )
-    .ok();
+    wants_50cc(&emu);
     let run = clusterctl(&emu, &["apply"]).ok();
     assert!(
         !run.stdout.contains("CREATE CLUSTER REPLICA")
