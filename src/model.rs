@@ -773,6 +773,18 @@ impl StrategyRow {
             None => config.to_string(),
         }
     }
+
+    /// The config as an operator's audit row records what a command
+    /// replaced or removed: its JSON, or, for a config that is `null` or
+    /// cannot be read, a text saying so (recorded as null, it read as
+    /// "none": no row before).
+    pub fn audited_config(&self) -> serde_json::Value {
+        match (&self.config, &self.unreadable) {
+            (_, Some(why)) => format!("(cannot be read: {why})").into(),
+            (serde_json::Value::Null, None) => "(null)".into(),
+            (config, None) => config.clone(),
+        }
+    }
 }
 
 /// A JSON value with every object and array at exactly its length. The
@@ -989,6 +1001,11 @@ pub struct Unresolved {
     /// one a retry ran after an attempt without an answer): read only for
     /// the create of the same name it holds back while it may still land.
     pub settled: bool,
+    /// The cluster's name when the row was written (`decision_ctx`'s
+    /// `cluster`): the DDL names its cluster so, and lands on the cluster
+    /// of that name when it runs (after `ALTER CLUSTER … SWAP WITH`, not
+    /// the row's id).
+    pub cluster_name: Option<String>,
 }
 
 /// A role id as Materialize prints it (`u7`, `s1`, `g2`): a kind letter

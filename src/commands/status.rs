@@ -132,6 +132,10 @@ pub struct StatusReport {
     pub clusters: Vec<ClusterStatus>,
     /// The activity signal: readable, sample rate, what it means.
     pub statement_log: rules::StatementLog,
+    /// What the plan warns of besides the clusters shown: rows of no
+    /// cluster (dropped), duplicate rows, the region's credit limit, as
+    /// `dry-run` says them.
+    pub warnings: Vec<String>,
 }
 
 /// One row per cluster that has strategies (every user cluster with `all`).
@@ -206,6 +210,18 @@ pub fn status_of(
     StatusReport {
         now: snap.now,
         clusters,
+        // The statement log's problem is its note already.
+        warnings: plan
+            .warnings
+            .iter()
+            .filter(|w| {
+                statement_log
+                    .note
+                    .as_ref()
+                    .is_none_or(|n| !w.starts_with(n.as_str()))
+            })
+            .cloned()
+            .collect(),
         statement_log,
     }
 }

@@ -164,7 +164,7 @@ async fn write(
     let existing = rows_of(snap, &target.id)
         .into_iter()
         .find(|r| r.row.strategy_type == ty);
-    let before = existing.as_ref().map(|r| r.row.config.clone());
+    let before = existing.as_ref().map(|r| r.row.audited_config());
     let seen = existing.map_or(0, |r| r.older as u64 + 1);
     let store = &ctx.store;
     let deleted = ctx
@@ -703,7 +703,7 @@ pub async fn remove(
     let before: serde_json::Map<String, serde_json::Value> = existing
         .iter()
         .filter(|r| removed.contains(&r.row.strategy_type))
-        .map(|r| (r.row.strategy_type.clone(), r.row.config.clone()))
+        .map(|r| (r.row.strategy_type.clone(), r.row.audited_config()))
         .collect();
     let deleted = if removed.is_empty() {
         Deleted::default()

@@ -729,7 +729,7 @@ impl Store {
         let settled_drops = format!(
             "SELECT action_id, cluster_id, decision_ctx->>'kind', decision_ctx->>'replica', \
              decision_ctx->>'size', NULL::text, decision_ctx->>'deadline_s', created_at, \
-             'settled', decision_ctx->>'boot' FROM {table} \
+             'settled', decision_ctx->>'boot', decision_ctx->>'cluster' FROM {table} \
              WHERE decision_ctx->>'kind' = {drop} \
              AND ((NOT executed AND error_message LIKE {prefix}) \
                   OR (executed AND decision_ctx->>'retried' = 'true')) \
@@ -745,7 +745,7 @@ impl Store {
                AND d.decision_ctx->>'kind' = {drop} \
                AND d.decision_ctx->>'replica' = a.decision_ctx->>'replica' \
                AND d.created_at >= a.created_at) THEN 'open_dropped' ELSE 'open' END, \
-             decision_ctx->>'boot' FROM {table} AS a WHERE {open} \
+             decision_ctx->>'boot', decision_ctx->>'cluster' FROM {table} AS a WHERE {open} \
              UNION ALL {settled_drops} \
              UNION ALL SELECT * FROM ({last_resizes}) AS last_resizes",
             create = kind(crate::plan::ActionKind::CreateReplica),
@@ -771,7 +771,7 @@ impl Store {
         format!(
             "SELECT DISTINCT ON (cluster_id) action_id, cluster_id, decision_ctx->>'kind', \
                NULL::text, decision_ctx->>'size', NULL::text, NULL::text, created_at, 'resize', \
-               NULL::text \
+               NULL::text, NULL::text \
              FROM {table} WHERE executed AND cluster_id IS NOT NULL AND created_at IS NOT NULL \
              AND decision_ctx->>'kind' = {set_size} \
              ORDER BY cluster_id, created_at DESC"
@@ -812,7 +812,7 @@ impl Store {
     pub fn unfinished_and_schema_sql(&self) -> String {
         format!(
             "{} UNION ALL SELECT NULL, NULL, max(version)::text, NULL, NULL, NULL, NULL, \
-             NULL::timestamptz, 'schema', NULL FROM {}",
+             NULL::timestamptz, 'schema', NULL, NULL FROM {}",
             self.unfinished_sql(),
             self.table(MIGRATIONS)
         )
@@ -857,6 +857,7 @@ impl Store {
                 boot: get(9).and_then(|v| serde_json::from_str(&v).ok()),
                 dropped_since: get(8).as_deref() == Some("open_dropped"),
                 settled: get(8).as_deref() == Some("settled"),
+                cluster_name: get(10),
             });
         }
         Unfinished {

@@ -126,14 +126,27 @@ pub fn judge(snap: &Snapshot, statement_timeout: Duration, resize_timeout: Durat
         let late = chrono::Duration::from_std(LATE_DELIVERY).unwrap_or_default();
         let late_until = until(held + late).filter(|_| row.kind == "drop_replica" && !executed);
         if let Some(until) = late_until {
-            out.late_drops
-                .entry(row.cluster_id.clone())
-                .or_default()
-                .push(LateDrop {
-                    replica: row.replica.clone(),
-                    sent: row.created_at,
-                    until,
-                });
+            let late = LateDrop {
+                replica: row.replica.clone(),
+                sent: row.created_at,
+                until,
+            };
+            // The DROP names its cluster by the name it had: it lands on
+            // the cluster of that name, another one after `ALTER CLUSTER …
+            // SWAP WITH` or a rename (held too), and on the row's own
+            // should the name come back to it within the window.
+            let named = row
+                .cluster_name
+                .as_deref()
+                .and_then(|n| snap.clusters.iter().find(|c| c.name == n))
+                .map(|c| &c.id)
+                .filter(|id| **id != row.cluster_id);
+            for id in std::iter::once(&row.cluster_id).chain(named) {
+                out.late_drops
+                    .entry(id.clone())
+                    .or_default()
+                    .push(late.clone());
+            }
         }
         if row.settled {
             continue;

@@ -2039,6 +2039,7 @@ fn unfinished(
         boot: None,
         dropped_since: false,
         settled: false,
+        cluster_name: None,
     }
 }
 
@@ -2210,6 +2211,56 @@ fn a_drop_given_up_on_holds_the_other_drops_until_it_cannot_land() {
         );
         assert_eq!(only(&p).actions.len(), 1, "{dropped_since} {was_settled}");
     }
+}
+
+#[test]
+fn a_drop_given_up_on_holds_the_cluster_that_bears_its_name_after_a_swap() {
+    // The DROP was sent as `DROP CLUSTER REPLICA "c"."r_50cc"` on u2; then
+    // `ALTER CLUSTER c SWAP WITH c_green` (blue/green): u3 is now `c`, with
+    // a replica of that name. The late DROP lands on u3: its other replica
+    // is not dropped while it may (the outside re-check emptied it so).
+    let mk = |ago: i64| {
+        let two = |id: &str, name: &str| {
+            cluster(
+                id,
+                name,
+                vec![
+                    replica(1, "r_50cc", "50cc", true),
+                    replica(2, "r_25cc", "25cc", true),
+                ],
+            )
+        };
+        let mut s = snap(
+            vec![two("u2", "c_green"), two("u3", "c")],
+            vec![row("u3", "target_size", json!({"target_size": "50cc"}))],
+        );
+        let mut r = unfinished("u2", "drop_replica", "r_50cc", ago, Some(30.0));
+        r.cluster_name = Some("c".into());
+        s.unfinished = vec![r];
+        s
+    };
+    let late = crate::plan::doubt::LATE_DELIVERY.as_secs() as i64;
+    let p = plan(&mk(120), &PlanOptions::default());
+    let cp = p
+        .clusters
+        .iter()
+        .find(|c| c.cluster == "c")
+        .expect("c is planned");
+    assert!(cp.actions.is_empty(), "{cp:#?}");
+    assert_eq!(
+        crate::strategy::testutil::due(&cp.waiting),
+        [("drop r_25cc (25cc)", Some((late + 31 - 120) as u64))]
+    );
+    assert!(cp.in_doubt.is_some(), "status says why: {cp:#?}");
+    // Once it cannot land any more, u3's drop goes ahead.
+    let p = plan(&mk(late + 32), &PlanOptions::default());
+    let cp = p
+        .clusters
+        .iter()
+        .find(|c| c.cluster == "c")
+        .expect("c is planned");
+    assert_eq!(cp.actions.len(), 1, "{cp:#?}");
+    assert_eq!(cp.actions[0].replica, "r_25cc");
 }
 
 #[test]

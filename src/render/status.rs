@@ -212,11 +212,9 @@ impl View for StatusReport {
     }
 
     fn messages(&self) -> Vec<String> {
-        self.statement_log
-            .note
-            .iter()
-            .map(|n| format!("note: {n}"))
-            .collect()
+        let warnings = self.warnings.iter().map(|w| format!("warning: {w}"));
+        let notes = self.statement_log.note.iter().map(|n| format!("note: {n}"));
+        warnings.chain(notes).collect()
     }
 
     fn body(&self) -> serde_json::Value {

@@ -1274,6 +1274,7 @@ fn bad_input_changes_nothing() {
     init_tables(&emu);
     let id = emu.cluster_id("c");
     for config in [
+        "null",
         "[1, 2]",
         "\"idle\"",
         "{\"idle_after_s\": 0}",
@@ -1326,6 +1327,34 @@ fn bad_input_changes_nothing() {
             );
             let ls = clusterctl(&emu, &["strategy", "ls"]).ok().stdout;
             assert!(ls.contains("(cannot be read: key 'idle_after_s'"), "{ls}");
+        }
+        // Set over by hand: the audit row says what was replaced (it said
+        // "none", as if there had been no row), a config that is null too.
+        if ["null", "[1, 2]"].contains(&config) || config.contains("1e400") {
+            let set = [
+                "strategy",
+                "set",
+                "c",
+                "idle_suspend",
+                "--idle-after-s",
+                "600",
+            ];
+            clusterctl(&emu, &set).ok();
+            let history = clusterctl(&emu, &["history", "--limit", "1", "-o", "json"])
+                .ok()
+                .json();
+            let before = &history["result"]["entries"][0]["change"]["before"];
+            match config {
+                "null" => assert_eq!(before, &json!("(null)"), "{history}"),
+                "[1, 2]" => assert_eq!(before, &json!([1, 2]), "{history}"),
+                _ => assert!(
+                    before.as_str().is_some_and(|b| b
+                        .starts_with("(cannot be read: key 'idle_after_s': number out of range")),
+                    "{history}"
+                ),
+            }
+            let text = clusterctl(&emu, &["history", "--limit", "1"]).ok().stdout;
+            assert!(!text.contains("none →"), "{text}");
         }
         assert_eq!(
             emu.replicas("c"),
@@ -3442,6 +3471,39 @@ fn a_drop_that_lands_late_never_leaves_the_cluster_without_a_replica() {
          WHERE action_sql LIKE 'DROP CLUSTER REPLICA \"c\".\"r_50cc\"%'",
     );
     assert_eq!(outcome.as_deref(), Some("true"));
+}
+
+/// A late DROP names its cluster by name: after `ALTER CLUSTER c SWAP WITH
+/// c_green` (a blue/green deploy) it lands on the cluster now named `c`,
+/// which nothing held: the next run dropped that one's other replica and
+/// the late DROP left it with none (the thirty-fourth session's outside
+/// re-check). The cluster bearing the name is held too.
+#[test]
+fn a_late_drop_after_a_swap_never_leaves_the_cluster_of_its_name_without_a_replica() {
+    let (emu, held) = a_drop_of_r_50cc_given_up_on("25cc");
+    emu.create_hydrated_cluster("c_green", "r_50cc", "50cc");
+    emu.add_replica("c_green", "r_25cc", "25cc");
+    emu.set_hydrated("c_green", "r_25cc", true);
+    strategy(
+        &emu,
+        "c_green",
+        "target_size",
+        json!({"target_size": "50cc"}),
+    );
+    let mut mz = postgres::Client::connect(&emu.url(), postgres::NoTls)
+        .unwrap_or_else(|e| panic!("connect: {e}"));
+    mz.batch_execute("ALTER CLUSTER c SWAP WITH c_green")
+        .unwrap_or_else(|e| panic!("swap: {e}"));
+    std::thread::sleep(Duration::from_secs(3));
+    let run = clusterctl(&emu, &["apply"]);
+    assert!(
+        !run.stdout.contains(r#"DROP CLUSTER REPLICA "c"."r_25cc""#)
+            && run.stdout.contains("may still reach the server"),
+        "{}",
+        run.all()
+    );
+    held.landed(&emu);
+    assert_eq!(replica_names(&emu, "c"), ["r_25cc"], "a replica is left");
 }
 
 /// A state version written before a backward step of the server's clock

@@ -406,13 +406,20 @@ fn rows_of_a_dropped_cluster_named_by_id_are_warned_about() {
              workload (after a blue/green swap) with `clusterctl strategy mv {gone} CLUSTER`"
         ))
     };
-    for args in [&["dry-run"][..], &["apply"]] {
+    for args in [&["dry-run"][..], &["apply"], &["status"]] {
         let run = clusterctl(&emu, args).ok();
         assert!(warned(&run), "{args:?}: {}", run.all());
     }
+    let status = clusterctl(&emu, &["status", "-o", "json"]).ok().json();
+    let warnings = status["result"]["warnings"].to_string();
+    assert!(
+        warnings.contains(&format!("no cluster has id {gone}")),
+        "{status}"
+    );
     // Not when the selection leaves the id out.
     for args in [
         &["dry-run", "--cluster", "other"][..],
+        &["status", "--cluster", "other"],
         &["dry-run", "--filter-clusters", "^oth"],
     ] {
         let run = clusterctl(&emu, args).ok();
