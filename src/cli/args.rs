@@ -38,12 +38,29 @@ pub struct Cli {
 
 impl Cli {
     /// Parses a command line: clap's own parse, after [`switches_alone`].
+    /// Where that makes a word after a switch an argument that conflicts
+    /// (`… idle_suspend --predict maybe --idle-after-s 60`: `maybe` taken
+    /// as the positional CONFIG), the word was meant as the switch's value:
+    /// clap's refusal of it by name is the error.
     pub fn parse_argv<I, T>(argv: I) -> Result<Cli, clap::Error>
     where
         I: IntoIterator<Item = T>,
         T: Into<std::ffi::OsString>,
     {
-        Cli::try_parse_from(switches_alone(argv.into_iter().map(Into::into)))
+        let argv: Vec<std::ffi::OsString> = argv.into_iter().map(Into::into).collect();
+        let alone = switches_alone(argv.iter().cloned());
+        let changed = alone != argv;
+        Cli::try_parse_from(alone).map_err(|e| {
+            match changed && e.kind() == clap::error::ErrorKind::ArgumentConflict {
+                true => match Cli::try_parse_from(&argv) {
+                    Err(as_given) if as_given.kind() == clap::error::ErrorKind::InvalidValue => {
+                        as_given
+                    }
+                    _ => e,
+                },
+                false => e,
+            }
+        })
     }
 }
 
@@ -1376,6 +1393,27 @@ mod tests {
             "idle_suspend",
         ]);
         assert!(yes.is_err_and(|e| e.to_string().contains("'yes' for '--predict")));
+        // A word after the positionals that is no boolean was meant as the
+        // value: refused by name, not as a conflict with CONFIG.
+        for tail in [&["--idle-after-s", "60"][..], &[]] {
+            let mut argv = vec![
+                "clusterctl",
+                "strategy",
+                "set",
+                "c",
+                "idle_suspend",
+                "--predict",
+                "maybe",
+            ];
+            argv.extend_from_slice(tail);
+            let maybe = Cli::parse_argv(argv).map(|_| ());
+            assert!(
+                maybe.as_ref().is_err_and(|e| e
+                    .to_string()
+                    .contains("invalid value 'maybe' for '--predict")),
+                "{tail:?}: {maybe:?}"
+            );
+        }
         let after = switches_alone(["a", "--", "--predict", "c"].map(Into::into));
         assert_eq!(after, ["a", "--", "--predict", "c"]);
     }

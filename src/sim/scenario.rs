@@ -179,6 +179,18 @@ impl Scenario {
         self.horizon_ms as f64 / DAY as f64
     }
 
+    /// The least time from a query on a cluster without replicas to a
+    /// replica that could serve it: the statement log shows it, the next
+    /// round sees it and acts, the replica is provisioned (before any
+    /// hydration). A day whose first query came later than this before
+    /// the end could not have been served by any controller.
+    pub fn fastest_wake_ms(&self) -> i64 {
+        self.statement_log.flush_ms
+            + self.interval_ms
+            + self.controller.run_time_ms
+            + self.materialize.provisioning_ms
+    }
+
     /// Controller rounds: one at every multiple of the interval before the
     /// end, the first at the start (a last partial interval has its round).
     pub fn ticks(&self) -> i64 {

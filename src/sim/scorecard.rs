@@ -97,7 +97,9 @@ pub struct ColdStart {
     /// The day it happened (`YYYY-MM-DD`), if any query arrived at all.
     pub day: Option<String>,
     /// Days with queries none of which was ever served (their cold start
-    /// counts to the end of the run).
+    /// counts to the end of the run). Not a day whose first query came
+    /// too close to the end for any controller to serve it
+    /// ([`Scenario::fastest_wake_ms`]): it is cut off, not unserved.
     pub days_never_served: u64,
 }
 
@@ -222,6 +224,18 @@ fn p95_and_worst(n: u64, waits: &[i64]) -> (f64, f64) {
     )
 }
 
+/// Days with queries (`first`, `i64::MAX`: none) none of which was served
+/// (`served`, `i64::MAX`: none), but for a day whose first query came after
+/// `cut_off` (too close to the end for any controller to serve it: a
+/// statement logged seconds before a replay's end is no day never served).
+fn never_served(first: &[i64], served: &[i64], cut_off: i64) -> u64 {
+    first
+        .iter()
+        .zip(served)
+        .filter(|(f, s)| **f <= cut_off && **s == i64::MAX)
+        .count() as u64
+}
+
 fn cold_start_of(slot: &Slot, sc: &Scenario) -> ColdStart {
     let st = &slot.sim.stats;
     let worst = st
@@ -232,12 +246,11 @@ fn cold_start_of(slot: &Slot, sc: &Scenario) -> ColdStart {
         .filter(|(_, (f, _))| **f < i64::MAX)
         .map(|(d, (f, s))| ((*s).min(sc.horizon_ms) - f, d))
         .max();
-    let days_never_served = st
-        .day_first
-        .iter()
-        .zip(&st.day_served)
-        .filter(|(f, s)| **f < i64::MAX && **s == i64::MAX)
-        .count() as u64;
+    let days_never_served = never_served(
+        &st.day_first,
+        &st.day_served,
+        sc.horizon_ms - sc.fastest_wake_ms(),
+    );
     ColdStart {
         days_never_served,
         worst_s: worst
@@ -823,7 +836,8 @@ pub fn text(r: &Scorecard) -> String {
         out,
         "served<={w} = queries served within {w} of their first attempt (failed and unfinished count as not served); \
          coverage = demand time with a hydrated replica; cold start = the worst wait, over the days, from a day's \
-         first query to its first query served; oracle = a lower bound on any run that serves every query within {w}; \
+         first query to its first query served (never (Nd): N days none was, a day whose first query came too late \
+         to be served before the end left out); oracle = a lower bound on any run that serves every query within {w}; \
          always-on = the cheapest size that holds the workload's peak memory, all the time.",
         w = secs(s.served_within_s)
     );
@@ -833,7 +847,21 @@ pub fn text(r: &Scorecard) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{percent, ratio_text};
+    use super::{never_served, percent, ratio_text};
+
+    /// A day never served is one whose first query came early enough to
+    /// be served; one logged too close to the end is cut off, not counted
+    /// (a backtest said `never (1d)` of a statement seconds before its
+    /// end). A served day and a day without queries are not counted.
+    #[test]
+    fn a_day_whose_first_query_came_too_late_to_serve_is_not_never_served() {
+        const NONE: i64 = i64::MAX;
+        let first = [100, 200, NONE, 900, 1_000];
+        let served = [NONE, 250, NONE, NONE, NONE];
+        assert_eq!(never_served(&first, &served, 950), 2);
+        assert_eq!(never_served(&first, &served, 1_000), 3);
+        assert_eq!(never_served(&first, &served, 99), 0);
+    }
 
     /// One way to write a ratio to the oracle, whole from 100.
     #[test]
