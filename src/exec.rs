@@ -625,9 +625,20 @@ impl<B: Backend> Run<'_, B> {
                 // Refused (a lease lost, found in the same round trip) or
                 // failed: what ran before it is known, and recorded, not
                 // left "unknown" for the next run (each outcome is written
-                // once: again is harmless).
+                // once: again is harmless). The action was not sent: it
+                // is among the results, as its trail row (closed as not
+                // attempted where its intent was written) says.
                 self.pending.extend(outcomes);
                 self.flush().await;
+                let skipped = ActionResult {
+                    action_id: row.action_id.clone(),
+                    action: action.clone(),
+                    status: ActionStatus::Skipped {
+                        reason: "not sent: the run stopped before it (see the error)".into(),
+                    },
+                };
+                tell(opts, Progress::Finished(&skipped));
+                self.report.results.push(skipped);
                 return Err(e);
             }
         };
