@@ -246,6 +246,11 @@ pub struct ConnArgs {
     )]
     pub create_replica: Option<String>,
 
+    /// How long a command waits for the session cluster (--exec-cluster) to have a replica online when none is (starting, offline), before it stops saying so; 0s: not at all
+    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = parse_duration,
+          allow_hyphen_values = true)]
+    pub exec_cluster_wait: Duration,
+
     /// How long a run waits for its --create-replica to come online; one that does not is dropped and the run fails
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_period,
           requires = "create_replica", allow_hyphen_values = true)]

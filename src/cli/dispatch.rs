@@ -1240,6 +1240,7 @@ fn db_options(a: &ConnArgs, sizes: Option<&SizesArgs>) -> Result<DbOptions, Comm
             .as_deref()
             .map(|s| crate::model::Size(s.trim().to_string())),
         create_replica_wait: a.create_replica_wait,
+        exec_cluster_wait: a.exec_cluster_wait,
         connect_timeout: Duration::from_secs(a.connect_timeout.max(1)),
         statement_timeout: statement_timeout(a),
         retry: RetryPolicy {
@@ -1410,6 +1411,7 @@ mod tests {
         let got = db_options(&a.conn, Some(&a.sizes)).expect("options");
         let want = DbOptions::default();
         assert_eq!(got.create_replica_wait, want.create_replica_wait);
+        assert_eq!(got.exec_cluster_wait, want.exec_cluster_wait);
         assert_eq!(got.connect_timeout, want.connect_timeout);
         assert_eq!(got.statement_timeout, want.statement_timeout);
         assert_eq!(got.retry.max_retries, want.retry.max_retries);

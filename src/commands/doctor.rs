@@ -123,7 +123,10 @@ pub async fn doctor(ctx: &Context) -> Result<DoctorReport, CommandError> {
             )
         })?;
     let mut findings = Vec::new();
-    let session_problem = session::problem(&sc, ctx.opts.create_replica.is_some());
+    // No replica online blocks too: commands wait a while for one, then stop.
+    let will_create = ctx.opts.create_replica.is_some();
+    let session_problem =
+        session::problem(&sc, will_create).or_else(|| session::not_online(&sc, will_create));
     findings.push(session_finding(&sc, session_problem.as_deref()));
     // mz-clusterctl's `--create-replica` replica, left by a killed run of
     // it: not ours to drop (a run of it may still be using it).

@@ -256,6 +256,9 @@ pub struct DbOptions {
     /// `--create-replica-wait`: how long a run waits for that replica to
     /// come online.
     pub create_replica_wait: Duration,
+    /// `--exec-cluster-wait`: how long a command waits for the session
+    /// cluster to have a replica online.
+    pub exec_cluster_wait: Duration,
     pub connect_timeout: Duration,
     /// Client-side deadline of every statement.
     pub statement_timeout: Duration,
@@ -271,6 +274,7 @@ impl Default for DbOptions {
             exec_cluster: None,
             create_replica: None,
             create_replica_wait: crate::commands::session::ONLINE_WITHIN,
+            exec_cluster_wait: crate::commands::session::SESSION_ONLINE_WITHIN,
             connect_timeout: crate::db::DEFAULT_CONNECT_TIMEOUT,
             statement_timeout: DEFAULT_STATEMENT_TIMEOUT,
             retry: RetryPolicy::default(),

@@ -124,6 +124,98 @@ pub fn problem(sc: &SessionCluster, will_create: bool) -> Option<String> {
     None
 }
 
+/// How long a command waits by default for its session cluster to have a
+/// replica online ([`not_online`]) before it stops saying so
+/// (`--exec-cluster-wait`).
+pub const SESSION_ONLINE_WITHIN: Duration = Duration::from_secs(120);
+
+/// Every replica of the session cluster known not to be online (starting,
+/// or offline: oom-killed, restarting): a query there waits until one is
+/// (a run hung for minutes on its retries, then said only "no answer").
+/// What keeps it from serving, naming the fix; `None` when a replica is
+/// online, or one's status is not known yet (given the benefit of the
+/// doubt), or a temporary replica is about to serve (`will_create`).
+pub fn not_online(sc: &SessionCluster, will_create: bool) -> Option<String> {
+    if sc.replicas.is_empty() || will_create || !sc.replicas.iter().all(|r| r.online == Some(false))
+    {
+        return None;
+    }
+    let source = if sc.explicit {
+        "the --exec-cluster"
+    } else {
+        "the session's default cluster"
+    };
+    let name = ddl::ident(&sc.name);
+    let names: Vec<String> = sc.replicas.iter().map(|r| ddl::ident(&r.name)).collect();
+    Some(format!(
+        "{source} {name} has no replica online ({} not online: starting, or offline), so \
+         clusterctl's own tables cannot be read or written on it until one is (a query there \
+         waits); see `SELECT * FROM mz_internal.mz_cluster_replica_statuses`, choose a cluster \
+         with a replica online with --exec-cluster NAME, or name an unmanaged cluster with \
+         --exec-cluster NAME --create-replica for a temporary replica there",
+        names.join(", ")
+    ))
+}
+
+/// Waits, at most `--exec-cluster-wait`, for the session cluster to
+/// have a replica online ([`not_online`]), reading it again: the cluster
+/// as it then is, or what keeps it from serving. With `stop`, a signal
+/// abandons the wait.
+async fn wait_for_a_replica_online(
+    ctx: &Context,
+    mut sc: SessionCluster,
+    why: String,
+    stop: Option<Arc<AtomicBool>>,
+) -> Result<SessionCluster, CommandError> {
+    let within = ctx.opts.exec_cluster_wait;
+    let waited = || {
+        format!(
+            "waited {} (--exec-cluster-wait)",
+            crate::model::human_duration(within.as_secs())
+        )
+    };
+    if within.is_zero() {
+        return Err(CommandError::SessionCluster(why));
+    }
+    tracing::warn!(
+        "{why}; waiting up to {} for one (--exec-cluster-wait)",
+        crate::model::human_duration(within.as_secs())
+    );
+    let exec = ctx.opts.exec_cluster.clone();
+    let mut backend = ctx.stoppable_backend(stop);
+    let started = Instant::now();
+    loop {
+        if started.elapsed() >= within {
+            let why = not_online(&sc, false).unwrap_or(why);
+            return Err(CommandError::SessionCluster(format!(
+                "{why} ({})",
+                waited()
+            )));
+        }
+        tokio::time::sleep(ONLINE_POLL).await;
+        if crate::exec::Backend::stop_requested(&backend) {
+            return Err(CommandError::Interrupted(
+                "a signal came while waiting for the session cluster's replica".into(),
+            ));
+        }
+        let again = backend
+            .retrying("checking the session cluster", async |c| {
+                session::inspect(c, exec.as_deref()).await
+            })
+            .await?;
+        let Some(again) = again else {
+            return Ok(sc);
+        };
+        if let Some(p) = problem(&again, false) {
+            return Err(CommandError::SessionCluster(p));
+        }
+        sc = again;
+        if not_online(&sc, false).is_none() {
+            return Ok(sc);
+        }
+    }
+}
+
 /// Checks the session cluster before anything else; with `--create-replica`
 /// first gives it a temporary replica. Leaves the resolved cluster in the
 /// context, so the snapshot need not ask again. `None` on a server without
@@ -155,6 +247,10 @@ pub async fn prepare(
     if let Some(p) = problem(&sc, create.is_some()) {
         return Err(CommandError::SessionCluster(p));
     }
+    let sc = match not_online(&sc, create.is_some()) {
+        Some(why) => wait_for_a_replica_online(ctx, sc, why, stop.clone()).await?,
+        None => sc,
+    };
     let me = Maker::me();
     let leftovers = leftovers(&sc);
     let temporary = match create {
@@ -1172,7 +1268,11 @@ mod tests {
             managed: false,
             replicas: names
                 .into_iter()
-                .map(|name| session::SessionReplica { name, size: None })
+                .map(|name| session::SessionReplica {
+                    name,
+                    size: None,
+                    online: None,
+                })
                 .collect(),
             role: None,
             usage: None,
@@ -1288,6 +1388,7 @@ mod tests {
                 .map(|n| session::SessionReplica {
                     name: n.to_string(),
                     size: None,
+                    online: Some(true),
                 })
                 .collect(),
             role: Some("ctl".into()),
@@ -1312,5 +1413,27 @@ mod tests {
         missing.id = None;
         let gone = problem(&missing, false).unwrap_or_default();
         assert!(gone.contains("does not exist"), "{gone}");
+        // No replica online: a query there would wait (a run hung for
+        // minutes). One online, or one whose status is unknown: it may
+        // serve. A temporary replica is about to serve.
+        let mut down = cluster(&["r1", "r2"], Some(true));
+        for r in &mut down.replicas {
+            r.online = Some(false);
+        }
+        assert_eq!(
+            problem(&down, false),
+            None,
+            "waited for, not refused at once"
+        );
+        let said = not_online(&down, false).unwrap_or_default();
+        assert!(
+            said.contains(r#""ops" has no replica online ("r1", "r2" not online"#),
+            "{said}"
+        );
+        assert_eq!(not_online(&down, true), None);
+        for up in [Some(true), None] {
+            down.replicas[1].online = up;
+            assert_eq!(not_online(&down, false), None, "{up:?}");
+        }
     }
 }

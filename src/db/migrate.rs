@@ -27,15 +27,26 @@ pub const MIGRATION_FILES: &[(i32, &str, &str)] = &[
 /// --print`, the README, and `migrate`).
 pub fn migration_statements(store: &Store, sql: &str) -> Vec<String> {
     let prefix = store.prefix();
+    statements_of(sql)
+        .map(|s| s.replace(SCHEMA_PLACEHOLDER, &prefix))
+        .collect()
+}
+
+/// Where a migration's SQL names the schema (`__SCHEMA__.table`).
+const SCHEMA_PLACEHOLDER: &str = "__SCHEMA__.";
+
+/// A migration's statements as written, comments left out.
+fn statements_of(sql: &str) -> impl Iterator<Item = String> {
     let body: String = sql
         .lines()
         .filter(|l| !l.trim_start().starts_with("--"))
         .collect::<Vec<_>>()
         .join("\n");
     body.split(';')
-        .map(|s| s.trim().replace("__SCHEMA__.", &prefix))
+        .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
-        .collect()
+        .collect::<Vec<_>>()
+        .into_iter()
 }
 
 /// The statement creating the table that records applied migrations
@@ -636,15 +647,18 @@ pub fn init_sql(store: &Store, schema: Option<&str>, role: &str) -> String {
 }
 
 /// Tables a migration creates, for their GRANTs.
+/// Read from the statements as written, before the schema is put in: a
+/// schema's quoted name may hold a space (`"my schema"`), which cut the
+/// table's name short.
 fn created_tables(store: &Store, sql: &str) -> Vec<String> {
-    migration_statements(store, sql)
-        .iter()
+    statements_of(sql)
         .filter_map(|stmt| {
-            let rest = stmt.strip_prefix("CREATE TABLE IF NOT EXISTS ")?;
+            let rest = stmt
+                .strip_prefix("CREATE TABLE IF NOT EXISTS ")?
+                .strip_prefix(SCHEMA_PLACEHOLDER)?;
             let name = rest.split([' ', '(']).next()?;
             // Quoted as the other GRANTs are.
-            let bare = name.strip_prefix(&store.prefix()).unwrap_or(name);
-            Some(store.table(bare))
+            Some(store.table(name))
         })
         .collect()
 }
@@ -678,6 +692,28 @@ mod tests {
         );
         assert!(sql.contains("GRANT mz_monitor_redacted TO \"x\nDROP TABLE t; --\";"));
         assert!(sql.contains("-- The role must exist: CREATE ROLE \"x\\nDROP TABLE t; --\";"));
+    }
+
+    /// A schema whose name needs quotes and holds a space: each table
+    /// whole (`init` said it made again `"my schema"."""my"`, and `init
+    /// --print` granted on that).
+    #[test]
+    fn the_tables_of_a_schema_with_a_space_are_named_whole() {
+        let store = Store::new(Some("my schema".into()));
+        let tables: Vec<String> = MIGRATION_FILES
+            .iter()
+            .flat_map(|(_, _, sql)| created_tables(&store, sql))
+            .collect();
+        assert_eq!(
+            tables,
+            [STRATEGIES, STATE, ACTIONS, "clusterctl_lease"]
+                .map(|t| format!("\"my schema\".\"{t}\""))
+        );
+        let sql = init_sql(&store, Some("my schema"), "r");
+        assert!(
+            sql.contains("GRANT SELECT, INSERT, UPDATE ON \"my schema\".\"clusterctl_lease\" TO"),
+            "{sql}"
+        );
     }
 
     #[test]

@@ -18,7 +18,12 @@ const SHOW_CLUSTER_SQL: &str = "SHOW cluster";
 
 /// Needs: mz_catalog.mz_clusters, mz_cluster_replicas. The database's
 /// clock and the cluster with its replicas (one row per replica).
-const CLUSTER_SQL: &str = "SELECT now(), c.id, c.managed, r.name, r.size \
+/// Each replica with whether it is online: every process `online`
+/// (`mz_cluster_replica_statuses`, catalog-only, one row per process);
+/// NULL where it has no status yet.
+const CLUSTER_SQL: &str = "SELECT now(), c.id, c.managed, r.name, r.size, \
+    (SELECT bool_and(s.status = 'online') FROM mz_internal.mz_cluster_replica_statuses s \
+     WHERE s.replica_id = r.id) \
     FROM mz_catalog.mz_clusters c \
     LEFT JOIN mz_catalog.mz_cluster_replicas r ON r.cluster_id = c.id \
     WHERE c.name = $1 ORDER BY r.name";
@@ -57,6 +62,9 @@ pub enum Startup {
 pub struct SessionReplica {
     pub name: String,
     pub size: Option<Size>,
+    /// Every process online; `None` when its status is not known (none
+    /// reported yet, or not readable).
+    pub online: Option<bool>,
 }
 
 /// The session cluster as the catalog shows it.
@@ -130,6 +138,7 @@ pub async fn inspect(
             Some(SessionReplica {
                 name,
                 size: size.map(Size),
+                online: r.try_get::<_, Option<bool>>(5).ok().flatten(),
             })
         })
         .collect();

@@ -82,9 +82,67 @@ fn a_session_cluster_that_cannot_serve_stops_the_run_first_with_the_fix() {
         run.all()
     );
 
+    // A cluster whose only replica is not online (starting, or offline):
+    // a query there waits for it. The run hung for minutes on its
+    // retries, then said "no answer within 30s"; `doctor` the same.
+    emu.add_replica("ops", "r1", "25cc");
+    emu.replica_offline("ops", "r1", Some("oom-killed"));
+    // Now it waits a while for one (`--exec-cluster-wait`), saying so,
+    // then stops with the fix.
+    for (cmd, wait) in [("dry-run", "0s"), ("status", "2s")] {
+        let args = [cmd, "--exec-cluster", "ops", "--exec-cluster-wait", wait];
+        let run = clusterctl(&emu, &args).code(1);
+        assert!(
+            run.stderr
+                .contains(r#""ops" has no replica online ("r1" not online"#)
+                && run.stderr.contains("--create-replica"),
+            "{}",
+            run.all()
+        );
+        assert_eq!(
+            run.stderr.contains("waiting up to 2s for one"),
+            wait == "2s",
+            "{}",
+            run.all()
+        );
+    }
+    // One coming online while it waits: the command goes on.
+    let waiting = {
+        let mut cmd = command();
+        cmd.args([
+            "dry-run",
+            "--exec-cluster",
+            "ops",
+            "--exec-cluster-wait",
+            "1m",
+        ])
+        .env("DATABASE_URL", emu.url())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+        cmd.spawn().expect("start clusterctl")
+    };
+    std::thread::sleep(Duration::from_secs(2));
+    emu.set_replica_online("ops", "r1");
+    let out = waiting.wait_with_output().expect("it ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("waiting up to 1m for one"), "{stderr}");
+    emu.replica_offline("ops", "r1", Some("oom-killed"));
+    let doctor = clusterctl(&emu, &["doctor", "--exec-cluster", "ops", "-o", "json"]);
+    assert_eq!(doctor.code, 3, "{}", doctor.all());
+    let report = doctor.json();
+    assert_eq!(report["result"]["blockers"], 1, "{report:#}");
+    assert!(
+        report["result"]["findings"]
+            .to_string()
+            .contains("has no replica online"),
+        "{report:#}"
+    );
+    emu.set_replica_online("ops", "r1");
+    clusterctl(&emu, &["dry-run", "--exec-cluster", "ops"]).ok();
+
     // A role that may not use the cluster.
     let role = emu.create_role("ctl");
-    emu.add_replica("ops", "r1", "25cc");
     emu.sql("UPDATE mz_catalog.mz_clusters SET privileges = ARRAY['u1=UC/u1'] WHERE name = 'ops'");
     let run = as_role(&role, &["dry-run", "--exec-cluster", "ops"]).code(1);
     assert!(

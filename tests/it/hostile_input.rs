@@ -652,6 +652,20 @@ fn a_schema_that_does_not_exist_is_created_only_by_init() {
     emu.sql("CREATE SCHEMA empty_but_there");
     clusterctl(&emu, &["apply", "--schema", "empty_but_there"]).ok();
     clusterctl(&emu, &["dry-run", "--schema", "empty_but_there"]).ok();
+    // A schema whose name holds a space: its tables whole. `init` said at
+    // every run that it made again `"my schema"."""my"` (four times).
+    for _ in 0..2 {
+        let init = clusterctl(&emu, &["init", "--schema", "my schema"]).ok();
+        assert!(!init.all().contains("Made again"), "{}", init.all());
+    }
+    let print = clusterctl(&emu, &["init", "--print", "--schema", "my schema"]).ok();
+    assert!(
+        print
+            .stdout
+            .contains(r#"GRANT SELECT, INSERT, UPDATE ON "my schema"."clusterctl_lease" TO"#),
+        "{}",
+        print.stdout
+    );
 }
 
 fn spawn(emu: &Emulator, args: &[&str]) -> Child {

@@ -2476,7 +2476,10 @@ fn a_lease_broken_by_unlock_stops_the_old_run_before_its_next_statement() {
     // the trail has it (it was left out).
     assert_eq!(
         done,
-        [("create_replica", "executed"), ("create_replica", "skipped")],
+        [
+            ("create_replica", "executed"),
+            ("create_replica", "skipped")
+        ],
         "{doc:#}"
     );
     assert_eq!(
