@@ -33,6 +33,10 @@ pub enum ConfigError {
     /// ends at a quote, so the `: ` after a last key's masked value stays.
     #[error("invalid connection string '{url}': {reason}")]
     BadUrl { url: String, reason: String },
+    /// A simulation's scenario or alternative file that cannot be read or
+    /// is wrong (the message names the file).
+    #[error("{0}")]
+    Scenario(String),
 }
 
 /// Whether the environment's `DATABASE_URL` was not UTF-8 and was set

@@ -130,7 +130,7 @@ pub fn run(cli: Cli) -> u8 {
             };
             let sim = sim_args(&a, &ui);
             if let Err(e) = crate::sim::check_alternatives(&sim) {
-                return fail(&CommandError::Io(e.to_string()), &ui);
+                return fail(&sim_error(e), &ui);
             }
             let opts = BacktestOptions {
                 days: a.days.unwrap_or(28),
@@ -161,7 +161,7 @@ pub fn run(cli: Cli) -> u8 {
                     let notes = notes.iter().map(|n| format!("note: {n}")).collect();
                     finish(&render::Raw(serde_json::Value::Null, text, notes), &ui)
                 }
-                Err(e) => fail(&CommandError::Io(e.to_string()), &ui),
+                Err(e) => fail(&sim_error(e), &ui),
             }
         }
         Command::Init(a) if a.print => finish(&init::print(a.conn.schema.as_deref(), &a.role), &ui),
@@ -846,6 +846,18 @@ fn emit(bytes: &[u8]) -> Result<(), Output> {
             std::io::ErrorKind::BrokenPipe => Output::Closed,
             _ => Output::Failed(e.to_string()),
         })
+}
+
+/// A simulation's error as a command's: a scenario or alternative file
+/// that cannot be read or is wrong is the operator's file to mend
+/// (`config`; a TOML syntax error was `io`), the rest `io`.
+fn sim_error(e: crate::sim::SimError) -> CommandError {
+    match e {
+        crate::sim::SimError::Scenario(why) => {
+            CommandError::Config(crate::config::ConfigError::Scenario(why))
+        }
+        other => CommandError::Io(other.to_string()),
+    }
 }
 
 /// Why the output could not be written.

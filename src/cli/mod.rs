@@ -186,7 +186,9 @@ pub fn main() -> ExitCode {
     init_logging(filter, out.verbose, out.log_format, service);
     for w in dotenv.iter().filter(|_| !out.quiet) {
         if out.log_format == LogFormat::Json {
-            tracing::error!("{w}");
+            // A warning, as the text line says: a pipeline alerting on
+            // ERROR fired on it.
+            tracing::warn!("{w}");
         } else {
             stderr_line(&format!("warning: {w}"));
         }

@@ -266,6 +266,12 @@ pub async fn doctor(ctx: &Context) -> Result<DoctorReport, CommandError> {
                 })
                 .await;
             findings.push(lease_finding(held));
+            let others = backend
+                .retrying("reading the catalog's other installations", async |c| {
+                    store.other_installations(c).await
+                })
+                .await;
+            findings.extend(installations_finding(others));
             let size = backend
                 .retrying("reading the audit trail's size", async |c| {
                     store.trail_size(c, super::reconcile::PRUNE_KIND).await
@@ -308,6 +314,30 @@ pub async fn doctor(ctx: &Context) -> Result<DoctorReport, CommandError> {
 /// Held or free as `apply` finds it (`lease::Row::held`, one rule). A run
 /// here takes over a holder that died here (as the lease judges it,
 /// `lease::holder_is_dead`): waiting, or `unlock --force`, is not needed.
+/// Other schemas with clusterctl's tables: other installations, each with
+/// its own lease, so a cluster with strategy rows in two of them is acted
+/// on by the controllers of both at once (an outside check: the README
+/// said the lease was one for the region). Unreadable: nothing said.
+fn installations_finding(others: Result<Vec<String>, crate::db::DbError>) -> Option<Finding> {
+    let others = others.ok().filter(|o| !o.is_empty())?;
+    let names: Vec<String> = others.iter().map(|s| ddl::ident(s)).collect();
+    let first = crate::model::shell_value(&others[0]);
+    Some(finding(
+        Level::Warning,
+        "lease",
+        format!(
+            "clusterctl's tables are also in schema {}: another installation, whose controllers \
+             take a lease of their own, not this one's; a cluster with strategy rows in both is \
+             acted on by both at once",
+            names.join(", ")
+        ),
+        Some(format!(
+            "keep one installation per region, or no cluster in two: compare `clusterctl strategy \
+             ls` with `clusterctl strategy ls --schema {first}`"
+        )),
+    ))
+}
+
 fn lease_finding(held: Result<crate::db::lease::Row, crate::db::DbError>) -> Finding {
     match held {
         Ok(row) if row.held => {
@@ -759,7 +789,9 @@ fn credit_findings(env: &Environment, live: Option<f64>, made_up: bool) -> Vec<F
         None if made_up => "the region's rate is not known: --replica-sizes names sizes \
                             without their credits"
             .into(),
-        None => "the region's rate is read with the catalog".into(),
+        None => "the region's current rate is not known yet (it is read with the catalog, \
+                 which doctor could not read)"
+            .into(),
     };
     let text = match env.settings.max_credit_consumption_rate {
         Some(limit) => format!(

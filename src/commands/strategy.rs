@@ -264,6 +264,12 @@ async fn audit(
     {
         line.push_str(&format!(" {t}"));
     }
+    // A set's config, as `--config JSON` (the key flags typed come to the
+    // same): the line is the command to run again, not just its target.
+    if command == "strategy set" {
+        let config = crate::model::shell_value(&change.after.to_string());
+        line.push_str(&format!(" --config {config}"));
+    }
     let (moved, carried) = match change.moved {
         Some(Other::To(c)) => (Some(("moved_to", c)), &[][..]),
         Some(Other::From(c, carried)) => (Some(("moved_from", c)), carried),
@@ -545,7 +551,7 @@ pub async fn pause(
             if t <= snap.now {
                 return Err(CommandError::Usage(format!(
                     "--until {}: that is not in the future",
-                    t.to_rfc3339()
+                    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
                 )));
             }
             Ok(t)

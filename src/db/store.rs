@@ -896,6 +896,32 @@ impl Store {
         })
     }
 
+    /// The other schemas holding clusterctl's lease table: other
+    /// installations, whose controllers take their own lease, not this
+    /// one's (what `doctor` warns of). Needs: mz_catalog.mz_objects,
+    /// mz_schemas.
+    pub async fn other_installations(&self, c: &Client) -> Result<Vec<String>, DbError> {
+        let sql = "SELECT DISTINCT s.name FROM mz_catalog.mz_objects o \
+                   JOIN mz_catalog.mz_schemas s ON s.id = o.schema_id \
+                   WHERE o.name = $1 AND o.type = 'table' \
+                   AND s.name <> coalesce($2, current_schema()) ORDER BY 1";
+        let ours = self.schema.clone();
+        let rows = c
+            .query_typed(
+                sql,
+                &[
+                    (&LEASE, tokio_postgres::types::Type::TEXT),
+                    (&ours, tokio_postgres::types::Type::TEXT),
+                ],
+            )
+            .await
+            .map_err(|e| DbError::query("reading the catalog's other installations", &e))?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| r.try_get::<_, String>(0).ok())
+            .collect())
+    }
+
     /// The database's clock, and when the oldest row a pruning may delete
     /// ([`Store::prunable`]) was written: read by `apply
     /// --audit-retention` only, so runs without it do not read the trail

@@ -1183,6 +1183,31 @@ fn an_invalid_log_filter_is_said_and_the_default_used() {
     assert!(!run.stderr.contains("not a log filter"), "{}", run.all());
 }
 
+/// A scenario file that is not TOML, or missing, is the operator's file
+/// to mend: `error.code` `config` (it was `io`), exit 1, the file named.
+#[test]
+fn a_bad_scenario_file_is_a_config_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "name = \"x\"\ndays = [\n").expect("write");
+    let missing = dir.path().join("missing.toml");
+    for path in [&bad, &missing] {
+        let mut cmd = command();
+        cmd.arg("simulate").arg(path).args(["-o", "json"]);
+        let run = run_cmd(cmd);
+        assert_eq!(run.code, 1, "{}", run.all());
+        let doc = run.json();
+        assert_eq!(doc["error"]["code"], "config", "{doc:#}");
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("?");
+        assert!(
+            doc["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(name)),
+            "{doc:#}"
+        );
+    }
+}
+
 /// `-q` is errors only: an invalid row's error is said, a dangling row's
 /// warning and the statement log's note are not (they were).
 #[test]

@@ -153,6 +153,18 @@ fn url_precedence_flag_over_env_over_dotenv() {
         "a world-readable .env is flagged: {}",
         run.stderr
     );
+    // As a warning in a JSON log too (it was logged at ERROR).
+    let mut cmd = command();
+    cmd.current_dir(dir.path())
+        .args(["init", "--log-format", "json"]);
+    let run = run_cmd(cmd);
+    let line = run
+        .stderr
+        .lines()
+        .find(|l| l.contains("readable by other users"))
+        .unwrap_or_else(|| panic!("{}", run.all()));
+    let logged: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+    assert_eq!(logged["level"], "WARN", "{line}");
     // The environment beats .env.
     let mut cmd = command();
     cmd.current_dir(dir.path())

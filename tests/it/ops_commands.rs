@@ -719,7 +719,7 @@ fn a_pause_until_a_past_time_is_refused_and_writes_nothing() {
     .code(64);
     assert!(
         r.stderr
-            .contains("--until 2020-01-01T00:00:00+00:00: that is not in the future"),
+            .contains("--until 2020-01-01T00:00:00Z: that is not in the future"),
         "{}",
         r.all()
     );

@@ -1344,6 +1344,12 @@ fn bad_input_changes_nothing() {
                 .ok()
                 .json();
             let before = &history["result"]["entries"][0]["change"]["before"];
+            // The command line to run again: the config set, as --config.
+            assert_eq!(
+                history["result"]["entries"][0]["sql"],
+                r#"-- clusterctl strategy set c idle_suspend --config '{"idle_after_s":600}'"#,
+                "{history}"
+            );
             match config {
                 "null" => assert_eq!(before, &json!("(null)"), "{history}"),
                 "[1, 2]" => assert_eq!(before, &json!([1, 2]), "{history}"),
@@ -1819,6 +1825,34 @@ fn doctor_says_a_lease_whose_holder_died_here_is_taken_over_at_once() {
         line.starts_with("warning") && line.contains("apply does nothing until it is free"),
         "{line}"
     );
+}
+
+/// The lease is one per installation (schema): a second installation's
+/// controllers took their own lease and acted on a cluster the first one
+/// held (an outside check; the README said one for the region). `doctor`
+/// names the other schema, from either side.
+#[test]
+fn doctor_warns_of_another_installation_whose_lease_is_its_own() {
+    let emu = Emulator::start();
+    emu.create_cluster("c");
+    init_tables(&emu);
+    let alone = clusterctl(&emu, &["doctor"]).ok().stdout;
+    assert!(!alone.contains("another installation"), "{alone}");
+    clusterctl(&emu, &["init", "--schema", "other place"]).ok();
+    for (args, other) in [
+        (&["doctor"][..], r#"schema "other place""#),
+        (&["doctor", "--schema", "other place"], r#"schema "public""#),
+    ] {
+        let out = clusterctl(&emu, args).ok().stdout;
+        let line = out
+            .lines()
+            .find(|l| l.contains("another installation"))
+            .unwrap_or_else(|| panic!("{args:?}: {out}"));
+        assert!(
+            line.starts_with("warning") && line.contains(other),
+            "{args:?}: {line}"
+        );
+    }
 }
 
 #[test]
