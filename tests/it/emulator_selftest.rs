@@ -3233,3 +3233,476 @@ fn a_schema_made_through_the_proxy_is_in_mz_schemas() {
         .expect("drop");
     assert_eq!(listed(&emu).as_deref(), Some("0"));
 }
+
+// ---------------------------------------------------------------------------
+// An outside check's differences from the reference: the catalog for every
+// role, GRANT/REVOKE on clusters and SYSTEM, option values, hydration of
+// objects on clusters without replicas, session variables and SHOW.
+// ---------------------------------------------------------------------------
+
+/// §8.4: the catalog (mz_catalog, mz_internal) is readable by every role,
+/// also one an admin creates with SQL through the proxy (not the test
+/// helper, which grants by hand); only the statement log needs a monitor
+/// role. Such a role read nothing: `permission denied for table mz_clusters`.
+#[test]
+fn a_role_created_through_the_proxy_reads_the_catalog() {
+    let emu = Emulator::start();
+    let role = format!("{}_v", emu.database());
+    let mut admin = connect(&emu.url());
+    admin
+        .batch_execute(&format!("CREATE ROLE {role} LOGIN PASSWORD 'p'"))
+        .unwrap();
+    let url = format!(
+        "postgres://{role}:p@127.0.0.1:{}/{}?sslmode=disable",
+        emu.proxy_addr().port(),
+        emu.database()
+    );
+    let mut v = connect(&url);
+    for relation in [
+        "mz_catalog.mz_clusters",
+        "mz_catalog.mz_cluster_replicas",
+        "mz_catalog.mz_cluster_replica_sizes",
+        "mz_catalog.mz_roles",
+        "mz_internal.mz_cluster_replica_status_history",
+        "mz_internal.mz_cluster_replica_statuses",
+        "mz_internal.mz_hydration_statuses",
+        "mz_internal.mz_compute_hydration_statuses",
+        // Created later, by configure_optional_relations (a strict
+        // emulator is a background-resize release).
+        "mz_internal.mz_cluster_reconfigurations",
+    ] {
+        v.batch_execute(&format!("SELECT count(*) FROM {relation}"))
+            .unwrap_or_else(|e| panic!("{relation}: {}", describe(&e)));
+    }
+    let has: Option<bool> = v
+        .query_one("SELECT has_cluster_privilege('quickstart', 'USAGE')", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(has, Some(true));
+    // The statement log still needs mz_monitor(_redacted).
+    assert_eq!(
+        message_of(
+            &mut v,
+            "SELECT count(*) FROM mz_internal.mz_statement_execution_history_redacted"
+        ),
+        r#"permission denied for VIEW "mz_internal.mz_statement_execution_history_redacted""#
+    );
+    drop(v);
+    admin.batch_execute(&format!("DROP ROLE {role}")).unwrap();
+}
+
+fn cluster_acl(emu: &Emulator, cluster: &str) -> String {
+    emu.query_one(&format!(
+        "SELECT array_to_string(privileges, ' ') FROM mz_catalog.mz_clusters WHERE name = '{cluster}'"
+    ))
+    .unwrap_or_default()
+}
+
+/// §8.4: GRANT/REVOKE of cluster privileges (mz_clusters.privileges, the
+/// owner as grantor) and of CREATECLUSTER on SYSTEM, with Materialize's
+/// errors (acl.rs plan_update_privilege, rbac.rs): names resolve first,
+/// then the privileges must fit the object, then the actor must own the
+/// cluster (or be a superuser, for SYSTEM). Other GRANTs are PostgreSQL's.
+#[test]
+fn cluster_and_system_privileges_are_granted_and_revoked() {
+    let emu = lenient();
+    let app = emu.create_role("app");
+    emu.create_cluster("ops");
+    emu.add_replica("ops", "r1", "25cc");
+    let mut admin = connect(&emu.url());
+    let mut c = connect(&app.url());
+    let ask = |c: &mut Client, privilege: &str| -> Option<bool> {
+        c.query_one(
+            &format!("SELECT has_cluster_privilege('ops', '{privilege}')"),
+            &[],
+        )
+        .unwrap()
+        .get(0)
+    };
+    assert_eq!(ask(&mut c, "USAGE"), Some(false));
+    admin
+        .batch_execute(&format!("GRANT USAGE ON CLUSTER ops TO {}", app.name))
+        .unwrap();
+    assert_eq!(
+        cluster_acl(&emu, "ops"),
+        format!("u1=UC/u1 {}=U/u1", app.id)
+    );
+    assert_eq!(ask(&mut c, "USAGE"), Some(true));
+    assert_eq!(ask(&mut c, "CREATE"), Some(false));
+    admin
+        .batch_execute(&format!(
+            "grant create on cluster \"ops\" to \"{}\"",
+            app.name
+        ))
+        .unwrap();
+    assert_eq!(
+        cluster_acl(&emu, "ops"),
+        format!("u1=UC/u1 {}=UC/u1", app.id)
+    );
+    admin
+        .batch_execute(&format!("REVOKE USAGE ON CLUSTER ops FROM {}", app.name))
+        .unwrap();
+    assert_eq!(
+        cluster_acl(&emu, "ops"),
+        format!("u1=UC/u1 {}=C/u1", app.id)
+    );
+    assert_eq!(ask(&mut c, "USAGE"), Some(false));
+    // Lists of clusters and roles, ALL [PRIVILEGES], PUBLIC.
+    admin
+        .batch_execute(&format!(
+            "GRANT ALL PRIVILEGES ON CLUSTER ops, quickstart TO {}, PUBLIC",
+            app.name
+        ))
+        .unwrap();
+    assert_eq!(
+        cluster_acl(&emu, "ops"),
+        format!("u1=UC/u1 {}=UC/u1 =UC/u1", app.id)
+    );
+    assert_eq!(
+        cluster_acl(&emu, "quickstart"),
+        format!("u1=UC/u1 =UC/u1 {}=UC/u1", app.id)
+    );
+    admin
+        .batch_execute(&format!(
+            "REVOKE ALL ON CLUSTER ops FROM PUBLIC, {}",
+            app.name
+        ))
+        .unwrap();
+    assert_eq!(cluster_acl(&emu, "ops"), "u1=UC/u1");
+    admin
+        .batch_execute("REVOKE CREATE ON CLUSTER quickstart FROM PUBLIC")
+        .unwrap();
+    assert_eq!(
+        cluster_acl(&emu, "quickstart"),
+        format!("u1=UC/u1 =U/u1 {}=UC/u1", app.id)
+    );
+    // Errors, in Materialize's order.
+    let grant_to_app = |what: &str| format!("GRANT {what} TO {}", app.name);
+    assert_eq!(
+        error_of(&mut admin, &grant_to_app("USAGE ON CLUSTER nope, ops")),
+        ("unknown cluster 'nope'".into(), None, "XX000".into())
+    );
+    assert_eq!(
+        message_of(&mut admin, "GRANT USAGE ON CLUSTER ops TO no_such_role"),
+        "unknown role 'no_such_role'"
+    );
+    assert_eq!(
+        message_of(
+            &mut admin,
+            &grant_to_app("SELECT, USAGE, INSERT ON CLUSTER ops")
+        ),
+        r#"invalid privilege types INSERT, SELECT for CLUSTER "ops""#
+    );
+    assert_eq!(
+        error_of(&mut c, &grant_to_app("USAGE ON CLUSTER ops")),
+        ("must be owner of CLUSTER ops".into(), None, "42501".into())
+    );
+    assert_eq!(
+        message_of(
+            &mut c,
+            &format!("REVOKE USAGE ON CLUSTER ops FROM {}", app.name)
+        ),
+        "must be owner of CLUSTER ops"
+    );
+    // CREATECLUSTER on SYSTEM: superusers grant it; it lets CREATE CLUSTER.
+    assert_eq!(
+        message_of(&mut c, "CREATE CLUSTER mine (SIZE '25cc')"),
+        "permission denied for SYSTEM"
+    );
+    admin
+        .batch_execute(&format!("GRANT CREATECLUSTER ON SYSTEM TO {}", app.name))
+        .unwrap();
+    c.batch_execute("CREATE CLUSTER mine (SIZE '25cc')")
+        .unwrap();
+    admin
+        .batch_execute(&format!("REVOKE CREATECLUSTER ON SYSTEM FROM {}", app.name))
+        .unwrap();
+    assert_eq!(
+        message_of(&mut c, "CREATE CLUSTER mine2 (SIZE '25cc')"),
+        "permission denied for SYSTEM"
+    );
+    admin
+        .batch_execute("GRANT CREATECLUSTER ON SYSTEM TO PUBLIC")
+        .unwrap();
+    c.batch_execute("CREATE CLUSTER mine2 (SIZE '25cc')")
+        .unwrap();
+    admin
+        .batch_execute("REVOKE ALL PRIVILEGES ON SYSTEM FROM PUBLIC")
+        .unwrap();
+    let err = c
+        .batch_execute(&grant_to_app("CREATECLUSTER ON SYSTEM"))
+        .unwrap_err();
+    let db = err.as_db_error().unwrap();
+    assert_eq!(
+        (db.message(), db.detail(), db.code().code()),
+        (
+            "permission denied to GRANT/REVOKE SYSTEM PRIVILEGES",
+            Some("You must be a superuser to GRANT/REVOKE SYSTEM PRIVILEGES"),
+            "42501"
+        )
+    );
+    assert_eq!(
+        message_of(&mut admin, &grant_to_app("USAGE ON SYSTEM")),
+        "invalid privilege types USAGE for SYSTEM"
+    );
+    assert_eq!(
+        emu.query_one("SELECT count(*) FROM mz_emulator.system_privileges")
+            .as_deref(),
+        Some("0")
+    );
+    // Everything else is PostgreSQL's, untouched.
+    singly(
+        &mut admin,
+        &format!(
+            "CREATE TABLE t (a int);
+             GRANT SELECT, INSERT ON TABLE t TO {app};
+             GRANT USAGE ON SCHEMA public TO {app};
+             GRANT CONNECT ON DATABASE {db} TO {app};
+             GRANT mz_monitor TO {app};
+             REVOKE mz_monitor FROM {app}",
+            app = app.name,
+            db = emu.database()
+        ),
+    );
+    c.batch_execute("INSERT INTO t VALUES (1)").unwrap();
+}
+
+/// The statements `clusterctl init --print --role R` and `clusterctl doctor
+/// --print-sql` hand an admin (their GRANT forms, and the commented
+/// `GRANT USAGE ON CLUSTER <name>` / `ALTER CLUSTER <name> OWNER TO` lines
+/// filled in) run through the proxy, and give the role what they say:
+/// USAGE on the cluster, so it may `SET cluster` and query its tables there.
+#[test]
+fn the_grants_clusterctl_prints_run_through_the_proxy() {
+    let emu = Emulator::start();
+    let role = emu.create_role("ctl");
+    emu.create_hydrated_cluster("ops", "r1", "25cc");
+    emu.create_hydrated_cluster("owned", "r1", "25cc");
+    emu.create_hydrated_cluster("private", "r1", "25cc");
+    let print = crate::cli::clusterctl(&emu, &["init", "--print", "--role", &role.name])
+        .ok()
+        .stdout;
+    let role_q = format!("\"{}\"", role.name);
+    let mut script = String::new();
+    for line in print.lines() {
+        if let Some(rest) = line.strip_prefix("-- GRANT USAGE ON CLUSTER <name> TO ") {
+            script.push_str(&format!("GRANT USAGE ON CLUSTER \"ops\" TO {rest}\n"));
+        } else if let Some(rest) = line.strip_prefix("-- ALTER CLUSTER <name> OWNER TO ") {
+            script.push_str(&format!("ALTER CLUSTER \"owned\" OWNER TO {rest}\n"));
+        } else if !line.starts_with("--") {
+            script.push_str(line);
+            script.push('\n');
+        }
+    }
+    assert!(
+        script.contains(&format!("GRANT USAGE ON CLUSTER \"ops\" TO {role_q};")),
+        "{print}"
+    );
+    let mut admin = connect(&emu.url());
+    singly(&mut admin, &script);
+    let mut c = connect(&role.url());
+    let usage = |c: &mut Client, cluster: &str| -> Option<bool> {
+        c.query_one(
+            &format!("SELECT has_cluster_privilege('{cluster}', 'USAGE')"),
+            &[],
+        )
+        .unwrap()
+        .get(0)
+    };
+    assert_eq!(usage(&mut c, "ops"), Some(true));
+    assert_eq!(usage(&mut c, "owned"), Some(true), "the role owns it");
+    assert_eq!(usage(&mut c, "private"), Some(false));
+    c.batch_execute("SET cluster = ops").unwrap();
+    c.batch_execute("SELECT count(*) FROM mz_cluster_strategies")
+        .unwrap();
+    // doctor, as the role, on a cluster it may not use: its script's GRANT.
+    let mut cmd = crate::cli::command();
+    cmd.args(["doctor", "--exec-cluster", "private", "--print-sql"])
+        .env("DATABASE_URL", role.url());
+    let doctor = crate::cli::run_cmd(cmd).code(3).stdout;
+    let grants: Vec<&str> = doctor
+        .lines()
+        .filter(|l| l.starts_with("GRANT ") || l.starts_with("ALTER "))
+        .collect();
+    assert!(
+        grants.contains(&format!("GRANT USAGE ON CLUSTER \"private\" TO {role_q};").as_str()),
+        "{doctor}"
+    );
+    for grant in grants {
+        admin
+            .batch_execute(grant)
+            .unwrap_or_else(|e| panic!("{grant}: {}", describe(&e)));
+    }
+    assert_eq!(usage(&mut c, "private"), Some(true));
+    c.batch_execute("SET cluster = private").unwrap();
+    c.batch_execute("SELECT count(*) FROM mz_cluster_strategies")
+        .unwrap();
+}
+
+/// §2.4: on an unmanaged cluster RESET (SIZE) refuses the change itself, as
+/// RESET (REPLICATION FACTOR) does; a managed one's SIZE has no default.
+#[test]
+fn reset_size_of_an_unmanaged_cluster_is_refused_as_a_change() {
+    let emu = lenient();
+    emu.create_cluster("u");
+    emu.create_managed_cluster("m", "25cc", 1);
+    let mut c = connect(&emu.url());
+    assert_eq!(
+        message_of(&mut c, "ALTER CLUSTER u RESET (SIZE)"),
+        "Cannot change SIZE of unmanaged clusters"
+    );
+    assert_eq!(
+        message_of(&mut c, "ALTER CLUSTER u RESET (REPLICATION FACTOR)"),
+        "Cannot change REPLICATION FACTOR of unmanaged clusters"
+    );
+    assert_eq!(
+        message_of(&mut c, "ALTER CLUSTER m RESET (SIZE)"),
+        "SIZE has no default value"
+    );
+}
+
+/// §2.2: `SIZE NULL` (like `SIZE 1`) is not a string; it was looked up as a
+/// size named `null`.
+#[test]
+fn size_null_is_not_a_string() {
+    let emu = lenient();
+    emu.create_cluster("u");
+    emu.create_managed_cluster("m", "25cc", 1);
+    let mut c = connect(&emu.url());
+    for sql in [
+        "CREATE CLUSTER REPLICA u.r1 (SIZE NULL)",
+        "CREATE CLUSTER REPLICA u.r1 SIZE = null",
+        "CREATE CLUSTER n (SIZE NULL)",
+        "ALTER CLUSTER m SET (SIZE NULL)",
+        "CREATE CLUSTER REPLICA u.r1 (SIZE 1)",
+    ] {
+        assert_eq!(
+            message_of(&mut c, sql),
+            "invalid SIZE: cannot use value as string",
+            "{sql}"
+        );
+    }
+    // A quoted identifier is a name.
+    assert_eq!(
+        message_of(&mut c, "CREATE CLUSTER REPLICA u.r1 (SIZE \"null\")"),
+        "unknown cluster replica size null"
+    );
+    assert!(emu.replicas("u").is_empty());
+}
+
+/// §2.2: the emulated environment has no availability zones, so any
+/// AVAILABILITY ZONE is refused (it was accepted and dropped).
+#[test]
+fn an_availability_zone_is_unknown_without_zones() {
+    let emu = lenient();
+    emu.create_cluster("u");
+    let mut c = connect(&emu.url());
+    for sql in [
+        "CREATE CLUSTER REPLICA u.r1 (SIZE '25cc', AVAILABILITY ZONE 'use1-az1')",
+        "CREATE CLUSTER REPLICA u.r1 SIZE '25cc', AVAILABILITY ZONE = 'use1-az1'",
+    ] {
+        assert_eq!(
+            error_of(&mut c, sql),
+            (
+                "unknown cluster replica availability zone use1-az1".into(),
+                Some("No availability zones configured; do not specify AVAILABILITY ZONE".into()),
+                "XX000".into()
+            ),
+            "{sql}"
+        );
+    }
+    assert!(emu.replicas("u").is_empty());
+    c.batch_execute("CREATE CLUSTER REPLICA u.r1 (SIZE '25cc')")
+        .unwrap();
+}
+
+/// §1.7: an index or materialized view whose cluster has no replica shows
+/// one row `replica_id NULL, hydrated false` (Materialize's LEFT JOIN to
+/// compute hydration); with a replica, only the replica's rows. Sources are
+/// not in it then (their rows come from replica statistics).
+#[test]
+fn objects_on_a_cluster_without_replicas_show_unhydrated() {
+    let emu = lenient();
+    emu.create_cluster("empty");
+    let index = emu.add_index("empty");
+    let source = emu.add_source("empty", "kafka");
+    let mut c = connect(&emu.url());
+    let rows = |c: &mut Client, id: &str| -> Vec<(Option<String>, Option<bool>)> {
+        c.query(
+            "SELECT replica_id, hydrated FROM mz_internal.mz_hydration_statuses
+             WHERE object_id = $1 ORDER BY replica_id",
+            &[&id],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect()
+    };
+    assert_eq!(rows(&mut c, &index), vec![(None, Some(false))]);
+    assert_eq!(rows(&mut c, &source), vec![]);
+    let rid = emu.add_replica("empty", "r1", "25cc");
+    assert_eq!(rows(&mut c, &index), vec![(Some(rid.clone()), Some(false))]);
+    emu.set_hydrated("empty", "r1", true);
+    assert_eq!(rows(&mut c, &index), vec![(Some(rid), Some(true))]);
+    c.batch_execute("DROP CLUSTER REPLICA empty.r1").unwrap();
+    assert_eq!(rows(&mut c, &index), vec![(None, Some(false))]);
+}
+
+/// §4, §1.12 and Materialize's SHOW statements: `SHOW search_path` says
+/// `public` (mz_catalog is searched implicitly, and still is after a SET);
+/// `statement_logging_sample_rate` is a session variable; `SHOW CLUSTERS`
+/// and `SHOW CLUSTER REPLICAS` answer with Materialize's columns.
+#[test]
+fn session_variables_and_show_statements() {
+    let emu = lenient();
+    let mut c = connect(&emu.url());
+    assert_eq!(show(&mut c, "search_path").unwrap(), "public");
+    c.batch_execute("SET search_path = foo, public").unwrap();
+    assert_eq!(show(&mut c, "search_path").unwrap(), "foo, public");
+    c.batch_execute("SELECT count(*) FROM mz_clusters").unwrap();
+    c.batch_execute("RESET search_path").unwrap();
+    assert_eq!(show(&mut c, "search_path").unwrap(), "public");
+    assert_eq!(show(&mut c, "statement_logging_sample_rate").unwrap(), "1");
+    c.batch_execute("SET statement_logging_sample_rate = 0.5")
+        .unwrap();
+    assert_eq!(
+        show(&mut c, "statement_logging_sample_rate").unwrap(),
+        "0.5"
+    );
+    c.batch_execute("RESET statement_logging_sample_rate")
+        .unwrap();
+    assert_eq!(show(&mut c, "statement_logging_sample_rate").unwrap(), "1");
+
+    emu.create_cluster("u");
+    emu.add_replica("u", "r2", "50cc");
+    emu.add_replica("u", "r1", "25cc");
+    let rows = |c: &mut Client, sql: &str| -> Vec<Vec<String>> {
+        c.simple_query(sql)
+            .unwrap()
+            .into_iter()
+            .filter_map(|m| match m {
+                postgres::SimpleQueryMessage::Row(r) => Some(
+                    (0..r.len())
+                        .map(|i| r.get(i).unwrap_or("NULL").to_string())
+                        .collect(),
+                ),
+                _ => None,
+            })
+            .collect()
+    };
+    let columns = c.prepare("SHOW CLUSTERS").unwrap();
+    let names: Vec<&str> = columns.columns().iter().map(|c| c.name()).collect();
+    assert_eq!(names, ["name", "replicas", "comment"]);
+    assert_eq!(
+        rows(&mut c, "SHOW CLUSTERS LIKE 'u%'"),
+        [["u", "r1 (25cc), r2 (50cc)", ""]]
+    );
+    assert_eq!(rows(&mut c, "SHOW CLUSTERS").len(), 7);
+    let columns = c.prepare("SHOW CLUSTER REPLICAS").unwrap();
+    let names: Vec<&str> = columns.columns().iter().map(|c| c.name()).collect();
+    assert_eq!(names, ["cluster", "replica", "size", "ready", "comment"]);
+    assert_eq!(
+        rows(&mut c, "SHOW CLUSTER REPLICAS WHERE cluster = 'u'"),
+        [["u", "r1", "25cc", "t", ""], ["u", "r2", "50cc", "t", ""]]
+    );
+}

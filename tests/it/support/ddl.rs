@@ -1,8 +1,10 @@
 //! Materialize cluster DDL -> calls of the emulator's PL/pgSQL procedures.
 //!
 //! The proxy hands every statement it sees to [`rewrite_statement`]; anything
-//! that is not cluster DDL (or `SET`/`SHOW cluster`, or `SHOW` of a setting the
-//! emulator models) comes back as `None` and is forwarded untouched. Cluster
+//! that is not cluster DDL (or `GRANT`/`REVOKE` on clusters and `SYSTEM`,
+//! `SET`/`SHOW` of Materialize's session variables and `search_path`, `SHOW`
+//! of a setting the emulator models, `SHOW CLUSTERS`, `SHOW CLUSTER
+//! REPLICAS`) comes back as `None` and is forwarded untouched. Cluster
 //! DDL that cannot be parsed becomes a statement that raises a syntax error:
 //! it is never forwarded raw, because PostgreSQL would answer with a
 //! misleading error of its own.
@@ -32,6 +34,9 @@ pub fn rewrite_statement(stmt: &str) -> Option<Rewrite> {
             })
         }
     };
+    if let Some(sql) = show_clusters(stmt, &toks) {
+        return Some(Rewrite { sql, ddl: false });
+    }
     let mut p = Parser { toks, pos: 0 };
     let kind = p.classify()?;
     let ddl = kind.is_ddl();
@@ -388,13 +393,25 @@ enum Kind {
     ResetVar,
     ShowVar,
     ShowSetting,
+    /// GRANT/REVOKE … ON CLUSTER / ON ALL CLUSTERS / ON SYSTEM.
+    Privileges {
+        grant: bool,
+    },
+    SetSearchPath,
+    ShowSearchPath,
 }
 
 impl Kind {
     fn is_ddl(self) -> bool {
         !matches!(
             self,
-            Kind::SetVar | Kind::ResetVar | Kind::ShowVar | Kind::ShowSetting
+            Kind::SetVar
+                | Kind::ResetVar
+                | Kind::ShowVar
+                | Kind::ShowSetting
+                | Kind::Privileges { .. }
+                | Kind::SetSearchPath
+                | Kind::ShowSearchPath
         )
     }
 }
@@ -421,7 +438,18 @@ fn unsupported<T>(what: &str) -> PResult<T> {
 }
 
 /// Session variables Materialize has and PostgreSQL does not.
-const SESSION_VARS: &[&str] = &["cluster", "cluster_replica"];
+/// `statement_logging_sample_rate` (§1.12) is kept per session; its `SHOW`
+/// falls back to the emulator's setting until a session sets it (the
+/// statement log itself samples at min(default, max), whatever a session
+/// sets).
+const SESSION_VARS: &[&str] = &[
+    "cluster",
+    "cluster_replica",
+    "statement_logging_sample_rate",
+];
+
+/// Session variables whose `SHOW` falls back to `mz_emulator.settings`.
+const SESSION_VARS_WITH_SETTING: &[&str] = &["statement_logging_sample_rate"];
 
 /// Settings whose `SHOW` the emulator answers from `mz_emulator.settings`
 /// (a release without the setting refuses it, like Materialize).
@@ -592,8 +620,32 @@ impl Parser {
             Kind::AlterReplica
         } else if self.kws(&["alter", "cluster"]) {
             Kind::AlterCluster
+        } else if matches!(self.peek_word(0), Some("grant" | "revoke")) {
+            let grant = self.peek_word(0) == Some("grant");
+            // Only privileges on clusters and on SYSTEM are ours: a role
+            // membership (no ON) and privileges on tables, schemas and
+            // databases go to PostgreSQL untouched.
+            let on = self
+                .toks
+                .iter()
+                .position(|t| *t == Tok::Word("on".into()))?;
+            let target = |i: usize| match self.toks.get(on + i) {
+                Some(Tok::Word(w)) => Some(w.as_str()),
+                _ => None,
+            };
+            match (target(1)?, target(2)) {
+                ("cluster" | "system", _) | ("all", Some("clusters")) => {}
+                _ => return None,
+            }
+            self.pos += 1;
+            Kind::Privileges { grant }
         } else if self.kw("set") {
             let skip = usize::from(matches!(self.peek_word(0), Some("session" | "local")));
+            if self.peek_word(skip) == Some("search_path")
+                && !matches!(self.peek_word(skip + 2), Some("default"))
+            {
+                return Some(Kind::SetSearchPath);
+            }
             if !SESSION_VARS.contains(&self.peek_word(skip)?) {
                 return None;
             }
@@ -603,7 +655,9 @@ impl Parser {
             Kind::ResetVar
         } else if self.kw("show") {
             let var = self.peek_word(0)?;
-            if SESSION_VARS.contains(&var) {
+            if var == "search_path" {
+                Kind::ShowSearchPath
+            } else if SESSION_VARS.contains(&var) {
                 Kind::ShowVar
             } else if EMULATED_SETTINGS.contains(&var) {
                 Kind::ShowSetting
@@ -633,9 +687,26 @@ impl Parser {
             Kind::ShowVar => {
                 let var = self.ident()?;
                 self.expect_end()?;
+                let fallback = if SESSION_VARS_WITH_SETTING.contains(&var.as_str()) {
+                    format!("mz_emulator.show_setting({})", lit(&var))
+                } else {
+                    "''".to_string()
+                };
                 Ok(format!(
-                    "SELECT coalesce(current_setting('mz_emulator.{var}', true), '') AS {var}"
+                    "SELECT coalesce(nullif(current_setting('mz_emulator.{var}', true), ''), {fallback}) AS {var}"
                 ))
+            }
+            Kind::Privileges { grant } => self.privileges(grant),
+            Kind::SetSearchPath => self.set_search_path(),
+            Kind::ShowSearchPath => {
+                self.ident()?;
+                self.expect_end()?;
+                // The emulator's search path ends in mz_catalog (and, with
+                // a virtual clock, pg_catalog): Materialize searches
+                // mz_catalog implicitly and does not show it (reference §4).
+                Ok("SELECT regexp_replace(current_setting('search_path'), \
+                    '(^|, )mz_catalog(, pg_catalog)?$', '') AS search_path"
+                    .to_string())
             }
             Kind::ShowSetting => {
                 let var = self.ident()?;
@@ -662,7 +733,7 @@ impl Parser {
         }
         let value = match self.peek().cloned() {
             Some(Tok::Word(w)) if w == "default" => None,
-            Some(Tok::Word(w) | Tok::Quoted(w) | Tok::Str(w)) => Some(w),
+            Some(Tok::Word(w) | Tok::Quoted(w) | Tok::Str(w) | Tok::Num(w)) => Some(w),
             _ => return syntax(format!("Expected variable value, found {}", self.found())),
         };
         self.pos += 1;
@@ -671,6 +742,114 @@ impl Parser {
         Ok(match value {
             Some(v) => format!("SET {scope}mz_emulator.{var} = {}", lit(&v)),
             None => format!("SET {scope}mz_emulator.{var} TO DEFAULT"),
+        })
+    }
+
+    /// `SET [SESSION | LOCAL] search_path {= | TO} a, 'b', …`: the list,
+    /// with mz_catalog appended, which Materialize searches implicitly
+    /// (reference §4) and `SHOW search_path` leaves out.
+    fn set_search_path(&mut self) -> PResult<String> {
+        let local = self.kw("local");
+        if !local {
+            self.kw("session");
+        }
+        self.ident()?;
+        if !(self.punct('=') || self.kw("to")) {
+            return syntax(format!(
+                "Expected equals sign or TO, found {}",
+                self.found()
+            ));
+        }
+        let mut path = Vec::new();
+        loop {
+            match self.peek().cloned() {
+                Some(Tok::Word(w) | Tok::Quoted(w) | Tok::Str(w)) => {
+                    self.pos += 1;
+                    path.push(format!("\"{}\"", w.replace('"', "\"\"")));
+                }
+                _ => return syntax(format!("Expected variable value, found {}", self.found())),
+            }
+            if !self.punct(',') {
+                break;
+            }
+        }
+        self.expect_end()?;
+        path.push("mz_catalog".into());
+        let scope = if local { "LOCAL " } else { "" };
+        Ok(format!("SET {scope}search_path = {}", path.join(", ")))
+    }
+
+    /// `GRANT {ALL [PRIVILEGES] | privilege [, …]} ON {CLUSTER c [, …] |
+    /// ALL CLUSTERS | SYSTEM} TO role [, …]` and the REVOKE … FROM form
+    /// (Materialize's `parse_grant` / `parse_revoke`; PUBLIC is a grantee).
+    fn privileges(&mut self, grant: bool) -> PResult<String> {
+        let privileges = if self.kw("all") {
+            self.kw("privileges");
+            None
+        } else {
+            let mut list = Vec::new();
+            loop {
+                match self.peek_word(0) {
+                    Some(w) if PRIVILEGES.contains(&w) => {
+                        list.push(Some(w.to_uppercase()));
+                        self.pos += 1;
+                    }
+                    _ => {
+                        let expected: Vec<String> =
+                            PRIVILEGES.iter().map(|p| p.to_uppercase()).collect();
+                        return syntax(format!(
+                            "Expected one of {}, found {}",
+                            expected.join(" or "),
+                            self.found()
+                        ));
+                    }
+                }
+                if !self.punct(',') {
+                    break;
+                }
+            }
+            Some(list)
+        };
+        self.expect_kw("on")?;
+        enum Target {
+            System,
+            Clusters(Option<Vec<Option<String>>>),
+        }
+        let target = if self.kw("system") {
+            Target::System
+        } else if self.kws(&["all", "clusters"]) {
+            Target::Clusters(None)
+        } else {
+            self.expect_kw("cluster")?;
+            let mut names = vec![Some(self.ident()?)];
+            while self.punct(',') {
+                names.push(Some(self.ident()?));
+            }
+            Target::Clusters(Some(names))
+        };
+        self.expect_kw(if grant { "to" } else { "from" })?;
+        let mut roles = Vec::new();
+        loop {
+            if self.kw("public") {
+                roles.push(None);
+            } else {
+                roles.push(Some(self.ident()?));
+            }
+            if !self.punct(',') {
+                break;
+            }
+        }
+        self.expect_end()?;
+        let privileges = privileges.map_or_else(|| "NULL::text[]".into(), |p| text_array(&p));
+        let roles = text_array(&roles);
+        Ok(match target {
+            Target::System => format!(
+                "CALL mz_emulator.update_system_privileges({grant}, {privileges}, {roles}, {ACTOR})"
+            ),
+            Target::Clusters(names) => format!(
+                "CALL mz_emulator.update_cluster_privileges({grant}, {privileges}, {}, {roles}, {ACTOR})",
+                names.map_or_else(|| "NULL::text[]".into(), |n| text_array(&n))
+            ),
         })
     }
 
@@ -695,17 +874,22 @@ impl Parser {
         let if_not_exists = self.if_not_exists()?;
         let (cluster, replica) = self.qualified_replica()?;
         let opts = self.option_list(false)?;
-        let mut size = None;
+        let (mut size, mut zone) = (None, None);
         for o in &opts {
-            if o.name == "size" {
-                size = Some(size_value(&o.value)?);
+            match o.name {
+                "size" => size = Some(size_value(&o.value)?),
+                "availability zone" => zone = Some(string_value("AVAILABILITY ZONE", &o.value)?),
+                _ => {}
             }
         }
         let Some(size) = size else {
             return syntax("SIZE option must be specified");
         };
+        // The zone goes to the procedure, which refuses it where
+        // Materialize does (after the ownership check, §2.2).
+        let zone = zone.map_or_else(String::new, |z| format!(", {}", lit(&z)));
         Ok(format!(
-            "CALL mz_emulator.create_cluster_replica({}, {}, {}, {if_not_exists}, {ACTOR})",
+            "CALL mz_emulator.create_cluster_replica({}, {}, {}, {if_not_exists}, {ACTOR}{zone})",
             lit(&cluster),
             lit(&replica),
             lit(&size)
@@ -1026,10 +1210,20 @@ impl Parser {
 }
 
 fn size_value(v: &[Tok]) -> PResult<String> {
+    string_value("SIZE", v)
+}
+
+/// A string option: a literal or an identifier. NULL, TRUE and FALSE are
+/// values of Materialize's parser, not identifiers, and are not strings
+/// (§2.2: `SIZE NULL` -> `invalid SIZE: cannot use value as string`).
+fn string_value(name: &str, v: &[Tok]) -> PResult<String> {
     match v {
+        [Tok::Word(w)] if matches!(w.as_str(), "null" | "true" | "false") => {
+            syntax(format!("invalid {name}: cannot use value as string"))
+        }
         [Tok::Str(s) | Tok::Word(s) | Tok::Quoted(s)] => Ok(s.clone()),
-        [] => syntax("invalid SIZE: must provide a string value"),
-        _ => syntax("invalid SIZE: cannot use value as string"),
+        [] => syntax(format!("invalid {name}: must provide a string value")),
+        _ => syntax(format!("invalid {name}: cannot use value as string")),
     }
 }
 
@@ -1098,6 +1292,81 @@ fn replicas_value(v: &[Tok]) -> PResult<serde_json::Value> {
     }
     p.expect_end()?;
     Ok(out.into())
+}
+
+/// `SHOW CLUSTERS` and `SHOW CLUSTER REPLICAS` `[LIKE 'p' | WHERE expr]`,
+/// with Materialize's columns (src/sql/src/plan/statement/show.rs:
+/// `name, replicas, comment` from mz_show_clusters, replicas listed as
+/// `r1 (25cc), r2 (25cc)`; `cluster, replica, size, ready, comment` from
+/// mz_show_cluster_replicas, `ready` being bool_and(hydrated) over
+/// mz_hydration_statuses per replica, reference §1.7). The emulator keeps
+/// no comments (''), and a replica without hydration rows (its cluster has
+/// no objects; Materialize would count its introspection indexes) is ready
+/// once online.
+fn show_clusters(stmt: &str, toks: &[Tok]) -> Option<String> {
+    let word = |i: usize| match toks.get(i) {
+        Some(Tok::Word(w)) => Some(w.as_str()),
+        _ => None,
+    };
+    let (query, first, rest) = match (word(0)?, word(1)?, word(2)) {
+        ("show", "clusters", _) => (
+            "SELECT c.name, string_agg(r.name || ' (' || r.size || ')', ', ' ORDER BY r.name)              AS replicas, ''::text AS comment              FROM mz_catalog.mz_clusters c              LEFT JOIN mz_catalog.mz_cluster_replicas r ON r.cluster_id = c.id              GROUP BY c.name",
+            "name",
+            2,
+        ),
+        ("show", "cluster", Some("replicas")) => (
+            "SELECT c.name AS cluster, r.name AS replica, r.size,              coalesce((SELECT bool_and(h.hydrated) FROM mz_internal.mz_hydration_statuses h                        WHERE h.replica_id = r.id), mz_emulator.replica_online(r.id)) AS ready,              ''::text AS comment              FROM mz_catalog.mz_cluster_replicas r              JOIN mz_catalog.mz_clusters c ON c.id = r.cluster_id",
+            "cluster",
+            3,
+        ),
+        _ => return None,
+    };
+    let filter = match (toks.get(rest), toks.get(rest + 1)) {
+        (None, _) => String::new(),
+        (Some(Tok::Word(w)), Some(Tok::Str(pattern))) if w == "like" && toks.len() == rest + 2 => {
+            format!(" WHERE {first} LIKE {}", lit(pattern))
+        }
+        (Some(Tok::Word(w)), Some(_)) if w == "where" => {
+            // Nothing but keywords comes before WHERE: its first
+            // occurrence in the text is the clause.
+            let at = stmt.to_ascii_lowercase().find("where")?;
+            format!(" WHERE {}", &stmt[at + "where".len()..])
+        }
+        _ => {
+            return Some(raise_sql(
+                "42601",
+                &format!(
+                    "Expected end of statement, found {}",
+                    toks.get(rest)
+                        .map_or_else(|| "EOF".to_string(), ToString::to_string)
+                ),
+            ))
+        }
+    };
+    Some(format!("SELECT * FROM ({query}) AS q{filter} ORDER BY q.*"))
+}
+
+/// Privileges Materialize's parser takes in GRANT/REVOKE (`parse_privilege`).
+const PRIVILEGES: &[&str] = &[
+    "select",
+    "insert",
+    "update",
+    "delete",
+    "usage",
+    "create",
+    "createrole",
+    "createdb",
+    "createcluster",
+    "createnetworkpolicy",
+];
+
+/// `ARRAY[...]::text[]` of the items, NULL items for `None`.
+fn text_array(items: &[Option<String>]) -> String {
+    let items: Vec<String> = items
+        .iter()
+        .map(|i| i.as_deref().map_or_else(|| "NULL".to_string(), lit))
+        .collect();
+    format!("ARRAY[{}]::text[]", items.join(", "))
 }
 
 #[cfg(test)]
@@ -1179,5 +1448,37 @@ mod tests {
         );
         assert_eq!(session_cluster_change("RESET cluster"), Some(None));
         assert_eq!(session_cluster_change("SET cluster_replica = r1"), None);
+    }
+
+    #[test]
+    fn rewrites_cluster_and_system_grants_only() {
+        let r =
+            rewrite_statement(r#"GRANT USAGE, CREATE ON CLUSTER ops, "Q" TO app, PUBLIC"#).unwrap();
+        assert!(!r.ddl);
+        assert_eq!(
+            r.sql,
+            "CALL mz_emulator.update_cluster_privileges(true, ARRAY['USAGE', 'CREATE']::text[], \
+             ARRAY['ops', 'Q']::text[], ARRAY['app', NULL]::text[], current_user::text)"
+        );
+        let r = rewrite_statement("REVOKE ALL PRIVILEGES ON ALL CLUSTERS FROM app").unwrap();
+        assert_eq!(
+            r.sql,
+            "CALL mz_emulator.update_cluster_privileges(false, NULL::text[], NULL::text[], \
+             ARRAY['app']::text[], current_user::text)"
+        );
+        let r = rewrite_statement("grant createcluster on system to app").unwrap();
+        assert_eq!(
+            r.sql,
+            "CALL mz_emulator.update_system_privileges(true, ARRAY['CREATECLUSTER']::text[], \
+             ARRAY['app']::text[], current_user::text)"
+        );
+        for passthrough in [
+            "GRANT mz_monitor_redacted TO \"ctl\"",
+            "GRANT SELECT, INSERT ON \"t\" TO app",
+            "GRANT USAGE ON SCHEMA public TO app",
+            "REVOKE CREATE ON DATABASE d FROM app",
+        ] {
+            assert!(rewrite_statement(passthrough).is_none(), "{passthrough}");
+        }
     }
 }

@@ -270,8 +270,13 @@ CREATE TABLE mz_internal.mz_pending_cluster_replicas (
     id text NOT NULL
 );
 
--- §1.7 (a view in Materialize; a table here so tests can set it directly)
-CREATE TABLE mz_internal.mz_hydration_statuses (
+-- §1.7: the per-replica rows live in mz_emulator.hydration_statuses (the
+-- emulator writes them; tests may set them directly, or through the view
+-- below, whose triggers pass writes on). The view adds what Materialize's
+-- LEFT JOIN of indexes and materialized views to their compute hydration
+-- adds: one row `replica_id NULL, hydrated false` for a compute object
+-- without any per-replica row (its cluster has no replica).
+CREATE TABLE mz_emulator.hydration_statuses (
     object_id text NOT NULL,
     replica_id text,
     hydrated boolean
@@ -800,6 +805,35 @@ UNION ALL
 SELECT id, cluster_id, false FROM mz_catalog.mz_sources
 WHERE cluster_id IS NOT NULL AND type NOT IN ('webhook', 'progress');
 
+-- §1.7 (see mz_emulator.hydration_statuses above).
+CREATE VIEW mz_internal.mz_hydration_statuses AS
+SELECT object_id, replica_id, hydrated FROM mz_emulator.hydration_statuses
+UNION ALL
+SELECT o.object_id, NULL::text, false
+FROM mz_emulator.cluster_objects o
+WHERE o.compute
+  AND NOT EXISTS (SELECT 1 FROM mz_emulator.hydration_statuses h
+                  WHERE h.object_id = o.object_id AND h.replica_id IS NOT NULL);
+
+-- Writes through the view reach the table (the added rows are not stored).
+CREATE FUNCTION mz_emulator.hydration_statuses_write() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        DELETE FROM mz_emulator.hydration_statuses
+        WHERE object_id = OLD.object_id AND replica_id IS NOT DISTINCT FROM OLD.replica_id
+          AND hydrated IS NOT DISTINCT FROM OLD.hydrated
+          AND (TG_OP = 'DELETE' OR OLD.replica_id IS NOT NULL);
+    END IF;
+    IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND (OLD.replica_id IS NOT NULL OR NEW.replica_id IS NOT NULL)) THEN
+        INSERT INTO mz_emulator.hydration_statuses VALUES (NEW.object_id, NEW.replica_id, NEW.hydrated);
+    END IF;
+    RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+END $$;
+CREATE TRIGGER hydration_statuses_write INSTEAD OF INSERT OR UPDATE OR DELETE
+    ON mz_internal.mz_hydration_statuses
+    FOR EACH ROW EXECUTE FUNCTION mz_emulator.hydration_statuses_write();
+
 -- Materialize's identifier checks (§3).
 CREATE FUNCTION mz_emulator.check_ident(ident text) RETURNS void
 LANGUAGE plpgsql AS $$
@@ -927,9 +961,9 @@ RETURNS void LANGUAGE plpgsql SECURITY DEFINER AS $$
 DECLARE
     cid text := (SELECT cluster_id FROM mz_catalog.mz_cluster_replicas WHERE id = p_replica_id);
 BEGIN
-    DELETE FROM mz_internal.mz_hydration_statuses WHERE replica_id = p_replica_id;
+    DELETE FROM mz_emulator.hydration_statuses WHERE replica_id = p_replica_id;
     DELETE FROM mz_internal.mz_compute_hydration_statuses WHERE replica_id = p_replica_id;
-    INSERT INTO mz_internal.mz_hydration_statuses
+    INSERT INTO mz_emulator.hydration_statuses
     SELECT object_id, p_replica_id, p_hydrated FROM mz_emulator.cluster_objects WHERE cluster_id = cid;
     INSERT INTO mz_internal.mz_compute_hydration_statuses
     SELECT object_id, p_replica_id, p_hydrated, CASE WHEN p_hydrated THEN p_time END
@@ -1117,7 +1151,7 @@ BEGIN
                                                INTERVAL '1 microsecond'), NULL
         WHERE p_self_starting;
     END IF;
-    INSERT INTO mz_internal.mz_hydration_statuses
+    INSERT INTO mz_emulator.hydration_statuses
     SELECT object_id, rid, false FROM mz_emulator.cluster_objects WHERE cluster_id = p_cluster_id;
     INSERT INTO mz_internal.mz_compute_hydration_statuses
     SELECT object_id, rid, false, NULL FROM mz_emulator.cluster_objects
@@ -1130,7 +1164,7 @@ LANGUAGE plpgsql AS $$
 BEGIN
     -- Status history stays, as in Materialize.
     DELETE FROM mz_catalog.mz_cluster_replicas WHERE id = p_replica_id;
-    DELETE FROM mz_internal.mz_hydration_statuses WHERE replica_id = p_replica_id;
+    DELETE FROM mz_emulator.hydration_statuses WHERE replica_id = p_replica_id;
     DELETE FROM mz_internal.mz_compute_hydration_statuses WHERE replica_id = p_replica_id;
     DELETE FROM mz_internal.mz_pending_cluster_replicas WHERE id = p_replica_id;
     DELETE FROM mz_emulator.replica_steps WHERE replica_id = p_replica_id;
@@ -1295,7 +1329,7 @@ BEGIN
     ELSE
         RAISE EXCEPTION 'unknown item kind %', p_kind;
     END IF;
-    INSERT INTO mz_internal.mz_hydration_statuses
+    INSERT INTO mz_emulator.hydration_statuses
     SELECT o.object_id, r.id, false
     FROM mz_emulator.cluster_objects o JOIN mz_catalog.mz_cluster_replicas r USING (cluster_id)
     WHERE o.object_id = item;
@@ -1338,7 +1372,7 @@ $$;
 CREATE FUNCTION mz_emulator.replica_ready(p_replica_id text) RETURNS boolean
 LANGUAGE sql STABLE AS $$
     SELECT mz_emulator.replica_online(p_replica_id)
-       AND coalesce((SELECT bool_and(hydrated) FROM mz_internal.mz_hydration_statuses
+       AND coalesce((SELECT bool_and(hydrated) FROM mz_emulator.hydration_statuses
                      WHERE replica_id = p_replica_id), true)
 $$;
 

@@ -7,6 +7,8 @@
 --   ALTER CLUSTER / DROP CLUSTER  ownership of the cluster
 --   DROP CLUSTER REPLICA       ownership of the replica, USAGE on the cluster
 --   ALTER ... OWNER TO         ownership, membership in the new owner
+--   GRANT/REVOKE ON CLUSTER    ownership of the cluster
+--   GRANT/REVOKE ON SYSTEM     superuser
 -- Planning errors (unknown or managed cluster, bad options) come first, as in
 -- Materialize, where the plan is made before privileges are checked; catalog
 -- errors (size, duplicates, limits) come after.
@@ -60,6 +62,9 @@ BEGIN
     END IF;
 END $$;
 
+-- System privileges (mz_system_privileges): one row per role and privilege
+-- name ('CREATECLUSTER', 'CREATEROLE', 'CREATEDB', 'CREATENETWORKPOLICY');
+-- role_id '' is PUBLIC.
 CREATE TABLE mz_emulator.system_privileges (
     role_id text NOT NULL,
     privilege text NOT NULL
@@ -67,7 +72,7 @@ CREATE TABLE mz_emulator.system_privileges (
 
 CREATE PROCEDURE mz_emulator.create_cluster_replica(
     p_cluster text, p_replica text, p_size text, p_if_not_exists boolean DEFAULT false,
-    p_actor text DEFAULT NULL)
+    p_actor text DEFAULT NULL, p_availability_zone text DEFAULT NULL)
 LANGUAGE plpgsql SECURITY DEFINER AS $$
 DECLARE
     c mz_catalog.mz_clusters;
@@ -81,6 +86,14 @@ BEGIN
         PERFORM mz_emulator.fail('cannot modify managed cluster ' || mz_emulator.ident(p_cluster));
     END IF;
     PERFORM mz_emulator.require_owner(p_actor, c.owner_id, 'CLUSTER ' || c.name);
+    -- §2.2: the emulated environment has no availability zones configured,
+    -- so any AVAILABILITY ZONE is unknown (checked before the size, as the
+    -- coordinator validates zones before it concretizes the location).
+    IF p_availability_zone IS NOT NULL THEN
+        PERFORM mz_emulator.fail(
+            'unknown cluster replica availability zone ' || p_availability_zone,
+            'No availability zones configured; do not specify AVAILABILITY ZONE');
+    END IF;
     PERFORM mz_emulator.check_size(p_size);
     PERFORM mz_emulator.check_reserved_name('replica', p_replica);
     IF EXISTS (SELECT 1 FROM mz_catalog.mz_cluster_replicas WHERE cluster_id = c.id AND name = p_replica) THEN
@@ -188,7 +201,8 @@ BEGIN
     END IF;
     IF NOT mz_emulator.is_superuser(p_actor) AND NOT EXISTS (
             SELECT 1 FROM mz_emulator.system_privileges
-            WHERE privilege = 'CREATECLUSTER' AND mz_emulator.holds_role(p_actor, role_id)) THEN
+            WHERE privilege = 'CREATECLUSTER'
+              AND (role_id = '' OR mz_emulator.holds_role(p_actor, role_id))) THEN
         PERFORM mz_emulator.fail('permission denied for SYSTEM', NULL, '42501');
     END IF;
     IF managed THEN
@@ -417,5 +431,168 @@ BEGIN
     ELSE
         PERFORM mz_emulator.require_cluster_privilege(p_actor, c.id, 'C');
         UPDATE mz_catalog.mz_cluster_replicas SET owner_id = new_id WHERE id = r.id;
+    END IF;
+END $$;
+
+-- ---------------------------------------------------------------------------
+-- GRANT / REVOKE privileges on clusters and on SYSTEM (§8.4)
+-- ---------------------------------------------------------------------------
+
+-- The mz_roles id of a grantee named in GRANT/REVOKE ('' for PUBLIC):
+-- `unknown role 'x'` (CatalogError::UnknownRole, name resolution).
+CREATE FUNCTION mz_emulator.resolve_grantee(p_role text) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    rid text;
+BEGIN
+    IF p_role IS NULL THEN
+        RETURN '';
+    END IF;
+    SELECT id INTO rid FROM mz_catalog.mz_roles WHERE name = p_role;
+    IF rid IS NULL AND EXISTS (SELECT 1 FROM pg_roles WHERE rolname = p_role) THEN
+        rid := mz_emulator.role_id(p_role);
+    END IF;
+    IF rid IS NULL THEN
+        PERFORM mz_emulator.fail(format('unknown role ''%s''', p_role));
+    END IF;
+    RETURN rid;
+END $$;
+
+-- An ACL with p_modes granted to (p_grant) or revoked from p_grantee by
+-- p_grantor: Materialize's PrivilegeMap keeps one item per (grantee,
+-- grantor), a grant unites its modes, a revoke removes them and drops an
+-- item left empty.
+CREATE FUNCTION mz_emulator.update_acl(p_items text[], p_grantee text, p_grantor text,
+                                       p_modes text, p_grant boolean) RETURNS text[]
+LANGUAGE sql IMMUTABLE AS $$
+    WITH items AS (
+        SELECT ord, split_part(item, '=', 1) AS grantee,
+               split_part(split_part(item, '=', 2), '/', 1) AS modes,
+               split_part(item, '/', 2) AS grantor
+        FROM unnest(p_items) WITH ORDINALITY AS u(item, ord)
+        UNION ALL
+        SELECT 1000000000, p_grantee, '', p_grantor
+        WHERE p_grant AND NOT EXISTS (
+            SELECT 1 FROM unnest(p_items) item
+            WHERE split_part(item, '=', 1) = p_grantee AND split_part(item, '/', 2) = p_grantor)
+    ), updated AS (
+        SELECT ord, grantee, grantor,
+               CASE WHEN grantee = p_grantee AND grantor = p_grantor
+                    THEN CASE WHEN p_grant THEN modes || p_modes
+                              ELSE translate(modes, p_modes, '') END
+                    ELSE modes END AS modes
+        FROM items
+    )
+    SELECT coalesce(array_agg(
+               grantee || '=' ||
+               (SELECT string_agg(ch, '' ORDER BY strpos('arwdUCRBNP', ch)) FROM (
+                    SELECT DISTINCT m.ch FROM regexp_split_to_table(updated.modes, '') AS m(ch)) x)
+               || '/' || grantor ORDER BY ord) FILTER (WHERE modes <> ''), ARRAY[]::text[])
+    FROM updated
+$$;
+
+-- The mz_aclitem letter of a privilege name.
+CREATE FUNCTION mz_emulator.privilege_mode(p_privilege text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE p_privilege WHEN 'SELECT' THEN 'r' WHEN 'INSERT' THEN 'a' WHEN 'UPDATE' THEN 'w'
+                            WHEN 'DELETE' THEN 'd' WHEN 'USAGE' THEN 'U' WHEN 'CREATE' THEN 'C'
+                            WHEN 'CREATEROLE' THEN 'R' WHEN 'CREATEDB' THEN 'B'
+                            WHEN 'CREATECLUSTER' THEN 'N' WHEN 'CREATENETWORKPOLICY' THEN 'P' END
+$$;
+
+-- GRANT/REVOKE {privileges | ALL} ON CLUSTER c [, …] | ON ALL CLUSTERS
+-- TO/FROM role [, …] (src/sql/src/plan/statement/acl.rs,
+-- plan_update_privilege; rbac.rs). p_privileges NULL = ALL (USAGE, CREATE);
+-- p_clusters NULL = ALL CLUSTERS (the user clusters); a NULL role is PUBLIC.
+-- In Materialize's order: names resolve (`unknown cluster 'c'`, then
+-- `unknown role 'r'`), the privileges must be a cluster's (`invalid
+-- privilege types SELECT for CLUSTER "c"`), the actor must own each cluster
+-- (`must be owner of CLUSTER c`); the grantor is always the owner.
+CREATE PROCEDURE mz_emulator.update_cluster_privileges(
+    p_grant boolean, p_privileges text[], p_clusters text[], p_roles text[],
+    p_actor text DEFAULT NULL)
+LANGUAGE plpgsql SECURITY DEFINER AS $$
+DECLARE
+    ids text[] := ARRAY[]::text[];
+    grantees text[] := ARRAY[]::text[];
+    c mz_catalog.mz_clusters;
+    n text;
+    invalid text;
+    modes text;
+    g text;
+BEGIN
+    PERFORM mz_emulator.ddl_lock();
+    IF p_clusters IS NULL THEN
+        SELECT coalesce(array_agg(id ORDER BY id), ARRAY[]::text[]) INTO ids
+        FROM mz_catalog.mz_clusters WHERE id LIKE 'u%';
+    ELSE
+        FOREACH n IN ARRAY p_clusters LOOP
+            ids := ids || (mz_emulator.resolve_cluster(n, false)).id;
+        END LOOP;
+    END IF;
+    FOR i IN 1 .. cardinality(p_roles) LOOP
+        grantees := grantees || mz_emulator.resolve_grantee(p_roles[i]);
+    END LOOP;
+    modes := CASE WHEN p_privileges IS NULL THEN 'UC'
+                  ELSE (SELECT string_agg(mz_emulator.privilege_mode(p), '') FROM unnest(p_privileges) p) END;
+    SELECT string_agg(p, ', ' ORDER BY strpos('arwdUCRBNP', mz_emulator.privilege_mode(p)))
+    INTO invalid
+    FROM (SELECT DISTINCT p FROM unnest(p_privileges) p WHERE p NOT IN ('USAGE', 'CREATE')) x;
+    FOREACH n IN ARRAY ids LOOP
+        SELECT * INTO c FROM mz_catalog.mz_clusters WHERE id = n;
+        IF invalid IS NOT NULL THEN
+            PERFORM mz_emulator.fail(format('invalid privilege types %s for CLUSTER "%s"', invalid, c.name));
+        END IF;
+    END LOOP;
+    FOREACH n IN ARRAY ids LOOP
+        SELECT * INTO c FROM mz_catalog.mz_clusters WHERE id = n;
+        PERFORM mz_emulator.require_owner(p_actor, c.owner_id, 'CLUSTER ' || c.name);
+    END LOOP;
+    FOREACH n IN ARRAY ids LOOP
+        FOREACH g IN ARRAY grantees LOOP
+            UPDATE mz_catalog.mz_clusters
+            SET privileges = mz_emulator.update_acl(privileges, g, owner_id, modes, p_grant)
+            WHERE id = n;
+        END LOOP;
+    END LOOP;
+END $$;
+
+-- GRANT/REVOKE {privileges | ALL} ON SYSTEM TO/FROM role [, …]: only a
+-- superuser may (rbac.rs: superuser_action "GRANT/REVOKE SYSTEM
+-- PRIVILEGES"), and only system privileges (CREATEROLE, CREATEDB,
+-- CREATECLUSTER, CREATENETWORKPOLICY) apply: `invalid privilege types
+-- USAGE for SYSTEM`. p_privileges NULL = ALL; a NULL role is PUBLIC.
+CREATE PROCEDURE mz_emulator.update_system_privileges(
+    p_grant boolean, p_privileges text[], p_roles text[], p_actor text DEFAULT NULL)
+LANGUAGE plpgsql SECURITY DEFINER AS $$
+DECLARE
+    grantees text[] := ARRAY[]::text[];
+    privs text[] := coalesce(p_privileges,
+                             ARRAY['CREATEROLE', 'CREATEDB', 'CREATECLUSTER', 'CREATENETWORKPOLICY']);
+    invalid text;
+BEGIN
+    PERFORM mz_emulator.ddl_lock();
+    FOR i IN 1 .. cardinality(p_roles) LOOP
+        grantees := grantees || mz_emulator.resolve_grantee(p_roles[i]);
+    END LOOP;
+    SELECT string_agg(p, ', ' ORDER BY strpos('arwdUCRBNP', mz_emulator.privilege_mode(p)))
+    INTO invalid
+    FROM (SELECT DISTINCT p FROM unnest(privs) p
+          WHERE p NOT IN ('CREATEROLE', 'CREATEDB', 'CREATECLUSTER', 'CREATENETWORKPOLICY')) x;
+    IF invalid IS NOT NULL THEN
+        PERFORM mz_emulator.fail(format('invalid privilege types %s for SYSTEM', invalid));
+    END IF;
+    IF NOT mz_emulator.is_superuser(p_actor) THEN
+        PERFORM mz_emulator.fail('permission denied to GRANT/REVOKE SYSTEM PRIVILEGES', NULL, '42501',
+                                 'You must be a superuser to GRANT/REVOKE SYSTEM PRIVILEGES');
+    END IF;
+    IF p_grant THEN
+        INSERT INTO mz_emulator.system_privileges
+        SELECT DISTINCT g, p FROM unnest(grantees) g, unnest(privs) p
+        WHERE NOT EXISTS (SELECT 1 FROM mz_emulator.system_privileges s
+                          WHERE s.role_id = g AND s.privilege = p);
+    ELSE
+        DELETE FROM mz_emulator.system_privileges
+        WHERE role_id = ANY (grantees) AND privilege = ANY (privs);
     END IF;
 END $$;

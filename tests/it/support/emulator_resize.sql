@@ -375,6 +375,11 @@ BEGIN
     END IF;
     IF o ? 'reset' THEN
         IF o->'reset' ? 'size' THEN
+            -- §2.4: on an unmanaged cluster the RESET variants refuse the
+            -- change itself, as RESET (REPLICATION FACTOR) below does.
+            IF NOT c.managed THEN
+                PERFORM mz_emulator.fail('Cannot change SIZE of unmanaged clusters');
+            END IF;
             PERFORM mz_emulator.fail('SIZE has no default value');
         END IF;
         IF o->'reset' ? 'replication_factor' THEN
@@ -585,3 +590,10 @@ BEGIN
         RAISE EXCEPTION USING MESSAGE = 'canceling statement due to user request', ERRCODE = '57014';
     END IF;
 END $$;
+
+-- Materialize's catalog (mz_catalog, mz_internal) is readable by every role
+-- (builtin access PUBLIC_SELECT; §8.4: mz_cluster_replica_status_history is
+-- public). The statement-log views check mz_monitor themselves
+-- (mz_emulator.require_monitor); configure_optional_relations grants what
+-- it creates later. Loaded last, so every relation above is covered.
+GRANT SELECT ON ALL TABLES IN SCHEMA mz_catalog, mz_internal TO PUBLIC;

@@ -709,7 +709,7 @@ impl Emulator {
     ) {
         let rid = self.replica_id(cluster, replica);
         for table in [
-            "mz_internal.mz_hydration_statuses",
+            "mz_emulator.hydration_statuses",
             "mz_internal.mz_compute_hydration_statuses",
         ] {
             self.exec(
@@ -1013,7 +1013,7 @@ impl Emulator {
                 FROM (SELECT id, nextval('mz_emulator.item_ids') AS n FROM c) x
                 RETURNING id, cluster_id),
              h AS (
-                INSERT INTO mz_internal.mz_hydration_statuses
+                INSERT INTO mz_emulator.hydration_statuses
                 SELECT i.id, r.id, true FROM i JOIN r USING (cluster_id)),
              ch AS (
                 INSERT INTO mz_internal.mz_compute_hydration_statuses
