@@ -272,11 +272,15 @@ fn past_trail(emu: &Emulator, rows: usize) {
 }
 
 /// 1000 actions in one apply: statements per action and wall time.
-/// `BENCH_TRAIL=N` puts N rows of past runs in the audit trail first.
+/// `BENCH_TRAIL=N` puts N rows of past runs in the audit trail first;
+/// `BENCH_FLEET=N` makes the fleet N clusters, those beyond the actions'
+/// converged (an action's cost should not grow with the fleet).
 fn actions(n: usize, runs: usize, dir: &Path) {
     let trail = env_list("BENCH_TRAIL", &[0])[0];
+    let fleet = env_list("BENCH_FLEET", &[n])[0].max(n);
     println!(
-        "\napply with {n} actions (one CREATE per cluster), {trail} past audit rows; binary {}\n",
+        "\napply with {n} actions (one CREATE per cluster) in a fleet of {fleet}, {trail} past \
+         audit rows; binary {}\n",
         binary()
     );
     println!("| round trip | statements | per action | wall time | per action |");
@@ -287,6 +291,9 @@ fn actions(n: usize, runs: usize, dir: &Path) {
         let mut total = 0;
         for _ in 0..runs {
             let emu = Emulator::start();
+            if fleet > n {
+                emu.seed_clusters(fleet - n, "idle_");
+            }
             to_do(&emu, n, dir);
             past_trail(&emu, trail);
             let url = if rtt_ms == 0 {

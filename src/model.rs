@@ -1166,6 +1166,10 @@ pub struct Environment {
     /// interrupted run's action in doubt is then not known).
     #[serde(default)]
     pub unfinished_error: Option<String>,
+    /// The audit trail's table does not exist (dropped by hand): `apply`
+    /// refuses with the fix, as for every missing table of ours.
+    #[serde(default)]
+    pub actions_missing: bool,
     /// Why the audit trail's last suspensions could not be read (a
     /// suspended cluster whose state was wiped is then not woken from it).
     #[serde(default)]

@@ -611,6 +611,13 @@ async fn table_findings(
         }
     };
     if to_create.is_empty() {
+        // Every table, not only what the snapshot read: the audit trail and
+        // the lease missing were "apply will work here".
+        let dropped = migrate::missing_tables(backend).await.unwrap_or_default();
+        let missing = match (missing, dropped.is_empty()) {
+            (_, false) => Some(dropped.join(", ")),
+            (missing, true) => missing,
+        };
         let complete = missing.is_none();
         let found = missing
             .map(|where_| {

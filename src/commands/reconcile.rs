@@ -240,6 +240,14 @@ pub async fn apply_once(
         // before us is already in it.
         let snap = crate::exec::Backend::snapshot(backend).await?;
         check_selection(&snap, &opts.plan)?;
+        if snap.env.actions_missing {
+            // Dropped by hand: said with its fix, as every missing table
+            // of ours is (it was the server's "unknown catalog item").
+            return Err(CommandError::Db(crate::db::DbError::TablesMissing {
+                where_: ctx.store.table(crate::db::store::ACTIONS),
+                init: ctx.store.init_command(),
+            }));
+        }
         if let Some(why) = &snap.env.unfinished_error {
             // Settling and holding what an interrupted run may still be
             // doing needs the audit trail: never act without it.

@@ -170,6 +170,33 @@ pub async fn to_create(store: &Store, c: &Client) -> Result<Vec<String>, DbError
     Ok(tables)
 }
 
+/// The tables of the recorded migrations that do not exist (dropped by
+/// hand), as quoted names: what `init` makes again and `doctor` calls a
+/// blocker (it said apply would work over a missing audit trail or lease
+/// table, which the snapshot does not read or reads as optional).
+pub async fn missing_tables(backend: &mut LiveBackend<'_>) -> Result<Vec<String>, DbError> {
+    let store = backend.store();
+    let tables: Vec<String> = MIGRATION_FILES
+        .iter()
+        .flat_map(|(_, _, sql)| created_tables(store, sql))
+        .collect();
+    backend
+        .retrying(CHECKING, async |c| {
+            let mut missing = Vec::new();
+            for t in &tables {
+                let probe = format!("SELECT 1 FROM {t} WHERE false");
+                if let Err(e) = c.batch_execute(&probe).await {
+                    match super::Missing::of(&e) {
+                        Some(super::Missing::Table) => missing.push(t.clone()),
+                        _ => return Err(DbError::query(format!("checking {t}"), &e)),
+                    }
+                }
+            }
+            Ok(missing)
+        })
+        .await
+}
+
 /// Whether our role may create tables in the schema ours live in
 /// (`--schema`, or the connection's current one): `(schema, may)`.
 pub async fn may_create(store: &Store, c: &Client) -> Result<(String, bool), DbError> {
@@ -548,25 +575,7 @@ async fn apply_missing(store: &Store, c: &Client) -> Result<Vec<i32>, DbError> {
 /// to run it. Returns the tables made again.
 pub async fn remake_missing(backend: &mut LiveBackend<'_>) -> Result<Vec<String>, DbError> {
     let store = backend.store();
-    let tables: Vec<String> = MIGRATION_FILES
-        .iter()
-        .flat_map(|(_, _, sql)| created_tables(store, sql))
-        .collect();
-    let missing = backend
-        .retrying(CHECKING, async |c| {
-            let mut missing = Vec::new();
-            for t in &tables {
-                let probe = format!("SELECT 1 FROM {t} WHERE false");
-                if let Err(e) = c.batch_execute(&probe).await {
-                    match super::Missing::of(&e) {
-                        Some(super::Missing::Table) => missing.push(t.clone()),
-                        _ => return Err(DbError::query(format!("checking {t}"), &e)),
-                    }
-                }
-            }
-            Ok(missing)
-        })
-        .await?;
+    let missing = missing_tables(backend).await?;
     if missing.is_empty() {
         return Ok(missing);
     }

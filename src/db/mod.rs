@@ -49,7 +49,7 @@ pub enum DbError {
     },
     /// Our tables do not exist (`where_`: the one a statement read), the
     /// error of every command that needs them ([`store::missing_or`]).
-    #[error("clusterctl's tables are missing ({where_} does not exist): run `{init}` (or `clusterctl apply` once; both create them), or have an admin run the SQL of `{init} --print` (a table dropped by hand after its migration is made again by `{init}` or that SQL, not by `apply`)")]
+    #[error("clusterctl's tables are missing ({where_} does not exist): run `{init}`, or have an admin run the SQL of `{init} --print` (`clusterctl apply` creates them too on a first install, but does not make again a table dropped by hand)")]
     TablesMissing {
         where_: String,
         /// `clusterctl init`, with the `--schema` the tables are in.

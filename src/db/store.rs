@@ -2103,7 +2103,7 @@ mod tests {
             "{s2}"
         );
         assert!(
-            said(None).contains("run `clusterctl init` (or"),
+            said(None).contains("run `clusterctl init`, or"),
             "{}",
             said(None)
         );
