@@ -747,6 +747,23 @@ impl<'a> LiveBackend<'a> {
                     ours,
                 )
                 .await;
+                // The intent written, another part of the round trip
+                // refused (a privilege on the state table, a read of the
+                // guard's): its statement will not be sent. Withdrawn, so
+                // the trail does not say a DROP may still land (the next
+                // run held the cluster, then called it failed).
+                let refused = [o.as_ref().err(), s.as_ref().err(), g.as_ref().err()]
+                    .into_iter()
+                    .flatten()
+                    .any(|e| !e.transient());
+                if let (true, Ok(()), Some(row)) = (refused, &i, &intent) {
+                    if let Err(e) = store
+                        .withdraw_intent(c, &row.action_id, Withdrawn::Refused)
+                        .await
+                    {
+                        tracing::warn!("could not close the intent of {}: {e}", row.action_sql);
+                    }
+                }
                 o?;
                 i?;
                 // Refused beside an intent, which was written: the retry

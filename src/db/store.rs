@@ -57,6 +57,9 @@ pub enum Withdrawn {
     /// A signal (SIGTERM, Ctrl-C) came after the intent was written, before
     /// the statement was sent.
     Signal,
+    /// Another write or read of the intent's round trip was refused (a
+    /// privilege missing): the run stops before the statement.
+    Refused,
 }
 
 /// The start of the outcome a run records for an action an interrupted run
@@ -78,6 +81,10 @@ impl Withdrawn {
                 "the lease was lost before the statement was sent (the run's error says why)"
             }
             Withdrawn::Signal => "a signal came before the statement was sent",
+            Withdrawn::Refused => {
+                "the bookkeeping written with it was refused before the statement was sent (the \
+                 run's error says why)"
+            }
         };
         format!("{WITHDRAWN_PREFIX}{why}")
     }

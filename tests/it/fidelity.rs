@@ -1329,3 +1329,54 @@ fn doctor_says_whether_apply_will_work() {
         assert!(run.stdout.contains(needle), "{needle}: {}", run.all());
     }
 }
+
+/// A write of the intent's round trip refused (the role may not delete
+/// the state's old versions, which a suspension writes with its first
+/// DROP's intent): the DROP is never sent. Its intent was left open, and
+/// the next run held the cluster for the late-DROP window, then called it
+/// failed "the run was killed" (an outside check). It is closed as not
+/// attempted; the next run, granted, suspends at once.
+#[test]
+fn an_intent_whose_bookkeeping_was_refused_is_closed_as_not_attempted() {
+    let emu = Emulator::start();
+    init_tables(&emu);
+    let role = emu.create_role("ctl");
+    emu.grant_role(&role, "mz_monitor_redacted");
+    emu.sql(&format!(
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {0}; \
+         REVOKE DELETE ON mz_cluster_strategy_state FROM {0}",
+        role.name
+    ));
+    emu.create_hydrated_cluster("c", "r1", "25cc");
+    emu.set_cluster_owner("c", &role.name);
+    emu.set_replica_owner("c", "r1", &role.name);
+    emu.add_activity("c", 7200, true);
+    strategy(&emu, "c", "idle_suspend", json!({"idle_after_s": 60}));
+    let run = as_role(&role, &["apply"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert_eq!(emu.replicas("c").len(), 1, "nothing dropped: {}", run.all());
+    let rows = emu.query_strings(
+        "SELECT executed::text, error_message FROM mz_cluster_strategy_actions \
+         WHERE decision_ctx->>'kind' = 'drop_replica'",
+    );
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0][0].as_deref(), Some("false"), "{rows:?}");
+    assert!(
+        rows[0][1]
+            .as_deref()
+            .is_some_and(|e| e.starts_with("not attempted: the bookkeeping written with it")),
+        "{rows:?}"
+    );
+    emu.sql(&format!(
+        "GRANT DELETE ON mz_cluster_strategy_state TO {}",
+        role.name
+    ));
+    let next = as_role(&role, &["apply"]);
+    assert_eq!(next.code, 0, "{}", next.all());
+    assert!(
+        !next.all().contains("may still reach the server"),
+        "{}",
+        next.all()
+    );
+    assert!(emu.replicas("c").is_empty(), "{}", next.all());
+}
