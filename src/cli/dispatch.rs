@@ -492,6 +492,9 @@ fn apply(a: ApplyArgs, ui: &Ui) -> u8 {
     }
 }
 
+/// How many selected clusters `apply`'s first line names.
+const SELECTED_SHOWN: usize = 10;
+
 /// The action under way: when it started, and how to stop its ticker.
 type Running = (Instant, mpsc::Sender<()>);
 
@@ -508,11 +511,18 @@ fn streamer(selection: &Selection, style: TextStyle) -> Observer {
             Progress::Plan(plan) => {
                 // A selection of nothing is the plan's warning.
                 if let Some(d) = describe.as_ref().filter(|_| !plan.clusters.is_empty()) {
-                    let names: Vec<String> = plan
+                    // A few names, then how many more: a pattern over
+                    // 3 000 clusters printed one 45 KB line every run.
+                    let mut names: Vec<String> = plan
                         .clusters
                         .iter()
+                        .take(SELECTED_SHOWN)
                         .map(|c| format!("{} ({})", c.cluster, c.cluster_id))
                         .collect();
+                    let more = plan.clusters.len().saturating_sub(SELECTED_SHOWN);
+                    if more > 0 {
+                        names.push(format!("and {more} more (dry-run lists them)"));
+                    }
                     // Names and the typed selection shown as text: no
                     // control character reaches the terminal.
                     let line = format!("Selected by {d}: {}", names.join(", "));

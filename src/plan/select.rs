@@ -31,6 +31,10 @@ pub enum SelectionError {
         hint: String,
         by_flag: bool,
     },
+    /// `--cluster a,b,c`: several names that are no cluster's, each with
+    /// its did-you-mean hint (only the first was said: a list of hundreds
+    /// was mended one run at a time).
+    NoSuchClusters { unknown: Vec<(String, String)> },
     /// `--cluster X`: the cluster exists but has no strategy rows (the
     /// Python tool's `--cluster` named the session's cluster: said unless
     /// the session already runs on it, `runs_on_it`).
@@ -58,6 +62,24 @@ impl std::fmt::Display for SelectionError {
                 hint,
                 by_flag: false,
             } => write!(f, "cluster {arg}: no cluster has that name or id{hint}"),
+            SelectionError::NoSuchClusters { unknown } => {
+                let shown: Vec<String> = unknown
+                    .iter()
+                    .take(UNKNOWN_SHOWN)
+                    .map(|(arg, hint)| format!("{arg}{hint}"))
+                    .collect();
+                let more = match unknown.len().saturating_sub(UNKNOWN_SHOWN) {
+                    0 => String::new(),
+                    n => format!(", and {n} more"),
+                };
+                write!(
+                    f,
+                    "--cluster: {} names are no cluster's name or id: {}{more}; --cluster takes \
+                     exact names or ids, --filter-clusters REGEX a pattern",
+                    unknown.len(),
+                    shown.join(", ")
+                )
+            }
             SelectionError::NoStrategies {
                 arg,
                 cluster,
@@ -81,6 +103,9 @@ impl std::fmt::Display for SelectionError {
         }
     }
 }
+
+/// How many unknown `--cluster` names an error lists.
+const UNKNOWN_SHOWN: usize = 20;
 
 impl SelectionError {
     /// `arg` names no cluster among `names` (the user clusters): the one
@@ -193,7 +218,9 @@ impl Selection {
         need_strategies: bool,
         rows_of_dropped: bool,
     ) -> Result<(), SelectionError> {
-        for arg in self.in_snapshot(snap).args() {
+        let mut unknown = Vec::new();
+        let selected = self.in_snapshot(snap);
+        for arg in selected.args() {
             match snap.find_cluster(arg) {
                 Some(c) if need_strategies && !snap.has_rows(&c.id) => {
                     return Err(SelectionError::NoStrategies {
@@ -203,26 +230,38 @@ impl Selection {
                     })
                 }
                 Some(_) => {}
-                None if snap.has_rows(&ClusterId(arg.to_string())) => {
-                    if !rows_of_dropped {
-                        return Err(SelectionError::NoSuchCluster {
-                            arg: arg.to_string(),
-                            hint: format!(
-                                " (strategy rows still name {arg}: a dropped cluster; \
-                                 `clusterctl strategy rm {arg}` removes them, `clusterctl \
-                                 strategy mv {arg} CLUSTER` moves them to another)"
-                            ),
-                            by_flag: true,
-                        });
-                    }
+                None if snap.has_rows(&ClusterId(arg.to_string())) && !rows_of_dropped => {
+                    return Err(SelectionError::NoSuchCluster {
+                        arg: arg.to_string(),
+                        hint: format!(
+                            " (strategy rows still name {arg}: a dropped cluster; \
+                             `clusterctl strategy rm {arg}` removes them, `clusterctl \
+                             strategy mv {arg} CLUSTER` moves them to another)"
+                        ),
+                        by_flag: true,
+                    });
                 }
-                None => {
-                    let names = snap.user_cluster_names();
-                    return Err(SelectionError::no_such_cluster(arg, &names, true));
-                }
+                None if snap.has_rows(&ClusterId(arg.to_string())) => {}
+                None if !unknown.contains(&arg) => unknown.push(arg),
+                None => {}
             }
         }
-        Ok(())
+        let names = snap.user_cluster_names();
+        match unknown.as_slice() {
+            [] => Ok(()),
+            [arg] => Err(SelectionError::no_such_cluster(arg, &names, true)),
+            many => Err(SelectionError::NoSuchClusters {
+                unknown: many
+                    .iter()
+                    .map(
+                        |arg| match SelectionError::no_such_cluster(arg, &names, true) {
+                            SelectionError::NoSuchCluster { hint, .. } => (arg.to_string(), hint),
+                            _ => (arg.to_string(), String::new()),
+                        },
+                    )
+                    .collect(),
+            }),
+        }
     }
 
     /// The warning of a command that found nothing to work on because a
@@ -567,6 +606,19 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+        // Several: each named, with its hint (only the first was said).
+        let many = check(&["nope_x,a,nope_y,nope_z,nope_y"], false, true)
+            .map_err(|e| e.to_string())
+            .unwrap_err();
+        assert!(
+            many.starts_with("--cluster: 3 names are no cluster's name or id: nope_x")
+                && many.contains(", nope_y")
+                && many.contains(", nope_z")
+                && many.ends_with(
+                    "--cluster takes exact names or ids, --filter-clusters REGEX a pattern"
+                ),
+            "{many}"
+        );
     }
 
     #[test]

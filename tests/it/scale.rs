@@ -467,8 +467,20 @@ fn outcome_updates(emu: &Emulator) -> Vec<String> {
 fn a_runs_outcomes_are_recorded_in_one_statement() {
     let emu = fleet(20, "target_size", r#"{"target_size": "50cc"}"#);
     emu.reset_stats();
-    let run = clusterctl(&emu, &["apply"]).ok();
+    let run = clusterctl(&emu, &["apply", "--filter-clusters", "^fleet_"]).ok();
     assert!(run.stdout.contains("Applied 20 of 20"), "{}", run.all());
+    // The selection's line names a few, then how many more (one line of
+    // every name was 45 KB at 3 000 clusters, every run).
+    let selected = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("Selected by"))
+        .unwrap_or_else(|| panic!("{}", run.all()));
+    assert_eq!(selected.matches(" (u").count(), 10, "{selected}");
+    assert!(
+        selected.ends_with("and 10 more (dry-run lists them)"),
+        "{selected}"
+    );
     let updates = outcome_updates(&emu);
     assert_eq!(updates.len(), 1, "{updates:?}");
     let open_or_failed = emu.query_one(
