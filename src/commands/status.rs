@@ -458,6 +458,22 @@ pub fn condition(
             // e.g. nothing remembered to bring back: the promise below
             // would not hold.
             alert.clone()
+        } else if has(StrategyKind::IdleSuspend)
+            && crate::strategy::remembered(
+                cluster,
+                snap.states.get(&cluster.id),
+                snap.suspensions.get(&cluster.id),
+            )
+            .wake
+            .is_empty()
+        {
+            // Never suspended by it (made without replicas, or emptied by
+            // hand), or its memory gone with no trail of its suspension: a
+            // statement brings nothing back (the promise was made, and the
+            // next apply said "remembers nothing to bring back").
+            "no replicas, and idle_suspend remembers none to bring back: a statement does not \
+             wake it (give it a replica, or a target_size or schedule row that makes one)"
+                .into()
         } else if has(StrategyKind::IdleSuspend) {
             "no replicas (idle_suspend); a new statement brings them back on the next run".into()
         } else {

@@ -1187,6 +1187,33 @@ fn status_gives_each_cluster_a_condition_and_a_reason() {
             by_name(name)
         );
     }
+    // Never suspended by it: nothing to bring back, said so (it promised
+    // "a new statement brings them back", and apply then woke nothing).
+    assert!(
+        by_name("asleep")["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("idle_suspend remembers none to bring back")),
+        "{:#}",
+        by_name("asleep")
+    );
+    // Suspended by it, remembering its replica: the promise holds.
+    emu.create_cluster("slept");
+    strategy(&emu, "slept", "idle_suspend", json!({"idle_after_s": 60}));
+    emu.sql(&format!(
+        "INSERT INTO mz_cluster_strategy_state (cluster_id, state_version, payload, updated_at) \
+         VALUES ('{}', 2, '{{\"idle_suspend\": {{\"suspended\": [{{\"name\": \"r1\", \"size\": \"25cc\"}}], \
+         \"suspended_at\": \"2026-01-01T00:00:00Z\"}}}}', now())",
+        emu.cluster_id("slept")
+    ));
+    let slept = clusterctl(&emu, &["status", "--cluster", "slept", "-o", "json"])
+        .ok()
+        .json();
+    assert!(
+        slept["result"]["clusters"][0]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("a new statement brings them back")),
+        "{slept:#}"
+    );
     let grow = by_name("grow");
     assert_eq!(
         grow["desired"],
