@@ -348,7 +348,14 @@ fn fleet_trail(emu: &Emulator, rows: usize) {
                 jsonb_build_object('run_id', md5((g / 7)::text), 'controller', 'clusterctl 0.1.0', \
                                    'cluster', c.name, 'kind', 'drop_replica', 'replica', 'r_50cc', \
                                    'size', '50cc', 'strategy', 'shrink_to_fit', \
-                                   'reasons', jsonb_build_array(repeat('smaller fits; ', 40))), \
+                                   'reasons', jsonb_build_array(repeat('smaller fits; ', 40)), \
+                                   'strategies', jsonb_build_array('shrink_to_fit', 'idle_suspend'), \
+                                   'signals', jsonb_build_object('idle', 'busy', \
+                                     'last_activity', now(), 'in_flight', 0, \
+                                     'replicas', (SELECT jsonb_agg(jsonb_build_object( \
+                                       'name', 'r_' || s, 'size', s, 'hydrated', true, \
+                                       'crashes', 0, 'ooms', 0, 'crash_looping', false)) \
+                                       FROM unnest(ARRAY['25cc', '50cc', '100cc']) s))), \
                 true, NULL, now() - make_interval(secs => (g % 31536000)::double precision + 60) \
          FROM generate_series(1, {rows}) g JOIN c ON c.k = g % (SELECT n FROM n)"
     ));
@@ -364,6 +371,7 @@ const OPERATOR_COMMANDS: &[&[&str]] = &[
     &["describe", "fleet_1"],
     &["history"],
     &["history", "--cluster", "fleet_1"],
+    &["history", "--limit", "0"],
     &["check"],
     &["strategy", "ls"],
     &["doctor"],

@@ -521,7 +521,10 @@ fn streamer(selection: &Selection, style: TextStyle) -> Observer {
                         .collect();
                     let more = plan.clusters.len().saturating_sub(SELECTED_SHOWN);
                     if more > 0 {
-                        names.push(format!("and {more} more (dry-run lists them)"));
+                        names.push(format!(
+                            "and {more} more (`clusterctl status` with the same selection lists \
+                             them)"
+                        ));
                     }
                     // Names and the typed selection shown as text: no
                     // control character reaches the terminal.

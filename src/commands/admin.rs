@@ -171,8 +171,8 @@ pub async fn wipe_state(
             return Err(match backend.explain_missing(e).await {
                 DbError::TablesMissing { where_, init } => CommandError::TablesMissing(format!(
                     "clusterctl's tables are missing ({where_} does not exist): `{init}` \
-                     creates them (wipe-state never does; without the state table there is no \
-                     state to wipe)"
+                     makes them (wipe-state never does: it takes the lease and writes the \
+                     audit trail, and with no tables there is no state to wipe)"
                 )),
                 e => e.into(),
             })

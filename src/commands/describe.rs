@@ -221,6 +221,9 @@ pub async fn describe(
         notes: cp.map(|p| p.notes.clone()).unwrap_or_default(),
         alerts: cp.map(|p| p.alerts.clone()).unwrap_or_default(),
         prediction: cp.and_then(|p| p.prediction.as_deref().cloned()),
-        history: records.into_iter().map(|r| entry_of(r, &names)).collect(),
+        history: {
+            let by_id = super::history::names_by_id(&names);
+            records.into_iter().map(|r| entry_of(r, &by_id)).collect()
+        },
     })
 }

@@ -258,6 +258,17 @@ pub async fn doctor(ctx: &Context) -> Result<DoctorReport, CommandError> {
         .map(region::live_credits);
     let made_up = snap.as_ref().is_some_and(|s| !s.sizes.credits_known());
     findings.extend(credit_findings(&env, region_credits, made_up));
+    // Whether our tables are there or not: a first install into a second
+    // schema makes a second installation (it was said only once ours were
+    // complete).
+    if session_problem.is_none() {
+        let others = backend
+            .retrying("reading the catalog's other installations", async |c| {
+                store.other_installations(c).await
+            })
+            .await;
+        findings.extend(installations_finding(others, store.schema()));
+    }
     if let Some(s) = &snap {
         if complete {
             let held = backend
@@ -266,12 +277,6 @@ pub async fn doctor(ctx: &Context) -> Result<DoctorReport, CommandError> {
                 })
                 .await;
             findings.push(lease_finding(held));
-            let others = backend
-                .retrying("reading the catalog's other installations", async |c| {
-                    store.other_installations(c).await
-                })
-                .await;
-            findings.extend(installations_finding(others));
             let size = backend
                 .retrying("reading the audit trail's size", async |c| {
                     store.trail_size(c, super::reconcile::PRUNE_KIND).await
@@ -318,10 +323,19 @@ pub async fn doctor(ctx: &Context) -> Result<DoctorReport, CommandError> {
 /// its own lease, so a cluster with strategy rows in two of them is acted
 /// on by the controllers of both at once (an outside check: the README
 /// said the lease was one for the region). Unreadable: nothing said.
-fn installations_finding(others: Result<Vec<String>, crate::db::DbError>) -> Option<Finding> {
+fn installations_finding(
+    others: Result<Vec<String>, crate::db::DbError>,
+    ours: Option<&str>,
+) -> Option<Finding> {
     let others = others.ok().filter(|o| !o.is_empty())?;
     let names: Vec<String> = others.iter().map(|s| ddl::ident(s)).collect();
-    let first = crate::model::shell_value(&others[0]);
+    let here = match ours {
+        Some(s) => format!(
+            "clusterctl strategy ls --schema {}",
+            crate::model::shell_value(s)
+        ),
+        None => "clusterctl strategy ls".into(),
+    };
     Some(finding(
         Level::Warning,
         "lease",
@@ -332,8 +346,8 @@ fn installations_finding(others: Result<Vec<String>, crate::db::DbError>) -> Opt
             names.join(", ")
         ),
         Some(format!(
-            "keep one installation per region, or no cluster in two: compare `clusterctl strategy \
-             ls` with `clusterctl strategy ls --schema {first}`"
+            "keep one installation per region, or no cluster in two: compare `{here}` with \
+             `clusterctl strategy ls --schema NAME` for each of those schemas"
         )),
     ))
 }
@@ -709,6 +723,33 @@ async fn privilege_findings(
         return Vec::new();
     }
     let store = &ctx.store;
+    let role = env
+        .identity
+        .role
+        .as_ref()
+        .map(|r| ddl::ident(&r.name))
+        .unwrap_or("<role>".into());
+    // Without USAGE on the schema no table of it can be read, nor its
+    // privileges checked: the GRANT it needs, first (doctor said only that
+    // they could not be checked, and --print-sql printed nothing).
+    let usage = backend
+        .retrying("checking USAGE on the schema", async |c| {
+            migrate::schema_privilege(store, c, "USAGE").await
+        })
+        .await;
+    if let Ok((schema, false)) = usage {
+        let grant = format!("GRANT USAGE ON SCHEMA {} TO {role}", ddl::ident(&schema));
+        let found = finding(
+            Level::Blocker,
+            "privileges",
+            format!(
+                "role {role} lacks USAGE on schema {}, which holds clusterctl's tables",
+                ddl::ident(&schema)
+            ),
+            Some(grant.clone()),
+        );
+        return vec![found.with_sql_for_role(env.identity.role.is_some(), vec![grant])];
+    }
     let held = backend
         .retrying("checking table privileges", async |c| {
             store
@@ -717,12 +758,6 @@ async fn privilege_findings(
                 .map_err(|e| crate::db::DbError::query("checking table privileges", &e))
         })
         .await;
-    let role = env
-        .identity
-        .role
-        .as_ref()
-        .map(|r| ddl::ident(&r.name))
-        .unwrap_or("<role>".into());
     match held {
         Err(e) => vec![finding(
             Level::Info,

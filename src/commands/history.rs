@@ -254,7 +254,8 @@ pub async fn history(ctx: &Context, opts: &HistoryOptions) -> Result<HistoryRepo
     if let Some(l) = limit {
         records.truncate(l as usize);
     }
-    let entries = records.into_iter().map(|r| entry_of(r, &names)).collect();
+    let by_id = names_by_id(&names);
+    let entries = records.into_iter().map(|r| entry_of(r, &by_id)).collect();
     Ok(HistoryReport {
         entries,
         more,
@@ -342,11 +343,21 @@ pub struct Selected {
 }
 
 /// One audit row as an entry, whatever wrote it.
-pub fn entry_of(r: ActionRecord, names: &[(ClusterId, String)]) -> HistoryEntry {
+/// Each cluster's name now, by id: what [`entry_of`] names a row's cluster
+/// by (a scan of the clusters per row was 200 million comparisons for
+/// 70 000 rows of a 3 000-cluster fleet).
+pub type NamesById<'a> = std::collections::HashMap<&'a ClusterId, &'a str>;
+
+/// [`NamesById`] of `names`.
+pub fn names_by_id(names: &[(ClusterId, String)]) -> NamesById<'_> {
+    names.iter().map(|(id, n)| (id, n.as_str())).collect()
+}
+
+pub fn entry_of(r: ActionRecord, names: &NamesById<'_>) -> HistoryEntry {
     let cluster = r
         .cluster_id
         .as_ref()
-        .and_then(|id| names.iter().find(|(i, _)| i == id).map(|(_, n)| n.clone()))
+        .and_then(|id| names.get(id).map(|n| n.to_string()))
         .or_else(|| r.ctx_text("cluster"));
     let kind = r.ctx_text("kind");
     let change = kind

@@ -530,6 +530,17 @@ pub async fn renew(ctx: &Context, s: &mut Session, stop: Arc<AtomicBool>) -> Vec
     // Those dropped are not dropped again at the exit.
     s.leftovers.retain(|n| !dead.contains(n));
     let Some(old) = s.temporary.clone() else {
+        // No replica online since the watcher started (offline, OOM-killed,
+        // restarting): waited for as at start-up, saying so, not a run
+        // whose every statement hangs on its retries unexplained (an
+        // outside re-check).
+        if let Some(why) = not_online(&sc, false) {
+            if let Err(e) = wait_for_a_replica_online(ctx, sc, why, Some(stop)).await {
+                warnings.push(format!(
+                    "{e}; the run goes on, its statements waiting for a replica"
+                ));
+            }
+        }
         return warnings;
     };
     warnings.extend(keep_temporary(ctx, s, sc, cluster_id, old, stop).await);

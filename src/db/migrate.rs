@@ -200,18 +200,30 @@ pub async fn missing_tables(backend: &mut LiveBackend<'_>) -> Result<Vec<String>
 /// Whether our role may create tables in the schema ours live in
 /// (`--schema`, or the connection's current one): `(schema, may)`.
 pub async fn may_create(store: &Store, c: &Client) -> Result<(String, bool), DbError> {
+    schema_privilege(store, c, "CREATE").await
+}
+
+/// Whether our role holds `privilege` (`CREATE`, `USAGE`) on the schema
+/// ours live in: `(schema, held)`.
+pub async fn schema_privilege(
+    store: &Store,
+    c: &Client,
+    privilege: &str,
+) -> Result<(String, bool), DbError> {
+    let p = ddl::literal(privilege);
     let sql = match store.schema() {
         Some(s) => format!(
-            "SELECT {lit}::text, has_schema_privilege({lit}, 'CREATE')",
+            "SELECT {lit}::text, has_schema_privilege({lit}, {p})",
             lit = ddl::literal(s)
         ),
-        None => "SELECT current_schema()::text, has_schema_privilege(current_schema(), 'CREATE')"
-            .to_string(),
+        None => {
+            format!("SELECT current_schema()::text, has_schema_privilege(current_schema(), {p})")
+        }
     };
     let rows = c
         .query_typed(&sql, &[])
         .await
-        .map_err(|e| DbError::query("checking CREATE on the schema", &e))?;
+        .map_err(|e| DbError::query(format!("checking {privilege} on the schema"), &e))?;
     let row = rows.first();
     Ok((
         row.and_then(|r| r.try_get::<_, Option<String>>(0).ok().flatten())
@@ -650,7 +662,10 @@ pub fn init_sql(store: &Store, schema: Option<&str>, role: &str) -> String {
         "-- Each cluster it manages (creating and dropping replicas needs ownership):\n\
          -- ALTER CLUSTER <name> OWNER TO {role_q};\n\
          -- The --exec-cluster its own queries run on:\n\
-         -- GRANT USAGE ON CLUSTER <name> TO {role_q};"
+         -- GRANT USAGE ON CLUSTER <name> TO {role_q};\n\
+         -- apply --audit-retention (deletes the trail's old settled rows):\n\
+         -- GRANT DELETE ON {actions} TO {role_q};",
+        actions = store.table(ACTIONS)
     );
     s
 }

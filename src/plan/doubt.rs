@@ -231,7 +231,12 @@ fn took_effect(snap: &Snapshot, row: &Unresolved) -> bool {
                     .is_none_or(|s| r.size.as_ref().is_none_or(|have| have.0 == s))
             }),
         "drop_replica" if row.dropped_since => false,
-        "drop_replica" => cluster.is_none_or(|c| c.replica(&row.replica).is_none()),
+        // Its cluster gone (dropped, perhaps after a blue/green swap) says
+        // nothing of the DROP, which names a cluster: it may still land on
+        // the one bearing that name now. Taken for run, it was settled and
+        // that cluster held by nothing: the next run dropped its other
+        // replica and the late DROP emptied it (an outside re-check).
+        "drop_replica" => cluster.is_some_and(|c| c.replica(&row.replica).is_none()),
         "set_size" => cluster.is_some_and(|c| {
             row.size.is_some() && c.size.as_ref().map(|s| s.0.as_str()) == row.size.as_deref()
         }),

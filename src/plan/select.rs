@@ -219,15 +219,18 @@ impl Selection {
         rows_of_dropped: bool,
     ) -> Result<(), SelectionError> {
         let mut unknown = Vec::new();
+        // Said after the names that are no cluster's (a typo beside the
+        // session's cluster was hidden behind it).
+        let mut no_strategies = None;
         let selected = self.in_snapshot(snap);
         for arg in selected.args() {
             match snap.find_cluster(arg) {
                 Some(c) if need_strategies && !snap.has_rows(&c.id) => {
-                    return Err(SelectionError::NoStrategies {
+                    no_strategies.get_or_insert(SelectionError::NoStrategies {
                         arg: arg.to_string(),
                         cluster: format!("{} ({})", c.name, c.id),
                         runs_on_it: snap.session_cluster.as_deref() == Some(c.name.as_str()),
-                    })
+                    });
                 }
                 Some(_) => {}
                 None if snap.has_rows(&ClusterId(arg.to_string())) && !rows_of_dropped => {
@@ -248,7 +251,7 @@ impl Selection {
         }
         let names = snap.user_cluster_names();
         match unknown.as_slice() {
-            [] => Ok(()),
+            [] => no_strategies.map_or(Ok(()), Err),
             [arg] => Err(SelectionError::no_such_cluster(arg, &names, true)),
             many => Err(SelectionError::NoSuchClusters {
                 unknown: many
@@ -584,6 +587,11 @@ mod tests {
         };
         assert_eq!(check(&["b"], true, false), Err(no_rows("b")));
         assert_eq!(check(&["a, b"], true, false), Err(no_rows("b")), "a and b");
+        // A name that is no cluster's is said first (it hid behind b).
+        match check(&["b,nope_x"], true, false) {
+            Err(SelectionError::NoSuchCluster { arg, .. }) => assert_eq!(arg, "nope_x"),
+            other => panic!("{other:?}"),
+        }
         assert_eq!(check(&["u9"], true, true), Ok(()));
         // An empty name between commas is no cluster, never skipped.
         for value in ["a,", " , "] {

@@ -224,6 +224,21 @@ impl<'a> Obj<'a> {
         })
     }
 
+    /// [`Obj::opt_seconds`] within `min..=max` seconds: a fraction rounded
+    /// up, seconds written as text refused with the number to write (the
+    /// README's rule for every key in seconds; `prewarm_s`, a window's
+    /// `duration_s` and `prewarm_margin_s` refused both as not whole).
+    pub fn opt_seconds_in(
+        &self,
+        key: &'static str,
+        min: u64,
+        max: u64,
+    ) -> Result<Option<u64>, ConfigError> {
+        self.whole(key, min, max, true, |n| {
+            format!("must be a number of seconds in {min}..={max}, got {n}")
+        })
+    }
+
     pub fn required_seconds(&self, key: &'static str, min: u64) -> Result<u64, ConfigError> {
         self.opt_seconds(key, min)?
             .ok_or_else(|| {

@@ -91,7 +91,7 @@ impl IdleSuspendConfig {
     pub(crate) fn parse(o: &Obj) -> Result<Self, ConfigError> {
         let predict = o.opt_bool(keys::PREDICT.name)?.unwrap_or(false);
         let history_days = o.opt_u64_in(keys::HISTORY_DAYS.name, 1, 56)?;
-        let margin_s = o.opt_u64_in(keys::PREWARM_MARGIN_S.name, 0, 3600)?;
+        let margin_s = o.opt_seconds_in(keys::PREWARM_MARGIN_S.name, 0, 3600)?;
         let lateness = o.opt_fraction(&keys::PREWARM_LATENESS)?;
         let target = o.opt_fraction(&keys::PREWARM_TARGET)?;
         for (key, given) in [

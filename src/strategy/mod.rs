@@ -219,8 +219,13 @@ impl StrategyConfig {
                         break;
                     }
                     let mut next = parse(&root);
-                    if matches!(&next, Err(e) if e.top_key() == top) {
-                        // Required: a stand-in, so the rest can be read.
+                    // Required (the error is about it again), or needed
+                    // beside another the row does not give (a limits row
+                    // with one key: taken out, the row was told it needs
+                    // a key it had): a stand-in, so the rest can be read.
+                    let needed =
+                        |e: &ConfigError| e.top_key() == top || raw.get(e.top_key()).is_none();
+                    if matches!(&next, Err(e) if needed(e)) {
                         let Some(stand_in) = keys::stand_in(kind, &top, sizes) else {
                             break;
                         };
@@ -916,6 +921,53 @@ impl Desired {
         self.replicas.values().any(|r| &r.size == size)
     }
 
+    /// Materialize's `max_replicas_per_cluster` leaves no room for a
+    /// replica of `size` the strategy `kind` wants (creates run before
+    /// drops): one replica of another size is retired first, while at
+    /// least one other hydrated replica keeps serving, and the create
+    /// follows on the next run. Without that the cluster waited for good
+    /// ("once others are gone", which nothing made happen): `target_size`
+    /// did, then `schedule` (an outside check). `true` when it retired one.
+    pub fn make_room(&mut self, ctx: &Ctx, size: &Size, kind: StrategyKind) -> bool {
+        if ctx.room_for_creates() != Some(0) {
+            return false;
+        }
+        let others: Vec<(String, bool)> = self
+            .replicas
+            .iter()
+            .filter(|(n, r)| &r.size != size && ctx.cluster.replica(n).is_some())
+            .map(|(n, _)| (n.clone(), ctx.hydrated(n)))
+            .collect();
+        let serving = others.iter().filter(|(_, h)| *h).count();
+        // A replica that does not serve goes first; a serving one only when
+        // another serves on.
+        let pick = others.iter().rev().find(|(_, h)| !h).or_else(|| {
+            others
+                .iter()
+                .rev()
+                .find(|(_, h)| *h)
+                .filter(|_| serving >= 2)
+        });
+        let Some((name, _)) = pick.cloned() else {
+            return false;
+        };
+        self.remove(
+            &name,
+            kind,
+            format!(
+                "max_replicas_per_cluster leaves no room for a {size} replica: retiring {name} \
+                 first, the others serve meanwhile"
+            ),
+        );
+        self.defer(
+            kind,
+            format!("create a {size} replica"),
+            format!("once {name} is gone (max_replicas_per_cluster)"),
+            None,
+        );
+        true
+    }
+
     pub fn names(&self) -> Vec<String> {
         self.replicas.keys().cloned().collect()
     }
@@ -1544,6 +1596,10 @@ mod config_errors {
         // One wrong key: no "and".
         let e = error(StrategyKind::IdleSuspend, json!({"idle_after_s": -5}));
         assert!(e.more.is_empty() && !e.to_string().contains("; and"), "{e}");
+        // A limits row whose one key is wrong is not told it lacks a key.
+        let e = error(StrategyKind::Limits, json!({"max_credits_per_hour": 0}));
+        assert_eq!(e.key, "max_credits_per_hour", "{e}");
+        assert!(e.more.is_empty(), "{e}");
     }
 }
 

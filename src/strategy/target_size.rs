@@ -49,7 +49,7 @@ pub(super) fn decide(c: &TargetSizeConfig, ctx: &Ctx, d: &mut Desired, st: &mut 
     d.drop_unborn_other_sizes(ctx.cluster, size, KIND);
     d.outgoing_other_sizes(size);
     if !d.has_size(size) {
-        if make_room(ctx, d, size) {
+        if d.make_room(ctx, size, KIND) {
             st.pending_since.get_or_insert(ctx.now);
             return;
         }
@@ -105,52 +105,6 @@ pub(super) fn decide(c: &TargetSizeConfig, ctx: &Ctx, d: &mut Desired, st: &mut 
     if !others.is_empty() {
         st.last_decision_ts = Some(ctx.now);
     }
-}
-
-/// Materialize's `max_replicas_per_cluster` leaves no room for the target
-/// replica (creates run before drops): one replica of another size is
-/// retired first, while at least one other hydrated replica keeps serving,
-/// and the create follows on the next run. Without that the cluster waited
-/// for good ("once others are gone", which nothing made happen). `true`
-/// when it retired one.
-fn make_room(ctx: &Ctx, d: &mut Desired, size: &Size) -> bool {
-    if ctx.room_for_creates() != Some(0) {
-        return false;
-    }
-    let others: Vec<(String, bool)> = d
-        .replicas
-        .iter()
-        .filter(|(n, r)| &r.size != size && ctx.cluster.replica(n).is_some())
-        .map(|(n, _)| (n.clone(), ctx.hydrated(n)))
-        .collect();
-    let serving = others.iter().filter(|(_, h)| *h).count();
-    // A replica that does not serve goes first; a serving one only when
-    // another serves on.
-    let pick = others.iter().rev().find(|(_, h)| !h).or_else(|| {
-        others
-            .iter()
-            .rev()
-            .find(|(_, h)| *h)
-            .filter(|_| serving >= 2)
-    });
-    let Some((name, _)) = pick.cloned() else {
-        return false;
-    };
-    d.remove(
-        &name,
-        KIND,
-        format!(
-            "max_replicas_per_cluster leaves no room for a {size} replica: retiring {name} \
-             first, the others serve meanwhile"
-        ),
-    );
-    d.defer(
-        KIND,
-        format!("create a {size} replica"),
-        format!("once {name} is gone (max_replicas_per_cluster)"),
-        None,
-    );
-    true
 }
 
 /// The configured name, unless a replica of another size holds it (a resize

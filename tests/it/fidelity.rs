@@ -1380,3 +1380,28 @@ fn an_intent_whose_bookkeeping_was_refused_is_closed_as_not_attempted() {
     );
     assert!(emu.replicas("c").is_empty(), "{}", next.all());
 }
+
+/// A role without USAGE on the schema of clusterctl's tables: doctor said
+/// only that table privileges "could not be checked", and `--print-sql`
+/// printed no GRANT (an outside re-check). It names the GRANT; run, the
+/// table GRANTs follow on the next round.
+#[test]
+fn doctor_prints_the_schema_usage_a_role_lacks() {
+    let emu = Emulator::start();
+    emu.create_hydrated_cluster("c", "r1", "25cc");
+    clusterctl(&emu, &["init", "--schema", "ctl"]).ok();
+    let role = emu.create_role("nosch");
+    let script = as_role(&role, &["doctor", "--schema", "ctl", "--print-sql"])
+        .code(3)
+        .stdout;
+    let grant = format!("GRANT USAGE ON SCHEMA \"ctl\" TO \"{}\";", role.name);
+    assert!(script.contains(&grant), "{script}");
+    emu.sql(&format!("GRANT USAGE ON SCHEMA ctl TO {}", role.name));
+    let next = as_role(&role, &["doctor", "--schema", "ctl", "--print-sql"])
+        .code(3)
+        .stdout;
+    assert!(
+        !next.contains("USAGE ON SCHEMA") && next.contains("GRANT SELECT ON \"ctl\"."),
+        "{next}"
+    );
+}

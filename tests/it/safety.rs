@@ -1853,6 +1853,16 @@ fn doctor_warns_of_another_installation_whose_lease_is_its_own() {
             "{args:?}: {line}"
         );
     }
+    // A first install into a third schema (no tables of ours yet) makes a
+    // third installation: said then too (it was said only once complete).
+    emu.sql("CREATE SCHEMA fresh");
+    let out = clusterctl(&emu, &["doctor", "--schema", "fresh", "-o", "json"]).json();
+    let found = out["result"]["findings"].to_string();
+    assert!(
+        found.contains(r#"also in schema \"other place\", \"public\""#)
+            && found.contains("clusterctl strategy ls --schema fresh"),
+        "{out:#}"
+    );
 }
 
 #[test]

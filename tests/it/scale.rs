@@ -478,7 +478,7 @@ fn a_runs_outcomes_are_recorded_in_one_statement() {
         .unwrap_or_else(|| panic!("{}", run.all()));
     assert_eq!(selected.matches(" (u").count(), 10, "{selected}");
     assert!(
-        selected.ends_with("and 10 more (dry-run lists them)"),
+        selected.ends_with("and 10 more (`clusterctl status` with the same selection lists them)"),
         "{selected}"
     );
     let updates = outcome_updates(&emu);

@@ -347,6 +347,36 @@ fn a_failing_run_is_logged_and_the_next_one_recovers() {
     assert!(d.output().contains("run failed"), "{}", d.output());
 }
 
+/// The session cluster's only replica goes offline while a watcher runs:
+/// each run hung on its retries, then said "no answer within 5s", nothing
+/// of the session cluster (an outside re-check). It is waited for, at most
+/// `--exec-cluster-wait`, saying so, as at start-up; once back, runs act.
+#[test]
+fn a_session_cluster_that_goes_offline_under_a_watcher_is_waited_for_and_said() {
+    let emu = Emulator::start();
+    emu.create_readme_catalog();
+    init_tables(&emu);
+    let args = ["--exec-cluster", "ops", "--exec-cluster-wait", "2s"];
+    let mut d = Daemon::watching(&emu.url(), &args);
+    eventually(Duration::from_secs(15), "a first run", &d, || {
+        d.output().contains("run finished")
+    });
+    emu.replica_offline("ops", "r1", Some("oom-killed"));
+    eventually(Duration::from_secs(20), "the wait said", &d, || {
+        let out = d.output();
+        out.contains(r#""ops" has no replica online ("r1" not online"#)
+            && out.contains("waiting up to 2s for one (--exec-cluster-wait)")
+    });
+    emu.set_replica_online("ops", "r1");
+    emu.create_cluster("later");
+    strategy(&emu, "later", "target_size", json!({"target_size": "25cc"}));
+    eventually(Duration::from_secs(20), "a run that acts again", &d, || {
+        replica_names(&emu, "later") == ["r_25cc"]
+    });
+    let (code, _) = d.terminate(Duration::from_secs(10));
+    assert_eq!(code, 0, "{}", d.output());
+}
+
 #[test]
 fn watch_without_a_database_stays_up_unready_and_stops_on_sigterm() {
     // Nothing listens on this port: every run fails to connect.

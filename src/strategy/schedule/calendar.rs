@@ -33,7 +33,9 @@ pub(super) struct Recurrence(cron::Schedule);
 impl Recurrence {
     /// Parses an expression already in that form. The error is the crate's
     /// explanation (possibly empty), without the copy of the expression and
-    /// the caret it draws on lines of their own.
+    /// the caret it draws on lines of their own, and with its bound said
+    /// right: the crate writes "Hours must be less than 23" of a 23 it
+    /// takes (the highest value allowed).
     pub(super) fn parse(normalized: &str) -> Result<Self, String> {
         cron::Schedule::from_str(normalized)
             .map(Recurrence)
@@ -44,6 +46,7 @@ impl Recurrence {
                     .filter(|l| !l.is_empty() && *l != "^" && *l != normalized)
                     .collect::<Vec<_>>()
                     .join("; ")
+                    .replace(" must be less than ", " must be at most ")
             })
     }
 

@@ -78,7 +78,7 @@ impl ScheduleConfig {
         })?;
         let tz = parse_tz(&timezone)?;
         let prewarm_s = o
-            .opt_u64_in(keys::PREWARM_S.name, 0, MAX_PREWARM_S)?
+            .opt_seconds_in(keys::PREWARM_S.name, 0, MAX_PREWARM_S)?
             .unwrap_or(0);
         let raw_windows = o.opt_array(keys::WINDOWS.name)?.ok_or_else(|| {
             ConfigError::new(
@@ -127,7 +127,7 @@ impl Window {
             })?;
             let schedule = parse_cron(&cron)?;
             let duration_s = o
-                .opt_u64_in("duration_s", MIN_DURATION_S, MAX_DURATION_S)?
+                .opt_seconds_in("duration_s", MIN_DURATION_S, MAX_DURATION_S)?
                 .ok_or_else(|| {
                     ConfigError::new(
                         "duration_s",
@@ -306,7 +306,12 @@ mod tests {
             (
                 w(json!({"cron": "0 0 25 * * *"})),
                 "windows[0].cron",
-                "does not parse: Hours must be less than 23. ('25' specified.); expected",
+                "does not parse: Hours must be at most 23. ('25' specified.); expected",
+            ),
+            (
+                w(json!({"cron": "0 60 3 * * *"})),
+                "windows[0].cron",
+                "does not parse: Minutes must be at most 59. ('60' specified.); expected",
             ),
             (
                 w(json!({"cron": "0 0 0 30 Feb *"})),
@@ -364,7 +369,13 @@ mod tests {
             (
                 json!({"timezone": "UTC", "prewarm_s": "600", "windows": []}),
                 "prewarm_s",
-                "whole number",
+                "got string \"600\": write 600, a number, not text",
+            ),
+            (
+                json!({"timezone": "UTC", "windows": [
+                    {"cron": "@daily", "duration_s": "1h", "size": "25cc"}]}),
+                "windows[0].duration_s",
+                "got string \"1h\": write 3600, a number, not text",
             ),
             (
                 json!({"timezone": "UTC", "default": "off",
@@ -391,6 +402,21 @@ mod tests {
             assert_eq!(err.key, key, "{cfg}: {err}");
             assert!(err.message.contains(msg), "{cfg}: {err}");
         }
+    }
+
+    /// Seconds with a fraction are read, rounded up, as for every key in
+    /// seconds (the README's rule): `prewarm_s` and `duration_s` refused
+    /// them as not whole (an outside check).
+    #[test]
+    fn a_schedules_seconds_may_have_a_fraction() {
+        let c = ScheduleConfig::parse(
+            &Obj::new(&json!({"timezone": "UTC", "prewarm_s": 0.5, "windows": [
+                {"cron": "@daily", "duration_s": 3600.5, "size": "25cc"}]}))
+            .unwrap(),
+            &sizes(),
+        )
+        .unwrap();
+        assert_eq!((c.prewarm_s, c.windows[0].duration_s), (1, 3601));
     }
 
     /// The bounds `cargo mutants` found unpinned: 64 windows are allowed

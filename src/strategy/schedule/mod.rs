@@ -340,6 +340,11 @@ pub fn replica_name(size: &Size, i: usize) -> String {
 fn ensure(ctx: &Ctx, d: &mut Desired, st: &mut ScheduleState, size: &Size, n: usize, why: &str) {
     d.drop_unborn_other_sizes(ctx.cluster, size, KIND);
     d.outgoing_other_sizes(size);
+    // No replica of the size yet and no room for one: an old one goes
+    // first (it waited for ever at the limit, as target_size once did).
+    if n > 0 && !d.has_size(size) && d.make_room(ctx, size, KIND) {
+        return;
+    }
     let canonical = |name: &str| (1..=n).position(|i| replica_name(size, i) == name);
     let mut have: Vec<String> = d
         .replicas
