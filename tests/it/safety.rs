@@ -3559,6 +3559,35 @@ fn a_late_drop_after_a_swap_never_leaves_the_cluster_of_its_name_without_a_repli
     assert_eq!(replica_names(&emu, "c"), ["r_25cc"], "a replica is left");
 }
 
+/// A late DROP whose own cluster was dropped, and a cluster made again
+/// under its name: the row was taken for run (its cluster gone) and
+/// settled, nothing held the new cluster, the next run dropped its other
+/// replica and the late DROP emptied it (the thirty-fifth session's outside
+/// re-check; a blue/green swap followed by a drop of the old cluster is
+/// the same).
+#[test]
+fn a_late_drop_whose_cluster_was_dropped_never_empties_the_one_made_under_its_name() {
+    let (emu, held) = a_drop_of_r_50cc_given_up_on("25cc");
+    let mut mz = postgres::Client::connect(&emu.url(), postgres::NoTls)
+        .unwrap_or_else(|e| panic!("connect: {e}"));
+    mz.batch_execute("DROP CLUSTER c CASCADE")
+        .unwrap_or_else(|e| panic!("drop: {e}"));
+    emu.create_hydrated_cluster("c", "r_50cc", "50cc");
+    emu.add_replica("c", "r_25cc", "25cc");
+    emu.set_hydrated("c", "r_25cc", true);
+    strategy(&emu, "c", "target_size", json!({"target_size": "50cc"}));
+    std::thread::sleep(Duration::from_secs(3));
+    let run = clusterctl(&emu, &["apply"]);
+    assert!(
+        !run.stdout.contains(r#"DROP CLUSTER REPLICA "c"."r_25cc""#)
+            && run.stdout.contains("may still reach the server"),
+        "{}",
+        run.all()
+    );
+    held.landed(&emu);
+    assert_eq!(replica_names(&emu, "c"), ["r_25cc"], "a replica is left");
+}
+
 /// A state version written before a backward step of the server's clock
 /// is dated in its future: it stayed the newest, and every state written
 /// after the step was ignored until the clock caught up (an outside check
