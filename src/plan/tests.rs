@@ -2606,6 +2606,32 @@ fn a_cluster_plan_stays_small() {
     assert!(size <= 360, "ClusterPlan is {size} bytes");
 }
 
+/// The cluster of u2 after `cp`'s actions ran, its new state kept, every
+/// replica hydrated by the next round: at most `limit` replicas, and one
+/// hydrated throughout (the rounds of a handover at the replica limit).
+fn next_round(
+    s: &mut Snapshot,
+    c: &Cluster,
+    cp: &ClusterPlan,
+    limit: usize,
+    round: usize,
+) -> Cluster {
+    if let Some(state) = cp.new_state.as_deref() {
+        s.states.insert(ClusterId("u2".into()), state.clone());
+    }
+    let mut c = after(c, cp);
+    assert!(c.replicas.len() <= limit, "round {round}: {:?}", c.replicas);
+    assert!(
+        c.replicas.iter().any(|r| r.hydrated),
+        "round {round}: nothing hydrated left: {:?}",
+        c.replicas
+    );
+    for r in &mut c.replicas {
+        r.hydrated = true;
+    }
+    c
+}
+
 #[test]
 fn a_schedule_asking_for_the_replica_limit_hands_over_instead_of_waiting_for_ever() {
     // Five 50cc replicas wanted, Materialize allows five, a 25cc replica
@@ -2645,19 +2671,7 @@ fn a_schedule_asking_for_the_replica_limit_hands_over_instead_of_waiting_for_eve
                 cp.waiting
             );
         }
-        if let Some(state) = cp.new_state.as_deref() {
-            s.states.insert(ClusterId("u2".into()), state.clone());
-        }
-        c = after(&c, cp);
-        assert!(c.replicas.len() <= 5, "round {round}: {:?}", c.replicas);
-        assert!(
-            c.replicas.iter().any(|r| r.hydrated),
-            "round {round}: nothing hydrated left: {:?}",
-            c.replicas
-        );
-        for r in &mut c.replicas {
-            r.hydrated = true;
-        }
+        c = next_round(&mut s, &c, cp, 5, round);
     }
     let mut names: Vec<&str> = c.replicas.iter().map(|r| r.name.as_str()).collect();
     names.sort();
@@ -2711,19 +2725,7 @@ fn a_schedule_at_the_replica_limit_with_none_of_its_size_makes_room() {
                     cp.waiting
                 );
             }
-            if let Some(state) = cp.new_state.as_deref() {
-                s.states.insert(ClusterId("u2".into()), state.clone());
-            }
-            c = after(&c, cp);
-            assert!(c.replicas.len() <= 2, "round {round}: {:?}", c.replicas);
-            assert!(
-                c.replicas.iter().any(|r| r.hydrated),
-                "round {round}: nothing hydrated left: {:?}",
-                c.replicas
-            );
-            for r in &mut c.replicas {
-                r.hydrated = true;
-            }
+            c = next_round(&mut s, &c, cp, 2, round);
         }
         let sizes: Vec<&str> = c
             .replicas

@@ -397,13 +397,7 @@ BEGIN
     PERFORM mz_emulator.ddl_lock();
     c := mz_emulator.resolve_cluster(p_cluster, false,
                                      format('system cluster ''%s'' cannot be modified', p_cluster));
-    SELECT id INTO new_id FROM mz_catalog.mz_roles WHERE name = p_new_owner;
-    IF new_id IS NULL AND EXISTS (SELECT 1 FROM pg_roles WHERE rolname = p_new_owner) THEN
-        new_id := mz_emulator.role_id(p_new_owner);
-    END IF;
-    IF new_id IS NULL THEN
-        PERFORM mz_emulator.fail(format('unknown role ''%s''', p_new_owner));
-    END IF;
+    new_id := mz_emulator.resolve_grantee(p_new_owner);
     IF p_replica IS NULL THEN
         PERFORM mz_emulator.require_owner(p_actor, c.owner_id, 'CLUSTER ' || c.name);
     ELSE
@@ -438,8 +432,9 @@ END $$;
 -- GRANT / REVOKE privileges on clusters and on SYSTEM (§8.4)
 -- ---------------------------------------------------------------------------
 
--- The mz_roles id of a grantee named in GRANT/REVOKE ('' for PUBLIC):
--- `unknown role 'x'` (CatalogError::UnknownRole, name resolution).
+-- The mz_roles id of a role named in GRANT/REVOKE ('' for PUBLIC) or
+-- ALTER ... OWNER TO: `unknown role 'x'` (CatalogError::UnknownRole, name
+-- resolution).
 CREATE FUNCTION mz_emulator.resolve_grantee(p_role text) RETURNS text
 LANGUAGE plpgsql AS $$
 DECLARE
