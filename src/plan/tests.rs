@@ -2125,18 +2125,23 @@ fn unfinished_actions_are_settled_from_what_the_catalog_shows() {
 /// check). Until `LATE_DELIVERY` has passed its row stays open and no
 /// other replica of the cluster is dropped; creates and a drop of the
 /// same replica go on.
+/// A cluster with hydrated `r_50cc` and `r_25cc`: the late-drop tests'.
+fn fifty_and_twenty_five(id: &str, name: &str) -> Cluster {
+    cluster(
+        id,
+        name,
+        vec![
+            replica(1, "r_50cc", "50cc", true),
+            replica(2, "r_25cc", "25cc", true),
+        ],
+    )
+}
+
 #[test]
 fn a_drop_given_up_on_holds_the_other_drops_until_it_cannot_land() {
     let mk = |ago: i64| {
         let mut s = snap(
-            vec![cluster(
-                "u2",
-                "c",
-                vec![
-                    replica(1, "r_50cc", "50cc", true),
-                    replica(2, "r_25cc", "25cc", true),
-                ],
-            )],
+            vec![fifty_and_twenty_five("u2", "c")],
             vec![row("u2", "target_size", json!({"target_size": "50cc"}))],
         );
         s.unfinished = vec![unfinished("u2", "drop_replica", "r_50cc", ago, Some(30.0))];
@@ -2224,14 +2229,7 @@ fn a_drop_whose_cluster_is_gone_holds_the_cluster_made_under_its_name() {
     let late = crate::plan::doubt::LATE_DELIVERY.as_secs() as i64;
     let mk = |ago: i64| {
         let mut s = snap(
-            vec![cluster(
-                "u3",
-                "c",
-                vec![
-                    replica(1, "r_50cc", "50cc", true),
-                    replica(2, "r_25cc", "25cc", true),
-                ],
-            )],
+            vec![fifty_and_twenty_five("u3", "c")],
             vec![row("u3", "target_size", json!({"target_size": "50cc"}))],
         );
         let mut r = unfinished("u2", "drop_replica", "r_50cc", ago, Some(30.0));
@@ -2260,18 +2258,11 @@ fn a_drop_given_up_on_holds_the_cluster_that_bears_its_name_after_a_swap() {
     // a replica of that name. The late DROP lands on u3: its other replica
     // is not dropped while it may (the outside re-check emptied it so).
     let mk = |ago: i64| {
-        let two = |id: &str, name: &str| {
-            cluster(
-                id,
-                name,
-                vec![
-                    replica(1, "r_50cc", "50cc", true),
-                    replica(2, "r_25cc", "25cc", true),
-                ],
-            )
-        };
         let mut s = snap(
-            vec![two("u2", "c_green"), two("u3", "c")],
+            vec![
+                fifty_and_twenty_five("u2", "c_green"),
+                fifty_and_twenty_five("u3", "c"),
+            ],
             vec![row("u3", "target_size", json!({"target_size": "50cc"}))],
         );
         let mut r = unfinished("u2", "drop_replica", "r_50cc", ago, Some(30.0));
