@@ -229,23 +229,26 @@ async fn select_for_wipe(
             store.state_ids(c, &unknown).await
         })
         .await?;
+    let mut none = Vec::new();
     for arg in &unknown {
         let id = ClusterId(arg.clone());
         if !with_state.contains(&id) {
             let names: Vec<&str> = names.iter().map(|(_, n)| n.as_str()).collect();
-            let e = SelectionError::NoSuchCluster {
-                arg: arg.to_string(),
-                hint: format!(
+            none.push((
+                arg.to_string(),
+                format!(
                     ", and no state row names it{}",
                     crate::strategy::keys::did_you_mean(arg, &names)
                 ),
-                by_flag: true,
-            };
-            return Err(CommandError::Usage(e.to_string()));
+            ));
+            continue;
         }
         selected.push((id, None));
     }
-    Ok(Some(selected))
+    match SelectionError::of_unknown(none) {
+        Some(e) => Err(CommandError::Usage(e.to_string())),
+        None => Ok(Some(selected)),
+    }
 }
 
 /// A wipe's audit details: `retried` only when it was (rows written

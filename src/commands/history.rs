@@ -304,6 +304,7 @@ pub fn selected_ids(
             recorded.push((id.clone(), n.to_string()));
         }
     }
+    let mut unknown = Vec::new();
     for n in bound.unknown(names) {
         let known: Vec<&ClusterId> = audited
             .iter()
@@ -312,8 +313,12 @@ pub fn selected_ids(
             .collect();
         if known.is_empty() {
             let catalog: Vec<&str> = names.iter().map(|(_, name)| name.as_str()).collect();
-            let e = SelectionError::no_such_cluster(n, &catalog, true);
-            return Err(CommandError::Usage(e.to_string()));
+            if let SelectionError::NoSuchCluster { hint, .. } =
+                SelectionError::no_such_cluster(n, &catalog, true)
+            {
+                unknown.push((n.to_string(), hint));
+            }
+            continue;
         }
         for id in known {
             // A live cluster that held this name before a rename: only its
@@ -327,6 +332,9 @@ pub fn selected_ids(
                 ids.push(id.clone());
             }
         }
+    }
+    if let Some(e) = SelectionError::of_unknown(unknown) {
+        return Err(CommandError::Usage(e.to_string()));
     }
     // A cluster selected whole needs no rows picked by name.
     recorded.retain(|(id, _)| !ids.contains(id));

@@ -108,6 +108,23 @@ impl std::fmt::Display for SelectionError {
 const UNKNOWN_SHOWN: usize = 20;
 
 impl SelectionError {
+    /// `--cluster` names that are no cluster's, each with its hint: one
+    /// error naming them all (`None` for none). The one rule of every
+    /// command's `--cluster`.
+    pub fn of_unknown(mut unknown: Vec<(String, String)>) -> Option<SelectionError> {
+        match unknown.len() {
+            0 => None,
+            1 => unknown
+                .pop()
+                .map(|(arg, hint)| SelectionError::NoSuchCluster {
+                    arg,
+                    hint,
+                    by_flag: true,
+                }),
+            _ => Some(SelectionError::NoSuchClusters { unknown }),
+        }
+    }
+
     /// `arg` names no cluster among `names` (the user clusters): the one
     /// message and did-you-mean hint of every command, a usage error
     /// (exit 64) wherever the name came from.
@@ -250,20 +267,18 @@ impl Selection {
             }
         }
         let names = snap.user_cluster_names();
-        match unknown.as_slice() {
-            [] => no_strategies.map_or(Ok(()), Err),
-            [arg] => Err(SelectionError::no_such_cluster(arg, &names, true)),
-            many => Err(SelectionError::NoSuchClusters {
-                unknown: many
-                    .iter()
-                    .map(
-                        |arg| match SelectionError::no_such_cluster(arg, &names, true) {
-                            SelectionError::NoSuchCluster { hint, .. } => (arg.to_string(), hint),
-                            _ => (arg.to_string(), String::new()),
-                        },
-                    )
-                    .collect(),
-            }),
+        let unknown = unknown
+            .iter()
+            .map(
+                |arg| match SelectionError::no_such_cluster(arg, &names, true) {
+                    SelectionError::NoSuchCluster { hint, .. } => (arg.to_string(), hint),
+                    _ => (arg.to_string(), String::new()),
+                },
+            )
+            .collect();
+        match SelectionError::of_unknown(unknown) {
+            Some(e) => Err(e),
+            None => no_strategies.map_or(Ok(()), Err),
         }
     }
 

@@ -1098,6 +1098,19 @@ fn wipe_state_names_a_cluster_that_exists_or_the_id_of_one_dropped() {
         run.all()
     );
     assert_eq!(states(&emu).len(), 2);
+    // Several: each named (only the first was), as history does.
+    for cmd in [&["wipe-state", "--yes"][..], &["history"]] {
+        let mut args = cmd.to_vec();
+        args.extend(["--cluster", "nope_a,keep,nope_b"]);
+        let run = clusterctl(&emu, &args).code(64);
+        assert!(
+            run.stderr
+                .contains("--cluster: 2 names are no cluster's name or id: nope_a")
+                && run.stderr.contains(", nope_b"),
+            "{cmd:?}: {}",
+            run.all()
+        );
+    }
     // The state of a dropped cluster, by its id.
     emu.sql(&format!(
         "DELETE FROM mz_catalog.mz_cluster_replicas WHERE cluster_id = '{gone}'; \
