@@ -13,7 +13,8 @@
 //! - no replica is created twice (no duplicate CREATE, no two actors);
 //! - every DDL that took effect has exactly one executed audit row (rows a
 //!   killed run left open count until a later run settles them; at the end
-//!   everything is settled);
+//!   everything is settled, but for a DROP never sent whose replica is
+//!   still there: it stays open for the late-delivery window);
 //! - no retry writes a row twice (an action's audit row, a cluster's state
 //!   version).
 
@@ -177,7 +178,20 @@ fn check(
             *executed <= took,
             "step {step}: {key:?} has {executed} executed audit rows for {took} effects"
         );
-        if settled {
+        // A DROP whose run gave up on it before it was sent stays open
+        // for the late-delivery window (16 minutes: it may still reach
+        // the server), its replica there: not run, and held so.
+        let late_drop = key.0 == "drop_replica"
+            && emu
+                .query_one(&format!(
+                    "SELECT count(*) FROM mz_catalog.mz_cluster_replicas \
+                     WHERE cluster_id = {} AND name = {}",
+                    lit(&key.1),
+                    lit(&key.2)
+                ))
+                .as_deref()
+                == Some("1");
+        if settled && !late_drop {
             assert_eq!(*open, 0, "step {step}: {key:?} left open");
         }
     }
@@ -382,7 +396,11 @@ fn chaos_controllers_keep_the_invariants() {
     emu.clear_faults();
     emu.clear_statement_hooks();
     std::thread::sleep(Duration::from_secs(4));
-    clusterctl(&emu, &["apply", "--statement-timeout", "2s"]);
+    // Twice: a DROP left open that the first run's own drop of the same
+    // replica superseded is settled by the next read.
+    for _ in 0..2 {
+        clusterctl(&emu, &["apply", "--statement-timeout", "2s"]);
+    }
     check(&emu, steps, &names, &may_suspend, &mut zeroes, true);
     println!(
         "chaos (seed {seed}): {steps} steps, {} controllers, {kills} killed with SIGKILL, \
