@@ -331,6 +331,14 @@ impl ApplyReport {
             .count()
     }
 
+    /// Actions never sent (a limit, a stop, a change since the plan).
+    pub fn skipped(&self) -> usize {
+        self.results
+            .iter()
+            .filter(|r| matches!(r.status, ActionStatus::Skipped { .. }))
+            .count()
+    }
+
     pub fn executed(&self) -> usize {
         self.results
             .iter()
@@ -630,15 +638,13 @@ impl<B: Backend> Run<'_, B> {
                 // attempted where its intent was written) says.
                 self.pending.extend(outcomes);
                 self.flush().await;
-                let skipped = ActionResult {
-                    action_id: row.action_id.clone(),
-                    action: action.clone(),
-                    status: ActionStatus::Skipped {
-                        reason: "not sent: the run stopped before it (see the error)".into(),
-                    },
-                };
-                tell(opts, Progress::Finished(&skipped));
-                self.report.results.push(skipped);
+                let mut withdrawn = skipped(
+                    action,
+                    "not sent: the run stopped before it (see the error)".into(),
+                );
+                withdrawn.action_id = row.action_id.clone();
+                tell(opts, Progress::Finished(&withdrawn));
+                self.report.results.push(withdrawn);
                 return Err(e);
             }
         };

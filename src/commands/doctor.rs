@@ -267,7 +267,7 @@ pub async fn doctor(ctx: &Context) -> Result<DoctorReport, CommandError> {
                 store.other_installations(c).await
             })
             .await;
-        findings.extend(installations_finding(others, store.schema()));
+        findings.extend(installations_finding(others, &store.command("strategy ls")));
     }
     if let Some(s) = &snap {
         if complete {
@@ -325,17 +325,10 @@ pub async fn doctor(ctx: &Context) -> Result<DoctorReport, CommandError> {
 /// said the lease was one for the region). Unreadable: nothing said.
 fn installations_finding(
     others: Result<Vec<String>, crate::db::DbError>,
-    ours: Option<&str>,
+    here: &str,
 ) -> Option<Finding> {
     let others = others.ok().filter(|o| !o.is_empty())?;
     let names: Vec<String> = others.iter().map(|s| ddl::ident(s)).collect();
-    let here = match ours {
-        Some(s) => format!(
-            "clusterctl strategy ls --schema {}",
-            crate::model::shell_value(s)
-        ),
-        None => "clusterctl strategy ls".into(),
-    };
     Some(finding(
         Level::Warning,
         "lease",

@@ -313,11 +313,8 @@ pub fn selected_ids(
             .collect();
         if known.is_empty() {
             let catalog: Vec<&str> = names.iter().map(|(_, name)| name.as_str()).collect();
-            if let SelectionError::NoSuchCluster { hint, .. } =
-                SelectionError::no_such_cluster(n, &catalog, true)
-            {
-                unknown.push((n.to_string(), hint));
-            }
+            let hint = SelectionError::unknown_hint(n, &catalog, true);
+            unknown.push((n.to_string(), hint));
             continue;
         }
         for id in known {

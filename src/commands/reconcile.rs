@@ -146,21 +146,6 @@ async fn prune_audit(
     let n = match deleted {
         Ok(n) => n,
         Err(e) => {
-            // Refused: the one privilege only --audit-retention needs,
-            // which doctor does not check (it said doctor printed it).
-            let e = match e {
-                crate::db::DbError::Query {
-                    transient: false, ..
-                } => format!(
-                    "{}: it needs DELETE on {} (GRANT DELETE ON {} TO the role; `clusterctl \
-                     init --print` lists it)",
-                    e.to_string()
-                        .trim_end_matches(&format!(": {}", crate::db::store::DOCTOR_HINT)),
-                    store.table(crate::db::store::ACTIONS),
-                    store.table(crate::db::store::ACTIONS),
-                ),
-                e => e.to_string(),
-            };
             tracing::warn!("could not prune the audit trail (--audit-retention): {e}; the next run tries again");
             return None;
         }

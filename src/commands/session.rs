@@ -79,16 +79,21 @@ pub struct Session {
     pub leftovers: Vec<String>,
 }
 
+/// How a message names the session cluster: named by the operator, or
+/// the server's default.
+fn source_of(sc: &SessionCluster) -> &'static str {
+    match sc.explicit {
+        true => "the --exec-cluster",
+        false => "the session's default cluster",
+    }
+}
+
 /// What keeps the session cluster from serving our tables, as one line
 /// naming it and the fix; `None` when it can. `will_create`: a temporary
 /// replica is about to be added.
 pub fn problem(sc: &SessionCluster, will_create: bool) -> Option<String> {
     let name = ddl::ident(&sc.name);
-    let source = if sc.explicit {
-        "the --exec-cluster"
-    } else {
-        "the session's default cluster"
-    };
+    let source = source_of(sc);
     if sc.name.is_empty() {
         return Some(
             "the session has no cluster (SHOW cluster is empty): choose one with --exec-cluster NAME"
@@ -140,11 +145,7 @@ pub fn not_online(sc: &SessionCluster, will_create: bool) -> Option<String> {
     {
         return None;
     }
-    let source = if sc.explicit {
-        "the --exec-cluster"
-    } else {
-        "the session's default cluster"
-    };
+    let source = source_of(sc);
     let name = ddl::ident(&sc.name);
     let names: Vec<String> = sc.replicas.iter().map(|r| ddl::ident(&r.name)).collect();
     Some(format!(

@@ -340,9 +340,15 @@ impl Store {
     /// `clusterctl init`, with the `--schema` these tables are in: a fix
     /// said without it made them in the default schema, not this one.
     pub fn init_command(&self) -> String {
+        self.command("init")
+    }
+
+    /// `clusterctl SUB` with the `--schema` these tables are in, as a fix
+    /// names a command to run.
+    pub fn command(&self, sub: &str) -> String {
         match &self.schema {
-            Some(s) => format!("clusterctl init --schema {}", crate::model::shell_value(s)),
-            None => "clusterctl init".into(),
+            Some(s) => format!("clusterctl {sub} --schema {}", crate::model::shell_value(s)),
+            None => format!("clusterctl {sub}"),
         }
     }
 
@@ -962,9 +968,20 @@ impl Store {
             self.prunable()
         );
         let interval = format!("{} seconds", older_than.as_secs());
-        execute_text(c, &sql, &[interval])
-            .await
-            .map_err(|e| missing_or(&e, self, ACTIONS, "pruning the audit trail"))
+        let context = "pruning the audit trail";
+        execute_text(c, &sql, &[interval]).await.map_err(|e| {
+            // Refused: the one privilege only --audit-retention needs,
+            // which doctor does not check (the hint said doctor printed
+            // it).
+            match super::refused(&e) && super::Missing::of(&e).is_none() {
+                true => DbError::query(context, &e).with_hint(&format!(
+                    "it needs DELETE on {t} (GRANT DELETE ON {t} TO the role; `clusterctl init \
+                     --print` lists it)",
+                    t = self.table(ACTIONS)
+                )),
+                false => missing_or(&e, self, ACTIONS, context),
+            }
+        })
     }
 
     /// What the audit trail shows of the last suspension by this controller

@@ -129,6 +129,16 @@ impl SelectionError {
     /// message and did-you-mean hint of every command, a usage error
     /// (exit 64) wherever the name came from.
     pub fn no_such_cluster(arg: &str, names: &[&str], by_flag: bool) -> SelectionError {
+        SelectionError::NoSuchCluster {
+            arg: arg.to_string(),
+            hint: SelectionError::unknown_hint(arg, names, by_flag),
+            by_flag,
+        }
+    }
+
+    /// What [`SelectionError::no_such_cluster`] says after `arg`: the
+    /// did-you-mean of a near name, or where the names are.
+    pub fn unknown_hint(arg: &str, names: &[&str], by_flag: bool) -> String {
         // A user cluster's id names no other cluster (Materialize never
         // reuses one): a name a letter or two from it is no better guess.
         let id = ClusterId(arg.to_string()).user_number().is_some();
@@ -144,11 +154,7 @@ impl SelectionError {
         if hint.is_empty() && !by_flag {
             hint = "; `clusterctl status --all` lists the user clusters".into();
         }
-        SelectionError::NoSuchCluster {
-            arg: arg.to_string(),
-            hint,
-            by_flag,
-        }
+        hint
     }
 }
 
@@ -269,12 +275,10 @@ impl Selection {
         let names = snap.user_cluster_names();
         let unknown = unknown
             .iter()
-            .map(
-                |arg| match SelectionError::no_such_cluster(arg, &names, true) {
-                    SelectionError::NoSuchCluster { hint, .. } => (arg.to_string(), hint),
-                    _ => (arg.to_string(), String::new()),
-                },
-            )
+            .map(|arg| {
+                let hint = SelectionError::unknown_hint(arg, &names, true);
+                (arg.to_string(), hint)
+            })
             .collect();
         match SelectionError::of_unknown(unknown) {
             Some(e) => Err(e),

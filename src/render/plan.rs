@@ -349,15 +349,10 @@ pub fn apply_summary(plan: &Plan, report: &ApplyReport) -> String {
         on.len(),
         plural(on.len())
     );
-    let skipped = report
-        .results
-        .iter()
-        .filter(|r| matches!(r.status, ActionStatus::Skipped { .. }))
-        .count();
     let parts: Vec<String> = [
         (failed, "failed"),
         (report.unknown(), "with an unknown outcome"),
-        (skipped, "skipped"),
+        (report.skipped(), "skipped"),
     ]
     .into_iter()
     .filter(|(n, _)| *n > 0)

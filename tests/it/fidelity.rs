@@ -1405,3 +1405,34 @@ fn doctor_prints_the_schema_usage_a_role_lacks() {
         "{next}"
     );
 }
+
+/// `apply --audit-retention` as a role granted what `init --print` grants
+/// but the trail's DELETE (listed there for it since): the pruning's
+/// warning says the privilege (it said doctor printed the GRANT; doctor,
+/// which does not check it, said every privilege was granted).
+#[test]
+fn a_pruning_refused_names_the_delete_it_needs() {
+    let emu = Emulator::start();
+    init_tables(&emu);
+    let role = emu.create_role("noprune");
+    emu.sql(&format!(
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {0}; \
+         REVOKE DELETE ON mz_cluster_strategy_actions FROM {0}",
+        role.name
+    ));
+    emu.sql(
+        "INSERT INTO mz_cluster_strategy_actions VALUES ('old', 'u1', '-- old', \
+         '{\"kind\": \"strategy_set\"}', true, NULL, now() - INTERVAL '30 days')",
+    );
+    let run = as_role(&role, &["apply", "--audit-retention", "8d"]).ok();
+    assert!(
+        run.stderr.contains(
+            "could not prune the audit trail (--audit-retention): pruning the audit trail: "
+        ) && run.stderr.contains(
+            "it needs DELETE on \"mz_cluster_strategy_actions\" (GRANT DELETE ON \
+             \"mz_cluster_strategy_actions\" TO the role; `clusterctl init --print` lists it)"
+        ) && !run.stderr.contains("`clusterctl doctor` prints the GRANT"),
+        "{}",
+        run.all()
+    );
+}
