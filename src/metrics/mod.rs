@@ -63,10 +63,11 @@ impl RunOutcome {
 
 /// Conditions a managed cluster can be in after planning: the plan's
 /// states, named as `dry-run --output json` names them.
-const CONDITIONS: [PlanState; 6] = [
+const CONDITIONS: [PlanState; 7] = [
     PlanState::Converged,
     PlanState::Waiting,
     PlanState::Changes,
+    PlanState::Attention,
     PlanState::Unmanageable,
     PlanState::Invalid,
     PlanState::Paused,
@@ -233,7 +234,7 @@ impl Metrics {
             r,
             &mut names,
             ("clusterctl_clusters", "gauge"),
-            "clusters with strategies, by state of the last plan (converged, waiting, changes, unmanageable, invalid, paused)",
+            "clusters with strategies, by state of the last plan (converged, waiting, changes, attention, unmanageable, invalid, paused)",
             clusters.clone(),
         );
         register(

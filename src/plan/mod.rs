@@ -201,6 +201,10 @@ pub enum PlanState {
     Waiting,
     /// Actions are planned.
     Changes,
+    /// Nothing planned, but an alert asks an operator to act (users wait
+    /// with nothing to wake the cluster with, a burst that gave up, a size
+    /// too small and no larger allowed): never "converged".
+    Attention,
     Invalid,
     Unmanageable,
     Paused,
@@ -212,6 +216,7 @@ impl PlanState {
             PlanState::Converged => "converged",
             PlanState::Waiting => "waiting",
             PlanState::Changes => "changes",
+            PlanState::Attention => "attention",
             PlanState::Invalid => "invalid",
             PlanState::Unmanageable => "unmanageable",
             PlanState::Paused => "paused",
@@ -322,6 +327,7 @@ impl ClusterPlan {
             Outcome::Unmanageable { .. } => PlanState::Unmanageable,
             Outcome::Paused { .. } => PlanState::Paused,
             Outcome::Planned if !self.actions.is_empty() => PlanState::Changes,
+            Outcome::Planned if !self.alerts.is_empty() => PlanState::Attention,
             Outcome::Planned if !self.waiting.is_empty() => PlanState::Waiting,
             Outcome::Planned => PlanState::Converged,
         }

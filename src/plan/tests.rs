@@ -309,8 +309,9 @@ fn a_managed_resize_takes_the_form_the_release_supports() {
         "{:?}",
         only(&p).alerts
     );
-    // ... and held back as a limit holds a create: not converged.
-    assert_eq!(only(&p).state(), crate::plan::PlanState::Waiting);
+    // ... and held back as a limit holds a create: not converged, an
+    // operator's to act on.
+    assert_eq!(only(&p).state(), crate::plan::PlanState::Attention);
     let held: Vec<(&str, bool)> = only(&p)
         .waiting
         .iter()
@@ -457,7 +458,7 @@ fn a_resize_that_did_not_take_is_held_back_with_an_alert_then_retried_once() {
     let p = rolled_back(now(), None);
     let cp = only(&p);
     assert!(cp.actions.is_empty(), "{:#?}", cp.actions);
-    assert_eq!(cp.state(), PlanState::Waiting);
+    assert_eq!(cp.state(), PlanState::Attention);
     assert_eq!(cp.waiting.len(), 1, "{:#?}", cp.waiting);
     assert_eq!(cp.waiting[0].action, "resize to 100cc");
     assert!(
@@ -1417,6 +1418,33 @@ fn a_schedule_window_of_zero_is_no_lost_memory_for_idle_suspend() {
     let cp = only(&p);
     assert!(cp.actions.is_empty(), "{:?}", cp.actions);
     assert!(cp.alerts.is_empty(), "{:?}", cp.alerts);
+}
+
+/// A cluster with demand, no replica and nothing remembered to wake it
+/// with plans nothing and says users wait: it needs an operator, it is not
+/// "converged" (`No changes. 1 cluster converged.` beside the alert).
+#[test]
+fn demand_with_nothing_to_wake_with_is_attention_not_converged() {
+    let mut c = cluster("u2", "c", vec![]);
+    c.activity = Activity {
+        last_begin: Some(now()),
+        in_flight: 1,
+        last_end: None,
+    };
+    let rows = vec![row("u2", "idle_suspend", json!({"idle_after_s": 600}))];
+    let p = plan(
+        &snap(vec![c.clone()], rows.clone()),
+        &PlanOptions::default(),
+    );
+    let cp = only(&p);
+    assert!(cp.actions.is_empty(), "{:?}", cp.actions);
+    assert_eq!(cp.alerts.len(), 1, "{:?}", cp.alerts);
+    assert_eq!(cp.state(), PlanState::Attention);
+    // Idle, nobody waits: converged.
+    c.activity = Activity::default();
+    let p = plan(&snap(vec![c], rows), &PlanOptions::default());
+    assert!(only(&p).alerts.is_empty(), "{:?}", only(&p).alerts);
+    assert_eq!(only(&p).state(), PlanState::Converged);
 }
 
 #[test]

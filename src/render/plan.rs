@@ -134,7 +134,7 @@ pub fn plan_text(plan: &Plan, style: &TextStyle) -> String {
         let show_notes = verbosity == Verbosity::Verbose && !cp.notes.is_empty();
         // `-q` leaves out what waits: a cluster that only waits would be a
         // header over nothing.
-        let waiting = cp.state() == PlanState::Waiting && verbosity != Verbosity::Quiet;
+        let waiting = !cp.waiting.is_empty() && verbosity != Verbosity::Quiet;
         if cp.actions.is_empty() && !show_notes && !waiting {
             continue;
         }
@@ -223,6 +223,7 @@ fn others_summary(plan: &Plan) -> String {
 /// `1 waiting`, `1 paused`, … (none when zero).
 fn other_states(plan: &Plan) -> Vec<String> {
     [
+        (PlanState::Attention, "with an alert"),
         (PlanState::Waiting, "waiting"),
         (PlanState::Invalid, "skipped (invalid configuration)"),
         (PlanState::Unmanageable, "not manageable"),
@@ -603,6 +604,38 @@ mod tests {
         assert!(action_line(&a, true, false)
             .ends_with("resize (managed) to 100cc, with a restart (no replica runs: no downtime)"));
         assert!(action_line(&a, false, false).ends_with("with a restart (downtime)"));
+    }
+
+    /// A cluster with an alert and nothing planned is counted `with an
+    /// alert`, not converged; what it waits for is still printed.
+    #[test]
+    fn a_cluster_with_an_alert_is_not_counted_converged() {
+        let mut plan = converged_and_invalid();
+        for c in plan.clusters.iter_mut().filter(|c| c.cluster == "ok") {
+            c.alerts.push("burst: gave up".into());
+            c.waiting.push(crate::strategy::Deferred {
+                strategy: None,
+                action: "hydrate r1".into(),
+                reason: "r1 (25cc) is hydrating".into(),
+                in_seconds: None,
+                limit: false,
+            });
+        }
+        let style = TextStyle {
+            verbosity: Verbosity::Normal,
+            table: crate::render::table::Style {
+                tty: false,
+                color: false,
+            },
+            wide: false,
+            streamed: false,
+        };
+        let text = plan_text(&plan, &style);
+        assert!(text.contains("waiting: "), "{text}");
+        assert!(
+            text.contains("0 clusters converged, 1 with an alert,"),
+            "{text}"
+        );
     }
 
     /// `-q` keeps the plan's actions and leaves out what waits: a cluster
