@@ -199,7 +199,7 @@ pub(super) fn diff_managed(
         .then(|| d.superseded.values().next())
         .flatten();
     let rf_change = woken_by
-        .map(|(_, c)| c)
+        .map(|s| &s.wanted)
         .or_else(|| added.first().map(|(_, c)| *c))
         .or_else(|| d.removed.values().next());
     if count != rf_now {

@@ -3105,6 +3105,37 @@ fn a_managed_wake_at_a_new_target_size_credits_the_wake() {
     );
 }
 
+/// A wake at a new `target_size` beside `burst`: the replica remembered
+/// is replaced by target_size's, and only its create says so; the
+/// burst's create gives its own reason (it said "instead of r1 (25cc)
+/// that idle_suspend wanted", which target_size did: the thirty-fifth
+/// session's strategy check).
+#[test]
+fn only_the_strategy_that_replaced_a_woken_replica_says_so() {
+    let mut s = asleep_wanting_100cc();
+    s.strategies
+        .push(row("u2", "burst", json!({"burst_replica_size": "200cc"})));
+    let c = &mut s.clusters[0];
+    c.managed = false;
+    c.size = None;
+    c.replication_factor = None;
+    let p = plan(&s, &PlanOptions::default());
+    let creates: Vec<(String, StrategyKind, Vec<String>)> = only(&p)
+        .actions
+        .iter()
+        .map(|a| (a.replica.clone(), a.strategy, a.reasons.clone()))
+        .collect();
+    assert_eq!(creates.len(), 2, "{creates:#?}");
+    let says = |k: StrategyKind| {
+        let (_, _, reasons) = creates.iter().find(|(_, s, _)| *s == k).expect("created");
+        reasons
+            .iter()
+            .any(|r| r.starts_with("instead of r1 (25cc) that idle_suspend wanted"))
+    };
+    assert!(says(StrategyKind::TargetSize), "{creates:#?}");
+    assert!(!says(StrategyKind::Burst), "{creates:#?}");
+}
+
 /// Idle time counts from the last statement's end: a cluster whose
 /// two-hour query finished five minutes ago is not idle for two hours (it
 /// was suspended at once; mz-clusterctl counts from the end too).

@@ -868,7 +868,18 @@ pub struct Desired {
     /// strategy's change: a wake that a resize takes over is still the
     /// wake's in the plan and the audit trail (it was credited to the
     /// resize alone).
-    pub superseded: BTreeMap<String, (Size, Change)>,
+    pub superseded: BTreeMap<String, Superseded>,
+}
+
+/// A replica an earlier strategy of the round wanted created, replaced by
+/// another size ([`Desired::superseded`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Superseded {
+    pub size: Size,
+    /// The earlier strategy's change (a wake's).
+    pub wanted: Change,
+    /// The strategy whose size replaced it: its create alone says so.
+    pub by: StrategyKind,
 }
 
 impl Desired {
@@ -1014,9 +1025,15 @@ impl Desired {
             })
             .collect();
         for (name, other, earlier) in unborn {
-            if let Some(change) = earlier {
-                self.superseded
-                    .insert(name.clone(), (other.clone(), change));
+            if let Some(wanted) = earlier {
+                self.superseded.insert(
+                    name.clone(),
+                    Superseded {
+                        size: other.clone(),
+                        wanted,
+                        by: strategy,
+                    },
+                );
             }
             self.remove(
                 &name,
@@ -1027,16 +1044,17 @@ impl Desired {
     }
 
     /// What the replicas this round replaced were wanted for
-    /// ([`Self::superseded`]), for a create by `strategy`:
+    /// ([`Self::superseded`]), for a create by `strategy`, the one that
+    /// replaced them (a burst beside it replaced nothing):
     /// `instead of r1 (25cc) that idle_suspend wanted: resume after …`.
     pub fn superseded_reasons(&self, strategy: StrategyKind) -> Vec<String> {
         self.superseded
             .iter()
-            .filter(|(_, (_, c))| c.strategy != strategy)
-            .map(|(name, (size, c))| {
+            .filter(|(_, s)| s.by == strategy)
+            .map(|(name, s)| {
                 format!(
-                    "instead of {name} ({size}) that {} wanted: {}",
-                    c.strategy, c.reason
+                    "instead of {name} ({}) that {} wanted: {}",
+                    s.size, s.wanted.strategy, s.wanted.reason
                 )
             })
             .collect()
