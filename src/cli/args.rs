@@ -618,6 +618,26 @@ pub struct StatusArgs {
     /// Every user cluster, not only those with strategies
     #[arg(long)]
     pub all: bool,
+    /// Only clusters in these conditions (comma-separated or repeated, any case): --condition Suspended,CrashLooping
+    #[arg(
+        long,
+        value_name = "CONDITION",
+        value_enum,
+        value_delimiter = ',',
+        ignore_case = true,
+        hide_possible_values = true
+    )]
+    pub condition: Vec<crate::commands::status::Condition>,
+    /// Leave out clusters in these conditions: --not-condition Converged lists what is not settled
+    #[arg(
+        long,
+        value_name = "CONDITION",
+        value_enum,
+        value_delimiter = ',',
+        ignore_case = true,
+        hide_possible_values = true
+    )]
+    pub not_condition: Vec<crate::commands::status::Condition>,
     /// Refresh every --interval until interrupted
     #[arg(short = 'w', long)]
     pub watch: bool,

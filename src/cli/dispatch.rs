@@ -666,9 +666,13 @@ fn status_command(a: StatusArgs, ui: &Ui) -> u8 {
         Ok(s) => s,
         Err(e) => return fail(&e, ui),
     };
+    let conditions = status::ConditionFilter {
+        only: a.condition.clone(),
+        not: a.not_condition.clone(),
+    };
     if !a.watch {
         return connected(&a.conn, Some(&a.sizes), ui, async |ctx| {
-            status::status(ctx, &sel, a.all).await
+            status::status(ctx, &sel, a.all, &conditions).await
         });
     }
     let result = db_options(&a.conn, Some(&a.sizes)).and_then(|db| {
@@ -688,7 +692,7 @@ fn status_command(a: StatusArgs, ui: &Ui) -> u8 {
                 // Each refresh reads the tables again: as `status` does, it
                 // says so when a newer clusterctl migrated them.
                 let refresh = async {
-                    let report = status::status(&ctx, &sel, a.all).await;
+                    let report = status::status(&ctx, &sel, a.all, &conditions).await;
                     let warning = read_warning(&ctx, ui).await;
                     report.map(|r| (warning, r))
                 };

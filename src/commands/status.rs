@@ -20,8 +20,11 @@ use crate::plan::{
 };
 use crate::strategy::{Idle, StrategyKind};
 
-/// A cluster's condition, most urgent first when several apply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// A cluster's condition, most urgent first when several apply (the
+/// order of the variants, which `Ord` follows). Its names are `status`'s
+/// CONDITION column and `--condition`'s values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, clap::ValueEnum)]
+#[value(rename_all = "PascalCase")]
 pub enum Condition {
     Paused,
     Invalid,
@@ -136,6 +139,60 @@ pub struct StatusReport {
     /// cluster (dropped), duplicate rows, the region's credit limit, as
     /// `dry-run` says them.
     pub warnings: Vec<String>,
+    /// How many clusters are in each condition, of every cluster the
+    /// selection lists (`--condition` filters `clusters` only): a fleet's
+    /// totals at a glance.
+    pub counts: BTreeMap<Condition, usize>,
+    /// `clusters` lists only some conditions (`--condition`,
+    /// `--not-condition`).
+    #[serde(skip)]
+    pub filtered: bool,
+}
+
+/// `status --condition`/`--not-condition`: the conditions it lists (all
+/// when both are empty).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConditionFilter {
+    pub only: Vec<Condition>,
+    pub not: Vec<Condition>,
+}
+
+impl ConditionFilter {
+    pub fn keeps(&self, c: Condition) -> bool {
+        (self.only.is_empty() || self.only.contains(&c)) && !self.not.contains(&c)
+    }
+
+    pub fn is_all(&self) -> bool {
+        self.only.is_empty() && self.not.is_empty()
+    }
+}
+
+impl StatusReport {
+    /// Keeps the clusters whose condition `filter` lists; the counts stay
+    /// those of every cluster.
+    pub fn keep(mut self, filter: &ConditionFilter) -> StatusReport {
+        if !filter.is_all() {
+            self.clusters.retain(|c| filter.keeps(c.condition));
+            self.filtered = true;
+        }
+        self
+    }
+
+    /// `40 clusters: 35 Converged, 3 Suspended, 2 Hydrating.`, most urgent
+    /// condition first.
+    pub fn totals(&self) -> String {
+        let total: usize = self.counts.values().sum();
+        let parts: Vec<String> = self
+            .counts
+            .iter()
+            .map(|(c, n)| format!("{n} {c:?}"))
+            .collect();
+        format!(
+            "{total} cluster{}: {}.",
+            crate::model::plural(total),
+            parts.join(", ")
+        )
+    }
 }
 
 /// One row per cluster that has strategies (every user cluster with `all`).
@@ -204,6 +261,10 @@ pub fn status_of(
         });
     }
     clusters.sort_by(|a, b| a.cluster.cmp(&b.cluster));
+    let mut counts = BTreeMap::new();
+    for c in &clusters {
+        *counts.entry(c.condition).or_insert(0) += 1;
+    }
     let shown: std::collections::HashSet<&ClusterId> =
         clusters.iter().map(|c| &c.cluster_id).collect();
     let statement_log = rules::statement_log(snap, |id| shown.contains(id));
@@ -223,6 +284,8 @@ pub fn status_of(
             .cloned()
             .collect(),
         statement_log,
+        counts,
+        filtered: false,
     }
 }
 
@@ -532,6 +595,7 @@ pub async fn status(
     ctx: &Context,
     selection: &Selection,
     all: bool,
+    conditions: &ConditionFilter,
 ) -> Result<StatusReport, CommandError> {
     let mut backend = ctx.backend();
     // Its plan is of the selection (`status_of`).
@@ -555,12 +619,7 @@ pub async fn status(
             store.last_actions(c, selected.as_deref()).await
         })
         .await?;
-    Ok(status_of(
-        &snap,
-        selection,
-        all,
-        &last_actions(records, snap.now),
-    ))
+    Ok(status_of(&snap, selection, all, &last_actions(records, snap.now)).keep(conditions))
 }
 
 #[cfg(test)]

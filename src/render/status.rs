@@ -190,20 +190,30 @@ fn wide(r: &StatusReport, style: table::Style) -> String {
 }
 
 fn status_text(r: &StatusReport, style: &TextStyle) -> String {
+    if r.clusters.is_empty() && r.filtered && !r.counts.is_empty() {
+        return format!("No cluster in the conditions asked for. {}\n", r.totals());
+    }
     if r.clusters.is_empty() {
         return "No clusters with strategies (use --all to list every user cluster).\n".into();
     }
-    if style.wide {
-        return wide(r, style.table);
-    }
-    let width = if style.table.tty {
-        terminal_size::terminal_size()
-            .map(|(w, _)| usize::from(w.0))
-            .unwrap_or(80)
+    let mut s = if style.wide {
+        wide(r, style.table)
     } else {
-        80
+        let width = if style.table.tty {
+            terminal_size::terminal_size()
+                .map(|(w, _)| usize::from(w.0))
+                .unwrap_or(80)
+        } else {
+            80
+        };
+        narrow(r, style.table, width)
     };
-    narrow(r, style.table, width)
+    // The fleet's totals under a table of several clusters, or of some.
+    if r.filtered || r.clusters.len() > 1 {
+        s.push_str(&r.totals());
+        s.push('\n');
+    }
+    s
 }
 
 impl View for StatusReport {

@@ -1350,3 +1350,64 @@ fn exec_cluster_takes_a_name_beginning_with_a_hyphen() {
     let run = clusterctl(&emu, &["dry-run", "--exec-cluster", "-dash"]).ok();
     assert!(!run.stderr.contains("unexpected argument"), "{}", run.all());
 }
+
+/// `status` at a fleet's scale: a line of totals by condition, and
+/// `--condition`/`--not-condition` to list only some (3 000 lines with no
+/// totals and `grep -v Converged` was the way: the thirty-fifth session's
+/// outside check at scale).
+#[test]
+fn status_counts_the_conditions_and_lists_only_those_asked_for() {
+    let emu = Emulator::start();
+    for name in ["done1", "done2", "empty"] {
+        emu.create_cluster(name);
+    }
+    for name in ["done1", "done2"] {
+        emu.add_replica(name, "r_25cc", "25cc");
+        emu.set_hydrated(name, "r_25cc", true);
+    }
+    init_tables(&emu);
+    for name in ["done1", "done2", "empty"] {
+        strategy(&emu, name, "target_size", json!({"target_size": "25cc"}));
+    }
+    let listed = |args: &[&str]| -> Vec<String> {
+        let mut argv = vec!["status"];
+        argv.extend(args);
+        let run = clusterctl(&emu, &argv);
+        assert_eq!(run.code, 0, "{argv:?}: {}", run.all());
+        run.stdout.lines().map(str::to_string).collect()
+    };
+    let all = listed(&[]);
+    assert_eq!(all.len(), 5, "{all:#?}");
+    assert_eq!(all[4], "3 clusters: 1 Resuming, 2 Converged.", "{all:#?}");
+    // Any case, comma-separated; the totals stay the selection's.
+    let some = listed(&["--condition", "resuming,suspended"]);
+    assert_eq!(some.len(), 3, "{some:#?}");
+    assert!(some[1].starts_with("empty "), "{some:#?}");
+    assert_eq!(some[2], all[4], "{some:#?}");
+    let unsettled = listed(&["--not-condition", "Converged"]);
+    assert_eq!(unsettled, some, "{unsettled:#?}");
+    let none = listed(&["--condition", "CrashLooping"]);
+    assert_eq!(
+        none,
+        ["No cluster in the conditions asked for. 3 clusters: 1 Resuming, 2 Converged."],
+        "{none:#?}"
+    );
+    // JSON: the clusters listed, the counts of all.
+    let doc = clusterctl(&emu, &["status", "--condition", "Converged", "-o", "json"])
+        .ok()
+        .json();
+    let names: Vec<&str> = doc["result"]["clusters"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|c| c["cluster"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(names, ["done1", "done2"], "{doc:#}");
+    assert_eq!(
+        doc["result"]["counts"],
+        json!({"Resuming": 1, "Converged": 2}),
+        "{doc:#}"
+    );
+    // A condition that does not exist is a usage error naming them.
+    let bad = clusterctl(&emu, &["status", "--condition", "Sleeping"]);
+    assert_eq!(bad.code, 64, "{}", bad.all());
+    assert!(bad.stderr.contains("possible values"), "{}", bad.all());
+}
