@@ -61,6 +61,10 @@ pub const DEFAULT_TEMP_SIZE: &str = "25cc";
 #[derive(Debug, Clone)]
 pub struct Temporary {
     pub name: String,
+    /// The cluster it was made on: after `ALTER CLUSTER … SWAP WITH` or a
+    /// rename of the `--exec-cluster`, its name is another cluster's, and
+    /// the replica is found by this id.
+    pub cluster_id: Option<crate::model::ClusterId>,
     pub size: Size,
     pub sql: String,
     pub created_at: DateTime<Utc>,
@@ -414,6 +418,7 @@ async fn create_temporary(
     let sql = made.map_err(|e| CommandError::SessionCluster(format!("--create-replica: {e}")))?;
     let made = Temporary {
         name,
+        cluster_id: sc.id.clone(),
         size,
         sql,
         created_at: now,
@@ -559,8 +564,40 @@ async fn keep_temporary(
     stop: Arc<AtomicBool>,
 ) -> Vec<String> {
     let me = Maker::me();
-    let present = sc.replicas.iter().any(|r| r.name == old.name);
-    if !present {
+    let mut warnings = Vec::new();
+    // The --exec-cluster's name is another cluster's now (`SWAP WITH`, a
+    // rename): the replica stays on the cluster it was made on, which
+    // this process would no longer renew nor drop at its exit (leaked
+    // until an `apply` there). Dropped there; one is made on the cluster
+    // of the name, where the runs' statements go now.
+    let moved = old.cluster_id.as_ref().is_some_and(|id| *id != cluster_id);
+    if moved {
+        let reason = format!(
+            "the --exec-cluster {} is another cluster now ({cluster_id}: swapped or renamed): \
+             this process's temporary replica follows the name",
+            ddl::ident(&sc.name)
+        );
+        let (row, r) = drop_temporary(ctx, &sc, &Uuid::new_v4(), &old, &reason).await;
+        match &r {
+            Ok(_) => warnings.push(format!(
+                "the --exec-cluster {} is another cluster now (swapped or renamed): dropped this \
+                 process's temporary replica {} from the cluster it was made on; making one on {}",
+                ddl::ident(&sc.name),
+                old.name,
+                ddl::ident(&sc.name)
+            )),
+            Err(e) => warnings.push(format!(
+                "could not drop this process's temporary replica {} from the cluster it was made \
+                 on ({e}); the next `clusterctl apply --exec-cluster` of that cluster drops it",
+                old.name
+            )),
+        }
+        warnings.extend(audit(ctx, vec![row]).await);
+        s.cluster = sc.clone();
+        s.temporary = None;
+    }
+    let present = !moved && sc.replicas.iter().any(|r| r.name == old.name);
+    if !present && !moved {
         if let Some(found) = renamed_unanswered(&sc, &me, &old) {
             let (fresh, warnings) = adopt(ctx, &sc, &cluster_id.0, &old, found).await;
             s.temporary = Some(fresh);
@@ -568,9 +605,8 @@ async fn keep_temporary(
         }
     }
     if present && !due_for_renewal(old.created_at, sc.clock.now()) {
-        return Vec::new();
+        return warnings;
     }
-    let mut warnings = Vec::new();
     if present {
         match rename(ctx, &sc, &cluster_id.0, &old, &me).await {
             Renamed::Done(fresh, w) => {
@@ -607,7 +643,7 @@ async fn keep_temporary(
             return warnings;
         }
     }
-    if !old.audited {
+    if !old.audited && !moved {
         records.push(created(&run_id, &cluster_id.0, &cluster, &old));
     }
     if present {
@@ -617,7 +653,7 @@ async fn keep_temporary(
             fresh.name,
             crate::model::human_duration(RENEW_AFTER.as_secs())
         );
-        let (row, r) = drop_temporary(ctx, &sc, &run_id, &cluster_id.0, &old, &reason).await;
+        let (row, r) = drop_temporary(ctx, &sc, &run_id, &old, &reason).await;
         if let Err(e) = &r {
             warnings.push(format!(
                 "could not drop the renewed temporary replica {}: {e}; the next `clusterctl apply` drops it",
@@ -625,7 +661,7 @@ async fn keep_temporary(
             ));
         }
         records.push(row);
-    } else {
+    } else if !moved {
         warnings.push(format!(
             "the temporary replica {} of this process was gone (dropped elsewhere): made {}",
             old.name, fresh.name
@@ -811,7 +847,7 @@ async fn keep_old(
         "a renewal of {} that did not come online ({why}); {} is kept",
         old.name, old.name
     );
-    let (row, r) = drop_temporary(ctx, sc, &run_id, cluster_id, fresh, &reason).await;
+    let (row, r) = drop_temporary(ctx, sc, &run_id, fresh, &reason).await;
     records.push(row);
     let mut warnings = vec![format!(
         "could not renew the temporary replica {}: {why}; keeping it",
@@ -850,7 +886,7 @@ async fn abandon(
         records.push(created(&run_id, &cluster_id, &sc.name, t));
     }
     let reason = format!("{why}: dropped before it served, nothing else was done");
-    let (row, r) = drop_temporary(ctx, sc, &run_id, &cluster_id, t, &reason).await;
+    let (row, r) = drop_temporary(ctx, sc, &run_id, t, &reason).await;
     records.push(row);
     // Dropped before anything is audited: the audit runs on the session
     // cluster, where a replica still starting would hold it.
@@ -945,8 +981,7 @@ pub async fn finish(ctx: &Context, s: Option<Session>, cleanup: bool) -> Vec<Str
             records.push(created(&run_id, &cluster_id.0, &cluster, t));
         }
         // Audited whatever the command, as its creation was.
-        let (row, r) =
-            drop_temporary(ctx, &s.cluster, &run_id, &cluster_id.0, t, TEMPORARY_REASON).await;
+        let (row, r) = drop_temporary(ctx, &s.cluster, &run_id, t, TEMPORARY_REASON).await;
         if let Err(e) = &r {
             warnings.push(format!(
                 "could not drop this run's temporary replica {}: {e}; the next `clusterctl apply` drops it",
@@ -999,23 +1034,42 @@ async fn drop(ctx: &Context, cluster: &str, name: &str) -> Result<String, String
     })
 }
 
-/// Drops temporary replica `t` of the session cluster `sc`: the audit row
-/// of the drop, with `reason`, and its outcome (each caller words its own
-/// warning).
+/// Drops temporary replica `t` from the cluster it was made on, under the
+/// name that cluster has now (the session cluster `sc`'s name may be
+/// another cluster's since: a swap, a rename): the audit row of the drop,
+/// with `reason`, and its outcome (each caller words its own warning).
 async fn drop_temporary(
     ctx: &Context,
     sc: &SessionCluster,
     run_id: &Uuid,
-    cluster_id: &str,
     t: &Temporary,
     reason: &str,
 ) -> ((AuditRow, bool, Option<String>), Result<String, String>) {
     let at = sc.clock.now();
-    let r = drop(ctx, &sc.name, &t.name).await;
+    let home = match &t.cluster_id {
+        Some(id) => ctx
+            .backend()
+            .retrying("finding the temporary replica's cluster", async |c| {
+                session::cluster_name(c, id).await
+            })
+            .await
+            .ok()
+            .flatten(),
+        None => None,
+    };
+    // Its cluster gone, or not found: the session cluster's name, as
+    // before ids were kept (`IF EXISTS`: nothing there is no error).
+    let home = home.unwrap_or_else(|| sc.name.clone());
+    let cluster_id = t
+        .cluster_id
+        .as_ref()
+        .or(sc.id.as_ref())
+        .map_or("", |id| id.0.as_str());
+    let r = drop(ctx, &home, &t.name).await;
     let row = record(
         run_id,
         cluster_id,
-        &sc.name,
+        &home,
         Ddl::Drop,
         &t.name,
         Some(&t.size),
@@ -1267,6 +1321,7 @@ mod tests {
         let me = Maker::me();
         let old = Temporary {
             name: me.name_at(at(1_800_000_000)),
+            cluster_id: None,
             size: Size("25cc".into()),
             sql: String::new(),
             created_at: at(1_800_000_000),

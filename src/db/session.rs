@@ -206,6 +206,18 @@ fn startup_of(statuses: &[Option<String>]) -> Startup {
     }
 }
 
+/// The name cluster `id` has now; `None` when it is gone.
+pub async fn cluster_name(c: &Client, id: &ClusterId) -> Result<Option<String>, DbError> {
+    let rows = c
+        .query_typed(
+            "SELECT name FROM mz_catalog.mz_clusters WHERE id = $1",
+            &[(&id.0, Type::TEXT)],
+        )
+        .await
+        .map_err(|e| DbError::query("reading the cluster's name", &e))?;
+    Ok(rows.first().and_then(|r| r.try_get(0).ok()))
+}
+
 /// `DROP CLUSTER REPLICA IF EXISTS cluster.name` (another run may race us
 /// to a leftover).
 pub async fn drop_replica(c: &Client, cluster: &str, name: &str) -> Result<String, DbError> {

@@ -3543,18 +3543,11 @@ fn a_late_drop_after_a_swap_never_leaves_the_cluster_of_its_name_without_a_repli
         "target_size",
         json!({"target_size": "50cc"}),
     );
-    through_the_proxy(&emu, "ALTER CLUSTER c SWAP WITH c_green");
+    emu.through_the_proxy("ALTER CLUSTER c SWAP WITH c_green");
     r_25cc_is_held_until_the_late_drop_lands(&emu, held);
 }
 
 /// `sql` as a client of Materialize sends it.
-fn through_the_proxy(emu: &Emulator, sql: &str) {
-    let mut mz = postgres::Client::connect(&emu.url(), postgres::NoTls)
-        .unwrap_or_else(|e| panic!("connect: {e}"));
-    mz.batch_execute(sql)
-        .unwrap_or_else(|e| panic!("{sql}: {e}"));
-}
-
 /// Past the given-up DROP's deadline (2 s), before it lands: the cluster
 /// now named `c` wants 50cc, which would retire `r_25cc`; held, it is the
 /// replica left once the late DROP of `r_50cc` lands.
@@ -3580,7 +3573,7 @@ fn r_25cc_is_held_until_the_late_drop_lands(emu: &Emulator, held: crate::cli::La
 #[test]
 fn a_late_drop_whose_cluster_was_dropped_never_empties_the_one_made_under_its_name() {
     let (emu, held) = a_drop_of_r_50cc_given_up_on("25cc");
-    through_the_proxy(&emu, "DROP CLUSTER c CASCADE");
+    emu.through_the_proxy("DROP CLUSTER c CASCADE");
     emu.create_hydrated_cluster("c", "r_50cc", "50cc");
     emu.add_replica("c", "r_25cc", "25cc");
     emu.set_hydrated("c", "r_25cc", true);

@@ -1496,3 +1496,63 @@ fn a_signal_before_the_temporary_replica_is_made_closes_its_intent() {
         "{rows:?}"
     );
 }
+
+/// The clusterctl_tmp replicas anywhere in the region, as (cluster,
+/// replica).
+fn temporaries_anywhere(emu: &Emulator) -> Vec<(String, String)> {
+    emu.query_strings(
+        "SELECT c.name, r.name
+         FROM mz_catalog.mz_cluster_replicas r
+         JOIN mz_catalog.mz_clusters c ON c.id = r.cluster_id
+         WHERE r.name LIKE 'clusterctl_tmp_%' ORDER BY 1, 2",
+    )
+    .into_iter()
+    .map(|r| {
+        let text = |i: usize| r[i].clone().unwrap_or_default();
+        (text(0), text(1))
+    })
+    .collect()
+}
+
+/// A watcher whose `--exec-cluster` is swapped mid-watch (`ALTER CLUSTER
+/// ops SWAP WITH ops_green`, a blue/green deployment): its temporary
+/// replica stayed on the cluster now named `ops_green`, the renewal found
+/// it "gone" and made another on `ops`, and the exit dropped only that
+/// one: the first was billed until an `apply` there (the thirty-fifth
+/// session's outside check). It is dropped from the cluster it was made
+/// on, audited there, and the runs go on with one on `ops`.
+#[test]
+fn a_watchers_temporary_replica_follows_its_exec_clusters_name_across_a_swap() {
+    let emu = Emulator::start();
+    emu.create_cluster("ops");
+    let green = emu.create_cluster("ops_green");
+    init_tables(&emu);
+    let d = Daemon::watching(&emu.url(), &["--exec-cluster", "ops", "--create-replica"]);
+    eventually(Duration::from_secs(15), "a first run", &d, || {
+        d.output().contains("run finished")
+    });
+    let first = temporaries(&emu).remove(0).0;
+    let blue = emu.cluster_id("ops");
+    emu.through_the_proxy("ALTER CLUSTER ops SWAP WITH ops_green");
+    assert_eq!(emu.cluster_id("ops"), green);
+    eventually(
+        Duration::from_secs(30),
+        "moved to ops",
+        &d,
+        || matches!(temporaries_anywhere(&emu).as_slice(), [(c, r)] if c == "ops" && *r != first),
+    );
+    let (_, out) = stopped_and_audited(d, &emu);
+    assert!(temporaries_anywhere(&emu).is_empty(), "{out}");
+    assert!(
+        out.contains("is another cluster now (swapped or renamed)"),
+        "{out}"
+    );
+    // The drop of the first is recorded on the cluster it was made on,
+    // under the name that cluster has now.
+    let dropped = emu.query_strings(&format!(
+        "SELECT decision_ctx->>'cluster' FROM mz_cluster_strategy_actions
+         WHERE cluster_id = '{blue}' AND decision_ctx->>'kind' = 'drop_replica'
+           AND decision_ctx->>'replica' = '{first}' AND executed"
+    ));
+    assert_eq!(dropped, [[Some("ops_green".to_string())]], "{out}");
+}

@@ -414,6 +414,16 @@ impl Emulator {
         self.proxy().addr
     }
 
+    /// Runs `sql` as Materialize takes it (through the proxy, which
+    /// emulates its DDL: `ALTER CLUSTER … SWAP WITH`), as an operator's
+    /// psql would.
+    pub fn through_the_proxy(&self, sql: &str) {
+        let mut mz = postgres::Client::connect(&self.url(), postgres::NoTls)
+            .unwrap_or_else(|e| panic!("connect: {e}"));
+        mz.batch_execute(sql)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
     /// Name of this emulator's database.
     pub fn database(&self) -> &str {
         &self.db
