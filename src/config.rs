@@ -920,6 +920,33 @@ pub fn redact_echoed(text: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// `v` with every connection string in its strings and keys masked
+/// ([`redact_embedded`]): what an operator's command writes to the audit
+/// trail (a strategy type, a config, a pause's reason holding one by
+/// mistake) is masked there too, not only where it is shown.
+pub fn redact_json(v: &mut serde_json::Value) {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => {
+            if let std::borrow::Cow::Owned(masked) = redact_embedded(s) {
+                *s = masked;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact_json),
+        Value::Object(map) => {
+            let masked: serde_json::Map<String, Value> = std::mem::take(map)
+                .into_iter()
+                .map(|(k, mut v)| {
+                    redact_json(&mut v);
+                    (redact_embedded(&k).into_owned(), v)
+                })
+                .collect();
+            *map = masked;
+        }
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
+}
+
 /// Ends a connection string written in running text: a blank, a quote (as
 /// a message quotes a value: `'…'`, `"…"`, `` `…` ``) or a JSON escape.
 fn ends_embedded(c: char) -> bool {

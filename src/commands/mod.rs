@@ -219,13 +219,22 @@ pub fn operator_row(
     );
     ctx.insert("run_id".into(), run_id.to_string().into());
     if let serde_json::Value::Object(fields) = fields {
-        ctx.extend(fields);
+        for (key, mut value) in fields {
+            // A connection string typed where a type, a config or a reason
+            // belongs is masked in the trail as where it is shown (the
+            // cluster's name is the catalog's: `history --cluster` finds
+            // its rows by it).
+            if !matches!(key.as_str(), "cluster" | "moved_to" | "moved_from") {
+                crate::config::redact_json(&mut value);
+            }
+            ctx.insert(key, value);
+        }
     }
     ctx.insert("by".into(), operator(opts));
     crate::exec::AuditRow {
         action_id: Uuid::new_v4().to_string(),
         cluster_id,
-        action_sql,
+        action_sql: crate::config::redact_embedded(&action_sql).into_owned(),
         decision_ctx: serde_json::Value::Object(ctx),
         created_at,
     }
@@ -509,6 +518,33 @@ pub fn resolve(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A connection string typed where a strategy type, a config or a
+    /// reason belongs was masked where shown and written whole to the
+    /// trail (an outside check): masked there too; the cluster's recorded
+    /// name is left as the catalog has it.
+    #[test]
+    fn an_operators_audit_row_masks_connection_strings() {
+        let fields = serde_json::json!({
+            "cluster": "c",
+            "strategy_type": "host=h password=S3cretKV",
+            "before": {"postgres://x:S3cretAll@h/d": {"reason": "postgres://u:S3cretR@h/d"}},
+            "after": ["password=S3cretA"],
+        });
+        let row = operator_row(
+            &DbOptions::default(),
+            Uuid::new_v4(),
+            "strategy_rm",
+            crate::model::ClusterId("u2".into()),
+            "-- clusterctl strategy rm c 'host=h password=S3cretKV'".into(),
+            fields,
+            Utc::now(),
+        );
+        let all = format!("{} {}", row.action_sql, row.decision_ctx);
+        assert!(!all.contains("S3cret"), "{all}");
+        assert_eq!(row.decision_ctx["cluster"], "c");
+        assert_eq!(row.decision_ctx["kind"], "strategy_rm");
+    }
 
     #[test]
     fn only_bounds_of_one_kind_are_compared_without_a_clock() {

@@ -262,7 +262,7 @@ async fn audit(
         .ty
         .filter(|_| !matches!(command, "strategy pause" | "strategy resume"))
     {
-        line.push_str(&format!(" {t}"));
+        line.push_str(&format!(" {}", crate::model::shell_value(t)));
     }
     // A set's config, as `--config JSON` (the key flags typed come to the
     // same): the line is the command to run again, not just its target.

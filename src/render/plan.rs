@@ -77,7 +77,7 @@ pub fn problems(plan: &Plan) -> Vec<String> {
             Outcome::Planned => {}
         }
         for a in &cp.alerts {
-            out.push(format!("warning: {}: {a}", header(cp)));
+            out.push(format!("warning: {}: {}", header(cp), super::printable(a)));
         }
     }
     out
@@ -121,7 +121,13 @@ fn action_line(a: &Action, asleep: bool, color: bool) -> String {
             ),
         ),
     };
-    paint(&format!("{mark} {what}"), Some(tone), color)
+    // A name holding a line break printed raw drew a plan line of its
+    // own (a fake `+ create replica`: an outside check).
+    paint(
+        &format!("{mark} {}", super::printable(&what)),
+        Some(tone),
+        color,
+    )
 }
 
 /// The plan, grouped by cluster, each action with its reasons; clusters
@@ -143,18 +149,18 @@ pub fn plan_text(plan: &Plan, style: &TextStyle) -> String {
             let asleep = cp.signals.replicas.is_empty();
             let _ = writeln!(s, "  {}", action_line(a, asleep, color));
             for r in &a.reasons {
-                let _ = writeln!(s, "      why: {}: {r}", a.strategy);
+                let _ = writeln!(s, "      why: {}: {}", a.strategy, super::printable(r));
             }
             let _ = writeln!(s, "      sql: {}", super::printable(&a.sql));
         }
         if verbosity != Verbosity::Quiet {
             for d in &cp.waiting {
-                let _ = writeln!(s, "  waiting: {}", deferred_text(d));
+                let _ = writeln!(s, "  waiting: {}", super::printable(&deferred_text(d)));
             }
         }
         if show_notes {
             for n in &cp.notes {
-                let _ = writeln!(s, "  note: {n}");
+                let _ = writeln!(s, "  note: {}", super::printable(n));
             }
         }
     }
@@ -384,7 +390,7 @@ pub fn apply_text(plan: &Plan, report: &ApplyReport, style: &TextStyle) -> Strin
     let waiting = |s: &mut String, id: &crate::model::ClusterId| {
         let cp = plan.clusters.iter().find(|c| &c.cluster_id == id);
         for d in cp.map(|c| c.waiting.as_slice()).unwrap_or_default() {
-            let _ = writeln!(s, "  waiting: {}", deferred_text(d));
+            let _ = writeln!(s, "  waiting: {}", super::printable(&deferred_text(d)));
         }
     };
     let mut shown = std::collections::BTreeSet::new();
@@ -604,6 +610,42 @@ mod tests {
         assert!(action_line(&a, true, false)
             .ends_with("resize (managed) to 100cc, with a restart (no replica runs: no downtime)"));
         assert!(action_line(&a, false, false).ends_with("with a restart (downtime)"));
+    }
+
+    /// Names and reasons from the database holding a line break are shown
+    /// escaped: a replica name drew a plan line of its own (an outside
+    /// check: a fake `+ create replica` over the real one).
+    #[test]
+    fn a_line_break_in_a_plan_line_is_escaped() {
+        let mut plan = converged_invalid_and(&["x"]);
+        let fake = "r\n  + create replica fake (25cc)";
+        for c in plan.clusters.iter_mut().filter(|c| c.cluster == "x") {
+            c.actions[0].replica = fake.into();
+            c.actions[0].reasons.push(format!("instead of {fake}"));
+            c.waiting.push(crate::strategy::Deferred {
+                strategy: None,
+                action: format!("drop {fake}"),
+                reason: "x".into(),
+                in_seconds: None,
+                limit: false,
+            });
+        }
+        let style = TextStyle {
+            verbosity: Verbosity::Normal,
+            table: crate::render::table::Style {
+                tty: false,
+                color: false,
+            },
+            wide: false,
+            streamed: false,
+        };
+        let text = plan_text(&plan, &style);
+        let creates = text
+            .lines()
+            .filter(|l| l.trim_start().starts_with("+ create"))
+            .count();
+        assert_eq!(creates, 1, "{text}");
+        assert!(text.contains("r\\n  + create replica fake"), "{text}");
     }
 
     /// A cluster with an alert and nothing planned is counted `with an

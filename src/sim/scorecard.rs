@@ -695,7 +695,7 @@ pub fn text(r: &Scorecard) -> String {
     let s = &r.scenario;
     let mut out = format!(
         "scenario {}: {} days at a {} interval, seed {}, {} cluster(s)\n",
-        s.name,
+        crate::model::printable(&s.name),
         num(s.days),
         secs(s.interval_s),
         s.seed,
@@ -728,8 +728,10 @@ pub fn text(r: &Scorecard) -> String {
     let mut rows = vec![head];
     for c in &r.clusters {
         let sv = &c.service;
+        // A name from the catalog (`--from-history`) with a line break
+        // broke the table: shown escaped, as every table shows it.
         let mut row = vec![
-            c.name.clone(),
+            crate::model::printable(&c.name),
             num(c.credits),
             ratio_text(c.vs_oracle),
             baseline_cell(&c.oracle),
@@ -821,7 +823,11 @@ pub fn text(r: &Scorecard) -> String {
     let alerts: Vec<String> = r
         .clusters
         .iter()
-        .flat_map(|c| c.alerts.iter().map(move |a| format!("  {}: {a}", c.name)))
+        .flat_map(|c| {
+            c.alerts
+                .iter()
+                .map(move |a| crate::model::printable(&format!("  {}: {a}", c.name)))
+        })
         .collect();
     if !alerts.is_empty() {
         let _ = writeln!(out, "alerts raised by the planner:");

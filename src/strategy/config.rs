@@ -110,6 +110,19 @@ impl<'a> Obj<'a> {
         if let Some(why) = name.as_deref().and_then(super::refused_replica_name) {
             return Err(ConfigError::new(key, why));
         }
+        // Materialize takes it, quoted; every plan, log line and table
+        // would show it escaped (`\n`), not as the name an operator reads
+        // in a catalog.
+        if name
+            .as_deref()
+            .is_some_and(|n| n.chars().any(char::is_control))
+        {
+            return Err(ConfigError::new(
+                key,
+                "holds a control character (a line break, a tab, an escape): choose a name \
+                 without one",
+            ));
+        }
         Ok(name)
     }
 

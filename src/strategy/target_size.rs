@@ -320,6 +320,22 @@ mod tests {
         assert_eq!(notes.len(), 1, "{notes:?}");
     }
 
+    /// A name holding a line break drew a plan line of its own (a fake
+    /// `+ create replica r_25cc (25cc)` over a 6400cc one: an outside
+    /// check): refused.
+    #[test]
+    fn a_replica_name_with_a_control_character_is_refused() {
+        let sizes = sizes();
+        for name in ["r\n+ create replica x", "r\t1", "r\u{1b}[31m"] {
+            let cfg = serde_json::json!({"target_size": "25cc", "replica_name": name});
+            let err = TargetSizeConfig::parse(&Obj::new(&cfg).unwrap(), &sizes).unwrap_err();
+            assert_eq!(err.key, "replica_name", "{name:?}");
+            assert!(err.message.contains("control character"), "{}", err.message);
+        }
+        let cfg = serde_json::json!({"target_size": "25cc", "replica_name": "r ü \"1\""});
+        assert!(TargetSizeConfig::parse(&Obj::new(&cfg).unwrap(), &sizes).is_ok());
+    }
+
     #[test]
     fn a_replica_name_materialize_reserves_is_refused() {
         let sizes = sizes();
