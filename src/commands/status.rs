@@ -517,6 +517,12 @@ pub fn condition(
         );
     }
     if cluster.replicas.is_empty() {
+        // A managed cluster's own size: what idle_suspend wakes it at when
+        // it remembers nothing.
+        let managed_size = cluster
+            .size
+            .as_ref()
+            .filter(|s| cluster.managed && snap.sizes.contains(s));
         let r = if let Some(alert) = cp.alerts.first() {
             // e.g. nothing remembered to bring back: the promise below
             // would not hold.
@@ -529,6 +535,7 @@ pub fn condition(
             )
             .wake
             .is_empty()
+            && managed_size.is_none()
         {
             // Never suspended by it (made without replicas, or emptied by
             // hand), or its memory gone with no trail of its suspension: a

@@ -1420,6 +1420,26 @@ fn a_schedule_window_of_zero_is_no_lost_memory_for_idle_suspend() {
     assert!(cp.alerts.is_empty(), "{:?}", cp.alerts);
 }
 
+/// A managed cluster suspended elsewhere (`REPLICATION FACTOR 0`, no
+/// state) that gets a statement is woken at its size: one replication
+/// factor change, credited to idle_suspend's resume.
+#[test]
+fn a_managed_cluster_suspended_by_hand_wakes_at_its_size_on_demand() {
+    let mut asleep = managed(0, "50cc", false);
+    asleep.activity = Activity {
+        last_begin: Some(now()),
+        in_flight: 1,
+        last_end: None,
+    };
+    let rows = vec![row("u2", "idle_suspend", json!({"idle_after_s": 600}))];
+    let p = plan(&snap(vec![asleep], rows), &PlanOptions::default());
+    let cp = only(&p);
+    assert!(cp.alerts.is_empty(), "{:?}", cp.alerts);
+    let sql: Vec<&str> = cp.actions.iter().map(|a| a.sql.as_str()).collect();
+    assert_eq!(sql, [r#"ALTER CLUSTER "m" SET (REPLICATION FACTOR = 1)"#]);
+    assert_eq!(cp.actions[0].strategy, StrategyKind::IdleSuspend);
+}
+
 /// A cluster with demand, no replica and nothing remembered to wake it
 /// with plans nothing and says users wait: it needs an operator, it is not
 /// "converged" (`No changes. 1 cluster converged.` beside the alert).

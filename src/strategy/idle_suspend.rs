@@ -1200,7 +1200,9 @@ fn held_against_a_schedule(ctx: &Ctx, d: &mut Desired) {
 /// Demand on a cluster that has no replica, none wanted by the strategies
 /// before this one, and nothing remembered to bring back: its state slot
 /// was wiped (or never written), so nothing says what to wake it with.
-/// Said, never a silent "converged".
+/// A managed cluster says it (its `SIZE`): woken at it, one replica, as
+/// the README promises of a cluster suspended by hand (`REPLICATION
+/// FACTOR 0`). An unmanaged one: said, never a silent "converged".
 fn nothing_to_wake_with(c: &IdleSuspendConfig, ctx: &Ctx, d: &mut Desired, st: &IdleSuspendState) {
     let remembered = !to_wake_with(st).is_empty();
     let demand = ctx.cluster.activity.in_flight > 0 || recent_statement(c, ctx).is_some();
@@ -1210,6 +1212,23 @@ fn nothing_to_wake_with(c: &IdleSuspendConfig, ctx: &Ctx, d: &mut Desired, st: &
         || !d.replicas.is_empty()
         || !ctx.cluster.replicas.is_empty()
     {
+        return;
+    }
+    let own_size = ctx.cluster.size.as_ref().filter(|_| ctx.cluster.managed);
+    if let Some(size) = own_size.filter(|s| ctx.sizes.contains(s)) {
+        let why = match ctx.cluster.activity.in_flight {
+            0 => "a statement came".to_string(),
+            n => format!("demand: {n} statement(s) waiting"),
+        };
+        d.add(
+            "r1",
+            size,
+            KIND,
+            format!(
+                "resume ({why}): suspended elsewhere (replication factor 0), nothing \
+                 remembered; woken at its size {size}, one replica"
+            ),
+        );
         return;
     }
     d.alert(
@@ -1467,6 +1486,24 @@ mod tests {
         let d = step(&empty, &c, Idle::Busy, &mut st);
         assert!(d.names().is_empty());
         assert!(nothing(&d), "{:?}", d.alerts);
+        // A managed cluster at replication factor 0 says its size: woken
+        // at it, one replica (an outside check: it was "converged" with
+        // users waiting, told to create a replica Materialize refuses).
+        let mut managed = empty.clone();
+        managed.managed = true;
+        managed.size = Some(Size::from("50cc"));
+        managed.replication_factor = Some(0);
+        let d = step(&managed, &c, Idle::Busy, &mut IdleSuspendState::default());
+        assert_eq!(d.names(), vec!["r1"]);
+        assert_eq!(d.replicas["r1"].size, Size::from("50cc"));
+        assert!(d.alerts.is_empty(), "{:?}", d.alerts);
+        let d = step(
+            &managed,
+            &c,
+            Idle::For(7200.0),
+            &mut IdleSuspendState::default(),
+        );
+        assert!(d.names().is_empty(), "idle: left asleep");
         // A strategy before it wants a replica: that one wakes the cluster.
         let d = decide_in(&empty, Idle::Busy, now(), |ctx, d| {
             d.add(

@@ -353,15 +353,19 @@ fn empty_by_hand(emu: &Emulator) {
         .expect("emptied by hand");
 }
 
-/// `m`'s plan wakes nothing and alerts that nothing is remembered.
-fn assert_nothing_to_bring_back(m: &serde_json::Value) {
-    assert_eq!(m["actions"], json!([]), "{m:#}");
+/// Nothing remembered: `m`'s plan wakes it at its size, one replica (what
+/// ran before is not known; users waited, "converged", told to create a
+/// replica Materialize refuses on a managed cluster: an outside check).
+fn assert_woken_at_its_size(m: &serde_json::Value) {
+    assert_eq!(m["actions"].as_array().map(Vec::len), Some(1), "{m:#}");
+    assert_eq!(m["actions"][0]["kind"], "set_replication_factor", "{m:#}");
+    assert_eq!(m["actions"][0]["replication_factor"], 1, "{m:#}");
+    let why = m["actions"][0]["reasons"][0].as_str().unwrap_or_default();
     assert!(
-        m["alerts"]
-            .to_string()
-            .contains("remembers nothing to bring back"),
+        why.contains("nothing remembered; woken at its size 25cc"),
         "{m:#}"
     );
+    assert_eq!(m["alerts"], json!([]), "{m:#}");
 }
 
 #[test]
@@ -387,10 +391,10 @@ fn a_wiped_suspended_managed_cluster_wakes_with_the_factor_its_suspension_ended(
 
     // Emptied by hand after that wake and wiped again: the trail's wake
     // (a factor above 0) is newer than its suspension, so what ran since
-    // is not known: an alert, not a guess.
+    // is not known: woken at its size, one replica.
     empty_by_hand(&emu);
     let m = &wiped_and_queried(&emu);
-    assert_nothing_to_bring_back(m);
+    assert_woken_at_its_size(m);
 }
 
 /// Audit rows without a time (written by hand) in a suspended cluster's
@@ -418,12 +422,13 @@ fn timeless_rows_hide_neither_the_suspension_nor_the_wake() {
     assert_eq!(m["actions"][0]["replication_factor"], 2, "{m:#}");
     clusterctl(&emu, &["apply"]).ok();
     assert_eq!(rf(&emu, "m").as_deref(), Some("2"), "woken as it ran");
-    // Emptied by hand since the wake: what ran is not known (an alert),
-    // whatever a timeless creation says.
+    // Emptied by hand since the wake: what ran is not known (woken at its
+    // size, one replica, not the two of the suspension), whatever a
+    // timeless creation says.
     empty_by_hand(&emu);
     timeless("timeless-creation", 1);
     let m = &wiped_and_queried(&emu);
-    assert_nothing_to_bring_back(m);
+    assert_woken_at_its_size(m);
 }
 
 /// The operator resizes a managed cluster that only `idle_suspend` runs,
