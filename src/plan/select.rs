@@ -307,9 +307,15 @@ impl Selection {
                 "--filter-clusters {}",
                 crate::model::single_quoted(&clip(re.as_str()))
             ),
-            (None, false) => format!(
-                "--cluster {}",
-                crate::model::shell_value(&clip(&self.names.join(",")))
+            // One flag a value, as given: joined with commas, `--cluster
+            // 'a,b' --cluster c` read back as three names, none `a,b`.
+            (None, false) => clip(
+                &self
+                    .names
+                    .iter()
+                    .map(|n| format!("--cluster {}", crate::model::shell_value(n)))
+                    .collect::<Vec<_>>()
+                    .join(" "),
             ),
             (None, true) => "all clusters".into(),
         }
@@ -472,7 +478,14 @@ mod tests {
         let re = Selection::pattern(Regex::new(&long).unwrap());
         let d = re.describe();
         assert!(d.chars().count() < 250 && d.ends_with("…'"), "{d}");
-        assert_eq!(Selection::names(&["x", "y"]).describe(), "--cluster x,y");
+        assert_eq!(
+            Selection::names(&["x", "y"]).describe(),
+            "--cluster x --cluster y"
+        );
+        assert_eq!(
+            Selection::names(&["a,b", "c"]).describe(),
+            "--cluster a,b --cluster c"
+        );
         // As a shell takes it: quoted where needed, a quote escaped.
         assert_eq!(
             Selection::names(&["it's odd"]).describe(),
