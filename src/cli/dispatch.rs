@@ -753,30 +753,66 @@ where
         let rt = runtime()?;
         rt.block_on(async {
             let mut ctx = Context::new(db)?;
+            // A temporary replica is this command's to drop: a signal stops
+            // a reading command (a writing one finishes its write) and the
+            // replica goes, audited, as `apply`'s does (SIGTERM left it
+            // running under `dry-run` and `simulate --from-history`: an
+            // outside check).
+            let shutdown = match ctx.opts.create_replica {
+                Some(_) => Some(Shutdown::install()?),
+                None => None,
+            };
             // Before anything else: can the session cluster serve our tables?
-            let session = session::prepare(&mut ctx, None, false).await?;
-            let result = match ui.tables {
-                // Its snapshot reads the migrations too: said after, before
-                // its output.
-                Tables::Read => {
-                    let result = op(&ctx).await;
-                    if let Some(w) = read_warning(&ctx, ui).await {
-                        message_line(ui, &w);
-                    }
-                    result
-                }
-                _ => match newer_schema(&ctx, ui).await {
-                    Ok(warning) => {
-                        if let Some(w) = warning {
+            let stop = shutdown.as_ref().map(Shutdown::flag);
+            let session = session::prepare(&mut ctx, stop, false).await?;
+            let work = async {
+                match ui.tables {
+                    // Its snapshot reads the migrations too: said after, before
+                    // its output.
+                    Tables::Read => {
+                        let result = op(&ctx).await;
+                        if let Some(w) = read_warning(&ctx, ui).await {
                             message_line(ui, &w);
                         }
-                        op(&ctx).await
+                        result
                     }
-                    Err(e) => Err(e),
-                },
+                    _ => match newer_schema(&ctx, ui).await {
+                        Ok(warning) => {
+                            if let Some(w) = warning {
+                                message_line(ui, &w);
+                            }
+                            op(&ctx).await
+                        }
+                        Err(e) => Err(e),
+                    },
+                }
             };
-            for w in session::finish(&ctx, session, false).await {
-                tracing::warn!("{w}");
+            let result = match &shutdown {
+                Some(s) if ui.tables == Tables::Read => match s.unless_signalled(work).await {
+                    Some(result) => result,
+                    None => {
+                        // Its statements may still run on the connections
+                        // it handed back: the drop goes on a fresh one.
+                        ctx.db.forget_idle();
+                        Err(CommandError::Interrupted(
+                            "stopped by a signal; the temporary replica is dropped".into(),
+                        ))
+                    }
+                },
+                _ => work.await,
+            };
+            let finished = async {
+                for w in session::finish(&ctx, session, false).await {
+                    tracing::warn!("{w}");
+                }
+            };
+            match &shutdown {
+                Some(s) => tokio::select! {
+                    () = finished => {}
+                    // A second signal: at once (the next apply drops it).
+                    () = s.forced() => {}
+                },
+                None => finished.await,
             }
             result
         })

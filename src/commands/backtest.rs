@@ -106,11 +106,19 @@ pub async fn backtest(ctx: &Context, o: &BacktestOptions) -> Result<Backtest, Co
         },
     )
     .map_err(CommandError::NotFound)?;
-    // The simulator runs its own runtime: on a thread outside ours.
-    let report =
-        std::thread::scope(|scope| scope.spawn(|| sim::run_built(&built, out, &o.sim)).join())
-            .map_err(|_| CommandError::Io("the simulation panicked (this is a bug)".into()))?
-            .map_err(|e| CommandError::Io(e.to_string()))?;
+    // The simulator runs its own runtime: on a thread outside ours, awaited
+    // (a signal meanwhile stops the command, and its temporary replica is
+    // dropped: a join blocked our runtime, and the replica was left).
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let (args, path) = (o.sim.clone(), out.map(std::path::Path::to_path_buf));
+    std::thread::spawn(move || {
+        let report = sim::run_built(&built, path.as_deref(), &args);
+        let _ = tx.send((report, built));
+    });
+    let (report, built) = rx
+        .await
+        .map_err(|_| CommandError::Io("the simulation panicked (this is a bug)".into()))?;
+    let report = report.map_err(|e| CommandError::Io(e.to_string()))?;
     Ok(Backtest {
         report,
         json: o.sim.json,

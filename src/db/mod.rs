@@ -493,6 +493,14 @@ impl Db {
         });
     }
 
+    /// Closes the pool's idle connections: after work was abandoned (a
+    /// signal), those it handed back may still be busy with its statement,
+    /// and what comes next would queue behind it. Later clients connect
+    /// afresh.
+    pub fn forget_idle(&self) {
+        let _ = self.pool.retain(|_, _| false);
+    }
+
     /// The redacted connection string.
     pub fn display(&self) -> &str {
         &self.display

@@ -1556,3 +1556,58 @@ fn a_watchers_temporary_replica_follows_its_exec_clusters_name_across_a_swap() {
     ));
     assert_eq!(dropped, [[Some("ops_green".to_string())]], "{out}");
 }
+
+/// A reading command with `--create-replica` stopped by SIGTERM: its
+/// temporary replica is dropped and audited, whether the signal comes
+/// while the replica starts or while the command reads (`dry-run` and
+/// `simulate --from-history` were killed by it and left the replica
+/// running until an `apply` there: an outside check).
+#[test]
+fn a_signal_to_a_reading_command_drops_its_temporary_replica() {
+    for (args, while_reading) in [
+        (&["dry-run"][..], true),
+        (&["dry-run"][..], false),
+        (&["simulate", "--from-history", "--days", "1"][..], true),
+    ] {
+        let emu = match while_reading {
+            true => Emulator::start(),
+            false => slow_replica_startups(),
+        };
+        emu.create_cluster("ops");
+        emu.create_cluster("c");
+        init_tables(&emu);
+        strategy(&emu, "c", "idle_suspend", json!({"idle_after_s": 600}));
+        if while_reading {
+            emu.delay_statements("mz_statement_execution_history", Duration::from_secs(20));
+        }
+        let mut argv = args.to_vec();
+        argv.extend(["--exec-cluster", "ops", "--create-replica"]);
+        let mut d = Daemon::start(&emu.url(), &argv);
+        eventually(
+            Duration::from_secs(15),
+            "the temporary replica",
+            &d,
+            || match while_reading {
+                true => matches!(temporaries(&emu).as_slice(), [(_, s)] if s == "online"),
+                false => temporaries(&emu).len() == 1,
+            },
+        );
+        std::thread::sleep(Duration::from_millis(300));
+        let (code, waited) = d.terminate(Duration::from_secs(15));
+        let context = format!("{args:?} while reading {while_reading}: {}", d.output());
+        assert_ne!(code, 0, "{context}");
+        assert!(waited < Duration::from_secs(10), "{waited:?}: {context}");
+        assert!(temporaries(&emu).is_empty(), "{context}");
+        let mut ops = audited_kinds(&emu, "ops");
+        ops.sort();
+        assert_eq!(ops.len(), 2, "{ops:?}: {context}");
+        assert!(
+            ops[0].starts_with("create_replica clusterctl_tmp_"),
+            "{ops:?}"
+        );
+        assert!(
+            ops[1].starts_with("drop_replica clusterctl_tmp_"),
+            "{ops:?}"
+        );
+    }
+}
