@@ -1709,12 +1709,23 @@ pub fn missing_or(
     table: &str,
     context: impl Into<String>,
 ) -> DbError {
+    let context = context.into();
     match super::Missing::of(e) {
         Some(super::Missing::Table) => DbError::TablesMissing {
             where_: store.table(table),
             init: store.init_command(),
         },
         Some(super::Missing::Schema) => super::migrate::missing_schema(store),
+        // A write of the strategy rows is an operator's (`strategy set`,
+        // `rm`, `mv`, `pause`): `doctor` checks what `apply` needs, which
+        // reads them only.
+        None if super::refused(e) && table == STRATEGIES && !context.starts_with("reading") => {
+            DbError::query(context, e).with_hint(&format!(
+                "`{} --print --role ROLE` prints the GRANTs of a role that runs the strategy \
+                 commands",
+                store.init_command()
+            ))
+        }
         None if super::refused(e) => DbError::query(context, e).with_hint(DOCTOR_HINT),
         None => DbError::query(context, e),
     }

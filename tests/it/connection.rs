@@ -290,7 +290,9 @@ fn a_role_without_create_after_a_migration_is_told_the_grant() {
     let url = emu.readonly_url("public");
     let role = role_of(&url);
 
-    // Without INSERT on the strategies: the refusal names doctor.
+    // Without INSERT on the strategies: the refusal names the GRANTs of
+    // an operator's role (doctor checks what apply needs, which only reads
+    // them: it pointed there, and doctor said nothing of them).
     let run = with_url(
         &url,
         &[
@@ -305,7 +307,10 @@ fn a_role_without_create_after_a_migration_is_told_the_grant() {
     assert_eq!(run.code, 1, "{}", run.all());
     assert!(
         run.stderr.contains("permission denied")
-            && run.stderr.contains("`clusterctl doctor` prints the GRANT"),
+            && run.stderr.contains(
+                "`clusterctl init --print --role ROLE` prints the GRANTs of a role that runs \
+                 the strategy commands"
+            ),
         "{}",
         run.all()
     );
