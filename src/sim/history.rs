@@ -1402,6 +1402,9 @@ mod tests {
         let e = scenario::parse_csv(text, 60_000, 0).expect_err("no history");
         assert!(e.0.contains("line 2: negative time"), "{}", e.0);
         assert!(scenario::parse_csv("inf\n", 60_000, 0).is_err());
+        // A spreadsheet's byte-order mark: the first statement is one.
+        let t = scenario::parse_csv("\u{feff}100\n200\n", 600_000, 0).expect("trace");
+        assert_eq!(t.begins, vec![100_000, 200_000]);
     }
 
     const HOURLY: i64 = 60 * MINUTE;

@@ -79,6 +79,7 @@ pub struct SimArgs {
 /// Runs a scenario; returns the report to print on stdout, and the
 /// scenario's notes (what it asks for that has no effect on this run).
 pub fn run_cli(args: &SimArgs) -> Result<(String, Vec<String>), SimError> {
+    check_alternatives(args)?;
     let overrides = overrides_of(args);
     let sc =
         scenario::load_with(&args.scenario, &overrides).map_err(|e| SimError::Scenario(e.0))?;
@@ -86,13 +87,19 @@ pub fn run_cli(args: &SimArgs) -> Result<(String, Vec<String>), SimError> {
     Ok((run_loaded(sc, args)?, notes))
 }
 
-/// Reads and parses every `--strategies` and `--compare` file. The replay
-/// reads them itself; `--from-history` calls this before it connects, so a
-/// mistyped file fails the command before the live database is read (or a
-/// temporary replica made) and before `--out` is written.
+/// Reads and parses every `--strategies` and `--compare` file, and checks
+/// that `--plot` can be written (it is written after the whole run, whose
+/// figures a mistyped directory lost). The replay reads them itself;
+/// `--from-history` calls this before it connects, so a mistyped file
+/// fails the command before the live database is read (or a temporary
+/// replica made) and before `--out` is written.
 pub fn check_alternatives(args: &SimArgs) -> Result<(), SimError> {
     for path in args.strategies.iter().chain(&args.compare) {
         compare::Alternative::load(path).map_err(|e| SimError::Scenario(e.0))?;
+    }
+    if let Some(path) = &args.plot {
+        crate::files::check_writable(path, false)
+            .map_err(|why| SimError::Io(format!("--plot {}: {why}", path.display())))?;
     }
     Ok(())
 }

@@ -1447,6 +1447,9 @@ pub struct Trace {
 /// learn from), earlier ones are ignored, as are times past the end;
 /// without a history a negative time is an error.
 pub fn parse_csv(text: &str, horizon_ms: i64, history_ms: i64) -> Result<Trace, ScenarioError> {
+    // A spreadsheet's export starts with a byte-order mark: its first line
+    // was taken for a header, and its statement dropped.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut out = Trace::default();
     let mut first_abs: Option<DateTime<Utc>> = None;
     let mut seen = false;

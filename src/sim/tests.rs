@@ -885,6 +885,19 @@ fn timeline_has_a_row_per_tick_per_cluster() {
     assert!(lines[20].contains("r_400cc:400cc:true"), "{}", lines[20]);
 }
 
+/// A `--plot` into a directory that does not exist fails before the run
+/// (it was written after it: a fleet's run and its figures lost).
+#[test]
+fn a_plot_that_cannot_be_written_fails_before_the_run() {
+    let args = super::SimArgs {
+        scenario: "no-such-scenario.toml".into(),
+        plot: Some("no-such-dir/x.svg".into()),
+        ..Default::default()
+    };
+    let e = super::run_cli(&args).expect_err("refused");
+    assert!(e.to_string().contains("--plot no-such-dir/x.svg"), "{e}");
+}
+
 #[test]
 fn plot_is_an_svg_with_every_cluster() {
     let (sc, run, card) = sim(ONE);
