@@ -955,6 +955,32 @@ fn cluster_findings(snap: &Snapshot) -> Vec<Finding> {
             ));
         }
     }
+    // Every cluster with strategies left alone or skipped: apply runs and
+    // does nothing (it was "apply will work here" over a fleet of which
+    // not one cluster could be managed: an outside check).
+    let count = |f: fn(&Outcome) -> bool| plan.clusters.iter().filter(|c| f(&c.outcome)).count();
+    let unmanageable = count(|o| matches!(o, Outcome::Unmanageable { .. }));
+    let invalid = count(|o| matches!(o, Outcome::Invalid { .. }));
+    let total = plan.clusters.len();
+    if total > 0 && unmanageable + invalid == total {
+        let mut why = Vec::new();
+        if unmanageable > 0 {
+            why.push(format!("{unmanageable} not manageable"));
+        }
+        if invalid > 0 {
+            why.push(format!("{invalid} skipped for invalid strategy rows"));
+        }
+        out.push(finding(
+            Level::Blocker,
+            "cluster",
+            format!(
+                "apply would act on none of the {total} cluster{} with strategies: {}",
+                plural(total),
+                why.join(", ")
+            ),
+            Some("the warnings about each cluster say why and what to do".into()),
+        ));
+    }
     out
 }
 

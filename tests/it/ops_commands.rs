@@ -5,8 +5,8 @@
 use serde_json::json;
 
 use crate::cli::{
-    audit, clusterctl, clusterctl_gives_up, command, during, late, pairs, run_cmd, state_of,
-    states, strategy, strategy_at, write_state, Run,
+    audit, clusterctl, clusterctl_gives_up, command, during, init_tables, late, pairs, run_cmd,
+    state_of, states, strategy, strategy_at, write_state, Run,
 };
 use crate::support::Emulator;
 
@@ -4131,4 +4131,41 @@ fn strategy_mv_retries_a_write_whose_answer_was_lost() {
             r#"{"target_size": "25cc"}"#.into()
         )]
     );
+}
+
+/// `doctor` over a region where apply would act on none of the clusters
+/// with strategies (each left alone or skipped) is blocked, not "apply will
+/// work here" (an outside check: 25 clusters not manageable, 4 skipped);
+/// one manageable cluster is enough for apply to work.
+#[test]
+fn doctor_blocks_when_apply_would_act_on_no_cluster() {
+    let emu = Emulator::start();
+    emu.create_cluster("ops");
+    emu.add_replica("ops", "r1", "25cc");
+    emu.set_replica_online("ops", "r1");
+    emu.create_cluster("refresh");
+    emu.set_schedule("refresh", "on-refresh");
+    emu.create_cluster("bad");
+    init_tables(&emu);
+    strategy(
+        &emu,
+        "refresh",
+        "target_size",
+        json!({"target_size": "25cc"}),
+    );
+    strategy(&emu, "bad", "target_size", json!({"target_size": "80cc"}));
+    let r = clusterctl(&emu, &["doctor", "--exec-cluster", "ops"]);
+    assert_eq!(r.code, 3, "{}", r.all());
+    assert!(
+        r.stdout.contains(
+            "apply would act on none of the 2 clusters with strategies: 1 not manageable, \
+             1 skipped for invalid strategy rows"
+        ),
+        "{}",
+        r.all()
+    );
+    emu.create_cluster("good");
+    strategy(&emu, "good", "target_size", json!({"target_size": "25cc"}));
+    let r = clusterctl(&emu, &["doctor", "--exec-cluster", "ops"]);
+    assert!(!r.stdout.contains("apply would act on none"), "{}", r.all());
 }
