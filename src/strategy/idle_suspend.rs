@@ -408,9 +408,12 @@ fn score(ctx: &Ctx, p: &Predicting, st: &mut IdleSuspendState) {
         ps.began = Some(b);
     }
     if hydrated {
-        ps.served(p.config, now, current.map(|(o, _)| o.wake));
+        // An occurrence is known by the onset it is aimed at, not its
+        // wake: a lead learned since (a hydration time, a margin) moves the
+        // wake, and the same day was scored again (an outside check).
+        ps.served(p.config, now, current.map(|(o, _)| o.aimed));
         if let Some((o, predict::Phase::Started)) = current {
-            ps.hit(p.config, o.wake);
+            ps.hit(p.config, o.aimed);
         }
     } else if demand_now {
         // Only users who came after the onset the wake was aimed at count
@@ -2807,6 +2810,34 @@ mod tests {
             assert_eq!(sensitive, Some(true));
             let d = round(&warm, "2026-02-02T10:05:00Z", &mut st);
             assert!(d.names().is_empty(), "nobody came: {:?}", d.notes);
+        }
+
+        /// An occurrence is scored once: a lead learned after its wake (a
+        /// margin, a hydration time) moves its wake, and the same day was
+        /// counted a second hit (an outside check: `hits` 2 of one day).
+        #[test]
+        fn an_occurrence_is_scored_once_whatever_its_lead_since() {
+            let empty = with_activity(cluster("c", vec![]), Some("2026-01-30T17:00:00Z"), 0);
+            let mut st = suspended();
+            let d = round(&empty, "2026-02-02T08:41:00Z", &mut st);
+            assert_eq!(d.names(), vec!["r_200cc"]);
+            let came = with_activity(
+                cluster("c", vec![replica("r_200cc", "200cc", true)]),
+                Some("2026-02-02T09:20:00Z"),
+                1,
+            );
+            let hits = |st: &IdleSuspendState| st.predict.as_ref().map_or(0, |p| p.hits);
+            round(&came, "2026-02-02T09:21:00Z", &mut st);
+            assert_eq!(hits(&st), 1, "users found it hydrated");
+            // A longer hydration learned since: a lead 10 minutes longer,
+            // a wake 10 minutes earlier, the same occurrence.
+            let p = st.predict.as_mut().unwrap();
+            p.hydrations
+                .by_size
+                .insert(Size::from("200cc"), vec![1200, 1260, 1230]);
+            round(&came, "2026-02-02T09:22:00Z", &mut st);
+            round(&came, "2026-02-02T09:23:00Z", &mut st);
+            assert_eq!(hits(&st), 1, "{:?}", st.predict);
         }
 
         #[test]

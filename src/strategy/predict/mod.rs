@@ -75,7 +75,8 @@ pub struct PredictState {
     /// Whether that demand was predicted (a late prewarm, not a surprise).
     #[serde(default)]
     pub miss_predicted: bool,
-    /// The wake of the last occurrence counted as a hit or a miss.
+    /// The occurrence last counted as a hit or a miss, by the onset it was
+    /// aimed at (its wake moves with the lead; written as its wake before).
     #[serde(default)]
     pub scored: Option<DateTime<Utc>>,
     #[serde(default)]
@@ -135,11 +136,11 @@ impl PredictState {
 
     /// Counts the occurrence that just started as a hit (users found the
     /// cluster hydrated): the margin decays towards the configured one.
-    pub fn hit(&mut self, c: &PredictConfig, wake: DateTime<Utc>) {
-        if self.scored == Some(wake) || self.miss_since.is_some() {
+    pub fn hit(&mut self, c: &PredictConfig, aimed: DateTime<Utc>) {
+        if self.scored == Some(aimed) || self.miss_since.is_some() {
             return;
         }
-        self.scored = Some(wake);
+        self.scored = Some(aimed);
         self.hits += 1;
         let base = c.margin_s as f64;
         self.margin_s = Some(base + (self.margin(c) - base) * DECAY);
@@ -158,7 +159,7 @@ impl PredictState {
 
     /// A replica is hydrated again: a predicted demand that waited widens
     /// the margin by how long it waited.
-    pub fn served(&mut self, c: &PredictConfig, now: DateTime<Utc>, wake: Option<DateTime<Utc>>) {
+    pub fn served(&mut self, c: &PredictConfig, now: DateTime<Utc>, aimed: Option<DateTime<Utc>>) {
         let Some(since) = self.miss_since.take() else {
             return;
         };
@@ -166,8 +167,8 @@ impl PredictState {
             let late = (now - since).num_seconds().max(0) as f64;
             self.margin_s = Some((self.margin(c) + late).min(MAX_MARGIN_S));
             self.misses += 1;
-            if wake.is_some() {
-                self.scored = wake;
+            if aimed.is_some() {
+                self.scored = aimed;
             }
         }
     }
