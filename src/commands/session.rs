@@ -257,10 +257,38 @@ pub async fn prepare(
         None => sc,
     };
     let me = Maker::me();
-    let leftovers = leftovers(&sc);
+    let mut leftovers = leftovers(&sc);
+    let mut sc = sc;
+    // Those of dead runs go before ours is made (`apply`): a few killed
+    // runs' replicas reached max_replicas_per_cluster, and every later
+    // `--create-replica` start failed on the limit, leaving them there
+    // (an outside check). Audited once ours is made (whatever becomes of
+    // it: the audit waits for a replica that serves, as `abandon`'s does).
+    let mut dropped_first = Vec::new();
+    if let (Some(_), true, Some(id)) = (&create, cleanup, sc.id.clone()) {
+        if !leftovers.is_empty() {
+            let run_id = Uuid::new_v4();
+            let (records, warnings) = drop_leftovers(ctx, &sc, &id.0, &run_id, &leftovers).await;
+            for w in warnings {
+                tracing::warn!("{w}");
+            }
+            let gone: Vec<&str> = records
+                .iter()
+                .filter(|(_, executed, _)| *executed)
+                .filter_map(|(row, _, _)| row.decision_ctx["replica"].as_str())
+                .collect();
+            sc.replicas.retain(|r| !gone.contains(&r.name.as_str()));
+            leftovers.retain(|n| !gone.contains(&n.as_str()));
+            dropped_first = records;
+        }
+    }
     let temporary = match create {
         Some(size) => {
-            let (t, online) = create_temporary(ctx, &sc, size, &me, stop).await?;
+            let made = create_temporary(ctx, &sc, size, &me, stop).await;
+            for w in audit(ctx, dropped_first).await {
+                tracing::warn!("{w}");
+            }
+            let (t, online) = made?;
             match online {
                 Ok(()) => Some(t),
                 Err(CommandError::Interrupted(why)) => {

@@ -1611,3 +1611,35 @@ fn a_signal_to_a_reading_command_drops_its_temporary_replica() {
         );
     }
 }
+
+/// Killed `--create-replica` runs' replicas up to Materialize's
+/// max_replicas_per_cluster (5): every later `--create-replica` start
+/// failed on the limit, and nothing dropped them (an outside check). An
+/// `apply` drops them before it makes its own, audited.
+#[test]
+fn leftovers_at_the_replica_limit_are_dropped_before_a_new_temporary_replica() {
+    let emu = Emulator::start();
+    emu.create_cluster("ops");
+    emu.add_replica("ops", "r1", "25cc");
+    emu.set_replica_online("ops", "r1");
+    init_tables(&emu);
+    let dead: Vec<String> = (1..=4)
+        .map(|i| format!("clusterctl_tmp_1000000000_otherhost_{i}_1_1"))
+        .collect();
+    for name in &dead {
+        emu.add_replica("ops", name, "25cc");
+    }
+    let run = clusterctl(
+        &emu,
+        &["apply", "--exec-cluster", "ops", "--create-replica"],
+    );
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert_eq!(replica_names(&emu, "ops"), ["r1"], "{}", run.all());
+    let dropped: Vec<String> = audit_ctx(&emu, "ops")
+        .iter()
+        .filter(|c| c["kind"] == "drop_replica")
+        .filter_map(|c| c["replica"].as_str().map(str::to_string))
+        .filter(|n| dead.contains(n))
+        .collect();
+    assert_eq!(dropped.len(), 4, "{dropped:?}\n{}", run.all());
+}
