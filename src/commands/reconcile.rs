@@ -270,11 +270,6 @@ pub async fn apply_once(
                 "{settled} action(s) of an interrupted run had no recorded outcome; settled from the catalog"
             );
         }
-        for cp in &plan.clusters {
-            if let Some(d) = &cp.in_doubt {
-                tracing::warn!(cluster = %cp.cluster, "{}", d.reason);
-            }
-        }
         log_decisions(&plan);
         let exec = ExecOptions {
             max_actions: opts.max_actions,

@@ -165,6 +165,10 @@ pub(super) fn plan_cluster(
     cp.notes.append(&mut desired.notes);
     cp.waiting = waiting_of(cluster, &desired, snap.now);
     cp.alerts.append(&mut desired.alerts);
+    if cp.alerts.is_empty() {
+        cp.alerts
+            .extend(nothing_serves_a_loop(cluster, &desired, snap.now));
+    }
     let (actions, moot, not_taken) = if cluster.managed {
         managed_actions(snap, opts, cluster, state, &configs, &desired, &mut cp)
     } else {
@@ -283,6 +287,43 @@ fn waiting_of(
         });
     }
     out
+}
+
+/// A replica the plan keeps that crash-loops while no other serves: users
+/// wait until an operator acts (it was only "waiting: hydrate r1", exit 0,
+/// nothing on stderr: an outside check). Said once a strategy has not
+/// said it already (`shrink_to_fit` and `burst` have their own).
+fn nothing_serves_a_loop(
+    cluster: &Cluster,
+    desired: &Desired,
+    now: DateTime<Utc>,
+) -> Option<String> {
+    if desired.suspending.is_some()
+        || cluster
+            .replicas
+            .iter()
+            .any(|r| r.hydrated && desired.replicas.contains_key(&r.name))
+    {
+        return None;
+    }
+    let r = cluster
+        .replicas
+        .iter()
+        .find(|r| desired.replicas.contains_key(&r.name) && r.crash_looping(now))?;
+    let size = r.size.as_ref().map_or("?", |s| s.0.as_str());
+    let fix = match r.crash.ooms > 0 {
+        true => format!(
+            "{size} is probably too small for this cluster's workload: raise the size its \
+             strategy asks for (target_size, schedule), or let shrink_to_fit choose it"
+        ),
+        false => "look at the replica's status history (mz_cluster_replica_status_history) for \
+                  why it crashes"
+            .to_string(),
+    };
+    Some(format!(
+        "{}; no other replica serves, so the cluster's users wait: {fix}",
+        looping(r, size)
+    ))
 }
 
 /// A crash in the window, said with "hydrating": alone, that hid an OOM

@@ -2922,6 +2922,44 @@ fn the_plan_waits_for_the_new_target_not_an_old_one_still_hydrating() {
     }
 }
 
+/// A cluster whose only replica is OOM-killed in a loop at its
+/// `target_size`: users wait until an operator acts, said as an alert with
+/// the fix (it was only "waiting: hydrate r1", nothing on stderr); with
+/// another replica serving, nobody waits: no alert.
+#[test]
+fn a_crash_loop_with_nothing_else_serving_is_an_alert() {
+    let looping = |hydrated_other: bool| {
+        let mut r = replica(1, "r1", "25cc", false);
+        r.crash = CrashInfo {
+            crashes: 7,
+            ooms: 7,
+            last_crash: Some(now() - Duration::minutes(2)),
+            first_crash: None,
+        };
+        let mut replicas = vec![r];
+        if hydrated_other {
+            replicas.push(replica(2, "r2", "25cc", true));
+        }
+        let rows = vec![row("u2", "target_size", json!({"target_size": "25cc"}))];
+        plan(
+            &snap(vec![cluster("u2", "c", replicas)], rows),
+            &PlanOptions::default(),
+        )
+    };
+    let p = looping(false);
+    let cp = only(&p);
+    assert_eq!(cp.alerts.len(), 1, "{:?}", cp.alerts);
+    assert!(
+        cp.alerts[0].contains("no other replica serves, so the cluster's users wait")
+            && cp.alerts[0].contains("25cc is probably too small"),
+        "{:?}",
+        cp.alerts
+    );
+    assert_eq!(cp.state(), PlanState::Attention);
+    let p = looping(true);
+    assert!(only(&p).alerts.is_empty(), "{:?}", only(&p).alerts);
+}
+
 /// A managed cluster that goes idle while an operator's resize is in
 /// flight (tenth session's review): the suspension waited for the cut-over,
 /// but its state was saved anyway, remembering both sizes; the suspension

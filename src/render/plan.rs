@@ -76,6 +76,15 @@ pub fn problems(plan: &Plan) -> Vec<String> {
             }
             Outcome::Planned => {}
         }
+        // Among the plan's problems (a watcher says them when they change:
+        // a log line of every run repeated it for up to 16 minutes).
+        if let Some(d) = &cp.in_doubt {
+            out.push(format!(
+                "warning: {}: {}",
+                header(cp),
+                super::printable(&d.reason)
+            ));
+        }
         for a in &cp.alerts {
             out.push(format!("warning: {}: {}", header(cp), super::printable(a)));
         }
@@ -646,6 +655,27 @@ mod tests {
             .count();
         assert_eq!(creates, 1, "{text}");
         assert!(text.contains("r\\n  + create replica fake"), "{text}");
+    }
+
+    /// What holds a cluster in doubt is one of the plan's problems, on
+    /// stderr as a warning naming the cluster (a watcher says problems when
+    /// they change: a log line of every run repeated it for 16 minutes).
+    #[test]
+    fn a_cluster_in_doubt_is_a_problem_naming_it() {
+        let mut plan = converged_and_invalid();
+        for c in plan.clusters.iter_mut().filter(|c| c.cluster == "ok") {
+            c.in_doubt = Some(Box::new(crate::plan::doubt::InDoubt {
+                reason: "a DROP of r1 may still reach the server".into(),
+                until: chrono::Utc::now(),
+            }));
+        }
+        let said = problems(&plan);
+        assert!(
+            said.contains(
+                &"warning: cluster ok (u2): a DROP of r1 may still reach the server".to_string()
+            ),
+            "{said:?}"
+        );
     }
 
     /// A cluster with an alert and nothing planned is counted `with an

@@ -1281,6 +1281,8 @@ fn doctor_says_whether_apply_will_work() {
 
     // Rows every run skips, or of no cluster: apply works for the others,
     // and doctor points at check, which names each (it said nothing).
+    emu.create_hydrated_cluster("fine", "r1", "25cc");
+    strategy(&emu, "fine", "target_size", json!({"target_size": "25cc"}));
     emu.create_hydrated_cluster("skipped", "r1", "25cc");
     strategy(&emu, "skipped", "target_size", json!({"target_size": 5}));
     emu.sql(

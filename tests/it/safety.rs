@@ -2139,7 +2139,7 @@ fn the_next_run_holds_the_cluster(emu: &Emulator) {
     assert!(
         run.stderr
             .lines()
-            .any(|l| l.contains("may still be running") && l.contains("cluster=c")),
+            .any(|l| l.starts_with("warning: cluster c (") && l.contains("may still be running")),
         "{}",
         run.all()
     );
