@@ -666,7 +666,7 @@ mod tests {
         for c in plan.clusters.iter_mut().filter(|c| c.cluster == "ok") {
             c.in_doubt = Some(Box::new(crate::plan::doubt::InDoubt {
                 reason: "a DROP of r1 may still reach the server".into(),
-                until: chrono::Utc::now(),
+                until: chrono::DateTime::UNIX_EPOCH,
             }));
         }
         let said = problems(&plan);
