@@ -484,7 +484,10 @@ pub fn condition(
             && matches!(
                 d.strategy,
                 Some(
-                    StrategyKind::Stabilization | StrategyKind::TargetSize | StrategyKind::Schedule
+                    StrategyKind::Stabilization
+                        | StrategyKind::TargetSize
+                        | StrategyKind::Schedule
+                        | StrategyKind::IdleSuspend
                 )
             )
     }) {
@@ -493,13 +496,19 @@ pub fn condition(
     if let Some(d) = cp.waiting.iter().find(|d| d.held_by_limit()) {
         return (Condition::Limited, deferred_text(d));
     }
-    if let Some(d) = cp.waiting.iter().find(|d| d.strategy.is_none()) {
-        // A managed cluster's reconfiguration in flight, or a replica hydrating.
-        let condition = match d.action.as_str() {
-            "resize" => Condition::Resizing,
-            _ => Condition::Hydrating,
-        };
-        return (condition, deferred_text(d));
+    // A managed cluster's reconfiguration in flight, or a replica
+    // hydrating; then a drop kept for an operator (the replica running the
+    // cluster's sources: it said Hydrating with every replica hydrated, an
+    // outside check).
+    let unowned = || cp.waiting.iter().filter(|d| d.strategy.is_none());
+    if let Some(d) = unowned().find(|d| d.action == "resize") {
+        return (Condition::Resizing, deferred_text(d));
+    }
+    if let Some(d) = unowned().find(|d| d.action.starts_with("hydrate ")) {
+        return (Condition::Hydrating, deferred_text(d));
+    }
+    if let Some(d) = unowned().next() {
+        return (Condition::Limited, deferred_text(d));
     }
     if let Some(d) = cp
         .waiting
@@ -527,6 +536,11 @@ pub fn condition(
             // e.g. nothing remembered to bring back: the promise below
             // would not hold.
             alert.clone()
+        } else if let Some(why) = &cp.held_empty {
+            // A schedule's default of 0: not idle_suspend's memory (it said
+            // "remembers none", of a cluster a schedule row holds empty:
+            // an outside check).
+            format!("no replicas: {why}; statements wait until it wants replicas again")
         } else if has(StrategyKind::IdleSuspend)
             && crate::strategy::remembered(
                 cluster,
@@ -678,6 +692,92 @@ mod tests {
         assert!(text.contains("short "), "{text}");
         // Each reason keeps its room.
         assert!(text.lines().all(|l| !l.ends_with("hydra…")), "{text}");
+    }
+
+    /// A drop kept for an operator (the replica running the cluster's
+    /// sources) is `Limited`, with every replica hydrated: it said
+    /// `Hydrating` (an outside check).
+    #[test]
+    fn a_drop_kept_for_an_operator_is_limited_not_hydrating() {
+        use crate::model::{Cluster, Replica, Snapshot, StrategyRow};
+        let mut c = Cluster::empty(ClusterId("u2".into()), "src");
+        c.has_singleton_source = true;
+        c.replicas = vec![
+            Replica {
+                id: "u1".into(),
+                ..crate::strategy::testutil::replica("r1", "25cc", true)
+            },
+            Replica {
+                id: "u2".into(),
+                ..crate::strategy::testutil::replica("r_50cc", "50cc", true)
+            },
+        ];
+        let snap = Snapshot {
+            sizes: SizeCatalog::cloud_defaults(),
+            clusters: vec![c],
+            strategies: vec![StrategyRow {
+                cluster_id: ClusterId("u2".into()),
+                strategy_type: "target_size".into(),
+                config: json!({"target_size": "50cc"}),
+                updated_at: None,
+                unreadable: None,
+            }],
+            activity_log_has_rows: true,
+            ..Snapshot::default()
+        };
+        let report = status_of(&snap, &Selection::all(), false, &BTreeMap::new());
+        let c = &report.clusters[0];
+        assert_eq!(c.condition, Condition::Limited, "{}", c.reason);
+        assert!(
+            c.reason.contains("runs the cluster's sources"),
+            "{}",
+            c.reason
+        );
+    }
+
+    /// An empty cluster a schedule's default holds at 0 replicas, with
+    /// idle_suspend beside it and a statement waiting: the reason is the
+    /// schedule's (it said idle_suspend "remembers none to bring back").
+    #[test]
+    fn an_empty_cluster_a_schedule_holds_empty_says_so() {
+        use crate::model::{Activity, Cluster, Snapshot, StrategyRow};
+        let mut c = Cluster::empty(ClusterId("u2".into()), "s");
+        c.activity = Activity {
+            last_begin: Some(chrono::DateTime::UNIX_EPOCH),
+            in_flight: 1,
+            last_end: None,
+        };
+        let row = |ty: &str, config: serde_json::Value| StrategyRow {
+            cluster_id: ClusterId("u2".into()),
+            strategy_type: ty.into(),
+            config,
+            updated_at: None,
+            unreadable: None,
+        };
+        let snap = Snapshot {
+            sizes: SizeCatalog::cloud_defaults(),
+            clusters: vec![c],
+            strategies: vec![
+                row(
+                    "schedule",
+                    json!({"timezone": "UTC", "default": {"size": "25cc", "replicas": 0},
+                           "windows": [{"cron": "0 0 3 1 1 *", "duration_s": 3600, "size": "50cc"}]}),
+                ),
+                row("idle_suspend", json!({"idle_after_s": 600})),
+            ],
+            activity_log_has_rows: true,
+            ..Snapshot::default()
+        };
+        let report = status_of(&snap, &Selection::all(), false, &BTreeMap::new());
+        let c = &report.clusters[0];
+        assert_eq!(c.condition, Condition::Suspended, "{}", c.reason);
+        assert!(
+            c.reason.starts_with("no replicas: schedule: ")
+                && c.reason
+                    .ends_with("statements wait until it wants replicas again"),
+            "{}",
+            c.reason
+        );
     }
 
     /// WANT of a managed cluster resized: what it ends with, named as

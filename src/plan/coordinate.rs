@@ -66,6 +66,7 @@ pub(super) fn plan_cluster(
         next_decision_at: None,
         prediction: None,
         in_doubt: None,
+        held_empty: None,
         rolled_back: None,
         activity_sensitive: false,
     };
@@ -159,6 +160,10 @@ pub(super) fn plan_cluster(
         &mut desired,
     );
     cp.suspending = desired.suspending.is_some();
+    cp.held_empty = desired
+        .held_empty
+        .as_ref()
+        .map(|c| Box::new(format!("{}: {}", c.strategy, c.reason)));
     if cp.suspending && !matches!(idle, Idle::Unknown) {
         cp.observed_activity = Some(Box::new(cluster.activity.clone()));
     }

@@ -273,6 +273,12 @@ pub struct ClusterPlan {
     /// cluster: its actions are held back as pending work until then.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub in_doubt: Option<Box<doubt::InDoubt>>,
+    /// A strategy holds the cluster without replicas on purpose (a
+    /// schedule's default of 0), as `strategy: reason`: what `status` says
+    /// of an empty cluster whose statements wait (boxed: few clusters have
+    /// it, [`ClusterPlan`] stays small).
+    #[serde(skip)]
+    pub held_empty: Option<Box<String>>,
     /// The cluster's last resize did not take (Materialize rolled it back
     /// at its deadline) and the strategies want that size again.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -542,10 +542,12 @@ fn recall_read(ctx: &Ctx, st: &mut IdleSuspendState) -> Option<String> {
     // As `suspend` remembers: not the burst replica. Nor one that cannot
     // be created (a size withdrawn since): `wipe-state`, the fix its alert
     // suggests, would otherwise bring the same alert back from the trail.
-    let dropped: Vec<SuspendedReplica> = sized_drops(last, burst)
-        .filter(|d| !remembered.iter().any(|r| r.name == d.name))
-        .filter(|r| not_creatable(ctx, r).is_none())
-        .collect();
+    // Said in the wake's reason, not alerted on (it said nothing of them:
+    // an outside check).
+    let (dropped, left_out): (Vec<SuspendedReplica>, Vec<SuspendedReplica>) =
+        sized_drops(last, burst)
+            .filter(|d| !remembered.iter().any(|r| r.name == d.name))
+            .partition(|r| not_creatable(ctx, r).is_none());
     if dropped.is_empty() {
         return None;
     }
@@ -554,6 +556,15 @@ fn recall_read(ctx: &Ctx, st: &mut IdleSuspendState) -> Option<String> {
         listed(&dropped),
         last.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
     );
+    for r in &left_out {
+        if let Some(why) = not_creatable(ctx, r) {
+            what.push_str(&format!(
+                "; not {} ({}), which it dropped too: {why}",
+                shown(&r.name),
+                shown(&r.size.0)
+            ));
+        }
+    }
     let still: Vec<SuspendedReplica> = running
         .into_iter()
         .filter(|r| !remembered.iter().any(|m| m.name == r.name))
@@ -1095,10 +1106,10 @@ fn suspend(
         return;
     }
     if let Some(left) = cooldown_left(st.resumed_at, c.cooldown_s, ctx.now) {
-        d.note(
-            KIND,
-            format!("idle, but resumed recently: cooldown {left}s left"),
-        );
+        // Pending work with its time, not a note: the plan said
+        // "converged" of a cluster it suspends in minutes (an outside
+        // check).
+        d.defer_for_cooldown(KIND, "suspend (idle)".into(), c.cooldown_s, left);
         return;
     }
     held_against_a_schedule(ctx, d);
@@ -1518,6 +1529,46 @@ mod tests {
             decide(&c, ctx, d, &mut IdleSuspendState::default())
         });
         assert!(!nothing(&d), "{:?}", d.alerts);
+    }
+
+    /// A replica the last suspension dropped whose size is no longer
+    /// offered is left out of a wake rebuilt from the trail, and the wake's
+    /// reason says so (it said nothing of it: an outside check).
+    #[test]
+    fn a_wake_from_the_trail_says_what_it_leaves_out() {
+        use crate::model::LastSuspension;
+        let c = cfg(serde_json::json!({"idle_after_s": 600}));
+        let empty = cluster("c", vec![]);
+        let at = now() - chrono::Duration::hours(1);
+        let trail = LastSuspension {
+            at,
+            dropped: vec![
+                ("a".into(), Some(Size::from("25cc"))),
+                ("gone".into(), Some(Size::from("999cc"))),
+            ],
+            live: vec!["a".into(), "gone".into()],
+            last_created: Some(at - chrono::Duration::days(1)),
+        };
+        let mut st = IdleSuspendState::default();
+        let d = decide_in(&empty, Idle::Busy, now(), |ctx, d| {
+            let ctx = Ctx {
+                last_suspension: Some(&trail),
+                trail_read: true,
+                ..ctx.clone()
+            };
+            prepare(&c, &ctx, d, &mut st, false);
+            decide(&c, &ctx, d, &mut st)
+        });
+        assert_eq!(d.names(), ["a"]);
+        let why = d.replicas["a"]
+            .added_by
+            .as_ref()
+            .map(|c| c.reason.clone())
+            .unwrap_or_default();
+        assert!(
+            why.contains("; not gone (999cc), which it dropped too: size 999cc is not offered"),
+            "{why}"
+        );
     }
 
     #[test]
@@ -2509,7 +2560,11 @@ mod tests {
         let live = cluster("c", vec![replica("r1", "25cc", true)]);
         let d = step(&live, &c, Idle::For(120.0), &mut st);
         assert_eq!(d.names(), vec!["r1"]);
-        assert!(d.notes.iter().any(|n| n.contains("cooldown")));
+        // Pending, with when it is due (a note made the plan "converged").
+        assert_eq!(d.deferred.len(), 1, "{:?}", d.deferred);
+        assert_eq!(d.deferred[0].action, "suspend (idle)");
+        assert_eq!(d.deferred[0].in_seconds, Some(3500));
+        assert!(d.deferred[0].reason.contains("cooldown_s 3600"));
     }
 
     #[test]
