@@ -618,12 +618,19 @@ impl Metrics {
 }
 
 /// Whether `--metrics-file` names a file it may replace (a temporary file
-/// is renamed over it): checked before a command connects, and again at
-/// each write (a watcher's file may change meanwhile).
+/// is renamed over it): none yet, an empty one, or a textfile clusterctl
+/// wrote; never another file (a mistyped `--metrics-file plan.json`
+/// replaced it, a log line aside: an outside check). Checked before a
+/// command connects, and again at each write (a watcher's file may change
+/// meanwhile).
 pub fn check_textfile(path: &Path) -> Result<(), String> {
-    crate::files::check_writable(path, true)
-        .map(|_| ())
-        .map_err(|why| format!("--metrics-file {}: {why}", path.display()))
+    let refused = |why: String| format!("--metrics-file {}: {why}", path.display());
+    crate::files::check_writable(path, true).map_err(refused)?;
+    previous_counts(path).map(|_| ()).map_err(|why| {
+        refused(format!(
+            "{why}: not replaced (name the textfile clusterctl writes, or remove this one)"
+        ))
+    })
 }
 
 /// The directory and file name of a `--metrics-file`.
@@ -723,6 +730,31 @@ mod tests {
         std::fs::remove_file(&path).unwrap();
         std::fs::create_dir(&path).unwrap();
         assert!(previous_counts(&path).is_err_and(|e| e.contains("cannot be read")));
+    }
+
+    /// A `--metrics-file` naming a file clusterctl did not write is never
+    /// replaced (a mistyped path replaced a 212 KB README with metrics, a
+    /// log line aside: an outside check); none, an empty one or ours is.
+    #[test]
+    fn a_file_that_is_not_a_textfile_of_ours_is_not_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plan.json");
+        assert_eq!(check_textfile(&path), Ok(()), "none yet");
+        std::fs::write(&path, "{\"plan\": 1}\n").unwrap();
+        let refused = check_textfile(&path).expect_err("not ours");
+        assert!(refused.contains("not replaced"), "{refused}");
+        let m = Metrics::new();
+        m.observe_run(
+            RunOutcome::Success,
+            Duration::from_secs(1),
+            None,
+            Utc::now(),
+        );
+        assert!(m.add_to_textfile(&path).is_err());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "{\"plan\": 1}\n");
+        std::fs::write(&path, "").unwrap();
+        assert!(m.add_to_textfile(&path).is_ok(), "an empty one is");
+        assert!(m.add_to_textfile(&path).is_ok(), "and ours then");
     }
 
     #[test]
