@@ -194,14 +194,26 @@ impl SavedPlan {
         // Cluster ids and names repeat from one region to the next
         // (staging's u2 is production's u2): a plan reviewed for one is
         // never applied to another.
-        if let (Some(saved), Some(here)) = (&self.environment_id, &fresh.environment_id) {
-            if saved != here {
+        let save_here =
+            "Save a plan here (`clusterctl dry-run --out FILE`), review it and apply that";
+        match (&self.environment_id, &fresh.environment_id) {
+            (Some(saved), Some(here)) if saved != here => {
                 return Err(crate::model::printable(&format!(
                     "the plan was saved for environment {saved}, and this is {here}; nothing \
-                     was done. Save a plan here (`clusterctl dry-run --out FILE`), review it and \
-                     apply that"
+                     was done. {save_here}"
                 )));
             }
+            // Every dry-run here records it: a plan without one (edited by
+            // hand, or saved where the server had none) cannot show it was
+            // saved for this region (it was applied unchecked: an outside
+            // check).
+            (None, Some(here)) => {
+                return Err(crate::model::printable(&format!(
+                    "the plan does not say which environment it was saved for (no \
+                     environment_id), and this is {here}; nothing was done. {save_here}"
+                )));
+            }
+            _ => {}
         }
         let unplanned = self.unplanned(fresh, left_out);
         fresh
@@ -502,6 +514,17 @@ mod tests {
         assert!(
             e.starts_with("the plan was saved for environment env-a, and this is env-b"),
             "{e}"
+        );
+        // One that says none (edited by hand) is refused where the region
+        // has one, and admitted where it has none to compare.
+        saved.environment_id = None;
+        let e = saved
+            .admit_selected(&mut here("env-a"), &[], "all")
+            .unwrap_err();
+        assert!(e.contains("does not say which environment"), "{e}");
+        assert_eq!(
+            saved.admit_selected(&mut nothing_planned(now), &[], "all"),
+            Ok(())
         );
     }
 
