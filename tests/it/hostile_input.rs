@@ -840,14 +840,35 @@ fn a_metrics_file_or_plan_file_that_cannot_be_written_is_refused_before_connecti
     use std::os::unix::fs::FileTypeExt as _;
     let meta = std::fs::symlink_metadata(&fifo).expect("the fifo");
     assert!(meta.file_type().is_fifo(), "the FIFO is left as it was");
-    // A regular file that is not ours is carried over as far as it reads,
-    // and replaced; a file too large to be a textfile is said.
+    // A regular file that is not ours (too large to be a textfile, or
+    // with no clusterctl_ series: a mistyped path) is refused before
+    // connecting and left as it was: it was replaced.
     let big = dir.path().join("big.prom");
     std::fs::write(&big, vec![b'#'; (16 << 20) + 1]).expect("big file");
-    let run = clusterctl(&emu, &["apply", "--metrics-file", big.to_str().unwrap()]).ok();
-    assert!(run.stderr.contains("larger than 16 MiB"), "{}", run.all());
-    let text = std::fs::read_to_string(&big).expect("metrics file");
-    assert_eq!(runs_total(&text), 1, "{text}");
+    let other = dir.path().join("plan.json");
+    std::fs::write(&other, "{\"plan\": 1}\n").expect("another file");
+    for (path, why) in [
+        (&big, "larger than 16 MiB"),
+        (&other, "no clusterctl_ series"),
+    ] {
+        emu.reset_stats();
+        let run = clusterctl(&emu, &["apply", "--metrics-file", path.to_str().unwrap()]);
+        assert_eq!(run.code, 1, "{}", run.all());
+        assert!(
+            run.stderr.contains(why) && run.stderr.contains("not replaced"),
+            "{}",
+            run.all()
+        );
+        assert_eq!(emu.stats().statements, 0, "never connected");
+    }
+    assert_eq!(
+        std::fs::metadata(&big).map(|m| m.len()).ok(),
+        Some((16 << 20) + 1)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&other).ok().as_deref(),
+        Some("{\"plan\": 1}\n")
+    );
 }
 
 /// Waits for the child; `None` (after killing it) when it is still running
