@@ -352,6 +352,42 @@ pub fn environment_findings(
             }
         }
     }
+    // A size whose one replica already costs more than the cluster's own
+    // `limits` row allows is never created: a target never reached, a
+    // wake that never comes (`check` said "no problems": an outside check).
+    let cap = configs.iter().find_map(|c| match c {
+        crate::strategy::StrategyConfig::Limits(l) => l.max_credits_per_hour,
+        _ => None,
+    });
+    if let Some(cap) = cap.filter(|_| snap.sizes.credits_known()) {
+        for c in configs
+            .iter()
+            .filter(|c| c.kind() != StrategyKind::ShrinkToFit)
+        {
+            let burst = match c {
+                crate::strategy::StrategyConfig::Burst(b) => {
+                    vec![("burst_replica_size".to_string(), &b.burst_replica_size)]
+                }
+                _ => Vec::new(),
+            };
+            for (key, size) in c.sizes_run().into_iter().chain(burst) {
+                let credits = snap.sizes.credits(size);
+                if credits > cap {
+                    out.push((
+                        Code::ConflictingStrategies,
+                        Some(c.kind().as_str()),
+                        format!(
+                            "{key}: one {size} replica costs {} credits/h, over the limits row's \
+                             max_credits_per_hour {}: it is never created (raise the limit, or \
+                             choose a smaller size)",
+                            crate::plan::region::credits_text(credits),
+                            crate::plan::region::credits_text(cap)
+                        ),
+                    ));
+                }
+            }
+        }
+    }
     for (n, cron) in configs.iter().flat_map(|c| c.ended_windows(snap.now)) {
         out.push((
             Code::Ended,
@@ -951,6 +987,55 @@ mod tests {
         assert_eq!(on(old(), &managed, &[idle]), []);
         let newest = env(Some("v26.35.0 (abc)"), None, Some(true));
         assert_eq!(on(newest, &managed, &[target(false)]), []);
+    }
+
+    /// A size whose one replica costs more than the cluster's own `limits`
+    /// row allows is a contradiction `check` names (it said "no problems":
+    /// an outside check); `shrink_to_fit`'s largest is only what it may
+    /// try, not one.
+    #[test]
+    fn a_size_over_the_limits_rows_credits_is_a_conflict() {
+        use crate::plan::rows::Code;
+        use crate::strategy::StrategyConfig;
+        let sizes = SizeCatalog::cloud_defaults();
+        let cfg = |kind, raw: serde_json::Value| match StrategyConfig::parse(kind, &raw, &sizes) {
+            Ok((c, _)) => c,
+            Err(e) => panic!("{raw}: {e:?}"),
+        };
+        let limits = cfg(
+            StrategyKind::Limits,
+            serde_json::json!({"max_credits_per_hour": 1}),
+        );
+        let target = |size: &str| {
+            cfg(
+                StrategyKind::TargetSize,
+                serde_json::json!({"target_size": size}),
+            )
+        };
+        let shrink = cfg(
+            StrategyKind::ShrinkToFit,
+            serde_json::json!({"max_replica_size": "800cc"}),
+        );
+        let s = Snapshot {
+            sizes: sizes.clone(),
+            activity_log_has_rows: true,
+            ..Snapshot::default()
+        };
+        let c = Cluster::empty(ClusterId("u2".into()), "c");
+        let found = |configs: &[StrategyConfig]| -> Vec<(Code, Option<&str>, String)> {
+            environment_findings(&s, &c, configs)
+        };
+        let over = found(&[limits.clone(), target("800cc")]);
+        assert_eq!(over.len(), 1, "{over:?}");
+        assert_eq!(over[0].0, Code::ConflictingStrategies);
+        assert!(
+            over[0]
+                .2
+                .contains("over the limits row's max_credits_per_hour 1"),
+            "{over:?}"
+        );
+        assert!(found(&[limits.clone(), target("25cc")]).is_empty());
+        assert!(found(&[limits, shrink]).is_empty());
     }
 
     /// `doctor`'s warning: a log without rows only where `idle_suspend`
