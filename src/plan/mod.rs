@@ -497,7 +497,12 @@ fn environment_warnings(snap: &Snapshot, clusters: &[ClusterPlan]) -> Vec<String
     });
     if uses_activity {
         if let Some(why) = rules::activity_problem(snap) {
-            out.push(format!("{why}; idle_suspend does not suspend"));
+            // A row with suspend_when_unknown does (it said "does not
+            // suspend" above a drop whose reason was that flag: an outside
+            // check).
+            out.push(format!(
+                "{why}; idle_suspend does not suspend (unless its row sets suspend_when_unknown)"
+            ));
         }
         if let Some(t) = snap.env.activity_future {
             out.push(format!(

@@ -1126,7 +1126,10 @@ fn suspend(
             human_duration(s.max(0.0) as u64),
             human_duration(c.idle_after_s)
         ),
-        (None, None) => "no activity data and suspend_when_unknown is set".to_string(),
+        (None, None) => {
+            "activity is unknown (no statement log to trust) and suspend_when_unknown is set"
+                .to_string()
+        }
     };
     // Remember what ran, so demand brings back the same shape. Replicas a
     // previous strategy only just added are remembered too: they are what the
