@@ -626,8 +626,12 @@ fn memory_of(
         .filter_map(|o| Some((o, sizes.get(&o.size)?.memory_bytes)))
         .max_by(|a, b| a.1.total_cmp(&b.1));
     if let Some((o, bytes)) = killed {
+        // What that estimate does to the replay, said: one real kill made
+        // thousands of replayed ones, unremarked (an outside check).
         notes.push(format!(
-            "{}: {} OOM-killed {} within the window on {}: memory taken as more than its {} GiB",
+            "{}: {} OOM-killed {} within the window on {}: memory taken as more than its {} \
+             GiB, so the replay kills a replica of {} or smaller for memory every time it \
+             hydrates (its OOM count says more of this estimate than of the strategies)",
             c.name,
             o.replica,
             if o.kills == 1 {
@@ -636,7 +640,8 @@ fn memory_of(
                 format!("{} times", o.kills)
             },
             o.size,
-            gib(bytes)
+            gib(bytes),
+            o.size
         ));
     }
     let used = h
@@ -1106,7 +1111,10 @@ mod tests {
             note.as_deref(),
             Some(
                 format!(
-                    "bi: r1 OOM-killed 3 times within the window on 100cc: memory taken as more than its {} GiB",
+                    "bi: r1 OOM-killed 3 times within the window on 100cc: memory taken as more \
+                     than its {} GiB, so the replay kills a replica of 100cc or smaller for \
+                     memory every time it hydrates (its OOM count says more of this estimate \
+                     than of the strategies)",
                     mem_100cc / GIB
                 )
                 .as_str()
