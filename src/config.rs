@@ -1046,9 +1046,17 @@ pub fn dotenv_error(path: &std::path::Path, content: &[u8], e: &dotenvy::Error) 
         dotenvy::Error::LineParse(line, _) => {
             let first = line.lines().next().unwrap_or_default();
             let text = String::from_utf8_lossy(content);
+            // The line that is it, whole: a search for its text found it
+            // inside an earlier line (`A=hello` for `hello`), and named a
+            // line that was loaded (an outside check).
             let number = text
-                .find(first)
-                .map(|at| text[..at].matches('\n').count() + 1);
+                .lines()
+                .position(|l| l.trim() == first.trim())
+                .map(|i| i + 1)
+                .or_else(|| {
+                    text.find(first)
+                        .map(|at| text[..at].matches('\n').count() + 1)
+                });
             format!(
                 "{}: cannot parse {} (e.g. an unterminated quote); it and the lines after it were \
                  not loaded (the line is not shown: it may hold a password)",
@@ -1435,6 +1443,16 @@ mod tests {
         let msg = dotenv_error(&path, &content, &e);
         assert!(msg.contains("line 2"), "{msg}");
         assert!(!msg.contains("hunter2"), "{msg}");
+        // The line that is the bad one, not an earlier line holding its
+        // text (`A=hello` for `hello`: it said line 1).
+        std::fs::write(&path, "A=hello\nB=2\nhello\n").unwrap();
+        let e = dotenvy::from_path_iter(&path)
+            .unwrap()
+            .find_map(Result::err)
+            .unwrap();
+        let content = std::fs::read(&path).unwrap();
+        let msg = dotenv_error(&path, &content, &e);
+        assert!(msg.contains("cannot parse line 3"), "{msg}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 
