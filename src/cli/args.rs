@@ -344,7 +344,7 @@ pub struct DryRunArgs {
     #[arg(long)]
     pub detailed_exitcode: bool,
     /// Also save the plan to FILE, as `-o json` prints it, for `apply --plan FILE` (replaced if it exists)
-    #[arg(long = "out", value_name = "FILE")]
+    #[arg(long = "out", value_name = "FILE", value_parser = parse_file)]
     pub save_to: Option<PathBuf>,
     #[command(flatten)]
     pub select: SelectArgs,
@@ -368,7 +368,7 @@ pub struct ApplyArgs {
     pub max_actions: Option<usize>,
 
     /// Apply a plan saved with `dry-run -o json > FILE` only as it was reviewed: the run plans afresh, keeps the clusters the saved plan covered, and acts only when it would run exactly the saved statements, in their order; otherwise it does nothing, says what changed and exits 1
-    #[arg(long = "plan", value_name = "FILE", conflicts_with = "watch")]
+    #[arg(long = "plan", value_name = "FILE", conflicts_with = "watch", value_parser = parse_file)]
     pub saved_plan: Option<PathBuf>,
 
     /// Keep running: one apply per --interval until SIGTERM/SIGINT (finishes the action under way, then exits 0)
@@ -380,7 +380,7 @@ pub struct ApplyArgs {
     pub metrics_addr: Option<std::net::SocketAddr>,
 
     /// Add each run's metrics to this file, atomically and under a lock beside it (node-exporter textfile collector; cron runs and a watcher may share it)
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", value_parser = parse_file)]
     pub metrics_file: Option<PathBuf>,
 
     /// Delete settled audit rows older than this (e.g. 90d), at most once a day; open rows stay, and so do each cluster's newest resize and the rows of its last suspension (what a wiped suspended cluster wakes with). Every cluster's rows, whatever --cluster selects. At least 8d. Default: keep every row
@@ -449,7 +449,8 @@ pub struct SimulateArgs {
         long = "out",
         value_name = "FILE",
         help_heading = "From history",
-        conflicts_with = "scenario"
+        conflicts_with = "scenario",
+        value_parser = parse_file
     )]
     pub out_file: Option<PathBuf>,
     /// Only this cluster, by exact name or id
@@ -467,10 +468,10 @@ pub struct SimulateArgs {
     #[arg(long, allow_hyphen_values = true, value_parser = whole::<u64>(0, u64::MAX))]
     pub seed: Option<u64>,
     /// Write a per-tick timeline as CSV (of one run: not with --compare)
-    #[arg(long, value_name = "FILE", conflicts_with = "compare")]
+    #[arg(long, value_name = "FILE", conflicts_with = "compare", value_parser = parse_file)]
     pub timeline: Option<PathBuf>,
     /// Draw the timeline of each cluster as an SVG picture (of one run: not with --compare)
-    #[arg(long, value_name = "FILE", conflicts_with = "compare")]
+    #[arg(long, value_name = "FILE", conflicts_with = "compare", value_parser = parse_file)]
     pub plot: Option<PathBuf>,
     /// Run with the strategies of this alternative file instead of the scenario's (see examples/scenarios/README.md)
     #[arg(long, value_name = "FILE")]
@@ -834,6 +835,20 @@ const MAX_FLAG_DURATION: Duration = Duration::from_secs(keys::MAX_SECONDS);
 /// script is an error, not every cluster; never a connection string with a
 /// password ([`crate::config::holds_password`]). Kept as typed: a cluster argument
 /// is read against the live names (`model::cluster_arg`).
+/// A file a flag reads or writes: `-` is none (it wrote a file named `-`,
+/// and `apply --plan -` read it back, where a shell user meant stdout).
+pub fn parse_file(s: &str) -> Result<PathBuf, String> {
+    match s {
+        "" => Err("a file path is wanted".into()),
+        "-" => Err(
+            "'-' is no file here (stdin and stdout are not read or written through this flag; \
+             `-o json` prints a plan on stdout): give a path, ./- for a file named '-'"
+                .into(),
+        ),
+        _ => Ok(PathBuf::from(s)),
+    }
+}
+
 pub fn parse_identifier(s: &str) -> Result<String, String> {
     if s.trim().is_empty() {
         return Err("empty (an unset variable?): give a name".to_string());

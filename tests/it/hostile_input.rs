@@ -1433,3 +1433,30 @@ fn a_large_file_given_as_a_saved_plan_is_refused_without_its_weight_in_memory() 
         run.all()
     );
 }
+
+/// `-` names no file for a flag that reads or writes one: `dry-run --out -`
+/// wrote a file named `-` (and `apply --plan -` read it back), where a
+/// shell user meant stdout (an outside check). Refused before anything.
+#[test]
+fn a_dash_is_no_file_for_a_file_flag() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for args in [
+        &["dry-run", "--out", "-"][..],
+        &["apply", "--plan", "-"],
+        &["apply", "--metrics-file", "-"],
+        &["simulate", "x.toml", "--plot", "-"],
+        &["simulate", "x.toml", "--timeline", "-"],
+        &["simulate", "--from-history", "--out", "-"],
+    ] {
+        let mut cmd = command();
+        cmd.args(args).current_dir(dir.path());
+        let run = run_cmd(cmd);
+        assert_eq!(run.code, 64, "{args:?}: {}", run.all());
+        assert!(
+            run.stderr.contains("'-' is no file here"),
+            "{args:?}: {}",
+            run.all()
+        );
+    }
+    assert!(!dir.path().join("-").exists(), "no file named '-'");
+}
