@@ -320,7 +320,7 @@ pub struct PlanArgs {
     #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_period, allow_hyphen_values = true)]
     pub resize_timeout: Duration,
 
-    /// How often the controller runs: a cron's or timer's period (e.g. 5m), or with `apply --watch` the time between runs (±10% jitter). A predicted wake starts one interval early, as the next run may come that late. apply: 60s unless given (and recorded for the others); dry-run and describe (and the plans `status` shows): the interval apply recorded, 60s if none
+    /// How often the controller runs: a cron's or timer's period (e.g. 5m), or with `apply --watch` the time between runs (±10% jitter). A predicted wake starts one interval early, as the next run may come that late. apply: 60s unless given (and recorded for the others); dry-run: the interval apply recorded, 60s if none (as `describe` and `status` plan)
     #[arg(long, value_name = "DURATION", value_parser = parse_period, allow_hyphen_values = true)]
     pub interval: Option<Duration>,
 }

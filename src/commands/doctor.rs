@@ -221,6 +221,7 @@ pub async fn doctor(ctx: &Context) -> Result<DoctorReport, CommandError> {
         .map(|r| r.name.clone())
         .or(sc.role.clone());
     // Table privileges and the lease are read once every table exists.
+    let no_tables = tables_missing.is_some();
     let complete = if session_problem.is_none() {
         let (found, complete) =
             table_findings(ctx, &mut backend, &env, role.as_deref(), tables_missing).await;
@@ -257,7 +258,13 @@ pub async fn doctor(ctx: &Context) -> Result<DoctorReport, CommandError> {
         .filter(|s| s.sizes.credits_known())
         .map(region::live_credits);
     let made_up = snap.as_ref().is_some_and(|s| !s.sizes.credits_known());
-    findings.extend(credit_findings(&env, region_credits, made_up));
+    // Why the rate is not known: the snapshot needs our tables (it blamed
+    // the catalog, which it read: an outside check).
+    let unread = match no_tables {
+        true => "it is read with clusterctl's tables, which do not exist yet",
+        false => "it is read with the catalog, which doctor could not read",
+    };
+    findings.extend(credit_findings(&env, region_credits, made_up, unread));
     // Whether our tables are there or not: a first install into a second
     // schema makes a second installation (it was said only once ours were
     // complete).
@@ -815,7 +822,12 @@ fn limit_finding(env: &Environment) -> Finding {
 
 /// The region's credit limit and what its replicas use now (§8.5), and
 /// the sizes it allows. Info: plans hold back what does not fit.
-fn credit_findings(env: &Environment, live: Option<f64>, made_up: bool) -> Vec<Finding> {
+fn credit_findings(
+    env: &Environment,
+    live: Option<f64>,
+    made_up: bool,
+    unread: &str,
+) -> Vec<Finding> {
     let now = |live: Option<f64>| match live {
         Some(c) => format!(
             "the region's replicas use {} credits/h",
@@ -824,9 +836,7 @@ fn credit_findings(env: &Environment, live: Option<f64>, made_up: bool) -> Vec<F
         None if made_up => "the region's rate is not known: --replica-sizes names sizes \
                             without their credits"
             .into(),
-        None => "the region's current rate is not known yet (it is read with the catalog, \
-                 which doctor could not read)"
-            .into(),
+        None => format!("the region's current rate is not known yet ({unread})"),
     };
     let text = match env.settings.max_credit_consumption_rate {
         Some(limit) => format!(
