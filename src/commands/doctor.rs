@@ -274,7 +274,23 @@ pub async fn doctor(ctx: &Context) -> Result<DoctorReport, CommandError> {
                 store.other_installations(c).await
             })
             .await;
+        // Which clusters both act on: named, a blocker (two controllers
+        // at once emptied a cluster: an outside check).
+        let mut shared = Vec::new();
+        for schema in others.as_deref().unwrap_or_default() {
+            let both = backend
+                .retrying("reading another installation's strategy rows", async |c| {
+                    store.shared_with(c, schema).await
+                })
+                .await;
+            if let Ok(ids) = both {
+                if !ids.is_empty() {
+                    shared.push((schema.clone(), ids));
+                }
+            }
+        }
         findings.extend(installations_finding(others, &store.command("strategy ls")));
+        findings.extend(shared_findings(&shared, snap.as_ref()));
     }
     if let Some(s) = &snap {
         if complete {
@@ -350,6 +366,50 @@ fn installations_finding(
              `clusterctl strategy ls --schema NAME` for each of those schemas"
         )),
     ))
+}
+
+/// Clusters with strategy rows in this installation and another (each
+/// schema with the ids in common): each is acted on by two controllers at
+/// once, under two leases, which can drop each other's replicas.
+fn shared_findings(
+    shared: &[(String, Vec<crate::model::ClusterId>)],
+    snap: Option<&Snapshot>,
+) -> Vec<Finding> {
+    shared
+        .iter()
+        .map(|(schema, ids)| {
+            let named: Vec<String> = ids
+                .iter()
+                .take(10)
+                .map(|id| match snap.and_then(|s| s.cluster(id)) {
+                    Some(c) => format!("{} ({id})", ddl::ident(&c.name)),
+                    None => id.0.clone(),
+                })
+                .collect();
+            let more = match ids.len() {
+                n if n > 10 => format!(" and {} more", n - 10),
+                _ => String::new(),
+            };
+            finding(
+                Level::Blocker,
+                "lease",
+                format!(
+                    "{} cluster{} with strategy rows here and in schema {}: {}{more}; two \
+                     controllers act on each at once, under two leases, and can drop each \
+                     other's replicas (a cluster left with none)",
+                    ids.len(),
+                    plural(ids.len()),
+                    ddl::ident(schema),
+                    named.join(", ")
+                ),
+                Some(format!(
+                    "keep each cluster's rows in one installation: `clusterctl strategy rm \
+                     CLUSTER --schema {}` (or here) for each",
+                    crate::model::shell_value(schema)
+                )),
+            )
+        })
+        .collect()
 }
 
 fn lease_finding(held: Result<crate::db::lease::Row, crate::db::DbError>) -> Finding {

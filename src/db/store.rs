@@ -935,6 +935,29 @@ impl Store {
             .collect())
     }
 
+    /// The clusters with strategy rows both here and in the installation of
+    /// `schema` (its `mz_cluster_strategies`): acted on by two controllers
+    /// at once, each under its own lease. Empty when that table cannot be
+    /// read (or has none in common).
+    pub async fn shared_with(&self, c: &Client, schema: &str) -> Result<Vec<ClusterId>, DbError> {
+        let sql = format!(
+            "SELECT DISTINCT o.cluster_id FROM {}.{} AS o \
+             WHERE o.cluster_id IN (SELECT cluster_id FROM {}) ORDER BY 1",
+            ddl::ident(schema),
+            ddl::ident(STRATEGIES),
+            self.table(STRATEGIES)
+        );
+        let rows = c
+            .query_typed(&sql, &[])
+            .await
+            .map_err(|e| DbError::query("reading another installation's strategy rows", &e))?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| r.try_get::<_, String>(0).ok())
+            .map(ClusterId)
+            .collect())
+    }
+
     /// The database's clock, and when the oldest row a pruning may delete
     /// ([`Store::prunable`]) was written: read by `apply
     /// --audit-retention` only, so runs without it do not read the trail

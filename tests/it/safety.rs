@@ -1863,6 +1863,37 @@ fn doctor_warns_of_another_installation_whose_lease_is_its_own() {
             && found.contains("clusterctl strategy ls --schema fresh"),
         "{out:#}"
     );
+    // A cluster with rows in both: named, a blocker (two controllers at
+    // once dropped each other's replicas, leaving it with none: an
+    // outside check).
+    strategy(&emu, "c", "target_size", json!({"target_size": "25cc"}));
+    let run = clusterctl(&emu, &["doctor"]);
+    assert!(
+        !run.stdout.contains("with strategy rows here and in"),
+        "{}",
+        run.all()
+    );
+    let set = [
+        "strategy",
+        "set",
+        "c",
+        "target_size",
+        "--target-size",
+        "50cc",
+        "--schema",
+        "other place",
+    ];
+    clusterctl(&emu, &set).ok();
+    let run = clusterctl(&emu, &["doctor"]);
+    assert_eq!(run.code, 3, "{}", run.all());
+    assert!(
+        run.stdout.lines().any(|l| l.starts_with("BLOCKER")
+            && l.contains(
+                r#"1 cluster with strategy rows here and in schema "other place": "c" (u"#
+            )),
+        "{}",
+        run.all()
+    );
 }
 
 #[test]
