@@ -235,74 +235,81 @@ pub async fn apply_once(
         tracing::info!(?applied, "migrations applied");
     }
     let run_id = Uuid::new_v4();
-    with_lease(&mut backend, &opts.lease, run_id, "apply", async |backend| {
-        // The snapshot is read under the lease: what another controller did
-        // before us is already in it.
-        let snap = crate::exec::Backend::snapshot(backend).await?;
-        check_selection(&snap, &opts.plan)?;
-        if snap.env.actions_missing {
-            // Dropped by hand: said with its fix, as every missing table
-            // of ours is (it was the server's "unknown catalog item").
-            return Err(CommandError::Db(crate::db::DbError::TablesMissing {
-                where_: ctx.store.table(crate::db::store::ACTIONS),
-                init: ctx.store.init_command(),
-            }));
-        }
-        if let Some(why) = &snap.env.unfinished_error {
-            // Settling and holding what an interrupted run may still be
-            // doing needs the audit trail: never act without it.
-            return Err(CommandError::Db(crate::db::DbError::Query {
-                context: "reading unfinished actions".into(),
-                reason: why.clone(),
-                transient: false,
-            }));
-        }
-        let mut plan = plan(&snap, &opts.plan);
-        // Before any write of the run's own: a stale saved plan does nothing.
-        if let Some(saved) = &opts.saved {
-            saved
-                .admit(&mut plan, &snap, &opts.plan.selection)
-                .map_err(CommandError::StalePlan)?;
-        }
-        let settled = backend.settle_unfinished(&plan, &run_id).await?;
-        if settled > 0 {
-            tracing::warn!(
-                "{settled} action(s) of an interrupted run had no recorded outcome; settled from the catalog"
+    with_lease(
+        &mut backend,
+        &opts.lease,
+        run_id,
+        "apply",
+        async |backend| {
+            // The snapshot is read under the lease: what another controller did
+            // before us is already in it.
+            let snap = crate::exec::Backend::snapshot(backend).await?;
+            check_selection(&snap, &opts.plan)?;
+            if snap.env.actions_missing {
+                // Dropped by hand: said with its fix, as every missing table
+                // of ours is (it was the server's "unknown catalog item").
+                return Err(CommandError::Db(crate::db::DbError::TablesMissing {
+                    where_: ctx.store.table(crate::db::store::ACTIONS),
+                    init: ctx.store.init_command(),
+                }));
+            }
+            if let Some(why) = &snap.env.unfinished_error {
+                // Settling and holding what an interrupted run may still be
+                // doing needs the audit trail: never act without it.
+                return Err(CommandError::Db(crate::db::DbError::Query {
+                    context: "reading unfinished actions".into(),
+                    reason: why.clone(),
+                    transient: false,
+                }));
+            }
+            let mut plan = plan(&snap, &opts.plan);
+            // Before any write of the run's own: a stale saved plan does nothing.
+            if let Some(saved) = &opts.saved {
+                saved
+                    .admit(&mut plan, &snap, &opts.plan.selection)
+                    .map_err(CommandError::StalePlan)?;
+            }
+            let settled = backend.settle_unfinished(&plan, &run_id).await?;
+            if settled > 0 {
+                tracing::warn!(
+                "{settled} action(s) of another run had no recorded outcome (killed, cut off, or \
+                 not recorded yet); settled from the catalog"
             );
-        }
-        log_decisions(&plan);
-        let exec = ExecOptions {
-            max_actions: opts.max_actions,
-            observer: opts.progress.clone(),
-        };
-        let report = crate::exec::apply(backend, &plan, run_id, &exec)
-            .await
-            .map_err(stopped_midway)?;
-        // Stopped by a signal before its first action (during the wait
-        // for the statement log before a suspension's first DROP): it did
-        // nothing, and says so as a run stopped earlier does (exit 1 for a
-        // one-shot run), not "applied 0 of 1" with actions left (exit 3).
-        if report.interrupted
-            && report
-                .results
-                .iter()
-                .all(|r| matches!(r.status, crate::exec::ActionStatus::Skipped { .. }))
-        {
-            return Err(CommandError::Interrupted(
-                "a signal came before the run's first action; nothing was done".into(),
-            ));
-        }
-        let pruned = match opts.audit_retention {
-            Some(keep) if !report.interrupted => prune_audit(ctx, backend, run_id, keep).await,
-            _ => None,
-        };
-        Ok(Applied {
-            snapshot: snap,
-            plan,
-            report,
-            pruned,
-        })
-    })
+            }
+            log_decisions(&plan);
+            let exec = ExecOptions {
+                max_actions: opts.max_actions,
+                observer: opts.progress.clone(),
+            };
+            let report = crate::exec::apply(backend, &plan, run_id, &exec)
+                .await
+                .map_err(stopped_midway)?;
+            // Stopped by a signal before its first action (during the wait
+            // for the statement log before a suspension's first DROP): it did
+            // nothing, and says so as a run stopped earlier does (exit 1 for a
+            // one-shot run), not "applied 0 of 1" with actions left (exit 3).
+            if report.interrupted
+                && report
+                    .results
+                    .iter()
+                    .all(|r| matches!(r.status, crate::exec::ActionStatus::Skipped { .. }))
+            {
+                return Err(CommandError::Interrupted(
+                    "a signal came before the run's first action; nothing was done".into(),
+                ));
+            }
+            let pruned = match opts.audit_retention {
+                Some(keep) if !report.interrupted => prune_audit(ctx, backend, run_id, keep).await,
+                _ => None,
+            };
+            Ok(Applied {
+                snapshot: snap,
+                plan,
+                report,
+                pruned,
+            })
+        },
+    )
     .await
 }
 

@@ -640,7 +640,11 @@ impl<'a> LiveBackend<'a> {
                 action_id: s.action_id.clone(),
                 executed: s.executed,
                 error: Some(format!(
-                    "{} (the run was killed, or lost the database); run {run_id} found it {}",
+                    // Not "killed" alone: a live run's row whose effect is
+                    // already visible is settled too (a watcher's temporary
+                    // replica, seen 30 ms after its intent: an outside check).
+                    "{} (the run was killed, lost the database, or had not recorded it yet); \
+                     run {run_id} found it {}",
                     super::store::SETTLED_PREFIX,
                     if s.executed { "applied" } else { "not applied" }
                 )),
