@@ -1223,9 +1223,13 @@ fn save_plan(d: &mut reconcile::DryRun, path: &std::path::Path) -> Result<(), Co
 /// `apply --plan FILE`: the plan `dry-run -o json` saved there, read
 /// before connecting.
 fn saved_plan(path: &std::path::Path) -> Result<crate::plan::saved::SavedPlan, CommandError> {
-    crate::files::read_text_bounded(path, SAVED_PLAN_MAX_BYTES)
-        .and_then(|text| crate::plan::saved::SavedPlan::parse(&text, crate::render::FORMAT_VERSION))
-        .map_err(|why| CommandError::Usage(format!("--plan {}: {why}", path.display())))
+    let said = |why: String| format!("--plan {}: {why}", path.display());
+    // A file that cannot be read is an error (exit 1, as a missing
+    // scenario file is); one that is not a dry-run's JSON, a usage error.
+    let text = crate::files::read_text_bounded(path, SAVED_PLAN_MAX_BYTES)
+        .map_err(|why| CommandError::Io(said(why)))?;
+    crate::plan::saved::SavedPlan::parse(&text, crate::render::FORMAT_VERSION)
+        .map_err(|why| CommandError::Usage(said(why)))
 }
 
 /// A plan is a few kilobytes a cluster; a bound keeps a mistaken path
