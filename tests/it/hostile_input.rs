@@ -1459,4 +1459,12 @@ fn a_dash_is_no_file_for_a_file_flag() {
         );
     }
     assert!(!dir.path().join("-").exists(), "no file named '-'");
+    // A plan file that cannot be read is an error (1), as a missing
+    // scenario file is; one that is not a plan, a usage error (64).
+    let mut cmd = command();
+    cmd.args(["apply", "--plan", "missing.json"])
+        .current_dir(dir.path());
+    let run = run_cmd(cmd);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(run.stderr.contains("--plan missing.json"), "{}", run.all());
 }
