@@ -257,7 +257,7 @@ pub async fn load(
     let replicas_sql = replicas_sql(opts.crash_window);
     // Round one, pipelined on one connection.
     let unfinished_sql = store.unfinished_and_schema_sql();
-    let (env, session, sizes, clusters, replicas, strategies, states, unfinished) = tokio::join!(
+    let (env, session, sizes, clusters, replicas, strategies, states, unfinished, reference) = tokio::join!(
         environment(c),
         async {
             match &opts.exec_cluster {
@@ -274,6 +274,7 @@ pub async fn load(
         store.strategies(c),
         store.states(c),
         c.query_typed(&unfinished_sql, &[]),
+        store.reference_states(c),
     );
     let strategies = strategies
         .map_err(|e| super::store::missing_or(&e, store, STRATEGIES, "reading strategies"))?;
@@ -326,6 +327,21 @@ pub async fn load(
     let mut clusters = clusters.map_err(q("clusters"))?;
     let index = index_by_id(&clusters);
     attach_replicas(&mut clusters, &index, replicas.map_err(q("replicas"))?);
+    // What mz-clusterctl's idle_suspend suspended, for a cluster still
+    // empty that has no state of ours yet: imported, so its first wake
+    // brings it back (it was an alert, users waiting: an outside check).
+    // A table without the reference's rows, or unreadable: nothing to do.
+    let mut states = states;
+    for (id, payload) in reference.unwrap_or_default() {
+        let empty = index
+            .get(&id.0)
+            .is_some_and(|&i| clusters[i].replicas.is_empty());
+        if empty && !states.contains_key(&id) {
+            if let Some(ours) = crate::strategy::import_reference(&payload) {
+                states.insert(id, ours);
+            }
+        }
+    }
     // What round one read: round two adds its signals to it.
     let mut snap = Snapshot {
         now,

@@ -416,6 +416,36 @@ impl Store {
         Ok(out)
     }
 
+    /// The reference's newest state row (`state_version` 1) per cluster,
+    /// its payload: read, never written nor deleted (what its
+    /// `idle_suspend` suspended is imported once: [`import_reference`]).
+    ///
+    /// [`import_reference`]: crate::strategy::import_reference
+    pub async fn reference_states(
+        &self,
+        c: &Client,
+    ) -> Result<BTreeMap<ClusterId, serde_json::Value>, tokio_postgres::Error> {
+        let sql = format!(
+            "SELECT DISTINCT ON (cluster_id) cluster_id, payload::text \
+             FROM {} WHERE state_version = 1 \
+             ORDER BY cluster_id, updated_at DESC NULLS LAST",
+            self.table(STATE)
+        );
+        let rows = c.query_typed(&sql, &[]).await?;
+        let mut out = BTreeMap::new();
+        for r in rows {
+            let id: Option<String> = r.try_get(0)?;
+            let payload: Option<String> = r.try_get(1)?;
+            let (Some(id), Some(payload)) = (id, payload) else {
+                continue;
+            };
+            if let Ok(v @ serde_json::Value::Object(_)) = serde_json::from_str(&payload) {
+                out.insert(ClusterId(id), v);
+            }
+        }
+        Ok(out)
+    }
+
     /// Writes new state versions: insert the new rows, then delete the older
     /// versions (of our `state_version` only; and those dated in the
     /// server's future, left by a backward step of its clock) of the

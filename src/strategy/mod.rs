@@ -625,6 +625,54 @@ fn read_state<S: for<'de> Deserialize<'de> + Default>(slot: &serde_json::Value) 
     S::deserialize(slot).unwrap_or_default()
 }
 
+/// Our state for a cluster mz-clusterctl's `idle_suspend` suspended, from
+/// its state row's payload (`last_suspend.suspended_replicas`, each
+/// `{"name", "size"}`, the name as its DROP spelled it, and its time, UTC
+/// without a zone): `{"idle_suspend": {"suspended": …, "suspended_at": …}}`.
+/// `None` when it suspended nothing we can bring back (no list, or no
+/// replica with a size).
+pub fn import_reference(payload: &serde_json::Value) -> Option<serde_json::Value> {
+    let last = payload.get("last_suspend")?;
+    let at = last
+        .get("timestamp")
+        .and_then(|t| t.as_str())
+        .and_then(|t| {
+            DateTime::parse_from_rfc3339(t)
+                .map(|t| t.with_timezone(&Utc))
+                .ok()
+                .or_else(|| {
+                    chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f")
+                        .ok()
+                        .map(|t| t.and_utc())
+                })
+        })?;
+    let suspended: Vec<serde_json::Value> = last
+        .get("suspended_replicas")?
+        .as_array()?
+        .iter()
+        .filter_map(|r| {
+            let name = r.get("name")?.as_str()?.trim();
+            // Its DROP's last part: `"r1"` when it was quoted.
+            let name = name
+                .strip_prefix('"')
+                .and_then(|n| n.strip_suffix('"'))
+                .map_or(name.to_string(), |n| n.replace("\"\"", "\""));
+            let size = r.get("size")?.as_str()?;
+            (!name.is_empty() && !size.is_empty())
+                .then(|| serde_json::json!({"name": name, "size": size}))
+        })
+        .collect();
+    if suspended.is_empty() {
+        return None;
+    }
+    Some(serde_json::json!({
+        "idle_suspend": {
+            "suspended": suspended,
+            "suspended_at": at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        }
+    }))
+}
+
 /// What a plan says when a strategy's state could not be read.
 fn unreadable_state(kind: StrategyKind, desired: &mut Desired) {
     desired.alert(
@@ -1834,6 +1882,51 @@ mod fuzz {
                     prop_assert!(!e.message.is_empty());
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod reference_import {
+    use super::*;
+
+    /// mz-clusterctl's `last_suspend`, as its idle_suspend writes it: the
+    /// time without a zone (UTC), names as its DROP spelled them (quoted
+    /// or not), a size that may be null (left out).
+    #[test]
+    fn what_the_reference_suspended_becomes_idle_suspends_memory() {
+        let payload = serde_json::json!({
+            "last_decision_ts": "2026-12-07T05:30:00.123456",
+            "last_suspend": {
+                "timestamp": "2026-12-07T05:30:00.123456",
+                "replicas_removed": 3,
+                "reason": "idle",
+                "suspended_replicas": [
+                    {"name": "r1", "size": "50cc"},
+                    {"name": "\"a \"\"b\"\"\"", "size": "25cc"},
+                    {"name": "gone", "size": null}
+                ]
+            },
+            "cluster_name": "c"
+        });
+        assert_eq!(
+            import_reference(&payload),
+            Some(serde_json::json!({"idle_suspend": {
+                "suspended": [
+                    {"name": "r1", "size": "50cc"},
+                    {"name": "a \"b\"", "size": "25cc"}
+                ],
+                "suspended_at": "2026-12-07T05:30:00Z"
+            }}))
+        );
+        // Nothing it can bring back: nothing imported.
+        for nothing in [
+            serde_json::json!({"last_suspend": null}),
+            serde_json::json!({"last_decision_ts": "2026-12-07T05:30:00"}),
+            serde_json::json!({"last_suspend": {"timestamp": "2026-12-07T05:30:00",
+                                                "suspended_replicas": [{"name": "x", "size": null}]}}),
+        ] {
+            assert_eq!(import_reference(&nothing), None, "{nothing}");
         }
     }
 }

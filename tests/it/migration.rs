@@ -496,3 +496,35 @@ fn doctor_says_a_newer_clusterctl_migrated_the_tables() {
     let text = clusterctl(&emu, &["doctor"]).code(3);
     assert!(text.stdout.contains("BLOCKER"), "{}", text.all());
 }
+
+/// A cluster mz-clusterctl's `idle_suspend` suspended (its state row,
+/// version 1, says what it dropped) is woken by clusterctl with those
+/// replicas when a statement comes: clusterctl ignored the reference's
+/// state, alerted that nothing was remembered and left the users waiting
+/// (an outside check). The reference's row is left as it was.
+#[test]
+fn a_cluster_the_reference_suspended_wakes_with_what_it_dropped() {
+    let emu = emulator();
+    let id = emu.create_cluster("rs");
+    strategy(&emu, "rs", "idle_suspend", json!({"idle_after_s": 600}));
+    emu.sql(&format!(
+        "INSERT INTO mz_cluster_strategy_state (cluster_id, state_version, payload, updated_at) \
+         VALUES ('{id}', 1, '{{\"last_suspend\": {{\"timestamp\": \"2026-12-07T05:30:00.123456\", \
+         \"replicas_removed\": 2, \"reason\": \"idle\", \"suspended_replicas\": \
+         [{{\"name\": \"r1\", \"size\": \"50cc\"}}, {{\"name\": \"\\\"r 2\\\"\", \"size\": \"25cc\"}}]}}, \
+         \"cluster_name\": \"rs\"}}', now() - interval '1 hour')"
+    ));
+    // Idle: left asleep.
+    let dry = clusterctl(&emu, &["dry-run"]).ok();
+    assert!(!dry.stdout.contains("create replica"), "{}", dry.all());
+    emu.add_activity("rs", 5, false);
+    emu.flush_statement_log();
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(!run.stderr.contains("remembers nothing"), "{}", run.all());
+    assert_eq!(replica_names(&emu, "rs"), ["r 2", "r1"], "{}", run.all());
+    let reference = emu.query_strings(&format!(
+        "SELECT count(*)::text FROM mz_cluster_strategy_state \
+         WHERE cluster_id = '{id}' AND state_version = 1"
+    ));
+    assert_eq!(reference, [[Some("1".to_string())]], "left in place");
+}
