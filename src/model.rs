@@ -500,6 +500,10 @@ impl Replica {
     }
 }
 
+/// Names of clusterctl's temporary replicas (`--create-replica`) start
+/// with this: a command's, on its session cluster, never a strategy's.
+pub const TEMP_PREFIX: &str = "clusterctl_tmp_";
+
 /// A replica as it exists in the catalog, with its signals.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Replica {
@@ -584,6 +588,15 @@ impl Seen {
 }
 
 impl Replica {
+    /// A command's temporary replica (`--create-replica`): never the
+    /// strategies' to keep, retire or count on to serve. A swap or a
+    /// rename puts a watcher's under a cluster with strategies, whose
+    /// plans retired it every run (and counted it as serving: an outside
+    /// check).
+    pub fn is_temporary(&self) -> bool {
+        self.name.starts_with(TEMP_PREFIX)
+    }
+
     /// Creation order: replica ids are `u<N>` from one counter.
     pub fn creation_order(&self) -> u64 {
         self.id

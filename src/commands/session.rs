@@ -37,7 +37,7 @@ use crate::model::Size;
 use crate::process::Identity;
 
 /// Names of temporary replicas start with this.
-pub const TEMP_PREFIX: &str = "clusterctl_tmp_";
+pub use crate::model::TEMP_PREFIX;
 
 /// A temporary replica made on another host counts as left behind once
 /// this old (runs take seconds to minutes; its process cannot be checked).

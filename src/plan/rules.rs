@@ -559,7 +559,7 @@ pub fn enforce_invariants(cluster: &Cluster, sizes: &SizeCatalog, d: &mut Desire
         let last = cluster
             .replicas
             .iter()
-            .filter(|r| r.hydrated && !d.given_up.contains(&r.name))
+            .filter(|r| r.hydrated && !r.is_temporary() && !d.given_up.contains(&r.name))
             .min_by_key(|r| r.size.as_ref().and_then(|s| sizes.rank(s)));
         if let Some(r) = last {
             keep(d, r, "it is the last hydrated replica");

@@ -4012,3 +4012,41 @@ fn a_wake_is_not_held_with_a_resize_that_did_not_take() {
         cp.alerts
     );
 }
+
+/// A command's temporary replica (`--create-replica`) on a cluster with
+/// strategies (a watcher's exec cluster swapped with it): never retired,
+/// never counted on to keep the cluster served (it goes at the command's
+/// exit): each plan retired it, and the watcher made it again (an outside
+/// check).
+#[test]
+fn a_temporary_replica_is_never_the_strategies() {
+    let temp = "clusterctl_tmp_1796625056_host_42_1_1";
+    let rows = vec![row("u2", "target_size", json!({"target_size": "50cc"}))];
+    let drops = |replicas: Vec<Replica>| -> Vec<String> {
+        let p = plan(
+            &snap(vec![cluster("u2", "c", replicas)], rows.clone()),
+            &PlanOptions::default(),
+        );
+        only(&p)
+            .actions
+            .iter()
+            .filter(|a| a.kind == ActionKind::DropReplica)
+            .map(|a| a.replica.clone())
+            .collect()
+    };
+    // The target hydrated: the old size goes, the temporary one stays.
+    let d = drops(vec![
+        replica(1, "r1", "25cc", true),
+        replica(2, "r_50cc", "50cc", true),
+        replica(3, temp, "25cc", true),
+    ]);
+    assert_eq!(d, ["r1"]);
+    // The target not hydrated yet: r1 is the last hydrated replica that
+    // stays, whatever the temporary one serves.
+    let d = drops(vec![
+        replica(1, "r1", "25cc", true),
+        replica(2, "r_50cc", "50cc", false),
+        replica(3, temp, "25cc", true),
+    ]);
+    assert!(d.is_empty(), "{d:?}");
+}

@@ -935,6 +935,7 @@ impl Desired {
         let replicas = cluster
             .replicas
             .iter()
+            .filter(|r| !r.is_temporary())
             .filter_map(|r| {
                 let size = r.size.clone()?;
                 Some((
