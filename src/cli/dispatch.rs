@@ -610,11 +610,15 @@ fn show_watch_run(
         }
     };
     let messages = applied.messages();
-    if !ui.json && messages != *last_problems {
+    // Said when they change, counts and times aside: a crash loop's alert
+    // counts its kills, and every run reprinted every problem of the
+    // fleet (an outside check).
+    let gist: Vec<String> = messages.iter().map(|m| without_figures(m)).collect();
+    if !ui.json && gist != *last_problems {
         for line in &messages {
             message_line(ui, line);
         }
-        last_problems.clone_from(&messages);
+        *last_problems = gist;
     }
     // Text: only runs that acted (an idle fleet stays quiet). JSON: every
     // run, one line each, as the README's JSON output promises (a
@@ -624,6 +628,25 @@ fn show_watch_run(
         // and audit trail say what it did).
         let _ = print_view(applied, ui);
     }
+}
+
+/// `text` with every run of digits as `#`: what a problem says, not how
+/// many or when.
+fn without_figures(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut in_number = false;
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            if !in_number {
+                out.push('#');
+            }
+            in_number = true;
+        } else {
+            out.push(c);
+            in_number = false;
+        }
+    }
+    out
 }
 
 fn wipe_state(a: WipeStateArgs, ui: &Ui) -> u8 {
@@ -1459,6 +1482,20 @@ fn takes(ty: &str, kind: crate::strategy::StrategyKind, extra: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A watcher's problems are compared without their figures: a crash
+    /// loop's count of kills and its times changed every run.
+    #[test]
+    fn problems_are_compared_without_their_figures() {
+        assert_eq!(
+            without_figures("r1 (25cc) is crash looping: 4 OOM kills, the last at 06:29:11Z"),
+            "r# (#cc) is crash looping: # OOM kills, the last at #:#:#Z"
+        );
+        assert_eq!(
+            without_figures("7 OOM kills, the last at 06:31:02Z"),
+            without_figures("6 OOM kills, the last at 06:30:12Z")
+        );
+    }
 
     /// The flags' defaults are the options' own (`DbOptions::default`,
     /// what the library's callers get): written twice, in clap's
