@@ -39,15 +39,32 @@ impl fmt::Display for ClusterId {
 /// table's lines. Cells get it (`render::table::Cell`); whole outputs get
 /// `render::terminal_safe`.
 pub fn printable(s: &str) -> String {
-    if !s.chars().any(char::is_control) {
+    if !s.chars().any(is_hidden) {
         return s.to_string();
     }
-    s.chars()
-        .map(|c| match c {
-            c if c.is_control() => c.escape_debug().to_string(),
-            c => c.to_string(),
-        })
-        .collect()
+    s.chars().map(shown_char).collect()
+}
+
+/// A character a terminal does not show as itself: a control character
+/// (`\n`, ESC), or an invisible one that changes how the rest of the line
+/// is drawn or read (a bidirectional override or isolate, a zero-width
+/// character, a soft hyphen, a byte-order mark). U+202E in a replica name
+/// drew a plan line's size backwards (an outside check).
+pub fn is_hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}'
+            | '\u{FEFF}')
+}
+
+/// One character as [`printable`] shows it: escaped when hidden.
+pub fn shown_char(c: char) -> String {
+    match c {
+        c if c.is_control() => c.escape_debug().to_string(),
+        c if is_hidden(c) => c.escape_unicode().to_string(),
+        c => c.to_string(),
+    }
 }
 
 /// Columns `s` takes on a terminal: a wide character (CJK, most emoji)
@@ -1410,6 +1427,17 @@ mod tests {
 #[cfg(test)]
 mod size_catalog_tests {
     use super::*;
+
+    /// Invisible characters that change how a line is drawn are shown
+    /// escaped, as control characters are: U+202E drew a plan line's size
+    /// backwards (an outside check); plain text and other scripts are kept.
+    #[test]
+    fn bidirectional_and_zero_width_characters_are_shown_escaped() {
+        assert_eq!(printable("r_\u{202e}cc0046"), "r_\\u{202e}cc0046");
+        assert_eq!(printable("a\u{200b}b\u{2066}c"), "a\\u{200b}b\\u{2066}c");
+        assert_eq!(printable("a\nb"), "a\\nb");
+        assert_eq!(printable("ümlaut 日本 עברית"), "ümlaut 日本 עברית");
+    }
 
     fn names(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| s.to_string()).collect()

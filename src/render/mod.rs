@@ -52,8 +52,8 @@ fn escaped(text: &str, color: bool, keep_breaks: bool) -> String {
                 continue;
             }
         }
-        if c.is_control() && !(keep_breaks && (c == '\n' || c == '\t')) {
-            out.push_str(&c.escape_debug().to_string());
+        if crate::model::is_hidden(c) && !(keep_breaks && (c == '\n' || c == '\t')) {
+            out.push_str(&crate::model::shown_char(c));
         } else {
             out.push(c);
         }

@@ -115,12 +115,12 @@ impl<'a> Obj<'a> {
         // in a catalog.
         if name
             .as_deref()
-            .is_some_and(|n| n.chars().any(char::is_control))
+            .is_some_and(|n| n.chars().any(crate::model::is_hidden))
         {
             return Err(ConfigError::new(
                 key,
-                "holds a control character (a line break, a tab, an escape): choose a name \
-                 without one",
+                "holds a control or invisible character (a line break, a tab, an escape, a \
+                 bidirectional override): choose a name without one",
             ));
         }
         Ok(name)

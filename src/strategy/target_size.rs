@@ -326,11 +326,20 @@ mod tests {
     #[test]
     fn a_replica_name_with_a_control_character_is_refused() {
         let sizes = sizes();
-        for name in ["r\n+ create replica x", "r\t1", "r\u{1b}[31m"] {
+        for name in [
+            "r\n+ create replica x",
+            "r\t1",
+            "r\u{1b}[31m",
+            "r_\u{202e}cc0046",
+        ] {
             let cfg = serde_json::json!({"target_size": "25cc", "replica_name": name});
             let err = TargetSizeConfig::parse(&Obj::new(&cfg).unwrap(), &sizes).unwrap_err();
             assert_eq!(err.key, "replica_name", "{name:?}");
-            assert!(err.message.contains("control character"), "{}", err.message);
+            assert!(
+                err.message.contains("control or invisible character"),
+                "{}",
+                err.message
+            );
         }
         let cfg = serde_json::json!({"target_size": "25cc", "replica_name": "r ü \"1\""});
         assert!(TargetSizeConfig::parse(&Obj::new(&cfg).unwrap(), &sizes).is_ok());
