@@ -1248,6 +1248,23 @@ fn nothing_to_wake_with(c: &IdleSuspendConfig, ctx: &Ctx, d: &mut Desired, st: &
         );
         return;
     }
+    // A managed cluster whose size is no longer offered: Materialize adds
+    // no replica to it but by ALTER CLUSTER (the advice below, to create
+    // one, it refuses: an outside check).
+    if let Some(size) = own_size {
+        d.alert(
+            KIND,
+            format!(
+                "{} has demand but no replica: a managed cluster at replication factor 0 whose \
+                 size {size} is no longer offered, and idle_suspend remembers nothing to bring \
+                 back: give it an offered size (ALTER CLUSTER {} SET (SIZE = '…', REPLICATION \
+                 FACTOR = 1), or a target_size row)",
+                shown(&ctx.cluster.name),
+                crate::ddl::ident(&ctx.cluster.name)
+            ),
+        );
+        return;
+    }
     d.alert(
         KIND,
         format!(
@@ -1521,6 +1538,21 @@ mod tests {
             &mut IdleSuspendState::default(),
         );
         assert!(d.names().is_empty(), "idle: left asleep");
+        // Its size no longer offered: said, with the ALTER that wakes it
+        // (not "create a replica", which Materialize refuses there).
+        let mut withdrawn = managed.clone();
+        withdrawn.size = Some(Size::from("999cc"));
+        let d = step(&withdrawn, &c, Idle::Busy, &mut IdleSuspendState::default());
+        assert!(d.names().is_empty());
+        assert!(
+            d.alerts
+                .iter()
+                .any(|a| a.contains("size 999cc is no longer offered")
+                    && a.contains("ALTER CLUSTER")
+                    && !a.contains("create a replica")),
+            "{:?}",
+            d.alerts
+        );
         // A strategy before it wants a replica: that one wakes the cluster.
         let d = decide_in(&empty, Idle::Busy, now(), |ctx, d| {
             d.add(
