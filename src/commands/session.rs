@@ -555,7 +555,37 @@ pub async fn renew(ctx: &Context, s: &mut Session, stop: Arc<AtomicBool>) -> Vec
         }
     };
     let Some(cluster_id) = sc.id.clone() else {
-        return Vec::new();
+        // No cluster has the --exec-cluster's name now (renamed or
+        // dropped): every run fails until one does, and this process's
+        // temporary replica, on the cluster it was made on, is dropped (it
+        // was billed until the watcher's exit: an outside check); one is
+        // made again once a cluster has the name.
+        let mut warnings = vec![format!(
+            "the --exec-cluster {} does not exist (renamed or dropped?): runs fail until a \
+             cluster has that name",
+            ddl::ident(&name)
+        )];
+        if let Some(old) = s.temporary.take() {
+            let reason = format!(
+                "the --exec-cluster {} no longer exists (renamed or dropped): this process's \
+                 temporary replica is not left running",
+                ddl::ident(&name)
+            );
+            let (row, r) = drop_temporary(ctx, &sc, &Uuid::new_v4(), &old, &reason).await;
+            match r {
+                Ok(_) => warnings.push(format!(
+                    "dropped this process's temporary replica {} from the cluster it was made on",
+                    old.name
+                )),
+                Err(e) => warnings.push(format!(
+                    "could not drop this process's temporary replica {} ({e}); the next \
+                     `clusterctl apply` on that cluster drops it",
+                    old.name
+                )),
+            }
+            warnings.extend(audit(ctx, vec![row]).await);
+        }
+        return warnings;
     };
     let dead = leftovers(&sc);
     let (records, mut warnings) =
@@ -564,6 +594,24 @@ pub async fn renew(ctx: &Context, s: &mut Session, stop: Arc<AtomicBool>) -> Vec
     // Those dropped are not dropped again at the exit.
     s.leftovers.retain(|n| !dead.contains(n));
     let Some(old) = s.temporary.clone() else {
+        // Dropped when the name was no cluster's (above): made again on the
+        // cluster that has it now.
+        if let Some(size) = ctx.opts.create_replica.clone() {
+            match create_temporary(ctx, &sc, size, &Maker::me(), Some(stop)).await {
+                Ok((fresh, online)) => {
+                    if let Err(e) = online {
+                        warnings.push(format!(
+                            "the new temporary replica {} is not online yet: {e}",
+                            fresh.name
+                        ));
+                    }
+                    s.temporary = Some(fresh);
+                    s.cluster = sc;
+                }
+                Err(e) => warnings.push(format!("could not make a temporary replica: {e}")),
+            }
+            return warnings;
+        }
         // No replica online since the watcher started (offline, OOM-killed,
         // restarting): waited for as at start-up, saying so, not a run
         // whose every statement hangs on its retries unexplained (an

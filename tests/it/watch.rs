@@ -1643,3 +1643,40 @@ fn leftovers_at_the_replica_limit_are_dropped_before_a_new_temporary_replica() {
         .collect();
     assert_eq!(dropped.len(), 4, "{dropped:?}\n{}", run.all());
 }
+
+/// A watcher whose `--exec-cluster` is renamed away (no cluster has the
+/// name): its runs fail, saying why, and its temporary replica is dropped
+/// from the cluster it was made on (it was billed until the watcher's
+/// exit: an outside check); once a cluster has the name again, one is made
+/// there; none is left at the exit.
+#[test]
+fn a_watcher_whose_exec_cluster_is_renamed_away_drops_its_temporary_replica() {
+    let emu = Emulator::start();
+    emu.create_cluster("ren1");
+    init_tables(&emu);
+    let d = Daemon::watching(&emu.url(), &["--exec-cluster", "ren1", "--create-replica"]);
+    eventually(Duration::from_secs(15), "a first run", &d, || {
+        d.output().contains("run finished")
+    });
+    emu.through_the_proxy("ALTER CLUSTER ren1 RENAME TO ren2");
+    eventually(Duration::from_secs(30), "dropped from ren2", &d, || {
+        temporaries_anywhere(&emu).is_empty()
+    });
+    emu.create_cluster("ren1");
+    eventually(
+        Duration::from_secs(30),
+        "made on the new ren1",
+        &d,
+        || matches!(temporaries_anywhere(&emu).as_slice(), [(c, _)] if c == "ren1"),
+    );
+    let mut d = d;
+    let (code, _) = d.terminate(Duration::from_secs(30));
+    assert_eq!(code, 0, "{}", d.output());
+    assert!(temporaries_anywhere(&emu).is_empty(), "{}", d.output());
+    assert!(
+        d.output()
+            .contains("the --exec-cluster \"ren1\" does not exist"),
+        "{}",
+        d.output()
+    );
+}
