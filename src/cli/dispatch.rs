@@ -701,68 +701,99 @@ fn status_command(a: StatusArgs, ui: &Ui) -> u8 {
     let result = db_options(&a.conn, Some(&a.sizes)).and_then(|db| {
         let rt = runtime()?;
         rt.block_on(async {
-            let ctx = Context::new(db)?;
+            let mut ctx = Context::new(db)?;
             // SIGTERM as SIGINT: a clean exit 0 (it was the signal's 143).
             let shutdown = Shutdown::install()?;
-            let interval = a.interval.max(Duration::from_secs(1));
-            // A cleared screen loses what was said before it, so it says
-            // the newer-schema warning with each refresh; a pipe or a JSON
-            // stream keeps every line, so there once, and again only when
-            // it changes.
-            let cleared = ui.style.table.tty && !ui.json;
-            let mut said: Option<String> = None;
-            loop {
-                // Each refresh reads the tables again: as `status` does, it
-                // says so when a newer clusterctl migrated them.
-                let refresh = async {
-                    let report = status::status(&ctx, &sel, a.all, &conditions).await;
-                    let warning = read_warning(&ctx, ui).await;
-                    report.map(|r| (warning, r))
-                };
-                let Some(report) = shutdown.unless_signalled(refresh).await else {
-                    return Ok(exit::OK);
-                };
-                let mut screen = String::new();
-                if cleared {
-                    // Clear the screen and go home, like watch(1).
-                    screen.push_str("\x1b[H\x1b[2J");
-                }
-                let written = match &report {
-                    Ok((warning, r)) => {
-                        let repeated = !cleared && warning.is_some() && *warning == said;
-                        said.clone_from(warning);
-                        if !ui.json {
-                            screen.push_str(&format!(
-                                "Every {}: clusterctl status    {}\n\n",
-                                crate::model::human_duration(interval.as_secs()),
-                                r.now.format("%Y-%m-%d %H:%M:%SZ")
-                            ));
-                        }
-                        // After the screen is cleared, or it is never seen.
-                        emit(screen.as_bytes()).and_then(|()| {
-                            if let Some(w) = warning.as_ref().filter(|_| !repeated) {
-                                message_line(ui, w);
-                            }
-                            print_view(r, ui)
-                        })
-                    }
-                    Err(e) => {
-                        fail(e, ui);
-                        Ok(())
-                    }
-                };
-                if let Err(o) = written {
-                    return Ok(output_failed(o, ui));
-                }
-                if shutdown.sleep(interval).await {
-                    return Ok(exit::OK);
-                }
+            // The session cluster checked first, its temporary replica made
+            // (`--create-replica`), as every other command does (a watch
+            // ignored both, and failed every refresh: an outside check);
+            // renewed before each refresh and dropped at the exit.
+            let mut session = match session::prepare(&mut ctx, Some(shutdown.flag()), false).await {
+                Ok(s) => s,
+                Err(CommandError::Interrupted(_)) => return Ok(exit::OK),
+                Err(e) => return Err(e),
+            };
+            let code = watch_status(&ctx, &a, &sel, &conditions, ui, &shutdown, &mut session).await;
+            for w in session::finish(&ctx, session, false).await {
+                tracing::warn!("{w}");
             }
+            code
         })
     });
     match result {
         Ok(code) => code,
         Err(e) => fail(&e, ui),
+    }
+}
+
+/// `status --watch`'s refreshes until a signal; the exit code.
+async fn watch_status(
+    ctx: &Context,
+    a: &StatusArgs,
+    sel: &Selection,
+    conditions: &status::ConditionFilter,
+    ui: &Ui,
+    shutdown: &Shutdown,
+    session: &mut Option<session::Session>,
+) -> Result<u8, CommandError> {
+    let interval = a.interval.max(Duration::from_secs(1));
+    // A cleared screen loses what was said before it, so it says
+    // the newer-schema warning with each refresh; a pipe or a JSON
+    // stream keeps every line, so there once, and again only when
+    // it changes.
+    let cleared = ui.style.table.tty && !ui.json;
+    let mut said: Option<String> = None;
+    loop {
+        if let Some(s) = session.as_mut() {
+            for w in session::renew(ctx, s, shutdown.flag()).await {
+                tracing::warn!("{w}");
+            }
+        }
+        // Each refresh reads the tables again: as `status` does, it
+        // says so when a newer clusterctl migrated them.
+        let refresh = async {
+            let report = status::status(ctx, sel, a.all, conditions).await;
+            let warning = read_warning(ctx, ui).await;
+            report.map(|r| (warning, r))
+        };
+        let Some(report) = shutdown.unless_signalled(refresh).await else {
+            return Ok(exit::OK);
+        };
+        let mut screen = String::new();
+        if cleared {
+            // Clear the screen and go home, like watch(1).
+            screen.push_str("\x1b[H\x1b[2J");
+        }
+        let written = match &report {
+            Ok((warning, r)) => {
+                let repeated = !cleared && warning.is_some() && *warning == said;
+                said.clone_from(warning);
+                if !ui.json {
+                    screen.push_str(&format!(
+                        "Every {}: clusterctl status    {}\n\n",
+                        crate::model::human_duration(interval.as_secs()),
+                        r.now.format("%Y-%m-%d %H:%M:%SZ")
+                    ));
+                }
+                // After the screen is cleared, or it is never seen.
+                emit(screen.as_bytes()).and_then(|()| {
+                    if let Some(w) = warning.as_ref().filter(|_| !repeated) {
+                        message_line(ui, w);
+                    }
+                    print_view(r, ui)
+                })
+            }
+            Err(e) => {
+                fail(e, ui);
+                Ok(())
+            }
+        };
+        if let Err(o) = written {
+            return Ok(output_failed(o, ui));
+        }
+        if shutdown.sleep(interval).await {
+            return Ok(exit::OK);
+        }
     }
 }
 

@@ -1680,3 +1680,39 @@ fn a_watcher_whose_exec_cluster_is_renamed_away_drops_its_temporary_replica() {
         d.output()
     );
 }
+
+/// `status --watch` checks the session cluster first and makes its
+/// temporary replica (`--create-replica`), as every other command does:
+/// it ignored both and failed every refresh on a cluster without a
+/// replica (an outside check). The replica is dropped at the exit.
+#[test]
+fn status_watch_checks_the_session_cluster_and_makes_its_temporary_replica() {
+    let emu = Emulator::start();
+    emu.create_cluster("qx");
+    init_tables(&emu);
+    let watch = [
+        "status",
+        "--watch",
+        "--interval",
+        "1s",
+        "--exec-cluster",
+        "qx",
+    ];
+    // Without a replica: stopped at once, saying how to fix it.
+    let mut d = Daemon::start(&emu.url(), &watch);
+    let (code, _) = d.wait_exit(Duration::from_secs(30));
+    assert_eq!(code, 1, "{}", d.output());
+    assert!(d.output().contains("--create-replica"), "{}", d.output());
+    // With one made for it: refreshed on it, dropped at the exit.
+    let mut args = watch.to_vec();
+    args.push("--create-replica");
+    let mut d = Daemon::start(&emu.url(), &args);
+    eventually(Duration::from_secs(15), "a refresh", &d, || {
+        d.output().contains("Every 1s: clusterctl status")
+    });
+    assert_eq!(temporaries_anywhere(&emu).len(), 1, "{}", d.output());
+    let (code, _) = d.terminate(Duration::from_secs(30));
+    assert_eq!(code, 0, "{}", d.output());
+    assert!(temporaries_anywhere(&emu).is_empty(), "{}", d.output());
+    assert!(!d.output().contains("has no replicas"), "{}", d.output());
+}
