@@ -743,7 +743,7 @@ fn the_script_doctor_prints_for_an_admin_fixes_what_it_found() {
         .flat_map(|f| f["sql"].as_array().cloned().unwrap_or_default())
         .filter_map(|s| s.as_str().map(|s| format!("{s};")))
         .collect();
-    assert_eq!(statements.len(), 10, "{before:#}");
+    assert_eq!(statements.len(), 11, "{before:#}");
     let in_script: Vec<&str> = script
         .lines()
         .filter(|l| l.starts_with("GRANT ") || l.starts_with("ALTER CLUSTER \"c\""))
