@@ -255,7 +255,7 @@ impl Metrics {
             r,
             &mut names,
             ("clusterctl_activity_signal_known", "gauge"),
-            "1 when activity is known (the statement log is readable, sampled at 10 % or more, and had rows in the lookback), 0 when idle_suspend cannot tell",
+            "1 when activity is known (the statement log is readable, sampled at 10 % or more, and had rows in the lookback) or no idle_suspend row relies on it, 0 when idle_suspend cannot tell",
             signal_known.clone(),
         );
         register(
@@ -413,9 +413,18 @@ impl Metrics {
                 .set(by_condition[i]);
         }
         // By the rule every command judges it by (a log with rows but
-        // sampled too thinly, or unreadable, is unknown too: it said 1).
+        // sampled too thinly, or unreadable, is unknown too: it said 1),
+        // where an idle_suspend row relies on it: without one nothing
+        // needs it, and the alert on 0 fired for ever where a release logs
+        // at 0 % by default (an outside check).
+        let relied_on = plan.clusters.iter().any(|cp| {
+            cp.outcome == crate::plan::Outcome::Planned
+                && cp
+                    .strategies
+                    .contains(&crate::strategy::StrategyKind::IdleSuspend)
+        });
         self.signal_known.get_or_create(&NoLabels {}).set(i64::from(
-            crate::plan::rules::activity_unknown(snapshot).is_none(),
+            !relied_on || crate::plan::rules::activity_unknown(snapshot).is_none(),
         ));
         let latest = snapshot
             .clusters
@@ -866,9 +875,10 @@ mod tests {
                 .collect()
         };
         let text = m.prometheus_text();
+        // No idle_suspend row relies on the (empty) log: known enough.
         let known = samples(&text, "clusterctl_activity_signal_known");
         assert!(
-            known.len() == 1 && known[0].ends_with(" 0"),
+            known.len() == 1 && known[0].ends_with(" 1"),
             "{known:?}\n{text}"
         );
         assert_eq!(
@@ -899,11 +909,29 @@ mod tests {
     /// `status` said unknown, so its alert never fired).
     #[test]
     fn a_thinly_sampled_log_is_an_unknown_activity_signal() {
-        use crate::model::Snapshot;
-        let known = |rate: f64| {
+        use crate::model::{Cluster, ClusterId, Snapshot, StrategyRow};
+        let known_where = |rate: f64, idle_suspend: bool| {
             let m = Metrics::new();
             let mut snap = Snapshot {
                 activity_log_has_rows: true,
+                sizes: crate::model::SizeCatalog::cloud_defaults(),
+                clusters: vec![Cluster::empty(ClusterId("u2".into()), "c")],
+                strategies: vec![StrategyRow {
+                    cluster_id: ClusterId("u2".into()),
+                    strategy_type: if idle_suspend {
+                        "idle_suspend"
+                    } else {
+                        "target_size"
+                    }
+                    .into(),
+                    config: if idle_suspend {
+                        serde_json::json!({"idle_after_s": 600})
+                    } else {
+                        serde_json::json!({"target_size": "25cc"})
+                    },
+                    updated_at: None,
+                    unreadable: None,
+                }],
                 ..Snapshot::default()
             };
             snap.env.settings.statement_logging_max_sample_rate = Some(rate);
@@ -913,6 +941,7 @@ mod tests {
                 .find(|l| l.starts_with("clusterctl_activity_signal_known"))
                 .map(str::to_string)
         };
+        let known = |rate: f64| known_where(rate, true);
         assert!(
             known(1.0).is_some_and(|l| l.ends_with(" 1")),
             "{:?}",
@@ -922,6 +951,13 @@ mod tests {
             known(0.05).is_some_and(|l| l.ends_with(" 0")),
             "{:?}",
             known(0.05)
+        );
+        // No idle_suspend row relies on it: 1 (the alert on 0 fired for
+        // ever where a release logs at 0 %: an outside check).
+        let unused = known_where(0.0, false);
+        assert!(
+            unused.as_deref().is_some_and(|l| l.ends_with(" 1")),
+            "{unused:?}"
         );
     }
 
