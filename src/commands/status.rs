@@ -649,6 +649,17 @@ mod tests {
     use crate::model::SizeCatalog;
     use serde_json::json;
 
+    /// A strategy row of cluster `id`.
+    fn row(id: &str, ty: &str, config: serde_json::Value) -> crate::model::StrategyRow {
+        crate::model::StrategyRow {
+            cluster_id: ClusterId(id.into()),
+            strategy_type: ty.into(),
+            config,
+            updated_at: None,
+            unreadable: None,
+        }
+    }
+
     /// The narrow view keeps to 80 columns whatever the names: a
     /// 200-character cluster name made every line 230 wide (review).
     #[test]
@@ -699,7 +710,7 @@ mod tests {
     /// `Hydrating` (an outside check).
     #[test]
     fn a_drop_kept_for_an_operator_is_limited_not_hydrating() {
-        use crate::model::{Cluster, Replica, Snapshot, StrategyRow};
+        use crate::model::{Cluster, Replica, Snapshot};
         let mut c = Cluster::empty(ClusterId("u2".into()), "src");
         c.has_singleton_source = true;
         c.replicas = vec![
@@ -715,13 +726,7 @@ mod tests {
         let snap = Snapshot {
             sizes: SizeCatalog::cloud_defaults(),
             clusters: vec![c],
-            strategies: vec![StrategyRow {
-                cluster_id: ClusterId("u2".into()),
-                strategy_type: "target_size".into(),
-                config: json!({"target_size": "50cc"}),
-                updated_at: None,
-                unreadable: None,
-            }],
+            strategies: vec![row("u2", "target_size", json!({"target_size": "50cc"}))],
             activity_log_has_rows: true,
             ..Snapshot::default()
         };
@@ -740,30 +745,24 @@ mod tests {
     /// schedule's (it said idle_suspend "remembers none to bring back").
     #[test]
     fn an_empty_cluster_a_schedule_holds_empty_says_so() {
-        use crate::model::{Activity, Cluster, Snapshot, StrategyRow};
+        use crate::model::{Activity, Cluster, Snapshot};
         let mut c = Cluster::empty(ClusterId("u2".into()), "s");
         c.activity = Activity {
             last_begin: Some(chrono::DateTime::UNIX_EPOCH),
             in_flight: 1,
             last_end: None,
         };
-        let row = |ty: &str, config: serde_json::Value| StrategyRow {
-            cluster_id: ClusterId("u2".into()),
-            strategy_type: ty.into(),
-            config,
-            updated_at: None,
-            unreadable: None,
-        };
         let snap = Snapshot {
             sizes: SizeCatalog::cloud_defaults(),
             clusters: vec![c],
             strategies: vec![
                 row(
+                    "u2",
                     "schedule",
                     json!({"timezone": "UTC", "default": {"size": "25cc", "replicas": 0},
                            "windows": [{"cron": "0 0 3 1 1 *", "duration_s": 3600, "size": "50cc"}]}),
                 ),
-                row("idle_suspend", json!({"idle_after_s": 600})),
+                row("u2", "idle_suspend", json!({"idle_after_s": 600})),
             ],
             activity_log_has_rows: true,
             ..Snapshot::default()

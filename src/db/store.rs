@@ -397,40 +397,23 @@ impl Store {
         &self,
         c: &Client,
     ) -> Result<BTreeMap<ClusterId, serde_json::Value>, tokio_postgres::Error> {
-        let sql = format!(
-            "SELECT DISTINCT ON (cluster_id) cluster_id, state_version, payload::text \
-             FROM {} WHERE state_version = {STATE_VERSION} \
-             ORDER BY cluster_id, updated_at DESC NULLS LAST",
-            self.table(STATE)
-        );
-        let rows = c.query_typed(&sql, &[]).await?;
-        let mut out = BTreeMap::new();
-        for r in rows {
-            let id: Option<String> = r.try_get(0)?;
-            let version: Option<i32> = r.try_get(1)?;
-            let payload: Option<String> = r.try_get(2)?;
-            let (Some(id), Some(STATE_VERSION), Some(payload)) = (id, version, payload) else {
-                continue;
-            };
-            if let Ok(v @ serde_json::Value::Object(_)) = serde_json::from_str(&payload) {
-                out.insert(ClusterId(id), crate::model::compact_json(v));
-            }
-        }
-        Ok(out)
+        let ours = self.newest_payloads(c, STATE_VERSION).await?;
+        Ok(ours
+            .into_iter()
+            .map(|(id, v)| (id, crate::model::compact_json(v)))
+            .collect())
     }
 
-    /// The reference's newest state row (`state_version` 1) per cluster,
-    /// its payload: read, never written nor deleted (what its
-    /// `idle_suspend` suspended is imported once: [`import_reference`]).
-    ///
-    /// [`import_reference`]: crate::strategy::import_reference
-    pub async fn reference_states(
+    /// The newest state row's payload per cluster, of `version` (an object:
+    /// another is skipped).
+    async fn newest_payloads(
         &self,
         c: &Client,
+        version: i32,
     ) -> Result<BTreeMap<ClusterId, serde_json::Value>, tokio_postgres::Error> {
         let sql = format!(
             "SELECT DISTINCT ON (cluster_id) cluster_id, payload::text \
-             FROM {} WHERE state_version = 1 \
+             FROM {} WHERE state_version = {version} \
              ORDER BY cluster_id, updated_at DESC NULLS LAST",
             self.table(STATE)
         );
@@ -447,6 +430,18 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// The reference's newest state row (`state_version` 1) per cluster,
+    /// its payload: read, never written nor deleted (what its
+    /// `idle_suspend` suspended is imported once: [`import_reference`]).
+    ///
+    /// [`import_reference`]: crate::strategy::import_reference
+    pub async fn reference_states(
+        &self,
+        c: &Client,
+    ) -> Result<BTreeMap<ClusterId, serde_json::Value>, tokio_postgres::Error> {
+        self.newest_payloads(c, 1).await
     }
 
     /// Writes new state versions: insert the new rows, then delete the older

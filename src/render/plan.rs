@@ -562,6 +562,19 @@ mod tests {
     use super::*;
     use crate::model::{Cluster, ClusterId, Replica, Snapshot, StrategyRow};
 
+    /// Plain text (no terminal, no colour) at `verbosity`.
+    fn plain(verbosity: Verbosity) -> TextStyle {
+        TextStyle {
+            verbosity,
+            table: crate::render::table::Style {
+                tty: false,
+                color: false,
+            },
+            wide: false,
+            streamed: false,
+        }
+    }
+
     /// Two clusters: one at its target size, one whose row is invalid.
     fn converged_and_invalid() -> Plan {
         converged_invalid_and(&[])
@@ -639,15 +652,7 @@ mod tests {
                 limit: false,
             });
         }
-        let style = TextStyle {
-            verbosity: Verbosity::Normal,
-            table: crate::render::table::Style {
-                tty: false,
-                color: false,
-            },
-            wide: false,
-            streamed: false,
-        };
+        let style = plain(Verbosity::Normal);
         let text = plan_text(&plan, &style);
         let creates = text
             .lines()
@@ -693,15 +698,7 @@ mod tests {
                 limit: false,
             });
         }
-        let style = TextStyle {
-            verbosity: Verbosity::Normal,
-            table: crate::render::table::Style {
-                tty: false,
-                color: false,
-            },
-            wide: false,
-            streamed: false,
-        };
+        let style = plain(Verbosity::Normal);
         let text = plan_text(&plan, &style);
         assert!(text.contains("waiting: "), "{text}");
         assert!(
@@ -724,15 +721,7 @@ mod tests {
                 limit: false,
             });
         }
-        let style = |verbosity| TextStyle {
-            verbosity,
-            table: crate::render::table::Style {
-                tty: false,
-                color: false,
-            },
-            wide: false,
-            streamed: false,
-        };
+        let style = plain;
         let normal = plan_text(&plan, &style(Verbosity::Normal));
         assert!(normal.contains("cluster ok (u2)"), "{normal}");
         let quiet = plan_text(&plan, &style(Verbosity::Quiet));

@@ -1566,34 +1566,48 @@ mod tests {
         assert!(!nothing(&d), "{:?}", d.alerts);
     }
 
+    /// One round on an empty cluster `c` whose trail was read (`trail`:
+    /// its last suspension, if any).
+    fn round_with_trail(
+        c: &IdleSuspendConfig,
+        idle: Idle,
+        trail: Option<&crate::model::LastSuspension>,
+        st: &mut IdleSuspendState,
+    ) -> Desired {
+        decide_in(&cluster("c", vec![]), idle, now(), |ctx, d| {
+            let ctx = Ctx {
+                last_suspension: trail,
+                trail_read: true,
+                ..ctx.clone()
+            };
+            prepare(c, &ctx, d, st, false);
+            decide(c, &ctx, d, st)
+        })
+    }
+
+    /// A suspension an hour ago that dropped `dropped` (name, size).
+    fn suspension_dropping(dropped: &[(&str, Option<&str>)]) -> crate::model::LastSuspension {
+        let at = now() - chrono::Duration::hours(1);
+        crate::model::LastSuspension {
+            at,
+            dropped: dropped
+                .iter()
+                .map(|(n, s)| (n.to_string(), s.map(Size::from)))
+                .collect(),
+            live: dropped.iter().map(|(n, _)| n.to_string()).collect(),
+            last_created: Some(at - chrono::Duration::days(1)),
+        }
+    }
+
     /// A replica the last suspension dropped whose size is no longer
     /// offered is left out of a wake rebuilt from the trail, and the wake's
     /// reason says so (it said nothing of it: an outside check).
     #[test]
     fn a_wake_from_the_trail_says_what_it_leaves_out() {
-        use crate::model::LastSuspension;
         let c = cfg(serde_json::json!({"idle_after_s": 600}));
-        let empty = cluster("c", vec![]);
-        let at = now() - chrono::Duration::hours(1);
-        let trail = LastSuspension {
-            at,
-            dropped: vec![
-                ("a".into(), Some(Size::from("25cc"))),
-                ("gone".into(), Some(Size::from("999cc"))),
-            ],
-            live: vec!["a".into(), "gone".into()],
-            last_created: Some(at - chrono::Duration::days(1)),
-        };
+        let trail = suspension_dropping(&[("a", Some("25cc")), ("gone", Some("999cc"))]);
         let mut st = IdleSuspendState::default();
-        let d = decide_in(&empty, Idle::Busy, now(), |ctx, d| {
-            let ctx = Ctx {
-                last_suspension: Some(&trail),
-                trail_read: true,
-                ..ctx.clone()
-            };
-            prepare(&c, &ctx, d, &mut st, false);
-            decide(&c, &ctx, d, &mut st)
-        });
+        let d = round_with_trail(&c, Idle::Busy, Some(&trail), &mut st);
         assert_eq!(d.names(), ["a"]);
         let why = d.replicas["a"]
             .added_by
@@ -1611,27 +1625,14 @@ mod tests {
         use crate::model::LastSuspension;
         let c = cfg(serde_json::json!({"idle_after_s": 600}));
         let empty = cluster("c", vec![]);
-        let at = now() - chrono::Duration::hours(1);
-        let trail = LastSuspension {
-            at,
-            dropped: vec![
-                ("c-burst".into(), Some(Size::from("800cc"))),
-                ("r_200cc".into(), Some(Size::from("200cc"))),
-                ("r_unknown".into(), None),
-            ],
-            live: vec!["c-burst".into(), "r_200cc".into(), "r_unknown".into()],
-            last_created: Some(at - chrono::Duration::days(1)),
-        };
+        let trail = suspension_dropping(&[
+            ("c-burst", Some("800cc")),
+            ("r_200cc", Some("200cc")),
+            ("r_unknown", None),
+        ]);
+        let at = trail.at;
         let run = |idle: Idle, trail: Option<&LastSuspension>, st: &mut IdleSuspendState| {
-            decide_in(&empty, idle, now(), |ctx, d| {
-                let ctx = Ctx {
-                    last_suspension: trail,
-                    trail_read: true,
-                    ..ctx.clone()
-                };
-                prepare(&c, &ctx, d, st, false);
-                decide(&c, &ctx, d, st)
-            })
+            round_with_trail(&c, idle, trail, st)
         };
         let nothing = |d: &Desired| d.alerts.iter().any(|a| a.contains("remembers nothing"));
         // Demand: woken with what the suspension dropped (not the burst
