@@ -232,7 +232,19 @@ pub fn status_of(
             .map(|rows| rows.iter().map(|r| r.row.strategy_type.clone()).collect())
             .unwrap_or_default();
         strategies.sort_by_key(|t| StrategyKind::parse(t).map_or(u8::MAX, |k| k.priority()));
-        let (condition, reason) = condition(snap, cluster, cp);
+        let (condition, mut reason) = condition(snap, cluster, cp);
+        // The statement planned again failed last time: said, or a DDL
+        // refused every run showed as a plain `Resizing` (an outside
+        // check).
+        if let (Some(a), Some(cp)) = (last.get(&cluster.id), cp) {
+            if a.result == ActionResult::Failed && cp.actions.iter().any(|x| x.sql == a.sql) {
+                reason = format!(
+                    "{reason}; its last attempt failed {} ago: {}",
+                    human_duration(a.seconds_ago),
+                    a.error.as_deref().unwrap_or("no error recorded")
+                );
+            }
+        }
         clusters.push(ClusterStatus {
             cluster_id: cluster.id.clone(),
             cluster: cluster.name.clone(),
@@ -777,6 +789,47 @@ mod tests {
             "{}",
             c.reason
         );
+    }
+
+    /// A statement planned again that failed last time is said in the
+    /// reason (a DDL refused every run showed as a plain `Resizing`).
+    #[test]
+    fn a_statement_that_failed_last_time_is_said() {
+        use crate::model::{Cluster, Snapshot};
+        let snap = Snapshot {
+            sizes: SizeCatalog::cloud_defaults(),
+            clusters: vec![Cluster::empty(ClusterId("u2".into()), "c")],
+            strategies: vec![row("u2", "target_size", json!({"target_size": "50cc"}))],
+            activity_log_has_rows: true,
+            ..Snapshot::default()
+        };
+        let failed = |sql: &str| LastAction {
+            at: chrono::DateTime::UNIX_EPOCH,
+            seconds_ago: 120,
+            kind: Some("create_replica".into()),
+            replica: Some("r_50cc".into()),
+            sql: sql.into(),
+            executed: Some(false),
+            result: ActionResult::Failed,
+            error: Some("would exceed the credit limit".into()),
+        };
+        let reason = |a: LastAction| {
+            let last = BTreeMap::from([(ClusterId("u2".into()), a)]);
+            status_of(&snap, &Selection::all(), false, &last).clusters[0]
+                .reason
+                .clone()
+        };
+        let same = reason(failed(
+            r#"CREATE CLUSTER REPLICA "c"."r_50cc" (SIZE = '50cc')"#,
+        ));
+        assert!(
+            same.ends_with("; its last attempt failed 2m ago: would exceed the credit limit"),
+            "{same}"
+        );
+        let other = reason(failed(
+            r#"CREATE CLUSTER REPLICA "c"."r_25cc" (SIZE = '25cc')"#,
+        ));
+        assert!(!other.contains("last attempt failed"), "{other}");
     }
 
     /// WANT of a managed cluster resized: what it ends with, named as
