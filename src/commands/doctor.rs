@@ -435,7 +435,7 @@ fn lease_finding(held: Result<crate::db::lease::Row, crate::db::DbError>) -> Fin
                     ),
                     None,
                 ),
-                None => held_finding(&row.holder, &left),
+                None => held_finding(&row.holder, &left, row.until.is_none()),
             }
         }
         Ok(_) => finding(
@@ -457,18 +457,28 @@ fn lease_finding(held: Result<crate::db::lease::Row, crate::db::DbError>) -> Fin
 }
 
 /// A lease held by a controller that may be acting.
-fn held_finding(holder: &str, left: &str) -> Finding {
+fn held_finding(holder: &str, left: &str, for_ever: bool) -> Finding {
+    // A lease that never expires blocks every apply until it is broken (it
+    // was "apply will work here": an outside check).
+    let (level, fix) = match for_ever {
+        true => (
+            Level::Blocker,
+            "its lease never expires: if that controller is gone, break it with \
+             `clusterctl unlock --force` (audited)",
+        ),
+        false => (
+            Level::Warning,
+            "if that controller is gone, wait for its lease to expire or break it with \
+             `clusterctl unlock --force` (audited)",
+        ),
+    };
     finding(
-        Level::Warning,
+        level,
         "lease",
         format!(
             "the controller lease is held by {holder} {left}: apply does nothing until it is free"
         ),
-        Some(
-            "if that controller is gone, wait for its lease to expire or break it with \
-             `clusterctl unlock --force` (audited)"
-                .into(),
-        ),
+        Some(fix.into()),
     )
 }
 

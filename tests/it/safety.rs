@@ -234,11 +234,13 @@ fn a_lease_that_never_expires_is_held_wherever_it_is_shown() {
     let doc = clusterctl(&emu, &["apply", "-o", "json"]).ok().json();
     crate::json_schema::conforms(&v, &doc);
     assert_eq!(doc["result"]["lease_busy"]["until"], json!(null), "{doc}");
+    // doctor: a blocker (it never expires: every apply does nothing until
+    // it is broken; it said "apply will work here": an outside check).
     let doctor = clusterctl(&emu, &["doctor"]);
+    assert_eq!(doctor.code, 3, "{}", doctor.all());
     assert!(
-        doctor
-            .stdout
-            .contains("lease is held by other-host:4242:run-x until it is broken"),
+        doctor.stdout.lines().any(|l| l.starts_with("BLOCKER")
+            && l.contains("lease is held by other-host:4242:run-x until it is broken")),
         "{}",
         doctor.all()
     );
