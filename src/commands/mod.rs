@@ -87,7 +87,7 @@ pub enum CommandError {
         results: Vec<crate::exec::ActionResult>,
     },
     /// A writing command found the lease held by a live controller.
-    #[error("another controller holds the lease ({}) until {}; nothing was done ({})", crate::model::printable(.holder), lease::until_text(*.until), lease_busy_advice(*.waited))]
+    #[error("another controller holds the lease ({}) until {}; nothing was done ({})", crate::model::printable(.holder), lease::until_text(*.until), lease_busy_advice(*.waited, .until.is_none()))]
     LeaseBusy {
         holder: String,
         /// `None`: held until broken (`lease::Row::until`).
@@ -392,10 +392,21 @@ pub enum Leased<T> {
 
 /// What to do about a lease held by another controller, given how long
 /// `--wait` waited (it advised `--wait 30s` to one who had waited).
-pub fn lease_busy_advice(waited: Option<Duration>) -> String {
-    match waited_for(waited) {
-        Some(w) => format!("waited {w} for it with --wait: try again later, or wait longer"),
-        None => "try again later, or wait for it with --wait 30s".into(),
+/// A lease that never expires (`for_ever`) is only broken, and one whose
+/// controller is gone is broken sooner than waited out: said (it advised
+/// `--wait 30s` alone, for a lease of an hour or for ever: an outside
+/// check).
+pub fn lease_busy_advice(waited: Option<Duration>, for_ever: bool) -> String {
+    const BREAK: &str = "`clusterctl unlock --force` breaks it (audited)";
+    match (for_ever, waited_for(waited)) {
+        (true, _) => format!("it never expires: if that controller is gone, {BREAK}"),
+        (false, Some(w)) => format!(
+            "waited {w} for it with --wait: try again later, or wait longer; if that \
+             controller is gone, {BREAK}"
+        ),
+        (false, None) => format!(
+            "try again later, or wait for it with --wait 30s; if that controller is gone, {BREAK}"
+        ),
     }
 }
 
