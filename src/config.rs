@@ -1434,24 +1434,21 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("clusterctl-dotenv-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join(".env");
-        std::fs::write(&path, "A=1\nDATABASE_URL='postgres://u:hunter2@h/db\n").unwrap();
-        let e = dotenvy::from_path_iter(&path)
-            .unwrap()
-            .find_map(Result::err)
-            .unwrap();
-        let content = std::fs::read(&path).unwrap();
-        let msg = dotenv_error(&path, &content, &e);
+        // What loading a .env of `text` says of its first bad line.
+        let said = |text: &str| {
+            std::fs::write(&path, text).unwrap();
+            let e = dotenvy::from_path_iter(&path)
+                .unwrap()
+                .find_map(Result::err)
+                .unwrap();
+            dotenv_error(&path, text.as_bytes(), &e)
+        };
+        let msg = said("A=1\nDATABASE_URL='postgres://u:hunter2@h/db\n");
         assert!(msg.contains("line 2"), "{msg}");
         assert!(!msg.contains("hunter2"), "{msg}");
         // The line that is the bad one, not an earlier line holding its
         // text (`A=hello` for `hello`: it said line 1).
-        std::fs::write(&path, "A=hello\nB=2\nhello\n").unwrap();
-        let e = dotenvy::from_path_iter(&path)
-            .unwrap()
-            .find_map(Result::err)
-            .unwrap();
-        let content = std::fs::read(&path).unwrap();
-        let msg = dotenv_error(&path, &content, &e);
+        let msg = said("A=hello\nB=2\nhello\n");
         assert!(msg.contains("cannot parse line 3"), "{msg}");
         let _ = std::fs::remove_dir_all(&dir);
     }

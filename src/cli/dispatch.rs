@@ -417,7 +417,7 @@ fn apply(a: ApplyArgs, ui: &Ui) -> u8 {
                 let mut last_problems = Vec::new();
                 let keep_replica = async || {
                     if let Some(s) = session.as_mut() {
-                        for w in session::renew(&ctx, s, shutdown.flag()).await {
+                        for w in session::renew(&ctx, s, shutdown.flag(), true).await {
                             tracing::warn!("{w}");
                         }
                     }
@@ -744,8 +744,12 @@ async fn watch_status(
     let cleared = ui.style.table.tty && !ui.json;
     let mut said: Option<String> = None;
     loop {
-        if let Some(s) = session.as_mut() {
-            for w in session::renew(ctx, s, shutdown.flag()).await {
+        // Only a temporary replica to keep (`--create-replica`): a read of
+        // the session cluster each refresh costs the others a round trip
+        // for nothing, and a reading command drops nobody's leftovers.
+        let keeps_one = ctx.opts.create_replica.is_some();
+        if let Some(s) = session.as_mut().filter(|_| keeps_one) {
+            for w in session::renew(ctx, s, shutdown.flag(), false).await {
                 tracing::warn!("{w}");
             }
         }

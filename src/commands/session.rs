@@ -529,11 +529,18 @@ pub async fn wait_online(
 /// others. Never fails the watch: what goes wrong is returned as warnings
 /// and tried again next run.
 ///
-/// Each run also drops the temporary replicas runs that died left on the
-/// session cluster since (audited), as a one-shot `apply` does at its end:
-/// a watcher dropped them only at its exit, and one that died while it ran
-/// never (an outside check: a replica billed for the watcher's life).
-pub async fn renew(ctx: &Context, s: &mut Session, stop: Arc<AtomicBool>) -> Vec<String> {
+/// With `cleanup` (`apply --watch`), each run also drops the temporary
+/// replicas runs that died left on the session cluster since (audited), as
+/// a one-shot `apply` does at its end: a watcher dropped them only at its
+/// exit, and one that died while it ran never (an outside check: a replica
+/// billed for the watcher's life). A reading command's watch
+/// (`status --watch`) leaves them, as its one-shot form does.
+pub async fn renew(
+    ctx: &Context,
+    s: &mut Session,
+    stop: Arc<AtomicBool>,
+    cleanup: bool,
+) -> Vec<String> {
     let name = s.cluster.name.clone();
     let read = ctx
         .backend()
@@ -571,23 +578,15 @@ pub async fn renew(ctx: &Context, s: &mut Session, stop: Arc<AtomicBool>) -> Vec
                  temporary replica is not left running",
                 ddl::ident(&name)
             );
-            let (row, r) = drop_temporary(ctx, &sc, &Uuid::new_v4(), &old, &reason).await;
-            match r {
-                Ok(_) => warnings.push(format!(
-                    "dropped this process's temporary replica {} from the cluster it was made on",
-                    old.name
-                )),
-                Err(e) => warnings.push(format!(
-                    "could not drop this process's temporary replica {} ({e}); the next \
-                     `clusterctl apply` on that cluster drops it",
-                    old.name
-                )),
-            }
-            warnings.extend(audit(ctx, vec![row]).await);
+            let said = format!(
+                "dropped this process's temporary replica {} from the cluster it was made on",
+                old.name
+            );
+            warnings.extend(let_go(ctx, &sc, &old, &reason, said).await);
         }
         return warnings;
     };
-    let dead = leftovers(&sc);
+    let dead = if cleanup { leftovers(&sc) } else { Vec::new() };
     let (records, mut warnings) =
         drop_leftovers(ctx, &sc, &cluster_id.0, &Uuid::new_v4(), &dead).await;
     warnings.extend(audit(ctx, records).await);
@@ -653,22 +652,14 @@ async fn keep_temporary(
              this process's temporary replica follows the name",
             ddl::ident(&sc.name)
         );
-        let (row, r) = drop_temporary(ctx, &sc, &Uuid::new_v4(), &old, &reason).await;
-        match &r {
-            Ok(_) => warnings.push(format!(
-                "the --exec-cluster {} is another cluster now (swapped or renamed): dropped this \
-                 process's temporary replica {} from the cluster it was made on; making one on {}",
-                ddl::ident(&sc.name),
-                old.name,
-                ddl::ident(&sc.name)
-            )),
-            Err(e) => warnings.push(format!(
-                "could not drop this process's temporary replica {} from the cluster it was made \
-                 on ({e}); the next `clusterctl apply --exec-cluster` of that cluster drops it",
-                old.name
-            )),
-        }
-        warnings.extend(audit(ctx, vec![row]).await);
+        let said = format!(
+            "the --exec-cluster {} is another cluster now (swapped or renamed): dropped this \
+             process's temporary replica {} from the cluster it was made on; making one on {}",
+            ddl::ident(&sc.name),
+            old.name,
+            ddl::ident(&sc.name)
+        );
+        warnings.extend(let_go(ctx, &sc, &old, &reason, said).await);
         s.cluster = sc.clone();
         s.temporary = None;
     }
@@ -936,6 +927,30 @@ async fn keep_old(
         ));
     }
     warnings.extend(audit(ctx, records).await);
+    warnings
+}
+
+/// Drops this watcher's temporary replica `old` from the cluster it was
+/// made on, whose name the `--exec-cluster` no longer is (a swap, a
+/// rename, a drop), with `reason` audited: `said` when dropped, else why
+/// not; then what auditing it could not write.
+async fn let_go(
+    ctx: &Context,
+    sc: &SessionCluster,
+    old: &Temporary,
+    reason: &str,
+    said: String,
+) -> Vec<String> {
+    let (row, r) = drop_temporary(ctx, sc, &Uuid::new_v4(), old, reason).await;
+    let mut warnings = vec![match r {
+        Ok(_) => said,
+        Err(e) => format!(
+            "could not drop this process's temporary replica {} from the cluster it was made on \
+             ({e}); the next `clusterctl apply --exec-cluster` of that cluster drops it",
+            old.name
+        ),
+    }];
+    warnings.extend(audit(ctx, vec![row]).await);
     warnings
 }
 

@@ -540,10 +540,7 @@ pub fn condition(
     if cluster.replicas.is_empty() {
         // A managed cluster's own size: what idle_suspend wakes it at when
         // it remembers nothing.
-        let managed_size = cluster
-            .size
-            .as_ref()
-            .filter(|s| cluster.managed && snap.sizes.contains(s));
+        let managed_size = crate::strategy::wakes_at_its_size(cluster, &snap.sizes);
         let r = if let Some(alert) = cp.alerts.first() {
             // e.g. nothing remembered to bring back: the promise below
             // would not hold.
@@ -661,6 +658,27 @@ mod tests {
     use crate::model::SizeCatalog;
     use serde_json::json;
 
+    /// `status` of the one cluster `c` (u2) with `rows`, after `last`.
+    fn status_of_one(
+        c: crate::model::Cluster,
+        rows: Vec<crate::model::StrategyRow>,
+        last: Option<LastAction>,
+    ) -> ClusterStatus {
+        let snap = crate::model::Snapshot {
+            sizes: SizeCatalog::cloud_defaults(),
+            clusters: vec![c],
+            strategies: rows,
+            activity_log_has_rows: true,
+            ..crate::model::Snapshot::default()
+        };
+        let last = last
+            .map(|a| BTreeMap::from([(ClusterId("u2".into()), a)]))
+            .unwrap_or_default();
+        status_of(&snap, &Selection::all(), false, &last)
+            .clusters
+            .remove(0)
+    }
+
     /// A strategy row of cluster `id`.
     fn row(id: &str, ty: &str, config: serde_json::Value) -> crate::model::StrategyRow {
         crate::model::StrategyRow {
@@ -722,7 +740,7 @@ mod tests {
     /// `Hydrating` (an outside check).
     #[test]
     fn a_drop_kept_for_an_operator_is_limited_not_hydrating() {
-        use crate::model::{Cluster, Replica, Snapshot};
+        use crate::model::{Cluster, Replica};
         let mut c = Cluster::empty(ClusterId("u2".into()), "src");
         c.has_singleton_source = true;
         c.replicas = vec![
@@ -735,15 +753,8 @@ mod tests {
                 ..crate::strategy::testutil::replica("r_50cc", "50cc", true)
             },
         ];
-        let snap = Snapshot {
-            sizes: SizeCatalog::cloud_defaults(),
-            clusters: vec![c],
-            strategies: vec![row("u2", "target_size", json!({"target_size": "50cc"}))],
-            activity_log_has_rows: true,
-            ..Snapshot::default()
-        };
-        let report = status_of(&snap, &Selection::all(), false, &BTreeMap::new());
-        let c = &report.clusters[0];
+        let rows = vec![row("u2", "target_size", json!({"target_size": "50cc"}))];
+        let c = status_of_one(c, rows, None);
         assert_eq!(c.condition, Condition::Limited, "{}", c.reason);
         assert!(
             c.reason.contains("runs the cluster's sources"),
@@ -757,30 +768,23 @@ mod tests {
     /// schedule's (it said idle_suspend "remembers none to bring back").
     #[test]
     fn an_empty_cluster_a_schedule_holds_empty_says_so() {
-        use crate::model::{Activity, Cluster, Snapshot};
+        use crate::model::{Activity, Cluster};
         let mut c = Cluster::empty(ClusterId("u2".into()), "s");
         c.activity = Activity {
             last_begin: Some(chrono::DateTime::UNIX_EPOCH),
             in_flight: 1,
             last_end: None,
         };
-        let snap = Snapshot {
-            sizes: SizeCatalog::cloud_defaults(),
-            clusters: vec![c],
-            strategies: vec![
-                row(
-                    "u2",
-                    "schedule",
-                    json!({"timezone": "UTC", "default": {"size": "25cc", "replicas": 0},
-                           "windows": [{"cron": "0 0 3 1 1 *", "duration_s": 3600, "size": "50cc"}]}),
-                ),
-                row("u2", "idle_suspend", json!({"idle_after_s": 600})),
-            ],
-            activity_log_has_rows: true,
-            ..Snapshot::default()
-        };
-        let report = status_of(&snap, &Selection::all(), false, &BTreeMap::new());
-        let c = &report.clusters[0];
+        let rows = vec![
+            row(
+                "u2",
+                "schedule",
+                json!({"timezone": "UTC", "default": {"size": "25cc", "replicas": 0},
+                       "windows": [{"cron": "0 0 3 1 1 *", "duration_s": 3600, "size": "50cc"}]}),
+            ),
+            row("u2", "idle_suspend", json!({"idle_after_s": 600})),
+        ];
+        let c = status_of_one(c, rows, None);
         assert_eq!(c.condition, Condition::Suspended, "{}", c.reason);
         assert!(
             c.reason.starts_with("no replicas: schedule: ")
@@ -795,14 +799,7 @@ mod tests {
     /// reason (a DDL refused every run showed as a plain `Resizing`).
     #[test]
     fn a_statement_that_failed_last_time_is_said() {
-        use crate::model::{Cluster, Snapshot};
-        let snap = Snapshot {
-            sizes: SizeCatalog::cloud_defaults(),
-            clusters: vec![Cluster::empty(ClusterId("u2".into()), "c")],
-            strategies: vec![row("u2", "target_size", json!({"target_size": "50cc"}))],
-            activity_log_has_rows: true,
-            ..Snapshot::default()
-        };
+        use crate::model::Cluster;
         let failed = |sql: &str| LastAction {
             at: chrono::DateTime::UNIX_EPOCH,
             seconds_ago: 120,
@@ -814,10 +811,9 @@ mod tests {
             error: Some("would exceed the credit limit".into()),
         };
         let reason = |a: LastAction| {
-            let last = BTreeMap::from([(ClusterId("u2".into()), a)]);
-            status_of(&snap, &Selection::all(), false, &last).clusters[0]
-                .reason
-                .clone()
+            let c = Cluster::empty(ClusterId("u2".into()), "c");
+            let rows = vec![row("u2", "target_size", json!({"target_size": "50cc"}))];
+            status_of_one(c, rows, Some(a)).reason
         };
         let same = reason(failed(
             r#"CREATE CLUSTER REPLICA "c"."r_50cc" (SIZE = '50cc')"#,

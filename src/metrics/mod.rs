@@ -417,12 +417,7 @@ impl Metrics {
         // where an idle_suspend row relies on it: without one nothing
         // needs it, and the alert on 0 fired for ever where a release logs
         // at 0 % by default (an outside check).
-        let relied_on = plan.clusters.iter().any(|cp| {
-            cp.outcome == crate::plan::Outcome::Planned
-                && cp
-                    .strategies
-                    .contains(&crate::strategy::StrategyKind::IdleSuspend)
-        });
+        let relied_on = crate::plan::relies_on_activity(&plan.clusters);
         self.signal_known.get_or_create(&NoLabels {}).set(i64::from(
             !relied_on || crate::plan::rules::activity_unknown(snapshot).is_none(),
         ));

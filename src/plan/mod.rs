@@ -488,13 +488,19 @@ pub fn learns_demand(snap: &Snapshot, selection: &Selection) -> Option<(u64, Vec
     (!ids.is_empty()).then_some((days, ids))
 }
 
+/// Whether an `idle_suspend` row of a planned cluster relies on the
+/// statement log (what the plan's warnings and the activity gauge judge).
+pub fn relies_on_activity(clusters: &[ClusterPlan]) -> bool {
+    clusters.iter().any(|cp| {
+        cp.outcome == Outcome::Planned && cp.strategies.contains(&StrategyKind::IdleSuspend)
+    })
+}
+
 /// Signals that failed or cannot be trusted, said once per plan where a
 /// planned cluster relies on them.
 fn environment_warnings(snap: &Snapshot, clusters: &[ClusterPlan]) -> Vec<String> {
     let mut out = Vec::new();
-    let uses_activity = clusters.iter().any(|cp| {
-        cp.outcome == Outcome::Planned && cp.strategies.contains(&StrategyKind::IdleSuspend)
-    });
+    let uses_activity = relies_on_activity(clusters);
     if uses_activity {
         if let Some(why) = rules::activity_problem(snap) {
             // A row with suspend_when_unknown does (it said "does not

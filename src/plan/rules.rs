@@ -613,6 +613,15 @@ mod tests {
     use crate::model::{ClusterId, Identity, Replica, Role, RoleId, Settings, Size};
     use crate::strategy::StrategyKind;
 
+    /// A strategy row's config, parsed against the cloud's sizes.
+    fn parsed(kind: StrategyKind, raw: serde_json::Value) -> crate::strategy::StrategyConfig {
+        let sizes = SizeCatalog::cloud_defaults();
+        match crate::strategy::StrategyConfig::parse(kind, &raw, &sizes) {
+            Ok((c, _)) => c,
+            Err(e) => panic!("{raw}: {e:?}"),
+        }
+    }
+
     fn env(
         version: Option<&str>,
         zero_downtime: Option<bool>,
@@ -912,11 +921,7 @@ mod tests {
     fn findings_name_what_the_environment_keeps_a_strategy_from_doing() {
         use crate::plan::rows::Code;
         use crate::strategy::StrategyConfig;
-        let sizes = SizeCatalog::cloud_defaults();
-        let cfg = |kind, raw: serde_json::Value| match StrategyConfig::parse(kind, &raw, &sizes) {
-            Ok((c, _)) => c,
-            Err(e) => panic!("{raw}: {e:?}"),
-        };
+        let cfg = parsed;
         let idle = cfg(
             StrategyKind::IdleSuspend,
             serde_json::json!({"idle_after_s": 600}),
@@ -997,11 +1002,7 @@ mod tests {
     fn a_size_over_the_limits_rows_credits_is_a_conflict() {
         use crate::plan::rows::Code;
         use crate::strategy::StrategyConfig;
-        let sizes = SizeCatalog::cloud_defaults();
-        let cfg = |kind, raw: serde_json::Value| match StrategyConfig::parse(kind, &raw, &sizes) {
-            Ok((c, _)) => c,
-            Err(e) => panic!("{raw}: {e:?}"),
-        };
+        let cfg = parsed;
         let limits = cfg(
             StrategyKind::Limits,
             serde_json::json!({"max_credits_per_hour": 1}),
@@ -1017,7 +1018,7 @@ mod tests {
             serde_json::json!({"max_replica_size": "800cc"}),
         );
         let s = Snapshot {
-            sizes: sizes.clone(),
+            sizes: SizeCatalog::cloud_defaults(),
             activity_log_has_rows: true,
             ..Snapshot::default()
         };

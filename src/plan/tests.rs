@@ -3141,17 +3141,7 @@ fn a_managed_wake_at_a_new_target_size_credits_the_wake() {
         "{sql:#?}"
     );
     // Unmanaged, the create of the new size says whose wake it is.
-    let mut s = s;
-    let c = &mut s.clusters[0];
-    c.managed = false;
-    c.size = None;
-    c.replication_factor = None;
-    let p = plan(&s, &PlanOptions::default());
-    let creates: Vec<(String, StrategyKind, Vec<String>)> = only(&p)
-        .actions
-        .iter()
-        .map(|a| (a.replica.clone(), a.strategy, a.reasons.clone()))
-        .collect();
+    let creates = creates_unmanaged(s);
     assert_eq!(creates.len(), 1, "{creates:#?}");
     assert_eq!(creates[0].0, "r_100cc");
     assert_eq!(creates[0].1, StrategyKind::TargetSize);
@@ -3161,6 +3151,21 @@ fn a_managed_wake_at_a_new_target_size_credits_the_wake() {
             .starts_with("instead of r1 (25cc) that idle_suspend wanted: resume after suspension"),
         "{creates:#?}"
     );
+}
+
+/// The plan of `s`'s only cluster made unmanaged: its actions as
+/// (replica, strategy, reasons).
+fn creates_unmanaged(mut s: Snapshot) -> Vec<(String, StrategyKind, Vec<String>)> {
+    let c = &mut s.clusters[0];
+    c.managed = false;
+    c.size = None;
+    c.replication_factor = None;
+    let p = plan(&s, &PlanOptions::default());
+    only(&p)
+        .actions
+        .iter()
+        .map(|a| (a.replica.clone(), a.strategy, a.reasons.clone()))
+        .collect()
 }
 
 /// A wake at a new `target_size` beside `burst`: the replica remembered
@@ -3173,16 +3178,7 @@ fn only_the_strategy_that_replaced_a_woken_replica_says_so() {
     let mut s = asleep_wanting_100cc();
     s.strategies
         .push(row("u2", "burst", json!({"burst_replica_size": "200cc"})));
-    let c = &mut s.clusters[0];
-    c.managed = false;
-    c.size = None;
-    c.replication_factor = None;
-    let p = plan(&s, &PlanOptions::default());
-    let creates: Vec<(String, StrategyKind, Vec<String>)> = only(&p)
-        .actions
-        .iter()
-        .map(|a| (a.replica.clone(), a.strategy, a.reasons.clone()))
-        .collect();
+    let creates = creates_unmanaged(s);
     assert_eq!(creates.len(), 2, "{creates:#?}");
     let says = |k: StrategyKind| {
         let (_, _, reasons) = creates.iter().find(|(_, s, _)| *s == k).expect("created");

@@ -562,6 +562,17 @@ mod tests {
     use super::*;
     use crate::model::{Cluster, ClusterId, Replica, Snapshot, StrategyRow};
 
+    /// What waits for r1, hydrating.
+    fn hydrating_r1() -> crate::strategy::Deferred {
+        crate::strategy::Deferred {
+            strategy: None,
+            action: "hydrate r1".into(),
+            reason: "r1 (25cc) is hydrating".into(),
+            in_seconds: None,
+            limit: false,
+        }
+    }
+
     /// Plain text (no terminal, no colour) at `verbosity`.
     fn plain(verbosity: Verbosity) -> TextStyle {
         TextStyle {
@@ -652,8 +663,7 @@ mod tests {
                 limit: false,
             });
         }
-        let style = plain(Verbosity::Normal);
-        let text = plan_text(&plan, &style);
+        let text = plan_text(&plan, &plain(Verbosity::Normal));
         let creates = text
             .lines()
             .filter(|l| l.trim_start().starts_with("+ create"))
@@ -690,16 +700,9 @@ mod tests {
         let mut plan = converged_and_invalid();
         for c in plan.clusters.iter_mut().filter(|c| c.cluster == "ok") {
             c.alerts.push("burst: gave up".into());
-            c.waiting.push(crate::strategy::Deferred {
-                strategy: None,
-                action: "hydrate r1".into(),
-                reason: "r1 (25cc) is hydrating".into(),
-                in_seconds: None,
-                limit: false,
-            });
+            c.waiting.push(hydrating_r1());
         }
-        let style = plain(Verbosity::Normal);
-        let text = plan_text(&plan, &style);
+        let text = plan_text(&plan, &plain(Verbosity::Normal));
         assert!(text.contains("waiting: "), "{text}");
         assert!(
             text.contains("0 clusters converged, 1 with an alert,"),
@@ -713,18 +716,11 @@ mod tests {
     fn quiet_leaves_out_a_cluster_that_only_waits() {
         let mut plan = converged_invalid_and(&["x"]);
         for c in plan.clusters.iter_mut().filter(|c| c.cluster == "ok") {
-            c.waiting.push(crate::strategy::Deferred {
-                strategy: None,
-                action: "hydrate r1".into(),
-                reason: "r1 (25cc) is hydrating".into(),
-                in_seconds: None,
-                limit: false,
-            });
+            c.waiting.push(hydrating_r1());
         }
-        let style = plain;
-        let normal = plan_text(&plan, &style(Verbosity::Normal));
+        let normal = plan_text(&plan, &plain(Verbosity::Normal));
         assert!(normal.contains("cluster ok (u2)"), "{normal}");
-        let quiet = plan_text(&plan, &style(Verbosity::Quiet));
+        let quiet = plan_text(&plan, &plain(Verbosity::Quiet));
         assert!(!quiet.contains("cluster ok"), "{quiet}");
         assert!(!quiet.contains("waiting"), "{quiet}");
         assert!(quiet.contains("cluster x (u10)"), "{quiet}");

@@ -1231,8 +1231,7 @@ fn nothing_to_wake_with(c: &IdleSuspendConfig, ctx: &Ctx, d: &mut Desired, st: &
     {
         return;
     }
-    let own_size = ctx.cluster.size.as_ref().filter(|_| ctx.cluster.managed);
-    if let Some(size) = own_size.filter(|s| ctx.sizes.contains(s)) {
+    if let Some(size) = wakes_at_its_size(ctx.cluster, ctx.sizes) {
         let why = match ctx.cluster.activity.in_flight {
             0 => "a statement came".to_string(),
             n => format!("demand: {n} statement(s) waiting"),
@@ -1251,7 +1250,7 @@ fn nothing_to_wake_with(c: &IdleSuspendConfig, ctx: &Ctx, d: &mut Desired, st: &
     // A managed cluster whose size is no longer offered: Materialize adds
     // no replica to it but by ALTER CLUSTER (the advice below, to create
     // one, it refuses: an outside check).
-    if let Some(size) = own_size {
+    if let Some(size) = ctx.cluster.size.as_ref().filter(|_| ctx.cluster.managed) {
         d.alert(
             KIND,
             format!(
@@ -1275,6 +1274,19 @@ fn nothing_to_wake_with(c: &IdleSuspendConfig, ctx: &Ctx, d: &mut Desired, st: &
             shown(&ctx.cluster.name)
         ),
     );
+}
+
+/// The size a managed cluster wakes at when idle_suspend remembers
+/// nothing of it: its own, while offered (`status` promises that wake by
+/// the same rule).
+pub fn wakes_at_its_size<'a>(
+    cluster: &'a Cluster,
+    sizes: &crate::model::SizeCatalog,
+) -> Option<&'a Size> {
+    cluster
+        .size
+        .as_ref()
+        .filter(|s| cluster.managed && sizes.contains(s))
 }
 
 /// Wakes a suspended cluster with what its slot remembers; `recalled`: the

@@ -28,8 +28,8 @@ use crate::model::{Cluster, Size, SizeCatalog};
 pub use burst::{burst_name, burst_replica, held_back as burst_held_back, BurstConfig};
 pub use config::{read_json, ConfigError};
 pub use idle_suspend::{
-    idle_evidence_s, recorded_interval_s, remembered, IdleSuspendConfig, Remembered,
-    SuspendedReplica, MIN_SAMPLE_RATE,
+    idle_evidence_s, recorded_interval_s, remembered, wakes_at_its_size, IdleSuspendConfig,
+    Remembered, SuspendedReplica, MIN_SAMPLE_RATE,
 };
 pub use limits::LimitsConfig;
 pub use schedule::ScheduleConfig;
