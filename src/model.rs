@@ -969,6 +969,12 @@ pub struct Snapshot {
     /// did not take it (`plan::rolled_back`).
     #[serde(default)]
     pub last_resizes: BTreeMap<ClusterId, LastResize>,
+    /// Per cluster, the statements the server refused in a row within the
+    /// last day, since the cluster's last executed action (read with the
+    /// unfinished rows, in the same statement): one refused again is held
+    /// back for a while (`plan::refused`).
+    #[serde(default)]
+    pub refusals: BTreeMap<ClusterId, Vec<Refusal>>,
     /// This machine's boot clock when `now` was read (the reading run's,
     /// not the database's): how long ago an intent written on this machine
     /// was, whatever the server's clock did since (`plan::doubt`). `None`
@@ -983,6 +989,19 @@ pub struct Snapshot {
 pub struct LastResize {
     pub size: Size,
     pub at: DateTime<Utc>,
+}
+
+/// A statement the server refused `count` times in a row (no action of its
+/// cluster executed since the first), the last at `last_at`, as the audit
+/// trail recorded it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Refusal {
+    pub sql: String,
+    pub count: u32,
+    pub last_at: DateTime<Utc>,
+    /// An error it was refused with (the same statement is refused for the
+    /// same cause; `None` where the row had none).
+    pub error: Option<String>,
 }
 
 /// The replicas `idle_suspend` dropped in its last suspension of the

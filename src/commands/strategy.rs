@@ -380,6 +380,7 @@ pub async fn set(
                 .filter(|m| m.starts_with(&new_type) || !had.contains(m)),
         );
     }
+    warnings.extend(acted_on_elsewhere(ctx, &target).await);
     let notes = notes_after_write(ctx, &snap, &target, &after);
     Ok(Written {
         command: "strategy set",
@@ -394,6 +395,45 @@ pub async fn set(
         warnings,
         target,
     })
+}
+
+/// Another installation (schema of clusterctl's tables) with strategy rows
+/// for the cluster too: two controllers act on it at once, each under its
+/// own lease (`doctor` names it as a blocker; `strategy set` wrote
+/// without a word: an outside check). Nothing when the catalog or their
+/// table cannot be read.
+async fn acted_on_elsewhere(ctx: &Context, target: &Target) -> Option<String> {
+    let store = &ctx.store;
+    let mut backend = ctx.backend();
+    let schemas = backend
+        .retrying("reading the catalog's other installations", async |c| {
+            store.other_installations(c).await
+        })
+        .await
+        .ok()?;
+    let mut also = Vec::new();
+    for schema in schemas {
+        let shared = backend
+            .retrying("reading another installation's strategy rows", async |c| {
+                store.shared_with(c, &schema).await
+            })
+            .await;
+        if shared.is_ok_and(|ids| ids.contains(&target.id)) {
+            also.push(schema);
+        }
+    }
+    let first = also.first()?;
+    let schemas: Vec<String> = also.iter().map(|s| crate::ddl::ident(s)).collect();
+    Some(format!(
+        "{} also has strategy rows in schema {} (another installation of clusterctl): two \
+         controllers act on it at once, under two leases, and can drop each other's replicas; \
+         keep its rows in one installation (`clusterctl strategy ls --cluster {} --schema {}` \
+         lists the others)",
+        target.display(),
+        schemas.join(", "),
+        target.arg(),
+        crate::model::shell_value(first),
+    ))
 }
 
 /// Why rows just written will not take effect right away, if they will not:

@@ -323,7 +323,11 @@ pub async fn load(
         true if env.unfinished_error.is_none() => Some(Vec::new()),
         _ => unfinished.schema,
     };
-    let (unfinished, last_resizes) = (unfinished.open, unfinished.last_resizes);
+    let (unfinished, last_resizes, refusals) = (
+        unfinished.open,
+        unfinished.last_resizes,
+        unfinished.refusals,
+    );
     let mut clusters = clusters.map_err(q("clusters"))?;
     let index = index_by_id(&clusters);
     attach_replicas(&mut clusters, &index, replicas.map_err(q("replicas"))?);
@@ -353,6 +357,7 @@ pub async fn load(
         env,
         unfinished,
         last_resizes,
+        refusals,
         ..Snapshot::default()
     };
 

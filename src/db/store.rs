@@ -317,6 +317,8 @@ pub struct Unfinished {
     pub open: Vec<Unresolved>,
     /// Each cluster's newest executed resize.
     pub last_resizes: BTreeMap<ClusterId, LastResize>,
+    /// Statements refused in a row, per cluster.
+    pub refusals: BTreeMap<ClusterId, Vec<crate::model::Refusal>>,
     /// The migrations recorded, as far as the newer-schema rule needs them
     /// (the highest; empty: none), when the statement read them.
     pub schema: Option<Vec<i32>>,
@@ -789,11 +791,39 @@ impl Store {
                AND d.created_at >= a.created_at) THEN 'open_dropped' ELSE 'open' END, \
              decision_ctx->>'boot', decision_ctx->>'cluster' FROM {table} AS a WHERE {open} \
              UNION ALL {settled_drops} \
-             UNION ALL SELECT * FROM ({last_resizes}) AS last_resizes",
+             UNION ALL SELECT * FROM ({last_resizes}) AS last_resizes \
+             UNION ALL {refusals}",
             create = kind(crate::plan::ActionKind::CreateReplica),
             drop = kind(crate::plan::ActionKind::DropReplica),
             open = open_sql("a."),
             last_resizes = self.last_resizes_sql(),
+            refusals = self.refusals_sql(),
+        )
+    }
+
+    /// The statements the server refused in a row, per cluster, in the
+    /// columns of [`Store::unfinished_sql`] (tagged `refused`: the
+    /// statement in the fourth column, how many in the sixth, the newest
+    /// one's time in the eighth, an error in the tenth): rows of the last
+    /// day that failed (not withdrawn before being sent, nor settled as
+    /// never recorded) with no executed action of their cluster since.
+    /// What the plan reads to hold a statement refused again for a while
+    /// ([`crate::plan::refused`]).
+    fn refusals_sql(&self) -> String {
+        let table = self.table(ACTIONS);
+        format!(
+            "SELECT NULL::text, f.cluster_id, NULL::text, f.action_sql, NULL::text, \
+               count(*)::text, NULL::text, max(f.created_at), 'refused', \
+               max(f.error_message), NULL::text \
+             FROM {table} AS f WHERE NOT f.executed AND f.cluster_id IS NOT NULL \
+             AND f.action_sql IS NOT NULL AND f.error_message IS NOT NULL \
+             AND f.error_message NOT LIKE {withdrawn} AND f.error_message NOT LIKE {settled} \
+             AND f.created_at > now() - INTERVAL '1 day' \
+             AND NOT EXISTS (SELECT 1 FROM {table} AS e WHERE e.executed \
+               AND e.cluster_id = f.cluster_id AND e.created_at > f.created_at) \
+             GROUP BY f.cluster_id, f.action_sql",
+            withdrawn = ddl::literal(&format!("{WITHDRAWN_PREFIX}%")),
+            settled = ddl::literal(&format!("{SETTLED_PREFIX}%")),
         )
     }
 
@@ -865,6 +895,7 @@ impl Store {
     pub fn parse_unfinished(rows: &[tokio_postgres::Row]) -> Unfinished {
         let mut unfinished = Vec::new();
         let mut resizes = BTreeMap::new();
+        let mut refusals: BTreeMap<ClusterId, Vec<crate::model::Refusal>> = BTreeMap::new();
         let mut schema = None;
         for r in rows {
             let get = |i| r.try_get::<_, Option<String>>(i).ok().flatten();
@@ -872,6 +903,23 @@ impl Store {
             if get(8).as_deref() == Some("schema") {
                 let highest = get(2).and_then(|v| v.parse::<i32>().ok());
                 schema = Some(highest.into_iter().collect());
+                continue;
+            }
+            if get(8).as_deref() == Some("refused") {
+                let count = get(5).and_then(|v| v.parse::<u32>().ok());
+                if let (Some(id), Some(sql), Some(count), Some(last_at)) =
+                    (get(1), get(3), count, created_at)
+                {
+                    refusals
+                        .entry(ClusterId(id))
+                        .or_default()
+                        .push(crate::model::Refusal {
+                            sql,
+                            count,
+                            last_at,
+                            error: get(9),
+                        });
+                }
                 continue;
             }
             if get(8).as_deref() == Some("resize") {
@@ -905,6 +953,7 @@ impl Store {
         Unfinished {
             open: unfinished,
             last_resizes: resizes,
+            refusals,
             schema,
         }
     }

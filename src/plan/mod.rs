@@ -8,6 +8,7 @@
 mod coordinate;
 mod diff;
 pub mod doubt;
+pub mod refused;
 pub mod region;
 pub mod rolled_back;
 pub mod rows;
@@ -399,6 +400,10 @@ pub fn plan(snap: &Snapshot, opts: &PlanOptions) -> Plan {
         }
         if let Some(late) = unfinished.late_drops.get(id) {
             doubt::hold_for_late_drops(&mut cp, late, cluster, snap.now);
+        }
+        if let Some(refusals) = snap.refusals.get(id) {
+            let edited = rows.iter().filter_map(|r| r.row.updated_at).max();
+            refused::hold(&mut cp, refusals, edited, snap.now);
         }
         clusters.push(cp);
     }

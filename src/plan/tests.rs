@@ -56,6 +56,7 @@ fn snap(clusters: Vec<Cluster>, strategies: Vec<StrategyRow>) -> Snapshot {
         suspensions: Default::default(),
         suspensions_read: false,
         last_resizes: Default::default(),
+        refusals: Default::default(),
         local_clock: None,
     }
 }
@@ -4045,4 +4046,86 @@ fn a_temporary_replica_is_never_the_strategies() {
         replica(3, temp, "25cc", true),
     ]);
     assert!(d.is_empty(), "{d:?}");
+}
+
+/// A statement the server refuses every time (a credit limit the plan
+/// cannot see) was sent again every run, one failed audit row each: from
+/// its second refusal in a row it waits, twice as long each time, with an
+/// alert naming the error; an edit of the cluster's rows sends it at once,
+/// and another statement is not held by it.
+#[test]
+fn a_statement_refused_in_a_row_waits_doubling_with_an_alert() {
+    let base = snap(
+        vec![cluster("u2", "c", vec![replica(1, "r1", "25cc", true)])],
+        vec![row("u2", "target_size", json!({"target_size": "50cc"}))],
+    );
+    let sql = only(&plan(&base, &PlanOptions::default())).actions[0]
+        .sql
+        .clone();
+    let with = |count: u32, ago: Duration, sql: &str, edited: Option<DateTime<Utc>>| {
+        let mut s = base.clone();
+        if let Some(t) = edited {
+            s.strategies[0].updated_at = Some(t);
+        }
+        s.refusals.insert(
+            ClusterId("u2".into()),
+            vec![crate::model::Refusal {
+                sql: sql.to_string(),
+                count,
+                last_at: now() - ago,
+                error: Some("would exceed the region's credit limit".into()),
+            }],
+        );
+        plan(&s, &PlanOptions::default())
+    };
+    // Refused once: sent again at once.
+    assert_eq!(
+        only(&with(1, Duration::seconds(5), &sql, None))
+            .actions
+            .len(),
+        1
+    );
+    // Refused three times, the last a minute ago: 4 minutes' wait, 3 left.
+    let p = with(3, Duration::minutes(1), &sql, None);
+    let cp = only(&p);
+    assert!(cp.actions.is_empty(), "{:#?}", cp.actions);
+    assert_eq!(cp.state(), PlanState::Attention);
+    assert_eq!(cp.waiting.len(), 1, "{:#?}", cp.waiting);
+    assert_eq!(cp.waiting[0].action, "create r_50cc (50cc)");
+    assert_eq!(cp.waiting[0].in_seconds, Some(180));
+    assert!(cp.new_state.is_none());
+    assert_eq!(cp.next_decision_at, Some(now() + Duration::minutes(3)));
+    let alert = cp.alerts.join("\n");
+    assert!(
+        alert.contains("was refused 3 times in a row, the last at 2026-11-21T11:59:00Z")
+            && alert.contains("would exceed the region's credit limit")
+            && alert.contains("sent again at 2026-11-21T12:03:00Z"),
+        "{alert}"
+    );
+    // The wait over: sent.
+    assert_eq!(
+        only(&with(3, Duration::minutes(4), &sql, None))
+            .actions
+            .len(),
+        1
+    );
+    // Capped at 15 minutes however many refusals.
+    let p = with(30, Duration::minutes(1), &sql, None);
+    assert_eq!(only(&p).waiting[0].in_seconds, Some(14 * 60));
+    // The rows edited after the last refusal: sent at once.
+    let edited = Some(now() - Duration::seconds(30));
+    assert_eq!(
+        only(&with(3, Duration::minutes(1), &sql, edited))
+            .actions
+            .len(),
+        1
+    );
+    // Another statement refused: nothing to hold.
+    let other = "CREATE CLUSTER REPLICA c.r_800cc SIZE = '800cc'";
+    assert_eq!(
+        only(&with(3, Duration::minutes(1), other, None))
+            .actions
+            .len(),
+        1
+    );
 }

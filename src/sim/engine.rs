@@ -171,6 +171,7 @@ impl Backend for SimBackend<'_> {
             snap.strategies.extend(s.snap.strategies.iter().cloned());
             snap.states.extend(s.snap.states.clone());
             snap.last_resizes.extend(s.snap.last_resizes.clone());
+            snap.refusals.extend(s.snap.refusals.clone());
         }
         Ok(snap)
     }
@@ -422,6 +423,8 @@ fn build_slots(sc: &Scenario) -> Vec<Slot> {
             suspensions_read: false,
             // Filled in as the controller's background resizes execute.
             last_resizes: BTreeMap::new(),
+            // Filled in as the simulated region refuses statements.
+            refusals: BTreeMap::new(),
             // No run is interrupted here.
             local_clock: None,
         };
@@ -829,6 +832,21 @@ async fn apply_tick(
             continue;
         };
         let ok = r.status == ActionStatus::Executed;
+        // The trail's refusals in a row, as the live snapshot reads them.
+        let refused = match &r.status {
+            ActionStatus::Executed => Some(None),
+            ActionStatus::Failed { error } => Some(Some(error.as_str())),
+            _ => None,
+        };
+        if let Some(error) = refused {
+            crate::plan::refused::record(
+                &mut slot.snap.refusals,
+                &r.action.cluster_id,
+                &r.action.sql,
+                error,
+                at(sc.start, t),
+            );
+        }
         if ok && r.action.kind == ActionKind::SetSize {
             match sc.materialize.managed_resize {
                 ResizeMode::Blocking => blocked_by = Some(i),

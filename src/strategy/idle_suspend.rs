@@ -1264,6 +1264,37 @@ fn nothing_to_wake_with(c: &IdleSuspendConfig, ctx: &Ctx, d: &mut Desired, st: &
         );
         return;
     }
+    // The trail's last suspension, none of whose replicas can be made
+    // again (sizes withdrawn since): the cause, not "nor does the audit
+    // trail" (it does: an outside check).
+    let unmakeable: Vec<String> = ctx
+        .last_suspension
+        .filter(|last| ctx.trail_read && !woken_since(last, st))
+        .map(|last| {
+            sized_drops(last, ctx.burst.as_str())
+                .filter_map(|r| {
+                    not_creatable(ctx, &r)
+                        .map(|why| format!("{} ({}): {why}", shown(&r.name), shown(&r.size.0)))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(last) = ctx.last_suspension.filter(|_| !unmakeable.is_empty()) {
+        d.alert(
+            KIND,
+            format!(
+                "{} has demand but no replica: idle_suspend remembers nothing to bring back \
+                 (its state was wiped or lost), and what the audit trail shows its last \
+                 suspension dropped, by {}, cannot be made again: {}; create a replica of an \
+                 offered size, or set a strategy that chooses the size (e.g. target_size) for \
+                 this cluster",
+                shown(&ctx.cluster.name),
+                last.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                unmakeable.join("; ")
+            ),
+        );
+        return;
+    }
     d.alert(
         KIND,
         format!(
@@ -1698,6 +1729,21 @@ mod tests {
             let d = run(Idle::Busy, t, &mut IdleSuspendState::default());
             assert!(d.names().is_empty(), "{t:?}");
             assert!(nothing(&d), "{t:?}: {:?}", d.alerts);
+            // Only the withdrawn size is named as the cause: the trail
+            // has the suspension.
+            let trail_has_it = d
+                .alerts
+                .iter()
+                .any(|a| a.contains("r_75cc (75cc): size 75cc is not offered"));
+            assert_eq!(trail_has_it, t == Some(&withdrawn), "{t:?}: {:?}", d.alerts);
+            assert_eq!(
+                d.alerts
+                    .iter()
+                    .any(|a| a.contains("nor does the audit trail")),
+                t != Some(&withdrawn),
+                "{t:?}: {:?}",
+                d.alerts
+            );
         }
         // No demand, and the silence counted from now (the log never
         // mentions the cluster, and the wipe took the controller's first

@@ -911,3 +911,58 @@ fn hostile_names_are_addressed_exactly_end_to_end() {
         Some("0")
     );
 }
+
+/// A statement the server refuses every time (here a credit limit) was
+/// sent again on every run, one failed audit row each: the second refusal
+/// in a row makes the next run wait (two minutes, doubling), saying why
+/// and with what error; an edit of the cluster's rows sends it at once,
+/// and once it runs nothing is held.
+#[test]
+fn a_statement_refused_every_run_backs_off_until_the_rows_change() {
+    let emu = Emulator::start();
+    emu.create_hydrated_cluster("c", "r_25cc", "25cc");
+    init_tables(&emu);
+    strategy(&emu, "c", "target_size", json!({"target_size": "50cc"}));
+    let limit = "creating cluster replica would exceed the region's credit limit";
+    emu.fail_every_statement("CREATE CLUSTER REPLICA", "53000", limit);
+    let failed = |emu: &Emulator| {
+        audit(emu, "c")
+            .iter()
+            .filter(|(_, executed, _)| !executed)
+            .count()
+    };
+    // Twice in a row: the second attempt comes at once.
+    clusterctl(&emu, &["apply"]);
+    clusterctl(&emu, &["apply"]);
+    assert_eq!(failed(&emu), 2, "{:?}", audit(&emu, "c"));
+    // Then it waits: nothing sent, the plan says why.
+    let held = clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(failed(&emu), 2, "{:?}", audit(&emu, "c"));
+    assert!(
+        held.all().contains("was refused 2 times in a row") && held.all().contains(limit),
+        "{}",
+        held.all()
+    );
+    let dry = clusterctl(&emu, &["dry-run", "-o", "json"]).ok().json();
+    let waiting = &dry["result"]["plan"]["clusters"][0]["waiting"][0];
+    assert_eq!(waiting["action"], "create r_50cc (50cc)", "{dry:#}");
+    assert!(
+        waiting["in_seconds"]
+            .as_u64()
+            .is_some_and(|s| s > 60 && s <= 120),
+        "{dry:#}"
+    );
+    // The operator changes the rows: sent at once (refused again here).
+    strategy(&emu, "c", "target_size", json!({"target_size": "50cc"}));
+    clusterctl(&emu, &["apply"]);
+    assert_eq!(failed(&emu), 3, "{:?}", audit(&emu, "c"));
+    // The cause removed and the rows edited: it runs.
+    emu.clear_faults();
+    strategy(&emu, "c", "target_size", json!({"target_size": "50cc"}));
+    clusterctl(&emu, &["apply"]).ok();
+    assert!(
+        replica_names(&emu, "c").contains(&"r_50cc".to_string()),
+        "{:?}",
+        audit(&emu, "c")
+    );
+}

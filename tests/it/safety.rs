@@ -1885,7 +1885,16 @@ fn doctor_warns_of_another_installation_whose_lease_is_its_own() {
         "--schema",
         "other place",
     ];
-    clusterctl(&emu, &set).ok();
+    // The write itself says so (it wrote without a word: an outside
+    // check), with the command that lists the other rows.
+    let written = clusterctl(&emu, &set).ok();
+    assert!(
+        written.stderr.lines().any(|l| l.starts_with("warning:")
+            && l.contains(r#"also has strategy rows in schema "public""#)
+            && l.contains("`clusterctl strategy ls --cluster c --schema public`")),
+        "{}",
+        written.all()
+    );
     let run = clusterctl(&emu, &["doctor"]);
     assert_eq!(run.code, 3, "{}", run.all());
     assert!(

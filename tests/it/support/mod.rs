@@ -1391,6 +1391,21 @@ impl Emulator {
         );
     }
 
+    /// Every matching statement from now fails with this error instead of
+    /// running (a cause that does not pass: a credit limit), until
+    /// [`Emulator::clear_faults`].
+    pub fn fail_every_statement(&self, pattern: impl Into<Pattern>, sqlstate: &str, message: &str) {
+        self.proxy().shared.add_rule(
+            pattern.into(),
+            1,
+            None,
+            Action::Fail {
+                sqlstate: sqlstate.to_string(),
+                message: message.to_string(),
+            },
+        );
+    }
+
     /// Every matching statement from now waits `delay` before it is
     /// forwarded (others go at full speed), until [`Emulator::clear_faults`].
     pub fn delay_statements(&self, pattern: impl Into<Pattern>, delay: Duration) {

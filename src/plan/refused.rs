@@ -1,0 +1,190 @@
+//! A statement the server refuses every time (a region's credit limit the
+//! plan cannot see, a size or a setting it does not allow) is not sent
+//! again on every run: each refusal in a row doubles the wait before the
+//! next attempt, up to [`MAX_BACKOFF`], and an alert says what is refused
+//! and why. One attempt more comes at once: a refusal once is often a
+//! passing cause. The count starts over when an action of the cluster
+//! executes, when the plan asks for another statement, and when the
+//! cluster's strategy rows are edited after the last refusal (an operator
+//! who fixed the config is not kept waiting). This module owns that
+//! judgement only; it reads no clock and sends nothing.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::ClusterPlan;
+use crate::model::Refusal;
+
+/// The longest wait between attempts of a statement refused every time:
+/// a cause an operator removes (a credit limit raised) is retried within
+/// it.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(15 * 60);
+
+/// How long after its `count`-th refusal in a row a statement waits: none
+/// after the first, then two minutes, doubled for each refusal more, up to
+/// [`MAX_BACKOFF`].
+pub fn backoff(count: u32) -> Duration {
+    match count {
+        0 | 1 => Duration::ZERO,
+        n => Duration::from_secs(60)
+            .saturating_mul(1 << (n - 1).min(16))
+            .min(MAX_BACKOFF),
+    }
+}
+
+/// When `refusal`'s statement may be sent again.
+pub fn retry_at(refusal: &Refusal) -> DateTime<Utc> {
+    refusal.last_at + chrono::Duration::from_std(backoff(refusal.count)).unwrap_or_default()
+}
+
+/// Holds every action of the plan back when one of them is a statement
+/// refused in a row whose wait is not over, and the cluster's rows were
+/// not edited since (`rows_edited`, their newest `updated_at`): the rest
+/// of a cluster's actions assume the earlier ones ran. Each becomes
+/// pending work, the cluster's new state is not written (it assumed they
+/// ran), its next decision comes when the wait is over, and an alert says
+/// what was refused, how often, and with what error.
+pub(super) fn hold(
+    cp: &mut ClusterPlan,
+    refusals: &[Refusal],
+    rows_edited: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) {
+    let due = |r: &&Refusal| now < retry_at(r) && rows_edited.is_none_or(|t| t <= r.last_at);
+    let Some(refused) = cp
+        .actions
+        .iter()
+        .find_map(|a| refusals.iter().filter(due).find(|r| r.sql == a.sql))
+    else {
+        return;
+    };
+    let until = retry_at(refused);
+    let secs = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let error = refused.error.as_deref().unwrap_or("no error recorded");
+    let reason = format!(
+        "refused {} times in a row, the last at {} ({error}); sent again at {}",
+        refused.count,
+        secs(refused.last_at),
+        secs(until),
+    );
+    let in_seconds = (until - now).num_seconds().max(0) as u64;
+    for action in std::mem::take(&mut cp.actions) {
+        cp.waiting.push(crate::strategy::Deferred {
+            strategy: None,
+            action: action.held(),
+            reason: reason.clone(),
+            in_seconds: Some(in_seconds),
+            limit: false,
+        });
+    }
+    cp.alerts.push(format!(
+        "`{}` was {reason}: each refusal doubles the wait, up to {} min; remove the cause \
+         (a credit limit, a size or setting the region does not allow) or change what the \
+         strategies ask for (an edit of the cluster's strategy rows sends it at once)",
+        refused.sql,
+        MAX_BACKOFF.as_secs() / 60,
+    ));
+    cp.new_state = None;
+    cp.next_decision_at = Some(cp.next_decision_at.map_or(until, |t| t.min(until)));
+}
+
+/// How long a refusal counts: the audit trail is read for the last day
+/// (the snapshot reads the refusals of the last day).
+pub const WINDOW: chrono::Duration = chrono::Duration::days(1);
+
+/// What the audit trail's refusals become after an action of `cluster`
+/// ended at `at` (`error`: refused with it; `None`: executed), as the live
+/// snapshot reads them from the trail: the simulator keeps them so.
+pub fn record(
+    refusals: &mut std::collections::BTreeMap<crate::model::ClusterId, Vec<Refusal>>,
+    cluster: &crate::model::ClusterId,
+    sql: &str,
+    error: Option<&str>,
+    at: DateTime<Utc>,
+) {
+    let Some(error) = error else {
+        refusals.remove(cluster);
+        return;
+    };
+    let list = refusals.entry(cluster.clone()).or_default();
+    list.retain(|r| r.last_at > at - WINDOW);
+    match list.iter_mut().find(|r| r.sql == sql) {
+        Some(r) => {
+            r.count = r.count.saturating_add(1);
+            r.last_at = at;
+            r.error = Some(error.to_string());
+        }
+        None => list.push(Refusal {
+            sql: sql.to_string(),
+            count: 1,
+            last_at: at,
+            error: Some(error.to_string()),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_wait_doubles_from_the_second_refusal_up_to_the_cap() {
+        let mins = |n| backoff(n).as_secs() / 60;
+        assert_eq!(
+            [0, 1, 2, 3, 4, 5, 40].map(mins),
+            [0, 0, 2, 4, 8, 15, 15],
+            "none after one refusal, then 2, 4, 8 minutes, capped at 15"
+        );
+    }
+
+    /// The simulator's bookkeeping counts as the trail is read: refusals
+    /// of one statement in a row, one count per statement, all forgotten
+    /// when an action of the cluster executes, and none older than a day.
+    #[test]
+    fn refusals_count_in_a_row_per_statement_until_one_executes() {
+        let t0 = DateTime::parse_from_rfc3339("2026-11-21T12:00:00Z")
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default();
+        let c = crate::model::ClusterId("u1".into());
+        let mut r = std::collections::BTreeMap::new();
+        record(&mut r, &c, "A", Some("no"), t0);
+        record(
+            &mut r,
+            &c,
+            "A",
+            Some("no"),
+            t0 + chrono::Duration::minutes(1),
+        );
+        record(
+            &mut r,
+            &c,
+            "B",
+            Some("no"),
+            t0 + chrono::Duration::minutes(2),
+        );
+        let counts = |r: &std::collections::BTreeMap<_, Vec<Refusal>>| -> Vec<(String, u32)> {
+            r.get(&c)
+                .map(|l: &Vec<Refusal>| l.iter().map(|x| (x.sql.clone(), x.count)).collect())
+                .unwrap_or_default()
+        };
+        assert_eq!(counts(&r), [("A".into(), 2), ("B".into(), 1)]);
+        assert_eq!(
+            r[&c][0].last_at,
+            t0 + chrono::Duration::minutes(1),
+            "the newest refusal's time"
+        );
+        // A day later the old refusals no longer count.
+        record(
+            &mut r,
+            &c,
+            "A",
+            Some("no"),
+            t0 + chrono::Duration::days(1) + chrono::Duration::minutes(3),
+        );
+        assert_eq!(counts(&r), [("A".into(), 1)]);
+        // An executed action of the cluster forgets them.
+        record(&mut r, &c, "C", None, t0 + chrono::Duration::days(2));
+        assert!(counts(&r).is_empty());
+    }
+}
