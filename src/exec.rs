@@ -2,7 +2,9 @@
 //! audit row records the intent; after it, the same row records the outcome,
 //! so a run killed mid-DDL still leaves a trace. Just before a cluster's
 //! actions its live replicas are re-read and compared with the snapshot (the
-//! plan guard); the first failure stops that cluster's remaining actions
+//! plan guard); a failure stops that cluster's remaining actions (but
+//! another replica's creation after a failed one:
+//! `plan::Action::goes_on_after`)
 //! while other clusters go on; then the new state of every cluster that
 //! completed is persisted (a suspension's state goes with its first
 //! intent instead, before any replica is dropped: it is what the cluster
@@ -483,6 +485,9 @@ impl<B: Backend> Run<'_, B> {
             return Ok(true);
         }
         let mut stop: Option<String> = None;
+        // An action that failed, and why: what does not go on after it
+        // (`Action::goes_on_after`) is skipped.
+        let mut failed: Option<(&Action, String)> = None;
         // What this run did to the cluster so far (the guard's expectation).
         let mut dropped: Vec<String> = Vec::new();
         let mut created: Vec<String> = Vec::new();
@@ -502,7 +507,11 @@ impl<B: Backend> Run<'_, B> {
                 stop = Some("shutting down (signal received); the next run continues".into());
                 self.report.interrupted = true;
             }
-            if let Some(reason) = &stop {
+            let after_failure = failed
+                .as_ref()
+                .filter(|(f, _)| !action.goes_on_after(f))
+                .map(|(_, why)| why);
+            if let Some(reason) = stop.as_ref().or(after_failure) {
                 self.report.results.push(skipped(action, reason.clone()));
                 continue;
             }
@@ -563,10 +572,8 @@ impl<B: Backend> Run<'_, B> {
             }
             match &status {
                 ActionStatus::Failed { error } => {
-                    stop = Some(format!(
-                        "an earlier action on {} failed: {error}",
-                        cp.cluster
-                    ));
+                    let why = format!("an earlier action on {} failed: {error}", cp.cluster);
+                    failed.get_or_insert((action, why));
                 }
                 ActionStatus::Unknown { .. } => {
                     stop = Some(format!(
@@ -588,7 +595,7 @@ impl<B: Backend> Run<'_, B> {
             tell(opts, Progress::Finished(&result));
             self.report.results.push(result);
         }
-        Ok(stop.is_none())
+        Ok(stop.is_none() && failed.is_none())
     }
 
     /// Intent (with the previous outcome and the guard), then the DDL;

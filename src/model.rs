@@ -970,7 +970,7 @@ pub struct Snapshot {
     #[serde(default)]
     pub last_resizes: BTreeMap<ClusterId, LastResize>,
     /// Per cluster, the statements the server refused in a row within the
-    /// last day, since the cluster's last executed action (read with the
+    /// last hour, each since it last ran there (read with the
     /// unfinished rows, in the same statement): one refused again is held
     /// back for a while (`plan::refused`).
     #[serde(default)]
@@ -991,9 +991,9 @@ pub struct LastResize {
     pub at: DateTime<Utc>,
 }
 
-/// A statement the server refused `count` times in a row (no action of its
-/// cluster executed since the first), the last at `last_at`, as the audit
-/// trail recorded it.
+/// A statement the server refused `count` times in a row within the last
+/// hour (it did not run on its cluster since the first), the last at
+/// `last_at`, as the audit trail recorded it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Refusal {
     pub sql: String,

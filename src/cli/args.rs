@@ -1096,8 +1096,18 @@ where
 
 fn key_value_parser(kind: KeyKind) -> clap::builder::ValueParser {
     use clap::builder::ValueParser;
+    // As a config's text is read: a key given twice, at any depth, is
+    // refused (JSON keeps the last, silently).
     fn json(s: &str) -> Result<serde_json::Value, String> {
-        serde_json::from_str(s).map_err(|e| format!("not valid JSON ({e})"))
+        let (v, twice) =
+            crate::strategy::read_json(s).map_err(|e| format!("not valid JSON ({e})"))?;
+        match twice.first() {
+            Some(key) => Err(format!(
+                "key '{}' is given more than once; give each key once",
+                crate::model::echoed(key)
+            )),
+            None => Ok(v),
+        }
     }
     fn seconds(s: &str) -> Result<u64, String> {
         let d = parse_duration(s)?;

@@ -743,6 +743,10 @@ async fn watch_status(
     // it changes.
     let cleared = ui.style.table.tty && !ui.json;
     let mut said: Option<String> = None;
+    // The report's own warnings and notes (`status` says them on stderr;
+    // `--watch` said none: an outside check), alike: on each refresh of a
+    // terminal's screen, else when they change.
+    let mut said_messages: Vec<String> = Vec::new();
     loop {
         // Only a temporary replica to keep (`--create-replica`): a read of
         // the session cluster each refresh costs the others a round trip
@@ -780,10 +784,22 @@ async fn watch_status(
                     ));
                 }
                 // After the screen is cleared, or it is never seen.
+                let messages = match ui.json {
+                    true => Vec::new(),
+                    false => r.messages(),
+                };
+                let repeated_messages = !cleared && messages == said_messages;
+                let quiet = ui.style.verbosity == Verbosity::Quiet;
                 emit(screen.as_bytes()).and_then(|()| {
                     if let Some(w) = warning.as_ref().filter(|_| !repeated) {
                         message_line(ui, w);
                     }
+                    if !repeated_messages && !quiet {
+                        for line in &messages {
+                            message_line(ui, line);
+                        }
+                    }
+                    said_messages = messages;
                     print_view(r, ui)
                 })
             }

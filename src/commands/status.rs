@@ -232,19 +232,7 @@ pub fn status_of(
             .map(|rows| rows.iter().map(|r| r.row.strategy_type.clone()).collect())
             .unwrap_or_default();
         strategies.sort_by_key(|t| StrategyKind::parse(t).map_or(u8::MAX, |k| k.priority()));
-        let (condition, mut reason) = condition(snap, cluster, cp);
-        // The statement planned again failed last time: said, or a DDL
-        // refused every run showed as a plain `Resizing` (an outside
-        // check).
-        if let (Some(a), Some(cp)) = (last.get(&cluster.id), cp) {
-            if a.result == ActionResult::Failed && cp.actions.iter().any(|x| x.sql == a.sql) {
-                reason = format!(
-                    "{reason}; its last attempt failed {} ago: {}",
-                    human_duration(a.seconds_ago),
-                    a.error.as_deref().unwrap_or("no error recorded")
-                );
-            }
-        }
+        let (condition, reason) = condition(snap, cluster, cp);
         clusters.push(ClusterStatus {
             cluster_id: cluster.id.clone(),
             cluster: cluster.name.clone(),
@@ -411,8 +399,44 @@ pub fn deferred_text(d: &Deferred) -> String {
     }
 }
 
-/// The condition and its reason; see `Condition` for the precedence.
+/// The condition and its reason; see `Condition` for the precedence. A
+/// statement planned again that the server refused last time (the
+/// snapshot's refusals, `plan::refused`) is said first, with when and the
+/// error: a DDL refused every run showed as a plain `Resizing`, and put
+/// last, an 80-column table cut it off (outside checks). `status` and
+/// `describe` both say it by this rule (`describe` did not).
 pub fn condition(
+    snap: &Snapshot,
+    cluster: &Cluster,
+    cp: Option<&ClusterPlan>,
+) -> (Condition, String) {
+    let (condition, reason) = condition_of(snap, cluster, cp);
+    let refused = snap
+        .refusals
+        .get(&cluster.id)
+        .into_iter()
+        .flatten()
+        .filter(|r| cp.is_some_and(|p| p.actions.iter().any(|a| a.sql == r.sql)))
+        .max_by_key(|r| r.last_at);
+    match refused {
+        Some(r) => {
+            let ago = (snap.now - r.last_at).num_seconds().max(0) as u64;
+            let times = match r.count {
+                1 => String::new(),
+                n => format!(" ({n} times in a row)"),
+            };
+            let reason = format!(
+                "its last attempt failed {} ago{times}: {}; {reason}",
+                human_duration(ago),
+                r.error.as_deref().unwrap_or("no error recorded")
+            );
+            (condition, reason)
+        }
+        None => (condition, reason),
+    }
+}
+
+fn condition_of(
     snap: &Snapshot,
     cluster: &Cluster,
     cp: Option<&ClusterPlan>,
@@ -795,36 +819,40 @@ mod tests {
         );
     }
 
-    /// A statement planned again that failed last time is said in the
-    /// reason (a DDL refused every run showed as a plain `Resizing`).
+    /// A statement planned again that failed last time is said first in
+    /// the reason (a DDL refused every run showed as a plain `Resizing`,
+    /// and put last, an 80-column table cut it off).
     #[test]
     fn a_statement_that_failed_last_time_is_said() {
-        use crate::model::Cluster;
-        let failed = |sql: &str| LastAction {
-            at: chrono::DateTime::UNIX_EPOCH,
-            seconds_ago: 120,
-            kind: Some("create_replica".into()),
-            replica: Some("r_50cc".into()),
-            sql: sql.into(),
-            executed: Some(false),
-            result: ActionResult::Failed,
-            error: Some("would exceed the credit limit".into()),
-        };
-        let reason = |a: LastAction| {
+        use crate::model::{Cluster, Refusal, Snapshot};
+        let reason = |sql: &str| {
             let c = Cluster::empty(ClusterId("u2".into()), "c");
             let rows = vec![row("u2", "target_size", json!({"target_size": "50cc"}))];
-            status_of_one(c, rows, Some(a)).reason
+            let mut snap = Snapshot {
+                sizes: SizeCatalog::cloud_defaults(),
+                clusters: vec![c.clone()],
+                strategies: rows,
+                activity_log_has_rows: true,
+                ..Snapshot::default()
+            };
+            snap.refusals.insert(
+                ClusterId("u2".into()),
+                vec![Refusal {
+                    sql: sql.into(),
+                    count: 1,
+                    last_at: snap.now - chrono::Duration::minutes(2),
+                    error: Some("would exceed the credit limit".into()),
+                }],
+            );
+            let p = crate::plan::plan(&snap, &PlanOptions::default());
+            condition(&snap, &c, p.clusters.first()).1
         };
-        let same = reason(failed(
-            r#"CREATE CLUSTER REPLICA "c"."r_50cc" (SIZE = '50cc')"#,
-        ));
+        let same = reason(r#"CREATE CLUSTER REPLICA "c"."r_50cc" (SIZE = '50cc')"#);
         assert!(
-            same.ends_with("; its last attempt failed 2m ago: would exceed the credit limit"),
+            same.starts_with("its last attempt failed 2m ago: would exceed the credit limit; "),
             "{same}"
         );
-        let other = reason(failed(
-            r#"CREATE CLUSTER REPLICA "c"."r_25cc" (SIZE = '25cc')"#,
-        ));
+        let other = reason(r#"CREATE CLUSTER REPLICA "c"."r_25cc" (SIZE = '25cc')"#);
         assert!(!other.contains("last attempt failed"), "{other}");
     }
 

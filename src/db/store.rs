@@ -805,8 +805,9 @@ impl Store {
     /// columns of [`Store::unfinished_sql`] (tagged `refused`: the
     /// statement in the fourth column, how many in the sixth, the newest
     /// one's time in the eighth, an error in the tenth): rows of the last
-    /// day that failed (not withdrawn before being sent, nor settled as
-    /// never recorded) with no executed action of their cluster since.
+    /// hour that failed (not withdrawn before being sent, nor settled as
+    /// never recorded), the same statement not executed on their cluster
+    /// since.
     /// What the plan reads to hold a statement refused again for a while
     /// ([`crate::plan::refused`]).
     fn refusals_sql(&self) -> String {
@@ -818,9 +819,10 @@ impl Store {
              FROM {table} AS f WHERE NOT f.executed AND f.cluster_id IS NOT NULL \
              AND f.action_sql IS NOT NULL AND f.error_message IS NOT NULL \
              AND f.error_message NOT LIKE {withdrawn} AND f.error_message NOT LIKE {settled} \
-             AND f.created_at > now() - INTERVAL '1 day' \
+             AND f.created_at > now() - INTERVAL '1 hour' \
              AND NOT EXISTS (SELECT 1 FROM {table} AS e WHERE e.executed \
-               AND e.cluster_id = f.cluster_id AND e.created_at > f.created_at) \
+               AND e.cluster_id = f.cluster_id AND e.action_sql = f.action_sql \
+               AND e.created_at > f.created_at) \
              GROUP BY f.cluster_id, f.action_sql",
             withdrawn = ddl::literal(&format!("{WITHDRAWN_PREFIX}%")),
             settled = ddl::literal(&format!("{SETTLED_PREFIX}%")),

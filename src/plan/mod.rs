@@ -154,6 +154,18 @@ pub struct Action {
 }
 
 impl Action {
+    /// Whether this action still goes when `failed`, an earlier action of
+    /// its cluster, failed or is held back: another replica's creation
+    /// does (a cluster's creations do not rely on one another: a refused
+    /// burst kept the wake's replica from being made, so users waited
+    /// until their statements aged out: an outside check); nothing else
+    /// does (a drop may rely on what was to be created, and a managed
+    /// cluster's statements follow one another). The one rule of the
+    /// executor and of held-back refusals ([`refused`]).
+    pub fn goes_on_after(&self, failed: &Action) -> bool {
+        failed.kind == ActionKind::CreateReplica && self.kind == ActionKind::CreateReplica
+    }
+
     /// What the action does, as held-back work says it (the plan's
     /// waiting lines, status's REASON): `create r1 (800cc)`, `drop r1
     /// (25cc)`, `resize to 100cc`, `set replication factor 0`.
@@ -512,7 +524,8 @@ fn environment_warnings(snap: &Snapshot, clusters: &[ClusterPlan]) -> Vec<String
             // suspend" above a drop whose reason was that flag: an outside
             // check).
             out.push(format!(
-                "{why}; idle_suspend does not suspend (unless its row sets suspend_when_unknown)"
+                "{why}; idle_suspend does not suspend (unless its row sets suspend_when_unknown), \
+                 and a cluster it suspended stays so until a logged statement wakes it"
             ));
         }
         if let Some(t) = snap.env.activity_future {

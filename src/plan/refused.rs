@@ -3,9 +3,11 @@
 //! again on every run: each refusal in a row doubles the wait before the
 //! next attempt, up to [`MAX_BACKOFF`], and an alert says what is refused
 //! and why. One attempt more comes at once: a refusal once is often a
-//! passing cause. The count starts over when an action of the cluster
-//! executes, when the plan asks for another statement, and when the
-//! cluster's strategy rows are edited after the last refusal (an operator
+//! passing cause. Refusals count for an hour; the count starts over when
+//! the statement runs, and the plan asks for another statement (each
+//! counts on its own: a burst refused every run is held back while the
+//! wake beside it runs), and a refused statement is sent at once when the
+//! cluster's strategy rows are edited after its last refusal (an operator
 //! who fixed the config is not kept waiting). This module owns that
 //! judgement only; it reads no clock and sends nothing.
 
@@ -38,13 +40,14 @@ pub fn retry_at(refusal: &Refusal) -> DateTime<Utc> {
     refusal.last_at + chrono::Duration::from_std(backoff(refusal.count)).unwrap_or_default()
 }
 
-/// Holds every action of the plan back when one of them is a statement
-/// refused in a row whose wait is not over, and the cluster's rows were
-/// not edited since (`rows_edited`, their newest `updated_at`): the rest
-/// of a cluster's actions assume the earlier ones ran. Each becomes
-/// pending work, the cluster's new state is not written (it assumed they
-/// ran), its next decision comes when the wait is over, and an alert says
-/// what was refused, how often, and with what error.
+/// Holds an action back when it is a statement refused in a row whose
+/// wait is not over, and the cluster's rows were not edited since
+/// (`rows_edited`, their newest `updated_at`), with the actions that do
+/// not go on after a failed one ([`super::Action::goes_on_after`]: another
+/// replica's creation does). Each becomes pending work, the cluster's new
+/// state is not written (it assumed they ran), its next decision comes
+/// when the wait is over, and an alert says what was refused, how often,
+/// and with what error.
 pub(super) fn hold(
     cp: &mut ClusterPlan,
     refusals: &[Refusal],
@@ -52,11 +55,13 @@ pub(super) fn hold(
     now: DateTime<Utc>,
 ) {
     let due = |r: &&Refusal| now < retry_at(r) && rows_edited.is_none_or(|t| t <= r.last_at);
-    let Some(refused) = cp
-        .actions
-        .iter()
-        .find_map(|a| refusals.iter().filter(due).find(|r| r.sql == a.sql))
-    else {
+    let Some((at, refused)) = cp.actions.iter().enumerate().find_map(|(i, a)| {
+        refusals
+            .iter()
+            .filter(due)
+            .find(|r| r.sql == a.sql)
+            .map(|r| (i, r))
+    }) else {
         return;
     };
     let until = retry_at(refused);
@@ -69,7 +74,13 @@ pub(super) fn hold(
         secs(until),
     );
     let in_seconds = (until - now).num_seconds().max(0) as u64;
-    for action in std::mem::take(&mut cp.actions) {
+    let first = cp.actions[at].clone();
+    let (held, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut cp.actions)
+        .into_iter()
+        .enumerate()
+        .partition(|(i, a)| *i == at || (*i > at && !a.goes_on_after(&first)));
+    cp.actions = kept.into_iter().map(|(_, a)| a).collect();
+    for (_, action) in held {
         cp.waiting.push(crate::strategy::Deferred {
             strategy: None,
             action: action.held(),
@@ -89,13 +100,15 @@ pub(super) fn hold(
     cp.next_decision_at = Some(cp.next_decision_at.map_or(until, |t| t.min(until)));
 }
 
-/// How long a refusal counts: the audit trail is read for the last day
-/// (the snapshot reads the refusals of the last day).
-pub const WINDOW: chrono::Duration = chrono::Duration::days(1);
+/// How long a refusal counts: the snapshot reads those of the last hour
+/// (a streak of the morning does not hold the evening's wake; at
+/// [`MAX_BACKOFF`] an hour holds four).
+pub const WINDOW: chrono::Duration = chrono::Duration::hours(1);
 
-/// What the audit trail's refusals become after an action of `cluster`
-/// ended at `at` (`error`: refused with it; `None`: executed), as the live
-/// snapshot reads them from the trail: the simulator keeps them so.
+/// What the audit trail's refusals become after `sql`, an action of
+/// `cluster`, ended at `at` (`error`: refused with it; `None`: executed),
+/// as the live snapshot reads them from the trail: the simulator keeps
+/// them so.
 pub fn record(
     refusals: &mut std::collections::BTreeMap<crate::model::ClusterId, Vec<Refusal>>,
     cluster: &crate::model::ClusterId,
@@ -103,12 +116,15 @@ pub fn record(
     error: Option<&str>,
     at: DateTime<Utc>,
 ) {
-    let Some(error) = error else {
-        refusals.remove(cluster);
-        return;
-    };
     let list = refusals.entry(cluster.clone()).or_default();
     list.retain(|r| r.last_at > at - WINDOW);
+    let Some(error) = error else {
+        list.retain(|r| r.sql != sql);
+        if list.is_empty() {
+            refusals.remove(cluster);
+        }
+        return;
+    };
     match list.iter_mut().find(|r| r.sql == sql) {
         Some(r) => {
             r.count = r.count.saturating_add(1);
@@ -139,52 +155,35 @@ mod tests {
     }
 
     /// The simulator's bookkeeping counts as the trail is read: refusals
-    /// of one statement in a row, one count per statement, all forgotten
-    /// when an action of the cluster executes, and none older than a day.
+    /// of one statement in a row, one count per statement, forgotten when
+    /// that statement runs, and none older than an hour.
     #[test]
-    fn refusals_count_in_a_row_per_statement_until_one_executes() {
+    fn refusals_count_in_a_row_per_statement_until_it_runs() {
         let t0 = DateTime::parse_from_rfc3339("2026-11-21T12:00:00Z")
             .map(|t| t.with_timezone(&Utc))
             .unwrap_or_default();
+        let min = chrono::Duration::minutes;
         let c = crate::model::ClusterId("u1".into());
         let mut r = std::collections::BTreeMap::new();
-        record(&mut r, &c, "A", Some("no"), t0);
-        record(
-            &mut r,
-            &c,
-            "A",
-            Some("no"),
-            t0 + chrono::Duration::minutes(1),
-        );
-        record(
-            &mut r,
-            &c,
-            "B",
-            Some("no"),
-            t0 + chrono::Duration::minutes(2),
-        );
         let counts = |r: &std::collections::BTreeMap<_, Vec<Refusal>>| -> Vec<(String, u32)> {
             r.get(&c)
                 .map(|l: &Vec<Refusal>| l.iter().map(|x| (x.sql.clone(), x.count)).collect())
                 .unwrap_or_default()
         };
+        record(&mut r, &c, "A", Some("no"), t0);
+        record(&mut r, &c, "A", Some("no"), t0 + min(1));
+        record(&mut r, &c, "B", Some("no"), t0 + min(2));
+        // Another statement that runs forgets neither.
+        record(&mut r, &c, "C", None, t0 + min(2));
         assert_eq!(counts(&r), [("A".into(), 2), ("B".into(), 1)]);
-        assert_eq!(
-            r[&c][0].last_at,
-            t0 + chrono::Duration::minutes(1),
-            "the newest refusal's time"
-        );
-        // A day later the old refusals no longer count.
-        record(
-            &mut r,
-            &c,
-            "A",
-            Some("no"),
-            t0 + chrono::Duration::days(1) + chrono::Duration::minutes(3),
-        );
-        assert_eq!(counts(&r), [("A".into(), 1)]);
-        // An executed action of the cluster forgets them.
-        record(&mut r, &c, "C", None, t0 + chrono::Duration::days(2));
-        assert!(counts(&r).is_empty());
+        assert_eq!(r[&c][0].last_at, t0 + min(1), "the newest refusal's time");
+        // B runs: forgotten, A still counts.
+        record(&mut r, &c, "B", None, t0 + min(3));
+        assert_eq!(counts(&r), [("A".into(), 2)]);
+        // An hour later the old refusals no longer count.
+        record(&mut r, &c, "B", Some("no"), t0 + min(62));
+        assert_eq!(counts(&r), [("B".into(), 1)]);
+        record(&mut r, &c, "B", None, t0 + min(63));
+        assert!(r.is_empty(), "{r:?}");
     }
 }

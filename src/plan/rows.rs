@@ -308,6 +308,14 @@ pub fn validate(cluster: Option<&Cluster>, rows: &[InEffect], sizes: &SizeCatalo
                     message,
                 ));
             }
+            for message in rules::name_conflicts(cluster, &v.configs) {
+                v.findings.push(Finding::new(
+                    Severity::Error,
+                    Code::InvalidConfig,
+                    Some(StrategyKind::TargetSize.as_str()),
+                    message,
+                ));
+            }
         }
     }
     v

@@ -14,7 +14,9 @@ use serde::Serialize;
 
 use crate::ddl;
 use crate::model::{Cluster, Environment, Replica, Schedule, SizeCatalog, Snapshot};
-use crate::strategy::{Deferred, Desired, DesiredReplica, StrategyKind, MIN_SAMPLE_RATE};
+use crate::strategy::{
+    Deferred, Desired, DesiredReplica, StrategyConfig, StrategyKind, MIN_SAMPLE_RATE,
+};
 
 /// Strategy combinations that cannot work on this cluster: two strategies
 /// that both choose the size, and strategies that need replicas of several
@@ -39,6 +41,30 @@ pub fn combination_errors(cluster: &Cluster, kinds: &[StrategyKind]) -> Vec<Stri
         }
     }
     errors
+}
+
+/// A `replica_name` (`target_size`'s) that a `burst` row of the cluster
+/// takes for its own replica (`<cluster>-burst`, or mz-clusterctl's
+/// `<cluster>_burst`): burst counted the target size's replica as its
+/// burst, dropped it once another replica hydrated, and the cluster showed
+/// converged at the old size (an outside check). One message per such row.
+pub fn name_conflicts(cluster: &Cluster, configs: &[StrategyConfig]) -> Vec<String> {
+    if !configs.iter().any(|c| c.kind() == StrategyKind::Burst) {
+        return Vec::new();
+    }
+    let burst = crate::strategy::burst_names(&cluster.name);
+    configs
+        .iter()
+        .filter_map(|c| match c {
+            StrategyConfig::TargetSize(t) if burst.contains(&t.replica_name) => Some(format!(
+                "key 'replica_name': {:?} is the name burst gives its replica on this cluster, \
+                 so burst would take the target size's replica for its own and drop it; \
+                 choose another name",
+                crate::model::printable(&t.replica_name)
+            )),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Why the controller must leave this cluster alone, if it must: the one

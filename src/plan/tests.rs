@@ -4129,3 +4129,41 @@ fn a_statement_refused_in_a_row_waits_doubling_with_an_alert() {
         1
     );
 }
+
+/// A target size's `replica_name` that burst takes for its own replica
+/// (`<cluster>-burst`, or mz-clusterctl's `<cluster>_burst`): burst dropped
+/// the target size's replica once another hydrated, and the cluster showed
+/// converged at the old size. The row is invalid, as `strategy set` and
+/// `check` say by the same validator; without a burst row the name is a
+/// name like any other.
+#[test]
+fn a_replica_name_burst_takes_for_its_own_is_refused() {
+    let with = |name: &str, burst: bool| {
+        let mut rows = vec![row(
+            "u2",
+            "target_size",
+            json!({"target_size": "50cc", "replica_name": name}),
+        )];
+        if burst {
+            rows.push(row("u2", "burst", json!({"burst_replica_size": "800cc"})));
+        }
+        let s = snap(
+            vec![cluster("u2", "bc", vec![replica(1, "r1", "25cc", true)])],
+            rows,
+        );
+        plan(&s, &PlanOptions::default())
+    };
+    for name in ["bc-burst", "bc_burst"] {
+        let p = with(name, true);
+        match &only(&p).outcome {
+            Outcome::Invalid { errors } => assert!(
+                errors.iter().any(|e| e.contains("key 'replica_name'")
+                    && e.contains("the name burst gives its replica on this cluster")),
+                "{errors:?}"
+            ),
+            other => panic!("{name}: {other:?}"),
+        }
+        assert_eq!(only(&with(name, false)).outcome, Outcome::Planned, "{name}");
+    }
+    assert_eq!(only(&with("main", true)).outcome, Outcome::Planned);
+}

@@ -242,6 +242,11 @@ impl Sim {
                 .await
                 .expect("sim apply")
         });
+        for r in &report.results {
+            if let Some(&i) = self.index.get(&r.action.cluster_id) {
+                self.slots[i].record_refusal(r, self.sc.start + chrono::Duration::milliseconds(t));
+            }
+        }
         for slot in self.slots.iter_mut() {
             slot.step_to_for_test(&self.sc, t);
         }

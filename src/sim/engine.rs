@@ -832,21 +832,7 @@ async fn apply_tick(
             continue;
         };
         let ok = r.status == ActionStatus::Executed;
-        // The trail's refusals in a row, as the live snapshot reads them.
-        let refused = match &r.status {
-            ActionStatus::Executed => Some(None),
-            ActionStatus::Failed { error } => Some(Some(error.as_str())),
-            _ => None,
-        };
-        if let Some(error) = refused {
-            crate::plan::refused::record(
-                &mut slot.snap.refusals,
-                &r.action.cluster_id,
-                &r.action.sql,
-                error,
-                at(sc.start, t),
-            );
-        }
+        slot.record_refusal(r, at(sc.start, t));
         if ok && r.action.kind == ActionKind::SetSize {
             match sc.materialize.managed_resize {
                 ResizeMode::Blocking => blocked_by = Some(i),
@@ -954,6 +940,25 @@ fn csv_field(s: &str) -> String {
 
 fn io_err(e: std::io::Error) -> SimError {
     SimError::Io(format!("writing the timeline: {e}"))
+}
+
+impl Slot {
+    /// The audit trail's refusals in a row after `r` ended at `at`, as the
+    /// live snapshot reads them (`plan::refused`).
+    pub(crate) fn record_refusal(&mut self, r: &crate::exec::ActionResult, at: DateTime<Utc>) {
+        let error = match &r.status {
+            ActionStatus::Executed => None,
+            ActionStatus::Failed { error } => Some(error.as_str()),
+            _ => return,
+        };
+        crate::plan::refused::record(
+            &mut self.snap.refusals,
+            &r.action.cluster_id,
+            &r.action.sql,
+            error,
+            at,
+        );
+    }
 }
 
 /// Test hooks for the behaviour scenarios (`sim::behaviour_tests`), which

@@ -130,6 +130,12 @@ pub fn burst_name(cluster: &str) -> String {
     super::derived_replica_name(cluster, "-burst")
 }
 
+/// The names a burst replica of `cluster` may have: ours, and
+/// mz-clusterctl's ([`burst_replica`] takes either for the burst's).
+pub fn burst_names(cluster: &str) -> [String; 2] {
+    [burst_name(cluster), reference_burst_name(cluster)]
+}
+
 /// The name mz-clusterctl gives its burst replica.
 fn reference_burst_name(cluster: &str) -> String {
     super::derived_replica_name(cluster, "_burst")

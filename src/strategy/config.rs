@@ -357,7 +357,11 @@ pub fn read_json(text: &str) -> Result<(serde_json::Value, Vec<String>), String>
     let mut probed = Probed::default();
     let mut de = serde_json::Deserializer::from_str(text);
     // Only what it finds is used: the value comes from the plain parse.
-    let _ = Probe(&mut probed).deserialize(&mut de);
+    let _ = Probe {
+        probed: &mut probed,
+        path: String::new(),
+    }
+    .deserialize(&mut de);
     match serde_json::from_str(text) {
         Ok(v) => match nul_in(&v) {
             // jsonb cannot store it: refused here, not by the database.
@@ -392,16 +396,23 @@ fn nul_in(v: &serde_json::Value) -> Option<String> {
     }
 }
 
-/// What [`Probe`] saw of an object's top-level keys.
+/// What [`Probe`] saw of an object's keys.
 #[derive(Default)]
 struct Probed {
+    /// Keys given twice in one object, by path (`size`, `default.size`,
+    /// `windows[0].size`): JSON keeps the last, silently, at any depth.
     duplicates: Vec<String>,
-    /// The first key whose value cannot be read, and why.
+    /// The first top-level key whose value cannot be read, and why.
     unreadable: Option<(String, String)>,
 }
 
-/// Walks a JSON value's top-level keys, reading each value on its own.
-struct Probe<'a>(&'a mut Probed);
+/// Walks a JSON value, its objects' keys at every depth (`path`: where the
+/// value is; empty for the whole config), reading it as the plain parse
+/// does.
+struct Probe<'a> {
+    probed: &'a mut Probed,
+    path: String,
+}
 
 impl<'de> serde::de::DeserializeSeed<'de> for Probe<'_> {
     type Value = ();
@@ -417,20 +428,40 @@ impl<'de> serde::de::Visitor<'de> for Probe<'_> {
     }
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let mut seen = BTreeSet::new();
+        let top = self.path.is_empty();
         while let Some(key) = map.next_key::<String>()? {
-            if !seen.insert(key.clone()) && !self.0.duplicates.contains(&key) {
-                self.0.duplicates.push(key.clone());
+            let path = match top {
+                true => key.clone(),
+                false => format!("{}.{key}", self.path),
+            };
+            if !seen.insert(key.clone()) && !self.probed.duplicates.contains(&path) {
+                self.probed.duplicates.push(path.clone());
             }
-            if let Err(e) = map.next_value::<serde_json::Value>() {
-                self.0.unreadable = Some((key, e.to_string()));
+            let value = Probe {
+                probed: &mut *self.probed,
+                path,
+            };
+            if let Err(e) = map.next_value_seed(value) {
+                if top {
+                    self.probed.unreadable = Some((key, e.to_string()));
+                }
                 return Err(e);
             }
         }
         Ok(())
     }
-    // Not an object: nothing to name, the plain parse says what it is.
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, _: A) -> Result<(), A::Error> {
-        Ok(())
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut i = 0usize;
+        loop {
+            let element = Probe {
+                probed: &mut *self.probed,
+                path: format!("{}[{i}]", self.path),
+            };
+            if seq.next_element_seed(element)?.is_none() {
+                return Ok(());
+            }
+            i += 1;
+        }
     }
     fn visit_bool<E>(self, _: bool) -> Result<(), E> {
         Ok(())
@@ -663,6 +694,16 @@ mod tests {
         let (v, dup) = read_json(r#"{"a": 1, "b": {"c": 2}, "a": 3}"#).unwrap();
         assert_eq!(v, json!({"a": 3, "b": {"c": 2}}));
         assert_eq!(dup, vec!["a".to_string()]);
+        // At any depth, by path (a window's size given twice kept the
+        // last, silently: an outside check).
+        let (_, dup) = read_json(
+            r#"{"windows": [{"size": "50cc"}, {"size": "50cc", "size": "100cc"}],
+                "default": {"size": "25cc", "size": "50cc"}}"#,
+        )
+        .unwrap();
+        assert_eq!(dup, ["windows[1].size", "default.size"]);
+        let (_, dup) = read_json(r#"[{"a": 1, "a": 2}]"#).unwrap();
+        assert_eq!(dup, ["[0].a"]);
         assert_eq!(read_json(r#"{"a": 1}"#).unwrap().1, Vec::<String>::new());
         let huge = read_json(r#"{"ok": 1, "k": 1e400}"#).unwrap_err();
         assert!(huge.starts_with("key 'k': number out of range"), "{huge}");

@@ -779,6 +779,7 @@ pub(super) fn decide(c: &IdleSuspendConfig, ctx: &Ctx, d: &mut Desired, st: &mut
         return;
     }
     let Some(idle_for) = known_idle(c, ctx, d) else {
+        stays_suspended_unseen(ctx, d, st);
         return;
     };
     let needed = idle_evidence_s(c.idle_after_s, ctx.sample_rate);
@@ -817,6 +818,35 @@ pub(super) fn decide(c: &IdleSuspendConfig, ctx: &Ctx, d: &mut Desired, st: &mut
             ),
         );
     }
+}
+
+/// A cluster this strategy suspended, with no replica, whose statements
+/// cannot be judged (no activity data, or a log sampled too thinly to
+/// trust): it stays suspended, as it does with a statement log that shows
+/// none (a statement the log does show wakes it, `prepare`). The replicas
+/// other strategies want are not started: turning statement logging off
+/// woke every suspended cluster with a `target_size` row, and only those
+/// (an outside check).
+fn stays_suspended_unseen(ctx: &Ctx, d: &mut Desired, st: &IdleSuspendState) {
+    let Some(at) = st.suspended_at else {
+        return;
+    };
+    if !ctx.cluster.replicas.is_empty() || d.replicas.is_empty() {
+        return;
+    }
+    let reason = format!(
+        "suspended {} ago; the statement log cannot show a statement on it now, so it \
+         stays suspended (a logged statement wakes it)",
+        human_duration((ctx.now - at).num_seconds().max(0) as u64)
+    );
+    let wanted: Vec<String> = d.replicas.keys().cloned().collect();
+    for name in wanted {
+        d.remove(&name, KIND, reason.clone());
+    }
+    d.suspending = Some(super::Change {
+        strategy: KIND,
+        reason,
+    });
 }
 
 /// The idle time to judge by: `Some(None)` when unknown and the operator
@@ -868,6 +898,7 @@ fn decide_predictive(c: &IdleSuspendConfig, ctx: &Ctx, d: &mut Desired, st: &mut
     // controller's state is persisted, so it is the controller's interval.
     ps.interval_s = Some(ctx.interval_s);
     let Some(idle_for) = known_idle(c, ctx, d) else {
+        stays_suspended_unseen(ctx, d, st);
         return;
     };
     let Some(p) = predicting(c, ctx, d, st) else {
@@ -2607,6 +2638,54 @@ mod tests {
         assert_eq!(d.names(), vec!["r_100cc"]);
         assert!(st.resuming.is_empty(), "not owed any more");
         assert!(st.suspended_at.is_none());
+    }
+
+    /// A suspended cluster whose statements cannot be judged (no activity
+    /// data, or a thinly sampled log) stays suspended, whatever another
+    /// strategy wants: turning the statement log off woke every suspended
+    /// cluster with a target_size row (an outside check). A running one
+    /// is not suspended either.
+    #[test]
+    fn a_suspended_cluster_stays_so_while_its_statements_cannot_be_seen() {
+        let c = cfg(serde_json::json!({"idle_after_s": 600}));
+        let run = |cl: &crate::model::Cluster, idle: Idle, sample_rate: f64| {
+            let mut st = IdleSuspendState {
+                suspended: vec![SuspendedReplica {
+                    name: "r1".into(),
+                    size: Size::from("25cc"),
+                }],
+                suspended_at: Some(now() - chrono::Duration::hours(2)),
+                ..Default::default()
+            };
+            decide_in(cl, idle, now(), |ctx, d| {
+                let ctx = Ctx {
+                    sample_rate: Some(sample_rate),
+                    ..ctx.clone()
+                };
+                d.add(
+                    "r_50cc",
+                    &Size::from("50cc"),
+                    StrategyKind::TargetSize,
+                    "t".into(),
+                );
+                prepare(&c, &ctx, d, &mut st, false);
+                decide(&c, &ctx, d, &mut st)
+            })
+        };
+        let empty = cluster("c", vec![]);
+        for (idle, rate) in [(Idle::Unknown, 1.0), (Idle::For(10_800.0), 0.01)] {
+            let d = run(&empty, idle, rate);
+            assert!(d.names().is_empty(), "{idle:?}: {:?}", d.names());
+            let why = d.removed.get("r_50cc").map(|c| c.reason.clone());
+            assert!(
+                why.as_deref()
+                    .is_some_and(|w| w.contains("stays suspended")),
+                "{idle:?}: {why:?}"
+            );
+        }
+        // Running (woken by hand): left running, as before.
+        let live = cluster("c", vec![replica("r_50cc", "50cc", true)]);
+        assert_eq!(run(&live, Idle::Unknown, 1.0).names(), ["r_50cc"]);
     }
 
     #[test]

@@ -25,7 +25,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{Cluster, Size, SizeCatalog};
 
-pub use burst::{burst_name, burst_replica, held_back as burst_held_back, BurstConfig};
+pub use burst::{
+    burst_name, burst_names, burst_replica, held_back as burst_held_back, BurstConfig,
+};
 pub use config::{read_json, ConfigError};
 pub use idle_suspend::{
     idle_evidence_s, recorded_interval_s, remembered, wakes_at_its_size, IdleSuspendConfig,

@@ -54,11 +54,21 @@ pub(super) fn decide(c: &TargetSizeConfig, ctx: &Ctx, d: &mut Desired, st: &mut 
             return;
         }
         let name = free_name(d, &c.replica_name, size);
+        // The configured name taken: said (the plan showed another name
+        // with nothing to say why: an outside check).
+        let taken = match name == c.replica_name {
+            true => String::new(),
+            false => format!(
+                " (named {name}: {} is taken by a replica of another size, retired once \
+                 {name} is hydrated)",
+                crate::model::clip(&c.replica_name, 64)
+            ),
+        };
         d.add(
             &name,
             size,
             KIND,
-            format!("ensure one replica of target size {size}"),
+            format!("ensure one replica of target size {size}{taken}"),
         );
         st.pending_since.get_or_insert(ctx.now);
         st.last_decision_ts = Some(ctx.now);
@@ -252,6 +262,36 @@ mod tests {
             let removed: Vec<&str> = d.removed.keys().map(String::as_str).collect();
             assert_eq!(removed, case.removed, "{}", case.name);
         }
+    }
+
+    /// A configured name taken by a replica of another size: the reason
+    /// says which name is used instead, and why.
+    #[test]
+    fn a_taken_name_is_said_in_the_reason() {
+        let cl = cluster("c", vec![replica("main", "25cc", true)]);
+        let d = run(
+            &cl,
+            serde_json::json!({"target_size": "50cc", "replica_name": "main"}),
+        );
+        let why = d.replicas["main_50cc"]
+            .added_by
+            .as_ref()
+            .map(|c| c.reason.clone())
+            .unwrap_or_default();
+        assert!(
+            why.ends_with("(named main_50cc: main is taken by a replica of another size, retired once main_50cc is hydrated)"),
+            "{why}"
+        );
+        let d = run(
+            &cluster("c", vec![]),
+            serde_json::json!({"target_size": "50cc", "replica_name": "main"}),
+        );
+        let why = d.replicas["main"]
+            .added_by
+            .as_ref()
+            .map(|c| c.reason.clone())
+            .unwrap_or_default();
+        assert_eq!(why, "ensure one replica of target size 50cc");
     }
 
     /// What the strategy says while its target is not serving, and what

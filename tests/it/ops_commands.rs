@@ -128,6 +128,40 @@ fn strategy_set_validates_before_writing_and_replaces() {
         let r = clusterctl(&emu, &argv).code(64);
         assert!(r.stderr.contains(expected), "{config}: {}", r.all());
     }
+    // At any depth, in the config and in a key flag's JSON (a window's
+    // size given twice kept the last: an outside check).
+    let window = r#"{"cron": "0 0 8 * * *", "duration_s": 3600, "size": "50cc", "size": "100cc"}"#;
+    let config = format!(r#"{{"timezone": "UTC", "windows": [{window}]}}"#);
+    let flag = format!("[{window}]");
+    for (argv, expected) in [
+        (
+            vec![
+                "strategy",
+                "set",
+                "analytics",
+                "schedule",
+                "--config",
+                &config,
+            ],
+            "--config: key 'windows[0].size' is given more than once",
+        ),
+        (
+            vec![
+                "strategy",
+                "set",
+                "analytics",
+                "schedule",
+                "--timezone",
+                "UTC",
+                "--windows",
+                &flag,
+            ],
+            "key '[0].size' is given more than once",
+        ),
+    ] {
+        let r = clusterctl(&emu, &argv).code(64);
+        assert!(r.stderr.contains(expected), "{argv:?}: {}", r.all());
+    }
     // A name that is no cluster is a usage error, as --cluster is.
     let argv = [
         "strategy",
@@ -2323,12 +2357,16 @@ fn status_watch_refreshes() {
     let emu = emulator();
     emu.create_cluster("c");
     strategy(&emu, "c", "target_size", json!({"target_size": "25cc"}));
+    // A second row of the type: a warning `status` says on stderr.
+    strategy(&emu, "c", "target_size", json!({"target_size": "25cc"}));
     let mut cmd = command();
     cmd.args(["status", "--watch", "--interval", "1s"])
         .env("DATABASE_URL", emu.url())
-        .stdout(std::process::Stdio::piped());
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
     let mut child = cmd.spawn().expect("clusterctl runs");
     let stdout = child.stdout.take().expect("stdout");
+    let stderr = child.stderr.take().expect("stderr");
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         use std::io::BufRead;
@@ -2353,6 +2391,15 @@ fn status_watch_refreshes() {
     let _ = child.kill();
     let _ = child.wait();
     assert_eq!(refreshes, 3, "three refreshes of the table");
+    // Its warnings too (`--watch` said none: an outside check); to a
+    // pipe, which keeps every line, once while they do not change.
+    let mut said = String::new();
+    std::io::Read::read_to_string(&mut { stderr }, &mut said).unwrap_or_default();
+    let warned = said
+        .lines()
+        .filter(|l| l.starts_with("warning:") && l.contains("2 rows for strategy 'target_size'"))
+        .count();
+    assert_eq!(warned, 1, "{said}");
 
     // With -o json: one document per line (JSON Lines), not pretty
     // documents back to back, which no JSON parser reads as one.

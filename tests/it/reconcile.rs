@@ -781,24 +781,23 @@ fn a_failed_ddl_stops_its_cluster_only_and_the_next_run_converges() {
     let run = clusterctl(&emu, &["apply"]).code(3);
     assert!(run.stdout.contains("FAILED"), "{}", run.all());
     assert!(run.stdout.contains("simulated failure"), "{}", run.all());
-    assert!(run.stdout.contains("skipped"), "{}", run.all());
     assert!(
         run.stdout
-            .contains("Applied 2 of 4 actions on 2 clusters (1 failed, 1 skipped)"),
+            .contains("Applied 3 of 4 actions on 2 clusters (1 failed)"),
         "{}",
         run.all()
     );
-    // a: the first create ran, the second failed, the third was never sent.
-    assert_eq!(emu.replicas("a"), pairs(&[("a_100cc", "100cc")]));
-    assert!(
-        !emu.sql_log().iter().any(|q| q.contains(r#""a"."a_50cc""#)),
-        "the skipped action was not attempted"
+    // a: the first create ran, the second failed, the third ran all the
+    // same (a cluster's creations do not rely on one another).
+    assert_eq!(
+        emu.replicas("a"),
+        pairs(&[("a_100cc", "100cc"), ("a_50cc", "50cc")])
     );
     // b went on.
     assert_eq!(emu.replicas("b"), pairs(&[("r_25cc", "25cc")]));
 
     let trail = audit(&emu, "a");
-    assert_eq!(trail.len(), 2, "{trail:?}");
+    assert_eq!(trail.len(), 3, "{trail:?}");
     assert!(trail[0].1 && trail[0].2.is_none(), "{trail:?}");
     assert_eq!(
         trail[1],
@@ -808,6 +807,7 @@ fn a_failed_ddl_stops_its_cluster_only_and_the_next_run_converges() {
             Some("simulated failure".to_string())
         )
     );
+    assert!(trail[2].1, "{trail:?}");
     assert_eq!(audit(&emu, "b").len(), 1);
     assert!(
         state_of(&emu, "a").is_none(),
@@ -826,6 +826,49 @@ fn a_failed_ddl_stops_its_cluster_only_and_the_next_run_converges() {
     assert!(state_of(&emu, "a").is_some());
 }
 
+/// A failed creation stops what may rely on it: the drop planned beside
+/// it is not sent (here the burst's, whose drop comes with the target
+/// size's creation), and the next run tries again.
+#[test]
+fn a_failed_create_stops_its_clusters_drops() {
+    let emu = Emulator::start();
+    emu.create_hydrated_cluster("c", "r1", "25cc");
+    emu.add_replica("c", "c-burst", "400cc");
+    init_tables(&emu);
+    strategy(
+        &emu,
+        "c",
+        "target_size",
+        json!({"target_size": "50cc", "replica_name": "r1"}),
+    );
+    strategy(&emu, "c", "burst", json!({"burst_replica_size": "400cc"}));
+    let dry = clusterctl(&emu, &["dry-run"]).ok();
+    assert!(
+        dry.stdout.contains("+ create replica r1_50cc (50cc)")
+            && dry.stdout.contains("- drop replica c-burst (400cc)"),
+        "{}",
+        dry.all()
+    );
+    emu.fail_ddl(1, "XX000", "simulated failure");
+    let run = clusterctl(&emu, &["apply"]).code(3);
+    assert!(
+        run.stdout
+            .contains("Applied 0 of 2 actions on 1 cluster (1 failed, 1 skipped)"),
+        "{}",
+        run.all()
+    );
+    assert!(
+        !emu.sql_log()
+            .iter()
+            .any(|q| q.starts_with("DROP CLUSTER REPLICA")),
+        "the skipped drop was not attempted"
+    );
+    assert_eq!(
+        emu.replicas("c"),
+        pairs(&[("c-burst", "400cc"), ("r1", "25cc")])
+    );
+}
+
 #[test]
 fn shrink_to_fit_retries_the_sizes_a_failed_run_did_not_create() {
     let emu = Emulator::start();
@@ -838,13 +881,17 @@ fn shrink_to_fit_retries_the_sizes_a_failed_run_did_not_create() {
         "shrink_to_fit",
         json!({"max_replica_size": "100cc"}),
     );
-    // a_100cc is created, a_25cc fails, a_50cc is skipped.
+    // a_100cc is created, a_25cc fails, a_50cc is created all the same (a
+    // cluster's creations do not rely on one another).
     emu.fail_ddl(2, "XX000", "simulated failure");
     clusterctl(&emu, &["apply"]).code(3);
-    assert_eq!(emu.replicas("a"), pairs(&[("a_100cc", "100cc")]));
+    assert_eq!(
+        emu.replicas("a"),
+        pairs(&[("a_100cc", "100cc"), ("a_50cc", "50cc")])
+    );
 
     // Nothing is hydrated yet, so the search is still on: the next run must
-    // start the sizes the failed run left out, as a clean run would have.
+    // start the size the failed run left out, as a clean run would have.
     clusterctl(&emu, &["apply"]).ok();
     assert_eq!(
         emu.replicas("a"),
@@ -933,6 +980,21 @@ fn a_statement_refused_every_run_backs_off_until_the_rows_change() {
     };
     // Twice in a row: the second attempt comes at once.
     clusterctl(&emu, &["apply"]);
+    // status and describe both say it first (describe did not say it).
+    let status = clusterctl(&emu, &["status", "-o", "json"]).ok().json();
+    let described = clusterctl(&emu, &["describe", "c", "-o", "json"])
+        .ok()
+        .json();
+    for reason in [
+        &status["result"]["clusters"][0]["reason"],
+        &described["result"]["reason"],
+    ] {
+        let reason = reason.as_str().unwrap_or_default();
+        assert!(
+            reason.starts_with("its last attempt failed ") && reason.contains(limit),
+            "{reason}"
+        );
+    }
     clusterctl(&emu, &["apply"]);
     assert_eq!(failed(&emu), 2, "{:?}", audit(&emu, "c"));
     // Then it waits: nothing sent, the plan says why.
