@@ -161,12 +161,40 @@ pub struct Connection {
     pub display: String,
 }
 
+/// The connection deadline a command was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectTimeout {
+    /// `--connect-timeout`, given: it wins over the URL's.
+    Given(Duration),
+    /// No flag: the URL's `connect_timeout`, else this.
+    Default(Duration),
+}
+
+impl ConnectTimeout {
+    pub fn get(self) -> Duration {
+        match self {
+            ConnectTimeout::Given(t) | ConnectTimeout::Default(t) => t,
+        }
+    }
+}
+
 impl Connection {
     /// The connection of `url` (a URL or libpq's key=value form). A URL
     /// without a password takes `PGPASSWORD`'s, as libpq (and so the Python
     /// tool) does; whitespace around it (the newline of a mounted secret)
     /// is not part of it.
     pub fn parse(url: &str, connect_timeout: Duration) -> Result<Connection, ConfigError> {
+        Connection::parse_with(url, ConnectTimeout::Default(connect_timeout))
+    }
+
+    /// [`Connection::parse`], with `--connect-timeout` as given: one given
+    /// on the command line wins over the URL's `connect_timeout` (a value
+    /// left in a shared secret silently lengthened the bound the flag set:
+    /// an outside check); the default does not.
+    pub fn parse_with(
+        url: &str,
+        connect_timeout: ConnectTimeout,
+    ) -> Result<Connection, ConfigError> {
         let url = url.trim();
         let display = redact(url);
         let bad = |reason: String| ConfigError::BadUrl {
@@ -186,8 +214,14 @@ impl Connection {
             SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
             _ => tokio_postgres::config::SslMode::Require,
         });
-        if pg.get_connect_timeout().is_none() {
-            pg.connect_timeout(connect_timeout);
+        match connect_timeout {
+            ConnectTimeout::Given(t) => {
+                pg.connect_timeout(t);
+            }
+            ConnectTimeout::Default(t) if pg.get_connect_timeout().is_none() => {
+                pg.connect_timeout(t);
+            }
+            ConnectTimeout::Default(_) => {}
         }
         if pg.get_application_name().is_none() {
             pg.application_name("clusterctl");
@@ -1155,6 +1189,24 @@ pub fn check_dotenv_permissions(path: &std::path::Path) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `--connect-timeout` given wins over the URL's `connect_timeout`;
+    /// without the flag, the URL's wins over the default.
+    #[test]
+    fn a_given_connect_timeout_wins_over_the_urls() {
+        let url = "postgres://u@127.0.0.1:6875/db?connect_timeout=15";
+        let secs = |t: ConnectTimeout, url: &str| {
+            Connection::parse_with(url, t)
+                .ok()
+                .and_then(|c| c.pg.get_connect_timeout().copied())
+                .map(|d| d.as_secs())
+        };
+        let two = Duration::from_secs(2);
+        assert_eq!(secs(ConnectTimeout::Given(two), url), Some(2));
+        assert_eq!(secs(ConnectTimeout::Default(two), url), Some(15));
+        let plain = "postgres://u@127.0.0.1:6875/db";
+        assert_eq!(secs(ConnectTimeout::Default(two), plain), Some(2));
+    }
 
     /// Connection strings written inside a message, wherever they came
     /// from (a row's config, a URL inside a JSON argument): masked, and

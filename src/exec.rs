@@ -704,7 +704,9 @@ impl<B: Backend> Run<'_, B> {
             Ddl::Done => ActionStatus::Executed,
             Ddl::Refused(error) => {
                 // Reported with the action's result; logged for pipelines.
-                tracing::info!(cluster = %cp.cluster, sql = %action.sql, %error, "action failed");
+                // A warning: a log pipeline alerting on the level saw
+                // nothing of it at info (an outside check).
+                tracing::warn!(cluster = %cp.cluster, sql = %action.sql, %error, "action failed");
                 ActionStatus::Failed { error }
             }
             Ddl::NotSent(reason) => ActionStatus::Skipped { reason },

@@ -983,12 +983,16 @@ pub struct Snapshot {
     pub local_clock: Option<BootClock>,
 }
 
-/// A resize the audit trail records as executed: the size asked for and
-/// the database's time it was sent.
+/// A cluster's newest resize the audit trail records as executed, or as
+/// failed (a `WAIT UNTIL READY` that timed out and rolled back): the size
+/// asked for and the database's time it was sent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LastResize {
     pub size: Size,
     pub at: DateTime<Utc>,
+    /// Its statement failed, with this error (`None`: it ran).
+    #[serde(default)]
+    pub failed: Option<String>,
 }
 
 /// A statement the server refused `count` times in a row within the last

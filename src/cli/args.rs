@@ -256,10 +256,10 @@ pub struct ConnArgs {
           requires = "create_replica", allow_hyphen_values = true)]
     pub create_replica_wait: Duration,
 
-    /// Seconds to wait for a connection (1 to a year's worth)
-    #[arg(long, value_name = "SECONDS", default_value_t = 10, allow_hyphen_values = true,
+    /// Seconds to wait for a connection (1 to a year's worth; wins over the URL's connect_timeout) [default: the URL's connect_timeout, else 10]
+    #[arg(long, value_name = "SECONDS", allow_hyphen_values = true,
           value_parser = whole::<u64>(1, keys::MAX_SECONDS))]
-    pub connect_timeout: u64,
+    pub connect_timeout: Option<u64>,
 
     /// Client-side deadline of every statement (e.g. 30s, 2m); a hung server never hangs cron
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_period, allow_hyphen_values = true)]

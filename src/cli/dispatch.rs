@@ -614,7 +614,7 @@ fn show_watch_run(
     // counts its kills, and every run reprinted every problem of the
     // fleet (an outside check).
     let gist: Vec<String> = messages.iter().map(|m| without_figures(m)).collect();
-    if !ui.json && gist != *last_problems {
+    if gist != *last_problems {
         for line in &messages {
             message_line(ui, line);
         }
@@ -784,10 +784,7 @@ async fn watch_status(
                     ));
                 }
                 // After the screen is cleared, or it is never seen.
-                let messages = match ui.json {
-                    true => Vec::new(),
-                    false => r.messages(),
-                };
+                let messages = r.messages();
                 let repeated_messages = !cleared && messages == said_messages;
                 let quiet = ui.style.verbosity == Verbosity::Quiet;
                 emit(screen.as_bytes()).and_then(|()| {
@@ -1025,13 +1022,13 @@ fn print_view(view: &dyn View, ui: &Ui) -> Result<(), Output> {
 
 /// Prints a command's result; its exit code.
 fn finish(view: &dyn View, ui: &Ui) -> u8 {
-    if !ui.json {
-        // `-q`: errors only (a note or warning was printed anyway).
-        let quiet = ui.style.verbosity == Verbosity::Quiet;
-        for line in view.messages() {
-            if !quiet || line.starts_with("error: ") {
-                message_line(ui, &line);
-            }
+    // On stderr with `-o json` too (the document carries them as well): a
+    // log pipeline alerting on its level saw nothing of an invalid row
+    // (an outside check). `-q`: errors only.
+    let quiet = ui.style.verbosity == Verbosity::Quiet;
+    for line in view.messages() {
+        if !quiet || line.starts_with("error: ") {
+            message_line(ui, &line);
         }
     }
     // A reader that went away leaves the command's own exit code (an
@@ -1384,7 +1381,10 @@ fn db_options(a: &ConnArgs, sizes: Option<&SizesArgs>) -> Result<DbOptions, Comm
             .map(|s| crate::model::Size(s.trim().to_string())),
         create_replica_wait: a.create_replica_wait,
         exec_cluster_wait: a.exec_cluster_wait,
-        connect_timeout: Duration::from_secs(a.connect_timeout.max(1)),
+        connect_timeout: match a.connect_timeout {
+            Some(s) => crate::config::ConnectTimeout::Given(Duration::from_secs(s.max(1))),
+            None => crate::config::ConnectTimeout::Default(crate::db::DEFAULT_CONNECT_TIMEOUT),
+        },
         statement_timeout: statement_timeout(a),
         retry: RetryPolicy {
             max_retries: usize::from(a.max_retries),

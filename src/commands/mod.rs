@@ -190,7 +190,7 @@ pub fn operator(opts: &DbOptions) -> serde_json::Value {
     let role = opts
         .url
         .as_ref()
-        .and_then(|u| Connection::parse(u.expose(), opts.connect_timeout).ok())
+        .and_then(|u| Connection::parse_with(u.expose(), opts.connect_timeout).ok())
         .and_then(|c| c.pg.get_user().map(str::to_string));
     serde_json::json!({ "user": format!("{user}@{host}"), "role": role })
 }
@@ -268,7 +268,8 @@ pub struct DbOptions {
     /// `--exec-cluster-wait`: how long a command waits for the session
     /// cluster to have a replica online.
     pub exec_cluster_wait: Duration,
-    pub connect_timeout: Duration,
+    /// `--connect-timeout`, given or the default.
+    pub connect_timeout: crate::config::ConnectTimeout,
     /// Client-side deadline of every statement.
     pub statement_timeout: Duration,
     pub retry: RetryPolicy,
@@ -284,7 +285,9 @@ impl Default for DbOptions {
             create_replica: None,
             create_replica_wait: crate::commands::session::ONLINE_WITHIN,
             exec_cluster_wait: crate::commands::session::SESSION_ONLINE_WITHIN,
-            connect_timeout: crate::db::DEFAULT_CONNECT_TIMEOUT,
+            connect_timeout: crate::config::ConnectTimeout::Default(
+                crate::db::DEFAULT_CONNECT_TIMEOUT,
+            ),
             statement_timeout: DEFAULT_STATEMENT_TIMEOUT,
             retry: RetryPolicy::default(),
         }
@@ -329,7 +332,7 @@ pub struct Context {
 impl Context {
     pub fn new(opts: DbOptions) -> Result<Context, CommandError> {
         let url = opts.url.clone().ok_or_else(crate::config::missing_url)?;
-        let conn = Connection::parse(url.expose(), opts.connect_timeout)?;
+        let conn = Connection::parse_with(url.expose(), opts.connect_timeout)?;
         tracing::info!(database = %conn.display, "connecting");
         let db = Db::new(&conn, opts.exec_cluster.clone())?;
         Ok(Context {

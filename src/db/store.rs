@@ -839,16 +839,26 @@ impl Store {
     /// first (`DESC` puts NULL first), it took the place of the newest
     /// timed resize, the parser dropped it, and a resize that did not take
     /// was sent again at once.
+    ///
+    /// A resize whose statement failed counts too (its error in the tenth
+    /// column), but for one never sent (withdrawn) or settled: a `WAIT
+    /// UNTIL READY` that timed out rolled back as a background resize does
+    /// at its deadline, and was sent again every run, each attempt holding
+    /// the run for `--resize-timeout` (an outside check).
     fn last_resizes_sql(&self) -> String {
         let table = self.table(ACTIONS);
         let set_size = ddl::literal(crate::plan::ActionKind::SetSize.name());
         format!(
             "SELECT DISTINCT ON (cluster_id) action_id, cluster_id, decision_ctx->>'kind', \
                NULL::text, decision_ctx->>'size', NULL::text, NULL::text, created_at, 'resize', \
-               NULL::text, NULL::text \
-             FROM {table} WHERE executed AND cluster_id IS NOT NULL AND created_at IS NOT NULL \
+               CASE WHEN executed THEN NULL ELSE coalesce(error_message, '') END, NULL::text \
+             FROM {table} WHERE cluster_id IS NOT NULL AND created_at IS NOT NULL \
+             AND (executed OR (NOT executed AND error_message IS NOT NULL \
+                  AND error_message NOT LIKE {withdrawn} AND error_message NOT LIKE {settled})) \
              AND decision_ctx->>'kind' = {set_size} \
-             ORDER BY cluster_id, created_at DESC"
+             ORDER BY cluster_id, created_at DESC",
+            withdrawn = ddl::literal(&format!("{WITHDRAWN_PREFIX}%")),
+            settled = ddl::literal(&format!("{SETTLED_PREFIX}%")),
         )
     }
 
@@ -931,6 +941,7 @@ impl Store {
                         LastResize {
                             size: Size(size),
                             at,
+                            failed: get(9),
                         },
                     );
                 }

@@ -138,7 +138,26 @@ pub struct Metrics {
     /// (`_bucket{le=…}`, `_sum`, `_count`), added to ours when the textfile
     /// is written: the client library's histogram cannot be given counts.
     carried: Mutex<BTreeMap<String, f64>>,
+    /// The last run observed described the fleet (it ran under the lease).
+    fleet_observed: std::sync::atomic::AtomicBool,
 }
+
+/// The gauges that describe the fleet, which only a run under the lease
+/// sets ([`Metrics::observe_run`]).
+const FLEET_GAUGES: [&str; 7] = [
+    "clusterctl_cluster_replicas",
+    "clusterctl_cluster_credits_per_hour",
+    "clusterctl_clusters",
+    "clusterctl_cluster_crash_looping",
+    "clusterctl_cluster_resize_rolled_back",
+    "clusterctl_activity_signal_known",
+    "clusterctl_signal_age_seconds",
+];
+
+/// How long a run waits for another's lock on the textfile before it
+/// gives its counts up (it waited for ever, and a signal could not stop
+/// it: an outside check).
+const TEXTFILE_LOCK_WAIT: Duration = Duration::from_secs(10);
 
 /// Registers `metric` and remembers its name and type (a family without
 /// samples is not encoded at all, so the registry cannot be asked).
@@ -303,6 +322,7 @@ impl Metrics {
             registered: names,
             lock: Mutex::new(()),
             carried: Mutex::new(BTreeMap::new()),
+            fleet_observed: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -337,11 +357,14 @@ impl Metrics {
             }
             None => {
                 // Only the lease holder describes the fleet: a standby (or
-                // a failed run) exports no per-cluster gauges, not stale ones.
+                // a failed run) exports no per-cluster gauges, not stale ones
+                // (a shared textfile keeps the holder's: `add_to_textfile`).
                 self.lease_held.set(0);
                 self.clear_fleet();
             }
         }
+        self.fleet_observed
+            .store(run.is_some(), std::sync::atomic::Ordering::Relaxed);
     }
 
     fn clear_fleet(&self) {
@@ -565,7 +588,17 @@ impl Metrics {
     /// the collector reads only `*.prom`) from reading the previous counts
     /// until its rename, so no run writes over counts it has not read.
     /// Gauges are this run's.
+    ///
+    /// The lock is waited for [`TEXTFILE_LOCK_WAIT`] at most. A run that
+    /// did not describe the fleet (it found the lease held, or failed)
+    /// keeps the previous file's fleet gauges: a cron run beside a
+    /// watcher erased the watcher's, and the alerts on them started over.
     pub fn add_to_textfile(&self, path: &Path) -> Result<(), String> {
+        self.add_to_textfile_within(path, TEXTFILE_LOCK_WAIT)
+    }
+
+    /// [`Metrics::add_to_textfile`], waiting `wait` at most for the lock.
+    fn add_to_textfile_within(&self, path: &Path, wait: Duration) -> Result<(), String> {
         check_textfile(path)?;
         let (dir, file_name) = textfile_parts(path)?;
         let lock_path = dir.join(format!(".{file_name}.lock"));
@@ -576,13 +609,37 @@ impl Metrics {
             .open(&lock_path)
             .map_err(|e| format!("locking {}: {e}", lock_path.display()))?;
         let mut lock = fd_lock::RwLock::new(lock_file);
-        let _held = lock
-            .write()
-            .map_err(|e| format!("locking {}: {e}", lock_path.display()))?;
-        if let Some(previous) = read_previous(path) {
-            self.carry_over(&previous);
+        let deadline = std::time::Instant::now() + wait;
+        let _held = loop {
+            match lock.try_write() {
+                Ok(held) => break held,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    if std::time::Instant::now() >= deadline {
+                        return Err(format!(
+                            "{} is held by another process for over {}: this run's counts \
+                             are not written",
+                            lock_path.display(),
+                            crate::model::human_duration(wait.as_secs())
+                        ));
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(e) => return Err(format!("locking {}: {e}", lock_path.display())),
+            }
+        };
+        let previous = read_previous(path);
+        if let Some(previous) = &previous {
+            self.carry_over(previous);
         }
-        self.write_textfile(path)
+        let mut text = self.with_carried(&self.prometheus_text());
+        if !self
+            .fleet_observed
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            text.push_str(&fleet_of(previous.as_deref().unwrap_or_default()));
+        }
+        crate::files::write_atomically(path, text.as_bytes())
+            .map_err(|e| format!("writing metrics to {}: {e}", path.display()))
     }
 
     /// `text` with the carried histogram samples added to its own (a
@@ -619,6 +676,30 @@ impl Metrics {
         crate::files::write_atomically(path, text.as_bytes())
             .map_err(|e| format!("writing metrics to {}: {e}", path.display()))
     }
+}
+
+/// The fleet gauges of a previous textfile ([`FLEET_GAUGES`]), each
+/// family's lines (`# HELP`, `# TYPE` and samples) together, as written.
+fn fleet_of(previous: &str) -> String {
+    let mut out = String::new();
+    for family in FLEET_GAUGES {
+        let of_family = |name: &str| name == family;
+        for line in previous.lines() {
+            let name = match line
+                .strip_prefix("# HELP ")
+                .or(line.strip_prefix("# TYPE "))
+            {
+                Some(rest) => rest.split(' ').next().unwrap_or_default(),
+                None if line.starts_with('#') => continue,
+                None => line.split(['{', ' ']).next().unwrap_or_default(),
+            };
+            if of_family(name) {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    out
 }
 
 /// Whether `--metrics-file` names a file it may replace (a temporary file
@@ -897,6 +978,88 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("clusterctl_lease_held 0"), "{text}");
+    }
+
+    /// A shared textfile keeps the lease holder's fleet gauges when a run
+    /// that did not hold the lease (or failed) writes it: a cron run beside
+    /// a watcher erased them, and the alerts on them started over (an
+    /// outside check). The next holder's run replaces them.
+    #[test]
+    fn a_run_without_the_lease_keeps_the_holders_fleet_gauges_in_the_textfile() {
+        use crate::model::{ClusterId, Snapshot};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cc.prom");
+        let replicas = |text: &str| -> Vec<String> {
+            text.lines()
+                .filter(|l| l.starts_with("clusterctl_cluster_replicas{"))
+                .map(str::to_string)
+                .collect()
+        };
+        let holder = Metrics::new();
+        observe_a_quiet_run(&holder, &Snapshot::default());
+        holder
+            .replicas
+            .get_or_create(&ClusterLabels {
+                cluster: "c".into(),
+                cluster_id: ClusterId("u2".into()).0,
+            })
+            .set(2);
+        holder.add_to_textfile(&path).unwrap();
+        let written = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(replicas(&written).len(), 1, "{written}");
+        for outcome in [RunOutcome::LeaseBusy, RunOutcome::Error] {
+            let standby = Metrics::new();
+            standby.observe_run(outcome, Duration::from_secs(1), None, Utc::now());
+            standby.add_to_textfile(&path).unwrap();
+            let text = std::fs::read_to_string(&path).unwrap();
+            assert_eq!(replicas(&text), replicas(&written), "{outcome:?}: {text}");
+            assert_eq!(
+                text.matches("# TYPE clusterctl_cluster_replicas gauge")
+                    .count(),
+                1,
+                "{text}"
+            );
+            assert!(text.contains("clusterctl_lease_held 0"), "{text}");
+        }
+        // The next holder describes the fleet as it is (none here).
+        let next = Metrics::new();
+        observe_a_quiet_run(&next, &Snapshot::default());
+        next.add_to_textfile(&path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(replicas(&text).is_empty(), "{text}");
+    }
+
+    /// A lock held by another process is waited for a while, not for ever
+    /// (a signal could not stop the wait: an outside check).
+    #[test]
+    fn a_held_textfile_lock_is_given_up_after_a_while() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cc.prom");
+        let lock_file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.path().join(".cc.prom.lock"))
+            .unwrap();
+        let mut other = fd_lock::RwLock::new(lock_file);
+        let _held = other.write().unwrap();
+        let m = Metrics::new();
+        m.observe_run(
+            RunOutcome::Success,
+            Duration::from_secs(1),
+            None,
+            Utc::now(),
+        );
+        let started = std::time::Instant::now();
+        let err = m
+            .add_to_textfile_within(&path, Duration::from_secs(1))
+            .unwrap_err();
+        assert!(started.elapsed() >= Duration::from_secs(1), "{err}");
+        assert!(
+            err.contains("is held by another process for over 1s"),
+            "{err}"
+        );
+        assert!(!path.exists());
     }
 
     /// The activity signal is known by the rule every command uses: a log

@@ -185,7 +185,13 @@ pub(super) fn judge(
         return false;
     };
     let retry_at = retry_at(last, seen, opts.resize_timeout);
-    let held = snap.now < retry_at;
+    // Nothing runs (a suspended cluster woken now): sent to it, a size that
+    // did not take leaves nothing serving (the resize takes at once, with
+    // no old replica to roll back to: an outside check). It waits for the
+    // cluster to serve at the size it has, then goes gracefully.
+    let asleep = cluster.replication_factor == Some(0) || cluster.replicas.is_empty();
+    let backoff_over = snap.now >= retry_at;
+    let held = !backoff_over || asleep;
     let secs = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let size = &last.size.0;
     // What an attempt would run: at the factor planned beside it (a wake
@@ -202,13 +208,31 @@ pub(super) fn judge(
         1 => String::new(),
         n => format!(" ({n} attempts in a row; each doubles the backoff)"),
     };
-    let did_not_take = format!(
-        "the resize to {size} sent at {} did not take{in_a_row}: Materialize rolled it back \
-         at its deadline (the new replicas never hydrated) or someone changed the size back",
-        secs(last.at)
-    );
-    let next = if held {
+    let did_not_take = match &last.failed {
+        // A blocking resize (`WAIT UNTIL READY`) that timed out rolled back
+        // too, its statement failing.
+        Some(error) => format!(
+            "the resize to {size} sent at {} failed{in_a_row} ({}): on a release that resizes \
+             with WAIT UNTIL READY, the new replicas were not ready by --resize-timeout and \
+             Materialize rolled it back",
+            secs(last.at),
+            match error.is_empty() {
+                true => "no error recorded",
+                false => error.as_str(),
+            }
+        ),
+        None => format!(
+            "the resize to {size} sent at {} did not take{in_a_row}: Materialize rolled it back \
+             at its deadline (the new replicas never hydrated) or someone changed the size back",
+            secs(last.at)
+        ),
+    };
+    let next = if !backoff_over {
         format!("held back until {}", secs(retry_at))
+    } else if held {
+        "sent once more after the backoff, once the cluster serves at the size it has (nothing \
+         else would serve if it does not take)"
+            .to_string()
     } else {
         "sent once more after the backoff".to_string()
     };
@@ -228,11 +252,11 @@ pub(super) fn judge(
     let reason = format!("{did_not_take}; {next}");
     let mut moot = held;
     if held {
-        let in_seconds = (retry_at - snap.now).num_seconds().max(0) as u64;
+        // Due when the cluster serves, once the backoff is over.
+        let in_seconds = (!backoff_over).then(|| (retry_at - snap.now).num_seconds().max(0) as u64);
         // A wake (the factor up from 0) is not held with the resize: users
         // of a suspended cluster waited out the backoff, an hour to a week
         // (an outside check). It wakes at the size it has.
-        let asleep = cluster.replication_factor == Some(0) || cluster.replicas.is_empty();
         let mut woken = Vec::new();
         for mut action in actions.split_off(at) {
             let wake = asleep
@@ -254,7 +278,7 @@ pub(super) fn judge(
                 strategy: None,
                 action: what,
                 reason: reason.clone(),
-                in_seconds: Some(in_seconds),
+                in_seconds,
                 limit: false,
             });
         }

@@ -217,6 +217,12 @@ pub fn validate(cluster: Option<&Cluster>, rows: &[InEffect], sizes: &SizeCatalo
     let mut v = Validated::default();
     for InEffect { row, older, tied } in rows {
         let ty = row.strategy_type.as_str();
+        // What replaces them with one: a pause is written by its own
+        // command (`strategy set … pause` refuses it).
+        let replaces = match ty {
+            PAUSE => "`clusterctl strategy pause` replaces them with one (`strategy resume` removes them)",
+            _ => "`clusterctl strategy set` replaces them with one",
+        };
         if *tied {
             v.findings.push(Finding::new(
                 Severity::Warning,
@@ -224,7 +230,7 @@ pub fn validate(cluster: Option<&Cluster>, rows: &[InEffect], sizes: &SizeCatalo
                 Some(ty),
                 format!(
                     "{} rows for strategy '{ty}' share the newest updated_at; using the one whose \
-                     config sorts last ({}); `clusterctl strategy set` replaces them with one",
+                     config sorts last ({}); {replaces}",
                     older + 1,
                     row.config
                 ),
@@ -236,7 +242,7 @@ pub fn validate(cluster: Option<&Cluster>, rows: &[InEffect], sizes: &SizeCatalo
                 Some(ty),
                 format!(
                     "{} rows for strategy '{ty}'; using the newest (updated_at {}); \
-                     `clusterctl strategy set` replaces them with one",
+                     {replaces}",
                     older + 1,
                     row.updated_at
                         .map(|t| t.to_rfc3339())
@@ -262,41 +268,11 @@ pub fn validate(cluster: Option<&Cluster>, rows: &[InEffect], sizes: &SizeCatalo
                 .first()
                 .map(|r| r.row.cluster_id.0.as_str())
                 .unwrap_or("?");
-            // Only the id of a dropped cluster (`u7`) is removed with
-            // `strategy rm`: anything else (a name where the id belongs, an
-            // empty or quoted id) with SQL, since `strategy rm etl` removes
-            // the rows of the cluster named etl, not this one's.
-            let is_id = id.len() > 1
-                && id.starts_with(['u', 's'])
-                && id[1..].bytes().all(|b| b.is_ascii_digit());
-            let (shown, how, hint) = if is_id {
-                (
-                    id.to_string(),
-                    // A blue/green deployment drops the cluster the rows
-                    // stayed with after the swap: they belong on the one
-                    // serving now.
-                    format!(
-                        "`clusterctl strategy rm {id}`, or move them to the cluster now \
-                         serving its workload (after a blue/green swap) with `clusterctl \
-                         strategy mv {id} CLUSTER`"
-                    ),
-                    "dropped?",
-                )
-            } else {
-                let literal = id.replace('\'', "''");
-                (
-                    format!("'{literal}'"),
-                    format!(
-                        "SQL: DELETE FROM mz_cluster_strategies WHERE cluster_id = '{literal}'"
-                    ),
-                    "a name where the id belongs?",
-                )
-            };
             v.findings.push(Finding::new(
                 Severity::Error,
                 Code::DanglingCluster,
                 None,
-                format!("no cluster has id {shown} ({hint}); remove its rows with {how}"),
+                dangling(id, false),
             ));
         }
         Some(cluster) => {
@@ -319,6 +295,54 @@ pub fn validate(cluster: Option<&Cluster>, rows: &[InEffect], sizes: &SizeCatalo
         }
     }
     v
+}
+
+/// Rows of `id`, which no cluster has: what to remove them with. Only the
+/// id of a dropped cluster (`u7`) is removed with `strategy rm`, unless a
+/// cluster is named like it (`shadowed`: a name wins, so `strategy rm u7`
+/// removed that cluster's rows: an outside check); anything else (a name
+/// where the id belongs, an empty or quoted id) with SQL, since `strategy
+/// rm etl` removes the rows of the cluster named etl, not this one's.
+fn dangling(id: &str, shadowed: bool) -> String {
+    let is_id =
+        id.len() > 1 && id.starts_with(['u', 's']) && id[1..].bytes().all(|b| b.is_ascii_digit());
+    let literal = id.replace('\'', "''");
+    let sql = format!("SQL: DELETE FROM mz_cluster_strategies WHERE cluster_id = '{literal}'");
+    let (shown, how, hint) = match (is_id, shadowed) {
+        // A blue/green deployment drops the cluster the rows stayed with
+        // after the swap: they belong on the one serving now.
+        (true, false) => (
+            id.to_string(),
+            format!(
+                "`clusterctl strategy rm {id}`, or move them to the cluster now serving its \
+                 workload (after a blue/green swap) with `clusterctl strategy mv {id} CLUSTER`"
+            ),
+            "dropped?",
+        ),
+        (true, true) => (
+            id.to_string(),
+            format!(
+                "{sql} (`clusterctl strategy rm {id}` would remove the rows of the cluster \
+                 named {id})"
+            ),
+            "dropped?",
+        ),
+        (false, _) => (format!("'{literal}'"), sql, "a name where the id belongs?"),
+    };
+    format!("no cluster has id {shown} ({hint}); remove its rows with {how}")
+}
+
+impl Validated {
+    /// Rows of a cluster id no cluster has, where a cluster is named like
+    /// that id: their finding says to remove them with SQL
+    /// ([`dangling`]). For the callers that know the catalog's names.
+    pub fn shadowed_by_a_name(&mut self, id: &ClusterId) {
+        for f in &mut self.findings {
+            if f.code == Code::DanglingCluster {
+                f.message = dangling(&id.0, true);
+            }
+        }
+    }
 }
 
 /// One row: its type, its config against the sizes, its unknown keys.
@@ -761,6 +785,43 @@ mod tests {
             &SizeCatalog::cloud_defaults(),
         );
         assert!(v.paused.is_some_and(|p| p.until.is_some()));
+    }
+
+    /// Duplicate rows are replaced with one by the command that writes
+    /// their type: a pause's is `strategy pause` (`strategy set` refuses
+    /// it, though the warning named it).
+    #[test]
+    fn duplicate_rows_name_the_command_that_replaces_them() {
+        for (ty, config, command) in [
+            (
+                "pause",
+                json!({}),
+                "`clusterctl strategy pause` replaces them",
+            ),
+            (
+                "target_size",
+                json!({"target_size": "50cc"}),
+                "`clusterctl strategy set` replaces them",
+            ),
+        ] {
+            let rows = [row(ty, config.clone()), row(ty, config)];
+            let effect = in_effect(&rows);
+            let v = validate(
+                None,
+                &effect[&ClusterId("u2".into())],
+                &SizeCatalog::cloud_defaults(),
+            );
+            let said: Vec<&str> = v
+                .findings
+                .iter()
+                .filter(|f| f.code == Code::DuplicateRows)
+                .map(|f| f.message.as_str())
+                .collect();
+            assert!(
+                said.len() == 1 && said[0].contains(command),
+                "{ty}: {said:?}"
+            );
+        }
     }
 
     #[test]

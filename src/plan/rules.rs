@@ -67,6 +67,69 @@ pub fn name_conflicts(cluster: &Cluster, configs: &[StrategyConfig]) -> Vec<Stri
         .collect()
 }
 
+/// A `target_size` resize the cluster's own `limits` row never lets
+/// through: the new size runs beside every live replica until it is
+/// hydrated (a managed cluster's, its replication factor's replicas of
+/// it), and `limits` never drops a live replica, so it waits for ever
+/// (`strategy set` and `check` said nothing: an outside check). As the
+/// plan counts it (`limits`).
+fn resize_over_limits(
+    snap: &Snapshot,
+    cluster: &Cluster,
+    configs: &[StrategyConfig],
+) -> Vec<(crate::plan::rows::Code, Option<&'static str>, String)> {
+    let Some(limits) = configs.iter().find_map(|c| match c {
+        StrategyConfig::Limits(l) => Some(l),
+        _ => None,
+    }) else {
+        return Vec::new();
+    };
+    let live: Vec<&crate::model::Size> = cluster
+        .replicas
+        .iter()
+        .filter_map(|r| r.size.as_ref())
+        .collect();
+    let mut out = Vec::new();
+    for c in configs {
+        let StrategyConfig::TargetSize(t) = c else {
+            continue;
+        };
+        let size = &t.target_size;
+        if live.is_empty() || live.contains(&size) {
+            continue;
+        }
+        let new = match cluster.managed {
+            true => cluster.replication_factor.unwrap_or(1).max(1) as usize,
+            false => 1,
+        };
+        let count = live.len() + new;
+        let credits: f64 = live.iter().map(|s| snap.sizes.credits(s)).sum::<f64>()
+            + new as f64 * snap.sizes.credits(size);
+        let over = match (limits.max_replicas, limits.max_credits_per_hour) {
+            (Some(max), _) if count as u64 > max => Some(format!("max_replicas {max}")),
+            (_, Some(cap)) if snap.sizes.credits_known() && credits > cap + 1e-9 => Some(format!(
+                "max_credits_per_hour {}",
+                crate::plan::region::credits_text(cap)
+            )),
+            _ => None,
+        };
+        if let Some(over) = over {
+            out.push((
+                crate::plan::rows::Code::ConflictingStrategies,
+                Some(StrategyKind::TargetSize.as_str()),
+                format!(
+                    "target_size: the resize to {size} runs {count} replicas ({} credits/h) at \
+                     once, the new size beside the live ones until it is hydrated, over the \
+                     limits row's {over}: it never goes (raise the limit, or drop a replica \
+                     by hand first)",
+                    crate::plan::region::credits_text(credits)
+                ),
+            ));
+        }
+    }
+    out
+}
+
 /// Why the controller must leave this cluster alone, if it must: the one
 /// place for such rules (`plan`, `check`, `status` and `doctor` ask here).
 pub fn unmanageable(snap: &Snapshot, cluster: &Cluster) -> Option<String> {
@@ -413,6 +476,23 @@ pub fn environment_findings(
                 }
             }
         }
+    }
+    out.extend(resize_over_limits(snap, cluster, configs));
+    // On a managed cluster Materialize retires the old size itself, at the
+    // new one's first hydration: stabilization's guard does not hold it
+    // (nothing said so, and a size OOM-killed after hydrating left nothing
+    // serving: an outside check).
+    if cluster.managed && has(StrategyKind::Stabilization) {
+        out.push((
+            Code::Unsupported,
+            Some(StrategyKind::Stabilization.as_str()),
+            "stabilization: on a managed cluster Materialize retires the old replicas itself \
+             once the new size first hydrates, so scale_down_after_s does not keep them while \
+             the new size proves itself (a size whose state outgrows its memory after \
+             hydration leaves nothing serving); for that guard, convert the cluster with ALTER \
+             CLUSTER … SET (MANAGED = false)"
+                .to_string(),
+        ));
     }
     for (n, cron) in configs.iter().flat_map(|c| c.ended_windows(snap.now)) {
         out.push((
@@ -1062,7 +1142,49 @@ mod tests {
             "{over:?}"
         );
         assert!(found(&[limits.clone(), target("25cc")]).is_empty());
-        assert!(found(&[limits, shrink]).is_empty());
+        assert!(found(&[limits.clone(), shrink]).is_empty());
+        // A resize never let through: the new size beside the live one
+        // (0.5 + 1 credits/h over 1; 2 replicas over 1), said once the
+        // cluster runs another size.
+        let mut running = c.clone();
+        running.replicas = vec![crate::strategy::testutil::replica("r1", "50cc", true)];
+        let resizes = |limits: &StrategyConfig, c: &Cluster| {
+            environment_findings(&s, c, &[limits.clone(), target("100cc")])
+        };
+        let one = cfg(StrategyKind::Limits, serde_json::json!({"max_replicas": 1}));
+        for (l, over) in [
+            (&limits, "max_credits_per_hour 1"),
+            (&one, "max_replicas 1"),
+        ] {
+            let f = resizes(l, &running);
+            assert!(
+                f.iter().any(
+                    |(_, _, m)| m.contains("the resize to 100cc runs 2 replicas")
+                        && m.contains(&format!("over the limits row's {over}: it never goes"))
+                ),
+                "{f:?}"
+            );
+            assert!(
+                resizes(l, &c).is_empty(),
+                "nothing runs: {:?}",
+                resizes(l, &c)
+            );
+        }
+        // stabilization cannot hold Materialize's own cut-over: said on a
+        // managed cluster only.
+        let stab = cfg(
+            StrategyKind::Stabilization,
+            serde_json::json!({"scale_down_after_s": 300}),
+        );
+        let mut managed = c.clone();
+        managed.managed = true;
+        let said = |c: &Cluster| {
+            environment_findings(&s, c, &[stab.clone(), target("50cc")])
+                .into_iter()
+                .any(|(code, _, m)| code == Code::Unsupported && m.contains("MANAGED = false"))
+        };
+        assert!(said(&managed));
+        assert!(!said(&c));
     }
 
     /// `doctor`'s warning: a log without rows only where `idle_suspend`

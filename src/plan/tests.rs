@@ -436,6 +436,7 @@ fn plan_after_resize_to(
         crate::model::LastResize {
             size: Size(size.into()),
             at: sent_at,
+            failed: None,
         },
     );
     if let Some(state) = state {
@@ -520,6 +521,7 @@ fn a_resize_that_did_not_take_is_held_back_with_an_alert_then_retried_once() {
         crate::model::LastResize {
             size: Size("100cc".into()),
             at: sent_at,
+            failed: None,
         },
     );
     let p = plan(&s, &PlanOptions::default());
@@ -597,6 +599,7 @@ fn each_resize_in_a_row_that_does_not_take_doubles_the_backoff() {
     let last = crate::model::LastResize {
         size: Size("100cc".into()),
         at: now(),
+        failed: None,
     };
     let seen = rolled_back::Seen {
         at: now() + Duration::minutes(30),
@@ -649,6 +652,7 @@ fn a_resize_counts_as_one_more_attempt_only_after_an_earlier_one_to_the_same_siz
         let last = crate::model::LastResize {
             size: Size(size.into()),
             at: sent_at,
+            failed: None,
         };
         let seen = rolled_back::Seen {
             at: sent_at + Duration::minutes(20),
@@ -660,6 +664,7 @@ fn a_resize_counts_as_one_more_attempt_only_after_an_earlier_one_to_the_same_siz
     let last = crate::model::LastResize {
         size: Size("100cc".into()),
         at: sent_at,
+        failed: None,
     };
     let seen = |state: &serde_json::Value| {
         let s = rolled_back::seen(state, &last, now());
@@ -3062,6 +3067,7 @@ fn asleep_after_a_resize_that_did_not_take() -> Snapshot {
         crate::model::LastResize {
             size: Size("100cc".into()),
             at: now() - Duration::minutes(10),
+            failed: None,
         },
     );
     s
@@ -4166,4 +4172,121 @@ fn a_replica_name_burst_takes_for_its_own_is_refused() {
         assert_eq!(only(&with(name, false)).outcome, Outcome::Planned, "{name}");
     }
     assert_eq!(only(&with("main", true)).outcome, Outcome::Planned);
+}
+
+/// A suspended managed cluster woken once the backoff of a resize that did
+/// not take is over: the resize is not sent with the wake (taking at once,
+/// with nothing running to roll back to, it left the cluster at a size
+/// known not to serve: an outside check). It wakes at the size it has,
+/// and the resize goes once the cluster serves, gracefully.
+#[test]
+fn a_resize_that_did_not_take_is_not_retried_on_a_cluster_with_nothing_running() {
+    let mut s = asleep_after_a_resize_that_did_not_take();
+    let last = crate::model::LastResize {
+        size: Size("100cc".into()),
+        at: now() - Duration::days(4),
+        failed: None,
+    };
+    s.last_resizes.insert(ClusterId("u2".into()), last.clone());
+    // Seen three days ago: its backoff (as long as it ran, a day) is over.
+    let seen = rolled_back::Seen {
+        at: now() - Duration::days(3),
+        attempts: 1,
+    };
+    let mut state = s
+        .states
+        .get(&ClusterId("u2".into()))
+        .cloned()
+        .unwrap_or(json!({}));
+    state[CONTROLLER_SLOT] = json!({ rolled_back::STATE_KEY: rolled_back::record(&last, seen) });
+    s.states.insert(ClusterId("u2".into()), state);
+    let p = plan(&s, &PlanOptions::default());
+    let cp = only(&p);
+    let sql: Vec<&str> = cp.actions.iter().map(|a| a.sql.as_str()).collect();
+    assert_eq!(
+        sql,
+        [r#"ALTER CLUSTER "m" SET (REPLICATION FACTOR = 1)"#],
+        "{cp:#?}"
+    );
+    assert_eq!(cp.waiting.len(), 1, "{cp:#?}");
+    assert_eq!(cp.waiting[0].action, "resize to 100cc");
+    assert_eq!(cp.waiting[0].in_seconds, None, "due once it serves");
+    assert!(
+        cp.waiting[0]
+            .reason
+            .contains("once the cluster serves at the size it has"),
+        "{cp:#?}"
+    );
+    // Running at its size: sent once more.
+    let mut running = s.clone();
+    running.clusters[0] = Cluster {
+        activity: s.clusters[0].activity.clone(),
+        ..managed(1, "25cc", true)
+    };
+    let p = plan(&running, &PlanOptions::default());
+    let kinds: Vec<ActionKind> = only(&p).actions.iter().map(|a| a.kind).collect();
+    assert_eq!(kinds, [ActionKind::SetSize], "{:#?}", only(&p));
+}
+
+/// Rows of a dropped cluster's id where another cluster is named like that
+/// id: `strategy rm u10` would remove the named cluster's rows (a name
+/// wins), so the fix given is SQL.
+#[test]
+fn rows_of_an_id_a_cluster_is_named_like_are_removed_with_sql() {
+    let s = snap(
+        vec![cluster("u12", "u10", vec![])],
+        vec![row("u10", "target_size", json!({"target_size": "50cc"}))],
+    );
+    let p = plan(&s, &PlanOptions::default());
+    let said = p.warnings.join("\n");
+    assert!(
+        said.contains("DELETE FROM mz_cluster_strategies WHERE cluster_id = 'u10'")
+            && said.contains(
+                "`clusterctl strategy rm u10` would remove the rows of the cluster named u10"
+            ),
+        "{said}"
+    );
+    // No cluster of that name: `strategy rm` is the fix.
+    let s = snap(
+        vec![cluster("u12", "c", vec![])],
+        vec![row("u10", "target_size", json!({"target_size": "50cc"}))],
+    );
+    let said = plan(&s, &PlanOptions::default()).warnings.join("\n");
+    assert!(
+        said.contains("`clusterctl strategy rm u10`, or move them"),
+        "{said}"
+    );
+}
+
+/// A blocking resize (`WAIT UNTIL READY`) that timed out: its statement
+/// failed and Materialize rolled it back. It was sent again every run,
+/// each attempt holding the run for `--resize-timeout`; it is held back
+/// as a background resize that did not take is, the alert saying it
+/// failed and why.
+#[test]
+fn a_blocking_resize_that_timed_out_is_held_back_like_a_rollback() {
+    let mut s = snap(
+        vec![managed(1, "50cc", true)],
+        vec![row("u2", "target_size", json!({"target_size": "25cc"}))],
+    );
+    s.env.version = Some("v26.34.0 (abc)".into());
+    s.env.settings.enable_zero_downtime_cluster_reconfiguration = Some(true);
+    s.last_resizes.insert(
+        ClusterId("u2".into()),
+        crate::model::LastResize {
+            size: Size("25cc".into()),
+            at: now() - Duration::minutes(11),
+            failed: Some("canceling statement, provided timeout lapsed".into()),
+        },
+    );
+    let p = plan(&s, &PlanOptions::default());
+    let cp = only(&p);
+    assert!(cp.actions.is_empty(), "{:#?}", cp.actions);
+    assert_eq!(cp.waiting[0].action, "resize to 25cc", "{cp:#?}");
+    let alert = cp.alerts.join("\n");
+    assert!(
+        alert.contains("the resize to 25cc sent at 2026-11-21T11:49:00Z failed (canceling statement, provided timeout lapsed)")
+            && alert.contains("WAIT UNTIL READY"),
+        "{alert}"
+    );
 }

@@ -100,7 +100,14 @@ pub fn why_of(e: &HistoryEntry) -> String {
         if !why.is_empty() {
             why.push_str("; ");
         }
-        let _ = write!(why, "error: {err}");
+        // An action that ran carries a note, not an error: a later run's
+        // settlement ("its outcome was never recorded …; found it
+        // applied") read as a failure (an outside check).
+        let label = match e.result {
+            crate::db::store::ActionResult::Executed => "note",
+            _ => "error",
+        };
+        let _ = write!(why, "{label}: {err}");
     }
     why
 }
@@ -247,7 +254,7 @@ impl View for HistoryReport {
 
 #[cfg(test)]
 mod tests {
-    use super::{action_of, who, wipe_why};
+    use super::{action_of, who, why_of, wipe_why};
     use crate::commands::history::{HistoryEntry, StateWipe};
     use crate::db::store::ActionResult;
     use crate::model::ClusterId;
@@ -277,6 +284,19 @@ mod tests {
             renamed_to: None,
             replication_factor: None,
         }
+    }
+
+    /// An action that ran, with a text (a later run's settlement), says it
+    /// as a note; a failed one as an error.
+    #[test]
+    fn an_executed_actions_text_is_a_note_not_an_error() {
+        let settled = "its outcome was never recorded; found it applied";
+        let mut e = entry("create_replica", Some("r1"), Some("25cc"));
+        e.error = Some(settled.into());
+        assert_eq!(why_of(&e), format!("note: {settled}"));
+        e.result = ActionResult::Failed;
+        e.error = Some("refused".into());
+        assert_eq!(why_of(&e), "error: refused");
     }
 
     /// A wipe's WHY names each cluster as an audit line does: `a,b` is one

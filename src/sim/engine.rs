@@ -833,25 +833,29 @@ async fn apply_tick(
         };
         let ok = r.status == ActionStatus::Executed;
         slot.record_refusal(r, at(sc.start, t));
-        if ok && r.action.kind == ActionKind::SetSize {
-            match sc.materialize.managed_resize {
-                ResizeMode::Blocking => blocked_by = Some(i),
-                // The audit trail's newest executed resize, as the live
-                // snapshot reads it: a background resize Materialize rolls
-                // back at its deadline is then held back like on a real
-                // region, not sent again every round. (A blocking one that
-                // times out fails its statement, so it is never executed.)
-                ResizeMode::Background => {
-                    if let Some(size) = r.action.size.clone() {
-                        slot.snap.last_resizes.insert(
-                            r.action.cluster_id.clone(),
-                            crate::model::LastResize {
-                                size,
-                                at: at(sc.start, t),
-                            },
-                        );
-                    }
-                }
+        if r.action.kind == ActionKind::SetSize {
+            if ok && sc.materialize.managed_resize == ResizeMode::Blocking {
+                blocked_by = Some(i);
+            }
+            // The audit trail's newest resize that ran or failed, as the
+            // live snapshot reads it: a background resize Materialize rolls
+            // back at its deadline, or a blocking one that times out (its
+            // statement fails), is then held back like on a real region,
+            // not sent again every round.
+            let failed = match &r.status {
+                ActionStatus::Executed => Some(None),
+                ActionStatus::Failed { error } => Some(Some(error.clone())),
+                _ => None,
+            };
+            if let (Some(failed), Some(size)) = (failed, r.action.size.clone()) {
+                slot.snap.last_resizes.insert(
+                    r.action.cluster_id.clone(),
+                    crate::model::LastResize {
+                        size,
+                        at: at(sc.start, t),
+                        failed,
+                    },
+                );
             }
         }
         let size = r.action.size.as_ref().map(|s| s.0.clone());

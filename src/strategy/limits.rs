@@ -45,12 +45,16 @@ pub(super) fn decide(c: &LimitsConfig, ctx: &Ctx, d: &mut Desired, _st: &mut Lim
     for (name, size, why) in d.cut_additions(ctx.cluster, ctx.sizes, false, |d| exceeded(c, ctx, d))
     {
         let why = format!("{why} (raise the limit, or ask for less)");
-        d.deferred.push(super::Deferred::limited_create(
-            Some(KIND),
-            &name,
-            &size,
-            why,
-        ));
+        // A managed cluster's replicas are Materialize's to name: what waits
+        // is the resize (it named a replica that would never exist).
+        let held = match ctx.cluster.managed {
+            true => super::Deferred {
+                strategy: Some(KIND),
+                ..super::Deferred::limited(format!("resize to {size}"), why)
+            },
+            false => super::Deferred::limited_create(Some(KIND), &name, &size, why),
+        };
+        d.deferred.push(held);
     }
     if let Some(max) = c
         .max_credits_per_hour
@@ -77,23 +81,9 @@ pub(super) fn decide(c: &LimitsConfig, ctx: &Ctx, d: &mut Desired, _st: &mut Lim
 /// (a replacement was created beside the replica it replaces, over the
 /// limit until the drop).
 fn exceeded(c: &LimitsConfig, ctx: &Ctx, d: &Desired) -> Option<String> {
-    let dropped: Vec<&Size> = ctx
-        .cluster
-        .replicas
-        .iter()
-        .filter(|r| !d.contains(&r.name))
-        .filter_map(|r| r.size.as_ref())
-        .collect();
-    let sizes: Vec<&Size> = d
-        .replicas
-        .values()
-        .map(|r| &r.size)
-        .chain(dropped.iter().copied())
-        .collect();
-    let before_drops = if dropped.is_empty() {
-        ""
-    } else {
-        " at once (creates run before drops)"
+    let (sizes, before_drops) = match ctx.cluster.managed {
+        true => managed_at_once(ctx.cluster, d),
+        false => unmanaged_at_once(ctx.cluster, d),
     };
     let count = sizes.len() as u64;
     if let Some(max) = c.max_replicas {
@@ -116,12 +106,124 @@ fn exceeded(c: &LimitsConfig, ctx: &Ctx, d: &Desired) -> Option<String> {
     None
 }
 
+/// The replicas of an unmanaged cluster live at once during the plan:
+/// the wanted ones, and the live ones it drops, since creates run before
+/// drops; and how to say it.
+fn unmanaged_at_once<'a>(
+    cluster: &'a crate::model::Cluster,
+    d: &'a Desired,
+) -> (Vec<&'a Size>, &'static str) {
+    let dropped: Vec<&Size> = cluster
+        .replicas
+        .iter()
+        .filter(|r| !d.contains(&r.name))
+        .filter_map(|r| r.size.as_ref())
+        .collect();
+    let before_drops = match dropped.is_empty() {
+        true => "",
+        false => " at once (creates run before drops)",
+    };
+    let sizes = d
+        .replicas
+        .values()
+        .map(|r| &r.size)
+        .chain(dropped)
+        .collect();
+    (sizes, before_drops)
+}
+
+/// The replicas of a managed cluster live at once during the plan, as
+/// Materialize runs them: a resize to a new size keeps the replication
+/// factor (at least; more where more are wanted) and runs the new set
+/// beside the old one until the cut-over; otherwise the wanted count at
+/// the cluster's size. Counted as one added replica, a resize of a
+/// cluster at replication factor 3 went past both limits (an outside
+/// check).
+fn managed_at_once<'a>(
+    cluster: &'a crate::model::Cluster,
+    d: &'a Desired,
+) -> (Vec<&'a Size>, &'static str) {
+    let current = cluster.size.as_ref();
+    let new = d
+        .replicas
+        .iter()
+        .filter(|(n, _)| cluster.replica(n).is_none())
+        .map(|(_, r)| &r.size)
+        .find(|s| Some(*s) != current);
+    let Some(new) = new else {
+        return unmanaged_at_once(cluster, d);
+    };
+    let rf_now = cluster
+        .replication_factor
+        .unwrap_or(cluster.replicas.len() as i64)
+        .max(0) as usize;
+    let wanted = d.replicas.values().filter(|r| &r.size == new).count();
+    let woken = match rf_now {
+        0 => d.superseded.len(),
+        _ => 0,
+    };
+    let n = wanted.max(rf_now).max(woken);
+    let live = cluster.replicas.iter().filter_map(|r| r.size.as_ref());
+    let sizes: Vec<&Size> = live.chain(std::iter::repeat_n(new, n)).collect();
+    let during = match cluster.replicas.is_empty() {
+        true => "",
+        false => " at once (the old replicas serve until the resize cuts over)",
+    };
+    (sizes, during)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::Size;
     use crate::strategy::testutil::*;
     use crate::strategy::Idle;
+
+    /// A managed cluster's resize counts as Materialize runs it: the
+    /// replication factor's replicas of the new size beside the old ones
+    /// until the cut-over (it counted one replica: a resize of a cluster
+    /// at factor 3 went past both limits), and what waits is the resize.
+    #[test]
+    fn a_managed_resize_counts_its_replication_factor() {
+        let mut cl = cluster(
+            "m",
+            vec![
+                replica("r1", "50cc", true),
+                replica("r2", "50cc", true),
+                replica("r3", "50cc", true),
+            ],
+        );
+        cl.managed = true;
+        cl.size = Some(Size::from("50cc"));
+        cl.replication_factor = Some(3);
+        for (cfg, why) in [
+            (
+                serde_json::json!({"max_credits_per_hour": 3.5}),
+                "4.5 credits/h at once (the old replicas serve until the resize cuts over) \
+                 would exceed max_credits_per_hour 3.5",
+            ),
+            (
+                serde_json::json!({"max_replicas": 4}),
+                "6 replicas at once (the old replicas serve until the resize cuts over) \
+                 would exceed max_replicas 4",
+            ),
+        ] {
+            let d = run_after(StrategyKind::TargetSize, &cl, &[("r_100cc", "100cc")], cfg);
+            assert!(!d.contains("r_100cc"), "{:?}", d.names());
+            assert_eq!(d.deferred.len(), 1, "{:?}", d.deferred);
+            assert_eq!(d.deferred[0].action, "resize to 100cc");
+            assert!(d.deferred[0].reason.starts_with(why), "{:?}", d.deferred);
+        }
+        // Within both: it goes.
+        let roomy = serde_json::json!({"max_credits_per_hour": 10, "max_replicas": 6});
+        let d = run_after(
+            StrategyKind::TargetSize,
+            &cl,
+            &[("r_100cc", "100cc")],
+            roomy,
+        );
+        assert!(d.contains("r_100cc"), "{:?}", d.deferred);
+    }
 
     /// `limits` after `kind` wanted to add `add`.
     fn run_after(
