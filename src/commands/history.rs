@@ -266,7 +266,7 @@ pub async fn history(ctx: &Context, opts: &HistoryOptions) -> Result<HistoryRepo
 
 /// What the kind of every strategy change's audit row starts with
 /// (`strategy_set`, `strategy_mv`, …: the command, by `strategy::audit`).
-pub const STRATEGY_CHANGE: &str = "strategy_";
+pub const STRATEGY_CHANGE: &str = crate::db::store::STRATEGY_CHANGE;
 
 /// The ids a selection (`bound`: read against `names`) stands for: names
 /// and ids of clusters that exist, and the clusters the audit trail

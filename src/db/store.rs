@@ -69,6 +69,10 @@ pub enum Withdrawn {
 /// left open ([`crate::db::live::LiveBackend::settle_unfinished`]).
 pub const SETTLED_PREFIX: &str = "its outcome was never recorded";
 
+/// What the kind of every strategy change's audit row starts with
+/// (`strategy_set`, `strategy_rm`, `strategy_pause`, …).
+pub const STRATEGY_CHANGE: &str = "strategy_";
+
 /// The start of every withdrawn intent's outcome (`skipped` in `history`).
 pub const WITHDRAWN_PREFIX: &str = "not attempted: ";
 
@@ -807,7 +811,9 @@ impl Store {
     /// one's time in the eighth, an error in the tenth): rows of the last
     /// hour that failed (not withdrawn before being sent, nor settled as
     /// never recorded), the same statement not executed on their cluster
-    /// since.
+    /// since, nor the cluster's strategy rows changed by a command since
+    /// (`strategy rm`, `pause`, `resume` too: an edit that removes a row
+    /// leaves no newer row to tell it by).
     /// What the plan reads to hold a statement refused again for a while
     /// ([`crate::plan::refused`]).
     fn refusals_sql(&self) -> String {
@@ -820,12 +826,14 @@ impl Store {
              AND f.action_sql IS NOT NULL AND f.error_message IS NOT NULL \
              AND f.error_message NOT LIKE {withdrawn} AND f.error_message NOT LIKE {settled} \
              AND f.created_at > now() - INTERVAL '1 hour' \
-             AND NOT EXISTS (SELECT 1 FROM {table} AS e WHERE e.executed \
-               AND e.cluster_id = f.cluster_id AND e.action_sql = f.action_sql \
-               AND e.created_at > f.created_at) \
+             AND NOT EXISTS (SELECT 1 FROM {table} AS e WHERE e.cluster_id = f.cluster_id \
+               AND e.created_at > f.created_at \
+               AND ((e.executed AND e.action_sql = f.action_sql) \
+                    OR e.decision_ctx->>'kind' LIKE {changed})) \
              GROUP BY f.cluster_id, f.action_sql",
             withdrawn = ddl::literal(&format!("{WITHDRAWN_PREFIX}%")),
             settled = ddl::literal(&format!("{SETTLED_PREFIX}%")),
+            changed = ddl::literal(&format!("{STRATEGY_CHANGE}%")),
         )
     }
 
@@ -840,11 +848,14 @@ impl Store {
     /// timed resize, the parser dropped it, and a resize that did not take
     /// was sent again at once.
     ///
-    /// A resize whose statement failed counts too (its error in the tenth
-    /// column), but for one never sent (withdrawn) or settled: a `WAIT
-    /// UNTIL READY` that timed out rolled back as a background resize does
-    /// at its deadline, and was sent again every run, each attempt holding
-    /// the run for `--resize-timeout` (an outside check).
+    /// A resize whose statement Materialize failed at its `WAIT UNTIL
+    /// READY` timeout counts too (its error in the tenth column: the
+    /// reference's `canceling statement, provided timeout lapsed`, 57014):
+    /// it rolled back as a background resize does at its deadline, and was
+    /// sent again every run, each attempt holding the run for
+    /// `--resize-timeout` (an outside check). Not another failure (one
+    /// cancelled by our own lost lease says nothing of the size; a refusal
+    /// every run has its own, shorter backoff: `plan::refused`).
     fn last_resizes_sql(&self) -> String {
         let table = self.table(ACTIONS);
         let set_size = ddl::literal(crate::plan::ActionKind::SetSize.name());
@@ -853,12 +864,10 @@ impl Store {
                NULL::text, decision_ctx->>'size', NULL::text, NULL::text, created_at, 'resize', \
                CASE WHEN executed THEN NULL ELSE coalesce(error_message, '') END, NULL::text \
              FROM {table} WHERE cluster_id IS NOT NULL AND created_at IS NOT NULL \
-             AND (executed OR (NOT executed AND error_message IS NOT NULL \
-                  AND error_message NOT LIKE {withdrawn} AND error_message NOT LIKE {settled})) \
+             AND (executed OR (NOT executed AND error_message LIKE {timed_out})) \
              AND decision_ctx->>'kind' = {set_size} \
              ORDER BY cluster_id, created_at DESC",
-            withdrawn = ddl::literal(&format!("{WITHDRAWN_PREFIX}%")),
-            settled = ddl::literal(&format!("{SETTLED_PREFIX}%")),
+            timed_out = ddl::literal(&format!("%{}%", crate::plan::rolled_back::RESIZE_TIMED_OUT)),
         )
     }
 

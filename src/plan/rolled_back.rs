@@ -25,6 +25,11 @@ pub const MIN_BACKOFF: Duration = Duration::from_secs(3600);
 /// The longest wait between attempts of a resize that keeps not taking.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(7 * 24 * 3600);
 
+/// What Materialize says of a `WAIT UNTIL READY` resize whose new replicas
+/// were not ready by its timeout (57014; it rolled back): such a failed
+/// resize did not take either.
+pub const RESIZE_TIMED_OUT: &str = "provided timeout lapsed";
+
 /// Key of the controller's state slot that remembers when a plan first saw
 /// a resize had not taken (the backoff counts from then).
 pub const STATE_KEY: &str = "resize_not_taken";
@@ -230,8 +235,8 @@ pub(super) fn judge(
     let next = if !backoff_over {
         format!("held back until {}", secs(retry_at))
     } else if held {
-        "sent once more after the backoff, once the cluster serves at the size it has (nothing \
-         else would serve if it does not take)"
+        "sent once more after the backoff, once the cluster runs replicas at the size it has \
+         (nothing else would serve if it does not take)"
             .to_string()
     } else {
         "sent once more after the backoff".to_string()

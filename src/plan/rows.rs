@@ -284,11 +284,14 @@ pub fn validate(cluster: Option<&Cluster>, rows: &[InEffect], sizes: &SizeCatalo
                     message,
                 ));
             }
+            // A conflict of two rows, as a combination is: whichever row a
+            // write brings is refused (a burst row written after the
+            // target size's was accepted: an outside check).
             for message in rules::name_conflicts(cluster, &v.configs) {
                 v.findings.push(Finding::new(
                     Severity::Error,
-                    Code::InvalidConfig,
-                    Some(StrategyKind::TargetSize.as_str()),
+                    Code::ConflictingStrategies,
+                    None,
                     message,
                 ));
             }

@@ -57,9 +57,9 @@ pub fn name_conflicts(cluster: &Cluster, configs: &[StrategyConfig]) -> Vec<Stri
         .iter()
         .filter_map(|c| match c {
             StrategyConfig::TargetSize(t) if burst.contains(&t.replica_name) => Some(format!(
-                "key 'replica_name': {:?} is the name burst gives its replica on this cluster, \
-                 so burst would take the target size's replica for its own and drop it; \
-                 choose another name",
+                "target_size's key 'replica_name': {:?} is the name burst gives its replica on \
+                 this cluster, so burst would take the target size's replica for its own and \
+                 drop it; choose another name",
                 crate::model::printable(&t.replica_name)
             )),
             _ => None,
@@ -113,6 +113,12 @@ fn resize_over_limits(
             )),
             _ => None,
         };
+        // A managed cluster's replicas are Materialize's: it refuses a
+        // DROP of one (the advice was to drop one by hand).
+        let fix = match cluster.managed {
+            true => "raise the limit, or lower its replication factor first",
+            false => "raise the limit, or drop a replica by hand first",
+        };
         if let Some(over) = over {
             out.push((
                 crate::plan::rows::Code::ConflictingStrategies,
@@ -120,8 +126,7 @@ fn resize_over_limits(
                 format!(
                     "target_size: the resize to {size} runs {count} replicas ({} credits/h) at \
                      once, the new size beside the live ones until it is hydrated, over the \
-                     limits row's {over}: it never goes (raise the limit, or drop a replica \
-                     by hand first)",
+                     limits row's {over}: it never goes ({fix})",
                     crate::plan::region::credits_text(credits)
                 ),
             ));

@@ -4214,7 +4214,7 @@ fn a_resize_that_did_not_take_is_not_retried_on_a_cluster_with_nothing_running()
     assert!(
         cp.waiting[0]
             .reason
-            .contains("once the cluster serves at the size it has"),
+            .contains("once the cluster runs replicas at the size it has"),
         "{cp:#?}"
     );
     // Running at its size: sent once more.

@@ -844,7 +844,11 @@ async fn apply_tick(
             // not sent again every round.
             let failed = match &r.status {
                 ActionStatus::Executed => Some(None),
-                ActionStatus::Failed { error } => Some(Some(error.clone())),
+                ActionStatus::Failed { error }
+                    if error.contains(crate::plan::rolled_back::RESIZE_TIMED_OUT) =>
+                {
+                    Some(Some(error.clone()))
+                }
                 _ => None,
             };
             if let (Some(failed), Some(size)) = (failed, r.action.size.clone()) {

@@ -168,8 +168,30 @@ fn a_blocking_release_resizes_with_wait_until_ready_and_rolls_back_on_timeout() 
     );
     assert_eq!(sent(&emu, "SET (SIZE"), 1, "a timeout is not retried");
     assert_eq!(emu.replicas("m"), pairs(&[("r1", "25cc")]));
+    // Nor sent again by the next runs: it rolled back as a background
+    // resize does at its deadline (it was sent every run, each holding
+    // the run for --resize-timeout: an outside check).
+    let run = clusterctl(&emu, &["apply", "--resize-timeout", "1s"]).ok();
+    assert_eq!(sent(&emu, "SET (SIZE"), 1, "{}", run.all());
+    assert!(
+        run.all().contains("the resize to 100cc sent at")
+            && run
+                .all()
+                .contains("failed (canceling statement, provided timeout lapsed"),
+        "{}",
+        run.all()
+    );
+    let status = clusterctl(&emu, &["status", "-o", "json"]).json();
+    assert_eq!(
+        status["result"]["clusters"][0]["condition"], "ResizeRolledBack",
+        "{status:#}"
+    );
 
     // Ready in time: the statement returns once the pending replica is.
+    let emu = Emulator::builder()
+        .materialize_release(Release::Blocking)
+        .start();
+    managed_25cc(&emu);
     let child = apply_blocked_on_pending(&emu, &["apply"]);
     assert_eq!(emu.cluster_size("m").as_deref(), Some("25cc"));
     emu.set_hydrated("m", "r1-pending", true);

@@ -48,6 +48,45 @@ fn strategy_rows(emu: &Emulator) -> Vec<(String, String, String)> {
     .collect()
 }
 
+/// A target size's `replica_name` that burst takes for its own: refused
+/// whichever row is written second (a burst row written after the target
+/// size's was accepted, and the cluster skipped every run after).
+#[test]
+fn a_replica_name_burst_takes_is_refused_in_either_order() {
+    let emu = emulator();
+    emu.create_cluster("qt");
+    let target = [
+        "strategy",
+        "set",
+        "qt",
+        "target_size",
+        "--target-size",
+        "50cc",
+        "--replica-name",
+        "qt-burst",
+    ];
+    let burst = [
+        "strategy",
+        "set",
+        "qt",
+        "burst",
+        "--burst-replica-size",
+        "200cc",
+    ];
+    for (first, second) in [(&target[..], &burst[..]), (&burst[..], &target[..])] {
+        clusterctl(&emu, &["strategy", "rm", "qt"]);
+        clusterctl(&emu, first).ok();
+        let r = clusterctl(&emu, second).code(1);
+        assert!(
+            r.stderr.contains("refusing to write strategy")
+                && r.stderr
+                    .contains("is the name burst gives its replica on this cluster"),
+            "{second:?}: {}",
+            r.all()
+        );
+    }
+}
+
 #[test]
 fn strategy_set_validates_before_writing_and_replaces() {
     let emu = emulator();
@@ -2406,7 +2445,8 @@ fn status_watch_refreshes() {
     let mut cmd = command();
     cmd.args(["status", "--watch", "--interval", "1s", "-o", "json"])
         .env("DATABASE_URL", emu.url())
-        .stdout(std::process::Stdio::piped());
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
     let mut child = cmd.spawn().expect("clusterctl runs");
     let stdout = child.stdout.take().expect("stdout");
     let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));

@@ -1018,6 +1018,14 @@ fn a_statement_refused_every_run_backs_off_until_the_rows_change() {
     strategy(&emu, "c", "target_size", json!({"target_size": "50cc"}));
     clusterctl(&emu, &["apply"]);
     assert_eq!(failed(&emu), 3, "{:?}", audit(&emu, "c"));
+    clusterctl(&emu, &["apply"]);
+    assert_eq!(failed(&emu), 3, "held again: {:?}", audit(&emu, "c"));
+    // A pause and its resume count as an edit too (they leave no newer
+    // row to tell it by, and it stayed held).
+    clusterctl(&emu, &["strategy", "pause", "c"]).ok();
+    clusterctl(&emu, &["strategy", "resume", "c"]).ok();
+    clusterctl(&emu, &["apply"]);
+    assert_eq!(failed(&emu), 4, "{:?}", audit(&emu, "c"));
     // The cause removed and the rows edited: it runs.
     emu.clear_faults();
     strategy(&emu, "c", "target_size", json!({"target_size": "50cc"}));
