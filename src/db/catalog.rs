@@ -661,14 +661,6 @@ fn replica_limit(shown: Option<String>) -> Option<u32> {
         .map(|n| n.min(f64::from(u32::MAX)) as u32)
 }
 
-/// The replica limit alone (`SHOW max_replicas_per_cluster`, one
-/// statement): `Ok(None)` when the release refuses the `SHOW`.
-pub async fn read_replica_limit(c: &Client) -> Result<Option<u32>, DbError> {
-    let sql = format!("SHOW {}", SETTINGS[0]);
-    let rows = optional(c.query_typed(&sql, &[]).await, "reading a setting")?;
-    Ok(replica_limit(rows.ok().as_deref().and_then(shown)))
-}
-
 /// `on`/`off`, `true`/`false` as Materialize prints booleans.
 fn parse_bool(v: &str) -> Option<bool> {
     match v.trim().to_ascii_lowercase().as_str() {

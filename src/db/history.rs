@@ -92,6 +92,9 @@ const MEMORY_PEAK_SQL: &str = "SELECT cluster_id, sum(peak)::float8, name FROM (
     GROUP BY r.cluster_id, r.id, r.name, u.process_id) p \
     GROUP BY cluster_id, id, name";
 
+/// Needs: mz_version(). The release: how a managed resize runs.
+const VERSION_SQL: &str = "SELECT mz_catalog.mz_version()";
+
 /// The role the statement log needs, for the error when it cannot be read.
 const LOG_ROLE_HINT: &str = "simulate --from-history needs the statement log: grant the \
     mz_monitor_redacted (or mz_monitor) role to the role clusterctl connects as";
@@ -103,9 +106,10 @@ fn q(context: &'static str) -> impl Fn(tokio_postgres::Error) -> DbError {
 /// Reads everything the scenario is built from, over the `days` before the
 /// database's current minute. Statements: sizes, clusters, replicas,
 /// strategy rows, strategy state, the statement log, status history,
-/// utilization now and over the window, the replica limit, the
-/// auto-scaled clusters and the audit trail's last suspensions — twelve,
-/// pipelined, whatever the number of clusters.
+/// utilization now and over the window, the settings every command reads
+/// (eight `SHOW`s: the replica limit, how a resize runs, the allowed
+/// sizes), the release, the auto-scaled clusters and the audit trail's
+/// last suspensions — twenty, pipelined, whatever the number of clusters.
 pub async fn read(c: &Client, store: &Store, days: u32) -> Result<LiveHistory, DbError> {
     let replicas_sql = catalog::replicas_sql(crate::model::CRASH_WINDOW);
     let over_window = |sql: &str| catalog::demand_sql(sql).replace("{days}", &days.to_string());
@@ -125,7 +129,8 @@ pub async fn read(c: &Client, store: &Store, days: u32) -> Result<LiveHistory, D
         hydration,
         memory,
         peak,
-        limit,
+        settings,
+        version,
         auto,
         suspensions,
     ) = tokio::join!(
@@ -138,13 +143,23 @@ pub async fn read(c: &Client, store: &Store, days: u32) -> Result<LiveHistory, D
         c.query_typed(&hydration_sql, &[]),
         c.query_typed(MEMORY_SQL, &[]),
         c.query_typed(&peak_sql, &[]),
-        catalog::read_replica_limit(c),
+        catalog::read_settings(c),
+        c.query_typed(VERSION_SQL, &[]),
         c.query_typed(catalog::AUTO_SCALING_SQL, &[]),
         c.query_typed(&suspensions_sql, &[]),
     );
+    let settings = settings?;
+    let version = version
+        .ok()
+        .and_then(|rows| rows.first().and_then(|r| r.try_get::<_, String>(0).ok()));
     let mut h = LiveHistory {
         days,
-        max_replicas_per_cluster: limit?,
+        max_replicas_per_cluster: settings.max_replicas_per_cluster,
+        env: crate::model::Environment {
+            version,
+            settings,
+            ..Default::default()
+        },
         sizes: catalog::parse_sizes(&sizes.map_err(q("replica sizes"))?),
         ..LiveHistory::default()
     };

@@ -765,7 +765,11 @@ impl Store {
     /// since removed is tagged `open_dropped`: a create ran (a temporary
     /// replica that did not come online is dropped before its creation's
     /// outcome can be written), though the catalog no longer shows it; a
-    /// drop did not (the later one did).
+    /// drop did not (the later one did). So is an open drop followed by
+    /// another open drop of the same replica, with no creation of it
+    /// between: both were taken for run once the replica was gone (two
+    /// executed rows for one drop: the chaos test), though only one can
+    /// have dropped it; the later one counts.
     pub fn unfinished_sql(&self) -> String {
         let table = self.table(ACTIONS);
         let kind = |k: crate::plan::ActionKind| ddl::literal(k.name());
@@ -792,7 +796,17 @@ impl Store {
                SELECT 1 FROM {table} AS d WHERE d.executed AND d.cluster_id = a.cluster_id \
                AND d.decision_ctx->>'kind' = {drop} \
                AND d.decision_ctx->>'replica' = a.decision_ctx->>'replica' \
-               AND d.created_at >= a.created_at) THEN 'open_dropped' ELSE 'open' END, \
+               AND d.created_at >= a.created_at) THEN 'open_dropped' \
+             WHEN decision_ctx->>'kind' = {drop} AND EXISTS (\
+               SELECT 1 FROM {table} AS d WHERE d.executed IS NULL \
+               AND d.cluster_id = a.cluster_id AND d.decision_ctx->>'kind' = {drop} \
+               AND d.decision_ctx->>'replica' = a.decision_ctx->>'replica' \
+               AND d.created_at > a.created_at AND NOT EXISTS (\
+                 SELECT 1 FROM {table} AS m WHERE m.cluster_id = a.cluster_id \
+                 AND m.decision_ctx->>'kind' = {create} \
+                 AND m.decision_ctx->>'replica' = a.decision_ctx->>'replica' \
+                 AND m.created_at > a.created_at AND m.created_at < d.created_at)) \
+               THEN 'open_dropped' ELSE 'open' END, \
              decision_ctx->>'boot', decision_ctx->>'cluster' FROM {table} AS a WHERE {open} \
              UNION ALL {settled_drops} \
              UNION ALL SELECT * FROM ({last_resizes}) AS last_resizes \

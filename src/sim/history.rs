@@ -24,7 +24,7 @@
 //! - a cluster `idle_suspend` holds suspended (no replica) is replayed with
 //!   the replicas its next resume brings back, as if resumed at the start.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
@@ -55,6 +55,10 @@ pub struct LiveHistory {
     /// The region's `max_replicas_per_cluster` (`None`: not readable; the
     /// simulator then assumes Materialize's default).
     pub max_replicas_per_cluster: Option<u32>,
+    /// The release and its settings (`mz_version()`, the `SHOW`s every
+    /// command reads): how a managed resize runs, and the sizes Materialize
+    /// allows (`allowed_cluster_replica_sizes`).
+    pub env: crate::model::Environment,
     /// The cluster our session runs on (`--exec-cluster`, or the server's
     /// default): the controller leaves it alone, and so does the replay.
     pub session_cluster: Option<String>,
@@ -157,7 +161,7 @@ pub fn history_ms(days: u32) -> i64 {
 /// The scenario for `h`. Errors only when there is nothing to replay.
 pub fn build(h: &LiveHistory, o: &Options) -> Result<Built, String> {
     let mut notes = h.notes.clone();
-    let sizes = usable_sizes(&h.sizes, &mut notes);
+    let sizes = allowed_sizes(h, usable_sizes(&h.sizes, &mut notes), &mut notes);
     if sizes.is_empty() {
         return Err("the size catalog (mz_cluster_replica_sizes) has no usable size".into());
     }
@@ -211,12 +215,26 @@ pub fn build(h: &LiveHistory, o: &Options) -> Result<Built, String> {
             &mut notes,
         );
     }
-    if h.buckets.is_empty() {
-        notes.push(format!(
+    let window_start = h.until - chrono::Duration::milliseconds(window_ms);
+    match h.buckets.iter().map(|b| b.minute).min() {
+        None => notes.push(format!(
             "the statement log had no rows over the {} (for the clusters replayed): \
              the figures say nothing about demand",
             days(h.days)
-        ));
+        )),
+        // A log shorter than the window (`--days 120` over a 28-day log):
+        // the days before its oldest row replay without demand, said (the
+        // headline's savings were of empty months).
+        Some(oldest) if oldest - window_start > chrono::Duration::days(1) => {
+            notes.push(format!(
+                "the statement log's oldest row read is from {}, {} into the {} window: \
+                 the time before it replays without demand (a shorter --days fits the log)",
+                oldest.format("%Y-%m-%d %H:%M UTC"),
+                human_duration((oldest - window_start).num_seconds().max(0) as u64),
+                days(h.days)
+            ));
+        }
+        Some(_) => {}
     }
     if !defaulted_memory.is_empty() {
         notes.push(format!(
@@ -362,8 +380,18 @@ fn header(
             s(exec)
         );
     }
+    // How this release resizes a managed cluster: a backtest of a
+    // v26.35 region replayed its resizes as blocking ones, holding the
+    // controller's rounds (an outside check).
+    let resize = match crate::plan::rules::resize_form(&h.env) {
+        crate::plan::ResizeForm::Background => "background",
+        // A restart (no graceful resize) blocks no round either way: the
+        // closest the simulator has is the blocking form.
+        _ => "blocking",
+    };
+    let _ = writeln!(out, "\n[materialize]\nmanaged_resize = {}", s(resize));
     if let Some(limit) = h.max_replicas_per_cluster.filter(|n| *n > 0) {
-        let _ = writeln!(out, "\n[materialize]\nmax_replicas_per_cluster = {limit}");
+        let _ = writeln!(out, "max_replicas_per_cluster = {limit}");
     }
     if let Some(ms) = o.replay.served_within_ms {
         let _ = writeln!(out, "\n[clients]\nserved_within = {}", duration(ms));
@@ -376,6 +404,42 @@ fn header(
             f(rate.max(1e-4))
         );
     }
+}
+
+/// The sizes Materialize allows (`allowed_cluster_replica_sizes`; empty:
+/// every size), and those the live replicas run: a row naming another is
+/// refused by the replay's validator as by the live one (the replay ran
+/// it: an outside check).
+fn allowed_sizes(h: &LiveHistory, sizes: SizeCatalog, notes: &mut Vec<String>) -> SizeCatalog {
+    let allowed = h
+        .env
+        .settings
+        .allowed_cluster_replica_sizes
+        .as_deref()
+        .unwrap_or_default();
+    if allowed.is_empty() {
+        return sizes;
+    }
+    let running: BTreeSet<&str> = h
+        .clusters
+        .iter()
+        .flat_map(|c| c.replicas.iter())
+        .filter_map(|r| r.size.as_ref())
+        .map(|s| s.0.as_str())
+        .collect();
+    let (kept, left): (Vec<_>, Vec<_>) = sizes
+        .all()
+        .iter()
+        .cloned()
+        .partition(|z| allowed.contains(&z.name.0) || running.contains(z.name.0.as_str()));
+    if !left.is_empty() {
+        let names: Vec<String> = left.iter().map(|z| z.name.0.clone()).collect();
+        notes.push(format!(
+            "sizes outside allowed_cluster_replica_sizes left out (Materialize refuses them): {}",
+            list(&names)
+        ));
+    }
+    SizeCatalog::new(kept)
 }
 
 /// Sizes the simulator can run: memory and CPU known, and every number
@@ -1019,6 +1083,7 @@ mod tests {
             days: 28,
             sizes: SizeCatalog::cloud_defaults(),
             max_replicas_per_cluster: Some(3),
+            env: Default::default(),
             session_cluster: None,
             suspensions: BTreeMap::new(),
             clusters: vec![
@@ -1265,6 +1330,46 @@ mod tests {
         assert_eq!(
             work(&h.clusters[0], &[], &none),
             (DEFAULT_HYDRATION_S * 1.0, HydrationBasis::Default)
+        );
+    }
+
+    /// What the release and its settings make of the replay: how a managed
+    /// resize runs (a v26.35 region's were replayed as blocking, holding
+    /// the controller's rounds), and the sizes Materialize allows (a row
+    /// naming another ran in the replay, refused live), those the live
+    /// replicas run kept.
+    #[test]
+    fn the_release_and_its_allowed_sizes_shape_the_replay() {
+        let mut h = live();
+        let form = |h: &LiveHistory| {
+            parse(&build(h, &opts()).expect("built"))
+                .materialize
+                .managed_resize
+        };
+        assert_eq!(
+            form(&h),
+            super::super::scenario::ResizeMode::Blocking,
+            "no release known"
+        );
+        h.env.version = Some("v26.35.0 (abc)".into());
+        assert_eq!(form(&h), super::super::scenario::ResizeMode::Background);
+        h.env.settings.enable_background_alter_cluster = Some(false);
+        assert_eq!(form(&h), super::super::scenario::ResizeMode::Blocking);
+        h.env.settings.allowed_cluster_replica_sizes = Some(vec!["25cc".into(), "50cc".into()]);
+        let b = build(&h, &opts()).expect("built");
+        let names: Vec<String> = parse(&b)
+            .sizes
+            .all()
+            .iter()
+            .map(|z| z.name.0.clone())
+            .collect();
+        assert_eq!(names, ["25cc", "50cc", "100cc"], "bi runs 100cc");
+        assert!(
+            b.notes
+                .iter()
+                .any(|n| n.contains("outside allowed_cluster_replica_sizes left out")),
+            "{:?}",
+            b.notes
         );
     }
 
@@ -1559,6 +1664,37 @@ mod tests {
         let b = build(&live(), &opts()).expect("built");
         assert!(!b.notes.iter().any(|n| n.contains("had no rows")));
         assert!(b.toml.contains("of the 28 days until"));
+        // A log younger than the window: said, with where it begins.
+        let mut young = live();
+        let oldest = young.until - chrono::Duration::days(10);
+        young.buckets.retain(|b| b.minute >= oldest);
+        if young.buckets.is_empty() {
+            young.buckets.push(Bucket {
+                cluster: ClusterId("u2".into()),
+                minute: oldest,
+                weight: 1.0,
+            });
+        }
+        let b = build(&young, &opts()).expect("built");
+        assert!(
+            b.notes.iter().any(
+                |n| n.contains("the statement log's oldest row read is from")
+                    && n.contains("the time before it replays without demand")
+            ),
+            "{:?}",
+            b.notes
+        );
+        let mut full = live();
+        full.buckets.push(Bucket {
+            cluster: ClusterId("u2".into()),
+            minute: full.until - chrono::Duration::days(28),
+            weight: 1.0,
+        });
+        assert!(!build(&full, &opts())
+            .expect("built")
+            .notes
+            .iter()
+            .any(|n| n.contains("oldest row read")));
     }
 
     #[test]

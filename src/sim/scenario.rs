@@ -928,10 +928,15 @@ fn resolve(
             if !names.insert(spec.name.clone()) {
                 return err(format!("{here}: duplicate cluster name '{}'", spec.name));
             }
+            // A limit lowered below what a cluster runs is a real state
+            // (a backtest of such a region failed whole): Materialize keeps
+            // the replicas and refuses more, as the simulated one does.
             let limit = materialize.max_replicas_per_cluster;
             if spec.initial_replicas.len() > limit as usize {
-                return err(format!(
-                    "{here}: key 'initial_replicas': {} replicas, over max_replicas_per_cluster ({limit}), which Materialize refuses",
+                notes.push(format!(
+                    "{here}: key 'initial_replicas': {} replicas, over max_replicas_per_cluster \
+                     ({limit}): Materialize keeps them and refuses more, so none is created \
+                     until some go",
                     spec.initial_replicas.len()
                 ));
             }
