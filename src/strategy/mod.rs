@@ -1010,15 +1010,25 @@ impl Desired {
                 .find(|(_, h)| *h)
                 .filter(|_| serving >= 2)
         });
-        let Some((name, _)) = pick.cloned() else {
+        let Some((name, hydrated)) = pick.cloned() else {
             return false;
+        };
+        // Who serves meanwhile, as it is: "the others serve" was said of a
+        // cluster whose only replica was hydrating (an outside check).
+        let meanwhile = match (hydrated, serving) {
+            (true, _) => "the others serve meanwhile".to_string(),
+            (false, 0) => format!(
+                "it does not serve yet, and nothing else does until the {size} replica is \
+                 hydrated"
+            ),
+            (false, _) => "it does not serve yet; the others serve meanwhile".to_string(),
         };
         self.remove(
             &name,
             kind,
             format!(
                 "max_replicas_per_cluster leaves no room for a {size} replica: retiring {name} \
-                 first, the others serve meanwhile"
+                 first: {meanwhile}"
             ),
         );
         self.defer(
@@ -1931,5 +1941,55 @@ mod reference_import {
         ] {
             assert_eq!(import_reference(&nothing), None, "{nothing}");
         }
+    }
+}
+
+#[cfg(test)]
+mod make_room {
+    use super::testutil::*;
+    use super::*;
+
+    /// What `make_room` says of who serves while it retires a replica for
+    /// a new size at `max_replicas_per_cluster`: "the others serve" was
+    /// said of a cluster whose only replica was hydrating.
+    #[test]
+    fn it_says_who_serves_while_a_replica_is_retired() {
+        let said = |replicas: Vec<crate::model::Replica>, limit: u32| {
+            let cl = cluster("c", replicas);
+            let d = decide_in(&cl, Idle::Busy, now(), |ctx, d| {
+                let ctx = Ctx {
+                    replica_limit: Some(limit),
+                    ..ctx.clone()
+                };
+                d.make_room(&ctx, &Size::from("100cc"), StrategyKind::TargetSize);
+            });
+            d.removed
+                .values()
+                .map(|c| c.reason.clone())
+                .collect::<Vec<_>>()
+        };
+        let alone = said(vec![replica("r1", "50cc", false)], 1);
+        assert!(
+            alone.len() == 1
+                && alone[0].ends_with("nothing else does until the 100cc replica is hydrated"),
+            "{alone:?}"
+        );
+        let beside = said(
+            vec![replica("r1", "50cc", false), replica("r2", "50cc", true)],
+            2,
+        );
+        assert!(
+            beside.len() == 1
+                && beside[0].ends_with("it does not serve yet; the others serve meanwhile"),
+            "{beside:?}"
+        );
+        let two = said(
+            vec![replica("r1", "50cc", true), replica("r2", "50cc", true)],
+            2,
+        );
+        assert!(
+            two.len() == 1 && two[0].ends_with("first: the others serve meanwhile"),
+            "{two:?}"
+        );
     }
 }

@@ -173,8 +173,12 @@ fn a_written_scenario_replays_to_identical_figures() {
     let built = backtest_json(&emu, &["--out", &out_s, "--seed", "7"]);
     assert!(dir.path().join("bt.traces").join("bi.csv").exists());
     let written = std::fs::read_to_string(&out).expect("scenario written");
+    // With how the release resizes a managed cluster (the emulator's
+    // release resizes in the background).
     assert!(
-        written.contains("[materialize]\nmax_replicas_per_cluster = 4\n"),
+        written.contains(
+            "[materialize]\nmanaged_resize = \"background\"\nmax_replicas_per_cluster = 4\n"
+        ),
         "{written}"
     );
     assert!(dir.path().join("bt.traces").join("etl.csv").exists());
