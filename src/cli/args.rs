@@ -375,8 +375,8 @@ pub struct ApplyArgs {
     #[arg(long)]
     pub watch: bool,
 
-    /// With --watch: serve /metrics, /healthz and /readyz on this address (e.g. 127.0.0.1:9187)
-    #[arg(long, value_name = "ADDR", requires = "watch")]
+    /// With --watch: serve /metrics, /healthz and /readyz on this address: IP:PORT (127.0.0.1:9187, [::1]:9187), localhost:PORT, or :PORT for every interface (a pod's)
+    #[arg(long, value_name = "ADDR", requires = "watch", value_parser = listen_addr)]
     pub metrics_addr: Option<std::net::SocketAddr>,
 
     /// Add each run's metrics to this file, atomically and under a lock beside it (node-exporter textfile collector; cron runs and a watcher may share it)
@@ -1094,6 +1094,35 @@ where
     }
 }
 
+/// `--metrics-addr`: an IP address and port, `localhost:PORT` (loopback)
+/// or `:PORT` (every interface). Host names are not resolved: only
+/// `localhost` is known without a lookup (it was refused: an outside
+/// check).
+fn listen_addr(s: &str) -> Result<std::net::SocketAddr, String> {
+    use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+    let port = |p: &str| {
+        p.parse::<u16>().map_err(|_| {
+            format!(
+                "'{}': the port must be a number from 0 to 65535",
+                crate::model::echoed(p)
+            )
+        })
+    };
+    if let Some(p) = s.strip_prefix(':') {
+        return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port(p)?));
+    }
+    if let Some(p) = s.strip_prefix("localhost:") {
+        return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port(p)?));
+    }
+    s.parse().map_err(|_| {
+        format!(
+            "'{}' is not IP:PORT, localhost:PORT or :PORT (e.g. 127.0.0.1:9187, or :9187 for \
+             every interface)",
+            crate::model::echoed(s)
+        )
+    })
+}
+
 fn key_value_parser(kind: KeyKind) -> clap::builder::ValueParser {
     use clap::builder::ValueParser;
     // As a config's text is read: a key given twice, at any depth, is
@@ -1248,6 +1277,19 @@ impl FromArgMatches for ConfigKeys {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+
+    /// `--metrics-addr` takes an IP and port, `localhost:PORT` and
+    /// `:PORT` (every interface); nothing it would have to look up.
+    #[test]
+    fn a_listen_address_takes_localhost_and_a_bare_port() {
+        let got = |s: &str| listen_addr(s).map(|a| a.to_string());
+        assert_eq!(got("127.0.0.1:9187").as_deref(), Ok("127.0.0.1:9187"));
+        assert_eq!(got("[::1]:9187").as_deref(), Ok("[::1]:9187"));
+        assert_eq!(got("localhost:9187").as_deref(), Ok("127.0.0.1:9187"));
+        assert_eq!(got(":9187").as_deref(), Ok("0.0.0.0:9187"));
+        assert!(got("example.com:9187").is_err_and(|e| e.contains("is not IP:PORT")));
+        assert!(got(":99999").is_err_and(|e| e.contains("the port must be a number")));
+    }
 
     #[test]
     fn the_tree_is_consistent() {

@@ -630,7 +630,7 @@ fn log_decisions(plan: &Plan) {
     }
 }
 
-/// SIGTERM/SIGINT: the first asks the run under way to stop between two
+/// SIGTERM/SIGINT/SIGHUP: the first asks the run under way to stop between two
 /// actions and the loop to end; a second one is [`Shutdown::forced`], for
 /// the caller to exit at once.
 pub struct Shutdown {
@@ -647,6 +647,10 @@ impl Shutdown {
         };
         let mut term = listen(SignalKind::terminate(), "SIGTERM")?;
         let mut int = listen(SignalKind::interrupt(), "SIGINT")?;
+        // A hangup (the terminal of a watcher started by hand closed) stops
+        // it as SIGTERM does: the default ended it at once, mid-action (an
+        // outside check).
+        let mut hup = listen(SignalKind::hangup(), "SIGHUP")?;
         let flag = Arc::new(AtomicBool::new(false));
         // The flag is set by the signal handler itself, not by the task
         // below, which the runtime may schedule late on a busy machine: a
@@ -654,6 +658,7 @@ impl Shutdown {
         for (sig, name) in [
             (signal_hook::consts::SIGTERM, "SIGTERM"),
             (signal_hook::consts::SIGINT, "SIGINT"),
+            (signal_hook::consts::SIGHUP, "SIGHUP"),
         ] {
             signal_hook::flag::register(sig, flag.clone())
                 .map_err(|e| CommandError::Io(format!("cannot listen for {name}: {e}")))?;
@@ -664,6 +669,7 @@ impl Shutdown {
             let name = tokio::select! {
                 _ = term.recv() => "SIGTERM",
                 _ = int.recv() => "SIGINT",
+                _ = hup.recv() => "SIGHUP",
             };
             tracing::info!("{name} received: finishing the action under way, then exiting");
             task_flag.store(true, Ordering::SeqCst);
@@ -671,6 +677,7 @@ impl Shutdown {
             tokio::select! {
                 _ = term.recv() => {},
                 _ = int.recv() => {},
+                _ = hup.recv() => {},
             }
             let _ = tx.send(2);
         });

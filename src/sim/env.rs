@@ -311,6 +311,11 @@ impl SimCluster {
             arrivals.pop();
             if rate >= 1.0 || rng.random::<f64>() < rate {
                 self.log_hours.record(t);
+                // The live controller judges idleness by the log within its
+                // lookback, the start's past included: a cluster idle before
+                // the start was suspended `idle_after_s` into the replay
+                // (an outside check).
+                self.last_begin = Some(self.last_begin.map_or(t, |b| b.max(t)));
             }
         }
     }

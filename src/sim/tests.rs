@@ -1333,3 +1333,45 @@ fn the_worst_cold_start_names_its_calendar_day() {
     assert!(cold.worst_s > 60.0, "{cold:?}");
     assert_eq!(cold.day.as_deref(), Some("2026-01-06"), "{cold:?}");
 }
+
+/// A cluster idle before the start (its last statement in `history`, an
+/// hour before) is suspended at the first round, as the live controller
+/// judges idleness by the log within its lookback, the start's past
+/// included; it was suspended `idle_after_s` into the run. Without a
+/// statement in the history it counts its silence from the start, as live
+/// from its first sight of the cluster.
+#[test]
+fn a_cluster_idle_before_the_start_is_suspended_at_once() {
+    let text = |history: &str| {
+        format!(
+            r#"
+name = "t"
+days = 1
+interval = "1m"
+{history}
+
+[[clusters]]
+name = "c"
+initial_replicas = [{{ name = "r1", size = "25cc" }}]
+strategies = [{{ type = "idle_suspend", config = {{ idle_after_s = 600 }} }}]
+
+[clusters.workload]
+memory_gib = 1
+hydration_work = "1m"
+windows = [{{ start = "22:00", duration = "1h", every = "1d", qps = 0.1 }}]
+"#
+        )
+    };
+    let first_drop = |history: &str| {
+        let (_, run, _) = sim(&text(history));
+        run.slots[0]
+            .actions
+            .iter()
+            .find(|a| a.kind == crate::plan::ActionKind::DropReplica)
+            .map(|a| a.t / SECOND)
+    };
+    let at_once = first_drop("history = \"2d\"");
+    assert!(at_once.is_some_and(|s| s < 120), "{at_once:?}");
+    let counted = first_drop("");
+    assert!(counted.is_some_and(|s| s >= 600), "{counted:?}");
+}

@@ -105,11 +105,41 @@ impl Drop for Daemon {
 }
 
 fn signal_term(pid: u32) {
+    signal(pid, "-TERM");
+}
+
+fn signal(pid: u32, which: &str) {
     let status = std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
+        .args([which, &pid.to_string()])
         .status()
         .expect("run kill");
-    assert!(status.success(), "kill -TERM {pid} failed");
+    assert!(status.success(), "kill {which} {pid} failed");
+}
+
+/// A hangup (the terminal of a watcher started by hand closed) stops it as
+/// SIGTERM does: the run ends, the lease is given back, exit 0 (the
+/// default ended it at once, exit 129: an outside check).
+#[test]
+fn a_hangup_stops_a_watcher_gracefully() {
+    let emu = Emulator::start();
+    emu.create_hydrated_cluster("c", "r1", "25cc");
+    init_tables(&emu);
+    strategy(
+        &emu,
+        "c",
+        "target_size",
+        json!({"target_size": "25cc", "replica_name": "r1"}),
+    );
+    let mut d = Daemon::watching(&emu.url(), &["-o", "json"]);
+    let started = Instant::now();
+    while d.documents().is_empty() && started.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!d.documents().is_empty(), "{}", d.output());
+    signal(d.pid(), "-HUP");
+    let (code, _) = d.wait_exit(Duration::from_secs(10));
+    assert_eq!(code, 0, "exit code after SIGHUP\n{}", d.output());
+    assert_eq!(lease_holder(&emu).as_deref(), Some(""), "{}", d.output());
 }
 
 fn free_port() -> u16 {
