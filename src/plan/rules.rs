@@ -115,9 +115,11 @@ fn resize_over_limits(
         };
         // A managed cluster's replicas are Materialize's: it refuses a
         // DROP of one (the advice was to drop one by hand).
-        let fix = match cluster.managed {
-            true => "raise the limit, or lower its replication factor first",
-            false => "raise the limit, or drop a replica by hand first",
+        let fix = match (cluster.managed, new) {
+            // At factor 1, lowering it is suspending the cluster.
+            (true, 1) => "raise the limit",
+            (true, _) => "raise the limit, or lower its replication factor first",
+            (false, _) => "raise the limit, or drop a replica by hand first",
         };
         if let Some(over) = over {
             out.push((

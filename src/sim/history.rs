@@ -162,6 +162,32 @@ pub fn history_ms(days: u32) -> i64 {
 pub fn build(h: &LiveHistory, o: &Options) -> Result<Built, String> {
     let mut notes = h.notes.clone();
     let sizes = allowed_sizes(h, usable_sizes(&h.sizes, &mut notes), &mut notes);
+    // Rows are judged as live: a size only a live replica runs (kept in
+    // the scenario for it) is not allowed to a row (a row naming one ran
+    // in the replay, as another cluster ran that size: an outside check).
+    let allowed = h
+        .env
+        .settings
+        .allowed_cluster_replica_sizes
+        .clone()
+        .unwrap_or_default();
+    let judged_by = sizes.clone().restrict_to(&allowed);
+    // Replicas over a limit lowered since: kept, as Materialize keeps them
+    // (the replay of the written file says so too; the backtest did not).
+    if let Some(limit) = h.max_replicas_per_cluster.filter(|n| *n > 0) {
+        for c in h
+            .clusters
+            .iter()
+            .filter(|c| c.replicas.len() > limit as usize)
+        {
+            notes.push(format!(
+                "cluster {}: {} replicas, over max_replicas_per_cluster ({limit}): Materialize \
+                 keeps them and refuses more, so none is created until some go",
+                c.name,
+                c.replicas.len()
+            ));
+        }
+    }
     if sizes.is_empty() {
         return Err("the size catalog (mz_cluster_replica_sizes) has no usable size".into());
     }
@@ -191,7 +217,7 @@ pub fn build(h: &LiveHistory, o: &Options) -> Result<Built, String> {
             name
         });
         let rows = in_effect.get(&c.id).map(Vec::as_slice).unwrap_or(&[]);
-        let strategies = strategies_of(c, rows, &sizes, h.until, &mut notes);
+        let strategies = strategies_of(c, rows, &judged_by, h.until, &mut notes);
         let state = h.states.get(&c.id);
         let remembered = crate::strategy::remembered(c, state, h.suspensions.get(&c.id));
         let resumed = resumed(c, state, &remembered, &strategies, &sizes, &mut notes);
@@ -1368,6 +1394,30 @@ mod tests {
             b.notes
                 .iter()
                 .any(|n| n.contains("outside allowed_cluster_replica_sizes left out")),
+            "{:?}",
+            b.notes
+        );
+        // Over a limit lowered since: kept, with a note.
+        let mut over = live();
+        over.max_replicas_per_cluster = Some(1);
+        let mut second = over.clusters[0].replicas[0].clone();
+        second.name = "r2".into();
+        over.clusters[0].replicas.push(second);
+        let over_b = build(&over, &opts()).expect("built");
+        assert!(
+            over_b.notes.iter().any(|n| n.starts_with(
+                "cluster bi: 2 replicas, over max_replicas_per_cluster (1)"
+            )),
+            "{:?}",
+            over_b.notes
+        );
+        // bi's row naming 100cc is refused as live, though its replica
+        // keeps the size in the scenario.
+        assert!(
+            b.notes
+                .iter()
+                .any(|n| n.starts_with("cluster bi: strategy rows skipped")
+                    && n.contains("allowed_cluster_replica_sizes")),
             "{:?}",
             b.notes
         );

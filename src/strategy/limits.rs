@@ -54,7 +54,11 @@ pub(super) fn decide(c: &LimitsConfig, ctx: &Ctx, d: &mut Desired, _st: &mut Lim
             },
             false => super::Deferred::limited_create(Some(KIND), &name, &size, why),
         };
-        d.deferred.push(held);
+        // A managed cluster's replicas of one size are one resize: said
+        // once (it was listed once per replica wanted).
+        if !d.deferred.iter().any(|x| x.action == held.action) {
+            d.deferred.push(held);
+        }
     }
     if let Some(max) = c
         .max_credits_per_hour
@@ -214,6 +218,15 @@ mod tests {
             assert_eq!(d.deferred[0].action, "resize to 100cc");
             assert!(d.deferred[0].reason.starts_with(why), "{:?}", d.deferred);
         }
+        // Two replicas of the new size wanted are one resize held back.
+        let two = [("r_100cc", "100cc"), ("r_100cc_2", "100cc")];
+        let d = run_after(
+            StrategyKind::Schedule,
+            &cl,
+            &two,
+            serde_json::json!({"max_replicas": 4}),
+        );
+        assert_eq!(d.deferred.len(), 1, "{:?}", d.deferred);
         // Within both: it goes.
         let roomy = serde_json::json!({"max_credits_per_hour": 10, "max_replicas": 6});
         let d = run_after(
