@@ -93,15 +93,16 @@ pub(super) fn plan_cluster(
     let configs = rows.configs;
 
     // The demand profile, learned once per plan for the strategies that
-    // predict (unknown when the log has no rows at all: sampled to nothing,
-    // or off).
+    // predict, from the weeks of history read (empty when the log has no
+    // rows there). Not only while the last day has rows: after a quiet
+    // weekend with no statement anywhere, Monday's wake was skipped
+    // without a word (an outside check).
     let learned;
     let profile = match configs
         .iter()
         .filter_map(StrategyConfig::history_days)
         .max()
         .zip(snap.demand.as_ref())
-        .filter(|_| snap.activity_log_has_rows)
     {
         Some((days, log)) => match log.profiles.get(&cluster.id).filter(|(d, _)| *d == days) {
             Some((_, p)) => Some(p),

@@ -156,6 +156,21 @@ pub fn init_tables(emu: &Emulator) {
     clusterctl(emu, &["init"]).ok();
 }
 
+/// A fresh emulator with cluster `c`, its one replica `r1` (25cc)
+/// hydrated, and a `target_size` row that keeps it: a converged cluster.
+pub fn converged_c() -> Emulator {
+    let emu = Emulator::start();
+    emu.create_hydrated_cluster("c", "r1", "25cc");
+    init_tables(&emu);
+    strategy(
+        &emu,
+        "c",
+        "target_size",
+        serde_json::json!({"target_size": "25cc", "replica_name": "r1"}),
+    );
+    emu
+}
+
 /// Inserts a strategy row for the cluster named `cluster`.
 pub fn strategy(emu: &Emulator, cluster: &str, ty: &str, config: serde_json::Value) {
     let id = emu.cluster_id(cluster);

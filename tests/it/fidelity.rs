@@ -1148,15 +1148,7 @@ fn a_sampled_statement_log_needs_a_longer_silence_and_a_thin_one_proves_nothing(
 
 #[test]
 fn only_a_crash_reason_counts_as_a_crash() {
-    let emu = Emulator::start();
-    emu.create_hydrated_cluster("c", "r1", "25cc");
-    init_tables(&emu);
-    strategy(
-        &emu,
-        "c",
-        "target_size",
-        json!({"target_size": "25cc", "replica_name": "r1"}),
-    );
+    let emu = crate::cli::converged_c();
     // Restarts and maintenance (no reason), and a new replica initializing.
     emu.replica_offline("c", "r1", None);
     emu.set_replica_online("c", "r1");

@@ -466,3 +466,27 @@ fn the_demand_of_a_name_follows_it_across_a_blue_green_swap() {
     assert!(queries("bi").is_some_and(|q| q > 100), "{run:#}");
     assert_eq!(queries("bi_dbt_deploy"), Some(0), "{run:#}");
 }
+
+/// No statement anywhere in the last day (a quiet weekend), weeks of them
+/// before: the predicted wake still comes (the profile was dropped with
+/// the day's activity unknown, and Monday's users met a suspended cluster
+/// without a word: an outside check).
+#[test]
+fn a_quiet_day_before_does_not_keep_the_predicted_wake_from_coming() {
+    let emu = setup();
+    assert!(history(&emu, 3 * 3600) > 700);
+    clusterctl(&emu, &["apply"]).ok();
+    assert!(replica_names(&emu, "bi").is_empty(), "idle: suspended");
+    // Users due in five minutes, as every day, but none in the last day.
+    emu.sql("DELETE FROM mz_emulator.statement_log");
+    history(&emu, 300);
+    emu.sql("DELETE FROM mz_emulator.statement_log WHERE began_at > now() - INTERVAL '25 hours'");
+    let plan = clusterctl(&emu, &["dry-run", "--output", "json"])
+        .ok()
+        .json();
+    let cp = &plan["result"]["plan"]["clusters"][0];
+    let action = &cp["actions"][0];
+    assert_eq!(action["kind"], "create_replica", "{cp:#}");
+    let why = action["reasons"][0].as_str().unwrap_or_default();
+    assert!(why.contains("predicted demand"), "{why}");
+}

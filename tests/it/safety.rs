@@ -3713,15 +3713,7 @@ fn a_drop_a_retry_ran_holds_its_name_while_the_first_attempt_may_land() {
 /// hand-made audit rows of `c` about replica `r2`, `minutes_ago`, open
 /// but for an executed creation.
 fn converged_with_rows_of_r2() -> (Emulator, impl Fn(&Emulator, &str, &str, u32)) {
-    let emu = Emulator::start();
-    emu.create_hydrated_cluster("c", "r1", "25cc");
-    init_tables(&emu);
-    strategy(
-        &emu,
-        "c",
-        "target_size",
-        json!({"target_size": "25cc", "replica_name": "r1"}),
-    );
+    let emu = crate::cli::converged_c();
     let row = |emu: &Emulator, action: &str, kind: &str, minutes_ago: u32| {
         emu.sql(&format!(
             "INSERT INTO mz_cluster_strategy_actions \

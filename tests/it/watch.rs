@@ -121,15 +121,7 @@ fn signal(pid: u32, which: &str) {
 /// default ended it at once, exit 129: an outside check).
 #[test]
 fn a_hangup_stops_a_watcher_gracefully() {
-    let emu = Emulator::start();
-    emu.create_hydrated_cluster("c", "r1", "25cc");
-    init_tables(&emu);
-    strategy(
-        &emu,
-        "c",
-        "target_size",
-        json!({"target_size": "25cc", "replica_name": "r1"}),
-    );
+    let emu = crate::cli::converged_c();
     let mut d = Daemon::watching(&emu.url(), &["-o", "json"]);
     let started = Instant::now();
     while d.documents().is_empty() && started.elapsed() < Duration::from_secs(30) {
