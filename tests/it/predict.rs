@@ -55,6 +55,18 @@ fn setup() -> Emulator {
     emu
 }
 
+/// [`setup`], suspended while the users are hours away, who are now due
+/// in `in_s` seconds (the history replaced).
+fn suspended_then_due_in(in_s: i64) -> Emulator {
+    let emu = setup();
+    assert!(history(&emu, 3 * 3600) > 700);
+    clusterctl(&emu, &["apply"]).ok();
+    assert!(replica_names(&emu, "bi").is_empty(), "idle: suspended");
+    emu.sql("DELETE FROM mz_emulator.statement_log");
+    history(&emu, in_s);
+    emu
+}
+
 #[test]
 fn suspended_with_the_next_demand_named_then_woken_ahead_of_it() {
     let emu = setup();
@@ -187,14 +199,7 @@ fn a_history_it_cannot_read_leaves_it_reacting_only() {
 
 #[test]
 fn a_cron_period_given_as_interval_starts_the_wake_earlier() {
-    let emu = setup();
-    // Suspended while the users are hours away ...
-    assert!(history(&emu, 3 * 3600) > 700);
-    clusterctl(&emu, &["apply"]).ok();
-    assert!(replica_names(&emu, "bi").is_empty(), "idle: suspended");
-    // ... who are now due in 15 minutes.
-    emu.sql("DELETE FROM mz_emulator.statement_log");
-    history(&emu, 15 * 60);
+    let emu = suspended_then_due_in(15 * 60);
     let creates = |args: &[&str]| {
         let plan = clusterctl(&emu, args).ok().json();
         plan["result"]["plan"]["clusters"][0]["actions"]
@@ -473,13 +478,8 @@ fn the_demand_of_a_name_follows_it_across_a_blue_green_swap() {
 /// without a word: an outside check).
 #[test]
 fn a_quiet_day_before_does_not_keep_the_predicted_wake_from_coming() {
-    let emu = setup();
-    assert!(history(&emu, 3 * 3600) > 700);
-    clusterctl(&emu, &["apply"]).ok();
-    assert!(replica_names(&emu, "bi").is_empty(), "idle: suspended");
     // Users due in five minutes, as every day, but none in the last day.
-    emu.sql("DELETE FROM mz_emulator.statement_log");
-    history(&emu, 300);
+    let emu = suspended_then_due_in(300);
     emu.sql("DELETE FROM mz_emulator.statement_log WHERE began_at > now() - INTERVAL '25 hours'");
     let plan = clusterctl(&emu, &["dry-run", "--output", "json"])
         .ok()
