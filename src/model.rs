@@ -1000,12 +1000,32 @@ pub struct LastResize {
 /// `last_at`, as the audit trail recorded it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Refusal {
+    /// The statement, as last refused (what the alert shows).
     pub sql: String,
+    /// What it does: the action's kind, replica, size and replication
+    /// factor, as its audit row records them. A refusal is matched to a
+    /// planned action by these, not by the statement's text, which
+    /// carries `--resize-timeout` (a `status` planned with another timeout
+    /// missed it: an outside check).
+    #[serde(default)]
+    pub action: RefusedAction,
     pub count: u32,
     pub last_at: DateTime<Utc>,
     /// An error it was refused with (the same statement is refused for the
     /// same cause; `None` where the row had none).
     pub error: Option<String>,
+}
+
+/// What a refused statement did, as its audit row records it (see
+/// [`Refusal::action`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefusedAction {
+    /// `create_replica`, `set_size`, … (`ActionKind::name`).
+    pub kind: String,
+    /// Empty for a managed cluster's statements.
+    pub replica: String,
+    pub size: Option<String>,
+    pub replication_factor: Option<i64>,
 }
 
 /// The replicas `idle_suspend` dropped in its last suspension of the

@@ -416,7 +416,7 @@ pub fn condition(
         .get(&cluster.id)
         .into_iter()
         .flatten()
-        .filter(|r| cp.is_some_and(|p| p.actions.iter().any(|a| a.sql == r.sql)))
+        .filter(|r| cp.is_some_and(|p| p.actions.iter().any(|a| a.refused_as() == r.action)))
         .max_by_key(|r| r.last_at);
     match refused {
         Some(r) => {
@@ -835,10 +835,21 @@ mod tests {
                 activity_log_has_rows: true,
                 ..Snapshot::default()
             };
+            let planned = crate::plan::plan(&snap, &PlanOptions::default());
+            let refused = planned.clusters[0].actions[0].refused_as();
+            // Another replica's creation: not this plan's.
+            let action = match sql.contains("r_50cc") {
+                true => refused,
+                false => crate::model::RefusedAction {
+                    replica: "r_25cc".into(),
+                    ..refused
+                },
+            };
             snap.refusals.insert(
                 ClusterId("u2".into()),
                 vec![Refusal {
                     sql: sql.into(),
+                    action,
                     count: 1,
                     last_at: snap.now - chrono::Duration::minutes(2),
                     error: Some("would exceed the credit limit".into()),

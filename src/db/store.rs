@@ -820,34 +820,52 @@ impl Store {
     }
 
     /// The statements the server refused in a row, per cluster, in the
-    /// columns of [`Store::unfinished_sql`] (tagged `refused`: the
-    /// statement in the fourth column, how many in the sixth, the newest
-    /// one's time in the eighth, an error in the tenth): rows of the last
-    /// hour that failed (not withdrawn before being sent, nor settled as
-    /// never recorded), the same statement not executed on their cluster
-    /// since, nor the cluster's strategy rows changed by a command since
-    /// (`strategy rm`, `pause`, `resume` too: an edit that removes a row
-    /// leaves no newer row to tell it by).
-    /// What the plan reads to hold a statement refused again for a while
+    /// columns of [`Store::unfinished_sql`] (tagged `refused`: what the
+    /// action does, its kind, replica and size, in the third to fifth
+    /// columns and its replication factor in the seventh, how many in the
+    /// sixth, the newest one's time in the eighth, an error in the tenth,
+    /// the statement in the eleventh): rows of the last hour that failed
+    /// (not withdrawn before being sent, nor settled as never recorded),
+    /// the same action not executed on their cluster since, nor the
+    /// cluster's strategy rows changed by a command since (`strategy rm`,
+    /// `pause`, `resume` too: an edit that removes a row leaves no newer
+    /// row to tell it by). Actions are told apart by what they do, not by
+    /// their statement's text, which carries `--resize-timeout`. What the
+    /// plan reads to hold a statement refused again for a while
     /// ([`crate::plan::refused`]).
     fn refusals_sql(&self) -> String {
         let table = self.table(ACTIONS);
+        let same = |a: &str, b: &str| {
+            ["kind", "replica", "size", "replication_factor"]
+                .iter()
+                .map(|k| {
+                    format!(
+                        "coalesce({a}.decision_ctx->>'{k}', '') = coalesce({b}.decision_ctx->>'{k}', '')"
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" AND ")
+        };
         format!(
-            "SELECT NULL::text, f.cluster_id, NULL::text, f.action_sql, NULL::text, \
-               count(*)::text, NULL::text, max(f.created_at), 'refused', \
-               max(f.error_message), NULL::text \
+            "SELECT NULL::text, f.cluster_id, f.decision_ctx->>'kind', \
+               coalesce(f.decision_ctx->>'replica', ''), f.decision_ctx->>'size', \
+               count(*)::text, f.decision_ctx->>'replication_factor', max(f.created_at), \
+               'refused', max(f.error_message), max(f.action_sql) \
              FROM {table} AS f WHERE NOT f.executed AND f.cluster_id IS NOT NULL \
-             AND f.action_sql IS NOT NULL AND f.error_message IS NOT NULL \
+             AND f.decision_ctx->>'kind' IS NOT NULL AND f.error_message IS NOT NULL \
              AND f.error_message NOT LIKE {withdrawn} AND f.error_message NOT LIKE {settled} \
              AND f.created_at > now() - INTERVAL '1 hour' \
              AND NOT EXISTS (SELECT 1 FROM {table} AS e WHERE e.cluster_id = f.cluster_id \
                AND e.created_at > f.created_at \
-               AND ((e.executed AND e.action_sql = f.action_sql) \
+               AND ((e.executed AND {same_action}) \
                     OR e.decision_ctx->>'kind' LIKE {changed})) \
-             GROUP BY f.cluster_id, f.action_sql",
+             GROUP BY f.cluster_id, f.decision_ctx->>'kind', \
+               coalesce(f.decision_ctx->>'replica', ''), f.decision_ctx->>'size', \
+               f.decision_ctx->>'replication_factor'",
             withdrawn = ddl::literal(&format!("{WITHDRAWN_PREFIX}%")),
             settled = ddl::literal(&format!("{SETTLED_PREFIX}%")),
             changed = ddl::literal(&format!("{STRATEGY_CHANGE}%")),
+            same_action = same("e", "f"),
         )
     }
 
@@ -942,14 +960,20 @@ impl Store {
             }
             if get(8).as_deref() == Some("refused") {
                 let count = get(5).and_then(|v| v.parse::<u32>().ok());
-                if let (Some(id), Some(sql), Some(count), Some(last_at)) =
-                    (get(1), get(3), count, created_at)
+                if let (Some(id), Some(kind), Some(count), Some(last_at)) =
+                    (get(1), get(2), count, created_at)
                 {
                     refusals
                         .entry(ClusterId(id))
                         .or_default()
                         .push(crate::model::Refusal {
-                            sql,
+                            sql: get(10).unwrap_or_default(),
+                            action: crate::model::RefusedAction {
+                                kind,
+                                replica: get(3).unwrap_or_default(),
+                                size: get(4),
+                                replication_factor: get(6).and_then(|v| v.parse().ok()),
+                            },
                             count,
                             last_at,
                             error: get(9),

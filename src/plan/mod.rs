@@ -154,6 +154,17 @@ pub struct Action {
 }
 
 impl Action {
+    /// What the action does, as its audit row records it: how a refusal
+    /// of it is told from another statement's.
+    pub fn refused_as(&self) -> crate::model::RefusedAction {
+        crate::model::RefusedAction {
+            kind: self.kind.name().to_string(),
+            replica: self.replica.clone(),
+            size: self.size.as_ref().map(|s| s.0.clone()),
+            replication_factor: self.replication_factor,
+        }
+    }
+
     /// Whether this action still goes when `failed`, an earlier action of
     /// its cluster, failed or is held back: another replica's creation
     /// does (a cluster's creations do not rely on one another: a refused

@@ -59,7 +59,7 @@ pub(super) fn hold(
         refusals
             .iter()
             .filter(due)
-            .find(|r| r.sql == a.sql)
+            .find(|r| r.action == a.refused_as())
             .map(|r| (i, r))
     }) else {
         return;
@@ -105,34 +105,36 @@ pub(super) fn hold(
 /// [`MAX_BACKOFF`] an hour holds four).
 pub const WINDOW: chrono::Duration = chrono::Duration::hours(1);
 
-/// What the audit trail's refusals become after `sql`, an action of
-/// `cluster`, ended at `at` (`error`: refused with it; `None`: executed),
-/// as the live snapshot reads them from the trail: the simulator keeps
-/// them so.
+/// What the audit trail's refusals become after `action` ended at `at`
+/// (`error`: refused with it; `None`: executed), as the live snapshot
+/// reads them from the trail: the simulator keeps them so.
 pub fn record(
     refusals: &mut std::collections::BTreeMap<crate::model::ClusterId, Vec<Refusal>>,
-    cluster: &crate::model::ClusterId,
-    sql: &str,
+    action: &super::Action,
     error: Option<&str>,
     at: DateTime<Utc>,
 ) {
+    let cluster = &action.cluster_id;
+    let what = action.refused_as();
     let list = refusals.entry(cluster.clone()).or_default();
     list.retain(|r| r.last_at > at - WINDOW);
     let Some(error) = error else {
-        list.retain(|r| r.sql != sql);
+        list.retain(|r| r.action != what);
         if list.is_empty() {
             refusals.remove(cluster);
         }
         return;
     };
-    match list.iter_mut().find(|r| r.sql == sql) {
+    match list.iter_mut().find(|r| r.action == what) {
         Some(r) => {
             r.count = r.count.saturating_add(1);
             r.last_at = at;
+            r.sql.clone_from(&action.sql);
             r.error = Some(error.to_string());
         }
         None => list.push(Refusal {
-            sql: sql.to_string(),
+            sql: action.sql.clone(),
+            action: what,
             count: 1,
             last_at: at,
             error: Some(error.to_string()),
@@ -155,35 +157,51 @@ mod tests {
     }
 
     /// The simulator's bookkeeping counts as the trail is read: refusals
-    /// of one statement in a row, one count per statement, forgotten when
-    /// that statement runs, and none older than an hour.
+    /// of one action in a row, one count per action (told by what it
+    /// does: the same resize with another timeout is the same), forgotten
+    /// when that action runs, and none older than an hour.
     #[test]
-    fn refusals_count_in_a_row_per_statement_until_it_runs() {
+    fn refusals_count_in_a_row_per_action_until_it_runs() {
         let t0 = DateTime::parse_from_rfc3339("2026-11-21T12:00:00Z")
             .map(|t| t.with_timezone(&Utc))
             .unwrap_or_default();
         let min = chrono::Duration::minutes;
         let c = crate::model::ClusterId("u1".into());
+        let action = |replica: &str, sql: &str| super::super::Action {
+            kind: super::super::ActionKind::CreateReplica,
+            cluster_id: c.clone(),
+            cluster: "c".into(),
+            replica: replica.into(),
+            size: Some(crate::model::Size("25cc".into())),
+            replication_factor: None,
+            resize: None,
+            sql: sql.into(),
+            strategy: crate::strategy::StrategyKind::TargetSize,
+            reasons: Vec::new(),
+        };
+        let (a, b, other) = (action("a", "A"), action("b", "B"), action("c", "C"));
         let mut r = std::collections::BTreeMap::new();
         let counts = |r: &std::collections::BTreeMap<_, Vec<Refusal>>| -> Vec<(String, u32)> {
             r.get(&c)
                 .map(|l: &Vec<Refusal>| l.iter().map(|x| (x.sql.clone(), x.count)).collect())
                 .unwrap_or_default()
         };
-        record(&mut r, &c, "A", Some("no"), t0);
-        record(&mut r, &c, "A", Some("no"), t0 + min(1));
-        record(&mut r, &c, "B", Some("no"), t0 + min(2));
-        // Another statement that runs forgets neither.
-        record(&mut r, &c, "C", None, t0 + min(2));
-        assert_eq!(counts(&r), [("A".into(), 2), ("B".into(), 1)]);
+        record(&mut r, &a, Some("no"), t0);
+        // The same action whatever its text: counted together, its last
+        // text kept.
+        record(&mut r, &action("a", "A'"), Some("no"), t0 + min(1));
+        record(&mut r, &b, Some("no"), t0 + min(2));
+        // Another action that runs forgets neither.
+        record(&mut r, &other, None, t0 + min(2));
+        assert_eq!(counts(&r), [("A'".into(), 2), ("B".into(), 1)]);
         assert_eq!(r[&c][0].last_at, t0 + min(1), "the newest refusal's time");
         // B runs: forgotten, A still counts.
-        record(&mut r, &c, "B", None, t0 + min(3));
-        assert_eq!(counts(&r), [("A".into(), 2)]);
+        record(&mut r, &b, None, t0 + min(3));
+        assert_eq!(counts(&r), [("A'".into(), 2)]);
         // An hour later the old refusals no longer count.
-        record(&mut r, &c, "B", Some("no"), t0 + min(62));
+        record(&mut r, &b, Some("no"), t0 + min(62));
         assert_eq!(counts(&r), [("B".into(), 1)]);
-        record(&mut r, &c, "B", None, t0 + min(63));
+        record(&mut r, &b, None, t0 + min(63));
         assert!(r.is_empty(), "{r:?}");
     }
 }

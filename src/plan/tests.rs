@@ -4065,10 +4065,19 @@ fn a_statement_refused_in_a_row_waits_doubling_with_an_alert() {
         vec![cluster("u2", "c", vec![replica(1, "r1", "25cc", true)])],
         vec![row("u2", "target_size", json!({"target_size": "50cc"}))],
     );
-    let sql = only(&plan(&base, &PlanOptions::default())).actions[0]
-        .sql
-        .clone();
+    let planned = only(&plan(&base, &PlanOptions::default())).actions[0].clone();
+    let sql = planned.sql.clone();
     let with = |count: u32, ago: Duration, sql: &str, edited: Option<DateTime<Utc>>| {
+        // What the refused statement did: the planned create, or (another
+        // statement) an 800cc one.
+        let action = match sql == planned.sql {
+            true => planned.refused_as(),
+            false => crate::model::RefusedAction {
+                replica: "r_800cc".into(),
+                size: Some("800cc".into()),
+                ..planned.refused_as()
+            },
+        };
         let mut s = base.clone();
         if let Some(t) = edited {
             s.strategies[0].updated_at = Some(t);
@@ -4077,6 +4086,7 @@ fn a_statement_refused_in_a_row_waits_doubling_with_an_alert() {
             ClusterId("u2".into()),
             vec![crate::model::Refusal {
                 sql: sql.to_string(),
+                action,
                 count,
                 last_at: now() - ago,
                 error: Some("would exceed the region's credit limit".into()),

@@ -959,13 +959,7 @@ impl Slot {
             ActionStatus::Failed { error } => Some(error.as_str()),
             _ => return,
         };
-        crate::plan::refused::record(
-            &mut self.snap.refusals,
-            &r.action.cluster_id,
-            &r.action.sql,
-            error,
-            at,
-        );
+        crate::plan::refused::record(&mut self.snap.refusals, &r.action, error, at);
     }
 }
 

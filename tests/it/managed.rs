@@ -651,3 +651,32 @@ fn a_cluster_made_unmanaged_after_the_snapshot_is_skipped_not_failed() {
         run.all()
     );
 }
+
+/// A resize the server refuses, sent with a `--resize-timeout` of its own:
+/// `status`, which plans with the default timeout, still says it was
+/// refused and waits (a refusal was matched by the statement's text,
+/// which carries the timeout: an outside check).
+#[test]
+fn a_refused_resize_is_known_whatever_timeout_it_was_sent_with() {
+    let emu = Emulator::builder()
+        .materialize_release(Release::Blocking)
+        .start();
+    managed_25cc(&emu);
+    emu.fail_every_statement("SET (SIZE", "XX000", "size not permitted by the region");
+    for _ in 0..2 {
+        clusterctl(&emu, &["apply", "--resize-timeout", "15m"]).code(3);
+    }
+    assert_eq!(sent(&emu, "SET (SIZE"), 2);
+    let status = clusterctl(&emu, &["status", "-o", "json"]).ok().json();
+    let reason = status["result"]["clusters"][0]["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        reason.contains("refused 2 times in a row") && reason.contains("size not permitted"),
+        "{status:#}"
+    );
+    // Nor does the other timeout start the count over: still held.
+    clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(sent(&emu, "SET (SIZE"), 2);
+}
