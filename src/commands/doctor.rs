@@ -269,26 +269,9 @@ pub async fn doctor(ctx: &Context) -> Result<DoctorReport, CommandError> {
     // schema makes a second installation (it was said only once ours were
     // complete).
     if session_problem.is_none() {
-        let others = backend
-            .retrying("reading the catalog's other installations", async |c| {
-                store.other_installations(c).await
-            })
-            .await;
         // Which clusters both act on: named, a blocker (two controllers
         // at once emptied a cluster: an outside check).
-        let mut shared = Vec::new();
-        for schema in others.as_deref().unwrap_or_default() {
-            let both = backend
-                .retrying("reading another installation's strategy rows", async |c| {
-                    store.shared_with(c, schema).await
-                })
-                .await;
-            if let Ok(ids) = both {
-                if !ids.is_empty() {
-                    shared.push((schema.clone(), ids));
-                }
-            }
-        }
+        let (others, shared) = super::other_installations(&mut backend, store).await;
         findings.extend(installations_finding(others, &store.command("strategy ls")));
         findings.extend(shared_findings(&shared, snap.as_ref()));
     }

@@ -420,6 +420,37 @@ pub fn waited_for(waited: Option<Duration>) -> Option<String> {
         .map(|w| humantime::format_duration(w).to_string())
 }
 
+/// The other installations (schemas holding clusterctl's tables), and
+/// for each whose strategy table could be read, the clusters with strategy
+/// rows both there and here (none: left out). The one read of `doctor`,
+/// which names them, and of `strategy set`, which warns of its cluster.
+pub(crate) async fn other_installations(
+    backend: &mut LiveBackend<'_>,
+    store: &Store,
+) -> (
+    Result<Vec<String>, DbError>,
+    Vec<(String, Vec<crate::model::ClusterId>)>,
+) {
+    let others = backend
+        .retrying("reading the catalog's other installations", async |c| {
+            store.other_installations(c).await
+        })
+        .await;
+    let mut shared = Vec::new();
+    for schema in others.as_deref().unwrap_or_default() {
+        let both = backend
+            .retrying("reading another installation's strategy rows", async |c| {
+                store.shared_with(c, schema).await
+            })
+            .await;
+        match both {
+            Ok(ids) if !ids.is_empty() => shared.push((schema.clone(), ids)),
+            _ => {}
+        }
+    }
+    (others, shared)
+}
+
 /// Runs `body` holding the lease, renewed by a heartbeat for as long as
 /// `body` runs; someone else's lease ends the command having done nothing
 /// (`Leased::Busy`: for `apply`, a normal idle run; other commands turn it

@@ -403,25 +403,12 @@ pub async fn set(
 /// without a word: an outside check). Nothing when the catalog or their
 /// table cannot be read.
 async fn acted_on_elsewhere(ctx: &Context, target: &Target) -> Option<String> {
-    let store = &ctx.store;
-    let mut backend = ctx.backend();
-    let schemas = backend
-        .retrying("reading the catalog's other installations", async |c| {
-            store.other_installations(c).await
-        })
-        .await
-        .ok()?;
-    let mut also = Vec::new();
-    for schema in schemas {
-        let shared = backend
-            .retrying("reading another installation's strategy rows", async |c| {
-                store.shared_with(c, &schema).await
-            })
-            .await;
-        if shared.is_ok_and(|ids| ids.contains(&target.id)) {
-            also.push(schema);
-        }
-    }
+    let (_, shared) = super::other_installations(&mut ctx.backend(), &ctx.store).await;
+    let also: Vec<String> = shared
+        .into_iter()
+        .filter(|(_, ids)| ids.contains(&target.id))
+        .map(|(schema, _)| schema)
+        .collect();
     let first = also.first()?;
     let schemas: Vec<String> = also.iter().map(|s| crate::ddl::ident(s)).collect();
     Some(format!(

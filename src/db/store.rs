@@ -854,7 +854,7 @@ impl Store {
              FROM {table} AS f WHERE NOT f.executed AND f.cluster_id IS NOT NULL \
              AND f.decision_ctx->>'kind' IS NOT NULL AND f.error_message IS NOT NULL \
              AND f.error_message NOT LIKE {withdrawn} AND f.error_message NOT LIKE {settled} \
-             AND f.created_at > now() - INTERVAL '1 hour' \
+             AND f.created_at > now() - INTERVAL '{window} seconds' \
              AND NOT EXISTS (SELECT 1 FROM {table} AS e WHERE e.cluster_id = f.cluster_id \
                AND e.created_at > f.created_at \
                AND ((e.executed AND {same_action}) \
@@ -866,6 +866,7 @@ impl Store {
             settled = ddl::literal(&format!("{SETTLED_PREFIX}%")),
             changed = ddl::literal(&format!("{STRATEGY_CHANGE}%")),
             same_action = same("e", "f"),
+            window = crate::plan::refused::WINDOW.num_seconds(),
         )
     }
 

@@ -328,9 +328,8 @@ pub(super) fn hold(cp: &mut super::ClusterPlan, doubt: &InDoubt, now: DateTime<U
 }
 
 /// Makes `held` pending work until `doubt.until`, each with its reason
-/// (`reason_of`): the cluster's new state is not written (it assumed the
-/// actions ran), its next decision comes by then, and it is in doubt
-/// (`status` says so). The one rule of [`hold`] and
+/// (`reason_of`, [`super::ClusterPlan::hold_back`]), and the cluster in
+/// doubt (`status` says so). The one rule of [`hold`] and
 /// [`hold_for_late_drops`].
 fn wait_out(
     cp: &mut super::ClusterPlan,
@@ -339,20 +338,6 @@ fn wait_out(
     reason_of: impl Fn(&super::Action) -> String,
     now: DateTime<Utc>,
 ) {
-    let in_seconds = (doubt.until - now).num_seconds().max(0) as u64;
-    for action in held {
-        cp.waiting.push(crate::strategy::Deferred {
-            strategy: None,
-            action: action.held(),
-            reason: reason_of(&action),
-            in_seconds: Some(in_seconds),
-            limit: false,
-        });
-    }
-    cp.new_state = None;
-    cp.next_decision_at = Some(
-        cp.next_decision_at
-            .map_or(doubt.until, |t| t.min(doubt.until)),
-    );
+    cp.hold_back(held, reason_of, doubt.until, now);
     cp.in_doubt = Some(Box::new(doubt));
 }

@@ -351,6 +351,32 @@ pub struct Plan {
 }
 
 impl ClusterPlan {
+    /// Holds `held` back until `until`: each becomes pending work with its
+    /// reason (`reason_of`), the cluster's new state is not written (it
+    /// assumed they ran), and its next decision comes by then. The one
+    /// rule of an action in doubt ([`doubt`]) and a refusal's wait
+    /// ([`refused`]).
+    pub(super) fn hold_back(
+        &mut self,
+        held: Vec<Action>,
+        reason_of: impl Fn(&Action) -> String,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) {
+        let in_seconds = (until - now).num_seconds().max(0) as u64;
+        for action in held {
+            self.waiting.push(Deferred {
+                strategy: None,
+                action: action.held(),
+                reason: reason_of(&action),
+                in_seconds: Some(in_seconds),
+                limit: false,
+            });
+        }
+        self.new_state = None;
+        self.next_decision_at = Some(self.next_decision_at.map_or(until, |t| t.min(until)));
+    }
+
     pub fn state(&self) -> PlanState {
         match &self.outcome {
             Outcome::Invalid { .. } => PlanState::Invalid,

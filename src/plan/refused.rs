@@ -44,10 +44,9 @@ pub fn retry_at(refusal: &Refusal) -> DateTime<Utc> {
 /// wait is not over, and the cluster's rows were not edited since
 /// (`rows_edited`, their newest `updated_at`), with the actions that do
 /// not go on after a failed one ([`super::Action::goes_on_after`]: another
-/// replica's creation does). Each becomes pending work, the cluster's new
-/// state is not written (it assumed they ran), its next decision comes
-/// when the wait is over, and an alert says what was refused, how often,
-/// and with what error.
+/// replica's creation does), until the wait is over
+/// ([`super::ClusterPlan::hold_back`]); an alert says what was refused,
+/// how often, and with what error.
 pub(super) fn hold(
     cp: &mut ClusterPlan,
     refusals: &[Refusal],
@@ -73,22 +72,14 @@ pub(super) fn hold(
         secs(refused.last_at),
         secs(until),
     );
-    let in_seconds = (until - now).num_seconds().max(0) as u64;
     let first = cp.actions[at].clone();
     let (held, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut cp.actions)
         .into_iter()
         .enumerate()
         .partition(|(i, a)| *i == at || (*i > at && !a.goes_on_after(&first)));
     cp.actions = kept.into_iter().map(|(_, a)| a).collect();
-    for (_, action) in held {
-        cp.waiting.push(crate::strategy::Deferred {
-            strategy: None,
-            action: action.held(),
-            reason: reason.clone(),
-            in_seconds: Some(in_seconds),
-            limit: false,
-        });
-    }
+    let held = held.into_iter().map(|(_, a)| a).collect();
+    cp.hold_back(held, |_| reason.clone(), until, now);
     cp.alerts.push(format!(
         "`{}` was {reason}: each refusal doubles the wait, up to {} min; remove the cause \
          (a credit limit, a size or setting the region does not allow) or change what the \
@@ -96,8 +87,6 @@ pub(super) fn hold(
         refused.sql,
         MAX_BACKOFF.as_secs() / 60,
     ));
-    cp.new_state = None;
-    cp.next_decision_at = Some(cp.next_decision_at.map_or(until, |t| t.min(until)));
 }
 
 /// How long a refusal counts: the snapshot reads those of the last hour

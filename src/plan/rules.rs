@@ -84,55 +84,53 @@ fn resize_over_limits(
     }) else {
         return Vec::new();
     };
-    let live: Vec<&crate::model::Size> = cluster
-        .replicas
-        .iter()
-        .filter_map(|r| r.size.as_ref())
-        .collect();
     let mut out = Vec::new();
     for c in configs {
         let StrategyConfig::TargetSize(t) = c else {
             continue;
         };
         let size = &t.target_size;
-        if live.is_empty() || live.contains(&size) {
+        let live = || cluster.replicas.iter().filter_map(|r| r.size.as_ref());
+        if live().next().is_none() || live().any(|s| s == size) {
             continue;
         }
-        let new = match cluster.managed {
-            true => cluster.replication_factor.unwrap_or(1).max(1) as usize,
-            false => 1,
-        };
-        let count = live.len() + new;
-        let credits: f64 = live.iter().map(|s| snap.sizes.credits(s)).sum::<f64>()
-            + new as f64 * snap.sizes.credits(size);
-        let over = match (limits.max_replicas, limits.max_credits_per_hour) {
-            (Some(max), _) if count as u64 > max => Some(format!("max_replicas {max}")),
-            (_, Some(cap)) if snap.sizes.credits_known() && credits > cap + 1e-9 => Some(format!(
+        // The live replicas and the target beside them, counted as
+        // `limits` counts a plan (a name no replica can have: it is none
+        // of the live ones).
+        let mut wanted = Desired::from_cluster(cluster);
+        wanted.add("", size, StrategyKind::TargetSize, String::new());
+        let (at_once, _) = crate::strategy::at_once_under_limits(cluster, &wanted);
+        let over = match crate::strategy::limits_breach(limits, &snap.sizes, &at_once) {
+            Some(crate::strategy::Breach::Replicas { max, .. }) => {
+                format!("max_replicas {max}")
+            }
+            Some(crate::strategy::Breach::Credits { max, .. }) => format!(
                 "max_credits_per_hour {}",
-                crate::plan::region::credits_text(cap)
-            )),
-            _ => None,
+                crate::plan::region::credits_text(max)
+            ),
+            None => continue,
         };
-        // A managed cluster's replicas are Materialize's: it refuses a
-        // DROP of one (the advice was to drop one by hand).
-        let fix = match (cluster.managed, new) {
+        let credits: f64 = at_once.iter().map(|s| snap.sizes.credits(s)).sum();
+        let fix = match (
+            cluster.managed,
+            cluster.replication_factor.unwrap_or(1) <= 1,
+        ) {
             // At factor 1, lowering it is suspending the cluster.
-            (true, 1) => "raise the limit",
-            (true, _) => "raise the limit, or lower its replication factor first",
+            (true, true) => "raise the limit",
+            (true, false) => "raise the limit, or lower its replication factor first",
             (false, _) => "raise the limit, or drop a replica by hand first",
         };
-        if let Some(over) = over {
-            out.push((
-                crate::plan::rows::Code::ConflictingStrategies,
-                Some(StrategyKind::TargetSize.as_str()),
-                format!(
-                    "target_size: the resize to {size} runs {count} replicas ({} credits/h) at \
-                     once, the new size beside the live ones until it is hydrated, over the \
-                     limits row's {over}: it never goes ({fix})",
-                    crate::plan::region::credits_text(credits)
-                ),
-            ));
-        }
+        out.push((
+            crate::plan::rows::Code::ConflictingStrategies,
+            Some(StrategyKind::TargetSize.as_str()),
+            format!(
+                "target_size: the resize to {size} runs {} replicas ({} credits/h) at once, the \
+                 new size beside the live ones until it is hydrated, over the limits row's \
+                 {over}: it never goes ({fix})",
+                at_once.len(),
+                crate::plan::region::credits_text(credits)
+            ),
+        ));
     }
     out
 }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::config::{ConfigError, Obj};
 use super::keys;
 use super::{Ctx, Desired, StrategyKind};
-use crate::model::Size;
+use crate::model::{Size, SizeCatalog};
 
 const KIND: StrategyKind = StrategyKind::Limits;
 
@@ -85,29 +85,48 @@ pub(super) fn decide(c: &LimitsConfig, ctx: &Ctx, d: &mut Desired, _st: &mut Lim
 /// (a replacement was created beside the replica it replaces, over the
 /// limit until the drop).
 fn exceeded(c: &LimitsConfig, ctx: &Ctx, d: &Desired) -> Option<String> {
-    let (sizes, before_drops) = match ctx.cluster.managed {
-        true => managed_at_once(ctx.cluster, d),
-        false => unmanaged_at_once(ctx.cluster, d),
-    };
-    let count = sizes.len() as u64;
-    if let Some(max) = c.max_replicas {
-        if count > max {
-            return Some(format!(
-                "{count} replicas{before_drops} would exceed max_replicas {max}"
-            ));
+    let (sizes, during) = at_once(ctx.cluster, d);
+    Some(match breach(c, ctx.sizes, &sizes)? {
+        Breach::Replicas { count, max } => {
+            format!("{count} replicas{during} would exceed max_replicas {max}")
         }
-    }
-    // Made-up credits (`--replica-sizes` naming sizes the catalog does not
-    // price) are no measure of a budget: not judged, and said ([`decide`]).
-    if let Some(max) = c.max_credits_per_hour.filter(|_| ctx.sizes.credits_known()) {
-        let credits: f64 = sizes.iter().map(|s| ctx.sizes.credits(s)).sum();
-        if credits > max + 1e-9 {
-            return Some(format!(
-                "{credits} credits/h{before_drops} would exceed max_credits_per_hour {max}"
-            ));
+        Breach::Credits { credits, max } => {
+            format!("{credits} credits/h{during} would exceed max_credits_per_hour {max}")
         }
+    })
+}
+
+/// A limit the replicas live at once go beyond.
+pub enum Breach {
+    Replicas { count: u64, max: u64 },
+    Credits { credits: f64, max: f64 },
+}
+
+/// The first limit of `c` that `at_once`, the replicas live at once,
+/// go beyond. Made-up credits (`--replica-sizes` naming sizes the catalog
+/// does not price) are no measure of a budget: not judged, and said
+/// ([`decide`]). The one rule of the plan's `limits` and of the warning of
+/// a resize it never lets through (`rules::environment_findings`).
+pub fn breach(c: &LimitsConfig, sizes: &SizeCatalog, at_once: &[&Size]) -> Option<Breach> {
+    let count = at_once.len() as u64;
+    if let Some(max) = c.max_replicas.filter(|max| count > *max) {
+        return Some(Breach::Replicas { count, max });
     }
-    None
+    let max = c.max_credits_per_hour.filter(|_| sizes.credits_known())?;
+    let credits: f64 = at_once.iter().map(|s| sizes.credits(s)).sum();
+    (credits > max + 1e-9).then_some(Breach::Credits { credits, max })
+}
+
+/// The replicas live at once while a plan wanting `d` runs on `cluster`
+/// (a managed one's as Materialize runs them), and how to say it.
+pub fn at_once<'a>(
+    cluster: &'a crate::model::Cluster,
+    d: &'a Desired,
+) -> (Vec<&'a Size>, &'static str) {
+    match cluster.managed {
+        true => managed_at_once(cluster, d),
+        false => unmanaged_at_once(cluster, d),
+    }
 }
 
 /// The replicas of an unmanaged cluster live at once during the plan:

@@ -33,7 +33,7 @@ pub use idle_suspend::{
     idle_evidence_s, recorded_interval_s, remembered, wakes_at_its_size, IdleSuspendConfig,
     Remembered, SuspendedReplica, MIN_SAMPLE_RATE,
 };
-pub use limits::LimitsConfig;
+pub use limits::{at_once as at_once_under_limits, breach as limits_breach, Breach, LimitsConfig};
 pub use schedule::ScheduleConfig;
 pub use shrink_to_fit::ShrinkToFitConfig;
 pub use slot::StateSlot;
