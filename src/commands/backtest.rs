@@ -118,11 +118,13 @@ pub async fn backtest(ctx: &Context, o: &BacktestOptions) -> Result<Backtest, Co
     let (report, built) = rx
         .await
         .map_err(|_| CommandError::Io("the simulation panicked (this is a bug)".into()))?;
-    let report = report.map_err(|e| CommandError::Io(e.to_string()))?;
+    let (report, parsed) = report.map_err(|e| CommandError::Io(e.to_string()))?;
+    let mut notes = built.notes;
+    notes.extend(parsed);
     Ok(Backtest {
         report,
         json: o.sim.json,
-        notes: built.notes,
+        notes,
         clusters: live.clusters.len(),
         days,
         out: out.map(std::path::Path::to_path_buf),

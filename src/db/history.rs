@@ -154,7 +154,6 @@ pub async fn read(c: &Client, store: &Store, days: u32) -> Result<LiveHistory, D
         .and_then(|rows| rows.first().and_then(|r| r.try_get::<_, String>(0).ok()));
     let mut h = LiveHistory {
         days,
-        max_replicas_per_cluster: settings.max_replicas_per_cluster,
         env: crate::model::Environment {
             version,
             settings,

@@ -52,12 +52,11 @@ pub struct LiveHistory {
     /// The window's length.
     pub days: u32,
     pub sizes: SizeCatalog,
-    /// The region's `max_replicas_per_cluster` (`None`: not readable; the
-    /// simulator then assumes Materialize's default).
-    pub max_replicas_per_cluster: Option<u32>,
     /// The release and its settings (`mz_version()`, the `SHOW`s every
-    /// command reads): how a managed resize runs, and the sizes Materialize
-    /// allows (`allowed_cluster_replica_sizes`).
+    /// command reads): how a managed resize runs, the sizes Materialize
+    /// allows (`allowed_cluster_replica_sizes`), and its
+    /// `max_replicas_per_cluster` (`None`: not readable; the simulator then
+    /// assumes Materialize's default).
     pub env: crate::model::Environment,
     /// The cluster our session runs on (`--exec-cluster`, or the server's
     /// default): the controller leaves it alone, and so does the replay.
@@ -161,33 +160,17 @@ pub fn history_ms(days: u32) -> i64 {
 /// The scenario for `h`. Errors only when there is nothing to replay.
 pub fn build(h: &LiveHistory, o: &Options) -> Result<Built, String> {
     let mut notes = h.notes.clone();
-    let sizes = allowed_sizes(h, usable_sizes(&h.sizes, &mut notes), &mut notes);
-    // Rows are judged as live: a size only a live replica runs (kept in
-    // the scenario for it) is not allowed to a row (a row naming one ran
-    // in the replay, as another cluster ran that size: an outside check).
     let allowed = h
         .env
         .settings
         .allowed_cluster_replica_sizes
-        .clone()
+        .as_deref()
         .unwrap_or_default();
-    let judged_by = sizes.clone().restrict_to(&allowed);
-    // Replicas over a limit lowered since: kept, as Materialize keeps them
-    // (the replay of the written file says so too; the backtest did not).
-    if let Some(limit) = h.max_replicas_per_cluster.filter(|n| *n > 0) {
-        for c in h
-            .clusters
-            .iter()
-            .filter(|c| c.replicas.len() > limit as usize)
-        {
-            notes.push(format!(
-                "cluster {}: {} replicas, over max_replicas_per_cluster ({limit}): Materialize \
-                 keeps them and refuses more, so none is created until some go",
-                c.name,
-                c.replicas.len()
-            ));
-        }
-    }
+    let sizes = allowed_sizes(h, allowed, usable_sizes(&h.sizes, &mut notes), &mut notes);
+    // Rows are judged as live: a size only a live replica runs (kept in
+    // the scenario for it) is not allowed to a row (a row naming one ran
+    // in the replay, as another cluster ran that size: an outside check).
+    let judged_by = sizes.clone().restrict_to(allowed);
     if sizes.is_empty() {
         return Err("the size catalog (mz_cluster_replica_sizes) has no usable size".into());
     }
@@ -416,7 +399,7 @@ fn header(
         _ => "blocking",
     };
     let _ = writeln!(out, "\n[materialize]\nmanaged_resize = {}", s(resize));
-    if let Some(limit) = h.max_replicas_per_cluster.filter(|n| *n > 0) {
+    if let Some(limit) = h.env.settings.max_replicas_per_cluster.filter(|n| *n > 0) {
         let _ = writeln!(out, "max_replicas_per_cluster = {limit}");
     }
     if let Some(ms) = o.replay.served_within_ms {
@@ -436,13 +419,12 @@ fn header(
 /// every size), and those the live replicas run: a row naming another is
 /// refused by the replay's validator as by the live one (the replay ran
 /// it: an outside check).
-fn allowed_sizes(h: &LiveHistory, sizes: SizeCatalog, notes: &mut Vec<String>) -> SizeCatalog {
-    let allowed = h
-        .env
-        .settings
-        .allowed_cluster_replica_sizes
-        .as_deref()
-        .unwrap_or_default();
+fn allowed_sizes(
+    h: &LiveHistory,
+    allowed: &[String],
+    sizes: SizeCatalog,
+    notes: &mut Vec<String>,
+) -> SizeCatalog {
     if allowed.is_empty() {
         return sizes;
     }
@@ -1108,8 +1090,13 @@ mod tests {
             until: t("2026-03-01T00:00:00Z"),
             days: 28,
             sizes: SizeCatalog::cloud_defaults(),
-            max_replicas_per_cluster: Some(3),
-            env: Default::default(),
+            env: crate::model::Environment {
+                settings: crate::model::Settings {
+                    max_replicas_per_cluster: Some(3),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
             session_cluster: None,
             suspensions: BTreeMap::new(),
             clusters: vec![
@@ -1399,17 +1386,17 @@ mod tests {
         );
         // Over a limit lowered since: kept, with a note.
         let mut over = live();
-        over.max_replicas_per_cluster = Some(1);
+        over.env.settings.max_replicas_per_cluster = Some(1);
         let mut second = over.clusters[0].replicas[0].clone();
         second.name = "r2".into();
         over.clusters[0].replicas.push(second);
-        let over_b = build(&over, &opts()).expect("built");
+        // (Said by the parser of the built text, whose notes the backtest
+        // reports: `sim::run_built`.)
+        let over_notes = parse(&build(&over, &opts()).expect("built")).notes;
         assert!(
-            over_b.notes.iter().any(|n| n.starts_with(
-                "cluster bi: 2 replicas, over max_replicas_per_cluster (1)"
-            )),
-            "{:?}",
-            over_b.notes
+            over_notes.iter().any(|n| n.contains("'bi'")
+                && n.contains("2 replicas, over max_replicas_per_cluster (1)")),
+            "{over_notes:?}"
         );
         // bi's row naming 100cc is refused as live, though its replica
         // keeps the size in the scenario.
@@ -1466,10 +1453,8 @@ mod tests {
         assert_eq!(etl.workload.memory_bytes, 1.0 * GIB);
         // The region's replica limit, or Materialize's default unread.
         assert_eq!(sc.materialize.max_replicas_per_cluster, 3);
-        let unread = LiveHistory {
-            max_replicas_per_cluster: None,
-            ..live()
-        };
+        let mut unread = live();
+        unread.env.settings.max_replicas_per_cluster = None;
         let b = build(&unread, &opts()).expect("built");
         assert!(!b.toml.contains("max_replicas_per_cluster"), "{}", b.toml);
         assert_eq!(parse(&b).materialize.max_replicas_per_cluster, 5);

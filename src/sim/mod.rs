@@ -120,11 +120,16 @@ pub fn check_out(path: &Path) -> Result<bool, SimError> {
 /// — the same parser `simulate FILE` uses, the traces given as text — and
 /// runs it, so the written file replays to the same figures.
 #[allow(clippy::disallowed_methods, clippy::disallowed_types)] // the files the user names
+///
+/// Returns the report and the scenario's notes, as [`run_cli`] does (what
+/// the parser says of the built text: a cluster over a replica limit
+/// lowered since, said by the replay of the written file and not by the
+/// backtest: an outside check).
 pub fn run_built(
     built: &history::Built,
     out: Option<&Path>,
     args: &SimArgs,
-) -> Result<String, SimError> {
+) -> Result<(String, Vec<String>), SimError> {
     let base = out
         .and_then(Path::parent)
         .map(Path::to_path_buf)
@@ -147,7 +152,8 @@ pub fn run_built(
     let overrides = overrides_of(args);
     let sc = scenario::parse_with_files(&built.toml, false, &base, &overrides, &built.traces)
         .map_err(|e| SimError::Scenario(format!("the scenario built from history: {}", e.0)))?;
-    run_loaded(sc, args)
+    let notes = sc.notes.clone();
+    Ok((run_loaded(sc, args)?, notes))
 }
 
 /// The traces an earlier `--out` to the same file wrote for clusters this
