@@ -138,8 +138,6 @@ pub struct Metrics {
     /// (`_bucket{le=…}`, `_sum`, `_count`), added to ours when the textfile
     /// is written: the client library's histogram cannot be given counts.
     carried: Mutex<BTreeMap<String, f64>>,
-    /// The last run observed described the fleet (it ran under the lease).
-    fleet_observed: std::sync::atomic::AtomicBool,
 }
 
 /// The gauges that describe the fleet, which only a run under the lease
@@ -322,7 +320,6 @@ impl Metrics {
             registered: names,
             lock: Mutex::new(()),
             carried: Mutex::new(BTreeMap::new()),
-            fleet_observed: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -363,8 +360,6 @@ impl Metrics {
                 self.clear_fleet();
             }
         }
-        self.fleet_observed
-            .store(run.is_some(), std::sync::atomic::Ordering::Relaxed);
     }
 
     fn clear_fleet(&self) {
@@ -631,15 +626,13 @@ impl Metrics {
         if let Some(previous) = &previous {
             self.carry_over(previous);
         }
-        let mut text = self.with_carried(&self.prometheus_text());
-        if !self
-            .fleet_observed
-            .load(std::sync::atomic::Ordering::Relaxed)
-        {
-            text.push_str(&fleet_of(previous.as_deref().unwrap_or_default()));
-        }
-        crate::files::write_atomically(path, text.as_bytes())
-            .map_err(|e| format!("writing metrics to {}: {e}", path.display()))
+        // The run described the fleet when it held the lease (the gauge
+        // says so): else the last holder's description stays.
+        let kept = match self.lease_held.get() {
+            1 => String::new(),
+            _ => fleet_of(previous.as_deref().unwrap_or_default()),
+        };
+        self.write_textfile(path, &kept)
     }
 
     /// `text` with the carried histogram samples added to its own (a
@@ -668,11 +661,11 @@ impl Metrics {
         out
     }
 
-    /// Writes the textfile atomically: a temporary file in the same
+    /// Writes the textfile atomically, our metrics and `kept` (lines of
+    /// the previous file's kept as they were): a temporary file in the same
     /// directory, then a rename, so the collector never reads half a file.
-    pub fn write_textfile(&self, path: &Path) -> Result<(), String> {
-        check_textfile(path)?;
-        let text = self.with_carried(&self.prometheus_text());
+    fn write_textfile(&self, path: &Path, kept: &str) -> Result<(), String> {
+        let text = self.with_carried(&self.prometheus_text()) + kept;
         crate::files::write_atomically(path, text.as_bytes())
             .map_err(|e| format!("writing metrics to {}: {e}", path.display()))
     }
@@ -996,6 +989,10 @@ mod tests {
                 .collect()
         };
         let holder = Metrics::new();
+        // What it keeps is the registry's gauges, by their names.
+        for name in FLEET_GAUGES {
+            assert!(holder.registered.contains(&(name, "gauge")), "{name}");
+        }
         observe_a_quiet_run(&holder, &Snapshot::default());
         holder
             .replicas

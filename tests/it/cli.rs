@@ -156,6 +156,16 @@ pub fn init_tables(emu: &Emulator) {
     clusterctl(emu, &["init"]).ok();
 }
 
+/// The reason `status -o json` gives of its first cluster (the only one,
+/// in the tests that ask).
+pub fn status_reason(emu: &Emulator) -> String {
+    let status = clusterctl(emu, &["status", "-o", "json"]).ok().json();
+    status["result"]["clusters"][0]["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
 /// A fresh emulator with cluster `c`, its one replica `r1` (25cc)
 /// hydrated, and a `target_size` row that keeps it: a converged cluster.
 pub fn converged_c() -> Emulator {

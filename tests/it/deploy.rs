@@ -271,7 +271,7 @@ fn exported_metrics_pass_promtool_lint() {
     );
     let dir = tempfile::tempdir().expect("temp dir");
     let file = dir.path().join("clusterctl.prom");
-    m.write_textfile(&file).expect("write the textfile");
+    m.add_to_textfile(&file).expect("write the textfile");
     let Some(mut child) = spawn_tool("promtool", &["check", "metrics"]) else {
         return;
     };

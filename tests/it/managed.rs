@@ -667,14 +667,10 @@ fn a_refused_resize_is_known_whatever_timeout_it_was_sent_with() {
         clusterctl(&emu, &["apply", "--resize-timeout", "15m"]).code(3);
     }
     assert_eq!(sent(&emu, "SET (SIZE"), 2);
-    let status = clusterctl(&emu, &["status", "-o", "json"]).ok().json();
-    let reason = status["result"]["clusters"][0]["reason"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let reason = crate::cli::status_reason(&emu);
     assert!(
         reason.contains("refused 2 times in a row") && reason.contains("size not permitted"),
-        "{status:#}"
+        "{reason}"
     );
     // Nor does the other timeout start the count over: still held.
     clusterctl(&emu, &["apply"]).ok();

@@ -1646,11 +1646,7 @@ fn pausing_twice_keeps_the_reason_and_until_expires_the_pause() {
     let cfg = pause_config(&emu);
     assert_eq!(cfg["reason"], "incident 43", "the reason is kept: {cfg}");
     assert!(cfg["until"].is_string(), "{cfg}");
-    let status = clusterctl(&emu, &["status", "-o", "json"]).ok().json();
-    let reason = status["result"]["clusters"][0]["reason"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let reason = crate::cli::status_reason(&emu);
     assert!(
         reason.contains("expires in 1h59m") || reason.contains("expires in 2h00m"),
         "{reason}"
