@@ -1131,10 +1131,7 @@ fn key_value_parser(kind: KeyKind) -> clap::builder::ValueParser {
         let (v, twice) =
             crate::strategy::read_json(s).map_err(|e| format!("not valid JSON ({e})"))?;
         match twice.first() {
-            Some(key) => Err(format!(
-                "key '{}' is given more than once; give each key once",
-                crate::model::echoed(key)
-            )),
+            Some(key) => Err(crate::strategy::given_twice(key)),
             None => Ok(v),
         }
     }

@@ -1422,7 +1422,8 @@ fn set_config(a: &StrategySetArgs) -> Result<serde_json::Value, CommandError> {
             })?;
             if let Some(key) = twice.first() {
                 return Err(usage(format!(
-                    "{what}: key '{key}' is given more than once; give each key once"
+                    "{what}: {}",
+                    crate::strategy::given_twice(key)
                 )));
             }
             if !v.is_object() {

@@ -61,10 +61,7 @@ pub fn check_snapshot(snap: &Snapshot, selection: &Selection) -> CheckReport {
             strategy_type,
             message,
         };
-        let mut validated = rows::validate(cluster, &in_effect, &snap.sizes);
-        if cluster.is_none() && snap.clusters.iter().any(|c| c.name == id.0) {
-            validated.shadowed_by_a_name(&id);
-        }
+        let validated = rows::validate_in(snap, &id, cluster, &in_effect);
         if let Some(c) = cluster {
             for (code, ty, message) in rules::environment_findings(snap, c, &validated.configs) {
                 // The line names the type already (`…: burst: …`): once.

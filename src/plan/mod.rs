@@ -418,10 +418,7 @@ pub fn plan(snap: &Snapshot, opts: &PlanOptions) -> Plan {
     let mut clusters = Vec::with_capacity(in_effect.len());
     for (id, rows) in &in_effect {
         let cluster = by_id.get(id).map(|&i| &snap.clusters[i]);
-        let mut validated = rows::validate(cluster, rows, &snap.sizes);
-        if cluster.is_none() && snap.clusters.iter().any(|c| c.name == id.0) {
-            validated.shadowed_by_a_name(id);
-        }
+        let validated = rows::validate_in(snap, id, cluster, rows);
         let Some(cluster) = cluster else {
             // Only the id is known: a pattern is matched against it. Said
             // as `check` says it, with how to remove the rows.

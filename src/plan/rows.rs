@@ -335,17 +335,25 @@ fn dangling(id: &str, shadowed: bool) -> String {
     format!("no cluster has id {shown} ({hint}); remove its rows with {how}")
 }
 
-impl Validated {
-    /// Rows of a cluster id no cluster has, where a cluster is named like
-    /// that id: their finding says to remove them with SQL
-    /// ([`dangling`]). For the callers that know the catalog's names.
-    pub fn shadowed_by_a_name(&mut self, id: &ClusterId) {
-        for f in &mut self.findings {
+/// [`validate`] of the rows of cluster `id` against the snapshot's
+/// catalog and sizes: rows of an id no cluster has, where a cluster is
+/// named like that id, are told to be removed with SQL ([`dangling`]).
+/// What the plan and `check` judge rows by.
+pub fn validate_in(
+    snap: &crate::model::Snapshot,
+    id: &ClusterId,
+    cluster: Option<&Cluster>,
+    rows: &[InEffect],
+) -> Validated {
+    let mut v = validate(cluster, rows, &snap.sizes);
+    if cluster.is_none() && snap.clusters.iter().any(|c| c.name == id.0) {
+        for f in &mut v.findings {
             if f.code == Code::DanglingCluster {
                 f.message = dangling(&id.0, true);
             }
         }
     }
+    v
 }
 
 /// One row: its type, its config against the sizes, its unknown keys.

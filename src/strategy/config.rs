@@ -377,6 +377,15 @@ pub fn read_json(text: &str) -> Result<(serde_json::Value, Vec<String>), String>
     }
 }
 
+/// What a key given twice in a config's JSON is told ([`read_json`] finds
+/// them): the one message of `--config` and of a key flag's JSON.
+pub fn given_twice(key: &str) -> String {
+    format!(
+        "key '{}' is given more than once; give each key once",
+        crate::model::echoed(key)
+    )
+}
+
 /// The top-level key under which a string (or key) holds a NUL character.
 fn nul_in(v: &serde_json::Value) -> Option<String> {
     fn has(v: &serde_json::Value) -> bool {

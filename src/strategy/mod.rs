@@ -28,7 +28,7 @@ use crate::model::{Cluster, Size, SizeCatalog};
 pub use burst::{
     burst_name, burst_names, burst_replica, held_back as burst_held_back, BurstConfig,
 };
-pub use config::{read_json, ConfigError};
+pub use config::{given_twice, read_json, ConfigError};
 pub use idle_suspend::{
     idle_evidence_s, recorded_interval_s, remembered, wakes_at_its_size, IdleSuspendConfig,
     Remembered, SuspendedReplica, MIN_SAMPLE_RATE,
