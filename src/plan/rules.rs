@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::ddl;
-use crate::model::{Cluster, Environment, Replica, Schedule, SizeCatalog, Snapshot};
+use crate::model::{Cluster, Environment, Replica, Schedule, Size, SizeCatalog, Snapshot};
 use crate::strategy::{
     Deferred, Desired, DesiredReplica, StrategyConfig, StrategyKind, MIN_SAMPLE_RATE,
 };
@@ -67,11 +67,12 @@ pub fn name_conflicts(cluster: &Cluster, configs: &[StrategyConfig]) -> Vec<Stri
         .collect()
 }
 
-/// A `target_size` resize the cluster's own `limits` row never lets
-/// through: the new size runs beside every live replica until it is
-/// hydrated (a managed cluster's, its replication factor's replicas of
-/// it), and `limits` never drops a live replica, so it waits for ever
-/// (`strategy set` and `check` said nothing: an outside check). As the
+/// A resize the cluster's own `limits` row never lets through
+/// (`target_size`'s, or a `schedule` window's or default's): the new size
+/// runs beside every live replica until it is hydrated (a managed
+/// cluster's, its replication factor's replicas of it), and `limits`
+/// never drops a live replica, so it waits for ever (`strategy set` and
+/// `check` said nothing: an outside check, then of `schedule`'s). As the
 /// plan counts it (`limits`).
 fn resize_over_limits(
     snap: &Snapshot,
@@ -84,21 +85,49 @@ fn resize_over_limits(
     }) else {
         return Vec::new();
     };
-    let mut out = Vec::new();
+    let live = || cluster.replicas.iter().filter_map(|r| r.size.as_ref());
+    if live().next().is_none() {
+        return Vec::new();
+    }
+    // Each resize a row asks for: who, to what, how many of it, and where.
+    let mut resizes: Vec<(StrategyKind, &Size, u32, String)> = Vec::new();
     for c in configs {
-        let StrategyConfig::TargetSize(t) = c else {
-            continue;
-        };
-        let size = &t.target_size;
-        let live = || cluster.replicas.iter().filter_map(|r| r.size.as_ref());
-        if live().next().is_none() || live().any(|s| s == size) {
+        match c {
+            StrategyConfig::TargetSize(t) => {
+                resizes.push((StrategyKind::TargetSize, &t.target_size, 1, String::new()))
+            }
+            StrategyConfig::Schedule(s) => {
+                let shapes = s
+                    .windows
+                    .iter()
+                    .map(|w| (&w.shape, format!(" (window {:?})", w.cron)))
+                    .chain(s.default.iter().map(|d| (d, " (default)".to_string())));
+                for (shape, whence) in shapes {
+                    let Some(size) = shape.size.as_ref().filter(|_| shape.replicas > 0) else {
+                        continue;
+                    };
+                    let known = |r: &(StrategyKind, &Size, u32, String)| {
+                        r.0 == StrategyKind::Schedule && r.1 == size && r.2 == shape.replicas
+                    };
+                    if !resizes.iter().any(known) {
+                        resizes.push((StrategyKind::Schedule, size, shape.replicas, whence));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for (kind, size, n, whence) in resizes {
+        if live().any(|s| s == size) {
             continue;
         }
-        // The live replicas and the target beside them, counted as
-        // `limits` counts a plan (a name no replica can have: it is none
-        // of the live ones).
+        // The live replicas and the new size beside them, counted as
+        // `limits` counts a plan (names no replica can have: NUL).
         let mut wanted = Desired::from_cluster(cluster);
-        wanted.add("", size, StrategyKind::TargetSize, String::new());
+        for i in 0..n {
+            wanted.add(&format!("\0{i}"), size, kind, String::new());
+        }
         let (at_once, _) = crate::strategy::at_once_under_limits(cluster, &wanted);
         let over = match crate::strategy::limits_breach(limits, &snap.sizes, &at_once) {
             Some(crate::strategy::Breach::Replicas { max, .. }) => {
@@ -120,15 +149,20 @@ fn resize_over_limits(
             (true, false) => "raise the limit, or lower its replication factor first",
             (false, _) => "raise the limit, or drop a replica by hand first",
         };
+        let to = match n {
+            1 => size.to_string(),
+            n => format!("{n}×{size}"),
+        };
         out.push((
             crate::plan::rows::Code::ConflictingStrategies,
-            Some(StrategyKind::TargetSize.as_str()),
+            Some(kind.as_str()),
             format!(
-                "target_size: the resize to {size} runs {} replicas ({} credits/h) at once, the \
+                "{kind}: the resize to {to}{whence} runs {} replicas ({} credits/h) at once, the \
                  new size beside the live ones until it is hydrated, over the limits row's \
                  {over}: it never goes ({fix})",
                 at_once.len(),
-                crate::plan::region::credits_text(credits)
+                crate::plan::region::credits_text(credits),
+                kind = kind.as_str(),
             ),
         ));
     }
@@ -1175,6 +1209,39 @@ mod tests {
                 resizes(l, &c)
             );
         }
+        // A schedule's window and default alike, each shape once, and
+        // not one the cluster runs (50cc) nor the suspension.
+        let schedule = cfg(
+            StrategyKind::Schedule,
+            serde_json::json!({"timezone": "UTC", "windows": [
+                {"cron": "0 0 8 * * Mon-Fri", "duration_s": 3600, "size": "100cc", "replicas": 2},
+                {"cron": "0 0 9 * * Mon-Fri", "duration_s": 3600, "size": "100cc", "replicas": 2},
+                {"cron": "0 0 1 * * *", "duration_s": 3600, "size": "50cc", "replicas": 1},
+                {"cron": "0 0 3 * * *", "duration_s": 3600, "size": "800cc", "replicas": 0}],
+                "default": {"size": "25cc", "replicas": 1}}),
+        );
+        let two = cfg(StrategyKind::Limits, serde_json::json!({"max_replicas": 2}));
+        let f = environment_findings(&s, &running, &[two.clone(), schedule.clone()]);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(
+            (f[0].0, f[0].1),
+            (Code::ConflictingStrategies, Some("schedule"))
+        );
+        assert!(
+            f[0].2.starts_with(
+                "schedule: the resize to 2×100cc (window \"0 0 8 * * Mon-Fri\") runs 3 replicas"
+            ) && f[0]
+                .2
+                .contains("over the limits row's max_replicas 2: it never goes"),
+            "{f:?}"
+        );
+        let f = environment_findings(&s, &running, &[one.clone(), schedule.clone()]);
+        assert_eq!(f.len(), 2, "the default's 25cc beside 50cc too: {f:?}");
+        assert!(
+            f[1].2
+                .starts_with("schedule: the resize to 25cc (default) runs 2"),
+            "{f:?}"
+        );
         // stabilization cannot hold Materialize's own cut-over: said on a
         // managed cluster only.
         let stab = cfg(
