@@ -77,7 +77,7 @@ pub struct HistoryEntry {
     pub error: Option<String>,
     /// Strategy changes only.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub change: Option<StrategyChange>,
+    pub change: Option<Box<StrategyChange>>,
     /// `unlock` only: whose lease was broken.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub previous_holder: Option<String>,
@@ -87,11 +87,11 @@ pub struct HistoryEntry {
     pub broken_by: Option<serde_json::Value>,
     /// `wipe_state` only: whose state was wiped, how much, by whom.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub wiped: Option<StateWipe>,
+    pub wiped: Option<Box<StateWipe>>,
     /// `prune_audit` only: how many rows an `--audit-retention` pruning
     /// deleted, and older than what (as `apply -o json` said it).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub pruned: Option<super::reconcile::Pruned>,
+    pub pruned: Option<Box<super::reconcile::Pruned>>,
     /// `rename_replica` only (a `--watch` process's temporary replica,
     /// renewed): the replica's new name.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -241,21 +241,21 @@ pub async fn history(ctx: &Context, opts: &HistoryOptions) -> Result<HistoryRepo
         // One more than shown tells whether more exist.
         limit: limit.map(|l| l.saturating_add(1)),
     };
-    let mut records = match backend
+    let by_id = names_by_id(&names);
+    // Each row made an entry as it comes: never all the rows at once.
+    let mut entries = match backend
         .retrying("reading the audit trail", async |c| {
-            store.actions(c, &filter).await
+            store.actions_as(c, &filter, |r| entry_of(r, &by_id)).await
         })
         .await
     {
         Err(e) => return Err(backend.explain_missing(e).await.into()),
-        Ok(records) => records,
+        Ok(entries) => entries,
     };
-    let more = limit.is_some_and(|l| records.len() > l as usize);
+    let more = limit.is_some_and(|l| entries.len() > l as usize);
     if let Some(l) = limit {
-        records.truncate(l as usize);
+        entries.truncate(l as usize);
     }
-    let by_id = names_by_id(&names);
-    let entries = records.into_iter().map(|r| entry_of(r, &by_id)).collect();
     Ok(HistoryReport {
         entries,
         more,
@@ -430,11 +430,11 @@ pub fn entry_of(r: ActionRecord, names: &NamesById<'_>) -> HistoryEntry {
         cluster_id: r.cluster_id.filter(|id| !id.0.is_empty()),
         sql: r.action_sql,
         error: r.error,
-        change,
+        change: change.map(Box::new),
         previous_holder,
         broken_by,
-        wiped,
-        pruned,
+        wiped: wiped.map(Box::new),
+        pruned: pruned.map(Box::new),
         renamed_to,
         replication_factor: r
             .decision_ctx

@@ -1618,6 +1618,19 @@ impl Store {
         c: &Client,
         filter: &ActionFilter<'_>,
     ) -> Result<Vec<ActionRecord>, DbError> {
+        self.actions_as(c, filter, |r| r).await
+    }
+
+    /// [`Store::actions`], each row made into a `T` as it arrives: the raw
+    /// rows and their decision contexts are never all held at once
+    /// (`history --limit 0` of 70 000 rows held 370 MB, 650 MB as JSON:
+    /// an outside check at scale).
+    pub async fn actions_as<T>(
+        &self,
+        c: &Client,
+        filter: &ActionFilter<'_>,
+        mut each: impl FnMut(ActionRecord) -> T,
+    ) -> Result<Vec<T>, DbError> {
         let mut params: Vec<String> = Vec::new();
         let mut sql = format!(
             "{} FROM {} WHERE true",
@@ -1760,11 +1773,18 @@ impl Store {
         if let Some(limit) = filter.limit {
             let _ = write!(sql, " LIMIT {limit}");
         }
-        let rows = c
-            .query_typed(&sql, &text_params(&params))
-            .await
-            .map_err(|e| missing_or(&e, self, ACTIONS, "reading the audit trail"))?;
-        Ok(rows.iter().filter_map(ActionRecord::from_row).collect())
+        let read = async {
+            let stream = c.query_typed_raw(&sql, text_params(&params)).await?;
+            let mut stream = std::pin::pin!(stream);
+            let mut out = Vec::new();
+            while let Some(row) = stream.try_next().await? {
+                out.extend(ActionRecord::from_row(&row).map(&mut each));
+            }
+            out.shrink_to_fit();
+            Ok(out)
+        };
+        read.await
+            .map_err(|e| missing_or(&e, self, ACTIONS, "reading the audit trail"))
     }
 
     /// The clusters the audit trail knows by one of `args`, as an id or as

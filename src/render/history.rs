@@ -250,6 +250,12 @@ impl View for HistoryReport {
     fn body(&self) -> serde_json::Value {
         body_of(self)
     }
+
+    /// Written straight from the entries (a `Value` of them took twice
+    /// their memory).
+    fn body_text(&self, one_line: bool) -> Option<serde_json::Result<String>> {
+        Some(super::json_text_of(self, one_line))
+    }
 }
 
 #[cfg(test)]
@@ -380,7 +386,7 @@ mod tests {
                 "to" => change.moved_to = Some(other),
                 _ => change.moved_from = Some(other),
             }
-            e.change = Some(change);
+            e.change = Some(Box::new(change));
             action_of(&e)
         };
         assert_eq!(

@@ -110,6 +110,12 @@ pub trait View {
     }
     /// The document's `result`.
     fn body(&self) -> serde_json::Value;
+    /// The document's `result` as JSON text (pretty unless `one_line`),
+    /// written straight from the view: for one too large to hold a second
+    /// time as a `Value` (`history --limit 0`). `None`: [`View::body`].
+    fn body_text(&self, _one_line: bool) -> Option<serde_json::Result<String>> {
+        None
+    }
     /// How the command ended, for the exit code.
     fn completion(&self) -> Completion {
         Completion::Clean
@@ -135,13 +141,25 @@ pub enum Outcome<'a> {
 /// (and `error.results` for an `apply` stopped after it began acting).
 /// The schema is `src/render/clusterctl.schema.json`.
 pub fn json_document(command: &str, outcome: Outcome<'_>, one_line: bool) -> String {
+    // A view's own text of its result goes where this stands.
+    const TEXT: &str = "\u{0}result";
+    let mut text_of_result = None;
     let doc = match outcome {
-        Outcome::Ok(view) => serde_json::json!({
-            "format_version": FORMAT_VERSION,
-            "command": command,
-            "ok": true,
-            "result": view.body(),
-        }),
+        Outcome::Ok(view) => {
+            let result = match view.body_text(one_line) {
+                Some(text) => {
+                    text_of_result = Some(text);
+                    serde_json::Value::from(TEXT)
+                }
+                None => view.body(),
+            };
+            serde_json::json!({
+                "format_version": FORMAT_VERSION,
+                "command": command,
+                "ok": true,
+                "result": result,
+            })
+        }
         Outcome::Err {
             code,
             message,
@@ -164,11 +182,49 @@ pub fn json_document(command: &str, outcome: Outcome<'_>, one_line: bool) -> Str
     } else {
         serde_json::to_string_pretty(&doc)
     };
+    let text = match text_of_result {
+        None => text,
+        Some(result) => text.and_then(|doc| Ok(with_result(&doc, &result?, TEXT, one_line))),
+    };
     let mut s = text.unwrap_or_else(|e| {
         format!("{{\"ok\": false, \"error\": {{\"code\": \"bug\", \"message\": \"{e}\"}}}}")
     });
     s.push('\n');
     s
+}
+
+/// `doc` with `result` where the string `marker` stands (its first
+/// occurrence: the document's keys before `result` are ours), indented as
+/// `serde_json`'s pretty printer indents a value one level deep (a line
+/// break is never inside a JSON string, so every one is the text's own).
+fn with_result(doc: &str, result: &str, marker: &str, one_line: bool) -> String {
+    let quoted = serde_json::Value::from(marker).to_string();
+    let Some(at) = doc.find(&quoted) else {
+        return doc.to_string();
+    };
+    let mut out = String::with_capacity(doc.len() + result.len() + result.len() / 8);
+    out.push_str(&doc[..at]);
+    match one_line {
+        true => out.push_str(result),
+        false => {
+            for (i, line) in result.split('\n').enumerate() {
+                if i > 0 {
+                    out.push_str("\n  ");
+                }
+                out.push_str(line);
+            }
+        }
+    }
+    out.push_str(&doc[at + quoted.len()..]);
+    out
+}
+
+/// A JSON value's text, pretty unless `one_line`: [`View::body_text`].
+pub fn json_text_of<T: serde::Serialize>(v: &T, one_line: bool) -> serde_json::Result<String> {
+    match one_line {
+        true => serde_json::to_string(v),
+        false => serde_json::to_string_pretty(v),
+    }
 }
 
 /// A JSON value already made (the simulator's report), as a view: the
@@ -258,6 +314,41 @@ impl<T: View> View for Leased<T> {
 #[cfg(test)]
 mod safe_tests {
     use super::*;
+
+    /// A view's own text of its result (`history`'s, written without a
+    /// `Value` of it) makes the same document, pretty and on one line,
+    /// whatever its strings hold.
+    #[test]
+    fn a_views_own_result_text_makes_the_same_document() {
+        struct Twice(serde_json::Value, bool);
+        impl View for Twice {
+            fn text(&self, _: &TextStyle) -> String {
+                String::new()
+            }
+            fn body(&self) -> serde_json::Value {
+                self.0.clone()
+            }
+            fn body_text(&self, one_line: bool) -> Option<serde_json::Result<String>> {
+                self.1.then(|| json_text_of(&self.0, one_line))
+            }
+        }
+        let result = serde_json::json!({
+            "entries": [{"sql": "a\nb \"result\" \u{0}result", "n": [1, {"x": []}]}, {}],
+            "more": false,
+        });
+        for one_line in [false, true] {
+            let doc = |own| {
+                json_document(
+                    "history",
+                    Outcome::Ok(&Twice(result.clone(), own)),
+                    one_line,
+                )
+            };
+            assert_eq!(doc(true), doc(false), "one_line {one_line}");
+            let read: serde_json::Value = serde_json::from_str(&doc(true)).unwrap();
+            assert_eq!(read["result"], result);
+        }
+    }
 
     #[test]
     fn database_text_cannot_drive_the_terminal() {
