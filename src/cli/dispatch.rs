@@ -654,19 +654,30 @@ fn wipe_state(a: WipeStateArgs, ui: &Ui) -> u8 {
         Ok(s) => s,
         Err(e) => return fail(&e, ui),
     };
-    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    // A person answers at a terminal on stdin, whatever the output goes
+    // to (`2>&1 | tee log` wiped without asking: an outside check); the
+    // question goes where they see it.
+    let interactive = std::io::stdin().is_terminal();
     if interactive && !a.yes {
         let scope = if sel.is_all() {
             "every cluster".to_string()
         } else {
             format!("the clusters selected by {}", sel.describe())
         };
-        let _ = write!(
-            std::io::stderr(),
+        let question = format!(
             "Wipe the strategy state of {scope}? Strategies start fresh (cooldowns, what \
              idle_suspend suspended, learned hydration times). [y/N] "
         );
-        let _ = std::io::stderr().flush();
+        let mut asked = false;
+        if !std::io::stderr().is_terminal() {
+            if let Ok(mut tty) = std::fs::OpenOptions::new().write(true).open("/dev/tty") {
+                asked = write!(tty, "{question}").and_then(|_| tty.flush()).is_ok();
+            }
+        }
+        if !asked {
+            let _ = write!(std::io::stderr(), "{question}");
+            let _ = std::io::stderr().flush();
+        }
         let mut answer = String::new();
         let _ = std::io::stdin().lock().read_line(&mut answer);
         if !matches!(answer.trim().to_lowercase().as_str(), "y" | "yes") {
@@ -1016,6 +1027,11 @@ fn print_view(view: &dyn View, ui: &Ui) -> Result<(), Output> {
         emit(render::json_document(ui.command, render::Outcome::Ok(view), ui.stream).as_bytes())
     } else {
         let text = view.text(&ui.style);
+        // A script written to a file is run as written: a name's control
+        // character escaped there named another object (an outside check).
+        if view.is_script() && !std::io::stdout().is_terminal() {
+            return emit(text.as_bytes());
+        }
         emit(render::terminal_safe(&text, ui.style.table.color).as_bytes())
     }
 }

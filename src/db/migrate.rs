@@ -660,12 +660,12 @@ pub fn init_sql(store: &Store, schema: Option<&str>, role: &str) -> String {
     let _ = writeln!(
         s,
         "-- Each cluster it manages (creating and dropping replicas needs ownership):\n\
-         -- ALTER CLUSTER <name> OWNER TO {role_q};\n\
+         -- ALTER CLUSTER <name> OWNER TO {role_c};\n\
          -- The --exec-cluster its own queries run on:\n\
-         -- GRANT USAGE ON CLUSTER <name> TO {role_q};\n\
+         -- GRANT USAGE ON CLUSTER <name> TO {role_c};\n\
          -- apply --audit-retention (deletes the trail's old settled rows):\n\
-         -- GRANT DELETE ON {actions} TO {role_q};",
-        actions = store.table(ACTIONS)
+         -- GRANT DELETE ON {actions} TO {role_c};",
+        actions = crate::model::printable(&store.table(ACTIONS))
     );
     s
 }
@@ -707,13 +707,20 @@ mod tests {
     #[test]
     fn a_role_name_cannot_break_out_of_init_sqls_comments() {
         let sql = init_sql(&Store::new(None), None, "x\nDROP TABLE t; --");
-        // Only inside a quoted identifier (a GRANT's), never a line of SQL.
-        assert!(
-            sql.lines()
-                .filter(|l| l.starts_with("DROP TABLE"))
-                .all(|l| l.starts_with("DROP TABLE t; --\"")),
-            "{sql}"
-        );
+        // Only inside a quoted identifier (a GRANT's), never a line of SQL
+        // (after a comment's line: every comment naming the role).
+        let lines: Vec<&str> = sql.lines().collect();
+        for (i, _) in lines
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| l.starts_with("DROP"))
+        {
+            assert!(
+                i > 0 && lines[i - 1].starts_with("GRANT "),
+                "line {i} after {:?}: {sql}",
+                lines[i - 1]
+            );
+        }
         assert!(sql.contains("GRANT mz_monitor_redacted TO \"x\nDROP TABLE t; --\";"));
         assert!(sql.contains("-- The role must exist: CREATE ROLE \"x\\nDROP TABLE t; --\";"));
     }

@@ -47,6 +47,10 @@ impl View for InitSql {
         self.sql.clone()
     }
 
+    fn is_script(&self) -> bool {
+        true
+    }
+
     fn body(&self) -> serde_json::Value {
         body_of(self)
     }

@@ -96,6 +96,10 @@ impl View for DoctorSql {
         doctor_sql(self.0.role.as_deref(), &self.0.findings)
     }
 
+    fn is_script(&self) -> bool {
+        true
+    }
+
     fn body(&self) -> serde_json::Value {
         self.0.body()
     }

@@ -116,6 +116,12 @@ pub trait View {
     fn body_text(&self, _one_line: bool) -> Option<serde_json::Result<String>> {
         None
     }
+    /// The text is a script for another program (SQL), not for reading:
+    /// written byte for byte when stdout is not a terminal (its comments
+    /// escape what they quote themselves), escaped for display on one.
+    fn is_script(&self) -> bool {
+        false
+    }
     /// How the command ended, for the exit code.
     fn completion(&self) -> Completion {
         Completion::Clean

@@ -717,13 +717,20 @@ fn a_table_dropped_by_hand_is_named_and_its_fix_recreates_it() {
 /// left to block apply. A cluster whose name holds a newline is escaped in
 /// its comment line and stays inside its quoted identifier in the
 /// statement: no text of the catalog's becomes a statement of the script
-/// (the table it names is still there after the script ran).
+/// (the table it names is still there after the script ran). Written to a
+/// file (not a terminal), every name is as the catalog has it.
 #[test]
 fn the_script_doctor_prints_for_an_admin_fixes_what_it_found() {
     let emu = Emulator::start();
     init_tables(&emu);
     let role = emu.create_role("weak");
-    for name in ["c", "odd\nDROP TABLE mz_cluster_strategies"] {
+    // A control character other than a line break is written as it is
+    // too (escaped, `\u{1b}`, the statement named another cluster).
+    for name in [
+        "c",
+        "odd\nDROP TABLE mz_cluster_strategies",
+        "esc\u{1b}[31mred",
+    ] {
         emu.create_hydrated_cluster(name, "r1", "25cc");
         strategy(&emu, name, "idle_suspend", json!({"idle_after_s": 60}));
     }
@@ -743,7 +750,11 @@ fn the_script_doctor_prints_for_an_admin_fixes_what_it_found() {
         .flat_map(|f| f["sql"].as_array().cloned().unwrap_or_default())
         .filter_map(|s| s.as_str().map(|s| format!("{s};")))
         .collect();
-    assert_eq!(statements.len(), 11, "{before:#}");
+    assert_eq!(statements.len(), 13, "{before:#}");
+    assert!(
+        script.contains("ALTER CLUSTER \"esc\u{1b}[31mred\" OWNER TO"),
+        "{script}"
+    );
     let in_script: Vec<&str> = script
         .lines()
         .filter(|l| l.starts_with("GRANT ") || l.starts_with("ALTER CLUSTER \"c\""))
