@@ -66,8 +66,26 @@ pub(super) fn decide(
             .collect()
     };
     st.drop_wanted_since.retain(|n, _| drops.contains(n));
+    // A replica that stays, killed or crashed: what the drops were wanted
+    // for is not stable, so their wait starts again from it. A drop of the
+    // only size that fit was wanted for five minutes in a row by
+    // `shrink_to_fit` while the smaller sizes it counted on were
+    // OOM-killed in turn: the larger one went before any smaller one had
+    // served that long (an outside check).
+    let last_kill = ctx
+        .cluster
+        .replicas
+        .iter()
+        .filter(|r| d.replicas.contains_key(&r.name))
+        .filter_map(|r| Some((r.crash.last_crash?, r.name.as_str())))
+        .max();
     for name in drops {
-        let since = *st.drop_wanted_since.entry(name.clone()).or_insert(ctx.now);
+        let since = st.drop_wanted_since.entry(name.clone()).or_insert(ctx.now);
+        let killed = last_kill.filter(|(at, _)| *at > *since && *at <= ctx.now);
+        if let Some((at, _)) = killed {
+            *since = at;
+        }
+        let since = *since;
         let held = held_for(since, ctx.now);
         if held >= c.scale_down_after_s {
             st.drop_wanted_since.remove(&name);
@@ -97,9 +115,13 @@ pub(super) fn decide(
                 .unwrap_or_else(|| "wanted by the strategies".into()),
             Some(c.scale_down_after_s - held),
         );
+        let restarted = match last_kill.filter(|(at, _)| *at == since) {
+            Some((_, other)) => format!(" since {other} went offline (killed or crashed)"),
+            None => String::new(),
+        };
         d.note(
             KIND,
-            format!("keeping {name}: its drop{why} has been wanted for {held}s of scale_down_after_s {}", c.scale_down_after_s),
+            format!("keeping {name}: its drop{why} has been wanted for {held}s{restarted} of scale_down_after_s {}", c.scale_down_after_s),
         );
     }
     // Scale-up: replicas the strategies want to create, unless nothing
@@ -211,6 +233,61 @@ mod tests {
             drop_burst,
         );
         assert!(!d.contains("c-burst"), "held 300s without interruption");
+    }
+
+    /// A replica that stays killed while a drop is wanted starts its wait
+    /// again: the larger size stays until the smaller ones serve
+    /// `scale_down_after_s` without a kill (whatever the strategy's reason
+    /// says meanwhile).
+    #[test]
+    fn a_kill_of_a_replica_that_stays_restarts_a_drops_wait() {
+        let c = StabilizationConfig::parse(&Obj::new(&serde_json::json!({})).unwrap()).unwrap();
+        let t0 = now();
+        let at = |s: i64| t0 + chrono::Duration::seconds(s);
+        let with_kill = |killed: Option<i64>| {
+            let mut small = replica("c_200cc", "200cc", true);
+            small.crash.last_crash = killed.map(at);
+            cluster("c", vec![replica("c_400cc", "400cc", true), small])
+        };
+        let drop_large = |d: &mut Desired| {
+            d.remove(
+                "c_400cc",
+                StrategyKind::ShrinkToFit,
+                "c_200cc is hydrated and healthy".into(),
+            )
+        };
+        let mut st = StabilizationState::default();
+        let d = step(&with_kill(None), &c, &mut st, at(0), drop_large);
+        assert!(d.contains("c_400cc"));
+        // Killed at 200 s, hydrated again: the wait counts from the kill.
+        let d = step(&with_kill(Some(200)), &c, &mut st, at(320), drop_large);
+        assert!(
+            d.contains("c_400cc"),
+            "wanted 320 s, but 120 s since the kill"
+        );
+        assert_eq!(due(&d.deferred), [("drop c_400cc (400cc)", Some(180))]);
+        assert!(
+            d.notes.iter().any(|n| n.contains(
+                "wanted for 120s since c_200cc went offline (killed or crashed) of scale_down_after_s 300"
+            )),
+            "{:?}",
+            d.notes
+        );
+        let d = step(&with_kill(Some(200)), &c, &mut st, at(499), drop_large);
+        assert!(d.contains("c_400cc"));
+        let d = step(&with_kill(Some(200)), &c, &mut st, at(500), drop_large);
+        assert!(!d.contains("c_400cc"), "300 s without a kill");
+        // A kill before the drop was wanted, or of the replica dropped,
+        // does not hold it.
+        let mut st = StabilizationState::default();
+        let old = with_kill(Some(-60));
+        step(&old, &c, &mut st, at(0), drop_large);
+        assert!(!step(&old, &c, &mut st, at(300), drop_large).contains("c_400cc"));
+        let mut dropped = with_kill(None);
+        dropped.replicas[0].crash.last_crash = Some(at(100));
+        let mut st = StabilizationState::default();
+        step(&dropped, &c, &mut st, at(0), drop_large);
+        assert!(!step(&dropped, &c, &mut st, at(300), drop_large).contains("c_400cc"));
     }
 
     #[test]
