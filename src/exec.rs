@@ -549,6 +549,18 @@ impl<B: Backend> Run<'_, B> {
                 Err(changed) => {
                     // Reported with the skipped actions; logged for pipelines.
                     tracing::info!(cluster = %cp.cluster, ?changed, "changed since the snapshot; skipping this round");
+                    // The suspension's state went with this intent: what
+                    // was stored before goes back, a version later.
+                    if let (Some(_), Some(before)) = (early, &cp.state_before) {
+                        let back = [(cp.cluster_id.clone(), (**before).clone())];
+                        let at = self.plan_now + chrono::Duration::milliseconds(1);
+                        self.backend
+                            .bookkeeping(Bookkeeping {
+                                states: Some((&back, at)),
+                                ..Bookkeeping::default()
+                            })
+                            .await?;
+                    }
                     self.report.changed_clusters.push(cp.cluster.clone());
                     // This action and the rest, not those already done
                     // (they were listed again as skipped, and counted).
@@ -780,7 +792,7 @@ fn outcomes_due(
 /// A suspension's new state (what the cluster wakes with) is written with
 /// its first action's intent, before any replica is dropped, not at the
 /// end of the run: lost after the drops, nothing would wake the cluster.
-fn state_goes_first(cp: &ClusterPlan) -> bool {
+pub(crate) fn state_goes_first(cp: &ClusterPlan) -> bool {
     cp.suspending && cp.new_state.is_some() && !cp.actions.is_empty()
 }
 

@@ -62,6 +62,7 @@ pub(super) fn plan_cluster(
         observed_rows,
         observed_activity: None,
         new_state: None,
+        state_before: None,
         waiting: Vec::new(),
         next_decision_at: None,
         prediction: None,
@@ -219,6 +220,9 @@ pub(super) fn plan_cluster(
     if opts.new_state {
         cp.new_state =
             new_state(state, &configs, &slots, snap.now, not_taken.as_ref()).map(Box::new);
+        if crate::exec::state_goes_first(&cp) {
+            cp.state_before = Some(Box::new(state.clone()));
+        }
     }
     cp
 }

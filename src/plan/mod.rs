@@ -327,6 +327,12 @@ pub struct ClusterPlan {
     /// New state payload to persist, when it changed.
     #[serde(skip)]
     pub new_state: Option<Box<serde_json::Value>>,
+    /// The stored state a suspension's `new_state` replaces: that one is
+    /// written with the first intent, before any drop, and this one back
+    /// if the plan guard then skips the suspension (it said "suspended"
+    /// of a cluster nothing was dropped from: an outside check).
+    #[serde(skip)]
+    pub state_before: Option<Box<serde_json::Value>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -2647,8 +2647,10 @@ fn a_cluster_plan_stays_small() {
     // A plan holds one per cluster at once: 10 000 clusters are 10 000 of
     // them (the README's peak-RSS figure). What only some clusters have (a
     // prediction, a doubt, a new state) is boxed, not carried by all.
+    // (368: a suspension's state before it, boxed, since the thirty-eighth
+    // session: 80 KB at 10 000 clusters.)
     let size = std::mem::size_of::<ClusterPlan>();
-    assert!(size <= 360, "ClusterPlan is {size} bytes");
+    assert!(size <= 368, "ClusterPlan is {size} bytes");
 }
 
 /// The cluster of u2 after `cp`'s actions ran, its new state kept, every

@@ -1182,6 +1182,19 @@ fn suspend(
     for r in &before {
         d.remove(&r.name, KIND, reason.clone());
     }
+    // A live replica another strategy let go of goes with the suspension
+    // too, whether or not that drop could happen by itself (one running
+    // the cluster's sources is dropped only to suspend): said as the
+    // suspension's, the other reason after it (the trail blamed
+    // `target_size` for a drop it had been refused).
+    for (name, change) in d.removed.iter_mut() {
+        if change.strategy != KIND && ctx.cluster.replica(name).is_some() {
+            *change = super::Change {
+                strategy: KIND,
+                reason: format!("{reason} (and {}: {})", change.strategy, change.reason),
+            };
+        }
+    }
     d.suspending = Some(super::Change {
         strategy: KIND,
         reason,
@@ -1551,6 +1564,40 @@ mod tests {
             prepare(c, ctx, d, st, false);
             decide(c, ctx, d, st)
         })
+    }
+
+    /// A live replica another strategy let go of is dropped by the
+    /// suspension, and said so, the other reason after it.
+    #[test]
+    fn a_suspension_says_it_drops_what_another_strategy_let_go_of() {
+        let c = cfg(serde_json::json!({"idle_after_s": 600}));
+        let cl = cluster(
+            "c",
+            vec![replica("r1", "25cc", true), replica("r_50cc", "50cc", true)],
+        );
+        let d = decide_in(&cl, Idle::For(7200.0), now(), |ctx, d| {
+            d.remove(
+                "r1",
+                StrategyKind::TargetSize,
+                "retiring 25cc replica".into(),
+            );
+            let mut st = IdleSuspendState::default();
+            prepare(&c, ctx, d, &mut st, false);
+            decide(&c, ctx, d, &mut st)
+        });
+        assert!(d.suspending.is_some());
+        for name in ["r1", "r_50cc"] {
+            let change = &d.removed[name];
+            assert_eq!(change.strategy, KIND, "{name}");
+            assert!(change.reason.starts_with("idle for 2h"), "{change:?}");
+        }
+        assert!(
+            d.removed["r1"]
+                .reason
+                .ends_with("(and target_size: retiring 25cc replica)"),
+            "{:?}",
+            d.removed
+        );
     }
 
     #[test]

@@ -846,6 +846,14 @@ fn a_suspension_waits_for_the_statement_log_and_skips_a_cluster_queried_meanwhil
     );
     assert_eq!(emu.stats().ddl, 0, "{}", run.all());
     assert_eq!(emu.replicas("c"), pairs(&[("r1", "25cc")]));
+    // The suspension's state went with its intent: what was stored goes
+    // back (it said "suspended" of a cluster nothing was dropped from, and
+    // the next plan's reason "suspended 31m ago").
+    let suspended = emu.query_strings(
+        "SELECT coalesce(payload->'idle_suspend'->>'suspended_at', '') \
+         FROM mz_cluster_strategy_state",
+    );
+    assert_eq!(suspended, [vec![Some(String::new())]], "{}", run.all());
     let trail = audit(&emu, "c");
     assert_eq!(trail.len(), 1, "{trail:?}");
     assert!(
