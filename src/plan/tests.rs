@@ -4251,13 +4251,17 @@ fn rows_of_an_id_a_cluster_is_named_like_are_removed_with_sql() {
     );
     let p = plan(&s, &PlanOptions::default());
     let said = p.warnings.join("\n");
-    assert!(
+    let with_sql = |said: &str| {
         said.contains("DELETE FROM mz_cluster_strategies WHERE cluster_id = 'u10'")
             && said.contains(
-                "`clusterctl strategy rm u10` would remove the rows of the cluster named u10"
-            ),
-        "{said}"
-    );
+                "`clusterctl strategy rm u10` would remove the rows of the cluster named u10",
+            )
+    };
+    assert!(with_sql(&said), "{said}");
+    // `strategy ls` says it alike (it told to `strategy rm u10`).
+    let listed = crate::commands::strategy::list(&s, &crate::plan::Selection::default());
+    let problems: Vec<&String> = listed.strategies.iter().flat_map(|l| &l.problems).collect();
+    assert!(problems.len() == 1 && with_sql(problems[0]), "{problems:?}");
     // No cluster of that name: `strategy rm` is the fix.
     let s = snap(
         vec![cluster("u12", "c", vec![])],
