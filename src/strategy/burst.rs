@@ -83,6 +83,13 @@ pub fn held_back(
         return None;
     }
     let burst = burst_replica(cluster, state);
+    let st: BurstState = state
+        .and_then(|s| s.get(KIND.as_str()))
+        .map(super::read_state)
+        .unwrap_or_default();
+    if let Some(r) = foreign(c, cluster, &burst, &st) {
+        return Some(format!("{KIND}: {}", foreign_text(r)));
+    }
     let running = cluster
         .replicas
         .iter()
@@ -162,8 +169,41 @@ pub fn burst_replica(cluster: &Cluster, state: Option<&serde_json::Value>) -> St
         .unwrap_or_else(|| burst_name(&cluster.name))
 }
 
+/// A replica of the burst's name that `burst` did not start (its state
+/// records no such burst) and that is not of `burst_replica_size`: one an
+/// operator made by hand, not a burst. `burst` took any replica of that
+/// name for its own, dropped it once another served, and never started
+/// its own while it was there (an outside check). One rule for the
+/// strategy and for what `check` says up front ([`held_back`]).
+fn foreign<'a>(
+    c: &BurstConfig,
+    cluster: &'a Cluster,
+    name: &str,
+    st: &BurstState,
+) -> Option<&'a crate::model::Replica> {
+    let r = cluster.replica(name)?;
+    let ours =
+        st.replica.as_deref() == Some(name) || r.size.as_ref() == Some(&c.burst_replica_size);
+    (!ours).then_some(r)
+}
+
+/// What is said of a [`foreign`] replica.
+fn foreign_text(r: &crate::model::Replica) -> String {
+    let size = r.size.as_ref().map_or("?", |s| s.0.as_str());
+    format!(
+        "replica {} ({size}) has the burst replica's name, but burst did not start it and it \
+         is not of burst_replica_size: it is left alone, and no burst starts while it has \
+         that name (rename it to let burst work)",
+        crate::model::printable(&r.name)
+    )
+}
+
 pub(super) fn decide(c: &BurstConfig, ctx: &Ctx, d: &mut Desired, st: &mut BurstState) {
     let name = ctx.burst.clone();
+    if let Some(r) = foreign(c, ctx.cluster, &name, st) {
+        d.note(KIND, foreign_text(r));
+        return;
+    }
     let others: Vec<String> = d.replicas.keys().filter(|n| **n != name).cloned().collect();
     let other_hydrated = others.iter().find(|n| ctx.hydrated(n)).cloned();
     let has_burst = d.contains(&name);
@@ -687,6 +727,59 @@ mod tests {
                 assert_eq!(warned, !d.contains("c-burst"), "{size}: {:?}", d.notes);
             }
         }
+    }
+
+    /// A replica of the burst's name made by hand (not of the burst size,
+    /// not started by burst) is the operator's: kept, and no burst while it
+    /// has the name; said by the plan and up front. One of the burst's
+    /// size, or one burst started, is the burst.
+    #[test]
+    fn a_replica_of_the_bursts_name_made_by_hand_is_left_alone() {
+        let cfg = serde_json::json!({"burst_replica_size": "200cc"});
+        let said = |d: &Desired| d.notes.iter().any(|n| n.contains("burst did not start it"));
+        for hydrated in [true, false] {
+            let cl = cluster(
+                "c",
+                vec![
+                    replica("c-burst", "25cc", hydrated),
+                    replica("r1", "50cc", !hydrated),
+                ],
+            );
+            let d = run(&cl, cfg.clone(), &mut BurstState::default());
+            assert_eq!(d.names(), vec!["c-burst", "r1"], "hydrated {hydrated}");
+            assert!(said(&d), "{:?}", d.notes);
+            let c = BurstConfig::parse(&Obj::new(&cfg).unwrap(), &sizes()).unwrap();
+            let up_front = held_back(&c, &cl, None, &[], &sizes());
+            assert!(
+                up_front
+                    .as_deref()
+                    .is_some_and(|w| w.starts_with("burst: replica c-burst (25cc)")),
+                "{up_front:?}"
+            );
+        }
+        let ours = cluster(
+            "c",
+            vec![
+                replica("c-burst", "200cc", true),
+                replica("r1", "50cc", true),
+            ],
+        );
+        let d = run(&ours, cfg.clone(), &mut BurstState::default());
+        assert_eq!(d.names(), vec!["r1"], "the burst's size: retired");
+        let started = BurstState {
+            replica: Some("c-burst".into()),
+            ..Default::default()
+        };
+        let resized = cluster(
+            "c",
+            vec![
+                replica("c-burst", "25cc", true),
+                replica("r1", "50cc", true),
+            ],
+        );
+        let d = run(&resized, cfg, &mut started.clone());
+        assert_eq!(d.names(), vec!["r1"], "started by burst: retired");
+        assert!(!said(&d));
     }
 
     #[test]
