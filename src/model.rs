@@ -1143,9 +1143,42 @@ pub struct Identity {
     pub holds: std::collections::BTreeSet<RoleId>,
     /// Every role's name by id, for messages.
     pub role_names: BTreeMap<RoleId, String>,
+    /// The roles each role is a direct member of (`mz_role_members`): what
+    /// [`Identity::acting_as`] judges another role by.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub member_of: BTreeMap<RoleId, Vec<RoleId>>,
 }
 
 impl Identity {
+    /// The identity of the role named `name` rather than ours (`dry-run
+    /// --as-role`: a reviewer's read-only role judging ownership as the
+    /// role `apply` runs as; a read-only dry-run said "No changes" of
+    /// clusters only its own role does not own: an outside check): its
+    /// memberships' closure; whether it is a superuser is not read
+    /// (`mz_is_superuser()` answers for our session only). `None` when no
+    /// role has that name.
+    pub fn acting_as(&self, name: &str) -> Option<Identity> {
+        let (id, name) = self
+            .role_names
+            .iter()
+            .find(|(_, n)| *n == name)
+            .map(|(id, n)| (*id, n.clone()))?;
+        let mut holds = std::collections::BTreeSet::new();
+        let mut todo = vec![id];
+        while let Some(r) = todo.pop() {
+            if holds.insert(r) {
+                todo.extend(self.member_of.get(&r).into_iter().flatten().copied());
+            }
+        }
+        Some(Identity {
+            role: Some(Role { id, name }),
+            superuser: None,
+            holds,
+            role_names: self.role_names.clone(),
+            member_of: self.member_of.clone(),
+        })
+    }
+
     /// Whether our role may act as the owner `owner_id`: `None` when we do
     /// not know who we are.
     pub fn acts_as(&self, owner_id: &RoleId) -> Option<bool> {

@@ -346,6 +346,9 @@ pub struct DryRunArgs {
     /// Also save the plan to FILE, as `-o json` prints it, for `apply --plan FILE` (replaced if it exists)
     #[arg(long = "out", value_name = "FILE", value_parser = parse_file)]
     pub save_to: Option<PathBuf>,
+    /// Judge ownership as ROLE, the role `apply` runs as, not the connected one: a reviewer's read-only role sees what apply would do (whether ROLE is a superuser is not read: only its memberships count)
+    #[arg(long, value_name = "ROLE")]
+    pub as_role: Option<String>,
     #[command(flatten)]
     pub select: SelectArgs,
     #[command(flatten)]

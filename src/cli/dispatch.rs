@@ -302,7 +302,7 @@ fn dry_run(a: DryRunArgs, ui: &Ui) -> u8 {
     }
     let started = Instant::now();
     connected(&a.conn, Some(&a.sizes), ui, async |ctx| {
-        let mut run = reconcile::dry_run(ctx, &opts).await;
+        let mut run = reconcile::dry_run(ctx, &opts, a.as_role.as_deref()).await;
         if let Ok(d) = &mut run {
             debug_signals(&d.plan);
             if let Some(path) = &a.save_to {

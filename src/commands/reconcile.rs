@@ -206,10 +206,24 @@ pub struct WatchOptions {
 }
 
 /// `dry-run`: read-only; never writes, works for a SELECT-only role.
-pub async fn dry_run(ctx: &Context, opts: &PlanOptions) -> Result<DryRun, CommandError> {
+/// `as_role`: judge ownership as that role, not the connected one
+/// ([`crate::model::Identity::acting_as`]).
+pub async fn dry_run(
+    ctx: &Context,
+    opts: &PlanOptions,
+    as_role: Option<&str>,
+) -> Result<DryRun, CommandError> {
     let mut backend = ctx.backend();
     backend.plans(&opts.selection);
-    let snap = crate::exec::Backend::snapshot(&mut backend).await?;
+    let mut snap = crate::exec::Backend::snapshot(&mut backend).await?;
+    if let Some(name) = as_role {
+        snap.env.identity = snap.env.identity.acting_as(name).ok_or_else(|| {
+            CommandError::Usage(format!(
+                "--as-role {}: no role has that name (mz_roles)",
+                crate::model::printable(name)
+            ))
+        })?;
+    }
     check_selection(&snap, opts)?;
     let plan = plan(&snap, opts);
     log_decisions(&plan);

@@ -22,7 +22,7 @@ use super::store::{Store, STATE, STRATEGIES};
 use super::{Client, DbError};
 use crate::model::{
     Activity, Cluster, ClusterId, CrashInfo, Environment, Identity, Objects, Replica, ReplicaSize,
-    Role, RoleId, Schedule, Seen, Settings, Size, SizeCatalog, Snapshot, CRASH_WINDOW,
+    RoleId, Schedule, Seen, Settings, Size, SizeCatalog, Snapshot, CRASH_WINDOW,
     MIN_ACTIVITY_LOOKBACK,
 };
 use crate::plan::Selection;
@@ -535,35 +535,23 @@ impl RoleRows {
             superuser: self.superuser,
             ..Identity::default()
         };
-        let mut member_of: HashMap<RoleId, Vec<RoleId>> = HashMap::new();
         for (id, name, of) in &self.rows {
             let Some(id) = RoleId::parse(id) else {
                 continue;
             };
             identity.role_names.insert(id, name.clone());
             if let Some(of) = of.as_deref().and_then(RoleId::parse) {
-                member_of.entry(id).or_default().push(of);
+                identity.member_of.entry(id).or_default().push(of);
             }
         }
-        let Some(current) = current else {
-            return identity;
-        };
-        let Some((id, name)) = identity
-            .role_names
-            .iter()
-            .find(|(_, n)| **n == current)
-            .map(|(i, n)| (*i, n.clone()))
-        else {
-            return identity;
-        };
-        let mut todo = vec![id];
-        while let Some(r) = todo.pop() {
-            if identity.holds.insert(r) {
-                todo.extend(member_of.get(&r).into_iter().flatten().copied());
-            }
+        // Ours, with the superuser bit only our session can read.
+        match current.and_then(|current| identity.acting_as(&current)) {
+            Some(ours) => Identity {
+                superuser: identity.superuser,
+                ..ours
+            },
+            None => identity,
         }
-        identity.role = Some(Role { id, name });
-        identity
     }
 }
 

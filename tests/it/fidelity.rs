@@ -1441,3 +1441,54 @@ fn a_pruning_refused_names_the_delete_it_needs() {
         run.all()
     );
 }
+
+/// A reviewer's read-only role: its dry-run judges ownership as itself
+/// ("not manageable", exit 0 under `--detailed-exitcode` while `apply`
+/// would act: an outside check), and with `--as-role` as the role `apply`
+/// runs as, whose plan it then shows.
+#[test]
+fn a_read_only_dry_run_judges_ownership_as_the_role_apply_runs_as() {
+    let emu = Emulator::start();
+    init_tables(&emu);
+    emu.create_hydrated_cluster("c", "r1", "25cc");
+    strategy(&emu, "c", "target_size", json!({"target_size": "50cc"}));
+    let reviewer = emu.create_role("reviewer");
+    emu.sql(&format!(
+        "GRANT SELECT ON ALL TABLES IN SCHEMA public TO {}",
+        reviewer.name
+    ));
+    let owner = emu
+        .query_one(
+            "SELECT r.name FROM mz_catalog.mz_roles r \
+             JOIN mz_catalog.mz_clusters c ON c.owner_id = r.id WHERE c.name = 'c'",
+        )
+        .expect("the cluster's owner");
+    let plan = |extra: &[&str]| {
+        let mut args = vec!["dry-run", "--detailed-exitcode"];
+        args.extend_from_slice(extra);
+        as_role(&reviewer, &args)
+    };
+    let own = plan(&[]).code(0);
+    assert!(
+        own.stdout.contains("not manageable") && !own.stdout.contains("r_50cc"),
+        "{}",
+        own.all()
+    );
+    let theirs = plan(&["--as-role", &owner]).code(2);
+    assert!(
+        theirs.stdout.contains("+ create replica r_50cc (50cc)")
+            && !theirs.all().contains("not manageable"),
+        "{}",
+        theirs.all()
+    );
+    // The reviewer's role, named: as without the flag.
+    plan(&["--as-role", &reviewer.name]).code(0);
+    let unknown = plan(&["--as-role", "nobody"]).code(64);
+    assert!(
+        unknown
+            .stderr
+            .contains("--as-role nobody: no role has that name"),
+        "{}",
+        unknown.all()
+    );
+}
