@@ -346,6 +346,19 @@ async fn create_temporary(
              with --exec-cluster NAME, or give {name} a replica that way"
         )));
     }
+    let offered = ctx
+        .stoppable_backend(stop.clone())
+        .retrying("reading the replica sizes", async |c| {
+            session::offered_sizes(c).await
+        })
+        .await?;
+    if !offered.is_empty() && !offered.contains(&size.0) {
+        return Err(CommandError::Usage(format!(
+            "--create-replica {}: not a replica size this region offers ({})",
+            crate::model::printable(&size.0),
+            offered.join(", ")
+        )));
+    }
     let now = sc.clock.now();
     let name = me.name_at(now);
     let cluster = sc.name.clone();

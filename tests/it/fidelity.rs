@@ -221,6 +221,43 @@ fn create_replica_waits_until_the_temporary_replica_is_online() {
     assert!(!run.all().contains("no answer within"), "{}", run.all());
 }
 
+/// A `--create-replica` size the region does not offer is said before
+/// anything is sent: exit 64, nothing made, nothing in the trail (the
+/// refused CREATE's row could not be settled on an empty session cluster,
+/// and the next run called it killed: an outside check).
+#[test]
+fn a_temporary_replica_of_a_size_not_offered_is_refused_up_front() {
+    let emu = Emulator::start();
+    emu.create_cluster("ops");
+    init_tables(&emu);
+    emu.reset_stats();
+    let run = clusterctl(
+        &emu,
+        &[
+            "status",
+            "--exec-cluster",
+            "ops",
+            "--create-replica",
+            "80cc",
+        ],
+    )
+    .code(64);
+    assert!(
+        run.stderr
+            .contains("--create-replica 80cc: not a replica size this region offers (")
+            && run.stderr.contains("25cc, 50cc"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(emu.stats().ddl, 0, "{}", run.all());
+    assert!(emu.replicas("ops").is_empty());
+    assert_eq!(
+        emu.query_one("SELECT count(*)::text FROM mz_cluster_strategy_actions")
+            .as_deref(),
+        Some("0")
+    );
+}
+
 /// The temporary replica's audit rows are dated by the database's clock,
 /// as every other row of a run: a controller a day ahead wrote its drop a
 /// day in the future (this host's clock), so `history` showed it as the
