@@ -615,7 +615,7 @@ fn show_watch_run(
     // fleet (an outside check).
     let gist: Vec<String> = messages.iter().map(|m| without_figures(m)).collect();
     if gist != *last_problems {
-        for line in &messages {
+        for line in messages.iter().filter(|l| shown_when_quiet(ui, l)) {
             message_line(ui, line);
         }
         *last_problems = gist;
@@ -797,13 +797,12 @@ async fn watch_status(
                 // After the screen is cleared, or it is never seen.
                 let messages = r.messages();
                 let repeated_messages = !cleared && messages == said_messages;
-                let quiet = ui.style.verbosity == Verbosity::Quiet;
                 emit(screen.as_bytes()).and_then(|()| {
                     if let Some(w) = warning.as_ref().filter(|_| !repeated) {
                         message_line(ui, w);
                     }
-                    if !repeated_messages && !quiet {
-                        for line in &messages {
+                    if !repeated_messages {
+                        for line in messages.iter().filter(|l| shown_when_quiet(ui, l)) {
                             message_line(ui, line);
                         }
                     }
@@ -1036,14 +1035,20 @@ fn print_view(view: &dyn View, ui: &Ui) -> Result<(), Output> {
     }
 }
 
+/// Whether a result's message line is said: `-q` says errors only, for
+/// one command and for each run of a `--watch` alike (a watcher's notes
+/// went on under `-q`: an outside check).
+fn shown_when_quiet(ui: &Ui, line: &str) -> bool {
+    ui.style.verbosity != Verbosity::Quiet || line.starts_with("error: ")
+}
+
 /// Prints a command's result; its exit code.
 fn finish(view: &dyn View, ui: &Ui) -> u8 {
     // On stderr with `-o json` too (the document carries them as well): a
     // log pipeline alerting on its level saw nothing of an invalid row
     // (an outside check). `-q`: errors only.
-    let quiet = ui.style.verbosity == Verbosity::Quiet;
     for line in view.messages() {
-        if !quiet || line.starts_with("error: ") {
+        if shown_when_quiet(ui, &line) {
             message_line(ui, &line);
         }
     }

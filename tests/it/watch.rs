@@ -120,6 +120,32 @@ fn signal(pid: u32, which: &str) {
 /// SIGTERM does: the run ends, the lease is given back, exit 0 (the
 /// default ended it at once, exit 129: an outside check).
 #[test]
+fn quiet_is_errors_only_for_a_watcher_too() {
+    let emu = crate::cli::converged_c();
+    clusterctl(&emu, &["strategy", "pause", "c", "--reason", "maintenance"]).ok();
+    let watched = |extra: &[&str]| {
+        let mut args = vec!["-o", "json"];
+        args.extend_from_slice(extra);
+        let mut d = Daemon::watching(&emu.url(), &args);
+        let started = Instant::now();
+        while d.documents().len() < 2 && started.elapsed() < Duration::from_secs(30) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(d.documents().len() >= 2, "{}", d.output());
+        let (code, _) = d.terminate(Duration::from_secs(10));
+        assert_eq!(code, 0, "{}", d.output());
+        d.output()
+    };
+    let said = watched(&[]);
+    assert!(
+        said.contains("note: cluster c (u2): paused (maintenance)"),
+        "{said}"
+    );
+    let quiet = watched(&["-q"]);
+    assert!(!quiet.contains("note:"), "{quiet}");
+}
+
+#[test]
 fn a_hangup_stops_a_watcher_gracefully() {
     let emu = crate::cli::converged_c();
     let mut d = Daemon::watching(&emu.url(), &["-o", "json"]);
