@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::{CommandError, Context};
 use crate::model::{ClusterId, Snapshot};
 use crate::plan::rows::{self, Code, Severity};
-use crate::plan::{rules, Selection};
+use crate::plan::{rules, Selection, SelectionError};
 
 /// One problem, with the cluster it belongs to.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -108,8 +108,17 @@ pub fn check_snapshot(snap: &Snapshot, selection: &Selection) -> CheckReport {
 /// `check`: read-only.
 pub async fn check(ctx: &Context, selection: &Selection) -> Result<CheckReport, CommandError> {
     let snap = crate::exec::Backend::snapshot(&mut ctx.backend()).await?;
-    selection
-        .check(&snap, true, true)
-        .map_err(|e| CommandError::Usage(e.to_string()))?;
+    selection.check(&snap, true, true).map_err(|e| {
+        // mz-clusterctl had no `check`: its `--cluster` is no hint here.
+        let e = match e {
+            SelectionError::NoStrategies { arg, cluster, .. } => SelectionError::NoStrategies {
+                arg,
+                cluster,
+                reference_hint: false,
+            },
+            e => e,
+        };
+        CommandError::Usage(e.to_string())
+    })?;
     Ok(check_snapshot(&snap, selection))
 }

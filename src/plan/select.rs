@@ -36,12 +36,13 @@ pub enum SelectionError {
     /// was mended one run at a time).
     NoSuchClusters { unknown: Vec<(String, String)> },
     /// `--cluster X`: the cluster exists but has no strategy rows (the
-    /// Python tool's `--cluster` named the session's cluster: said unless
-    /// the session already runs on it, `runs_on_it`).
+    /// Python tool's `--cluster` named the session's cluster: said with
+    /// `reference_hint`, for the commands it had, unless the session
+    /// already runs on that cluster).
     NoStrategies {
         arg: String,
         cluster: String,
-        runs_on_it: bool,
+        reference_hint: bool,
     },
 }
 
@@ -83,7 +84,7 @@ impl std::fmt::Display for SelectionError {
             SelectionError::NoStrategies {
                 arg,
                 cluster,
-                runs_on_it: true,
+                reference_hint: false,
             } => write!(
                 f,
                 "--cluster {arg}: cluster {cluster} has no strategies, so nothing is selected \
@@ -92,7 +93,7 @@ impl std::fmt::Display for SelectionError {
             SelectionError::NoStrategies {
                 arg,
                 cluster,
-                runs_on_it: false,
+                reference_hint: true,
             } => write!(
                 f,
                 "--cluster {arg}: cluster {cluster} has no strategies, so nothing is selected. \
@@ -252,7 +253,7 @@ impl Selection {
                     no_strategies.get_or_insert(SelectionError::NoStrategies {
                         arg: arg.to_string(),
                         cluster: format!("{} ({})", c.name, c.id),
-                        runs_on_it: snap.session_cluster.as_deref() == Some(c.name.as_str()),
+                        reference_hint: snap.session_cluster.as_deref() != Some(c.name.as_str()),
                     });
                 }
                 Some(_) => {}
@@ -443,7 +444,7 @@ mod tests {
             SelectionError::NoStrategies {
                 arg: "ops".into(),
                 cluster: "ops".into(),
-                runs_on_it,
+                reference_hint: !runs_on_it,
             }
             .to_string()
         };
@@ -615,7 +616,7 @@ mod tests {
         let no_rows = |arg: &str| SelectionError::NoStrategies {
             arg: arg.into(),
             cluster: "b (u2)".into(),
-            runs_on_it: false,
+            reference_hint: true,
         };
         assert_eq!(check(&["b"], true, false), Err(no_rows("b")));
         assert_eq!(check(&["a, b"], true, false), Err(no_rows("b")), "a and b");

@@ -80,6 +80,13 @@ fn old_cluster_flag_naming_the_session_cluster_fails_loudly() {
         "{}",
         run.all()
     );
+    // `check`, which mz-clusterctl did not have: no such advice either.
+    let run = clusterctl(&emu, &["check", "--cluster", "ops"]).code(64);
+    assert!(
+        run.stderr.contains("has no strategies") && !run.stderr.contains("mz-clusterctl"),
+        "{}",
+        run.all()
+    );
     assert!(emu.replicas("analytics").is_empty(), "nothing acted");
     // What the old line meant, written the new way.
     let run = clusterctl(&emu, &["apply", "--exec-cluster", "ops"]).ok();
