@@ -389,11 +389,32 @@ const UNSUPPORTED_KEYS: &[&str] = &["sslcert", "sslkey", "sslpassword"];
 /// Keys the driver knows whose values are secret: shown as `key=****`.
 const SECRET_KEYS: &[&str] = &["password", "sslpassword"];
 
-/// A key name shown as written: one the driver knows. Any other word may be
-/// part of a password split by a stray quote or space (`password=a'b c=d`
-/// reads `c` as a key), so it is masked with its value.
+/// libpq's keys the driver does not take, none of which holds a secret:
+/// named in its refusal ("unknown option `…`" hid `service`, and nothing
+/// said service files are not read: an outside check).
+const LIBPQ_ONLY_KEYS: &[&str] = &[
+    "service",
+    "passfile",
+    "requiressl",
+    "sslcrl",
+    "sslcrldir",
+    "sslsni",
+    "sslcompression",
+    "gssencmode",
+    "gsslib",
+    "krbsrvname",
+    "requirepeer",
+    "client_encoding",
+    "ssl_min_protocol_version",
+    "ssl_max_protocol_version",
+];
+
+/// A key name shown as written: one the driver knows, or a libpq key it
+/// does not. Any other word may be part of a password split by a stray
+/// quote or space (`password=a'b c=d` reads `c` as a key), so it is masked
+/// with its value.
 fn known_key(k: &str) -> bool {
-    SHOWN_KEYS.contains(&k) || SECRET_KEYS.contains(&k)
+    SHOWN_KEYS.contains(&k) || SECRET_KEYS.contains(&k) || LIBPQ_ONLY_KEYS.contains(&k)
 }
 
 const MASK: &str = "****";
@@ -723,7 +744,19 @@ fn driver_reason(e: &tokio_postgres::Error, url: &str) -> String {
             )
         }
         (false, Some(first)) => format!("{}`…`", &text[..first]),
-        _ => text,
+        _ => match parts
+            .iter()
+            .skip(1)
+            .step_by(2)
+            .find(|q| LIBPQ_ONLY_KEYS.contains(q))
+        {
+            Some(key) => format!(
+                "{text} (`{key}` is a libpq option this client does not read: service files, \
+                 passfiles and PGSERVICE are not read either; give the host, port, user, \
+                 database and sslmode in the URL, the password there or in PGPASSWORD)"
+            ),
+            None => text,
+        },
     };
     scrub(&text, url)
 }
@@ -1434,6 +1467,21 @@ mod tests {
                 && !err.contains("bogus"),
             "{err}"
         );
+        // A libpq option the driver does not take is named, and why.
+        for url in [
+            "postgres://u:secret@127.0.0.1/db?service=prod",
+            "service=prod password=secret",
+        ] {
+            let err = Connection::parse(url, Duration::from_secs(1))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("unknown option `service`")
+                    && err.contains("a libpq option this client does not read")
+                    && !err.contains("secret"),
+                "{url}: {err}"
+            );
+        }
         // Unencoded `/`, `?`, `#` and `:` are read as the driver reads them.
         let c = Connection::parse(
             "postgres://u:a/b?c#d:e@127.0.0.1:6875/db?sslmode=verify-full",
