@@ -471,9 +471,15 @@ fn apply(a: ApplyArgs, ui: &Ui) -> u8 {
             }
         };
         let code = tokio::select! {
-            code = run => code.map(Some),
-            // The temporary replica stays: the next apply drops it.
-            _ = shutdown.forced() => return Ok(None),
+            code = run => Some(code.map(Some)),
+            _ = shutdown.forced() => None,
+        };
+        let Some(code) = code else {
+            // The temporary replica stays: the next apply drops it. The
+            // statement under way was cancelled as the run was dropped:
+            // its request is given a moment to go out.
+            let _ = tokio::time::timeout(Duration::from_secs(2), ctx.db.cancels_sent()).await;
+            return Ok(None);
         };
         for w in session::finish(&ctx, session, true).await {
             tracing::warn!("{w}");

@@ -358,10 +358,17 @@ pub async fn apply(
     shutdown: &Shutdown,
 ) -> Result<Leased<Applied>, CommandError> {
     let started = Instant::now();
-    let result = shutdown
+    let result = match shutdown
         .bounded(apply_once(ctx, opts, Some(shutdown.flag())))
         .await
-        .unwrap_or_else(|| Err(abandoned()));
+    {
+        Some(result) => result,
+        None => {
+            // Its statement under way was cancelled as the run was dropped.
+            ctx.db.cancels_sent().await;
+            Err(abandoned())
+        }
+    };
     if let Some(path) = metrics_file {
         add_to_textfile(path, result.as_ref(), started.elapsed());
     }
@@ -497,6 +504,7 @@ pub async fn watch(
                  (the lease expires by itself; the next run settles an interrupted action)",
                 SHUTDOWN_GRACE.as_secs()
             );
+            ctx.db.cancels_sent().await;
             break;
         };
         if let Err(CommandError::Interrupted(e)) = &result {

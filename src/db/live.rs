@@ -151,6 +151,23 @@ pub struct LiveBackend<'a> {
     acted: bool,
     /// Giving the lease or the migration lock back ([`Self::releasing`]).
     releasing: bool,
+    /// A statement of `client` is under way: a backend dropped meanwhile
+    /// (a run abandoned at the shutdown grace) asks the server to cancel
+    /// it ([`Drop`]). A CREATE left running past its deadline after a
+    /// SIGTERM landed while the next run, judging by that deadline, sent
+    /// it again (an outside check).
+    in_flight: std::sync::atomic::AtomicBool,
+}
+
+impl Drop for LiveBackend<'_> {
+    fn drop(&mut self) {
+        if self.in_flight.load(std::sync::atomic::Ordering::SeqCst) {
+            if let Some(c) = self.client.take() {
+                tracing::info!("cancelling the statement under way (the run was abandoned)");
+                self.db.abandon(c);
+            }
+        }
+    }
 }
 
 /// An attempt of a run's write after `tried`, its deadline from the run's
@@ -206,6 +223,7 @@ impl<'a> LiveBackend<'a> {
             boot: None,
             acted: false,
             releasing: false,
+            in_flight: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -418,11 +436,13 @@ impl<'a> LiveBackend<'a> {
                         })
                     };
                     let signalled = self.signalled();
+                    let in_flight = &self.in_flight;
                     let lost = {
                         ran = true;
+                        in_flight.store(true, std::sync::atomic::Ordering::SeqCst);
                         let work = tokio::time::timeout(deadline, op(c, tried));
                         tokio::pin!(work);
-                        tokio::select! {
+                        let lost = tokio::select! {
                             r = &mut work => Ok(r.unwrap_or_else(|_| Err(timed_out()))),
                             // Nothing done yet: the statement (a read, or
                             // the lease's take, which a run that stops now
@@ -439,7 +459,9 @@ impl<'a> LiveBackend<'a> {
                                 let grace = self.db.cancel(c).await;
                                 Err((why, tokio::time::timeout(grace, &mut work).await))
                             }
-                        }
+                        };
+                        in_flight.store(false, std::sync::atomic::Ordering::SeqCst);
+                        lost
                     };
                     match lost {
                         Ok(r) => r,

@@ -321,6 +321,10 @@ pub struct Db {
     connect_timeout: Duration,
     /// For cancel requests.
     tls: tokio_postgres_rustls::MakeRustlsConnect,
+    /// Cancel requests sent in the background ([`Db::abandon`]): a run
+    /// abandoned at a shutdown waits for them before the process exits
+    /// ([`Db::cancels_sent`]), or the runtime's end dropped them unsent.
+    cancels: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
 }
 
 /// A pooled connection. Every statement clusterctl sends goes through these
@@ -434,6 +438,7 @@ impl Db {
                 .copied()
                 .unwrap_or(DEFAULT_CONNECT_TIMEOUT),
             tls,
+            cancels: Default::default(),
         })
     }
 
@@ -488,9 +493,25 @@ impl Db {
         let tls = self.tls.clone();
         let deadline = self.connect_timeout;
         discard(client);
-        tokio::spawn(async move {
+        let sent = tokio::spawn(async move {
             let _ = tokio::time::timeout(deadline, token.cancel_query(tls)).await;
         });
+        if let Ok(mut cancels) = self.cancels.lock() {
+            cancels.retain(|c| !c.is_finished());
+            cancels.push(sent);
+        }
+    }
+
+    /// Waits for the cancel requests [`Db::abandon`] sent (each bounded by
+    /// the connect deadline).
+    pub async fn cancels_sent(&self) {
+        let pending: Vec<_> = match self.cancels.lock() {
+            Ok(mut cancels) => cancels.drain(..).collect(),
+            Err(_) => Vec::new(),
+        };
+        for sent in pending {
+            let _ = sent.await;
+        }
     }
 
     /// Closes the pool's idle connections: after work was abandoned (a

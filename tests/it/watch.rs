@@ -1764,3 +1764,71 @@ fn status_watch_checks_the_session_cluster_and_makes_its_temporary_replica() {
     assert!(temporaries_anywhere(&emu).is_empty(), "{}", d.output());
     assert!(!d.output().contains("has no replicas"), "{}", d.output());
 }
+
+/// A run abandoned at the shutdown grace while its CREATE runs on the
+/// server (blocked there, not at the proxy) cancels it before it exits: the
+/// statement ran on past its deadline, landed after the next run had
+/// judged it not applied and sent it again (an outside check: a replica
+/// with two failed rows and no executed one).
+#[test]
+fn a_run_abandoned_at_the_shutdown_grace_cancels_its_statement() {
+    let emu = Emulator::start();
+    emu.create_cluster("c");
+    init_tables(&emu);
+    strategy(&emu, "c", "target_size", json!({"target_size": "25cc"}));
+    // Every DDL of the emulator takes this lock first: held here, the
+    // CREATE waits on the server.
+    let mut holder =
+        postgres::Client::connect(&emu.direct_url(), postgres::NoTls).expect("direct connection");
+    holder
+        .batch_execute("SELECT pg_advisory_lock(7463524, 1)")
+        .expect("take the DDL lock");
+    let waiting = || {
+        emu.query_one(
+            "SELECT count(*)::text FROM pg_stat_activity \
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .as_deref()
+            != Some("0")
+    };
+    let mut d = Daemon::start(&emu.url(), &["apply"]);
+    let started = Instant::now();
+    while !waiting() && started.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        waiting(),
+        "the CREATE never reached the server\n{}",
+        d.output()
+    );
+    let (code, _) = d.terminate(Duration::from_secs(60));
+    assert_eq!(code, 1, "{}", d.output());
+    assert!(
+        d.output().contains("did not finish within 25s"),
+        "{}",
+        d.output()
+    );
+    // Cancelled: nothing waits any more, and the lock's release makes
+    // nothing.
+    let gone = Instant::now();
+    while waiting() && gone.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!waiting(), "the CREATE still waits\n{}", d.output());
+    holder
+        .batch_execute("SELECT pg_advisory_unlock(7463524, 1)")
+        .expect("release the DDL lock");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(replica_names(&emu, "c").is_empty(), "{}", d.output());
+    // The next run past the intent's deadline makes it once, with one
+    // executed row (before it, the cluster is left alone: it may run).
+    let mut next = clusterctl(&emu, &["apply"]).ok();
+    let after = Instant::now();
+    while replica_names(&emu, "c").is_empty() && after.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(500));
+        next = clusterctl(&emu, &["apply"]).ok();
+    }
+    assert_eq!(replica_names(&emu, "c"), ["r_25cc"], "{}", next.all());
+    let executed: Vec<_> = audit(&emu, "c").into_iter().filter(|row| row.1).collect();
+    assert_eq!(executed.len(), 1, "{executed:?}\n{}", next.all());
+}
