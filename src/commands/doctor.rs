@@ -167,6 +167,9 @@ pub async fn doctor(ctx: &Context) -> Result<DoctorReport, CommandError> {
     snapshot_opts.exec_cluster = Some(sc.name.clone());
     let store = &ctx.store;
     let mut tables_missing = None;
+    // Another tool's table of one of our names, as the read found it: said
+    // by the tables' finding (the catalog's answer there is the fuller).
+    let mut not_ours = None;
     // Refused (a privilege on our tables missing, most likely): doctor
     // goes on to say which, instead of failing on it.
     let mut unreadable = None;
@@ -184,6 +187,10 @@ pub async fn doctor(ctx: &Context) -> Result<DoctorReport, CommandError> {
             Ok(s) => Some(s),
             Err(crate::db::DbError::TablesMissing { where_, .. }) => {
                 tables_missing = Some(where_);
+                None
+            }
+            Err(crate::db::DbError::NotOurs { tables }) => {
+                not_ours = Some(tables);
                 None
             }
             // A statement refused (a privilege); a missing or newer schema
@@ -222,9 +229,17 @@ pub async fn doctor(ctx: &Context) -> Result<DoctorReport, CommandError> {
         .or(sc.role.clone());
     // Table privileges and the lease are read once every table exists.
     let no_tables = tables_missing.is_some();
+    let foreign = not_ours.is_some();
     let complete = if session_problem.is_none() {
-        let (found, complete) =
-            table_findings(ctx, &mut backend, &env, role.as_deref(), tables_missing).await;
+        let (found, complete) = table_findings(
+            ctx,
+            &mut backend,
+            &env,
+            role.as_deref(),
+            tables_missing,
+            not_ours,
+        )
+        .await;
         findings.extend(found);
         complete
     } else {
@@ -260,9 +275,10 @@ pub async fn doctor(ctx: &Context) -> Result<DoctorReport, CommandError> {
     let made_up = snap.as_ref().is_some_and(|s| !s.sizes.credits_known());
     // Why the rate is not known: the snapshot needs our tables (it blamed
     // the catalog, which it read: an outside check).
-    let unread = match no_tables {
-        true => "it is read with clusterctl's tables, which do not exist yet",
-        false => "it is read with the catalog, which doctor could not read",
+    let unread = match (no_tables, foreign) {
+        (true, _) => "it is read with clusterctl's tables, which do not exist yet",
+        (false, true) => "it is read with clusterctl's tables, one of which is another tool's",
+        (false, false) => "it is read with the catalog, which doctor could not read",
     };
     findings.extend(credit_findings(&env, region_credits, made_up, unread));
     // Whether our tables are there or not: a first install into a second
@@ -638,16 +654,43 @@ fn role_findings(env: &Environment) -> Vec<Finding> {
 
 /// What the first `apply` still has to create (all of clusterctl's tables,
 /// or the two mz-clusterctl lacked after a migration from it), and whether
-/// our role may: `apply` fails on its first statement otherwise. With
-/// whether every table is there.
+/// our role may: `apply` fails on its first statement otherwise; or a
+/// table of another tool's under one of our names (`not_ours`: as the
+/// snapshot's read found it, when the catalog cannot say). With whether
+/// every table is there.
 async fn table_findings(
     ctx: &Context,
     backend: &mut crate::db::live::LiveBackend<'_>,
     env: &Environment,
     role: Option<&str>,
     missing: Option<String>,
+    not_ours: Option<Vec<migrate::Foreign>>,
 ) -> (Vec<Finding>, bool) {
     let store = &ctx.store;
+    // Another tool's table of one of our names: the tables' one finding.
+    // The first apply "creates" nothing over it (IF NOT EXISTS), and every
+    // command fails on it (doctor said the tables were to be created, and
+    // that they could not be read).
+    let foreign = backend
+        .retrying("checking the columns of clusterctl's tables", async |c| {
+            migrate::not_ours(store, c).await
+        })
+        .await
+        .ok()
+        .filter(|t| !t.is_empty())
+        .or(not_ours);
+    if let Some(tables) = foreign {
+        let f = finding(
+            Level::Blocker,
+            "tables",
+            format!(
+                "{}: apply, init and every command that reads the tables refuse it",
+                migrate::Foreign::said(&tables)
+            ),
+            Some(migrate::Foreign::fix(&tables)),
+        );
+        return (vec![f], false);
+    }
     let init = ctx.store.init_command();
     let init = format!("{init} (or have an admin run the SQL of `{init} --print`)");
     let init = init.as_str();

@@ -225,8 +225,8 @@ fn replicas_sql_of(crash_window: Duration, param: Option<&str>) -> String {
             format!("AND cluster_id = {p}"),
             format!("AND r2.cluster_id = {p}"),
             format!(
-                "AND replica_id IN (SELECT id FROM mz_catalog.mz_cluster_replicas \
-                 WHERE cluster_id = {p})"
+                "AND replica_id IN (SELECT cr.id FROM mz_catalog.mz_cluster_replicas AS cr \
+                 WHERE cr.cluster_id = {p})"
             ),
             format!("WHERE r.cluster_id = {p}"),
         ),

@@ -447,7 +447,7 @@ pub(crate) async fn seed(
     let sql = format!(
         "INSERT INTO {t} (name, holder, expires_at) \
          SELECT $1::text, '', TIMESTAMPTZ '1970-01-01 00:00:00+00' \
-         WHERE NOT EXISTS (SELECT 1 FROM {t} WHERE name = $1::text)",
+         WHERE NOT EXISTS (SELECT 1 FROM {t} AS l WHERE l.name = $1::text)",
         t = store.table(LEASE)
     );
     execute_text(c, &sql, &[&name.to_string()]).await

@@ -535,24 +535,42 @@ impl<'a> LiveBackend<'a> {
         }
     }
 
-    /// Our tables found missing ([`DbError::TablesMissing`]) may be the
-    /// `--schema` missing, which PostgreSQL says the same way: asked here
-    /// ([`catalog::missing_schema`], retried), the one place for every
-    /// command, so nobody runs `init` on a typo. Any other error, or one
-    /// the question cannot settle, is returned as it is.
+    /// What a statement on our tables found missing, explained by the
+    /// catalog, the one place for every command. Our tables found missing
+    /// ([`DbError::TablesMissing`]) may be the `--schema` missing, which
+    /// PostgreSQL says the same way ([`catalog::missing_schema`]), so
+    /// nobody runs `init` on a typo. A column found missing
+    /// ([`DbError::NotOurs`], the one the server named) is a table of
+    /// another tool's: every such table is named with every column it
+    /// lacks ([`super::migrate::not_ours`]), so one fix does. Each question
+    /// is retried; any other error, or one the question cannot settle, is
+    /// returned as it is.
     pub async fn explain_missing(&mut self, e: DbError) -> DbError {
-        if !matches!(e, DbError::TablesMissing { .. }) {
-            return e;
-        }
         let store = self.store;
-        let schema = self
-            .retrying("checking the schema", async |c| {
-                catalog::missing_schema(c, store).await
-            })
-            .await;
-        match schema {
-            Ok(Some(missing)) => missing,
-            _ => e,
+        match e {
+            DbError::TablesMissing { .. } => {
+                let schema = self
+                    .retrying("checking the schema", async |c| {
+                        catalog::missing_schema(c, store).await
+                    })
+                    .await;
+                match schema {
+                    Ok(Some(missing)) => missing,
+                    _ => e,
+                }
+            }
+            DbError::NotOurs { .. } => {
+                let foreign = self
+                    .retrying("checking the columns of clusterctl's tables", async |c| {
+                        super::migrate::not_ours(store, c).await
+                    })
+                    .await;
+                match foreign {
+                    Ok(tables) if !tables.is_empty() => DbError::NotOurs { tables },
+                    _ => e,
+                }
+            }
+            e => e,
         }
     }
 

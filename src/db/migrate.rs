@@ -49,13 +49,154 @@ fn statements_of(sql: &str) -> impl Iterator<Item = String> {
         .into_iter()
 }
 
+/// The columns of the table that records applied migrations.
+const MIGRATIONS_COLUMNS: &str =
+    "(version INT NOT NULL, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL)";
+
 /// The statement creating the table that records applied migrations
 /// (also printed by `init --print`).
 pub fn migrations_table_statement(store: &Store) -> String {
     format!(
-        "CREATE TABLE IF NOT EXISTS {} (version INT NOT NULL, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS {} {MIGRATIONS_COLUMNS}",
         store.table(MIGRATIONS)
     )
+}
+
+/// A table named as one of ours that lacks columns ours has: another
+/// tool's, of the same name. `CREATE TABLE IF NOT EXISTS` leaves it as it
+/// is, so a migration over it would create nothing and say it did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Foreign {
+    /// Quoted, with its schema when `--schema` names one, as every message
+    /// names our tables.
+    pub table: String,
+    /// The columns ours has that it lacks, in the migration's order
+    /// (empty: the server said a column was missing without naming it).
+    pub missing: Vec<String>,
+}
+
+impl Foreign {
+    /// What is wrong (the fix is [`Foreign::fix`]).
+    pub fn said(tables: &[Foreign]) -> String {
+        match tables {
+            [one] => format!(
+                "table {} is not clusterctl's: it lacks {} that clusterctl's has (another \
+                 tool's table of the same name?); clusterctl neither reads nor writes it",
+                one.table,
+                match one.missing.len() {
+                    0 => "columns".to_string(),
+                    n => format!(
+                        "the column{} {}",
+                        crate::model::plural(n),
+                        one.missing.join(", ")
+                    ),
+                }
+            ),
+            _ => {
+                let each: Vec<String> = tables
+                    .iter()
+                    .map(|f| format!("{} (no {})", f.table, f.missing.join(", ")))
+                    .collect();
+                format!(
+                    "tables {} are not clusterctl's: they lack columns that clusterctl's have \
+                     (another tool's tables of the same names?); clusterctl neither reads nor \
+                     writes them",
+                    each.join(", ")
+                )
+            }
+        }
+    }
+
+    /// What to do about them.
+    pub fn fix(tables: &[Foreign]) -> String {
+        let (that, holds) = match tables.len() {
+            1 => ("that table", "it holds"),
+            _ => ("those tables", "they hold"),
+        };
+        format!(
+            "rename or drop {that} (after keeping what {holds}), or give clusterctl a schema \
+             of its own with --schema NAME (`clusterctl init --schema NAME` creates it and the \
+             tables)"
+        )
+    }
+}
+
+/// Each table of ours, unquoted, with the columns its migration creates
+/// (the migrations table's too): what a table of that name must have to
+/// be ours.
+fn our_columns() -> Vec<(String, Vec<String>)> {
+    let mut ours = vec![(MIGRATIONS.to_string(), column_names(MIGRATIONS_COLUMNS))];
+    for (_, _, sql) in MIGRATION_FILES {
+        ours.extend(created(sql));
+    }
+    ours
+}
+
+/// Needs: information_schema.columns (Materialize's is over mz_columns,
+/// mz_objects and mz_schemas and lists every relation; PostgreSQL's lists
+/// those the role holds a privilege on). The tables of ours that exist but
+/// lack columns ours has ([`Foreign`]), read in one statement. A table the
+/// catalog shows no column of is not judged (missing, or not visible to
+/// this role): the statements that read it say what it is.
+pub async fn not_ours(store: &Store, c: &Client) -> Result<Vec<Foreign>, DbError> {
+    let ours = our_columns();
+    let names: Vec<String> = ours.iter().map(|(t, _)| ddl::literal(t)).collect();
+    let sql = format!(
+        "SELECT table_name::text, column_name::text FROM information_schema.columns \
+         WHERE table_schema::text = coalesce($1, current_schema()::text) \
+         AND table_name::text IN ({})",
+        names.join(", ")
+    );
+    let schema = store.schema().map(str::to_string);
+    let rows = c
+        .query_typed(&sql, &[(&schema, tokio_postgres::types::Type::TEXT)])
+        .await
+        .map_err(|e| DbError::query("checking the columns of clusterctl's tables", &e))?;
+    let found: Vec<(String, String)> = rows
+        .iter()
+        .filter_map(|r| Some((r.try_get(0).ok()?, r.try_get(1).ok()?)))
+        .collect();
+    Ok(foreign(store, &ours, &found))
+}
+
+/// Of `ours` (each table with its columns), those `found` (table, column
+/// pairs of the catalog) shows with a column missing.
+fn foreign(
+    store: &Store,
+    ours: &[(String, Vec<String>)],
+    found: &[(String, String)],
+) -> Vec<Foreign> {
+    ours.iter()
+        .filter_map(|(table, columns)| {
+            let has: Vec<&str> = found
+                .iter()
+                .filter(|(t, _)| t == table)
+                .map(|(_, c)| c.as_str())
+                .collect();
+            let missing: Vec<String> = columns
+                .iter()
+                .filter(|c| !has.contains(&c.as_str()))
+                .cloned()
+                .collect();
+            (!has.is_empty() && !missing.is_empty()).then(|| Foreign {
+                table: store.table(table),
+                missing,
+            })
+        })
+        .collect()
+}
+
+/// [`not_ours`] as an error, retried; nothing when every table of that
+/// name is ours.
+async fn refuse_foreign(backend: &mut LiveBackend<'_>) -> Result<(), DbError> {
+    let store = backend.store();
+    let tables = backend
+        .retrying(CHECKING, async |c| not_ours(store, c).await)
+        .await?;
+    match tables.is_empty() {
+        true => Ok(()),
+        false => Err(DbError::NotOurs { tables }),
+    }
 }
 
 /// What the migrations table says.
@@ -371,6 +512,10 @@ pub async fn run(backend: &mut LiveBackend<'_>, create_schema: bool) -> Result<V
         (Recorded::NoSchema, _) => return Err(missing_schema(store)),
         (Recorded::NoTable, _) => {}
     }
+    // Before any table is made: over another tool's table of one of our
+    // names, `IF NOT EXISTS` made nothing, the migration was recorded, and
+    // every command then failed on a column (an outside check).
+    refuse_foreign(backend).await?;
     let applied = under_the_lock(backend, async |c| apply_missing(store, c).await).await?;
     Ok(applied.unwrap_or_default())
 }
@@ -585,7 +730,12 @@ async fn apply_missing(store: &Store, c: &Client) -> Result<Vec<i32>, DbError> {
 /// EXISTS`, a seed `WHERE NOT EXISTS`). `init` found every migration
 /// recorded and did nothing, though the error of every other command told
 /// to run it. Returns the tables made again.
+///
+/// A table of ours another tool made ([`Foreign`]) is refused here too,
+/// every migration recorded or not: `init` never says all is well over
+/// tables every other command fails on.
 pub async fn remake_missing(backend: &mut LiveBackend<'_>) -> Result<Vec<String>, DbError> {
+    refuse_foreign(backend).await?;
     let store = backend.store();
     let missing = missing_tables(backend).await?;
     if missing.is_empty() {
@@ -670,20 +820,41 @@ pub fn init_sql(store: &Store, schema: Option<&str>, role: &str) -> String {
     s
 }
 
-/// Tables a migration creates, for their GRANTs.
-/// Read from the statements as written, before the schema is put in: a
-/// schema's quoted name may hold a space (`"my schema"`), which cut the
-/// table's name short.
+/// Tables a migration creates, for their GRANTs, quoted as the other
+/// GRANTs are.
 fn created_tables(store: &Store, sql: &str) -> Vec<String> {
+    created(sql)
+        .into_iter()
+        .map(|(name, _)| store.table(&name))
+        .collect()
+}
+
+/// Tables a migration creates, unquoted, each with its columns. Read from
+/// the statements as written, before the schema is put in: a schema's
+/// quoted name may hold a space (`"my schema"`), which cut the table's
+/// name short.
+fn created(sql: &str) -> Vec<(String, Vec<String>)> {
     statements_of(sql)
         .filter_map(|stmt| {
             let rest = stmt
                 .strip_prefix("CREATE TABLE IF NOT EXISTS ")?
                 .strip_prefix(SCHEMA_PLACEHOLDER)?;
             let name = rest.split([' ', '(']).next()?;
-            // Quoted as the other GRANTs are.
-            Some(store.table(name))
+            Some((name.to_string(), column_names(rest)))
         })
+        .collect()
+}
+
+/// The column names of a `CREATE TABLE`'s column list (`(name TYPE …,
+/// …)`): each entry's first word. Our migrations' defaults hold no comma.
+fn column_names(definition: &str) -> Vec<String> {
+    let Some((_, list)) = definition.split_once('(') else {
+        return Vec::new();
+    };
+    let list = list.rsplit_once(')').map_or(list, |(l, _)| l);
+    list.split(',')
+        .filter_map(|column| column.split_whitespace().next())
+        .map(str::to_string)
         .collect()
 }
 
@@ -744,6 +915,105 @@ mod tests {
         assert!(
             sql.contains("GRANT SELECT, INSERT, UPDATE ON \"my schema\".\"clusterctl_lease\" TO"),
             "{sql}"
+        );
+    }
+
+    /// What a table must have to be ours is read from the migrations
+    /// (one place): every table, the migrations table's too.
+    #[test]
+    fn each_table_of_ours_has_the_columns_its_migration_creates() {
+        let ours = our_columns();
+        let of = |t: &str| {
+            ours.iter()
+                .find(|(name, _)| name == t)
+                .map(|(_, c)| c.join(" "))
+                .unwrap_or_default()
+        };
+        assert_eq!(of(STRATEGIES), "cluster_id strategy_type config updated_at");
+        assert_eq!(of(STATE), "cluster_id state_version payload updated_at");
+        assert_eq!(
+            of(ACTIONS),
+            "action_id cluster_id action_sql decision_ctx executed error_message created_at"
+        );
+        assert_eq!(of(MIGRATIONS), "version name applied_at");
+        assert_eq!(of("clusterctl_lease"), "name holder expires_at acquired_at");
+        assert_eq!(ours.len(), 5, "{ours:?}");
+    }
+
+    /// Another tool's table of one of our names: named with what it
+    /// lacks. A table with every column ours has (more are harmless), or
+    /// none the catalog shows (missing, or not visible to the role), is
+    /// not judged.
+    #[test]
+    fn a_table_of_our_name_without_our_columns_is_anothers() {
+        let store = Store::new(Some("qa".into()));
+        let ours = our_columns();
+        let rows = |t: &str, cols: &[&str]| -> Vec<(String, String)> {
+            cols.iter()
+                .map(|c| (t.to_string(), c.to_string()))
+                .collect()
+        };
+        let mut found = rows(STRATEGIES, &["name", "settings", "updated_at"]);
+        found.extend(rows(
+            STATE,
+            &[
+                "cluster_id",
+                "state_version",
+                "payload",
+                "updated_at",
+                "extra",
+            ],
+        ));
+        found.extend(rows("unrelated", &["x"]));
+        let foreign = foreign(&store, &ours, &found);
+        assert_eq!(
+            foreign,
+            [Foreign {
+                table: "\"qa\".\"mz_cluster_strategies\"".into(),
+                missing: vec!["cluster_id".into(), "strategy_type".into(), "config".into()],
+            }]
+        );
+        let e = DbError::NotOurs { tables: foreign };
+        assert!(!e.transient());
+        let said = e.to_string();
+        assert!(
+            said.starts_with(
+                "table \"qa\".\"mz_cluster_strategies\" is not clusterctl's: it lacks the \
+                 columns cluster_id, strategy_type, config that clusterctl's has"
+            ) && said.contains("rename or drop that table")
+                && said.contains("--schema NAME"),
+            "{said}"
+        );
+    }
+
+    /// Several tables, or a column the server did not name: each said.
+    #[test]
+    fn foreign_tables_are_each_named() {
+        let one = |t: &str, missing: &[&str]| Foreign {
+            table: format!("\"{t}\""),
+            missing: missing.iter().map(|c| c.to_string()).collect(),
+        };
+        let both = [
+            one(STATE, &["payload"]),
+            one(super::super::store::LEASE, &["holder", "expires_at"]),
+        ];
+        let said = DbError::NotOurs {
+            tables: both.to_vec(),
+        }
+        .to_string();
+        assert!(
+            said.starts_with(
+                "tables \"mz_cluster_strategy_state\" (no payload), \"clusterctl_lease\" (no \
+                 holder, expires_at) are not clusterctl's"
+            ) && said.contains("rename or drop those tables (after keeping what they hold)"),
+            "{said}"
+        );
+        let unnamed = Foreign::said(&[one(STATE, &[])]);
+        assert!(
+            unnamed.starts_with(
+                "table \"mz_cluster_strategy_state\" is not clusterctl's: it lacks columns that"
+            ),
+            "{unnamed}"
         );
     }
 

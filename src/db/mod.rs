@@ -55,6 +55,13 @@ pub enum DbError {
         /// `clusterctl init`, with the `--schema` the tables are in.
         init: String,
     },
+    /// Tables named as ours that another tool made: they lack columns ours
+    /// have ([`migrate::not_ours`]). `CREATE TABLE IF NOT EXISTS` leaves
+    /// such a table as it is, so a migration "made" nothing and every
+    /// command then failed on a column; clusterctl neither reads nor writes
+    /// them.
+    #[error("{}: {}", migrate::Foreign::said(.tables), migrate::Foreign::fix(.tables))]
+    NotOurs { tables: Vec<migrate::Foreign> },
     /// The schema `--schema` names does not exist (`migrate::missing_schema`).
     #[error("{context}: {reason}")]
     SchemaMissing { context: String, reason: String },
@@ -131,7 +138,8 @@ impl DbError {
             | DbError::Interrupted { .. }
             | DbError::SchemaMissing { .. }
             | DbError::SchemaNewer { .. }
-            | DbError::TablesMissing { .. } => false,
+            | DbError::TablesMissing { .. }
+            | DbError::NotOurs { .. } => false,
         }
     }
 }
@@ -214,6 +222,33 @@ impl Missing {
             None
         }
     }
+}
+
+/// The column a statement named that its table lacks, as the server says
+/// it: PostgreSQL `column "c" does not exist` (42703; `column t.c does not
+/// exist` when qualified), Materialize the same words under XX000
+/// (catalog reference §2.5: match on the text there). On our tables, the
+/// sign of a table of that name that another tool made
+/// ([`store::missing_or`]). Empty when the server said 42703 in other
+/// words.
+pub fn unknown_column(e: &tokio_postgres::Error) -> Option<String> {
+    let d = e.as_db_error()?;
+    let named = column_named(d.message());
+    match d.code() == &tokio_postgres::error::SqlState::UNDEFINED_COLUMN {
+        true => Some(named.unwrap_or_default()),
+        false => named,
+    }
+}
+
+/// The column of a "column … does not exist" message, unqualified and
+/// unquoted.
+fn column_named(message: &str) -> Option<String> {
+    let named = message
+        .strip_prefix("column ")?
+        .strip_suffix(" does not exist")?
+        .trim_matches('"');
+    let bare = named.rsplit_once('.').map_or(named, |(_, c)| c);
+    Some(bare.trim_matches('"').to_string())
 }
 
 /// Transient: connection refused/reset/closed, I/O errors, and server
@@ -602,7 +637,25 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[cfg(test)]
 mod tests {
-    use super::{tls_hint, DbClock};
+    use super::{column_named, tls_hint, DbClock};
+
+    /// Both servers' words, bare or qualified; other errors are not it.
+    #[test]
+    fn the_column_a_server_says_is_missing_is_read_bare() {
+        for (message, column) in [
+            (r#"column "cluster_id" does not exist"#, Some("cluster_id")),
+            ("column s.cluster_id does not exist", Some("cluster_id")),
+            (
+                r#"column "s.cluster_id" does not exist"#,
+                Some("cluster_id"),
+            ),
+            (r#"column "Odd Name" does not exist"#, Some("Odd Name")),
+            (r#"relation "t" does not exist"#, None),
+            ("unknown catalog item 't'", None),
+        ] {
+            assert_eq!(column_named(message).as_deref(), column, "{message}");
+        }
+    }
 
     /// A deadline counts from the latest the database's time can be: from
     /// when the read was sent. Counted from its answer, a slow read (a

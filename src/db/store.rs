@@ -519,7 +519,8 @@ impl Store {
                  AND (updated_at < $1::text::timestamptz OR updated_at IS NULL \
                       OR (updated_at > $1::text::timestamptz AND updated_at > now())) \
                  AND cluster_id IN ({}) \
-                 AND cluster_id IN (SELECT cluster_id FROM {table} WHERE updated_at = $1::text::timestamptz)",
+                 AND cluster_id IN (SELECT n.cluster_id FROM {table} AS n \
+                   WHERE n.updated_at = $1::text::timestamptz)",
                 placeholders(2, ids.len())
             );
             let mut delete_params = vec![at_text.clone()];
@@ -921,8 +922,8 @@ impl Store {
     fn prunable(&self) -> String {
         format!(
             "NOT ({}) AND a.action_id NOT IN \
-             (SELECT action_id FROM ({}) AS kept) AND a.action_id NOT IN \
-             (SELECT action_id FROM ({}) AS suspensions)",
+             (SELECT kept.action_id FROM ({}) AS kept) AND a.action_id NOT IN \
+             (SELECT suspensions.action_id FROM ({}) AS suspensions)",
             open_sql("a."),
             self.last_resizes_sql(),
             self.last_suspensions_rows_sql()
@@ -1078,10 +1079,16 @@ impl Store {
     /// `schema` (its `mz_cluster_strategies`): acted on by two controllers
     /// at once, each under its own lease. Empty when that table cannot be
     /// read (or has none in common).
+    ///
+    /// Every column of the subquery is qualified: over a table of ours
+    /// without `cluster_id` (another tool's), a bare `cluster_id` was the
+    /// outer row's, always in the list, and every cluster of the other
+    /// installation was said to be acted on by two controllers (an outside
+    /// check). Qualified, that table fails the statement instead.
     pub async fn shared_with(&self, c: &Client, schema: &str) -> Result<Vec<ClusterId>, DbError> {
         let sql = format!(
             "SELECT DISTINCT o.cluster_id FROM {}.{} AS o \
-             WHERE o.cluster_id IN (SELECT cluster_id FROM {}) ORDER BY 1",
+             WHERE o.cluster_id IN (SELECT s.cluster_id FROM {} AS s) ORDER BY 1",
             ddl::ident(schema),
             ddl::ident(STRATEGIES),
             self.table(STRATEGIES)
@@ -1181,7 +1188,7 @@ impl Store {
         format!(
             "{} SELECT action_id FROM last WHERE action_id IS NOT NULL \
              UNION ALL SELECT action_id FROM created \
-             WHERE action_id IS NOT NULL AND cluster_id IN (SELECT cluster_id FROM newest)",
+             WHERE action_id IS NOT NULL AND cluster_id IN (SELECT n.cluster_id FROM newest AS n)",
             self.suspension_rows("")
         )
     }
@@ -1561,8 +1568,8 @@ impl Store {
         let sql = format!(
             "INSERT INTO {table} (cluster_id, state_version, payload, updated_at) \
              SELECT $1::text, {STATE_VERSION}, $2::text::jsonb, $3::text::timestamptz \
-             WHERE NOT EXISTS (SELECT 1 FROM {table} \
-             WHERE cluster_id = $1::text AND state_version = {STATE_VERSION}) AND {}",
+             WHERE NOT EXISTS (SELECT 1 FROM {table} AS s \
+             WHERE s.cluster_id = $1::text AND s.state_version = {STATE_VERSION}) AND {}",
             a.in_time(&mut params)
         );
         let n = execute_text(c, &sql, &params)
@@ -1881,9 +1888,11 @@ pub const DOCTOR_HINT: &str = "`clusterctl doctor` prints the GRANT this role ne
 
 /// A failed statement on our table `table`, as every reader says it: our
 /// tables missing ([`DbError::TablesMissing`]), the `--schema` missing, a
+/// column missing (the table is another tool's, [`DbError::NotOurs`]), a
 /// privilege missing (pointing at `doctor`, which names the GRANT), or the
 /// statement's own error. Whether a missing table is really a missing
-/// schema (PostgreSQL says the relation is missing for both) is asked by
+/// schema (PostgreSQL says the relation is missing for both), and every
+/// column a table of another tool's lacks, are asked by
 /// `LiveBackend::explain_missing`.
 pub fn missing_or(
     e: &tokio_postgres::Error,
@@ -1898,6 +1907,18 @@ pub fn missing_or(
             init: store.init_command(),
         },
         Some(super::Missing::Schema) => super::migrate::missing_schema(store),
+        // Only the column the server named, of the table the statement is
+        // about: what the catalog says of all of them is asked where it
+        // can be (`explain_missing`).
+        None if super::unknown_column(e).is_some() => DbError::NotOurs {
+            tables: vec![super::migrate::Foreign {
+                table: store.table(table),
+                missing: super::unknown_column(e)
+                    .filter(|c| !c.is_empty())
+                    .into_iter()
+                    .collect(),
+            }],
+        },
         // A write of the strategy rows is an operator's (`strategy set`,
         // `rm`, `mv`, `pause`): `doctor` checks what `apply` needs, which
         // reads them only.

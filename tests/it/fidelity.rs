@@ -749,6 +749,173 @@ fn a_table_dropped_by_hand_is_named_and_its_fix_recreates_it() {
     }
 }
 
+/// Another tool's table under one of our names, in the schema given.
+fn foreign_strategies_table(emu: &Emulator, schema: &str) {
+    emu.sql(&format!(
+        "CREATE SCHEMA {schema}; \
+         CREATE TABLE {schema}.mz_cluster_strategies (name text, settings jsonb); \
+         INSERT INTO {schema}.mz_cluster_strategies VALUES ('theirs', '{{}}')"
+    ));
+}
+
+/// Says the table is another tool's, the columns it lacks and the way
+/// out, on one `error:` line, exit 1.
+#[track_caller]
+fn says_not_ours(run: &Run, table: &str, lacks: &str) {
+    assert_eq!(run.code, 1, "{}", run.all());
+    let errors: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("error:"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{}", run.all());
+    assert!(
+        errors[0].contains(&format!("table {table} is not clusterctl's"))
+            && errors[0].contains(&format!(
+                "it lacks the columns {lacks} that clusterctl's has"
+            ))
+            && errors[0].contains("rename or drop that table")
+            && errors[0].contains("--schema NAME"),
+        "{}",
+        run.all()
+    );
+}
+
+/// A `--schema` holding another tool's `mz_cluster_strategies` (columns
+/// `name`, `settings`): `init` said it created clusterctl's tables and
+/// exited 0 (`CREATE TABLE IF NOT EXISTS` skipped that one), then every
+/// command failed on `column "cluster_id" does not exist` (an outside
+/// check). `init` and `apply` refuse before creating anything, and the
+/// reading commands name the table and what it lacks. Their table is left
+/// as it was.
+#[test]
+fn init_refuses_another_tools_table_of_our_name() {
+    let emu = Emulator::start();
+    foreign_strategies_table(&emu, "qa");
+    let lacks = "cluster_id, strategy_type, config, updated_at";
+    for args in [
+        &["init", "--schema", "qa"][..],
+        &["apply", "--schema", "qa"],
+    ] {
+        let run = clusterctl(&emu, args);
+        says_not_ours(&run, r#""qa"."mz_cluster_strategies""#, lacks);
+        assert!(!run.stdout.contains("Created"), "{args:?}: {}", run.all());
+    }
+    assert_eq!(
+        emu.query_one("SELECT count(*)::text FROM pg_tables WHERE schemaname = 'qa'"),
+        Some("1".into()),
+        "nothing created beside it"
+    );
+    for args in [
+        &["dry-run", "--schema", "qa"][..],
+        &["status", "--schema", "qa"],
+        &["check", "--schema", "qa"],
+        &["strategy", "ls", "--schema", "qa"],
+    ] {
+        says_not_ours(
+            &clusterctl(&emu, args),
+            r#""qa"."mz_cluster_strategies""#,
+            lacks,
+        );
+    }
+    assert_eq!(
+        emu.query_one("SELECT name FROM qa.mz_cluster_strategies"),
+        Some("theirs".into())
+    );
+    // Renamed away, as the error says: init makes ours.
+    emu.sql("ALTER TABLE qa.mz_cluster_strategies RENAME TO their_strategies");
+    clusterctl(&emu, &["init", "--schema", "qa"]).ok();
+    clusterctl(&emu, &["dry-run", "--schema", "qa"]).ok();
+}
+
+/// Every migration recorded, and then one of our tables replaced by
+/// another tool's of the same name: `init` (which found nothing to do)
+/// refuses, and a command reading that table names it (not the strategies
+/// table every read starts with) with every column it lacks, not only the
+/// one the server named.
+#[test]
+fn a_table_of_ours_replaced_by_anothers_is_named_by_init_and_every_reader() {
+    let emu = Emulator::start();
+    init_tables(&emu);
+    emu.create_hydrated_cluster("c", "r1", "25cc");
+    emu.sql(
+        "ALTER TABLE mz_cluster_strategy_state RENAME TO our_state; \
+         CREATE TABLE mz_cluster_strategy_state (cluster_id text, note text)",
+    );
+    let lacks = "state_version, payload, updated_at";
+    says_not_ours(
+        &clusterctl(&emu, &["init"]),
+        r#""mz_cluster_strategy_state""#,
+        lacks,
+    );
+    says_not_ours(
+        &clusterctl(&emu, &["dry-run"]),
+        r#""mz_cluster_strategy_state""#,
+        lacks,
+    );
+}
+
+/// `doctor` over a `--schema` holding another tool's
+/// `mz_cluster_strategies`, beside an installation in `public`: one
+/// blocker saying the table is not ours, with the fix. It said the first
+/// apply would create the tables (it creates nothing over that one), that
+/// they could not be read (pointing at a privileges finding it never
+/// made), and that every cluster of `public` had strategy rows in both
+/// installations, acted on by two controllers: the subquery's bare
+/// `cluster_id`, absent from that table, was the outer row's (an outside
+/// check).
+#[test]
+fn doctor_says_once_that_a_table_of_our_name_is_anothers() {
+    let emu = Emulator::start();
+    emu.create_cluster("ops");
+    emu.add_replica("ops", "r1", "25cc");
+    emu.set_replica_online("ops", "r1");
+    init_tables(&emu);
+    for name in ["c1", "c2"] {
+        emu.create_cluster(name);
+        strategy(&emu, name, "target_size", json!({"target_size": "25cc"}));
+    }
+    foreign_strategies_table(&emu, "qa");
+    let doc = clusterctl(
+        &emu,
+        &[
+            "doctor",
+            "--schema",
+            "qa",
+            "--exec-cluster",
+            "ops",
+            "-o",
+            "json",
+        ],
+    )
+    .code(3)
+    .json();
+    let findings = doc["result"]["findings"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let tables: Vec<_> = findings.iter().filter(|f| f["topic"] == "tables").collect();
+    assert_eq!(tables.len(), 1, "{doc:#}");
+    let message = tables[0]["message"].as_str().unwrap_or_default();
+    assert!(
+        tables[0]["level"] == "blocker"
+            && message.contains(r#"table "qa"."mz_cluster_strategies" is not clusterctl's"#)
+            && message.contains("cluster_id, strategy_type, config, updated_at")
+            && tables[0]["fix"]
+                .as_str()
+                .is_some_and(|f| f.contains("rename or drop that table")),
+        "{doc:#}"
+    );
+    let all = doc.to_string();
+    for wrong in [
+        "the first apply creates",
+        "could not be read",
+        "strategy rows here and in schema",
+    ] {
+        assert!(!all.contains(wrong), "{wrong}: {doc:#}");
+    }
+}
+
 /// `doctor --print-sql` hands an admin what fixes a role's privileges and
 /// ownership as one script: run as it is, the role's doctor finds nothing
 /// left to block apply. A cluster whose name holds a newline is escaped in
