@@ -454,7 +454,7 @@ impl<B: Backend> Run<'_, B> {
                 }
             }
             // A completed suspension's state went with its first intent.
-            if completed && !state_goes_first(cp) {
+            if completed && !cp.state_goes_first() {
                 if let Some(state) = &cp.new_state {
                     states.push((cp.cluster_id.clone(), (**state).clone()));
                 }
@@ -538,7 +538,7 @@ impl<B: Backend> Run<'_, B> {
             // intent, before any replica is dropped: lost after the drops (a
             // kill, a cut connection) it would leave nothing to wake with.
             let early: Vec<(ClusterId, serde_json::Value)> = match &cp.new_state {
-                Some(state) if i == 0 && state_goes_first(cp) => {
+                Some(state) if i == 0 && cp.state_goes_first() => {
                     vec![(cp.cluster_id.clone(), (**state).clone())]
                 }
                 _ => Vec::new(),
@@ -787,13 +787,6 @@ fn outcomes_due(
             || pending.iter().any(|o| !o.executed)
             || since.is_some_and(|t| now - t >= OUTCOMES_WAIT)
             || next.kind == ActionKind::SetSize)
-}
-
-/// A suspension's new state (what the cluster wakes with) is written with
-/// its first action's intent, before any replica is dropped, not at the
-/// end of the run: lost after the drops, nothing would wake the cluster.
-pub(crate) fn state_goes_first(cp: &ClusterPlan) -> bool {
-    cp.suspending && cp.new_state.is_some() && !cp.actions.is_empty()
 }
 
 /// A deterministic id per (run, cluster, action): a retried audit write

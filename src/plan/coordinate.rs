@@ -220,7 +220,7 @@ pub(super) fn plan_cluster(
     if opts.new_state {
         cp.new_state =
             new_state(state, &configs, &slots, snap.now, not_taken.as_ref()).map(Box::new);
-        if crate::exec::state_goes_first(&cp) {
+        if cp.state_goes_first() {
             cp.state_before = Some(Box::new(state.clone()));
         }
     }

@@ -357,6 +357,15 @@ pub struct Plan {
 }
 
 impl ClusterPlan {
+    /// A suspension's new state (what the cluster wakes with) is written
+    /// with its first action's intent, before any replica is dropped, not
+    /// at the end of the run: lost after the drops, nothing would wake the
+    /// cluster (the executor's rule; the plan keeps the state before it
+    /// for then, [`ClusterPlan::state_before`]).
+    pub fn state_goes_first(&self) -> bool {
+        self.suspending && self.new_state.is_some() && !self.actions.is_empty()
+    }
+
     /// Holds `held` back until `until`: each becomes pending work with its
     /// reason (`reason_of`), the cluster's new state is not written (it
     /// assumed they ran), and its next decision comes by then. The one
