@@ -269,9 +269,6 @@ pub(super) fn hold_for_late_drops(
     cluster: &crate::model::Cluster,
     now: DateTime<Utc>,
 ) {
-    let Some(last) = late.iter().max_by_key(|l| l.until) else {
-        return;
-    };
     let named: Vec<&str> = late.iter().map(|l| l.replica.as_str()).collect();
     let still_there = named.iter().any(|n| cluster.replica(n).is_some());
     let held_back = |a: &super::Action| match a.kind {
@@ -283,39 +280,51 @@ pub(super) fn hold_for_late_drops(
         .into_iter()
         .partition(held_back);
     cp.actions = kept;
-    if held.is_empty() {
+    // The late DROP that holds each action: a create, the one of its name;
+    // a drop, the latest of those whose replica is still there (the reason
+    // named the latest of all, another replica's, with its time).
+    let holder = |a: &super::Action| -> Option<&LateDrop> {
+        late.iter()
+            .filter(|l| match a.kind {
+                ActionKind::CreateReplica => l.replica == a.replica,
+                _ => cluster.replica(&l.replica).is_some(),
+            })
+            .max_by_key(|l| l.until)
+    };
+    let Some(until) = held.iter().filter_map(holder).map(|l| l.until).max() else {
+        cp.actions.extend(held);
         return;
-    }
-    let sent = last
-        .sent
-        .map(|t| {
-            format!(
-                " sent at {}",
-                t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-            )
-        })
-        .unwrap_or_default();
-    let until = last
-        .until
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let dropped = crate::ddl::ident(&last.replica);
-    let why = |a: &super::Action| match a.kind {
-        ActionKind::CreateReplica => format!(
-            "a DROP of {dropped}{sent} whose run gave up on it may still reach the server until \
-             {until} (a network can deliver it late): a replica made under that name before \
-             would be dropped by it"
-        ),
-        _ => format!(
-            "a DROP of {dropped}{sent} whose run gave up on it may still reach the server until \
-             {until} (a network can deliver it late): no other replica is dropped before, or \
-             the cluster could be left with none"
-        ),
+    };
+    let why = |a: &super::Action| {
+        let Some(l) = holder(a) else {
+            return String::new();
+        };
+        let sent = l
+            .sent
+            .map(|t| {
+                format!(
+                    " sent at {}",
+                    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                )
+            })
+            .unwrap_or_default();
+        let until = l.until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let dropped = crate::ddl::ident(&l.replica);
+        match a.kind {
+            ActionKind::CreateReplica => format!(
+                "a DROP of {dropped}{sent} whose run gave up on it may still reach the server \
+                 until {until} (a network can deliver it late): a replica made under that name \
+                 before would be dropped by it"
+            ),
+            _ => format!(
+                "a DROP of {dropped}{sent} whose run gave up on it may still reach the server \
+                 until {until} (a network can deliver it late): no other replica is dropped \
+                 before, or the cluster could be left with none"
+            ),
+        }
     };
     let reason = held.last().map(&why).unwrap_or_default();
-    let doubt = InDoubt {
-        reason,
-        until: last.until,
-    };
+    let doubt = InDoubt { reason, until };
     wait_out(cp, held, doubt, why, now);
 }
 

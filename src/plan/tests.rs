@@ -2273,6 +2273,42 @@ fn a_drop_given_up_on_holds_the_other_drops_until_it_cannot_land() {
     }
 }
 
+/// Two DROPs given up on, of two names: a create of one name is held by
+/// the DROP of that name, and says so with its time (it named the later
+/// DROP, of the other replica, and that one's end: an outside check).
+#[test]
+fn a_held_create_names_the_late_drop_of_its_own_name() {
+    let late = crate::plan::doubt::LATE_DELIVERY.as_secs() as i64;
+    let mut s = snap(
+        vec![cluster(
+            "u2",
+            "c",
+            vec![replica(1, "r_100cc", "100cc", true)],
+        )],
+        vec![row("u2", "target_size", json!({"target_size": "25cc"}))],
+    );
+    let gave_up = |replica: &str, ago: i64| {
+        let mut r = unfinished("u2", "drop_replica", replica, ago, Some(30.0));
+        r.dropped_since = true;
+        r
+    };
+    s.unfinished = vec![gave_up("r_25cc", 300), gave_up("r_50cc", 120)];
+    let p = plan(&s, &PlanOptions::default());
+    let cp = only(&p);
+    assert!(cp.actions.is_empty(), "{cp:#?}");
+    assert_eq!(
+        crate::strategy::testutil::due(&cp.waiting),
+        [("create r_25cc (25cc)", Some((late + 31 - 300) as u64))]
+    );
+    let reason = &cp.waiting[0].reason;
+    assert!(
+        reason.contains("a DROP of \"r_25cc\"") && !reason.contains("r_50cc"),
+        "{reason}"
+    );
+    let doubt = cp.in_doubt.as_ref().expect("in doubt");
+    assert_eq!(doubt.until, now() + Duration::seconds(late + 31 - 300));
+}
+
 #[test]
 fn a_drop_whose_cluster_is_gone_holds_the_cluster_made_under_its_name() {
     // The DROP was sent as `DROP CLUSTER REPLICA "c"."r_50cc"` on u2; u2
