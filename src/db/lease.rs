@@ -782,7 +782,10 @@ impl Beat {
                     return;
                 }
                 Err(e) => {
-                    tracing::warn!("renewing the lease: {e}; trying again on a fresh connection");
+                    tracing::warn!(
+                        "{}; trying again on a fresh connection",
+                        super::live::in_context("renewing the lease", &e)
+                    );
                     if let Some(c) = self.client.take() {
                         self.db.abandon(c);
                     }

@@ -877,8 +877,9 @@ impl<'a> LiveBackend<'a> {
 
 /// `what: e` for a retry's log line, unless `e` already begins with `what`
 /// (an error built with the step's own context, as most are): the context
-/// is said once, not "running DDL: running DDL: …".
-fn in_context(what: &str, e: &impl std::fmt::Display) -> String {
+/// is said once, not "running DDL: running DDL: …" (nor the lease's
+/// renewal "renewing the lease: renewing the lease: …": an outside check).
+pub(super) fn in_context(what: &str, e: &impl std::fmt::Display) -> String {
     let e = e.to_string();
     match e.strip_prefix(what) {
         Some(rest) if rest.starts_with(':') => e,
