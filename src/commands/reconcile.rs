@@ -286,9 +286,9 @@ pub async fn apply_once(
             let settled = backend.settle_unfinished(&plan, &run_id).await?;
             if settled > 0 {
                 tracing::warn!(
-                "{settled} action(s) of another run had no recorded outcome (killed, cut off, or \
-                 not recorded yet); settled from the catalog"
-            );
+                    "{settled} action(s) of another run had no recorded outcome (killed, cut off, \
+                 no answer in time, or not recorded yet); settled from the catalog"
+                );
             }
             log_decisions(&plan);
             let exec = ExecOptions {

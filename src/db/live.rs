@@ -683,8 +683,8 @@ impl<'a> LiveBackend<'a> {
                     // Not "killed" alone: a live run's row whose effect is
                     // already visible is settled too (a watcher's temporary
                     // replica, seen 30 ms after its intent: an outside check).
-                    "{} (the run was killed, lost the database, or had not recorded it yet); \
-                     run {run_id} found it {}",
+                    "{} (the run was killed, got no answer to it, lost the database, or had \
+                     not recorded it yet); run {run_id} found it {}",
                     super::store::SETTLED_PREFIX,
                     if s.executed { "applied" } else { "not applied" }
                 )),
