@@ -46,6 +46,13 @@ pub enum SelectionError {
     },
 }
 
+/// A name as typed, as the messages repeat it: as a shell takes it (`'upper
+/// case'`), a control character escaped (a selection's ESC reached the
+/// terminal, and `upper case` read as two words: an outside check).
+fn typed(arg: &str) -> String {
+    crate::model::printable(&crate::model::shell_value(arg))
+}
+
 impl std::fmt::Display for SelectionError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -55,19 +62,24 @@ impl std::fmt::Display for SelectionError {
                 by_flag: true,
             } => write!(
                 f,
-                "--cluster {arg}: no cluster has that name or id{hint}; \
-                 --cluster takes exact names or ids, --filter-clusters REGEX a pattern"
+                "--cluster {}: no cluster has that name or id{hint}; \
+                 --cluster takes exact names or ids, --filter-clusters REGEX a pattern",
+                typed(arg)
             ),
             SelectionError::NoSuchCluster {
                 arg,
                 hint,
                 by_flag: false,
-            } => write!(f, "cluster {arg}: no cluster has that name or id{hint}"),
+            } => write!(
+                f,
+                "cluster {}: no cluster has that name or id{hint}",
+                typed(arg)
+            ),
             SelectionError::NoSuchClusters { unknown } => {
                 let shown: Vec<String> = unknown
                     .iter()
                     .take(UNKNOWN_SHOWN)
-                    .map(|(arg, hint)| format!("{arg}{hint}"))
+                    .map(|(arg, hint)| format!("{}{hint}", typed(arg)))
                     .collect();
                 let more = match unknown.len().saturating_sub(UNKNOWN_SHOWN) {
                     0 => String::new(),
@@ -87,8 +99,9 @@ impl std::fmt::Display for SelectionError {
                 reference_hint: false,
             } => write!(
                 f,
-                "--cluster {arg}: cluster {cluster} has no strategies, so nothing is selected \
-                 (--cluster selects the clusters to manage)"
+                "--cluster {}: cluster {cluster} has no strategies, so nothing is selected \
+                 (--cluster selects the clusters to manage)",
+                typed(arg)
             ),
             SelectionError::NoStrategies {
                 arg,
@@ -99,7 +112,8 @@ impl std::fmt::Display for SelectionError {
                 "--cluster {arg}: cluster {cluster} has no strategies, so nothing is selected. \
                  --cluster selects the clusters to manage; in mz-clusterctl it named the cluster \
                  to run queries on, which is --exec-cluster {arg} here (see README, \
-                 \"Migrating from mz-clusterctl\")"
+                 \"Migrating from mz-clusterctl\")",
+                arg = typed(arg)
             ),
         }
     }
@@ -435,6 +449,28 @@ mod tests {
             said("zzz", false),
             "cluster zzz: no cluster has that name or id; `clusterctl status --all` lists the \
              user clusters"
+        );
+    }
+
+    /// A name as typed is repeated as a shell takes it, a control
+    /// character escaped.
+    #[test]
+    fn a_selection_is_repeated_as_a_shell_takes_it() {
+        let said = |arg: &str, by_flag: bool| {
+            SelectionError::NoSuchCluster {
+                arg: arg.into(),
+                hint: String::new(),
+                by_flag,
+            }
+            .to_string()
+        };
+        assert!(said("upper case", true).starts_with("--cluster 'upper case': no cluster"));
+        assert!(said(" spaced", false).starts_with("cluster ' spaced': no cluster"));
+        assert!(said("plain", true).starts_with("--cluster plain: no cluster"));
+        let esc = said("nope\u{1b}[2Jx", true);
+        assert!(
+            esc.starts_with("--cluster 'nope\\u{1b}[2Jx':") && !esc.contains('\u{1b}'),
+            "{esc}"
         );
     }
 
