@@ -1795,8 +1795,12 @@ impl Store {
     }
 
     /// The clusters the audit trail knows by one of `args`, as an id or as
-    /// the name its rows recorded (`decision_ctx->>'cluster'`): a dropped
-    /// cluster's rows keep both. `(id, recorded name)`, one per pair.
+    /// the name its rows recorded (`decision_ctx->>'cluster'`; a wipe's,
+    /// each of its `clusters`): a dropped cluster's rows keep both. `(id,
+    /// recorded name)`, one per pair. A wipe's names count too: a cluster
+    /// renamed to NAME, wiped, then dropped, had no row of its own under
+    /// NAME, and `history --cluster NAME` left its wipe out (an outside
+    /// check).
     pub async fn audited_clusters(
         &self,
         c: &Client,
@@ -1806,10 +1810,19 @@ impl Store {
             return Ok(Vec::new());
         }
         let ph = placeholders(1, args.len());
+        let table = self.table(ACTIONS);
+        // Hand-written rows may hold anything: only an array's objects.
         let sql = format!(
-            "SELECT DISTINCT cluster_id, decision_ctx->>'cluster' FROM {} \
-             WHERE cluster_id IN ({ph}) OR decision_ctx->>'cluster' IN ({ph})",
-            self.table(ACTIONS)
+            "SELECT cluster_id, decision_ctx->>'cluster' FROM {table} \
+             WHERE cluster_id IN ({ph}) OR decision_ctx->>'cluster' IN ({ph}) \
+             UNION \
+             SELECT w.c->>'id', w.c->>'name' FROM {table} AS a, \
+             jsonb_array_elements(CASE WHEN jsonb_typeof(a.decision_ctx->'clusters') = 'array' \
+             THEN a.decision_ctx->'clusters' ELSE '[]'::jsonb END) AS w (c) \
+             WHERE a.decision_ctx->>'kind' = {} AND jsonb_typeof(w.c) = 'object' \
+             AND w.c->>'id' IS NOT NULL \
+             AND (w.c->>'id' IN ({ph}) OR w.c->>'name' IN ({ph}))",
+            ddl::literal(WIPE_KIND)
         );
         let rows = c
             .query_typed(&sql, &text_params(args))

@@ -329,6 +329,55 @@ fn a_wipe_names_the_cluster_as_a_shell_takes_it() {
     );
 }
 
+/// A cluster renamed to `wb`, wiped, then dropped (and another made as
+/// `wb`): `history --cluster wb` shows that wipe, which named it `wb`
+/// (its own rows were all under its earlier name: the wipe was left out,
+/// an outside check).
+#[test]
+fn a_wipe_of_a_cluster_renamed_to_a_name_is_that_names_history() {
+    let emu = Emulator::start();
+    emu.create_cluster("wb_old");
+    init_tables(&emu);
+    strategy(
+        &emu,
+        "wb_old",
+        "target_size",
+        json!({"target_size": "25cc"}),
+    );
+    clusterctl(&emu, &["apply"]).ok();
+    let mz = |sql: &str| {
+        postgres::Client::connect(&emu.url(), postgres::NoTls)
+            .expect("connect")
+            .batch_execute(sql)
+            .expect(sql);
+    };
+    mz("ALTER CLUSTER wb_old RENAME TO wb");
+    clusterctl(&emu, &["wipe-state", "--cluster", "wb", "--yes"]).ok();
+    mz("DROP CLUSTER wb CASCADE");
+    emu.create_cluster("wb");
+    let doc = clusterctl(&emu, &["history", "--cluster", "wb", "-o", "json"])
+        .ok()
+        .json();
+    let kinds: Vec<&str> = doc["result"]["entries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["kind"].as_str())
+        .collect();
+    assert_eq!(kinds, ["wipe_state"], "{doc:#}");
+    // Its earlier name has what it did under it.
+    let doc = clusterctl(&emu, &["history", "--cluster", "wb_old", "-o", "json"])
+        .ok()
+        .json();
+    let kinds: Vec<&str> = doc["result"]["entries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["kind"].as_str())
+        .collect();
+    assert!(kinds.contains(&"create_replica"), "{doc:#}");
+}
+
 #[test]
 fn wipe_state_is_audited_once_per_run_and_history_shows_it() {
     let emu = three_with_state();
