@@ -173,8 +173,12 @@ pub(super) fn plan_cluster(
     cp.waiting = waiting_of(cluster, &desired, snap.now);
     cp.alerts.append(&mut desired.alerts);
     if cp.alerts.is_empty() {
-        cp.alerts
-            .extend(nothing_serves_a_loop(cluster, &desired, snap.now));
+        cp.alerts.extend(nothing_serves_a_loop(
+            cluster,
+            &desired,
+            &snap.sizes,
+            snap.now,
+        ));
     }
     let (actions, moot, not_taken) = if cluster.managed {
         managed_actions(snap, opts, cluster, state, &configs, &desired, &mut cp)
@@ -306,6 +310,7 @@ fn waiting_of(
 fn nothing_serves_a_loop(
     cluster: &Cluster,
     desired: &Desired,
+    sizes: &crate::model::SizeCatalog,
     now: DateTime<Utc>,
 ) -> Option<String> {
     if desired.suspending.is_some()
@@ -321,14 +326,28 @@ fn nothing_serves_a_loop(
         .iter()
         .find(|r| desired.replicas.contains_key(&r.name) && r.crash_looping(now))?;
     let size = r.size.as_ref().map_or("?", |s| s.0.as_str());
-    let fix = match r.crash.ooms > 0 {
-        true => format!(
+    // A larger size the plan keeps or makes is on its way: no advice to
+    // raise what was raised (it told to, while the raise hydrated: an
+    // outside check).
+    let raised = desired
+        .replicas
+        .iter()
+        .filter(|(name, _)| name.as_str() != r.name)
+        .find(|(_, d)| r.size.as_ref().is_some_and(|s| sizes.above(&d.size, s)));
+    let fix = match (raised, r.crash.ooms > 0) {
+        (Some((name, d)), _) => format!(
+            "{name} ({}) is on its way and serves once it is hydrated",
+            d.size
+        ),
+        (None, true) => format!(
             "{size} is probably too small for this cluster's workload: raise the size its \
              strategy asks for (target_size, schedule), or let shrink_to_fit choose it"
         ),
-        false => "look at the replica's status history (mz_cluster_replica_status_history) for \
+        (None, false) => {
+            "look at the replica's status history (mz_cluster_replica_status_history) for \
                   why it crashes"
-            .to_string(),
+                .to_string()
+        }
     };
     Some(format!(
         "{}; no other replica serves, so the cluster's users wait: {fix}",

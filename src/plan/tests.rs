@@ -3002,6 +3002,32 @@ fn a_crash_loop_with_nothing_else_serving_is_an_alert() {
     assert_eq!(cp.state(), PlanState::Attention);
     let p = looping(true);
     assert!(only(&p).alerts.is_empty(), "{:?}", only(&p).alerts);
+    // The strategy asks for a larger size already, on its way: said so,
+    // not to raise it (an outside check).
+    let mut r = replica(1, "r1", "25cc", false);
+    r.crash = CrashInfo {
+        crashes: 7,
+        ooms: 7,
+        last_crash: Some(now() - Duration::minutes(2)),
+        first_crash: None,
+    };
+    let rows = vec![row("u2", "target_size", json!({"target_size": "200cc"}))];
+    for raised in [
+        vec![r.clone()],
+        vec![r, replica(2, "r_200cc", "200cc", false)],
+    ] {
+        let p = plan(
+            &snap(vec![cluster("u2", "c", raised)], rows.clone()),
+            &PlanOptions::default(),
+        );
+        let alerts = &only(&p).alerts;
+        assert!(
+            alerts.len() == 1
+                && alerts[0].contains("r_200cc (200cc) is on its way")
+                && !alerts[0].contains("too small"),
+            "{alerts:?}"
+        );
+    }
 }
 
 /// A managed cluster that goes idle while an operator's resize is in
