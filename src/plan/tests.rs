@@ -1900,15 +1900,22 @@ fn a_partial_resume_is_completed_while_the_burst_serves() {
     assert!(st.get("resuming").is_none(), "{st}");
 }
 
-#[test]
-fn a_burst_serving_beside_an_oom_looping_replica_raises_an_alert() {
-    let mut normal = replica(1, "r_25cc", "25cc", false);
-    normal.crash = CrashInfo {
-        crashes: 9,
-        ooms: 9,
+/// A replica not hydrated, OOM-killed `kills` times, the last two minutes
+/// ago: in a loop.
+fn oom_looping(n: u64, name: &str, size: &str, kills: u32) -> Replica {
+    let mut r = replica(n, name, size, false);
+    r.crash = CrashInfo {
+        crashes: kills,
+        ooms: kills,
         last_crash: Some(now() - Duration::minutes(2)),
         first_crash: None,
     };
+    r
+}
+
+#[test]
+fn a_burst_serving_beside_an_oom_looping_replica_raises_an_alert() {
+    let normal = oom_looping(1, "r_25cc", "25cc", 9);
     let c = cluster(
         "u2",
         "c",
@@ -2973,14 +2980,7 @@ fn the_plan_waits_for_the_new_target_not_an_old_one_still_hydrating() {
 #[test]
 fn a_crash_loop_with_nothing_else_serving_is_an_alert() {
     let looping = |hydrated_other: bool| {
-        let mut r = replica(1, "r1", "25cc", false);
-        r.crash = CrashInfo {
-            crashes: 7,
-            ooms: 7,
-            last_crash: Some(now() - Duration::minutes(2)),
-            first_crash: None,
-        };
-        let mut replicas = vec![r];
+        let mut replicas = vec![oom_looping(1, "r1", "25cc", 7)];
         if hydrated_other {
             replicas.push(replica(2, "r2", "25cc", true));
         }
@@ -3004,13 +3004,7 @@ fn a_crash_loop_with_nothing_else_serving_is_an_alert() {
     assert!(only(&p).alerts.is_empty(), "{:?}", only(&p).alerts);
     // The strategy asks for a larger size already, on its way: said so,
     // not to raise it (an outside check).
-    let mut r = replica(1, "r1", "25cc", false);
-    r.crash = CrashInfo {
-        crashes: 7,
-        ooms: 7,
-        last_crash: Some(now() - Duration::minutes(2)),
-        first_crash: None,
-    };
+    let r = oom_looping(1, "r1", "25cc", 7);
     let rows = vec![row("u2", "target_size", json!({"target_size": "200cc"}))];
     for raised in [
         vec![r.clone()],
