@@ -402,6 +402,10 @@ fn apply(a: ApplyArgs, ui: &Ui) -> u8 {
                 return Err(reconcile::failed_to_start(file, e, started.elapsed()));
             }
             Err(e @ CommandError::Interrupted(_)) => return Err(e),
+            // A flag the region refuses (`--create-replica` of a size it
+            // does not offer): refused as by every other command (the
+            // run went on without its replica: an outside check).
+            Err(e @ CommandError::Usage(_)) => return Err(e),
             Err(e) => {
                 tracing::debug!("session cluster not checked: {e}");
                 if e.db_error().is_some_and(|d| d.transient()) {
@@ -1034,8 +1038,14 @@ fn print_view(view: &dyn View, ui: &Ui) -> Result<(), Output> {
         let text = view.text(&ui.style);
         // A script written to a file is run as written: a name's control
         // character escaped there named another object (an outside check).
-        if view.is_script() && !std::io::stdout().is_terminal() {
-            return emit(text.as_bytes());
+        // On a terminal, colour off: its escape sequences would be kept,
+        // and a name's with them (`ESC[8m` concealed the rest of a
+        // statement: an outside check).
+        if view.is_script() {
+            return match std::io::stdout().is_terminal() {
+                false => emit(text.as_bytes()),
+                true => emit(render::terminal_safe(&text, false).as_bytes()),
+            };
         }
         emit(render::terminal_safe(&text, ui.style.table.color).as_bytes())
     }

@@ -603,6 +603,18 @@ pub async fn read_settings(c: &Client) -> Result<Settings, DbError> {
     })
 }
 
+/// `allowed_cluster_replica_sizes` alone (empty: every size; also where
+/// the release has no such setting).
+pub(super) async fn allowed_sizes(c: &Client) -> Result<Vec<String>, DbError> {
+    let r = c
+        .query_typed("SHOW allowed_cluster_replica_sizes", &[])
+        .await;
+    Ok(match optional(r, "reading a setting")? {
+        Ok(rows) => shown(&rows).map(|v| size_list(&v)).unwrap_or_default(),
+        Err(_) => Vec::new(),
+    })
+}
+
 /// `allowed_cluster_replica_sizes` as `SHOW` prints it: identifiers
 /// separated by commas, each double-quoted (`"25cc", "50cc"`, an embedded
 /// `"` doubled); empty when every size is allowed.

@@ -164,20 +164,27 @@ pub async fn inspect(
 }
 
 /// The replica sizes the region offers (`mz_cluster_replica_sizes`,
-/// cheapest first), read before a temporary replica is made: a size it
-/// does not offer is said up front, not sent (the refused CREATE could not
-/// be audited on a session cluster without a replica, and the next run
-/// called it killed: an outside check).
+/// cheapest first, those `allowed_cluster_replica_sizes` allows), read
+/// before a temporary replica is made: a size it does not offer is said up
+/// front, not sent (the refused CREATE could not be audited on a session
+/// cluster without a replica, and the next run called it killed: an
+/// outside check).
 pub async fn offered_sizes(c: &Client) -> Result<Vec<String>, DbError> {
-    let rows = c
-        .query_typed(
+    let (rows, allowed) = tokio::join!(
+        c.query_typed(
             "SELECT size FROM mz_catalog.mz_cluster_replica_sizes \
              ORDER BY credits_per_hour, size",
             &[],
-        )
-        .await
-        .map_err(|e| DbError::query("reading the replica sizes", &e))?;
-    Ok(rows.iter().filter_map(|r| r.try_get(0).ok()).collect())
+        ),
+        super::catalog::allowed_sizes(c)
+    );
+    let rows = rows.map_err(|e| DbError::query("reading the replica sizes", &e))?;
+    let allowed = allowed?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| r.try_get::<_, String>(0).ok())
+        .filter(|s| allowed.is_empty() || allowed.contains(s))
+        .collect())
 }
 
 /// `CREATE CLUSTER REPLICA cluster.name (SIZE = size)`.

@@ -253,8 +253,9 @@ fn resize(
         ResizeForm::Restart => {
             return Err(format!(
                 "not resizable to {size} on this release without downtime (graceful resize \
-                 needs v26.35 or later, or enable_zero_downtime_cluster_reconfiguration); set \
-                 \"allow_downtime\": true in its strategy to resize with a restart"
+                 needs v26.35 or later with enable_background_alter_cluster on, or \
+                 enable_zero_downtime_cluster_reconfiguration); set \"allow_downtime\": true in \
+                 its strategy to resize with a restart"
             ))
         }
     };

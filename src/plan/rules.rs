@@ -318,8 +318,8 @@ impl ResizeForm {
                  graceful, the statement waits for the new replicas"
             }
             ResizeForm::Restart => {
-                "no graceful resize on this release: ALTER CLUSTER … SET (SIZE) restarts the \
-                 cluster (downtime), done only where a strategy sets allow_downtime"
+                "no bounded graceful resize on this release with these settings: ALTER CLUSTER \
+                 … SET (SIZE) is done only where a strategy sets allow_downtime"
             }
         }
     }
@@ -332,11 +332,17 @@ pub fn resize_form(env: &Environment) -> ResizeForm {
     match env.version_number() {
         Some(v) if v >= BACKGROUND_RESIZE_SINCE => {
             // Self-managed installs may keep background mode off: the plain
-            // statement then waits (for a day by default), so bound it.
-            if s.enable_background_alter_cluster == Some(false) {
-                ResizeForm::WaitUntilReady
-            } else {
-                ResizeForm::Background
+            // statement then waits (for a day by default), so bound it,
+            // with `WAIT UNTIL READY`, which the zero-downtime flag gates
+            // there too (sent without it, it was refused: an outside
+            // check); without either, nothing bounds a graceful resize.
+            match (
+                s.enable_background_alter_cluster,
+                s.enable_zero_downtime_cluster_reconfiguration,
+            ) {
+                (Some(false), Some(true)) => ResizeForm::WaitUntilReady,
+                (Some(false), _) => ResizeForm::Restart,
+                _ => ResizeForm::Background,
             }
         }
         Some(_) => match s.enable_zero_downtime_cluster_reconfiguration {
@@ -797,10 +803,22 @@ mod tests {
                 env(Some("v26.40.2 (abc)"), None, None),
                 Background,
             ),
+            // `WAIT UNTIL READY` is gated by the zero-downtime flag there
+            // too: without it, refused (an outside check).
             (
-                "background switched off",
-                env(Some("v26.35.0"), None, Some(false)),
+                "background switched off, zero-downtime on",
+                env(Some("v26.35.0"), Some(true), Some(false)),
                 WaitUntilReady,
+            ),
+            (
+                "background switched off, zero-downtime off or unknown",
+                env(Some("v26.35.0"), None, Some(false)),
+                Restart,
+            ),
+            (
+                "background switched off, zero-downtime off",
+                env(Some("v26.35.0"), Some(false), Some(false)),
+                Restart,
             ),
             (
                 "blocking release",

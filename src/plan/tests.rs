@@ -369,7 +369,7 @@ fn a_managed_resize_takes_the_form_the_release_supports() {
     // A resize keeps the replication factor in every form: target_size's
     // "one replica of the size" was planned as REPLICATION FACTOR 1 after a
     // blocking resize of an HA cluster, and kept at 2 in the background form.
-    for (version, zero_downtime) in [("v26.35.0", None), ("v26.1.0", Some(true))] {
+    for (version, zero_downtime) in [("v26.35.0", Some(true)), ("v26.1.0", Some(true))] {
         let mut s = snap(
             vec![managed(2, "25cc", true)],
             vec![row("u2", "target_size", json!({"target_size": "100cc"}))],

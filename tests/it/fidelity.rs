@@ -256,6 +256,36 @@ fn a_temporary_replica_of_a_size_not_offered_is_refused_up_front() {
             .as_deref(),
         Some("0")
     );
+    // `apply` alike: it went on without its replica, acting (an outside
+    // re-check).
+    emu.create_hydrated_cluster("c", "r1", "25cc");
+    strategy(&emu, "c", "target_size", json!({"target_size": "50cc"}));
+    let run = clusterctl(
+        &emu,
+        &["apply", "--exec-cluster", "ops", "--create-replica", "80cc"],
+    )
+    .code(64);
+    assert!(
+        run.stderr
+            .contains("--create-replica 80cc: not a replica size"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(emu.stats().ddl, 0, "{}", run.all());
+    // A size the catalog lists but `allowed_cluster_replica_sizes` does not.
+    emu.set_setting("allowed_cluster_replica_sizes", "50cc,100cc");
+    let run = clusterctl(
+        &emu,
+        &["dry-run", "--exec-cluster", "ops", "--create-replica"],
+    )
+    .code(64);
+    assert!(
+        run.stderr
+            .contains("--create-replica 25cc: not a replica size this region offers (50cc, 100cc)"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(emu.stats().ddl, 0, "{}", run.all());
 }
 
 /// The temporary replica's audit rows are dated by the database's clock,
