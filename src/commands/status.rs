@@ -555,7 +555,14 @@ fn condition_of(
     }
     let has = |k: StrategyKind| cp.strategies.contains(&k);
     let burst_name = crate::strategy::burst_replica(cluster, snap.states.get(&cluster.id));
-    if has(StrategyKind::Burst) && cluster.replica(&burst_name).is_some() {
+    // Running beside a hydrated replica with nothing held: not a burst
+    // (one made by hand under its name, left alone; it said "Bursting"
+    // of a cluster the plan called converged: an outside check).
+    let others_serve = cluster
+        .replicas
+        .iter()
+        .any(|r| r.name != burst_name && r.hydrated);
+    if has(StrategyKind::Burst) && cluster.replica(&burst_name).is_some() && !others_serve {
         return (
             Condition::Bursting,
             format!("{burst_name} runs until another replica is hydrated"),

@@ -169,12 +169,14 @@ pub fn burst_replica(cluster: &Cluster, state: Option<&serde_json::Value>) -> St
         .unwrap_or_else(|| burst_name(&cluster.name))
 }
 
-/// A replica of the burst's name that `burst` did not start (its state
-/// records no such burst) and that is not of `burst_replica_size`: one an
-/// operator made by hand, not a burst. `burst` took any replica of that
-/// name for its own, dropped it once another served, and never started
-/// its own while it was there (an outside check). One rule for the
-/// strategy and for what `check` says up front ([`held_back`]).
+/// A replica of our burst's name (`<cluster>-burst`) that `burst`'s state
+/// does not record starting and that is not of `burst_replica_size`: one
+/// an operator made by hand, most likely, so left alone. `burst` took any
+/// replica of that name for its own, dropped it once another served, and
+/// never started its own while it was there (an outside check). The
+/// reference's `<cluster>_burst` is its burst whatever its size (it
+/// matched its burst by name alone). One rule for the strategy and for
+/// what `check` says up front ([`held_back`]).
 fn foreign<'a>(
     c: &BurstConfig,
     cluster: &'a Cluster,
@@ -182,18 +184,22 @@ fn foreign<'a>(
     st: &BurstState,
 ) -> Option<&'a crate::model::Replica> {
     let r = cluster.replica(name)?;
-    let ours =
-        st.replica.as_deref() == Some(name) || r.size.as_ref() == Some(&c.burst_replica_size);
+    let ours = st.replica.as_deref() == Some(name)
+        || r.size.as_ref() == Some(&c.burst_replica_size)
+        || name == reference_burst_name(&cluster.name);
     (!ours).then_some(r)
 }
 
-/// What is said of a [`foreign`] replica.
+/// What is said of a [`foreign`] replica: what is known, and the way out
+/// either way (its state wiped while a burst of an earlier size ran looks
+/// the same).
 fn foreign_text(r: &crate::model::Replica) -> String {
     let size = r.size.as_ref().map_or("?", |s| s.0.as_str());
     format!(
-        "replica {} ({size}) has the burst replica's name, but burst did not start it and it \
-         is not of burst_replica_size: it is left alone, and no burst starts while it has \
-         that name (rename it to let burst work)",
+        "replica {} ({size}) has the burst replica's name, but burst's state does not record \
+         starting it (made by hand, or a burst of an earlier burst_replica_size whose state \
+         was wiped) and it is not of burst_replica_size: it is left alone, and no burst \
+         starts while it has that name (drop it by hand if it is an old burst, or rename it)",
         crate::model::printable(&r.name)
     )
 }
@@ -736,7 +742,11 @@ mod tests {
     #[test]
     fn a_replica_of_the_bursts_name_made_by_hand_is_left_alone() {
         let cfg = serde_json::json!({"burst_replica_size": "200cc"});
-        let said = |d: &Desired| d.notes.iter().any(|n| n.contains("burst did not start it"));
+        let said = |d: &Desired| {
+            d.notes
+                .iter()
+                .any(|n| n.contains("does not record starting it"))
+        };
         for hydrated in [true, false] {
             let cl = cluster(
                 "c",
@@ -777,8 +787,20 @@ mod tests {
                 replica("r1", "50cc", true),
             ],
         );
-        let d = run(&resized, cfg, &mut started.clone());
+        let d = run(&resized, cfg.clone(), &mut started.clone());
         assert_eq!(d.names(), vec!["r1"], "started by burst: retired");
+        assert!(!said(&d));
+        // The reference's burst, whatever its size: retired (it matched
+        // its burst by name alone).
+        let reference = cluster(
+            "c",
+            vec![
+                replica("c_burst", "25cc", true),
+                replica("r1", "50cc", true),
+            ],
+        );
+        let d = run(&reference, cfg, &mut BurstState::default());
+        assert_eq!(d.names(), vec!["r1"], "the reference's: retired");
         assert!(!said(&d));
     }
 
