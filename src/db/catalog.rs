@@ -331,21 +331,9 @@ pub async fn load(
     let mut clusters = clusters.map_err(q("clusters"))?;
     let index = index_by_id(&clusters);
     attach_replicas(&mut clusters, &index, replicas.map_err(q("replicas"))?);
-    // What mz-clusterctl's idle_suspend suspended, for a cluster still
-    // empty that has no state of ours yet: imported, so its first wake
-    // brings it back (it was an alert, users waiting: an outside check).
-    // A table without the reference's rows, or unreadable: nothing to do.
-    let mut states = states;
-    for (id, payload) in reference.unwrap_or_default() {
-        let empty = index
-            .get(&id.0)
-            .is_some_and(|&i| clusters[i].replicas.is_empty());
-        if empty && !states.contains_key(&id) {
-            if let Some(ours) = crate::strategy::import_reference(&payload) {
-                states.insert(id, ours);
-            }
-        }
-    }
+    // What mz-clusterctl's idle_suspend suspended is imported once the
+    // trail is read (below, [`import_reference_suspensions`]).
+    let reference = reference.unwrap_or_default();
     // What round one read: round two adds its signals to it.
     let mut snap = Snapshot {
         now,
@@ -424,7 +412,42 @@ pub async fn load(
             attach_suspensions(&mut snap, Some(read))?;
         }
     }
+    import_reference_suspensions(&mut snap, reference);
     Ok(snap)
+}
+
+/// What mz-clusterctl's idle_suspend suspended, for a cluster still empty
+/// that has no state of ours: imported, so its first wake brings it back
+/// (it was an alert, users waiting: an outside check). Not where our own
+/// trail shows a suspension or a creation since (the cluster, woken or
+/// suspended by us after it, then wiped, woke with the reference's stale
+/// list, not what we had suspended: an outside check): the trail's
+/// memory is the newer one. A table without the reference's rows, or
+/// unreadable: nothing to do.
+fn import_reference_suspensions(
+    snap: &mut Snapshot,
+    reference: std::collections::BTreeMap<ClusterId, serde_json::Value>,
+) {
+    for (id, payload) in reference {
+        let empty = snap.cluster(&id).is_some_and(|c| c.replicas.is_empty());
+        if !empty || snap.states.contains_key(&id) {
+            continue;
+        }
+        let Some(ours) = crate::strategy::import_reference(&payload) else {
+            continue;
+        };
+        let at = ours["idle_suspend"]["suspended_at"]
+            .as_str()
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&Utc));
+        let ours_since = snap.suspensions.get(&id).is_some_and(|l| {
+            let newer = |t: DateTime<Utc>| at.is_none_or(|at| t > at);
+            newer(l.at) || l.last_created.is_some_and(newer)
+        });
+        if !ours_since {
+            snap.states.insert(id, ours);
+        }
+    }
 }
 
 /// [`Store::last_suspensions_sql`] for the clusters the command plans that
@@ -1117,5 +1140,69 @@ mod tests {
         assert_eq!(parse_bool("on"), Some(true));
         assert_eq!(parse_bool(" OFF"), Some(false));
         assert_eq!(parse_bool("maybe"), None);
+    }
+}
+
+#[cfg(test)]
+mod reference_tests {
+    use super::*;
+    use crate::model::{Cluster, LastSuspension};
+
+    /// The reference's suspension is imported for an empty cluster with no
+    /// state of ours, unless our trail shows a suspension or a creation
+    /// after it (the newer memory: a wiped cluster woke with the
+    /// reference's stale list).
+    #[test]
+    fn the_references_suspension_is_imported_unless_ours_is_newer() {
+        let id = ClusterId("u2".into());
+        let payload = serde_json::json!({"last_suspend": {
+            "timestamp": "2026-12-07T05:30:00.123456",
+            "suspended_replicas": [{"name": "r1", "size": "25cc"}]}});
+        let at = |s: &str| {
+            DateTime::parse_from_rfc3339(s)
+                .map(|t| t.with_timezone(&Utc))
+                .ok()
+        };
+        let imported = |ours: Option<LastSuspension>, replicas: bool| {
+            let mut cluster = Cluster::empty(id.clone(), "c");
+            if replicas {
+                cluster.replicas = vec![crate::strategy::testutil::replica("r9", "50cc", true)];
+            }
+            let mut snap = Snapshot {
+                clusters: vec![cluster],
+                ..Snapshot::default()
+            };
+            if let Some(l) = ours {
+                snap.suspensions.insert(id.clone(), l);
+            }
+            import_reference_suspensions(
+                &mut snap,
+                std::collections::BTreeMap::from([(id.clone(), payload.clone())]),
+            );
+            snap.states.contains_key(&id)
+        };
+        let ours = |suspended: &str, created: Option<&str>| LastSuspension {
+            at: at(suspended).expect("a time"),
+            dropped: vec![("r_big".into(), Some(crate::model::Size::from("200cc")))],
+            live: Vec::new(),
+            last_created: created.and_then(at),
+        };
+        assert!(imported(None, false), "nothing of ours");
+        assert!(!imported(None, true), "it runs replicas");
+        assert!(
+            imported(Some(ours("2026-12-07T05:00:00Z", None)), false),
+            "ours is older"
+        );
+        assert!(
+            !imported(Some(ours("2026-12-07T06:00:00Z", None)), false),
+            "we suspended it since"
+        );
+        assert!(
+            !imported(
+                Some(ours("2026-12-07T05:00:00Z", Some("2026-12-07T05:45:00Z"))),
+                false
+            ),
+            "we woke it since"
+        );
     }
 }

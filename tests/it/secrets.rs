@@ -527,10 +527,11 @@ fn a_connection_string_given_as_a_name_is_not_echoed() {
         assert_hidden(pw, &text.join("\n"), table);
         assert!(!text.join("\n").contains("Lm9vT4"), "{table}: {text:?}");
     }
-    // A name with an `@` (not a connection string) is shown as given.
+    // A name with an `@` (not a connection string) is shown as given, as
+    // a shell takes it.
     let run = clusterctl(&emu, &["describe", "team@prod"]);
     assert_eq!(run.code, 64, "{}", run.all());
-    assert!(run.stderr.contains("cluster team@prod:"), "{}", run.all());
+    assert!(run.stderr.contains("cluster 'team@prod':"), "{}", run.all());
 }
 
 /// A password holding a comma, in a list (`--cluster a,URL`,
