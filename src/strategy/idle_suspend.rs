@@ -172,6 +172,12 @@ pub struct IdleSuspendState {
     /// can happen unseen while this is set.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub nothing_to_recall: bool,
+    /// The suspension was mz-clusterctl's, imported from its state row
+    /// (`import_reference`): forgotten by deleting that row, which
+    /// `wipe-state` keeps (its advice to wipe did nothing: an outside
+    /// check).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub from_reference: bool,
 }
 
 /// What idle_suspend's slot of a cluster's state remembers, for a replay
@@ -1416,7 +1422,7 @@ fn resume(
         }
         None => format!("resume after suspension ({why})"),
     };
-    bring_back(ctx, d, &st.resuming, &reason);
+    bring_back(ctx, d, &st.resuming, &reason, st.from_reference);
     if ctx.cluster.managed {
         // Materialize names a managed cluster's replicas itself, so they
         // cannot be followed by name; its wake is one replication-factor
@@ -1451,7 +1457,7 @@ fn complete_resume(ctx: &Ctx, d: &mut Desired, st: &mut IdleSuspendState) {
         "completing the resume after suspension: {} not created yet",
         missing.join(", ")
     );
-    bring_back(ctx, d, &st.resuming, &reason);
+    bring_back(ctx, d, &st.resuming, &reason, st.from_reference);
 }
 
 /// The plan creates `created` (see `StrategyConfig::planned`): the resume
@@ -1463,12 +1469,26 @@ pub(super) fn planned(st: &mut IdleSuspendState, created: &[&str]) {
 /// Adds the replicas of `list` that are not live, with `reason`; the ones
 /// that cannot be created as remembered are not added but alerted on,
 /// saying what to do.
-fn bring_back(ctx: &Ctx, d: &mut Desired, list: &[SuspendedReplica], reason: &str) {
+fn bring_back(
+    ctx: &Ctx,
+    d: &mut Desired,
+    list: &[SuspendedReplica],
+    reason: &str,
+    from_reference: bool,
+) {
+    let id = &ctx.cluster.id;
+    let forget = match from_reference {
+        // Imported from mz-clusterctl's row, which `wipe-state` keeps.
+        true => format!(
+            "delete the suspension mz-clusterctl recorded (`DELETE FROM \
+             mz_cluster_strategy_state WHERE cluster_id = '{id}' AND state_version = 1`), \
+             then `clusterctl wipe-state --cluster {id}`"
+        ),
+        false => format!("`clusterctl wipe-state --cluster {id}`"),
+    };
     let fix = format!(
         "set a strategy that chooses the size (e.g. target_size) for this cluster, \
-         create a replica of an offered size by hand, or make idle_suspend forget it: \
-         `clusterctl wipe-state --cluster {}`",
-        ctx.cluster.id
+         create a replica of an offered size by hand, or make idle_suspend forget it: {forget}"
     );
     let mut blocked = Vec::new();
     let mut comes_back = false;
@@ -2205,6 +2225,7 @@ mod tests {
             predict: None,
             check_trail: false,
             nothing_to_recall: false,
+            from_reference: false,
         };
         // Exactly at the threshold the cluster is still idle: no wake.
         let mut st = suspended();
@@ -2355,6 +2376,7 @@ mod tests {
             predict: None,
             check_trail: false,
             nothing_to_recall: false,
+            from_reference: false,
         };
         let live = cluster("c", vec![replica("r1", "50cc", true)]);
         let d = step(&live, &c, Idle::For(120.0), &mut st);
@@ -2401,6 +2423,7 @@ mod tests {
             predict: None,
             check_trail: false,
             nothing_to_recall: false,
+            from_reference: false,
         };
         let reason = |d: &Desired| {
             d.replicas["r1"]
@@ -2973,6 +2996,7 @@ mod tests {
                 }),
                 check_trail: false,
                 nothing_to_recall: false,
+                from_reference: false,
             }
         }
 

@@ -671,6 +671,7 @@ pub fn import_reference(payload: &serde_json::Value) -> Option<serde_json::Value
         "idle_suspend": {
             "suspended": suspended,
             "suspended_at": at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "from_reference": true,
         }
     }))
 }
@@ -1929,7 +1930,8 @@ mod reference_import {
                     {"name": "r1", "size": "50cc"},
                     {"name": "a \"b\"", "size": "25cc"}
                 ],
-                "suspended_at": "2026-12-07T05:30:00Z"
+                "suspended_at": "2026-12-07T05:30:00Z",
+                "from_reference": true
             }}))
         );
         // Nothing it can bring back: nothing imported.

@@ -535,3 +535,31 @@ fn a_cluster_the_reference_suspended_wakes_with_what_it_dropped() {
     ));
     assert_eq!(reference, [[Some("1".to_string())]], "left in place");
 }
+
+/// A suspension mz-clusterctl recorded whose size the region no longer
+/// offers: the way to forget it is deleting the reference's row, which
+/// `wipe-state` keeps (its advice to wipe changed nothing: an outside
+/// check); done, the warning goes.
+#[test]
+fn a_reference_suspension_that_cannot_come_back_is_forgotten_with_its_row() {
+    let emu = emulator();
+    let id = emu.create_cluster("rx");
+    strategy(&emu, "rx", "idle_suspend", json!({"idle_after_s": 600}));
+    emu.sql(&format!(
+        "INSERT INTO mz_cluster_strategy_state (cluster_id, state_version, payload, updated_at) \
+         VALUES ('{id}', 1, '{{\"last_suspend\": {{\"timestamp\": \"2026-12-07T05:30:00\", \
+         \"suspended_replicas\": [{{\"name\": \"big\", \"size\": \"xlarge\"}}]}}}}', \
+         now() - interval '1 hour')"
+    ));
+    emu.add_activity("rx", 5, false);
+    emu.flush_statement_log();
+    let run = clusterctl(&emu, &["apply"]).ok();
+    let delete = format!(
+        "DELETE FROM mz_cluster_strategy_state WHERE cluster_id = '{id}' AND state_version = 1"
+    );
+    assert!(run.stderr.contains(&delete), "{}", run.all());
+    emu.sql(&delete);
+    clusterctl(&emu, &["wipe-state", "--cluster", "rx", "--yes"]).ok();
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(!run.all().contains("xlarge"), "{}", run.all());
+}
