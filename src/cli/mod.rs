@@ -295,7 +295,10 @@ fn init_logging(default: &str, verbose: u8, format: LogFormat, service: bool) {
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(LogLines { color: ansi })
+        .with_writer(LogLines {
+            color: ansi,
+            json: format == LogFormat::Json,
+        })
         // A failed write is lost, as every stderr line is (`stderr_line`):
         // reporting it would `eprintln!`, which panics on that same stderr.
         .log_internal_errors(false)
@@ -324,18 +327,45 @@ fn init_logging(default: &str, verbose: u8, format: LogFormat, service: bool) {
 /// The formatter writes each event at once, ending in its line break.
 struct LogLines {
     color: bool,
+    /// `--log-format json`: each line is a JSON object.
+    json: bool,
 }
 
 impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogLines {
     type Writer = LogLine;
 
     fn make_writer(&'a self) -> LogLine {
-        LogLine { color: self.color }
+        LogLine {
+            color: self.color,
+            json: self.json,
+        }
     }
 }
 
 struct LogLine {
     color: bool,
+    json: bool,
+}
+
+/// A JSON log line with the characters a terminal would hide escaped as
+/// JSON does (`\u200b`): the serializer escapes control characters, but
+/// leaves a zero-width or direction mark as it is, and the text log's
+/// escape (`\u{200b}`) is no JSON (a name's made every line unreadable
+/// to a log pipeline: an outside check). Only inside strings can such a
+/// character be.
+fn json_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if crate::model::is_hidden(c) && !c.is_control() {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 impl std::io::Write for LogLine {
@@ -346,7 +376,11 @@ impl std::io::Write for LogLine {
             Some(body) => (body, "\n"),
             None => (&*text, ""),
         };
-        let line = format!("{}{end}", crate::render::one_line(body, self.color));
+        let body = match self.json {
+            true => json_line(body),
+            false => crate::render::one_line(body, self.color),
+        };
+        let line = format!("{body}{end}");
         std::io::stderr().write_all(line.as_bytes())?;
         Ok(buf.len())
     }
@@ -374,6 +408,21 @@ fn clap_message(rendered: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A name with a zero-width space in a JSON log line stays JSON, and
+    /// reads back as the name.
+    #[test]
+    fn a_json_log_line_escapes_hidden_characters_as_json() {
+        let name = "a\u{200b}b \u{202e}c";
+        let line = serde_json::json!({"cluster": name}).to_string();
+        let out = json_line(&line);
+        assert!(
+            !out.contains('\u{200b}') && out.contains("\\u200b"),
+            "{out}"
+        );
+        let back: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+        assert_eq!(back["cluster"], name);
+    }
 
     #[test]
     fn a_clap_message_keeps_what_continues_its_first_line() {
