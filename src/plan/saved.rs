@@ -27,6 +27,23 @@ pub struct SavedPlan {
     /// Their names, as the plan said them, in the same order.
     names: Vec<String>,
     pub statements: Vec<Statement>,
+    /// What the file says each statement does, in the same order
+    /// ([`what_it_does`]): an edit of those alone ("drop r1" over a CREATE)
+    /// was applied, as only the statements were compared (an outside
+    /// check).
+    described: Vec<serde_json::Value>,
+}
+
+/// What an action says it does, as its JSON has it: kind, cluster,
+/// replica, size and replication factor (its reasons and notes may differ
+/// between a dry-run and the apply: times pass).
+fn what_it_does(action: &serde_json::Value) -> serde_json::Value {
+    let keys = ["kind", "cluster", "replica", "size", "replication_factor"];
+    let picked: serde_json::Map<String, serde_json::Value> = keys
+        .iter()
+        .map(|k| (k.to_string(), action.get(*k).cloned().unwrap_or_default()))
+        .collect();
+    serde_json::Value::Object(picked)
 }
 
 /// One statement of a plan and the cluster it is for.
@@ -95,6 +112,9 @@ struct DocCluster {
 #[derive(Deserialize)]
 struct DocAction {
     sql: String,
+    /// The rest of the action, for [`what_it_does`].
+    #[serde(flatten)]
+    rest: serde_json::Map<String, serde_json::Value>,
 }
 
 /// How to make a plan to save, said by every refusal of a file.
@@ -138,11 +158,18 @@ impl SavedPlan {
             .map_err(|e| format!("not a dry-run's plan ({}); {HOW}", json_error_kind(&e)))?
             .result
             .plan;
+        let described = plan
+            .clusters
+            .iter()
+            .flat_map(|c| &c.actions)
+            .map(|a| what_it_does(&serde_json::Value::Object(a.rest.clone())))
+            .collect();
         Ok(SavedPlan {
             planned_at: plan.now,
             environment_id: plan.environment_id,
             clusters: plan.clusters.iter().map(|c| c.cluster_id.clone()).collect(),
             names: plan.clusters.iter().map(|c| c.cluster.clone()).collect(),
+            described,
             statements: plan
                 .clusters
                 .into_iter()
@@ -234,6 +261,27 @@ impl SavedPlan {
             .cloned()
             .collect();
         let planned = statements_of(fresh);
+        // The statements are the ones reviewed: so is what the file says
+        // each does.
+        if planned == self.statements && unselected.is_empty() {
+            let now: Vec<serde_json::Value> = fresh
+                .clusters
+                .iter()
+                .flat_map(|cp| &cp.actions)
+                .map(|a| what_it_does(&serde_json::to_value(a).unwrap_or_default()))
+                .collect();
+            if let Some(i) = (0..now.len()).find(|&i| self.described.get(i) != Some(&now[i])) {
+                return Err(crate::model::printable(&format!(
+                    "the plan saved {} says of {} what it does not do ({} where the statement \
+                     does {}): the file was edited; nothing was done. Save a new one \
+                     (`clusterctl dry-run --out FILE`), review it and apply that",
+                    self.saved_when(fresh.now),
+                    self.statements[i].said(false),
+                    self.described.get(i).cloned().unwrap_or_default(),
+                    now[i]
+                )));
+            }
+        }
         let differences = match unselected.is_empty() {
             true => self.differences(&planned, fresh.now),
             false => {
@@ -308,6 +356,14 @@ impl SavedPlan {
     fn differences(&self, planned: &[Statement], now: DateTime<Utc>) -> Result<(), String> {
         if planned == self.statements.as_slice() {
             return Ok(());
+        }
+        if planned.len() != self.statements.len() && changes(&self.statements, planned).is_empty() {
+            return Err(format!(
+                "the plan saved {} has a statement more than once, or one fewer times than the \
+                 region calls for now; nothing was done. Save a new one (`clusterctl dry-run \
+                 --out FILE`), review it and apply that",
+                self.saved_when(now)
+            ));
         }
         let mut lines = vec![format!(
             "the plan saved {} is not what the region calls for now; nothing was done. \

@@ -3404,6 +3404,28 @@ fn a_saved_plan_is_applied_only_as_it_was_reviewed() {
         "{}",
         saved.all()
     );
+    // What the file says an action does, edited ("drop r1" over its
+    // CREATE, for an approver reading the JSON): refused, nothing done
+    // (only the statements were compared: an outside check). A reason
+    // may say another time, and is not compared.
+    let reviewed = std::fs::read_to_string(&file).expect("read the plan");
+    let mut doc: serde_json::Value = serde_json::from_str(&reviewed).expect("JSON");
+    let action = &mut doc["result"]["plan"]["clusters"][0]["actions"][0];
+    action["kind"] = json!("drop_replica");
+    action["replica"] = json!("r1");
+    std::fs::write(&file, doc.to_string()).expect("write");
+    let edited = clusterctl(&emu, &["apply", "--plan", &path]).code(1);
+    assert!(
+        edited
+            .stderr
+            .contains("the file was edited; nothing was done"),
+        "{}",
+        edited.all()
+    );
+    assert_eq!(replica_names(&emu, "a"), vec!["r1"]);
+    let mut doc: serde_json::Value = serde_json::from_str(&reviewed).expect("JSON");
+    doc["result"]["plan"]["clusters"][0]["actions"][0]["reasons"] = json!(["approved"]);
+    std::fs::write(&file, doc.to_string()).expect("write");
     let run = clusterctl(&emu, &["apply", "--plan", &path]).ok();
     assert!(run.stdout.contains("Applied 1 of 1"), "{}", run.all());
     assert_eq!(replica_names(&emu, "a"), vec!["r1", "r_100cc"]);
