@@ -372,7 +372,22 @@ pub async fn apply(
     if let Some(path) = metrics_file {
         add_to_textfile(path, result.as_ref(), started.elapsed());
     }
-    result
+    match result {
+        // A reviewed plan that did not run is a failure of the step that
+        // applies it (a CI's `apply --plan approved.json && deployed` went
+        // on, exit 0: an outside check); a cron's busy run is not.
+        Ok(Leased::Busy {
+            holder,
+            until,
+            waited,
+            ..
+        }) if opts.saved.is_some() => Err(CommandError::LeaseBusy {
+            holder,
+            until,
+            waited,
+        }),
+        other => other,
+    }
 }
 
 /// Adds one run's counts to the textfile's, under its lock: one-shot runs

@@ -3423,6 +3423,20 @@ fn a_saved_plan_is_applied_only_as_it_was_reviewed() {
         edited.all()
     );
     assert_eq!(replica_names(&emu, "a"), vec!["r1"]);
+    // Another controller holds the lease: the reviewed plan did not run,
+    // exit 1 (it was a busy run's 0, and a CI step went on as deployed).
+    std::fs::write(&file, &reviewed).expect("write");
+    emu.sql(
+        "UPDATE clusterctl_lease SET holder = 'other-host:1:run', \
+         expires_at = now() + interval '10 minutes'",
+    );
+    let busy = clusterctl(&emu, &["apply", "--plan", &path]).code(1);
+    assert!(
+        busy.stderr.contains("another controller holds the lease"),
+        "{}",
+        busy.all()
+    );
+    emu.sql("UPDATE clusterctl_lease SET holder = '', expires_at = now() - interval '1 second'");
     let mut doc: serde_json::Value = serde_json::from_str(&reviewed).expect("JSON");
     doc["result"]["plan"]["clusters"][0]["actions"][0]["reasons"] = json!(["approved"]);
     std::fs::write(&file, doc.to_string()).expect("write");
