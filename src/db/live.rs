@@ -483,7 +483,8 @@ impl<'a> LiveBackend<'a> {
                                     Err(E::from(DbError::Query {
                                         context: what.to_string(),
                                         reason: format!(
-                                            "cancelled, as the lease could no longer be held ({why}): {e}"
+                                            "{} ({why}): {e}",
+                                            super::store::LEASE_CANCELLED_PREFIX
                                         ),
                                         transient: false,
                                     }))

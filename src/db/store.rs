@@ -65,6 +65,13 @@ pub enum Withdrawn {
     Refused,
 }
 
+/// The start of the error of a statement cancelled as the lease could no
+/// longer be held ([`crate::db::live`]): no refusal of the server's, so no
+/// reason to hold the statement back ([`Store::refusals_sql`]; a lease
+/// broken twice made a cluster `Limited`, its create backed off: an
+/// outside check).
+pub const LEASE_CANCELLED_PREFIX: &str = "cancelled, as the lease could no longer be held";
+
 /// The start of the outcome a run records for an action an interrupted run
 /// left open ([`crate::db::live::LiveBackend::settle_unfinished`]).
 pub const SETTLED_PREFIX: &str = "its outcome was never recorded";
@@ -855,6 +862,7 @@ impl Store {
              FROM {table} AS f WHERE NOT f.executed AND f.cluster_id IS NOT NULL \
              AND f.decision_ctx->>'kind' IS NOT NULL AND f.error_message IS NOT NULL \
              AND f.error_message NOT LIKE {withdrawn} AND f.error_message NOT LIKE {settled} \
+             AND f.error_message NOT LIKE {cancelled} \
              AND f.created_at > now() - INTERVAL '{window} seconds' \
              AND NOT EXISTS (SELECT 1 FROM {table} AS e WHERE e.cluster_id = f.cluster_id \
                AND e.created_at > f.created_at \
@@ -865,6 +873,7 @@ impl Store {
                f.decision_ctx->>'replication_factor'",
             withdrawn = ddl::literal(&format!("{WITHDRAWN_PREFIX}%")),
             settled = ddl::literal(&format!("{SETTLED_PREFIX}%")),
+            cancelled = ddl::literal(&format!("{LEASE_CANCELLED_PREFIX}%")),
             changed = ddl::literal(&format!("{STRATEGY_CHANGE}%")),
             same_action = same("e", "f"),
             window = crate::plan::refused::WINDOW.num_seconds(),

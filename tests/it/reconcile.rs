@@ -1036,3 +1036,30 @@ fn a_statement_refused_every_run_backs_off_until_the_rows_change() {
         audit(&emu, "c")
     );
 }
+
+/// Statements cancelled as the lease could no longer be held were counted
+/// as the server's refusals: two lease breaks made the cluster `Limited`,
+/// its create backed off (an outside check). They are not refusals.
+#[test]
+fn statements_cancelled_for_a_lost_lease_are_no_refusals() {
+    let emu = Emulator::start();
+    emu.create_hydrated_cluster("c", "r_25cc", "25cc");
+    init_tables(&emu);
+    strategy(&emu, "c", "target_size", json!({"target_size": "50cc"}));
+    emu.fail_every_statement("CREATE CLUSTER REPLICA", "53000", "over the credit limit");
+    clusterctl(&emu, &["apply"]);
+    clusterctl(&emu, &["apply"]);
+    let held = |emu: &Emulator| {
+        let dry = clusterctl(emu, &["dry-run", "-o", "json"]).ok().json();
+        dry["result"]["plan"]["clusters"][0]["actions"]
+            .as_array()
+            .is_none_or(|a| a.is_empty())
+    };
+    assert!(held(&emu), "refused twice: held");
+    emu.sql(
+        "UPDATE mz_cluster_strategy_actions SET error_message = \
+         'cancelled, as the lease could no longer be held (broken): canceling statement' \
+         WHERE NOT executed",
+    );
+    assert!(!held(&emu), "cancelled twice: sent");
+}
