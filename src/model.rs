@@ -262,6 +262,20 @@ impl SizeCatalog {
         self.refused.iter().any(|s| &s.name == size)
     }
 
+    /// Why `size` is not among the sizes offered, in a few words: left out
+    /// by `--replica-sizes`, refused by the region's setting, or unknown
+    /// (a size missing from the flag was said "not offered", of a size the
+    /// region offers: an outside check).
+    pub fn why_not_offered(&self, size: &Size) -> &'static str {
+        if self.unlisted.iter().any(|s| &s.name == size) || self.invented_credits {
+            "is not in --replica-sizes"
+        } else if self.is_refused(size) {
+            "is not allowed here (allowed_cluster_replica_sizes)"
+        } else {
+            "is not offered"
+        }
+    }
+
     /// Whether the credits are the catalog's (not made up by
     /// `--replica-sizes`).
     pub fn credits_known(&self) -> bool {
@@ -1517,6 +1531,30 @@ mod size_catalog_tests {
 
     fn names(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_size_not_offered_says_why() {
+        let cloud = || SizeCatalog::cloud_defaults();
+        let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let flag = SizeCatalog::listed(&names(&["25cc", "100cc"]), Some(cloud()));
+        assert_eq!(
+            flag.why_not_offered(&Size::from("50cc")),
+            "is not in --replica-sizes"
+        );
+        let made_up = SizeCatalog::listed(&names(&["tiny"]), Some(cloud()));
+        assert_eq!(
+            made_up.why_not_offered(&Size::from("50cc")),
+            "is not in --replica-sizes"
+        );
+        let allowed = cloud().restrict_to(&names(&["25cc"]));
+        assert!(allowed
+            .why_not_offered(&Size::from("50cc"))
+            .contains("allowed_cluster_replica_sizes"));
+        assert_eq!(
+            cloud().why_not_offered(&Size::from("xlarge")),
+            "is not offered"
+        );
     }
 
     #[test]

@@ -1551,8 +1551,9 @@ fn not_creatable(ctx: &Ctx, r: &SuspendedReplica) -> Option<String> {
     }
     if !ctx.sizes.contains(&r.size) {
         return Some(format!(
-            "size {} is not offered (sizes are: {})",
+            "size {} {} (sizes are: {})",
             shown(&r.size.0),
+            ctx.sizes.why_not_offered(&r.size),
             ctx.sizes.names()
         ));
     }
