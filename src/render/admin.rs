@@ -100,13 +100,25 @@ impl View for Wiped {
     }
 
     fn messages(&self) -> Vec<String> {
-        match &self.audit_error {
+        let mut out = match &self.audit_error {
             Some(e) => vec![format!(
                 "warning: the state is wiped, but no audit row records it ({e}); \
                  `history` will not show this wipe"
             )],
             None => Vec::new(),
+        };
+        // An old cron line's `--cluster ops` wiped nothing, silently (an
+        // outside check): there it named the session's cluster.
+        if self.clusters.is_some() && self.deleted.rows == 0 {
+            out.push(
+                "note: the selected clusters had no strategy state; in mz-clusterctl, \
+                 `wipe-state --cluster NAME` named the cluster its queries ran on \
+                 (`--exec-cluster NAME` here) and wiped every cluster's state, which \
+                 `clusterctl wipe-state` without --cluster does"
+                    .into(),
+            );
         }
+        out
     }
 
     fn body(&self) -> serde_json::Value {

@@ -254,6 +254,14 @@ fn wipe_state_all_or_matching_clusters() {
     let run = clusterctl(&emu, &["wipe-state", "--filter-clusters", "^nothing$"]).ok();
     assert!(run.stdout.contains("0 rows deleted"), "{}", run.all());
     assert_eq!(ids(&emu).len(), 1);
+    // Nothing wiped of a selection: mz-clusterctl's `--cluster` said (an
+    // old cron line's `wipe-state --cluster ops` wiped nothing, silently).
+    assert!(
+        run.stderr
+            .contains("in mz-clusterctl, `wipe-state --cluster NAME` named"),
+        "{}",
+        run.all()
+    );
 
     let doc = clusterctl(
         &emu,
