@@ -248,7 +248,20 @@ pub async fn doctor(ctx: &Context) -> Result<DoctorReport, CommandError> {
     findings.push(server_finding(&env));
     findings.extend(role_findings(&env));
     if (snap.is_some() || unreadable.is_some()) && complete {
-        findings.extend(privilege_findings(ctx, &mut backend, &env).await);
+        findings.extend(privilege_findings(ctx, &mut backend, &env, None).await);
+    } else if session_problem.is_none() && !foreign {
+        // Tables still to make: those there already (the reference's,
+        // before our first apply) are checked now; the first apply's
+        // write to them failed after its DDL ran (an outside check).
+        let existing = backend
+            .retrying("checking clusterctl's tables", async |c| {
+                migrate::existing_tables(&ctx.store, c).await
+            })
+            .await
+            .unwrap_or_default();
+        if !existing.is_empty() {
+            findings.extend(privilege_findings(ctx, &mut backend, &env, Some(&existing)).await);
+        }
     }
     if let Some(why) = unreadable {
         findings.push(finding(
@@ -749,10 +762,22 @@ async fn table_findings(
             .collect();
         return (found, complete);
     }
-    let list = format!(
-        "{} (IF NOT EXISTS; table privileges are checked once they exist)",
-        to_create.join(", ")
-    );
+    // Those that exist already (the reference's three, before our first
+    // apply) are kept, not made: not listed as made, and their privileges
+    // are checked (`privilege_findings`).
+    let existing = backend
+        .retrying("checking clusterctl's tables", async |c| {
+            migrate::existing_tables(store, c).await
+        })
+        .await
+        .unwrap_or_default();
+    let (kept, to_create): (Vec<String>, Vec<String>) =
+        to_create.into_iter().partition(|t| existing.contains(t));
+    let kept = match kept.is_empty() {
+        true => String::new(),
+        false => format!("; it keeps {}, which exist", kept.join(", ")),
+    };
+    let list = format!("{} (IF NOT EXISTS){kept}", to_create.join(", "));
     let may =
         if env.identity.superuser == Some(true) || env.settings.enable_rbac_checks == Some(false) {
             Ok((String::new(), true))
@@ -810,10 +835,14 @@ fn without_doctor_hint(e: &impl std::fmt::Display) -> String {
     text.strip_suffix(&hint).unwrap_or(&text).to_string()
 }
 
+/// The table privileges `apply` needs that our role lacks: on every table,
+/// or with `only`, on those tables (the ones that exist before the first
+/// apply makes the rest).
 async fn privilege_findings(
     ctx: &Context,
     backend: &mut crate::db::live::LiveBackend<'_>,
     env: &Environment,
+    only: Option<&[String]>,
 ) -> Vec<Finding> {
     if env.identity.superuser == Some(true) || env.settings.enable_rbac_checks == Some(false) {
         return Vec::new();
@@ -849,7 +878,7 @@ async fn privilege_findings(
     let held = backend
         .retrying("checking table privileges", async |c| {
             store
-                .apply_privileges(c)
+                .apply_privileges(c, only)
                 .await
                 .map_err(|e| crate::db::DbError::query("checking table privileges", &e))
         })
@@ -868,10 +897,14 @@ async fn privilege_findings(
                 .map(|(t, p, _)| format!("GRANT {p} ON {t} TO {role}"))
                 .collect();
             if missing.is_empty() {
+                let which = match only {
+                    Some(tables) => format!(" on {}", tables.join(", ")),
+                    None => String::new(),
+                };
                 vec![finding(
                     Level::Ok,
                     "privileges",
-                    "every table privilege apply needs is granted".into(),
+                    format!("every table privilege apply needs{which} is granted"),
                     None,
                 )]
             } else {

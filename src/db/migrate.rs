@@ -139,6 +139,29 @@ fn our_columns() -> Vec<(String, Vec<String>)> {
 /// catalog shows no column of is not judged (missing, or not visible to
 /// this role): the statements that read it say what it is.
 pub async fn not_ours(store: &Store, c: &Client) -> Result<Vec<Foreign>, DbError> {
+    let found = columns_shown(store, c).await?;
+    Ok(foreign(store, &our_columns(), &found))
+}
+
+/// The tables of ours the catalog shows (quoted as every message names
+/// them), whether or not every migration is recorded: the reference's
+/// three, before our first apply (`doctor` listed them as to be created,
+/// and checked no privilege on them: an outside check). Read as
+/// [`not_ours`] reads the columns.
+pub async fn existing_tables(store: &Store, c: &Client) -> Result<Vec<String>, DbError> {
+    let mut tables: Vec<String> = columns_shown(store, c)
+        .await?
+        .into_iter()
+        .map(|(t, _)| store.table(&t))
+        .collect();
+    tables.sort();
+    tables.dedup();
+    Ok(tables)
+}
+
+/// `(table, column)` of every table of one of our names, as the catalog
+/// shows them, in one statement.
+async fn columns_shown(store: &Store, c: &Client) -> Result<Vec<(String, String)>, DbError> {
     let ours = our_columns();
     let names: Vec<String> = ours.iter().map(|(t, _)| ddl::literal(t)).collect();
     let sql = format!(
@@ -152,11 +175,10 @@ pub async fn not_ours(store: &Store, c: &Client) -> Result<Vec<Foreign>, DbError
         .query_typed(&sql, &[(&schema, tokio_postgres::types::Type::TEXT)])
         .await
         .map_err(|e| DbError::query("checking the columns of clusterctl's tables", &e))?;
-    let found: Vec<(String, String)> = rows
+    Ok(rows
         .iter()
         .filter_map(|r| Some((r.try_get(0).ok()?, r.try_get(1).ok()?)))
-        .collect();
-    Ok(foreign(store, &ours, &found))
+        .collect())
 }
 
 /// Of `ours` (each table with its columns), those `found` (table, column

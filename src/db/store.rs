@@ -648,11 +648,16 @@ impl Store {
     pub async fn apply_privileges(
         &self,
         c: &Client,
+        only: Option<&[String]>,
     ) -> Result<Vec<(String, &'static str, bool)>, tokio_postgres::Error> {
         let wanted: Vec<(String, &'static str)> = APPLY_PRIVILEGES
             .iter()
             .flat_map(|(t, ps)| ps.iter().map(move |p| (self.table(t), *p)))
+            .filter(|(t, _)| only.is_none_or(|only| only.contains(t)))
             .collect();
+        if wanted.is_empty() {
+            return Ok(Vec::new());
+        }
         let calls: Vec<String> = wanted
             .iter()
             .map(|(t, p)| {

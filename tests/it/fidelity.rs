@@ -1726,3 +1726,67 @@ fn a_read_only_dry_run_judges_ownership_as_the_role_apply_runs_as() {
         unknown.all()
     );
 }
+
+/// mz-clusterctl's three tables, granted as it granted them (no UPDATE on
+/// the audit trail), before our first apply: doctor lists only the tables
+/// to make, and names the privilege the first apply needs on the audit
+/// trail (it said "apply will work here", and the first apply failed after
+/// its DDL ran: an outside check).
+#[test]
+fn doctor_checks_the_references_tables_before_the_first_apply() {
+    let emu = Emulator::start();
+    emu.create_cluster("ops");
+    emu.add_replica("ops", "r1", "25cc");
+    emu.set_replica_online("ops", "r1");
+    emu.sql(
+        "CREATE TABLE mz_cluster_strategies (cluster_id TEXT NOT NULL, strategy_type TEXT NOT NULL, \
+         config JSONB NOT NULL, updated_at TIMESTAMPTZ DEFAULT now()); \
+         CREATE TABLE mz_cluster_strategy_state (cluster_id TEXT NOT NULL, state_version INT NOT \
+         NULL, payload JSONB NOT NULL, updated_at TIMESTAMPTZ DEFAULT now()); \
+         CREATE TABLE mz_cluster_strategy_actions (action_id TEXT NOT NULL, cluster_id TEXT, \
+         action_sql TEXT, decision_ctx JSONB, executed BOOL, error_message TEXT, created_at \
+         TIMESTAMPTZ DEFAULT now());",
+    );
+    let role = emu.create_role("ref");
+    emu.sql(&format!(
+        "GRANT SELECT, INSERT, DELETE ON mz_cluster_strategies, mz_cluster_strategy_state, \
+         mz_cluster_strategy_actions TO {}",
+        role.name
+    ));
+    postgres::Client::connect(&emu.url(), postgres::NoTls)
+        .expect("connect")
+        .batch_execute(&format!("GRANT USAGE ON CLUSTER ops TO {}", role.name))
+        .expect("grant");
+    let doc = as_role(&role, &["doctor", "--exec-cluster", "ops", "-o", "json"])
+        .code(3)
+        .json();
+    let findings = doc["result"]["findings"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let said = |topic: &str| -> Vec<String> {
+        findings
+            .iter()
+            .filter(|f| f["topic"] == topic)
+            .map(|f| {
+                format!(
+                    "{} {}",
+                    f["message"].as_str().unwrap_or_default(),
+                    f["fix"].as_str().unwrap_or_default()
+                )
+            })
+            .collect()
+    };
+    let tables = said("tables").join("\n");
+    assert!(
+        tables.contains("\"clusterctl_lease\"")
+            && !tables.contains("creates \"mz_cluster_strategies\"")
+            && tables.contains("it keeps"),
+        "{doc:#}"
+    );
+    let privileges = said("privileges").join("\n");
+    assert!(
+        privileges.contains("GRANT UPDATE ON \"mz_cluster_strategy_actions\""),
+        "{doc:#}"
+    );
+}
