@@ -347,7 +347,7 @@ pub struct DryRunArgs {
     #[arg(long = "out", value_name = "FILE", value_parser = parse_file)]
     pub save_to: Option<PathBuf>,
     /// Judge ownership as ROLE, the role `apply` runs as, not the connected one: a reviewer's read-only role sees what apply would do (whether ROLE is a superuser is not read: only its memberships count)
-    #[arg(long, value_name = "ROLE")]
+    #[arg(long, value_name = "ROLE", value_parser = parse_identifier)]
     pub as_role: Option<String>,
     #[command(flatten)]
     pub select: SelectArgs,

@@ -1717,6 +1717,12 @@ fn a_read_only_dry_run_judges_ownership_as_the_role_apply_runs_as() {
     );
     // The reviewer's role, named: as without the flag.
     plan(&["--as-role", &reviewer.name]).code(0);
+    let empty = plan(&["--as-role", ""]).code(64);
+    assert!(
+        empty.stderr.contains("empty (an unset variable?)"),
+        "{}",
+        empty.all()
+    );
     let unknown = plan(&["--as-role", "nobody"]).code(64);
     assert!(
         unknown
