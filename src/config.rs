@@ -744,19 +744,26 @@ fn driver_reason(e: &tokio_postgres::Error, url: &str) -> String {
             )
         }
         (false, Some(first)) => format!("{}`…`", &text[..first]),
-        _ => match parts
-            .iter()
-            .skip(1)
-            .step_by(2)
-            .find(|q| LIBPQ_ONLY_KEYS.contains(q))
-        {
-            Some(key) => format!(
-                "{text} (`{key}` is a libpq option this client does not read: service files, \
-                 passfiles and PGSERVICE are not read either; give the host, port, user, \
-                 database and sslmode in the URL, the password there or in PGPASSWORD)"
-            ),
-            None => text,
-        },
+        _ => {
+            let quoted = || parts.iter().skip(1).step_by(2);
+            match (
+                quoted().find(|q| LIBPQ_ONLY_KEYS.contains(q)),
+                quoted().find(|q| UNSUPPORTED_KEYS.contains(q)),
+            ) {
+                (Some(key), _) => format!(
+                    "{text} (`{key}` is a libpq option this client does not read: service \
+                     files, passfiles and PGSERVICE are not read either; give the host, port, \
+                     user, database and sslmode in the URL, the password there or in \
+                     PGPASSWORD)"
+                ),
+                (None, Some(key)) => format!(
+                    "{text} (`{key}`: client certificates are not supported; authenticate \
+                     with a password, and verify the server with sslmode=verify-full and \
+                     sslrootcert)"
+                ),
+                (None, None) => text,
+            }
+        }
     };
     scrub(&text, url)
 }
@@ -1482,6 +1489,17 @@ mod tests {
                 "{url}: {err}"
             );
         }
+        // A client certificate: named, and why.
+        let err = Connection::parse(
+            "postgres://u:secret@127.0.0.1/db?sslcert=/c.pem",
+            Duration::from_secs(1),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("client certificates are not supported") && !err.contains("secret"),
+            "{err}"
+        );
         // Unencoded `/`, `?`, `#` and `:` are read as the driver reads them.
         let c = Connection::parse(
             "postgres://u:a/b?c#d:e@127.0.0.1:6875/db?sslmode=verify-full",
