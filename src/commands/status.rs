@@ -349,6 +349,16 @@ pub fn activity_of(snap: &Snapshot, cluster: &Cluster, cp: Option<&ClusterPlan>)
             None => Idle::Unknown,
         },
     };
+    // No statement seen in a log that cannot be trusted (unreadable, or
+    // sampled at 0): unknown, as the plan's note says, not "new" (an
+    // outside check).
+    let unseen = cluster.activity.last_used().is_none();
+    if unseen && !matches!(idle, Idle::Busy) && rules::activity_unknown(snap).is_some() {
+        return ActivityStatus {
+            state: "unknown",
+            idle_seconds: None,
+        };
+    }
     match idle {
         Idle::Busy => ActivityStatus {
             state: "busy",
@@ -959,6 +969,11 @@ mod tests {
             json!({"_controller": {"first_seen": seen.to_rfc3339()}}),
         );
         assert_eq!(state(&snap), ("new", Some(300)));
+        // A log with no rows at all (logging off, sampled at 0): unknown,
+        // as the plan says, not new (an outside check).
+        snap.activity_log_has_rows = false;
+        assert_eq!(state(&snap), ("unknown", None));
+        snap.activity_log_has_rows = true;
         // Queried: idle since its last statement.
         snap.clusters[0].activity.last_begin = Some(snap.now - chrono::Duration::seconds(20));
         assert_eq!(state(&snap), ("idle", Some(20)));
