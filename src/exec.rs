@@ -443,10 +443,25 @@ impl<B: Backend> Run<'_, B> {
     async fn all(&mut self, plan: &Plan, opts: &ApplyOptions) -> Result<(), B::Error> {
         let mut states = Vec::new();
         tell(opts, Progress::Plan(plan));
-        for cp in in_budget_order(plan, opts) {
+        let order = in_budget_order(plan, opts);
+        for (k, cp) in order.iter().enumerate() {
             let seen = self.report.results.len();
             // A cluster in doubt (plan::doubt) has no actions and no new state.
-            let completed = self.cluster(cp, opts).await?;
+            let completed = match self.cluster(cp, opts).await {
+                Ok(completed) => completed,
+                Err(e) => {
+                    // What the stop kept from being sent is in the results
+                    // as skipped (an `apply` that lost its lease left the
+                    // other clusters' actions out of `error.results`: an
+                    // outside check).
+                    for later in &order[k + 1..] {
+                        for a in &later.actions {
+                            self.report.results.push(skipped(a, NOT_SENT.into()));
+                        }
+                    }
+                    return Err(e);
+                }
+            };
             // Skipped actions were never started: report them as they are known.
             for r in &self.report.results[seen..] {
                 if matches!(r.status, ActionStatus::Skipped { .. }) {
@@ -544,9 +559,16 @@ impl<B: Backend> Run<'_, B> {
                 _ => Vec::new(),
             };
             let early = (!early.is_empty()).then_some((early.as_slice(), self.plan_now));
-            let status = match self.action(cp, action, Some(guard), early, opts).await? {
-                Ok(status) => status,
-                Err(changed) => {
+            let status = match self.action(cp, action, Some(guard), early, opts).await {
+                Err(e) => {
+                    // The rest of the cluster's actions: never sent.
+                    for rest in &cp.actions[i + 1..] {
+                        self.report.results.push(skipped(rest, NOT_SENT.into()));
+                    }
+                    return Err(e);
+                }
+                Ok(Ok(status)) => status,
+                Ok(Err(changed)) => {
                     // Reported with the skipped actions; logged for pipelines.
                     tracing::info!(cluster = %cp.cluster, ?changed, "changed since the snapshot; skipping this round");
                     // The suspension's state went with this intent: what
@@ -657,10 +679,7 @@ impl<B: Backend> Run<'_, B> {
                 // attempted where its intent was written) says.
                 self.pending.extend(outcomes);
                 self.flush().await;
-                let mut withdrawn = skipped(
-                    action,
-                    "not sent: the run stopped before it (see the error)".into(),
-                );
+                let mut withdrawn = skipped(action, NOT_SENT.into());
                 withdrawn.action_id = row.action_id.clone();
                 tell(opts, Progress::Finished(&withdrawn));
                 self.report.results.push(withdrawn);
@@ -795,6 +814,9 @@ pub fn action_id(run_id: Uuid, cp: &ClusterPlan, action: &Action) -> String {
     let name = format!("{}\u{0}{}", cp.cluster_id, action.sql);
     Uuid::new_v5(&run_id, name.as_bytes()).to_string()
 }
+
+/// Why an action a stopped run never sent is skipped.
+const NOT_SENT: &str = "not sent: the run stopped before it (see the error)";
 
 fn skipped(action: &Action, reason: String) -> ActionResult {
     ActionResult {
