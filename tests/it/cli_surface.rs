@@ -337,6 +337,19 @@ fn a_wipe_names_the_cluster_as_a_shell_takes_it() {
     );
 }
 
+/// The kinds of `history --cluster CLUSTER`'s entries, newest first.
+fn history_kinds(emu: &Emulator, cluster: &str) -> Vec<String> {
+    let doc = clusterctl(emu, &["history", "--cluster", cluster, "-o", "json"])
+        .ok()
+        .json();
+    doc["result"]["entries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| e["kind"].as_str().unwrap_or("?").to_string())
+        .collect()
+}
+
 /// A cluster renamed to `wb`, wiped, then dropped (and another made as
 /// `wb`): `history --cluster wb` shows that wipe, which named it `wb`
 /// (its own rows were all under its earlier name: the wipe was left out,
@@ -363,20 +376,9 @@ fn a_wipe_of_a_cluster_renamed_to_a_name_is_that_names_history() {
     clusterctl(&emu, &["wipe-state", "--cluster", "wb", "--yes"]).ok();
     mz("DROP CLUSTER wb CASCADE");
     emu.create_cluster("wb");
-    let kinds = |name: &str| -> Vec<String> {
-        let doc = clusterctl(&emu, &["history", "--cluster", name, "-o", "json"])
-            .ok()
-            .json();
-        doc["result"]["entries"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|e| e["kind"].as_str().map(str::to_string))
-            .collect()
-    };
-    assert_eq!(kinds("wb"), ["wipe_state"]);
+    assert_eq!(history_kinds(&emu, "wb"), ["wipe_state"]);
     // Its earlier name has what it did under it.
-    assert!(kinds("wb_old").contains(&"create_replica".to_string()));
+    assert!(history_kinds(&emu, "wb_old").contains(&"create_replica".to_string()));
 }
 
 #[test]
@@ -442,17 +444,7 @@ fn wipe_state_is_audited_once_per_run_and_history_shows_it() {
 
     // A cluster's history has the wipes of its state: those that named it
     // and those of all clusters.
-    let kinds = |cluster: &str| -> Vec<String> {
-        let doc = clusterctl(&emu, &["history", "--cluster", cluster, "-o", "json"])
-            .ok()
-            .json();
-        doc["result"]["entries"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|e| e["kind"].as_str().unwrap_or("?").to_string())
-            .collect()
-    };
+    let kinds = |cluster: &str| history_kinds(&emu, cluster);
     assert_eq!(
         kinds("wipe_b"),
         ["wipe_state", "wipe_state", "create_replica"]
