@@ -973,6 +973,10 @@ pub struct Snapshot {
     /// `Environment::suspensions_error` says why).
     #[serde(default)]
     pub suspensions: BTreeMap<ClusterId, LastSuspension>,
+    /// The newest creation of ours on each cluster read with `suspensions`
+    /// that has no suspension by this controller.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub created_since: BTreeMap<ClusterId, DateTime<Utc>>,
     /// `suspensions` was read: only when a cluster the command plans needs
     /// it, for those only (`plan::reads_the_trail_for`), and without error.
     #[serde(default)]

@@ -440,10 +440,12 @@ fn import_reference_suspensions(
             .as_str()
             .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
             .map(|t| t.with_timezone(&Utc));
-        let ours_since = snap.suspensions.get(&id).is_some_and(|l| {
-            let newer = |t: DateTime<Utc>| at.is_none_or(|at| t > at);
-            newer(l.at) || l.last_created.is_some_and(newer)
-        });
+        let newer = |t: DateTime<Utc>| at.is_none_or(|at| t > at);
+        let ours_since = snap
+            .suspensions
+            .get(&id)
+            .is_some_and(|l| newer(l.at) || l.last_created.is_some_and(newer))
+            || snap.created_since.get(&id).is_some_and(|t| newer(*t));
         if !ours_since {
             snap.states.insert(id, ours);
         }
@@ -470,6 +472,7 @@ fn attach_suspensions(
     match optional(read, "reading the last suspensions")? {
         Ok(rows) => {
             snap.suspensions = Store::parse_last_suspensions(&rows);
+            snap.created_since = Store::parse_last_creations(&rows);
             snap.suspensions_read = true;
         }
         Err(why) => snap.env.suspensions_error = Some(why),
@@ -1204,5 +1207,19 @@ mod reference_tests {
             ),
             "we woke it since"
         );
+        // Woken by us, never suspended by us (an outside re-check).
+        let mut cluster = Cluster::empty(id.clone(), "c");
+        cluster.replicas.clear();
+        let mut snap = Snapshot {
+            clusters: vec![cluster],
+            ..Snapshot::default()
+        };
+        snap.created_since
+            .insert(id.clone(), at("2026-12-07T06:00:00Z").expect("a time"));
+        import_reference_suspensions(
+            &mut snap,
+            std::collections::BTreeMap::from([(id.clone(), payload.clone())]),
+        );
+        assert!(!snap.states.contains_key(&id), "we woke it since");
     }
 }

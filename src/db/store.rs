@@ -1186,12 +1186,34 @@ impl Store {
 
     /// The last suspensions' rows of the clusters `clusters` (a condition
     /// on `cluster_id`, [`Store::suspension_rows`]) selects.
+    /// A cluster with creations of ours and no suspension has a row too,
+    /// with no drop time: its newest creation ([`Store::parse_last_creations`]).
     fn last_suspensions_where(&self, clusters: &str) -> String {
         format!(
             "{} SELECT cluster_id, replica, size, created_at, last_created, ran, newest_run, run_id, live \
-             FROM last",
+             FROM last \
+             UNION ALL SELECT c.cluster_id, NULL::text, NULL::text, NULL::timestamptz, c.at, \
+               NULL::text, NULL::bool, NULL::text, NULL::text FROM created AS c \
+             WHERE NOT EXISTS (SELECT 1 FROM drops AS d WHERE d.cluster_id = c.cluster_id)",
             self.suspension_rows(clusters)
         )
+    }
+
+    /// The newest creation of ours on each cluster the rows of
+    /// [`Store::last_suspensions_sql`] show with no suspension: a cluster we
+    /// woke (from mz-clusterctl's row) and never suspended, then wiped, was
+    /// woken from that row again (an outside check).
+    pub fn parse_last_creations(
+        rows: &[tokio_postgres::Row],
+    ) -> BTreeMap<ClusterId, DateTime<Utc>> {
+        rows.iter()
+            .filter(|r| matches!(r.try_get::<_, Option<DateTime<Utc>>>(3), Ok(None)))
+            .filter_map(|r| {
+                let id: String = r.try_get::<_, Option<String>>(0).ok().flatten()?;
+                let at: DateTime<Utc> = r.try_get::<_, Option<DateTime<Utc>>>(4).ok().flatten()?;
+                Some((ClusterId(id), at))
+            })
+            .collect()
     }
 
     /// The audit rows [`Store::last_suspensions_sql`] reads, by `action_id`:

@@ -54,6 +54,7 @@ fn snap(clusters: Vec<Cluster>, strategies: Vec<StrategyRow>) -> Snapshot {
         demand: None,
         unfinished: Vec::new(),
         suspensions: Default::default(),
+        created_since: Default::default(),
         suspensions_read: false,
         last_resizes: Default::default(),
         refusals: Default::default(),

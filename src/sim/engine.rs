@@ -420,6 +420,7 @@ fn build_slots(sc: &Scenario) -> Vec<Slot> {
             unfinished: Vec::new(),
             // The simulated controller's state is never wiped.
             suspensions: BTreeMap::new(),
+            created_since: BTreeMap::new(),
             suspensions_read: false,
             // Filled in as the controller's background resizes execute.
             last_resizes: BTreeMap::new(),

@@ -563,3 +563,37 @@ fn a_reference_suspension_that_cannot_come_back_is_forgotten_with_its_row() {
     let run = clusterctl(&emu, &["apply"]).ok();
     assert!(!run.all().contains("xlarge"), "{}", run.all());
 }
+
+/// A cluster woken from mz-clusterctl's row, never suspended by us,
+/// emptied by hand and wiped: its next demand does not wake it from that
+/// row again (our creation is newer: it did, with real DDL, twice: an
+/// outside re-check).
+#[test]
+fn a_reference_suspension_we_woke_is_not_woken_from_again() {
+    let emu = emulator();
+    let id = emu.create_cluster("rs2");
+    strategy(&emu, "rs2", "idle_suspend", json!({"idle_after_s": 600}));
+    emu.sql(&format!(
+        "INSERT INTO mz_cluster_strategy_state (cluster_id, state_version, payload, updated_at) \
+         VALUES ('{id}', 1, '{{\"last_suspend\": {{\"timestamp\": \"2026-12-01T10:30:00\", \
+         \"suspended_replicas\": [{{\"name\": \"stale\", \"size\": \"50cc\"}}]}}}}', \
+         now() - interval '6 days')"
+    ));
+    emu.add_activity("rs2", 5, false);
+    emu.flush_statement_log();
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(replica_names(&emu, "rs2"), ["stale"], "{}", run.all());
+    postgres::Client::connect(&emu.url(), postgres::NoTls)
+        .expect("connect")
+        .batch_execute("DROP CLUSTER REPLICA rs2.stale")
+        .expect("dropped by hand");
+    clusterctl(&emu, &["wipe-state", "--cluster", "rs2", "--yes"]).ok();
+    emu.add_activity("rs2", 2, false);
+    emu.flush_statement_log();
+    let plan = clusterctl(&emu, &["dry-run"]).ok();
+    assert!(
+        !plan.stdout.contains("create replica stale"),
+        "{}",
+        plan.all()
+    );
+}
