@@ -556,12 +556,23 @@ pub fn environment_findings(
         && resize_form(&snap.env) == ResizeForm::Restart
         && !configs.iter().any(|c| c.allows_downtime())
     {
+        // On a release that has background resizes, the settings are
+        // what blocks (it said "or upgrade" of the newest release: an
+        // outside check).
+        let cure = match snap.env.version_number() {
+            Some(v) if v >= BACKGROUND_RESIZE_SINCE => {
+                "turn enable_background_alter_cluster (or \
+                 enable_zero_downtime_cluster_reconfiguration) on"
+            }
+            _ => "upgrade",
+        };
         out.push((
             Code::Unsupported,
             None,
             format!(
-                "managed cluster: this release ({}) cannot resize it without downtime; set \
-                 \"allow_downtime\": true to resize with a restart, or upgrade",
+                "managed cluster: this release ({}) with these settings cannot resize it \
+                 without downtime; set \"allow_downtime\": true to resize with a restart, or \
+                 {cure}",
                 snap.env.version.as_deref().unwrap_or("unknown version")
             ),
         ));
@@ -1155,6 +1166,27 @@ mod tests {
         assert_eq!(on(old(), &managed, &[idle]), []);
         let newest = env(Some("v26.35.0 (abc)"), None, Some(true));
         assert_eq!(on(newest, &managed, &[target(false)]), []);
+        // The newest release with both settings off: the settings are the
+        // cure, not an upgrade.
+        let said = |release: Environment| {
+            let s = Snapshot {
+                env: release,
+                activity_log_has_rows: true,
+                ..Snapshot::default()
+            };
+            environment_findings(&s, &managed, &[target(false)])
+                .into_iter()
+                .map(|(_, _, m)| m)
+                .collect::<Vec<_>>()
+        };
+        let off = said(env(Some("v26.35.0 (abc)"), Some(false), Some(false)));
+        assert!(
+            off.len() == 1
+                && off[0].contains("turn enable_background_alter_cluster")
+                && !off[0].contains("upgrade"),
+            "{off:?}"
+        );
+        assert!(said(old()).iter().any(|m| m.ends_with("or upgrade")));
     }
 
     /// A size whose one replica costs more than the cluster's own `limits`
