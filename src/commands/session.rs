@@ -354,7 +354,7 @@ async fn create_temporary(
         .await?;
     if !offered.is_empty() && !offered.contains(&size.0) {
         return Err(CommandError::Usage(format!(
-            "--create-replica {}: not a replica size this region offers ({})",
+            "--create-replica {}: not a replica size this region offers and allows ({})",
             crate::model::printable(&size.0),
             offered.join(", ")
         )));

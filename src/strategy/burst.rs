@@ -207,7 +207,9 @@ fn foreign_text(r: &crate::model::Replica) -> String {
 pub(super) fn decide(c: &BurstConfig, ctx: &Ctx, d: &mut Desired, st: &mut BurstState) {
     let name = ctx.burst.clone();
     if let Some(r) = foreign(c, ctx.cluster, &name, st) {
-        d.note(KIND, foreign_text(r));
+        // An alert: burst cannot work until someone acts, and a note is
+        // shown with -v only (an outside re-check).
+        d.alert(KIND, foreign_text(r));
         return;
     }
     let others: Vec<String> = d.replicas.keys().filter(|n| **n != name).cloned().collect();
@@ -743,7 +745,7 @@ mod tests {
     fn a_replica_of_the_bursts_name_made_by_hand_is_left_alone() {
         let cfg = serde_json::json!({"burst_replica_size": "200cc"});
         let said = |d: &Desired| {
-            d.notes
+            d.alerts
                 .iter()
                 .any(|n| n.contains("does not record starting it"))
         };

@@ -244,7 +244,7 @@ fn a_temporary_replica_of_a_size_not_offered_is_refused_up_front() {
     .code(64);
     assert!(
         run.stderr
-            .contains("--create-replica 80cc: not a replica size this region offers (")
+            .contains("--create-replica 80cc: not a replica size this region offers and allows (")
             && run.stderr.contains("25cc, 50cc"),
         "{}",
         run.all()
@@ -280,8 +280,9 @@ fn a_temporary_replica_of_a_size_not_offered_is_refused_up_front() {
     )
     .code(64);
     assert!(
-        run.stderr
-            .contains("--create-replica 25cc: not a replica size this region offers (50cc, 100cc)"),
+        run.stderr.contains(
+            "--create-replica 25cc: not a replica size this region offers and allows (50cc, 100cc)"
+        ),
         "{}",
         run.all()
     );
