@@ -358,10 +358,27 @@ impl SavedPlan {
             return Ok(());
         }
         if planned.len() != self.statements.len() && changes(&self.statements, planned).is_empty() {
+            // The same statements, one of them not as many times: named,
+            // with both counts (it said only "more than once, or one
+            // fewer": an outside re-check).
+            let times = |list: &[Statement], s: &Statement| list.iter().filter(|x| *x == s).count();
+            let said = self
+                .statements
+                .iter()
+                .find(|s| times(&self.statements, s) != times(planned, s))
+                .map(|s| {
+                    format!(
+                        ": {} is saved {} times, and the region calls for it {} times now",
+                        s.said(false),
+                        times(&self.statements, s),
+                        times(planned, s)
+                    )
+                })
+                .unwrap_or_default();
             return Err(format!(
-                "the plan saved {} has a statement more than once, or one fewer times than the \
-                 region calls for now; nothing was done. Save a new one (`clusterctl dry-run \
-                 --out FILE`), review it and apply that",
+                "the plan saved {} does not hold its statements as many times as planned \
+                 now{said}; nothing was done. Save a new one (`clusterctl dry-run --out FILE`), \
+                 review it and apply that",
                 self.saved_when(now)
             ));
         }
@@ -531,6 +548,20 @@ mod tests {
                 "planned now, not saved: {CREATE} (cluster a (u7))"
             )) && e.contains(&format!(
                 "saved, not planned now: {CREATE} (cluster a (u2))"
+            )),
+            "{e}"
+        );
+        // A statement saved twice: named, with both counts.
+        let twice = doc(serde_json::json!([
+            {"cluster_id": "u2", "cluster": "a", "actions": [{"sql": CREATE}, {"sql": CREATE}]}
+        ]));
+        let saved_twice = SavedPlan::parse(&twice, VERSION).expect("a saved plan");
+        let e = saved_twice
+            .differences(&statements("u2", "a", &[CREATE]), now)
+            .unwrap_err();
+        assert!(
+            e.contains(&format!(
+                "{CREATE} (cluster a) is saved 2 times, and the region calls for it 1 times now"
             )),
             "{e}"
         );
