@@ -1231,6 +1231,8 @@ fn suspend(
     st.resuming.clear();
     if live_removed || resuming {
         st.suspended_at = Some(ctx.now);
+        // Our own suspension now: mz-clusterctl's is behind it.
+        st.from_reference = false;
     }
 }
 
@@ -1420,6 +1422,12 @@ fn resume(
         Some(what) => {
             format!("resume after suspension ({why}); state was wiped; waking with {what}")
         }
+        // Where a replica nobody here made comes from (a 400cc replica
+        // appeared with no word of mz-clusterctl: an outside re-check).
+        None if st.from_reference => format!(
+            "resume after suspension ({why}); waking with what mz-clusterctl's state row \
+             says its suspension dropped"
+        ),
         None => format!("resume after suspension ({why})"),
     };
     bring_back(ctx, d, &st.resuming, &reason, st.from_reference);

@@ -529,6 +529,13 @@ fn a_cluster_the_reference_suspended_wakes_with_what_it_dropped() {
     let run = clusterctl(&emu, &["apply"]).ok();
     assert!(!run.stderr.contains("remembers nothing"), "{}", run.all());
     assert_eq!(replica_names(&emu, "rs"), ["r 2", "r1"], "{}", run.all());
+    // Said where they come from (an outside re-check).
+    assert!(
+        run.stdout
+            .contains("waking with what mz-clusterctl's state row says"),
+        "{}",
+        run.all()
+    );
     let reference = emu.query_strings(&format!(
         "SELECT count(*)::text FROM mz_cluster_strategy_state \
          WHERE cluster_id = '{id}' AND state_version = 1"
