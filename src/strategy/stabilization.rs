@@ -65,7 +65,28 @@ pub(super) fn decide(
             .cloned()
             .collect()
     };
-    st.drop_wanted_since.retain(|n, _| drops.contains(n));
+    // Drops another strategy wants but holds back itself (a retirement
+    // waiting for the new replica to prove itself, a cooldown, a linger):
+    // wanted all the same, so their clock runs meanwhile. It started only
+    // once the hold ended, and the two waits ran one after the other (the
+    // plan said "in 55s", then "in 5m": an outside check).
+    let held: Vec<String> = if d.suspending.is_some() {
+        Vec::new()
+    } else {
+        ctx.cluster
+            .replicas
+            .iter()
+            .filter(|r| {
+                let drop = ReplicaStep::Drop.of(&r.name, r.size.as_ref());
+                d.deferred
+                    .iter()
+                    .any(|x| x.strategy.is_some_and(|k| k != KIND) && x.action == drop)
+            })
+            .map(|r| r.name.clone())
+            .collect()
+    };
+    st.drop_wanted_since
+        .retain(|n, _| drops.contains(n) || held.contains(n));
     // A replica that stays, killed or crashed: what the drops were wanted
     // for is not stable, so their wait starts again from it. A drop of the
     // only size that fit was wanted for five minutes in a row by
@@ -79,6 +100,12 @@ pub(super) fn decide(
         .filter(|r| d.replicas.contains_key(&r.name))
         .filter_map(|r| Some((r.crash.last_crash?, r.name.as_str())))
         .max();
+    for name in &held {
+        let since = st.drop_wanted_since.entry(name.clone()).or_insert(ctx.now);
+        if let Some((at, _)) = last_kill.filter(|(at, _)| *at > *since && *at <= ctx.now) {
+            *since = at;
+        }
+    }
     for name in drops {
         let since = st.drop_wanted_since.entry(name.clone()).or_insert(ctx.now);
         let killed = last_kill.filter(|(at, _)| *at > *since && *at <= ctx.now);
@@ -288,6 +315,40 @@ mod tests {
         let mut st = StabilizationState::default();
         step(&dropped, &c, &mut st, at(0), drop_large);
         assert!(!step(&dropped, &c, &mut st, at(300), drop_large).contains("c_400cc"));
+    }
+
+    /// A drop another strategy holds back itself (a retirement waiting
+    /// for the new replica to prove itself) is wanted all the same: once
+    /// that hold ends, the window has run meanwhile (the two waits ran in
+    /// turn, and the plan's time was wrong).
+    #[test]
+    fn a_drop_another_strategy_holds_back_is_wanted_meanwhile() {
+        let c = StabilizationConfig::parse(&Obj::new(&serde_json::json!({})).unwrap()).unwrap();
+        let t0 = now();
+        let at = |s: i64| t0 + chrono::Duration::seconds(s);
+        let cl = cluster(
+            "c",
+            vec![replica("r1", "25cc", true), replica("r_50cc", "50cc", true)],
+        );
+        let held = |d: &mut Desired| {
+            d.defer(
+                StrategyKind::TargetSize,
+                ReplicaStep::Drop.of("r1", Some(&Size::from("25cc"))),
+                "r_50cc went offline less than 10m ago".into(),
+                Some(60),
+            )
+        };
+        let retire =
+            |d: &mut Desired| d.remove("r1", StrategyKind::TargetSize, "retiring 25cc".into());
+        let mut st = StabilizationState::default();
+        step(&cl, &c, &mut st, at(0), held);
+        step(&cl, &c, &mut st, at(200), held);
+        let d = step(&cl, &c, &mut st, at(400), retire);
+        assert!(!d.contains("r1"), "wanted since 0 s: {:?}", d.notes);
+        // Without the hold before, it waits the window.
+        let mut st = StabilizationState::default();
+        let d = step(&cl, &c, &mut st, at(400), retire);
+        assert!(d.contains("r1"));
     }
 
     #[test]
