@@ -270,6 +270,13 @@ pub trait Backend {
     fn stop_requested(&self) -> bool {
         false
     }
+    /// Its statements act on no database (the simulator): what it runs is
+    /// logged at debug, marked simulated, not as `apply`'s DDL is (a
+    /// backtest's `-v` read "executing DROP …" like a live run to a log
+    /// pipeline: an outside check).
+    fn simulated(&self) -> bool {
+        false
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -689,7 +696,15 @@ impl<B: Backend> Run<'_, B> {
         if let Some(changed) = changed {
             return Ok(Err(changed));
         }
-        tracing::info!(cluster = %cp.cluster, strategy = %action.strategy, sql = %action.sql, "executing");
+        let simulated = self.backend.simulated();
+        match simulated {
+            true => {
+                tracing::debug!(simulated, at = %self.backend.now(), cluster = %cp.cluster, strategy = %action.strategy, sql = %action.sql, "executing (simulated)")
+            }
+            false => {
+                tracing::info!(cluster = %cp.cluster, strategy = %action.strategy, sql = %action.sql, "executing")
+            }
+        }
         tell(opts, Progress::Started(action));
         let result = match self.backend.execute_ddl(action, &row).await {
             Ok(r) => r,
@@ -737,12 +752,26 @@ impl<B: Backend> Run<'_, B> {
                 // Reported with the action's result; logged for pipelines.
                 // A warning: a log pipeline alerting on the level saw
                 // nothing of it at info (an outside check).
-                tracing::warn!(cluster = %cp.cluster, sql = %action.sql, %error, "action failed");
+                match simulated {
+                    true => {
+                        tracing::debug!(simulated, cluster = %cp.cluster, sql = %action.sql, %error, "action failed (simulated)")
+                    }
+                    false => {
+                        tracing::warn!(cluster = %cp.cluster, sql = %action.sql, %error, "action failed")
+                    }
+                }
                 ActionStatus::Failed { error }
             }
             Ddl::NotSent(reason) => ActionStatus::Skipped { reason },
             Ddl::Unknown(error) => {
-                tracing::warn!(cluster = %cp.cluster, sql = %action.sql, %error, "action outcome unknown");
+                match simulated {
+                    true => {
+                        tracing::debug!(simulated, cluster = %cp.cluster, sql = %action.sql, %error, "action outcome unknown (simulated)")
+                    }
+                    false => {
+                        tracing::warn!(cluster = %cp.cluster, sql = %action.sql, %error, "action outcome unknown")
+                    }
+                }
                 ActionStatus::Unknown {
                     error: format!(
                         "{error}; whether it took effect is not known: the next run settles it \

@@ -44,6 +44,10 @@ impl<B: Backend> Backend for Refusing<'_, B> {
         self.inner.now()
     }
 
+    fn simulated(&self) -> bool {
+        self.inner.simulated()
+    }
+
     async fn snapshot(&mut self) -> Result<crate::model::Snapshot, B::Error> {
         self.inner.snapshot().await
     }

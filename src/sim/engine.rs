@@ -149,6 +149,10 @@ impl SimBackend<'_> {
 }
 
 impl Backend for SimBackend<'_> {
+    fn simulated(&self) -> bool {
+        true
+    }
+
     type Error = SimError;
 
     fn now(&self) -> DateTime<Utc> {

@@ -1453,3 +1453,27 @@ fn status_counts_the_conditions_and_lists_only_those_asked_for() {
     assert_eq!(bad.code, 64, "{}", bad.all());
     assert!(bad.stderr.contains("possible values"), "{}", bad.all());
 }
+
+/// A simulation's statements act on no database: `-v` does not log them
+/// as `apply` logs its DDL ("executing DROP …" at INFO, which a log
+/// pipeline reads as a live run: an outside check); `-vv` shows them,
+/// marked simulated, with the simulated time.
+#[test]
+fn a_simulations_statements_are_not_logged_as_executed() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let scenario = format!("{root}/examples/scenarios/nightly-batch.toml");
+    let run = |v: &str| {
+        let mut cmd = command();
+        cmd.args(["simulate", &scenario, "--days", "1", v]);
+        run_cmd(cmd)
+    };
+    let info = run("-v");
+    assert_eq!(info.code, 0, "{}", info.all());
+    assert!(!info.stderr.contains("executing"), "{}", info.stderr);
+    let debug = run("-vv");
+    assert!(
+        debug.stderr.contains("executing (simulated) simulated=true at=2026-"),
+        "{}",
+        debug.stderr
+    );
+}
