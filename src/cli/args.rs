@@ -989,6 +989,13 @@ fn within_a_year(s: &str, d: Duration) -> Result<Duration, String> {
 fn parse_history(s: &str) -> Result<Duration, String> {
     let t = s.trim();
     let d = keys::read_duration(t)?;
+    // `simulate --from-history --history 0s` built a scenario it then
+    // refused ("negative time"): none is said by leaving it out.
+    if d.is_zero() {
+        return Err(format!(
+            "'{t}' is no history: leave --history out for none, or give at least a minute"
+        ));
+    }
     // One wording for every length over the bound (a year's cap said
     // another thing above a year).
     let ms = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);

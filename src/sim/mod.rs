@@ -136,6 +136,16 @@ pub fn run_built(
         .unwrap_or_default();
     if let Some(path) = out {
         check_out(path)?;
+    }
+    let overrides = overrides_of(args);
+    let sc = scenario::parse_with_files(&built.toml, false, &base, &overrides, &built.traces)
+        .map_err(|e| SimError::Scenario(format!("the scenario built from history: {}", e.0)))?;
+    let notes = sc.notes.clone();
+    let report = run_loaded(sc, args)?;
+    // Written once the run succeeded: a run that failed (an alternative
+    // naming no cluster) replaced the file and its traces, saying nothing
+    // (an outside check).
+    if let Some(path) = out {
         for (name, text) in &built.traces {
             let file = base.join(name);
             if let Some(dir) = file.parent() {
@@ -149,11 +159,7 @@ pub fn run_built(
         std::fs::write(path, &built.toml)
             .map_err(|e| SimError::Io(format!("{}: cannot write: {e}", path.display())))?;
     }
-    let overrides = overrides_of(args);
-    let sc = scenario::parse_with_files(&built.toml, false, &base, &overrides, &built.traces)
-        .map_err(|e| SimError::Scenario(format!("the scenario built from history: {}", e.0)))?;
-    let notes = sc.notes.clone();
-    Ok((run_loaded(sc, args)?, notes))
+    Ok((report, notes))
 }
 
 /// The traces an earlier `--out` to the same file wrote for clusters this

@@ -420,6 +420,48 @@ fn a_bad_alternative_file_fails_before_anything_is_read() {
     }
 }
 
+/// A backtest that fails once the history is read (an alternative whose
+/// patterns name no cluster) leaves `--out` as it was: the file and its
+/// traces were replaced, saying nothing (an outside check).
+#[test]
+fn a_backtest_that_fails_leaves_its_out_file_alone() {
+    let emu = Emulator::start();
+    emu.create_hydrated_cluster("bi", "r1", "25cc");
+    emu.create_cluster("ops");
+    init_tables(&emu);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("keep.toml");
+    std::fs::write(&out, "# mine\n").expect("write");
+    let none = alternative(
+        dir.path(),
+        "none.toml",
+        "name = \"n\"\n[[clusters]]\nmatch = \"zzz*\"\n\
+         strategies = [{type = \"idle_suspend\", config = {idle_after_s = 60}}]\n",
+    );
+    let run = clusterctl(
+        &emu,
+        &[
+            "simulate",
+            "--from-history",
+            "--exec-cluster",
+            "ops",
+            "--create-replica",
+            "--compare",
+            &none,
+            "--out",
+            &out.display().to_string(),
+        ],
+    )
+    .code(1);
+    assert!(
+        run.stderr.contains("no `match` pattern names a cluster"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(std::fs::read_to_string(&out).expect("read"), "# mine\n");
+    assert!(!dir.path().join("keep.traces").exists(), "{}", run.all());
+}
+
 /// Every row of clusterctl's tables, and the catalog's clusters and replicas.
 fn database_state(emu: &Emulator) -> Vec<Vec<Option<String>>> {
     let mut rows = Vec::new();

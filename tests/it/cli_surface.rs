@@ -1472,8 +1472,17 @@ fn a_simulations_statements_are_not_logged_as_executed() {
     assert!(!info.stderr.contains("executing"), "{}", info.stderr);
     let debug = run("-vv");
     assert!(
-        debug.stderr.contains("executing (simulated) simulated=true at=2026-"),
+        debug
+            .stderr
+            .contains("executing (simulated) simulated=true at=2026-"),
         "{}",
         debug.stderr
     );
+    // No history is said by leaving it out: `--history 0s` built a
+    // backtest's scenario it then refused (an outside check).
+    let mut cmd = command();
+    cmd.args(["simulate", &scenario, "--history", "0s"]);
+    let zero = run_cmd(cmd);
+    assert_eq!(zero.code, 64, "{}", zero.all());
+    assert!(zero.stderr.contains("is no history"), "{}", zero.all());
 }
