@@ -495,7 +495,7 @@ pub async fn watch(
     } = serving;
     tracing::info!(
         interval = %humantime::format_duration(wopts.interval),
-        "watching: one apply per interval until SIGTERM or SIGINT"
+        "watching: one apply per interval until SIGTERM, SIGINT or SIGHUP"
     );
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -444,7 +444,10 @@ impl Metrics {
             .iter()
             .filter_map(|c| c.activity.last_begin)
             .max();
-        if let Some(t) = latest {
+        // Only where the signal is relied on, as the gauge above: a night
+        // without statements in a region with no idle_suspend row fired
+        // the shipped alert's age clause (an outside check).
+        if let Some(t) = latest.filter(|_| relied_on) {
             let age = (snapshot.now - t).num_milliseconds().max(0) as f64 / 1000.0;
             self.signal_age.get_or_create(&NoLabels {}).set(age);
         }
@@ -1065,12 +1068,14 @@ mod tests {
     #[test]
     fn a_thinly_sampled_log_is_an_unknown_activity_signal() {
         use crate::model::{Cluster, ClusterId, Snapshot, StrategyRow};
-        let known_where = |rate: f64, idle_suspend: bool| {
+        let line_where = |series: &str, rate: f64, idle_suspend: bool| {
             let m = Metrics::new();
+            let mut quiet = Cluster::empty(ClusterId("u2".into()), "c");
+            quiet.activity.last_begin = Some(chrono::DateTime::UNIX_EPOCH);
             let mut snap = Snapshot {
                 activity_log_has_rows: true,
                 sizes: crate::model::SizeCatalog::cloud_defaults(),
-                clusters: vec![Cluster::empty(ClusterId("u2".into()), "c")],
+                clusters: vec![quiet],
                 strategies: vec![StrategyRow {
                     cluster_id: ClusterId("u2".into()),
                     strategy_type: if idle_suspend {
@@ -1093,8 +1098,11 @@ mod tests {
             observe_a_quiet_run(&m, &snap);
             m.prometheus_text()
                 .lines()
-                .find(|l| l.starts_with("clusterctl_activity_signal_known"))
+                .find(|l| l.starts_with(series))
                 .map(str::to_string)
+        };
+        let known_where = |rate: f64, idle_suspend: bool| {
+            line_where("clusterctl_activity_signal_known", rate, idle_suspend)
         };
         let known = |rate: f64| known_where(rate, true);
         assert!(
@@ -1114,6 +1122,12 @@ mod tests {
             unused.as_deref().is_some_and(|l| l.ends_with(" 1")),
             "{unused:?}"
         );
+        // Nor its age (a night without statements fired the alert's age
+        // clause where nothing relies on the log: an outside check).
+        let age =
+            |idle_suspend: bool| line_where("clusterctl_signal_age_seconds{", 1.0, idle_suspend);
+        assert!(age(true).is_some(), "relied on: said");
+        assert_eq!(age(false), None);
     }
 
     /// Every action kind's series starts at 0, so the first failure of a
