@@ -230,8 +230,8 @@ pub async fn doctor(ctx: &Context) -> Result<DoctorReport, CommandError> {
     // Table privileges and the lease are read once every table exists.
     let no_tables = tables_missing.is_some();
     let foreign = not_ours.is_some();
-    let complete = if session_problem.is_none() {
-        let (found, complete) = table_findings(
+    let (complete, existing) = if session_problem.is_none() {
+        let (found, complete, existing) = table_findings(
             ctx,
             &mut backend,
             &env,
@@ -241,27 +241,19 @@ pub async fn doctor(ctx: &Context) -> Result<DoctorReport, CommandError> {
         )
         .await;
         findings.extend(found);
-        complete
+        (complete, existing)
     } else {
-        false
+        (false, Vec::new())
     };
     findings.push(server_finding(&env));
     findings.extend(role_findings(&env));
     if (snap.is_some() || unreadable.is_some()) && complete {
         findings.extend(privilege_findings(ctx, &mut backend, &env, None).await);
-    } else if session_problem.is_none() && !foreign {
+    } else if session_problem.is_none() && !foreign && !existing.is_empty() {
         // Tables still to make: those there already (the reference's,
         // before our first apply) are checked now; the first apply's
         // write to them failed after its DDL ran (an outside check).
-        let existing = backend
-            .retrying("checking clusterctl's tables", async |c| {
-                migrate::existing_tables(&ctx.store, c).await
-            })
-            .await
-            .unwrap_or_default();
-        if !existing.is_empty() {
-            findings.extend(privilege_findings(ctx, &mut backend, &env, Some(&existing)).await);
-        }
+        findings.extend(privilege_findings(ctx, &mut backend, &env, Some(&existing)).await);
     }
     if let Some(why) = unreadable {
         findings.push(finding(
@@ -678,18 +670,27 @@ async fn table_findings(
     role: Option<&str>,
     missing: Option<String>,
     not_ours: Option<Vec<migrate::Foreign>>,
-) -> (Vec<Finding>, bool) {
+) -> (Vec<Finding>, bool, Vec<String>) {
     let store = &ctx.store;
+    // What the catalog shows of our tables, read once: which are another
+    // tool's, and which exist (returned: `privilege_findings` checks those
+    // before the first apply makes the rest).
+    let shown = backend
+        .retrying("checking the columns of clusterctl's tables", async |c| {
+            migrate::shown(store, c).await
+        })
+        .await
+        .ok();
+    let existing = shown
+        .as_ref()
+        .map(|s| s.existing(store))
+        .unwrap_or_default();
     // Another tool's table of one of our names: the tables' one finding.
     // The first apply "creates" nothing over it (IF NOT EXISTS), and every
     // command fails on it (doctor said the tables were to be created, and
     // that they could not be read).
-    let foreign = backend
-        .retrying("checking the columns of clusterctl's tables", async |c| {
-            migrate::not_ours(store, c).await
-        })
-        .await
-        .ok()
+    let foreign = shown
+        .map(|s| s.foreign(store))
         .filter(|t| !t.is_empty())
         .or(not_ours);
     if let Some(tables) = foreign {
@@ -702,7 +703,7 @@ async fn table_findings(
             ),
             Some(migrate::Foreign::fix(&tables)),
         );
-        return (vec![f], false);
+        return (vec![f], false, existing);
     }
     let init = ctx.store.init_command();
     let init = format!("{init} (or have an admin run the SQL of `{init} --print`)");
@@ -721,7 +722,7 @@ async fn table_findings(
                 format!("{e}: apply, wipe-state, unlock and strategy set/rm/pause/resume refuse to run"),
                 Some("upgrade this clusterctl to the version that migrated the tables (or a newer one)".into()),
             );
-            return (vec![f], missing.is_none());
+            return (vec![f], missing.is_none(), existing);
         }
         Err(e) => {
             let f = finding(
@@ -730,7 +731,7 @@ async fn table_findings(
                 format!("whether clusterctl's tables are complete could not be checked: {e}"),
                 None,
             );
-            return (vec![f], missing.is_none());
+            return (vec![f], missing.is_none(), existing);
         }
     };
     if to_create.is_empty() {
@@ -760,17 +761,11 @@ async fn table_findings(
             })
             .into_iter()
             .collect();
-        return (found, complete);
+        return (found, complete, existing);
     }
     // Those that exist already (the reference's three, before our first
     // apply) are kept, not made: not listed as made, and their privileges
     // are checked (`privilege_findings`).
-    let existing = backend
-        .retrying("checking clusterctl's tables", async |c| {
-            migrate::existing_tables(store, c).await
-        })
-        .await
-        .unwrap_or_default();
     let (kept, to_create): (Vec<String>, Vec<String>) =
         to_create.into_iter().partition(|t| existing.contains(t));
     let kept = match kept.is_empty() {
@@ -824,7 +819,7 @@ async fn table_findings(
             Some(init.into()),
         )],
     };
-    (found, false)
+    (found, false, existing)
 }
 
 /// An error's text without "`clusterctl doctor` prints the GRANT…": this

@@ -632,9 +632,9 @@ pub async fn read_settings(c: &Client) -> Result<Settings, DbError> {
 /// `allowed_cluster_replica_sizes` alone (empty: every size; also where
 /// the release has no such setting).
 pub(super) async fn allowed_sizes(c: &Client) -> Result<Vec<String>, DbError> {
-    let r = c
-        .query_typed("SHOW allowed_cluster_replica_sizes", &[])
-        .await;
+    // The name of `SETTINGS`, which `read_settings` reads with the rest.
+    let sql = format!("SHOW {}", SETTINGS[7]);
+    let r = c.query_typed(&sql, &[]).await;
     Ok(match optional(r, "reading a setting")? {
         Ok(rows) => shown(&rows).map(|v| size_list(&v)).unwrap_or_default(),
         Err(_) => Vec::new(),

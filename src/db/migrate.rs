@@ -139,24 +139,35 @@ fn our_columns() -> Vec<(String, Vec<String>)> {
 /// catalog shows no column of is not judged (missing, or not visible to
 /// this role): the statements that read it say what it is.
 pub async fn not_ours(store: &Store, c: &Client) -> Result<Vec<Foreign>, DbError> {
-    let found = columns_shown(store, c).await?;
-    Ok(foreign(store, &our_columns(), &found))
+    Ok(shown(store, c).await?.foreign(store))
 }
 
-/// The tables of ours the catalog shows (quoted as every message names
-/// them), whether or not every migration is recorded: the reference's
-/// three, before our first apply (`doctor` listed them as to be created,
-/// and checked no privilege on them: an outside check). Read as
-/// [`not_ours`] reads the columns.
-pub async fn existing_tables(store: &Store, c: &Client) -> Result<Vec<String>, DbError> {
-    let mut tables: Vec<String> = columns_shown(store, c)
-        .await?
-        .into_iter()
-        .map(|(t, _)| store.table(&t))
-        .collect();
-    tables.sort();
-    tables.dedup();
-    Ok(tables)
+/// What the catalog shows of the tables of our names, read once
+/// ([`shown`]): which are another tool's ([`Shown::foreign`]) and which
+/// exist ([`Shown::existing`]), for `doctor`, which asks both.
+pub struct Shown(Vec<(String, String)>);
+
+impl Shown {
+    /// [`not_ours`] of what was read.
+    pub fn foreign(&self, store: &Store) -> Vec<Foreign> {
+        foreign(store, &our_columns(), &self.0)
+    }
+
+    /// The tables of ours the catalog shows (quoted as every message names
+    /// them), whether or not every migration is recorded: the reference's
+    /// three, before our first apply (`doctor` listed them as to be
+    /// created, and checked no privilege on them: an outside check).
+    pub fn existing(&self, store: &Store) -> Vec<String> {
+        let mut tables: Vec<String> = self.0.iter().map(|(t, _)| store.table(t)).collect();
+        tables.sort();
+        tables.dedup();
+        tables
+    }
+}
+
+/// [`Shown`], read in one statement.
+pub async fn shown(store: &Store, c: &Client) -> Result<Shown, DbError> {
+    columns_shown(store, c).await.map(Shown)
 }
 
 /// `(table, column)` of every table of one of our names, as the catalog

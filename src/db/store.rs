@@ -1950,6 +1950,7 @@ pub fn missing_or(
     context: impl Into<String>,
 ) -> DbError {
     let context = context.into();
+    let column = super::unknown_column(e);
     match super::Missing::of(e) {
         Some(super::Missing::Table) => DbError::TablesMissing {
             where_: store.table(table),
@@ -1959,13 +1960,10 @@ pub fn missing_or(
         // Only the column the server named, of the table the statement is
         // about: what the catalog says of all of them is asked where it
         // can be (`explain_missing`).
-        None if super::unknown_column(e).is_some() => DbError::NotOurs {
+        None if column.is_some() => DbError::NotOurs {
             tables: vec![super::migrate::Foreign {
                 table: store.table(table),
-                missing: super::unknown_column(e)
-                    .filter(|c| !c.is_empty())
-                    .into_iter()
-                    .collect(),
+                missing: column.filter(|c| !c.is_empty()).into_iter().collect(),
             }],
         },
         // A write of the strategy rows is an operator's (`strategy set`,

@@ -45,6 +45,22 @@ pub struct StabilizationState {
     pub create_wanted_since: BTreeMap<String, DateTime<Utc>>,
 }
 
+/// Since when the drop of `name` has been wanted: from now on a first
+/// sight, from a kill of a replica that stays (`kill`, not in the future)
+/// that came since.
+fn wanted_since(
+    st: &mut StabilizationState,
+    name: &str,
+    now: DateTime<Utc>,
+    kill: Option<DateTime<Utc>>,
+) -> DateTime<Utc> {
+    let since = st.drop_wanted_since.entry(name.to_string()).or_insert(now);
+    if let Some(at) = kill.filter(|at| *at > *since && *at <= now) {
+        *since = at;
+    }
+    *since
+}
+
 fn held_for(since: DateTime<Utc>, now: DateTime<Utc>) -> u64 {
     (now - since).num_seconds().max(0) as u64
 }
@@ -100,19 +116,12 @@ pub(super) fn decide(
         .filter(|r| d.replicas.contains_key(&r.name))
         .filter_map(|r| Some((r.crash.last_crash?, r.name.as_str())))
         .max();
+    let kill = last_kill.map(|(at, _)| at);
     for name in &held {
-        let since = st.drop_wanted_since.entry(name.clone()).or_insert(ctx.now);
-        if let Some((at, _)) = last_kill.filter(|(at, _)| *at > *since && *at <= ctx.now) {
-            *since = at;
-        }
+        wanted_since(st, name, ctx.now, kill);
     }
     for name in drops {
-        let since = st.drop_wanted_since.entry(name.clone()).or_insert(ctx.now);
-        let killed = last_kill.filter(|(at, _)| *at > *since && *at <= ctx.now);
-        if let Some((at, _)) = killed {
-            *since = at;
-        }
-        let since = *since;
+        let since = wanted_since(st, &name, ctx.now, kill);
         let held = held_for(since, ctx.now);
         if held >= c.scale_down_after_s {
             st.drop_wanted_since.remove(&name);
