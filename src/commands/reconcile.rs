@@ -502,6 +502,7 @@ pub async fn watch(
         .map(|d| d.as_nanos() as u64)
         .unwrap_or_default();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(u64::from(std::process::id()) ^ seed);
+    let mut due = Due::default();
     loop {
         // A signal that came while the process started (or the loop slept)
         // ends it before another run.
@@ -540,7 +541,8 @@ pub async fn watch(
         if let Some(path) = &wopts.metrics_file {
             add_to_textfile(path, result.as_ref(), elapsed);
         }
-        let next_in = next_wait(jittered(wopts.interval, &mut rng), elapsed, due_in(&result));
+        let due = due.after(seen(&result), started, wopts.interval);
+        let next_in = next_wait(jittered(wopts.interval, &mut rng), elapsed, due);
         log_run(&result, elapsed, next_in);
         on_run(WatchRun {
             result: &result,
@@ -560,15 +562,65 @@ fn jittered(interval: Duration, rng: &mut impl Rng) -> Duration {
     interval.mul_f64(rng.random_range(0.9..=1.1))
 }
 
-/// How long after its snapshot the run's plan wants the next run: its
-/// `next_decision_at` (a prewarm, a window, an idle threshold), by the
-/// database's clock; `None` when nothing is due by the clock alone.
-fn due_in(result: &Result<Leased<Applied>, CommandError>) -> Option<Duration> {
-    let Ok(Leased::Ran(a)) = result else {
-        return None;
-    };
-    let at = a.plan.next_decision_at?;
-    Some((at - a.plan.now).to_std().unwrap_or(Duration::ZERO))
+/// What a run of the watcher tells of the next decision due by the clock.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Seen {
+    /// It ran: its plan's `next_decision_at` (a prewarm, a window, an idle
+    /// threshold), as a time after its snapshot by the database's clock;
+    /// `None` when nothing is due by the clock alone.
+    Planned(Option<Duration>),
+    /// Another controller held the lease.
+    Busy,
+    /// It failed.
+    Failed,
+}
+
+fn seen(result: &Result<Leased<Applied>, CommandError>) -> Seen {
+    match result {
+        Ok(Leased::Ran(a)) => Seen::Planned(
+            a.plan
+                .next_decision_at
+                .map(|at| (at - a.plan.now).to_std().unwrap_or(Duration::ZERO)),
+        ),
+        Ok(Leased::Busy { .. }) => Seen::Busy,
+        Err(_) => Seen::Failed,
+    }
+}
+
+/// The decision the watcher's last plan wanted a run for, remembered
+/// across runs that find the lease held: the watcher woken for it that
+/// finds another run holding the lease (a one-shot `apply` whose snapshot
+/// came before the decision was due) tries again after the floor of
+/// [`next_wait`], not a whole interval later (an outside check), for up
+/// to an interval past the decision; a standby with nothing due keeps to
+/// the interval.
+#[derive(Debug, Default)]
+struct Due(Option<Instant>);
+
+impl Due {
+    /// When, after `started` (the run's start), the next run is due by the
+    /// clock, given what the run saw.
+    fn after(&mut self, seen: Seen, started: Instant, interval: Duration) -> Option<Duration> {
+        match seen {
+            Seen::Planned(due) => {
+                self.0 = due.map(|d| started + d);
+                due
+            }
+            Seen::Busy => {
+                let at = self.0?;
+                match started.checked_duration_since(at) {
+                    Some(late) if late > interval => {
+                        self.0 = None;
+                        None
+                    }
+                    _ => Some(at.saturating_duration_since(started)),
+                }
+            }
+            // A failed run is tried again at the interval: no tighter loop
+            // on a database that fails.
+            Seen::Failed => None,
+        }
+    }
 }
 
 /// Until the next run (kube-rs's requeue-after): the jittered interval, or
@@ -900,6 +952,39 @@ mod tests {
         // A run that took longer than the interval: at once, as before.
         assert_eq!(next_wait(m, s(70), None), s(0));
         assert_eq!(next_wait(m, s(70), Some(s(10))), s(0));
+    }
+
+    /// A decision the watcher woke for is tried again soon while another
+    /// run holds the lease (it slept a whole interval: an outside check);
+    /// a standby with nothing due, or long past it, keeps to the interval.
+    #[test]
+    fn a_due_decision_is_remembered_while_the_lease_is_busy() {
+        let m = Duration::from_secs(600);
+        let s = Duration::from_secs;
+        let t0 = Instant::now();
+        let mut due = Due::default();
+        // A standby that never ran: nothing due.
+        assert_eq!(due.after(Seen::Busy, t0, m), None);
+        // The plan wants a run 15 s after t0.
+        assert_eq!(due.after(Seen::Planned(Some(s(15))), t0, m), Some(s(15)));
+        // Woken for it, the lease is busy: due now, so the next wait is
+        // the floor of `next_wait` (10 s at a 10-minute interval).
+        assert_eq!(due.after(Seen::Busy, t0 + s(16), m), Some(s(0)));
+        assert_eq!(next_wait(m, s(0), Some(s(0))), s(10));
+        // A failed run waits the interval, and forgets nothing.
+        assert_eq!(due.after(Seen::Failed, t0 + s(26), m), None);
+        assert_eq!(due.after(Seen::Busy, t0 + s(36), m), Some(s(0)));
+        // Busy before the decision (woken by the interval): wait for it.
+        let mut early = Due::default();
+        early.after(Seen::Planned(Some(s(300))), t0, m);
+        assert_eq!(early.after(Seen::Busy, t0 + s(100), m), Some(s(200)));
+        // Busy for more than an interval past it: back to the interval.
+        assert_eq!(due.after(Seen::Busy, t0 + s(15) + m + s(1), m), None);
+        assert_eq!(due.after(Seen::Busy, t0 + s(16), m), None);
+        // A run replaces what is remembered, with nothing too.
+        due.after(Seen::Planned(Some(s(5))), t0, m);
+        assert_eq!(due.after(Seen::Planned(None), t0 + s(6), m), None);
+        assert_eq!(due.after(Seen::Busy, t0 + s(7), m), None);
     }
 
     #[test]

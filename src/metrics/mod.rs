@@ -80,7 +80,22 @@ const ACTION_KINDS: [ActionKind; 4] = [
     ActionKind::SetReplicationFactor,
     ActionKind::SetSize,
 ];
-const ACTION_OUTCOMES: [&str; 3] = ["executed", "failed", "skipped"];
+/// Every outcome an action is counted under ([`action_outcome`]), each
+/// series from 0 and carried over by the textfile merge: `unknown` too (a
+/// statement with no answer in time; a later run settles it from the
+/// catalog), which the merge dropped, so `ClusterctlActionsFailing` never
+/// saw a DDL that timed out (an outside check).
+const ACTION_OUTCOMES: [&str; 4] = ["executed", "failed", "skipped", "unknown"];
+
+/// The `outcome` label of an action's result, one of [`ACTION_OUTCOMES`].
+fn action_outcome(status: &ActionStatus) -> &'static str {
+    match status {
+        ActionStatus::Executed => ACTION_OUTCOMES[0],
+        ActionStatus::Failed { .. } => ACTION_OUTCOMES[1],
+        ActionStatus::Skipped { .. } => ACTION_OUTCOMES[2],
+        ActionStatus::Unknown { .. } => ACTION_OUTCOMES[3],
+    }
+}
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabels {
@@ -230,7 +245,7 @@ impl Metrics {
             r,
             &mut names,
             ("clusterctl_actions", "counter"),
-            "replica DDL actions, by kind and outcome (executed, failed, skipped)",
+            "replica DDL actions, by kind and outcome (executed, failed, skipped, unknown: no answer in time, settled by a later run)",
             actions.clone(),
         );
         register(
@@ -374,12 +389,7 @@ impl Metrics {
 
     fn observe_applied(&self, snapshot: &Snapshot, plan: &Plan, report: &ApplyReport) {
         for r in &report.results {
-            let outcome = match r.status {
-                ActionStatus::Executed => "executed",
-                ActionStatus::Failed { .. } => "failed",
-                ActionStatus::Skipped { .. } => "skipped",
-                ActionStatus::Unknown { .. } => "unknown",
-            };
+            let outcome = action_outcome(&r.status);
             let kind = r.action.kind.name().to_string();
             self.actions
                 .get_or_create(&ActionLabels { kind, outcome })
@@ -1145,6 +1155,49 @@ mod tests {
             let line = format!("clusterctl_actions_total{{kind=\"{kind}\",outcome=\"failed\"}} 0");
             assert!(text.contains(&line), "{line}\n{text}");
         }
+    }
+
+    /// Every outcome an action is counted under survives the textfile
+    /// merge: `unknown` was dropped, so the next cron run lost the DDL that
+    /// timed out before `ClusterctlActionsFailing` saw it (an outside check).
+    #[test]
+    fn every_action_outcome_is_carried_over_by_the_textfile_merge() {
+        let first = Metrics::new();
+        let mut previous = String::new();
+        for (n, outcome) in ACTION_OUTCOMES.into_iter().enumerate() {
+            let line = |v: usize| {
+                format!("clusterctl_actions_total{{kind=\"set_size\",outcome=\"{outcome}\"}} {v}")
+            };
+            assert!(
+                first.prometheus_text().contains(&line(0)),
+                "{outcome} from 0"
+            );
+            previous.push_str(&format!("{}\n", line(n + 1)));
+        }
+        let second = Metrics::new();
+        second.carry_over(&previous);
+        let text = second.prometheus_text();
+        for (n, outcome) in ACTION_OUTCOMES.into_iter().enumerate() {
+            let line = format!(
+                "clusterctl_actions_total{{kind=\"set_size\",outcome=\"{outcome}\"}} {}",
+                n + 1
+            );
+            assert!(text.contains(&line), "{line}\n{text}");
+        }
+        let statuses = [
+            ActionStatus::Executed,
+            ActionStatus::Failed {
+                error: String::new(),
+            },
+            ActionStatus::Skipped {
+                reason: String::new(),
+            },
+            ActionStatus::Unknown {
+                error: String::new(),
+            },
+        ];
+        let named: BTreeSet<&str> = statuses.iter().map(action_outcome).collect();
+        assert_eq!(named, ACTION_OUTCOMES.into_iter().collect());
     }
 
     #[test]

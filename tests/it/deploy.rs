@@ -212,6 +212,7 @@ fn github_workflow_uses_the_composite_action_that_caches_the_binary() {
 #[test]
 fn alert_rules_use_only_metrics_the_binary_exports() {
     let exported = clusterctl::metrics::Metrics::new().sample_names();
+    let text = clusterctl::metrics::Metrics::new().prometheus_text();
     let doc = yaml("alerts.yaml");
     let rules = at(&doc, "groups.0.rules").as_sequence().expect("rules");
     let mut alerts = BTreeSet::new();
@@ -227,6 +228,14 @@ fn alert_rules_use_only_metrics_the_binary_exports() {
             assert!(
                 exported.contains(&m),
                 "{name}: {m} is not exported; the binary exports {exported:?}"
+            );
+        }
+        // And only outcomes it counts under (`unknown` was counted but
+        // left out of the merge and of the alert: an outside check).
+        for value in outcome_values(expr) {
+            assert!(
+                text.contains(&format!("outcome=\"{value}\"")),
+                "{name}: outcome {value:?} is never exported:\n{text}"
             );
         }
     }
@@ -284,6 +293,15 @@ fn exported_metrics_pass_promtool_lint() {
     }
     let out = child.wait_with_output().expect("promtool runs");
     assert!(out.status.success(), "promtool: {}", output(&out));
+}
+
+/// The values an `outcome="a"` or `outcome=~"a|b"` matcher of a PromQL
+/// expression names.
+fn outcome_values(expr: &str) -> Vec<String> {
+    let re = regex::Regex::new(r#"outcome=~?"([a-z_|]+)""#).expect("regex");
+    re.captures_iter(expr)
+        .flat_map(|c| c[1].split('|').map(str::to_string).collect::<Vec<_>>())
+        .collect()
 }
 
 /// Names like `clusterctl_runs_total` in a PromQL expression.
@@ -359,7 +377,21 @@ fn systemd_units_verify() {
         .unwrap_or_else(|| panic!("no number in {line}"));
     assert!(level < 2.0, "{line}");
     assert!(line.contains(" OK") || line.contains(" SAFE"), "{line}");
-    assert!(service.contains("DynamicUser=yes") && service.contains("CapabilityBoundingSet=\n"));
+    assert!(service.contains("CapabilityBoundingSet=\n"));
+    // A static user: `DynamicUser=yes` put the metrics under
+    // /var/lib/private (0700), out of node_exporter's reach (an outside
+    // check); the textfile's directory is readable by all.
+    assert!(service.contains("\nUser=clusterctl\n"), "{service}");
+    assert!(
+        !service.lines().any(|l| l.starts_with("DynamicUser=")),
+        "{service}"
+    );
+    assert!(service.contains("\nStateDirectoryMode=0755\n"), "{service}");
+    assert!(
+        args.windows(2)
+            .any(|w| w[0] == "--metrics-file" && w[1].starts_with("/var/lib/clusterctl/")),
+        "{args:?}"
+    );
 }
 
 #[test]

@@ -23,18 +23,10 @@ fn actors(emu: &Emulator) -> BTreeSet<String> {
         .collect()
 }
 
-fn hold_lease(emu: &Emulator, holder: &str, secs: i64) {
-    emu.sql(&format!(
-        "UPDATE clusterctl_lease SET holder = {}, expires_at = now() + INTERVAL '{secs} seconds' \
-         WHERE name = 'controller'",
-        lit(holder)
-    ));
-}
-
 #[test]
 fn a_held_lease_means_one_line_and_exit_zero_and_unlock_breaks_it() {
     let emu = one_create_setup();
-    hold_lease(&emu, "other-host:4242:run-x", 600);
+    emu.hold_lease("other-host:4242:run-x", 600);
 
     let run = clusterctl(&emu, &["apply"]).ok();
     let lines: Vec<&str> = run.stdout.lines().collect();
@@ -88,7 +80,7 @@ fn a_held_lease_means_one_line_and_exit_zero_and_unlock_breaks_it() {
 
     // The break is applied, but its answer is lost (a cut connection): the
     // retry finds the lease free, and the break is audited all the same.
-    hold_lease(&emu, "other-host:4242:run-y", 600);
+    emu.hold_lease("other-host:4242:run-y", 600);
     emu.cut_after_statement("SET holder = '', expires_at", 1);
     let run = clusterctl(&emu, &["unlock", "--force"]).ok();
     emu.clear_faults();
@@ -130,7 +122,7 @@ const RUN_Z_TAKES: &str = "UPDATE clusterctl_lease SET holder = 'other-host:4243
 fn unlock_breaks_only_the_lease_it_read() {
     let emu = one_create_setup();
     let breaks = "SET holder = '', expires_at";
-    hold_lease(&emu, "other-host:4242:run-x", 600);
+    emu.hold_lease("other-host:4242:run-x", 600);
     before_statement(&emu, breaks, RUN_Z_TAKES);
     let run = clusterctl(&emu, &["unlock", "--force"]).ok();
     assert!(
@@ -147,7 +139,7 @@ fn unlock_breaks_only_the_lease_it_read() {
 
     // The break applied, its answer lost; run-z takes the lease before the
     // retry reads it. The break was run-x's, and is audited so.
-    hold_lease(&emu, "other-host:4242:run-x", 600);
+    emu.hold_lease("other-host:4242:run-x", 600);
     emu.cut_after_statement(breaks, 1);
     before_nth_statement(&emu, "SELECT holder, expires_at", 2, RUN_Z_TAKES);
     let run = clusterctl(&emu, &["unlock", "--force"]).ok();
@@ -168,7 +160,7 @@ fn unlock_breaks_only_the_lease_it_read() {
 #[test]
 fn a_break_of_the_lease_that_lands_after_its_command_failed_changes_nothing() {
     let emu = one_create_setup();
-    hold_lease(&emu, "other-host:4242:run-x", 600);
+    emu.hold_lease("other-host:4242:run-x", 600);
     let held = late(&emu, "SET holder = '', expires_at");
     let unlock = ["unlock", "--force", "--max-retries", "0"];
     let run = clusterctl_gives_up(&emu, &unlock);
@@ -287,7 +279,7 @@ fn took_the_lease_and_acted(emu: &Emulator) {
 #[test]
 fn a_lease_released_as_it_is_read_is_taken() {
     let emu = one_create_setup();
-    hold_lease(&emu, "other-host:4242:run-x", 600);
+    emu.hold_lease("other-host:4242:run-x", 600);
     before_statement(
         &emu,
         "SELECT holder, expires_at, ",
@@ -497,7 +489,7 @@ fn unlock_never_creates_tables_and_leaves_a_free_lease_alone() {
     let run = clusterctl(&fresh, &["unlock", "--force"]).ok();
     assert_eq!(run.stdout, "The lease was free; nothing to break.\n");
     // Expired by the database's clock is free too.
-    hold_lease(&fresh, "other-host:4242:run-x", -5);
+    fresh.hold_lease("other-host:4242:run-x", -5);
     let run = clusterctl(&fresh, &["unlock", "--force"]).ok();
     assert_eq!(run.stdout, "The lease was free; nothing to break.\n");
     let audited = fresh.query_one("SELECT count(*)::text FROM mz_cluster_strategy_actions");
@@ -1526,7 +1518,7 @@ fn a_ddl_slower_than_the_lease_ttl_is_covered_by_the_heartbeat() {
 fn lease_expiry_follows_the_database_clock_not_the_controllers() {
     let emu = one_create_setup();
     // A live lease (5 minutes by the database's clock) on another host.
-    hold_lease(&emu, "other-host:4242:run-x", 300);
+    emu.hold_lease("other-host:4242:run-x", 300);
     // A host whose clock is 6 minutes ahead does not take it.
     let mut cmd = crate::support::product_command_with_clock_offset(360);
     cmd.current_dir(std::env::temp_dir())
@@ -1818,7 +1810,7 @@ fn doctor_says_a_lease_whose_holder_died_here_is_taken_over_at_once() {
     // This host, this PID namespace, a PID beyond Linux's pid_max.
     let (ns, start) = process_identity(std::process::id());
     let dead = format!("{}:{}:run-x:{ns}:{start}", host_name(), 1u32 << 30);
-    hold_lease(&emu, &dead, 600);
+    emu.hold_lease(&dead, 600);
     let line = lease_line(&emu);
     assert!(line.starts_with("info"), "{line}");
     assert!(
@@ -1829,7 +1821,7 @@ fn doctor_says_a_lease_whose_holder_died_here_is_taken_over_at_once() {
     let run = clusterctl(&emu, &["apply", "-v"]).ok();
     assert!(run.stderr.contains("took over the lease"), "{}", run.all());
     // A holder that may be acting (another host) is still a warning.
-    hold_lease(&emu, "other-host:4242:run-x", 600);
+    emu.hold_lease("other-host:4242:run-x", 600);
     let line = lease_line(&emu);
     assert!(
         line.starts_with("warning") && line.contains("apply does nothing until it is free"),
@@ -1959,8 +1951,7 @@ fn a_zombie_holder_or_a_reused_pid_is_taken_over_at_once() {
     strategy(&emu, "d", "target_size", json!({"target_size": "25cc"}));
     let mut sleeper = Command::new("sleep").arg("60").spawn().expect("sleep");
     let (ns, start) = process_identity(sleeper.id());
-    hold_lease(
-        &emu,
+    emu.hold_lease(
         &format!("{}:{}:run-y:{ns}:{}", host_name(), sleeper.id(), start + 1),
         600,
     );
@@ -2137,7 +2128,7 @@ fn a_busy_lease_is_an_error_for_wipe_state_and_an_idle_apply() {
     clusterctl(&emu, &["apply"]).ok();
     let states = || emu.query_one("SELECT count(*) FROM mz_cluster_strategy_state");
     let before = states();
-    hold_lease(&emu, "other-host:4242:run-x", 600);
+    emu.hold_lease("other-host:4242:run-x", 600);
     let run = clusterctl(&emu, &["wipe-state"]);
     assert_eq!(run.code, 1, "{}", run.all());
     assert_eq!(run.stdout, "", "{}", run.all());
@@ -2418,7 +2409,7 @@ fn operator_audit_rows_cut_after_they_committed_are_not_duplicated() {
             run.all()
         );
     }
-    hold_lease(&emu, "other-host:4242:run-z", 600);
+    emu.hold_lease("other-host:4242:run-z", 600);
     emu.cut_after_statement(insert, 1);
     let run = clusterctl(&emu, &["unlock", "--force"]).ok();
     emu.clear_faults();

@@ -1117,6 +1117,66 @@ fn watch_runs_again_when_a_prewarm_is_due_not_a_whole_interval_later() {
     assert!(out.contains("next_in_ms"), "{out}");
 }
 
+/// A watcher woken for a due prewarm that finds another run holding the
+/// lease tries again soon after, not a whole interval later (it slept the
+/// interval though the lease ended seconds later: an outside check).
+#[test]
+fn a_watcher_woken_for_a_due_decision_retries_soon_when_the_lease_is_busy() {
+    let emu = Emulator::start();
+    emu.create_hydrated_cluster("bi", "r1", "25cc");
+    init_tables(&emu);
+    crate::cli::strategy(
+        &emu,
+        "bi",
+        "idle_suspend",
+        json!({"idle_after_s": 600, "predict": true, "prewarm_margin_s": 0}),
+    );
+    let tod = || -> i64 {
+        emu.query_one(
+            "SELECT extract(epoch FROM (now() AT TIME ZONE 'UTC') \
+             - date_trunc('day', now() AT TIME ZONE 'UTC'))::bigint",
+        )
+        .and_then(|s| s.parse().ok())
+        .expect("time of day")
+    };
+    let history = |in_s: i64| {
+        emu.add_activity_history(&crate::support::ActivityHistory {
+            clusters: "bi".into(),
+            days: 29,
+            start_s: tod() + in_s,
+            duration_s: 3600,
+            per_hour: 30,
+            ..Default::default()
+        })
+    };
+    history(3 * 3600);
+    clusterctl(&emu, &["apply"]).ok();
+    assert!(replica_names(&emu, "bi").is_empty());
+    // The prewarm is due in about 20 s (see the test above); the watcher's
+    // first run finds nothing to do yet.
+    emu.sql("DELETE FROM mz_emulator.statement_log");
+    history(1200 + 20);
+    let mut d = Daemon::start(&emu.url(), &["apply", "--watch", "--interval", "10m"]);
+    eventually(Duration::from_secs(60), "the first run", &d, || {
+        d.output().contains("run finished")
+    });
+    // Another controller takes the lease until well past the prewarm.
+    emu.hold_lease("other-host:4242:run-x", 35);
+    eventually(
+        Duration::from_secs(120),
+        "the prewarm, once the lease is free, well before the 10-minute interval",
+        &d,
+        || replica_names(&emu, "bi") == vec!["r1".to_string()],
+    );
+    let (code, _) = d.terminate(Duration::from_secs(30));
+    assert_eq!(code, 0, "{}", d.output());
+    let out = d.output();
+    assert!(
+        out.contains("another controller holds the lease"),
+        "the watcher woke for the prewarm while the lease was held: {out}"
+    );
+}
+
 /// SIGTERM while a run retries a server that does not answer, before it
 /// did anything: the retries end at once (the watcher retried on for the
 /// whole 25 s grace, though nothing was under way).

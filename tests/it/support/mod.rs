@@ -492,6 +492,16 @@ impl Emulator {
         });
     }
 
+    /// Hands the lease (made by a first `apply`) to `holder`, another
+    /// controller's, for `secs` more seconds by the server's clock.
+    pub fn hold_lease(&self, holder: &str, secs: i64) {
+        self.sql(&format!(
+            "UPDATE clusterctl_lease SET holder = {}, expires_at = now() + INTERVAL '{secs} seconds' \
+             WHERE name = 'controller'",
+            ddl::lit(holder)
+        ));
+    }
+
     /// Runs SQL on the admin connection; panics with the SQL and the error.
     pub fn sql(&self, sql: &str) {
         if let Err(e) = self.admin().batch_execute(sql) {
