@@ -62,17 +62,36 @@ pub fn migrations_table_statement(store: &Store) -> String {
     )
 }
 
-/// A table named as one of ours that lacks columns ours has: another
-/// tool's, of the same name. `CREATE TABLE IF NOT EXISTS` leaves it as it
-/// is, so a migration over it would create nothing and say it did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A table named as one of ours that is not ours: it lacks a column ours
+/// has, has one of ours with another type, or has a NOT NULL column
+/// without a default that ours lacks (every INSERT of ours fails on it).
+/// Another tool's, of the same name: `CREATE TABLE IF NOT EXISTS` leaves
+/// it as it is, so a migration over it would create nothing and say it
+/// did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Foreign {
     /// Quoted, with its schema when `--schema` names one, as every message
     /// names our tables.
     pub table: String,
     /// The columns ours has that it lacks, in the migration's order
-    /// (empty: the server said a column was missing without naming it).
+    /// (empty, with nothing else found: the server said a column was
+    /// missing without naming it).
     pub missing: Vec<String>,
+    /// The columns of ours it has with another type, in the migration's
+    /// order.
+    pub retyped: Vec<Retyped>,
+    /// Its columns that ours lacks, NOT NULL without a default, in the
+    /// catalog's order.
+    pub required: Vec<String>,
+}
+
+/// A column of ours that a table of our name has with another type; both
+/// types as [`normal_type`] spells them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retyped {
+    pub column: String,
+    pub theirs: String,
+    pub ours: String,
 }
 
 impl Foreign {
@@ -80,31 +99,97 @@ impl Foreign {
     pub fn said(tables: &[Foreign]) -> String {
         match tables {
             [one] => format!(
-                "table {} is not clusterctl's: it lacks {} that clusterctl's has (another \
-                 tool's table of the same name?); clusterctl neither reads nor writes it",
+                "table {} is not clusterctl's: {} (another tool's table of the same name?); \
+                 clusterctl neither reads nor writes it",
                 one.table,
-                match one.missing.len() {
-                    0 => "columns".to_string(),
-                    n => format!(
-                        "the column{} {}",
-                        crate::model::plural(n),
-                        one.missing.join(", ")
-                    ),
-                }
+                one.differences().join("; ")
             ),
             _ => {
                 let each: Vec<String> = tables
                     .iter()
-                    .map(|f| format!("{} (no {})", f.table, f.missing.join(", ")))
+                    .map(|f| format!("{} ({})", f.table, f.in_short().join("; ")))
                     .collect();
+                let what = match tables.iter().all(Foreign::only_lacks) {
+                    true => "they lack columns that clusterctl's have",
+                    false => "their columns are not those of clusterctl's",
+                };
                 format!(
-                    "tables {} are not clusterctl's: they lack columns that clusterctl's have \
-                     (another tool's tables of the same names?); clusterctl neither reads nor \
-                     writes them",
+                    "tables {} are not clusterctl's: {what} (another tool's tables of the same \
+                     names?); clusterctl neither reads nor writes them",
                     each.join(", ")
                 )
             }
         }
+    }
+
+    /// Whether all it is known to differ by is columns it lacks.
+    fn only_lacks(&self) -> bool {
+        self.retyped.is_empty() && self.required.is_empty()
+    }
+
+    /// Each way it differs from ours, as a clause of [`Foreign::said`].
+    fn differences(&self) -> Vec<String> {
+        let mut said = Vec::new();
+        if !self.missing.is_empty() || self.only_lacks() {
+            said.push(match self.missing.len() {
+                0 => "it lacks columns that clusterctl's has".to_string(),
+                n => format!(
+                    "it lacks the column{} {} that clusterctl's has",
+                    crate::model::plural(n),
+                    self.missing.join(", ")
+                ),
+            });
+        }
+        if !self.retyped.is_empty() {
+            let each: Vec<String> = self
+                .retyped
+                .iter()
+                .map(|r| {
+                    format!(
+                        "{} is {} where clusterctl's is {}",
+                        r.column, r.theirs, r.ours
+                    )
+                })
+                .collect();
+            said.push(format!(
+                "its column{} {}",
+                crate::model::plural(each.len()),
+                each.join(", ")
+            ));
+        }
+        if !self.required.is_empty() {
+            let n = self.required.len();
+            said.push(format!(
+                "it has the column{} {} NOT NULL without a default, which clusterctl's lacks \
+                 (every row clusterctl writes would be refused)",
+                crate::model::plural(n),
+                self.required.join(", ")
+            ));
+        }
+        said
+    }
+
+    /// [`Foreign::differences`] in short, for a list of tables.
+    fn in_short(&self) -> Vec<String> {
+        let mut said = Vec::new();
+        if !self.missing.is_empty() {
+            said.push(format!("no {}", self.missing.join(", ")));
+        }
+        said.extend(
+            self.retyped
+                .iter()
+                .map(|r| format!("{} {}, not {}", r.column, r.theirs, r.ours)),
+        );
+        if !self.required.is_empty() {
+            said.push(format!(
+                "{} NOT NULL without a default",
+                self.required.join(", ")
+            ));
+        }
+        if said.is_empty() {
+            said.push("a column missing".into());
+        }
+        said
     }
 
     /// What to do about them.
@@ -121,31 +206,88 @@ impl Foreign {
     }
 }
 
+/// A column of ours, as the migrations make it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct OurColumn {
+    name: String,
+    /// Every type a migration gave it ([`normal_type`]), the CREATE's
+    /// first and a later ALTER's after it: a table an older clusterctl
+    /// made, not migrated since, keeps an older one and is still ours.
+    types: Vec<String>,
+}
+
+impl OurColumn {
+    /// The type the newest migration gives it.
+    fn newest(&self) -> &str {
+        self.types.last().map_or("", String::as_str)
+    }
+}
+
 /// Each table of ours, unquoted, with the columns its migration creates
-/// (the migrations table's too): what a table of that name must have to
-/// be ours.
-fn our_columns() -> Vec<(String, Vec<String>)> {
-    let mut ours = vec![(MIGRATIONS.to_string(), column_names(MIGRATIONS_COLUMNS))];
-    for (_, _, sql) in MIGRATION_FILES {
+/// and their types, followed through every migration (the migrations
+/// table's too): what a table of that name must have to be ours.
+fn our_columns() -> Vec<(String, Vec<OurColumn>)> {
+    columns_after(MIGRATION_FILES)
+}
+
+/// [`our_columns`] of these migrations.
+fn columns_after(migrations: &[(i32, &str, &str)]) -> Vec<(String, Vec<OurColumn>)> {
+    let mut ours = vec![(MIGRATIONS.to_string(), column_defs(MIGRATIONS_COLUMNS))];
+    for (_, _, sql) in migrations {
         ours.extend(created(sql));
+        for (table, column, ty) in retyped_columns(sql) {
+            let found = ours
+                .iter_mut()
+                .filter(|(t, _)| *t == table)
+                .flat_map(|(_, columns)| columns.iter_mut())
+                .find(|c| c.name == column);
+            if let Some(c) = found {
+                c.types.push(ty);
+            }
+        }
     }
     ours
 }
 
-/// Needs: information_schema.columns (Materialize's is over mz_columns,
-/// mz_objects and mz_schemas and lists every relation; PostgreSQL's lists
-/// those the role holds a privilege on). The tables of ours that exist but
-/// lack columns ours has ([`Foreign`]), read in one statement. A table the
-/// catalog shows no column of is not judged (missing, or not visible to
-/// this role): the statements that read it say what it is.
+/// Needs: information_schema.columns (`table_name`, `column_name`,
+/// `data_type`, `is_nullable`, `column_default`; Materialize's is over
+/// mz_columns, mz_objects and mz_schemas and lists every relation, its
+/// `data_type` PostgreSQL's name of the type (`integer`, `timestamp with
+/// time zone`) and its `column_default` the text `NULL` for a column
+/// without one; PostgreSQL's lists those the role holds a privilege on).
+/// The tables of ours that exist but are not ours ([`Foreign`]), read in
+/// one statement. A table the catalog shows no column of is not judged
+/// (missing, or not visible to this role): the statements that read it
+/// say what it is.
 pub async fn not_ours(store: &Store, c: &Client) -> Result<Vec<Foreign>, DbError> {
     Ok(shown(store, c).await?.foreign(store))
+}
+
+/// One column of a table of one of our names, as the catalog shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Seen {
+    table: String,
+    column: String,
+    /// `data_type` as the server spells it (compared by [`normal_type`]).
+    data_type: Option<String>,
+    /// `is_nullable` is `NO`.
+    not_null: bool,
+    /// `column_default`: NULL (PostgreSQL) or the text `NULL`
+    /// (Materialize) when it has none.
+    default: Option<String>,
+}
+
+impl Seen {
+    /// NOT NULL without a default: an INSERT that leaves it out fails.
+    fn required(&self) -> bool {
+        self.not_null && self.default.as_deref().is_none_or(null_default)
+    }
 }
 
 /// What the catalog shows of the tables of our names, read once
 /// ([`shown`]): which are another tool's ([`Shown::foreign`]) and which
 /// exist ([`Shown::existing`]), for `doctor`, which asks both.
-pub struct Shown(Vec<(String, String)>);
+pub struct Shown(Vec<Seen>);
 
 impl Shown {
     /// [`not_ours`] of what was read.
@@ -158,7 +300,7 @@ impl Shown {
     /// three, before our first apply (`doctor` listed them as to be
     /// created, and checked no privilege on them: an outside check).
     pub fn existing(&self, store: &Store) -> Vec<String> {
-        let mut tables: Vec<String> = self.0.iter().map(|(t, _)| store.table(t)).collect();
+        let mut tables: Vec<String> = self.0.iter().map(|s| store.table(&s.table)).collect();
         tables.sort();
         tables.dedup();
         tables
@@ -170,15 +312,16 @@ pub async fn shown(store: &Store, c: &Client) -> Result<Shown, DbError> {
     columns_shown(store, c).await.map(Shown)
 }
 
-/// `(table, column)` of every table of one of our names, as the catalog
-/// shows them, in one statement.
-async fn columns_shown(store: &Store, c: &Client) -> Result<Vec<(String, String)>, DbError> {
+/// Every column of every table of one of our names, as the catalog shows
+/// them, in one statement.
+async fn columns_shown(store: &Store, c: &Client) -> Result<Vec<Seen>, DbError> {
     let ours = our_columns();
     let names: Vec<String> = ours.iter().map(|(t, _)| ddl::literal(t)).collect();
     let sql = format!(
-        "SELECT table_name::text, column_name::text FROM information_schema.columns \
+        "SELECT table_name::text, column_name::text, data_type::text, is_nullable::text, \
+         column_default::text FROM information_schema.columns \
          WHERE table_schema::text = coalesce($1, current_schema()::text) \
-         AND table_name::text IN ({})",
+         AND table_name::text IN ({}) ORDER BY ordinal_position",
         names.join(", ")
     );
     let schema = store.schema().map(str::to_string);
@@ -188,35 +331,121 @@ async fn columns_shown(store: &Store, c: &Client) -> Result<Vec<(String, String)
         .map_err(|e| DbError::query("checking the columns of clusterctl's tables", &e))?;
     Ok(rows
         .iter()
-        .filter_map(|r| Some((r.try_get(0).ok()?, r.try_get(1).ok()?)))
+        .filter_map(|r| {
+            Some(Seen {
+                table: r.try_get(0).ok()?,
+                column: r.try_get(1).ok()?,
+                data_type: r.try_get(2).ok().flatten(),
+                not_null: r
+                    .try_get::<_, Option<String>>(3)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|n| n.eq_ignore_ascii_case("NO")),
+                default: r.try_get(4).ok().flatten(),
+            })
+        })
         .collect())
 }
 
-/// Of `ours` (each table with its columns), those `found` (table, column
-/// pairs of the catalog) shows with a column missing.
-fn foreign(
-    store: &Store,
-    ours: &[(String, Vec<String>)],
-    found: &[(String, String)],
-) -> Vec<Foreign> {
+/// Of `ours` (each table with its columns), those `found` (the catalog's
+/// columns) shows as another tool's: a column of ours missing or of
+/// another type, or a column ours lacks that every INSERT of ours would
+/// fail on.
+fn foreign(store: &Store, ours: &[(String, Vec<OurColumn>)], found: &[Seen]) -> Vec<Foreign> {
     ours.iter()
         .filter_map(|(table, columns)| {
-            let has: Vec<&str> = found
-                .iter()
-                .filter(|(t, _)| t == table)
-                .map(|(_, c)| c.as_str())
-                .collect();
+            let has: Vec<&Seen> = found.iter().filter(|s| s.table == *table).collect();
+            if has.is_empty() {
+                return None;
+            }
+            let seen = |name: &str| has.iter().find(|s| s.column == name);
             let missing: Vec<String> = columns
                 .iter()
-                .filter(|c| !has.contains(&c.as_str()))
-                .cloned()
+                .filter(|c| seen(&c.name).is_none())
+                .map(|c| c.name.clone())
                 .collect();
-            (!has.is_empty() && !missing.is_empty()).then(|| Foreign {
+            let retyped: Vec<Retyped> = columns
+                .iter()
+                .filter_map(|c| {
+                    let theirs = normal_type(seen(&c.name)?.data_type.as_deref()?);
+                    (!c.types.contains(&theirs)).then(|| Retyped {
+                        column: c.name.clone(),
+                        theirs,
+                        ours: c.newest().to_string(),
+                    })
+                })
+                .collect();
+            let required: Vec<String> = has
+                .iter()
+                .filter(|s| s.required() && !columns.iter().any(|c| c.name == s.column))
+                .map(|s| s.column.clone())
+                .collect();
+            let f = Foreign {
                 table: store.table(table),
                 missing,
-            })
+                retyped,
+                required,
+            };
+            (!f.missing.is_empty() || !f.only_lacks()).then_some(f)
         })
         .collect()
+}
+
+/// Whether a `column_default` is no default at all: `NULL` (Materialize
+/// shows a column without one so), or a typed `NULL::text`.
+fn null_default(default: &str) -> bool {
+    let value = default.split("::").next().unwrap_or_default();
+    value
+        .trim()
+        .trim_matches(|c| c == '(' || c == ')')
+        .trim()
+        .eq_ignore_ascii_case("null")
+}
+
+/// A type's one spelling, whichever the server or a migration used:
+/// PostgreSQL's `information_schema` and Materialize's (from its
+/// pgrepr's `Type::name`) spell it as SQL does (`integer`, `timestamp
+/// with time zone`, `character varying`); older Materialize releases and
+/// our migrations write the short names (`int4`, `INT`, `timestamptz`,
+/// `varchar`). Lower case, without a length or precision (`varchar(20)`,
+/// `numeric(10,2)`) or `pg_catalog.`; a type no alias is known of is kept
+/// as spelled (lower case), so two different types never compare equal.
+fn normal_type(spelling: &str) -> String {
+    let mut bare = String::new();
+    let mut depth = 0usize;
+    for ch in spelling.trim().chars() {
+        match ch {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            '"' => {}
+            _ if depth == 0 => bare.extend(ch.to_lowercase()),
+            _ => {}
+        }
+    }
+    let words: Vec<&str> = bare.split_whitespace().collect();
+    let joined = words.join(" ");
+    let joined = joined.strip_prefix("pg_catalog.").unwrap_or(&joined);
+    let (base, array) = match joined.strip_suffix("[]") {
+        Some(b) => (b.trim_end(), "[]"),
+        None => (joined, ""),
+    };
+    let name = match base {
+        "int" | "int4" | "integer" => "integer",
+        "int8" | "bigint" => "bigint",
+        "int2" | "smallint" => "smallint",
+        "bool" | "boolean" => "boolean",
+        "timestamptz" | "timestamp with time zone" => "timestamp with time zone",
+        "timestamp" | "timestamp without time zone" => "timestamp",
+        "timetz" | "time with time zone" => "time with time zone",
+        "time" | "time without time zone" => "time",
+        "varchar" | "character varying" => "character varying",
+        "char" | "bpchar" | "character" => "character",
+        "float8" | "double precision" => "double precision",
+        "float4" | "real" => "real",
+        "decimal" | "numeric" => "numeric",
+        other => other,
+    };
+    format!("{name}{array}")
 }
 
 /// [`not_ours`] as an error, retried; nothing when every table of that
@@ -866,29 +1095,142 @@ fn created_tables(store: &Store, sql: &str) -> Vec<String> {
 /// the statements as written, before the schema is put in: a schema's
 /// quoted name may hold a space (`"my schema"`), which cut the table's
 /// name short.
-fn created(sql: &str) -> Vec<(String, Vec<String>)> {
+fn created(sql: &str) -> Vec<(String, Vec<OurColumn>)> {
     statements_of(sql)
         .filter_map(|stmt| {
             let rest = stmt
                 .strip_prefix("CREATE TABLE IF NOT EXISTS ")?
                 .strip_prefix(SCHEMA_PLACEHOLDER)?;
             let name = rest.split([' ', '(']).next()?;
-            Some((name.to_string(), column_names(rest)))
+            Some((name.to_string(), column_defs(rest)))
         })
         .collect()
 }
 
-/// The column names of a `CREATE TABLE`'s column list (`(name TYPE …,
-/// …)`): each entry's first word. Our migrations' defaults hold no comma.
-fn column_names(definition: &str) -> Vec<String> {
+/// The columns of a `CREATE TABLE`'s column list (`(name TYPE …, …)`):
+/// each entry's first word, and its type: the words after it up to the
+/// first of a constraint's (`NOT NULL`, `DEFAULT …`).
+fn column_defs(definition: &str) -> Vec<OurColumn> {
     let Some((_, list)) = definition.split_once('(') else {
         return Vec::new();
     };
     let list = list.rsplit_once(')').map_or(list, |(l, _)| l);
-    list.split(',')
-        .filter_map(|column| column.split_whitespace().next())
-        .map(str::to_string)
+    top_level(list, ',')
+        .into_iter()
+        .filter_map(|column| {
+            let mut words = column.split_whitespace();
+            let name = words.next()?.to_string();
+            let ty: Vec<&str> = words.take_while(|w| !constraint_word(w)).collect();
+            Some(OurColumn {
+                name,
+                types: vec![normal_type(&ty.join(" "))],
+            })
+        })
         .collect()
+}
+
+/// Whether a word of a column's definition starts a constraint, ending
+/// its type.
+fn constraint_word(word: &str) -> bool {
+    [
+        "NOT",
+        "NULL",
+        "DEFAULT",
+        "CONSTRAINT",
+        "PRIMARY",
+        "UNIQUE",
+        "CHECK",
+        "REFERENCES",
+        "COLLATE",
+        "GENERATED",
+        "USING",
+    ]
+    .iter()
+    .any(|k| word.eq_ignore_ascii_case(k))
+}
+
+/// `text` cut at each `sep` outside parentheses (a type's `numeric(10,
+/// 2)`, a default's `f(a, b)`).
+fn top_level(text: &str, sep: char) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut depth, mut start) = (0usize, 0);
+    for (i, ch) in text.char_indices() {
+        match ch {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            c if c == sep && depth == 0 => {
+                parts.push(&text[start..i]);
+                start = i + c.len_utf8();
+            }
+            _ => {}
+        }
+    }
+    parts.push(&text[start..]);
+    parts
+}
+
+/// The column types a migration changes (`ALTER TABLE __SCHEMA__.t ALTER
+/// [COLUMN] c [SET DATA] TYPE ty`, each action of the statement):
+/// `(table, column, type)`, the type normalised.
+fn retyped_columns(sql: &str) -> Vec<(String, String, String)> {
+    let mut changed = Vec::new();
+    for stmt in statements_of(sql) {
+        let words: Vec<&str> = stmt.split_whitespace().collect();
+        let is = |i: usize, k: &str| words.get(i).is_some_and(|w| w.eq_ignore_ascii_case(k));
+        if !(is(0, "ALTER") && is(1, "TABLE")) {
+            continue;
+        }
+        let mut at = 2;
+        if is(at, "IF") && is(at + 1, "EXISTS") {
+            at += 2;
+        }
+        if is(at, "ONLY") {
+            at += 1;
+        }
+        let Some(table) = words
+            .get(at)
+            .and_then(|t| t.strip_prefix(SCHEMA_PLACEHOLDER))
+        else {
+            continue;
+        };
+        let actions = words.get(at + 1..).unwrap_or_default().join(" ");
+        for action in top_level(&actions, ',') {
+            if let Some((column, ty)) = new_type(action) {
+                changed.push((table.to_string(), column, ty));
+            }
+        }
+    }
+    changed
+}
+
+/// The column and its new type, of one `ALTER [COLUMN] c [SET DATA] TYPE
+/// ty [USING …]` action.
+fn new_type(action: &str) -> Option<(String, String)> {
+    let words: Vec<&str> = action.split_whitespace().collect();
+    let is = |i: usize, k: &str| words.get(i).is_some_and(|w| w.eq_ignore_ascii_case(k));
+    let mut at = 0;
+    if !is(at, "ALTER") {
+        return None;
+    }
+    at += 1;
+    if is(at, "COLUMN") {
+        at += 1;
+    }
+    let column = words.get(at)?.to_string();
+    at += 1;
+    if is(at, "SET") && is(at + 1, "DATA") {
+        at += 2;
+    }
+    if !is(at, "TYPE") {
+        return None;
+    }
+    let ty: Vec<&str> = words
+        .get(at + 1..)?
+        .iter()
+        .copied()
+        .take_while(|w| !constraint_word(w))
+        .collect();
+    (!ty.is_empty()).then(|| (column, normal_type(&ty.join(" "))))
 }
 
 #[cfg(test)]
@@ -952,25 +1294,324 @@ mod tests {
     }
 
     /// What a table must have to be ours is read from the migrations
-    /// (one place): every table, the migrations table's too.
+    /// (one place): every table, the migrations table's too, each column
+    /// with its type.
     #[test]
     fn each_table_of_ours_has_the_columns_its_migration_creates() {
         let ours = our_columns();
         let of = |t: &str| {
             ours.iter()
                 .find(|(name, _)| name == t)
-                .map(|(_, c)| c.join(" "))
+                .map(|(_, c)| {
+                    c.iter()
+                        .map(|c| format!("{}:{}", c.name, c.types.join("|")))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
                 .unwrap_or_default()
         };
-        assert_eq!(of(STRATEGIES), "cluster_id strategy_type config updated_at");
-        assert_eq!(of(STATE), "cluster_id state_version payload updated_at");
+        let tz = "timestamp with time zone";
+        assert_eq!(
+            of(STRATEGIES),
+            format!("cluster_id:text strategy_type:text config:jsonb updated_at:{tz}")
+        );
+        assert_eq!(
+            of(STATE),
+            format!("cluster_id:text state_version:integer payload:jsonb updated_at:{tz}")
+        );
         assert_eq!(
             of(ACTIONS),
-            "action_id cluster_id action_sql decision_ctx executed error_message created_at"
+            format!(
+                "action_id:text cluster_id:text action_sql:text decision_ctx:jsonb \
+                 executed:boolean error_message:text created_at:{tz}"
+            )
         );
-        assert_eq!(of(MIGRATIONS), "version name applied_at");
-        assert_eq!(of("clusterctl_lease"), "name holder expires_at acquired_at");
+        assert_eq!(
+            of(MIGRATIONS),
+            format!("version:integer name:text applied_at:{tz}")
+        );
+        assert_eq!(
+            of("clusterctl_lease"),
+            format!("name:text holder:text expires_at:{tz} acquired_at:{tz}")
+        );
         assert_eq!(ours.len(), 5, "{ours:?}");
+    }
+
+    /// A column's type changed by a later migration is followed, and the
+    /// type it had before stays ours (a table an older clusterctl made);
+    /// a statement of another shape changes nothing.
+    #[test]
+    fn a_later_migrations_type_change_is_followed() {
+        let sql = "-- a comment; with a semicolon\n\
+            ALTER TABLE __SCHEMA__.mz_cluster_strategy_state ALTER COLUMN state_version \
+            TYPE BIGINT USING state_version::bigint, ALTER payload SET DATA TYPE text;\n\
+            ALTER TABLE IF EXISTS __SCHEMA__.clusterctl_lease ALTER COLUMN holder TYPE \
+            VARCHAR(200);\n\
+            ALTER TABLE __SCHEMA__.clusterctl_lease ADD COLUMN note TEXT;\n\
+            INSERT INTO __SCHEMA__.clusterctl_lease (name) SELECT 'x'";
+        assert_eq!(
+            retyped_columns(sql),
+            [
+                (STATE, "state_version", "bigint"),
+                (STATE, "payload", "text"),
+                ("clusterctl_lease", "holder", "character varying"),
+            ]
+            .map(|(t, c, ty)| (t.to_string(), c.to_string(), ty.to_string()))
+        );
+        // Every migration shipped so far creates; none retypes.
+        for (v, _, sql) in MIGRATION_FILES {
+            assert_eq!(retyped_columns(sql), [], "migration {v}");
+        }
+        let mut history = MIGRATION_FILES.to_vec();
+        history.push((3, "retype", sql));
+        let ours = columns_after(&history);
+        let store = Store::new(None);
+        let state = |version: &str| {
+            vec![
+                seen(STATE, "cluster_id", "text", true, None),
+                seen(STATE, "state_version", version, true, None),
+                seen(STATE, "payload", "jsonb", true, None),
+                seen(
+                    STATE,
+                    "updated_at",
+                    "timestamp with time zone",
+                    false,
+                    Some("now()"),
+                ),
+            ]
+        };
+        assert_eq!(foreign(&store, &ours, &state("integer")), []);
+        assert_eq!(foreign(&store, &ours, &state("int8")), []);
+        let older = foreign(&store, &ours, &state("text"));
+        assert_eq!(
+            older.first().map(|f| f.retyped.clone()),
+            Some(vec![Retyped {
+                column: "state_version".into(),
+                theirs: "text".into(),
+                ours: "bigint".into(),
+            }]),
+            "the newest type is the one said"
+        );
+    }
+
+    /// One column as the catalog shows it.
+    fn seen(table: &str, column: &str, ty: &str, not_null: bool, default: Option<&str>) -> Seen {
+        Seen {
+            table: table.into(),
+            column: column.into(),
+            data_type: Some(ty.into()),
+            not_null,
+            default: default.map(str::to_string),
+        }
+    }
+
+    /// Each table of ours as the catalog shows it after `migrations` ran,
+    /// every type spelled by `spell` (PostgreSQL's information_schema, or
+    /// an older Materialize's short names), every column NOT NULL with
+    /// `default` (none, or Materialize's text `NULL`): a column of ours is
+    /// never one ours lacks, whatever its constraints.
+    fn as_shown(
+        migrations: &[(i32, &str, &str)],
+        spell: impl Fn(&str) -> String,
+        default: Option<&str>,
+    ) -> Vec<Seen> {
+        columns_after(migrations)
+            .into_iter()
+            .flat_map(|(table, columns)| columns.into_iter().map(move |c| (table.clone(), c)))
+            .map(|(table, c)| Seen {
+                table,
+                data_type: Some(spell(c.newest())),
+                column: c.name,
+                not_null: true,
+                default: default.map(str::to_string),
+            })
+            .collect()
+    }
+
+    /// The full migration history: tables as each past migration left
+    /// them (the first alone: mz-clusterctl's three, before the lease),
+    /// as PostgreSQL and as Materialize (a newer release's SQL names, an
+    /// older one's short names, `column_default` NULL or the text `NULL`)
+    /// show them, are ours.
+    #[test]
+    fn tables_every_past_migration_made_are_ours() {
+        let store = Store::new(None);
+        let ours = our_columns();
+        let short = |t: &str| match t {
+            "integer" => "int4".to_string(),
+            "boolean" => "bool".to_string(),
+            "timestamp with time zone" => "timestamptz".to_string(),
+            other => other.to_string(),
+        };
+        for upto in 1..=MIGRATION_FILES.len() {
+            let past = &MIGRATION_FILES[..upto];
+            for (spelled, no_default) in
+                [(false, None), (true, Some("NULL")), (false, Some("NULL"))]
+            {
+                let shown = as_shown(
+                    past,
+                    |t| if spelled { short(t) } else { t.to_string() },
+                    no_default,
+                );
+                assert!(shown.len() > 10, "{shown:?}");
+                assert_eq!(
+                    foreign(&store, &ours, &shown),
+                    [],
+                    "after migration {upto} ({spelled}, {no_default:?}): {shown:#?}"
+                );
+            }
+        }
+    }
+
+    /// The same type, however PostgreSQL, Materialize (newer or older) or
+    /// a migration spells it, is one; different types stay different.
+    #[test]
+    fn every_spelling_of_a_type_is_one() {
+        for same in [
+            &[
+                "integer",
+                "int",
+                "INT",
+                "int4",
+                "pg_catalog.int4",
+                "INTEGER",
+            ][..],
+            &["bigint", "int8", "BIGINT"],
+            &["smallint", "int2"],
+            &["boolean", "bool", "BOOL"],
+            &["text", "TEXT", "pg_catalog.text", "\"text\""],
+            &["jsonb", "JSONB"],
+            &[
+                "timestamp with time zone",
+                "timestamptz",
+                "TIMESTAMPTZ",
+                "timestamp(3) with time zone",
+                "timestamp  with time\tzone",
+            ],
+            &["timestamp without time zone", "timestamp", "timestamp(6)"],
+            &[
+                "character varying",
+                "varchar",
+                "varchar(20)",
+                "VARCHAR (20)",
+            ],
+            &["numeric", "decimal", "numeric(10,2)", "NUMERIC(10, 2)"],
+            &["uuid", "UUID"],
+            &["double precision", "float8"],
+            &["text[]", "TEXT []", "pg_catalog.text[]"],
+        ] {
+            let want = normal_type(same[0]);
+            for s in same.iter().skip(1) {
+                assert_eq!(normal_type(s), want, "{s} vs {}", same[0]);
+            }
+        }
+        for (a, b) in [
+            ("text", "character varying"),
+            ("text", "jsonb"),
+            ("integer", "bigint"),
+            ("timestamp", "timestamp with time zone"),
+            ("json", "jsonb"),
+            ("text", "text[]"),
+            ("text", "uuid"),
+        ] {
+            assert_ne!(normal_type(a), normal_type(b), "{a} vs {b}");
+        }
+        assert_eq!(normal_type("USER-DEFINED"), "user-defined");
+    }
+
+    /// A column of ours with another type: named with both types, the
+    /// table refused. A NOT NULL column ours lacks without a default is
+    /// refused; one with a default, or nullable, is harmless (more
+    /// columns are); the text `NULL` Materialize shows for no default is
+    /// none.
+    #[test]
+    fn a_table_of_our_name_with_other_types_or_a_required_column_is_anothers() {
+        let store = Store::new(Some("qa".into()));
+        let ours = our_columns();
+        let strategies = |cluster_id: &str, config: &str| {
+            vec![
+                seen(STRATEGIES, "cluster_id", cluster_id, true, None),
+                seen(STRATEGIES, "strategy_type", "text", true, None),
+                seen(STRATEGIES, "config", config, true, None),
+                seen(
+                    STRATEGIES,
+                    "updated_at",
+                    "timestamp with time zone",
+                    false,
+                    Some("now()"),
+                ),
+            ]
+        };
+        assert_eq!(foreign(&store, &ours, &strategies("text", "jsonb")), []);
+        assert_eq!(foreign(&store, &ours, &strategies("TEXT", "JSONB")), []);
+        let f = foreign(&store, &ours, &strategies("integer", "text"));
+        assert_eq!(
+            f,
+            [Foreign {
+                table: "\"qa\".\"mz_cluster_strategies\"".into(),
+                retyped: vec![
+                    Retyped {
+                        column: "cluster_id".into(),
+                        theirs: "integer".into(),
+                        ours: "text".into(),
+                    },
+                    Retyped {
+                        column: "config".into(),
+                        theirs: "text".into(),
+                        ours: "jsonb".into(),
+                    },
+                ],
+                ..Default::default()
+            }]
+        );
+        let said = DbError::NotOurs { tables: f }.to_string();
+        assert!(
+            said.starts_with(
+                "table \"qa\".\"mz_cluster_strategies\" is not clusterctl's: its columns \
+                 cluster_id is integer where clusterctl's is text, config is text where \
+                 clusterctl's is jsonb (another tool's table of the same name?)"
+            ) && said.contains("rename or drop that table"),
+            "{said}"
+        );
+        // More columns: nullable, or NOT NULL with a default, are harmless.
+        let with = |extra: Seen| {
+            let mut found = strategies("text", "jsonb");
+            found.push(extra);
+            foreign(&store, &ours, &found)
+        };
+        assert_eq!(with(seen(STRATEGIES, "note", "text", false, None)), []);
+        assert_eq!(
+            with(seen(STRATEGIES, "note", "text", true, Some("'none'::text"))),
+            []
+        );
+        assert_eq!(with(seen(STRATEGIES, "n", "integer", true, Some("0"))), []);
+        // NOT NULL without a default: none, or Materialize's text NULL.
+        for none in [None, Some("NULL"), Some("null::text"), Some("(NULL)")] {
+            let f = with(seen(STRATEGIES, "owner", "text", true, none));
+            assert_eq!(
+                f,
+                [Foreign {
+                    table: "\"qa\".\"mz_cluster_strategies\"".into(),
+                    required: vec!["owner".into()],
+                    ..Default::default()
+                }],
+                "{none:?}"
+            );
+            let said = Foreign::said(&f);
+            assert!(
+                said.starts_with(
+                    "table \"qa\".\"mz_cluster_strategies\" is not clusterctl's: it has the \
+                     column owner NOT NULL without a default, which clusterctl's lacks (every \
+                     row clusterctl writes would be refused)"
+                ),
+                "{said}"
+            );
+        }
+        // A NOT NULL column of ours is not "extra"; a type the catalog
+        // does not give is not judged.
+        let mut unknown = strategies("text", "jsonb");
+        unknown[0].data_type = None;
+        assert_eq!(foreign(&store, &ours, &unknown), []);
     }
 
     /// Another tool's table of one of our names: named with what it
@@ -981,29 +1622,37 @@ mod tests {
     fn a_table_of_our_name_without_our_columns_is_anothers() {
         let store = Store::new(Some("qa".into()));
         let ours = our_columns();
-        let rows = |t: &str, cols: &[&str]| -> Vec<(String, String)> {
+        let rows = |t: &str, cols: &[(&str, &str)]| -> Vec<Seen> {
             cols.iter()
-                .map(|c| (t.to_string(), c.to_string()))
+                .map(|(c, ty)| seen(t, c, ty, false, None))
                 .collect()
         };
-        let mut found = rows(STRATEGIES, &["name", "settings", "updated_at"]);
+        let mut found = rows(
+            STRATEGIES,
+            &[
+                ("name", "text"),
+                ("settings", "jsonb"),
+                ("updated_at", "timestamptz"),
+            ],
+        );
         found.extend(rows(
             STATE,
             &[
-                "cluster_id",
-                "state_version",
-                "payload",
-                "updated_at",
-                "extra",
+                ("cluster_id", "text"),
+                ("state_version", "integer"),
+                ("payload", "jsonb"),
+                ("updated_at", "timestamp with time zone"),
+                ("extra", "text"),
             ],
         ));
-        found.extend(rows("unrelated", &["x"]));
+        found.extend(rows("unrelated", &[("x", "integer")]));
         let foreign = foreign(&store, &ours, &found);
         assert_eq!(
             foreign,
             [Foreign {
                 table: "\"qa\".\"mz_cluster_strategies\"".into(),
                 missing: vec!["cluster_id".into(), "strategy_type".into(), "config".into()],
+                ..Default::default()
             }]
         );
         let e = DbError::NotOurs { tables: foreign };
@@ -1025,6 +1674,7 @@ mod tests {
         let one = |t: &str, missing: &[&str]| Foreign {
             table: format!("\"{t}\""),
             missing: missing.iter().map(|c| c.to_string()).collect(),
+            ..Default::default()
         };
         let both = [
             one(STATE, &["payload"]),
@@ -1037,7 +1687,7 @@ mod tests {
         assert!(
             said.starts_with(
                 "tables \"mz_cluster_strategy_state\" (no payload), \"clusterctl_lease\" (no \
-                 holder, expires_at) are not clusterctl's"
+                 holder, expires_at) are not clusterctl's: they lack columns"
             ) && said.contains("rename or drop those tables (after keeping what they hold)"),
             "{said}"
         );
@@ -1047,6 +1697,33 @@ mod tests {
                 "table \"mz_cluster_strategy_state\" is not clusterctl's: it lacks columns that"
             ),
             "{unnamed}"
+        );
+        // Every difference, in short, per table.
+        let mut mixed = one(STATE, &["payload"]);
+        mixed.retyped.push(Retyped {
+            column: "cluster_id".into(),
+            theirs: "integer".into(),
+            ours: "text".into(),
+        });
+        let mut required = one(ACTIONS, &[]);
+        required.required.push("owner".into());
+        let said = Foreign::said(&[mixed.clone(), required]);
+        assert!(
+            said.starts_with(
+                "tables \"mz_cluster_strategy_state\" (no payload; cluster_id integer, not \
+                 text), \"mz_cluster_strategy_actions\" (owner NOT NULL without a default) are \
+                 not clusterctl's: their columns are not those of clusterctl's"
+            ),
+            "{said}"
+        );
+        let said = Foreign::said(&[mixed]);
+        assert!(
+            said.starts_with(
+                "table \"mz_cluster_strategy_state\" is not clusterctl's: it lacks the column \
+                 payload that clusterctl's has; its column cluster_id is integer where \
+                 clusterctl's is text (another"
+            ),
+            "{said}"
         );
     }
 

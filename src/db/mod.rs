@@ -56,10 +56,11 @@ pub enum DbError {
         init: String,
     },
     /// Tables named as ours that another tool made: they lack columns ours
-    /// have ([`migrate::not_ours`]). `CREATE TABLE IF NOT EXISTS` leaves
-    /// such a table as it is, so a migration "made" nothing and every
-    /// command then failed on a column; clusterctl neither reads nor writes
-    /// them.
+    /// have, have one of ours with another type, or a NOT NULL column
+    /// without a default that ours lacks ([`migrate::not_ours`]). `CREATE
+    /// TABLE IF NOT EXISTS` leaves such a table as it is, so a migration
+    /// "made" nothing and every command then failed on a column;
+    /// clusterctl neither reads nor writes them.
     #[error("{}: {}", migrate::Foreign::said(.tables), migrate::Foreign::fix(.tables))]
     NotOurs { tables: Vec<migrate::Foreign> },
     /// The schema `--schema` names does not exist (`migrate::missing_schema`).

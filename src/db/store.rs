@@ -1964,6 +1964,7 @@ pub fn missing_or(
             tables: vec![super::migrate::Foreign {
                 table: store.table(table),
                 missing: column.filter(|c| !c.is_empty()).into_iter().collect(),
+                ..Default::default()
             }],
         },
         // A write of the strategy rows is an operator's (`strategy set`,

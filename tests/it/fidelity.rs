@@ -793,6 +793,17 @@ fn foreign_strategies_table(emu: &Emulator, schema: &str) {
 /// out, on one `error:` line, exit 1.
 #[track_caller]
 fn says_not_ours(run: &Run, table: &str, lacks: &str) {
+    says_not_ours_as(
+        run,
+        table,
+        &format!("it lacks the columns {lacks} that clusterctl's has"),
+    );
+}
+
+/// Says the table is another tool's, how it differs (`says`) and the way
+/// out, on one `error:` line, exit 1.
+#[track_caller]
+fn says_not_ours_as(run: &Run, table: &str, says: &str) {
     assert_eq!(run.code, 1, "{}", run.all());
     let errors: Vec<&str> = run
         .stderr
@@ -801,10 +812,7 @@ fn says_not_ours(run: &Run, table: &str, lacks: &str) {
         .collect();
     assert_eq!(errors.len(), 1, "{}", run.all());
     assert!(
-        errors[0].contains(&format!("table {table} is not clusterctl's"))
-            && errors[0].contains(&format!(
-                "it lacks the columns {lacks} that clusterctl's has"
-            ))
+        errors[0].contains(&format!("table {table} is not clusterctl's: {says}"))
             && errors[0].contains("rename or drop that table")
             && errors[0].contains("--schema NAME"),
         "{}",
@@ -884,6 +892,98 @@ fn a_table_of_ours_replaced_by_anothers_is_named_by_init_and_every_reader() {
         r#""mz_cluster_strategy_state""#,
         lacks,
     );
+}
+
+/// A table of one of our names with every column ours has, but one of
+/// another type (`cluster_id integer`, `payload text` where ours are
+/// `text` and `jsonb`), or with a NOT NULL column ours lacks and no
+/// default (every INSERT of ours fails on it): `init` said it created
+/// clusterctl's tables, and the first write failed with a raw SQL error
+/// (an outside check). It refuses, naming the table, the column and both
+/// types, or the column; nothing is created beside it. More columns that
+/// are nullable, or have a default, are harmless: `init` makes the rest
+/// and the tables are read.
+#[test]
+fn init_refuses_a_table_of_our_name_with_other_types_or_a_required_column() {
+    let emu = Emulator::start();
+    let strategies = |schema: &str, cluster_id: &str, more: &str| {
+        emu.sql(&format!(
+            "CREATE SCHEMA {schema}; \
+             CREATE TABLE {schema}.mz_cluster_strategies (cluster_id {cluster_id} NOT NULL, \
+             strategy_type text NOT NULL, config jsonb NOT NULL, \
+             updated_at timestamptz DEFAULT now(){more})"
+        ))
+    };
+    let created = |schema: &str| {
+        emu.query_one(&format!(
+            "SELECT count(*)::text FROM pg_tables WHERE schemaname = '{schema}'"
+        ))
+    };
+    strategies("qa", "integer", "");
+    says_not_ours_as(
+        &clusterctl(&emu, &["init", "--schema", "qa"]),
+        r#""qa"."mz_cluster_strategies""#,
+        "its column cluster_id is integer where clusterctl's is text",
+    );
+    assert_eq!(created("qa"), Some("1".into()), "nothing created beside it");
+    strategies("qb", "text", ", owner text NOT NULL");
+    says_not_ours_as(
+        &clusterctl(&emu, &["init", "--schema", "qb"]),
+        r#""qb"."mz_cluster_strategies""#,
+        "it has the column owner NOT NULL without a default, which clusterctl's lacks",
+    );
+    assert_eq!(created("qb"), Some("1".into()), "nothing created beside it");
+    // The reverse (text where ours is jsonb), in an installation where
+    // every migration is recorded: `init` looks all the same.
+    init_tables(&emu);
+    emu.sql(
+        "ALTER TABLE mz_cluster_strategy_state RENAME TO our_state; \
+         CREATE TABLE mz_cluster_strategy_state (cluster_id text NOT NULL, \
+         state_version int NOT NULL, payload text NOT NULL, updated_at timestamptz)",
+    );
+    says_not_ours_as(
+        &clusterctl(&emu, &["init"]),
+        r#""mz_cluster_strategy_state""#,
+        "its column payload is text where clusterctl's is jsonb",
+    );
+    strategies(
+        "qc",
+        "text",
+        ", note text, n int NOT NULL DEFAULT 0, at timestamptz NOT NULL DEFAULT now()",
+    );
+    clusterctl(&emu, &["init", "--schema", "qc"]).ok();
+    clusterctl(&emu, &["dry-run", "--schema", "qc"]).ok();
+}
+
+/// Every past migration's tables, as a clusterctl of that time left them
+/// (the first alone: mz-clusterctl's three, before the lease), are ours:
+/// `init` migrates them the rest of the way, a second `init` (everything
+/// recorded) finds nothing wrong, and they are read.
+#[test]
+fn the_tables_every_past_migration_made_are_ours() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(&dir)
+        .expect("the migrations")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "sql"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 2, "{files:?}");
+    let emu = Emulator::start();
+    for upto in 1..=files.len() {
+        let schema = format!("upto{upto}");
+        emu.sql(&format!("CREATE SCHEMA {schema}"));
+        for file in &files[..upto] {
+            let sql = std::fs::read_to_string(file).expect("a migration");
+            emu.sql(&sql.replace("__SCHEMA__.", &format!("{schema}.")));
+        }
+        for args in [&["init"][..], &["init"], &["dry-run"], &["status"]] {
+            let mut args = args.to_vec();
+            args.extend(["--schema", &schema]);
+            let run = clusterctl(&emu, &args).ok();
+            assert!(!run.all().contains("not clusterctl's"), "{}", run.all());
+        }
+    }
 }
 
 /// `doctor` over a `--schema` holding another tool's
