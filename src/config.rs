@@ -223,8 +223,14 @@ impl Connection {
             }
             ConnectTimeout::Default(_) => {}
         }
-        if pg.get_application_name().is_none() {
-            pg.application_name("clusterctl");
+        match pg.get_application_name() {
+            None => {
+                pg.application_name("clusterctl");
+            }
+            Some(name) if name.trim().is_empty() => {
+                return Err(bad(application_name_risk(name).unwrap_or_default()))
+            }
+            Some(_) => {}
         }
         if pg.get_password().is_none() {
             if let Some(pw) = std::env::var_os("PGPASSWORD").filter(|p| !p.is_empty()) {
@@ -237,6 +243,46 @@ impl Connection {
             ssl_root_cert: root.map(PathBuf::from),
             display,
         })
+    }
+}
+
+/// What an `application_name` of the connection string risks, if it is
+/// not clusterctl's own: every statement of a session of that name is
+/// taken for clusterctl's and left out of the activity signal
+/// (`catalog::NOT_OURS`), so a workload of that name (a connection secret
+/// shared with an application: `application_name=psql`) or of none (an
+/// empty name) no longer keeps its cluster awake, and `idle_suspend`
+/// suspended a cluster in use (an outside check). An empty one is refused;
+/// one that does not say `clusterctl` is warned of.
+fn application_name_risk(name: &str) -> Option<String> {
+    if name.trim().is_empty() {
+        return Some(
+            "application_name is empty: clusterctl tells its own statements in the statement \
+             log by it, so every workload that sets none would be left out of the activity \
+             signal (idle_suspend would suspend clusters in use); leave it out (clusterctl's \
+             is `clusterctl`) or give one no workload uses"
+                .into(),
+        );
+    }
+    (!name.to_lowercase().contains("clusterctl")).then(|| {
+        format!(
+            "the connection string sets application_name={}: clusterctl leaves every statement \
+             of a session of that name out of the activity signal, taking it for its own; if a \
+             workload uses that name, idle_suspend takes its clusters for idle. Leave it out \
+             (clusterctl's is `clusterctl`) or give one with `clusterctl` in it",
+            crate::model::echoed(name)
+        )
+    })
+}
+
+impl Connection {
+    /// What the connection string's `application_name` risks, when it is
+    /// not clusterctl's ([`application_name_risk`]): said once per
+    /// command, as it connects.
+    pub fn application_name_warning(&self) -> Option<String> {
+        self.pg
+            .get_application_name()
+            .and_then(application_name_risk)
     }
 }
 
@@ -1229,6 +1275,37 @@ pub fn check_dotenv_permissions(path: &std::path::Path) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A workload's `application_name` in the connection string makes its
+    /// statements look like clusterctl's (left out of the activity
+    /// signal): warned of; an empty one, every nameless workload's, is
+    /// refused; clusterctl's own, or one naming it, is quiet.
+    #[test]
+    fn an_application_name_of_a_workload_is_warned_of_and_an_empty_one_refused() {
+        let conn = |q: &str| {
+            Connection::parse(
+                &format!("postgres://u:pw@h:6875/db{q}"),
+                Duration::from_secs(1),
+            )
+        };
+        let warning = |q: &str| conn(q).ok().and_then(|c| c.application_name_warning());
+        assert_eq!(warning(""), None, "clusterctl's own by default");
+        assert_eq!(warning("?application_name=clusterctl-prod"), None);
+        assert_eq!(warning("?application_name=ClusterCtl"), None);
+        let said = warning("?application_name=psql").unwrap_or_default();
+        assert!(said.contains("application_name=psql"), "{said}");
+        assert!(said.contains("idle_suspend"), "{said}");
+        for empty in ["?application_name=", "?application_name=%20"] {
+            let err = conn(empty).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(err.contains("application_name is empty"), "{empty}: {err}");
+            assert!(!err.contains("pw@"), "{err}");
+        }
+        let kv = Connection::parse(
+            "host=h user=u application_name='' password=pw",
+            Duration::from_secs(1),
+        );
+        assert!(kv.is_err(), "key=value form too");
+    }
 
     /// `--connect-timeout` given wins over the URL's `connect_timeout`;
     /// without the flag, the URL's wins over the default.

@@ -1076,6 +1076,13 @@ pub fn parse_time_bound(s: &str) -> Result<crate::commands::TimeBound, String> {
 #[derive(Debug, Clone, Default)]
 pub struct ConfigKeys(pub serde_json::Map<String, serde_json::Value>);
 
+/// A value as a parser's error quotes it, connection strings masked
+/// before it is cut: cut first, the password's start was printed (the
+/// whole argument's redaction no longer found it: an outside check).
+fn masked(s: &str) -> String {
+    crate::config::redact_embedded(s).into_owned()
+}
+
 /// A whole number within `min..=max`, said in those words (the standard
 /// library's "invalid digit found in string" for `1.5`, or clap's flag
 /// error for `-1`, were all a user saw).
@@ -1087,7 +1094,7 @@ where
     T: TryFrom<u64>,
 {
     move |s: &str| {
-        let (t, shown) = (s.trim(), crate::model::clip(s, 40));
+        let (t, shown) = (s.trim(), crate::model::clip(&masked(s), 40));
         let range = || format!("not in {min}..={max}");
         match t.parse::<u64>() {
             Ok(n) if (min..=max).contains(&n) => {
@@ -1114,7 +1121,7 @@ fn listen_addr(s: &str) -> Result<std::net::SocketAddr, String> {
         p.parse::<u16>().map_err(|_| {
             format!(
                 "'{}': the port must be a number from 0 to 65535",
-                crate::model::echoed(p)
+                crate::model::echoed(&masked(p))
             )
         })
     };
@@ -1128,7 +1135,7 @@ fn listen_addr(s: &str) -> Result<std::net::SocketAddr, String> {
         format!(
             "'{}' is not IP:PORT, localhost:PORT or :PORT (e.g. 127.0.0.1:9187, or :9187 for \
              every interface)",
-            crate::model::echoed(s)
+            crate::model::echoed(&masked(s))
         )
     })
 }

@@ -259,7 +259,11 @@ fn print_parse_error(mut e: clap::Error) {
     } else {
         rendered.to_string()
     };
+    // Then every connection string the text still holds: a part of an
+    // argument that a value parser quoted cut (`'postgres://u:secret…'`),
+    // which the whole argument's redaction no longer finds.
     let text = crate::config::redact_args(&text, std::env::args_os());
+    let text = crate::config::redact_embedded(&text);
     let _ = if e.use_stderr() {
         std::io::stderr().write_all(text.as_bytes())
     } else {

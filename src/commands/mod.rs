@@ -333,6 +333,9 @@ impl Context {
     pub fn new(opts: DbOptions) -> Result<Context, CommandError> {
         let url = opts.url.clone().ok_or_else(crate::config::missing_url)?;
         let conn = Connection::parse_with(url.expose(), opts.connect_timeout)?;
+        if let Some(warning) = conn.application_name_warning() {
+            tracing::warn!("{warning}");
+        }
         tracing::info!(database = %conn.display, "connecting");
         let db = Db::new(&conn, opts.exec_cluster.clone())?;
         Ok(Context {

@@ -677,6 +677,8 @@ fn log_run(result: &Result<Leased<Applied>, CommandError>, elapsed: Duration, ne
         }
         Ok(Leased::Ran(a)) => tracing::info!(
             run_id = %a.report.run_id,
+            // As `clusterctl_runs_total` names it (success or problems).
+            outcome = outcome_of(result.as_ref()).as_str(),
             clusters = a.plan.clusters.len(),
             actions = a.report.results.len(),
             executed = a.report.executed(),

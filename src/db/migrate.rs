@@ -317,18 +317,32 @@ pub async fn shown(store: &Store, c: &Client) -> Result<Shown, DbError> {
 async fn columns_shown(store: &Store, c: &Client) -> Result<Vec<Seen>, DbError> {
     let ours = our_columns();
     let names: Vec<String> = ours.iter().map(|(t, _)| ddl::literal(t)).collect();
-    let sql = format!(
-        "SELECT table_name::text, column_name::text, data_type::text, is_nullable::text, \
-         column_default::text FROM information_schema.columns \
-         WHERE table_schema::text = coalesce($1, current_schema()::text) \
-         AND table_name::text IN ({}) ORDER BY ordinal_position",
-        names.join(", ")
-    );
+    let sql = |nullable: &str| {
+        format!(
+            "SELECT table_name::text, column_name::text, data_type::text, {nullable} \
+             FROM information_schema.columns \
+             WHERE table_schema::text = coalesce($1, current_schema()::text) \
+             AND table_name::text IN ({}) ORDER BY ordinal_position",
+            names.join(", ")
+        )
+    };
     let schema = store.schema().map(str::to_string);
-    let rows = c
-        .query_typed(&sql, &[(&schema, tokio_postgres::types::Type::TEXT)])
+    let params: [(&(dyn tokio_postgres::types::ToSql + Sync), _); 1] =
+        [(&schema, tokio_postgres::types::Type::TEXT)];
+    let rows = match c
+        .query_typed(&sql("is_nullable::text, column_default::text"), &params)
         .await
-        .map_err(|e| DbError::query("checking the columns of clusterctl's tables", &e))?;
+    {
+        // Materialize's view had neither column before (its older
+        // information_schema.columns has nine, `data_type` the last but
+        // three): there, only missing columns and types are judged, not
+        // the extra NOT NULL ones (one more statement, on those releases).
+        Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_COLUMN) => {
+            c.query_typed(&sql("NULL::text, NULL::text"), &params).await
+        }
+        other => other,
+    }
+    .map_err(|e| DbError::query("checking the columns of clusterctl's tables", &e))?;
     Ok(rows
         .iter()
         .filter_map(|r| {

@@ -566,6 +566,7 @@ impl Db {
 
 fn target_of(conn: &Connection) -> String {
     let ports = conn.pg.get_ports();
+    let addrs = conn.pg.get_hostaddrs();
     let targets: Vec<String> = conn
         .pg
         .get_hosts()
@@ -574,9 +575,19 @@ fn target_of(conn: &Connection) -> String {
         .map(|(i, h)| {
             // One port for every host, or one each (libpq).
             let port = ports.get(i).or(ports.first()).copied().unwrap_or(5432);
+            // `hostaddr` is what is dialled; the host name only checks the
+            // certificate (the error named the host, not the address
+            // refused: an outside check).
+            let dialled = match addrs.get(i) {
+                Some(std::net::IpAddr::V6(a)) => format!(" (address [{a}]:{port})"),
+                Some(a) => format!(" (address {a}:{port})"),
+                None => String::new(),
+            };
             match h {
-                tokio_postgres::config::Host::Tcp(s) if s.contains(':') => format!("[{s}]:{port}"),
-                tokio_postgres::config::Host::Tcp(s) => format!("{s}:{port}"),
+                tokio_postgres::config::Host::Tcp(s) if s.contains(':') => {
+                    format!("[{s}]:{port}{dialled}")
+                }
+                tokio_postgres::config::Host::Tcp(s) => format!("{s}:{port}{dialled}"),
                 #[cfg(unix)]
                 tokio_postgres::config::Host::Unix(p) => {
                     format!("the socket in {} (port {port})", p.display())
@@ -620,12 +631,25 @@ fn pool_reason(e: &deadpool_postgres::PoolError) -> String {
 
 /// What to change in the connection string for a TLS failure, from the
 /// driver's description of it.
+/// rustls names a failure by its variant (`NotValidForName`) or, since
+/// 0.23's contexts, in words ("certificate not valid for name …"): both are
+/// read. A certificate refused for another reason is not said to be an
+/// untrusted CA's (a host name mismatch was: an outside check).
 fn tls_hint(described: &str) -> Option<&'static str> {
-    if described.contains("NotValidForName") {
+    let says = |words: &[&str]| words.iter().any(|w| described.contains(w));
+    if says(&["NotValidForName", "not valid for name"]) {
         Some("the server's certificate is not for this host name; connect by the name it was issued for, or use sslmode=verify-ca")
-    } else if described.contains("UnknownIssuer") || described.contains("invalid peer certificate")
-    {
+    } else if says(&["UnknownIssuer", "unknown issuer"]) {
         Some("the server's certificate is not signed by a trusted CA; check sslrootcert")
+    } else if says(&[
+        "Expired",
+        "certificate expired",
+        "NotValidYet",
+        "not valid yet",
+    ]) {
+        Some("the server's certificate is outside its validity period; check the server's certificate and this machine's clock")
+    } else if described.contains("invalid peer certificate") {
+        Some("the server's certificate was refused; check sslrootcert and the host name")
     } else if described.contains("server does not support TLS") {
         Some("the server offers no TLS: sslmode=prefer or disable connects without it")
     } else {
@@ -682,8 +706,18 @@ mod tests {
     fn tls_failures_say_what_to_change() {
         let name = "error performing TLS handshake: invalid peer certificate: NotValidForName";
         assert!(tls_hint(name).is_some_and(|h| h.contains("host name")));
+        // rustls 0.23's words for it (an untrusted CA was said).
+        let words = "error performing TLS handshake: invalid peer certificate: certificate not \
+                     valid for name \"wrong.example\"; certificate is only valid for \
+                     DnsName(\"localhost\") or IpAddress(127.0.0.1)";
+        assert!(tls_hint(words).is_some_and(|h| h.contains("host name") && !h.contains("CA")));
         let ca = "error performing TLS handshake: invalid peer certificate: UnknownIssuer";
-        assert!(tls_hint(ca).is_some_and(|h| h.contains("sslrootcert")));
+        assert!(tls_hint(ca).is_some_and(|h| h.contains("trusted CA")));
+        let expired = "error performing TLS handshake: invalid peer certificate: certificate \
+                       expired: verification time 1 (UNIX), but certificate is not valid after 0";
+        assert!(tls_hint(expired).is_some_and(|h| h.contains("clock")));
+        let other = "error performing TLS handshake: invalid peer certificate: BadSignature";
+        assert!(tls_hint(other).is_some_and(|h| !h.contains("trusted CA")));
         let none = "error performing TLS handshake: server does not support TLS";
         assert!(tls_hint(none).is_some_and(|h| h.contains("sslmode=prefer")));
         assert_eq!(tls_hint("password authentication failed"), None);

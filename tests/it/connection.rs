@@ -55,6 +55,42 @@ fn tls_sslrootcert_system_trusts_the_system_store() {
     );
 }
 
+/// A certificate of the right CA for another host name: said so, not
+/// taken for an untrusted CA (rustls 0.23 says it in words: an outside
+/// check).
+#[test]
+fn tls_verify_full_to_another_host_name_says_so() {
+    let emu = Emulator::start();
+    let url = format!(
+        "{}?sslmode=verify-full&sslrootcert={}&hostaddr=127.0.0.1",
+        emu.direct_url()
+            .replacen("@127.0.0.1:", "@wrong.example:", 1),
+        path(ca_path())
+    );
+    assert!(url.contains("@wrong.example:"), "{url}");
+    let run = with_url(&url, &["status", "--max-retries", "0"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.stderr.contains("not for this host name"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("trusted CA"), "{}", run.stderr);
+    // Named by the host, and by the address dialled (`hostaddr`).
+    let port = emu
+        .direct_url()
+        .rsplit_once(':')
+        .and_then(|(_, p)| p.split('/').next().map(str::to_string));
+    let port = port.expect("the port");
+    assert!(
+        run.stderr.contains(&format!(
+            "cannot connect to wrong.example:{port} (address 127.0.0.1:{port})"
+        )),
+        "{}",
+        run.stderr
+    );
+}
+
 #[test]
 fn tls_verify_full_with_the_wrong_ca_fails_clearly() {
     let emu = Emulator::start();
@@ -619,4 +655,45 @@ fn pgpassword_stands_in_for_a_url_without_one_and_a_trailing_newline_is_ignored(
     assert_eq!(run.code, 0, "{}", run.all());
     let run = run_env(&format!("{url}\n"), None);
     assert_eq!(run.code, 0, "{}", run.all());
+}
+
+/// A workload's `application_name` in the connection string: its
+/// statements would be taken for clusterctl's and not count as activity,
+/// so every command warns of it, once (an outside check: idle_suspend
+/// suspended a cluster psql used); an empty one is refused before any
+/// connection.
+#[test]
+fn an_application_name_of_a_workload_is_warned_of_once() {
+    let emu = Emulator::start();
+    crate::cli::init_tables(&emu);
+    emu.create_cluster("c");
+    for args in [
+        &["status"][..],
+        &[
+            "strategy",
+            "set",
+            "c",
+            "target_size",
+            "--target-size",
+            "25cc",
+        ],
+    ] {
+        let run = with_url(&format!("{}&application_name=psql", emu.url()), args).ok();
+        assert_eq!(
+            run.stderr.matches("sets application_name=psql").count(),
+            1,
+            "{args:?}: {}",
+            run.all()
+        );
+    }
+    let run = with_url(&format!("{}&application_name=", emu.url()), &["status"]);
+    // As every invalid connection string.
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.stderr.contains("application_name is empty"),
+        "{}",
+        run.all()
+    );
+    let run = with_url(&emu.url(), &["status"]).ok();
+    assert!(!run.stderr.contains("application_name"), "{}", run.all());
 }

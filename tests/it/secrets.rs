@@ -386,6 +386,38 @@ proptest! {
     }
 }
 
+/// A connection string given to a flag that takes a number or an address
+/// (`--connect-timeout $T "$DATABASE_URL"` with `$T` unset): the value
+/// parser's error quoted its first 40 or 80 characters, cut before the
+/// redaction could find it, with the password's start (an outside check).
+#[test]
+fn a_connection_string_given_to_a_number_or_an_address_flag_is_never_echoed() {
+    let url = "postgres://alice%40example.com:TopSecretPWTopSecretPWTopSecretPW@abc123xyz.us-east-1.aws.materialize.cloud:6875/materialize?sslmode=require";
+    let kv = "password=TopSecretPW host=127.0.0.1 port=1 user=u dbname=materialize";
+    let short = "postgres://u:TopSecretPWTopSecretPWTopSecretPW@h/d";
+    for args in [
+        vec!["status", "--connect-timeout", url],
+        vec!["status", "--max-retries", kv],
+        vec!["status", "--max-retries", short],
+        vec!["apply", "--max-actions", url],
+        vec!["history", "--limit", kv],
+        vec!["apply", "--watch", "--metrics-addr", url],
+        vec!["apply", "--watch", "--metrics-addr", short],
+        vec!["apply", "--watch", "--metrics-addr", kv],
+        vec!["simulate", "--from-history", "--days", short],
+    ] {
+        for output in [&[][..], &["-o", "json"]] {
+            let mut cmd = command();
+            cmd.args(&args).args(output).env_remove("DATABASE_URL");
+            let run = run_cmd(cmd);
+            let context = format!("{args:?} {output:?}");
+            assert_eq!(run.code, 64, "{context}: {}", run.all());
+            assert!(!run.all().contains("TopSe"), "{context}: {}", run.all());
+            assert!(run.all().contains("****"), "{context}: {}", run.all());
+        }
+    }
+}
+
 /// `apply --watch` logs at info by default: its `connecting` line too.
 #[test]
 fn the_watch_loop_never_logs_the_password() {
