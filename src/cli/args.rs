@@ -597,8 +597,8 @@ pub struct StrategyPauseArgs {
     /// Why, for whoever reads the plan next (pausing again keeps the old reason unless given)
     #[arg(long, value_name = "TEXT", value_parser = parse_reason)]
     pub reason: Option<String>,
-    /// The pause expires after this long (2h) or at this time (2026-11-22T18:00:00Z)
-    #[arg(long, value_name = "DURATION|TIME", value_parser = parse_time_bound, allow_hyphen_values = true)]
+    /// The pause expires after this long (2h, at most a year) or at this time (2026-11-22T18:00:00Z)
+    #[arg(long, value_name = "DURATION|TIME", value_parser = parse_pause_until, allow_hyphen_values = true)]
     pub until: Option<crate::commands::TimeBound>,
     #[command(flatten)]
     pub conn: ConnArgs,
@@ -1009,6 +1009,17 @@ pub fn parse_since(s: &str) -> Result<crate::commands::TimeBound, String> {
         .map_err(|e| format!("{e}; use e.g. 30s, 15m, 2h, 1d or 2026-11-22T10:00:00Z"))
 }
 
+/// `strategy pause --until`: a time, or a duration of at most a year, as
+/// every duration flag (`2y` was taken: an outside check).
+fn parse_pause_until(s: &str) -> Result<crate::commands::TimeBound, String> {
+    match parse_time_bound(s)? {
+        crate::commands::TimeBound::Ago(d) => {
+            within_a_year(s.trim(), d).map(crate::commands::TimeBound::Ago)
+        }
+        at => Ok(at),
+    }
+}
+
 /// A duration (from now) or a time: RFC 3339, `YYYY-MM-DD HH:MM[:SS]` or
 /// `YYYY-MM-DD` (UTC).
 pub fn parse_time_bound(s: &str) -> Result<crate::commands::TimeBound, String> {
@@ -1291,6 +1302,27 @@ impl FromArgMatches for ConfigKeys {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+
+    /// A pause lasts at most a year when given as a duration, as every
+    /// duration flag; a time is taken as given.
+    #[test]
+    fn a_pause_for_more_than_a_year_is_refused() {
+        use crate::commands::TimeBound;
+        assert!(matches!(parse_pause_until("2h"), Ok(TimeBound::Ago(_))));
+        assert!(matches!(parse_pause_until("366d"), Ok(TimeBound::Ago(_))));
+        for long in ["2y", "400d", "367d"] {
+            let err = parse_pause_until(long).err().unwrap_or_default();
+            assert!(err.contains("longer than a year"), "{long}: {err}");
+        }
+        assert!(matches!(
+            parse_pause_until("2030-01-01"),
+            Ok(TimeBound::At(_))
+        ));
+        assert!(
+            matches!(parse_time_bound("2y"), Ok(TimeBound::Ago(_))),
+            "--since 2y"
+        );
+    }
 
     /// `--metrics-addr` takes an IP and port, `localhost:PORT` and
     /// `:PORT` (every interface); nothing it would have to look up.

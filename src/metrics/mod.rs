@@ -80,6 +80,10 @@ const ACTION_KINDS: [ActionKind; 4] = [
     ActionKind::SetReplicationFactor,
     ActionKind::SetSize,
 ];
+/// How far ahead of this host's clock a last success carried over from the
+/// textfile may be (another host's clock, a little fast).
+const CLOCK_SLACK_S: i64 = 60;
+
 /// Every outcome an action is counted under ([`action_outcome`]), each
 /// series from 0 and carried over by the textfile merge: `unknown` too (a
 /// statement with no answer in time; a later run settles it from the
@@ -528,6 +532,7 @@ impl Metrics {
     /// last success time. Unknown or malformed lines are ignored.
     pub fn carry_over(&self, previous: &str) {
         let _g = self.guard();
+        let not_after = (Utc::now() + chrono::Duration::seconds(CLOCK_SLACK_S)).timestamp() as f64;
         for line in previous.lines().filter(|l| !l.starts_with('#')) {
             let Some((series, value)) = line.rsplit_once(' ') else {
                 continue;
@@ -574,8 +579,14 @@ impl Metrics {
                     }
                 }
                 // The later of the file's and ours (a run that already
-                // succeeded adds itself to the file under the lock).
-                "clusterctl_last_success_timestamp_seconds" if value > self.last_success.get() => {
+                // succeeded adds itself to the file under the lock), but
+                // never one ahead of this host's clock: a run on a host a
+                // day fast kept it a day ahead for every later run, and
+                // `ClusterctlNotRunning` silent however they failed (an
+                // outside check).
+                "clusterctl_last_success_timestamp_seconds"
+                    if value > self.last_success.get() && value <= not_after =>
+                {
                     self.last_success.set(value);
                 }
                 "clusterctl_run_duration_seconds_bucket"
@@ -878,6 +889,23 @@ mod tests {
         assert_eq!(last(&text), last(&first.prometheus_text()));
         // Garbage is ignored, not an error.
         second.carry_over("clusterctl_runs_total{outcome=\"bogus\"} 7\nnot a metric\nx{ NaN");
+        // A last success ahead of this host's clock (a run on a host a day
+        // fast) is not kept: ours stands.
+        let ahead = (Utc::now() + chrono::Duration::days(1)).timestamp();
+        second.carry_over(&format!(
+            "clusterctl_last_success_timestamp_seconds {ahead}"
+        ));
+        assert_eq!(
+            last(&second.prometheus_text()),
+            last(&first.prometheus_text())
+        );
+        let fast = (Utc::now() + chrono::Duration::seconds(30)).timestamp();
+        second.carry_over(&format!("clusterctl_last_success_timestamp_seconds {fast}"));
+        assert_ne!(
+            last(&second.prometheus_text()),
+            last(&first.prometheus_text()),
+            "within a minute: kept"
+        );
     }
 
     #[test]

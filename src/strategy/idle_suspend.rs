@@ -706,9 +706,15 @@ fn prepare_predictive(
 /// time alone: a cluster the log never mentions counts its silence from
 /// the controller's first sight of it once its replicas are gone, and a
 /// sampled log may have suspended it after recent activity.
+///
+/// A suspension dated after the database's now (its clock stepped back
+/// since) cannot be ordered against the statements: any within
+/// `idle_after_s` is taken as new (those made within the step, dated before
+/// the suspension, never woke the cluster: an outside check).
 fn new_demand(c: &IdleSuspendConfig, ctx: &Ctx, st: &IdleSuspendState) -> bool {
     ctx.cluster.activity.in_flight > 0
-        || recent_statement(c, ctx).is_some_and(|b| st.suspended_at.is_some_and(|s| b > s))
+        || recent_statement(c, ctx)
+            .is_some_and(|b| st.suspended_at.is_some_and(|s| b > s || s > ctx.now))
 }
 
 /// The last statement's begin, when within `idle_after_s`.
@@ -2297,7 +2303,16 @@ mod tests {
         // controller that was down an hour would wake it only to suspend
         // it again).
         let at = |secs: i64| now() - chrono::Duration::seconds(secs);
-        for (began, suspended_ago, wakes) in [(30, 60, true), (90, 60, false), (700, 3600, false)] {
+        // A suspension dated in the future (the server's clock stepped
+        // back two minutes since): a recent statement wakes it, an old one
+        // does not.
+        for (began, suspended_ago, wakes) in [
+            (30, 60, true),
+            (90, 60, false),
+            (700, 3600, false),
+            (5, -120, true),
+            (700, -120, false),
+        ] {
             let mut logged = empty.clone();
             logged.activity.last_begin = Some(at(began));
             let mut st = suspended(at(suspended_ago));

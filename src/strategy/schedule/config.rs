@@ -192,6 +192,10 @@ fn parse_tz(name: &str) -> Result<Tz, ConfigError> {
         })
         .min();
     let hint = match closest {
+        // Not a zone's name: no guess at one ("did you mean 'ROC'?").
+        _ if matches!(lower.as_str(), "local" | "localtime" | "system") => {
+            "; a window's hours are read in a named zone, never the machine's: name it".into()
+        }
         Some((d, n)) if d <= 3 => format!("; did you mean '{n}'?"),
         _ => String::new(),
     };
@@ -229,6 +233,10 @@ fn parse_cron(src: &str) -> Result<Recurrence, ConfigError> {
             ),
         ));
     }
+    let normalized = match fields_with_days_unwrapped(&normalized) {
+        Some(unwrapped) => unwrapped,
+        None => normalized,
+    };
     let recurrence = Recurrence::parse(&normalized).map_err(|why| {
         let why = if why.is_empty() {
             String::new()
@@ -252,10 +260,77 @@ fn parse_cron(src: &str) -> Result<Recurrence, ConfigError> {
     Ok(recurrence)
 }
 
+/// The days of the week in the calendar's order (Sunday first).
+const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+
+/// `fields` with each range of day names that runs past Saturday
+/// (`Mon-Sun`, `Sat-Sun`, `Fri-Mon`) written as the list of its days: the
+/// calendar orders the week from Sunday and refused them ("Invalid named
+/// range"), though names are required precisely so that the week's first
+/// day does not matter (an outside check). `None` when there is none.
+fn fields_with_days_unwrapped(fields: &str) -> Option<String> {
+    let mut parts: Vec<String> = fields.split_whitespace().map(str::to_string).collect();
+    let dow = parts.get(5)?;
+    let index = |name: &str| DAYS.iter().position(|d| d.eq_ignore_ascii_case(name));
+    let mut changed = false;
+    let items: Vec<String> = dow
+        .split(',')
+        .map(|item| {
+            let wrapped = item
+                .split_once('-')
+                .and_then(|(a, b)| Some((index(a)?, index(b)?)))
+                .filter(|(a, b)| a > b);
+            match wrapped {
+                Some((a, b)) => {
+                    changed = true;
+                    (a..a + 7)
+                        .take_while(|i| i % 7 != (b + 1) % 7 || *i == a)
+                        .map(|i| DAYS[i % 7])
+                        .collect::<Vec<_>>()
+                        .join(",")
+                }
+                None => item.to_string(),
+            }
+        })
+        .collect();
+    if !changed {
+        return None;
+    }
+    parts[5] = items.join(",");
+    Some(parts.join(" "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::strategy::schedule::tests::{at, parse};
+
+    /// Ranges of day names past Saturday are the days they name.
+    #[test]
+    fn day_ranges_may_run_past_saturday() {
+        for (dow, days) in [
+            ("Mon-Sun", "Mon,Tue,Wed,Thu,Fri,Sat,Sun"),
+            ("Sat-Sun", "Sat,Sun"),
+            ("fri-mon", "Fri,Sat,Sun,Mon"),
+            ("Tue,Sat-Mon", "Tue,Sat,Sun,Mon"),
+        ] {
+            let fields = format!("0 0 22 * * {dow}");
+            assert_eq!(
+                fields_with_days_unwrapped(&fields),
+                Some(format!("0 0 22 * * {days}")),
+                "{dow}"
+            );
+            assert!(parse_cron(&fields).is_ok(), "{dow}");
+        }
+        for same in [
+            "0 0 22 * * Mon-Fri",
+            "0 0 22 * * *",
+            "0 0 22 * * Sun-Sat",
+            "@daily",
+        ] {
+            assert_eq!(fields_with_days_unwrapped(same), None, "{same}");
+        }
+    }
     use crate::strategy::testutil::*;
     use serde_json::json;
 
@@ -281,6 +356,11 @@ mod tests {
                 "did you mean 'Europe/Berlin'",
             ),
             (json!({"timezone": 1}), "timezone", "must be a string"),
+            (
+                json!({"timezone": "Local", "windows": []}),
+                "timezone",
+                "never the machine's",
+            ),
             (json!({"timezone": "UTC"}), "windows", "is required"),
             (
                 json!({"timezone": "UTC", "windows": []}),

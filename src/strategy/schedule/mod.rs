@@ -152,6 +152,12 @@ impl ScheduleState {
                 Some(_) => true,
             });
         for run in done {
+            // Hydrated "before" it was asked for: the database's clock
+            // stepped back meanwhile. No sample (clamped to 0 it taught a
+            // hydration time of nothing: an outside check).
+            if run.hydrated_at < run.requested_at {
+                continue;
+            }
             let secs = ((run.hydrated_at - run.requested_at).num_milliseconds() as f64 / 1000.0)
                 .clamp(0.0, MAX_SAMPLE_S);
             self.hydration_s = Some(match self.hydration_s {
@@ -808,6 +814,21 @@ mod tests {
         );
         step(&c, &warm, at("2026-11-24T07:48:00+01:00"), &mut st);
         assert_eq!(st.hydration_s, Some(720.0));
+
+        // Seen hydrated "before" it was asked for (the database's clock
+        // stepped back): no sample, the average stands.
+        st.pending.insert(
+            "r_200cc".into(),
+            Pending {
+                size: Size::from("200cc"),
+                requested_at: at("2026-11-25T07:43:00+01:00"),
+            },
+        );
+        let runs = st.runs.len();
+        step(&c, &warm, at("2026-11-25T07:23:00+01:00"), &mut st);
+        assert_eq!(st.hydration_s, Some(720.0));
+        assert_eq!(st.runs.len(), runs);
+        assert!(st.pending.is_empty());
     }
 
     #[test]
