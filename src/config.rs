@@ -1158,6 +1158,44 @@ where
     arg_redactions(args, is_password_string)
 }
 
+/// Lines of a `.env` whose value dotenv reads `$NAME` in as another
+/// variable's value (unquoted or in double quotes): a password holding
+/// `$` came out changed, and the authentication failure gave no hint (an
+/// outside check). Said by line and key, never the value; single quotes
+/// keep a value as written.
+pub fn dotenv_substitutions(path: &std::path::Path, content: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(content);
+    text.lines()
+        .enumerate()
+        .filter_map(|(i, line)| {
+            let line = line.trim_start();
+            let line = line.strip_prefix("export ").unwrap_or(line);
+            if line.starts_with('#') {
+                return None;
+            }
+            let (key, value) = line.split_once('=')?;
+            let value = value.trim_start();
+            let substituted = !value.starts_with('\'')
+                && value
+                    .char_indices()
+                    // `${NAME}` is meant; a bare `$` may not be.
+                    .any(|(j, c)| {
+                        c == '$' && !value[..j].ends_with('\\') && !value[j + 1..].starts_with('{')
+                    });
+            substituted.then(|| {
+                format!(
+                    "{} line {}: the value of {} holds `$`, which .env reads as the start of \
+                     another variable's name (`$NAME`); if it is part of the value (a password), \
+                     put the value in single quotes (write `${{NAME}}` for a variable)",
+                    path.display(),
+                    i + 1,
+                    crate::model::echoed(key.trim())
+                )
+            })
+        })
+        .collect()
+}
+
 /// What to say about a `.env` (`path`, read as `content`) that could not
 /// be loaded: never its content, which may hold a password (dotenvy's own
 /// message quotes the line).
@@ -1275,6 +1313,22 @@ pub fn check_dotenv_permissions(path: &std::path::Path) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A `$` in a `.env` value dotenv substitutes is said, by line and key,
+    /// never the value; single quotes, escapes and comments are quiet.
+    #[test]
+    fn a_dollar_dotenv_substitutes_is_said_without_the_value() {
+        let env = "A=1\nDATABASE_URL=postgres://u:pa$HOMEx@h/d\nB='pa$x'\n# C=$x\n\
+                   export D=\"q$y\"\nE=pa\\$z\nF=${PW}\n";
+        let said = dotenv_substitutions(std::path::Path::new(".env"), env.as_bytes());
+        assert_eq!(said.len(), 2, "{said:?}");
+        assert!(
+            said[0].contains("line 2: the value of DATABASE_URL"),
+            "{said:?}"
+        );
+        assert!(said[1].contains("line 5: the value of D"), "{said:?}");
+        assert!(!said.concat().contains("HOME"), "{said:?}");
+    }
 
     /// A workload's `application_name` in the connection string makes its
     /// statements look like clusterctl's (left out of the activity

@@ -208,6 +208,7 @@ fn load_dotenv() -> Vec<String> {
     }
     match crate::files::read_bounded(path, MAX_DOTENV_BYTES) {
         Ok(bytes) => {
+            warnings.extend(crate::config::dotenv_substitutions(path, &bytes));
             if let Err(e) = dotenvy::from_read(bytes.as_slice()) {
                 warnings.push(crate::config::dotenv_error(path, &bytes, &e));
             }
