@@ -580,15 +580,8 @@ impl<B: Backend> Run<'_, B> {
                     tracing::info!(cluster = %cp.cluster, ?changed, "changed since the snapshot; skipping this round");
                     // The suspension's state went with this intent: what
                     // was stored before goes back, a version later.
-                    if let (Some(_), Some(before)) = (early, &cp.state_before) {
-                        let back = [(cp.cluster_id.clone(), (**before).clone())];
-                        let at = self.plan_now + chrono::Duration::milliseconds(1);
-                        self.backend
-                            .bookkeeping(Bookkeeping {
-                                states: Some((&back, at)),
-                                ..Bookkeeping::default()
-                            })
-                            .await?;
+                    if early.is_some() {
+                        self.put_state_back(cp).await?;
                     }
                     self.report.changed_clusters.push(cp.cluster.clone());
                     // This action and the rest, not those already done
@@ -604,6 +597,20 @@ impl<B: Backend> Run<'_, B> {
                 }
             };
             self.budget -= 1;
+            // The suspension's first DROP failed, or was not sent: nothing
+            // was dropped, so the state written with its intent goes back
+            // as for a skip (it said "suspended" of a cluster that still
+            // ran both replicas, and a later wake made a replica that
+            // never existed: an outside check). One with an unknown
+            // outcome may have run: kept, the next run settles it.
+            if early.is_some()
+                && matches!(
+                    status,
+                    ActionStatus::Failed { .. } | ActionStatus::Skipped { .. }
+                )
+            {
+                self.put_state_back(cp).await?;
+            }
             if status == ActionStatus::Executed {
                 match action.kind {
                     ActionKind::CreateReplica => created.push(action.replica.clone()),
@@ -637,6 +644,24 @@ impl<B: Backend> Run<'_, B> {
             self.report.results.push(result);
         }
         Ok(stop.is_none() && failed.is_none())
+    }
+
+    /// Writes back the state stored before a suspension whose state went
+    /// with its first intent ([`ClusterPlan::state_before`]), a version
+    /// later, when that suspension dropped nothing.
+    async fn put_state_back(&mut self, cp: &ClusterPlan) -> Result<(), B::Error> {
+        let Some(before) = &cp.state_before else {
+            return Ok(());
+        };
+        let back = [(cp.cluster_id.clone(), (**before).clone())];
+        let at = self.plan_now + chrono::Duration::milliseconds(1);
+        self.backend
+            .bookkeeping(Bookkeeping {
+                states: Some((&back, at)),
+                ..Bookkeeping::default()
+            })
+            .await?;
+        Ok(())
     }
 
     /// Intent (with the previous outcome and the guard), then the DDL;

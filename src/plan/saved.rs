@@ -34,16 +34,41 @@ pub struct SavedPlan {
     described: Vec<serde_json::Value>,
 }
 
-/// What an action says it does, as its JSON has it: kind, cluster,
-/// replica, size and replication factor (its reasons and notes may differ
-/// between a dry-run and the apply: times pass).
+/// What an action says it does, as its JSON has it: kind, cluster (and
+/// its id), replica, size, replication factor, the strategy it is for and
+/// how a managed resize is carried out (its reasons and notes may differ
+/// between a dry-run and the apply: times pass). The resize's form was not
+/// compared: a plan approved as a graceful resize ran as a restart, with
+/// downtime, once the region's settings changed (an outside check).
 fn what_it_does(action: &serde_json::Value) -> serde_json::Value {
-    let keys = ["kind", "cluster", "replica", "size", "replication_factor"];
+    let keys = [
+        "kind",
+        "cluster",
+        "cluster_id",
+        "replica",
+        "size",
+        "replication_factor",
+        "strategy",
+        RESIZE,
+    ];
     let picked: serde_json::Map<String, serde_json::Value> = keys
         .iter()
         .map(|k| (k.to_string(), action.get(*k).cloned().unwrap_or_default()))
         .collect();
     serde_json::Value::Object(picked)
+}
+
+/// The key of a managed resize's form in an action's JSON.
+const RESIZE: &str = "resize";
+
+/// A resize's form as an action's JSON names it, for the operator.
+fn resize_form(form: &serde_json::Value) -> &'static str {
+    match form.as_str() {
+        Some("background") => "gracefully, in the background",
+        Some("wait_until_ready") => "gracefully, waiting until the new replicas are ready",
+        Some("restart") => "with a restart (downtime)",
+        _ => "in no stated way",
+    }
 }
 
 /// One statement of a plan and the cluster it is for.
@@ -271,13 +296,35 @@ impl SavedPlan {
                 .map(|a| what_it_does(&serde_json::to_value(a).unwrap_or_default()))
                 .collect();
             if let Some(i) = (0..now.len()).find(|&i| self.described.get(i) != Some(&now[i])) {
+                let saved = self.described.get(i).cloned().unwrap_or_default();
+                let only_resize = {
+                    let without = |v: &serde_json::Value| {
+                        let mut v = v.clone();
+                        if let Some(o) = v.as_object_mut() {
+                            o.remove(RESIZE);
+                        }
+                        v
+                    };
+                    without(&saved) == without(&now[i])
+                };
+                if only_resize {
+                    return Err(crate::model::printable(&format!(
+                        "the plan saved {} approved {} as a resize done {}; this region would \
+                         now do it {} (its settings changed since): nothing was done. Save a \
+                         new one (`clusterctl dry-run --out FILE`), review it and apply that",
+                        self.saved_when(fresh.now),
+                        self.statements[i].said(false),
+                        resize_form(&saved[RESIZE]),
+                        resize_form(&now[i][RESIZE]),
+                    )));
+                }
                 return Err(crate::model::printable(&format!(
                     "the plan saved {} says of {} what it does not do ({} where the statement \
                      does {}): the file was edited; nothing was done. Save a new one \
                      (`clusterctl dry-run --out FILE`), review it and apply that",
                     self.saved_when(fresh.now),
                     self.statements[i].said(false),
-                    self.described.get(i).cloned().unwrap_or_default(),
+                    saved,
                     now[i]
                 )));
             }

@@ -119,6 +119,12 @@ pub struct BurstState {
     /// still the one to retire (its name came from the old name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replica: Option<String>,
+    /// The size it started that replica with: one of its name and another
+    /// size was made by hand after ours went (dropped by hand, a size
+    /// chosen by the operator), and is theirs (burst dropped it: an outside
+    /// check). Absent in state written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replica_size: Option<crate::model::Size>,
     /// While the burst runs, the most objects another replica has reported
     /// hydrated, and when that mark was last raised: `max_burst_s` counts
     /// from then too.
@@ -184,7 +190,12 @@ fn foreign<'a>(
     st: &BurstState,
 ) -> Option<&'a crate::model::Replica> {
     let r = cluster.replica(name)?;
-    let ours = st.replica.as_deref() == Some(name)
+    let started = st.replica.as_deref() == Some(name)
+        && st
+            .replica_size
+            .as_ref()
+            .is_none_or(|size| r.size.as_ref() == Some(size));
+    let ours = started
         || r.size.as_ref() == Some(&c.burst_replica_size)
         || name == reference_burst_name(&cluster.name);
     (!ours).then_some(r)
@@ -197,8 +208,8 @@ fn foreign_text(r: &crate::model::Replica) -> String {
     let size = r.size.as_ref().map_or("?", |s| s.0.as_str());
     format!(
         "replica {} ({size}) has the burst replica's name, but burst's state does not record \
-         starting it (made by hand, or a burst of an earlier burst_replica_size whose state \
-         was wiped) and it is not of burst_replica_size: it is left alone, and no burst \
+         starting it at that size (made by hand, or a burst of an earlier burst_replica_size \
+         whose state was wiped) and it is not of burst_replica_size: it is left alone, and no burst \
          starts while it has that name (drop it by hand if it is an old burst, or rename it)",
         crate::model::printable(&r.name)
     )
@@ -343,6 +354,7 @@ fn start(
         at: ctx.now,
     });
     st.replica = Some(name.to_string());
+    st.replica_size = Some(c.burst_replica_size.clone());
     st.last_decision_ts = Some(ctx.now);
 }
 
@@ -792,6 +804,22 @@ mod tests {
         let d = run(&resized, cfg.clone(), &mut started.clone());
         assert_eq!(d.names(), vec!["r1"], "started by burst: retired");
         assert!(!said(&d));
+        // Started at 200cc, and now of another size: ours went, and one
+        // was made by hand under its name (it was dropped as the burst).
+        let replaced = BurstState {
+            replica_size: Some(Size::from("200cc")),
+            ..started.clone()
+        };
+        let d = run(&resized, cfg.clone(), &mut replaced.clone());
+        assert_eq!(d.names(), vec!["c-burst", "r1"], "made by hand: kept");
+        assert!(said(&d));
+        // Started at 100cc when that was burst_replica_size: still ours.
+        let earlier = BurstState {
+            replica_size: Some(Size::from("25cc")),
+            ..started.clone()
+        };
+        let d = run(&resized, cfg.clone(), &mut earlier.clone());
+        assert_eq!(d.names(), vec!["r1"], "an earlier size of ours: retired");
         // The reference's burst, whatever its size: retired (it matched
         // its burst by name alone).
         let reference = cluster(

@@ -676,3 +676,53 @@ fn a_refused_resize_is_known_whatever_timeout_it_was_sent_with() {
     clusterctl(&emu, &["apply"]).ok();
     assert_eq!(sent(&emu, "SET (SIZE"), 2);
 }
+
+/// A saved plan approved a graceful resize; the region's settings changed
+/// before it was applied, so the same statement would now restart the
+/// cluster: refused, nothing done (it ran, with downtime: an outside
+/// check). An edit of an action's strategy is refused too.
+#[test]
+fn a_saved_graceful_resize_is_not_applied_as_a_restart() {
+    let emu = Emulator::start();
+    managed_25cc(&emu);
+    set_strategy(
+        &emu,
+        "m",
+        "target_size",
+        json!({"target_size": "100cc", "allow_downtime": true}),
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("plan.json");
+    let path = path.to_string_lossy().to_string();
+    let saved = clusterctl(&emu, &["dry-run", "--out", &path]).ok();
+    assert!(
+        saved.stdout.contains("in the background"),
+        "{}",
+        saved.all()
+    );
+    emu.set_setting("enable_background_alter_cluster", "off");
+    emu.set_setting("enable_zero_downtime_cluster_reconfiguration", "off");
+    let run = clusterctl(&emu, &["apply", "--plan", &path]).code(1);
+    assert!(
+        run.stderr
+            .contains("as a resize done gracefully, in the background")
+            && run.stderr.contains("now do it with a restart (downtime)"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(sent(&emu, "ALTER CLUSTER"), 0);
+    assert_eq!(emu.replicas("m"), pairs(&[("r1", "25cc")]));
+
+    // The settings back; the action's strategy edited in the file.
+    emu.set_setting("enable_background_alter_cluster", "on");
+    let text = std::fs::read_to_string(&path).expect("the plan");
+    let mut doc: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    doc["result"]["plan"]["clusters"][0]["actions"][0]["strategy"] = json!("burst");
+    std::fs::write(&path, doc.to_string()).expect("write");
+    let run = clusterctl(&emu, &["apply", "--plan", &path]).code(1);
+    assert!(run.stderr.contains("the file was edited"), "{}", run.all());
+    assert_eq!(sent(&emu, "ALTER CLUSTER"), 0);
+    std::fs::write(&path, &text).expect("write");
+    clusterctl(&emu, &["apply", "--plan", &path]).ok();
+    assert_eq!(sent(&emu, "ALTER CLUSTER"), 1);
+}

@@ -806,6 +806,58 @@ fn plan_guard_skips_a_drop_whose_replica_was_renamed_since_the_snapshot() {
     assert_eq!(emu.replicas("c"), pairs(&[("r_50cc", "50cc")]));
 }
 
+/// A suspension whose first DROP fails dropped nothing: the state written
+/// with its intent goes back (it said "suspended" of a cluster that still
+/// ran both replicas; the next run dropped them under a false reason, and a
+/// wake made a replica that never existed: an outside check). The next run
+/// suspends it afresh, remembering what runs then.
+#[test]
+fn a_suspension_whose_first_drop_fails_keeps_the_state_before_it() {
+    let emu = Emulator::start();
+    emu.create_cluster("c");
+    for r in ["r1", "r2"] {
+        emu.add_replica("c", r, "25cc");
+        emu.set_hydrated("c", r, true);
+    }
+    emu.add_activity("c", 2 * 3600, true);
+    init_tables(&emu);
+    strategy(&emu, "c", "idle_suspend", json!({"idle_after_s": 3600}));
+    let suspended_at = || {
+        emu.query_strings(
+            "SELECT coalesce(payload->'idle_suspend'->>'suspended_at', '') \
+             FROM mz_cluster_strategy_state",
+        )
+    };
+    emu.fail_ddl(1, "XX000", "simulated failure");
+    let run = clusterctl(&emu, &["apply"]).code(3);
+    assert!(run.stdout.contains("simulated failure"), "{}", run.all());
+    assert_eq!(emu.replicas("c").len(), 2, "{}", run.all());
+    let after = suspended_at();
+    assert!(
+        after.is_empty() || after == [vec![Some(String::new())]],
+        "{after:?}\n{}",
+        run.all()
+    );
+    // Planned again as a suspension of an idle cluster, not as the drops
+    // of one suspended since.
+    let plan = clusterctl(&emu, &["dry-run"]).ok();
+    assert!(
+        plan.stdout.contains("idle for") && !plan.stdout.contains("suspended 0s ago"),
+        "{}",
+        plan.all()
+    );
+    clusterctl(&emu, &["apply"]).ok();
+    assert!(emu.replicas("c").is_empty());
+    let remembered = emu.query_strings(
+        "SELECT r->>'name' FROM mz_cluster_strategy_state, \
+         jsonb_array_elements(payload->'idle_suspend'->'suspended') AS r ORDER BY 1",
+    );
+    assert_eq!(
+        remembered,
+        [vec![Some("r1".to_string())], vec![Some("r2".to_string())]]
+    );
+}
+
 #[test]
 fn a_suspension_waits_for_the_statement_log_and_skips_a_cluster_queried_meanwhile() {
     // Materialize shows a statement in its log seconds after it began
