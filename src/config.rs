@@ -209,6 +209,16 @@ impl Connection {
         if pg.get_hosts().is_empty() {
             return Err(bad("no host given".into()));
         }
+        // The driver says so only as it connects ("invalid configuration:
+        // invalid number of ports", which read as a connection failure).
+        let (hosts, ports) = (pg.get_hosts().len(), pg.get_ports().len());
+        if ports > 1 && ports != hosts {
+            return Err(bad(format!(
+                "the ports do not match the {hosts} host{}: give one port for every host, or \
+                 one each",
+                crate::model::plural(hosts)
+            )));
+        }
         pg.ssl_mode(match ssl_mode {
             SslMode::Disable => tokio_postgres::config::SslMode::Disable,
             SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
@@ -1313,6 +1323,24 @@ pub fn check_dotenv_permissions(path: &std::path::Path) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// More ports than hosts (or fewer, but more than one) is an invalid
+    /// connection string, said before any connection.
+    #[test]
+    fn ports_must_be_one_or_one_per_host() {
+        let parse = |url: &str| Connection::parse(url, Duration::from_secs(1));
+        let err = parse("postgres://u:pw@h/db?port=2,3")
+            .err()
+            .map(|e| e.to_string());
+        assert!(
+            err.as_deref()
+                .is_some_and(|e| e.contains("do not match the 1 host") && !e.contains("pw@")),
+            "{err:?}"
+        );
+        assert!(parse("postgres://u:pw@a:1,b:2/db").is_ok());
+        assert!(parse("host=a,b port=5 user=u").is_ok());
+        assert!(parse("host=a,b,c port=5,6 user=u").is_err());
+    }
 
     /// A `$` in a `.env` value dotenv substitutes is said, by line and key,
     /// never the value; single quotes, escapes and comments are quiet.

@@ -1036,8 +1036,20 @@ pub async fn remake_missing(backend: &mut LiveBackend<'_>) -> Result<Vec<String>
 /// GRANTs a restricted role needs (README, "Required Materialize privileges").
 pub fn init_sql(store: &Store, schema: Option<&str>, role: &str) -> String {
     let role_q = ddl::ident(role);
-    // In a comment, a line break in the name would end it and run the rest.
-    let role_c = crate::model::printable(&role_q);
+    // In a comment, a line break in the name would end it and run the rest;
+    // shown escaped, it names another role once pasted (an outside check):
+    // such a name is left to the GRANTs below, which hold it whole.
+    let shown_whole = crate::model::printable(&role_q) == role_q;
+    let create = match shown_whole {
+        true => format!("CREATE ROLE {role_q};"),
+        false => "create it by the name the GRANTs below give (it holds characters a \
+                  comment cannot)"
+            .to_string(),
+    };
+    let role_c = match shown_whole {
+        true => role_q.clone(),
+        false => "<the role the GRANTs name>".to_string(),
+    };
     let role = crate::model::printable(role);
     let mut s = String::from(
         "-- clusterctl: tables (what `clusterctl apply` / `clusterctl init` create).\n",
@@ -1057,7 +1069,7 @@ pub fn init_sql(store: &Store, schema: Option<&str>, role: &str) -> String {
     let _ = writeln!(
         s,
         "\n-- Privileges for the role clusterctl runs as ({role}; pass --role to change).\n\
-         -- The role must exist: CREATE ROLE {role_c};\n\
+         -- The role must exist: {create}\n\
          -- Statement history, for activity signals:\n\
          GRANT mz_monitor_redacted TO {role_q};\n\
          -- The tables' schema{}:\n\
@@ -1282,7 +1294,10 @@ mod tests {
             );
         }
         assert!(sql.contains("GRANT mz_monitor_redacted TO \"x\nDROP TABLE t; --\";"));
-        assert!(sql.contains("-- The role must exist: CREATE ROLE \"x\\nDROP TABLE t; --\";"));
+        assert!(sql.contains("-- The role must exist: create it by the name the GRANTs below"));
+        assert!(!sql.contains("CREATE ROLE"), "{sql}");
+        let plain = init_sql(&Store::new(None), None, "clusterctl");
+        assert!(plain.contains("-- The role must exist: CREATE ROLE \"clusterctl\";"));
     }
 
     /// A schema whose name needs quotes and holds a space: each table

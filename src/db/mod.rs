@@ -650,6 +650,8 @@ fn tls_hint(described: &str) -> Option<&'static str> {
         Some("the server's certificate is outside its validity period; check the server's certificate and this machine's clock")
     } else if described.contains("invalid peer certificate") {
         Some("the server's certificate was refused; check sslrootcert and the host name")
+    } else if described.contains("password missing") {
+        Some("the connection string has no password, and PGPASSWORD is not set (clusterctl does not read .pgpass): put it in the string, percent-encoded, or in PGPASSWORD")
     } else if described.contains("server does not support TLS") {
         Some("the server offers no TLS: sslmode=prefer or disable connects without it")
     } else {
@@ -721,5 +723,9 @@ mod tests {
         let none = "error performing TLS handshake: server does not support TLS";
         assert!(tls_hint(none).is_some_and(|h| h.contains("sslmode=prefer")));
         assert_eq!(tls_hint("password authentication failed"), None);
+        let missing = "invalid configuration: password missing";
+        assert!(
+            tls_hint(missing).is_some_and(|h| h.contains("PGPASSWORD") && h.contains(".pgpass"))
+        );
     }
 }

@@ -370,14 +370,20 @@ impl SavedPlan {
 
     /// "7s ago (2026-12-05T00:03:08Z)": when the plan was saved, as every
     /// refusal says it.
+    /// A plan dated ahead of the database's clock (edited, or saved
+    /// before the server's clock stepped back) is said so: "0s ago" was.
     fn saved_when(&self, now: DateTime<Utc>) -> String {
-        let age = (now - self.planned_at).num_seconds().max(0) as u64;
-        format!(
-            "{} ago ({})",
-            crate::model::human_duration(age),
-            self.planned_at
-                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-        )
+        let age = (now - self.planned_at).num_seconds();
+        let at = self
+            .planned_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        match age {
+            a if a < 0 => format!(
+                "at {at}, {} ahead of the database's clock,",
+                crate::model::human_duration(a.unsigned_abs())
+            ),
+            a => format!("{} ago ({at})", crate::model::human_duration(a as u64)),
+        }
     }
 
     /// A line for each cluster the saved plan covered that is not planned
@@ -543,6 +549,14 @@ mod tests {
         let reordered = statements("u2", "a", &[DROP, CREATE]);
         let e = saved.differences(&reordered, now).unwrap_err();
         assert!(e.contains("another order"), "{e}");
+        // A plan dated after the database's now is not said "0s ago".
+        let earlier = at("2026-12-04T09:50:00Z");
+        let e = saved.differences(&reordered, earlier).unwrap_err();
+        assert!(
+            e.contains("at 2026-12-04T10:00:00Z, 10m ahead of the database's clock,"),
+            "{e}"
+        );
+        assert!(!e.contains("0s ago"), "{e}");
     }
 
     #[test]

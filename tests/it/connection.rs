@@ -697,3 +697,25 @@ fn an_application_name_of_a_workload_is_warned_of_once() {
     let run = with_url(&emu.url(), &["status"]).ok();
     assert!(!run.stderr.contains("application_name"), "{}", run.all());
 }
+
+/// A connection string without a password, and no PGPASSWORD: the
+/// server's demand for one is said with where it may come from (`.pgpass`
+/// is not read).
+#[test]
+fn a_missing_password_says_where_one_may_come_from() {
+    let emu = Emulator::start();
+    let url = emu.url();
+    let (scheme_user, rest) = url.split_once('@').expect("user@host");
+    let user = scheme_user.rsplit_once(':').map_or(scheme_user, |(u, _)| u);
+    let mut cmd = command();
+    cmd.args(["status", "--max-retries", "0", "--postgres-url"])
+        .arg(format!("{user}@{rest}"))
+        .env_remove("PGPASSWORD");
+    let run = run_cmd(cmd);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.stderr.contains("PGPASSWORD is not set") && run.stderr.contains(".pgpass"),
+        "{}",
+        run.all()
+    );
+}
