@@ -439,6 +439,11 @@ pub struct CrashInfo {
     /// the loop's pace.
     #[serde(default)]
     pub first_crash: Option<DateTime<Utc>>,
+    /// The latest offline event without a reason (a restart, maintenance,
+    /// or a crash Materialize gives no reason for: a panic): no crash, but
+    /// it makes the replica [`Replica::unproven`] for a while.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_offline: Option<DateTime<Utc>>,
 }
 
 /// A crash-looping replica that has served this long since its last
@@ -492,9 +497,13 @@ impl Replica {
     pub fn unproven(&self, now: DateTime<Utc>) -> bool {
         self.crash_looping(now)
             || self
-                .crash
-                .last_crash
+                .last_down()
                 .is_some_and(|last| now - last < RECOVERED_AFTER)
+    }
+
+    /// Its latest offline event, a crash's or one without a reason.
+    fn last_down(&self) -> Option<DateTime<Utc>> {
+        self.crash.last_crash.max(self.crash.last_offline)
     }
 
     /// Seconds until it is no longer [`Replica::unproven`], as far as the
@@ -508,7 +517,7 @@ impl Replica {
         }
         let until = match self.crash_looping(now) {
             true => self.loop_recovers_at()?,
-            false => self.crash.last_crash? + RECOVERED_AFTER,
+            false => self.last_down()? + RECOVERED_AFTER,
         };
         Some((until - now).num_seconds().max(0) as u64)
     }
@@ -1419,8 +1428,31 @@ mod tests {
             ooms: crashes,
             last_crash: last.map(|m| now - TimeDelta::minutes(m)),
             first_crash: first.map(|m| now - TimeDelta::minutes(m)),
+            last_offline: None,
         };
         r.crash_looping(now)
+    }
+
+    /// An offline event without a reason (a panic's loop says none) is no
+    /// crash, but the replica is not one to retire another for until it
+    /// has served 10 minutes since; a crash counts as before.
+    #[test]
+    fn an_offline_event_without_a_reason_leaves_the_replica_unproven_for_a_while() {
+        use chrono::TimeDelta;
+        let now = chrono::DateTime::UNIX_EPOCH + TimeDelta::days(1);
+        let down = |mins: i64| {
+            let mut r = crate::strategy::testutil::replica("r1", "25cc", true);
+            r.crash.last_offline = Some(now - TimeDelta::minutes(mins));
+            r
+        };
+        assert!(down(3).unproven(now));
+        assert_eq!(down(3).proven_in(now), Some(7 * 60));
+        assert!(!down(3).crash_looping(now), "no crash");
+        assert!(!down(11).unproven(now));
+        let mut both = down(8);
+        both.crash.last_crash = Some(now - TimeDelta::minutes(2));
+        both.crash.crashes = 1;
+        assert_eq!(both.proven_in(now), Some(8 * 60), "the later of the two");
     }
 
     #[test]

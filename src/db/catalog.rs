@@ -52,10 +52,17 @@ pub(super) const CLUSTERS_SQL: &str =
 /// A crash is an offline event whose reason means one ([`CRASH_REASONS`]):
 /// new replicas start offline/`initializing` and restarts or maintenance
 /// report a NULL reason, neither of which is the workload's fault (§8.7).
+/// Each is counted once however many of the replica's processes report it
+/// (one OOM of a replica of four processes counted four: an outside
+/// check): events within the same second are one. An offline event with
+/// a NULL reason is no crash, but a replica that had one lately is not one
+/// to retire another for yet (`last_offline`: a panic loop reports no
+/// reason, and its flapping replica retired the healthy one: an outside
+/// check).
 const REPLICAS_SQL: &str = "SELECT r.id, r.name, r.cluster_id, r.size, \
     COALESCE(h.objects, 0)::int8, COALESCE(h.hydrated, 0)::int8, COALESCE(st.offline, false), \
     COALESCE(cr.crashes, 0)::int8, COALESCE(cr.ooms, 0)::int8, cr.last_crash, r.owner_id, sh.since, \
-    cr.first_crash \
+    cr.first_crash, cr.last_offline \
     FROM mz_catalog.mz_cluster_replicas r \
     LEFT JOIN ( \
         SELECT r2.id AS replica_id, count(*) AS objects, \
@@ -79,11 +86,16 @@ const REPLICAS_SQL: &str = "SELECT r.id, r.name, r.cluster_id, r.size, \
         FROM mz_internal.mz_cluster_replica_statuses WHERE true {and_replica} GROUP BY replica_id \
     ) st ON st.replica_id = r.id \
     LEFT JOIN ( \
-        SELECT replica_id, count(*) AS crashes, \
-               sum(CASE WHEN reason = 'oom-killed' THEN 1 ELSE 0 END) AS ooms, \
-               max(occurred_at) AS last_crash, min(occurred_at) AS first_crash \
+        SELECT replica_id, \
+               count(DISTINCT CASE WHEN reason IN ({crash_reasons}) \
+                   THEN date_trunc('second', occurred_at) END) AS crashes, \
+               count(DISTINCT CASE WHEN reason = 'oom-killed' \
+                   THEN date_trunc('second', occurred_at) END) AS ooms, \
+               max(CASE WHEN reason IN ({crash_reasons}) THEN occurred_at END) AS last_crash, \
+               min(CASE WHEN reason IN ({crash_reasons}) THEN occurred_at END) AS first_crash, \
+               max(CASE WHEN reason IS NULL THEN occurred_at END) AS last_offline \
         FROM mz_internal.mz_cluster_replica_status_history \
-        WHERE status = 'offline' AND reason IN ({crash_reasons}) \
+        WHERE status = 'offline' AND (reason IN ({crash_reasons}) OR reason IS NULL) \
           AND occurred_at > now() - INTERVAL '{crash_window} seconds' {and_replica} \
         GROUP BY replica_id \
     ) cr ON cr.replica_id = r.id \
@@ -913,6 +925,7 @@ pub(super) fn parse_replica(r: &tokio_postgres::Row) -> Option<(String, Replica)
             ooms: u32::try_from(r.try_get::<_, i64>(8).ok()?).unwrap_or(u32::MAX),
             last_crash: r.try_get(9).ok()?,
             first_crash: r.try_get(12).ok().flatten(),
+            last_offline: r.try_get(13).ok().flatten(),
         },
         owner_id: r
             .try_get::<_, Option<String>>(10)

@@ -756,6 +756,7 @@ fn oom_looping_under_shrink_to_fit(hydrated: bool) -> Snapshot {
         ooms: 3,
         last_crash: None,
         first_crash: None,
+        last_offline: None,
     };
     snap(
         vec![cluster("u2", "c", vec![r])],
@@ -1036,6 +1037,7 @@ fn build(reps: &[(usize, bool, u32, i64)], activity: Activity, source: bool) -> 
                 last_crash: (*crashes > 0).then(|| now() - Duration::minutes(*ago)),
                 first_crash: (*crashes > 0)
                     .then(|| now() - Duration::minutes(*ago + 5 * i64::from(*crashes - 1))),
+                last_offline: None,
             },
             owner_id: None,
             since: None,
@@ -1910,6 +1912,7 @@ fn oom_looping(n: u64, name: &str, size: &str, kills: u32) -> Replica {
         ooms: kills,
         last_crash: Some(now() - Duration::minutes(2)),
         first_crash: None,
+        last_offline: None,
     };
     r
 }
@@ -2951,6 +2954,7 @@ fn the_plan_waits_for_the_new_target_not_an_old_one_still_hydrating() {
                 ooms,
                 last_crash: Some(now() - Duration::minutes(2)),
                 first_crash: None,
+                last_offline: None,
             };
             let mut replicas = old();
             replicas.push(r);
@@ -3917,6 +3921,7 @@ fn oom_killed(mut r: Replica, mins_ago: Option<i64>) -> Replica {
         ooms: 1,
         last_crash: at,
         first_crash: at,
+        last_offline: None,
     };
     r
 }

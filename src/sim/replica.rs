@@ -270,6 +270,7 @@ impl SimReplica {
             first_crash: recent
                 .last()
                 .map(|o| start + chrono::Duration::milliseconds(*o)),
+            last_offline: None,
         }
     }
 

@@ -1133,6 +1133,7 @@ mod tests {
             ooms: 5,
             last_crash: Some(now()),
             first_crash: None,
+            last_offline: None,
         };
         let cl = cluster("c", vec![r1, replica("c-burst", "800cc", true)]);
         let cfg = serde_json::json!({"burst_replica_size": "800cc", "max_burst_s": 600});

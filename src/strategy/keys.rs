@@ -107,7 +107,7 @@ key!(
     MIN_CRASH_COUNT,
     "min_crash_count",
     Count,
-    "crashes before a size is given up (default 1)"
+    "crashes other than OOM kills before a size is given up (default 1)"
 );
 key!(
     REFIT_AFTER_S,

@@ -995,28 +995,49 @@ impl Desired {
         if ctx.room_for_creates() != Some(0) {
             return false;
         }
-        let others: Vec<(String, bool)> = self
+        let others: Vec<(String, bool, bool)> = self
             .replicas
             .iter()
             .filter(|(n, r)| &r.size != size && ctx.cluster.replica(n).is_some())
-            .map(|(n, _)| (n.clone(), ctx.hydrated(n)))
+            .map(|(n, _)| (n.clone(), ctx.hydrated(n), ctx.proven(n)))
             .collect();
-        let serving = others.iter().filter(|(_, h)| *h).count();
-        // A replica that does not serve goes first; a serving one only when
-        // another serves on.
-        let pick = others.iter().rev().find(|(_, h)| !h).or_else(|| {
-            others
-                .iter()
-                .rev()
-                .find(|(_, h)| *h)
-                .filter(|_| serving >= 2)
-        });
-        let Some((name, hydrated)) = pick.cloned() else {
+        let serving = others.iter().filter(|(_, h, _)| *h).count();
+        let proven = others.iter().filter(|(_, _, p)| *p).count();
+        // A replica that does not serve goes first; then one that serves
+        // but is not to be relied on (crash looping, killed lately) while
+        // another serves on; a proven one only when another proven one
+        // serves on. The last by name went whatever its health: a healthy
+        // replica was retired beside a crash-looping one, which then left
+        // nothing serving (an outside check).
+        let pick = others
+            .iter()
+            .rev()
+            .find(|(_, h, _)| !h)
+            .or_else(|| {
+                others
+                    .iter()
+                    .rev()
+                    .find(|(_, h, p)| *h && !p)
+                    .filter(|_| serving >= 2)
+            })
+            .or_else(|| {
+                others
+                    .iter()
+                    .rev()
+                    .find(|(_, _, p)| *p)
+                    .filter(|_| proven >= 2)
+            });
+        let Some((name, hydrated, reliable)) = pick.cloned() else {
             return false;
         };
         // Who serves meanwhile, as it is: "the others serve" was said of a
         // cluster whose only replica was hydrating (an outside check).
         let meanwhile = match (hydrated, serving) {
+            (true, _) if !reliable => {
+                "it is not to be relied on (crash looping, or killed lately); the others serve \
+                 meanwhile"
+                    .to_string()
+            }
             (true, _) => "the others serve meanwhile".to_string(),
             (false, 0) => format!(
                 "it does not serve yet, and nothing else does until the {size} replica is \
@@ -1327,6 +1348,7 @@ pub(crate) mod testutil {
             ooms,
             last_crash: None,
             first_crash: None,
+            last_offline: None,
         };
         r
     }
@@ -1993,5 +2015,45 @@ mod make_room {
             two.len() == 1 && two[0].ends_with("first: the others serve meanwhile"),
             "{two:?}"
         );
+    }
+
+    /// Of two serving replicas, the one killed lately (crash looping) goes,
+    /// whatever the names' order: the healthy one went, and the looping
+    /// one then left nothing serving (an outside check). Two looping ones
+    /// and nothing else serving: one goes while the other serves on, as
+    /// before; a lone serving replica never goes.
+    #[test]
+    fn a_replica_not_to_rely_on_is_retired_before_a_healthy_one() {
+        let retired = |replicas: Vec<crate::model::Replica>| {
+            let cl = cluster("c", replicas);
+            let d = decide_in(&cl, Idle::Busy, now(), |ctx, d| {
+                let ctx = Ctx {
+                    replica_limit: Some(2),
+                    ..ctx.clone()
+                };
+                d.make_room(&ctx, &Size::from("100cc"), StrategyKind::TargetSize);
+            });
+            d.removed.into_iter().collect::<Vec<_>>()
+        };
+        for (looping, healthy) in [("r1", "r2"), ("r2", "r1")] {
+            let gone = retired(vec![
+                killed_ago(replica(looping, "50cc", true), 1),
+                replica(healthy, "50cc", true),
+            ]);
+            assert_eq!(gone.len(), 1, "{gone:?}");
+            assert_eq!(gone[0].0, looping, "{gone:?}");
+            assert!(gone[0].1.reason.contains("not to be relied on"), "{gone:?}");
+        }
+        let both = retired(vec![
+            killed_ago(replica("r1", "50cc", true), 1),
+            killed_ago(replica("r2", "50cc", true), 1),
+        ]);
+        assert_eq!(both.len(), 1, "{both:?}");
+        let lone = retired(vec![
+            killed_ago(replica("r1", "50cc", true), 1),
+            replica("r2", "50cc", false),
+        ]);
+        assert_eq!(lone.len(), 1, "{lone:?}");
+        assert_eq!(lone[0].0, "r2", "the one that does not serve: {lone:?}");
     }
 }

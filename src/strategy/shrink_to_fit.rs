@@ -41,11 +41,17 @@ impl ShrinkToFitConfig {
         })
     }
 
+    /// Why `r`'s size is given up, if it is: `min_oom_count` OOM kills,
+    /// or `min_crash_count` crashes of another kind. OOM kills are crashes
+    /// too: counted by both, one OOM reached the default `min_crash_count`
+    /// of 1, and `min_oom_count` never held (mz-clusterctl's rule; an
+    /// outside check).
     fn looping(&self, r: &Replica) -> Option<String> {
+        let others = r.crash.crashes.saturating_sub(r.crash.ooms);
         if r.crash.ooms >= self.min_oom_count {
-            Some(format!("{} OOM(s)", r.crash.ooms))
-        } else if r.crash.crashes >= self.min_crash_count {
-            Some(format!("{} crash(es)", r.crash.crashes))
+            Some(format!("{} OOM kill(s)", r.crash.ooms))
+        } else if others >= self.min_crash_count {
+            Some(format!("{others} crash(es) other than OOM kills"))
         } else {
             None
         }
@@ -1065,6 +1071,26 @@ mod tests {
             &mut ShrinkToFitState::default(),
         );
         assert_eq!(d.names(), vec!["c_25cc"]);
+    }
+
+    /// `min_oom_count` holds with the default `min_crash_count`: an OOM
+    /// kill is not also counted as a crash of another kind (one OOM gave
+    /// up a size that fit: an outside check); other crashes still count.
+    #[test]
+    fn an_oom_kill_counts_toward_min_oom_count_only() {
+        let c = |v| ShrinkToFitConfig::parse(&Obj::new(&v).unwrap(), &sizes()).unwrap();
+        let two_ooms = c(serde_json::json!({"max_replica_size": "50cc", "min_oom_count": 2}));
+        let once = ooming(replica("c_25cc", "25cc", true), 1);
+        assert_eq!(two_ooms.looping(&once), None);
+        let twice = ooming(replica("c_25cc", "25cc", true), 2);
+        assert_eq!(two_ooms.looping(&twice).as_deref(), Some("2 OOM kill(s)"));
+        let mut crashed = replica("c_25cc", "25cc", true);
+        crashed.crash.crashes = 2;
+        crashed.crash.ooms = 1;
+        assert_eq!(
+            two_ooms.looping(&crashed).as_deref(),
+            Some("1 crash(es) other than OOM kills")
+        );
     }
 
     /// Within its thresholds a size killed lately is kept, but retires no

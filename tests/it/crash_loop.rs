@@ -496,3 +496,63 @@ fn burst_gives_up_beside_a_crash_looping_replica_once_and_stays_given_up() {
     );
     assert_eq!(status_of(&emu, "c")["condition"], "CrashLooping");
 }
+
+/// One OOM kill of a replica of several processes is one crash (each
+/// process writes its own offline row: counted per row, a single kill of
+/// a 128C replica read as a loop of two, which fired the crash-loop alert:
+/// an outside check).
+#[test]
+fn one_kill_of_a_replica_of_several_processes_counts_once() {
+    let emu = Emulator::start();
+    emu.create_hydrated_cluster("big", "r1", "128C");
+    init_tables(&emu);
+    strategy(&emu, "big", "target_size", json!({"target_size": "128C"}));
+    emu.oom_kill("big", "r1");
+    let rows = emu.query_one(&format!(
+        "SELECT count(*)::text FROM mz_internal.mz_cluster_replica_status_history \
+         WHERE replica_id = '{}' AND reason = 'oom-killed'",
+        emu.replica_id("big", "r1")
+    ));
+    assert_eq!(rows.as_deref(), Some("2"), "one row per process");
+    let wide = clusterctl(&emu, &["status", "-o", "json"]).ok();
+    let doc: serde_json::Value = serde_json::from_str(&wide.stdout).expect("JSON");
+    let text = doc.to_string();
+    assert!(!text.contains("\"crash_looping\":true"), "{text}");
+    let describe = clusterctl(&emu, &["describe", "big", "-o", "json"]).ok();
+    let doc: serde_json::Value = serde_json::from_str(&describe.stdout).expect("JSON");
+    let replica = &doc["result"]["replicas"][0];
+    assert_eq!(replica["crashes"], 1, "{replica}");
+    assert_eq!(replica["ooms"], 1, "{replica}");
+}
+
+/// A new replica that goes offline without a reason (a panic's loop gives
+/// none) does not retire the serving one while it flaps: it retired it
+/// as hydrated, and seconds later nothing served (an outside check).
+#[test]
+fn target_size_keeps_the_serving_replica_while_the_new_one_goes_offline_without_a_reason() {
+    let emu = Emulator::start();
+    emu.create_hydrated_cluster("c", "r1", "25cc");
+    emu.add_replica("c", "r_50cc", "50cc");
+    emu.set_hydrated("c", "r_50cc", true);
+    // Offline two minutes ago with no reason, back online since.
+    emu.add_crash("c", "r_50cc", false, 120);
+    init_tables(&emu);
+    strategy(&emu, "c", "target_size", json!({"target_size": "50cc"}));
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(
+        replica_names(&emu, "c"),
+        vec!["r1".to_string(), "r_50cc".to_string()],
+        "{}",
+        run.all()
+    );
+    let plan = clusterctl(&emu, &["dry-run"]).ok();
+    assert!(plan.stdout.contains("went offline"), "{}", plan.all());
+    // Ten minutes after, it is relied on.
+    emu.sql(&format!(
+        "UPDATE mz_internal.mz_cluster_replica_status_history \
+         SET occurred_at = occurred_at - INTERVAL '10 minutes' WHERE replica_id = '{}'",
+        emu.replica_id("c", "r_50cc")
+    ));
+    clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(replica_names(&emu, "c"), vec!["r_50cc".to_string()]);
+}
