@@ -1312,6 +1312,11 @@ pub struct Environment {
     /// with the unfinished actions; `None` when not read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schema_versions: Option<Vec<i32>>,
+    /// When the server last refused a graceful resize as gated off (the
+    /// audit trail's; its flag is not visible to `SHOW`, §8.1): the
+    /// setting is then taken as off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graceful_refused_at: Option<DateTime<Utc>>,
 }
 
 impl Environment {

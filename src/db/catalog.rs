@@ -335,6 +335,17 @@ pub async fn load(
         true if env.unfinished_error.is_none() => Some(Vec::new()),
         _ => unfinished.schema,
     };
+    // The gate of graceful resizes is not visible to `SHOW` (§8.1): a
+    // refusal as gated off, of late, says it is off.
+    if env
+        .settings
+        .enable_zero_downtime_cluster_reconfiguration
+        .is_none()
+        && unfinished.graceful_refused_at.is_some()
+    {
+        env.settings.enable_zero_downtime_cluster_reconfiguration = Some(false);
+        env.graceful_refused_at = unfinished.graceful_refused_at;
+    }
     let (unfinished, last_resizes, refusals) = (
         unfinished.open,
         unfinished.last_resizes,

@@ -337,7 +337,14 @@ async fn columns_shown(store: &Store, c: &Client) -> Result<Vec<Seen>, DbError> 
         // information_schema.columns has nine, `data_type` the last but
         // three): there, only missing columns and types are judged, not
         // the extra NOT NULL ones (one more statement, on those releases).
-        Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_COLUMN) => {
+        // Materialize says so under XX000 (a plan error), PostgreSQL under
+        // 42703: read by the words ([`super::unknown_column`]).
+        Err(e)
+            if matches!(
+                super::unknown_column(&e).as_deref(),
+                Some("is_nullable" | "column_default" | "")
+            ) =>
+        {
             c.query_typed(&sql("NULL::text, NULL::text"), &params).await
         }
         other => other,

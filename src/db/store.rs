@@ -333,6 +333,9 @@ pub struct Unfinished {
     /// The migrations recorded, as far as the newer-schema rule needs them
     /// (the highest; empty: none), when the statement read them.
     pub schema: Option<Vec<i32>>,
+    /// When the server last refused a graceful resize as gated off
+    /// ([`Store::graceful_refused_sql`]).
+    pub graceful_refused_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -823,12 +826,36 @@ impl Store {
              decision_ctx->>'boot', decision_ctx->>'cluster' FROM {table} AS a WHERE {open} \
              UNION ALL {settled_drops} \
              UNION ALL SELECT * FROM ({last_resizes}) AS last_resizes \
-             UNION ALL {refusals}",
+             UNION ALL {refusals} \
+             UNION ALL {graceful_refused}",
             create = kind(crate::plan::ActionKind::CreateReplica),
             drop = kind(crate::plan::ActionKind::DropReplica),
             open = open_sql("a."),
             last_resizes = self.last_resizes_sql(),
             refusals = self.refusals_sql(),
+            graceful_refused = self.graceful_refused_sql(),
+        )
+    }
+
+    /// When the server last refused a graceful resize (`WITH (WAIT UNTIL
+    /// READY …)`) because its release gates it off
+    /// ([`crate::plan::rules::GRACEFUL_GATED_OFF`]), within
+    /// [`crate::plan::rules::GRACEFUL_REFUSAL_KEPT`], in the columns of
+    /// [`Store::unfinished_sql`] (tagged `graceful_refused`, the time in the
+    /// eighth; none when never). The feature flag that gates it is not
+    /// visible to `SHOW` for any user but Materialize's own (§8.1): the
+    /// refusal is how a region says it is off.
+    fn graceful_refused_sql(&self) -> String {
+        format!(
+            "SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, max(created_at), \
+               'graceful_refused', NULL, NULL FROM {table} \
+             WHERE NOT executed AND decision_ctx->>'kind' = {set_size} \
+             AND lower(error_message) LIKE {gated} \
+             AND created_at > now() - INTERVAL '{kept} seconds'",
+            table = self.table(ACTIONS),
+            set_size = ddl::literal(crate::plan::ActionKind::SetSize.name()),
+            gated = ddl::literal(&format!("%{}%", crate::plan::rules::GRACEFUL_GATED_OFF)),
+            kept = crate::plan::rules::GRACEFUL_REFUSAL_KEPT.as_secs(),
         )
     }
 
@@ -966,12 +993,17 @@ impl Store {
         let mut resizes = BTreeMap::new();
         let mut refusals: BTreeMap<ClusterId, Vec<crate::model::Refusal>> = BTreeMap::new();
         let mut schema = None;
+        let mut graceful_refused_at = None;
         for r in rows {
             let get = |i| r.try_get::<_, Option<String>>(i).ok().flatten();
             let created_at: Option<DateTime<Utc>> = r.try_get(7).ok().flatten();
             if get(8).as_deref() == Some("schema") {
                 let highest = get(2).and_then(|v| v.parse::<i32>().ok());
                 schema = Some(highest.into_iter().collect());
+                continue;
+            }
+            if get(8).as_deref() == Some("graceful_refused") {
+                graceful_refused_at = created_at;
                 continue;
             }
             if get(8).as_deref() == Some("refused") {
@@ -1031,6 +1063,7 @@ impl Store {
             last_resizes: resizes,
             refusals,
             schema,
+            graceful_refused_at,
         }
     }
 

@@ -325,8 +325,34 @@ impl ResizeForm {
     }
 }
 
+/// How Materialize refuses a graceful resize on a release that gates it
+/// off (the feature flag's description, "Enable zero-downtime
+/// reconfiguration for alter cluster", and " is not supported"), lower
+/// case.
+pub const GRACEFUL_GATED_OFF: &str =
+    "zero-downtime reconfiguration for alter cluster is not supported";
+
+/// The first release on which a graceful resize is tried while its gate
+/// is unknown: the v25 series, the first of Materialize's releases by year
+/// (older ones are not tried: whether they parse `WITH (WAIT …)` at all is
+/// not known).
+pub const GRACEFUL_TRIED_SINCE: (u32, u32, u32) = (25, 0, 0);
+
+/// How long such a refusal says the region gates graceful resizes off:
+/// then one is tried again (the flag may have been turned on meanwhile).
+pub const GRACEFUL_REFUSAL_KEPT: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
 /// The resize form this server supports: by release first, then by its
 /// settings. Without any evidence (the simulator) the graceful blocking form.
+///
+/// Materialize shows its feature flags and dyncfgs
+/// (`enable_zero_downtime_cluster_reconfiguration`,
+/// `enable_background_alter_cluster`) to its own users only: for ours,
+/// `SHOW` refuses them, and they are unknown (the emulator showed them,
+/// and every resize of a release before v26.35 was held back as not
+/// graceful: an outside check). Unknown on such a release, the graceful
+/// form is tried; a refusal as gated off ([`GRACEFUL_GATED_OFF`]) then
+/// counts as the flag off for [`GRACEFUL_REFUSAL_KEPT`].
 pub fn resize_form(env: &Environment) -> ResizeForm {
     let s = &env.settings;
     match env.version_number() {
@@ -345,8 +371,9 @@ pub fn resize_form(env: &Environment) -> ResizeForm {
                 _ => ResizeForm::Background,
             }
         }
-        Some(_) => match s.enable_zero_downtime_cluster_reconfiguration {
+        Some(v) => match s.enable_zero_downtime_cluster_reconfiguration {
             Some(true) => ResizeForm::WaitUntilReady,
+            None if v >= GRACEFUL_TRIED_SINCE => ResizeForm::WaitUntilReady,
             _ => ResizeForm::Restart,
         },
         None => match s.enable_zero_downtime_cluster_reconfiguration {
@@ -566,13 +593,30 @@ pub fn environment_findings(
             }
             _ => "upgrade",
         };
+        // Known from the server's refusal (the flag is not visible to
+        // `SHOW`): said, with when a graceful resize is tried again.
+        let refused = snap
+            .env
+            .graceful_refused_at
+            .map(|at| {
+                let again =
+                    at + chrono::Duration::from_std(GRACEFUL_REFUSAL_KEPT).unwrap_or_default();
+                format!(
+                    " (it refused a graceful resize as not supported at {}: \
+                     enable_zero_downtime_cluster_reconfiguration is off; one is tried again \
+                     after {})",
+                    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    again.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                )
+            })
+            .unwrap_or_default();
         out.push((
             Code::Unsupported,
             None,
             format!(
                 "managed cluster: this release ({}) with these settings cannot resize it \
-                 without downtime; set \"allow_downtime\": true to resize with a restart, or \
-                 {cure}",
+                 without downtime{refused}; set \"allow_downtime\": true to resize with a \
+                 restart, or {cure}",
                 snap.env.version.as_deref().unwrap_or("unknown version")
             ),
         ));
@@ -845,6 +889,11 @@ mod tests {
                 "older than the flag",
                 env(Some("v0.99.0"), None, None),
                 Restart,
+            ),
+            (
+                "a blocking release whose gate SHOW does not show: tried",
+                env(Some("v26.34.0 (abc)"), None, None),
+                WaitUntilReady,
             ),
             (
                 "no evidence (simulator)",

@@ -948,6 +948,21 @@ const MATERIALIZE_ERRORS: &[(&str, &str, &str, &str)] = &[
         r#"unrecognized configuration parameter "enable_background_alter_cluster""#,
         "src/adapter/src/error.rs",
         "src/adapter/src/error.rs",
+    ),
+    // The same for a feature flag or dyncfg to a user other than
+    // Materialize's own (VarError::UnknownParameter from
+    // VarDefinition::visible, src/sql/src/session/vars/definitions.rs).
+    (
+        "42704",
+        r#"unrecognized configuration parameter "enable_zero_downtime_cluster_reconfiguration""#,
+        "src/sql/src/session/vars/definitions.rs",
+        "src/adapter/src/error.rs",
+    ),
+    (
+        "42704",
+        r#"unrecognized configuration parameter "default_cluster_reconfiguration_timeout""#,
+        "src/sql/src/session/vars/definitions.rs",
+        "src/adapter/src/error.rs",
     ),    // Transactions (refusals.rs): TransactionStatus::add_ops in
     // src/adapter/src/session.rs, handle_execute_inner in
     // src/adapter/src/coord/command_handler.rs.
@@ -1218,16 +1233,30 @@ fn versions_and_settings_per_release() {
         assert!(v.starts_with(&format!("{version} (")), "{release:?}: {v}");
         let n: i32 = c.query_one("SELECT mz_version_num()", &[]).unwrap().get(0);
         assert_eq!(n, num, "{release:?}");
+        // The flags are the release's (what its DDL follows), but `SHOW`
+        // refuses them to our users as Materialize does its feature flags
+        // and dyncfgs (VarDefinition::visible: mz_system and mz_support
+        // only).
         assert_eq!(
-            show(&mut c, "enable_zero_downtime_cluster_reconfiguration").unwrap(),
-            zero_downtime
+            emu.setting("enable_zero_downtime_cluster_reconfiguration")
+                .as_deref(),
+            Some(zero_downtime),
+            "{release:?}"
         );
-        match background {
-            Some(v) => assert_eq!(show(&mut c, "enable_background_alter_cluster").unwrap(), v),
-            None => assert_materialize_error(
-                &show(&mut c, "enable_background_alter_cluster").unwrap_err(),
-                r#"unrecognized configuration parameter "enable_background_alter_cluster""#,
-            ),
+        assert_eq!(
+            emu.setting("enable_background_alter_cluster").as_deref(),
+            Some(background.unwrap_or("off")),
+            "{release:?}"
+        );
+        for flag in [
+            "enable_zero_downtime_cluster_reconfiguration",
+            "enable_background_alter_cluster",
+            "default_cluster_reconfiguration_timeout",
+        ] {
+            assert_materialize_error(
+                &show(&mut c, flag).unwrap_err(),
+                &format!(r#"unrecognized configuration parameter "{flag}""#),
+            );
         }
         assert_eq!(show(&mut c, "max_replicas_per_cluster").unwrap(), "1000");
         assert_eq!(
@@ -2491,10 +2520,12 @@ fn strict_preset_turns_everything_on() {
     assert!(o.session_cluster_rule && o.replica_startup_delay.is_some() && o.monitor_role_required);
     let mut c = connect(&emu.url());
     assert_eq!(show(&mut c, "max_replicas_per_cluster").unwrap(), "5");
+    // On, but not for our users to see (a dyncfg).
     assert_eq!(
-        show(&mut c, "enable_background_alter_cluster").unwrap(),
-        "on"
+        emu.setting("enable_background_alter_cluster").as_deref(),
+        Some("on")
     );
+    assert!(show(&mut c, "enable_background_alter_cluster").is_err());
     assert_eq!(
         show(&mut c, "statement_logging_default_sample_rate").unwrap(),
         "0.99"

@@ -966,8 +966,10 @@ fn the_check_of_our_tables_works_where_the_catalog_shows_no_nullability() {
         emu.fault(
             "is_nullable::text",
             1,
+            // As Materialize says it: a plan error, XX000 (its
+            // AdapterError::PlanError maps to INTERNAL_ERROR).
             crate::support::Action::Fail {
-                sqlstate: "42703".into(),
+                sqlstate: "XX000".into(),
                 message: "column \"is_nullable\" does not exist".into(),
             },
         )

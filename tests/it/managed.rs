@@ -258,6 +258,20 @@ fn without_graceful_resize_a_managed_cluster_is_resized_only_when_downtime_is_al
         .start();
     managed_25cc(&emu);
 
+    // The gate is not visible to `SHOW` (Materialize's feature flags are
+    // not, to our users): the graceful form is tried, and refused.
+    let tried = clusterctl(&emu, &["apply"]).code(3);
+    assert!(
+        tried.stdout.contains("WAIT UNTIL READY")
+            && tried
+                .all()
+                .contains("zero-downtime reconfiguration for alter cluster is not supported"),
+        "{}",
+        tried.all()
+    );
+    assert_eq!(emu.replicas("m"), pairs(&[("r1", "25cc")]));
+    assert_eq!(sent(&emu, "ALTER CLUSTER"), 1);
+    // Known from then on: held back, and said, with when it is tried again.
     let run = clusterctl(&emu, &["apply"]).ok();
     assert!(run.stdout.contains("No changes"), "{}", run.all());
     assert!(
@@ -266,7 +280,7 @@ fn without_graceful_resize_a_managed_cluster_is_resized_only_when_downtime_is_al
         "{}",
         run.all()
     );
-    assert_eq!(sent(&emu, "ALTER CLUSTER"), 0);
+    assert_eq!(sent(&emu, "ALTER CLUSTER"), 1);
     // Not said converged (the target is not reached): held back, as by a limit.
     let status = clusterctl(&emu, &["status"]).ok();
     assert!(
@@ -276,7 +290,10 @@ fn without_graceful_resize_a_managed_cluster_is_resized_only_when_downtime_is_al
     );
     let check = clusterctl(&emu, &["check"]).code(3);
     assert!(
-        check.stdout.contains("cannot resize it without downtime"),
+        check.stdout.contains("cannot resize it without downtime")
+            && check
+                .stdout
+                .contains("it refused a graceful resize as not supported at"),
         "{}",
         check.all()
     );
@@ -677,10 +694,11 @@ fn a_refused_resize_is_known_whatever_timeout_it_was_sent_with() {
     assert_eq!(sent(&emu, "SET (SIZE"), 2);
 }
 
-/// A saved plan approved a graceful resize; the region's settings changed
-/// before it was applied, so the same statement would now restart the
-/// cluster: refused, nothing done (it ran, with downtime: an outside
-/// check). An edit of an action's strategy is refused too.
+/// A saved plan approved a graceful resize; the region changed before it
+/// was applied (a release whose graceful resize is gated off, known from
+/// its refusal), so the same statement would now restart the cluster:
+/// refused, nothing done (it ran, with downtime: an outside check). An
+/// edit of an action's strategy is refused too.
 #[test]
 fn a_saved_graceful_resize_is_not_applied_as_a_restart() {
     let emu = Emulator::start();
@@ -700,8 +718,18 @@ fn a_saved_graceful_resize_is_not_applied_as_a_restart() {
         "{}",
         saved.all()
     );
-    emu.set_setting("enable_background_alter_cluster", "off");
+    // An older release, whose graceful resize is gated off: the gate is
+    // not visible to SHOW, so its refusal says so.
+    emu.set_setting("release", "gated");
+    emu.set_setting("mz_version", "v26.34.0 (e0e0e0e0e)");
     emu.set_setting("enable_zero_downtime_cluster_reconfiguration", "off");
+    let tried = clusterctl(&emu, &["apply"]).code(3);
+    assert!(
+        tried.stdout.contains("WAIT UNTIL READY") && tried.all().contains("is not supported"),
+        "{}",
+        tried.all()
+    );
+    assert_eq!(sent(&emu, "ALTER CLUSTER"), 1);
     let run = clusterctl(&emu, &["apply", "--plan", &path]).code(1);
     assert!(
         run.stderr
@@ -710,19 +738,20 @@ fn a_saved_graceful_resize_is_not_applied_as_a_restart() {
         "{}",
         run.all()
     );
-    assert_eq!(sent(&emu, "ALTER CLUSTER"), 0);
+    assert_eq!(sent(&emu, "ALTER CLUSTER"), 1);
     assert_eq!(emu.replicas("m"), pairs(&[("r1", "25cc")]));
 
-    // The settings back; the action's strategy edited in the file.
-    emu.set_setting("enable_background_alter_cluster", "on");
+    // Back on the newest release; the action's strategy edited in the file.
+    emu.set_setting("release", "background");
+    emu.set_setting("mz_version", "v26.35.0 (e0e0e0e0e)");
     let text = std::fs::read_to_string(&path).expect("the plan");
     let mut doc: serde_json::Value = serde_json::from_str(&text).expect("JSON");
     doc["result"]["plan"]["clusters"][0]["actions"][0]["strategy"] = json!("burst");
     std::fs::write(&path, doc.to_string()).expect("write");
     let run = clusterctl(&emu, &["apply", "--plan", &path]).code(1);
     assert!(run.stderr.contains("the file was edited"), "{}", run.all());
-    assert_eq!(sent(&emu, "ALTER CLUSTER"), 0);
+    assert_eq!(sent(&emu, "ALTER CLUSTER"), 1);
     std::fs::write(&path, &text).expect("write");
     clusterctl(&emu, &["apply", "--plan", &path]).ok();
-    assert_eq!(sent(&emu, "ALTER CLUSTER"), 1);
+    assert_eq!(sent(&emu, "ALTER CLUSTER"), 2);
 }

@@ -50,7 +50,12 @@ INSERT INTO mz_emulator.settings VALUES
     -- 'instant' | 'gated' | 'blocking' | 'background' (see emulator_resize.sql)
     ('release', 'instant', false),
     ('mz_version', 'v26.34.0 (e0e0e0e0e)', false),
-    ('enable_zero_downtime_cluster_reconfiguration', 'on', true),
+    -- Feature flags and dyncfgs: Materialize shows them to its own users
+    -- only (mz_system, mz_support: VarDefinition::visible, feature_flags!
+    -- and dyncfgs registered with user_visible false,
+    -- src/sql/src/session/vars/definitions.rs); `SHOW` refuses them to
+    -- everyone else as unrecognized.
+    ('enable_zero_downtime_cluster_reconfiguration', 'on', false),
     ('enable_background_alter_cluster', 'off', false),
     ('default_cluster_reconfiguration_timeout', '1d', false),
     ('max_replicas_per_cluster', '1000', true),
