@@ -191,7 +191,7 @@ pub fn run(cli: Cli) -> u8 {
                     // The example in the words the two were given in.
                     let example = match since {
                         crate::commands::TimeBound::Ago(_) => {
-                            "--since 2d --until 1d is the day before yesterday"
+                            "--since 2d --until 1d is the day that ended a day ago"
                         }
                         crate::commands::TimeBound::At(_) => {
                             "--since 2026-12-01T00:00:00Z --until 2026-12-02T00:00:00Z is one day"

@@ -762,7 +762,19 @@ impl Shutdown {
                 _ = int.recv() => "SIGINT",
                 _ = hup.recv() => "SIGHUP",
             };
-            tracing::info!("{name} received: finishing the action under way, then exiting");
+            let said = format!(
+                "{name} received: finishing the action under way (up to {}s), then exiting; \
+                 a second signal exits at once",
+                SHUTDOWN_GRACE.as_secs()
+            );
+            // Said where someone pressed Ctrl-C (a one-shot command logs
+            // warnings only, and its progress went on as if nothing came,
+            // so a second signal followed: an outside check); logged too.
+            if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+                use std::io::Write as _;
+                let _ = writeln!(std::io::stderr().lock(), "{said}");
+            }
+            tracing::info!("{said}");
             task_flag.store(true, Ordering::SeqCst);
             let _ = tx.send(1);
             tokio::select! {

@@ -610,6 +610,23 @@ pub async fn pause(
         };
         notes.push(format!("{was}{now}"));
     }
+    // A pause row written by hand whose `until` is no time: its end is
+    // dropped here, said (it was, silently: an outside check).
+    let mut warnings = Vec::new();
+    if given_until.is_none() {
+        if let Some(bad) = previous
+            .as_ref()
+            .filter(|c| rows::pause_until(c).is_none())
+            .and_then(|c| c.get("until"))
+        {
+            warnings.push(format!(
+                "the pause row's until ({}) is not an RFC 3339 time, so it is dropped: this \
+                 pause has no end (`clusterctl strategy pause {} --until 2h|TIME` gives one)",
+                crate::model::echoed(&bad.to_string()),
+                target.arg()
+            ));
+        }
+    }
     let line: Vec<String> = std::iter::once(target.as_given(cluster))
         .chain(pause_flags(given_reason, given_until))
         .collect();
@@ -625,7 +642,7 @@ pub async fn pause(
         rows_replaced: replaced,
         previous,
         notes,
-        warnings: Vec::new(),
+        warnings,
         target,
     })
 }

@@ -288,10 +288,16 @@ fn waiting_of(
                     looping(r, size),
                     serving.join(", ")
                 ),
-                (false, true) => format!("{} ({size}) is hydrating{}", r.name, crashed(r)),
-                (false, false) => format!(
-                    "{} ({size}) is hydrating{}; {} {keep} serving until it is",
+                (false, true) => format!(
+                    "{} ({size}) is hydrating{}{}",
                     r.name,
+                    hydrating_for(r, now),
+                    crashed(r)
+                ),
+                (false, false) => format!(
+                    "{} ({size}) is hydrating{}{}; {} {keep} serving until it is",
+                    r.name,
+                    hydrating_for(r, now),
                     crashed(r),
                     serving.join(", ")
                 ),
@@ -357,6 +363,25 @@ fn nothing_serves_a_loop(
 
 /// A crash in the window, said with "hydrating": alone, that hid an OOM
 /// that just took the replica that was to serve.
+/// How long a replica not hydrated has been so, when a minute or more: since
+/// it was made or last went down, as far as the status history tells (a
+/// replica hydrating for two hours read as one made a second ago: an
+/// outside check).
+fn hydrating_for(r: &Replica, now: DateTime<Utc>) -> String {
+    let Some(up) = r.since.max(r.crash.last_offline) else {
+        return String::new();
+    };
+    // A crash since says when itself ([`crashed`]).
+    if r.crash.last_crash.is_some_and(|c| c >= up) {
+        return String::new();
+    }
+    let secs = (now - up).num_seconds();
+    match secs >= 60 {
+        true => format!(" for {}", crate::model::human_duration(secs.unsigned_abs())),
+        false => String::new(),
+    }
+}
+
 fn crashed(r: &Replica) -> String {
     match (r.crash.last_crash, r.crash.ooms > 0) {
         (Some(at), true) => format!(" (OOM-killed at {})", at.format("%H:%M:%SZ")),

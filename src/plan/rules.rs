@@ -475,7 +475,7 @@ pub fn environment_findings(
             out.push((
                 Code::SignalUnknown,
                 Some(StrategyKind::IdleSuspend.as_str()),
-                format!("idle_suspend cannot tell whether the cluster is idle: {why}"),
+                format!("idle_suspend: cannot tell whether the cluster is idle: {why}"),
             ));
         }
     }

@@ -2944,6 +2944,12 @@ fn the_plan_waits_for_the_new_target_not_an_old_one_still_hydrating() {
         next.push(replica(3, "r_100cc", "100cc", false));
         let line =
             "hydrate r_100cc: r_100cc (100cc) is hydrating; r_25cc keeps serving until it is";
+        assert_eq!(waiting(next.clone()), (vec![], vec![line.to_string()]));
+        // Made two hours ago and hydrating since: said how long (it read
+        // as one made a second ago: an outside check).
+        next[2].since = Some(now() - Duration::minutes(133));
+        let line = "hydrate r_100cc: r_100cc (100cc) is hydrating for 2h13m; r_25cc keeps \
+                    serving until it is";
         assert_eq!(waiting(next), (vec![], vec![line.to_string()]));
         // r_100cc killed `crashes` times, `ooms` of them for memory, the
         // last two minutes ago.

@@ -75,8 +75,9 @@ fn describe_text(d: &Description, style: &TextStyle) -> String {
         if st.older_rows > 0 {
             let _ = writeln!(
                 s,
-                "    ({} other rows ignored: not the newest)",
-                st.older_rows
+                "    ({} other row{} ignored: not the newest)",
+                st.older_rows,
+                crate::model::plural(st.older_rows)
             );
         }
     }
@@ -125,7 +126,11 @@ fn describe_text(d: &Description, style: &TextStyle) -> String {
         ),
         ("new", None) => "new (no statement seen; idle from the next apply)".into(),
         (_, Some(secs)) => format!("idle for {}", human_duration(secs)),
-        ("busy", None) => format!("busy ({} statements in flight)", d.signals.in_flight),
+        ("busy", None) => format!(
+            "busy ({} statement{} in flight)",
+            d.signals.in_flight,
+            crate::model::plural(d.signals.in_flight)
+        ),
         ("unknown", None) if d.signals.statement_log_unreadable.is_some() => format!(
             "unknown (the statement log cannot be read: {})",
             d.signals.statement_log_unreadable.as_deref().unwrap_or_default()

@@ -1259,6 +1259,8 @@ fn versions_and_settings_per_release() {
             );
         }
         assert_eq!(show(&mut c, "max_replicas_per_cluster").unwrap(), "1000");
+        // A setting users see (user_visible), on by default.
+        assert_eq!(show(&mut c, "enable_rbac_checks").unwrap(), "on");
         assert_eq!(
             show(&mut c, "statement_logging_max_sample_rate").unwrap(),
             "1"

@@ -1494,7 +1494,8 @@ fn a_sampled_statement_log_needs_a_longer_silence_and_a_thin_one_proves_nothing(
     );
     let check = clusterctl(&emu, &["check"]).code(3);
     assert!(
-        check.stdout.contains("idle_suspend cannot tell"),
+        check.stdout.contains("idle_suspend: cannot tell")
+            && !check.stdout.contains("idle_suspend: idle_suspend"),
         "{}",
         check.all()
     );

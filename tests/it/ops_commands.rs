@@ -800,6 +800,38 @@ fn a_pause_until_a_past_time_is_refused_and_writes_nothing() {
     assert!(command_lines(&emu, "-- clusterctl strategy pause").is_empty());
 }
 
+/// A pause written by hand with an `until` that is no time: pausing again
+/// without `--until` drops it, and says so (the end the operator meant
+/// was lost silently: an outside check).
+#[test]
+fn pausing_over_a_pause_whose_until_is_no_time_says_it_has_no_end() {
+    let emu = analytics_wanting_50cc();
+    emu.sql(&format!(
+        "INSERT INTO mz_cluster_strategies VALUES ('{}', 'pause', \
+         '{{\"until\": \"2026-12-08 10:00\", \"reason\": \"until tomorrow\"}}', now())",
+        emu.cluster_id("analytics")
+    ));
+    let r = clusterctl(
+        &emu,
+        &[
+            "strategy",
+            "pause",
+            "analytics",
+            "--reason",
+            "still looking",
+        ],
+    )
+    .ok();
+    assert!(
+        r.stderr
+            .contains("is not an RFC 3339 time, so it is dropped: this pause has no end"),
+        "{}",
+        r.all()
+    );
+    let r = clusterctl(&emu, &["strategy", "pause", "analytics", "--until", "2h"]).ok();
+    assert!(!r.stderr.contains("no end"), "{}", r.all());
+}
+
 #[test]
 fn strategy_set_wins_over_rows_dated_in_the_future() {
     let emu = emulator();

@@ -460,6 +460,7 @@ const EMULATED_SETTINGS: &[&str] = &[
     "max_replicas_per_cluster",
     "max_credit_consumption_rate",
     "allowed_cluster_replica_sizes",
+    "enable_rbac_checks",
     "statement_logging_default_sample_rate",
     "statement_logging_max_sample_rate",
     "statement_logging_sample_rate",

@@ -59,6 +59,9 @@ INSERT INTO mz_emulator.settings VALUES
     ('enable_background_alter_cluster', 'off', false),
     ('default_cluster_reconfiguration_timeout', '1d', false),
     ('max_replicas_per_cluster', '1000', true),
+    -- ENABLE_RBAC_CHECKS: user_visible, on by default (definitions.rs;
+    -- self-managed installs may turn it off).
+    ('enable_rbac_checks', 'on', true),
     -- §8.5, src/sql/src/session/vars/definitions.rs (MaterializeInc/materialize
     -- 290c21e39d7dcd51cdf8e125d1d9bed548553bb0): MAX_CREDIT_CONSUMPTION_RATE, a
     -- Numeric, 1024 by default; ALLOWED_CLUSTER_REPLICA_SIZES, a Vec<Ident>,
