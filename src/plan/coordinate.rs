@@ -7,7 +7,10 @@
 use chrono::{DateTime, Utc};
 
 use super::rows::{Finding, Validated};
-use super::{diff, rolled_back, rules, ClusterPlan, Outcome, PlanOptions, ReplicaSignal, Signals};
+use super::{
+    diff, rolled_back, rules, Action, ActionKind, ClusterPlan, Outcome, PlanOptions, ReplicaSignal,
+    Signals,
+};
 use crate::model::{Cluster, Replica, Snapshot};
 use crate::strategy::{Ctx, Desired, Idle, StateSlot, StrategyConfig};
 
@@ -172,20 +175,22 @@ pub(super) fn plan_cluster(
     cp.notes.append(&mut desired.notes);
     cp.waiting = waiting_of(cluster, &desired, snap.now);
     cp.alerts.append(&mut desired.alerts);
-    if cp.alerts.is_empty() {
-        cp.alerts.extend(nothing_serves_a_loop(
-            cluster,
-            &desired,
-            &snap.sizes,
-            snap.now,
-        ));
-    }
+    let strategies_alerted = !cp.alerts.is_empty();
     let (actions, moot, not_taken) = if cluster.managed {
         managed_actions(snap, opts, cluster, state, &configs, &desired, &mut cp)
     } else {
         (diff::diff(cluster, &desired, &mut cp.notes), false, None)
     };
     cp.actions = actions;
+    if !strategies_alerted {
+        cp.alerts.extend(nothing_serves_a_loop(
+            cluster,
+            &desired,
+            &cp.actions,
+            &snap.sizes,
+            snap.now,
+        ));
+    }
     // Work a strategy held back that a later one does now (a lingering
     // burst replica a suspension drops) is not also waiting: the plan
     // said both "drop nb-burst" and "waiting: drop nb-burst in 1h25m".
@@ -316,6 +321,7 @@ fn waiting_of(
 fn nothing_serves_a_loop(
     cluster: &Cluster,
     desired: &Desired,
+    actions: &[Action],
     sizes: &crate::model::SizeCatalog,
     now: DateTime<Utc>,
 ) -> Option<String> {
@@ -335,16 +341,64 @@ fn nothing_serves_a_loop(
     // A larger size the plan keeps or makes is on its way: no advice to
     // raise what was raised (it told to, while the raise hydrated: an
     // outside check).
+    // Only one that runs or that this plan makes: a managed cluster's
+    // resize held back (no graceful resize on its release) was said to be
+    // on its way, under a replica name it would never have (an outside
+    // check).
+    let coming = |name: &str, size: &crate::model::Size| {
+        cluster.replica(name).is_some()
+            || actions.iter().any(|a| match a.kind {
+                ActionKind::CreateReplica => a.replica == name,
+                ActionKind::SetSize => a.size.as_ref() == Some(size),
+                _ => false,
+            })
+    };
+    let larger = |d: &&crate::strategy::DesiredReplica| {
+        r.size.as_ref().is_some_and(|s| sizes.above(&d.size, s))
+    };
+    let wanted = desired
+        .replicas
+        .iter()
+        .filter(|(name, _)| name.as_str() != r.name)
+        .find(|(_, d)| larger(d));
     let raised = desired
         .replicas
         .iter()
         .filter(|(name, _)| name.as_str() != r.name)
-        .find(|(_, d)| r.size.as_ref().is_some_and(|s| sizes.above(&d.size, s)));
+        .filter(|(name, d)| coming(name, &d.size))
+        .find(|(_, d)| larger(d));
+    // A managed cluster's replicas are named by Materialize: its resize is
+    // said by its size.
+    let raised = raised.map(|(name, d)| match cluster.managed {
+        true => (format!("a {} replica", d.size), d),
+        false => (name.clone(), d),
+    });
     let fix = match (raised, r.crash.ooms > 0) {
+        (Some((name, d)), _) if cluster.managed => {
+            format!(
+                "{name} is on its way (the resize to {}) and serves once it is hydrated",
+                d.size
+            )
+        }
         (Some((name, d)), _) => format!(
             "{name} ({}) is on its way and serves once it is hydrated",
             d.size
         ),
+        // Asked for, and held back (the warnings say why).
+        (None, _) if wanted.is_some() => format!(
+            "{} is what its strategies ask for, but this plan cannot make it now (see why \
+             above)",
+            wanted.map_or(String::new(), |(_, d)| d.size.0.clone())
+        ),
+        // The burst's own size is burst_replica_size (the advice named
+        // target_size and schedule, which the cluster may not have: an
+        // outside check).
+        (None, true) if crate::strategy::burst_names(&cluster.name).contains(&r.name) => {
+            format!(
+                "{size} is probably too small for this cluster's workload: raise \
+                 burst_replica_size"
+            )
+        }
         (None, true) => format!(
             "{size} is probably too small for this cluster's workload: raise the size its \
              strategy asks for (target_size, schedule), or let shrink_to_fit choose it"
@@ -361,8 +415,6 @@ fn nothing_serves_a_loop(
     ))
 }
 
-/// A crash in the window, said with "hydrating": alone, that hid an OOM
-/// that just took the replica that was to serve.
 /// How long a replica not hydrated has been so, when a minute or more: since
 /// it was made or last went down, as far as the status history tells (a
 /// replica hydrating for two hours read as one made a second ago: an
@@ -382,6 +434,8 @@ fn hydrating_for(r: &Replica, now: DateTime<Utc>) -> String {
     }
 }
 
+/// A crash in the window, said with "hydrating": alone, that hid an OOM
+/// that just took the replica that was to serve.
 fn crashed(r: &Replica) -> String {
     match (r.crash.last_crash, r.crash.ooms > 0) {
         (Some(at), true) => format!(" (OOM-killed at {})", at.format("%H:%M:%SZ")),

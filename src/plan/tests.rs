@@ -3033,6 +3033,19 @@ fn a_crash_loop_with_nothing_else_serving_is_an_alert() {
             "{alerts:?}"
         );
     }
+    // A burst replica looping alone: its size is burst_replica_size (the
+    // advice named target_size and schedule: an outside check).
+    let burst = vec![
+        oom_looping(1, "c-burst", "25cc", 7),
+        replica(2, "r1", "25cc", false),
+    ];
+    let rows = vec![row("u2", "burst", json!({"burst_replica_size": "25cc"}))];
+    let p = plan(
+        &snap(vec![cluster("u2", "c", burst)], rows),
+        &PlanOptions::default(),
+    );
+    let said = only(&p).alerts.join("\n") + &only(&p).notes.join("\n");
+    assert!(!said.contains("(target_size, schedule)"), "{said}");
 }
 
 /// A managed cluster that goes idle while an operator's resize is in

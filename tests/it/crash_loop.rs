@@ -556,3 +556,36 @@ fn target_size_keeps_the_serving_replica_while_the_new_one_goes_offline_without_
     clusterctl(&emu, &["apply"]).ok();
     assert_eq!(replica_names(&emu, "c"), vec!["r_50cc".to_string()]);
 }
+
+/// A crash-looping managed cluster whose resize its release holds back (no
+/// graceful resize, no downtime allowed): the alert says the size asked for
+/// cannot be made now, not that a replica of it is on its way (under a name
+/// a managed cluster never has: an outside check).
+#[test]
+fn a_held_back_resize_of_a_crash_looping_managed_cluster_is_not_said_on_its_way() {
+    let emu = Emulator::builder()
+        .materialize_release(crate::support::Release::Gated)
+        .start();
+    emu.create_managed_cluster("m", "25cc", 1);
+    emu.add_index("m");
+    emu.set_hydrated("m", "r1", true);
+    emu.set_workload("m", "50cc", HYDRATION, UP);
+    init_tables(&emu);
+    strategy(&emu, "m", "target_size", json!({"target_size": "50cc"}));
+    // The graceful form is tried once and refused: then held back.
+    clusterctl(&emu, &["apply"]).code(3);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let all = loop {
+        let all = clusterctl(&emu, &["dry-run"]).ok().all();
+        if all.contains("crash looping") || std::time::Instant::now() > deadline {
+            break all;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert!(all.contains("crash looping"), "{all}");
+    assert!(!all.contains("on its way"), "{all}");
+    assert!(
+        all.contains("50cc is what its strategies ask for, but this plan cannot make it now"),
+        "{all}"
+    );
+}
