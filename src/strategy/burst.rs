@@ -306,11 +306,15 @@ fn start(
     others: &[String],
 ) {
     if let Some(at) = st.gave_up_at {
-        d.note(
+        // An alert while nothing hydrates (the give-up's own run alerted,
+        // and the next ones said only "Hydrating", though users still
+        // waited with no burst to come: an outside check).
+        d.alert(
             KIND,
             format!(
-                "gave up bursting at {}; not again until another replica hydrates",
-                at.to_rfc3339()
+                "gave up bursting at {}, and no replica is hydrated: users wait until one \
+                 does (no burst again until another replica hydrates)",
+                at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
             ),
         );
         return;
@@ -490,7 +494,25 @@ fn give_up_if_too_long(
     }
     // A replica that keeps being killed is why nothing hydrated: said, with
     // what giving up means (nothing serves once the burst is gone).
+    let burst_looping = ctx
+        .cluster
+        .replica(name)
+        .filter(|r| r.crash_looping(ctx.now));
     let why = match progress {
+        // The burst itself was killed again and again: its size is what
+        // is too small (the reason blamed the normal size, whose replica
+        // was never killed: an outside check).
+        None if looping.is_empty() && burst_looping.is_some() => {
+            let r = burst_looping.map(|r| (r.crash.crashes, r.size.clone()));
+            let (kills, size) = r.unwrap_or_default();
+            format!(
+                "burst ran {ran}s (max_burst_s {max}) and no replica hydrated: the burst \
+                 replica {name} ({}) crash-loops itself ({kills} kills), so burst_replica_size \
+                 is too small for this workload too; nothing serves once it is gone: raise \
+                 burst_replica_size and the cluster's size",
+                size.map_or("?".to_string(), |s| s.0)
+            )
+        }
         None if !looping.is_empty() => format!(
             "burst ran {ran}s (max_burst_s {max}) and no other replica hydrated: {} OOM-loop, so \
              the cluster's normal size is too small for its workload; nothing serves once the \
@@ -498,7 +520,9 @@ fn give_up_if_too_long(
             looping.join(", ")
         ),
         None => format!(
-            "burst ran {ran}s (max_burst_s {max}) and no other replica hydrated: the cluster's normal size is probably too small"
+            "burst ran {ran}s (max_burst_s {max}) and no other replica hydrated, though none \
+             was killed: the cluster's normal size is probably too small, or its objects \
+             hydrate slowly"
         ),
         Some(p) => format!(
             "burst ran {ran}s and no other replica hydrated a further object for {quiet}s \
@@ -1108,8 +1132,9 @@ mod tests {
         assert_eq!(d.alerts.len(), 1, "{:?}", d.alerts);
         // Nothing loops here: no loop is named.
         assert!(
-            d.alerts[0].ends_with("the cluster's normal size is probably too small")
-                && !d.alerts[0].contains("OOM-loop"),
+            d.alerts[0].contains(
+                "though none was killed: the cluster's normal size is probably too small"
+            ) && !d.alerts[0].contains("OOM-loop"),
             "{:?}",
             d.alerts
         );
@@ -1117,6 +1142,37 @@ mod tests {
         let after = cluster("c", vec![replica("r1", "25cc", false)]);
         let d = run(&after, cfg.clone(), &mut st);
         assert_eq!(d.names(), vec!["r1"], "no new burst after giving up");
+        // Still an alert while nothing serves (it said only "Hydrating").
+        assert!(
+            d.alerts.iter().any(|a| a.contains("gave up bursting at")),
+            "{:?}",
+            d.alerts
+        );
+        // The burst itself crash looping: its size is blamed, not the
+        // normal one (whose replica was never killed).
+        let mut looping_burst = bursting();
+        if let Some(b) = looping_burst
+            .replicas
+            .iter_mut()
+            .find(|r| r.name == "c-burst")
+        {
+            b.crash.crashes = 29;
+            b.crash.ooms = 29;
+            b.crash.last_crash = Some(now());
+        }
+        let mut fresh = BurstState {
+            burst_since: Some(now() - chrono::Duration::seconds(601)),
+            ..Default::default()
+        };
+        let d = run(&looping_burst, cfg.clone(), &mut fresh);
+        assert!(
+            d.alerts
+                .iter()
+                .any(|a| a.contains("crash-loops itself (29 kills)")
+                    && a.contains("burst_replica_size is too small")),
+            "{:?}",
+            d.alerts
+        );
         let hydrated = cluster("c", vec![replica("r1", "25cc", true)]);
         run(&hydrated, cfg, &mut st);
         assert!(
