@@ -242,7 +242,7 @@ pub struct ConnArgs {
         num_args = 0..=1,
         default_missing_value = crate::commands::session::DEFAULT_TEMP_SIZE,
         requires = "exec_cluster",
-        value_parser = parse_identifier
+        value_parser = parse_temp_size
     )]
     pub create_replica: Option<String>,
 
@@ -870,6 +870,18 @@ pub fn parse_identifier(s: &str) -> Result<String, String> {
     Ok(s.to_string())
 }
 
+/// `--create-replica SIZE`: a size, as [`parse_identifier`] judges a name
+/// (it said "give a name" of an empty size: an outside check).
+fn parse_temp_size(s: &str) -> Result<String, String> {
+    if s.trim().is_empty() {
+        return Err(format!(
+            "empty (an unset variable?): give a size, or leave the value out for {}",
+            crate::commands::session::DEFAULT_TEMP_SIZE
+        ));
+    }
+    parse_identifier(s)
+}
+
 /// A `--cluster` value: one name or id, or several separated by commas
 /// (read against the live names by `plan::Selection`). No name in it is
 /// empty, so `--cluster "$A,$B"` with `B` unset is an error, not `A` only.
@@ -1302,6 +1314,17 @@ impl FromArgMatches for ConfigKeys {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+
+    /// An empty `--create-replica` size is said to be a size.
+    #[test]
+    fn an_empty_temporary_replica_size_is_said_as_a_size() {
+        let err = parse_temp_size(" ").err().unwrap_or_default();
+        assert!(
+            err.contains("give a size, or leave the value out for 25cc"),
+            "{err}"
+        );
+        assert_eq!(parse_temp_size("50cc").as_deref(), Ok("50cc"));
+    }
 
     /// A pause lasts at most a year when given as a duration, as every
     /// duration flag; a time is taken as given.

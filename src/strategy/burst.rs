@@ -344,9 +344,23 @@ fn start(
     if cooling_down(c, ctx, d, st, create) {
         return;
     }
+    // A crash-looping replica is not hydrating (it read "1 hydrating"
+    // beside the plan's "crash looping, not hydrating": an outside check).
+    let looping = others
+        .iter()
+        .filter(|n| {
+            ctx.cluster
+                .replica(n)
+                .is_some_and(|r| r.crash_looping(ctx.now))
+        })
+        .count();
+    let state = match (others.len() - looping, looping) {
+        (h, 0) => format!("{h} hydrating"),
+        (0, l) => format!("{l} crash looping"),
+        (h, l) => format!("{h} hydrating, {l} crash looping"),
+    };
     let reason = format!(
-        "no replica is hydrated ({} hydrating): bursting with {}",
-        others.len(),
+        "no replica is hydrated ({state}): bursting with {}",
         c.burst_replica_size
     );
     d.add(name, &c.burst_replica_size, KIND, reason);
@@ -1116,6 +1130,32 @@ mod tests {
                     .contains("burst ran 600s (max_burst_s 600) and no other replica hydrated")),
             "{:?}",
             d.alerts
+        );
+    }
+
+    /// The burst's reason counts a crash-looping replica as such, not as
+    /// hydrating.
+    #[test]
+    fn a_burst_beside_a_crash_looping_replica_says_it_loops() {
+        let mut r1 = replica("r1", "25cc", false);
+        r1.crash.crashes = 3;
+        r1.crash.ooms = 3;
+        r1.crash.last_crash = Some(now());
+        let cl = cluster("c", vec![r1, replica("r2", "25cc", false)]);
+        let d = run(
+            &cl,
+            serde_json::json!({"burst_replica_size": "800cc"}),
+            &mut BurstState::default(),
+        );
+        let reason = d
+            .replicas
+            .get("c-burst")
+            .and_then(|r| r.added_by.as_ref())
+            .map(|c| c.reason.clone())
+            .unwrap_or_default();
+        assert!(
+            reason.contains("(1 hydrating, 1 crash looping)"),
+            "{reason}"
         );
     }
 
