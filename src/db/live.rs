@@ -957,9 +957,22 @@ impl Backend for LiveBackend<'_> {
         let started = Instant::now();
         let intent = self.with_deadline(intent);
         let sent = std::cell::Cell::new(false);
+        let me = self.lease.as_ref().map(|held| held.me.clone());
         let result = self
             .attempts("running DDL", deadline, need, async |c, tried| {
                 if tried.may_have_written {
+                    // Again only while the lease is ours by the database: a
+                    // lease broken (`unlock --force`) while the first
+                    // attempt hung was seen only at the heartbeat's next
+                    // renewal, and the statement was sent twice more
+                    // meanwhile (an outside check).
+                    if let Some(me) = &me {
+                        if !super::lease::holds(c, store, me).await? {
+                            return Err(DbError::LeaseLost(
+                                super::lease::why_lost(c, store, me).await,
+                            ));
+                        }
+                    }
                     // The earlier attempt may still be running on the server
                     // (a cut connection cannot be cancelled): a later run
                     // must hold the cluster until this one is over too.

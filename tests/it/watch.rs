@@ -1892,3 +1892,47 @@ fn a_run_abandoned_at_the_shutdown_grace_cancels_its_statement() {
     let executed: Vec<_> = audit(&emu, "c").into_iter().filter(|row| row.1).collect();
     assert_eq!(executed.len(), 1, "{executed:?}\n{}", next.all());
 }
+
+/// `unlock --force` while a run's DDL hangs on the server: its retry after
+/// the statement timeout finds the lease gone in the database and stops,
+/// sending nothing more (it sent the statement twice more before the
+/// heartbeat's renewal noticed: an outside check).
+#[test]
+fn a_ddl_is_not_sent_again_once_its_lease_was_broken() {
+    let emu = Emulator::start();
+    emu.create_cluster("c");
+    init_tables(&emu);
+    strategy(&emu, "c", "target_size", json!({"target_size": "25cc"}));
+    let mut holder =
+        postgres::Client::connect(&emu.direct_url(), postgres::NoTls).expect("direct connection");
+    holder
+        .batch_execute("SELECT pg_advisory_lock(7463524, 1)")
+        .expect("take the DDL lock");
+    let waiting = || {
+        emu.query_one(
+            "SELECT count(*)::text FROM pg_stat_activity \
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .as_deref()
+            != Some("0")
+    };
+    let mut d = Daemon::start(&emu.url(), &["apply", "--statement-timeout", "3s"]);
+    let started = Instant::now();
+    while !waiting() && started.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        waiting(),
+        "the CREATE never reached the server\n{}",
+        d.output()
+    );
+    clusterctl(&emu, &["unlock", "--force"]).ok();
+    let (code, _) = d.wait_exit(Duration::from_secs(60));
+    holder
+        .batch_execute("SELECT pg_advisory_unlock(7463524, 1)")
+        .expect("release the DDL lock");
+    assert_ne!(code, 0, "{}", d.output());
+    assert!(d.output().contains("lease"), "{}", d.output());
+    let sent = emu.logged("CREATE CLUSTER REPLICA");
+    assert_eq!(sent.len(), 1, "{sent:?}\n{}", d.output());
+}
