@@ -271,11 +271,31 @@ pub(super) fn hold_for_late_drops(
 ) {
     let named: Vec<&str> = late.iter().map(|l| l.replica.as_str()).collect();
     let still_there = named.iter().any(|n| cluster.replica(n).is_some());
+    // Statements wait on a cluster with nothing hydrated (a wake): its
+    // replica is made now, name and all. A late DROP that lands after it
+    // costs one outage more, which the next run ends; held back, it was a
+    // sure outage of the whole window, 16 minutes for every user after any
+    // suspension whose DROP needed a retry (an outside check).
+    let users_wait = cluster.demand_waiting();
     let held_back = |a: &super::Action| match a.kind {
         ActionKind::DropReplica => still_there && !named.contains(&a.replica.as_str()),
-        ActionKind::CreateReplica => named.contains(&a.replica.as_str()),
+        ActionKind::CreateReplica => !users_wait && named.contains(&a.replica.as_str()),
         _ => false,
     };
+    if users_wait {
+        for a in cp
+            .actions
+            .iter()
+            .filter(|a| a.kind == ActionKind::CreateReplica && named.contains(&a.replica.as_str()))
+        {
+            cp.notes.push(format!(
+                "{} is made now though a DROP of that name whose run gave up on it may still \
+                 reach the server (statements wait on the cluster): if it lands, the next run \
+                 makes the replica again",
+                crate::ddl::ident(&a.replica)
+            ));
+        }
+    }
     let (held, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut cp.actions)
         .into_iter()
         .partition(held_back);

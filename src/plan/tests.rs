@@ -2284,6 +2284,35 @@ fn a_drop_given_up_on_holds_the_other_drops_until_it_cannot_land() {
     }
 }
 
+/// Statements wait on a cluster with nothing hydrated (a wake after a
+/// suspension whose DROP needed a retry): its replica is made at once
+/// under its name, said, not held for the late DROP's whole window (users
+/// waited 16 minutes: an outside check).
+#[test]
+fn a_wake_while_users_wait_is_not_held_for_a_late_drop() {
+    let mut s = snap(
+        vec![cluster("u2", "c", vec![])],
+        vec![row("u2", "target_size", json!({"target_size": "50cc"}))],
+    );
+    let mut r = unfinished("u2", "drop_replica", "r_50cc", 120, Some(30.0));
+    r.dropped_since = true;
+    s.unfinished = vec![r];
+    let held = plan(&s, &PlanOptions::default());
+    assert!(only(&held).actions.is_empty(), "nobody waits: held");
+    s.clusters[0].activity.in_flight = 1;
+    let p = plan(&s, &PlanOptions::default());
+    let cp = only(&p);
+    assert_eq!(cp.actions.len(), 1, "{cp:#?}");
+    assert_eq!(cp.actions[0].replica, "r_50cc");
+    assert!(
+        cp.notes
+            .iter()
+            .any(|n| n.contains("is made now though a DROP of that name")),
+        "{:?}",
+        cp.notes
+    );
+}
+
 /// Two DROPs given up on, of two names: a create of one name is held by
 /// the DROP of that name, and says so with its time (it named the later
 /// DROP, of the other replica, and that one's end: an outside check).
