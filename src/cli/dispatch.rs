@@ -798,8 +798,15 @@ async fn watch_status(
                 let repeated = !cleared && warning.is_some() && *warning == said;
                 said.clone_from(warning);
                 if !ui.json {
+                    // With the selection, as watch(1) shows the command
+                    // (it showed `clusterctl status` of `--cluster etl`:
+                    // an outside check).
+                    let selected = match sel.is_all() {
+                        true => String::new(),
+                        false => format!(" {}", crate::model::printable(&sel.describe())),
+                    };
                     screen.push_str(&format!(
-                        "Every {}: clusterctl status    {}\n\n",
+                        "Every {}: clusterctl status{selected}    {}\n\n",
                         crate::model::human_duration(interval.as_secs()),
                         r.now.format("%Y-%m-%d %H:%M:%SZ")
                     ));

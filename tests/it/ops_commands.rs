@@ -2427,7 +2427,7 @@ fn status_watch_refreshes() {
     // A second row of the type: a warning `status` says on stderr.
     strategy(&emu, "c", "target_size", json!({"target_size": "25cc"}));
     let mut cmd = command();
-    cmd.args(["status", "--watch", "--interval", "1s"])
+    cmd.args(["status", "--watch", "--interval", "1s", "--cluster", "c"])
         .env("DATABASE_URL", emu.url())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
@@ -2450,7 +2450,8 @@ fn status_watch_refreshes() {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while refreshes < 3 && std::time::Instant::now() < deadline {
         if let Ok(line) = rx.recv_timeout(std::time::Duration::from_secs(1)) {
-            if line.starts_with("Every 1s: clusterctl status") {
+            // With its selection, as watch(1) shows the command.
+            if line.starts_with("Every 1s: clusterctl status --cluster c ") {
                 refreshes += 1;
             }
         }
