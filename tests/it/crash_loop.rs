@@ -412,15 +412,21 @@ fn an_oom_kill_under_a_suspension_holds_it_back_one_run() {
 /// A managed cluster crash looping at 25cc, `target_size` 50cc: the resize's
 /// new replica hydrates by itself (the size fits), Materialize cuts over,
 /// and nothing more is sent run after run.
-#[test]
-fn a_managed_crash_looping_cluster_is_resized_to_a_size_that_fits() {
-    let emu = Emulator::start();
+/// A managed cluster `m` of 25cc whose workload needs 50cc (its replica
+/// crash-loops), with a target_size of 50cc.
+fn managed_looping(emu: &Emulator) {
     emu.create_managed_cluster("m", "25cc", 1);
     emu.add_index("m");
     emu.set_hydrated("m", "r1", true);
     emu.set_workload("m", "50cc", HYDRATION, UP);
-    init_tables(&emu);
-    strategy(&emu, "m", "target_size", json!({"target_size": "50cc"}));
+    init_tables(emu);
+    strategy(emu, "m", "target_size", json!({"target_size": "50cc"}));
+}
+
+#[test]
+fn a_managed_crash_looping_cluster_is_resized_to_a_size_that_fits() {
+    let emu = Emulator::start();
+    managed_looping(&emu);
     let runs = apply_across_the_loop(&emu, 5, Duration::from_millis(700));
     assert_eq!(emu.cluster_size("m").as_deref(), Some("50cc"), "{runs:#?}");
     let replicas = emu.replicas("m");
@@ -566,12 +572,7 @@ fn a_held_back_resize_of_a_crash_looping_managed_cluster_is_not_said_on_its_way(
     let emu = Emulator::builder()
         .materialize_release(crate::support::Release::Gated)
         .start();
-    emu.create_managed_cluster("m", "25cc", 1);
-    emu.add_index("m");
-    emu.set_hydrated("m", "r1", true);
-    emu.set_workload("m", "50cc", HYDRATION, UP);
-    init_tables(&emu);
-    strategy(&emu, "m", "target_size", json!({"target_size": "50cc"}));
+    managed_looping(&emu);
     // The graceful form is tried once and refused: then held back.
     clusterctl(&emu, &["apply"]).code(3);
     let deadline = std::time::Instant::now() + Duration::from_secs(30);

@@ -1062,10 +1062,12 @@ fn json_logs_have_one_event_per_decision() {
     );
 }
 
-/// `apply --watch` wakes up when the plan has a decision due (a prewarm),
-/// not a whole `--interval` later (kube-rs's requeue-after).
-#[test]
-fn watch_runs_again_when_a_prewarm_is_due_not_a_whole_interval_later() {
+/// `bi`, predictive `idle_suspend`, suspended by a first run (users came
+/// three hours ahead in four weeks of history), then the history moved
+/// so that its prewarm is due `in_s` seconds after a watcher's first run
+/// with a 10-minute interval (10m of assumed hydration + 10m of interval
+/// ahead of the users): that run finds nothing to do yet.
+fn prewarm_due_in(in_s: i64) -> Emulator {
     let emu = Emulator::start();
     emu.create_hydrated_cluster("bi", "r1", "25cc");
     init_tables(&emu);
@@ -1099,11 +1101,18 @@ fn watch_runs_again_when_a_prewarm_is_due_not_a_whole_interval_later() {
     history(3 * 3600);
     clusterctl(&emu, &["apply"]).ok();
     assert!(replica_names(&emu, "bi").is_empty());
-    // Now they come in 10m + 10m + 15 s: with a 10-minute interval the
-    // lead is 10m of assumed hydration + 10m of interval, so the prewarm is
-    // due in about 15 s. The first run finds nothing to do yet.
     emu.sql("DELETE FROM mz_emulator.statement_log");
-    history(1200 + 15);
+    history(1200 + in_s);
+    emu
+}
+
+/// `apply --watch` wakes up when the plan has a decision due (a prewarm),
+/// not a whole `--interval` later (kube-rs's requeue-after).
+#[test]
+fn watch_runs_again_when_a_prewarm_is_due_not_a_whole_interval_later() {
+    // With a 10-minute interval the lead is 10m of assumed hydration + 10m
+    // of interval, so the prewarm is due in about 15 s.
+    let emu = prewarm_due_in(15);
     let mut d = Daemon::start(&emu.url(), &["apply", "--watch", "--interval", "10m"]);
     eventually(
         Duration::from_secs(90),
@@ -1122,40 +1131,7 @@ fn watch_runs_again_when_a_prewarm_is_due_not_a_whole_interval_later() {
 /// interval though the lease ended seconds later: an outside check).
 #[test]
 fn a_watcher_woken_for_a_due_decision_retries_soon_when_the_lease_is_busy() {
-    let emu = Emulator::start();
-    emu.create_hydrated_cluster("bi", "r1", "25cc");
-    init_tables(&emu);
-    crate::cli::strategy(
-        &emu,
-        "bi",
-        "idle_suspend",
-        json!({"idle_after_s": 600, "predict": true, "prewarm_margin_s": 0}),
-    );
-    let tod = || -> i64 {
-        emu.query_one(
-            "SELECT extract(epoch FROM (now() AT TIME ZONE 'UTC') \
-             - date_trunc('day', now() AT TIME ZONE 'UTC'))::bigint",
-        )
-        .and_then(|s| s.parse().ok())
-        .expect("time of day")
-    };
-    let history = |in_s: i64| {
-        emu.add_activity_history(&crate::support::ActivityHistory {
-            clusters: "bi".into(),
-            days: 29,
-            start_s: tod() + in_s,
-            duration_s: 3600,
-            per_hour: 30,
-            ..Default::default()
-        })
-    };
-    history(3 * 3600);
-    clusterctl(&emu, &["apply"]).ok();
-    assert!(replica_names(&emu, "bi").is_empty());
-    // The prewarm is due in about 20 s (see the test above); the watcher's
-    // first run finds nothing to do yet.
-    emu.sql("DELETE FROM mz_emulator.statement_log");
-    history(1200 + 20);
+    let emu = prewarm_due_in(20);
     let mut d = Daemon::start(&emu.url(), &["apply", "--watch", "--interval", "10m"]);
     eventually(Duration::from_secs(60), "the first run", &d, || {
         d.output().contains("run finished")
