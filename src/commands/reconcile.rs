@@ -541,8 +541,8 @@ pub async fn watch(
         if let Some(path) = &wopts.metrics_file {
             add_to_textfile(path, result.as_ref(), elapsed);
         }
-        let due = due.after(seen(&result), started, wopts.interval);
-        let next_in = next_wait(jittered(wopts.interval, &mut rng), elapsed, due);
+        let due_in = due.after(seen(&result), started, wopts.interval);
+        let next_in = next_wait(jittered(wopts.interval, &mut rng), elapsed, due_in);
         log_run(&result, elapsed, next_in);
         on_run(WatchRun {
             result: &result,
