@@ -347,6 +347,12 @@ fn nothing_serves_a_loop(
     // check).
     let coming = |name: &str, size: &crate::model::Size| {
         cluster.replica(name).is_some()
+            // A managed cluster's resize in flight: the new size's
+            // replicas run under Materialize's names.
+            || cluster
+                .replicas
+                .iter()
+                .any(|o| o.name != r.name && o.size.as_ref() == Some(size))
             || actions.iter().any(|a| match a.kind {
                 ActionKind::CreateReplica => a.replica == name,
                 ActionKind::SetSize => a.size.as_ref() == Some(size),

@@ -3062,6 +3062,30 @@ fn a_crash_loop_with_nothing_else_serving_is_an_alert() {
             "{alerts:?}"
         );
     }
+    // A managed cluster whose resize to 200cc is in flight (the new size
+    // runs under Materialize's name): on its way, said by its size.
+    let mut m = cluster(
+        "u2",
+        "c",
+        vec![
+            oom_looping(1, "r1", "25cc", 7),
+            replica(2, "r2", "200cc", false),
+        ],
+    );
+    m.managed = true;
+    m.size = Some(Size::from("25cc"));
+    let p = plan(
+        &snap(
+            vec![m],
+            vec![row("u2", "target_size", json!({"target_size": "200cc"}))],
+        ),
+        &PlanOptions::default(),
+    );
+    let said = only(&p).alerts.join("\n");
+    assert!(
+        said.contains("a 200cc replica is on its way (the resize to 200cc)"),
+        "{said}"
+    );
     // A burst replica looping alone: its size is burst_replica_size (the
     // advice named target_size and schedule: an outside check).
     let burst = vec![
