@@ -1099,11 +1099,16 @@ pub fn parse_time_bound(s: &str) -> Result<crate::commands::TimeBound, String> {
 #[derive(Debug, Clone, Default)]
 pub struct ConfigKeys(pub serde_json::Map<String, serde_json::Value>);
 
-/// A value as a parser's error quotes it, connection strings masked
-/// before it is cut: cut first, the password's start was printed (the
-/// whole argument's redaction no longer found it: an outside check).
-fn masked(s: &str) -> String {
-    crate::config::redact_embedded(s).into_owned()
+/// A value as a parser's error quotes it: quoted and cut to `max`
+/// characters, or, when it may hold a password (a connection string given
+/// to the wrong flag), not at all. Cut first, the password's start was
+/// printed; masked, a password holding a blank showed past it (the
+/// whole argument's redaction no longer found it: outside checks).
+fn quoted_value(s: &str, max: usize) -> String {
+    match crate::config::may_hold_secret(s) {
+        true => "the value (not shown: it may hold a password)".to_string(),
+        false => format!("'{}'", crate::model::clip(s, max)),
+    }
 }
 
 /// A whole number within `min..=max`, said in those words (the standard
@@ -1117,7 +1122,7 @@ where
     T: TryFrom<u64>,
 {
     move |s: &str| {
-        let (t, shown) = (s.trim(), crate::model::clip(&masked(s), 40));
+        let (t, shown) = (s.trim(), quoted_value(s, 40));
         let range = || format!("not in {min}..={max}");
         match t.parse::<u64>() {
             Ok(n) if (min..=max).contains(&n) => {
@@ -1127,9 +1132,7 @@ where
             Err(_) if !t.is_empty() && t.chars().all(|c| c.is_ascii_digit()) => {
                 Err(format!("{shown} is {}", range()))
             }
-            Err(_) => Err(format!(
-                "'{shown}' is not a whole number from {min} to {max}"
-            )),
+            Err(_) => Err(format!("{shown} is not a whole number from {min} to {max}")),
         }
     }
 }
@@ -1143,8 +1146,8 @@ fn listen_addr(s: &str) -> Result<std::net::SocketAddr, String> {
     let port = |p: &str| {
         p.parse::<u16>().map_err(|_| {
             format!(
-                "'{}': the port must be a number from 0 to 65535",
-                crate::model::echoed(&masked(p))
+                "{}: the port must be a number from 0 to 65535",
+                quoted_value(p, 80)
             )
         })
     };
@@ -1156,9 +1159,9 @@ fn listen_addr(s: &str) -> Result<std::net::SocketAddr, String> {
     }
     s.parse().map_err(|_| {
         format!(
-            "'{}' is not IP:PORT, localhost:PORT or :PORT (e.g. 127.0.0.1:9187, or :9187 for \
+            "{} is not IP:PORT, localhost:PORT or :PORT (e.g. 127.0.0.1:9187, or :9187 for \
              every interface)",
-            crate::model::echoed(&masked(s))
+            quoted_value(s, 80)
         )
     })
 }

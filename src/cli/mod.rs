@@ -150,7 +150,11 @@ pub fn main() -> ExitCode {
             if wants("--output", "json") || wants("--log-format", "json") {
                 let command = command_named(&argv);
                 // It echoes the offending argument, which may be a URL.
-                let mut detail = clap_message(&e.to_string());
+                // Redacted before `clap_message` folds the text's blanks
+                // (a password holding a line break no longer matched its
+                // argument, and showed past the break: an outside check).
+                let raw = crate::config::redact_args(&e.to_string(), std::env::args_os());
+                let mut detail = clap_message(&raw);
                 if let Some(tip) = &tip {
                     detail = format!("{detail} ({tip})");
                 }

@@ -571,6 +571,22 @@ impl<'a> LiveBackend<'a> {
                     _ => e,
                 }
             }
+            // A read or a write that another tool's table of our name would
+            // fail (another type, an extra NOT NULL column), once our
+            // migrations are recorded over it (`init --print` run by hand):
+            // the catalog says whose table it is; else the error stands (a
+            // raw Rust type error reached every command: an outside check).
+            DbError::Query { ref reason, .. } if super::migrate::foreign_shape(reason) => {
+                let foreign = self
+                    .retrying("checking the columns of clusterctl's tables", async |c| {
+                        super::migrate::not_ours(store, c).await
+                    })
+                    .await;
+                match foreign {
+                    Ok(tables) if !tables.is_empty() => DbError::NotOurs { tables },
+                    _ => e,
+                }
+            }
             e => e,
         }
     }

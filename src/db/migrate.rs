@@ -307,6 +307,23 @@ impl Shown {
     }
 }
 
+/// Whether an error's words are what another tool's table of one of our
+/// names makes our statements fail with: a column of another type than
+/// the driver reads (its conversion error), an operator or an expression
+/// of the wrong type, or a NOT NULL column ours does not fill. Then
+/// [`not_ours`] is asked (`LiveBackend::explain_missing`).
+pub fn foreign_shape(reason: &str) -> bool {
+    let r = reason.to_ascii_lowercase();
+    [
+        "error deserializing column",
+        "operator does not exist",
+        "but expression is of type",
+        "violates not-null constraint",
+    ]
+    .iter()
+    .any(|w| r.contains(w))
+}
+
 /// [`Shown`], read in one statement.
 pub async fn shown(store: &Store, c: &Client) -> Result<Shown, DbError> {
     columns_shown(store, c).await.map(Shown)
@@ -1059,7 +1076,9 @@ pub fn init_sql(store: &Store, schema: Option<&str>, role: &str) -> String {
     };
     let role = crate::model::printable(role);
     let mut s = String::from(
-        "-- clusterctl: tables (what `clusterctl apply` / `clusterctl init` create).\n",
+        "-- clusterctl: tables (what `clusterctl apply` / `clusterctl init` create).\n\
+         -- CREATE TABLE IF NOT EXISTS leaves a table of the same name as it is: if\n\
+         -- another tool has one, run `clusterctl doctor` first (it says so).\n",
     );
     if let Some(schema) = schema {
         let _ = writeln!(s, "CREATE SCHEMA IF NOT EXISTS {};", ddl::ident(schema));

@@ -498,6 +498,7 @@ fn managed_actions(
     let m = diff::ManagedCtx {
         opts,
         form: rules::resize_form(&snap.env),
+        refused: rules::graceful_refused(&snap.env),
         allow_downtime: configs.iter().any(StrategyConfig::allows_downtime),
     };
     let mut said = diff::Said::default();

@@ -73,6 +73,9 @@ pub(super) struct ManagedCtx<'a> {
     pub form: ResizeForm,
     /// A strategy of the cluster sets `allow_downtime`.
     pub allow_downtime: bool,
+    /// Why graceful resizes are known off here, if from the region's
+    /// refusal ([`super::rules::graceful_refused`]).
+    pub refused: String,
 }
 
 /// What the diff of a managed cluster wants said besides its actions.
@@ -252,10 +255,11 @@ fn resize(
         }
         ResizeForm::Restart => {
             return Err(format!(
-                "not resizable to {size} on this release without downtime (graceful resize \
+                "not resizable to {size} on this release without downtime{} (graceful resize \
                  needs v26.35 or later with enable_background_alter_cluster on, or \
                  enable_zero_downtime_cluster_reconfiguration); set \"allow_downtime\": true in \
-                 its strategy to resize with a restart"
+                 its strategy to resize with a restart",
+                m.refused
             ))
         }
     };
@@ -298,6 +302,7 @@ mod tests {
             opts: &opts,
             form,
             allow_downtime: false,
+            refused: String::new(),
         };
         let mut said = Said::default();
         let actions = diff_managed(c, d, &m, &mut said);

@@ -342,6 +342,26 @@ pub const GRACEFUL_TRIED_SINCE: (u32, u32, u32) = (25, 0, 0);
 /// then one is tried again (the flag may have been turned on meanwhile).
 pub const GRACEFUL_REFUSAL_KEPT: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
+/// When the region's gate of graceful resizes is known off from its
+/// refusal (the flag is not visible to `SHOW`), said with when a graceful
+/// resize is tried again, as a parenthesis to put after "without
+/// downtime"; empty otherwise. The one wording of `check`, `doctor` and
+/// every plan's warning (the plan's said neither: an outside re-check).
+pub fn graceful_refused(env: &Environment) -> String {
+    env.graceful_refused_at
+        .map(|at| {
+            let again = at + chrono::Duration::from_std(GRACEFUL_REFUSAL_KEPT).unwrap_or_default();
+            format!(
+                " (it refused a graceful resize as not supported at {}: \
+                 enable_zero_downtime_cluster_reconfiguration is off; one is tried again after \
+                 {})",
+                at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                again.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            )
+        })
+        .unwrap_or_default()
+}
+
 /// The resize form this server supports: by release first, then by its
 /// settings. Without any evidence (the simulator) the graceful blocking form.
 ///
@@ -593,23 +613,7 @@ pub fn environment_findings(
             }
             _ => "upgrade",
         };
-        // Known from the server's refusal (the flag is not visible to
-        // `SHOW`): said, with when a graceful resize is tried again.
-        let refused = snap
-            .env
-            .graceful_refused_at
-            .map(|at| {
-                let again =
-                    at + chrono::Duration::from_std(GRACEFUL_REFUSAL_KEPT).unwrap_or_default();
-                format!(
-                    " (it refused a graceful resize as not supported at {}: \
-                     enable_zero_downtime_cluster_reconfiguration is off; one is tried again \
-                     after {})",
-                    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                    again.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-                )
-            })
-            .unwrap_or_default();
+        let refused = graceful_refused(&snap.env);
         out.push((
             Code::Unsupported,
             None,

@@ -991,6 +991,49 @@ fn the_check_of_our_tables_works_where_the_catalog_shows_no_nullability() {
     clusterctl(&emu, &["init"]).ok();
 }
 
+/// Another tool's table of one of our names, with our migrations recorded
+/// over it (`init --print` run by hand: `CREATE TABLE IF NOT EXISTS` left
+/// it as it was): every command that reads it says whose it is (a raw
+/// Rust type error reached each: an outside re-check).
+#[test]
+fn a_foreign_table_under_recorded_migrations_is_said_by_every_reader() {
+    let emu = Emulator::start();
+    emu.create_cluster("c");
+    emu.sql(
+        "CREATE SCHEMA qa; CREATE TABLE qa.mz_cluster_strategies (cluster_id integer NOT NULL, \
+         strategy_type text NOT NULL, config jsonb NOT NULL, updated_at timestamptz)",
+    );
+    let user = emu.user();
+    let printed = clusterctl(
+        &emu,
+        &["init", "--print", "--schema", "qa", "--role", user.as_str()],
+    )
+    .ok();
+    assert!(
+        printed.stdout.contains("run `clusterctl doctor` first"),
+        "{}",
+        printed.all()
+    );
+    emu.sql(&printed.stdout);
+    emu.sql("INSERT INTO qa.mz_cluster_strategies VALUES (2, 'target_size', '{}', now())");
+    for args in [
+        &["apply"][..],
+        &["status"],
+        &["strategy", "ls"],
+        &["dry-run"],
+    ] {
+        let mut args = args.to_vec();
+        args.extend(["--schema", "qa"]);
+        let run = clusterctl(&emu, &args);
+        assert!(!run.all().contains("Rust type"), "{args:?}: {}", run.all());
+        says_not_ours_as(
+            &run,
+            r#""qa"."mz_cluster_strategies""#,
+            "its column cluster_id is integer where clusterctl's is text",
+        );
+    }
+}
+
 /// Every past migration's tables, as a clusterctl of that time left them
 /// (the first alone: mz-clusterctl's three, before the lease), are ours:
 /// `init` migrates them the rest of the way, a second `init` (everything

@@ -275,8 +275,10 @@ fn without_graceful_resize_a_managed_cluster_is_resized_only_when_downtime_is_al
     let run = clusterctl(&emu, &["apply"]).ok();
     assert!(run.stdout.contains("No changes"), "{}", run.all());
     assert!(
-        run.stderr
-            .contains("not resizable to 100cc on this release without downtime"),
+        run.stderr.contains(
+            "not resizable to 100cc on this release without downtime (it refused a graceful \
+             resize as not supported at"
+        ) && run.stderr.contains("one is tried again after"),
         "{}",
         run.all()
     );

@@ -405,6 +405,24 @@ fn a_connection_string_given_to_a_number_or_an_address_flag_is_never_echoed() {
         vec!["apply", "--watch", "--metrics-addr", short],
         vec!["apply", "--watch", "--metrics-addr", kv],
         vec!["simulate", "--from-history", "--days", short],
+        // A password holding a blank, a tab or a line break: masked only
+        // up to it, the rest showed (an outside re-check).
+        vec!["apply", "--max-actions", "postgres://u:top TopSecret@h/db"],
+        vec![
+            "apply",
+            "--max-actions",
+            "host=h password=s3cret\\ TopSecret user=u",
+        ],
+        vec![
+            "apply",
+            "--metrics-addr",
+            "postgres://u:s3c\tTopSecret@h/db",
+        ],
+        vec![
+            "status",
+            "--max-retries",
+            "postgres://u:s3c\nTopSecret@h/db",
+        ],
     ] {
         for output in [&[][..], &["-o", "json"]] {
             let mut cmd = command();
