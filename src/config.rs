@@ -212,6 +212,16 @@ impl Connection {
         // The driver says so only as it connects ("invalid configuration:
         // invalid number of ports", which read as a connection failure).
         let (hosts, ports) = (pg.get_hosts().len(), pg.get_ports().len());
+        let empty_port = url
+            .split(['?', '&', ' '])
+            .any(|part| part.trim() == "port=" || part.trim() == "port=''");
+        if empty_port {
+            return Err(bad(
+                "port= is empty: give a number, or leave it out (the URL's own port, else \
+                 5432)"
+                    .into(),
+            ));
+        }
         if ports > 1 && ports != hosts {
             return Err(bad(format!(
                 "the ports do not match the {hosts} host{}: give one port for every host, or \
@@ -1340,6 +1350,16 @@ mod tests {
         assert!(parse("postgres://u:pw@a:1,b:2/db").is_ok());
         assert!(parse("host=a,b port=5 user=u").is_ok());
         assert!(parse("host=a,b,c port=5,6 user=u").is_err());
+        for empty in [
+            "postgres://u:pw@h/db?port=",
+            "postgres://u:pw@h/db?port=&sslmode=require",
+        ] {
+            let err = parse(empty)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(err.contains("port= is empty"), "{empty}: {err}");
+        }
     }
 
     /// A `$` in a `.env` value dotenv substitutes is said, by line and key,

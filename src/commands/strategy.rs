@@ -581,6 +581,19 @@ pub async fn pause(
                     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
                 )));
             }
+            // As a duration is (`--until 2y` is refused): a time in 9999
+            // was a pause for good under another name (an outside check);
+            // one without an end is `strategy pause` without --until.
+            let year = chrono::Duration::seconds(
+                i64::try_from(crate::strategy::keys::MAX_SECONDS).unwrap_or(i64::MAX),
+            );
+            if t > snap.now + year {
+                return Err(CommandError::Usage(format!(
+                    "--until {}: that is more than a year (366 days) ahead; leave --until \
+                     out for a pause without an end",
+                    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                )));
+            }
             Ok(t)
         })
         .transpose()?;

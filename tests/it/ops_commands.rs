@@ -798,6 +798,24 @@ fn a_pause_until_a_past_time_is_refused_and_writes_nothing() {
     );
     assert_eq!(strategy_rows(&emu), before);
     assert!(command_lines(&emu, "-- clusterctl strategy pause").is_empty());
+    // Nor a time more than a year ahead, as a duration is not.
+    let r = clusterctl(
+        &emu,
+        &[
+            "strategy",
+            "pause",
+            "analytics",
+            "--until",
+            "9999-12-31T23:59:59Z",
+        ],
+    )
+    .code(64);
+    assert!(
+        r.stderr.contains("more than a year (366 days) ahead"),
+        "{}",
+        r.all()
+    );
+    assert_eq!(strategy_rows(&emu), before);
 }
 
 /// A pause written by hand with an `until` that is no time: pausing again
