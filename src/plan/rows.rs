@@ -42,6 +42,10 @@ pub enum Code {
     /// A `burst` whose size is not above the replicas it would stand in
     /// for: it is never started.
     BurstNotLarger,
+    /// A row whose `updated_at` is ahead of the database's clock (written
+    /// by hand from a clock that runs ahead): a row written later with
+    /// `now()` is taken as older than it until then.
+    DatedAhead,
 }
 
 /// One problem of a row, or of a cluster's set of rows.
@@ -346,6 +350,25 @@ pub fn validate_in(
     rows: &[InEffect],
 ) -> Validated {
     let mut v = validate(cluster, rows, &snap.sizes);
+    // A minute of slack: clients' clocks differ that much.
+    let ahead = snap.now + chrono::Duration::seconds(60);
+    for InEffect { row, .. } in rows {
+        if let Some(at) = row.updated_at.filter(|at| *at > ahead) {
+            let ty = row.strategy_type.as_str();
+            v.findings.push(Finding::new(
+                Severity::Warning,
+                Code::DatedAhead,
+                Some(ty),
+                format!(
+                    "its row is dated {} ahead of the database's clock ({}): a row of that type \
+                     written by hand with now() is taken as older until then (`clusterctl \
+                     strategy set` writes past it)",
+                    crate::model::human_duration((at - snap.now).num_seconds().unsigned_abs()),
+                    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                ),
+            ));
+        }
+    }
     if cluster.is_none() && snap.clusters.iter().any(|c| c.name == id.0) {
         for f in &mut v.findings {
             if f.code == Code::DanglingCluster {
