@@ -851,7 +851,7 @@ mod tests {
         let d = run(&resized, cfg.clone(), &mut replaced.clone());
         assert_eq!(d.names(), vec!["c-burst", "r1"], "made by hand: kept");
         assert!(said(&d));
-        // Started at 100cc when that was burst_replica_size: still ours.
+        // Started at 25cc, an earlier burst_replica_size: still ours.
         let earlier = BurstState {
             replica_size: Some(Size::from("25cc")),
             ..started.clone()
