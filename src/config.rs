@@ -959,11 +959,18 @@ where
     S: AsRef<std::ffi::OsStr>,
 {
     // As written, and as a message may quote it: an SQL identifier (`""`)
-    // or literal (`''`); each also inside a JSON string or `{:?}` (`\"`).
-    let quotings: [fn(&str) -> String; 3] = [
+    // or literal (`''`), a shell's single quotes (`'\''`, how a selection
+    // or a command line is repeated), with hidden characters escaped
+    // (`\u{1b}`); each also inside a JSON string or `{:?}` (`\"`). The
+    // shell's form was missed: a password holding a quote or an ESC showed
+    // past it (an outside check).
+    let quotings: [fn(&str) -> String; 6] = [
         |s| s.to_string(),
         |s| s.replace('"', "\"\""),
         |s| s.replace('\'', "''"),
+        |s| s.replace('\'', "'\\''"),
+        |s| crate::model::printable(s),
+        |s| crate::model::printable(&s.replace('\'', "'\\''")),
     ];
     let json = |s: &str| {
         let json = serde_json::to_string(s).unwrap_or_default();

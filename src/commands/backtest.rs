@@ -63,11 +63,15 @@ pub async fn backtest(ctx: &Context, o: &BacktestOptions) -> Result<Backtest, Co
     let mut backend = ctx.backend();
     let store = &ctx.store;
     let days = o.days;
-    let mut live = backend
+    let mut live = match backend
         .retrying("reading the history", async |c| {
             crate::db::history::read(c, store, days).await
         })
-        .await?;
+        .await
+    {
+        Ok(live) => live,
+        Err(e) => return Err(backend.explain_missing(e).await.into()),
+    };
     leave_out_temporary_replicas(&mut live);
     // Resolved by the session check before the read (no statement more).
     live.session_cluster = ctx.snapshot.exec_cluster.clone();

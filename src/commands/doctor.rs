@@ -599,9 +599,14 @@ fn server_finding(env: &Environment) -> Finding {
         Level::Info,
         "server",
         format!(
-            "Materialize {}; managed-cluster resizes: {}",
+            "Materialize {}; managed-cluster resizes: {}{}",
             env.version.as_deref().unwrap_or("(version unknown)"),
-            form.describe()
+            form.describe(),
+            // Known from the region's refusal: when it is tried again.
+            match form {
+                rules::ResizeForm::Restart => rules::graceful_refused(env),
+                _ => String::new(),
+            }
         ),
         None,
     )

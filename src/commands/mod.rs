@@ -234,7 +234,11 @@ pub fn operator_row(
     crate::exec::AuditRow {
         action_id: Uuid::new_v4().to_string(),
         cluster_id,
-        action_sql: crate::config::redact_embedded(&action_sql).into_owned(),
+        // The command line's own connection strings first, whole (a
+        // shell-quoted one holding a quote was masked only up to it), then
+        // any written in it.
+        action_sql: crate::config::redact_embedded(&crate::config::redact_echoed(&action_sql))
+            .into_owned(),
         decision_ctx: serde_json::Value::Object(ctx),
         created_at,
     }

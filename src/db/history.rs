@@ -199,13 +199,30 @@ pub async fn read(c: &Client, store: &Store, days: u32) -> Result<LiveHistory, D
             ));
             Vec::new()
         }
-        Err(e) => return Err(q("strategies")(e)),
+        // Another tool's table of our name: said as every reader says it
+        // (`missing_or`, then `explain_missing` asks the catalog; the raw
+        // "column … does not exist" came out here: an outside check).
+        Err(e) => {
+            return Err(super::store::missing_or(
+                &e,
+                store,
+                super::store::STRATEGIES,
+                "reading strategies",
+            ))
+        }
     };
     // Missing with the strategies table: said once, above.
     h.states = match states {
         Ok(rows) => rows,
         Err(e) if super::Missing::of(&e).is_some() => Default::default(),
-        Err(e) => return Err(q("strategy state")(e)),
+        Err(e) => {
+            return Err(super::store::missing_or(
+                &e,
+                store,
+                super::store::STATE,
+                "reading strategy state",
+            ))
+        }
     };
     // What a suspended cluster whose state was wiped wakes with. Missing
     // with the other tables; another refusal is said.

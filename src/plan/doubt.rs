@@ -289,9 +289,10 @@ pub(super) fn hold_for_late_drops(
             .filter(|a| a.kind == ActionKind::CreateReplica && named.contains(&a.replica.as_str()))
         {
             cp.notes.push(format!(
-                "{} is made now though a DROP of that name whose run gave up on it may still \
-                 reach the server (statements wait on the cluster): if it lands, the next run \
-                 makes the replica again",
+                "{} is made now though a DROP of that name that got no answer in time may \
+                 still reach the server (statements wait on the cluster): should it land, the \
+                 cluster is left without it, which the next plan says (idle_suspend alerts: \
+                 create one by hand; a strategy that sizes the cluster makes its replica again)",
                 crate::ddl::ident(&a.replica)
             ));
         }
@@ -332,14 +333,14 @@ pub(super) fn hold_for_late_drops(
         let dropped = crate::ddl::ident(&l.replica);
         match a.kind {
             ActionKind::CreateReplica => format!(
-                "a DROP of {dropped}{sent} whose run gave up on it may still reach the server \
-                 until {until} (a network can deliver it late): a replica made under that name \
-                 before would be dropped by it"
+                "a DROP of {dropped}{sent} that got no answer in time may still reach the \
+                 server until {until} (a network can deliver it late): a replica made under that \
+                 name before would be dropped by it"
             ),
             _ => format!(
-                "a DROP of {dropped}{sent} whose run gave up on it may still reach the server \
-                 until {until} (a network can deliver it late): no other replica is dropped \
-                 before, or the cluster could be left with none"
+                "a DROP of {dropped}{sent} that got no answer in time may still reach the \
+                 server until {until} (a network can deliver it late): no other replica is \
+                 dropped before, or the cluster could be left with none"
             ),
         }
     };

@@ -1021,6 +1021,7 @@ fn a_foreign_table_under_recorded_migrations_is_said_by_every_reader() {
         &["status"],
         &["strategy", "ls"],
         &["dry-run"],
+        &["simulate", "--from-history"],
     ] {
         let mut args = args.to_vec();
         args.extend(["--schema", "qa"]);

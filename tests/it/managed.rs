@@ -299,6 +299,14 @@ fn without_graceful_resize_a_managed_cluster_is_resized_only_when_downtime_is_al
         "{}",
         check.all()
     );
+    // So does doctor's line of the server.
+    let doctor = clusterctl(&emu, &["doctor"]);
+    assert!(
+        doctor.stdout.contains("no bounded graceful resize")
+            && doctor.stdout.contains("one is tried again after"),
+        "{}",
+        doctor.all()
+    );
 
     // The operator accepts a restart.
     set_strategy(

@@ -436,6 +436,58 @@ fn a_connection_string_given_to_a_number_or_an_address_flag_is_never_echoed() {
     }
 }
 
+/// A connection string given where a selection or a file belongs, holding
+/// a quote or a hidden character: a message repeats it shell-quoted
+/// (`'\''`) or escaped (`\u{1b}`), and the password showed past that
+/// character (an outside check).
+#[test]
+fn a_connection_string_repeated_shell_quoted_is_never_echoed() {
+    let emu = one_configured_cluster();
+    let dir = tempfile::tempdir().expect("tempdir");
+    for value in [
+        "postgres://u:Zq1'TopSecret@h/db",
+        "postgres://u:Zq1\u{1b}TopSecret@h/db",
+        "host=h user=u password='Zq1 TopSecret' dbname=d",
+    ] {
+        for output in [&[][..], &["-o", "json"], &["--log-format", "json"]] {
+            let mut cmd = command();
+            cmd.current_dir(dir.path())
+                .args(["dry-run", "--filter-clusters", value])
+                .args(output)
+                .env("DATABASE_URL", emu.url());
+            let run = run_cmd(cmd);
+            assert!(
+                !run.all().contains("TopSe"),
+                "{value:?} {output:?}: {}",
+                run.all()
+            );
+        }
+        let mut cmd = command();
+        cmd.current_dir(dir.path())
+            .args(["dry-run", "--out", value])
+            .env("DATABASE_URL", emu.url());
+        let run = run_cmd(cmd);
+        assert!(
+            !run.all().contains("TopSe"),
+            "--out {value:?}: {}",
+            run.all()
+        );
+    }
+    // A pause's reason the readers would refuse is refused when written.
+    let mut cmd = command();
+    cmd.args([
+        "strategy",
+        "pause",
+        "c",
+        "--reason",
+        "db host=h password = TopSecret",
+    ])
+    .env("DATABASE_URL", emu.url());
+    let run = run_cmd(cmd);
+    assert_eq!(run.code, 64, "{}", run.all());
+    assert!(!run.all().contains("TopSe"), "{}", run.all());
+}
+
 /// `apply --watch` logs at info by default: its `connecting` line too.
 #[test]
 fn the_watch_loop_never_logs_the_password() {
