@@ -392,8 +392,8 @@ fn nothing_serves_a_loop(
         ),
         // Asked for, and held back (the warnings say why).
         (None, _) if wanted.is_some() => format!(
-            "{} is what its strategies ask for, but this plan cannot make it now (see why \
-             above)",
+            "{} is what its strategies ask for, but this plan cannot make it now (the \
+             cluster's warnings say why)",
             wanted.map_or(String::new(), |(_, d)| d.size.0.clone())
         ),
         // The burst's own size is burst_replica_size (the advice named

@@ -226,12 +226,24 @@ pub(super) fn decide(c: &BurstConfig, ctx: &Ctx, d: &mut Desired, st: &mut Burst
     let others: Vec<String> = d.replicas.keys().filter(|n| **n != name).cloned().collect();
     let other_hydrated = others.iter().find(|n| ctx.hydrated(n)).cloned();
     let has_burst = d.contains(&name);
-    if ctx.cluster.replica(&name).is_none() {
-        // Not running (dropped by a suspension or by hand, or created this
-        // round): an earlier burst's time does not count against this one.
-        st.burst_since = has_burst.then_some(ctx.now);
-        st.others_hydrated_since = None;
-        st.progress = None;
+    match ctx.cluster.replica(&name) {
+        None => {
+            // Not running (dropped by a suspension or by hand, or created
+            // this round): an earlier burst's time does not count against
+            // this one.
+            st.burst_since = has_burst.then_some(ctx.now);
+            st.others_hydrated_since = None;
+            st.progress = None;
+        }
+        // Running, and the state does not say since when (wiped, or never
+        // written: the run that made it had a refused action beside it):
+        // since the replica was made, as far as the catalog tells, else
+        // now. It ran on uncounted, and max_burst_s never came (an outside
+        // check).
+        Some(r) if st.burst_since.is_none() && has_burst => {
+            st.burst_since = Some(r.since.map_or(ctx.now, |t| t.min(ctx.now)));
+        }
+        Some(_) => {}
     }
     if other_hydrated.is_some() {
         st.gave_up_at = None;
@@ -309,11 +321,23 @@ fn start(
         // An alert while nothing hydrates (the give-up's own run alerted,
         // and the next ones said only "Hydrating", though users still
         // waited with no burst to come: an outside check).
+        // With the cause and its fix when the others OOM-loop (this alert
+        // took the place of the crash loop's, and its advice: an outside
+        // check).
+        let looping = oom_looping(ctx, others);
+        let cause = match looping.is_empty() {
+            true => String::new(),
+            false => format!(
+                "; {} OOM-loop: the cluster's normal size is too small for its workload, \
+                 raise it",
+                looping.join(", ")
+            ),
+        };
         d.alert(
             KIND,
             format!(
                 "gave up bursting at {}, and no replica is hydrated: users wait until one \
-                 does (no burst again until another replica hydrates)",
+                 does (no burst again until another replica hydrates){cause}",
                 at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
             ),
         );
@@ -1128,6 +1152,48 @@ mod tests {
                 .iter()
                 .any(|a| a
                     .contains("burst ran 600s (max_burst_s 600) and no other replica hydrated")),
+            "{:?}",
+            d.alerts
+        );
+    }
+
+    /// A burst running whose state does not say since when (wiped, or
+    /// never written): counted from when the replica was made, so
+    /// `max_burst_s` comes (it ran on uncounted: an outside check); the
+    /// alert after the give-up names the loop and its fix.
+    #[test]
+    fn a_burst_the_state_forgot_is_counted_from_its_replica() {
+        let mut cl = bursting();
+        if let Some(b) = cl.replicas.iter_mut().find(|r| r.name == "c-burst") {
+            b.since = Some(now() - chrono::Duration::minutes(20));
+        }
+        let cfg = serde_json::json!({"burst_replica_size": "800cc", "max_burst_s": 600});
+        let mut st = BurstState::default();
+        let d = run(&cl, cfg.clone(), &mut st);
+        assert_eq!(d.names(), vec!["r1"], "given up: {:?}", d.alerts);
+        assert!(st.gave_up_at.is_some());
+        // Made a minute ago: kept, and counted from then.
+        if let Some(b) = cl.replicas.iter_mut().find(|r| r.name == "c-burst") {
+            b.since = Some(now() - chrono::Duration::minutes(1));
+        }
+        let mut st = BurstState::default();
+        let d = run(&cl, cfg.clone(), &mut st);
+        assert_eq!(d.names(), vec!["c-burst", "r1"]);
+        assert_eq!(st.burst_since, Some(now() - chrono::Duration::minutes(1)));
+        // Given up beside a replica that OOM-loops: the alert says so.
+        let mut r1 = replica("r1", "25cc", false);
+        r1.crash.crashes = 4;
+        r1.crash.ooms = 4;
+        r1.crash.last_crash = Some(now());
+        let after = cluster("c", vec![r1]);
+        let mut gave_up = BurstState {
+            gave_up_at: Some(now() - chrono::Duration::minutes(5)),
+            ..Default::default()
+        };
+        let d = run(&after, cfg, &mut gave_up);
+        assert!(
+            d.alerts.iter().any(|a| a.contains("gave up bursting at")
+                && a.contains("OOM-loop: the cluster's normal size is too small")),
             "{:?}",
             d.alerts
         );
