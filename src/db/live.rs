@@ -560,23 +560,13 @@ impl<'a> LiveBackend<'a> {
                     _ => e,
                 }
             }
-            DbError::NotOurs { .. } => {
-                let foreign = self
-                    .retrying("checking the columns of clusterctl's tables", async |c| {
-                        super::migrate::not_ours(store, c).await
-                    })
-                    .await;
-                match foreign {
-                    Ok(tables) if !tables.is_empty() => DbError::NotOurs { tables },
-                    _ => e,
-                }
-            }
-            // A read or a write that another tool's table of our name would
-            // fail (another type, an extra NOT NULL column), once our
-            // migrations are recorded over it (`init --print` run by hand):
-            // the catalog says whose table it is; else the error stands (a
-            // raw Rust type error reached every command: an outside check).
-            DbError::Query { ref reason, .. } if super::migrate::foreign_shape(reason) => {
+            // A column missing, or a read or a write that another tool's
+            // table of our name would fail (another type, an extra NOT NULL
+            // column: once our migrations are recorded over it, `init
+            // --print` run by hand, a raw Rust type error reached every
+            // command: an outside check): the catalog says whose table it
+            // is; else the error stands.
+            DbError::NotOurs { .. } | DbError::Query { .. } if asks_whose_table(&e) => {
                 let foreign = self
                     .retrying("checking the columns of clusterctl's tables", async |c| {
                         super::migrate::not_ours(store, c).await
@@ -1110,6 +1100,17 @@ impl Backend for LiveBackend<'_> {
         self.stop
             .as_ref()
             .is_some_and(|f| f.load(std::sync::atomic::Ordering::SeqCst))
+    }
+}
+
+/// An error [`LiveBackend::explain_missing`] asks the catalog about: a
+/// column of ours missing, or what another tool's table of our name makes
+/// our statements fail with ([`super::migrate::foreign_shape`]).
+fn asks_whose_table(e: &DbError) -> bool {
+    match e {
+        DbError::NotOurs { .. } => true,
+        DbError::Query { reason, .. } => super::migrate::foreign_shape(reason),
+        _ => false,
     }
 }
 

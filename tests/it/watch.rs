@@ -1801,6 +1801,27 @@ fn status_watch_checks_the_session_cluster_and_makes_its_temporary_replica() {
     assert!(!d.output().contains("has no replicas"), "{}", d.output());
 }
 
+/// A connection holding the lock every DDL of the emulator takes first:
+/// while it is held, a DDL waits on the server.
+fn hold_ddl_lock(emu: &Emulator) -> postgres::Client {
+    let mut holder =
+        postgres::Client::connect(&emu.direct_url(), postgres::NoTls).expect("direct connection");
+    holder
+        .batch_execute("SELECT pg_advisory_lock(7463524, 1)")
+        .expect("take the DDL lock");
+    holder
+}
+
+/// A statement waits on a lock on the server (a DDL on [`hold_ddl_lock`]'s).
+fn ddl_waits(emu: &Emulator) -> bool {
+    emu.query_one(
+        "SELECT count(*)::text FROM pg_stat_activity \
+         WHERE datname = current_database() AND wait_event_type = 'Lock'",
+    )
+    .as_deref()
+        != Some("0")
+}
+
 /// A run abandoned at the shutdown grace while its CREATE runs on the
 /// server (blocked there, not at the proxy) cancels it before it exits: the
 /// statement ran on past its deadline, landed after the next run had
@@ -1812,21 +1833,8 @@ fn a_run_abandoned_at_the_shutdown_grace_cancels_its_statement() {
     emu.create_cluster("c");
     init_tables(&emu);
     strategy(&emu, "c", "target_size", json!({"target_size": "25cc"}));
-    // Every DDL of the emulator takes this lock first: held here, the
-    // CREATE waits on the server.
-    let mut holder =
-        postgres::Client::connect(&emu.direct_url(), postgres::NoTls).expect("direct connection");
-    holder
-        .batch_execute("SELECT pg_advisory_lock(7463524, 1)")
-        .expect("take the DDL lock");
-    let waiting = || {
-        emu.query_one(
-            "SELECT count(*)::text FROM pg_stat_activity \
-             WHERE datname = current_database() AND wait_event_type = 'Lock'",
-        )
-        .as_deref()
-            != Some("0")
-    };
+    let mut holder = hold_ddl_lock(&emu);
+    let waiting = || ddl_waits(&emu);
     let mut d = Daemon::start(&emu.url(), &["apply"]);
     let started = Instant::now();
     while !waiting() && started.elapsed() < Duration::from_secs(30) {
@@ -1879,19 +1887,8 @@ fn a_ddl_is_not_sent_again_once_its_lease_was_broken() {
     emu.create_cluster("c");
     init_tables(&emu);
     strategy(&emu, "c", "target_size", json!({"target_size": "25cc"}));
-    let mut holder =
-        postgres::Client::connect(&emu.direct_url(), postgres::NoTls).expect("direct connection");
-    holder
-        .batch_execute("SELECT pg_advisory_lock(7463524, 1)")
-        .expect("take the DDL lock");
-    let waiting = || {
-        emu.query_one(
-            "SELECT count(*)::text FROM pg_stat_activity \
-             WHERE datname = current_database() AND wait_event_type = 'Lock'",
-        )
-        .as_deref()
-            != Some("0")
-    };
+    let mut holder = hold_ddl_lock(&emu);
+    let waiting = || ddl_waits(&emu);
     let mut d = Daemon::start(&emu.url(), &["apply", "--statement-timeout", "3s"]);
     let started = Instant::now();
     while !waiting() && started.elapsed() < Duration::from_secs(30) {
