@@ -27,6 +27,28 @@ impl Run {
     }
 }
 
+/// Exactly one `error:` line, and no panic.
+#[track_caller]
+pub fn one_error_line(run: &Run) -> String {
+    assert!(!run.all().contains("panicked"), "{}", run.all());
+    let errors: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("error:"))
+        .collect();
+    assert_eq!(errors.len(), 1, "one error line expected:\n{}", run.all());
+    errors[0].to_string()
+}
+
+/// The `findings` of a JSON document (`doctor`, `check`): empty when it
+/// has none.
+pub fn findings(doc: &serde_json::Value) -> Vec<serde_json::Value> {
+    doc["result"]["findings"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
 /// A clean working directory, so no stray `.env` is picked up.
 fn workdir() -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("clusterctl-it-{}", std::process::id()));

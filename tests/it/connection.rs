@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::cli::{clusterctl, command, init_tables, run_cmd, strategy, Run};
+use crate::cli::{clusterctl, command, init_tables, one_error_line, run_cmd, strategy, Run};
 use crate::support::{ca_path, wrong_ca_path, Emulator};
 
 fn with_url(url: &str, args: &[&str]) -> Run {
@@ -150,12 +150,7 @@ fn password_never_appears_in_any_output() {
     // The failures are one readable line each.
     for run in &runs[3..] {
         assert_eq!(run.code, 1, "{}", run.all());
-        let errors: Vec<&str> = run
-            .stderr
-            .lines()
-            .filter(|l| l.starts_with("error:"))
-            .collect();
-        assert_eq!(errors.len(), 1, "{}", run.stderr);
+        one_error_line(run);
     }
     assert!(runs[2].stdout.contains("FAILED"), "{}", runs[2].all());
     let audit = emu.query_strings(

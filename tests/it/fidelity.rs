@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::cli::{audit_ctx, clusterctl, command, init_tables, run_cmd, strategy, Run};
+use crate::cli::{
+    audit_ctx, clusterctl, command, findings, init_tables, one_error_line, run_cmd, strategy, Run,
+};
 use crate::support::{Emulator, Role};
 
 /// `clusterctl ARGS` logged in as `role`.
@@ -42,16 +44,11 @@ fn a_session_cluster_that_cannot_serve_stops_the_run_first_with_the_fix() {
     emu.create_hydrated_cluster("c", "r1", "25cc");
     let no_replica = |run: &Run, name: &str| {
         assert_eq!(run.code, 1, "{}", run.all());
-        let lines: Vec<&str> = run
-            .stderr
-            .lines()
-            .filter(|l| l.starts_with("error:"))
-            .collect();
-        assert_eq!(lines.len(), 1, "one line: {}", run.all());
+        let line = one_error_line(run);
         assert!(
-            lines[0].contains(&format!("\"{name}\" has no replica"))
-                && lines[0].contains("--exec-cluster NAME")
-                && lines[0].contains("--create-replica"),
+            line.contains(&format!("\"{name}\" has no replica"))
+                && line.contains("--exec-cluster NAME")
+                && line.contains("--create-replica"),
             "{}",
             run.all()
         );
@@ -636,10 +633,7 @@ fn the_grants_init_print_hands_an_admin_are_what_doctor_sees() {
     emu.sql(&print.stdout);
     let run = as_role(&role, &["doctor", "--output", "json"]);
     let doc = run.json();
-    let findings = doc["result"]["findings"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
+    let findings = findings(&doc);
     let of = |topic: &str| -> Vec<String> {
         findings
             .iter()
@@ -805,16 +799,11 @@ fn says_not_ours(run: &Run, table: &str, lacks: &str) {
 #[track_caller]
 fn says_not_ours_as(run: &Run, table: &str, says: &str) {
     assert_eq!(run.code, 1, "{}", run.all());
-    let errors: Vec<&str> = run
-        .stderr
-        .lines()
-        .filter(|l| l.starts_with("error:"))
-        .collect();
-    assert_eq!(errors.len(), 1, "{}", run.all());
+    let error = one_error_line(run);
     assert!(
-        errors[0].contains(&format!("table {table} is not clusterctl's: {says}"))
-            && errors[0].contains("rename or drop that table")
-            && errors[0].contains("--schema NAME"),
+        error.contains(&format!("table {table} is not clusterctl's: {says}"))
+            && error.contains("rename or drop that table")
+            && error.contains("--schema NAME"),
         "{}",
         run.all()
     );
@@ -1101,10 +1090,7 @@ fn doctor_says_once_that_a_table_of_our_name_is_anothers() {
     )
     .code(3)
     .json();
-    let findings = doc["result"]["findings"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
+    let findings = findings(&doc);
     let tables: Vec<_> = findings.iter().filter(|f| f["topic"] == "tables").collect();
     assert_eq!(tables.len(), 1, "{doc:#}");
     let message = tables[0]["message"].as_str().unwrap_or_default();
@@ -1212,10 +1198,7 @@ fn the_script_doctor_prints_for_an_admin_fixes_what_it_found() {
     );
     let doc = as_role(&role, &["doctor", "-o", "json"]).ok().json();
     assert_eq!(doc["result"]["blockers"], 0, "{doc:#}");
-    let findings = doc["result"]["findings"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
+    let findings = findings(&doc);
     assert!(
         findings.iter().all(|f| f.get("sql").is_none()
             && !f["message"]
@@ -1948,10 +1931,7 @@ fn doctor_checks_the_references_tables_before_the_first_apply() {
     let doc = as_role(&role, &["doctor", "--exec-cluster", "ops", "-o", "json"])
         .code(3)
         .json();
-    let findings = doc["result"]["findings"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
+    let findings = findings(&doc);
     let said = |topic: &str| -> Vec<String> {
         findings
             .iter()

@@ -10,21 +10,8 @@ use std::time::{Duration, Instant};
 use proptest::prelude::*;
 use serde_json::json;
 
-use crate::cli::{clusterctl, command, init_tables, lit, run_cmd, strategy, Run};
+use crate::cli::{clusterctl, command, init_tables, lit, one_error_line, run_cmd, strategy, Run};
 use crate::support::Emulator;
-
-/// Exactly one `error:` line, and no panic.
-#[track_caller]
-fn one_error_line(run: &Run) -> String {
-    assert!(!run.all().contains("panicked"), "{}", run.all());
-    let errors: Vec<&str> = run
-        .stderr
-        .lines()
-        .filter(|l| l.starts_with("error:"))
-        .collect();
-    assert_eq!(errors.len(), 1, "one error line expected:\n{}", run.all());
-    errors[0].to_string()
-}
 
 /// The read commands, which must answer whatever the strategy table holds.
 const READ_COMMANDS: &[&[&str]] = &[

@@ -7,7 +7,7 @@
 
 use serde_json::json;
 
-use crate::cli::{audit, clusterctl, replica_names, strategy};
+use crate::cli::{audit, clusterctl, findings, replica_names, strategy};
 use crate::support::Emulator;
 
 fn emulator() -> Emulator {
@@ -490,10 +490,7 @@ fn doctor_says_a_newer_clusterctl_migrated_the_tables() {
     let doc = clusterctl(&emu, &["doctor", "--output", "json"])
         .code(3)
         .json();
-    let findings = doc["result"]["findings"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
+    let findings = findings(&doc);
     let newer: Vec<_> = findings
         .iter()
         .filter(|f| says_newer(&f.to_string()))

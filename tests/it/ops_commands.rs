@@ -872,10 +872,8 @@ fn strategy_set_wins_over_rows_dated_in_the_future() {
     // Said by `check` (a later hand INSERT with now() would lose to it
     // for an hour, silently: an outside check).
     let check = clusterctl(&emu, &["check", "-o", "json"]).json();
-    let codes: Vec<String> = check["result"]["findings"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    let codes: Vec<String> = crate::cli::findings(&check)
+        .iter()
         .filter_map(|f| f["code"].as_str().map(str::to_string))
         .collect();
     assert!(codes.contains(&"dated_ahead".to_string()), "{check:#}");

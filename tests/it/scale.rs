@@ -1,7 +1,7 @@
 //! The snapshot costs a constant number of statements, whatever the number
 //! of clusters.
 
-use crate::cli::{clusterctl, init_tables, replica_names, strategy};
+use crate::cli::{clusterctl, findings, init_tables, replica_names, strategy};
 use crate::support::{Emulator, Stats};
 
 /// `n` clusters (`fleet_1`…, each with a 25cc replica `r1`), each with one
@@ -681,10 +681,7 @@ fn doctor_warns_of_a_large_trail_until_a_retention_prunes_it() {
         run.all()
     );
     let doc = clusterctl(&emu, &["doctor", "-o", "json"]).ok().json();
-    let findings = doc["result"]["findings"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
+    let findings = findings(&doc);
     assert!(
         findings
             .iter()

@@ -1812,6 +1812,25 @@ fn hold_ddl_lock(emu: &Emulator) -> postgres::Client {
     holder
 }
 
+/// `c` wanting a 25cc replica, and `clusterctl ARGS` started while the
+/// DDL lock is held (the returned connection holds it): returned once its
+/// CREATE waits on the server.
+fn a_create_waiting_on_the_server(args: &[&str]) -> (Emulator, postgres::Client, Daemon) {
+    let emu = Emulator::start();
+    emu.create_cluster("c");
+    init_tables(&emu);
+    strategy(&emu, "c", "target_size", json!({"target_size": "25cc"}));
+    let holder = hold_ddl_lock(&emu);
+    let d = Daemon::start(&emu.url(), args);
+    eventually(
+        Duration::from_secs(30),
+        "the CREATE to reach the server",
+        &d,
+        || ddl_waits(&emu),
+    );
+    (emu, holder, d)
+}
+
 /// A statement waits on a lock on the server (a DDL on [`hold_ddl_lock`]'s).
 fn ddl_waits(emu: &Emulator) -> bool {
     emu.query_one(
@@ -1829,22 +1848,8 @@ fn ddl_waits(emu: &Emulator) -> bool {
 /// with two failed rows and no executed one).
 #[test]
 fn a_run_abandoned_at_the_shutdown_grace_cancels_its_statement() {
-    let emu = Emulator::start();
-    emu.create_cluster("c");
-    init_tables(&emu);
-    strategy(&emu, "c", "target_size", json!({"target_size": "25cc"}));
-    let mut holder = hold_ddl_lock(&emu);
+    let (emu, mut holder, mut d) = a_create_waiting_on_the_server(&["apply"]);
     let waiting = || ddl_waits(&emu);
-    let mut d = Daemon::start(&emu.url(), &["apply"]);
-    let started = Instant::now();
-    while !waiting() && started.elapsed() < Duration::from_secs(30) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(
-        waiting(),
-        "the CREATE never reached the server\n{}",
-        d.output()
-    );
     let (code, _) = d.terminate(Duration::from_secs(60));
     assert_eq!(code, 1, "{}", d.output());
     assert!(
@@ -1883,22 +1888,8 @@ fn a_run_abandoned_at_the_shutdown_grace_cancels_its_statement() {
 /// heartbeat's renewal noticed: an outside check).
 #[test]
 fn a_ddl_is_not_sent_again_once_its_lease_was_broken() {
-    let emu = Emulator::start();
-    emu.create_cluster("c");
-    init_tables(&emu);
-    strategy(&emu, "c", "target_size", json!({"target_size": "25cc"}));
-    let mut holder = hold_ddl_lock(&emu);
-    let waiting = || ddl_waits(&emu);
-    let mut d = Daemon::start(&emu.url(), &["apply", "--statement-timeout", "3s"]);
-    let started = Instant::now();
-    while !waiting() && started.elapsed() < Duration::from_secs(30) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(
-        waiting(),
-        "the CREATE never reached the server\n{}",
-        d.output()
-    );
+    let (emu, mut holder, mut d) =
+        a_create_waiting_on_the_server(&["apply", "--statement-timeout", "3s"]);
     clusterctl(&emu, &["unlock", "--force"]).ok();
     let (code, _) = d.wait_exit(Duration::from_secs(60));
     holder
