@@ -446,6 +446,12 @@ pub struct CrashInfo {
     pub last_offline: Option<DateTime<Utc>>,
 }
 
+/// How far apart two clocks may be and still be taken to agree (another
+/// host's, a client's that wrote a row by hand): a time ahead of ours by
+/// more is said or not kept (a textfile's last success, a strategy row's
+/// `updated_at`).
+pub const CLOCK_SLACK_S: i64 = 60;
+
 /// A crash-looping replica that has served this long since its last
 /// crash has recovered, at least: twice Kubernetes' longest restart delay
 /// (5 minutes), so a replica between two kills of a loop is not taken for

@@ -80,9 +80,6 @@ const ACTION_KINDS: [ActionKind; 4] = [
     ActionKind::SetReplicationFactor,
     ActionKind::SetSize,
 ];
-/// How far ahead of this host's clock a last success carried over from the
-/// textfile may be (another host's clock, a little fast).
-const CLOCK_SLACK_S: i64 = 60;
 
 /// Every outcome an action is counted under ([`action_outcome`]), each
 /// series from 0 and carried over by the textfile merge: `unknown` too (a
@@ -532,7 +529,8 @@ impl Metrics {
     /// last success time. Unknown or malformed lines are ignored.
     pub fn carry_over(&self, previous: &str) {
         let _g = self.guard();
-        let not_after = (Utc::now() + chrono::Duration::seconds(CLOCK_SLACK_S)).timestamp() as f64;
+        let not_after = (Utc::now() + chrono::Duration::seconds(crate::model::CLOCK_SLACK_S))
+            .timestamp() as f64;
         for line in previous.lines().filter(|l| !l.starts_with('#')) {
             let Some((series, value)) = line.rsplit_once(' ') else {
                 continue;

@@ -350,8 +350,7 @@ pub fn validate_in(
     rows: &[InEffect],
 ) -> Validated {
     let mut v = validate(cluster, rows, &snap.sizes);
-    // A minute of slack: clients' clocks differ that much.
-    let ahead = snap.now + chrono::Duration::seconds(60);
+    let ahead = snap.now + chrono::Duration::seconds(crate::model::CLOCK_SLACK_S);
     for InEffect { row, .. } in rows {
         if let Some(at) = row.updated_at.filter(|at| *at > ahead) {
             let ty = row.strategy_type.as_str();
