@@ -295,9 +295,15 @@ pub async fn apply_once(
                 max_actions: opts.max_actions,
                 observer: opts.progress.clone(),
             };
-            let report = crate::exec::apply(backend, &plan, run_id, &exec)
-                .await
-                .map_err(stopped_midway)?;
+            let report = match crate::exec::apply(backend, &plan, run_id, &exec).await {
+                Ok(report) => report,
+                // A write refused by another tool's table (or view) of one
+                // of our names says whose it is, as every read does.
+                Err(mut stopped) => {
+                    stopped.error = backend.explain_missing(stopped.error).await;
+                    return Err(stopped_midway(stopped));
+                }
+            };
             // Stopped by a signal before its first action (during the wait
             // for the statement log before a suspension's first DROP): it did
             // nothing, and says so as a run stopped earlier does (exit 1 for a

@@ -83,6 +83,11 @@ pub struct Foreign {
     /// Its columns that ours lacks, NOT NULL without a default, in the
     /// catalog's order.
     pub required: Vec<String>,
+    /// What it is when it is no table: `information_schema.tables`'s
+    /// `table_type` in lower case (`view`, `materialized view`, `source`).
+    /// A view of our columns reads as ours, but every write is refused
+    /// (Materialize: "cannot insert into view '…'").
+    pub kind: Option<String>,
 }
 
 /// A column of ours that a table of our name has with another type; both
@@ -98,12 +103,19 @@ impl Foreign {
     /// What is wrong (the fix is [`Foreign::fix`]).
     pub fn said(tables: &[Foreign]) -> String {
         match tables {
-            [one] => format!(
-                "table {} is not clusterctl's: {} (another tool's table of the same name?); \
-                 clusterctl neither reads nor writes it",
-                one.table,
-                one.differences().join("; ")
-            ),
+            [one] => match &one.kind {
+                Some(kind) => format!(
+                    "{} is a {kind}, not clusterctl's table (another tool's {kind} of the same \
+                     name?); clusterctl neither reads nor writes it",
+                    one.table
+                ),
+                None => format!(
+                    "table {} is not clusterctl's: {} (another tool's table of the same name?); \
+                     clusterctl neither reads nor writes it",
+                    one.table,
+                    one.differences().join("; ")
+                ),
+            },
             _ => {
                 let each: Vec<String> = tables
                     .iter()
@@ -124,7 +136,7 @@ impl Foreign {
 
     /// Whether all it is known to differ by is columns it lacks.
     fn only_lacks(&self) -> bool {
-        self.retyped.is_empty() && self.required.is_empty()
+        self.retyped.is_empty() && self.required.is_empty() && self.kind.is_none()
     }
 
     /// Each way it differs from ours, as a clause of [`Foreign::said`].
@@ -171,6 +183,9 @@ impl Foreign {
 
     /// [`Foreign::differences`] in short, for a list of tables.
     fn in_short(&self) -> Vec<String> {
+        if let Some(kind) = &self.kind {
+            return vec![format!("a {kind}")];
+        }
         let mut said = Vec::new();
         if !self.missing.is_empty() {
             said.push(format!("no {}", self.missing.join(", ")));
@@ -194,8 +209,9 @@ impl Foreign {
 
     /// What to do about them.
     pub fn fix(tables: &[Foreign]) -> String {
-        let (that, holds) = match tables.len() {
-            1 => ("that table", "it holds"),
+        let (that, holds) = match tables {
+            [one] if one.kind.is_some() => ("it", "it holds"),
+            [_] => ("that table", "it holds"),
             _ => ("those tables", "they hold"),
         };
         format!(
@@ -254,7 +270,9 @@ fn columns_after(migrations: &[(i32, &str, &str)]) -> Vec<(String, Vec<OurColumn
 /// mz_columns, mz_objects and mz_schemas and lists every relation, its
 /// `data_type` PostgreSQL's name of the type (`integer`, `timestamp with
 /// time zone`) and its `column_default` the text `NULL` for a column
-/// without one; PostgreSQL's lists those the role holds a privilege on).
+/// without one; PostgreSQL's lists those the role holds a privilege on),
+/// information_schema.tables (`table_type`: `BASE TABLE` for a table;
+/// Materialize also says `VIEW`, `MATERIALIZED VIEW`, `SOURCE`).
 /// The tables of ours that exist but are not ours ([`Foreign`]), read in
 /// one statement. A table the catalog shows no column of is not judged
 /// (missing, or not visible to this role): the statements that read it
@@ -275,6 +293,9 @@ struct Seen {
     /// `column_default`: NULL (PostgreSQL) or the text `NULL`
     /// (Materialize) when it has none.
     default: Option<String>,
+    /// `information_schema.tables`' `table_type` of its relation, when
+    /// not `BASE TABLE` (lower case): [`Foreign::kind`].
+    kind: Option<String>,
 }
 
 impl Seen {
@@ -310,7 +331,8 @@ impl Shown {
 /// Whether an error's words are what another tool's table of one of our
 /// names makes our statements fail with: a column of another type than
 /// the driver reads (its conversion error), an operator or an expression
-/// of the wrong type, or a NOT NULL column ours does not fill. Then
+/// of the wrong type, a NOT NULL column ours does not fill, or a write a
+/// view refuses. Then
 /// [`not_ours`] is asked (`LiveBackend::explain_missing`).
 pub fn foreign_shape(reason: &str) -> bool {
     let r = reason.to_ascii_lowercase();
@@ -319,6 +341,12 @@ pub fn foreign_shape(reason: &str) -> bool {
         "operator does not exist",
         "but expression is of type",
         "violates not-null constraint",
+        // A view of our name: Materialize's planner ("cannot insert into
+        // view '…'", "cannot mutate view '…'"), PostgreSQL's rewriter.
+        "cannot insert into",
+        "cannot mutate",
+        "cannot update view",
+        "cannot delete from view",
     ]
     .iter()
     .any(|w| r.contains(w))
@@ -336,10 +364,12 @@ async fn columns_shown(store: &Store, c: &Client) -> Result<Vec<Seen>, DbError> 
     let names: Vec<String> = ours.iter().map(|(t, _)| ddl::literal(t)).collect();
     let sql = |nullable: &str| {
         format!(
-            "SELECT table_name::text, column_name::text, data_type::text, {nullable} \
-             FROM information_schema.columns \
-             WHERE table_schema::text = coalesce($1, current_schema()::text) \
-             AND table_name::text IN ({}) ORDER BY ordinal_position",
+            "SELECT c.table_name::text, c.column_name::text, c.data_type::text, {nullable}, \
+             t.table_type::text \
+             FROM information_schema.columns c LEFT JOIN information_schema.tables t \
+             ON t.table_schema = c.table_schema AND t.table_name = c.table_name \
+             WHERE c.table_schema::text = coalesce($1, current_schema()::text) \
+             AND c.table_name::text IN ({}) ORDER BY c.ordinal_position",
             names.join(", ")
         )
     };
@@ -347,7 +377,7 @@ async fn columns_shown(store: &Store, c: &Client) -> Result<Vec<Seen>, DbError> 
     let params: [(&(dyn tokio_postgres::types::ToSql + Sync), _); 1] =
         [(&schema, tokio_postgres::types::Type::TEXT)];
     let rows = match c
-        .query_typed(&sql("is_nullable::text, column_default::text"), &params)
+        .query_typed(&sql("c.is_nullable::text, c.column_default::text"), &params)
         .await
     {
         // Materialize's view had neither column before (its older
@@ -380,6 +410,12 @@ async fn columns_shown(store: &Store, c: &Client) -> Result<Vec<Seen>, DbError> 
                     .flatten()
                     .is_some_and(|n| n.eq_ignore_ascii_case("NO")),
                 default: r.try_get(4).ok().flatten(),
+                kind: r
+                    .try_get::<_, Option<String>>(5)
+                    .ok()
+                    .flatten()
+                    .filter(|t| !t.eq_ignore_ascii_case("BASE TABLE"))
+                    .map(|t| t.to_lowercase()),
             })
         })
         .collect())
@@ -423,6 +459,7 @@ fn foreign(store: &Store, ours: &[(String, Vec<OurColumn>)], found: &[Seen]) -> 
                 missing,
                 retyped,
                 required,
+                kind: has.iter().find_map(|s| s.kind.clone()),
             };
             (!f.missing.is_empty() || !f.only_lacks()).then_some(f)
         })
@@ -1457,6 +1494,7 @@ mod tests {
             data_type: Some(ty.into()),
             not_null,
             default: default.map(str::to_string),
+            kind: None,
         }
     }
 
@@ -1479,6 +1517,7 @@ mod tests {
                 column: c.name,
                 not_null: true,
                 default: default.map(str::to_string),
+                kind: None,
             })
             .collect()
     }
@@ -1721,6 +1760,59 @@ mod tests {
                 && said.contains("--schema NAME"),
             "{said}"
         );
+    }
+
+    /// A view (or any relation but a table) of one of our names, even with
+    /// every column of ours: another tool's, said as what it is. Its reads
+    /// work, but every write of ours is refused.
+    #[test]
+    fn a_view_of_our_name_and_columns_is_anothers() {
+        let store = Store::new(None);
+        let ours = our_columns();
+        let mut found = as_shown(MIGRATION_FILES, str::to_string, None);
+        assert_eq!(foreign(&store, &ours, &found), []);
+        for s in found.iter_mut().filter(|s| s.table == STRATEGIES) {
+            s.kind = Some("view".into());
+        }
+        let f = foreign(&store, &ours, &found);
+        assert_eq!(
+            f,
+            [Foreign {
+                table: "\"mz_cluster_strategies\"".into(),
+                kind: Some("view".into()),
+                ..Default::default()
+            }]
+        );
+        let said = DbError::NotOurs { tables: f.clone() }.to_string();
+        assert!(
+            said.starts_with(
+                "\"mz_cluster_strategies\" is a view, not clusterctl's table (another tool's \
+                 view of the same name?); clusterctl neither reads nor writes it"
+            ) && said.contains("rename or drop it (after keeping what it holds)"),
+            "{said}"
+        );
+        let mut two = f;
+        two.push(Foreign {
+            table: "\"clusterctl_lease\"".into(),
+            missing: vec!["holder".into()],
+            ..Default::default()
+        });
+        let said = Foreign::said(&two);
+        assert!(
+            said.starts_with(
+                "tables \"mz_cluster_strategies\" (a view), \"clusterctl_lease\" (no holder) \
+                 are not clusterctl's: their columns are not those"
+            ),
+            "{said}"
+        );
+        // The words of a write a view refuses ask whose it is.
+        for refused in [
+            "db error: ERROR: cannot insert into view 'materialize.public.mz_cluster_strategies'",
+            "db error: ERROR: cannot mutate view 'materialize.public.mz_cluster_strategy_state'",
+            "db error: ERROR: cannot insert into view \"mz_cluster_strategy_actions\"",
+        ] {
+            assert!(foreign_shape(refused), "{refused}");
+        }
     }
 
     /// Several tables, or a column the server did not name: each said.

@@ -883,6 +883,61 @@ fn a_table_of_ours_replaced_by_anothers_is_named_by_init_and_every_reader() {
     );
 }
 
+/// A VIEW under one of our names, with every column ours has: its reads
+/// work, so it was taken for our table, and Materialize refuses every
+/// write to a view ("cannot insert into view '…'"; PostgreSQL wrote
+/// through a simple view to its table). `init` refuses it before making
+/// anything, and once our migrations are recorded, a run whose write it
+/// refuses says whose it is and sends no DDL.
+#[test]
+fn a_view_of_our_name_is_named_and_never_written() {
+    let emu = Emulator::start();
+    emu.sql(
+        "CREATE TABLE their_strategies (cluster_id text, strategy_type text, config jsonb, \
+         updated_at timestamptz); \
+         CREATE VIEW mz_cluster_strategies AS SELECT * FROM their_strategies",
+    );
+    let run = clusterctl(&emu, &["init"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    let error = one_error_line(&run);
+    assert!(
+        error.contains(
+            "\"mz_cluster_strategies\" is a view, not clusterctl's table (another tool's view \
+             of the same name?)"
+        ) && error.contains("rename or drop it"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(
+        emu.query_one("SELECT count(*)::text FROM pg_tables WHERE schemaname = 'public'"),
+        Some("1".into()),
+        "nothing created beside it"
+    );
+    emu.sql("DROP VIEW mz_cluster_strategies");
+
+    // Our tables, then the audit trail replaced by a view of its rows.
+    init_tables(&emu);
+    emu.create_hydrated_cluster("c", "r1", "25cc");
+    strategy(&emu, "c", "target_size", json!({"target_size": "50cc"}));
+    emu.sql(
+        "ALTER TABLE mz_cluster_strategy_actions RENAME TO our_actions; \
+         CREATE VIEW mz_cluster_strategy_actions AS SELECT * FROM our_actions",
+    );
+    let run = clusterctl(&emu, &["apply"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.stderr
+            .contains("\"mz_cluster_strategy_actions\" is a view, not clusterctl's table"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(
+        emu.replicas("c"),
+        [("r1".to_string(), "25cc".to_string())],
+        "no DDL without its audit row"
+    );
+}
+
 /// A table of one of our names with every column ours has, but one of
 /// another type (`cluster_id integer`, `payload text` where ours are
 /// `text` and `jsonb`), or with a NOT NULL column ours lacks and no

@@ -714,6 +714,44 @@ END $$;
 CREATE EVENT TRIGGER mz_emulator_schema_dropped ON sql_drop
     WHEN TAG IN ('DROP SCHEMA') EXECUTE FUNCTION mz_emulator.schema_dropped();
 
+-- A view refuses every write, as Materialize's planner does (`plan_insert`
+-- and `plan_mutation` in src/sql/src/plan/query.rs bail with "cannot insert
+-- into view '…'" and "cannot mutate view '…'", XX000): PostgreSQL writes
+-- through a simple view to its table, so a view of one of clusterctl's
+-- names took its writes (an outside check's question).
+CREATE FUNCTION mz_emulator.view_refuses_writes() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    name text := format('%s.%s.%s', current_database(), TG_TABLE_SCHEMA, TG_TABLE_NAME);
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        RAISE EXCEPTION USING ERRCODE = 'XX000',
+            MESSAGE = format('cannot insert into view ''%s''', name);
+    END IF;
+    RAISE EXCEPTION USING ERRCODE = 'XX000',
+        MESSAGE = format('cannot mutate view ''%s''', name);
+END $$;
+CREATE FUNCTION mz_emulator.view_created() RETURNS event_trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    c record;
+BEGIN
+    -- Users' views only: the emulator's own (its catalog) stay its own.
+    FOR c IN SELECT objid, object_identity FROM pg_event_trigger_ddl_commands()
+             WHERE command_tag = 'CREATE VIEW' AND object_type = 'view'
+               AND schema_name NOT IN ('mz_catalog', 'mz_internal', 'mz_introspection',
+                                       'mz_emulator', 'pg_catalog', 'information_schema') LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_trigger
+                       WHERE tgrelid = c.objid AND tgname = 'mz_emulator_view_refuses_writes') THEN
+            EXECUTE format('CREATE TRIGGER mz_emulator_view_refuses_writes INSTEAD OF INSERT OR '
+                           'UPDATE OR DELETE ON %s FOR EACH ROW '
+                           'EXECUTE FUNCTION mz_emulator.view_refuses_writes()', c.object_identity);
+        END IF;
+    END LOOP;
+END $$;
+CREATE EVENT TRIGGER mz_emulator_view_created ON ddl_command_end
+    WHEN TAG IN ('CREATE VIEW') EXECUTE FUNCTION mz_emulator.view_created();
+
 -- Builtin clusters and the default user cluster, as in a real environment.
 INSERT INTO mz_catalog.mz_clusters
 SELECT c.id, c.name, c.owner, c.privileges, true, '25cc', 1, false, NULL, false, INTERVAL '1 second'
