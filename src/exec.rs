@@ -914,7 +914,7 @@ fn same_replicas(now: &[Seen], observed: &[Seen]) -> bool {
 fn decision_ctx(run_id: Uuid, cp: &ClusterPlan, action: &Action) -> serde_json::Value {
     serde_json::json!({
         "run_id": run_id.to_string(),
-        "controller": concat!("clusterctl ", env!("CARGO_PKG_VERSION")),
+        "controller": crate::CONTROLLER,
         "cluster": cp.cluster,
         "strategy": action.strategy,
         "kind": action.kind,

@@ -17,6 +17,14 @@
 //! shell modules lift the ban (`tests/purity.rs` checks that the core never
 //! does).
 
+/// This build's version: the crate's, with the commit it was built from
+/// as build metadata (`0.1.0+1a2b3c4d5e6f`; `build.rs`), for `--version`
+/// and the `clusterctl_build_info` gauge.
+pub const VERSION: &str = env!("CLUSTERCTL_VERSION");
+
+/// Who wrote an audit row (`decision_ctx.controller`): this build.
+pub const CONTROLLER: &str = concat!("clusterctl ", env!("CLUSTERCTL_VERSION"));
+
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -22,7 +22,7 @@ and sslrootcert, given as URL parameters.";
 #[derive(Debug, Parser)]
 #[command(
     name = "clusterctl",
-    version,
+    version = crate::VERSION,
     about = "Keeps Materialize clusters at the right size",
     long_about = "Keeps Materialize clusters at the right size.\n\n\
         Strategies are rows in the mz_cluster_strategies table. Each run reads them \

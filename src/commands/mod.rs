@@ -213,10 +213,7 @@ pub fn operator_row(
 ) -> crate::exec::AuditRow {
     let mut ctx = serde_json::Map::new();
     ctx.insert("kind".into(), kind.into());
-    ctx.insert(
-        "controller".into(),
-        concat!("clusterctl ", env!("CARGO_PKG_VERSION")).into(),
-    );
+    ctx.insert("controller".into(), crate::CONTROLLER.into());
     ctx.insert("run_id".into(), run_id.to_string().into());
     if let serde_json::Value::Object(fields) = fields {
         for (key, mut value) in fields {

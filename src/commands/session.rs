@@ -1254,7 +1254,7 @@ fn record(
     let kind = op.kind();
     let mut ctx = serde_json::json!({
         "run_id": run_id.to_string(),
-        "controller": concat!("clusterctl ", env!("CARGO_PKG_VERSION")),
+        "controller": crate::CONTROLLER,
         "cluster": cluster,
         "strategy": null,
         "kind": kind,

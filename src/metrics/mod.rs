@@ -210,7 +210,7 @@ impl Metrics {
         let build_info = Family::<VersionLabels, Gauge>::default();
         build_info
             .get_or_create(&VersionLabels {
-                version: env!("CARGO_PKG_VERSION"),
+                version: crate::VERSION,
             })
             .set(1);
         for o in RunOutcome::ALL {

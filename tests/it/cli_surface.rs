@@ -14,6 +14,47 @@ fn no_backtrace(run: &Run) {
     }
 }
 
+/// Two builds of one crate version are told apart: `--version` and every
+/// audit row's `controller` carry the commit the binary was built from
+/// (`build.rs`); every build said `clusterctl 0.1.0`, and an upgrade's
+/// trail could not say which release wrote a row (an outside check).
+#[test]
+fn the_version_and_the_trail_name_the_commit_built_from() {
+    let head = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    let version = clusterctl::VERSION;
+    match &head {
+        Some(commit) if std::env::var_os("CLUSTERCTL_BUILD_COMMIT").is_none() => assert_eq!(
+            version,
+            format!("{}+{commit}", env!("CARGO_PKG_VERSION")),
+            "built from this checkout"
+        ),
+        // Built from a source archive, or with the commit given.
+        _ => assert!(version.starts_with(env!("CARGO_PKG_VERSION")), "{version}"),
+    }
+    let mut cmd = command();
+    cmd.arg("--version");
+    let run = run_cmd(cmd);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert_eq!(run.stdout.trim(), format!("clusterctl {version}"));
+
+    let emu = Emulator::start();
+    init_tables(&emu);
+    emu.create_hydrated_cluster("c", "r1", "25cc");
+    strategy(&emu, "c", "target_size", json!({"target_size": "50cc"}));
+    clusterctl(&emu, &["apply"]).ok();
+    let rows = crate::cli::audit_ctx(&emu, "c");
+    assert!(!rows.is_empty());
+    for ctx in rows {
+        assert_eq!(ctx["controller"], format!("clusterctl {version}"), "{ctx}");
+    }
+}
+
 #[test]
 fn cluster_filter_limits_the_plan_and_bad_regexes_are_usage_errors() {
     let emu = Emulator::start();
