@@ -596,6 +596,7 @@ fn condition_of(
                 cluster,
                 snap.states.get(&cluster.id),
                 snap.suspensions.get(&cluster.id),
+                &snap.late_drops(&cluster.id),
             )
             .wake
             .is_empty()

@@ -291,8 +291,9 @@ pub(super) fn hold_for_late_drops(
             cp.notes.push(format!(
                 "{} is made now though a DROP of that name that got no answer in time may \
                  still reach the server (statements wait on the cluster): should it land, the \
-                 cluster is left without it, which the next plan says (idle_suspend alerts: \
-                 create one by hand; a strategy that sizes the cluster makes its replica again)",
+                 cluster is left without it until the next run makes it again (idle_suspend \
+                 wakes it again while users want it; a strategy that sizes the cluster makes \
+                 its replica again)",
                 crate::ddl::ident(&a.replica)
             ));
         }

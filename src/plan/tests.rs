@@ -2313,6 +2313,76 @@ fn a_wake_while_users_wait_is_not_held_for_a_late_drop() {
     );
 }
 
+/// The late DROP lands after the wake made at once for users: the
+/// cluster is empty again, and idle_suspend, whose resume was done,
+/// remembered nothing to wake with ("demand but no replica": an operator
+/// had to create one by hand). It wakes again with what the wake brought
+/// back, saying why; not without a DROP of that name sent before the
+/// wake (dropped by hand: the alert stands), nor without demand.
+#[test]
+fn a_wake_undone_by_a_late_drop_is_made_again() {
+    let woke = now() - Duration::seconds(240);
+    let mut s = snap(
+        vec![cluster("u2", "c", vec![])],
+        vec![row("u2", "idle_suspend", json!({"idle_after_s": 600}))],
+    );
+    s.states.insert(
+        ClusterId("u2".into()),
+        json!({"idle_suspend": {
+            "suspended": [{"name": "r1", "size": "25cc"}],
+            "suspended_at": null,
+            "resumed_at": woke.to_rfc3339()
+        }}),
+    );
+    s.clusters[0].activity.in_flight = 2;
+    // Dropped by hand (no DROP of ours without an answer): the alert.
+    let p = plan(&s, &PlanOptions::default());
+    let cp = only(&p);
+    assert!(cp.actions.is_empty(), "{cp:#?}");
+    assert!(
+        cp.alerts
+            .iter()
+            .any(|a| a.contains("idle_suspend remembers nothing to bring back")),
+        "{:?}",
+        cp.alerts
+    );
+    // The suspension's DROP, retried after an attempt without an answer,
+    // 10 minutes ago: its first attempt landed after the wake.
+    let mut late = unfinished("u2", "drop_replica", "r1", 600, Some(30.0));
+    late.settled = true;
+    s.unfinished = vec![late];
+    let p = plan(&s, &PlanOptions::default());
+    let cp = only(&p);
+    assert_eq!(cp.actions.len(), 1, "{cp:#?}");
+    assert_eq!(
+        (cp.actions[0].kind, cp.actions[0].replica.as_str()),
+        (ActionKind::CreateReplica, "r1")
+    );
+    assert!(cp.alerts.is_empty(), "{:?}", cp.alerts);
+    let why = cp.actions[0].reasons.join("; ");
+    assert!(
+        why.contains("resume again: r1 (25cc) brought back by the wake at")
+            && why.contains("a DROP of r1 sent at")
+            && why.contains("reached the server after that wake"),
+        "{why}"
+    );
+    // Statements wait: made at once, the window still open (said).
+    assert!(
+        cp.notes
+            .iter()
+            .any(|n| n.contains("is made now though a DROP of that name")),
+        "{:?}",
+        cp.notes
+    );
+    // The DROP came after the wake (a later suspension's): not this rule.
+    s.unfinished[0].created_at = Some(woke + Duration::seconds(30));
+    assert!(only(&plan(&s, &PlanOptions::default())).actions.is_empty());
+    s.unfinished[0].created_at = Some(now() - Duration::seconds(600));
+    // Nobody wants the cluster: it stays empty.
+    s.clusters[0].activity.in_flight = 0;
+    assert!(only(&plan(&s, &PlanOptions::default())).actions.is_empty());
+}
+
 /// Two DROPs given up on, of two names: a create of one name is held by
 /// the DROP of that name, and says so with its time (it named the later
 /// DROP, of the other replica, and that one's end: an outside check).

@@ -202,7 +202,7 @@ pub fn build(h: &LiveHistory, o: &Options) -> Result<Built, String> {
         let rows = in_effect.get(&c.id).map(Vec::as_slice).unwrap_or(&[]);
         let strategies = strategies_of(c, rows, &judged_by, h.until, &mut notes);
         let state = h.states.get(&c.id);
-        let remembered = crate::strategy::remembered(c, state, h.suspensions.get(&c.id));
+        let remembered = crate::strategy::remembered(c, state, h.suspensions.get(&c.id), &[]);
         let resumed = resumed(c, state, &remembered, &strategies, &sizes, &mut notes);
         let c = resumed.as_ref().unwrap_or(c);
         let memory = memory_of(c, h, &sizes, &strategies, &mut notes);

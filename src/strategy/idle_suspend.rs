@@ -201,11 +201,14 @@ pub struct Remembered {
 /// type); a missing or unreadable slot remembers nothing. A cluster with no
 /// replica whose slot remembers nothing to wake with (its state wiped) is
 /// woken with what the audit trail shows its last suspension dropped
-/// (`last`), as `apply` wakes it ([`recall_from_trail`]).
+/// (`last`), as `apply` wakes it ([`recall_from_trail`]); one whose wake a
+/// late DROP undid (`late_drops`: [`crate::model::Snapshot::late_drops`]),
+/// with what that wake brought back ([`undone_by_a_late_drop`]).
 pub fn remembered(
     cluster: &Cluster,
     state: Option<&serde_json::Value>,
     last: Option<&crate::model::LastSuspension>,
+    late_drops: &[crate::model::SentDrop],
 ) -> Remembered {
     let st: IdleSuspendState = state
         .and_then(|s| s.get(KIND.as_str()))
@@ -226,6 +229,9 @@ pub fn remembered(
         && last.is_some_and(|l| !woken_since(l, &st));
     if let (true, Some(last)) = (from_trail, last) {
         wake = sized_drops(last, &burst).collect();
+    }
+    if let Some((woken, _)) = undone_by_a_late_drop(cluster, &st, &burst, late_drops) {
+        wake = woken;
     }
     Remembered {
         from_trail: from_trail && !wake.is_empty(),
@@ -447,6 +453,7 @@ pub(super) fn prepare(
 ) {
     let recalled = recall_from_trail(ctx, st, fresh);
     complete_resume(ctx, d, st);
+    wake_again_after_a_late_drop(c, ctx, d, st);
     if c.predict.is_some() {
         prepare_predictive(c, ctx, d, st, recalled.as_deref());
     } else if new_demand(c, ctx, st) {
@@ -1474,6 +1481,79 @@ fn complete_resume(ctx: &Ctx, d: &mut Desired, st: &mut IdleSuspendState) {
     bring_back(ctx, d, &st.resuming, &reason, st.from_reference);
 }
 
+/// A wake undone by a late DROP: the replicas the last wake brought back
+/// (what the suspension before it remembered, not the burst replica), a
+/// DROP of one of which, sent before the wake, got no answer in time
+/// (`late_drops`, [`crate::model::Snapshot::late_drops`]), on an unmanaged
+/// cluster now running none. That DROP reached the server after the wake
+/// (a network can deliver it late; the plan made the wake at once while
+/// statements waited, and said so). A managed cluster wakes by its
+/// replication factor, which no DROP changes. With the DROP that did it.
+fn undone_by_a_late_drop<'a>(
+    cluster: &Cluster,
+    st: &IdleSuspendState,
+    burst: &str,
+    late_drops: &'a [crate::model::SentDrop],
+) -> Option<(Vec<SuspendedReplica>, &'a crate::model::SentDrop)> {
+    let woke = st.resumed_at?;
+    if cluster.managed
+        || st.suspended_at.is_some()
+        || !st.resuming.is_empty()
+        || !cluster.replicas.is_empty()
+    {
+        return None;
+    }
+    let woken: Vec<SuspendedReplica> = st
+        .suspended
+        .iter()
+        .filter(|r| r.name != burst)
+        .cloned()
+        .collect();
+    let late = late_drops
+        .iter()
+        .filter(|(name, sent)| *sent <= woke && woken.iter().any(|r| r.name == *name))
+        .max_by_key(|(_, sent)| *sent)?;
+    Some((woken, late))
+}
+
+/// [`undone_by_a_late_drop`] while users want the cluster: woken again
+/// with what the wake brought back, saying why. idle_suspend, its resume
+/// done, remembered nothing to wake with, and alerted "demand but no
+/// replica" until someone created one by hand (an outside check).
+fn wake_again_after_a_late_drop(
+    c: &IdleSuspendConfig,
+    ctx: &Ctx,
+    d: &mut Desired,
+    st: &mut IdleSuspendState,
+) {
+    let demand = ctx.cluster.activity.in_flight > 0 || recent_statement(c, ctx).is_some();
+    let Some((woken, (dropped, sent))) =
+        undone_by_a_late_drop(ctx.cluster, st, &ctx.burst, &ctx.late_drops).filter(|_| demand)
+    else {
+        return;
+    };
+    let Some(woke) = st.resumed_at else {
+        return;
+    };
+    let at = |t: &DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let reason = format!(
+        "resume again: {} brought back by the wake at {} {} gone, and a DROP of {} sent at \
+         {} that got no answer in time reached the server after that wake (a network can \
+         deliver one late)",
+        listed(&woken),
+        at(&woke),
+        match woken.len() {
+            1 => "is",
+            _ => "are",
+        },
+        shown(dropped),
+        at(sent)
+    );
+    st.resuming = woken;
+    st.resumed_at = Some(ctx.now);
+    bring_back(ctx, d, &st.resuming, &reason, st.from_reference);
+}
+
 /// The plan creates `created` (see `StrategyConfig::planned`): the resume
 /// under way no longer waits for them.
 pub(super) fn planned(st: &mut IdleSuspendState, created: &[&str]) {
@@ -2340,7 +2420,7 @@ mod tests {
         let c = &cluster("c", vec![]);
         // Held suspended: what was remembered, never the burst replica.
         assert_eq!(
-            remembered(c, Some(&state(&held)), None).wake,
+            remembered(c, Some(&state(&held)), None, &[]).wake,
             vec![r("r1", "50cc")]
         );
         // A resume under way: what it still has to create.
@@ -2350,7 +2430,7 @@ mod tests {
             ..held.clone()
         };
         assert_eq!(
-            remembered(c, Some(&state(&resuming)), None).wake,
+            remembered(c, Some(&state(&resuming)), None, &[]).wake,
             vec![r("r2", "25cc")]
         );
         // Running (resumed, nothing missing), no row, an unreadable slot: nothing.
@@ -2358,10 +2438,27 @@ mod tests {
             suspended_at: None,
             ..held
         };
-        assert!(remembered(c, Some(&state(&running)), None).wake.is_empty());
-        assert_eq!(remembered(c, None, None), Remembered::default());
+        assert!(remembered(c, Some(&state(&running)), None, &[])
+            .wake
+            .is_empty());
+        // Woken, then emptied by a DROP of r1 sent before the wake that
+        // reached the server after it: what the wake brought back (as
+        // `apply` wakes it again); not by a DROP sent after the wake.
+        let woken = IdleSuspendState {
+            resumed_at: Some(now() - chrono::Duration::minutes(5)),
+            ..running.clone()
+        };
+        let sent = |ago: i64| vec![("r1".to_string(), now() - chrono::Duration::minutes(ago))];
+        assert_eq!(
+            remembered(c, Some(&state(&woken)), None, &sent(10)).wake,
+            vec![r("r1", "50cc")]
+        );
+        assert!(remembered(c, Some(&state(&woken)), None, &sent(1))
+            .wake
+            .is_empty());
+        assert_eq!(remembered(c, None, None, &[]), Remembered::default());
         let junk = serde_json::json!({"idle_suspend": "junk"});
-        assert_eq!(remembered(c, Some(&junk), None), Remembered::default());
+        assert_eq!(remembered(c, Some(&junk), None, &[]), Remembered::default());
         // Wiped: what the trail shows the last suspension dropped, not the
         // burst replica (as `apply` wakes it); nothing once woken since.
         let mut last = crate::model::LastSuspension {
@@ -2373,16 +2470,16 @@ mod tests {
             live: Vec::new(),
             last_created: None,
         };
-        let wiped = remembered(c, None, Some(&last));
+        let wiped = remembered(c, None, Some(&last), &[]);
         assert_eq!(
             (wiped.wake, wiped.from_trail),
             (vec![r("r1", "50cc")], true)
         );
-        assert!(remembered(c, Some(&state(&running)), Some(&last))
+        assert!(remembered(c, Some(&state(&running)), Some(&last), &[])
             .wake
             .is_empty());
         last.last_created = Some(now());
-        assert_eq!(remembered(c, None, Some(&last)), Remembered::default());
+        assert_eq!(remembered(c, None, Some(&last), &[]), Remembered::default());
     }
 
     #[test]
@@ -3185,6 +3282,7 @@ mod tests {
                 trail_read: false,
                 replica_limit: None,
                 burst: crate::strategy::burst_name(&empty.name),
+                late_drops: Vec::new(),
             };
             let _ = d;
             // Five minutes before the wake the not-suspending-so-close rule

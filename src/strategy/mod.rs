@@ -730,6 +730,14 @@ pub struct Ctx<'a> {
     /// The cluster's burst replica ([`burst_replica`]), whether or not it
     /// runs: `burst` retires it, the others leave it alone.
     pub burst: String,
+    /// DROPs of the cluster's replicas that got no answer in time (a run
+    /// gave up on them, or a retry ran them after an attempt without
+    /// one) in the audit trail's last day, or whose outcome was never
+    /// recorded: `(replica, when its intent was written)`. Any of them may
+    /// have reached the server late, after the replica was made again
+    /// (`Snapshot::unfinished`; idle_suspend wakes again when a wake's
+    /// replicas vanish so).
+    pub late_drops: Vec<crate::model::SentDrop>,
 }
 
 impl Ctx<'_> {
@@ -1448,6 +1456,7 @@ pub(crate) mod testutil {
             trail_read: false,
             replica_limit: None,
             burst: burst_name(&cl.name),
+            late_drops: Vec::new(),
         };
         let mut d = Desired::from_cluster(cl);
         f(&ctx, &mut d);

@@ -3649,6 +3649,57 @@ fn a_drop_that_lands_late_never_leaves_the_cluster_without_a_replica() {
     assert_eq!(outcome.as_deref(), Some("true"));
 }
 
+/// A suspension's DROP run by a retry after an attempt without an answer;
+/// users come, and the wake is made at once (said); then the first
+/// attempt reaches the server and empties the cluster again. idle_suspend,
+/// its resume done, remembered nothing to wake with and alerted "demand
+/// but no replica" until someone made one by hand (the thirty-ninth
+/// session's outside check): the next run wakes it again, saying why.
+#[test]
+fn a_wake_undone_by_a_late_drop_is_made_again_while_users_wait() {
+    // Every statement logged, and shown at once: the wake comes before
+    // the first attempt lands.
+    let emu = Emulator::builder()
+        .statement_sample_rate(1.0, 1.0)
+        .statement_log_flush_delay(Duration::ZERO)
+        .start();
+    emu.create_hydrated_cluster("c", "r1", "25cc");
+    emu.add_activity("c", 2 * 3600, true);
+    init_tables(&emu);
+    strategy(&emu, "c", "idle_suspend", json!({"idle_after_s": 3600}));
+    let held = late_by(
+        &emu,
+        r#"DROP CLUSTER REPLICA "c"."r1""#,
+        Duration::from_secs(15),
+    );
+    let run = clusterctl_gives_up(&emu, &["apply", "--max-retries", "1"]);
+    assert!(emu.replicas("c").is_empty(), "suspended: {}", run.all());
+    assert!(!held.arrived(&emu), "the first attempt is on its way");
+    // A user's statement waits: the wake is made at once.
+    emu.add_activity("c", 0, false);
+    let wake = clusterctl(&emu, &["apply", "-v"]).ok();
+    assert!(
+        wake.stdout
+            .contains("is made now though a DROP of that name"),
+        "{}\n---\n{}",
+        run.all(),
+        wake.all()
+    );
+    assert_eq!(emu.replicas("c"), pairs(&[("r1", "25cc")]));
+    held.landed(&emu);
+    assert!(emu.replicas("c").is_empty(), "the late DROP emptied it");
+    let again = clusterctl(&emu, &["apply"]).ok();
+    assert!(
+        again
+            .stdout
+            .contains("resume again: r1 (25cc) brought back by the wake at")
+            && !again.all().contains("remembers nothing to bring back"),
+        "{}",
+        again.all()
+    );
+    assert_eq!(emu.replicas("c"), pairs(&[("r1", "25cc")]));
+}
+
 /// A late DROP names its cluster by name: after `ALTER CLUSTER c SWAP WITH
 /// c_green` (a blue/green deploy) it lands on the cluster now named `c`,
 /// which nothing held: the next run dropped that one's other replica and
