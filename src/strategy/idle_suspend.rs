@@ -912,7 +912,8 @@ fn decide_predictive(c: &IdleSuspendConfig, ctx: &Ctx, d: &mut Desired, st: &mut
         .map(|(n, r)| (n.clone(), r.size.clone()))
         .collect();
     let ps = st.predict.get_or_insert_with(PredictState::default);
-    ps.hydrations.observe(ctx.cluster, &creating, ctx.now);
+    ps.hydrations
+        .observe(ctx.cluster, &creating, ctx.now, ctx.interval_s);
     // Kept for the plans of `describe`, `status` and `dry-run`; only the
     // controller's state is persisted, so it is the controller's interval.
     ps.interval_s = Some(ctx.interval_s);
@@ -1034,9 +1035,14 @@ fn hydrating(ctx: &Ctx, d: &Desired, st: &IdleSuspendState, lead: &Lead) -> Opti
         .filter_map(|n| ctx.cluster.replica(n))
         .filter(|r| !r.hydrated && r.crash.crashes == 0)
         .find(|r| {
+            // Timed since this strategy asked for it, else since the
+            // catalog shows it (a replica made by hand or by another
+            // strategy: one that never hydrates held an idle cluster
+            // awake for ever: an outside check); unknown, still hydrating.
             st.predict
                 .as_ref()
                 .and_then(|ps| ps.hydrations.hydrating_for(&r.name, ctx.now))
+                .or_else(|| r.since.map(|t| (ctx.now - t).num_seconds().max(0)))
                 .is_none_or(|s| s < 4 * expected + 600)
         })
         .map(|r| r.name.clone())
@@ -1045,23 +1051,36 @@ fn hydrating(ctx: &Ctx, d: &Desired, st: &IdleSuspendState, lead: &Lead) -> Opti
 /// When the decision may next change by the clock alone in a way that is
 /// not monotone (in predictive mode: a wake, the end of a hold, a threshold
 /// that drops). An idle threshold being reached is not such a change: once
-/// idle long enough a cluster stays so until a statement comes.
+/// idle long enough a cluster stays so until a statement comes. Also when
+/// a hydration being timed must be seen again
+/// ([`predict::hydration::Hydrations::next_sighting`]).
 pub(super) fn next_change(
     c: &IdleSuspendConfig,
     ctx: &Ctx,
     st: &IdleSuspendState,
 ) -> Option<DateTime<Utc>> {
+    let sighting = st.predict.as_ref().and_then(|ps| {
+        ps.hydrations
+            .next_sighting(ctx.cluster, ctx.interval_s)
+            .filter(|t| *t > ctx.now)
+    });
     let d = Desired::from_cluster(ctx.cluster);
-    let p = predicting(c, ctx, &d, st)?;
+    let Some(p) = predicting(c, ctx, &d, st) else {
+        return sighting;
+    };
     let hold = st
         .predict
         .as_ref()
         .and_then(|ps| Some(ps.hold.as_ref()?.until(seen(ctx, ps))))
         .filter(|t| *t > ctx.now);
-    [p.forecast.next_change(ctx.now, c.idle_after_s), hold]
-        .into_iter()
-        .flatten()
-        .min()
+    [
+        p.forecast.next_change(ctx.now, c.idle_after_s),
+        hold,
+        sighting,
+    ]
+    .into_iter()
+    .flatten()
+    .min()
 }
 
 /// What the predictive mode learned and expects (`status`, `describe`).
@@ -3483,6 +3502,7 @@ mod tests {
                 crate::strategy::predict::hydration::Pending {
                     size: Size::from("200cc"),
                     since: t("2026-02-02T17:05:00Z"),
+                    seen_cold: None,
                 },
             );
             let d = round(&cold, "2026-02-02T17:15:00Z", &mut st);
@@ -3508,6 +3528,7 @@ mod tests {
                 crate::strategy::predict::hydration::Pending {
                     size: Size::from("200cc"),
                     since: t("2026-02-02T17:05:00Z"),
+                    seen_cold: None,
                 },
             );
             let d = round(&cold, "2026-02-03T03:05:00Z", &mut stuck);
@@ -3524,6 +3545,7 @@ mod tests {
                     crate::strategy::predict::hydration::Pending {
                         size: Size::from("200cc"),
                         since: t("2026-02-02T17:05:00Z"),
+                        seen_cold: None,
                     },
                 );
                 let d = round(&cold, at, &mut st);
@@ -3532,6 +3554,23 @@ mod tests {
             // ... and it learned how long that hydration took.
             let h = &st.predict.as_ref().unwrap().hydrations.by_size[&Size::from("200cc")];
             assert_eq!(h.last(), Some(&900));
+            // A replica this strategy never timed (made by hand, or by
+            // another strategy) counts from when the catalog shows it: one
+            // that never hydrates held an idle cluster awake for ever (an
+            // outside check); without that, still hydrating.
+            let mut untimed = cluster("c", vec![replica("r_200cc", "200cc", false)]);
+            for (since, protected) in [
+                (None, true),
+                (Some("2026-02-02T17:05:00Z"), true),
+                (Some("2026-01-23T17:05:00Z"), false),
+            ] {
+                untimed.replicas[0].since = since.map(t);
+                let idle = with_activity(untimed.clone(), Some("2026-02-02T17:00:00Z"), 0);
+                let mut st = running();
+                st.predict.as_mut().unwrap().began = Some(t("2026-02-02T09:02:00Z"));
+                let d = round(&idle, "2026-02-02T17:15:00Z", &mut st);
+                assert_eq!(!d.names().is_empty(), protected, "{since:?}: {:?}", d.notes);
+            }
         }
 
         /// The prediction's misses and margin after users came at `came`

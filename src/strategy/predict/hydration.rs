@@ -1,7 +1,11 @@
 //! How long the cluster's replicas take to be ready, learned per size from
 //! its own past: each replica the plan asks for is timed from the request
 //! to the first plan that sees it hydrated (provisioning included, at most
-//! one interval late). A size never seen is estimated from the nearest size
+//! one interval late). A sighting that comes long after the plan before it
+//! saw the replica still cold ([`trusted_gap_s`]: the controller stopped
+//! for hours) teaches nothing: it would be learned as the outage's length,
+//! and every wake for a week would come hours early (an outside check).
+//! A size never seen is estimated from the nearest size
 //! that was, scaled by their CPU (hydration is work over cores); with no
 //! sample at all a default is assumed and said so.
 
@@ -26,6 +30,20 @@ pub const DEFAULT_S: u32 = 600;
 pub struct Pending {
     pub size: Size,
     pub since: DateTime<Utc>,
+    /// The last plan that saw it not hydrated yet (`None`: none since the
+    /// request, `since`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seen_cold: Option<DateTime<Utc>>,
+}
+
+/// The longest time between the last sighting of a replica still cold and
+/// the one that finds it hydrated for that to be a sample: three of the
+/// controller's intervals (`interval_s`), and at least five minutes. Longer
+/// (the controller stopped, cron was down), when it hydrated is not known.
+pub fn trusted_gap_s(interval_s: u64) -> i64 {
+    i64::try_from(interval_s.saturating_mul(3))
+        .unwrap_or(i64::MAX)
+        .max(300)
 }
 
 /// Hydration times per size, in the strategy's state.
@@ -78,13 +96,22 @@ impl Hydrations {
     /// One plan's observations: replicas seen hydrated give a sample; the
     /// replicas this plan creates (`creating`) start their clock. A pending
     /// replica that no longer exists (never created, or dropped before it
-    /// hydrated) gives none, nor does one that crashed meanwhile.
-    pub fn observe(&mut self, cluster: &Cluster, creating: &[(String, Size)], now: DateTime<Utc>) {
+    /// hydrated) gives none, nor does one that crashed meanwhile, nor one
+    /// last seen cold longer ago than [`trusted_gap_s`] of the controller's
+    /// `interval_s`.
+    pub fn observe(
+        &mut self,
+        cluster: &Cluster,
+        creating: &[(String, Size)],
+        now: DateTime<Utc>,
+        interval_s: u64,
+    ) {
         let mut done: Vec<(Size, u32)> = Vec::new();
         self.pending.retain(|name, p| match cluster.replica(name) {
             None => false,
             Some(r) if r.hydrated => {
-                if r.crash.crashes == 0 {
+                let gap = (now - p.seen_cold.unwrap_or(p.since)).num_seconds();
+                if r.crash.crashes == 0 && gap <= trusted_gap_s(interval_s) {
                     let s = (now - p.since)
                         .num_seconds()
                         .clamp(0, i64::from(MAX_SAMPLE_S));
@@ -92,7 +119,10 @@ impl Hydrations {
                 }
                 false
             }
-            Some(_) => true,
+            Some(_) => {
+                p.seen_cold = Some(now);
+                true
+            }
         });
         for (size, s) in done {
             let v = self.by_size.entry(size).or_default();
@@ -105,6 +135,7 @@ impl Hydrations {
                 self.pending.entry(name.clone()).or_insert(Pending {
                     size: size.clone(),
                     since: now,
+                    seen_cold: None,
                 });
             }
         }
@@ -157,6 +188,27 @@ impl Hydrations {
         v.iter().rev().take(RECENT).copied().max()
     }
 
+    /// When a replica being timed and still cold must be seen again for
+    /// its hydration to stay a sample ([`trusted_gap_s`]), an interval
+    /// early: a plan's next decision (`next_change`). The controller runs
+    /// every interval anyway; the simulator, which skips rounds where
+    /// nothing changes, plans then, as the controller's runs would have
+    /// seen the replica.
+    pub fn next_sighting(&self, cluster: &Cluster, interval_s: u64) -> Option<DateTime<Utc>> {
+        let within = trusted_gap_s(interval_s)
+            .saturating_sub(i64::try_from(interval_s).unwrap_or(i64::MAX))
+            .max(1);
+        self.pending
+            .iter()
+            .filter(|(name, _)| cluster.replica(name).is_some_and(|r| !r.hydrated))
+            .filter_map(|(_, p)| {
+                p.seen_cold
+                    .unwrap_or(p.since)
+                    .checked_add_signed(chrono::Duration::seconds(within))
+            })
+            .min()
+    }
+
     /// Seconds a replica has been hydrating, when this strategy timed it.
     pub fn hydrating_for(&self, name: &str, now: DateTime<Utc>) -> Option<i64> {
         self.pending
@@ -176,13 +228,18 @@ mod tests {
         let mut h = Hydrations::default();
         let t0 = now();
         let s200 = Size::from("200cc");
-        h.observe(&cluster("c", vec![]), &[("r".into(), s200.clone())], t0);
+        h.observe(
+            &cluster("c", vec![]),
+            &[("r".into(), s200.clone())],
+            t0,
+            300,
+        );
         // Created, hydrating.
         let cold = cluster("c", vec![replica("r", "200cc", false)]);
-        h.observe(&cold, &[], t0 + Duration::minutes(5));
+        h.observe(&cold, &[], t0 + Duration::minutes(5), 300);
         assert!(h.by_size.is_empty());
         let warm = cluster("c", vec![replica("r", "200cc", true)]);
-        h.observe(&warm, &[], t0 + Duration::minutes(11));
+        h.observe(&warm, &[], t0 + Duration::minutes(11), 300);
         assert_eq!(h.by_size[&s200], vec![660]);
         assert!(h.pending.is_empty());
         let sizes = sizes();
@@ -210,14 +267,62 @@ mod tests {
         // Nothing seen at all.
         let e = Hydrations::default().estimate(&s200, &sizes);
         assert_eq!((e.seconds, e.basis), (DEFAULT_S, Basis::Assumed));
-        // A slow hydration of two hours is learned as it was; one of a day
-        // counts as the six-hour cap (it was most likely crash-looping).
+        // A slow hydration of two hours, seen cold every run, is learned
+        // as it was; one of a day counts as the six-hour cap (it was most
+        // likely crash-looping).
         for (hours, learned) in [(2, 7200), (24, 6 * 3600)] {
             let mut h = Hydrations::default();
-            h.observe(&cluster("c", vec![]), &[("r".into(), s200.clone())], t0);
-            h.observe(&warm, &[], t0 + Duration::hours(hours));
+            h.observe(
+                &cluster("c", vec![]),
+                &[("r".into(), s200.clone())],
+                t0,
+                300,
+            );
+            for run in 1..hours * 12 {
+                h.observe(&cold, &[], t0 + Duration::minutes(5 * run), 300);
+            }
+            h.observe(&warm, &[], t0 + Duration::hours(hours), 300);
             assert_eq!(h.by_size[&s200], vec![learned]);
         }
+    }
+
+    /// The controller stopped for hours after a wake (cron down, a
+    /// restart): the first run after finds the replica hydrated, but when
+    /// it hydrated is not known. Learned as the outage's length (5 h for a
+    /// 3-minute hydration), it made every wake for a week come hours early
+    /// (an outside check): it teaches nothing. A gap within three
+    /// intervals (five minutes at least) is a sample, as it was.
+    #[test]
+    fn a_sighting_after_an_outage_teaches_nothing() {
+        let s = Size::from("50cc");
+        let t0 = now();
+        let cold = cluster("c", vec![replica("r", "50cc", false)]);
+        let warm = cluster("c", vec![replica("r", "50cc", true)]);
+        let learned = |gap_min: i64, interval_s: u64| {
+            let mut h = Hydrations::default();
+            h.observe(
+                &cluster("c", vec![]),
+                &[("r".into(), s.clone())],
+                t0,
+                interval_s,
+            );
+            h.observe(&cold, &[], t0 + Duration::minutes(1), interval_s);
+            h.observe(&warm, &[], t0 + Duration::minutes(1 + gap_min), interval_s);
+            assert!(h.pending.is_empty());
+            h.by_size.get(&s).cloned().unwrap_or_default()
+        };
+        assert_eq!(learned(5 * 60, 60), Vec::<u32>::new());
+        assert_eq!(learned(3, 60), vec![240]);
+        assert_eq!(learned(5, 60), vec![360], "five minutes at least");
+        assert_eq!(learned(6, 60), Vec::<u32>::new());
+        // Cron every 5 minutes: three of its intervals.
+        assert_eq!(learned(15, 300), vec![960]);
+        assert_eq!(learned(16, 300), Vec::<u32>::new());
+        // Never seen cold after the request: counted from it.
+        let mut h = Hydrations::default();
+        h.observe(&cluster("c", vec![]), &[("r".into(), s.clone())], t0, 60);
+        h.observe(&warm, &[], t0 + Duration::hours(5), 60);
+        assert!(h.by_size.is_empty());
     }
 
     #[test]
@@ -232,11 +337,12 @@ mod tests {
         let t0 = now();
         for i in 0..3 {
             let name = format!("r{i}");
-            h.observe(&cluster("c", vec![]), &[(name.clone(), s.clone())], t0);
+            h.observe(&cluster("c", vec![]), &[(name.clone(), s.clone())], t0, 60);
             h.observe(
                 &cluster("c", vec![replica(&name, "100cc", true)]),
                 &[],
                 t0 + Duration::seconds(200),
+                60,
             );
         }
         assert_eq!(h.by_size[&s].len(), 8);
@@ -247,13 +353,13 @@ mod tests {
         let s = Size::from("100cc");
         let mut h = Hydrations::default();
         let t0 = now();
-        h.observe(&cluster("c", vec![]), &[("r".into(), s.clone())], t0);
+        h.observe(&cluster("c", vec![]), &[("r".into(), s.clone())], t0, 60);
         // Never created (the DDL failed, or a later strategy cut it).
-        h.observe(&cluster("c", vec![]), &[], t0 + Duration::minutes(1));
+        h.observe(&cluster("c", vec![]), &[], t0 + Duration::minutes(1), 60);
         assert!(h.pending.is_empty());
-        h.observe(&cluster("c", vec![]), &[("r".into(), s.clone())], t0);
+        h.observe(&cluster("c", vec![]), &[("r".into(), s.clone())], t0, 60);
         let crashed = cluster("c", vec![ooming(replica("r", "100cc", true), 1)]);
-        h.observe(&crashed, &[], t0 + Duration::minutes(30));
+        h.observe(&crashed, &[], t0 + Duration::minutes(3), 60);
         assert!(h.by_size.is_empty());
     }
 }
