@@ -34,13 +34,17 @@ pub(super) const SIZES_SQL: &str = "SELECT size, credits_per_hour::float8, \
     FROM mz_catalog.mz_cluster_replica_sizes";
 
 /// Needs: mz_catalog.mz_clusters, mz_catalog.mz_sources, mz_internal.mz_cluster_schedules.
+/// In the catalog's order, which every plan keeps (`dry-run`'s list, the
+/// order actions run in, the region credit limit's "catalog order"): by
+/// id as a number within its kind (`u2` before `u10`; ordered as text,
+/// `u10` … `u19` came between `u1` and `u2`: an outside check).
 pub(super) const CLUSTERS_SQL: &str =
     "SELECT c.id, c.name, c.managed, c.size, c.replication_factor::int8, s.type, \
     EXISTS (SELECT 1 FROM mz_catalog.mz_sources src WHERE src.cluster_id = c.id \
             AND src.type IN ('postgres', 'mysql', 'sql-server')), c.owner_id \
     FROM mz_catalog.mz_clusters c \
     LEFT JOIN mz_internal.mz_cluster_schedules s ON s.cluster_id = c.id \
-    ORDER BY c.id";
+    ORDER BY substr(c.id, 1, 1), length(c.id), c.id";
 
 /// Needs: mz_catalog.mz_cluster_replicas, mz_indexes, mz_materialized_views,
 /// mz_sources, mz_internal.mz_hydration_statuses, mz_cluster_replica_statuses,

@@ -1320,6 +1320,68 @@ fn a_bounded_run_adds_capacity_before_it_takes_any_away() {
     assert!(emu.replicas("a").is_empty(), "the next run continues");
 }
 
+/// With a budget, users waiting on a cluster nothing serves come first:
+/// a wake with statements waiting came after hundreds of resizes of
+/// serving clusters listed before it (130 runs of `--max-actions 3`: an
+/// outside check). `b`, a resize of a serving cluster, is listed first.
+#[test]
+fn a_bounded_run_serves_waiting_users_first() {
+    let emu = Emulator::builder()
+        .statement_sample_rate(1.0, 1.0)
+        .statement_log_flush_delay(Duration::ZERO)
+        .start();
+    emu.create_hydrated_cluster("b", "r_25cc", "25cc");
+    emu.create_cluster("w");
+    emu.add_activity("w", 0, false);
+    init_tables(&emu);
+    strategy(&emu, "b", "target_size", json!({"target_size": "50cc"}));
+    strategy(&emu, "w", "target_size", json!({"target_size": "25cc"}));
+    let plan = clusterctl(&emu, &["dry-run", "-o", "json"]).ok().json();
+    let listed: Vec<&str> = plan["result"]["plan"]["clusters"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|c| c["cluster"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(listed, ["b", "w"], "{plan:#}");
+    let run = clusterctl(&emu, &["apply", "--max-actions", "1"]).ok();
+    assert_eq!(
+        emu.replicas("w"),
+        pairs(&[("r_25cc", "25cc")]),
+        "{}",
+        run.all()
+    );
+    assert_eq!(
+        emu.replicas("b"),
+        pairs(&[("r_25cc", "25cc")]),
+        "{}",
+        run.all()
+    );
+}
+
+/// The catalog's order is by id as a number: `u2` before `u10` (as text,
+/// `u10` and `u11` came between `u1` and `u2` in every plan, and so in
+/// the order actions ran and the credit limit admitted them: an outside
+/// check).
+#[test]
+fn clusters_are_planned_in_the_order_they_were_made() {
+    let emu = Emulator::start();
+    let names: Vec<String> = (1..=11).map(|i| format!("c{i:02}")).collect();
+    for n in &names {
+        emu.create_cluster(n);
+    }
+    init_tables(&emu);
+    for n in &names {
+        strategy(&emu, n, "target_size", json!({"target_size": "25cc"}));
+    }
+    let plan = clusterctl(&emu, &["dry-run", "-o", "json"]).ok().json();
+    let listed: Vec<&str> = plan["result"]["plan"]["clusters"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|c| c["cluster"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(listed, names, "{plan:#}");
+    let ids: Vec<String> = names.iter().map(|n| emu.cluster_id(n)).collect();
+    assert!(ids.iter().any(|id| id.len() > 2), "ids past u9: {ids:?}");
+}
+
 #[test]
 fn bad_input_changes_nothing() {
     let emu = Emulator::start();
