@@ -73,6 +73,17 @@ pub fn display_width(s: &str) -> usize {
     unicode_width::UnicodeWidthStr::width(s)
 }
 
+/// A strategy row's `strategy_type` as messages name it: [`echoed`], and
+/// `(empty)` for an empty one, `(blank)` for one of blanks alone
+/// (`strategy : unknown strategy type ''`: an outside check).
+pub fn strategy_type_shown(ty: &str) -> String {
+    match (ty.is_empty(), ty.trim().is_empty()) {
+        (true, _) => "(empty)".to_string(),
+        (false, true) => "(blank)".to_string(),
+        (false, false) => echoed(ty),
+    }
+}
+
 /// A value from a row (a size, a key, a string) as a message quotes it:
 /// whole up to 80 columns, else cut and said how long it was, so that a
 /// 2 MB string written by hand makes a line, not 2 MB on every run.

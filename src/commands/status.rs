@@ -525,6 +525,11 @@ fn condition_of(
         };
         return (condition, reasons.join("; "));
     }
+    // A statement the server refuses run after run: its cause is the
+    // operator's to remove, whatever else waits.
+    if let Some(d) = cp.waiting.iter().find(|d| d.refused) {
+        return (Condition::Limited, deferred_text(d));
+    }
     if let Some(d) = cp.waiting.iter().find(|d| {
         !d.held_by_limit()
             && matches!(

@@ -310,6 +310,7 @@ fn waiting_of(
             },
             in_seconds: None,
             limit: false,
+            refused: false,
         });
     }
     out
@@ -492,6 +493,7 @@ fn managed_actions(
             reason: waiting.clone(),
             in_seconds: None,
             limit: false,
+            refused: false,
         });
         cp.notes.push(waiting);
         return (Vec::new(), true, rolled_back::kept(state));

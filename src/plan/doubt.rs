@@ -369,6 +369,6 @@ fn wait_out(
     reason_of: impl Fn(&super::Action) -> String,
     now: DateTime<Utc>,
 ) {
-    cp.hold_back(held, reason_of, doubt.until, now);
+    cp.hold_back(held, reason_of, doubt.until, now, false);
     cp.in_doubt = Some(Box::new(doubt));
 }

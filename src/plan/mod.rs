@@ -377,6 +377,7 @@ impl ClusterPlan {
         reason_of: impl Fn(&Action) -> String,
         until: DateTime<Utc>,
         now: DateTime<Utc>,
+        refused: bool,
     ) {
         let in_seconds = (until - now).num_seconds().max(0) as u64;
         for action in held {
@@ -386,6 +387,7 @@ impl ClusterPlan {
                 reason: reason_of(&action),
                 in_seconds: Some(in_seconds),
                 limit: false,
+                refused,
             });
         }
         self.new_state = None;

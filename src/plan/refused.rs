@@ -79,7 +79,7 @@ pub(super) fn hold(
         .partition(|(i, a)| *i == at || (*i > at && !a.goes_on_after(&first)));
     cp.actions = kept.into_iter().map(|(_, a)| a).collect();
     let held = held.into_iter().map(|(_, a)| a).collect();
-    cp.hold_back(held, |_| reason.clone(), until, now);
+    cp.hold_back(held, |_| reason.clone(), until, now, true);
     cp.alerts.push(format!(
         "`{}` was {reason}: each refusal doubles the wait, up to {} min; remove the cause \
          (a credit limit, a size or setting the region does not allow) or change what the \

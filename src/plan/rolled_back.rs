@@ -285,6 +285,7 @@ pub(super) fn judge(
                 reason: reason.clone(),
                 in_seconds,
                 limit: false,
+                refused: false,
             });
         }
         // The wake ran: the strategies' decisions are not moot (their

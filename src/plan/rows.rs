@@ -75,7 +75,11 @@ impl Finding {
     /// `strategy burst: key 'x': …`, or the message alone for the set.
     pub fn describe(&self) -> String {
         match &self.strategy_type {
-            Some(ty) => format!("strategy {}: {}", crate::model::echoed(ty), self.message),
+            Some(ty) => format!(
+                "strategy {}: {}",
+                crate::model::strategy_type_shown(ty),
+                self.message
+            ),
             None => self.message.clone(),
         }
     }
@@ -689,6 +693,16 @@ mod tests {
             [Code::InvalidConfig, Code::UnknownKey]
         );
         assert_eq!(codes("idle_suspnd", json!({})), [Code::UnknownType]);
+        // An empty or blank type is named so (it read `strategy : …`).
+        for (ty, shown) in [("", "(empty)"), ("  ", "(blank)")] {
+            let v = validated(row(ty, json!({})));
+            let said: Vec<String> = v.findings.iter().map(Finding::describe).collect();
+            assert!(
+                said.iter()
+                    .any(|d| d.starts_with(&format!("strategy {shown}: unknown strategy type"))),
+                "{said:?}"
+            );
+        }
         assert!(codes("pause", json!({})).is_empty());
         assert!(codes("pause", json!({"reason": "incident 42"})).is_empty());
         assert_eq!(codes("pause", json!({"reason": 1})), [Code::InvalidConfig]);

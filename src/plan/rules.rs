@@ -792,6 +792,7 @@ pub fn enforce_invariants(cluster: &Cluster, sizes: &SizeCatalog, d: &mut Desire
                     ),
                     in_seconds: None,
                     limit: false,
+                    refused: false,
                 });
             }
         }

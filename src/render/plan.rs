@@ -570,6 +570,7 @@ mod tests {
             reason: "r1 (25cc) is hydrating".into(),
             in_seconds: None,
             limit: false,
+            refused: false,
         }
     }
 
@@ -661,6 +662,7 @@ mod tests {
                 reason: "x".into(),
                 in_seconds: None,
                 limit: false,
+                refused: false,
             });
         }
         let text = plan_text(&plan, &plain(Verbosity::Normal));
@@ -739,6 +741,7 @@ mod tests {
             reason: format!("{what} (25cc) is hydrating"),
             in_seconds: None,
             limit: false,
+            refused: false,
         };
         for c in &mut plan.clusters {
             c.waiting.push(wait(&format!("{}-r1", c.cluster)));

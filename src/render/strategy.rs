@@ -213,7 +213,7 @@ impl View for Listing {
                 format!(
                     "warning: strategy {} of {cluster} is invalid, so the controller skips the \
                      cluster: {}",
-                    l.strategy_type,
+                    crate::model::strategy_type_shown(&l.strategy_type),
                     l.problems.join("; ")
                 )
             })

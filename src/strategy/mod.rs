@@ -842,6 +842,11 @@ pub struct Deferred {
     /// Held back by a limit: only [`Self::limited_create`] sets it.
     #[serde(skip)]
     pub limit: bool,
+    /// Held back because the server refused it run after run (the refusal
+    /// backoff, `plan::refused`): `status` says `Limited`, with it, before
+    /// any other wait (a refused burst said `Hydrating`: an outside check).
+    #[serde(skip)]
+    pub refused: bool,
 }
 
 impl Deferred {
@@ -870,6 +875,7 @@ impl Deferred {
             reason: why,
             in_seconds: None,
             limit: true,
+            refused: false,
         }
     }
 
@@ -1092,6 +1098,7 @@ impl Desired {
             reason,
             in_seconds,
             limit: false,
+            refused: false,
         });
     }
 

@@ -1014,6 +1014,19 @@ fn a_statement_refused_every_run_backs_off_until_the_rows_change() {
             .is_some_and(|s| s > 60 && s <= 120),
         "{dry:#}"
     );
+    // With the only replica hydrating (a burst's case), `status` still
+    // says the refusal first: it said `Hydrating` (an outside check).
+    emu.set_hydrated("c", "r_25cc", false);
+    let status = clusterctl(&emu, &["status", "-o", "json"]).ok().json();
+    let c = &status["result"]["clusters"][0];
+    assert_eq!(c["condition"], "Limited", "{status:#}");
+    assert!(
+        c["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("refused 2 times in a row")),
+        "{status:#}"
+    );
+    emu.set_hydrated("c", "r_25cc", true);
     // The operator changes the rows: sent at once (refused again here).
     strategy(&emu, "c", "target_size", json!({"target_size": "50cc"}));
     clusterctl(&emu, &["apply"]);
