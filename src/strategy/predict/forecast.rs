@@ -430,10 +430,14 @@ fn occurrences(
     out
 }
 
-/// The occurrences from two days before `now` up to the next wake after it
-/// (at most eight days ahead). Most calls find the next wake within two
-/// days: only when none comes before any day further out could start is
-/// the full week generated (a forecast is made several times a plan).
+/// The occurrences from two days before `now` up to the two next wakes
+/// after it (`next` and `then`; at most eight days ahead). Most calls find
+/// both within two days: only when they do not come before any day further
+/// out could start is the full week generated (a forecast is made several
+/// times a plan). With one alone, `then` was missing: on a Friday held
+/// warm after its lead shrank (its wake now after the clock), `describe`
+/// said "no demand predicted within a week" of a Mon–Fri profile (an
+/// outside check).
 fn upcoming(p: &Profile, prep: &[Preparation], now: DateTime<Utc>, lead_s: i64) -> Vec<Occurrence> {
     let from = now - Duration::days(2);
     let near = now + Duration::days(2);
@@ -441,7 +445,12 @@ fn upcoming(p: &Profile, prep: &[Preparation], now: DateTime<Utc>, lead_s: i64) 
     // The earliest wake of any day after the near ones.
     let earliest_offset = prep.iter().map(|pr| pr.ready).min().unwrap_or(0);
     let horizon = midnight(near) + Duration::days(1) + Duration::seconds(earliest_offset - lead_s);
-    if occ.iter().any(|o| o.wake > now && o.wake < horizon) {
+    if occ
+        .iter()
+        .filter(|o| o.wake > now && o.wake < horizon)
+        .count()
+        >= 2
+    {
         occ
     } else {
         occurrences(p, prep, from, now + Duration::days(8), lead_s)
@@ -786,6 +795,29 @@ pub(crate) mod tests {
                 samples: Vec::new(),
             }],
         }
+    }
+
+    /// On a Friday the occurrence after the day's is Monday's, more than
+    /// two days ahead: found (it was missing, and `describe` said "no
+    /// demand predicted within a week" while Friday was held warm).
+    #[test]
+    fn the_occurrence_after_fridays_is_mondays() {
+        let p = office();
+        let f = forecast(
+            &p,
+            t("2026-02-06T06:00:00Z"),
+            Some(t("2026-02-05T17:00:00Z")),
+            14 * 60,
+            Aim::Lateness(0.0),
+        );
+        assert_eq!(
+            f.next.as_ref().map(|o| o.wake),
+            Some(t("2026-02-06T08:41:00Z"))
+        );
+        assert_eq!(
+            f.then.as_ref().map(|o| o.wake),
+            Some(t("2026-02-09T08:41:00Z"))
+        );
     }
 
     #[test]
