@@ -772,7 +772,13 @@ fn holding(
             ps.hold = Some(h);
             Some(r)
         }
-        _ => None,
+        // Over: kept (every reader asks whether it is still to come) for
+        // the reason of the suspension that ends it, which says until when
+        // it kept the cluster warm; the next hold replaces it.
+        over => {
+            ps.hold = over;
+            None
+        }
     }
 }
 
@@ -937,6 +943,12 @@ fn decide_predictive(c: &IdleSuspendConfig, ctx: &Ctx, d: &mut Desired, st: &mut
     if d.replicas.is_empty() {
         return;
     }
+    // Until when the hold an earlier run recorded kept it warm (it ends
+    // in `holding`, which forgets it).
+    let held_until = st
+        .predict
+        .as_ref()
+        .and_then(|ps| Some(ps.hold.as_ref()?.until(seen(ctx, ps))));
     if let Some((until, _)) = holding(ctx, &p, st) {
         let what = p.forecast.keep_warm().map_or_else(
             || "a prewarm under way".to_string(),
@@ -951,7 +963,9 @@ fn decide_predictive(c: &IdleSuspendConfig, ctx: &Ctx, d: &mut Desired, st: &mut
         );
         return;
     }
-    let (threshold, why) = p.forecast.threshold(ctx.now, c.idle_after_s);
+    let (threshold, why) = p
+        .forecast
+        .threshold_held(ctx.now, c.idle_after_s, held_until);
     // A sampled log needs a longer silence as evidence, as without prediction.
     let threshold = idle_evidence_s(threshold.max(0.0).ceil() as u64, ctx.sample_rate) as f64;
     let idle = idle_for.unwrap_or(f64::INFINITY);
@@ -3355,6 +3369,20 @@ mod tests {
             );
             assert!(
                 why.contains("next predicted demand Tue 09:20±25m, waking at Tue 08:41"),
+                "{why}"
+            );
+            // An earlier run held it longer (its lead was longer then):
+            // kept warm to 10:07, the reason says so, not 09:59 (an
+            // outside check).
+            let mut st = running();
+            round(&warm, "2026-02-02T09:30:00Z", &mut st);
+            st.predict.as_mut().unwrap().hold.as_mut().unwrap().until = t("2026-02-02T10:07:00Z");
+            let d = round(&warm, "2026-02-02T10:03:00Z", &mut st);
+            assert_eq!(d.names(), vec!["r_200cc"], "held to 10:07");
+            let d = round(&warm, "2026-02-02T10:08:00Z", &mut st);
+            let why = &d.suspending.as_ref().expect("suspended").reason;
+            assert!(
+                why.contains("predicted demand Mon 09:20±25m did not come by 10:07"),
                 "{why}"
             );
         }

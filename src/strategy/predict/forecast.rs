@@ -612,6 +612,21 @@ impl Forecast {
 
     /// How long a silence suspends the cluster now, and why.
     pub fn threshold(&self, now: DateTime<Utc>, idle_after_s: u64) -> (f64, String) {
+        self.threshold_held(now, idle_after_s, None)
+    }
+
+    /// [`Forecast::threshold`] once a hold that kept the cluster warm
+    /// ended at `held_until` (recorded by an earlier run, with the lead it
+    /// had then): a missed occurrence did not come by the later of the
+    /// two, when the cluster was kept warm to (the reason said the
+    /// occurrence's own end, minutes before the run that suspended it: an
+    /// outside check).
+    pub fn threshold_held(
+        &self,
+        now: DateTime<Utc>,
+        idle_after_s: u64,
+        held_until: Option<DateTime<Utc>>,
+    ) -> (f64, String) {
         let classic = idle_after_s as f64;
         match &self.current {
             Some((o, Phase::Started))
@@ -638,7 +653,12 @@ impl Forecast {
                 format!(
                     "predicted demand {} did not come by {}",
                     o.describe(),
-                    beside(o.hold_until, o.onset_median)
+                    beside(
+                        held_until
+                            .filter(|t| *t <= now)
+                            .map_or(o.hold_until, |t| t.max(o.hold_until)),
+                        o.onset_median
+                    )
                 ),
             ),
             _ => (
