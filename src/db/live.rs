@@ -384,6 +384,22 @@ impl<'a> LiveBackend<'a> {
         what: &str,
         deadline: Duration,
         lease_need: Option<Duration>,
+        op: impl AsyncFnMut(&Client, Tried) -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.attempts_sending(what, deadline, lease_need, true, op)
+            .await
+    }
+
+    /// [`Self::attempts`]; with `resend` false, a statement that may have
+    /// run (sent, with no answer in time) is not sent again: its error is
+    /// returned (a managed resize: a second `ALTER … SET (SIZE)` starts the
+    /// reconfiguration over, the first one's hydration lost).
+    async fn attempts_sending<T, E: Retry>(
+        &mut self,
+        what: &str,
+        deadline: Duration,
+        lease_need: Option<Duration>,
+        resend: bool,
         mut op: impl AsyncFnMut(&Client, Tried) -> Result<T, E>,
     ) -> Result<T, E> {
         let mut delays = self.policy.delays();
@@ -507,6 +523,10 @@ impl<'a> LiveBackend<'a> {
             }
             match result {
                 Ok(v) => return Ok(v),
+                Err(e) if e.transient() && !resend && tried.may_have_written => {
+                    self.drop_connection(true);
+                    return Err(e);
+                }
                 Err(e) if e.transient() => {
                     // Broken, or still busy with the statement that timed
                     // out: never reuse it.
@@ -964,8 +984,15 @@ impl Backend for LiveBackend<'_> {
         let intent = self.with_deadline(intent);
         let sent = std::cell::Cell::new(false);
         let me = self.lease.as_ref().map(|held| held.me.clone());
+        // A managed resize that got no answer is not sent again: a second
+        // `ALTER … SET (SIZE)` restarts the reconfiguration (Materialize
+        // folds it into the first and resets its deadline, or, blocking,
+        // starts anew), and each attempt waited its whole deadline (three
+        // resizes, 11 minutes each, in one run: an outside check). Its
+        // outcome is unknown; the next run settles it from the catalog.
+        let resend = action.kind != ActionKind::SetSize;
         let result = self
-            .attempts("running DDL", deadline, need, async |c, tried| {
+            .attempts_sending("running DDL", deadline, need, resend, async |c, tried| {
                 if tried.may_have_written {
                     // Again only while the lease is ours by the database: a
                     // lease broken (`unlock --force`) while the first

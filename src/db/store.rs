@@ -898,6 +898,7 @@ impl Store {
              AND f.created_at > now() - INTERVAL '{window} seconds' \
              AND NOT EXISTS (SELECT 1 FROM {table} AS e WHERE e.cluster_id = f.cluster_id \
                AND e.created_at > f.created_at \
+               AND e.created_at > now() - INTERVAL '{window} seconds' \
                AND ((e.executed AND {same_action}) \
                     OR e.decision_ctx->>'kind' LIKE {changed})) \
              GROUP BY f.cluster_id, f.decision_ctx->>'kind', \

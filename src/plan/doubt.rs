@@ -237,8 +237,16 @@ fn took_effect(snap: &Snapshot, row: &Unresolved) -> bool {
         // that cluster held by nothing: the next run dropped its other
         // replica and the late DROP emptied it (an outside re-check).
         "drop_replica" => cluster.is_some_and(|c| c.replica(&row.replica).is_none()),
+        // At that size, or on its way to it: a reconfiguration in flight
+        // to it is the statement's (settled as not run while it ran, its
+        // rollback was sent again at once, with no backoff nor alert: an
+        // outside check).
         "set_size" => cluster.is_some_and(|c| {
-            row.size.is_some() && c.size.as_ref().map(|s| s.0.as_str()) == row.size.as_deref()
+            let wanted = |s: Option<&crate::model::Size>| {
+                row.size.is_some() && s.map(|s| s.0.as_str()) == row.size.as_deref()
+            };
+            wanted(c.size.as_ref())
+                || super::rules::replicas_cutting_over(c).any(|r| wanted(r.size.as_ref()))
         }),
         "set_replication_factor" => cluster.is_some_and(|c| {
             row.replication_factor.is_some() && c.replication_factor == row.replication_factor

@@ -2526,6 +2526,19 @@ fn a_managed_clusters_unfinished_alters_are_settled_from_its_size_and_factor() {
             ("rf-none", false),
         ]
     );
+    // A resize on its way (a replica of the asked size not cut over yet),
+    // even within the statement's deadline: it ran (settled as not run,
+    // its rollback was sent again at once: an outside check).
+    let mut moving = managed(1, "25cc", true);
+    moving.replicas.push(replica(9, "r2", "100cc", false));
+    let mut s = snap(vec![moving], vec![]);
+    s.unfinished = vec![
+        row("set_size", "size-100", Some("100cc"), None),
+        row("set_size", "size-50", Some("50cc"), None),
+    ];
+    s.unfinished[0].created_at = Some(now() - Duration::seconds(5));
+    let p = plan(&s, &PlanOptions::default());
+    assert_eq!(settled(&p), [("size-100", true), ("size-50", false)]);
 }
 
 #[test]

@@ -38,6 +38,34 @@ fn sent(emu: &Emulator, needle: &str) -> usize {
     emu.logged(needle).len()
 }
 
+/// A managed resize sent with no answer (the connection cut after the
+/// server ran it) is not sent again: a second `ALTER … SET (SIZE)`
+/// restarts the reconfiguration, and on a release whose plain form waits
+/// (background mode off) each attempt waited its whole deadline: three
+/// ALTERs, 11 minutes each, in one run (an outside check). The outcome is
+/// unknown, said so, and the next run settles it from the catalog.
+#[test]
+fn a_resize_without_an_answer_is_never_sent_twice() {
+    let emu = Emulator::start();
+    managed_25cc(&emu);
+    emu.cut_after_statement("ALTER CLUSTER", 1);
+    let run = clusterctl(&emu, &["apply", "--max-retries", "3"]);
+    assert_eq!(sent(&emu, "SET (SIZE"), 1, "{}", run.all());
+    assert!(
+        run.all().contains("whether it took effect is not known"),
+        "{}",
+        run.all()
+    );
+    // The resize runs (the server got it): settled so, nothing sent again.
+    let next = clusterctl(&emu, &["apply"]);
+    assert_eq!(sent(&emu, "SET (SIZE"), 1, "{}", next.all());
+    let outcome = emu.query_one(
+        "SELECT executed::text FROM mz_cluster_strategy_actions \
+         WHERE action_sql LIKE 'ALTER CLUSTER%SIZE%'",
+    );
+    assert_eq!(outcome.as_deref(), Some("true"), "{}", next.all());
+}
+
 #[test]
 fn managed_cluster_resize_suspend_and_wake() {
     // The newest release: the ALTER returns at once, Materialize cuts over
