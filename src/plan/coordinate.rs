@@ -177,10 +177,14 @@ pub(super) fn plan_cluster(
     cp.waiting = waiting_of(cluster, &desired, snap.now);
     cp.alerts.append(&mut desired.alerts);
     let strategies_alerted = !cp.alerts.is_empty();
-    let (actions, moot, not_taken) = if cluster.managed {
+    let (actions, moot, resized) = if cluster.managed {
         managed_actions(snap, opts, cluster, state, &configs, &desired, &mut cp)
     } else {
-        (diff::diff(cluster, &desired, &mut cp.notes), false, None)
+        (
+            diff::diff(cluster, &desired, &mut cp.notes),
+            false,
+            Resized::default(),
+        )
     };
     cp.actions = actions;
     if !strategies_alerted {
@@ -228,8 +232,7 @@ pub(super) fn plan_cluster(
         .zip(&mut slots)
         .any(|(cfg, slot)| cfg.activity_sensitive(&ctx, slot));
     if opts.new_state {
-        cp.new_state =
-            new_state(state, &configs, &slots, snap.now, not_taken.as_ref()).map(Box::new);
+        cp.new_state = new_state(state, &configs, &slots, snap.now, &resized).map(Box::new);
         if cp.state_goes_first() {
             cp.state_before = Some(Box::new(state.clone()));
         }
@@ -476,7 +479,8 @@ fn looping(r: &Replica, size: &str) -> String {
 /// resize into the first), else the diff in the form the release supports
 /// (a resize that did not take is held back for a while,
 /// [`rolled_back`]); whether the strategies' decisions are moot (held back
-/// or refused); and the controller's record of a resize that did not take.
+/// or refused); and the controller's records of the last resize
+/// ([`Resized`]).
 fn managed_actions(
     snap: &Snapshot,
     opts: &PlanOptions,
@@ -485,7 +489,7 @@ fn managed_actions(
     configs: &[StrategyConfig],
     desired: &Desired,
     cp: &mut ClusterPlan,
-) -> (Vec<crate::plan::Action>, bool, Option<serde_json::Value>) {
+) -> (Vec<crate::plan::Action>, bool, Resized) {
     if let Some(waiting) = rules::reconfiguration_in_flight(cluster) {
         cp.waiting.push(crate::strategy::Deferred {
             strategy: None,
@@ -496,7 +500,11 @@ fn managed_actions(
             refused: false,
         });
         cp.notes.push(waiting);
-        return (Vec::new(), true, rolled_back::kept(state));
+        let kept = Resized {
+            not_taken: rolled_back::kept(state),
+            took: rolled_back::took_kept(state),
+        };
+        return (Vec::new(), true, kept);
     }
     let m = diff::ManagedCtx {
         opts,
@@ -509,16 +517,29 @@ fn managed_actions(
     cp.notes.append(&mut said.notes);
     cp.alerts.append(&mut said.alerts);
     cp.waiting.append(&mut said.held);
-    let Some(last) = rolled_back::not_taken(snap, cluster) else {
-        return (actions, said.refused, None);
+    let Some(last) = rolled_back::not_taken(snap, cluster, state) else {
+        let took = Resized {
+            not_taken: None,
+            took: rolled_back::took_record(snap, cluster, state),
+        };
+        return (actions, said.refused, took);
     };
     let seen = rolled_back::seen(state, last, snap.now);
     let held = rolled_back::judge(snap, opts, cluster, last, seen, &mut actions, cp);
-    (
-        actions,
-        said.refused || held,
-        Some(rolled_back::record(last, seen)),
-    )
+    let not_taken = Resized {
+        not_taken: Some(rolled_back::record(last, seen)),
+        took: None,
+    };
+    (actions, said.refused || held, not_taken)
+}
+
+/// The controller's records of a managed cluster's last resize, for its
+/// state slot: that it did not take ([`rolled_back::STATE_KEY`]), or that
+/// a plan saw it take ([`rolled_back::TOOK_KEY`]).
+#[derive(Debug, Default)]
+struct Resized {
+    not_taken: Option<serde_json::Value>,
+    took: Option<serde_json::Value>,
 }
 
 /// A strategy that chooses the size does not see the replicas other
@@ -629,12 +650,19 @@ fn new_state(
     configs: &[StrategyConfig],
     slots: &[StateSlot],
     now: DateTime<Utc>,
-    not_taken: Option<&serde_json::Value>,
+    resized: &Resized,
 ) -> Option<serde_json::Value> {
     let first = first_seen(old).unwrap_or(now);
     let mut controller = serde_json::json!({ "first_seen": first.to_rfc3339() });
-    if let (Some(record), Some(c)) = (not_taken, controller.as_object_mut()) {
-        c.insert(rolled_back::STATE_KEY.into(), record.clone());
+    if let Some(c) = controller.as_object_mut() {
+        for (key, record) in [
+            (rolled_back::STATE_KEY, &resized.not_taken),
+            (rolled_back::TOOK_KEY, &resized.took),
+        ] {
+            if let Some(record) = record {
+                c.insert(key.into(), record.clone());
+            }
+        }
     }
     let changed: Vec<Option<serde_json::Value>> =
         slots.iter().map(StateSlot::changed_json).collect();

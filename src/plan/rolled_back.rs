@@ -52,15 +52,64 @@ pub struct RolledBack {
     pub reason: String,
 }
 
+/// Key of the controller's state slot that remembers the newest resize a
+/// plan saw the cluster at (it took): a size changed by hand after it is
+/// no resize that did not take ([`not_taken`]).
+pub const TOOK_KEY: &str = "resize_took";
+
 /// The cluster's newest executed resize, when the cluster does not have
-/// its size. The caller has checked no reconfiguration is in flight.
-pub fn not_taken<'a>(snap: &'a Snapshot, cluster: &Cluster) -> Option<&'a LastResize> {
+/// its size and no plan saw it take ([`took`]): a size changed by hand
+/// after a resize that took was called a rollback, with advice about
+/// memory and an hour's hold (an outside check). The caller has checked
+/// no reconfiguration is in flight.
+pub fn not_taken<'a>(
+    snap: &'a Snapshot,
+    cluster: &Cluster,
+    state: &serde_json::Value,
+) -> Option<&'a LastResize> {
     if !cluster.managed {
         return None;
     }
     snap.last_resizes
         .get(&cluster.id)
-        .filter(|last| cluster.size.as_ref() != Some(&last.size))
+        .filter(|last| cluster.size.as_ref() != Some(&last.size) && !took(state, last))
+}
+
+/// The controller's record that a plan saw `last` take, for its state
+/// slot, when the cluster has that size or the record says so already;
+/// [`not_taken`] reads it.
+pub fn took_record(
+    snap: &Snapshot,
+    cluster: &Cluster,
+    state: &serde_json::Value,
+) -> Option<serde_json::Value> {
+    let last = snap
+        .last_resizes
+        .get(&cluster.id)
+        .filter(|_| cluster.managed)?;
+    (cluster.size.as_ref() == Some(&last.size) || took(state, last)).then(|| {
+        serde_json::json!({
+            "size": last.size.0,
+            "sent_at": last.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        })
+    })
+}
+
+/// Whether the controller's record says a plan saw `last` take (times to
+/// the millisecond, as [`seen`] compares them).
+fn took(state: &serde_json::Value, last: &LastResize) -> bool {
+    let Some(record) = state
+        .get(super::CONTROLLER_SLOT)
+        .and_then(|c| c.get(TOOK_KEY))
+    else {
+        return false;
+    };
+    let sent = record
+        .get("sent_at")
+        .and_then(serde_json::Value::as_str)
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok());
+    record.get("size").and_then(serde_json::Value::as_str) == Some(last.size.0.as_str())
+        && sent.is_some_and(|t| t.timestamp_millis() == last.at.timestamp_millis())
 }
 
 /// How a plan sees `last`, a resize that did not take, from the
@@ -148,6 +197,12 @@ pub fn record(last: &LastResize, seen: Seen) -> serde_json::Value {
 pub fn kept(state: &serde_json::Value) -> Option<serde_json::Value> {
     stored(state)?;
     state.get(super::CONTROLLER_SLOT)?.get(STATE_KEY).cloned()
+}
+
+/// The stored record that a resize took, kept as it is while another
+/// resize is in flight.
+pub fn took_kept(state: &serde_json::Value) -> Option<serde_json::Value> {
+    state.get(super::CONTROLLER_SLOT)?.get(TOOK_KEY).cloned()
 }
 
 /// When the resize may be sent again: after as long as the failed attempt

@@ -623,6 +623,50 @@ fn each_resize_in_a_row_that_does_not_take_doubles_the_backoff() {
     assert_eq!(forgotten, None);
 }
 
+/// A resize a plan saw take, then a size changed by hand: no resize that
+/// did not take (it was called a rollback, with advice about memory and an
+/// hour's hold: an outside check). The strategy's size is asked for again
+/// at once. The plan that sees the size taken records it.
+#[test]
+fn a_size_changed_by_hand_after_a_resize_took_is_no_rollback() {
+    let sent_at = now() - Duration::minutes(30);
+    // Converged at 100cc: the record is written.
+    let p = plan_after_resize_to("100cc", managed(1, "100cc", true), now(), sent_at, None);
+    let state = only(&p).new_state.as_deref().cloned().expect("state");
+    assert!(
+        state[CONTROLLER_SLOT][rolled_back::TOOK_KEY].is_object(),
+        "{state:#}"
+    );
+    // Then 25cc by hand: asked for again, no alert, no hold.
+    let p = plan_after_resize_to(
+        "100cc",
+        managed(1, "25cc", true),
+        now() + Duration::minutes(5),
+        sent_at,
+        Some(state.clone()),
+    );
+    let cp = only(&p);
+    assert!(cp.alerts.is_empty(), "{:?}", cp.alerts);
+    assert!(cp.rolled_back.is_none(), "{cp:#?}");
+    assert_eq!(cp.actions.len(), 1, "{cp:#?}");
+    assert_eq!(cp.actions[0].kind, ActionKind::SetSize);
+    // The record is kept while the size is not the resize's.
+    let kept = cp.new_state.as_deref().cloned().unwrap_or(state.clone());
+    assert!(
+        kept[CONTROLLER_SLOT][rolled_back::TOOK_KEY].is_object(),
+        "{kept:#}"
+    );
+    // A later resize (another time) is judged afresh: not taken.
+    let p = plan_after_resize_to(
+        "100cc",
+        managed(1, "25cc", true),
+        now() + Duration::minutes(50),
+        now() + Duration::minutes(40),
+        Some(state),
+    );
+    assert!(only(&p).rolled_back.is_some(), "{:#?}", only(&p));
+}
+
 /// The alert of a resize that did not take prices what each attempt runs
 /// beside the current replicas: the replication factor times the size's
 /// credits.
