@@ -530,6 +530,15 @@ fn condition_of(
     if let Some(d) = cp.waiting.iter().find(|d| d.refused) {
         return (Condition::Limited, deferred_text(d));
     }
+    // A managed cluster's reconfiguration in flight: whatever the
+    // strategies want waits for it (a suspension says so).
+    if let Some(d) = cp
+        .waiting
+        .iter()
+        .find(|d| d.strategy.is_none() && d.action == "resize")
+    {
+        return (Condition::Resizing, deferred_text(d));
+    }
     if let Some(d) = cp.waiting.iter().find(|d| {
         !d.held_by_limit()
             && matches!(
@@ -547,14 +556,10 @@ fn condition_of(
     if let Some(d) = cp.waiting.iter().find(|d| d.held_by_limit()) {
         return (Condition::Limited, deferred_text(d));
     }
-    // A managed cluster's reconfiguration in flight, or a replica
-    // hydrating; then a drop kept for an operator (the replica running the
-    // cluster's sources: it said Hydrating with every replica hydrated, an
-    // outside check).
+    // A replica hydrating; then a drop kept for an operator (the replica
+    // running the cluster's sources: it said Hydrating with every replica
+    // hydrated, an outside check).
     let unowned = || cp.waiting.iter().filter(|d| d.strategy.is_none());
-    if let Some(d) = unowned().find(|d| d.action == "resize") {
-        return (Condition::Resizing, deferred_text(d));
-    }
     if let Some(d) = unowned().find(|d| d.action.starts_with("hydrate ")) {
         return (Condition::Hydrating, deferred_text(d));
     }

@@ -499,6 +499,29 @@ fn managed_actions(
             limit: false,
             refused: false,
         });
+        // A suspension the strategies want waits for it too (a
+        // replication-factor change is refused meanwhile): said, or the
+        // plan showed a resize waiting and nothing of the suspension, the
+        // old and new replicas running up to Materialize's deadline (an
+        // outside check).
+        if let Some(s) = desired
+            .suspending
+            .as_ref()
+            .filter(|_| cluster.replication_factor != Some(0))
+        {
+            cp.waiting.push(crate::strategy::Deferred {
+                strategy: Some(s.strategy),
+                action: "suspend".into(),
+                reason: format!(
+                    "{}; waits for the resize in flight (Materialize refuses a replication-factor \
+                     change until it cut over or rolled back)",
+                    s.reason
+                ),
+                in_seconds: None,
+                limit: false,
+                refused: false,
+            });
+        }
         cp.notes.push(waiting);
         let kept = Resized {
             not_taken: rolled_back::kept(state),

@@ -403,6 +403,23 @@ fn a_managed_resize_takes_the_form_the_release_supports() {
         .notes
         .iter()
         .any(|n| n.contains("waiting for the resize to finish")));
+    // A suspension the strategies want meanwhile waits too, and says so
+    // (the plan showed the resize alone).
+    s.strategies
+        .push(row("u2", "idle_suspend", json!({"idle_after_s": 600})));
+    s.clusters[0].activity = Activity {
+        last_begin: Some(now() - Duration::hours(2)),
+        in_flight: 0,
+        last_end: Some(now() - Duration::hours(2)),
+    };
+    let p = plan(&s, &PlanOptions::default());
+    assert!(sql(&p).is_empty(), "{:#?}", only(&p));
+    let suspend = only(&p).waiting.iter().find(|d| d.action == "suspend");
+    assert!(
+        suspend.is_some_and(|d| d.reason.contains("waits for the resize in flight")),
+        "{:#?}",
+        only(&p).waiting
+    );
 }
 
 /// The plan at `at` of managed cluster `c` (u2) whose strategies want 100cc
