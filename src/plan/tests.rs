@@ -2374,6 +2374,37 @@ fn a_wake_while_users_wait_is_not_held_for_a_late_drop() {
     );
 }
 
+/// A suspended managed cluster whose size is no longer offered, users
+/// waiting: the advice is to change its size (Materialize refuses a
+/// replica made by hand on it: the advice was impossible), and nothing
+/// says "remembers nothing to bring back" beside what it remembered (an
+/// outside check).
+#[test]
+fn a_managed_cluster_that_cannot_wake_is_told_to_change_its_size() {
+    let mut asleep = managed(0, "999cc", false);
+    asleep.activity.in_flight = 1;
+    let mut s = snap(
+        vec![asleep],
+        vec![row("u2", "idle_suspend", json!({"idle_after_s": 600}))],
+    );
+    s.states.insert(
+        ClusterId("u2".into()),
+        json!({"idle_suspend": {
+            "suspended": [{"name": "r1", "size": "999cc"}],
+            "suspended_at": (now() - Duration::hours(2)).to_rfc3339()
+        }}),
+    );
+    let p = plan(&s, &PlanOptions::default());
+    let cp = only(&p);
+    let alerts = cp.alerts.join("\n");
+    assert!(
+        alerts.contains("give it an offered size (ALTER CLUSTER \"m\" SET (SIZE = '…'))")
+            && !alerts.contains("create a replica of an offered size by hand")
+            && !alerts.contains("remembers nothing to bring back"),
+        "{alerts}"
+    );
+}
+
 /// The late DROP lands after the wake made at once for users: the
 /// cluster is empty again, and idle_suspend, whose resume was done,
 /// remembered nothing to wake with ("demand but no replica": an operator

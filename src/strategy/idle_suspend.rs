@@ -1321,7 +1321,12 @@ fn held_against_a_schedule(ctx: &Ctx, d: &mut Desired) {
 fn nothing_to_wake_with(c: &IdleSuspendConfig, ctx: &Ctx, d: &mut Desired, st: &IdleSuspendState) {
     let remembered = !to_wake_with(st).is_empty();
     let demand = ctx.cluster.activity.in_flight > 0 || recent_statement(c, ctx).is_some();
+    // This plan resumed it (a managed cluster's memory goes with its
+    // resume): what could not come back was said there; "remembers
+    // nothing" beside it contradicted it (an outside check).
+    let resumed_now = st.resumed_at == Some(ctx.now);
     if remembered
+        || resumed_now
         || !demand
         || d.held_empty.is_some()
         || !d.replicas.is_empty()
@@ -1613,9 +1618,19 @@ fn bring_back(
         ),
         false => format!("`clusterctl wipe-state --cluster {id}`"),
     };
+    // A managed cluster takes no replica made by hand (Materialize refuses
+    // `CREATE CLUSTER REPLICA` on it: the advice was impossible, an
+    // outside check): its size is what to change.
+    let by_hand = match ctx.cluster.managed {
+        true => format!(
+            "give it an offered size (ALTER CLUSTER {} SET (SIZE = '…'))",
+            crate::ddl::ident(&ctx.cluster.name)
+        ),
+        false => "create a replica of an offered size by hand".to_string(),
+    };
     let fix = format!(
         "set a strategy that chooses the size (e.g. target_size) for this cluster, \
-         create a replica of an offered size by hand, or make idle_suspend forget it: {forget}"
+         {by_hand}, or make idle_suspend forget it: {forget}"
     );
     let mut blocked = Vec::new();
     let mut comes_back = false;
