@@ -224,6 +224,39 @@ pub fn retry_at(last: &LastResize, seen: Seen, resize_timeout: Duration) -> Date
     seen.at + grown.min(cap)
 }
 
+/// A wake at the size the cluster has, the resize it was planned with held
+/// back: as many replicas as the strategies want at their size, but no
+/// more than their credits buy at this one (at least one). Three replicas
+/// wanted of 50cc woke three of the 200cc the cluster still had, four times
+/// the spend (an outside check). The action is rewritten; the reason says
+/// so. Nothing when the credits are not known (`--replica-sizes`).
+fn wake_within_spend(
+    snap: &Snapshot,
+    cluster: &Cluster,
+    wanted_size: &Size,
+    action: &mut Action,
+) -> Option<String> {
+    let have = cluster.size.as_ref()?;
+    let wanted = action.replication_factor?;
+    let (per_have, per_wanted) = (snap.sizes.credits(have), snap.sizes.credits(wanted_size));
+    if !snap.sizes.credits_known() || per_have <= 0.0 || per_wanted <= 0.0 {
+        return None;
+    }
+    let affordable = (wanted as f64 * per_wanted / per_have).floor() as i64;
+    let n = affordable.clamp(1, wanted);
+    if n >= wanted {
+        return None;
+    }
+    action.replication_factor = Some(n);
+    action.sql = crate::ddl::set_replication_factor(&cluster.name, n);
+    Some(format!(
+        "{n} replica{} of {have}, not {wanted}: {wanted} of {wanted_size} cost {} credits/h, \
+         and a wake at the size it has costs no more (at least one replica)",
+        crate::model::plural(n as usize),
+        super::region::credits_text(wanted as f64 * per_wanted),
+    ))
+}
+
 /// Holds back a resize to the size that did not take until its backoff
 /// is over (with what follows it: a replication factor planned for the
 /// new size, but not a wake), or lets it go once more after it; either way
@@ -327,6 +360,9 @@ pub(super) fn judge(
                     "at the size it has ({}): the resize to {size} waits ({next})",
                     cluster.size.as_ref().map_or("unknown", |s| s.0.as_str())
                 ));
+                if let Some(why) = wake_within_spend(snap, cluster, &last.size, &mut action) {
+                    action.reasons.push(why);
+                }
                 woken.push(action);
                 continue;
             }

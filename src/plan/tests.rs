@@ -4327,6 +4327,61 @@ fn a_wake_is_not_held_with_a_resize_that_did_not_take() {
     );
 }
 
+/// A wake at the size the cluster has, its resize to a smaller size held
+/// back: no more replicas than the strategies' credits buy at this size.
+/// A schedule wanting 3 × 50cc woke 3 × 200cc, four times the spend (an
+/// outside check): one 200cc replica (2 credits/h against 1.5).
+#[test]
+fn a_wake_beside_a_held_back_resize_spends_no_more_than_wanted() {
+    let rows = vec![
+        row(
+            "u2",
+            "schedule",
+            json!({"timezone": "UTC", "default": {"size": "50cc", "replicas": 3},
+                   "windows": [{"cron": "0 0 3 1 1 *", "duration_s": 3600, "size": "50cc"}]}),
+        ),
+        row("u2", "idle_suspend", json!({"idle_after_s": 60})),
+    ];
+    let mut asleep = managed(0, "200cc", false);
+    asleep.activity = Activity {
+        last_begin: Some(now()),
+        in_flight: 1,
+        last_end: None,
+    };
+    let mut s = snap(vec![asleep], rows);
+    s.env.version = Some("v26.35.0 (abc)".into());
+    s.states.insert(
+        ClusterId("u2".into()),
+        json!({"idle_suspend": {
+            "suspended": [{"name": "r1", "size": "200cc"}],
+            "suspended_at": (now() - Duration::hours(2)).to_rfc3339()
+        }}),
+    );
+    s.last_resizes.insert(
+        ClusterId("u2".into()),
+        crate::model::LastResize {
+            size: Size("50cc".into()),
+            at: now() - Duration::minutes(10),
+            failed: None,
+        },
+    );
+    let p = plan(&s, &PlanOptions::default());
+    let cp = only(&p);
+    let sql: Vec<&str> = cp.actions.iter().map(|a| a.sql.as_str()).collect();
+    assert_eq!(
+        sql,
+        [r#"ALTER CLUSTER "m" SET (REPLICATION FACTOR = 1)"#],
+        "{cp:#?}"
+    );
+    assert!(
+        cp.actions[0]
+            .reasons
+            .iter()
+            .any(|r| r.contains("1 replica of 200cc, not 3: 3 of 50cc cost 1.5 credits/h")),
+        "{cp:#?}"
+    );
+}
+
 /// A command's temporary replica (`--create-replica`) on a cluster with
 /// strategies (a watcher's exec cluster swapped with it): never retired,
 /// never counted on to keep the cluster served (it goes at the command's
