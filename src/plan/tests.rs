@@ -3371,16 +3371,27 @@ fn asleep_wanting_100cc() -> Snapshot {
 /// whose resize to 100cc, sent ten minutes ago, did not take.
 fn asleep_after_a_resize_that_did_not_take() -> Snapshot {
     let mut s = asleep_wanting_100cc();
+    did_not_take(&mut s, "100cc");
+    s
+}
+
+/// `s` on a release that resizes in the background, whose resize of u2 to
+/// `size`, sent ten minutes ago, did not take.
+fn did_not_take(s: &mut Snapshot, size: &str) {
     s.env.version = Some("v26.35.0 (abc)".into());
     s.last_resizes.insert(
         ClusterId("u2".into()),
         crate::model::LastResize {
-            size: Size("100cc".into()),
+            size: Size(size.into()),
             at: now() - Duration::minutes(10),
             failed: None,
         },
     );
-    s
+}
+
+/// The statements of the only cluster's actions, in order.
+fn statements(p: &Plan) -> Vec<&str> {
+    only(p).actions.iter().map(|a| a.sql.as_str()).collect()
 }
 
 /// A managed cluster at replication factor 1 suspended while its
@@ -4285,9 +4296,8 @@ fn a_wake_is_not_held_with_a_resize_that_did_not_take() {
     let s = asleep_after_a_resize_that_did_not_take();
     let p = plan(&s, &PlanOptions::default());
     let cp = only(&p);
-    let sql: Vec<&str> = cp.actions.iter().map(|a| a.sql.as_str()).collect();
     assert_eq!(
-        sql,
+        statements(&p),
         [r#"ALTER CLUSTER "m" SET (REPLICATION FACTOR = 1)"#],
         "{cp:#?}"
     );
@@ -4312,9 +4322,8 @@ fn a_wake_is_not_held_with_a_resize_that_did_not_take() {
     );
     let p = plan(&two, &PlanOptions::default());
     let cp = only(&p);
-    let sql: Vec<&str> = cp.actions.iter().map(|a| a.sql.as_str()).collect();
     assert_eq!(
-        sql,
+        statements(&p),
         [r#"ALTER CLUSTER "m" SET (REPLICATION FACTOR = 2)"#],
         "{cp:#?}"
     );
@@ -4349,7 +4358,6 @@ fn a_wake_beside_a_held_back_resize_spends_no_more_than_wanted() {
         last_end: None,
     };
     let mut s = snap(vec![asleep], rows);
-    s.env.version = Some("v26.35.0 (abc)".into());
     s.states.insert(
         ClusterId("u2".into()),
         json!({"idle_suspend": {
@@ -4357,28 +4365,18 @@ fn a_wake_beside_a_held_back_resize_spends_no_more_than_wanted() {
             "suspended_at": (now() - Duration::hours(2)).to_rfc3339()
         }}),
     );
-    s.last_resizes.insert(
-        ClusterId("u2".into()),
-        crate::model::LastResize {
-            size: Size("50cc".into()),
-            at: now() - Duration::minutes(10),
-            failed: None,
-        },
-    );
+    did_not_take(&mut s, "50cc");
     let p = plan(&s, &PlanOptions::default());
-    let cp = only(&p);
-    let sql: Vec<&str> = cp.actions.iter().map(|a| a.sql.as_str()).collect();
     assert_eq!(
-        sql,
+        statements(&p),
         [r#"ALTER CLUSTER "m" SET (REPLICATION FACTOR = 1)"#],
-        "{cp:#?}"
+        "{:#?}",
+        only(&p)
     );
+    let why = only(&p).actions[0].reasons.join("; ");
     assert!(
-        cp.actions[0]
-            .reasons
-            .iter()
-            .any(|r| r.contains("1 replica of 200cc, not 3: 3 of 50cc cost 1.5 credits/h")),
-        "{cp:#?}"
+        why.contains("1 replica of 200cc, not 3: 3 of 50cc cost 1.5 credits/h"),
+        "{why}"
     );
 }
 
@@ -4578,9 +4576,8 @@ fn a_resize_that_did_not_take_is_not_retried_on_a_cluster_with_nothing_running()
     s.states.insert(ClusterId("u2".into()), state);
     let p = plan(&s, &PlanOptions::default());
     let cp = only(&p);
-    let sql: Vec<&str> = cp.actions.iter().map(|a| a.sql.as_str()).collect();
     assert_eq!(
-        sql,
+        statements(&p),
         [r#"ALTER CLUSTER "m" SET (REPLICATION FACTOR = 1)"#],
         "{cp:#?}"
     );

@@ -1336,12 +1336,8 @@ fn a_bounded_run_serves_waiting_users_first() {
     init_tables(&emu);
     strategy(&emu, "b", "target_size", json!({"target_size": "50cc"}));
     strategy(&emu, "w", "target_size", json!({"target_size": "25cc"}));
-    let plan = clusterctl(&emu, &["dry-run", "-o", "json"]).ok().json();
-    let listed: Vec<&str> = plan["result"]["plan"]["clusters"]
-        .as_array()
-        .map(|a| a.iter().filter_map(|c| c["cluster"].as_str()).collect())
-        .unwrap_or_default();
-    assert_eq!(listed, ["b", "w"], "{plan:#}");
+    let listed = planned_clusters(&emu);
+    assert_eq!(listed, ["b", "w"]);
     let run = clusterctl(&emu, &["apply", "--max-actions", "1"]).ok();
     assert_eq!(
         emu.replicas("w"),
@@ -1355,6 +1351,19 @@ fn a_bounded_run_serves_waiting_users_first() {
         "{}",
         run.all()
     );
+}
+
+/// The clusters `dry-run` plans, in its order.
+fn planned_clusters(emu: &Emulator) -> Vec<String> {
+    let plan = clusterctl(emu, &["dry-run", "-o", "json"]).ok().json();
+    plan["result"]["plan"]["clusters"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| c["cluster"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The catalog's order is by id as a number: `u2` before `u10` (as text,
@@ -1372,12 +1381,8 @@ fn clusters_are_planned_in_the_order_they_were_made() {
     for n in &names {
         strategy(&emu, n, "target_size", json!({"target_size": "25cc"}));
     }
-    let plan = clusterctl(&emu, &["dry-run", "-o", "json"]).ok().json();
-    let listed: Vec<&str> = plan["result"]["plan"]["clusters"]
-        .as_array()
-        .map(|a| a.iter().filter_map(|c| c["cluster"].as_str()).collect())
-        .unwrap_or_default();
-    assert_eq!(listed, names, "{plan:#}");
+    let listed = planned_clusters(&emu);
+    assert_eq!(listed, names);
     let ids: Vec<String> = names.iter().map(|n| emu.cluster_id(n)).collect();
     assert!(ids.iter().any(|id| id.len() > 2), "ids past u9: {ids:?}");
 }
