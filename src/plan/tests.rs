@@ -2381,18 +2381,9 @@ fn a_wake_while_users_wait_is_not_held_for_a_late_drop() {
 /// outside check).
 #[test]
 fn a_managed_cluster_that_cannot_wake_is_told_to_change_its_size() {
-    let mut asleep = managed(0, "999cc", false);
-    asleep.activity.in_flight = 1;
-    let mut s = snap(
-        vec![asleep],
+    let s = asleep_at(
+        "999cc",
         vec![row("u2", "idle_suspend", json!({"idle_after_s": 600}))],
-    );
-    s.states.insert(
-        ClusterId("u2".into()),
-        json!({"idle_suspend": {
-            "suspended": [{"name": "r1", "size": "999cc"}],
-            "suspended_at": (now() - Duration::hours(2)).to_rfc3339()
-        }}),
     );
     let p = plan(&s, &PlanOptions::default());
     let cp = only(&p);
@@ -3346,11 +3337,19 @@ fn a_managed_cluster_idle_through_a_resize_wakes_at_its_size() {
 /// Managed cluster u2 that `idle_suspend` suspended two hours ago (r1,
 /// 25cc), a statement waiting, its `target_size` wanting 100cc.
 fn asleep_wanting_100cc() -> Snapshot {
-    let rows = vec![
-        row("u2", "idle_suspend", json!({"idle_after_s": 60})),
-        row("u2", "target_size", json!({"target_size": "100cc"})),
-    ];
-    let mut asleep = managed(0, "25cc", false);
+    asleep_at(
+        "25cc",
+        vec![
+            row("u2", "idle_suspend", json!({"idle_after_s": 60})),
+            row("u2", "target_size", json!({"target_size": "100cc"})),
+        ],
+    )
+}
+
+/// Managed cluster u2 (`m`) of `size` that `idle_suspend` suspended two
+/// hours ago (r1 of that size), a statement waiting, with `rows`.
+fn asleep_at(size: &str, rows: Vec<StrategyRow>) -> Snapshot {
+    let mut asleep = managed(0, size, false);
     asleep.activity = Activity {
         last_begin: Some(now()),
         in_flight: 1,
@@ -3360,7 +3359,7 @@ fn asleep_wanting_100cc() -> Snapshot {
     s.states.insert(
         ClusterId("u2".into()),
         json!({"idle_suspend": {
-            "suspended": [{"name": "r1", "size": "25cc"}],
+            "suspended": [{"name": "r1", "size": size}],
             "suspended_at": (now() - Duration::hours(2)).to_rfc3339()
         }}),
     );
@@ -4351,20 +4350,7 @@ fn a_wake_beside_a_held_back_resize_spends_no_more_than_wanted() {
         ),
         row("u2", "idle_suspend", json!({"idle_after_s": 60})),
     ];
-    let mut asleep = managed(0, "200cc", false);
-    asleep.activity = Activity {
-        last_begin: Some(now()),
-        in_flight: 1,
-        last_end: None,
-    };
-    let mut s = snap(vec![asleep], rows);
-    s.states.insert(
-        ClusterId("u2".into()),
-        json!({"idle_suspend": {
-            "suspended": [{"name": "r1", "size": "200cc"}],
-            "suspended_at": (now() - Duration::hours(2)).to_rfc3339()
-        }}),
-    );
+    let mut s = asleep_at("200cc", rows);
     did_not_take(&mut s, "50cc");
     let p = plan(&s, &PlanOptions::default());
     assert_eq!(
