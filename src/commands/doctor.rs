@@ -703,7 +703,7 @@ async fn table_findings(
             Level::Blocker,
             "tables",
             format!(
-                "{}: apply, init and every command that reads the tables refuse it",
+                "{}: apply, init and every command that writes to the tables refuse it",
                 migrate::Foreign::said(&tables)
             ),
             Some(migrate::Foreign::fix(&tables)),

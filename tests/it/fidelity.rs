@@ -936,6 +936,46 @@ fn a_view_of_our_name_is_named_and_never_written() {
         [("r1".to_string(), "25cc".to_string())],
         "no DDL without its audit row"
     );
+    // The strategies replaced by a view of their rows after `init`: every
+    // later apply read it and sent DDL from its rows, and the writing
+    // commands changed rows through it (an outside check). Each refuses,
+    // saying what it is, and nothing changes.
+    emu.sql(
+        "DROP VIEW mz_cluster_strategy_actions; \
+         ALTER TABLE our_actions RENAME TO mz_cluster_strategy_actions; \
+         ALTER TABLE mz_cluster_strategies RENAME TO our_strategies; \
+         CREATE VIEW mz_cluster_strategies AS SELECT * FROM our_strategies",
+    );
+    let rows = || emu.query_strings("SELECT strategy_type, config::text FROM our_strategies");
+    let before = rows();
+    for args in [
+        &["apply"][..],
+        &["strategy", "pause", "c"],
+        &["strategy", "rm", "c", "target_size"],
+        &[
+            "strategy",
+            "set",
+            "c",
+            "target_size",
+            "--target-size",
+            "100cc",
+        ],
+    ] {
+        let run = clusterctl(&emu, args);
+        assert_eq!(run.code, 1, "{args:?}: {}", run.all());
+        assert!(
+            one_error_line(&run)
+                .contains("\"mz_cluster_strategies\" is a view, not clusterctl's table"),
+            "{args:?}: {}",
+            run.all()
+        );
+    }
+    assert_eq!(rows(), before, "nothing written through it");
+    assert_eq!(
+        emu.replicas("c"),
+        [("r1".to_string(), "25cc".to_string())],
+        "no DDL from its rows"
+    );
 }
 
 /// A table of one of our names with every column ours has, but one of
