@@ -154,8 +154,16 @@ pub fn judge(snap: &Snapshot, statement_timeout: Duration, resize_timeout: Durat
         // Another drop of its replica ran since: this one cannot have
         // taken effect (it would have made that one fail).
         let superseded = row.kind == "drop_replica" && row.dropped_since;
+        // A managed resize that got no answer may reach the server late as
+        // a DROP may: sent again at its deadline, the late one restarted
+        // the reconfiguration (an outside check). Its cluster is held the
+        // window too.
+        let held_for = match row.kind.as_str() {
+            "set_size" => held + late,
+            _ => held,
+        };
         if !executed && !superseded {
-            if let Some(until) = until(held) {
+            if let Some(until) = until(held_for) {
                 let entry = out
                     .in_doubt
                     .entry(row.cluster_id.clone())
