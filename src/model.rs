@@ -1092,10 +1092,17 @@ pub struct LastSuspension {
     pub last_created: Option<DateTime<Utc>>,
 }
 
-/// A DROP of a replica that may have reached the server late: the
-/// replica's name, and when its intent was written
-/// ([`Snapshot::late_drops`]).
-pub type SentDrop = (String, DateTime<Utc>);
+/// A DROP of a replica that got no answer in time and may have reached
+/// the server late (`plan::doubt::sent_drops`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SentDrop {
+    pub replica: String,
+    /// When its intent was written (the database's clock).
+    pub sent: DateTime<Utc>,
+    /// Until when it could still reach the server: its deadline and the
+    /// late-delivery window.
+    pub until: DateTime<Utc>,
+}
 
 /// An audit row without an outcome, as the settling of a killed run needs it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1372,18 +1379,6 @@ pub fn cluster_arg(arg: &str, is_name: impl Fn(&str) -> bool) -> &str {
 impl Snapshot {
     pub fn cluster(&self, id: &ClusterId) -> Option<&Cluster> {
         self.clusters.iter().find(|c| &c.id == id)
-    }
-
-    /// The DROPs of the cluster's replicas that may have reached the
-    /// server late ([`Snapshot::unfinished`]: given up on, or retried after
-    /// an attempt without an answer, in the trail's last day; or never
-    /// given an outcome): `(replica, when its intent was written)`.
-    pub fn late_drops(&self, id: &ClusterId) -> Vec<SentDrop> {
-        self.unfinished
-            .iter()
-            .filter(|u| &u.cluster_id == id && u.kind == "drop_replica")
-            .filter_map(|u| Some((u.replica.clone(), u.created_at?)))
-            .collect()
     }
 
     /// A cluster named on a command line: by exact name, else by id, the

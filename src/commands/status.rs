@@ -606,7 +606,7 @@ fn condition_of(
                 cluster,
                 snap.states.get(&cluster.id),
                 snap.suspensions.get(&cluster.id),
-                &snap.late_drops(&cluster.id),
+                &crate::plan::doubt::sent_drops(snap, &cluster.id),
             )
             .wake
             .is_empty()

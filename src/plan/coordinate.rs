@@ -131,7 +131,7 @@ pub(super) fn plan_cluster(
         trail_read: snap.suspensions_read,
         replica_limit: snap.env.settings.max_replicas_per_cluster,
         burst: crate::strategy::burst_replica(cluster, Some(state)),
-        late_drops: snap.late_drops(&cluster.id),
+        late_drops: super::doubt::sent_drops(snap, &cluster.id),
     };
     let mut desired = Desired::from_cluster(cluster);
     let mut slots: Vec<StateSlot> = configs

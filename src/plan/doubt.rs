@@ -225,6 +225,35 @@ fn by_boot_clock(
         .flatten()
 }
 
+/// The DROPs of a cluster's replicas that got no answer in time (given
+/// up on, or retried after an attempt without one, in the trail's last
+/// day; or never given an outcome), with until when each could still reach
+/// the server: its recorded deadline (this release's default statement
+/// timeout for a row without one) and [`LATE_DELIVERY`]. What
+/// `idle_suspend` reads to tell a wake a late DROP undid (`Ctx::late_drops`,
+/// and `status`'s promise).
+pub fn sent_drops(snap: &Snapshot, id: &ClusterId) -> Vec<crate::model::SentDrop> {
+    snap.unfinished
+        .iter()
+        .filter(|u| &u.cluster_id == id && u.kind == ActionKind::DropReplica.name())
+        .filter_map(|u| {
+            let sent = u.created_at?;
+            let deadline = u
+                .deadline_s
+                .filter(|s| s.is_finite() && *s >= 0.0)
+                .map(|s| Duration::from_secs_f64(s.min(MAX_RECORDED_DEADLINE.as_secs_f64())))
+                .unwrap_or(super::DEFAULT_STATEMENT_TIMEOUT);
+            let window = chrono::Duration::from_std(deadline + IN_DOUBT_MARGIN + LATE_DELIVERY)
+                .unwrap_or_default();
+            Some(crate::model::SentDrop {
+                replica: u.replica.clone(),
+                sent,
+                until: sent.checked_add_signed(window)?,
+            })
+        })
+        .collect()
+}
+
 /// Whether the catalog shows what the row's statement would have done.
 fn took_effect(snap: &Snapshot, row: &Unresolved) -> bool {
     let cluster = snap.cluster(&row.cluster_id);

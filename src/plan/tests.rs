@@ -2460,7 +2460,71 @@ fn a_wake_undone_by_a_late_drop_is_made_again() {
     // The DROP came after the wake (a later suspension's): not this rule.
     s.unfinished[0].created_at = Some(woke + Duration::seconds(30));
     assert!(only(&plan(&s, &PlanOptions::default())).actions.is_empty());
+    // Nor one that could no longer land when the wake came (sent an hour
+    // before it: it landed before, and an operator dropped the replica
+    // since: it re-made what they dropped, blaming that DROP).
+    s.unfinished[0].created_at = Some(woke - Duration::hours(1));
+    assert!(only(&plan(&s, &PlanOptions::default())).actions.is_empty());
     s.unfinished[0].created_at = Some(now() - Duration::seconds(600));
+    // A DROP lands once: the one a wake was made again for is not blamed
+    // again (the second loss is an operator's).
+    let mut again = s.clone();
+    again.states.insert(
+        ClusterId("u2".into()),
+        json!({"idle_suspend": {
+            "suspended": [{"name": "r1", "size": "25cc"}],
+            "suspended_at": null,
+            "resumed_at": woke.to_rfc3339(),
+            "rewoken_for": (now() - Duration::seconds(600)).to_rfc3339()
+        }}),
+    );
+    assert!(only(&plan(&again, &PlanOptions::default()))
+        .actions
+        .is_empty());
+    // Two replicas woken, one gone (the DROP of r1), or the burst replica
+    // beside it: the one gone is made again (it was never repaired).
+    for beside in ["r2", "c-burst"] {
+        let mut part = s.clone();
+        part.clusters[0].replicas = vec![replica(7, beside, "50cc", true)];
+        part.states.insert(
+            ClusterId("u2".into()),
+            json!({"idle_suspend": {
+                "suspended": [{"name": "r1", "size": "25cc"}, {"name": "r2", "size": "50cc"}],
+                "suspended_at": null,
+                "resumed_at": woke.to_rfc3339()
+            }}),
+        );
+        let want: &[&str] = match beside {
+            "r2" => &["r1"],
+            _ => &["r1", "r2"],
+        };
+        // Something serves: the create of r1 waits out the DROP's window
+        // (it could still land on it), then goes.
+        let p = plan(&part, &PlanOptions::default());
+        assert!(
+            only(&p)
+                .waiting
+                .iter()
+                .any(|w| w.action == "create r1 (25cc)"),
+            "{beside}: {:#?}",
+            only(&p)
+        );
+        part.now = now() + Duration::minutes(20);
+        let p = plan(&part, &PlanOptions::default());
+        let made: Vec<&str> = only(&p)
+            .actions
+            .iter()
+            .map(|a| a.replica.as_str())
+            .collect();
+        assert_eq!(made, want, "{beside}: {:#?}", only(&p));
+    }
+    // A replica nobody woke runs (made by hand): the shape is someone
+    // else's, nothing is made.
+    let mut other = s.clone();
+    other.clusters[0].replicas = vec![replica(7, "mine", "25cc", true)];
+    assert!(only(&plan(&other, &PlanOptions::default()))
+        .actions
+        .is_empty());
     // Nobody wants the cluster: it stays empty.
     s.clusters[0].activity.in_flight = 0;
     assert!(only(&plan(&s, &PlanOptions::default())).actions.is_empty());

@@ -172,6 +172,11 @@ pub struct IdleSuspendState {
     /// can happen unseen while this is set.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub nothing_to_recall: bool,
+    /// When the DROP was sent that a wake was last made again for
+    /// ([`wake_again_after_a_late_drop`]): a DROP lands once, so it is not
+    /// blamed for a later loss (an operator's drop by hand).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rewoken_for: Option<DateTime<Utc>>,
     /// The suspension was mz-clusterctl's, imported from its state row
     /// (`import_reference`): forgotten by deleting that row, which
     /// `wipe-state` keeps (its advice to wipe did nothing: an outside
@@ -202,8 +207,9 @@ pub struct Remembered {
 /// replica whose slot remembers nothing to wake with (its state wiped) is
 /// woken with what the audit trail shows its last suspension dropped
 /// (`last`), as `apply` wakes it ([`recall_from_trail`]); one whose wake a
-/// late DROP undid (`late_drops`: [`crate::model::Snapshot::late_drops`]),
-/// with what that wake brought back ([`undone_by_a_late_drop`]).
+/// late DROP may have undone (`late_drops`:
+/// [`crate::plan::doubt::sent_drops`]), with what that wake brought back
+/// and is gone ([`undone_by_a_late_drop`]).
 pub fn remembered(
     cluster: &Cluster,
     state: Option<&serde_json::Value>,
@@ -1519,14 +1525,18 @@ fn complete_resume(ctx: &Ctx, d: &mut Desired, st: &mut IdleSuspendState) {
     bring_back(ctx, d, &st.resuming, &reason, st.from_reference);
 }
 
-/// A wake undone by a late DROP: the replicas the last wake brought back
-/// (what the suspension before it remembered, not the burst replica), a
-/// DROP of one of which, sent before the wake, got no answer in time
-/// (`late_drops`, [`crate::model::Snapshot::late_drops`]), on an unmanaged
-/// cluster now running none. That DROP reached the server after the wake
-/// (a network can deliver it late; the plan made the wake at once while
-/// statements waited, and said so). A managed cluster wakes by its
-/// replication factor, which no DROP changes. With the DROP that did it.
+/// A wake a late DROP may have undone: of the replicas the last wake
+/// brought back (what the suspension before it remembered, not the burst
+/// replica), those the unmanaged cluster no longer runs, one of which a
+/// DROP that got no answer in time names (`late_drops`,
+/// [`crate::plan::doubt::sent_drops`]), sent before the wake and able to
+/// reach the server after it (the wake came within its window); nothing
+/// else running but what the wake brought back and the burst replica
+/// (else the shape was chosen elsewhere). The plan made the wake at once
+/// while statements waited, and said so. A DROP counts once: the one a
+/// later wake was made again for ([`IdleSuspendState::rewoken_for`]) is
+/// not blamed again. A managed cluster wakes by its replication factor,
+/// which no DROP changes. With the DROP that may have done it.
 fn undone_by_a_late_drop<'a>(
     cluster: &Cluster,
     st: &IdleSuspendState,
@@ -1534,30 +1544,35 @@ fn undone_by_a_late_drop<'a>(
     late_drops: &'a [crate::model::SentDrop],
 ) -> Option<(Vec<SuspendedReplica>, &'a crate::model::SentDrop)> {
     let woke = st.resumed_at?;
-    if cluster.managed
-        || st.suspended_at.is_some()
-        || !st.resuming.is_empty()
-        || !cluster.replicas.is_empty()
-    {
+    if cluster.managed || st.suspended_at.is_some() || !st.resuming.is_empty() {
         return None;
     }
-    let woken: Vec<SuspendedReplica> = st
-        .suspended
+    let woken: Vec<&SuspendedReplica> = st.suspended.iter().filter(|r| r.name != burst).collect();
+    let chosen_elsewhere = cluster
+        .replicas
         .iter()
-        .filter(|r| r.name != burst)
+        .any(|r| r.name != burst && !woken.iter().any(|w| w.name == r.name));
+    let missing: Vec<SuspendedReplica> = woken
+        .into_iter()
+        .filter(|r| cluster.replica(&r.name).is_none())
         .cloned()
         .collect();
+    if chosen_elsewhere || missing.is_empty() {
+        return None;
+    }
     let late = late_drops
         .iter()
-        .filter(|(name, sent)| *sent <= woke && woken.iter().any(|r| r.name == *name))
-        .max_by_key(|(_, sent)| *sent)?;
-    Some((woken, late))
+        .filter(|l| l.sent <= woke && woke < l.until)
+        .filter(|l| st.rewoken_for.is_none_or(|t| l.sent > t))
+        .filter(|l| missing.iter().any(|r| r.name == l.replica))
+        .max_by_key(|l| l.sent)?;
+    Some((missing, late))
 }
 
-/// [`undone_by_a_late_drop`] while users want the cluster: woken again
-/// with what the wake brought back, saying why. idle_suspend, its resume
-/// done, remembered nothing to wake with, and alerted "demand but no
-/// replica" until someone created one by hand (an outside check).
+/// [`undone_by_a_late_drop`] while users want the cluster: what the wake
+/// brought back and is gone is made again, saying why. idle_suspend, its
+/// resume done, remembered nothing to wake with, and alerted "demand but
+/// no replica" until someone created one by hand (an outside check).
 fn wake_again_after_a_late_drop(
     c: &IdleSuspendConfig,
     ctx: &Ctx,
@@ -1565,7 +1580,7 @@ fn wake_again_after_a_late_drop(
     st: &mut IdleSuspendState,
 ) {
     let demand = ctx.cluster.activity.in_flight > 0 || recent_statement(c, ctx).is_some();
-    let Some((woken, (dropped, sent))) =
+    let Some((missing, late)) =
         undone_by_a_late_drop(ctx.cluster, st, &ctx.burst, &ctx.late_drops).filter(|_| demand)
     else {
         return;
@@ -1576,18 +1591,19 @@ fn wake_again_after_a_late_drop(
     let at = |t: &DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let reason = format!(
         "resume again: {} brought back by the wake at {} {} gone, and a DROP of {} sent at \
-         {} that got no answer in time reached the server after that wake (a network can \
-         deliver one late)",
-        listed(&woken),
+         {} that got no answer in time may have reached the server after that wake (a \
+         network can deliver one late)",
+        listed(&missing),
         at(&woke),
-        match woken.len() {
+        match missing.len() {
             1 => "is",
             _ => "are",
         },
-        shown(dropped),
-        at(sent)
+        shown(&late.replica),
+        at(&late.sent)
     );
-    st.resuming = woken;
+    st.rewoken_for = Some(late.sent);
+    st.resuming = missing;
     st.resumed_at = Some(ctx.now);
     bring_back(ctx, d, &st.resuming, &reason, st.from_reference);
 }
@@ -2369,6 +2385,7 @@ mod tests {
             check_trail: false,
             nothing_to_recall: false,
             from_reference: false,
+            rewoken_for: None,
         };
         // Exactly at the threshold the cluster is still idle: no wake.
         let mut st = suspended();
@@ -2496,7 +2513,14 @@ mod tests {
             resumed_at: Some(now() - chrono::Duration::minutes(5)),
             ..running.clone()
         };
-        let sent = |ago: i64| vec![("r1".to_string(), now() - chrono::Duration::minutes(ago))];
+        let sent = |ago: i64| {
+            let sent = now() - chrono::Duration::minutes(ago);
+            vec![crate::model::SentDrop {
+                replica: "r1".into(),
+                sent,
+                until: sent + chrono::Duration::minutes(17),
+            }]
+        };
         assert_eq!(
             remembered(c, Some(&state(&woken)), None, &sent(10)).wake,
             vec![r("r1", "50cc")]
@@ -2546,6 +2570,7 @@ mod tests {
             check_trail: false,
             nothing_to_recall: false,
             from_reference: false,
+            rewoken_for: None,
         };
         let live = cluster("c", vec![replica("r1", "50cc", true)]);
         let d = step(&live, &c, Idle::For(120.0), &mut st);
@@ -2593,6 +2618,7 @@ mod tests {
             check_trail: false,
             nothing_to_recall: false,
             from_reference: false,
+            rewoken_for: None,
         };
         let reason = |d: &Desired| {
             d.replicas["r1"]
@@ -3166,6 +3192,7 @@ mod tests {
                 check_trail: false,
                 nothing_to_recall: false,
                 from_reference: false,
+                rewoken_for: None,
             }
         }
 
