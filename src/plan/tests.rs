@@ -2374,6 +2374,47 @@ fn a_wake_while_users_wait_is_not_held_for_a_late_drop() {
     );
 }
 
+/// A replica made by hand on a suspended cluster is dropped (it stays
+/// suspended), and not remembered for the wake: it was brought back at
+/// every wake after, 16 times the normal replica's price (an outside
+/// check). One the catalog shows from before the suspension (a
+/// suspension a run left unfinished) is remembered as before.
+#[test]
+fn a_replica_made_on_a_suspended_cluster_is_not_remembered() {
+    let suspended_at = now() - Duration::hours(2);
+    let plan_with = |since: DateTime<Utc>| {
+        let mut extra = replica(7, "extra", "400cc", false);
+        extra.since = Some(since);
+        let mut s = snap(
+            vec![cluster("u2", "c", vec![extra])],
+            vec![row("u2", "idle_suspend", json!({"idle_after_s": 600}))],
+        );
+        s.states.insert(
+            ClusterId("u2".into()),
+            json!({"idle_suspend": {
+                "suspended": [{"name": "r1", "size": "25cc"}],
+                "suspended_at": suspended_at.to_rfc3339()
+            }}),
+        );
+        let p = plan(&s, &PlanOptions::default());
+        let cp = only(&p);
+        let drops: Vec<&str> = cp.actions.iter().map(|a| a.replica.as_str()).collect();
+        assert_eq!(drops, ["extra"], "{cp:#?}");
+        let state = cp.new_state.as_deref().cloned().expect("state");
+        let remembered: Vec<String> = state["idle_suspend"]["suspended"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|r| r["name"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        remembered
+    };
+    assert_eq!(plan_with(now() - Duration::hours(1)), ["r1"]);
+    assert_eq!(plan_with(now() - Duration::hours(3)), ["r1", "extra"]);
+}
+
 /// A suspended managed cluster whose size is no longer offered, users
 /// waiting: the advice is to change its size (Materialize refuses a
 /// replica made by hand on it: the advice was impossible), and nothing

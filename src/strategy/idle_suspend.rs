@@ -1262,10 +1262,22 @@ fn suspend(
     // what comes back (a resize held back, e.g. after a rollback, woke it
     // with one replica of each size: twice its replication factor).
     let managed = ctx.cluster.managed;
+    // Not a replica made after the suspension began (made by hand on a
+    // suspended cluster, it was dropped at once and then woken every day:
+    // an outside check): the catalog's first sight of it is after
+    // `suspended_at`.
+    let ran = |name: &str| {
+        ctx.cluster.replica(name).is_none_or(|r| {
+            !st.suspended_at
+                .zip(r.since)
+                .is_some_and(|(at, since)| since > at)
+        })
+    };
     let before = before
         .into_iter()
         .filter(|r| r.name != burst)
-        .filter(|r| !managed || ctx.cluster.replica(&r.name).is_some());
+        .filter(|r| !managed || ctx.cluster.replica(&r.name).is_some())
+        .filter(|r| ran(&r.name));
     if live_removed && st.suspended_at.is_some() && !resuming && !st.suspended.is_empty() {
         // A suspension a run left unfinished (`--max-actions`, a failed or
         // killed DROP): what went then is remembered with the live replicas

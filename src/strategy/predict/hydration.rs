@@ -110,8 +110,13 @@ impl Hydrations {
         self.pending.retain(|name, p| match cluster.replica(name) {
             None => false,
             Some(r) if r.hydrated => {
+                // A sighting dated before the request or the last cold one
+                // (the server's clock stepped back) is no time at all: it
+                // was learned as 0 s, and a daily cluster left 4 days a
+                // week to wake on demand (an outside check).
                 let gap = (now - p.seen_cold.unwrap_or(p.since)).num_seconds();
-                if r.crash.crashes == 0 && gap <= trusted_gap_s(interval_s) {
+                let trusted = (0..=trusted_gap_s(interval_s)).contains(&gap) && now >= p.since;
+                if r.crash.crashes == 0 && trusted {
                     let s = (now - p.since)
                         .num_seconds()
                         .clamp(0, i64::from(MAX_SAMPLE_S));
@@ -318,6 +323,9 @@ mod tests {
         // Cron every 5 minutes: three of its intervals.
         assert_eq!(learned(15, 300), vec![960]);
         assert_eq!(learned(16, 300), Vec::<u32>::new());
+        // The clock stepped back: a sighting before the last cold one, or
+        // before the request, teaches nothing (it was learned as 0 s).
+        assert_eq!(learned(-2, 60), Vec::<u32>::new());
         // Never seen cold after the request: counted from it.
         let mut h = Hydrations::default();
         h.observe(&cluster("c", vec![]), &[("r".into(), s.clone())], t0, 60);
