@@ -1268,9 +1268,9 @@ fn suspend(
     // `suspended_at`.
     let ran = |name: &str| {
         ctx.cluster.replica(name).is_none_or(|r| {
-            !st.suspended_at
+            st.suspended_at
                 .zip(r.since)
-                .is_some_and(|(at, since)| since > at)
+                .is_none_or(|(at, since)| since <= at)
         })
     };
     let before = before
