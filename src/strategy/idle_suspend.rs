@@ -208,7 +208,7 @@ pub struct Remembered {
 /// woken with what the audit trail shows its last suspension dropped
 /// (`last`), as `apply` wakes it ([`recall_from_trail`]); one whose wake a
 /// late DROP may have undone (`late_drops`:
-/// [`crate::plan::doubt::sent_drops`]), with what that wake brought back
+/// the plan's `doubt::sent_drops`), with what that wake brought back
 /// and is gone ([`undone_by_a_late_drop`]).
 pub fn remembered(
     cluster: &Cluster,
@@ -1541,7 +1541,7 @@ fn complete_resume(ctx: &Ctx, d: &mut Desired, st: &mut IdleSuspendState) {
 /// brought back (what the suspension before it remembered, not the burst
 /// replica), those the unmanaged cluster no longer runs, one of which a
 /// DROP that got no answer in time names (`late_drops`,
-/// [`crate::plan::doubt::sent_drops`]), sent before the wake and able to
+/// the plan's `doubt::sent_drops`), sent before the wake and able to
 /// reach the server after it (the wake came within its window); nothing
 /// else running but what the wake brought back and the burst replica
 /// (else the shape was chosen elsewhere). The plan made the wake at once
