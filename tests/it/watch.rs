@@ -1346,7 +1346,9 @@ fn a_signal_abandons_a_hung_read_of_a_run_that_did_nothing_yet() {
     emu.create_cluster("c");
     init_tables(&emu);
     strategy(&emu, "c", "target_size", json!({"target_size": "25cc"}));
-    emu.stall_statement("mz_cluster_strategies", 1);
+    // The snapshot's read of the rows (the statement that reads the
+    // migrations names the table too, in quotes of a literal).
+    emu.stall_statement(r#"FROM "mz_cluster_strategies""#, 1);
     let mut d = Daemon::watching(&emu.url(), &["--statement-timeout", "120"]);
     // The stalled read is the first run's snapshot.
     eventually(Duration::from_secs(30), "the lease taken", &d, || {
