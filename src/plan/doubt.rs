@@ -92,20 +92,10 @@ pub struct Unfinished {
 /// in.
 pub fn judge(snap: &Snapshot, statement_timeout: Duration, resize_timeout: Duration) -> Unfinished {
     let mut out = Unfinished::default();
-    let believed = MAX_RECORDED_DEADLINE.max(ddl_deadline(
-        ActionKind::SetSize,
-        statement_timeout,
-        resize_timeout,
-    ));
     for row in &snap.unfinished {
-        // A row is data: a deadline longer than any statement of ours, or
-        // a start in the future (the database's clock wrote it), is not
-        // believed.
-        let deadline = row
-            .deadline_s
-            .filter(|s| s.is_finite() && *s >= 0.0)
-            .map(|s| Duration::from_secs_f64(s.min(believed.as_secs_f64())))
-            .unwrap_or_else(|| ddl_deadline(kind_of(&row.kind), statement_timeout, resize_timeout));
+        // A start in the future (the database's clock wrote it) is not
+        // believed either.
+        let deadline = recorded_deadline(row, statement_timeout, resize_timeout);
         let held = chrono::Duration::from_std(deadline + IN_DOUBT_MARGIN)
             .unwrap_or(chrono::Duration::zero());
         let until = |held: chrono::Duration| {
@@ -225,24 +215,42 @@ fn by_boot_clock(
         .flatten()
 }
 
+/// The deadline a row's statement ran under: the one it recorded, unless
+/// not believable (a row is data: negative, not finite, or longer than any
+/// statement of ours), else this run's for its kind (`statement_timeout`,
+/// `resize_timeout`: rows of an older release carry none).
+fn recorded_deadline(
+    row: &Unresolved,
+    statement_timeout: Duration,
+    resize_timeout: Duration,
+) -> Duration {
+    let believed = MAX_RECORDED_DEADLINE.max(ddl_deadline(
+        ActionKind::SetSize,
+        statement_timeout,
+        resize_timeout,
+    ));
+    row.deadline_s
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(|s| Duration::from_secs_f64(s.min(believed.as_secs_f64())))
+        .unwrap_or_else(|| ddl_deadline(kind_of(&row.kind), statement_timeout, resize_timeout))
+}
+
 /// The DROPs of a cluster's replicas that got no answer in time (given
 /// up on, or retried after an attempt without one, in the trail's last
 /// day; or never given an outcome), with until when each could still reach
-/// the server: its recorded deadline (this release's default statement
-/// timeout for a row without one) and [`LATE_DELIVERY`]. What
+/// the server: its deadline ([`recorded_deadline`], this release's default
+/// statement timeout for a row without one) and [`LATE_DELIVERY`]. What
 /// `idle_suspend` reads to tell a wake a late DROP undid (`Ctx::late_drops`,
 /// and `status`'s promise).
 pub fn sent_drops(snap: &Snapshot, id: &ClusterId) -> Vec<crate::model::SentDrop> {
+    let defaults = super::PlanOptions::default();
     snap.unfinished
         .iter()
         .filter(|u| &u.cluster_id == id && u.kind == ActionKind::DropReplica.name())
         .filter_map(|u| {
             let sent = u.created_at?;
-            let deadline = u
-                .deadline_s
-                .filter(|s| s.is_finite() && *s >= 0.0)
-                .map(|s| Duration::from_secs_f64(s.min(MAX_RECORDED_DEADLINE.as_secs_f64())))
-                .unwrap_or(super::DEFAULT_STATEMENT_TIMEOUT);
+            let deadline =
+                recorded_deadline(u, defaults.statement_timeout, defaults.resize_timeout);
             let window = chrono::Duration::from_std(deadline + IN_DOUBT_MARGIN + LATE_DELIVERY)
                 .unwrap_or_default();
             Some(crate::model::SentDrop {

@@ -56,7 +56,7 @@ pub(super) fn enforce_credit_limit(
     // Those serving nobody first; a stable sort keeps the catalog order
     // within each group.
     let mut order: Vec<usize> = (0..clusters.len()).collect();
-    order.sort_by_key(|&i| cluster_of(&clusters[i]).is_some_and(serves));
+    order.sort_by_key(|&i| cluster_of(&clusters[i]).is_some_and(Cluster::any_hydrated));
     let mut added = 0.0;
     for i in order {
         let cp = &mut clusters[i];
@@ -74,11 +74,6 @@ pub(super) fn enforce_credit_limit(
         hold_back(cp, cluster, &snap.sizes, &mut budget);
     }
     None
-}
-
-/// Whether a replica of the cluster serves its queries now (hydrated).
-fn serves(cluster: &Cluster) -> bool {
-    cluster.replicas.iter().any(|r| r.hydrated)
 }
 
 struct Budget<'a> {

@@ -104,10 +104,7 @@ fn took(state: &serde_json::Value, last: &LastResize) -> bool {
     else {
         return false;
     };
-    let sent = record
-        .get("sent_at")
-        .and_then(serde_json::Value::as_str)
-        .and_then(|s| DateTime::parse_from_rfc3339(s).ok());
+    let sent = time_at(record, "sent_at");
     record.get("size").and_then(serde_json::Value::as_str) == Some(last.size.0.as_str())
         && sent.is_some_and(|t| t.timestamp_millis() == last.at.timestamp_millis())
 }
@@ -133,15 +130,18 @@ struct Stored {
     attempts: u32,
 }
 
+/// A time a record of the controller's slot keeps under `key`.
+fn time_at(record: &serde_json::Value, key: &str) -> Option<DateTime<Utc>> {
+    record
+        .get(key)?
+        .as_str()
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| t.with_timezone(&Utc))
+}
+
 fn stored(state: &serde_json::Value) -> Option<Stored> {
     let record = state.get(super::CONTROLLER_SLOT)?.get(STATE_KEY)?;
-    let time = |k: &str| {
-        record
-            .get(k)?
-            .as_str()
-            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-            .map(|t| t.with_timezone(&Utc))
-    };
+    let time = |k: &str| time_at(record, k);
     Some(Stored {
         size: record.get("size")?.as_str()?.to_string(),
         sent_at: time("sent_at")?,

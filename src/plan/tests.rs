@@ -647,13 +647,12 @@ fn each_resize_in_a_row_that_does_not_take_doubles_the_backoff() {
 #[test]
 fn a_size_changed_by_hand_after_a_resize_took_is_no_rollback() {
     let sent_at = now() - Duration::minutes(30);
+    let records_took =
+        |st: &serde_json::Value| st[CONTROLLER_SLOT][rolled_back::TOOK_KEY].is_object();
     // Converged at 100cc: the record is written.
     let p = plan_after_resize_to("100cc", managed(1, "100cc", true), now(), sent_at, None);
     let state = only(&p).new_state.as_deref().cloned().expect("state");
-    assert!(
-        state[CONTROLLER_SLOT][rolled_back::TOOK_KEY].is_object(),
-        "{state:#}"
-    );
+    assert!(records_took(&state), "{state:#}");
     // Then 25cc by hand: asked for again, no alert, no hold.
     let p = plan_after_resize_to(
         "100cc",
@@ -669,10 +668,7 @@ fn a_size_changed_by_hand_after_a_resize_took_is_no_rollback() {
     assert_eq!(cp.actions[0].kind, ActionKind::SetSize);
     // The record is kept while the size is not the resize's.
     let kept = cp.new_state.as_deref().cloned().unwrap_or(state.clone());
-    assert!(
-        kept[CONTROLLER_SLOT][rolled_back::TOOK_KEY].is_object(),
-        "{kept:#}"
-    );
+    assert!(records_took(&kept), "{kept:#}");
     // A later resize (another time) is judged afresh: not taken.
     let p = plan_after_resize_to(
         "100cc",
