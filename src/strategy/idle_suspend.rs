@@ -824,7 +824,7 @@ pub(super) fn decide(c: &IdleSuspendConfig, ctx: &Ctx, d: &mut Desired, st: &mut
             "suspended {} ago, no statement since",
             human_duration((ctx.now - at).num_seconds().max(0) as u64)
         );
-        suspend(c, ctx, d, st, idle_for, needed, Some(reason));
+        suspend(c, ctx, d, st, reason, &[]);
         return;
     }
     let idle = match idle_for {
@@ -832,7 +832,7 @@ pub(super) fn decide(c: &IdleSuspendConfig, ctx: &Ctx, d: &mut Desired, st: &mut
         None => true,
     };
     if idle {
-        suspend(c, ctx, d, st, idle_for, needed, None);
+        suspend(c, ctx, d, st, idle_reason(c, idle_for, needed), &[]);
         return;
     }
     counted_since_seen(ctx, d, idle_for.unwrap_or_default(), needed as f64);
@@ -942,7 +942,7 @@ fn decide_predictive(c: &IdleSuspendConfig, ctx: &Ctx, d: &mut Desired, st: &mut
         }
         let needed = idle_evidence_s(c.idle_after_s, ctx.sample_rate);
         if idle_for.is_none_or(|s| s >= needed as f64) {
-            suspend(c, ctx, d, st, idle_for, needed, None);
+            suspend(c, ctx, d, st, idle_reason(c, idle_for, needed), &[]);
         }
         return;
     };
@@ -979,7 +979,8 @@ fn decide_predictive(c: &IdleSuspendConfig, ctx: &Ctx, d: &mut Desired, st: &mut
         // Suspended and not woken (`prepare`): stays so, whatever the
         // other strategies would start.
         let reason = format!("suspended: {}", predict::next_reason(&p.forecast));
-        suspend(c, ctx, d, st, idle_for, c.idle_after_s, Some(reason));
+        let stuck = stuck_replicas(ctx, d, st, &p.lead);
+        suspend(c, ctx, d, st, reason, &stuck);
         return;
     }
     if idle < threshold {
@@ -1010,7 +1011,8 @@ fn decide_predictive(c: &IdleSuspendConfig, ctx: &Ctx, d: &mut Desired, st: &mut
         "activity unknown".to_string()
     };
     let reason = format!("{idle_text}: {why}; {}", predict::next_reason(&p.forecast));
-    suspend(c, ctx, d, st, idle_for, c.idle_after_s, Some(reason));
+    let stuck = stuck_replicas(ctx, d, st, &p.lead);
+    suspend(c, ctx, d, st, reason, &stuck);
 }
 
 /// Not idle long enough only because the idle time counts from the
@@ -1040,32 +1042,59 @@ fn counted_since_seen(ctx: &Ctx, d: &mut Desired, idle_s: f64, needed_s: f64) {
 
 /// A normal (not burst) replica the cluster keeps that is still hydrating
 /// and not crashing: suspending now would throw its hydration away. One
-/// that hydrates for far longer than learned no longer counts.
+/// that hydrates for far longer than learned no longer counts
+/// ([`given_up_as_stuck`]).
 fn hydrating(ctx: &Ctx, d: &Desired, st: &IdleSuspendState, lead: &Lead) -> Option<String> {
     let burst = ctx.burst.as_str();
+    d.replicas
+        .keys()
+        .filter(|n| **n != burst)
+        .filter_map(|n| ctx.cluster.replica(n))
+        .filter(|r| !r.hydrated && r.crash.crashes == 0)
+        .find(|r| !given_up_as_stuck(ctx, st, lead, r))
+        .map(|r| r.name.clone())
+}
+
+/// The live replicas the cluster keeps that the stuck rule gave up on
+/// ([`given_up_as_stuck`]), for a suspension to forget.
+fn stuck_replicas(ctx: &Ctx, d: &Desired, st: &IdleSuspendState, lead: &Lead) -> Vec<String> {
+    d.replicas
+        .keys()
+        .filter_map(|n| ctx.cluster.replica(n))
+        .filter(|r| given_up_as_stuck(ctx, st, lead, r))
+        .map(|r| r.name.clone())
+        .collect()
+}
+
+/// The stuck rule: a live replica, not hydrated and not crashing, that has
+/// hydrated for four learned hydrations and ten minutes is most likely
+/// stuck. It no longer holds an idle cluster awake ([`hydrating`]), and
+/// the suspension does not remember it beside one that hydrated: it was
+/// made again, to hydrate for nothing, at every wake (an outside check).
+/// Timed since this strategy asked for it, else since the catalog shows it
+/// (a replica made by hand or by another strategy: one that never hydrates
+/// held an idle cluster awake for ever: an outside check); unknown, not
+/// given up.
+fn given_up_as_stuck(
+    ctx: &Ctx,
+    st: &IdleSuspendState,
+    lead: &Lead,
+    r: &crate::model::Replica,
+) -> bool {
+    if r.hydrated || r.crash.crashes > 0 {
+        return false;
+    }
     let expected = lead
         .hydration
         .as_ref()
         .map_or(i64::from(predict::hydration::DEFAULT_S), |e| {
             i64::from(e.seconds)
         });
-    d.replicas
-        .keys()
-        .filter(|n| **n != burst)
-        .filter_map(|n| ctx.cluster.replica(n))
-        .filter(|r| !r.hydrated && r.crash.crashes == 0)
-        .find(|r| {
-            // Timed since this strategy asked for it, else since the
-            // catalog shows it (a replica made by hand or by another
-            // strategy: one that never hydrates held an idle cluster
-            // awake for ever: an outside check); unknown, still hydrating.
-            st.predict
-                .as_ref()
-                .and_then(|ps| ps.hydrations.hydrating_for(&r.name, ctx.now))
-                .or_else(|| r.since.map(|t| (ctx.now - t).num_seconds().max(0)))
-                .is_none_or(|s| s < 4 * expected + 600)
-        })
-        .map(|r| r.name.clone())
+    st.predict
+        .as_ref()
+        .and_then(|ps| ps.hydrations.hydrating_for(&r.name, ctx.now))
+        .or_else(|| r.since.map(|t| (ctx.now - t).num_seconds().max(0)))
+        .is_some_and(|s| s >= 4 * expected + 600)
 }
 
 /// When the decision may next change by the clock alone in a way that is
@@ -1176,14 +1205,34 @@ pub(super) fn activity_sensitive(c: &IdleSuspendConfig, ctx: &Ctx, st: &IdleSusp
     held || predicting(c, ctx, &d, st).is_some_and(|p| p.forecast.activity_sensitive())
 }
 
+/// Why an idle cluster is suspended: idle for `idle_for` against the
+/// threshold (`needed`: longer for a sampled statement log), or its
+/// activity unknown.
+fn idle_reason(c: &IdleSuspendConfig, idle_for: Option<f64>, needed: u64) -> String {
+    match idle_for {
+        Some(s) if needed > c.idle_after_s => format!(
+            "idle for {} (threshold {}, +{} for the sampled statement log)",
+            human_duration(s.max(0.0) as u64),
+            human_duration(c.idle_after_s),
+            human_duration(needed - c.idle_after_s)
+        ),
+        Some(s) => format!(
+            "idle for {} (threshold {})",
+            human_duration(s.max(0.0) as u64),
+            human_duration(c.idle_after_s)
+        ),
+        None => "activity is unknown (no statement log to trust) and suspend_when_unknown is set"
+            .to_string(),
+    }
+}
+
 fn suspend(
     c: &IdleSuspendConfig,
     ctx: &Ctx,
     d: &mut Desired,
     st: &mut IdleSuspendState,
-    idle_for: Option<f64>,
-    needed: u64,
-    why: Option<String>,
+    reason: String,
+    stuck: &[String],
 ) {
     // A resume still under way ends here: the cluster is suspended again.
     let resuming = !st.resuming.is_empty();
@@ -1202,24 +1251,6 @@ fn suspend(
         return;
     }
     held_against_a_schedule(ctx, d);
-    let reason = match (why, idle_for) {
-        (Some(why), _) => why,
-        (None, Some(s)) if needed > c.idle_after_s => format!(
-            "idle for {} (threshold {}, +{} for the sampled statement log)",
-            human_duration(s.max(0.0) as u64),
-            human_duration(c.idle_after_s),
-            human_duration(needed - c.idle_after_s)
-        ),
-        (None, Some(s)) => format!(
-            "idle for {} (threshold {})",
-            human_duration(s.max(0.0) as u64),
-            human_duration(c.idle_after_s)
-        ),
-        (None, None) => {
-            "activity is unknown (no statement log to trust) and suspend_when_unknown is set"
-                .to_string()
-        }
-    };
     // Remember what ran, so demand brings back the same shape. Replicas a
     // previous strategy only just added are remembered too: they are what the
     // cluster should run when it wakes. Not the burst replica: brought back
@@ -1273,11 +1304,34 @@ fn suspend(
                 .is_none_or(|(at, since)| since <= at)
         })
     };
-    let before = before
+    let before: Vec<SuspendedReplica> = before
         .into_iter()
         .filter(|r| r.name != burst)
         .filter(|r| !managed || ctx.cluster.replica(&r.name).is_some())
-        .filter(|r| ran(&r.name));
+        .filter(|r| ran(&r.name))
+        .collect();
+    // Not a replica given up as stuck beside one that is not: made again
+    // at every wake, it hydrated for nothing (an outside check). Alone, it
+    // is the cluster's shape and is remembered.
+    let forgotten: Vec<String> = if before.iter().any(|r| !stuck.contains(&r.name)) {
+        before
+            .iter()
+            .filter(|r| stuck.contains(&r.name))
+            .map(|r| r.name.clone())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if !forgotten.is_empty() && live_removed {
+        d.note(
+            KIND,
+            format!(
+                "{} never hydrated (given up as stuck): not remembered for the wake",
+                forgotten.join(", ")
+            ),
+        );
+    }
+    let before = before.into_iter().filter(|r| !forgotten.contains(&r.name));
     if live_removed && st.suspended_at.is_some() && !resuming && !st.suspended.is_empty() {
         // A suspension a run left unfinished (`--max-actions`, a failed or
         // killed DROP): what went then is remembered with the live replicas
@@ -3653,6 +3707,52 @@ mod tests {
                 let d = round(&idle, "2026-02-02T17:15:00Z", &mut st);
                 assert_eq!(!d.names().is_empty(), protected, "{since:?}: {:?}", d.notes);
             }
+        }
+
+        #[test]
+        fn a_replica_given_up_as_stuck_is_not_remembered_beside_one_that_hydrated() {
+            // Users left at 17:00. Beside the hydrated r_200cc, a replica
+            // made by hand at 15:00 never hydrated: given up as stuck (four
+            // learned hydrations of 11m and ten minutes), it is dropped with
+            // the suspension and not made again at the wake (it was, at
+            // every wake: an outside check).
+            let mut by_hand = replica("by_hand", "200cc", false);
+            by_hand.since = Some(t("2026-02-02T15:00:00Z"));
+            let idle = with_activity(
+                cluster("c", vec![replica("r_200cc", "200cc", true), by_hand]),
+                Some("2026-02-02T17:00:00Z"),
+                0,
+            );
+            let mut st = running();
+            st.predict.as_mut().unwrap().began = Some(t("2026-02-02T09:02:00Z"));
+            let d = round(&idle, "2026-02-02T18:00:00Z", &mut st);
+            assert!(d.replicas.is_empty(), "{:?}", d.notes);
+            let kept: Vec<&str> = st.suspended.iter().map(|r| r.name.as_str()).collect();
+            assert_eq!(kept, vec!["r_200cc"]);
+            assert!(
+                d.notes
+                    .iter()
+                    .any(|n| n.contains("by_hand never hydrated (given up as stuck)")),
+                "{:?}",
+                d.notes
+            );
+            // Within the bound (made at 17:30, 30m before) it is still
+            // hydrating: the cluster is kept awake for it.
+            let mut young = idle.clone();
+            young.replicas[1].since = Some(t("2026-02-02T17:30:00Z"));
+            let mut st = running();
+            st.predict.as_mut().unwrap().began = Some(t("2026-02-02T09:02:00Z"));
+            let d = round(&young, "2026-02-02T18:00:00Z", &mut st);
+            assert_eq!(d.names(), vec!["by_hand", "r_200cc"], "{:?}", d.notes);
+            // Alone, the stuck replica is the cluster's shape: remembered.
+            let mut alone = idle.clone();
+            alone.replicas.remove(0);
+            let mut st = running();
+            st.predict.as_mut().unwrap().began = Some(t("2026-02-02T09:02:00Z"));
+            let d = round(&alone, "2026-02-02T18:00:00Z", &mut st);
+            assert!(d.replicas.is_empty(), "{:?}", d.notes);
+            let kept: Vec<&str> = st.suspended.iter().map(|r| r.name.as_str()).collect();
+            assert_eq!(kept, vec!["by_hand"]);
         }
 
         /// The prediction's misses and margin after users came at `came`
