@@ -987,14 +987,15 @@ fn decide_predictive(c: &IdleSuspendConfig, ctx: &Ctx, d: &mut Desired, st: &mut
         counted_since_seen(ctx, d, idle, threshold);
         return;
     }
-    if let Some(s) = p
-        .forecast
-        .next_wake_in(ctx.now)
-        .filter(|s| *s < forecast::MIN_GAP_S)
-    {
+    if let Some(s) = p.forecast.too_close_to_suspend(ctx.now) {
         d.note(
             KIND,
-            format!("idle, but the next predicted demand wakes it in {s}s: not suspending"),
+            format!(
+                "idle, but the next predicted demand wakes it in {} (within a lead, {}): not \
+                 suspending (it would be made again before a suspension saved anything)",
+                human_duration(s.max(0) as u64),
+                human_duration(p.forecast.lead_s.max(0) as u64)
+            ),
         );
         return;
     }
@@ -3426,9 +3427,9 @@ mod tests {
                 late_drops: Vec::new(),
             };
             let _ = d;
-            // Five minutes before the wake the not-suspending-so-close rule
+            // A lead (14m) before the wake the not-suspending-so-close rule
             // changes; then the wake itself.
-            assert_eq!(next_change(&c, &ctx, &st), Some(t("2026-02-02T08:36:00Z")));
+            assert_eq!(next_change(&c, &ctx, &st), Some(t("2026-02-02T08:27:00Z")));
             // A prewarm a newer profile no longer predicts is seen through:
             // its end is a change too, when it is still ahead.
             let held = |until: &str| {
@@ -3447,11 +3448,11 @@ mod tests {
             );
             assert_eq!(
                 held("2026-02-02T06:00:00Z"),
-                Some(t("2026-02-02T08:36:00Z"))
+                Some(t("2026-02-02T08:27:00Z"))
             );
             assert_eq!(
                 held("2026-02-02T05:30:00Z"),
-                Some(t("2026-02-02T08:36:00Z"))
+                Some(t("2026-02-02T08:27:00Z"))
             );
         }
 
@@ -3605,7 +3606,9 @@ mod tests {
             let d = round(&warm, "2026-02-02T08:37:30Z", &mut st);
             assert_eq!(d.names(), vec!["r_200cc"]);
             assert!(
-                d.notes.iter().any(|n| n.contains("wakes it in 210s")),
+                d.notes
+                    .iter()
+                    .any(|n| n.contains("wakes it in 3m30s (within a lead, 14m)")),
                 "{:?}",
                 d.notes
             );
@@ -3613,13 +3616,25 @@ mod tests {
             let mut st = running();
             let d = round(&warm, "2026-02-02T07:37:30Z", &mut st);
             assert!(d.names().is_empty(), "{:?}", d.notes);
-            // The bound: 299 s before the wake it stays, 300 s it goes.
+            // The bound is one lead (14m): suspended then, it would be
+            // made again before it saved what the wake's lead costs
+            // (within 5 minutes only, it was suspended minutes before its
+            // own wake: an outside check). 839 s before the wake it
+            // stays, 840 s it goes.
             let mut st = running();
-            let d = round(&warm, "2026-02-02T08:36:01Z", &mut st);
+            let d = round(&warm, "2026-02-02T08:27:01Z", &mut st);
             assert_eq!(d.names(), vec!["r_200cc"], "{:?}", d.notes);
             let mut st = running();
-            let d = round(&warm, "2026-02-02T08:36:00Z", &mut st);
+            let d = round(&warm, "2026-02-02T08:27:00Z", &mut st);
             assert!(d.names().is_empty(), "{:?}", d.notes);
+            // ... and the plan's next decision is then, not the wake.
+            let (c, p, now) = (cfg(), office(), t("2026-02-02T08:20:00Z"));
+            let idle = Idle::For((now - t("2026-01-30T17:00:00Z")).num_seconds() as f64);
+            let mut next = None;
+            decide_with(&warm, idle, now, Some(&p), |ctx, _| {
+                next = next_change(&c, ctx, &running());
+            });
+            assert_eq!(next, Some(t("2026-02-02T08:27:00Z")));
         }
 
         #[test]

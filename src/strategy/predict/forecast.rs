@@ -45,7 +45,8 @@ use serde::Serialize;
 use super::profile::{midnight, weekday, DaySample, Profile, Window};
 use crate::model::human_duration;
 
-/// Not suspending when the next wake is closer than this (churn).
+/// Not suspending when the next wake is closer than this, or than the
+/// lead ([`Forecast::too_close_to_suspend`]).
 pub const MIN_GAP_S: i64 = 300;
 /// After a window's earliest end, a silence this many mean gaps long (at
 /// its slow-day rate) ends the session: at a Poisson rate the chance of
@@ -668,9 +669,22 @@ impl Forecast {
         }
     }
 
-    /// Seconds until the next wake, if one is predicted within a week.
-    pub fn next_wake_in(&self, now: DateTime<Utc>) -> Option<i64> {
-        self.next.as_ref().map(|o| (o.wake - now).num_seconds())
+    /// Seconds until the next wake when it is too close to suspend an
+    /// idle cluster: within the lead (at least [`MIN_GAP_S`]). A
+    /// suspension then is made again before it could save what a lead
+    /// costs, its hydration thrown away and paid again (a stray early
+    /// statement woke it, or an outage ended shortly before the wake: an
+    /// outside check).
+    pub fn too_close_to_suspend(&self, now: DateTime<Utc>) -> Option<i64> {
+        self.next
+            .as_ref()
+            .map(|o| (o.wake - now).num_seconds())
+            .filter(|s| *s < self.churn_gap_s())
+    }
+
+    /// How close a wake keeps an idle cluster from being suspended.
+    fn churn_gap_s(&self) -> i64 {
+        MIN_GAP_S.max(self.lead_s)
     }
 
     /// The next instant after `now` at which a phase, a threshold or the
@@ -679,7 +693,7 @@ impl Forecast {
         let mut c: Vec<DateTime<Utc>> = Vec::new();
         if let Some(o) = &self.next {
             c.push(o.wake);
-            c.push(o.wake - secs(MIN_GAP_S));
+            c.push(o.wake - secs(self.churn_gap_s()));
         }
         if let Some(o) = &self.holding {
             c.push(o.hold_until);
@@ -854,11 +868,11 @@ pub(crate) mod tests {
         assert_eq!(a.next.as_ref().unwrap().wake, t("2026-02-02T08:41:00Z"));
         assert_eq!(
             a.next_change(t("2026-02-02T06:00:00Z"), 1800),
-            Some(t("2026-02-02T08:36:00Z"))
+            Some(t("2026-02-02T08:27:00Z"))
         );
         // A change due now is not the next one: the one after it is.
         assert_eq!(
-            a.next_change(t("2026-02-02T08:36:00Z"), 1800),
+            a.next_change(t("2026-02-02T08:27:00Z"), 1800),
             Some(t("2026-02-02T08:41:00Z"))
         );
         // 08:41: warm, nobody yet.
