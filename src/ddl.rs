@@ -33,6 +33,15 @@ pub fn table(schema: Option<&str>, name: &str) -> String {
     }
 }
 
+/// One of our tables in SQL said for an operator to run: as `table`
+/// within `--schema`, else its bare name, as the operator knows it.
+pub fn table_said(schema: Option<&str>, name: &str) -> String {
+    match schema {
+        Some(_) => table(schema, name),
+        None => name.to_string(),
+    }
+}
+
 pub fn create_replica(cluster: &str, replica: &str, size: &Size) -> String {
     format!(
         "CREATE CLUSTER REPLICA {}.{} (SIZE = {})",

@@ -1346,9 +1346,29 @@ pub struct Environment {
     /// setting is then taken as off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub graceful_refused_at: Option<DateTime<Utc>>,
+    /// The `--schema` our tables were read from (`None`: the session's
+    /// default): a fix said for them names it ([`Environment::command`],
+    /// `ddl::table`); one said without it ran against another
+    /// installation's tables (an outside check).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+}
+
+/// `clusterctl SUB`, with the `--schema` our tables are in, as a fix names
+/// a command to run.
+pub fn clusterctl_command(schema: Option<&str>, sub: &str) -> String {
+    match schema {
+        Some(s) => format!("clusterctl {sub} --schema {}", shell_value(s)),
+        None => format!("clusterctl {sub}"),
+    }
 }
 
 impl Environment {
+    /// [`clusterctl_command`] in the schema our tables were read from.
+    pub fn command(&self, sub: &str) -> String {
+        clusterctl_command(self.schema.as_deref(), sub)
+    }
+
     /// `(major, minor, patch)` of [`Environment::version`].
     pub fn version_number(&self) -> Option<(u32, u32, u32)> {
         let v = self.version.as_deref()?.trim();

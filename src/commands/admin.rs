@@ -188,6 +188,7 @@ pub async fn wipe_state(
             ..
         } => Err(CommandError::LeaseBusy {
             holder,
+            schema: ctx.store.schema().map(str::to_string),
             until,
             waited,
         }),

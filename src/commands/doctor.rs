@@ -303,7 +303,7 @@ pub async fn doctor(ctx: &Context) -> Result<DoctorReport, CommandError> {
                     crate::db::lease::current(c, store).await
                 })
                 .await;
-            findings.push(lease_finding(held));
+            findings.push(lease_finding(held, &store.command("unlock --force")));
             let size = backend
                 .retrying("reading the audit trail's size", async |c| {
                     store.trail_size(c, super::reconcile::PRUNE_KIND).await
@@ -416,7 +416,8 @@ fn shared_findings(
         .collect()
 }
 
-fn lease_finding(held: Result<crate::db::lease::Row, crate::db::DbError>) -> Finding {
+/// `unlock`: the command that breaks it ([`held_finding`]).
+fn lease_finding(held: Result<crate::db::lease::Row, crate::db::DbError>, unlock: &str) -> Finding {
     match held {
         Ok(row) if row.held => {
             let left = match row.until {
@@ -439,7 +440,7 @@ fn lease_finding(held: Result<crate::db::lease::Row, crate::db::DbError>) -> Fin
                     ),
                     None,
                 ),
-                None => held_finding(&row.holder, &left, row.until.is_none()),
+                None => held_finding(&row.holder, &left, row.until.is_none(), unlock),
             }
         }
         Ok(_) => finding(
@@ -461,19 +462,25 @@ fn lease_finding(held: Result<crate::db::lease::Row, crate::db::DbError>) -> Fin
 }
 
 /// A lease held by a controller that may be acting.
-fn held_finding(holder: &str, left: &str, for_ever: bool) -> Finding {
+/// `unlock`: the command that breaks it, in the `--schema` of its
+/// installation.
+fn held_finding(holder: &str, left: &str, for_ever: bool, unlock: &str) -> Finding {
     // A lease that never expires blocks every apply until it is broken (it
     // was "apply will work here": an outside check).
     let (level, fix) = match for_ever {
         true => (
             Level::Blocker,
-            "its lease never expires: if that controller is gone, break it with \
-             `clusterctl unlock --force` (audited)",
+            format!(
+                "its lease never expires: if that controller is gone, break it with \
+                 `{unlock}` (audited)"
+            ),
         ),
         false => (
             Level::Warning,
-            "if that controller is gone, wait for its lease to expire or break it with \
-             `clusterctl unlock --force` (audited)",
+            format!(
+                "if that controller is gone, wait for its lease to expire or break it with \
+                 `{unlock}` (audited)"
+            ),
         ),
     };
     finding(
@@ -482,7 +489,7 @@ fn held_finding(holder: &str, left: &str, for_ever: bool) -> Finding {
         format!(
             "the controller lease is held by {holder} {left}: apply does nothing until it is free"
         ),
-        Some(fix.into()),
+        Some(fix),
     )
 }
 

@@ -87,9 +87,13 @@ pub enum CommandError {
         results: Vec<crate::exec::ActionResult>,
     },
     /// A writing command found the lease held by a live controller.
-    #[error("another controller holds the lease ({}) until {}; nothing was done ({})", crate::model::printable(.holder), lease::until_text(*.until), lease_busy_advice(*.waited, .until.is_none()))]
+    #[error("another controller holds the lease ({}) until {}; nothing was done ({})", crate::model::printable(.holder), lease::until_text(*.until), lease_busy_advice(*.waited, .until.is_none(), .schema.as_deref()))]
     LeaseBusy {
         holder: String,
+        /// `--schema`: the installation whose lease it is, which `unlock`
+        /// is told to name (without it, another installation's lease was
+        /// broken: the lease is per installation).
+        schema: Option<String>,
         /// `None`: held until broken (`lease::Row::until`).
         until: Option<DateTime<Utc>>,
         /// `--wait`, when given: how long it waited in vain.
@@ -403,16 +407,17 @@ pub enum Leased<T> {
 /// controller is gone is broken sooner than waited out: said (it advised
 /// `--wait 30s` alone, for a lease of an hour or for ever: an outside
 /// check).
-pub fn lease_busy_advice(waited: Option<Duration>, for_ever: bool) -> String {
-    const BREAK: &str = "`clusterctl unlock --force` breaks it (audited)";
+pub fn lease_busy_advice(waited: Option<Duration>, for_ever: bool, schema: Option<&str>) -> String {
+    let unlock = crate::model::clusterctl_command(schema, "unlock --force");
+    let brk = format!("`{unlock}` breaks it (audited)");
     match (for_ever, waited_for(waited)) {
-        (true, _) => format!("it never expires: if that controller is gone, {BREAK}"),
+        (true, _) => format!("it never expires: if that controller is gone, {brk}"),
         (false, Some(w)) => format!(
             "waited {w} for it with --wait: try again later, or wait longer; if that \
-             controller is gone, {BREAK}"
+             controller is gone, {brk}"
         ),
         (false, None) => format!(
-            "try again later, or wait for it with --wait 30s; if that controller is gone, {BREAK}"
+            "try again later, or wait for it with --wait 30s; if that controller is gone, {brk}"
         ),
     }
 }

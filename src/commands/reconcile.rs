@@ -389,6 +389,7 @@ pub async fn apply(
             ..
         }) if opts.saved.is_some() => Err(CommandError::LeaseBusy {
             holder,
+            schema: ctx.store.schema().map(str::to_string),
             until,
             waited,
         }),

@@ -346,7 +346,13 @@ pub async fn set(
         if !rivals.is_empty() {
             let rm: Vec<String> = rivals
                 .iter()
-                .map(|t| format!("`clusterctl strategy rm {} {t}`", target.arg()))
+                .map(|t| {
+                    format!(
+                        "`{}`",
+                        snap.env
+                            .command(&format!("strategy rm {} {t}", target.arg()))
+                    )
+                })
                 .collect();
             problems.push_str(&format!(" (remove it first: {})", rm.join(", ")));
         }
@@ -358,7 +364,10 @@ pub async fn set(
     let previous = current(&snap, &target.id, ty);
     let line = [target.as_given(cluster)];
     let (at, replaced) = write(ctx, &snap, &target, ty, config, "strategy set", &line).await?;
-    let mut warnings: Vec<String> = judged.others_invalid(&target).into_iter().collect();
+    let mut warnings: Vec<String> = judged
+        .others_invalid(&snap.env, &target)
+        .into_iter()
+        .collect();
     // What the environment makes of the rows (as `check` says it): a
     // schedule asking for more replicas than max_replicas_per_cluster, a
     // burst no larger than what the cluster runs. Those of the new row, and
@@ -465,9 +474,10 @@ fn pause_note(snap: &Snapshot, target: &Target, after: &[InEffect]) -> Option<St
     };
     pause.in_force(snap.now).then(|| {
         format!(
-            "the cluster is paused: nothing changes{} until `clusterctl strategy resume {}`",
+            "the cluster is paused: nothing changes{} until `{}`",
             rows::pause_ends(until),
-            target.arg()
+            snap.env
+                .command(&format!("strategy resume {}", target.arg()))
         )
     })
 }
@@ -528,17 +538,19 @@ fn judge(
 impl Judged {
     /// The warning that the cluster's other rows are invalid, naming them
     /// and how to fix or remove them.
-    fn others_invalid(&self, target: &Target) -> Option<String> {
+    fn others_invalid(&self, env: &crate::model::Environment, target: &Target) -> Option<String> {
         if self.others.is_empty() {
             return None;
         }
+        let rm = |t: &str| {
+            format!(
+                "`{}`",
+                env.command(&format!("strategy rm {} {t}", target.arg()))
+            )
+        };
         let rm = match self.invalid_types.as_slice() {
-            [] => format!("`clusterctl strategy rm {} TYPE`", target.arg()),
-            types => types
-                .iter()
-                .map(|t| format!("`clusterctl strategy rm {} {t}`", target.arg()))
-                .collect::<Vec<_>>()
-                .join(", "),
+            [] => rm("TYPE"),
+            types => types.iter().map(|t| rm(t)).collect::<Vec<_>>().join(", "),
         };
         Some(format!(
             "other strategy rows of {} are invalid, so the controller skips the cluster until \
@@ -893,10 +905,10 @@ fn plan_move(snap: &Snapshot, source: &Target, dest: &Target) -> Result<MovePlan
             String::new()
         } else {
             format!(
-                " ({} has: `clusterctl strategy mv {} {}` moves them the other way)",
+                " ({} has: `{}` moves them the other way)",
                 dest.display(),
-                dest.arg(),
-                source.arg()
+                snap.env
+                    .command(&format!("strategy mv {} {}", dest.arg(), source.arg()))
             )
         };
         return Err(CommandError::Refused(format!(
@@ -908,12 +920,15 @@ fn plan_move(snap: &Snapshot, source: &Target, dest: &Target) -> Result<MovePlan
     if let Some(r) = moving.iter().find(|r| r.row.unreadable.is_some()) {
         return Err(CommandError::Refused(format!(
             "refusing to move the strategy rows of {}: its {} row cannot be read ({}); fix or \
-             remove it first (`clusterctl strategy rm {} {}`); nothing was moved",
+             remove it first (`{}`); nothing was moved",
             source.display(),
             r.row.strategy_type,
             r.row.unreadable.as_deref().unwrap_or_default(),
-            source.arg(),
-            r.row.strategy_type
+            snap.env.command(&format!(
+                "strategy rm {} {}",
+                source.arg(),
+                r.row.strategy_type
+            ))
         )));
     }
     let rows = configs_of(snap, &source.id);
@@ -921,11 +936,11 @@ fn plan_move(snap: &Snapshot, source: &Target, dest: &Target) -> Result<MovePlan
     if !there.is_empty() && !already_there {
         let types: Vec<&str> = there.iter().map(|(t, _)| t.as_str()).collect();
         return Err(CommandError::Refused(format!(
-            "{} has strategy rows of its own ({}); remove them first (`clusterctl strategy rm \
-             {}`) or set the ones wanted by hand; nothing was moved",
+            "{} has strategy rows of its own ({}); remove them first (`{}`) or set the ones \
+             wanted by hand; nothing was moved",
             dest.display(),
             types.join(", "),
-            dest.arg()
+            snap.env.command(&format!("strategy rm {}", dest.arg()))
         )));
     }
     let rekeyed = rekeyed(snap, dest, &rows);

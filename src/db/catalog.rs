@@ -297,6 +297,7 @@ pub async fn load(
     let states =
         states.map_err(|e| super::store::missing_or(&e, store, STATE, "reading strategy state"))?;
     let (now, mut env) = env?;
+    env.schema = store.schema().map(str::to_string);
     let session_cluster = session.map_err(q("the session cluster"))?;
     let sizes = match &opts.replica_sizes {
         // Priced by the catalog when it has them all (local setups may

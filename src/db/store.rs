@@ -365,10 +365,7 @@ impl Store {
     /// `clusterctl SUB` with the `--schema` these tables are in, as a fix
     /// names a command to run.
     pub fn command(&self, sub: &str) -> String {
-        match &self.schema {
-            Some(s) => format!("clusterctl {sub} --schema {}", crate::model::shell_value(s)),
-            None => format!("clusterctl {sub}"),
-        }
+        crate::model::clusterctl_command(self.schema.as_deref(), sub)
     }
 
     pub(super) fn prefix(&self) -> String {

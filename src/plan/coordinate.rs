@@ -78,9 +78,12 @@ pub(super) fn plan_cluster(
     if !matches!(left, Some(Outcome::Paused { .. })) {
         if let Some(p) = &rows.paused {
             cp.notes.push(format!(
-                "the pause expired at {}; `clusterctl strategy resume {}` removes its row",
+                "the pause expired at {}; `{}` removes its row",
                 p.until.map(|t| t.to_rfc3339()).unwrap_or_default(),
-                crate::model::command_arg(&cluster.name, &cluster.id)
+                snap.env.command(&format!(
+                    "strategy resume {}",
+                    crate::model::command_arg(&cluster.name, &cluster.id)
+                ))
             ));
         }
         cp.notes.extend(
@@ -132,6 +135,7 @@ pub(super) fn plan_cluster(
         replica_limit: snap.env.settings.max_replicas_per_cluster,
         burst: crate::strategy::burst_replica(cluster, Some(state)),
         late_drops: super::doubt::sent_drops(snap, &cluster.id),
+        schema: snap.env.schema.as_deref(),
     };
     let mut desired = Desired::from_cluster(cluster);
     let mut slots: Vec<StateSlot> = configs

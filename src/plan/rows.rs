@@ -280,7 +280,7 @@ pub fn validate(cluster: Option<&Cluster>, rows: &[InEffect], sizes: &SizeCatalo
                 Severity::Error,
                 Code::DanglingCluster,
                 None,
-                dangling(id, false),
+                dangling(id, false, None),
             ));
         }
         Some(cluster) => {
@@ -314,27 +314,33 @@ pub fn validate(cluster: Option<&Cluster>, rows: &[InEffect], sizes: &SizeCatalo
 /// removed that cluster's rows: an outside check); anything else (a name
 /// where the id belongs, an empty or quoted id) with SQL, since `strategy
 /// rm etl` removes the rows of the cluster named etl, not this one's.
-fn dangling(id: &str, shadowed: bool) -> String {
+/// Said for the tables of `schema` (`--schema`): a fix without it, run as
+/// said, removed another installation's rows (an outside check).
+fn dangling(id: &str, shadowed: bool, schema: Option<&str>) -> String {
     let is_id =
         id.len() > 1 && id.starts_with(['u', 's']) && id[1..].bytes().all(|b| b.is_ascii_digit());
     let literal = id.replace('\'', "''");
-    let sql = format!("SQL: DELETE FROM mz_cluster_strategies WHERE cluster_id = '{literal}'");
+    let table = crate::ddl::table_said(schema, "mz_cluster_strategies");
+    let sql = format!("SQL: DELETE FROM {table} WHERE cluster_id = '{literal}'");
+    let command = |sub: String| crate::model::clusterctl_command(schema, &sub);
     let (shown, how, hint) = match (is_id, shadowed) {
         // A blue/green deployment drops the cluster the rows stayed with
         // after the swap: they belong on the one serving now.
         (true, false) => (
             id.to_string(),
             format!(
-                "`clusterctl strategy rm {id}`, or move them to the cluster now serving its \
-                 workload (after a blue/green swap) with `clusterctl strategy mv {id} CLUSTER`"
+                "`{}`, or move them to the cluster now serving its workload (after a \
+                 blue/green swap) with `{}`",
+                command(format!("strategy rm {id}")),
+                command(format!("strategy mv {id} CLUSTER"))
             ),
             "dropped?",
         ),
         (true, true) => (
             id.to_string(),
             format!(
-                "{sql} (`clusterctl strategy rm {id}` would remove the rows of the cluster \
-                 named {id})"
+                "{sql} (`{}` would remove the rows of the cluster named {id})",
+                command(format!("strategy rm {id}"))
             ),
             "dropped?",
         ),
@@ -345,7 +351,8 @@ fn dangling(id: &str, shadowed: bool) -> String {
 
 /// [`validate`] of the rows of cluster `id` against the snapshot's
 /// catalog and sizes: rows of an id no cluster has, where a cluster is
-/// named like that id, are told to be removed with SQL ([`dangling`]).
+/// named like that id, are told to be removed with SQL ([`dangling`]), in
+/// the schema the rows were read from.
 /// What the plan and `check` judge rows by.
 pub fn validate_in(
     snap: &crate::model::Snapshot,
@@ -372,10 +379,12 @@ pub fn validate_in(
             ));
         }
     }
-    if cluster.is_none() && snap.clusters.iter().any(|c| c.name == id.0) {
+    let shadowed = cluster.is_none() && snap.clusters.iter().any(|c| c.name == id.0);
+    let schema = snap.env.schema.as_deref();
+    if shadowed || schema.is_some() {
         for f in &mut v.findings {
             if f.code == Code::DanglingCluster {
-                f.message = dangling(&id.0, true);
+                f.message = dangling(&id.0, shadowed, schema);
             }
         }
     }

@@ -275,9 +275,10 @@ impl Selection {
                     return Err(SelectionError::NoSuchCluster {
                         arg: arg.to_string(),
                         hint: format!(
-                            " (strategy rows still name {arg}: a dropped cluster; \
-                             `clusterctl strategy rm {arg}` removes them, `clusterctl \
-                             strategy mv {arg} CLUSTER` moves them to another)"
+                            " (strategy rows still name {arg}: a dropped cluster; `{}` removes \
+                             them, `{}` moves them to another)",
+                            snap.env.command(&format!("strategy rm {arg}")),
+                            snap.env.command(&format!("strategy mv {arg} CLUSTER"))
                         ),
                         by_flag: true,
                     });

@@ -4722,6 +4722,26 @@ fn rows_of_an_id_a_cluster_is_named_like_are_removed_with_sql() {
         said.contains("`clusterctl strategy rm u10`, or move them"),
         "{said}"
     );
+    // Tables read from `--schema`: the fix names it, SQL and commands (the
+    // DELETE said without it removed another installation's rows: an
+    // outside check).
+    let mut s = s;
+    s.env.schema = Some("qa s".into());
+    s.strategies
+        .push(row("U3", "target_size", json!({"target_size": "50cc"})));
+    let said = plan(&s, &PlanOptions::default()).warnings.join("\n");
+    assert!(
+        said.contains(
+            "`clusterctl strategy rm u10 --schema 'qa s'`, or move them to the cluster now \
+             serving its workload (after a blue/green swap) with `clusterctl strategy mv u10 \
+             CLUSTER --schema 'qa s'`"
+        ),
+        "{said}"
+    );
+    assert!(
+        said.contains(r#"SQL: DELETE FROM "qa s"."mz_cluster_strategies" WHERE cluster_id = 'U3'"#),
+        "{said}"
+    );
 }
 
 /// A blocking resize (`WAIT UNTIL READY`) that timed out: its statement

@@ -1692,14 +1692,15 @@ fn bring_back(
     from_reference: bool,
 ) {
     let id = &ctx.cluster.id;
+    let wipe = crate::model::clusterctl_command(ctx.schema, &format!("wipe-state --cluster {id}"));
     let forget = match from_reference {
         // Imported from mz-clusterctl's row, which `wipe-state` keeps.
         true => format!(
-            "delete the suspension mz-clusterctl recorded (`DELETE FROM \
-             mz_cluster_strategy_state WHERE cluster_id = '{id}' AND state_version = 1`), \
-             then `clusterctl wipe-state --cluster {id}`"
+            "delete the suspension mz-clusterctl recorded (`DELETE FROM {} WHERE cluster_id = \
+             '{id}' AND state_version = 1`), then `{wipe}`",
+            crate::ddl::table_said(ctx.schema, "mz_cluster_strategy_state")
         ),
-        false => format!("`clusterctl wipe-state --cluster {id}`"),
+        false => format!("`{wipe}`"),
     };
     // A managed cluster takes no replica made by hand (Materialize refuses
     // `CREATE CLUSTER REPLICA` on it: the advice was impossible, an
@@ -3425,6 +3426,7 @@ mod tests {
                 replica_limit: None,
                 burst: crate::strategy::burst_name(&empty.name),
                 late_drops: Vec::new(),
+                schema: None,
             };
             let _ = d;
             // A lead (14m) before the wake the not-suspending-so-close rule

@@ -738,6 +738,9 @@ pub struct Ctx<'a> {
     /// (`Snapshot::unfinished`; idle_suspend wakes again when a wake's
     /// replicas vanish so).
     pub late_drops: Vec<crate::model::SentDrop>,
+    /// The `--schema` our tables were read from (`Environment::schema`): a
+    /// fix said names it.
+    pub schema: Option<&'a str>,
 }
 
 impl Ctx<'_> {
@@ -1464,6 +1467,7 @@ pub(crate) mod testutil {
             replica_limit: None,
             burst: burst_name(&cl.name),
             late_drops: Vec::new(),
+            schema: None,
         };
         let mut d = Desired::from_cluster(cl);
         f(&ctx, &mut d);

@@ -4311,3 +4311,51 @@ fn doctor_blocks_when_apply_would_act_on_no_cluster() {
     let r = clusterctl(&emu, &["doctor", "--exec-cluster", "ops"]);
     assert!(!r.stdout.contains("apply would act on none"), "{}", r.all());
 }
+
+/// Tables in `--schema`: every fix said for them names it. The DELETE
+/// `check` gave for a dangling row, run as said, removed the row of the
+/// same id in the default schema's installation and left the bad one (an
+/// outside check); `unlock --force` without it breaks another
+/// installation's lease.
+#[test]
+fn fixes_said_for_tables_in_a_schema_name_the_schema() {
+    let emu = emulator();
+    clusterctl(&emu, &["init", "--schema", "qa s"]).ok();
+    for table in ["mz_cluster_strategies", r#""qa s".mz_cluster_strategies"#] {
+        emu.sql(&format!(
+            "INSERT INTO {table} VALUES ('U3', 'target_size', '{{\"target_size\": \"50cc\"}}', now())"
+        ));
+    }
+    let r = clusterctl(&emu, &["check", "--schema", "qa s"]);
+    let out = r.all();
+    let said = r#"DELETE FROM "qa s"."mz_cluster_strategies" WHERE cluster_id = 'U3'"#;
+    assert!(out.contains(said), "{out}");
+    // Run as said, it removes that installation's row, not the other's.
+    emu.sql(said);
+    let left = |table: &str| {
+        emu.query_strings(&format!("SELECT cluster_id FROM {table}"))
+            .len()
+    };
+    assert_eq!(left("mz_cluster_strategies"), 1);
+    assert_eq!(left(r#""qa s".mz_cluster_strategies"#), 0);
+    // A lease held in that installation: the command that breaks it names
+    // the schema.
+    emu.sql(
+        "UPDATE \"qa s\".clusterctl_lease SET holder = 'other-host:4242:run', \
+         expires_at = now() + INTERVAL '10 minutes' WHERE name = 'controller'",
+    );
+    let r = clusterctl(&emu, &["wipe-state", "--schema", "qa s"]);
+    assert!(
+        r.all()
+            .contains("`clusterctl unlock --force --schema 'qa s'` breaks it"),
+        "{}",
+        r.all()
+    );
+    let r = clusterctl(&emu, &["doctor", "--schema", "qa s"]);
+    assert!(
+        r.all()
+            .contains("`clusterctl unlock --force --schema 'qa s'`"),
+        "{}",
+        r.all()
+    );
+}
