@@ -483,7 +483,7 @@ fn known_key(k: &str) -> bool {
     SHOWN_KEYS.contains(&k) || SECRET_KEYS.contains(&k) || LIBPQ_ONLY_KEYS.contains(&k)
 }
 
-const MASK: &str = "****";
+use crate::model::MASK;
 
 /// `scheme://` at the start of `s`: the index just after `://`.
 fn url_start(s: &str) -> Option<usize> {

@@ -1354,6 +1354,9 @@ pub struct Environment {
     pub schema: Option<String>,
 }
 
+/// What every output puts in place of a secret (`config::redact`).
+pub const MASK: &str = "****";
+
 /// `clusterctl SUB`, with the `--schema` our tables are in, as a fix names
 /// a command to run.
 pub fn clusterctl_command(schema: Option<&str>, sub: &str) -> String {

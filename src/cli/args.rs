@@ -370,7 +370,7 @@ pub struct ApplyArgs {
           value_parser = whole::<usize>(0, u64::MAX))]
     pub max_actions: Option<usize>,
 
-    /// Apply a plan saved with `dry-run -o json > FILE` only as it was reviewed: the run plans afresh, keeps the clusters the saved plan covered, and acts only when it would run exactly the saved statements, in their order; otherwise it does nothing, says what changed and exits 1
+    /// Apply a plan saved with `dry-run --out FILE` (or `dry-run -o json > FILE`, which masks what looks like a secret in a cluster's or replica's name: such a plan never matches) only as it was reviewed: the run plans afresh, keeps the clusters the saved plan covered, and acts only when it would run exactly the saved statements, in their order; otherwise it does nothing, says what changed and exits 1
     #[arg(long = "plan", value_name = "FILE", conflicts_with = "watch", value_parser = parse_file)]
     pub saved_plan: Option<PathBuf>,
 

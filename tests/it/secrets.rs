@@ -769,3 +769,36 @@ fn a_connection_string_inside_a_config_is_never_written_used_nor_shown() {
     assert!(status.contains("postgres://u:****@db"), "{status}");
     assert_eq!(emu.replicas(&url).len(), 1, "its replica was made");
 }
+
+/// A cluster whose name looks like it holds a secret is masked in
+/// `dry-run -o json`: a plan saved that way never matches, and the refusal
+/// says why and how to save one that does (it was refused at every attempt,
+/// its two lines reading alike: an outside check). `--out` keeps the name.
+#[test]
+fn a_plan_saved_with_a_masked_name_says_to_save_it_with_out() {
+    let emu = Emulator::start();
+    init_tables(&emu);
+    let name = "reset_password=daily";
+    emu.create_cluster(name);
+    emu.add_replica(name, "r1", "25cc");
+    strategy(&emu, name, "target_size", json!({"target_size": "50cc"}));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let masked = dir.path().join("masked.json");
+    let saved = clusterctl(&emu, &["dry-run", "-o", "json"]).ok();
+    assert!(saved.stdout.contains("reset_password=****"), "{}", saved.all());
+    std::fs::write(&masked, &saved.stdout).expect("write");
+    let run = clusterctl(&emu, &["apply", "--plan", &masked.to_string_lossy()]).code(1);
+    assert!(
+        run.stderr.contains(
+            "a saved statement holds `****`: `dry-run -o json` masks what looks like a secret \
+             in a name"
+        ) && run.stderr.contains("`clusterctl dry-run --out FILE`, which keeps names"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(replica_names(&emu, name), vec!["r1"]);
+    let kept = dir.path().join("kept.json");
+    clusterctl(&emu, &["dry-run", "--out", &kept.to_string_lossy()]).ok();
+    clusterctl(&emu, &["apply", "--plan", &kept.to_string_lossy()]).ok();
+    assert_eq!(replica_names(&emu, name).len(), 2, "the 50cc replica made");
+}
