@@ -550,17 +550,23 @@ pub fn resolve(
     arg: &str,
     allow_dangling: bool,
 ) -> Result<Target, CommandError> {
+    // An id the rows hold as given, which no cluster has as its exact name
+    // or id (` u3`, written by hand): those rows, not the cluster that the
+    // name's blanks stripped find (its rows were removed, the bad one
+    // kept: an outside check).
+    let exact = crate::model::ClusterId(arg.to_string());
+    let named_exactly = snap.clusters.iter().any(|c| c.name == arg || c.id == exact);
+    if allow_dangling && !named_exactly && snap.has_rows(&exact) {
+        return Ok(Target {
+            id: exact,
+            name: None,
+            recorded: None,
+        });
+    }
     if let Some(c) = snap.find_cluster(arg) {
         return Ok(Target {
             id: c.id.clone(),
             name: Some(c.name.clone()),
-            recorded: None,
-        });
-    }
-    if allow_dangling && snap.has_rows(&crate::model::ClusterId(arg.to_string())) {
-        return Ok(Target {
-            id: crate::model::ClusterId(arg.to_string()),
-            name: None,
             recorded: None,
         });
     }

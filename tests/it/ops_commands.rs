@@ -4359,3 +4359,29 @@ fn fixes_said_for_tables_in_a_schema_name_the_schema() {
         r.all()
     );
 }
+
+/// `strategy rm ' u3'` where the rows hold ` u3` (written by hand) and no
+/// cluster has that exact name or id: those rows go, not the rows of u3,
+/// which the blanks stripped found (an outside check).
+#[test]
+fn rm_of_an_id_the_rows_hold_as_given_removes_those_rows() {
+    let emu = emulator();
+    let id = emu.create_cluster("batch");
+    strategy(&emu, "batch", "idle_suspend", json!({"idle_after_s": 600}));
+    emu.sql(&format!(
+        "INSERT INTO mz_cluster_strategies VALUES (' {id}', 'burst', \
+         '{{\"burst_replica_size\": \"200cc\"}}', now())"
+    ));
+    let given = format!(" {id}");
+    clusterctl(&emu, &["strategy", "rm", &given]).ok();
+    assert_eq!(
+        strategy_rows(&emu)
+            .into_iter()
+            .map(|(c, t, _)| (c, t))
+            .collect::<Vec<_>>(),
+        vec![(id.clone(), "idle_suspend".to_string())]
+    );
+    // With no such row, blanks are stripped as before: the cluster's own.
+    clusterctl(&emu, &["strategy", "rm", &given]).ok();
+    assert!(strategy_rows(&emu).is_empty());
+}

@@ -785,14 +785,20 @@ fn a_plan_saved_with_a_masked_name_says_to_save_it_with_out() {
     let dir = tempfile::tempdir().expect("temp dir");
     let masked = dir.path().join("masked.json");
     let saved = clusterctl(&emu, &["dry-run", "-o", "json"]).ok();
-    assert!(saved.stdout.contains("reset_password=****"), "{}", saved.all());
+    assert!(
+        saved.stdout.contains("reset_password=****"),
+        "{}",
+        saved.all()
+    );
     std::fs::write(&masked, &saved.stdout).expect("write");
     let run = clusterctl(&emu, &["apply", "--plan", &masked.to_string_lossy()]).code(1);
     assert!(
         run.stderr.contains(
             "a saved statement holds `****`: `dry-run -o json` masks what looks like a secret \
              in a name"
-        ) && run.stderr.contains("`clusterctl dry-run --out FILE`, which keeps names"),
+        ) && run
+            .stderr
+            .contains("`clusterctl dry-run --out FILE`, which keeps names"),
         "{}",
         run.all()
     );
