@@ -651,7 +651,7 @@ fn tls_hint(described: &str) -> Option<&'static str> {
     } else if described.contains("invalid peer certificate") {
         Some("the server's certificate was refused; check sslrootcert and the host name")
     } else if described.contains("password missing") {
-        Some("the connection string has no password, and PGPASSWORD is not set (clusterctl does not read .pgpass): put it in the string, percent-encoded, or in PGPASSWORD")
+        Some("the connection string has no password, and PGPASSWORD is not set or empty (clusterctl does not read .pgpass): put it in the string, percent-encoded, or in PGPASSWORD")
     } else if described.contains("server does not support TLS") {
         Some("the server offers no TLS: sslmode=prefer or disable connects without it")
     } else {

@@ -709,7 +709,7 @@ fn a_missing_password_says_where_one_may_come_from() {
     let run = run_cmd(cmd);
     assert_eq!(run.code, 1, "{}", run.all());
     assert!(
-        run.stderr.contains("PGPASSWORD is not set") && run.stderr.contains(".pgpass"),
+        run.stderr.contains("PGPASSWORD is not set or empty") && run.stderr.contains(".pgpass"),
         "{}",
         run.all()
     );
