@@ -1404,6 +1404,19 @@ impl Snapshot {
         self.clusters.iter().find(|c| &c.id == id)
     }
 
+    /// The cluster's last statement: in the activity lookback
+    /// ([`Activity::last_used`]), else the last the statement history
+    /// holds (read for a predicting cluster: weeks). A cluster silent for
+    /// longer than the lookback was "new (no statement seen)", idle since
+    /// the controller's first sight, though its history was just
+    /// profiled (an outside check).
+    pub fn last_statement(&self, cluster: &Cluster) -> Option<DateTime<Utc>> {
+        cluster.activity.last_used().or_else(|| {
+            let hours = self.demand.as_ref()?.clusters.get(&cluster.id)?;
+            hours.iter().map(|h| h.last).max()
+        })
+    }
+
     /// A cluster named on a command line: by exact name, else by id, the
     /// argument read by [`cluster_arg`].
     pub fn find_cluster(&self, arg: &str) -> Option<&Cluster> {

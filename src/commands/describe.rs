@@ -211,7 +211,7 @@ pub async fn describe(
         replicas,
         signals: DescribedSignals {
             activity: status::activity_of(&snap, c, cp),
-            last_activity: c.activity.last_used(),
+            last_activity: snap.last_statement(c),
             in_flight: c.activity.in_flight,
             statement_log_has_rows: snap.activity_log_has_rows,
             statement_log_unreadable: snap.env.activity_error.clone(),

@@ -344,7 +344,7 @@ pub fn activity_of(snap: &Snapshot, cluster: &Cluster, cp: Option<&ClusterPlan>)
     let idle = match cp {
         Some(p) => p.signals.idle,
         None if cluster.activity.in_flight > 0 => Idle::Busy,
-        None => match cluster.activity.last_used() {
+        None => match snap.last_statement(cluster) {
             Some(t) => Idle::For(((snap.now - t).num_milliseconds() as f64 / 1000.0).max(0.0)),
             None => Idle::Unknown,
         },
@@ -352,7 +352,7 @@ pub fn activity_of(snap: &Snapshot, cluster: &Cluster, cp: Option<&ClusterPlan>)
     // No statement seen in a log that cannot be trusted (unreadable, or
     // sampled at 0): unknown, as the plan's note says, not "new" (an
     // outside check).
-    let unseen = cluster.activity.last_used().is_none();
+    let unseen = snap.last_statement(cluster).is_none();
     if unseen && !matches!(idle, Idle::Busy) && rules::activity_unknown(snap).is_some() {
         return ActivityStatus {
             state: "unknown",
@@ -368,7 +368,7 @@ pub fn activity_of(snap: &Snapshot, cluster: &Cluster, cp: Option<&ClusterPlan>)
         // (`status` and `describe` say so before and after the first
         // apply); its grace period runs from when it first did, or from
         // a replica's start the log's silence covers (`idle_of`).
-        Idle::For(s) if cluster.activity.last_used().is_none() => ActivityStatus {
+        Idle::For(s) if unseen => ActivityStatus {
             state: "new",
             idle_seconds: (seen_before(snap, cluster) || s >= 1.0).then_some(s.max(0.0) as u64),
         },

@@ -56,7 +56,7 @@ pub(super) fn plan_cluster(
         suspending: false,
         notes: Vec::new(),
         alerts: Vec::new(),
-        signals: signals_of(cluster, idle),
+        signals: signals_of(snap, cluster, idle),
         observed: cluster
             .replicas
             .iter()
@@ -614,7 +614,8 @@ fn discard_moot_decisions(
 }
 
 /// How long the cluster has been idle: from the last statement begin or
-/// end ([`crate::model::Activity::last_used`]); when
+/// end ([`crate::model::Activity::last_used`], else the statement
+/// history's: [`Snapshot::last_statement`]); when
 /// logging works but never saw this cluster, from when the controller first
 /// saw it (a full grace period: that moment is returned too, for the plan to
 /// say so); unknown when the log has no data at all.
@@ -632,6 +633,17 @@ pub(super) fn idle_of(
     }
     if !snap.activity_log_has_rows {
         return (Idle::Unknown, None);
+    }
+    // Silent for longer than the lookback, with a statement in the
+    // history: silent since then, or since a replica it still runs began
+    // (a silence from before it proves nothing).
+    // The replica's start is returned when it bounds the silence, for the
+    // plan to say why a cluster silent for days is kept.
+    if let Some(last) = snap.last_statement(cluster) {
+        return match cluster.replicas.iter().filter_map(|r| r.since).min() {
+            Some(replica) if replica > last => (Idle::For(secs(replica)), Some(replica)),
+            _ => (Idle::For(secs(last)), None),
+        };
     }
     let from = silent_since(snap, cluster, first_seen(state).unwrap_or(snap.now));
     (Idle::For(secs(from)), Some(from))
@@ -717,10 +729,10 @@ fn new_state(
     Some(serde_json::Value::Object(out))
 }
 
-fn signals_of(cluster: &Cluster, idle: Idle) -> Signals {
+fn signals_of(snap: &Snapshot, cluster: &Cluster, idle: Idle) -> Signals {
     Signals {
         idle,
-        last_activity: cluster.activity.last_used(),
+        last_activity: snap.last_statement(cluster),
         in_flight: cluster.activity.in_flight,
         replicas: cluster
             .replicas

@@ -4776,3 +4776,73 @@ fn a_blocking_resize_that_timed_out_is_held_back_like_a_rollback() {
         "{alert}"
     );
 }
+
+/// A predicting cluster silent for longer than the activity lookback:
+/// idle since the statement history's last statement (or a replica's
+/// start after it), not since the controller's first sight of it. It was
+/// "new (no statement seen)" and idle 9d12h three days after its last
+/// statement (an outside check).
+#[test]
+fn idle_beyond_the_lookback_counts_from_the_historys_last_statement() {
+    let at = |s: &str| {
+        DateTime::parse_from_rfc3339(s)
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default()
+    };
+    let mut r = replica(1, "r1", "200cc", true);
+    r.since = Some(at("2026-01-20T00:00:00Z"));
+    let mut s = snap(
+        vec![cluster("u2", "c", vec![r])],
+        vec![row(
+            "u2",
+            "idle_suspend",
+            json!({"idle_after_s": 1800, "predict": true}),
+        )],
+    );
+    s.now = at("2026-02-02T12:00:00Z");
+    s.states.insert(
+        ClusterId("u2".into()),
+        json!({"_controller": {"first_seen": "2026-01-24T00:00:00Z"}}),
+    );
+    let hour = |h: &str, last: &str| crate::model::DemandHour {
+        hour: at(h),
+        statements: 10.0,
+        first: at(h),
+        last: at(last),
+    };
+    s.demand = Some(crate::model::DemandLog {
+        from: at("2026-01-05T00:00:00Z"),
+        until: at("2026-02-02T00:00:00Z"),
+        clusters: [(
+            ClusterId("u2".into()),
+            vec![
+                hour("2026-01-28T09:00:00Z", "2026-01-28T09:40:00Z"),
+                hour("2026-01-30T11:00:00Z", "2026-01-30T11:59:00Z"),
+            ],
+        )]
+        .into(),
+        profiles: Default::default(),
+    });
+    let idle_of = |s: &Snapshot| match only(&plan(s, &PlanOptions::default())).signals.idle {
+        Idle::For(secs) => secs as i64,
+        other => panic!("{other:?}"),
+    };
+    // Friday 11:59 to Monday 12:00.
+    assert_eq!(idle_of(&s), 3 * 86_400 + 60);
+    let p = plan(&s, &PlanOptions::default());
+    assert_eq!(
+        only(&p).signals.last_activity,
+        Some(at("2026-01-30T11:59:00Z"))
+    );
+    // A replica started since: idle from its start.
+    s.clusters[0].replicas[0].since = Some(at("2026-02-02T11:50:00Z"));
+    assert_eq!(idle_of(&s), 600);
+    // No statement in the history either: from the controller's first
+    // sight, as before.
+    s.demand = None;
+    s.clusters[0].replicas[0].since = Some(at("2026-01-20T00:00:00Z"));
+    assert_eq!(
+        idle_of(&s),
+        (at("2026-02-02T12:00:00Z") - at("2026-01-24T00:00:00Z")).num_seconds()
+    );
+}

@@ -1027,6 +1027,21 @@ fn counted_since_seen(ctx: &Ctx, d: &mut Desired, idle_s: f64, needed_s: f64) {
     if d.replicas.is_empty() || idle_s >= needed_s {
         return;
     }
+    // Idle since a replica it runs started: its statements, if any, are
+    // older (the statement history's: `Snapshot::last_statement`).
+    if ctx.cluster.replicas.iter().filter_map(|r| r.since).min() == Some(seen) {
+        d.note(
+            KIND,
+            format!(
+                "no statement of this cluster since a replica it runs started {} ago ({}): a \
+                 silence from before it proves nothing, so it is suspended once idle {}",
+                human_duration(idle_s.max(0.0) as u64),
+                seen.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                human_duration(needed_s.max(0.0).ceil() as u64)
+            ),
+        );
+        return;
+    }
     d.note(
         KIND,
         format!(

@@ -2906,8 +2906,9 @@ fn a_cluster_idle_through_the_logs_lookback_is_suspended_on_first_sight() {
     // log before suspending `old`.)
     let plan = clusterctl(&emu, &["dry-run", "-v"]).ok();
     assert!(
-        plan.stdout.contains("idle counts from 10m ago")
-            || plan.stdout.contains("idle counts from 10m0"),
+        plan.stdout
+            .contains("no statement of this cluster since a replica it runs started 10m ago")
+            || plan.stdout.contains("a replica it runs started 10m0"),
         "{}",
         plan.all()
     );
