@@ -676,6 +676,12 @@ impl<B: Backend> Run<'_, B> {
     ) -> Result<Result<ActionStatus, Changed>, B::Error> {
         if let Err(e) = self.backend.lease_allows(Some(action)).await {
             self.flush().await;
+            // Never sent, and no intent written: among the results as
+            // skipped (it was in none, text or JSON, nor in the trail: an
+            // outside check).
+            let withdrawn = skipped(action, NOT_SENT.into());
+            tell(opts, Progress::Finished(&withdrawn));
+            self.report.results.push(withdrawn);
             return Err(e);
         }
         let row = AuditRow {

@@ -700,9 +700,29 @@ impl<'a> LiveBackend<'a> {
         run_id: &uuid::Uuid,
     ) -> Result<usize, DbError> {
         let store = self.store;
+        let landed: Vec<Outcome> = plan
+            .settle
+            .iter()
+            .filter(|s| s.landed_late)
+            .map(|s| Outcome {
+                action_id: s.action_id.clone(),
+                executed: true,
+                error: Some(format!(
+                    "settled as not applied at its deadline, it landed later (the server held \
+                     it): run {run_id} found its replica and corrected it to applied"
+                )),
+            })
+            .collect();
+        if !landed.is_empty() {
+            self.retrying("correcting late actions' outcomes", async |c| {
+                store.correct_landed_late(c, &landed).await
+            })
+            .await?;
+        }
         let outcomes: Vec<Outcome> = plan
             .settle
             .iter()
+            .filter(|s| !s.landed_late)
             .map(|s| Outcome {
                 action_id: s.action_id.clone(),
                 executed: s.executed,
@@ -723,7 +743,7 @@ impl<'a> LiveBackend<'a> {
             })
             .await?;
         }
-        Ok(outcomes.len())
+        Ok(outcomes.len() + landed.len())
     }
 
     /// The pipelined bookkeeping step (see [`Bookkeeping`]): every part in

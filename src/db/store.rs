@@ -746,6 +746,30 @@ impl Store {
         Ok(())
     }
 
+    /// Corrects rows an earlier run settled as not run, whose statement
+    /// landed since (`plan::doubt::Settle::landed_late`): executed, with
+    /// `error` as the note that says so. Rare: one statement each.
+    pub async fn correct_landed_late(
+        &self,
+        c: &Client,
+        outcomes: &[Outcome],
+    ) -> Result<(), DbError> {
+        let sql = format!(
+            "UPDATE {} SET executed = true, error_message = $2 \
+             WHERE action_id = $1 AND NOT executed AND error_message LIKE {}",
+            self.table(ACTIONS),
+            ddl::literal(&format!("{SETTLED_PREFIX}%"))
+        );
+        for o in outcomes {
+            let params: Vec<(&(dyn ToSql + Sync), Type)> =
+                vec![(&o.action_id as _, Type::TEXT), (&o.error as _, Type::TEXT)];
+            execute_typed(c, &sql, params)
+                .await
+                .map_err(|e| missing_or(&e, self, ACTIONS, "correcting a late action's outcome"))?;
+        }
+        Ok(())
+    }
+
     /// Rewrites an open intent's decision context: a retried DDL records
     /// how long after the intent its statement may still be running
     /// (`deadline_s`), so a later run holds the cluster that long.
@@ -798,9 +822,28 @@ impl Store {
              WHERE decision_ctx->>'kind' = {drop} \
              AND ((NOT executed AND error_message LIKE {prefix}) \
                   OR (executed AND decision_ctx->>'retried' = 'true')) \
-             AND created_at > now() - INTERVAL '1 day'",
+             AND created_at > now() - INTERVAL '{window} seconds'",
             drop = kind(crate::plan::ActionKind::DropReplica),
             prefix = ddl::literal(&format!("{SETTLED_PREFIX}%")),
+            window = crate::plan::doubt::LANDS_LATE_WITHIN.as_secs(),
+        );
+        // Creates settled as not run lately, which may have landed since
+        // (a statement the server held past its deadline): corrected to
+        // executed when the catalog shows their replica, unless a later
+        // create of it ran or is open (that replica would be its).
+        let settled_creates = format!(
+            "SELECT action_id, cluster_id, decision_ctx->>'kind', decision_ctx->>'replica', \
+             decision_ctx->>'size', NULL::text, decision_ctx->>'deadline_s', created_at, \
+             'settled', decision_ctx->>'boot', decision_ctx->>'cluster' FROM {table} AS s \
+             WHERE decision_ctx->>'kind' = {create} AND NOT executed \
+             AND error_message LIKE {prefix} AND created_at > now() - INTERVAL '{window} seconds' \
+             AND NOT EXISTS (SELECT 1 FROM {table} AS l WHERE l.cluster_id = s.cluster_id \
+               AND l.decision_ctx->>'kind' = {create} \
+               AND l.decision_ctx->>'replica' = s.decision_ctx->>'replica' \
+               AND l.created_at > s.created_at AND (l.executed IS NULL OR l.executed))",
+            create = kind(crate::plan::ActionKind::CreateReplica),
+            prefix = ddl::literal(&format!("{SETTLED_PREFIX}%")),
+            window = crate::plan::doubt::LANDS_LATE_WITHIN.as_secs(),
         );
         format!(
             "SELECT action_id, cluster_id, decision_ctx->>'kind', decision_ctx->>'replica', \
@@ -822,6 +865,7 @@ impl Store {
                THEN 'open_dropped' ELSE 'open' END, \
              decision_ctx->>'boot', decision_ctx->>'cluster' FROM {table} AS a WHERE {open} \
              UNION ALL {settled_drops} \
+             UNION ALL {settled_creates} \
              UNION ALL SELECT * FROM ({last_resizes}) AS last_resizes \
              UNION ALL {refusals} \
              UNION ALL {graceful_refused}",

@@ -28,6 +28,12 @@ const BOOT_CLOCK_TRUSTED: Duration = Duration::from_secs(24 * 3600);
 /// with none (an outside check). Within this window its row stays open
 /// and no other replica of its cluster is dropped ([`LateDrop`]).
 pub const LATE_DELIVERY: Duration = Duration::from_secs(16 * 60);
+
+/// How long after its intent a statement settled as not run is read
+/// again, in case it landed since: a DROP holds a create of its name while
+/// it may ([`LATE_DELIVERY`]), a CREATE whose replica appeared is corrected
+/// to executed ([`Settle::landed_late`]).
+pub const LANDS_LATE_WITHIN: Duration = Duration::from_secs(24 * 3600);
 /// A recorded deadline beyond this, and beyond this run's own longest
 /// (a managed resize's `--resize-timeout`), is not believed.
 const MAX_RECORDED_DEADLINE: Duration = Duration::from_secs(24 * 3600);
@@ -52,6 +58,12 @@ pub fn ddl_deadline(
 pub struct Settle {
     pub action_id: String,
     pub executed: bool,
+    /// A CREATE an earlier run settled as not run at its deadline, whose
+    /// replica the catalog shows since: it landed late (a statement the
+    /// server held, a lock, a silent network). Its row is corrected to
+    /// executed: the trail showed no executed row for a replica that ran
+    /// (an outside check).
+    pub landed_late: bool,
 }
 
 /// A cluster an interrupted run's statement may still be running on: left
@@ -139,6 +151,16 @@ pub fn judge(snap: &Snapshot, statement_timeout: Duration, resize_timeout: Durat
             }
         }
         if row.settled {
+            // Read for a CREATE only while no later create of its replica
+            // ran or is open (`Store::unfinished_sql`): the replica of its
+            // name and size is its own.
+            if row.kind == "create_replica" && took_effect(snap, row) {
+                out.settle.push(Settle {
+                    action_id: row.action_id.clone(),
+                    executed: true,
+                    landed_late: true,
+                });
+            }
             continue;
         }
         // Another drop of its replica ran since: this one cannot have
@@ -177,6 +199,7 @@ pub fn judge(snap: &Snapshot, statement_timeout: Duration, resize_timeout: Durat
         out.settle.push(Settle {
             action_id: row.action_id.clone(),
             executed,
+            landed_late: false,
         });
     }
     out

@@ -2165,6 +2165,34 @@ fn unfinished(
     }
 }
 
+/// A CREATE an earlier run settled as not run at its deadline, whose
+/// replica the catalog shows since (the server held it past the deadline):
+/// its row is corrected to executed. The trail had no executed row for a
+/// replica that ran (an outside check). One whose replica is not there
+/// stays as it was; a settled DROP is not corrected.
+#[test]
+fn a_create_settled_as_not_run_whose_replica_appeared_is_corrected() {
+    let mut landed = unfinished("u2", "create_replica", "r_25cc", 600, Some(30.0));
+    landed.size = Some("25cc".into());
+    landed.settled = true;
+    let mut absent = unfinished("u2", "create_replica", "r_50cc", 600, Some(30.0));
+    absent.settled = true;
+    let mut other_size = unfinished("u2", "create_replica", "r_25cc", 700, Some(30.0));
+    other_size.action_id = "run-0/u2/r_25cc".into();
+    other_size.size = Some("100cc".into());
+    other_size.settled = true;
+    let s = one_resize_snapshot(vec![landed, absent, other_size]);
+    let p = plan(&s, &PlanOptions::default());
+    let corrected: Vec<(&str, bool, bool)> = p
+        .settle
+        .iter()
+        .map(|x| (x.action_id.as_str(), x.executed, x.landed_late))
+        .collect();
+    assert_eq!(corrected, [("run-1/u2/r_25cc", true, true)]);
+    // Nothing held: the plan goes on as for any live replica.
+    assert_eq!(only(&p).in_doubt, None);
+}
+
 fn one_resize_snapshot(rows: Vec<crate::model::Unresolved>) -> Snapshot {
     let mut s = snap(
         vec![cluster("u2", "c", vec![replica(1, "r_25cc", "25cc", true)])],

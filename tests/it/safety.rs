@@ -2224,11 +2224,23 @@ fn a_lost_lease_stops_the_run_before_its_next_ddl() {
         std::thread::sleep(Duration::from_secs(4));
     });
     emu.reset_stats();
-    let run = clusterctl(&emu, &["apply", "--lease-ttl", "10s"]);
+    let run = clusterctl(&emu, &["apply", "--lease-ttl", "10s", "-o", "json"]);
     assert_eq!(run.code, 1, "{}", run.all());
-    assert!(run.stderr.contains("the lease was lost"), "{}", run.all());
-    assert!(run.stderr.contains("thief"), "{}", run.all());
+    let doc = run.json();
+    let error = doc["error"].to_string();
+    assert!(error.contains("the lease was lost"), "{}", run.all());
+    assert!(error.contains("thief"), "{}", run.all());
     assert_eq!(emu.stats().ddl, 1, "no DDL after the lease was lost");
+    // Each planned action is in the results: the two never sent as
+    // skipped (the one the lease check stopped before its intent was in
+    // none: an outside check).
+    let results = doc["error"]["results"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(results.len(), 3, "{doc:#}");
+    let skipped = results.iter().filter(|r| r["status"] == "skipped").count();
+    assert_eq!(skipped, 2, "{doc:#}");
     // The DDL under way was cancelled (or landed): at most one replica.
     assert!(emu.replicas("s").len() <= 1, "{:?}", emu.replicas("s"));
 }
@@ -3955,4 +3967,54 @@ fn of_two_open_drops_of_one_replica_the_later_is_the_one_that_ran() {
     };
     assert_eq!(executed(false), vec![vec![Some("second".to_string())]]);
     assert_eq!(executed(true).len(), 2);
+}
+
+/// A CREATE whose run gave up on it reaches the server after its deadline
+/// (a lock, a proxy held it). The next run settled it as not applied, and
+/// nothing ever said it ran: the trail showed no executed row for a replica
+/// that existed (an outside check with a lock on the catalog). The run
+/// after it finds the replica and corrects the row to executed, saying so.
+#[test]
+fn a_create_that_lands_after_it_was_settled_as_not_run_is_corrected() {
+    let emu = Emulator::start();
+    emu.create_hydrated_cluster("c", "r_25cc", "25cc");
+    init_tables(&emu);
+    strategy(&emu, "c", "target_size", json!({"target_size": "50cc"}));
+    let held = late_by(
+        &emu,
+        r#"CREATE CLUSTER REPLICA "c"."r_50cc""#,
+        Duration::from_secs(10),
+    );
+    let run = clusterctl_gives_up(&emu, &["apply", "--max-retries", "0"]);
+    assert_ne!(run.code, 0, "{}", run.all());
+    // Past its deadline (2 s), before it lands: the strategies no longer
+    // want 50cc; the run settles the CREATE as not applied.
+    std::thread::sleep(Duration::from_secs(3));
+    strategy(&emu, "c", "target_size", json!({"target_size": "25cc"}));
+    clusterctl(&emu, &["apply"]).ok();
+    let outcome = || {
+        emu.query_strings(
+            "SELECT executed::text, error_message FROM mz_cluster_strategy_actions \
+             WHERE action_sql LIKE 'CREATE CLUSTER REPLICA \"c\".\"r_50cc\"%'",
+        )
+    };
+    let first = outcome();
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert_eq!(first[0][0].as_deref(), Some("false"), "{first:?}");
+    // It lands: the next run finds its replica and corrects the row.
+    held.landed(&emu);
+    assert!(replica_names(&emu, "c").contains(&"r_50cc".to_string()));
+    clusterctl(&emu, &["apply"]).ok();
+    let corrected = outcome();
+    assert_eq!(corrected.len(), 1, "{corrected:?}");
+    assert_eq!(corrected[0][0].as_deref(), Some("true"), "{corrected:?}");
+    assert!(
+        corrected[0][1]
+            .as_deref()
+            .is_some_and(|e| e.contains("it landed later") && e.contains("corrected it to applied")),
+        "{corrected:?}"
+    );
+    // Corrected once: a later run leaves it as it is.
+    clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(outcome(), corrected);
 }
