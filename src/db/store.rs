@@ -1265,10 +1265,10 @@ impl Store {
     /// with no drop time: its newest creation ([`Store::parse_last_creations`]).
     fn last_suspensions_where(&self, clusters: &str) -> String {
         format!(
-            "{} SELECT cluster_id, replica, size, created_at, last_created, ran, newest_run, run_id, live \
-             FROM last \
+            "{} SELECT cluster_id, replica, size, created_at, last_created, ran, newest_run, run_id, live, \
+             last_activity FROM last \
              UNION ALL SELECT c.cluster_id, NULL::text, NULL::text, NULL::timestamptz, c.at, \
-               NULL::text, NULL::bool, NULL::text, NULL::text FROM created AS c \
+               NULL::text, NULL::bool, NULL::text, NULL::text, NULL::text FROM created AS c \
              WHERE NOT EXISTS (SELECT 1 FROM drops AS d WHERE d.cluster_id = c.cluster_id)",
             self.suspension_rows(clusters)
         )
@@ -1343,7 +1343,8 @@ impl Store {
                       decision_ctx->>'replica' AS replica, decision_ctx->>'size' AS size, created_at, \
                       CASE WHEN decision_ctx->>'kind' = {factor} \
                            THEN decision_ctx->'signals'->>'replicas' END AS ran, \
-                      decision_ctx->'signals'->>'replicas' AS live \
+                      decision_ctx->'signals'->>'replicas' AS live, \
+                      decision_ctx->'signals'->>'last_activity' AS last_activity \
                FROM {table} WHERE executed AND cluster_id IS NOT NULL AND created_at IS NOT NULL \
                {clusters} AND decision_ctx->>'strategy' = {strategy} \
                AND (decision_ctx->>'kind' = {drop} OR (decision_ctx->>'kind' = {factor} \
@@ -1359,7 +1360,7 @@ impl Store {
                ORDER BY cluster_id, created_at DESC), \
              last AS (\
                SELECT d.action_id, d.cluster_id, d.replica, d.size, d.created_at, c.at AS last_created, \
-                      d.ran, d.run_id = n.run_id AS newest_run, d.run_id, d.live \
+                      d.ran, d.run_id = n.run_id AS newest_run, d.run_id, d.live, d.last_activity \
                FROM drops d JOIN newest n ON n.cluster_id = d.cluster_id \
                LEFT JOIN created c ON c.cluster_id = d.cluster_id \
                WHERE d.run_id = n.run_id OR (d.created_at > n.created_at - INTERVAL '7 days' \
@@ -1399,6 +1400,11 @@ impl Store {
                         .map(|l| ran_replicas(&l).into_iter().map(|(n, _)| n).collect())
                         .unwrap_or_default(),
                     last_created: r.try_get(4).ok().flatten(),
+                    last_activity: text(9).and_then(|t| {
+                        DateTime::parse_from_rfc3339(&t)
+                            .ok()
+                            .map(|t| t.with_timezone(&Utc))
+                    }),
                 });
         }
         drops
@@ -2161,6 +2167,65 @@ struct SuspensionDrop {
     /// The replicas live when its run planned it (its signals).
     live: Vec<String>,
     last_created: Option<DateTime<Utc>>,
+    /// The cluster's last statement when its run planned it (its signals).
+    last_activity: Option<DateTime<Utc>>,
+}
+
+/// `drops` without those of replicas made while the cluster was suspended
+/// (by hand, with no statement since): a run that kept it suspended
+/// dropped them, and no creation of ours came between (the read keeps
+/// only the drops after the cluster's newest creation). They are no
+/// suspension's: after `wipe-state` the cluster was woken with the
+/// replica made by hand, and the suspension before, of the replicas it
+/// really ran, was forgotten (an outside check). The newest run's drops of
+/// replicas the run before it did not see live go, while no statement came
+/// since that run (one that came woke it: what ran then is the cluster's).
+fn without_drops_while_suspended(mut drops: Vec<SuspensionDrop>) -> Vec<SuspensionDrop> {
+    let mut any = false;
+    loop {
+        let Some(newest) = drops.iter().max_by_key(|d| d.at).map(|d| d.run.clone()) else {
+            return drops;
+        };
+        let Some(earlier) = drops
+            .iter()
+            .filter(|d| d.run != newest)
+            .max_by_key(|d| d.at)
+            .map(|d| (d.run.clone(), d.at))
+        else {
+            break;
+        };
+        let quiet = drops
+            .iter()
+            .filter(|d| d.run == newest)
+            .all(|d| d.last_activity.is_none_or(|t| t <= earlier.1));
+        if !quiet {
+            break;
+        }
+        let seen: Vec<String> = drops
+            .iter()
+            .filter(|d| d.run == earlier.0)
+            .flat_map(|d| d.live.clone())
+            .collect();
+        let mut changed = false;
+        for d in drops.iter_mut().filter(|d| d.run == newest) {
+            let before = d.dropped.len();
+            d.dropped.retain(|(name, _)| seen.contains(name));
+            changed |= d.dropped.len() != before;
+        }
+        drops.retain(|d| !d.dropped.is_empty());
+        if !changed {
+            break;
+        }
+        any = true;
+    }
+    if !any {
+        return drops;
+    }
+    let newest = drops.iter().max_by_key(|d| d.at).map(|d| d.run.clone());
+    for d in &mut drops {
+        d.newest_run = Some(&d.run) == newest.as_ref();
+    }
+    drops
 }
 
 /// A cluster's last suspension from its drops: the newest run's, and
@@ -2171,6 +2236,7 @@ struct SuspensionDrop {
 /// by the first run never came back). A run whose plan did not see them
 /// (an earlier suspension, the cluster woken by hand in between) ends it.
 fn last_suspension(drops: Vec<SuspensionDrop>) -> Option<LastSuspension> {
+    let drops = without_drops_while_suspended(drops);
     // The earlier runs, newest first.
     let mut runs: Vec<(DateTime<Utc>, &str)> = drops
         .iter()
@@ -2490,6 +2556,7 @@ mod tests {
             dropped: vec![(name.into(), Some(Size("25cc".into())))],
             live: live.iter().map(|s| s.to_string()).collect(),
             last_created: None,
+            last_activity: None,
         };
         let names = |s: Option<LastSuspension>| -> Vec<String> {
             s.map(|s| s.dropped.into_iter().map(|(n, _)| n).collect())
@@ -2508,12 +2575,29 @@ mod tests {
         let s = last_suspension(drops);
         assert_eq!(s.as_ref().map(|s| s.at), Some(t(11)));
         assert_eq!(names(s), ["r2"]);
-        // A run that did not see r2 live (woken by hand since): not it.
+        // A run that did not see r2 live (woken by hand since, and used:
+        // a statement after it): not it.
+        let mut used = drop(11, "second", true, "r2", &["r2"]);
+        used.last_activity = Some(t(10) + chrono::Duration::seconds(30));
+        let drops = vec![drop(10, "first", false, "r1", &["r1"]), used];
+        assert_eq!(names(last_suspension(drops)), ["r2"]);
+        // r2 made by hand while the cluster was suspended, no statement
+        // since: its drop kept the cluster suspended, and is no suspension
+        // (after `wipe-state` the cluster woke with r2, not r1: an outside
+        // check). Beside a replica the first run saw live, only r2 goes.
         let drops = vec![
-            drop(10, "first", false, "r1", &["r1"]),
+            drop(10, "first", false, "r1", &["r1", "r3"]),
             drop(11, "second", true, "r2", &["r2"]),
         ];
-        assert_eq!(names(last_suspension(drops)), ["r2"]);
+        let s = last_suspension(drops);
+        assert_eq!(s.as_ref().map(|s| s.at), Some(t(10)));
+        assert_eq!(names(s), ["r1"]);
+        let drops = vec![
+            drop(10, "first", false, "r1", &["r1", "r3"]),
+            drop(11, "second", true, "r2", &["r2", "r3"]),
+            drop(11, "second", true, "r3", &["r2", "r3"]),
+        ];
+        assert_eq!(names(last_suspension(drops)), ["r1", "r3"]);
         // No newest run: nothing.
         assert!(last_suspension(vec![drop(10, "first", false, "r1", &["r1"])]).is_none());
     }

@@ -4018,3 +4018,38 @@ fn a_create_that_lands_after_it_was_settled_as_not_run_is_corrected() {
     clusterctl(&emu, &["apply"]).ok();
     assert_eq!(outcome(), corrected);
 }
+
+/// A replica made by hand on a suspended cluster, nobody querying it, is
+/// dropped to keep the cluster suspended. After `wipe-state`, the wake
+/// read from the trail took that drop for the last suspension and woke
+/// the cluster with the hand-made replica, not with what it ran (an
+/// outside check): it wakes with r1. One used since (a statement after
+/// the suspension) is the cluster's: woken with it.
+#[test]
+fn a_replica_dropped_to_keep_a_cluster_suspended_is_not_woken_after_a_wipe() {
+    let emu = idle_for_two_hours();
+    clusterctl(&emu, &["apply"]).ok();
+    assert!(emu.replicas("c").is_empty(), "suspended");
+    emu.add_replica("c", "handmade", "50cc");
+    clusterctl(&emu, &["apply"]).ok();
+    assert!(emu.replicas("c").is_empty(), "kept suspended");
+    clusterctl(&emu, &["wipe-state", "--yes"]).ok();
+    emu.add_activity("c", 5, false);
+    let plan = clusterctl(&emu, &["dry-run", "--output", "json"])
+        .ok()
+        .json();
+    let c = &plan["result"]["plan"]["clusters"][0];
+    let made: Vec<(String, String)> = c["actions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|a| {
+            (
+                a["replica"].as_str().unwrap_or_default().to_string(),
+                a["size"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(made, pairs(&[("r1", "25cc")]), "{c:#}");
+}
