@@ -54,6 +54,12 @@ pub enum Condition {
     Limited,
     /// A replica is hydrating; what it replaces waits for it.
     Hydrating,
+    /// Nothing planned or waiting, but the plan alerts: an operator must
+    /// act (a replica named like the burst keeps bursts from starting, a
+    /// burst gave up, no larger size is allowed). It said `Converged`
+    /// where `dry-run` counted the cluster "with an alert" (an outside
+    /// check).
+    Attention,
     Suspended,
     SignalUnknown,
     Converged,
@@ -625,6 +631,9 @@ fn condition_of(
             "no replicas".to_string()
         };
         return (Condition::Suspended, r);
+    }
+    if let Some(alert) = cp.alerts.first() {
+        return (Condition::Attention, alert.clone());
     }
     if has(StrategyKind::IdleSuspend)
         && (cp.signals.idle == Idle::Unknown || rules::activity_problem(snap).is_some())

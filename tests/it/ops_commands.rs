@@ -4386,3 +4386,31 @@ fn rm_of_an_id_the_rows_hold_as_given_removes_those_rows() {
     clusterctl(&emu, &["strategy", "rm", &given]).ok();
     assert!(strategy_rows(&emu).is_empty());
 }
+
+/// A cluster with nothing planned but an alert (a replica made by hand
+/// under the burst's name keeps bursts from starting): `status` said
+/// `Converged` where `dry-run` counted it "with an alert" (an outside
+/// check). It is `Attention`, the alert its reason, in `status` and
+/// `describe` alike.
+#[test]
+fn a_cluster_with_an_alert_and_nothing_planned_is_not_converged() {
+    let emu = emulator();
+    emu.create_hydrated_cluster("c3", "r1", "50cc");
+    strategy(&emu, "c3", "burst", json!({"burst_replica_size": "200cc"}));
+    emu.add_replica("c3", "c3-burst", "25cc");
+    emu.set_hydrated("c3", "c3-burst", true);
+    let plan = clusterctl(&emu, &["dry-run"]).ok();
+    assert!(plan.stdout.contains("1 with an alert"), "{}", plan.all());
+    let json = clusterctl(&emu, &["status", "-o", "json"]).ok().json();
+    let c = &json["result"]["clusters"][0];
+    assert_eq!(c["condition"], "Attention", "{c:#}");
+    assert!(
+        c["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("burst replica's name"),
+        "{c:#}"
+    );
+    let d = clusterctl(&emu, &["describe", "c3"]).ok();
+    assert!(d.stdout.contains("Condition:   Attention"), "{}", d.all());
+}
