@@ -33,14 +33,19 @@ pub fn short_duration(secs: u64) -> String {
 fn replica_text(r: &ReplicaStatus) -> String {
     let mut parts = vec![r.size.clone().unwrap_or_else(|| "?".into())];
     parts.push(if r.hydrated { "hydrated" } else { "hydrating" }.into());
+    // The OOM kills are among the crashes: `5 crashes (5 OOM)`, not
+    // `5 crashes, 5 OOM`, which read as ten events (an outside check).
     if r.crashes > 0 {
+        let of_them = match r.ooms {
+            0 => String::new(),
+            n => format!(" ({n} OOM)"),
+        };
         parts.push(format!(
-            "{} crash{}",
+            "{} crash{}{of_them}",
             r.crashes,
             if r.crashes == 1 { "" } else { "es" }
         ));
-    }
-    if r.ooms > 0 {
+    } else if r.ooms > 0 {
         parts.push(format!("{} OOM", r.ooms));
     }
     format!("{} ({})", r.name, parts.join(", "))
@@ -243,5 +248,21 @@ mod tests {
         assert_eq!(short_duration(3600 * 3 + 300), "3h5m");
         assert_eq!(short_duration(86400 * 2 + 3600 * 3), "2d3h");
         assert_eq!(short_duration(86400), "1d");
+    }
+
+    #[test]
+    fn the_oom_kills_are_said_among_the_crashes() {
+        let r = |crashes: u32, ooms: u32| {
+            replica_text(&ReplicaStatus {
+                name: "r".into(),
+                size: Some("50cc".into()),
+                hydrated: true,
+                crashes,
+                ooms,
+            })
+        };
+        assert_eq!(r(5, 5), "r (50cc, hydrated, 5 crashes (5 OOM))");
+        assert_eq!(r(1, 0), "r (50cc, hydrated, 1 crash)");
+        assert_eq!(r(0, 0), "r (50cc, hydrated)");
     }
 }
