@@ -552,7 +552,11 @@ fn managed_actions(
         return (actions, said.refused, took);
     };
     let seen = rolled_back::seen(state, last, snap.now);
-    let held = rolled_back::judge(snap, opts, cluster, last, seen, &mut actions, cp);
+    let asked = configs
+        .iter()
+        .any(|c| matches!(c, StrategyConfig::TargetSize(t) if t.target_size == last.size));
+    let not_taken = rolled_back::NotTaken { last, seen, asked };
+    let held = rolled_back::judge(snap, opts, cluster, not_taken, &mut actions, cp);
     let not_taken = Resized {
         not_taken: Some(rolled_back::record(last, seen)),
         took: None,

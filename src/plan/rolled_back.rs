@@ -257,6 +257,15 @@ fn wake_within_spend(
     ))
 }
 
+/// A managed cluster's last resize that did not take, as [`judge`] weighs
+/// it: when a plan first saw it so ([`Seen`]), and whether a
+/// `target_size` row still asks for that size (`asked`).
+pub(super) struct NotTaken<'a> {
+    pub last: &'a LastResize,
+    pub seen: Seen,
+    pub asked: bool,
+}
+
 /// Holds back a resize to the size that did not take until its backoff
 /// is over (with what follows it: a replication factor planned for the
 /// new size, but not a wake), or lets it go once more after it; either way
@@ -266,23 +275,26 @@ pub(super) fn judge(
     snap: &Snapshot,
     opts: &PlanOptions,
     cluster: &Cluster,
-    last: &LastResize,
-    seen: Seen,
+    not_taken: NotTaken<'_>,
     actions: &mut Vec<Action>,
     cp: &mut ClusterPlan,
 ) -> bool {
-    let Some(at) = actions
-        .iter()
-        .position(|a| a.kind == ActionKind::SetSize && a.size.as_ref() == Some(&last.size))
-    else {
-        return false;
-    };
-    let retry_at = retry_at(last, seen, opts.resize_timeout);
+    let NotTaken { last, seen, asked } = not_taken;
     // Nothing runs (a suspended cluster woken now): sent to it, a size that
     // did not take leaves nothing serving (the resize takes at once, with
     // no old replica to roll back to: an outside check). It waits for the
     // cluster to serve at the size it has, then goes gracefully.
     let asleep = cluster.replication_factor == Some(0) || cluster.replicas.is_empty();
+    let at = actions
+        .iter()
+        .position(|a| a.kind == ActionKind::SetSize && a.size.as_ref() == Some(&last.size));
+    // Held suspended, nothing is planned for it; a `target_size` row that
+    // (`asked`) still wants that size keeps it said (the cluster read
+    // `Suspended`, converged, with no word of it: an outside check).
+    if at.is_none() && !(asleep && asked) {
+        return false;
+    }
+    let retry_at = retry_at(last, seen, opts.resize_timeout);
     let backoff_over = snap.now >= retry_at;
     let held = !backoff_over || asleep;
     let secs = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
@@ -343,7 +355,8 @@ pub(super) fn judge(
         crate::model::plural(factor),
     ));
     let reason = format!("{did_not_take}; {next}");
-    let mut moot = held;
+    // Not planned (held suspended): the strategies' decisions stand.
+    let mut moot = held && at.is_some();
     if held {
         // Due when the cluster serves, once the backoff is over.
         let in_seconds = (!backoff_over).then(|| (retry_at - snap.now).num_seconds().max(0) as u64);
@@ -351,7 +364,8 @@ pub(super) fn judge(
         // of a suspended cluster waited out the backoff, an hour to a week
         // (an outside check). It wakes at the size it has.
         let mut woken = Vec::new();
-        for mut action in actions.split_off(at) {
+        let held_back = at.map(|at| actions.split_off(at)).unwrap_or_default();
+        for mut action in held_back {
             let wake = asleep
                 && action.kind == ActionKind::SetReplicationFactor
                 && action.replication_factor.is_some_and(|n| n > 0);
@@ -381,9 +395,9 @@ pub(super) fn judge(
         }
         // The wake ran: the strategies' decisions are not moot (their
         // state records it), only the resize's.
-        moot = woken.is_empty();
+        moot = woken.is_empty() && at.is_some();
         actions.extend(woken);
-    } else if let Some(a) = actions.get_mut(at) {
+    } else if let Some(a) = at.and_then(|at| actions.get_mut(at)) {
         a.reasons.push(format!(
             "the previous resize to {size} (sent at {}) did not take; sent once more after the backoff",
             secs(last.at)

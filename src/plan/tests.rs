@@ -4874,3 +4874,54 @@ fn idle_beyond_the_lookback_counts_from_the_historys_last_statement() {
         (at("2026-02-02T12:00:00Z") - at("2026-01-24T00:00:00Z")).num_seconds()
     );
 }
+
+/// A managed cluster held suspended by idle_suspend (factor 0) whose last
+/// resize rolled back: nothing is planned for it while it sleeps, and the
+/// plan said nothing of the resize still held back (`Suspended`,
+/// converged: an outside check). While a `target_size` row asks for that
+/// size, the alert and the record stay; the suspension is not held.
+#[test]
+fn a_rolled_back_resize_is_said_while_idle_suspend_keeps_the_cluster_suspended() {
+    let mut asleep = managed(0, "50cc", false);
+    asleep.activity.last_begin = Some(now() - Duration::hours(3));
+    let mut s = snap(
+        vec![asleep],
+        vec![
+            row("u2", "target_size", json!({"target_size": "25cc"})),
+            row("u2", "idle_suspend", json!({"idle_after_s": 60})),
+        ],
+    );
+    s.env.version = Some("v26.35.0 (abc)".into());
+    s.states.insert(
+        ClusterId("u2".into()),
+        json!({"idle_suspend": {
+            "suspended": [{"name": "r1", "size": "50cc"}],
+            "suspended_at": (now() - Duration::hours(2)).to_rfc3339(),
+        }}),
+    );
+    s.last_resizes.insert(
+        ClusterId("u2".into()),
+        crate::model::LastResize {
+            size: Size("25cc".into()),
+            at: now() - Duration::hours(2) - Duration::minutes(30),
+            failed: None,
+        },
+    );
+    let p = plan(&s, &PlanOptions::default());
+    let cp = only(&p);
+    assert!(cp.actions.is_empty(), "{cp:#?}");
+    assert!(cp.rolled_back.is_some(), "{cp:#?}");
+    assert!(
+        cp.alerts.iter().any(|a| a.contains("the resize to 25cc")),
+        "{cp:#?}"
+    );
+    let (condition, _) = crate::commands::status::condition(&s, &s.clusters[0], Some(cp));
+    assert_eq!(
+        condition,
+        crate::commands::status::Condition::ResizeRolledBack
+    );
+    // Another size asked for now: nothing said of the old one.
+    s.strategies[0] = row("u2", "target_size", json!({"target_size": "100cc"}));
+    let p = plan(&s, &PlanOptions::default());
+    assert!(only(&p).rolled_back.is_none(), "{:#?}", only(&p));
+}
