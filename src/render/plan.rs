@@ -113,6 +113,10 @@ fn action_line(a: &Action, asleep: bool, color: bool) -> String {
             format!(
                 "resize (managed) to {size}, {}",
                 match a.resize {
+                    // Nothing runs to keep serving: it takes at once (it
+                    // read as a graceful resize: an outside check).
+                    Some(ResizeForm::Background | ResizeForm::WaitUntilReady) if asleep =>
+                        "at once (no replica runs)",
                     Some(ResizeForm::Background) => "gracefully, in the background",
                     Some(ResizeForm::Restart) if asleep =>
                         "with a restart (no replica runs: no downtime)",
@@ -644,6 +648,14 @@ mod tests {
         assert!(action_line(&a, true, false)
             .ends_with("resize (managed) to 100cc, with a restart (no replica runs: no downtime)"));
         assert!(action_line(&a, false, false).ends_with("with a restart (downtime)"));
+        // Nor is a background resize of it said graceful: it takes at once.
+        let background = Action {
+            resize: Some(ResizeForm::Background),
+            ..a
+        };
+        assert!(action_line(&background, true, false)
+            .ends_with("resize (managed) to 100cc, at once (no replica runs)"));
+        assert!(action_line(&background, false, false).ends_with("gracefully, in the background"));
     }
 
     /// Names and reasons from the database holding a line break are shown
