@@ -301,11 +301,22 @@ pub enum ActionStatus {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ActionResult {
+    /// Its audit row's id; empty for an action never sent and never
+    /// written (`null` in JSON, not `""`).
+    #[serde(serialize_with = "empty_as_null")]
     pub action_id: String,
     #[serde(flatten)]
     pub action: Action,
     #[serde(flatten)]
     pub status: ActionStatus,
+}
+
+/// An empty id as JSON's `null`.
+fn empty_as_null<S: serde::Serializer>(id: &str, s: S) -> Result<S::Ok, S::Error> {
+    match id {
+        "" => s.serialize_none(),
+        id => s.serialize_str(id),
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

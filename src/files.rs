@@ -45,6 +45,22 @@ pub fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, String> {
 /// or the existing file opened for writing when it is written in place.
 /// Returns whether the file exists. One rule for `--out` and
 /// `--metrics-file`.
+/// Whether `a` and `b` name the same file: their directories resolved
+/// (symbolic links, `..`), then their names compared; a file that does
+/// not exist yet is compared the same way. What tells an output from an
+/// input it would overwrite.
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    let resolved = |p: &Path| {
+        let dir = directory_of(p);
+        let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+        match std::fs::canonicalize(p) {
+            Ok(full) => full,
+            Err(_) => dir.join(p.file_name().unwrap_or_default()),
+        }
+    };
+    resolved(a) == resolved(b)
+}
+
 pub fn check_writable(path: &Path, renamed: bool) -> Result<bool, String> {
     let dir = directory_of(path);
     match std::fs::metadata(dir) {

@@ -211,7 +211,7 @@ pub struct OutputArgs {
     /// More output: -v adds notes and info logs, -vv debug logs (with every SQL statement sent)
     #[arg(short, long, action = ArgAction::Count)]
     pub verbose: u8,
-    /// Only errors
+    /// Less output: errors, and the actions a plan holds or an apply ran (no summary, warnings, notes or waiting work)
     #[arg(short, long, conflicts_with = "verbose")]
     pub quiet: bool,
     /// Log format on stderr: text for people, json (one object per line) for log pipelines

@@ -1046,7 +1046,10 @@ fn row_finding(snap: &Snapshot) -> Option<Finding> {
         Level::Warning,
         "strategies",
         parts.join("; "),
-        Some("run `clusterctl check`: it names each row and why".into()),
+        Some(format!(
+            "run `{}`: it names each row and why",
+            snap.env.command("check")
+        )),
     ))
 }
 

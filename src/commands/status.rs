@@ -594,15 +594,17 @@ fn condition_of(
             format!("{burst_name} runs until another replica is hydrated"),
         );
     }
+    // An alert with nothing planned or held back: the operator's to act on
+    // (users waiting with nothing remembered to wake the cluster with read
+    // `Suspended`, out of `--condition Attention`: an outside check).
+    if let Some(alert) = cp.alerts.first() {
+        return (Condition::Attention, alert.clone());
+    }
     if cluster.replicas.is_empty() {
         // A managed cluster's own size: what idle_suspend wakes it at when
         // it remembers nothing.
         let managed_size = crate::strategy::wakes_at_its_size(cluster, &snap.sizes);
-        let r = if let Some(alert) = cp.alerts.first() {
-            // e.g. nothing remembered to bring back: the promise below
-            // would not hold.
-            alert.clone()
-        } else if let Some(why) = &cp.held_empty {
+        let r = if let Some(why) = &cp.held_empty {
             // A schedule's default of 0: not idle_suspend's memory (it said
             // "remembers none", of a cluster a schedule row holds empty:
             // an outside check).
@@ -631,9 +633,6 @@ fn condition_of(
             "no replicas".to_string()
         };
         return (Condition::Suspended, r);
-    }
-    if let Some(alert) = cp.alerts.first() {
-        return (Condition::Attention, alert.clone());
     }
     if has(StrategyKind::IdleSuspend)
         && (cp.signals.idle == Idle::Unknown || rules::activity_problem(snap).is_some())

@@ -37,6 +37,9 @@ pub struct Written {
     pub warnings: Vec<String>,
     #[serde(skip)]
     pub target: Target,
+    /// The `--schema` of the tables written: the command it says names it.
+    #[serde(skip)]
+    pub schema: Option<String>,
 }
 
 /// Rows removed by `strategy rm` or `strategy resume`.
@@ -403,6 +406,7 @@ pub async fn set(
         notes,
         warnings,
         target,
+        schema: snap.env.schema.clone(),
     })
 }
 
@@ -669,6 +673,7 @@ pub async fn pause(
         notes,
         warnings,
         target,
+        schema: snap.env.schema.clone(),
     })
 }
 

@@ -1337,6 +1337,9 @@ impl Store {
         let create = kind(crate::plan::ActionKind::CreateReplica);
         let factor = kind(crate::plan::ActionKind::SetReplicationFactor);
         let strategy = ddl::literal(crate::strategy::StrategyKind::IdleSuspend.as_str());
+        // A replica given up as stuck, dropped with a suspension: not one
+        // it brings back.
+        let stuck = ddl::literal(&format!("%{}%", crate::strategy::FORGOTTEN_AS_STUCK));
         format!(
             "WITH drops AS (\
                SELECT action_id, cluster_id, decision_ctx->>'run_id' AS run_id, \
@@ -1347,6 +1350,7 @@ impl Store {
                       decision_ctx->'signals'->>'last_activity' AS last_activity \
                FROM {table} WHERE executed AND cluster_id IS NOT NULL AND created_at IS NOT NULL \
                {clusters} AND decision_ctx->>'strategy' = {strategy} \
+               AND coalesce(decision_ctx->>'reasons', '') NOT LIKE {stuck} \
                AND (decision_ctx->>'kind' = {drop} OR (decision_ctx->>'kind' = {factor} \
                     AND decision_ctx->>'replication_factor' = '0'))), \
              newest AS (\

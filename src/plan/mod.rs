@@ -345,6 +345,11 @@ pub struct Plan {
     /// one only (`saved`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub environment_id: Option<String>,
+    /// The `--schema` our tables were read from: a saved plan applies to
+    /// that installation only (`saved`), and the fixes the plan says name
+    /// it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
     pub clusters: Vec<ClusterPlan>,
     pub warnings: Vec<String>,
     /// The earliest `next_decision_at` of the clusters.
@@ -485,6 +490,7 @@ pub fn plan(snap: &Snapshot, opts: &PlanOptions) -> Plan {
         format_version: FORMAT_VERSION,
         now: snap.now,
         environment_id: snap.env.environment_id.clone(),
+        schema: snap.env.schema.clone(),
         next_decision_at: clusters.iter().filter_map(|c| c.next_decision_at).min(),
         clusters,
         warnings,

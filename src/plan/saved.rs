@@ -22,6 +22,9 @@ pub struct SavedPlan {
     pub planned_at: DateTime<Utc>,
     /// The environment (region) it was made for, when the plan says.
     pub environment_id: Option<String>,
+    /// The `--schema` of the installation it was made for (`None`: the
+    /// default one).
+    pub schema: Option<String>,
     /// The clusters the plan covered (selected and with strategies), by id.
     pub clusters: Vec<String>,
     /// Their names, as the plan said them, in the same order.
@@ -124,6 +127,8 @@ struct DocPlan {
     now: DateTime<Utc>,
     #[serde(default)]
     environment_id: Option<String>,
+    #[serde(default)]
+    schema: Option<String>,
     clusters: Vec<DocCluster>,
 }
 
@@ -192,6 +197,7 @@ impl SavedPlan {
         Ok(SavedPlan {
             planned_at: plan.now,
             environment_id: plan.environment_id,
+            schema: plan.schema,
             clusters: plan.clusters.iter().map(|c| c.cluster_id.clone()).collect(),
             names: plan.clusters.iter().map(|c| c.cluster.clone()).collect(),
             described,
@@ -266,6 +272,22 @@ impl SavedPlan {
                 )));
             }
             _ => {}
+        }
+        // Another installation's plan (`--schema`): its statements were
+        // judged against that one's rows, and would be audited, and leased,
+        // in this one's tables (applied without `--schema`, it ran under
+        // the default installation's lease: an outside check).
+        if self.schema != fresh.schema {
+            let said = |s: &Option<String>| match s {
+                Some(s) => format!("--schema {}", crate::model::shell_value(s)),
+                None => "the default schema".to_string(),
+            };
+            return Err(crate::model::printable(&format!(
+                "the plan was saved for the tables of {}, and this run reads those of {}; \
+                 nothing was done. Apply it with the same --schema it was saved with",
+                said(&self.schema),
+                said(&fresh.schema)
+            )));
         }
         let unplanned = self.unplanned(fresh, left_out);
         fresh
@@ -651,6 +673,7 @@ mod tests {
             format_version: VERSION,
             now,
             environment_id: None,
+            schema: None,
             clusters: Vec::new(),
             warnings: Vec::new(),
             next_decision_at: None,

@@ -69,9 +69,15 @@ pub fn problems(plan: &Plan) -> Vec<String> {
                     .unwrap_or_default();
                 let till = crate::plan::rows::pause_ends(*until);
                 out.push(format!(
-                    "note: {}: paused{why}; left alone{till} until `clusterctl strategy resume {}`",
+                    "note: {}: paused{why}; left alone{till} until `{}`",
                     header(cp),
-                    crate::model::command_arg(&cp.cluster, &cp.cluster_id)
+                    crate::model::clusterctl_command(
+                        plan.schema.as_deref(),
+                        &format!(
+                            "strategy resume {}",
+                            crate::model::command_arg(&cp.cluster, &cp.cluster_id)
+                        )
+                    )
                 ));
             }
             Outcome::Planned => {}
@@ -504,9 +510,12 @@ impl View for DryRun {
         if let Some(path) = &self.saved_to {
             let path = path.display().to_string();
             out.push(super::printable(&format!(
-                "note: saved the plan to {path}: `clusterctl apply --plan {}` runs exactly its \
-                 statements, and nothing if the region calls for others by then",
-                crate::model::shell_path(&path)
+                "note: saved the plan to {path}: `{}` runs exactly its statements, and nothing if \
+                 the region calls for others by then",
+                crate::model::clusterctl_command(
+                    self.plan.schema.as_deref(),
+                    &format!("apply --plan {}", crate::model::shell_path(&path))
+                )
             )));
         }
         out

@@ -23,9 +23,12 @@ impl View for Written {
         if self.strategy_type == PAUSE {
             let until = crate::plan::rows::pause_ends(crate::plan::rows::pause_until(&self.config));
             return format!(
-                "Paused {}: the controller leaves it alone{until} until `clusterctl strategy resume {}`.\n",
+                "Paused {}: the controller leaves it alone{until} until `{}`.\n",
                 self.target.display(),
-                self.target.arg()
+                crate::model::clusterctl_command(
+                    self.schema.as_deref(),
+                    &format!("strategy resume {}", self.target.arg())
+                )
             );
         }
         let verb = if self.rows_replaced > 0 {

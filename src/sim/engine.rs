@@ -783,6 +783,7 @@ async fn apply_tick(
         format_version: plan::FORMAT_VERSION,
         now: at(sc.start, t),
         environment_id: None,
+        schema: None,
         clusters,
         warnings: Vec::new(),
         next_decision_at: None,

@@ -83,6 +83,7 @@ pub fn run_cli(args: &SimArgs) -> Result<(String, Vec<String>), SimError> {
     let overrides = overrides_of(args);
     let sc =
         scenario::load_with(&args.scenario, &overrides).map_err(|e| SimError::Scenario(e.0))?;
+    check_outputs(args, &sc.inputs, &[])?;
     let notes = sc.notes.clone();
     Ok((run_loaded(sc, args)?, notes))
 }
@@ -97,9 +98,60 @@ pub fn check_alternatives(args: &SimArgs) -> Result<(), SimError> {
     for path in args.strategies.iter().chain(&args.compare) {
         compare::Alternative::load(path).map_err(|e| SimError::Scenario(e.0))?;
     }
-    if let Some(path) = &args.plot {
+    for (flag, path) in outputs(args) {
         crate::files::check_writable(path, false)
-            .map_err(|why| SimError::Io(format!("--plot {}: {why}", path.display())))?;
+            .map_err(|why| SimError::Io(format!("{flag} {}: {why}", path.display())))?;
+    }
+    Ok(())
+}
+
+/// The files a run writes, with their flags: `--timeline`, `--plot`.
+fn outputs(args: &SimArgs) -> Vec<(&'static str, &Path)> {
+    [("--timeline", &args.timeline), ("--plot", &args.plot)]
+        .into_iter()
+        .filter_map(|(flag, p)| Some((flag, p.as_deref()?)))
+        .collect()
+}
+
+/// Refuses a run whose outputs (`--timeline`, `--plot`, and `written`:
+/// `--out` and its traces) would overwrite one of its inputs (the
+/// scenario, `--strategies`/`--compare` files, the trace files it read:
+/// `inputs`) or each other: the scenario was replaced by the timeline and
+/// a trace by the plot, without a word, and the next replay read the
+/// timeline as statements (an outside check). Before the run.
+pub fn check_outputs(
+    args: &SimArgs,
+    inputs: &[PathBuf],
+    written: &[(&str, &Path)],
+) -> Result<(), SimError> {
+    let read: Vec<&Path> = std::iter::once(args.scenario.as_path())
+        .filter(|p| !p.as_os_str().is_empty())
+        .chain(args.strategies.iter().map(PathBuf::as_path))
+        .chain(args.compare.iter().map(PathBuf::as_path))
+        .chain(inputs.iter().map(PathBuf::as_path))
+        .collect();
+    let all: Vec<(&str, &Path)> = outputs(args)
+        .into_iter()
+        .chain(written.iter().copied())
+        .collect();
+    for (i, (flag, out)) in all.iter().enumerate() {
+        if let Some(input) = read.iter().find(|p| crate::files::same_file(out, p)) {
+            return Err(SimError::Io(format!(
+                "{flag} {}: the run reads that file ({}): writing there would overwrite it; \
+                 name another file",
+                out.display(),
+                input.display()
+            )));
+        }
+        if let Some((other, _)) = all[..i]
+            .iter()
+            .find(|(_, p)| crate::files::same_file(out, p))
+        {
+            return Err(SimError::Io(format!(
+                "{flag} {}: {other} writes that file too; name another file",
+                out.display()
+            )));
+        }
     }
     Ok(())
 }
@@ -140,6 +192,13 @@ pub fn run_built(
     let overrides = overrides_of(args);
     let sc = scenario::parse_with_files(&built.toml, false, &base, &overrides, &built.traces)
         .map_err(|e| SimError::Scenario(format!("the scenario built from history: {}", e.0)))?;
+    let traces: Vec<PathBuf> = built.traces.keys().map(|name| base.join(name)).collect();
+    let written: Vec<(&str, &Path)> = out
+        .map(|path| ("--out", path))
+        .into_iter()
+        .chain(traces.iter().map(|t| ("--out's trace", t.as_path())))
+        .collect();
+    check_outputs(args, &sc.inputs, if out.is_some() { &written } else { &[] })?;
     let notes = sc.notes.clone();
     let report = run_loaded(sc, args)?;
     // Written once the run succeeded: a run that failed (an alternative

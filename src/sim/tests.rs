@@ -563,6 +563,22 @@ fn too_much_demand_is_refused_before_it_is_drawn() {
         err.contains("5.3 million demand occurrences") && err.contains("'every'"),
         "{err}"
     );
+    // No demand at all, but 10 000 clusters for ten years at a minute: the
+    // rounds alone took all of a machine's memory (an outside check).
+    let idle_fleet = |days: u32| {
+        HUGE.replace("days = 1", &format!("days = {days}"))
+            .replace("name = \"c\"", "name = \"c\"\ncount = 10000")
+            .replace(
+                "windows = [{ start = \"00:00\", duration = \"23h\", qps = 1000 }]",
+                "",
+            )
+    };
+    let err = refused(&idle_fleet(3660));
+    assert!(
+        err.contains("10000 cluster(s)") && err.contains("52.7 billion cluster-rounds"),
+        "{err}"
+    );
+    assert!(parse(&idle_fleet(200)).is_ok(), "2.9 billion fit");
 }
 
 #[test]
@@ -903,6 +919,45 @@ fn a_plot_that_cannot_be_written_fails_before_the_run() {
     };
     let e = super::run_cli(&args).expect_err("refused");
     assert!(e.to_string().contains("--plot no-such-dir/x.svg"), "{e}");
+}
+
+/// An output over an input is refused before the run: `--timeline` on
+/// the scenario replaced it, `--timeline` on a trace made the next replay
+/// read the timeline as statements, without a word (an outside check).
+/// Two outputs on one file are refused too.
+#[test]
+#[allow(clippy::disallowed_methods)] // the test's own files
+fn an_output_over_an_input_or_another_output_is_refused_before_the_run() {
+    let dir = tempfile::tempdir().expect("a directory");
+    let scenario = dir.path().join("s.toml");
+    let trace = dir.path().join("c.csv");
+    std::fs::write(&trace, "7200,c\n").expect("trace");
+    let text = ONE.replace(
+        "windows = [{ start = \"02:00\", duration = \"1h\", qps = 1.0 }]",
+        "trace_csv = \"c.csv\"",
+    );
+    std::fs::write(&scenario, text).expect("scenario");
+    let refused = |timeline: &std::path::Path, plot: Option<&std::path::Path>| {
+        let args = super::SimArgs {
+            scenario: scenario.clone(),
+            timeline: Some(timeline.to_path_buf()),
+            plot: plot.map(std::path::Path::to_path_buf),
+            ..Default::default()
+        };
+        super::run_cli(&args).err().map(|e| e.to_string())
+    };
+    let e = refused(&scenario, None).unwrap_or_default();
+    assert!(e.contains("the run reads that file"), "{e}");
+    // Named another way: the same file.
+    let e = refused(&dir.path().join(".").join("c.csv"), None).unwrap_or_default();
+    assert!(e.contains("the run reads that file"), "{e}");
+    let out = dir.path().join("out.csv");
+    let e = refused(&out, Some(&out)).unwrap_or_default();
+    assert!(e.contains("--timeline writes that file too"), "{e}");
+    assert_eq!(
+        std::fs::read_to_string(&trace).ok().as_deref(),
+        Some("7200,c\n")
+    );
 }
 
 #[test]

@@ -363,6 +363,13 @@ impl Estimate {
 /// spikes and random spikes alike, or the trace's statements. The
 /// history's queries are drawn one at a time and only counted by hour, so
 /// only its occurrences count.
+impl RawWorkload {
+    /// The trace file it names (`trace_csv`), as written.
+    pub(super) fn trace_csv(&self) -> Option<&str> {
+        self.trace_csv.as_deref()
+    }
+}
+
 pub(super) fn estimate(w: &RawWorkload, shared: &Shared, cx: &Context) -> Estimate {
     let mut e = Estimate::default();
     if !shared.trace.begins.is_empty() || !shared.trace.history.is_empty() {

@@ -1082,6 +1082,12 @@ fn stuck_replicas(ctx: &Ctx, d: &Desired, st: &IdleSuspendState, lead: &Lead) ->
         .collect()
 }
 
+/// What the drop of a replica given up as stuck says, beside the
+/// suspension's reason: a wake from the audit trail leaves such a drop
+/// out (`Store::last_suspensions_sql`).
+pub const FORGOTTEN_AS_STUCK: &str =
+    "never hydrated (given up as stuck): not remembered for the wake";
+
 /// The stuck rule: a live replica, not hydrated and not crashing, that has
 /// hydrated for four learned hydrations and ten minutes is most likely
 /// stuck. It no longer holds an idle cluster awake ([`hydrating`]), and
@@ -1338,14 +1344,13 @@ fn suspend(
     } else {
         Vec::new()
     };
-    if !forgotten.is_empty() && live_removed {
-        d.note(
-            KIND,
-            format!(
-                "{} never hydrated (given up as stuck): not remembered for the wake",
-                forgotten.join(", ")
-            ),
-        );
+    // Said on its drop, which the audit trail keeps: a wake from the trail
+    // (a slot begun afresh, `wipe-state`) leaves it out too (it brought it
+    // back: an outside check).
+    for name in &forgotten {
+        if let Some(change) = d.removed.get_mut(name) {
+            change.reason = format!("{}; {name} {FORGOTTEN_AS_STUCK}", change.reason);
+        }
     }
     let before = before.into_iter().filter(|r| !forgotten.contains(&r.name));
     if live_removed && st.suspended_at.is_some() && !resuming && !st.suspended.is_empty() {
@@ -3761,12 +3766,11 @@ mod tests {
             assert!(d.replicas.is_empty(), "{:?}", d.notes);
             let kept: Vec<&str> = st.suspended.iter().map(|r| r.name.as_str()).collect();
             assert_eq!(kept, vec!["r_200cc"]);
+            let why = d.removed.get("by_hand").map(|c| c.reason.clone());
             assert!(
-                d.notes
-                    .iter()
-                    .any(|n| n.contains("by_hand never hydrated (given up as stuck)")),
-                "{:?}",
-                d.notes
+                why.as_deref()
+                    .is_some_and(|w| w.ends_with(&format!("; by_hand {FORGOTTEN_AS_STUCK}"))),
+                "{why:?}"
             );
             // Within the bound (made at 17:30, 30m before) it is still
             // hydrating: the cluster is kept awake for it.

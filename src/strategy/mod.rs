@@ -31,7 +31,7 @@ pub use burst::{
 pub use config::{given_twice, read_json, ConfigError};
 pub use idle_suspend::{
     idle_evidence_s, recorded_interval_s, remembered, wakes_at_its_size, IdleSuspendConfig,
-    Remembered, SuspendedReplica, MIN_SAMPLE_RATE,
+    Remembered, SuspendedReplica, FORGOTTEN_AS_STUCK, MIN_SAMPLE_RATE,
 };
 pub use limits::{at_once as at_once_under_limits, breach as limits_breach, Breach, LimitsConfig};
 pub use schedule::ScheduleConfig;

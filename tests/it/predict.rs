@@ -505,3 +505,43 @@ fn a_quiet_day_before_does_not_keep_the_predicted_wake_from_coming() {
     let why = action["reasons"][0].as_str().unwrap_or_default();
     assert!(why.contains("predicted demand"), "{why}");
 }
+
+/// A replica made by hand that never hydrates beside a hydrated one, on a
+/// cluster whose predicting row's first run suspends it: the suspension
+/// gives it up as stuck (its drop says so), and the wake, which reads the
+/// trail for a slot begun afresh, does not make it again (it did: the
+/// trail took its drop for part of the suspension, an outside check).
+#[test]
+fn a_replica_given_up_as_stuck_is_not_woken_from_the_trail() {
+    let emu = Emulator::builder()
+        .statement_sample_rate(1.0, 1.0)
+        .statement_log_flush_delay(std::time::Duration::ZERO)
+        .start();
+    emu.create_hydrated_cluster("p", "r1", "25cc");
+    emu.set_replica_started("p", "r1", 90_000, 60);
+    emu.add_replica("p", "hand", "25cc");
+    emu.set_replica_started("p", "hand", 7200, 60);
+    init_tables(&emu);
+    // Each day's hour of use starts three hours from now: idle now.
+    emu.add_activity_history(&ActivityHistory {
+        clusters: "p".into(),
+        days: 29,
+        start_s: time_of_day(&emu) + 3 * 3600,
+        duration_s: 3600,
+        per_hour: 30,
+        ..ActivityHistory::default()
+    });
+    strategy(
+        &emu,
+        "p",
+        "idle_suspend",
+        json!({"idle_after_s": 600, "predict": true}),
+    );
+    clusterctl(&emu, &["apply"]).ok();
+    assert!(replica_names(&emu, "p").is_empty(), "suspended");
+    let dropped = audit(&emu, "p");
+    assert_eq!(dropped.len(), 2, "{dropped:?}");
+    emu.add_activity("p", 2, false);
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(replica_names(&emu, "p"), ["r1"], "{}", run.all());
+}

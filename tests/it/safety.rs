@@ -2241,6 +2241,12 @@ fn a_lost_lease_stops_the_run_before_its_next_ddl() {
     assert_eq!(results.len(), 3, "{doc:#}");
     let skipped = results.iter().filter(|r| r["status"] == "skipped").count();
     assert_eq!(skipped, 2, "{doc:#}");
+    // Those with no audit row have no id: null, not "".
+    assert!(
+        results.iter().all(|r| r["action_id"] != "")
+            && results.iter().any(|r| r["action_id"].is_null()),
+        "{doc:#}"
+    );
     // The DDL under way was cancelled (or landed): at most one replica.
     assert!(emu.replicas("s").len() <= 1, "{:?}", emu.replicas("s"));
 }
