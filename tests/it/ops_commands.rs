@@ -4359,6 +4359,44 @@ fn fixes_said_for_tables_in_a_schema_name_the_schema() {
         "{}",
         r.all()
     );
+    // A plan saved for that installation is applied to it only: without
+    // its --schema (another installation's tables, lease and trail) it is
+    // refused; the note of `--out` says the command with it.
+    emu.sql("UPDATE \"qa s\".clusterctl_lease SET holder = '', expires_at = now() WHERE name = 'controller'");
+    emu.create_cluster("d3");
+    clusterctl(
+        &emu,
+        &[
+            "strategy",
+            "set",
+            "d3",
+            "target_size",
+            "--target-size",
+            "25cc",
+            "--schema",
+            "qa s",
+        ],
+    )
+    .ok();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("plan.json").to_string_lossy().to_string();
+    let saved = clusterctl(&emu, &["dry-run", "--schema", "qa s", "--out", &path]).ok();
+    assert!(
+        saved
+            .all()
+            .contains(&format!("`clusterctl apply --plan {path} --schema 'qa s'`")),
+        "{}",
+        saved.all()
+    );
+    let run = clusterctl(&emu, &["apply", "--plan", &path]).code(1);
+    assert!(
+        run.stderr
+            .contains("the plan was saved for the tables of --schema 'qa s'"),
+        "{}",
+        run.all()
+    );
+    clusterctl(&emu, &["apply", "--plan", &path, "--schema", "qa s"]).ok();
+    assert_eq!(emu.replicas("d3").len(), 1);
 }
 
 /// `strategy rm ' u3'` where the rows hold ` u3` (written by hand) and no
@@ -4413,4 +4451,20 @@ fn a_cluster_with_an_alert_and_nothing_planned_is_not_converged() {
     );
     let d = clusterctl(&emu, &["describe", "c3"]).ok();
     assert!(d.stdout.contains("Condition:   Attention"), "{}", d.all());
+    // Users waiting on a cluster with no replica and nothing to wake it
+    // with: `Attention` too (it read `Suspended`).
+    emu.create_cluster("a5");
+    strategy(&emu, "a5", "idle_suspend", json!({"idle_after_s": 600}));
+    emu.add_activity("a5", 3, false);
+    emu.flush_statement_log();
+    let json = clusterctl(&emu, &["status", "--condition", "Attention", "-o", "json"])
+        .ok()
+        .json();
+    let names: Vec<&str> = json["result"]["clusters"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["cluster"].as_str())
+        .collect();
+    assert!(names.contains(&"a5") && names.contains(&"c3"), "{json:#}");
 }
