@@ -95,6 +95,17 @@ pub fn run_cli(args: &SimArgs) -> Result<(String, Vec<String>), SimError> {
 /// fails the command before the live database is read (or a temporary
 /// replica made) and before `--out` is written.
 pub fn check_alternatives(args: &SimArgs) -> Result<(), SimError> {
+    // The scenario `--from-history` writes holds the seed as a TOML
+    // integer: a larger one failed after the whole history was read.
+    if let Some(seed) = args.seed.filter(|s| *s > i64::MAX as u64) {
+        if args.scenario.as_os_str().is_empty() {
+            return Err(SimError::Io(format!(
+                "--seed {seed}: with --from-history at most {} (the scenario it builds holds \
+                 the seed as a TOML integer)",
+                i64::MAX
+            )));
+        }
+    }
     for path in args.strategies.iter().chain(&args.compare) {
         compare::Alternative::load(path).map_err(|e| SimError::Scenario(e.0))?;
     }
@@ -163,6 +174,18 @@ pub fn check_outputs(
 /// `commands::backtest::Out`).
 /// Returns whether FILE exists: it is overwritten, and the output says so.
 pub fn check_out(path: &Path) -> Result<bool, SimError> {
+    // It writes TOML: named `.json`, `simulate FILE` read it as JSON and
+    // refused it (an outside check).
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+    {
+        return Err(SimError::Io(format!(
+            "--out {}: the scenario is written as TOML, which `simulate FILE` reads from a \
+             file not named .json; name it .toml",
+            path.display()
+        )));
+    }
     crate::files::check_writable(path, false)
         .map_err(|why| SimError::Io(format!("--out {}: {why}", path.display())))
 }

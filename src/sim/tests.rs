@@ -960,6 +960,26 @@ fn an_output_over_an_input_or_another_output_is_refused_before_the_run() {
     );
 }
 
+/// `--from-history`: `--out` named `.json` (the scenario is TOML, which
+/// `simulate FILE.json` refused) and a seed no TOML integer holds (it
+/// failed after the whole history was read) are refused before anything.
+#[test]
+fn from_history_refuses_what_its_scenario_file_cannot_hold() {
+    let e = super::check_out(std::path::Path::new("d.json")).expect_err("refused");
+    assert!(e.to_string().contains("name it .toml"), "{e}");
+    let args = super::SimArgs {
+        seed: Some(i64::MAX as u64 + 1),
+        ..Default::default()
+    };
+    let e = super::check_alternatives(&args).expect_err("refused");
+    assert!(e.to_string().contains("at most 9223372036854775807"), "{e}");
+    let args = super::SimArgs {
+        seed: Some(i64::MAX as u64),
+        ..Default::default()
+    };
+    assert!(super::check_alternatives(&args).is_ok());
+}
+
 #[test]
 fn plot_is_an_svg_with_every_cluster() {
     let (sc, run, card) = sim(ONE);
