@@ -50,15 +50,36 @@ pub fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, String> {
 /// not exist yet is compared the same way. What tells an output from an
 /// input it would overwrite.
 pub fn same_file(a: &Path, b: &Path) -> bool {
-    let resolved = |p: &Path| {
-        let dir = directory_of(p);
-        let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
-        match std::fs::canonicalize(p) {
-            Ok(full) => full,
-            Err(_) => dir.join(p.file_name().unwrap_or_default()),
+    // Two names of one existing file (a hard link: its paths differ).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let (Ok(x), Ok(y)) = (std::fs::metadata(a), std::fs::metadata(b)) {
+            return (x.dev(), x.ino()) == (y.dev(), y.ino());
         }
-    };
+    }
     resolved(a) == resolved(b)
+}
+
+/// `p` with its directory resolved, and the symbolic links it names
+/// followed, also to a file that does not exist yet (a dangling link
+/// written through: two outputs, one through a link, wrote one file: an
+/// outside check).
+fn resolved(p: &Path) -> std::path::PathBuf {
+    let mut p = p.to_path_buf();
+    // A bounded walk: a loop of links ends it.
+    for _ in 0..40 {
+        if let Ok(full) = std::fs::canonicalize(&p) {
+            return full;
+        }
+        match std::fs::read_link(&p) {
+            Ok(target) => p = directory_of(&p).join(target),
+            Err(_) => break,
+        }
+    }
+    let dir = directory_of(&p);
+    let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    dir.join(p.file_name().unwrap_or_default())
 }
 
 pub fn check_writable(path: &Path, renamed: bool) -> Result<bool, String> {

@@ -1442,7 +1442,10 @@ fn set_config(a: &StrategySetArgs) -> Result<serde_json::Value, CommandError> {
     let usage = |m: String| CommandError::Usage(m);
     // Said before anything else: no config makes a pause row.
     if a.strategy_type == crate::model::PAUSE {
-        return Err(strategy::pause_instead(&a.cluster_name));
+        return Err(strategy::pause_instead(
+            &a.cluster_name,
+            a.conn.schema.as_deref(),
+        ));
     }
     // The config as an argument after the type, or as --config.
     let given = match (&a.config, &a.config_arg) {

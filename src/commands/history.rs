@@ -313,7 +313,7 @@ pub fn selected_ids(
             .collect();
         if known.is_empty() {
             let catalog: Vec<&str> = names.iter().map(|(_, name)| name.as_str()).collect();
-            let hint = SelectionError::unknown_hint(n, &catalog, true);
+            let hint = SelectionError::unknown_hint(n, &catalog, true, None);
             unknown.push((n.to_string(), hint));
             continue;
         }

@@ -571,7 +571,12 @@ pub fn resolve(
         });
     }
     let names = snap.user_cluster_names();
-    let e = crate::plan::SelectionError::no_such_cluster(arg, &names, false);
+    let e = crate::plan::SelectionError::no_such_cluster(
+        arg,
+        &names,
+        false,
+        snap.env.schema.as_deref(),
+    );
     Err(CommandError::Usage(e.to_string()))
 }
 

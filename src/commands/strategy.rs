@@ -302,11 +302,13 @@ async fn audit(
 
 /// The answer to `strategy set CLUSTER pause`: a pause row is written by
 /// `strategy pause` (its reason and expiry as flags), never as a config.
-pub fn pause_instead(cluster_arg: &str) -> CommandError {
+pub fn pause_instead(cluster_arg: &str, schema: Option<&str>) -> CommandError {
     // A command line to change, as an unknown type is (exit 64).
+    let command = |sub: &str| crate::model::clusterctl_command(schema, sub);
     CommandError::Usage(format!(
-        "use `clusterctl strategy pause {cluster_arg}` to pause a cluster \
-         (--reason TEXT, --until 2h|TIME); `clusterctl strategy resume` ends the pause"
+        "use `{}` to pause a cluster (--reason TEXT, --until 2h|TIME); `{}` ends the pause",
+        command(&format!("strategy pause {cluster_arg}")),
+        command("strategy resume")
     ))
 }
 
@@ -321,7 +323,7 @@ pub async fn set(
     let snap = snapshot(ctx).await?;
     let target = resolve(&snap, cluster, false)?;
     if ty == PAUSE {
-        return Err(pause_instead(target.arg()));
+        return Err(pause_instead(target.arg(), snap.env.schema.as_deref()));
     }
     let new_row = StrategyRow {
         cluster_id: target.id.clone(),
@@ -650,9 +652,10 @@ pub async fn pause(
         {
             warnings.push(format!(
                 "the pause row's until ({}) is not an RFC 3339 time, so it is dropped: this \
-                 pause has no end (`clusterctl strategy pause {} --until 2h|TIME` gives one)",
+                 pause has no end (`{}` gives one)",
                 crate::model::echoed(&bad.to_string()),
-                target.arg()
+                snap.env
+                    .command(&format!("strategy pause {} --until 2h|TIME", target.arg()))
             ));
         }
     }

@@ -252,8 +252,10 @@ impl SavedPlan {
         // Cluster ids and names repeat from one region to the next
         // (staging's u2 is production's u2): a plan reviewed for one is
         // never applied to another.
-        let save_here =
-            "Save a plan here (`clusterctl dry-run --out FILE`), review it and apply that";
+        let save_here = format!(
+            "Save a plan here (`{}`), review it and apply that",
+            crate::model::clusterctl_command(fresh.schema.as_deref(), "dry-run --out FILE")
+        );
         match (&self.environment_id, &fresh.environment_id) {
             (Some(saved), Some(here)) if saved != here => {
                 return Err(crate::model::printable(&format!(
@@ -333,21 +335,23 @@ impl SavedPlan {
                     return Err(crate::model::printable(&format!(
                         "the plan saved {} approved {} as a resize done {}; this region would \
                          now do it {} (its settings changed since): nothing was done. Save a \
-                         new one (`clusterctl dry-run --out FILE`), review it and apply that",
+                         new one (`{}`), review it and apply that",
                         self.saved_when(fresh.now),
                         self.statements[i].said(false),
                         resize_form(&saved[RESIZE]),
                         resize_form(&now[i][RESIZE]),
+                        self.save_command(),
                     )));
                 }
                 return Err(crate::model::printable(&format!(
                     "the plan saved {} says of {} what it does not do ({} where the statement \
                      does {}): the file was edited; nothing was done. Save a new one \
-                     (`clusterctl dry-run --out FILE`), review it and apply that",
+                     (`{}`), review it and apply that",
                     self.saved_when(fresh.now),
                     self.statements[i].said(false),
                     saved,
-                    now[i]
+                    now[i],
+                    self.save_command()
                 )));
             }
         }
@@ -427,6 +431,12 @@ impl SavedPlan {
             .collect()
     }
 
+    /// How to save a new plan, for the installation this one was saved
+    /// for (`--schema`).
+    fn save_command(&self) -> String {
+        crate::model::clusterctl_command(self.schema.as_deref(), "dry-run --out FILE")
+    }
+
     /// [`SavedPlan::admit`], on the statements planned at `now`.
     fn differences(&self, planned: &[Statement], now: DateTime<Utc>) -> Result<(), String> {
         if planned == self.statements.as_slice() {
@@ -452,15 +462,16 @@ impl SavedPlan {
                 .unwrap_or_default();
             return Err(format!(
                 "the plan saved {} does not hold its statements as many times as planned \
-                 now{said}; nothing was done. Save a new one (`clusterctl dry-run --out FILE`), \
-                 review it and apply that",
-                self.saved_when(now)
+                 now{said}; nothing was done. Save a new one (`{}`), review it and apply that",
+                self.saved_when(now),
+                self.save_command()
             ));
         }
         let mut lines = vec![format!(
             "the plan saved {} is not what the region calls for now; nothing was done. \
-             Save a new one (`clusterctl dry-run --out FILE`), review it and apply that",
-            self.saved_when(now)
+             Save a new one (`{}`), review it and apply that",
+            self.saved_when(now),
+            self.save_command()
         )];
         let changed = changes(&self.statements, planned);
         if changed.is_empty() {
@@ -478,7 +489,8 @@ impl SavedPlan {
             lines.push(format!(
                 "  a saved statement holds `{MASK}`: `dry-run -o json` masks what looks like a \
                  secret in a name, so a plan saved that way cannot match; save it with \
-                 `clusterctl dry-run --out FILE`, which keeps names as they are"
+                 `{}`, which keeps names as they are",
+                self.save_command()
             ));
         }
         Err(lines.join("\n"))

@@ -143,17 +143,24 @@ impl SelectionError {
     /// `arg` names no cluster among `names` (the user clusters): the one
     /// message and did-you-mean hint of every command, a usage error
     /// (exit 64) wherever the name came from.
-    pub fn no_such_cluster(arg: &str, names: &[&str], by_flag: bool) -> SelectionError {
+    /// `schema`: the `--schema` of our tables, which the command the hint
+    /// names takes.
+    pub fn no_such_cluster(
+        arg: &str,
+        names: &[&str],
+        by_flag: bool,
+        schema: Option<&str>,
+    ) -> SelectionError {
         SelectionError::NoSuchCluster {
             arg: arg.to_string(),
-            hint: SelectionError::unknown_hint(arg, names, by_flag),
+            hint: SelectionError::unknown_hint(arg, names, by_flag, schema),
             by_flag,
         }
     }
 
     /// What [`SelectionError::no_such_cluster`] says after `arg`: the
     /// did-you-mean of a near name, or where the names are.
-    pub fn unknown_hint(arg: &str, names: &[&str], by_flag: bool) -> String {
+    pub fn unknown_hint(arg: &str, names: &[&str], by_flag: bool, schema: Option<&str>) -> String {
         // A user cluster's id names no other cluster (Materialize never
         // reuses one): a name a letter or two from it is no better guess.
         let id = ClusterId(arg.to_string()).user_number().is_some();
@@ -167,7 +174,10 @@ impl SelectionError {
         // A CLUSTER argument with no near name: say where the names are
         // (`--cluster` says what it takes instead).
         if hint.is_empty() && !by_flag {
-            hint = "; `clusterctl status --all` lists the user clusters".into();
+            hint = format!(
+                "; `{}` lists the user clusters",
+                crate::model::clusterctl_command(schema, "status --all")
+            );
         }
         hint
     }
@@ -292,7 +302,7 @@ impl Selection {
         let unknown = unknown
             .iter()
             .map(|arg| {
-                let hint = SelectionError::unknown_hint(arg, &names, true);
+                let hint = SelectionError::unknown_hint(arg, &names, true, None);
                 (arg.to_string(), hint)
             })
             .collect();
@@ -419,7 +429,7 @@ mod tests {
     fn a_name_of_no_cluster_is_said_with_a_near_name_or_where_the_names_are() {
         let names = ["analytics", "ingest"];
         let said = |arg: &str, by_flag: bool| {
-            SelectionError::no_such_cluster(arg, &names, by_flag).to_string()
+            SelectionError::no_such_cluster(arg, &names, by_flag, None).to_string()
         };
         assert_eq!(
             said("analytcs", true),

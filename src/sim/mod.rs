@@ -116,6 +116,37 @@ pub fn check_alternatives(args: &SimArgs) -> Result<(), SimError> {
     Ok(())
 }
 
+/// Refuses an output or an input of the run in the directory where `--out`
+/// writes its traces (`dir`): the run clears it of the `.csv` files its
+/// scenario does not name, and the timeline it had just written and a
+/// `--compare` file it read were deleted without a word (an outside
+/// check).
+fn outside_the_trace_dir(args: &SimArgs, dir: &Path) -> Result<(), SimError> {
+    let files = outputs(args)
+        .into_iter()
+        .chain(
+            args.strategies
+                .iter()
+                .map(|p| ("--strategies", p.as_path())),
+        )
+        .chain(args.compare.iter().map(|p| ("--compare", p.as_path())));
+    for (flag, path) in files {
+        let parent = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        if crate::files::same_file(parent, dir) {
+            return Err(SimError::Io(format!(
+                "{flag} {}: in {}, the directory where --out writes its traces and removes \
+                 the .csv files its scenario does not name; name a file elsewhere",
+                path.display(),
+                dir.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// The files a run writes, with their flags: `--timeline`, `--plot`.
 fn outputs(args: &SimArgs) -> Vec<(&'static str, &Path)> {
     [("--timeline", &args.timeline), ("--plot", &args.plot)]
@@ -222,6 +253,9 @@ pub fn run_built(
         .chain(traces.iter().map(|t| ("--out's trace", t.as_path())))
         .collect();
     check_outputs(args, &sc.inputs, if out.is_some() { &written } else { &[] })?;
+    if out.is_some() {
+        outside_the_trace_dir(args, &base.join(&built.trace_dir))?;
+    }
     let notes = sc.notes.clone();
     let report = run_loaded(sc, args)?;
     // Written once the run succeeded: a run that failed (an alternative

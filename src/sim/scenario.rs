@@ -892,7 +892,8 @@ fn resolve(
         .filter(|file| !files.contains_key(*file))
         .map(|file| base.join(file))
         .collect();
-    let rounds = (horizon_ms / interval_ms).max(0) as u64;
+    // A last partial interval has a round of its own.
+    let rounds = (horizon_ms.max(0) as u64).div_ceil(interval_ms.max(1) as u64);
     let mut cluster_count: u64 = 0;
     for (ci, rc) in raw.clusters.iter().enumerate() {
         let here = format!("clusters[{ci}] '{}'{}", rc.name, loc.cluster(ci));
@@ -1317,11 +1318,9 @@ fn within_rounds(clusters: u64, rounds: u64) -> Result<(), ScenarioError> {
     }
     Err(ScenarioError(format!(
         "too long a run for this many clusters: {clusters} cluster(s) (this entry and those \
-         before it) over {rounds} controller rounds ('days' over 'interval') make {:.1} billion \
-         cluster-rounds, more than the {:.0} billion a run can hold in memory; lower 'days' or \
-         the clusters' 'count', or raise 'interval'",
-        taken as f64 / 1e9,
-        MAX_CLUSTER_ROUNDS as f64 / 1e9
+         before it) over {rounds} controller rounds (the run's length, 'days' or --days, over \
+         'interval') make {taken} cluster-rounds, more than the {MAX_CLUSTER_ROUNDS} a run can \
+         hold in memory; shorten the run, lower the clusters' 'count', or raise 'interval'"
     )))
 }
 

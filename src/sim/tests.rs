@@ -575,7 +575,7 @@ fn too_much_demand_is_refused_before_it_is_drawn() {
     };
     let err = refused(&idle_fleet(3660));
     assert!(
-        err.contains("10000 cluster(s)") && err.contains("52.7 billion cluster-rounds"),
+        err.contains("10000 cluster(s)") && err.contains("52704000000 cluster-rounds"),
         "{err}"
     );
     assert!(parse(&idle_fleet(200)).is_ok(), "2.9 billion fit");
@@ -954,6 +954,16 @@ fn an_output_over_an_input_or_another_output_is_refused_before_the_run() {
     let out = dir.path().join("out.csv");
     let e = refused(&out, Some(&out)).unwrap_or_default();
     assert!(e.contains("--timeline writes that file too"), "{e}");
+    // A hard link to an input is that file too.
+    let hard = dir.path().join("hard.toml");
+    std::fs::hard_link(&scenario, &hard).expect("a hard link");
+    let e = refused(&hard, None).unwrap_or_default();
+    assert!(e.contains("the run reads that file"), "{e}");
+    // Two outputs, one through a link to a file not made yet.
+    let link = dir.path().join("link.csv");
+    std::os::unix::fs::symlink(dir.path().join("target.csv"), &link).expect("a symbolic link");
+    let e = refused(&link, Some(&dir.path().join("target.csv"))).unwrap_or_default();
+    assert!(e.contains("writes that file too"), "{e}");
     assert_eq!(
         std::fs::read_to_string(&trace).ok().as_deref(),
         Some("7200,c\n")

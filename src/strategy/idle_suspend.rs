@@ -1335,7 +1335,16 @@ fn suspend(
     // Not a replica given up as stuck beside one that is not: made again
     // at every wake, it hydrated for nothing (an outside check). Alone, it
     // is the cluster's shape and is remembered.
-    let forgotten: Vec<String> = if before.iter().any(|r| !stuck.contains(&r.name)) {
+    // Beside what a suspension a run left unfinished (`--max-actions`)
+    // remembers too: its last replica given up as stuck, dropped alone by
+    // the next run, was remembered and made again (an outside check).
+    let continuing =
+        live_removed && st.suspended_at.is_some() && !resuming && !st.suspended.is_empty();
+    let beside = before
+        .iter()
+        .chain(st.suspended.iter().filter(|_| continuing))
+        .any(|r| !stuck.contains(&r.name));
+    let forgotten: Vec<String> = if beside {
         before
             .iter()
             .filter(|r| stuck.contains(&r.name))
@@ -1353,7 +1362,7 @@ fn suspend(
         }
     }
     let before = before.into_iter().filter(|r| !forgotten.contains(&r.name));
-    if live_removed && st.suspended_at.is_some() && !resuming && !st.suspended.is_empty() {
+    if continuing {
         // A suspension a run left unfinished (`--max-actions`, a failed or
         // killed DROP): what went then is remembered with the live replicas
         // that go now (not what strategies before this one want created
@@ -3780,6 +3789,23 @@ mod tests {
             st.predict.as_mut().unwrap().began = Some(t("2026-02-02T09:02:00Z"));
             let d = round(&young, "2026-02-02T18:00:00Z", &mut st);
             assert_eq!(d.names(), vec!["by_hand", "r_200cc"], "{:?}", d.notes);
+            // A suspension split over runs (`--max-actions`): the run that
+            // drops the stuck replica alone does not remember it beside
+            // r_200cc, which the first remembered.
+            let mut left = idle.clone();
+            left.replicas.remove(0);
+            let mut st = suspended();
+            st.suspended_at = Some(t("2026-02-02T17:59:00Z"));
+            let d = round(&left, "2026-02-02T18:00:00Z", &mut st);
+            assert!(d.replicas.is_empty(), "{:?}", d.notes);
+            let kept: Vec<&str> = st.suspended.iter().map(|r| r.name.as_str()).collect();
+            assert_eq!(kept, vec!["r_200cc"]);
+            let why = d.removed.get("by_hand").map(|c| c.reason.clone());
+            assert!(
+                why.as_deref()
+                    .is_some_and(|w| w.contains(FORGOTTEN_AS_STUCK)),
+                "{why:?}"
+            );
             // Alone, the stuck replica is the cluster's shape: remembered.
             let mut alone = idle.clone();
             alone.replicas.remove(0);

@@ -944,3 +944,50 @@ fn the_session_cluster_is_replayed_as_the_controller_leaves_it() {
     );
     assert_eq!(acted(&doc["result"]), 0.0, "{doc:#}");
 }
+
+/// `--out b.toml` clears `b.traces/` of the `.csv` files its scenario does
+/// not name: a `--timeline` written there, and a `--compare` file read
+/// from there, were deleted without a word (an outside check). Both are
+/// refused before anything is read; the files stay.
+#[test]
+fn outputs_and_inputs_in_the_trace_directory_of_out_are_refused() {
+    let emu = fleet();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("b.toml").display().to_string();
+    backtest_json(&emu, &["--out", &out]);
+    let traces = dir.path().join("b.traces");
+    let timeline = traces.join("timeline.csv").display().to_string();
+    let run = clusterctl(
+        &emu,
+        &[
+            "simulate",
+            "--from-history",
+            "--out",
+            &out,
+            "--timeline",
+            &timeline,
+        ],
+    )
+    .code(1);
+    assert!(
+        run.stderr
+            .contains("the directory where --out writes its traces"),
+        "{}",
+        run.all()
+    );
+    let kept = traces.join("mine.csv");
+    std::fs::write(&kept, "mine").expect("a file of the user's");
+    let run = clusterctl(
+        &emu,
+        &[
+            "simulate",
+            "--from-history",
+            "--out",
+            &out,
+            "--compare",
+            &kept.display().to_string(),
+        ],
+    );
+    assert_ne!(run.code, 0, "{}", run.all());
+    assert_eq!(std::fs::read_to_string(&kept).ok().as_deref(), Some("mine"));
+}

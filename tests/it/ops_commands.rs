@@ -4397,6 +4397,26 @@ fn fixes_said_for_tables_in_a_schema_name_the_schema() {
     );
     clusterctl(&emu, &["apply", "--plan", &path, "--schema", "qa s"]).ok();
     assert_eq!(emu.replicas("d3").len(), 1);
+    // Applied again, it no longer matches: the new plan to save names the
+    // schema, as does the way to pause.
+    let run = clusterctl(&emu, &["apply", "--plan", &path, "--schema", "qa s"]).code(1);
+    assert!(
+        run.stderr
+            .contains("`clusterctl dry-run --out FILE --schema 'qa s'`"),
+        "{}",
+        run.all()
+    );
+    let run = clusterctl(
+        &emu,
+        &["strategy", "set", "d3", "pause", "--schema", "qa s"],
+    )
+    .code(64);
+    assert!(
+        run.stderr
+            .contains("`clusterctl strategy pause d3 --schema 'qa s'`"),
+        "{}",
+        run.all()
+    );
 }
 
 /// `strategy rm ' u3'` where the rows hold ` u3` (written by hand) and no
