@@ -416,10 +416,25 @@ fn apply(a: ApplyArgs, ui: &Ui) -> u8 {
         };
         let ctx = ctx;
         let mut session = session;
+        // Not prepared at the start (the database unreachable) while a
+        // temporary replica is wanted: prepared before each run until it
+        // is (every run failed on a session cluster with no replica, for
+        // the watcher's life: an outside check).
+        let mut unprepared =
+            session.is_none() && unreachable.is_some() && ctx.opts.create_replica.is_some();
         let run = async {
             if a.watch {
                 let mut last_problems = Vec::new();
                 let keep_replica = async || {
+                    if unprepared {
+                        match session::prepared(&ctx, Some(shutdown.flag()), true).await {
+                            Ok(s) => {
+                                session = s;
+                                unprepared = false;
+                            }
+                            Err(e) => tracing::warn!("preparing the session cluster: {e}"),
+                        }
+                    }
                     if let Some(s) = session.as_mut() {
                         for w in session::renew(&ctx, s, shutdown.flag(), true).await {
                             tracing::warn!("{w}");

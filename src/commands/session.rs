@@ -238,6 +238,23 @@ pub async fn prepare(
     stop: Option<Arc<AtomicBool>>,
     cleanup: bool,
 ) -> Result<Option<Session>, CommandError> {
+    let session = prepared(ctx, stop, cleanup).await?;
+    if let Some(s) = &session {
+        ctx.snapshot.exec_cluster = Some(s.cluster.name.clone());
+    }
+    Ok(session)
+}
+
+/// [`prepare`] without recording the session cluster's name in `ctx` (the
+/// snapshot's `exec_cluster`): a watcher that could not prepare at its
+/// start (the database unreachable) prepares before each run until it
+/// can. `--create-replica` names its cluster (`--exec-cluster`), which the
+/// snapshot already has.
+pub async fn prepared(
+    ctx: &Context,
+    stop: Option<Arc<AtomicBool>>,
+    cleanup: bool,
+) -> Result<Option<Session>, CommandError> {
     let exec = ctx.opts.exec_cluster.clone();
     let create = ctx.opts.create_replica.clone();
     let Some(sc) = ctx
@@ -310,7 +327,6 @@ pub async fn prepare(
         }
         None => None,
     };
-    ctx.snapshot.exec_cluster = Some(sc.name.clone());
     Ok(Some(Session {
         cluster: sc,
         temporary,

@@ -1902,3 +1902,86 @@ fn a_ddl_is_not_sent_again_once_its_lease_was_broken() {
     let sent = emu.logged("CREATE CLUSTER REPLICA");
     assert_eq!(sent.len(), 1, "{sent:?}\n{}", d.output());
 }
+
+/// A TCP relay from a free port of its own to `to`, opened once `after`
+/// has passed: a database that cannot be reached, then can.
+fn relay_after(to: u16, after: Duration) -> u16 {
+    let port = free_port();
+    std::thread::spawn(move || {
+        std::thread::sleep(after);
+        let Ok(listener) = TcpListener::bind(("127.0.0.1", port)) else {
+            return;
+        };
+        for client in listener.incoming().flatten() {
+            let Ok(server) = TcpStream::connect(("127.0.0.1", to)) else {
+                continue;
+            };
+            for (mut from, mut into) in [
+                (client.try_clone(), server.try_clone()),
+                (server.try_clone(), client.try_clone()),
+            ]
+            .into_iter()
+            .filter_map(|(a, b)| Some((a.ok()?, b.ok()?)))
+            {
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut from, &mut into);
+                    let _ = into.shutdown(std::net::Shutdown::Write);
+                });
+            }
+        }
+    });
+    port
+}
+
+/// A watcher with `--create-replica` started while the database cannot be
+/// reached: it stayed up but never made its replica, and every run failed
+/// on a session cluster with none, for its whole life (an outside check).
+/// It prepares the session cluster before each run until it can.
+#[test]
+fn a_watcher_started_with_the_database_unreachable_makes_its_replica_later() {
+    let emu = Emulator::start();
+    emu.create_cluster("ops");
+    emu.create_cluster("c");
+    init_tables(&emu);
+    strategy(&emu, "c", "target_size", json!({"target_size": "25cc"}));
+    let url = emu.url();
+    let proxy: u16 = url
+        .split("127.0.0.1:")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|p| p.parse().ok())
+        .expect("the proxy's port");
+    let relay = relay_after(proxy, Duration::from_secs(8));
+    let through = url.replace(
+        &format!("127.0.0.1:{proxy}/"),
+        &format!("127.0.0.1:{relay}/"),
+    );
+    let mut d = Daemon::watching(
+        &through,
+        &[
+            "--exec-cluster",
+            "ops",
+            "--create-replica",
+            "--connect-timeout",
+            "1",
+            "--max-retries",
+            "1",
+        ],
+    );
+    // Not reachable at the start: the watcher stays up, its runs fail.
+    eventually(Duration::from_secs(8), "a failed run", &d, || {
+        d.output().contains("run failed")
+    });
+    eventually(Duration::from_secs(40), "the replica of c", &d, || {
+        replica_names(&emu, "c") == ["r_25cc"]
+    });
+    assert!(
+        emu.replicas("ops")
+            .iter()
+            .any(|(n, _)| n.starts_with("clusterctl_tmp_")),
+        "{}",
+        d.output()
+    );
+    let (code, _) = d.terminate(Duration::from_secs(10));
+    assert_eq!(code, 0, "{}", d.output());
+}
