@@ -784,6 +784,13 @@ impl Cluster {
         self.replicas.iter().any(|r| r.hydrated)
     }
 
+    /// When the oldest replica it runs began (the catalog's first sight of
+    /// it, [`Replica::since`]): a silence of the statement log from before
+    /// then proves nothing of the cluster's use.
+    pub fn oldest_replica_since(&self) -> Option<DateTime<Utc>> {
+        self.replicas.iter().filter_map(|r| r.since).min()
+    }
+
     /// Statements are waiting and no replica can serve them.
     pub fn demand_waiting(&self) -> bool {
         self.activity.in_flight > 0 && !self.any_hydrated()
@@ -1352,6 +1359,14 @@ pub struct Environment {
     /// installation's tables (an outside check).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<String>,
+}
+
+/// An RFC 3339 time of our records (a state slot, a row's config, the
+/// audit trail's decision context), in UTC; `None` when it is none.
+pub fn utc_time(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 /// What every output puts in place of a secret (`config::redact`).

@@ -466,8 +466,7 @@ fn import_reference_suspensions(
         };
         let at = ours["idle_suspend"]["suspended_at"]
             .as_str()
-            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-            .map(|t| t.with_timezone(&Utc));
+            .and_then(crate::model::utc_time);
         let newer = |t: DateTime<Utc>| at.is_none_or(|at| t > at);
         let ours_since = snap
             .suspensions

@@ -810,38 +810,31 @@ impl Store {
     pub fn unfinished_sql(&self) -> String {
         let table = self.table(ACTIONS);
         let kind = |k: crate::plan::ActionKind| ddl::literal(k.name());
-        // Drops of the last day that may still land: settled as not run,
-        // their run having given up on them (`SETTLED_PREFIX`), or run by a
-        // retry after an attempt without an answer (`retried`): the plan
-        // holds a create of the same name while it may
-        // ([`crate::plan::doubt`]).
-        let settled_drops = format!(
-            "SELECT action_id, cluster_id, decision_ctx->>'kind', decision_ctx->>'replica', \
-             decision_ctx->>'size', NULL::text, decision_ctx->>'deadline_s', created_at, \
-             'settled', decision_ctx->>'boot', decision_ctx->>'cluster' FROM {table} \
-             WHERE decision_ctx->>'kind' = {drop} \
-             AND ((NOT executed AND error_message LIKE {prefix}) \
-                  OR (executed AND decision_ctx->>'retried' = 'true')) \
-             AND created_at > now() - INTERVAL '{window} seconds'",
-            drop = kind(crate::plan::ActionKind::DropReplica),
-            prefix = ddl::literal(&format!("{SETTLED_PREFIX}%")),
-            window = crate::plan::doubt::LANDS_LATE_WITHIN.as_secs(),
-        );
-        // Creates settled as not run lately, which may have landed since
-        // (a statement the server held past its deadline): corrected to
+        // Statements settled as not run lately, read again in one scan:
+        // drops that may still land, settled as not run, their run having
+        // given up on them (`SETTLED_PREFIX`), or run by a retry after an
+        // attempt without an answer (`retried`): the plan holds a create
+        // of the same name while they may ([`crate::plan::doubt`]); and
+        // creates settled as not run, which may have landed since (a
+        // statement the server held past its deadline): corrected to
         // executed when the catalog shows their replica, unless a later
         // create of it ran or is open (that replica would be its).
-        let settled_creates = format!(
+        let settled = format!(
             "SELECT action_id, cluster_id, decision_ctx->>'kind', decision_ctx->>'replica', \
              decision_ctx->>'size', NULL::text, decision_ctx->>'deadline_s', created_at, \
              'settled', decision_ctx->>'boot', decision_ctx->>'cluster' FROM {table} AS s \
-             WHERE decision_ctx->>'kind' = {create} AND NOT executed \
-             AND error_message LIKE {prefix} AND created_at > now() - INTERVAL '{window} seconds' \
-             AND NOT EXISTS (SELECT 1 FROM {table} AS l WHERE l.cluster_id = s.cluster_id \
-               AND l.decision_ctx->>'kind' = {create} \
-               AND l.decision_ctx->>'replica' = s.decision_ctx->>'replica' \
-               AND l.created_at > s.created_at AND (l.executed IS NULL OR l.executed))",
+             WHERE created_at > now() - INTERVAL '{window} seconds' AND (\
+               (decision_ctx->>'kind' = {drop} \
+                AND ((NOT executed AND error_message LIKE {prefix}) \
+                     OR (executed AND decision_ctx->>'retried' = 'true'))) \
+               OR (decision_ctx->>'kind' = {create} AND NOT executed \
+                AND error_message LIKE {prefix} \
+                AND NOT EXISTS (SELECT 1 FROM {table} AS l WHERE l.cluster_id = s.cluster_id \
+                  AND l.decision_ctx->>'kind' = {create} \
+                  AND l.decision_ctx->>'replica' = s.decision_ctx->>'replica' \
+                  AND l.created_at > s.created_at AND (l.executed IS NULL OR l.executed))))",
             create = kind(crate::plan::ActionKind::CreateReplica),
+            drop = kind(crate::plan::ActionKind::DropReplica),
             prefix = ddl::literal(&format!("{SETTLED_PREFIX}%")),
             window = crate::plan::doubt::LANDS_LATE_WITHIN.as_secs(),
         );
@@ -864,8 +857,7 @@ impl Store {
                  AND m.created_at > a.created_at AND m.created_at < d.created_at)) \
                THEN 'open_dropped' ELSE 'open' END, \
              decision_ctx->>'boot', decision_ctx->>'cluster' FROM {table} AS a WHERE {open} \
-             UNION ALL {settled_drops} \
-             UNION ALL {settled_creates} \
+             UNION ALL {settled} \
              UNION ALL SELECT * FROM ({last_resizes}) AS last_resizes \
              UNION ALL {refusals} \
              UNION ALL {graceful_refused}",
@@ -1404,11 +1396,7 @@ impl Store {
                         .map(|l| ran_replicas(&l).into_iter().map(|(n, _)| n).collect())
                         .unwrap_or_default(),
                     last_created: r.try_get(4).ok().flatten(),
-                    last_activity: text(9).and_then(|t| {
-                        DateTime::parse_from_rfc3339(&t)
-                            .ok()
-                            .map(|t| t.with_timezone(&Utc))
-                    }),
+                    last_activity: text(9).and_then(|t| crate::model::utc_time(&t)),
                 });
         }
         drops

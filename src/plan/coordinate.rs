@@ -644,7 +644,7 @@ pub(super) fn idle_of(
     // The replica's start is returned when it bounds the silence, for the
     // plan to say why a cluster silent for days is kept.
     if let Some(last) = snap.last_statement(cluster) {
-        return match cluster.replicas.iter().filter_map(|r| r.since).min() {
+        return match cluster.oldest_replica_since() {
             Some(replica) if replica > last => (Idle::For(secs(replica)), Some(replica)),
             _ => (Idle::For(secs(last)), None),
         };
@@ -670,7 +670,7 @@ fn silent_since(snap: &Snapshot, cluster: &Cluster, first_seen: DateTime<Utc>) -
     if cluster.replicas.is_empty() {
         return first_seen.min(log);
     }
-    match cluster.replicas.iter().filter_map(|r| r.since).min() {
+    match cluster.oldest_replica_since() {
         Some(replica) => first_seen.min(log.max(replica)),
         None => first_seen,
     }
@@ -678,10 +678,7 @@ fn silent_since(snap: &Snapshot, cluster: &Cluster, first_seen: DateTime<Utc>) -
 
 /// When the controller first saw the cluster, from its own state slot.
 pub fn first_seen(state: &serde_json::Value) -> Option<DateTime<Utc>> {
-    let s = state.get(CONTROLLER_SLOT)?.get("first_seen")?.as_str()?;
-    DateTime::parse_from_rfc3339(s)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
+    crate::model::utc_time(state.get(CONTROLLER_SLOT)?.get("first_seen")?.as_str()?)
 }
 
 /// The next state, when it differs from the stored one: the controller

@@ -132,11 +132,7 @@ struct Stored {
 
 /// A time a record of the controller's slot keeps under `key`.
 fn time_at(record: &serde_json::Value, key: &str) -> Option<DateTime<Utc>> {
-    record
-        .get(key)?
-        .as_str()
-        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-        .map(|t| t.with_timezone(&Utc))
+    crate::model::utc_time(record.get(key)?.as_str()?)
 }
 
 fn stored(state: &serde_json::Value) -> Option<Stored> {

@@ -521,10 +521,7 @@ pub fn pause_ends(until: Option<chrono::DateTime<chrono::Utc>>) -> String {
 
 /// When a `pause` row expires (`{"until": "…"}`), if it says.
 pub fn pause_until(config: &serde_json::Value) -> Option<chrono::DateTime<chrono::Utc>> {
-    let s = config.get("until")?.as_str()?;
-    chrono::DateTime::parse_from_rfc3339(s)
-        .ok()
-        .map(|t| t.with_timezone(&chrono::Utc))
+    crate::model::utc_time(config.get("until")?.as_str()?)
 }
 
 #[cfg(test)]

@@ -1029,7 +1029,7 @@ fn counted_since_seen(ctx: &Ctx, d: &mut Desired, idle_s: f64, needed_s: f64) {
     }
     // Idle since a replica it runs started: its statements, if any, are
     // older (the statement history's: `Snapshot::last_statement`).
-    if ctx.cluster.replicas.iter().filter_map(|r| r.since).min() == Some(seen) {
+    if ctx.cluster.oldest_replica_since() == Some(seen) {
         d.note(
             KIND,
             format!(
