@@ -1381,6 +1381,12 @@ pub fn clusterctl_command(schema: Option<&str>, sub: &str) -> String {
     }
 }
 
+/// The command that ends a cluster's pause (`cluster_arg`: how a command
+/// line names it, [`command_arg`]), with the `--schema` of its rows.
+pub fn resume_command(schema: Option<&str>, cluster_arg: &str) -> String {
+    clusterctl_command(schema, &format!("strategy resume {cluster_arg}"))
+}
+
 impl Environment {
     /// [`clusterctl_command`] in the schema our tables were read from.
     pub fn command(&self, sub: &str) -> String {

@@ -482,8 +482,7 @@ fn pause_note(snap: &Snapshot, target: &Target, after: &[InEffect]) -> Option<St
         format!(
             "the cluster is paused: nothing changes{} until `{}`",
             rows::pause_ends(until),
-            snap.env
-                .command(&format!("strategy resume {}", target.arg()))
+            crate::model::resume_command(snap.env.schema.as_deref(), target.arg())
         )
     })
 }

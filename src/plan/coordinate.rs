@@ -80,10 +80,10 @@ pub(super) fn plan_cluster(
             cp.notes.push(format!(
                 "the pause expired at {}; `{}` removes its row",
                 p.until.map(|t| t.to_rfc3339()).unwrap_or_default(),
-                snap.env.command(&format!(
-                    "strategy resume {}",
+                crate::model::resume_command(
+                    snap.env.schema.as_deref(),
                     crate::model::command_arg(&cluster.name, &cluster.id)
-                ))
+                )
             ));
         }
         cp.notes.extend(

@@ -71,12 +71,9 @@ pub fn problems(plan: &Plan) -> Vec<String> {
                 out.push(format!(
                     "note: {}: paused{why}; left alone{till} until `{}`",
                     header(cp),
-                    crate::model::clusterctl_command(
+                    crate::model::resume_command(
                         plan.schema.as_deref(),
-                        &format!(
-                            "strategy resume {}",
-                            crate::model::command_arg(&cp.cluster, &cp.cluster_id)
-                        )
+                        crate::model::command_arg(&cp.cluster, &cp.cluster_id)
                     )
                 ));
             }

@@ -25,10 +25,7 @@ impl View for Written {
             return format!(
                 "Paused {}: the controller leaves it alone{until} until `{}`.\n",
                 self.target.display(),
-                crate::model::clusterctl_command(
-                    self.schema.as_deref(),
-                    &format!("strategy resume {}", self.target.arg())
-                )
+                crate::model::resume_command(self.schema.as_deref(), self.target.arg())
             );
         }
         let verb = if self.rows_replaced > 0 {
