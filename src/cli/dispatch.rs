@@ -449,6 +449,7 @@ fn apply(a: ApplyArgs, ui: &Ui) -> u8 {
                     &watch,
                     serving,
                     &shutdown,
+                    started,
                     keep_replica,
                     |run| {
                         if let Ok(Leased::Ran(applied)) = run.result {
@@ -468,7 +469,7 @@ fn apply(a: ApplyArgs, ui: &Ui) -> u8 {
                         started.elapsed(),
                     ));
                 }
-                reconcile::apply(&ctx, &opts, metrics_file, &shutdown)
+                reconcile::apply(&ctx, &opts, metrics_file, &shutdown, started)
                     .await
                     .map(|run| {
                         if let Leased::Ran(applied) = &run {

@@ -356,14 +356,17 @@ fn stopped_midway(stopped: crate::exec::Stopped<crate::db::DbError>) -> CommandE
 }
 
 /// `apply` once, ended gracefully by SIGTERM/SIGINT, recording metrics in
-/// `metrics_file` when given (cron's textfile collector).
+/// `metrics_file` when given (cron's textfile collector). The run's
+/// duration counts from `started`, before the session cluster's check
+/// (a stall there is the run's: an outside check read an 86 s wait on a
+/// locked catalog as a 32 ms run).
 pub async fn apply(
     ctx: &Context,
     opts: &ApplyOptions,
     metrics_file: Option<&std::path::Path>,
     shutdown: &Shutdown,
+    started: Instant,
 ) -> Result<Leased<Applied>, CommandError> {
-    let started = Instant::now();
     let result = match shutdown
         .bounded(apply_once(ctx, opts, Some(shutdown.flag())))
         .await
@@ -485,13 +488,17 @@ pub fn serve(wopts: &WatchOptions) -> Result<Serving, CommandError> {
 /// `apply --watch`: one apply per interval until a signal. `before_run`
 /// comes before each (to keep the session cluster's temporary replica);
 /// `on_run` sees every run (to print what it did); the loop never ends on
-/// a failed run.
+/// a failed run. A run's duration (its log line, its metrics, the wait
+/// until the next) counts `before_run` in, and the first run's counts
+/// from `started` (the process's session check before the loop).
+#[allow(clippy::too_many_arguments)]
 pub async fn watch(
     ctx: &Context,
     opts: &ApplyOptions,
     wopts: &WatchOptions,
     serving: Serving,
     shutdown: &Shutdown,
+    started: Instant,
     mut before_run: impl AsyncFnMut(),
     mut on_run: impl FnMut(WatchRun<'_>),
 ) -> Result<(), CommandError> {
@@ -510,12 +517,14 @@ pub async fn watch(
         .unwrap_or_default();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(u64::from(std::process::id()) ^ seed);
     let mut due = Due::default();
+    let mut first = Some(started);
     loop {
         // A signal that came while the process started (or the loop slept)
         // ends it before another run.
         if shutdown.requested() {
             break;
         }
+        let began = first.take().unwrap_or_else(Instant::now);
         before_run().await;
         let started = Instant::now();
         let Some(result) = shutdown
@@ -540,7 +549,7 @@ pub async fn watch(
         // operator looks, and the rolling upgrade replaces it anyway. An
         // exit would only have its supervisor restart it into the same
         // refusal, and a crash loop says less than an error line.
-        let elapsed = started.elapsed();
+        let elapsed = began.elapsed();
         record(&metrics, result.as_ref(), elapsed);
         if result.is_ok() {
             health.ok();
@@ -548,7 +557,10 @@ pub async fn watch(
         if let Some(path) = &wopts.metrics_file {
             add_to_textfile(path, result.as_ref(), elapsed);
         }
-        let due_in = due.after(seen(&result), started, wopts.interval);
+        // From the run's snapshot on; the wait counts from `began`.
+        let due_in = due
+            .after(seen(&result), started, wopts.interval)
+            .map(|d| d + started.duration_since(began));
         let next_in = next_wait(jittered(wopts.interval, &mut rng), elapsed, due_in);
         log_run(&result, elapsed, next_in);
         on_run(WatchRun {

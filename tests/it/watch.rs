@@ -840,6 +840,42 @@ fn failed_cron_run(metrics_file: &str) {
     assert_eq!(run.code, 1, "{}", run.all());
 }
 
+/// A run's duration counts the session cluster's check before it (an
+/// outside check read an 86 s stall on a locked catalog as a 32 ms run):
+/// a one-shot run's in its metrics file, the watcher's first run's in its
+/// log line.
+#[test]
+fn a_runs_duration_counts_the_session_clusters_check() {
+    let emu = Emulator::start();
+    emu.create_cluster("cron");
+    init_tables(&emu);
+    // The session check's own statement (a run reads privileges too).
+    emu.delay_statements("'USAGE') OR mz_is_superuser", Duration::from_secs(2));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("clusterctl.prom");
+    let file_arg = file.to_string_lossy().into_owned();
+    clusterctl(&emu, &["apply", "--metrics-file", &file_arg]).ok();
+    let text = read(&file);
+    let sum = sample(&text, "clusterctl_run_duration_seconds_sum").unwrap_or_default();
+    assert!(sum >= 2.0, "{text}");
+    let d = Daemon::watching(&emu.url(), &["--log-format", "json"]);
+    let first_run = || {
+        d.output()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|v| v["message"] == "run finished")
+    };
+    eventually(
+        Duration::from_secs(20),
+        "the first run's log line",
+        &d,
+        || first_run().is_some(),
+    );
+    let line = first_run().unwrap_or_default();
+    let ms = line["duration_ms"].as_u64().unwrap_or_default();
+    assert!(ms >= 2000, "{line}");
+}
+
 #[test]
 fn one_shot_apply_writes_a_cumulative_textfile() {
     let emu = Emulator::start();
