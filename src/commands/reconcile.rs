@@ -3,7 +3,7 @@
 //! interval (±10 % jitter, so replicas of a deployment do not pile onto the
 //! database at the same instant), or sooner when the plan has a decision
 //! due by the clock (`next_decision_at`: a prewarm, a schedule window, an
-//! idle threshold; kube-rs's requeue-after), on one connection pool, until SIGTERM or
+//! idle threshold, the end of a listed wait; kube-rs's requeue-after), on one connection pool, until SIGTERM or
 //! SIGINT; a failing run is logged and the next one tries again; a lease
 //! held by another controller is a normal, idle run. On a signal the run
 //! under way finishes its current action (audited), skips the rest,

@@ -224,7 +224,19 @@ pub(super) fn plan_cluster(
             slot.restore();
         }
     }
-    cp.next_decision_at = next_decision(&ctx, &configs, &mut slots);
+    // Work held back for a known time (a stabilization's drop "in 1s", a
+    // burst's linger) is a decision due by the clock too: a watcher woke
+    // a whole interval later (an outside check).
+    let waits_end = cp
+        .waiting
+        .iter()
+        .filter_map(|d| d.in_seconds.filter(|s| *s > 0))
+        .map(|s| snap.now + chrono::Duration::seconds(s as i64))
+        .min();
+    cp.next_decision_at = next_decision(&ctx, &configs, &mut slots)
+        .into_iter()
+        .chain(waits_end)
+        .min();
     if opts.explain {
         cp.prediction = configs
             .iter()

@@ -283,10 +283,11 @@ pub struct ClusterPlan {
     /// Conditions an operator must act on (e.g. a burst that gave up).
     pub alerts: Vec<String>,
     /// The earliest instant a decision changes by the clock alone (a
-    /// prewarm due, a schedule window opening or closing): the controller
-    /// should run again by then (kube-rs's requeue-after). Thresholds that
-    /// only grow closer (idle time, cooldowns, stabilization) are not
-    /// listed: the next regular run acts on them.
+    /// prewarm due, a schedule window opening or closing, the end of a
+    /// wait listed in `waiting` with its time: a stabilization's drop, a
+    /// cooldown): the controller should run again by then (kube-rs's
+    /// requeue-after). A reactive idle threshold is not: an idle cluster
+    /// stays idle until a statement comes, and the next regular run acts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_decision_at: Option<DateTime<Utc>>,
     /// What the cluster's predicting strategy learned and expects (its

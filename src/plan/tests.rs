@@ -1260,6 +1260,36 @@ fn stabilization_stops_churn_from_a_flapping_signal() {
     );
 }
 
+/// Work held back for a known time is a decision due by the clock: a
+/// watcher wakes for a stabilization's drop, not a whole interval later
+/// (an outside check saw a drop "in 1s" wait the interval).
+#[test]
+fn a_drop_held_by_stabilization_is_the_next_decision() {
+    let s = snap(
+        vec![cluster(
+            "u2",
+            "c",
+            vec![
+                replica(1, "r_25cc", "25cc", true),
+                replica(2, "r_50cc", "50cc", true),
+            ],
+        )],
+        vec![
+            row("u2", "target_size", json!({"target_size": "25cc"})),
+            row("u2", "stabilization", json!({"scale_down_after_s": 300})),
+        ],
+    );
+    let p = plan(&s, &PlanOptions::default());
+    let cp = only(&p);
+    assert!(cp.actions.is_empty(), "{:#?}", cp.actions);
+    assert_eq!(cp.waiting.len(), 1, "{:#?}", cp.waiting);
+    let due = cp.waiting[0].in_seconds.expect("a known time");
+    assert!(due > 0, "{:#?}", cp.waiting);
+    let at = now() + Duration::seconds(due as i64);
+    assert_eq!(cp.next_decision_at, Some(at));
+    assert_eq!(p.next_decision_at, Some(at));
+}
+
 #[test]
 fn a_typo_in_a_key_is_named_with_a_suggestion() {
     let s = snap(
