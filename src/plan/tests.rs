@@ -2437,7 +2437,8 @@ fn a_wake_while_users_wait_is_not_held_for_a_late_drop() {
 fn a_replica_made_on_a_suspended_cluster_is_not_remembered() {
     let suspended_at = now() - Duration::hours(2);
     let plan_with = |since: DateTime<Utc>| {
-        let mut extra = replica(7, "extra", "400cc", false);
+        // Hydrated: one that never did in hours is given up as stuck.
+        let mut extra = replica(7, "extra", "400cc", true);
         extra.since = Some(since);
         let mut s = snap(
             vec![cluster("u2", "c", vec![extra])],

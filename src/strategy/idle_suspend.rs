@@ -824,7 +824,8 @@ pub(super) fn decide(c: &IdleSuspendConfig, ctx: &Ctx, d: &mut Desired, st: &mut
             "suspended {} ago, no statement since",
             human_duration((ctx.now - at).num_seconds().max(0) as u64)
         );
-        suspend(c, ctx, d, st, reason, &[]);
+        let stuck = stuck_replicas(ctx, d, st, None);
+        suspend(c, ctx, d, st, reason, &stuck);
         return;
     }
     let idle = match idle_for {
@@ -832,7 +833,8 @@ pub(super) fn decide(c: &IdleSuspendConfig, ctx: &Ctx, d: &mut Desired, st: &mut
         None => true,
     };
     if idle {
-        suspend(c, ctx, d, st, idle_reason(c, idle_for, needed), &[]);
+        let stuck = stuck_replicas(ctx, d, st, None);
+        suspend(c, ctx, d, st, idle_reason(c, idle_for, needed), &stuck);
         return;
     }
     counted_since_seen(ctx, d, idle_for.unwrap_or_default(), needed as f64);
@@ -942,7 +944,8 @@ fn decide_predictive(c: &IdleSuspendConfig, ctx: &Ctx, d: &mut Desired, st: &mut
         }
         let needed = idle_evidence_s(c.idle_after_s, ctx.sample_rate);
         if idle_for.is_none_or(|s| s >= needed as f64) {
-            suspend(c, ctx, d, st, idle_reason(c, idle_for, needed), &[]);
+            let stuck = stuck_replicas(ctx, d, st, None);
+            suspend(c, ctx, d, st, idle_reason(c, idle_for, needed), &stuck);
         }
         return;
     };
@@ -979,7 +982,7 @@ fn decide_predictive(c: &IdleSuspendConfig, ctx: &Ctx, d: &mut Desired, st: &mut
         // Suspended and not woken (`prepare`): stays so, whatever the
         // other strategies would start.
         let reason = format!("suspended: {}", predict::next_reason(&p.forecast));
-        let stuck = stuck_replicas(ctx, d, st, &p.lead);
+        let stuck = stuck_replicas(ctx, d, st, Some(&p.lead));
         suspend(c, ctx, d, st, reason, &stuck);
         return;
     }
@@ -1012,7 +1015,7 @@ fn decide_predictive(c: &IdleSuspendConfig, ctx: &Ctx, d: &mut Desired, st: &mut
         "activity unknown".to_string()
     };
     let reason = format!("{idle_text}: {why}; {}", predict::next_reason(&p.forecast));
-    let stuck = stuck_replicas(ctx, d, st, &p.lead);
+    let stuck = stuck_replicas(ctx, d, st, Some(&p.lead));
     suspend(c, ctx, d, st, reason, &stuck);
 }
 
@@ -1061,6 +1064,7 @@ fn counted_since_seen(ctx: &Ctx, d: &mut Desired, idle_s: f64, needed_s: f64) {
 /// that hydrates for far longer than learned no longer counts
 /// ([`given_up_as_stuck`]).
 fn hydrating(ctx: &Ctx, d: &Desired, st: &IdleSuspendState, lead: &Lead) -> Option<String> {
+    let lead = Some(lead);
     let burst = ctx.burst.as_str();
     d.replicas
         .keys()
@@ -1073,7 +1077,12 @@ fn hydrating(ctx: &Ctx, d: &Desired, st: &IdleSuspendState, lead: &Lead) -> Opti
 
 /// The live replicas the cluster keeps that the stuck rule gave up on
 /// ([`given_up_as_stuck`]), for a suspension to forget.
-fn stuck_replicas(ctx: &Ctx, d: &Desired, st: &IdleSuspendState, lead: &Lead) -> Vec<String> {
+fn stuck_replicas(
+    ctx: &Ctx,
+    d: &Desired,
+    st: &IdleSuspendState,
+    lead: Option<&Lead>,
+) -> Vec<String> {
     d.replicas
         .keys()
         .filter_map(|n| ctx.cluster.replica(n))
@@ -1088,35 +1097,30 @@ fn stuck_replicas(ctx: &Ctx, d: &Desired, st: &IdleSuspendState, lead: &Lead) ->
 pub const FORGOTTEN_AS_STUCK: &str =
     "never hydrated (given up as stuck): not remembered for the wake";
 
-/// The stuck rule: a live replica, not hydrated and not crashing, that has
-/// hydrated for four learned hydrations and ten minutes is most likely
-/// stuck. It no longer holds an idle cluster awake ([`hydrating`]), and
-/// the suspension does not remember it beside one that hydrated: it was
-/// made again, to hydrate for nothing, at every wake (an outside check).
-/// Timed since this strategy asked for it, else since the catalog shows it
-/// (a replica made by hand or by another strategy: one that never hydrates
-/// held an idle cluster awake for ever: an outside check); unknown, not
-/// given up.
+/// The stuck rule ([`Ctx::stuck_for`], its one place): a live replica, not
+/// hydrated and not crashing, that has hydrated for four learned
+/// hydrations and ten minutes (without prediction, `lead` `None`: four
+/// default ones, 50 minutes) is most likely stuck. It no longer holds an
+/// idle predicting cluster awake ([`hydrating`]), and a suspension does
+/// not remember it beside one that hydrated: it was made again, to
+/// hydrate for nothing, at every wake (an outside check). Timed since
+/// this strategy asked for it, else since the catalog shows it (a replica
+/// made by hand or by another strategy: one that never hydrates held an
+/// idle cluster awake for ever: an outside check); unknown, not given up.
 fn given_up_as_stuck(
     ctx: &Ctx,
     st: &IdleSuspendState,
-    lead: &Lead,
+    lead: Option<&Lead>,
     r: &crate::model::Replica,
 ) -> bool {
-    if r.hydrated || r.crash.crashes > 0 {
-        return false;
-    }
     let expected = lead
-        .hydration
+        .and_then(|l| l.hydration.as_ref())
+        .map(|e| i64::from(e.seconds));
+    let timed = st
+        .predict
         .as_ref()
-        .map_or(i64::from(predict::hydration::DEFAULT_S), |e| {
-            i64::from(e.seconds)
-        });
-    st.predict
-        .as_ref()
-        .and_then(|ps| ps.hydrations.hydrating_for(&r.name, ctx.now))
-        .or_else(|| r.since.map(|t| (ctx.now - t).num_seconds().max(0)))
-        .is_some_and(|s| s >= 4 * expected + 600)
+        .and_then(|ps| ps.hydrations.hydrating_for(&r.name, ctx.now));
+    ctx.stuck_for(r, expected, timed).is_some()
 }
 
 /// When the decision may next change by the clock alone in a way that is
@@ -2383,6 +2387,45 @@ mod tests {
         assert_eq!(d.names(), vec!["r1"]);
         assert_eq!(d.replicas["r1"].size, Size::from("25cc"));
         assert!(st.suspended_at.is_none());
+    }
+
+    /// Without prediction too, a replica that never hydrated (stuck by
+    /// the default hydration: 50 minutes) beside one that did is not
+    /// remembered: it was made again at every wake, to hydrate for nothing
+    /// (an outside check). Alone, it is the cluster's shape.
+    #[test]
+    fn a_replica_given_up_as_stuck_is_not_remembered_without_prediction() {
+        let c = cfg(serde_json::json!({"idle_after_s": 60}));
+        let with_hand_made = |minutes: i64| {
+            let mut h = replica("by_hand", "50cc", false);
+            h.since = Some(now() - chrono::Duration::minutes(minutes));
+            cluster("c", vec![replica("r1", "25cc", true), h])
+        };
+        let mut st = IdleSuspendState::default();
+        let d = step(&with_hand_made(51), &c, Idle::For(120.0), &mut st);
+        assert!(d.names().is_empty(), "{:?}", d.notes);
+        let kept: Vec<&str> = st.suspended.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(kept, ["r1"]);
+        let why = d.removed.get("by_hand").map(|c| c.reason.clone());
+        assert!(
+            why.as_deref()
+                .is_some_and(|w| w.ends_with(&format!("; by_hand {FORGOTTEN_AS_STUCK}"))),
+            "{why:?}"
+        );
+        let d = step(&cluster("c", vec![]), &c, Idle::Busy, &mut st);
+        assert_eq!(d.names(), ["r1"]);
+        // Still within the bound: remembered.
+        let mut st = IdleSuspendState::default();
+        step(&with_hand_made(49), &c, Idle::For(120.0), &mut st);
+        let kept: Vec<&str> = st.suspended.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(kept, ["by_hand", "r1"]);
+        // Alone: remembered.
+        let mut alone = with_hand_made(51);
+        alone.replicas.remove(0);
+        let mut st = IdleSuspendState::default();
+        step(&alone, &c, Idle::For(120.0), &mut st);
+        let kept: Vec<&str> = st.suspended.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(kept, ["by_hand"]);
     }
 
     #[test]

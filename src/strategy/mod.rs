@@ -748,6 +748,29 @@ impl Ctx<'_> {
         self.cluster.replica(replica).is_some_and(|r| r.hydrated)
     }
 
+    /// The stuck rule, every strategy's: how long `r` has hydrated, when
+    /// that is four expected hydrations and ten minutes or more (it is
+    /// most likely stuck: not hydrated, not crashing); `None` otherwise.
+    /// `expected_s`: the cluster's learned hydration (predictive
+    /// `idle_suspend`), else [`predict::hydration::DEFAULT_S`] (50 minutes
+    /// then). `timed_s`: how long the strategy that asked for it has timed
+    /// it, else counted since the catalog shows it (a replica made by
+    /// hand or by another strategy); unknown, not given up.
+    pub fn stuck_for(
+        &self,
+        r: &crate::model::Replica,
+        expected_s: Option<i64>,
+        timed_s: Option<i64>,
+    ) -> Option<i64> {
+        if r.hydrated || r.crash.crashes > 0 {
+            return None;
+        }
+        let expected = expected_s.unwrap_or(i64::from(predict::hydration::DEFAULT_S));
+        timed_s
+            .or_else(|| r.since.map(|t| (self.now - t).num_seconds().max(0)))
+            .filter(|s| *s >= 4 * expected + 600)
+    }
+
     /// Hydrated, and neither crash looping nor offline lately
     /// ([`Replica::unproven`]): a replica to retire others for. The one
     /// rule of every strategy that retires replicas once a new one serves

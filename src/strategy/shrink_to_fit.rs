@@ -270,6 +270,7 @@ fn start_candidates(c: &ShrinkToFitConfig, ctx: &Ctx, d: &mut Desired, st: &mut 
                 st.tried_below.push(r.size.clone());
             }
         }
+        give_up_stuck_tries(ctx, d, &mut st.tried_below, &serving);
         st.tried_below.retain(|s| above_floor(s));
         // One text for a try below the size that serves, whoever asked.
         let try_below = |s: &Size| match fit_first {
@@ -364,6 +365,41 @@ fn start_candidates(c: &ShrinkToFitConfig, ctx: &Ctx, d: &mut Desired, st: &mut 
             &size,
             KIND,
             format!("try size {size} (up to {})", c.max_replica_size),
+        );
+    }
+}
+
+/// A replica below the size serving that has never hydrated, by the
+/// stuck rule ([`Ctx::stuck_for`], with the default hydration): its try
+/// ended without an outcome. Dropped, its size not tried again until a
+/// refit: a replica made by hand that stayed initializing was taken for
+/// this strategy's try for ever, remembered by a suspension and made again
+/// at every wake (an outside check). Whoever made it: this strategy
+/// decides which sizes run.
+fn give_up_stuck_tries(ctx: &Ctx, d: &mut Desired, tried_below: &mut Vec<Size>, serving: &Size) {
+    let serving_rank = ctx.sizes.rank(serving);
+    let stuck: Vec<(String, Size, i64)> = d
+        .replicas
+        .iter()
+        .filter(|(_, r)| ctx.sizes.rank(&r.size) < serving_rank)
+        .filter_map(|(n, r)| {
+            let live = ctx.cluster.replica(n)?;
+            let s = ctx.stuck_for(live, None, None)?;
+            Some((n.clone(), r.size.clone(), s))
+        })
+        .collect();
+    for (name, size, s) in stuck {
+        if !tried_below.contains(&size) {
+            tried_below.push(size.clone());
+        }
+        d.remove(
+            &name,
+            KIND,
+            format!(
+                "{name} ({size}) has not hydrated in {} (given up as stuck): {size} is not \
+                 tried again, {serving} serves",
+                human_duration(s.max(0) as u64)
+            ),
         );
     }
 }
@@ -868,6 +904,65 @@ mod tests {
             ..ShrinkToFitState::default()
         };
         assert_eq!(carried(&nothing), None);
+    }
+
+    /// A replica below the size serving that stays initializing (made by
+    /// hand, or this strategy's try) is given up by the stuck rule: it
+    /// was taken for the try of its size for ever, remembered by a
+    /// suspension and made again at every wake (an outside check).
+    #[test]
+    fn a_try_that_never_hydrates_is_given_up_as_stuck() {
+        let cfg = serde_json::json!({"max_replica_size": "200cc"});
+        let with_hand_made = |minutes: i64| {
+            let mut h3 = replica("h3", "100cc", false);
+            h3.since = Some(now() - chrono::Duration::minutes(minutes));
+            cluster("c", vec![replica("c_200cc", "200cc", true), h3])
+        };
+        // 49 minutes: still the try of 100cc (the default hydration is 10
+        // minutes; the rule waits four and ten minutes more).
+        let mut st = ShrinkToFitState {
+            too_small: Some(Size::from("50cc")),
+            ..ShrinkToFitState::default()
+        };
+        let d = run(&with_hand_made(49), cfg.clone(), &mut st);
+        assert_eq!(d.names(), ["c_200cc", "h3"]);
+        assert_eq!(st.tried_below, [Size::from("100cc")]);
+        // 51 minutes: dropped, and 100cc is not tried again.
+        let d = run(&with_hand_made(51), cfg.clone(), &mut st);
+        assert_eq!(d.names(), ["c_200cc"]);
+        let why = d.removed.get("h3").map(|c| c.reason.clone());
+        assert_eq!(
+            why.as_deref(),
+            Some("h3 (100cc) has not hydrated in 51m (given up as stuck): 100cc is not tried again, 200cc serves")
+        );
+        let alone = cluster("c", vec![replica("c_200cc", "200cc", true)]);
+        assert_eq!(run(&alone, cfg.clone(), &mut st).names(), ["c_200cc"]);
+        // At the first sight too (a state that never saw the try): given
+        // up, and its size remembered as tried.
+        let mut st = ShrinkToFitState {
+            too_small: Some(Size::from("50cc")),
+            ..ShrinkToFitState::default()
+        };
+        assert_eq!(
+            run(&with_hand_made(51), cfg.clone(), &mut st).names(),
+            ["c_200cc"]
+        );
+        assert_eq!(st.tried_below, [Size::from("100cc")]);
+        // A crashing one is not stuck: the loop rule judges it.
+        let mut crashing = with_hand_made(51);
+        crashing.replicas[1] = ooming(crashing.replicas[1].clone(), 1);
+        let mut st = ShrinkToFitState {
+            too_small: Some(Size::from("50cc")),
+            ..ShrinkToFitState::default()
+        };
+        let d = run(&crashing, cfg, &mut st);
+        assert!(
+            d.removed
+                .get("h3")
+                .is_none_or(|c| !c.reason.contains("stuck")),
+            "{:?}",
+            d.removed
+        );
     }
 
     #[test]

@@ -652,6 +652,48 @@ fn idle_suspend_treats_a_log_silent_for_the_whole_lookback_as_unknown() {
     assert!(emu.replicas("d").is_empty(), "opted in: {}", run.all());
 }
 
+/// A replica made by hand below the size serving that stays initializing
+/// is given up as stuck after 50 minutes: dropped, its size not tried again
+/// (it was taken for `shrink_to_fit`'s try of its size for ever, and made
+/// again at every wake: an outside check).
+#[test]
+fn shrink_to_fit_gives_up_a_hand_made_replica_that_never_hydrates() {
+    let emu = Emulator::start();
+    emu.create_cluster("c");
+    emu.add_index("c");
+    emu.add_replica("c", "c_100cc", "100cc");
+    emu.set_hydrated("c", "c_100cc", true);
+    emu.add_replica("c", "h3", "50cc");
+    // Online 30 s after it was made, 51 minutes ago; never hydrated.
+    emu.set_replica_started("c", "h3", 51 * 60, 30);
+    init_tables(&emu);
+    strategy(
+        &emu,
+        "c",
+        "shrink_to_fit",
+        json!({"max_replica_size": "100cc"}),
+    );
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(
+        run.stdout.contains(r#"DROP CLUSTER REPLICA "c"."h3""#)
+            && run
+                .stdout
+                .contains("h3 (50cc) has not hydrated in 51m (given up as stuck)"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(
+        emu.replicas("c"),
+        pairs(&[("c_100cc", "100cc"), ("c_25cc", "25cc")])
+    );
+    // 50cc is not tried again.
+    clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(
+        emu.replicas("c"),
+        pairs(&[("c_100cc", "100cc"), ("c_25cc", "25cc")])
+    );
+}
+
 #[test]
 fn shrink_to_fit_tries_every_size_and_keeps_the_smallest_healthy_one() {
     let emu = Emulator::start();
