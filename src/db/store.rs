@@ -2171,7 +2171,9 @@ struct SuspensionDrop {
 /// replica made by hand, and the suspension before, of the replicas it
 /// really ran, was forgotten (an outside check). The newest run's drops of
 /// replicas the run before it did not see live go, while no statement came
-/// since that run (one that came woke it: what ran then is the cluster's).
+/// since that run (one that came woke it: what ran then is the cluster's),
+/// and so do its drops of names the run before dropped (made again by
+/// hand under the same name).
 fn without_drops_while_suspended(mut drops: Vec<SuspensionDrop>) -> Vec<SuspensionDrop> {
     let mut any = false;
     loop {
@@ -2198,10 +2200,19 @@ fn without_drops_while_suspended(mut drops: Vec<SuspensionDrop>) -> Vec<Suspensi
             .filter(|d| d.run == earlier.0)
             .flat_map(|d| d.live.clone())
             .collect();
+        // Nor one the run before dropped itself (executed): one of that
+        // name dropped since was made again by hand (after `wipe-state`
+        // the cluster woke at the hand-made one's size: an outside check).
+        let gone: Vec<String> = drops
+            .iter()
+            .filter(|d| d.run == earlier.0)
+            .flat_map(|d| d.dropped.iter().map(|(n, _)| n.clone()))
+            .collect();
         let mut changed = false;
         for d in drops.iter_mut().filter(|d| d.run == newest) {
             let before = d.dropped.len();
-            d.dropped.retain(|(name, _)| seen.contains(name));
+            d.dropped
+                .retain(|(name, _)| seen.contains(name) && !gone.contains(name));
             changed |= d.dropped.len() != before;
         }
         drops.retain(|d| !d.dropped.is_empty());
@@ -2590,6 +2601,19 @@ mod tests {
             drop(11, "second", true, "r3", &["r2", "r3"]),
         ];
         assert_eq!(names(last_suspension(drops)), ["r1", "r3"]);
+        // Made by hand under the name the suspension dropped, at another
+        // size, and dropped to keep it suspended: the wake is of the size
+        // the suspension dropped (it woke at the hand-made one's size
+        // after `wipe-state`: an outside check).
+        let mut by_hand = drop(11, "second", true, "r1", &["r1"]);
+        by_hand.dropped = vec![("r1".into(), Some(Size("200cc".into())))];
+        let drops = vec![drop(10, "first", false, "r1", &["r1"]), by_hand];
+        let s = last_suspension(drops);
+        assert_eq!(s.as_ref().map(|s| s.at), Some(t(10)));
+        assert_eq!(
+            s.map(|s| s.dropped),
+            Some(vec![("r1".to_string(), Some(Size("25cc".into())))])
+        );
         // No newest run: nothing.
         assert!(last_suspension(vec![drop(10, "first", false, "r1", &["r1"])]).is_none());
     }

@@ -4059,3 +4059,26 @@ fn a_replica_dropped_to_keep_a_cluster_suspended_is_not_woken_after_a_wipe() {
         .collect();
     assert_eq!(made, pairs(&[("r1", "25cc")]), "{c:#}");
 }
+
+/// The same, with the hand-made replica named as the one the suspension
+/// dropped, at another size: the wake after `wipe-state` made r1 at the
+/// hand-made one's size (an outside check); it is the size r1 ran at.
+#[test]
+fn a_replica_made_again_by_hand_under_a_suspended_name_is_not_woken_after_a_wipe() {
+    let emu = idle_for_two_hours();
+    clusterctl(&emu, &["apply"]).ok();
+    assert!(emu.replicas("c").is_empty(), "suspended");
+    emu.add_replica("c", "r1", "200cc");
+    clusterctl(&emu, &["apply"]).ok();
+    assert!(emu.replicas("c").is_empty(), "kept suspended");
+    clusterctl(&emu, &["wipe-state", "--yes"]).ok();
+    emu.add_activity("c", 5, false);
+    let run = clusterctl(&emu, &["dry-run"]).ok();
+    assert!(
+        run.stdout
+            .contains(r#"CREATE CLUSTER REPLICA "c"."r1" (SIZE = '25cc')"#)
+            && !run.stdout.contains("200cc"),
+        "{}",
+        run.all()
+    );
+}
