@@ -1409,14 +1409,25 @@ impl Environment {
 
 /// How a cluster argument typed on a command line reads: as typed when a
 /// cluster has exactly that name (`' spaced '`, `a,b`: Materialize allows
-/// both), else without surrounding blanks (`"a, b"`, a pasted `analytics `).
-/// The one rule of every command's CLUSTER argument and of `--cluster`
+/// both), else without surrounding blanks (`"a, b"`, a pasted `analytics `),
+/// unless no cluster has that name and one has it with blanks of its own
+/// around it (`blanked`: whether one does, given the trimmed text): then
+/// as typed,
+/// which names no cluster, so the command refuses it with the names it may
+/// have meant (`strategy rm 'u3 '` beside a cluster named `' u3'` removed
+/// the rows of the cluster whose id is u3: an outside check). The one rule
+/// of every command's CLUSTER argument and of `--cluster`
 /// (`plan::Selection`, which also splits at commas what names no cluster).
-pub fn cluster_arg(arg: &str, is_name: impl Fn(&str) -> bool) -> &str {
-    if is_name(arg) {
+pub fn cluster_arg(
+    arg: &str,
+    is_name: impl Fn(&str) -> bool,
+    blanked: impl Fn(&str) -> bool,
+) -> &str {
+    let trimmed = arg.trim();
+    if is_name(arg) || (trimmed != arg && !is_name(trimmed) && blanked(trimmed)) {
         arg
     } else {
-        arg.trim()
+        trimmed
     }
 }
 
@@ -1441,7 +1452,15 @@ impl Snapshot {
     /// A cluster named on a command line: by exact name, else by id, the
     /// argument read by [`cluster_arg`].
     pub fn find_cluster(&self, arg: &str) -> Option<&Cluster> {
-        let arg = cluster_arg(arg, |n| self.clusters.iter().any(|c| c.name == n));
+        let arg = cluster_arg(
+            arg,
+            |n| self.clusters.iter().any(|c| c.name == n),
+            |t| {
+                self.clusters
+                    .iter()
+                    .any(|c| c.name != t && c.name.trim() == t)
+            },
+        );
         self.clusters
             .iter()
             .find(|c| c.name == arg)
@@ -1594,6 +1613,21 @@ mod tests {
         assert_eq!(found("u1").as_deref(), Some("u3"), "a name wins over an id");
         assert_eq!(found(" u2").as_deref(), Some("u2"));
         assert_eq!(found("u9"), None);
+        // A cluster named ' u9' (u11) beside the one whose id is u9: a
+        // near miss of its name is no cluster, not u9 (`strategy rm 'u9 '`
+        // removed u9's rows: an outside check); exact texts still are.
+        let mut blanked = cluster(" u9", vec![]);
+        blanked.id = ClusterId("u11".into());
+        let mut nine = cluster("batch", vec![]);
+        nine.id = ClusterId("u9".into());
+        snap.clusters.extend([blanked, nine]);
+        let found = |arg: &str| snap.find_cluster(arg).map(|c| c.id.0.clone());
+        assert_eq!(found("u9 "), None);
+        assert_eq!(found(" u9 "), None);
+        assert_eq!(found(" u9").as_deref(), Some("u11"));
+        assert_eq!(found("u9").as_deref(), Some("u9"));
+        // A name the trimmed text is wins: ' a ' is a.
+        assert_eq!(found(" a ").as_deref(), Some("u1"));
     }
 
     #[test]

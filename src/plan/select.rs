@@ -214,7 +214,14 @@ impl Selection {
         let mut args = Vec::new();
         if !self.names.is_empty() {
             let live: std::collections::HashSet<&str> = live_names.into_iter().collect();
-            for arg in self.args(|n| live.contains(n)) {
+            // The names with blanks of their own, trimmed.
+            let blanked: std::collections::HashSet<&str> = live
+                .iter()
+                .map(|n| n.trim())
+                .filter(|t| !live.contains(t))
+                .collect();
+            // (A trimmed text that is a name is that cluster: `cluster_arg`.)
+            for arg in self.args(|n| live.contains(n), |t| blanked.contains(t)) {
                 args.push((arg, live.contains(arg)));
             }
         }
@@ -232,16 +239,16 @@ impl Selection {
     /// parts, read so. An empty part (refused by the flag's parser,
     /// `parse_cluster_list`) would name no cluster, so it is refused too,
     /// never skipped.
-    fn args(&self, is_name: impl Fn(&str) -> bool) -> Vec<&str> {
+    fn args(&self, is_name: impl Fn(&str) -> bool, blanked: impl Fn(&str) -> bool) -> Vec<&str> {
         let mut out = Vec::new();
         for raw in &self.names {
-            let whole = crate::model::cluster_arg(raw, &is_name);
+            let whole = crate::model::cluster_arg(raw, &is_name, &blanked);
             if is_name(whole) {
                 out.push(whole);
             } else {
                 out.extend(
                     raw.split(',')
-                        .map(|part| crate::model::cluster_arg(part, &is_name)),
+                        .map(|part| crate::model::cluster_arg(part, &is_name, &blanked)),
                 );
             }
         }
@@ -576,6 +583,9 @@ mod tests {
         assert_eq!(args(&["a, b"]), ["a", "b"]);
         assert_eq!(args(&[" spaced "]), [" spaced "]);
         assert_eq!(args(&[" a "]), ["a"]);
+        // A near miss of ' spaced ' is taken as typed (no cluster), as
+        // `find_cluster` takes it.
+        assert_eq!(args(&["spaced "]), ["spaced "]);
         // Read as `find_cluster` reads a CLUSTER argument: its blanks off,
         // a name whole (`describe` reads for what this selects).
         assert_eq!(args(&[" a,b "]), ["a,b"]);

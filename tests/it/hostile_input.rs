@@ -1455,3 +1455,32 @@ fn a_dash_is_no_file_for_a_file_flag() {
     assert_eq!(run.code, 1, "{}", run.all());
     assert!(run.stderr.contains("--plan missing.json"), "{}", run.all());
 }
+
+/// A near miss of a cluster named with a blank of its own is no cluster,
+/// not the cluster whose id the trimmed text is: `strategy rm 'u3 '`
+/// beside a cluster named ' u3' removed the rows of u3 (an outside check).
+#[test]
+fn a_near_miss_of_a_blanked_name_is_refused_not_taken_for_an_id() {
+    let emu = Emulator::start();
+    let id = emu.create_cluster("batch");
+    let blanked = format!(" {id}");
+    emu.create_cluster(&blanked);
+    init_tables(&emu);
+    strategy(&emu, "batch", "target_size", json!({"target_size": "25cc"}));
+    strategy(
+        &emu,
+        &blanked,
+        "target_size",
+        json!({"target_size": "50cc"}),
+    );
+    let near = format!("{id} ");
+    let run = clusterctl(&emu, &["strategy", "rm", &near]).code(64);
+    assert!(run.stderr.contains(&format!("'{near}'")), "{}", run.all());
+    let rows = emu.query_strings("SELECT cluster_id FROM mz_cluster_strategies ORDER BY 1");
+    assert_eq!(rows.len(), 2, "{}", run.all());
+    // As typed, each is its cluster.
+    clusterctl(&emu, &["strategy", "rm", &blanked]).ok();
+    clusterctl(&emu, &["strategy", "rm", &id]).ok();
+    let rows = emu.query_strings("SELECT cluster_id FROM mz_cluster_strategies");
+    assert!(rows.is_empty(), "{rows:?}");
+}
