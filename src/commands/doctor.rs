@@ -153,11 +153,15 @@ pub async fn doctor(ctx: &Context) -> Result<DoctorReport, CommandError> {
             "session_cluster",
             format!(
                 "temporary replica {} on {} was left by a run that died: it costs credits until \
-                 the next `clusterctl apply` drops it",
+                 {}",
                 ddl::ident(&name),
-                ddl::ident(&sc.name)
+                ddl::ident(&sc.name),
+                super::session::next_apply_drops_it(ctx, &sc.name)
             ),
-            Some("run `clusterctl apply` (it drops and audits it)".into()),
+            Some(format!(
+                "run `{}` (it drops and audits it)",
+                super::session::apply_on(ctx, &sc.name)
+            )),
         ));
     }
 

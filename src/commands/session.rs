@@ -752,8 +752,9 @@ async fn keep_temporary(
         let (row, r) = drop_temporary(ctx, &sc, &run_id, &old, &reason).await;
         if let Err(e) = &r {
             warnings.push(format!(
-                "could not drop the renewed temporary replica {}: {e}; the next `clusterctl apply` drops it",
-                old.name
+                "could not drop the renewed temporary replica {}: {e}; {}",
+                old.name,
+                next_apply_drops_it(ctx, &sc.name)
             ));
         }
         records.push(row);
@@ -951,8 +952,9 @@ async fn keep_old(
     )];
     if let Err(e) = &r {
         warnings.push(format!(
-            "could not drop {}: {e}; the next `clusterctl apply` drops it",
-            fresh.name
+            "could not drop {}: {e}; {}",
+            fresh.name,
+            next_apply_drops_it(ctx, &sc.name)
         ));
     }
     warnings.extend(audit(ctx, records).await);
@@ -975,8 +977,9 @@ async fn let_go(
         Ok(_) => said,
         Err(e) => format!(
             "could not drop this process's temporary replica {} from the cluster it was made on \
-             ({e}); the next `clusterctl apply --exec-cluster` of that cluster drops it",
-            old.name
+             ({e}); {}",
+            old.name,
+            next_apply_drops_it(ctx, &sc.name)
         ),
     }];
     warnings.extend(audit(ctx, vec![row]).await);
@@ -1018,7 +1021,8 @@ async fn abandon(
     match r {
         Ok(_) => format!("{why}: dropped it; nothing else was done"),
         Err(e) => format!(
-            "{why}, and it could not be dropped ({e}); the next `clusterctl apply` drops it"
+            "{why}, and it could not be dropped ({e}); {}",
+            next_apply_drops_it(ctx, &sc.name)
         ),
     }
 }
@@ -1067,6 +1071,23 @@ async fn drop_leftovers(
 const TEMPORARY_REASON: &str =
     "--create-replica: a temporary replica on the session cluster for this run";
 
+/// Who drops a temporary replica this process could not: the next `apply`
+/// on its cluster (`--exec-cluster`; a plain `apply` on the server's
+/// default cluster left it: an outside check), in our tables' schema.
+pub(crate) fn next_apply_drops_it(ctx: &Context, cluster: &str) -> String {
+    format!("the next `{}` drops it", apply_on(ctx, cluster))
+}
+
+/// The `apply` command that runs on `cluster` (and drops the temporary
+/// replicas left there).
+pub(crate) fn apply_on(ctx: &Context, cluster: &str) -> String {
+    let apply = format!(
+        "apply --exec-cluster {}",
+        crate::model::shell_value(cluster)
+    );
+    crate::model::clusterctl_command(ctx.store.schema(), &apply)
+}
+
 /// Drops this run's temporary replica; with `cleanup` (apply) also the
 /// ones killed runs left, and records both in the audit trail. Never fails
 /// the command: what goes wrong is returned as warnings (a replica left
@@ -1090,9 +1111,9 @@ pub async fn finish(ctx: &Context, s: Option<Session>, cleanup: bool) -> Vec<Str
     } else {
         for name in &s.leftovers {
             warnings.push(format!(
-                "the session cluster {} has a temporary replica {name} left by a run that died; \
-                 the next `clusterctl apply` drops it",
-                ddl::ident(&cluster)
+                "the session cluster {} has a temporary replica {name} left by a run that died; {}",
+                ddl::ident(&cluster),
+                next_apply_drops_it(ctx, &cluster)
             ));
         }
     }
@@ -1104,8 +1125,9 @@ pub async fn finish(ctx: &Context, s: Option<Session>, cleanup: bool) -> Vec<Str
         let (row, r) = drop_temporary(ctx, &s.cluster, &run_id, t, TEMPORARY_REASON).await;
         if let Err(e) = &r {
             warnings.push(format!(
-                "could not drop this run's temporary replica {}: {e}; the next `clusterctl apply` drops it",
-                t.name
+                "could not drop this run's temporary replica {}: {e}; {}",
+                t.name,
+                next_apply_drops_it(ctx, &cluster)
             ));
         }
         records.push(row);

@@ -87,6 +87,11 @@ pub struct Listed {
 #[derive(Debug, Clone, Serialize)]
 pub struct Listing {
     pub strategies: Vec<Listed>,
+    /// The command that adds one, in the `--schema` read (said when there
+    /// is none: run as printed without it, it wrote to another
+    /// installation's table: an outside check).
+    #[serde(skip)]
+    pub add_command: String,
 }
 
 async fn snapshot(ctx: &Context) -> Result<Snapshot, CommandError> {
@@ -1456,7 +1461,10 @@ pub fn list(snap: &Snapshot, selection: &Selection) -> Listing {
                 &b.strategy_type,
             ))
     });
-    Listing { strategies: out }
+    Listing {
+        strategies: out,
+        add_command: snap.env.command("strategy set CLUSTER TYPE --config JSON"),
+    }
 }
 
 /// `strategy ls`: read-only.

@@ -151,8 +151,7 @@ fn dangling(id: &crate::model::ClusterId) -> String {
 impl View for Listing {
     fn text(&self, style: &TextStyle) -> String {
         if self.strategies.is_empty() {
-            return "No strategies (add one with `clusterctl strategy set CLUSTER TYPE --config JSON`).\n"
-                .into();
+            return format!("No strategies (add one with `{}`).\n", self.add_command);
         }
         let rows: Vec<Vec<Cell>> = self
             .strategies

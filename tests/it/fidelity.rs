@@ -448,7 +448,10 @@ fn a_temporary_replica_left_by_a_killed_run_is_dropped_and_audited_by_the_next_a
     // The leftover serves the next dry-run, which reports it and keeps it.
     let run = clusterctl(&emu, &["dry-run", "--exec-cluster", "ops"]).ok();
     assert!(
-        run.stderr.contains(&left[0]) && run.stderr.contains("left by a run that died"),
+        run.stderr.contains(&left[0])
+            && run.stderr.contains(
+                "left by a run that died; the next `clusterctl apply --exec-cluster ops` drops it"
+            ),
         "{}",
         run.all()
     );
@@ -456,7 +459,9 @@ fn a_temporary_replica_left_by_a_killed_run_is_dropped_and_audited_by_the_next_a
     // doctor warns about it (it costs credits until the next apply).
     let run = clusterctl(&emu, &["doctor", "--exec-cluster", "ops"]);
     assert!(
-        run.stdout.contains(&left[0]) && run.stdout.contains("was left by a run that died"),
+        run.stdout.contains(&left[0])
+            && run.stdout.contains("was left by a run that died")
+            && run.stdout.contains("`clusterctl apply --exec-cluster ops`"),
         "{}",
         run.all()
     );

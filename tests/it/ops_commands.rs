@@ -4322,6 +4322,15 @@ fn doctor_blocks_when_apply_would_act_on_no_cluster() {
 fn fixes_said_for_tables_in_a_schema_name_the_schema() {
     let emu = emulator();
     clusterctl(&emu, &["init", "--schema", "qa s"]).ok();
+    // An empty listing's way to add a row names it (run as said, it wrote
+    // to the default schema's table).
+    let r = clusterctl(&emu, &["strategy", "ls", "--schema", "qa s"]).ok();
+    assert!(
+        r.stdout
+            .contains("`clusterctl strategy set CLUSTER TYPE --config JSON --schema 'qa s'`"),
+        "{}",
+        r.all()
+    );
     for table in ["mz_cluster_strategies", r#""qa s".mz_cluster_strategies"#] {
         emu.sql(&format!(
             "INSERT INTO {table} VALUES ('U3', 'target_size', '{{\"target_size\": \"50cc\"}}', now())"
