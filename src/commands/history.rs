@@ -74,7 +74,14 @@ pub struct HistoryEntry {
     pub strategy: Option<String>,
     pub reasons: Vec<String>,
     pub sql: String,
+    /// Why it failed, or was not applied or not run.
     pub error: Option<String>,
+    /// An action that ran, with a text: a later run's settlement ("found
+    /// it applied", "it landed later … corrected it to applied"). It was
+    /// the `error` of an executed row, which a script took for a failure
+    /// (an outside check).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     /// Strategy changes only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub change: Option<Box<StrategyChange>>,
@@ -405,6 +412,7 @@ pub fn entry_of(r: ActionRecord, names: &NamesById<'_>) -> HistoryEntry {
     let pruned = (kind.as_deref() == Some(super::reconcile::PRUNE_KIND))
         .then(|| super::reconcile::Pruned::recorded(&r.decision_ctx));
     let renamed_to = r.ctx_text("renamed_to");
+    let executed = r.result == ActionResult::Executed;
     HistoryEntry {
         created_at: r.created_at,
         run_id: r.ctx_text("run_id"),
@@ -429,7 +437,8 @@ pub fn entry_of(r: ActionRecord, names: &NamesById<'_>) -> HistoryEntry {
         action_id: r.action_id,
         cluster_id: r.cluster_id.filter(|id| !id.0.is_empty()),
         sql: r.action_sql,
-        error: r.error,
+        error: r.error.clone().filter(|_| !executed),
+        note: r.error.filter(|_| executed),
         change: change.map(Box::new),
         previous_holder,
         broken_by,

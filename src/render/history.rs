@@ -96,18 +96,16 @@ pub fn why_of(e: &HistoryEntry) -> String {
         Some(s) => format!("{s}: {}", e.reasons.join("; ")),
         None => e.reasons.join("; "),
     };
-    if let Some(err) = &e.error {
-        if !why.is_empty() {
-            why.push_str("; ");
+    // An action that ran carries a note, not an error: a later run's
+    // settlement ("its outcome was never recorded …; found it applied")
+    // read as a failure (an outside check).
+    for (label, text) in [("error", &e.error), ("note", &e.note)] {
+        if let Some(text) = text {
+            if !why.is_empty() {
+                why.push_str("; ");
+            }
+            let _ = write!(why, "{label}: {text}");
         }
-        // An action that ran carries a note, not an error: a later run's
-        // settlement ("its outcome was never recorded …; found it
-        // applied") read as a failure (an outside check).
-        let label = match e.result {
-            crate::db::store::ActionResult::Executed => "note",
-            _ => "error",
-        };
-        let _ = write!(why, "{label}: {err}");
     }
     why
 }
@@ -282,6 +280,7 @@ mod tests {
             reasons: Vec::new(),
             sql: String::new(),
             error: None,
+            note: None,
             change: None,
             previous_holder: None,
             broken_by: None,
@@ -298,9 +297,10 @@ mod tests {
     fn an_executed_actions_text_is_a_note_not_an_error() {
         let settled = "its outcome was never recorded; found it applied";
         let mut e = entry("create_replica", Some("r1"), Some("25cc"));
-        e.error = Some(settled.into());
+        e.note = Some(settled.into());
         assert_eq!(why_of(&e), format!("note: {settled}"));
         e.result = ActionResult::Failed;
+        e.note = None;
         e.error = Some("refused".into());
         assert_eq!(why_of(&e), "error: refused");
     }

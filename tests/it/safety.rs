@@ -4020,6 +4020,26 @@ fn a_create_that_lands_after_it_was_settled_as_not_run_is_corrected() {
             .is_some_and(|e| e.contains("it landed later") && e.contains("corrected it to applied")),
         "{corrected:?}"
     );
+    // `history -o json` gives it as a note of an action that ran, not as
+    // an error (a script took an executed row with an error for a failure).
+    let doc = clusterctl(&emu, &["history", "-o", "json"]).ok().json();
+    let entries = doc["result"]["entries"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let row = entries
+        .iter()
+        .find(|e| e["replica"] == "r_50cc" && e["kind"] == "create_replica")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(row["result"], "executed", "{doc:#}");
+    assert!(row["error"].is_null(), "{row:#}");
+    assert!(
+        row["note"]
+            .as_str()
+            .is_some_and(|n| n.contains("it landed later")),
+        "{row:#}"
+    );
     // Corrected once: a later run leaves it as it is.
     clusterctl(&emu, &["apply"]).ok();
     assert_eq!(outcome(), corrected);
