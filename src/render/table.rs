@@ -28,10 +28,15 @@ impl Cell {
     }
 
     /// Control characters in `text` are shown escaped ([`super::printable`]):
-    /// a cell is one line, whatever the database holds.
+    /// a cell is one line, whatever the database holds. A connection
+    /// string in it is masked here, as every output is
+    /// ([`crate::config::redact_echoed`]), so that its column is as wide as
+    /// what is shown (a masked name's row went out of line: an outside
+    /// check).
     pub fn tone(text: impl Into<String>, tone: Tone) -> Cell {
+        let text = super::printable(&text.into());
         Cell {
-            text: super::printable(&text.into()),
+            text: crate::config::redact_echoed(&text).into_owned(),
             tone,
         }
     }
@@ -189,6 +194,21 @@ mod tests {
         assert_eq!(col, vec![6, 6, 6, 6], "{text}");
         assert_eq!(crate::model::fit_width("日本語です", 5), "日本…");
         assert_eq!(crate::model::fit_width("abc", 5), "abc");
+    }
+
+    /// A name holding what looks like a password is masked before the
+    /// columns are measured: the row of `pw password=hunter2` went out of
+    /// line once masked (an outside check).
+    #[test]
+    fn a_masked_cell_is_measured_as_shown() {
+        let rows = vec![
+            vec![Cell::new("pw password=hunter2"), Cell::new("x")],
+            vec![Cell::new("a"), Cell::new("y")],
+        ];
+        let text = plain(&["NAME", "V"], &rows);
+        assert!(!text.contains("hunter2"), "{text}");
+        let col: Vec<usize> = text.lines().map(|l| l.rfind(' ').unwrap_or(0)).collect();
+        assert!(col.windows(2).all(|w| w[0] == w[1]), "{text}");
     }
 
     #[test]
