@@ -1123,12 +1123,19 @@ pub async fn finish(ctx: &Context, s: Option<Session>, cleanup: bool) -> Vec<Str
         }
         // Audited whatever the command, as its creation was.
         let (row, r) = drop_temporary(ctx, &s.cluster, &run_id, t, TEMPORARY_REASON).await;
-        if let Err(e) = &r {
-            warnings.push(format!(
+        match &r {
+            // Said as its creation was (a watcher's exit said nothing of
+            // it: an outside check).
+            Ok(_) => tracing::info!(
+                replica = %t.name,
+                cluster = %cluster,
+                "dropped this run's temporary replica"
+            ),
+            Err(e) => warnings.push(format!(
                 "could not drop this run's temporary replica {}: {e}; {}",
                 t.name,
                 next_apply_drops_it(ctx, &cluster)
-            ));
+            )),
         }
         records.push(row);
     }

@@ -605,6 +605,12 @@ fn a_watchers_temporary_replica_dropped_elsewhere_is_made_again() {
     let (code, _) = d.terminate(Duration::from_secs(10));
     assert_eq!(code, 0, "{}", d.output());
     assert!(temporary().is_empty(), "{:?}", emu.replicas("ops"));
+    // Its drop at exit is logged, as its creation was.
+    let dropped = d
+        .output()
+        .lines()
+        .any(|l| l.contains("dropped this run's temporary replica") && l.contains(&second));
+    assert!(dropped, "{}", d.output());
     assert!(
         d.output()
             .contains(&format!("{first} of this process was gone")),
