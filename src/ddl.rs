@@ -25,6 +25,34 @@ pub fn literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 
+/// A string literal in SQL said for an operator to run: as [`literal`],
+/// unless the text holds characters a terminal does not show as
+/// themselves ([`crate::model::is_hidden`]): then an escape string
+/// (`E'u9\u001B[31m'`, which Materialize and PostgreSQL both read), so
+/// what is printed is the statement that matches the stored row (the
+/// escaped `'u9\u{1b}[31m'` matched nothing: an outside check).
+pub fn literal_said(text: &str) -> String {
+    if !text.chars().any(crate::model::is_hidden) {
+        return literal(text);
+    }
+    let mut out = String::from("E'");
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str(r"\\"),
+            '\'' => out.push_str("''"),
+            c if crate::model::is_hidden(c) => {
+                let mut units = [0u16; 2];
+                for u in c.encode_utf16(&mut units) {
+                    out.push_str(&format!(r"\u{u:04X}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
 /// A table name, schema-qualified when a schema is given.
 pub fn table(schema: Option<&str>, name: &str) -> String {
     match schema {
@@ -120,6 +148,19 @@ pub fn set_size_graceful(cluster: &str, size: &Size, timeout: std::time::Duratio
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_literal_said_with_hidden_characters_is_an_escape_string() {
+        assert_eq!(super::literal_said("it's"), "'it''s'");
+        assert_eq!(
+            super::literal_said("u9\u{1b}[31m\\'"),
+            r"E'u9\u001B[31m\\'''"
+        );
+        assert_eq!(super::literal_said("a\u{202E}b"), r"E'a\u202Eb'");
+        // What is printed is what was said: nothing in it to escape.
+        let said = super::literal_said("x\ny");
+        assert_eq!(crate::model::printable(&said), said);
+    }
+
     use super::*;
     use proptest::prelude::*;
 

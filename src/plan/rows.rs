@@ -319,9 +319,11 @@ pub fn validate(cluster: Option<&Cluster>, rows: &[InEffect], sizes: &SizeCatalo
 fn dangling(id: &str, shadowed: bool, schema: Option<&str>) -> String {
     let is_id =
         id.len() > 1 && id.starts_with(['u', 's']) && id[1..].bytes().all(|b| b.is_ascii_digit());
-    let literal = id.replace('\'', "''");
     let table = crate::ddl::table_said(schema, "mz_cluster_strategies");
-    let sql = format!("SQL: DELETE FROM {table} WHERE cluster_id = '{literal}'");
+    let sql = format!(
+        "SQL: DELETE FROM {table} WHERE cluster_id = {}",
+        crate::ddl::literal_said(id)
+    );
     let command = |sub: String| crate::model::clusterctl_command(schema, &sub);
     let (shown, how, hint) = match (is_id, shadowed) {
         // A blue/green deployment drops the cluster the rows stayed with
@@ -344,7 +346,11 @@ fn dangling(id: &str, shadowed: bool, schema: Option<&str>) -> String {
             ),
             "dropped?",
         ),
-        (false, _) => (format!("'{literal}'"), sql, "a name where the id belongs?"),
+        (false, _) => (
+            crate::ddl::literal_said(id),
+            sql,
+            "a name where the id belongs?",
+        ),
     };
     format!("no cluster has id {shown} ({hint}); remove its rows with {how}")
 }

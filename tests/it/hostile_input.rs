@@ -1484,3 +1484,27 @@ fn a_near_miss_of_a_blanked_name_is_refused_not_taken_for_an_id() {
     let rows = emu.query_strings("SELECT cluster_id FROM mz_cluster_strategies");
     assert!(rows.is_empty(), "{rows:?}");
 }
+
+/// The fix `check` gives for a row whose id holds control characters is
+/// an escape string that matches the stored row: run as printed, it
+/// removes it (the escaped `'u9\u{1b}[31m'` matched nothing).
+#[test]
+fn the_fix_for_an_id_with_control_characters_removes_that_row() {
+    let emu = Emulator::start();
+    init_tables(&emu);
+    emu.sql(
+        "INSERT INTO mz_cluster_strategies VALUES \
+         (E'u9\\u001B[31m\\\\x', 'target_size', '{\"target_size\": \"25cc\"}', now())",
+    );
+    let run = clusterctl(&emu, &["check"]);
+    let out = run.all();
+    let said = out
+        .lines()
+        .find_map(|l| l.split_once("SQL: ").map(|(_, sql)| sql.to_string()))
+        .unwrap_or_default();
+    assert!(said.starts_with("DELETE FROM"), "{out}");
+    let said = said.trim_end_matches([')', '.', ';']);
+    emu.sql(said);
+    let left = emu.query_strings("SELECT cluster_id FROM mz_cluster_strategies");
+    assert!(left.is_empty(), "{said}: {left:?}\n{out}");
+}
