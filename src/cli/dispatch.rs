@@ -371,6 +371,8 @@ fn apply(a: ApplyArgs, ui: &Ui) -> u8 {
     let started = Instant::now();
     let result: Result<Option<u8>, CommandError> = rt.block_on(async {
         let mut ctx = Context::new(db)?;
+        // A watcher says each failed run at `error`: its retries are `info`.
+        ctx.opts.retry.quiet = a.watch;
         let shutdown = Shutdown::install()?;
         // Probes get an answer while the process starts.
         let serving = if a.watch {
@@ -530,11 +532,25 @@ type Running = (Instant, mpsc::Sender<()>);
 fn streamer(selection: &Selection, style: TextStyle) -> Observer {
     let describe = (!selection.is_all()).then(|| selection.describe());
     let running: Arc<Mutex<Option<Running>>> = Arc::new(Mutex::new(None));
+    // The clusters no replica ran on when planned (`render::asleep`).
+    let asleep: Arc<Mutex<std::collections::HashSet<crate::model::ClusterId>>> = Arc::default();
+    let asleep_of = {
+        let asleep = asleep.clone();
+        move |a: &crate::plan::Action| asleep.lock().is_ok_and(|s| s.contains(&a.cluster_id))
+    };
     let color = style.table.color;
     Observer(Arc::new(move |p| {
         let mut out = std::io::stdout().lock();
         match p {
             Progress::Plan(plan) => {
+                if let Ok(mut s) = asleep.lock() {
+                    s.extend(
+                        plan.clusters
+                            .iter()
+                            .filter(|c| render::asleep(c))
+                            .map(|c| c.cluster_id.clone()),
+                    );
+                }
                 // A selection of nothing is the plan's warning.
                 if let Some(d) = describe.as_ref().filter(|_| !plan.clusters.is_empty()) {
                     // A few names, then how many more: a pattern over
@@ -565,17 +581,25 @@ fn streamer(selection: &Selection, style: TextStyle) -> Observer {
                 }
             }
             Progress::Started(action) => {
-                let line = render::progress_line(Some(action), None, Duration::ZERO, color);
+                let line = render::progress_line(
+                    Some(action),
+                    None,
+                    Duration::ZERO,
+                    asleep_of(action),
+                    color,
+                );
                 let _ = writeln!(out, "{}", streamed(&line, color));
                 let _ = out.flush();
                 let (tx, rx) = mpsc::channel::<()>();
                 let t0 = Instant::now();
                 let action = action.clone();
+                let slept = asleep_of(&action);
                 std::thread::spawn(move || {
                     while let Err(mpsc::RecvTimeoutError::Timeout) =
                         rx.recv_timeout(Duration::from_secs(10))
                     {
-                        let line = render::progress_line(Some(&action), None, t0.elapsed(), color);
+                        let line =
+                            render::progress_line(Some(&action), None, t0.elapsed(), slept, color);
                         let mut o = std::io::stdout().lock();
                         let _ = writeln!(o, "{}", streamed(&line, color));
                         let _ = o.flush();
@@ -594,7 +618,13 @@ fn streamer(selection: &Selection, style: TextStyle) -> Observer {
                     }
                     None => Duration::ZERO,
                 };
-                let line = render::progress_line(None, Some(result), elapsed, color);
+                let line = render::progress_line(
+                    None,
+                    Some(result),
+                    elapsed,
+                    asleep_of(&result.action),
+                    color,
+                );
                 let _ = writeln!(out, "{}", streamed(&line, color));
             }
         }

@@ -29,6 +29,10 @@ pub struct RetryPolicy {
     pub max_total: Duration,
     pub min_delay: Duration,
     pub max_delay: Duration,
+    /// Each retry logged at `info`, not `warn`: a watcher says each failed
+    /// run at `error`, and an outage logged four warnings more per interval
+    /// (an outside check).
+    pub quiet: bool,
 }
 
 impl Default for RetryPolicy {
@@ -38,6 +42,7 @@ impl Default for RetryPolicy {
             max_total: Duration::from_secs(30),
             min_delay: Duration::from_millis(200),
             max_delay: Duration::from_secs(5),
+            quiet: false,
         }
     }
 }
@@ -541,7 +546,12 @@ impl<'a> LiveBackend<'a> {
                     match delays.next() {
                         Some(delay) => {
                             let e = in_context(what, &e);
-                            tracing::warn!("{e}; retrying in {} ms", delay.as_millis());
+                            match self.policy.quiet {
+                                true => tracing::info!("{e}; retrying in {} ms", delay.as_millis()),
+                                false => {
+                                    tracing::warn!("{e}; retrying in {} ms", delay.as_millis())
+                                }
+                            }
                             let signalled = self.signalled();
                             tokio::select! {
                                 () = tokio::time::sleep(delay) => {}

@@ -119,6 +119,10 @@ pub struct Seen {
     /// How many resizes to this size in a row did not take, this one
     /// included: each doubles the backoff.
     pub attempts: u32,
+    /// `at` is what the controller recorded, not this plan's first sight:
+    /// until `apply` records it, each plan sees it first (the backoff's end
+    /// moved with every `status`: it is said "at least until" then).
+    pub recorded: bool,
 }
 
 /// The controller's record of a resize that did not take, read back
@@ -165,14 +169,17 @@ pub fn seen(state: &serde_json::Value, last: &LastResize, now: DateTime<Utc>) ->
         Some(s) if s.size == last.size.0 && ms(s.sent_at) == ms(last.at) => Seen {
             at: s.seen_at.min(now),
             attempts: s.attempts,
+            recorded: true,
         },
         Some(s) if s.size == last.size.0 && ms(s.sent_at) < ms(last.at) => Seen {
             at: now,
             attempts: s.attempts.saturating_add(1),
+            recorded: false,
         },
         _ => Seen {
             at: now,
             attempts: 1,
+            recorded: false,
         },
     }
 }
@@ -328,8 +335,14 @@ pub(super) fn judge(
             secs(last.at)
         ),
     };
-    let next = if !backoff_over {
+    let next = if !backoff_over && seen.recorded {
         format!("held back until {}", secs(retry_at))
+    } else if !backoff_over {
+        format!(
+            "held back at least until {} (the backoff counts from the first `apply` that sees \
+             it)",
+            secs(retry_at)
+        )
     } else if held {
         "sent once more after the backoff, once the cluster runs replicas at the size it has \
          (nothing else would serve if it does not take)"

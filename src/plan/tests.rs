@@ -504,8 +504,10 @@ fn a_resize_that_did_not_take_is_held_back_with_an_alert_then_retried_once() {
         condition,
         crate::commands::status::Condition::ResizeRolledBack
     );
+    // First seen by this plan: the end moves with every plan until `apply`
+    // records it.
     assert!(
-        reason.contains("held back until 2026-11-21T13:00:00Z"),
+        reason.contains("held back at least until 2026-11-21T13:00:00Z (the backoff counts"),
         "{reason}"
     );
     // The backoff counts from when apply first saw it, kept in its state.
@@ -519,6 +521,11 @@ fn a_resize_that_did_not_take_is_held_back_with_an_alert_then_retried_once() {
     let later = rolled_back(now() + Duration::minutes(59), state.clone());
     assert!(only(&later).actions.is_empty());
     assert_eq!(only(&later).waiting[0].in_seconds, Some(60));
+    let reason = &only(&later).waiting[0].reason;
+    assert!(
+        reason.contains("held back until 2026-11-21T13:00:00Z") && !reason.contains("at least"),
+        "{reason}"
+    );
     // After it: sent once more, still alerting.
     let retry = rolled_back(now() + Duration::hours(1), state);
     let cp = only(&retry);
@@ -622,6 +629,7 @@ fn each_resize_in_a_row_that_does_not_take_doubles_the_backoff() {
     let seen = rolled_back::Seen {
         at: now() + Duration::minutes(30),
         attempts: 10,
+        recorded: true,
     };
     assert_eq!(
         rolled_back::retry_at(&last, seen, std::time::Duration::from_secs(600)) - seen.at,
@@ -715,6 +723,7 @@ fn a_resize_counts_as_one_more_attempt_only_after_an_earlier_one_to_the_same_siz
         let seen = rolled_back::Seen {
             at: sent_at + Duration::minutes(20),
             attempts: 3,
+            recorded: true,
         };
         json!({ CONTROLLER_SLOT: { rolled_back::STATE_KEY: rolled_back::record(&last, seen) } })
     };
@@ -4714,6 +4723,7 @@ fn a_resize_that_did_not_take_is_not_retried_on_a_cluster_with_nothing_running()
     let seen = rolled_back::Seen {
         at: now() - Duration::days(3),
         attempts: 1,
+        recorded: true,
     };
     let mut state = s
         .states

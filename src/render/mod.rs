@@ -20,8 +20,8 @@ use crate::commands::{Completion, Leased};
 use crate::model::plural;
 
 pub use plan::{
-    apply_summary, apply_text, plan_json, plan_streamed_first, plan_summary, plan_text, problems,
-    progress_line,
+    apply_summary, apply_text, asleep, plan_json, plan_streamed_first, plan_summary, plan_text,
+    problems, progress_line,
 };
 pub use status::short_duration;
 

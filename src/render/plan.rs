@@ -162,8 +162,7 @@ pub fn plan_text(plan: &Plan, style: &TextStyle) -> String {
         }
         let _ = writeln!(s, "{}", plan_header(cp));
         for a in &cp.actions {
-            let asleep = cp.signals.replicas.is_empty();
-            let _ = writeln!(s, "  {}", action_line(a, asleep, color));
+            let _ = writeln!(s, "  {}", action_line(a, asleep(cp), color));
             for r in &a.reasons {
                 let _ = writeln!(s, "      why: {}: {}", a.strategy, super::printable(r));
             }
@@ -277,12 +276,21 @@ fn subject(a: &Action) -> String {
     }
 }
 
+/// No replica of the cluster ran when it was planned (a suspended managed
+/// cluster): a resize takes at once, as its plan line and progress line
+/// both say.
+pub fn asleep(cp: &crate::plan::ClusterPlan) -> bool {
+    cp.signals.replicas.is_empty()
+}
+
 /// A line `apply` streams: an action starting, still running after
-/// `elapsed`, or finished after `elapsed` (Terraform's wording).
+/// `elapsed`, or finished after `elapsed` (Terraform's wording); `asleep`:
+/// its cluster's ([`asleep`]).
 pub fn progress_line(
     started: Option<&Action>,
     finished: Option<&ActionResult>,
     elapsed: Duration,
+    asleep: bool,
     color: bool,
 ) -> String {
     let secs = human_duration(elapsed.as_secs());
@@ -304,6 +312,13 @@ pub fn progress_line(
             match &r.status {
                 ActionStatus::Executed => paint(
                     &match r.action.resize {
+                        // Nothing ran: it took at once (the line said
+                        // replicas running meanwhile keep serving: an
+                        // outside check).
+                        Some(crate::plan::rules::ResizeForm::Background) if asleep => format!(
+                            "{}: resize complete after {secs} (at once: no replica runs)",
+                            subject(&r.action)
+                        ),
                         // The statement returned; Materialize resizes on.
                         Some(crate::plan::rules::ResizeForm::Background) => format!(
                             "{}: resize started after {secs} (Materialize cuts over once the new \
@@ -662,6 +677,19 @@ mod tests {
         assert!(action_line(&background, true, false)
             .ends_with("resize (managed) to 100cc, at once (no replica runs)"));
         assert!(action_line(&background, false, false).ends_with("gracefully, in the background"));
+        // Its progress line says the same (it said replicas running
+        // meanwhile keep serving).
+        let done = crate::exec::ActionResult {
+            action_id: "a".into(),
+            action: background,
+            status: crate::exec::ActionStatus::Executed,
+        };
+        let line = |asleep| progress_line(None, Some(&done), Duration::from_secs(2), asleep, false);
+        assert_eq!(
+            line(true),
+            "m: resize complete after 2s (at once: no replica runs)"
+        );
+        assert!(line(false).contains("keep serving"), "{}", line(false));
     }
 
     /// Names and reasons from the database holding a line break are shown

@@ -1213,6 +1213,14 @@ fn a_signal_ends_the_retries_of_a_run_that_did_nothing_yet() {
     assert_eq!(code, 0, "{}", d.output());
     stopped_having_done_nothing(&d);
     assert!(replica_names(&emu, "c").is_empty());
+    // A watcher logs its retries at info: each failed run is an error line
+    // (an outage logged four warnings more per interval: an outside check).
+    let out = d.output();
+    let retries: Vec<&str> = out.lines().filter(|l| l.contains("retrying in")).collect();
+    assert!(
+        !retries.is_empty() && retries.iter().all(|l| l.contains("INFO")),
+        "{out}"
+    );
 }
 
 /// The watcher's last words after a signal that came before its run did
