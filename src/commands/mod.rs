@@ -460,6 +460,54 @@ pub(crate) async fn other_installations(
     (others, shared)
 }
 
+/// The other installations (schemas of clusterctl's tables) with strategy
+/// rows of `id`, as `--schema` values: a command run with the wrong one
+/// said only that the cluster had none (`strategy rm`, `dry-run
+/// --cluster`: an outside check). Nothing when they cannot be read.
+pub(crate) async fn schemas_with_rows_of(
+    ctx: &Context,
+    id: &crate::model::ClusterId,
+) -> Vec<String> {
+    let mut backend = ctx.backend();
+    let others = backend
+        .retrying("reading the catalog's other installations", async |c| {
+            ctx.store.other_installations(c).await
+        })
+        .await;
+    let mut out = Vec::new();
+    for schema in others.unwrap_or_default() {
+        let has = backend
+            .retrying("reading another installation's strategy rows", async |c| {
+                ctx.store.has_rows_in(c, &schema, id).await
+            })
+            .await;
+        if has.unwrap_or(false) {
+            out.push(schema);
+        }
+    }
+    out
+}
+
+/// Where else rows of `id` are, said after what a command found here
+/// ([`schemas_with_rows_of`]); `None` when nowhere.
+pub(crate) async fn rows_elsewhere(
+    ctx: &Context,
+    id: &crate::model::ClusterId,
+    command: &str,
+) -> Option<String> {
+    let schemas = schemas_with_rows_of(ctx, id).await;
+    let first = schemas.first()?;
+    let named: Vec<String> = schemas
+        .iter()
+        .map(|s| crate::model::shell_value(s))
+        .collect();
+    Some(format!(
+        "it has strategy rows in schema {} (another installation of clusterctl): `{}`",
+        named.join(", "),
+        crate::model::clusterctl_command(Some(first), command)
+    ))
+}
+
 /// Runs `body` holding the lease, renewed by a heartbeat for as long as
 /// `body` runs; someone else's lease ends the command having done nothing
 /// (`Leased::Busy`: for `apply`, a normal idle run; other commands turn it

@@ -224,7 +224,7 @@ pub async fn dry_run(
             ))
         })?;
     }
-    check_selection(&snap, opts)?;
+    check_selection(ctx, &snap, opts).await?;
     let plan = plan(&snap, opts);
     log_decisions(&plan);
     Ok(DryRun {
@@ -258,7 +258,7 @@ pub async fn apply_once(
             // The snapshot is read under the lease: what another controller did
             // before us is already in it.
             let snap = crate::exec::Backend::snapshot(backend).await?;
-            check_selection(&snap, &opts.plan)?;
+            check_selection(ctx, &snap, &opts.plan).await?;
             if snap.env.actions_missing {
                 // Dropped by hand: said with its fix, as every missing table
                 // of ours is (it was the server's "unknown catalog item").
@@ -432,11 +432,27 @@ pub fn failed_to_start(
 }
 
 /// `--cluster NAME` that names no cluster, or one without strategies, is
-/// an error, never an empty plan (see `plan::select`).
-fn check_selection(snap: &Snapshot, opts: &PlanOptions) -> Result<(), CommandError> {
-    opts.selection
-        .check(snap, true, false)
-        .map_err(|e| CommandError::Usage(e.to_string()))
+/// an error, never an empty plan (see `plan::select`). One without
+/// strategies here that has rows in another installation says where
+/// (`--schema`).
+async fn check_selection(
+    ctx: &Context,
+    snap: &Snapshot,
+    opts: &PlanOptions,
+) -> Result<(), CommandError> {
+    let Err(e) = opts.selection.check(snap, true, false) else {
+        return Ok(());
+    };
+    let mut message = e.to_string();
+    if let crate::plan::SelectionError::NoStrategies { arg, .. } = &e {
+        if let Some(c) = snap.find_cluster(arg) {
+            let again = format!("dry-run --cluster {}", crate::model::shell_value(arg));
+            if let Some(elsewhere) = super::rows_elsewhere(ctx, &c.id, &again).await {
+                message.push_str(&format!("; {elsewhere}"));
+            }
+        }
+    }
+    Err(CommandError::Usage(message))
 }
 
 fn abandoned() -> CommandError {

@@ -825,7 +825,7 @@ pub async fn remove(
         .into_iter()
         .filter(|r| !removed.contains(&r.row.strategy_type))
         .collect();
-    let notes = match (&target.name, left.is_empty()) {
+    let mut notes: Vec<String> = match (&target.name, left.is_empty()) {
         (Some(_), false) => problems_of(&snap, &target.id, &left)
             .map(|p| {
                 format!("the remaining rows are still invalid, so the cluster stays skipped: {p}")
@@ -834,6 +834,13 @@ pub async fn remove(
             .collect(),
         _ => Vec::new(),
     };
+    if removed.is_empty() {
+        let again = match ty {
+            Some(t) if command == "strategy rm" => format!("{command} {} {t}", target.arg()),
+            _ => format!("{command} {}", target.arg()),
+        };
+        notes.extend(super::rows_elsewhere(ctx, &target.id, &again).await);
+    }
     Ok(Removed {
         command,
         cluster_id: target.id.clone(),

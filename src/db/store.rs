@@ -1185,6 +1185,30 @@ impl Store {
             .collect())
     }
 
+    /// Whether the installation of `schema` (its `mz_cluster_strategies`)
+    /// has strategy rows of `id`: a command run with the wrong `--schema`
+    /// says where they are.
+    pub async fn has_rows_in(
+        &self,
+        c: &Client,
+        schema: &str,
+        id: &ClusterId,
+    ) -> Result<bool, DbError> {
+        let sql = format!(
+            "SELECT count(*) FROM {}.{} WHERE cluster_id = $1",
+            ddl::ident(schema),
+            ddl::ident(STRATEGIES),
+        );
+        let rows = c
+            .query_typed(&sql, &[(&id.0, tokio_postgres::types::Type::TEXT)])
+            .await
+            .map_err(|e| DbError::query("reading another installation's strategy rows", &e))?;
+        Ok(rows
+            .first()
+            .and_then(|r| r.try_get::<_, i64>(0).ok())
+            .is_some_and(|n| n > 0))
+    }
+
     /// The database's clock, and when the oldest row a pruning may delete
     /// ([`Store::prunable`]) was written: read by `apply
     /// --audit-retention` only, so runs without it do not read the trail

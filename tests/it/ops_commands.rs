@@ -4497,3 +4497,54 @@ fn a_cluster_with_an_alert_and_nothing_planned_is_not_converged() {
         .collect();
     assert!(names.contains(&"a5") && names.contains(&"c3"), "{json:#}");
 }
+
+/// A cluster whose strategy rows are in another installation (`--schema`)
+/// than the one a command reads: the command says where they are, with
+/// the command for them (`strategy rm` said only "nothing removed", and
+/// `dry-run --cluster` blamed mz-clusterctl's `--cluster`: an outside
+/// check).
+#[test]
+fn a_cluster_with_rows_in_another_schema_is_said_so() {
+    let emu = emulator();
+    emu.create_cluster("elsewhere");
+    init_tables(&emu);
+    clusterctl(&emu, &["init", "--schema", "blue"]).ok();
+    clusterctl(
+        &emu,
+        &[
+            "strategy",
+            "set",
+            "elsewhere",
+            "target_size",
+            "--target-size",
+            "25cc",
+            "--schema",
+            "blue",
+        ],
+    )
+    .ok();
+    let run = clusterctl(&emu, &["strategy", "rm", "elsewhere"]).ok();
+    assert!(
+        run.all().contains("nothing removed")
+            && run.all().contains(
+                "it has strategy rows in schema blue (another installation of clusterctl): \
+                 `clusterctl strategy rm elsewhere --schema blue`"
+            ),
+        "{}",
+        run.all()
+    );
+    let run = clusterctl(&emu, &["dry-run", "--cluster", "elsewhere"]).code(64);
+    assert!(
+        run.stderr
+            .contains("`clusterctl dry-run --cluster elsewhere --schema blue`"),
+        "{}",
+        run.all()
+    );
+    // Where it has rows, nothing more is said.
+    let run = clusterctl(
+        &emu,
+        &["dry-run", "--cluster", "elsewhere", "--schema", "blue"],
+    )
+    .ok();
+    assert!(!run.all().contains("another installation"), "{}", run.all());
+}
