@@ -4053,14 +4053,7 @@ fn a_create_that_lands_after_it_was_settled_as_not_run_is_corrected() {
 /// the suspension) is the cluster's: woken with it.
 #[test]
 fn a_replica_dropped_to_keep_a_cluster_suspended_is_not_woken_after_a_wipe() {
-    let emu = idle_for_two_hours();
-    clusterctl(&emu, &["apply"]).ok();
-    assert!(emu.replicas("c").is_empty(), "suspended");
-    emu.add_replica("c", "handmade", "50cc");
-    clusterctl(&emu, &["apply"]).ok();
-    assert!(emu.replicas("c").is_empty(), "kept suspended");
-    clusterctl(&emu, &["wipe-state", "--yes"]).ok();
-    emu.add_activity("c", 5, false);
+    let emu = wiped_after_a_replica_made_by_hand_while_suspended("handmade", "50cc");
     let plan = clusterctl(&emu, &["dry-run", "--output", "json"])
         .ok()
         .json();
@@ -4085,14 +4078,7 @@ fn a_replica_dropped_to_keep_a_cluster_suspended_is_not_woken_after_a_wipe() {
 /// hand-made one's size (an outside check); it is the size r1 ran at.
 #[test]
 fn a_replica_made_again_by_hand_under_a_suspended_name_is_not_woken_after_a_wipe() {
-    let emu = idle_for_two_hours();
-    clusterctl(&emu, &["apply"]).ok();
-    assert!(emu.replicas("c").is_empty(), "suspended");
-    emu.add_replica("c", "r1", "200cc");
-    clusterctl(&emu, &["apply"]).ok();
-    assert!(emu.replicas("c").is_empty(), "kept suspended");
-    clusterctl(&emu, &["wipe-state", "--yes"]).ok();
-    emu.add_activity("c", 5, false);
+    let emu = wiped_after_a_replica_made_by_hand_while_suspended("r1", "200cc");
     let run = clusterctl(&emu, &["dry-run"]).ok();
     assert!(
         run.stdout
@@ -4101,4 +4087,19 @@ fn a_replica_made_again_by_hand_under_a_suspended_name_is_not_woken_after_a_wipe
         "{}",
         run.all()
     );
+}
+
+/// `c` (r1, 25cc) suspended by `apply`; then `name` of `size` made by hand
+/// on it, dropped by the next run to keep it suspended; the state wiped;
+/// a statement waiting on it now.
+fn wiped_after_a_replica_made_by_hand_while_suspended(name: &str, size: &str) -> Emulator {
+    let emu = idle_for_two_hours();
+    clusterctl(&emu, &["apply"]).ok();
+    assert!(emu.replicas("c").is_empty(), "suspended");
+    emu.add_replica("c", name, size);
+    clusterctl(&emu, &["apply"]).ok();
+    assert!(emu.replicas("c").is_empty(), "kept suspended");
+    clusterctl(&emu, &["wipe-state", "--yes"]).ok();
+    emu.add_activity("c", 5, false);
+    emu
 }
