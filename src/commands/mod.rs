@@ -554,13 +554,16 @@ pub struct Target {
 
 impl Target {
     /// `cluster analytics (u2)`, or `cluster id u9 (no such cluster)`.
+    /// The name as a shell takes it (`' u3'`: a name with blanks read as
+    /// another, `cluster  u3 (u11)`: an outside check).
     pub fn display(&self) -> String {
+        let typed = crate::plan::select::typed;
         match &self.name {
-            Some(n) => format!("cluster {} ({})", crate::model::printable(n), self.id),
+            Some(n) => format!("cluster {} ({})", typed(n), self.id),
             None => match &self.recorded {
                 Some(n) => format!(
                     "cluster {} ({}, dropped: no such cluster)",
-                    crate::model::printable(n),
+                    typed(n),
                     self.id
                 ),
                 None => format!("cluster id {} (no such cluster)", self.id),

@@ -452,6 +452,16 @@ pub fn condition(
     }
 }
 
+/// Waiting work as `status` says it, and the plan's first alert after it:
+/// waiting work ranks above `Attention`, and a cluster with both read
+/// `Hydrating` with no word of the alert its plan gave (an outside check).
+fn waiting_text(d: &Deferred, cp: &ClusterPlan) -> String {
+    match cp.alerts.first() {
+        Some(alert) => format!("{}; alert: {alert}", deferred_text(d)),
+        None => deferred_text(d),
+    }
+}
+
 fn condition_of(
     snap: &Snapshot,
     cluster: &Cluster,
@@ -534,7 +544,7 @@ fn condition_of(
     // A statement the server refuses run after run: its cause is the
     // operator's to remove, whatever else waits.
     if let Some(d) = cp.waiting.iter().find(|d| d.refused) {
-        return (Condition::Limited, deferred_text(d));
+        return (Condition::Limited, waiting_text(d, cp));
     }
     // A managed cluster's reconfiguration in flight: whatever the
     // strategies want waits for it (a suspension says so).
@@ -543,7 +553,7 @@ fn condition_of(
         .iter()
         .find(|d| d.strategy.is_none() && d.action == "resize")
     {
-        return (Condition::Resizing, deferred_text(d));
+        return (Condition::Resizing, waiting_text(d, cp));
     }
     if let Some(d) = cp.waiting.iter().find(|d| {
         !d.held_by_limit()
@@ -557,27 +567,27 @@ fn condition_of(
                 )
             )
     }) {
-        return (Condition::Stabilizing, deferred_text(d));
+        return (Condition::Stabilizing, waiting_text(d, cp));
     }
     if let Some(d) = cp.waiting.iter().find(|d| d.held_by_limit()) {
-        return (Condition::Limited, deferred_text(d));
+        return (Condition::Limited, waiting_text(d, cp));
     }
     // A replica hydrating; then a drop kept for an operator (the replica
     // running the cluster's sources: it said Hydrating with every replica
     // hydrated, an outside check).
     let unowned = || cp.waiting.iter().filter(|d| d.strategy.is_none());
     if let Some(d) = unowned().find(|d| d.action.starts_with("hydrate ")) {
-        return (Condition::Hydrating, deferred_text(d));
+        return (Condition::Hydrating, waiting_text(d, cp));
     }
     if let Some(d) = unowned().next() {
-        return (Condition::Limited, deferred_text(d));
+        return (Condition::Limited, waiting_text(d, cp));
     }
     if let Some(d) = cp
         .waiting
         .iter()
         .find(|d| d.strategy == Some(StrategyKind::Burst))
     {
-        return (Condition::Bursting, deferred_text(d));
+        return (Condition::Bursting, waiting_text(d, cp));
     }
     let has = |k: StrategyKind| cp.strategies.contains(&k);
     let burst_name = crate::strategy::burst_replica(cluster, snap.states.get(&cluster.id));

@@ -49,7 +49,7 @@ pub enum SelectionError {
 /// A name as typed, as the messages repeat it: as a shell takes it (`'upper
 /// case'`), a control character escaped (a selection's ESC reached the
 /// terminal, and `upper case` read as two words: an outside check).
-fn typed(arg: &str) -> String {
+pub fn typed(arg: &str) -> String {
     crate::model::printable(&crate::model::shell_value(arg))
 }
 

@@ -4966,3 +4966,32 @@ fn a_rolled_back_resize_is_said_while_idle_suspend_keeps_the_cluster_suspended()
     let p = plan(&s, &PlanOptions::default());
     assert!(only(&p).rolled_back.is_none(), "{:#?}", only(&p));
 }
+
+/// A cluster with waiting work and an alert (a replica made by hand under
+/// the burst's name, hydrating): `status` says the work and the alert
+/// (it read `Hydrating` with no word of the alert the plan gave: an
+/// outside check).
+#[test]
+fn status_says_the_alert_beside_waiting_work() {
+    let s = snap(
+        vec![cluster(
+            "u2",
+            "c",
+            vec![
+                replica(1, "c-burst", "25cc", false),
+                replica(2, "r1", "50cc", true),
+            ],
+        )],
+        vec![row("u2", "burst", json!({"burst_replica_size": "200cc"}))],
+    );
+    let p = plan(&s, &PlanOptions::default());
+    let cp = only(&p);
+    assert!(!cp.alerts.is_empty(), "{cp:#?}");
+    assert!(!cp.waiting.is_empty(), "{cp:#?}");
+    let (condition, reason) = crate::commands::status::condition(&s, &s.clusters[0], Some(cp));
+    assert_eq!(condition, crate::commands::status::Condition::Hydrating);
+    assert!(
+        reason.contains("; alert: ") && reason.contains("does not record starting it"),
+        "{reason}"
+    );
+}

@@ -1478,8 +1478,14 @@ fn a_near_miss_of_a_blanked_name_is_refused_not_taken_for_an_id() {
     assert!(run.stderr.contains(&format!("'{near}'")), "{}", run.all());
     let rows = emu.query_strings("SELECT cluster_id FROM mz_cluster_strategies ORDER BY 1");
     assert_eq!(rows.len(), 2, "{}", run.all());
-    // As typed, each is its cluster.
-    clusterctl(&emu, &["strategy", "rm", &blanked]).ok();
+    // As typed, each is its cluster; a name with blanks is said quoted
+    // (`of cluster  u3 (u11)` read as another name).
+    let run = clusterctl(&emu, &["strategy", "rm", &blanked]).ok();
+    assert!(
+        run.stdout.contains(&format!("of cluster '{blanked}' (")),
+        "{}",
+        run.all()
+    );
     clusterctl(&emu, &["strategy", "rm", &id]).ok();
     let rows = emu.query_strings("SELECT cluster_id FROM mz_cluster_strategies");
     assert!(rows.is_empty(), "{rows:?}");
