@@ -547,13 +547,11 @@ pub async fn watch(
             .bounded(apply_once(ctx, opts, Some(shutdown.flag())))
             .await
         else {
-            tracing::warn!(
-                "the run under way did not finish within {}s of the signal; exiting without it \
-                 (the lease expires by itself; the next run settles an interrupted action)",
-                SHUTDOWN_GRACE.as_secs()
-            );
+            // Its statement under way was cancelled as the run was dropped;
+            // the exit says what was left (it exited 0, as a watcher that
+            // finished its run does: an outside check).
             ctx.db.cancels_sent().await;
-            break;
+            return Err(abandoned());
         };
         if let Err(CommandError::Interrupted(e)) = &result {
             tracing::info!("the run under way was stopped by a signal before it did anything: {e}");

@@ -1893,6 +1893,22 @@ fn ddl_waits(emu: &Emulator) -> bool {
         != Some("0")
 }
 
+/// A watcher whose run is abandoned at the shutdown grace exits 1, as a
+/// one-shot `apply` does, saying so: it exited 0 with its CREATE's
+/// outcome unknown (an outside check).
+#[test]
+fn a_watcher_whose_run_is_abandoned_at_the_grace_exits_non_zero() {
+    let (_emu, _holder, mut d) =
+        a_create_waiting_on_the_server(&["apply", "--watch", "--interval", "1s"]);
+    let (code, _) = d.terminate(Duration::from_secs(60));
+    assert_eq!(code, 1, "{}", d.output());
+    assert!(
+        d.output().contains("did not finish within 25s"),
+        "{}",
+        d.output()
+    );
+}
+
 /// A run abandoned at the shutdown grace while its CREATE runs on the
 /// server (blocked there, not at the proxy) cancels it before it exits: the
 /// statement ran on past its deadline, landed after the next run had
