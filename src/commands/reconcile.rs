@@ -236,10 +236,13 @@ pub async fn dry_run(
 /// One `apply` run: migrate, take the lease, snapshot, settle what an
 /// interrupted run left, plan, execute, audit, persist. With `stop`, a set
 /// flag ends it between two actions (the rest is reported as skipped).
+/// `run_id`: the command's for a one-shot `apply` (its temporary replica's
+/// rows carry it too), a new one for each run of `--watch`.
 pub async fn apply_once(
     ctx: &Context,
     opts: &ApplyOptions,
     stop: Option<Arc<AtomicBool>>,
+    run_id: Uuid,
 ) -> Result<Leased<Applied>, CommandError> {
     let mut backend = ctx.stoppable_backend(stop);
     backend.set_resize_timeout(opts.plan.resize_timeout);
@@ -248,7 +251,6 @@ pub async fn apply_once(
     if !applied.is_empty() {
         tracing::info!(?applied, "migrations applied");
     }
-    let run_id = Uuid::new_v4();
     with_lease(
         &mut backend,
         &opts.lease,
@@ -368,7 +370,9 @@ pub async fn apply(
     started: Instant,
 ) -> Result<Leased<Applied>, CommandError> {
     let result = match shutdown
-        .bounded(apply_once(ctx, opts, Some(shutdown.flag())))
+        // The command's run id: its temporary replica's rows (`--create-
+        // replica`) and its actions are one run in the trail.
+        .bounded(apply_once(ctx, opts, Some(shutdown.flag()), ctx.run_id))
         .await
     {
         Some(result) => result,
@@ -544,7 +548,7 @@ pub async fn watch(
         before_run().await;
         let started = Instant::now();
         let Some(result) = shutdown
-            .bounded(apply_once(ctx, opts, Some(shutdown.flag())))
+            .bounded(apply_once(ctx, opts, Some(shutdown.flag()), Uuid::new_v4()))
             .await
         else {
             // Its statement under way was cancelled as the run was dropped;

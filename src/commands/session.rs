@@ -284,7 +284,7 @@ pub async fn prepared(
     let mut dropped_first = Vec::new();
     if let (Some(_), true, Some(id)) = (&create, cleanup, sc.id.clone()) {
         if !leftovers.is_empty() {
-            let run_id = Uuid::new_v4();
+            let run_id = ctx.run_id;
             let (records, warnings) = drop_leftovers(ctx, &sc, &id.0, &run_id, &leftovers).await;
             for w in warnings {
                 tracing::warn!("{w}");
@@ -382,7 +382,7 @@ async fn create_temporary(
     // CREATE leaves its row, which the next run settles from the catalog.
     let intent = sc.id.as_ref().map(|id| {
         let (row, _, _) = record(
-            &Uuid::new_v4(),
+            &ctx.run_id,
             &id.0,
             &cluster,
             Ddl::Create,
@@ -616,8 +616,7 @@ pub async fn renew(
         return warnings;
     };
     let dead = if cleanup { leftovers(&sc) } else { Vec::new() };
-    let (records, mut warnings) =
-        drop_leftovers(ctx, &sc, &cluster_id.0, &Uuid::new_v4(), &dead).await;
+    let (records, mut warnings) = drop_leftovers(ctx, &sc, &cluster_id.0, &ctx.run_id, &dead).await;
     warnings.extend(audit(ctx, records).await);
     // Those dropped are not dropped again at the exit.
     s.leftovers.retain(|n| !dead.contains(n));
@@ -724,7 +723,7 @@ async fn keep_temporary(
             return warnings;
         }
     };
-    let run_id = Uuid::new_v4();
+    let run_id = ctx.run_id;
     let cluster = sc.name.clone();
     let mut records = Vec::new();
     if let Err(e) = online {
@@ -905,7 +904,7 @@ async fn audit_rename(
     old: &Temporary,
     (to, reason, outcome, at): (&str, &str, &Result<String, String>, DateTime<Utc>),
 ) -> Vec<String> {
-    let run_id = Uuid::new_v4();
+    let run_id = ctx.run_id;
     let mut records = Vec::new();
     if !old.audited {
         records.push(created(&run_id, cluster_id, &sc.name, old));
@@ -935,7 +934,7 @@ async fn keep_old(
     fresh: &Temporary,
     why: CommandError,
 ) -> Vec<String> {
-    let run_id = Uuid::new_v4();
+    let run_id = ctx.run_id;
     let mut records = Vec::new();
     if !fresh.audited {
         records.push(created(&run_id, cluster_id, &sc.name, fresh));
@@ -972,7 +971,7 @@ async fn let_go(
     reason: &str,
     said: String,
 ) -> Vec<String> {
-    let (row, r) = drop_temporary(ctx, sc, &Uuid::new_v4(), old, reason).await;
+    let (row, r) = drop_temporary(ctx, sc, &ctx.run_id, old, reason).await;
     let mut warnings = vec![match r {
         Ok(_) => said,
         Err(e) => format!(
@@ -1003,7 +1002,7 @@ async fn abandon(
     let Some(cluster_id) = sc.id.as_ref().map(|id| id.0.clone()) else {
         return why.to_string();
     };
-    let run_id = Uuid::new_v4();
+    let run_id = ctx.run_id;
     let mut records = Vec::new();
     if !t.audited {
         records.push(created(&run_id, &cluster_id, &sc.name, t));
@@ -1100,7 +1099,7 @@ pub async fn finish(ctx: &Context, s: Option<Session>, cleanup: bool) -> Vec<Str
     let Some(cluster_id) = s.cluster.id.clone() else {
         return warnings;
     };
-    let run_id = Uuid::new_v4();
+    let run_id = ctx.run_id;
     let cluster = s.cluster.name.clone();
     let mut records = Vec::new();
     if cleanup {
@@ -1312,7 +1311,15 @@ fn record(
         ctx["renamed_to"] = serde_json::json!(to);
     }
     let row = AuditRow {
-        action_id: Uuid::new_v5(run_id, format!("{kind}\u{0}{replica}").as_bytes()).to_string(),
+        // The command's run id, and the time: one command is one run in
+        // the trail (a temporary replica's create and drop had two run
+        // ids: an outside check), and a replica made again under the same
+        // name (within the second) is a row of its own.
+        action_id: Uuid::new_v5(
+            run_id,
+            format!("{kind}\u{0}{replica}\u{0}{}", at.timestamp_micros()).as_bytes(),
+        )
+        .to_string(),
         cluster_id: crate::model::ClusterId(cluster_id.to_string()),
         action_sql: op.sql(cluster, replica, size),
         decision_ctx: ctx,

@@ -2058,3 +2058,29 @@ fn doctor_checks_the_references_tables_before_the_first_apply() {
         "{doc:#}"
     );
 }
+
+/// One command is one run in the audit trail: a one-shot `apply
+/// --create-replica`'s temporary replica (its create and its drop) and
+/// its actions carry one run id (the create and the drop had two, and the
+/// actions a third: an outside check).
+#[test]
+fn a_one_shot_apply_with_a_temporary_replica_is_one_run() {
+    let emu = Emulator::start();
+    emu.create_cluster("ops");
+    emu.create_cluster("c");
+    init_tables(&emu);
+    strategy(&emu, "c", "target_size", json!({"target_size": "25cc"}));
+    clusterctl(
+        &emu,
+        &["apply", "--exec-cluster", "ops", "--create-replica"],
+    )
+    .ok();
+    let runs: std::collections::BTreeSet<String> = ["ops", "c"]
+        .iter()
+        .flat_map(|c| audit_ctx(&emu, c))
+        .filter_map(|c| c["run_id"].as_str().map(String::from))
+        .collect();
+    let rows = audit_ctx(&emu, "ops").len() + audit_ctx(&emu, "c").len();
+    assert_eq!(rows, 3, "{:?}", audit_ctx(&emu, "ops"));
+    assert_eq!(runs.len(), 1, "{runs:?}");
+}
