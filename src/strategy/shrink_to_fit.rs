@@ -198,7 +198,8 @@ fn drop_looping(c: &ShrinkToFitConfig, ctx: &Ctx, d: &mut Desired, st: &mut Shri
                 .is_some_and(|live| live.hydrated && c.looping(live).is_none())
     });
     for (name, size, why) in looping {
-        if others_serve || ctx.sizes.rank(&size) < max_rank {
+        let kept = !others_serve && ctx.sizes.rank(&size) >= max_rank;
+        if !kept {
             d.remove(&name, KIND, format!("{size} is too small: {why}"));
         } else {
             d.alert(
@@ -212,6 +213,22 @@ fn drop_looping(c: &ShrinkToFitConfig, ctx: &Ctx, d: &mut Desired, st: &mut Shri
         if st.fits.as_ref() == Some(&size) {
             st.fits = None;
         }
+        // The largest size allowed, kept as nothing else serves, is not
+        // known too small: recorded so, it was left out of the next wake
+        // and of every probe after one OOM kill, and a cluster with users
+        // was left with nothing for good (an outside check). The sizes
+        // below it are (each holds less); it stays a size to run, alerted
+        // on while it loops.
+        let size = if kept {
+            let mut below = ctx.sizes.up_to(&size);
+            below.pop();
+            match below.pop() {
+                Some(b) => b,
+                None => continue,
+            }
+        } else {
+            size
+        };
         let bigger = match &st.too_small {
             Some(prev) => ctx.sizes.rank(&size) > ctx.sizes.rank(prev),
             None => true,
@@ -348,13 +365,20 @@ fn start_candidates(c: &ShrinkToFitConfig, ctx: &Ctx, d: &mut Desired, st: &mut 
         }
     });
     if candidates.is_empty() {
-        d.note(
-            KIND,
-            format!(
-                "every size up to {} crash-loops; raise max_replica_size",
-                c.max_replica_size
-            ),
+        let said = format!(
+            "every size up to {} is known too small ({} and below found so): raise \
+             max_replica_size",
+            c.max_replica_size,
+            st.too_small.as_ref().map_or("none", |s| s.0.as_str())
         );
+        // With nothing serving, the operator's to act on (a note under
+        // "converged" hid it: an outside check lowered max_replica_size
+        // below the only size that worked).
+        let serves = healthy(c, ctx, d).next().is_some();
+        match serves {
+            true => d.note(KIND, said),
+            false => d.alert(KIND, format!("{said}; no replica serves")),
+        }
         return;
     }
     let missing: Vec<Size> = candidates.into_iter().filter(|s| !d.has_size(s)).collect();
@@ -645,7 +669,19 @@ mod tests {
             &mut st,
         );
         assert_eq!(d.names(), vec!["c_50cc"]);
-        assert_eq!(st.too_small, Some(Size::from("50cc")));
+        // The sizes below it are known too small, not it: it is the only
+        // one that may serve, so a wake or a probe brings it back (one OOM
+        // kill left a cluster with users with nothing for good: an outside
+        // check).
+        assert_eq!(st.too_small, Some(Size::from("25cc")));
+        let woken = cluster("c", vec![]);
+        let mut asleep = st.clone();
+        let d0 = run(
+            &woken,
+            serde_json::json!({"max_replica_size": "50cc"}),
+            &mut asleep,
+        );
+        assert_eq!(d0.names(), vec!["c_50cc"]);
         // Until another replica serves (a raised max_replica_size).
         let raised = cluster(
             "c",

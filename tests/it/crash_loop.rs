@@ -590,3 +590,34 @@ fn a_held_back_resize_of_a_crash_looping_managed_cluster_is_not_said_on_its_way(
         "{all}"
     );
 }
+
+/// `shrink_to_fit` + `idle_suspend`: the largest size allowed, OOM-killed
+/// once while nothing else serves, is kept and not known too small; the
+/// suspension remembers it and the next statement wakes the cluster with
+/// it (one kill made it "known too small", so the wake left it out and a
+/// cluster with users stayed empty, with a false alert: an outside check).
+#[test]
+fn the_largest_size_killed_once_still_wakes_the_cluster() {
+    let emu = Emulator::start();
+    emu.create_hydrated_cluster("s2", "r1", "200cc");
+    emu.add_crash("s2", "r1", true, 30);
+    init_tables(&emu);
+    strategy(
+        &emu,
+        "s2",
+        "shrink_to_fit",
+        json!({"max_replica_size": "200cc"}),
+    );
+    strategy(&emu, "s2", "idle_suspend", json!({"idle_after_s": 60}));
+    emu.add_activity("s2", 7200, true);
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert!(emu.replicas("s2").is_empty(), "suspended: {}", run.all());
+    emu.add_activity("s2", 5, false);
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(
+        emu.replicas("s2"),
+        vec![("r1".to_string(), "200cc".to_string())],
+        "{}",
+        run.all()
+    );
+}
