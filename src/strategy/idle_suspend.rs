@@ -1589,11 +1589,24 @@ fn resume(
     };
     bring_back(ctx, d, &st.resuming, &reason, st.from_reference);
     if ctx.cluster.managed {
+        // None can come back (its size withdrawn meanwhile): it stays
+        // suspended, remembering them, and wakes with them once they can
+        // (a wake recorded with nothing made forgot them, and the cluster
+        // woke later at one replica, not its two: an outside check). The
+        // alert says why.
+        let blocked = !st.resuming.is_empty()
+            && st
+                .resuming
+                .iter()
+                .all(|r| not_creatable(ctx, &at_the_clusters_size(ctx, r)).is_some());
         // Materialize names a managed cluster's replicas itself, so they
         // cannot be followed by name; its wake is one replication-factor
         // change, which a run that skips or fails it replans from the
         // suspension anyway.
         st.resuming.clear();
+        if blocked {
+            return;
+        }
     }
     st.suspended_at = None;
     st.resumed_at = Some(ctx.now);

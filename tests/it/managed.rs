@@ -793,3 +793,27 @@ fn a_saved_graceful_resize_is_not_applied_as_a_restart() {
     clusterctl(&emu, &["apply", "--plan", &path]).ok();
     assert_eq!(sent(&emu, "ALTER CLUSTER"), 2);
 }
+
+/// A suspended managed cluster whose size is withdrawn while users come
+/// stays suspended, remembering what it ran, and wakes with its two
+/// replicas once the size is allowed again (the wake was recorded with
+/// nothing made, and the cluster later woke at one replica: an outside
+/// check).
+#[test]
+fn a_managed_wake_blocked_by_a_withdrawn_size_keeps_what_it_remembers() {
+    let emu = Emulator::start();
+    emu.create_managed_cluster("m", "25cc", 2);
+    init_tables(&emu);
+    strategy(&emu, "m", "idle_suspend", json!({"idle_after_s": 60}));
+    emu.add_activity("m", 7200, true);
+    clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(rf(&emu, "m").as_deref(), Some("0"));
+    emu.set_setting("allowed_cluster_replica_sizes", "50cc,100cc");
+    emu.add_activity("m", 5, false);
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(rf(&emu, "m").as_deref(), Some("0"), "{}", run.all());
+    assert!(run.all().contains("not bringing back"), "{}", run.all());
+    emu.set_setting("allowed_cluster_replica_sizes", "");
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(rf(&emu, "m").as_deref(), Some("2"), "{}", run.all());
+}
