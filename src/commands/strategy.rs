@@ -834,6 +834,26 @@ pub async fn remove(
             .collect(),
         _ => Vec::new(),
     };
+    // A burst running when its row goes: nothing retires it now (it ran
+    // on, four times the normal size, with `status` saying converged: an
+    // outside check).
+    let burst_gone = removed.iter().any(|t| t == StrategyKind::Burst.as_str())
+        && !left
+            .iter()
+            .any(|r| r.row.strategy_type == StrategyKind::Burst.as_str());
+    if let Some(cluster) = snap.cluster(&target.id).filter(|_| burst_gone) {
+        let name = crate::strategy::burst_replica(cluster, snap.states.get(&target.id));
+        if let Some(r) = cluster.replica(&name) {
+            notes.push(format!(
+                "the burst replica {} ({}) still runs, and no strategy drops it now: drop it \
+                 when the cluster serves without it (DROP CLUSTER REPLICA {}.{})",
+                crate::plan::select::typed(&name),
+                r.size.as_ref().map_or("unknown size", |s| s.0.as_str()),
+                crate::ddl::ident(&cluster.name),
+                crate::ddl::ident(&name)
+            ));
+        }
+    }
     if removed.is_empty() {
         let again = match ty {
             Some(t) if command == "strategy rm" => format!("{command} {} {t}", target.arg()),

@@ -4548,3 +4548,27 @@ fn a_cluster_with_rows_in_another_schema_is_said_so() {
     .ok();
     assert!(!run.all().contains("another installation"), "{}", run.all());
 }
+
+/// `strategy rm CLUSTER burst` while the burst replica runs says it still
+/// runs and nothing drops it now (it ran on at four times the normal
+/// size, `status` saying converged: an outside check).
+#[test]
+fn removing_the_burst_row_while_it_runs_says_so() {
+    let emu = emulator();
+    emu.create_cluster("c");
+    emu.add_replica("c", "r1", "25cc");
+    strategy(&emu, "c", "burst", json!({"burst_replica_size": "200cc"}));
+    clusterctl(&emu, &["apply"]).ok();
+    assert!(
+        emu.replicas("c").iter().any(|(n, _)| n == "c-burst"),
+        "{:?}",
+        emu.replicas("c")
+    );
+    let run = clusterctl(&emu, &["strategy", "rm", "c", "burst"]).ok();
+    assert!(
+        run.all()
+            .contains("the burst replica c-burst (200cc) still runs, and no strategy drops it now"),
+        "{}",
+        run.all()
+    );
+}
