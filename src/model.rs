@@ -1097,6 +1097,12 @@ pub struct LastSuspension {
     /// (executed), whenever it was: one after `at` means the cluster was
     /// woken since.
     pub last_created: Option<DateTime<Utc>>,
+    /// Replicas later runs dropped to keep it suspended (made while it
+    /// was, no statement since): not the suspension's, and not what a
+    /// slot begun afresh after it should remember (it woke at a hand-made
+    /// replica's size: an outside check).
+    #[serde(default)]
+    pub made_while_suspended: Vec<(String, Option<Size>)>,
 }
 
 /// A DROP of a replica that got no answer in time and may have reached

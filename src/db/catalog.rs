@@ -1217,6 +1217,7 @@ mod reference_tests {
             dropped: vec![("r_big".into(), Some(crate::model::Size::from("200cc")))],
             live: Vec::new(),
             last_created: created.and_then(at),
+            made_while_suspended: Vec::new(),
         };
         assert!(imported(None, false), "nothing of ours");
         assert!(!imported(None, true), "it runs replicas");

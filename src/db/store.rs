@@ -2198,11 +2198,14 @@ struct SuspensionDrop {
 /// since that run (one that came woke it: what ran then is the cluster's),
 /// and so do its drops of names the run before dropped (made again by
 /// hand under the same name).
-fn without_drops_while_suspended(mut drops: Vec<SuspensionDrop>) -> Vec<SuspensionDrop> {
+fn without_drops_while_suspended(
+    mut drops: Vec<SuspensionDrop>,
+) -> (Vec<SuspensionDrop>, Vec<(String, Option<Size>)>) {
     let mut any = false;
+    let mut left_out = Vec::new();
     loop {
         let Some(newest) = drops.iter().max_by_key(|d| d.at).map(|d| d.run.clone()) else {
-            return drops;
+            return (drops, left_out);
         };
         let Some(earlier) = drops
             .iter()
@@ -2234,10 +2237,12 @@ fn without_drops_while_suspended(mut drops: Vec<SuspensionDrop>) -> Vec<Suspensi
             .collect();
         let mut changed = false;
         for d in drops.iter_mut().filter(|d| d.run == newest) {
-            let before = d.dropped.len();
-            d.dropped
-                .retain(|(name, _)| seen.contains(name) && !gone.contains(name));
-            changed |= d.dropped.len() != before;
+            let (kept, out): (Vec<_>, Vec<_>) = std::mem::take(&mut d.dropped)
+                .into_iter()
+                .partition(|(name, _)| seen.contains(name) && !gone.contains(name));
+            changed |= !out.is_empty();
+            d.dropped = kept;
+            left_out.extend(out);
         }
         drops.retain(|d| !d.dropped.is_empty());
         if !changed {
@@ -2246,13 +2251,13 @@ fn without_drops_while_suspended(mut drops: Vec<SuspensionDrop>) -> Vec<Suspensi
         any = true;
     }
     if !any {
-        return drops;
+        return (drops, left_out);
     }
     let newest = drops.iter().max_by_key(|d| d.at).map(|d| d.run.clone());
     for d in &mut drops {
         d.newest_run = Some(&d.run) == newest.as_ref();
     }
-    drops
+    (drops, left_out)
 }
 
 /// A cluster's last suspension from its drops: the newest run's, and
@@ -2263,7 +2268,7 @@ fn without_drops_while_suspended(mut drops: Vec<SuspensionDrop>) -> Vec<Suspensi
 /// by the first run never came back). A run whose plan did not see them
 /// (an earlier suspension, the cluster woken by hand in between) ends it.
 fn last_suspension(drops: Vec<SuspensionDrop>) -> Option<LastSuspension> {
-    let drops = without_drops_while_suspended(drops);
+    let (drops, made_while_suspended) = without_drops_while_suspended(drops);
     // The earlier runs, newest first.
     let mut runs: Vec<(DateTime<Utc>, &str)> = drops
         .iter()
@@ -2311,6 +2316,7 @@ fn last_suspension(drops: Vec<SuspensionDrop>) -> Option<LastSuspension> {
         dropped,
         live,
         last_created,
+        made_while_suspended,
     })
 }
 
@@ -2634,6 +2640,12 @@ mod tests {
         let drops = vec![drop(10, "first", false, "r1", &["r1"]), by_hand];
         let s = last_suspension(drops);
         assert_eq!(s.as_ref().map(|s| s.at), Some(t(10)));
+        // Said as made while suspended: a slot begun afresh that
+        // remembered it leaves it out (`idle_suspend::recall_read`).
+        assert_eq!(
+            s.as_ref().map(|s| s.made_while_suspended.clone()),
+            Some(vec![("r1".to_string(), Some(Size("200cc".into())))])
+        );
         assert_eq!(
             s.map(|s| s.dropped),
             Some(vec![("r1".to_string(), Some(Size("25cc".into())))])

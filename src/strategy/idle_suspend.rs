@@ -542,7 +542,20 @@ fn recall_read(ctx: &Ctx, st: &mut IdleSuspendState) -> Option<String> {
             })
         })
         .collect();
-    let remembered: Vec<SuspendedReplica> = to_wake_with(st).to_vec();
+    // Not a replica made while it was suspended that a run of this slot,
+    // begun afresh after the wipe, dropped and remembered (the trail knows
+    // that drop kept the cluster suspended): the wake was of the hand-made
+    // replica, 8 times the size it ran (an outside check).
+    let remembered: Vec<SuspendedReplica> = to_wake_with(st)
+        .iter()
+        .filter(|r| {
+            !last
+                .made_while_suspended
+                .iter()
+                .any(|(n, size)| *n == r.name && size.as_ref() == Some(&r.size))
+        })
+        .cloned()
+        .collect();
     // A managed cluster is suspended in one statement: not while it runs
     // replicas. Nothing the suspension dropped runs again, and what runs or
     // the slot remembers ran when it was planned.
@@ -2010,6 +2023,7 @@ mod tests {
                 .collect(),
             live: dropped.iter().map(|(n, _)| n.to_string()).collect(),
             last_created: Some(at - chrono::Duration::days(1)),
+            made_while_suspended: Vec::new(),
         }
     }
 
@@ -2196,6 +2210,7 @@ mod tests {
             dropped: vec![("r1".into(), Some(Size::from("25cc")))],
             live: vec!["r1".into(), "r2".into()],
             last_created: None,
+            made_while_suspended: Vec::new(),
         };
         let r2 = || replica("r2", "100cc", true);
         let run = |cl: &crate::model::Cluster,
@@ -2694,6 +2709,7 @@ mod tests {
             ],
             live: Vec::new(),
             last_created: None,
+            made_while_suspended: Vec::new(),
         };
         let wiped = remembered(c, None, Some(&last), &[]);
         assert_eq!(

@@ -4103,3 +4103,31 @@ fn wiped_after_a_replica_made_by_hand_while_suspended(name: &str, size: &str) ->
     emu.add_activity("c", 5, false);
     emu
 }
+
+/// The wipe between the suspension and the run that drops a replica made
+/// by hand while it was suspended: that run begins a slot afresh and
+/// remembers the hand-made replica; the trail, read by the next plan,
+/// knows its drop kept the cluster suspended, and the wake is of what the
+/// suspension dropped (it woke at the hand-made size, 8 times r1's, or
+/// with the hand-made one alone: an outside check).
+#[test]
+fn a_wipe_before_the_drop_of_a_replica_made_while_suspended_wakes_what_ran() {
+    for (name, size) in [("r1", "200cc"), ("h9", "200cc")] {
+        let emu = idle_for_two_hours();
+        clusterctl(&emu, &["apply"]).ok();
+        assert!(emu.replicas("c").is_empty(), "suspended");
+        emu.add_replica("c", name, size);
+        clusterctl(&emu, &["wipe-state", "--yes"]).ok();
+        clusterctl(&emu, &["apply"]).ok();
+        assert!(emu.replicas("c").is_empty(), "kept suspended");
+        emu.add_activity("c", 5, false);
+        let run = clusterctl(&emu, &["dry-run"]).ok();
+        assert!(
+            run.stdout
+                .contains(r#"CREATE CLUSTER REPLICA "c"."r1" (SIZE = '25cc')"#)
+                && !run.stdout.contains("200cc"),
+            "{name}: {}",
+            run.all()
+        );
+    }
+}
