@@ -172,6 +172,14 @@ pub struct IdleSuspendState {
     /// can happen unseen while this is set.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub nothing_to_recall: bool,
+    /// Remembered replicas the stuck rule had given up on when they were
+    /// dropped (alone then, they were the cluster's shape): a wake beside
+    /// one that is not leaves them out (a slot wiped in the middle of a
+    /// suspension remembered one alone, and the trail's recall put it
+    /// beside the replica the first run dropped: it was made again at
+    /// every wake, an outside check).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stuck: Vec<String>,
     /// When the DROP was sent that a wake was last made again for
     /// ([`wake_again_after_a_late_drop`]): a DROP lands once, so it is not
     /// blamed for a later loss (an operator's drop by hand).
@@ -1378,6 +1386,15 @@ fn suspend(
             change.reason = format!("{}; {name} {FORGOTTEN_AS_STUCK}", change.reason);
         }
     }
+    let kept_stuck = stuck
+        .iter()
+        .filter(|n| !forgotten.contains(n) && before.iter().any(|r| &r.name == *n))
+        .cloned();
+    if continuing {
+        st.stuck.extend(kept_stuck);
+    } else if live_removed || st.suspended.is_empty() {
+        st.stuck = kept_stuck.collect();
+    }
     let before = before.into_iter().filter(|r| !forgotten.contains(&r.name));
     if continuing {
         // A suspension a run left unfinished (`--max-actions`, a failed or
@@ -1568,8 +1585,12 @@ fn resume(
     };
     // (State written by older versions may still list the burst replica.)
     let burst = ctx.burst.as_str();
-    let remembered: Vec<&SuspendedReplica> =
+    let mut remembered: Vec<&SuspendedReplica> =
         st.suspended.iter().filter(|r| r.name != burst).collect();
+    // Not one given up as stuck beside one that was not ([`IdleSuspendState::stuck`]).
+    if remembered.iter().any(|r| !st.stuck.contains(&r.name)) {
+        remembered.retain(|r| !st.stuck.contains(&r.name));
+    }
     // A running replica the suspension did not remember (created by hand)
     // means the cluster's shape was chosen elsewhere: nothing comes back.
     // The burst, or remembered replicas a resume whose state was not
@@ -1623,6 +1644,7 @@ fn resume(
     }
     st.suspended_at = None;
     st.resumed_at = Some(ctx.now);
+    st.stuck.clear();
 }
 
 /// A resume is done once every replica it brings back is live: until then
@@ -2447,13 +2469,26 @@ mod tests {
         step(&with_hand_made(49), &c, Idle::For(120.0), &mut st);
         let kept: Vec<&str> = st.suspended.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(kept, ["by_hand", "r1"]);
-        // Alone: remembered.
+        // Alone: remembered, marked stuck; woken alone, it comes back.
         let mut alone = with_hand_made(51);
         alone.replicas.remove(0);
         let mut st = IdleSuspendState::default();
         step(&alone, &c, Idle::For(120.0), &mut st);
         let kept: Vec<&str> = st.suspended.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(kept, ["by_hand"]);
+        assert_eq!(st.stuck, ["by_hand"]);
+        let mut woken = st.clone();
+        let d = step(&cluster("c", vec![]), &c, Idle::Busy, &mut woken);
+        assert_eq!(d.names(), ["by_hand"]);
+        assert!(woken.stuck.is_empty());
+        // Beside one that is not (the trail's recall after a wipe in the
+        // middle of the suspension added r1): left out of the wake.
+        st.suspended.push(SuspendedReplica {
+            name: "r1".into(),
+            size: Size::from("25cc"),
+        });
+        let d = step(&cluster("c", vec![]), &c, Idle::Busy, &mut st);
+        assert_eq!(d.names(), ["r1"]);
     }
 
     #[test]
@@ -2552,6 +2587,7 @@ mod tests {
             predict: None,
             check_trail: false,
             nothing_to_recall: false,
+            stuck: Vec::new(),
             from_reference: false,
             rewoken_for: None,
         };
@@ -2738,6 +2774,7 @@ mod tests {
             predict: None,
             check_trail: false,
             nothing_to_recall: false,
+            stuck: Vec::new(),
             from_reference: false,
             rewoken_for: None,
         };
@@ -2786,6 +2823,7 @@ mod tests {
             predict: None,
             check_trail: false,
             nothing_to_recall: false,
+            stuck: Vec::new(),
             from_reference: false,
             rewoken_for: None,
         };
@@ -3360,6 +3398,7 @@ mod tests {
                 }),
                 check_trail: false,
                 nothing_to_recall: false,
+                stuck: Vec::new(),
                 from_reference: false,
                 rewoken_for: None,
             }

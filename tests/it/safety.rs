@@ -4131,3 +4131,29 @@ fn a_wipe_before_the_drop_of_a_replica_made_while_suspended_wakes_what_ran() {
         );
     }
 }
+
+/// A suspension split over runs (`--max-actions 1`) with a wipe between
+/// them, beside a replica that never hydrated: the run after the wipe
+/// drops that replica alone, and remembers it marked stuck; the wake (the
+/// trail adding r1, which the first run dropped) leaves it out (it was
+/// made again at every wake: an outside check).
+#[test]
+fn a_stuck_replica_remembered_alone_after_a_wipe_is_left_out_beside_another() {
+    let emu = idle_for_two_hours();
+    emu.add_replica("c", "h2", "50cc");
+    emu.set_replica_started("c", "h2", 51 * 60, 5);
+    let first = clusterctl(&emu, &["apply", "--max-actions", "1"]).ok();
+    assert_eq!(replica_names(&emu, "c"), ["h2"], "{}", first.all());
+    clusterctl(&emu, &["wipe-state", "--yes"]).ok();
+    clusterctl(&emu, &["apply"]).ok();
+    assert!(emu.replicas("c").is_empty(), "suspended");
+    emu.add_activity("c", 5, false);
+    let run = clusterctl(&emu, &["dry-run"]).ok();
+    assert!(
+        run.stdout
+            .contains(r#"CREATE CLUSTER REPLICA "c"."r1" (SIZE = '25cc')"#)
+            && !run.stdout.contains(r#""c"."h2""#),
+        "{}",
+        run.all()
+    );
+}
