@@ -999,6 +999,15 @@ mod tests {
             "{:?}",
             d.removed
         );
+        // Below the loop rule's thresholds (one OOM kill of three), it is
+        // neither looping nor stuck: kept.
+        let mut st = ShrinkToFitState {
+            too_small: Some(Size::from("50cc")),
+            ..ShrinkToFitState::default()
+        };
+        let lenient = serde_json::json!({"max_replica_size": "200cc", "min_oom_count": 3});
+        let d = run(&crashing, lenient, &mut st);
+        assert_eq!(d.names(), ["c_200cc", "h3"], "{:?}", d.removed);
     }
 
     #[test]
