@@ -4523,7 +4523,10 @@ fn a_cluster_with_rows_in_another_schema_is_said_so() {
         ],
     )
     .ok();
+    // A third installation, without its rows: not named.
+    clusterctl(&emu, &["init", "--schema", "green"]).ok();
     let run = clusterctl(&emu, &["strategy", "rm", "elsewhere"]).ok();
+    assert!(!run.all().contains("green"), "{}", run.all());
     assert!(
         run.all().contains("nothing removed")
             && run.all().contains(
