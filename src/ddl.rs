@@ -32,7 +32,10 @@ pub fn literal(text: &str) -> String {
 /// what is printed is the statement that matches the stored row (the
 /// escaped `'u9\u{1b}[31m'` matched nothing: an outside check).
 pub fn literal_said(text: &str) -> String {
-    if !text.chars().any(crate::model::is_hidden) {
+    // Also a blank other than the space (a no-break space, copied from a
+    // terminal, may become a space: the DELETE matched nothing).
+    let escaped = |c: char| crate::model::is_hidden(c) || (c.is_whitespace() && c != ' ');
+    if !text.chars().any(escaped) {
         return literal(text);
     }
     let mut out = String::from("E'");
@@ -40,7 +43,7 @@ pub fn literal_said(text: &str) -> String {
         match c {
             '\\' => out.push_str(r"\\"),
             '\'' => out.push_str("''"),
-            c if crate::model::is_hidden(c) => {
+            c if escaped(c) => {
                 let mut units = [0u16; 2];
                 for u in c.encode_utf16(&mut units) {
                     out.push_str(&format!(r"\u{u:04X}"));
@@ -156,6 +159,8 @@ mod tests {
             r"E'u9\u001B[31m\\'''"
         );
         assert_eq!(super::literal_said("a\u{202E}b"), r"E'a\u202Eb'");
+        assert_eq!(super::literal_said("u3\u{a0}"), r"E'u3\u00A0'");
+        assert_eq!(super::literal_said("a b"), "'a b'");
         // What is printed is what was said: nothing in it to escape.
         let said = super::literal_said("x\ny");
         assert_eq!(crate::model::printable(&said), said);
