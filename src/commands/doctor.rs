@@ -385,7 +385,17 @@ fn shared_findings(
 ) -> Vec<Finding> {
     shared
         .iter()
-        .map(|(schema, ids)| {
+        .filter_map(|(schema, ids)| {
+            // Only clusters that exist: no controller acts on an id no
+            // cluster has (a dangling row's own finding says it; it was a
+            // blocker here too: an outside check).
+            let ids: Vec<&crate::model::ClusterId> = ids
+                .iter()
+                .filter(|id| snap.is_none_or(|s| s.cluster(id).is_some()))
+                .collect();
+            if ids.is_empty() {
+                return None;
+            }
             let named: Vec<String> = ids
                 .iter()
                 .take(10)
@@ -398,7 +408,7 @@ fn shared_findings(
                 n if n > 10 => format!(" and {} more", n - 10),
                 _ => String::new(),
             };
-            finding(
+            Some(finding(
                 Level::Blocker,
                 "lease",
                 format!(
@@ -415,7 +425,7 @@ fn shared_findings(
                      CLUSTER --schema {}` (or here) for each",
                     crate::model::shell_value(schema)
                 )),
-            )
+            ))
         })
         .collect()
 }
