@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use super::config::{ConfigError, Obj};
 use super::keys;
 use super::{cooldown_left, Ctx, Desired, ReplicaStep, StrategyConfig, StrategyKind};
-use crate::model::{Cluster, Size, SizeCatalog};
+use crate::model::{human_duration, Cluster, Size, SizeCatalog, RECOVERED_AFTER};
 
 const KIND: StrategyKind = StrategyKind::Burst;
 
@@ -130,6 +130,22 @@ pub struct BurstState {
     /// from then too.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub progress: Option<Progress>,
+    /// A size of the replicas the burst stood in for that crash-looped
+    /// while it ran, and when that was last seen: a replica of that size
+    /// retires the burst only once it has run [`RECOVERED_AFTER`] since it
+    /// was made, even a new one (one woken after a suspension, with no
+    /// kill of its own yet, retired the burst at its first hydration and
+    /// was OOM-killed 25 s later, leaving nothing serving: an outside
+    /// check). Forgotten when the burst retires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub looped: Option<Looped>,
+}
+
+/// A size that crash-looped while the burst ran ([`BurstState::looped`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Looped {
+    pub size: crate::model::Size,
+    pub at: DateTime<Utc>,
 }
 
 /// A high-water mark of hydrated objects and when it was reached.
@@ -250,16 +266,38 @@ pub(super) fn decide(c: &BurstConfig, ctx: &Ctx, d: &mut Desired, st: &mut Burst
     } else {
         st.others_hydrated_since = None;
     }
+    if has_burst {
+        remember_a_loop(ctx, st, &others);
+    }
     match (other_hydrated, has_burst) {
         // One whose state outgrows its memory after hydration serves
         // between its kills: a burst dropped for it left the cluster with
         // that loop.
-        (Some(ready), true) => match others.iter().find(|n| ctx.proven(n)) {
+        (Some(ready), true) => match others
+            .iter()
+            .find(|n| ctx.proven(n) && new_of_a_looped_size(ctx, st, n).is_none())
+        {
             Some(proven) => retire(c, ctx, d, st, &name, proven),
             None => {
                 // Its linger counts from a replica that serves for good.
                 st.others_hydrated_since = None;
-                if let Some((ready, why, in_seconds)) =
+                if let Some((n, looped, left)) = others
+                    .iter()
+                    .find_map(|n| new_of_a_looped_size(ctx, st, n).map(|(l, s)| (n, l, s)))
+                {
+                    d.defer(
+                        KIND,
+                        drop_of(ctx, &name),
+                        format!(
+                            "{n} is hydrated, but its size {} crash-looped while the burst ran \
+                             (last at {}): the burst stays until it has run {} since it was made",
+                            looped.size,
+                            looped.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                            human_duration(RECOVERED_AFTER.num_seconds().unsigned_abs())
+                        ),
+                        Some(left),
+                    );
+                } else if let Some((ready, why, in_seconds)) =
                     ctx.why_unproven([&ready], "the burst stays")
                 {
                     // Due once it has served long enough: waiting work.
@@ -443,6 +481,38 @@ fn retire(
     st.burst_since = None;
     st.others_hydrated_since = None;
     st.last_decision_ts = Some(ctx.now);
+    st.looped = None;
+}
+
+/// Records the size of a replica the burst stands in for that crash-loops
+/// while it runs ([`BurstState::looped`]).
+fn remember_a_loop(ctx: &Ctx, st: &mut BurstState, others: &[String]) {
+    let looping = others
+        .iter()
+        .filter_map(|n| ctx.cluster.replica(n))
+        .filter(|r| r.crash_looping(ctx.now))
+        .find_map(|r| r.size.clone());
+    if let Some(size) = looping {
+        st.looped = Some(Looped { size, at: ctx.now });
+    }
+}
+
+/// `name`, of a size that crash-looped while the burst ran, made less than
+/// [`RECOVERED_AFTER`] ago: that record, and the seconds left. A replica
+/// whose creation is not known (the simulator) is not held.
+fn new_of_a_looped_size<'a>(
+    ctx: &Ctx,
+    st: &'a BurstState,
+    name: &str,
+) -> Option<(&'a Looped, u64)> {
+    let looped = st.looped.as_ref()?;
+    let r = ctx.cluster.replica(name)?;
+    if r.size.as_ref() != Some(&looped.size) {
+        return None;
+    }
+    let ran = (ctx.now - r.since?).num_seconds();
+    let left = RECOVERED_AFTER.num_seconds() - ran;
+    (left > 0).then_some((looped, left.unsigned_abs()))
 }
 
 /// The replicas the burst stands in for that are killed again and again
@@ -949,6 +1019,55 @@ mod tests {
         assert_eq!(d.deferred.len(), 1, "{:?}", d.deferred);
         assert_eq!(d.deferred[0].action, "drop c-burst (800cc)");
         assert_eq!(d.deferred[0].in_seconds, Some(50));
+    }
+
+    /// A size that crash-looped while the burst ran: a replica of it, even
+    /// one new since (woken after a suspension, no kill of its own yet),
+    /// retires the burst only once it has run 10 minutes (it retired it at
+    /// its first hydration and was OOM-killed 25 s later: an outside
+    /// check). Another size retires it as before.
+    #[test]
+    fn a_new_replica_of_a_size_that_looped_does_not_retire_the_burst_at_once() {
+        let cfg = serde_json::json!({"burst_replica_size": "800cc"});
+        // Seen looping while the burst serves: remembered.
+        let looping = cluster(
+            "c",
+            vec![
+                ooming(replica("r1", "25cc", false), 3),
+                replica("c-burst", "800cc", true),
+            ],
+        );
+        let mut st = BurstState::default();
+        run(&looping, cfg.clone(), &mut st);
+        assert_eq!(st.looped.as_ref().map(|l| l.size.0.as_str()), Some("25cc"));
+        // Woken: a new r1, made a minute ago, hydrated, no kill.
+        let woken = |size: &str, mins: i64| {
+            let mut r1 = replica("r1", size, true);
+            r1.since = Some(now() - chrono::Duration::minutes(mins));
+            cluster("c", vec![r1, replica("c-burst", "800cc", true)])
+        };
+        let d = run(&woken("25cc", 1), cfg.clone(), &mut st);
+        assert_eq!(d.names(), vec!["c-burst", "r1"]);
+        assert_eq!(d.deferred.len(), 1, "{:?}", d.deferred);
+        assert!(
+            d.deferred[0].reason.contains("its size 25cc crash-looped while the burst ran"),
+            "{:?}",
+            d.deferred
+        );
+        assert_eq!(d.deferred[0].in_seconds, Some(540));
+        // Ten minutes in: retired, and the size forgotten.
+        let d = run(&woken("25cc", 11), cfg.clone(), &mut st);
+        assert_eq!(d.names(), vec!["r1"]);
+        assert!(st.looped.is_none());
+        // Another size retires it at once.
+        let mut st = BurstState {
+            looped: Some(Looped {
+                size: Size::from("25cc"),
+                at: now(),
+            }),
+            ..Default::default()
+        };
+        assert_eq!(run(&woken("50cc", 1), cfg, &mut st).names(), vec!["r1"]);
     }
 
     #[test]
