@@ -37,6 +37,19 @@ pub(super) fn left_alone(snap: &Snapshot, cluster: &Cluster, rows: &Validated) -
     rules::unmanageable(snap, cluster).map(|reason| Outcome::Unmanageable { reason })
 }
 
+/// The valid `idle_suspend` row of a cluster that runs no replica while
+/// statements wait on it: the one strategy that runs when the others'
+/// rows are invalid (its wake; nothing else the others would decide).
+fn wake_despite(cluster: &Cluster, configs: &[StrategyConfig]) -> Option<StrategyConfig> {
+    if !cluster.replicas.is_empty() || cluster.activity.in_flight == 0 {
+        return None;
+    }
+    configs
+        .iter()
+        .find(|c| matches!(c, StrategyConfig::IdleSuspend(_)))
+        .cloned()
+}
+
 pub(super) fn plan_cluster(
     snap: &Snapshot,
     opts: &PlanOptions,
@@ -93,11 +106,26 @@ pub(super) fn plan_cluster(
                 .map(Finding::describe),
         );
     }
-    if let Some(outcome) = left {
-        cp.outcome = outcome;
-        return cp;
+    let mut configs = rows.configs;
+    match (left, wake_despite(cluster, &configs)) {
+        // Users wait on a suspended cluster whose other rows no longer
+        // validate (an admin narrowed the allowed sizes below a `burst`
+        // row's): its wake runs alone, said (the whole cluster was
+        // skipped, and stayed empty under its users: an outside check).
+        (Some(Outcome::Invalid { errors }), Some(wake)) => {
+            cp.alerts.push(format!(
+                "strategy rows invalid: {}; users wait on this suspended cluster, so \
+                 idle_suspend wakes it alone; the other rows are skipped until fixed",
+                errors.join("; ")
+            ));
+            configs = vec![wake];
+        }
+        (Some(outcome), _) => {
+            cp.outcome = outcome;
+            return cp;
+        }
+        (None, _) => {}
     }
-    let configs = rows.configs;
 
     // The demand profile, learned once per plan for the strategies that
     // predict, from the weeks of history read (empty when the log has no

@@ -4995,3 +4995,55 @@ fn status_says_the_alert_beside_waiting_work() {
         "{reason}"
     );
 }
+
+/// A suspended cluster with users waiting whose other rows no longer
+/// validate (a `burst` row's size not offered): `idle_suspend` wakes it
+/// alone, with an alert naming the invalid rows (the whole cluster was
+/// skipped, and stayed empty under its users: an outside check). Without
+/// users waiting, or with replicas running, it stays skipped.
+#[test]
+fn users_waiting_wake_a_cluster_whose_other_rows_are_invalid() {
+    let with = |in_flight: u32, replicas: Vec<Replica>| {
+        let mut c = cluster("u2", "c", replicas);
+        c.activity = Activity {
+            last_begin: Some(now()),
+            in_flight,
+            last_end: None,
+        };
+        let mut s = snap(
+            vec![c],
+            vec![
+                row("u2", "burst", json!({"burst_replica_size": "999cc"})),
+                row("u2", "idle_suspend", json!({"idle_after_s": 600})),
+            ],
+        );
+        s.states.insert(
+            ClusterId("u2".into()),
+            json!({"idle_suspend": {
+                "suspended": [{"name": "r1", "size": "25cc"}],
+                "suspended_at": (now() - Duration::hours(1)).to_rfc3339()
+            }}),
+        );
+        plan(&s, &PlanOptions::default())
+    };
+    let p = with(1, vec![]);
+    let cp = only(&p);
+    assert!(matches!(cp.outcome, Outcome::Planned), "{cp:#?}");
+    let made: Vec<&str> = cp.actions.iter().map(|a| a.replica.as_str()).collect();
+    assert_eq!(made, ["r1"], "{cp:#?}");
+    assert!(
+        cp.alerts
+            .iter()
+            .any(|a| a.starts_with("strategy rows invalid: ") && a.contains("999cc")),
+        "{:?}",
+        cp.alerts
+    );
+    for (in_flight, replicas) in [(0, vec![]), (1, vec![replica(1, "r1", "25cc", true)])] {
+        let p = with(in_flight, replicas);
+        assert!(
+            matches!(only(&p).outcome, Outcome::Invalid { .. }),
+            "{:#?}",
+            only(&p)
+        );
+    }
+}

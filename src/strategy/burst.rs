@@ -1050,7 +1050,9 @@ mod tests {
         assert_eq!(d.names(), vec!["c-burst", "r1"]);
         assert_eq!(d.deferred.len(), 1, "{:?}", d.deferred);
         assert!(
-            d.deferred[0].reason.contains("its size 25cc crash-looped while the burst ran"),
+            d.deferred[0]
+                .reason
+                .contains("its size 25cc crash-looped while the burst ran"),
             "{:?}",
             d.deferred
         );

@@ -1118,3 +1118,31 @@ fn statements_cancelled_for_a_lost_lease_are_no_refusals() {
     );
     assert!(!held(&emu), "cancelled twice: sent");
 }
+
+/// A suspended cluster whose `burst` row's size is no longer allowed (an
+/// admin narrowed `allowed_cluster_replica_sizes`), users waiting: woken by
+/// `idle_suspend` alone, with an alert naming the invalid row (the whole
+/// cluster was skipped and stayed empty under its users: an outside
+/// check).
+#[test]
+fn users_waiting_wake_a_suspended_cluster_whose_burst_row_is_invalid() {
+    let emu = Emulator::start();
+    emu.create_hydrated_cluster("c", "r1", "25cc");
+    init_tables(&emu);
+    strategy(&emu, "c", "burst", json!({"burst_replica_size": "100cc"}));
+    strategy(&emu, "c", "idle_suspend", json!({"idle_after_s": 60}));
+    emu.add_activity("c", 7200, true);
+    clusterctl(&emu, &["apply"]).ok();
+    assert!(emu.replicas("c").is_empty(), "suspended");
+    emu.set_setting("allowed_cluster_replica_sizes", "25cc,50cc");
+    emu.add_activity("c", 5, false);
+    let run = clusterctl(&emu, &["apply"]);
+    assert!(
+        emu.replicas("c")
+            .iter()
+            .any(|(n, s)| n == "r1" && s == "25cc"),
+        "{}",
+        run.all()
+    );
+    assert!(run.all().contains("strategy rows invalid"), "{}", run.all());
+}
