@@ -255,15 +255,9 @@ pub(super) fn plan_cluster(
     // Work held back for a known time (a stabilization's drop "in 1s", a
     // burst's linger) is a decision due by the clock too: a watcher woke
     // a whole interval later (an outside check).
-    let waits_end = cp
-        .waiting
-        .iter()
-        .filter_map(|d| d.in_seconds.filter(|s| *s > 0))
-        .map(|s| snap.now + chrono::Duration::seconds(s as i64))
-        .min();
     cp.next_decision_at = next_decision(&ctx, &configs, &mut slots)
         .into_iter()
-        .chain(waits_end)
+        .chain(waits_end(&cp.waiting, snap.now))
         .min();
     if opts.explain {
         cp.prediction = configs
@@ -296,6 +290,17 @@ fn next_decision(
         .zip(slots)
         .filter_map(|(cfg, slot)| cfg.next_clock_change(ctx, slot))
         .filter(|t| *t > ctx.now)
+        .min()
+}
+
+/// When the first wait listed with its time ends; one due already (0 s
+/// left) is no decision ahead (the watcher would wake at once, again and
+/// again, for it).
+fn waits_end(waiting: &[crate::strategy::Deferred], now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    waiting
+        .iter()
+        .filter_map(|d| d.in_seconds.filter(|s| *s > 0))
+        .map(|s| now + chrono::Duration::seconds(s as i64))
         .min()
 }
 
@@ -786,5 +791,29 @@ fn signals_of(snap: &Snapshot, cluster: &Cluster, idle: Idle) -> Signals {
                 ooms: r.crash.ooms,
             })
             .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_wait_still_ahead_is_the_next_decision() {
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
+        let wait = |in_seconds: Option<u64>| crate::strategy::Deferred {
+            strategy: None,
+            action: "drop r1".into(),
+            reason: String::new(),
+            in_seconds,
+            limit: false,
+            refused: false,
+        };
+        let waiting = [wait(Some(0)), wait(None), wait(Some(90)), wait(Some(30))];
+        assert_eq!(
+            waits_end(&waiting, now),
+            Some(now + chrono::Duration::seconds(30))
+        );
+        assert_eq!(waits_end(&[wait(Some(0)), wait(None)], now), None);
     }
 }
