@@ -586,6 +586,11 @@ pub struct Replica {
     /// one event).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub objects: Option<Objects>,
+    /// A process of it is offline now, not starting (a reason other than
+    /// `initializing`, or none): it is not hydrating, whatever its objects
+    /// say (`status` called such a replica "hydrating": an outside check).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub offline: bool,
 }
 
 /// Of a cluster's objects, how many a replica reports hydrated.

@@ -169,6 +169,7 @@ mod tests {
             owner_id: None,
             since: None,
             objects: None,
+            offline: false,
         };
         let temp = format!("{TEMP_PREFIX}1700000000_host_42__");
         let mut ops = Cluster::empty(ClusterId("u1".into()), "ops");

@@ -47,6 +47,9 @@ pub struct DescribedReplica {
     /// the cluster has none).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub objects: Option<crate::model::Objects>,
+    /// Offline now, not starting (`Replica::offline`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub offline: bool,
     /// Seconds since its first status event (null when unknown).
     pub age_seconds: Option<u64>,
     pub crashes: u32,
@@ -185,6 +188,7 @@ pub async fn describe(
             size: r.size.as_ref().map(|s| s.0.clone()),
             hydrated: r.hydrated,
             objects: r.objects,
+            offline: r.offline,
             age_seconds: r.since.map(|t| (snap.now - t).num_seconds().max(0) as u64),
             crashes: r.crash.crashes,
             ooms: r.crash.ooms,

@@ -72,6 +72,9 @@ pub struct ReplicaStatus {
     pub name: String,
     pub size: Option<String>,
     pub hydrated: bool,
+    /// Offline now, not starting (`Replica::offline`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub offline: bool,
     pub crashes: u32,
     pub ooms: u32,
 }
@@ -252,6 +255,7 @@ pub fn status_of(
                     name: r.name.clone(),
                     size: r.size.as_ref().map(|s| s.0.clone()),
                     hydrated: r.hydrated,
+                    offline: r.offline,
                     crashes: r.crash.crashes,
                     ooms: r.crash.ooms,
                 })

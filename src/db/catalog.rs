@@ -66,7 +66,7 @@ pub(super) const CLUSTERS_SQL: &str =
 const REPLICAS_SQL: &str = "SELECT r.id, r.name, r.cluster_id, r.size, \
     COALESCE(h.objects, 0)::int8, COALESCE(h.hydrated, 0)::int8, COALESCE(st.offline, false), \
     COALESCE(cr.crashes, 0)::int8, COALESCE(cr.ooms, 0)::int8, cr.last_crash, r.owner_id, sh.since, \
-    cr.first_crash, cr.last_offline \
+    cr.first_crash, cr.last_offline, COALESCE(st.down, false) \
     FROM mz_catalog.mz_cluster_replicas r \
     LEFT JOIN ( \
         SELECT r2.id AS replica_id, count(*) AS objects, \
@@ -86,7 +86,8 @@ const REPLICAS_SQL: &str = "SELECT r.id, r.name, r.cluster_id, r.size, \
         GROUP BY r2.id \
     ) h ON h.replica_id = r.id \
     LEFT JOIN ( \
-        SELECT replica_id, bool_or(status = 'offline') AS offline \
+        SELECT replica_id, bool_or(status = 'offline') AS offline, \
+               bool_or(status = 'offline' AND reason IS DISTINCT FROM 'initializing') AS down \
         FROM mz_internal.mz_cluster_replica_statuses WHERE true {and_replica} GROUP BY replica_id \
     ) st ON st.replica_id = r.id \
     LEFT JOIN ( \
@@ -947,6 +948,7 @@ pub(super) fn parse_replica(r: &tokio_postgres::Row) -> Option<(String, Replica)
             .ok()?
             .and_then(|o| RoleId::parse(&o)),
         since: r.try_get(11).ok().flatten(),
+        offline: r.try_get(14).ok().unwrap_or(false),
         objects: (objects > 0).then(|| Objects {
             hydrated: u32::try_from(hydrated_objects).unwrap_or(u32::MAX),
             total: u32::try_from(objects).unwrap_or(u32::MAX),

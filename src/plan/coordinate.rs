@@ -304,6 +304,16 @@ fn waits_end(waiting: &[crate::strategy::Deferred], now: DateTime<Utc>) -> Optio
         .min()
 }
 
+/// What a replica that is not hydrated is doing: hydrating (for how long),
+/// or offline, which is no hydration (`status` said "hydrating" of a
+/// replica whose process was down: an outside check).
+fn doing(r: &Replica, now: DateTime<Utc>) -> String {
+    match r.offline {
+        true => "is offline (it hydrates once it is back online)".to_string(),
+        false => format!("is hydrating{}", hydrating_for(r, now)),
+    }
+}
+
 /// Pending work: what strategies held back, then every replica the
 /// cluster keeps that is still hydrating (a resize waits for it), but one
 /// kept only until another size replaces it.
@@ -346,16 +356,11 @@ fn waiting_of(
                     looping(r, size),
                     serving.join(", ")
                 ),
-                (false, true) => format!(
-                    "{} ({size}) is hydrating{}{}",
-                    r.name,
-                    hydrating_for(r, now),
-                    crashed(r)
-                ),
+                (false, true) => format!("{} ({size}) {}{}", r.name, doing(r, now), crashed(r)),
                 (false, false) => format!(
-                    "{} ({size}) is hydrating{}{}; {} {keep} serving until it is",
+                    "{} ({size}) {}{}; {} {keep} serving until it is",
                     r.name,
-                    hydrating_for(r, now),
+                    doing(r, now),
                     crashed(r),
                     serving.join(", ")
                 ),

@@ -926,6 +926,7 @@ mod tests {
             owner_id: RoleId::parse(owner),
             since: None,
             objects: None,
+            offline: false,
         }
     }
 

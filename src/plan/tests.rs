@@ -1108,6 +1108,7 @@ fn build(reps: &[(usize, bool, u32, i64)], activity: Activity, source: bool) -> 
             owner_id: None,
             since: None,
             objects: None,
+            offline: false,
         })
         .collect();
     let mut c = cluster("u2", "c", replicas);
@@ -1134,6 +1135,7 @@ fn after(c: &Cluster, cp: &ClusterPlan) -> Cluster {
                     owner_id: None,
                     since: None,
                     objects: None,
+                    offline: false,
                 });
             }
             ActionKind::DropReplica => next.replicas.retain(|r| r.name != a.replica),

@@ -97,8 +97,11 @@ fn describe_text(d: &Description, style: &TextStyle) -> String {
                     Cell::new(r.name.clone()),
                     Cell::new(r.size.clone().unwrap_or_else(|| "?".into())),
                     // A replica still hydrating says how far it got.
-                    Cell::new(match (r.hydrated, r.objects) {
-                        (false, Some(o)) => format!("no ({}/{})", o.hydrated, o.total),
+                    Cell::new(match (r.hydrated, r.offline, r.objects) {
+                        // Down: its objects' count says nothing of a
+                        // hydration (it read "no (1/1)": an outside check).
+                        (false, true, _) => "no (offline)".to_string(),
+                        (false, false, Some(o)) => format!("no ({}/{})", o.hydrated, o.total),
                         _ => yes_no(r.hydrated).to_string(),
                     }),
                     Cell::new(

@@ -32,7 +32,14 @@ pub fn short_duration(secs: u64) -> String {
 
 fn replica_text(r: &ReplicaStatus) -> String {
     let mut parts = vec![r.size.clone().unwrap_or_else(|| "?".into())];
-    parts.push(if r.hydrated { "hydrated" } else { "hydrating" }.into());
+    parts.push(
+        match (r.hydrated, r.offline) {
+            (true, _) => "hydrated",
+            (false, true) => "offline",
+            (false, false) => "hydrating",
+        }
+        .into(),
+    );
     // The OOM kills are among the crashes: `5 crashes (5 OOM)`, not
     // `5 crashes, 5 OOM`, which read as ten events (an outside check).
     if r.crashes > 0 {
@@ -257,6 +264,7 @@ mod tests {
                 name: "r".into(),
                 size: Some("50cc".into()),
                 hydrated: true,
+                offline: false,
                 crashes,
                 ooms,
             })
@@ -264,5 +272,18 @@ mod tests {
         assert_eq!(r(5, 5), "r (50cc, hydrated, 5 crashes (5 OOM))");
         assert_eq!(r(1, 0), "r (50cc, hydrated, 1 crash)");
         assert_eq!(r(0, 0), "r (50cc, hydrated)");
+        // Down, not starting: offline, not hydrating (an outside check).
+        let down = |offline| {
+            replica_text(&ReplicaStatus {
+                name: "r".into(),
+                size: Some("50cc".into()),
+                hydrated: false,
+                offline,
+                crashes: 0,
+                ooms: 0,
+            })
+        };
+        assert_eq!(down(true), "r (50cc, offline)");
+        assert_eq!(down(false), "r (50cc, hydrating)");
     }
 }

@@ -870,6 +870,7 @@ impl SimCluster {
                     owner_id: None,
                     since: None,
                     objects: None,
+                    offline: false,
                 })
                 .collect();
         }

@@ -892,6 +892,7 @@ fn resumed(
             owner_id: None,
             since: None,
             objects: None,
+            offline: false,
         })
         .collect();
     if c.managed {
@@ -1066,6 +1067,7 @@ mod tests {
             owner_id: None,
             since: None,
             objects: None,
+            offline: false,
         }
     }
 

@@ -1380,6 +1380,7 @@ pub(crate) mod testutil {
             owner_id: None,
             since: None,
             objects: None,
+            offline: false,
         }
     }
 

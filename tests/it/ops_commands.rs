@@ -4575,3 +4575,37 @@ fn removing_the_burst_row_while_it_runs_says_so() {
         run.all()
     );
 }
+
+/// A replica whose process is down (offline with no reason, not starting)
+/// is said offline, not "hydrating" (an operator waited for a hydration
+/// that was not happening: an outside check).
+#[test]
+fn a_replica_that_is_down_is_said_offline_not_hydrating() {
+    let emu = emulator();
+    emu.create_hydrated_cluster("c", "r_25cc", "25cc");
+    strategy(&emu, "c", "target_size", json!({"target_size": "25cc"}));
+    emu.replica_offline("c", "r_25cc", None);
+    let run = clusterctl(&emu, &["status", "-o", "wide"]).ok();
+    assert!(
+        run.stdout.contains("r_25cc (25cc, offline)"),
+        "{}",
+        run.all()
+    );
+    let run = clusterctl(&emu, &["dry-run", "-v"]).ok();
+    assert!(
+        run.all()
+            .contains("r_25cc (25cc) is offline (it hydrates once it is back online)"),
+        "{}",
+        run.all()
+    );
+    let run = clusterctl(&emu, &["describe", "c"]).ok();
+    assert!(run.stdout.contains("no (offline)"), "{}", run.all());
+    // Back online: hydrated again, and said so.
+    emu.set_replica_online("c", "r_25cc");
+    let run = clusterctl(&emu, &["status", "-o", "wide"]).ok();
+    assert!(
+        run.stdout.contains("r_25cc (25cc, hydrated"),
+        "{}",
+        run.all()
+    );
+}
