@@ -991,7 +991,7 @@ mod tests {
             too_small: Some(Size::from("50cc")),
             ..ShrinkToFitState::default()
         };
-        let d = run(&crashing, cfg, &mut st);
+        let d = run(&crashing, cfg.clone(), &mut st);
         assert!(
             d.removed
                 .get("h3")
@@ -999,6 +999,13 @@ mod tests {
             "{:?}",
             d.removed
         );
+        // One of the size serving is no try: kept (a second replica of it
+        // is the operator's, for availability).
+        let mut same = with_hand_made(51);
+        same.replicas[1].size = Some(Size::from("200cc"));
+        let mut st = ShrinkToFitState::default();
+        let d = run(&same, cfg.clone(), &mut st);
+        assert!(d.names().contains(&"h3".to_string()), "{:?}", d.removed);
         // Below the loop rule's thresholds (one OOM kill of three), it is
         // neither looping nor stuck: kept.
         let mut st = ShrinkToFitState {
