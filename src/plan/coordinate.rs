@@ -107,6 +107,9 @@ pub(super) fn plan_cluster(
         );
     }
     let mut configs = rows.configs;
+    // Only some strategies run (the wake despite invalid rows): the others'
+    // state slots are kept as stored, not dropped as unconfigured.
+    let mut partial = false;
     match (left, wake_despite(cluster, &configs)) {
         // Users wait on a suspended cluster whose other rows no longer
         // validate (an admin narrowed the allowed sizes below a `burst`
@@ -119,6 +122,7 @@ pub(super) fn plan_cluster(
                 errors.join("; ")
             ));
             configs = vec![wake];
+            partial = true;
         }
         (Some(outcome), _) => {
             cp.outcome = outcome;
@@ -270,7 +274,15 @@ pub(super) fn plan_cluster(
         .zip(&mut slots)
         .any(|(cfg, slot)| cfg.activity_sensitive(&ctx, slot));
     if opts.new_state {
-        cp.new_state = new_state(state, &configs, &slots, snap.now, &resized).map(Box::new);
+        let mut next = new_state(state, &configs, &slots, snap.now, &resized);
+        if let (true, Some(serde_json::Value::Object(out)), Some(old)) =
+            (partial, next.as_mut(), state.as_object())
+        {
+            for (key, slot) in old {
+                out.entry(key.clone()).or_insert_with(|| slot.clone());
+            }
+        }
+        cp.new_state = next.map(Box::new);
         if cp.state_goes_first() {
             cp.state_before = Some(Box::new(state.clone()));
         }

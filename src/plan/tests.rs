@@ -5021,16 +5021,24 @@ fn users_waiting_wake_a_cluster_whose_other_rows_are_invalid() {
         );
         s.states.insert(
             ClusterId("u2".into()),
-            json!({"idle_suspend": {
-                "suspended": [{"name": "r1", "size": "25cc"}],
-                "suspended_at": (now() - Duration::hours(1)).to_rfc3339()
-            }}),
+            json!({
+                "burst": {"burst_since": null, "looped": {"size": "25cc", "at": now().to_rfc3339()}},
+                "idle_suspend": {
+                    "suspended": [{"name": "r1", "size": "25cc"}],
+                    "suspended_at": (now() - Duration::hours(1)).to_rfc3339()
+                }
+            }),
         );
         plan(&s, &PlanOptions::default())
     };
     let p = with(1, vec![]);
     let cp = only(&p);
     assert!(matches!(cp.outcome, Outcome::Planned), "{cp:#?}");
+    // The skipped rows' state is kept (dropped as unconfigured, it lost
+    // what they had learned).
+    let state = cp.new_state.as_deref().cloned().unwrap_or_default();
+    assert_eq!(state["burst"]["looped"]["size"], "25cc", "{state}");
+    assert!(state["idle_suspend"]["resumed_at"].is_string(), "{state}");
     let made: Vec<&str> = cp.actions.iter().map(|a| a.replica.as_str()).collect();
     assert_eq!(made, ["r1"], "{cp:#?}");
     assert!(
