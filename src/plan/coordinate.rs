@@ -168,6 +168,7 @@ pub(super) fn plan_cluster(
         burst: crate::strategy::burst_replica(cluster, Some(state)),
         late_drops: super::doubt::sent_drops(snap, &cluster.id),
         schema: snap.env.schema.as_deref(),
+        size_chosen: configs.iter().any(|c| c.kind().chooses_size()),
     };
     let mut desired = Desired::from_cluster(cluster);
     let mut slots: Vec<StateSlot> = configs

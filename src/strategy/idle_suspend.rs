@@ -1623,12 +1623,14 @@ fn resume(
     };
     bring_back(ctx, d, &st.resuming, &reason, st.from_reference);
     if ctx.cluster.managed {
-        // None can come back (its size withdrawn meanwhile): it stays
-        // suspended, remembering them, and wakes with them once they can
-        // (a wake recorded with nothing made forgot them, and the cluster
-        // woke later at one replica, not its two: an outside check). The
-        // alert says why.
+        // None can come back (its size withdrawn meanwhile) and no
+        // strategy chooses another size: it stays suspended, remembering
+        // them, and wakes with them once they can (a wake recorded with
+        // nothing made forgot them, and the cluster woke later at one
+        // replica, not its two: an outside check). The alert says why.
+        // With a strategy that chooses the size, it wakes at that size.
         let blocked = !st.resuming.is_empty()
+            && !ctx.size_chosen
             && st
                 .resuming
                 .iter()
@@ -3567,6 +3569,7 @@ mod tests {
                 burst: crate::strategy::burst_name(&empty.name),
                 late_drops: Vec::new(),
                 schema: None,
+                size_chosen: false,
             };
             let _ = d;
             // A lead (14m) before the wake the not-suspending-so-close rule

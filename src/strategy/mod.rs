@@ -741,6 +741,12 @@ pub struct Ctx<'a> {
     /// The `--schema` our tables were read from (`Environment::schema`): a
     /// fix said names it.
     pub schema: Option<&'a str>,
+    /// A strategy of the cluster chooses its size (`StrategyKind::
+    /// chooses_size`): a managed wake whose remembered size can no longer
+    /// be made still wakes, at the size that strategy chooses (kept
+    /// suspended, it stayed so under its users though a `target_size` row
+    /// chose an offered size: an outside check).
+    pub size_chosen: bool,
 }
 
 impl Ctx<'_> {
@@ -1492,6 +1498,7 @@ pub(crate) mod testutil {
             burst: burst_name(&cl.name),
             late_drops: Vec::new(),
             schema: None,
+            size_chosen: false,
         };
         let mut d = Desired::from_cluster(cl);
         f(&ctx, &mut d);

@@ -817,3 +817,24 @@ fn a_managed_wake_blocked_by_a_withdrawn_size_keeps_what_it_remembers() {
     let run = clusterctl(&emu, &["apply"]).ok();
     assert_eq!(rf(&emu, "m").as_deref(), Some("2"), "{}", run.all());
 }
+
+/// The same with a `target_size` row choosing an offered size: the wake
+/// goes, at that size (kept suspended, the cluster stayed so under its
+/// users though the row chose a size it could run: an outside check).
+#[test]
+fn a_managed_wake_blocked_by_a_withdrawn_size_goes_at_a_size_a_strategy_chooses() {
+    let emu = Emulator::start();
+    emu.create_managed_cluster("m", "25cc", 2);
+    init_tables(&emu);
+    strategy(&emu, "m", "idle_suspend", json!({"idle_after_s": 60}));
+    emu.add_activity("m", 7200, true);
+    clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(rf(&emu, "m").as_deref(), Some("0"));
+    emu.set_setting("allowed_cluster_replica_sizes", "50cc,100cc");
+    strategy(&emu, "m", "target_size", json!({"target_size": "100cc"}));
+    emu.add_activity("m", 5, false);
+    let run = clusterctl(&emu, &["apply"]);
+    let size = emu.query_one("SELECT size FROM mz_catalog.mz_clusters WHERE name = 'm'");
+    assert_eq!(size.as_deref(), Some("100cc"), "{}", run.all());
+    assert_ne!(rf(&emu, "m").as_deref(), Some("0"), "{}", run.all());
+}
