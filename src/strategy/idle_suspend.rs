@@ -1395,6 +1395,10 @@ fn suspend(
     } else if live_removed || st.suspended.is_empty() {
         st.stuck = kept_stuck.collect();
     }
+    // Nor kept from before: a slot begun afresh after a wipe had it from
+    // the trail's recall, as a replica still running then (the wake made
+    // it again beside the others: an outside check).
+    st.suspended.retain(|r| !forgotten.contains(&r.name));
     let before = before.into_iter().filter(|r| !forgotten.contains(&r.name));
     if continuing {
         // A suspension a run left unfinished (`--max-actions`, a failed or
