@@ -374,7 +374,7 @@ pub struct ApplyArgs {
     #[arg(long = "plan", value_name = "FILE", conflicts_with = "watch", value_parser = parse_file)]
     pub saved_plan: Option<PathBuf>,
 
-    /// Keep running: one apply per --interval until SIGTERM, SIGINT or SIGHUP (finishes the action under way, then exits 0)
+    /// Keep running: one apply per --interval until SIGTERM, SIGINT or SIGHUP (finishes the action under way, then exits 0; a run that does not finish within 25 s of the signal is abandoned, exit 1)
     #[arg(long)]
     pub watch: bool,
 
