@@ -843,15 +843,31 @@ pub async fn remove(
             .any(|r| r.row.strategy_type == StrategyKind::Burst.as_str());
     if let Some(cluster) = snap.cluster(&target.id).filter(|_| burst_gone) {
         let name = crate::strategy::burst_replica(cluster, snap.states.get(&target.id));
+        // A row left that chooses the size retires it as a replica of
+        // another size ("no strategy drops it" was said, and target_size
+        // dropped it seconds later: an outside check).
+        let sizer = left
+            .iter()
+            .filter_map(|r| StrategyKind::parse(&r.row.strategy_type))
+            .find(|k| k.chooses_size());
         if let Some(r) = cluster.replica(&name) {
-            notes.push(format!(
-                "the burst replica {} ({}) still runs, and no strategy drops it now: drop it \
-                 when the cluster serves without it (DROP CLUSTER REPLICA {}.{})",
+            let what = format!(
+                "the burst replica {} ({})",
                 crate::plan::select::typed(&name),
-                r.size.as_ref().map_or("unknown size", |s| s.0.as_str()),
-                crate::ddl::ident(&cluster.name),
-                crate::ddl::ident(&name)
-            ));
+                r.size.as_ref().map_or("unknown size", |s| s.0.as_str())
+            );
+            notes.push(match sizer {
+                Some(k) => format!(
+                    "{what} still runs: {k} retires it once a replica of the size it chooses \
+                     serves"
+                ),
+                None => format!(
+                    "{what} still runs, and no strategy drops it now: drop it when the \
+                     cluster serves without it (DROP CLUSTER REPLICA {}.{})",
+                    crate::ddl::ident(&cluster.name),
+                    crate::ddl::ident(&name)
+                ),
+            });
         }
     }
     if removed.is_empty() {

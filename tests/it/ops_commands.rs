@@ -4574,6 +4574,18 @@ fn removing_the_burst_row_while_it_runs_says_so() {
         "{}",
         run.all()
     );
+    // With a row that chooses the size, that row retires it (said so).
+    strategy(&emu, "c", "burst", json!({"burst_replica_size": "200cc"}));
+    strategy(&emu, "c", "target_size", json!({"target_size": "25cc"}));
+    let run = clusterctl(&emu, &["strategy", "rm", "c", "burst"]).ok();
+    assert!(
+        run.all().contains(
+            "the burst replica c-burst (200cc) still runs: target_size retires it once a replica \
+             of the size it chooses serves"
+        ),
+        "{}",
+        run.all()
+    );
 }
 
 /// A replica whose process is down (offline with no reason, not starting)
