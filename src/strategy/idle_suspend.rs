@@ -522,7 +522,17 @@ fn recall_from_trail(ctx: &Ctx, st: &mut IdleSuspendState, fresh: bool) -> Optio
     // Read: done with, whatever it holds (a failed read is tried again).
     st.check_trail = false;
     let recalled = recall_read(ctx, st);
-    st.nothing_to_recall = forgot_its_wake(ctx.cluster, st);
+    // Not done with while what it shows cannot be made now (a size
+    // withdrawn): read again, it wakes the cluster once it can (marked
+    // done, the trail's memory was lost, and the cluster woke later at one
+    // replica, not its two: an outside check).
+    let blocked = ctx
+        .last_suspension
+        .filter(|last| !woken_since(last, st))
+        .is_some_and(|last| {
+            sized_drops(last, ctx.burst.as_str()).any(|r| not_creatable(ctx, &r).is_some())
+        });
+    st.nothing_to_recall = forgot_its_wake(ctx.cluster, st) && !blocked;
     recalled
 }
 

@@ -838,3 +838,28 @@ fn a_managed_wake_blocked_by_a_withdrawn_size_goes_at_a_size_a_strategy_chooses(
     assert_eq!(size.as_deref(), Some("100cc"), "{}", run.all());
     assert_ne!(rf(&emu, "m").as_deref(), Some("0"), "{}", run.all());
 }
+
+/// The same after `wipe-state`: the trail's memory of the suspension is
+/// kept while its size cannot be made, and the cluster wakes at factor 2
+/// once it can (the trail was marked read with nothing to recall, and the
+/// cluster later woke at one replica: an outside check).
+#[test]
+fn a_wiped_managed_wake_blocked_by_a_withdrawn_size_keeps_the_trails_memory() {
+    let emu = Emulator::start();
+    emu.create_managed_cluster("m", "25cc", 2);
+    init_tables(&emu);
+    strategy(&emu, "m", "idle_suspend", json!({"idle_after_s": 60}));
+    emu.add_activity("m", 7200, true);
+    clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(rf(&emu, "m").as_deref(), Some("0"));
+    clusterctl(&emu, &["wipe-state", "--yes"]).ok();
+    emu.add_activity("m", 5, false);
+    emu.set_setting("allowed_cluster_replica_sizes", "50cc,100cc");
+    let run = clusterctl(&emu, &["apply"]);
+    assert_eq!(rf(&emu, "m").as_deref(), Some("0"), "{}", run.all());
+    let run = clusterctl(&emu, &["apply"]);
+    assert_eq!(rf(&emu, "m").as_deref(), Some("0"), "{}", run.all());
+    emu.set_setting("allowed_cluster_replica_sizes", "");
+    let run = clusterctl(&emu, &["apply"]);
+    assert_eq!(rf(&emu, "m").as_deref(), Some("2"), "{}", run.all());
+}
