@@ -431,6 +431,23 @@ pub fn condition(
     cp: Option<&ClusterPlan>,
 ) -> (Condition, String) {
     let (condition, reason) = condition_of(snap, cluster, cp);
+    // The plan's first alert, said after what ranks above `Attention`
+    // (waiting work, planned actions, a crash loop): a cluster with both
+    // read `Hydrating` or `Resuming` with no word of the alert its plan
+    // gave (an outside check). A rolled-back resize's reason is its alert.
+    let alert = cp
+        .and_then(|p| p.alerts.first())
+        .filter(|_| {
+            !matches!(
+                condition,
+                Condition::Attention | Condition::ResizeRolledBack
+            )
+        })
+        .filter(|a| !reason.contains(a.as_str()));
+    let reason = match alert {
+        Some(a) => format!("{reason}; alert: {a}"),
+        None => reason,
+    };
     let refused = snap
         .refusals
         .get(&cluster.id)
@@ -453,16 +470,6 @@ pub fn condition(
             (condition, reason)
         }
         None => (condition, reason),
-    }
-}
-
-/// Waiting work as `status` says it, and the plan's first alert after it:
-/// waiting work ranks above `Attention`, and a cluster with both read
-/// `Hydrating` with no word of the alert its plan gave (an outside check).
-fn waiting_text(d: &Deferred, cp: &ClusterPlan) -> String {
-    match cp.alerts.first() {
-        Some(alert) => format!("{}; alert: {alert}", deferred_text(d)),
-        None => deferred_text(d),
     }
 }
 
@@ -548,7 +555,7 @@ fn condition_of(
     // A statement the server refuses run after run: its cause is the
     // operator's to remove, whatever else waits.
     if let Some(d) = cp.waiting.iter().find(|d| d.refused) {
-        return (Condition::Limited, waiting_text(d, cp));
+        return (Condition::Limited, deferred_text(d));
     }
     // A managed cluster's reconfiguration in flight: whatever the
     // strategies want waits for it (a suspension says so).
@@ -557,7 +564,7 @@ fn condition_of(
         .iter()
         .find(|d| d.strategy.is_none() && d.action == "resize")
     {
-        return (Condition::Resizing, waiting_text(d, cp));
+        return (Condition::Resizing, deferred_text(d));
     }
     if let Some(d) = cp.waiting.iter().find(|d| {
         !d.held_by_limit()
@@ -571,27 +578,27 @@ fn condition_of(
                 )
             )
     }) {
-        return (Condition::Stabilizing, waiting_text(d, cp));
+        return (Condition::Stabilizing, deferred_text(d));
     }
     if let Some(d) = cp.waiting.iter().find(|d| d.held_by_limit()) {
-        return (Condition::Limited, waiting_text(d, cp));
+        return (Condition::Limited, deferred_text(d));
     }
     // A replica hydrating; then a drop kept for an operator (the replica
     // running the cluster's sources: it said Hydrating with every replica
     // hydrated, an outside check).
     let unowned = || cp.waiting.iter().filter(|d| d.strategy.is_none());
     if let Some(d) = unowned().find(|d| d.action.starts_with("hydrate ")) {
-        return (Condition::Hydrating, waiting_text(d, cp));
+        return (Condition::Hydrating, deferred_text(d));
     }
     if let Some(d) = unowned().next() {
-        return (Condition::Limited, waiting_text(d, cp));
+        return (Condition::Limited, deferred_text(d));
     }
     if let Some(d) = cp
         .waiting
         .iter()
         .find(|d| d.strategy == Some(StrategyKind::Burst))
     {
-        return (Condition::Bursting, waiting_text(d, cp));
+        return (Condition::Bursting, deferred_text(d));
     }
     let has = |k: StrategyKind| cp.strategies.contains(&k);
     let burst_name = crate::strategy::burst_replica(cluster, snap.states.get(&cluster.id));

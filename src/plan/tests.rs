@@ -5057,3 +5057,36 @@ fn users_waiting_wake_a_cluster_whose_other_rows_are_invalid() {
         );
     }
 }
+
+/// The same beside planned actions: a wake that brings back one of its two
+/// replicas (the other's size withdrawn) reads `Resuming`, with the alert
+/// (an outside check).
+#[test]
+fn status_says_the_alert_beside_planned_actions() {
+    let mut c = cluster("u2", "c", vec![]);
+    c.activity = Activity {
+        last_begin: Some(now()),
+        in_flight: 1,
+        last_end: None,
+    };
+    let mut s = snap(
+        vec![c],
+        vec![row("u2", "idle_suspend", json!({"idle_after_s": 600}))],
+    );
+    s.states.insert(
+        ClusterId("u2".into()),
+        json!({"idle_suspend": {
+            "suspended": [{"name": "r1", "size": "999cc"}, {"name": "r2", "size": "25cc"}],
+            "suspended_at": (now() - Duration::hours(1)).to_rfc3339()
+        }}),
+    );
+    let p = plan(&s, &PlanOptions::default());
+    let cp = only(&p);
+    assert_eq!(cp.actions.len(), 1, "{cp:#?}");
+    let (condition, reason) = crate::commands::status::condition(&s, &s.clusters[0], Some(cp));
+    assert_eq!(condition, crate::commands::status::Condition::Resuming);
+    assert!(
+        reason.contains("; alert: ") && reason.contains("not bringing back replica r1"),
+        "{reason}"
+    );
+}
