@@ -801,13 +801,7 @@ fn a_saved_graceful_resize_is_not_applied_as_a_restart() {
 /// check).
 #[test]
 fn a_managed_wake_blocked_by_a_withdrawn_size_keeps_what_it_remembers() {
-    let emu = Emulator::start();
-    emu.create_managed_cluster("m", "25cc", 2);
-    init_tables(&emu);
-    strategy(&emu, "m", "idle_suspend", json!({"idle_after_s": 60}));
-    emu.add_activity("m", 7200, true);
-    clusterctl(&emu, &["apply"]).ok();
-    assert_eq!(rf(&emu, "m").as_deref(), Some("0"));
+    let emu = suspended_at_factor_2();
     emu.set_setting("allowed_cluster_replica_sizes", "50cc,100cc");
     emu.add_activity("m", 5, false);
     let run = clusterctl(&emu, &["apply"]).ok();
@@ -823,13 +817,7 @@ fn a_managed_wake_blocked_by_a_withdrawn_size_keeps_what_it_remembers() {
 /// users though the row chose a size it could run: an outside check).
 #[test]
 fn a_managed_wake_blocked_by_a_withdrawn_size_goes_at_a_size_a_strategy_chooses() {
-    let emu = Emulator::start();
-    emu.create_managed_cluster("m", "25cc", 2);
-    init_tables(&emu);
-    strategy(&emu, "m", "idle_suspend", json!({"idle_after_s": 60}));
-    emu.add_activity("m", 7200, true);
-    clusterctl(&emu, &["apply"]).ok();
-    assert_eq!(rf(&emu, "m").as_deref(), Some("0"));
+    let emu = suspended_at_factor_2();
     emu.set_setting("allowed_cluster_replica_sizes", "50cc,100cc");
     strategy(&emu, "m", "target_size", json!({"target_size": "100cc"}));
     emu.add_activity("m", 5, false);
@@ -845,13 +833,7 @@ fn a_managed_wake_blocked_by_a_withdrawn_size_goes_at_a_size_a_strategy_chooses(
 /// cluster later woke at one replica: an outside check).
 #[test]
 fn a_wiped_managed_wake_blocked_by_a_withdrawn_size_keeps_the_trails_memory() {
-    let emu = Emulator::start();
-    emu.create_managed_cluster("m", "25cc", 2);
-    init_tables(&emu);
-    strategy(&emu, "m", "idle_suspend", json!({"idle_after_s": 60}));
-    emu.add_activity("m", 7200, true);
-    clusterctl(&emu, &["apply"]).ok();
-    assert_eq!(rf(&emu, "m").as_deref(), Some("0"));
+    let emu = suspended_at_factor_2();
     clusterctl(&emu, &["wipe-state", "--yes"]).ok();
     emu.add_activity("m", 5, false);
     emu.set_setting("allowed_cluster_replica_sizes", "50cc,100cc");
@@ -862,4 +844,17 @@ fn a_wiped_managed_wake_blocked_by_a_withdrawn_size_keeps_the_trails_memory() {
     emu.set_setting("allowed_cluster_replica_sizes", "");
     let run = clusterctl(&emu, &["apply"]);
     assert_eq!(rf(&emu, "m").as_deref(), Some("2"), "{}", run.all());
+}
+
+/// Managed `m` (25cc, replication factor 2) with an `idle_suspend` row,
+/// suspended by `apply` (factor 0).
+fn suspended_at_factor_2() -> Emulator {
+    let emu = Emulator::start();
+    emu.create_managed_cluster("m", "25cc", 2);
+    init_tables(&emu);
+    strategy(&emu, "m", "idle_suspend", json!({"idle_after_s": 60}));
+    emu.add_activity("m", 7200, true);
+    clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(rf(&emu, "m").as_deref(), Some("0"));
+    emu
 }
