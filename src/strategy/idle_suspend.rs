@@ -855,8 +855,7 @@ pub(super) fn decide(c: &IdleSuspendConfig, ctx: &Ctx, d: &mut Desired, st: &mut
             "suspended {} ago, no statement since",
             human_duration((ctx.now - at).num_seconds().max(0) as u64)
         );
-        let stuck = stuck_replicas(ctx, d, st, None);
-        suspend(c, ctx, d, st, reason, &stuck);
+        suspend(c, ctx, d, st, reason, None);
         return;
     }
     let idle = match idle_for {
@@ -864,8 +863,7 @@ pub(super) fn decide(c: &IdleSuspendConfig, ctx: &Ctx, d: &mut Desired, st: &mut
         None => true,
     };
     if idle {
-        let stuck = stuck_replicas(ctx, d, st, None);
-        suspend(c, ctx, d, st, idle_reason(c, idle_for, needed), &stuck);
+        suspend(c, ctx, d, st, idle_reason(c, idle_for, needed), None);
         return;
     }
     counted_since_seen(ctx, d, idle_for.unwrap_or_default(), needed as f64);
@@ -975,8 +973,7 @@ fn decide_predictive(c: &IdleSuspendConfig, ctx: &Ctx, d: &mut Desired, st: &mut
         }
         let needed = idle_evidence_s(c.idle_after_s, ctx.sample_rate);
         if idle_for.is_none_or(|s| s >= needed as f64) {
-            let stuck = stuck_replicas(ctx, d, st, None);
-            suspend(c, ctx, d, st, idle_reason(c, idle_for, needed), &stuck);
+            suspend(c, ctx, d, st, idle_reason(c, idle_for, needed), None);
         }
         return;
     };
@@ -1013,8 +1010,7 @@ fn decide_predictive(c: &IdleSuspendConfig, ctx: &Ctx, d: &mut Desired, st: &mut
         // Suspended and not woken (`prepare`): stays so, whatever the
         // other strategies would start.
         let reason = format!("suspended: {}", predict::next_reason(&p.forecast));
-        let stuck = stuck_replicas(ctx, d, st, Some(&p.lead));
-        suspend(c, ctx, d, st, reason, &stuck);
+        suspend(c, ctx, d, st, reason, Some(&p.lead));
         return;
     }
     if idle < threshold {
@@ -1046,8 +1042,7 @@ fn decide_predictive(c: &IdleSuspendConfig, ctx: &Ctx, d: &mut Desired, st: &mut
         "activity unknown".to_string()
     };
     let reason = format!("{idle_text}: {why}; {}", predict::next_reason(&p.forecast));
-    let stuck = stuck_replicas(ctx, d, st, Some(&p.lead));
-    suspend(c, ctx, d, st, reason, &stuck);
+    suspend(c, ctx, d, st, reason, Some(&p.lead));
 }
 
 /// Not idle long enough only because the idle time counts from the
@@ -1289,8 +1284,11 @@ fn suspend(
     d: &mut Desired,
     st: &mut IdleSuspendState,
     reason: String,
-    stuck: &[String],
+    lead: Option<&Lead>,
 ) {
+    // The replicas the stuck rule gave up on, by the learned hydration
+    // (`lead`; without prediction, the default one).
+    let stuck = stuck_replicas(ctx, d, st, lead);
     // A resume still under way ends here: the cluster is suspended again.
     let resuming = !st.resuming.is_empty();
     if d.replicas.is_empty() {
