@@ -430,6 +430,13 @@ impl SizeCatalog {
         }
     }
 
+    /// The size just below `size` in the catalog's order (`None` for the
+    /// smallest, or a size not listed).
+    pub fn below(&self, size: &Size) -> Option<Size> {
+        let i = self.rank(size)?;
+        Some(self.sizes.get(i.checked_sub(1)?)?.name.clone())
+    }
+
     /// The names, comma separated, for error messages.
     pub fn names(&self) -> String {
         self.sizes

@@ -169,9 +169,7 @@ fn refit(c: &ShrinkToFitConfig, ctx: &Ctx, d: &mut Desired, st: &mut ShrinkToFit
             human_duration(after)
         ),
     );
-    let mut smaller = ctx.sizes.up_to(&small);
-    smaller.pop();
-    st.too_small = smaller.pop();
+    st.too_small = ctx.sizes.below(&small);
     st.too_small_at = st.too_small.as_ref().map(|_| ctx.now);
     st.tried_below.clear();
 }
@@ -219,15 +217,12 @@ fn drop_looping(c: &ShrinkToFitConfig, ctx: &Ctx, d: &mut Desired, st: &mut Shri
         // was left with nothing for good (an outside check). The sizes
         // below it are (each holds less); it stays a size to run, alerted
         // on while it loops.
-        let size = if kept {
-            let mut below = ctx.sizes.up_to(&size);
-            below.pop();
-            match below.pop() {
+        let size = match kept {
+            true => match ctx.sizes.below(&size) {
                 Some(b) => b,
                 None => continue,
-            }
-        } else {
-            size
+            },
+            false => size,
         };
         let bigger = match &st.too_small {
             Some(prev) => ctx.sizes.rank(&size) > ctx.sizes.rank(prev),
