@@ -275,15 +275,8 @@ pub(super) fn plan_cluster(
         .zip(&mut slots)
         .any(|(cfg, slot)| cfg.activity_sensitive(&ctx, slot));
     if opts.new_state {
-        let mut next = new_state(state, &configs, &slots, snap.now, &resized);
-        if let (true, Some(serde_json::Value::Object(out)), Some(old)) =
-            (partial, next.as_mut(), state.as_object())
-        {
-            for (key, slot) in old {
-                out.entry(key.clone()).or_insert_with(|| slot.clone());
-            }
-        }
-        cp.new_state = next.map(Box::new);
+        cp.new_state =
+            new_state(state, &configs, &slots, snap.now, &resized, partial).map(Box::new);
         if cp.state_goes_first() {
             cp.state_before = Some(Box::new(state.clone()));
         }
@@ -746,14 +739,17 @@ pub fn first_seen(state: &serde_json::Value) -> Option<DateTime<Utc>> {
 
 /// The next state, when it differs from the stored one: the controller
 /// slot plus the slots of configured strategies (slots of strategies no
-/// longer configured are dropped), the stored ones first. Built only when
-/// something changed: an unchanged state is not copied.
+/// longer configured are dropped, unless `keep_others`: only some of the
+/// cluster's strategies ran, the wake despite invalid rows), the stored
+/// ones first. Built only when something changed: an unchanged state is
+/// not copied.
 fn new_state(
     old: &serde_json::Value,
     configs: &[StrategyConfig],
     slots: &[StateSlot],
     now: DateTime<Utc>,
     resized: &Resized,
+    keep_others: bool,
 ) -> Option<serde_json::Value> {
     let first = first_seen(old).unwrap_or(now);
     let mut controller = serde_json::json!({ "first_seen": first.to_rfc3339() });
@@ -772,7 +768,8 @@ fn new_state(
     // Configured kinds are distinct (rows are one per type): the stored
     // state has the same slots when it has as many and each of them.
     let same_slots = old.as_object().is_some_and(|o| {
-        o.len() == configs.len() + 1 && configs.iter().all(|c| o.contains_key(c.kind().as_str()))
+        (keep_others || o.len() == configs.len() + 1)
+            && configs.iter().all(|c| o.contains_key(c.kind().as_str()))
     });
     let unchanged = same_slots
         && old.get(CONTROLLER_SLOT) == Some(&controller)
@@ -789,6 +786,11 @@ fn new_state(
     all.sort_by_key(|((cfg, _), _)| !stored(cfg));
     for ((cfg, slot), changed) in all {
         out.insert(cfg.kind().as_str().to_string(), slot.json(changed));
+    }
+    if let (true, Some(stored)) = (keep_others, old.as_object()) {
+        for (key, slot) in stored {
+            out.entry(key.clone()).or_insert_with(|| slot.clone());
+        }
     }
     Some(serde_json::Value::Object(out))
 }
