@@ -423,12 +423,9 @@ pub async fn set(
 /// without a word: an outside check). Nothing when the catalog or their
 /// table cannot be read.
 async fn acted_on_elsewhere(ctx: &Context, target: &Target) -> Option<String> {
-    let (_, shared) = super::other_installations(&mut ctx.backend(), &ctx.store).await;
-    let also: Vec<String> = shared
-        .into_iter()
-        .filter(|(_, ids)| ids.contains(&target.id))
-        .map(|(schema, _)| schema)
-        .collect();
+    // Its rows were just written here: the installations with rows of it
+    // are those it has rows in both.
+    let also = super::schemas_with_rows_of(ctx, &target.id).await;
     let first = also.first()?;
     let schemas: Vec<String> = also.iter().map(|s| crate::ddl::ident(s)).collect();
     Some(format!(
