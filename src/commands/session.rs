@@ -284,8 +284,7 @@ pub async fn prepared(
     let mut dropped_first = Vec::new();
     if let (Some(_), true, Some(id)) = (&create, cleanup, sc.id.clone()) {
         if !leftovers.is_empty() {
-            let run_id = ctx.run_id;
-            let (records, warnings) = drop_leftovers(ctx, &sc, &id.0, &run_id, &leftovers).await;
+            let (records, warnings) = drop_leftovers(ctx, &sc, &id.0, &leftovers).await;
             for w in warnings {
                 tracing::warn!("{w}");
             }
@@ -616,7 +615,7 @@ pub async fn renew(
         return warnings;
     };
     let dead = if cleanup { leftovers(&sc) } else { Vec::new() };
-    let (records, mut warnings) = drop_leftovers(ctx, &sc, &cluster_id.0, &ctx.run_id, &dead).await;
+    let (records, mut warnings) = drop_leftovers(ctx, &sc, &cluster_id.0, &dead).await;
     warnings.extend(audit(ctx, records).await);
     // Those dropped are not dropped again at the exit.
     s.leftovers.retain(|n| !dead.contains(n));
@@ -723,7 +722,6 @@ async fn keep_temporary(
             return warnings;
         }
     };
-    let run_id = ctx.run_id;
     let cluster = sc.name.clone();
     let mut records = Vec::new();
     if let Err(e) = online {
@@ -739,7 +737,7 @@ async fn keep_temporary(
         }
     }
     if !old.audited && !moved {
-        records.push(created(&run_id, &cluster_id.0, &cluster, &old));
+        records.push(created(&ctx.run_id, &cluster_id.0, &cluster, &old));
     }
     if present {
         let reason = format!(
@@ -748,7 +746,7 @@ async fn keep_temporary(
             fresh.name,
             crate::model::human_duration(RENEW_AFTER.as_secs())
         );
-        let (row, r) = drop_temporary(ctx, &sc, &run_id, &old, &reason).await;
+        let (row, r) = drop_temporary(ctx, &sc, &old, &reason).await;
         if let Err(e) = &r {
             warnings.push(format!(
                 "could not drop the renewed temporary replica {}: {e}; {}",
@@ -904,14 +902,13 @@ async fn audit_rename(
     old: &Temporary,
     (to, reason, outcome, at): (&str, &str, &Result<String, String>, DateTime<Utc>),
 ) -> Vec<String> {
-    let run_id = ctx.run_id;
     let mut records = Vec::new();
     if !old.audited {
-        records.push(created(&run_id, cluster_id, &sc.name, old));
+        records.push(created(&ctx.run_id, cluster_id, &sc.name, old));
     }
     let op = Ddl::Rename { to };
     records.push(record(
-        &run_id,
+        &ctx.run_id,
         cluster_id,
         &sc.name,
         op,
@@ -934,16 +931,15 @@ async fn keep_old(
     fresh: &Temporary,
     why: CommandError,
 ) -> Vec<String> {
-    let run_id = ctx.run_id;
     let mut records = Vec::new();
     if !fresh.audited {
-        records.push(created(&run_id, cluster_id, &sc.name, fresh));
+        records.push(created(&ctx.run_id, cluster_id, &sc.name, fresh));
     }
     let reason = format!(
         "a renewal of {} that did not come online ({why}); {} is kept",
         old.name, old.name
     );
-    let (row, r) = drop_temporary(ctx, sc, &run_id, fresh, &reason).await;
+    let (row, r) = drop_temporary(ctx, sc, fresh, &reason).await;
     records.push(row);
     let mut warnings = vec![format!(
         "could not renew the temporary replica {}: {why}; keeping it",
@@ -971,7 +967,7 @@ async fn let_go(
     reason: &str,
     said: String,
 ) -> Vec<String> {
-    let (row, r) = drop_temporary(ctx, sc, &ctx.run_id, old, reason).await;
+    let (row, r) = drop_temporary(ctx, sc, old, reason).await;
     let mut warnings = vec![match r {
         Ok(_) => said,
         Err(e) => format!(
@@ -1002,17 +998,16 @@ async fn abandon(
     let Some(cluster_id) = sc.id.as_ref().map(|id| id.0.clone()) else {
         return why.to_string();
     };
-    let run_id = ctx.run_id;
     let mut records = Vec::new();
     if !t.audited {
-        records.push(created(&run_id, &cluster_id, &sc.name, t));
+        records.push(created(&ctx.run_id, &cluster_id, &sc.name, t));
     }
     let reason = format!("{why}: dropped before it served, nothing else was done");
-    let (row, r) = drop_temporary(ctx, sc, &run_id, t, &reason).await;
+    let (row, r) = drop_temporary(ctx, sc, t, &reason).await;
     records.push(row);
     // Dropped before anything is audited: the audit runs on the session
     // cluster, where a replica still starting would hold it.
-    let (dropped, warnings) = drop_leftovers(ctx, sc, &cluster_id, &run_id, leftovers).await;
+    let (dropped, warnings) = drop_leftovers(ctx, sc, &cluster_id, leftovers).await;
     records.extend(dropped);
     for w in warnings.into_iter().chain(audit(ctx, records).await) {
         tracing::warn!("{w}");
@@ -1038,7 +1033,6 @@ async fn drop_leftovers(
     ctx: &Context,
     sc: &SessionCluster,
     cluster_id: &str,
-    run_id: &Uuid,
     leftovers: &[String],
 ) -> (Vec<(AuditRow, bool, Option<String>)>, Vec<String>) {
     let (mut records, mut warnings) = (Vec::new(), Vec::new());
@@ -1047,7 +1041,7 @@ async fn drop_leftovers(
         let r = drop(ctx, &sc.name, name).await;
         let reason = "a run that died left this temporary replica behind";
         records.push(record(
-            run_id,
+            &ctx.run_id,
             cluster_id,
             &sc.name,
             Ddl::Drop,
@@ -1099,12 +1093,10 @@ pub async fn finish(ctx: &Context, s: Option<Session>, cleanup: bool) -> Vec<Str
     let Some(cluster_id) = s.cluster.id.clone() else {
         return warnings;
     };
-    let run_id = ctx.run_id;
     let cluster = s.cluster.name.clone();
     let mut records = Vec::new();
     if cleanup {
-        let (dropped, w) =
-            drop_leftovers(ctx, &s.cluster, &cluster_id.0, &run_id, &s.leftovers).await;
+        let (dropped, w) = drop_leftovers(ctx, &s.cluster, &cluster_id.0, &s.leftovers).await;
         records.extend(dropped);
         warnings.extend(w);
     } else {
@@ -1118,10 +1110,10 @@ pub async fn finish(ctx: &Context, s: Option<Session>, cleanup: bool) -> Vec<Str
     }
     if let Some(t) = &s.temporary {
         if !t.audited {
-            records.push(created(&run_id, &cluster_id.0, &cluster, t));
+            records.push(created(&ctx.run_id, &cluster_id.0, &cluster, t));
         }
         // Audited whatever the command, as its creation was.
-        let (row, r) = drop_temporary(ctx, &s.cluster, &run_id, t, TEMPORARY_REASON).await;
+        let (row, r) = drop_temporary(ctx, &s.cluster, t, TEMPORARY_REASON).await;
         match &r {
             // Said as its creation was (a watcher's exit said nothing of
             // it: an outside check).
@@ -1189,7 +1181,6 @@ async fn drop(ctx: &Context, cluster: &str, name: &str) -> Result<String, String
 async fn drop_temporary(
     ctx: &Context,
     sc: &SessionCluster,
-    run_id: &Uuid,
     t: &Temporary,
     reason: &str,
 ) -> ((AuditRow, bool, Option<String>), Result<String, String>) {
@@ -1215,7 +1206,7 @@ async fn drop_temporary(
         .map_or("", |id| id.0.as_str());
     let r = drop(ctx, &home, &t.name).await;
     let row = record(
-        run_id,
+        &ctx.run_id,
         cluster_id,
         &home,
         Ddl::Drop,
