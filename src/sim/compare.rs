@@ -574,6 +574,21 @@ mod tests {
         assert_eq!(cold.days_never_served, 2, "{cold:?}");
         assert_eq!(never.total.days_never_served, 2);
         assert_eq!(never.total.worst_daily_cold_start_s, cold.worst_s);
+        // Its days are counted apart, not as a wait to the run's end, in
+        // the JSON and in the summary's words.
+        let etl = never.clusters.iter().find(|c| c.name == "etl");
+        let etl = &etl.expect("etl is in the scenario").worst_daily_cold_start;
+        assert_eq!((etl.worst_s, etl.day.as_deref()), (0.0, None), "{etl:?}");
+        assert!(cold.worst_s < 3600.0, "{cold:?}");
+        assert!(
+            never.summary.contains(&format!(
+                "the worst daily cold start was {} on the days served, and on 2 cluster-days no \
+                 query was ever served",
+                secs(cold.worst_s)
+            )),
+            "{}",
+            never.summary
+        );
         let c = Comparison {
             runs: vec![
                 NamedRun {

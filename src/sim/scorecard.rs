@@ -93,8 +93,10 @@ pub struct Actions {
 /// served.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ColdStart {
+    /// Over the days whose first query was served in the end (0 when none
+    /// was): a day never served is in `days_never_served`.
     pub worst_s: f64,
-    /// The day it happened (`YYYY-MM-DD`), if any query arrived at all.
+    /// The day it happened (`YYYY-MM-DD`), if any day was served.
     pub day: Option<String>,
     /// Days with queries none of which was ever served (their cold start
     /// counts to the end of the run). Not a day whose first query came
@@ -243,8 +245,11 @@ fn cold_start_of(slot: &Slot, sc: &Scenario) -> ColdStart {
         .iter()
         .zip(&st.day_served)
         .enumerate()
-        .filter(|(_, (f, _))| **f < i64::MAX)
-        .map(|(d, (f, s))| ((*s).min(sc.horizon_ms) - f, d))
+        // Days served: a day never served is counted apart (its wait
+        // counted to the run's end read as 158h59m in a 7-day run where
+        // the table said `never (7d)`: an outside check).
+        .filter(|(_, (f, s))| **f < i64::MAX && **s < i64::MAX)
+        .map(|(d, (f, s))| (s - f, d))
         .max();
     let days_never_served = never_served(
         &st.day_first,
@@ -462,7 +467,12 @@ pub fn build_with(sc: &Scenario, run: &Run, oracles: &[Oracle]) -> Scorecard {
         ..clusters
             .iter()
             .map(|c| &c.worst_daily_cold_start)
-            .max_by(|a, b| a.worst_s.total_cmp(&b.worst_s))
+            // A served day before none (a tie at 0s: always hydrated).
+            .max_by(|a, b| {
+                (a.worst_s, a.day.is_some())
+                    .partial_cmp(&(b.worst_s, b.day.is_some()))
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            })
             .cloned()
             .unwrap_or_default()
     };
@@ -534,8 +544,8 @@ fn interpret(t: &Totals, sc: &Scenario) -> String {
     let s = &t.service;
     format!(
         "The strategies spent {} credits: {vs_oracle}, {} {} than always-on at the needed size ({}). \
-         {} of {} queries were served within {} ({} failed, {} never served); a hydrated replica \
-         covered {} of the demand time; the worst daily cold start was {}{}.",
+         {} of {} queries were served within {} ({} failed for good, {} unfinished at the end); a \
+         hydrated replica covered {} of the demand time; {}.",
         num(t.credits),
         pct(t.savings_pct.abs()),
         if t.savings_pct >= 0.0 { "less" } else { "more" },
@@ -546,12 +556,27 @@ fn interpret(t: &Totals, sc: &Scenario) -> String {
         s.failed,
         s.unfinished,
         pct(t.time_coverage_pct),
-        secs(t.worst_daily_cold_start_s),
-        match t.days_never_served {
-            0 => String::new(),
-            n => format!(" ({n} cluster-day(s) with queries never served)"),
-        },
+        cold_sentence(&t.worst_daily_cold_start),
     )
+}
+
+/// The summary's words for the worst daily cold start: the days served,
+/// and apart, the days none of whose queries was ever served.
+fn cold_sentence(c: &ColdStart) -> String {
+    let days = |n: u64| match n {
+        1 => "1 cluster-day".to_string(),
+        n => format!("{n} cluster-days"),
+    };
+    match (c.days_never_served, c.day.is_some()) {
+        (0, _) => format!("the worst daily cold start was {}", secs(c.worst_s)),
+        (n, true) => format!(
+            "the worst daily cold start was {} on the days served, and on {} no query was ever \
+             served",
+            secs(c.worst_s),
+            days(n)
+        ),
+        (n, false) => format!("no query was ever served, on {} with queries", days(n)),
+    }
 }
 
 /// A percentage with `decimals` digits, and more where those would hide
@@ -804,7 +829,7 @@ pub fn text(r: &Scorecard) -> String {
     let sv = &t.service;
     let _ = writeln!(
         out,
-        "\nqueries: {} ({} served within {}, {} waited, {} failed for good; {} attempts failed, retries included; {} never served, {} unservable)",
+        "\nqueries: {} ({} served within {}, {} waited, {} failed for good; {} attempts failed, retries included; {} unfinished at the end, {} unservable)",
         sv.queries,
         sv.served_within,
         secs(s.served_within_s),
