@@ -154,6 +154,28 @@ pub struct Totals {
     pub ooms: u64,
     pub max_resize_to_retire_s: Option<f64>,
     pub alerts: u64,
+    /// Clusters no strategy runs, when there are some: counted in every
+    /// total above, left out of the summary's "the strategies spent".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub left_alone: Option<LeftAlone>,
+}
+
+/// Clusters no strategy runs (no row in any phase, or one Materialize
+/// schedules itself, `on-refresh`): they run as they are. A backtest
+/// `--from-history` counted the session cluster and `quickstart` in what
+/// "the strategies spent", and in its ratio (an outside check).
+#[derive(Debug, Clone, Serialize)]
+pub struct LeftAlone {
+    pub clusters: Vec<String>,
+    pub credits: f64,
+    pub oracle_credits: f64,
+    pub always_on_credits: f64,
+}
+
+/// Whether no strategy runs the cluster ([`LeftAlone`]).
+fn left_alone(spec: &super::scenario::ClusterSpec) -> bool {
+    spec.schedule == crate::model::Schedule::OnRefresh
+        || spec.phases.iter().all(|p| p.rows.is_empty())
 }
 
 /// When a hydrated replica existed.
@@ -496,8 +518,32 @@ pub fn build_with(sc: &Scenario, run: &Run, oracles: &[Oracle]) -> Scorecard {
             .flat_map(|c| c.resize_to_retire_s.iter().copied())
             .reduce(f64::max),
         alerts: clusters.iter().map(|c| c.alerts.len() as u64).sum(),
+        left_alone: None,
     };
-    let summary = interpret(&total, sc);
+    let alone: Vec<usize> = (0..clusters.len())
+        .filter(|&i| left_alone(&run.slots[i].sim.spec))
+        .collect();
+    let total = Totals {
+        left_alone: (!alone.is_empty()).then(|| LeftAlone {
+            clusters: alone.iter().map(|&i| clusters[i].name.clone()).collect(),
+            credits: round(alone.iter().map(|&i| run.slots[i].sim.credits).sum()),
+            oracle_credits: round(alone.iter().map(|&i| oracles[i].credits).sum()),
+            always_on_credits: round(alone.iter().map(|&i| clusters[i].always_on.credits).sum()),
+        }),
+        ..total
+    };
+    // What the strategies ran, from the figures as run (the rounded
+    // totals less the rounded rest moved the ratio).
+    let run_by_strategies = (0..clusters.len())
+        .filter(|i| !alone.contains(i) || alone.len() == clusters.len())
+        .fold((0.0, 0.0, 0.0), |(c, o, a), i| {
+            (
+                c + run.slots[i].sim.credits,
+                o + oracles[i].credits,
+                a + clusters[i].always_on.credits,
+            )
+        });
+    let summary = interpret(&total, sc, run_by_strategies);
     Scorecard {
         format_version: FORMAT_VERSION,
         scenario: ScenarioInfo {
@@ -525,31 +571,67 @@ pub fn build_with(sc: &Scenario, run: &Run, oracles: &[Oracle]) -> Scorecard {
     }
 }
 
-fn interpret(t: &Totals, sc: &Scenario) -> String {
-    let vs_oracle = match t.vs_oracle {
+/// The summary: `(credits, oracle, always_on)` are those of the clusters
+/// the strategies run as run (all of them when every one is left alone),
+/// the clusters left alone said apart.
+fn interpret(t: &Totals, sc: &Scenario, (credits, oracle, always_on): (f64, f64, f64)) -> String {
+    // (Every cluster left alone: the totals are theirs.)
+    let some_run = t
+        .left_alone
+        .as_ref()
+        .filter(|a| a.clusters.len() < sc.clusters.len());
+    let vs = ratio(credits, oracle);
+    let (credits, oracle, always_on) = (round(credits), round(oracle), round(always_on));
+    let savings = round(saving(credits, always_on));
+    let vs_oracle = match vs {
         // Under the bound only by not serving: said, not read as a win.
         Some(r) if r < 1.0 => format!(
             "{} the oracle's lower bound ({}), which only a run that does not serve every \
              query can spend less than",
             ratio_text(Some(r)),
-            num(t.oracle_credits)
+            num(oracle)
         ),
         Some(r) => format!(
             "{} the oracle's lower bound ({})",
             ratio_text(Some(r)),
-            num(t.oracle_credits)
+            num(oracle)
         ),
         None => "the oracle spends nothing (no servable demand)".to_string(),
     };
+    let (who, apart) = match (&t.left_alone, some_run) {
+        (None, _) => ("The strategies".to_string(), String::new()),
+        (Some(_), None) => (
+            "No strategy runs any cluster: as they ran, they".to_string(),
+            String::new(),
+        ),
+        (_, Some(a)) => {
+            let n = sc.clusters.len() - a.clusters.len();
+            let names: Vec<&str> = a.clusters.iter().take(5).map(String::as_str).collect();
+            let more = match a.clusters.len().saturating_sub(names.len()) {
+                0 => String::new(),
+                m => format!(" and {m} more"),
+            };
+            (
+                format!("On the {n} cluster(s) they run, the strategies"),
+                format!(
+                    " {} cluster(s) no strategy runs ({}{more}) spent {} credits as they ran \
+                     (TOTAL counts them).",
+                    a.clusters.len(),
+                    names.join(", "),
+                    num(a.credits)
+                ),
+            )
+        }
+    };
     let s = &t.service;
     format!(
-        "The strategies spent {} credits: {vs_oracle}, {} {} than always-on at the needed size ({}). \
+        "{who} spent {} credits: {vs_oracle}, {} {} than always-on at the needed size ({}).{apart} \
          {} of {} queries were served within {} ({} failed for good, {} unfinished at the end); a \
          hydrated replica covered {} of the demand time; {}.",
-        num(t.credits),
-        pct(t.savings_pct.abs()),
-        if t.savings_pct >= 0.0 { "less" } else { "more" },
-        num(t.always_on_credits),
+        num(credits),
+        pct(savings.abs()),
+        if savings >= 0.0 { "less" } else { "more" },
+        num(always_on),
         pct(s.served_within_pct),
         s.queries,
         secs(sc.clients.served_within_ms as f64 / SECOND as f64),

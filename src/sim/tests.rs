@@ -1460,3 +1460,68 @@ windows = [{{ start = "22:00", duration = "1h", every = "1d", qps = 0.1 }}]
     let counted = first_drop("");
     assert!(counted.is_some_and(|s| s >= 600), "{counted:?}");
 }
+
+/// A cluster no strategy runs (the session cluster or `quickstart` of a
+/// backtest `--from-history`) is in every total but not in what "the
+/// strategies spent", nor in its ratio: the summary says it apart (an
+/// outside check found a fleet's ratio carried them).
+#[test]
+fn the_summary_leaves_out_the_clusters_no_strategy_runs() {
+    let text = calm(
+        "name = \"d\"\nstart = \"2026-01-05T00:00:00Z\"\ndays = 2\n\
+         [[clusters]]\nname = \"c\"\n\
+         strategies = [\n  { type = \"target_size\", config = { target_size = \"100cc\" } },\n  \
+         { type = \"idle_suspend\", config = { idle_after_s = 600 } },\n]\n\
+         [clusters.workload]\nmemory_gib = 1\nhydration_work = \"5m\"\n\
+         windows = [{ start = \"10:00\", duration = \"2h\", qps = 0.2 }]\n\
+         [[clusters]]\nname = \"quickstart\"\nstrategies = []\n\
+         initial_replicas = [{ name = \"r1\", size = \"100cc\" }]\n\
+         [clusters.workload]\nmemory_gib = 1\nhydration_work = \"5m\"\n\
+         windows = [{ start = \"10:00\", duration = \"10m\", qps = 0.01 }]\n",
+    );
+    let (_, _, card) = sim(&text);
+    let (c, q) = (&card.clusters[0], &card.clusters[1]);
+    let alone = card
+        .total
+        .left_alone
+        .as_ref()
+        .expect("quickstart is left alone");
+    assert_eq!(alone.clusters, vec!["quickstart".to_string()]);
+    assert_eq!(
+        (alone.credits, alone.oracle_credits),
+        (q.credits, q.oracle.credits)
+    );
+    assert!(
+        (card.total.credits - c.credits - q.credits).abs() < 0.01,
+        "{:?}",
+        card.total
+    );
+    let vs = c.vs_oracle.expect("c has demand");
+    let want = format!(
+        "On the 1 cluster(s) they run, the strategies spent {} credits: {} the oracle's lower bound ({})",
+        scorecard::num(c.credits),
+        scorecard::ratio_text(Some(vs)),
+        scorecard::num(c.oracle.credits)
+    );
+    assert!(
+        card.summary.starts_with(&want),
+        "{}\nwant: {want}",
+        card.summary
+    );
+    assert!(
+        card.summary.contains(&format!(
+            "1 cluster(s) no strategy runs (quickstart) spent {} credits as they ran",
+            scorecard::num(q.credits)
+        )),
+        "{}",
+        card.summary
+    );
+    // With nothing left alone, the summary is the totals'.
+    let (_, _, only) = sim(&text.replace("name = \"quickstart\"\nstrategies = []", "name = \"quickstart\"\nstrategies = [{ type = \"target_size\", config = { target_size = \"100cc\" } }]"));
+    assert!(only.total.left_alone.is_none());
+    assert!(
+        only.summary.starts_with("The strategies spent"),
+        "{}",
+        only.summary
+    );
+}
