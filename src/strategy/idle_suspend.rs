@@ -1603,16 +1603,35 @@ fn resume(
     if remembered.iter().any(|r| !st.stuck.contains(&r.name)) {
         remembered.retain(|r| !st.stuck.contains(&r.name));
     }
-    // A running replica the suspension did not remember (created by hand)
+    // A running replica the suspension did not remember (created by hand,
+    // under another name or under a remembered name at another size)
     // means the cluster's shape was chosen elsewhere: nothing comes back.
     // The burst, or remembered replicas a resume whose state was not
     // saved (a create held back or failed) already created, leave the rest
-    // of the resume due.
-    let chosen_elsewhere = d
-        .replicas
-        .keys()
-        .any(|n| *n != burst && !remembered.iter().any(|r| r.name == *n));
+    // of the resume due. (One made by hand under a remembered name at
+    // another size had the rest brought back beside it: an outside check.)
+    let chosen_elsewhere = d.replicas.iter().any(|(n, live)| {
+        *n != burst
+            && !remembered
+                .iter()
+                .any(|r| r.name == *n && r.size == live.size)
+    });
     st.resuming = if chosen_elsewhere {
+        // Said, not "converged" without a word (an outside check).
+        let by_hand: Vec<String> = d
+            .replicas
+            .iter()
+            .filter(|(n, _)| **n != burst)
+            .map(|(n, r)| format!("{n} ({})", r.size))
+            .collect();
+        d.note(
+            KIND,
+            format!(
+                "resume after suspension ({why}): woken by hand with {}, so nothing it \
+                 remembered comes back beside it",
+                by_hand.join(", ")
+            ),
+        );
         Vec::new()
     } else {
         remembered
@@ -2976,6 +2995,21 @@ mod tests {
         let d = step(&by_hand, &c, Idle::Busy, &mut st);
         assert_eq!(d.names(), vec!["mine"]);
         assert!(st.resuming.is_empty());
+        // Under a remembered name at another size, likewise: the rest does
+        // not come back beside it.
+        let mut st = suspended_with(&[("r1", "50cc"), ("r2", "25cc")]);
+        let by_hand = waiting(cluster("c", vec![replica("r1", "100cc", false)]));
+        let d = step(&by_hand, &c, Idle::Busy, &mut st);
+        assert_eq!(d.names(), vec!["r1"]);
+        assert!(st.resuming.is_empty());
+        assert!(st.suspended_at.is_none(), "{st:?}");
+        assert!(
+            d.notes
+                .iter()
+                .any(|n| n.contains("woken by hand with r1 (100cc)")),
+            "{:?}",
+            d.notes
+        );
     }
 
     #[test]

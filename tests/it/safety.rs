@@ -4115,6 +4115,35 @@ fn wiped_after_a_replica_made_by_hand_while_suspended(name: &str, size: &str) ->
     emu
 }
 
+/// A replica made by hand on a suspended cluster that users then query is
+/// the operator's wake, whatever its name: under a name the suspension
+/// remembered but at another size, the rest came back beside it where
+/// under another name nothing did (an outside check). Nothing comes back;
+/// the next suspension remembers what ran then.
+#[test]
+fn a_replica_made_by_hand_under_a_remembered_name_is_the_operators_wake() {
+    let emu = idle_for_two_hours();
+    emu.add_replica("c", "r2", "50cc");
+    emu.set_hydrated("c", "r2", true);
+    clusterctl(&emu, &["apply"]).ok();
+    assert!(emu.replicas("c").is_empty(), "suspended");
+    emu.add_replica("c", "r1", "100cc");
+    emu.add_activity("c", 5, false);
+    let plan = clusterctl(&emu, &["dry-run", "-v"]).ok();
+    assert!(
+        plan.stdout.contains("woken by hand with r1 (100cc)") && !plan.stdout.contains("r2"),
+        "{}",
+        plan.all()
+    );
+    let run = clusterctl(&emu, &["apply"]).ok();
+    assert_eq!(replica_names(&emu, "c"), ["r1"], "{}", run.all());
+    let state = state_of(&emu, "c").expect("the wake is recorded");
+    let slot = &state["idle_suspend"];
+    assert!(slot["suspended_at"].is_null(), "{state:#}");
+    let resuming = slot["resuming"].as_array().map_or(0, Vec::len);
+    assert_eq!(resuming, 0, "nothing left to bring back: {state:#}");
+}
+
 /// The wipe between the suspension and the run that drops a replica made
 /// by hand while it was suspended: that run begins a slot afresh and
 /// remembers the hand-made replica; the trail, read by the next plan,
