@@ -206,6 +206,17 @@ pub fn plan_summary(plan: &Plan) -> String {
             plural(changing)
         )
     };
+    // A changing cluster's alert, counted as a waiting one's is (the
+    // summary left it out when changes were planned: an outside check).
+    let alerted = plan
+        .clusters
+        .iter()
+        .filter(|c| c.state() == PlanState::Changes && !c.alerts.is_empty())
+        .count();
+    if alerted > 0 {
+        s.pop();
+        let _ = write!(s, " ({alerted} with an alert).");
+    }
     let _ = write!(s, " {}", clusters_summary(plan));
     s
 }
@@ -754,6 +765,21 @@ mod tests {
         assert!(text.contains("waiting: "), "{text}");
         assert!(
             text.contains("0 clusters converged, 1 with an alert,"),
+            "{text}"
+        );
+    }
+
+    /// A cluster with an alert and changes planned is counted with the
+    /// changes, its alert said beside them.
+    #[test]
+    fn a_changing_cluster_with_an_alert_is_said_so() {
+        let mut plan = converged_invalid_and(&["x", "y"]);
+        for c in plan.clusters.iter_mut().filter(|c| c.cluster == "x") {
+            c.alerts.push("shrink_to_fit: kept".into());
+        }
+        let text = plan_text(&plan, &plain(Verbosity::Normal));
+        assert!(
+            text.contains("Plan: 2 to create, 0 to drop, on 2 clusters (1 with an alert). 1 cluster converged,"),
             "{text}"
         );
     }
