@@ -775,9 +775,22 @@ fn holding(
     p: &Predicting,
     st: &mut IdleSuspendState,
 ) -> Option<(DateTime<Utc>, String)> {
+    let suspended_at = st.suspended_at;
     let ps = st.predict.get_or_insert_with(PredictState::default);
     let now_seen = seen(ctx, ps);
     if let Some(o) = p.forecast.keep_warm() {
+        // Seen through: a hold a suspension ended, at or after its end, is
+        // not begun again for the same occurrence (one whose wake is not
+        // after that end), though the clock says it is still to come: the
+        // server's clock stepped back over it (it woke the cluster again
+        // for a day nobody came to: an outside check). Users still wake it.
+        let seen_through = ps.hold.as_ref().is_some_and(|h| {
+            let end = h.until(now_seen);
+            suspended_at.is_some_and(|s| s >= end) && o.wake <= end
+        });
+        if seen_through {
+            return None;
+        }
         let why = predict::wake_reason(p.profile, o, &p.lead);
         let hold = match ps.hold.take() {
             // Once its session began, when it can end is known: not kept
@@ -3685,6 +3698,29 @@ mod tests {
                 why.contains("predicted demand Mon 09:20±25m did not come by 10:07"),
                 "{why}"
             );
+        }
+
+        /// The server's clock stepped back over a missed occurrence after
+        /// the suspension that ended its hold: the cluster was woken again
+        /// for the same occurrence (an outside check). It stays suspended;
+        /// users still wake it, and the next day's occurrence does.
+        #[test]
+        fn a_clock_stepped_back_over_a_missed_occurrence_does_not_wake_it_again() {
+            let warm = warm_since_friday();
+            let mut st = running();
+            round(&warm, "2026-02-02T09:30:00Z", &mut st);
+            let d = round(&warm, "2026-02-02T09:59:00Z", &mut st);
+            assert!(d.suspending.is_some(), "the missed day suspends");
+            let empty = with_activity(cluster("c", vec![]), Some("2026-01-30T17:00:00Z"), 0);
+            let mut stepped = st.clone();
+            let d = round(&empty, "2026-02-02T09:40:00Z", &mut stepped);
+            assert!(d.names().is_empty(), "{:?}", d.replicas);
+            assert!(stepped.suspended_at.is_some());
+            let came = with_activity(cluster("c", vec![]), Some("2026-02-02T09:41:00Z"), 1);
+            let d = round(&came, "2026-02-02T09:42:00Z", &mut st.clone());
+            assert_eq!(d.names(), vec!["r_200cc"], "users wake it");
+            let d = round(&empty, "2026-02-03T08:41:00Z", &mut st.clone());
+            assert_eq!(d.names(), vec!["r_200cc"], "Tuesday's occurrence wakes it");
         }
 
         #[test]
