@@ -90,6 +90,11 @@ pub struct Guard<'a> {
     /// drop only a replica expected to serve that no longer does (one that
     /// finished hydrating meanwhile skipped an unrelated drop).
     pub exact: bool,
+    /// A deliberate suspension's (it drops every replica): which replicas
+    /// there are counts, not whether each serves (a cluster whose
+    /// replicas crash-looped while serving had its suspension skipped run
+    /// after run: an outside check).
+    pub suspending: bool,
     pub created: &'a [String],
     pub activity: Option<&'a Activity>,
     pub rows: RowsSeen,
@@ -183,6 +188,19 @@ impl Guard<'_> {
                 .filter(|r| !self.created.contains(&r.name))
                 .cloned()
                 .collect();
+            if self.suspending {
+                let shape = |v: &[Seen]| -> Vec<Seen> {
+                    v.iter()
+                        .map(|r| Seen {
+                            hydrated: false,
+                            ..r.clone()
+                        })
+                        .collect()
+                };
+                return (!same_replicas(&shape(&now), &shape(expected)))
+                    .then_some(Changed::Replicas)
+                    .or_else(|| self.activity_changed(activity));
+            }
             if self.exact && !same_replicas(&now, expected) {
                 return Some(Changed::Replicas);
             }
@@ -191,6 +209,11 @@ impl Guard<'_> {
                 return Some(Changed::StoppedServing);
             }
         }
+        self.activity_changed(activity)
+    }
+
+    /// A statement newer than the plan saw, when the guard reads activity.
+    fn activity_changed(&self, activity: Option<&Activity>) -> Option<Changed> {
         match (activity, self.activity) {
             (Some(now), Some(seen)) if now.newer_than(seen) => Some(Changed::Activity),
             _ => None,
@@ -563,6 +586,7 @@ impl<B: Backend> Run<'_, B> {
                 managed: action.kind.managed(),
                 replicas: compare.then_some(expected.as_slice()),
                 exact: i == 0,
+                suspending: cp.suspending,
                 created: &created,
                 activity: cp.observed_activity.as_deref().filter(|_| i == 0),
                 rows: cp.observed_rows,
@@ -1056,6 +1080,7 @@ mod tests {
             managed: false,
             replicas: Some(&seen),
             exact: true,
+            suspending: false,
             created: &[],
             activity: Some(&idle),
             rows,
@@ -1203,6 +1228,45 @@ mod tests {
             ..later
         };
         assert_eq!(unread.changed(same, Some(&[]), None, rows), None);
+        // A suspension's first drop: a replica that stopped or started
+        // serving is no change (they all go), another replica is, and so
+        // is a statement.
+        let suspension = Guard {
+            suspending: true,
+            activity: Some(&idle),
+            ..first
+        };
+        assert_eq!(
+            suspension.changed(same, Some(std::slice::from_ref(&unhydrated)), None, rows),
+            None
+        );
+        assert_eq!(
+            suspension.changed(same, Some(std::slice::from_ref(&r2)), None, rows),
+            None
+        );
+        assert_eq!(
+            suspension.changed(same, Some(&[r2.clone(), new.clone()]), None, rows),
+            None,
+            "made by this run: not compared"
+        );
+        let r9 = Seen {
+            name: "r9".into(),
+            size: Some("25cc".into()),
+            hydrated: false,
+        };
+        assert_eq!(
+            suspension.changed(same, Some(&[r2.clone(), r9]), None, rows),
+            Some(Changed::Replicas)
+        );
+        assert_eq!(
+            suspension.changed(same, Some(&[]), None, rows),
+            Some(Changed::Replicas),
+            "dropped by hand"
+        );
+        assert_eq!(
+            suspension.changed(same, Some(std::slice::from_ref(&r2)), Some(&newer), rows),
+            Some(Changed::Activity)
+        );
         // The name first, before every statement: renamed or swapped, the
         // statements would address another cluster; dropped, none.
         assert_eq!(
