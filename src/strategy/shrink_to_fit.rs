@@ -200,11 +200,14 @@ fn drop_looping(c: &ShrinkToFitConfig, ctx: &Ctx, d: &mut Desired, st: &mut Shri
         if !kept {
             d.remove(&name, KIND, format!("{size} is too small: {why}"));
         } else {
+            // "Too small", not "crash-loops": one OOM kill makes it so with
+            // `min_oom_count` 1, where `status` says a replica crash-loops
+            // at two (an outside check).
             d.alert(
                 KIND,
                 format!(
-                    "{name} ({size}) crash-loops ({why}) and no larger size is allowed: kept, \
-                     as nothing else serves; raise max_replica_size"
+                    "{name} ({size}) is too small ({why} in the crash window) and no larger \
+                     size is allowed: kept, as nothing else serves; raise max_replica_size"
                 ),
             );
         }
@@ -695,7 +698,7 @@ mod tests {
         assert!(
             d.alerts
                 .iter()
-                .any(|a| a.contains("c_50cc (50cc) crash-loops")
+                .any(|a| a.contains("c_50cc (50cc) is too small (")
                     && a.contains("raise max_replica_size")),
             "{:?}",
             d.alerts
@@ -719,7 +722,7 @@ mod tests {
         assert!(
             d.alerts
                 .iter()
-                .any(|a| a.contains("c_50cc (50cc) crash-loops")),
+                .any(|a| a.contains("c_50cc (50cc) is too small (")),
             "{:?}",
             d.alerts
         );
