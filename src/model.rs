@@ -1390,13 +1390,32 @@ pub fn utc_time(s: &str) -> Option<DateTime<Utc>> {
 /// What every output puts in place of a secret (`config::redact`).
 pub const MASK: &str = "****";
 
-/// `clusterctl SUB`, with the `--schema` our tables are in, as a fix names
-/// a command to run.
+/// The `--exec-cluster` this process was given ([`say_exec_cluster`]).
+static SAID_EXEC_CLUSTER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Records the `--exec-cluster` the command line gave, once, so every
+/// command a fix names runs on it too ([`clusterctl_command`]): run as
+/// printed without it, on a default cluster with no replica, a hint waited
+/// two minutes and failed (an outside check).
+pub fn say_exec_cluster(name: &str) {
+    let _ = SAID_EXEC_CLUSTER.set(name.to_string());
+}
+
+/// `clusterctl SUB`, with the `--schema` our tables are in and the
+/// `--exec-cluster` this process runs on (unless `sub` names one), as a fix
+/// names a command to run.
 pub fn clusterctl_command(schema: Option<&str>, sub: &str) -> String {
-    match schema {
+    let mut command = match schema {
         Some(s) => format!("clusterctl {sub} --schema {}", shell_value(s)),
         None => format!("clusterctl {sub}"),
+    };
+    if let Some(c) = SAID_EXEC_CLUSTER
+        .get()
+        .filter(|_| !sub.contains("--exec-cluster"))
+    {
+        command.push_str(&format!(" --exec-cluster {}", shell_value(c)));
     }
+    command
 }
 
 /// The command that ends a cluster's pause (`cluster_arg`: how a command

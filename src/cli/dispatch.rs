@@ -1414,7 +1414,19 @@ fn sim_args(a: &SimulateArgs, ui: &Ui) -> crate::sim::SimArgs {
     }
 }
 
+/// The command's connection options ([`read_db_options`]); its
+/// `--exec-cluster` is then repeated in every command a fix names
+/// ([`crate::model::say_exec_cluster`]).
 fn db_options(a: &ConnArgs, sizes: Option<&SizesArgs>) -> Result<DbOptions, CommandError> {
+    let db = read_db_options(a, sizes)?;
+    if let Some(c) = &db.exec_cluster {
+        crate::model::say_exec_cluster(c);
+    }
+    Ok(db)
+}
+
+/// The connection options the flags give.
+fn read_db_options(a: &ConnArgs, sizes: Option<&SizesArgs>) -> Result<DbOptions, CommandError> {
     let replica_sizes = sizes.and_then(|s| s.replica_sizes.as_ref());
     // Judged whole, as given: a password holding a comma is split by the
     // list, and no part of it may come back in a message naming a size.
@@ -1659,7 +1671,7 @@ mod tests {
         let crate::cli::args::Command::Apply(a) = cli.command else {
             panic!("not apply");
         };
-        let got = db_options(&a.conn, Some(&a.sizes)).expect("options");
+        let got = read_db_options(&a.conn, Some(&a.sizes)).expect("options");
         let want = DbOptions::default();
         assert_eq!(got.create_replica_wait, want.create_replica_wait);
         assert_eq!(got.exec_cluster_wait, want.exec_cluster_wait);

@@ -729,6 +729,43 @@ fn pause_and_resume_are_audited_as_the_command_lines_they_are() {
     );
 }
 
+/// A command a fix names runs on the `--exec-cluster` the command was
+/// given: run as printed without it, on a default cluster with no
+/// replica, it waited two minutes and failed (an outside check). Not twice
+/// where the command names one itself.
+#[test]
+fn printed_commands_repeat_the_exec_cluster() {
+    let emu = analytics_wanting_50cc();
+    emu.create_hydrated_cluster("ops", "r1", "25cc");
+    let run = clusterctl(
+        &emu,
+        &["strategy", "pause", "analytics", "--exec-cluster", "ops"],
+    )
+    .ok();
+    assert!(
+        run.stdout
+            .contains("`clusterctl strategy resume analytics --exec-cluster ops`"),
+        "{}",
+        run.all()
+    );
+    let plain = clusterctl(&emu, &["strategy", "pause", "analytics"]).ok();
+    assert!(
+        plain
+            .stdout
+            .contains("`clusterctl strategy resume analytics`"),
+        "{}",
+        plain.all()
+    );
+    assert_eq!(
+        command_lines(&emu, "-- clusterctl strategy "),
+        [
+            "-- clusterctl strategy pause analytics",
+            "-- clusterctl strategy pause analytics",
+        ],
+        "the audit line is the change, not where it ran"
+    );
+}
+
 /// `strategy pause`'s audit line records the flags given: the reason as a
 /// shell takes it, the expiry as the time it came to (what `2h` meant when
 /// it was typed), and the row's config says the same. A pause again with a
