@@ -164,7 +164,12 @@ impl SelectionError {
         // A user cluster's id names no other cluster (Materialize never
         // reuses one): a name a letter or two from it is no better guess.
         let id = ClusterId(arg.to_string()).user_number().is_some();
-        let mut hint = if id {
+        // An id in capitals (`U3`): ids are lower case (it offered a
+        // cluster named ' u3' rather than the id: an outside check).
+        let lower = arg.to_ascii_lowercase();
+        let mut hint = if !id && ClusterId(lower.clone()).user_number().is_some() {
+            format!(" (cluster ids are lower case: '{lower}')")
+        } else if id {
             // (Not "see `history --cluster ID`": history says this too
             // of an id its trail never names.)
             " (an id no live cluster has: a dropped cluster's, or one not made yet)".to_string()
@@ -729,5 +734,17 @@ mod tests {
         let bound = sel.against(live.iter().map(|(_, n)| n.as_str()));
         assert_eq!(bound.unknown(&live), ["gone", "u9"]);
         assert!(Selection::all().against(["a"]).unknown(&live).is_empty());
+    }
+
+    /// An id in capitals is said to be one, lower case, not offered a
+    /// near name (`U3` offered a cluster named ' u3').
+    #[test]
+    fn an_id_in_capitals_is_said_to_be_lower_case() {
+        let hint = SelectionError::unknown_hint("U3", &[" u3", "b"], true, None);
+        assert_eq!(hint, " (cluster ids are lower case: 'u3')");
+        let hint = SelectionError::unknown_hint("U11", &["b"], true, None);
+        assert_eq!(hint, " (cluster ids are lower case: 'u11')");
+        let hint = SelectionError::unknown_hint("Ux", &["ux"], true, None);
+        assert_eq!(hint, " (did you mean 'ux'?)");
     }
 }

@@ -329,12 +329,27 @@ pub fn suggest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
         .map(|(_, c)| c)
 }
 
-/// " (did you mean 'x'?)" when a candidate is close, else nothing.
+/// " (did you mean 'x'?)" when a candidate is close, else nothing; every
+/// candidate the word is but for case when there are several (`BATCH`
+/// beside `batch` and `Batch` offered only the first: an outside check),
+/// each as it prints (a tab shown, not typed raw).
 pub fn did_you_mean(word: &str, candidates: &[&str]) -> String {
-    match suggest(word, candidates) {
-        Some(s) => format!(" (did you mean '{s}'?)"),
-        None => String::new(),
-    }
+    let lower = word.to_lowercase();
+    let same: Vec<&str> = candidates
+        .iter()
+        .copied()
+        .filter(|c| c.to_lowercase() == lower)
+        .collect();
+    let offered = match (same.len(), suggest(word, candidates)) {
+        (2.., _) => same,
+        (_, Some(s)) => vec![s],
+        (_, None) => return String::new(),
+    };
+    let quoted: Vec<String> = offered
+        .iter()
+        .map(|c| format!("'{}'", crate::model::printable(c)))
+        .collect();
+    format!(" (did you mean {}?)", quoted.join(" or "))
 }
 
 /// A duration of any length, as a flag or a hint writes it (`30s`, `5m`,
@@ -443,5 +458,24 @@ mod tests {
         assert_eq!(suggest("TARGET_SIZE", &types), Some("target_size"));
         assert_eq!(suggest("Idle_Suspnd", &types), Some("idle_suspend"));
         assert_eq!(suggest("analytics", &["Analytics"]), Some("Analytics"));
+    }
+
+    #[test]
+    fn did_you_mean_offers_every_name_that_differs_in_case_alone() {
+        assert_eq!(
+            did_you_mean("BATCH", &["batch", "etl", "Batch"]),
+            " (did you mean 'batch' or 'Batch'?)"
+        );
+        assert_eq!(
+            did_you_mean("BATCH", &["batch", "etl"]),
+            " (did you mean 'batch'?)"
+        );
+        assert_eq!(
+            did_you_mean("etx", &["batch", "etl"]),
+            " (did you mean 'etl'?)"
+        );
+        assert_eq!(did_you_mean("zzzzzz", &["batch"]), "");
+        let hint = did_you_mean("a\tb", &["a\tb"]);
+        assert!(!hint.contains('\t'), "{hint:?}");
     }
 }
