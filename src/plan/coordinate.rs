@@ -86,6 +86,7 @@ pub(super) fn plan_cluster(
         held_empty: None,
         rolled_back: None,
         activity_sensitive: false,
+        invalid_rows: false,
     };
     let left = left_alone(snap, cluster, &rows);
     if !matches!(left, Some(Outcome::Paused { .. })) {
@@ -123,6 +124,7 @@ pub(super) fn plan_cluster(
             ));
             configs = vec![wake];
             partial = true;
+            cp.invalid_rows = true;
         }
         (Some(outcome), _) => {
             cp.outcome = outcome;

@@ -334,6 +334,12 @@ pub struct ClusterPlan {
     /// of a cluster nothing was dropped from: an outside check).
     #[serde(skip)]
     pub state_before: Option<Box<serde_json::Value>>,
+    /// Its strategy rows are invalid, and `idle_suspend` woke it alone for
+    /// the users waiting: counted with the clusters skipped for invalid
+    /// rows ([`Plan::invalid_count`], exit code 3), as the run after the
+    /// wake counts it (that apply exited 0: an outside check).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub invalid_rows: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -422,11 +428,12 @@ impl Plan {
         self.actions().count()
     }
 
-    /// Clusters skipped because of invalid configuration.
+    /// Clusters skipped because of invalid configuration, and those whose
+    /// wake ran alone despite it ([`ClusterPlan::invalid_rows`]).
     pub fn invalid_count(&self) -> usize {
         self.clusters
             .iter()
-            .filter(|c| matches!(c.outcome, Outcome::Invalid { .. }))
+            .filter(|c| c.invalid_rows || matches!(c.outcome, Outcome::Invalid { .. }))
             .count()
     }
 }

@@ -5041,6 +5041,9 @@ fn users_waiting_wake_a_cluster_whose_other_rows_are_invalid() {
     assert!(state["idle_suspend"]["resumed_at"].is_string(), "{state}");
     let made: Vec<&str> = cp.actions.iter().map(|a| a.replica.as_str()).collect();
     assert_eq!(made, ["r1"], "{cp:#?}");
+    // Counted with the invalid clusters (exit code 3), as the next run
+    // counts it (the wake's apply exited 0: an outside check).
+    assert_eq!(p.invalid_count(), 1);
     assert!(
         cp.alerts
             .iter()

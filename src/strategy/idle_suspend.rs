@@ -1548,11 +1548,12 @@ fn nothing_to_wake_with(c: &IdleSuspendConfig, ctx: &Ctx, d: &mut Desired, st: &
             KIND,
             format!(
                 "{} has demand but no replica: idle_suspend remembers nothing to bring back \
-                 (its state was wiped or lost), and what the audit trail shows its last \
+                 ({}), and what the audit trail shows its last \
                  suspension dropped, by {}, cannot be made again: {}; create a replica of an \
                  offered size, or set a strategy that chooses the size (e.g. target_size) for \
                  this cluster",
                 shown(&ctx.cluster.name),
+                why_nothing_remembered(st),
                 last.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                 unmakeable.join("; ")
             ),
@@ -1563,12 +1564,31 @@ fn nothing_to_wake_with(c: &IdleSuspendConfig, ctx: &Ctx, d: &mut Desired, st: &
         KIND,
         format!(
             "{} has demand but no replica, and idle_suspend remembers nothing to bring back \
-             (its state was wiped or lost) nor does the audit trail (no suspension by this \
-             controller, or a replica created since): create a replica, or set a strategy that \
-             chooses the size (e.g. target_size) for this cluster",
-            shown(&ctx.cluster.name)
+             ({}) nor does the audit trail (no suspension by this controller, or a replica \
+             created since): create a replica, or set a strategy that chooses the size (e.g. \
+             target_size) for this cluster",
+            shown(&ctx.cluster.name),
+            why_nothing_remembered(st)
         ),
     );
+}
+
+/// Why the slot remembers nothing to wake with, for the alert: awake by
+/// its state, what ran since it woke was dropped by someone else (a resume
+/// done is not made again); else its state holds no suspension. The alert
+/// said "its state was wiped or lost" of an intact state after a wake by
+/// hand whose replica was dropped (an outside check).
+fn why_nothing_remembered(st: &IdleSuspendState) -> String {
+    match st.resumed_at {
+        Some(at) => format!(
+            "it was woken at {} and what ran since was dropped, not by idle_suspend: a wake \
+             done is not made again",
+            at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ),
+        None => "it holds no suspension: its state was wiped or lost, or it never suspended \
+                 the cluster"
+            .to_string(),
+    }
 }
 
 /// The size a managed cluster wakes at when idle_suspend remembers
@@ -3022,6 +3042,25 @@ mod tests {
                 .any(|n| n.contains("woken by hand with r1 (100cc)")),
             "{:?}",
             d.notes
+        );
+        // That replica dropped by hand later, users waiting: nothing comes
+        // back (a wake done is not made again), and the alert says why,
+        // not that the state was wiped (it is intact).
+        let gone = waiting(cluster("c", vec![]));
+        st.resumed_at = st.resumed_at.map(|t| t - chrono::Duration::minutes(5));
+        let d = step(&gone, &c, Idle::Busy, &mut st);
+        assert!(d.names().is_empty(), "{:?}", d.replicas);
+        let alert = d.alerts.join("\n");
+        assert!(
+            alert.contains("it was woken at") && !alert.contains("wiped"),
+            "{alert}"
+        );
+        let mut fresh = IdleSuspendState::default();
+        let d = step(&gone, &c, Idle::Busy, &mut fresh);
+        let alert = d.alerts.join("\n");
+        assert!(
+            alert.contains("its state was wiped or lost, or it never suspended"),
+            "{alert}"
         );
     }
 

@@ -1145,4 +1145,8 @@ fn users_waiting_wake_a_suspended_cluster_whose_burst_row_is_invalid() {
         run.all()
     );
     assert!(run.all().contains("strategy rows invalid"), "{}", run.all());
+    // Exit 3, as for a cluster skipped for invalid rows (it exited 0, so a
+    // cron alerting on 3 missed the bad row while users waited: an
+    // outside check).
+    assert_eq!(run.code, 3, "{}", run.all());
 }
