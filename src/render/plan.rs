@@ -206,19 +206,23 @@ pub fn plan_summary(plan: &Plan) -> String {
             plural(changing)
         )
     };
-    // A changing cluster's alert, counted as a waiting one's is (the
-    // summary left it out when changes were planned: an outside check).
-    let alerted = plan
-        .clusters
-        .iter()
-        .filter(|c| c.state() == PlanState::Changes && !c.alerts.is_empty())
-        .count();
+    let alerted = changing_with_an_alert(plan);
     if alerted > 0 {
         s.pop();
         let _ = write!(s, " ({alerted} with an alert).");
     }
     let _ = write!(s, " {}", clusters_summary(plan));
     s
+}
+
+/// The clusters with changes planned that have an alert too: counted in
+/// the summaries, as a waiting one's alert is (they left it out when
+/// changes were planned: an outside check).
+fn changing_with_an_alert(plan: &Plan) -> usize {
+    plan.clusters
+        .iter()
+        .filter(|c| c.state() == PlanState::Changes && !c.alerts.is_empty())
+        .count()
 }
 
 /// Where the clusters stand, for `dry-run`'s and `apply`'s summaries alike:
@@ -411,6 +415,14 @@ pub fn apply_summary(plan: &Plan, report: &ApplyReport) -> String {
         let _ = write!(s, " ({})", parts.join(", "));
     }
     s.push('.');
+    match changing_with_an_alert(plan) {
+        0 => {}
+        1 if on.len() == 1 => s.push_str(" It has an alert."),
+        1 => s.push_str(" 1 of them has an alert."),
+        n => {
+            let _ = write!(s, " {n} of them have an alert.");
+        }
+    }
     let _ = write!(s, "{} Run {}.", others_summary(plan), report.run_id);
     s
 }
@@ -931,6 +943,12 @@ mod tests {
         assert_eq!(
             apply_summary(&only, &report(&only, 0)),
             format!("Applied 1 of 1 action on 1 cluster. Run {nil}.")
+        );
+        // Its alert is said, as the plan's summary says it.
+        only.clusters[0].alerts.push("shrink_to_fit: kept".into());
+        assert_eq!(
+            apply_summary(&only, &report(&only, 0)),
+            format!("Applied 1 of 1 action on 1 cluster. It has an alert. Run {nil}.")
         );
         // Skipped actions are counted, and a cluster whose every action
         // was skipped (--max-actions, a stop) was not acted on: "Applied

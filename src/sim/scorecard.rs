@@ -623,10 +623,17 @@ fn interpret(t: &Totals, sc: &Scenario, (credits, oracle, always_on): (f64, f64,
             )
         }
     };
+    // The service figures are every cluster's: said so when some are
+    // left alone (read after "the strategies", they seemed theirs: an
+    // outside check).
+    let over = match some_run {
+        Some(_) => format!("Over all {} clusters, ", sc.clusters.len()),
+        None => String::new(),
+    };
     let s = &t.service;
     format!(
         "{who} spent {} credits: {vs_oracle}, {} {} than always-on at the needed size ({}).{apart} \
-         {} of {} queries were served within {} ({} failed for good, {} unfinished at the end); a \
+         {over}{} of {} queries were served within {} ({} failed for good, {} unfinished at the end); a \
          hydrated replica covered {} of the demand time; {}.",
         num(credits),
         pct(savings.abs()),

@@ -1516,6 +1516,11 @@ fn the_summary_leaves_out_the_clusters_no_strategy_runs() {
         "{}",
         card.summary
     );
+    assert!(
+        card.summary.contains("Over all 2 clusters, "),
+        "{}",
+        card.summary
+    );
     // With nothing left alone, the summary is the totals'.
     let (_, _, only) = sim(&text.replace("name = \"quickstart\"\nstrategies = []", "name = \"quickstart\"\nstrategies = [{ type = \"target_size\", config = { target_size = \"100cc\" } }]"));
     assert!(only.total.left_alone.is_none());
