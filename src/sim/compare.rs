@@ -292,6 +292,21 @@ pub fn text(c: &Comparison) -> String {
         }
         s.push('\n');
     }
+    // The clusters a run's strategies leave alone are in its figures
+    // above: said, as each run may leave others alone (a column looked
+    // best for a cluster it never served: an outside check).
+    for r in &c.runs {
+        if let Some(a) = &r.scorecard.total.left_alone {
+            let _ = writeln!(
+                s,
+                "{}: {} cluster(s) no strategy runs, counted above as they ran: {} ({} credits)",
+                r.name,
+                a.clusters.len(),
+                super::scorecard::names_said(&a.clusters),
+                credits(a.credits)
+            );
+        }
+    }
     let n = first.scorecard.clusters.len();
     if n > 1 {
         let _ = writeln!(

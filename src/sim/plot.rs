@@ -277,7 +277,7 @@ fn header(root: &Area, sc: &Scenario, card: &Scorecard, colours: &Colours) -> Re
     .map_err(err)?;
     root.draw_text(
         &format!(
-            "{} of {} queries served within {within} ({} failed)   |   demand time covered {}   |   worst daily cold start {}   |   {} credits = {} the oracle ({}), {} below always-on ({})",
+            "{} of {} queries served within {within} ({} failed)   |   demand time covered {}   |   worst daily cold start {}   |   {} credits = {} the oracle ({}), {} below always-on ({}){}",
             scorecard::pct(t.service.served_within_pct),
             t.service.queries,
             t.service.failed,
@@ -288,6 +288,7 @@ fn header(root: &Area, sc: &Scenario, card: &Scorecard, colours: &Colours) -> Re
             num(t.oracle_credits),
             scorecard::pct(t.savings_pct),
             num(t.always_on_credits),
+            left_alone_said(t),
         ),
         &font(14, RGBColor(40, 40, 40)),
         (12, 34),
@@ -671,12 +672,13 @@ fn fleet_summary(
     let t = &card.total;
     let lines = [
         format!(
-            "{} clusters: {} credits, {} the oracle's lower bound ({}), always-on at the needed sizes {}",
+            "{} clusters: {} credits, {} the oracle's lower bound ({}), always-on at the needed sizes {}{}",
             card.clusters.len(),
             num(t.credits),
             scorecard::ratio_text(t.vs_oracle),
             num(t.oracle_credits),
-            num(t.always_on_credits)
+            num(t.always_on_credits),
+            left_alone_said(t)
         ),
         format!(
             "{} of {} queries served within {}, {} failed; demand time covered {}; worst daily cold start {}; {} OOM kills; {} alert(s)",
@@ -823,6 +825,21 @@ fn cost_box(
     Ok(())
 }
 
+/// After a header's credits: the clusters no strategy runs, which its
+/// figures count as they ran (the summary says the strategies' apart; the
+/// plot's ratio differed from it without a word: an outside check).
+fn left_alone_said(t: &scorecard::Totals) -> String {
+    match &t.left_alone {
+        None => String::new(),
+        Some(a) => format!(
+            "; counting {} cluster(s) no strategy runs ({}, {} credits)",
+            a.clusters.len(),
+            scorecard::names_said(&a.clusters),
+            num(a.credits)
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -887,6 +904,42 @@ windows = [{ start = "01:00", duration = "1h", every = "1d", qps = 0.2 }]
         assert!(svg.contains("#E60000"), "failed queries in red");
         // Hour ticks on a two-day run: more tick marks than hours.
         assert!(svg.matches("<polyline").count() > 48);
+    }
+
+    /// The header's ratio counts the clusters no strategy runs: said.
+    #[test]
+    fn the_header_says_the_clusters_no_strategy_runs() {
+        let text = r#"
+name = "t"
+days = 1
+interval = "1m"
+
+[[clusters]]
+name = "c"
+strategies = [{ type = "target_size", config = { target_size = "100cc" } }]
+
+[clusters.workload]
+memory_gib = 1
+hydration_work = "5m"
+windows = [{ start = "10:00", duration = "1h", qps = 0.1 }]
+
+[[clusters]]
+name = "quickstart"
+strategies = []
+initial_replicas = [{ name = "r1", size = "100cc" }]
+
+[clusters.workload]
+memory_gib = 1
+hydration_work = "5m"
+windows = [{ start = "10:00", duration = "10m", qps = 0.01 }]
+"#;
+        let (sc, run, card) = super::super::tests::sim(text);
+        let oracles = scorecard::oracles(&sc, &run);
+        let svg = render(&sc, &run, &card, &oracles).unwrap();
+        assert!(
+            svg.contains("counting 1 cluster(s) no strategy runs (quickstart, "),
+            "{svg}"
+        );
     }
 
     #[test]

@@ -606,18 +606,13 @@ fn interpret(t: &Totals, sc: &Scenario, (credits, oracle, always_on): (f64, f64,
         ),
         (_, Some(a)) => {
             let n = sc.clusters.len() - a.clusters.len();
-            let names: Vec<&str> = a.clusters.iter().take(5).map(String::as_str).collect();
-            let more = match a.clusters.len().saturating_sub(names.len()) {
-                0 => String::new(),
-                m => format!(" and {m} more"),
-            };
             (
                 format!("On the {n} cluster(s) they run, the strategies"),
                 format!(
-                    " {} cluster(s) no strategy runs ({}{more}) spent {} credits as they ran \
+                    " {} cluster(s) no strategy runs ({}) spent {} credits as they ran \
                      (TOTAL counts them).",
                     a.clusters.len(),
-                    names.join(", "),
+                    names_said(&a.clusters),
                     num(a.credits)
                 ),
             )
@@ -647,6 +642,16 @@ fn interpret(t: &Totals, sc: &Scenario, (credits, oracle, always_on): (f64, f64,
         pct(t.time_coverage_pct),
         cold_sentence(&t.worst_daily_cold_start),
     )
+}
+
+/// Cluster names as a summary lists them: the first five, then how many
+/// more.
+pub fn names_said(names: &[String]) -> String {
+    let shown: Vec<&str> = names.iter().take(5).map(String::as_str).collect();
+    match names.len() - shown.len() {
+        0 => shown.join(", "),
+        m => format!("{} and {m} more", shown.join(", ")),
+    }
 }
 
 /// The summary's words for the worst daily cold start: the days served,

@@ -1521,6 +1521,20 @@ fn the_summary_leaves_out_the_clusters_no_strategy_runs() {
         "{}",
         card.summary
     );
+    // Side by side, each run says what it left alone.
+    let both = super::compare::Comparison {
+        runs: vec![super::compare::NamedRun {
+            name: "current".into(),
+            scorecard: card.clone(),
+        }],
+    };
+    let side = super::compare::text(&both);
+    assert!(
+        side.contains(
+            "current: 1 cluster(s) no strategy runs, counted above as they ran: quickstart"
+        ),
+        "{side}"
+    );
     // With nothing left alone, the summary is the totals'.
     let (_, _, only) = sim(&text.replace("name = \"quickstart\"\nstrategies = []", "name = \"quickstart\"\nstrategies = [{ type = \"target_size\", config = { target_size = \"100cc\" } }]"));
     assert!(only.total.left_alone.is_none());
