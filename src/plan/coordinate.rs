@@ -108,9 +108,6 @@ pub(super) fn plan_cluster(
         );
     }
     let mut configs = rows.configs;
-    // Only some strategies run (the wake despite invalid rows): the others'
-    // state slots are kept as stored, not dropped as unconfigured.
-    let mut partial = false;
     match (left, wake_despite(cluster, &configs)) {
         // Users wait on a suspended cluster whose other rows no longer
         // validate (an admin narrowed the allowed sizes below a `burst`
@@ -123,7 +120,6 @@ pub(super) fn plan_cluster(
                 errors.join("; ")
             ));
             configs = vec![wake];
-            partial = true;
             cp.invalid_rows = true;
         }
         (Some(outcome), _) => {
@@ -277,8 +273,11 @@ pub(super) fn plan_cluster(
         .zip(&mut slots)
         .any(|(cfg, slot)| cfg.activity_sensitive(&ctx, slot));
     if opts.new_state {
+        // Only some strategies ran (the wake despite invalid rows): the
+        // others' state slots are kept as stored, not dropped as
+        // unconfigured.
         cp.new_state =
-            new_state(state, &configs, &slots, snap.now, &resized, partial).map(Box::new);
+            new_state(state, &configs, &slots, snap.now, &resized, cp.invalid_rows).map(Box::new);
         if cp.state_goes_first() {
             cp.state_before = Some(Box::new(state.clone()));
         }
