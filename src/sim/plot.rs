@@ -909,30 +909,7 @@ windows = [{ start = "01:00", duration = "1h", every = "1d", qps = 0.2 }]
     /// The header's ratio counts the clusters no strategy runs: said.
     #[test]
     fn the_header_says_the_clusters_no_strategy_runs() {
-        let text = r#"
-name = "t"
-days = 1
-interval = "1m"
-
-[[clusters]]
-name = "c"
-strategies = [{ type = "target_size", config = { target_size = "100cc" } }]
-
-[clusters.workload]
-memory_gib = 1
-hydration_work = "5m"
-windows = [{ start = "10:00", duration = "1h", qps = 0.1 }]
-
-[[clusters]]
-name = "quickstart"
-strategies = []
-initial_replicas = [{ name = "r1", size = "100cc" }]
-
-[clusters.workload]
-memory_gib = 1
-hydration_work = "5m"
-windows = [{ start = "10:00", duration = "10m", qps = 0.01 }]
-"#;
+        let text = super::super::tests::WITH_QUICKSTART;
         let (sc, run, card) = super::super::tests::sim(text);
         let oracles = scorecard::oracles(&sc, &run);
         let svg = render(&sc, &run, &card, &oracles).unwrap();

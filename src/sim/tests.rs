@@ -1461,24 +1461,43 @@ windows = [{{ start = "22:00", duration = "1h", every = "1d", qps = 0.1 }}]
     assert!(counted.is_some_and(|s| s >= 600), "{counted:?}");
 }
 
+/// A cluster the strategies run (`c`) beside one no strategy runs
+/// (`quickstart`, always on): the clusters a summary leaves alone.
+pub(super) const WITH_QUICKSTART: &str = r#"
+name = "d"
+start = "2026-01-05T00:00:00Z"
+days = 2
+
+[[clusters]]
+name = "c"
+strategies = [
+  { type = "target_size", config = { target_size = "100cc" } },
+  { type = "idle_suspend", config = { idle_after_s = 600 } },
+]
+
+[clusters.workload]
+memory_gib = 1
+hydration_work = "5m"
+windows = [{ start = "10:00", duration = "2h", qps = 0.2 }]
+
+[[clusters]]
+name = "quickstart"
+strategies = []
+initial_replicas = [{ name = "r1", size = "100cc" }]
+
+[clusters.workload]
+memory_gib = 1
+hydration_work = "5m"
+windows = [{ start = "10:00", duration = "10m", qps = 0.01 }]
+"#;
+
 /// A cluster no strategy runs (the session cluster or `quickstart` of a
 /// backtest `--from-history`) is in every total but not in what "the
 /// strategies spent", nor in its ratio: the summary says it apart (an
 /// outside check found a fleet's ratio carried them).
 #[test]
 fn the_summary_leaves_out_the_clusters_no_strategy_runs() {
-    let text = calm(
-        "name = \"d\"\nstart = \"2026-01-05T00:00:00Z\"\ndays = 2\n\
-         [[clusters]]\nname = \"c\"\n\
-         strategies = [\n  { type = \"target_size\", config = { target_size = \"100cc\" } },\n  \
-         { type = \"idle_suspend\", config = { idle_after_s = 600 } },\n]\n\
-         [clusters.workload]\nmemory_gib = 1\nhydration_work = \"5m\"\n\
-         windows = [{ start = \"10:00\", duration = \"2h\", qps = 0.2 }]\n\
-         [[clusters]]\nname = \"quickstart\"\nstrategies = []\n\
-         initial_replicas = [{ name = \"r1\", size = \"100cc\" }]\n\
-         [clusters.workload]\nmemory_gib = 1\nhydration_work = \"5m\"\n\
-         windows = [{ start = \"10:00\", duration = \"10m\", qps = 0.01 }]\n",
-    );
+    let text = calm(WITH_QUICKSTART);
     let (_, _, card) = sim(&text);
     let (c, q) = (&card.clusters[0], &card.clusters[1]);
     let alone = card
