@@ -56,6 +56,30 @@ pub enum Ddl {
     /// attempted: …", as a withdrawn intent's), and the run stops at the
     /// lease before the next statement.
     NotSent(String),
+    /// A DROP whose first attempt found its replica gone (the server's
+    /// refusal): dropped after the plan guard's check, by another run's
+    /// DROP that landed late or by someone else. What it was sent for
+    /// holds, and nothing of its own ran: recorded as not run
+    /// ([`gone_outcome`]), and the cluster's other actions go on.
+    Gone(String),
+}
+
+/// The start of the outcome of a DROP that found its replica already gone
+/// ([`Ddl::Gone`]): `skipped` in `history`, never a refusal to back off.
+pub const GONE_PREFIX: &str = "already gone";
+
+/// The audit outcome and the result's reason of a DROP that found its
+/// replica gone, from the server's refusal.
+fn gone_outcome(refusal: &str) -> String {
+    format!(
+        "{GONE_PREFIX} when its DROP reached the server (dropped since the plan's check, by \
+         another run's DROP that landed late or by someone else; the server said: {refusal})"
+    )
+}
+
+/// Whether a result is that of a DROP that found its replica gone.
+fn found_gone(status: &ActionStatus) -> bool {
+    matches!(status, ActionStatus::Skipped { reason } if reason.starts_with(GONE_PREFIX))
 }
 
 /// How an attempted action ended, for its audit row.
@@ -632,6 +656,12 @@ impl<B: Backend> Run<'_, B> {
                 }
             };
             self.budget -= 1;
+            // A DROP that found its replica gone: the cluster is as it
+            // planned, so the rest goes on (the guard still checks each
+            // next statement), and a suspension's state stays. A later
+            // run's DROP sent while a killed run's DROP of the same
+            // replica was on its way failed here, exit 3 (an outside check).
+            let gone = found_gone(&status);
             // The suspension's first DROP failed, or was not sent: nothing
             // was dropped, so the state written with its intent goes back
             // as for a skip (it said "suspended" of a cluster that still
@@ -639,6 +669,7 @@ impl<B: Backend> Run<'_, B> {
             // never existed: an outside check). One with an unknown
             // outcome may have run: kept, the next run settles it.
             if early.is_some()
+                && !gone
                 && matches!(
                     status,
                     ActionStatus::Failed { .. } | ActionStatus::Skipped { .. }
@@ -646,7 +677,7 @@ impl<B: Backend> Run<'_, B> {
             {
                 self.put_state_back(cp).await?;
             }
-            if status == ActionStatus::Executed {
+            if status == ActionStatus::Executed || gone {
                 match action.kind {
                     ActionKind::CreateReplica => created.push(action.replica.clone()),
                     ActionKind::DropReplica => dropped.push(action.replica.clone()),
@@ -667,7 +698,7 @@ impl<B: Backend> Run<'_, B> {
                 // Never sent, the lease lost (`Ddl::NotSent`): nothing
                 // more of the cluster runs, and its state is not written
                 // as if it had all run.
-                ActionStatus::Skipped { reason } => stop = Some(reason.clone()),
+                ActionStatus::Skipped { reason } if !gone => stop = Some(reason.clone()),
                 _ => {}
             }
             let result = ActionResult {
@@ -806,6 +837,11 @@ impl<B: Backend> Run<'_, B> {
                 executed: false,
                 error: Some(error.clone()),
             }),
+            Ddl::Gone(refusal) => Some(Outcome {
+                action_id: row.action_id.clone(),
+                executed: false,
+                error: Some(gone_outcome(refusal)),
+            }),
             Ddl::Unknown(_) => None,
         };
         if let Some(outcome) = outcome {
@@ -829,6 +865,12 @@ impl<B: Backend> Run<'_, B> {
                 ActionStatus::Failed { error }
             }
             Ddl::NotSent(reason) => ActionStatus::Skipped { reason },
+            Ddl::Gone(refusal) => {
+                tracing::info!(cluster = %cp.cluster, sql = %action.sql, %refusal, "the replica was already gone");
+                ActionStatus::Skipped {
+                    reason: gone_outcome(&refusal),
+                }
+            }
             Ddl::Unknown(error) => {
                 match simulated {
                     true => {

@@ -5,7 +5,9 @@
 //! exponential backoff and jitter on a fresh connection, bounded in attempts
 //! and total time. Permanent errors (unknown size, permission denied,
 //! syntax) are never retried. A retried DDL that finds its work already done
-//! (CREATE: the replica exists; DROP: it is gone) counts as done.
+//! (CREATE: the replica exists; DROP: it is gone) counts as done; a DROP
+//! that finds its replica gone at its first attempt did not run
+//! ([`Ddl::Gone`]).
 
 use std::time::{Duration, Instant};
 
@@ -1013,6 +1015,7 @@ impl Backend for LiveBackend<'_> {
         let started = Instant::now();
         let intent = self.with_deadline(intent);
         let sent = std::cell::Cell::new(false);
+        let gone = std::cell::Cell::new(None::<String>);
         let me = self.lease.as_ref().map(|held| held.me.clone());
         // A managed resize that got no answer is not sent again: a second
         // `ALTER … SET (SIZE)` restarts the reconfiguration (Materialize
@@ -1058,12 +1061,25 @@ impl Backend for LiveBackend<'_> {
                         tracing::info!(sql = %action.sql, "retry found the work already done");
                         Ok(())
                     }
+                    // A first DROP that finds its replica gone: dropped
+                    // since the plan's check (not a create's "exists",
+                    // which may be another replica of that name).
+                    Err(e)
+                        if action.kind == ActionKind::DropReplica
+                            && already_done(action.kind, &e) =>
+                    {
+                        gone.set(e.as_db_error().map(|db| db.message().to_string()));
+                        Ok(())
+                    }
                     Err(e) => Err(DbError::query("running DDL", &e)),
                 }
             })
             .await;
         Ok(match result {
-            Ok(()) => Ddl::Done,
+            Ok(()) => match gone.take() {
+                Some(refusal) => Ddl::Gone(refusal),
+                None => Ddl::Done,
+            },
             // It may have run: the run stops with it open, and the next
             // run settles it from the catalog.
             Err(e @ DbError::LeaseLost(_)) if sent.get() => return Err(e),

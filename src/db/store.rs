@@ -927,7 +927,7 @@ impl Store {
              FROM {table} AS f WHERE NOT f.executed AND f.cluster_id IS NOT NULL \
              AND f.decision_ctx->>'kind' IS NOT NULL AND f.error_message IS NOT NULL \
              AND f.error_message NOT LIKE {withdrawn} AND f.error_message NOT LIKE {settled} \
-             AND f.error_message NOT LIKE {cancelled} \
+             AND f.error_message NOT LIKE {cancelled} AND f.error_message NOT LIKE {gone} \
              AND f.created_at > now() - INTERVAL '{window} seconds' \
              AND NOT EXISTS (SELECT 1 FROM {table} AS e WHERE e.cluster_id = f.cluster_id \
                AND e.created_at > f.created_at \
@@ -940,6 +940,7 @@ impl Store {
             withdrawn = ddl::literal(&format!("{WITHDRAWN_PREFIX}%")),
             settled = ddl::literal(&format!("{SETTLED_PREFIX}%")),
             cancelled = ddl::literal(&format!("{LEASE_CANCELLED_PREFIX}%")),
+            gone = ddl::literal(&format!("{}%", crate::exec::GONE_PREFIX)),
             changed = ddl::literal(&format!("{STRATEGY_CHANGE}%")),
             same_action = same("e", "f"),
             window = crate::plan::refused::WINDOW.num_seconds(),
@@ -2379,7 +2380,8 @@ fn open_sql(a: &str) -> String {
 pub enum ActionResult {
     Executed,
     Failed,
-    /// Withdrawn before its statement was sent ([`Withdrawn`]).
+    /// Withdrawn before its statement was sent ([`Withdrawn`]), or a
+    /// DROP that found its replica already gone ([`crate::exec::Ddl::Gone`]).
     Skipped,
     /// The outcome was never recorded (the run stopped before it).
     Unknown,
@@ -2400,9 +2402,11 @@ impl ActionResult {
     fn sql() -> String {
         format!(
             "(CASE WHEN executed THEN 'executed' WHEN {open} THEN 'unknown' \
-             WHEN error_message LIKE {withdrawn} THEN 'skipped' ELSE 'failed' END)",
+             WHEN error_message LIKE {withdrawn} OR error_message LIKE {gone} THEN 'skipped' \
+             ELSE 'failed' END)",
             open = open_sql(""),
-            withdrawn = ddl::literal(&format!("{WITHDRAWN_PREFIX}%"))
+            withdrawn = ddl::literal(&format!("{WITHDRAWN_PREFIX}%")),
+            gone = ddl::literal(&format!("{}%", crate::exec::GONE_PREFIX))
         )
     }
 

@@ -3796,6 +3796,101 @@ fn a_wake_undone_by_a_late_drop_is_made_again_while_users_wait() {
     assert_eq!(emu.replicas("c"), pairs(&[("r1", "25cc")]));
 }
 
+/// Runs `stmt` (the DROP the proxy is about to forward) through the proxy
+/// first, as a killed run's DROP of the same replica landing just before
+/// ours would: ours then finds the replica gone.
+fn dropped_first(emu: &Emulator) {
+    let url = emu.url();
+    emu.on_ddl(1, move |stmt| {
+        let mut mz = postgres::Client::connect(&url, postgres::NoTls)
+            .unwrap_or_else(|e| panic!("connect: {e}"));
+        mz.batch_execute(stmt)
+            .unwrap_or_else(|e| panic!("{stmt}: {e}"));
+    });
+}
+
+/// A DROP that finds its replica gone when it reaches the server (a killed
+/// run's DROP of it landed first, or someone dropped it after the plan's
+/// check) failed, exit 3, and `ClusterctlActionsFailing` could fire,
+/// though the replica was gone as planned (the forty-first session's
+/// outside check). It is recorded as not run, said "already gone", and
+/// the cluster's other actions go on; it holds nothing back later.
+#[test]
+fn a_drop_whose_replica_is_already_gone_is_not_a_failure() {
+    let emu = Emulator::start();
+    emu.create_hydrated_cluster("c", "r_25cc", "25cc");
+    for (r, size) in [("r_50cc", "50cc"), ("r_100cc", "100cc")] {
+        emu.add_replica("c", r, size);
+        emu.set_hydrated("c", r, true);
+    }
+    init_tables(&emu);
+    strategy(&emu, "c", "target_size", json!({"target_size": "25cc"}));
+    dropped_first(&emu);
+    let run = clusterctl(&emu, &["apply"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(
+        run.stdout
+            .contains(": skipped: already gone when its DROP reached the server")
+            && !run.all().contains("FAILED"),
+        "{}",
+        run.all()
+    );
+    // The second DROP went on in the same run.
+    assert_eq!(replica_names(&emu, "c"), ["r_25cc"], "{}", run.all());
+    let history = clusterctl(&emu, &["history", "-o", "json"]).ok().json();
+    let results: Vec<&str> = history["result"]["entries"]
+        .as_array()
+        .map(|e| e.iter().filter_map(|r| r["result"].as_str()).collect())
+        .unwrap_or_default();
+    let mut sorted = results.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, ["executed", "skipped"], "{history:#}");
+    let failed = clusterctl(&emu, &["history", "--failed", "-o", "json"])
+        .ok()
+        .json();
+    assert_eq!(
+        failed["result"]["entries"].as_array().map(Vec::len),
+        Some(0),
+        "{failed:#}"
+    );
+    // Nothing is held back, nothing left to do.
+    let again = clusterctl(&emu, &["apply"]).ok();
+    assert!(again.stdout.starts_with("No changes."), "{}", again.all());
+}
+
+/// A suspension whose first DROP finds its replica gone: the other is
+/// dropped in the same run, and the state written with the first intent
+/// stays (it was put back as for a failure): the wake brings back both.
+#[test]
+fn a_suspension_whose_first_drop_finds_it_gone_remembers_both_replicas() {
+    // Every statement logged, and shown at once: the user's wakes it.
+    let emu = Emulator::builder()
+        .statement_sample_rate(1.0, 1.0)
+        .statement_log_flush_delay(Duration::ZERO)
+        .start();
+    emu.create_hydrated_cluster("c", "r1", "25cc");
+    emu.add_replica("c", "r2", "50cc");
+    emu.set_hydrated("c", "r2", true);
+    emu.add_activity("c", 2 * 3600, true);
+    init_tables(&emu);
+    strategy(&emu, "c", "idle_suspend", json!({"idle_after_s": 3600}));
+    dropped_first(&emu);
+    let run = clusterctl(&emu, &["apply"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(emu.replicas("c").is_empty(), "suspended: {}", run.all());
+    assert!(run.stdout.contains("already gone"), "{}", run.all());
+    emu.add_activity("c", 0, false);
+    let wake = clusterctl(&emu, &["apply"]).ok();
+    let mut back = emu.replicas("c");
+    back.sort();
+    assert_eq!(
+        back,
+        pairs(&[("r1", "25cc"), ("r2", "50cc")]),
+        "{}",
+        wake.all()
+    );
+}
+
 /// A late DROP names its cluster by name: after `ALTER CLUSTER c SWAP WITH
 /// c_green` (a blue/green deploy) it lands on the cluster now named `c`,
 /// which nothing held: the next run dropped that one's other replica and
