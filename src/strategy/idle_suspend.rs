@@ -1643,13 +1643,11 @@ fn resume(
     // saved (a create held back or failed) already created, leave the rest
     // of the resume due. (One made by hand under a remembered name at
     // another size had the rest brought back beside it: an outside check.)
-    let chosen_elsewhere = d.replicas.iter().any(|(n, live)| {
-        *n != burst
-            && !remembered
-                .iter()
-                .any(|r| r.name == *n && r.size == live.size)
-    });
-    st.resuming = if chosen_elsewhere {
+    let running = d
+        .replicas
+        .iter()
+        .map(|(n, live)| (n.as_str(), Some(&live.size)));
+    st.resuming = if chosen_elsewhere(running, &remembered, burst) {
         // Said, not "converged" without a word (an outside check).
         let by_hand: Vec<String> = d
             .replicas
@@ -1739,6 +1737,27 @@ fn complete_resume(ctx: &Ctx, d: &mut Desired, st: &mut IdleSuspendState) {
     bring_back(ctx, d, &st.resuming, &reason, st.from_reference);
 }
 
+/// Whether a running replica (name, size), not the burst replica, is one
+/// the suspension did not remember by both name and size: made by hand,
+/// under another name or under a remembered name at another size. Then
+/// the cluster's shape was chosen elsewhere, and nothing remembered
+/// comes back: not at a wake ([`resume`]), nor again after a late DROP
+/// ([`undone_by_a_late_drop`], which compared names only: a replica made
+/// by hand under a remembered name at another size had the rest made
+/// again beside it).
+fn chosen_elsewhere<'a>(
+    mut running: impl Iterator<Item = (&'a str, Option<&'a Size>)>,
+    remembered: &[&SuspendedReplica],
+    burst: &str,
+) -> bool {
+    running.any(|(name, size)| {
+        name != burst
+            && !remembered
+                .iter()
+                .any(|r| r.name == name && size == Some(&r.size))
+    })
+}
+
 /// A wake a late DROP may have undone: of the replicas the last wake
 /// brought back (what the suspension before it remembered, not the burst
 /// replica), those the unmanaged cluster no longer runs, one of which a
@@ -1762,10 +1781,11 @@ fn undone_by_a_late_drop<'a>(
         return None;
     }
     let woken: Vec<&SuspendedReplica> = st.suspended.iter().filter(|r| r.name != burst).collect();
-    let chosen_elsewhere = cluster
+    let running = cluster
         .replicas
         .iter()
-        .any(|r| r.name != burst && !woken.iter().any(|w| w.name == r.name));
+        .map(|r| (r.name.as_str(), r.size.as_ref()));
+    let chosen_elsewhere = chosen_elsewhere(running, &woken, burst);
     let missing: Vec<SuspendedReplica> = woken
         .into_iter()
         .filter(|r| cluster.replica(&r.name).is_none())
@@ -2798,6 +2818,22 @@ mod tests {
         assert!(remembered(c, Some(&state(&woken)), None, &sent(1))
             .wake
             .is_empty());
+        // Woken with r1 and r2; r1 gone to that DROP, and r2 made again by
+        // hand at another size: the shape was chosen elsewhere, as a wake
+        // reads it (r1 was made again beside it: names alone were compared).
+        let two = IdleSuspendState {
+            suspended: vec![r("r1", "50cc"), r("r2", "25cc")],
+            ..woken.clone()
+        };
+        let by_hand = &cluster("c", vec![replica("r2", "100cc", true)]);
+        assert!(remembered(by_hand, Some(&state(&two)), None, &sent(10))
+            .wake
+            .is_empty());
+        let kept = &cluster("c", vec![replica("r2", "25cc", true)]);
+        assert_eq!(
+            remembered(kept, Some(&state(&two)), None, &sent(10)).wake,
+            vec![r("r1", "50cc")]
+        );
         assert_eq!(remembered(c, None, None, &[]), Remembered::default());
         let junk = serde_json::json!({"idle_suspend": "junk"});
         assert_eq!(remembered(c, Some(&junk), None, &[]), Remembered::default());
