@@ -44,6 +44,13 @@ pub struct AuditRow {
 pub enum Ddl {
     /// It took effect.
     Done,
+    /// A retry found the work done (CREATE: the replica there; DROP: it
+    /// gone): its own earlier attempt that got no answer did it, or an
+    /// earlier run's statement that landed late; which, nothing tells.
+    /// Recorded as executed, with [`FOUND_DONE`] said: it read as this
+    /// statement's own work beside a killed run's row settled "not
+    /// applied" (an outside check).
+    FoundDone,
     /// The server refused it (its message): it did not take effect.
     Refused(String),
     /// No answer came (the connection was cut or the statement timed out
@@ -63,6 +70,10 @@ pub enum Ddl {
     /// ([`gone_outcome`]), and the cluster's other actions go on.
     Gone(String),
 }
+
+/// The note of an action whose retry found its work done ([`Ddl::FoundDone`]).
+pub const FOUND_DONE: &str = "its retry found it already done: by its own first attempt, which \
+                              got no answer, or by an earlier run's statement that landed late";
 
 /// The start of the outcome of a DROP that found its replica already gone
 /// ([`Ddl::Gone`]): `skipped` in `history`, never a refusal to back off.
@@ -832,6 +843,11 @@ impl<B: Backend> Run<'_, B> {
                 executed: true,
                 error: None,
             }),
+            Ddl::FoundDone => Some(Outcome {
+                action_id: row.action_id.clone(),
+                executed: true,
+                error: Some(FOUND_DONE.into()),
+            }),
             Ddl::Refused(error) | Ddl::NotSent(error) => Some(Outcome {
                 action_id: row.action_id.clone(),
                 executed: false,
@@ -849,7 +865,7 @@ impl<B: Backend> Run<'_, B> {
             self.pending.push(outcome);
         }
         Ok(Ok(match result {
-            Ddl::Done => ActionStatus::Executed,
+            Ddl::Done | Ddl::FoundDone => ActionStatus::Executed,
             Ddl::Refused(error) => {
                 // Reported with the action's result; logged for pipelines.
                 // A warning: a log pipeline alerting on the level saw

@@ -77,7 +77,8 @@ pub struct HistoryEntry {
     /// Why it failed, or was not applied or not run.
     pub error: Option<String>,
     /// An action that ran, with a text: a later run's settlement ("found
-    /// it applied", "it landed later … corrected it to applied"). It was
+    /// it applied", "it landed later … corrected it to applied"), or its
+    /// retry's finding ([`crate::exec::FOUND_DONE`]). It was
     /// the `error` of an executed row, which a script took for a failure
     /// (an outside check).
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -1016,6 +1016,7 @@ impl Backend for LiveBackend<'_> {
         let intent = self.with_deadline(intent);
         let sent = std::cell::Cell::new(false);
         let gone = std::cell::Cell::new(None::<String>);
+        let found_done = std::cell::Cell::new(false);
         let me = self.lease.as_ref().map(|held| held.me.clone());
         // A managed resize that got no answer is not sent again: a second
         // `ALTER … SET (SIZE)` restarts the reconfiguration (Materialize
@@ -1059,6 +1060,7 @@ impl Backend for LiveBackend<'_> {
                     Ok(()) => Ok(()),
                     Err(e) if tried.may_have_written && already_done(action.kind, &e) => {
                         tracing::info!(sql = %action.sql, "retry found the work already done");
+                        found_done.set(true);
                         Ok(())
                     }
                     // A first DROP that finds its replica gone: dropped
@@ -1078,6 +1080,7 @@ impl Backend for LiveBackend<'_> {
         Ok(match result {
             Ok(()) => match gone.take() {
                 Some(refusal) => Ddl::Gone(refusal),
+                None if found_done.get() => Ddl::FoundDone,
                 None => Ddl::Done,
             },
             // It may have run: the run stops with it open, and the next

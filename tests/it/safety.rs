@@ -972,6 +972,17 @@ fn a_ddl_whose_answer_never_came_is_left_for_the_catalog_to_settle() {
     let trail = audit(&emu, "c");
     assert_eq!(trail.len(), 1, "{trail:?}");
     assert!(trail[0].1, "{trail:?}");
+    // Said: a killed run's CREATE that landed late finds the same, and the
+    // row read as this statement's own work.
+    let history = clusterctl(&emu, &["history", "-o", "json"]).ok().json();
+    let note = history["result"]["entries"][0]["note"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        note.starts_with("its retry found it already done"),
+        "{history:#}"
+    );
     assert!(
         trail[0]
             .2
