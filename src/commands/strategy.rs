@@ -867,6 +867,23 @@ pub async fn remove(
             });
         }
     }
+    // A type of none of its rows (a typo): which types it has, and the
+    // one meant (`strategy rm c targte_size` removed nothing without a
+    // word of target_size: an outside check).
+    if let (true, Some(t)) = (removed.is_empty(), ty) {
+        let types: Vec<&str> = left.iter().map(|r| r.row.strategy_type.as_str()).collect();
+        if !types.is_empty() {
+            notes.push(format!(
+                "its rows are of type {}{}",
+                types
+                    .iter()
+                    .map(|t| crate::model::printable(t))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                crate::strategy::keys::did_you_mean(t, &types)
+            ));
+        }
+    }
     if removed.is_empty() {
         let again = match ty {
             Some(t) if command == "strategy rm" => format!("{command} {} {t}", target.arg()),

@@ -4535,6 +4535,28 @@ fn a_cluster_with_an_alert_and_nothing_planned_is_not_converged() {
     assert!(names.contains(&"a5") && names.contains(&"c3"), "{json:#}");
 }
 
+/// `strategy rm` of a type the cluster has no row of removes nothing and
+/// says which types it has, with the one meant (a typo removed nothing
+/// without a word: an outside check).
+#[test]
+fn strategy_rm_of_a_mistyped_type_says_the_one_meant() {
+    let emu = emulator();
+    emu.create_cluster("c");
+    init_tables(&emu);
+    strategy(&emu, "c", "target_size", json!({"target_size": "25cc"}));
+    let run = clusterctl(&emu, &["strategy", "rm", "c", "targte_size"]).ok();
+    assert!(
+        run.all().contains("nothing removed")
+            && run
+                .all()
+                .contains("its rows are of type target_size (did you mean 'target_size'?)"),
+        "{}",
+        run.all()
+    );
+    let rows = emu.query_one("SELECT count(*) FROM mz_cluster_strategies");
+    assert_eq!(rows.as_deref(), Some("1"));
+}
+
 /// A cluster whose strategy rows are in another installation (`--schema`)
 /// than the one a command reads: the command says where they are, with
 /// the command for them (`strategy rm` said only "nothing removed", and
