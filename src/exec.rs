@@ -472,6 +472,10 @@ struct Run<'b, B> {
     /// The plan's time, which stamps the states written.
     plan_now: DateTime<Utc>,
     report: ApplyReport,
+    /// Indices of the results told as they ended (sent statements): the
+    /// skipped ones are told after their cluster, these not twice (a DROP
+    /// that found its replica gone was said twice: an outside check).
+    told: std::collections::BTreeSet<usize>,
 }
 
 /// A run the backend stopped after it began (a lost lease, a failed write
@@ -504,6 +508,7 @@ pub async fn apply<B: Backend>(
             states_written: 0,
             interrupted: false,
         },
+        told: std::collections::BTreeSet::new(),
     };
     match run.all(plan, opts).await {
         Ok(()) => Ok(run.report),
@@ -539,8 +544,8 @@ impl<B: Backend> Run<'_, B> {
                 }
             };
             // Skipped actions were never started: report them as they are known.
-            for r in &self.report.results[seen..] {
-                if matches!(r.status, ActionStatus::Skipped { .. }) {
+            for (i, r) in self.report.results.iter().enumerate().skip(seen) {
+                if matches!(r.status, ActionStatus::Skipped { .. }) && !self.told.contains(&i) {
                     tell(opts, Progress::Finished(r));
                 }
             }
@@ -606,10 +611,22 @@ impl<B: Backend> Run<'_, B> {
                 self.report.results.push(skipped(action, reason.clone()));
                 continue;
             }
+            // After the first statement, a replica this plan drops (this
+            // statement or a later one) is not counted on: gone meanwhile
+            // (dropped by hand, a killed run's DROP that landed), the rest
+            // goes on, its own DROP finding it gone. It was taken for one
+            // that stopped serving, and held back the other drops of a
+            // cluster whose new replica served (an outside check).
+            let to_drop = |name: &String| {
+                i > 0
+                    && cp.actions[i..]
+                        .iter()
+                        .any(|a| a.kind == ActionKind::DropReplica && a.replica == *name)
+            };
             let expected: Vec<Seen> = cp
                 .observed
                 .iter()
-                .filter(|r| !dropped.contains(&r.name))
+                .filter(|r| !dropped.contains(&r.name) && !to_drop(&r.name))
                 .cloned()
                 .collect();
             // A later drop of a deliberate suspension relies on no replica:
@@ -718,6 +735,7 @@ impl<B: Backend> Run<'_, B> {
                 status,
             };
             tell(opts, Progress::Finished(&result));
+            self.told.insert(self.report.results.len());
             self.report.results.push(result);
         }
         Ok(stop.is_none() && failed.is_none())

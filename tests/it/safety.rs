@@ -972,17 +972,6 @@ fn a_ddl_whose_answer_never_came_is_left_for_the_catalog_to_settle() {
     let trail = audit(&emu, "c");
     assert_eq!(trail.len(), 1, "{trail:?}");
     assert!(trail[0].1, "{trail:?}");
-    // Said: a killed run's CREATE that landed late finds the same, and the
-    // row read as this statement's own work.
-    let history = clusterctl(&emu, &["history", "-o", "json"]).ok().json();
-    let note = history["result"]["entries"][0]["note"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    assert!(
-        note.starts_with("its retry found it already done"),
-        "{history:#}"
-    );
     assert!(
         trail[0]
             .2
@@ -1062,6 +1051,17 @@ fn transient_failures_are_retried_and_never_repeat_work() {
     let trail = audit(&emu, "c");
     assert_eq!(trail.len(), 1, "{trail:?}");
     assert!(trail[0].1, "{trail:?}");
+    // Said: a killed run's CREATE that landed late finds the same, and the
+    // row read as this statement's own work.
+    let history = clusterctl(&emu, &["history", "-o", "json"]).ok().json();
+    let note = history["result"]["entries"][0]["note"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        note.starts_with("its retry found it already done"),
+        "{history:#}"
+    );
 
     // "Try again" errors from the server are transient too.
     let emu = one_create_setup();
@@ -3867,6 +3867,46 @@ fn a_drop_whose_replica_is_already_gone_is_not_a_failure() {
     // Nothing is held back, nothing left to do.
     let again = clusterctl(&emu, &["apply"]).ok();
     assert!(again.stdout.starts_with("No changes."), "{}", again.all());
+}
+
+/// A replica the run is about to drop, dropped by hand while an earlier
+/// drop of the same retirement runs: the rest of the retirement goes on
+/// (the new replica still serves), and its own DROP finds it gone. The
+/// guard took it for a replica that stopped serving and held the other
+/// drops back a run, and the "already gone" line was printed twice (an
+/// outside check).
+#[test]
+fn a_replica_dropped_by_hand_during_a_retirement_does_not_hold_the_rest_back() {
+    let emu = Emulator::start();
+    emu.create_hydrated_cluster("c", "r_50cc", "50cc");
+    for r in ["r1", "r2", "r3"] {
+        emu.add_replica("c", r, "25cc");
+        emu.set_hydrated("c", r, true);
+    }
+    init_tables(&emu);
+    strategy(&emu, "c", "target_size", json!({"target_size": "50cc"}));
+    let url = emu.url();
+    emu.on_ddl(1, move |stmt| {
+        // Another of the replicas the run drops, not this statement's.
+        let other = ["r1", "r2", "r3"]
+            .into_iter()
+            .find(|r| !stmt.contains(&format!("\"{r}\"")))
+            .unwrap_or("r3");
+        let mut mz = postgres::Client::connect(&url, postgres::NoTls)
+            .unwrap_or_else(|e| panic!("connect: {e}"));
+        mz.batch_execute(&format!("DROP CLUSTER REPLICA c.{other}"))
+            .unwrap_or_else(|e| panic!("dropping {other}: {e}"));
+    });
+    let run = clusterctl(&emu, &["apply"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert_eq!(replica_names(&emu, "c"), ["r_50cc"], "{}", run.all());
+    assert!(!run.stdout.contains("stopped serving"), "{}", run.all());
+    let gone = run
+        .stdout
+        .lines()
+        .filter(|l| l.contains(": skipped: already gone"))
+        .count();
+    assert_eq!(gone, 1, "said once: {}", run.all());
 }
 
 /// A suspension whose first DROP finds its replica gone: the other is
