@@ -774,10 +774,15 @@ fn resize_cell(v: &[f64]) -> String {
     }
 }
 
+/// The worst daily cold start as a cell: `12m43s`; `12m43s, never (3d)`
+/// with days none of whose queries was served (`never (3d)` alone hid the
+/// worst of the days served: an outside check); `never (3d)` when no day
+/// was.
 pub fn cold_cell(c: &ColdStart) -> String {
-    match c.days_never_served {
-        0 => secs(c.worst_s),
-        n => format!("never ({n}d)"),
+    match (c.days_never_served, &c.day) {
+        (0, _) => secs(c.worst_s),
+        (n, Some(_)) => format!("{}, never ({n}d)", secs(c.worst_s)),
+        (n, None) => format!("never ({n}d)"),
     }
 }
 
@@ -961,8 +966,8 @@ pub fn text(r: &Scorecard) -> String {
         out,
         "served<={w} = queries served within {w} of their first attempt (failed and unfinished count as not served); \
          coverage = demand time with a hydrated replica; cold start = the worst wait, over the days, from a day's \
-         first query to its first query served (never (Nd): N days none was, a day whose first query came too late \
-         to be served before the end left out); oracle = a lower bound on any run that serves every query within {w}; \
+         first query to its first query served (never (Nd): N days none was, beside the worst of the days served; a day \
+         whose first query came too late to be served before the end left out); oracle = a lower bound on any run that serves every query within {w}; \
          always-on = the cheapest size that holds the workload's peak memory, all the time.",
         w = secs(s.served_within_s)
     );
@@ -972,7 +977,24 @@ pub fn text(r: &Scorecard) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{never_served, percent, ratio_text};
+    use super::{cold_cell, never_served, percent, ratio_text, ColdStart};
+
+    /// The cold start cell says the worst of the days served beside the
+    /// days none was, and only the latter when no day was.
+    #[test]
+    fn a_cold_start_cell_keeps_the_served_days_worst() {
+        let mut c = ColdStart {
+            worst_s: 763.0,
+            day: Some("2026-01-05".into()),
+            days_never_served: 0,
+        };
+        assert_eq!(cold_cell(&c), "12m43s");
+        c.days_never_served = 3;
+        assert_eq!(cold_cell(&c), "12m43s, never (3d)");
+        c.day = None;
+        c.worst_s = 0.0;
+        assert_eq!(cold_cell(&c), "never (3d)");
+    }
 
     /// A day never served is one whose first query came early enough to
     /// be served; one logged too close to the end is cut off, not counted
