@@ -395,13 +395,20 @@ pub fn apply_summary(plan: &Plan, report: &ApplyReport) -> String {
         .collect();
     on.sort();
     on.dedup();
-    let mut s = format!(
-        "Applied {} of {total} action{} on {} cluster{}",
-        report.executed(),
-        plural(total),
-        on.len(),
-        plural(on.len())
-    );
+    // Acted on none (each action skipped): not "on 0 clusters".
+    let mut s = match on.len() {
+        0 => format!(
+            "Applied {} of {total} action{}",
+            report.executed(),
+            plural(total)
+        ),
+        n => format!(
+            "Applied {} of {total} action{} on {n} cluster{}",
+            report.executed(),
+            plural(total),
+            plural(n)
+        ),
+    };
     let parts: Vec<String> = [
         (failed, "failed"),
         (report.unknown(), "with an unknown outcome"),
@@ -963,6 +970,15 @@ mod tests {
                 "Applied 1 of 2 actions on 1 cluster (1 skipped). 1 other cluster converged, \
                  1 skipped (invalid configuration). Run {nil}."
             )
+        );
+        // Every action skipped: acted on no cluster, not "on 0 clusters".
+        skipped.results[0].status = ActionStatus::Skipped {
+            reason: "already gone".into(),
+        };
+        assert!(
+            apply_summary(&plan, &skipped).starts_with("Applied 0 of 2 actions (2 skipped). "),
+            "{}",
+            apply_summary(&plan, &skipped)
         );
     }
 }
