@@ -65,6 +65,8 @@ pub struct Alternative {
     pub source: String,
     pub description: String,
     entries: Vec<(regex::Regex, Vec<(String, serde_json::Value)>)>,
+    /// Each entry's `match`, as written.
+    patterns: Vec<String>,
 }
 
 /// A scenario file given where an alternative is expected (`--compare
@@ -127,6 +129,7 @@ impl Alternative {
             name,
             description: raw.description.trim().to_string(),
             entries,
+            patterns: raw.clusters.iter().map(|e| e.pattern.clone()).collect(),
         })
     }
 
@@ -143,6 +146,32 @@ impl Alternative {
             .map_err(|e| ScenarioError(format!("{}: {}", path.display(), e.0)))?;
         alt.source = path.display().to_string();
         Ok(alt)
+    }
+
+    /// A note for each `match` that names no cluster of the scenario
+    /// while another does (fine for an alternative written for a whole
+    /// fleet and replayed for one cluster, but a typo in one of them
+    /// replayed that cluster's current strategies without a word: an
+    /// outside check). None when no pattern names one: [`Self::apply`]
+    /// refuses that.
+    pub fn unused_patterns(&self, sc: &Scenario) -> Vec<String> {
+        let names = |re: &regex::Regex| sc.clusters.iter().any(|c| re.is_match(&c.name));
+        if !self.entries.iter().any(|(re, _)| names(re)) {
+            return Vec::new();
+        }
+        self.entries
+            .iter()
+            .zip(&self.patterns)
+            .filter(|((re, _), _)| !names(re))
+            .map(|(_, pattern)| {
+                format!(
+                    "{}: `match = \"{}\"` names no cluster of the scenario; its strategies are not \
+                     used",
+                    self.source,
+                    crate::model::printable(pattern)
+                )
+            })
+            .collect()
     }
 
     /// The scenario with this alternative's strategies, validated by the
@@ -475,8 +504,28 @@ mod tests {
             "{err}"
         );
         // One pattern matching is enough: the other may be for clusters
-        // this replay does not have.
+        // this replay does not have; it is said.
         assert!(typo("etl").is_ok());
+        let alt = |pattern: &str| {
+            Alternative::parse(
+                &format!(
+                    "[[clusters]]\nmatch = \"{pattern}\"\nstrategies = []\n\
+                     [[clusters]]\nmatch = \"nomatch\"\nstrategies = []"
+                ),
+                "alt",
+            )
+            .unwrap()
+            .unused_patterns(&scenario())
+        };
+        assert_eq!(
+            alt("etl"),
+            [
+                "alt: `match = \"nomatch\"` names no cluster of the scenario; its strategies are \
+              not used"
+            ]
+        );
+        // None matching is refused by `apply`, not noted.
+        assert!(alt("bi*_").is_empty());
     }
 
     #[test]

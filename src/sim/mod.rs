@@ -84,8 +84,20 @@ pub fn run_cli(args: &SimArgs) -> Result<(String, Vec<String>), SimError> {
     let sc =
         scenario::load_with(&args.scenario, &overrides).map_err(|e| SimError::Scenario(e.0))?;
     check_outputs(args, &sc.inputs, &[])?;
-    let notes = sc.notes.clone();
+    let mut notes = sc.notes.clone();
+    notes.extend(unused_patterns(&sc, args)?);
     Ok((run_loaded(sc, args)?, notes))
+}
+
+/// What `--strategies` and `--compare` files name that no cluster of `sc`
+/// is ([`compare::Alternative::unused_patterns`]), as notes.
+fn unused_patterns(sc: &scenario::Scenario, args: &SimArgs) -> Result<Vec<String>, SimError> {
+    let mut notes = Vec::new();
+    for path in args.strategies.iter().chain(&args.compare) {
+        let alt = compare::Alternative::load(path).map_err(|e| SimError::Scenario(e.0))?;
+        notes.extend(alt.unused_patterns(sc));
+    }
+    Ok(notes)
 }
 
 /// Reads and parses every `--strategies` and `--compare` file, and checks
@@ -256,7 +268,8 @@ pub fn run_built(
     if out.is_some() {
         outside_the_trace_dir(args, &base.join(&built.trace_dir))?;
     }
-    let notes = sc.notes.clone();
+    let mut notes = sc.notes.clone();
+    notes.extend(unused_patterns(&sc, args)?);
     let report = run_loaded(sc, args)?;
     // Written once the run succeeded: a run that failed (an alternative
     // naming no cluster) replaced the file and its traces, saying nothing

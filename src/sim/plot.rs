@@ -277,7 +277,7 @@ fn header(root: &Area, sc: &Scenario, card: &Scorecard, colours: &Colours) -> Re
     .map_err(err)?;
     root.draw_text(
         &format!(
-            "{} of {} queries served within {within} ({} failed)   |   demand time covered {}   |   worst daily cold start {}   |   {} credits = {} the oracle ({}), {} below always-on ({}){}",
+            "{} of {} queries served within {within} ({} failed)   |   demand time covered {}   |   worst daily cold start {}   |   {} credits = {} the oracle ({}), {} than always-on ({}){}",
             scorecard::pct(t.service.served_within_pct),
             t.service.queries,
             t.service.failed,
@@ -286,7 +286,7 @@ fn header(root: &Area, sc: &Scenario, card: &Scorecard, colours: &Colours) -> Re
             num(t.credits),
             scorecard::ratio_text(t.vs_oracle),
             num(t.oracle_credits),
-            scorecard::pct(t.savings_pct),
+            scorecard::than_always_on(t.savings_pct),
             num(t.always_on_credits),
             left_alone_said(t),
         ),

@@ -1563,3 +1563,30 @@ fn the_summary_leaves_out_the_clusters_no_strategy_runs() {
         only.summary
     );
 }
+
+/// The text's queries line: its first four parts add up to the queries
+/// (it said "waited" among them, which counts queries served within the
+/// threshold after a short wait too, and they summed to more: an outside
+/// check).
+#[test]
+fn the_queries_line_adds_up() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/scenarios/wake-1m.toml");
+    let sc = example(&path, 2);
+    let run = engine::run(&sc, false, None).unwrap();
+    let card = scorecard::build(&sc, &run);
+    let sv = &card.total.service;
+    assert!(sv.waited > 0 && sv.served > sv.served_within, "{sv:?}");
+    let text = scorecard::text(&card);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("queries: "))
+        .expect("the queries line");
+    let numbers: Vec<u64> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    // queries, served within, (the threshold's digits), later, failed, unfinished.
+    let parts = [numbers[1], numbers[3], numbers[4], numbers[5]];
+    assert_eq!(parts.iter().sum::<u64>(), numbers[0], "{line}");
+    assert!(line.contains(" served later, "), "{line}");
+}
