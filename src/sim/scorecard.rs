@@ -626,13 +626,20 @@ fn interpret(t: &Totals, sc: &Scenario, (credits, oracle, always_on): (f64, f64,
         None => String::new(),
     };
     let s = &t.service;
-    format!(
-        "{who} spent {} credits: {vs_oracle}, {} than always-on at the needed size ({}).{apart} \
-         {over}{} of {} queries were served within {} ({} failed for good, {} unfinished at the end); a \
-         hydrated replica covered {} of the demand time; {}.",
+    let spent = format!(
+        "{who} spent {} credits: {vs_oracle}, {} than always-on at the needed size ({}).{apart}",
         num(credits),
         than_always_on(savings),
         num(always_on),
+    );
+    // Nothing to serve: not "100.0% of 0 queries … covered 100.0% of the
+    // demand time" (an outside check of a backtest of a quiet cluster).
+    if s.queries == 0 {
+        return format!("{spent} {over}no query came, so no service is measured.");
+    }
+    format!(
+        "{spent} {over}{} of {} queries were served within {} ({} failed for good, {} unfinished at \
+         the end); a hydrated replica covered {} of the demand time; {}.",
         pct(s.served_within_pct),
         s.queries,
         secs(sc.clients.served_within_ms as f64 / SECOND as f64),
@@ -641,6 +648,15 @@ fn interpret(t: &Totals, sc: &Scenario, (credits, oracle, always_on): (f64, f64,
         pct(t.time_coverage_pct),
         cold_sentence(&t.worst_daily_cold_start),
     )
+}
+
+/// A share of queries or of demand time as a cell: `-` with none to
+/// share (`100.0%` of nothing read as perfect service).
+fn share_cell(pct_value: f64, of: f64) -> String {
+    match of > 0.0 {
+        true => pct(pct_value),
+        false => "-".into(),
+    }
 }
 
 /// Cluster names as a summary lists them: the first five, then how many
@@ -869,9 +885,9 @@ pub fn text(r: &Scorecard) -> String {
             baseline_cell(&c.oracle),
             baseline_cell(&c.always_on),
             pct(c.savings_pct),
-            pct(sv.served_within_pct),
+            share_cell(sv.served_within_pct, sv.queries as f64),
             sv.failed.to_string(),
-            pct(c.time_coverage_pct),
+            share_cell(c.time_coverage_pct, c.demand_s),
             cold_cell(&c.worst_daily_cold_start),
             secs(sv.p95_wait_s),
             actions_cell(&c.actions),
@@ -890,9 +906,9 @@ pub fn text(r: &Scorecard) -> String {
         num(t.oracle_credits),
         num(t.always_on_credits),
         pct(t.savings_pct),
-        pct(t.service.served_within_pct),
+        share_cell(t.service.served_within_pct, t.service.queries as f64),
         t.service.failed.to_string(),
-        pct(t.time_coverage_pct),
+        share_cell(t.time_coverage_pct, t.demand_s),
         cold_cell(&t.worst_daily_cold_start),
         secs(t.service.p95_wait_s),
         actions_cell(&t.actions),
@@ -990,6 +1006,13 @@ pub fn text(r: &Scorecard) -> String {
 #[cfg(test)]
 mod tests {
     use super::{cold_cell, never_served, percent, ratio_text, ColdStart};
+
+    /// A share of nothing is `-`, not 100.0%.
+    #[test]
+    fn a_share_of_nothing_is_a_dash() {
+        assert_eq!(super::share_cell(100.0, 0.0), "-");
+        assert_eq!(super::share_cell(99.5, 10.0), "99.5%");
+    }
 
     /// A saving is said as less or more, never as a negative saving.
     #[test]

@@ -1590,3 +1590,28 @@ fn the_queries_line_adds_up() {
     assert_eq!(parts.iter().sum::<u64>(), numbers[0], "{line}");
     assert!(line.contains(" served later, "), "{line}");
 }
+
+/// A run in which no query came says so: not "100.0% of 0 queries were
+/// served … covered 100.0% of the demand time", and its table's shares
+/// are `-` (an outside check of a backtest of a quiet cluster).
+#[test]
+fn a_run_without_a_query_says_no_service_is_measured() {
+    let quiet = WITH_QUICKSTART
+        .replace("qps = 0.2", "qps = 0.0")
+        .replace("qps = 0.01", "qps = 0.0");
+    let (_, _, card) = sim(&calm(&quiet));
+    assert_eq!(card.total.service.queries, 0, "{:?}", card.total.service);
+    assert!(
+        card.summary
+            .ends_with("no query came, so no service is measured.")
+            && !card.summary.contains("100.0%"),
+        "{}",
+        card.summary
+    );
+    let text = scorecard::text(&card);
+    let total = text
+        .lines()
+        .find(|l| l.starts_with("TOTAL"))
+        .expect("the total row");
+    assert!(!total.contains("100.0%"), "{total}");
+}
