@@ -67,6 +67,8 @@ pub struct Alternative {
     entries: Vec<(regex::Regex, Vec<(String, serde_json::Value)>)>,
     /// Each entry's `match`, as written.
     patterns: Vec<String>,
+    /// The line of each entry's strategy rows, for their errors.
+    lines: Vec<Vec<Option<usize>>>,
 }
 
 /// A scenario file given where an alternative is expected (`--compare
@@ -130,6 +132,7 @@ impl Alternative {
             description: raw.description.trim().to_string(),
             entries,
             patterns: raw.clusters.iter().map(|e| e.pattern.clone()).collect(),
+            lines: super::scenario::strategy_lines(text),
         })
     }
 
@@ -197,12 +200,21 @@ impl Alternative {
             )));
         }
         for c in &mut out.clusters {
-            let Some((_, rows)) = self.entries.iter().find(|(re, _)| re.is_match(&c.name)) else {
+            let Some(entry) = self.entries.iter().position(|(re, _)| re.is_match(&c.name)) else {
                 continue;
             };
+            let rows = &self.entries[entry].1;
             super::scenario::validate_rows(rows, c.managed.is_some(), &sc.sizes).map_err(
-                |(_, message)| {
-                    ScenarioError(format!("{}: cluster {}: {message}", self.source, c.name))
+                |(row, message)| {
+                    // The row's line, as a scenario's errors say it.
+                    let line = row
+                        .and_then(|r| self.lines.get(entry)?.get(r).copied().flatten())
+                        .map(|l| format!(" (line {l})"))
+                        .unwrap_or_default();
+                    ScenarioError(format!(
+                        "{}{line}: cluster {}: {message}",
+                        self.source, c.name
+                    ))
                 },
             )?;
             c.phases = vec![Phase {
@@ -477,7 +489,7 @@ mod tests {
             .unwrap_err()
             .0;
         assert!(
-            err.starts_with(&format!("{}: cluster etl: ", path.display()))
+            err.starts_with(&format!("{} (line 4): cluster etl: ", path.display()))
                 && err.contains("unknown config key 'bogus'")
                 && !err.contains("ignored"),
             "{err}"

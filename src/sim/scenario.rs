@@ -707,6 +707,27 @@ pub fn parse_with_files(
     resolve(raw, &locator, base, o, files)
 }
 
+/// The line of each strategy row of each `[[clusters]]` entry of a TOML
+/// text (an alternatives file's), for its errors found after parsing.
+pub(super) fn strategy_lines(text: &str) -> Vec<Vec<Option<usize>>> {
+    let locator = Locator {
+        text: Some(text.to_string()),
+        spans: toml::from_str(text).unwrap_or_default(),
+    };
+    locator
+        .spans
+        .clusters
+        .iter()
+        .map(|c| {
+            c.get_ref()
+                .strategies
+                .iter()
+                .map(|v| locator.line_of(v.span().start))
+                .collect()
+        })
+        .collect()
+}
+
 /// What a syntax error quotes of the offending line, in characters: a
 /// window around the error (a line of 100 000 `[` must not come back as
 /// hundreds of kilobytes of error text).
