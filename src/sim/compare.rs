@@ -498,26 +498,6 @@ mod tests {
 
     #[test]
     fn an_alternative_that_names_no_cluster_is_refused() {
-        let typo = |pattern: &str| {
-            Alternative::parse(
-                &format!(
-                    "[[clusters]]\nmatch = \"{pattern}\"\nstrategies = []\n\
-                     [[clusters]]\nmatch = \"nomatch\"\nstrategies = []"
-                ),
-                "alt",
-            )
-            .unwrap()
-            .apply(&scenario())
-        };
-        let err = typo("bi*_").unwrap_err().0;
-        assert!(
-            err.starts_with("alt: no `match` pattern names a cluster")
-                && err.contains("bi_1, bi_2, etl"),
-            "{err}"
-        );
-        // One pattern matching is enough: the other may be for clusters
-        // this replay does not have; it is said.
-        assert!(typo("etl").is_ok());
         let alt = |pattern: &str| {
             Alternative::parse(
                 &format!(
@@ -527,17 +507,26 @@ mod tests {
                 "alt",
             )
             .unwrap()
-            .unused_patterns(&scenario())
         };
+        let typo = |pattern: &str| alt(pattern).apply(&scenario());
+        let err = typo("bi*_").unwrap_err().0;
+        assert!(
+            err.starts_with("alt: no `match` pattern names a cluster")
+                && err.contains("bi_1, bi_2, etl"),
+            "{err}"
+        );
+        // One pattern matching is enough: the other may be for clusters
+        // this replay does not have; it is said.
+        assert!(typo("etl").is_ok());
         assert_eq!(
-            alt("etl"),
+            alt("etl").unused_patterns(&scenario()),
             [
                 "alt: `match = \"nomatch\"` names no cluster of the scenario; its strategies are \
               not used"
             ]
         );
         // None matching is refused by `apply`, not noted.
-        assert!(alt("bi*_").is_empty());
+        assert!(alt("bi*_").unused_patterns(&scenario()).is_empty());
     }
 
     #[test]

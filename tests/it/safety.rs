@@ -3812,12 +3812,16 @@ fn a_wake_undone_by_a_late_drop_is_made_again_while_users_wait() {
 /// ours would: ours then finds the replica gone.
 fn dropped_first(emu: &Emulator) {
     let url = emu.url();
-    emu.on_ddl(1, move |stmt| {
-        let mut mz = postgres::Client::connect(&url, postgres::NoTls)
-            .unwrap_or_else(|e| panic!("connect: {e}"));
-        mz.batch_execute(stmt)
-            .unwrap_or_else(|e| panic!("{stmt}: {e}"));
-    });
+    emu.on_ddl(1, move |stmt| as_materialize_takes_it(&url, stmt));
+}
+
+/// Runs `sql` through the proxy at `url` (from a hook, which has no
+/// `Emulator`), as an operator's psql would.
+fn as_materialize_takes_it(url: &str, sql: &str) {
+    let mut mz =
+        postgres::Client::connect(url, postgres::NoTls).unwrap_or_else(|e| panic!("connect: {e}"));
+    mz.batch_execute(sql)
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
 /// A DROP that finds its replica gone when it reaches the server (a killed
@@ -3892,10 +3896,7 @@ fn a_replica_dropped_by_hand_during_a_retirement_does_not_hold_the_rest_back() {
             .into_iter()
             .find(|r| !stmt.contains(&format!("\"{r}\"")))
             .unwrap_or("r3");
-        let mut mz = postgres::Client::connect(&url, postgres::NoTls)
-            .unwrap_or_else(|e| panic!("connect: {e}"));
-        mz.batch_execute(&format!("DROP CLUSTER REPLICA c.{other}"))
-            .unwrap_or_else(|e| panic!("dropping {other}: {e}"));
+        as_materialize_takes_it(&url, &format!("DROP CLUSTER REPLICA c.{other}"));
     });
     let run = clusterctl(&emu, &["apply"]);
     assert_eq!(run.code, 0, "{}", run.all());
