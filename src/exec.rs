@@ -133,6 +133,11 @@ pub struct Guard<'a> {
     pub created: &'a [String],
     pub activity: Option<&'a Activity>,
     pub rows: RowsSeen,
+    /// How many of the cluster's actions come after this one: not begun
+    /// when the guard withdraws it, which its audit row says (the trail
+    /// had one withdrawn row where `apply` said three skipped: an outside
+    /// check).
+    pub later: usize,
 }
 
 /// What the plan guard found changed since the snapshot.
@@ -642,6 +647,7 @@ impl<B: Backend> Run<'_, B> {
                 created: &created,
                 activity: cp.observed_activity.as_deref().filter(|_| i == 0),
                 rows: cp.observed_rows,
+                later: cp.actions.len() - i - 1,
             };
             // A suspension's state (what to bring back) goes with the first
             // intent, before any replica is dropped: lost after the drops (a
@@ -1160,6 +1166,7 @@ mod tests {
             created: &[],
             activity: Some(&idle),
             rows,
+            later: 0,
         };
         // The name and kind the plan saw.
         let same = Some(("c", false));

@@ -790,6 +790,7 @@ impl<'a> LiveBackend<'a> {
                         outcomes => store.audit_outcomes(c, outcomes).await,
                     }
                 };
+                let later = step.guard.as_ref().map_or(0, |g| g.later);
                 let guard = async {
                     let Some(g) = step.guard else {
                         return Ok(None);
@@ -886,7 +887,7 @@ impl<'a> LiveBackend<'a> {
                 let changed = g?;
                 if let (Some(changed), Some(row)) = (changed, &intent) {
                     store
-                        .withdraw_intent(c, &row.action_id, Withdrawn::Changed(changed))
+                        .withdraw_intent(c, &row.action_id, Withdrawn::Changed(changed, later))
                         .await?;
                 }
                 Ok::<Option<Changed>, DbError>(changed)

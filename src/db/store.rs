@@ -49,8 +49,9 @@ pub const APPLY_PRIVILEGES: &[(&str, &[&str])] = &[
 /// recorded outcome is this text after [`WITHDRAWN_PREFIX`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Withdrawn {
-    /// The plan guard found the cluster changed.
-    Changed(crate::exec::Changed),
+    /// The plan guard found the cluster changed; with how many of the
+    /// cluster's actions after it are not begun.
+    Changed(crate::exec::Changed, usize),
     /// The lease was found no longer ours (taken, or broken) in the same
     /// round trip.
     LeaseLost,
@@ -86,7 +87,15 @@ pub const WITHDRAWN_PREFIX: &str = "not attempted: ";
 impl Withdrawn {
     pub fn message(self) -> String {
         let why = match self {
-            Withdrawn::Changed(changed) => changed.what(),
+            Withdrawn::Changed(changed, 0) => changed.what(),
+            Withdrawn::Changed(changed, later) => {
+                return format!(
+                    "{WITHDRAWN_PREFIX}{}; the cluster's {later} action{} after it {} not begun",
+                    changed.what(),
+                    crate::model::plural(later as u64),
+                    if later == 1 { "was" } else { "were" }
+                );
+            }
             Withdrawn::LeaseLost => {
                 "the lease was found no longer ours before the statement (taken by another \
                  controller, or broken by `unlock --force`: the run's error says which)"

@@ -3223,6 +3223,51 @@ fn a_replica_that_stops_serving_during_a_drop_keeps_the_one_still_serving() {
     assert_eq!(skips, 1, "{}", run.all());
 }
 
+/// The guard withdraws a drop with more of the cluster's drops after it:
+/// its audit row says how many were not begun (the trail had one withdrawn
+/// row where `apply` said three skipped: an outside check).
+#[test]
+fn a_withdrawn_intent_says_how_many_actions_after_it_were_not_begun() {
+    let emu = Emulator::start();
+    emu.create_hydrated_cluster("c", "r_50cc", "50cc");
+    for r in ["r1", "r2", "r3"] {
+        emu.add_replica("c", r, "25cc");
+        emu.set_hydrated("c", r, true);
+    }
+    init_tables(&emu);
+    strategy(&emu, "c", "target_size", json!({"target_size": "50cc"}));
+    let direct = emu.direct_url();
+    let new = emu.replica_id("c", "r_50cc");
+    emu.on_ddl(1, move |_| {
+        let mut db = postgres::Client::connect(&direct, postgres::NoTls)
+            .unwrap_or_else(|e| panic!("connecting: {e}"));
+        db.execute("SELECT mz_emulator.set_hydrated($1, false)", &[&new])
+            .unwrap_or_else(|e| panic!("set_hydrated: {e}"));
+    });
+    let run = clusterctl(&emu, &["apply"]);
+    assert!(
+        run.stdout.contains("Applied 1 of 3 actions"),
+        "{}",
+        run.all()
+    );
+    let history = clusterctl(&emu, &["history", "-o", "json"]).ok().json();
+    let withdrawn: Vec<&str> = history["result"]["entries"]
+        .as_array()
+        .map(|e| {
+            e.iter()
+                .filter(|r| r["result"] == "skipped")
+                .filter_map(|r| r["error"].as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(withdrawn.len(), 1, "{history:#}");
+    assert!(
+        withdrawn[0].starts_with("not attempted: a replica the plan counted on to serve")
+            && withdrawn[0].ends_with("; the cluster's 1 action after it was not begun"),
+        "{history:#}"
+    );
+}
+
 /// `strategy pause` while a run acts on the cluster: the run sends it no
 /// further DDL (it went on dropping replicas after the pause was
 /// confirmed).
