@@ -3187,6 +3187,19 @@ fn kept_the_serving_replica(emu: &Emulator, run: &Run, why: &str) {
     assert!(run.all().contains(why), "{}", run.all());
 }
 
+/// `replica` of `c` stops serving as the first statement reaches the
+/// server.
+fn stops_serving_at_the_first_statement(emu: &Emulator, replica: &str) {
+    let direct = emu.direct_url();
+    let id = emu.replica_id("c", replica);
+    emu.on_ddl(1, move |_| {
+        let mut db = postgres::Client::connect(&direct, postgres::NoTls)
+            .unwrap_or_else(|e| panic!("connecting: {e}"));
+        db.execute("SELECT mz_emulator.set_hydrated($1, false)", &[&id])
+            .unwrap_or_else(|e| panic!("set_hydrated: {e}"));
+    });
+}
+
 /// The new replica is OOM-killed while the first of two drops runs: the
 /// second drop, of the replica still serving, must not go out (the plan
 /// guard read the replicas before the first statement only, and the
@@ -3194,14 +3207,7 @@ fn kept_the_serving_replica(emu: &Emulator, run: &Run, why: &str) {
 #[test]
 fn a_replica_that_stops_serving_during_a_drop_keeps_the_one_still_serving() {
     let emu = two_retirements();
-    let direct = emu.direct_url();
-    let new = emu.replica_id("c", "r_100cc");
-    emu.on_ddl(1, move |_| {
-        let mut db = postgres::Client::connect(&direct, postgres::NoTls)
-            .unwrap_or_else(|e| panic!("connecting: {e}"));
-        db.execute("SELECT mz_emulator.set_hydrated($1, false)", &[&new])
-            .unwrap_or_else(|e| panic!("set_hydrated: {e}"));
-    });
+    stops_serving_at_the_first_statement(&emu, "r_100cc");
     let run = clusterctl(&emu, &["apply"]);
     kept_the_serving_replica(
         &emu,
@@ -3228,22 +3234,8 @@ fn a_replica_that_stops_serving_during_a_drop_keeps_the_one_still_serving() {
 /// row where `apply` said three skipped: an outside check).
 #[test]
 fn a_withdrawn_intent_says_how_many_actions_after_it_were_not_begun() {
-    let emu = Emulator::start();
-    emu.create_hydrated_cluster("c", "r_50cc", "50cc");
-    for r in ["r1", "r2", "r3"] {
-        emu.add_replica("c", r, "25cc");
-        emu.set_hydrated("c", r, true);
-    }
-    init_tables(&emu);
-    strategy(&emu, "c", "target_size", json!({"target_size": "50cc"}));
-    let direct = emu.direct_url();
-    let new = emu.replica_id("c", "r_50cc");
-    emu.on_ddl(1, move |_| {
-        let mut db = postgres::Client::connect(&direct, postgres::NoTls)
-            .unwrap_or_else(|e| panic!("connecting: {e}"));
-        db.execute("SELECT mz_emulator.set_hydrated($1, false)", &[&new])
-            .unwrap_or_else(|e| panic!("set_hydrated: {e}"));
-    });
+    let emu = three_retirements();
+    stops_serving_at_the_first_statement(&emu, "r_50cc");
     let run = clusterctl(&emu, &["apply"]);
     assert!(
         run.stdout.contains("Applied 1 of 3 actions"),
@@ -3918,14 +3910,9 @@ fn a_drop_whose_replica_is_already_gone_is_not_a_failure() {
     assert!(again.stdout.starts_with("No changes."), "{}", again.all());
 }
 
-/// A replica the run is about to drop, dropped by hand while an earlier
-/// drop of the same retirement runs: the rest of the retirement goes on
-/// (the new replica still serves), and its own DROP finds it gone. The
-/// guard took it for a replica that stopped serving and held the other
-/// drops back a run, and the "already gone" line was printed twice (an
-/// outside check).
-#[test]
-fn a_replica_dropped_by_hand_during_a_retirement_does_not_hold_the_rest_back() {
+/// Cluster `c` serving on its new `r_50cc`, `target_size` 50cc: the run
+/// drops r1, r2 and r3 (25cc).
+fn three_retirements() -> Emulator {
     let emu = Emulator::start();
     emu.create_hydrated_cluster("c", "r_50cc", "50cc");
     for r in ["r1", "r2", "r3"] {
@@ -3934,6 +3921,18 @@ fn a_replica_dropped_by_hand_during_a_retirement_does_not_hold_the_rest_back() {
     }
     init_tables(&emu);
     strategy(&emu, "c", "target_size", json!({"target_size": "50cc"}));
+    emu
+}
+
+/// A replica the run is about to drop, dropped by hand while an earlier
+/// drop of the same retirement runs: the rest of the retirement goes on
+/// (the new replica still serves), and its own DROP finds it gone. The
+/// guard took it for a replica that stopped serving and held the other
+/// drops back a run, and the "already gone" line was printed twice (an
+/// outside check).
+#[test]
+fn a_replica_dropped_by_hand_during_a_retirement_does_not_hold_the_rest_back() {
+    let emu = three_retirements();
     let url = emu.url();
     emu.on_ddl(1, move |stmt| {
         // Another of the replicas the run drops, not this statement's.
